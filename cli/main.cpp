@@ -1,0 +1,67 @@
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/commands.hpp"
+
+namespace {
+
+constexpr const char* usage = R"(usage: sovgw <command> [args]
+
+commands:
+  serve [--config FILE]             run the gateway (embedded default config without --config)
+  config check FILE                 validate a config file (certificates and keys loaded) and exit
+  config default                    print the embedded default config
+  policy check|test|explain|diff    lint, prove, test and explain policy files
+  geo lookup IP...                  geolocate addresses with the configured geo database
+  audit query|verify|prove|verify-proof|show|shred|retain
+                                    query and verify the audit log
+  keys init DIR                     create the gateway's signing, key-encryption and auditor keys
+  version                           print the version
+
+Run `sovgw <command> --help` for a command's options.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(usage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  const std::string_view command = args[0];
+  const sovgw::cli::args_t rest(args.data() + 1, args.size() - 1);
+  try {
+    if (command == "serve") {
+      return sovgw::cli::run_serve(rest);
+    }
+    if (command == "config") {
+      return sovgw::cli::run_config(rest);
+    }
+    if (command == "policy") {
+      return sovgw::cli::run_policy(rest);
+    }
+    if (command == "geo") {
+      return sovgw::cli::run_geo(rest);
+    }
+    if (command == "audit") {
+      return sovgw::cli::run_audit(rest);
+    }
+    if (command == "keys") {
+      return sovgw::cli::run_keys(rest);
+    }
+    if (command == "version" || command == "--version") {
+      std::puts("sovgw " SOVGW_VERSION);
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sovgw %s: %s\n", std::string(command).c_str(), e.what());
+    return 2;
+  }
+  std::fprintf(stderr, "sovgw: unknown command '%.*s'\n\n%s", static_cast<int>(command.size()),
+               command.data(), usage);
+  return 2;
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Sovereign Gateway — one entry point for newcomers, developers and CI.
+#   ./run.sh demo    install what is missing, build, make dev certs, run the stand-in cluster + gateway
+#   ./run.sh test    install what is missing, build, run the whole test suite (ctest)
+#   ./run.sh build   install what is missing and build into ./build
+#   ./run.sh bench   run the benchmarks under bench/ (installs HAProxy, nginx, wrk if missing)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+BUILD_DIR=${SOVGW_BUILD_DIR:-$ROOT/build}
+
+# Debian 12 packages the build, the tests and the demo need.
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libboost1.81-dev libboost-json1.81-dev
+  libssl-dev openssl libsodium-dev librocksdb-dev libfmt-dev doctest-dev libyaml-cpp-dev libmaxminddb-dev
+  tor-geoipdb
+  clang libclang-rt-14-dev
+  python3 curl procps
+)
+
+install_packages() {
+  local missing=()
+  for p in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if ((${#missing[@]})); then
+    echo "==> installing: ${missing[*]}"
+    local sudo=""
+    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+build() {
+  install_packages "${PACKAGES[@]}"
+  export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/sovgw-ccache}
+  export CCACHE_BASEDIR=$ROOT
+  if [[ ! -f $BUILD_DIR/build.ninja ]]; then
+    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  fi
+  cmake --build "$BUILD_DIR" -j "$(nproc)"
+}
+
+certs() {
+  if [[ ! -f $ROOT/certs/out/ca.pem ]]; then
+    "$ROOT/certs/make-dev-certs.sh" "$ROOT/certs/out"
+  fi
+}
+
+demo() {
+  build
+  certs
+  local pids=()
+  cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+  trap cleanup EXIT INT TERM
+  "$BUILD_DIR/examples/standin-cluster" --port 9443 \
+      --cert certs/out/cluster.pem --key certs/out/cluster.key --chunks 8 --delay-ms 150 &
+  pids+=($!)
+  "$BUILD_DIR/sovgw" serve &
+  pids+=($!)
+  sleep 1
+  cat <<MSG
+
+Sovereign Gateway is serving https://localhost:8443 (admin: http://127.0.0.1:9901/metrics).
+Try:
+  curl --cacert certs/out/ca.pem https://localhost:8443/v1/chat/completions \\
+       -H 'Content-Type: application/json' \\
+       -d '{"model":"mistral-small","messages":[{"role":"user","content":"Bonjour"}]}'
+Streaming (Server-Sent Events):
+  curl -N --cacert certs/out/ca.pem https://localhost:8443/v1/chat/completions \\
+       -H 'Content-Type: application/json' \\
+       -d '{"model":"mistral-small","stream":true,"messages":[{"role":"user","content":"Bonjour"}]}'
+Press Ctrl-C to stop.
+MSG
+  wait -n "${pids[@]}"
+}
+
+run_tests() {
+  build
+  cd "$BUILD_DIR"
+  ctest --output-on-failure -j 2 "$@"
+}
+
+case "${1:-}" in
+  demo) demo ;;
+  test) shift; run_tests "$@" ;;
+  build) build ;;
+  bench) shift; build; "$ROOT/bench/run-all.sh" "$@" ;;
+  *) echo "usage: $0 demo|test|build|bench" >&2; exit 2 ;;
+esac
