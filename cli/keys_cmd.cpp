@@ -1,13 +1,8 @@
-#include <cstdio>
-
+#include "audit/cli_commands.hpp"
 #include "cli/commands.hpp"
 
 namespace sovgw::cli {
 
-// Replaced by the audit log's key management (issue 4).
-int run_keys(args_t) {
-  std::fputs("sovgw keys: not available in this build yet (issue 4)\n", stderr);
-  return 2;
-}
+int run_keys(args_t args) { return audit::run_keys_command(args); }
 
 }  // namespace sovgw::cli

@@ -1,0 +1,400 @@
+#include "audit/audit_log.hpp"
+
+#include <fmt/format.h>
+
+#include "audit/keys.hpp"
+#include "audit/log_verifier.hpp"
+#include "audit/store.hpp"
+#include "crypto/sha256.hpp"
+
+namespace sovgw::audit {
+namespace {
+
+namespace m = crypto::merkle;
+
+constexpr std::string_view origin_meta_key = "origin";
+constexpr std::size_t max_note_size = 1000;
+
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::span<const std::uint8_t> bytes_of(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+}  // namespace
+
+result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
+  auto keys = load_writer_keys(config.key_dir);
+  auto opened = store::open(config.db_dir, store::open_mode::read_write);
+  if (!opened.is_ok()) {
+    return opened.error();
+  }
+  std::unique_ptr<audit_log> log(new audit_log());
+  log->config_ = config;
+  log->store_ = std::move(opened.value());
+  log->signer_ = std::make_unique<crypto::note_signer>(std::move(keys.signer));
+  const std::string& origin = log->signer_->verifier().name;
+
+  auto stored_origin = log->store_->get(column::meta, origin_meta_key);
+  if (!stored_origin.is_ok()) {
+    return stored_origin.error();
+  }
+  if (stored_origin->has_value() && **stored_origin != origin) {
+    return status{error_code::invalid_argument,
+                  fmt::format("the audit log at {} belongs to log '{}' but the keys in {} sign as '{}'",
+                              config.db_dir, **stored_origin, config.key_dir, origin)};
+  }
+  if (!stored_origin->has_value()) {
+    rocksdb::WriteBatch batch;
+    batch.Put(log->store_->cf(column::meta), std::string(origin_meta_key), origin);
+    if (auto s = log->store_->write(batch, true); !s.is_ok()) {
+      return s;
+    }
+  }
+
+  auto report = verify_log(*log->store_, log->signer_->verifier());
+  std::string forced_reason;
+  if (!report.ok()) {
+    if (!config.allow_unverified_open) {
+      return status{
+          error_code::verification_failed,
+          fmt::format("refusing to open the audit log at {}: {} (open with allow_unverified_open / --force "
+                      "to continue anyway; that is recorded in the log)",
+                      config.db_dir, report.problems.front())};
+    }
+    if (!report.contiguous) {
+      return status{error_code::corruption,
+                    fmt::format("cannot continue the audit log at {} even when forced: {}", config.db_dir,
+                                report.problems.front())};
+    }
+    forced_reason = report.problems.front();
+  }
+  log->frontier_ = std::move(report.frontier);
+  log->tiles_ = std::move(report.tiles);
+  log->next_seq_ = log->frontier_.size();
+  log->durable_size_ = log->next_seq_;
+  log->durable_root_ = log->frontier_.root();
+  log->latest_ = report.latest;
+  if (!forced_reason.empty()) {
+    if (auto s = log->rebuild_tiles(); !s.is_ok()) {
+      return s;
+    }
+  }
+  log->vault_ = std::make_unique<payload_vault>(*log->store_, std::move(keys.kek), keys.auditor_public);
+  log->sequencer_ = std::thread([raw = log.get()] { raw->run(); });
+
+  if (!forced_reason.empty()) {
+    record event;
+    event.kind = record_kind::event;
+    event.timestamp_us = now_us();
+    event.note = ("forced-open: " + forced_reason).substr(0, max_note_size);
+    auto seq = log->append(std::move(event)).get();
+    if (!seq.is_ok()) {
+      return seq.error();
+    }
+  }
+  return log;
+}
+
+status audit_log::rebuild_tiles() {
+  tile_builder rebuilt;
+  rocksdb::WriteBatch batch;
+  status failure;
+  const auto emit = [&](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
+    batch.Put(store_->cf(column::tree), tile_key(level, index), encode_tile(h));
+  };
+  auto it = store_->iterate(column::leaves, false);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rebuilt.append(m::leaf_hash(bytes_of(it->value().ToStringView())), emit);
+    if (batch.Count() > 10000) {
+      if (auto s = store_->write(batch, false); !s.is_ok()) {
+        return s;
+      }
+      batch.Clear();
+    }
+  }
+  rebuilt.flush(emit);
+  return store_->write(batch, true);
+}
+
+audit_log::~audit_log() { (void)close(); }
+
+void audit_log::append_async(record r, const payload& data, append_callback done) {
+  r.seq = 0;
+  r.payload_digest.clear();
+  if (config_.hash_client_ip && !r.client_ip.empty() && r.client_ip.rfind("b2:", 0) != 0) {
+    r.client_ip = vault_->pseudonymise_ip(r.client_ip);
+  }
+  pending p;
+  if (r.payload != payload_mode::none) {
+    const auto plain = encode_payload(data);
+    if (r.payload == payload_mode::digest) {
+      const auto d = crypto::sha256(plain);
+      r.payload_digest.assign(d.begin(), d.end());
+    } else {
+      auto blob = vault_->seal(r.tenant, plain, payload_associated_data(r));
+      if (!blob.is_ok()) {
+        done(blob.error(), 0);
+        return;
+      }
+      p.blob = std::move(blob.value());
+      const auto d = crypto::sha256(std::string_view(p.blob));
+      r.payload_digest.assign(d.begin(), d.end());
+    }
+  }
+  if (auto s = validate(r); !s.is_ok()) {
+    done(s, 0);
+    return;
+  }
+  p.leaf = encode(r);
+  p.tenant_key = length_prefixed(r.tenant);
+  p.request_key = length_prefixed(r.request_id);
+  p.decision_key = length_prefixed(r.decision);
+  p.country_key = length_prefixed(r.client_country);
+  p.timestamp_us = r.timestamp_us;
+  p.done = std::move(done);
+  {
+    std::unique_lock lock(queue_mutex_);
+    if (stopping_ || !failed_.is_ok() || queue_.size() >= config_.max_queue_records) {
+      const status s = !failed_.is_ok() ? failed_
+                       : stopping_      ? status{error_code::shut_down, "the audit log is closed"}
+                                        : status{error_code::io, "the audit log queue is full"};
+      lock.unlock();
+      p.done(s, 0);
+      return;
+    }
+    queue_.push_back(std::move(p));
+  }
+  queue_cv_.notify_one();
+}
+
+std::future<result<std::uint64_t>> audit_log::append(record r, const payload& data) {
+  auto promise = std::make_shared<std::promise<result<std::uint64_t>>>();
+  auto future = promise->get_future();
+  append_async(std::move(r), data, [promise](const status& s, std::uint64_t seq) {
+    if (s.is_ok()) {
+      promise->set_value(seq);
+    } else {
+      promise->set_value(s);
+    }
+  });
+  return future;
+}
+
+void audit_log::run() {
+  auto next_checkpoint = std::chrono::steady_clock::now() + config_.checkpoint_interval;
+  std::vector<pending> batch;
+  for (;;) {
+    bool stop = false;
+    {
+      std::unique_lock lock(queue_mutex_);
+      queue_cv_.wait_until(lock, next_checkpoint, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.size() <= config_.max_batch_records) {
+        batch.swap(queue_);
+      } else {
+        auto split = queue_.begin() + static_cast<std::ptrdiff_t>(config_.max_batch_records);
+        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(split));
+        queue_.erase(queue_.begin(), split);
+      }
+      stop = stopping_ && queue_.empty();
+    }
+    if (!batch.empty()) {
+      commit(batch);
+      batch.clear();
+    }
+    if (std::chrono::steady_clock::now() >= next_checkpoint) {
+      std::lock_guard lock(state_mutex_);
+      (void)sign_checkpoint_locked();
+      next_checkpoint = std::chrono::steady_clock::now() + config_.checkpoint_interval;
+    }
+    if (stop) {
+      break;
+    }
+  }
+}
+
+void audit_log::fail_all(std::vector<pending>& batch, const status& s) {
+  {
+    std::lock_guard lock(queue_mutex_);
+    failed_ = s;
+  }
+  for (auto& p : batch) {
+    p.done(s, 0);
+  }
+}
+
+void audit_log::commit(std::vector<pending>& batch) {
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (!failed_.is_ok()) {
+      const status s = failed_;
+      for (auto& p : batch) {
+        p.done(s, 0);
+      }
+      return;
+    }
+  }
+  rocksdb::WriteBatch wb;
+  const auto emit = [&](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
+    wb.Put(store_->cf(column::tree), tile_key(level, index), encode_tile(h));
+  };
+  const std::uint64_t first = next_seq_;
+  for (auto& p : batch) {
+    const std::uint64_t seq = next_seq_++;
+    for (std::size_t i = 0; i < 8; ++i) {
+      p.leaf[record_seq_offset + i] = static_cast<std::uint8_t>(seq >> (8 * (7 - i)));
+    }
+    const std::string key = be64(seq);
+    const auto h = m::leaf_hash(p.leaf);
+    frontier_.append(h);
+    tiles_.append(h, emit);
+    wb.Put(store_->cf(column::leaves), key,
+           rocksdb::Slice(reinterpret_cast<const char*>(p.leaf.data()), p.leaf.size()));
+    if (!p.blob.empty()) {
+      wb.Put(store_->cf(column::payloads), key, p.blob);
+    }
+    wb.Put(store_->cf(column::idx_time), be64(p.timestamp_us) + key, rocksdb::Slice());
+    wb.Put(store_->cf(column::idx_tenant), p.tenant_key + key, rocksdb::Slice());
+    wb.Put(store_->cf(column::idx_request), p.request_key + key, rocksdb::Slice());
+    wb.Put(store_->cf(column::idx_decision), p.decision_key + key, rocksdb::Slice());
+    wb.Put(store_->cf(column::idx_country), p.country_key + key, rocksdb::Slice());
+  }
+  tiles_.flush(emit);
+  if (auto s = store_->write(wb, true); !s.is_ok()) {
+    fail_all(batch, s);
+    return;
+  }
+  {
+    std::lock_guard lock(state_mutex_);
+    durable_size_ = next_seq_;
+    durable_root_ = frontier_.root();
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch[i].done(status::ok(), first + i);
+  }
+}
+
+status audit_log::sign_checkpoint_locked() {
+  if (latest_ && latest_->size == durable_size_) {
+    return status::ok();
+  }
+  if (!latest_ && durable_size_ == 0) {
+    return status::ok();
+  }
+  crypto::checkpoint cp{signer_->verifier().name, durable_size_, durable_root_};
+  const std::string note = signer_->sign(cp.to_text());
+  rocksdb::WriteBatch wb;
+  wb.Put(store_->cf(column::checkpoints), be64(cp.size), note);
+  if (auto s = store_->write(wb, true); !s.is_ok()) {
+    return s;
+  }
+  latest_ = std::move(cp);
+  return status::ok();
+}
+
+result<crypto::checkpoint> audit_log::checkpoint_now() {
+  std::lock_guard lock(state_mutex_);
+  if (auto s = sign_checkpoint_locked(); !s.is_ok()) {
+    return s;
+  }
+  if (!latest_) {
+    return status{error_code::not_found, "the log is empty: nothing to checkpoint"};
+  }
+  return *latest_;
+}
+
+result<std::uint64_t> audit_log::shred_tenant(const std::string& tenant) {
+  auto destroyed = vault_->shred(tenant);
+  if (!destroyed.is_ok()) {
+    return destroyed.error();
+  }
+  record event;
+  event.kind = record_kind::event;
+  event.timestamp_us = now_us();
+  event.tenant = tenant;
+  event.note =
+      fmt::format("crypto-shred: {} data key version(s) of the tenant destroyed; its payloads are unreadable",
+                  destroyed.value());
+  return append(std::move(event)).get();
+}
+
+result<std::uint64_t> audit_log::drop_payloads_before(std::uint64_t cutoff_us) {
+  std::uint64_t dropped = 0;
+  rocksdb::WriteBatch wb;
+  auto it = store_->iterate(column::idx_time, false);
+  const std::string end = be64(cutoff_us);
+  for (it->SeekToFirst(); it->Valid() && it->key().ToStringView() < std::string_view(end); it->Next()) {
+    if (it->key().size() != 16) {
+      continue;
+    }
+    const std::string key(it->key().data() + 8, 8);
+    auto blob = store_->get(column::payloads, key);
+    if (!blob.is_ok()) {
+      return blob.error();
+    }
+    if (blob->has_value()) {
+      wb.Delete(store_->cf(column::payloads), key);
+      ++dropped;
+    }
+  }
+  if (!it->status().ok()) {
+    return from_rocksdb(it->status(), "reading the time index failed");
+  }
+  if (auto s = store_->write(wb, true); !s.is_ok()) {
+    return s;
+  }
+  rocksdb::CompactRangeOptions co;
+  (void)store_->db().CompactRange(co, store_->cf(column::payloads), nullptr, nullptr);
+  record event;
+  event.kind = record_kind::event;
+  event.timestamp_us = now_us();
+  event.note =
+      fmt::format("retention: dropped {} stored payload(s) of records older than {} us", dropped, cutoff_us);
+  auto seq = append(std::move(event)).get();
+  if (!seq.is_ok()) {
+    return seq.error();
+  }
+  return dropped;
+}
+
+status audit_log::close() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (stopped_) {
+      return failed_;
+    }
+    stopping_ = true;
+    stopped_ = true;
+  }
+  queue_cv_.notify_all();
+  const bool started = sequencer_.joinable();
+  if (started) {
+    sequencer_.join();
+  }
+  status s;
+  {
+    std::lock_guard lock(state_mutex_);
+    if (started && failed_.is_ok()) {
+      s = sign_checkpoint_locked();
+    }
+  }
+  vault_.reset();
+  store_.reset();
+  return !failed_.is_ok() ? failed_ : s;
+}
+
+std::uint64_t audit_log::durable_size() const {
+  std::lock_guard lock(state_mutex_);
+  return durable_size_;
+}
+
+std::optional<crypto::checkpoint> audit_log::latest_checkpoint() const {
+  std::lock_guard lock(state_mutex_);
+  return latest_;
+}
+
+}  // namespace sovgw::audit

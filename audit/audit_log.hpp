@@ -1,0 +1,123 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/payload_vault.hpp"
+#include "audit/record.hpp"
+#include "audit/status.hpp"
+#include "audit/tree_tiles.hpp"
+#include "crypto/checkpoint.hpp"
+#include "crypto/merkle.hpp"
+#include "crypto/signed_note.hpp"
+
+namespace sovgw::audit {
+
+class store;
+
+struct log_config {
+  std::string db_dir;
+  std::string key_dir;  // as made by `sovgw keys init` (see keys.hpp)
+  std::chrono::milliseconds checkpoint_interval{1000};
+  std::size_t max_batch_records = 8192;     // records per group commit
+  std::size_t max_queue_records = 1 << 20;  // appends beyond this fail fast with error_code::io
+  bool hash_client_ip = false;              // store "b2:<keyed hash>" instead of the address
+  // Open even when the stored tree does not verify against the last signed checkpoint. The log
+  // then rebuilds its tree from the records and appends a "forced-open" event saying why.
+  bool allow_unverified_open = false;
+};
+
+// Called once the record is durable (or failed). Runs on the sequencer thread: keep it short and
+// never wait in it for another append.
+using append_callback = std::function<void(const status&, std::uint64_t seq)>;
+
+// The tamper-evident audit log writer: an RFC 6962 Merkle tree in RocksDB, appended by one
+// sequencer thread in group commits (one synced WriteBatch per batch), with a C2SP checkpoint
+// signed every `checkpoint_interval` (when the tree grew) and on close().
+//
+// Thread-safety: append*() may be called from any number of threads concurrently. close() is
+// idempotent and waits for queued appends to become durable. The object must outlive every
+// pending callback (close() or the destructor drain them).
+class audit_log {
+ public:
+  // Loads keys (throws crypto::key_file_error on bad key files: control plane), opens or creates
+  // the log, and refuses (error_code::verification_failed) a log whose tree does not verify
+  // against its latest checkpoint unless config.allow_unverified_open.
+  [[nodiscard]] static result<std::unique_ptr<audit_log>> open(const log_config& config);
+  ~audit_log();
+  audit_log(const audit_log&) = delete;
+  audit_log& operator=(const audit_log&) = delete;
+
+  // Appends `r` (seq is assigned; r.payload selects the payload mode: `data` is sealed, digested
+  // or ignored). Encryption and encoding run on the calling thread; `done` runs when durable.
+  void append_async(record r, const payload& data, append_callback done);
+  // Same, as a future of the durable seq.
+  [[nodiscard]] std::future<result<std::uint64_t>> append(record r, const payload& data = {});
+
+  // Signs a checkpoint now if the tree grew since the last one; returns the latest checkpoint.
+  [[nodiscard]] result<crypto::checkpoint> checkpoint_now();
+  // Destroys the tenant's data keys and records that it did (an event record naming the tenant
+  // and the key versions, no request details). Returns the event's seq.
+  [[nodiscard]] result<std::uint64_t> shred_tenant(const std::string& tenant);
+  // Deletes stored payloads of records older than `cutoff_us` (leaves and proofs unaffected) and
+  // records that it did. Returns the number of payloads dropped.
+  [[nodiscard]] result<std::uint64_t> drop_payloads_before(std::uint64_t cutoff_us);
+
+  // Drains the queue, signs a final checkpoint, stops the sequencer and closes the store.
+  [[nodiscard]] status close();
+
+  [[nodiscard]] std::uint64_t durable_size() const;
+  [[nodiscard]] std::optional<crypto::checkpoint> latest_checkpoint() const;
+  [[nodiscard]] const crypto::note_verifier& verifier() const { return signer_->verifier(); }
+
+ private:
+  struct pending {
+    std::vector<std::uint8_t> leaf;  // encoded with seq = 0; the sequencer patches it
+    std::string blob;                // sealed payload, if any
+    std::string tenant_key, request_key, decision_key, country_key;
+    std::uint64_t timestamp_us = 0;
+    append_callback done;
+  };
+
+  audit_log() = default;
+  void run();
+  void commit(std::vector<pending>& batch);
+  status sign_checkpoint_locked();
+  void fail_all(std::vector<pending>& batch, const status& s);
+  status rebuild_tiles();
+
+  log_config config_;
+  std::unique_ptr<store> store_;
+  std::unique_ptr<crypto::note_signer> signer_;
+  std::unique_ptr<payload_vault> vault_;
+
+  // Sequencer state: touched only by the sequencer thread (and open() before it starts), except
+  // where guarded by state_mutex_.
+  crypto::merkle::merkle_frontier frontier_;
+  tile_builder tiles_;
+  std::uint64_t next_seq_ = 0;
+
+  mutable std::mutex state_mutex_;  // guards durable_size_, latest_, checkpoint signing
+  std::uint64_t durable_size_ = 0;
+  crypto::merkle::hash durable_root_{};
+  std::optional<crypto::checkpoint> latest_;
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::vector<pending> queue_;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  status failed_;
+  std::thread sequencer_;
+};
+
+}  // namespace sovgw::audit

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <string>
+
+#include "crypto/sealed_box.hpp"
+#include "crypto/secret_bytes.hpp"
+#include "crypto/signed_note.hpp"
+
+// The audit log's key directory, as made by `sovgw keys init DIR`:
+//   signing.key  Ed25519 secret key that signs checkpoints (0600)
+//   signing.pub  its signed-note verifier key `<name>+<id>+<key>` (give this to auditors)
+//   kek.key      key-encryption key wrapping the per-tenant payload data keys (0600)
+//   auditor.key  X25519 secret key that opens payloads (0600; belongs with the auditors)
+//   auditor.pub  `sovgw-auditor-x25519 <base64>`: data keys are also sealed to it
+// All loaders throw crypto::key_file_error (control plane) with a message naming the file.
+namespace sovgw::audit {
+
+inline constexpr const char* signing_key_kind = "ed25519-checkpoint-signing";
+inline constexpr const char* kek_kind = "xchacha20poly1305-kek";
+inline constexpr const char* auditor_key_kind = "x25519-auditor";
+inline constexpr const char* default_log_name = "sovgw.local/audit";
+
+struct initialized_keys {
+  std::string signing_vkey;
+  std::string auditor_public;  // the auditor.pub line
+};
+
+// Creates DIR (mode 0700) if needed and the five files; refuses to overwrite existing keys.
+[[nodiscard]] initialized_keys init_keys(const std::string& dir, const std::string& log_name);
+
+struct writer_keys {
+  crypto::note_signer signer;
+  crypto::secret_bytes kek;
+  crypto::box_public_key auditor_public{};
+};
+
+// What the log writer needs: signing key + its .pub (must match), KEK, auditor public key.
+[[nodiscard]] writer_keys load_writer_keys(const std::string& dir);
+
+// A verifier key from a `.pub` file (or a vkey string given directly).
+[[nodiscard]] crypto::note_verifier load_verifier(const std::string& path_or_vkey);
+
+[[nodiscard]] crypto::box_public_key load_auditor_public(const std::string& path);
+
+struct auditor_key_pair {
+  crypto::box_public_key public_key{};
+  crypto::secret_bytes secret_key;
+};
+[[nodiscard]] auditor_key_pair load_auditor_key(const std::string& path);
+
+}  // namespace sovgw::audit

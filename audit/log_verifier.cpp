@@ -1,0 +1,254 @@
+#include "audit/log_verifier.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "audit/record.hpp"
+#include "audit/store.hpp"
+#include "crypto/base64.hpp"
+
+namespace sovgw::audit {
+namespace {
+
+namespace m = crypto::merkle;
+
+constexpr std::size_t max_problems = 20;
+
+struct stored_checkpoint {
+  std::uint64_t size = 0;
+  crypto::checkpoint cp;
+  bool usable = false;
+};
+
+class verifier {
+ public:
+  verifier(const store& s, const crypto::note_verifier& key) : store_(s), key_(key) {}
+
+  verify_report run() {
+    load_checkpoints();
+    scan_leaves();
+    check_tail();
+    check_consistency();
+    return std::move(report_);
+  }
+
+ private:
+  void problem(std::string text, std::optional<std::uint64_t> seq = std::nullopt) {
+    if (seq && !report_.first_bad_record) {
+      report_.first_bad_record = seq;
+    }
+    if (report_.problems.size() < max_problems) {
+      report_.problems.push_back(std::move(text));
+    }
+  }
+
+  void load_checkpoints() {
+    auto it = store_.iterate(column::checkpoints);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      stored_checkpoint sc;
+      if (it->key().size() != 8) {
+        problem("a checkpoint key is malformed");
+        continue;
+      }
+      sc.size = read_be64(it->key().ToStringView());
+      const auto v = crypto::verify_note(it->value().ToStringView(), key_);
+      if (v.verdict != crypto::note_verdict::ok) {
+        problem(fmt::format("checkpoint at size {}: {} (forged or altered checkpoint)", sc.size,
+                            crypto::to_string(v.verdict)));
+        continue;
+      }
+      auto cp = crypto::checkpoint::parse(v.text);
+      if (!cp) {
+        problem(fmt::format("checkpoint at size {}: signed, but not a valid tlog-checkpoint", sc.size));
+        continue;
+      }
+      if (cp->size != sc.size) {
+        problem(fmt::format("checkpoint stored at size {} claims size {}", sc.size, cp->size));
+        continue;
+      }
+      if (cp->origin != key_.name) {
+        problem(fmt::format("checkpoint at size {} names origin '{}', expected '{}'", sc.size, cp->origin,
+                            key_.name));
+        continue;
+      }
+      sc.cp = std::move(*cp);
+      sc.usable = true;
+      checkpoints_.emplace(sc.size, std::move(sc));
+    }
+    if (!it->status().ok()) {
+      problem(fmt::format("reading checkpoints failed: {}", it->status().ToString()));
+    }
+    next_cp_ = checkpoints_.begin();
+  }
+
+  void at_size(std::uint64_t size) {
+    while (next_cp_ != checkpoints_.end() && next_cp_->first <= size) {
+      if (next_cp_->first == size) {
+        const auto root = report_.frontier.root();
+        if (root == next_cp_->second.cp.root) {
+          ++report_.checkpoints;
+          report_.latest = next_cp_->second.cp;
+          last_good_size_ = size;
+        } else {
+          problem(fmt::format(
+                      "checkpoint at size {}: its signed root does not match the recomputed tree; a record "
+                      "in {}..{} was altered",
+                      size, last_good_size_, size - 1),
+                  report_.first_bad_record ? std::nullopt : std::optional<std::uint64_t>(last_good_size_));
+        }
+      }
+      ++next_cp_;
+    }
+  }
+
+  void compare_tile(std::uint32_t level, std::uint64_t index, std::span<const m::hash> computed,
+                    bool partial) {
+    auto stored = store_.get(column::tree, tile_key(level, index));
+    if (!stored.is_ok()) {
+      problem(stored.error().message());
+      return;
+    }
+    bool ok = false;
+    const auto hashes = stored->has_value() ? decode_tile(**stored, ok) : std::vector<m::hash>();
+    const std::uint64_t first_leaf = (index * tile_width) << (level * tile_height);
+    for (std::size_t i = 0; i < computed.size(); ++i) {
+      if (i >= hashes.size() || hashes[i] != computed[i]) {
+        if (level == 0) {
+          const std::uint64_t seq = first_leaf + i;
+          problem(
+              fmt::format("record {}: its leaf hash does not match the stored Merkle tree (the record was "
+                          "modified after it was logged)",
+                          seq),
+              seq);
+        } else {
+          problem(fmt::format("stored Merkle tree tile {}/{} does not match the records", level, index));
+        }
+        return;
+      }
+    }
+    if (hashes.size() > computed.size() && !partial) {
+      problem(fmt::format("stored Merkle tree tile {}/{} is malformed", level, index));
+    }
+    if (hashes.size() > computed.size() && partial && level == 0) {
+      tail_tile_longer_ = true;
+    }
+  }
+
+  void scan_leaves() {
+    const auto emit = [this](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
+      compare_tile(level, index, h, false);
+    };
+    at_size(0);
+    auto it = store_.iterate(column::leaves, false);
+    std::uint64_t expected = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const auto key = it->key();
+      if (key.size() != 8) {
+        problem(fmt::format("after record {}: a leaf key is malformed", expected), expected);
+        report_.contiguous = false;
+        break;
+      }
+      const std::uint64_t seq = read_be64(key.ToStringView());
+      if (seq != expected) {
+        problem(fmt::format("record {} is missing (the next record present is {})", expected, seq), expected);
+        report_.contiguous = false;
+        break;
+      }
+      const auto value = it->value();
+      const std::span<const std::uint8_t> leaf(reinterpret_cast<const std::uint8_t*>(value.data()),
+                                               value.size());
+      check_leaf(seq, leaf);
+      const auto h = m::leaf_hash(leaf);
+      report_.frontier.append(h);
+      report_.tiles.append(h, emit);
+      ++expected;
+      at_size(expected);
+    }
+    if (!it->status().ok()) {
+      problem(fmt::format("reading records failed after record {}: {}", expected, it->status().ToString()));
+      report_.contiguous = false;
+    }
+    report_.records = expected;
+    report_.tiles.flush([this](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
+      compare_tile(level, index, h, true);
+    });
+  }
+
+  void check_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf) {
+    constexpr std::size_t kind_offset = record_seq_offset + 16;
+    if (leaf.size() <= kind_offset || leaf[0] != record_format_version) {
+      problem(fmt::format("record {}: not a valid record encoding", seq), seq);
+      return;
+    }
+    std::uint64_t claimed = 0;
+    for (std::size_t i = 0; i < 8; ++i) {
+      claimed = claimed << 8 | leaf[record_seq_offset + i];
+    }
+    if (claimed != seq) {
+      problem(fmt::format("record at position {} carries sequence number {} (records reordered or replaced)",
+                          seq, claimed),
+              seq);
+      return;
+    }
+    if (leaf[kind_offset] == static_cast<std::uint8_t>(record_kind::event)) {
+      auto r = decode(leaf);
+      if (!r.is_ok()) {
+        problem(fmt::format("record {}: {}", seq, r.error().message()), seq);
+      } else if (r->note.rfind("forced-open", 0) == 0) {
+        ++report_.forced_opens;
+      }
+    }
+  }
+
+  void check_tail() {
+    if (checkpoints_.empty()) {
+      return;
+    }
+    const std::uint64_t newest = checkpoints_.rbegin()->first;
+    if (newest > report_.records && report_.contiguous) {
+      report_.problems.insert(
+          report_.problems.begin(),
+          fmt::format("the log holds {} records but a signed checkpoint covers {}: records "
+                      "{}..{} are missing (deleted)",
+                      report_.records, newest, report_.records, newest - 1));
+      if (!report_.first_bad_record) {
+        report_.first_bad_record = report_.records;
+      }
+    }
+  }
+
+  void check_consistency() {
+    stored_tree tree(store_);
+    const stored_checkpoint* prev = nullptr;
+    for (const auto& [size, sc] : checkpoints_) {
+      if (size > report_.records) {
+        break;
+      }
+      if (prev != nullptr) {
+        auto proof = m::consistency_proof(prev->size, size, tree.source());
+        if (!proof || !m::verify_consistency(prev->size, size, prev->cp.root, sc.cp.root, *proof)) {
+          problem(
+              fmt::format("checkpoints at sizes {} and {} are not consistent according to the stored tree",
+                          prev->size, size));
+          return;
+        }
+      }
+      prev = &sc;
+    }
+  }
+
+  const store& store_;
+  const crypto::note_verifier& key_;
+  std::map<std::uint64_t, stored_checkpoint> checkpoints_;
+  std::map<std::uint64_t, stored_checkpoint>::iterator next_cp_;
+  std::uint64_t last_good_size_ = 0;
+  bool tail_tile_longer_ = false;
+  verify_report report_;
+};
+
+}  // namespace
+
+verify_report verify_log(const store& s, const crypto::note_verifier& key) { return verifier(s, key).run(); }
+
+}  // namespace sovgw::audit

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/tree_tiles.hpp"
+#include "crypto/checkpoint.hpp"
+#include "crypto/merkle.hpp"
+#include "crypto/signed_note.hpp"
+
+namespace sovgw::audit {
+
+class store;
+
+// The result of recomputing the tree from the leaves and checking every signed checkpoint
+// against it. `problems` are sentences naming the record or checkpoint at fault, first problem
+// first (capped at 20).
+struct verify_report {
+  std::uint64_t records = 0;      // leaves scanned (contiguous from seq 0)
+  std::uint64_t checkpoints = 0;  // checkpoints whose signature and root verified
+  std::uint64_t forced_opens = 0;
+  std::optional<crypto::checkpoint> latest;  // latest checkpoint that verified
+  std::vector<std::string> problems;
+  std::optional<std::uint64_t> first_bad_record;  // when a problem is pinned to one record
+  bool contiguous = true;  // leaves are 0..records-1 with no gap, so the tree state below is usable
+  crypto::merkle::merkle_frontier frontier;
+  tile_builder tiles;
+
+  [[nodiscard]] bool ok() const { return problems.empty(); }
+};
+
+// Recomputes the tree from every leaf, compares it with the stored tiles, verifies each
+// checkpoint's signature (by `key`), origin and root, and the consistency of consecutive
+// checkpoints. Read-only; safe on a store opened read-only.
+[[nodiscard]] verify_report verify_log(const store& s, const crypto::note_verifier& key);
+
+}  // namespace sovgw::audit

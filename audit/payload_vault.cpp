@@ -1,0 +1,254 @@
+#include "audit/payload_vault.hpp"
+
+#include <fmt/format.h>
+#include <rocksdb/options.h>
+
+#include "audit/store.hpp"
+#include "crypto/aead.hpp"
+#include "crypto/blake2b.hpp"
+#include "crypto/hex.hpp"
+#include "crypto/sha256.hpp"
+
+namespace sovgw::audit {
+namespace {
+
+constexpr std::uint8_t blob_version = 1;
+constexpr char state_active = '\x01';
+constexpr char state_shredded = '\x00';
+
+std::span<const std::uint8_t> bytes_of(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+std::string be32(std::uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+std::uint32_t read_be32(std::string_view b) {
+  return std::uint32_t{static_cast<unsigned char>(b[0])} << 24 |
+         std::uint32_t{static_cast<unsigned char>(b[1])} << 16 |
+         std::uint32_t{static_cast<unsigned char>(b[2])} << 8 |
+         std::uint32_t{static_cast<unsigned char>(b[3])};
+}
+
+std::string current_key(const std::string& tenant) { return "cur" + length_prefixed(tenant); }
+std::string data_key_prefix(const std::string& tenant) { return "dk" + length_prefixed(tenant); }
+std::string data_key_key(const std::string& tenant, std::uint32_t version) {
+  return data_key_prefix(tenant) + be32(version);
+}
+std::vector<std::uint8_t> wrap_ad(const std::string& tenant, std::uint32_t version) {
+  const std::string ad = "sovgw-data-key-v1" + length_prefixed(tenant) + be32(version);
+  return {ad.begin(), ad.end()};
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_payload(const payload& p) {
+  std::string out = be32(static_cast<std::uint32_t>(p.prompt.size())) + p.prompt +
+                    be32(static_cast<std::uint32_t>(p.completion.size())) + p.completion;
+  return {out.begin(), out.end()};
+}
+
+payload_vault::payload_vault(store& s, crypto::secret_bytes kek, const crypto::box_public_key& auditor)
+    : store_(s), kek_(std::move(kek)), auditor_(auditor) {
+  const std::string_view label = "sovgw-client-ip-v1";
+  auto derived = crypto::blake2b(bytes_of(label), 32, kek_.view());
+  ip_key_ = crypto::secret_bytes(derived);
+  crypto::wipe(std::span(derived));
+}
+
+std::string payload_vault::pseudonymise_ip(std::string_view ip) const {
+  return "b2:" + crypto::to_hex(crypto::blake2b(bytes_of(ip), 16, ip_key_.view()));
+}
+
+result<const payload_vault::tenant_key*> payload_vault::key_for(const std::string& tenant) {
+  if (auto it = cache_.find(tenant); it != cache_.end()) {
+    return &it->second;
+  }
+  auto cur = store_.get(column::keys, current_key(tenant));
+  if (!cur.is_ok()) {
+    return cur.error();
+  }
+  std::uint32_t version = 0;
+  if (cur->has_value() && (*cur)->size() == 5) {
+    version = read_be32(**cur);
+    if ((**cur)[4] == state_active) {
+      auto entry = store_.get(column::keys, data_key_key(tenant, version));
+      if (!entry.is_ok()) {
+        return entry.error();
+      }
+      if (!entry->has_value() || (*entry)->size() < 4) {
+        return status{error_code::corruption, "a tenant data key is missing from the key store"};
+      }
+      const std::string& e = **entry;
+      const std::uint32_t wrapped_len = read_be32(e);
+      if (wrapped_len > e.size() - 4) {
+        return status{error_code::corruption, "a tenant data key entry is malformed"};
+      }
+      auto key = crypto::aead_open(kek_, bytes_of(std::string_view(e).substr(4, wrapped_len)),
+                                   wrap_ad(tenant, version));
+      if (!key) {
+        return status{error_code::verification_failed,
+                      "a tenant data key does not unwrap with this KEK (wrong kek.key for this log?)"};
+      }
+      return &cache_.emplace(tenant, tenant_key{version, std::move(*key)}).first->second;
+    }
+  }
+  ++version;
+  auto key = crypto::aead_generate_key();
+  const auto wrapped = crypto::aead_seal(kek_, key.view(), wrap_ad(tenant, version));
+  const auto sealed = crypto::box_seal(auditor_, key.view());
+  std::string entry = be32(static_cast<std::uint32_t>(wrapped.size()));
+  entry.append(wrapped.begin(), wrapped.end());
+  entry.append(sealed.begin(), sealed.end());
+  rocksdb::WriteBatch batch;
+  batch.Put(store_.cf(column::keys), data_key_key(tenant, version), entry);
+  batch.Put(store_.cf(column::keys), current_key(tenant), be32(version) + state_active);
+  if (auto s = store_.write(batch, true); !s.is_ok()) {
+    return s;
+  }
+  return &cache_.emplace(tenant, tenant_key{version, std::move(key)}).first->second;
+}
+
+result<std::string> payload_vault::seal(const std::string& tenant, std::span<const std::uint8_t> plaintext,
+                                        std::span<const std::uint8_t> associated_data) {
+  std::uint32_t version = 0;
+  crypto::secret_bytes key;
+  {
+    std::lock_guard lock(mutex_);
+    auto k = key_for(tenant);
+    if (!k.is_ok()) {
+      return k.error();
+    }
+    version = (*k)->version;
+    key = (*k)->key.clone();
+  }
+  const auto box = crypto::aead_seal(key, plaintext, associated_data);
+  std::string blob(1, static_cast<char>(blob_version));
+  blob += be32(version);
+  blob.append(box.begin(), box.end());
+  return blob;
+}
+
+result<std::uint32_t> payload_vault::shred(const std::string& tenant) {
+  std::lock_guard lock(mutex_);
+  cache_.erase(tenant);
+  rocksdb::WriteBatch batch;
+  std::uint32_t destroyed = 0;
+  std::uint32_t last_version = 0;
+  const std::string prefix = data_key_prefix(tenant);
+  auto it = store_.iterate(column::keys);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    batch.Delete(store_.cf(column::keys), it->key());
+    ++destroyed;
+  }
+  if (!it->status().ok()) {
+    return from_rocksdb(it->status(), "reading tenant keys failed");
+  }
+  auto cur = store_.get(column::keys, current_key(tenant));
+  if (!cur.is_ok()) {
+    return cur.error();
+  }
+  if (cur->has_value() && (*cur)->size() == 5) {
+    last_version = read_be32(**cur);
+  }
+  batch.Put(store_.cf(column::keys), current_key(tenant), be32(last_version) + state_shredded);
+  if (auto s = store_.write(batch, true); !s.is_ok()) {
+    return s;
+  }
+  // Push the deletions through flush and compaction so no SST file keeps the wrapped keys.
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  if (auto s = from_rocksdb(store_.db().Flush(fo, store_.cf(column::keys)), "flushing the key store failed");
+      !s.is_ok()) {
+    return s;
+  }
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  if (auto s = from_rocksdb(store_.db().CompactRange(co, store_.cf(column::keys), nullptr, nullptr),
+                            "compacting the key store failed");
+      !s.is_ok()) {
+    return s;
+  }
+  return destroyed;
+}
+
+result<payload> open_payload(const store& s, const record& r, const crypto::box_public_key& auditor_pk,
+                             const crypto::secret_bytes& auditor_sk) {
+  if (r.payload != payload_mode::sealed) {
+    return status{error_code::not_found, fmt::format("record {} has no sealed payload (payload mode: {})",
+                                                     r.seq, to_string(r.payload))};
+  }
+  auto blob = s.get(column::payloads, be64(r.seq));
+  if (!blob.is_ok()) {
+    return blob.error();
+  }
+  if (!blob->has_value()) {
+    return status{
+        error_code::not_found,
+        fmt::format("the payload of record {} was dropped by retention (the record stays provable)", r.seq)};
+  }
+  const std::string& b = **blob;
+  const auto digest = crypto::sha256(std::string_view(b));
+  if (r.payload_digest.size() != digest.size() ||
+      !std::equal(digest.begin(), digest.end(), r.payload_digest.begin())) {
+    return status{
+        error_code::verification_failed,
+        fmt::format("the stored payload of record {} does not match the hash its leaf commits to", r.seq)};
+  }
+  if (b.size() < 5 || static_cast<std::uint8_t>(b[0]) != blob_version) {
+    return status{error_code::corruption, fmt::format("the payload of record {} is malformed", r.seq)};
+  }
+  const std::uint32_t version = read_be32(std::string_view(b).substr(1));
+  auto entry = s.get(column::keys, data_key_key(r.tenant, version));
+  if (!entry.is_ok()) {
+    return entry.error();
+  }
+  if (!entry->has_value()) {
+    return status{
+        error_code::not_found,
+        fmt::format("the payload of record {} is unreadable: tenant '{}' data key v{} was destroyed "
+                    "(crypto-shredded)",
+                    r.seq, r.tenant, version)};
+  }
+  const std::string& e = **entry;
+  const std::uint32_t wrapped_len = e.size() >= 4 ? read_be32(e) : 0xffffffffu;
+  if (wrapped_len > e.size() - 4) {
+    return status{error_code::corruption, "a tenant data key entry is malformed"};
+  }
+  auto key = crypto::box_open(auditor_pk, auditor_sk, bytes_of(std::string_view(e).substr(4 + wrapped_len)));
+  if (!key) {
+    return status{error_code::verification_failed,
+                  "the auditor key cannot open this tenant's data key (wrong auditor.key for this log?)"};
+  }
+  auto plain = crypto::aead_open(*key, bytes_of(std::string_view(b).substr(5)), payload_associated_data(r));
+  if (!plain) {
+    return status{
+        error_code::verification_failed,
+        fmt::format("the payload of record {} does not decrypt against its record metadata", r.seq)};
+  }
+  const auto v = plain->view();
+  payload p;
+  const auto read_part = [&](std::size_t& pos, std::string& out) {
+    if (v.size() - pos < 4) {
+      return false;
+    }
+    const std::uint32_t n = read_be32(std::string_view(reinterpret_cast<const char*>(v.data() + pos), 4));
+    pos += 4;
+    if (n > v.size() - pos) {
+      return false;
+    }
+    out.assign(reinterpret_cast<const char*>(v.data() + pos), n);
+    pos += n;
+    return true;
+  };
+  std::size_t pos = 0;
+  if (!read_part(pos, p.prompt) || !read_part(pos, p.completion) || pos != v.size()) {
+    return status{error_code::corruption,
+                  fmt::format("the payload of record {} decrypts to a malformed body", r.seq)};
+  }
+  return p;
+}
+
+}  // namespace sovgw::audit

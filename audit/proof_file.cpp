@@ -1,0 +1,295 @@
+#include "audit/proof_file.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "audit/store.hpp"
+#include "audit/tree_tiles.hpp"
+#include "crypto/base64.hpp"
+
+namespace sovgw::audit {
+namespace {
+
+namespace m = crypto::merkle;
+
+status bad(std::string_view what) {
+  return {error_code::invalid_argument, fmt::format("malformed proof: {}", what)};
+}
+
+// Splits off the next line (without its newline); false at the end of the text.
+bool next_line(std::string_view& text, std::string_view& line) {
+  if (text.empty()) {
+    return false;
+  }
+  const auto nl = text.find('\n');
+  if (nl == std::string_view::npos) {
+    line = text;
+    text = {};
+    return true;
+  }
+  line = text.substr(0, nl);
+  text.remove_prefix(nl + 1);
+  return true;
+}
+
+bool parse_u64(std::string_view s, std::uint64_t& out) {
+  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) {
+    return false;
+  }
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+// Reads hash lines up to the blank line; `text` then holds the checkpoint note.
+status read_path(std::string_view& text, std::vector<m::hash>& path) {
+  std::string_view line;
+  for (;;) {
+    if (!next_line(text, line)) {
+      return bad("truncated before the checkpoint");
+    }
+    if (line.empty()) {
+      return status::ok();
+    }
+    auto h = crypto::from_base64(line);
+    if (!h || h->size() != 32) {
+      return bad("a proof hash line is not a base64 SHA-256 hash");
+    }
+    if (path.size() == max_proof_hashes) {
+      return bad("too many proof hashes");
+    }
+    m::hash out{};
+    std::copy(h->begin(), h->end(), out.begin());
+    path.push_back(out);
+  }
+}
+
+result<crypto::checkpoint> open_checkpoint(std::string_view note, const crypto::note_verifier& key,
+                                           std::string_view which) {
+  const auto v = crypto::verify_note(note, key);
+  if (v.verdict != crypto::note_verdict::ok) {
+    return status{error_code::verification_failed,
+                  fmt::format("{}: {}", which, crypto::to_string(v.verdict))};
+  }
+  auto cp = crypto::checkpoint::parse(v.text);
+  if (!cp) {
+    return status{error_code::verification_failed, fmt::format("{}: not a valid tlog-checkpoint", which)};
+  }
+  if (cp->origin != key.name) {
+    return status{error_code::verification_failed,
+                  fmt::format("{}: origin '{}' is not the key's log '{}'", which, cp->origin, key.name)};
+  }
+  return *cp;
+}
+
+result<std::string> checkpoint_at(const store& s, std::uint64_t size) {
+  if (size == 0) {
+    auto latest = s.latest_checkpoint();
+    if (!latest.is_ok()) {
+      return latest.error();
+    }
+    if (!latest->has_value()) {
+      return status{error_code::not_found, "the log has no signed checkpoint yet"};
+    }
+    return **latest;
+  }
+  auto note = s.get(column::checkpoints, be64(size));
+  if (!note.is_ok()) {
+    return note.error();
+  }
+  if (!note->has_value()) {
+    return status{error_code::not_found, fmt::format("there is no signed checkpoint at tree size {}", size)};
+  }
+  return **note;
+}
+
+}  // namespace
+
+std::string format_proof(const inclusion_proof_file& p) {
+  std::string out(inclusion_proof_header);
+  out += "\nextra " + crypto::to_base64(p.leaf) + "\nindex " + std::to_string(p.index) + "\n";
+  for (const auto& h : p.path) {
+    out += crypto::to_base64(h) + "\n";
+  }
+  return out + "\n" + p.checkpoint_note;
+}
+
+std::string format_proof(const consistency_proof_file& p) {
+  std::string out(consistency_proof_header);
+  out += "\nold " +
+         crypto::to_base64({reinterpret_cast<const std::uint8_t*>(p.old_note.data()), p.old_note.size()}) +
+         "\n";
+  for (const auto& h : p.path) {
+    out += crypto::to_base64(h) + "\n";
+  }
+  return out + "\n" + p.new_note;
+}
+
+result<inclusion_proof_file> parse_inclusion_proof(std::string_view text) {
+  inclusion_proof_file p;
+  std::string_view line;
+  if (!next_line(text, line) || line != inclusion_proof_header) {
+    return bad(fmt::format("the first line is not '{}'", inclusion_proof_header));
+  }
+  if (!next_line(text, line) || !line.starts_with("extra ")) {
+    return bad("missing 'extra' line with the record");
+  }
+  auto leaf = crypto::from_base64(line.substr(6));
+  if (!leaf || leaf->empty()) {
+    return bad("the 'extra' line is not base64");
+  }
+  p.leaf = std::move(*leaf);
+  if (!next_line(text, line) || !line.starts_with("index ") || !parse_u64(line.substr(6), p.index)) {
+    return bad("missing or invalid 'index' line");
+  }
+  if (auto s = read_path(text, p.path); !s.is_ok()) {
+    return s;
+  }
+  if (text.empty()) {
+    return bad("the signed checkpoint is missing");
+  }
+  p.checkpoint_note = std::string(text);
+  return p;
+}
+
+result<consistency_proof_file> parse_consistency_proof(std::string_view text) {
+  consistency_proof_file p;
+  std::string_view line;
+  if (!next_line(text, line) || line != consistency_proof_header) {
+    return bad(fmt::format("the first line is not '{}'", consistency_proof_header));
+  }
+  if (!next_line(text, line) || !line.starts_with("old ")) {
+    return bad("missing 'old' checkpoint line");
+  }
+  auto old_note = crypto::from_base64(line.substr(4));
+  if (!old_note) {
+    return bad("the 'old' checkpoint is not base64");
+  }
+  p.old_note.assign(old_note->begin(), old_note->end());
+  if (auto s = read_path(text, p.path); !s.is_ok()) {
+    return s;
+  }
+  if (text.empty()) {
+    return bad("the new signed checkpoint is missing");
+  }
+  p.new_note = std::string(text);
+  return p;
+}
+
+result<verified_inclusion> verify_inclusion_proof(std::string_view text, const crypto::note_verifier& key) {
+  auto p = parse_inclusion_proof(text);
+  if (!p.is_ok()) {
+    return p.error();
+  }
+  auto cp = open_checkpoint(p->checkpoint_note, key, "checkpoint");
+  if (!cp.is_ok()) {
+    return cp.error();
+  }
+  auto rec = decode(p->leaf);
+  if (!rec.is_ok()) {
+    return status{error_code::verification_failed,
+                  "the proven record does not decode: " + rec.error().message()};
+  }
+  if (rec->seq != p->index) {
+    return status{error_code::verification_failed,
+                  fmt::format("the record carries seq {} but the proof is for index {}", rec->seq, p->index)};
+  }
+  if (p->index >= cp->size) {
+    return status{error_code::verification_failed,
+                  fmt::format("index {} is outside the checkpointed tree of size {}", p->index, cp->size)};
+  }
+  if (!m::verify_inclusion(m::leaf_hash(p->leaf), p->index, cp->size, p->path, cp->root)) {
+    return status{
+        error_code::verification_failed,
+        fmt::format("the inclusion path does not lead from record {} to the signed root of tree size {}",
+                    p->index, cp->size)};
+  }
+  return verified_inclusion{std::move(rec.value()), std::move(cp.value())};
+}
+
+result<verified_consistency> verify_consistency_proof(std::string_view text,
+                                                      const crypto::note_verifier& key) {
+  auto p = parse_consistency_proof(text);
+  if (!p.is_ok()) {
+    return p.error();
+  }
+  auto old_cp = open_checkpoint(p->old_note, key, "old checkpoint");
+  if (!old_cp.is_ok()) {
+    return old_cp.error();
+  }
+  auto new_cp = open_checkpoint(p->new_note, key, "new checkpoint");
+  if (!new_cp.is_ok()) {
+    return new_cp.error();
+  }
+  if (!m::verify_consistency(old_cp->size, new_cp->size, old_cp->root, new_cp->root, p->path)) {
+    return status{error_code::verification_failed,
+                  fmt::format("the checkpoints at sizes {} and {} are NOT consistent: the log was rewritten",
+                              old_cp->size, new_cp->size)};
+  }
+  return verified_consistency{std::move(old_cp.value()), std::move(new_cp.value())};
+}
+
+result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq) {
+  auto note = checkpoint_at(s, 0);
+  if (!note.is_ok()) {
+    return note.error();
+  }
+  auto parsed = crypto::parse_note(note.value());
+  auto cp = parsed ? crypto::checkpoint::parse(parsed->text) : std::nullopt;
+  if (!cp) {
+    return status{error_code::corruption, "the latest stored checkpoint is malformed"};
+  }
+  if (seq >= cp->size) {
+    return status{
+        error_code::not_found,
+        fmt::format("record {} is not covered by a signed checkpoint yet (latest covers {} records); retry "
+                    "after the next checkpoint",
+                    seq, cp->size)};
+  }
+  auto leaf = s.get(column::leaves, be64(seq));
+  if (!leaf.is_ok()) {
+    return leaf.error();
+  }
+  if (!leaf->has_value()) {
+    return status{error_code::corruption, fmt::format("record {} is missing from the log", seq)};
+  }
+  stored_tree tree(s);
+  auto path = m::inclusion_proof(seq, cp->size, tree.source());
+  if (!path) {
+    return tree.error().is_ok() ? status{error_code::corruption, "cannot build the inclusion proof"}
+                                : tree.error();
+  }
+  const auto& l = **leaf;
+  return format_proof(inclusion_proof_file{std::vector<std::uint8_t>(l.begin(), l.end()), seq,
+                                           std::move(*path), std::move(note.value())});
+}
+
+result<std::string> make_consistency_proof(const store& s, std::uint64_t old_size, std::uint64_t new_size) {
+  auto old_note = checkpoint_at(s, old_size);
+  if (!old_note.is_ok()) {
+    return old_note.error();
+  }
+  auto new_note = checkpoint_at(s, new_size);
+  if (!new_note.is_ok()) {
+    return new_note.error();
+  }
+  auto parsed = crypto::parse_note(new_note.value());
+  auto cp = parsed ? crypto::checkpoint::parse(parsed->text) : std::nullopt;
+  if (!cp) {
+    return status{error_code::corruption, "the newer stored checkpoint is malformed"};
+  }
+  if (old_size > cp->size) {
+    return status{error_code::invalid_argument,
+                  fmt::format("the old checkpoint ({}) is newer than the new one ({})", old_size, cp->size)};
+  }
+  stored_tree tree(s);
+  auto path = m::consistency_proof(old_size, cp->size, tree.source());
+  if (!path) {
+    return tree.error().is_ok() ? status{error_code::corruption, "cannot build the consistency proof"}
+                                : tree.error();
+  }
+  return format_proof(
+      consistency_proof_file{std::move(old_note.value()), std::move(*path), std::move(new_note.value())});
+}
+
+}  // namespace sovgw::audit

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/record.hpp"
+#include "audit/status.hpp"
+#include "crypto/checkpoint.hpp"
+#include "crypto/merkle.hpp"
+#include "crypto/signed_note.hpp"
+
+// Offline proofs an auditor checks with nothing but the log's public key.
+//
+// Inclusion proof: the C2SP tlog-proof format (https://c2sp.org/tlog-proof):
+//   c2sp.org/tlog-proof@v1
+//   extra <base64 of the record encoding: the leaf itself>
+//   index <seq>
+//   <base64 hash>...            (RFC 6962 inclusion path, leaf's sibling first)
+//   <blank line>
+//   <signed checkpoint, verbatim>
+// The extra data is not trusted as such: its leaf hash must verify through the path to the
+// signed root, which is what authenticates the record's decision and destination.
+//
+// Consistency proof between two signed checkpoints (our own format, in the same shape):
+//   sovgw.audit/consistency-proof@v1
+//   old <base64 of the older signed checkpoint>
+//   <base64 hash>...            (RFC 6962 consistency proof)
+//   <blank line>
+//   <newer signed checkpoint, verbatim>
+namespace sovgw::audit {
+
+class store;
+
+inline constexpr std::string_view inclusion_proof_header = "c2sp.org/tlog-proof@v1";
+inline constexpr std::string_view consistency_proof_header = "sovgw.audit/consistency-proof@v1";
+inline constexpr std::size_t max_proof_hashes = 64;
+
+struct inclusion_proof_file {
+  std::vector<std::uint8_t> leaf;
+  std::uint64_t index = 0;
+  std::vector<crypto::merkle::hash> path;
+  std::string checkpoint_note;
+};
+
+struct consistency_proof_file {
+  std::string old_note;
+  std::vector<crypto::merkle::hash> path;
+  std::string new_note;
+};
+
+[[nodiscard]] std::string format_proof(const inclusion_proof_file& p);
+[[nodiscard]] std::string format_proof(const consistency_proof_file& p);
+[[nodiscard]] result<inclusion_proof_file> parse_inclusion_proof(std::string_view text);
+[[nodiscard]] result<consistency_proof_file> parse_consistency_proof(std::string_view text);
+
+struct verified_inclusion {
+  record rec;
+  crypto::checkpoint checkpoint;
+};
+struct verified_consistency {
+  crypto::checkpoint old_checkpoint;
+  crypto::checkpoint new_checkpoint;
+};
+
+// Full offline checks: signature(s) by `key`, checkpoint syntax and origin, the Merkle path, and
+// (inclusion) that the record decodes and carries the proven index as its seq.
+[[nodiscard]] result<verified_inclusion> verify_inclusion_proof(std::string_view text,
+                                                                const crypto::note_verifier& key);
+[[nodiscard]] result<verified_consistency> verify_consistency_proof(std::string_view text,
+                                                                    const crypto::note_verifier& key);
+
+// Builds the inclusion proof of record `seq` against the latest signed checkpoint (which must
+// cover it), from the stored tiles.
+[[nodiscard]] result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq);
+// Builds a consistency proof between the stored checkpoints at `old_size` and `new_size`
+// (new_size 0 = the latest checkpoint).
+[[nodiscard]] result<std::string> make_consistency_proof(const store& s, std::uint64_t old_size,
+                                                         std::uint64_t new_size);
+
+}  // namespace sovgw::audit

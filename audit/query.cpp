@@ -1,0 +1,117 @@
+#include "audit/query.hpp"
+
+#include <fmt/format.h>
+
+#include "audit/store.hpp"
+
+namespace sovgw::audit {
+namespace {
+
+struct index_choice {
+  column col = column::leaves;
+  std::string prefix;  // keys are prefix || be64(seq)
+};
+
+index_choice choose(const query_filter& f) {
+  if (f.request_id) {
+    return {column::idx_request, length_prefixed(*f.request_id)};
+  }
+  if (f.tenant) {
+    return {column::idx_tenant, length_prefixed(*f.tenant)};
+  }
+  if (f.decision) {
+    return {column::idx_decision, length_prefixed(*f.decision)};
+  }
+  if (f.country) {
+    return {column::idx_country, length_prefixed(*f.country)};
+  }
+  if (f.since_us || f.until_us) {
+    return {column::idx_time, {}};
+  }
+  return {column::leaves, {}};
+}
+
+}  // namespace
+
+bool matches(const query_filter& f, const record& r) {
+  return (!f.since_us || r.timestamp_us >= *f.since_us) && (!f.until_us || r.timestamp_us < *f.until_us) &&
+         (!f.tenant || r.tenant == *f.tenant) && (!f.decision || r.decision == *f.decision) &&
+         (!f.country || r.client_country == *f.country) && (!f.cluster || r.cluster == *f.cluster) &&
+         (!f.model || r.model == *f.model) && (!f.request_id || r.request_id == *f.request_id);
+}
+
+const char* query_plan(const query_filter& f) {
+  switch (choose(f).col) {
+    case column::idx_request:
+      return "index:request_id";
+    case column::idx_tenant:
+      return "index:tenant";
+    case column::idx_decision:
+      return "index:decision";
+    case column::idx_country:
+      return "index:country";
+    case column::idx_time:
+      return "index:time";
+    default:
+      return "scan";
+  }
+}
+
+status run_query(const store& s, const query_filter& f, const std::function<bool(const record&)>& sink) {
+  const auto choice = choose(f);
+  std::uint64_t emitted = 0;
+  const auto deliver = [&](std::string_view leaf_bytes, std::uint64_t seq, bool& go_on) -> status {
+    auto r = decode({reinterpret_cast<const std::uint8_t*>(leaf_bytes.data()), leaf_bytes.size()});
+    if (!r.is_ok()) {
+      return {error_code::corruption, fmt::format("record {}: {}", seq, r.error().message())};
+    }
+    if (matches(f, r.value())) {
+      go_on = sink(r.value()) && (f.limit == 0 || ++emitted < f.limit);
+    }
+    return status::ok();
+  };
+  bool go_on = true;
+  if (choice.col == column::leaves) {
+    auto it = s.iterate(column::leaves, false);
+    for (it->SeekToFirst(); go_on && it->Valid(); it->Next()) {
+      if (it->key().size() != 8) {
+        return {error_code::corruption, "a leaf key is malformed"};
+      }
+      if (auto st = deliver(it->value().ToStringView(), read_be64(it->key().ToStringView()), go_on);
+          !st.is_ok()) {
+        return st;
+      }
+    }
+    return from_rocksdb(it->status(), "reading records failed");
+  }
+  auto it = s.iterate(choice.col);
+  const std::string start = choice.col == column::idx_time ? be64(f.since_us.value_or(0)) : choice.prefix;
+  const std::string until = f.until_us ? be64(*f.until_us) : std::string();
+  for (it->Seek(start); go_on && it->Valid(); it->Next()) {
+    const auto key = it->key().ToStringView();
+    if (choice.col == column::idx_time) {
+      if (!until.empty() && key.substr(0, 8) >= until) {
+        break;
+      }
+    } else if (!key.starts_with(choice.prefix)) {
+      break;
+    }
+    if (key.size() != choice.prefix.size() + (choice.col == column::idx_time ? 16 : 8)) {
+      return {error_code::corruption, "an index key is malformed"};
+    }
+    const std::uint64_t seq = read_be64(key.substr(key.size() - 8));
+    auto leaf = s.get(column::leaves, be64(seq));
+    if (!leaf.is_ok()) {
+      return leaf.error();
+    }
+    if (!leaf->has_value()) {
+      return {error_code::corruption, fmt::format("the index names record {} but it is missing", seq)};
+    }
+    if (auto st = deliver(**leaf, seq, go_on); !st.is_ok()) {
+      return st;
+    }
+  }
+  return from_rocksdb(it->status(), "reading an index failed");
+}
+
+}  // namespace sovgw::audit

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "audit/record.hpp"
+#include "audit/status.hpp"
+
+namespace sovgw::audit {
+
+class store;
+
+// Conjunction of filters; unset fields match everything. Times are Unix microseconds,
+// `since` inclusive, `until` exclusive.
+struct query_filter {
+  std::optional<std::uint64_t> since_us;
+  std::optional<std::uint64_t> until_us;
+  std::optional<std::string> tenant;
+  std::optional<std::string> decision;
+  std::optional<std::string> country;  // client country
+  std::optional<std::string> cluster;
+  std::optional<std::string> model;
+  std::optional<std::string> request_id;
+  std::uint64_t limit = 0;  // 0 = no limit
+};
+
+[[nodiscard]] bool matches(const query_filter& f, const record& r);
+
+// Which index the query uses: request id, tenant, decision, country, time, else a full scan.
+[[nodiscard]] const char* query_plan(const query_filter& f);
+
+// Streams matching records in seq order (time order for time-only queries) to `sink` until it
+// returns false or `limit` is reached. Returns an error status on read failure or a record that
+// does not decode.
+[[nodiscard]] status run_query(const store& s, const query_filter& f,
+                               const std::function<bool(const record&)>& sink);
+
+}  // namespace sovgw::audit

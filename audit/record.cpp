@@ -1,0 +1,252 @@
+#include "audit/record.hpp"
+
+#include <fmt/format.h>
+
+namespace sovgw::audit {
+namespace {
+
+class writer {
+ public:
+  explicit writer(std::vector<std::uint8_t>& out) : out_(out) {}
+  void u8(std::uint8_t v) { out_.push_back(v); }
+  void u16(std::uint16_t v) { put(v, 2); }
+  void u32(std::uint32_t v) { put(v, 4); }
+  void u64(std::uint64_t v) { put(v, 8); }
+  void bytes(std::span<const std::uint8_t> b) {
+    u32(static_cast<std::uint32_t>(b.size()));
+    out_.insert(out_.end(), b.begin(), b.end());
+  }
+  void str(std::string_view s) { bytes({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}); }
+  void list(const std::vector<std::string>& l) {
+    u16(static_cast<std::uint16_t>(l.size()));
+    for (const auto& s : l) {
+      str(s);
+    }
+  }
+
+ private:
+  void put(std::uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) {
+      out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    }
+  }
+  std::vector<std::uint8_t>& out_;
+};
+
+class reader {
+ public:
+  explicit reader(std::span<const std::uint8_t> in) : in_(in) {}
+  bool u8(std::uint8_t& v) {
+    std::uint64_t x = 0;
+    return get(x, 1) && ((v = static_cast<std::uint8_t>(x)), true);
+  }
+  bool u16(std::uint16_t& v) {
+    std::uint64_t x = 0;
+    return get(x, 2) && ((v = static_cast<std::uint16_t>(x)), true);
+  }
+  bool u32(std::uint32_t& v) {
+    std::uint64_t x = 0;
+    return get(x, 4) && ((v = static_cast<std::uint32_t>(x)), true);
+  }
+  bool u64(std::uint64_t& v) { return get(v, 8); }
+  bool bytes(std::vector<std::uint8_t>& out, std::size_t limit) {
+    std::uint32_t n = 0;
+    if (!u32(n) || n > limit || n > in_.size() - pos_) {
+      return false;
+    }
+    out.assign(in_.begin() + static_cast<std::ptrdiff_t>(pos_),
+               in_.begin() + static_cast<std::ptrdiff_t>(pos_ + n));
+    pos_ += n;
+    return true;
+  }
+  bool str(std::string& out) {
+    std::uint32_t n = 0;
+    if (!u32(n) || n > max_string_size || n > in_.size() - pos_) {
+      return false;
+    }
+    out.assign(reinterpret_cast<const char*>(in_.data() + pos_), n);
+    pos_ += n;
+    return true;
+  }
+  bool list(std::vector<std::string>& out) {
+    std::uint16_t n = 0;
+    if (!u16(n) || n > max_list_size) {
+      return false;
+    }
+    out.resize(n);
+    for (auto& s : out) {
+      if (!str(s)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  [[nodiscard]] bool at_end() const { return pos_ == in_.size(); }
+
+ private:
+  bool get(std::uint64_t& v, std::size_t n) {
+    if (in_.size() - pos_ < n) {
+      return false;
+    }
+    v = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      v = v << 8 | in_[pos_ + i];
+    }
+    pos_ += n;
+    return true;
+  }
+  std::span<const std::uint8_t> in_;
+  std::size_t pos_ = 0;
+};
+
+void encode_into(const record& r, std::vector<std::uint8_t>& out) {
+  writer w(out);
+  w.u8(record_format_version);
+  w.u64(r.seq);
+  w.u64(r.timestamp_us);
+  w.u8(static_cast<std::uint8_t>(r.kind));
+  for (const std::string* s : {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip,
+                               &r.method, &r.path, &r.model}) {
+    w.str(*s);
+  }
+  w.list(r.data_classes);
+  w.str(r.decision);
+  w.list(r.rule_ids);
+  for (const std::string* s : {&r.policy_version, &r.cluster, &r.cluster_country}) {
+    w.str(*s);
+  }
+  w.u32(r.status);
+  for (const std::uint64_t v :
+       {r.bytes_in, r.bytes_out, r.latency_us, r.prompt_tokens, r.completion_tokens}) {
+    w.u64(v);
+  }
+  w.str(r.error_kind);
+  w.u8(static_cast<std::uint8_t>(r.payload));
+  w.bytes(r.payload_digest);
+  w.str(r.note);
+}
+
+}  // namespace
+
+const char* to_string(record_kind kind) { return kind == record_kind::request ? "request" : "event"; }
+
+const char* to_string(payload_mode mode) {
+  switch (mode) {
+    case payload_mode::none:
+      return "none";
+    case payload_mode::digest:
+      return "digest";
+    case payload_mode::sealed:
+      return "sealed";
+  }
+  return "?";
+}
+
+bool parse_payload_mode(std::string_view text, payload_mode& out) {
+  for (auto m : {payload_mode::none, payload_mode::digest, payload_mode::sealed}) {
+    if (text == to_string(m)) {
+      out = m;
+      return true;
+    }
+  }
+  return false;
+}
+
+status validate(const record& r) {
+  for (const std::string* s :
+       {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
+        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note}) {
+    if (s->size() > max_string_size) {
+      return {error_code::invalid_argument, fmt::format("a record field exceeds {} bytes", max_string_size)};
+    }
+  }
+  for (const auto* l : {&r.data_classes, &r.rule_ids}) {
+    if (l->size() > max_list_size) {
+      return {error_code::invalid_argument, fmt::format("a record list exceeds {} entries", max_list_size)};
+    }
+    for (const auto& s : *l) {
+      if (s.size() > max_string_size) {
+        return {error_code::invalid_argument, "a record list entry is too long"};
+      }
+    }
+  }
+  if (r.kind != record_kind::request && r.kind != record_kind::event) {
+    return {error_code::invalid_argument, "unknown record kind"};
+  }
+  const bool has_digest = !r.payload_digest.empty();
+  if ((r.payload == payload_mode::none) == has_digest || (has_digest && r.payload_digest.size() != 32)) {
+    return {error_code::invalid_argument,
+            "payload digest must be 32 bytes exactly when a payload is recorded"};
+  }
+  return status::ok();
+}
+
+std::vector<std::uint8_t> encode(const record& r) {
+  std::vector<std::uint8_t> out;
+  out.reserve(256 + r.path.size() + r.request_id.size());
+  encode_into(r, out);
+  return out;
+}
+
+result<record> decode(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() > max_record_size) {
+    return status{error_code::corruption, "record larger than the format allows"};
+  }
+  reader in(bytes);
+  record r;
+  std::uint8_t version = 0;
+  std::uint8_t kind = 0;
+  std::uint8_t mode = 0;
+  if (!in.u8(version)) {
+    return status{error_code::corruption, "empty record"};
+  }
+  if (version != record_format_version) {
+    return status{error_code::corruption, fmt::format("unknown record format version {}", version)};
+  }
+  bool ok = in.u64(r.seq) && in.u64(r.timestamp_us) && in.u8(kind);
+  for (std::string* s : {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip,
+                         &r.method, &r.path, &r.model}) {
+    ok = ok && in.str(*s);
+  }
+  ok = ok && in.list(r.data_classes) && in.str(r.decision) && in.list(r.rule_ids);
+  for (std::string* s : {&r.policy_version, &r.cluster, &r.cluster_country}) {
+    ok = ok && in.str(*s);
+  }
+  ok = ok && in.u32(r.status);
+  for (std::uint64_t* v :
+       {&r.bytes_in, &r.bytes_out, &r.latency_us, &r.prompt_tokens, &r.completion_tokens}) {
+    ok = ok && in.u64(*v);
+  }
+  ok = ok && in.str(r.error_kind) && in.u8(mode) && in.bytes(r.payload_digest, 64) && in.str(r.note);
+  if (!ok) {
+    return status{error_code::corruption, "record truncated or a field is over its limit"};
+  }
+  if (!in.at_end()) {
+    return status{error_code::corruption, "trailing bytes after the record"};
+  }
+  if (kind != 1 && kind != 2) {
+    return status{error_code::corruption, fmt::format("unknown record kind {}", kind)};
+  }
+  if (mode > 2) {
+    return status{error_code::corruption, fmt::format("unknown payload mode {}", mode)};
+  }
+  r.kind = static_cast<record_kind>(kind);
+  r.payload = static_cast<payload_mode>(mode);
+  if (auto s = validate(r); !s.is_ok()) {
+    return status{error_code::corruption, s.message()};
+  }
+  return r;
+}
+
+std::vector<std::uint8_t> payload_associated_data(const record& r) {
+  static constexpr std::string_view domain = "sovgw-audit-payload-v1";
+  std::vector<std::uint8_t> out(domain.begin(), domain.end());
+  out.push_back(0);
+  record copy = r;
+  copy.seq = 0;
+  copy.payload_digest.clear();
+  encode_into(copy, out);
+  return out;
+}
+
+}  // namespace sovgw::audit

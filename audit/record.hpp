@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/status.hpp"
+
+namespace sovgw::audit {
+
+enum class record_kind : std::uint8_t {
+  request = 1,  // one per gateway request, including denies and failures
+  event = 2,    // the log's own events: forced open, crypto-shredding, retention
+};
+
+enum class payload_mode : std::uint8_t {
+  none = 0,    // payload not kept
+  digest = 1,  // only SHA-256 of the payload is committed
+  sealed = 2,  // payload encrypted and stored; the leaf commits to the ciphertext's SHA-256
+};
+
+[[nodiscard]] const char* to_string(record_kind kind);
+[[nodiscard]] const char* to_string(payload_mode mode);
+[[nodiscard]] bool parse_payload_mode(std::string_view text, payload_mode& out);
+
+// One audit record: the Merkle leaf. A plain value type; the gateway fills everything except
+// `seq` (assigned by the log) and the payload fields (set by the log from the payload).
+struct record {
+  std::uint64_t seq = 0;
+  std::uint64_t timestamp_us = 0;  // Unix time, microseconds
+  record_kind kind = record_kind::request;
+  std::string request_id;
+  std::string tenant;
+  std::string client_country;  // ISO 3166-1 alpha-2, or empty when unknown
+  std::string country_source;  // how it was determined: "geoip", "mtls", "trusted-header", "unknown"
+  std::string client_ip;       // the address, or "b2:<hex>" (keyed BLAKE2b) when hashed by config
+  std::string method;
+  std::string path;
+  std::string model;
+  std::vector<std::string> data_classes;
+  std::string decision;  // effect: "permit", "forbid", "deny" (default deny), ...
+  std::vector<std::string> rule_ids;
+  std::string policy_version;
+  std::string cluster;
+  std::string cluster_country;
+  std::uint32_t status = 0;  // HTTP status sent to the client
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t latency_us = 0;
+  std::uint64_t prompt_tokens = 0;
+  std::uint64_t completion_tokens = 0;
+  std::string error_kind;  // empty on success, e.g. "upstream_timeout", "policy_deny"
+  payload_mode payload = payload_mode::none;
+  std::vector<std::uint8_t> payload_digest;  // 32 bytes when payload != none
+  std::string note;                          // events only: what happened (never personal data)
+
+  friend bool operator==(const record&, const record&) = default;
+};
+
+// Encoding version 1 (deterministic; the same record always gives the same bytes):
+//   u8 version=1, u64 seq, u64 timestamp_us, u8 kind, then the strings request_id, tenant,
+//   client_country, country_source, client_ip, method, path, model, list data_classes, decision,
+//   list rule_ids, policy_version, cluster, cluster_country, u32 status, u64 bytes_in, bytes_out,
+//   latency_us, prompt_tokens, completion_tokens, string error_kind, u8 payload mode, bytes
+//   payload_digest, string note. Integers big-endian; strings and bytes as u32 length || bytes;
+//   lists as u16 count || strings. Limits: a string at most 16 KiB, a list at most 256 entries,
+//   a record at most 256 KiB.
+inline constexpr std::uint8_t record_format_version = 1;
+inline constexpr std::size_t record_seq_offset = 1;  // where the big-endian seq sits in the encoding
+inline constexpr std::size_t max_string_size = 16 * 1024;
+inline constexpr std::size_t max_list_size = 256;
+inline constexpr std::size_t max_record_size = 256 * 1024;
+
+// Checks the limits above and the payload fields' consistency.
+[[nodiscard]] status validate(const record& r);
+[[nodiscard]] std::vector<std::uint8_t> encode(const record& r);
+// Strict: rejects unknown versions, bad enum values, over-long fields and trailing bytes.
+[[nodiscard]] result<record> decode(std::span<const std::uint8_t> bytes);
+
+// The associated data that binds an encrypted payload to its record: the encoding of the record
+// with seq = 0 and no payload digest (those are only known after encryption), domain-separated.
+[[nodiscard]] std::vector<std::uint8_t> payload_associated_data(const record& r);
+
+}  // namespace sovgw::audit

@@ -1,0 +1,177 @@
+#include "audit/store.hpp"
+
+#include <fmt/format.h>
+#include <rocksdb/table.h>
+#include <sys/stat.h>
+
+#include <vector>
+
+namespace sovgw::audit {
+namespace {
+
+constexpr std::array<const char*, column_count> column_names = {
+    "default",  "leaves",     "tree",        "checkpoints",  "payloads",   "keys",
+    "idx_time", "idx_tenant", "idx_request", "idx_decision", "idx_country"};
+
+rocksdb::ColumnFamilyOptions column_options(column c) {
+  rocksdb::ColumnFamilyOptions o;
+  if (c == column::leaves || c == column::payloads) {
+    o.write_buffer_size = 64 << 20;
+  }
+  rocksdb::BlockBasedTableOptions t;
+  t.block_size = 16 * 1024;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace
+
+std::string be64(std::uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+std::uint64_t read_be64(std::string_view bytes) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    v = v << 8 | static_cast<unsigned char>(bytes[i]);
+  }
+  return v;
+}
+
+std::string length_prefixed(std::string_view value) {
+  if (value.size() > 0xffff) {
+    value = value.substr(0, 0xffff);
+  }
+  std::string out;
+  out.reserve(2 + value.size() + 8);
+  out.push_back(static_cast<char>(value.size() >> 8));
+  out.push_back(static_cast<char>(value.size() & 0xff));
+  out.append(value);
+  return out;
+}
+
+status from_rocksdb(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) {
+    return status::ok();
+  }
+  const error_code code = s.IsCorruption()        ? error_code::corruption
+                          : s.IsNotFound()        ? error_code::not_found
+                          : s.IsInvalidArgument() ? error_code::invalid_argument
+                                                  : error_code::io;
+  return {code, fmt::format("{}: {}", what, s.ToString())};
+}
+
+result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mode) {
+  struct stat st {};
+  const bool exists = ::stat((dir + "/CURRENT").c_str(), &st) == 0;
+  if (!exists && mode == open_mode::read_only) {
+    return status{error_code::not_found, fmt::format("no audit log at {} (no RocksDB database there)", dir)};
+  }
+  rocksdb::DBOptions options;
+  options.create_if_missing = !exists;
+  options.create_missing_column_families = !exists;
+  options.paranoid_checks = true;
+  options.max_background_jobs = 2;
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  options.keep_log_file_num = 2;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (std::size_t i = 0; i < column_count; ++i) {
+    descriptors.emplace_back(column_names[i], column_options(static_cast<column>(i)));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = mode == open_mode::read_only
+                          ? rocksdb::DB::OpenForReadOnly(options, dir, descriptors, &handles, &raw)
+                          : rocksdb::DB::Open(options, dir, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    if (s.IsInvalidArgument() && s.ToString().find("olumn famil") != std::string::npos) {
+      return status{
+          error_code::corruption,
+          fmt::format("{} is not a sovgw audit log (its column families differ): {}", dir, s.ToString())};
+    }
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return status{error_code::io,
+                    fmt::format("the audit log at {} is in use by another writer: {}", dir, s.ToString())};
+    }
+    return from_rocksdb(s, fmt::format("cannot open the audit log at {}", dir));
+  }
+  std::unique_ptr<store> out(new store());
+  out->dir_ = dir;
+  out->db_.reset(raw);
+  for (std::size_t i = 0; i < column_count; ++i) {
+    out->handles_[i] = handles[i];
+  }
+  return out;
+}
+
+store::~store() {
+  if (db_) {
+    for (auto* h : handles_) {
+      if (h != nullptr) {
+        (void)db_->DestroyColumnFamilyHandle(h);
+      }
+    }
+    (void)db_->Close();
+  }
+}
+
+status store::write(rocksdb::WriteBatch& batch, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return from_rocksdb(db_->Write(wo, &batch), "audit log write failed");
+}
+
+result<std::optional<std::string>> store::get(column c, std::string_view key) const {
+  std::string value;
+  const auto s = db_->Get(rocksdb::ReadOptions(), cf(c), rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) {
+    return std::optional<std::string>();
+  }
+  if (!s.ok()) {
+    return from_rocksdb(s, "audit log read failed");
+  }
+  return std::optional<std::string>(std::move(value));
+}
+
+std::unique_ptr<rocksdb::Iterator> store::iterate(column c, bool fill_cache) const {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = fill_cache;
+  if (!fill_cache) {
+    ro.readahead_size = 4 << 20;
+  }
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro, cf(c)));
+}
+
+result<std::uint64_t> store::leaf_count() const {
+  auto it = iterate(column::leaves);
+  it->SeekToLast();
+  if (!it->status().ok()) {
+    return from_rocksdb(it->status(), "audit log read failed");
+  }
+  if (!it->Valid()) {
+    return std::uint64_t{0};
+  }
+  if (it->key().size() != 8) {
+    return status{error_code::corruption, "a leaf key is malformed"};
+  }
+  return read_be64(it->key().ToStringView()) + 1;
+}
+
+result<std::optional<std::string>> store::latest_checkpoint() const {
+  auto it = iterate(column::checkpoints);
+  it->SeekToLast();
+  if (!it->status().ok()) {
+    return from_rocksdb(it->status(), "audit log read failed");
+  }
+  if (!it->Valid()) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(it->value().ToString());
+}
+
+}  // namespace sovgw::audit

@@ -1,0 +1,85 @@
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "audit/status.hpp"
+
+// The RocksDB layout of an audit log. Column families:
+//   default      meta: "origin" (log name), "format", forced-open marks
+//   leaves       be64(seq) -> encoded record (the Merkle leaf)
+//   tree         u8 tile level || be64 tile index -> up to 16 node hashes (tiles of height 4)
+//   checkpoints  be64(tree size) -> signed note (C2SP tlog-checkpoint)
+//   payloads     be64(seq) -> payload blob (sealed) for records with payload mode "sealed"
+//   keys         per-tenant data keys, wrapped by the KEK and sealed to the auditor key
+//   idx_time     be64(timestamp_us) || be64(seq) -> ""
+//   idx_tenant, idx_request, idx_decision, idx_country
+//                u16 length || value || be64(seq) -> ""
+// A store is opened by one writer process (RocksDB's lock) or by any number of read-only readers.
+namespace sovgw::audit {
+
+enum class column : std::size_t {
+  meta = 0,
+  leaves,
+  tree,
+  checkpoints,
+  payloads,
+  keys,
+  idx_time,
+  idx_tenant,
+  idx_request,
+  idx_decision,
+  idx_country,
+  count_
+};
+inline constexpr std::size_t column_count = static_cast<std::size_t>(column::count_);
+
+[[nodiscard]] std::string be64(std::uint64_t v);
+[[nodiscard]] std::uint64_t read_be64(std::string_view bytes);  // bytes.size() >= 8
+// u16 length || value (value truncated to 65535 bytes) — an index key prefix.
+[[nodiscard]] std::string length_prefixed(std::string_view value);
+
+class store {
+ public:
+  enum class open_mode { read_write, read_only };
+
+  // read_write creates the directory and the column families of a new log; read_only refuses a
+  // missing log. Errors name the directory and what is wrong (missing, locked, corrupt).
+  [[nodiscard]] static result<std::unique_ptr<store>> open(const std::string& dir, open_mode mode);
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(column c) const {
+    return handles_[static_cast<std::size_t>(c)];
+  }
+  [[nodiscard]] rocksdb::DB& db() const { return *db_; }
+  [[nodiscard]] const std::string& dir() const { return dir_; }
+
+  [[nodiscard]] status write(rocksdb::WriteBatch& batch, bool sync);
+  // nullopt when absent; error status on I/O or corruption.
+  [[nodiscard]] result<std::optional<std::string>> get(column c, std::string_view key) const;
+  [[nodiscard]] std::unique_ptr<rocksdb::Iterator> iterate(column c, bool fill_cache = true) const;
+
+  // Number of leaves = last leaf key + 1 (0 when empty). Does not check for gaps.
+  [[nodiscard]] result<std::uint64_t> leaf_count() const;
+  // The latest stored checkpoint note, if any.
+  [[nodiscard]] result<std::optional<std::string>> latest_checkpoint() const;
+
+ private:
+  store() = default;
+  std::string dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::array<rocksdb::ColumnFamilyHandle*, column_count> handles_{};
+};
+
+[[nodiscard]] status from_rocksdb(const rocksdb::Status& s, std::string_view what);
+
+}  // namespace sovgw::audit

@@ -1,0 +1,132 @@
+#include "audit/tree_tiles.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "audit/store.hpp"
+
+namespace sovgw::audit {
+
+namespace m = crypto::merkle;
+
+std::string tile_key(std::uint32_t tile_level, std::uint64_t tile_index) {
+  return std::string(1, static_cast<char>(tile_level)) + be64(tile_index);
+}
+
+std::string encode_tile(std::span<const m::hash> hashes) {
+  std::string out(hashes.size() * 32, '\0');
+  for (std::size_t i = 0; i < hashes.size(); ++i) {
+    std::memcpy(out.data() + 32 * i, hashes[i].data(), 32);
+  }
+  return out;
+}
+
+std::vector<m::hash> decode_tile(std::string_view bytes, bool& ok) {
+  ok = bytes.size() % 32 == 0 && !bytes.empty() && bytes.size() <= 32 * tile_width;
+  std::vector<m::hash> out(ok ? bytes.size() / 32 : 0);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    std::memcpy(out[i].data(), bytes.data() + 32 * i, 32);
+  }
+  return out;
+}
+
+void tile_builder::append(const m::hash& leaf, const emit_fn& emit) {
+  push(0, leaf, emit);
+  ++size_;
+}
+
+void tile_builder::push(std::uint32_t level, const m::hash& h, const emit_fn& emit) {
+  if (levels_.size() <= level) {
+    levels_.resize(level + 1);
+  }
+  auto& st = levels_[level];
+  st.hashes.push_back(h);
+  st.dirty = true;
+  if (st.hashes.size() < tile_width) {
+    return;
+  }
+  emit(level, st.index, st.hashes);
+  std::vector<m::hash> row = st.hashes;
+  while (row.size() > 1) {
+    std::vector<m::hash> up(row.size() / 2);
+    for (std::size_t i = 0; i < up.size(); ++i) {
+      up[i] = m::node_hash(row[2 * i], row[2 * i + 1]);
+    }
+    row = std::move(up);
+  }
+  st.hashes.clear();
+  st.dirty = false;
+  ++st.index;
+  push(level + 1, row[0], emit);
+}
+
+void tile_builder::flush(const emit_fn& emit) {
+  for (std::uint32_t level = 0; level < levels_.size(); ++level) {
+    auto& st = levels_[level];
+    if (st.dirty && !st.hashes.empty()) {
+      emit(level, st.index, st.hashes);
+    }
+    st.dirty = false;
+  }
+}
+
+m::node_source stored_tree::source() {
+  return [this](std::uint32_t level, std::uint64_t index) { return node(level, index); };
+}
+
+const std::vector<m::hash>* stored_tree::tile(std::uint32_t tile_level, std::uint64_t tile_index) {
+  const std::string key = tile_key(tile_level, tile_index);
+  if (auto it = cache_.find(key); it != cache_.end()) {
+    return &it->second;
+  }
+  auto value = store_.get(column::tree, key);
+  if (!value.is_ok()) {
+    error_ = value.error();
+    return nullptr;
+  }
+  if (!value->has_value()) {
+    error_ =
+        status{error_code::corruption, fmt::format("tree tile {}/{} is missing", tile_level, tile_index)};
+    return nullptr;
+  }
+  bool ok = false;
+  auto hashes = decode_tile(**value, ok);
+  if (!ok) {
+    error_ =
+        status{error_code::corruption, fmt::format("tree tile {}/{} is malformed", tile_level, tile_index)};
+    return nullptr;
+  }
+  if (cache_.size() > 4096) {
+    cache_.clear();
+  }
+  return &cache_.emplace(key, std::move(hashes)).first->second;
+}
+
+std::optional<m::hash> stored_tree::node(std::uint32_t level, std::uint64_t index) {
+  const std::uint32_t tile_level = level / tile_height;
+  const std::uint32_t rise = level % tile_height;
+  const std::uint64_t first = index << rise;
+  const std::size_t count = std::size_t{1} << rise;
+  const auto* t = tile(tile_level, first / tile_width);
+  const std::size_t offset = first % tile_width;
+  if (t == nullptr) {
+    return std::nullopt;
+  }
+  if (t->size() < offset + count) {
+    error_ = status{error_code::corruption,
+                    fmt::format("tree tile {}/{} is shorter than the tree", tile_level, first / tile_width)};
+    return std::nullopt;
+  }
+  std::vector<m::hash> row(t->begin() + static_cast<std::ptrdiff_t>(offset),
+                           t->begin() + static_cast<std::ptrdiff_t>(offset + count));
+  while (row.size() > 1) {
+    for (std::size_t i = 0; i < row.size() / 2; ++i) {
+      row[i] = m::node_hash(row[2 * i], row[2 * i + 1]);
+    }
+    row.resize(row.size() / 2);
+  }
+  return row[0];
+}
+
+}  // namespace sovgw::audit
