@@ -1,0 +1,41 @@
+#pragma once
+
+#include <bitset>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+// Country codes and country sets. A country is a small integer (`country_id`): two upper-case letters
+// packed as (a-'A')*26 + (b-'A'), plus two explicit non-countries: `private` (reserved, private and
+// special-purpose address space) and `unknown` (no geo data). All functions are pure and thread-safe.
+namespace sovgw::policy {
+
+using country_id = std::uint16_t;
+
+inline constexpr country_id country_private = 26 * 26;
+inline constexpr country_id country_unknown = 26 * 26 + 1;
+inline constexpr std::size_t country_slots = 26 * 26 + 2;
+
+using country_set = std::bitset<country_slots>;
+
+// Packs any two upper-case ASCII letters (also codes a geo database may return that ISO does not
+// assign, such as "EU" or "AP"); "private" and "unknown" map to the special values. nullopt otherwise.
+[[nodiscard]] std::optional<country_id> pack_country(std::string_view text) noexcept;
+
+// True if `id` is an officially assigned ISO 3166-1 alpha-2 code (or XK, Kosovo, which all geo
+// databases use). Policy files may only name these, `private` or `unknown`.
+[[nodiscard]] bool is_assigned_country(country_id id) noexcept;
+
+// "DE", "private" or "unknown".
+[[nodiscard]] std::string country_name(country_id id);
+
+// The 27 EU member states; the EEA (EU + Iceland, Liechtenstein, Norway).
+[[nodiscard]] const country_set& eu_countries() noexcept;
+[[nodiscard]] const country_set& eea_countries() noexcept;
+
+// Every assigned code plus `private` and `unknown`: the universe of client countries.
+[[nodiscard]] const country_set& all_countries() noexcept;
+
+}  // namespace sovgw::policy

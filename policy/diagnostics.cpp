@@ -1,0 +1,47 @@
+#include "policy/diagnostics.hpp"
+
+#include <algorithm>
+
+namespace sovgw::policy {
+
+std::string diagnostic::format() const {
+  std::string out = file;
+  if (pos.line > 0) {
+    out += ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
+  }
+  out += level == severity::error ? ": error: " : ": warning: ";
+  out += message;
+  return out;
+}
+
+void diagnostics::error(source_pos pos, std::string message) {
+  items_.push_back({file_, pos, severity::error, std::move(message)});
+}
+
+void diagnostics::warning(source_pos pos, std::string message) {
+  items_.push_back({file_, pos, severity::warning, std::move(message)});
+}
+
+bool diagnostics::has_errors() const noexcept {
+  return std::any_of(items_.begin(), items_.end(), [](const auto& d) { return d.level == severity::error; });
+}
+
+std::string format_diagnostics(std::vector<diagnostic> items) {
+  std::stable_sort(items.begin(), items.end(), [](const diagnostic& a, const diagnostic& b) {
+    if (a.file != b.file) {
+      return a.file < b.file;
+    }
+    if (a.pos.line != b.pos.line) {
+      return a.pos.line < b.pos.line;
+    }
+    return a.pos.column < b.pos.column;
+  });
+  std::string out;
+  for (const auto& d : items) {
+    out += d.format();
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace sovgw::policy

@@ -1,0 +1,263 @@
+#include "policy/explain.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+#include "policy/compiled_policy.hpp"
+#include "policy/request_json.hpp"
+
+namespace sovgw::policy {
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) {
+    out += (out.empty() ? "" : ", ") + s;
+  }
+  return out;
+}
+
+std::string request_value(attribute attr, const request_values& r) {
+  switch (attr) {
+    case attribute::client_country:
+      return r.client_country.empty() ? "unknown" : r.client_country;
+    case attribute::client_ip:
+      return r.client_ip ? format_ip(*r.client_ip) : "(none)";
+    case attribute::tenant:
+      return r.tenant.empty() ? "(none)" : r.tenant;
+    case attribute::model:
+      return r.model.empty() ? "(none)" : r.model;
+    case attribute::path:
+      return r.path.empty() ? "(none)" : r.path;
+    case attribute::method:
+      return r.method.empty() ? "(none)" : r.method;
+    case attribute::data_class:
+      return "[" + join(r.data_classes) + "]";
+  }
+  return {};
+}
+
+// The first attribute of `rule` the request fails, if any.
+std::optional<attribute> first_failure(const compiled_rule& rule, const request_values& r) {
+  for (std::size_t a = 0; a < attribute_count; ++a) {
+    if (!condition_admits(rule.when[a], static_cast<attribute>(a), r)) {
+      return static_cast<attribute>(a);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string failure_text(const compiled_rule& rule, attribute attr, const request_values& r) {
+  return fmt::format("{} {} not in [{}]", attribute_name(attr), request_value(attr, r),
+                     join(rule.when[static_cast<std::size_t>(attr)].written));
+}
+
+std::string route_text(const resolved_route& route) {
+  std::string out;
+  for (std::size_t a = 0; a < route_attribute_count; ++a) {
+    if (route.constrained[a]) {
+      out += fmt::format("{}{} in [{}]", out.empty() ? "" : ", ",
+                         route_attribute_name(static_cast<route_attribute>(a)), join(route.written[a]));
+    }
+  }
+  return out;
+}
+
+std::string cluster_rejection(const compiled_policy& p, const cluster_info& c, const request_values& r,
+                              const decision& d) {
+  const bool serves = std::any_of(c.models.begin(), c.models.end(),
+                                  [&](const std::string& m) { return glob_or_exact_match(m, r.model); });
+  if (!serves) {
+    return fmt::format("does not serve model {}", r.model.empty() ? "(none)" : r.model);
+  }
+  for (const auto idx : d.matched_rules) {
+    const auto& rule = p.rules[idx];
+    if (rule.effect == rule_effect::restrict && !p.route_admits(rule.route, c)) {
+      return fmt::format("rejected by {} ({})", rule.id, route_text(rule.route));
+    }
+  }
+  return {};
+}
+
+std::string duties_text(const obligations& o) {
+  std::string out;
+  const auto names = o.redact_names();
+  if (!names.empty()) {
+    out = "redact [";
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      out += (i ? ", " : "") + std::string(names[i]);
+    }
+    out += "]";
+  }
+  if (o.log != log_payload::unset) {
+    out += fmt::format("{}log_payload {}", out.empty() ? "" : "; ", log_payload_name(o.log));
+  }
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+bool condition_admits(const resolved_condition& c, attribute attr, const request_values& r) {
+  if (!c.constrained) {
+    return true;
+  }
+  switch (attr) {
+    case attribute::client_country:
+      return c.admits_string(attr, r.client_country);
+    case attribute::client_ip:
+      return r.client_ip && std::any_of(c.cidrs.begin(), c.cidrs.end(),
+                                        [&](const cidr_block& b) { return b.contains(*r.client_ip); });
+    case attribute::tenant:
+      return c.admits_string(attr, r.tenant);
+    case attribute::model:
+      return c.admits_string(attr, r.model);
+    case attribute::path:
+      return c.admits_string(attr, r.path);
+    case attribute::method:
+      return c.admits_string(attr, r.method);
+    case attribute::data_class:
+      return std::any_of(r.data_classes.begin(), r.data_classes.end(),
+                         [&](const std::string& dc) { return c.admits_string(attr, dc); });
+  }
+  return false;
+}
+
+std::string decision_summary(const snapshot& policy, std::span<const cluster_info> clusters,
+                             const decision& d) {
+  std::vector<std::string> rules;
+  for (const auto r : d.matched_rules) {
+    rules.emplace_back(policy.rule_id(r));
+  }
+  if (d.result == effect::deny) {
+    return fmt::format("deny ({}) rules [{}]", deny_cause_name(d.cause), join(rules));
+  }
+  std::vector<std::string> names;
+  for (const auto c : d.allowed_clusters) {
+    names.push_back(clusters[c].name);
+  }
+  return fmt::format("permit rules [{}] clusters [{}]", join(rules), clusters.empty() ? "any" : join(names));
+}
+
+std::string explain_text(const snapshot& policy, const request_values& request,
+                         std::span<const cluster_info> clusters, const decision& d) {
+  const compiled_policy& p = policy.compiled();
+  std::string out = fmt::format("policy   {} (version {})\nrequest  {}\nrules\n", p.file,
+                                p.version.substr(0, 16), request_to_text(request));
+  for (std::uint32_t i = 0; i < p.rules.size(); ++i) {
+    const auto& rule = p.rules[i];
+    const bool matched =
+        std::find(d.matched_rules.begin(), d.matched_rules.end(), i) != d.matched_rules.end();
+    std::string status = "match";
+    if (!matched) {
+      const auto fail = first_failure(rule, request);
+      status = fail ? "no match: " + failure_text(rule, *fail, request) : "no match";
+    } else if (rule.effect == rule_effect::restrict) {
+      status += ": route " + route_text(rule.route);
+    }
+    out += fmt::format("  {:<8} {:<32} line {:<4} {}\n", rule_effect_name(rule.effect), rule.id,
+                       rule.pos.line, status);
+  }
+  if (!clusters.empty()) {
+    out += "clusters\n";
+    for (std::uint32_t c = 0; c < clusters.size(); ++c) {
+      const bool allowed =
+          std::find(d.allowed_clusters.begin(), d.allowed_clusters.end(), c) != d.allowed_clusters.end();
+      std::string why = allowed ? "allowed"
+                        : d.result == effect::deny && d.cause != deny_cause::no_cluster
+                            ? "not considered (request denied)"
+                            : cluster_rejection(p, clusters[c], request, d);
+      out += fmt::format("  {:<24} {}\n", clusters[c].name, why);
+    }
+  }
+  out += fmt::format("decision {}\n", d.result == effect::permit ? "PERMIT" : "DENY");
+  if (d.result == effect::deny) {
+    out += fmt::format("  cause: {}\n", deny_cause_name(d.cause));
+  }
+  out += fmt::format("  reason: {}\n", d.reason);
+  std::vector<std::string> rules;
+  for (const auto r : d.matched_rules) {
+    rules.emplace_back(policy.rule_id(r));
+  }
+  out += fmt::format("  matched rules: [{}]\n", join(rules));
+  if (d.result == effect::permit) {
+    std::vector<std::string> names;
+    for (const auto c : d.allowed_clusters) {
+      names.push_back(clusters[c].name);
+    }
+    out += fmt::format("  allowed clusters: {}\n",
+                       clusters.empty() ? "(no clusters given)" : "[" + join(names) + "]");
+    out += fmt::format("  obligations: {}\n", duties_text(d.duties));
+  }
+  if (d.cause == deny_cause::no_permit) {
+    if (d.nearest_permit == no_rule) {
+      out += "  nearest permit: none (the policy has no permit rule)\n";
+    } else {
+      const auto& rule = p.rules[d.nearest_permit];
+      out += fmt::format("  nearest permit: {} (line {}) failed on {}\n", rule.id, rule.pos.line,
+                         failure_text(rule, d.failed_attribute, request));
+    }
+  }
+  return out;
+}
+
+std::string explain_json(const snapshot& policy, const request_values& request,
+                         std::span<const cluster_info> clusters, const decision& d) {
+  const compiled_policy& p = policy.compiled();
+  boost::json::object o;
+  o["policy"] = p.file;
+  o["version"] = p.version;
+  o["request"] = boost::json::parse(request_to_json(request));
+  o["effect"] = d.result == effect::permit ? "permit" : "deny";
+  o["cause"] = deny_cause_name(d.cause);
+  o["reason"] = d.reason;
+  boost::json::array matched;
+  for (const auto r : d.matched_rules) {
+    matched.emplace_back(policy.rule_id(r));
+  }
+  o["matched_rules"] = std::move(matched);
+  boost::json::array trace;
+  for (std::uint32_t i = 0; i < p.rules.size(); ++i) {
+    const auto& rule = p.rules[i];
+    boost::json::object t;
+    t["id"] = rule.id;
+    t["effect"] = rule_effect_name(rule.effect);
+    t["line"] = rule.pos.line;
+    const bool matched_rule =
+        std::find(d.matched_rules.begin(), d.matched_rules.end(), i) != d.matched_rules.end();
+    t["matched"] = matched_rule;
+    if (!matched_rule) {
+      if (const auto fail = first_failure(rule, request)) {
+        t["failed_attribute"] = attribute_name(*fail);
+        t["detail"] = failure_text(rule, *fail, request);
+      }
+    }
+    trace.emplace_back(std::move(t));
+  }
+  o["rules"] = std::move(trace);
+  boost::json::array allowed;
+  for (const auto c : d.allowed_clusters) {
+    allowed.emplace_back(clusters[c].name);
+  }
+  o["allowed_clusters"] = std::move(allowed);
+  boost::json::object duties;
+  boost::json::array redact;
+  for (const auto n : d.duties.redact_names()) {
+    redact.emplace_back(n);
+  }
+  duties["redact"] = std::move(redact);
+  duties["log_payload"] = log_payload_name(d.duties.log);
+  o["obligations"] = std::move(duties);
+  if (d.cause == deny_cause::no_permit && d.nearest_permit != no_rule) {
+    const auto& rule = p.rules[d.nearest_permit];
+    boost::json::object n;
+    n["rule"] = rule.id;
+    n["line"] = rule.pos.line;
+    n["failed_attribute"] = attribute_name(d.failed_attribute);
+    n["detail"] = failure_text(rule, d.failed_attribute, request);
+    o["nearest_permit"] = std::move(n);
+  }
+  return boost::json::serialize(o) + "\n";
+}
+
+}  // namespace sovgw::policy

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <span>
+#include <string>
+
+#include "policy/policy.hpp"
+
+// Human and JSON traces of one decision: every rule with whether it matched (or the first attribute
+// that failed, with the request's value and the rule's values), the clusters and why each was kept or
+// rejected, and the outcome. Pure functions; `d` must come from `policy.decide(request, clusters)`.
+namespace sovgw::policy {
+
+struct resolved_condition;
+
+[[nodiscard]] std::string explain_text(const snapshot& policy, const request_values& request,
+                                       std::span<const cluster_info> clusters, const decision& d);
+[[nodiscard]] std::string explain_json(const snapshot& policy, const request_values& request,
+                                       std::span<const cluster_info> clusters, const decision& d);
+
+// One line: "permit [rule-a, rule-b] clusters [c1, c2]" or "deny (forbidden) [rule-x]".
+[[nodiscard]] std::string decision_summary(const snapshot& policy, std::span<const cluster_info> clusters,
+                                           const decision& d);
+
+// Whether a rule's condition on `attr` admits the request (the same semantics as decide()).
+[[nodiscard]] bool condition_admits(const resolved_condition& condition, attribute attr,
+                                    const request_values& request);
+
+}  // namespace sovgw::policy

@@ -1,0 +1,368 @@
+#include "policy/geo_db.hpp"
+
+#include <maxminddb.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string_view>
+#include <unordered_map>
+
+namespace sovgw::policy {
+namespace {
+
+constexpr country_id no_country = 0xffff;
+
+template <typename key_t>
+struct interval {
+  key_t first;
+  key_t last;
+  country_id country;
+};
+
+// Special-purpose registries (RFC 6890 and successors): never a country.
+constexpr const char* reserved_v4[] = {
+    "0.0.0.0/8",     "10.0.0.0/8",      "100.64.0.0/10",  "127.0.0.0/8",    "169.254.0.0/16",
+    "172.16.0.0/12", "192.0.0.0/24",    "192.0.2.0/24",   "192.88.99.0/24", "192.168.0.0/16",
+    "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",    "240.0.0.0/4",
+};
+constexpr const char* reserved_v6[] = {
+    "::/96",     "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
+    "2002::/16", "3fff::/20",    "5f00::/16",      "fc00::/7", "fe80::/10", "ff00::/8",
+};
+
+template <typename key_t>
+std::vector<interval<key_t>> reserved_intervals(bool v4) {
+  std::vector<interval<key_t>> out;
+  std::string error;
+  auto add = [&](const char* text) {
+    const auto block = parse_cidr(text, error);
+    out.push_back({static_cast<key_t>(block->first()), static_cast<key_t>(block->last()), country_private});
+  };
+  if (v4) {
+    for (const char* text : reserved_v4) {
+      add(text);
+    }
+  } else {
+    for (const char* text : reserved_v6) {
+      add(text);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+// Sorted disjoint intervals -> step function (starts[0] == 0), gaps filled with `gap`.
+template <typename key_t>
+std::vector<std::pair<key_t, country_id>> to_steps(const std::vector<interval<key_t>>& in, country_id gap) {
+  std::vector<std::pair<key_t, country_id>> steps;
+  key_t next = 0;
+  bool covered_to_end = false;
+  for (const auto& iv : in) {
+    if (steps.empty() && iv.first != 0) {
+      steps.emplace_back(0, gap);
+    } else if (!steps.empty() && iv.first != next) {
+      steps.emplace_back(next, gap);
+    }
+    steps.emplace_back(iv.first, iv.country);
+    covered_to_end = iv.last == std::numeric_limits<key_t>::max();
+    next = iv.last + 1;
+  }
+  if (steps.empty()) {
+    steps.emplace_back(0, gap);
+  } else if (!covered_to_end) {
+    steps.emplace_back(next, gap);
+  }
+  return steps;
+}
+
+template <typename key_t>
+geo_db::step_table<key_t> build_table(std::vector<interval<key_t>> data, bool v4) {
+  const auto base = to_steps(data, country_unknown);
+  const auto overlay = to_steps(reserved_intervals<key_t>(v4), no_country);
+  geo_db::step_table<key_t> table;
+  std::size_t i = 0;
+  std::size_t j = 0;
+  while (i < base.size() || j < overlay.size()) {
+    key_t key;
+    if (j == overlay.size() || (i < base.size() && base[i].first <= overlay[j].first)) {
+      key = base[i].first;
+    } else {
+      key = overlay[j].first;
+    }
+    while (i < base.size() && base[i].first == key) {
+      ++i;
+    }
+    while (j < overlay.size() && overlay[j].first == key) {
+      ++j;
+    }
+    const country_id over = overlay[j - 1].second;
+    const country_id value = over != no_country ? over : base[i - 1].second;
+    if (table.countries.empty() || table.countries.back() != value) {
+      table.starts.push_back(key);
+      table.countries.push_back(value);
+    }
+  }
+  constexpr unsigned shift = sizeof(key_t) * 8 - 16;
+  table.index.resize(65537);
+  for (std::uint32_t p = 0; p < 65536; ++p) {
+    const key_t key = static_cast<key_t>(static_cast<key_t>(p) << shift);
+    table.index[p] = static_cast<std::uint32_t>(
+        std::upper_bound(table.starts.begin(), table.starts.end(), key) - table.starts.begin() - 1);
+  }
+  table.index[65536] = static_cast<std::uint32_t>(table.starts.size() - 1);
+  return table;
+}
+
+template <typename key_t>
+void check_sorted(std::vector<interval<key_t>>& data, const std::string& file) {
+  std::sort(data.begin(), data.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (std::size_t k = 1; k < data.size(); ++k) {
+    if (data[k].first <= data[k - 1].last) {
+      throw geo_error(file + ": overlapping ranges in geo data");
+    }
+  }
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw geo_error(path.string() + ": cannot open geo database");
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return std::move(buf).str();
+}
+
+country_id tor_country(std::string_view cc) {
+  if (cc == "??") {
+    return country_unknown;
+  }
+  const auto id = pack_country(cc);
+  return id && *id < country_private ? *id : country_unknown;
+}
+
+template <typename line_fn>
+void for_each_line(const std::string& text, line_fn&& fn) {
+  std::size_t pos = 0;
+  std::size_t line_no = 0;
+  while (pos < text.size()) {
+    auto end = text.find('\n', pos);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    std::string_view line(text.data() + pos, end - pos);
+    ++line_no;
+    pos = end + 1;
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    if (line.empty() || line.front() == '#') {
+      continue;
+    }
+    fn(line, line_no);
+  }
+}
+
+bool split3(std::string_view line, std::string_view& a, std::string_view& b, std::string_view& c) {
+  const auto p1 = line.find(',');
+  const auto p2 = p1 == std::string_view::npos ? p1 : line.find(',', p1 + 1);
+  if (p2 == std::string_view::npos) {
+    return false;
+  }
+  a = line.substr(0, p1);
+  b = line.substr(p1 + 1, p2 - p1 - 1);
+  c = line.substr(p2 + 1);
+  return true;
+}
+
+std::vector<interval<std::uint32_t>> parse_tor_v4(const std::filesystem::path& path) {
+  const std::string text = read_file(path);
+  std::vector<interval<std::uint32_t>> out;
+  for_each_line(text, [&](std::string_view line, std::size_t line_no) {
+    std::string_view a, b, c;
+    std::uint32_t first = 0;
+    std::uint32_t last = 0;
+    if (!split3(line, a, b, c) ||
+        std::from_chars(a.data(), a.data() + a.size(), first).ptr != a.data() + a.size() ||
+        std::from_chars(b.data(), b.data() + b.size(), last).ptr != b.data() + b.size() || a.empty() ||
+        b.empty() || first > last || c.size() != 2) {
+      throw geo_error(path.string() + ":" + std::to_string(line_no) + ": malformed IPv4 range line");
+    }
+    out.push_back({first, last, tor_country(c)});
+  });
+  check_sorted(out, path.string());
+  return out;
+}
+
+std::vector<interval<u128>> parse_tor_v6(const std::filesystem::path& path) {
+  const std::string text = read_file(path);
+  std::vector<interval<u128>> out;
+  for_each_line(text, [&](std::string_view line, std::size_t line_no) {
+    std::string_view a, b, c;
+    std::optional<ip_address> first;
+    std::optional<ip_address> last;
+    if (!split3(line, a, b, c) || !(first = parse_ip(a)) || !(last = parse_ip(b)) || first->v4 || last->v4 ||
+        first->value > last->value || c.size() != 2) {
+      throw geo_error(path.string() + ":" + std::to_string(line_no) + ": malformed IPv6 range line");
+    }
+    out.push_back({first->value, last->value, tor_country(c)});
+  });
+  check_sorted(out, path.string());
+  return out;
+}
+
+struct mmdb_walker {
+  const MMDB_s* db;
+  std::unordered_map<std::uint32_t, country_id> cache;
+
+  country_id country_of(MMDB_entry_s entry) {
+    const auto [it, inserted] = cache.try_emplace(entry.offset, country_unknown);
+    if (!inserted) {
+      return it->second;
+    }
+    MMDB_entry_data_s data{};
+    const auto string_at = [&](auto... path) -> std::optional<std::string_view> {
+      MMDB_entry_s e = entry;
+      if (MMDB_get_value(&e, &data, path..., nullptr) == MMDB_SUCCESS && data.has_data &&
+          data.type == MMDB_DATA_TYPE_UTF8_STRING) {
+        return std::string_view(data.utf8_string, data.data_size);
+      }
+      return std::nullopt;
+    };
+    auto code = string_at("country", "iso_code");
+    if (!code) {
+      code = string_at("country");
+    }
+    if (!code) {
+      code = string_at("country_code");
+    }
+    if (!code) {
+      code = string_at("registered_country", "iso_code");
+    }
+    if (code) {
+      const auto id = pack_country(*code);
+      if (id && *id < country_private) {
+        it->second = *id;
+      }
+    }
+    return it->second;
+  }
+
+  template <typename key_t>
+  void walk(std::uint64_t node, key_t prefix, unsigned depth, unsigned bits,
+            std::vector<interval<key_t>>& out) {
+    MMDB_search_node_s record{};
+    if (MMDB_read_node(db, static_cast<std::uint32_t>(node), &record) != MMDB_SUCCESS) {
+      throw geo_error("corrupt search tree in MaxMind DB");
+    }
+    for (int side = 0; side < 2; ++side) {
+      const unsigned host_bits = bits - depth - 1;
+      const key_t child = side ? static_cast<key_t>(prefix | (key_t{1} << host_bits)) : prefix;
+      const auto type = side ? record.right_record_type : record.left_record_type;
+      const auto next = side ? record.right_record : record.left_record;
+      if (type == MMDB_RECORD_TYPE_SEARCH_NODE) {
+        if (depth + 1 >= bits) {
+          throw geo_error("MaxMind DB search tree deeper than the address");
+        }
+        walk(next, child, depth + 1, bits, out);
+      } else if (type == MMDB_RECORD_TYPE_DATA) {
+        const key_t mask = host_bits == 0 ? key_t{0} : static_cast<key_t>((key_t{1} << host_bits) - 1);
+        const country_id country = country_of(side ? record.right_record_entry : record.left_record_entry);
+        if (!out.empty() && out.back().country == country && out.back().last + 1 == child) {
+          out.back().last = child | mask;
+        } else {
+          out.push_back({child, static_cast<key_t>(child | mask), country});
+        }
+      } else if (type == MMDB_RECORD_TYPE_INVALID) {
+        throw geo_error("invalid record in MaxMind DB search tree");
+      }
+    }
+  }
+};
+
+}  // namespace
+
+template <typename key_t>
+country_id geo_db::step_table<key_t>::find(key_t key) const noexcept {
+  constexpr unsigned shift = sizeof(key_t) * 8 - 16;
+  const auto top = static_cast<std::uint32_t>(key >> shift);
+  const key_t* lo = starts.data() + index[top];
+  const key_t* hi = starts.data() + index[top + 1] + 1;
+  return countries[static_cast<std::size_t>(std::upper_bound(lo, hi, key) - starts.data() - 1)];
+}
+
+geo_db::geo_db()
+    : v4_(build_table<std::uint32_t>({}, true)),
+      v6_(build_table<u128>({}, false)),
+      source_("reserved ranges only") {}
+
+geo_db geo_db::load_tor(const std::filesystem::path& v4_file, const std::filesystem::path& v6_file) {
+  geo_db db;
+  db.v4_ = build_table(parse_tor_v4(v4_file), true);
+  db.v6_ = build_table(parse_tor_v6(v6_file), false);
+  db.source_ = "tor-geoipdb " + v4_file.string() + " " + v6_file.string();
+  return db;
+}
+
+geo_db geo_db::load_default() { return load_tor(SOVGW_DEFAULT_GEOIP, SOVGW_DEFAULT_GEOIP6); }
+
+geo_db geo_db::load_mmdb(const std::filesystem::path& file) {
+  MMDB_s mmdb{};
+  const int status = MMDB_open(file.c_str(), MMDB_MODE_MMAP, &mmdb);
+  if (status != MMDB_SUCCESS) {
+    throw geo_error(file.string() + ": " + MMDB_strerror(status));
+  }
+  struct closer {
+    MMDB_s* db;
+    ~closer() { MMDB_close(db); }
+  } close_guard{&mmdb};
+  mmdb_walker walker{&mmdb, {}};
+  std::vector<interval<std::uint32_t>> v4;
+  std::vector<interval<u128>> v6;
+  try {
+    if (mmdb.metadata.ip_version == 4) {
+      walker.walk<std::uint32_t>(0, 0, 0, 32, v4);
+    } else {
+      walker.walk<u128>(0, 0, 0, 128, v6);
+      // IPv4 lives under ::/96 in an IPv6 tree.
+      std::uint64_t node = 0;
+      for (int depth = 0; depth < 96 && node < mmdb.metadata.node_count; ++depth) {
+        MMDB_search_node_s record{};
+        if (MMDB_read_node(&mmdb, static_cast<std::uint32_t>(node), &record) != MMDB_SUCCESS) {
+          throw geo_error("corrupt search tree in MaxMind DB");
+        }
+        if (record.left_record_type != MMDB_RECORD_TYPE_SEARCH_NODE) {
+          node = mmdb.metadata.node_count;
+          break;
+        }
+        node = record.left_record;
+      }
+      if (node < mmdb.metadata.node_count) {
+        walker.walk<std::uint32_t>(node, 0, 0, 32, v4);
+      }
+    }
+  } catch (const geo_error& e) {
+    throw geo_error(file.string() + ": " + e.what());
+  }
+  check_sorted(v4, file.string());
+  check_sorted(v6, file.string());
+  geo_db db;
+  db.v4_ = build_table(std::move(v4), true);
+  db.v6_ = build_table(std::move(v6), false);
+  db.source_ = "mmdb " + file.string();
+  return db;
+}
+
+country_id geo_db::lookup(const ip_address& ip) const noexcept {
+  return ip.v4 ? v4_.find(static_cast<std::uint32_t>(ip.value)) : v6_.find(ip.value);
+}
+
+std::size_t geo_db::memory_bytes() const noexcept {
+  return v4_.starts.size() * (sizeof(std::uint32_t) + sizeof(country_id)) +
+         v6_.starts.size() * (sizeof(u128) + sizeof(country_id)) + (v4_.index.size() + v6_.index.size()) * 4;
+}
+
+}  // namespace sovgw::policy

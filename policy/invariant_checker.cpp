@@ -1,0 +1,420 @@
+#include "policy/invariant_checker.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "policy/compiled_policy.hpp"
+#include "policy/explain.hpp"
+
+namespace sovgw::policy {
+namespace {
+
+struct domain {
+  std::vector<std::string> countries;
+  std::vector<std::optional<ip_address>> ips;
+  std::vector<std::string> tenants;
+  std::vector<std::string> models;
+  std::vector<std::string> paths;
+  std::vector<std::string> methods;
+  std::vector<std::vector<std::string>> classes;
+  bool exhaustive = true;
+};
+
+std::vector<const resolved_condition*> conditions_of(const compiled_policy& p, attribute a) {
+  std::vector<const resolved_condition*> out;
+  const auto slot = static_cast<std::size_t>(a);
+  for (const auto& r : p.rules) {
+    if (r.when[slot].constrained) {
+      out.push_back(&r.when[slot]);
+    }
+  }
+  for (const auto& inv : p.invariants) {
+    if (inv.when[slot].constrained) {
+      out.push_back(&inv.when[slot]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> country_classes(const compiled_policy& p) {
+  const auto conds = conditions_of(p, attribute::client_country);
+  std::map<std::string, std::string> by_signature;
+  std::vector<std::string> out;
+  const auto consider = [&](country_id id) {
+    std::string sig;
+    for (const auto* c : conds) {
+      sig.push_back(c->countries.test(id) ? '1' : '0');
+    }
+    if (by_signature.emplace(sig, country_name(id)).second) {
+      out.push_back(country_name(id));
+    }
+  };
+  const country_set& all = all_countries();
+  for (std::size_t id = all._Find_first(); id < country_slots; id = all._Find_next(id)) {
+    consider(static_cast<country_id>(id));
+  }
+  consider(*pack_country("AP"));  // a code geo data returns that ISO does not assign
+  return out;
+}
+
+template <typename key_t>
+void add_ip_classes(const std::vector<const resolved_condition*>& conds, bool v4,
+                    std::vector<std::optional<ip_address>>& out) {
+  std::vector<key_t> bounds;
+  for (const auto* c : conds) {
+    for (const auto& b : c->cidrs) {
+      if (b.base.v4 != v4) {
+        continue;
+      }
+      bounds.push_back(static_cast<key_t>(b.first()));
+      if (static_cast<key_t>(b.last()) != static_cast<key_t>(~key_t{0})) {
+        bounds.push_back(static_cast<key_t>(b.last() + 1));
+      }
+    }
+  }
+  if (bounds.empty()) {
+    return;
+  }
+  bounds.push_back(0);
+  std::sort(bounds.begin(), bounds.end());
+  bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+  for (const key_t b : bounds) {
+    out.push_back(ip_address{b, v4});
+  }
+}
+
+std::vector<std::string> string_classes(const compiled_policy& p, attribute a, const char* const* others,
+                                        bool& exhaustive) {
+  const auto conds = conditions_of(p, a);
+  std::set<std::string> exact;
+  std::vector<glob_pattern> globs;
+  for (const auto* c : conds) {
+    exact.insert(c->exact.begin(), c->exact.end());
+    for (const auto& g : c->globs) {
+      globs.push_back(g);
+      exhaustive = exhaustive && (g.is_prefix() || g.text() == "*");
+    }
+  }
+  std::vector<std::string> out(exact.begin(), exact.end());
+  if (conds.empty()) {
+    return {""};
+  }
+  const auto deepest_prefix = [&](const std::string& s) {
+    std::size_t best = std::string::npos;
+    for (std::size_t i = 0; i < globs.size(); ++i) {
+      if (globs[i].matches(s) && (best == std::string::npos ||
+                                  globs[i].literal_prefix().size() > globs[best].literal_prefix().size())) {
+        best = i;
+      }
+    }
+    return best;
+  };
+  for (std::size_t i = 0; i < globs.size(); ++i) {
+    for (const char fill : {'~', '_', 'x'}) {
+      const std::string sample = globs[i].sample(fill);
+      const auto deepest = deepest_prefix(sample);
+      if (!exact.count(sample) && deepest != std::string::npos &&
+          globs[deepest].literal_prefix() == globs[i].literal_prefix()) {
+        if (std::find(out.begin(), out.end(), sample) == out.end()) {
+          out.push_back(sample);
+        }
+        break;
+      }
+    }
+  }
+  for (const char* const* o = others; *o; ++o) {
+    const std::string other = *o;
+    if (!exact.count(other) &&
+        std::none_of(globs.begin(), globs.end(), [&](const glob_pattern& g) { return g.matches(other); })) {
+      out.push_back(other);
+      break;
+    }
+  }
+  return out;
+}
+
+domain build_domain(const compiled_policy& p) {
+  domain d;
+  d.countries = country_classes(p);
+  d.ips.push_back(std::nullopt);
+  const auto ip_conds = conditions_of(p, attribute::client_ip);
+  add_ip_classes<std::uint32_t>(ip_conds, true, d.ips);
+  add_ip_classes<u128>(ip_conds, false, d.ips);
+  static const char* const tenant_others[] = {"(other)", nullptr};
+  static const char* const model_others[] = {"(other)", "~", nullptr};
+  static const char* const path_others[] = {"/(other)", "/~", nullptr};
+  static const char* const method_others[] = {"TRACE", nullptr};
+  d.tenants = string_classes(p, attribute::tenant, tenant_others, d.exhaustive);
+  d.models = string_classes(p, attribute::model, model_others, d.exhaustive);
+  d.paths = string_classes(p, attribute::path, path_others, d.exhaustive);
+  d.methods = string_classes(p, attribute::method, method_others, d.exhaustive);
+  std::set<std::string> mentioned;
+  for (const auto* c : conditions_of(p, attribute::data_class)) {
+    mentioned.insert(c->exact.begin(), c->exact.end());
+  }
+  const std::vector<std::string> names(mentioned.begin(), mentioned.end());
+  if (names.size() <= 10) {
+    for (std::uint32_t mask = 0; mask < (1u << names.size()); ++mask) {
+      std::vector<std::string> subset;
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        if (mask & (1u << i)) {
+          subset.push_back(names[i]);
+        }
+      }
+      d.classes.push_back(std::move(subset));
+    }
+  } else {
+    d.exhaustive = false;
+    d.classes.push_back({});
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      d.classes.push_back({names[i]});
+      for (std::size_t j = i + 1; j < names.size(); ++j) {
+        d.classes.push_back({names[i], names[j]});
+      }
+    }
+    d.classes.push_back(names);
+  }
+  return d;
+}
+
+template <typename value_t, typename setter_t>
+std::vector<value_t> filter(const std::vector<value_t>& values, const resolved_condition& cond, attribute a,
+                            setter_t&& set) {
+  std::vector<value_t> out;
+  for (const auto& v : values) {
+    request_values r;
+    set(r, v);
+    if (condition_admits(cond, a, r)) {
+      out.push_back(v);
+    }
+  }
+  return out;
+}
+
+std::string names_of(const std::set<std::string>& s) {
+  std::string out;
+  for (const auto& v : s) {
+    out += (out.empty() ? "" : ", ") + v;
+  }
+  return out;
+}
+
+std::string countries_text(const country_set& s) {
+  std::string out;
+  for (std::size_t id = s._Find_first(); id < country_slots; id = s._Find_next(id)) {
+    out += (out.empty() ? "" : ", ") + country_name(static_cast<country_id>(id));
+  }
+  return out;
+}
+
+// Symbolic route check: the intersection of the matched restricts must lie inside the requirement.
+std::string symbolic_route_violation(const compiled_policy& p, const resolved_route& need,
+                                     const decision& d) {
+  for (std::size_t a = 0; a < route_attribute_count; ++a) {
+    if (!need.constrained[a]) {
+      continue;
+    }
+    const auto attr = static_cast<route_attribute>(a);
+    bool any = false;
+    country_set countries;
+    std::set<std::string> names;
+    for (const auto r : d.matched_rules) {
+      const auto& rule = p.rules[r];
+      if (rule.effect != rule_effect::restrict || !rule.route.constrained[a]) {
+        continue;
+      }
+      if (attr == route_attribute::country || attr == route_attribute::jurisdiction) {
+        const auto& s = attr == route_attribute::country ? rule.route.countries : rule.route.jurisdictions;
+        countries = any ? (countries & s) : s;
+      } else {
+        const auto& list = attr == route_attribute::cluster ? rule.route.clusters : rule.route.regions;
+        std::set<std::string> next(list.begin(), list.end());
+        if (any) {
+          std::set<std::string> both;
+          std::set_intersection(names.begin(), names.end(), next.begin(), next.end(),
+                                std::inserter(both, both.end()));
+          next = std::move(both);
+        }
+        names = std::move(next);
+      }
+      any = true;
+    }
+    const std::string attr_name(route_attribute_name(attr));
+    if (!any) {
+      return fmt::format("no matched restrict rule constrains {}: the request may be routed to any cluster",
+                         attr_name);
+    }
+    if (attr == route_attribute::country || attr == route_attribute::jurisdiction) {
+      const auto& allowed = attr == route_attribute::country ? need.countries : need.jurisdictions;
+      const country_set outside = countries & ~allowed;
+      if (outside.any()) {
+        return fmt::format("{} may be {} (outside [{}])", attr_name, countries_text(outside),
+                           fmt::join(need.written[a], ", "));
+      }
+    } else {
+      const auto& allowed = attr == route_attribute::cluster ? need.clusters : need.regions;
+      std::set<std::string> outside;
+      for (const auto& n : names) {
+        if (std::find(allowed.begin(), allowed.end(), n) == allowed.end()) {
+          outside.insert(n);
+        }
+      }
+      if (!outside.empty()) {
+        return fmt::format("{} may be {} (outside [{}])", attr_name, names_of(outside),
+                           fmt::join(need.written[a], ", "));
+      }
+    }
+  }
+  return {};
+}
+
+std::string violation_of(const compiled_policy& p, const compiled_invariant& inv,
+                         std::span<const cluster_info> clusters, const decision& d) {
+  if (inv.require_effect == effect::deny && d.result == effect::permit) {
+    return "the request is permitted";
+  }
+  if (inv.require_effect == effect::permit && d.result == effect::deny) {
+    return fmt::format("the request is denied ({})", deny_cause_name(d.cause));
+  }
+  if (!inv.has_route || d.result != effect::permit) {
+    return {};
+  }
+  if (clusters.empty()) {
+    return symbolic_route_violation(p, inv.require_route, d);
+  }
+  for (const auto c : d.allowed_clusters) {
+    const auto& cluster = clusters[c];
+    if (!p.route_admits(inv.require_route, cluster)) {
+      return fmt::format(
+          "the request may be routed to cluster {} (country {}, region {}, operator_jurisdiction {})",
+          cluster.name, cluster.country, cluster.region.empty() ? "-" : cluster.region,
+          cluster.operator_jurisdiction);
+    }
+  }
+  return {};
+}
+
+invariant_result check_one(const snapshot& policy, const domain& dom, const compiled_invariant& inv,
+                           std::span<const cluster_info> clusters, std::uint64_t max_classes) {
+  const compiled_policy& p = policy.compiled();
+  invariant_result result;
+  result.id = inv.id;
+  result.pos = inv.pos;
+  result.exhaustive = dom.exhaustive;
+  const auto countries = filter(dom.countries, inv.when[0], attribute::client_country,
+                                [](request_values& r, const std::string& v) { r.client_country = v; });
+  const auto ips = filter(dom.ips, inv.when[1], attribute::client_ip,
+                          [](request_values& r, const std::optional<ip_address>& v) { r.client_ip = v; });
+  const auto tenants = filter(dom.tenants, inv.when[2], attribute::tenant,
+                              [](request_values& r, const std::string& v) { r.tenant = v; });
+  const auto models = filter(dom.models, inv.when[3], attribute::model,
+                             [](request_values& r, const std::string& v) { r.model = v; });
+  const auto paths = filter(dom.paths, inv.when[4], attribute::path,
+                            [](request_values& r, const std::string& v) { r.path = v; });
+  const auto methods = filter(dom.methods, inv.when[5], attribute::method,
+                              [](request_values& r, const std::string& v) { r.method = v; });
+  const auto classes =
+      filter(dom.classes, inv.when[6], attribute::data_class,
+             [](request_values& r, const std::vector<std::string>& v) { r.data_classes = v; });
+  const std::array<std::size_t, attribute_count> sizes = {countries.size(), ips.size(),   tenants.size(),
+                                                          models.size(),    paths.size(), methods.size(),
+                                                          classes.size()};
+  std::uint64_t total = 1;
+  for (const auto s : sizes) {
+    total = s == 0 ? 0 : (total > max_classes ? total : total * s);
+  }
+  if (total > max_classes) {
+    result.too_large = true;
+    result.classes_checked = 0;
+    return result;
+  }
+  std::array<std::size_t, attribute_count> at{};
+  request_values r;
+  std::vector<std::string_view> class_storage;
+  decision d;
+  for (std::uint64_t n = 0; n < total; ++n) {
+    r.client_country = countries[at[0]];
+    r.client_ip = ips[at[1]];
+    r.tenant = tenants[at[2]];
+    r.model = models[at[3]];
+    r.path = paths[at[4]];
+    r.method = methods[at[5]];
+    r.data_classes = classes[at[6]];
+    policy.decide(r.view(class_storage), clusters, d);
+    ++result.classes_checked;
+    std::string why = violation_of(p, inv, clusters, d);
+    if (!why.empty()) {
+      result.counterexample = r;
+      result.violation = std::move(why);
+      result.decision = decision_summary(policy, clusters, d);
+      return result;
+    }
+    for (std::size_t k = attribute_count; k-- > 0;) {
+      if (++at[k] < sizes[k]) {
+        break;
+      }
+      at[k] = 0;
+    }
+  }
+  result.holds = true;
+  return result;
+}
+
+}  // namespace
+
+std::vector<invariant_result> check_invariants(const snapshot& policy, std::span<const cluster_info> clusters,
+                                               std::uint64_t max_classes) {
+  const compiled_policy& p = policy.compiled();
+  std::vector<invariant_result> out;
+  if (p.invariants.empty()) {
+    return out;
+  }
+  const domain dom = build_domain(p);
+  for (const auto& inv : p.invariants) {
+    out.push_back(check_one(policy, dom, inv, clusters, max_classes));
+  }
+  return out;
+}
+
+std::vector<diagnostic> lint_clusters(const snapshot& policy, const clusters_result& clusters) {
+  const compiled_policy& p = policy.compiled();
+  std::vector<diagnostic> out;
+  for (std::size_t i = 0; i < clusters.clusters.size(); ++i) {
+    const auto& c = clusters.clusters[i];
+    const source_pos pos = i < clusters.positions.size() ? clusters.positions[i] : source_pos{};
+    if (p.jurisdiction_of(c.operator_jurisdiction).none()) {
+      out.push_back(
+          {clusters.file, pos, severity::error,
+           fmt::format("cluster '{}': unknown operator_jurisdiction '{}' (a country code, EU, EEA or a "
+                       "country set of the policy)",
+                       c.name, c.operator_jurisdiction)});
+    }
+  }
+  for (const auto& rule : p.rules) {
+    if (rule.effect != rule_effect::restrict) {
+      continue;
+    }
+    for (const auto& name : rule.route.clusters) {
+      const bool known = std::any_of(clusters.clusters.begin(), clusters.clusters.end(),
+                                     [&](const cluster_info& c) { return c.name == name; });
+      if (!known) {
+        out.push_back({p.file, rule.pos, severity::error,
+                       fmt::format("route of rule '{}' names cluster '{}', which the config does not define",
+                                   rule.id, name)});
+      }
+    }
+    const bool any = std::any_of(clusters.clusters.begin(), clusters.clusters.end(),
+                                 [&](const cluster_info& c) { return p.route_admits(rule.route, c); });
+    if (!any) {
+      out.push_back({p.file, rule.pos, severity::error,
+                     fmt::format("route of restrict rule '{}' admits none of the {} configured clusters",
+                                 rule.id, clusters.clusters.size())});
+    }
+  }
+  return out;
+}
+
+}  // namespace sovgw::policy

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "policy/clusters_config.hpp"
+#include "policy/policy.hpp"
+
+// Proves a policy's invariants. Once compiled, every attribute's domain is finite: the values the
+// policy mentions plus "anything else" (countries grouped by the sets they belong to, IPs by the
+// elementary ranges the CIDRs cut, strings by the exact values and globs that match them, data
+// classes by subset). The checker evaluates decide() on one representative request per equivalence
+// class (restricted to the classes the invariant's `for` admits) and stops at the first concrete
+// counterexample. Pure; thread-safe on a shared snapshot.
+//
+// Without clusters the route requirement is checked symbolically (the matched restrict rules must
+// constrain the route to the required values, whatever clusters exist); with clusters it is checked
+// on the concrete allowed clusters decide() returns.
+namespace sovgw::policy {
+
+struct invariant_result {
+  std::string id;
+  source_pos pos;
+  bool holds = false;
+  bool exhaustive = true;  // false when a domain was sampled (globs with inner wildcards, > 10 classes)
+  bool too_large = false;  // not checked: more than the class budget
+  std::uint64_t classes_checked = 0;
+  std::optional<request_values> counterexample;
+  std::string violation;  // why the counterexample violates the invariant
+  std::string decision;   // decision_summary of the counterexample
+};
+
+[[nodiscard]] std::vector<invariant_result> check_invariants(const snapshot& policy,
+                                                             std::span<const cluster_info> clusters,
+                                                             std::uint64_t max_classes = 20'000'000);
+
+// Cross-checks a policy against configured clusters: every jurisdiction resolvable, every cluster
+// named in a route exists, every restrict route admits at least one cluster.
+[[nodiscard]] std::vector<diagnostic> lint_clusters(const snapshot& policy, const clusters_result& clusters);
+
+}  // namespace sovgw::policy

@@ -1,0 +1,130 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/countries.hpp"
+#include "policy/diagnostics.hpp"
+#include "policy/ip_address.hpp"
+#include "policy/policy_source.hpp"
+
+// The policy core's public API: compile a policy file into an immutable snapshot, then decide().
+//
+//   auto result = sovgw::policy::compile_policy_file("policy.yaml");
+//   if (!result.ok()) { print format_diagnostics(result.diagnostics); }
+//   sovgw::policy::decision d;                       // reuse per thread: no allocation once warm
+//   result.policy->decide(request, clusters, d);     // d.result, d.matched_rules, d.allowed_clusters ...
+//
+// Semantics: default deny; any matching `forbid` denies; at least one matching `permit` is needed;
+// all matching `restrict` rules intersect their route constraints. When decide() is given clusters,
+// the allowed clusters are those that serve the request's model and satisfy every matched restrict;
+// if none remains the request is denied (fail closed).
+namespace sovgw::policy {
+
+// One request's attributes. Views: the caller keeps the strings alive for the duration of decide().
+struct request_attributes {
+  std::string_view client_country;  // "DE", "private", "unknown"; empty means unknown
+  std::optional<ip_address> client_ip;
+  std::string_view tenant;
+  std::string_view model;
+  std::string_view path;
+  std::string_view method;
+  std::span<const std::string_view> data_classes;  // names as declared in the policy's data_classes
+};
+
+// An owning request (tests, CLI, tools); view() borrows from it.
+struct request_values {
+  std::string client_country;
+  std::optional<ip_address> client_ip;
+  std::string tenant;
+  std::string model;
+  std::string path;
+  std::string method;
+  std::vector<std::string> data_classes;
+
+  [[nodiscard]] request_attributes view(std::vector<std::string_view>& class_storage) const;
+};
+
+// A cluster as the policy sees it (the gateway converts its own config into this).
+struct cluster_info {
+  std::string name;
+  std::string country;                // ISO 3166-1 alpha-2
+  std::string region;                 // free text, e.g. "eu-west"
+  std::string operator_jurisdiction;  // a country code or a set name (EU, EEA, or a policy set)
+  std::vector<std::string> models;    // exact names or globs
+};
+
+enum class effect : std::uint8_t { permit, deny };
+enum class deny_cause : std::uint8_t { none, forbidden, no_permit, no_cluster };
+[[nodiscard]] std::string_view deny_cause_name(deny_cause c) noexcept;
+
+struct obligations {
+  std::uint32_t redact = 0;  // bit i = known_detectors()[i]
+  log_payload log = log_payload::unset;
+
+  [[nodiscard]] std::vector<std::string_view> redact_names() const;
+};
+
+inline constexpr std::uint32_t no_rule = 0xffffffffu;
+
+// The result of decide(). Holds indexes and views into the snapshot that produced it: valid while
+// that snapshot is alive (keep the shared_ptr). Reuse one object per thread to avoid allocation.
+struct decision {
+  effect result = effect::deny;
+  deny_cause cause = deny_cause::no_permit;
+  std::vector<std::uint32_t> matched_rules;     // rule indexes (file order); snapshot::rule(i).id
+  std::vector<std::uint32_t> allowed_clusters;  // indexes into the clusters passed to decide()
+  obligations duties;
+  std::string_view reason;                 // the deciding rule's reason, or a fixed text for default deny
+  std::uint32_t nearest_permit = no_rule;  // on default deny: the permit that came closest...
+  attribute failed_attribute{};            // ...and the first attribute it failed on
+  std::string_view policy_version;
+};
+
+struct compiled_policy;
+
+// An immutable compiled policy. All const members are thread-safe; decide() allocates nothing once
+// `out` has grown to its working size (it uses a small thread-local scratch area).
+class snapshot {
+ public:
+  explicit snapshot(std::unique_ptr<const compiled_policy> compiled);
+  ~snapshot();
+  snapshot(const snapshot&) = delete;
+  snapshot& operator=(const snapshot&) = delete;
+
+  void decide(const request_attributes& request, std::span<const cluster_info> clusters, decision& out) const;
+  [[nodiscard]] decision decide(const request_attributes& request,
+                                std::span<const cluster_info> clusters) const;
+
+  // Content hash: lower-case hex SHA-256 of the policy file's bytes.
+  [[nodiscard]] const std::string& version() const noexcept;
+  [[nodiscard]] std::size_t rule_count() const noexcept;
+  [[nodiscard]] std::string_view rule_id(std::uint32_t index) const noexcept;
+  [[nodiscard]] std::size_t memory_bytes() const noexcept;
+  [[nodiscard]] const compiled_policy& compiled() const noexcept { return *compiled_; }
+
+ private:
+  std::unique_ptr<const compiled_policy> compiled_;
+};
+
+struct compile_result {
+  std::shared_ptr<const snapshot> policy;  // null when there were errors
+  std::vector<diagnostic> diagnostics;     // errors and warnings, all of them
+
+  [[nodiscard]] bool ok() const noexcept { return policy != nullptr; }
+};
+
+// Parses, checks and compiles. Reports every error found (unknown keys, attributes, country codes,
+// set names, detectors, data classes; duplicate ids; empty value sets; unreachable rules; ...) as
+// `file_name:line:col`. Never throws on bad input.
+[[nodiscard]] compile_result compile_policy(std::string_view text, const std::string& file_name);
+// Reads the file first (an unreadable file is one diagnostic).
+[[nodiscard]] compile_result compile_policy_file(const std::filesystem::path& path);
+
+}  // namespace sovgw::policy

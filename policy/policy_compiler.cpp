@@ -1,0 +1,617 @@
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "crypto/hex.hpp"
+#include "crypto/sha256.hpp"
+#include "policy/compiled_policy.hpp"
+#include "policy/policy.hpp"
+
+namespace sovgw::policy {
+namespace {
+
+constexpr std::array<std::string_view, 7> http_methods = {"GET",    "POST", "PUT",    "PATCH",
+                                                          "DELETE", "HEAD", "OPTIONS"};
+
+bool valid_identifier(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':';
+  });
+}
+
+bool valid_set_name(std::string_view s) {
+  return s.size() >= 3 && s[0] >= 'A' && s[0] <= 'Z' && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+         });
+}
+
+std::string at_line(source_pos pos) { return "line " + std::to_string(pos.line); }
+
+class compiler {
+ public:
+  compiler(const policy_source& src, diagnostics& diags) : src_(src), diags_(diags) {}
+
+  std::unique_ptr<compiled_policy> run() {
+    out_ = std::make_unique<compiled_policy>();
+    out_->country_sets.emplace("EU", eu_countries());
+    out_->country_sets.emplace("EEA", eea_countries());
+    resolve_country_sets();
+    resolve_data_classes();
+    for (const auto& rule : src_.rules) {
+      compile_rule(rule);
+    }
+    check_unreachable();
+    for (const auto& inv : src_.invariants) {
+      compile_invariant(inv);
+    }
+    return std::move(out_);
+  }
+
+ private:
+  // --- country sets -------------------------------------------------------------------------------
+  void resolve_country_sets() {
+    for (std::size_t i = 0; i < src_.country_sets.size(); ++i) {
+      const auto& set = src_.country_sets[i];
+      if (set.name.text == "EU" || set.name.text == "EEA") {
+        diags_.error(set.name.pos, "country set '" + set.name.text + "' is built in and cannot be redefined");
+      } else if (!valid_set_name(set.name.text)) {
+        diags_.error(set.name.pos, "country set name '" + set.name.text +
+                                       "' must be upper case letters, digits or '_', at least 3 characters");
+      } else {
+        set_index_.emplace(set.name.text, i);
+      }
+    }
+    std::vector<int> state(src_.country_sets.size(), 0);
+    for (const auto& [name, index] : set_index_) {
+      std::vector<std::string> chain;
+      resolve_set(index, state, chain);
+    }
+  }
+
+  country_set resolve_set(std::size_t index, std::vector<int>& state, std::vector<std::string>& chain) {
+    const auto& set = src_.country_sets[index];
+    if (state[index] == 2) {
+      return out_->country_sets.at(set.name.text);
+    }
+    if (state[index] == 1) {
+      return {};
+    }
+    state[index] = 1;
+    chain.push_back(set.name.text);
+    country_set result;
+    for (const auto& member : set.members) {
+      const auto it = set_index_.find(member.text);
+      if (it != set_index_.end() && state[it->second] == 1) {
+        std::string path;
+        for (const auto& c : chain) {
+          path += c + " -> ";
+        }
+        diags_.error(member.pos,
+                     "country set '" + set.name.text + "' includes itself (" + path + member.text + ")");
+        continue;
+      }
+      if (it != set_index_.end()) {
+        result |= resolve_set(it->second, state, chain);
+        continue;
+      }
+      if (auto c = country_value(member, true)) {
+        result |= *c;
+      }
+    }
+    chain.pop_back();
+    state[index] = 2;
+    out_->country_sets[set.name.text] = result;
+    return result;
+  }
+
+  // A country code, `private`/`unknown` (when allowed), a built-in set or a resolved policy set.
+  std::optional<country_set> country_value(const sourced& v, bool allow_special) {
+    if (const auto it = out_->country_sets.find(v.text); it != out_->country_sets.end()) {
+      return it->second;
+    }
+    if (set_index_.count(v.text)) {
+      return country_set{};  // a set still being resolved: its cycle is reported there
+    }
+    const auto id = pack_country(v.text);
+    if (id && (*id >= country_private ? allow_special : is_assigned_country(*id))) {
+      country_set s;
+      s.set(*id);
+      return s;
+    }
+    if (id && *id >= country_private) {
+      diags_.error(v.pos,
+                   "'" + v.text + "' is not allowed here (only client.country may be private or unknown)");
+    } else if (v.text.size() == 2) {
+      diags_.error(v.pos, "unknown country code '" + v.text + "' (not an ISO 3166-1 alpha-2 code)");
+    } else {
+      diags_.error(v.pos,
+                   "unknown country set '" + v.text + "'" +
+                       (v.text.size() == 2 ? "" : " (built in: EU, EEA; define others under country_sets)"));
+    }
+    return std::nullopt;
+  }
+
+  // --- data classes -------------------------------------------------------------------------------
+  void resolve_data_classes() {
+    std::map<std::string, source_pos> headers;
+    for (const auto& dc : src_.data_classes) {
+      if (!valid_identifier(dc.name.text)) {
+        diags_.error(dc.name.pos,
+                     "data class name '" + dc.name.text + "' must be letters, digits, '_', '-' or '.'");
+        continue;
+      }
+      if (const auto [it, fresh] = headers.emplace(dc.header, dc.name.pos); !fresh) {
+        diags_.error(dc.name.pos, "data class '" + dc.name.text + "' uses header value '" + dc.header +
+                                      "' already used at " + at_line(it->second));
+      }
+      for (const auto& d : dc.detectors) {
+        if (!detector_index(d.text)) {
+          diags_.error(d.pos, "unknown detector '" + d.text + "'" + detectors_hint());
+        }
+      }
+      out_->data_class_index.emplace(dc.name.text, static_cast<std::uint32_t>(out_->data_class_names.size()));
+      out_->data_class_names.push_back(dc.name.text);
+      out_->data_class_headers.push_back(dc.header);
+    }
+  }
+
+  static std::string detectors_hint() {
+    std::string out = " (known: ";
+    for (std::size_t i = 0; i < known_detectors().size(); ++i) {
+      out += (i ? ", " : "") + std::string(known_detectors()[i]);
+    }
+    return out + ")";
+  }
+
+  // --- conditions ---------------------------------------------------------------------------------
+  resolved_when resolve_when(const std::vector<condition_source>& conditions) {
+    resolved_when when;
+    for (const auto& cond : conditions) {
+      auto& rc = when[static_cast<std::size_t>(cond.attr)];
+      rc.constrained = true;
+      for (const auto& v : cond.values) {
+        rc.written.push_back(v.text);
+        resolve_value(cond.attr, v, rc);
+      }
+    }
+    return when;
+  }
+
+  void resolve_value(attribute attr, const sourced& v, resolved_condition& rc) {
+    const std::string name(attribute_name(attr));
+    switch (attr) {
+      case attribute::client_country:
+        if (auto c = country_value(v, true)) {
+          rc.countries |= *c;
+        }
+        return;
+      case attribute::client_ip: {
+        std::string error;
+        if (auto block = parse_cidr(v.text, error)) {
+          rc.cidrs.push_back(*block);
+        } else {
+          diags_.error(v.pos, "bad CIDR in client.ip: " + error);
+        }
+        return;
+      }
+      case attribute::tenant:
+        if (glob_pattern::is_glob(v.text)) {
+          diags_.error(v.pos, "tenant '" + v.text + "': globs are only allowed for model and path");
+          return;
+        }
+        rc.exact.push_back(v.text);
+        return;
+      case attribute::model:
+      case attribute::path:
+        if (attr == attribute::path && v.text.front() != '/' && v.text.front() != '*') {
+          diags_.error(v.pos, "path '" + v.text + "' must start with '/'");
+          return;
+        }
+        if (glob_pattern::is_glob(v.text)) {
+          rc.globs.emplace_back(v.text);
+        } else {
+          rc.exact.push_back(v.text);
+        }
+        return;
+      case attribute::method:
+        if (std::find(http_methods.begin(), http_methods.end(), v.text) == http_methods.end()) {
+          diags_.error(v.pos, "unknown HTTP method '" + v.text +
+                                  "' (expected upper case: GET, POST, PUT, PATCH, "
+                                  "DELETE, HEAD, OPTIONS)");
+          return;
+        }
+        rc.exact.push_back(v.text);
+        return;
+      case attribute::data_class:
+        if (!out_->data_class_index.count(v.text)) {
+          diags_.error(v.pos, "unknown data class '" + v.text + "' (declare it under data_classes)");
+          return;
+        }
+        rc.exact.push_back(v.text);
+        return;
+    }
+    (void)name;
+  }
+
+  resolved_route resolve_route(const std::vector<route_source>& route) {
+    resolved_route out;
+    for (const auto& r : route) {
+      const auto index = static_cast<std::size_t>(r.attr);
+      out.constrained[index] = true;
+      for (const auto& v : r.values) {
+        out.written[index].push_back(v.text);
+        switch (r.attr) {
+          case route_attribute::cluster:
+            out.clusters.push_back(v.text);
+            break;
+          case route_attribute::region:
+            out.regions.push_back(v.text);
+            break;
+          case route_attribute::country:
+            if (auto c = country_value(v, false)) {
+              out.countries |= *c;
+            }
+            break;
+          case route_attribute::jurisdiction:
+            if (auto c = country_value(v, false)) {
+              out.jurisdictions |= *c;
+            }
+            break;
+        }
+      }
+    }
+    return out;
+  }
+
+  // --- rules --------------------------------------------------------------------------------------
+  void compile_rule(const rule_source& src) {
+    if (!valid_identifier(src.id.text)) {
+      diags_.error(src.id.pos, "rule id '" + src.id.text + "' must be letters, digits, '_', '-', '.' or ':'");
+    }
+    if (const auto [it, fresh] = rule_ids_.emplace(src.id.text, src.id.pos); !fresh) {
+      diags_.error(src.id.pos,
+                   "duplicate rule id '" + src.id.text + "' (first defined at " + at_line(it->second) + ")");
+    }
+    compiled_rule rule;
+    rule.id = src.id.text;
+    rule.effect = src.effect;
+    rule.pos = src.pos;
+    rule.reason = src.reason.empty() ? "rule " + src.id.text : src.reason;
+    rule.when = resolve_when(src.when);
+    if (src.effect == rule_effect::restrict && !src.has_route) {
+      diags_.error(src.pos, "restrict rule '" + src.id.text + "' needs a 'route'");
+    }
+    if (src.effect != rule_effect::restrict && src.has_route) {
+      diags_.error(src.route_pos, "'route' is only allowed on restrict rules ('" + src.id.text + "' is " +
+                                      std::string(rule_effect_name(src.effect)) + ")");
+    }
+    rule.route = resolve_route(src.route);
+    for (const auto& d : src.obligations.redact) {
+      if (const auto index = detector_index(d.text)) {
+        rule.duties.redact |= 1u << *index;
+      } else {
+        diags_.error(d.pos, "unknown detector '" + d.text + "'" + detectors_hint());
+      }
+    }
+    rule.duties.log = src.obligations.log;
+    if (src.effect == rule_effect::forbid && (rule.duties.redact || rule.duties.log != log_payload::unset)) {
+      diags_.warning(src.pos, "obligations on forbid rule '" + src.id.text + "' never apply");
+    }
+    out_->rules.push_back(std::move(rule));
+  }
+
+  static bool string_values_subsumed(const resolved_condition& outer, const resolved_condition& inner) {
+    for (const auto& v : inner.exact) {
+      const bool hit =
+          std::find(outer.exact.begin(), outer.exact.end(), v) != outer.exact.end() ||
+          std::any_of(outer.globs.begin(), outer.globs.end(), [&](const auto& g) { return g.matches(v); });
+      if (!hit) {
+        return false;
+      }
+    }
+    for (const auto& g : inner.globs) {
+      const bool hit = std::any_of(outer.globs.begin(), outer.globs.end(), [&](const glob_pattern& o) {
+        return o.text() == g.text() || o.text() == "*" ||
+               (o.is_prefix() &&
+                g.literal_prefix().substr(0, o.literal_prefix().size()) == o.literal_prefix());
+      });
+      if (!hit) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Every request matching `inner` also matches `outer`.
+  static bool subsumes(const resolved_when& outer, const resolved_when& inner) {
+    for (std::size_t a = 0; a < attribute_count; ++a) {
+      const auto& o = outer[a];
+      const auto& i = inner[a];
+      if (!o.constrained) {
+        continue;
+      }
+      if (!i.constrained) {
+        return false;
+      }
+      switch (static_cast<attribute>(a)) {
+        case attribute::client_country:
+          if ((i.countries & ~o.countries).any()) {
+            return false;
+          }
+          break;
+        case attribute::client_ip:
+          for (const auto& block : i.cidrs) {
+            if (std::none_of(o.cidrs.begin(), o.cidrs.end(),
+                             [&](const auto& ob) { return ob.contains(block); })) {
+              return false;
+            }
+          }
+          break;
+        default:
+          if (!string_values_subsumed(o, i)) {
+            return false;
+          }
+      }
+    }
+    return true;
+  }
+
+  void check_unreachable() {
+    std::vector<std::size_t> forbids;
+    for (std::size_t i = 0; i < out_->rules.size(); ++i) {
+      if (out_->rules[i].effect == rule_effect::forbid) {
+        forbids.push_back(i);
+      }
+    }
+    for (const auto& rule : out_->rules) {
+      if (rule.effect == rule_effect::forbid) {
+        continue;
+      }
+      for (std::size_t f : forbids) {
+        if (subsumes(out_->rules[f].when, rule.when)) {
+          diags_.error(rule.pos, "rule '" + rule.id +
+                                     "' is unreachable: every request it matches is denied by "
+                                     "forbid rule '" +
+                                     out_->rules[f].id + "' (" + at_line(out_->rules[f].pos) + ")");
+          break;
+        }
+      }
+    }
+  }
+
+  void compile_invariant(const invariant_source& src) {
+    if (const auto [it, fresh] = invariant_ids_.emplace(src.id.text, src.id.pos); !fresh) {
+      diags_.error(src.id.pos, "duplicate invariant id '" + src.id.text + "' (first defined at " +
+                                   at_line(it->second) + ")");
+    }
+    compiled_invariant inv;
+    inv.id = src.id.text;
+    inv.pos = src.pos;
+    inv.reason = src.reason;
+    inv.when = resolve_when(src.when);
+    if (src.require_effect) {
+      inv.require_effect = *src.require_effect == rule_effect::permit ? effect::permit : effect::deny;
+    }
+    inv.has_route = !src.require_route.empty();
+    inv.require_route = resolve_route(src.require_route);
+    if (inv.require_effect == effect::deny && inv.has_route) {
+      diags_.error(src.require_effect_pos,
+                   "invariant '" + src.id.text + "' requires deny and a route; pick one");
+    }
+    out_->invariants.push_back(std::move(inv));
+  }
+
+  const policy_source& src_;
+  diagnostics& diags_;
+  std::unique_ptr<compiled_policy> out_;
+  std::map<std::string, std::size_t, std::less<>> set_index_;
+  std::map<std::string, source_pos> rule_ids_;
+  std::map<std::string, source_pos> invariant_ids_;
+};
+
+// --- indexes ----------------------------------------------------------------------------------------
+
+using dense_bits = std::vector<std::uint64_t>;
+
+class index_builder {
+ public:
+  explicit index_builder(compiled_policy& p)
+      : p_(p), words_(std::max<std::size_t>(1, (p.rules.size() + 63) / 64)) {
+    p_.pool.words = words_;
+  }
+
+  void run() {
+    dense_bits permit(words_, 0);
+    dense_bits forbid(words_, 0);
+    for (std::size_t r = 0; r < p_.rules.size(); ++r) {
+      p_.effects.push_back(p_.rules[r].effect);
+      if (p_.rules[r].effect == rule_effect::permit) {
+        set(permit, r);
+      } else if (p_.rules[r].effect == rule_effect::forbid) {
+        set(forbid, r);
+      }
+    }
+    p_.permit_mask = intern(permit);
+    p_.forbid_mask = intern(forbid);
+    build_countries();
+    build_ip();
+    build_strings(attribute::tenant, p_.tenant);
+    build_strings(attribute::model, p_.model);
+    build_strings(attribute::path, p_.path);
+    build_strings(attribute::method, p_.method);
+    build_data_classes();
+  }
+
+ private:
+  static void set(dense_bits& bits, std::size_t r) { bits[r / 64] |= std::uint64_t{1} << (r % 64); }
+
+  std::uint32_t intern(const dense_bits& bits) {
+    std::string key(reinterpret_cast<const char*>(bits.data()), bits.size() * 8);
+    const auto [it, fresh] = dedup_.try_emplace(std::move(key), static_cast<std::uint32_t>(p_.pool.count()));
+    if (fresh) {
+      p_.pool.bits.insert(p_.pool.bits.end(), bits.begin(), bits.end());
+    }
+    return it->second;
+  }
+
+  dense_bits unconstrained(attribute a) const {
+    dense_bits bits(words_, 0);
+    for (std::size_t r = 0; r < p_.rules.size(); ++r) {
+      if (!p_.rules[r].when[static_cast<std::size_t>(a)].constrained) {
+        set(bits, r);
+      }
+    }
+    return bits;
+  }
+
+  void build_countries() {
+    const dense_bits any = unconstrained(attribute::client_country);
+    std::vector<dense_bits> per_country(country_slots, any);
+    for (std::size_t r = 0; r < p_.rules.size(); ++r) {
+      const auto& c = p_.rules[r].when[0];
+      if (!c.constrained) {
+        continue;
+      }
+      for (std::size_t id = c.countries._Find_first(); id < country_slots; id = c.countries._Find_next(id)) {
+        set(per_country[id], r);
+      }
+    }
+    for (std::size_t id = 0; id < country_slots; ++id) {
+      p_.country_index[id] = intern(per_country[id]);
+    }
+  }
+
+  template <typename key_t>
+  void build_prefix_table(bool v4, const dense_bits& any, prefix_table<key_t>& table) {
+    std::vector<key_t> bounds{0};
+    for (const auto& rule : p_.rules) {
+      for (const auto& block : rule.when[1].cidrs) {
+        if (block.base.v4 != v4) {
+          continue;
+        }
+        bounds.push_back(static_cast<key_t>(block.first()));
+        const key_t last = static_cast<key_t>(block.last());
+        if (last != static_cast<key_t>(~key_t{0})) {
+          bounds.push_back(static_cast<key_t>(last + 1));
+        }
+      }
+    }
+    std::sort(bounds.begin(), bounds.end());
+    bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+    std::vector<dense_bits> sets(bounds.size(), any);
+    for (std::size_t r = 0; r < p_.rules.size(); ++r) {
+      for (const auto& block : p_.rules[r].when[1].cidrs) {
+        if (block.base.v4 != v4) {
+          continue;
+        }
+        auto lo = std::lower_bound(bounds.begin(), bounds.end(), static_cast<key_t>(block.first())) -
+                  bounds.begin();
+        for (auto i = static_cast<std::size_t>(lo);
+             i < bounds.size() && bounds[i] <= static_cast<key_t>(block.last()); ++i) {
+          set(sets[i], r);
+        }
+      }
+    }
+    for (std::size_t i = 0; i < bounds.size(); ++i) {
+      const std::uint32_t id = intern(sets[i]);
+      if (!table.sets.empty() && table.sets.back() == id) {
+        continue;
+      }
+      table.starts.push_back(bounds[i]);
+      table.sets.push_back(id);
+    }
+  }
+
+  void build_ip() {
+    const dense_bits any = unconstrained(attribute::client_ip);
+    p_.ip_absent = intern(any);
+    build_prefix_table<std::uint32_t>(true, any, p_.ip_v4);
+    build_prefix_table<u128>(false, any, p_.ip_v6);
+  }
+
+  void build_strings(attribute a, string_index& index) {
+    const auto slot = static_cast<std::size_t>(a);
+    const dense_bits any = unconstrained(a);
+    index.other = intern(any);
+    std::map<std::string, dense_bits> exact;
+    std::map<std::string, dense_bits> globs;
+    for (std::size_t r = 0; r < p_.rules.size(); ++r) {
+      const auto& c = p_.rules[r].when[slot];
+      for (const auto& v : c.exact) {
+        auto [it, fresh] = exact.try_emplace(v, any);
+        set(it->second, r);
+      }
+      for (const auto& g : c.globs) {
+        auto [it, fresh] = globs.try_emplace(g.text(), words_, 0);
+        set(it->second, r);
+      }
+    }
+    for (auto& [text, bits] : globs) {
+      index.globs.emplace_back(text);
+      index.glob_sets.push_back(intern(bits));
+    }
+    for (auto& [value, bits] : exact) {
+      for (std::size_t g = 0; g < index.globs.size(); ++g) {
+        if (index.globs[g].matches(value)) {
+          const auto* extra = p_.pool.get(index.glob_sets[g]);
+          for (std::size_t w = 0; w < words_; ++w) {
+            bits[w] |= extra[w];
+          }
+        }
+      }
+      index.exact.emplace(value, intern(bits));
+    }
+  }
+
+  void build_data_classes() {
+    const dense_bits any = unconstrained(attribute::data_class);
+    p_.data_class_any = intern(any);
+    std::vector<dense_bits> per_class(p_.data_class_names.size(), dense_bits(words_, 0));
+    for (std::size_t r = 0; r < p_.rules.size(); ++r) {
+      for (const auto& v : p_.rules[r].when[6].exact) {
+        set(per_class[p_.data_class_index.at(v)], r);
+      }
+    }
+    for (const auto& bits : per_class) {
+      p_.data_class_sets.push_back(intern(bits));
+    }
+  }
+
+  compiled_policy& p_;
+  std::size_t words_;
+  std::unordered_map<std::string, std::uint32_t> dedup_;
+};
+
+}  // namespace
+
+compile_result compile_policy(std::string_view text, const std::string& file_name) {
+  diagnostics diags(file_name);
+  const policy_source src = parse_policy_source(text, diags);
+  auto compiled = compiler(src, diags).run();
+  compile_result result;
+  if (!diags.has_errors()) {
+    compiled->file = file_name;
+    compiled->version = crypto::to_hex(crypto::sha256(text));
+    index_builder(*compiled).run();
+    result.policy = std::make_shared<const snapshot>(std::move(compiled));
+  }
+  result.diagnostics = diags.take();
+  return result;
+}
+
+compile_result compile_policy_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    compile_result result;
+    result.diagnostics.push_back({path.string(), {}, severity::error, "cannot open policy file"});
+    return result;
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return compile_policy(buf.str(), path.string());
+}
+
+}  // namespace sovgw::policy

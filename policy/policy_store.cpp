@@ -1,0 +1,42 @@
+#include "policy/policy_store.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "crypto/hex.hpp"
+#include "crypto/sha256.hpp"
+
+namespace sovgw::policy {
+
+reload_result policy_store::reload(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    reload_result result;
+    const auto live = current();
+    result.previous_version = live ? live->version() : std::string();
+    result.diagnostics.push_back({path.string(), {}, severity::error, "cannot open policy file"});
+    return result;
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return reload_text(buf.str(), path.string());
+}
+
+reload_result policy_store::reload_text(std::string_view text, const std::string& file_name) {
+  const std::lock_guard lock(reload_mutex_);
+  reload_result result;
+  const auto live = current();
+  result.previous_version = live ? live->version() : std::string();
+  compile_result compiled = compile_policy(text, file_name);
+  result.diagnostics = std::move(compiled.diagnostics);
+  if (!compiled.ok()) {
+    result.version = crypto::to_hex(crypto::sha256(text));
+    return result;
+  }
+  result.ok = true;
+  result.version = compiled.policy->version();
+  current_.store(std::move(compiled.policy), std::memory_order_release);
+  return result;
+}
+
+}  // namespace sovgw::policy

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "policy/policy.hpp"
+
+// Holds the live policy snapshot. Readers call current() on the hot path: a lock-free atomic load of
+// a shared_ptr; the snapshot they get stays valid for as long as they hold it, even across reloads.
+// reload() reads and compiles off the hot path (serialised by a mutex) and swaps atomically only on
+// success; a failing reload keeps the last good snapshot and returns the errors. Thread-safe.
+namespace sovgw::policy {
+
+struct reload_result {
+  bool ok = false;
+  std::string version;           // the new version on success; the rejected file's hash otherwise
+  std::string previous_version;  // the version that was live before the call (empty if none)
+  std::vector<diagnostic> diagnostics;
+};
+
+class policy_store {
+ public:
+  policy_store() = default;
+
+  [[nodiscard]] reload_result reload(const std::filesystem::path& path);
+  [[nodiscard]] reload_result reload_text(std::string_view text, const std::string& file_name);
+
+  // Null until the first successful reload.
+  [[nodiscard]] std::shared_ptr<const snapshot> current() const noexcept {
+    return current_.load(std::memory_order_acquire);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const snapshot>> current_;
+  std::mutex reload_mutex_;
+};
+
+}  // namespace sovgw::policy

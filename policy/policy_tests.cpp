@@ -1,0 +1,267 @@
+#include "policy/policy_tests.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "policy/explain.hpp"
+#include "policy/request_json.hpp"
+#include "policy/yaml_util.hpp"
+
+namespace sovgw::policy {
+namespace {
+
+void parse_request(const YAML::Node& node, source_pos owner, diagnostics& diags, request_values& out) {
+  if (!yaml::expect_map(node, owner, diags, "request")) {
+    return;
+  }
+  yaml::for_each_entry(
+      node, diags, "request",
+      {"client.country", "client.ip", "tenant", "model", "path", "method", "data.class"},
+      [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
+        if (key == "data.class") {
+          for (auto& v : yaml::value_list(value, kpos, diags, "data.class")) {
+            out.data_classes.push_back(std::move(v.text));
+          }
+          return;
+        }
+        const auto text = yaml::scalar(value, kpos, diags, key);
+        if (!text) {
+          return;
+        }
+        if (key == "client.country") {
+          if (!pack_country(*text)) {
+            diags.error(yaml::pos_of(value),
+                        "client.country '" + *text +
+                            "' is not a country code (two upper-case letters), private or unknown");
+          }
+          out.client_country = *text;
+        } else if (key == "client.ip") {
+          out.client_ip = parse_ip(*text);
+          if (!out.client_ip) {
+            diags.error(yaml::pos_of(value), "client.ip '" + *text + "' is not an IP address");
+          }
+        } else if (key == "tenant") {
+          out.tenant = *text;
+        } else if (key == "model") {
+          out.model = *text;
+        } else if (key == "path") {
+          out.path = *text;
+        } else {
+          out.method = *text;
+        }
+      });
+}
+
+std::vector<std::string> names(const YAML::Node& node, source_pos owner, diagnostics& diags,
+                               std::string_view what) {
+  std::vector<std::string> out;
+  if (node.IsSequence() && node.size() == 0) {
+    return out;  // an explicitly empty expectation: no rules / no clusters
+  }
+  for (auto& v : yaml::value_list(node, owner, diags, what)) {
+    out.push_back(std::move(v.text));
+  }
+  return out;
+}
+
+void parse_expect(const YAML::Node& node, source_pos owner, diagnostics& diags, policy_test_case& tc) {
+  if (!yaml::expect_map(node, owner, diags, "expect")) {
+    return;
+  }
+  yaml::for_each_entry(
+      node, diags, "expect", {"effect", "cause", "rules", "clusters"},
+      [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
+        if (key == "rules") {
+          tc.expect_rules = names(value, kpos, diags, "rules");
+          return;
+        }
+        if (key == "clusters") {
+          tc.expect_clusters = names(value, kpos, diags, "clusters");
+          return;
+        }
+        const auto text = yaml::scalar(value, kpos, diags, key);
+        if (!text) {
+          return;
+        }
+        if (key == "effect") {
+          if (*text == "permit") {
+            tc.expect_effect = effect::permit;
+          } else if (*text == "deny") {
+            tc.expect_effect = effect::deny;
+          } else {
+            diags.error(yaml::pos_of(value), "unknown effect '" + *text + "' (expected permit or deny)");
+          }
+          return;
+        }
+        for (const auto c : {deny_cause::forbidden, deny_cause::no_permit, deny_cause::no_cluster}) {
+          if (*text == deny_cause_name(c)) {
+            tc.expect_cause = c;
+            return;
+          }
+        }
+        diags.error(yaml::pos_of(value),
+                    "unknown cause '" + *text + "' (expected forbidden, no_permit or no_cluster)");
+      });
+  if (node.IsMap() && node.size() == 0) {
+    diags.error(yaml::pos_of(node), "expect is empty");
+  }
+}
+
+std::string set_text(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return fmt::format("[{}]", fmt::join(v, ", "));
+}
+
+}  // namespace
+
+bool policy_tests::ok() const noexcept {
+  return std::none_of(diagnostics.begin(), diagnostics.end(),
+                      [](const auto& d) { return d.level == severity::error; });
+}
+
+bool policy_tests::needs_geo() const noexcept {
+  return std::any_of(cases.begin(), cases.end(),
+                     [](const auto& c) { return c.request.client_ip && c.request.client_country.empty(); });
+}
+
+policy_tests parse_policy_tests(std::string_view text, const std::string& file_name,
+                                const std::filesystem::path& base_dir) {
+  diagnostics diags(file_name);
+  policy_tests out;
+  out.file = file_name;
+  const YAML::Node root = yaml::load(text, diags);
+  if (root.IsDefined() && !root.IsMap()) {
+    diags.error(source_pos{1, 1}, "a policy test file must be a mapping with a 'tests' list");
+  } else if (root.IsDefined()) {
+    bool has_tests = false;
+    yaml::for_each_entry(
+        root, diags, "the test file", {"clusters", "tests"},
+        [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
+          if (key == "clusters") {
+            out.has_clusters = true;
+            if (value.IsScalar()) {
+              out.clusters = load_clusters_file(base_dir / value.Scalar());
+              out.diagnostics.insert(out.diagnostics.end(), out.clusters.diagnostics.begin(),
+                                     out.clusters.diagnostics.end());
+            } else {
+              out.clusters.file = file_name;
+              out.clusters.clusters = parse_clusters_node(value, kpos, diags, &out.clusters.positions);
+            }
+            return;
+          }
+          has_tests = true;
+          if (!yaml::expect_list(value, kpos, diags, "tests")) {
+            return;
+          }
+          for (const auto& item : value) {
+            const source_pos pos = yaml::pos_of(item);
+            if (!yaml::expect_map(item, pos, diags, "a test")) {
+              continue;
+            }
+            policy_test_case tc;
+            tc.pos = pos;
+            bool has_request = false;
+            yaml::for_each_entry(item, diags, "a test", {"name", "request", "expect"},
+                                 [&](const std::string& k, source_pos p, const YAML::Node& v) {
+                                   if (k == "name") {
+                                     if (auto n = yaml::scalar(v, p, diags, "name")) {
+                                       tc.name = *n;
+                                     }
+                                   } else if (k == "request") {
+                                     has_request = true;
+                                     parse_request(v, p, diags, tc.request);
+                                   } else {
+                                     parse_expect(v, p, diags, tc);
+                                   }
+                                 });
+            if (tc.name.empty()) {
+              tc.name = "test at line " + std::to_string(pos.line);
+            }
+            if (!has_request) {
+              diags.error(pos, "test '" + tc.name + "' has no 'request'");
+            }
+            if (!tc.expect_effect && !tc.expect_cause && !tc.expect_rules && !tc.expect_clusters) {
+              diags.error(pos, "test '" + tc.name + "' has no 'expect'");
+            }
+            out.cases.push_back(std::move(tc));
+          }
+        });
+    if (!has_tests) {
+      diags.error(source_pos{1, 1}, "the test file has no 'tests' list");
+    }
+  }
+  auto own = diags.take();
+  out.diagnostics.insert(out.diagnostics.end(), own.begin(), own.end());
+  return out;
+}
+
+policy_tests load_policy_tests(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    policy_tests out;
+    out.file = path.string();
+    out.diagnostics.push_back({path.string(), {}, severity::error, "cannot open test file"});
+    return out;
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return parse_policy_tests(buf.str(), path.string(), path.parent_path());
+}
+
+std::vector<test_outcome> run_policy_tests(const snapshot& policy, const policy_tests& tests,
+                                           std::span<const cluster_info> clusters, const geo_db* geo) {
+  std::vector<test_outcome> out;
+  std::vector<std::string_view> class_storage;
+  for (const auto& tc : tests.cases) {
+    request_values request = tc.request;
+    if (geo) {
+      geolocate(request, *geo);
+    }
+    const decision d = policy.decide(request.view(class_storage), clusters);
+    std::vector<std::string> failures;
+    const auto effect_name = [](effect e) { return e == effect::permit ? "permit" : "deny"; };
+    if (tc.expect_effect && *tc.expect_effect != d.result) {
+      failures.push_back(
+          fmt::format("effect: expected {}, got {}", effect_name(*tc.expect_effect), effect_name(d.result)));
+    }
+    if (tc.expect_cause && (*tc.expect_cause != d.cause || d.result != effect::deny)) {
+      failures.push_back(fmt::format("cause: expected {}, got {}", deny_cause_name(*tc.expect_cause),
+                                     d.result == effect::permit ? "permit" : deny_cause_name(d.cause)));
+    }
+    if (tc.expect_rules) {
+      std::vector<std::string> got;
+      for (const auto r : d.matched_rules) {
+        got.emplace_back(policy.rule_id(r));
+      }
+      if (set_text(got) != set_text(*tc.expect_rules)) {
+        failures.push_back(
+            fmt::format("rules: expected {}, got {}", set_text(*tc.expect_rules), set_text(got)));
+      }
+    }
+    if (tc.expect_clusters) {
+      std::vector<std::string> got;
+      for (const auto c : d.allowed_clusters) {
+        got.push_back(clusters[c].name);
+      }
+      if (set_text(got) != set_text(*tc.expect_clusters)) {
+        failures.push_back(
+            fmt::format("clusters: expected {}, got {}", set_text(*tc.expect_clusters), set_text(got)));
+      }
+    }
+    test_outcome outcome;
+    outcome.name = tc.name;
+    outcome.location = fmt::format("{}:{}:{}", tests.file, tc.pos.line, tc.pos.column);
+    outcome.passed = failures.empty();
+    outcome.failure = fmt::format("{}", fmt::join(failures, "\n"));
+    if (!outcome.passed) {
+      outcome.trace = explain_text(policy, request, clusters, d);
+    }
+    out.push_back(std::move(outcome));
+  }
+  return out;
+}
+
+}  // namespace sovgw::policy

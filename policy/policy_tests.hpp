@@ -1,0 +1,64 @@
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "policy/clusters_config.hpp"
+#include "policy/geo_db.hpp"
+#include "policy/policy.hpp"
+
+// Policy test files: requests with their expected decisions, kept beside the policy.
+//
+//   clusters: clusters.yaml          # optional: a config file (relative to this file) or an inline list
+//   tests:
+//     - name: German client, personal data, EU cluster
+//       request: {client.ip: 85.214.132.117, tenant: acme, model: mistral-large, data.class: [personal]}
+//       expect: {effect: permit, rules: [permit-eea, personal-eu-only], clusters: [fr-par-1]}
+//
+// A request with client.ip and no client.country is geolocated. `expect` may list effect (permit |
+// deny), cause (forbidden | no_permit | no_cluster), rules and clusters (exact sets, any order).
+namespace sovgw::policy {
+
+struct policy_test_case {
+  std::string name;
+  source_pos pos;
+  request_values request;
+  std::optional<effect> expect_effect;
+  std::optional<deny_cause> expect_cause;
+  std::optional<std::vector<std::string>> expect_rules;
+  std::optional<std::vector<std::string>> expect_clusters;
+};
+
+struct policy_tests {
+  std::string file;
+  std::vector<policy_test_case> cases;
+  bool has_clusters = false;
+  clusters_result clusters;
+  std::vector<diagnostic> diagnostics;
+
+  [[nodiscard]] bool ok() const noexcept;
+  [[nodiscard]] bool needs_geo() const noexcept;
+};
+
+[[nodiscard]] policy_tests load_policy_tests(const std::filesystem::path& path);
+[[nodiscard]] policy_tests parse_policy_tests(std::string_view text, const std::string& file_name,
+                                              const std::filesystem::path& base_dir);
+
+struct test_outcome {
+  std::string name;
+  std::string location;  // file:line:col of the test
+  bool passed = false;
+  std::string failure;  // what differed
+  std::string trace;    // explain_text of the decision
+};
+
+// Runs every case against `policy` with `clusters`; `geo` geolocates requests that need it (may be
+// null when none does).
+[[nodiscard]] std::vector<test_outcome> run_policy_tests(const snapshot& policy, const policy_tests& tests,
+                                                         std::span<const cluster_info> clusters,
+                                                         const geo_db* geo);
+
+}  // namespace sovgw::policy

@@ -1,0 +1,133 @@
+#include "policy/request_json.hpp"
+
+#include <boost/json.hpp>
+
+namespace sovgw::policy {
+namespace {
+
+std::optional<std::string> string_field(const boost::json::value& v, std::string_view key,
+                                        std::string& error) {
+  if (!v.is_string()) {
+    error = "\"" + std::string(key) + "\" must be a string";
+    return std::nullopt;
+  }
+  return std::string(v.get_string());
+}
+
+}  // namespace
+
+std::optional<request_values> parse_request_json(std::string_view json, std::string& error) {
+  boost::system::error_code ec;
+  const boost::json::value root = boost::json::parse(json, ec);
+  if (ec) {
+    error = "invalid JSON: " + ec.message();
+    return std::nullopt;
+  }
+  if (!root.is_object()) {
+    error = "the request must be a JSON object";
+    return std::nullopt;
+  }
+  request_values out;
+  for (const auto& [key_sv, value] : root.as_object()) {
+    const std::string key(key_sv);
+    if (key == "data.class") {
+      const auto push = [&](const boost::json::value& v) {
+        if (!v.is_string() || v.get_string().empty()) {
+          error = "\"data.class\" must be a string or a list of non-empty strings";
+          return false;
+        }
+        out.data_classes.emplace_back(v.get_string());
+        return true;
+      };
+      if (value.is_array()) {
+        for (const auto& item : value.get_array()) {
+          if (!push(item)) {
+            return std::nullopt;
+          }
+        }
+      } else if (!push(value)) {
+        return std::nullopt;
+      }
+      continue;
+    }
+    auto text = string_field(value, key, error);
+    if (!text) {
+      return std::nullopt;
+    }
+    if (key == "client.country") {
+      const auto id = pack_country(*text);
+      if (!id) {
+        error = "\"client.country\": '" + *text +
+                "' is not a country code (two upper-case letters), private or unknown";
+        return std::nullopt;
+      }
+      out.client_country = *text;
+    } else if (key == "client.ip") {
+      out.client_ip = parse_ip(*text);
+      if (!out.client_ip) {
+        error = "\"client.ip\": '" + *text + "' is not an IP address";
+        return std::nullopt;
+      }
+    } else if (key == "tenant") {
+      out.tenant = *text;
+    } else if (key == "model") {
+      out.model = *text;
+    } else if (key == "path") {
+      out.path = *text;
+    } else if (key == "method") {
+      out.method = *text;
+    } else {
+      error = "unknown request attribute \"" + key +
+              "\" (expected client.country, client.ip, tenant, model, path, method, data.class)";
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+std::string request_to_json(const request_values& r) {
+  boost::json::object o;
+  if (!r.client_country.empty()) {
+    o["client.country"] = r.client_country;
+  }
+  if (r.client_ip) {
+    o["client.ip"] = format_ip(*r.client_ip);
+  }
+  const auto put = [&](const char* key, const std::string& v) {
+    if (!v.empty()) {
+      o[key] = v;
+    }
+  };
+  put("tenant", r.tenant);
+  put("model", r.model);
+  put("path", r.path);
+  put("method", r.method);
+  if (!r.data_classes.empty()) {
+    boost::json::array a;
+    for (const auto& c : r.data_classes) {
+      a.emplace_back(c);
+    }
+    o["data.class"] = std::move(a);
+  }
+  return boost::json::serialize(o);
+}
+
+std::string request_to_text(const request_values& r) {
+  const auto or_dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
+  std::string classes;
+  for (const auto& c : r.data_classes) {
+    classes += (classes.empty() ? "" : ",") + c;
+  }
+  return "client.country=" + or_dash(r.client_country) +
+         " client.ip=" + (r.client_ip ? format_ip(*r.client_ip) : std::string("-")) +
+         " tenant=" + or_dash(r.tenant) + " model=" + or_dash(r.model) + " path=" + or_dash(r.path) +
+         " method=" + or_dash(r.method) + " data.class=[" + classes + "]";
+}
+
+void geolocate(request_values& request, const geo_db& geo) {
+  if (request.client_ip && request.client_country.empty()) {
+    request.client_country = country_name(geo.lookup(*request.client_ip));
+  }
+}
+
+}  // namespace sovgw::policy
