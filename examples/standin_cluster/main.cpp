@@ -1,0 +1,422 @@
+// standin-cluster: a small OpenAI-compatible inference server for demos and tests.
+//
+//   POST /v1/chat/completions   JSON, or Server-Sent Events when "stream": true
+//   POST /v1/completions        same
+//   POST /v1/embeddings         a fixed-size embedding per input
+//   GET  /v1/models             the served models
+//   GET  /debug/headers         the request's header fields as JSON (tests check what the gateway sent)
+//   GET  /debug/stats           stream counters (tests check that a client disconnect cancelled a stream)
+//
+// Per-request knobs (headers): x-standin-chunks, x-standin-delay-ms (streaming pace),
+// x-standin-fault: slow-headers | reset-mid-body | close-before-response | bad-response,
+// x-standin-head-delay-ms (used by slow-headers).
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+struct options {
+  std::string address = "127.0.0.1";
+  unsigned short port = 9443;
+  std::string cert;
+  std::string key;
+  bool plaintext = false;
+  int chunks = 8;
+  int delay_ms = 100;
+  std::string name = "standin";
+};
+
+struct stats {
+  std::atomic<long> requests{0};
+  std::atomic<long> streams_started{0};
+  std::atomic<long> streams_completed{0};
+  std::atomic<long> streams_aborted{0};
+} counters;
+
+const char* words[] = {"Les",   " données", " restent", " en",   " Europe", ".",      " Data",   " stays",
+                       " in",   " the",     " EU",      ",",     " under",  " EU",     " rules", "."};
+
+int header_int(const http::request<http::string_body>& req, std::string_view name, int fallback) {
+  auto it = req.find(name);
+  if (it == req.end()) {
+    return fallback;
+  }
+  try {
+    return std::stoi(std::string(it->value()));
+  } catch (...) {
+    return fallback;
+  }
+}
+
+std::string now_s() {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+}
+
+json::object usage(int prompt, int completion) {
+  return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
+}
+
+// JSON bodies are built in plain functions: GCC 12 miscompiles brace-initialised JSON with string
+// literals inside coroutine bodies ("array used as initializer").
+std::string headers_json(const http::request<http::string_body>& req) {
+  json::object h;
+  for (const auto& f : req) {
+    std::string name(f.name_string());
+    for (auto& c : name) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    auto& slot = h[name];
+    if (slot.is_string()) {
+      slot = json::string(std::string(slot.as_string()) + "\n" + std::string(f.value()));
+    } else {
+      slot = json::string(f.value());
+    }
+  }
+  return json::serialize(json::object{{"headers", h}, {"body", req.body()}});
+}
+
+std::string stats_json() {
+  return json::serialize(json::object{{"requests", counters.requests.load()},
+                                      {"streams_started", counters.streams_started.load()},
+                                      {"streams_completed", counters.streams_completed.load()},
+                                      {"streams_aborted", counters.streams_aborted.load()}});
+}
+
+std::string models_json(const std::string& owner) {
+  json::array data{json::object{{"id", "mistral-small"}, {"object", "model"}, {"owned_by", owner}},
+                   json::object{{"id", "llama-3.1-8b-instruct"}, {"object", "model"}, {"owned_by", owner}}};
+  return json::serialize(json::object{{"object", "list"}, {"data", data}});
+}
+
+std::string error_json(const char* code, const char* message) {
+  return json::serialize(
+      json::object{{"error", json::object{{"message", message}, {"type", "invalid_request_error"}, {"code", code}}}});
+}
+
+std::string embeddings_json(const std::string& model) {
+  json::array vec;
+  for (int i = 0; i < 8; ++i) {
+    vec.push_back(0.125 * i);
+  }
+  return json::serialize(json::object{
+      {"object", "list"},
+      {"model", model},
+      {"data", json::array{json::object{{"object", "embedding"}, {"index", 0}, {"embedding", vec}}}},
+      {"usage", usage(4, 0)}});
+}
+
+std::string completion_json(const std::string& model, bool chat, int chunks) {
+  std::string text;
+  for (int i = 0; i < chunks; ++i) {
+    text += words[i % 16];
+  }
+  json::object r;
+  r["id"] = "chatcmpl-standin";
+  r["object"] = chat ? "chat.completion" : "text_completion";
+  r["created"] = std::stoll(now_s());
+  r["model"] = model;
+  if (chat) {
+    r["choices"] = json::array{json::object{
+        {"index", 0}, {"message", json::object{{"role", "assistant"}, {"content", text}}}, {"finish_reason", "stop"}}};
+  } else {
+    r["choices"] = json::array{json::object{{"index", 0}, {"text", text}, {"finish_reason", "stop"}}};
+  }
+  r["usage"] = usage(12, chunks);
+  return json::serialize(r);
+}
+
+// One SSE event: chunk i of n (i == n is the final usage chunk, followed by [DONE]).
+std::string stream_event(const std::string& model, bool chat, int i, int chunks) {
+  json::object ev{{"id", "chatcmpl-standin"},
+                  {"object", chat ? "chat.completion.chunk" : "text_completion"},
+                  {"created", std::stoll(now_s())},
+                  {"model", model}};
+  if (i < chunks) {
+    json::object choice{{"index", 0}, {"finish_reason", nullptr}};
+    if (chat) {
+      choice["delta"] = json::object{{"content", words[i % 16]}};
+    } else {
+      choice["text"] = words[i % 16];
+    }
+    ev["choices"] = json::array{choice};
+  } else {
+    ev["choices"] = json::array{};
+    ev["usage"] = usage(12, chunks);
+  }
+  std::string data = "data: " + json::serialize(ev) + "\n\n";
+  if (i == chunks) {
+    data += "data: [DONE]\n\n";
+  }
+  return data;
+}
+
+template <typename Stream>
+class handler {
+ public:
+  handler(Stream& s, const options& o) : stream_(s), opt_(o) {}
+
+  // Returns false when the connection must close.
+  asio::awaitable<bool> handle(http::request<http::string_body>& req) {
+    counters.requests++;
+    std::string target(req.target());
+    std::string fault(req["x-standin-fault"]);
+    if (fault == "close-before-response") {
+      co_return false;
+    }
+    if (fault == "bad-response") {
+      co_await asio::async_write(stream_, asio::buffer(std::string_view("HTTP/1.1 2OO OK\r\nbroken\r\n\r\n")),
+                                 nothrow);
+      co_return false;
+    }
+    if (fault == "slow-headers") {
+      asio::steady_timer t(co_await asio::this_coro::executor,
+                           std::chrono::milliseconds(header_int(req, "x-standin-head-delay-ms", 3000)));
+      co_await t.async_wait(nothrow);
+    }
+    if (target == "/debug/headers") {
+      co_return co_await reply(req, http::status::ok, headers_json(req));
+    }
+    if (target == "/debug/stats") {
+      co_return co_await reply(req, http::status::ok, stats_json());
+    }
+    if (target == "/v1/models" && req.method() == http::verb::get) {
+      co_return co_await reply(req, http::status::ok, models_json(opt_.name));
+    }
+    bool chat = target == "/v1/chat/completions";
+    bool completions = target == "/v1/completions";
+    bool embeddings = target == "/v1/embeddings";
+    if (!(chat || completions || embeddings) || req.method() != http::verb::post) {
+      co_return co_await error(req, http::status::not_found, "not_found", "no such endpoint on the stand-in cluster");
+    }
+    boost::system::error_code ec;
+    json::value body = json::parse(req.body(), ec);
+    if (ec || !body.is_object()) {
+      co_return co_await error(req, http::status::bad_request, "invalid_json", "body must be a JSON object");
+    }
+    const json::object& o = body.as_object();
+    std::string model = o.contains("model") && o.at("model").is_string() ? std::string(o.at("model").as_string())
+                                                                         : std::string("mistral-small");
+    if (embeddings) {
+      co_return co_await reply(req, http::status::ok, embeddings_json(model));
+    }
+    bool stream = o.contains("stream") && o.at("stream").is_bool() && o.at("stream").as_bool();
+    int chunks = header_int(req, "x-standin-chunks", opt_.chunks);
+    int delay = header_int(req, "x-standin-delay-ms", opt_.delay_ms);
+    if (stream) {
+      co_return co_await stream_reply(req, model, chat, chunks, delay, fault == "reset-mid-body");
+    }
+    std::string full = completion_json(model, chat, chunks);
+    if (fault == "reset-mid-body") {
+      std::string head = fmt::format("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                                     full.size());
+      std::string partial = head + full.substr(0, full.size() / 2);
+      co_await asio::async_write(stream_, asio::buffer(partial), nothrow);
+      reset();
+      co_return false;
+    }
+    co_return co_await reply(req, http::status::ok, std::move(full));
+  }
+
+ private:
+  void reset() {
+    auto& sock = beast::get_lowest_layer(stream_);
+    sock.set_option(asio::socket_base::linger(true, 0));
+    boost::system::error_code ignored;
+    sock.close(ignored);
+  }
+
+  asio::awaitable<bool> reply(const http::request<http::string_body>& req, http::status status, std::string body) {
+    http::response<http::string_body> res{status, 11};
+    res.set(http::field::server, "standin-cluster");
+    res.set(http::field::content_type, "application/json");
+    res.set("x-standin-cluster", opt_.name);
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    auto [ec, n] = co_await http::async_write(stream_, res, nothrow);
+    co_return !ec && req.keep_alive();
+  }
+
+  asio::awaitable<bool> error(const http::request<http::string_body>& req, http::status status, const char* code,
+                              const char* message) {
+    co_return co_await reply(req, status, error_json(code, message));
+  }
+
+  asio::awaitable<bool> stream_reply(const http::request<http::string_body>& req, const std::string& model, bool chat,
+                                     int chunks, int delay_ms, bool reset_mid) {
+    counters.streams_started++;
+    http::response<http::empty_body> res{http::status::ok, 11};
+    res.set(http::field::server, "standin-cluster");
+    res.set(http::field::content_type, "text/event-stream");
+    res.set(http::field::cache_control, "no-cache");
+    res.set("x-standin-cluster", opt_.name);
+    res.chunked(true);
+    res.keep_alive(req.keep_alive());
+    http::response_serializer<http::empty_body> sr{res};
+    auto [hec, hn] = co_await http::async_write_header(stream_, sr, nothrow);
+    if (hec) {
+      counters.streams_aborted++;
+      co_return false;
+    }
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (int i = 0; i <= chunks; ++i) {
+      std::string data = stream_event(model, chat, i, chunks);
+      auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data)), nothrow);
+      if (ec) {
+        counters.streams_aborted++;
+        co_return false;
+      }
+      if (reset_mid && i == chunks / 2) {
+        reset();
+        counters.streams_aborted++;
+        co_return false;
+      }
+      if (i < chunks && delay_ms > 0) {
+        timer.expires_after(std::chrono::milliseconds(delay_ms));
+        co_await timer.async_wait(nothrow);
+      }
+    }
+    auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), nothrow);
+    if (ec) {
+      counters.streams_aborted++;
+      co_return false;
+    }
+    counters.streams_completed++;
+    co_return req.keep_alive();
+  }
+
+  Stream& stream_;
+  const options& opt_;
+};
+
+template <typename Stream>
+asio::awaitable<void> serve_http(Stream& stream, const options& opt) {
+  beast::flat_buffer buffer;
+  handler<Stream> h(stream, opt);
+  while (true) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, nothrow);
+    if (ec) {
+      co_return;
+    }
+    auto req = parser.release();
+    if (!co_await h.handle(req)) {
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> serve(tcp::socket socket, ssl::context* ctx, const options& opt) {
+  if (ctx == nullptr) {
+    co_await serve_http(socket, opt);
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    co_return;
+  }
+  ssl::stream<tcp::socket> stream(std::move(socket), *ctx);
+  auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, nothrow);
+  if (ec) {
+    co_return;
+  }
+  co_await serve_http(stream, opt);
+  if (beast::get_lowest_layer(stream).is_open()) {
+    auto [sec] = co_await stream.async_shutdown(nothrow);
+    (void)sec;
+  }
+}
+
+asio::awaitable<void> listen(tcp::acceptor& acceptor, ssl::context* ctx, const options& opt) {
+  while (true) {
+    auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+    if (ec) {
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true));
+    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), ctx, opt), asio::detached);
+  }
+}
+
+void usage_exit() {
+  std::fputs(
+      "usage: standin-cluster [--address A] [--port P] (--cert F --key F | --plaintext) [--chunks N] [--delay-ms D] "
+      "[--name NAME]\n",
+      stderr);
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options opt;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        usage_exit();
+      }
+      return argv[++i];
+    };
+    if (a == "--address") {
+      opt.address = value();
+    } else if (a == "--port") {
+      opt.port = static_cast<unsigned short>(std::stoi(value()));
+    } else if (a == "--cert") {
+      opt.cert = value();
+    } else if (a == "--key") {
+      opt.key = value();
+    } else if (a == "--plaintext") {
+      opt.plaintext = true;
+    } else if (a == "--chunks") {
+      opt.chunks = std::stoi(value());
+    } else if (a == "--delay-ms") {
+      opt.delay_ms = std::stoi(value());
+    } else if (a == "--name") {
+      opt.name = value();
+    } else {
+      usage_exit();
+    }
+  }
+  if (!opt.plaintext && (opt.cert.empty() || opt.key.empty())) {
+    usage_exit();
+  }
+  asio::io_context ioc(1);
+  std::unique_ptr<ssl::context> ctx;
+  if (!opt.plaintext) {
+    ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+    ctx->use_certificate_chain_file(opt.cert);
+    ctx->use_private_key_file(opt.key, ssl::context::pem);
+  }
+  tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address(opt.address), opt.port));
+  asio::co_spawn(ioc, listen(acceptor, ctx.get(), opt), asio::detached);
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](auto, int) { ioc.stop(); });
+  std::printf("{\"msg\":\"listening\",\"name\":\"%s\",\"port\":%u,\"tls\":%s}\n", opt.name.c_str(),
+              acceptor.local_endpoint().port(), opt.plaintext ? "false" : "true");
+  std::fflush(stdout);
+  ioc.run();
+  return 0;
+}

@@ -1,0 +1,99 @@
+#pragma once
+
+// The gateway's configuration: parsed from YAML, validated (unknown keys and bad values reported as
+// `file:line:col: message`, all of them in one pass), then frozen as std::shared_ptr<const config>.
+// Pure code: no sockets, no TLS; loading certificates is tls_contexts' job.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/http_parser.hpp"
+
+namespace sovgw::gateway {
+
+using std::chrono::milliseconds;
+
+struct endpoint_config {
+  std::string host;  // IP literal or DNS name (resolved at start)
+  std::uint16_t port = 0;
+};
+
+struct upstream_tls_config {
+  std::string ca_file;      // empty: the system trust store
+  std::string server_name;  // verified against the certificate; empty: the endpoint host
+  std::string client_certificate;
+  std::string client_key;
+};
+
+struct cluster_config {
+  std::string name;
+  std::vector<endpoint_config> endpoints;
+  std::string country;                // ISO 3166-1 alpha-2, where the servers are
+  std::string region;                 // free-form, e.g. "eu-west-3"
+  std::string operator_jurisdiction;  // who runs it: a country code or "EU"
+  std::vector<std::string> models;    // exact names or globs ("*" = any)
+  upstream_tls_config tls;
+  bool insecure_loopback_plaintext = false;
+  std::string host_header;  // Host sent to the cluster; empty: server_name or endpoint host
+  std::size_t max_idle_per_endpoint = 64;
+  std::size_t max_connections_per_endpoint = 4096;
+  unsigned failures_before_down = 3;
+  milliseconds down_retry_interval{5000};
+};
+
+struct downstream_tls_config {
+  std::string certificate;
+  std::string private_key;
+  std::string client_ca;  // set: client certificates are requested and verified against it
+  bool require_client_certificate = false;
+};
+
+struct timeouts_config {
+  milliseconds handshake{10000};
+  milliseconds request_header{10000};  // from the first byte of a request to its complete head
+  milliseconds request_body{60000};    // between body reads
+  milliseconds keep_alive_idle{60000};
+  milliseconds upstream_connect{5000};
+  milliseconds upstream_response{120000};  // request sent -> response head (time to first token)
+  milliseconds stream_idle{60000};         // between two reads of a streamed response
+  milliseconds drain{15000};
+  milliseconds pool_idle{30000};  // idle upstream connections older than this are closed
+};
+
+struct config {
+  std::string source;  // file name, or "<embedded default>"
+  std::string listen_address = "127.0.0.1";
+  std::uint16_t listen_port = 8443;
+  downstream_tls_config tls;
+  bool admin_enabled = true;
+  std::string admin_address = "127.0.0.1";
+  std::uint16_t admin_port = 9901;
+  unsigned threads = 0;  // 0: one per core
+  std::size_t max_connections = 20000;
+  http::limits http;
+  timeouts_config timeouts;
+  bool access_log = true;
+  std::vector<cluster_config> clusters;
+};
+
+// Thrown by load_config/parse_config with every problem found, one `file:line:col: message` a line.
+class config_error : public std::runtime_error {
+ public:
+  explicit config_error(const std::string& what) : std::runtime_error(what) {}
+};
+
+[[nodiscard]] std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_view source);
+[[nodiscard]] std::shared_ptr<const config> load_config(const std::string& path);
+
+// The configuration `sovgw serve` uses without --config: the demo's stand-in cluster on loopback,
+// dev certificates from certs/out/.
+[[nodiscard]] std::string_view embedded_default_config();
+
+[[nodiscard]] bool is_loopback_host(std::string_view host);
+
+}  // namespace sovgw::gateway

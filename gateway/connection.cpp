@@ -1,0 +1,359 @@
+#include "gateway/connection.hpp"
+
+#include <openssl/err.h>
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace sovgw::gateway {
+
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+}
+
+std::string_view to_string(io_status s) {
+  switch (s) {
+    case io_status::ok:
+      return "ok";
+    case io_status::eof:
+      return "eof";
+    case io_status::timeout:
+      return "timeout";
+    case io_status::cancelled:
+      return "cancelled";
+    case io_status::error:
+      return "error";
+  }
+  return "error";
+}
+
+connection::connection(tcp::socket socket, ssl_ptr ssl)
+    : socket_(std::move(socket)), ssl_(std::move(ssl)), timer_(socket_.get_executor()) {
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(tcp::no_delay(true), ec);
+  if (ssl_) {
+    SSL_set_fd(ssl_.get(), socket_.native_handle());
+  }
+}
+
+connection::~connection() { close(); }
+
+void connection::set_deadline(clock::time_point& which, milliseconds timeout) {
+  if (timeout.count() <= 0) {
+    which = clock::time_point::max();
+    return;
+  }
+  which = clock::now() + timeout;
+  arm_timer();
+}
+
+void connection::arm_timer() {
+  clock::time_point next = std::min(read_deadline_, write_deadline_);
+  if (next == clock::time_point::max() || (timer_pending_ && timer_expiry_ <= next)) {
+    return;  // nothing to watch, or the pending timer fires first and re-arms then
+  }
+  timer_expiry_ = next;
+  timer_pending_ = true;
+  std::uint64_t generation = ++timer_generation_;
+  timer_.expires_at(next);
+  timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code&) {
+    self->on_timer(generation);
+  });
+}
+
+void connection::on_timer(std::uint64_t generation) {
+  if (generation != timer_generation_) {
+    return;  // superseded by a re-arm
+  }
+  timer_pending_ = false;
+  timer_expiry_ = clock::time_point::max();
+  if (!socket_.is_open()) {
+    return;
+  }
+  clock::time_point now = clock::now();
+  if (read_deadline_ <= now || write_deadline_ <= now) {
+    timed_out_ = true;
+    boost::system::error_code ec;
+    socket_.cancel(ec);
+    return;
+  }
+  arm_timer();
+}
+
+io_status connection::map_error(const boost::system::error_code& ec) const {
+  if (ec == asio::error::operation_aborted) {
+    return timed_out_ ? io_status::timeout : io_status::cancelled;
+  }
+  if (ec == asio::error::eof || ec == asio::error::connection_reset) {
+    return io_status::eof;
+  }
+  return io_status::error;
+}
+
+asio::awaitable<io_status> connection::wait(tcp::socket::wait_type type) {
+  if (timed_out_) {
+    co_return io_status::timeout;
+  }
+  if (cancelled_ || !socket_.is_open()) {
+    co_return io_status::cancelled;
+  }
+  auto [ec] = co_await socket_.async_wait(type, nothrow);
+  if (ec) {
+    co_return map_error(ec);
+  }
+  co_return io_status::ok;
+}
+
+asio::awaitable<io_status> connection::handshake(milliseconds timeout, std::string& detail) {
+  if (!ssl_) {
+    co_return io_status::ok;
+  }
+  set_deadline(read_deadline_, timeout);
+  io_status result = io_status::ok;
+  while (true) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(ssl_.get());
+    if (r == 1) {
+      break;
+    }
+    int err = SSL_get_error(ssl_.get(), r);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      result = co_await wait(err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write);
+      if (result != io_status::ok) {
+        detail = std::string(to_string(result));
+        break;
+      }
+      continue;
+    }
+    unsigned long e = ERR_peek_last_error();
+    if (e != 0) {
+      char buf[256];
+      ERR_error_string_n(e, buf, sizeof buf);
+      detail = buf;
+      long verify = SSL_get_verify_result(ssl_.get());
+      if (verify != X509_V_OK) {
+        detail += std::string(" (certificate verification: ") + X509_verify_cert_error_string(verify) + ")";
+      }
+    } else {
+      detail = err == SSL_ERROR_SYSCALL ? "connection closed during the TLS handshake" : "TLS handshake failed";
+    }
+    ERR_clear_error();
+    result = io_status::error;
+    break;
+  }
+  clear_deadline(read_deadline_);
+  co_return result;
+}
+
+asio::awaitable<connection::read_result> connection::read_some(char* data, std::size_t size,
+                                                                 milliseconds timeout) {
+  set_deadline(read_deadline_, timeout);
+  read_result result{io_status::ok, 0};
+  while (true) {
+    if (!ssl_) {
+      boost::system::error_code ec;
+      std::size_t n = socket_.read_some(asio::buffer(data, size), ec);
+      if (!ec) {
+        result.bytes = n;
+        break;
+      }
+      if (ec != asio::error::would_block) {
+        result.status = map_error(ec);
+        break;
+      }
+      result.status = co_await wait(tcp::socket::wait_read);
+      if (result.status != io_status::ok) {
+        break;
+      }
+      continue;
+    }
+    ERR_clear_error();
+    std::size_t n = 0;
+    int r = SSL_read_ex(ssl_.get(), data, size, &n);
+    if (r == 1) {
+      result.bytes = n;
+      break;
+    }
+    int err = SSL_get_error(ssl_.get(), r);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      result.status =
+          co_await wait(err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write);
+      if (result.status != io_status::ok) {
+        break;
+      }
+      continue;
+    }
+    ERR_clear_error();
+    // ZERO_RETURN is a clean close_notify; SYSCALL with no error queue is an unclean EOF.
+    result.status = (err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL) ? io_status::eof : io_status::error;
+    break;
+  }
+  clear_deadline(read_deadline_);
+  co_return result;
+}
+
+asio::awaitable<connection::read_result> connection::read_into(std::string& buffer, std::size_t max_chunk,
+                                                                 milliseconds timeout) {
+  std::size_t old = buffer.size();
+  buffer.resize(old + max_chunk);
+  read_result r = co_await read_some(buffer.data() + old, max_chunk, timeout);
+  buffer.resize(old + r.bytes);
+  co_return r;
+}
+
+asio::awaitable<io_status> connection::write(std::string_view a, std::string_view b, milliseconds timeout) {
+  set_deadline(write_deadline_, timeout);
+  io_status status = io_status::ok;
+  for (std::string_view part : {a, b}) {
+    while (!part.empty() && status == io_status::ok) {
+      if (!ssl_) {
+        boost::system::error_code ec;
+        std::size_t n = socket_.write_some(asio::buffer(part.data(), part.size()), ec);
+        if (!ec) {
+          part.remove_prefix(n);
+        } else if (ec == asio::error::would_block) {
+          status = co_await wait(tcp::socket::wait_write);
+        } else {
+          status = map_error(ec);
+        }
+        continue;
+      }
+      ERR_clear_error();
+      std::size_t n = 0;
+      int r = SSL_write_ex(ssl_.get(), part.data(), part.size(), &n);
+      if (r == 1) {
+        part.remove_prefix(n);
+        continue;
+      }
+      int err = SSL_get_error(ssl_.get(), r);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        status = co_await wait(err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write);
+      } else {
+        ERR_clear_error();
+        status = (err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL) ? io_status::eof : io_status::error;
+      }
+    }
+  }
+  clear_deadline(write_deadline_);
+  co_return status;
+}
+
+asio::awaitable<io_status> connection::wait_readable(milliseconds timeout) {
+  // Asio queues readiness waits without trying them first, and the reactor is edge-triggered: data
+  // that arrived before the wait was queued must be noticed here or the wait would sleep on it.
+  if (ssl_ && SSL_has_pending(ssl_.get())) {
+    co_return io_status::ok;
+  }
+  char probe = 0;
+  ssize_t n = ::recv(socket_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n >= 0) {
+    co_return io_status::ok;  // data, or EOF that the next read reports
+  }
+  if (errno != EAGAIN && errno != EWOULDBLOCK) {
+    co_return io_status::eof;
+  }
+  set_deadline(read_deadline_, timeout);
+  io_status s = co_await wait(tcp::socket::wait_read);
+  clear_deadline(read_deadline_);
+  co_return s;
+}
+
+bool connection::peer_closed_or_sent() {
+  if (!socket_.is_open()) {
+    return true;
+  }
+  if (ssl_ && SSL_has_pending(ssl_.get())) {
+    return true;
+  }
+  char probe = 0;
+  ssize_t n = ::recv(socket_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+bool connection::peer_gone() {
+  if (!socket_.is_open()) {
+    return true;
+  }
+  char probe = 0;
+  ssize_t n = ::recv(socket_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) {
+    return true;
+  }
+  if (n < 0) {
+    return errno != EAGAIN && errno != EWOULDBLOCK;
+  }
+  if (!ssl_) {
+    return false;
+  }
+  // Something arrived over TLS: a close_notify alert means the client is gone; application data
+  // (a pipelined request) means it is still there. SSL_peek tells them apart without consuming data.
+  ERR_clear_error();
+  std::size_t got = 0;
+  int r = SSL_peek_ex(ssl_.get(), &probe, 1, &got);
+  if (r == 1) {
+    return false;
+  }
+  int err = SSL_get_error(ssl_.get(), r);
+  ERR_clear_error();
+  return !(err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE);
+}
+
+void connection::cancel() {
+  cancelled_ = true;
+  boost::system::error_code ec;
+  socket_.cancel(ec);
+}
+
+void connection::close() {
+  if (!socket_.is_open()) {
+    return;
+  }
+  if (ssl_ && SSL_is_init_finished(ssl_.get())) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get());  // one non-blocking attempt to send close_notify; never wait for the reply
+    ERR_clear_error();
+  }
+  boost::system::error_code ec;
+  timer_.cancel();
+  socket_.close(ec);
+}
+
+asio::awaitable<void> connection::linger_close(milliseconds max_wait) {
+  if (!socket_.is_open()) {
+    co_return;
+  }
+  if (ssl_ && SSL_is_init_finished(ssl_.get())) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get());
+    ERR_clear_error();
+  }
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  // Closing with unread bytes in the receive queue makes the kernel send RST, which can destroy the
+  // error response still in flight. Drain (and drop) what the client sends until it closes.
+  char sink[4096];
+  std::size_t drained = 0;
+  clock::time_point until = clock::now() + max_wait;
+  while (drained < 256 * 1024 && clock::now() < until) {
+    std::size_t n = socket_.read_some(asio::buffer(sink), ec);
+    if (!ec) {
+      drained += n;
+      continue;
+    }
+    if (ec != asio::error::would_block) {
+      break;  // EOF or reset: the client has everything it will read
+    }
+    auto left = std::chrono::duration_cast<milliseconds>(until - clock::now());
+    set_deadline(read_deadline_, std::max(left, milliseconds(1)));
+    io_status s = co_await wait(tcp::socket::wait_read);
+    clear_deadline(read_deadline_);
+    if (s != io_status::ok) {
+      break;
+    }
+  }
+  close();
+}
+
+}  // namespace sovgw::gateway

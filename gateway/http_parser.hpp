@@ -1,0 +1,165 @@
+#pragma once
+
+// Strict HTTP/1.1 message framing (RFC 9110 / RFC 9112) for the gateway's both sides.
+//
+// Pure code: no sockets, no Asio, no allocation beyond the structures returned, so it can be fuzzed
+// and tested alone. The session feeds it the bytes it has read; the parser either asks for more,
+// returns a complete head, or names the exact framing error (which maps to one HTTP status).
+//
+// Thread-safety: none needed; every object here is owned by one connection.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sovgw::http {
+
+enum class parse_error : std::uint8_t {
+  none,
+  bare_lf,
+  bare_cr,
+  request_line_too_long,  // 414
+  head_too_large,         // 431
+  too_many_fields,        // 431
+  bad_request_line,
+  bad_method,
+  method_not_implemented,  // 501
+  bad_target,
+  bad_version,
+  version_not_supported,  // 505
+  obs_fold,
+  space_before_colon,
+  bad_field_name,
+  bad_field_value,
+  missing_host,
+  duplicate_host,
+  bad_host,
+  bad_content_length,
+  content_length_and_transfer_encoding,
+  bad_transfer_encoding,
+  transfer_encoding_not_implemented,  // 501
+  unsupported_expectation,            // 417
+  bad_chunk_size,
+  chunk_size_overflow,
+  bad_chunk_extension,
+  chunk_missing_crlf,
+  bad_trailer,
+  body_too_large,  // 413
+  bad_status_line,
+};
+
+// The HTTP status a downstream client receives for a framing error, and a one-line reason.
+[[nodiscard]] int status_for(parse_error e);
+[[nodiscard]] std::string_view describe(parse_error e);
+
+struct limits {
+  std::size_t max_request_line = 8 * 1024;
+  std::size_t max_head_bytes = 64 * 1024;  // request line + all fields
+  std::size_t max_fields = 100;
+  std::uint64_t max_body_bytes = 10 * 1024 * 1024;
+};
+
+struct field {
+  std::string_view name;   // as sent (case preserved); compare with iequals
+  std::string_view value;  // OWS trimmed
+};
+
+enum class body_framing : std::uint8_t { none, content_length, chunked, until_close };
+
+// A parsed head. Views point into `raw`, which the head owns, so a head can be moved freely
+// (std::string keeps its heap buffer on move; small-string heads are never produced because a head
+// is always longer than the SSO capacity).
+struct message_head {
+  std::string raw;
+  // request
+  std::string_view method;
+  std::string_view target;  // origin-form ("/path?q"), "*" or, from absolute-form, the path part
+  std::string_view host;    // Host field, or the authority of an absolute-form target
+  // response
+  int status = 0;
+  std::string_view reason;
+
+  int version_minor = 1;  // HTTP/1.<minor>
+  std::vector<field> fields;
+  body_framing framing = body_framing::none;
+  std::uint64_t content_length = 0;
+  bool keep_alive = true;
+  bool expect_continue = false;
+  // Header names listed in Connection (lower-cased), which are hop-by-hop for this message.
+  std::vector<std::string> connection_tokens;
+
+  [[nodiscard]] const field* find(std::string_view name) const;
+};
+
+[[nodiscard]] bool iequals(std::string_view a, std::string_view b);
+
+// True for the fields a proxy must never forward (RFC 9110 7.6.1) plus the names listed in the
+// message's Connection field.
+[[nodiscard]] bool is_hop_by_hop(const message_head& head, std::string_view name);
+
+// Finds the end of a head in `buffer` incrementally. Call with the whole buffered data each time
+// more arrives; it resumes where it stopped. Reports bare LF / bare CR and size limits early, before
+// the head is complete, so a hostile client cannot make the gateway buffer more than the limits.
+class head_scanner {
+ public:
+  enum class state : std::uint8_t { need_more, complete, error };
+  explicit head_scanner(const limits& lim, bool is_request) : limits_(lim), is_request_(is_request) {}
+
+  state scan(std::string_view buffer);
+  [[nodiscard]] std::size_t head_size() const { return head_end_; }  // valid when complete
+  [[nodiscard]] parse_error error() const { return error_; }
+  [[nodiscard]] bool started() const { return started_; }
+  void reset();
+
+ private:
+  const limits& limits_;
+  bool is_request_;
+  std::size_t scanned_ = 0;
+  std::size_t line_start_ = 0;
+  std::size_t head_end_ = 0;
+  bool first_line_done_ = false;
+  bool started_ = false;
+  parse_error error_ = parse_error::none;
+};
+
+// Parses a complete request head (as delimited by head_scanner, including the final CRLFCRLF).
+// On success fills `out` and returns parse_error::none.
+[[nodiscard]] parse_error parse_request_head(std::string raw, const limits& lim, message_head& out);
+
+// Parses a complete response head. `request_method` decides whether the response has a body.
+[[nodiscard]] parse_error parse_response_head(std::string raw, std::string_view request_method,
+                                              message_head& out);
+
+// Incremental chunked-body decoder (RFC 9112 7.1). Trailer fields are validated and dropped.
+class chunk_decoder {
+ public:
+  enum class state : std::uint8_t { need_more, done, error };
+  explicit chunk_decoder(std::uint64_t max_body) : max_body_(max_body) {}
+
+  // Consumes bytes from `in`, appending decoded data to `out`. Returns how far it got in
+  // `consumed`. After `done`, bytes past `consumed` belong to the next message.
+  state feed(std::string_view in, std::size_t& consumed, std::string& out);
+  [[nodiscard]] parse_error error() const { return error_; }
+  [[nodiscard]] std::uint64_t decoded_bytes() const { return total_; }
+
+ private:
+  enum class phase : std::uint8_t { size, size_ext, size_lf, data, data_cr, data_lf, trailer, done };
+  state fail(parse_error e) {
+    error_ = e;
+    return state::error;
+  }
+
+  std::uint64_t max_body_;
+  std::uint64_t total_ = 0;
+  std::uint64_t remaining_ = 0;
+  phase phase_ = phase::size;
+  int size_digits_ = 0;
+  std::size_t line_bytes_ = 0;     // bytes of the current size line / trailer section
+  bool trailer_line_empty_ = true;  // no byte yet on the current trailer line
+  bool trailer_seen_cr_ = false;
+  parse_error error_ = parse_error::none;
+};
+
+}  // namespace sovgw::http

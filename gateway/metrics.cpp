@@ -1,0 +1,96 @@
+#include "gateway/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace sovgw::gateway {
+
+namespace {
+constexpr const char* error_kind_names[] = {"connect", "tls", "timeout", "reset", "protocol"};
+}
+
+metrics::metrics(std::vector<std::string> cluster_names) {
+  names_.push_back("none");
+  for (auto& n : cluster_names) {
+    names_.push_back(std::move(n));
+  }
+  clusters_ = std::make_unique<per_cluster[]>(names_.size());
+}
+
+void metrics::request_done(int cluster, int status, double seconds) {
+  per_cluster& c = clusters_[static_cast<std::size_t>(cluster + 1)];
+  if (status >= 100 && status < 600) {
+    c.by_status[static_cast<std::size_t>(status)].fetch_add(1, std::memory_order_relaxed);
+  }
+  std::size_t b = 0;
+  while (b < buckets.size() && seconds > buckets[b]) {
+    ++b;
+  }
+  c.histogram[b].fetch_add(1, std::memory_order_relaxed);
+  c.duration_us_sum.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+void metrics::upstream_error(int cluster, upstream_error_kind kind) {
+  clusters_[static_cast<std::size_t>(cluster + 1)].errors[static_cast<std::size_t>(kind)].fetch_add(
+      1, std::memory_order_relaxed);
+}
+
+std::string metrics::render() const {
+  std::string out;
+  auto it = std::back_inserter(out);
+  auto load = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+  fmt::format_to(it, "# HELP sovgw_requests_total Requests answered, by HTTP status and cluster.\n"
+                     "# TYPE sovgw_requests_total counter\n");
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    for (std::size_t s = 100; s < 600; ++s) {
+      if (std::uint64_t v = load(clusters_[i].by_status[s])) {
+        fmt::format_to(it, "sovgw_requests_total{{cluster=\"{}\",status=\"{}\"}} {}\n", names_[i], s, v);
+      }
+    }
+  }
+  fmt::format_to(it, "# HELP sovgw_request_duration_seconds Time from request head to the end of the response.\n"
+                     "# TYPE sovgw_request_duration_seconds histogram\n");
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < buckets.size(); ++b) {
+      cumulative += load(clusters_[i].histogram[b]);
+      fmt::format_to(it, "sovgw_request_duration_seconds_bucket{{cluster=\"{}\",le=\"{}\"}} {}\n", names_[i],
+                     buckets[b], cumulative);
+    }
+    cumulative += load(clusters_[i].histogram[buckets.size()]);
+    fmt::format_to(it, "sovgw_request_duration_seconds_bucket{{cluster=\"{}\",le=\"+Inf\"}} {}\n", names_[i],
+                   cumulative);
+    fmt::format_to(it, "sovgw_request_duration_seconds_sum{{cluster=\"{}\"}} {:.6f}\n", names_[i],
+                   static_cast<double>(load(clusters_[i].duration_us_sum)) / 1e6);
+    fmt::format_to(it, "sovgw_request_duration_seconds_count{{cluster=\"{}\"}} {}\n", names_[i], cumulative);
+  }
+  fmt::format_to(it, "# HELP sovgw_upstream_errors_total Failures talking to clusters, by kind.\n"
+                     "# TYPE sovgw_upstream_errors_total counter\n");
+  for (std::size_t i = 1; i < names_.size(); ++i) {
+    for (std::size_t k = 0; k < clusters_[i].errors.size(); ++k) {
+      fmt::format_to(it, "sovgw_upstream_errors_total{{cluster=\"{}\",kind=\"{}\"}} {}\n", names_[i],
+                     error_kind_names[k], load(clusters_[i].errors[k]));
+    }
+  }
+  auto gauge = [&](const char* name, const char* help, const char* type, auto value) {
+    fmt::format_to(it, "# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+  };
+  gauge("sovgw_active_connections", "Open downstream connections.", "gauge", load(active_connections));
+  gauge("sovgw_connections_total", "Accepted downstream connections.", "counter", load(connections_total));
+  gauge("sovgw_connections_rejected_total", "Connections refused at the connection limit.", "counter",
+        load(connections_rejected));
+  gauge("sovgw_tls_handshake_failures_total", "Failed downstream TLS handshakes.", "counter",
+        load(tls_handshake_failures));
+  gauge("sovgw_client_disconnects_total", "Clients that went away before their response completed.", "counter",
+        load(client_disconnects));
+  gauge("sovgw_upstream_connections_open", "Open connections to clusters.", "gauge",
+        load(upstream_connections_open));
+  gauge("sovgw_upstream_connections_reused_total", "Requests sent on a pooled keep-alive connection.", "counter",
+        load(upstream_connections_reused));
+  gauge("sovgw_certificate_reloads_total", "Successful certificate reloads (SIGHUP).", "counter",
+        load(cert_reloads));
+  gauge("sovgw_certificate_reload_failures_total", "Failed certificate reloads (the old ones stay).", "counter",
+        load(cert_reload_failures));
+  return out;
+}
+
+}  // namespace sovgw::gateway

@@ -1,0 +1,50 @@
+#pragma once
+
+// Process-wide counters for /metrics (Prometheus text format). Lock-free: every update is a relaxed
+// atomic increment, so worker threads never wait on each other. Thread-safe.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sovgw::gateway {
+
+enum class upstream_error_kind : std::uint8_t { connect, tls, timeout, reset, protocol, count_ };
+
+class metrics {
+ public:
+  explicit metrics(std::vector<std::string> cluster_names);
+
+  // cluster: index into the configured clusters, or -1 when no cluster was chosen.
+  void request_done(int cluster, int status, double seconds);
+  void upstream_error(int cluster, upstream_error_kind kind);
+  [[nodiscard]] std::string render() const;
+
+  std::atomic<std::int64_t> active_connections{0};
+  std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::uint64_t> connections_rejected{0};
+  std::atomic<std::uint64_t> tls_handshake_failures{0};
+  std::atomic<std::uint64_t> client_disconnects{0};
+  std::atomic<std::int64_t> upstream_connections_open{0};
+  std::atomic<std::uint64_t> upstream_connections_reused{0};
+  std::atomic<std::uint64_t> cert_reloads{0};
+  std::atomic<std::uint64_t> cert_reload_failures{0};
+
+  static constexpr std::array<double, 15> buckets{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                  1,     2.5,   5,    10,    30,   60,  120};
+
+ private:
+  struct per_cluster {
+    std::array<std::atomic<std::uint64_t>, 600> by_status{};
+    std::array<std::atomic<std::uint64_t>, buckets.size() + 1> histogram{};
+    std::atomic<std::uint64_t> duration_us_sum{0};
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(upstream_error_kind::count_)> errors{};
+  };
+  std::vector<std::string> names_;  // index 0 = "none"
+  std::unique_ptr<per_cluster[]> clusters_;
+};
+
+}  // namespace sovgw::gateway

@@ -1,0 +1,71 @@
+#pragma once
+
+// What the request pipeline knows about one request, filled stage by stage:
+//   accept -> read -> identify -> classify -> decide -> route -> forward -> relay -> record
+// Owned by the session handling the request; never shared between threads.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gateway/http_parser.hpp"
+
+namespace sovgw::gateway {
+
+struct request_context {
+  std::string request_id;
+  std::chrono::steady_clock::time_point started{};
+  std::chrono::system_clock::time_point received_at{};
+
+  // accept
+  std::string client_ip;
+  std::uint16_t client_port = 0;
+  std::string client_certificate_cn;  // verified mTLS client certificate, if any
+
+  // read
+  http::message_head head;
+  std::string body;  // de-chunked; bounded by limits.max_body_bytes
+
+  // identify
+  std::string tenant = "default";
+  std::string client_country = "unknown";
+  std::string client_country_source = "none";
+
+  // classify
+  std::string model;
+  bool stream = false;
+  std::vector<std::string> data_classes;
+
+  // decide
+  bool permitted = true;
+  std::vector<std::string> matched_rules;
+  std::string decision_reason;
+  std::vector<int> allowed_clusters;  // indexes into config.clusters
+
+  // route
+  int cluster = -1;
+  std::string endpoint;  // host:port actually used
+
+  // outcome (record)
+  int status = 0;
+  std::uint64_t response_bytes = 0;
+  std::string error_kind;  // empty on success
+  bool upstream_reused = false;
+};
+
+// What a stage tells the session: go on, or answer now with an OpenAI-style error.
+struct stage_result {
+  bool proceed = true;
+  int status = 0;
+  std::string type;
+  std::string code;
+  std::string message;
+
+  static stage_result next() { return {}; }
+  static stage_result respond(int status, std::string type, std::string code, std::string message) {
+    return {false, status, std::move(type), std::move(code), std::move(message)};
+  }
+};
+
+}  // namespace sovgw::gateway

@@ -1,0 +1,235 @@
+#include "gateway/server.hpp"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <stdexcept>
+
+#include "gateway/log.hpp"
+#include "gateway/session.hpp"
+
+namespace sovgw::gateway {
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+auto log_exceptions(const char* what) {
+  return [what](std::exception_ptr e) {
+    if (!e) {
+      return;
+    }
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log_line("error", what).str("exception", ex.what()).emit();
+    }
+  };
+}
+
+asio::awaitable<void> accept_loop(worker& w) {
+  const std::size_t max_connections = w.shared.cfg->max_connections;
+  while (true) {
+    auto [ec, socket] = co_await w.acceptor.async_accept(nothrow);
+    if (ec) {
+      if (!w.acceptor.is_open()) {
+        co_return;
+      }
+      // Out of descriptors or memory: back off briefly instead of spinning.
+      asio::steady_timer pause(w.ioc, milliseconds(50));
+      co_await pause.async_wait(nothrow);
+      continue;
+    }
+    if (w.shared.stats->active_connections.load(std::memory_order_relaxed) >=
+        static_cast<std::int64_t>(max_connections)) {
+      w.shared.stats->connections_rejected.fetch_add(1, std::memory_order_relaxed);
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    asio::co_spawn(w.ioc, serve_connection(w, std::move(socket)), log_exceptions("session failed"));
+  }
+}
+
+asio::awaitable<void> admin_accept_loop(worker& w, tcp::acceptor& acceptor) {
+  while (true) {
+    auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+    if (ec) {
+      if (!acceptor.is_open()) {
+        co_return;
+      }
+      continue;
+    }
+    asio::co_spawn(w.ioc, serve_admin_connection(w, std::move(socket)), log_exceptions("admin session failed"));
+  }
+}
+
+void open_listener(tcp::acceptor& acceptor, const tcp::endpoint& ep, bool reuse_port) {
+  acceptor.open(ep.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  if (reuse_port) {
+    int one = 1;
+    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      throw std::runtime_error("setsockopt(SO_REUSEPORT) failed");
+    }
+  }
+  boost::system::error_code ec;
+  acceptor.bind(ep, ec);
+  if (ec) {
+    throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", ep.address().to_string(), ep.port(),
+                                         ec.message()));
+  }
+  acceptor.listen(4096);
+}
+
+}  // namespace
+
+server::server(std::shared_ptr<const config> cfg) {
+  state_.cfg = cfg;
+  state_.server_tls.store(make_server_context(cfg->tls));
+  state_.upstreams = build_upstreams(*cfg);
+  std::vector<std::string> names;
+  for (const auto& c : cfg->clusters) {
+    names.push_back(c.name);
+  }
+  state_.stats = std::make_unique<metrics>(std::move(names));
+  state_.stages = std::make_unique<pipeline>(cfg);
+  unsigned n = cfg->threads != 0 ? cfg->threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<worker>(state_, i));
+  }
+}
+
+server::~server() = default;
+
+void server::bind() {
+  const config& cfg = *state_.cfg;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(cfg.listen_address, ec);
+  if (ec) {
+    throw std::runtime_error(fmt::format("listen.address '{}' is not an IP address", cfg.listen_address));
+  }
+  tcp::endpoint ep(address, cfg.listen_port);
+  for (auto& w : workers_) {
+    open_listener(w->acceptor, ep, true);
+    ep.port(w->acceptor.local_endpoint().port());
+  }
+  port_ = ep.port();
+  if (cfg.admin_enabled) {
+    auto admin_address = asio::ip::make_address(cfg.admin_address, ec);
+    if (ec) {
+      throw std::runtime_error(fmt::format("admin.address '{}' is not an IP address", cfg.admin_address));
+    }
+    admin_acceptor_ = std::make_unique<tcp::acceptor>(workers_[0]->ioc);
+    open_listener(*admin_acceptor_, tcp::endpoint(admin_address, cfg.admin_port), false);
+    admin_port_ = admin_acceptor_->local_endpoint().port();
+  }
+}
+
+void server::reload_certificates() {
+  try {
+    state_.server_tls.store(make_server_context(state_.cfg->tls));
+    state_.stats->cert_reloads.fetch_add(1, std::memory_order_relaxed);
+    log_line("info", "certificates reloaded").str("certificate", state_.cfg->tls.certificate).emit();
+  } catch (const std::exception& e) {
+    state_.stats->cert_reload_failures.fetch_add(1, std::memory_order_relaxed);
+    log_line("error", "certificate reload failed; keeping the current certificates").str("error", e.what()).emit();
+  }
+}
+
+void server::begin_drain() {
+  if (state_.draining.exchange(true)) {
+    return;
+  }
+  log_line("info", "draining")
+      .num("active_connections", state_.stats->active_connections.load())
+      .num("deadline_ms", state_.cfg->timeouts.drain.count())
+      .emit();
+  for (auto& w : workers_) {
+    asio::post(w->ioc, [wp = w.get()] {
+      boost::system::error_code ec;
+      wp->acceptor.close(ec);
+      for (connection* c : wp->idle_connections) {
+        c->cancel();
+      }
+    });
+  }
+  worker& w0 = *workers_[0];
+  auto deadline = std::chrono::steady_clock::now() + state_.cfg->timeouts.drain;
+  asio::co_spawn(
+      w0.ioc,
+      [this, deadline, &w0]() -> asio::awaitable<void> {
+        asio::steady_timer tick(w0.ioc);
+        while (state_.stats->active_connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+          tick.expires_after(milliseconds(20));
+          co_await tick.async_wait(nothrow);
+        }
+        std::int64_t left = state_.stats->active_connections.load();
+        log_line(left == 0 ? "info" : "warn", "drained")
+            .num("connections_cut", left)
+            .emit();
+        for (auto& w : workers_) {
+          w->ioc.stop();
+        }
+      },
+      log_exceptions("drain failed"));
+}
+
+int server::run() {
+  const config& cfg = *state_.cfg;
+  worker& w0 = *workers_[0];
+  asio::signal_set signals(w0.ioc, SIGINT, SIGTERM, SIGHUP);
+  std::function<void()> wait_signal;
+  wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) {
+        return;
+      }
+      if (sig == SIGHUP) {
+        reload_certificates();
+      } else {
+        begin_drain();
+      }
+      wait_signal();
+    });
+  };
+  wait_signal();
+  for (auto& w : workers_) {
+    asio::co_spawn(w->ioc, accept_loop(*w), log_exceptions("accept loop failed"));
+  }
+  if (admin_acceptor_) {
+    asio::co_spawn(w0.ioc, admin_accept_loop(w0, *admin_acceptor_), log_exceptions("admin accept loop failed"));
+  }
+  log_line("info", "listening")
+      .str("address", cfg.listen_address)
+      .num("port", port_)
+      .str("admin_address", cfg.admin_enabled ? cfg.admin_address : "")
+      .num("admin_port", admin_port_)
+      .num("threads", static_cast<std::int64_t>(workers_.size()))
+      .str("config", cfg.source)
+      .emit();
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    threads.emplace_back([w = workers_[i].get()] {
+      auto guard = asio::make_work_guard(w->ioc);
+      w->ioc.run();
+    });
+  }
+  {
+    auto guard = asio::make_work_guard(w0.ioc);
+    w0.ioc.run();
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  log_line("info", "stopped").emit();
+  return 0;
+}
+
+}  // namespace sovgw::gateway

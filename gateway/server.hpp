@@ -1,0 +1,43 @@
+#pragma once
+
+// The gateway process: workers (one io_context and SO_REUSEPORT acceptor per thread), the admin
+// listener, signal handling (SIGTERM/SIGINT drain, SIGHUP certificate reload).
+// Control plane: the constructor and bind() throw std::runtime_error on bad certificates, keys or
+// addresses; run() only returns after a drain.
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "gateway/config.hpp"
+#include "gateway/worker.hpp"
+
+namespace sovgw::gateway {
+
+class server {
+ public:
+  explicit server(std::shared_ptr<const config> cfg);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds the listeners (port 0 picks a free port; see port()).
+  void bind();
+  // Serves until SIGTERM or SIGINT, then drains within timeouts.drain. Returns the exit code.
+  int run();
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] std::uint16_t admin_port() const { return admin_port_; }
+
+ private:
+  void begin_drain();
+  void reload_certificates();
+
+  shared_state state_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::unique_ptr<tcp::acceptor> admin_acceptor_;
+  std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
+};
+
+}  // namespace sovgw::gateway

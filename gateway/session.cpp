@@ -1,0 +1,768 @@
+#include "gateway/session.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "gateway/log.hpp"
+
+namespace sovgw::gateway {
+
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+using clock = std::chrono::steady_clock;
+
+constexpr std::size_t read_chunk = 16 * 1024;
+constexpr milliseconds linger_time{2000};
+
+std::string make_request_id(std::mt19937_64& rng) { return fmt::format("{:016x}{:016x}", rng(), rng()); }
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 417:
+      return "Expectation Failed";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Status";
+  }
+}
+
+std::string error_body(std::string_view type, std::string_view code, std::string_view message,
+                       std::string_view request_id) {
+  std::string out = "{\"error\":{\"message\":";
+  append_json_string(out, message);
+  out += ",\"type\":";
+  append_json_string(out, type);
+  out += ",\"param\":null,\"code\":";
+  append_json_string(out, code);
+  out += ",\"request_id\":";
+  append_json_string(out, request_id);
+  out += "}}\n";
+  return out;
+}
+
+std::string_view error_type_for(int status) {
+  return status >= 500 ? "server_error" : "invalid_request_error";
+}
+
+std::string_view error_code_for(http::parse_error e) {
+  switch (http::status_for(e)) {
+    case 408:
+      return "request_timeout";
+    case 413:
+      return "request_too_large";
+    case 414:
+      return "request_line_too_long";
+    case 431:
+      return "headers_too_large";
+    case 501:
+      return "not_implemented";
+    case 505:
+      return "http_version_not_supported";
+    case 417:
+      return "expectation_failed";
+    default:
+      return "bad_request";
+  }
+}
+
+bool starts_with_icase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && http::iequals(s.substr(0, prefix.size()), prefix);
+}
+
+enum class next_step : std::uint8_t { keep_alive, close, linger_close };
+
+class session {
+ public:
+  session(worker& w, std::shared_ptr<connection> client, const tcp::endpoint& peer)
+      : w_(w), cfg_(*w.shared.cfg), client_(std::move(client)), peer_ip_(peer.address().to_string()),
+        peer_port_(peer.port()) {
+    if (client_->ssl() != nullptr) {
+      client_cn_ = peer_common_name(client_->ssl());
+    }
+  }
+
+  asio::awaitable<void> run() {
+    bool first = true;
+    while (true) {
+      if (inbuf_.empty()) {
+        if (w_.shared.draining.load(std::memory_order_relaxed)) {
+          break;
+        }
+        w_.idle_connections.insert(client_.get());
+        io_status s = co_await client_->wait_readable(first ? cfg_.timeouts.request_header
+                                                            : cfg_.timeouts.keep_alive_idle);
+        w_.idle_connections.erase(client_.get());
+        if (s != io_status::ok) {
+          break;  // idle timeout, drain, or the client left: close quietly
+        }
+      }
+      first = false;
+      next_step step = co_await handle_one();
+      if (step == next_step::keep_alive && client_->is_open()) {
+        continue;
+      }
+      if (step == next_step::linger_close) {
+        co_await client_->linger_close(linger_time);
+      }
+      break;
+    }
+    client_->close();
+  }
+
+ private:
+  asio::awaitable<next_step> handle_one() {
+    request_context ctx;
+    ctx.started = clock::now();
+    ctx.received_at = std::chrono::system_clock::now();
+    ctx.request_id = make_request_id(w_.rng);
+    ctx.client_ip = peer_ip_;
+    ctx.client_port = peer_port_;
+    ctx.client_certificate_cn = client_cn_;
+
+    next_step step = co_await read_request(ctx);
+    if (ctx.status == 0 && step == next_step::keep_alive) {
+      step = co_await process(ctx);
+    }
+    if (ctx.status != 0) {
+      finish(ctx);
+    }
+    co_return step;
+  }
+
+  // read: head and body, strictly framed. Answers framing errors itself (ctx.status set).
+  asio::awaitable<next_step> read_request(request_context& ctx) {
+    http::head_scanner scanner(cfg_.http, true);
+    const clock::time_point deadline = clock::now() + cfg_.timeouts.request_header;
+    while (true) {
+      http::head_scanner::state st = scanner.scan(inbuf_);
+      if (st == http::head_scanner::state::complete) {
+        break;
+      }
+      if (st == http::head_scanner::state::error) {
+        co_return co_await reject(ctx, scanner.error());
+      }
+      auto left = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
+      if (left.count() <= 0) {
+        co_return co_await reject_timeout(ctx);
+      }
+      connection::read_result r = co_await client_->read_into(inbuf_, read_chunk, left);
+      if (r.status == io_status::timeout) {
+        co_return co_await reject_timeout(ctx);
+      }
+      if (r.status != io_status::ok) {
+        co_return next_step::close;  // the client left mid-head: nobody to answer
+      }
+    }
+    std::string raw = inbuf_.substr(0, scanner.head_size());
+    inbuf_.erase(0, scanner.head_size());
+    if (http::parse_error e = http::parse_request_head(std::move(raw), cfg_.http, ctx.head);
+        e != http::parse_error::none) {
+      co_return co_await reject(ctx, e);
+    }
+    if (ctx.head.framing == http::body_framing::none) {
+      co_return next_step::keep_alive;
+    }
+    if (ctx.head.expect_continue && inbuf_.empty()) {
+      if (co_await client_->write("HTTP/1.1 100 Continue\r\n\r\n", {}, cfg_.timeouts.request_body) != io_status::ok) {
+        co_return next_step::close;
+      }
+    }
+    if (ctx.head.framing == http::body_framing::content_length) {
+      co_return co_await read_fixed_body(ctx);
+    }
+    co_return co_await read_chunked_body(ctx);
+  }
+
+  asio::awaitable<next_step> read_fixed_body(request_context& ctx) {
+    const std::size_t n = static_cast<std::size_t>(ctx.head.content_length);
+    while (inbuf_.size() < n) {
+      connection::read_result r =
+          co_await client_->read_into(inbuf_, std::min(read_chunk, n - inbuf_.size()), cfg_.timeouts.request_body);
+      if (r.status == io_status::timeout) {
+        co_return co_await reject_timeout(ctx);
+      }
+      if (r.status != io_status::ok) {
+        co_return next_step::close;
+      }
+    }
+    if (inbuf_.size() == n) {
+      ctx.body.swap(inbuf_);
+      inbuf_.clear();
+    } else {
+      ctx.body = inbuf_.substr(0, n);
+      inbuf_.erase(0, n);
+    }
+    co_return next_step::keep_alive;
+  }
+
+  asio::awaitable<next_step> read_chunked_body(request_context& ctx) {
+    http::chunk_decoder decoder(cfg_.http.max_body_bytes);
+    while (true) {
+      std::size_t consumed = 0;
+      http::chunk_decoder::state st = decoder.feed(inbuf_, consumed, ctx.body);
+      inbuf_.erase(0, consumed);
+      if (st == http::chunk_decoder::state::done) {
+        co_return next_step::keep_alive;
+      }
+      if (st == http::chunk_decoder::state::error) {
+        co_return co_await reject(ctx, decoder.error());
+      }
+      connection::read_result r = co_await client_->read_into(inbuf_, read_chunk, cfg_.timeouts.request_body);
+      if (r.status == io_status::timeout) {
+        co_return co_await reject_timeout(ctx);
+      }
+      if (r.status != io_status::ok) {
+        co_return next_step::close;
+      }
+    }
+  }
+
+  // identify -> classify -> decide -> route -> forward -> relay.
+  asio::awaitable<next_step> process(request_context& ctx) {
+    const pipeline& stages = *w_.shared.stages;
+    stage_result r = stages.identify(ctx);
+    if (r.proceed) {
+      r = stages.classify(ctx);
+    }
+    if (r.proceed) {
+      r = stages.decide(ctx);
+    }
+    if (r.proceed) {
+      r = stages.route(ctx, [this](int c) { return w_.pool.cluster_available(c); });
+    }
+    if (!r.proceed) {
+      ctx.error_kind = r.code;
+      co_return co_await respond_error(ctx, r.status, r.type, r.code, r.message, !keep_alive(ctx));
+    }
+    co_return co_await forward(ctx);
+  }
+
+  [[nodiscard]] bool keep_alive(const request_context& ctx) const {
+    return ctx.head.keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
+  }
+
+  asio::awaitable<next_step> reject(request_context& ctx, http::parse_error e) {
+    ctx.error_kind = error_code_for(e);
+    int status = http::status_for(e);
+    co_await respond_error(ctx, status, error_type_for(status), error_code_for(e), http::describe(e), true);
+    co_return next_step::linger_close;
+  }
+
+  asio::awaitable<next_step> reject_timeout(request_context& ctx) {
+    ctx.error_kind = "request_timeout";
+    co_await respond_error(ctx, 408, "invalid_request_error", "request_timeout",
+                           "the request was not received in time", true);
+    co_return next_step::linger_close;
+  }
+
+  // An OpenAI-style JSON error. `close` adds Connection: close.
+  asio::awaitable<next_step> respond_error(request_context& ctx, int status, std::string_view type,
+                                           std::string_view code, std::string_view message, bool close) {
+    std::string body = error_body(type, code, message, ctx.request_id);
+    std::string head = fmt::format(
+        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Request-Id: {}\r\n{}\r\n",
+        status, reason_phrase(status), body.size(), ctx.request_id, close ? "Connection: close\r\n" : "");
+    ctx.status = status;
+    bool head_only = ctx.head.method == "HEAD";
+    io_status s = co_await client_->write(head, head_only ? std::string_view() : body, cfg_.timeouts.stream_idle);
+    ctx.response_bytes = head_only ? 0 : body.size();
+    co_return (s != io_status::ok || close) ? next_step::close : next_step::keep_alive;
+  }
+
+  // forward: the request to a compliant cluster; relay: its answer back, watching the client.
+  asio::awaitable<next_step> forward(request_context& ctx) {
+    upstream_pool::failure why;
+    upstream_pool::lease lease = co_await w_.pool.acquire(ctx.cluster, why);
+    const std::string& cluster_name = cfg_.clusters[static_cast<std::size_t>(ctx.cluster)].name;
+    if (!lease.conn) {
+      ctx.error_kind = "upstream_connect";
+      log_line("warn", "no upstream connection")
+          .str("request_id", ctx.request_id)
+          .str("cluster", cluster_name)
+          .str("detail", why.detail)
+          .emit();
+      if (why.kind == upstream_error_kind::tls) {
+        co_return co_await respond_error(ctx, 502, "server_error", "upstream_tls_error",
+                                         fmt::format("cluster '{}' failed TLS verification", cluster_name),
+                                         !keep_alive(ctx));
+      }
+      if (why.kind == upstream_error_kind::timeout) {
+        co_return co_await respond_error(ctx, 504, "server_error", "upstream_timeout",
+                                         fmt::format("connecting to cluster '{}' timed out", cluster_name),
+                                         !keep_alive(ctx));
+      }
+      co_return co_await respond_error(ctx, 503, "server_error", "cluster_unavailable",
+                                       fmt::format("cluster '{}' is unavailable; try again later", cluster_name),
+                                       !keep_alive(ctx));
+    }
+    ctx.endpoint = lease.endpoint->label;
+    ctx.upstream_reused = lease.reused;
+
+    client_gone_ = false;
+    auto result = co_await (exchange(ctx, lease) || watch_client());
+    next_step step = next_step::close;
+    bool reusable = false;
+    if (result.index() == 0) {
+      std::tie(step, reusable) = std::get<0>(result);
+    } else {
+      ctx.error_kind = "client_disconnected";
+      if (ctx.status == 0) {
+        ctx.status = 499;  // nginx's convention: the client closed the request
+      }
+      w_.shared.stats->client_disconnects.fetch_add(1, std::memory_order_relaxed);
+    }
+    w_.pool.release(ctx.cluster, std::move(lease), reusable);
+    co_return step;
+  }
+
+  // Returns once the client has gone away (closed, reset, or sent close_notify). Pipelined data
+  // from a live client ends the watch: it then waits to be cancelled.
+  asio::awaitable<void> watch_client() {
+    while (true) {
+      if (client_->peer_gone()) {
+        client_gone_ = true;
+        co_return;
+      }
+      if (client_->peer_closed_or_sent()) {
+        asio::steady_timer forever(w_.ioc, clock::time_point::max());
+        co_await forever.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_return;
+      }
+      io_status s = co_await client_->wait_readable(milliseconds(0));
+      if (s == io_status::cancelled || s == io_status::timeout) {
+        asio::steady_timer forever(w_.ioc, clock::time_point::max());
+        co_await forever.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_return;
+      }
+    }
+  }
+
+  std::string upstream_request_head(const request_context& ctx, const upstream_cluster& up) const {
+    const http::message_head& h = ctx.head;
+    std::string out;
+    out.reserve(h.raw.size() + 256);
+    fmt::format_to(std::back_inserter(out), "{} {} HTTP/1.1\r\nHost: {}\r\n", h.method, h.target, up.host_header);
+    std::string xff;
+    std::string forwarded;
+    for (const http::field& f : h.fields) {
+      if (http::is_hop_by_hop(h, f.name) || http::iequals(f.name, "host") || http::iequals(f.name, "content-length") ||
+          http::iequals(f.name, "expect") || http::iequals(f.name, "x-request-id") ||
+          http::iequals(f.name, "x-forwarded-proto") || starts_with_icase(f.name, "sovereign-")) {
+        continue;
+      }
+      if (http::iequals(f.name, "x-forwarded-for")) {
+        xff += xff.empty() ? "" : ", ";
+        xff += f.value;
+        continue;
+      }
+      if (http::iequals(f.name, "forwarded")) {
+        forwarded += forwarded.empty() ? "" : ", ";
+        forwarded += f.value;
+        continue;
+      }
+      out += f.name;
+      out += ": ";
+      out += f.value;
+      out += "\r\n";
+    }
+    bool v6 = ctx.client_ip.find(':') != std::string::npos;
+    fmt::format_to(std::back_inserter(out),
+                   "X-Forwarded-For: {}{}{}\r\nForwarded: {}{}for={}{}{};proto=https\r\nX-Forwarded-Proto: "
+                   "https\r\nX-Request-Id: {}\r\n",
+                   xff, xff.empty() ? "" : ", ", ctx.client_ip, forwarded, forwarded.empty() ? "" : ", ",
+                   v6 ? "\"[" : "", ctx.client_ip, v6 ? "]\"" : "", ctx.request_id);
+    if (!ctx.body.empty() || h.method == "POST" || h.method == "PUT" || h.method == "PATCH") {
+      fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", ctx.body.size());
+    }
+    out += "\r\n";
+    return out;
+  }
+
+  // Sends the request and relays the answer. Returns the next step for the client connection and
+  // whether the upstream connection may be reused.
+  asio::awaitable<std::pair<next_step, bool>> exchange(request_context& ctx, upstream_pool::lease& lease) {
+    const upstream_cluster& up = *w_.shared.upstreams[static_cast<std::size_t>(ctx.cluster)];
+    connection& upstream = *lease.conn;
+    std::string head = upstream_request_head(ctx, up);
+    if (ctx.body.size() <= 16 * 1024) {
+      head += ctx.body;
+      co_return co_await exchange_sent(ctx, lease, co_await upstream.write(head, {}, cfg_.timeouts.stream_idle));
+    }
+    co_return co_await exchange_sent(ctx, lease, co_await upstream.write(head, ctx.body, cfg_.timeouts.stream_idle));
+  }
+
+  asio::awaitable<std::pair<next_step, bool>> upstream_failed(request_context& ctx, upstream_pool::lease& lease,
+                                                              upstream_error_kind kind, io_status s,
+                                                              std::string_view what) {
+    if (s == io_status::cancelled) {
+      co_return std::pair{next_step::close, false};  // the client left; not the cluster's fault
+    }
+    w_.shared.stats->upstream_error(ctx.cluster, kind);
+    w_.pool.report_failure(ctx.cluster, *lease.endpoint);
+    const std::string& cluster_name = cfg_.clusters[static_cast<std::size_t>(ctx.cluster)].name;
+    log_line("warn", "upstream failed")
+        .str("request_id", ctx.request_id)
+        .str("cluster", cluster_name)
+        .str("endpoint", lease.endpoint->label)
+        .str("stage", what)
+        .str("io", to_string(s))
+        .boolean("reused_connection", lease.reused)
+        .emit();
+    if (s == io_status::timeout) {
+      ctx.error_kind = "upstream_timeout";
+      co_return std::pair{co_await respond_error(ctx, 504, "server_error", "upstream_timeout",
+                                                 fmt::format("cluster '{}' did not answer in time", cluster_name),
+                                                 !keep_alive(ctx)),
+                          false};
+    }
+    ctx.error_kind = kind == upstream_error_kind::protocol ? "upstream_protocol" : "upstream_reset";
+    co_return std::pair{co_await respond_error(ctx, 502, "server_error", "upstream_error",
+                                               fmt::format("cluster '{}' failed: {}", cluster_name, what),
+                                               !keep_alive(ctx)),
+                        false};
+  }
+
+  asio::awaitable<std::pair<next_step, bool>> exchange_sent(request_context& ctx, upstream_pool::lease& lease,
+                                                            io_status sent) {
+    connection& upstream = *lease.conn;
+    if (sent != io_status::ok) {
+      co_return co_await upstream_failed(ctx, lease, upstream_error_kind::reset, sent, "sending the request");
+    }
+    // Response head; 1xx interim responses (other than 101) are dropped.
+    std::string upbuf;
+    http::message_head up;
+    http::limits response_limits;
+    response_limits.max_request_line = 8 * 1024;
+    response_limits.max_head_bytes = 64 * 1024;
+    while (true) {
+      http::head_scanner scanner(response_limits, false);
+      http::head_scanner::state st = scanner.scan(upbuf);
+      while (st == http::head_scanner::state::need_more) {
+        connection::read_result r = co_await upstream.read_into(upbuf, read_chunk, cfg_.timeouts.upstream_response);
+        if (r.status != io_status::ok) {
+          co_return co_await upstream_failed(ctx, lease,
+                                             r.status == io_status::timeout ? upstream_error_kind::timeout
+                                                                            : upstream_error_kind::reset,
+                                             r.status, "waiting for the response");
+        }
+        st = scanner.scan(upbuf);
+      }
+      if (st == http::head_scanner::state::error) {
+        co_return co_await upstream_failed(ctx, lease, upstream_error_kind::protocol, io_status::error,
+                                           "malformed response head");
+      }
+      std::string raw = upbuf.substr(0, scanner.head_size());
+      upbuf.erase(0, scanner.head_size());
+      if (http::parse_response_head(std::move(raw), ctx.head.method, up) != http::parse_error::none ||
+          up.status == 101) {
+        co_return co_await upstream_failed(ctx, lease, upstream_error_kind::protocol, io_status::error,
+                                           "malformed response head");
+      }
+      if (up.status >= 200) {
+        break;
+      }
+    }
+    w_.pool.report_success(*lease.endpoint);
+    co_return co_await relay(ctx, lease, up, upbuf);
+  }
+
+  std::string client_response_head(const request_context& ctx, const http::message_head& up, bool chunked,
+                                   bool close) const {
+    std::string out;
+    out.reserve(up.raw.size() + 128);
+    fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} {}\r\n", up.status,
+                   up.reason.empty() ? reason_phrase(up.status) : up.reason);
+    for (const http::field& f : up.fields) {
+      if (http::is_hop_by_hop(up, f.name) || http::iequals(f.name, "x-request-id") ||
+          (http::iequals(f.name, "content-length") && up.framing != http::body_framing::none)) {
+        continue;
+      }
+      out += f.name;
+      out += ": ";
+      out += f.value;
+      out += "\r\n";
+    }
+    fmt::format_to(std::back_inserter(out), "X-Request-Id: {}\r\n", ctx.request_id);
+    if (up.framing == http::body_framing::content_length) {
+      fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", up.content_length);
+    } else if (chunked) {
+      out += "Transfer-Encoding: chunked\r\n";
+    }
+    if (close) {
+      out += "Connection: close\r\n";
+    }
+    out += "\r\n";
+    return out;
+  }
+
+  static void append_chunk(std::string& out, std::string_view data, bool chunked) {
+    if (data.empty()) {
+      return;
+    }
+    if (chunked) {
+      fmt::format_to(std::back_inserter(out), "{:x}\r\n", data.size());
+    }
+    out += data;
+    if (chunked) {
+      out += "\r\n";
+    }
+  }
+
+  // relay: one chunk in flight. A slow client makes the write wait, and nothing more is read from
+  // the cluster until it completes (backpressure). Each wait has the per-chunk idle timeout only.
+  asio::awaitable<std::pair<next_step, bool>> relay(request_context& ctx, upstream_pool::lease& lease,
+                                                    const http::message_head& up, std::string& upbuf) {
+    connection& upstream = *lease.conn;
+    const bool client_http10 = ctx.head.version_minor == 0;
+    const bool streamed = up.framing == http::body_framing::chunked || up.framing == http::body_framing::until_close;
+    const bool chunked = streamed && !client_http10;
+    const bool close = !keep_alive(ctx) || (streamed && client_http10);
+    ctx.status = up.status;
+    std::string out = client_response_head(ctx, up, chunked, close);
+    const next_step after = close ? next_step::close : next_step::keep_alive;
+    const milliseconds idle = cfg_.timeouts.stream_idle;
+
+    auto client_failed = [&](io_status s) {
+      ctx.error_kind = s == io_status::timeout ? "client_write_timeout" : "client_write_failed";
+      return std::pair{next_step::close, false};
+    };
+    auto upstream_mid_body = [&](std::string_view kind, io_status s) {
+      if (s == io_status::cancelled) {
+        return std::pair{next_step::close, false};  // the client left; not the cluster's fault
+      }
+      ctx.error_kind = std::string(kind);
+      w_.shared.stats->upstream_error(ctx.cluster, upstream_error_kind::reset);
+      w_.pool.report_failure(ctx.cluster, *lease.endpoint);
+      log_line("warn", "upstream failed mid-body")
+          .str("request_id", ctx.request_id)
+          .str("endpoint", lease.endpoint->label)
+          .str("error", kind)
+          .emit();
+      return std::pair{next_step::close, false};  // the client sees a truncated body
+    };
+
+    if (up.framing == http::body_framing::none) {
+      io_status s = co_await client_->write(out, {}, idle);
+      if (s != io_status::ok) {
+        co_return client_failed(s);
+      }
+      co_return std::pair{after, up.keep_alive && upbuf.empty()};
+    }
+
+    if (up.framing == http::body_framing::content_length) {
+      std::uint64_t remaining = up.content_length;
+      while (true) {
+        std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, upbuf.size()));
+        out.append(upbuf, 0, take);
+        upbuf.erase(0, take);
+        remaining -= take;
+        ctx.response_bytes += take;
+        if (!out.empty()) {
+          io_status s = co_await client_->write(out, {}, idle);
+          if (s != io_status::ok) {
+            co_return client_failed(s);
+          }
+          out.clear();
+        }
+        if (remaining == 0) {
+          break;
+        }
+        connection::read_result r = co_await upstream.read_into(
+            upbuf, static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk, remaining)), idle);
+        if (r.status != io_status::ok) {
+          co_return upstream_mid_body(
+              r.status == io_status::timeout ? "upstream_stream_timeout" : "upstream_reset_mid_body", r.status);
+        }
+      }
+      co_return std::pair{after, up.keep_alive && upbuf.empty()};
+    }
+
+    http::chunk_decoder decoder(UINT64_MAX);
+    std::string decoded;
+    while (true) {
+      bool done = false;
+      decoded.clear();
+      if (up.framing == http::body_framing::chunked) {
+        std::size_t consumed = 0;
+        http::chunk_decoder::state st = decoder.feed(upbuf, consumed, decoded);
+        upbuf.erase(0, consumed);
+        if (st == http::chunk_decoder::state::error) {
+          co_return upstream_mid_body("upstream_bad_chunking", io_status::error);
+        }
+        done = st == http::chunk_decoder::state::done;
+      } else {
+        decoded.swap(upbuf);
+      }
+      ctx.response_bytes += decoded.size();
+      append_chunk(out, decoded, chunked);
+      if (done && chunked) {
+        out += "0\r\n\r\n";
+      }
+      if (!out.empty()) {
+        io_status s = co_await client_->write(out, {}, idle);
+        if (s != io_status::ok) {
+          co_return client_failed(s);
+        }
+        out.clear();
+      }
+      if (done) {
+        co_return std::pair{after, up.keep_alive && upbuf.empty()};
+      }
+      connection::read_result r = co_await upstream.read_into(upbuf, read_chunk, idle);
+      if (r.status == io_status::eof && up.framing == http::body_framing::until_close) {
+        if (chunked) {
+          io_status s = co_await client_->write("0\r\n\r\n", {}, idle);
+          if (s != io_status::ok) {
+            co_return client_failed(s);
+          }
+        }
+        co_return std::pair{after, false};
+      }
+      if (r.status != io_status::ok) {
+        co_return upstream_mid_body(
+            r.status == io_status::timeout ? "upstream_stream_timeout" : "upstream_reset_mid_body", r.status);
+      }
+    }
+  }
+
+  void finish(const request_context& ctx) {
+    double seconds = std::chrono::duration<double>(clock::now() - ctx.started).count();
+    w_.shared.stats->request_done(ctx.cluster, ctx.status, seconds);
+    w_.shared.stages->record(ctx, seconds);
+  }
+
+  worker& w_;
+  const config& cfg_;
+  std::shared_ptr<connection> client_;
+  std::string peer_ip_;
+  std::uint16_t peer_port_;
+  std::string client_cn_;
+  std::string inbuf_;
+  bool client_gone_ = false;
+};
+
+struct connection_count_guard {
+  explicit connection_count_guard(metrics& m) : m_(m) { m_.active_connections.fetch_add(1, std::memory_order_relaxed); }
+  ~connection_count_guard() { m_.active_connections.fetch_sub(1, std::memory_order_relaxed); }
+  connection_count_guard(const connection_count_guard&) = delete;
+  connection_count_guard& operator=(const connection_count_guard&) = delete;
+  metrics& m_;
+};
+
+}  // namespace
+
+asio::awaitable<void> serve_connection(worker& w, tcp::socket socket) {
+  metrics& stats = *w.shared.stats;
+  stats.connections_total.fetch_add(1, std::memory_order_relaxed);
+  connection_count_guard guard(stats);
+  boost::system::error_code ec;
+  tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (ec) {
+    co_return;
+  }
+  std::shared_ptr<SSL_CTX> tls = w.shared.server_tls.load();
+  ssl_ptr ssl(SSL_new(tls.get()));
+  if (!ssl) {
+    co_return;
+  }
+  SSL_set_accept_state(ssl.get());
+  auto client = std::make_shared<connection>(std::move(socket), std::move(ssl));
+  std::string detail;
+  if (co_await client->handshake(w.shared.cfg->timeouts.handshake, detail) != io_status::ok) {
+    stats.tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+    client->close();
+    co_return;
+  }
+  session s(w, std::move(client), peer);
+  co_await s.run();
+}
+
+asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
+  auto conn = std::make_shared<connection>(std::move(socket), nullptr);
+  std::string buf;
+  http::limits lim;
+  while (true) {
+    http::head_scanner scanner(lim, true);
+    http::head_scanner::state st = scanner.scan(buf);
+    while (st == http::head_scanner::state::need_more) {
+      connection::read_result r = co_await conn->read_into(buf, 4096, milliseconds(10000));
+      if (r.status != io_status::ok) {
+        conn->close();
+        co_return;
+      }
+      st = scanner.scan(buf);
+    }
+    http::message_head head;
+    if (st == http::head_scanner::state::error ||
+        http::parse_request_head(buf.substr(0, scanner.head_size()), lim, head) != http::parse_error::none ||
+        head.framing != http::body_framing::none) {
+      co_await conn->write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", {},
+                           milliseconds(5000));
+      co_await conn->linger_close(linger_time);
+      co_return;
+    }
+    buf.erase(0, scanner.head_size());
+    std::string_view path = head.target.substr(0, head.target.find('?'));
+    int status = 200;
+    std::string body;
+    std::string_view type = "text/plain; charset=utf-8";
+    bool draining = w.shared.draining.load(std::memory_order_relaxed);
+    if (head.method != "GET" && head.method != "HEAD") {
+      status = 405;
+      body = "method not allowed\n";
+    } else if (path == "/healthz") {
+      body = "ok\n";
+    } else if (path == "/readyz") {
+      status = draining ? 503 : 200;
+      body = draining ? "draining\n" : "ready\n";
+    } else if (path == "/metrics") {
+      body = w.shared.stats->render();
+      type = "text/plain; version=0.0.4; charset=utf-8";
+    } else {
+      status = 404;
+      body = "not found; try /healthz, /readyz or /metrics\n";
+    }
+    std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n", status,
+                                  status == 405 ? "Method Not Allowed" : reason_phrase(status), type, body.size(),
+                                  head.keep_alive ? "" : "Connection: close\r\n");
+    if (co_await conn->write(out, head.method == "HEAD" ? std::string_view() : body, milliseconds(10000)) !=
+            io_status::ok ||
+        !head.keep_alive) {
+      conn->close();
+      co_return;
+    }
+  }
+}
+
+}  // namespace sovgw::gateway

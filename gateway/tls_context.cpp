@@ -1,0 +1,155 @@
+#include "gateway/tls_context.hpp"
+
+#include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace sovgw::gateway {
+
+namespace {
+
+std::string openssl_reason() {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) {
+    return "unknown OpenSSL error";
+  }
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + openssl_reason()); }
+
+constexpr const char* intermediate_tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+constexpr const char* intermediate_groups = "X25519:prime256v1:secp384r1";
+constexpr unsigned char alpn_http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                void*) {
+  for (unsigned int i = 0; i < inlen;) {
+    unsigned int len = in[i];
+    if (i + 1 + len > inlen) {
+      break;
+    }
+    if (len == 8 && std::memcmp(in + i + 1, "http/1.1", 8) == 0) {
+      *out = in + i + 1;
+      *outlen = 8;
+      return SSL_TLSEXT_ERR_OK;
+    }
+    i += 1 + len;
+  }
+  return SSL_TLSEXT_ERR_ALERT_FATAL;  // the client offers protocols, none of which we speak
+}
+
+ssl_ctx_ptr new_context(const SSL_METHOD* method) {
+  SSL_CTX* raw = SSL_CTX_new(method);
+  if (raw == nullptr) {
+    fail("SSL_CTX_new");
+  }
+  ssl_ctx_ptr ctx(raw, SSL_CTX_free);
+  SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
+  SSL_CTX_set_mode(raw, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_options(raw, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_set_cipher_list(raw, intermediate_tls12_ciphers) != 1 ||
+      SSL_CTX_set1_groups_list(raw, intermediate_groups) != 1) {
+    fail("setting the TLS cipher profile");
+  }
+  return ctx;
+}
+
+void load_certificate_and_key(SSL_CTX* ctx, const std::string& cert, const std::string& key) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
+    fail(fmt::format("{}: cannot load the certificate chain", cert));
+  }
+  check_private_key_permissions(key);
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    fail(fmt::format("{}: cannot load the private key", key));
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    fail(fmt::format("{} does not match the certificate {}", key, cert));
+  }
+}
+
+}  // namespace
+
+void check_private_key_permissions(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw std::runtime_error(fmt::format("{}: cannot read the private key: {}", path, std::strerror(errno)));
+  }
+  if ((st.st_mode & 077) != 0) {
+    throw std::runtime_error(fmt::format(
+        "{}: private key is readable by group or others (mode {:04o}); run chmod 600 {}", path,
+        st.st_mode & 07777, path));
+  }
+}
+
+ssl_ctx_ptr make_server_context(const downstream_tls_config& tls) {
+  ssl_ctx_ptr ctx = new_context(TLS_server_method());
+  SSL_CTX* raw = ctx.get();
+  load_certificate_and_key(raw, tls.certificate, tls.private_key);
+  SSL_CTX_set_alpn_select_cb(raw, select_alpn, nullptr);
+  SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_set_session_id_context(raw, reinterpret_cast<const unsigned char*>("sovgw"), 5);
+  if (!tls.client_ca.empty()) {
+    if (SSL_CTX_load_verify_locations(raw, tls.client_ca.c_str(), nullptr) != 1) {
+      fail(fmt::format("{}: cannot load the client CA", tls.client_ca));
+    }
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.client_ca.c_str());
+    if (names == nullptr) {
+      fail(fmt::format("{}: no CA certificate in the file", tls.client_ca));
+    }
+    SSL_CTX_set_client_CA_list(raw, names);
+    int mode = SSL_VERIFY_PEER;
+    if (tls.require_client_certificate) {
+      mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    }
+    SSL_CTX_set_verify(raw, mode, nullptr);
+  }
+  return ctx;
+}
+
+ssl_ctx_ptr make_client_context(const cluster_config& cluster) {
+  if (cluster.insecure_loopback_plaintext) {
+    return nullptr;
+  }
+  ssl_ctx_ptr ctx = new_context(TLS_client_method());
+  SSL_CTX* raw = ctx.get();
+  SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, nullptr);
+  if (cluster.tls.ca_file.empty()) {
+    if (SSL_CTX_set_default_verify_paths(raw) != 1) {
+      fail(fmt::format("cluster '{}': cannot load the system trust store", cluster.name));
+    }
+  } else if (SSL_CTX_load_verify_locations(raw, cluster.tls.ca_file.c_str(), nullptr) != 1) {
+    fail(fmt::format("cluster '{}': {}: cannot load the CA bundle", cluster.name, cluster.tls.ca_file));
+  }
+  if (!cluster.tls.client_certificate.empty()) {
+    load_certificate_and_key(raw, cluster.tls.client_certificate, cluster.tls.client_key);
+  }
+  SSL_CTX_set_alpn_protos(raw, alpn_http11, sizeof alpn_http11);
+  SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_CLIENT);
+  return ctx;
+}
+
+std::string peer_common_name(SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) {
+    return {};
+  }
+  char cn[256] = {};
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) < 0) {
+    return {};
+  }
+  return cn;
+}
+
+}  // namespace sovgw::gateway

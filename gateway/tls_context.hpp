@@ -1,0 +1,31 @@
+#pragma once
+
+// OpenSSL contexts for both sides. Control plane only: these throw std::runtime_error with the file
+// and the OpenSSL reason when a certificate or key cannot be used.
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+
+#include "gateway/config.hpp"
+
+namespace sovgw::gateway {
+
+using ssl_ctx_ptr = std::shared_ptr<SSL_CTX>;
+
+// Downstream: TLS 1.2 and 1.3 with the Mozilla "intermediate" profile, ALPN http/1.1, optional
+// client-certificate verification. Private keys readable by group or others are refused.
+[[nodiscard]] ssl_ctx_ptr make_server_context(const downstream_tls_config& tls);
+
+// Upstream, one per cluster: verification always on (CA file or the system store), TLS 1.2+,
+// optional client certificate (mTLS). Returns null for an insecure_loopback_plaintext cluster.
+[[nodiscard]] ssl_ctx_ptr make_client_context(const cluster_config& cluster);
+
+// Refuses a private key file that group or others can read (throws std::runtime_error).
+void check_private_key_permissions(const std::string& path);
+
+// The subject CN of the verified peer certificate, or empty.
+[[nodiscard]] std::string peer_common_name(SSL* ssl);
+
+}  // namespace sovgw::gateway

@@ -1,0 +1,217 @@
+#include "gateway/upstream_pool.hpp"
+
+#include <fmt/format.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <stdexcept>
+
+#include "gateway/log.hpp"
+
+namespace sovgw::gateway {
+
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+}
+
+std::int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg) {
+  std::vector<std::unique_ptr<upstream_cluster>> out;
+  asio::io_context resolver_ctx;
+  tcp::resolver resolver(resolver_ctx);
+  for (const cluster_config& cc : cfg.clusters) {
+    auto c = std::make_unique<upstream_cluster>();
+    c->config = &cc;
+    c->tls = make_client_context(cc);
+    c->server_name = cc.tls.server_name.empty() ? cc.endpoints.front().host : cc.tls.server_name;
+    for (const endpoint_config& e : cc.endpoints) {
+      auto ep = std::make_unique<endpoint_state>();
+      ep->host = e.host;
+      ep->port = e.port;
+      ep->label = e.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", e.host, e.port)
+                                                         : fmt::format("{}:{}", e.host, e.port);
+      boost::system::error_code ec;
+      auto results = resolver.resolve(e.host, std::to_string(e.port), ec);
+      if (ec) {
+        throw std::runtime_error(
+            fmt::format("cluster '{}': cannot resolve endpoint {}: {}", cc.name, ep->label, ec.message()));
+      }
+      for (const auto& r : results) {
+        if (cc.insecure_loopback_plaintext && !r.endpoint().address().is_loopback()) {
+          throw std::runtime_error(fmt::format("cluster '{}': {} resolves to {}, which is not loopback; plaintext "
+                                               "is only allowed on loopback",
+                                               cc.name, ep->label, r.endpoint().address().to_string()));
+        }
+        ep->addresses.push_back(r.endpoint());
+      }
+      c->endpoints.push_back(std::move(ep));
+    }
+    std::string default_host = cc.tls.server_name.empty() ? c->endpoints.front()->label : c->server_name;
+    c->host_header = cc.host_header.empty() ? default_host : cc.host_header;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+upstream_pool::upstream_pool(asio::io_context& ioc, const std::vector<std::unique_ptr<upstream_cluster>>& clusters,
+                             metrics& m, const timeouts_config& timeouts)
+    : ioc_(ioc), clusters_(clusters), metrics_(m), timeouts_(timeouts) {
+  idle_.resize(clusters.size());
+  for (std::size_t i = 0; i < clusters.size(); ++i) {
+    idle_[i].resize(clusters[i]->endpoints.size());
+  }
+}
+
+bool upstream_pool::cluster_available(int cluster) const {
+  std::int64_t now = steady_now_ms();
+  for (const auto& ep : clusters_[static_cast<std::size_t>(cluster)]->endpoints) {
+    if (ep->available(now)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void upstream_pool::report_failure(int cluster, endpoint_state& ep) {
+  const cluster_config& cc = *clusters_[static_cast<std::size_t>(cluster)]->config;
+  unsigned failures = ep.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (failures >= cc.failures_before_down) {
+    std::int64_t until = steady_now_ms() + cc.down_retry_interval.count();
+    std::int64_t before = ep.down_until_ms.exchange(until, std::memory_order_relaxed);
+    if (before <= steady_now_ms()) {
+      log_line("warn", "endpoint marked down")
+          .str("cluster", cc.name)
+          .str("endpoint", ep.label)
+          .num("consecutive_failures", failures)
+          .num("retry_in_ms", cc.down_retry_interval.count())
+          .emit();
+    }
+  }
+}
+
+void upstream_pool::report_success(endpoint_state& ep) {
+  if (ep.consecutive_failures.exchange(0, std::memory_order_relaxed) != 0) {
+    ep.down_until_ms.store(0, std::memory_order_relaxed);
+  }
+}
+
+asio::awaitable<std::shared_ptr<connection>> upstream_pool::connect(upstream_cluster& c, endpoint_state& ep,
+                                                                    failure& why) {
+  tcp::socket socket(ioc_);
+  boost::system::error_code last;
+  for (const tcp::endpoint& addr : ep.addresses) {
+    boost::system::error_code ec;
+    socket.close(ec);
+    socket.open(addr.protocol(), ec);
+    if (ec) {
+      last = ec;
+      continue;
+    }
+    asio::steady_timer deadline(ioc_, timeouts_.upstream_connect);
+    bool timed_out = false;
+    deadline.async_wait([&socket, &timed_out](const boost::system::error_code& e) {
+      if (!e) {
+        timed_out = true;
+        boost::system::error_code ignored;
+        socket.cancel(ignored);
+      }
+    });
+    auto [cec] = co_await socket.async_connect(addr, nothrow);
+    deadline.cancel();
+    if (!cec) {
+      last = {};
+      break;
+    }
+    last = timed_out ? asio::error::timed_out : cec;
+  }
+  if (last || !socket.is_open()) {
+    why.kind = last == asio::error::timed_out ? upstream_error_kind::timeout : upstream_error_kind::connect;
+    why.detail = fmt::format("connect to {}: {}", ep.label, last ? last.message() : "no address");
+    co_return nullptr;
+  }
+  ssl_ptr ssl;
+  if (c.tls) {
+    ssl.reset(SSL_new(c.tls.get()));
+    SSL_set_connect_state(ssl.get());
+    SSL_set_tlsext_host_name(ssl.get(), c.server_name.c_str());
+    // Hostname (or IP) verification against the configured server name.
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, c.server_name.c_str()) != 1) {
+      SSL_set1_host(ssl.get(), c.server_name.c_str());
+    }
+  }
+  auto conn = std::make_shared<connection>(std::move(socket), std::move(ssl));
+  std::string detail;
+  io_status hs = co_await conn->handshake(timeouts_.upstream_connect, detail);
+  if (hs != io_status::ok) {
+    why.kind = hs == io_status::timeout ? upstream_error_kind::timeout : upstream_error_kind::tls;
+    why.detail = fmt::format("TLS handshake with {} (server name {}): {}", ep.label, c.server_name, detail);
+    conn->close();
+    co_return nullptr;
+  }
+  metrics_.upstream_connections_open.fetch_add(1, std::memory_order_relaxed);
+  co_return conn;
+}
+
+asio::awaitable<upstream_pool::lease> upstream_pool::acquire(int cluster, failure& why) {
+  upstream_cluster& c = *clusters_[static_cast<std::size_t>(cluster)];
+  const std::size_t n = c.endpoints.size();
+  const std::size_t start = c.next.fetch_add(1, std::memory_order_relaxed) % n;
+  why = {upstream_error_kind::connect, "no endpoint of the cluster is available"};
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t i = (start + k) % n;
+    endpoint_state& ep = *c.endpoints[i];
+    if (!ep.available(steady_now_ms())) {
+      continue;
+    }
+    auto& idle = idle_[static_cast<std::size_t>(cluster)][i];
+    auto now = std::chrono::steady_clock::now();
+    while (!idle.empty()) {
+      std::shared_ptr<connection> conn = std::move(idle.back());
+      idle.pop_back();
+      if (now - conn->idle_since() < timeouts_.pool_idle && !conn->peer_closed_or_sent()) {
+        metrics_.upstream_connections_reused.fetch_add(1, std::memory_order_relaxed);
+        co_return lease{std::move(conn), &ep, true};
+      }
+      conn->close();
+      metrics_.upstream_connections_open.fetch_sub(1, std::memory_order_relaxed);
+    }
+    std::shared_ptr<connection> conn = co_await connect(c, ep, why);
+    if (conn) {
+      co_return lease{std::move(conn), &ep, false};
+    }
+    metrics_.upstream_error(cluster, why.kind);
+    report_failure(cluster, ep);
+    log_line("warn", "upstream connect failed").str("cluster", c.config->name).str("detail", why.detail).emit();
+  }
+  co_return lease{};
+}
+
+void upstream_pool::release(int cluster, lease&& l, bool reusable) {
+  if (!l.conn) {
+    return;
+  }
+  upstream_cluster& c = *clusters_[static_cast<std::size_t>(cluster)];
+  std::size_t index = 0;
+  while (index < c.endpoints.size() && c.endpoints[index].get() != l.endpoint) {
+    ++index;
+  }
+  auto& idle = idle_[static_cast<std::size_t>(cluster)][index];
+  if (reusable && l.conn->is_open() && idle.size() < c.config->max_idle_per_endpoint) {
+    l.conn->mark_idle();
+    idle.push_back(std::move(l.conn));
+    return;
+  }
+  l.conn->close();
+  metrics_.upstream_connections_open.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace sovgw::gateway

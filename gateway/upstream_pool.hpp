@@ -1,0 +1,87 @@
+#pragma once
+
+// Connections to the clusters. One upstream_pool per worker thread (no locks): idle keep-alive
+// connections per endpoint. Endpoint health is shared by all workers through atomics: an endpoint
+// is marked down after `failures_before_down` consecutive failures and tried again (a passive probe)
+// once `down_retry_interval` has passed.
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/config.hpp"
+#include "gateway/connection.hpp"
+#include "gateway/metrics.hpp"
+#include "gateway/tls_context.hpp"
+
+namespace sovgw::gateway {
+
+struct endpoint_state {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string label;  // host:port
+  std::vector<tcp::endpoint> addresses;
+  std::atomic<unsigned> consecutive_failures{0};
+  std::atomic<std::int64_t> down_until_ms{0};  // steady clock, ms since epoch of the clock
+
+  [[nodiscard]] bool available(std::int64_t now_ms) const {
+    return down_until_ms.load(std::memory_order_relaxed) <= now_ms;
+  }
+};
+
+// Shared, built once at start (addresses resolved then). Thread-safe: immutable but for atomics.
+struct upstream_cluster {
+  const cluster_config* config = nullptr;
+  ssl_ctx_ptr tls;  // null: insecure_loopback_plaintext
+  std::string server_name;
+  std::string host_header;
+  std::vector<std::unique_ptr<endpoint_state>> endpoints;
+  std::atomic<unsigned> next{0};
+};
+
+[[nodiscard]] std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg);
+[[nodiscard]] std::int64_t steady_now_ms();
+
+class upstream_pool {
+ public:
+  upstream_pool(asio::io_context& ioc, const std::vector<std::unique_ptr<upstream_cluster>>& clusters,
+                metrics& m, const timeouts_config& timeouts);
+
+  struct lease {
+    std::shared_ptr<connection> conn;
+    endpoint_state* endpoint = nullptr;
+    bool reused = false;
+  };
+  struct failure {
+    upstream_error_kind kind = upstream_error_kind::connect;
+    std::string detail;
+  };
+
+  // A connection to an available endpoint of `cluster`: a live idle one, or a new one (connected
+  // and TLS-verified). Tries the next endpoint when connecting fails (nothing was sent yet).
+  // On failure, lease.conn is null and `why` says what happened last.
+  asio::awaitable<lease> acquire(int cluster, failure& why);
+
+  // Returns a connection after a complete exchange; only keep-alive ones are kept.
+  void release(int cluster, lease&& l, bool reusable);
+
+  [[nodiscard]] bool cluster_available(int cluster) const;
+  void report_failure(int cluster, endpoint_state& ep);
+  void report_success(endpoint_state& ep);
+
+ private:
+  asio::awaitable<std::shared_ptr<connection>> connect(upstream_cluster& c, endpoint_state& ep, failure& why);
+
+  asio::io_context& ioc_;
+  const std::vector<std::unique_ptr<upstream_cluster>>& clusters_;
+  metrics& metrics_;
+  const timeouts_config& timeouts_;
+  // idle_[cluster][endpoint], most recently used at the back
+  std::vector<std::vector<std::deque<std::shared_ptr<connection>>>> idle_;
+};
+
+}  // namespace sovgw::gateway

@@ -1,0 +1,50 @@
+#pragma once
+
+// The server's shared state and its per-thread workers.
+//
+// Threading: one io_context per worker thread, each with its own SO_REUSEPORT acceptor, so a
+// connection lives on one thread from accept to close and session code needs no locks or strands.
+// What workers share (configuration, TLS context, upstream health, metrics) is immutable or atomic.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <random>
+#include <unordered_set>
+#include <vector>
+
+#include "gateway/config.hpp"
+#include "gateway/connection.hpp"
+#include "gateway/metrics.hpp"
+#include "gateway/pipeline.hpp"
+#include "gateway/tls_context.hpp"
+#include "gateway/upstream_pool.hpp"
+
+namespace sovgw::gateway {
+
+struct shared_state {
+  std::shared_ptr<const config> cfg;
+  std::atomic<std::shared_ptr<SSL_CTX>> server_tls;  // swapped on SIGHUP
+  std::vector<std::unique_ptr<upstream_cluster>> upstreams;
+  std::unique_ptr<metrics> stats;
+  std::unique_ptr<pipeline> stages;
+  std::atomic<bool> draining{false};
+};
+
+struct worker {
+  worker(shared_state& s, unsigned index)
+      : shared(s), id(index), ioc(1), acceptor(ioc), pool(ioc, s.upstreams, *s.stats, s.cfg->timeouts),
+        rng(std::random_device{}()) {}
+
+  shared_state& shared;
+  unsigned id;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  upstream_pool pool;
+  std::mt19937_64 rng;
+  // Connections waiting for their next request; closed at once when draining starts.
+  std::unordered_set<connection*> idle_connections;
+};
+
+}  // namespace sovgw::gateway
