@@ -1,0 +1,336 @@
+#include "audit/audit_log.hpp"
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "audit/log_verifier.hpp"
+#include "audit/proof_file.hpp"
+#include "audit/query.hpp"
+#include "audit/store.hpp"
+#include "audit/synthetic.hpp"
+#include "crypto/key_file.hpp"
+#include "test_support.hpp"
+
+using namespace sovgw::audit;
+using sovgw::audit::testing::temp_log_dir;
+
+namespace {
+
+log_config config_for(const temp_log_dir& d) {
+  log_config c;
+  c.db_dir = d.db;
+  c.key_dir = d.keys;
+  c.checkpoint_interval = std::chrono::milliseconds(50);
+  return c;
+}
+
+std::unique_ptr<audit_log> open_ok(const log_config& c) {
+  auto log = audit_log::open(c);
+  REQUIRE_MESSAGE(log.is_ok(), log.error().message());
+  return std::move(log.value());
+}
+
+void append_n(audit_log& log, std::string_view run, std::uint64_t n,
+              payload_mode mode = payload_mode::sealed) {
+  std::vector<std::future<result<std::uint64_t>>> futures;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    futures.push_back(
+        log.append(synthetic_record(run, i, 1'700'000'000'000'000, mode), synthetic_payload(i, 64)));
+  }
+  for (auto& f : futures) {
+    REQUIRE(f.get().is_ok());
+  }
+}
+
+std::unique_ptr<store> reader(const temp_log_dir& d) {
+  auto s = store::open(d.db, store::open_mode::read_only);
+  REQUIRE(s.is_ok());
+  return std::move(s.value());
+}
+
+}  // namespace
+
+TEST_CASE("appends get consecutive durable seqs from many threads; close signs a final checkpoint") {
+  temp_log_dir d;
+  auto log = open_ok(config_for(d));
+  constexpr int threads = 8;
+  constexpr int per_thread = 200;
+  std::vector<std::thread> workers;
+  std::mutex mu;
+  std::set<std::uint64_t> seqs;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        auto r = log->append(synthetic_record("t" + std::to_string(t), static_cast<std::uint64_t>(i), 0,
+                                              payload_mode::digest),
+                             synthetic_payload(static_cast<std::uint64_t>(i), 32))
+                     .get();
+        REQUIRE(r.is_ok());
+        std::lock_guard lock(mu);
+        seqs.insert(r.value());
+      }
+    });
+  }
+  for (auto& w : workers) {
+    w.join();
+  }
+  CHECK(seqs.size() == threads * per_thread);
+  CHECK(*seqs.rbegin() == threads * per_thread - 1);
+  CHECK(log->durable_size() == threads * per_thread);
+  REQUIRE(log->close().is_ok());
+  auto s = reader(d);
+  const auto report = verify_log(*s, load_verifier(d.keys + "/signing.pub"));
+  CHECK(report.ok());
+  REQUIRE(report.latest);
+  CHECK(report.latest->size == threads * per_thread);
+  CHECK(report.records == threads * per_thread);
+}
+
+TEST_CASE("reopen continues the tree; appends after close fail cleanly") {
+  temp_log_dir d;
+  {
+    auto log = open_ok(config_for(d));
+    append_n(*log, "a", 37);
+    REQUIRE(log->close().is_ok());
+    auto late = log->append(synthetic_record("late", 0, 0, payload_mode::none)).get();
+    CHECK(late.error().code() == error_code::shut_down);
+  }
+  {
+    auto log = open_ok(config_for(d));
+    CHECK(log->durable_size() == 37);
+    append_n(*log, "b", 20);
+    REQUIRE(log->close().is_ok());
+  }
+  auto s = reader(d);
+  const auto report = verify_log(*s, load_verifier(d.keys + "/signing.pub"));
+  CHECK(report.ok());
+  CHECK(report.checkpoints >= 2);
+  CHECK(report.latest->size == 57);
+}
+
+TEST_CASE("checkpoints are signed periodically while appending") {
+  temp_log_dir d;
+  auto log = open_ok(config_for(d));
+  append_n(*log, "a", 5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  auto cp = log->latest_checkpoint();
+  REQUIRE(cp);
+  CHECK(cp->size == 5);
+  CHECK(cp->origin == "test.example/log");
+}
+
+TEST_CASE("inclusion proofs for every record verify offline; tampered proofs do not") {
+  temp_log_dir d;
+  {
+    auto log = open_ok(config_for(d));
+    append_n(*log, "p", 45);
+    REQUIRE(log->close().is_ok());
+  }
+  auto s = reader(d);
+  const auto key = load_verifier(d.keys + "/signing.pub");
+  for (std::uint64_t seq = 0; seq < 45; ++seq) {
+    auto proof = make_inclusion_proof(*s, seq);
+    REQUIRE(proof.is_ok());
+    auto v = verify_inclusion_proof(proof.value(), key);
+    REQUIRE_MESSAGE(v.is_ok(), v.error().message());
+    CHECK(v->rec.request_id == "p-" + std::to_string(seq));
+  }
+  auto proof = make_inclusion_proof(*s, 7).value();
+  SUBCASE("altered record") {
+    const auto pos = proof.find("extra ") + 40;
+    proof[pos] = proof[pos] == 'A' ? 'B' : 'A';
+    CHECK_FALSE(verify_inclusion_proof(proof, key).is_ok());
+  }
+  SUBCASE("truncated") {
+    for (std::size_t n : {std::size_t{0}, std::size_t{10}, proof.size() / 2, proof.size() - 10}) {
+      CHECK_FALSE(verify_inclusion_proof(proof.substr(0, n), key).is_ok());
+    }
+  }
+  SUBCASE("other key") {
+    temp_log_dir other;
+    CHECK(verify_inclusion_proof(proof, load_verifier(other.keys + "/signing.pub")).error().code() ==
+          error_code::verification_failed);
+  }
+  SUBCASE("consistency") {
+    auto log = open_ok(config_for(d));
+    append_n(*log, "q", 10);
+    REQUIRE(log->close().is_ok());
+    auto s2 = reader(d);
+    auto c = make_consistency_proof(*s2, 45, 0);
+    REQUIRE(c.is_ok());
+    auto v = verify_consistency_proof(c.value(), key);
+    REQUIRE(v.is_ok());
+    CHECK(v->new_checkpoint.size == 55);
+  }
+}
+
+TEST_CASE("the writer refuses a log that does not verify, unless forced, and records the force") {
+  temp_log_dir d;
+  {
+    auto log = open_ok(config_for(d));
+    append_n(*log, "a", 20);
+    REQUIRE(log->close().is_ok());
+  }
+  {
+    auto s = store::open(d.db, store::open_mode::read_write);
+    REQUIRE(s.is_ok());
+    auto leaf = s.value()->get(column::leaves, be64(5));
+    REQUIRE(leaf.is_ok());
+    std::string bytes = **leaf;
+    bytes[bytes.size() / 2] ^= 0x01;
+    rocksdb::WriteBatch wb;
+    wb.Put(s.value()->cf(column::leaves), be64(5), bytes);
+    REQUIRE(s.value()->write(wb, true).is_ok());
+  }
+  auto refused = audit_log::open(config_for(d));
+  REQUIRE_FALSE(refused.is_ok());
+  CHECK(refused.error().code() == error_code::verification_failed);
+  CHECK(refused.error().message().find("record 5") != std::string::npos);
+
+  auto forced_config = config_for(d);
+  forced_config.allow_unverified_open = true;
+  {
+    auto log = open_ok(forced_config);
+    CHECK(log->durable_size() == 21);
+    REQUIRE(log->close().is_ok());
+  }
+  auto s = reader(d);
+  query_filter f;
+  std::vector<record> events;
+  REQUIRE(run_query(*s, f, [&](const record& r) {
+            if (r.kind == record_kind::event) {
+              events.push_back(r);
+            }
+            return true;
+          }).is_ok());
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].note.find("forced-open") == 0);
+  CHECK(events[0].note.find("record 5") != std::string::npos);
+}
+
+TEST_CASE("sealed payloads: auditors decrypt, associated data binds, shredding makes them unreadable") {
+  temp_log_dir d;
+  auto log = open_ok(config_for(d));
+  record r = synthetic_record("s", 1, 0, payload_mode::sealed);
+  r.tenant = "acme";
+  const auto seq = log->append(r, payload{"my prompt", "my completion"}).get().value();
+  record other = synthetic_record("s", 2, 0, payload_mode::sealed);
+  other.tenant = "globex";
+  const auto other_seq = log->append(other, payload{"p2", "c2"}).get().value();
+  REQUIRE(log->close().is_ok());
+
+  auto s = reader(d);
+  const auto auditor = load_auditor_key(d.keys + "/auditor.key");
+  auto rec =
+      decode(
+          std::span(reinterpret_cast<const std::uint8_t*>(s->get(column::leaves, be64(seq)).value()->data()),
+                    s->get(column::leaves, be64(seq)).value()->size()))
+          .value();
+  auto p = open_payload(*s, rec, auditor.public_key, auditor.secret_key);
+  REQUIRE_MESSAGE(p.is_ok(), p.error().message());
+  CHECK(p->prompt == "my prompt");
+  CHECK(p->completion == "my completion");
+
+  record moved = rec;
+  moved.cluster = "elsewhere";
+  CHECK_FALSE(open_payload(*s, moved, auditor.public_key, auditor.secret_key).is_ok());
+  temp_log_dir stranger;
+  const auto wrong = load_auditor_key(stranger.keys + "/auditor.key");
+  CHECK(open_payload(*s, rec, wrong.public_key, wrong.secret_key).error().message().find("auditor key") !=
+        std::string::npos);
+  s.reset();
+
+  auto log2 = open_ok(config_for(d));
+  REQUIRE(log2->shred_tenant("acme").is_ok());
+  REQUIRE(log2->close().is_ok());
+  auto s2 = reader(d);
+  auto shredded = open_payload(*s2, rec, auditor.public_key, auditor.secret_key);
+  CHECK(shredded.error().message().find("shredded") != std::string::npos);
+  auto other_rec = decode(std::span(reinterpret_cast<const std::uint8_t*>(
+                                        s2->get(column::leaves, be64(other_seq)).value()->data()),
+                                    s2->get(column::leaves, be64(other_seq)).value()->size()))
+                       .value();
+  CHECK(open_payload(*s2, other_rec, auditor.public_key, auditor.secret_key).is_ok());
+  CHECK(make_inclusion_proof(*s2, seq).is_ok());
+  CHECK(verify_log(*s2, load_verifier(d.keys + "/signing.pub")).ok());
+}
+
+TEST_CASE("client addresses can be pseudonymised with a keyed hash") {
+  temp_log_dir d;
+  auto c = config_for(d);
+  c.hash_client_ip = true;
+  auto log = open_ok(c);
+  record r = synthetic_record("ip", 1, 0, payload_mode::none);
+  r.client_ip = "192.0.2.7";
+  const auto seq = log->append(r).get().value();
+  REQUIRE(log->close().is_ok());
+  auto s = reader(d);
+  const auto leaf = s->get(column::leaves, be64(seq)).value().value();
+  auto rec = decode(std::span(reinterpret_cast<const std::uint8_t*>(leaf.data()), leaf.size())).value();
+  CHECK(rec.client_ip.rfind("b2:", 0) == 0);
+  CHECK(rec.client_ip.size() == 3 + 32);
+}
+
+TEST_CASE("queries use the indexes and apply every filter") {
+  temp_log_dir d;
+  {
+    auto log = open_ok(config_for(d));
+    append_n(*log, "q", 60);
+    REQUIRE(log->close().is_ok());
+  }
+  auto s = reader(d);
+  const auto count = [&](const query_filter& f) {
+    std::size_t n = 0;
+    REQUIRE(run_query(*s, f, [&](const record& r) {
+              CHECK(matches(f, r));
+              ++n;
+              return true;
+            }).is_ok());
+    return n;
+  };
+  query_filter all;
+  CHECK(count(all) == 60);
+  query_filter tenant;
+  tenant.tenant = "acme";
+  CHECK(std::string(query_plan(tenant)) == "index:tenant");
+  CHECK(count(tenant) == 12);
+  query_filter forbid;
+  forbid.decision = "forbid";
+  const auto forbidden = count(forbid);
+  CHECK(forbidden > 0);
+  forbid.country = "US";
+  CHECK(count(forbid) == forbidden);
+  query_filter by_id;
+  by_id.request_id = "q-42";
+  CHECK(count(by_id) == 1);
+  query_filter window;
+  window.since_us = 1'700'000'000'000'000 + 10'000;
+  window.until_us = 1'700'000'000'000'000 + 20'000;
+  CHECK(std::string(query_plan(window)) == "index:time");
+  CHECK(count(window) == 10);
+  query_filter limited;
+  limited.limit = 3;
+  CHECK(count(limited) == 3);
+}
+
+TEST_CASE("bad keys and a foreign log are refused with clear errors") {
+  temp_log_dir d;
+  {
+    auto log = open_ok(config_for(d));
+    append_n(*log, "k", 3);
+    REQUIRE(log->close().is_ok());
+  }
+  temp_log_dir other;
+  auto c = config_for(d);
+  c.key_dir = other.keys;
+  auto foreign = audit_log::open(c);
+  REQUIRE_FALSE(foreign.is_ok());
+  CHECK(foreign.error().message().find("belongs to log") == std::string::npos);  // same name, other key
+  CHECK(foreign.error().code() == error_code::verification_failed);
+  REQUIRE(::chmod((d.keys + "/kek.key").c_str(), 0644) == 0);
+  CHECK_THROWS_AS((void)audit_log::open(config_for(d)), sovgw::crypto::key_file_error);
+}

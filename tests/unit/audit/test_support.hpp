@@ -1,0 +1,31 @@
+#pragma once
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+
+#include "audit/keys.hpp"
+
+namespace sovgw::audit::testing {
+
+// A fresh temporary directory holding a key directory (keys/) and room for a log (db/).
+struct temp_log_dir {
+  std::string root;
+  std::string keys;
+  std::string db;
+  temp_log_dir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sovgw-audit-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    root = tmpl;
+    keys = root + "/keys";
+    db = root + "/db";
+    (void)init_keys(keys, "test.example/log");
+  }
+  ~temp_log_dir() { std::filesystem::remove_all(root); }
+  temp_log_dir(const temp_log_dir&) = delete;
+  temp_log_dir& operator=(const temp_log_dir&) = delete;
+};
+
+}  // namespace sovgw::audit::testing
