@@ -9,6 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <csignal>
 #include <stdexcept>
 
 #include "gateway/log.hpp"
@@ -91,6 +92,8 @@ void open_listener(tcp::acceptor& acceptor, const tcp::endpoint& ep, bool reuse_
 }  // namespace
 
 server::server(std::shared_ptr<const config> cfg) {
+  // A peer that resets mid-write must become an error code on that connection, not a dead process.
+  std::signal(SIGPIPE, SIG_IGN);
   state_.cfg = cfg;
   state_.server_tls.store(make_server_context(cfg->tls));
   state_.upstreams = build_upstreams(*cfg);

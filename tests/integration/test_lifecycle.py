@@ -1,0 +1,259 @@
+"""Operations: certificate reload on SIGHUP, graceful drain on SIGTERM, mTLS, config validation."""
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import unittest
+
+from support import (CHAT_STREAM, SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, cluster_yaml, exchange,
+                     gateway_yaml, make_certs, metric, start_standin, tls_connect, wait_until)
+
+
+def served_cert_fingerprint(port, certs):
+    with tls_connect(port, certs) as s:
+        return hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
+
+
+def file_fingerprint(pem_path):
+    der = ssl.PEM_cert_to_DER_cert(open(pem_path).read())
+    return hashlib.sha256(der).hexdigest()
+
+
+class LifecycleTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs, chunks=10, delay_ms=100)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def clusters(self):
+        return cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs)
+
+    def test_sighup_reloads_certificates_without_dropping_connections(self):
+        live = os.path.join(self.tmp.path, "live")
+        os.makedirs(live, exist_ok=True)
+        for f in ("ca.pem", "gateway.pem", "gateway.key"):
+            shutil.copy(os.path.join(self.certs, f), live)
+        config = gateway_yaml(self.certs, self.clusters()).replace(os.path.join(self.certs, "gateway."),
+                                                                   os.path.join(live, "gateway."))
+        g = Gateway(config, self.tmp.path)
+        self.addCleanup(g.stop)
+        old = served_cert_fingerprint(g.port, self.certs)
+        self.assertEqual(old, file_fingerprint(os.path.join(live, "gateway.pem")))
+
+        kept = tls_connect(g.port, self.certs)
+        reader = Reader(kept)
+        kept.sendall(chat_request())
+        self.assertEqual(reader.read_response().status, 200)
+
+        # A new certificate (same CA, new key) replaces the files; SIGHUP picks it up.
+        fresh = make_certs(os.path.join(self.tmp.path, "fresh"))
+        shutil.copy(os.path.join(self.certs, "ca.key"), fresh)
+        subprocess.run(["openssl", "req", "-new", "-key", os.path.join(fresh, "gateway.key"), "-subj", "/CN=localhost",
+                        "-out", os.path.join(fresh, "g.csr")], check=True, capture_output=True)
+        ext = os.path.join(fresh, "g.ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        subprocess.run(["openssl", "x509", "-req", "-in", os.path.join(fresh, "g.csr"), "-CA",
+                        os.path.join(self.certs, "ca.pem"), "-CAkey", os.path.join(self.certs, "ca.key"),
+                        "-CAcreateserial", "-days", "30", "-extfile", ext, "-out", os.path.join(live, "gateway.pem")],
+                       check=True, capture_output=True)
+        shutil.copy(os.path.join(fresh, "gateway.key"), os.path.join(live, "gateway.key"))
+        os.chmod(os.path.join(live, "gateway.key"), 0o600)
+        g.signal(signal.SIGHUP)
+        g.wait_for_json(lambda o: o.get("msg") == "certificates reloaded")
+        new = served_cert_fingerprint(g.port, self.certs)
+        self.assertNotEqual(new, old)
+        self.assertEqual(new, file_fingerprint(os.path.join(live, "gateway.pem")))
+
+        # The connection made before the reload still works.
+        kept.sendall(chat_request())
+        self.assertEqual(reader.read_response().status, 200)
+        kept.close()
+
+        # A broken certificate on reload keeps the current one.
+        with open(os.path.join(live, "gateway.pem"), "w") as f:
+            f.write("not a certificate\n")
+        g.signal(signal.SIGHUP)
+        g.wait_for_json(lambda o: o.get("msg", "").startswith("certificate reload failed"))
+        self.assertEqual(served_cert_fingerprint(g.port, self.certs), new)
+        self.assertEqual(metric(g, "sovgw_certificate_reload_failures_total"), 1)
+
+    def test_sigterm_drains_in_flight_streams_then_exits(self):
+        g = Gateway(gateway_yaml(self.certs, self.clusters(), timeouts="  drain: 20s\n"), self.tmp.path)
+        self.addCleanup(g.stop)
+        idle = tls_connect(g.port, self.certs)  # an idle keep-alive connection is closed at once
+        idle_reader = Reader(idle)
+        idle.sendall(chat_request())
+        self.assertEqual(idle_reader.read_response().status, 200)
+
+        s = tls_connect(g.port, self.certs)
+        s.sendall(chat_request(CHAT_STREAM))
+        reader = Reader(s)
+        head = reader.read_response(head_only=True)
+        self.assertEqual(head.status, 200)
+        reader.read_until(b"data: ")
+        g.signal(signal.SIGTERM)
+        g.wait_for_json(lambda o: o.get("msg") == "draining")
+        self.assertTrue(idle_reader.closed_by_peer(5), "idle connection not closed on drain")
+        self.assertEqual(admin_get(g, "/readyz").status, 503)
+        rest = reader.read_until(b"0\r\n\r\n")
+        self.assertIn(b"data: [DONE]", rest, "the in-flight stream was cut")
+        self.assertEqual(head.header("connection"), None)
+        self.assertTrue(reader.closed_by_peer(5))
+        g.proc.wait(timeout=10)
+        self.assertEqual(g.proc.returncode, 0)
+        drained = g.wait_for_json(lambda o: o.get("msg") == "drained")
+        self.assertEqual(drained["connections_cut"], 0)
+
+    def test_drain_deadline_cuts_what_is_left(self):
+        g = Gateway(gateway_yaml(self.certs, self.clusters(), timeouts="  drain: 500ms\n"), self.tmp.path)
+        self.addCleanup(g.stop)
+        s = tls_connect(g.port, self.certs)
+        s.sendall(chat_request(CHAT_STREAM, {"x-standin-chunks": "100"}))
+        Reader(s).read_response(head_only=True)
+        g.signal(signal.SIGTERM)
+        g.proc.wait(timeout=10)
+        self.assertEqual(g.proc.returncode, 0)
+        drained = g.wait_for_json(lambda o: o.get("msg") == "drained")
+        self.assertEqual(drained["connections_cut"], 1)
+
+    def test_mutual_tls(self):
+        config = gateway_yaml(self.certs, self.clusters(),
+                              tls_extra=f"  client_ca: {os.path.join(self.certs, 'ca.pem')}\n"
+                                        "  require_client_certificate: true\n")
+        g = Gateway(config, self.tmp.path)
+        self.addCleanup(g.stop)
+        with self.assertRaises((ssl.SSLError, ConnectionError, EOFError, OSError)):
+            with tls_connect(g.port, self.certs) as s:
+                s.sendall(chat_request())
+                Reader(s).read_response()
+        with tls_connect(g.port, self.certs, cert=os.path.join(self.certs, "client.pem"),
+                         key=os.path.join(self.certs, "client.key")) as s:
+            s.sendall(chat_request())
+            self.assertEqual(Reader(s).read_response().status, 200)
+        log = g.wait_for_json(lambda o: o.get("msg") == "request")
+        self.assertEqual(log["tenant"], "demo-client")
+
+    def test_alpn_h2_only_client_is_refused(self):
+        g = Gateway(gateway_yaml(self.certs, self.clusters()), self.tmp.path)
+        self.addCleanup(g.stop)
+        ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.pem"))
+        ctx.set_alpn_protocols(["h2"])
+        with self.assertRaises(ssl.SSLError):
+            with ctx.wrap_socket(socket.create_connection(("127.0.0.1", g.port)), server_hostname="localhost"):
+                pass
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", g.port)), server_hostname="localhost") as s:
+            self.assertEqual(s.selected_alpn_protocol(), "http/1.1")
+            self.assertIn(s.version(), ("TLSv1.2", "TLSv1.3"))
+
+    def test_tls_1_1_is_refused(self):
+        g = Gateway(gateway_yaml(self.certs, self.clusters()), self.tmp.path)
+        self.addCleanup(g.stop)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(os.path.join(self.certs, "ca.pem"))
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+        with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
+            with ctx.wrap_socket(socket.create_connection(("127.0.0.1", g.port)), server_hostname="localhost"):
+                pass
+
+
+class ConfigCheckTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def check(self, text):
+        path = os.path.join(self.tmp.path, f"c{time.time_ns()}.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([SOVGW, "config", "check", path], capture_output=True, text=True)
+        return path, r
+
+    def test_valid_config(self):
+        path, r = self.check(gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:9443", self.certs)))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("ok", r.stdout)
+
+    def test_every_error_reported_with_line_and_column(self):
+        text = gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:9443", self.certs)
+                            + "    colour: blue\n"
+                            + cluster_yaml("paris", "localhost:99999", self.certs).replace("country: FR",
+                                                                                            "country: France"))
+        text = text.replace("threads: 2", "threads: many\nlisten_backlog: 5")
+        path, r = self.check(text)
+        self.assertEqual(r.returncode, 1)
+        errors = r.stderr.strip().splitlines()
+        lines = text.splitlines()
+
+        def pos(needle, occurrence=0):
+            hits = [i for i, l in enumerate(lines) if needle in l]
+            i = hits[occurrence]
+            return f"{path}:{i + 1}:{lines[i].index(needle.strip()) + 1}"
+
+        self.assertTrue(any(e.startswith(pos("listen_backlog") + ": unknown key 'listen_backlog'") for e in errors),
+                        errors)
+        self.assertTrue(any(e.startswith(pos("colour") + ": unknown key 'colour' in cluster") for e in errors), errors)
+        self.assertTrue(any("threads must be a whole number, not 'many'" in e for e in errors), errors)
+        self.assertTrue(any("endpoint port must be 1..65535" in e for e in errors), errors)
+        self.assertTrue(any("country must be an ISO 3166-1 alpha-2 code like FR, not 'France'" in e for e in errors),
+                        errors)
+        self.assertTrue(any("duplicate cluster name 'paris'" in e for e in errors), errors)
+        self.assertGreaterEqual(len(errors), 6)
+
+    def test_yaml_syntax_error_has_position(self):
+        path, r = self.check("listen: [unclosed\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, rf"^{path}:\d+:\d+: ")
+
+    def test_bad_durations_and_sizes(self):
+        text = gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:9443", self.certs),
+                            limits="  max_body_bytes: lots\n", timeouts="  drain: 10\n")
+        path, r = self.check(text)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("limits.max_body_bytes must be a positive size", r.stderr)
+        self.assertIn("timeouts.drain must be a positive duration like 500ms", r.stderr)
+
+    def test_world_readable_private_key_is_refused(self):
+        key = os.path.join(self.tmp.path, "open.key")
+        shutil.copy(os.path.join(self.certs, "gateway.key"), key)
+        os.chmod(key, 0o644)
+        text = gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:9443", self.certs)).replace(
+            os.path.join(self.certs, "gateway.key"), key)
+        path, r = self.check(text)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("private key is readable by group or others (mode 0644)", r.stderr)
+
+    def test_missing_certificate_file(self):
+        text = gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:9443", self.certs)).replace(
+            os.path.join(self.certs, "gateway.pem"), "/nonexistent/gateway.pem")
+        path, r = self.check(text)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/gateway.pem: cannot load the certificate chain", r.stderr)
+
+    def test_embedded_default_parses(self):
+        r = subprocess.run([SOVGW, "config", "default"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("standin-paris", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,325 @@
+"""The gateway in front of the stand-in cluster: completions, streaming, keep-alive, header hygiene,
+and every way a cluster can fail. Real TLS on loopback; curl and raw TLS sockets as clients."""
+
+import json
+import os
+import socket
+import subprocess
+import time
+import unittest
+
+from support import (CHAT, CHAT_STREAM, SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, cluster_yaml,
+                     curl, exchange, gateway_yaml, make_certs, metric, request_bytes, start_standin, tls_connect,
+                     wait_until)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ProxyTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs, chunks=5, delay_ms=200)
+        cls.gateway = Gateway(
+            gateway_yaml(cls.certs, cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs),
+                         timeouts="  upstream_response: 1500ms\n  stream_idle: 5s\n"),
+            cls.tmp.path)
+        cls.url = f"https://localhost:{cls.gateway.port}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def curl(self, path, *args):
+        return curl(["--cacert", os.path.join(self.certs, "ca.pem"), self.url + path] + list(args))
+
+    def test_chat_completion_through_curl(self):
+        r = self.curl("/v1/chat/completions", "-i", "-H", "Content-Type: application/json", "--data-binary",
+                      CHAT.decode())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        head, _, body = r.stdout.partition("\n\n")  # text mode turned CRLF into LF
+        self.assertIn("HTTP/1.1 200", head)
+        self.assertRegex(head.lower(), r"x-request-id: [0-9a-f]{32}")
+        doc = json.loads(body)
+        self.assertEqual(doc["object"], "chat.completion")
+        self.assertEqual(doc["model"], "mistral-small")
+        self.assertEqual(doc["usage"]["completion_tokens"], 5)
+
+    def test_models_completions_and_embeddings(self):
+        self.assertEqual(json.loads(self.curl("/v1/models").stdout)["object"], "list")
+        r = self.curl("/v1/completions", "-H", "Content-Type: application/json", "-d",
+                      '{"model":"mistral-small","prompt":"Salut"}')
+        self.assertEqual(json.loads(r.stdout)["object"], "text_completion")
+        r = self.curl("/v1/embeddings", "-H", "Content-Type: application/json", "-d",
+                      '{"model":"mistral-small","input":"Salut"}')
+        self.assertEqual(len(json.loads(r.stdout)["data"][0]["embedding"]), 8)
+
+    def test_streamed_events_arrive_as_they_are_produced(self):
+        # The stand-in sends 5 events 200 ms apart plus a usage event. If the gateway buffered the
+        # stream, every event would arrive at the same moment.
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(chat_request(CHAT_STREAM))
+            reader = Reader(s)
+            head = reader.read_response(head_only=True)
+            self.assertEqual(head.status, 200)
+            self.assertEqual(head.header("transfer-encoding"), "chunked")
+            self.assertEqual(head.header("content-type"), "text/event-stream")
+            arrivals = []
+            events = []
+            while True:
+                size = int(reader.read_until(b"\r\n")[:-2], 16)
+                if size == 0:
+                    reader.read_until(b"\r\n")
+                    break
+                data = reader.read_exact(size)
+                reader.read_exact(2)
+                for ev in data.decode().split("\n\n"):
+                    if ev.startswith("data: "):
+                        events.append(ev[6:])
+                        arrivals.append(time.monotonic())
+        self.assertEqual(events[-1], "[DONE]")
+        self.assertEqual(len(events), 7)
+        self.assertIn("usage", json.loads(events[-2]))
+        first, last_content = arrivals[0], arrivals[4]
+        self.assertGreater(last_content - first, 0.6, f"events were buffered: {arrivals}")
+
+    def test_stream_through_curl(self):
+        r = self.curl("/v1/chat/completions", "-N", "-H", "Content-Type: application/json", "--data-binary",
+                      CHAT_STREAM.decode())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.rstrip().endswith("data: [DONE]"))
+
+    def test_keep_alive_reuses_both_connections(self):
+        reused_before = metric(self.gateway, "sovgw_upstream_connections_reused_total")
+        with tls_connect(self.gateway.port, self.certs) as s:
+            reader = Reader(s)
+            for _ in range(5):
+                s.sendall(chat_request())
+                resp = reader.read_response()
+                self.assertEqual(resp.status, 200)
+                self.assertIsNone(resp.header("connection"))
+        self.assertGreaterEqual(metric(self.gateway, "sovgw_upstream_connections_reused_total"), reused_before + 4)
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(request_bytes("GET", "/v1/models") + chat_request() + request_bytes("GET", "/v1/models"))
+            reader = Reader(s)
+            self.assertEqual(reader.read_response().json()["object"], "list")
+            self.assertEqual(reader.read_response().json()["object"], "chat.completion")
+            self.assertEqual(reader.read_response().json()["object"], "list")
+
+    def test_header_hygiene(self):
+        raw = request_bytes("POST", "/debug/headers", b"{}", {
+            "Content-Type": "application/json",
+            "Connection": "X-Secret-Hop, keep-alive",
+            "X-Secret-Hop": "must-not-pass",
+            "Keep-Alive": "timeout=5",
+            "TE": "trailers",
+            "Upgrade": "websocket",
+            "Proxy-Authorization": "Basic c2VjcmV0",
+            "Proxy-Whatever": "x",
+            "Sovereign-Policy-Version": "forged",
+            "sovereign-client-country": "FR",
+            "X-Forwarded-For": "203.0.113.7",
+            "Forwarded": "for=203.0.113.7",
+            "X-Request-Id": "client-chosen",
+            "Authorization": "Bearer sk-test",
+            "X-Custom": "kept",
+        })
+        resp = exchange(self.gateway.port, self.certs, raw)
+        self.assertEqual(resp.status, 200)
+        h = resp.json()["headers"]
+        for gone in ("connection", "x-secret-hop", "keep-alive", "te", "upgrade", "proxy-authorization",
+                     "proxy-whatever", "sovereign-policy-version", "sovereign-client-country"):
+            self.assertNotIn(gone, h)
+        self.assertEqual(h["x-forwarded-for"], "203.0.113.7, 127.0.0.1")
+        self.assertEqual(h["forwarded"], "for=203.0.113.7, for=127.0.0.1;proto=https")
+        self.assertEqual(h["x-forwarded-proto"], "https")
+        self.assertEqual(h["x-request-id"], resp.header("x-request-id"))
+        self.assertEqual(h["authorization"], "Bearer sk-test")
+        self.assertEqual(h["x-custom"], "kept")
+        self.assertEqual(h["host"], "localhost")
+        # The access log never carries the credential.
+        logs = "".join(self.gateway.lines)
+        self.assertNotIn("sk-test", logs)
+        self.assertNotIn("c2VjcmV0", logs)
+
+    def test_request_without_model_served_and_unknown_path_passes_through(self):
+        r = self.curl("/v1/does-not-exist", "-i")
+        self.assertIn("404", r.stdout.split("\r\n")[0])
+
+    def test_invalid_json_body_is_refused(self):
+        resp = exchange(self.gateway.port, self.certs, chat_request(b'{"model": '))
+        self.assertEqual(resp.status, 400)
+        self.assertEqual(resp.json()["error"]["code"], "invalid_json")
+
+    def test_upstream_slow_headers_gets_504(self):
+        resp = exchange(self.gateway.port, self.certs,
+                        chat_request(extra_headers={"x-standin-fault": "slow-headers",
+                                                    "x-standin-head-delay-ms": "4000"}))
+        self.assertEqual(resp.status, 504)
+        err = resp.json()["error"]
+        self.assertEqual(err["code"], "upstream_timeout")
+        self.assertEqual(err["request_id"], resp.header("x-request-id"))
+
+    def test_upstream_reset_mid_body_truncates_and_closes(self):
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(chat_request(extra_headers={"x-standin-fault": "reset-mid-body"}))
+            reader = Reader(s)
+            head = reader.read_response(head_only=True)
+            self.assertEqual(head.status, 200)
+            length = int(head.header("content-length"))
+            self.assertTrue(reader.closed_by_peer(10))
+            self.assertLess(len(reader.buf), length)
+        self.assertEqual(exchange(self.gateway.port, self.certs, chat_request()).status, 200)
+
+    def test_upstream_reset_mid_stream_ends_without_last_chunk(self):
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(chat_request(CHAT_STREAM, {"x-standin-fault": "reset-mid-body"}))
+            reader = Reader(s)
+            self.assertEqual(reader.read_response(head_only=True).status, 200)
+            self.assertTrue(wait_until(lambda: reader.closed_by_peer(10), timeout=10))
+            self.assertNotIn(b"0\r\n\r\n", reader.buf)
+
+    def test_upstream_closing_before_response_gets_502(self):
+        resp = exchange(self.gateway.port, self.certs,
+                        chat_request(extra_headers={"x-standin-fault": "close-before-response"}))
+        self.assertEqual(resp.status, 502)
+        self.assertEqual(resp.json()["error"]["type"], "server_error")
+
+    def test_malformed_upstream_response_gets_502(self):
+        resp = exchange(self.gateway.port, self.certs,
+                        chat_request(extra_headers={"x-standin-fault": "bad-response"}))
+        self.assertEqual(resp.status, 502)
+
+    def test_client_disconnect_cancels_the_upstream_stream(self):
+        stats = lambda: exchange(self.gateway.port, self.certs, request_bytes("GET", "/debug/stats")).json()
+        aborted_before = stats()["streams_aborted"]
+        disconnects_before = metric(self.gateway, "sovgw_client_disconnects_total")
+        s = tls_connect(self.gateway.port, self.certs)
+        s.sendall(chat_request(CHAT_STREAM, {"x-standin-chunks": "200", "x-standin-delay-ms": "50"}))
+        reader = Reader(s)
+        self.assertEqual(reader.read_response(head_only=True).status, 200)
+        reader.read_until(b"data: ")
+        s.close()
+        self.assertTrue(wait_until(lambda: stats()["streams_aborted"] > aborted_before, timeout=10),
+                        "the cluster kept streaming to a client that left")
+        self.assertTrue(wait_until(lambda: metric(self.gateway, "sovgw_client_disconnects_total") > disconnects_before))
+
+    def test_metrics_and_health(self):
+        self.assertEqual(admin_get(self.gateway, "/healthz").status, 200)
+        self.assertEqual(admin_get(self.gateway, "/readyz").status, 200)
+        self.curl("/v1/models")
+        body = admin_get(self.gateway, "/metrics").body.decode()
+        self.assertIn('sovgw_requests_total{cluster="paris",status="200"}', body)
+        self.assertIn("sovgw_request_duration_seconds_bucket", body)
+        self.assertIn("sovgw_active_connections", body)
+        self.assertIn("sovgw_upstream_errors_total", body)
+        before = metric(self.gateway, "sovgw_tls_handshake_failures_total")
+        with socket.create_connection(("127.0.0.1", self.gateway.port)) as raw:
+            raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # plaintext to the TLS port
+            raw.settimeout(5)
+            try:
+                raw.recv(100)
+            except OSError:
+                pass
+        self.assertTrue(wait_until(lambda: metric(self.gateway, "sovgw_tls_handshake_failures_total") > before))
+        self.assertEqual(admin_get(self.gateway, "/nope").status, 404)
+
+
+class UpstreamFailureTest(unittest.TestCase):
+    """Clusters that refuse, fail verification, or speak plaintext."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs)
+        cls.plain = start_standin(cls.certs, plaintext=True, name="plain")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.standin.stop()
+        cls.plain.stop()
+        cls.tmp.cleanup()
+
+    def gateway(self, clusters, extra_timeouts=""):
+        g = Gateway(gateway_yaml(self.certs, clusters, timeouts=extra_timeouts), self.tmp.path)
+        self.addCleanup(g.stop)
+        return g
+
+    def test_refused_connection_gets_503_and_endpoint_marked_down(self):
+        g = self.gateway(cluster_yaml("dead", f"127.0.0.1:{free_port()}", self.certs,
+                                      extra="    failures_before_down: 2\n    down_retry_interval: 1m"))
+        for _ in range(3):
+            resp = exchange(g.port, self.certs, chat_request())
+            self.assertEqual(resp.status, 503)
+            self.assertEqual(resp.json()["error"]["code"], "cluster_unavailable")
+        self.assertGreaterEqual(metric(g, "sovgw_upstream_errors_total"), 2)
+        self.assertTrue(any(o.get("msg") == "endpoint marked down" for o in g.logs()))
+
+    def test_failover_to_the_next_endpoint_when_connect_fails(self):
+        clusters = cluster_yaml("two", f"127.0.0.1:{free_port()}", self.certs).replace(
+            f'endpoints: ["127.0.0.1:', f'endpoints: ["127.0.0.1:{self.standin.port}", "127.0.0.1:')
+        g = self.gateway(clusters)
+        for _ in range(4):
+            self.assertEqual(exchange(g.port, self.certs, chat_request()).status, 200)
+
+    def test_failed_tls_verification_gets_502(self):
+        g = self.gateway(cluster_yaml("wrong-ca", f"127.0.0.1:{self.standin.port}", self.certs,
+                                      ca=os.path.join(self.certs, "other-ca.pem")))
+        resp = exchange(g.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 502)
+        self.assertEqual(resp.json()["error"]["code"], "upstream_tls_error")
+        detail = [o for o in g.logs() if o.get("msg") == "no upstream connection"]
+        self.assertTrue(detail and "certificate verify failed" in detail[0]["detail"], detail)
+
+    def test_wrong_server_name_gets_502(self):
+        g = self.gateway(cluster_yaml("wrong-name", f"127.0.0.1:{self.standin.port}", self.certs,
+                                      server_name="cluster.example.org"))
+        resp = exchange(g.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 502)
+        self.assertEqual(resp.json()["error"]["code"], "upstream_tls_error")
+
+    def test_tls_to_a_plaintext_server_fails_closed(self):
+        g = self.gateway(cluster_yaml("not-tls", f"127.0.0.1:{self.plain.port}", self.certs),
+                         "  upstream_connect: 2s\n")
+        self.assertEqual(exchange(g.port, self.certs, chat_request()).status, 502)
+
+    def test_plaintext_allowed_on_loopback_when_marked(self):
+        g = self.gateway(cluster_yaml("plain", f"127.0.0.1:{self.plain.port}", plaintext=True))
+        resp = exchange(g.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.header("x-standin-cluster"), "plain")
+
+    def test_plaintext_cluster_off_loopback_is_rejected_at_load(self):
+        path = os.path.join(self.tmp.path, "plaintext.yaml")
+        with open(path, "w") as f:
+            f.write(gateway_yaml(self.certs, cluster_yaml("remote", "10.20.30.40:8000", plaintext=True)))
+        r = subprocess.run([SOVGW, "config", "check", path], capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stderr, rf"{path}:\d+:\d+: cluster 'remote': plaintext is only allowed to loopback")
+        r = subprocess.run([SOVGW, "serve", "--config", path], capture_output=True, text=True, timeout=10)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("plaintext is only allowed to loopback", r.stderr)
+
+    def test_unknown_model_is_404_model_not_found(self):
+        clusters = cluster_yaml("only-llama", f"127.0.0.1:{self.standin.port}", self.certs).replace(
+            'models: ["*"]', 'models: ["llama-*"]')
+        g = self.gateway(clusters)
+        resp = exchange(g.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 404)
+        self.assertEqual(resp.json()["error"]["code"], "model_not_found")
+        body = json.dumps({"model": "llama-3.1-8b-instruct", "messages": []}).encode()
+        self.assertEqual(exchange(g.port, self.certs, chat_request(body)).status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
