@@ -275,6 +275,9 @@ class compiler {
       diags_.error(src.id.pos,
                    "duplicate rule id '" + src.id.text + "' (first defined at " + at_line(it->second) + ")");
     }
+    if (!src.effect_valid) {
+      return;
+    }
     compiled_rule rule;
     rule.id = src.id.text;
     rule.effect = src.effect;

@@ -99,6 +99,7 @@ void parse_rule(const YAML::Node& node, diagnostics& diags, policy_source& out) 
   rule.pos = pos;
   bool has_id = false;
   bool has_effect = false;
+  bool bad_effect = false;
   yaml::for_each_entry(
       node, diags, "a rule", {"id", "effect", "when", "route", "reason", "obligations", "description"},
       [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
@@ -120,6 +121,7 @@ void parse_rule(const YAML::Node& node, diagnostics& diags, policy_source& out) 
               diags.error(yaml::pos_of(value),
                           "unknown effect '" + *text + "' (expected forbid, permit or restrict)");
               has_effect = false;
+              bad_effect = true;
             }
           }
         } else if (key == "when") {
@@ -142,10 +144,10 @@ void parse_rule(const YAML::Node& node, diagnostics& diags, policy_source& out) 
     diags.error(pos, "rule has no 'id'");
     return;
   }
-  if (!has_effect) {
-    diags.error(pos, "rule '" + rule.id.text + "' has no valid 'effect' (forbid, permit or restrict)");
-    return;
+  if (!has_effect && !bad_effect) {
+    diags.error(pos, "rule '" + rule.id.text + "' has no 'effect' (forbid, permit or restrict)");
   }
+  rule.effect_valid = has_effect;
   out.rules.push_back(std::move(rule));
 }
 

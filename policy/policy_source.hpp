@@ -61,6 +61,7 @@ struct rule_source {
   sourced id;
   source_pos pos;
   rule_effect effect = rule_effect::permit;
+  bool effect_valid = true;  // false: an unknown effect was reported; only the id is checked
   std::vector<condition_source> when;
   std::vector<route_source> route;
   bool has_route = false;

@@ -164,6 +164,7 @@ policy_tests parse_policy_tests(std::string_view text, const std::string& file_n
             policy_test_case tc;
             tc.pos = pos;
             bool has_request = false;
+            bool has_expect = false;
             yaml::for_each_entry(item, diags, "a test", {"name", "request", "expect"},
                                  [&](const std::string& k, source_pos p, const YAML::Node& v) {
                                    if (k == "name") {
@@ -174,6 +175,7 @@ policy_tests parse_policy_tests(std::string_view text, const std::string& file_n
                                      has_request = true;
                                      parse_request(v, p, diags, tc.request);
                                    } else {
+                                     has_expect = true;
                                      parse_expect(v, p, diags, tc);
                                    }
                                  });
@@ -183,7 +185,7 @@ policy_tests parse_policy_tests(std::string_view text, const std::string& file_n
             if (!has_request) {
               diags.error(pos, "test '" + tc.name + "' has no 'request'");
             }
-            if (!tc.expect_effect && !tc.expect_cause && !tc.expect_rules && !tc.expect_clusters) {
+            if (!has_expect) {
               diags.error(pos, "test '" + tc.name + "' has no 'expect'");
             }
             out.cases.push_back(std::move(tc));

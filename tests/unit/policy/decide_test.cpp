@@ -1,0 +1,266 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "policy/compiled_policy.hpp"
+#include "policy/explain.hpp"
+#include "policy/policy.hpp"
+
+using namespace sovgw::policy;
+
+// Counts heap allocations made by this thread while `counting` is set.
+namespace {
+thread_local bool counting = false;
+thread_local std::size_t allocations = 0;
+}  // namespace
+
+// Replacing the global allocator pairs malloc with free on purpose.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t size) {
+  if (counting) {
+    ++allocations;
+  }
+  if (void* p = std::malloc(size ? size : 1)) {
+    return p;
+  }
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
+
+namespace {
+
+constexpr std::string_view policy_text = R"(
+country_sets:
+  SANCTIONED: [RU, BY]
+data_classes:
+  personal: {detectors: [email]}
+  public: {}
+rules:
+  - id: forbid-sanctioned
+    effect: forbid
+    when: {client.country: [SANCTIONED]}
+    reason: sanctioned
+  - id: permit-eu
+    effect: permit
+    when: {client.country: [EU], method: [POST]}
+    reason: eu clients
+  - id: permit-office
+    effect: permit
+    when: {client.ip: [198.51.100.0/24, "2001:db8:1::/48"], tenant: [acme]}
+  - id: eu-only-personal
+    effect: restrict
+    when: {data.class: [personal]}
+    route: {cluster.country: [EU], cluster.operator_jurisdiction: [EU]}
+    obligations: {redact: [email, iban], log_payload: sealed}
+  - id: mistral-to-west
+    effect: restrict
+    when: {model: ["mistral-*"]}
+    route: {cluster.region: [west]}
+    obligations: {log_payload: digest}
+)";
+
+std::vector<cluster_info> clusters() {
+  return {
+      {"paris", "FR", "west", "FR", {"mistral-*", "llama"}},
+      {"berlin", "DE", "central", "EU", {"mistral-large", "llama"}},
+      {"frankfurt-us", "DE", "central", "US", {"*"}},
+      {"virginia", "US", "west", "US", {"*"}},
+  };
+}
+
+std::shared_ptr<const snapshot> compiled() {
+  const auto result = compile_policy(policy_text, "p.yaml");
+  INFO(format_diagnostics(result.diagnostics));
+  REQUIRE(result.ok());
+  return result.policy;
+}
+
+std::vector<std::string> ids(const snapshot& s, const decision& d) {
+  std::vector<std::string> out;
+  for (const auto r : d.matched_rules) {
+    out.emplace_back(s.rule_id(r));
+  }
+  return out;
+}
+
+std::vector<std::string> names(const std::vector<cluster_info>& cs, const decision& d) {
+  std::vector<std::string> out;
+  for (const auto c : d.allowed_clusters) {
+    out.push_back(cs[c].name);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("forbid overrides permit; matched rules in file order") {
+  const auto p = compiled();
+  request_attributes r;
+  r.client_country = "RU";
+  r.method = "POST";
+  const decision d = p->decide(r, {});
+  CHECK(d.result == effect::deny);
+  CHECK(d.cause == deny_cause::forbidden);
+  CHECK(d.reason == "sanctioned");
+  CHECK(ids(*p, d) == std::vector<std::string>{"forbid-sanctioned"});
+  CHECK(d.policy_version == p->version());
+}
+
+TEST_CASE("default deny names the nearest permit and the attribute that failed") {
+  const auto p = compiled();
+  request_attributes r;
+  r.client_country = "DE";
+  r.method = "GET";
+  decision d = p->decide(r, {});
+  CHECK(d.result == effect::deny);
+  CHECK(d.cause == deny_cause::no_permit);
+  REQUIRE(d.nearest_permit != no_rule);
+  CHECK(p->rule_id(d.nearest_permit) == "permit-eu");
+  CHECK(d.failed_attribute == attribute::method);
+
+  r.client_country = "US";
+  r.method = "PUT";
+  d = p->decide(r, {});  // fails two attributes of permit-eu and two of permit-office: the first wins
+  CHECK(p->rule_id(d.nearest_permit) == "permit-eu");
+  CHECK(d.failed_attribute == attribute::client_country);
+}
+
+TEST_CASE("restricts intersect; clusters must serve the model; obligations merge") {
+  const auto p = compiled();
+  const auto cs = clusters();
+  std::vector<std::string_view> classes{"personal"};
+  request_attributes r;
+  r.client_country = "FR";
+  r.method = "POST";
+  r.model = "llama";
+  decision d = p->decide(r, cs);
+  CHECK(d.result == effect::permit);
+  CHECK(names(cs, d) == std::vector<std::string>{"paris", "berlin", "frankfurt-us", "virginia"});
+  CHECK(d.duties.log == log_payload::unset);
+
+  r.data_classes = classes;
+  d = p->decide(r, cs);
+  CHECK(names(cs, d) == std::vector<std::string>{"paris", "berlin"});
+  CHECK(d.duties.redact_names() == std::vector<std::string_view>{"email", "iban"});
+  CHECK(d.duties.log == log_payload::sealed);
+
+  r.model = "mistral-large";  // + mistral-to-west: region west only, and berlin serves it but is central
+  d = p->decide(r, cs);
+  CHECK(ids(*p, d) == std::vector<std::string>{"permit-eu", "eu-only-personal", "mistral-to-west"});
+  CHECK(names(cs, d) == std::vector<std::string>{"paris"});
+  CHECK(d.duties.log == log_payload::digest);  // keeps less than sealed
+
+  r.model = "mistral-tiny";
+  classes = {"personal", "undeclared-class"};
+  r.data_classes = classes;
+  d = p->decide(r, cs);
+  CHECK(names(cs, d) == std::vector<std::string>{"paris"});
+
+  r.model = "gpt-4o";  // only US-operated clusters serve it: personal data has nowhere to go
+  d = p->decide(r, cs);
+  CHECK(d.result == effect::deny);
+  CHECK(d.cause == deny_cause::no_cluster);
+  CHECK(d.allowed_clusters.empty());
+}
+
+TEST_CASE("CIDR rules, IPv4 and IPv6, and absent IPs") {
+  const auto p = compiled();
+  request_attributes r;
+  r.tenant = "acme";
+  r.client_country = "US";
+  r.client_ip = parse_ip("198.51.100.77");
+  CHECK(p->decide(r, {}).result == effect::permit);
+  r.client_ip = parse_ip("198.51.101.1");
+  CHECK(p->decide(r, {}).result == effect::deny);
+  r.client_ip = parse_ip("2001:db8:1:ffff::1");
+  CHECK(p->decide(r, {}).result == effect::permit);
+  r.client_ip = parse_ip("2001:db8:2::1");
+  CHECK(p->decide(r, {}).result == effect::deny);
+  r.client_ip.reset();
+  CHECK(p->decide(r, {}).result == effect::deny);
+  r.client_ip = parse_ip("198.51.100.1");
+  r.tenant = "other";
+  CHECK(p->decide(r, {}).result == effect::deny);
+}
+
+TEST_CASE("empty or malformed request values behave as unknown, never crash") {
+  const auto p = compiled();
+  request_attributes r;
+  CHECK(p->decide(r, {}).result == effect::deny);
+  r.client_country = "not a country";
+  r.model = "\xff\xfe";
+  CHECK(p->decide(r, clusters()).result == effect::deny);
+}
+
+TEST_CASE("decide() allocates nothing once the decision object is warm") {
+  const auto p = compiled();
+  const auto cs = clusters();
+  std::vector<std::string_view> classes{"personal"};
+  request_attributes r;
+  r.client_country = "FR";
+  r.method = "POST";
+  r.model = "mistral-small";  // not named exactly: exercises the glob path
+  r.path = "/v1/chat/completions";
+  r.data_classes = classes;
+  decision d;
+  p->decide(r, cs, d);
+  request_attributes denied;
+  denied.client_country = "US";
+  p->decide(denied, cs, d);
+  allocations = 0;
+  counting = true;
+  for (int i = 0; i < 1000; ++i) {
+    p->decide(r, cs, d);
+    p->decide(denied, cs, d);
+  }
+  counting = false;
+  CHECK(allocations == 0);
+  p->decide(r, cs, d);
+  CHECK(d.result == effect::permit);
+}
+
+TEST_CASE("decide agrees with a direct per-rule evaluation on generated requests") {
+  const auto p = compiled();
+  const auto& cp = p->compiled();
+  const char* countries[] = {"DE", "FR", "RU", "US", "private", "unknown", ""};
+  const char* ips[] = {"", "198.51.100.5", "2001:db8:1::9", "8.8.8.8"};
+  const char* tenants[] = {"acme", "globex", ""};
+  const char* models[] = {"mistral-large", "llama", "gpt-4o"};
+  const char* methods[] = {"POST", "GET"};
+  const std::vector<std::vector<std::string>> class_sets = {
+      {}, {"personal"}, {"public"}, {"personal", "public"}};
+  std::vector<std::string_view> storage;
+  for (auto c : countries) {
+    for (auto ip : ips) {
+      for (auto t : tenants) {
+        for (auto m : models) {
+          for (auto me : methods) {
+            for (const auto& cls : class_sets) {
+              request_values rv{c, *ip ? parse_ip(ip) : std::nullopt, t, m, "/v1/x", me, cls};
+              const decision d = p->decide(rv.view(storage), {});
+              std::vector<std::uint32_t> expected;
+              for (std::uint32_t i = 0; i < cp.rules.size(); ++i) {
+                bool all = true;
+                for (std::size_t a = 0; a < attribute_count; ++a) {
+                  all = all && condition_admits(cp.rules[i].when[a], static_cast<attribute>(a), rv);
+                }
+                if (all) {
+                  expected.push_back(i);
+                }
+              }
+              CAPTURE(rv.client_country);
+              CHECK(d.matched_rules == expected);
+            }
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,171 @@
+#include "policy/invariant_checker.hpp"
+
+#include <doctest/doctest.h>
+
+#include "policy/clusters_config.hpp"
+#include "policy/policy.hpp"
+#include "policy/request_json.hpp"
+
+using namespace sovgw::policy;
+
+namespace {
+
+std::shared_ptr<const snapshot> compiled(std::string_view text) {
+  const auto result = compile_policy(text, "p.yaml");
+  INFO(format_diagnostics(result.diagnostics));
+  REQUIRE(result.ok());
+  return result.policy;
+}
+
+constexpr std::string_view base = R"(
+data_classes:
+  personal: {}
+rules:
+  - id: permit-all-eea
+    effect: permit
+    when: {client.country: [EEA]}
+  - id: pin
+    effect: restrict
+    when: {tenant: [acme]}
+    route: {cluster: [nl-1]}
+)";
+
+}  // namespace
+
+TEST_CASE("example policy: all invariants proved, symbolically and on the example clusters") {
+  const auto result = compile_policy_file(SOVGW_SOURCE_DIR "/examples/policies/eu_policy.yaml");
+  REQUIRE(result.ok());
+  for (const auto& r : check_invariants(*result.policy, {})) {
+    CAPTURE(r.id);
+    CHECK(r.holds);
+    CHECK(r.exhaustive);
+    CHECK(r.classes_checked > 0);
+  }
+  const auto clusters = load_clusters_file(SOVGW_SOURCE_DIR "/examples/policies/clusters.yaml");
+  REQUIRE(clusters.ok());
+  CHECK(clusters.clusters.size() == 6);
+  CHECK(lint_clusters(*result.policy, clusters).empty());
+  for (const auto& r : check_invariants(*result.policy, clusters.clusters)) {
+    CAPTURE(r.id);
+    CHECK(r.holds);
+  }
+}
+
+TEST_CASE("a missing restrict gives a concrete counterexample") {
+  const std::string text = std::string(base) + R"(
+invariants:
+  - id: personal-in-eu
+    for: {data.class: [personal]}
+    require:
+      route: {cluster.country: [EU]}
+)";
+  const auto p = compiled(text);
+  const auto results = check_invariants(*p, {});
+  REQUIRE(results.size() == 1);
+  const auto& r = results[0];
+  CHECK_FALSE(r.holds);
+  REQUIRE(r.counterexample);
+  CHECK(r.counterexample->data_classes == std::vector<std::string>{"personal"});
+  CHECK(r.violation ==
+        "no matched restrict rule constrains cluster.country: the request may be routed to any cluster");
+  // The counterexample really violates it: decide() permits it.
+  std::vector<std::string_view> storage;
+  CHECK(p->decide(r.counterexample->view(storage), {}).result == effect::permit);
+}
+
+TEST_CASE("concrete clusters: the counterexample names the offending cluster") {
+  const std::string text = std::string(base) + R"(
+  - id: personal-eu
+    effect: restrict
+    when: {data.class: [personal]}
+    route: {cluster.country: [EU]}
+invariants:
+  - id: personal-eu-jurisdiction
+    for: {data.class: [personal]}
+    require:
+      route: {cluster.operator_jurisdiction: [EU]}
+  - id: sanctioned-denied
+    for: {client.country: [RU]}
+    require: {effect: deny}
+)";
+  const auto p = compiled(text);
+  const std::vector<cluster_info> clusters = {{"nl-1", "NL", "", "NL", {"*"}},
+                                              {"de-us", "DE", "", "US", {"*"}}};
+  const auto results = check_invariants(*p, clusters);
+  REQUIRE(results.size() == 2);
+  CHECK_FALSE(results[0].holds);
+  CHECK(results[0].violation.find("cluster de-us") != std::string::npos);
+  CHECK(results[1].holds);
+}
+
+TEST_CASE("require effect deny fails when some class is permitted") {
+  const std::string text = std::string(base) + R"(
+invariants:
+  - id: acme-never
+    for: {tenant: [acme]}
+    require: {effect: deny}
+)";
+  const auto results = check_invariants(*compiled(text), {});
+  REQUIRE(results.size() == 1);
+  CHECK_FALSE(results[0].holds);
+  CHECK(results[0].counterexample->tenant == "acme");
+  CHECK(results[0].violation == "the request is permitted");
+}
+
+TEST_CASE("cluster lint: unknown cluster names, unmatched routes, unknown jurisdictions") {
+  const auto p = compiled(base);
+  const auto clusters = parse_clusters_text(R"(
+other_key: ignored
+clusters:
+  - name: de-1
+    country: DE
+    operator_jurisdiction: MARS
+    models: ["*"]
+    unknown_key: ignored
+)",
+                                            "c.yaml");
+  REQUIRE(clusters.ok());
+  const std::string out = format_diagnostics(lint_clusters(*p, clusters));
+  CHECK(out.find("c.yaml:4:5: error: cluster 'de-1': unknown operator_jurisdiction 'MARS'") !=
+        std::string::npos);
+  CHECK(
+      out.find(
+          "p.yaml:8:5: error: route of rule 'pin' names cluster 'nl-1', which the config does not define") !=
+      std::string::npos);
+  CHECK(
+      out.find("p.yaml:8:5: error: route of restrict rule 'pin' admits none of the 1 configured clusters") !=
+      std::string::npos);
+}
+
+TEST_CASE("clusters config errors carry positions") {
+  const auto bad =
+      parse_clusters_text("clusters:\n  - name: a\n    country: XX\n  - country: DE\n", "c.yaml");
+  CHECK_FALSE(bad.ok());
+  const std::string out = format_diagnostics(bad.diagnostics);
+  CHECK(out.find("c.yaml:2:5: error: cluster 'a' has no 'operator_jurisdiction'") != std::string::npos);
+  CHECK(out.find("c.yaml:3:14: error: unknown country code 'XX'") != std::string::npos);
+  CHECK(out.find("c.yaml:4:5: error: cluster has no 'name'") != std::string::npos);
+  CHECK_FALSE(parse_clusters_text("listen: x\n", "c.yaml").ok());
+}
+
+TEST_CASE("request JSON") {
+  std::string error;
+  const auto r = parse_request_json(
+      R"({"client.country":"DE","client.ip":"192.0.2.1","tenant":"t","model":"m","path":"/p","method":"POST","data.class":["a","b"]})",
+      error);
+  REQUIRE(r);
+  CHECK(r->client_country == "DE");
+  CHECK(r->data_classes.size() == 2);
+  const auto again = parse_request_json(request_to_json(*r), error);
+  REQUIRE(again);
+  CHECK(request_to_json(*again) == request_to_json(*r));
+  CHECK_FALSE(parse_request_json("{", error));
+  CHECK(error.rfind("invalid JSON", 0) == 0);
+  CHECK_FALSE(parse_request_json("[]", error));
+  CHECK_FALSE(parse_request_json(R"({"colour":"red"})", error));
+  CHECK(error.find("unknown request attribute \"colour\"") != std::string::npos);
+  CHECK_FALSE(parse_request_json(R"({"client.country":"Germany"})", error));
+  CHECK_FALSE(parse_request_json(R"({"client.ip":"1.2.3"})", error));
+  CHECK_FALSE(parse_request_json(R"({"tenant":5})", error));
+  CHECK_FALSE(parse_request_json(R"({"data.class":[1]})", error));
+}

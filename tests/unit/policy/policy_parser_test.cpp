@@ -1,0 +1,130 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "policy/compiled_policy.hpp"
+#include "policy/policy.hpp"
+
+using namespace sovgw::policy;
+
+namespace {
+
+std::string errors_of(std::string_view text) {
+  const auto result = compile_policy(text, "p.yaml");
+  return format_diagnostics(result.diagnostics);
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("the example policy compiles cleanly and its version is the SHA-256 of its bytes") {
+  const auto result = compile_policy_file(SOVGW_SOURCE_DIR "/examples/policies/eu_policy.yaml");
+  CHECK(format_diagnostics(result.diagnostics).empty());
+  REQUIRE(result.ok());
+  CHECK(result.policy->version().size() == 64);
+  CHECK(result.policy->rule_count() == 9);
+  const auto again = compile_policy_file(SOVGW_SOURCE_DIR "/examples/policies/eu_policy.yaml");
+  CHECK(again.policy->version() == result.policy->version());
+  CHECK(compile_policy("rules: []\n", "a").policy->version() !=
+        compile_policy("rules: []\n# changed\n", "a").policy->version());
+}
+
+TEST_CASE("every error of a bad policy is reported in one run, with 1-based line:col") {
+  const auto result = compile_policy_file(SOVGW_SOURCE_DIR "/tests/unit/policy/data/bad_policy.yaml");
+  CHECK_FALSE(result.ok());
+  const std::string out = format_diagnostics(result.diagnostics);
+  const std::string f = SOVGW_SOURCE_DIR "/tests/unit/policy/data/bad_policy.yaml:";
+  CHECK(contains(out, f + "3:32: error: unknown country code 'XX' (not an ISO 3166-1 alpha-2 code)\n"));
+  CHECK(
+      contains(out, f + "5:12: error: country set 'LOOP_B' includes itself (LOOP_A -> LOOP_B -> LOOP_A)\n"));
+  CHECK(contains(out, f + "6:3: error: country set name 'eu' must be upper case"));
+  CHECK(contains(out, f + "9:24: error: unknown detector 'fingerprint'"));
+  CHECK(contains(out, f + "14:32: error: unknown country set 'ATLANTIS'"));
+  CHECK(contains(out, f + "15:7: error: unknown attribute 'colour'"));
+  CHECK(contains(out, f + "16:9: error: duplicate rule id 'dup' (first defined at line 11)\n"));
+  CHECK(contains(out, f + "17:13: error: unknown effect 'allow' (expected forbid, permit or restrict)\n"));
+  CHECK(contains(out, f + "21:15: error: empty value set for tenant\n"));
+  CHECK(contains(out, f + "23:5: error: restrict rule 'bad-values' needs a 'route'\n"));
+  CHECK(contains(out, f + "26:19: error: bad CIDR in client.ip: '10.0.0.1/8' has host bits set\n"));
+  CHECK(contains(out, f + "26:31: error: bad CIDR in client.ip: '300.1.1.1' is not an IP address\n"));
+  CHECK(contains(out, f + "27:16: error: unknown HTTP method 'post'"));
+  CHECK(contains(out, f + "28:20: error: unknown data class 'secret' (declare it under data_classes)\n"));
+  CHECK(contains(out, f + "29:14: error: path 'v1/chat' must start with '/'\n"));
+  CHECK(
+      contains(out, f + "34:5: error: rule 'shadowed' is unreachable: every request it matches is denied by "
+                        "forbid rule 'forbid-all-fr' (line 30)\n"));
+  CHECK(contains(out, f + "39:5: error: unknown key 'unknown_key' in a rule"));
+  CHECK(contains(out, f + "40:5: error: 'route' is only allowed on restrict rules ('shadowed' is permit)\n"));
+  CHECK(contains(out, f + "48:9: error: unknown route attribute 'cluster.colour'"));
+  CHECK(result.diagnostics.size() == 19);
+}
+
+TEST_CASE("structural errors") {
+  CHECK(errors_of("") == "p.yaml:1:1: error: a policy file must be a mapping with 'rules' (got empty)\n");
+  CHECK(errors_of("- a\n") ==
+        "p.yaml:1:1: error: a policy file must be a mapping with 'rules' (got a list)\n");
+  CHECK(errors_of("country_sets: {}\n") == "p.yaml:1:1: error: the policy has no 'rules' list\n");
+  CHECK(contains(errors_of("rules:\n  - id: a\n    effect: permit\n     when: x\n"),
+                 "p.yaml:4:10: error: YAML syntax error: illegal map value"));
+  CHECK(errors_of("rules: {}\n") == "p.yaml:1:8: error: rules must be a list, got a mapping\n");
+  CHECK(errors_of("rules:\n  - effect: permit\n") == "p.yaml:2:5: error: rule has no 'id'\n");
+  CHECK(errors_of("rules:\n  - id: a\n") ==
+        "p.yaml:2:5: error: rule 'a' has no 'effect' (forbid, permit or restrict)\n");
+  CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    when: {tenant: [x]}\n    when: {}\n") ==
+        "p.yaml:5:5: error: duplicate key 'when' in a rule\n");
+  CHECK(errors_of("rules:\n  - id: a b\n    effect: permit\n") ==
+        "p.yaml:2:9: error: rule id 'a b' must be letters, digits, '_', '-', '.' or ':'\n");
+  CHECK(errors_of("version: 2\nrules: []\n") ==
+        "p.yaml:1:10: error: unsupported policy version '2' (expected 1)\n");
+  CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    when:\n      tenant: [\"a*\"]\n") ==
+        "p.yaml:5:16: error: tenant 'a*': globs are only allowed for model and path\n");
+  CHECK(
+      errors_of("rules:\n  - id: a\n    effect: restrict\n    route: {cluster.country: [private]}\n") ==
+      "p.yaml:4:31: error: 'private' is not allowed here (only client.country may be private or unknown)\n");
+  CHECK(errors_of("country_sets:\n  EU: [DE]\nrules: []\n") ==
+        "p.yaml:2:3: error: country set 'EU' is built in and cannot be redefined\n");
+  CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    obligations: {log_payload: forever}\n") ==
+        "p.yaml:4:32: error: unknown log_payload 'forever' (expected sealed, digest or none)\n");
+  CHECK(errors_of("rules: []\ninvariants:\n  - id: i\n    for: {tenant: [a]}\n") ==
+        "p.yaml:3:5: error: invariant 'i' has no 'require'\n");
+  CHECK(errors_of("rules: []\ninvariants:\n  - id: i\n    require: {effect: maybe}\n") ==
+        "p.yaml:4:23: error: unknown required effect 'maybe' (expected permit or deny)\n");
+}
+
+TEST_CASE("sets include sets; unreachable only when a forbid covers the whole rule") {
+  const auto result = compile_policy(R"(
+country_sets:
+  NORDIC: [DK, FI, SE, NORDIC_EEA]
+  NORDIC_EEA: [IS, NO]
+  WIDE: [NORDIC, EU]
+rules:
+  - id: forbid-acme-models
+    effect: forbid
+    when: {tenant: [acme], model: ["gpt-*"]}
+  - id: narrower
+    effect: permit
+    when: {tenant: [acme, globex], model: [gpt-4o]}
+)",
+                                     "p.yaml");
+  CHECK(format_diagnostics(result.diagnostics).empty());
+  REQUIRE(result.ok());
+  const auto& sets = result.policy->compiled().country_sets;
+  CHECK(sets.at("NORDIC").count() == 5);
+  CHECK(sets.at("WIDE").count() == 27 + 2);  // DK, FI, SE in EU already; IS, NO added
+  const auto shadowed = compile_policy(R"(
+rules:
+  - id: forbid-acme-gpt
+    effect: forbid
+    when: {tenant: [acme], model: ["gpt-*"]}
+  - id: covered
+    effect: permit
+    when: {tenant: [acme], model: [gpt-4o, "gpt-4o-*"], client.country: [DE]}
+)",
+                                       "p.yaml");
+  CHECK(format_diagnostics(shadowed.diagnostics) ==
+        "p.yaml:6:5: error: rule 'covered' is unreachable: every request it matches is denied by forbid rule "
+        "'forbid-acme-gpt' (line 3)\n");
+}

@@ -1,0 +1,75 @@
+#include "policy/policy_tests.hpp"
+
+#include <doctest/doctest.h>
+
+#include "policy/geo_db.hpp"
+#include "policy/policy.hpp"
+
+using namespace sovgw::policy;
+
+TEST_CASE("the example tests pass against the example policy") {
+  const auto policy = compile_policy_file(SOVGW_SOURCE_DIR "/examples/policies/eu_policy.yaml");
+  REQUIRE(policy.ok());
+  const auto tests = load_policy_tests(SOVGW_SOURCE_DIR "/examples/policies/eu_policy.tests.yaml");
+  CHECK(format_diagnostics(tests.diagnostics).empty());
+  REQUIRE(tests.ok());
+  CHECK(tests.has_clusters);
+  CHECK(tests.needs_geo());
+  const geo_db geo = geo_db::load_default();
+  const auto outcomes = run_policy_tests(*policy.policy, tests, tests.clusters.clusters, &geo);
+  CHECK(outcomes.size() >= 10);
+  for (const auto& o : outcomes) {
+    CAPTURE(o.name);
+    CAPTURE(o.failure);
+    CHECK(o.passed);
+  }
+}
+
+TEST_CASE("a wrong expectation fails with the difference and the trace") {
+  const auto policy =
+      compile_policy("rules:\n  - id: p\n    effect: permit\n    when: {tenant: [a]}\n", "p.yaml");
+  REQUIRE(policy.ok());
+  const auto tests = parse_policy_tests(R"(
+tests:
+  - name: wrong
+    request: {tenant: a}
+    expect: {effect: deny, rules: []}
+  - name: right
+    request: {tenant: b}
+    expect: {effect: deny, cause: no_permit}
+)",
+                                        "t.yaml", ".");
+  REQUIRE(tests.ok());
+  const auto outcomes = run_policy_tests(*policy.policy, tests, {}, nullptr);
+  REQUIRE(outcomes.size() == 2);
+  CHECK_FALSE(outcomes[0].passed);
+  CHECK(outcomes[0].location == "t.yaml:3:5");
+  CHECK(outcomes[0].failure == "effect: expected deny, got permit\nrules: expected [], got [p]");
+  CHECK(outcomes[0].trace.find("decision PERMIT") != std::string::npos);
+  CHECK(outcomes[1].passed);
+}
+
+TEST_CASE("bad test files: every error with its position") {
+  const auto tests = parse_policy_tests(R"(
+tests:
+  - name: a
+    request: {tenant: a, colour: red, client.ip: 1.2.3}
+    expect: {effect: maybe}
+  - name: b
+    request: {client.country: Germany}
+  - request: {tenant: x}
+    expect: {cause: because}
+extra: 1
+)",
+                                        "t.yaml", ".");
+  CHECK_FALSE(tests.ok());
+  const std::string out = format_diagnostics(tests.diagnostics);
+  CHECK(out.find("t.yaml:4:26: error: unknown key 'colour' in request") != std::string::npos);
+  CHECK(out.find("t.yaml:4:50: error: client.ip '1.2.3' is not an IP address") != std::string::npos);
+  CHECK(out.find("t.yaml:5:22: error: unknown effect 'maybe' (expected permit or deny)") !=
+        std::string::npos);
+  CHECK(out.find("t.yaml:6:5: error: test 'b' has no 'expect'") != std::string::npos);
+  CHECK(out.find("t.yaml:7:31: error: client.country 'Germany' is not a country code") != std::string::npos);
+  CHECK(out.find("t.yaml:9:21: error: unknown cause 'because'") != std::string::npos);
+  CHECK(out.find("t.yaml:10:1: error: unknown key 'extra' in the test file") != std::string::npos);
+}
