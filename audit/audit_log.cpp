@@ -383,6 +383,17 @@ status audit_log::close() {
     }
   }
   vault_.reset();
+  if (store_) {
+    // Leave SST files behind (not only the WAL) so readers open quickly and checksums cover them.
+    rocksdb::FlushOptions fo;
+    std::vector<rocksdb::ColumnFamilyHandle*> all;
+    for (std::size_t i = 0; i < column_count; ++i) {
+      all.push_back(store_->cf(static_cast<column>(i)));
+    }
+    if (auto fs = from_rocksdb(store_->db().Flush(fo, all), "flushing the audit log failed"); s.is_ok()) {
+      s = fs;
+    }
+  }
   store_.reset();
   return !failed_.is_ok() ? failed_ : s;
 }

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
@@ -27,6 +28,10 @@ std::string trim_line(std::string text) {
 initialized_keys init_keys(const std::string& dir, const std::string& log_name) {
   if (!crypto::valid_note_key_name(log_name)) {
     throw crypto::key_file_error("invalid log name '" + log_name + "': no spaces or '+' allowed");
+  }
+  std::error_code ec;
+  if (const auto parent = std::filesystem::path(dir).parent_path(); !parent.empty()) {
+    std::filesystem::create_directories(parent, ec);
   }
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     throw crypto::key_file_error("cannot create " + dir + ": " + std::strerror(errno));

@@ -1,0 +1,74 @@
+"""Tampering with a log is found by `sovgw audit verify`, which names where."""
+
+import os
+import shutil
+import unittest
+
+from test_audit_support import TAMPER, audit_case, run, sovgw, write_file
+
+
+class tamper_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        # Three writer sessions: checkpoints at 100, 200 and 300.
+        for i in range(3):
+            self.append(100, run_name=f"s{i}")
+        self.assertIn("OK: 300 records", self.verify().stdout)
+
+    def tampered(self, *op):
+        copy = os.path.join(self.tmp, "copy-" + "-".join(op))
+        shutil.copytree(self.db, copy)
+        run(TAMPER, copy, *op, check=0)
+        return copy
+
+    def assert_caught(self, db, *needles):
+        p = self.verify(db)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("FAILED", p.stdout)
+        for needle in needles:
+            self.assertIn(needle, p.stdout)
+        return p.stdout
+
+    def test_flipped_byte_in_a_leaf(self):
+        out = self.assert_caught(self.tampered("flip", "150"), "record 150:", "first record that does not match: 150")
+        self.assertIn("checkpoint at size 200", out)
+
+    def test_newest_records_deleted(self):
+        self.assert_caught(self.tampered("delete-newest", "7"),
+                           "the log holds 293 records but a signed checkpoint covers 300: records 293..299 are missing")
+
+    def test_record_deleted_in_the_middle(self):
+        self.assert_caught(self.tampered("delete", "42"), "record 42 is missing")
+
+    def test_two_records_reordered(self):
+        self.assert_caught(self.tampered("swap", "10", "20"),
+                           "record at position 10 carries sequence number 20")
+
+    def test_forged_checkpoint(self):
+        self.assert_caught(self.tampered("forge-checkpoint"),
+                           "checkpoint at size 300: signature by the trusted key does not verify")
+
+    def test_writer_refuses_tampered_log_unless_forced_and_records_it(self):
+        db = self.tampered("flip", "7")
+        p = sovgw("audit", "append", "--db", db, "--keys", self.keys, "--synthetic", "1", check=2)
+        self.assertIn("refusing to open", p.stderr)
+        self.assertIn("record 7", p.stderr)
+        self.append(1, db=db, extra=("--force",))
+        events = sovgw("audit", "query", "--db", db, "--since", "2020-01-01", "--format", "jsonl", check=0).stdout
+        self.assertIn("forced-open: record 7", events)
+        out = self.verify(db).stdout
+        self.assertIn("FAILED", out)
+
+    def test_proofs_from_before_tampering_expose_a_rewrite(self):
+        proof = sovgw("audit", "prove", "--db", self.db, "--seq", "20", check=0).stdout
+        path = os.path.join(self.tmp, "p")
+        write_file(path, proof)
+        db = self.tampered("flip", "20")
+        tampered_proof = sovgw("audit", "prove", "--db", db, "--seq", "20", check=0).stdout
+        write_file(path, tampered_proof)
+        p = sovgw("audit", "verify-proof", path, "--pubkey", self.pub, check=1)
+        self.assertIn("does not", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
