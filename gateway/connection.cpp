@@ -241,23 +241,20 @@ asio::awaitable<io_status> connection::write(std::string_view a, std::string_vie
 }
 
 asio::awaitable<io_status> connection::wait_readable(milliseconds timeout) {
-  // Asio queues readiness waits without trying them first, and the reactor is edge-triggered: data
-  // that arrived before the wait was queued must be noticed here or the wait would sleep on it.
+  // Bytes OpenSSL already holds are invisible to epoll. Bytes in the socket are not a problem: Asio
+  // re-arms the descriptor (EPOLL_CTL_MOD) when it queues a readiness wait, which reports them.
   if (ssl_ && SSL_has_pending(ssl_.get())) {
     co_return io_status::ok;
-  }
-  char probe = 0;
-  ssize_t n = ::recv(socket_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n >= 0) {
-    co_return io_status::ok;  // data, or EOF that the next read reports
-  }
-  if (errno != EAGAIN && errno != EWOULDBLOCK) {
-    co_return io_status::eof;
   }
   set_deadline(read_deadline_, timeout);
   io_status s = co_await wait(tcp::socket::wait_read);
   clear_deadline(read_deadline_);
   co_return s;
+}
+
+void connection::cancel_pending() {
+  boost::system::error_code ec;
+  socket_.cancel(ec);
 }
 
 bool connection::peer_closed_or_sent() {

@@ -69,8 +69,10 @@ class connection : public std::enable_shared_from_this<connection> {
   // application data does not). Used to detect that a client went away during a relay.
   [[nodiscard]] bool peer_gone();
 
-  // Cancels outstanding operations (they complete with io_status::cancelled).
+  // Cancels outstanding operations (they complete with io_status::cancelled), and every later one.
   void cancel();
+  // Cancels the operations outstanding now; later ones run normally.
+  void cancel_pending();
   // Best-effort TLS close_notify, then closes the socket. Idempotent.
   void close();
   // For error responses: close_notify, half-close, then read and drop what the client still sends

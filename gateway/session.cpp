@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -12,7 +11,6 @@ namespace sovgw::gateway {
 
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
 using clock = std::chrono::steady_clock;
 
 constexpr std::size_t read_chunk = 16 * 1024;
@@ -119,6 +117,7 @@ class session {
         if (w_.shared.draining.load(std::memory_order_relaxed)) {
           break;
         }
+        std::string().swap(inbuf_);  // an idle connection keeps no read buffer
         w_.idle_connections.insert(client_.get());
         io_status s = co_await client_->wait_readable(first ? cfg_.timeouts.request_header
                                                             : cfg_.timeouts.keep_alive_idle);
@@ -329,43 +328,44 @@ class session {
     ctx.endpoint = lease.endpoint->label;
     ctx.upstream_reused = lease.reused;
 
-    client_gone_ = false;
-    auto result = co_await (exchange(ctx, lease) || watch_client());
-    next_step step = next_step::close;
-    bool reusable = false;
-    if (result.index() == 0) {
-      std::tie(step, reusable) = std::get<0>(result);
-    } else {
+    auto watch = std::make_shared<client_watch>();
+    watch->upstream = lease.conn;
+    watch_client(watch);
+    auto [step, reusable] = co_await exchange(ctx, lease);
+    watch->active = false;
+    client_->cancel_pending();
+    if (watch->gone) {
       ctx.error_kind = "client_disconnected";
       if (ctx.status == 0) {
         ctx.status = 499;  // nginx's convention: the client closed the request
       }
+      step = next_step::close;
+      reusable = false;
       w_.shared.stats->client_disconnects.fetch_add(1, std::memory_order_relaxed);
     }
     w_.pool.release(ctx.cluster, std::move(lease), reusable);
     co_return step;
   }
 
-  // Returns once the client has gone away (closed, reset, or sent close_notify). Pipelined data
-  // from a live client ends the watch: it then waits to be cancelled.
-  asio::awaitable<void> watch_client() {
-    while (true) {
-      if (client_->peer_gone()) {
-        client_gone_ = true;
-        co_return;
-      }
-      if (client_->peer_closed_or_sent()) {
-        asio::steady_timer forever(w_.ioc, clock::time_point::max());
-        co_await forever.async_wait(asio::as_tuple(asio::use_awaitable));
-        co_return;
-      }
-      io_status s = co_await client_->wait_readable(milliseconds(0));
-      if (s == io_status::cancelled || s == io_status::timeout) {
-        asio::steady_timer forever(w_.ioc, clock::time_point::max());
-        co_await forever.async_wait(asio::as_tuple(asio::use_awaitable));
-        co_return;
-      }
-    }
+  struct client_watch {
+    bool active = true;
+    bool gone = false;
+    std::shared_ptr<connection> upstream;
+  };
+
+  // While a request is at the cluster, a client that goes away (closes, resets, or sends TLS
+  // close_notify) cancels it. Pipelined data from a live client ends the watch.
+  void watch_client(const std::shared_ptr<client_watch>& watch) {
+    client_->socket().async_wait(tcp::socket::wait_read,
+                                 [client = client_, watch](const boost::system::error_code& ec) {
+                                   if (ec || !watch->active) {
+                                     return;
+                                   }
+                                   if (client->peer_gone()) {
+                                     watch->gone = true;
+                                     watch->upstream->cancel();
+                                   }
+                                 });
   }
 
   std::string upstream_request_head(const request_context& ctx, const upstream_cluster& up) const {
@@ -465,6 +465,12 @@ class session {
     http::limits response_limits;
     response_limits.max_request_line = 8 * 1024;
     response_limits.max_head_bytes = 64 * 1024;
+    // The answer cannot be there yet: wait for it rather than try a read that would fail.
+    if (io_status w = co_await upstream.wait_readable(cfg_.timeouts.upstream_response); w != io_status::ok) {
+      co_return co_await upstream_failed(
+          ctx, lease, w == io_status::timeout ? upstream_error_kind::timeout : upstream_error_kind::reset, w,
+          "waiting for the response");
+    }
     while (true) {
       http::head_scanner scanner(response_limits, false);
       http::head_scanner::state st = scanner.scan(upbuf);
@@ -669,7 +675,6 @@ class session {
   std::uint16_t peer_port_;
   std::string client_cn_;
   std::string inbuf_;
-  bool client_gone_ = false;
 };
 
 struct connection_count_guard {

@@ -59,6 +59,7 @@ ssl_ctx_ptr new_context(const SSL_METHOD* method) {
   SSL_CTX_set_mode(raw, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_options(raw, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_read_ahead(raw, 1);  // one read(2) per record (or several) instead of header + body
   if (SSL_CTX_set_cipher_list(raw, intermediate_tls12_ciphers) != 1 ||
       SSL_CTX_set1_groups_list(raw, intermediate_groups) != 1) {
     fail("setting the TLS cipher profile");

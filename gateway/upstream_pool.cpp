@@ -177,7 +177,11 @@ asio::awaitable<upstream_pool::lease> upstream_pool::acquire(int cluster, failur
     while (!idle.empty()) {
       std::shared_ptr<connection> conn = std::move(idle.back());
       idle.pop_back();
-      if (now - conn->idle_since() < timeouts_.pool_idle && !conn->peer_closed_or_sent()) {
+      // A cluster closes idle connections only after its own keep-alive timeout (seconds): a
+      // connection used within the last second is not worth a syscall to check.
+      auto idle_for = now - conn->idle_since();
+      if (idle_for < timeouts_.pool_idle &&
+          (idle_for < std::chrono::seconds(1) || !conn->peer_closed_or_sent())) {
         metrics_.upstream_connections_reused.fetch_add(1, std::memory_order_relaxed);
         co_return lease{std::move(conn), &ep, true};
       }

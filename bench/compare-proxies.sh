@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: sovgw vs HAProxy vs nginx, each terminating TLS and re-encrypting to the
+# same TLS upstream (nginx `return 200` with a fixed chat completion), measured with wrk in one run.
+#
+#   bench/compare-proxies.sh [--duration 10] [--connections 32] [--idle 2000]
+#
+# Every proxy gets one thread (sovgw threads: 1, HAProxy nbthread 1, nginx worker_processes 1); the
+# upstream nginx has one worker; wrk has one thread. They share this machine's cores, so absolute
+# numbers mean little: read the ratios. Access logs are off for all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${SOVGW_BUILD_DIR:-$ROOT/build}
+DURATION=10
+CONNS=32
+IDLE=2000
+while (($#)); do
+  case $1 in
+    --duration) DURATION=$2; shift 2 ;;
+    --connections) CONNS=$2; shift 2 ;;
+    --idle) IDLE=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+need=()
+for p in haproxy nginx-light wrk python3 openssl; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if ((${#need[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+[[ -x $BUILD/sovgw ]] || { echo "build first: ./run.sh build" >&2; exit 2; }
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+OUT=$ROOT/bench/out/proxies
+rm -rf "$OUT"
+mkdir -p "$OUT"
+CERTS=$OUT/certs
+"$ROOT/certs/make-dev-certs.sh" "$CERTS" >/dev/null
+cat "$CERTS/gateway.pem" "$CERTS/gateway.key" > "$CERTS/gateway-combined.pem"
+chmod 600 "$CERTS/gateway-combined.pem"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+UP=$(free_port); GW=$(free_port); GW_ADMIN=$(free_port); HA=$(free_port); NX=$(free_port)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [[ -f $OUT/up/nginx.pid ]] && kill "$(cat "$OUT/up/nginx.pid")" 2>/dev/null || true
+  [[ -f $OUT/nx/nginx.pid ]] && kill "$(cat "$OUT/nx/nginx.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+COMPLETION='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"mistral-small","choices":[{"index":0,"message":{"role":"assistant","content":"Les donnees restent en Europe, sous le droit europeen."},"finish_reason":"stop"}],"usage":{"prompt_tokens":230,"completion_tokens":12,"total_tokens":242}}'
+
+# --- upstream: nginx, TLS, fixed completion ------------------------------------------------------
+mkdir -p "$OUT/up"
+cat > "$OUT/up/nginx.conf" <<EOF
+worker_processes 1;
+pid $OUT/up/nginx.pid;
+error_log $OUT/up/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$UP ssl;
+    ssl_certificate $CERTS/cluster.pem;
+    ssl_certificate_key $CERTS/cluster.key;
+    client_body_buffer_size 64k;
+    location / {
+      default_type application/json;
+      return 200 '$COMPLETION';
+    }
+  }
+}
+EOF
+nginx -c "$OUT/up/nginx.conf" -p "$OUT/up"
+
+# --- sovgw ------------------------------------------------------------------------------------
+cat > "$OUT/sovgw.yaml" <<EOF
+listen: {address: 127.0.0.1, port: $GW}
+tls: {certificate: $CERTS/gateway.pem, private_key: $CERTS/gateway.key}
+admin: {address: 127.0.0.1, port: $GW_ADMIN}
+threads: 1
+access_log: false
+limits: {max_connections: 8000}
+clusters:
+  - name: bench
+    endpoints: ["127.0.0.1:$UP"]
+    country: FR
+    region: eu-west-3
+    operator_jurisdiction: EU
+    tls: {ca: $CERTS/ca.pem, server_name: localhost}
+    max_idle_per_endpoint: 1024
+EOF
+"$BUILD/sovgw" serve --config "$OUT/sovgw.yaml" > "$OUT/sovgw.log" 2>&1 &
+GW_PID=$!; PIDS+=($GW_PID)
+
+# --- HAProxy ----------------------------------------------------------------------------------
+cat > "$OUT/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 8000
+  ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
+  ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:$HA ssl crt $CERTS/gateway-combined.pem alpn http/1.1
+  default_backend be
+backend be
+  server up 127.0.0.1:$UP ssl verify required ca-file $CERTS/ca.pem sni str(localhost) verifyhost localhost pool-max-conn 1024
+EOF
+haproxy -f "$OUT/haproxy.cfg" > "$OUT/haproxy.log" 2>&1 &
+HA_PID=$!; PIDS+=($HA_PID)
+
+# --- nginx as the proxy -------------------------------------------------------------------------
+mkdir -p "$OUT/nx"
+cat > "$OUT/nx/nginx.conf" <<EOF
+worker_processes 1;
+pid $OUT/nx/nginx.pid;
+error_log $OUT/nx/error.log warn;
+events { worker_connections 8000; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream up { server 127.0.0.1:$UP; keepalive 1024; }
+  server {
+    listen 127.0.0.1:$NX ssl;
+    ssl_certificate $CERTS/gateway.pem;
+    ssl_certificate_key $CERTS/gateway.key;
+    location / {
+      proxy_pass https://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate $CERTS/ca.pem;
+      proxy_ssl_name localhost;
+      proxy_ssl_server_name on;
+      proxy_ssl_session_reuse on;
+    }
+  }
+}
+EOF
+nginx -c "$OUT/nx/nginx.conf" -p "$OUT/nx"
+sleep 1
+
+python3 - "$OUT/body.json" <<'EOF'
+import json, sys
+msgs = [{"role": "system", "content": "You are a helpful assistant for a European bank. " * 8},
+        {"role": "user", "content": "Summarise the residency rules for customer data in two sentences. " * 7}]
+body = json.dumps({"model": "mistral-small", "messages": msgs, "temperature": 0.2, "max_tokens": 256})
+open(sys.argv[1], "w").write(body)
+print(f"request body: {len(body)} bytes", file=sys.stderr)
+EOF
+cat > "$OUT/post.lua" <<EOF
+local f = io.open("$OUT/body.json", "r")
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer sk-bench"
+EOF
+
+# wrk prints latency in us/ms/s; normalise to ms.
+to_ms() { python3 -c "
+import re,sys
+v=sys.argv[1]; m=re.match(r'([0-9.]+)(us|ms|s)',v)
+n=float(m.group(1)); print(n/1000 if m.group(2)=='us' else n*1000 if m.group(2)=='s' else n)" "$1"; }
+
+declare -A RPS P50 P99 NEWCONN RSSKB
+run_wrk() { # name port
+  local name=$1 port=$2 log=$OUT/wrk-$1.txt
+  curl -sk -o /dev/null "https://127.0.0.1:$port/v1/chat/completions" -d @"$OUT/body.json" # warm the pool
+  wrk -t1 -c"$CONNS" -d2s -s "$OUT/post.lua" "https://127.0.0.1:$port/v1/chat/completions" > /dev/null
+  wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$OUT/post.lua" "https://127.0.0.1:$port/v1/chat/completions" > "$log"
+  if grep -q "Non-2xx" "$log"; then echo "$name answered errors:"; cat "$log"; exit 1; fi
+  RPS[$name]=$(awk '/Requests\/sec/ {print $2}' "$log")
+  P50[$name]=$(to_ms "$(awk '$1=="50%" {print $2}' "$log")")
+  P99[$name]=$(to_ms "$(awk '$1=="99%" {print $2}' "$log")")
+  # New TLS connections: every request on a fresh connection (full handshake each time).
+  wrk -t1 -c"$CONNS" -d"$((DURATION / 2 > 2 ? DURATION / 2 : 2))s" -H "Connection: close" -s "$OUT/post.lua" \
+    "https://127.0.0.1:$port/v1/chat/completions" > "$OUT/wrk-$name-newconn.txt"
+  NEWCONN[$name]=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-$name-newconn.txt")
+  printf '%-9s rps=%-10s p50_ms=%-8s p99_ms=%-8s new_tls_conn_per_s=%s\n' "$name" "${RPS[$name]}" "${P50[$name]}" \
+    "${P99[$name]}" "${NEWCONN[$name]}"
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+idle_rss() { # name port pid -> KiB per idle TLS connection
+  local name=$1 port=$2 pid=$3
+  local before after
+  before=$(rss_kb "$pid")
+  python3 "$ROOT/bench/proxy/hold_idle_tls.py" 127.0.0.1 "$port" "$IDLE" "$OUT/idle-$name.ready" &
+  local holder=$!
+  for _ in $(seq 1 600); do [[ -f $OUT/idle-$name.ready ]] && break; sleep 0.1; done
+  sleep 1
+  after=$(rss_kb "$pid")
+  kill "$holder"; wait "$holder" 2>/dev/null || true
+  RSSKB[$name]=$(python3 -c "print(round(($after-$before)/$IDLE, 2))")
+  echo "$name: RSS $before KiB -> $after KiB with $IDLE idle TLS connections: ${RSSKB[$name]} KiB each"
+}
+
+echo "== upstream direct"
+run_wrk upstream "$UP"
+echo "== proxies (1 thread each)"
+run_wrk sovgw "$GW"
+run_wrk haproxy "$HA"
+run_wrk nginx "$NX"
+echo "== memory per idle TLS connection"
+idle_rss sovgw "$GW" "$GW_PID"
+idle_rss haproxy "$HA" "$HA_PID"
+
+ratio() { python3 -c "print(f'{float($1)/float($2):.2f}')"; }
+echo
+for peer in haproxy nginx; do
+  echo "ratio gateway/$peer rps=$(ratio "${RPS[sovgw]}" "${RPS[$peer]}") p50=$(ratio "${P50[sovgw]}" "${P50[$peer]}") p99=$(ratio "${P99[sovgw]}" "${P99[$peer]}") new_tls_conn=$(ratio "${NEWCONN[sovgw]}" "${NEWCONN[$peer]}")"
+done
+echo "ratio gateway/haproxy idle_conn_rss=$(ratio "${RSSKB[sovgw]}" "${RSSKB[haproxy]}")"
