@@ -73,11 +73,10 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
     }
     forced_reason = report.problems.front();
   }
-  log->frontier_ = std::move(report.frontier);
   log->tiles_ = std::move(report.tiles);
-  log->next_seq_ = log->frontier_.size();
+  log->next_seq_ = log->tiles_.size();
   log->durable_size_ = log->next_seq_;
-  log->durable_root_ = log->frontier_.root();
+  log->durable_root_ = log->tiles_.root();
   log->latest_ = report.latest;
   if (!forced_reason.empty()) {
     if (auto s = log->rebuild_tiles(); !s.is_ok()) {
@@ -157,6 +156,7 @@ void audit_log::append_async(record r, const payload& data, append_callback done
   p.country_key = length_prefixed(r.client_country);
   p.timestamp_us = r.timestamp_us;
   p.done = std::move(done);
+  bool wake = false;
   {
     std::unique_lock lock(queue_mutex_);
     if (stopping_ || !failed_.is_ok() || queue_.size() >= config_.max_queue_records) {
@@ -168,8 +168,14 @@ void audit_log::append_async(record r, const payload& data, append_callback done
       return;
     }
     queue_.push_back(std::move(p));
+    wake = sequencer_idle_;
+    sequencer_idle_ = false;
   }
-  queue_cv_.notify_one();
+  // Only an idle sequencer needs a wake-up: a futex call per append costs more than the append on
+  // a loaded VM.
+  if (wake) {
+    queue_cv_.notify_one();
+  }
 }
 
 std::future<result<std::uint64_t>> audit_log::append(record r, const payload& data) {
@@ -192,7 +198,11 @@ void audit_log::run() {
     bool stop = false;
     {
       std::unique_lock lock(queue_mutex_);
-      queue_cv_.wait_until(lock, next_checkpoint, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty() && !stopping_) {
+        sequencer_idle_ = true;
+        queue_cv_.wait_until(lock, next_checkpoint, [&] { return !queue_.empty() || stopping_; });
+        sequencer_idle_ = false;
+      }
       if (queue_.size() <= config_.max_batch_records) {
         batch.swap(queue_);
       } else {
@@ -250,7 +260,6 @@ void audit_log::commit(std::vector<pending>& batch) {
     }
     const std::string key = be64(seq);
     const auto h = m::leaf_hash(p.leaf);
-    frontier_.append(h);
     tiles_.append(h, emit);
     wb.Put(store_->cf(column::leaves), key,
            rocksdb::Slice(reinterpret_cast<const char*>(p.leaf.data()), p.leaf.size()));
@@ -271,7 +280,7 @@ void audit_log::commit(std::vector<pending>& batch) {
   {
     std::lock_guard lock(state_mutex_);
     durable_size_ = next_seq_;
-    durable_root_ = frontier_.root();
+    durable_root_ = tiles_.root();
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     batch[i].done(status::ok(), first + i);

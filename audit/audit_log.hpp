@@ -102,7 +102,6 @@ class audit_log {
 
   // Sequencer state: touched only by the sequencer thread (and open() before it starts), except
   // where guarded by state_mutex_.
-  crypto::merkle::merkle_frontier frontier_;
   tile_builder tiles_;
   std::uint64_t next_seq_ = 0;
 
@@ -115,6 +114,7 @@ class audit_log {
   std::condition_variable queue_cv_;
   std::vector<pending> queue_;
   bool stopping_ = false;
+  bool sequencer_idle_ = false;  // waiting on queue_cv_: the next append must notify
   bool stopped_ = false;
   status failed_;
   std::thread sequencer_;

@@ -85,7 +85,7 @@ class verifier {
   void at_size(std::uint64_t size) {
     while (next_cp_ != checkpoints_.end() && next_cp_->first <= size) {
       if (next_cp_->first == size) {
-        const auto root = report_.frontier.root();
+        const auto root = report_.tiles.root();
         if (root == next_cp_->second.cp.root) {
           ++report_.checkpoints;
           report_.latest = next_cp_->second.cp;
@@ -160,7 +160,6 @@ class verifier {
                                                value.size());
       check_leaf(seq, leaf);
       const auto h = m::leaf_hash(leaf);
-      report_.frontier.append(h);
       report_.tiles.append(h, emit);
       ++expected;
       at_size(expected);

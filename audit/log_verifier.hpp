@@ -26,8 +26,7 @@ struct verify_report {
   std::vector<std::string> problems;
   std::optional<std::uint64_t> first_bad_record;  // when a problem is pinned to one record
   bool contiguous = true;  // leaves are 0..records-1 with no gap, so the tree state below is usable
-  crypto::merkle::merkle_frontier frontier;
-  tile_builder tiles;
+  tile_builder tiles;      // the recomputed tree (its root() is the root over all scanned records)
 
   [[nodiscard]] bool ok() const { return problems.empty(); }
 };

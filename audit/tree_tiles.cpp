@@ -61,6 +61,37 @@ void tile_builder::push(std::uint32_t level, const m::hash& h, const emit_fn& em
   push(level + 1, row[0], emit);
 }
 
+m::hash tile_builder::root() const {
+  std::vector<m::hash> edge;  // complete subtree roots, left to right
+  for (auto level = levels_.rbegin(); level != levels_.rend(); ++level) {
+    const auto& h = level->hashes;
+    std::size_t i = 0;
+    for (std::size_t width = tile_width / 2; width >= 1; width /= 2) {
+      if ((h.size() & width) == 0) {
+        continue;
+      }
+      std::vector<m::hash> row(h.begin() + static_cast<std::ptrdiff_t>(i),
+                               h.begin() + static_cast<std::ptrdiff_t>(i + width));
+      while (row.size() > 1) {
+        for (std::size_t j = 0; j < row.size() / 2; ++j) {
+          row[j] = m::node_hash(row[2 * j], row[2 * j + 1]);
+        }
+        row.resize(row.size() / 2);
+      }
+      edge.push_back(row[0]);
+      i += width;
+    }
+  }
+  if (edge.empty()) {
+    return m::empty_root();
+  }
+  m::hash r = edge.back();
+  for (auto it = edge.rbegin() + 1; it != edge.rend(); ++it) {
+    r = m::node_hash(*it, r);
+  }
+  return r;
+}
+
 void tile_builder::flush(const emit_fn& emit) {
   for (std::uint32_t level = 0; level < levels_.size(); ++level) {
     auto& st = levels_[level];

@@ -34,6 +34,8 @@ class tile_builder {
   void append(const crypto::merkle::hash& leaf, const emit_fn& emit);
   void flush(const emit_fn& emit);
   [[nodiscard]] std::uint64_t size() const { return size_; }
+  // RFC 6962 root of the leaves appended so far, from the partial tiles (O(log n) hashes).
+  [[nodiscard]] crypto::merkle::hash root() const;
 
  private:
   struct level_state {

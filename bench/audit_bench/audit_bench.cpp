@@ -1,4 +1,5 @@
 // usage: audit_bench [--db DIR] [--keys DIR] [--records N] [--seconds S] [--writers 1,8,64]
+//                    [--async-inflight 64,512|none]
 //                    [--payload-bytes B] [--quick]
 // With --db the log is left behind (keys in --keys, default DIR-keys) for the auditors'
 // walkthrough in docs/auditing.md; without it a temporary directory is used and removed.
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <semaphore>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +38,7 @@ struct settings {
   std::uint64_t records = 1'000'000;
   double seconds = 3.0;
   std::vector<int> writers = {1, 8, 64};
+  std::vector<int> async_inflight = {64, 512};
   std::size_t payload_bytes = 1024;
 };
 
@@ -124,6 +127,40 @@ phase_result run_writers(audit_log& log, int writers, double seconds, std::size_
   return out;
 }
 
+// The gateway's shape: few threads, appends in flight through callbacks (no thread per append).
+phase_result run_async(audit_log& log, int inflight, double seconds, std::size_t payload_bytes,
+                       std::string_view run, std::uint64_t base_time) {
+  std::counting_semaphore<1 << 16> permits(inflight);
+  std::mutex mu;
+  phase_result out;
+  const auto t0 = clock_type::now();
+  std::uint64_t i = 0;
+  while (seconds_since(t0) < seconds) {
+    permits.acquire();
+    const auto a = clock_type::now();
+    log.append_async(synthetic_record(run, i, base_time, payload_mode::sealed),
+                     synthetic_payload(i, payload_bytes), [&, a](const status& st, std::uint64_t) {
+                       if (!st.is_ok()) {
+                         std::fprintf(stderr, "append failed: %s\n", st.message().c_str());
+                         std::exit(1);
+                       }
+                       {
+                         std::lock_guard lock(mu);
+                         out.latencies_ms.push_back(
+                             std::chrono::duration<double, std::milli>(clock_type::now() - a).count());
+                       }
+                       permits.release();
+                     });
+    ++i;
+  }
+  for (int k = 0; k < inflight; ++k) {
+    permits.acquire();
+  }
+  out.elapsed = seconds_since(t0);
+  out.appends = out.latencies_ms.size();
+  return out;
+}
+
 settings parse(int argc, char** argv) {
   settings s;
   for (int i = 1; i < argc; ++i) {
@@ -146,12 +183,15 @@ settings parse(int argc, char** argv) {
       s.seconds = std::stod(value());
     } else if (a == "--payload-bytes") {
       s.payload_bytes = std::stoull(value());
-    } else if (a == "--writers") {
-      s.writers.clear();
+    } else if (a == "--writers" || a == "--async-inflight") {
+      auto& out = a == "--writers" ? s.writers : s.async_inflight;
+      out.clear();
       std::string list = value();
       for (std::size_t pos = 0; pos <= list.size();) {
         const auto comma = list.find(',', pos);
-        s.writers.push_back(std::stoi(list.substr(pos, comma - pos)));
+        if (const auto item = list.substr(pos, comma - pos); !item.empty() && item != "none") {
+          out.push_back(std::stoi(item));
+        }
         pos = comma == std::string::npos ? list.size() + 1 : comma + 1;
       }
     } else if (a == "--quick") {
@@ -214,6 +254,18 @@ int main(int argc, char** argv) {
         "audit writers={} appends_per_s={:.0f} p50_ms={:.2f} p99_ms={:.2f} payload_bytes={} "
         "ratio_vs_per_record_sync={:.1f}\n",
         w, rate, percentile(r.latencies_ms, 0.50), percentile(r.latencies_ms, 0.99), s.payload_bytes,
+        baseline > 0 ? rate / baseline : 0.0);
+    std::fflush(stdout);
+  }
+  for (const int inflight : s.async_inflight) {
+    auto r =
+        run_async(log, inflight, s.seconds, s.payload_bytes, fmt::format("async{}", inflight), base_time);
+    written += r.appends;
+    const double rate = static_cast<double>(r.appends) / r.elapsed;
+    fmt::print(
+        "audit async_inflight={} appends_per_s={:.0f} p50_ms={:.2f} p99_ms={:.2f} payload_bytes={} "
+        "ratio_vs_per_record_sync={:.1f}\n",
+        inflight, rate, percentile(r.latencies_ms, 0.50), percentile(r.latencies_ms, 0.99), s.payload_bytes,
         baseline > 0 ? rate / baseline : 0.0);
     std::fflush(stdout);
   }
