@@ -1,0 +1,87 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "gateway/config.hpp"
+
+using namespace sovgw::gateway;
+
+namespace {
+
+const std::string base = R"(listen: {address: 127.0.0.1, port: 8443}
+tls: {certificate: a.pem, private_key: a.key}
+clusters:
+  - name: paris
+    endpoints: ["127.0.0.1:9443"]
+    country: FR
+    region: eu-west-3
+    operator_jurisdiction: EU
+)";
+
+std::string errors_of(const std::string& yaml) {
+  try {
+    (void)parse_config(yaml, "gw.yaml");
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("the embedded default config is valid") {
+  auto cfg = parse_config(embedded_default_config(), "<embedded default>");
+  REQUIRE(cfg->clusters.size() == 1);
+  CHECK(cfg->listen_port == 8443);
+  CHECK(cfg->clusters[0].tls.ca_file == "certs/out/ca.pem");
+}
+
+TEST_CASE("defaults and values") {
+  auto cfg = parse_config(base + "timeouts: {drain: 2s, stream_idle: 1500ms}\nlimits: {max_body_bytes: 1MiB}\n",
+                          "gw.yaml");
+  CHECK(cfg->timeouts.drain.count() == 2000);
+  CHECK(cfg->timeouts.stream_idle.count() == 1500);
+  CHECK(cfg->http.max_body_bytes == 1024 * 1024);
+  CHECK(cfg->clusters[0].models == std::vector<std::string>{"*"});
+  CHECK(cfg->clusters[0].endpoints[0].port == 9443);
+}
+
+TEST_CASE("every error is reported with file:line:col") {
+  std::string e = errors_of(base + "bogus: 1\nthreads: lots\n");
+  CHECK(e.find("gw.yaml:9:1: unknown key 'bogus' in the configuration") != std::string::npos);
+  CHECK(e.find("gw.yaml:10:10: threads must be a whole number, not 'lots'") != std::string::npos);
+}
+
+TEST_CASE("plaintext clusters only on loopback, and never silently") {
+  std::string plain = R"(listen: {port: 8443}
+tls: {certificate: a.pem, private_key: a.key}
+clusters:
+  - name: remote
+    endpoints: ["10.0.0.5:8000"]
+    country: DE
+    operator_jurisdiction: EU
+    insecure_loopback_plaintext: true
+)";
+  CHECK(errors_of(plain).find("gw.yaml:4:5: cluster 'remote': plaintext is only allowed to loopback") !=
+        std::string::npos);
+  std::string local = plain;
+  local.replace(local.find("10.0.0.5"), 8, "127.0.0.1");
+  CHECK(errors_of(local).empty());
+  CHECK(is_loopback_host("127.5.5.5"));
+  CHECK(is_loopback_host("::1"));
+  CHECK_FALSE(is_loopback_host("10.0.0.1"));
+  CHECK_FALSE(is_loopback_host("example.org"));
+}
+
+TEST_CASE("bad values") {
+  CHECK(errors_of(base + "timeouts: {drain: 10}\n").find("timeouts.drain must be a positive duration") !=
+        std::string::npos);
+  CHECK(errors_of(base + "limits: {max_body_bytes: 5TB}\n").find("limits.max_body_bytes must be a positive size") !=
+        std::string::npos);
+  CHECK(errors_of(base + "listen: {port: 70000}\n").find("duplicate key 'listen'") != std::string::npos);
+  std::string bad_country = base;
+  bad_country.replace(bad_country.find("country: FR"), 11, "country: fr");
+  CHECK(errors_of(bad_country).find("country must be an ISO 3166-1 alpha-2 code") != std::string::npos);
+  CHECK(errors_of("listen: [").find("gw.yaml:1:") == 0);
+  CHECK(errors_of("").find("the configuration is empty") != std::string::npos);
+}

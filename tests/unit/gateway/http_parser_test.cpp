@@ -1,0 +1,182 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "gateway/http_parser.hpp"
+
+using namespace sovgw::http;
+
+namespace {
+
+struct parsed {
+  parse_error error;
+  message_head head;
+};
+
+parsed parse(const std::string& raw, limits lim = {}) {
+  head_scanner scanner(lim, true);
+  parsed out{parse_error::none, {}};
+  auto st = scanner.scan(raw);
+  if (st == head_scanner::state::error) {
+    out.error = scanner.error();
+    return out;
+  }
+  REQUIRE(st == head_scanner::state::complete);
+  out.error = parse_request_head(raw.substr(0, scanner.head_size()), lim, out.head);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a plain request parses with its framing") {
+  auto p = parse("POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: gw.example:8443\r\nContent-Length: 12\r\n"
+                 "Connection: X-Hop\r\nX-Hop: 1\r\n\r\n");
+  REQUIRE(p.error == parse_error::none);
+  CHECK(p.head.method == "POST");
+  CHECK(p.head.target == "/v1/chat/completions?x=1");
+  CHECK(p.head.host == "gw.example:8443");
+  CHECK(p.head.framing == body_framing::content_length);
+  CHECK(p.head.content_length == 12);
+  CHECK(p.head.keep_alive);
+  CHECK(is_hop_by_hop(p.head, "x-hop"));
+  CHECK(is_hop_by_hop(p.head, "Proxy-Authorization"));
+  CHECK(is_hop_by_hop(p.head, "Keep-Alive"));
+  CHECK_FALSE(is_hop_by_hop(p.head, "Authorization"));
+}
+
+TEST_CASE("the head scanner resumes across arbitrary splits") {
+  const std::string raw = "GET /v1/models HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(300, 'v') + "\r\n\r\nNEXT";
+  limits lim;
+  for (std::size_t step : {1u, 2u, 5u, 64u}) {
+    head_scanner scanner(lim, true);
+    std::string buffer;
+    head_scanner::state st = head_scanner::state::need_more;
+    std::size_t fed = 0;
+    while (st == head_scanner::state::need_more && fed < raw.size()) {
+      buffer += raw.substr(fed, step);
+      fed += step;
+      st = scanner.scan(buffer);
+    }
+    REQUIRE(st == head_scanner::state::complete);
+    CHECK(scanner.head_size() == raw.size() - 4);
+  }
+}
+
+TEST_CASE("limits map to 414 and 431 before the head is complete") {
+  limits lim;
+  lim.max_request_line = 64;
+  lim.max_head_bytes = 256;
+  head_scanner s1(lim, true);
+  CHECK(s1.scan("GET /" + std::string(100, 'a')) == head_scanner::state::error);
+  CHECK(status_for(s1.error()) == 414);
+  head_scanner s2(lim, true);
+  std::string many = "GET / HTTP/1.1\r\n";
+  for (int i = 0; i < 40; ++i) {
+    many += "X-H: 0123456789\r\n";
+  }
+  CHECK(s2.scan(many) == head_scanner::state::error);
+  CHECK(status_for(s2.error()) == 431);
+  lim.max_fields = 3;
+  auto p = parse("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", lim);
+  CHECK(p.error == parse_error::too_many_fields);
+  CHECK(status_for(p.error) == 431);
+}
+
+TEST_CASE("framing attacks are refused with a precise error") {
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n").error ==
+        parse_error::content_length_and_transfer_encoding);
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n").error ==
+        parse_error::bad_content_length);
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n").error ==
+        parse_error::none);
+  for (const char* cl : {"+5", "0x10", "", "-1", "1 2", "99999999999999999999", "5,", ",5"}) {
+    CAPTURE(cl);
+    CHECK(parse(std::string("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ") + cl + "\r\n\r\n").error ==
+          parse_error::bad_content_length);
+  }
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n").error ==
+        parse_error::bad_transfer_encoding);
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n").error ==
+        parse_error::bad_transfer_encoding);
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").error ==
+        parse_error::transfer_encoding_not_implemented);
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n").error == parse_error::obs_fold);
+  CHECK(parse("POST / HTTP/1.1\r\nHost : a\r\n\r\n").error == parse_error::space_before_colon);
+  CHECK(parse(std::string("POST / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 36)).error ==
+        parse_error::bad_field_value);
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n").error == parse_error::bare_cr);
+  CHECK(parse("GET / HTTP/1.1\r\n\r\n").error == parse_error::missing_host);
+  CHECK(parse("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n").error == parse_error::duplicate_host);
+  CHECK(parse("GET / HTTP/1.1\r\nHost: a b\r\n\r\n").error == parse_error::bad_host);
+  CHECK(parse("GET / HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n").error == parse_error::none);
+  CHECK(parse("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n").error == parse_error::bad_host);
+  CHECK(parse("GET / HTTP/1.2\r\nHost: a\r\n\r\n").error == parse_error::none);
+  CHECK(parse("GET / HTTP/2.0\r\nHost: a\r\n\r\n").error == parse_error::version_not_supported);
+  CHECK(parse("GET / HTTP/1.10\r\nHost: a\r\n\r\n").error == parse_error::bad_version);
+  CHECK(parse("GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n").error == parse_error::bad_target);
+  CHECK(parse("GE:T / HTTP/1.1\r\nHost: a\r\n\r\n").error == parse_error::bad_method);
+  CHECK(parse("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").error == parse_error::none);
+  CHECK(parse("GET * HTTP/1.1\r\nHost: a\r\n\r\n").error == parse_error::bad_target);
+  CHECK(parse("GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n").error == parse_error::bad_target);
+  CHECK(parse("GET http://user@a/ HTTP/1.1\r\nHost: a\r\n\r\n").error == parse_error::bad_target);
+}
+
+TEST_CASE("HTTP/1.0 defaults to close, keep-alive token keeps it open") {
+  CHECK_FALSE(parse("GET / HTTP/1.0\r\n\r\n").head.keep_alive);
+  CHECK(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").head.keep_alive);
+  CHECK_FALSE(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: Close\r\n\r\n").head.keep_alive);
+}
+
+TEST_CASE("the chunk decoder decodes, drops trailers and stops at the message end") {
+  chunk_decoder d(1024);
+  std::string in = "5;a=b\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\nGET /next";
+  std::string out;
+  std::size_t consumed = 0;
+  for (std::size_t pos = 0; pos < in.size();) {
+    auto st = d.feed(std::string_view(in).substr(pos, 3), consumed, out);
+    pos += consumed;
+    if (st == chunk_decoder::state::done) {
+      CHECK(in.substr(pos) == "GET /next");
+      break;
+    }
+    REQUIRE(st == chunk_decoder::state::need_more);
+  }
+  CHECK(out == "hello0123456789");
+}
+
+TEST_CASE("chunk decoder errors") {
+  auto run = [](const std::string& in, std::uint64_t max = 1 << 20) {
+    chunk_decoder d(max);
+    std::string out;
+    std::size_t consumed = 0;
+    d.feed(in, consumed, out);
+    return d.error();
+  };
+  CHECK(run("zz\r\n") == parse_error::bad_chunk_size);
+  CHECK(run("\r\n") == parse_error::bad_chunk_size);
+  CHECK(run("11111111111111111\r\n") == parse_error::chunk_size_overflow);
+  CHECK(run("5\r\nhelloXX") == parse_error::chunk_missing_crlf);
+  CHECK(run("5\nhello") == parse_error::bad_chunk_size);
+  CHECK(run("5\r\nhello\r\n0\r\nX: 1\nY") == parse_error::bad_trailer);
+  CHECK(run("5\r\nhello\r\n0\r\n folded\r\n\r\n") == parse_error::bad_trailer);
+  CHECK(run("400\r\n", 1000) == parse_error::body_too_large);
+  CHECK(run("5;\x01\r\n") == parse_error::bad_chunk_extension);
+}
+
+TEST_CASE("response heads: framing and bodies that must be absent") {
+  message_head h;
+  CHECK(parse_response_head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "GET", h) == parse_error::none);
+  CHECK(h.framing == body_framing::content_length);
+  CHECK(parse_response_head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "GET", h) == parse_error::none);
+  CHECK(h.framing == body_framing::chunked);
+  CHECK(parse_response_head("HTTP/1.1 200 OK\r\n\r\n", "GET", h) == parse_error::none);
+  CHECK(h.framing == body_framing::until_close);
+  CHECK_FALSE(h.keep_alive);
+  CHECK(parse_response_head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD", h) == parse_error::none);
+  CHECK(h.framing == body_framing::none);
+  CHECK(parse_response_head("HTTP/1.1 204 No Content\r\n\r\n", "GET", h) == parse_error::none);
+  CHECK(h.framing == body_framing::none);
+  CHECK(parse_response_head("HTTP/1.1 200\r\n\r\n", "GET", h) == parse_error::none);
+  CHECK(parse_response_head("HTTP/1.1 2OO OK\r\n\r\n", "GET", h) == parse_error::bad_status_line);
+  CHECK(parse_response_head("HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "GET", h) == parse_error::obs_fold);
+}

@@ -1,0 +1,48 @@
+#include <doctest/doctest.h>
+
+#include "gateway/config.hpp"
+#include "gateway/pipeline.hpp"
+
+using namespace sovgw::gateway;
+
+TEST_CASE("model globs") {
+  CHECK(glob_match("*", ""));
+  CHECK(glob_match("*", "mistral-small"));
+  CHECK(glob_match("mistral-*", "mistral-small"));
+  CHECK_FALSE(glob_match("mistral-*", "llama-3"));
+  CHECK(glob_match("llama-?.1-*", "llama-3.1-8b"));
+  CHECK_FALSE(glob_match("llama", "llama-3"));
+  CHECK(glob_match("*-instruct", "llama-3.1-8b-instruct"));
+}
+
+TEST_CASE("classify reads model and stream; route fails closed") {
+  auto cfg = parse_config(R"(tls: {certificate: a.pem, private_key: a.key}
+clusters:
+  - name: paris
+    endpoints: ["127.0.0.1:9443"]
+    country: FR
+    operator_jurisdiction: EU
+    models: ["mistral-*"]
+)",
+                          "t.yaml");
+  pipeline p(cfg);
+  request_context ctx;
+  std::string raw = "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n\r\n";
+  REQUIRE(sovgw::http::parse_request_head(raw, {}, ctx.head) == sovgw::http::parse_error::none);
+  ctx.body = R"({"model":"mistral-small","stream":true,"messages":[]})";
+  CHECK(p.classify(ctx).proceed);
+  CHECK(ctx.model == "mistral-small");
+  CHECK(ctx.stream);
+  CHECK(p.decide(ctx).proceed);
+  CHECK(p.route(ctx, [](int) { return true; }).proceed);
+  CHECK(ctx.cluster == 0);
+  auto down = p.route(ctx, [](int) { return false; });
+  CHECK_FALSE(down.proceed);
+  CHECK(down.status == 503);
+  ctx.model = "llama-3";
+  auto none = p.route(ctx, [](int) { return true; });
+  CHECK(none.status == 404);
+  CHECK(none.code == "model_not_found");
+  ctx.body = "{not json";
+  CHECK(p.classify(ctx).status == 400);
+}
