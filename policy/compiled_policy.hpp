@@ -70,8 +70,15 @@ struct compiled_invariant {
 
 // Bitsets over rule indexes, all of the same width, deduplicated.
 struct bitset_pool {
+  static constexpr std::uint32_t dense = 0xffffffffu;
+
   std::size_t words = 0;
   std::vector<std::uint64_t> bits;
+  // Sets with at most a quarter of their words non-zero also list those words, so that a decision
+  // driven by a sparse set (a tenant's rules) touches only them.
+  std::vector<std::uint32_t> sparse_begin;  // per set: offset into sparse_words, or `dense`
+  std::vector<std::uint32_t> sparse_size;
+  std::vector<std::uint32_t> sparse_words;
 
   [[nodiscard]] const std::uint64_t* get(std::uint32_t id) const noexcept { return bits.data() + id * words; }
   [[nodiscard]] std::size_t count() const noexcept { return words ? bits.size() / words : 0; }

@@ -28,27 +28,67 @@ scratch_area& scratch(std::size_t words) {
   return area;
 }
 
-const std::uint64_t* string_bits(const compiled_policy& p, const string_index& index, std::string_view value,
-                                 std::vector<std::uint64_t>& buffer) {
-  if (const auto it = index.exact.find(value); it != index.exact.end()) {
-    return p.pool.get(it->second);
+// One attribute's candidate rules: the OR of a few pool sets (the value's set, plus matching globs or
+// data classes), evaluated word by word so nothing is copied on the hot path.
+struct attr_source {
+  static constexpr unsigned max_parts = 8;
+  const std::uint64_t* parts[max_parts];
+  unsigned n = 0;
+  std::uint32_t id = bitset_pool::dense;  // pool id when a single pool set
+
+  void set(const bitset_pool& pool, std::uint32_t set_id) {
+    parts[0] = pool.get(set_id);
+    n = 1;
+    id = set_id;
   }
-  const std::uint64_t* other = p.pool.get(index.other);
-  bool copied = false;
-  for (std::size_t g = 0; g < index.globs.size(); ++g) {
-    if (!index.globs[g].matches(value)) {
-      continue;
+  // Adds a set to the OR; past max_parts the OR is materialised into `buffer`.
+  void add(const bitset_pool& pool, std::uint32_t set_id, std::vector<std::uint64_t>& buffer) {
+    if (n < max_parts) {
+      parts[n++] = pool.get(set_id);
+      id = bitset_pool::dense;
+      return;
     }
-    if (!copied) {
-      std::copy(other, other + p.pool.words, buffer.begin());
-      copied = true;
-    }
-    const std::uint64_t* extra = p.pool.get(index.glob_sets[g]);
-    for (std::size_t w = 0; w < p.pool.words; ++w) {
+    materialise(pool.words, buffer);
+    const std::uint64_t* extra = pool.get(set_id);
+    for (std::size_t w = 0; w < pool.words; ++w) {
       buffer[w] |= extra[w];
     }
   }
-  return copied ? buffer.data() : other;
+  void materialise(std::size_t words, std::vector<std::uint64_t>& buffer) {
+    if (n == 1) {
+      return;
+    }
+    for (std::size_t w = 0; w < words; ++w) {
+      std::uint64_t v = 0;
+      for (unsigned i = 0; i < n; ++i) {
+        v |= parts[i][w];
+      }
+      buffer[w] = v;
+    }
+    parts[0] = buffer.data();
+    n = 1;
+  }
+  [[nodiscard]] std::uint64_t word(std::size_t w) const noexcept {
+    std::uint64_t v = parts[0][w];
+    for (unsigned i = 1; i < n; ++i) {
+      v |= parts[i][w];
+    }
+    return v;
+  }
+};
+
+void string_source(const compiled_policy& p, const string_index& index, std::string_view value,
+                   std::vector<std::uint64_t>& buffer, attr_source& out) {
+  if (const auto it = index.exact.find(value); it != index.exact.end()) {
+    out.set(p.pool, it->second);
+    return;
+  }
+  out.set(p.pool, index.other);
+  for (std::size_t g = 0; g < index.globs.size(); ++g) {
+    if (index.globs[g].matches(value)) {
+      out.add(p.pool, index.glob_sets[g], buffer);
+    }
+  }
 }
 
 bool test_bit(const std::uint64_t* bits, std::uint32_t r) { return (bits[r / 64] >> (r % 64)) & 1u; }
@@ -199,8 +239,9 @@ decision snapshot::decide(const request_attributes& request, std::span<const clu
   return out;
 }
 
-void snapshot::decide(const request_attributes& request, std::span<const cluster_info> clusters,
-                      decision& out) const {
+// Matches the rules and settles forbid / default deny; returns true when the request is permitted
+// and the route still has to be decided.
+bool snapshot::match_rules(const request_attributes& request, decision& out) const {
   const compiled_policy& p = *compiled_;
   const std::size_t words = p.pool.words;
   scratch_area& area = scratch(words);
@@ -212,47 +253,55 @@ void snapshot::decide(const request_attributes& request, std::span<const cluster
   out.policy_version = p.version;
 
   const auto country = pack_country(request.client_country);
-  const std::uint64_t* bits[attribute_count];
-  bits[0] = p.pool.get(p.country_index[country ? *country : country_unknown]);
-  bits[1] = !request.client_ip ? p.pool.get(p.ip_absent)
-            : request.client_ip->v4
-                ? p.pool.get(p.ip_v4.find(static_cast<std::uint32_t>(request.client_ip->value)))
-                : p.pool.get(p.ip_v6.find(request.client_ip->value));
-  bits[2] = string_bits(p, p.tenant, request.tenant, area.tmp);
-  bits[3] = string_bits(p, p.model, request.model, area.model);
-  bits[4] = string_bits(p, p.path, request.path, area.path);
-  bits[5] = string_bits(p, p.method, request.method, area.tmp);
-  {
-    const std::uint64_t* any = p.pool.get(p.data_class_any);
-    bool copied = false;
-    for (const auto& name : request.data_classes) {
-      const auto it = p.data_class_index.find(name);
-      if (it == p.data_class_index.end()) {
-        continue;
-      }
-      if (!copied) {
-        std::copy(any, any + words, area.data_class.begin());
-        copied = true;
-      }
-      const std::uint64_t* extra = p.pool.get(p.data_class_sets[it->second]);
-      for (std::size_t w = 0; w < words; ++w) {
-        area.data_class[w] |= extra[w];
-      }
+  attr_source src[attribute_count];
+  src[0].set(p.pool, p.country_index[country ? *country : country_unknown]);
+  src[1].set(p.pool, !request.client_ip ? p.ip_absent
+                     : request.client_ip->v4
+                         ? p.ip_v4.find(static_cast<std::uint32_t>(request.client_ip->value))
+                         : p.ip_v6.find(request.client_ip->value));
+  string_source(p, p.tenant, request.tenant, area.tmp, src[2]);
+  string_source(p, p.model, request.model, area.model, src[3]);
+  string_source(p, p.path, request.path, area.path, src[4]);
+  string_source(p, p.method, request.method, area.tmp, src[5]);
+  src[6].set(p.pool, p.data_class_any);
+  for (const auto& name : request.data_classes) {
+    if (const auto it = p.data_class_index.find(name); it != p.data_class_index.end()) {
+      src[6].add(p.pool, p.data_class_sets[it->second], area.data_class);
     }
-    bits[6] = copied ? area.data_class.data() : any;
   }
 
+  // Drive the AND from the sparsest single set (typically the tenant's), touching only its words.
+  const std::uint32_t* driver = nullptr;
+  std::uint32_t driver_size = static_cast<std::uint32_t>(words);
+  for (const auto& a : src) {
+    if (a.id != bitset_pool::dense && p.pool.sparse_begin[a.id] != bitset_pool::dense &&
+        p.pool.sparse_size[a.id] < driver_size) {
+      driver = p.pool.sparse_words.data() + p.pool.sparse_begin[a.id];
+      driver_size = p.pool.sparse_size[a.id];
+    }
+  }
   bool forbidden = false;
   bool permitted = false;
-  for (std::size_t w = 0; w < words; ++w) {
-    std::uint64_t m =
-        bits[0][w] & bits[1][w] & bits[2][w] & bits[3][w] & bits[4][w] & bits[5][w] & bits[6][w];
+  const auto collect = [&](std::size_t w) {
+    std::uint64_t m = ~std::uint64_t{0};
+    for (std::size_t a = 0; a < attribute_count && m; ++a) {
+      m &= src[a].word(w);
+    }
     while (m) {
       const auto r = static_cast<std::uint32_t>(w * 64 + static_cast<unsigned>(std::countr_zero(m)));
       m &= m - 1;
       out.matched_rules.push_back(r);
       forbidden = forbidden || p.effects[r] == rule_effect::forbid;
       permitted = permitted || p.effects[r] == rule_effect::permit;
+    }
+  };
+  if (driver) {
+    for (std::uint32_t i = 0; i < driver_size; ++i) {
+      collect(driver[i]);
+    }
+  } else {
+    for (std::size_t w = 0; w < words; ++w) {
+      collect(w);
     }
   }
 
@@ -265,52 +314,21 @@ void snapshot::decide(const request_attributes& request, std::span<const cluster
         break;
       }
     }
-    return;
+    return false;
   }
   if (!permitted) {
     out.cause = deny_cause::no_permit;
     out.reason = no_permit_reason;
-    // Nearest permit: first try rules that fail exactly one attribute (bitwise), else count per rule.
-    const std::uint64_t* permits = p.pool.get(p.permit_mask);
-    for (std::size_t w = 0; w < words && out.nearest_permit == no_rule; ++w) {
-      for (std::size_t a = 0; a < attribute_count; ++a) {
-        std::uint64_t m = permits[w];
-        for (std::size_t b = 0; b < attribute_count; ++b) {
-          m &= b == a ? ~bits[b][w] : bits[b][w];
-        }
-        if (m) {
-          const auto r = static_cast<std::uint32_t>(w * 64 + static_cast<unsigned>(std::countr_zero(m)));
-          if (r < out.nearest_permit) {
-            out.nearest_permit = r;
-            out.failed_attribute = static_cast<attribute>(a);
-          }
-        }
-      }
+    src[3].materialise(words, area.model);
+    src[4].materialise(words, area.path);
+    src[6].materialise(words, area.data_class);
+    const std::uint64_t* bits[attribute_count];
+    for (std::size_t a = 0; a < attribute_count; ++a) {
+      bits[a] = src[a].parts[0];
     }
-    if (out.nearest_permit == no_rule) {
-      std::size_t best = attribute_count + 1;
-      for (std::uint32_t r = 0; r < p.rules.size(); ++r) {
-        if (p.effects[r] != rule_effect::permit) {
-          continue;
-        }
-        std::size_t fails = 0;
-        std::size_t first = attribute_count;
-        for (std::size_t a = 0; a < attribute_count; ++a) {
-          if (!test_bit(bits[a], r)) {
-            ++fails;
-            first = std::min(first, a);
-          }
-        }
-        if (fails < best) {
-          best = fails;
-          out.nearest_permit = r;
-          out.failed_attribute = static_cast<attribute>(first);
-        }
-      }
-    }
-    return;
+    find_nearest_permit(p, bits, out);
+    return false;
   }
-
   out.cause = deny_cause::none;
   out.result = effect::permit;
   out.reason = {};
@@ -322,9 +340,15 @@ void snapshot::decide(const request_attributes& request, std::span<const cluster
     out.duties.redact |= rule.duties.redact;
     out.duties.log = std::max(out.duties.log, rule.duties.log);
   }
-  if (clusters.empty()) {
+  return true;
+}
+
+void snapshot::decide(const request_attributes& request, std::span<const cluster_info> clusters,
+                      decision& out) const {
+  if (!match_rules(request, out) || clusters.empty()) {
     return;
   }
+  const compiled_policy& p = *compiled_;
   for (std::uint32_t c = 0; c < clusters.size(); ++c) {
     const auto& cluster = clusters[c];
     const bool serves = std::any_of(cluster.models.begin(), cluster.models.end(), [&](const std::string& m) {
@@ -344,10 +368,122 @@ void snapshot::decide(const request_attributes& request, std::span<const cluster
       out.allowed_clusters.push_back(c);
     }
   }
+  settle_route(out);
+}
+
+void snapshot::decide(const request_attributes& request, const bound_clusters& clusters,
+                      decision& out) const {
+  if (clusters.policy_ != compiled_.get()) {
+    decide(request, std::span<const cluster_info>(clusters.clusters_), out);  // bound to another snapshot
+    return;
+  }
+  if (!match_rules(request, out) || clusters.clusters_.empty()) {
+    return;
+  }
+  const std::size_t cw = clusters.words_;
+  std::uint64_t* allowed = scratch(compiled_->pool.words + cw).tmp.data();
+  for (std::size_t w = 0; w < cw; ++w) {
+    allowed[w] = 0;
+  }
+  for (std::uint32_t c = 0; c < clusters.clusters_.size(); ++c) {
+    const auto& models = clusters.clusters_[c].models;
+    if (std::any_of(models.begin(), models.end(),
+                    [&](const std::string& m) { return glob_or_exact_match(m, request.model); })) {
+      allowed[c / 64] |= std::uint64_t{1} << (c % 64);
+    }
+  }
+  for (const auto r : out.matched_rules) {
+    if (compiled_->effects[r] == rule_effect::restrict) {
+      const std::uint64_t* admitted = clusters.admitted_.data() + clusters.restrict_slot_[r] * cw;
+      for (std::size_t w = 0; w < cw; ++w) {
+        allowed[w] &= admitted[w];
+      }
+    }
+  }
+  for (std::size_t w = 0; w < cw; ++w) {
+    for (std::uint64_t m = allowed[w]; m; m &= m - 1) {
+      out.allowed_clusters.push_back(
+          static_cast<std::uint32_t>(w * 64 + static_cast<unsigned>(std::countr_zero(m))));
+    }
+  }
+  settle_route(out);
+}
+
+void snapshot::settle_route(decision& out) noexcept {
   if (out.allowed_clusters.empty()) {
     out.result = effect::deny;
     out.cause = deny_cause::no_cluster;
     out.reason = no_cluster_reason;
+  }
+}
+
+// Nearest permit: the permit rule failing the fewest attributes (earliest on ties). Failure counts
+// for 64 rules at a time are kept bit-sliced (three bit planes), so this costs a few operations per
+// word instead of a loop over every rule.
+void snapshot::find_nearest_permit(const compiled_policy& p, const std::uint64_t* const* bits,
+                                   decision& out) {
+  const std::uint64_t* permits = p.pool.get(p.permit_mask);
+  const auto counts = [&](std::size_t w, std::uint64_t planes[3]) {
+    planes[0] = planes[1] = planes[2] = 0;
+    for (std::size_t a = 0; a < attribute_count; ++a) {
+      const std::uint64_t fail = ~bits[a][w];
+      const std::uint64_t c0 = planes[0] & fail;
+      planes[0] ^= fail;
+      const std::uint64_t c1 = planes[1] & c0;
+      planes[1] ^= c0;
+      planes[2] ^= c1;
+    }
+  };
+  const auto with_count = [](const std::uint64_t planes[3], unsigned k) {
+    return ((k & 1) ? planes[0] : ~planes[0]) & ((k & 2) ? planes[1] : ~planes[1]) &
+           ((k & 4) ? planes[2] : ~planes[2]);
+  };
+  unsigned best = attribute_count + 1;
+  std::uint32_t best_rule = no_rule;
+  for (std::size_t w = 0; w < p.pool.words && best > 1; ++w) {
+    if (!permits[w]) {
+      continue;
+    }
+    std::uint64_t planes[3];
+    counts(w, planes);
+    for (unsigned k = 1; k < best; ++k) {
+      const std::uint64_t m = permits[w] & with_count(planes, k);
+      if (m) {
+        best = k;
+        best_rule = static_cast<std::uint32_t>(w * 64 + static_cast<unsigned>(std::countr_zero(m)));
+        break;
+      }
+    }
+  }
+  out.nearest_permit = best_rule;
+  if (best_rule == no_rule) {
+    return;
+  }
+  for (std::size_t a = 0; a < attribute_count; ++a) {
+    if (!test_bit(bits[a], best_rule)) {
+      out.failed_attribute = static_cast<attribute>(a);
+      return;
+    }
+  }
+}
+
+bound_clusters::bound_clusters(const snapshot& policy, std::vector<cluster_info> clusters)
+    : policy_(&policy.compiled()), clusters_(std::move(clusters)), words_((clusters_.size() + 63) / 64) {
+  const compiled_policy& p = *policy_;
+  restrict_slot_.assign(p.rules.size(), 0);
+  std::size_t slots = 0;
+  for (std::uint32_t r = 0; r < p.rules.size(); ++r) {
+    if (p.effects[r] != rule_effect::restrict) {
+      continue;
+    }
+    restrict_slot_[r] = static_cast<std::uint32_t>(slots++);
+    admitted_.resize(slots * words_, 0);
+    std::uint64_t* mask = admitted_.data() + (slots - 1) * words_;
+    for (std::uint32_t c = 0; c < clusters_.size(); ++c) {
+      if (p.route_admits(p.rules[r].route, clusters_[c])) {
+        mask[c / 64] |= std::uint64_t{1} << (c % 64);
+      }
+    }
   }
 }
 

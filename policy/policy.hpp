@@ -88,6 +88,27 @@ struct decision {
 };
 
 struct compiled_policy;
+class snapshot;
+
+// A cluster list compiled against one snapshot: each restrict rule's route becomes a bitmask of the
+// clusters it admits, so routing costs a few AND operations per decision. Build it once per
+// (snapshot, cluster list) pair (at config load and after every policy reload); immutable and
+// shareable between threads afterwards. Used with a different snapshot it falls back to the
+// unbound evaluation (correct, slower).
+class bound_clusters {
+ public:
+  bound_clusters(const snapshot& policy, std::vector<cluster_info> clusters);
+
+  [[nodiscard]] std::span<const cluster_info> clusters() const noexcept { return clusters_; }
+
+ private:
+  friend class snapshot;
+  const compiled_policy* policy_;
+  std::vector<cluster_info> clusters_;
+  std::size_t words_;
+  std::vector<std::uint32_t> restrict_slot_;  // per rule: its row in admitted_ (restrict rules only)
+  std::vector<std::uint64_t> admitted_;
+};
 
 // An immutable compiled policy. All const members are thread-safe; decide() allocates nothing once
 // `out` has grown to its working size (it uses a small thread-local scratch area).
@@ -98,7 +119,10 @@ class snapshot {
   snapshot(const snapshot&) = delete;
   snapshot& operator=(const snapshot&) = delete;
 
+  // Evaluates cluster routes directly from `clusters` (tools, tests; a few route checks per cluster).
   void decide(const request_attributes& request, std::span<const cluster_info> clusters, decision& out) const;
+  // The hot path: routes from precompiled masks; `out.allowed_clusters` index clusters.clusters().
+  void decide(const request_attributes& request, const bound_clusters& clusters, decision& out) const;
   [[nodiscard]] decision decide(const request_attributes& request,
                                 std::span<const cluster_info> clusters) const;
 
@@ -110,6 +134,10 @@ class snapshot {
   [[nodiscard]] const compiled_policy& compiled() const noexcept { return *compiled_; }
 
  private:
+  bool match_rules(const request_attributes& request, decision& out) const;
+  static void settle_route(decision& out) noexcept;
+  static void find_nearest_permit(const compiled_policy& p, const std::uint64_t* const* bits, decision& out);
+
   std::unique_ptr<const compiled_policy> compiled_;
 };
 

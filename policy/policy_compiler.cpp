@@ -456,6 +456,19 @@ class index_builder {
     const auto [it, fresh] = dedup_.try_emplace(std::move(key), static_cast<std::uint32_t>(p_.pool.count()));
     if (fresh) {
       p_.pool.bits.insert(p_.pool.bits.end(), bits.begin(), bits.end());
+      std::vector<std::uint32_t> nonzero;
+      for (std::size_t w = 0; w < bits.size(); ++w) {
+        if (bits[w]) {
+          nonzero.push_back(static_cast<std::uint32_t>(w));
+        }
+      }
+      if (nonzero.size() * 4 <= bits.size()) {
+        p_.pool.sparse_begin.push_back(static_cast<std::uint32_t>(p_.pool.sparse_words.size()));
+        p_.pool.sparse_words.insert(p_.pool.sparse_words.end(), nonzero.begin(), nonzero.end());
+      } else {
+        p_.pool.sparse_begin.push_back(bitset_pool::dense);
+      }
+      p_.pool.sparse_size.push_back(static_cast<std::uint32_t>(nonzero.size()));
     }
     return it->second;
   }

@@ -170,6 +170,35 @@ TEST_CASE("restricts intersect; clusters must serve the model; obligations merge
   CHECK(d.allowed_clusters.empty());
 }
 
+TEST_CASE("nearest permit: fewest failing attributes wins, earliest on ties, across 64-rule words") {
+  std::string text = "rules:\n";
+  for (int i = 0; i < 150; ++i) {  // three failing attributes for a request from DE / t-x / GET
+    text += "  - id: far" + std::to_string(i) +
+            "\n    effect: permit\n    when: {client.country: [US], tenant: [t" + std::to_string(i) +
+            "], method: [POST]}\n";
+  }
+  text +=
+      "  - id: near\n    effect: permit\n    when: {client.country: [DE], tenant: [t-x], method: [POST]}\n";
+  text +=
+      "  - id: near-later\n    effect: permit\n    when: {client.country: [DE], tenant: [t-x], method: "
+      "[PUT]}\n";
+  const auto result = compile_policy(text, "p.yaml");
+  REQUIRE(result.ok());
+  request_attributes r;
+  r.client_country = "DE";
+  r.tenant = "t-x";
+  r.method = "GET";
+  const decision d = result.policy->decide(r, {});
+  CHECK(d.cause == deny_cause::no_permit);
+  CHECK(result.policy->rule_id(d.nearest_permit) == "near");
+  CHECK(d.failed_attribute == attribute::method);
+  r.tenant = "t-y";
+  r.client_country = "US";
+  const decision d2 = result.policy->decide(r, {});
+  CHECK(result.policy->rule_id(d2.nearest_permit) == "far0");
+  CHECK(d2.failed_attribute == attribute::tenant);
+}
+
 TEST_CASE("CIDR rules, IPv4 and IPv6, and absent IPs") {
   const auto p = compiled();
   request_attributes r;
@@ -214,11 +243,15 @@ TEST_CASE("decide() allocates nothing once the decision object is warm") {
   request_attributes denied;
   denied.client_country = "US";
   p->decide(denied, cs, d);
+  const bound_clusters bound(*p, cs);
+  p->decide(r, bound, d);
   allocations = 0;
   counting = true;
   for (int i = 0; i < 1000; ++i) {
     p->decide(r, cs, d);
     p->decide(denied, cs, d);
+    p->decide(r, bound, d);
+    p->decide(denied, bound, d);
   }
   counting = false;
   CHECK(allocations == 0);
@@ -237,6 +270,9 @@ TEST_CASE("decide agrees with a direct per-rule evaluation on generated requests
   const std::vector<std::vector<std::string>> class_sets = {
       {}, {"personal"}, {"public"}, {"personal", "public"}};
   std::vector<std::string_view> storage;
+  const auto cs = clusters();
+  const bound_clusters bound(*p, cs);
+  decision via_bound;
   for (auto c : countries) {
     for (auto ip : ips) {
       for (auto t : tenants) {
@@ -257,6 +293,12 @@ TEST_CASE("decide agrees with a direct per-rule evaluation on generated requests
               }
               CAPTURE(rv.client_country);
               CHECK(d.matched_rules == expected);
+              const decision direct = p->decide(rv.view(storage), cs);
+              p->decide(rv.view(storage), bound, via_bound);
+              CHECK(via_bound.result == direct.result);
+              CHECK(via_bound.cause == direct.cause);
+              CHECK(via_bound.allowed_clusters == direct.allowed_clusters);
+              CHECK(via_bound.matched_rules == direct.matched_rules);
             }
           }
         }
