@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every benchmark in turn (./run.sh bench builds first). Figures and method: bench/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${SOVGW_BUILD_DIR:-$PWD/build}
+echo "### proxies: sovgw vs HAProxy vs nginx"
+bench/compare-proxies.sh "$@"
+for b in policy_bench/policy_bench audit_bench/audit_bench; do
+  if [[ -x $BUILD/bench/$b ]]; then
+    echo "### $(basename "$b")"
+    "$BUILD/bench/$b"
+  fi
+done
