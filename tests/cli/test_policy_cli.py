@@ -1,0 +1,335 @@
+"""CLI tests for `sovgw policy ...` and `sovgw geo lookup` on the real binary and real files."""
+
+import json
+import os
+import struct
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+BUILD = Path(os.environ.get("SOVGW_BUILD_DIR", "build"))
+SOURCE = Path(os.environ.get("SOVGW_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+SOVGW = str(BUILD / "sovgw")
+EXAMPLES = SOURCE / "examples" / "policies"
+POLICY = str(EXAMPLES / "eu_policy.yaml")
+TESTS = str(EXAMPLES / "eu_policy.tests.yaml")
+CLUSTERS = str(EXAMPLES / "clusters.yaml")
+
+
+def run(*args, cwd=None):
+    return subprocess.run([SOVGW, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+def write_mmdb(path, entries, ip_version=6):
+    """Writes a minimal MaxMind DB (24-bit records) mapping CIDRs to {"country":{"iso_code":CC}}."""
+    import ipaddress
+
+    bits = 32 if ip_version == 4 else 128
+    root = {}
+    data = b""
+    offsets = {}
+
+    def string(s):
+        b = s.encode()
+        return bytes([0x40 | len(b)]) + b
+
+    for cidr, cc in entries:
+        net = ipaddress.ip_network(cidr)
+        value = int(net.network_address)
+        prefix = net.prefixlen
+        if net.version == 4 and ip_version == 6:
+            prefix += 96
+        if cc not in offsets:
+            offsets[cc] = len(data)
+            data += b"\xe1" + string("country") + b"\xe1" + string("iso_code") + string(cc)
+        node = root
+        for depth in range(prefix):
+            bit = (value >> (bits - 1 - depth)) & 1
+            if depth == prefix - 1:
+                node[bit] = ("data", offsets[cc])
+            else:
+                node = node.setdefault(bit, {})
+    order = []
+
+    def number(node):
+        order.append(node)
+        for bit in (0, 1):
+            child = node.get(bit)
+            if isinstance(child, dict):
+                number(child)
+
+    number(root)
+    ids = {id(n): i for i, n in enumerate(order)}
+    count = len(order)
+    tree = b""
+    for node in order:
+        for bit in (0, 1):
+            child = node.get(bit)
+            if child is None:
+                record = count
+            elif isinstance(child, dict):
+                record = ids[id(child)]
+            else:
+                record = count + 16 + child[1]
+            tree += record.to_bytes(3, "big")
+
+    def uint(type_, value, size):
+        if type_ <= 7:
+            return bytes([(type_ << 5) | size]) + value.to_bytes(size, "big")
+        return bytes([size, type_ - 7]) + value.to_bytes(size, "big")
+
+    meta = b"\xe9"
+    meta += string("node_count") + uint(6, count, 4)
+    meta += string("record_size") + uint(5, 24, 2)
+    meta += string("ip_version") + uint(5, ip_version, 2)
+    meta += string("database_type") + string("test-country")
+    meta += string("languages") + b"\x00\x04"
+    meta += string("binary_format_major_version") + uint(5, 2, 2)
+    meta += string("binary_format_minor_version") + uint(5, 0, 2)
+    meta += string("build_epoch") + uint(9, 1700000000, 8)
+    meta += string("description") + b"\xe0"
+    Path(path).write_bytes(tree + b"\x00" * 16 + data + b"\xab\xcd\xefMaxMind.com" + meta)
+
+
+class GeoLookup(unittest.TestCase):
+    def test_tor_geoipdb_default(self):
+        r = run("geo", "lookup", "8.8.8.8", "85.214.132.117", "10.1.2.3", "::1", "2001:db8::1", "fe80::1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(
+            r.stdout.splitlines(),
+            ["8.8.8.8 US", "85.214.132.117 DE", "10.1.2.3 private", "::1 private", "2001:db8::1 private",
+             "fe80::1 private"],
+        )
+
+    def test_mmdb(self):
+        with tempfile.TemporaryDirectory() as d:
+            db = Path(d) / "country.mmdb"
+            write_mmdb(db, [("81.0.0.0/8", "FR"), ("2a00::/16", "DE")])
+            r = run("geo", "lookup", "81.1.2.3", "2a00:1::1", "82.1.1.1", "192.168.0.1", "--mmdb", str(db))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.splitlines(),
+                             ["81.1.2.3 FR", "2a00:1::1 DE", "82.1.1.1 unknown", "192.168.0.1 private"])
+
+    def test_bad_input(self):
+        r = run("geo", "lookup", "8.8.8.8", "not-an-ip")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr, "sovgw geo lookup: 'not-an-ip' is not an IP address\n")
+        self.assertEqual(r.stdout, "")
+        r = run("geo", "lookup", "1.1.1.1", "--mmdb", "/nonexistent.mmdb")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("/nonexistent.mmdb", r.stderr)
+        with tempfile.NamedTemporaryFile(suffix=".mmdb") as f:
+            f.write(b"garbage" * 100)
+            f.flush()
+            r = run("geo", "lookup", "1.1.1.1", "--mmdb", f.name)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn(f.name, r.stderr)
+        self.assertEqual(run("geo", "lookup").returncode, 2)
+        self.assertEqual(run("geo", "where", "1.1.1.1").returncode, 2)
+        self.assertEqual(run("geo", "lookup", "1.1.1.1", "--bogus", "x").returncode, 2)
+        self.assertEqual(run("geo", "--help").returncode, 0)
+
+
+class PolicyCheck(unittest.TestCase):
+    def test_example_policy_proves_all_invariants(self):
+        for extra in ([], ["--clusters", CLUSTERS]):
+            r = run("policy", "check", POLICY, *extra)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.stderr, "")
+            proved = [l for l in r.stdout.splitlines() if l.startswith("proved")]
+            self.assertEqual(len(proved), 4, r.stdout)
+            self.assertIn("personal-data-stays-in-eu", r.stdout)
+            self.assertTrue(r.stdout.rstrip().endswith(": OK"), r.stdout)
+
+    def test_counterexample(self):
+        text = Path(POLICY).read_text().replace(
+            "      cluster.country: [EU]\n      cluster.operator_jurisdiction: [EU]\n    obligations",
+            "      cluster.country: [EU]\n    obligations")
+        self.assertNotEqual(text, Path(POLICY).read_text())
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "weaker.yaml"
+            p.write_text(text)
+            r = run("policy", "check", str(p), "--clusters", CLUSTERS)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(f"VIOLATED  personal-data-stays-in-eu ({p}:", r.stdout)
+            line = next(l for l in r.stdout.splitlines() if "counterexample:" in l)
+            request = json.loads(line.split("counterexample: ", 1)[1])
+            self.assertTrue({"personal", "health"} & set(request["data.class"]))
+            self.assertIn("de-fra-hyperscaler", r.stdout)
+            self.assertIn("operator_jurisdiction US", r.stdout)
+            # The counterexample is concrete: explain shows it really goes to the US-operated cluster.
+            e = run("policy", "explain", str(p), "--request", json.dumps(request), "--clusters", CLUSTERS, "--json")
+            self.assertEqual(e.returncode, 0, e.stderr)
+            self.assertIn("de-fra-hyperscaler", json.loads(e.stdout)["allowed_clusters"])
+
+    def test_every_error_with_position(self):
+        bad = SOURCE / "tests" / "unit" / "policy" / "data" / "bad_policy.yaml"
+        r = run("policy", "check", "bad_policy.yaml", cwd=bad.parent)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stdout, "")
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 19, r.stderr)
+        self.assertEqual(lines[0], "bad_policy.yaml:3:32: error: unknown country code 'XX' (not an ISO 3166-1 alpha-2 code)")
+        self.assertIn("bad_policy.yaml:16:9: error: duplicate rule id 'dup' (first defined at line 11)", lines)
+        self.assertIn("bad_policy.yaml:21:15: error: empty value set for tenant", lines)
+        self.assertIn("bad_policy.yaml:34:5: error: rule 'shadowed' is unreachable: every request it matches is "
+                      "denied by forbid rule 'forbid-all-fr' (line 30)", lines)
+
+    def test_yaml_syntax_error_and_missing_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "p.yaml"
+            p.write_text("rules:\n  - id: a\n    effect: permit\n     when: x\n")
+            r = run("policy", "check", "p.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.stderr, "p.yaml:4:10: error: YAML syntax error: illegal map value\n")
+        r = run("policy", "check", "/nonexistent/policy.yaml")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr, "/nonexistent/policy.yaml: error: cannot open policy file\n")
+
+    def test_clusters_lint(self):
+        with tempfile.TemporaryDirectory() as d:
+            c = Path(d) / "c.yaml"
+            c.write_text(Path(CLUSTERS).read_text().replace("name: acme-dedicated", "name: acme-shared"))
+            r = run("policy", "check", POLICY, "--clusters", str(c))
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(f"{POLICY}:88:5: error: route of rule 'acme-pinned' names cluster 'acme-dedicated', "
+                          "which the config does not define", r.stderr)
+            c.write_text("clusters:\n  - name: x\n    country: ZZ\n    operator_jurisdiction: EU\n    models: ['*']\n")
+            r = run("policy", "check", POLICY, "--clusters", "c.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.stderr, "c.yaml:3:14: error: unknown country code 'ZZ' (not an ISO 3166-1 alpha-2 code)\n")
+
+
+class PolicyTest(unittest.TestCase):
+    def test_example_tests_pass(self):
+        r = run("policy", "test", POLICY, TESTS)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"\n14 passed, 0 failed\n$")
+
+    def test_failure_prints_trace(self):
+        with tempfile.TemporaryDirectory() as d:
+            t = Path(d) / "t.yaml"
+            t.write_text(f"clusters: {CLUSTERS}\ntests:\n  - name: wrong on purpose\n"
+                         "    request: {client.country: DE, tenant: x, model: mistral-large, method: POST}\n"
+                         "    expect: {effect: deny, clusters: [us-east-1]}\n")
+            r = run("policy", "test", POLICY, str(t))
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(f"FAIL  wrong on purpose ({t}:3:5)", r.stdout)
+            self.assertIn("effect: expected deny, got permit", r.stdout)
+            self.assertIn("clusters: expected [us-east-1], got [acme-dedicated, ch-zrh-1, de-fra-1, fr-par-1]", r.stdout)
+            self.assertIn("decision PERMIT", r.stdout)
+            self.assertIn("0 passed, 1 failed", r.stdout)
+
+    def test_bad_tests_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            t = Path(d) / "t.yaml"
+            t.write_text("tests:\n  - name: a\n    request: {tenant: a, colour: red}\n    expect: {effect: maybe}\n")
+            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.stderr.splitlines(), [
+                "t.yaml:3:26: error: unknown key 'colour' in request (expected one of: client.country, client.ip, "
+                "tenant, model, path, method, data.class)",
+                "t.yaml:4:22: error: unknown effect 'maybe' (expected permit or deny)",
+            ])
+        self.assertEqual(run("policy", "test", POLICY).returncode, 2)
+
+
+class PolicyExplain(unittest.TestCase):
+    def test_text_trace(self):
+        r = run("policy", "explain", POLICY, "--clusters", CLUSTERS, "--request",
+                '{"client.ip":"8.8.8.8","tenant":"initech","model":"mistral-large","method":"POST"}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("client.country=US client.ip=8.8.8.8", r.stdout)
+        self.assertIn("decision DENY", r.stdout)
+        self.assertIn("cause: no_permit", r.stdout)
+        self.assertIn("nearest permit: permit-eea-clients (line 37) failed on client.country US not in [EEA, private]",
+                      r.stdout)
+
+    def test_json_trace(self):
+        r = run("policy", "explain", POLICY, "--json", "--clusters", CLUSTERS, "--request",
+                '{"client.country":"DE","tenant":"acme","model":"mistral-large","method":"POST",'
+                '"data.class":["personal"]}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["effect"], "permit")
+        self.assertEqual(out["allowed_clusters"], ["acme-dedicated"])
+        self.assertEqual(out["matched_rules"],
+                         ["permit-eea-clients", "residency-eea-or-adequacy", "personal-data-eu-only", "acme-pinned"])
+        self.assertEqual(out["obligations"], {"redact": ["iban", "national_id"], "log_payload": "digest"})
+        self.assertEqual(len(out["version"]), 64)
+        self.assertEqual(len(out["rules"]), 9)
+
+    def test_bad_requests(self):
+        cases = {
+            "{": "--request: invalid JSON",
+            "[1]": "--request: the request must be a JSON object",
+            '{"colour":"red"}': '--request: unknown request attribute "colour"',
+            '{"client.ip":"1.2.3"}': "--request: \"client.ip\": '1.2.3' is not an IP address",
+            '{"client.country":"Germany"}': "--request: \"client.country\": 'Germany' is not a country code",
+            '{"tenant":7}': '--request: "tenant" must be a string',
+        }
+        for request, message in cases.items():
+            r = run("policy", "explain", POLICY, "--request", request)
+            self.assertEqual(r.returncode, 2, request)
+            self.assertTrue(r.stderr.startswith(message), (request, r.stderr))
+        r = run("policy", "explain", POLICY)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("needs --request", r.stderr)
+
+
+class PolicyDiff(unittest.TestCase):
+    def test_changed_decisions(self):
+        with tempfile.TemporaryDirectory() as d:
+            new = Path(d) / "new.yaml"
+            new.write_text(Path(POLICY).read_text().replace("SANCTIONED: [RU, BY, IR, KP, SY, CU]",
+                                                            "SANCTIONED: [RU, BY, IR, KP, SY, CU, VE]")
+                           .replace("client.country: [EEA, private]", "client.country: [EEA]"))
+            requests = Path(d) / "requests.jsonl"
+            requests.write_text(
+                "# a comment\n"
+                '{"client.country":"DE","tenant":"t","model":"mistral-large","method":"POST"}\n'
+                "\n"
+                '{"client.ip":"10.0.0.1","tenant":"t","model":"mistral-large","method":"POST"}\n'
+                '{"client.country":"VE","tenant":"t","model":"mistral-large","method":"POST"}\n')
+            r = run("policy", "diff", POLICY, str(new), "--requests", str(requests), "--clusters", CLUSTERS)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(f"{requests}:4: ", r.stdout)
+            self.assertIn("  - permit rules [permit-eea-clients, residency-eea-or-adequacy] clusters "
+                          "[fr-par-1, de-fra-1, ch-zrh-1, acme-dedicated]\n  + deny (no_permit) rules [residency-eea-or-adequacy]",
+                          r.stdout)
+            self.assertIn(f"{requests}:5: ", r.stdout)
+            self.assertIn("  + deny (forbidden) rules [forbid-sanctioned-origins, residency-eea-or-adequacy]", r.stdout)
+            self.assertNotIn(f"{requests}:2:", r.stdout)
+            self.assertTrue(r.stdout.endswith("2 of 3 requests change decision\n"), r.stdout)
+            same = run("policy", "diff", POLICY, POLICY, "--requests", str(requests))
+            self.assertEqual(same.returncode, 0, same.stdout + same.stderr)
+            self.assertEqual(same.stdout, "0 of 3 requests change decision\n")
+            requests.write_text('{"tenant":"t"}\n  {"tenant": 1}\n')
+            r = run("policy", "diff", POLICY, POLICY, "--requests", "requests.jsonl", cwd=d)
+            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.stderr, 'requests.jsonl:2:3: error: "tenant" must be a string\n')
+
+    def test_usage_errors(self):
+        self.assertEqual(run("policy", "diff", POLICY, POLICY).returncode, 2)
+        self.assertEqual(run("policy", "diff", POLICY, POLICY, "--requests", "/nonexistent").returncode, 2)
+
+
+class PolicyUsage(unittest.TestCase):
+    def test_usage(self):
+        self.assertEqual(run("policy").returncode, 2)
+        self.assertEqual(run("policy", "--help").returncode, 0)
+        r = run("policy", "frobnicate")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown subcommand 'frobnicate'", r.stderr)
+        r = run("policy", "check", POLICY, "--colour", "red")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown option '--colour'", r.stderr)
+        r = run("policy", "check", POLICY, "--clusters")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("option '--clusters' needs a value", r.stderr)
+        self.assertEqual(run("policy", "check").returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
