@@ -8,6 +8,9 @@ namespace sovgw::crypto {
 
 std::string to_base64(std::span<const std::uint8_t> bytes) {
   ensure_sodium();
+  if (bytes.empty()) {
+    return {};
+  }
   const std::size_t len = sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL);
   std::string out(len, '\0');
   sodium_bin2base64(out.data(), len, bytes.data(), bytes.size(), sodium_base64_VARIANT_ORIGINAL);
@@ -19,6 +22,9 @@ std::optional<std::vector<std::uint8_t>> from_base64(std::string_view text) {
   ensure_sodium();
   if (text.size() % 4 != 0) {
     return std::nullopt;
+  }
+  if (text.empty()) {
+    return std::vector<std::uint8_t>();
   }
   std::vector<std::uint8_t> out(text.size() / 4 * 3);
   std::size_t len = 0;

@@ -41,6 +41,9 @@ TEST_CASE("base64 round-trips and rejects malformed input") {
   REQUIRE(back);
   CHECK(std::string(back->begin(), back->end()) == "fo");
   CHECK_FALSE(c::from_base64("Zm8"));
+  CHECK(c::to_base64({}).empty());
+  REQUIRE(c::from_base64(""));
+  CHECK(c::from_base64("")->empty());
   CHECK_FALSE(c::from_base64("Zm8*"));
   CHECK_FALSE(c::from_base64("Zm9v YmFy"));
 }
