@@ -18,6 +18,9 @@ rocksdb::ColumnFamilyOptions column_options(column c) {
   if (c == column::leaves || c == column::payloads) {
     o.write_buffer_size = 64 << 20;
   }
+  if (c == column::payloads || c == column::tree || c == column::keys) {
+    o.compression = rocksdb::kNoCompression;  // ciphertext and hashes do not compress
+  }
   rocksdb::BlockBasedTableOptions t;
   t.block_size = 16 * 1024;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));

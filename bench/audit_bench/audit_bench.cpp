@@ -129,13 +129,14 @@ phase_result run_writers(audit_log& log, int writers, double seconds, std::size_
 
 // The gateway's shape: few threads, appends in flight through callbacks (no thread per append).
 phase_result run_async(audit_log& log, int inflight, double seconds, std::size_t payload_bytes,
-                       std::string_view run, std::uint64_t base_time) {
+                       std::string_view run, std::uint64_t base_time,
+                       payload_mode mode = payload_mode::sealed, std::uint64_t limit = UINT64_MAX) {
   std::counting_semaphore<1 << 16> permits(inflight);
   std::mutex mu;
   phase_result out;
   const auto t0 = clock_type::now();
   std::uint64_t i = 0;
-  while (seconds_since(t0) < seconds) {
+  while (i < limit && seconds_since(t0) < seconds) {
     permits.acquire();
     const auto a = clock_type::now();
     log.append_async(synthetic_record(run, i, base_time, payload_mode::sealed),
@@ -271,7 +272,7 @@ int main(int argc, char** argv) {
   }
   if (written < s.records) {
     const auto t0 = clock_type::now();
-    auto r = run_writers(log, 64, 1e9, 0, payload_mode::digest, s.records - written, "req", base_time);
+    auto r = run_async(log, 512, 1e9, 256, "req", base_time, payload_mode::digest, s.records - written);
     written += r.appends;
     id_run = "req";
     id_count = r.appends;
