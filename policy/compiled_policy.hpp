@@ -105,8 +105,11 @@ struct compiled_policy {
   std::string file;
   std::vector<compiled_rule> rules;
   std::vector<compiled_invariant> invariants;
-  std::vector<rule_effect> effects;      // effects[i] == rules[i].effect, dense for the hot path
-  string_map<country_set> country_sets;  // built-in and policy sets
+  std::vector<rule_effect> effects;  // effects[i] == rules[i].effect, dense for the hot path
+  // Bitsets index rules by an internal position that groups each tenant's rules together.
+  std::vector<std::uint32_t> rule_at;        // position -> rule index (file order)
+  std::vector<std::uint32_t> rule_position;  // rule index -> position
+  string_map<country_set> country_sets;      // built-in and policy sets
   std::vector<std::string> data_class_names;
   std::vector<std::string> data_class_headers;
 

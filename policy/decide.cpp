@@ -288,7 +288,7 @@ bool snapshot::match_rules(const request_attributes& request, decision& out) con
       m &= src[a].word(w);
     }
     while (m) {
-      const auto r = static_cast<std::uint32_t>(w * 64 + static_cast<unsigned>(std::countr_zero(m)));
+      const auto r = p.rule_at[w * 64 + static_cast<unsigned>(std::countr_zero(m))];
       m &= m - 1;
       out.matched_rules.push_back(r);
       forbidden = forbidden || p.effects[r] == rule_effect::forbid;
@@ -304,6 +304,7 @@ bool snapshot::match_rules(const request_attributes& request, decision& out) con
       collect(w);
     }
   }
+  std::sort(out.matched_rules.begin(), out.matched_rules.end());
 
   out.result = effect::deny;
   if (forbidden) {
@@ -439,7 +440,6 @@ void snapshot::find_nearest_permit(const compiled_policy& p, const std::uint64_t
            ((k & 4) ? planes[2] : ~planes[2]);
   };
   unsigned best = attribute_count + 1;
-  std::uint32_t best_rule = no_rule;
   for (std::size_t w = 0; w < p.pool.words && best > 1; ++w) {
     if (!permits[w]) {
       continue;
@@ -447,11 +447,25 @@ void snapshot::find_nearest_permit(const compiled_policy& p, const std::uint64_t
     std::uint64_t planes[3];
     counts(w, planes);
     for (unsigned k = 1; k < best; ++k) {
-      const std::uint64_t m = permits[w] & with_count(planes, k);
-      if (m) {
+      if (permits[w] & with_count(planes, k)) {
         best = k;
-        best_rule = static_cast<std::uint32_t>(w * 64 + static_cast<unsigned>(std::countr_zero(m)));
         break;
+      }
+    }
+  }
+  std::uint32_t best_rule = no_rule;
+  std::uint32_t best_position = 0;
+  for (std::size_t w = 0; w < p.pool.words && best <= attribute_count; ++w) {
+    if (!permits[w]) {
+      continue;
+    }
+    std::uint64_t planes[3];
+    counts(w, planes);
+    for (std::uint64_t m = permits[w] & with_count(planes, best); m; m &= m - 1) {
+      const auto position = static_cast<std::uint32_t>(w * 64 + static_cast<unsigned>(std::countr_zero(m)));
+      if (p.rule_at[position] < best_rule) {
+        best_rule = p.rule_at[position];
+        best_position = position;
       }
     }
   }
@@ -460,7 +474,7 @@ void snapshot::find_nearest_permit(const compiled_policy& p, const std::uint64_t
     return;
   }
   for (std::size_t a = 0; a < attribute_count; ++a) {
-    if (!test_bit(bits[a], best_rule)) {
+    if (!test_bit(bits[a], best_position)) {
       out.failed_attribute = static_cast<attribute>(a);
       return;
     }

@@ -362,25 +362,66 @@ class compiler {
     return true;
   }
 
+  static unsigned constrained_mask(const resolved_when& when) {
+    unsigned mask = 0;
+    for (std::size_t a = 0; a < attribute_count; ++a) {
+      mask |= when[a].constrained ? 1u << a : 0u;
+    }
+    return mask;
+  }
+
+  // A forbid can only cover a rule that constrains at least the same attributes; forbids naming
+  // tenants are bucketed by tenant so large multi-tenant policies stay fast to check.
   void check_unreachable() {
-    std::vector<std::size_t> forbids;
+    constexpr auto tenant_slot = static_cast<std::size_t>(attribute::tenant);
+    std::vector<std::size_t> untenanted;
+    std::map<std::string, std::vector<std::size_t>, std::less<>> by_tenant;
+    std::vector<unsigned> masks(out_->rules.size());
     for (std::size_t i = 0; i < out_->rules.size(); ++i) {
-      if (out_->rules[i].effect == rule_effect::forbid) {
-        forbids.push_back(i);
+      const auto& rule = out_->rules[i];
+      masks[i] = constrained_mask(rule.when);
+      if (rule.effect != rule_effect::forbid) {
+        continue;
+      }
+      if (rule.when[tenant_slot].constrained) {
+        for (const auto& t : rule.when[tenant_slot].exact) {
+          by_tenant[t].push_back(i);
+        }
+      } else {
+        untenanted.push_back(i);
       }
     }
-    for (const auto& rule : out_->rules) {
+    for (std::size_t i = 0; i < out_->rules.size(); ++i) {
+      const auto& rule = out_->rules[i];
       if (rule.effect == rule_effect::forbid) {
         continue;
       }
-      for (std::size_t f : forbids) {
-        if (subsumes(out_->rules[f].when, rule.when)) {
-          diags_.error(rule.pos, "rule '" + rule.id +
-                                     "' is unreachable: every request it matches is denied by "
-                                     "forbid rule '" +
-                                     out_->rules[f].id + "' (" + at_line(out_->rules[f].pos) + ")");
+      const auto covers = [&](std::size_t f) {
+        return (masks[f] & ~masks[i]) == 0 && subsumes(out_->rules[f].when, rule.when);
+      };
+      std::optional<std::size_t> by;
+      for (std::size_t f : untenanted) {
+        if (covers(f)) {
+          by = f;
           break;
         }
+      }
+      const auto& tenants = rule.when[tenant_slot].exact;
+      if (!by && rule.when[tenant_slot].constrained && !tenants.empty()) {
+        if (const auto it = by_tenant.find(tenants.front()); it != by_tenant.end()) {
+          for (std::size_t f : it->second) {
+            if (covers(f)) {
+              by = f;
+              break;
+            }
+          }
+        }
+      }
+      if (by) {
+        const auto& forbid = out_->rules[*by];
+        diags_.error(rule.pos, "rule '" + rule.id +
+                                   "' is unreachable: every request it matches is denied by " +
+                                   "forbid rule '" + forbid.id + "' (" + at_line(forbid.pos) + ")");
       }
     }
   }
@@ -427,6 +468,7 @@ class index_builder {
   }
 
   void run() {
+    order_rules();
     dense_bits permit(words_, 0);
     dense_bits forbid(words_, 0);
     for (std::size_t r = 0; r < p_.rules.size(); ++r) {
@@ -449,7 +491,32 @@ class index_builder {
   }
 
  private:
-  static void set(dense_bits& bits, std::size_t r) { bits[r / 64] |= std::uint64_t{1} << (r % 64); }
+  // Rule r's bit sits at its internal position (see order_rules).
+  void set(dense_bits& bits, std::size_t r) const {
+    const std::size_t i = p_.rule_position[r];
+    bits[i / 64] |= std::uint64_t{1} << (i % 64);
+  }
+
+  // Bit positions group each tenant's rules together (rules that name no tenant first), so the
+  // candidate words of a request are few and adjacent whatever the policy's size.
+  void order_rules() {
+    constexpr auto tenant_slot = static_cast<std::size_t>(attribute::tenant);
+    std::vector<std::uint32_t> order(p_.rules.size());
+    for (std::uint32_t r = 0; r < order.size(); ++r) {
+      order[r] = r;
+    }
+    const auto key = [&](std::uint32_t r) -> std::string_view {
+      const auto& c = p_.rules[r].when[tenant_slot];
+      return c.constrained && !c.exact.empty() ? std::string_view(c.exact.front()) : std::string_view();
+    };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return key(a) < key(b); });
+    p_.rule_at = order;
+    p_.rule_position.assign(order.size(), 0);
+    for (std::uint32_t i = 0; i < order.size(); ++i) {
+      p_.rule_position[order[i]] = i;
+    }
+  }
 
   std::uint32_t intern(const dense_bits& bits) {
     std::string key(reinterpret_cast<const char*>(bits.data()), bits.size() * 8);
