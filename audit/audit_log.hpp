@@ -36,8 +36,9 @@ struct log_config {
   bool allow_unverified_open = false;
 };
 
-// Called once the record is durable (or failed). Runs on the sequencer thread: keep it short and
-// never wait in it for another append.
+// Called once the record is durable (or failed), in seq order, on one of the log's threads (or
+// the caller's, when the append is refused at once): keep it short and never wait in it for
+// another append.
 using append_callback = std::function<void(const status&, std::uint64_t seq)>;
 
 // The tamper-evident audit log writer: an RFC 6962 Merkle tree in RocksDB, appended by one
@@ -59,6 +60,7 @@ class audit_log {
 
   // Appends `r` (seq is assigned; r.payload selects the payload mode: `data` is sealed, digested
   // or ignored). Encryption and encoding run on the calling thread; `done` runs when durable.
+  // The first sealed payload of a tenant creates its data key with one synced write, inline.
   void append_async(record r, const payload& data, append_callback done);
   // Same, as a future of the durable seq.
   [[nodiscard]] std::future<result<std::uint64_t>> append(record r, const payload& data = {});
@@ -118,6 +120,20 @@ class audit_log {
   bool stopped_ = false;
   status failed_;
   std::thread sequencer_;
+
+  // Durable batches whose callbacks run on the completion thread, so the sequencer can start the
+  // next group commit at once.
+  struct completed {
+    std::uint64_t first = 0;
+    std::vector<append_callback> callbacks;
+  };
+  void run_completions();
+  std::mutex done_mutex_;
+  std::condition_variable done_cv_;
+  std::vector<completed> done_queue_;
+  bool done_stop_ = false;
+  bool completer_busy_ = false;
+  std::thread completer_;
 };
 
 }  // namespace sovgw::audit
