@@ -37,6 +37,11 @@ install_packages() {
 
 build() {
   install_packages "${PACKAGES[@]}"
+  # Node.js + npm for the official OpenAI SDK test. Some images ship Node.js outside Debian's
+  # packages (with npm inside it), so only install Debian's when there is no npm at all.
+  if ! command -v npm > /dev/null; then
+    install_packages nodejs npm
+  fi
   export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/sovgw-ccache}
   export CCACHE_BASEDIR=$ROOT
   if [[ ! -f $BUILD_DIR/build.ninja ]]; then

@@ -82,7 +82,7 @@ stage_result pipeline::route(request_context& ctx, const availability_fn& cluste
   bool served = false;
   for (int i : ctx.allowed_clusters) {
     const cluster_config& c = cfg_->clusters[static_cast<std::size_t>(i)];
-    bool serves = false;
+    bool serves = ctx.model.empty();  // no model named (GET /v1/models): any allowed cluster
     for (const std::string& pattern : c.models) {
       if (glob_match(pattern, ctx.model)) {
         serves = true;
@@ -101,7 +101,7 @@ stage_result pipeline::route(request_context& ctx, const availability_fn& cluste
   if (!served) {
     return stage_result::respond(
         404, "invalid_request_error", "model_not_found",
-        ctx.model.empty() ? std::string("no allowed cluster serves requests without a model")
+        ctx.model.empty() ? std::string("no cluster is allowed for this request")
                           : fmt::format("no allowed cluster serves the model '{}'", ctx.model));
   }
   return stage_result::respond(503, "server_error", "cluster_unavailable",

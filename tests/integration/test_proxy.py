@@ -263,7 +263,7 @@ class UpstreamFailureTest(unittest.TestCase):
             self.assertEqual(resp.status, 503)
             self.assertEqual(resp.json()["error"]["code"], "cluster_unavailable")
         self.assertGreaterEqual(metric(g, "sovgw_upstream_errors_total"), 2)
-        self.assertTrue(any(o.get("msg") == "endpoint marked down" for o in g.logs()))
+        g.wait_for_json(lambda o: o.get("msg") == "endpoint marked down")
 
     def test_failover_to_the_next_endpoint_when_connect_fails(self):
         clusters = cluster_yaml("two", f"127.0.0.1:{free_port()}", self.certs).replace(
@@ -278,8 +278,8 @@ class UpstreamFailureTest(unittest.TestCase):
         resp = exchange(g.port, self.certs, chat_request())
         self.assertEqual(resp.status, 502)
         self.assertEqual(resp.json()["error"]["code"], "upstream_tls_error")
-        detail = [o for o in g.logs() if o.get("msg") == "no upstream connection"]
-        self.assertTrue(detail and "certificate verify failed" in detail[0]["detail"], detail)
+        detail = g.wait_for_json(lambda o: o.get("msg") == "no upstream connection")
+        self.assertIn("certificate verify failed", detail["detail"])
 
     def test_wrong_server_name_gets_502(self):
         g = self.gateway(cluster_yaml("wrong-name", f"127.0.0.1:{self.standin.port}", self.certs,

@@ -3,12 +3,14 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "policy/compiled_policy.hpp"
 #include "policy/explain.hpp"
 #include "policy/policy.hpp"
+#include "policy/request_json.hpp"
 
 using namespace sovgw::policy;
 
@@ -302,6 +304,106 @@ TEST_CASE("decide agrees with a direct per-rule evaluation on generated requests
             }
           }
         }
+      }
+    }
+  }
+}
+
+TEST_CASE("large generated policy: indexed decide == per-rule evaluation (tenant grouping, sparse words)") {
+  std::mt19937 rng(1234);
+  const char* countries[] = {"DE", "FR", "US", "GB", "private", "unknown"};
+  const char* models[] = {"mistral-large", "mistral-small", "llama-3", "gpt-4o", "qwen"};
+  const char* methods[] = {"GET", "POST"};
+  const char* paths[] = {"/v1/chat/completions", "/v1/embeddings", "/admin/x"};
+  std::string text = "data_classes: {personal: {}, public: {}}\nrules:\n";
+  for (int i = 0; i < 700; ++i) {
+    const int kind = static_cast<int>(rng() % 10);
+    std::string when;
+    if (kind == 0) {
+      // Forbids: their own networks and a method no permit uses, so nothing is shadowed.
+      when += "      client.ip: [192.0." + std::to_string(i % 256) + ".0/24]\n      method: [DELETE]\n";
+    }
+    if (rng() % 10 < 8) {
+      when += "      tenant: [t" + std::to_string(rng() % 60) + ", t" + std::to_string(rng() % 60) + "]\n";
+    }
+    if (rng() % 2) {
+      when += rng() % 3 ? "      model: [" + std::string(models[rng() % 5]) + "]\n" : "      model: [\"mistral-*\"]\n";
+    }
+    if (rng() % 3 == 0) {
+      when += "      client.country: [" + std::string(countries[rng() % 6]) + ", EU]\n";
+    }
+    if (rng() % 4 == 0) {
+      when += "      data.class: [" + std::string(rng() % 2 ? "personal" : "public") + "]\n";
+    }
+    if (kind != 0 && rng() % 4 == 0) {
+      when += "      method: [" + std::string(methods[rng() % 2]) + "]\n";
+    }
+    if (rng() % 5 == 0) {
+      when += "      path: [\"" + std::string(rng() % 2 ? "/v1/*" : paths[rng() % 3]) + "\"]\n";
+    }
+    if (when.empty()) {
+      when = "      tenant: [t" + std::to_string(rng() % 60) + "]\n";
+    }
+    text += "  - id: r" + std::to_string(i) + "\n    effect: " +
+            (kind == 0 ? "forbid" : kind < 7 ? "permit" : "restrict") + "\n    when:\n" + when;
+    if (kind >= 7) {
+      text += "    route: {cluster.country: [EU]}\n";
+    }
+  }
+  const std::string cleaned = text;
+  const auto result = compile_policy(cleaned, "big.yaml");
+  INFO(format_diagnostics(result.diagnostics));
+  REQUIRE(result.ok());
+  const auto& p = *result.policy;
+  const auto& cp = p.compiled();
+  std::vector<std::string_view> storage;
+  for (int n = 0; n < 3000; ++n) {
+    request_values rv;
+    rv.client_country = countries[rng() % 6];
+    if (rng() % 2) {
+      rv.client_ip = ip_address{(192u << 24) | (0u << 16) | ((rng() % 300) << 8) | 7u, true};
+    }
+    rv.tenant = "t" + std::to_string(rng() % 70);
+    rv.model = rng() % 4 ? models[rng() % 5] : "mistral-tiny";
+    rv.method = rng() % 5 ? methods[rng() % 2] : "DELETE";
+    rv.path = paths[rng() % 3];
+    if (rng() % 2) {
+      rv.data_classes.push_back(rng() % 2 ? "personal" : "public");
+    }
+    const decision d = p.decide(rv.view(storage), {});
+    std::vector<std::uint32_t> expected;
+    for (std::uint32_t i = 0; i < cp.rules.size(); ++i) {
+      bool all = true;
+      for (std::size_t a = 0; a < attribute_count; ++a) {
+        all = all && condition_admits(cp.rules[i].when[a], static_cast<attribute>(a), rv);
+      }
+      if (all) {
+        expected.push_back(i);
+      }
+    }
+    CAPTURE(request_to_text(rv));
+    REQUIRE(d.matched_rules == expected);
+    if (d.cause == deny_cause::no_permit) {
+      // Nearest permit: minimal failure count, earliest in file order.
+      std::size_t best = attribute_count + 1;
+      std::uint32_t best_rule = no_rule;
+      for (std::uint32_t i = 0; i < cp.rules.size(); ++i) {
+        if (cp.rules[i].effect != rule_effect::permit) {
+          continue;
+        }
+        std::size_t fails = 0;
+        for (std::size_t a = 0; a < attribute_count; ++a) {
+          fails += !condition_admits(cp.rules[i].when[a], static_cast<attribute>(a), rv);
+        }
+        if (fails < best) {
+          best = fails;
+          best_rule = i;
+        }
+      }
+      CHECK(d.nearest_permit == best_rule);
+      if (best_rule != no_rule) {
+        CHECK_FALSE(condition_admits(cp.rules[best_rule].when[static_cast<std::size_t>(d.failed_attribute)],
+                                     d.failed_attribute, rv));
       }
     }
   }

@@ -1,0 +1,40 @@
+// Drives the gateway with the official OpenAI SDK, as an enterprise application would.
+// usage: node openai_client.mjs BASE_URL   (NODE_EXTRA_CA_CERTS points at the dev CA)
+import OpenAI from "openai";
+
+const client = new OpenAI({ baseURL: process.argv[2], apiKey: "sk-test-not-a-real-key", maxRetries: 0 });
+const out = {};
+
+const chat = await client.chat.completions.create({
+  model: "mistral-small",
+  messages: [{ role: "user", content: "Bonjour" }],
+});
+out.chat = { content: chat.choices[0].message.content, usage: chat.usage };
+
+const stream = await client.chat.completions.create({
+  model: "mistral-small",
+  stream: true,
+  stream_options: { include_usage: true },
+  messages: [{ role: "user", content: "Bonjour" }],
+});
+let text = "";
+let chunks = 0;
+let usage = null;
+for await (const chunk of stream) {
+  chunks += 1;
+  if (chunk.choices.length > 0) text += chunk.choices[0].delta.content ?? "";
+  if (chunk.usage) usage = chunk.usage;
+}
+out.stream = { text, chunks, usage };
+
+const models = await client.models.list();
+out.models = models.data.map((m) => m.id);
+
+try {
+  await client.chat.completions.create({ model: "gpt-unknown", messages: [{ role: "user", content: "x" }] });
+  out.error = null;
+} catch (e) {
+  out.error = { status: e.status, code: e.code, type: e.type, message: e.message,
+                request_id: e.headers?.get?.("x-request-id") ?? e.headers?.["x-request-id"] ?? null };
+}
+console.log(JSON.stringify(out));

@@ -1,0 +1,71 @@
+"""The official OpenAI SDK (npm `openai`) through the gateway: an application must not notice it,
+except when a rule stops it, and then the SDK must surface a clear error."""
+
+import json
+import os
+import shutil
+import subprocess
+import unittest
+
+from support import BUILD, Gateway, TempDir, cluster_yaml, gateway_yaml, make_certs, start_standin
+
+SDK_DIR = os.path.join(BUILD, "node-openai")
+
+
+def install_sdk():
+    """Installs the SDK once into the build folder. Returns an error message, or None."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return "node/npm not installed"
+    if os.path.isdir(os.path.join(SDK_DIR, "node_modules", "openai")):
+        return None
+    os.makedirs(SDK_DIR, exist_ok=True)
+    r = subprocess.run(["npm", "install", "--prefix", SDK_DIR, "--no-audit", "--no-fund", "openai@^4"],
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        return "npm install openai failed: " + r.stderr[-500:]
+    return None
+
+
+class OpenAISdkTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        problem = install_sdk()
+        if problem:
+            raise unittest.SkipTest(problem)
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs, chunks=6, delay_ms=20)
+        clusters = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
+            'models: ["*"]', 'models: ["mistral-*", "llama-*"]')
+        cls.gateway = Gateway(gateway_yaml(cls.certs, clusters), cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def test_sdk_chat_stream_models_and_errors(self):
+        script = os.path.join(SDK_DIR, "openai_client.mjs")
+        shutil.copy(os.path.join(os.path.dirname(__file__), "openai_client.mjs"), script)
+        env = dict(os.environ, NODE_EXTRA_CA_CERTS=os.path.join(self.certs, "ca.pem"))
+        r = subprocess.run(["node", script, f"https://localhost:{self.gateway.port}/v1"], capture_output=True,
+                           text=True, timeout=120, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertEqual(out["chat"]["content"], "Les données restent en Europe.")
+        self.assertEqual(out["chat"]["usage"]["completion_tokens"], 6)
+        self.assertEqual(out["stream"]["text"], "Les données restent en Europe.")
+        self.assertEqual(out["stream"]["chunks"], 7)
+        self.assertEqual(out["stream"]["usage"]["total_tokens"], 18)
+        self.assertIn("mistral-small", out["models"])
+        err = out["error"]
+        self.assertEqual(err["status"], 404)
+        self.assertEqual(err["code"], "model_not_found")
+        self.assertEqual(err["type"], "invalid_request_error")
+        self.assertIn("gpt-unknown", err["message"])
+        self.assertRegex(err["request_id"] or "", r"^[0-9a-f]{32}$")
+
+
+if __name__ == "__main__":
+    unittest.main()
