@@ -323,11 +323,12 @@ TEST_CASE("large generated policy: indexed decide == per-rule evaluation (tenant
       // Forbids: their own networks and a method no permit uses, so nothing is shadowed.
       when += "      client.ip: [192.0." + std::to_string(i % 256) + ".0/24]\n      method: [DELETE]\n";
     }
-    if (rng() % 10 < 8) {
+    if (kind < 7 || rng() % 10 < 8) {  // every permit names tenants
       when += "      tenant: [t" + std::to_string(rng() % 60) + ", t" + std::to_string(rng() % 60) + "]\n";
     }
     if (rng() % 2) {
-      when += rng() % 3 ? "      model: [" + std::string(models[rng() % 5]) + "]\n" : "      model: [\"mistral-*\"]\n";
+      when += rng() % 3 ? "      model: [" + std::string(models[rng() % 5]) + "]\n"
+                        : "      model: [\"mistral-*\"]\n";
     }
     if (rng() % 3 == 0) {
       when += "      client.country: [" + std::string(countries[rng() % 6]) + ", EU]\n";
@@ -345,7 +346,10 @@ TEST_CASE("large generated policy: indexed decide == per-rule evaluation (tenant
       when = "      tenant: [t" + std::to_string(rng() % 60) + "]\n";
     }
     text += "  - id: r" + std::to_string(i) + "\n    effect: " +
-            (kind == 0 ? "forbid" : kind < 7 ? "permit" : "restrict") + "\n    when:\n" + when;
+            (kind == 0  ? "forbid"
+             : kind < 7 ? "permit"
+                        : "restrict") +
+            "\n    when:\n" + when;
     if (kind >= 7) {
       text += "    route: {cluster.country: [EU]}\n";
     }
@@ -357,6 +361,7 @@ TEST_CASE("large generated policy: indexed decide == per-rule evaluation (tenant
   const auto& p = *result.policy;
   const auto& cp = p.compiled();
   std::vector<std::string_view> storage;
+  int no_permit = 0;
   for (int n = 0; n < 3000; ++n) {
     request_values rv;
     rv.client_country = countries[rng() % 6];
@@ -384,6 +389,7 @@ TEST_CASE("large generated policy: indexed decide == per-rule evaluation (tenant
     CAPTURE(request_to_text(rv));
     REQUIRE(d.matched_rules == expected);
     if (d.cause == deny_cause::no_permit) {
+      ++no_permit;
       // Nearest permit: minimal failure count, earliest in file order.
       std::size_t best = attribute_count + 1;
       std::uint32_t best_rule = no_rule;
@@ -407,4 +413,5 @@ TEST_CASE("large generated policy: indexed decide == per-rule evaluation (tenant
       }
     }
   }
+  CHECK(no_permit > 300);
 }
