@@ -1,6 +1,7 @@
 #include "audit/audit_log.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 
 #include "audit/keys.hpp"
 #include "audit/log_verifier.hpp"
@@ -85,8 +86,14 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
     }
   }
   log->vault_ = std::make_unique<payload_vault>(*log->store_, std::move(keys.kek), keys.auditor_public);
-  log->completer_ = std::thread([raw = log.get()] { raw->run_completions(); });
-  log->sequencer_ = std::thread([raw = log.get()] { raw->run(); });
+  log->completer_ = std::thread([raw = log.get()] {
+    pthread_setname_np(pthread_self(), "audit-complete");
+    raw->run_completions();
+  });
+  log->sequencer_ = std::thread([raw = log.get()] {
+    pthread_setname_np(pthread_self(), "audit-sequence");
+    raw->run();
+  });
 
   if (!forced_reason.empty()) {
     record event;
@@ -129,6 +136,9 @@ void audit_log::append_async(record r, const payload& data, append_callback done
   r.payload_digest.clear();
   if (config_.hash_client_ip && !r.client_ip.empty() && r.client_ip.rfind("b2:", 0) != 0) {
     r.client_ip = vault_->pseudonymise_ip(r.client_ip);
+  }
+  if (static_cast<int>(r.payload) > static_cast<int>(config_.max_payload)) {
+    r.payload = config_.max_payload;
   }
   pending p;
   if (r.payload != payload_mode::none) {

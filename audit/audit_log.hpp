@@ -31,6 +31,9 @@ struct log_config {
   std::size_t max_batch_records = 8192;     // records per group commit
   std::size_t max_queue_records = 1 << 20;  // appends beyond this fail fast with error_code::io
   bool hash_client_ip = false;              // store "b2:<keyed hash>" instead of the address
+  // Most a payload may be kept as (config); a record's own mode (the policy obligation) can only
+  // lower it: none < digest < sealed.
+  payload_mode max_payload = payload_mode::sealed;
   // Open even when the stored tree does not verify against the last signed checkpoint. The log
   // then rebuilds its tree from the records and appends a "forced-open" event saying why.
   bool allow_unverified_open = false;

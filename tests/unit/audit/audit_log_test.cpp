@@ -334,3 +334,19 @@ TEST_CASE("bad keys and a foreign log are refused with clear errors") {
   REQUIRE(::chmod((d.keys + "/kek.key").c_str(), 0644) == 0);
   CHECK_THROWS_AS((void)audit_log::open(config_for(d)), sovgw::crypto::key_file_error);
 }
+
+TEST_CASE("the configured payload ceiling lowers a record's payload mode") {
+  temp_log_dir d;
+  auto c = config_for(d);
+  c.max_payload = payload_mode::digest;
+  auto log = open_ok(c);
+  const auto seq =
+      log->append(synthetic_record("cap", 1, 0, payload_mode::sealed), payload{"p", "c"}).get().value();
+  REQUIRE(log->close().is_ok());
+  auto s = reader(d);
+  const auto leaf = s->get(column::leaves, be64(seq)).value().value();
+  auto rec = decode(std::span(reinterpret_cast<const std::uint8_t*>(leaf.data()), leaf.size())).value();
+  CHECK(rec.payload == payload_mode::digest);
+  CHECK(rec.payload_digest.size() == 32);
+  CHECK_FALSE(s->get(column::payloads, be64(seq)).value().has_value());
+}
