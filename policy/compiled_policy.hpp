@@ -112,6 +112,7 @@ struct compiled_policy {
   string_map<country_set> country_sets;      // built-in and policy sets
   std::vector<std::string> data_class_names;
   std::vector<std::string> data_class_headers;
+  std::vector<std::uint32_t> data_class_detectors;  // bit i = known_detectors()[i]
 
   bitset_pool pool;
   std::uint32_t permit_mask = 0;

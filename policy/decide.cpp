@@ -216,6 +216,25 @@ const std::string& snapshot::version() const noexcept { return compiled_->versio
 std::size_t snapshot::rule_count() const noexcept { return compiled_->rules.size(); }
 std::string_view snapshot::rule_id(std::uint32_t index) const noexcept { return compiled_->rules[index].id; }
 
+std::string_view snapshot::data_class_for_header(std::string_view header_value) const noexcept {
+  const auto& headers = compiled_->data_class_headers;
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    if (headers[i] == header_value) {
+      return compiled_->data_class_names[i];
+    }
+  }
+  return {};
+}
+
+std::span<const std::string> snapshot::data_class_names() const noexcept {
+  return compiled_->data_class_names;
+}
+
+std::uint32_t snapshot::data_class_detectors(std::string_view data_class) const noexcept {
+  const auto it = compiled_->data_class_index.find(data_class);
+  return it == compiled_->data_class_index.end() ? 0 : compiled_->data_class_detectors[it->second];
+}
+
 std::size_t snapshot::memory_bytes() const noexcept {
   const auto& p = *compiled_;
   std::size_t bytes =

@@ -133,6 +133,13 @@ class snapshot {
   [[nodiscard]] std::size_t memory_bytes() const noexcept;
   [[nodiscard]] const compiled_policy& compiled() const noexcept { return *compiled_; }
 
+  // Data classes as declared by the policy, for the classify stage: the class a data-class header
+  // value declares (empty if none), and the detectors (bit i = known_detectors()[i]) whose findings
+  // put a request in each class.
+  [[nodiscard]] std::string_view data_class_for_header(std::string_view header_value) const noexcept;
+  [[nodiscard]] std::span<const std::string> data_class_names() const noexcept;
+  [[nodiscard]] std::uint32_t data_class_detectors(std::string_view data_class) const noexcept;
+
  private:
   bool match_rules(const request_attributes& request, decision& out) const;
   static void settle_route(decision& out) noexcept;

@@ -147,11 +147,15 @@ class compiler {
         diags_.error(dc.name.pos, "data class '" + dc.name.text + "' uses header value '" + dc.header +
                                       "' already used at " + at_line(it->second));
       }
+      std::uint32_t detectors = 0;
       for (const auto& d : dc.detectors) {
-        if (!detector_index(d.text)) {
+        if (const auto index = detector_index(d.text)) {
+          detectors |= 1u << *index;
+        } else {
           diags_.error(d.pos, "unknown detector '" + d.text + "'" + detectors_hint());
         }
       }
+      out_->data_class_detectors.push_back(detectors);
       out_->data_class_index.emplace(dc.name.text, static_cast<std::uint32_t>(out_->data_class_names.size()));
       out_->data_class_names.push_back(dc.name.text);
       out_->data_class_headers.push_back(dc.header);

@@ -225,9 +225,11 @@ void bench_policy(std::size_t rules, double seconds) {
   const double linear_per_s = static_cast<double>(ln) / seconds_since(t2);
   fmt::print(
       "policy rules={} decisions_per_s={:.0f} p50_us={:.2f} p99_us={:.2f} compile_ms={:.0f} snapshot_kb={} "
+      "index_kb={} "
       "linear_decisions_per_s={:.0f} speedup_vs_linear={:.1f}x permit_share={:.2f} avg_matched={:.1f}\n",
       rules, per_s, lat[lat.size() / 2], lat[lat.size() * 99 / 100], compile_ms, s.memory_bytes() / 1024,
-      linear_per_s, per_s / linear_per_s, static_cast<double>(permits) / static_cast<double>(n),
+      s.compiled().pool.bits.size() * 8 / 1024, linear_per_s, per_s / linear_per_s,
+      static_cast<double>(permits) / static_cast<double>(n),
       static_cast<double>(matched) / static_cast<double>(n));
   std::fflush(stdout);
   sink = lm;

@@ -102,6 +102,16 @@ std::vector<std::string> names(const std::vector<cluster_info>& cs, const decisi
 
 }  // namespace
 
+TEST_CASE("data classes: header values and detectors") {
+  const auto p = compiled();
+  CHECK(p->data_class_for_header("personal") == "personal");
+  CHECK(p->data_class_for_header("secret").empty());
+  CHECK(p->data_class_names().size() == 2);
+  CHECK(p->data_class_detectors("personal") == 1u);  // email is detector 0
+  CHECK(p->data_class_detectors("public") == 0u);
+  CHECK(p->data_class_detectors("nope") == 0u);
+}
+
 TEST_CASE("forbid overrides permit; matched rules in file order") {
   const auto p = compiled();
   request_attributes r;
