@@ -102,15 +102,39 @@ class verifier {
     }
   }
 
-  void compare_tile(std::uint32_t level, std::uint64_t index, std::span<const m::hash> computed,
-                    bool partial) {
-    auto stored = store_.get(column::tree, tile_key(level, index));
+  // Level-0 tiles are read in key order alongside the leaves (one sequential scan instead of a
+  // point lookup per tile); other levels are rare enough for point lookups.
+  std::optional<std::string> stored_tile(std::uint32_t level, std::uint64_t index) {
+    const std::string key = tile_key(level, index);
+    if (level == 0) {
+      if (!tile_it_) {
+        tile_it_ = store_.iterate(column::tree, false);
+        tile_it_->Seek(key);
+      }
+      while (tile_it_->Valid() && tile_it_->key().ToStringView() < std::string_view(key)) {
+        tile_it_->Next();
+      }
+      if (tile_it_->Valid() && tile_it_->key().ToStringView() == std::string_view(key)) {
+        return tile_it_->value().ToString();
+      }
+      if (!tile_it_->status().ok()) {
+        problem(fmt::format("reading the stored tree failed: {}", tile_it_->status().ToString()));
+      }
+      return std::nullopt;
+    }
+    auto stored = store_.get(column::tree, key);
     if (!stored.is_ok()) {
       problem(stored.error().message());
-      return;
+      return std::nullopt;
     }
+    return std::move(stored.value());
+  }
+
+  void compare_tile(std::uint32_t level, std::uint64_t index, std::span<const m::hash> computed,
+                    bool partial) {
+    const auto stored = stored_tile(level, index);
     bool ok = false;
-    const auto hashes = stored->has_value() ? decode_tile(**stored, ok) : std::vector<m::hash>();
+    const auto hashes = stored ? decode_tile(*stored, ok) : std::vector<m::hash>();
     const std::uint64_t first_leaf = (index * tile_width) << (level * tile_height);
     for (std::size_t i = 0; i < computed.size(); ++i) {
       if (i >= hashes.size() || hashes[i] != computed[i]) {
@@ -243,6 +267,7 @@ class verifier {
   std::map<std::uint64_t, stored_checkpoint>::iterator next_cp_;
   std::uint64_t last_good_size_ = 0;
   bool tail_tile_longer_ = false;
+  std::unique_ptr<rocksdb::Iterator> tile_it_;
   verify_report report_;
 };
 
