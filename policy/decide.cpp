@@ -405,11 +405,11 @@ void snapshot::decide(const request_attributes& request, const bound_clusters& c
   for (std::size_t w = 0; w < cw; ++w) {
     allowed[w] = 0;
   }
-  for (std::uint32_t c = 0; c < clusters.clusters_.size(); ++c) {
-    const auto& models = clusters.clusters_[c].models;
-    if (std::any_of(models.begin(), models.end(),
-                    [&](const std::string& m) { return glob_or_exact_match(m, request.model); })) {
-      allowed[c / 64] |= std::uint64_t{1} << (c % 64);
+  for (std::size_t i = 0; i < clusters.model_patterns_.size(); ++i) {
+    const std::uint32_t c = clusters.pattern_cluster_[i];
+    const std::uint64_t bit = std::uint64_t{1} << (c % 64);
+    if (!(allowed[c / 64] & bit) && clusters.model_patterns_[i].matches(request.model)) {
+      allowed[c / 64] |= bit;
     }
   }
   for (const auto r : out.matched_rules) {
@@ -503,6 +503,12 @@ void snapshot::find_nearest_permit(const compiled_policy& p, const std::uint64_t
 bound_clusters::bound_clusters(const snapshot& policy, std::vector<cluster_info> clusters)
     : policy_(&policy.compiled()), clusters_(std::move(clusters)), words_((clusters_.size() + 63) / 64) {
   const compiled_policy& p = *policy_;
+  for (std::uint32_t c = 0; c < clusters_.size(); ++c) {
+    for (const auto& m : clusters_[c].models) {
+      model_patterns_.emplace_back(m);
+      pattern_cluster_.push_back(c);
+    }
+  }
   restrict_slot_.assign(p.rules.size(), 0);
   std::size_t slots = 0;
   for (std::uint32_t r = 0; r < p.rules.size(); ++r) {

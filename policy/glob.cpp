@@ -10,6 +10,9 @@ glob_pattern::glob_pattern(std::string pattern) : pattern_(std::move(pattern)) {
 }
 
 bool glob_pattern::matches(std::string_view text) const noexcept {
+  if (prefix_.size() == pattern_.size()) {
+    return text == pattern_;
+  }
   if (prefix_only_) {
     return text.substr(0, prefix_.size()) == prefix_;
   }

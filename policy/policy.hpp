@@ -11,6 +11,7 @@
 
 #include "policy/countries.hpp"
 #include "policy/diagnostics.hpp"
+#include "policy/glob.hpp"
 #include "policy/ip_address.hpp"
 #include "policy/policy_source.hpp"
 
@@ -108,6 +109,8 @@ class bound_clusters {
   std::size_t words_;
   std::vector<std::uint32_t> restrict_slot_;  // per rule: its row in admitted_ (restrict rules only)
   std::vector<std::uint64_t> admitted_;
+  std::vector<glob_pattern> model_patterns_;    // every cluster's models, precompiled...
+  std::vector<std::uint32_t> pattern_cluster_;  // ...and the cluster each belongs to
 };
 
 // An immutable compiled policy. All const members are thread-safe; decide() allocates nothing once
