@@ -142,12 +142,12 @@ void audit_log::append_async(record r, const payload& data, append_callback done
   }
   pending p;
   if (r.payload != payload_mode::none) {
-    const auto plain = encode_payload(data);
+    crypto::secret_bytes plain(encode_payload(data));
     if (r.payload == payload_mode::digest) {
-      const auto d = crypto::sha256(plain);
+      const auto d = crypto::sha256(plain.view());
       r.payload_digest.assign(d.begin(), d.end());
     } else {
-      auto blob = vault_->seal(r.tenant, plain, payload_associated_data(r));
+      auto blob = vault_->seal(r.tenant, plain.view(), payload_associated_data(r));
       if (!blob.is_ok()) {
         done(blob.error(), 0);
         return;

@@ -48,6 +48,16 @@ using append_callback = std::function<void(const status&, std::uint64_t seq)>;
 // sequencer thread in group commits (one synced WriteBatch per batch), with a C2SP checkpoint
 // signed every `checkpoint_interval` (when the tree grew) and on close().
 //
+// Typical use from the gateway (opened once at start-up, shared by all sessions):
+//   auto log = audit_log::open({.db_dir = "/var/lib/sovgw/audit", .key_dir = "/etc/sovgw/keys"});
+//   if (!log.is_ok()) { /* refuse to start: log.error().message() */ }
+//   record r = ...;                     // from the request context, decision and relay
+//   r.payload = payload_mode::sealed;   // the policy obligation
+//   log.value()->append_async(std::move(r), payload{prompt, completion},
+//                             [](const status& s, std::uint64_t seq) { /* count, or post to a strand */ });
+//   ...
+//   (void)log.value()->close();         // at shutdown: drains and signs the final checkpoint
+//
 // Thread-safety: append*() may be called from any number of threads concurrently. close() is
 // idempotent and waits for queued appends to become durable. The object must outlive every
 // pending callback (close() or the destructor drain them).

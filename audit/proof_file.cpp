@@ -84,14 +84,21 @@ result<crypto::checkpoint> open_checkpoint(std::string_view note, const crypto::
 
 result<std::string> checkpoint_at(const store& s, std::uint64_t size) {
   if (size == 0) {
-    auto latest = s.latest_checkpoint();
-    if (!latest.is_ok()) {
-      return latest.error();
+    // The newest checkpoint the stored records reach (after a forced open over deleted records,
+    // an older, larger checkpoint may outlive them).
+    auto count = s.leaf_count();
+    if (!count.is_ok()) {
+      return count.error();
     }
-    if (!latest->has_value()) {
-      return status{error_code::not_found, "the log has no signed checkpoint yet"};
+    auto it = s.iterate(column::checkpoints);
+    it->SeekForPrev(be64(count.value()));
+    if (it->Valid()) {
+      return it->value().ToString();
     }
-    return **latest;
+    if (!it->status().ok()) {
+      return from_rocksdb(it->status(), "reading checkpoints failed");
+    }
+    return status{error_code::not_found, "the log has no signed checkpoint yet"};
   }
   auto note = s.get(column::checkpoints, be64(size));
   if (!note.is_ok()) {
