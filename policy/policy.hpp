@@ -17,15 +17,18 @@
 
 // The policy core's public API: compile a policy file into an immutable snapshot, then decide().
 //
-//   auto result = sovgw::policy::compile_policy_file("policy.yaml");
-//   if (!result.ok()) { print format_diagnostics(result.diagnostics); }
-//   sovgw::policy::decision d;                       // reuse per thread: no allocation once warm
-//   result.policy->decide(request, clusters, d);     // d.result, d.matched_rules, d.allowed_clusters ...
+//   policy_store store;                                   // policy_store.hpp: atomic swap on reload
+//   if (auto r = store.reload("policy.yaml"); !r.ok) { print format_diagnostics(r.diagnostics); }
+//   auto snap = store.current();                          // hold it for the whole request
+//   bound_clusters routes(*snap, clusters);               // once per (snapshot, cluster list)
+//   decision d;                                           // reuse per thread: no allocation once warm
+//   snap->decide(request, routes, d);                     // d.result, d.matched_rules, d.allowed_clusters
 //
 // Semantics: default deny; any matching `forbid` denies; at least one matching `permit` is needed;
 // all matching `restrict` rules intersect their route constraints. When decide() is given clusters,
 // the allowed clusters are those that serve the request's model and satisfy every matched restrict;
-// if none remains the request is denied (fail closed).
+// if none remains the request is denied (fail closed). With no clusters, only the rules decide.
+// docs/policy.md is the language reference.
 namespace sovgw::policy {
 
 // One request's attributes. Views: the caller keeps the strings alive for the duration of decide().
