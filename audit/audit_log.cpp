@@ -134,6 +134,7 @@ audit_log::~audit_log() { (void)close(); }
 void audit_log::append_async(record r, const payload& data, append_callback done) {
   r.seq = 0;
   r.payload_digest.clear();
+  (void)clamp_to_limits(r);
   if (config_.hash_client_ip && !r.client_ip.empty() && r.client_ip.rfind("b2:", 0) != 0) {
     r.client_ip = vault_->pseudonymise_ip(r.client_ip);
   }

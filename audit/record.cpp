@@ -173,12 +173,57 @@ status validate(const record& r) {
   if (r.kind != record_kind::request && r.kind != record_kind::event) {
     return {error_code::invalid_argument, "unknown record kind"};
   }
+  std::size_t size = 128 + r.payload_digest.size();
+  for (const std::string* f :
+       {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
+        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note}) {
+    size += 4 + f->size();
+  }
+  for (const auto* l : {&r.data_classes, &r.rule_ids}) {
+    for (const auto& f : *l) {
+      size += 4 + f.size();
+    }
+  }
+  if (size > max_record_size) {
+    return {error_code::invalid_argument,
+            fmt::format("the record encodes to more than {} bytes", max_record_size)};
+  }
   const bool has_digest = !r.payload_digest.empty();
   if ((r.payload == payload_mode::none) == has_digest || (has_digest && r.payload_digest.size() != 32)) {
     return {error_code::invalid_argument,
             "payload digest must be 32 bytes exactly when a payload is recorded"};
   }
   return status::ok();
+}
+
+bool clamp_to_limits(record& r) {
+  constexpr std::size_t string_cap = 8 * 1024;
+  constexpr std::size_t entry_cap = 256;
+  bool cut = false;
+  const auto clamp = [&](std::string& s, std::size_t cap) {
+    if (s.size() > cap) {
+      s.resize(cap);
+      cut = true;
+    }
+  };
+  for (std::string* f :
+       {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
+        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note}) {
+    clamp(*f, string_cap);
+  }
+  for (auto* l : {&r.data_classes, &r.rule_ids}) {
+    if (l->size() > max_list_size) {
+      l->resize(max_list_size);
+      cut = true;
+    }
+    for (auto& e : *l) {
+      clamp(e, entry_cap);
+    }
+  }
+  if (cut && r.note.empty()) {
+    r.note = "truncated: fields over the record limits were cut";
+  }
+  return cut;
 }
 
 std::vector<std::uint8_t> encode(const record& r) {

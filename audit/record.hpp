@@ -75,6 +75,10 @@ inline constexpr std::size_t max_record_size = 256 * 1024;
 
 // Checks the limits above and the payload fields' consistency.
 [[nodiscard]] status validate(const record& r);
+
+// Cuts over-long fields so that a record always fits (strings to 8 KiB, list entries to 256 bytes,
+// lists to 256 entries) rather than losing it; notes the cut in `note`. True if anything was cut.
+bool clamp_to_limits(record& r);
 [[nodiscard]] std::vector<std::uint8_t> encode(const record& r);
 // Strict: rejects unknown versions, bad enum values, over-long fields and trailing bytes.
 [[nodiscard]] result<record> decode(std::span<const std::uint8_t> bytes);

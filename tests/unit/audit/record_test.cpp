@@ -55,6 +55,12 @@ TEST_CASE("record validation") {
   CHECK(validate(r).is_ok());
   r.tenant.assign(max_string_size + 1, 'x');
   CHECK(validate(r).code() == error_code::invalid_argument);
+  r.tenant.clear();
+  r.rule_ids.assign(max_list_size, std::string(max_string_size, 'r'));
+  CHECK(validate(r).message().find("encodes to more than") != std::string::npos);
+  r.rule_ids.resize(8);
+  CHECK(validate(r).is_ok());
+  CHECK(decode(encode(r)).is_ok());
 }
 
 TEST_CASE("payload associated data ignores seq and digest but binds everything else") {
@@ -65,4 +71,17 @@ TEST_CASE("payload associated data ignores seq and digest but binds everything e
   CHECK(payload_associated_data(a) == payload_associated_data(b));
   b.cluster_country = "US";
   CHECK(payload_associated_data(a) != payload_associated_data(b));
+}
+
+TEST_CASE("over-long fields are cut so that the record is still written") {
+  record r = synthetic_record("t", 1, 0, payload_mode::none);
+  r.path.assign(100 * 1024, 'p');
+  r.rule_ids.assign(1000, std::string(4096, 'r'));
+  CHECK_FALSE(validate(r).is_ok());
+  CHECK(clamp_to_limits(r));
+  CHECK(validate(r).is_ok());
+  CHECK(r.note.find("truncated") == 0);
+  CHECK(decode(encode(r)).is_ok());
+  record small = synthetic_record("t", 2, 0, payload_mode::none);
+  CHECK_FALSE(clamp_to_limits(small));
 }
