@@ -152,6 +152,7 @@ bool known_method(std::string_view m) {
 
 // Splits `head` (ending in CRLFCRLF) into lines without their CRLF, after the first line.
 parse_error parse_fields(std::string_view fields_block, std::size_t max_fields, message_head& out) {
+  out.fields.reserve(std::min<std::size_t>(max_fields, 32));
   while (!fields_block.empty()) {
     std::size_t eol = fields_block.find("\r\n");
     std::string_view line = fields_block.substr(0, eol);

@@ -375,22 +375,25 @@ class session {
   struct client_watch {
     bool active = true;
     bool gone = false;
+    char peek = 0;
     std::shared_ptr<connection> upstream;
   };
 
   // While a request is at the cluster, a client that goes away (closes, resets, or sends TLS
   // close_notify) cancels it. Pipelined data from a live client ends the watch.
+  // A one-byte MSG_PEEK receive rather than a readiness wait: Asio queues a receive without a
+  // syscall (a wait costs an epoll_ctl), and peeking leaves the bytes for OpenSSL.
   void watch_client(const std::shared_ptr<client_watch>& watch) {
-    client_->socket().async_wait(tcp::socket::wait_read,
-                                 [client = client_, watch](const boost::system::error_code& ec) {
-                                   if (ec || !watch->active) {
-                                     return;
-                                   }
-                                   if (client->peer_gone()) {
-                                     watch->gone = true;
-                                     watch->upstream->cancel();
-                                   }
-                                 });
+    client_->socket().async_receive(asio::buffer(&watch->peek, 1), tcp::socket::message_peek,
+                                    [client = client_, watch](const boost::system::error_code& ec, std::size_t) {
+                                      if (ec == asio::error::operation_aborted || !watch->active) {
+                                        return;
+                                      }
+                                      if (ec || client->peer_gone()) {
+                                        watch->gone = true;
+                                        watch->upstream->cancel();
+                                      }
+                                    });
   }
 
   std::string upstream_request_head(const request_context& ctx, const upstream_cluster& up) const {
