@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,14 +25,20 @@ struct string_hash {
 template <typename value_t>
 using string_map = std::unordered_map<std::string, value_t, string_hash, std::equal_to<>>;
 
+// The empty set, shared by every unconstrained condition.
+[[nodiscard]] inline const country_set& no_countries() noexcept {
+  static const country_set empty;
+  return empty;
+}
+
 // One attribute's resolved condition. Unconstrained means "any value".
 struct resolved_condition {
   bool constrained = false;
-  country_set countries;             // client.country
-  std::vector<cidr_block> cidrs;     // client.ip
-  std::vector<std::string> exact;    // tenant, model, path, method, data.class
-  std::vector<glob_pattern> globs;   // model, path
-  std::vector<std::string> written;  // the values as written (for explanations)
+  const country_set* countries = &no_countries();  // client.country (interned in country_storage)
+  std::vector<cidr_block> cidrs;                   // client.ip
+  std::vector<std::string> exact;                  // tenant, model, path, method, data.class
+  std::vector<glob_pattern> globs;                 // model, path
+  std::vector<std::string> written;                // the values as written (for explanations)
 
   // Does a concrete (string) value satisfy it? For client.country the value is a country name.
   [[nodiscard]] bool admits_string(attribute attr, std::string_view value) const;
@@ -43,8 +50,8 @@ struct resolved_route {
   std::array<bool, route_attribute_count> constrained{};
   std::vector<std::string> clusters;
   std::vector<std::string> regions;
-  country_set countries;
-  country_set jurisdictions;
+  const country_set* countries = &no_countries();
+  const country_set* jurisdictions = &no_countries();
   std::array<std::vector<std::string>, route_attribute_count> written;
 };
 
@@ -110,6 +117,7 @@ struct compiled_policy {
   std::vector<std::uint32_t> rule_at;        // position -> rule index (file order)
   std::vector<std::uint32_t> rule_position;  // rule index -> position
   string_map<country_set> country_sets;      // built-in and policy sets
+  std::deque<country_set> country_storage;   // the sets conditions and routes point to (deduplicated)
   std::vector<std::string> data_class_names;
   std::vector<std::string> data_class_headers;
   std::vector<std::uint32_t> data_class_detectors;  // bit i = known_detectors()[i]

@@ -137,7 +137,7 @@ bool resolved_condition::admits_string(attribute attr, std::string_view value) c
   }
   if (attr == attribute::client_country) {
     const auto id = pack_country(value);
-    return countries.test(id ? *id : country_unknown);
+    return countries->test(id ? *id : country_unknown);
   }
   if (std::find(exact.begin(), exact.end(), value) != exact.end()) {
     return true;
@@ -163,7 +163,7 @@ bool compiled_policy::route_admits(const resolved_route& route, const cluster_in
   }
   if (route.constrained[1]) {
     const auto id = pack_country(cluster.country);
-    if (!id || *id >= country_private || !route.countries.test(*id)) {
+    if (!id || *id >= country_private || !route.countries->test(*id)) {
       return false;
     }
   }
@@ -173,7 +173,7 @@ bool compiled_policy::route_admits(const resolved_route& route, const cluster_in
   }
   if (route.constrained[3]) {
     const country_set j = jurisdiction_of(cluster.operator_jurisdiction);
-    if (j.none() || (j & ~route.jurisdictions).any()) {
+    if (j.none() || (j & ~*route.jurisdictions).any()) {
       return false;
     }
   }

@@ -46,7 +46,7 @@ std::vector<std::string> country_classes(const compiled_policy& p) {
   const auto consider = [&](country_id id) {
     std::string sig;
     for (const auto* c : conds) {
-      sig.push_back(c->countries.test(id) ? '1' : '0');
+      sig.push_back(c->countries->test(id) ? '1' : '0');
     }
     if (by_signature.emplace(sig, country_name(id)).second) {
       out.push_back(country_name(id));
@@ -227,7 +227,7 @@ std::string symbolic_route_violation(const compiled_policy& p, const resolved_ro
         continue;
       }
       if (attr == route_attribute::country || attr == route_attribute::jurisdiction) {
-        const auto& s = attr == route_attribute::country ? rule.route.countries : rule.route.jurisdictions;
+        const auto& s = attr == route_attribute::country ? *rule.route.countries : *rule.route.jurisdictions;
         countries = any ? (countries & s) : s;
       } else {
         const auto& list = attr == route_attribute::cluster ? rule.route.clusters : rule.route.regions;
@@ -248,7 +248,7 @@ std::string symbolic_route_violation(const compiled_policy& p, const resolved_ro
                          attr_name);
     }
     if (attr == route_attribute::country || attr == route_attribute::jurisdiction) {
-      const auto& allowed = attr == route_attribute::country ? need.countries : need.jurisdictions;
+      const auto& allowed = attr == route_attribute::country ? *need.countries : *need.jurisdictions;
       const country_set outside = countries & ~allowed;
       if (outside.any()) {
         return fmt::format("{} may be {} (outside [{}])", attr_name, countries_text(outside),

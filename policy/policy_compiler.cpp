@@ -189,7 +189,7 @@ class compiler {
     switch (attr) {
       case attribute::client_country:
         if (auto c = country_value(v, true)) {
-          rc.countries |= *c;
+          rc.countries = intern_countries(*rc.countries | *c);
         }
         return;
       case attribute::client_ip: {
@@ -256,12 +256,12 @@ class compiler {
             break;
           case route_attribute::country:
             if (auto c = country_value(v, false)) {
-              out.countries |= *c;
+              out.countries = intern_countries(*out.countries | *c);
             }
             break;
           case route_attribute::jurisdiction:
             if (auto c = country_value(v, false)) {
-              out.jurisdictions |= *c;
+              out.jurisdictions = intern_countries(*out.jurisdictions | *c);
             }
             break;
         }
@@ -345,7 +345,7 @@ class compiler {
       }
       switch (static_cast<attribute>(a)) {
         case attribute::client_country:
-          if ((i.countries & ~o.countries).any()) {
+          if ((*i.countries & ~*o.countries).any()) {
             return false;
           }
           break;
@@ -452,8 +452,17 @@ class compiler {
     out_->invariants.push_back(std::move(inv));
   }
 
+  const country_set* intern_countries(const country_set& set) {
+    const auto [it, fresh] = interned_.try_emplace(set.to_string(), nullptr);
+    if (fresh) {
+      it->second = &out_->country_storage.emplace_back(set);
+    }
+    return it->second;
+  }
+
   const policy_source& src_;
   diagnostics& diags_;
+  std::unordered_map<std::string, const country_set*> interned_;
   std::unique_ptr<compiled_policy> out_;
   std::map<std::string, std::size_t, std::less<>> set_index_;
   std::map<std::string, source_pos> rule_ids_;
@@ -562,7 +571,8 @@ class index_builder {
       if (!c.constrained) {
         continue;
       }
-      for (std::size_t id = c.countries._Find_first(); id < country_slots; id = c.countries._Find_next(id)) {
+      for (std::size_t id = c.countries->_Find_first(); id < country_slots;
+           id = c.countries->_Find_next(id)) {
         set(per_country[id], r);
       }
     }
