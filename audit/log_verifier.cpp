@@ -6,7 +6,6 @@
 
 #include "audit/record.hpp"
 #include "audit/store.hpp"
-#include "crypto/base64.hpp"
 
 namespace sovgw::audit {
 namespace {
@@ -154,9 +153,6 @@ class verifier {
     if (hashes.size() > computed.size() && !partial) {
       problem(fmt::format("stored Merkle tree tile {}/{} is malformed", level, index));
     }
-    if (hashes.size() > computed.size() && partial && level == 0) {
-      tail_tile_longer_ = true;
-    }
   }
 
   void scan_leaves() {
@@ -266,7 +262,6 @@ class verifier {
   std::map<std::uint64_t, stored_checkpoint> checkpoints_;
   std::map<std::uint64_t, stored_checkpoint>::iterator next_cp_;
   std::uint64_t last_good_size_ = 0;
-  bool tail_tile_longer_ = false;
   std::unique_ptr<rocksdb::Iterator> tile_it_;
   verify_report report_;
 };
