@@ -2,7 +2,7 @@
 # Side-by-side benchmark: sovgw vs HAProxy vs nginx, each terminating TLS and re-encrypting to the
 # same TLS upstream (nginx `return 200` with a fixed chat completion), measured with wrk in one run.
 #
-#   bench/compare-proxies.sh [--duration 10] [--connections 32] [--idle 2000]
+#   bench/compare-proxies.sh [--duration 10] [--rounds 3] [--connections 32] [--idle 2000]
 #
 # Every proxy gets one thread (sovgw threads: 1, HAProxy nbthread 1, nginx worker_processes 1); the
 # upstream nginx has one worker; wrk has one thread. They share this machine's cores, so absolute
@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${SOVGW_BUILD_DIR:-$ROOT/build}
 DURATION=10
+ROUNDS=3
 CONNS=32
 IDLE=2000
 while (($#)); do
@@ -19,6 +20,7 @@ while (($#)); do
     --duration) DURATION=$2; shift 2 ;;
     --connections) CONNS=$2; shift 2 ;;
     --idle) IDLE=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -177,21 +179,41 @@ v=sys.argv[1]; m=re.match(r'([0-9.]+)(us|ms|s)',v)
 n=float(m.group(1)); print(n/1000 if m.group(2)=='us' else n*1000 if m.group(2)=='s' else n)" "$1"; }
 
 declare -A RPS P50 P99 NEWCONN RSSKB
-run_wrk() { # name port
-  local name=$1 port=$2 log=$OUT/wrk-$1.txt
-  curl -sk -o /dev/null "https://127.0.0.1:$port/v1/chat/completions" -d @"$OUT/body.json" # warm the pool
-  wrk -t1 -c"$CONNS" -d2s -s "$OUT/post.lua" "https://127.0.0.1:$port/v1/chat/completions" > /dev/null
-  wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$OUT/post.lua" "https://127.0.0.1:$port/v1/chat/completions" > "$log"
-  if grep -q "Non-2xx" "$log"; then echo "$name answered errors:"; cat "$log"; exit 1; fi
-  RPS[$name]=$(awk '/Requests\/sec/ {print $2}' "$log")
-  P50[$name]=$(to_ms "$(awk '$1=="50%" {print $2}' "$log")")
-  P99[$name]=$(to_ms "$(awk '$1=="99%" {print $2}' "$log")")
-  # New TLS connections: every request on a fresh connection (full handshake each time).
-  wrk -t1 -c"$CONNS" -d"$((DURATION / 2 > 2 ? DURATION / 2 : 2))s" -H "Connection: close" -s "$OUT/post.lua" \
-    "https://127.0.0.1:$port/v1/chat/completions" > "$OUT/wrk-$name-newconn.txt"
-  NEWCONN[$name]=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-$name-newconn.txt")
-  printf '%-9s rps=%-10s p50_ms=%-8s p99_ms=%-8s new_tls_conn_per_s=%s\n' "$name" "${RPS[$name]}" "${P50[$name]}" \
-    "${P99[$name]}" "${NEWCONN[$name]}"
+# One measurement: wrk against a port; prints "rps p50_ms p99_ms".
+measure() { # port seconds [wrk args...]
+  local port=$1 secs=$2; shift 2
+  local log
+  log=$(wrk -t1 -c"$CONNS" -d"${secs}s" --latency "$@" -s "$OUT/post.lua" "https://127.0.0.1:$port/v1/chat/completions")
+  if grep -q "Non-2xx" <<< "$log"; then echo "errors from port $port:" >&2; echo "$log" >&2; exit 1; fi
+  echo "$(awk '/Requests\/sec/ {print $2}' <<< "$log") $(to_ms "$(awk '$1=="50%" {print $2}' <<< "$log")") $(to_ms "$(awk '$1=="99%" {print $2}' <<< "$log")")"
+}
+median() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 2))" "$@"; }
+
+# The machine is shared and noisy: every target is measured ROUNDS times, interleaved (A B C A B C
+# ...), and the median of each figure is kept.
+run_all() { # name:port...
+  local -A rps p50 p99 nc
+  for t in "$@"; do
+    local port=${t#*:}
+    curl -sk -o /dev/null "https://127.0.0.1:$port/v1/chat/completions" -d @"$OUT/body.json"
+    measure "$port" 2 > /dev/null  # warm-up: pools filled, caches hot
+  done
+  for round in $(seq 1 "$ROUNDS"); do
+    for t in "$@"; do
+      local name=${t%%:*} port=${t#*:}
+      read -r r a b < <(measure "$port" "$DURATION")
+      rps[$name]+="$r "; p50[$name]+="$a "; p99[$name]+="$b "
+      read -r r _ _ < <(measure "$port" "$((DURATION / 2 > 2 ? DURATION / 2 : 2))" -H "Connection: close")
+      nc[$name]+="$r "
+    done
+  done
+  for t in "$@"; do
+    local name=${t%%:*}
+    RPS[$name]=$(median ${rps[$name]}); P50[$name]=$(median ${p50[$name]}); P99[$name]=$(median ${p99[$name]})
+    NEWCONN[$name]=$(median ${nc[$name]})
+    printf '%-9s rps=%-10s p50_ms=%-8s p99_ms=%-8s new_tls_conn_per_s=%-9s (rounds rps: %s)\n' "$name" "${RPS[$name]}" \
+      "${P50[$name]}" "${P99[$name]}" "${NEWCONN[$name]}" "${rps[$name]}"
+  done
 }
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -209,12 +231,8 @@ idle_rss() { # name port pid -> KiB per idle TLS connection
   echo "$name: RSS $before KiB -> $after KiB with $IDLE idle TLS connections: ${RSSKB[$name]} KiB each"
 }
 
-echo "== upstream direct"
-run_wrk upstream "$UP"
-echo "== proxies (1 thread each)"
-run_wrk sovgw "$GW"
-run_wrk haproxy "$HA"
-run_wrk nginx "$NX"
+echo "== upstream direct, then the proxies (1 thread each), $ROUNDS interleaved rounds of ${DURATION}s"
+run_all upstream:"$UP" sovgw:"$GW" haproxy:"$HA" nginx:"$NX"
 echo "== memory per idle TLS connection"
 idle_rss sovgw "$GW" "$GW_PID"
 idle_rss haproxy "$HA" "$HA_PID"

@@ -41,7 +41,7 @@ struct cluster_config {
   bool insecure_loopback_plaintext = false;
   std::string host_header;  // Host sent to the cluster; empty: server_name or endpoint host
   std::size_t max_idle_per_endpoint = 64;
-  std::size_t max_connections_per_endpoint = 4096;
+  std::size_t max_connections_per_endpoint = 4096;  // requests in flight, all workers together
   unsigned failures_before_down = 3;
   milliseconds down_retry_interval{5000};
 };

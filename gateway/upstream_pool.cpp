@@ -172,6 +172,13 @@ asio::awaitable<upstream_pool::lease> upstream_pool::acquire(int cluster, failur
     if (!ep.available(steady_now_ms())) {
       continue;
     }
+    if (ep.in_flight.fetch_add(1, std::memory_order_relaxed) >=
+        static_cast<std::int64_t>(c.config->max_connections_per_endpoint)) {
+      ep.in_flight.fetch_sub(1, std::memory_order_relaxed);
+      why = {upstream_error_kind::connect, fmt::format("{} already has max_connections_per_endpoint ({}) in use",
+                                                       ep.label, c.config->max_connections_per_endpoint)};
+      continue;  // a full endpoint is busy, not broken: no failure counted
+    }
     auto& idle = idle_[static_cast<std::size_t>(cluster)][i];
     auto now = std::chrono::steady_clock::now();
     while (!idle.empty()) {
@@ -192,6 +199,7 @@ asio::awaitable<upstream_pool::lease> upstream_pool::acquire(int cluster, failur
     if (conn) {
       co_return lease{std::move(conn), &ep, false};
     }
+    ep.in_flight.fetch_sub(1, std::memory_order_relaxed);
     metrics_.upstream_error(cluster, why.kind);
     report_failure(cluster, ep);
     log_line("warn", "upstream connect failed").str("cluster", c.config->name).str("detail", why.detail).emit();
@@ -203,6 +211,7 @@ void upstream_pool::release(int cluster, lease&& l, bool reusable) {
   if (!l.conn) {
     return;
   }
+  l.endpoint->in_flight.fetch_sub(1, std::memory_order_relaxed);
   upstream_cluster& c = *clusters_[static_cast<std::size_t>(cluster)];
   std::size_t index = 0;
   while (index < c.endpoints.size() && c.endpoints[index].get() != l.endpoint) {

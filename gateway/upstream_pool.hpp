@@ -25,6 +25,7 @@ struct endpoint_state {
   std::uint16_t port = 0;
   std::string label;  // host:port
   std::vector<tcp::endpoint> addresses;
+  std::atomic<std::int64_t> in_flight{0};  // leased connections, all workers; <= max_connections_per_endpoint
   std::atomic<unsigned> consecutive_failures{0};
   std::atomic<std::int64_t> down_until_ms{0};  // steady clock, ms since epoch of the clock
 

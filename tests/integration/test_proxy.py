@@ -310,6 +310,22 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("plaintext is only allowed to loopback", r.stderr)
 
+    def test_connection_limit_per_endpoint(self):
+        g = self.gateway(cluster_yaml("one-conn", f"127.0.0.1:{self.standin.port}", self.certs,
+                                      extra="    max_connections_per_endpoint: 1"))
+        busy = tls_connect(g.port, self.certs)
+        busy.sendall(chat_request(CHAT_STREAM, {"x-standin-chunks": "40", "x-standin-delay-ms": "50"}))
+        reader = Reader(busy)
+        self.assertEqual(reader.read_response(head_only=True).status, 200)
+        resp = exchange(g.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 503)
+        self.assertEqual(resp.json()["error"]["code"], "cluster_unavailable")
+        reader.read_until(b"data: [DONE]")
+        reader.read_until(b"0\r\n\r\n")
+        busy.close()
+        self.assertEqual(exchange(g.port, self.certs, chat_request()).status, 200)
+        self.assertEqual(metric(g, "sovgw_upstream_errors_total"), 0)
+
     def test_unknown_model_is_404_model_not_found(self):
         clusters = cluster_yaml("only-llama", f"127.0.0.1:{self.standin.port}", self.certs).replace(
             'models: ["*"]', 'models: ["llama-*"]')
