@@ -185,7 +185,6 @@ class compiler {
   }
 
   void resolve_value(attribute attr, const sourced& v, resolved_condition& rc) {
-    const std::string name(attribute_name(attr));
     switch (attr) {
       case attribute::client_country:
         if (auto c = country_value(v, true)) {
@@ -237,7 +236,6 @@ class compiler {
         rc.exact.push_back(v.text);
         return;
     }
-    (void)name;
   }
 
   resolved_route resolve_route(const std::vector<route_source>& route) {

@@ -20,12 +20,22 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address -fno-omit-frame-point
        -DSOVGW_DEFAULT_GEOIP=\"/usr/share/tor/geoip\" -DSOVGW_DEFAULT_GEOIP6=\"/usr/share/tor/geoip6\"
        $(pkg-config --cflags yaml-cpp libmaxminddb))
 objects=()
+jobs=()
 for cpp in "$src"/policy/*.cpp "$src"/crypto/sha256.cpp "$src"/crypto/hex.cpp "$src"/tests/fuzz/policy/policy_fuzz.cpp; do
   obj="$work/obj/$(basename "$(dirname "$cpp")")_$(basename "$cpp" .cpp).o"
   if [[ ! -f $obj || $cpp -nt $obj || -n $(find "$src/policy" "$src/crypto" -name '*.hpp' -newer "$obj" -print -quit) ]]; then
-    $launcher "$cxx" "${flags[@]}" -c "$cpp" -o "$obj"
+    rm -f "$obj"
+    $launcher "$cxx" "${flags[@]}" -c "$cpp" -o "$obj" &
+    jobs+=($!)
+    if ((${#jobs[@]} >= 2)); then  # two compilers at a time: the machine has two cores
+      wait "${jobs[0]}"
+      jobs=("${jobs[@]:1}")
+    fi
   fi
   objects+=("$obj")
+done
+for job in "${jobs[@]}"; do
+  wait "$job"
 done
 relink=0
 for obj in "${objects[@]}"; do

@@ -1,8 +1,11 @@
 #include "policy/policy_store.hpp"
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -48,6 +51,24 @@ TEST_CASE("reload swaps on success and keeps the last good snapshot on failure")
   r.tenant = "acme";
   CHECK(live->decide(r, {}).result == effect::permit);
   CHECK(store.current()->decide(r, {}).result == effect::deny);
+}
+
+TEST_CASE("reload from a file: the version is the file's content hash; errors name the file") {
+  const auto path =
+      std::filesystem::temp_directory_path() / ("sovgw-store-" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(path) << policy_with("acme");
+  policy_store store;
+  const auto ok = store.reload(path);
+  CHECK(ok.ok);
+  CHECK(ok.version == compile_policy(policy_with("acme"), "x").policy->version());
+  std::ofstream(path) << "rules:\n  - id: a\n    effect: permit\n    when: {client.country: [XX]}\n";
+  const auto bad = store.reload(path);
+  CHECK_FALSE(bad.ok);
+  REQUIRE(bad.diagnostics.size() == 1);
+  CHECK(bad.diagnostics[0].format() ==
+        path.string() + ":4:29: error: unknown country code 'XX' (not an ISO 3166-1 alpha-2 code)");
+  CHECK(store.current()->version() == ok.version);
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("readers never see a partial policy while reloads run") {
