@@ -9,8 +9,10 @@
 
 #include "policy/policy.hpp"
 
-// Holds the live policy snapshot. Readers call current() on the hot path: a lock-free atomic load of
-// a shared_ptr; the snapshot they get stays valid for as long as they hold it, even across reloads.
+// Holds the live policy snapshot. Readers call current() on the hot path: an atomic load of a
+// std::atomic<std::shared_ptr> (one reference-count increment; libstdc++ guards it with a tiny
+// internal spin lock, never the reload mutex). Load once per request and keep the pointer: the
+// snapshot stays valid for as long as it is held, even across reloads.
 // reload() reads and compiles off the hot path (serialised by a mutex) and swaps atomically only on
 // success; a failing reload keeps the last good snapshot and returns the errors. Thread-safe.
 namespace sovgw::policy {
