@@ -15,7 +15,7 @@ launcher=$(command -v ccache || true)
 mkdir -p "$work/obj"
 # Builds share the machine: take the project's build lock for the compile step (not for fuzzing).
 exec 9>/tmp/sovgw-build.lock
-flock -w 900 9
+flock -w 480 9 || { echo "FAIL: /tmp/sovgw-build.lock busy for 8 minutes"; exit 1; }
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer -I"$src"
        -DSOVGW_DEFAULT_GEOIP=\"/usr/share/tor/geoip\" -DSOVGW_DEFAULT_GEOIP6=\"/usr/share/tor/geoip6\"
        $(pkg-config --cflags yaml-cpp libmaxminddb))
