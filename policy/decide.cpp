@@ -393,7 +393,7 @@ void snapshot::decide(const request_attributes& request, std::span<const cluster
 
 void snapshot::decide(const request_attributes& request, const bound_clusters& clusters,
                       decision& out) const {
-  if (clusters.policy_ != compiled_.get()) {
+  if (clusters.version_ != compiled_->version) {
     decide(request, std::span<const cluster_info>(clusters.clusters_), out);  // bound to another snapshot
     return;
   }
@@ -501,8 +501,8 @@ void snapshot::find_nearest_permit(const compiled_policy& p, const std::uint64_t
 }
 
 bound_clusters::bound_clusters(const snapshot& policy, std::vector<cluster_info> clusters)
-    : policy_(&policy.compiled()), clusters_(std::move(clusters)), words_((clusters_.size() + 63) / 64) {
-  const compiled_policy& p = *policy_;
+    : version_(policy.version()), clusters_(std::move(clusters)), words_((clusters_.size() + 63) / 64) {
+  const compiled_policy& p = policy.compiled();
   for (std::uint32_t c = 0; c < clusters_.size(); ++c) {
     for (const auto& m : clusters_[c].models) {
       model_patterns_.emplace_back(m);

@@ -97,8 +97,8 @@ class snapshot;
 // A cluster list compiled against one snapshot: each restrict rule's route becomes a bitmask of the
 // clusters it admits, so routing costs a few AND operations per decision. Build it once per
 // (snapshot, cluster list) pair (at config load and after every policy reload); immutable and
-// shareable between threads afterwards. Used with a different snapshot it falls back to the
-// unbound evaluation (correct, slower).
+// shareable between threads afterwards. Used with a snapshot of another policy version it falls
+// back to the unbound evaluation (correct, slower).
 class bound_clusters {
  public:
   bound_clusters(const snapshot& policy, std::vector<cluster_info> clusters);
@@ -107,7 +107,7 @@ class bound_clusters {
 
  private:
   friend class snapshot;
-  const compiled_policy* policy_;
+  std::string version_;  // the content hash it was bound to (same text = same rule indexes)
   std::vector<cluster_info> clusters_;
   std::size_t words_;
   std::vector<std::uint32_t> restrict_slot_;  // per rule: its row in admitted_ (restrict rules only)

@@ -211,6 +211,23 @@ TEST_CASE("nearest permit: fewest failing attributes wins, earliest on ties, acr
   CHECK(d2.failed_attribute == attribute::tenant);
 }
 
+TEST_CASE("bound clusters used with another policy version fall back to direct evaluation") {
+  const auto p = compiled();
+  const auto cs = clusters();
+  const bound_clusters bound(*p, cs);
+  const auto other = compile_policy(
+      "rules:\n  - id: all\n    effect: permit\n  - id: virginia-only\n    effect: restrict\n"
+      "    route: {cluster: [virginia]}\n",
+      "q.yaml");
+  REQUIRE(other.ok());
+  request_attributes r;
+  r.model = "llama";
+  decision d;
+  other.policy->decide(r, bound, d);
+  CHECK(d.result == effect::permit);
+  CHECK(names(cs, d) == std::vector<std::string>{"virginia"});
+}
+
 TEST_CASE("CIDR rules, IPv4 and IPv6, and absent IPs") {
   const auto p = compiled();
   request_attributes r;
