@@ -8,26 +8,10 @@
 
 namespace sovgw::gateway {
 
-bool glob_match(std::string_view pattern, std::string_view text) {
-  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
+pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
+  for (const cluster_config& c : cfg_->clusters) {
+    models_.emplace_back(c.models.begin(), c.models.end());
   }
-  while (p < pattern.size() && pattern[p] == '*') {
-    ++p;
-  }
-  return p == pattern.size();
 }
 
 stage_result pipeline::identify(request_context& ctx) const {
@@ -162,10 +146,9 @@ stage_result pipeline::decide(request_context& ctx) const {
 stage_result pipeline::route(request_context& ctx, const availability_fn& cluster_available) const {
   bool served = false;
   for (int i : ctx.allowed_clusters) {
-    const cluster_config& c = cfg_->clusters[static_cast<std::size_t>(i)];
     bool serves = ctx.model.empty();  // no model named (GET /v1/models): any allowed cluster
-    for (const std::string& pattern : c.models) {
-      if (glob_match(pattern, ctx.model)) {
+    for (const policy::glob_pattern& pattern : models_[static_cast<std::size_t>(i)]) {
+      if (pattern.matches(ctx.model)) {
         serves = true;
         break;
       }

@@ -8,8 +8,11 @@
 #include <memory>
 #include <string_view>
 
+#include <vector>
+
 #include "gateway/config.hpp"
 #include "gateway/request_context.hpp"
+#include "policy/glob.hpp"
 
 namespace sovgw::gateway {
 
@@ -18,7 +21,7 @@ using availability_fn = std::function<bool(int)>;
 
 class pipeline {
  public:
-  explicit pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {}
+  explicit pipeline(std::shared_ptr<const config> cfg);
 
   // identify: tenant and client country. Default: tenant "default", country unknown (geo comes with
   // the policy core).
@@ -34,9 +37,7 @@ class pipeline {
 
  private:
   std::shared_ptr<const config> cfg_;
+  std::vector<std::vector<policy::glob_pattern>> models_;  // per cluster, compiled once
 };
-
-// Glob match with '*' (any run) and '?' (any one character).
-[[nodiscard]] bool glob_match(std::string_view pattern, std::string_view text);
 
 }  // namespace sovgw::gateway

@@ -5,16 +5,6 @@
 
 using namespace sovgw::gateway;
 
-TEST_CASE("model globs") {
-  CHECK(glob_match("*", ""));
-  CHECK(glob_match("*", "mistral-small"));
-  CHECK(glob_match("mistral-*", "mistral-small"));
-  CHECK_FALSE(glob_match("mistral-*", "llama-3"));
-  CHECK(glob_match("llama-?.1-*", "llama-3.1-8b"));
-  CHECK_FALSE(glob_match("llama", "llama-3"));
-  CHECK(glob_match("*-instruct", "llama-3.1-8b-instruct"));
-}
-
 TEST_CASE("classify reads model and stream; route fails closed") {
   auto cfg = parse_config(R"(tls: {certificate: a.pem, private_key: a.key}
 clusters:
