@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "gateway/config.hpp"
+#include "gateway/pipeline.hpp"
 #include "gateway/server.hpp"
 #include "gateway/tls_context.hpp"
 #include "gateway/upstream_pool.hpp"
@@ -74,9 +75,11 @@ int run_config(args_t args) {
     auto cfg = gateway::load_config(path);
     auto server_tls = gateway::make_server_context(cfg->tls);
     auto upstreams = gateway::build_upstreams(*cfg);
-    std::printf("%s: ok (listen %s:%u, %zu cluster%s, certificates and keys loaded)\n", path.c_str(),
+    gateway::pipeline stages(cfg);  // compiles the policy, if any
+    std::printf("%s: ok (listen %s:%u, %zu cluster%s, certificates and keys loaded%s%s)\n", path.c_str(),
                 cfg->listen_address.c_str(), cfg->listen_port, cfg->clusters.size(),
-                cfg->clusters.size() == 1 ? "" : "s");
+                cfg->clusters.size() == 1 ? "" : "s", cfg->policy_file.empty() ? "" : ", policy ",
+                stages.policy_version().c_str());
     return 0;
   } catch (const gateway::config_error& e) {
     std::fprintf(stderr, "%s\n", e.what());

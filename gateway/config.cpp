@@ -328,6 +328,7 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
              }},
             {"threads", [&](const YAML::Node& v) { r.integer(v, "threads", cfg.threads, 0, 256); }},
             {"access_log", [&](const YAML::Node& v) { r.boolean(v, "access_log", cfg.access_log); }},
+            {"policy", [&](const YAML::Node& v) { r.non_empty(v, "policy", cfg.policy_file); }},
             {"limits",
              [&](const YAML::Node& v) {
                std::uint64_t line = cfg.http.max_request_line, head = cfg.http.max_head_bytes;

@@ -78,6 +78,7 @@ struct config {
   http::limits http;
   timeouts_config timeouts;
   bool access_log = true;
+  std::string policy_file;  // residency policy (docs/policy.md); empty: every cluster allowed
   std::vector<cluster_config> clusters;
 };
 

@@ -5,18 +5,53 @@
 #include <boost/json/basic_parser_impl.hpp>
 
 #include "gateway/log.hpp"
+#include "policy/countries.hpp"
+#include "policy/diagnostics.hpp"
+#include "policy/ip_address.hpp"
 
 namespace sovgw::gateway {
 
 pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
   for (const cluster_config& c : cfg_->clusters) {
     models_.emplace_back(c.models.begin(), c.models.end());
+    cluster_infos_.push_back({c.name, c.country, c.region, c.operator_jurisdiction, c.models});
   }
+  if (cfg_->policy_file.empty()) {
+    return;
+  }
+  geo_ = std::make_unique<policy::geo_db>(policy::geo_db::load_default());
+  if (std::string errors = reload_policy(); !errors.empty()) {
+    throw std::runtime_error(errors);
+  }
+}
+
+std::string pipeline::reload_policy() {
+  if (cfg_->policy_file.empty()) {
+    return {};
+  }
+  policy::reload_result r = store_.reload(cfg_->policy_file);
+  if (!r.ok) {
+    return policy::format_diagnostics(r.diagnostics);
+  }
+  std::shared_ptr<const policy::snapshot> snap = store_.current();
+  binding_.store(std::make_shared<const binding>(binding{snap, policy::bound_clusters(*snap, cluster_infos_)}));
+  return {};
+}
+
+std::string pipeline::policy_version() const {
+  std::shared_ptr<const binding> b = binding_.load();
+  return b ? b->policy->version() : std::string();
 }
 
 stage_result pipeline::identify(request_context& ctx) const {
   if (!ctx.client_certificate_cn.empty()) {
     ctx.tenant = ctx.client_certificate_cn;
+  }
+  if (geo_) {
+    if (std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip)) {
+      ctx.client_country = policy::country_name(geo_->lookup(*ip));
+      ctx.client_country_source = "geoip:socket";
+    }
   }
   return stage_result::next();
 }
@@ -133,7 +168,38 @@ stage_result pipeline::classify(request_context& ctx) const {
   return stage_result::next();
 }
 
+stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b) const {
+  static thread_local policy::decision d;
+  std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip);
+  std::string_view path = ctx.head.target.substr(0, ctx.head.target.find('?'));
+  policy::request_attributes attrs{ctx.client_country, ip, ctx.tenant, ctx.model, path, ctx.head.method, {}};
+  b.policy->decide(attrs, b.routes, d);
+  ctx.matched_rules.clear();
+  for (std::uint32_t rule : d.matched_rules) {
+    ctx.matched_rules.emplace_back(b.policy->rule_id(rule));
+  }
+  ctx.decision_reason = std::string(d.reason);
+  ctx.policy_version = b.policy->version();
+  ctx.allowed_clusters.assign(d.allowed_clusters.begin(), d.allowed_clusters.end());
+  ctx.permitted = d.result == policy::effect::permit;
+  if (ctx.permitted) {
+    return stage_result::next();
+  }
+  std::string rules;
+  for (const std::string& id : ctx.matched_rules) {
+    rules += rules.empty() ? id : ", " + id;
+  }
+  return stage_result::respond(
+      403, "permission_error", "policy_denied",
+      fmt::format("denied by the residency policy ({}{}{}): {}", policy::deny_cause_name(d.cause),
+                  rules.empty() ? "" : "; rules: ", rules, d.reason));
+}
+
 stage_result pipeline::decide(request_context& ctx) const {
+  std::shared_ptr<const binding> b = binding_.load();
+  if (b) {
+    return decide_with_policy(ctx, *b);
+  }
   ctx.permitted = true;
   ctx.decision_reason = "no policy loaded: every configured cluster is allowed";
   ctx.allowed_clusters.clear();
@@ -183,6 +249,7 @@ void pipeline::record(const request_context& ctx, double seconds) const {
       .str("method", ctx.head.method)
       .str("path", path)
       .str("tenant", ctx.tenant)
+      .str("client_country", ctx.client_country)
       .str("model", ctx.model)
       .boolean("stream", ctx.stream)
       .num("status", ctx.status)
@@ -192,6 +259,14 @@ void pipeline::record(const request_context& ctx, double seconds) const {
       .num("request_bytes", static_cast<std::int64_t>(ctx.body.size()))
       .num("response_bytes", static_cast<std::int64_t>(ctx.response_bytes))
       .real("duration_s", seconds);
+  if (!ctx.policy_version.empty()) {
+    std::string rules;
+    for (const std::string& id : ctx.matched_rules) {
+      rules += rules.empty() ? id : "," + id;
+    }
+    line.str("decision", ctx.permitted ? "permit" : "deny").str("rules", rules).str("policy_version",
+                                                                                   ctx.policy_version);
+  }
   if (!ctx.error_kind.empty()) {
     line.str("error", ctx.error_kind);
   }

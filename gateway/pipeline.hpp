@@ -4,15 +4,20 @@
 // Pure functions of the request context and the frozen configuration (no sockets), so the policy
 // and audit libraries plug in here without reshaping the session. Thread-safe: const after build.
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include <vector>
 
 #include "gateway/config.hpp"
 #include "gateway/request_context.hpp"
+#include "policy/geo_db.hpp"
 #include "policy/glob.hpp"
+#include "policy/policy.hpp"
+#include "policy/policy_store.hpp"
 
 namespace sovgw::gateway {
 
@@ -21,14 +26,21 @@ using availability_fn = std::function<bool(int)>;
 
 class pipeline {
  public:
+  // With config.policy_file set, loads the policy and the geo database (tor-geoipdb) and throws
+  // std::runtime_error with every policy error (file:line:col) if the policy does not compile.
   explicit pipeline(std::shared_ptr<const config> cfg);
 
-  // identify: tenant and client country. Default: tenant "default", country unknown (geo comes with
-  // the policy core).
+  // Recompiles the policy file off the hot path and swaps it in atomically. On failure the last
+  // good policy stays live and the errors are returned (one per line). Thread-safe.
+  [[nodiscard]] std::string reload_policy();
+  [[nodiscard]] std::string policy_version() const;
+
+  // identify: tenant (verified client-certificate CN, else "default") and client country (geo
+  // database, when a policy is configured).
   [[nodiscard]] stage_result identify(request_context& ctx) const;
   // classify: model and stream flag from the OpenAI JSON body.
   [[nodiscard]] stage_result classify(request_context& ctx) const;
-  // decide: default permits every request to every cluster.
+  // decide: the policy's decision (403 on deny); without a policy every cluster is allowed.
   [[nodiscard]] stage_result decide(request_context& ctx) const;
   // route: the first allowed cluster that serves the model and is available; fail closed.
   [[nodiscard]] stage_result route(request_context& ctx, const availability_fn& cluster_available) const;
@@ -36,8 +48,20 @@ class pipeline {
   void record(const request_context& ctx, double seconds) const;
 
  private:
+  // A compiled policy with the configured clusters bound to it (route masks).
+  struct binding {
+    std::shared_ptr<const policy::snapshot> policy;
+    policy::bound_clusters routes;
+  };
+
+  [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
+
   std::shared_ptr<const config> cfg_;
   std::vector<std::vector<policy::glob_pattern>> models_;  // per cluster, compiled once
+  std::vector<policy::cluster_info> cluster_infos_;
+  std::unique_ptr<policy::geo_db> geo_;
+  policy::policy_store store_;
+  std::atomic<std::shared_ptr<const binding>> binding_;
 };
 
 }  // namespace sovgw::gateway

@@ -41,6 +41,7 @@ struct request_context {
   bool permitted = true;
   std::vector<std::string> matched_rules;
   std::string decision_reason;
+  std::string policy_version;
   std::vector<int> allowed_clusters;  // indexes into config.clusters
 
   // route

@@ -146,6 +146,21 @@ void server::reload_certificates() {
   }
 }
 
+void server::reload_policy() {
+  if (state_.cfg->policy_file.empty()) {
+    return;
+  }
+  std::string errors = state_.stages->reload_policy();
+  if (errors.empty()) {
+    log_line("info", "policy reloaded").str("version", state_.stages->policy_version()).emit();
+  } else {
+    log_line("error", "policy reload failed; keeping the current policy")
+        .str("version", state_.stages->policy_version())
+        .str("errors", errors)
+        .emit();
+  }
+}
+
 void server::begin_drain() {
   if (state_.draining.exchange(true)) {
     return;
@@ -196,6 +211,7 @@ int server::run() {
       }
       if (sig == SIGHUP) {
         reload_certificates();
+        reload_policy();
       } else {
         begin_drain();
       }
@@ -216,6 +232,7 @@ int server::run() {
       .num("admin_port", admin_port_)
       .num("threads", static_cast<std::int64_t>(workers_.size()))
       .str("config", cfg.source)
+      .str("policy_version", state_.stages->policy_version())
       .emit();
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < workers_.size(); ++i) {

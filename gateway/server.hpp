@@ -32,6 +32,7 @@ class server {
  private:
   void begin_drain();
   void reload_certificates();
+  void reload_policy();
 
   shared_state state_;
   std::vector<std::unique_ptr<worker>> workers_;

@@ -1,0 +1,111 @@
+"""The policy core wired into the gateway: geo-identified clients, 403 decisions with the rule and
+its reason, routes narrowed to compliant clusters, and reloads that never load a broken policy."""
+
+import os
+import signal
+import subprocess
+import unittest
+
+from support import (SOVGW, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml, make_certs,
+                     start_standin)
+
+POLICY = """version: 1
+rules:
+  - id: forbid-llama
+    effect: forbid
+    when:
+      model: ["llama-*"]
+    reason: Llama models are not approved for this tenant.
+  - id: permit-internal
+    effect: permit
+    when:
+      client.country: [private]
+    reason: Internal clients may use the inference APIs.
+  - id: compute-in-eu
+    effect: restrict
+    route:
+      cluster.country: [EU]
+      cluster.operator_jurisdiction: [EU]
+    reason: Compute stays in the EU, with EU operators.
+"""
+
+
+class PolicyEnforcementTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs)
+        cls.policy = os.path.join(cls.tmp.path, "policy.yaml")
+        with open(cls.policy, "w") as f:
+            f.write(POLICY)
+        # The US-operated cluster is listed first: only the policy keeps traffic off it.
+        virginia = cluster_yaml("virginia", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
+            "country: FR", "country: US").replace("operator_jurisdiction: EU", "operator_jurisdiction: US")
+        paris = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs)
+        cls.config = gateway_yaml(cls.certs, virginia + paris, extra=f"policy: {cls.policy}\n")
+        cls.gateway = Gateway(cls.config, cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def last_request_log(self, request_id):
+        return self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
+
+    def test_permitted_request_is_routed_to_the_eu_cluster(self):
+        resp = exchange(self.gateway.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 200)
+        log = self.last_request_log(resp.header("x-request-id"))
+        self.assertEqual(log["cluster"], "paris")
+        self.assertEqual(log["client_country"], "private")
+        self.assertEqual(log["decision"], "permit")
+        self.assertIn("permit-internal", log["rules"])
+        self.assertIn("compute-in-eu", log["rules"])
+        self.assertEqual(len(log["policy_version"]), 64)
+
+    def test_forbidden_model_gets_403_with_rule_and_reason(self):
+        body = b'{"model":"llama-3.1-8b-instruct","messages":[]}'
+        resp = exchange(self.gateway.port, self.certs, chat_request(body))
+        self.assertEqual(resp.status, 403)
+        err = resp.json()["error"]
+        self.assertEqual(err["code"], "policy_denied")
+        self.assertEqual(err["type"], "permission_error")
+        self.assertIn("forbid-llama", err["message"])
+        self.assertIn("Llama models are not approved", err["message"])
+        log = self.last_request_log(resp.header("x-request-id"))
+        self.assertEqual(log["decision"], "deny")
+        self.assertEqual(log["cluster"], "")
+
+    def test_broken_policy_on_reload_keeps_the_last_good_one(self):
+        version = self.gateway.wait_for_json(lambda o: o.get("msg") == "listening")["policy_version"]
+        with open(self.policy, "w") as f:
+            f.write(POLICY.replace("effect: forbid", "effect: forbidd"))
+        try:
+            self.gateway.signal(signal.SIGHUP)
+            failed = self.gateway.wait_for_json(lambda o: o.get("msg", "").startswith("policy reload failed"))
+            self.assertIn(f"{self.policy}:", failed["errors"])
+            self.assertEqual(failed["version"], version)
+            body = b'{"model":"llama-3.1-8b-instruct","messages":[]}'
+            self.assertEqual(exchange(self.gateway.port, self.certs, chat_request(body)).status, 403)
+        finally:
+            with open(self.policy, "w") as f:
+                f.write(POLICY)
+
+    def test_broken_policy_at_start_is_refused_with_positions(self):
+        bad = os.path.join(self.tmp.path, "bad-policy.yaml")
+        with open(bad, "w") as f:
+            f.write(POLICY.replace("client.country: [private]", "client.country: [ZZ]"))
+        config = os.path.join(self.tmp.path, "bad.yaml")
+        with open(config, "w") as f:
+            f.write(self.config.replace(self.policy, bad))
+        for argv in ([SOVGW, "config", "check", config], [SOVGW, "serve", "--config", config]):
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertRegex(r.stderr, rf"{bad}:\d+:\d+: .*ZZ")
+
+
+if __name__ == "__main__":
+    unittest.main()
