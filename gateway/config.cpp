@@ -329,6 +329,31 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
             {"threads", [&](const YAML::Node& v) { r.integer(v, "threads", cfg.threads, 0, 256); }},
             {"access_log", [&](const YAML::Node& v) { r.boolean(v, "access_log", cfg.access_log); }},
             {"policy", [&](const YAML::Node& v) { r.non_empty(v, "policy", cfg.policy_file); }},
+            {"audit",
+             [&](const YAML::Node& v) {
+               r.map(v, "audit",
+                     {
+                         {"db", [&](const YAML::Node& x) { r.non_empty(x, "audit.db", cfg.audit_db); }},
+                         {"keys", [&](const YAML::Node& x) { r.non_empty(x, "audit.keys", cfg.audit_keys); }},
+                         {"checkpoint_interval",
+                          [&](const YAML::Node& x) {
+                            r.duration(x, "audit.checkpoint_interval", cfg.audit_checkpoint_interval);
+                          }},
+                         {"payload",
+                          [&](const YAML::Node& x) {
+                            if (r.scalar(x, "audit.payload", cfg.audit_payload) && cfg.audit_payload != "sealed" &&
+                                cfg.audit_payload != "digest" && cfg.audit_payload != "none") {
+                              r.error(x.Mark(), fmt::format("audit.payload must be sealed, digest or none, not '{}'",
+                                                            cfg.audit_payload));
+                            }
+                          }},
+                         {"hash_client_ip",
+                          [&](const YAML::Node& x) { r.boolean(x, "audit.hash_client_ip", cfg.audit_hash_client_ip); }},
+                     });
+               if (v.IsMap() && (cfg.audit_db.empty() || cfg.audit_keys.empty())) {
+                 r.error(v.Mark(), "audit needs both db and keys (make keys with `sovgw keys init DIR`)");
+               }
+             }},
             {"limits",
              [&](const YAML::Node& v) {
                std::uint64_t line = cfg.http.max_request_line, head = cfg.http.max_head_bytes;

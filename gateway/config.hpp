@@ -79,6 +79,12 @@ struct config {
   timeouts_config timeouts;
   bool access_log = true;
   std::string policy_file;  // residency policy (docs/policy.md); empty: every cluster allowed
+  // Audit log (docs/auditing.md); empty db: no audit log.
+  std::string audit_db;
+  std::string audit_keys;
+  milliseconds audit_checkpoint_interval{1000};
+  std::string audit_payload = "sealed";  // sealed | digest | none
+  bool audit_hash_client_ip = false;
   std::vector<cluster_config> clusters;
 };
 

@@ -239,6 +239,9 @@ stage_result pipeline::route(request_context& ctx, const availability_fn& cluste
 }
 
 void pipeline::record(const request_context& ctx, double seconds) const {
+  if (audit_ != nullptr) {
+    append_audit(ctx, seconds);
+  }
   if (!cfg_->access_log) {
     return;
   }
@@ -271,6 +274,52 @@ void pipeline::record(const request_context& ctx, double seconds) const {
     line.str("error", ctx.error_kind);
   }
   line.emit();
+}
+
+}  // namespace sovgw::gateway
+
+namespace sovgw::gateway {
+
+void pipeline::append_audit(const request_context& ctx, double seconds) const {
+  audit::record r;
+  r.timestamp_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(ctx.received_at.time_since_epoch()).count());
+  r.request_id = ctx.request_id;
+  r.tenant = ctx.tenant;
+  r.client_country = ctx.client_country == "unknown" ? std::string() : ctx.client_country;
+  r.country_source = ctx.client_country_source;
+  r.client_ip = ctx.client_ip;
+  r.method = std::string(ctx.head.method);
+  r.path = std::string(ctx.head.target.substr(0, ctx.head.target.find('?')));
+  r.model = ctx.model;
+  r.data_classes = ctx.data_classes;
+  r.decision = ctx.policy_version.empty() ? (ctx.status == 0 ? "none" : "no-policy")
+                                          : (ctx.permitted ? "permit" : "deny");
+  r.rule_ids = ctx.matched_rules;
+  r.policy_version = ctx.policy_version;
+  if (ctx.cluster >= 0) {
+    const cluster_config& c = cfg_->clusters[static_cast<std::size_t>(ctx.cluster)];
+    r.cluster = c.name;
+    r.cluster_country = c.country;
+  }
+  r.status = static_cast<std::uint32_t>(ctx.status);
+  r.bytes_in = ctx.body.size();
+  r.bytes_out = ctx.response_bytes;
+  r.latency_us = static_cast<std::uint64_t>(seconds * 1e6);
+  r.error_kind = ctx.error_kind;
+  audit::payload_mode mode = audit::payload_mode::none;
+  (void)audit::parse_payload_mode(cfg_->audit_payload, mode);
+  r.payload = mode;
+  std::string request_id = ctx.request_id;
+  audit_->append_async(std::move(r), audit::payload{ctx.body, ctx.completion},
+                       [request_id](const audit::status& s, std::uint64_t) {
+                         if (!s.is_ok()) {
+                           log_line("error", "audit append failed")
+                               .str("request_id", request_id)
+                               .str("error", s.message())
+                               .emit();
+                         }
+                       });
 }
 
 }  // namespace sovgw::gateway

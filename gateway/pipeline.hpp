@@ -14,6 +14,7 @@
 
 #include "gateway/config.hpp"
 #include "gateway/request_context.hpp"
+#include "audit/audit_log.hpp"
 #include "policy/geo_db.hpp"
 #include "policy/glob.hpp"
 #include "policy/policy.hpp"
@@ -35,6 +36,12 @@ class pipeline {
   [[nodiscard]] std::string reload_policy();
   [[nodiscard]] std::string policy_version() const;
 
+  // The audit log the record stage appends to (may be null). Must outlive the pipeline's use.
+  void attach_audit(audit::audit_log* log) { audit_ = log; }
+  [[nodiscard]] bool captures_completion() const {
+    return audit_ != nullptr && cfg_->audit_payload == "sealed";
+  }
+
   // identify: tenant (verified client-certificate CN, else "default") and client country (geo
   // database, when a policy is configured).
   [[nodiscard]] stage_result identify(request_context& ctx) const;
@@ -44,7 +51,8 @@ class pipeline {
   [[nodiscard]] stage_result decide(request_context& ctx) const;
   // route: the first allowed cluster that serves the model and is available; fail closed.
   [[nodiscard]] stage_result route(request_context& ctx, const availability_fn& cluster_available) const;
-  // record: the access log line (audit records come with the audit log).
+  // record: the access log line and, with an audit log, the audit record (every request: permits,
+  // denies, framing errors and failures alike).
   void record(const request_context& ctx, double seconds) const;
 
  private:
@@ -55,6 +63,7 @@ class pipeline {
   };
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
+  void append_audit(const request_context& ctx, double seconds) const;
 
   std::shared_ptr<const config> cfg_;
   std::vector<std::vector<policy::glob_pattern>> models_;  // per cluster, compiled once
@@ -62,6 +71,7 @@ class pipeline {
   std::unique_ptr<policy::geo_db> geo_;
   policy::policy_store store_;
   std::atomic<std::shared_ptr<const binding>> binding_;
+  audit::audit_log* audit_ = nullptr;
 };
 
 }  // namespace sovgw::gateway

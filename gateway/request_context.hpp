@@ -51,6 +51,7 @@ struct request_context {
   // outcome (record)
   int status = 0;
   std::uint64_t response_bytes = 0;
+  std::string completion;  // the response body as relayed, kept (bounded) only for the audit payload
   std::string error_kind;  // empty on success
   bool upstream_reused = false;
 };

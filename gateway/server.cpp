@@ -103,6 +103,20 @@ server::server(std::shared_ptr<const config> cfg) {
   }
   state_.stats = std::make_unique<metrics>(std::move(names));
   state_.stages = std::make_unique<pipeline>(cfg);
+  if (!cfg->audit_db.empty()) {
+    audit::log_config ac;
+    ac.db_dir = cfg->audit_db;
+    ac.key_dir = cfg->audit_keys;
+    ac.checkpoint_interval = cfg->audit_checkpoint_interval;
+    ac.hash_client_ip = cfg->audit_hash_client_ip;
+    (void)audit::parse_payload_mode(cfg->audit_payload, ac.max_payload);
+    auto opened = audit::audit_log::open(ac);
+    if (!opened.is_ok()) {
+      throw std::runtime_error(fmt::format("audit log {}: {}", cfg->audit_db, opened.error().message()));
+    }
+    state_.audit = std::move(opened.value());
+    state_.stages->attach_audit(state_.audit.get());
+  }
   unsigned n = cfg->threads != 0 ? cfg->threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<worker>(state_, i));
@@ -247,6 +261,13 @@ int server::run() {
   }
   for (auto& t : threads) {
     t.join();
+  }
+  if (state_.audit) {
+    audit::status s = state_.audit->close();  // every queued record durable, final checkpoint signed
+    log_line(s.is_ok() ? "info" : "error", "audit log closed")
+        .num("size", static_cast<std::int64_t>(state_.audit->durable_size()))
+        .str("status", s.is_ok() ? "ok" : s.message())
+        .emit();
   }
   log_line("info", "stopped").emit();
   return 0;

@@ -596,6 +596,13 @@ class session {
     std::string out = client_response_head(ctx, up, chunked, close);
     const next_step after = close ? next_step::close : next_step::keep_alive;
     const milliseconds idle = cfg_.timeouts.stream_idle;
+    const bool capture = w_.shared.stages->captures_completion();
+    auto keep = [&](std::string_view data) {
+      constexpr std::size_t max_completion = 1024 * 1024;  // the audit payload keeps the first MiB
+      if (capture && ctx.completion.size() < max_completion) {
+        ctx.completion.append(data.substr(0, max_completion - ctx.completion.size()));
+      }
+    };
 
     auto client_failed = [&](io_status s) {
       ctx.error_kind = s == io_status::timeout ? "client_write_timeout" : "client_write_failed";
@@ -628,6 +635,7 @@ class session {
       std::uint64_t remaining = up.content_length;
       while (true) {
         std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, upbuf.size()));
+        keep(std::string_view(upbuf).substr(0, take));
         out.append(upbuf, 0, take);
         upbuf.erase(0, take);
         remaining -= take;
@@ -669,6 +677,7 @@ class session {
         decoded.swap(upbuf);
       }
       ctx.response_bytes += decoded.size();
+      keep(decoded);
       append_chunk(out, decoded, chunked);
       if (done && chunked) {
         out += "0\r\n\r\n";

@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "audit/audit_log.hpp"
 #include "gateway/config.hpp"
 #include "gateway/connection.hpp"
 #include "gateway/metrics.hpp"
@@ -28,6 +29,7 @@ struct shared_state {
   std::atomic<std::shared_ptr<SSL_CTX>> server_tls;  // swapped on SIGHUP
   std::vector<std::unique_ptr<upstream_cluster>> upstreams;
   std::unique_ptr<metrics> stats;
+  std::unique_ptr<audit::audit_log> audit;  // null without audit: in the config
   std::unique_ptr<pipeline> stages;
   std::atomic<bool> draining{false};
 };
