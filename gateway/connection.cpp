@@ -41,6 +41,7 @@ connection::connection(tcp::socket socket, ssl_ptr ssl)
 connection::~connection() { close(); }
 
 void connection::set_deadline(clock::time_point& which, milliseconds timeout) {
+  timed_out_ = false;  // a new operation: an earlier timeout (already reported) does not poison it
   if (timeout.count() <= 0) {
     which = clock::time_point::max();
     return;
