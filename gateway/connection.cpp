@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace sovgw::gateway {
@@ -252,6 +253,20 @@ asio::awaitable<io_status> connection::wait_readable(milliseconds timeout) {
   io_status s = co_await wait(tcp::socket::wait_read);
   clear_deadline(read_deadline_);
   co_return s;
+}
+
+void connection::async_wait_readable(milliseconds timeout, std::function<void(io_status)> done) {
+  if ((ssl_ && SSL_has_pending(ssl_.get())) || !socket_.is_open() || cancelled_) {
+    io_status s = socket_.is_open() && !cancelled_ ? io_status::ok : io_status::cancelled;
+    asio::post(socket_.get_executor(), [done = std::move(done), s] { done(s); });
+    return;
+  }
+  set_deadline(read_deadline_, timeout);
+  socket_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this(), done = std::move(done)](const boost::system::error_code& ec) {
+                       self->clear_deadline(self->read_deadline_);
+                       done(ec ? self->map_error(ec) : io_status::ok);
+                     });
 }
 
 void connection::cancel_pending() {

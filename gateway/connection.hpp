@@ -17,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -61,6 +62,8 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // Waits until data (or EOF) can be read, without reading. timeout 0: no deadline.
   asio::awaitable<io_status> wait_readable(milliseconds timeout);
+  // The same with a callback (never called inline), for idle connections: no coroutine frame.
+  void async_wait_readable(milliseconds timeout, std::function<void(io_status)> done);
 
   // Non-blocking: true if the peer has closed, reset, or sent anything (for a connection that
   // should be silent, such as an idle pooled upstream connection or a client during a relay).

@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -125,7 +126,7 @@ bool starts_with_icase(std::string_view s, std::string_view prefix) {
 
 enum class next_step : std::uint8_t { keep_alive, close, linger_close };
 
-class session {
+class session : public std::enable_shared_from_this<session> {
  public:
   session(worker& w, std::shared_ptr<connection> client, const tcp::endpoint& peer)
       : w_(w), cfg_(*w.shared.cfg), client_(std::move(client)), peer_ip_(peer.address().to_string()),
@@ -134,37 +135,54 @@ class session {
       client_cn_ = peer_common_name(client_->ssl());
     }
   }
+  ~session() { w_.shared.stats->active_connections.fetch_sub(1, std::memory_order_relaxed); }
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
 
-  asio::awaitable<void> run() {
-    bool first = true;
+  // Waits for the first request. Between requests no coroutine frame stays alive: an idle
+  // connection is this object plus one readiness wait (park), which keeps idle memory small.
+  void start() { park(cfg_.timeouts.request_header); }
+
+ private:
+  void park(milliseconds timeout) {
+    w_.idle_connections.insert(client_.get());
+    client_->async_wait_readable(timeout, [self = shared_from_this()](io_status s) {
+      self->w_.idle_connections.erase(self->client_.get());
+      if (s != io_status::ok) {
+        self->client_->close();  // idle timeout, drain, or the client left: close quietly
+        return;
+      }
+      asio::co_spawn(self->w_.ioc, self->serve_ready(), [self](std::exception_ptr e) {
+        if (e) {
+          self->client_->close();
+        }
+      });
+    });
+  }
+
+  // Serves requests while bytes are there, then parks the connection again.
+  asio::awaitable<void> serve_ready() {
     while (true) {
+      next_step step = co_await handle_one();
+      if (step == next_step::linger_close) {
+        co_await client_->linger_close(linger_time);
+        break;
+      }
+      if (step != next_step::keep_alive || !client_->is_open()) {
+        break;
+      }
       if (inbuf_.empty()) {
         if (w_.shared.draining.load(std::memory_order_relaxed)) {
           break;
         }
         std::string().swap(inbuf_);  // an idle connection keeps no read buffer
-        w_.idle_connections.insert(client_.get());
-        io_status s = co_await client_->wait_readable(first ? cfg_.timeouts.request_header
-                                                            : cfg_.timeouts.keep_alive_idle);
-        w_.idle_connections.erase(client_.get());
-        if (s != io_status::ok) {
-          break;  // idle timeout, drain, or the client left: close quietly
-        }
+        park(cfg_.timeouts.keep_alive_idle);
+        co_return;
       }
-      first = false;
-      next_step step = co_await handle_one();
-      if (step == next_step::keep_alive && client_->is_open()) {
-        continue;
-      }
-      if (step == next_step::linger_close) {
-        co_await client_->linger_close(linger_time);
-      }
-      break;
     }
     client_->close();
   }
 
- private:
   asio::awaitable<next_step> handle_one() {
     request_context ctx;
     ctx.started = clock::now();
@@ -737,7 +755,7 @@ struct connection_count_guard {
 asio::awaitable<void> serve_connection(worker& w, tcp::socket socket) {
   metrics& stats = *w.shared.stats;
   stats.connections_total.fetch_add(1, std::memory_order_relaxed);
-  connection_count_guard guard(stats);
+  connection_count_guard guard(stats);  // for the handshake; the session counts itself afterwards
   boost::system::error_code ec;
   tcp::endpoint peer = socket.remote_endpoint(ec);
   if (ec) {
@@ -756,8 +774,8 @@ asio::awaitable<void> serve_connection(worker& w, tcp::socket socket) {
     client->close();
     co_return;
   }
-  session s(w, std::move(client), peer);
-  co_await s.run();
+  stats.active_connections.fetch_add(1, std::memory_order_relaxed);  // released by ~session
+  std::make_shared<session>(w, std::move(client), peer)->start();
 }
 
 asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
