@@ -11,7 +11,9 @@
 
 namespace sovgw::gateway {
 
-// Serves a freshly accepted socket until the connection ends. Never throws for traffic errors.
+// Handshakes a freshly accepted socket, then hands it to a session that lives (parked between
+// requests, on its own shared_ptr) until the connection ends; returns after the handshake. Never
+// throws for traffic errors.
 asio::awaitable<void> serve_connection(worker& w, tcp::socket socket);
 
 // The admin listener's connections (plaintext, loopback by default): /healthz, /readyz, /metrics.
