@@ -54,6 +54,8 @@ std::string_view reason_phrase(int status) {
       return "Forbidden";
     case 404:
       return "Not Found";
+    case 405:
+      return "Method Not Allowed";
     case 408:
       return "Request Timeout";
     case 413:
@@ -126,6 +128,14 @@ bool starts_with_icase(std::string_view s, std::string_view prefix) {
 
 enum class next_step : std::uint8_t { keep_alive, close, linger_close };
 
+struct connection_count_guard {
+  explicit connection_count_guard(metrics& m) : m_(m) { m_.active_connections.fetch_add(1, std::memory_order_relaxed); }
+  ~connection_count_guard() { m_.active_connections.fetch_sub(1, std::memory_order_relaxed); }
+  connection_count_guard(const connection_count_guard&) = delete;
+  connection_count_guard& operator=(const connection_count_guard&) = delete;
+  metrics& m_;
+};
+
 class session : public std::enable_shared_from_this<session> {
  public:
   session(worker& w, std::shared_ptr<connection> client, const tcp::endpoint& peer)
@@ -135,7 +145,6 @@ class session : public std::enable_shared_from_this<session> {
       client_cn_ = peer_common_name(client_->ssl());
     }
   }
-  ~session() { w_.shared.stats->active_connections.fetch_sub(1, std::memory_order_relaxed); }
   session(const session&) = delete;
   session& operator=(const session&) = delete;
 
@@ -740,15 +749,9 @@ class session : public std::enable_shared_from_this<session> {
   std::uint16_t peer_port_;
   std::string client_cn_;
   std::string inbuf_;
+  connection_count_guard counted_{*w_.shared.stats};  // the connection is active while the session lives
 };
 
-struct connection_count_guard {
-  explicit connection_count_guard(metrics& m) : m_(m) { m_.active_connections.fetch_add(1, std::memory_order_relaxed); }
-  ~connection_count_guard() { m_.active_connections.fetch_sub(1, std::memory_order_relaxed); }
-  connection_count_guard(const connection_count_guard&) = delete;
-  connection_count_guard& operator=(const connection_count_guard&) = delete;
-  metrics& m_;
-};
 
 }  // namespace
 
@@ -774,7 +777,6 @@ asio::awaitable<void> serve_connection(worker& w, tcp::socket socket) {
     client->close();
     co_return;
   }
-  stats.active_connections.fetch_add(1, std::memory_order_relaxed);  // released by ~session
   std::make_shared<session>(w, std::move(client), peer)->start();
 }
 
@@ -824,7 +826,7 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
       body = "not found; try /healthz, /readyz or /metrics\n";
     }
     std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n", status,
-                                  status == 405 ? "Method Not Allowed" : reason_phrase(status), type, body.size(),
+                                  reason_phrase(status), type, body.size(),
                                   head.keep_alive ? "" : "Connection: close\r\n");
     if (co_await conn->write(out, head.method == "HEAD" ? std::string_view() : body, milliseconds(10000)) !=
             io_status::ok ||
