@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "audit/keys.hpp"
 #include "audit/log_verifier.hpp"
@@ -21,6 +22,12 @@ std::uint64_t now_us() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 std::span<const std::uint8_t> bytes_of(std::string_view s) {
@@ -286,14 +293,21 @@ void audit_log::commit(std::vector<pending>& batch) {
     wb.Put(store_->cf(column::idx_country), p.country_key + key, rocksdb::Slice());
   }
   tiles_.flush(emit);
+  const auto sync_start = std::chrono::steady_clock::now();
   if (auto s = store_->write(wb, true); !s.is_ok()) {
     fail_all(batch, s);
     return;
   }
+  const double sync_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - sync_start).count();
   {
     std::lock_guard lock(state_mutex_);
     durable_size_ = next_seq_;
     durable_root_ = tiles_.root();
+    stats_.records += batch.size();
+    stats_.syncs += 1;
+    stats_.sync_seconds += sync_seconds;
+    stats_.sequencer_cpu_seconds = thread_cpu_seconds();
   }
   {
     // A small batch with nothing ahead of it completes inline: one thread hop less per append at
@@ -473,6 +487,11 @@ status audit_log::close() {
 std::uint64_t audit_log::durable_size() const {
   std::lock_guard lock(state_mutex_);
   return durable_size_;
+}
+
+log_stats audit_log::stats() const {
+  std::lock_guard lock(state_mutex_);
+  return stats_;
 }
 
 std::optional<crypto::checkpoint> audit_log::latest_checkpoint() const {

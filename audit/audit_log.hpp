@@ -44,6 +44,14 @@ struct log_config {
 // another append.
 using append_callback = std::function<void(const status&, std::uint64_t seq)>;
 
+// What the sequencer has done since open(): for benchmarks and metrics.
+struct log_stats {
+  std::uint64_t records = 0;         // records made durable
+  std::uint64_t syncs = 0;           // group commits: one synced write (one fdatasync) each
+  double sync_seconds = 0;           // wall time inside those writes (WAL, fdatasync, memtables)
+  double sequencer_cpu_seconds = 0;  // CPU time of the sequencer thread
+};
+
 // The tamper-evident audit log writer: an RFC 6962 Merkle tree in RocksDB, appended by one
 // sequencer thread in group commits (one synced WriteBatch per batch), with a C2SP checkpoint
 // signed every `checkpoint_interval` (when the tree grew) and on close().
@@ -91,6 +99,7 @@ class audit_log {
   [[nodiscard]] status close();
 
   [[nodiscard]] std::uint64_t durable_size() const;
+  [[nodiscard]] log_stats stats() const;
   [[nodiscard]] std::optional<crypto::checkpoint> latest_checkpoint() const;
   [[nodiscard]] const crypto::note_verifier& verifier() const { return signer_->verifier(); }
 
@@ -124,6 +133,7 @@ class audit_log {
   std::uint64_t durable_size_ = 0;
   crypto::merkle::hash durable_root_{};
   std::optional<crypto::checkpoint> latest_;
+  log_stats stats_;
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;

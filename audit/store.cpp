@@ -1,6 +1,7 @@
 #include "audit/store.hpp"
 
 #include <fmt/format.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <sys/stat.h>
 
@@ -13,8 +14,31 @@ constexpr std::array<const char*, column_count> column_names = {
     "default",  "leaves",     "tree",        "checkpoints",  "payloads",   "keys",
     "idx_time", "idx_tenant", "idx_request", "idx_decision", "idx_country"};
 
+// Index keys are `u16 length || value || be64(seq)`: within one value they arrive in seq order, so
+// the memtable keeps an insert hint per value and most inserts skip the skiplist search.
+class index_value_prefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "sovgw.IndexValuePrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return {key.data(), 2 + value_length(key)};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() >= 2 && key.size() >= 2 + value_length(key) + 8;
+  }
+
+ private:
+  static std::size_t value_length(const rocksdb::Slice& key) {
+    return static_cast<std::size_t>(static_cast<unsigned char>(key[0])) << 8 |
+           static_cast<unsigned char>(key[1]);
+  }
+};
+
 rocksdb::ColumnFamilyOptions column_options(column c) {
   rocksdb::ColumnFamilyOptions o;
+  if (c == column::idx_tenant || c == column::idx_decision || c == column::idx_country) {
+    static const auto hint = std::make_shared<index_value_prefix>();
+    o.memtable_insert_with_hint_prefix_extractor = hint;
+  }
   if (c == column::leaves || c == column::payloads) {
     o.write_buffer_size = 64 << 20;
   }

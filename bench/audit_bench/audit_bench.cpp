@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -80,15 +81,45 @@ double per_record_sync_baseline(const std::string& dir, double seconds, std::siz
   return static_cast<double>(n) / seconds_since(t0);
 }
 
+// CPU time (all threads) and context switches of the process: what an append costs the machine,
+// which is steadier on a noisy VM than the wall-clock rate.
+struct usage_mark {
+  double cpu_s = 0;
+  long switches = 0;
+  static usage_mark now() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    const auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return {sec(u.ru_utime) + sec(u.ru_stime), u.ru_nvcsw + u.ru_nivcsw};
+  }
+};
+
 struct phase_result {
   std::uint64_t appends = 0;
   double elapsed = 0;
   std::vector<double> latencies_ms;
+  usage_mark start = usage_mark::now();
+  usage_mark end;
+  log_stats log_start;
+  log_stats log_end;
+  [[nodiscard]] std::string cost() const {
+    const double n = static_cast<double>(std::max<std::uint64_t>(appends, 1));
+    const double syncs = static_cast<double>(std::max<std::uint64_t>(log_end.syncs - log_start.syncs, 1));
+    return fmt::format(
+        "cpu_us_per_append={:.1f} switches_per_append={:.2f} records_per_sync={:.1f} sync_ms={:.2f} "
+        "sequencer_cpu_us_per_append={:.1f}",
+        (end.cpu_s - start.cpu_s) * 1e6 / n, static_cast<double>(end.switches - start.switches) / n,
+        static_cast<double>(log_end.records - log_start.records) / syncs,
+        (log_end.sync_seconds - log_start.sync_seconds) * 1e3 / syncs,
+        (log_end.sequencer_cpu_seconds - log_start.sequencer_cpu_seconds) * 1e6 / n);
+  }
 };
 
 phase_result run_writers(audit_log& log, int writers, double seconds, std::size_t payload_bytes,
                          payload_mode mode, std::uint64_t limit, std::string_view run,
                          std::uint64_t base_time) {
+  phase_result out;
+  out.log_start = log.stats();
   std::atomic<std::uint64_t> next{0};
   std::vector<std::vector<double>> lat(static_cast<std::size_t>(writers));
   std::vector<std::thread> threads;
@@ -118,7 +149,8 @@ phase_result run_writers(audit_log& log, int writers, double seconds, std::size_
   for (auto& t : threads) {
     t.join();
   }
-  phase_result out;
+  out.end = usage_mark::now();
+  out.log_end = log.stats();
   out.elapsed = seconds_since(t0);
   for (auto& l : lat) {
     out.appends += l.size();
@@ -134,6 +166,7 @@ phase_result run_async(audit_log& log, int inflight, double seconds, std::size_t
   std::counting_semaphore<1 << 16> permits(inflight);
   std::mutex mu;
   phase_result out;
+  out.log_start = log.stats();
   const auto t0 = clock_type::now();
   std::uint64_t i = 0;
   while (i < limit && seconds_since(t0) < seconds) {
@@ -157,6 +190,8 @@ phase_result run_async(audit_log& log, int inflight, double seconds, std::size_t
   for (int k = 0; k < inflight; ++k) {
     permits.acquire();
   }
+  out.end = usage_mark::now();
+  out.log_end = log.stats();
   out.elapsed = seconds_since(t0);
   out.appends = out.latencies_ms.size();
   return out;
@@ -253,9 +288,9 @@ int main(int argc, char** argv) {
     const double rate = static_cast<double>(r.appends) / r.elapsed;
     fmt::print(
         "audit writers={} appends_per_s={:.0f} p50_ms={:.2f} p99_ms={:.2f} payload_bytes={} "
-        "ratio_vs_per_record_sync={:.1f}\n",
+        "ratio_vs_per_record_sync={:.1f} {}\n",
         w, rate, percentile(r.latencies_ms, 0.50), percentile(r.latencies_ms, 0.99), s.payload_bytes,
-        baseline > 0 ? rate / baseline : 0.0);
+        baseline > 0 ? rate / baseline : 0.0, r.cost());
     std::fflush(stdout);
   }
   for (const int inflight : s.async_inflight) {
@@ -265,9 +300,9 @@ int main(int argc, char** argv) {
     const double rate = static_cast<double>(r.appends) / r.elapsed;
     fmt::print(
         "audit async_inflight={} appends_per_s={:.0f} p50_ms={:.2f} p99_ms={:.2f} payload_bytes={} "
-        "ratio_vs_per_record_sync={:.1f}\n",
+        "ratio_vs_per_record_sync={:.1f} {}\n",
         inflight, rate, percentile(r.latencies_ms, 0.50), percentile(r.latencies_ms, 0.99), s.payload_bytes,
-        baseline > 0 ? rate / baseline : 0.0);
+        baseline > 0 ? rate / baseline : 0.0, r.cost());
     std::fflush(stdout);
   }
   if (written < s.records) {

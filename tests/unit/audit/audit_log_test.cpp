@@ -81,6 +81,11 @@ TEST_CASE("appends get consecutive durable seqs from many threads; close signs a
   CHECK(seqs.size() == threads * per_thread);
   CHECK(*seqs.rbegin() == threads * per_thread - 1);
   CHECK(log->durable_size() == threads * per_thread);
+  const log_stats st = log->stats();
+  CHECK(st.records == threads * per_thread);
+  CHECK(st.syncs >= 1);
+  CHECK(st.syncs <= st.records);  // group commit: never more syncs than records
+  CHECK(st.sync_seconds > 0);
   REQUIRE(log->close().is_ok());
   auto s = reader(d);
   const auto report = verify_log(*s, load_verifier(d.keys + "/signing.pub"));
