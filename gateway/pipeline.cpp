@@ -239,8 +239,13 @@ stage_result pipeline::route(request_context& ctx, const availability_fn& cluste
 }
 
 void pipeline::record(const request_context& ctx, double seconds) const {
-  if (audit_ != nullptr) {
-    append_audit(ctx, seconds);
+  if (audit_ != nullptr && !ctx.audit_recorded) {
+    std::string request_id = ctx.request_id;
+    append_audit(ctx, seconds, [request_id](const audit::status& s, std::uint64_t) {
+      if (!s.is_ok()) {
+        log_line("error", "audit append failed").str("request_id", request_id).str("error", s.message()).emit();
+      }
+    });
   }
   if (!cfg_->access_log) {
     return;
@@ -280,7 +285,12 @@ void pipeline::record(const request_context& ctx, double seconds) const {
 
 namespace sovgw::gateway {
 
-void pipeline::append_audit(const request_context& ctx, double seconds) const {
+void pipeline::record_durably(const request_context& ctx, double seconds,
+                              std::function<void(const audit::status&)> done) const {
+  append_audit(ctx, seconds, [done = std::move(done)](const audit::status& s, std::uint64_t) { done(s); });
+}
+
+void pipeline::append_audit(const request_context& ctx, double seconds, audit::append_callback done) const {
   audit::record r;
   r.timestamp_us = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(ctx.received_at.time_since_epoch()).count());
@@ -310,16 +320,7 @@ void pipeline::append_audit(const request_context& ctx, double seconds) const {
   audit::payload_mode mode = audit::payload_mode::none;
   (void)audit::parse_payload_mode(cfg_->audit_payload, mode);
   r.payload = mode;
-  std::string request_id = ctx.request_id;
-  audit_->append_async(std::move(r), audit::payload{ctx.body, ctx.completion},
-                       [request_id](const audit::status& s, std::uint64_t) {
-                         if (!s.is_ok()) {
-                           log_line("error", "audit append failed")
-                               .str("request_id", request_id)
-                               .str("error", s.message())
-                               .emit();
-                         }
-                       });
+  audit_->append_async(std::move(r), audit::payload{ctx.body, ctx.completion}, std::move(done));
 }
 
 }  // namespace sovgw::gateway

@@ -52,8 +52,14 @@ class pipeline {
   // route: the first allowed cluster that serves the model and is available; fail closed.
   [[nodiscard]] stage_result route(request_context& ctx, const availability_fn& cluster_available) const;
   // record: the access log line and, with an audit log, the audit record (every request: permits,
-  // denies, framing errors and failures alike).
+  // denies, framing errors and failures alike) unless record_durably() already wrote it.
   void record(const request_context& ctx, double seconds) const;
+  // The audit record alone, with `done` called once it is durable (or could not be written).
+  // The session calls it before the last byte of a response, so a client that saw a complete
+  // response knows its request is on the log. False without an audit log.
+  [[nodiscard]] bool records_audit() const { return audit_ != nullptr; }
+  void record_durably(const request_context& ctx, double seconds,
+                      std::function<void(const audit::status&)> done) const;
 
  private:
   // A compiled policy with the configured clusters bound to it (route masks).
@@ -63,7 +69,7 @@ class pipeline {
   };
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
-  void append_audit(const request_context& ctx, double seconds) const;
+  void append_audit(const request_context& ctx, double seconds, audit::append_callback done) const;
 
   std::shared_ptr<const config> cfg_;
   std::vector<std::vector<policy::glob_pattern>> models_;  // per cluster, compiled once

@@ -53,6 +53,7 @@ struct request_context {
   std::uint64_t response_bytes = 0;
   std::string completion;  // the response body as relayed, kept (bounded) only for the audit payload
   std::string error_kind;  // empty on success
+  bool audit_recorded = false;  // the audit record is durable (written before the response ended)
   bool upstream_reused = false;
 };
 

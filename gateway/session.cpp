@@ -4,7 +4,10 @@
 
 #include <charconv>
 
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -346,9 +349,39 @@ class session : public std::enable_shared_from_this<session> {
         status, reason_phrase(status), body.size(), ctx.request_id, close ? "Connection: close\r\n" : "");
     ctx.status = status;
     bool head_only = ctx.head.method == "HEAD";
-    io_status s = co_await client_->write(head, head_only ? std::string_view() : body, cfg_.timeouts.stream_idle);
     ctx.response_bytes = head_only ? 0 : body.size();
+    // An error answer carries nothing of a cluster's, so it goes out even if the record failed.
+    (void)co_await record_durably(ctx);
+    io_status s = co_await client_->write(head, head_only ? std::string_view() : body, cfg_.timeouts.stream_idle);
     co_return (s != io_status::ok || close) ? next_step::close : next_step::keep_alive;
+  }
+
+  // Waits until the request's audit record is durable (at once without an audit log). Called
+  // before the last bytes of a response: a client that got a complete answer knows its request is
+  // on the log. False when the record could not be written; relay then withholds the end of the
+  // response (fail closed: the client sees a truncated answer, never an unrecorded complete one).
+  asio::awaitable<bool> record_durably(request_context& ctx) {
+    const pipeline& stages = *w_.shared.stages;
+    if (!stages.records_audit() || ctx.audit_recorded) {
+      co_return true;
+    }
+    const double seconds = std::chrono::duration<double>(clock::now() - ctx.started).count();
+    auto ex = co_await asio::this_coro::executor;
+    audit::status s = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(audit::status)>(
+        [&stages, &ctx, seconds, ex](auto handler) {
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          stages.record_durably(ctx, seconds, [h, ex](const audit::status& st) {
+            asio::post(ex, [h, st]() mutable { std::move (*h)(st); });
+          });
+        },
+        asio::use_awaitable);
+    ctx.audit_recorded = true;  // finish() must not append it a second time, durable or not
+    if (!s.is_ok()) {
+      ctx.error_kind = "audit_unavailable";
+      log_line("error", "audit append failed").str("request_id", ctx.request_id).str("error", s.message()).emit();
+      co_return false;
+    }
+    co_return true;
   }
 
   // forward: the request to a compliant cluster; relay: its answer back, watching the client.
@@ -651,6 +684,9 @@ class session : public std::enable_shared_from_this<session> {
     };
 
     if (up.framing == http::body_framing::none) {
+      if (!co_await record_durably(ctx)) {
+        co_return std::pair{next_step::close, false};
+      }
       io_status s = co_await client_->write(out, {}, idle);
       if (s != io_status::ok) {
         co_return client_failed(s);
@@ -667,6 +703,9 @@ class session : public std::enable_shared_from_this<session> {
         upbuf.erase(0, take);
         remaining -= take;
         ctx.response_bytes += take;
+        if (remaining == 0 && !co_await record_durably(ctx)) {
+          co_return std::pair{next_step::close, false};
+        }
         if (!out.empty()) {
           io_status s = co_await client_->write(out, {}, idle);
           if (s != io_status::ok) {
@@ -706,6 +745,9 @@ class session : public std::enable_shared_from_this<session> {
       ctx.response_bytes += decoded.size();
       keep(decoded);
       append_chunk(out, decoded, chunked);
+      if (done && !co_await record_durably(ctx)) {
+        co_return std::pair{next_step::close, false};
+      }
       if (done && chunked) {
         out += "0\r\n\r\n";
       }
@@ -721,6 +763,9 @@ class session : public std::enable_shared_from_this<session> {
       }
       connection::read_result r = co_await upstream.read_into(upbuf, read_chunk, idle);
       if (r.status == io_status::eof && up.framing == http::body_framing::until_close) {
+        if (!co_await record_durably(ctx)) {
+          co_return std::pair{next_step::close, false};
+        }
         if (chunked) {
           io_status s = co_await client_->write("0\r\n\r\n", {}, idle);
           if (s != io_status::ok) {

@@ -7,8 +7,8 @@ import signal
 import subprocess
 import unittest
 
-from support import (SOVGW, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml, make_certs,
-                     start_standin, tls_connect, Reader)
+from support import (CHAT_STREAM, SOVGW, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml,
+                     make_certs, start_standin, tls_connect, Reader)
 
 POLICY = """version: 1
 rules:
@@ -92,6 +92,50 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(shown.returncode, 0, shown.stderr)
         self.assertIn("Bonjour", shown.stdout)  # the prompt
         self.assertIn("chat.completion", shown.stdout)  # the completion as relayed
+
+    def test_a_complete_response_means_a_durable_record(self):
+        # The gateway makes the audit record durable before the last byte of each answer. So when
+        # the client has a complete response and the gateway is killed at once (SIGKILL: no drain,
+        # no final checkpoint), the record is still on the log — for streamed, plain and denied
+        # requests alike.
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        keys = os.path.join(tmp.path, "keys")
+        db = os.path.join(tmp.path, "db")
+        self.assertEqual(sovgw("keys", "init", keys).returncode, 0)
+        policy = os.path.join(tmp.path, "policy.yaml")
+        with open(policy, "w") as f:
+            f.write(POLICY)
+        standin = start_standin(certs, chunks=2, delay_ms=1)
+        self.addCleanup(standin.stop)
+        extra = f"policy: {policy}\naudit:\n  db: {db}\n  keys: {keys}\n"
+        g = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs), extra=extra),
+                    tmp.path)
+        self.addCleanup(g.stop)
+
+        requests = [chat_request(), chat_request(CHAT_STREAM), chat_request(b'{"model":"llama-3","messages":[]}')]
+        seen = []
+        with tls_connect(g.port, certs) as s:
+            reader = Reader(s)
+            for i in range(30):
+                s.sendall(requests[i % 3])
+                resp = reader.read_response()
+                self.assertEqual(resp.status, (200, 200, 403)[i % 3])
+                seen.append(resp.header("x-request-id"))
+            g.proc.kill()
+            g.proc.wait(timeout=30)
+
+        for request_id in seen:
+            q = sovgw("audit", "query", "--db", db, "--request-id", request_id, "--format", "jsonl")
+            self.assertEqual(q.returncode, 0, q.stderr)
+            rows = [json.loads(line) for line in q.stdout.splitlines() if line.strip()]
+            self.assertEqual(len(rows), 1, f"request {request_id} is missing from the log after SIGKILL")
+        # And the log still opens for writing (its tree verifies against its last checkpoint).
+        g2 = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs), extra=extra),
+                     tmp.path)
+        self.addCleanup(g2.stop)
+        self.assertEqual(exchange(g2.port, certs, chat_request()).status, 200)
 
 
 if __name__ == "__main__":
