@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <pthread.h>
+
+#include <charconv>
 #include <time.h>
 
 #include "audit/keys.hpp"
@@ -35,6 +37,22 @@ std::span<const std::uint8_t> bytes_of(std::string_view s) {
 }
 
 }  // namespace
+
+std::optional<std::uint64_t> parse_age_seconds(std::string_view text) {
+  if (text.size() < 2) {
+    return std::nullopt;
+  }
+  const char unit = text.back();
+  const std::uint64_t per = unit == 'd' ? 86400 : unit == 'h' ? 3600 : unit == 'm' ? 60 : unit == 's' ? 1 : 0;
+  std::uint64_t n = 0;
+  const auto digits = text.substr(0, text.size() - 1);
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (per == 0 || ec != std::errc() || end != digits.data() + digits.size() ||
+      n > UINT64_MAX / 1000000 / per) {
+    return std::nullopt;
+  }
+  return n * per;
+}
 
 result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
   auto keys = load_writer_keys(config.key_dir);

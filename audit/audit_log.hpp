@@ -44,6 +44,9 @@ struct log_config {
 // another append.
 using append_callback = std::function<void(const status&, std::uint64_t seq)>;
 
+// A retention age as written by admins: "90d", "12h", "30m", "10s". nullopt when unreadable.
+[[nodiscard]] std::optional<std::uint64_t> parse_age_seconds(std::string_view text);
+
 // What the sequencer has done since open(): for benchmarks and metrics.
 struct log_stats {
   std::uint64_t records = 0;         // records made durable

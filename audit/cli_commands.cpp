@@ -175,15 +175,14 @@ std::uint64_t parse_time(const std::string& text, const char* what) {
 }
 
 std::uint64_t parse_age_us(const std::string& text) {
-  if (text.size() < 2) {
-    throw usage_error(fmt::format("--older-than: cannot read '{}' (use e.g. 90d, 12h, 30m, 10s)", text));
-  }
-  const char unit = text.back();
-  const std::uint64_t per = unit == 'd' ? 86400 : unit == 'h' ? 3600 : unit == 'm' ? 60 : unit == 's' ? 1 : 0;
-  if (per == 0) {
+  const auto seconds = parse_age_seconds(text);
+  if (!seconds && text.size() >= 2 && std::string_view("dhms").find(text.back()) == std::string_view::npos) {
     throw usage_error(fmt::format("--older-than: unknown unit in '{}' (use d, h, m or s)", text));
   }
-  return parse_count(text.substr(0, text.size() - 1), "older-than") * per * 1000000;
+  if (!seconds) {
+    throw usage_error(fmt::format("--older-than: cannot read '{}' (use e.g. 90d, 12h, 30m, 10s)", text));
+  }
+  return *seconds * 1000000;
 }
 
 std::string format_time(std::uint64_t us) {
@@ -353,7 +352,14 @@ std::unique_ptr<audit_log> open_writer(const options& o) {
   config.allow_unverified_open = o.flags.count("force") != 0;
   auto log = audit_log::open(config);
   if (!log.is_ok()) {
-    throw usage_error(log.error().message());
+    std::string message = log.error().message();
+    if (message.find("in use by another writer") != std::string::npos) {
+      message +=
+          "\n(a running gateway holds it: shred and retain through its admin listener instead, e.g. "
+          "curl -X POST 'http://127.0.0.1:9901/admin/audit/shred?tenant=T' or "
+          "'.../admin/audit/retain?older_than=90d')";
+    }
+    throw usage_error(message);
   }
   return std::move(log.value());
 }

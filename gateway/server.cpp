@@ -262,6 +262,12 @@ int server::run() {
   for (auto& t : threads) {
     t.join();
   }
+  {
+    std::lock_guard lock(state_.audit_job_mutex);
+    if (state_.audit_job.joinable()) {
+      state_.audit_job.join();  // a shred or retention run asked for on the admin listener
+    }
+  }
   if (state_.audit) {
     audit::status s = state_.audit->close();  // every queued record durable, final checkpoint signed
     log_line(s.is_ok() ? "info" : "error", "audit log closed")

@@ -10,7 +10,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
+#include <mutex>
 #include <random>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -32,6 +34,11 @@ struct shared_state {
   std::unique_ptr<audit::audit_log> audit;  // null without audit: in the config
   std::unique_ptr<pipeline> stages;
   std::atomic<bool> draining{false};
+  // The audit maintenance job (shred, retention) asked for on the admin listener: one at a time, on
+  // its own thread (it flushes and compacts RocksDB); joined before the audit log closes.
+  std::mutex audit_job_mutex;
+  std::thread audit_job;
+  std::atomic<bool> audit_job_busy{false};
 };
 
 struct worker {

@@ -4,6 +4,7 @@ framing errors — and an auditor verifies the log and reads the payload with th
 import json
 import os
 import signal
+import socket
 import subprocess
 import unittest
 
@@ -136,6 +137,65 @@ class AuditRecordingTest(unittest.TestCase):
                      tmp.path)
         self.addCleanup(g2.stop)
         self.assertEqual(exchange(g2.port, certs, chat_request()).status, 200)
+
+    def test_shred_and_retain_on_a_running_gateway(self):
+        # The CLI cannot open a log a gateway holds; the admin listener runs the same jobs.
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        keys = os.path.join(tmp.path, "keys")
+        db = os.path.join(tmp.path, "db")
+        self.assertEqual(sovgw("keys", "init", keys).returncode, 0)
+        standin = start_standin(certs)
+        self.addCleanup(standin.stop)
+        extra = f"audit:\n  db: {db}\n  keys: {keys}\n"
+        g = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs), extra=extra),
+                    tmp.path)
+        self.addCleanup(g.stop)
+
+        def admin(method, target):
+            with socket.create_connection(("127.0.0.1", g.admin_port), timeout=60) as s:
+                s.sendall(f"{method} {target} HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n"
+                          f"Connection: close\r\n\r\n".encode())
+                return Reader(s).read_response()
+
+        ok = exchange(g.port, certs, chat_request())
+        self.assertEqual(ok.status, 200)
+        request_id = ok.header("x-request-id")
+
+        # While the gateway runs, the CLI is refused and told where to go.
+        r = sovgw("audit", "shred", "--db", db, "--keys", keys, "--tenant", "default")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("/admin/audit/shred", r.stderr)
+
+        bad = [admin("POST", "/admin/audit/shred"), admin("POST", "/admin/audit/shred?tenant="),
+               admin("GET", "/admin/audit/shred?tenant=default"), admin("POST", "/admin/audit/retain?older_than=9x"),
+               admin("POST", "/admin/audit/retain")]
+        self.assertEqual([b.status for b in bad], [400, 400, 405, 400, 400])
+        self.assertIn("tenant", bad[0].json()["error"]["message"])
+
+        shred = admin("POST", "/admin/audit/shred?tenant=default")
+        self.assertEqual(shred.status, 200, shred.body)
+        self.assertEqual(shred.json()["tenant"], "default")
+        retain = admin("POST", "/admin/audit/retain?older_than=0s")
+        self.assertEqual(retain.status, 200, retain.body)
+        self.assertGreaterEqual(retain.json()["dropped"], 1)  # the request's sealed payload
+        # The gateway goes on serving and recording.
+        self.assertEqual(exchange(g.port, certs, chat_request()).status, 200)
+
+        g.signal(signal.SIGTERM)
+        g.proc.wait(timeout=30)
+        self.assertEqual(g.proc.returncode, 0)
+        r = sovgw("audit", "verify", "--db", db, "--pubkey", os.path.join(keys, "signing.pub"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        shown = sovgw("audit", "show", "--db", db, "--request-id", request_id, "--auditor-key",
+                      os.path.join(keys, "auditor.key"))
+        self.assertNotEqual(shown.returncode, 0)  # payload gone (retention) and its key destroyed
+        self.assertNotIn("Bonjour", shown.stdout)
+        q = sovgw("audit", "query", "--db", db, "--format", "jsonl")
+        notes = [json.loads(line).get("note", "") for line in q.stdout.splitlines() if line.strip()]
+        self.assertTrue(any(n.startswith("crypto-shred") for n in notes), notes)
+        self.assertTrue(any(n.startswith("retention") for n in notes), notes)
 
 
 if __name__ == "__main__":
