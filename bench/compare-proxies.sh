@@ -2,7 +2,12 @@
 # Side-by-side benchmark: sovgw vs HAProxy vs nginx, each terminating TLS and re-encrypting to the
 # same TLS upstream (nginx `return 200` with a fixed chat completion), measured with wrk in one run.
 #
-#   bench/compare-proxies.sh [--duration 10] [--rounds 3] [--connections 32] [--idle 2000]
+#   bench/compare-proxies.sh [--duration 10] [--rounds 3] [--connections 32] [--idle 2000] [--audit]
+#
+# --audit adds two sovgw instances recording every request in an audit log (sealed payloads):
+# sovgw_audit makes each record durable before the response's last byte (the default),
+# sovgw_audit_after appends it after the response (audit.record_before_response: false); their
+# cost is printed against plain sovgw.
 #
 # Every proxy gets one thread (sovgw threads: 1, HAProxy nbthread 1, nginx worker_processes 1); the
 # upstream nginx has one worker; wrk has one thread. They share this machine's cores, so absolute
@@ -15,12 +20,14 @@ DURATION=10
 ROUNDS=3
 CONNS=32
 IDLE=2000
+AUDIT=0
 while (($#)); do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
     --connections) CONNS=$2; shift 2 ;;
     --idle) IDLE=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --audit) AUDIT=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -46,6 +53,7 @@ chmod 600 "$CERTS/gateway-combined.pem"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(free_port); GW=$(free_port); GW_ADMIN=$(free_port); HA=$(free_port); NX=$(free_port)
+GWA=$(free_port); GWA_ADMIN=$(free_port); GWB=$(free_port); GWB_ADMIN=$(free_port)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -101,6 +109,19 @@ clusters:
 EOF
 "$BUILD/sovgw" serve --config "$OUT/sovgw.yaml" > "$OUT/sovgw.log" 2>&1 &
 GW_PID=$!; PIDS+=($GW_PID)
+if ((AUDIT)); then
+  "$BUILD/sovgw" keys init "$OUT/audit-keys" > /dev/null
+  sed -e "s/port: $GW}/port: $GWA}/" -e "s/port: $GW_ADMIN}/port: $GWA_ADMIN}/" "$OUT/sovgw.yaml" > "$OUT/sovgw-audit.yaml"
+  printf 'audit:\n  db: %s\n  keys: %s\n  payload: sealed\n' "$OUT/audit-db" "$OUT/audit-keys" >> "$OUT/sovgw-audit.yaml"
+  "$BUILD/sovgw" serve --config "$OUT/sovgw-audit.yaml" > "$OUT/sovgw-audit.log" 2>&1 &
+  PIDS+=($!)
+  "$BUILD/sovgw" keys init "$OUT/audit-keys-b" > /dev/null
+  sed -e "s/port: $GW}/port: $GWB}/" -e "s/port: $GW_ADMIN}/port: $GWB_ADMIN}/" "$OUT/sovgw.yaml" > "$OUT/sovgw-audit-after.yaml"
+  printf 'audit:\n  db: %s\n  keys: %s\n  payload: sealed\n  record_before_response: false\n' \
+    "$OUT/audit-db-b" "$OUT/audit-keys-b" >> "$OUT/sovgw-audit-after.yaml"
+  "$BUILD/sovgw" serve --config "$OUT/sovgw-audit-after.yaml" > "$OUT/sovgw-audit-after.log" 2>&1 &
+  PIDS+=($!)
+fi
 
 # --- HAProxy ----------------------------------------------------------------------------------
 cat > "$OUT/haproxy.cfg" <<EOF
@@ -211,7 +232,7 @@ run_all() { # name:port...
     local name=${t%%:*}
     RPS[$name]=$(median ${rps[$name]}); P50[$name]=$(median ${p50[$name]}); P99[$name]=$(median ${p99[$name]})
     NEWCONN[$name]=$(median ${nc[$name]})
-    printf '%-9s rps=%-10s p50_ms=%-8s p99_ms=%-8s new_tls_conn_per_s=%-9s (rounds rps: %s)\n' "$name" "${RPS[$name]}" \
+    printf '%-17s rps=%-10s p50_ms=%-8s p99_ms=%-8s new_tls_conn_per_s=%-9s (rounds rps: %s)\n' "$name" "${RPS[$name]}" \
       "${P50[$name]}" "${P99[$name]}" "${NEWCONN[$name]}" "${rps[$name]}"
   done
 }
@@ -232,7 +253,9 @@ idle_rss() { # name port pid -> KiB per idle TLS connection
 }
 
 echo "== upstream direct, then the proxies (1 thread each), $ROUNDS interleaved rounds of ${DURATION}s"
-run_all upstream:"$UP" sovgw:"$GW" haproxy:"$HA" nginx:"$NX"
+targets=(upstream:"$UP" sovgw:"$GW" haproxy:"$HA" nginx:"$NX")
+((AUDIT)) && targets+=(sovgw_audit:"$GWA" sovgw_audit_after:"$GWB")
+run_all "${targets[@]}"
 echo "== memory per idle TLS connection"
 idle_rss sovgw "$GW" "$GW_PID"
 idle_rss haproxy "$HA" "$HA_PID"
@@ -243,3 +266,7 @@ for peer in haproxy nginx; do
   echo "ratio gateway/$peer rps=$(ratio "${RPS[sovgw]}" "${RPS[$peer]}") p50=$(ratio "${P50[sovgw]}" "${P50[$peer]}") p99=$(ratio "${P99[sovgw]}" "${P99[$peer]}") new_tls_conn=$(ratio "${NEWCONN[sovgw]}" "${NEWCONN[$peer]}")"
 done
 echo "ratio gateway/haproxy idle_conn_rss=$(ratio "${RSSKB[sovgw]}" "${RSSKB[haproxy]}")"
+if ((AUDIT)); then
+  echo "ratio gateway_audit/gateway rps=$(ratio "${RPS[sovgw_audit]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_audit]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_audit]}" "${P99[sovgw]}")"
+  echo "ratio gateway_audit_after/gateway rps=$(ratio "${RPS[sovgw_audit_after]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_audit_after]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_audit_after]}" "${P99[sovgw]}")"
+fi

@@ -349,6 +349,10 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
                           }},
                          {"hash_client_ip",
                           [&](const YAML::Node& x) { r.boolean(x, "audit.hash_client_ip", cfg.audit_hash_client_ip); }},
+                         {"record_before_response",
+                          [&](const YAML::Node& x) {
+                            r.boolean(x, "audit.record_before_response", cfg.audit_record_before_response);
+                          }},
                      });
                if (v.IsMap() && (cfg.audit_db.empty() || cfg.audit_keys.empty())) {
                  r.error(v.Mark(), "audit needs both db and keys (make keys with `sovgw keys init DIR`)");

@@ -85,6 +85,9 @@ struct config {
   milliseconds audit_checkpoint_interval{1000};
   std::string audit_payload = "sealed";  // sealed | digest | none
   bool audit_hash_client_ip = false;
+  // The record is durable before the response's last byte (true) or appended after it (false:
+  // faster, but a crash can lose the records of the last few milliseconds).
+  bool audit_record_before_response = true;
   std::vector<cluster_config> clusters;
 };
 

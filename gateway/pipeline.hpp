@@ -56,8 +56,11 @@ class pipeline {
   void record(const request_context& ctx, double seconds) const;
   // The audit record alone, with `done` called once it is durable (or could not be written).
   // The session calls it before the last byte of a response, so a client that saw a complete
-  // response knows its request is on the log. False without an audit log.
-  [[nodiscard]] bool records_audit() const { return audit_ != nullptr; }
+  // response knows its request is on the log. False without an audit log or with
+  // audit.record_before_response: false.
+  [[nodiscard]] bool records_before_response() const {
+    return audit_ != nullptr && cfg_->audit_record_before_response;
+  }
   void record_durably(const request_context& ctx, double seconds,
                       std::function<void(const audit::status&)> done) const;
 

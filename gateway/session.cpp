@@ -364,7 +364,7 @@ class session : public std::enable_shared_from_this<session> {
   // response (fail closed: the client sees a truncated answer, never an unrecorded complete one).
   asio::awaitable<bool> record_durably(request_context& ctx) {
     const pipeline& stages = *w_.shared.stages;
-    if (!stages.records_audit() || ctx.audit_recorded) {
+    if (!stages.records_before_response() || ctx.audit_recorded) {
       co_return true;
     }
     const double seconds = std::chrono::duration<double>(clock::now() - ctx.started).count();

@@ -44,7 +44,10 @@ class AuditRecordingTest(unittest.TestCase):
             f.write(POLICY)
         standin = start_standin(certs)
         self.addCleanup(standin.stop)
-        extra = f"policy: {policy}\naudit:\n  db: {db}\n  keys: {keys}\n  checkpoint_interval: 200ms\n"
+        # Records appended after each response (the faster mode); the SIGKILL test below covers the
+        # default, durable before the response's last byte.
+        extra = (f"policy: {policy}\naudit:\n  db: {db}\n  keys: {keys}\n  checkpoint_interval: 200ms\n"
+                 "  record_before_response: false\n")
         g = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs), extra=extra),
                     tmp.path)
         self.addCleanup(g.stop)
