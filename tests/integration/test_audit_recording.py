@@ -200,6 +200,44 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertTrue(any(n.startswith("crypto-shred") for n in notes), notes)
         self.assertTrue(any(n.startswith("retention") for n in notes), notes)
 
+    def test_audit_jobs_are_refused_from_other_interfaces(self):
+        # The admin listener has no authentication: when bound beyond loopback it still serves
+        # health and metrics, but the data-destroying audit jobs only to loopback peers.
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a source address
+            local = probe.getsockname()[0]
+        except OSError:
+            local = None
+        finally:
+            probe.close()
+        if not local or local.startswith("127."):
+            self.skipTest("this machine has no non-loopback IPv4 address to connect from")
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        keys = os.path.join(tmp.path, "keys")
+        db = os.path.join(tmp.path, "db")
+        self.assertEqual(sovgw("keys", "init", keys).returncode, 0)
+        standin = start_standin(certs)
+        self.addCleanup(standin.stop)
+        config = gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs),
+                              extra=f"audit:\n  db: {db}\n  keys: {keys}\n")
+        config = config.replace("admin:\n  address: 127.0.0.1", "admin:\n  address: 0.0.0.0")
+        g = Gateway(config, tmp.path)
+        self.addCleanup(g.stop)
+
+        def admin(host, method, target):
+            with socket.create_connection((host, g.admin_port), timeout=30) as s:
+                s.sendall(f"{method} {target} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n".encode())
+                return Reader(s).read_response()
+
+        self.assertEqual(admin(local, "GET", "/healthz").status, 200)
+        refused = admin(local, "POST", "/admin/audit/shred?tenant=default")
+        self.assertEqual(refused.status, 403)
+        self.assertIn("loopback", refused.json()["error"]["message"])
+        self.assertEqual(admin("127.0.0.1", "POST", "/admin/audit/shred?tenant=default").status, 200)
+
 
 if __name__ == "__main__":
     unittest.main()
