@@ -386,7 +386,7 @@ class session : public std::enable_shared_from_this<session> {
           auto ex = asio::get_associated_executor(handler);
           auto h = std::make_shared<decltype(handler)>(std::move(handler));
           stages.record_durably(ctx, seconds, [h, ex](const audit::status& st) {
-            asio::post(ex, [h, st]() mutable { std::move (*h)(st); });
+            asio::post(ex, [h, st]() mutable { std::move(*h)(st); });
           });
         },
         asio::use_awaitable);
@@ -903,7 +903,7 @@ asio::awaitable<admin_answer> run_audit_job(worker& w, std::function<admin_answe
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
         if (st.audit_job_busy.exchange(true)) {
           asio::post(ex, [h]() mutable {
-            std::move (*h)(admin_error(409, "another audit job is running; try again when it has finished"));
+            std::move(*h)(admin_error(409, "another audit job is running; try again when it has finished"));
           });
           return;
         }
