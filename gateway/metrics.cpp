@@ -93,4 +93,21 @@ std::string metrics::render() const {
   return out;
 }
 
+std::string render_audit_metrics(const audit::audit_log& log) {
+  const audit::log_stats st = log.stats();
+  const auto checkpoint = log.latest_checkpoint();
+  std::string out;
+  auto it = std::back_inserter(out);
+  auto line = [&](const char* name, const char* help, const char* type, auto value) {
+    fmt::format_to(it, "# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+  };
+  line("sovgw_audit_records_total", "Audit records made durable since start.", "counter", st.records);
+  line("sovgw_audit_syncs_total", "Group commits (one fdatasync each) since start.", "counter", st.syncs);
+  line("sovgw_audit_sync_seconds_total", "Time spent in group commits since start.", "counter", st.sync_seconds);
+  line("sovgw_audit_tree_size", "Records in the audit log's Merkle tree (durable).", "gauge", log.durable_size());
+  line("sovgw_audit_checkpoint_size", "Tree size covered by the latest signed checkpoint.", "gauge",
+       checkpoint ? checkpoint->size : 0);
+  return out;
+}
+
 }  // namespace sovgw::gateway

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "audit/audit_log.hpp"
+
 namespace sovgw::gateway {
 
 enum class upstream_error_kind : std::uint8_t { connect, tls, timeout, reset, protocol, count_ };
@@ -46,5 +48,9 @@ class metrics {
   std::vector<std::string> names_;  // index 0 = "none"
   std::unique_ptr<per_cluster[]> clusters_;
 };
+
+// The audit log's counters (records, group commits, sync time, tree and checkpoint sizes) in the
+// same text format, appended to /metrics when the gateway has an audit log.
+[[nodiscard]] std::string render_audit_metrics(const audit::audit_log& log);
 
 }  // namespace sovgw::gateway

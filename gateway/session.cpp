@@ -1029,6 +1029,9 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
       body = draining ? "draining\n" : "ready\n";
     } else if (path == "/metrics") {
       body = w.shared.stats->render();
+      if (w.shared.audit) {
+        body += render_audit_metrics(*w.shared.audit);
+      }
       type = "text/plain; version=0.0.4; charset=utf-8";
     } else {
       status = 404;

@@ -9,7 +9,7 @@ import subprocess
 import unittest
 
 from support import (CHAT_STREAM, SOVGW, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml,
-                     make_certs, start_standin, tls_connect, Reader)
+                     make_certs, metric, start_standin, tls_connect, Reader)
 
 POLICY = """version: 1
 rules:
@@ -183,8 +183,11 @@ class AuditRecordingTest(unittest.TestCase):
         retain = admin("POST", "/admin/audit/retain?older_than=0s")
         self.assertEqual(retain.status, 200, retain.body)
         self.assertGreaterEqual(retain.json()["dropped"], 1)  # the request's sealed payload
-        # The gateway goes on serving and recording.
+        # The gateway goes on serving and recording, and its metrics count the records.
         self.assertEqual(exchange(g.port, certs, chat_request()).status, 200)
+        self.assertGreaterEqual(metric(g, "sovgw_audit_records_total"), 4)  # 2 requests, shred, retention
+        self.assertGreaterEqual(metric(g, "sovgw_audit_syncs_total"), 1)
+        self.assertEqual(metric(g, "sovgw_audit_tree_size"), metric(g, "sovgw_audit_records_total"))
 
         g.signal(signal.SIGTERM)
         g.proc.wait(timeout=30)
