@@ -109,18 +109,19 @@ clusters:
 EOF
 "$BUILD/sovgw" serve --config "$OUT/sovgw.yaml" > "$OUT/sovgw.log" 2>&1 &
 GW_PID=$!; PIDS+=($GW_PID)
+# A copy of the sovgw config on other ports with an audit log (own keys and database).
+start_audited_gateway() { # name port admin_port extra_audit_yaml
+  local name=$1 port=$2 admin=$3 extra=$4
+  "$BUILD/sovgw" keys init "$OUT/$name-keys" > /dev/null
+  sed -e "s/port: $GW}/port: $port}/" -e "s/port: $GW_ADMIN}/port: $admin}/" "$OUT/sovgw.yaml" > "$OUT/$name.yaml"
+  printf 'audit:\n  db: %s\n  keys: %s\n  payload: sealed\n%b' "$OUT/$name-db" "$OUT/$name-keys" "$extra" \
+    >> "$OUT/$name.yaml"
+  "$BUILD/sovgw" serve --config "$OUT/$name.yaml" > "$OUT/$name.log" 2>&1 &
+  PIDS+=($!)
+}
 if ((AUDIT)); then
-  "$BUILD/sovgw" keys init "$OUT/audit-keys" > /dev/null
-  sed -e "s/port: $GW}/port: $GWA}/" -e "s/port: $GW_ADMIN}/port: $GWA_ADMIN}/" "$OUT/sovgw.yaml" > "$OUT/sovgw-audit.yaml"
-  printf 'audit:\n  db: %s\n  keys: %s\n  payload: sealed\n' "$OUT/audit-db" "$OUT/audit-keys" >> "$OUT/sovgw-audit.yaml"
-  "$BUILD/sovgw" serve --config "$OUT/sovgw-audit.yaml" > "$OUT/sovgw-audit.log" 2>&1 &
-  PIDS+=($!)
-  "$BUILD/sovgw" keys init "$OUT/audit-keys-b" > /dev/null
-  sed -e "s/port: $GW}/port: $GWB}/" -e "s/port: $GW_ADMIN}/port: $GWB_ADMIN}/" "$OUT/sovgw.yaml" > "$OUT/sovgw-audit-after.yaml"
-  printf 'audit:\n  db: %s\n  keys: %s\n  payload: sealed\n  record_before_response: false\n' \
-    "$OUT/audit-db-b" "$OUT/audit-keys-b" >> "$OUT/sovgw-audit-after.yaml"
-  "$BUILD/sovgw" serve --config "$OUT/sovgw-audit-after.yaml" > "$OUT/sovgw-audit-after.log" 2>&1 &
-  PIDS+=($!)
+  start_audited_gateway sovgw-audit "$GWA" "$GWA_ADMIN" ""
+  start_audited_gateway sovgw-audit-after "$GWB" "$GWB_ADMIN" "  record_before_response: false\n"
 fi
 
 # --- HAProxy ----------------------------------------------------------------------------------

@@ -197,6 +197,17 @@ phase_result run_async(audit_log& log, int inflight, double seconds, std::size_t
   return out;
 }
 
+// One summary line per append setting: rate, commit latencies, ratio to the baseline, costs.
+void print_append_line(const std::string& setting, phase_result& r, std::size_t payload_bytes, double baseline) {
+  const double rate = static_cast<double>(r.appends) / r.elapsed;
+  fmt::print(
+      "audit {} appends_per_s={:.0f} p50_ms={:.2f} p99_ms={:.2f} payload_bytes={} ratio_vs_per_record_sync={:.1f} "
+      "{}\n",
+      setting, rate, percentile(r.latencies_ms, 0.50), percentile(r.latencies_ms, 0.99), payload_bytes,
+      baseline > 0 ? rate / baseline : 0.0, r.cost());
+  std::fflush(stdout);
+}
+
 settings parse(int argc, char** argv) {
   settings s;
   for (int i = 1; i < argc; ++i) {
@@ -285,25 +296,13 @@ int main(int argc, char** argv) {
       id_run = fmt::format("w{}", w);
       id_count = r.appends;
     }
-    const double rate = static_cast<double>(r.appends) / r.elapsed;
-    fmt::print(
-        "audit writers={} appends_per_s={:.0f} p50_ms={:.2f} p99_ms={:.2f} payload_bytes={} "
-        "ratio_vs_per_record_sync={:.1f} {}\n",
-        w, rate, percentile(r.latencies_ms, 0.50), percentile(r.latencies_ms, 0.99), s.payload_bytes,
-        baseline > 0 ? rate / baseline : 0.0, r.cost());
-    std::fflush(stdout);
+    print_append_line(fmt::format("writers={}", w), r, s.payload_bytes, baseline);
   }
   for (const int inflight : s.async_inflight) {
     auto r =
         run_async(log, inflight, s.seconds, s.payload_bytes, fmt::format("async{}", inflight), base_time);
     written += r.appends;
-    const double rate = static_cast<double>(r.appends) / r.elapsed;
-    fmt::print(
-        "audit async_inflight={} appends_per_s={:.0f} p50_ms={:.2f} p99_ms={:.2f} payload_bytes={} "
-        "ratio_vs_per_record_sync={:.1f} {}\n",
-        inflight, rate, percentile(r.latencies_ms, 0.50), percentile(r.latencies_ms, 0.99), s.payload_bytes,
-        baseline > 0 ? rate / baseline : 0.0, r.cost());
-    std::fflush(stdout);
+    print_append_line(fmt::format("async_inflight={}", inflight), r, s.payload_bytes, baseline);
   }
   if (written < s.records) {
     const auto t0 = clock_type::now();

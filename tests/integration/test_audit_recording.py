@@ -31,26 +31,51 @@ def sovgw(*args):
     return r
 
 
+def admin_request(host, port, method, target):
+    with socket.create_connection((host, port), timeout=60) as s:
+        s.sendall(f"{method} {target} HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n"
+                  f"Connection: close\r\n\r\n".encode())
+        return Reader(s).read_response()
+
+
+class AuditedGateway:
+    """Fresh keys, a stand-in cluster and a gateway recording to an audit log, cleaned up with the test."""
+
+    def __init__(self, test, audit_extra="", policy=False, standin_args=None, admin_address=None):
+        self.test = test
+        self.tmp = TempDir()
+        test.addCleanup(self.tmp.cleanup)
+        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
+        self.keys = os.path.join(self.tmp.path, "keys")
+        self.db = os.path.join(self.tmp.path, "db")
+        test.assertEqual(sovgw("keys", "init", self.keys).returncode, 0)
+        extra = ""
+        if policy:
+            path = os.path.join(self.tmp.path, "policy.yaml")
+            with open(path, "w") as f:
+                f.write(POLICY)
+            extra += f"policy: {path}\n"
+        extra += f"audit:\n  db: {self.db}\n  keys: {self.keys}\n{audit_extra}"
+        self.standin = start_standin(self.certs, **(standin_args or {}))
+        test.addCleanup(self.standin.stop)
+        self.config = gateway_yaml(self.certs, cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs),
+                                   extra=extra)
+        if admin_address:
+            self.config = self.config.replace("admin:\n  address: 127.0.0.1", f"admin:\n  address: {admin_address}")
+        self.gateway = self.start()
+
+    def start(self):
+        g = Gateway(self.config, self.tmp.path)
+        self.test.addCleanup(g.stop)
+        return g
+
+
 class AuditRecordingTest(unittest.TestCase):
     def test_every_request_is_recorded_and_verifiable(self):
-        tmp = TempDir()
-        self.addCleanup(tmp.cleanup)
-        certs = make_certs(os.path.join(tmp.path, "certs"))
-        keys = os.path.join(tmp.path, "keys")
-        db = os.path.join(tmp.path, "db")
-        self.assertEqual(sovgw("keys", "init", keys).returncode, 0)
-        policy = os.path.join(tmp.path, "policy.yaml")
-        with open(policy, "w") as f:
-            f.write(POLICY)
-        standin = start_standin(certs)
-        self.addCleanup(standin.stop)
         # Records appended after each response (the faster mode); the SIGKILL test below covers the
         # default, durable before the response's last byte.
-        extra = (f"policy: {policy}\naudit:\n  db: {db}\n  keys: {keys}\n  checkpoint_interval: 200ms\n"
-                 "  record_before_response: false\n")
-        g = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs), extra=extra),
-                    tmp.path)
-        self.addCleanup(g.stop)
+        a = AuditedGateway(self, "  checkpoint_interval: 200ms\n  record_before_response: false\n", policy=True)
+        g, certs, keys, db = a.gateway, a.certs, a.keys, a.db
 
         ok = exchange(g.port, certs, chat_request())
         denied = exchange(g.port, certs, chat_request(b'{"model":"llama-3","messages":[]}'))
@@ -102,21 +127,8 @@ class AuditRecordingTest(unittest.TestCase):
         # the client has a complete response and the gateway is killed at once (SIGKILL: no drain,
         # no final checkpoint), the record is still on the log — for streamed, plain and denied
         # requests alike.
-        tmp = TempDir()
-        self.addCleanup(tmp.cleanup)
-        certs = make_certs(os.path.join(tmp.path, "certs"))
-        keys = os.path.join(tmp.path, "keys")
-        db = os.path.join(tmp.path, "db")
-        self.assertEqual(sovgw("keys", "init", keys).returncode, 0)
-        policy = os.path.join(tmp.path, "policy.yaml")
-        with open(policy, "w") as f:
-            f.write(POLICY)
-        standin = start_standin(certs, chunks=2, delay_ms=1)
-        self.addCleanup(standin.stop)
-        extra = f"policy: {policy}\naudit:\n  db: {db}\n  keys: {keys}\n"
-        g = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs), extra=extra),
-                    tmp.path)
-        self.addCleanup(g.stop)
+        a = AuditedGateway(self, policy=True, standin_args={"chunks": 2, "delay_ms": 1})
+        g, certs, db = a.gateway, a.certs, a.db
 
         requests = [chat_request(), chat_request(CHAT_STREAM), chat_request(b'{"model":"llama-3","messages":[]}')]
         seen = []
@@ -136,31 +148,15 @@ class AuditRecordingTest(unittest.TestCase):
             rows = [json.loads(line) for line in q.stdout.splitlines() if line.strip()]
             self.assertEqual(len(rows), 1, f"request {request_id} is missing from the log after SIGKILL")
         # And the log still opens for writing (its tree verifies against its last checkpoint).
-        g2 = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs), extra=extra),
-                     tmp.path)
-        self.addCleanup(g2.stop)
-        self.assertEqual(exchange(g2.port, certs, chat_request()).status, 200)
+        self.assertEqual(exchange(a.start().port, certs, chat_request()).status, 200)
 
     def test_shred_and_retain_on_a_running_gateway(self):
         # The CLI cannot open a log a gateway holds; the admin listener runs the same jobs.
-        tmp = TempDir()
-        self.addCleanup(tmp.cleanup)
-        certs = make_certs(os.path.join(tmp.path, "certs"))
-        keys = os.path.join(tmp.path, "keys")
-        db = os.path.join(tmp.path, "db")
-        self.assertEqual(sovgw("keys", "init", keys).returncode, 0)
-        standin = start_standin(certs)
-        self.addCleanup(standin.stop)
-        extra = f"audit:\n  db: {db}\n  keys: {keys}\n"
-        g = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs), extra=extra),
-                    tmp.path)
-        self.addCleanup(g.stop)
+        a = AuditedGateway(self)
+        g, certs, keys, db = a.gateway, a.certs, a.keys, a.db
 
         def admin(method, target):
-            with socket.create_connection(("127.0.0.1", g.admin_port), timeout=60) as s:
-                s.sendall(f"{method} {target} HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n"
-                          f"Connection: close\r\n\r\n".encode())
-                return Reader(s).read_response()
+            return admin_request("127.0.0.1", g.admin_port, method, target)
 
         ok = exchange(g.port, certs, chat_request())
         self.assertEqual(ok.status, 200)
@@ -216,24 +212,10 @@ class AuditRecordingTest(unittest.TestCase):
             probe.close()
         if not local or local.startswith("127."):
             self.skipTest("this machine has no non-loopback IPv4 address to connect from")
-        tmp = TempDir()
-        self.addCleanup(tmp.cleanup)
-        certs = make_certs(os.path.join(tmp.path, "certs"))
-        keys = os.path.join(tmp.path, "keys")
-        db = os.path.join(tmp.path, "db")
-        self.assertEqual(sovgw("keys", "init", keys).returncode, 0)
-        standin = start_standin(certs)
-        self.addCleanup(standin.stop)
-        config = gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs),
-                              extra=f"audit:\n  db: {db}\n  keys: {keys}\n")
-        config = config.replace("admin:\n  address: 127.0.0.1", "admin:\n  address: 0.0.0.0")
-        g = Gateway(config, tmp.path)
-        self.addCleanup(g.stop)
+        g = AuditedGateway(self, admin_address="0.0.0.0").gateway
 
         def admin(host, method, target):
-            with socket.create_connection((host, g.admin_port), timeout=30) as s:
-                s.sendall(f"{method} {target} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n".encode())
-                return Reader(s).read_response()
+            return admin_request(host, g.admin_port, method, target)
 
         self.assertEqual(admin(local, "GET", "/healthz").status, 200)
         refused = admin(local, "POST", "/admin/audit/shred?tenant=default")
