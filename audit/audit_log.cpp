@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 #include <pthread.h>
+#include <time.h>
 
 #include <charconv>
-#include <time.h>
 
 #include "audit/keys.hpp"
 #include "audit/log_verifier.hpp"
@@ -286,9 +286,22 @@ void audit_log::commit(std::vector<pending>& batch) {
       return;
     }
   }
-  rocksdb::WriteBatch wb;
+  // Reserved up front: a 100 KB batch grown by doubling is copied twice more.
+  std::size_t bytes = 4096;
+  for (const auto& p : batch) {
+    bytes += p.leaf.size() + p.blob.size() + p.tenant_key.size() + p.request_key.size() +
+             p.decision_key.size() + p.country_key.size() + 160;
+  }
+  rocksdb::WriteBatch wb(bytes + bytes / 8);
   const auto emit = [&](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
     wb.Put(store_->cf(column::tree), tile_key(level, index), encode_tile(h));
+  };
+  // Index keys are `prefix || be64(seq)`, assembled in one reused buffer.
+  std::string index_key;
+  const auto put_index = [&](column c, std::string_view prefix, std::string_view key) {
+    index_key.assign(prefix);
+    index_key.append(key);
+    wb.Put(store_->cf(c), index_key, rocksdb::Slice());
   };
   const std::uint64_t first = next_seq_;
   for (auto& p : batch) {
@@ -304,11 +317,11 @@ void audit_log::commit(std::vector<pending>& batch) {
     if (!p.blob.empty()) {
       wb.Put(store_->cf(column::payloads), key, p.blob);
     }
-    wb.Put(store_->cf(column::idx_time), be64(p.timestamp_us) + key, rocksdb::Slice());
-    wb.Put(store_->cf(column::idx_tenant), p.tenant_key + key, rocksdb::Slice());
-    wb.Put(store_->cf(column::idx_request), p.request_key + key, rocksdb::Slice());
-    wb.Put(store_->cf(column::idx_decision), p.decision_key + key, rocksdb::Slice());
-    wb.Put(store_->cf(column::idx_country), p.country_key + key, rocksdb::Slice());
+    put_index(column::idx_time, be64(p.timestamp_us), key);
+    put_index(column::idx_tenant, p.tenant_key, key);
+    put_index(column::idx_request, p.request_key, key);
+    put_index(column::idx_decision, p.decision_key, key);
+    put_index(column::idx_country, p.country_key, key);
   }
   tiles_.flush(emit);
   const auto sync_start = std::chrono::steady_clock::now();
@@ -339,11 +352,9 @@ void audit_log::commit(std::vector<pending>& batch) {
       return;
     }
   }
-  completed c{first, {}};
-  c.callbacks.reserve(batch.size());
-  for (auto& p : batch) {
-    c.callbacks.push_back(std::move(p.done));
-  }
+  // The records go along: their buffers, allocated by the appending threads, are freed there too.
+  completed c{first, std::move(batch)};
+  batch.clear();
   {
     std::lock_guard lock(done_mutex_);
     done_queue_.push_back(std::move(c));
@@ -364,8 +375,8 @@ void audit_log::run_completions() {
       completer_busy_ = true;
     }
     for (auto& c : work) {
-      for (std::size_t i = 0; i < c.callbacks.size(); ++i) {
-        c.callbacks[i](status::ok(), c.first + i);
+      for (std::size_t i = 0; i < c.records.size(); ++i) {
+        c.records[i].done(status::ok(), c.first + i);
       }
     }
     work.clear();

@@ -147,11 +147,11 @@ class audit_log {
   status failed_;
   std::thread sequencer_;
 
-  // Durable batches whose callbacks run on the completion thread, so the sequencer can start the
-  // next group commit at once.
+  // Durable batches: the completion thread runs their callbacks (and frees their records), so the
+  // sequencer can start the next group commit at once.
   struct completed {
     std::uint64_t first = 0;
-    std::vector<append_callback> callbacks;
+    std::vector<pending> records;
   };
   void run_completions();
   std::mutex done_mutex_;

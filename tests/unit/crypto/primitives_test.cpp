@@ -1,10 +1,13 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
@@ -63,6 +66,40 @@ TEST_CASE("XChaCha20-Poly1305 binds the associated data") {
   CHECK_FALSE(c::aead_open(key, std::span(box).first(20), bytes("leaf metadata")));
   // Random nonces: two seals of the same message differ.
   CHECK(c::aead_seal(key, bytes("x"), {}) != c::aead_seal(key, bytes("x"), {}));
+}
+
+TEST_CASE("AEAD nonces never repeat: across pool refills, threads and fork") {
+  const auto key = c::aead_generate_key();
+  const auto nonce_of = [&] {
+    const auto box = c::aead_seal(key, bytes("x"), {});
+    return std::vector<std::uint8_t>(box.begin(), box.begin() + c::aead_nonce_size);
+  };
+  std::set<std::vector<std::uint8_t>> seen;
+  for (int i = 0; i < 1000; ++i) {  // several refills of the per-thread pool
+    CHECK(seen.insert(nonce_of()).second);
+  }
+  std::vector<std::uint8_t> other_thread;
+  std::thread([&] { other_thread = nonce_of(); }).join();
+  CHECK(seen.insert(other_thread).second);
+
+  // A forked child must not hand out the nonces its parent has buffered.
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const auto n = nonce_of();
+    (void)!::write(pipe_fds[1], n.data(), n.size());
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::vector<std::uint8_t> from_child(c::aead_nonce_size);
+  CHECK(::read(pipe_fds[0], from_child.data(), from_child.size()) == static_cast<ssize_t>(from_child.size()));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(seen.insert(nonce_of()).second);
+  CHECK(seen.insert(from_child).second);
 }
 
 TEST_CASE("sealed boxes open only with the matching secret key") {
