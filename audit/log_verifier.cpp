@@ -2,7 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "audit/record.hpp"
 #include "audit/store.hpp"
@@ -155,38 +160,124 @@ class verifier {
     }
   }
 
+  // Leaves in key order, read (RocksDB iteration, checksums, decompression: most of a
+  // verification's time) by a second thread, a chunk ahead of the checks and hashing here.
+  class leaf_reader {
+   public:
+    struct chunk {
+      std::string bytes;                                           // key || value of each leaf, back to back
+      std::vector<std::pair<std::uint32_t, std::uint32_t>> sizes;  // key and value sizes
+      std::optional<std::string> error;                            // the iterator failed after these
+      bool last = false;
+    };
+
+    explicit leaf_reader(const store& s)
+        : it_(s.iterate(column::leaves, false)), thread_([this] { run(); }) {}
+    ~leaf_reader() {
+      {
+        std::lock_guard lock(mutex_);
+        stop_ = true;
+      }
+      cv_.notify_all();
+      thread_.join();
+    }
+    leaf_reader(const leaf_reader&) = delete;
+    leaf_reader& operator=(const leaf_reader&) = delete;
+
+    chunk next() {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return !ready_.empty(); });
+      chunk c = std::move(ready_.front());
+      ready_.pop_front();
+      cv_.notify_all();
+      return c;
+    }
+
+   private:
+    static constexpr std::size_t chunk_bytes = 1 << 20;
+    static constexpr std::size_t max_ready = 4;
+
+    void run() {
+      it_->SeekToFirst();
+      for (;;) {
+        chunk c;
+        c.bytes.reserve(chunk_bytes + 4096);
+        while (it_->Valid() && c.bytes.size() < chunk_bytes) {
+          const auto key = it_->key();
+          const auto value = it_->value();
+          c.sizes.emplace_back(static_cast<std::uint32_t>(key.size()),
+                               static_cast<std::uint32_t>(value.size()));
+          c.bytes.append(key.data(), key.size());
+          c.bytes.append(value.data(), value.size());
+          it_->Next();
+        }
+        c.last = !it_->Valid();
+        if (c.last && !it_->status().ok()) {
+          c.error = it_->status().ToString();
+        }
+        const bool last = c.last;
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return ready_.size() < max_ready || stop_; });
+        if (stop_) {
+          return;
+        }
+        ready_.push_back(std::move(c));
+        cv_.notify_all();
+        if (last) {
+          return;
+        }
+      }
+    }
+
+    std::unique_ptr<rocksdb::Iterator> it_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<chunk> ready_;
+    bool stop_ = false;
+    std::thread thread_;  // last: starts once the rest is built
+  };
+
   void scan_leaves() {
     const auto emit = [this](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
       compare_tile(level, index, h, false);
     };
     at_size(0);
-    auto it = store_.iterate(column::leaves, false);
+    leaf_reader reader(store_);
     std::uint64_t expected = 0;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      const auto key = it->key();
-      if (key.size() != 8) {
-        problem(fmt::format("after record {}: a leaf key is malformed", expected), expected);
-        report_.contiguous = false;
-        break;
+    for (bool done = false; !done;) {
+      const auto c = reader.next();
+      done = c.last;
+      std::string_view rest = c.bytes;
+      for (const auto& [key_size, value_size] : c.sizes) {
+        const auto key = rest.substr(0, key_size);
+        const auto value = rest.substr(key_size, value_size);
+        rest.remove_prefix(key_size + value_size);
+        if (key.size() != 8) {
+          problem(fmt::format("after record {}: a leaf key is malformed", expected), expected);
+          report_.contiguous = false;
+          done = true;
+          break;
+        }
+        const std::uint64_t seq = read_be64(key);
+        if (seq != expected) {
+          problem(fmt::format("record {} is missing (the next record present is {})", expected, seq),
+                  expected);
+          report_.contiguous = false;
+          done = true;
+          break;
+        }
+        const std::span<const std::uint8_t> leaf(reinterpret_cast<const std::uint8_t*>(value.data()),
+                                                 value.size());
+        check_leaf(seq, leaf);
+        const auto h = m::leaf_hash(leaf);
+        report_.tiles.append(h, emit);
+        ++expected;
+        at_size(expected);
       }
-      const std::uint64_t seq = read_be64(key.ToStringView());
-      if (seq != expected) {
-        problem(fmt::format("record {} is missing (the next record present is {})", expected, seq), expected);
+      if (c.error) {
+        problem(fmt::format("reading records failed after record {}: {}", expected, *c.error));
         report_.contiguous = false;
-        break;
       }
-      const auto value = it->value();
-      const std::span<const std::uint8_t> leaf(reinterpret_cast<const std::uint8_t*>(value.data()),
-                                               value.size());
-      check_leaf(seq, leaf);
-      const auto h = m::leaf_hash(leaf);
-      report_.tiles.append(h, emit);
-      ++expected;
-      at_size(expected);
-    }
-    if (!it->status().ok()) {
-      problem(fmt::format("reading records failed after record {}: {}", expected, it->status().ToString()));
-      report_.contiguous = false;
     }
     report_.records = expected;
     report_.tiles.flush([this](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
