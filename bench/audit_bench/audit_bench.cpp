@@ -1,5 +1,5 @@
 // usage: audit_bench [--db DIR] [--keys DIR] [--records N] [--seconds S] [--writers 1,8,64]
-//                    [--async-inflight 64,512|none]
+//                    [--async-inflight 64,512|none] [--rates 25000,50000|none]
 //                    [--payload-bytes B] [--quick]
 // With --db the log is left behind (keys in --keys, default DIR-keys) for the auditors'
 // walkthrough in docs/auditing.md; without it a temporary directory is used and removed.
@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <semaphore>
 #include <string>
@@ -40,6 +42,7 @@ struct settings {
   double seconds = 3.0;
   std::vector<int> writers = {1, 8, 64};
   std::vector<int> async_inflight = {64, 512};
+  std::vector<int> rates = {25000, 50000};
   std::size_t payload_bytes = 1024;
 };
 
@@ -89,7 +92,9 @@ struct usage_mark {
   static usage_mark now() {
     rusage u{};
     ::getrusage(RUSAGE_SELF, &u);
-    const auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    const auto sec = [](const timeval& t) {
+      return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
     return {sec(u.ru_utime) + sec(u.ru_stime), u.ru_nvcsw + u.ru_nivcsw};
   }
 };
@@ -197,11 +202,60 @@ phase_result run_async(audit_log& log, int inflight, double seconds, std::size_t
   return out;
 }
 
+// Open loop: appends offered at a fixed rate whatever the log's latency, as requests reach the
+// gateway (a closed loop with N in flight runs the log at saturation and measures its queue).
+// Latency counts from the moment an append was due, so a driver that falls behind shows in the
+// tail instead of hiding it. The driver wakes every 200 us and issues what is due by then.
+phase_result run_rate(audit_log& log, int rate, double seconds, std::size_t payload_bytes,
+                      std::string_view run, std::uint64_t base_time) {
+  using namespace std::chrono;
+  phase_result out;
+  out.log_start = log.stats();
+  std::mutex mu;
+  std::uint64_t done = 0;
+  std::condition_variable all_done;
+  const auto total = static_cast<std::uint64_t>(rate * seconds);
+  const auto t0 = clock_type::now();
+  const auto due_at = [&](std::uint64_t i) {
+    return t0 + duration_cast<clock_type::duration>(duration<double>(static_cast<double>(i) / rate));
+  };
+  for (std::uint64_t i = 0; i < total;) {
+    const auto now = clock_type::now();
+    for (; i < total && due_at(i) <= now; ++i) {
+      log.append_async(
+          synthetic_record(run, i, base_time, payload_mode::sealed), synthetic_payload(i, payload_bytes),
+          [&, due = due_at(i)](const status& st, std::uint64_t) {
+            if (!st.is_ok()) {
+              std::fprintf(stderr, "append failed: %s\n", st.message().c_str());
+              std::exit(1);
+            }
+            std::lock_guard lock(mu);
+            out.latencies_ms.push_back(duration<double, std::milli>(clock_type::now() - due).count());
+            if (++done == total) {
+              all_done.notify_one();
+            }
+          });
+    }
+    std::this_thread::sleep_until(now + microseconds(200));
+  }
+  {
+    std::unique_lock lock(mu);
+    all_done.wait(lock, [&] { return done == total; });
+  }
+  out.end = usage_mark::now();
+  out.log_end = log.stats();
+  out.elapsed = seconds_since(t0);
+  out.appends = total;
+  return out;
+}
+
 // One summary line per append setting: rate, commit latencies, ratio to the baseline, costs.
-void print_append_line(const std::string& setting, phase_result& r, std::size_t payload_bytes, double baseline) {
+void print_append_line(const std::string& setting, phase_result& r, std::size_t payload_bytes,
+                       double baseline) {
   const double rate = static_cast<double>(r.appends) / r.elapsed;
   fmt::print(
-      "audit {} appends_per_s={:.0f} p50_ms={:.2f} p99_ms={:.2f} payload_bytes={} ratio_vs_per_record_sync={:.1f} "
+      "audit {} appends_per_s={:.0f} p50_ms={:.2f} p99_ms={:.2f} payload_bytes={} "
+      "ratio_vs_per_record_sync={:.1f} "
       "{}\n",
       setting, rate, percentile(r.latencies_ms, 0.50), percentile(r.latencies_ms, 0.99), payload_bytes,
       baseline > 0 ? rate / baseline : 0.0, r.cost());
@@ -230,8 +284,8 @@ settings parse(int argc, char** argv) {
       s.seconds = std::stod(value());
     } else if (a == "--payload-bytes") {
       s.payload_bytes = std::stoull(value());
-    } else if (a == "--writers" || a == "--async-inflight") {
-      auto& out = a == "--writers" ? s.writers : s.async_inflight;
+    } else if (a == "--writers" || a == "--async-inflight" || a == "--rates") {
+      auto& out = a == "--writers" ? s.writers : a == "--rates" ? s.rates : s.async_inflight;
       out.clear();
       std::string list = value();
       for (std::size_t pos = 0; pos <= list.size();) {
@@ -303,6 +357,11 @@ int main(int argc, char** argv) {
         run_async(log, inflight, s.seconds, s.payload_bytes, fmt::format("async{}", inflight), base_time);
     written += r.appends;
     print_append_line(fmt::format("async_inflight={}", inflight), r, s.payload_bytes, baseline);
+  }
+  for (const int rate : s.rates) {
+    auto r = run_rate(log, rate, s.seconds, s.payload_bytes, fmt::format("rate{}", rate), base_time);
+    written += r.appends;
+    print_append_line(fmt::format("offered_per_s={}", rate), r, s.payload_bytes, baseline);
   }
   if (written < s.records) {
     const auto t0 = clock_type::now();
