@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>

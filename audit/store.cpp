@@ -114,7 +114,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   // A memtable flush writes tens of MB at once; unpaced, its writeback queues ahead of the next
   // group commit's fdatasync and stalls appends for 30-80 ms (seen with an open-loop load in
   // audit_bench). Paced flush and compaction writes, synced as they go, keep the tail short:
-  // p99 at 25k appends/s went from 33-56 ms to 7-10 ms on the 2-core VM.
+  // p99 at 25k appends/s offered went from 33-56 ms to 4-10 ms on the 2-core VM.
   options.rate_limiter.reset(
       rocksdb::NewGenericRateLimiter(flush_write_bytes_per_s, 10 * 1000));  // 10 ms refills
   options.bytes_per_sync = 1 << 20;
