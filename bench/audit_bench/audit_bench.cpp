@@ -84,6 +84,14 @@ double per_record_sync_baseline(const std::string& dir, double seconds, std::siz
   return static_cast<double>(n) / seconds_since(t0);
 }
 
+// A failed append ends the benchmark: figures over a log that refuses records would mean nothing.
+void exit_if_failed(const status& st) {
+  if (!st.is_ok()) {
+    std::fprintf(stderr, "append failed: %s\n", st.message().c_str());
+    std::exit(1);
+  }
+}
+
 // CPU time (all threads) and context switches of the process: what an append costs the machine,
 // which is steadier on a noisy VM than the wall-clock rate.
 struct usage_mark {
@@ -142,10 +150,7 @@ phase_result run_writers(audit_log& log, int writers, double seconds, std::size_
         auto data = synthetic_payload(i, payload_bytes);
         const auto a = clock_type::now();
         auto r = log.append(std::move(rec), data).get();
-        if (!r.is_ok()) {
-          std::fprintf(stderr, "append failed: %s\n", r.error().message().c_str());
-          std::exit(1);
-        }
+        exit_if_failed(r.is_ok() ? status::ok() : r.error());
         lat[static_cast<std::size_t>(w)].push_back(
             std::chrono::duration<double, std::milli>(clock_type::now() - a).count());
       }
@@ -179,10 +184,7 @@ phase_result run_async(audit_log& log, int inflight, double seconds, std::size_t
     const auto a = clock_type::now();
     log.append_async(synthetic_record(run, i, base_time, payload_mode::sealed),
                      synthetic_payload(i, payload_bytes), [&, a](const status& st, std::uint64_t) {
-                       if (!st.is_ok()) {
-                         std::fprintf(stderr, "append failed: %s\n", st.message().c_str());
-                         std::exit(1);
-                       }
+                       exit_if_failed(st);
                        {
                          std::lock_guard lock(mu);
                          out.latencies_ms.push_back(
@@ -225,10 +227,7 @@ phase_result run_rate(audit_log& log, int rate, double seconds, std::size_t payl
       log.append_async(
           synthetic_record(run, i, base_time, payload_mode::sealed), synthetic_payload(i, payload_bytes),
           [&, due = due_at(i)](const status& st, std::uint64_t) {
-            if (!st.is_ok()) {
-              std::fprintf(stderr, "append failed: %s\n", st.message().c_str());
-              std::exit(1);
-            }
+            exit_if_failed(st);
             std::lock_guard lock(mu);
             out.latencies_ms.push_back(duration<double, std::milli>(clock_type::now() - due).count());
             if (++done == total) {
