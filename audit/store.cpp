@@ -35,9 +35,12 @@ class index_value_prefix final : public rocksdb::SliceTransform {
   }
 };
 
-// Well above what appends need (about 100 MB/s of SST at 50k appends/s of 1 KB sealed payloads)
-// and far below what an SSD sustains.
-constexpr std::int64_t flush_write_bytes_per_s = 256 << 20;
+// Flush and compaction writes per second. At 50k appends/s of 1 KB sealed payloads, flushes write
+// about 90 MB/s (payload SSTs are then moved down the levels without rewriting: their keys only
+// grow), so 128 MB/s leaves 40% headroom; the less flush data in the device queue at any moment,
+// the shorter the group commits' fdatasync (open loop at 50k/s, 3 interleaved rounds: p99 18-38 ms
+// at 128 MB/s, 41-259 ms at 256 MB/s).
+constexpr std::int64_t flush_write_bytes_per_s = 128 << 20;
 
 // Column families the writer only appends to and never looks up while it appends: the leaves and
 // the indexes (point lookups on them come from readers, which open the log separately). Their
@@ -129,9 +132,8 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   // group commit's fdatasync and stalls appends for 30-80 ms (seen with an open-loop load in
   // audit_bench). Paced flush and compaction writes, synced as they go, keep the tail short:
   // p99 at 25k appends/s offered went from 33-56 ms to 4-10 ms on the 2-core VM.
-  // Refilled every millisecond, the limiter hands out 256 KB at a time, so a commit's fdatasync
-  // queues behind at most that much flush data (with 10 ms refills it was 2.5 MB, and the open
-  // loop at 50k appends/s had p99 of 15-290 ms instead of 12-23).
+  // Refilled every millisecond, the limiter hands out 128 KB at a time, so a commit's fdatasync
+  // queues behind little flush data (with 10 ms refills of 256 MB/s it was 2.5 MB at a time).
   options.rate_limiter.reset(rocksdb::NewGenericRateLimiter(flush_write_bytes_per_s, 1000));
   options.bytes_per_sync = 1 << 20;
   // Vector memtables (above) take inserts from one thread at a time; the sequencer is the only one.
