@@ -182,6 +182,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   ctx.policy_version = b.policy->version();
   ctx.allowed_clusters.assign(d.allowed_clusters.begin(), d.allowed_clusters.end());
   ctx.permitted = d.result == policy::effect::permit;
+  ctx.payload_obligation = ctx.permitted ? d.duties.log : policy::log_payload::unset;
   if (ctx.permitted) {
     return stage_result::next();
   }
@@ -285,6 +286,16 @@ void pipeline::record(const request_context& ctx, double seconds) const {
 
 namespace sovgw::gateway {
 
+audit::payload_mode pipeline::audit_payload_mode(const request_context& ctx) const {
+  audit::payload_mode mode = audit::payload_mode::none;
+  (void)audit::parse_payload_mode(cfg_->audit_payload, mode);
+  const audit::payload_mode asked = ctx.payload_obligation == policy::log_payload::none ? audit::payload_mode::none
+                                    : ctx.payload_obligation == policy::log_payload::digest
+                                        ? audit::payload_mode::digest
+                                        : audit::payload_mode::sealed;
+  return std::min(mode, asked);
+}
+
 void pipeline::record_durably(const request_context& ctx, double seconds,
                               std::function<void(const audit::status&)> done) const {
   append_audit(ctx, seconds, [done = std::move(done)](const audit::status& s, std::uint64_t) { done(s); });
@@ -317,9 +328,7 @@ void pipeline::append_audit(const request_context& ctx, double seconds, audit::a
   r.bytes_out = ctx.response_bytes;
   r.latency_us = static_cast<std::uint64_t>(seconds * 1e6);
   r.error_kind = ctx.error_kind;
-  audit::payload_mode mode = audit::payload_mode::none;
-  (void)audit::parse_payload_mode(cfg_->audit_payload, mode);
-  r.payload = mode;
+  r.payload = audit_payload_mode(ctx);
   audit_->append_async(std::move(r), audit::payload{ctx.body, ctx.completion}, std::move(done));
 }
 

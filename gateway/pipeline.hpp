@@ -38,8 +38,11 @@ class pipeline {
 
   // The audit log the record stage appends to (may be null). Must outlive the pipeline's use.
   void attach_audit(audit::audit_log* log) { audit_ = log; }
-  [[nodiscard]] bool captures_completion() const {
-    return audit_ != nullptr && cfg_->audit_payload == "sealed";
+  // What the audit record keeps of this request's payload: the configured audit.payload, lowered
+  // by the policy's log_payload obligation. The relay keeps the completion only when it is kept.
+  [[nodiscard]] audit::payload_mode audit_payload_mode(const request_context& ctx) const;
+  [[nodiscard]] bool captures_completion(const request_context& ctx) const {
+    return audit_ != nullptr && audit_payload_mode(ctx) != audit::payload_mode::none;
   }
 
   // identify: tenant (verified client-certificate CN, else "default") and client country (geo

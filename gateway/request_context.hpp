@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gateway/http_parser.hpp"
+#include "policy/policy_source.hpp"
 
 namespace sovgw::gateway {
 
@@ -43,6 +44,9 @@ struct request_context {
   std::string decision_reason;
   std::string policy_version;
   std::vector<int> allowed_clusters;  // indexes into config.clusters
+  // The matched rules' `log_payload` obligation: how much of the payload the audit record may
+  // keep (it can only lower the configured audit.payload).
+  policy::log_payload payload_obligation = policy::log_payload::unset;
 
   // route
   int cluster = -1;

@@ -671,7 +671,7 @@ class session : public std::enable_shared_from_this<session> {
     std::string out = client_response_head(ctx, up, chunked, close);
     const next_step after = close ? next_step::close : next_step::keep_alive;
     const milliseconds idle = cfg_.timeouts.stream_idle;
-    const bool capture = w_.shared.stages->captures_completion();
+    const bool capture = w_.shared.stages->captures_completion(ctx);
     auto keep = [&](std::string_view data) {
       constexpr std::size_t max_completion = 1024 * 1024;  // the audit payload keeps the first MiB
       if (capture && ctx.completion.size() < max_completion) {

@@ -1,6 +1,7 @@
 """The gateway writes an audit record for every request it accepted — permits, policy denies,
 framing errors — and an auditor verifies the log and reads the payload with their own key."""
 
+import hashlib
 import json
 import os
 import signal
@@ -53,7 +54,7 @@ class AuditedGateway:
         if policy:
             path = os.path.join(self.tmp.path, "policy.yaml")
             with open(path, "w") as f:
-                f.write(POLICY)
+                f.write(policy if isinstance(policy, str) else POLICY)
             extra += f"policy: {path}\n"
         extra += f"audit:\n  db: {self.db}\n  keys: {self.keys}\n{audit_extra}"
         self.standin = start_standin(self.certs, **(standin_args or {}))
@@ -121,6 +122,67 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(shown.returncode, 0, shown.stderr)
         self.assertIn("Bonjour", shown.stdout)  # the prompt
         self.assertIn("chat.completion", shown.stdout)  # the completion as relayed
+
+    def test_the_policy_obligation_lowers_what_the_record_keeps(self):
+        # audit.payload is sealed; matched rules' log_payload obligations keep less: a digest of the
+        # prompt and the completion as relayed, or nothing.
+        policy = POLICY + """  - id: hr-digest-only
+    effect: permit
+    when:
+      model: ["hr-*"]
+    obligations: {log_payload: digest}
+    reason: HR conversations are kept as digests only.
+  - id: medical-not-kept
+    effect: permit
+    when:
+      model: ["med-*"]
+    obligations: {log_payload: none}
+    reason: Medical conversations are not kept.
+"""
+        a = AuditedGateway(self, "  payload: sealed\n  record_before_response: true\n", policy=policy)
+        g, certs, keys, db = a.gateway, a.certs, a.keys, a.db
+        bodies = {mode: json.dumps({"model": model, "messages": [{"role": "user", "content": f"Bonjour {mode}"}]})
+                  .encode() for mode, model in (("sealed", "mistral-small"), ("digest", "hr-assistant"),
+                                                ("none", "med-triage"))}
+        responses = {mode: exchange(g.port, certs, chat_request(body)) for mode, body in bodies.items()}
+        self.assertEqual([r.status for r in responses.values()], [200, 200, 200])
+        g.signal(signal.SIGTERM)
+        g.proc.wait(timeout=30)
+
+        for mode, resp in responses.items():
+            q = sovgw("audit", "query", "--db", db, "--request-id", resp.header("x-request-id"), "--format", "jsonl")
+            self.assertEqual(q.returncode, 0, q.stderr)
+            row = json.loads(q.stdout.splitlines()[0])
+            self.assertEqual(row["payload"], mode, row)
+            shown = sovgw("audit", "show", "--db", db, "--request-id", resp.header("x-request-id"), "--auditor-key",
+                          os.path.join(keys, "auditor.key"))
+            if mode == "sealed":
+                self.assertEqual(shown.returncode, 0, shown.stderr)
+                self.assertIn("Bonjour sealed", shown.stdout)
+                continue
+            self.assertNotEqual(shown.returncode, 0)
+            self.assertIn(f"payload mode: {mode}", shown.stderr)
+            if mode == "digest":
+                # The digest commits to the prompt and the completion as relayed: an auditor holding
+                # both can check them against the record.
+                encoded = b"".join(len(part).to_bytes(4, "big") + part for part in (bodies[mode], resp.body))
+                self.assertEqual(row["payload_sha256"], hashlib.sha256(encoded).hexdigest())
+            else:
+                self.assertEqual(row["payload_sha256"], "")
+
+    def test_a_digest_commits_to_the_prompt_and_the_completion(self):
+        a = AuditedGateway(self, "  payload: digest\n")
+        resp = exchange(a.gateway.port, a.certs, chat_request())
+        self.assertEqual(resp.status, 200)
+        a.gateway.signal(signal.SIGTERM)
+        a.gateway.proc.wait(timeout=30)
+        q = sovgw("audit", "query", "--db", a.db, "--request-id", resp.header("x-request-id"), "--format", "jsonl")
+        self.assertEqual(q.returncode, 0, q.stderr)
+        row = json.loads(q.stdout.splitlines()[0])
+        self.assertEqual(row["payload"], "digest")
+        prompt = chat_request().split(b"\r\n\r\n", 1)[1]
+        encoded = b"".join(len(part).to_bytes(4, "big") + part for part in (prompt, resp.body))
+        self.assertEqual(row["payload_sha256"], hashlib.sha256(encoded).hexdigest())
 
     def test_a_complete_response_means_a_durable_record(self):
         # The gateway makes the audit record durable before the last byte of each answer. So when
