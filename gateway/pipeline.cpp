@@ -35,6 +35,20 @@ std::string pipeline::reload_policy() {
   }
   std::shared_ptr<const policy::snapshot> snap = store_.current();
   binding_.store(std::make_shared<const binding>(binding{snap, policy::bound_clusters(*snap, cluster_infos_)}));
+  // Detectors are not run on request bodies yet: say so rather than let a class that only its
+  // detectors would find silently never be set.
+  std::string detected;
+  for (std::string_view name : snap->data_class_names()) {
+    if (snap->data_class_detectors(name) != 0) {
+      detected += detected.empty() ? std::string(name) : ", " + std::string(name);
+    }
+  }
+  if (!detected.empty()) {
+    log_line("warn", "data class detectors are not run by this gateway yet")
+        .str("classes", detected)
+        .str("set_only_by", data_class_header)
+        .emit();
+  }
   return {};
 }
 
@@ -168,11 +182,65 @@ stage_result pipeline::classify(request_context& ctx) const {
   return stage_result::next();
 }
 
+namespace {
+
+// The data classes a request declares in `Sovereign-Data-Class` fields: comma-separated values
+// (tokens or quoted strings), each one a class's `header` value in the policy. An unknown value is
+// an error: a client that labels its data must not have the label silently dropped.
+stage_result declared_data_classes(const http::message_head& head, const policy::snapshot& p,
+                                   std::vector<std::string>& out) {
+  out.clear();
+  for (const http::field& f : head.fields) {
+    if (!http::iequals(f.name, data_class_header)) {
+      continue;
+    }
+    std::string_view rest = f.value;
+    while (!rest.empty()) {
+      const std::size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+        item.remove_prefix(1);
+      }
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+        item.remove_suffix(1);
+      }
+      if (item.size() >= 2 && item.front() == '"' && item.back() == '"') {
+        item = item.substr(1, item.size() - 2);
+      }
+      if (item.empty()) {
+        continue;
+      }
+      const std::string_view name = p.data_class_for_header(item);
+      if (name.empty()) {
+        std::string known;
+        for (std::string_view v : p.data_class_headers()) {
+          known += known.empty() ? std::string(v) : ", " + std::string(v);
+        }
+        return stage_result::respond(
+            400, "invalid_request_error", "unknown_data_class",
+            fmt::format("{}: '{}' is not a data class of the policy (declared: {})", data_class_header, item,
+                        known.empty() ? "none" : known));
+      }
+      if (std::find(out.begin(), out.end(), name) == out.end()) {
+        out.emplace_back(name);
+      }
+    }
+  }
+  return stage_result::next();
+}
+
+}  // namespace
+
 stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b) const {
   static thread_local policy::decision d;
+  if (stage_result r = declared_data_classes(ctx.head, *b.policy, ctx.data_classes); !r.proceed) {
+    return r;
+  }
+  std::vector<std::string_view> classes(ctx.data_classes.begin(), ctx.data_classes.end());
   std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip);
   std::string_view path = ctx.head.target.substr(0, ctx.head.target.find('?'));
-  policy::request_attributes attrs{ctx.client_country, ip, ctx.tenant, ctx.model, path, ctx.head.method, {}};
+  policy::request_attributes attrs{ctx.client_country, ip, ctx.tenant, ctx.model, path, ctx.head.method, classes};
   b.policy->decide(attrs, b.routes, d);
   ctx.matched_rules.clear();
   for (std::uint32_t rule : d.matched_rules) {

@@ -22,6 +22,11 @@
 
 namespace sovgw::gateway {
 
+// The request field in which a client declares the data classes of its request (values are the
+// policy's data-class `header` values, comma-separated). Never forwarded (client Sovereign-*
+// fields are stripped).
+inline constexpr std::string_view data_class_header = "Sovereign-Data-Class";
+
 // `cluster_available(i)`: whether cluster i has an endpoint worth trying now.
 using availability_fn = std::function<bool(int)>;
 
@@ -50,7 +55,9 @@ class pipeline {
   [[nodiscard]] stage_result identify(request_context& ctx) const;
   // classify: model and stream flag from the OpenAI JSON body.
   [[nodiscard]] stage_result classify(request_context& ctx) const;
-  // decide: the policy's decision (403 on deny); without a policy every cluster is allowed.
+  // decide: the data classes declared in Sovereign-Data-Class (400 unknown_data_class for a value
+  // the policy does not declare), then the policy's decision (403 on deny); without a policy
+  // every cluster is allowed.
   [[nodiscard]] stage_result decide(request_context& ctx) const;
   // route: the first allowed cluster that serves the model and is available; fail closed.
   [[nodiscard]] stage_result route(request_context& ctx, const availability_fn& cluster_available) const;

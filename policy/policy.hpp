@@ -144,6 +144,8 @@ class snapshot {
   // put a request in each class.
   [[nodiscard]] std::string_view data_class_for_header(std::string_view header_value) const noexcept;
   [[nodiscard]] std::span<const std::string> data_class_names() const noexcept;
+  // The header values that declare the classes, in data_class_names() order.
+  [[nodiscard]] std::span<const std::string> data_class_headers() const noexcept;
   [[nodiscard]] std::uint32_t data_class_detectors(std::string_view data_class) const noexcept;
 
  private:

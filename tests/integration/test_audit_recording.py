@@ -126,7 +126,7 @@ class AuditRecordingTest(unittest.TestCase):
     def test_the_policy_obligation_lowers_what_the_record_keeps(self):
         # audit.payload is sealed; matched rules' log_payload obligations keep less: a digest of the
         # prompt and the completion as relayed, or nothing.
-        policy = POLICY + """  - id: hr-digest-only
+        policy = POLICY.replace("rules:\n", "data_classes:\n  personal: {}\nrules:\n", 1) + """  - id: hr-digest-only
     effect: permit
     when:
       model: ["hr-*"]
@@ -144,7 +144,8 @@ class AuditRecordingTest(unittest.TestCase):
         bodies = {mode: json.dumps({"model": model, "messages": [{"role": "user", "content": f"Bonjour {mode}"}]})
                   .encode() for mode, model in (("sealed", "mistral-small"), ("digest", "hr-assistant"),
                                                 ("none", "med-triage"))}
-        responses = {mode: exchange(g.port, certs, chat_request(body)) for mode, body in bodies.items()}
+        responses = {mode: exchange(g.port, certs, chat_request(body, {"Sovereign-Data-Class": "personal"}))
+                     for mode, body in bodies.items()}
         self.assertEqual([r.status for r in responses.values()], [200, 200, 200])
         g.signal(signal.SIGTERM)
         g.proc.wait(timeout=30)
@@ -154,6 +155,7 @@ class AuditRecordingTest(unittest.TestCase):
             self.assertEqual(q.returncode, 0, q.stderr)
             row = json.loads(q.stdout.splitlines()[0])
             self.assertEqual(row["payload"], mode, row)
+            self.assertEqual(row["data_classes"], ["personal"], row)
             shown = sovgw("audit", "show", "--db", db, "--request-id", resp.header("x-request-id"), "--auditor-key",
                           os.path.join(keys, "auditor.key"))
             if mode == "sealed":

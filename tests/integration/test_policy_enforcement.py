@@ -10,7 +10,16 @@ from support import (SOVGW, Gateway, TempDir, chat_request, cluster_yaml, exchan
                      start_standin)
 
 POLICY = """version: 1
+data_classes:
+  health:
+    header: health-data
+  public: {}
 rules:
+  - id: forbid-health-data
+    effect: forbid
+    when:
+      data.class: [health]
+    reason: Health data is not sent to inference APIs.
   - id: forbid-llama
     effect: forbid
     when:
@@ -78,6 +87,22 @@ class PolicyEnforcementTest(unittest.TestCase):
         log = self.last_request_log(resp.header("x-request-id"))
         self.assertEqual(log["decision"], "deny")
         self.assertEqual(log["cluster"], "")
+
+    def test_data_classes_declared_in_the_request_header_reach_the_policy(self):
+        health = exchange(self.gateway.port, self.certs,
+                          chat_request(extra_headers={"Sovereign-Data-Class": 'public, "health-data"'}))
+        self.assertEqual(health.status, 403)
+        self.assertIn("forbid-health-data", health.json()["error"]["message"])
+        public = exchange(self.gateway.port, self.certs, chat_request(extra_headers={"Sovereign-Data-Class": "public"}))
+        self.assertEqual(public.status, 200)
+        self.assertEqual(self.last_request_log(public.header("x-request-id"))["cluster"], "paris")
+        unknown = exchange(self.gateway.port, self.certs,
+                           chat_request(extra_headers={"Sovereign-Data-Class": "public, secret"}))
+        self.assertEqual(unknown.status, 400)
+        err = unknown.json()["error"]
+        self.assertEqual(err["code"], "unknown_data_class")
+        self.assertIn("'secret'", err["message"])
+        self.assertIn("health-data, public", err["message"])
 
     def test_broken_policy_on_reload_keeps_the_last_good_one(self):
         version = self.gateway.wait_for_json(lambda o: o.get("msg") == "listening")["policy_version"]
