@@ -4,6 +4,7 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 
+#include "gateway/detectors.hpp"
 #include "gateway/log.hpp"
 #include "policy/countries.hpp"
 #include "policy/diagnostics.hpp"
@@ -34,19 +35,26 @@ std::string pipeline::reload_policy() {
     return policy::format_diagnostics(r.diagnostics);
   }
   std::shared_ptr<const policy::snapshot> snap = store_.current();
-  binding_.store(std::make_shared<const binding>(binding{snap, policy::bound_clusters(*snap, cluster_infos_)}));
-  // Detectors are not run on request bodies yet: say so rather than let a class that only its
-  // detectors would find silently never be set.
-  std::string detected;
+  auto b = std::make_shared<binding>(binding{snap, policy::bound_clusters(*snap, cluster_infos_), {}, 0});
+  std::uint32_t missing = 0;
   for (std::string_view name : snap->data_class_names()) {
-    if (snap->data_class_detectors(name) != 0) {
-      detected += detected.empty() ? std::string(name) : ", " + std::string(name);
+    if (const std::uint32_t d = snap->data_class_detectors(name); d != 0) {
+      b->detected_classes.emplace_back(name, d);
+      b->detectors |= d;
+      missing |= d & ~implemented_detectors();
     }
   }
-  if (!detected.empty()) {
-    log_line("warn", "data class detectors are not run by this gateway yet")
-        .str("classes", detected)
-        .str("set_only_by", data_class_header)
+  binding_.store(std::shared_ptr<const binding>(std::move(b)));
+  // Say which detectors the policy names but the gateway lacks, rather than let them never fire.
+  if (missing != 0) {
+    std::string names;
+    for (std::size_t i = 0; i < policy::known_detectors().size(); ++i) {
+      if ((missing & (1u << i)) != 0) {
+        names += names.empty() ? std::string(policy::known_detectors()[i]) : ", " + std::string(policy::known_detectors()[i]);
+      }
+    }
+    log_line("warn", "the policy names detectors this gateway does not implement yet; they never fire")
+        .str("detectors", names)
         .emit();
   }
   return {};
@@ -236,6 +244,15 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   static thread_local policy::decision d;
   if (stage_result r = declared_data_classes(ctx.head, *b.policy, ctx.data_classes); !r.proceed) {
     return r;
+  }
+  if (b.detectors != 0 && !ctx.body.empty()) {
+    const std::uint32_t found = detect(ctx.body, b.detectors);
+    for (const auto& [name, detectors] : b.detected_classes) {
+      if ((detectors & found) != 0 && std::find(ctx.data_classes.begin(), ctx.data_classes.end(), name) ==
+                                          ctx.data_classes.end()) {
+        ctx.data_classes.emplace_back(name);
+      }
+    }
   }
   std::vector<std::string_view> classes(ctx.data_classes.begin(), ctx.data_classes.end());
   std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip);

@@ -79,6 +79,9 @@ class pipeline {
   struct binding {
     std::shared_ptr<const policy::snapshot> policy;
     policy::bound_clusters routes;
+    // Classes that detectors put requests in, with their detector bits, and the bits' union.
+    std::vector<std::pair<std::string_view, std::uint32_t>> detected_classes;
+    std::uint32_t detectors = 0;
   };
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;

@@ -14,7 +14,14 @@ data_classes:
   health:
     header: health-data
   public: {}
+  payment:
+    detectors: [payment_card, iban]
 rules:
+  - id: forbid-payment-data
+    effect: forbid
+    when:
+      data.class: [payment]
+    reason: Card and account numbers stay out of prompts.
   - id: forbid-health-data
     effect: forbid
     when:
@@ -103,6 +110,16 @@ class PolicyEnforcementTest(unittest.TestCase):
         self.assertEqual(err["code"], "unknown_data_class")
         self.assertIn("'secret'", err["message"])
         self.assertIn("health-data, public", err["message"])
+
+    def test_detectors_put_requests_in_data_classes(self):
+        card = b'{"model":"mistral-small","messages":[{"role":"user","content":"my card is 4111 1111 1111 1111"}]}'
+        resp = exchange(self.gateway.port, self.certs, chat_request(card))
+        self.assertEqual(resp.status, 403)
+        self.assertIn("forbid-payment-data", resp.json()["error"]["message"])
+        # A number of the same shape that fails the Luhn check is not a card.
+        other = card.replace(b"4111 1111 1111 1111", b"4111 1111 1111 1112")
+        resp = exchange(self.gateway.port, self.certs, chat_request(other))
+        self.assertEqual(resp.status, 200, resp.body)
 
     def test_broken_policy_on_reload_keeps_the_last_good_one(self):
         version = self.gateway.wait_for_json(lambda o: o.get("msg") == "listening")["policy_version"]

@@ -1,0 +1,529 @@
+#include "gateway/detectors.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <string>
+
+namespace sovgw::gateway {
+namespace {
+
+// Indexes into policy::known_detectors().
+enum detector : unsigned {
+  email = 0,
+  phone = 1,
+  iban = 2,
+  payment_card = 3,
+  national_id = 4,
+  ip_address = 5,
+  person_name = 6,
+  health_code = 7,
+  postal_address = 8,
+  date_of_birth = 9,
+};
+
+constexpr std::uint32_t bit(detector d) { return 1u << d; }
+
+constexpr std::size_t npos = std::string_view::npos;
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+bool is_alpha(char c) { return is_upper(c) || is_lower(c); }
+bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
+bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+char to_upper(char c) { return is_lower(c) ? static_cast<char>(c - 'a' + 'A') : c; }
+char to_lower(char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Starts a token at i: the previous character does not continue it.
+bool starts_word(std::string_view t, std::size_t i) { return i == 0 || !is_alnum(t[i - 1]); }
+bool ends_word(std::string_view t, std::size_t i) { return i >= t.size() || !is_alnum(t[i]); }
+
+bool find_email(std::string_view t) {
+  const auto local_char = [](char c) {
+    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+  };
+  for (std::size_t at = t.find('@'); at != npos; at = t.find('@', at + 1)) {
+    if (at == 0 || !local_char(t[at - 1])) {
+      continue;
+    }
+    std::size_t end = at + 1;
+    std::size_t last_dot = npos;
+    while (end < t.size() && (is_alnum(t[end]) || t[end] == '-' || t[end] == '.')) {
+      if (t[end] == '.') {
+        last_dot = end;
+      }
+      ++end;
+    }
+    while (end > at + 1 && t[end - 1] == '.') {  // a sentence's full stop
+      --end;
+    }
+    if (last_dot != npos && last_dot >= end) {
+      last_dot = t.substr(0, end).rfind('.');
+    }
+    if (last_dot == npos || last_dot <= at + 1 || end - last_dot - 1 < 2) {
+      continue;
+    }
+    bool tld = true;
+    for (std::size_t i = last_dot + 1; i < end; ++i) {
+      tld = tld && is_alpha(t[i]);
+    }
+    if (tld) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Digits from i on, allowing up to `max_seps` characters of `seps` between two digits ("6 12",
+// ") 6"). Stops before anything else. Returns the digits; `end` is past the last digit taken.
+std::string digit_run(std::string_view t, std::size_t i, std::string_view seps, std::size_t max_digits,
+                      std::size_t& end, std::size_t max_seps = 1) {
+  std::string digits;
+  end = i;
+  while (i < t.size() && digits.size() <= max_digits) {
+    if (is_digit(t[i])) {
+      digits.push_back(t[i]);
+      end = ++i;
+      continue;
+    }
+    std::size_t k = i;
+    while (k < t.size() && k - i < max_seps && seps.find(t[k]) != npos) {
+      ++k;
+    }
+    if (k == i || digits.empty() || k >= t.size() || !is_digit(t[k])) {
+      break;
+    }
+    i = k;
+  }
+  return digits;
+}
+
+bool find_phone(std::string_view t) {
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    std::size_t start = npos;
+    if (t[i] == '+' && i + 1 < t.size() && is_digit(t[i + 1]) && t[i + 1] != '0' &&
+        (i == 0 || !is_alnum(t[i - 1]))) {
+      start = i + 1;
+    } else if (t[i] == '0' && i + 2 < t.size() && t[i + 1] == '0' && is_digit(t[i + 2]) && t[i + 2] != '0' &&
+               starts_word(t, i)) {
+      start = i + 2;
+    }
+    if (start != npos) {
+      std::size_t end = 0;
+      // "+33 (0)6 12 34 56 78": parentheses and the trunk 0 inside them are separators.
+      const std::string digits = digit_run(t, start, " -.()", 16, end, 2);
+      if (digits.size() >= 8 && digits.size() <= 15 && ends_word(t, end)) {
+        return true;
+      }
+      continue;
+    }
+    // National form 0X XX XX XX XX (France, Belgium mobile, ...): ten digits in pairs after 0X.
+    if (t[i] == '0' && starts_word(t, i) && i + 1 < t.size() && is_digit(t[i + 1]) && t[i + 1] != '0') {
+      std::size_t end = 0;
+      const std::string digits = digit_run(t, i, " .-", 11, end);
+      if (digits.size() == 10 && ends_word(t, end)) {
+        // Grouped in pairs (or not at all): "06 12 34 56 78", "06.12.34.56.78", "0612345678".
+        const std::string_view span = t.substr(i, end - i);
+        bool pairs = span.size() == 10;
+        if (span.size() == 14) {
+          pairs = true;
+          for (std::size_t k = 2; k < 14; k += 3) {
+            pairs = pairs && !is_digit(span[k]) && span[k] == span[2];
+          }
+        }
+        if (pairs) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+int mod97(std::string_view rearranged) {
+  int r = 0;
+  for (char c : rearranged) {
+    if (is_digit(c)) {
+      r = (r * 10 + (c - '0')) % 97;
+    } else {
+      r = (r * 100 + (to_upper(c) - 'A' + 10)) % 97;
+    }
+  }
+  return r;
+}
+
+bool find_iban(std::string_view t) {
+  for (std::size_t i = 0; i + 4 < t.size(); ++i) {
+    if (!is_alpha(t[i]) || !is_alpha(t[i + 1]) || !is_digit(t[i + 2]) || !is_digit(t[i + 3]) ||
+        !starts_word(t, i)) {
+      continue;
+    }
+    // Alphanumerics, in groups separated by single spaces: "DE89 3704 0044 0532 0130 00".
+    std::string chars;
+    std::array<bool, 35> boundary{};  // boundary[n]: a word could end after n characters
+    std::size_t k = i;
+    while (k < t.size() && chars.size() < 34) {
+      if (is_alnum(t[k])) {
+        chars.push_back(t[k]);
+        ++k;
+        boundary[chars.size()] = ends_word(t, k);
+      } else if (t[k] == ' ' && k + 1 < t.size() && is_alnum(t[k + 1])) {
+        ++k;
+      } else {
+        break;
+      }
+    }
+    for (std::size_t n = 15; n <= chars.size(); ++n) {
+      if (!boundary[n]) {
+        continue;
+      }
+      const std::string candidate = chars.substr(0, n);
+      if (mod97(candidate.substr(4) + candidate.substr(0, 4)) == 1) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool luhn(std::string_view digits) {
+  int sum = 0;
+  bool twice = false;
+  for (std::size_t i = digits.size(); i-- > 0;) {
+    int d = digits[i] - '0';
+    if (twice) {
+      d *= 2;
+      if (d > 9) {
+        d -= 9;
+      }
+    }
+    sum += d;
+    twice = !twice;
+  }
+  return sum % 10 == 0;
+}
+
+bool card_network_prefix(std::string_view d) {
+  const auto prefix = [&](std::size_t n) { return std::stoi(std::string(d.substr(0, n))); };
+  const int p2 = prefix(2);
+  const int p4 = prefix(4);
+  return d[0] == '4' ||                                      // Visa
+         (p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720) ||  // Mastercard
+         p2 == 34 || p2 == 37 ||                                // American Express
+         p4 == 6011 || p2 == 65 || (prefix(3) >= 644 && prefix(3) <= 649) ||  // Discover
+         p2 == 35 || p2 == 36 || p2 == 38 || (prefix(3) >= 300 && prefix(3) <= 305) ||  // JCB, Diners
+         p2 == 62;                                                                    // UnionPay
+}
+
+bool find_payment_card(std::string_view t) {
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (!is_digit(t[i]) || !starts_word(t, i)) {
+      continue;
+    }
+    std::size_t end = 0;
+    const std::string digits = digit_run(t, i, " -", 19, end);
+    if (digits.size() >= 13 && digits.size() <= 19 && ends_word(t, end) && card_network_prefix(digits) &&
+        luhn(digits)) {
+      return true;
+    }
+    i = end;
+  }
+  return false;
+}
+
+// France: 1 or 2, YY MM, département (2 digits, 2A or 2B), commune 3, order 3, key 2 = 97 - n mod 97.
+bool nir_at(std::string_view t, std::size_t i) {
+  if (t[i] != '1' && t[i] != '2') {
+    return false;
+  }
+  std::string chars;
+  std::size_t k = i;
+  while (k < t.size() && chars.size() < 15) {
+    if (is_digit(t[k]) || ((t[k] == 'A' || t[k] == 'B') && chars.size() == 6 && chars.back() == '2')) {
+      chars.push_back(t[k++]);
+    } else if (t[k] == ' ' && k + 1 < t.size() && is_alnum(t[k + 1]) && !chars.empty()) {
+      ++k;
+    } else {
+      break;
+    }
+  }
+  if (chars.size() != 15 || !ends_word(t, k)) {
+    return false;
+  }
+  const int month = (chars[3] - '0') * 10 + (chars[4] - '0');
+  if (month < 1 || (month > 12 && month < 20)) {  // 20-99: special registrations
+    return false;
+  }
+  std::uint64_t n = 0;
+  for (std::size_t j = 0; j < 13; ++j) {
+    n = n * 10 + static_cast<std::uint64_t>(is_digit(chars[j]) ? chars[j] - '0' : 0);
+  }
+  if (chars[6] == 'A') {
+    n -= 1000000;  // Corsica: 2A counts as 19, 2B as 18
+  } else if (chars[6] == 'B') {
+    n -= 2000000;
+  }
+  const int key = (chars[13] - '0') * 10 + (chars[14] - '0');
+  return key == static_cast<int>(97 - n % 97);
+}
+
+// Spain: DNI 8 digits + letter, NIE X/Y/Z + 7 digits + letter; letter = table[n mod 23].
+bool dni_at(std::string_view t, std::size_t i) {
+  static constexpr std::string_view letters = "TRWAGMYFPDXBNJZSQVHLCKE";
+  std::uint64_t n = 0;
+  std::size_t k = i;
+  const char first = to_upper(t[i]);
+  if (first == 'X' || first == 'Y' || first == 'Z') {
+    n = static_cast<std::uint64_t>(first - 'X');
+    ++k;
+  }
+  const std::size_t digits_from = k;
+  while (k < t.size() && is_digit(t[k]) && k - digits_from < 9) {
+    n = n * 10 + static_cast<std::uint64_t>(t[k++] - '0');
+  }
+  if (k - i != 8) {
+    return false;
+  }
+  if (k < t.size() && t[k] == '-') {
+    ++k;
+  }
+  return k < t.size() && to_upper(t[k]) == letters[n % 23] && ends_word(t, k + 1);
+}
+
+// Italy: codice fiscale, 16 characters, check letter from the odd/even position tables.
+bool codice_fiscale_at(std::string_view t, std::size_t i) {
+  if (i + 16 > t.size() || !ends_word(t, i + 16)) {
+    return false;
+  }
+  static constexpr std::string_view omocodia = "LMNPQRSTUV";  // letters that may replace digits
+  static constexpr std::string_view months = "ABCDEHLMPRST";
+  static constexpr std::array<int, 26> odd_letters = {1,  0,  5,  7,  9,  13, 15, 17, 19, 21, 2,  4,  18,
+                                                      20, 11, 3,  6,  8,  12, 14, 16, 10, 22, 25, 24, 23};
+  static constexpr std::array<int, 10> odd_digits = {1, 0, 5, 7, 9, 13, 15, 17, 19, 21};
+  const auto digit_like = [](char c) { return is_digit(c) || omocodia.find(c) != npos; };
+  std::string s(t.substr(i, 16));
+  for (char& c : s) {
+    c = to_upper(c);
+  }
+  for (std::size_t j = 0; j < 16; ++j) {
+    const bool letter_slot = j < 6 || j == 8 || j == 11 || j == 15;
+    if (letter_slot ? !is_upper(s[j]) : !digit_like(s[j])) {
+      return false;
+    }
+  }
+  if (months.find(s[8]) == npos) {
+    return false;
+  }
+  int sum = 0;
+  for (std::size_t j = 0; j < 15; ++j) {
+    const char c = s[j];
+    if (j % 2 == 0) {  // odd position, 1-based
+      sum += is_digit(c) ? odd_digits[static_cast<std::size_t>(c - '0')]
+                         : odd_letters[static_cast<std::size_t>(c - 'A')];
+    } else {
+      sum += is_digit(c) ? c - '0' : c - 'A';
+    }
+  }
+  return s[15] == static_cast<char>('A' + sum % 26);
+}
+
+bool find_national_id(std::string_view t) {
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (!starts_word(t, i) || !is_alnum(t[i])) {
+      continue;
+    }
+    if (nir_at(t, i) || dni_at(t, i) || codice_fiscale_at(t, i)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ipv4_at(std::string_view t, std::size_t i, std::size_t& end) {
+  std::size_t k = i;
+  for (int part = 0; part < 4; ++part) {
+    if (part > 0) {
+      if (k >= t.size() || t[k] != '.') {
+        return false;
+      }
+      ++k;
+    }
+    int value = 0;
+    std::size_t len = 0;
+    while (k < t.size() && is_digit(t[k]) && len < 4) {
+      value = value * 10 + (t[k++] - '0');
+      ++len;
+    }
+    if (len == 0 || len > 3 || value > 255) {
+      return false;
+    }
+  }
+  end = k;
+  // Not part of a longer dotted number ("1.2.3.4.5", a version string).
+  return ends_word(t, k) && !(k + 1 < t.size() && t[k] == '.' && is_digit(t[k + 1]));
+}
+
+bool find_ip_address(std::string_view t) {
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (is_digit(t[i]) && starts_word(t, i) && (i == 0 || t[i - 1] != '.')) {
+      std::size_t end = 0;
+      if (ipv4_at(t, i, end)) {
+        return true;
+      }
+    }
+    // IPv6: a run of hex digits, colons (and dots, for an embedded IPv4) with at least two colons,
+    // two non-empty groups and four hex digits ("fe80::1", not "std::map" or "a::b").
+    if ((is_hex(t[i]) || t[i] == ':') && (i == 0 || (!is_alnum(t[i - 1]) && t[i - 1] != ':'))) {
+      std::size_t k = i;
+      int colons = 0;
+      int groups = 0;
+      int hex = 0;
+      bool in_group = false;
+      while (k < t.size() && (is_hex(t[k]) || t[k] == ':' || t[k] == '.') && k - i < 45) {
+        if (t[k] == ':') {
+          ++colons;
+          in_group = false;
+        } else if (!in_group) {
+          in_group = true;
+          ++groups;
+        }
+        hex += is_hex(t[k]) ? 1 : 0;
+        ++k;
+      }
+      if (colons >= 2 && groups >= 2 && hex >= 4 && ends_word(t, k)) {
+        std::string candidate(t.substr(i, k - i));
+        while (!candidate.empty() && candidate.back() == '.') {
+          candidate.pop_back();
+        }
+        in6_addr addr{};
+        if (::inet_pton(AF_INET6, candidate.c_str(), &addr) == 1) {
+          return true;
+        }
+      }
+      i = k > i ? k - 1 : i;
+    }
+  }
+  return false;
+}
+
+// A numeric or written date: 12/03/1985, 12.3.1985, 1985-03-12, 12 March 1985, March 12, 1985.
+bool date_at(std::string_view t, std::size_t i) {
+  std::size_t k = i;
+  const auto number = [&](std::size_t min_len, std::size_t max_len) {
+    std::size_t len = 0;
+    while (k < t.size() && is_digit(t[k]) && len < max_len) {
+      ++k;
+      ++len;
+    }
+    return len >= min_len && (k >= t.size() || !is_digit(t[k]));
+  };
+  const auto sep = [&](std::string_view seps) {
+    if (k < t.size() && seps.find(t[k]) != npos) {
+      ++k;
+      return true;
+    }
+    return false;
+  };
+  const auto word = [&] {
+    std::size_t len = 0;
+    while (k < t.size() && (is_alpha(t[k]) || static_cast<unsigned char>(t[k]) >= 0x80) && len < 12) {
+      ++k;
+      ++len;
+    }
+    if (k < t.size() && t[k] == '.') {
+      ++k;  // "12 Jan. 1985"
+    }
+    return len >= 3;
+  };
+  if (!is_digit(t[i])) {
+    if (!word() || !sep(" ") || !number(1, 2)) {
+      return false;
+    }
+    sep(",");
+    sep(" ");
+    return number(4, 4);
+  }
+  if (number(4, 4)) {
+    return sep("-/.") && number(1, 2) && sep("-/.") && number(1, 2);
+  }
+  k = i;
+  if (!number(1, 2)) {
+    return false;
+  }
+  const std::size_t after_day = k;
+  if (sep("/.-") && number(1, 2) && sep("/.-") && number(4, 4)) {
+    return true;
+  }
+  k = after_day;
+  return sep(" ") && word() && sep(" ") && number(4, 4);
+}
+
+bool find_date_of_birth(std::string_view t) {
+  // "birth" also covers "date of birth" and "birthday". Lower case; matched case-insensitively.
+  static constexpr std::array<std::string_view, 20> cues = {
+      "born",         "birth",        "dob",         "d.o.b",        "n\xc3\xa9 le", "n\xc3\xa9\x65 le", "n\\u00e9 le",
+      "n\\u00e9e le", "naissance",    "geboren",     "geburtsdatum", "geburtstag",   "nacido",       "nacida",
+      "nacimiento",   "nato il",      "nata il",     "nato a",       "nata a",       "nascita"};
+  const auto cue_at = [&](std::size_t i) {
+    for (std::string_view cue : cues) {
+      if (cue[0] != to_lower(t[i]) || t.size() - i < cue.size()) {
+        continue;
+      }
+      std::size_t j = 1;
+      while (j < cue.size() && to_lower(t[i + j]) == cue[j]) {
+        ++j;
+      }
+      if (j == cue.size()) {
+        return i + j;
+      }
+    }
+    return npos;
+  };
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const char c = to_lower(t[i]);
+    if ((c != 'b' && c != 'd' && c != 'n' && c != 'g') || !starts_word(t, i)) {
+      continue;
+    }
+    const std::size_t from = cue_at(i);
+    if (from == npos) {
+      continue;
+    }
+    const std::size_t to = std::min(t.size(), from + 48);
+    for (std::size_t k = from; k < to; ++k) {
+      if (is_alnum(t[k]) && starts_word(t, k) && date_at(t, k)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::uint32_t implemented_detectors() noexcept {
+  return bit(email) | bit(phone) | bit(iban) | bit(payment_card) | bit(national_id) | bit(ip_address) |
+         bit(date_of_birth);
+}
+
+std::uint32_t detect(std::string_view text, std::uint32_t wanted) {
+  wanted &= implemented_detectors();
+  std::uint32_t found = 0;
+  const auto run = [&](detector d, bool (*fn)(std::string_view)) {
+    if ((wanted & bit(d)) != 0 && fn(text)) {
+      found |= bit(d);
+    }
+  };
+  run(email, find_email);
+  run(phone, find_phone);
+  run(iban, find_iban);
+  run(payment_card, find_payment_card);
+  run(national_id, find_national_id);
+  run(ip_address, find_ip_address);
+  run(date_of_birth, find_date_of_birth);
+  return found;
+}
+
+}  // namespace sovgw::gateway

@@ -1,0 +1,31 @@
+#pragma once
+
+// Personal-data detectors over a request body, for the policy's data classes (a class whose
+// detectors fire is carried by the request). Each one looks for the shape of an identifier and,
+// where the identifier has one, checks its check digits, so that ordinary numbers rarely fire:
+//   email          local@domain.tld
+//   phone          international (+CC or 00CC, 8-15 digits, common separators) and the EU's
+//                  0X XX XX XX XX national form
+//   iban           2 letters, 2 check digits, 11-30 characters, grouped or not; ISO 7064 mod 97
+//   payment_card   13-19 digits, grouped or not, a card network's prefix and the Luhn check
+//   national_id    France's NIR (key mod 97), Spain's DNI and NIE (letter mod 23), Italy's
+//                  codice fiscale (check letter)
+//   ip_address     IPv4 dotted quads and IPv6 addresses
+//   date_of_birth  a date within 48 characters after "born", "date of birth", "DOB", "né(e) le",
+//                  "geboren", "nacido/a", "nato/a il", ... (English, French, German, Spanish,
+//                  Italian)
+// Not implemented yet: person_name, health_code, postal_address (implemented_detectors() says
+// which are). The text is scanned as bytes: JSON escapes of ASCII characters are not decoded.
+#include <cstdint>
+#include <string_view>
+
+namespace sovgw::gateway {
+
+// Bit i = policy::known_detectors()[i].
+[[nodiscard]] std::uint32_t implemented_detectors() noexcept;
+
+// Runs the detectors in `wanted` (and implemented) over `text`; returns the bits of those that
+// found something. Linear in the text's length for each detector.
+[[nodiscard]] std::uint32_t detect(std::string_view text, std::uint32_t wanted);
+
+}  // namespace sovgw::gateway

@@ -1,0 +1,108 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "gateway/detectors.hpp"
+#include "policy/policy_source.hpp"
+
+using namespace sovgw::gateway;
+
+namespace {
+
+std::uint32_t bit_of(std::string_view name) {
+  const auto& names = sovgw::policy::known_detectors();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) {
+      return 1u << i;
+    }
+  }
+  FAIL("unknown detector ", name);
+  return 0;
+}
+
+// Whether detector `name` fires on `text`, embedded in a JSON chat message as it reaches the gateway.
+bool fires(std::string_view name, const std::string& text) {
+  const std::string body = R"({"model":"m","messages":[{"role":"user","content":")" + text + R"("}]})";
+  return (detect(body, bit_of(name)) & bit_of(name)) != 0;
+}
+
+}  // namespace
+
+TEST_CASE("email") {
+  CHECK(fires("email", "write to jeanne.dupont+ai@exemple.fr."));
+  CHECK(fires("email", "j@mail.example.com"));
+  CHECK_FALSE(fires("email", "the @ sign, user@localhost, a@b.c"));
+  CHECK_FALSE(fires("email", "decorators like @property, or x@2x.p"));
+}
+
+TEST_CASE("phone: international and the 0X XX XX XX XX national form") {
+  CHECK(fires("phone", "call +33 6 12 34 56 78 tomorrow"));
+  CHECK(fires("phone", "call +33 (0)6 12 34 56 78 tomorrow"));
+  CHECK(fires("phone", "Tel. +49-30-1234567"));
+  CHECK(fires("phone", "0049 30 1234567"));
+  CHECK(fires("phone", "portable 06 12 34 56 78"));
+  CHECK(fires("phone", "portable 06.12.34.56.78"));
+  CHECK(fires("phone", "0612345678"));
+  CHECK_FALSE(fires("phone", "+1 555"));                    // too short
+  CHECK_FALSE(fires("phone", "order 06 123 456 78"));       // not in pairs
+  CHECK_FALSE(fires("phone", "version 2.0.1, 1234567890"));  // no prefix, not 0X...
+}
+
+TEST_CASE("iban: mod 97, grouped or not") {
+  CHECK(fires("iban", "IBAN DE89 3704 0044 0532 0130 00 please"));
+  CHECK(fires("iban", "GB82WEST12345698765432"));
+  CHECK(fires("iban", "FR1420041010050500013M02606, merci"));
+  CHECK_FALSE(fires("iban", "DE89 3704 0044 0532 0130 01"));  // check digits wrong
+  CHECK_FALSE(fires("iban", "AB12 hello world"));
+}
+
+TEST_CASE("payment card: network prefix and Luhn") {
+  CHECK(fires("payment_card", "card 4111 1111 1111 1111 exp 12/29"));
+  CHECK(fires("payment_card", "5500-0000-0000-0004"));
+  CHECK(fires("payment_card", "amex 378282246310005"));
+  CHECK_FALSE(fires("payment_card", "4111 1111 1111 1112"));  // Luhn fails
+  CHECK_FALSE(fires("payment_card", "9999 9999 9999 9995"));  // no network starts with 9
+  CHECK_FALSE(fires("payment_card", "1234567812345670"));     // Luhn ok, no network
+}
+
+TEST_CASE("national id: NIR, DNI/NIE, codice fiscale") {
+  CHECK(fires("national_id", "NIR 1 85 05 78 006 084 91"));
+  CHECK(fires("national_id", "185057800608491"));
+  CHECK_FALSE(fires("national_id", "1 85 05 78 006 084 92"));  // key wrong
+  CHECK(fires("national_id", "DNI 12345678Z"));
+  CHECK(fires("national_id", "DNI 12345678-z"));
+  CHECK_FALSE(fires("national_id", "DNI 12345678A"));  // letter wrong
+  CHECK(fires("national_id", "NIE X1234567L"));
+  CHECK(fires("national_id", "CF RSSMRA85T10A562S"));
+  CHECK_FALSE(fires("national_id", "CF RSSMRA85T10A562T"));  // check letter wrong
+}
+
+TEST_CASE("ip address: IPv4 and IPv6, not versions or code") {
+  CHECK(fires("ip_address", "from 192.168.1.20 yesterday"));
+  CHECK(fires("ip_address", "host 2001:db8::8a2e:370:7334."));
+  CHECK(fires("ip_address", "link-local fe80::1"));
+  CHECK_FALSE(fires("ip_address", "version 1.2.3.4.5 and 300.1.1.1"));
+  CHECK_FALSE(fires("ip_address", "std::vector<int> at 12:30:45, mac 00:1a:2b:3c:4d:5e"));
+}
+
+TEST_CASE("date of birth: a date after a cue, in five languages") {
+  CHECK(fires("date_of_birth", "Patient born 12/03/1985 in Lyon"));
+  CHECK(fires("date_of_birth", "date of birth: 1985-03-12"));
+  CHECK(fires("date_of_birth", "DOB 3 March 1985"));
+  CHECK(fires("date_of_birth", "born on March 12, 1985"));
+  CHECK(fires("date_of_birth", "n\xc3\xa9\x65 le 12.03.1985"));
+  CHECK(fires("date_of_birth", "n\\u00e9 le 12 mars 1985"));
+  CHECK(fires("date_of_birth", "geboren am 12.03.1985"));
+  CHECK(fires("date_of_birth", "nato il 12/03/1985"));
+  CHECK_FALSE(fires("date_of_birth", "meeting on 12/03/2025"));           // no cue
+  CHECK_FALSE(fires("date_of_birth", "born to run. The album from 1975"));  // no date near the cue
+}
+
+TEST_CASE("only wanted and implemented detectors run") {
+  const std::string text = "mail a@b.example and 4111 1111 1111 1111";
+  CHECK(detect(text, bit_of("email")) == bit_of("email"));
+  CHECK(detect(text, bit_of("email") | bit_of("payment_card")) == (bit_of("email") | bit_of("payment_card")));
+  CHECK(detect(text, bit_of("iban")) == 0);
+  CHECK((implemented_detectors() & bit_of("person_name")) == 0);
+  CHECK(detect("Madame Jeanne Dupont", bit_of("person_name")) == 0);
+}
