@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <string>
 
+#include "policy/policy_source.hpp"
+
 namespace sovgw::gateway {
 namespace {
 
@@ -41,7 +43,10 @@ char to_lower(char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : 
 bool starts_word(std::string_view t, std::size_t i) { return i == 0 || !is_alnum(t[i - 1]); }
 bool ends_word(std::string_view t, std::size_t i) { return i >= t.size() || !is_alnum(t[i]); }
 
-bool find_email(std::string_view t) {
+// Each scan_* calls hit(begin, end) for every finding, in text order, and stops (returning true)
+// as soon as hit returns true.
+template <typename Hit>
+bool scan_email(std::string_view t, Hit&& hit) {
   const auto local_char = [](char c) {
     return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
   };
@@ -70,7 +75,11 @@ bool find_email(std::string_view t) {
     for (std::size_t i = last_dot + 1; i < end; ++i) {
       tld = tld && is_alpha(t[i]);
     }
-    if (tld) {
+    std::size_t begin = at;
+    while (begin > 0 && local_char(t[begin - 1])) {
+      --begin;
+    }
+    if (tld && hit(begin, end)) {
       return true;
     }
   }
@@ -101,7 +110,8 @@ std::string digit_run(std::string_view t, std::size_t i, std::string_view seps, 
   return digits;
 }
 
-bool find_phone(std::string_view t) {
+template <typename Hit>
+bool scan_phone(std::string_view t, Hit&& hit) {
   for (std::size_t i = 0; i < t.size(); ++i) {
     std::size_t start = npos;
     if (t[i] == '+' && i + 1 < t.size() && is_digit(t[i + 1]) && t[i + 1] != '0' &&
@@ -116,7 +126,10 @@ bool find_phone(std::string_view t) {
       // "+33 (0)6 12 34 56 78": parentheses and the trunk 0 inside them are separators.
       const std::string digits = digit_run(t, start, " -.()", 16, end, 2);
       if (digits.size() >= 8 && digits.size() <= 15 && ends_word(t, end)) {
-        return true;
+        if (hit(i, end)) {
+          return true;
+        }
+        i = end - 1;
       }
       continue;
     }
@@ -135,7 +148,10 @@ bool find_phone(std::string_view t) {
           }
         }
         if (pairs) {
-          return true;
+          if (hit(i, end)) {
+            return true;
+          }
+          i = end - 1;
         }
       }
     }
@@ -155,7 +171,8 @@ int mod97(std::string_view rearranged) {
   return r;
 }
 
-bool find_iban(std::string_view t) {
+template <typename Hit>
+bool scan_iban(std::string_view t, Hit&& hit) {
   for (std::size_t i = 0; i + 4 < t.size(); ++i) {
     if (!is_alpha(t[i]) || !is_alpha(t[i + 1]) || !is_digit(t[i + 2]) || !is_digit(t[i + 3]) ||
         !starts_word(t, i)) {
@@ -164,12 +181,14 @@ bool find_iban(std::string_view t) {
     // Alphanumerics, in groups separated by single spaces: "DE89 3704 0044 0532 0130 00".
     std::string chars;
     std::array<bool, 35> boundary{};  // boundary[n]: a word could end after n characters
+    std::array<std::size_t, 35> end_at{};  // end_at[n]: the text position after n characters
     std::size_t k = i;
     while (k < t.size() && chars.size() < 34) {
       if (is_alnum(t[k])) {
         chars.push_back(t[k]);
         ++k;
         boundary[chars.size()] = ends_word(t, k);
+        end_at[chars.size()] = k;
       } else if (t[k] == ' ' && k + 1 < t.size() && is_alnum(t[k + 1])) {
         ++k;
       } else {
@@ -182,7 +201,11 @@ bool find_iban(std::string_view t) {
       }
       const std::string candidate = chars.substr(0, n);
       if (mod97(candidate.substr(4) + candidate.substr(0, 4)) == 1) {
-        return true;
+        if (hit(i, end_at[n])) {
+          return true;
+        }
+        i = end_at[n] - 1;
+        break;
       }
     }
   }
@@ -218,7 +241,8 @@ bool card_network_prefix(std::string_view d) {
          p2 == 62;                                                                    // UnionPay
 }
 
-bool find_payment_card(std::string_view t) {
+template <typename Hit>
+bool scan_payment_card(std::string_view t, Hit&& hit) {
   for (std::size_t i = 0; i < t.size(); ++i) {
     if (!is_digit(t[i]) || !starts_word(t, i)) {
       continue;
@@ -226,7 +250,7 @@ bool find_payment_card(std::string_view t) {
     std::size_t end = 0;
     const std::string digits = digit_run(t, i, " -", 19, end);
     if (digits.size() >= 13 && digits.size() <= 19 && ends_word(t, end) && card_network_prefix(digits) &&
-        luhn(digits)) {
+        luhn(digits) && hit(i, end)) {
       return true;
     }
     i = end;
@@ -235,9 +259,10 @@ bool find_payment_card(std::string_view t) {
 }
 
 // France: 1 or 2, YY MM, département (2 digits, 2A or 2B), commune 3, order 3, key 2 = 97 - n mod 97.
-bool nir_at(std::string_view t, std::size_t i) {
+// Each *_at returns the end of the identifier starting at i, or npos.
+std::size_t nir_at(std::string_view t, std::size_t i) {
   if (t[i] != '1' && t[i] != '2') {
-    return false;
+    return npos;
   }
   std::string chars;
   std::size_t k = i;
@@ -251,11 +276,11 @@ bool nir_at(std::string_view t, std::size_t i) {
     }
   }
   if (chars.size() != 15 || !ends_word(t, k)) {
-    return false;
+    return npos;
   }
   const int month = (chars[3] - '0') * 10 + (chars[4] - '0');
   if (month < 1 || (month > 12 && month < 20)) {  // 20-99: special registrations
-    return false;
+    return npos;
   }
   std::uint64_t n = 0;
   for (std::size_t j = 0; j < 13; ++j) {
@@ -267,11 +292,11 @@ bool nir_at(std::string_view t, std::size_t i) {
     n -= 2000000;
   }
   const int key = (chars[13] - '0') * 10 + (chars[14] - '0');
-  return key == static_cast<int>(97 - n % 97);
+  return key == static_cast<int>(97 - n % 97) ? k : npos;
 }
 
 // Spain: DNI 8 digits + letter, NIE X/Y/Z + 7 digits + letter; letter = table[n mod 23].
-bool dni_at(std::string_view t, std::size_t i) {
+std::size_t dni_at(std::string_view t, std::size_t i) {
   static constexpr std::string_view letters = "TRWAGMYFPDXBNJZSQVHLCKE";
   std::uint64_t n = 0;
   std::size_t k = i;
@@ -285,18 +310,18 @@ bool dni_at(std::string_view t, std::size_t i) {
     n = n * 10 + static_cast<std::uint64_t>(t[k++] - '0');
   }
   if (k - i != 8) {
-    return false;
+    return npos;
   }
   if (k < t.size() && t[k] == '-') {
     ++k;
   }
-  return k < t.size() && to_upper(t[k]) == letters[n % 23] && ends_word(t, k + 1);
+  return k < t.size() && to_upper(t[k]) == letters[n % 23] && ends_word(t, k + 1) ? k + 1 : npos;
 }
 
 // Italy: codice fiscale, 16 characters, check letter from the odd/even position tables.
-bool codice_fiscale_at(std::string_view t, std::size_t i) {
+std::size_t codice_fiscale_at(std::string_view t, std::size_t i) {
   if (i + 16 > t.size() || !ends_word(t, i + 16)) {
-    return false;
+    return npos;
   }
   static constexpr std::string_view omocodia = "LMNPQRSTUV";  // letters that may replace digits
   static constexpr std::string_view months = "ABCDEHLMPRST";
@@ -311,11 +336,11 @@ bool codice_fiscale_at(std::string_view t, std::size_t i) {
   for (std::size_t j = 0; j < 16; ++j) {
     const bool letter_slot = j < 6 || j == 8 || j == 11 || j == 15;
     if (letter_slot ? !is_upper(s[j]) : !digit_like(s[j])) {
-      return false;
+      return npos;
     }
   }
   if (months.find(s[8]) == npos) {
-    return false;
+    return npos;
   }
   int sum = 0;
   for (std::size_t j = 0; j < 15; ++j) {
@@ -327,16 +352,27 @@ bool codice_fiscale_at(std::string_view t, std::size_t i) {
       sum += is_digit(c) ? c - '0' : c - 'A';
     }
   }
-  return s[15] == static_cast<char>('A' + sum % 26);
+  return s[15] == static_cast<char>('A' + sum % 26) ? i + 16 : npos;
 }
 
-bool find_national_id(std::string_view t) {
+template <typename Hit>
+bool scan_national_id(std::string_view t, Hit&& hit) {
   for (std::size_t i = 0; i < t.size(); ++i) {
     if (!starts_word(t, i) || !is_alnum(t[i])) {
       continue;
     }
-    if (nir_at(t, i) || dni_at(t, i) || codice_fiscale_at(t, i)) {
-      return true;
+    std::size_t end = nir_at(t, i);
+    if (end == npos) {
+      end = dni_at(t, i);
+    }
+    if (end == npos) {
+      end = codice_fiscale_at(t, i);
+    }
+    if (end != npos) {
+      if (hit(i, end)) {
+        return true;
+      }
+      i = end - 1;
     }
   }
   return false;
@@ -366,12 +402,17 @@ bool ipv4_at(std::string_view t, std::size_t i, std::size_t& end) {
   return ends_word(t, k) && !(k + 1 < t.size() && t[k] == '.' && is_digit(t[k + 1]));
 }
 
-bool find_ip_address(std::string_view t) {
+template <typename Hit>
+bool scan_ip_address(std::string_view t, Hit&& hit) {
   for (std::size_t i = 0; i < t.size(); ++i) {
     if (is_digit(t[i]) && starts_word(t, i) && (i == 0 || t[i - 1] != '.')) {
       std::size_t end = 0;
       if (ipv4_at(t, i, end)) {
-        return true;
+        if (hit(i, end)) {
+          return true;
+        }
+        i = end - 1;
+        continue;
       }
     }
     // IPv6: a run of hex digits, colons (and dots, for an embedded IPv4) with at least two colons,
@@ -399,7 +440,7 @@ bool find_ip_address(std::string_view t) {
           candidate.pop_back();
         }
         in6_addr addr{};
-        if (::inet_pton(AF_INET6, candidate.c_str(), &addr) == 1) {
+        if (::inet_pton(AF_INET6, candidate.c_str(), &addr) == 1 && hit(i, i + candidate.size())) {
           return true;
         }
       }
@@ -410,7 +451,7 @@ bool find_ip_address(std::string_view t) {
 }
 
 // A numeric or written date: 12/03/1985, 12.3.1985, 1985-03-12, 12 March 1985, March 12, 1985.
-bool date_at(std::string_view t, std::size_t i) {
+std::size_t date_at(std::string_view t, std::size_t i) {
   std::size_t k = i;
   const auto number = [&](std::size_t min_len, std::size_t max_len) {
     std::size_t len = 0;
@@ -440,28 +481,29 @@ bool date_at(std::string_view t, std::size_t i) {
   };
   if (!is_digit(t[i])) {
     if (!word() || !sep(" ") || !number(1, 2)) {
-      return false;
+      return npos;
     }
     sep(",");
     sep(" ");
-    return number(4, 4);
+    return number(4, 4) ? k : npos;
   }
   if (number(4, 4)) {
-    return sep("-/.") && number(1, 2) && sep("-/.") && number(1, 2);
+    return sep("-/.") && number(1, 2) && sep("-/.") && number(1, 2) ? k : npos;
   }
   k = i;
   if (!number(1, 2)) {
-    return false;
+    return npos;
   }
   const std::size_t after_day = k;
   if (sep("/.-") && number(1, 2) && sep("/.-") && number(4, 4)) {
-    return true;
+    return k;
   }
   k = after_day;
-  return sep(" ") && word() && sep(" ") && number(4, 4);
+  return sep(" ") && word() && sep(" ") && number(4, 4) ? k : npos;
 }
 
-bool find_date_of_birth(std::string_view t) {
+template <typename Hit>
+bool scan_date_of_birth(std::string_view t, Hit&& hit) {
   // "birth" also covers "date of birth" and "birthday". Lower case; matched case-insensitively.
   static constexpr std::array<std::string_view, 20> cues = {
       "born",         "birth",        "dob",         "d.o.b",        "n\xc3\xa9 le", "n\xc3\xa9\x65 le", "n\\u00e9 le",
@@ -493,8 +535,15 @@ bool find_date_of_birth(std::string_view t) {
     }
     const std::size_t to = std::min(t.size(), from + 48);
     for (std::size_t k = from; k < to; ++k) {
-      if (is_alnum(t[k]) && starts_word(t, k) && date_at(t, k)) {
-        return true;
+      if (!is_alnum(t[k]) || !starts_word(t, k)) {
+        continue;
+      }
+      if (const std::size_t end = date_at(t, k); end != npos) {
+        if (hit(k, end)) {
+          return true;
+        }
+        i = end - 1;
+        break;
       }
     }
   }
@@ -508,22 +557,93 @@ std::uint32_t implemented_detectors() noexcept {
          bit(date_of_birth);
 }
 
-std::uint32_t detect(std::string_view text, std::uint32_t wanted) {
-  wanted &= implemented_detectors();
-  std::uint32_t found = 0;
-  const auto run = [&](detector d, bool (*fn)(std::string_view)) {
-    if ((wanted & bit(d)) != 0 && fn(text)) {
-      found |= bit(d);
+namespace {
+
+// Calls scan(detector, scanner) for each implemented detector in `which`, in index order.
+template <typename Each>
+void for_each_detector(std::uint32_t which, Each&& each) {
+  which &= implemented_detectors();
+  const auto run = [&](detector d, auto scanner) {
+    if ((which & bit(d)) != 0) {
+      each(d, scanner);
     }
   };
-  run(email, find_email);
-  run(phone, find_phone);
-  run(iban, find_iban);
-  run(payment_card, find_payment_card);
-  run(national_id, find_national_id);
-  run(ip_address, find_ip_address);
-  run(date_of_birth, find_date_of_birth);
+  run(email, [](std::string_view t, auto&& hit) { return scan_email(t, hit); });
+  run(phone, [](std::string_view t, auto&& hit) { return scan_phone(t, hit); });
+  run(iban, [](std::string_view t, auto&& hit) { return scan_iban(t, hit); });
+  run(payment_card, [](std::string_view t, auto&& hit) { return scan_payment_card(t, hit); });
+  run(national_id, [](std::string_view t, auto&& hit) { return scan_national_id(t, hit); });
+  run(ip_address, [](std::string_view t, auto&& hit) { return scan_ip_address(t, hit); });
+  run(date_of_birth, [](std::string_view t, auto&& hit) { return scan_date_of_birth(t, hit); });
+}
+
+}  // namespace
+
+std::uint32_t detect(std::string_view text, std::uint32_t wanted) {
+  std::uint32_t found = 0;
+  for_each_detector(wanted, [&](detector d, auto scanner) {
+    if (scanner(text, [](std::size_t, std::size_t) { return true; })) {
+      found |= bit(d);
+    }
+  });
   return found;
+}
+
+std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
+  std::vector<finding> out;
+  for_each_detector(which, [&](detector d, auto scanner) {
+    scanner(text, [&](std::size_t begin, std::size_t end) {
+      out.push_back({begin, end, d});
+      return false;
+    });
+  });
+  std::sort(out.begin(), out.end(), [](const finding& a, const finding& b) { return a.begin < b.begin; });
+  return out;
+}
+
+std::size_t redact_json_strings(std::string& body, std::uint32_t which) {
+  const std::vector<finding> found = find_all(body, which);
+  if (found.empty()) {
+    return 0;
+  }
+  // Where JSON strings are: only characters inside one are replaced, so the document stays valid
+  // (a number that looks like a card number is left alone).
+  std::vector<std::uint32_t> string_id(body.size(), 0);  // 0: outside; n: inside the n-th string
+  std::uint32_t strings = 0;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    if (body[i] != '"') {
+      continue;
+    }
+    ++strings;
+    for (++i; i < body.size() && body[i] != '"'; ++i) {
+      if (body[i] == '\\') {
+        string_id[i++] = strings;
+        if (i >= body.size()) {
+          break;
+        }
+      }
+      string_id[i] = strings;
+    }
+  }
+  std::string out;
+  out.reserve(body.size());
+  std::size_t copied = 0;
+  std::size_t redacted = 0;
+  for (const finding& f : found) {
+    if (f.begin < copied || f.end <= f.begin || string_id[f.begin] == 0 ||
+        string_id[f.begin] != string_id[f.end - 1]) {
+      continue;  // overlaps the previous one, or not wholly inside one string
+    }
+    out.append(body, copied, f.begin - copied);
+    out += "[redacted:";
+    out += policy::known_detectors()[f.detector];
+    out += ']';
+    copied = f.end;
+    ++redacted;
+  }
+  out.append(body, copied, std::string::npos);
+  body.swap(out);
+  return redacted;
 }
 
 }  // namespace sovgw::gateway

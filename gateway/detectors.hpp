@@ -16,8 +16,11 @@
 //                  Italian)
 // Not implemented yet: person_name, health_code, postal_address (implemented_detectors() says
 // which are). The text is scanned as bytes: JSON escapes of ASCII characters are not decoded.
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace sovgw::gateway {
 
@@ -27,5 +30,19 @@ namespace sovgw::gateway {
 // Runs the detectors in `wanted` (and implemented) over `text`; returns the bits of those that
 // found something. Linear in the text's length for each detector.
 [[nodiscard]] std::uint32_t detect(std::string_view text, std::uint32_t wanted);
+
+struct finding {
+  std::size_t begin = 0;  // byte offsets into the text
+  std::size_t end = 0;
+  unsigned detector = 0;  // index into policy::known_detectors()
+};
+
+// Every finding of the detectors in `which`, ordered by position (they may overlap).
+[[nodiscard]] std::vector<finding> find_all(std::string_view text, std::uint32_t which);
+
+// The `redact` obligation: replaces what the detectors in `which` find inside the JSON strings
+// of `body` with "[redacted:<detector>]" (findings outside strings, or overlapping an earlier
+// one, are left). Returns how many were replaced.
+std::size_t redact_json_strings(std::string& body, std::uint32_t which);
 
 }  // namespace sovgw::gateway

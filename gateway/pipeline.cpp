@@ -36,7 +36,7 @@ std::string pipeline::reload_policy() {
   }
   std::shared_ptr<const policy::snapshot> snap = store_.current();
   auto b = std::make_shared<binding>(binding{snap, policy::bound_clusters(*snap, cluster_infos_), {}, 0});
-  std::uint32_t missing = 0;
+  std::uint32_t missing = snap->redact_detectors() & ~implemented_detectors();
   for (std::string_view name : snap->data_class_names()) {
     if (const std::uint32_t d = snap->data_class_detectors(name); d != 0) {
       b->detected_classes.emplace_back(name, d);
@@ -268,6 +268,9 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   ctx.allowed_clusters.assign(d.allowed_clusters.begin(), d.allowed_clusters.end());
   ctx.permitted = d.result == policy::effect::permit;
   ctx.payload_obligation = ctx.permitted ? d.duties.log : policy::log_payload::unset;
+  if (ctx.permitted && d.duties.redact != 0 && !ctx.body.empty()) {
+    ctx.redactions = redact_json_strings(ctx.body, d.duties.redact);
+  }
   if (ctx.permitted) {
     return stage_result::next();
   }
@@ -360,6 +363,9 @@ void pipeline::record(const request_context& ctx, double seconds) const {
     }
     line.str("decision", ctx.permitted ? "permit" : "deny").str("rules", rules).str("policy_version",
                                                                                    ctx.policy_version);
+  }
+  if (ctx.redactions > 0) {
+    line.num("redacted", static_cast<std::int64_t>(ctx.redactions));
   }
   if (!ctx.error_kind.empty()) {
     line.str("error", ctx.error_kind);

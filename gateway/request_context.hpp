@@ -47,6 +47,8 @@ struct request_context {
   // The matched rules' `log_payload` obligation: how much of the payload the audit record may
   // keep (it can only lower the configured audit.payload).
   policy::log_payload payload_obligation = policy::log_payload::unset;
+  // How many findings the `redact` obligation replaced in `body` before it was forwarded.
+  std::size_t redactions = 0;
 
   // route
   int cluster = -1;

@@ -234,6 +234,14 @@ std::span<const std::string> snapshot::data_class_headers() const noexcept {
   return compiled_->data_class_headers;
 }
 
+std::uint32_t snapshot::redact_detectors() const noexcept {
+  std::uint32_t out = 0;
+  for (const compiled_rule& r : compiled_->rules) {
+    out |= r.duties.redact;
+  }
+  return out;
+}
+
 std::uint32_t snapshot::data_class_detectors(std::string_view data_class) const noexcept {
   const auto it = compiled_->data_class_index.find(data_class);
   return it == compiled_->data_class_index.end() ? 0 : compiled_->data_class_detectors[it->second];

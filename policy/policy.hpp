@@ -146,6 +146,8 @@ class snapshot {
   [[nodiscard]] std::span<const std::string> data_class_names() const noexcept;
   // The header values that declare the classes, in data_class_names() order.
   [[nodiscard]] std::span<const std::string> data_class_headers() const noexcept;
+  // The union of every rule's `redact` obligation (bit i = known_detectors()[i]).
+  [[nodiscard]] std::uint32_t redact_detectors() const noexcept;
   [[nodiscard]] std::uint32_t data_class_detectors(std::string_view data_class) const noexcept;
 
  private:

@@ -1,13 +1,14 @@
 """The policy core wired into the gateway: geo-identified clients, 403 decisions with the rule and
 its reason, routes narrowed to compliant clusters, and reloads that never load a broken policy."""
 
+import json
 import os
 import signal
 import subprocess
 import unittest
 
 from support import (SOVGW, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml, make_certs,
-                     start_standin)
+                     request_bytes, start_standin)
 
 POLICY = """version: 1
 data_classes:
@@ -36,6 +37,7 @@ rules:
     effect: permit
     when:
       client.country: [private]
+    obligations: {redact: [email, phone]}
     reason: Internal clients may use the inference APIs.
   - id: compute-in-eu
     effect: restrict
@@ -120,6 +122,17 @@ class PolicyEnforcementTest(unittest.TestCase):
         other = card.replace(b"4111 1111 1111 1111", b"4111 1111 1111 1112")
         resp = exchange(self.gateway.port, self.certs, chat_request(other))
         self.assertEqual(resp.status, 200, resp.body)
+
+    def test_redact_obligation_rewrites_the_prompt_before_it_leaves(self):
+        body = json.dumps({"model": "mistral-small", "messages": [
+            {"role": "user", "content": "Write to jeanne.dupont@exemple.fr or call +33 6 12 34 56 78."}]}).encode()
+        resp = exchange(self.gateway.port, self.certs,
+                        request_bytes(path="/debug/headers", body=body, headers={"Content-Type": "application/json"}))
+        self.assertEqual(resp.status, 200)
+        forwarded = json.loads(resp.json()["body"])  # what the cluster received: still valid JSON
+        self.assertEqual(forwarded["messages"][0]["content"],
+                         "Write to [redacted:email] or call [redacted:phone].")
+        self.assertEqual(self.last_request_log(resp.header("x-request-id"))["redacted"], 2)
 
     def test_broken_policy_on_reload_keeps_the_last_good_one(self):
         version = self.gateway.wait_for_json(lambda o: o.get("msg") == "listening")["policy_version"]

@@ -106,3 +106,26 @@ TEST_CASE("only wanted and implemented detectors run") {
   CHECK((implemented_detectors() & bit_of("person_name")) == 0);
   CHECK(detect("Madame Jeanne Dupont", bit_of("person_name")) == 0);
 }
+
+TEST_CASE("find_all reports where each finding is") {
+  const std::string text = "a@b.example, 192.168.0.1 and a@c.example";
+  const auto found = find_all(text, bit_of("email") | bit_of("ip_address"));
+  REQUIRE(found.size() == 3);
+  CHECK(text.substr(found[0].begin, found[0].end - found[0].begin) == "a@b.example");
+  CHECK(text.substr(found[1].begin, found[1].end - found[1].begin) == "192.168.0.1");
+  CHECK(sovgw::policy::known_detectors()[found[1].detector] == "ip_address");
+  CHECK(text.substr(found[2].begin, found[2].end - found[2].begin) == "a@c.example");
+}
+
+TEST_CASE("redaction replaces findings inside JSON strings only") {
+  std::string body =
+      R"({"model":"m","max_tokens":4111111111111111,"messages":[{"role":"user",)"
+      R"("content":"card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00, mail \"x@y.example\"."}]})";
+  CHECK(redact_json_strings(body, bit_of("payment_card") | bit_of("iban") | bit_of("email")) == 3);
+  CHECK(body ==
+        R"({"model":"m","max_tokens":4111111111111111,"messages":[{"role":"user",)"
+        R"("content":"card [redacted:payment_card], IBAN [redacted:iban], mail \"[redacted:email]\"."}]})");
+  std::string clean = R"({"content":"nothing to see"})";
+  CHECK(redact_json_strings(clean, bit_of("email")) == 0);
+  CHECK(clean == R"({"content":"nothing to see"})");
+}
