@@ -269,6 +269,16 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   ctx.permitted = d.result == policy::effect::permit;
   ctx.payload_obligation = ctx.permitted ? d.duties.log : policy::log_payload::unset;
   if (ctx.permitted && d.duties.redact != 0 && !ctx.body.empty()) {
+    // An obligation the gateway cannot fulfil is not skipped: redaction works on JSON bodies.
+    const http::field* type = ctx.head.find("content-type");
+    if (type == nullptr || type->value.find("json") == std::string_view::npos) {
+      ctx.permitted = false;
+      return stage_result::respond(
+          415, "invalid_request_error", "redaction_unsupported",
+          fmt::format("the residency policy requires redaction ({}) and the gateway redacts JSON bodies only; "
+                      "send the request as application/json",
+                      fmt::join(d.duties.redact_names(), ", ")));
+    }
     ctx.redactions = redact_json_strings(ctx.body, d.duties.redact);
   }
   if (ctx.permitted) {

@@ -133,6 +133,12 @@ class PolicyEnforcementTest(unittest.TestCase):
         self.assertEqual(forwarded["messages"][0]["content"],
                          "Write to [redacted:email] or call [redacted:phone].")
         self.assertEqual(self.last_request_log(resp.header("x-request-id"))["redacted"], 2)
+        # A body the gateway cannot redact is refused, not forwarded as it is.
+        plain = exchange(self.gateway.port, self.certs,
+                         request_bytes(body=b"call +33 6 12 34 56 78", headers={"Content-Type": "text/plain"}))
+        self.assertEqual(plain.status, 415)
+        self.assertEqual(plain.json()["error"]["code"], "redaction_unsupported")
+        self.assertIn("email, phone", plain.json()["error"]["message"])
 
     def test_broken_policy_on_reload_keeps_the_last_good_one(self):
         version = self.gateway.wait_for_json(lambda o: o.get("msg") == "listening")["policy_version"]
