@@ -329,9 +329,12 @@ std::size_t codice_fiscale_at(std::string_view t, std::size_t i) {
                                                       20, 11, 3,  6,  8,  12, 14, 16, 10, 22, 25, 24, 23};
   static constexpr std::array<int, 10> odd_digits = {1, 0, 5, 7, 9, 13, 15, 17, 19, 21};
   const auto digit_like = [](char c) { return is_digit(c) || omocodia.find(c) != npos; };
-  std::string s(t.substr(i, 16));
-  for (char& c : s) {
-    c = to_upper(c);
+  if (!is_alpha(t[i + 5]) || !digit_like(to_upper(t[i + 6]))) {
+    return npos;  // most words fail here
+  }
+  std::array<char, 16> s{};
+  for (std::size_t j = 0; j < 16; ++j) {
+    s[j] = to_upper(t[i + j]);
   }
   for (std::size_t j = 0; j < 16; ++j) {
     const bool letter_slot = j < 6 || j == 8 || j == 11 || j == 15;
