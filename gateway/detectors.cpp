@@ -39,8 +39,15 @@ bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' 
 char to_upper(char c) { return is_lower(c) ? static_cast<char>(c - 'a' + 'A') : c; }
 char to_lower(char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
 
+// The body is JSON: "\n", "\t", ... end a word even though their second character is a letter.
+bool escape_letter_at(std::string_view t, std::size_t i) {
+  return i >= 1 && t[i - 1] == '\\' && (t[i] == 'n' || t[i] == 'r' || t[i] == 't' || t[i] == 'b' || t[i] == 'f');
+}
+
 // Starts a token at i: the previous character does not continue it.
-bool starts_word(std::string_view t, std::size_t i) { return i == 0 || !is_alnum(t[i - 1]); }
+bool starts_word(std::string_view t, std::size_t i) {
+  return i == 0 || !is_alnum(t[i - 1]) || escape_letter_at(t, i - 1);
+}
 bool ends_word(std::string_view t, std::size_t i) { return i >= t.size() || !is_alnum(t[i]); }
 
 // Each scan_* calls hit(begin, end) for every finding, in text order, and stops (returning true)
@@ -76,7 +83,7 @@ bool scan_email(std::string_view t, Hit&& hit) {
       tld = tld && is_alpha(t[i]);
     }
     std::size_t begin = at;
-    while (begin > 0 && local_char(t[begin - 1])) {
+    while (begin > 0 && local_char(t[begin - 1]) && !escape_letter_at(t, begin - 1)) {
       --begin;
     }
     if (tld && hit(begin, end)) {
@@ -611,7 +618,10 @@ std::size_t redact_json_strings(std::string& body, std::uint32_t which) {
   }
   // Where JSON strings are: only characters inside one are replaced, so the document stays valid
   // (a number that looks like a card number is left alone).
+  // Escape sequences ("\n", "\u00e9") are never cut: a finding that starts inside one starts
+  // after it instead.
   std::vector<std::uint32_t> string_id(body.size(), 0);  // 0: outside; n: inside the n-th string
+  std::vector<bool> escape(body.size(), false);
   std::uint32_t strings = 0;
   for (std::size_t i = 0; i < body.size(); ++i) {
     if (body[i] != '"') {
@@ -619,20 +629,28 @@ std::size_t redact_json_strings(std::string& body, std::uint32_t which) {
     }
     ++strings;
     for (++i; i < body.size() && body[i] != '"'; ++i) {
-      if (body[i] == '\\') {
-        string_id[i++] = strings;
-        if (i >= body.size()) {
-          break;
-        }
-      }
       string_id[i] = strings;
+      if (body[i] != '\\') {
+        continue;
+      }
+      const std::size_t length = i + 1 < body.size() && body[i + 1] == 'u' ? 6 : 2;
+      for (std::size_t k = i; k < std::min(body.size(), i + length); ++k) {
+        string_id[k] = strings;
+        escape[k] = true;
+      }
+      i += length - 1;
     }
   }
   std::string out;
   out.reserve(body.size());
   std::size_t copied = 0;
   std::size_t redacted = 0;
-  for (const finding& f : found) {
+  for (finding f : found) {
+    for (std::size_t k = f.begin; k < f.end; ++k) {
+      if (escape[k]) {
+        f.begin = k + 1;
+      }
+    }
     if (f.begin < copied || f.end <= f.begin || string_id[f.begin] == 0 ||
         string_id[f.begin] != string_id[f.end - 1]) {
       continue;  // overlaps the previous one, or not wholly inside one string

@@ -267,23 +267,6 @@ std::string_view log_payload_name(log_payload l) noexcept {
   return "?";
 }
 
-const std::vector<std::string_view>& known_detectors() noexcept {
-  static const std::vector<std::string_view> names = {
-      "email",      "phone",       "iban",        "payment_card",   "national_id",
-      "ip_address", "person_name", "health_code", "postal_address", "date_of_birth"};
-  return names;
-}
-
-std::optional<unsigned> detector_index(std::string_view name) noexcept {
-  const auto& names = known_detectors();
-  for (unsigned i = 0; i < names.size(); ++i) {
-    if (names[i] == name) {
-      return i;
-    }
-  }
-  return std::nullopt;
-}
-
 policy_source parse_policy_source(std::string_view text, diagnostics& diags) {
   policy_source out;
   const YAML::Node root = yaml::load(text, diags);

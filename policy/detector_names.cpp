@@ -1,0 +1,24 @@
+// The detector names policies may use (policy_source.hpp), in a file of their own so the gateway's
+// detectors and their fuzz target can take them without the parser.
+#include "policy/policy_source.hpp"
+
+namespace sovgw::policy {
+
+const std::vector<std::string_view>& known_detectors() noexcept {
+  static const std::vector<std::string_view> names = {
+      "email",      "phone",       "iban",        "payment_card",   "national_id",
+      "ip_address", "person_name", "health_code", "postal_address", "date_of_birth"};
+  return names;
+}
+
+std::optional<unsigned> detector_index(std::string_view name) noexcept {
+  const auto& names = known_detectors();
+  for (unsigned i = 0; i < names.size(); ++i) {
+    if (names[i] == name) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace sovgw::policy
