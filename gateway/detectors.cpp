@@ -121,8 +121,7 @@ template <typename Hit>
 bool scan_phone(std::string_view t, Hit&& hit) {
   for (std::size_t i = 0; i < t.size(); ++i) {
     std::size_t start = npos;
-    if (t[i] == '+' && i + 1 < t.size() && is_digit(t[i + 1]) && t[i + 1] != '0' &&
-        (i == 0 || !is_alnum(t[i - 1]))) {
+    if (t[i] == '+' && i + 1 < t.size() && is_digit(t[i + 1]) && t[i + 1] != '0' && starts_word(t, i)) {
       start = i + 1;
     } else if (t[i] == '0' && i + 2 < t.size() && t[i + 1] == '0' && is_digit(t[i + 2]) && t[i + 2] != '0' &&
                starts_word(t, i)) {
@@ -427,7 +426,7 @@ bool scan_ip_address(std::string_view t, Hit&& hit) {
     }
     // IPv6: a run of hex digits, colons (and dots, for an embedded IPv4) with at least two colons,
     // two non-empty groups and four hex digits ("fe80::1", not "std::map" or "a::b").
-    if ((is_hex(t[i]) || t[i] == ':') && (i == 0 || (!is_alnum(t[i - 1]) && t[i - 1] != ':'))) {
+    if ((is_hex(t[i]) || t[i] == ':') && starts_word(t, i) && (i == 0 || t[i - 1] != ':')) {
       std::size_t k = i;
       int colons = 0;
       int groups = 0;

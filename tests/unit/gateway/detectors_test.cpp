@@ -129,3 +129,12 @@ TEST_CASE("redaction replaces findings inside JSON strings only") {
   CHECK(redact_json_strings(clean, bit_of("email")) == 0);
   CHECK(clean == R"({"content":"nothing to see"})");
 }
+
+TEST_CASE("JSON escapes end words and are never cut by redaction") {
+  std::string body = R"({"content":"Contact:\njane@x.example\t+33 6 12 34 56 78\u00e9"})";
+  CHECK(detect(body, bit_of("phone")) == bit_of("phone"));
+  CHECK(detect(R"(host:\nfe80::1 and\n10.0.0.1)", bit_of("ip_address")) == bit_of("ip_address"));
+  CHECK(find_all(R"(a\nfe80::1 b\n10.0.0.1)", bit_of("ip_address")).size() == 2);
+  CHECK(redact_json_strings(body, bit_of("email") | bit_of("phone")) == 2);
+  CHECK(body == R"({"content":"Contact:\n[redacted:email]\t[redacted:phone]\u00e9"})");
+}
