@@ -41,7 +41,8 @@ char to_lower(char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : 
 
 // The body is JSON: "\n", "\t", ... end a word even though their second character is a letter.
 bool escape_letter_at(std::string_view t, std::size_t i) {
-  return i >= 1 && t[i - 1] == '\\' && (t[i] == 'n' || t[i] == 'r' || t[i] == 't' || t[i] == 'b' || t[i] == 'f');
+  return i >= 1 && t[i - 1] == '\\' &&
+         (t[i] == 'n' || t[i] == 'r' || t[i] == 't' || t[i] == 'b' || t[i] == 'f');
 }
 
 // Starts a token at i: the previous character does not continue it.
@@ -186,7 +187,7 @@ bool scan_iban(std::string_view t, Hit&& hit) {
     }
     // Alphanumerics, in groups separated by single spaces: "DE89 3704 0044 0532 0130 00".
     std::string chars;
-    std::array<bool, 35> boundary{};  // boundary[n]: a word could end after n characters
+    std::array<bool, 35> boundary{};       // boundary[n]: a word could end after n characters
     std::array<std::size_t, 35> end_at{};  // end_at[n]: the text position after n characters
     std::size_t k = i;
     while (k < t.size() && chars.size() < 34) {
@@ -239,12 +240,12 @@ bool card_network_prefix(std::string_view d) {
   const auto prefix = [&](std::size_t n) { return std::stoi(std::string(d.substr(0, n))); };
   const int p2 = prefix(2);
   const int p4 = prefix(4);
-  return d[0] == '4' ||                                      // Visa
-         (p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720) ||  // Mastercard
-         p2 == 34 || p2 == 37 ||                                // American Express
-         p4 == 6011 || p2 == 65 || (prefix(3) >= 644 && prefix(3) <= 649) ||  // Discover
+  return d[0] == '4' ||                                                                 // Visa
+         (p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720) ||                        // Mastercard
+         p2 == 34 || p2 == 37 ||                                                        // American Express
+         p4 == 6011 || p2 == 65 || (prefix(3) >= 644 && prefix(3) <= 649) ||            // Discover
          p2 == 35 || p2 == 36 || p2 == 38 || (prefix(3) >= 300 && prefix(3) <= 305) ||  // JCB, Diners
-         p2 == 62;                                                                    // UnionPay
+         p2 == 62;                                                                      // UnionPay
 }
 
 template <typename Hit>
@@ -331,8 +332,8 @@ std::size_t codice_fiscale_at(std::string_view t, std::size_t i) {
   }
   static constexpr std::string_view omocodia = "LMNPQRSTUV";  // letters that may replace digits
   static constexpr std::string_view months = "ABCDEHLMPRST";
-  static constexpr std::array<int, 26> odd_letters = {1,  0,  5,  7,  9,  13, 15, 17, 19, 21, 2,  4,  18,
-                                                      20, 11, 3,  6,  8,  12, 14, 16, 10, 22, 25, 24, 23};
+  static constexpr std::array<int, 26> odd_letters = {1,  0,  5, 7, 9, 13, 15, 17, 19, 21, 2,  4,  18,
+                                                      20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23};
   static constexpr std::array<int, 10> odd_digits = {1, 0, 5, 7, 9, 13, 15, 17, 19, 21};
   const auto digit_like = [](char c) { return is_digit(c) || omocodia.find(c) != npos; };
   if (!is_alpha(t[i + 5]) || !digit_like(to_upper(t[i + 6]))) {
@@ -515,9 +516,10 @@ template <typename Hit>
 bool scan_date_of_birth(std::string_view t, Hit&& hit) {
   // "birth" also covers "date of birth" and "birthday". Lower case; matched case-insensitively.
   static constexpr std::array<std::string_view, 20> cues = {
-      "born",         "birth",        "dob",         "d.o.b",        "n\xc3\xa9 le", "n\xc3\xa9\x65 le", "n\\u00e9 le",
-      "n\\u00e9e le", "naissance",    "geboren",     "geburtsdatum", "geburtstag",   "nacido",       "nacida",
-      "nacimiento",   "nato il",      "nata il",     "nato a",       "nata a",       "nascita"};
+      "born",        "birth",        "dob",        "d.o.b",   "n\xc3\xa9 le", "n\xc3\xa9\x65 le",
+      "n\\u00e9 le", "n\\u00e9e le", "naissance",  "geboren", "geburtsdatum", "geburtstag",
+      "nacido",      "nacida",       "nacimiento", "nato il", "nata il",      "nato a",
+      "nata a",      "nascita"};
   const auto cue_at = [&](std::size_t i) {
     for (std::string_view cue : cues) {
       if (cue[0] != to_lower(t[i]) || t.size() - i < cue.size()) {

@@ -50,7 +50,8 @@ std::string pipeline::reload_policy() {
     std::string names;
     for (std::size_t i = 0; i < policy::known_detectors().size(); ++i) {
       if ((missing & (1u << i)) != 0) {
-        names += names.empty() ? std::string(policy::known_detectors()[i]) : ", " + std::string(policy::known_detectors()[i]);
+        names += names.empty() ? std::string(policy::known_detectors()[i])
+                               : ", " + std::string(policy::known_detectors()[i]);
       }
     }
     log_line("warn", "the policy names detectors this gateway does not implement yet; they never fire")
@@ -248,8 +249,8 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   if (b.detectors != 0 && !ctx.body.empty()) {
     const std::uint32_t found = detect(ctx.body, b.detectors);
     for (const auto& [name, detectors] : b.detected_classes) {
-      if ((detectors & found) != 0 && std::find(ctx.data_classes.begin(), ctx.data_classes.end(), name) ==
-                                          ctx.data_classes.end()) {
+      if ((detectors & found) != 0 &&
+          std::find(ctx.data_classes.begin(), ctx.data_classes.end(), name) == ctx.data_classes.end()) {
         ctx.data_classes.emplace_back(name);
       }
     }
@@ -257,7 +258,8 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   std::vector<std::string_view> classes(ctx.data_classes.begin(), ctx.data_classes.end());
   std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip);
   std::string_view path = ctx.head.target.substr(0, ctx.head.target.find('?'));
-  policy::request_attributes attrs{ctx.client_country, ip, ctx.tenant, ctx.model, path, ctx.head.method, classes};
+  policy::request_attributes attrs{ctx.client_country, ip, ctx.tenant, ctx.model, path, ctx.head.method,
+                                   classes};
   b.policy->decide(attrs, b.routes, d);
   ctx.matched_rules.clear();
   for (std::uint32_t rule : d.matched_rules) {
@@ -390,10 +392,10 @@ namespace sovgw::gateway {
 audit::payload_mode pipeline::audit_payload_mode(const request_context& ctx) const {
   audit::payload_mode mode = audit::payload_mode::none;
   (void)audit::parse_payload_mode(cfg_->audit_payload, mode);
-  const audit::payload_mode asked = ctx.payload_obligation == policy::log_payload::none ? audit::payload_mode::none
-                                    : ctx.payload_obligation == policy::log_payload::digest
-                                        ? audit::payload_mode::digest
-                                        : audit::payload_mode::sealed;
+  const audit::payload_mode asked =
+      ctx.payload_obligation == policy::log_payload::none     ? audit::payload_mode::none
+      : ctx.payload_obligation == policy::log_payload::digest ? audit::payload_mode::digest
+                                                              : audit::payload_mode::sealed;
   return std::min(mode, asked);
 }
 

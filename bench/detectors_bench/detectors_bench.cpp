@@ -61,14 +61,16 @@ double us_per_call(F&& f, double seconds) {
   unsigned sink = 0;
   std::size_t n = 0;
   const auto t0 = clock_type::now();
-  const auto until = t0 + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(seconds));
+  const auto until =
+      t0 + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(seconds));
   while (clock_type::now() < until) {
     for (int i = 0; i < 16; ++i) {
       sink += f();
     }
     n += 16;
   }
-  const double us = std::chrono::duration<double, std::micro>(clock_type::now() - t0).count() / static_cast<double>(n);
+  const double us =
+      std::chrono::duration<double, std::micro>(clock_type::now() - t0).count() / static_cast<double>(n);
   if (sink == 0xdeadbeef) {
     fmt::print("");
   }
@@ -109,8 +111,8 @@ int main(int argc, char** argv) {
       const std::string body = chat_body(kib * 1024, personal);
       const double ours = us_per_call([&] { return sovgw::gateway::detect(body, all); }, seconds);
       const double theirs = us_per_call([&] { return peer.scan(body); }, seconds);
-      fmt::print("detectors body_kib={} kind={} sovgw_us={:.2f} regex_us={:.2f} ratio_regex/sovgw={:.1f}\n", kib,
-                 personal ? "personal" : "clean", ours, theirs, theirs / ours);
+      fmt::print("detectors body_kib={} kind={} sovgw_us={:.2f} regex_us={:.2f} ratio_regex/sovgw={:.1f}\n",
+                 kib, personal ? "personal" : "clean", ours, theirs, theirs / ours);
       std::fflush(stdout);
     }
   }

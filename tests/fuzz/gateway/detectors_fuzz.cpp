@@ -59,8 +59,8 @@ shape shape_of(std::string_view body) {
       s.backslashes += e == '\\' ? 1 : 0;
       s.quotes += e == '"' ? 1 : 0;
       if (e == 'u') {
-        s.escapes_valid = s.escapes_valid && i + 5 < body.size() && is_hex(body[i + 2]) && is_hex(body[i + 3]) &&
-                          is_hex(body[i + 4]) && is_hex(body[i + 5]);
+        s.escapes_valid = s.escapes_valid && i + 5 < body.size() && is_hex(body[i + 2]) &&
+                          is_hex(body[i + 3]) && is_hex(body[i + 4]) && is_hex(body[i + 5]);
       } else {
         s.escapes_valid = s.escapes_valid && std::string_view("\"\\/bfnrt").find(e) != std::string_view::npos;
       }
@@ -87,7 +87,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   check(seen == found);
 
-  std::string body = R"({"n":12,"messages":[{"content":)" + json_string(raw) + R"(}],"k":)" + json_string(raw) + "}";
+  std::string body =
+      R"({"n":12,"messages":[{"content":)" + json_string(raw) + R"(}],"k":)" + json_string(raw) + "}";
   const shape before = shape_of(body);
   (void)sovgw::gateway::redact_json_strings(body, all);
   const shape after = shape_of(body);

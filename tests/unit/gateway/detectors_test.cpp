@@ -1,8 +1,9 @@
+#include "gateway/detectors.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "gateway/detectors.hpp"
 #include "policy/policy_source.hpp"
 
 using namespace sovgw::gateway;
@@ -43,8 +44,8 @@ TEST_CASE("phone: international and the 0X XX XX XX XX national form") {
   CHECK(fires("phone", "portable 06 12 34 56 78"));
   CHECK(fires("phone", "portable 06.12.34.56.78"));
   CHECK(fires("phone", "0612345678"));
-  CHECK_FALSE(fires("phone", "+1 555"));                    // too short
-  CHECK_FALSE(fires("phone", "order 06 123 456 78"));       // not in pairs
+  CHECK_FALSE(fires("phone", "+1 555"));                     // too short
+  CHECK_FALSE(fires("phone", "order 06 123 456 78"));        // not in pairs
   CHECK_FALSE(fires("phone", "version 2.0.1, 1234567890"));  // no prefix, not 0X...
 }
 
@@ -94,7 +95,7 @@ TEST_CASE("date of birth: a date after a cue, in five languages") {
   CHECK(fires("date_of_birth", "n\\u00e9 le 12 mars 1985"));
   CHECK(fires("date_of_birth", "geboren am 12.03.1985"));
   CHECK(fires("date_of_birth", "nato il 12/03/1985"));
-  CHECK_FALSE(fires("date_of_birth", "meeting on 12/03/2025"));           // no cue
+  CHECK_FALSE(fires("date_of_birth", "meeting on 12/03/2025"));             // no cue
   CHECK_FALSE(fires("date_of_birth", "born to run. The album from 1975"));  // no date near the cue
 }
 
