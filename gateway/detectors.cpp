@@ -618,26 +618,22 @@ std::size_t redact_json_strings(std::string& body, std::uint32_t which) {
     return 0;
   }
   // Where JSON strings are: only characters inside one are replaced, so the document stays valid
-  // (a number that looks like a card number is left alone).
-  // Escape sequences ("\n", "\u00e9") are never cut: a finding that starts inside one starts
-  // after it instead.
-  std::vector<std::uint32_t> string_id(body.size(), 0);  // 0: outside; n: inside the n-th string
-  std::vector<bool> escape(body.size(), false);
-  std::uint32_t strings = 0;
+  // (a number that looks like a card number is left alone). Escape sequences ("\n", "\u00e9")
+  // are never cut: a finding that starts inside one starts after it instead.
+  enum : std::uint8_t { outside = 0, plain = 1, escaped = 2 };  // quotes count as outside
+  std::vector<std::uint8_t> where(body.size(), outside);
   for (std::size_t i = 0; i < body.size(); ++i) {
     if (body[i] != '"') {
       continue;
     }
-    ++strings;
     for (++i; i < body.size() && body[i] != '"'; ++i) {
-      string_id[i] = strings;
       if (body[i] != '\\') {
+        where[i] = plain;
         continue;
       }
       const std::size_t length = i + 1 < body.size() && body[i + 1] == 'u' ? 6 : 2;
       for (std::size_t k = i; k < std::min(body.size(), i + length); ++k) {
-        string_id[k] = strings;
-        escape[k] = true;
+        where[k] = escaped;
       }
       i += length - 1;
     }
@@ -647,14 +643,17 @@ std::size_t redact_json_strings(std::string& body, std::uint32_t which) {
   std::size_t copied = 0;
   std::size_t redacted = 0;
   for (finding f : found) {
+    bool inside = true;
     for (std::size_t k = f.begin; k < f.end; ++k) {
-      if (escape[k]) {
+      if (where[k] == escaped) {
         f.begin = k + 1;
+        inside = true;
+      } else if (where[k] == outside) {
+        inside = false;
       }
     }
-    if (f.begin < copied || f.end <= f.begin || string_id[f.begin] == 0 ||
-        string_id[f.begin] != string_id[f.end - 1]) {
-      continue;  // overlaps the previous one, or not wholly inside one string
+    if (!inside || f.begin < copied || f.end <= f.begin) {
+      continue;  // not wholly inside one string, or overlaps the previous one
     }
     out.append(body, copied, f.begin - copied);
     out += "[redacted:";
