@@ -130,7 +130,7 @@ bool scan_phone(std::string_view t, Hit&& hit) {
     }
     if (start != npos) {
       std::size_t end = 0;
-      // "+33 (0)6 12 34 56 78": parentheses and the trunk 0 inside them are separators.
+      // "+33 (0)6 12 34 56 78": up to two separators between digits; the trunk 0 counts as a digit.
       const std::string digits = digit_run(t, start, " -.()", 16, end, 2);
       if (digits.size() >= 8 && digits.size() <= 15 && ends_word(t, end)) {
         if (hit(i, end)) {
