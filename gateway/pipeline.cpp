@@ -376,6 +376,13 @@ void pipeline::record(const request_context& ctx, double seconds) const {
     line.str("decision", ctx.permitted ? "permit" : "deny").str("rules", rules).str("policy_version",
                                                                                    ctx.policy_version);
   }
+  if (!ctx.data_classes.empty()) {
+    std::string classes;
+    for (const std::string& c : ctx.data_classes) {
+      classes += classes.empty() ? c : "," + c;
+    }
+    line.str("data_classes", classes);
+  }
   if (ctx.redactions > 0) {
     line.num("redacted", static_cast<std::int64_t>(ctx.redactions));
   }

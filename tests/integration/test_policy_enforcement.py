@@ -104,7 +104,9 @@ class PolicyEnforcementTest(unittest.TestCase):
         self.assertIn("forbid-health-data", health.json()["error"]["message"])
         public = exchange(self.gateway.port, self.certs, chat_request(extra_headers={"Sovereign-Data-Class": "public"}))
         self.assertEqual(public.status, 200)
-        self.assertEqual(self.last_request_log(public.header("x-request-id"))["cluster"], "paris")
+        log = self.last_request_log(public.header("x-request-id"))
+        self.assertEqual(log["cluster"], "paris")
+        self.assertEqual(log["data_classes"], "public")
         unknown = exchange(self.gateway.port, self.certs,
                            chat_request(extra_headers={"Sovereign-Data-Class": "public, secret"}))
         self.assertEqual(unknown.status, 400)
