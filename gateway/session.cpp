@@ -799,6 +799,12 @@ class session : public std::enable_shared_from_this<session> {
   void finish(const request_context& ctx) {
     double seconds = std::chrono::duration<double>(clock::now() - ctx.started).count();
     w_.shared.stats->request_done(ctx.cluster, ctx.status, seconds);
+    if (!ctx.data_classes.empty()) {
+      w_.shared.stats->classified_requests.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (ctx.redactions > 0) {
+      w_.shared.stats->redactions.fetch_add(ctx.redactions, std::memory_order_relaxed);
+    }
     w_.shared.stages->record(ctx, seconds);
   }
 

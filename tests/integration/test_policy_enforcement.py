@@ -8,7 +8,7 @@ import subprocess
 import unittest
 
 from support import (SOVGW, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml, make_certs,
-                     request_bytes, start_standin)
+                     metric, request_bytes, start_standin)
 
 POLICY = """version: 1
 data_classes:
@@ -135,6 +135,7 @@ class PolicyEnforcementTest(unittest.TestCase):
         self.assertEqual(forwarded["messages"][0]["content"],
                          "Write to [redacted:email] or call [redacted:phone].")
         self.assertEqual(self.last_request_log(resp.header("x-request-id"))["redacted"], 2)
+        self.assertGreaterEqual(metric(self.gateway, "sovgw_redactions_total"), 2)
         # A body the gateway cannot redact is refused, not forwarded as it is.
         plain = exchange(self.gateway.port, self.certs,
                          request_bytes(body=b"call +33 6 12 34 56 78", headers={"Content-Type": "text/plain"}))
