@@ -37,7 +37,8 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
   query   --db DIR [--since T] [--until T] [--tenant T] [--decision D] [--country CC]
           [--cluster C] [--model M] [--request-id ID] [--limit N] [--format table|jsonl|csv]
           T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27) or Unix seconds
-  verify  --db DIR --pubkey KEY         recompute the tree, check every checkpoint
+  verify  --db DIR --pubkey KEY [--payloads]   recompute the tree, check every checkpoint
+                                        (--payloads: and every stored payload against its record)
   prove   --db DIR (--request-id ID | --seq N) > proof.tlog-proof
   prove   --db DIR --old SIZE [--new SIZE] > consistency.proof
   verify-proof FILE --pubkey KEY        check an inclusion or consistency proof offline
@@ -460,7 +461,7 @@ int cmd_query(std::span<const std::string_view> args) {
 }
 
 int cmd_verify(std::span<const std::string_view> args) {
-  const auto o = parse_options(args, {"db", "pubkey"}, {});
+  const auto o = parse_options(args, {"db", "pubkey"}, {"payloads"});
   const auto key = load_verifier(o.need("pubkey"));
   const auto s = open_reader(o);
   const auto t0 = std::chrono::steady_clock::now();
@@ -495,6 +496,20 @@ int cmd_verify(std::span<const std::string_view> args) {
   if (report.forced_opens > 0) {
     std::printf("note: the log records %llu forced open(s) over a failed verification\n",
                 static_cast<unsigned long long>(report.forced_opens));
+  }
+  if (o.flags.count("payloads") != 0) {
+    const auto payloads = verify_payloads(*s);
+    if (!payloads.ok()) {
+      std::printf("FAILED: stored payloads of the audit log at %s do not match their records\n", s->dir().c_str());
+      for (const auto& p : payloads.problems) {
+        std::printf("  - %s\n", p.c_str());
+      }
+      std::printf("first record that does not match: %llu\n",
+                  static_cast<unsigned long long>(payloads.first_bad_record.value_or(0)));
+      return exit_failed;
+    }
+    std::printf("payloads: %llu stored payload(s) match the hashes their records commit to\n",
+                static_cast<unsigned long long>(payloads.checked));
   }
   return exit_ok;
 }

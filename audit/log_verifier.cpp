@@ -10,6 +10,7 @@
 
 #include "audit/record.hpp"
 #include "audit/store.hpp"
+#include "crypto/sha256.hpp"
 
 namespace sovgw::audit {
 namespace {
@@ -359,5 +360,51 @@ class verifier {
 }  // namespace
 
 verify_report verify_log(const store& s, const crypto::note_verifier& key) { return verifier(s, key).run(); }
+
+payload_report verify_payloads(const store& s) {
+  payload_report out;
+  const auto problem = [&](std::uint64_t seq, std::string text) {
+    if (!out.first_bad_record) {
+      out.first_bad_record = seq;
+    }
+    if (out.problems.size() < 20) {
+      out.problems.push_back(std::move(text));
+    }
+  };
+  auto it = s.iterate(column::payloads, false);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) {
+      problem(0, "a stored payload has a malformed key");
+      continue;
+    }
+    const std::uint64_t seq = read_be64(it->key().ToStringView());
+    ++out.checked;
+    auto leaf = s.get(column::leaves, be64(seq));
+    if (!leaf.is_ok() || !leaf->has_value()) {
+      problem(seq, fmt::format("record {}: a payload is stored but the record is missing", seq));
+      continue;
+    }
+    const std::string& bytes = **leaf;
+    auto r = decode({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+    if (!r.is_ok()) {
+      problem(seq, fmt::format("record {}: cannot be decoded ({})", seq, r.error().message()));
+      continue;
+    }
+    if (r->payload != payload_mode::sealed) {
+      problem(seq, fmt::format("record {}: a payload is stored but the record says payload mode {}", seq,
+                               to_string(r->payload)));
+      continue;
+    }
+    const auto digest = crypto::sha256(it->value().ToStringView());
+    if (r->payload_digest.size() != digest.size() ||
+        !std::equal(digest.begin(), digest.end(), r->payload_digest.begin())) {
+      problem(seq, fmt::format("record {}: the stored payload does not match the hash its record commits to", seq));
+    }
+  }
+  if (!it->status().ok()) {
+    problem(0, "reading the stored payloads failed: " + it->status().ToString());
+  }
+  return out;
+}
 
 }  // namespace sovgw::audit

@@ -36,4 +36,16 @@ struct verify_report {
 // checkpoints. Read-only; safe on a store opened read-only.
 [[nodiscard]] verify_report verify_log(const store& s, const crypto::note_verifier& key);
 
+// The stored sealed payloads against the records they belong to: each one's SHA-256 must be the
+// payload hash its record (the Merkle leaf) commits to, and the record must say it was sealed.
+// Payloads that are absent (dropped by retention) are not problems; a record whose leaf is gone
+// is one. Reads every stored payload: slower than verify_log, so a separate pass.
+struct payload_report {
+  std::uint64_t checked = 0;
+  std::vector<std::string> problems;  // first problem first (capped at 20)
+  std::optional<std::uint64_t> first_bad_record;
+  [[nodiscard]] bool ok() const { return problems.empty(); }
+};
+[[nodiscard]] payload_report verify_payloads(const store& s);
+
 }  // namespace sovgw::audit

@@ -33,6 +33,18 @@ class tamper_test(audit_case):
         out = self.assert_caught(self.tampered("flip", "150"), "record 150:", "first record that does not match: 150")
         self.assertIn("checkpoint at size 200", out)
 
+    def test_flipped_byte_in_a_stored_payload(self):
+        db = self.tampered("flip-payload", "151")  # 150 is a denied request: no payload
+        # The tree is intact: the plain verify passes; --payloads reads every payload and names it.
+        self.assertEqual(self.verify(db).returncode, 0)
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--payloads")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("record 151: the stored payload does not match the hash its record commits to", p.stdout)
+        self.assertIn("first record that does not match: 151", p.stdout)
+        ok = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads")
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        self.assertIn("payloads: 273 stored payload(s) match", ok.stdout)  # denied requests have none
+
     def test_newest_records_deleted(self):
         self.assert_caught(self.tampered("delete-newest", "7"),
                            "the log holds 293 records but a signed checkpoint covers 300: records 293..299 are missing")

@@ -2,6 +2,7 @@
 // (but without the signing key) could.
 //
 // usage: audit_tamper DB flip SEQ            flip one byte in the middle of record SEQ
+//        audit_tamper DB flip-payload SEQ    flip one byte in the middle of record SEQ's payload
 //        audit_tamper DB delete-newest N     delete the N newest records
 //        audit_tamper DB swap A B            exchange records A and B
 //        audit_tamper DB forge-checkpoint    rewrite the latest checkpoint's root (keeping the signature)
@@ -25,7 +26,7 @@ int die(const std::string& msg) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    return die("usage: audit_tamper DB flip SEQ|delete-newest N|swap A B|forge-checkpoint|delete SEQ");
+    return die("usage: audit_tamper DB flip SEQ|flip-payload SEQ|delete-newest N|swap A B|forge-checkpoint|delete SEQ");
   }
   auto opened = store::open(argv[1], store::open_mode::read_write);
   if (!opened.is_ok()) {
@@ -47,6 +48,15 @@ int main(int argc, char** argv) {
     std::string bytes = leaf(seq);
     bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x20);
     wb.Put(s.cf(column::leaves), be64(seq), bytes);
+  } else if (op == "flip-payload" && argc == 4) {
+    const auto seq = std::stoull(argv[3]);
+    auto v = s.get(column::payloads, be64(seq));
+    if (!v.is_ok() || !v->has_value()) {
+      return die("no stored payload for record " + std::string(argv[3]));
+    }
+    std::string bytes = **v;
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x20);
+    wb.Put(s.cf(column::payloads), be64(seq), bytes);
   } else if (op == "delete" && argc == 4) {
     wb.Delete(s.cf(column::leaves), be64(std::stoull(argv[3])));
   } else if (op == "delete-newest" && argc == 4) {
