@@ -613,8 +613,12 @@ std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
 }
 
 std::size_t redact_json_strings(std::string& body, std::uint32_t which) {
-  const std::vector<finding> found = find_all(body, which);
-  if (found.empty()) {
+  return redact_json_strings(body, find_all(body, which), which);
+}
+
+std::size_t redact_json_strings(std::string& body, std::span<const finding> found, std::uint32_t which) {
+  if (std::none_of(found.begin(), found.end(),
+                   [&](const finding& f) { return (which & (1u << f.detector)) != 0; })) {
     return 0;
   }
   // Where JSON strings are: only characters inside one are replaced, so the document stays valid
@@ -643,6 +647,9 @@ std::size_t redact_json_strings(std::string& body, std::uint32_t which) {
   std::size_t copied = 0;
   std::size_t redacted = 0;
   for (finding f : found) {
+    if ((which & (1u << f.detector)) == 0) {
+      continue;
+    }
     bool inside = true;
     for (std::size_t k = f.begin; k < f.end; ++k) {
       if (where[k] == escaped) {

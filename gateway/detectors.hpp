@@ -18,6 +18,7 @@
 // which are). The text is scanned as bytes: JSON escapes of ASCII characters are not decoded.
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,7 +43,9 @@ struct finding {
 
 // The `redact` obligation: replaces what the detectors in `which` find inside the JSON strings
 // of `body` with "[redacted:<detector>]" (findings outside strings, or overlapping an earlier
-// one, are left). Returns how many were replaced.
+// one, are left). Returns how many were replaced. The second form takes find_all(body, ...)
+// already made (of at least the detectors in `which`).
 std::size_t redact_json_strings(std::string& body, std::uint32_t which);
+std::size_t redact_json_strings(std::string& body, std::span<const finding> found, std::uint32_t which);
 
 }  // namespace sovgw::gateway

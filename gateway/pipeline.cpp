@@ -13,6 +13,7 @@
 namespace sovgw::gateway {
 
 pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
+  (void)audit::parse_payload_mode(cfg_->audit_payload, audit_payload_);  // validated by the config parser
   for (const cluster_config& c : cfg_->clusters) {
     models_.emplace_back(c.models.begin(), c.models.end());
     cluster_infos_.push_back({c.name, c.country, c.region, c.operator_jurisdiction, c.models});
@@ -35,8 +36,9 @@ std::string pipeline::reload_policy() {
     return policy::format_diagnostics(r.diagnostics);
   }
   std::shared_ptr<const policy::snapshot> snap = store_.current();
-  auto b = std::make_shared<binding>(binding{snap, policy::bound_clusters(*snap, cluster_infos_), {}, 0});
-  std::uint32_t missing = snap->redact_detectors() & ~implemented_detectors();
+  auto b = std::make_shared<binding>(binding{snap, policy::bound_clusters(*snap, cluster_infos_), {}, 0, 0});
+  b->redactors = snap->redact_detectors();
+  std::uint32_t missing = b->redactors & ~implemented_detectors();
   for (std::string_view name : snap->data_class_names()) {
     if (const std::uint32_t d = snap->data_class_detectors(name); d != 0) {
       b->detected_classes.emplace_back(name, d);
@@ -47,15 +49,8 @@ std::string pipeline::reload_policy() {
   binding_.store(std::shared_ptr<const binding>(std::move(b)));
   // Say which detectors the policy names but the gateway lacks, rather than let them never fire.
   if (missing != 0) {
-    std::string names;
-    for (std::size_t i = 0; i < policy::known_detectors().size(); ++i) {
-      if ((missing & (1u << i)) != 0) {
-        names += names.empty() ? std::string(policy::known_detectors()[i])
-                               : ", " + std::string(policy::known_detectors()[i]);
-      }
-    }
     log_line("warn", "the policy names detectors this gateway does not implement yet; they never fire")
-        .str("detectors", names)
+        .str("detectors", fmt::format("{}", fmt::join(policy::detector_names(missing), ", ")))
         .emit();
   }
   return {};
@@ -222,14 +217,11 @@ stage_result declared_data_classes(const http::message_head& head, const policy:
       }
       const std::string_view name = p.data_class_for_header(item);
       if (name.empty()) {
-        std::string known;
-        for (std::string_view v : p.data_class_headers()) {
-          known += known.empty() ? std::string(v) : ", " + std::string(v);
-        }
+        const auto declared = p.data_class_headers();
         return stage_result::respond(
             400, "invalid_request_error", "unknown_data_class",
             fmt::format("{}: '{}' is not a data class of the policy (declared: {})", data_class_header, item,
-                        known.empty() ? "none" : known));
+                        declared.empty() ? std::string("none") : fmt::format("{}", fmt::join(declared, ", "))));
       }
       if (std::find(out.begin(), out.end(), name) == out.end()) {
         out.emplace_back(name);
@@ -246,8 +238,21 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   if (stage_result r = declared_data_classes(ctx.head, *b.policy, ctx.data_classes); !r.proceed) {
     return r;
   }
+  // With redact obligations in the policy, one pass finds both what classifies the request and
+  // what a matched rule may have redacted below; otherwise detect() stops at each first finding.
+  std::vector<finding> findings;
+  if (b.redactors != 0 && !ctx.body.empty()) {
+    findings = find_all(ctx.body, b.detectors | b.redactors);
+  }
   if (b.detectors != 0 && !ctx.body.empty()) {
-    const std::uint32_t found = detect(ctx.body, b.detectors);
+    std::uint32_t found = 0;
+    if (b.redactors != 0) {
+      for (const finding& f : findings) {
+        found |= 1u << f.detector;
+      }
+    } else {
+      found = detect(ctx.body, b.detectors);
+    }
     for (const auto& [name, detectors] : b.detected_classes) {
       if ((detectors & found) != 0 &&
           std::find(ctx.data_classes.begin(), ctx.data_classes.end(), name) == ctx.data_classes.end()) {
@@ -281,7 +286,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
                       "send the request as application/json",
                       fmt::join(d.duties.redact_names(), ", ")));
     }
-    ctx.redactions = redact_json_strings(ctx.body, d.duties.redact);
+    ctx.redactions = redact_json_strings(ctx.body, findings, d.duties.redact);
   }
   if (ctx.permitted) {
     return stage_result::next();
@@ -377,11 +382,7 @@ void pipeline::record(const request_context& ctx, double seconds) const {
                                                                                    ctx.policy_version);
   }
   if (!ctx.data_classes.empty()) {
-    std::string classes;
-    for (const std::string& c : ctx.data_classes) {
-      classes += classes.empty() ? c : "," + c;
-    }
-    line.str("data_classes", classes);
+    line.str("data_classes", fmt::format("{}", fmt::join(ctx.data_classes, ",")));
   }
   if (ctx.redactions > 0) {
     line.num("redacted", static_cast<std::int64_t>(ctx.redactions));
@@ -397,13 +398,11 @@ void pipeline::record(const request_context& ctx, double seconds) const {
 namespace sovgw::gateway {
 
 audit::payload_mode pipeline::audit_payload_mode(const request_context& ctx) const {
-  audit::payload_mode mode = audit::payload_mode::none;
-  (void)audit::parse_payload_mode(cfg_->audit_payload, mode);
   const audit::payload_mode asked =
       ctx.payload_obligation == policy::log_payload::none     ? audit::payload_mode::none
       : ctx.payload_obligation == policy::log_payload::digest ? audit::payload_mode::digest
                                                               : audit::payload_mode::sealed;
-  return std::min(mode, asked);
+  return std::min(audit_payload_, asked);
 }
 
 void pipeline::record_durably(const request_context& ctx, double seconds,

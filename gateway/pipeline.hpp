@@ -82,6 +82,7 @@ class pipeline {
     // Classes that detectors put requests in, with their detector bits, and the bits' union.
     std::vector<std::pair<std::string_view, std::uint32_t>> detected_classes;
     std::uint32_t detectors = 0;
+    std::uint32_t redactors = 0;  // detectors some rule's `redact` obligation lists
   };
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
@@ -94,6 +95,7 @@ class pipeline {
   policy::policy_store store_;
   std::atomic<std::shared_ptr<const binding>> binding_;
   audit::audit_log* audit_ = nullptr;
+  audit::payload_mode audit_payload_ = audit::payload_mode::none;  // cfg_->audit_payload, parsed once
 };
 
 }  // namespace sovgw::gateway

@@ -185,15 +185,7 @@ request_attributes request_values::view(std::vector<std::string_view>& class_sto
   return {client_country, client_ip, tenant, model, path, method, class_storage};
 }
 
-std::vector<std::string_view> obligations::redact_names() const {
-  std::vector<std::string_view> out;
-  for (unsigned i = 0; i < known_detectors().size(); ++i) {
-    if (redact & (1u << i)) {
-      out.push_back(known_detectors()[i]);
-    }
-  }
-  return out;
-}
+std::vector<std::string_view> obligations::redact_names() const { return detector_names(redact); }
 
 std::string_view deny_cause_name(deny_cause c) noexcept {
   switch (c) {

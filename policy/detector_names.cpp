@@ -21,4 +21,14 @@ std::optional<unsigned> detector_index(std::string_view name) noexcept {
   return std::nullopt;
 }
 
+std::vector<std::string_view> detector_names(std::uint32_t bits) {
+  std::vector<std::string_view> out;
+  for (unsigned i = 0; i < known_detectors().size(); ++i) {
+    if ((bits & (1u << i)) != 0) {
+      out.push_back(known_detectors()[i]);
+    }
+  }
+  return out;
+}
+
 }  // namespace sovgw::policy

@@ -34,6 +34,8 @@ enum class log_payload : std::uint8_t { unset, sealed, digest, none };
 // The detector names a policy may refer to (the detectors themselves live in the gateway).
 [[nodiscard]] const std::vector<std::string_view>& known_detectors() noexcept;
 [[nodiscard]] std::optional<unsigned> detector_index(std::string_view name) noexcept;
+// The names of the detectors in a bit set (bit i = known_detectors()[i]), in index order.
+[[nodiscard]] std::vector<std::string_view> detector_names(std::uint32_t bits);
 
 struct sourced {
   std::string text;

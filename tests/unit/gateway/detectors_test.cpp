@@ -126,6 +126,11 @@ TEST_CASE("redaction replaces findings inside JSON strings only") {
   CHECK(body ==
         R"({"model":"m","max_tokens":4111111111111111,"messages":[{"role":"user",)"
         R"("content":"card [redacted:payment_card], IBAN [redacted:iban], mail \"[redacted:email]\"."}]})");
+  // With findings made for more detectors than the obligation lists, only the listed ones go.
+  std::string mixed = R"({"content":"a@b.example 4111 1111 1111 1111"})";
+  const auto found = find_all(mixed, bit_of("email") | bit_of("payment_card"));
+  CHECK(redact_json_strings(mixed, found, bit_of("email")) == 1);
+  CHECK(mixed == R"({"content":"[redacted:email] 4111 1111 1111 1111"})");
   std::string clean = R"({"content":"nothing to see"})";
   CHECK(redact_json_strings(clean, bit_of("email")) == 0);
   CHECK(clean == R"({"content":"nothing to see"})");
