@@ -56,7 +56,8 @@ std::optional<std::uint64_t> parse_age_seconds(std::string_view text) {
 
 result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
   auto keys = load_writer_keys(config.key_dir);
-  auto opened = store::open(config.db_dir, store::open_mode::read_write);
+  auto opened = store::open(config.db_dir, config.create_if_missing ? store::open_mode::read_write
+                                                                    : store::open_mode::write_existing);
   if (!opened.is_ok()) {
     return opened.error();
   }
@@ -415,9 +416,21 @@ result<crypto::checkpoint> audit_log::checkpoint_now() {
 }
 
 result<std::uint64_t> audit_log::shred_tenant(const std::string& tenant) {
+  if (tenant.empty()) {
+    return status{error_code::invalid_argument, "name the tenant to shred"};
+  }
   auto destroyed = vault_->shred(tenant);
   if (!destroyed.is_ok()) {
     return destroyed.error();
+  }
+  if (destroyed->destroyed == 0) {
+    return status{
+        error_code::not_found,
+        destroyed->already_shredded
+            ? fmt::format("tenant '{}' was already crypto-shredded: no data key is left to destroy", tenant)
+            : fmt::format("tenant '{}' has no data key in this log (no sealed payload was ever stored "
+                          "for it): nothing was shredded; check the tenant name",
+                          tenant)};
   }
   record event;
   event.kind = record_kind::event;
@@ -425,7 +438,7 @@ result<std::uint64_t> audit_log::shred_tenant(const std::string& tenant) {
   event.tenant = tenant;
   event.note =
       fmt::format("crypto-shred: {} data key version(s) of the tenant destroyed; its payloads are unreadable",
-                  destroyed.value());
+                  destroyed->destroyed);
   return append(std::move(event)).get();
 }
 

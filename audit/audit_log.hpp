@@ -37,6 +37,9 @@ struct log_config {
   // Open even when the stored tree does not verify against the last signed checkpoint. The log
   // then rebuilds its tree from the records and appends a "forced-open" event saying why.
   bool allow_unverified_open = false;
+  // Create the log when db_dir holds none. Off for maintenance (shred, retention): a mistyped
+  // directory must fail, not succeed on a new empty log.
+  bool create_if_missing = true;
 };
 
 // Called once the record is durable (or failed), in seq order, on one of the log's threads (or
@@ -92,7 +95,8 @@ class audit_log {
   // Signs a checkpoint now if the tree grew since the last one; returns the latest checkpoint.
   [[nodiscard]] result<crypto::checkpoint> checkpoint_now();
   // Destroys the tenant's data keys and records that it did (an event record naming the tenant
-  // and the key versions, no request details). Returns the event's seq.
+  // and the key versions, no request details). Returns the event's seq; not_found (and no event)
+  // when the tenant has no data key: never had a sealed payload here, or was shredded before.
   [[nodiscard]] result<std::uint64_t> shred_tenant(const std::string& tenant);
   // Deletes stored payloads of records older than `cutoff_us` (leaves and proofs unaffected) and
   // records that it did. Returns the number of payloads dropped.

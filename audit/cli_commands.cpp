@@ -500,7 +500,8 @@ int cmd_verify(std::span<const std::string_view> args) {
   if (o.flags.count("payloads") != 0) {
     const auto payloads = verify_payloads(*s);
     if (!payloads.ok()) {
-      std::printf("FAILED: stored payloads of the audit log at %s do not match their records\n", s->dir().c_str());
+      std::printf("FAILED: stored payloads of the audit log at %s do not match their records\n",
+                  s->dir().c_str());
       for (const auto& p : payloads.problems) {
         std::printf("  - %s\n", p.c_str());
       }

@@ -398,7 +398,8 @@ payload_report verify_payloads(const store& s) {
     const auto digest = crypto::sha256(it->value().ToStringView());
     if (r->payload_digest.size() != digest.size() ||
         !std::equal(digest.begin(), digest.end(), r->payload_digest.begin())) {
-      problem(seq, fmt::format("record {}: the stored payload does not match the hash its record commits to", seq));
+      problem(seq, fmt::format("record {}: the stored payload does not match the hash its record commits to",
+                               seq));
     }
   }
   if (!it->status().ok()) {

@@ -131,17 +131,17 @@ result<std::string> payload_vault::seal(const std::string& tenant, std::span<con
   return blob;
 }
 
-result<std::uint32_t> payload_vault::shred(const std::string& tenant) {
+result<payload_vault::shred_result> payload_vault::shred(const std::string& tenant) {
   std::lock_guard lock(mutex_);
   cache_.erase(tenant);
   rocksdb::WriteBatch batch;
-  std::uint32_t destroyed = 0;
+  shred_result out;
   std::uint32_t last_version = 0;
   const std::string prefix = data_key_prefix(tenant);
   auto it = store_.iterate(column::keys);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     batch.Delete(store_.cf(column::keys), it->key());
-    ++destroyed;
+    ++out.destroyed;
   }
   if (!it->status().ok()) {
     return from_rocksdb(it->status(), "reading tenant keys failed");
@@ -152,6 +152,10 @@ result<std::uint32_t> payload_vault::shred(const std::string& tenant) {
   }
   if (cur->has_value() && (*cur)->size() == 5) {
     last_version = read_be32(**cur);
+    out.already_shredded = (**cur)[4] == state_shredded;
+  }
+  if (out.destroyed == 0) {
+    return out;
   }
   batch.Put(store_.cf(column::keys), current_key(tenant), be32(last_version) + state_shredded);
   if (auto s = store_.write(batch, true); !s.is_ok()) {
@@ -171,7 +175,7 @@ result<std::uint32_t> payload_vault::shred(const std::string& tenant) {
       !s.is_ok()) {
     return s;
   }
-  return destroyed;
+  return out;
 }
 
 result<payload> open_payload(const store& s, const record& r, const crypto::box_public_key& auditor_pk,

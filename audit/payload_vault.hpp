@@ -41,8 +41,11 @@ class payload_vault {
                                          std::span<const std::uint8_t> associated_data);
 
   // Destroys every data key of `tenant` (and compacts them out of the key column family).
-  // Returns how many key versions were destroyed.
-  [[nodiscard]] result<std::uint32_t> shred(const std::string& tenant);
+  struct shred_result {
+    std::uint32_t destroyed = 0;    // key versions destroyed now
+    bool already_shredded = false;  // the tenant's keys were destroyed before
+  };
+  [[nodiscard]] result<shred_result> shred(const std::string& tenant);
 
   // Keyed BLAKE2b of a client address: "b2:<32 hex>" (stable across restarts, needs the KEK).
   [[nodiscard]] std::string pseudonymise_ip(std::string_view ip) const;

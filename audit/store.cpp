@@ -49,13 +49,13 @@ constexpr std::int64_t flush_write_bytes_per_s = 128 << 20;
 // payloads, keys and checkpoints keep skiplists, since the writer reads them (tiles at open,
 // payloads on retention, keys on every seal).
 bool append_only(column c) {
-  return c == column::leaves || c == column::idx_time || c == column::idx_tenant || c == column::idx_request ||
-         c == column::idx_decision || c == column::idx_country;
+  return c == column::leaves || c == column::idx_time || c == column::idx_tenant ||
+         c == column::idx_request || c == column::idx_decision || c == column::idx_country;
 }
 
 rocksdb::ColumnFamilyOptions column_options(column c, store::open_mode mode) {
   rocksdb::ColumnFamilyOptions o;
-  if (mode == store::open_mode::read_write && append_only(c)) {
+  if (mode != store::open_mode::read_only && append_only(c)) {
     o.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
   } else if (c == column::idx_tenant || c == column::idx_decision || c == column::idx_country) {
     static const auto hint = std::make_shared<index_value_prefix>();
@@ -118,7 +118,7 @@ status from_rocksdb(const rocksdb::Status& s, std::string_view what) {
 result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mode) {
   struct stat st {};
   const bool exists = ::stat((dir + "/CURRENT").c_str(), &st) == 0;
-  if (!exists && mode == open_mode::read_only) {
+  if (!exists && mode != open_mode::read_write) {
     return status{error_code::not_found, fmt::format("no audit log at {} (no RocksDB database there)", dir)};
   }
   rocksdb::DBOptions options;

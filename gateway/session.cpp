@@ -951,7 +951,7 @@ asio::awaitable<admin_answer> audit_admin(worker& w, std::string_view path, std:
     std::function<admin_answer()> job = [log, tenant = *tenant] {
       auto seq = log->shred_tenant(tenant);
       if (!seq.is_ok()) {
-        return admin_error(500, seq.error().message());
+        return admin_error(seq.error().code() == audit::error_code::not_found ? 404 : 500, seq.error().message());
       }
       log_line("info", "audit tenant shredded").str("tenant", tenant).num("record", static_cast<std::int64_t>(seq.value())).emit();
       std::string body = "{\"tenant\":";

@@ -251,6 +251,16 @@ TEST_CASE("sealed payloads: auditors decrypt, associated data binds, shredding m
 
   auto log2 = open_ok(config_for(d));
   REQUIRE(log2->shred_tenant("acme").is_ok());
+  // Nothing left, or nothing ever there: not_found, and no event is recorded for it.
+  const auto size_after_shred = log2->durable_size();
+  const auto again = log2->shred_tenant("acme");
+  CHECK(again.error().code() == error_code::not_found);
+  CHECK(again.error().message().find("already crypto-shredded") != std::string::npos);
+  const auto unknown = log2->shred_tenant("acme-typo");
+  CHECK(unknown.error().code() == error_code::not_found);
+  CHECK(unknown.error().message().find("no data key") != std::string::npos);
+  CHECK(log2->shred_tenant("").error().code() == error_code::invalid_argument);
+  CHECK(log2->durable_size() == size_after_shred);
   REQUIRE(log2->close().is_ok());
   auto s2 = reader(d);
   auto shredded = open_payload(*s2, rec, auditor.public_key, auditor.secret_key);
@@ -338,6 +348,15 @@ TEST_CASE("bad keys and a foreign log are refused with clear errors") {
   CHECK(foreign.error().code() == error_code::verification_failed);
   REQUIRE(::chmod((d.keys + "/kek.key").c_str(), 0644) == 0);
   CHECK_THROWS_AS((void)audit_log::open(config_for(d)), sovgw::crypto::key_file_error);
+
+  // Maintenance opens (create_if_missing off) refuse a directory that holds no log, and leave none.
+  auto existing_only = config_for(other);
+  existing_only.create_if_missing = false;
+  auto none = audit_log::open(existing_only);
+  REQUIRE_FALSE(none.is_ok());
+  CHECK(none.error().code() == error_code::not_found);
+  CHECK(none.error().message().find("no audit log at") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(other.db + "/CURRENT"));
 }
 
 TEST_CASE("the configured payload ceiling lowers a record's payload mode") {
