@@ -84,9 +84,13 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
     }
   }
 
-  auto report = verify_log(*log->store_, log->signer_->verifier());
+  auto report =
+      verify_log(*log->store_, log->signer_->verifier(), verify_options{.indexes = false, .held = {}});
   std::string forced_reason;
-  if (!report.ok()) {
+  if (report.ok()) {
+    log->tiles_ = std::move(report.tiles);
+    log->latest_ = report.latest;
+  } else {
     if (!config.allow_unverified_open) {
       return status{
           error_code::verification_failed,
@@ -94,23 +98,15 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
                       "to continue anyway; that is recorded in the log)",
                       config.db_dir, report.problems.front())};
     }
-    if (!report.contiguous) {
-      return status{error_code::corruption,
-                    fmt::format("cannot continue the audit log at {} even when forced: {}", config.db_dir,
-                                report.problems.front())};
+    auto resumed = log->resume_damaged(report);
+    if (!resumed.is_ok()) {
+      return resumed.error();
     }
-    forced_reason = report.problems.front();
+    forced_reason = fmt::format("{}; {}", report.problems.front(), resumed.value());
   }
-  log->tiles_ = std::move(report.tiles);
   log->next_seq_ = log->tiles_.size();
   log->durable_size_ = log->next_seq_;
   log->durable_root_ = log->tiles_.root();
-  log->latest_ = report.latest;
-  if (!forced_reason.empty()) {
-    if (auto s = log->rebuild_tiles(); !s.is_ok()) {
-      return s;
-    }
-  }
   log->vault_ = std::make_unique<payload_vault>(*log->store_, std::move(keys.kek), keys.auditor_public);
   log->completer_ = std::thread([raw = log.get()] {
     pthread_setname_np(pthread_self(), "audit-complete");
@@ -132,6 +128,42 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
     }
   }
   return log;
+}
+
+result<std::string> audit_log::resume_damaged(verify_report& report) {
+  const auto& newest = report.newest_signed;
+  // The stored tree, when it reproduces the newest signed checkpoint: the log continues the tree
+  // it signed; damaged or missing records stay as they are, and verify goes on naming them.
+  auto stored_size = stored_tree_size(*store_);
+  auto leaves = store_->leaf_count();
+  if (stored_size.is_ok() && leaves.is_ok() && leaves.value() <= stored_size.value() &&
+      (!newest || newest->size <= stored_size.value())) {
+    stored_tree tree(*store_);
+    const auto root = newest ? m::tree_root(newest->size, tree.source()) : std::nullopt;
+    auto loaded = tile_builder::load(*store_, stored_size.value());
+    if ((!newest || (root && *root == newest->root)) && loaded.is_ok()) {
+      tiles_ = std::move(loaded.value());
+      latest_ = newest;
+      return std::string("continuing its stored Merkle tree");
+    }
+  }
+  // The records, when they reproduce it and only the stored tree was damaged.
+  if (report.contiguous && report.tree_complete &&
+      (!newest || (report.latest && *report.latest == *newest))) {
+    tiles_ = std::move(report.tiles);
+    latest_ = newest;
+    if (auto s = rebuild_tiles(); !s.is_ok()) {
+      return s;
+    }
+    return std::string("its Merkle tree rebuilt from the records");
+  }
+  return status{
+      error_code::corruption,
+      fmt::format("cannot continue the audit log at {} even when forced: neither its stored Merkle tree "
+                  "nor its records reproduce the newest signed checkpoint (size {}), and continuing "
+                  "would sign checkpoints inconsistent with it ({}). Keep this log as evidence (sovgw "
+                  "audit verify names the damage) and start a new log in another directory",
+                  config_.db_dir, newest ? newest->size : 0, report.problems.front())};
 }
 
 status audit_log::rebuild_tiles() {
@@ -189,11 +221,10 @@ void audit_log::append_async(record r, const payload& data, append_callback done
     return;
   }
   p.leaf = encode(r);
-  p.tenant_key = length_prefixed(r.tenant);
-  p.request_key = length_prefixed(r.request_id);
-  p.decision_key = length_prefixed(r.decision);
-  p.country_key = length_prefixed(r.client_country);
-  p.timestamp_us = r.timestamp_us;
+  const index_fields fields{r.timestamp_us, r.request_id, r.tenant, r.client_country, r.decision};
+  for (std::size_t i = 0; i < index_columns.size(); ++i) {
+    append_index_prefix(index_columns[i], fields, p.index_prefixes[i]);
+  }
   p.done = std::move(done);
   bool wake = false;
   {
@@ -290,20 +321,16 @@ void audit_log::commit(std::vector<pending>& batch) {
   // Reserved up front: a 100 KB batch grown by doubling is copied twice more.
   std::size_t bytes = 4096;
   for (const auto& p : batch) {
-    bytes += p.leaf.size() + p.blob.size() + p.tenant_key.size() + p.request_key.size() +
-             p.decision_key.size() + p.country_key.size() + 160;
+    bytes += p.leaf.size() + p.blob.size() + 160;
+    for (const auto& prefix : p.index_prefixes) {
+      bytes += prefix.size();
+    }
   }
   rocksdb::WriteBatch wb(bytes + bytes / 8);
   const auto emit = [&](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
     wb.Put(store_->cf(column::tree), tile_key(level, index), encode_tile(h));
   };
-  // Index keys are `prefix || be64(seq)`, assembled in one reused buffer.
-  std::string index_key;
-  const auto put_index = [&](column c, std::string_view prefix, std::string_view key) {
-    index_key.assign(prefix);
-    index_key.append(key);
-    wb.Put(store_->cf(c), index_key, rocksdb::Slice());
-  };
+  std::string index_key;  // prefix || be64(seq), assembled in one reused buffer
   const std::uint64_t first = next_seq_;
   for (auto& p : batch) {
     const std::uint64_t seq = next_seq_++;
@@ -318,11 +345,11 @@ void audit_log::commit(std::vector<pending>& batch) {
     if (!p.blob.empty()) {
       wb.Put(store_->cf(column::payloads), key, p.blob);
     }
-    put_index(column::idx_time, be64(p.timestamp_us), key);
-    put_index(column::idx_tenant, p.tenant_key, key);
-    put_index(column::idx_request, p.request_key, key);
-    put_index(column::idx_decision, p.decision_key, key);
-    put_index(column::idx_country, p.country_key, key);
+    for (std::size_t i = 0; i < index_columns.size(); ++i) {
+      index_key.assign(p.index_prefixes[i]);
+      index_key.append(key);
+      wb.Put(store_->cf(index_columns[i]), index_key, rocksdb::Slice());
+    }
   }
   tiles_.flush(emit);
   const auto sync_start = std::chrono::steady_clock::now();
@@ -393,10 +420,35 @@ status audit_log::sign_checkpoint_locked() {
   if (!latest_ && durable_size_ == 0) {
     return status::ok();
   }
+  // Never sign a tree that the stored one does not prove to extend the last signed tree, and never
+  // replace a stored checkpoint: two checkpoints that disagree would be a fork signed by this log.
+  if (latest_) {
+    stored_tree tree(*store_);
+    const auto proof = latest_->size < durable_size_
+                           ? m::consistency_proof(latest_->size, durable_size_, tree.source())
+                           : std::nullopt;
+    if (!proof ||
+        !m::verify_consistency(latest_->size, durable_size_, latest_->root, durable_root_, *proof)) {
+      return status{error_code::verification_failed,
+                    fmt::format("refusing to sign a checkpoint at size {}: the stored tree does not prove it "
+                                "consistent with the checkpoint signed at size {}",
+                                durable_size_, latest_->size)};
+    }
+  }
+  const std::string key = be64(durable_size_);
+  auto existing = store_->get(column::checkpoints, key);
+  if (!existing.is_ok()) {
+    return existing.error();
+  }
+  if (existing->has_value()) {
+    return status{error_code::verification_failed,
+                  fmt::format("refusing to sign a checkpoint at size {}: one is stored for that size already",
+                              durable_size_)};
+  }
   crypto::checkpoint cp{signer_->verifier().name, durable_size_, durable_root_};
   const std::string note = signer_->sign(cp.to_text());
   rocksdb::WriteBatch wb;
-  wb.Put(store_->cf(column::checkpoints), be64(cp.size), note);
+  wb.Put(store_->cf(column::checkpoints), key, note);
   if (auto s = store_->write(wb, true); !s.is_ok()) {
     return s;
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "audit/log_verifier.hpp"
 #include "audit/payload_vault.hpp"
 #include "audit/record.hpp"
 #include "audit/status.hpp"
@@ -112,10 +114,9 @@ class audit_log {
 
  private:
   struct pending {
-    std::vector<std::uint8_t> leaf;  // encoded with seq = 0; the sequencer patches it
-    std::string blob;                // sealed payload, if any
-    std::string tenant_key, request_key, decision_key, country_key;
-    std::uint64_t timestamp_us = 0;
+    std::vector<std::uint8_t> leaf;             // encoded with seq = 0; the sequencer patches it
+    std::string blob;                           // sealed payload, if any
+    std::array<std::string, 5> index_prefixes;  // one per index_columns entry (store.hpp)
     append_callback done;
   };
 
@@ -125,6 +126,7 @@ class audit_log {
   status sign_checkpoint_locked();
   void fail_all(std::vector<pending>& batch, const status& s);
   status rebuild_tiles();
+  result<std::string> resume_damaged(verify_report& report);  // forced open: says how it resumed
 
   log_config config_;
   std::unique_ptr<store> store_;

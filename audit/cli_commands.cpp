@@ -37,8 +37,11 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
   query   --db DIR [--since T] [--until T] [--tenant T] [--decision D] [--country CC]
           [--cluster C] [--model M] [--request-id ID] [--limit N] [--format table|jsonl|csv]
           T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27) or Unix seconds
-  verify  --db DIR --pubkey KEY [--payloads]   recompute the tree, check every checkpoint
-                                        (--payloads: and every stored payload against its record)
+  verify  --db DIR --pubkey KEY [--payloads] [--checkpoint FILE] [--save-checkpoint FILE]
+          recompute the tree, check every checkpoint and the indexes; --payloads: every stored
+          payload against its record too; --checkpoint: the log must still reproduce a checkpoint
+          kept from an earlier visit (a checkpoint or proof file); --save-checkpoint: keep the
+          latest verified checkpoint for the next visit
   prove   --db DIR (--request-id ID | --seq N) > proof.tlog-proof
   prove   --db DIR --old SIZE [--new SIZE] > consistency.proof
   verify-proof FILE --pubkey KEY        check an inclusion or consistency proof offline
@@ -460,12 +463,40 @@ int cmd_query(std::span<const std::string_view> args) {
   return exit_ok;
 }
 
+// A signed checkpoint an auditor kept: a checkpoint note, or the one a proof file ends with.
+crypto::checkpoint load_held_checkpoint(const std::string& path, const crypto::note_verifier& key) {
+  std::string text;
+  try {
+    text = crypto::read_small_file(path);
+  } catch (const crypto::key_file_error& e) {
+    throw usage_error(e.what());
+  }
+  if (text.starts_with(inclusion_proof_header) || text.starts_with(consistency_proof_header)) {
+    const auto blank = text.find("\n\n");
+    text = blank == std::string::npos ? std::string() : text.substr(blank + 2);
+  }
+  const auto v = crypto::verify_note(text, key);
+  if (v.verdict != crypto::note_verdict::ok) {
+    throw usage_error(
+        fmt::format("{}: not a checkpoint signed by {} ({})", path, key.name, crypto::to_string(v.verdict)));
+  }
+  auto cp = crypto::checkpoint::parse(v.text);
+  if (!cp || cp->origin != key.name) {
+    throw usage_error(fmt::format("{}: signed, but not a checkpoint of the log {}", path, key.name));
+  }
+  return *cp;
+}
+
 int cmd_verify(std::span<const std::string_view> args) {
-  const auto o = parse_options(args, {"db", "pubkey"}, {"payloads"});
+  const auto o = parse_options(args, {"db", "pubkey", "checkpoint", "save-checkpoint"}, {"payloads"});
   const auto key = load_verifier(o.need("pubkey"));
+  verify_options options;
+  if (o.has("checkpoint")) {
+    options.held.push_back(load_held_checkpoint(o.need("checkpoint"), key));
+  }
   const auto s = open_reader(o);
   const auto t0 = std::chrono::steady_clock::now();
-  const auto report = verify_log(*s, key);
+  const auto report = verify_log(*s, key, options);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!report.ok()) {
     std::printf("FAILED: the audit log at %s does not verify\n", s->dir().c_str());
@@ -483,12 +514,31 @@ int cmd_verify(std::span<const std::string_view> args) {
                 static_cast<unsigned long long>(report.records), key.name.c_str());
     return exit_failed;
   }
-  std::printf("OK: %llu records, %llu signed checkpoints verified (%.0f leaves/s)\n",
-              static_cast<unsigned long long>(report.records),
-              static_cast<unsigned long long>(report.checkpoints),
-              secs > 0 ? static_cast<double>(report.records) / secs : 0.0);
+  std::printf(
+      "OK: %llu records, %llu signed checkpoints verified, %llu index entries match (%.0f leaves/s)\n",
+      static_cast<unsigned long long>(report.records), static_cast<unsigned long long>(report.checkpoints),
+      static_cast<unsigned long long>(report.index_entries),
+      secs > 0 ? static_cast<double>(report.records) / secs : 0.0);
   std::printf("latest checkpoint: size %llu root %s\n", static_cast<unsigned long long>(report.latest->size),
               crypto::to_base64(report.latest->root).c_str());
+  for (const auto& held : options.held) {
+    std::printf("the checkpoint you hold (size %llu) is reproduced: the log only grew since\n",
+                static_cast<unsigned long long>(held.size));
+  }
+  if (o.has("save-checkpoint")) {
+    auto note = s->get(column::checkpoints, be64(report.latest->size));
+    if (!note.is_ok() || !note->has_value()) {
+      return fail(note.is_ok() ? status{error_code::not_found, "the latest checkpoint vanished"}
+                               : note.error());
+    }
+    std::ofstream out(o.need("save-checkpoint"), std::ios::binary | std::ios::trunc);
+    out << **note;
+    if (!out.flush()) {
+      throw usage_error(fmt::format("cannot write {}", o.need("save-checkpoint")));
+    }
+    std::printf("saved the checkpoint at size %llu to %s: give it to --checkpoint next time\n",
+                static_cast<unsigned long long>(report.latest->size), o.need("save-checkpoint").c_str());
+  }
   if (report.records > report.latest->size) {
     std::printf("note: %llu newer record(s) are not covered by a checkpoint yet\n",
                 static_cast<unsigned long long>(report.records - report.latest->size));
@@ -505,8 +555,10 @@ int cmd_verify(std::span<const std::string_view> args) {
       for (const auto& p : payloads.problems) {
         std::printf("  - %s\n", p.c_str());
       }
-      std::printf("first record that does not match: %llu\n",
-                  static_cast<unsigned long long>(payloads.first_bad_record.value_or(0)));
+      if (payloads.first_bad_record) {
+        std::printf("first record that does not match: %llu\n",
+                    static_cast<unsigned long long>(*payloads.first_bad_record));
+      }
       return exit_failed;
     }
     std::printf("payloads: %llu stored payload(s) match the hashes their records commit to\n",

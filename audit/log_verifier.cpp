@@ -2,15 +2,19 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "audit/record.hpp"
 #include "audit/store.hpp"
+#include "crypto/base64.hpp"
 #include "crypto/sha256.hpp"
+#include "crypto/siphash.hpp"
 
 namespace sovgw::audit {
 namespace {
@@ -18,92 +22,413 @@ namespace {
 namespace m = crypto::merkle;
 
 constexpr std::size_t max_problems = 20;
+constexpr std::size_t max_collected = 1000;
+// Index entries are summed per window of 2^16 records: a mismatch is then looked for in one window.
+constexpr unsigned window_bits = 16;
+constexpr std::uint64_t max_windows = std::uint64_t{1} << 28;
 
-struct stored_checkpoint {
-  std::uint64_t size = 0;
+// Problems are reported in log order: records, the tree and checkpoints first, indexes after.
+enum class area { records = 0, indexes = 1 };
+
+struct found_problem {
+  area where = area::records;
+  std::uint64_t at = 0;  // the record (or first record of what the problem is about)
+  std::string text;
+  bool pins_record = false;  // `at` is a record that is altered, missing or misplaced
+};
+
+class problem_list {
+ public:
+  void add(area where, std::uint64_t at, std::string text, bool pins_record = false) {
+    if (items_.size() < max_collected) {
+      items_.push_back({where, at, std::move(text), pins_record});
+    } else {
+      ++dropped_;
+    }
+  }
+  [[nodiscard]] bool empty() const { return items_.empty(); }
+
+  void finish(verify_report& r) {
+    std::stable_sort(items_.begin(), items_.end(), [](const found_problem& a, const found_problem& b) {
+      return a.where != b.where ? a.where < b.where : a.at < b.at;
+    });
+    for (const auto& p : items_) {
+      if (p.pins_record && (!r.first_bad_record || p.at < *r.first_bad_record)) {
+        r.first_bad_record = p.at;
+      }
+    }
+    const std::size_t more =
+        items_.size() > max_problems ? items_.size() - max_problems + dropped_ : dropped_;
+    for (std::size_t i = 0; i < items_.size() && i < max_problems; ++i) {
+      r.problems.push_back(std::move(items_[i].text));
+    }
+    if (more > 0) {
+      r.problems.push_back(fmt::format("... and {} more problem(s)", more));
+    }
+  }
+
+ private:
+  std::vector<found_problem> items_;
+  std::size_t dropped_ = 0;
+};
+
+// A stored value, quoted for a message: control and non-ASCII bytes as \xNN, long ones cut.
+std::string quoted(std::string_view v) {
+  std::string out = "'";
+  for (const char ch : v.substr(0, 64)) {
+    const auto c = static_cast<unsigned char>(ch);
+    out += c >= 0x20 && c < 0x7f && ch != '\'' ? std::string(1, ch) : fmt::format("\\x{:02x}", c);
+  }
+  return out + (v.size() > 64 ? "...'" : "'");
+}
+
+// The value an index key lists its record under (key = prefix || be64(seq), already checked).
+std::string listed_value(column c, std::string_view key) {
+  if (c == column::idx_time) {
+    return fmt::format("{} us", read_be64(key));
+  }
+  return quoted(key.substr(2, key.size() - 10));
+}
+
+// The seq an index key names, or nullopt when the key is malformed.
+std::optional<std::uint64_t> index_key_seq(column c, std::string_view key) {
+  if (c == column::idx_time) {
+    return key.size() == 16 ? std::optional(read_be64(key.substr(8))) : std::nullopt;
+  }
+  if (key.size() < 10) {
+    return std::nullopt;
+  }
+  const std::size_t n =
+      static_cast<std::size_t>(static_cast<unsigned char>(key[0])) << 8 | static_cast<unsigned char>(key[1]);
+  return key.size() == 2 + n + 8 ? std::optional(read_be64(key.substr(key.size() - 8))) : std::nullopt;
+}
+
+std::span<const std::uint8_t> bytes_of(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+using window_sums = std::array<std::vector<std::uint64_t>, index_columns.size()>;
+
+void add_to(std::vector<std::uint64_t>& sums, std::uint64_t window, std::uint64_t h) {
+  if (sums.size() <= window) {
+    sums.resize(window + 1, 0);
+  }
+  sums[window] += h;
+}
+
+// Reads every index entry on its own thread while the leaves are scanned, and sums a keyed hash
+// of the entries per window of records. The sums of the entries the records call for are built
+// from the leaves; equal sums mean equal sets of entries, except with probability ~2^-64 (the key
+// is random per run, so a forger cannot aim for a collision).
+class index_scanner {
+ public:
+  struct outcome {
+    window_sums sums;
+    std::uint64_t entries = 0;
+    std::vector<found_problem> problems;  // malformed keys, entries naming records past the end
+  };
+
+  index_scanner(const store& s, const crypto::siphash& hash, std::uint64_t bound)
+      : store_(s), hash_(hash), bound_(bound), thread_([this] { run(); }) {}
+  ~index_scanner() {
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+  index_scanner(const index_scanner&) = delete;
+  index_scanner& operator=(const index_scanner&) = delete;
+
+  outcome wait() {
+    thread_.join();
+    return std::move(out_);
+  }
+
+ private:
+  void problem(std::uint64_t at, std::string text) {
+    if (out_.problems.size() < max_collected) {
+      out_.problems.push_back({area::indexes, at, std::move(text), false});
+    }
+  }
+
+  void run() {
+    for (std::size_t i = 0; i < index_columns.size(); ++i) {
+      const column c = index_columns[i];
+      auto it = store_.iterate(c, false);
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        const auto key = it->key().ToStringView();
+        const auto seq = index_key_seq(c, key);
+        ++out_.entries;
+        if (!seq) {
+          problem(0, fmt::format("the {} index holds a malformed key ({} bytes)", index_name(c), key.size()));
+          continue;
+        }
+        if (*seq >= bound_) {
+          problem(*seq, fmt::format("the {} index lists record {} (under {}), but the log's records end at "
+                                    "{}: records deleted?",
+                                    index_name(c), *seq, listed_value(c, key), bound_));
+          continue;
+        }
+        add_to(out_.sums[i], *seq >> window_bits, hash_(key));
+      }
+      if (!it->status().ok()) {
+        problem(0, fmt::format("reading the {} index failed: {}", index_name(c), it->status().ToString()));
+      }
+    }
+  }
+
+  const store& store_;
+  const crypto::siphash& hash_;
+  std::uint64_t bound_;
+  outcome out_;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
+// The index entries the records call for, summed per window as index_scanner sums those present.
+class index_expectation {
+ public:
+  explicit index_expectation(const crypto::siphash& hash) : hash_(hash) {}
+
+  // False when the record does not decode as far as its indexed fields.
+  bool add(std::uint64_t seq, std::span<const std::uint8_t> leaf) {
+    index_fields f;
+    if (!read_index_fields(leaf, f)) {
+      return false;
+    }
+    for (std::size_t i = 0; i < index_columns.size(); ++i) {
+      key_.clear();
+      append_index_prefix(index_columns[i], f, key_);
+      for (int shift = 56; shift >= 0; shift -= 8) {
+        key_.push_back(static_cast<char>(seq >> shift));
+      }
+      add_to(sums_[i], seq >> window_bits, hash_(key_));
+    }
+    return true;
+  }
+  [[nodiscard]] const window_sums& sums() const { return sums_; }
+
+ private:
+  const crypto::siphash& hash_;
+  window_sums sums_;
+  std::string key_;
+};
+
+// Leaves in key order, read (RocksDB iteration, checksums, decompression: most of a
+// verification's time) by a second thread, a chunk ahead of the checks and hashing. That thread
+// also sums the index entries the leaves call for, when given an index_expectation.
+class leaf_reader {
+ public:
+  struct chunk {
+    std::string bytes;                                           // key || value of each leaf, back to back
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> sizes;  // key and value sizes
+    std::vector<std::uint64_t> undecodable;                      // records index_expectation could not read
+    std::optional<std::string> error;                            // the iterator failed after these
+    bool last = false;
+  };
+
+  // `expectation` (may be null) must outlive the reader; read it only after the last chunk.
+  leaf_reader(const store& s, index_expectation* expectation)
+      : it_(s.iterate(column::leaves, false)), expectation_(expectation), thread_([this] { run(); }) {}
+  ~leaf_reader() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  leaf_reader(const leaf_reader&) = delete;
+  leaf_reader& operator=(const leaf_reader&) = delete;
+
+  chunk next() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return !ready_.empty(); });
+    chunk c = std::move(ready_.front());
+    ready_.pop_front();
+    cv_.notify_all();
+    return c;
+  }
+
+ private:
+  static constexpr std::size_t chunk_bytes = 1 << 20;
+  static constexpr std::size_t max_ready = 4;
+
+  void run() {
+    it_->SeekToFirst();
+    for (;;) {
+      chunk c;
+      c.bytes.reserve(chunk_bytes + 4096);
+      while (it_->Valid() && c.bytes.size() < chunk_bytes) {
+        const auto key = it_->key();
+        const auto value = it_->value();
+        c.sizes.emplace_back(static_cast<std::uint32_t>(key.size()),
+                             static_cast<std::uint32_t>(value.size()));
+        c.bytes.append(key.data(), key.size());
+        c.bytes.append(value.data(), value.size());
+        if (expectation_ != nullptr && key.size() == 8) {
+          const std::uint64_t seq = read_be64(key.ToStringView());
+          if (!expectation_->add(seq, bytes_of(value.ToStringView()))) {
+            c.undecodable.push_back(seq);
+          }
+        }
+        it_->Next();
+      }
+      c.last = !it_->Valid();
+      if (c.last && !it_->status().ok()) {
+        c.error = it_->status().ToString();
+      }
+      const bool last = c.last;
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return ready_.size() < max_ready || stop_; });
+      if (stop_) {
+        return;
+      }
+      ready_.push_back(std::move(c));
+      cv_.notify_all();
+      if (last) {
+        return;
+      }
+    }
+  }
+
+  std::unique_ptr<rocksdb::Iterator> it_;
+  index_expectation* expectation_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<chunk> ready_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
+struct known_checkpoint {
   crypto::checkpoint cp;
-  bool usable = false;
+  bool held = false;  // given by the auditor (verify_options::held), not read from the store
 };
 
 class verifier {
  public:
-  verifier(const store& s, const crypto::note_verifier& key) : store_(s), key_(key) {}
+  verifier(const store& s, const crypto::note_verifier& key, const verify_options& options)
+      : store_(s), key_(key), options_(options) {}
 
   verify_report run() {
     load_checkpoints();
+    std::unique_ptr<index_scanner> scanner;
+    if (options_.indexes) {
+      auto bound = store_.leaf_count();
+      if (bound.is_ok()) {
+        scanner = std::make_unique<index_scanner>(store_, hash_, bound.value());
+      } else {
+        problems_.add(area::indexes, 0, bound.error().message());
+      }
+    }
     scan_leaves();
+    classify_suspects();
     check_tail();
     check_consistency();
+    if (scanner) {
+      check_indexes(scanner->wait());
+    }
+    problems_.finish(report_);
     return std::move(report_);
   }
 
  private:
-  void problem(std::string text, std::optional<std::uint64_t> seq = std::nullopt) {
-    if (seq && !report_.first_bad_record) {
-      report_.first_bad_record = seq;
-    }
-    if (report_.problems.size() < max_problems) {
-      report_.problems.push_back(std::move(text));
-    }
-  }
-
   void load_checkpoints() {
     auto it = store_.iterate(column::checkpoints);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      stored_checkpoint sc;
       if (it->key().size() != 8) {
-        problem("a checkpoint key is malformed");
+        problems_.add(area::records, 0, "a checkpoint key is malformed");
         continue;
       }
-      sc.size = read_be64(it->key().ToStringView());
+      const std::uint64_t size = read_be64(it->key().ToStringView());
       const auto v = crypto::verify_note(it->value().ToStringView(), key_);
+      const std::uint64_t at = size > 0 ? size - 1 : 0;
       if (v.verdict != crypto::note_verdict::ok) {
-        problem(fmt::format("checkpoint at size {}: {} (forged or altered checkpoint)", sc.size,
-                            crypto::to_string(v.verdict)));
+        problems_.add(area::records, at,
+                      fmt::format("checkpoint at size {}: {} (forged or altered checkpoint)", size,
+                                  crypto::to_string(v.verdict)));
         continue;
       }
       auto cp = crypto::checkpoint::parse(v.text);
       if (!cp) {
-        problem(fmt::format("checkpoint at size {}: signed, but not a valid tlog-checkpoint", sc.size));
+        problems_.add(area::records, at,
+                      fmt::format("checkpoint at size {}: signed, but not a valid tlog-checkpoint", size));
         continue;
       }
-      if (cp->size != sc.size) {
-        problem(fmt::format("checkpoint stored at size {} claims size {}", sc.size, cp->size));
+      if (cp->size != size) {
+        problems_.add(area::records, at,
+                      fmt::format("checkpoint stored at size {} claims size {}", size, cp->size));
         continue;
       }
       if (cp->origin != key_.name) {
-        problem(fmt::format("checkpoint at size {} names origin '{}', expected '{}'", sc.size, cp->origin,
-                            key_.name));
+        problems_.add(area::records, at,
+                      fmt::format("checkpoint at size {} names origin '{}', expected '{}'", size, cp->origin,
+                                  key_.name));
         continue;
       }
-      sc.cp = std::move(*cp);
-      sc.usable = true;
-      checkpoints_.emplace(sc.size, std::move(sc));
+      report_.newest_signed = *cp;
+      checkpoints_.emplace(size, known_checkpoint{std::move(*cp), false});
     }
     if (!it->status().ok()) {
-      problem(fmt::format("reading checkpoints failed: {}", it->status().ToString()));
+      problems_.add(area::records, 0, fmt::format("reading checkpoints failed: {}", it->status().ToString()));
+    }
+    for (const auto& held : options_.held) {
+      const auto [first, last] = checkpoints_.equal_range(held.size);
+      for (auto i = first; i != last; ++i) {
+        if (i->second.cp.root != held.root) {
+          problems_.add(
+              area::records, held.size > 0 ? held.size - 1 : 0,
+              fmt::format("the log's signed checkpoint at size {} has root {}, but the one you hold "
+                          "for that size has root {}: the log forked or was rewritten",
+                          held.size, crypto::to_base64(i->second.cp.root), crypto::to_base64(held.root)));
+        }
+      }
+      checkpoints_.emplace(held.size, known_checkpoint{held, true});
     }
     next_cp_ = checkpoints_.begin();
   }
 
+  // Checks the checkpoints for tree size `size` against the recomputed tree.
   void at_size(std::uint64_t size) {
-    while (next_cp_ != checkpoints_.end() && next_cp_->first <= size) {
-      if (next_cp_->first == size) {
-        const auto root = report_.tiles.root();
-        if (root == next_cp_->second.cp.root) {
-          ++report_.checkpoints;
-          report_.latest = next_cp_->second.cp;
-          last_good_size_ = size;
-        } else {
-          problem(fmt::format(
-                      "checkpoint at size {}: its signed root does not match the recomputed tree; a record "
-                      "in {}..{} was altered",
-                      size, last_good_size_, size - 1),
-                  report_.first_bad_record ? std::nullopt : std::optional<std::uint64_t>(last_good_size_));
+    for (; next_cp_ != checkpoints_.end() && next_cp_->first <= size; ++next_cp_) {
+      if (next_cp_->first != size) {
+        continue;
+      }
+      const auto& [cp, held] = next_cp_->second;
+      const bool match = report_.tiles.root() == cp.root;
+      if (match && held) {
+        ++report_.held_checkpoints;
+      } else if (match) {
+        ++report_.checkpoints;
+        report_.latest = cp;
+        last_good_size_ = size;
+      } else {
+        problems_.add(
+            area::records, size > 0 ? size - 1 : 0,
+            fmt::format("{} at size {}: its signed root does not match the recomputed tree; a record "
+                        "in {}..{} was altered",
+                        held ? "the checkpoint you hold" : "checkpoint", size, last_good_size_, size - 1));
+      }
+    }
+  }
+
+  // The stored hash of leaf `seq` (level-0 tiles are read in key order, one tile decoded at a time).
+  std::optional<m::hash> stored_leaf_hash(std::uint64_t seq) {
+    const std::uint64_t index = seq / tile_width;
+    if (!gap_tile_ || gap_tile_index_ != index) {
+      gap_tile_index_ = index;
+      gap_tile_.reset();
+      if (const auto stored = stored_tile(0, index)) {
+        bool ok = false;
+        auto hashes = decode_tile(*stored, ok);
+        if (ok) {
+          gap_tile_ = std::move(hashes);
         }
       }
-      ++next_cp_;
     }
+    if (!gap_tile_ || gap_tile_->size() <= seq % tile_width) {
+      return std::nullopt;
+    }
+    return (*gap_tile_)[seq % tile_width];
   }
 
   // Level-0 tiles are read in key order alongside the leaves (one sequential scan instead of a
@@ -122,13 +447,14 @@ class verifier {
         return tile_it_->value().ToString();
       }
       if (!tile_it_->status().ok()) {
-        problem(fmt::format("reading the stored tree failed: {}", tile_it_->status().ToString()));
+        problems_.add(area::records, index * tile_width,
+                      fmt::format("reading the stored tree failed: {}", tile_it_->status().ToString()));
       }
       return std::nullopt;
     }
     auto stored = store_.get(column::tree, key);
     if (!stored.is_ok()) {
-      problem(stored.error().message());
+      problems_.add(area::records, 0, stored.error().message());
       return std::nullopt;
     }
     return std::move(stored.value());
@@ -143,140 +469,131 @@ class verifier {
     for (std::size_t i = 0; i < computed.size(); ++i) {
       if (i >= hashes.size() || hashes[i] != computed[i]) {
         if (level == 0) {
-          const std::uint64_t seq = first_leaf + i;
-          problem(
-              fmt::format("record {}: its leaf hash does not match the stored Merkle tree (the record was "
-                          "modified after it was logged)",
-                          seq),
-              seq);
-        } else {
-          problem(fmt::format("stored Merkle tree tile {}/{} does not match the records", level, index));
+          if (suspects_.size() < max_collected) {
+            suspects_.push_back(first_leaf + i);
+          }
+        } else if (!suspect_within(first_leaf, first_leaf + (tile_width << (level * tile_height)))) {
+          problems_.add(
+              area::records, first_leaf,
+              fmt::format("stored Merkle tree tile {}/{} does not match the records", level, index));
         }
-        return;
+        if (level > 0 || i >= hashes.size()) {
+          return;
+        }
       }
     }
     if (hashes.size() > computed.size() && !partial) {
-      problem(fmt::format("stored Merkle tree tile {}/{} is malformed", level, index));
+      problems_.add(area::records, first_leaf,
+                    fmt::format("stored Merkle tree tile {}/{} is malformed", level, index));
     }
   }
 
-  // Leaves in key order, read (RocksDB iteration, checksums, decompression: most of a
-  // verification's time) by a second thread, a chunk ahead of the checks and hashing here.
-  class leaf_reader {
-   public:
-    struct chunk {
-      std::string bytes;                                           // key || value of each leaf, back to back
-      std::vector<std::pair<std::uint32_t, std::uint32_t>> sizes;  // key and value sizes
-      std::optional<std::string> error;                            // the iterator failed after these
-      bool last = false;
+  // A higher tile over a record whose own hash differs says nothing more about it.
+  [[nodiscard]] bool suspect_within(std::uint64_t first, std::uint64_t end) const {
+    const auto it = std::lower_bound(suspects_.begin(), suspects_.end(), first);
+    return it != suspects_.end() && *it < end;
+  }
+
+  // A record whose hash differs from the stored tree: if a signed checkpoint over the recomputed
+  // tree covers it, the record is authentic and the stored tree is what was damaged.
+  void classify_suspects() {
+    for (const std::uint64_t seq : suspects_) {
+      if (seq < last_good_size_) {
+        problems_.add(
+            area::records, seq,
+            fmt::format("stored Merkle tree tile 0/{} is damaged: its hash of record {} differs, but "
+                        "the record matches the signed checkpoint at size {}",
+                        seq / tile_width, seq, last_good_size_));
+      } else if (checkpoints_.upper_bound(seq) != checkpoints_.end()) {
+        problems_.add(
+            area::records, seq,
+            fmt::format("record {}: its leaf hash does not match the stored Merkle tree (the record "
+                        "was modified after it was logged)",
+                        seq),
+            true);
+      } else {
+        problems_.add(
+            area::records, seq,
+            fmt::format("record {}: its leaf hash does not match the stored Merkle tree, and no signed "
+                        "checkpoint covers it yet (the record or the stored tree was altered)",
+                        seq),
+            true);
+      }
+    }
+  }
+
+  // Records from..to-1 are missing: the recomputed tree goes on with their stored hashes, so that
+  // the records after them are still checked. False when the stored tree lacks them too.
+  bool bridge_gap(std::uint64_t from, std::uint64_t to) {
+    report_.contiguous = false;
+    report_.missing_records += to - from;
+    problems_.add(area::records, from,
+                  to - from == 1 ? fmt::format("record {} is missing (deleted?)", from)
+                                 : fmt::format("records {}..{} are missing (deleted?)", from, to - 1),
+                  true);
+    const auto emit = [this](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
+      compare_tile(level, index, h, false);
     };
-
-    explicit leaf_reader(const store& s)
-        : it_(s.iterate(column::leaves, false)), thread_([this] { run(); }) {}
-    ~leaf_reader() {
-      {
-        std::lock_guard lock(mutex_);
-        stop_ = true;
+    for (std::uint64_t seq = from; seq < to; ++seq) {
+      const auto h = stored_leaf_hash(seq);
+      if (!h) {
+        problems_.add(
+            area::records, seq,
+            fmt::format("the stored Merkle tree has no hash for missing record {}: records after it "
+                        "cannot be checked",
+                        seq));
+        report_.tree_complete = false;
+        return false;
       }
-      cv_.notify_all();
-      thread_.join();
+      report_.tiles.append(*h, emit);
+      at_size(seq + 1);
     }
-    leaf_reader(const leaf_reader&) = delete;
-    leaf_reader& operator=(const leaf_reader&) = delete;
-
-    chunk next() {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return !ready_.empty(); });
-      chunk c = std::move(ready_.front());
-      ready_.pop_front();
-      cv_.notify_all();
-      return c;
-    }
-
-   private:
-    static constexpr std::size_t chunk_bytes = 1 << 20;
-    static constexpr std::size_t max_ready = 4;
-
-    void run() {
-      it_->SeekToFirst();
-      for (;;) {
-        chunk c;
-        c.bytes.reserve(chunk_bytes + 4096);
-        while (it_->Valid() && c.bytes.size() < chunk_bytes) {
-          const auto key = it_->key();
-          const auto value = it_->value();
-          c.sizes.emplace_back(static_cast<std::uint32_t>(key.size()),
-                               static_cast<std::uint32_t>(value.size()));
-          c.bytes.append(key.data(), key.size());
-          c.bytes.append(value.data(), value.size());
-          it_->Next();
-        }
-        c.last = !it_->Valid();
-        if (c.last && !it_->status().ok()) {
-          c.error = it_->status().ToString();
-        }
-        const bool last = c.last;
-        std::unique_lock lock(mutex_);
-        cv_.wait(lock, [&] { return ready_.size() < max_ready || stop_; });
-        if (stop_) {
-          return;
-        }
-        ready_.push_back(std::move(c));
-        cv_.notify_all();
-        if (last) {
-          return;
-        }
-      }
-    }
-
-    std::unique_ptr<rocksdb::Iterator> it_;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::deque<chunk> ready_;
-    bool stop_ = false;
-    std::thread thread_;  // last: starts once the rest is built
-  };
+    return true;
+  }
 
   void scan_leaves() {
     const auto emit = [this](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
       compare_tile(level, index, h, false);
     };
     at_size(0);
-    leaf_reader reader(store_);
+    leaf_reader reader(store_, options_.indexes ? &expected_ : nullptr);
     std::uint64_t expected = 0;
     for (bool done = false; !done;) {
       const auto c = reader.next();
       done = c.last;
+      for (const std::uint64_t seq : c.undecodable) {
+        problems_.add(area::records, seq, fmt::format("record {}: not a valid record encoding", seq), true);
+      }
       std::string_view rest = c.bytes;
       for (const auto& [key_size, value_size] : c.sizes) {
         const auto key = rest.substr(0, key_size);
         const auto value = rest.substr(key_size, value_size);
         rest.remove_prefix(key_size + value_size);
         if (key.size() != 8) {
-          problem(fmt::format("after record {}: a leaf key is malformed", expected), expected);
+          problems_.add(area::records, expected,
+                        fmt::format("after record {}: a leaf key is malformed", expected), true);
           report_.contiguous = false;
+          report_.tree_complete = false;
           done = true;
           break;
         }
         const std::uint64_t seq = read_be64(key);
-        if (seq != expected) {
-          problem(fmt::format("record {} is missing (the next record present is {})", expected, seq),
-                  expected);
-          report_.contiguous = false;
+        if (seq != expected && !bridge_gap(expected, seq)) {
           done = true;
           break;
         }
-        const std::span<const std::uint8_t> leaf(reinterpret_cast<const std::uint8_t*>(value.data()),
-                                                 value.size());
+        expected = seq;
+        const auto leaf = bytes_of(value);
         check_leaf(seq, leaf);
-        const auto h = m::leaf_hash(leaf);
-        report_.tiles.append(h, emit);
+        report_.tiles.append(m::leaf_hash(leaf), emit);
         ++expected;
         at_size(expected);
       }
       if (c.error) {
-        problem(fmt::format("reading records failed after record {}: {}", expected, *c.error));
+        problems_.add(area::records, expected,
+                      fmt::format("reading records failed after record {}: {}", expected, *c.error));
         report_.contiguous = false;
+        report_.tree_complete = false;
       }
     }
     report_.records = expected;
@@ -288,7 +605,7 @@ class verifier {
   void check_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf) {
     constexpr std::size_t kind_offset = record_seq_offset + 16;
     if (leaf.size() <= kind_offset || leaf[0] != record_format_version) {
-      problem(fmt::format("record {}: not a valid record encoding", seq), seq);
+      problems_.add(area::records, seq, fmt::format("record {}: not a valid record encoding", seq), true);
       return;
     }
     std::uint64_t claimed = 0;
@@ -296,15 +613,17 @@ class verifier {
       claimed = claimed << 8 | leaf[record_seq_offset + i];
     }
     if (claimed != seq) {
-      problem(fmt::format("record at position {} carries sequence number {} (records reordered or replaced)",
-                          seq, claimed),
-              seq);
+      problems_.add(
+          area::records, seq,
+          fmt::format("record at position {} carries sequence number {} (records reordered or replaced)", seq,
+                      claimed),
+          true);
       return;
     }
     if (leaf[kind_offset] == static_cast<std::uint8_t>(record_kind::event)) {
       auto r = decode(leaf);
       if (!r.is_ok()) {
-        problem(fmt::format("record {}: {}", seq, r.error().message()), seq);
+        problems_.add(area::records, seq, fmt::format("record {}: {}", seq, r.error().message()), true);
       } else if (r->note.rfind("forced-open", 0) == 0) {
         ++report_.forced_opens;
       }
@@ -312,69 +631,170 @@ class verifier {
   }
 
   void check_tail() {
-    if (checkpoints_.empty()) {
+    if (checkpoints_.empty() || !report_.tree_complete) {
       return;
     }
-    const std::uint64_t newest = checkpoints_.rbegin()->first;
-    if (newest > report_.records && report_.contiguous) {
-      report_.problems.insert(
-          report_.problems.begin(),
-          fmt::format("the log holds {} records but a signed checkpoint covers {}: records "
-                      "{}..{} are missing (deleted)",
-                      report_.records, newest, report_.records, newest - 1));
-      if (!report_.first_bad_record) {
-        report_.first_bad_record = report_.records;
-      }
+    const auto& [newest, entry] = *checkpoints_.rbegin();
+    if (newest > report_.records) {
+      problems_.add(area::records, report_.records,
+                    entry.held
+                        ? fmt::format("the log holds {} records but the checkpoint you hold covers {}: "
+                                      "records {}..{} were deleted since (or this is another log)",
+                                      report_.records, newest, report_.records, newest - 1)
+                        : fmt::format("the log holds {} records but a signed checkpoint covers {}: "
+                                      "records {}..{} are missing (deleted)",
+                                      report_.records, newest, report_.records, newest - 1),
+                    true);
+      return;
+    }
+    auto stored = stored_tree_size(store_);
+    if (stored.is_ok() && stored.value() > report_.records) {
+      problems_.add(area::records, report_.records,
+                    fmt::format("the stored Merkle tree holds hashes of records {}..{}, but the log ends at "
+                                "record {}: records deleted?",
+                                report_.records, stored.value() - 1, report_.records),
+                    true);
     }
   }
 
   void check_consistency() {
     stored_tree tree(store_);
-    const stored_checkpoint* prev = nullptr;
-    for (const auto& [size, sc] : checkpoints_) {
+    const known_checkpoint* prev = nullptr;
+    std::uint64_t prev_size = 0;
+    for (const auto& [size, entry] : checkpoints_) {
       if (size > report_.records) {
         break;
       }
+      if (entry.held) {
+        continue;
+      }
       if (prev != nullptr) {
-        auto proof = m::consistency_proof(prev->size, size, tree.source());
-        if (!proof || !m::verify_consistency(prev->size, size, prev->cp.root, sc.cp.root, *proof)) {
-          problem(
+        auto proof = m::consistency_proof(prev_size, size, tree.source());
+        if (!proof || !m::verify_consistency(prev_size, size, prev->cp.root, entry.cp.root, *proof)) {
+          problems_.add(
+              area::records, size - 1,
               fmt::format("checkpoints at sizes {} and {} are not consistent according to the stored tree",
-                          prev->size, size));
+                          prev_size, size));
           return;
         }
       }
-      prev = &sc;
+      prev = &entry;
+      prev_size = size;
+    }
+  }
+
+  void check_indexes(index_scanner::outcome scanned) {
+    report_.index_entries = scanned.entries;
+    for (auto& p : scanned.problems) {
+      problems_.add(p.where, p.at, std::move(p.text));
+    }
+    for (std::size_t i = 0; i < index_columns.size(); ++i) {
+      const auto& expected = expected_.sums()[i];
+      const std::size_t windows = std::max(expected.size(), scanned.sums[i].size());
+      for (std::uint64_t w = 0; w < windows && w < max_windows; ++w) {
+        const auto want = w < expected.size() ? expected[w] : 0;
+        const auto have = w < scanned.sums[i].size() ? scanned.sums[i][w] : 0;
+        if (want != have) {
+          locate_index_damage(index_columns[i], w);
+        }
+      }
+    }
+  }
+
+  // The slow path, for a window whose entries differ from what its records call for: compares
+  // the window's entries one by one and names each record listed wrongly or not at all.
+  void locate_index_damage(column c, std::uint64_t window) {
+    const std::uint64_t lo = window << window_bits;
+    const std::uint64_t hi = std::min(lo + (std::uint64_t{1} << window_bits), report_.records);
+    std::unordered_map<std::string, std::uint64_t> wanted;  // index key -> seq
+    std::unordered_map<std::uint64_t, std::string> values;  // seq -> the record's own value
+    auto leaves = store_.iterate(column::leaves, false);
+    for (leaves->Seek(be64(lo)); leaves->Valid(); leaves->Next()) {
+      const auto key = leaves->key().ToStringView();
+      const std::uint64_t seq = key.size() == 8 ? read_be64(key) : hi;
+      if (seq >= hi) {
+        break;
+      }
+      index_fields f;
+      if (!read_index_fields(bytes_of(leaves->value().ToStringView()), f)) {
+        continue;  // reported by the leaf scan
+      }
+      std::string k;
+      append_index_prefix(c, f, k);
+      k += be64(seq);
+      values.emplace(seq, listed_value(c, k));
+      wanted.emplace(std::move(k), seq);
+    }
+    auto it = store_.iterate(c, false);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const auto key = it->key().ToStringView();
+      const auto seq = index_key_seq(c, key);
+      if (!seq || *seq < lo || *seq >= hi) {
+        continue;
+      }
+      if (wanted.erase(std::string(key)) == 1) {
+        continue;
+      }
+      const auto own = values.find(*seq);
+      problems_.add(
+          area::indexes, *seq,
+          own == values.end()
+              ? fmt::format("the {} index lists record {} (under {}), but the log has no record {}",
+                            index_name(c), *seq, listed_value(c, key), *seq)
+              : fmt::format("the {} index lists record {} under {}, but the record's {} is {}: queries "
+                            "by {} give wrong answers",
+                            index_name(c), *seq, listed_value(c, key), index_name(c), own->second,
+                            index_name(c)));
+    }
+    std::vector<std::pair<std::uint64_t, std::string>> missing;
+    for (const auto& [key, seq] : wanted) {
+      missing.emplace_back(seq, values[seq]);
+    }
+    std::sort(missing.begin(), missing.end());
+    for (const auto& [seq, value] : missing) {
+      problems_.add(area::indexes, seq,
+                    fmt::format("record {} is missing from the {} index (its {} is {}): queries by {} do not "
+                                "find it",
+                                seq, index_name(c), index_name(c), value, index_name(c)));
     }
   }
 
   const store& store_;
   const crypto::note_verifier& key_;
-  std::map<std::uint64_t, stored_checkpoint> checkpoints_;
-  std::map<std::uint64_t, stored_checkpoint>::iterator next_cp_;
+  const verify_options& options_;
+  std::multimap<std::uint64_t, known_checkpoint> checkpoints_;
+  std::multimap<std::uint64_t, known_checkpoint>::iterator next_cp_;
   std::uint64_t last_good_size_ = 0;
   std::unique_ptr<rocksdb::Iterator> tile_it_;
+  std::optional<std::vector<m::hash>> gap_tile_;
+  std::uint64_t gap_tile_index_ = 0;
+  std::vector<std::uint64_t> suspects_;
+  const crypto::siphash hash_;
+  index_expectation expected_{hash_};
+  problem_list problems_;
   verify_report report_;
 };
 
 }  // namespace
 
-verify_report verify_log(const store& s, const crypto::note_verifier& key) { return verifier(s, key).run(); }
+verify_report verify_log(const store& s, const crypto::note_verifier& key, const verify_options& options) {
+  return verifier(s, key, options).run();
+}
 
 payload_report verify_payloads(const store& s) {
   payload_report out;
-  const auto problem = [&](std::uint64_t seq, std::string text) {
-    if (!out.first_bad_record) {
+  const auto problem = [&](std::optional<std::uint64_t> seq, std::string text) {
+    if (seq && !out.first_bad_record) {
       out.first_bad_record = seq;
     }
-    if (out.problems.size() < 20) {
+    if (out.problems.size() < max_problems) {
       out.problems.push_back(std::move(text));
     }
   };
   auto it = s.iterate(column::payloads, false);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (it->key().size() != 8) {
-      problem(0, "a stored payload has a malformed key");
+      problem(std::nullopt, "a stored payload has a malformed key");
       continue;
     }
     const std::uint64_t seq = read_be64(it->key().ToStringView());
@@ -384,8 +804,7 @@ payload_report verify_payloads(const store& s) {
       problem(seq, fmt::format("record {}: a payload is stored but the record is missing", seq));
       continue;
     }
-    const std::string& bytes = **leaf;
-    auto r = decode({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+    auto r = decode(bytes_of(**leaf));
     if (!r.is_ok()) {
       problem(seq, fmt::format("record {}: cannot be decoded ({})", seq, r.error().message()));
       continue;
@@ -403,7 +822,7 @@ payload_report verify_payloads(const store& s) {
     }
   }
   if (!it->status().ok()) {
-    problem(0, "reading the stored payloads failed: " + it->status().ToString());
+    problem(std::nullopt, "reading the stored payloads failed: " + it->status().ToString());
   }
   return out;
 }

@@ -283,6 +283,63 @@ result<record> decode(std::span<const std::uint8_t> bytes) {
   return r;
 }
 
+bool read_index_fields(std::span<const std::uint8_t> bytes, index_fields& out) {
+  constexpr std::size_t strings_offset = 1 + 8 + 8 + 1;  // version, seq, timestamp, kind
+  if (bytes.size() < strings_offset || bytes[0] != record_format_version) {
+    return false;
+  }
+  std::size_t pos = strings_offset;
+  const auto number = [&](std::size_t width, std::uint64_t& v) {
+    if (bytes.size() - pos < width) {
+      return false;
+    }
+    v = 0;
+    for (std::size_t i = 0; i < width; ++i) {
+      v = v << 8 | bytes[pos++];
+    }
+    return true;
+  };
+  const auto string = [&](std::string_view* into) {
+    std::uint64_t n = 0;
+    if (!number(4, n) || n > max_string_size || n > bytes.size() - pos) {
+      return false;
+    }
+    if (into != nullptr) {
+      *into = {reinterpret_cast<const char*>(bytes.data() + pos), static_cast<std::size_t>(n)};
+    }
+    pos += n;
+    return true;
+  };
+  std::uint64_t timestamp = 0;
+  pos = 1 + 8;
+  if (!number(8, timestamp)) {
+    return false;
+  }
+  out.timestamp_us = timestamp;
+  pos = strings_offset;
+  // request_id, tenant, client_country, then country_source, client_ip, method, path, model.
+  for (std::string_view* into : {&out.request_id, &out.tenant, &out.client_country}) {
+    if (!string(into)) {
+      return false;
+    }
+  }
+  for (int skipped = 0; skipped < 5; ++skipped) {
+    if (!string(nullptr)) {
+      return false;
+    }
+  }
+  std::uint64_t classes = 0;
+  if (!number(2, classes) || classes > max_list_size) {
+    return false;
+  }
+  for (std::uint64_t i = 0; i < classes; ++i) {
+    if (!string(nullptr)) {
+      return false;
+    }
+  }
+  return string(&out.decision);
+}
+
 std::vector<std::uint8_t> payload_associated_data(const record& r) {
   static constexpr std::string_view domain = "sovgw-audit-payload-v1";
   std::vector<std::uint8_t> out(domain.begin(), domain.end());

@@ -83,6 +83,18 @@ bool clamp_to_limits(record& r);
 // Strict: rejects unknown versions, bad enum values, over-long fields and trailing bytes.
 [[nodiscard]] result<record> decode(std::span<const std::uint8_t> bytes);
 
+// The fields the log's indexes are keyed by, read in place from an encoding (views into it).
+struct index_fields {
+  std::uint64_t timestamp_us = 0;
+  std::string_view request_id;
+  std::string_view tenant;
+  std::string_view client_country;
+  std::string_view decision;
+};
+// False when the bytes are not a version-1 encoding that reaches the decision field. Checks no
+// more than that (decode() is the strict reader); allocates nothing.
+[[nodiscard]] bool read_index_fields(std::span<const std::uint8_t> bytes, index_fields& out);
+
 // The associated data that binds an encrypted payload to its record: the encoding of the record
 // with seq = 0 and no payload digest (those are only known after encryption), domain-separated.
 [[nodiscard]] std::vector<std::uint8_t> payload_associated_data(const record& r);

@@ -75,6 +75,34 @@ rocksdb::ColumnFamilyOptions column_options(column c, store::open_mode mode) {
 
 }  // namespace
 
+const char* index_name(column c) {
+  switch (c) {
+    case column::idx_time:
+      return "time";
+    case column::idx_tenant:
+      return "tenant";
+    case column::idx_request:
+      return "request id";
+    case column::idx_decision:
+      return "decision";
+    case column::idx_country:
+      return "country";
+    default:
+      return "?";
+  }
+}
+
+void append_index_prefix(column c, const index_fields& f, std::string& out) {
+  if (c == column::idx_time) {
+    out += be64(f.timestamp_us);
+    return;
+  }
+  append_length_prefixed(out, c == column::idx_tenant     ? f.tenant
+                              : c == column::idx_request  ? f.request_id
+                              : c == column::idx_decision ? f.decision
+                                                          : f.client_country);
+}
+
 std::string be64(std::uint64_t v) {
   std::string out(8, '\0');
   for (int i = 7; i >= 0; --i) {
@@ -92,15 +120,17 @@ std::uint64_t read_be64(std::string_view bytes) {
   return v;
 }
 
-std::string length_prefixed(std::string_view value) {
-  if (value.size() > 0xffff) {
-    value = value.substr(0, 0xffff);
-  }
-  std::string out;
-  out.reserve(2 + value.size() + 8);
+void append_length_prefixed(std::string& out, std::string_view value) {
+  value = value.substr(0, 0xffff);
   out.push_back(static_cast<char>(value.size() >> 8));
   out.push_back(static_cast<char>(value.size() & 0xff));
   out.append(value);
+}
+
+std::string length_prefixed(std::string_view value) {
+  std::string out;
+  out.reserve(2 + std::min<std::size_t>(value.size(), 0xffff) + 8);
+  append_length_prefixed(out, value);
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "audit/record.hpp"
 #include "audit/status.hpp"
 
 // The RocksDB layout of an audit log. Column families:
@@ -41,10 +42,19 @@ enum class column : std::size_t {
 };
 inline constexpr std::size_t column_count = static_cast<std::size_t>(column::count_);
 
+// The index column families; each key is index_prefix || be64(seq).
+inline constexpr std::array<column, 5> index_columns = {
+    column::idx_time, column::idx_tenant, column::idx_request, column::idx_decision, column::idx_country};
+// What an index is keyed by, for messages: "time", "tenant", "request id", "decision", "country".
+[[nodiscard]] const char* index_name(column c);
+// Appends the record's key prefix in index `c` (one of index_columns) to `out`.
+void append_index_prefix(column c, const index_fields& f, std::string& out);
+
 [[nodiscard]] std::string be64(std::uint64_t v);
 [[nodiscard]] std::uint64_t read_be64(std::string_view bytes);  // bytes.size() >= 8
 // u16 length || value (value truncated to 65535 bytes) — an index key prefix.
 [[nodiscard]] std::string length_prefixed(std::string_view value);
+void append_length_prefixed(std::string& out, std::string_view value);
 
 class store {
  public:

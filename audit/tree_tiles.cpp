@@ -102,6 +102,51 @@ void tile_builder::flush(const emit_fn& emit) {
   }
 }
 
+result<tile_builder> tile_builder::load(const store& s, std::uint64_t size) {
+  tile_builder b;
+  b.size_ = size;
+  for (std::uint32_t level = 0; level < 16 && (size >> (tile_height * level)) > 0; ++level) {
+    const std::uint64_t nodes = size >> (tile_height * level);
+    level_state st;
+    st.index = nodes / tile_width;
+    const std::size_t partial = nodes % tile_width;
+    if (partial > 0) {
+      auto stored = s.get(column::tree, tile_key(level, st.index));
+      if (!stored.is_ok()) {
+        return stored.error();
+      }
+      bool ok = false;
+      auto hashes = stored->has_value() ? decode_tile(**stored, ok) : std::vector<m::hash>();
+      if (!ok || hashes.size() < partial) {
+        return status{error_code::corruption,
+                      fmt::format("tree tile {}/{} is missing or shorter than the tree", level, st.index)};
+      }
+      hashes.resize(partial);
+      st.hashes = std::move(hashes);
+    }
+    b.levels_.push_back(std::move(st));
+  }
+  return b;
+}
+
+result<std::uint64_t> stored_tree_size(const store& s) {
+  auto it = s.iterate(column::tree);
+  it->SeekForPrev(tile_key(0, UINT64_MAX));
+  if (!it->status().ok()) {
+    return from_rocksdb(it->status(), "reading the stored tree failed");
+  }
+  if (!it->Valid()) {
+    return std::uint64_t{0};
+  }
+  const auto key = it->key().ToStringView();
+  bool ok = false;
+  const auto hashes = decode_tile(it->value().ToStringView(), ok);
+  if (key.size() != 9 || key[0] != 0 || !ok) {
+    return status{error_code::corruption, "the stored tree's last leaf tile is malformed"};
+  }
+  return read_be64(key.substr(1)) * tile_width + hashes.size();
+}
+
 m::node_source stored_tree::source() {
   return [this](std::uint32_t level, std::uint64_t index) { return node(level, index); };
 }

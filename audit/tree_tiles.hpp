@@ -31,6 +31,10 @@ class tile_builder {
   using emit_fn =
       std::function<void(std::uint32_t level, std::uint64_t index, std::span<const crypto::merkle::hash>)>;
 
+  // The builder's state after the first `size` leaves of the tree stored in `s` (its rightmost
+  // partial tiles), so that appending continues the stored tree without recomputing it.
+  [[nodiscard]] static result<tile_builder> load(const store& s, std::uint64_t size);
+
   void append(const crypto::merkle::hash& leaf, const emit_fn& emit);
   void flush(const emit_fn& emit);
   [[nodiscard]] std::uint64_t size() const { return size_; }
@@ -64,6 +68,9 @@ class stored_tree {
   std::unordered_map<std::string, std::vector<crypto::merkle::hash>> cache_;
   status error_;
 };
+
+// Number of leaf hashes in the stored tree (from its rightmost level-0 tile); 0 when empty.
+[[nodiscard]] result<std::uint64_t> stored_tree_size(const store& s);
 
 [[nodiscard]] std::vector<crypto::merkle::hash> decode_tile(std::string_view bytes, bool& ok);
 [[nodiscard]] std::string encode_tile(std::span<const crypto::merkle::hash> hashes);

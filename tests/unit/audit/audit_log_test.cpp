@@ -194,7 +194,7 @@ TEST_CASE("the writer refuses a log that does not verify, unless forced, and rec
   auto refused = audit_log::open(config_for(d));
   REQUIRE_FALSE(refused.is_ok());
   CHECK(refused.error().code() == error_code::verification_failed);
-  CHECK(refused.error().message().find("record 5") != std::string::npos);
+  CHECK_MESSAGE(refused.error().message().find("record 5") != std::string::npos, refused.error().message());
 
   auto forced_config = config_for(d);
   forced_config.allow_unverified_open = true;

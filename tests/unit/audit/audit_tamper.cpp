@@ -7,10 +7,22 @@
 //        audit_tamper DB swap A B            exchange records A and B
 //        audit_tamper DB forge-checkpoint    rewrite the latest checkpoint's root (keeping the signature)
 //        audit_tamper DB delete SEQ          delete record SEQ
+//        audit_tamper DB delete-index IDX SEQ         delete record SEQ's entry in index IDX
+//        audit_tamper DB repoint-index IDX SEQ TO     make record SEQ's entry in IDX name record TO
+//        audit_tamper DB delete-checkpoints-from SIZE delete the stored checkpoints of size >= SIZE
+//        audit_tamper DB put-checkpoint SIZE FILE     store the signed note in FILE as the checkpoint at SIZE
+//        audit_tamper DB damage-tile SEQ     zero record SEQ's hash in the stored tree
+//        audit_tamper DB truncate N          remove the N newest records without a trace: their
+//                                            leaves, index entries and checkpoints, and the tree
+//                                            rewritten to the remaining records
+// IDX: time, tenant, request, decision or country.
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "audit/store.hpp"
+#include "audit/tree_tiles.hpp"
 #include "crypto/base64.hpp"
 
 using namespace sovgw::audit;
@@ -22,11 +34,43 @@ int die(const std::string& msg) {
   return 2;
 }
 
+column index_column(const std::string& name) {
+  for (const column c : index_columns) {
+    const std::string full = index_name(c);
+    if (full == name || full.substr(0, full.find(' ')) == name) {
+      return c;
+    }
+  }
+  std::fprintf(stderr, "audit_tamper: unknown index '%s'\n", name.c_str());
+  std::exit(2);
+}
+
+// The key record `seq` has in index `c`.
+std::string index_key_of(const std::string& leaf, column c, std::uint64_t seq) {
+  index_fields f;
+  if (!read_index_fields({reinterpret_cast<const std::uint8_t*>(leaf.data()), leaf.size()}, f)) {
+    std::fprintf(stderr, "audit_tamper: record %llu does not decode\n", static_cast<unsigned long long>(seq));
+    std::exit(2);
+  }
+  std::string key;
+  append_index_prefix(c, f, key);
+  return key + be64(seq);
+}
+
+void delete_checkpoints_from(store& s, std::uint64_t size, rocksdb::WriteBatch& wb) {
+  auto it = s.iterate(column::checkpoints);
+  for (it->Seek(be64(size)); it->Valid(); it->Next()) {
+    wb.Delete(s.cf(column::checkpoints), it->key());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    return die("usage: audit_tamper DB flip SEQ|flip-payload SEQ|delete-newest N|swap A B|forge-checkpoint|delete SEQ");
+    return die(
+        "usage: audit_tamper DB flip SEQ|flip-payload SEQ|delete-newest N|swap A B|forge-checkpoint|delete "
+        "SEQ");
   }
   auto opened = store::open(argv[1], store::open_mode::read_write);
   if (!opened.is_ok()) {
@@ -84,6 +128,63 @@ int main(int argc, char** argv) {
     const auto second = note.find('\n', first + 1);
     note[second + 1] = note[second + 1] == 'A' ? 'B' : 'A';
     wb.Put(s.cf(column::checkpoints), it->key(), note);
+  } else if (op == "delete-index" && argc == 5) {
+    const auto seq = std::stoull(argv[4]);
+    const column c = index_column(argv[3]);
+    wb.Delete(s.cf(c), index_key_of(leaf(seq), c, seq));
+  } else if (op == "repoint-index" && argc == 6) {
+    const auto seq = std::stoull(argv[4]);
+    const column c = index_column(argv[3]);
+    const std::string key = index_key_of(leaf(seq), c, seq);
+    wb.Delete(s.cf(c), key);
+    wb.Put(s.cf(c), key.substr(0, key.size() - 8) + be64(std::stoull(argv[5])), "");
+  } else if (op == "delete-checkpoints-from" && argc == 4) {
+    delete_checkpoints_from(s, std::stoull(argv[3]), wb);
+  } else if (op == "put-checkpoint" && argc == 5) {
+    std::ifstream in(argv[4], std::ios::binary);
+    const std::string note((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (note.empty()) {
+      return die(std::string("cannot read ") + argv[4]);
+    }
+    wb.Put(s.cf(column::checkpoints), be64(std::stoull(argv[3])), note);
+  } else if (op == "damage-tile" && argc == 4) {
+    const auto seq = std::stoull(argv[3]);
+    const std::string key = tile_key(0, seq / tile_width);
+    auto v = s.get(column::tree, key);
+    if (!v.is_ok() || !v->has_value() || (*v)->size() < 32 * (seq % tile_width + 1)) {
+      return die("no stored hash for record " + std::string(argv[3]));
+    }
+    std::string tile = **v;
+    std::fill_n(tile.begin() + static_cast<std::ptrdiff_t>(32 * (seq % tile_width)), 32, '\0');
+    wb.Put(s.cf(column::tree), key, tile);
+  } else if (op == "truncate" && argc == 4) {
+    const std::uint64_t count = s.leaf_count().value();
+    const std::uint64_t keep = count - std::min<std::uint64_t>(std::stoull(argv[3]), count);
+    tile_builder tree;
+    const auto emit = [&](std::uint32_t level, std::uint64_t index,
+                          std::span<const sovgw::crypto::merkle::hash> h) {
+      wb.Put(s.cf(column::tree), tile_key(level, index), encode_tile(h));
+    };
+    auto all_tiles = s.iterate(column::tree);
+    for (all_tiles->SeekToFirst(); all_tiles->Valid(); all_tiles->Next()) {
+      wb.Delete(s.cf(column::tree), all_tiles->key());
+    }
+    for (std::uint64_t seq = 0; seq < count; ++seq) {
+      const std::string bytes = leaf(seq);
+      if (seq < keep) {
+        tree.append(sovgw::crypto::merkle::leaf_hash(
+                        {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}),
+                    emit);
+        continue;
+      }
+      wb.Delete(s.cf(column::leaves), be64(seq));
+      wb.Delete(s.cf(column::payloads), be64(seq));
+      for (const column c : index_columns) {
+        wb.Delete(s.cf(c), index_key_of(bytes, c, seq));
+      }
+    }
+    tree.flush(emit);
+    delete_checkpoints_from(s, keep + 1, wb);
   } else {
     return die("unknown or incomplete operation '" + op + "'");
   }

@@ -1,0 +1,133 @@
+"""What `sovgw audit verify` finds beyond the leaves and the tree (the indexes, a damaged stored
+tree, a truncation that took its checkpoints along), and why a forced open never forks the log."""
+
+import base64
+import os
+import shutil
+import unittest
+
+from test_audit_support import TAMPER, audit_case, read_file, run, sovgw, write_file
+
+
+class evidence_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        # Three writer sessions: checkpoints at 100, 200 and 300.
+        for i in range(3):
+            self.append(100, run_name=f"s{i}")
+        self.assertIn("OK: 300 records", self.verify().stdout)
+
+    def tampered(self, *op):
+        copy = os.path.join(self.tmp, "copy-" + "-".join(op))
+        shutil.copytree(self.db, copy)
+        run(TAMPER, copy, *op, check=0)
+        return copy
+
+    def failed(self, db):
+        p = self.verify(db)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("FAILED", p.stdout)
+        return p.stdout
+
+    def query(self, db, *args):
+        return sovgw("audit", "query", "--db", db, *args, check=0).stdout
+
+    def test_an_index_entry_deleted_is_named(self):
+        db = self.tampered("delete-index", "decision", "72")
+        self.assertNotIn("s0-72", self.query(db, "--decision", "permit"))  # what the index hides
+        out = self.failed(db)
+        self.assertIn("record 72 is missing from the decision index (its decision is 'permit')", out)
+        self.assertNotIn("first record that does not match", out)  # the record itself is intact
+
+    def test_an_index_entry_pointed_at_another_record_is_named(self):
+        db = self.tampered("repoint-index", "request", "72", "5")
+        out = self.failed(db)
+        self.assertIn("the request id index lists record 5 under 's0-72', but the record's request id is 's0-5'",
+                      out)
+        self.assertIn("record 72 is missing from the request id index (its request id is 's0-72')", out)
+
+    def test_a_damaged_stored_tree_is_not_blamed_on_the_record(self):
+        out = self.failed(self.tampered("damage-tile", "53"))
+        self.assertIn("stored Merkle tree tile 0/3 is damaged: its hash of record 53 differs, but the record "
+                      "matches the signed checkpoint at size 300", out)
+        self.assertNotIn("first record that does not match", out)
+
+    def test_deleted_newest_records_and_checkpoints_leave_the_tree_and_indexes_behind(self):
+        db = self.tampered("delete-newest", "20")
+        run(TAMPER, db, "delete-checkpoints-from", "281", check=0)
+        out = self.failed(db)
+        self.assertIn("the stored Merkle tree holds hashes of records 280..299, but the log ends at record 280",
+                      out)
+        self.assertIn("the tenant index lists record 280 (under 'acme'), but the log's records end at 280", out)
+        self.assertIn("first record that does not match: 280", out)
+
+    def test_a_clean_truncation_is_found_with_a_checkpoint_the_auditor_kept(self):
+        # A forger who removes records, index entries, tree and checkpoints leaves a log that
+        # verifies on its own; a checkpoint from an earlier visit still exposes it.
+        held = os.path.join(self.tmp, "held-checkpoint")
+        write_file(held, self.checkpoint_note(self.db, 300))
+        db = self.tampered("truncate", "20")
+        self.assertEqual(self.verify(db).returncode, 0)
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("the log holds 280 records but the checkpoint you hold covers 300: records 280..299 were "
+                      "deleted since", p.stdout)
+        ok = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", held)
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        self.assertIn("the checkpoint you hold (size 300) is reproduced", ok.stdout)
+
+    def checkpoint_note(self, db, size):
+        """The signed checkpoint at `size`, as an auditor keeps it: the last part of a proof file."""
+        proof = sovgw("audit", "prove", "--db", db, "--seq", "0", check=0).stdout
+        note = proof.split("\n\n", 1)[1]
+        self.assertIn(f"\n{size}\n", note)
+        return note
+
+    def test_a_forced_open_continues_the_signed_tree_instead_of_forking_it(self):
+        db = self.tampered("flip", "7")
+        before = self.checkpoint_note(db, 300)
+        self.append(5, db=db, run_name="after", extra=("--force",))
+        # The checkpoint at 300 is the one signed before, and the new one extends it.
+        proof = os.path.join(self.tmp, "consistency")
+        write_file(proof, sovgw("audit", "prove", "--db", db, "--old", "300", check=0).stdout)
+        old_line = next(line for line in read_file(proof).splitlines() if line.startswith("old "))
+        self.assertEqual(base64.b64decode(old_line[4:]).decode(), before)
+        checked = sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout
+        self.assertIn("checkpoint at size 300 is consistent with checkpoint at size 306", checked)
+        # The altered record is still named, and no proof of it verifies.
+        out = self.failed(db)
+        self.assertIn("record 7: its leaf hash does not match the stored Merkle tree", out)
+        self.assertIn("first record that does not match: 7", out)
+        altered = os.path.join(self.tmp, "altered-proof")
+        write_file(altered, sovgw("audit", "prove", "--db", db, "--seq", "7", check=0).stdout)
+        sovgw("audit", "verify-proof", altered, "--pubkey", self.pub, check=1)
+        events = self.query(db, "--format", "jsonl")
+        self.assertIn("continuing its stored Merkle tree", events)
+
+    def test_a_forced_open_after_deleted_records_appends_after_them(self):
+        db = self.tampered("delete-newest", "7")
+        p = self.append(1, db=db, run_name="after", extra=("--force",))
+        self.assertIn("last seq 301", p.stdout)  # the event took 300; 293..299 stay missing
+        out = self.failed(db)
+        self.assertIn("records 293..299 are missing (deleted?)", out)
+        self.assertNotIn("not consistent", out)
+        self.assertIn('"seq":301', self.query(db, "--format", "jsonl", "--request-id", "after-0"))
+
+    def test_a_forced_open_is_refused_when_continuing_would_fork(self):
+        # Records, tree and indexes truncated, but the signed checkpoint at 300 still there: no
+        # tree state the log holds reproduces it, so any checkpoint signed next would contradict it.
+        note = os.path.join(self.tmp, "note-300")
+        write_file(note, self.checkpoint_note(self.db, 300))
+        db = self.tampered("truncate", "20")
+        run(TAMPER, db, "put-checkpoint", "300", note, check=0)
+        self.assertIn("a signed checkpoint covers 300", self.failed(db))
+        sovgw("audit", "append", "--db", db, "--keys", self.keys, "--synthetic", "1", check=2)
+        p = sovgw("audit", "append", "--db", db, "--keys", self.keys, "--synthetic", "1", "--force", check=2)
+        self.assertIn("cannot continue the audit log", p.stderr)
+        self.assertIn("inconsistent", p.stderr)
+        self.assertIn("start a new log", p.stderr)
+        self.assertIn("a signed checkpoint covers 300", self.failed(db))  # nothing was written
+
+
+if __name__ == "__main__":
+    unittest.main()
