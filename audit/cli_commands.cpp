@@ -346,11 +346,14 @@ std::unique_ptr<store> open_reader(const options& o) {
   return std::move(s.value());
 }
 
-std::unique_ptr<audit_log> open_writer(const options& o) {
+enum class missing_log { create, refuse };
+
+std::unique_ptr<audit_log> open_writer(const options& o, missing_log missing) {
   log_config config;
   config.db_dir = o.need("db");
   config.key_dir = o.need("keys");
   config.allow_unverified_open = o.flags.count("force") != 0;
+  config.create_if_missing = missing == missing_log::create;
   auto log = audit_log::open(config);
   if (!log.is_ok()) {
     std::string message = log.error().message();
@@ -589,9 +592,17 @@ int cmd_show(std::span<const std::string_view> args) {
 int cmd_shred(std::span<const std::string_view> args) {
   const auto o = parse_options(args, {"db", "keys", "tenant"}, {"force"});
   const std::string tenant = o.need("tenant");
-  auto log = open_writer(o);
+  if (tenant.empty()) {
+    throw usage_error("--tenant must name a tenant, not be empty");
+  }
+  auto log = open_writer(o, missing_log::refuse);
   auto seq = log->shred_tenant(tenant);
   if (!seq.is_ok()) {
+    if (seq.error().code() == error_code::not_found) {
+      // An unknown or already shredded tenant is an answer about the log, not a usage error.
+      std::fprintf(stderr, "error: %s\n", seq.error().message().c_str());
+      return exit_failed;
+    }
     return fail(seq.error());
   }
   if (auto st = log->close(); !st.is_ok()) {
@@ -609,7 +620,7 @@ int cmd_retain(std::span<const std::string_view> args) {
   const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                   std::chrono::system_clock::now().time_since_epoch())
                                                   .count());
-  auto log = open_writer(o);
+  auto log = open_writer(o, missing_log::refuse);
   auto dropped = log->drop_payloads_before(now > age ? now - age : 0);
   if (!dropped.is_ok()) {
     return fail(dropped.error());
@@ -633,7 +644,7 @@ int cmd_append(std::span<const std::string_view> args) {
     throw usage_error("--payload must be none, digest or sealed");
   }
   const std::string run = o.get("run").value_or("req");
-  auto log = open_writer(o);
+  auto log = open_writer(o, missing_log::create);
   const auto base = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                    std::chrono::system_clock::now().time_since_epoch())
                                                    .count());
@@ -659,7 +670,7 @@ int cmd_append(std::span<const std::string_view> args) {
 
 int cmd_checkpoint(std::span<const std::string_view> args) {
   const auto o = parse_options(args, {"db", "keys"}, {"force"});
-  auto log = open_writer(o);
+  auto log = open_writer(o, missing_log::refuse);
   auto cp = log->checkpoint_now();
   if (!cp.is_ok()) {
     return fail(cp.error());
