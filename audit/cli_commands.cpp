@@ -122,6 +122,15 @@ std::uint64_t parse_count(const std::string& text, const char* what) {
   return v;
 }
 
+std::uint64_t parse_checkpoint_size(const std::string& text, const char* what) {
+  const std::uint64_t size = parse_count(text, what);
+  if (size == 0) {
+    throw usage_error(
+        fmt::format("--{} must be a checkpoint size of at least 1 (a tree size from `verify`)", what));
+  }
+  return size;
+}
+
 // RFC 3339 UTC ("2026-11-27T10:00:00Z", optional fraction), a date, or Unix seconds.
 std::uint64_t parse_time(const std::string& text, const char* what) {
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
@@ -523,8 +532,10 @@ int cmd_prove(std::span<const std::string_view> args) {
   const auto s = open_reader(o);
   result<std::string> proof = std::string();
   if (o.has("old")) {
-    proof = make_consistency_proof(*s, parse_count(o.need("old"), "old"),
-                                   o.has("new") ? parse_count(o.need("new"), "new") : 0);
+    // make_consistency_proof reads new size 0 as "the latest": only an absent --new may mean that.
+    const std::uint64_t old_size = parse_checkpoint_size(o.need("old"), "old");
+    const std::uint64_t new_size = o.has("new") ? parse_checkpoint_size(o.need("new"), "new") : 0;
+    proof = make_consistency_proof(*s, old_size, new_size);
   } else {
     if (!o.has("request-id") && !o.has("seq")) {
       throw usage_error("prove needs --request-id ID, --seq N, or --old SIZE");
