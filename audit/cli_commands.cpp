@@ -131,57 +131,90 @@ std::uint64_t parse_checkpoint_size(const std::string& text, const char* what) {
   return size;
 }
 
+constexpr std::uint64_t us_per_second = 1000000;
+
+// Exactly `n` ASCII digits at `pos`.
+bool read_digits(std::string_view text, std::size_t pos, std::size_t n, unsigned& out) {
+  if (pos + n > text.size()) {
+    return false;
+  }
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (text[i] < '0' || text[i] > '9') {
+      return false;
+    }
+    out = out * 10 + static_cast<unsigned>(text[i] - '0');
+  }
+  return true;
+}
+
+bool char_at(std::string_view text, std::size_t pos, char c) { return pos < text.size() && text[pos] == c; }
+
+// "2026-11-27" or "2026-11-27T10:00:00[.ffffff]Z"; nullopt for anything else, including
+// impossible dates (2026-02-30): timegm would roll those over into the next month.
+std::optional<std::uint64_t> read_calendar_time_us(std::string_view text) {
+  unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (!read_digits(text, 0, 4, y) || !char_at(text, 4, '-') || !read_digits(text, 5, 2, mo) ||
+      !char_at(text, 7, '-') || !read_digits(text, 8, 2, d)) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(static_cast<int>(y)), std::chrono::month(mo),
+                                         std::chrono::day(d)};
+  if (!date.ok() || y < 1970) {
+    return std::nullopt;
+  }
+  std::uint64_t frac_us = 0;
+  if (text.size() > 10) {
+    if (!char_at(text, 10, 'T') || !read_digits(text, 11, 2, h) || !char_at(text, 13, ':') ||
+        !read_digits(text, 14, 2, mi) || !char_at(text, 16, ':') || !read_digits(text, 17, 2, s) || h > 23 ||
+        mi > 59 || s > 60) {
+      return std::nullopt;
+    }
+    std::size_t pos = 19;
+    if (char_at(text, pos, '.')) {
+      const std::size_t first = ++pos;
+      unsigned digit = 0;
+      for (; pos < text.size() && read_digits(text, pos, 1, digit); ++pos) {
+        if (pos - first < 6) {
+          frac_us = frac_us * 10 + digit;
+        }
+      }
+      if (pos == first) {
+        return std::nullopt;
+      }
+      for (std::size_t n = pos - first; n < 6; ++n) {
+        frac_us *= 10;
+      }
+    }
+    if (text.substr(pos) != "Z") {
+      return std::nullopt;
+    }
+  }
+  const auto days = static_cast<std::uint64_t>(std::chrono::sys_days(date).time_since_epoch().count());
+  return ((days * 24 + h) * 60 + mi) * 60 * us_per_second + s * us_per_second + frac_us;
+}
+
 // RFC 3339 UTC ("2026-11-27T10:00:00Z", optional fraction), a date, or Unix seconds.
 std::uint64_t parse_time(const std::string& text, const char* what) {
+  std::optional<std::uint64_t> us;
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
-    return parse_count(text, what) * 1000000;
-  }
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  char tail[32] = {0};
-  int consumed = 0;
-  bool ok = false;
-  if (text.size() == 10 && std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &consumed) == 3 &&
-      consumed == 10) {
-    ok = true;
-  } else if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &consumed) ==
-             6) {
-    std::string rest = text.substr(static_cast<std::size_t>(consumed));
-    std::uint64_t frac_us = 0;
-    if (!rest.empty() && rest[0] == '.') {
-      std::size_t digits = 1;
-      while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits])) != 0) {
-        ++digits;
-      }
-      std::string frac = rest.substr(1, digits - 1);
-      frac.resize(6, '0');
-      frac_us = parse_count(frac.substr(0, 6), what);
-      rest = rest.substr(digits);
+    std::uint64_t seconds = 0;
+    if (std::from_chars(text.data(), text.data() + text.size(), seconds).ec != std::errc() ||
+        seconds > UINT64_MAX / us_per_second) {
+      throw usage_error(fmt::format("--{}: {} Unix seconds is too far in the future (at most {})", what, text,
+                                    UINT64_MAX / us_per_second));
     }
-    ok = rest == "Z";
-    (void)tail;
-    if (ok && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && s < 61 && y >= 1970) {
-      std::tm tm{};
-      tm.tm_year = y - 1900;
-      tm.tm_mon = mo - 1;
-      tm.tm_mday = d;
-      tm.tm_hour = h;
-      tm.tm_min = mi;
-      tm.tm_sec = s;
-      return static_cast<std::uint64_t>(timegm(&tm)) * 1000000 + frac_us;
-    }
-    ok = false;
+    us = seconds * us_per_second;
+  } else {
+    us = read_calendar_time_us(text);
   }
-  if (!ok || mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1970) {
+  if (!us) {
     throw usage_error(
         fmt::format("--{}: cannot read '{}' as a time (use 2026-11-27T10:00:00Z, 2026-11-27 or Unix "
                     "seconds)",
                     what, text));
   }
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  return static_cast<std::uint64_t>(timegm(&tm)) * 1000000;
+  return *us;
 }
 
 std::uint64_t parse_age_us(const std::string& text) {
