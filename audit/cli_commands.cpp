@@ -514,8 +514,18 @@ int cmd_verify(std::span<const std::string_view> args) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!report.ok()) {
     std::printf("FAILED: the audit log at %s does not verify\n", s->dir().c_str());
+    bool unknown_signer = false;
     for (const auto& p : report.problems) {
       std::printf("  - %s\n", p.c_str());
+      unknown_signer =
+          unknown_signer ||
+          p.find(crypto::to_string(crypto::note_verdict::no_known_signature)) != std::string::npos;
+    }
+    if (unknown_signer && report.checkpoints == 0) {
+      std::printf(
+          "none of the checkpoints is signed by the key %s+%08x given with --pubkey: wrong public key "
+          "for this log?\n",
+          key.name.c_str(), key.key_id);
     }
     if (report.first_bad_record) {
       std::printf("first record that does not match: %llu\n",

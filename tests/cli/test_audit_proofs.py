@@ -52,5 +52,50 @@ class proof_test(audit_case):
         p = self.prove("--old", "31", check=2)
         self.assertIn("there is no signed checkpoint at tree size 31", p.stderr)
 
+    def test_seq_beyond_the_log_says_how_many_records_it_holds(self):
+        for seq in ("50", "999"):
+            p = self.prove("--seq", seq, check=2)
+            self.assertIn(f"there is no record {seq}: the log holds 50 records (seq 0 to 49)", p.stderr)
+        self.prove("--seq", "49", check=0)
+
+    def test_records_newer_than_the_last_checkpoint_are_not_covered_yet(self):
+        # A writer killed between two checkpoints leaves durable records no checkpoint covers.
+        for _ in range(5):
+            proc = subprocess.Popen([CRASH_WRITER, self.db, self.keys, "crash", "2"], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            out = self.verify().stdout
+            records = int(re.search(r"OK: (\d+) records", out).group(1))
+            covered = int(re.search(r"latest checkpoint: size (\d+)", out).group(1))
+            if records > covered:
+                break
+        else:
+            self.skipTest("the killed writer had checkpointed every record each time")
+        p = self.prove("--seq", str(covered), check=2)
+        self.assertIn(f"record {covered} is not covered by a signed checkpoint yet (latest covers {covered} records)",
+                      p.stderr)
+
+    def test_swapped_checkpoints_are_named(self):
+        old_note, path, new_note = split_consistency(self.prove("--old", "30").stdout)
+        p = self.verify_proof(join_consistency(new_note, path, old_note), check=1)
+        self.assertIn("the old checkpoint (size 50) is larger than the new one (size 30): are the two swapped?",
+                      p.stderr)
+
+    def test_wrong_public_key_says_the_checkpoint_is_not_signed_by_it(self):
+        sovgw("keys", "init", os.path.join(self.tmp, "other"), "--name", "test.sovgw.local/audit", check=0)
+        other_pub = os.path.join(self.tmp, "other", "signing.pub")
+        other_id = read_file(other_pub).split("+")[1]
+        own_id = read_file(self.pub).split("+")[1]
+        p = self.verify_proof(self.prove("--seq", "3").stdout, check=1, pubkey=other_pub)
+        self.assertIn(f"checkpoint is not signed by the key test.sovgw.local/audit+{other_id} "
+                      f"(signed by test.sovgw.local/audit+{own_id}): wrong public key", p.stderr)
+        p = self.verify_proof(self.prove("--old", "30").stdout, check=1, pubkey=other_pub)
+        self.assertIn(f"old checkpoint is not signed by the key test.sovgw.local/audit+{other_id}", p.stderr)
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", other_pub, check=1)
+        self.assertIn(f"none of the checkpoints is signed by the key test.sovgw.local/audit+{other_id} given "
+                      "with --pubkey: wrong public key for this log?", p.stdout)
+
 if __name__ == "__main__":
     unittest.main()
