@@ -600,7 +600,7 @@ int cmd_verify_proof(std::span<const std::string_view> args) {
   const auto key = load_verifier(o.need("pubkey"));
   std::string text;
   try {
-    text = crypto::read_small_file(o.positional[0]);
+    text = crypto::read_small_file(o.positional[0], "proof file");
   } catch (const crypto::key_file_error& e) {
     throw usage_error(e.what());
   }

@@ -97,5 +97,23 @@ class proof_test(audit_case):
         self.assertIn(f"none of the checkpoints is signed by the key test.sovgw.local/audit+{other_id} given "
                       "with --pubkey: wrong public key for this log?", p.stdout)
 
+    def test_pubkey_file_that_does_not_exist_and_key_text(self):
+        missing = os.path.join(self.tmp, "nonexist.pub")
+        for cmd in (["verify", "--db", self.db], ["verify-proof", self.pub]):
+            p = sovgw("audit", *cmd, "--pubkey", missing, check=2)
+            self.assertIn(f"the public key file {missing} does not exist", p.stderr)
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", "test.sovgw.local/audit+1234", check=2)
+        self.assertIn("does not exist, and the argument is not a verifier key either", p.stderr)
+        vkey = read_file(self.pub).strip()
+        self.assertIn("OK: 50 records", sovgw("audit", "verify", "--db", self.db, "--pubkey", vkey, check=0).stdout)
+
+    def test_oversized_proof_file(self):
+        path = os.path.join(self.tmp, "big.proof")
+        with open(path, "wb") as f:
+            f.write(b"c2sp.org/tlog-proof@v1\n" + b"A" * (1 << 20))
+        p = sovgw("audit", "verify-proof", path, "--pubkey", self.pub, check=2)
+        self.assertIn(f"{path} is too large to be a proof file (over 1 MiB)", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
