@@ -36,7 +36,9 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
 
   query   --db DIR [--since T] [--until T] [--tenant T] [--decision D] [--country CC]
           [--cluster C] [--model M] [--request-id ID] [--limit N] [--format table|jsonl|csv]
+          [--scan] [--explain]
           T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27) or Unix seconds
+          --scan: read every record, not the indexes; --explain: print the plan on stderr
   verify  --db DIR --pubkey KEY [--payloads]   recompute the tree, check every checkpoint
                                         (--payloads: and every stored payload against its record)
   prove   --db DIR (--request-id ID | --seq N) > proof.tlog-proof
@@ -452,8 +454,9 @@ int cmd_query(std::span<const std::string_view> args) {
   const auto o = parse_options(args,
                                {"db", "since", "until", "tenant", "decision", "country", "cluster", "model",
                                 "request-id", "limit", "format"},
-                               {"explain"});
+                               {"explain", "scan"});
   query_filter f;
+  f.scan_all = o.flags.count("scan") != 0;
   if (o.has("since")) {
     f.since_us = parse_time(o.need("since"), "since");
   }

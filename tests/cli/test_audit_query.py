@@ -25,6 +25,25 @@ class query_test(audit_case):
     def expected(self, pred):
         return [r["seq"] for r in self.all if pred(r)]
 
+    def test_scan_agrees_with_every_index(self):
+        for args, plan in ((["--tenant", "acme"], "index:tenant"), (["--decision", "forbid"], "index:decision"),
+                           (["--country", "FR"], "index:country"), (["--request-id", "req-7"], "index:request_id"),
+                           (["--since", self.all[5]["time"]], "index:time"), (["--model", "llama-3-70b"], "scan")):
+            p = sovgw("audit", "query", "--db", self.db, "--explain", *args, check=0)
+            self.assertIn(f"plan: {plan}", p.stderr, args)
+            p = sovgw("audit", "query", "--db", self.db, "--explain", "--scan", *args, check=0)
+            self.assertIn("plan: scan", p.stderr, args)
+            self.assertEqual(self.seqs("--scan", *args), self.seqs(*args), args)
+        self.assertEqual(self.seqs("--scan", "--tenant", "acme", "--limit", "2"), [0, 5])
+        self.assertIn("--scan", sovgw("audit", "--help", check=0).stdout)
+
+    def test_scan_finds_what_a_tampered_index_misses(self):
+        db = os.path.join(self.tmp, "swapped")
+        shutil.copytree(self.db, db)
+        run(TAMPER, db, "swap", "3", "4", check=0)  # umbrella's record 3 now sits where the index has hooli's 4
+        self.assertNotIn(3, self.seqs("--tenant", "umbrella", db=db))
+        self.assertIn(3, self.seqs("--tenant", "umbrella", "--scan", db=db))
+
     def test_impossible_dates_and_overflowing_seconds_are_refused(self):
         for text in ("2026-02-30", "2025-02-29", "2026-02-31T00:00:00Z", "2026-04-31", "2026-13-01", "2026-00-10",
                      "2026-01-01T24:00:00Z", "2026-01-01T00:00:00.Z", "2026-1-01", "2026-01-01T00:00:00",
