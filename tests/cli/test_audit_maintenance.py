@@ -58,5 +58,31 @@ class shred_test(audit_case):
         self.assertIn("missing --tenant", p.stderr)
 
 
+class retention_test(audit_case):
+    def test_retain_zero_seconds_drops_payloads_and_records_stay_provable(self):
+        self.append(10)  # all permitted (DE, FR clients): 10 sealed payloads
+        auditor_key = os.path.join(self.keys, "auditor.key")
+        sovgw("audit", "show", "--db", self.db, "--seq", "4", "--auditor-key", auditor_key, check=0)
+        time.sleep(0.05)  # the newest record is a few ms old; 0s keeps only what is younger than now
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", check=0)
+        self.assertIn("dropped 10 payload(s) older than 0s", p.stdout)
+
+        proof = sovgw("audit", "prove", "--db", self.db, "--seq", "4", check=0).stdout
+        path = os.path.join(self.tmp, "r4.tlog-proof")
+        write_file(path, proof)
+        out = sovgw("audit", "verify-proof", path, "--pubkey", self.pub, check=0).stdout
+        self.assertIn("OK: record 4 is included", out)
+        self.assertIn("payload:     sealed sha256", out)
+
+        p = sovgw("audit", "show", "--db", self.db, "--seq", "4", "--auditor-key", auditor_key)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("the payload of record 4 was dropped by retention", p.stderr)
+        self.assertIn("payloads: 0 stored payload(s) match",
+                      sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads",
+                            check=0).stdout)
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", check=0)
+        self.assertIn("dropped 0 payload(s)", p.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -77,6 +77,27 @@ class proof_test(audit_case):
         self.assertIn(f"record {covered} is not covered by a signed checkpoint yet (latest covers {covered} records)",
                       p.stderr)
 
+    def test_consistency_with_another_log_fails(self):
+        # Same key, same sizes, other records: the new checkpoint does not extend the old one.
+        other = os.path.join(self.tmp, "other")
+        self.append(50, run_name="x", db=other)
+        other_note = checkpoint_note(sovgw("audit", "prove", "--db", other, "--seq", "0", check=0).stdout)
+        self.assertIn("\n50\n", other_note)
+        old_note, path, _ = split_consistency(self.prove("--old", "30").stdout)
+        p = self.verify_proof(join_consistency(old_note, path, other_note), check=1)
+        self.assertIn("the checkpoints at sizes 30 and 50 are NOT consistent", p.stderr)
+
+    def test_tampered_consistency_proof_fails(self):
+        old_note, path, new_note = split_consistency(self.prove("--old", "30").stdout)
+        self.assertTrue(path)
+        h = bytearray(base64.b64decode(path[0]))
+        h[0] ^= 1
+        tampered = [base64.b64encode(bytes(h)).decode()] + path[1:]
+        p = self.verify_proof(join_consistency(old_note, tampered, new_note), check=1)
+        self.assertIn("NOT consistent", p.stderr)
+        p = self.verify_proof(join_consistency(old_note, path[1:], new_note), check=1)
+        self.assertIn("NOT consistent", p.stderr)
+
     def test_swapped_checkpoints_are_named(self):
         old_note, path, new_note = split_consistency(self.prove("--old", "30").stdout)
         p = self.verify_proof(join_consistency(new_note, path, old_note), check=1)

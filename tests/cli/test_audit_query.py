@@ -25,6 +25,29 @@ class query_test(audit_case):
     def expected(self, pred):
         return [r["seq"] for r in self.all if pred(r)]
 
+    def test_cluster_filter(self):
+        want = self.expected(lambda r: r["cluster"] == "par-1")
+        self.assertGreater(len(want), 5)
+        self.assertEqual(self.seqs("--cluster", "par-1"), want)
+        # Through the tenant index, then the cluster filter on each record.
+        self.assertEqual(self.seqs("--tenant", "acme", "--cluster", "par-1"),
+                         self.expected(lambda r: r["tenant"] == "acme" and r["cluster"] == "par-1"))
+        self.assertEqual(self.seqs("--cluster", "nowhere-1"), [])
+
+    def test_model_filter(self):
+        want = self.expected(lambda r: r["model"] == "llama-3-70b")
+        self.assertGreater(len(want), 5)
+        self.assertEqual(self.seqs("--model", "llama-3-70b"), want)
+        self.assertEqual(self.seqs("--decision", "permit", "--model", "mixtral-8x7b"),
+                         self.expected(lambda r: r["decision"] == "permit" and r["model"] == "mixtral-8x7b"))
+
+    def test_until_is_exclusive_and_takes_microseconds(self):
+        t10, t20 = self.all[10]["time"], self.all[20]["time"]
+        self.assertEqual(self.seqs("--until", t20), list(range(20)))
+        self.assertEqual(self.seqs("--since", t10, "--until", t20), list(range(10, 20)))
+        self.assertEqual(self.seqs("--until", "2020-01-01"), [])
+        self.assertEqual(self.seqs("--until", "1577836800"), [])  # 2020-01-01 in Unix seconds
+
     def test_scan_agrees_with_every_index(self):
         for args, plan in ((["--tenant", "acme"], "index:tenant"), (["--decision", "forbid"], "index:decision"),
                            (["--country", "FR"], "index:country"), (["--request-id", "req-7"], "index:request_id"),
