@@ -36,7 +36,9 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
 
   query   --db DIR [--since T] [--until T] [--tenant T] [--decision D] [--country CC]
           [--cluster C] [--model M] [--request-id ID] [--limit N] [--format table|jsonl|csv]
+          [--scan] [--explain]
           T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27) or Unix seconds
+          --scan: read every record, not the indexes; --explain: print the plan on stderr
   verify  --db DIR --pubkey KEY [--payloads] [--checkpoint FILE] [--save-checkpoint FILE]
           recompute the tree, check every checkpoint and the indexes; --payloads: every stored
           payload against its record too; --checkpoint: the log must still reproduce a checkpoint
@@ -125,57 +127,99 @@ std::uint64_t parse_count(const std::string& text, const char* what) {
   return v;
 }
 
+std::uint64_t parse_checkpoint_size(const std::string& text, const char* what) {
+  const std::uint64_t size = parse_count(text, what);
+  if (size == 0) {
+    throw usage_error(
+        fmt::format("--{} must be a checkpoint size of at least 1 (a tree size from `verify`)", what));
+  }
+  return size;
+}
+
+constexpr std::uint64_t us_per_second = 1000000;
+
+// Exactly `n` ASCII digits at `pos`.
+bool read_digits(std::string_view text, std::size_t pos, std::size_t n, unsigned& out) {
+  if (pos + n > text.size()) {
+    return false;
+  }
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (text[i] < '0' || text[i] > '9') {
+      return false;
+    }
+    out = out * 10 + static_cast<unsigned>(text[i] - '0');
+  }
+  return true;
+}
+
+bool char_at(std::string_view text, std::size_t pos, char c) { return pos < text.size() && text[pos] == c; }
+
+// "2026-11-27" or "2026-11-27T10:00:00[.ffffff]Z"; nullopt for anything else, including
+// impossible dates (2026-02-30): timegm would roll those over into the next month.
+std::optional<std::uint64_t> read_calendar_time_us(std::string_view text) {
+  unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (!read_digits(text, 0, 4, y) || !char_at(text, 4, '-') || !read_digits(text, 5, 2, mo) ||
+      !char_at(text, 7, '-') || !read_digits(text, 8, 2, d)) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(static_cast<int>(y)), std::chrono::month(mo),
+                                         std::chrono::day(d)};
+  if (!date.ok() || y < 1970) {
+    return std::nullopt;
+  }
+  std::uint64_t frac_us = 0;
+  if (text.size() > 10) {
+    if (!char_at(text, 10, 'T') || !read_digits(text, 11, 2, h) || !char_at(text, 13, ':') ||
+        !read_digits(text, 14, 2, mi) || !char_at(text, 16, ':') || !read_digits(text, 17, 2, s) || h > 23 ||
+        mi > 59 || s > 60) {
+      return std::nullopt;
+    }
+    std::size_t pos = 19;
+    if (char_at(text, pos, '.')) {
+      const std::size_t first = ++pos;
+      unsigned digit = 0;
+      for (; pos < text.size() && read_digits(text, pos, 1, digit); ++pos) {
+        if (pos - first < 6) {
+          frac_us = frac_us * 10 + digit;
+        }
+      }
+      if (pos == first) {
+        return std::nullopt;
+      }
+      for (std::size_t n = pos - first; n < 6; ++n) {
+        frac_us *= 10;
+      }
+    }
+    if (text.substr(pos) != "Z") {
+      return std::nullopt;
+    }
+  }
+  const auto days = static_cast<std::uint64_t>(std::chrono::sys_days(date).time_since_epoch().count());
+  return ((days * 24 + h) * 60 + mi) * 60 * us_per_second + s * us_per_second + frac_us;
+}
+
 // RFC 3339 UTC ("2026-11-27T10:00:00Z", optional fraction), a date, or Unix seconds.
 std::uint64_t parse_time(const std::string& text, const char* what) {
+  std::optional<std::uint64_t> us;
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
-    return parse_count(text, what) * 1000000;
-  }
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  char tail[32] = {0};
-  int consumed = 0;
-  bool ok = false;
-  if (text.size() == 10 && std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &consumed) == 3 &&
-      consumed == 10) {
-    ok = true;
-  } else if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &consumed) ==
-             6) {
-    std::string rest = text.substr(static_cast<std::size_t>(consumed));
-    std::uint64_t frac_us = 0;
-    if (!rest.empty() && rest[0] == '.') {
-      std::size_t digits = 1;
-      while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits])) != 0) {
-        ++digits;
-      }
-      std::string frac = rest.substr(1, digits - 1);
-      frac.resize(6, '0');
-      frac_us = parse_count(frac.substr(0, 6), what);
-      rest = rest.substr(digits);
+    std::uint64_t seconds = 0;
+    if (std::from_chars(text.data(), text.data() + text.size(), seconds).ec != std::errc() ||
+        seconds > UINT64_MAX / us_per_second) {
+      throw usage_error(fmt::format("--{}: {} Unix seconds is too far in the future (at most {})", what, text,
+                                    UINT64_MAX / us_per_second));
     }
-    ok = rest == "Z";
-    (void)tail;
-    if (ok && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && s < 61 && y >= 1970) {
-      std::tm tm{};
-      tm.tm_year = y - 1900;
-      tm.tm_mon = mo - 1;
-      tm.tm_mday = d;
-      tm.tm_hour = h;
-      tm.tm_min = mi;
-      tm.tm_sec = s;
-      return static_cast<std::uint64_t>(timegm(&tm)) * 1000000 + frac_us;
-    }
-    ok = false;
+    us = seconds * us_per_second;
+  } else {
+    us = read_calendar_time_us(text);
   }
-  if (!ok || mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1970) {
+  if (!us) {
     throw usage_error(
         fmt::format("--{}: cannot read '{}' as a time (use 2026-11-27T10:00:00Z, 2026-11-27 or Unix "
                     "seconds)",
                     what, text));
   }
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  return static_cast<std::uint64_t>(timegm(&tm)) * 1000000;
+  return *us;
 }
 
 std::uint64_t parse_age_us(const std::string& text) {
@@ -349,11 +393,14 @@ std::unique_ptr<store> open_reader(const options& o) {
   return std::move(s.value());
 }
 
-std::unique_ptr<audit_log> open_writer(const options& o) {
+enum class missing_log { create, refuse };
+
+std::unique_ptr<audit_log> open_writer(const options& o, missing_log missing) {
   log_config config;
   config.db_dir = o.need("db");
   config.key_dir = o.need("keys");
   config.allow_unverified_open = o.flags.count("force") != 0;
+  config.create_if_missing = missing == missing_log::create;
   auto log = audit_log::open(config);
   if (!log.is_ok()) {
     std::string message = log.error().message();
@@ -410,8 +457,9 @@ int cmd_query(std::span<const std::string_view> args) {
   const auto o = parse_options(args,
                                {"db", "since", "until", "tenant", "decision", "country", "cluster", "model",
                                 "request-id", "limit", "format"},
-                               {"explain"});
+                               {"explain", "scan"});
   query_filter f;
+  f.scan_all = o.flags.count("scan") != 0;
   if (o.has("since")) {
     f.since_us = parse_time(o.need("since"), "since");
   }
@@ -500,8 +548,18 @@ int cmd_verify(std::span<const std::string_view> args) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!report.ok()) {
     std::printf("FAILED: the audit log at %s does not verify\n", s->dir().c_str());
+    bool unknown_signer = false;
     for (const auto& p : report.problems) {
       std::printf("  - %s\n", p.c_str());
+      unknown_signer =
+          unknown_signer ||
+          p.find(crypto::to_string(crypto::note_verdict::no_known_signature)) != std::string::npos;
+    }
+    if (unknown_signer && report.checkpoints == 0) {
+      std::printf(
+          "none of the checkpoints is signed by the key %s+%08x given with --pubkey: wrong public key "
+          "for this log?\n",
+          key.name.c_str(), key.key_id);
     }
     if (report.first_bad_record) {
       std::printf("first record that does not match: %llu\n",
@@ -572,8 +630,10 @@ int cmd_prove(std::span<const std::string_view> args) {
   const auto s = open_reader(o);
   result<std::string> proof = std::string();
   if (o.has("old")) {
-    proof = make_consistency_proof(*s, parse_count(o.need("old"), "old"),
-                                   o.has("new") ? parse_count(o.need("new"), "new") : 0);
+    // make_consistency_proof reads new size 0 as "the latest": only an absent --new may mean that.
+    const std::uint64_t old_size = parse_checkpoint_size(o.need("old"), "old");
+    const std::uint64_t new_size = o.has("new") ? parse_checkpoint_size(o.need("new"), "new") : 0;
+    proof = make_consistency_proof(*s, old_size, new_size);
   } else {
     if (!o.has("request-id") && !o.has("seq")) {
       throw usage_error("prove needs --request-id ID, --seq N, or --old SIZE");
@@ -595,7 +655,7 @@ int cmd_verify_proof(std::span<const std::string_view> args) {
   const auto key = load_verifier(o.need("pubkey"));
   std::string text;
   try {
-    text = crypto::read_small_file(o.positional[0]);
+    text = crypto::read_small_file(o.positional[0], "proof file");
   } catch (const crypto::key_file_error& e) {
     throw usage_error(e.what());
   }
@@ -641,9 +701,17 @@ int cmd_show(std::span<const std::string_view> args) {
 int cmd_shred(std::span<const std::string_view> args) {
   const auto o = parse_options(args, {"db", "keys", "tenant"}, {"force"});
   const std::string tenant = o.need("tenant");
-  auto log = open_writer(o);
+  if (tenant.empty()) {
+    throw usage_error("--tenant must name a tenant, not be empty");
+  }
+  auto log = open_writer(o, missing_log::refuse);
   auto seq = log->shred_tenant(tenant);
   if (!seq.is_ok()) {
+    if (seq.error().code() == error_code::not_found) {
+      // An unknown or already shredded tenant is an answer about the log, not a usage error.
+      std::fprintf(stderr, "error: %s\n", seq.error().message().c_str());
+      return exit_failed;
+    }
     return fail(seq.error());
   }
   if (auto st = log->close(); !st.is_ok()) {
@@ -661,7 +729,7 @@ int cmd_retain(std::span<const std::string_view> args) {
   const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                   std::chrono::system_clock::now().time_since_epoch())
                                                   .count());
-  auto log = open_writer(o);
+  auto log = open_writer(o, missing_log::refuse);
   auto dropped = log->drop_payloads_before(now > age ? now - age : 0);
   if (!dropped.is_ok()) {
     return fail(dropped.error());
@@ -685,7 +753,7 @@ int cmd_append(std::span<const std::string_view> args) {
     throw usage_error("--payload must be none, digest or sealed");
   }
   const std::string run = o.get("run").value_or("req");
-  auto log = open_writer(o);
+  auto log = open_writer(o, missing_log::create);
   const auto base = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                    std::chrono::system_clock::now().time_since_epoch())
                                                    .count());
@@ -711,7 +779,7 @@ int cmd_append(std::span<const std::string_view> args) {
 
 int cmd_checkpoint(std::span<const std::string_view> args) {
   const auto o = parse_options(args, {"db", "keys"}, {"force"});
-  auto log = open_writer(o);
+  auto log = open_writer(o, missing_log::refuse);
   auto cp = log->checkpoint_now();
   if (!cp.is_ok()) {
     return fail(cp.error());

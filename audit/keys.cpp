@@ -74,14 +74,24 @@ writer_keys load_writer_keys(const std::string& dir) {
 }
 
 crypto::note_verifier load_verifier(const std::string& path_or_vkey) {
+  constexpr const char* expected = "(expected `<name>+<key id>+<base64 key>`, e.g. a signing.pub)";
   struct stat st {};
-  const bool is_file = ::stat(path_or_vkey.c_str(), &st) == 0;
-  const std::string text = is_file ? trim_line(crypto::read_small_file(path_or_vkey)) : path_or_vkey;
-  auto v = crypto::note_verifier::parse(text);
+  if (::stat(path_or_vkey.c_str(), &st) != 0) {
+    const int stat_errno = errno;
+    if (auto v = crypto::note_verifier::parse(path_or_vkey)) {
+      return *v;
+    }
+    if (stat_errno == ENOENT) {
+      throw crypto::key_file_error("the public key file " + path_or_vkey +
+                                   " does not exist, and the argument is not a verifier key either " +
+                                   expected);
+    }
+    throw crypto::key_file_error("cannot open the public key file " + path_or_vkey + ": " +
+                                 std::strerror(stat_errno));
+  }
+  auto v = crypto::note_verifier::parse(trim_line(crypto::read_small_file(path_or_vkey)));
   if (!v) {
-    throw crypto::key_file_error(
-        (is_file ? path_or_vkey : std::string("the public key argument")) +
-        " is not a signed-note verifier key (expected `<name>+<key id>+<base64 key>`, e.g. a signing.pub)");
+    throw crypto::key_file_error(path_or_vkey + " is not a signed-note verifier key " + expected);
   }
   return *v;
 }

@@ -64,9 +64,35 @@ status read_path(std::string_view& text, std::vector<m::hash>& path) {
   }
 }
 
+std::string key_label(std::string_view name, std::uint32_t key_id) {
+  return fmt::format("{}+{:08x}", name, key_id);
+}
+
+// "name+keyid, ..." of a note's signatures (verify_note parsed it before).
+std::string signers(std::string_view note) {
+  std::vector<std::string> out;
+  if (const auto parsed = crypto::parse_note(note)) {
+    for (const auto& sig : parsed->signatures) {
+      out.push_back(key_label(sig.name, sig.key_id));
+    }
+  }
+  return out.empty() ? std::string("no key") : fmt::format("{}", fmt::join(out, ", "));
+}
+
 result<crypto::checkpoint> open_checkpoint(std::string_view note, const crypto::note_verifier& key,
                                            std::string_view which) {
   const auto v = crypto::verify_note(note, key);
+  if (v.verdict == crypto::note_verdict::no_known_signature) {
+    return status{error_code::verification_failed,
+                  fmt::format("{} is not signed by the key {} (signed by {}): wrong public key, or a proof "
+                              "from another log",
+                              which, key_label(key.name, key.key_id), signers(note))};
+  }
+  if (v.verdict == crypto::note_verdict::bad_signature) {
+    return status{error_code::verification_failed,
+                  fmt::format("{}: its signature by the key {} does not verify: the checkpoint was altered",
+                              which, key_label(key.name, key.key_id))};
+  }
   if (v.verdict != crypto::note_verdict::ok) {
     return status{error_code::verification_failed,
                   fmt::format("{}: {}", which, crypto::to_string(v.verdict))};
@@ -228,6 +254,12 @@ result<verified_consistency> verify_consistency_proof(std::string_view text,
   if (!new_cp.is_ok()) {
     return new_cp.error();
   }
+  if (old_cp->size > new_cp->size) {
+    return status{error_code::verification_failed,
+                  fmt::format("the old checkpoint (size {}) is larger than the new one (size {}): are the "
+                              "two swapped?",
+                              old_cp->size, new_cp->size)};
+  }
   if (!m::verify_consistency(old_cp->size, new_cp->size, old_cp->root, new_cp->root, p->path)) {
     return status{error_code::verification_failed,
                   fmt::format("the checkpoints at sizes {} and {} are NOT consistent: the log was rewritten",
@@ -247,6 +279,17 @@ result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq) {
     return status{error_code::corruption, "the latest stored checkpoint is malformed"};
   }
   if (seq >= cp->size) {
+    auto count = s.leaf_count();
+    if (!count.is_ok()) {
+      return count.error();
+    }
+    if (seq >= count.value()) {
+      return status{error_code::not_found,
+                    count.value() == 0
+                        ? fmt::format("there is no record {}: the log holds no records", seq)
+                        : fmt::format("there is no record {}: the log holds {} records (seq 0 to {})", seq,
+                                      count.value(), count.value() - 1)};
+    }
     return status{
         error_code::not_found,
         fmt::format("record {} is not covered by a signed checkpoint yet (latest covers {} records); retry "

@@ -13,6 +13,9 @@ struct index_choice {
 };
 
 index_choice choose(const query_filter& f) {
+  if (f.scan_all) {
+    return {column::leaves, {}};
+  }
   if (f.request_id) {
     return {column::idx_request, length_prefixed(*f.request_id)};
   }

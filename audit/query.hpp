@@ -24,11 +24,14 @@ struct query_filter {
   std::optional<std::string> model;
   std::optional<std::string> request_id;
   std::uint64_t limit = 0;  // 0 = no limit
+  bool scan_all = false;    // read every record, trusting no index (the answer is then complete
+                            // even if an index was tampered with)
 };
 
 [[nodiscard]] bool matches(const query_filter& f, const record& r);
 
-// Which index the query uses: request id, tenant, decision, country, time, else a full scan.
+// Which index the query uses: request id, tenant, decision, country, time, else (or with
+// scan_all) a full scan.
 [[nodiscard]] const char* query_plan(const query_filter& f);
 
 // Streams matching records in seq order (time order for time-only queries) to `sink` until it

@@ -42,7 +42,7 @@ void write_exclusive(const std::string& path, std::string_view data, mode_t mode
   }
 }
 
-std::string read_all(const std::string& path, int fd) {
+std::string read_all(const std::string& path, int fd, std::string_view what) {
   std::string text;
   char buf[4096];
   for (;;) {
@@ -59,7 +59,7 @@ std::string read_all(const std::string& path, int fd) {
     text.append(buf, static_cast<std::size_t>(n));
     if (text.size() > max_file_size) {
       wipe(text);
-      throw key_file_error(path + " is too large to be a key file");
+      throw key_file_error(path + " is too large to be a " + std::string(what) + " (over 1 MiB)");
     }
   }
   wipe(std::span(reinterpret_cast<std::uint8_t*>(buf), sizeof buf));
@@ -100,7 +100,7 @@ secret_bytes read_secret_key_file(const std::string& path, std::string_view kind
   }
   std::string text;
   try {
-    text = read_all(path, fd);
+    text = read_all(path, fd, "key file");
   } catch (...) {
     ::close(fd);
     throw;
@@ -130,14 +130,14 @@ secret_bytes read_secret_key_file(const std::string& path, std::string_view kind
 
 void write_public_file(const std::string& path, std::string_view text) { write_exclusive(path, text, 0644); }
 
-std::string read_small_file(const std::string& path) {
+std::string read_small_file(const std::string& path, std::string_view what) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     throw key_file_error("cannot open " + path + ": " + std::strerror(errno));
   }
   std::string text;
   try {
-    text = read_all(path, fd);
+    text = read_all(path, fd, what);
   } catch (...) {
     ::close(fd);
     throw;

@@ -29,7 +29,8 @@ void write_secret_key_file(const std::string& path, std::string_view kind, const
 // Creates `path` exclusively with mode 0644 holding `text` (public keys; not secret).
 void write_public_file(const std::string& path, std::string_view text);
 
-// Reads a whole (small, at most 1 MiB) text file; throws key_file_error if it cannot.
-[[nodiscard]] std::string read_small_file(const std::string& path);
+// Reads a whole (small, at most 1 MiB) text file; throws key_file_error if it cannot. `what` names
+// the kind of file in the error for a larger one.
+[[nodiscard]] std::string read_small_file(const std::string& path, std::string_view what = "key file");
 
 }  // namespace sovgw::crypto

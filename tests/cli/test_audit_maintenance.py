@@ -1,0 +1,88 @@
+"""The writing commands: shred, retain and checkpoint never create a log; what shred and retention
+leave behind."""
+
+import os
+import time
+import unittest
+
+from test_audit_support import audit_case, sovgw, write_file
+
+
+class missing_log_test(audit_case):
+    def test_maintenance_refuses_a_directory_without_a_log(self):
+        for args in (["shred", "--tenant", "acme"], ["retain", "--older-than", "90d"], ["checkpoint"]):
+            for db in (os.path.join(self.tmp, "typo"), self.tmp):  # missing, and a directory holding no log
+                p = sovgw("audit", args[0], "--db", db, "--keys", self.keys, *args[1:], check=2)
+                self.assertIn(f"no audit log at {db}", p.stderr, args)
+            self.assertFalse(os.path.exists(os.path.join(self.tmp, "typo")), args)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "CURRENT")))
+
+    def test_append_still_creates_a_log(self):
+        self.append(3)
+        self.assertIn("OK: 3 records", self.verify().stdout)
+        self.assertIn("checkpoint: size 3", sovgw("audit", "checkpoint", "--db", self.db, "--keys", self.keys,
+                                                  check=0).stdout)
+
+
+class shred_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        self.append(20)
+
+    def records(self):
+        return sovgw("audit", "query", "--db", self.db, "--format", "csv", check=0).stdout.count("\n") - 1
+
+    def shred(self, tenant, check):
+        return sovgw("audit", "shred", "--db", self.db, "--keys", self.keys, "--tenant", tenant, check=check)
+
+    def test_unknown_tenant_fails_and_records_nothing(self):
+        before = self.records()
+        p = self.shred("acmee", check=1)
+        self.assertIn("tenant 'acmee' has no data key in this log", p.stderr)
+        self.assertNotIn("shredded:", p.stdout)
+        self.assertEqual(self.records(), before)
+
+    def test_second_shred_of_a_tenant_fails_and_records_nothing(self):
+        self.assertIn("shredded: tenant 'acme'", self.shred("acme", check=0).stdout)
+        after_first = self.records()
+        p = self.shred("acme", check=1)
+        self.assertIn("tenant 'acme' was already crypto-shredded", p.stderr)
+        self.assertEqual(self.records(), after_first)
+        self.assertIn("OK: 21 records", self.verify().stdout)
+
+    def test_empty_tenant_is_a_usage_error(self):
+        for args in (["--tenant", ""], ["--tenant="]):
+            p = sovgw("audit", "shred", "--db", self.db, "--keys", self.keys, *args, check=2)
+            self.assertIn("--tenant must name a tenant", p.stderr)
+        p = sovgw("audit", "shred", "--db", self.db, "--keys", self.keys, check=2)
+        self.assertIn("missing --tenant", p.stderr)
+
+
+class retention_test(audit_case):
+    def test_retain_zero_seconds_drops_payloads_and_records_stay_provable(self):
+        self.append(10)  # all permitted (DE, FR clients): 10 sealed payloads
+        auditor_key = os.path.join(self.keys, "auditor.key")
+        sovgw("audit", "show", "--db", self.db, "--seq", "4", "--auditor-key", auditor_key, check=0)
+        time.sleep(0.05)  # the newest record is a few ms old; 0s keeps only what is younger than now
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", check=0)
+        self.assertIn("dropped 10 payload(s) older than 0s", p.stdout)
+
+        proof = sovgw("audit", "prove", "--db", self.db, "--seq", "4", check=0).stdout
+        path = os.path.join(self.tmp, "r4.tlog-proof")
+        write_file(path, proof)
+        out = sovgw("audit", "verify-proof", path, "--pubkey", self.pub, check=0).stdout
+        self.assertIn("OK: record 4 is included", out)
+        self.assertIn("payload:     sealed sha256", out)
+
+        p = sovgw("audit", "show", "--db", self.db, "--seq", "4", "--auditor-key", auditor_key)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("the payload of record 4 was dropped by retention", p.stderr)
+        self.assertIn("payloads: 0 stored payload(s) match",
+                      sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads",
+                            check=0).stdout)
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", check=0)
+        self.assertIn("dropped 0 payload(s)", p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,140 @@
+"""Proofs that must fail do, and each bad argument to prove / verify-proof says what is wrong."""
+
+import base64
+import os
+import re
+import signal
+import subprocess
+import time
+import unittest
+
+from test_audit_support import CRASH_WRITER, audit_case, read_file, sovgw, write_file
+
+
+def split_consistency(proof):
+    """(old note, path hash lines, new note) of a consistency proof file."""
+    head, new_note = proof.split("\n\n", 1)
+    lines = head.split("\n")
+    return base64.b64decode(lines[1][len("old "):]).decode(), lines[2:], new_note
+
+
+def join_consistency(old_note, path, new_note):
+    old = base64.b64encode(old_note.encode()).decode()
+    return "\n".join(["sovgw.audit/consistency-proof@v1", "old " + old, *path]) + "\n\n" + new_note
+
+
+def checkpoint_note(inclusion_proof):
+    return inclusion_proof.split("\n\n", 1)[1]
+
+
+class proof_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        self.append(30, run_name="a")  # checkpoint at 30
+        self.append(20, run_name="b")  # checkpoint at 50
+
+    def prove(self, *args, check=0):
+        return sovgw("audit", "prove", "--db", self.db, *args, check=check)
+
+    def verify_proof(self, text, check, pubkey=None):
+        path = os.path.join(self.tmp, "proof")
+        write_file(path, text)
+        return sovgw("audit", "verify-proof", path, "--pubkey", pubkey or self.pub, check=check)
+
+    def test_checkpoint_sizes_must_be_at_least_one(self):
+        for args in (["--old", "0"], ["--old", "30", "--new", "0"], ["--old", "0", "--new", "50"]):
+            p = self.prove(*args, check=2)
+            self.assertRegex(p.stderr, r"--(old|new) must be a checkpoint size of at least 1", args)
+        good = self.prove("--old", "30", check=0).stdout
+        self.assertIn("consistent with checkpoint at size 50",
+                      self.verify_proof(good, check=0).stdout)
+        self.assertEqual(self.prove("--old", "30", "--new", "50", check=0).stdout, good)
+        p = self.prove("--old", "31", check=2)
+        self.assertIn("there is no signed checkpoint at tree size 31", p.stderr)
+
+    def test_seq_beyond_the_log_says_how_many_records_it_holds(self):
+        for seq in ("50", "999"):
+            p = self.prove("--seq", seq, check=2)
+            self.assertIn(f"there is no record {seq}: the log holds 50 records (seq 0 to 49)", p.stderr)
+        self.prove("--seq", "49", check=0)
+
+    def test_records_newer_than_the_last_checkpoint_are_not_covered_yet(self):
+        # A writer killed between two checkpoints leaves durable records no checkpoint covers.
+        for _ in range(5):
+            proc = subprocess.Popen([CRASH_WRITER, self.db, self.keys, "crash", "2"], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            out = self.verify().stdout
+            records = int(re.search(r"OK: (\d+) records", out).group(1))
+            covered = int(re.search(r"latest checkpoint: size (\d+)", out).group(1))
+            if records > covered:
+                break
+        else:
+            self.skipTest("the killed writer had checkpointed every record each time")
+        p = self.prove("--seq", str(covered), check=2)
+        self.assertIn(f"record {covered} is not covered by a signed checkpoint yet (latest covers {covered} records)",
+                      p.stderr)
+
+    def test_consistency_with_another_log_fails(self):
+        # Same key, same sizes, other records: the new checkpoint does not extend the old one.
+        other = os.path.join(self.tmp, "other")
+        self.append(50, run_name="x", db=other)
+        other_note = checkpoint_note(sovgw("audit", "prove", "--db", other, "--seq", "0", check=0).stdout)
+        self.assertIn("\n50\n", other_note)
+        old_note, path, _ = split_consistency(self.prove("--old", "30").stdout)
+        p = self.verify_proof(join_consistency(old_note, path, other_note), check=1)
+        self.assertIn("the checkpoints at sizes 30 and 50 are NOT consistent", p.stderr)
+
+    def test_tampered_consistency_proof_fails(self):
+        old_note, path, new_note = split_consistency(self.prove("--old", "30").stdout)
+        self.assertTrue(path)
+        h = bytearray(base64.b64decode(path[0]))
+        h[0] ^= 1
+        tampered = [base64.b64encode(bytes(h)).decode()] + path[1:]
+        p = self.verify_proof(join_consistency(old_note, tampered, new_note), check=1)
+        self.assertIn("NOT consistent", p.stderr)
+        p = self.verify_proof(join_consistency(old_note, path[1:], new_note), check=1)
+        self.assertIn("NOT consistent", p.stderr)
+
+    def test_swapped_checkpoints_are_named(self):
+        old_note, path, new_note = split_consistency(self.prove("--old", "30").stdout)
+        p = self.verify_proof(join_consistency(new_note, path, old_note), check=1)
+        self.assertIn("the old checkpoint (size 50) is larger than the new one (size 30): are the two swapped?",
+                      p.stderr)
+
+    def test_wrong_public_key_says_the_checkpoint_is_not_signed_by_it(self):
+        sovgw("keys", "init", os.path.join(self.tmp, "other"), "--name", "test.sovgw.local/audit", check=0)
+        other_pub = os.path.join(self.tmp, "other", "signing.pub")
+        other_id = read_file(other_pub).split("+")[1]
+        own_id = read_file(self.pub).split("+")[1]
+        p = self.verify_proof(self.prove("--seq", "3").stdout, check=1, pubkey=other_pub)
+        self.assertIn(f"checkpoint is not signed by the key test.sovgw.local/audit+{other_id} "
+                      f"(signed by test.sovgw.local/audit+{own_id}): wrong public key", p.stderr)
+        p = self.verify_proof(self.prove("--old", "30").stdout, check=1, pubkey=other_pub)
+        self.assertIn(f"old checkpoint is not signed by the key test.sovgw.local/audit+{other_id}", p.stderr)
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", other_pub, check=1)
+        self.assertIn(f"none of the checkpoints is signed by the key test.sovgw.local/audit+{other_id} given "
+                      "with --pubkey: wrong public key for this log?", p.stdout)
+
+    def test_pubkey_file_that_does_not_exist_and_key_text(self):
+        missing = os.path.join(self.tmp, "nonexist.pub")
+        for cmd in (["verify", "--db", self.db], ["verify-proof", self.pub]):
+            p = sovgw("audit", *cmd, "--pubkey", missing, check=2)
+            self.assertIn(f"the public key file {missing} does not exist", p.stderr)
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", "test.sovgw.local/audit+1234", check=2)
+        self.assertIn("does not exist, and the argument is not a verifier key either", p.stderr)
+        vkey = read_file(self.pub).strip()
+        self.assertIn("OK: 50 records", sovgw("audit", "verify", "--db", self.db, "--pubkey", vkey, check=0).stdout)
+
+    def test_oversized_proof_file(self):
+        path = os.path.join(self.tmp, "big.proof")
+        with open(path, "wb") as f:
+            f.write(b"c2sp.org/tlog-proof@v1\n" + b"A" * (1 << 20))
+        p = sovgw("audit", "verify-proof", path, "--pubkey", self.pub, check=2)
+        self.assertIn(f"{path} is too large to be a proof file (over 1 MiB)", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,86 @@
+"""`sovgw audit query`: every filter through the CLI, --scan against the indexes, and time parsing."""
+
+import json
+import os
+import shutil
+import unittest
+
+from test_audit_support import TAMPER, audit_case, run, sovgw
+
+
+class query_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        self.append(40)
+        self.all = self.jsonl()
+        self.assertEqual([r["seq"] for r in self.all], list(range(40)))
+
+    def jsonl(self, *args, db=None):
+        out = sovgw("audit", "query", "--db", db or self.db, "--format", "jsonl", *args, check=0).stdout
+        return [json.loads(line) for line in out.splitlines()]
+
+    def seqs(self, *args, db=None):
+        return [r["seq"] for r in self.jsonl(*args, db=db)]
+
+    def expected(self, pred):
+        return [r["seq"] for r in self.all if pred(r)]
+
+    def test_cluster_filter(self):
+        want = self.expected(lambda r: r["cluster"] == "par-1")
+        self.assertGreater(len(want), 5)
+        self.assertEqual(self.seqs("--cluster", "par-1"), want)
+        # Through the tenant index, then the cluster filter on each record.
+        self.assertEqual(self.seqs("--tenant", "acme", "--cluster", "par-1"),
+                         self.expected(lambda r: r["tenant"] == "acme" and r["cluster"] == "par-1"))
+        self.assertEqual(self.seqs("--cluster", "nowhere-1"), [])
+
+    def test_model_filter(self):
+        want = self.expected(lambda r: r["model"] == "llama-3-70b")
+        self.assertGreater(len(want), 5)
+        self.assertEqual(self.seqs("--model", "llama-3-70b"), want)
+        self.assertEqual(self.seqs("--decision", "permit", "--model", "mixtral-8x7b"),
+                         self.expected(lambda r: r["decision"] == "permit" and r["model"] == "mixtral-8x7b"))
+
+    def test_until_is_exclusive_and_takes_microseconds(self):
+        t10, t20 = self.all[10]["time"], self.all[20]["time"]
+        self.assertEqual(self.seqs("--until", t20), list(range(20)))
+        self.assertEqual(self.seqs("--since", t10, "--until", t20), list(range(10, 20)))
+        self.assertEqual(self.seqs("--until", "2020-01-01"), [])
+        self.assertEqual(self.seqs("--until", "1577836800"), [])  # 2020-01-01 in Unix seconds
+
+    def test_scan_agrees_with_every_index(self):
+        for args, plan in ((["--tenant", "acme"], "index:tenant"), (["--decision", "forbid"], "index:decision"),
+                           (["--country", "FR"], "index:country"), (["--request-id", "req-7"], "index:request_id"),
+                           (["--since", self.all[5]["time"]], "index:time"), (["--model", "llama-3-70b"], "scan")):
+            p = sovgw("audit", "query", "--db", self.db, "--explain", *args, check=0)
+            self.assertIn(f"plan: {plan}", p.stderr, args)
+            p = sovgw("audit", "query", "--db", self.db, "--explain", "--scan", *args, check=0)
+            self.assertIn("plan: scan", p.stderr, args)
+            self.assertEqual(self.seqs("--scan", *args), self.seqs(*args), args)
+        self.assertEqual(self.seqs("--scan", "--tenant", "acme", "--limit", "2"), [0, 5])
+        self.assertIn("--scan", sovgw("audit", "--help", check=0).stdout)
+
+    def test_scan_finds_what_a_tampered_index_misses(self):
+        db = os.path.join(self.tmp, "swapped")
+        shutil.copytree(self.db, db)
+        run(TAMPER, db, "swap", "3", "4", check=0)  # umbrella's record 3 now sits where the index has hooli's 4
+        self.assertNotIn(3, self.seqs("--tenant", "umbrella", db=db))
+        self.assertIn(3, self.seqs("--tenant", "umbrella", "--scan", db=db))
+
+    def test_impossible_dates_and_overflowing_seconds_are_refused(self):
+        for text in ("2026-02-30", "2025-02-29", "2026-02-31T00:00:00Z", "2026-04-31", "2026-13-01", "2026-00-10",
+                     "2026-01-01T24:00:00Z", "2026-01-01T00:00:00.Z", "2026-1-01", "2026-01-01T00:00:00",
+                     "2026-01-01 ", "1969-12-31"):
+            p = sovgw("audit", "query", "--db", self.db, "--since", text, check=2)
+            self.assertIn(f"--since: cannot read '{text}' as a time", p.stderr)
+        for text in ("18446744073710", "99999999999999999999999"):
+            p = sovgw("audit", "query", "--db", self.db, "--until", text, check=2)
+            self.assertIn(f"--until: {text} Unix seconds is too far in the future (at most 18446744073709)",
+                          p.stderr)
+        # Leap days that exist, the largest Unix seconds and fractions still parse.
+        for text in ("2024-02-29", "2000-02-29T12:00:00Z", "18446744073709", "2026-01-01T00:00:00.123456789Z"):
+            sovgw("audit", "query", "--db", self.db, "--until", text, check=0)
+
+
+if __name__ == "__main__":
+    unittest.main()
