@@ -343,9 +343,12 @@ class verifier {
       const auto v = crypto::verify_note(it->value().ToStringView(), key_);
       const std::uint64_t at = size > 0 ? size - 1 : 0;
       if (v.verdict != crypto::note_verdict::ok) {
-        problems_.add(area::records, at,
-                      fmt::format("checkpoint at size {}: {} (forged or altered checkpoint)", size,
-                                  crypto::to_string(v.verdict)));
+        problems_.add(
+            area::records, at,
+            fmt::format("checkpoint at size {}: {} ({})", size, crypto::to_string(v.verdict),
+                        v.verdict == crypto::note_verdict::no_known_signature
+                            ? "signed by another key: a wrong --pubkey, or not this log's checkpoint"
+                            : "forged or altered checkpoint"));
         continue;
       }
       auto cp = crypto::checkpoint::parse(v.text);
