@@ -629,6 +629,14 @@ int cmd_prove(std::span<const std::string_view> args) {
   const auto o = parse_options(args, {"db", "request-id", "seq", "old", "new"}, {});
   const auto s = open_reader(o);
   result<std::string> proof = std::string();
+  if (o.has("old") && (o.has("seq") || o.has("request-id"))) {
+    throw usage_error(
+        "prove makes either an inclusion proof (--seq, --request-id) or a consistency proof "
+        "(--old, --new), not both");
+  }
+  if (o.has("new") && !o.has("old")) {
+    throw usage_error("--new needs --old (a consistency proof between two checkpoint sizes)");
+  }
   if (o.has("old")) {
     // make_consistency_proof reads new size 0 as "the latest": only an absent --new may mean that.
     const std::uint64_t old_size = parse_checkpoint_size(o.need("old"), "old");

@@ -52,6 +52,12 @@ class proof_test(audit_case):
         p = self.prove("--old", "31", check=2)
         self.assertIn("there is no signed checkpoint at tree size 31", p.stderr)
 
+    def test_inclusion_and_consistency_options_do_not_mix(self):
+        p = self.prove("--old", "30", "--seq", "3", check=2)
+        self.assertIn("either an inclusion proof", p.stderr)
+        p = self.prove("--new", "50", check=2)
+        self.assertIn("--new needs --old", p.stderr)
+
     def test_seq_beyond_the_log_says_how_many_records_it_holds(self):
         for seq in ("50", "999"):
             p = self.prove("--seq", seq, check=2)
