@@ -63,6 +63,11 @@ rocksdb::ColumnFamilyOptions column_options(column c, store::open_mode mode) {
   }
   if (c == column::leaves || c == column::payloads) {
     o.write_buffer_size = 64 << 20;
+    // Paced flushes (below) fall behind in bursts above ~80k appends/s; with the default two
+    // memtables RocksDB then stopped all writes until the flush caught up (every full audit_bench
+    // run logged it). Four absorb a burst (stops per run 5 -> 1-2 at async 512, 2 A/B rounds),
+    // at most 256 MB per family while a flush lags.
+    o.max_write_buffer_number = 4;
   }
   if (c == column::payloads || c == column::tree || c == column::keys) {
     o.compression = rocksdb::kNoCompression;  // ciphertext and hashes do not compress
