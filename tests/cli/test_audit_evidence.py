@@ -46,6 +46,16 @@ class evidence_test(audit_case):
                       out)
         self.assertIn("record 72 is missing from the request id index (its request id is 's0-72')", out)
 
+    def test_keys_naming_records_far_beyond_the_log_are_reported_not_allocated(self):
+        far = str(1 << 60)
+        db = self.tampered("repoint-index", "tenant", "72", far)
+        run(TAMPER, db, "copy-leaf", "5", far, check=0)
+        out = self.failed(db)
+        self.assertIn(f"the tenant index lists record {far} (under 'initech'), but the log's records end at", out)
+        self.assertIn("record 72 is missing from the tenant index", out)
+        self.assertIn(f"records 300..{(1 << 60) - 1} are missing", out)
+        self.assertIn("the stored Merkle tree has no hash for missing record 300", out)
+
     def test_a_damaged_stored_tree_is_not_blamed_on_the_record(self):
         out = self.failed(self.tampered("damage-tile", "53"))
         self.assertIn("stored Merkle tree tile 0/3 is damaged: its hash of record 53 differs, but the record "

@@ -11,6 +11,7 @@
 //        audit_tamper DB repoint-index IDX SEQ TO     make record SEQ's entry in IDX name record TO
 //        audit_tamper DB delete-checkpoints-from SIZE delete the stored checkpoints of size >= SIZE
 //        audit_tamper DB put-checkpoint SIZE FILE     store the signed note in FILE as the checkpoint at SIZE
+//        audit_tamper DB copy-leaf FROM TO  store record FROM's bytes as record TO as well
 //        audit_tamper DB damage-tile SEQ     zero record SEQ's hash in the stored tree
 //        audit_tamper DB truncate N          remove the N newest records without a trace: their
 //                                            leaves, index entries and checkpoints, and the tree
@@ -140,6 +141,8 @@ int main(int argc, char** argv) {
     wb.Put(s.cf(c), key.substr(0, key.size() - 8) + be64(std::stoull(argv[5])), "");
   } else if (op == "delete-checkpoints-from" && argc == 4) {
     delete_checkpoints_from(s, std::stoull(argv[3]), wb);
+  } else if (op == "copy-leaf" && argc == 5) {
+    wb.Put(s.cf(column::leaves), be64(std::stoull(argv[4])), leaf(std::stoull(argv[3])));
   } else if (op == "put-checkpoint" && argc == 5) {
     std::ifstream in(argv[4], std::ios::binary);
     const std::string note((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
