@@ -132,23 +132,9 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
 
 result<std::string> audit_log::resume_damaged(verify_report& report) {
   const auto& newest = report.newest_signed;
-  // The stored tree, when it reproduces the newest signed checkpoint: the log continues the tree
-  // it signed; damaged or missing records stay as they are, and verify goes on naming them.
-  auto stored_size = stored_tree_size(*store_);
-  auto leaves = store_->leaf_count();
-  if (stored_size.is_ok() && leaves.is_ok() && leaves.value() <= stored_size.value() &&
-      (!newest || newest->size <= stored_size.value())) {
-    stored_tree tree(*store_);
-    const auto root = newest ? m::tree_root(newest->size, tree.source()) : std::nullopt;
-    auto loaded = tile_builder::load(*store_, stored_size.value());
-    if ((!newest || (root && *root == newest->root)) && loaded.is_ok()) {
-      tiles_ = std::move(loaded.value());
-      latest_ = newest;
-      return std::string("continuing its stored Merkle tree");
-    }
-  }
-  // The records, when they reproduce it and only the stored tree was damaged.
-  if (report.contiguous && report.tree_complete &&
+  // Every record present, none altered, and the newest signed checkpoint reproduced: only derived
+  // state (the stored tree) is damaged, so it is rebuilt from the records.
+  if (report.contiguous && report.tree_complete && !report.first_bad_record &&
       (!newest || (report.latest && *report.latest == *newest))) {
     tiles_ = std::move(report.tiles);
     latest_ = newest;
@@ -156,6 +142,29 @@ result<std::string> audit_log::resume_damaged(verify_report& report) {
       return s;
     }
     return std::string("its Merkle tree rebuilt from the records");
+  }
+  // Records altered or missing: the log continues the stored tree, if that reproduces the newest
+  // signed checkpoint and its right edge extends it. The tree keeps the hashes that were appended
+  // (verify goes on naming the records that no longer match them; no proof of an altered record
+  // verifies), and no checkpoint signed from now on can contradict one signed before.
+  auto stored_size = stored_tree_size(*store_);
+  auto leaves = store_->leaf_count();
+  if (stored_size.is_ok() && leaves.is_ok() && leaves.value() <= stored_size.value() &&
+      (!newest || newest->size <= stored_size.value())) {
+    stored_tree tree(*store_);
+    auto loaded = tile_builder::load(*store_, stored_size.value());
+    const auto extends = [&] {
+      const auto root = m::tree_root(newest->size, tree.source());
+      const auto proof = m::consistency_proof(newest->size, stored_size.value(), tree.source());
+      return root && *root == newest->root && proof &&
+             m::verify_consistency(newest->size, stored_size.value(), newest->root, loaded.value().root(),
+                                   *proof);
+    };
+    if (loaded.is_ok() && (!newest || extends())) {
+      tiles_ = std::move(loaded.value());
+      latest_ = newest;
+      return std::string("continuing its stored Merkle tree");
+    }
   }
   return status{
       error_code::corruption,
@@ -173,6 +182,8 @@ status audit_log::rebuild_tiles() {
   const auto emit = [&](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
     batch.Put(store_->cf(column::tree), tile_key(level, index), encode_tile(h));
   };
+  // Tiles beyond the records (a stored tree longer than what is left) must not outlive the rebuild.
+  batch.DeleteRange(store_->cf(column::tree), std::string(), std::string(1, '\xff'));
   auto it = store_->iterate(column::leaves, false);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     rebuilt.append(m::leaf_hash(bytes_of(it->value().ToStringView())), emit);
@@ -288,7 +299,9 @@ void audit_log::run() {
     }
     if (std::chrono::steady_clock::now() >= next_checkpoint) {
       std::lock_guard lock(state_mutex_);
-      (void)sign_checkpoint_locked();
+      if (!sign_checkpoint_locked().is_ok()) {
+        ++stats_.checkpoint_failures;
+      }
       next_checkpoint = std::chrono::steady_clock::now() + config_.checkpoint_interval;
     }
     if (stop) {

@@ -58,6 +58,9 @@ struct log_stats {
   std::uint64_t syncs = 0;           // group commits: one synced write (one fdatasync) each
   double sync_seconds = 0;           // wall time inside those writes (WAL, fdatasync, memtables)
   double sequencer_cpu_seconds = 0;  // CPU time of the sequencer thread
+  // Periodic checkpoints not signed: a storage error, or the stored tree no longer proving the
+  // new one consistent with the last (the log then records on, unsigned, until someone looks).
+  std::uint64_t checkpoint_failures = 0;
 };
 
 // The tamper-evident audit log writer: an RFC 6962 Merkle tree in RocksDB, appended by one

@@ -589,10 +589,15 @@ int cmd_verify(std::span<const std::string_view> args) {
       return fail(note.is_ok() ? status{error_code::not_found, "the latest checkpoint vanished"}
                                : note.error());
     }
-    std::ofstream out(o.need("save-checkpoint"), std::ios::binary | std::ios::trunc);
+    // Written aside and renamed: the file being replaced may be the checkpoint just checked.
+    const std::string path = o.need("save-checkpoint");
+    const std::string partial = path + ".partial";
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
     out << **note;
-    if (!out.flush()) {
-      throw usage_error(fmt::format("cannot write {}", o.need("save-checkpoint")));
+    out.close();
+    if (!out || std::rename(partial.c_str(), path.c_str()) != 0) {
+      std::remove(partial.c_str());
+      throw usage_error(fmt::format("cannot write {}", path));
     }
     std::printf("saved the checkpoint at size %llu to %s: give it to --checkpoint next time\n",
                 static_cast<unsigned long long>(report.latest->size), o.need("save-checkpoint").c_str());

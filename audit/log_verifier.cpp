@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "audit/record.hpp"
 #include "audit/store.hpp"
@@ -29,6 +30,9 @@ constexpr unsigned window_bits = 16;
 // must not make the verifier allocate without bound.
 constexpr std::uint64_t max_windows = std::uint64_t{1} << 20;
 constexpr std::uint64_t max_indexed_records = max_windows << window_bits;
+// Windows whose index entries differ are compared entry by entry, a few per index: that reads the
+// whole index once, and beyond a few windows the message says no more than how many differ.
+constexpr std::size_t max_located_windows = 4;
 
 // Problems are reported in log order: records, the tree and checkpoints first, indexes after.
 enum class area { records = 0, indexes = 1 };
@@ -40,26 +44,29 @@ struct found_problem {
   bool pins_record = false;  // `at` is a record that is altered, missing or misplaced
 };
 
+// Keeps the first max_collected problems in log order, whatever order they are found in.
 class problem_list {
  public:
   void add(area where, std::uint64_t at, std::string text, bool pins_record = false) {
+    if (pins_record && (!first_pinned_ || at < *first_pinned_)) {
+      first_pinned_ = at;
+    }
+    found_problem p{where, at, std::move(text), pins_record};
     if (items_.size() < max_collected) {
-      items_.push_back({where, at, std::move(text), pins_record});
-    } else {
-      ++dropped_;
+      items_.push_back(std::move(p));
+      return;
+    }
+    ++dropped_;
+    const auto last = std::max_element(items_.begin(), items_.end(), before);
+    if (before(p, *last)) {
+      *last = std::move(p);
     }
   }
-  [[nodiscard]] bool empty() const { return items_.empty(); }
+  [[nodiscard]] bool full() const { return items_.size() >= max_collected; }
 
   void finish(verify_report& r) {
-    std::stable_sort(items_.begin(), items_.end(), [](const found_problem& a, const found_problem& b) {
-      return a.where != b.where ? a.where < b.where : a.at < b.at;
-    });
-    for (const auto& p : items_) {
-      if (p.pins_record && (!r.first_bad_record || p.at < *r.first_bad_record)) {
-        r.first_bad_record = p.at;
-      }
-    }
+    std::stable_sort(items_.begin(), items_.end(), before);
+    r.first_bad_record = first_pinned_;
     const std::size_t more =
         items_.size() > max_problems ? items_.size() - max_problems + dropped_ : dropped_;
     for (std::size_t i = 0; i < items_.size() && i < max_problems; ++i) {
@@ -71,8 +78,12 @@ class problem_list {
   }
 
  private:
+  static bool before(const found_problem& a, const found_problem& b) {
+    return a.where != b.where ? a.where < b.where : a.at < b.at;
+  }
   std::vector<found_problem> items_;
   std::size_t dropped_ = 0;
+  std::optional<std::uint64_t> first_pinned_;
 };
 
 // A stored value, quoted for a message: control and non-ASCII bytes as \xNN, long ones cut.
@@ -403,19 +414,16 @@ class verifier {
         continue;
       }
       const auto& [cp, held] = next_cp_->second;
-      const bool match = report_.tiles.root() == cp.root;
-      if (match && held) {
+      if (report_.tiles.root() != cp.root) {
+        mismatches_.push_back({authenticated_size_, size, held});
+        continue;
+      }
+      authenticated_size_ = size;  // every record below is the one that was signed
+      if (held) {
         ++report_.held_checkpoints;
-      } else if (match) {
+      } else {
         ++report_.checkpoints;
         report_.latest = cp;
-        last_good_size_ = size;
-      } else {
-        problems_.add(
-            area::records, size > 0 ? size - 1 : 0,
-            fmt::format("{} at size {}: its signed root does not match the recomputed tree; a record "
-                        "in {}..{} was altered",
-                        held ? "the checkpoint you hold" : "checkpoint", size, last_good_size_, size - 1));
       }
     }
   }
@@ -504,15 +512,35 @@ class verifier {
   }
 
   // A record whose hash differs from the stored tree: if a signed checkpoint over the recomputed
-  // tree covers it, the record is authentic and the stored tree is what was damaged.
+  // tree covers it, the record is authentic and the stored tree is what was damaged. A checkpoint
+  // that does not match, with no such record in the range it covers beyond the last one that
+  // matched, pins the first record of that range (the tree was rewritten to match an altered one).
   void classify_suspects() {
+    std::uint64_t pinned_from = UINT64_MAX;  // one pin per range: later checkpoints repeat it
+    for (const auto& [from, size, held] : mismatches_) {
+      if (size == 0) {
+        continue;  // a stored key claiming size 0: the signature check named it
+      }
+      problems_.add(area::records, size - 1,
+                    fmt::format("{} at size {}: its signed root does not match the recomputed tree; a record "
+                                "in {}..{} was altered",
+                                held ? "the checkpoint you hold" : "checkpoint", size, from, size - 1));
+      if (from < size && from != pinned_from && !suspect_within(from, size)) {
+        pinned_from = from;
+        problems_.add(area::records, from,
+                      fmt::format("records {}..{}: one differs from what was signed, and the stored tree was "
+                                  "rewritten to match it",
+                                  from, size - 1),
+                      true);
+      }
+    }
     for (const std::uint64_t seq : suspects_) {
-      if (seq < last_good_size_) {
+      if (seq < authenticated_size_) {
         problems_.add(
             area::records, seq,
             fmt::format("stored Merkle tree tile 0/{} is damaged: its hash of record {} differs, but "
                         "the record matches the signed checkpoint at size {}",
-                        seq / tile_width, seq, last_good_size_));
+                        seq / tile_width, seq, authenticated_size_));
       } else if (checkpoints_.upper_bound(seq) != checkpoints_.end()) {
         problems_.add(
             area::records, seq,
@@ -640,11 +668,11 @@ class verifier {
   }
 
   void check_tail() {
-    if (checkpoints_.empty() || !report_.tree_complete) {
+    if (!report_.tree_complete) {
       return;
     }
-    const auto& [newest, entry] = *checkpoints_.rbegin();
-    if (newest > report_.records) {
+    if (!checkpoints_.empty() && checkpoints_.rbegin()->first > report_.records) {
+      const auto& [newest, entry] = *checkpoints_.rbegin();
       problems_.add(area::records, report_.records,
                     entry.held
                         ? fmt::format("the log holds {} records but the checkpoint you hold covers {}: "
@@ -657,7 +685,9 @@ class verifier {
       return;
     }
     auto stored = stored_tree_size(store_);
-    if (stored.is_ok() && stored.value() > report_.records) {
+    if (!stored.is_ok()) {
+      problems_.add(area::records, report_.records, stored.error().message());
+    } else if (stored.value() > report_.records) {
       problems_.add(area::records, report_.records,
                     fmt::format("the stored Merkle tree holds hashes of records {}..{}, but the log ends at "
                                 "record {}: records deleted?",
@@ -697,51 +727,72 @@ class verifier {
     for (auto& p : scanned.problems) {
       problems_.add(p.where, p.at, std::move(p.text));
     }
-    for (std::size_t i = 0; i < index_columns.size(); ++i) {
+    for (std::size_t i = 0; i < index_columns.size() && !problems_.full(); ++i) {
       const auto& expected = expected_.sums()[i];
-      const std::size_t windows = std::max(expected.size(), scanned.sums[i].size());
-      for (std::uint64_t w = 0; w < windows && w < max_windows; ++w) {
-        const auto want = w < expected.size() ? expected[w] : 0;
-        const auto have = w < scanned.sums[i].size() ? scanned.sums[i][w] : 0;
-        if (want != have) {
-          locate_index_damage(index_columns[i], w);
+      const auto& present = scanned.sums[i];
+      std::vector<std::uint64_t> differing;  // windows that hold records (beyond them, the scan stopped)
+      for (std::uint64_t w = 0;
+           w < std::max(expected.size(), present.size()) && (w << window_bits) < report_.records; ++w) {
+        if ((w < expected.size() ? expected[w] : 0) != (w < present.size() ? present[w] : 0)) {
+          differing.push_back(w);
         }
+      }
+      if (differing.empty()) {
+        continue;
+      }
+      const std::vector<std::uint64_t> located(
+          differing.begin(),
+          differing.begin() + static_cast<std::ptrdiff_t>(std::min(differing.size(), max_located_windows)));
+      locate_index_damage(index_columns[i], located);
+      if (differing.size() > located.size()) {
+        const std::uint64_t next = differing[located.size()] << window_bits;
+        problems_.add(
+            area::indexes, next,
+            fmt::format("the {} index also differs from the records in {} more range(s) of {} records, "
+                        "the first from record {}",
+                        index_name(index_columns[i]), differing.size() - located.size(),
+                        std::uint64_t{1} << window_bits, next));
       }
     }
   }
 
-  // The slow path, for a window whose entries differ from what its records call for: compares
-  // the window's entries one by one and names each record listed wrongly or not at all.
-  void locate_index_damage(column c, std::uint64_t window) {
-    const std::uint64_t lo = window << window_bits;
-    const std::uint64_t hi = std::min(lo + (std::uint64_t{1} << window_bits), report_.records);
+  // The slow path, for windows whose entries differ from what their records call for: one pass
+  // over the index compares their entries one by one and names each record listed wrongly or not
+  // at all.
+  void locate_index_damage(column c, const std::vector<std::uint64_t>& windows) {
+    const auto window_of = [&](std::uint64_t seq) {
+      return std::binary_search(windows.begin(), windows.end(), seq >> window_bits);
+    };
     std::unordered_map<std::string, std::uint64_t> wanted;  // index key -> seq
     std::unordered_map<std::uint64_t, std::string> values;  // seq -> the record's own value
+    std::unordered_set<std::uint64_t> undecodable;          // reported by the leaf scan
     auto leaves = store_.iterate(column::leaves, false);
-    for (leaves->Seek(be64(lo)); leaves->Valid(); leaves->Next()) {
-      const auto key = leaves->key().ToStringView();
-      const std::uint64_t seq = key.size() == 8 ? read_be64(key) : hi;
-      if (seq >= hi) {
-        break;
+    for (const std::uint64_t w : windows) {
+      const std::uint64_t hi = std::min((w + 1) << window_bits, report_.records);
+      for (leaves->Seek(be64(w << window_bits)); leaves->Valid(); leaves->Next()) {
+        const auto key = leaves->key().ToStringView();
+        const std::uint64_t seq = key.size() == 8 ? read_be64(key) : hi;
+        if (seq >= hi) {
+          break;
+        }
+        index_fields f;
+        if (!read_index_fields(bytes_of(leaves->value().ToStringView()), f)) {
+          undecodable.insert(seq);
+          continue;
+        }
+        std::string k;
+        append_index_prefix(c, f, k);
+        k += be64(seq);
+        values.emplace(seq, listed_value(c, k));
+        wanted.emplace(std::move(k), seq);
       }
-      index_fields f;
-      if (!read_index_fields(bytes_of(leaves->value().ToStringView()), f)) {
-        continue;  // reported by the leaf scan
-      }
-      std::string k;
-      append_index_prefix(c, f, k);
-      k += be64(seq);
-      values.emplace(seq, listed_value(c, k));
-      wanted.emplace(std::move(k), seq);
     }
     auto it = store_.iterate(c, false);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const auto key = it->key().ToStringView();
       const auto seq = index_key_seq(c, key);
-      if (!seq || *seq < lo || *seq >= hi) {
-        continue;
-      }
-      if (wanted.erase(std::string(key)) == 1) {
+      if (!seq || *seq >= report_.records || !window_of(*seq) || undecodable.count(*seq) != 0 ||
+          wanted.erase(std::string(key)) == 1) {
         continue;
       }
       const auto own = values.find(*seq);
@@ -773,7 +824,13 @@ class verifier {
   const verify_options& options_;
   std::multimap<std::uint64_t, known_checkpoint> checkpoints_;
   std::multimap<std::uint64_t, known_checkpoint>::iterator next_cp_;
-  std::uint64_t last_good_size_ = 0;
+  std::uint64_t authenticated_size_ = 0;  // the largest checkpoint (stored or held) that matched
+  struct mismatch {
+    std::uint64_t from;  // authenticated_size_ when it was found
+    std::uint64_t size;
+    bool held;
+  };
+  std::vector<mismatch> mismatches_;
   std::unique_ptr<rocksdb::Iterator> tile_it_;
   std::optional<std::vector<m::hash>> gap_tile_;
   std::uint64_t gap_tile_index_ = 0;

@@ -11,7 +11,8 @@
 // Every binary that links sovgw_audit is linked with `--wrap` on rocksdb::crc32c::Extend (see
 // audit/CMakeLists.txt), so RocksDB's calls land in rocksdb_crc32c_extend() below: the SSE4.2
 // crc32 instruction when the CPU has it, RocksDB's own function otherwise. The values are the same
-// CRC-32C either way, so logs written with or without it read the same.
+// CRC-32C either way, so logs written with or without it read the same. (A build that links
+// RocksDB as a shared library is not wrapped: its internal calls stay inside the library.)
 namespace sovgw::audit {
 
 // CRC-32C (Castagnoli) of `size` bytes continuing from `crc`, as rocksdb::crc32c::Extend. Thread-safe.

@@ -38,8 +38,9 @@ std::string metrics::render() const {
   std::string out;
   auto it = std::back_inserter(out);
   auto load = [](const auto& a) { return a.load(std::memory_order_relaxed); };
-  fmt::format_to(it, "# HELP sovgw_requests_total Requests answered, by HTTP status and cluster.\n"
-                     "# TYPE sovgw_requests_total counter\n");
+  fmt::format_to(it,
+                 "# HELP sovgw_requests_total Requests answered, by HTTP status and cluster.\n"
+                 "# TYPE sovgw_requests_total counter\n");
   for (std::size_t i = 0; i < names_.size(); ++i) {
     for (std::size_t s = 100; s < 600; ++s) {
       if (std::uint64_t v = load(clusters_[i].by_status[s])) {
@@ -47,8 +48,9 @@ std::string metrics::render() const {
       }
     }
   }
-  fmt::format_to(it, "# HELP sovgw_request_duration_seconds Time from request head to the end of the response.\n"
-                     "# TYPE sovgw_request_duration_seconds histogram\n");
+  fmt::format_to(it,
+                 "# HELP sovgw_request_duration_seconds Time from request head to the end of the response.\n"
+                 "# TYPE sovgw_request_duration_seconds histogram\n");
   for (std::size_t i = 0; i < names_.size(); ++i) {
     std::uint64_t cumulative = 0;
     for (std::size_t b = 0; b < buckets.size(); ++b) {
@@ -63,8 +65,9 @@ std::string metrics::render() const {
                    static_cast<double>(load(clusters_[i].duration_us_sum)) / 1e6);
     fmt::format_to(it, "sovgw_request_duration_seconds_count{{cluster=\"{}\"}} {}\n", names_[i], cumulative);
   }
-  fmt::format_to(it, "# HELP sovgw_upstream_errors_total Failures talking to clusters, by kind.\n"
-                     "# TYPE sovgw_upstream_errors_total counter\n");
+  fmt::format_to(it,
+                 "# HELP sovgw_upstream_errors_total Failures talking to clusters, by kind.\n"
+                 "# TYPE sovgw_upstream_errors_total counter\n");
   for (std::size_t i = 1; i < names_.size(); ++i) {
     for (std::size_t k = 0; k < clusters_[i].errors.size(); ++k) {
       fmt::format_to(it, "sovgw_upstream_errors_total{{cluster=\"{}\",kind=\"{}\"}} {}\n", names_[i],
@@ -80,18 +83,18 @@ std::string metrics::render() const {
         load(connections_rejected));
   gauge("sovgw_tls_handshake_failures_total", "Failed downstream TLS handshakes.", "counter",
         load(tls_handshake_failures));
-  gauge("sovgw_client_disconnects_total", "Clients that went away before their response completed.", "counter",
-        load(client_disconnects));
+  gauge("sovgw_client_disconnects_total", "Clients that went away before their response completed.",
+        "counter", load(client_disconnects));
   gauge("sovgw_upstream_connections_open", "Open connections to clusters.", "gauge",
         load(upstream_connections_open));
-  gauge("sovgw_upstream_connections_reused_total", "Requests sent on a pooled keep-alive connection.", "counter",
-        load(upstream_connections_reused));
+  gauge("sovgw_upstream_connections_reused_total", "Requests sent on a pooled keep-alive connection.",
+        "counter", load(upstream_connections_reused));
   gauge("sovgw_certificate_reloads_total", "Successful certificate reloads (SIGHUP).", "counter",
         load(cert_reloads));
-  gauge("sovgw_certificate_reload_failures_total", "Failed certificate reloads (the old ones stay).", "counter",
-        load(cert_reload_failures));
-  gauge("sovgw_data_class_requests_total", "Requests that carried a data class (declared or detected).", "counter",
-        load(classified_requests));
+  gauge("sovgw_certificate_reload_failures_total", "Failed certificate reloads (the old ones stay).",
+        "counter", load(cert_reload_failures));
+  gauge("sovgw_data_class_requests_total", "Requests that carried a data class (declared or detected).",
+        "counter", load(classified_requests));
   gauge("sovgw_redactions_total", "Findings replaced in request bodies by redact obligations.", "counter",
         load(redactions));
   return out;
@@ -107,10 +110,16 @@ std::string render_audit_metrics(const audit::audit_log& log) {
   };
   line("sovgw_audit_records_total", "Audit records made durable since start.", "counter", st.records);
   line("sovgw_audit_syncs_total", "Group commits (one fdatasync each) since start.", "counter", st.syncs);
-  line("sovgw_audit_sync_seconds_total", "Time spent in group commits since start.", "counter", st.sync_seconds);
-  line("sovgw_audit_tree_size", "Records in the audit log's Merkle tree (durable).", "gauge", log.durable_size());
+  line("sovgw_audit_sync_seconds_total", "Time spent in group commits since start.", "counter",
+       st.sync_seconds);
+  line("sovgw_audit_tree_size", "Records in the audit log's Merkle tree (durable).", "gauge",
+       log.durable_size());
   line("sovgw_audit_checkpoint_size", "Tree size covered by the latest signed checkpoint.", "gauge",
        checkpoint ? checkpoint->size : 0);
+  line("sovgw_audit_checkpoint_failures_total",
+       "Periodic checkpoints the log could not sign (storage error, or a stored tree that no longer "
+       "proves consistency).",
+       "counter", st.checkpoint_failures);
   return out;
 }
 

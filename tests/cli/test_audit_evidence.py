@@ -62,6 +62,40 @@ class evidence_test(audit_case):
                       "matches the signed checkpoint at size 300", out)
         self.assertNotIn("first record that does not match", out)
 
+    def test_an_altered_record_with_the_tree_rewritten_to_match_is_pinned_by_the_checkpoints(self):
+        db = self.tampered("flip", "150")
+        run(TAMPER, db, "truncate", "0", check=0)  # rebuilds the stored tree from the records
+        out = self.failed(db)
+        self.assertIn("records 100..199: one differs from what was signed, and the stored tree was rewritten", out)
+        self.assertEqual(out.count("one differs from what was signed"), 1)  # not repeated for size 300
+        self.assertIn("first record that does not match: 100", out)
+
+    def test_a_held_checkpoint_authenticates_records_like_a_stored_one(self):
+        held = os.path.join(self.tmp, "held")
+        write_file(held, self.checkpoint_note(self.db, 300))
+        db = self.tampered("damage-tile", "53")
+        run(TAMPER, db, "delete-checkpoints-from", "0", check=0)
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("stored Merkle tree tile 0/3 is damaged: its hash of record 53 differs, but the record "
+                      "matches the signed checkpoint at size 300", p.stdout)
+        self.assertNotIn("first record that does not match", p.stdout)
+
+    def test_deleted_newest_records_of_a_log_without_checkpoints_are_found(self):
+        db = self.tampered("delete-checkpoints-from", "0")
+        run(TAMPER, db, "delete-newest", "5", check=0)
+        out = self.failed(db)
+        self.assertIn("the stored Merkle tree holds hashes of records 295..299, but the log ends at record 295",
+                      out)
+
+    def test_a_forced_open_over_a_damaged_stored_tree_rebuilds_it_from_the_records(self):
+        db = self.tampered("damage-tile", "53")
+        self.append(3, db=db, run_name="after", extra=("--force",))
+        self.assertIn("its Merkle tree rebuilt from the records", self.query(db, "--format", "jsonl"))
+        ok = self.verify(db)
+        self.assertEqual(ok.returncode, 0, ok.stdout)
+        self.assertIn("note: the log records 1 forced open(s)", ok.stdout)
+
     def test_deleted_newest_records_and_checkpoints_leave_the_tree_and_indexes_behind(self):
         db = self.tampered("delete-newest", "20")
         run(TAMPER, db, "delete-checkpoints-from", "281", check=0)

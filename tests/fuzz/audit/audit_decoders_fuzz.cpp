@@ -30,9 +30,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::span<const std::uint8_t> bytes(data, size);
   const std::string_view text(reinterpret_cast<const char*>(data), size);
 
+  audit::index_fields fields;
+  const bool indexed = audit::read_index_fields(bytes, fields);
   if (auto r = audit::decode(bytes); r.is_ok()) {
     // The encoding is canonical: what decodes re-encodes to the same bytes.
     if (audit::encode(r.value()) != std::vector<std::uint8_t>(bytes.begin(), bytes.end())) {
+      std::abort();
+    }
+    // The in-place reader the verifier uses agrees with the strict decoder.
+    const auto& d = r.value();
+    if (!indexed || fields.timestamp_us != d.timestamp_us || fields.request_id != d.request_id ||
+        fields.tenant != d.tenant || fields.client_country != d.client_country ||
+        fields.decision != d.decision) {
       std::abort();
     }
   }
