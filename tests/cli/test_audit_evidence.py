@@ -3,32 +3,12 @@ tree, a truncation that took its checkpoints along), and why a forced open never
 
 import base64
 import os
-import shutil
 import unittest
 
-from test_audit_support import TAMPER, audit_case, read_file, run, sovgw, write_file
+from test_audit_support import TAMPER, read_file, run, sovgw, tampered_log_case, write_file
 
 
-class evidence_test(audit_case):
-    def setUp(self):
-        super().setUp()
-        # Three writer sessions: checkpoints at 100, 200 and 300.
-        for i in range(3):
-            self.append(100, run_name=f"s{i}")
-        self.assertIn("OK: 300 records", self.verify().stdout)
-
-    def tampered(self, *op):
-        copy = os.path.join(self.tmp, "copy-" + "-".join(op))
-        shutil.copytree(self.db, copy)
-        run(TAMPER, copy, *op, check=0)
-        return copy
-
-    def failed(self, db):
-        p = self.verify(db)
-        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-        self.assertIn("FAILED", p.stdout)
-        return p.stdout
-
+class evidence_test(tampered_log_case):
     def query(self, db, *args):
         return sovgw("audit", "query", "--db", db, *args, check=0).stdout
 

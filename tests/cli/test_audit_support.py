@@ -59,6 +59,30 @@ class audit_case(unittest.TestCase):
         return sovgw("audit", "verify", "--db", db or self.db, "--pubkey", self.pub)
 
 
+class tampered_log_case(audit_case):
+    """A 300-record log from three writer sessions (checkpoints at 100, 200 and 300), and copies
+    of it changed by the tamper tool."""
+
+    def setUp(self):
+        super().setUp()
+        for i in range(3):
+            self.append(100, run_name=f"s{i}")
+        self.assertIn("OK: 300 records", self.verify().stdout)
+
+    def tampered(self, *op):
+        copy = os.path.join(self.tmp, "copy-" + "-".join(op))
+        shutil.copytree(self.db, copy)
+        run(TAMPER, copy, *op, check=0)
+        return copy
+
+    def failed(self, db):
+        """verify's output on a log it must reject (exit 1)."""
+        p = self.verify(db)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("FAILED", p.stdout)
+        return p.stdout
+
+
 class support_test(unittest.TestCase):
     def test_executables_exist_and_usage_is_printed(self):
         for path in (SOVGW, CRASH_WRITER, TAMPER, AUDIT_BENCH):
