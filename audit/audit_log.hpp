@@ -36,8 +36,10 @@ struct log_config {
   // Most a payload may be kept as (config); a record's own mode (the policy obligation) can only
   // lower it: none < digest < sealed.
   payload_mode max_payload = payload_mode::sealed;
-  // Open even when the stored tree does not verify against the last signed checkpoint. The log
-  // then rebuilds its tree from the records and appends a "forced-open" event saying why.
+  // Open even when the log does not verify against the last signed checkpoint, and append a
+  // "forced-open" event saying why. Never at the price of a checkpoint contradicting one signed
+  // before: the tree is rebuilt from the records when they are all intact, else the stored tree
+  // is continued when it extends the newest signed checkpoint, else open fails anyway.
   bool allow_unverified_open = false;
   // Create the log when db_dir holds none. Off for maintenance (shred, retention): a mistyped
   // directory must fail, not succeed on a new empty log.

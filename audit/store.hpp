@@ -61,7 +61,8 @@ class store {
   enum class open_mode { read_write, write_existing, read_only };
 
   // read_write creates the directory and the column families of a new log; write_existing and
-  // read_only refuse a missing log. Errors name the directory and what is wrong (missing, locked, corrupt).
+  // read_only refuse a missing log. Errors name the directory and what is wrong (missing, locked,
+  // corrupt).
   [[nodiscard]] static result<std::unique_ptr<store>> open(const std::string& dir, open_mode mode);
   ~store();
   store(const store&) = delete;
