@@ -515,24 +515,15 @@ int cmd_query(std::span<const std::string_view> args) {
 crypto::checkpoint load_held_checkpoint(const std::string& path, const crypto::note_verifier& key) {
   std::string text;
   try {
-    text = crypto::read_small_file(path);
+    text = crypto::read_small_file(path, "checkpoint file");
   } catch (const crypto::key_file_error& e) {
     throw usage_error(e.what());
   }
-  if (text.starts_with(inclusion_proof_header) || text.starts_with(consistency_proof_header)) {
-    const auto blank = text.find("\n\n");
-    text = blank == std::string::npos ? std::string() : text.substr(blank + 2);
+  auto cp = read_kept_checkpoint(text, key);
+  if (!cp.is_ok()) {
+    throw usage_error(fmt::format("--checkpoint {}: {}", path, cp.error().message()));
   }
-  const auto v = crypto::verify_note(text, key);
-  if (v.verdict != crypto::note_verdict::ok) {
-    throw usage_error(
-        fmt::format("{}: not a checkpoint signed by {} ({})", path, key.name, crypto::to_string(v.verdict)));
-  }
-  auto cp = crypto::checkpoint::parse(v.text);
-  if (!cp || cp->origin != key.name) {
-    throw usage_error(fmt::format("{}: signed, but not a checkpoint of the log {}", path, key.name));
-  }
-  return *cp;
+  return cp.value();
 }
 
 int cmd_verify(std::span<const std::string_view> args) {

@@ -16,10 +16,6 @@ constexpr std::uint8_t blob_version = 1;
 constexpr char state_active = '\x01';
 constexpr char state_shredded = '\x00';
 
-std::span<const std::uint8_t> bytes_of(std::string_view s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
 std::string be32(std::uint32_t v) {
   return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
           static_cast<char>(v)};

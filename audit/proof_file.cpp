@@ -342,4 +342,16 @@ result<std::string> make_consistency_proof(const store& s, std::uint64_t old_siz
       consistency_proof_file{std::move(old_note.value()), std::move(*path), std::move(new_note.value())});
 }
 
+result<crypto::checkpoint> read_kept_checkpoint(std::string_view text, const crypto::note_verifier& key) {
+  if (text.starts_with(inclusion_proof_header)) {
+    auto p = parse_inclusion_proof(text);
+    return p.is_ok() ? open_checkpoint(p->checkpoint_note, key, "the proof's checkpoint") : p.error();
+  }
+  if (text.starts_with(consistency_proof_header)) {
+    auto p = parse_consistency_proof(text);
+    return p.is_ok() ? open_checkpoint(p->new_note, key, "the proof's newer checkpoint") : p.error();
+  }
+  return open_checkpoint(text, key, "the checkpoint");
+}
+
 }  // namespace sovgw::audit

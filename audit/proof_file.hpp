@@ -71,6 +71,11 @@ struct verified_consistency {
 [[nodiscard]] result<verified_consistency> verify_consistency_proof(std::string_view text,
                                                                     const crypto::note_verifier& key);
 
+// A checkpoint an auditor kept: a signed checkpoint note, or a proof file (inclusion: its
+// checkpoint; consistency: the newer one), checked like a proof's (signature by `key`, origin).
+[[nodiscard]] result<crypto::checkpoint> read_kept_checkpoint(std::string_view text,
+                                                              const crypto::note_verifier& key);
+
 // Builds the inclusion proof of record `seq` against the latest signed checkpoint (which must
 // cover it), from the stored tiles.
 [[nodiscard]] result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq);

@@ -80,6 +80,10 @@ inline constexpr std::size_t max_record_size = 256 * 1024;
 // lists to 256 entries) rather than losing it; notes the cut in `note`. True if anything was cut.
 bool clamp_to_limits(record& r);
 [[nodiscard]] std::vector<std::uint8_t> encode(const record& r);
+// A stored string's bytes, as decode() and the hashes take them.
+[[nodiscard]] inline std::span<const std::uint8_t> bytes_of(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
 // Strict: rejects unknown versions, bad enum values, over-long fields and trailing bytes.
 [[nodiscard]] result<record> decode(std::span<const std::uint8_t> bytes);
 

@@ -108,6 +108,11 @@ void append_index_prefix(column c, const index_fields& f, std::string& out) {
                                                           : f.client_country);
 }
 
+void append_index_key(column c, const index_fields& f, std::uint64_t seq, std::string& out) {
+  append_index_prefix(c, f, out);
+  out += be64(seq);
+}
+
 std::string be64(std::uint64_t v) {
   std::string out(8, '\0');
   for (int i = 7; i >= 0; --i) {

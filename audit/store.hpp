@@ -49,6 +49,8 @@ inline constexpr std::array<column, 5> index_columns = {
 [[nodiscard]] const char* index_name(column c);
 // Appends the record's key prefix in index `c` (one of index_columns) to `out`.
 void append_index_prefix(column c, const index_fields& f, std::string& out);
+// Appends the record's whole key in index `c`: its prefix, then be64(seq).
+void append_index_key(column c, const index_fields& f, std::uint64_t seq, std::string& out);
 
 [[nodiscard]] std::string be64(std::uint64_t v);
 [[nodiscard]] std::uint64_t read_be64(std::string_view bytes);  // bytes.size() >= 8

@@ -99,6 +99,14 @@ class evidence_test(tampered_log_case):
         ok = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", held)
         self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
         self.assertIn("the checkpoint you hold (size 300) is reproduced", ok.stdout)
+        # A proof file kept from that visit serves as well; something else is refused.
+        proof = os.path.join(self.tmp, "kept.tlog-proof")
+        write_file(proof, sovgw("audit", "prove", "--db", self.db, "--seq", "7", check=0).stdout)
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", proof)
+        self.assertIn("the checkpoint you hold covers 300", p.stdout)
+        write_file(proof, "not a checkpoint\n")
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", proof, check=2)
+        self.assertIn("--checkpoint " + proof, p.stderr)
 
     def checkpoint_note(self, db, size):
         """The signed checkpoint at `size`, as an auditor keeps it: the last part of a proof file."""

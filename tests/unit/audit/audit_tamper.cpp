@@ -49,13 +49,13 @@ column index_column(const std::string& name) {
 // The key record `seq` has in index `c`.
 std::string index_key_of(const std::string& leaf, column c, std::uint64_t seq) {
   index_fields f;
-  if (!read_index_fields({reinterpret_cast<const std::uint8_t*>(leaf.data()), leaf.size()}, f)) {
+  if (!read_index_fields(bytes_of(leaf), f)) {
     std::fprintf(stderr, "audit_tamper: record %llu does not decode\n", static_cast<unsigned long long>(seq));
     std::exit(2);
   }
   std::string key;
-  append_index_prefix(c, f, key);
-  return key + be64(seq);
+  append_index_key(c, f, seq, key);
+  return key;
 }
 
 void delete_checkpoints_from(store& s, std::uint64_t size, rocksdb::WriteBatch& wb) {
@@ -175,9 +175,7 @@ int main(int argc, char** argv) {
     for (std::uint64_t seq = 0; seq < count; ++seq) {
       const std::string bytes = leaf(seq);
       if (seq < keep) {
-        tree.append(sovgw::crypto::merkle::leaf_hash(
-                        {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}),
-                    emit);
+        tree.append(sovgw::crypto::merkle::leaf_hash(bytes_of(bytes)), emit);
         continue;
       }
       wb.Delete(s.cf(column::leaves), be64(seq));
