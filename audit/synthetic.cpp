@@ -41,7 +41,7 @@ record synthetic_record(std::string_view run, std::uint64_t i, std::uint64_t bas
   r.latency_us = 20000 + (i * 7919) % 50000;
   r.prompt_tokens = denied ? 0 : 250 + i % 50;
   r.completion_tokens = denied ? 0 : 400 + i % 100;
-  r.error_kind = denied ? "policy_deny" : "";
+  r.error_kind = denied ? "policy_denied" : "";
   r.payload = denied ? payload_mode::none : mode;
   return r;
 }

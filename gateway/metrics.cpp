@@ -14,9 +14,11 @@ metrics::metrics(std::vector<std::string> cluster_names) {
     names_.push_back(std::move(n));
   }
   clusters_ = std::make_unique<per_cluster[]>(names_.size());
+  outcomes_ = std::make_unique<std::atomic<std::uint64_t>[]>(outcome_count());
 }
 
-void metrics::request_done(int cluster, int status, double seconds) {
+void metrics::request_done(int cluster, int status, double seconds, outcome result) {
+  outcomes_[static_cast<std::size_t>(result)].fetch_add(1, std::memory_order_relaxed);
   per_cluster& c = clusters_[static_cast<std::size_t>(cluster + 1)];
   if (status >= 100 && status < 600) {
     c.by_status[static_cast<std::size_t>(status)].fetch_add(1, std::memory_order_relaxed);
@@ -47,6 +49,15 @@ std::string metrics::render() const {
         fmt::format_to(it, "sovgw_requests_total{{cluster=\"{}\",status=\"{}\"}} {}\n", names_[i], s, v);
       }
     }
+  }
+  fmt::format_to(it,
+                 "# HELP sovgw_request_outcomes_total Requests by how they ended (docs/auditing.md lists "
+                 "the outcomes; ok is a success).\n"
+                 "# TYPE sovgw_request_outcomes_total counter\n");
+  for (std::size_t o = 0; o < outcome_count(); ++o) {
+    const std::string_view kind = kind_of(static_cast<outcome>(o));
+    fmt::format_to(it, "sovgw_request_outcomes_total{{outcome=\"{}\"}} {}\n", kind.empty() ? "ok" : kind,
+                   load(outcomes_[o]));
   }
   fmt::format_to(it,
                  "# HELP sovgw_request_duration_seconds Time from request head to the end of the response.\n"

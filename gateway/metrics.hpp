@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
+#include "gateway/outcome.hpp"
 
 namespace sovgw::gateway {
 
@@ -21,7 +22,7 @@ class metrics {
   explicit metrics(std::vector<std::string> cluster_names);
 
   // cluster: index into the configured clusters, or -1 when no cluster was chosen.
-  void request_done(int cluster, int status, double seconds);
+  void request_done(int cluster, int status, double seconds, outcome result);
   void upstream_error(int cluster, upstream_error_kind kind);
   [[nodiscard]] std::string render() const;
 
@@ -34,8 +35,8 @@ class metrics {
   std::atomic<std::uint64_t> upstream_connections_reused{0};
   std::atomic<std::uint64_t> cert_reloads{0};
   std::atomic<std::uint64_t> cert_reload_failures{0};
-  std::atomic<std::uint64_t> redactions{0};               // findings replaced by `redact` obligations
-  std::atomic<std::uint64_t> classified_requests{0};      // requests that carried a data class
+  std::atomic<std::uint64_t> redactions{0};           // findings replaced by `redact` obligations
+  std::atomic<std::uint64_t> classified_requests{0};  // requests that carried a data class
 
   static constexpr std::array<double, 15> buckets{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                   1,     2.5,   5,    10,    30,   60,  120};
@@ -47,7 +48,8 @@ class metrics {
     std::atomic<std::uint64_t> duration_us_sum{0};
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(upstream_error_kind::count_)> errors{};
   };
-  std::vector<std::string> names_;  // index 0 = "none"
+  std::unique_ptr<std::atomic<std::uint64_t>[]> outcomes_;  // by outcome
+  std::vector<std::string> names_;                          // index 0 = "none"
   std::unique_ptr<per_cluster[]> clusters_;
 };
 

@@ -13,7 +13,6 @@
 namespace sovgw::gateway {
 
 pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
-  (void)audit::parse_payload_mode(cfg_->audit_payload, audit_payload_);  // validated by the config parser
   for (const cluster_config& c : cfg_->clusters) {
     models_.emplace_back(c.models.begin(), c.models.end());
     cluster_infos_.push_back({c.name, c.country, c.region, c.operator_jurisdiction, c.models});
@@ -180,7 +179,7 @@ stage_result pipeline::classify(request_context& ctx) const {
   if (ec) {
     ctx.model.clear();
     ctx.stream = false;
-    return stage_result::respond(400, "invalid_request_error", "invalid_json",
+    return stage_result::respond(outcome::invalid_json,
                                  fmt::format("request body is not valid JSON: {}", ec.message()));
   }
   return stage_result::next();
@@ -219,9 +218,10 @@ stage_result declared_data_classes(const http::message_head& head, const policy:
       if (name.empty()) {
         const auto declared = p.data_class_headers();
         return stage_result::respond(
-            400, "invalid_request_error", "unknown_data_class",
-            fmt::format("{}: '{}' is not a data class of the policy (declared: {})", data_class_header, item,
-                        declared.empty() ? std::string("none") : fmt::format("{}", fmt::join(declared, ", "))));
+            outcome::unknown_data_class,
+            fmt::format(
+                "{}: '{}' is not a data class of the policy (declared: {})", data_class_header, item,
+                declared.empty() ? std::string("none") : fmt::format("{}", fmt::join(declared, ", "))));
       }
       if (std::find(out.begin(), out.end(), name) == out.end()) {
         out.emplace_back(name);
@@ -235,7 +235,7 @@ stage_result declared_data_classes(const http::message_head& head, const policy:
 
 stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b) const {
   static thread_local policy::decision d;
-  if (stage_result r = declared_data_classes(ctx.head, *b.policy, ctx.data_classes); !r.proceed) {
+  if (stage_result r = declared_data_classes(ctx.head, *b.policy, ctx.data_classes); !r.proceed()) {
     return r;
   }
   // With redact obligations in the policy, one pass finds both what classifies the request and
@@ -263,8 +263,8 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   std::vector<std::string_view> classes(ctx.data_classes.begin(), ctx.data_classes.end());
   std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip);
   std::string_view path = ctx.head.target.substr(0, ctx.head.target.find('?'));
-  policy::request_attributes attrs{ctx.client_country, ip, ctx.tenant, ctx.model, path, ctx.head.method,
-                                   classes};
+  policy::request_attributes attrs{ctx.client_country, ip,     ctx.tenant, ctx.model, path,
+                                   ctx.head.method,    classes};
   b.policy->decide(attrs, b.routes, d);
   ctx.matched_rules.clear();
   for (std::uint32_t rule : d.matched_rules) {
@@ -281,10 +281,11 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
     if (type == nullptr || type->value.find("json") == std::string_view::npos) {
       ctx.permitted = false;
       return stage_result::respond(
-          415, "invalid_request_error", "redaction_unsupported",
-          fmt::format("the residency policy requires redaction ({}) and the gateway redacts JSON bodies only; "
-                      "send the request as application/json",
-                      fmt::join(d.duties.redact_names(), ", ")));
+          outcome::redaction_unsupported,
+          fmt::format(
+              "the residency policy requires redaction ({}) and the gateway redacts JSON bodies only; "
+              "send the request as application/json",
+              fmt::join(d.duties.redact_names(), ", ")));
     }
     ctx.redactions = redact_json_strings(ctx.body, findings, d.duties.redact);
   }
@@ -296,7 +297,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
     rules += rules.empty() ? id : ", " + id;
   }
   return stage_result::respond(
-      403, "permission_error", "policy_denied",
+      outcome::policy_denied,
       fmt::format("denied by the residency policy ({}{}{}): {}", policy::deny_cause_name(d.cause),
                   rules.empty() ? "" : "; rules: ", rules, d.reason));
 }
@@ -335,110 +336,13 @@ stage_result pipeline::route(request_context& ctx, const availability_fn& cluste
     }
   }
   if (!served) {
-    return stage_result::respond(
-        404, "invalid_request_error", "model_not_found",
-        ctx.model.empty() ? std::string("no cluster is allowed for this request")
-                          : fmt::format("no allowed cluster serves the model '{}'", ctx.model));
+    return stage_result::respond(outcome::model_not_found,
+                                 ctx.model.empty()
+                                     ? std::string("no cluster is allowed for this request")
+                                     : fmt::format("no allowed cluster serves the model '{}'", ctx.model));
   }
-  return stage_result::respond(503, "server_error", "cluster_unavailable",
+  return stage_result::respond(outcome::cluster_unavailable,
                                "every allowed cluster serving this model is unavailable; try again later");
-}
-
-void pipeline::record(const request_context& ctx, double seconds) const {
-  if (audit_ != nullptr && !ctx.audit_recorded) {
-    std::string request_id = ctx.request_id;
-    append_audit(ctx, seconds, [request_id](const audit::status& s, std::uint64_t) {
-      if (!s.is_ok()) {
-        log_line("error", "audit append failed").str("request_id", request_id).str("error", s.message()).emit();
-      }
-    });
-  }
-  if (!cfg_->access_log) {
-    return;
-  }
-  std::string_view path = ctx.head.target.substr(0, ctx.head.target.find('?'));  // query strings may hold secrets
-  log_line line("info", "request");
-  line.str("request_id", ctx.request_id)
-      .str("client_ip", ctx.client_ip)
-      .str("method", ctx.head.method)
-      .str("path", path)
-      .str("tenant", ctx.tenant)
-      .str("client_country", ctx.client_country)
-      .str("model", ctx.model)
-      .boolean("stream", ctx.stream)
-      .num("status", ctx.status)
-      .str("cluster", ctx.cluster >= 0 ? std::string_view(cfg_->clusters[static_cast<std::size_t>(ctx.cluster)].name)
-                                       : std::string_view())
-      .str("endpoint", ctx.endpoint)
-      .num("request_bytes", static_cast<std::int64_t>(ctx.body.size()))
-      .num("response_bytes", static_cast<std::int64_t>(ctx.response_bytes))
-      .real("duration_s", seconds);
-  if (!ctx.policy_version.empty()) {
-    std::string rules;
-    for (const std::string& id : ctx.matched_rules) {
-      rules += rules.empty() ? id : "," + id;
-    }
-    line.str("decision", ctx.permitted ? "permit" : "deny").str("rules", rules).str("policy_version",
-                                                                                   ctx.policy_version);
-  }
-  if (!ctx.data_classes.empty()) {
-    line.str("data_classes", fmt::format("{}", fmt::join(ctx.data_classes, ",")));
-  }
-  if (ctx.redactions > 0) {
-    line.num("redacted", static_cast<std::int64_t>(ctx.redactions));
-  }
-  if (!ctx.error_kind.empty()) {
-    line.str("error", ctx.error_kind);
-  }
-  line.emit();
-}
-
-}  // namespace sovgw::gateway
-
-namespace sovgw::gateway {
-
-audit::payload_mode pipeline::audit_payload_mode(const request_context& ctx) const {
-  const audit::payload_mode asked =
-      ctx.payload_obligation == policy::log_payload::none     ? audit::payload_mode::none
-      : ctx.payload_obligation == policy::log_payload::digest ? audit::payload_mode::digest
-                                                              : audit::payload_mode::sealed;
-  return std::min(audit_payload_, asked);
-}
-
-void pipeline::record_durably(const request_context& ctx, double seconds,
-                              std::function<void(const audit::status&)> done) const {
-  append_audit(ctx, seconds, [done = std::move(done)](const audit::status& s, std::uint64_t) { done(s); });
-}
-
-void pipeline::append_audit(const request_context& ctx, double seconds, audit::append_callback done) const {
-  audit::record r;
-  r.timestamp_us = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(ctx.received_at.time_since_epoch()).count());
-  r.request_id = ctx.request_id;
-  r.tenant = ctx.tenant;
-  r.client_country = ctx.client_country == "unknown" ? std::string() : ctx.client_country;
-  r.country_source = ctx.client_country_source;
-  r.client_ip = ctx.client_ip;
-  r.method = std::string(ctx.head.method);
-  r.path = std::string(ctx.head.target.substr(0, ctx.head.target.find('?')));
-  r.model = ctx.model;
-  r.data_classes = ctx.data_classes;
-  r.decision = ctx.policy_version.empty() ? (ctx.status == 0 ? "none" : "no-policy")
-                                          : (ctx.permitted ? "permit" : "deny");
-  r.rule_ids = ctx.matched_rules;
-  r.policy_version = ctx.policy_version;
-  if (ctx.cluster >= 0) {
-    const cluster_config& c = cfg_->clusters[static_cast<std::size_t>(ctx.cluster)];
-    r.cluster = c.name;
-    r.cluster_country = c.country;
-  }
-  r.status = static_cast<std::uint32_t>(ctx.status);
-  r.bytes_in = ctx.body.size();
-  r.bytes_out = ctx.response_bytes;
-  r.latency_us = static_cast<std::uint64_t>(seconds * 1e6);
-  r.error_kind = ctx.error_kind;
-  r.payload = audit_payload_mode(ctx);
-  audit_->append_async(std::move(r), audit::payload{ctx.body, ctx.completion}, std::move(done));
 }
 
 }  // namespace sovgw::gateway

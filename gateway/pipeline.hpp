@@ -1,20 +1,19 @@
 #pragma once
 
-// The policy-facing stages of the request pipeline: identify, classify, decide, route, record.
-// Pure functions of the request context and the frozen configuration (no sockets), so the policy
-// and audit libraries plug in here without reshaping the session. Thread-safe: const after build.
+// The policy-facing stages of the request pipeline: identify, classify, decide, route. Pure
+// functions of the request context and the frozen configuration (no sockets, no audit log: the
+// record stage is gateway/request_recorder), so the policy library plugs in here without reshaping
+// the session. Thread-safe: const after construction; reload_policy() swaps atomically.
 
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-
 #include <vector>
 
 #include "gateway/config.hpp"
 #include "gateway/request_context.hpp"
-#include "audit/audit_log.hpp"
 #include "policy/geo_db.hpp"
 #include "policy/glob.hpp"
 #include "policy/policy.hpp"
@@ -36,19 +35,11 @@ class pipeline {
   // std::runtime_error with every policy error (file:line:col) if the policy does not compile.
   explicit pipeline(std::shared_ptr<const config> cfg);
 
-  // Recompiles the policy file off the hot path and swaps it in atomically. On failure the last
-  // good policy stays live and the errors are returned (one per line). Thread-safe.
+  // Recompiles the policy file and swaps it in atomically. Slow for a large policy (0.7 s at 10k
+  // rules): call it from the control thread, never an I/O thread. On failure the last good policy
+  // stays live and the errors are returned (one per line). Thread-safe.
   [[nodiscard]] std::string reload_policy();
   [[nodiscard]] std::string policy_version() const;
-
-  // The audit log the record stage appends to (may be null). Must outlive the pipeline's use.
-  void attach_audit(audit::audit_log* log) { audit_ = log; }
-  // What the audit record keeps of this request's payload: the configured audit.payload, lowered
-  // by the policy's log_payload obligation. The relay keeps the completion only when it is kept.
-  [[nodiscard]] audit::payload_mode audit_payload_mode(const request_context& ctx) const;
-  [[nodiscard]] bool captures_completion(const request_context& ctx) const {
-    return audit_ != nullptr && audit_payload_mode(ctx) != audit::payload_mode::none;
-  }
 
   // identify: tenant (verified client-certificate CN, else "default") and client country (geo
   // database, when a policy is configured).
@@ -61,18 +52,6 @@ class pipeline {
   [[nodiscard]] stage_result decide(request_context& ctx) const;
   // route: the first allowed cluster that serves the model and is available; fail closed.
   [[nodiscard]] stage_result route(request_context& ctx, const availability_fn& cluster_available) const;
-  // record: the access log line and, with an audit log, the audit record (every request: permits,
-  // denies, framing errors and failures alike) unless record_durably() already wrote it.
-  void record(const request_context& ctx, double seconds) const;
-  // The audit record alone, with `done` called once it is durable (or could not be written).
-  // The session calls it before the last byte of a response, so a client that saw a complete
-  // response knows its request is on the log. False without an audit log or with
-  // audit.record_before_response: false.
-  [[nodiscard]] bool records_before_response() const {
-    return audit_ != nullptr && cfg_->audit_record_before_response;
-  }
-  void record_durably(const request_context& ctx, double seconds,
-                      std::function<void(const audit::status&)> done) const;
 
  private:
   // A compiled policy with the configured clusters bound to it (route masks).
@@ -86,7 +65,6 @@ class pipeline {
   };
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
-  void append_audit(const request_context& ctx, double seconds, audit::append_callback done) const;
 
   std::shared_ptr<const config> cfg_;
   std::vector<std::vector<policy::glob_pattern>> models_;  // per cluster, compiled once
@@ -94,8 +72,6 @@ class pipeline {
   std::unique_ptr<policy::geo_db> geo_;
   policy::policy_store store_;
   std::atomic<std::shared_ptr<const binding>> binding_;
-  audit::audit_log* audit_ = nullptr;
-  audit::payload_mode audit_payload_ = audit::payload_mode::none;  // cfg_->audit_payload, parsed once
 };
 
 }  // namespace sovgw::gateway

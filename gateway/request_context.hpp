@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gateway/http_parser.hpp"
+#include "gateway/outcome.hpp"
 #include "policy/policy_source.hpp"
 
 namespace sovgw::gateway {
@@ -57,24 +58,23 @@ struct request_context {
   // outcome (record)
   int status = 0;
   std::uint64_t response_bytes = 0;
-  std::string completion;  // the response body as relayed, kept (bounded) only for the audit payload
-  std::string error_kind;  // empty on success
-  bool audit_recorded = false;  // the audit record is durable (written before the response ended)
+  std::string completion;        // the response body as relayed, kept (bounded) only for the audit payload
+  outcome result = outcome::ok;  // how the request ended (gateway/outcome.hpp)
+  bool audit_recorded = false;   // the audit record is durable (written before the response ended)
   bool upstream_reused = false;
 };
 
-// What a stage tells the session: go on, or answer now with an OpenAI-style error.
-struct stage_result {
-  bool proceed = true;
-  int status = 0;
-  std::string type;
-  std::string code;
-  std::string message;
+// What a stage tells the session: go on, or answer now with the outcome's OpenAI-style error.
+struct [[nodiscard]] stage_result {
+  outcome result = outcome::ok;
+  std::string message;  // for the client: why, in one sentence
 
+  [[nodiscard]] bool proceed() const { return result == outcome::ok; }
   static stage_result next() { return {}; }
-  static stage_result respond(int status, std::string type, std::string code, std::string message) {
-    return {false, status, std::move(type), std::move(code), std::move(message)};
-  }
+  static stage_result respond(outcome o, std::string message) { return {o, std::move(message)}; }
 };
+
+// What the session does with the connection once a request is over.
+enum class next_step : std::uint8_t { keep_alive, close, linger_close };
 
 }  // namespace sovgw::gateway

@@ -12,6 +12,7 @@
 #include <csignal>
 #include <stdexcept>
 
+#include "gateway/admin_server.hpp"
 #include "gateway/log.hpp"
 #include "gateway/session.hpp"
 
@@ -67,7 +68,8 @@ asio::awaitable<void> admin_accept_loop(worker& w, tcp::acceptor& acceptor) {
       }
       continue;
     }
-    asio::co_spawn(w.ioc, serve_admin_connection(w, std::move(socket)), log_exceptions("admin session failed"));
+    asio::co_spawn(w.ioc, serve_admin_connection(w, std::move(socket)),
+                   log_exceptions("admin session failed"));
   }
 }
 
@@ -83,8 +85,8 @@ void open_listener(tcp::acceptor& acceptor, const tcp::endpoint& ep, bool reuse_
   boost::system::error_code ec;
   acceptor.bind(ep, ec);
   if (ec) {
-    throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", ep.address().to_string(), ep.port(),
-                                         ec.message()));
+    throw std::runtime_error(
+        fmt::format("cannot listen on {}:{}: {}", ep.address().to_string(), ep.port(), ec.message()));
   }
   acceptor.listen(4096);
 }
@@ -115,8 +117,8 @@ server::server(std::shared_ptr<const config> cfg) {
       throw std::runtime_error(fmt::format("audit log {}: {}", cfg->audit_db, opened.error().message()));
     }
     state_.audit = std::move(opened.value());
-    state_.stages->attach_audit(state_.audit.get());
   }
+  state_.recorder = std::make_unique<request_recorder>(cfg, *state_.stats, state_.audit.get());
   unsigned n = cfg->threads != 0 ? cfg->threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<worker>(state_, i));
@@ -156,7 +158,9 @@ void server::reload_certificates() {
     log_line("info", "certificates reloaded").str("certificate", state_.cfg->tls.certificate).emit();
   } catch (const std::exception& e) {
     state_.stats->cert_reload_failures.fetch_add(1, std::memory_order_relaxed);
-    log_line("error", "certificate reload failed; keeping the current certificates").str("error", e.what()).emit();
+    log_line("error", "certificate reload failed; keeping the current certificates")
+        .str("error", e.what())
+        .emit();
   }
 }
 
@@ -203,9 +207,7 @@ void server::begin_drain() {
           co_await tick.async_wait(nothrow);
         }
         std::int64_t left = state_.stats->active_connections.load();
-        log_line(left == 0 ? "info" : "warn", "drained")
-            .num("connections_cut", left)
-            .emit();
+        log_line(left == 0 ? "info" : "warn", "drained").num("connections_cut", left).emit();
         for (auto& w : workers_) {
           w->ioc.stop();
         }
@@ -216,7 +218,10 @@ void server::begin_drain() {
 int server::run() {
   const config& cfg = *state_.cfg;
   worker& w0 = *workers_[0];
-  asio::signal_set signals(w0.ioc, SIGINT, SIGTERM, SIGHUP);
+  // Signals are handled on a control thread of their own: a SIGHUP recompiles the policy (0.7 s at
+  // 10k rules) and rebuilds TLS contexts, which must not stall any worker's connections.
+  asio::io_context control(1);
+  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   std::function<void()> wait_signal;
   wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -233,11 +238,16 @@ int server::run() {
     });
   };
   wait_signal();
+  std::thread control_thread([&control] {
+    auto guard = asio::make_work_guard(control);
+    control.run();
+  });
   for (auto& w : workers_) {
     asio::co_spawn(w->ioc, accept_loop(*w), log_exceptions("accept loop failed"));
   }
   if (admin_acceptor_) {
-    asio::co_spawn(w0.ioc, admin_accept_loop(w0, *admin_acceptor_), log_exceptions("admin accept loop failed"));
+    asio::co_spawn(w0.ioc, admin_accept_loop(w0, *admin_acceptor_),
+                   log_exceptions("admin accept loop failed"));
   }
   log_line("info", "listening")
       .str("address", cfg.listen_address)
@@ -262,6 +272,8 @@ int server::run() {
   for (auto& t : threads) {
     t.join();
   }
+  control.stop();
+  control_thread.join();
   {
     std::lock_guard lock(state_.audit_job_mutex);
     if (state_.audit_job.joinable()) {

@@ -1,7 +1,8 @@
 #pragma once
 
 // The gateway process: workers (one io_context and SO_REUSEPORT acceptor per thread), the admin
-// listener, signal handling (SIGTERM/SIGINT drain, SIGHUP certificate reload).
+// listener, and a control thread for signals (SIGTERM/SIGINT drain; SIGHUP reloads certificates and
+// recompiles the policy there, never on an I/O thread).
 // Control plane: the constructor and bind() throw std::runtime_error on bad certificates, keys or
 // addresses; run() only returns after a drain.
 

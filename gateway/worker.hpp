@@ -21,6 +21,7 @@
 #include "gateway/connection.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/pipeline.hpp"
+#include "gateway/request_recorder.hpp"
 #include "gateway/tls_context.hpp"
 #include "gateway/upstream_pool.hpp"
 
@@ -33,6 +34,7 @@ struct shared_state {
   std::unique_ptr<metrics> stats;
   std::unique_ptr<audit::audit_log> audit;  // null without audit: in the config
   std::unique_ptr<pipeline> stages;
+  std::unique_ptr<request_recorder> recorder;
   std::atomic<bool> draining{false};
   // The audit maintenance job (shred, retention) asked for on the admin listener: one at a time, on
   // its own thread (it flushes and compacts RocksDB); joined before the audit log closes.
@@ -43,7 +45,11 @@ struct shared_state {
 
 struct worker {
   worker(shared_state& s, unsigned index)
-      : shared(s), id(index), ioc(1), acceptor(ioc), pool(ioc, s.upstreams, *s.stats, s.cfg->timeouts),
+      : shared(s),
+        id(index),
+        ioc(1),
+        acceptor(ioc),
+        pool(ioc, s.upstreams, *s.stats, s.cfg->timeouts),
         rng(std::random_device{}()) {}
 
   shared_state& shared;

@@ -20,21 +20,20 @@ clusters:
   std::string raw = "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n\r\n";
   REQUIRE(sovgw::http::parse_request_head(raw, {}, ctx.head) == sovgw::http::parse_error::none);
   ctx.body = R"({"model":"mistral-small","stream":true,"messages":[]})";
-  CHECK(p.classify(ctx).proceed);
+  CHECK(p.classify(ctx).proceed());
   CHECK(ctx.model == "mistral-small");
   CHECK(ctx.stream);
-  CHECK(p.decide(ctx).proceed);
-  CHECK(p.route(ctx, [](int) { return true; }).proceed);
+  CHECK(p.decide(ctx).proceed());
+  CHECK(p.route(ctx, [](int) { return true; }).proceed());
   CHECK(ctx.cluster == 0);
   auto down = p.route(ctx, [](int) { return false; });
-  CHECK_FALSE(down.proceed);
-  CHECK(down.status == 503);
+  CHECK_FALSE(down.proceed());
+  CHECK(down.result == outcome::cluster_unavailable);
   ctx.model = "llama-3";
   auto none = p.route(ctx, [](int) { return true; });
-  CHECK(none.status == 404);
-  CHECK(none.code == "model_not_found");
+  CHECK(none.result == outcome::model_not_found);
   ctx.model.clear();  // GET /v1/models names no model: any allowed cluster serves it
-  CHECK(p.route(ctx, [](int) { return true; }).proceed);
+  CHECK(p.route(ctx, [](int) { return true; }).proceed());
   ctx.body = "{not json";
-  CHECK(p.classify(ctx).status == 400);
+  CHECK(p.classify(ctx).result == outcome::invalid_json);
 }

@@ -1,0 +1,247 @@
+#include "gateway/admin_server.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <functional>
+#include <optional>
+#include <thread>
+
+#include "gateway/log.hpp"
+#include "gateway/responses.hpp"
+
+namespace sovgw::gateway {
+
+namespace {
+
+constexpr milliseconds linger_time{2000};
+
+// The value of `name` in a request target's query string, percent-decoded; nullopt when absent
+// or malformed.
+std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) != name) {
+      continue;
+    }
+    const std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string out;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        out += ' ';
+      } else if (raw[i] != '%') {
+        out += raw[i];
+      } else {
+        unsigned value = 0;
+        if (i + 2 >= raw.size() ||
+            std::from_chars(raw.data() + i + 1, raw.data() + i + 3, value, 16).ptr != raw.data() + i + 3) {
+          return std::nullopt;
+        }
+        out += static_cast<char>(value);
+        i += 2;
+      }
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+bool is_loopback_peer(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  return !ec && peer.address().is_loopback();
+}
+
+struct admin_answer {
+  int status = 200;
+  std::string body;  // JSON
+};
+
+admin_answer admin_error(int status, std::string_view message) {
+  std::string body = "{\"error\":{\"message\":";
+  append_json_string(body, message);
+  body += "}}\n";
+  return {status, std::move(body)};
+}
+
+// Runs an audit maintenance job off the event loop (shredding and retention flush and compact
+// RocksDB) and resumes with its answer. One job at a time: 409 while another runs. Deliberately
+// not a coroutine, and `job` is taken from the caller's frame: GCC 12 destroys temporaries with
+// non-trivial destructors in a co_await expression twice.
+asio::awaitable<admin_answer> run_audit_job(worker& w, std::function<admin_answer()>& job) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(admin_answer)>(
+      [&st = w.shared, &job](auto handler) {
+        std::function<admin_answer()> work = std::move(job);
+        auto ex = asio::get_associated_executor(handler);
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        if (st.audit_job_busy.exchange(true)) {
+          asio::post(ex, [h]() mutable {
+            std::move (*h)(admin_error(409, "another audit job is running; try again when it has finished"));
+          });
+          return;
+        }
+        std::lock_guard lock(st.audit_job_mutex);
+        if (st.audit_job.joinable()) {
+          st.audit_job.join();  // the previous job is done (it cleared audit_job_busy)
+        }
+        st.audit_job = std::thread([&st, work = std::move(work), h, ex]() mutable {
+          admin_answer answer = work();
+          st.audit_job_busy.store(false);
+          asio::post(ex, [h, answer = std::move(answer)]() mutable { std::move (*h)(std::move(answer)); });
+        });
+      },
+      asio::use_awaitable);
+}
+
+// POST /admin/audit/shred?tenant=T and POST /admin/audit/retain?older_than=90d: the auditors'
+// `shred` and `retain` for a log a running gateway holds open (the CLI cannot open it then).
+asio::awaitable<admin_answer> audit_admin(worker& w, std::string_view path, std::string_view target) {
+  audit::audit_log* log = w.shared.audit.get();
+  if (log == nullptr) {
+    co_return admin_error(404, "this gateway has no audit log (no audit: section in its config)");
+  }
+  if (w.shared.draining.load(std::memory_order_relaxed)) {
+    co_return admin_error(
+        503, "the gateway is shutting down; run the job with the sovgw audit CLI once it has stopped");
+  }
+  if (path == "/admin/audit/shred") {
+    const auto tenant = query_param(target, "tenant");
+    if (!tenant || tenant->empty() || tenant->size() > 1024) {
+      co_return admin_error(400, "name the tenant: POST /admin/audit/shred?tenant=T (percent-encoded)");
+    }
+    std::function<admin_answer()> job = [log, tenant = *tenant] {
+      auto seq = log->shred_tenant(tenant);
+      if (!seq.is_ok()) {
+        return admin_error(seq.error().code() == audit::error_code::not_found ? 404 : 500,
+                           seq.error().message());
+      }
+      log_line("info", "audit tenant shredded")
+          .str("tenant", tenant)
+          .num("record", static_cast<std::int64_t>(seq.value()))
+          .emit();
+      std::string body = "{\"tenant\":";
+      append_json_string(body, tenant);
+      body += fmt::format(
+          ",\"record\":{},\"message\":\"the tenant's data keys are destroyed: its payloads are unreadable; "
+          "records and proofs stay valid\"}}\n",
+          seq.value());
+      return admin_answer{200, std::move(body)};
+    };
+    co_return co_await run_audit_job(w, job);
+  }
+  const auto age_text = query_param(target, "older_than");
+  const auto age = age_text ? audit::parse_age_seconds(*age_text) : std::nullopt;
+  if (!age) {
+    co_return admin_error(400,
+                          "give the retention age: POST /admin/audit/retain?older_than=90d (d, h, m or s)");
+  }
+  std::function<admin_answer()> job = [log, age = *age, age_text = *age_text] {
+    const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count());
+    const std::uint64_t age_us = age * 1000000;
+    auto dropped = log->drop_payloads_before(now > age_us ? now - age_us : 0);
+    if (!dropped.is_ok()) {
+      return admin_error(500, dropped.error().message());
+    }
+    log_line("info", "audit retention run")
+        .str("older_than", age_text)
+        .num("dropped", static_cast<std::int64_t>(dropped.value()))
+        .emit();
+    std::string body = fmt::format("{{\"dropped\":{},\"older_than\":", dropped.value());
+    append_json_string(body, age_text);
+    body += ",\"message\":\"payloads past retention are deleted; their records stay provable\"}\n";
+    return admin_answer{200, std::move(body)};
+  };
+  co_return co_await run_audit_job(w, job);
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
+  // Audit jobs destroy data: they are taken from loopback peers only, whatever address the admin
+  // listener is bound to (it has no authentication of its own).
+  const bool loopback_peer = is_loopback_peer(socket);
+  auto conn = std::make_shared<connection>(std::move(socket), nullptr);
+  std::string buf;
+  http::limits lim;
+  while (true) {
+    http::head_scanner scanner(lim, true);
+    http::head_scanner::state st = scanner.scan(buf);
+    while (st == http::head_scanner::state::need_more) {
+      connection::read_result r = co_await conn->read_into(buf, 4096, milliseconds(10000));
+      if (r.status != io_status::ok) {
+        conn->close();
+        co_return;
+      }
+      st = scanner.scan(buf);
+    }
+    http::message_head head;
+    if (st == http::head_scanner::state::error ||
+        http::parse_request_head(buf.substr(0, scanner.head_size()), lim, head) != http::parse_error::none ||
+        (head.framing != http::body_framing::none &&
+         !(head.framing == http::body_framing::content_length && head.content_length == 0))) {
+      co_await conn->write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", {},
+                           milliseconds(5000));
+      co_await conn->linger_close(linger_time);
+      co_return;
+    }
+    buf.erase(0, scanner.head_size());
+    std::string_view path = head.target.substr(0, head.target.find('?'));
+    int status = 200;
+    std::string body;
+    std::string_view type = "text/plain; charset=utf-8";
+    bool draining = w.shared.draining.load(std::memory_order_relaxed);
+    const bool admin_job = path == "/admin/audit/shred" || path == "/admin/audit/retain";
+    if (admin_job && head.method == "POST") {
+      admin_answer a = admin_error(403, "audit jobs are accepted from the loopback interface only");
+      if (loopback_peer) {
+        a = co_await audit_admin(w, path, head.target);
+      }
+      status = a.status;
+      body = std::move(a.body);
+      type = "application/json";
+    } else if (admin_job || (head.method != "GET" && head.method != "HEAD")) {
+      status = 405;
+      body = admin_job ? "use POST\n" : "method not allowed\n";
+    } else if (path == "/healthz") {
+      body = "ok\n";
+    } else if (path == "/readyz") {
+      status = draining ? 503 : 200;
+      body = draining ? "draining\n" : "ready\n";
+    } else if (path == "/metrics") {
+      body = w.shared.stats->render();
+      if (w.shared.audit) {
+        body += render_audit_metrics(*w.shared.audit);
+      }
+      type = "text/plain; version=0.0.4; charset=utf-8";
+    } else {
+      status = 404;
+      body =
+          "not found; try /healthz, /readyz, /metrics, POST /admin/audit/shred or POST /admin/audit/retain\n";
+    }
+    std::string out =
+        fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n", status,
+                    reason_phrase(status), type, body.size(), head.keep_alive ? "" : "Connection: close\r\n");
+    if (co_await conn->write(out, head.method == "HEAD" ? std::string_view() : body, milliseconds(10000)) !=
+            io_status::ok ||
+        !head.keep_alive) {
+      conn->close();
+      co_return;
+    }
+  }
+}
+
+}  // namespace sovgw::gateway

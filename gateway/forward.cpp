@@ -1,0 +1,253 @@
+#include "gateway/forward.hpp"
+
+#include <fmt/format.h>
+
+#include "gateway/log.hpp"
+#include "gateway/responses.hpp"
+
+namespace sovgw::gateway {
+
+namespace {
+
+constexpr std::size_t read_chunk = 16 * 1024;
+
+bool starts_with_icase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && http::iequals(s.substr(0, prefix.size()), prefix);
+}
+
+}  // namespace
+
+struct upstream_exchange::client_watch {
+  bool active = true;
+  bool gone = false;
+  char peek = 0;
+  std::shared_ptr<connection> upstream;
+};
+
+upstream_exchange::upstream_exchange(worker& w, request_context& ctx, std::shared_ptr<connection> client)
+    : w_(w),
+      ctx_(ctx),
+      client_(std::move(client)),
+      cluster_(*w.shared.upstreams[static_cast<std::size_t>(ctx.cluster)]) {}
+
+upstream_exchange::~upstream_exchange() {
+  if (!released_) {
+    (void)release(false);
+  }
+}
+
+asio::awaitable<stage_result> upstream_exchange::forward() {
+  upstream_pool::failure why;
+  lease_ = co_await w_.pool.acquire(ctx_.cluster, why);
+  const std::string& name = cluster_.config->name;
+  if (!lease_.conn) {
+    log_line("warn", "no upstream connection")
+        .str("request_id", ctx_.request_id)
+        .str("cluster", name)
+        .str("detail", why.detail)
+        .emit();
+    if (why.kind == upstream_error_kind::tls) {
+      co_return stage_result::respond(outcome::upstream_tls_error,
+                                      fmt::format("cluster '{}' failed TLS verification", name));
+    }
+    if (why.kind == upstream_error_kind::timeout) {
+      co_return stage_result::respond(outcome::upstream_connect_timeout,
+                                      fmt::format("connecting to cluster '{}' timed out", name));
+    }
+    co_return stage_result::respond(outcome::upstream_connect_failed,
+                                    fmt::format("cluster '{}' is unavailable; try again later", name));
+  }
+  ctx_.endpoint = lease_.endpoint->label;
+  ctx_.upstream_reused = lease_.reused;
+  watch_ = std::make_shared<client_watch>();
+  watch_->upstream = lease_.conn;
+  watch_client();
+
+  std::string head = request_head();
+  const milliseconds idle = w_.shared.cfg->timeouts.stream_idle;
+  io_status sent;
+  if (ctx_.body.size() <= 16 * 1024) {
+    head += ctx_.body;
+    sent = co_await lease_.conn->write(head, {}, idle);
+  } else {
+    sent = co_await lease_.conn->write(head, ctx_.body, idle);
+  }
+  if (sent != io_status::ok) {
+    co_return upstream_failed(upstream_error_kind::reset, sent, "sending the request");
+  }
+  stage_result answered = co_await read_response_head();
+  co_return answered;
+}
+
+asio::awaitable<stage_result> upstream_exchange::read_response_head() {
+  connection& upstream = *lease_.conn;
+  const milliseconds wait = w_.shared.cfg->timeouts.upstream_response;
+  http::limits response_limits;
+  response_limits.max_request_line = 8 * 1024;
+  response_limits.max_head_bytes = 64 * 1024;
+  // The answer cannot be there yet: wait for it rather than try a read that would fail.
+  const io_status ready = co_await upstream.wait_readable(wait);
+  if (ready != io_status::ok) {
+    co_return upstream_failed(
+        ready == io_status::timeout ? upstream_error_kind::timeout : upstream_error_kind::reset, ready,
+        "waiting for the response");
+  }
+  while (true) {
+    http::head_scanner scanner(response_limits, false);
+    http::head_scanner::state st = scanner.scan(buffered_);
+    while (st == http::head_scanner::state::need_more) {
+      connection::read_result r = co_await upstream.read_into(buffered_, read_chunk, wait);
+      if (r.status != io_status::ok) {
+        co_return upstream_failed(
+            r.status == io_status::timeout ? upstream_error_kind::timeout : upstream_error_kind::reset,
+            r.status, "waiting for the response");
+      }
+      st = scanner.scan(buffered_);
+    }
+    if (st == http::head_scanner::state::error) {
+      co_return upstream_failed(upstream_error_kind::protocol, io_status::error, "malformed response head");
+    }
+    std::string raw = buffered_.substr(0, scanner.head_size());
+    buffered_.erase(0, scanner.head_size());
+    if (http::parse_response_head(std::move(raw), ctx_.head.method, head_) != http::parse_error::none ||
+        head_.status == 101) {
+      co_return upstream_failed(upstream_error_kind::protocol, io_status::error, "malformed response head");
+    }
+    if (head_.status >= 200) {
+      break;
+    }
+  }
+  w_.pool.report_success(*lease_.endpoint);
+  co_return stage_result::next();
+}
+
+stage_result upstream_exchange::upstream_failed(upstream_error_kind kind, io_status s,
+                                                std::string_view what) {
+  const std::string& name = cluster_.config->name;
+  if (s == io_status::cancelled) {
+    // The client left (release() says so); nobody is there to read an answer.
+    return stage_result::respond(outcome::client_disconnected, "the client went away");
+  }
+  w_.shared.stats->upstream_error(ctx_.cluster, kind);
+  w_.pool.report_failure(ctx_.cluster, *lease_.endpoint);
+  log_line("warn", "upstream failed")
+      .str("request_id", ctx_.request_id)
+      .str("cluster", name)
+      .str("endpoint", lease_.endpoint->label)
+      .str("stage", what)
+      .str("io", to_string(s))
+      .boolean("reused_connection", lease_.reused)
+      .emit();
+  if (s == io_status::timeout) {
+    return stage_result::respond(outcome::upstream_timeout,
+                                 fmt::format("cluster '{}' did not answer in time", name));
+  }
+  return stage_result::respond(
+      kind == upstream_error_kind::protocol ? outcome::upstream_protocol : outcome::upstream_reset,
+      fmt::format("cluster '{}' failed: {}", name, what));
+}
+
+void upstream_exchange::failed_mid_body(outcome o, io_status s) {
+  if (s == io_status::cancelled) {
+    return;  // the client left; not the cluster's fault
+  }
+  ctx_.result = o;
+  w_.shared.stats->upstream_error(ctx_.cluster, upstream_error_kind::reset);
+  w_.pool.report_failure(ctx_.cluster, *lease_.endpoint);
+  log_line("warn", "upstream failed mid-body")
+      .str("request_id", ctx_.request_id)
+      .str("endpoint", lease_.endpoint->label)
+      .str("error", kind_of(o))
+      .emit();
+}
+
+bool upstream_exchange::release(bool reusable) {
+  released_ = true;
+  bool gone = false;
+  if (watch_) {
+    watch_->active = false;
+    client_->cancel_pending();
+    gone = watch_->gone;
+  }
+  if (gone) {
+    ctx_.result = outcome::client_disconnected;
+    if (ctx_.status == 0) {
+      ctx_.status = 499;  // nginx's convention: the client closed the request
+    }
+    w_.shared.stats->client_disconnects.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (lease_.conn) {
+    w_.pool.release(ctx_.cluster, std::move(lease_), reusable && !gone);
+  }
+  return gone;
+}
+
+// While a request is at the cluster, a client that goes away (closes, resets, or sends TLS
+// close_notify) cancels it. Pipelined data from a live client ends the watch.
+// A one-byte MSG_PEEK receive rather than a readiness wait: Asio queues a receive without a
+// syscall (a wait costs an epoll_ctl), and peeking leaves the bytes for OpenSSL.
+void upstream_exchange::watch_client() {
+  client_->socket().async_receive(
+      asio::buffer(&watch_->peek, 1), tcp::socket::message_peek,
+      [client = client_, watch = watch_](const boost::system::error_code& ec, std::size_t) {
+        if (ec == asio::error::operation_aborted || !watch->active) {
+          return;
+        }
+        if (ec || client->peer_gone()) {
+          watch->gone = true;
+          watch->upstream->cancel();
+        }
+      });
+}
+
+std::string upstream_exchange::request_head() const {
+  const http::message_head& h = ctx_.head;
+  std::string out;
+  out.reserve(h.raw.size() + 256);
+  out += h.method;
+  out += ' ';
+  out += h.target;
+  out += " HTTP/1.1\r\n";
+  append_field(out, "Host", cluster_.host_header);
+  std::string xff;
+  std::string forwarded;
+  for (const http::field& f : h.fields) {
+    if (http::is_hop_by_hop(h, f.name) || http::iequals(f.name, "host") ||
+        http::iequals(f.name, "content-length") || http::iequals(f.name, "expect") ||
+        http::iequals(f.name, "x-request-id") || http::iequals(f.name, "x-forwarded-proto") ||
+        starts_with_icase(f.name, "sovereign-")) {
+      continue;
+    }
+    if (http::iequals(f.name, "x-forwarded-for")) {
+      xff += xff.empty() ? "" : ", ";
+      xff += f.value;
+      continue;
+    }
+    if (http::iequals(f.name, "forwarded")) {
+      forwarded += forwarded.empty() ? "" : ", ";
+      forwarded += f.value;
+      continue;
+    }
+    append_field(out, f.name, f.value);
+  }
+  xff += xff.empty() ? "" : ", ";
+  xff += ctx_.client_ip;
+  append_field(out, "X-Forwarded-For", xff);
+  const bool v6 = ctx_.client_ip.find(':') != std::string::npos;
+  forwarded += forwarded.empty() ? "for=" : ", for=";
+  forwarded += v6 ? "\"[" : "";
+  forwarded += ctx_.client_ip;
+  forwarded += v6 ? "]\";proto=https" : ";proto=https";
+  append_field(out, "Forwarded", forwarded);
+  append_field(out, "X-Forwarded-Proto", "https");
+  append_field(out, "X-Request-Id", ctx_.request_id);
+  if (!ctx_.body.empty() || h.method == "POST" || h.method == "PUT" || h.method == "PATCH") {
+    out += "Content-Length: ";
+    append_number(out, ctx_.body.size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
+}  // namespace sovgw::gateway

@@ -1,0 +1,67 @@
+#pragma once
+
+// forward: the request to the chosen cluster and the cluster's response head back.
+//
+// An upstream_exchange holds one pooled, verified connection to an endpoint of ctx.cluster from
+// forward() until release(); relay reads the response body through it. While it holds the
+// connection it watches the client: a client that closes or resets cancels the exchange at once
+// (the cluster sees its connection close). Lives on one worker's thread, inside one request.
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
+
+#include "gateway/connection.hpp"
+#include "gateway/http_parser.hpp"
+#include "gateway/request_context.hpp"
+#include "gateway/upstream_pool.hpp"
+#include "gateway/worker.hpp"
+
+namespace sovgw::gateway {
+
+class upstream_exchange {
+ public:
+  upstream_exchange(worker& w, request_context& ctx, std::shared_ptr<connection> client);
+  ~upstream_exchange();
+  upstream_exchange(const upstream_exchange&) = delete;
+  upstream_exchange& operator=(const upstream_exchange&) = delete;
+
+  // Leases a connection (connect and TLS failures move on to the next endpoint; nothing is retried
+  // once request bytes are sent), sends the request head and body, and reads the response head
+  // (1xx interim responses dropped). On failure the result names the outcome for the client's
+  // error answer; the endpoint is reported to the pool when the failure is the cluster's.
+  [[nodiscard]] boost::asio::awaitable<stage_result> forward();
+
+  [[nodiscard]] connection& upstream() { return *lease_.conn; }
+  [[nodiscard]] const http::message_head& response_head() const { return head_; }
+  // Response bytes read past the head (the start of the body).
+  [[nodiscard]] std::string& buffered() { return buffered_; }
+
+  // The cluster failed while its body was being relayed (`s` is how the read ended): counted, the
+  // endpoint reported, logged. A cancelled read is the client's doing and reports nothing.
+  void failed_mid_body(outcome o, io_status s);
+
+  // Ends the exchange: stops watching the client, returns the connection to the pool (kept only if
+  // `reusable` and the client did not leave). True if the client went away meanwhile (ctx.result is
+  // then client_disconnected).
+  bool release(bool reusable);
+
+ private:
+  struct client_watch;
+  [[nodiscard]] std::string request_head() const;
+  [[nodiscard]] boost::asio::awaitable<stage_result> read_response_head();
+  [[nodiscard]] stage_result upstream_failed(upstream_error_kind kind, io_status s, std::string_view what);
+  void watch_client();
+
+  worker& w_;
+  request_context& ctx_;
+  std::shared_ptr<connection> client_;
+  const upstream_cluster& cluster_;
+  upstream_pool::lease lease_;
+  std::shared_ptr<client_watch> watch_;
+  http::message_head head_;
+  std::string buffered_;
+  bool released_ = false;
+};
+
+}  // namespace sovgw::gateway

@@ -1,0 +1,248 @@
+#include "gateway/relay.hpp"
+
+#include <fmt/format.h>
+
+#include <iterator>
+
+#include "gateway/responses.hpp"
+
+// GCC 12 miscompiles some coroutines that use a co_await result inside a condition or a co_return
+// (a SIGILL on resume was seen here). In the gateway's coroutines, a co_await result is always
+// first bound to a named local.
+
+namespace sovgw::gateway {
+
+namespace {
+
+constexpr std::size_t read_chunk = 16 * 1024;
+constexpr std::size_t max_completion = 1024 * 1024;  // the audit payload keeps the first MiB
+
+std::string client_response_head(const request_context& ctx, const http::message_head& up, bool chunked,
+                                 bool close) {
+  std::string out;
+  out.reserve(up.raw.size() + 128);
+  out += "HTTP/1.1 ";
+  append_number(out, static_cast<std::uint64_t>(up.status));
+  out += ' ';
+  out += up.reason.empty() ? reason_phrase(up.status) : up.reason;
+  out += "\r\n";
+  for (const http::field& f : up.fields) {
+    if (http::is_hop_by_hop(up, f.name) || http::iequals(f.name, "x-request-id") ||
+        (http::iequals(f.name, "content-length") && up.framing != http::body_framing::none)) {
+      continue;
+    }
+    append_field(out, f.name, f.value);
+  }
+  append_field(out, "X-Request-Id", ctx.request_id);
+  if (up.framing == http::body_framing::content_length) {
+    out += "Content-Length: ";
+    append_number(out, up.content_length);
+    out += "\r\n";
+  } else if (chunked) {
+    out += "Transfer-Encoding: chunked\r\n";
+  }
+  if (close) {
+    out += "Connection: close\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
+// One relay: the state the per-framing loops share.
+class relay_run {
+ public:
+  relay_run(request_context& ctx, upstream_exchange& ex, connection& client, const request_recorder& recorder,
+            milliseconds idle, bool keep_alive)
+      : ctx_(ctx), ex_(ex), client_(client), recorder_(recorder), idle_(idle) {
+    const http::message_head& up = ex.response_head();
+    const bool client_http10 = ctx.head.version_minor == 0;
+    const bool streamed =
+        up.framing == http::body_framing::chunked || up.framing == http::body_framing::until_close;
+    chunked_ = streamed && !client_http10;
+    const bool close = !keep_alive || (streamed && client_http10);
+    after_ = close ? next_step::close : next_step::keep_alive;
+    capture_ = recorder.captures_completion(ctx);
+    ctx.status = up.status;
+    out_ = client_response_head(ctx, up, chunked_, close);
+  }
+
+  asio::awaitable<relay_result> run() {
+    const http::body_framing framing = ex_.response_head().framing;
+    relay_result r;
+    if (framing == http::body_framing::none) {
+      r = co_await no_body();
+    } else if (framing == http::body_framing::content_length) {
+      r = co_await content_length();
+    } else if (framing == http::body_framing::chunked) {
+      r = co_await chunked();
+    } else {
+      r = co_await until_close();
+    }
+    co_return r;
+  }
+
+ private:
+  asio::awaitable<relay_result> no_body() {
+    const bool durable = co_await recorder_.make_durable(ctx_);
+    if (!durable) {
+      co_return relay_result{};
+    }
+    const bool written = co_await write_or_fail();
+    co_return written ? done() : relay_result{};
+  }
+
+  asio::awaitable<relay_result> content_length() {
+    std::string& upbuf = ex_.buffered();
+    std::uint64_t remaining = ex_.response_head().content_length;
+    while (true) {
+      const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, upbuf.size()));
+      body(std::string_view(upbuf).substr(0, take));
+      upbuf.erase(0, take);
+      remaining -= take;
+      if (remaining == 0) {
+        const bool durable = co_await recorder_.make_durable(ctx_);
+        if (!durable) {
+          co_return relay_result{};  // the client sees a truncated body
+        }
+      }
+      const bool written = co_await write_or_fail();
+      if (!written) {
+        co_return relay_result{};
+      }
+      if (remaining == 0) {
+        co_return done();
+      }
+      connection::read_result r = co_await ex_.upstream().read_into(
+          upbuf, static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk, remaining)), idle_);
+      if (r.status != io_status::ok) {
+        co_return mid_body_failure(r.status);
+      }
+    }
+  }
+
+  asio::awaitable<relay_result> chunked() {
+    http::chunk_decoder decoder(UINT64_MAX);
+    std::string& upbuf = ex_.buffered();
+    std::string decoded;
+    while (true) {
+      decoded.clear();
+      std::size_t consumed = 0;
+      const http::chunk_decoder::state st = decoder.feed(upbuf, consumed, decoded);
+      upbuf.erase(0, consumed);
+      if (st == http::chunk_decoder::state::error) {
+        ex_.failed_mid_body(outcome::upstream_bad_chunking, io_status::error);
+        co_return relay_result{};
+      }
+      body(decoded);
+      if (st == http::chunk_decoder::state::done) {
+        const bool ended = co_await end_stream();
+        co_return ended ? done() : relay_result{};
+      }
+      const bool written = co_await write_or_fail();
+      if (!written) {
+        co_return relay_result{};
+      }
+      connection::read_result r = co_await ex_.upstream().read_into(upbuf, read_chunk, idle_);
+      if (r.status != io_status::ok) {
+        co_return mid_body_failure(r.status);
+      }
+    }
+  }
+
+  // An HTTP/1.0-style body that ends when the cluster closes its connection.
+  asio::awaitable<relay_result> until_close() {
+    std::string& upbuf = ex_.buffered();
+    while (true) {
+      body(upbuf);
+      upbuf.clear();
+      const bool written = co_await write_or_fail();
+      if (!written) {
+        co_return relay_result{};
+      }
+      connection::read_result r = co_await ex_.upstream().read_into(upbuf, read_chunk, idle_);
+      if (r.status == io_status::eof) {
+        const bool ended = co_await end_stream();
+        co_return ended ? relay_result{after_, false} : relay_result{};
+      }
+      if (r.status != io_status::ok) {
+        co_return mid_body_failure(r.status);
+      }
+    }
+  }
+
+  // The end of a streamed body: durable record first, then the terminating chunk.
+  asio::awaitable<bool> end_stream() {
+    const bool durable = co_await recorder_.make_durable(ctx_);
+    if (!durable) {
+      co_return false;
+    }
+    if (chunked_) {
+      out_ += "0\r\n\r\n";
+    }
+    const bool written = co_await write_or_fail();
+    co_return written;
+  }
+
+  // Body bytes for the client: counted, kept for the audit payload when it keeps them, and framed.
+  void body(std::string_view data) {
+    ctx_.response_bytes += data.size();
+    if (capture_ && ctx_.completion.size() < max_completion) {
+      ctx_.completion.append(data.substr(0, max_completion - ctx_.completion.size()));
+    }
+    if (data.empty()) {
+      return;
+    }
+    if (chunked_) {
+      fmt::format_to(std::back_inserter(out_), "{:x}\r\n", data.size());
+    }
+    out_ += data;
+    if (chunked_) {
+      out_ += "\r\n";
+    }
+  }
+
+  // Writes what is pending; false (with the outcome set) if the client could not take it.
+  asio::awaitable<bool> write_or_fail() {
+    if (out_.empty()) {
+      co_return true;
+    }
+    const io_status s = co_await client_.write(out_, {}, idle_);
+    out_.clear();
+    if (s != io_status::ok) {
+      ctx_.result = s == io_status::timeout ? outcome::client_write_timeout : outcome::client_write_failed;
+      co_return false;
+    }
+    co_return true;
+  }
+
+  relay_result mid_body_failure(io_status s) {
+    ex_.failed_mid_body(
+        s == io_status::timeout ? outcome::upstream_stream_timeout : outcome::upstream_reset_mid_body, s);
+    return relay_result{};  // the client sees a truncated body
+  }
+
+  relay_result done() const {
+    return relay_result{after_, ex_.response_head().keep_alive && ex_.buffered().empty()};
+  }
+
+  request_context& ctx_;
+  upstream_exchange& ex_;
+  connection& client_;
+  const request_recorder& recorder_;
+  milliseconds idle_;
+  bool chunked_ = false;
+  bool capture_ = false;
+  next_step after_ = next_step::close;
+  std::string out_;
+};
+
+}  // namespace
+
+asio::awaitable<relay_result> relay(request_context& ctx, upstream_exchange& exchange, connection& client,
+                                    const request_recorder& recorder, milliseconds idle, bool keep_alive) {
+  relay_run run(ctx, exchange, client, recorder, idle, keep_alive);
+  const relay_result r = co_await run.run();
+  co_return r;
+}
+
+}  // namespace sovgw::gateway

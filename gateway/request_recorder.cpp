@@ -1,0 +1,163 @@
+#include "gateway/request_recorder.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "gateway/log.hpp"
+
+namespace sovgw::gateway {
+
+namespace asio = boost::asio;
+
+namespace {
+
+double seconds_since(const request_context& ctx) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count();
+}
+
+}  // namespace
+
+request_recorder::request_recorder(std::shared_ptr<const config> cfg, metrics& stats, audit::audit_log* log)
+    : cfg_(std::move(cfg)), stats_(stats), log_(log) {
+  (void)audit::parse_payload_mode(cfg_->audit_payload, max_payload_);  // validated by the config parser
+}
+
+audit::payload_mode request_recorder::payload_mode(const request_context& ctx) const {
+  const audit::payload_mode asked =
+      ctx.payload_obligation == policy::log_payload::none     ? audit::payload_mode::none
+      : ctx.payload_obligation == policy::log_payload::digest ? audit::payload_mode::digest
+                                                              : audit::payload_mode::sealed;
+  return std::min(max_payload_, asked);
+}
+
+asio::awaitable<bool> request_recorder::make_durable(request_context& ctx) const {
+  if (log_ == nullptr || !cfg_->audit_record_before_response || ctx.audit_recorded) {
+    co_return true;
+  }
+  audit::status s = co_await append_and_wait(ctx, seconds_since(ctx));
+  ctx.audit_recorded = true;  // finish() must not append it a second time, durable or not
+  if (!s.is_ok()) {
+    ctx.result = outcome::audit_unavailable;
+    log_line("error", "audit append failed")
+        .str("request_id", ctx.request_id)
+        .str("error", s.message())
+        .emit();
+    co_return false;
+  }
+  co_return true;
+}
+
+// The awaitable side of audit_log::append_async, resumed on the caller's executor. Not a coroutine,
+// and only references are captured: GCC 12 destroys temporaries with non-trivial destructors in a
+// co_await expression twice.
+asio::awaitable<audit::status> request_recorder::append_and_wait(const request_context& ctx,
+                                                                 double seconds) const {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(audit::status)>(
+      [this, &ctx, seconds](auto handler) {
+        auto ex = asio::get_associated_executor(handler);
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        log_->append_async(audit_record(ctx, seconds), audit::payload{ctx.body, ctx.completion},
+                           [h, ex](const audit::status& st, std::uint64_t) {
+                             asio::post(ex, [h, st]() mutable { std::move (*h)(st); });
+                           });
+      },
+      asio::use_awaitable);
+}
+
+void request_recorder::finish(const request_context& ctx) const {
+  const double seconds = seconds_since(ctx);
+  stats_.request_done(ctx.cluster, ctx.status, seconds, ctx.result);
+  if (!ctx.data_classes.empty()) {
+    stats_.classified_requests.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (ctx.redactions > 0) {
+    stats_.redactions.fetch_add(ctx.redactions, std::memory_order_relaxed);
+  }
+  if (log_ != nullptr && !ctx.audit_recorded) {
+    log_->append_async(audit_record(ctx, seconds), audit::payload{ctx.body, ctx.completion},
+                       [request_id = ctx.request_id](const audit::status& s, std::uint64_t) {
+                         if (!s.is_ok()) {
+                           log_line("error", "audit append failed")
+                               .str("request_id", request_id)
+                               .str("error", s.message())
+                               .emit();
+                         }
+                       });
+  }
+  if (cfg_->access_log) {
+    access_line(ctx, seconds);
+  }
+}
+
+audit::record request_recorder::audit_record(const request_context& ctx, double seconds) const {
+  audit::record r;
+  r.timestamp_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(ctx.received_at.time_since_epoch()).count());
+  r.request_id = ctx.request_id;
+  r.tenant = ctx.tenant;
+  r.client_country = ctx.client_country == "unknown" ? std::string() : ctx.client_country;
+  r.country_source = ctx.client_country_source;
+  r.client_ip = ctx.client_ip;
+  r.method = std::string(ctx.head.method);
+  r.path = std::string(ctx.head.target.substr(0, ctx.head.target.find('?')));
+  r.model = ctx.model;
+  r.data_classes = ctx.data_classes;
+  r.decision = ctx.policy_version.empty() ? (ctx.status == 0 ? "none" : "no-policy")
+                                          : (ctx.permitted ? "permit" : "deny");
+  r.rule_ids = ctx.matched_rules;
+  r.policy_version = ctx.policy_version;
+  if (ctx.cluster >= 0) {
+    const cluster_config& c = cfg_->clusters[static_cast<std::size_t>(ctx.cluster)];
+    r.cluster = c.name;
+    r.cluster_country = c.country;
+  }
+  r.status = static_cast<std::uint32_t>(ctx.status);
+  r.bytes_in = ctx.body.size();
+  r.bytes_out = ctx.response_bytes;
+  r.latency_us = static_cast<std::uint64_t>(seconds * 1e6);
+  r.error_kind = std::string(kind_of(ctx.result));
+  r.payload = payload_mode(ctx);
+  return r;
+}
+
+void request_recorder::access_line(const request_context& ctx, double seconds) const {
+  std::string_view path =
+      ctx.head.target.substr(0, ctx.head.target.find('?'));  // query strings may hold secrets
+  log_line line("info", "request");
+  line.str("request_id", ctx.request_id)
+      .str("client_ip", ctx.client_ip)
+      .str("method", ctx.head.method)
+      .str("path", path)
+      .str("tenant", ctx.tenant)
+      .str("client_country", ctx.client_country)
+      .str("model", ctx.model)
+      .boolean("stream", ctx.stream)
+      .num("status", ctx.status)
+      .str("cluster", ctx.cluster >= 0
+                          ? std::string_view(cfg_->clusters[static_cast<std::size_t>(ctx.cluster)].name)
+                          : std::string_view())
+      .str("endpoint", ctx.endpoint)
+      .num("request_bytes", static_cast<std::int64_t>(ctx.body.size()))
+      .num("response_bytes", static_cast<std::int64_t>(ctx.response_bytes))
+      .real("duration_s", seconds);
+  if (!ctx.policy_version.empty()) {
+    line.str("decision", ctx.permitted ? "permit" : "deny")
+        .str("rules", fmt::format("{}", fmt::join(ctx.matched_rules, ",")))
+        .str("policy_version", ctx.policy_version);
+  }
+  if (!ctx.data_classes.empty()) {
+    line.str("data_classes", fmt::format("{}", fmt::join(ctx.data_classes, ",")));
+  }
+  if (ctx.redactions > 0) {
+    line.num("redacted", static_cast<std::int64_t>(ctx.redactions));
+  }
+  if (ctx.result != outcome::ok) {
+    line.str("error", kind_of(ctx.result));
+  }
+  line.emit();
+}
+
+}  // namespace sovgw::gateway

@@ -1,0 +1,57 @@
+#pragma once
+
+// record: the last stage of every request, and the only code that knows what "recorded" means.
+// It owns the request's metrics, its JSON access line, its audit record and the wait for that
+// record to be durable. The fail-closed rule lives here and nowhere else: an answer that carries a
+// cluster's data must not reach its last byte unless its audit record is durable.
+//
+// Thread-safety: one recorder is shared by all workers; every method may be called from any I/O
+// thread (the audit log and the metrics are thread-safe, the rest is const).
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+
+#include "audit/audit_log.hpp"
+#include "gateway/config.hpp"
+#include "gateway/metrics.hpp"
+#include "gateway/request_context.hpp"
+
+namespace sovgw::gateway {
+
+class request_recorder {
+ public:
+  // `log` may be null (no audit: section); both must outlive the recorder.
+  request_recorder(std::shared_ptr<const config> cfg, metrics& stats, audit::audit_log* log);
+
+  // What the audit record keeps of this request's payload: the configured audit.payload, lowered
+  // by the policy's log_payload obligation.
+  [[nodiscard]] audit::payload_mode payload_mode(const request_context& ctx) const;
+  // Whether the relay must keep (the first MiB of) the completion for the audit payload.
+  [[nodiscard]] bool captures_completion(const request_context& ctx) const {
+    return log_ != nullptr && payload_mode(ctx) != audit::payload_mode::none;
+  }
+
+  // Called before the last bytes of any answer: waits until ctx's audit record is durable, so a
+  // client that received a complete answer knows its request is on the log. True at once without
+  // an audit log, with audit.record_before_response: false, or when already written. False when
+  // the record could not be written: ctx.result becomes audit_unavailable, and the caller must not
+  // complete an answer that carries a cluster's data (fail closed).
+  [[nodiscard]] boost::asio::awaitable<bool> make_durable(request_context& ctx) const;
+
+  // After the request, whatever its outcome: metrics, the access line, and the audit record unless
+  // make_durable() already wrote it (requests that ended without a complete answer).
+  void finish(const request_context& ctx) const;
+
+ private:
+  [[nodiscard]] boost::asio::awaitable<audit::status> append_and_wait(const request_context& ctx,
+                                                                      double seconds) const;
+  [[nodiscard]] audit::record audit_record(const request_context& ctx, double seconds) const;
+  void access_line(const request_context& ctx, double seconds) const;
+
+  std::shared_ptr<const config> cfg_;
+  metrics& stats_;
+  audit::audit_log* log_;
+  audit::payload_mode max_payload_ = audit::payload_mode::none;  // audit.payload, parsed once
+};
+
+}  // namespace sovgw::gateway

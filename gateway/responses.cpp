@@ -1,0 +1,90 @@
+#include "gateway/responses.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "gateway/log.hpp"
+
+namespace sovgw::gateway {
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  out += value;
+  out += "\r\n";
+}
+
+void append_number(std::string& out, std::uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 417:
+      return "Expectation Failed";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Status";
+  }
+}
+
+response error_response(outcome o, std::string_view message, std::string_view request_id, bool close) {
+  const outcome_info& i = info(o);
+  response r;
+  r.status = i.status;
+  r.body = "{\"error\":{\"message\":";
+  append_json_string(r.body, message);
+  r.body += ",\"type\":";
+  append_json_string(r.body, i.type);
+  r.body += ",\"param\":null,\"code\":";
+  append_json_string(r.body, i.code);
+  r.body += ",\"request_id\":";
+  append_json_string(r.body, request_id);
+  r.body += "}}\n";
+  r.head = fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Request-Id: {}\r\n{}\r\n",
+      i.status, reason_phrase(i.status), r.body.size(), request_id, close ? "Connection: close\r\n" : "");
+  return r;
+}
+
+}  // namespace sovgw::gateway
