@@ -1,7 +1,14 @@
+#include "gateway/pipeline.hpp"
+
 #include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
 
 #include "gateway/config.hpp"
-#include "gateway/pipeline.hpp"
 
 using namespace sovgw::gateway;
 
@@ -36,4 +43,136 @@ clusters:
   CHECK(p.route(ctx, [](int) { return true; }).proceed());
   ctx.body = "{not json";
   CHECK(p.classify(ctx).result == outcome::invalid_json);
+}
+
+namespace {
+
+// A pipeline over an inline policy (written to a temporary file, as the config names a file) and
+// two clusters: a French EU-operated one and a US one listed first, so only the policy keeps
+// personal data off it.
+struct policy_fixture {
+  static constexpr std::string_view policy_text = R"(version: 1
+data_classes:
+  personal:
+    header: personal
+    detectors: [email, iban]
+rules:
+  - id: forbid-admin
+    effect: forbid
+    when:
+      path: ["/admin/*"]
+    reason: no admin API through the gateway
+  - id: permit-all
+    effect: permit
+    reason: everyone may ask
+  - id: personal-in-eu
+    effect: restrict
+    when:
+      data.class: [personal]
+    route:
+      cluster.operator_jurisdiction: [EU]
+    obligations:
+      redact: [iban]
+    reason: personal data stays with EU operators
+)";
+
+  policy_fixture() {
+    char dir_template[] = "/tmp/sovgw-pipeline-XXXXXX";
+    dir = mkdtemp(dir_template);
+    const std::string policy_path = dir + "/policy.yaml";
+    std::ofstream(policy_path) << policy_text;
+    cfg = parse_config("tls: {certificate: a.pem, private_key: a.key}\npolicy: " + policy_path + R"(
+clusters:
+  - name: virginia
+    endpoints: ["127.0.0.1:9444"]
+    country: US
+    operator_jurisdiction: US
+  - name: paris
+    endpoints: ["127.0.0.1:9443"]
+    country: FR
+    operator_jurisdiction: EU
+)",
+                       "t.yaml");
+    stages = std::make_unique<pipeline>(cfg);
+  }
+  ~policy_fixture() { std::filesystem::remove_all(dir); }
+
+  // Runs identify, classify, decide and route over one request; the first stage that refuses wins.
+  stage_result run(std::string_view method, std::string_view target, std::string_view content_type,
+                   std::string body) {
+    ctx = request_context{};
+    ctx.client_ip = "10.0.0.1";
+    raw =
+        fmt::format("{} {} HTTP/1.1\r\nHost: a\r\n{}\r\n", method, target,
+                    content_type.empty() ? std::string() : fmt::format("Content-Type: {}\r\n", content_type));
+    REQUIRE(sovgw::http::parse_request_head(raw, {}, ctx.head) == sovgw::http::parse_error::none);
+    ctx.body = std::move(body);
+    stage_result r = stages->identify(ctx);
+    if (r.proceed()) {
+      r = stages->classify(ctx);
+    }
+    if (r.proceed()) {
+      r = stages->decide(ctx);
+    }
+    if (r.proceed()) {
+      r = stages->route(ctx, [](int) { return true; });
+    }
+    return r;
+  }
+
+  std::string dir;
+  std::shared_ptr<const config> cfg;
+  std::unique_ptr<pipeline> stages;
+  request_context ctx;
+  std::string raw;
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: permit routes to the first allowed cluster") {
+  const stage_result r = run("POST", "/v1/chat/completions", "application/json",
+                             R"({"model":"m","messages":[{"role":"user","content":"hello"}]})");
+  REQUIRE(r.proceed());
+  CHECK(ctx.permitted);
+  CHECK(ctx.matched_rules == std::vector<std::string>{"permit-all"});
+  CHECK(cfg->clusters[static_cast<std::size_t>(ctx.cluster)].name == "virginia");
+  CHECK(ctx.data_classes.empty());
+}
+
+TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: personal data is redacted and pinned to the EU") {
+  const stage_result r = run(
+      "POST", "/v1/chat/completions", "application/json",
+      R"({"model":"m","messages":[{"role":"user","content":"IBAN FR7630006000011234567890189 of ann@example.com"}]})");
+  REQUIRE(r.proceed());
+  CHECK(ctx.data_classes == std::vector<std::string>{"personal"});
+  CHECK(cfg->clusters[static_cast<std::size_t>(ctx.cluster)].name == "paris");
+  CHECK(ctx.redactions == 1);
+  CHECK(ctx.body.find("FR7630006000011234567890189") == std::string::npos);
+  CHECK(ctx.body.find("[redacted:iban]") != std::string::npos);
+  CHECK(ctx.body.find("ann@example.com") != std::string::npos);  // email classifies; only iban is redacted
+}
+
+TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: a forbid rule answers 403 naming the rule") {
+  const stage_result r = run("POST", "/admin/x", "application/json", R"({"model":"m"})");
+  CHECK(r.result == outcome::policy_denied);
+  CHECK(info(r.result).status == 403);
+  CHECK(r.message.find("forbid-admin") != std::string::npos);
+  CHECK(r.message.find("no admin API") != std::string::npos);
+  CHECK_FALSE(ctx.permitted);
+}
+
+TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: a redaction the gateway cannot do is 415") {
+  const stage_result r = run("POST", "/v1/completions", "text/plain", "IBAN FR7630006000011234567890189");
+  CHECK(r.result == outcome::redaction_unsupported);
+  CHECK(info(r.result).status == 415);
+  CHECK(r.message.find("iban") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: an undeclared data class is 400") {
+  ctx = request_context{};
+  raw = "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nSovereign-Data-Class: secret\r\n\r\n";
+  REQUIRE(sovgw::http::parse_request_head(raw, {}, ctx.head) == sovgw::http::parse_error::none);
+  const stage_result r = stages->decide(ctx);
+  CHECK(r.result == outcome::unknown_data_class);
+  CHECK(r.message.find("personal") != std::string::npos);  // the declared classes are listed
 }
