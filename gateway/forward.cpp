@@ -15,6 +15,38 @@ bool starts_with_icase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && http::iequals(s.substr(0, prefix.size()), prefix);
 }
 
+// Client fields a cluster never sees. Credentials: the client's key is for the gateway, and a
+// client must not present another tenant's cluster credentials (clusters get the gateway's own).
+// Forwarding fields: the gateway writes its own from the client address it established, so a
+// cluster that trusts them cannot be told another address. Sovereign-*: only the gateway writes
+// geo-tags. And the fields the gateway itself sets.
+bool never_forwarded(std::string_view name) {
+  static constexpr std::string_view names[] = {"authorization",
+                                               "proxy-authorization",
+                                               "cookie",
+                                               "x-api-key",
+                                               "api-key",
+                                               "x-auth-token",
+                                               "x-forwarded-for",
+                                               "forwarded",
+                                               "x-real-ip",
+                                               "x-forwarded-host",
+                                               "x-forwarded-port",
+                                               "x-forwarded-proto",
+                                               "x-client-ip",
+                                               "true-client-ip",
+                                               "host",
+                                               "content-length",
+                                               "expect",
+                                               "x-request-id"};
+  for (std::string_view n : names) {
+    if (http::iequals(name, n)) {
+      return true;
+    }
+  }
+  return starts_with_icase(name, "sovereign-");
+}
+
 }  // namespace
 
 struct upstream_exchange::client_watch {
@@ -129,7 +161,11 @@ stage_result upstream_exchange::upstream_failed(upstream_error_kind kind, io_sta
     return stage_result::respond(outcome::client_disconnected, "the client went away");
   }
   w_.shared.stats->upstream_error(ctx_.cluster, kind);
-  w_.pool.report_failure(ctx_.cluster, *lease_.endpoint);
+  // Only a broken endpoint is marked down. A slow generation is not: any client can ask for one,
+  // and a few such requests must not steer every request away from a healthy cluster.
+  if (kind != upstream_error_kind::timeout) {
+    w_.pool.report_failure(ctx_.cluster, *lease_.endpoint);
+  }
   log_line("warn", "upstream failed")
       .str("request_id", ctx_.request_id)
       .str("cluster", name)
@@ -152,8 +188,12 @@ void upstream_exchange::failed_mid_body(outcome o, io_status s) {
     return;  // the client left; not the cluster's fault
   }
   ctx_.result = o;
-  w_.shared.stats->upstream_error(ctx_.cluster, upstream_error_kind::reset);
-  w_.pool.report_failure(ctx_.cluster, *lease_.endpoint);
+  const bool slow = o == outcome::upstream_stream_timeout;  // an idle stream is not a broken endpoint
+  w_.shared.stats->upstream_error(ctx_.cluster,
+                                  slow ? upstream_error_kind::timeout : upstream_error_kind::reset);
+  if (!slow) {
+    w_.pool.report_failure(ctx_.cluster, *lease_.endpoint);
+  }
   log_line("warn", "upstream failed mid-body")
       .str("request_id", ctx_.request_id)
       .str("endpoint", lease_.endpoint->label)
@@ -209,36 +249,16 @@ std::string upstream_exchange::request_head() const {
   out += h.target;
   out += " HTTP/1.1\r\n";
   append_field(out, "Host", cluster_.host_header);
-  std::string xff;
-  std::string forwarded;
   for (const http::field& f : h.fields) {
-    if (http::is_hop_by_hop(h, f.name) || http::iequals(f.name, "host") ||
-        http::iequals(f.name, "content-length") || http::iequals(f.name, "expect") ||
-        http::iequals(f.name, "x-request-id") || http::iequals(f.name, "x-forwarded-proto") ||
-        starts_with_icase(f.name, "sovereign-")) {
-      continue;
+    if (!http::is_hop_by_hop(h, f.name) && !never_forwarded(f.name)) {
+      append_field(out, f.name, f.value);
     }
-    if (http::iequals(f.name, "x-forwarded-for")) {
-      xff += xff.empty() ? "" : ", ";
-      xff += f.value;
-      continue;
-    }
-    if (http::iequals(f.name, "forwarded")) {
-      forwarded += forwarded.empty() ? "" : ", ";
-      forwarded += f.value;
-      continue;
-    }
-    append_field(out, f.name, f.value);
   }
-  xff += xff.empty() ? "" : ", ";
-  xff += ctx_.client_ip;
-  append_field(out, "X-Forwarded-For", xff);
+  append_field(out, "X-Forwarded-For", ctx_.client_ip);
   const bool v6 = ctx_.client_ip.find(':') != std::string::npos;
-  forwarded += forwarded.empty() ? "for=" : ", for=";
-  forwarded += v6 ? "\"[" : "";
-  forwarded += ctx_.client_ip;
-  forwarded += v6 ? "]\";proto=https" : ";proto=https";
-  append_field(out, "Forwarded", forwarded);
+  out += v6 ? "Forwarded: for=\"[" : "Forwarded: for=";
+  out += ctx_.client_ip;
+  out += v6 ? "]\";proto=https\r\n" : ";proto=https\r\n";
   append_field(out, "X-Forwarded-Proto", "https");
   append_field(out, "X-Request-Id", ctx_.request_id);
   if (!ctx_.body.empty() || h.method == "POST" || h.method == "PUT" || h.method == "PATCH") {

@@ -29,7 +29,8 @@ class upstream_exchange {
   // Leases a connection (connect and TLS failures move on to the next endpoint; nothing is retried
   // once request bytes are sent), sends the request head and body, and reads the response head
   // (1xx interim responses dropped). On failure the result names the outcome for the client's
-  // error answer; the endpoint is reported to the pool when the failure is the cluster's.
+  // error answer; the endpoint is reported to the pool when it is broken (connect, TLS, reset,
+  // malformed answer), never for a slow answer.
   [[nodiscard]] boost::asio::awaitable<stage_result> forward();
 
   [[nodiscard]] connection& upstream() { return *lease_.conn; }
@@ -37,8 +38,9 @@ class upstream_exchange {
   // Response bytes read past the head (the start of the body).
   [[nodiscard]] std::string& buffered() { return buffered_; }
 
-  // The cluster failed while its body was being relayed (`s` is how the read ended): counted, the
-  // endpoint reported, logged. A cancelled read is the client's doing and reports nothing.
+  // The cluster failed while its body was being relayed (`s` is how the read ended): counted,
+  // logged, and the endpoint reported unless the stream merely went idle (a slow generation is not
+  // a broken endpoint). A cancelled read is the client's doing and reports nothing.
   void failed_mid_body(outcome o, io_status s);
 
   // Ends the exchange: stops watching the client, returns the connection to the pool (kept only if

@@ -145,6 +145,24 @@ bool is_valid_host(std::string_view h) {
   return true;
 }
 
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+bool is_unreserved(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
 bool known_method(std::string_view m) {
   return m == "GET" || m == "POST" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" ||
          m == "PATCH";
@@ -306,6 +324,9 @@ std::string_view describe(parse_error e) {
       return "request method is not supported by this gateway";
     case parse_error::bad_target:
       return "malformed request target";
+    case parse_error::non_canonical_target:
+      return "the request path is not in canonical form (empty or dot segments, percent-encoded unreserved "
+             "characters or slashes, or ';' parameters); send the plain path";
     case parse_error::bad_version:
       return "malformed HTTP version";
     case parse_error::version_not_supported:
@@ -350,6 +371,40 @@ std::string_view describe(parse_error e) {
       return "malformed status line";
   }
   return "unknown error";
+}
+
+parse_error check_canonical_path(std::string_view path) {
+  if (path.empty() || path.front() != '/') {
+    return parse_error::bad_target;
+  }
+  std::size_t segment_start = 1;
+  for (std::size_t i = 1; i <= path.size(); ++i) {
+    if (i < path.size() && path[i] != '/') {
+      const char c = path[i];
+      if (c == '\\' || c == ';') {
+        return parse_error::non_canonical_target;
+      }
+      if (c == '%') {
+        if (i + 2 >= path.size() || hex_value(path[i + 1]) < 0 || hex_value(path[i + 2]) < 0) {
+          return parse_error::bad_target;
+        }
+        const auto decoded = static_cast<unsigned char>(hex_value(path[i + 1]) * 16 + hex_value(path[i + 2]));
+        if (is_unreserved(decoded) || decoded == '/' || decoded == '\\' || decoded == '%' || decoded < 0x20 ||
+            decoded == 0x7f) {
+          return parse_error::non_canonical_target;
+        }
+        i += 2;
+      }
+      continue;
+    }
+    const std::string_view segment = path.substr(segment_start, i - segment_start);
+    const bool last = i == path.size();
+    if ((segment.empty() && !last) || segment == "." || segment == "..") {
+      return parse_error::non_canonical_target;
+    }
+    segment_start = i + 1;
+  }
+  return parse_error::none;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -518,6 +573,11 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
     out.target = path_start == std::string_view::npos ? std::string_view("/") : after.substr(path_start);
     if (out.target.front() == '?') {
       return parse_error::bad_target;
+    }
+  }
+  if (out.target != "*") {
+    if (parse_error e = check_canonical_path(out.target.substr(0, out.target.find('?'))); e != parse_error::none) {
+      return e;
     }
   }
   if (parse_error e = parse_fields(s.substr(eol + 2), lim.max_fields, out); e != parse_error::none) {

@@ -27,6 +27,7 @@ enum class parse_error : std::uint8_t {
   bad_method,
   method_not_implemented,  // 501
   bad_target,
+  non_canonical_target,  // dot or empty segments, encoded unreserved chars, encoded slashes, ';'
   bad_version,
   version_not_supported,  // 505
   obs_fold,
@@ -124,8 +125,16 @@ class head_scanner {
   parse_error error_ = parse_error::none;
 };
 
+// Whether the path of an origin-form target (up to '?') is canonical, so that every component that
+// decodes or normalises paths (the policy's matcher, a cluster's router) sees the same path:
+// no empty ("//") or dot ("." / "..") segments, no percent-encoded unreserved characters,
+// slashes, backslashes, control characters or percent signs, no raw backslash, no ';' path
+// parameters, and every '%' followed by two hex digits. A trailing '/' is allowed.
+[[nodiscard]] parse_error check_canonical_path(std::string_view path);
+
 // Parses a complete request head (as delimited by head_scanner, including the final CRLFCRLF).
-// On success fills `out` and returns parse_error::none.
+// The target's path must be canonical (check_canonical_path). On success fills `out` and returns
+// parse_error::none.
 [[nodiscard]] parse_error parse_request_head(std::string raw, const limits& lim, message_head& out);
 
 // Parses a complete response head. `request_method` decides whether the response has a body.

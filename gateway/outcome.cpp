@@ -30,6 +30,9 @@ std::optional<outcome> outcome_from_kind(std::string_view kind) noexcept {
 }
 
 outcome outcome_for(http::parse_error e) noexcept {
+  if (e == http::parse_error::non_canonical_target) {
+    return outcome::non_canonical_target;
+  }
   switch (http::status_for(e)) {
     case 408:
       return outcome::request_timeout;

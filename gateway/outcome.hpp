@@ -20,6 +20,7 @@ namespace sovgw::gateway {
   X(ok, 0, "", "")                                                                 \
   /* read: strict HTTP/1.1 framing */                                              \
   X(bad_request, 400, "invalid_request_error", "bad_request")                      \
+  X(non_canonical_target, 400, "invalid_request_error", "non_canonical_target")    \
   X(request_timeout, 408, "invalid_request_error", "request_timeout")              \
   X(request_too_large, 413, "invalid_request_error", "request_too_large")          \
   X(request_line_too_long, 414, "invalid_request_error", "request_line_too_long")  \

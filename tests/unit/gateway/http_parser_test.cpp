@@ -1,8 +1,8 @@
+#include "gateway/http_parser.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
-
-#include "gateway/http_parser.hpp"
 
 using namespace sovgw::http;
 
@@ -29,8 +29,9 @@ parsed parse(const std::string& raw, limits lim = {}) {
 }  // namespace
 
 TEST_CASE("a plain request parses with its framing") {
-  auto p = parse("POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: gw.example:8443\r\nContent-Length: 12\r\n"
-                 "Connection: X-Hop\r\nX-Hop: 1\r\n\r\n");
+  auto p = parse(
+      "POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: gw.example:8443\r\nContent-Length: 12\r\n"
+      "Connection: X-Hop\r\nX-Hop: 1\r\n\r\n");
   REQUIRE(p.error == parse_error::none);
   CHECK(p.head.method == "POST");
   CHECK(p.head.target == "/v1/chat/completions?x=1");
@@ -45,7 +46,8 @@ TEST_CASE("a plain request parses with its framing") {
 }
 
 TEST_CASE("the head scanner resumes across arbitrary splits") {
-  const std::string raw = "GET /v1/models HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(300, 'v') + "\r\n\r\nNEXT";
+  const std::string raw =
+      "GET /v1/models HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(300, 'v') + "\r\n\r\nNEXT";
   limits lim;
   for (std::size_t step : {1u, 2u, 5u, 64u}) {
     head_scanner scanner(lim, true);
@@ -83,8 +85,9 @@ TEST_CASE("limits map to 414 and 431 before the head is complete") {
 }
 
 TEST_CASE("framing attacks are refused with a precise error") {
-  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n").error ==
-        parse_error::content_length_and_transfer_encoding);
+  CHECK(
+      parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n").error ==
+      parse_error::content_length_and_transfer_encoding);
   CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n").error ==
         parse_error::bad_content_length);
   CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n").error ==
@@ -96,8 +99,8 @@ TEST_CASE("framing attacks are refused with a precise error") {
   }
   CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n").error ==
         parse_error::bad_transfer_encoding);
-  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n").error ==
-        parse_error::bad_transfer_encoding);
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n")
+            .error == parse_error::bad_transfer_encoding);
   CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").error ==
         parse_error::transfer_encoding_not_implemented);
   CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n").error == parse_error::obs_fold);
@@ -170,7 +173,8 @@ TEST_CASE("response heads: framing and bodies that must be absent") {
   message_head h;
   CHECK(parse_response_head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "GET", h) == parse_error::none);
   CHECK(h.framing == body_framing::content_length);
-  CHECK(parse_response_head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "GET", h) == parse_error::none);
+  CHECK(parse_response_head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "GET", h) ==
+        parse_error::none);
   CHECK(h.framing == body_framing::chunked);
   CHECK(parse_response_head("HTTP/1.1 200 OK\r\n\r\n", "GET", h) == parse_error::none);
   CHECK(h.framing == body_framing::until_close);
@@ -182,4 +186,49 @@ TEST_CASE("response heads: framing and bodies that must be absent") {
   CHECK(parse_response_head("HTTP/1.1 200\r\n\r\n", "GET", h) == parse_error::none);
   CHECK(parse_response_head("HTTP/1.1 2OO OK\r\n\r\n", "GET", h) == parse_error::bad_status_line);
   CHECK(parse_response_head("HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "GET", h) == parse_error::obs_fold);
+}
+
+TEST_CASE("request paths must be canonical: what the policy matches is what a cluster routes") {
+  struct row {
+    const char* path;
+    parse_error expected;
+  };
+  const row rows[] = {
+      {"/", parse_error::none},
+      {"/v1/chat/completions", parse_error::none},
+      {"/v1/models/", parse_error::none},                        // a trailing slash is allowed
+      {"/v1/models/ft:gpt-4o:acme", parse_error::none},          // ':' is an ordinary path character
+      {"/v1/models/caf%C3%A9", parse_error::none},               // encoded non-ASCII stays encoded
+      {"/v1/x%20y", parse_error::none},                          // encoded space
+      {"/v1/chat/completions?q=%61&a=..//", parse_error::none},  // the query is not a path
+      {"/%61dmin/x", parse_error::non_canonical_target},         // %61 = 'a'
+      {"/ADMIN%2fx", parse_error::non_canonical_target},         // encoded slash
+      {"/admin%2Fx", parse_error::non_canonical_target},
+      {"/admin%5Cx", parse_error::non_canonical_target},  // encoded backslash
+      {"/admin%2ex", parse_error::non_canonical_target},  // encoded dot
+      {"/%2e%2e/admin", parse_error::non_canonical_target},
+      {"/a%252e%252e/admin", parse_error::non_canonical_target},  // double encoding
+      {"/a%00b", parse_error::non_canonical_target},
+      {"/a%7Eb", parse_error::non_canonical_target},  // '~' is unreserved
+      {"//admin/x", parse_error::non_canonical_target},
+      {"/v1//admin", parse_error::non_canonical_target},
+      {"/./admin/x", parse_error::non_canonical_target},
+      {"/v1/../admin/x", parse_error::non_canonical_target},
+      {"/v1/..", parse_error::non_canonical_target},
+      {"/v1/.", parse_error::non_canonical_target},
+      {"/admin;x/y", parse_error::non_canonical_target},
+      {"/admin\\x", parse_error::non_canonical_target},
+      {"/a%4", parse_error::bad_target},
+      {"/a%zz", parse_error::bad_target},
+      {"/a%", parse_error::bad_target},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.path);
+    CHECK(parse(std::string("GET ") + r.path + " HTTP/1.1\r\nHost: a\r\n\r\n").error == r.expected);
+  }
+  // Absolute-form targets are checked on their path part.
+  CHECK(parse("GET https://a/x/../admin HTTP/1.1\r\nHost: a\r\n\r\n").error ==
+        parse_error::non_canonical_target);
+  CHECK(parse("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").error == parse_error::none);
+  CHECK(status_for(parse_error::non_canonical_target) == 400);
 }
