@@ -302,7 +302,28 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
                      {
                          {"address", [&](const YAML::Node& x) { r.non_empty(x, "listen.address", cfg.listen_address); }},
                          {"port", [&](const YAML::Node& x) { r.integer(x, "listen.port", cfg.listen_port, 0, 65535); }},
+                         {"proxy_protocol",
+                          [&](const YAML::Node& x) { r.boolean(x, "listen.proxy_protocol", cfg.listen_proxy_protocol); }},
                      });
+             }},
+            {"trusted_proxies",
+             [&](const YAML::Node& v) {
+               if (!v.IsSequence()) {
+                 r.error(v.Mark(), "trusted_proxies must be a list of addresses or CIDR blocks");
+                 return;
+               }
+               for (const auto& item : v) {
+                 std::string text;
+                 if (!r.scalar(item, "trusted_proxies entry", text)) {
+                   continue;
+                 }
+                 std::string why;
+                 if (auto block = policy::parse_cidr(text, why)) {
+                   cfg.trusted_proxies.push_back(*block);
+                 } else {
+                   r.error(item.Mark(), fmt::format("trusted_proxies: '{}' is not an address or CIDR block: {}", text, why));
+                 }
+               }
              }},
             {"tls",
              [&](const YAML::Node& v) {
@@ -410,6 +431,9 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
   }
   if (cfg.tls.certificate.empty() || cfg.tls.private_key.empty()) {
     r.error(root.Mark(), "tls.certificate and tls.private_key are required (the gateway only serves HTTPS)");
+  }
+  if (cfg.listen_proxy_protocol && cfg.trusted_proxies.empty()) {
+    r.error(root.Mark(), "listen.proxy_protocol needs trusted_proxies (the peers allowed to send the header)");
   }
   if (cfg.tls.require_client_certificate && cfg.tls.client_ca.empty()) {
     r.error(root.Mark(), "tls.require_client_certificate needs tls.client_ca");

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gateway/http_parser.hpp"
+#include "policy/ip_address.hpp"
 
 namespace sovgw::gateway {
 
@@ -69,6 +70,11 @@ struct config {
   std::string source;  // file name, or "<embedded default>"
   std::string listen_address = "127.0.0.1";
   std::uint16_t listen_port = 8443;
+  // Front proxies whose word on the client address is taken (docs/configuration.md): from these
+  // peers only, the client address comes from a PROXY protocol v2 header (listen.proxy_protocol)
+  // or the right-most untrusted X-Forwarded-For entry.
+  std::vector<policy::cidr_block> trusted_proxies;
+  bool listen_proxy_protocol = false;  // connections from trusted proxies start with PROXY v2
   downstream_tls_config tls;
   bool admin_enabled = true;
   std::string admin_address = "127.0.0.1";

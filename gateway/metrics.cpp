@@ -94,6 +94,9 @@ std::string metrics::render() const {
         load(connections_rejected));
   gauge("sovgw_tls_handshake_failures_total", "Failed downstream TLS handshakes.", "counter",
         load(tls_handshake_failures));
+  gauge("sovgw_proxy_protocol_errors_total",
+        "Connections from trusted proxies closed for a missing or invalid PROXY v2 header.", "counter",
+        load(proxy_protocol_errors));
   gauge("sovgw_client_disconnects_total", "Clients that went away before their response completed.",
         "counter", load(client_disconnects));
   gauge("sovgw_upstream_connections_open", "Open connections to clusters.", "gauge",

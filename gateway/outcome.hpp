@@ -28,6 +28,8 @@ namespace sovgw::gateway {
   X(headers_too_large, 431, "invalid_request_error", "headers_too_large")          \
   X(not_implemented, 501, "server_error", "not_implemented")                       \
   X(http_version_not_supported, 505, "server_error", "http_version_not_supported") \
+  /* identify */                                                                   \
+  X(bad_forwarded_for, 400, "invalid_request_error", "bad_forwarded_for")          \
   /* classify */                                                                   \
   X(invalid_json, 400, "invalid_request_error", "invalid_json")                    \
   /* decide */                                                                     \

@@ -4,6 +4,7 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 
+#include "gateway/client_address.hpp"
 #include "gateway/detectors.hpp"
 #include "gateway/log.hpp"
 #include "policy/countries.hpp"
@@ -64,10 +65,19 @@ stage_result pipeline::identify(request_context& ctx) const {
   if (!ctx.client_certificate_cn.empty()) {
     ctx.tenant = ctx.client_certificate_cn;
   }
+  std::optional<client_address> client =
+      establish_client_address(ctx.peer_ip, ctx.proxy_source_ip, ctx.head, cfg_->trusted_proxies);
+  if (!client) {
+    ctx.client_ip = ctx.peer_ip;
+    return stage_result::respond(
+        outcome::bad_forwarded_for,
+        "X-Forwarded-For from a trusted proxy names no client address; check the proxy");
+  }
+  ctx.client_ip = std::move(client->ip);
   if (geo_) {
     if (std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip)) {
       ctx.client_country = policy::country_name(geo_->lookup(*ip));
-      ctx.client_country_source = "geoip:socket";
+      ctx.client_country_source = country_source_name(client->source);
     }
   }
   return stage_result::next();

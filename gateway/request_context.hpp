@@ -21,8 +21,9 @@ struct request_context {
   std::chrono::system_clock::time_point received_at{};
 
   // accept
-  std::string client_ip;
-  std::uint16_t client_port = 0;
+  std::string peer_ip;  // the socket's peer
+  std::uint16_t peer_port = 0;
+  std::string proxy_source_ip;        // a trusted peer's PROXY v2 header said so (empty: none)
   std::string client_certificate_cn;  // verified mTLS client certificate, if any
 
   // read
@@ -30,6 +31,7 @@ struct request_context {
   std::string body;  // de-chunked; bounded by limits.max_body_bytes
 
   // identify
+  std::string client_ip;  // as established (gateway/client_address.hpp)
   std::string tenant = "default";
   std::string client_country = "unknown";
   std::string client_country_source = "none";

@@ -1,9 +1,15 @@
 #include "gateway/session.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
+#include "gateway/client_address.hpp"
 #include "gateway/forward.hpp"
 #include "gateway/log.hpp"
+#include "gateway/proxy_protocol.hpp"
 #include "gateway/relay.hpp"
 #include "gateway/responses.hpp"
 
@@ -57,12 +63,14 @@ stage_result framing_error(http::parse_error e) {
 
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(worker& w, std::shared_ptr<connection> client, const tcp::endpoint& peer)
+  session(worker& w, std::shared_ptr<connection> client, const tcp::endpoint& peer,
+          std::string proxy_source_ip)
       : w_(w),
         cfg_(*w.shared.cfg),
         client_(std::move(client)),
         peer_ip_(peer.address().to_string()),
-        peer_port_(peer.port()) {
+        peer_port_(peer.port()),
+        proxy_source_ip_(std::move(proxy_source_ip)) {
     if (client_->ssl() != nullptr) {
       client_cn_ = peer_common_name(client_->ssl());
     }
@@ -150,8 +158,10 @@ class session : public std::enable_shared_from_this<session> {
     ctx.started = clock::now();
     ctx.received_at = std::chrono::system_clock::now();
     ctx.request_id = make_request_id(w_.rng);
-    ctx.client_ip = peer_ip_;
-    ctx.client_port = peer_port_;
+    ctx.peer_ip = peer_ip_;
+    ctx.peer_port = peer_port_;
+    ctx.client_ip = peer_ip_;  // until identify establishes it
+    ctx.proxy_source_ip = proxy_source_ip_;
     ctx.client_certificate_cn = client_cn_;
     return ctx;
   }
@@ -296,10 +306,66 @@ class session : public std::enable_shared_from_this<session> {
   std::shared_ptr<connection> client_;
   std::string peer_ip_;
   std::uint16_t peer_port_;
+  std::string proxy_source_ip_;
   std::string client_cn_;
   std::string inbuf_;
   connection_count_guard counted_{*w_.shared.stats};  // the connection is active while the session lives
 };
+
+struct proxy_read {
+  bool ok = false;
+  std::string source_ip;  // empty for a LOCAL header
+};
+
+// Reads a trusted front proxy's PROXY v2 header, byte-exactly: the TLS handshake follows it on the
+// same socket. Bounded by the handshake timeout.
+asio::awaitable<proxy_read> read_proxy_header(tcp::socket& socket, milliseconds timeout) {
+  constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+  asio::steady_timer deadline(socket.get_executor(), timeout);
+  deadline.async_wait([&socket](const boost::system::error_code& ec) {
+    if (!ec) {
+      boost::system::error_code ignored;
+      socket.cancel(ignored);
+    }
+  });
+  std::string header(http::proxy_v2_fixed_size, '\0');
+  auto [ec, n] = co_await asio::async_read(socket, asio::buffer(header), nothrow);
+  proxy_read out;
+  http::proxy_prefix prefix{http::proxy_error::bad_signature, 0};
+  if (!ec) {
+    prefix = http::parse_proxy_v2_prefix(header);
+  }
+  if (!ec && prefix.error == http::proxy_error::none) {
+    header.resize(prefix.total_size);
+    auto [ec2, n2] = co_await asio::async_read(socket,
+                                               asio::buffer(header.data() + http::proxy_v2_fixed_size,
+                                                            prefix.total_size - http::proxy_v2_fixed_size),
+                                               nothrow);
+    ec = ec2;
+  }
+  deadline.cancel();
+  http::proxy_header parsed;
+  const http::proxy_error e = ec ? http::proxy_error::bad_signature : http::parse_proxy_v2(header, parsed);
+  if (e != http::proxy_error::none) {
+    log_line("warn", "PROXY protocol header refused")
+        .str("error", ec ? std::string_view(ec.message()) : http::describe(e))
+        .emit();
+    co_return out;
+  }
+  out.ok = true;
+  out.source_ip = parsed.local ? std::string() : parsed.source_address;
+  co_return out;
+}
+
+bool peer_is_trusted(const tcp::endpoint& peer, const config& cfg) {
+  const std::optional<policy::ip_address> ip = policy::parse_ip(peer.address().to_string());
+  for (const policy::cidr_block& b : cfg.trusted_proxies) {
+    if (ip && b.contains(*ip)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -307,10 +373,20 @@ asio::awaitable<void> serve_connection(worker& w, tcp::socket socket) {
   metrics& stats = *w.shared.stats;
   stats.connections_total.fetch_add(1, std::memory_order_relaxed);
   connection_count_guard guard(stats);  // for the handshake; the session counts itself afterwards
+  const config& cfg = *w.shared.cfg;
   boost::system::error_code ec;
   tcp::endpoint peer = socket.remote_endpoint(ec);
   if (ec) {
     co_return;
+  }
+  std::string proxy_source_ip;
+  if (cfg.listen_proxy_protocol && peer_is_trusted(peer, cfg)) {
+    const proxy_read proxied = co_await read_proxy_header(socket, cfg.timeouts.handshake);
+    if (!proxied.ok) {
+      stats.proxy_protocol_errors.fetch_add(1, std::memory_order_relaxed);
+      co_return;  // the socket closes: nothing of the client is trusted without the header
+    }
+    proxy_source_ip = proxied.source_ip;
   }
   std::shared_ptr<SSL_CTX> tls = w.shared.server_tls.load();
   ssl_ptr ssl(SSL_new(tls.get()));
@@ -320,13 +396,13 @@ asio::awaitable<void> serve_connection(worker& w, tcp::socket socket) {
   SSL_set_accept_state(ssl.get());
   auto client = std::make_shared<connection>(std::move(socket), std::move(ssl));
   std::string detail;
-  const io_status handshake = co_await client->handshake(w.shared.cfg->timeouts.handshake, detail);
+  const io_status handshake = co_await client->handshake(cfg.timeouts.handshake, detail);
   if (handshake != io_status::ok) {
     stats.tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
     client->close();
     co_return;
   }
-  std::make_shared<session>(w, std::move(client), peer)->start();
+  std::make_shared<session>(w, std::move(client), peer, std::move(proxy_source_ip))->start();
 }
 
 }  // namespace sovgw::gateway

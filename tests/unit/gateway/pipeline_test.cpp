@@ -101,7 +101,7 @@ clusters:
   stage_result run(std::string_view method, std::string_view target, std::string_view content_type,
                    std::string body) {
     ctx = request_context{};
-    ctx.client_ip = "10.0.0.1";
+    ctx.peer_ip = "10.0.0.1";
     raw =
         fmt::format("{} {} HTTP/1.1\r\nHost: a\r\n{}\r\n", method, target,
                     content_type.empty() ? std::string() : fmt::format("Content-Type: {}\r\n", content_type));

@@ -1,0 +1,37 @@
+#pragma once
+
+// Who the client is, network-wise: the socket's peer, unless that peer is a trusted front proxy
+// (config.trusted_proxies), whose word is then taken — its PROXY protocol v2 header, then the
+// right-most X-Forwarded-For entry that is not itself a trusted proxy. A client can never choose
+// its own address: entries left of an untrusted hop are the client's claims and are ignored.
+// Pure code.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "gateway/http_parser.hpp"
+#include "policy/ip_address.hpp"
+
+namespace sovgw::gateway {
+
+enum class address_source : std::uint8_t { socket, proxy_protocol, trusted_xff };
+
+// How the audit record and the access log name the source of the client country.
+[[nodiscard]] std::string_view country_source_name(address_source s) noexcept;
+
+struct client_address {
+  std::string ip;
+  address_source source = address_source::socket;
+};
+
+// `proxy_source_ip`: the source address of a PROXY v2 header the trusted peer sent (empty: none).
+// nullopt when a trusted proxy's X-Forwarded-For holds an entry that is not an IP address where
+// the client's address should be (a misconfigured proxy: refused, never guessed).
+[[nodiscard]] std::optional<client_address> establish_client_address(
+    std::string_view peer_ip, std::string_view proxy_source_ip, const http::message_head& head,
+    std::span<const policy::cidr_block> trusted);
+
+}  // namespace sovgw::gateway

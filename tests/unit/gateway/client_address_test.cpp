@@ -1,0 +1,151 @@
+#include "gateway/client_address.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "gateway/proxy_protocol.hpp"
+
+using namespace sovgw::gateway;
+namespace http = sovgw::http;
+
+namespace {
+
+std::vector<sovgw::policy::cidr_block> cidrs(std::initializer_list<const char*> texts) {
+  std::vector<sovgw::policy::cidr_block> out;
+  for (const char* t : texts) {
+    std::string why;
+    auto b = sovgw::policy::parse_cidr(t, why);
+    REQUIRE(b);
+    out.push_back(*b);
+  }
+  return out;
+}
+
+http::message_head head_with(const std::string& fields) {
+  http::message_head h;
+  REQUIRE(http::parse_request_head("GET / HTTP/1.1\r\nHost: a\r\n" + fields + "\r\n", {}, h) ==
+          http::parse_error::none);
+  return h;
+}
+
+std::string proxy_v2(unsigned char command, unsigned char family, const std::string& addresses,
+                     const std::string& tlvs = "") {
+  std::string h("\r\n\r\n\0\r\nQUIT\n", 12);
+  h += static_cast<char>(0x20 | command);
+  h += static_cast<char>(family);
+  const std::size_t len = addresses.size() + tlvs.size();
+  h += static_cast<char>(len >> 8);
+  h += static_cast<char>(len & 0xff);
+  return h + addresses + tlvs;
+}
+
+}  // namespace
+
+TEST_CASE("client address: the socket peer unless it is a trusted proxy") {
+  const auto trusted = cidrs({"10.0.0.0/8", "2001:db8::/32"});
+  struct row {
+    const char* peer;
+    const char* proxy_source;
+    const char* xff;
+    const char* ip;  // nullptr: refused
+    address_source source;
+  };
+  const row rows[] = {
+      // An untrusted peer's claims are ignored, whatever they say.
+      {"198.51.100.7", "", "X-Forwarded-For: 10.1.1.1\r\n", "198.51.100.7", address_source::socket},
+      {"198.51.100.7", "", "X-Forwarded-For: garbage\r\n", "198.51.100.7", address_source::socket},
+      // A trusted peer: the right-most entry that is not itself trusted.
+      {"10.0.0.2", "", "X-Forwarded-For: 5.255.255.5\r\n", "5.255.255.5", address_source::trusted_xff},
+      {"10.0.0.2", "", "X-Forwarded-For: 1.1.1.1, 5.255.255.5, 10.0.0.9\r\n", "5.255.255.5",
+       address_source::trusted_xff},
+      {"10.0.0.2", "", "X-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 5.255.255.5\r\n", "5.255.255.5",
+       address_source::trusted_xff},
+      {"10.0.0.2", "", "X-Forwarded-For: [2a00:1450::1]:443\r\n", "2a00:1450::1",
+       address_source::trusted_xff},
+      {"10.0.0.2", "", "X-Forwarded-For: 5.255.255.5:1234\r\n", "5.255.255.5", address_source::trusted_xff},
+      // The client-chosen part left of the real client is never reached, even if it is garbage.
+      {"10.0.0.2", "", "X-Forwarded-For: not-an-ip, 5.255.255.5\r\n", "5.255.255.5",
+       address_source::trusted_xff},
+      // All trusted: the left-most hop.
+      {"10.0.0.2", "", "X-Forwarded-For: 10.9.9.9\r\n", "10.9.9.9", address_source::trusted_xff},
+      // No header: the trusted peer itself.
+      {"10.0.0.2", "", "", "10.0.0.2", address_source::socket},
+      // Garbage where the client's address should be: refused, never guessed.
+      {"10.0.0.2", "", "X-Forwarded-For: unknown\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "X-Forwarded-For: 5.255.255.5, \r\n", nullptr, address_source::socket},
+      // PROXY v2 from a trusted peer names the client; its XFF is the client's own claim.
+      {"10.0.0.2", "5.255.255.5", "X-Forwarded-For: 1.1.1.1\r\n", "5.255.255.5",
+       address_source::proxy_protocol},
+      // ... unless the PROXY source is itself a trusted proxy (a chain of proxies).
+      {"10.0.0.2", "10.0.0.3", "X-Forwarded-For: 5.255.255.5\r\n", "5.255.255.5",
+       address_source::trusted_xff},
+      // A PROXY source from an untrusted peer cannot happen (never read); if given, it is ignored.
+      {"198.51.100.7", "5.255.255.5", "", "198.51.100.7", address_source::socket},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.peer);
+    CAPTURE(r.xff);
+    const auto got = establish_client_address(r.peer, r.proxy_source, head_with(r.xff), trusted);
+    if (r.ip == nullptr) {
+      CHECK_FALSE(got.has_value());
+      continue;
+    }
+    REQUIRE(got.has_value());
+    CHECK(got->ip == r.ip);
+    CHECK(got->source == r.source);
+  }
+  CHECK(country_source_name(address_source::socket) == "geoip:socket");
+  CHECK(country_source_name(address_source::proxy_protocol) == "proxy-protocol");
+  CHECK(country_source_name(address_source::trusted_xff) == "trusted-xff");
+}
+
+TEST_CASE("PROXY protocol v2: TCP over IPv4 and IPv6, LOCAL, and every malformed header") {
+  const std::string v4 =
+      proxy_v2(1, 0x11, std::string("\x05\xff\xff\x05\x7f\x00\x00\x01\x04\xd2\x20\xfb", 12),
+               std::string("\x03\x00\x04"
+                           "abcd",
+                           7));
+  http::proxy_prefix prefix = http::parse_proxy_v2_prefix(v4.substr(0, 16));
+  REQUIRE(prefix.error == http::proxy_error::none);
+  CHECK(prefix.total_size == v4.size());
+  http::proxy_header h;
+  REQUIRE(http::parse_proxy_v2(v4, h) == http::proxy_error::none);
+  CHECK_FALSE(h.local);
+  CHECK(h.source_address == "5.255.255.5");
+  CHECK(h.source_port == 1234);
+
+  std::string a6(36, '\0');
+  a6[0] = 0x20;
+  a6[1] = 0x01;
+  a6[2] = 0x0d;
+  a6[3] = static_cast<char>(0xb8);
+  a6[15] = 1;
+  REQUIRE(http::parse_proxy_v2(proxy_v2(1, 0x21, a6), h) == http::proxy_error::none);
+  CHECK(h.source_address == "2001:db8::1");
+
+  REQUIRE(http::parse_proxy_v2(proxy_v2(0, 0x00, ""), h) == http::proxy_error::none);
+  CHECK(h.local);
+
+  CHECK(http::parse_proxy_v2_prefix("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n").error ==
+        http::proxy_error::bad_signature);
+  CHECK(http::parse_proxy_v2_prefix(
+            std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x00\x00\x00\x00\x00", 16))
+            .error == http::proxy_error::bad_signature);  // a TLS ClientHello
+  std::string v1 = v4;
+  v1[12] = 0x11;
+  CHECK(http::parse_proxy_v2(v1, h) == http::proxy_error::bad_version);
+  std::string cmd = v4;
+  cmd[12] = 0x22;
+  CHECK(http::parse_proxy_v2(cmd, h) == http::proxy_error::bad_command);
+  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x12, std::string(12, '\0')), h) ==
+        http::proxy_error::bad_family);  // UDP
+  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x31, std::string(216, '\0')), h) ==
+        http::proxy_error::bad_family);  // unix
+  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x11, std::string(8, '\0')), h) ==
+        http::proxy_error::short_addresses);
+  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x21, std::string(12, '\0')), h) ==
+        http::proxy_error::short_addresses);
+  CHECK(http::parse_proxy_v2(v4.substr(0, v4.size() - 1), h) == http::proxy_error::short_addresses);
+}
