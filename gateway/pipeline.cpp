@@ -4,13 +4,15 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 
-#include "gateway/detectors.hpp"
+#include "classify/detectors.hpp"
 #include "gateway/log.hpp"
 #include "policy/countries.hpp"
 #include "policy/diagnostics.hpp"
 #include "policy/ip_address.hpp"
 
 namespace sovgw::gateway {
+
+using classify::finding;
 
 pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
   (void)audit::parse_payload_mode(cfg_->audit_payload, audit_payload_);  // validated by the config parser
@@ -38,12 +40,12 @@ std::string pipeline::reload_policy() {
   std::shared_ptr<const policy::snapshot> snap = store_.current();
   auto b = std::make_shared<binding>(binding{snap, policy::bound_clusters(*snap, cluster_infos_), {}, 0, 0});
   b->redactors = snap->redact_detectors();
-  std::uint32_t missing = b->redactors & ~implemented_detectors();
+  std::uint32_t missing = b->redactors & ~classify::implemented_detectors();
   for (std::string_view name : snap->data_class_names()) {
     if (const std::uint32_t d = snap->data_class_detectors(name); d != 0) {
       b->detected_classes.emplace_back(name, d);
       b->detectors |= d;
-      missing |= d & ~implemented_detectors();
+      missing |= d & ~classify::implemented_detectors();
     }
   }
   binding_.store(std::shared_ptr<const binding>(std::move(b)));
@@ -242,7 +244,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   // what a matched rule may have redacted below; otherwise detect() stops at each first finding.
   std::vector<finding> findings;
   if (b.redactors != 0 && !ctx.body.empty()) {
-    findings = find_all(ctx.body, b.detectors | b.redactors);
+    findings = classify::find_all(ctx.body, b.detectors | b.redactors);
   }
   if (b.detectors != 0 && !ctx.body.empty()) {
     std::uint32_t found = 0;
@@ -251,7 +253,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
         found |= 1u << f.detector;
       }
     } else {
-      found = detect(ctx.body, b.detectors);
+      found = classify::detect(ctx.body, b.detectors);
     }
     for (const auto& [name, detectors] : b.detected_classes) {
       if ((detectors & found) != 0 &&
@@ -286,7 +288,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
                       "send the request as application/json",
                       fmt::join(d.duties.redact_names(), ", ")));
     }
-    ctx.redactions = redact_json_strings(ctx.body, findings, d.duties.redact);
+    ctx.redactions = classify::redact_json_strings(ctx.body, findings, d.duties.redact);
   }
   if (ctx.permitted) {
     return stage_result::next();

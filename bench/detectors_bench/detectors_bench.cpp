@@ -1,4 +1,4 @@
-// Data-class detectors: sovgw's hand-written scanners (gateway/detectors.cpp) against the usual
+// Data-class detectors: sovgw's hand-written scanners (classify/detectors.cpp) against the usual
 // way of writing a PII scanner, one std::regex per identifier (the shape only: no check digits),
 // over the same chat bodies, in the same run.
 //
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/detectors.hpp"
+#include "classify/detectors.hpp"
 
 namespace {
 
@@ -105,11 +105,11 @@ int main(int argc, char** argv) {
     }
   }
   const regex_peer peer;
-  const std::uint32_t all = sovgw::gateway::implemented_detectors();
+  const std::uint32_t all = sovgw::classify::implemented_detectors();
   for (std::size_t kib : sizes) {
     for (bool personal : {false, true}) {
       const std::string body = chat_body(kib * 1024, personal);
-      const double ours = us_per_call([&] { return sovgw::gateway::detect(body, all); }, seconds);
+      const double ours = us_per_call([&] { return sovgw::classify::detect(body, all); }, seconds);
       const double theirs = us_per_call([&] { return peer.scan(body); }, seconds);
       fmt::print("detectors body_kib={} kind={} sovgw_us={:.2f} regex_us={:.2f} ratio_regex/sovgw={:.1f}\n",
                  kib, personal ? "personal" : "clean", ours, theirs, theirs / ours);

@@ -1,4 +1,4 @@
-#include "gateway/detectors.hpp"
+#include "classify/detectors.hpp"
 
 #include <arpa/inet.h>
 
@@ -7,26 +7,10 @@
 #include <cstddef>
 #include <string>
 
-#include "policy/policy_source.hpp"
-
-namespace sovgw::gateway {
+namespace sovgw::classify {
 namespace {
 
-// Indexes into policy::known_detectors().
-enum detector : unsigned {
-  email = 0,
-  phone = 1,
-  iban = 2,
-  payment_card = 3,
-  national_id = 4,
-  ip_address = 5,
-  person_name = 6,
-  health_code = 7,
-  postal_address = 8,
-  date_of_birth = 9,
-};
-
-constexpr std::uint32_t bit(detector d) { return 1u << d; }
+using enum detector;
 
 constexpr std::size_t npos = std::string_view::npos;
 
@@ -604,7 +588,7 @@ std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
   std::vector<finding> out;
   for_each_detector(which, [&](detector d, auto scanner) {
     scanner(text, [&](std::size_t begin, std::size_t end) {
-      out.push_back({begin, end, d});
+      out.push_back({begin, end, static_cast<unsigned>(d)});
       return false;
     });
   });
@@ -664,7 +648,7 @@ std::size_t redact_json_strings(std::string& body, std::span<const finding> foun
     }
     out.append(body, copied, f.begin - copied);
     out += "[redacted:";
-    out += policy::known_detectors()[f.detector];
+    out += detector_names[f.detector];
     out += ']';
     copied = f.end;
     ++redacted;
@@ -674,4 +658,4 @@ std::size_t redact_json_strings(std::string& body, std::span<const finding> foun
   return redacted;
 }
 
-}  // namespace sovgw::gateway
+}  // namespace sovgw::classify

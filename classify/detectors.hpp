@@ -23,9 +23,11 @@
 #include <string_view>
 #include <vector>
 
-namespace sovgw::gateway {
+#include "classify/detector_list.hpp"
 
-// Bit i = policy::known_detectors()[i].
+namespace sovgw::classify {
+
+// Bit i = detector_names[i] (detector_list.hpp).
 [[nodiscard]] std::uint32_t implemented_detectors() noexcept;
 
 // Runs the detectors in `wanted` (and implemented) over `text`; returns the bits of those that
@@ -35,7 +37,7 @@ namespace sovgw::gateway {
 struct finding {
   std::size_t begin = 0;  // byte offsets into the text
   std::size_t end = 0;
-  unsigned detector = 0;  // index into policy::known_detectors()
+  unsigned detector = 0;  // index into detector_names
 };
 
 // Every finding of the detectors in `which`, ordered by position (they may overlap).
@@ -48,4 +50,4 @@ struct finding {
 std::size_t redact_json_strings(std::string& body, std::uint32_t which);
 std::size_t redact_json_strings(std::string& body, std::span<const finding> found, std::uint32_t which);
 
-}  // namespace sovgw::gateway
+}  // namespace sovgw::classify

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/detectors.hpp"
+#include "classify/detectors.hpp"
 
 namespace {
 
@@ -77,11 +77,11 @@ shape shape_of(std::string_view body) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view raw(reinterpret_cast<const char*>(data), size);
-  const std::uint32_t all = sovgw::gateway::implemented_detectors();
-  const std::uint32_t found = sovgw::gateway::detect(raw, all);
+  const std::uint32_t all = sovgw::classify::implemented_detectors();
+  const std::uint32_t found = sovgw::classify::detect(raw, all);
   check((found & ~all) == 0);
   std::uint32_t seen = 0;
-  for (const auto& f : sovgw::gateway::find_all(raw, all)) {
+  for (const auto& f : sovgw::classify::find_all(raw, all)) {
     check(f.begin < f.end && f.end <= raw.size());
     seen |= 1u << f.detector;
   }
@@ -90,7 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string body =
       R"({"n":12,"messages":[{"content":)" + json_string(raw) + R"(}],"k":)" + json_string(raw) + "}";
   const shape before = shape_of(body);
-  (void)sovgw::gateway::redact_json_strings(body, all);
+  (void)sovgw::classify::redact_json_strings(body, all);
   const shape after = shape_of(body);
   check(before.outside == after.outside && before.quotes == after.quotes &&
         before.backslashes == after.backslashes && after.escapes_valid);

@@ -1,19 +1,16 @@
-#include "gateway/detectors.hpp"
+#include "classify/detectors.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "policy/policy_source.hpp"
-
-using namespace sovgw::gateway;
+using namespace sovgw::classify;
 
 namespace {
 
 std::uint32_t bit_of(std::string_view name) {
-  const auto& names = sovgw::policy::known_detectors();
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) {
+  for (std::size_t i = 0; i < detector_names.size(); ++i) {
+    if (detector_names[i] == name) {
       return 1u << i;
     }
   }
@@ -114,7 +111,7 @@ TEST_CASE("find_all reports where each finding is") {
   REQUIRE(found.size() == 3);
   CHECK(text.substr(found[0].begin, found[0].end - found[0].begin) == "a@b.example");
   CHECK(text.substr(found[1].begin, found[1].end - found[1].begin) == "192.168.0.1");
-  CHECK(sovgw::policy::known_detectors()[found[1].detector] == "ip_address");
+  CHECK(detector_names[found[1].detector] == "ip_address");
   CHECK(text.substr(found[2].begin, found[2].end - found[2].begin) == "a@c.example");
 }
 
