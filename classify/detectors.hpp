@@ -15,10 +15,10 @@
 //                  "geboren", "nacido/a", "nato/a il", ... (English, French, German, Spanish,
 //                  Italian)
 // Not implemented yet: person_name, health_code, postal_address (implemented_detectors() says
-// which are). The text is scanned as bytes: JSON escapes of ASCII characters are not decoded.
+// which are). The text is scanned as bytes; a JSON body is scanned decoded (json_body.hpp), but a
+// raw body's JSON-style escapes ("\n") still end words.
 #include <cstddef>
 #include <cstdint>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,12 +42,5 @@ struct finding {
 
 // Every finding of the detectors in `which`, ordered by position (they may overlap).
 [[nodiscard]] std::vector<finding> find_all(std::string_view text, std::uint32_t which);
-
-// The `redact` obligation: replaces what the detectors in `which` find inside the JSON strings
-// of `body` with "[redacted:<detector>]" (findings outside strings, or overlapping an earlier
-// one, are left). Returns how many were replaced. The second form takes find_all(body, ...)
-// already made (of at least the detectors in `which`).
-std::size_t redact_json_strings(std::string& body, std::uint32_t which);
-std::size_t redact_json_strings(std::string& body, std::span<const finding> found, std::uint32_t which);
 
 }  // namespace sovgw::classify

@@ -370,6 +370,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   out.scan.found = 0;
   out.scan.findings.clear();
   out.scan.decoded = true;
+  out.scan.located = options.locate;
   // A worker keeps its buffers between requests, but not one a 10 MiB body left behind.
   if (text_.capacity() > std::max<std::size_t>(1 << 20, 2 * body.size())) {
     std::string().swap(text_);
@@ -444,9 +445,11 @@ class redact_handler {
     return true;
   }
   bool on_key(sv s, std::size_t, error_code&) {
+    const bool top = first_.size() == 1;
     string(s);
     out_.push_back(':');
     after_key_ = true;
+    model_next_ = top && was_model_;
     return true;
   }
   bool on_string_part(sv s, std::size_t, error_code&) {
@@ -454,7 +457,8 @@ class redact_handler {
     return true;
   }
   bool on_string(sv s, std::size_t, error_code&) {
-    string(s);
+    string(s, !model_next_);
+    model_next_ = false;
     return true;
   }
   bool on_number_part(sv s, error_code&) {
@@ -476,6 +480,7 @@ class redact_handler {
  private:
   // A ',' before every value but the first of its container (a value after a key has none).
   void separate() {
+    model_next_ = false;
     if (after_key_) {
       after_key_ = false;
     } else if (!first_.empty() && !first_.back()) {
@@ -510,13 +515,15 @@ class redact_handler {
     return true;
   }
 
-  void string(sv last) {
+  // A key or a string value; `rewrite`: apply the findings that lie in it.
+  void string(sv last, bool rewrite = true) {
     std::string_view value(last.data(), last.size());
     if (!part_.empty()) {
       part_.append(last.data(), last.size());
       value = part_;
     }
     separate();
+    was_model_ = value == "model";
     const std::size_t begin = pos_;
     const std::size_t end = pos_ + value.size();
     pos_ = end + 1;  // the '\n' after each string in the text
@@ -524,7 +531,7 @@ class redact_handler {
     std::size_t copied = 0;
     for (; next_ < findings_.size() && findings_[next_].begin < end; ++next_) {
       const finding& f = findings_[next_];
-      if ((which_ & (1u << f.detector)) == 0 || f.begin < begin + copied || f.end > end) {
+      if (!rewrite || (which_ & (1u << f.detector)) == 0 || f.begin < begin + copied || f.end > end) {
         continue;  // not asked for, overlapping the previous one, or straddling two strings
       }
       encode(value.substr(copied, f.begin - begin - copied));
@@ -567,6 +574,8 @@ class redact_handler {
   std::vector<bool> first_;  // per open container: no value written yet
   std::string part_;
   bool after_key_ = false;
+  bool model_next_ = false;  // the next value is the top-level model
+  bool was_model_ = false;   // the last string was "model"
   bool in_number_ = false;
   std::size_t pos_ = 0;   // where the current string starts in the body's text
   std::size_t next_ = 0;  // the first finding not yet passed

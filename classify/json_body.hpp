@@ -65,6 +65,7 @@ struct scan_result {
   // are into the body's decoded text (see above), else into the raw body bytes.
   std::vector<finding> findings;
   bool decoded = false;  // the body was inspected as JSON (and can be redacted by redact())
+  bool located = false;  // findings were listed (inspect_options::locate)
 };
 
 struct inspection {
@@ -106,8 +107,10 @@ class json_inspector {
 // (`findings`, from inspect() with locate, in decoded-text coordinates) is replaced with
 // "[redacted:<detector>]" in the decoded strings, which are then re-encoded as JSON (the
 // document is re-serialised: whitespace between tokens goes, numbers are kept as written).
-// Findings that overlap an earlier one or straddle two strings are left. Returns how many were
-// replaced; with none (or a body that is not valid JSON) `body` is left as it is.
+// Findings that overlap an earlier one or straddle two strings are left, and so is the top-level
+// model (the name the request was routed by; it is bounded and detected, never rewritten).
+// Redacted keys may repeat ("[redacted:email]" twice). Returns how many findings were replaced;
+// with none (or a body that is not valid JSON) `body` is left as it is.
 std::size_t redact(std::string& body, std::span<const finding> findings, std::uint32_t which);
 
 }  // namespace sovgw::classify

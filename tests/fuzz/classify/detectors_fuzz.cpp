@@ -1,13 +1,15 @@
-// Fuzz target: the data-class detectors and the redact obligation over arbitrary request bodies.
-// Checks that findings lie inside the text, and that redaction keeps a body's JSON structure: the
-// input is placed in a JSON string (escaped), and after redaction the text outside strings is the
-// same and no quote or backslash was added or removed.
+// Fuzz target: the data-class detectors over arbitrary bytes, and the same bytes as a JSON string
+// value through the body inspector and the redact obligation. Checks that findings lie inside the
+// text and agree with detect(); that the bytes, placed in a JSON body, are accepted exactly when
+// they are UTF-8 and then found at least as the raw scan finds them; and that redaction leaves a
+// body the inspector accepts, with the same fields.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "classify/detectors.hpp"
+#include "classify/json_body.hpp"
 
 namespace {
 
@@ -34,65 +36,67 @@ std::string json_string(std::string_view raw) {
   return out + "\"";
 }
 
-// The text outside JSON strings, and the number of quotes and backslashes overall.
-struct shape {
-  std::string outside;
-  std::size_t quotes = 0;
-  std::size_t backslashes = 0;
-  bool escapes_valid = true;  // every escape is one JSON allows
-};
-
-bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-
-shape shape_of(std::string_view body) {
-  shape s;
-  bool in_string = false;
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    s.quotes += c == '"' ? 1 : 0;
-    s.backslashes += c == '\\' ? 1 : 0;
-    if (!in_string) {
-      s.outside.push_back(c);
-      in_string = c == '"';
-    } else if (c == '\\' && i + 1 < body.size()) {
-      const char e = body[i + 1];
-      s.backslashes += e == '\\' ? 1 : 0;
-      s.quotes += e == '"' ? 1 : 0;
-      if (e == 'u') {
-        s.escapes_valid = s.escapes_valid && i + 5 < body.size() && is_hex(body[i + 2]) &&
-                          is_hex(body[i + 3]) && is_hex(body[i + 4]) && is_hex(body[i + 5]);
-      } else {
-        s.escapes_valid = s.escapes_valid && std::string_view("\"\\/bfnrt").find(e) != std::string_view::npos;
-      }
-      ++i;
-    } else if (c == '"') {
-      in_string = false;
-      s.outside.push_back(c);
+// An oracle independent of the parser's: RFC 3629 well-formed UTF-8.
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+    } else if (c >= 0x80) {
+      return false;
     }
+    if (i + n >= s.size() && n > 0) {
+      return false;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      const unsigned lo = k > 1 ? 0x80 : c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+      const unsigned hi = k > 1 ? 0xbf : c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+      if (d < lo || d > hi) {
+        return false;
+      }
+    }
+    i += n + 1;
   }
-  return s;
+  return true;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace sovgw::classify;
   const std::string_view raw(reinterpret_cast<const char*>(data), size);
-  const std::uint32_t all = sovgw::classify::implemented_detectors();
-  const std::uint32_t found = sovgw::classify::detect(raw, all);
+  const std::uint32_t all = implemented_detectors();
+  const std::uint32_t found = detect(raw, all);
   check((found & ~all) == 0);
   std::uint32_t seen = 0;
-  for (const auto& f : sovgw::classify::find_all(raw, all)) {
+  for (const finding& f : find_all(raw, all)) {
     check(f.begin < f.end && f.end <= raw.size());
     seen |= 1u << f.detector;
   }
   check(seen == found);
 
-  std::string body =
-      R"({"n":12,"messages":[{"content":)" + json_string(raw) + R"(}],"k":)" + json_string(raw) + "}";
-  const shape before = shape_of(body);
-  (void)sovgw::classify::redact_json_strings(body, all);
-  const shape after = shape_of(body);
-  check(before.outside == after.outside && before.quotes == after.quotes &&
-        before.backslashes == after.backslashes && after.escapes_valid);
+  std::string body = R"({"model":"m","n":12,"messages":[{"content":)" + json_string(raw) + R"(}],"k":)" +
+                     json_string(raw) + "}";
+  json_inspector inspector;
+  const inspection got = inspector.inspect(body, {all, true});
+  check(got.ok() == valid_utf8(raw));
+  if (!got.ok()) {
+    check(got.error == body_error::not_utf8);
+    return 0;
+  }
+  check((got.scan.found & found) == found);
+  for (const finding& f : got.scan.findings) {
+    check(f.begin < f.end && f.end <= inspector.text().size());
+  }
+  const std::size_t redacted = redact(body, got.scan.findings, all);
+  check(redacted <= got.scan.findings.size());
+  const inspection after = inspector.inspect(body, {all, false});
+  check(after.ok() && after.fields.model == "m");
   return 0;
 }

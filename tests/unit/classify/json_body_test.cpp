@@ -219,15 +219,27 @@ TEST_CASE("redaction rewrites the decoded strings and re-encodes them") {
        R"("c":"a\"b\\c/d\u0001\t)"
        "\xc3\xa9"
        R"( [redacted:email] 4111 1111 1111 1111"})"},
+      // Only inside strings (a number shaped like a card stays), escaped quotes kept around it.
+      {R"({"model":"m","max_tokens":4111111111111111,"messages":[{"role":"user",)"
+       R"("content":"card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00, mail \"x@y.example\"."}]})",
+       card | bit(detector::iban) | email, 3,
+       R"({"model":"m","max_tokens":4111111111111111,"messages":[{"role":"user",)"
+       R"("content":"card [redacted:payment_card], IBAN [redacted:iban], mail \"[redacted:email]\"."}]})"},
+      // Escapes end words and are never cut: the text is decoded before it is scanned.
+      {R"({"content":"Contact:\njane@x.example\t+33 6 12 34 56 78\u00e9"})", email | phone, 2,
+       "{\"content\":\"Contact:\\n[redacted:email]\\t[redacted:phone]\xc3\xa9\"}"},
       // Keys too.
       {R"({"properties":{"jeanne@exemple.fr":{"type":"string"}},"x":[]})", email, 1,
        R"({"properties":{"[redacted:email]":{"type":"string"}},"x":[]})"},
+      // The top-level model is the name the request was routed by: never rewritten.
+      {R"({"model":"a@b.example","a\"model":"c@d.example","x":{"model":"e@f.example"}})", email, 2,
+       R"({"model":"a@b.example","a\"model":"[redacted:email]","x":{"model":"[redacted:email]"}})"},
       // Nothing found: the body is left as it was (whitespace and all).
       {R"({ "content" : "nothing here" })", email, 0, R"({ "content" : "nothing here" })"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
-    const inspection got = inspect(r.body, email | phone | card, true);
+    const inspection got = inspect(r.body, email | phone | card | bit(detector::iban), true);
     REQUIRE(got.ok());
     std::string body = r.body;
     CHECK(redact(body, got.scan.findings, r.which) == r.count);
