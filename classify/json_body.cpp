@@ -75,19 +75,22 @@ std::size_t first_invalid_utf8(std::string_view s) {
   return std::string_view::npos;
 }
 
+// Boost.JSON's per-handler limits: none (the gateway's limits.max_body_bytes bounds the body).
+struct no_size_limits {
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+};
+
 // The fields the gateway reads, and where a value's key put us.
 enum class field : std::uint8_t { none, model, stream, stream_options, include_usage };
 
 // SAX handler of inspect(): see json_body.hpp for what it checks. Strings (keys and values) are
 // collected into `text` as they arrive; with keep_text each stays there, followed by '\n', for the
 // detectors; otherwise only the ones the handler reads are kept, and only until they are read.
-class inspect_handler {
+class inspect_handler : public no_size_limits {
  public:
-  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
-
   inspect_handler(std::string& text, std::unordered_map<std::string, std::string>& keys,
                   std::unordered_map<std::string, std::string>& option_keys, bool keep_text, inspection& out)
       : text_(text), keys_(keys), option_keys_(option_keys), keep_text_(keep_text), out_(out) {}
@@ -386,6 +389,9 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
     return;
   }
   const std::uint32_t which = options.detectors & implemented_detectors();
+  if (which != 0) {
+    text_.reserve(body.size());  // the decoded text is never longer than the body
+  }
   boost::json::parse_options strict;
   strict.max_depth = max_depth;
   boost::json::basic_parser<inspect_handler> parser(strict, text_, keys_, option_keys_, which != 0, out);
@@ -422,13 +428,8 @@ namespace {
 
 // SAX handler of redact(): writes the document back, each key and string decoded, rewritten
 // where a finding lies wholly inside it, and re-encoded.
-class redact_handler {
+class redact_handler : public no_size_limits {
  public:
-  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
-
   redact_handler(std::string& out, std::span<const finding> findings, std::uint32_t which)
       : out_(out), findings_(findings), which_(which) {}
 
