@@ -109,7 +109,8 @@ class json_inspector {
 // document is re-serialised: whitespace between tokens goes, numbers are kept as written).
 // Findings that overlap an earlier one or straddle two strings are left, and so is the top-level
 // model (the name the request was routed by; it is bounded and detected, never rewritten).
-// Redacted keys may repeat ("[redacted:email]" twice). Returns how many findings were replaced;
+// Redacted top-level keys may come out equal, or equal but for case ("a [redacted:email]" twice):
+// never a key the gateway reads. Returns how many findings were replaced;
 // with none (or a body that is not valid JSON) `body` is left as it is.
 std::size_t redact(std::string& body, std::span<const finding> findings, std::uint32_t which);
 

@@ -62,8 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(count <= got.scan.findings.size());
   check((count == 0) == (redacted == body));
   const inspection again = inspector.inspect(redacted, {0, false});
-  if (again.error == body_error::duplicate_key) {  // two top-level keys redacted alike
-    check(redacted.find("\"[redacted:") != std::string::npos);
+  if (again.error == body_error::duplicate_key || again.error == body_error::case_variant_key) {
+    check(count > 0 && redacted.find("[redacted:") != std::string::npos);  // top-level keys redacted alike
     return 0;
   }
   check(again.ok());

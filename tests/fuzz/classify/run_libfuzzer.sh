@@ -19,7 +19,8 @@ run() { # target corpus max_len sources...
   "$cxx" "${flags[@]}" "$@" -o "$work/$target"
   rm -rf "$work/$corpus"
   cp -r "$here/$corpus" "$work/$corpus"
-  (cd "$work" && "./$target" -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1 "$corpus" 2>&1 |
+  # -error_exitcode: libFuzzer's default (77) is ctest's "skipped" here.
+  (cd "$work" && "./$target" -max_total_time="$seconds" -max_len="$max_len" -error_exitcode=1 -print_final_stats=1 "$corpus" 2>&1 |
     tail -15)
 }
 mkdir -p "$work"
