@@ -182,9 +182,9 @@ TEST_CASE("the text is every key and string, decoded, each followed by a newline
 }
 
 TEST_CASE("a finding that straddles the parser's string parts is found whole") {
-  // Escaped strings reach the handler in parts of a few KiB: place an escaped address across
-  // every offset around the first boundary.
-  for (std::size_t pad = 4070; pad < 4110; ++pad) {
+  // Escaped strings reach the handler in parts (of 1168 decoded bytes here, with Boost 1.81):
+  // place an escaped address and a card number at every offset across the first two boundaries.
+  for (std::size_t pad = 1000; pad < 2500; ++pad) {
     CAPTURE(pad);
     std::string body = R"({"content":")";
     for (std::size_t i = 0; i < pad; ++i) {
