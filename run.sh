@@ -18,6 +18,10 @@ PACKAGES=(
   clang libclang-rt-14-dev
   python3 curl procps
 )
+# Hyperscan, the detectors bench's peer, is packaged for x86-64 only.
+if [[ $(dpkg --print-architecture 2>/dev/null) == amd64 ]]; then
+  PACKAGES+=(libhyperscan-dev)
+fi
 
 install_packages() {
   local missing=()

@@ -217,7 +217,8 @@ run_all() { # name:port...
   local -A rps p50 p99 nc
   for t in "$@"; do
     local port=${t#*:}
-    curl -sk -o /dev/null "https://127.0.0.1:$port/v1/chat/completions" -d @"$OUT/body.json"
+    curl -sk -o /dev/null "https://127.0.0.1:$port/v1/chat/completions" -H 'Content-Type: application/json' \
+      -d @"$OUT/body.json"
     measure "$port" 2 > /dev/null  # warm-up: pools filled, caches hot
   done
   for round in $(seq 1 "$ROUNDS"); do

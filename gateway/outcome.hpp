@@ -16,45 +16,48 @@
 namespace sovgw::gateway {
 
 // X(name, status, type, code). The kind is the name. Grouped by the stage that produces them.
-#define SOVGW_OUTCOMES(X)                                                          \
-  X(ok, 0, "", "")                                                                 \
-  /* read: strict HTTP/1.1 framing */                                              \
-  X(bad_request, 400, "invalid_request_error", "bad_request")                      \
-  X(non_canonical_target, 400, "invalid_request_error", "non_canonical_target")    \
-  X(request_timeout, 408, "invalid_request_error", "request_timeout")              \
-  X(request_too_large, 413, "invalid_request_error", "request_too_large")          \
-  X(request_line_too_long, 414, "invalid_request_error", "request_line_too_long")  \
-  X(expectation_failed, 417, "invalid_request_error", "expectation_failed")        \
-  X(headers_too_large, 431, "invalid_request_error", "headers_too_large")          \
-  X(not_implemented, 501, "server_error", "not_implemented")                       \
-  X(http_version_not_supported, 505, "server_error", "http_version_not_supported") \
-  /* identify */                                                                   \
-  X(bad_forwarded_for, 400, "invalid_request_error", "bad_forwarded_for")          \
-  /* classify */                                                                   \
-  X(invalid_json, 400, "invalid_request_error", "invalid_json")                    \
-  /* decide */                                                                     \
-  X(unknown_data_class, 400, "invalid_request_error", "unknown_data_class")        \
-  X(policy_denied, 403, "permission_error", "policy_denied")                       \
-  X(redaction_unsupported, 415, "invalid_request_error", "redaction_unsupported")  \
-  /* route */                                                                      \
-  X(model_not_found, 404, "invalid_request_error", "model_not_found")              \
-  X(cluster_unavailable, 503, "server_error", "cluster_unavailable")               \
-  /* forward: no connection to the chosen cluster (nothing was sent) */            \
-  X(upstream_connect_failed, 503, "server_error", "cluster_unavailable")           \
-  X(upstream_connect_timeout, 504, "server_error", "upstream_timeout")             \
-  X(upstream_tls_error, 502, "server_error", "upstream_tls_error")                 \
-  /* forward: the request was sent, no usable response head came back */           \
-  X(upstream_timeout, 504, "server_error", "upstream_timeout")                     \
-  X(upstream_reset, 502, "server_error", "upstream_error")                         \
-  X(upstream_protocol, 502, "server_error", "upstream_error")                      \
-  /* relay: the cluster's answer had begun; the client sees it cut short */        \
-  X(upstream_reset_mid_body, 0, "", "")                                            \
-  X(upstream_stream_timeout, 0, "", "")                                            \
-  X(upstream_bad_chunking, 0, "", "")                                              \
-  X(client_disconnected, 0, "", "")                                                \
-  X(client_write_timeout, 0, "", "")                                               \
-  X(client_write_failed, 0, "", "")                                                \
-  /* record: the audit record could not be made durable */                         \
+#define SOVGW_OUTCOMES(X)                                                                       \
+  X(ok, 0, "", "")                                                                              \
+  /* read: strict HTTP/1.1 framing */                                                           \
+  X(bad_request, 400, "invalid_request_error", "bad_request")                                   \
+  X(non_canonical_target, 400, "invalid_request_error", "non_canonical_target")                 \
+  X(request_timeout, 408, "invalid_request_error", "request_timeout")                           \
+  X(request_too_large, 413, "invalid_request_error", "request_too_large")                       \
+  X(request_line_too_long, 414, "invalid_request_error", "request_line_too_long")               \
+  X(expectation_failed, 417, "invalid_request_error", "expectation_failed")                     \
+  X(headers_too_large, 431, "invalid_request_error", "headers_too_large")                       \
+  X(not_implemented, 501, "server_error", "not_implemented")                                    \
+  X(http_version_not_supported, 505, "server_error", "http_version_not_supported")              \
+  /* identify */                                                                                \
+  X(bad_forwarded_for, 400, "invalid_request_error", "bad_forwarded_for")                       \
+  /* classify */                                                                                \
+  X(invalid_json, 400, "invalid_request_error", "invalid_json")                                 \
+  X(invalid_body, 400, "invalid_request_error", "invalid_body")                                 \
+  X(unsupported_media_type, 415, "invalid_request_error", "unsupported_media_type")             \
+  X(unsupported_content_encoding, 415, "invalid_request_error", "unsupported_content_encoding") \
+  /* decide */                                                                                  \
+  X(unknown_data_class, 400, "invalid_request_error", "unknown_data_class")                     \
+  X(policy_denied, 403, "permission_error", "policy_denied")                                    \
+  X(redaction_unsupported, 415, "invalid_request_error", "redaction_unsupported")               \
+  /* route */                                                                                   \
+  X(model_not_found, 404, "invalid_request_error", "model_not_found")                           \
+  X(cluster_unavailable, 503, "server_error", "cluster_unavailable")                            \
+  /* forward: no connection to the chosen cluster (nothing was sent) */                         \
+  X(upstream_connect_failed, 503, "server_error", "cluster_unavailable")                        \
+  X(upstream_connect_timeout, 504, "server_error", "upstream_timeout")                          \
+  X(upstream_tls_error, 502, "server_error", "upstream_tls_error")                              \
+  /* forward: the request was sent, no usable response head came back */                        \
+  X(upstream_timeout, 504, "server_error", "upstream_timeout")                                  \
+  X(upstream_reset, 502, "server_error", "upstream_error")                                      \
+  X(upstream_protocol, 502, "server_error", "upstream_error")                                   \
+  /* relay: the cluster's answer had begun; the client sees it cut short */                     \
+  X(upstream_reset_mid_body, 0, "", "")                                                         \
+  X(upstream_stream_timeout, 0, "", "")                                                         \
+  X(upstream_bad_chunking, 0, "", "")                                                           \
+  X(client_disconnected, 0, "", "")                                                             \
+  X(client_write_timeout, 0, "", "")                                                            \
+  X(client_write_failed, 0, "", "")                                                             \
+  /* record: the audit record could not be made durable */                                      \
   X(audit_unavailable, 503, "server_error", "audit_unavailable")
 
 enum class outcome : std::uint8_t {

@@ -44,7 +44,9 @@ class pipeline {
   // identify: tenant (verified client-certificate CN, else "default") and client country (geo
   // database, when a policy is configured).
   [[nodiscard]] stage_result identify(request_context& ctx) const;
-  // classify: model and stream flag from the OpenAI JSON body.
+  // classify: model and stream flag from the OpenAI JSON body, and what the policy's detectors
+  // find in its decoded strings (classify/json_body.hpp); 415 for a content-encoded body or a body
+  // not labelled application/json on /v1/, 400 for a body the cluster could read differently.
   [[nodiscard]] stage_result classify(request_context& ctx) const;
   // decide: the data classes declared in Sovereign-Data-Class (400 unknown_data_class for a value
   // the policy does not declare), then the policy's decision (403 on deny); without a policy

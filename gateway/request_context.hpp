@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "classify/json_body.hpp"
 #include "gateway/http_parser.hpp"
 #include "gateway/outcome.hpp"
 #include "policy/policy_source.hpp"
@@ -40,6 +41,7 @@ struct request_context {
   std::string model;
   bool stream = false;
   std::vector<std::string> data_classes;
+  classify::scan_result scan;  // what the policy's detectors found in the body, and where
 
   // decide
   bool permitted = true;

@@ -1,13 +1,13 @@
-// The detector names policies may use (policy_source.hpp), in a file of their own so the gateway's
-// detectors and their fuzz target can take them without the parser.
+// The detector names policies may use (policy_source.hpp), generated from the classifier's detector
+// table (classify/detector_list.hpp) so that the names and the detectors cannot drift.
+#include "classify/detector_list.hpp"
 #include "policy/policy_source.hpp"
 
 namespace sovgw::policy {
 
 const std::vector<std::string_view>& known_detectors() noexcept {
-  static const std::vector<std::string_view> names = {
-      "email",      "phone",       "iban",        "payment_card",   "national_id",
-      "ip_address", "person_name", "health_code", "postal_address", "date_of_birth"};
+  static const std::vector<std::string_view> names(classify::detector_names.begin(),
+                                                   classify::detector_names.end());
   return names;
 }
 

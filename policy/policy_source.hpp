@@ -31,7 +31,8 @@ enum class rule_effect : std::uint8_t { permit, forbid, restrict };
 enum class log_payload : std::uint8_t { unset, sealed, digest, none };
 [[nodiscard]] std::string_view log_payload_name(log_payload l) noexcept;
 
-// The detector names a policy may refer to (the detectors themselves live in the gateway).
+// The detector names a policy may refer to, from the detector table in classify/detector_list.hpp
+// (the detectors themselves live in classify/).
 [[nodiscard]] const std::vector<std::string_view>& known_detectors() noexcept;
 [[nodiscard]] std::optional<unsigned> detector_index(std::string_view name) noexcept;
 // The names of the detectors in a bit set (bit i = known_detectors()[i]), in index order.

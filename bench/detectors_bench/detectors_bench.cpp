@@ -1,50 +1,82 @@
-// Data-class detectors: sovgw's hand-written scanners (gateway/detectors.cpp) against the usual
-// way of writing a PII scanner, one std::regex per identifier (the shape only: no check digits),
-// over the same chat bodies, in the same run.
+// Data-class detectors: sovgw's hand-written scanners (classify/detectors.cpp) against two
+// pattern engines scanning for the same identifiers' shapes (no check digits), over the same chat
+// bodies, in the same run: Hyperscan (a multi-pattern automaton, one pass for every pattern) and
+// std::regex (one search per pattern). And what reading the body as the cluster does costs: the
+// JSON inspector (classify/json_body.cpp) validating the body and scanning its decoded strings,
+// against today's raw-byte scan.
 //
 //   build/bench/detectors_bench/detectors_bench [--kib 1,16] [--seconds 1]
 //
-// Prints, per body size and kind (a clean prompt, a prompt with personal data):
-//   detectors body_kib=1 kind=clean sovgw_us=... regex_us=... ratio_regex/sovgw=...
+// Per body size and kind (clean: no personal data; personal: an IBAN, email, phone number and
+// date of birth in every third message; escaped: the same with JSON escapes, \u0040 and \u00e9):
+//   detectors body_kib=1 kind=clean raw_us=... parse_us=... decoded_us=... hyperscan_us=... regex_us=...
+//             ratio_scan_decoded/raw=... ratio_classify_new/old=... ratio_hyperscan/sovgw=...
+//             ratio_regex/sovgw=...
+// raw_us: the detectors over the raw body; parse_us: the inspector without detectors (what the
+// classify stage paid before: validate, read model and stream); decoded_us: the inspector with
+// every detector (the classify stage now). ratio_scan_decoded/raw = (decoded - parse) / raw, the
+// cost of scanning decoded strings against the raw bytes; ratio_classify_new/old = decoded /
+// (parse + raw). The engines' ratios are against sovgw's raw scan (they read raw bytes too).
 #include <fmt/format.h>
+#include <hs.h>
 
 #include <chrono>
 #include <regex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "gateway/detectors.hpp"
+#include "classify/detectors.hpp"
+#include "classify/json_body.hpp"
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-std::string chat_body(std::size_t bytes, bool personal) {
-  std::string text;
+enum class kind : std::uint8_t { clean, personal, escaped };
+
+std::string chat_body(std::size_t bytes, kind k) {
   const std::string clean =
       "Bonjour, je voudrais comprendre les frais de tenue de compte pour 2025 et les options "
       "d'epargne disponibles pour une PME de 12 salaries a Lyon. ";
   const std::string pii =
       "Mon IBAN est FR14 2004 1010 0505 0001 3M02 606, ecrivez a jeanne.dupont@exemple.fr ou au "
       "+33 6 12 34 56 78, nee le 12/03/1985. ";
-  while (text.size() + 64 < bytes) {
-    text += (personal && text.size() % 3 == 0) ? pii : clean;
+  const std::string pii_escaped =
+      "Mon IBAN est FR14 2004 1010 0505 0001 3M02 606,\\necrivez a jeanne.dupont\\u0040exemple.fr ou au "
+      "+33 6 12 34 56 78, n\\u00e9e le 12\\/03\\/1985. ";
+  std::string body = R"({"model":"mistral-small","stream":true,"messages":[)";
+  for (std::size_t i = 0; body.size() + 96 < bytes; ++i) {
+    const std::string& text = k == kind::clean || i % 3 != 0 ? clean
+                              : k == kind::personal          ? pii
+                                                             : pii_escaped;
+    body += fmt::format(R"({}{{"role":"{}","content":"{}{}"}})", i == 0 ? "" : ",",
+                        i % 2 == 0 ? "user" : "assistant", text, clean);
   }
-  return R"({"model":"mistral-small","messages":[{"role":"user","content":")" + text + R"("}]})";
+  return body + R"(],"temperature":0.2,"max_tokens":512})";
 }
 
-// The regex peer: email, phone, IBAN, card, IPv4 and a date after a birth cue, as a pattern
-// scanner would write them (ECMAScript grammar, std::regex_search per pattern).
+// The identifiers' shapes, as a pattern scanner writes them: email, phone, IBAN, card, IPv4 and a
+// date after a birth cue.
+const std::vector<std::string> shapes = {
+    R"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})",
+    R"((\+|00)[1-9][0-9 ().-]{7,20}[0-9])",
+    R"(\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b)",
+    R"(\b(?:[0-9][ -]?){12,18}[0-9]\b)",
+    R"(\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b)",
+    R"((born|birth|dob|n(?:\xc3\xa9|e)e? le)\W{1,10}[0-9]{1,2}[./-][0-9]{1,2}[./-][0-9]{4})",
+};
+constexpr std::size_t caseless_shape = 5;
+
+// std::regex: one search per pattern (ECMAScript grammar).
 struct regex_peer {
-  std::vector<std::regex> patterns = {
-      std::regex(R"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})"),
-      std::regex(R"((\+|00)[1-9][0-9 ().-]{7,20}[0-9])"),
-      std::regex(R"(\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b)"),
-      std::regex(R"(\b(?:[0-9][ -]?){12,18}[0-9]\b)"),
-      std::regex(R"(\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b)"),
-      std::regex(R"((born|birth|dob|n[ée]e? le)\W{1,10}[0-9]{1,2}[./-][0-9]{1,2}[./-][0-9]{4})",
-                 std::regex::icase),
-  };
+  std::vector<std::regex> patterns;
+  regex_peer() {
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      patterns.emplace_back(shapes[i], i == caseless_shape ? std::regex::ECMAScript | std::regex::icase
+                                                           : std::regex::ECMAScript);
+    }
+  }
   unsigned scan(const std::string& text) const {
     unsigned found = 0;
     for (std::size_t i = 0; i < patterns.size(); ++i) {
@@ -54,6 +86,53 @@ struct regex_peer {
     }
     return found;
   }
+};
+
+// Hyperscan: every pattern in one database, one pass over the text, each reported once.
+class hyperscan_peer {
+ public:
+  hyperscan_peer() {
+    std::vector<const char*> expressions;
+    std::vector<unsigned> flags;
+    std::vector<unsigned> ids;
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      expressions.push_back(shapes[i].c_str());
+      flags.push_back(HS_FLAG_SINGLEMATCH | (i == caseless_shape ? HS_FLAG_CASELESS : 0));
+      ids.push_back(static_cast<unsigned>(i));
+    }
+    hs_compile_error_t* error = nullptr;
+    if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(shapes.size()),
+                         HS_MODE_BLOCK, nullptr, &db_, &error) != HS_SUCCESS) {
+      const std::string message = error->message;
+      hs_free_compile_error(error);
+      throw std::runtime_error("hyperscan: " + message);
+    }
+    if (hs_alloc_scratch(db_, &scratch_) != HS_SUCCESS) {
+      throw std::runtime_error("hyperscan: cannot allocate scratch space");
+    }
+  }
+  ~hyperscan_peer() {
+    hs_free_scratch(scratch_);
+    hs_free_database(db_);
+  }
+  hyperscan_peer(const hyperscan_peer&) = delete;
+  hyperscan_peer& operator=(const hyperscan_peer&) = delete;
+
+  unsigned scan(const std::string& text) const {
+    unsigned found = 0;
+    hs_scan(
+        db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch_,
+        [](unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+          *static_cast<unsigned*>(ctx) |= 1u << id;
+          return 0;
+        },
+        &found);
+    return found;
+  }
+
+ private:
+  hs_database_t* db_ = nullptr;
+  hs_scratch_t* scratch_ = nullptr;
 };
 
 template <typename F>
@@ -91,6 +170,7 @@ std::vector<std::size_t> parse_list(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  namespace classify = sovgw::classify;
   std::vector<std::size_t> sizes = {1, 16};
   double seconds = 1.0;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -104,15 +184,37 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const regex_peer peer;
-  const std::uint32_t all = sovgw::gateway::implemented_detectors();
+  const regex_peer regex;
+  const hyperscan_peer hyperscan;
+  classify::json_inspector inspector;
+  classify::inspection result;
+  const std::uint32_t all = classify::implemented_detectors();
   for (std::size_t kib : sizes) {
-    for (bool personal : {false, true}) {
-      const std::string body = chat_body(kib * 1024, personal);
-      const double ours = us_per_call([&] { return sovgw::gateway::detect(body, all); }, seconds);
-      const double theirs = us_per_call([&] { return peer.scan(body); }, seconds);
-      fmt::print("detectors body_kib={} kind={} sovgw_us={:.2f} regex_us={:.2f} ratio_regex/sovgw={:.1f}\n",
-                 kib, personal ? "personal" : "clean", ours, theirs, theirs / ours);
+    for (kind k : {kind::clean, kind::personal, kind::escaped}) {
+      const std::string body = chat_body(kib * 1024, k);
+      if (!inspector.inspect(body, {all, false}).ok()) {
+        fmt::print(stderr, "detectors_bench: the generated body is not valid JSON\n");
+        return 1;
+      }
+      const auto inspect = [&](std::uint32_t detectors) {
+        inspector.inspect(body, {detectors, false}, result);
+        return result.scan.found;
+      };
+      const double raw = us_per_call([&] { return classify::detect(body, all); }, seconds);
+      const double parse = us_per_call([&] { return inspect(0); }, seconds);
+      const double decoded = us_per_call([&] { return inspect(all); }, seconds);
+      const double hs = us_per_call([&] { return hyperscan.scan(body); }, seconds);
+      const double re = us_per_call([&] { return regex.scan(body); }, seconds);
+      fmt::print(
+          "detectors body_kib={} kind={} raw_us={:.2f} parse_us={:.2f} decoded_us={:.2f} hyperscan_us={:.2f} "
+          "regex_us={:.1f} ratio_scan_decoded/raw={:.2f} ratio_classify_new/old={:.2f} "
+          "ratio_hyperscan/sovgw={:.2f} "
+          "ratio_regex/sovgw={:.1f}\n",
+          kib,
+          k == kind::clean      ? "clean"
+          : k == kind::personal ? "personal"
+                                : "escaped",
+          raw, parse, decoded, hs, re, (decoded - parse) / raw, decoded / (parse + raw), hs / raw, re / raw);
       std::fflush(stdout);
     }
   }

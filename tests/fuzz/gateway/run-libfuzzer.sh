@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Bounded libFuzzer sessions over the gateway's request reader and its data-class detectors
-# (clang, ASan + UBSan), SECONDS each.
+# A bounded libFuzzer session over the gateway's request reader (clang, ASan + UBSan), SECONDS long.
 #   tests/fuzz/gateway/run-libfuzzer.sh [SECONDS] [WORK_DIR]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -18,9 +17,3 @@ cp "$HERE"/corpus/* "$WORK/corpus/"
   "$HERE/request_reader_fuzz.cpp" "$ROOT/gateway/http_parser.cpp" -o "$WORK/request_reader_fuzz"
 cd "$WORK"
 ./request_reader_fuzz -max_total_time="$SECONDS_TO_RUN" -max_len=4096 -print_final_stats=1 corpus 2>&1 | tail -15
-
-mkdir -p "$WORK/detectors_corpus"
-cp "$HERE"/detectors_corpus/* "$WORK/detectors_corpus/"
-"$CLANG" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$ROOT" \
-  "$HERE/detectors_fuzz.cpp" "$ROOT/gateway/detectors.cpp" "$ROOT/policy/detector_names.cpp" -o "$WORK/detectors_fuzz"
-./detectors_fuzz -max_total_time="$SECONDS_TO_RUN" -max_len=2048 -print_final_stats=1 detectors_corpus 2>&1 | tail -15

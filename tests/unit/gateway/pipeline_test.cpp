@@ -161,8 +161,15 @@ TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: a forbid rule answers
   CHECK_FALSE(ctx.permitted);
 }
 
+TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: a body on /v1/ not labelled JSON is 415") {
+  const stage_result r = run("POST", "/v1/completions", "text/plain", R"({"model":"m","prompt":"hi"})");
+  CHECK(r.result == outcome::unsupported_media_type);
+  CHECK(info(r.result).status == 415);
+}
+
 TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: a redaction the gateway cannot do is 415") {
-  const stage_result r = run("POST", "/v1/completions", "text/plain", "IBAN FR7630006000011234567890189");
+  // Off /v1/, a body that is not JSON is scanned as bytes; a redaction there cannot be done.
+  const stage_result r = run("POST", "/internal/upload", "text/plain", "IBAN FR7630006000011234567890189");
   CHECK(r.result == outcome::redaction_unsupported);
   CHECK(info(r.result).status == 415);
   CHECK(r.message.find("iban") != std::string::npos);

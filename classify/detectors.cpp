@@ -1,4 +1,4 @@
-#include "gateway/detectors.hpp"
+#include "classify/detectors.hpp"
 
 #include <arpa/inet.h>
 
@@ -7,26 +7,10 @@
 #include <cstddef>
 #include <string>
 
-#include "policy/policy_source.hpp"
-
-namespace sovgw::gateway {
+namespace sovgw::classify {
 namespace {
 
-// Indexes into policy::known_detectors().
-enum detector : unsigned {
-  email = 0,
-  phone = 1,
-  iban = 2,
-  payment_card = 3,
-  national_id = 4,
-  ip_address = 5,
-  person_name = 6,
-  health_code = 7,
-  postal_address = 8,
-  date_of_birth = 9,
-};
-
-constexpr std::uint32_t bit(detector d) { return 1u << d; }
+using enum detector;
 
 constexpr std::size_t npos = std::string_view::npos;
 
@@ -604,7 +588,7 @@ std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
   std::vector<finding> out;
   for_each_detector(which, [&](detector d, auto scanner) {
     scanner(text, [&](std::size_t begin, std::size_t end) {
-      out.push_back({begin, end, d});
+      out.push_back({begin, end, static_cast<unsigned>(d)});
       return false;
     });
   });
@@ -612,66 +596,4 @@ std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
   return out;
 }
 
-std::size_t redact_json_strings(std::string& body, std::uint32_t which) {
-  return redact_json_strings(body, find_all(body, which), which);
-}
-
-std::size_t redact_json_strings(std::string& body, std::span<const finding> found, std::uint32_t which) {
-  if (std::none_of(found.begin(), found.end(),
-                   [&](const finding& f) { return (which & (1u << f.detector)) != 0; })) {
-    return 0;
-  }
-  // Where JSON strings are: only characters inside one are replaced, so the document stays valid
-  // (a number that looks like a card number is left alone). Escape sequences ("\n", "\u00e9")
-  // are never cut: a finding that starts inside one starts after it instead.
-  enum : std::uint8_t { outside = 0, plain = 1, escaped = 2 };  // quotes count as outside
-  std::vector<std::uint8_t> where(body.size(), outside);
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    if (body[i] != '"') {
-      continue;
-    }
-    for (++i; i < body.size() && body[i] != '"'; ++i) {
-      if (body[i] != '\\') {
-        where[i] = plain;
-        continue;
-      }
-      const std::size_t length = i + 1 < body.size() && body[i + 1] == 'u' ? 6 : 2;
-      for (std::size_t k = i; k < std::min(body.size(), i + length); ++k) {
-        where[k] = escaped;
-      }
-      i += length - 1;
-    }
-  }
-  std::string out;
-  out.reserve(body.size());
-  std::size_t copied = 0;
-  std::size_t redacted = 0;
-  for (finding f : found) {
-    if ((which & (1u << f.detector)) == 0) {
-      continue;
-    }
-    bool inside = true;
-    for (std::size_t k = f.begin; k < f.end; ++k) {
-      if (where[k] == escaped) {
-        f.begin = k + 1;
-        inside = true;
-      } else if (where[k] == outside) {
-        inside = false;
-      }
-    }
-    if (!inside || f.begin < copied || f.end <= f.begin) {
-      continue;  // not wholly inside one string, or overlaps the previous one
-    }
-    out.append(body, copied, f.begin - copied);
-    out += "[redacted:";
-    out += policy::known_detectors()[f.detector];
-    out += ']';
-    copied = f.end;
-    ++redacted;
-  }
-  out.append(body, copied, std::string::npos);
-  body.swap(out);
-  return redacted;
-}
-
-}  // namespace sovgw::gateway
+}  // namespace sovgw::classify

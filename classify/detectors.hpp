@@ -15,17 +15,19 @@
 //                  "geboren", "nacido/a", "nato/a il", ... (English, French, German, Spanish,
 //                  Italian)
 // Not implemented yet: person_name, health_code, postal_address (implemented_detectors() says
-// which are). The text is scanned as bytes: JSON escapes of ASCII characters are not decoded.
+// which are). The text is scanned as bytes; a JSON body is scanned decoded (json_body.hpp), but a
+// raw body's JSON-style escapes ("\n") still end words.
 #include <cstddef>
 #include <cstdint>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace sovgw::gateway {
+#include "classify/detector_list.hpp"
 
-// Bit i = policy::known_detectors()[i].
+namespace sovgw::classify {
+
+// Bit i = detector_names[i] (detector_list.hpp).
 [[nodiscard]] std::uint32_t implemented_detectors() noexcept;
 
 // Runs the detectors in `wanted` (and implemented) over `text`; returns the bits of those that
@@ -35,17 +37,10 @@ namespace sovgw::gateway {
 struct finding {
   std::size_t begin = 0;  // byte offsets into the text
   std::size_t end = 0;
-  unsigned detector = 0;  // index into policy::known_detectors()
+  unsigned detector = 0;  // index into detector_names
 };
 
 // Every finding of the detectors in `which`, ordered by position (they may overlap).
 [[nodiscard]] std::vector<finding> find_all(std::string_view text, std::uint32_t which);
 
-// The `redact` obligation: replaces what the detectors in `which` find inside the JSON strings
-// of `body` with "[redacted:<detector>]" (findings outside strings, or overlapping an earlier
-// one, are left). Returns how many were replaced. The second form takes find_all(body, ...)
-// already made (of at least the detectors in `which`).
-std::size_t redact_json_strings(std::string& body, std::uint32_t which);
-std::size_t redact_json_strings(std::string& body, std::span<const finding> found, std::uint32_t which);
-
-}  // namespace sovgw::gateway
+}  // namespace sovgw::classify

@@ -1,4 +1,5 @@
 // Runs every file of the seed corpus through the fuzz target once: the corpus is a regression test.
+// Shared by the fuzz folders that link it (gateway, classify).
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>

@@ -1,0 +1,607 @@
+#include "classify/json_body.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json/basic_parser_impl.hpp>
+
+namespace sovgw::classify {
+namespace {
+
+using error_code = boost::system::error_code;
+using sv = boost::json::string_view;
+
+// The parser needs an error code to stop on when a handler refuses; the handler keeps its own
+// body_error, which is what is reported.
+void handler_stop(error_code& ec) { ec = boost::json::error::test_failure; }
+
+// Keys as a case-insensitive JSON decoder matches them (Go's encoding/json uses Unicode simple
+// case folding: ASCII letters, and U+017F LATIN SMALL LETTER LONG S and U+212A KELVIN SIGN fold
+// to `s` and `k`).
+std::string fold_key(std::string_view key) {
+  std::string out;
+  out.reserve(key.size());
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    const char c = key[i];
+    if (c >= 'A' && c <= 'Z') {
+      out.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else if (key.substr(i, 2) == "\xc5\xbf") {
+      out.push_back('s');
+      ++i;
+    } else if (key.substr(i, 3) == "\xe2\x84\xaa") {
+      out.push_back('k');
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// The first byte of `s` that does not start or continue a valid UTF-8 sequence (RFC 3629: no
+// overlongs, surrogates or values over U+10FFFF), or npos.
+std::size_t first_invalid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      lo = c == 0xe0 ? 0xa0 : 0x80;
+      hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      lo = c == 0xf0 ? 0x90 : 0x80;
+      hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+      return i;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto d = i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
+      if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xbf)) {
+        return i;
+      }
+    }
+    i += n + 1;
+  }
+  return std::string_view::npos;
+}
+
+// Boost.JSON's per-handler limits: none (the gateway's limits.max_body_bytes bounds the body).
+struct no_size_limits {
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+};
+
+// The fields the gateway reads, and where a value's key put us.
+enum class field : std::uint8_t { none, model, stream, stream_options, include_usage };
+
+// SAX handler of inspect(): see json_body.hpp for what it checks. Strings (keys and values) are
+// collected into `text` as they arrive; with keep_text each stays there, followed by '\n', for the
+// detectors; otherwise only the ones the handler reads are kept, and only until they are read.
+class inspect_handler : public no_size_limits {
+ public:
+  inspect_handler(std::string& text, std::unordered_map<std::string, std::string>& keys,
+                  std::unordered_map<std::string, std::string>& option_keys, bool keep_text, inspection& out)
+      : text_(text), keys_(keys), option_keys_(option_keys), keep_text_(keep_text), out_(out) {}
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code& ec) {
+    if (depth_ == 1 && pending_ == field::stream_options) {
+      in_options_ = true;
+      option_keys_.clear();
+    } else if (depth_ > 0 && !value_may_be("an object", ec)) {
+      return false;
+    }
+    ++depth_;
+    pending_ = field::none;
+    return true;
+  }
+  bool on_object_end(std::size_t, error_code&) {
+    --depth_;
+    in_options_ = in_options_ && depth_ > 1;
+    pending_ = field::none;
+    return true;
+  }
+  bool on_array_begin(error_code& ec) {
+    if (!value_may_be("an array", ec)) {
+      return false;
+    }
+    ++depth_;
+    return true;
+  }
+  bool on_array_end(std::size_t, error_code&) {
+    --depth_;
+    pending_ = field::none;
+    return true;
+  }
+  bool on_key_part(sv s, std::size_t, error_code&) {
+    append(s);
+    return true;
+  }
+  bool on_key(sv s, std::size_t, error_code& ec) {
+    append(s);
+    const bool ok = key(std::string_view(text_).substr(start_), ec);
+    end_string();
+    return ok;
+  }
+  bool on_string_part(sv s, std::size_t, error_code& ec) {
+    append(s);
+    return pending_ != field::model || model_length_ok(ec);
+  }
+  bool on_string(sv s, std::size_t, error_code& ec) {
+    append(s);
+    if (pending_ == field::model) {
+      if (!model_length_ok(ec) || !model(std::string_view(text_).substr(start_), ec)) {
+        return false;
+      }
+    } else if (!value_may_be("a string", ec)) {
+      return false;
+    }
+    end_string();
+    pending_ = field::none;
+    return true;
+  }
+  bool on_number_part(sv, error_code&) { return true; }
+  bool on_int64(std::int64_t, sv, error_code& ec) { return scalar("a number", ec); }
+  bool on_uint64(std::uint64_t, sv, error_code& ec) { return scalar("a number", ec); }
+  bool on_double(double, sv, error_code& ec) { return scalar("a number", ec); }
+  bool on_bool(bool b, error_code& ec) {
+    if (pending_ == field::stream) {
+      out_.fields.stream = b;
+    } else if (pending_ == field::include_usage) {
+      out_.fields.include_usage = b;
+    } else if (!value_may_be("a boolean", ec)) {
+      return false;
+    }
+    pending_ = field::none;
+    return true;
+  }
+  bool on_null(error_code& ec) {
+    if (depth_ == 0) {
+      return refuse(body_error::not_object, "the request body is null, not a JSON object", ec);
+    }
+    pending_ = field::none;
+    return true;
+  }
+  bool on_comment_part(sv, error_code&) { return true; }  // never called: comments are refused
+  bool on_comment(sv, error_code&) { return true; }
+
+ private:
+  void append(sv s) {
+    if (!in_string_) {
+      start_ = text_.size();
+      in_string_ = true;
+    }
+    text_.append(s.data(), s.size());
+  }
+  void end_string() {
+    if (keep_text_) {
+      text_.push_back('\n');
+    } else {
+      text_.resize(start_);
+    }
+    in_string_ = false;
+  }
+
+  bool refuse(body_error e, std::string message, error_code& ec) {
+    out_.error = e;
+    out_.message = std::move(message);
+    handler_stop(ec);
+    return false;
+  }
+
+  // A value of kind `what` where the pending field expects another, or at the top level.
+  bool value_may_be(std::string_view what, error_code& ec) {
+    if (depth_ == 0) {
+      return refuse(body_error::not_object, fmt::format("the request body is {}, not a JSON object", what),
+                    ec);
+    }
+    static constexpr std::string_view expected[] = {"", "a string", "a boolean", "an object", "a boolean"};
+    static constexpr std::string_view names[] = {"", "model", "stream", "stream_options",
+                                                 "stream_options.include_usage"};
+    if (pending_ != field::none) {
+      const auto f = static_cast<std::size_t>(pending_);
+      return refuse(body_error::wrong_type,
+                    fmt::format("{} must be {} or null, not {}", names[f], expected[f], what), ec);
+    }
+    return true;
+  }
+  bool scalar(std::string_view what, error_code& ec) {
+    if (!value_may_be(what, ec)) {
+      return false;
+    }
+    pending_ = field::none;
+    return true;
+  }
+
+  bool model_length_ok(error_code& ec) {
+    if (text_.size() - start_ > max_model_bytes) {
+      return refuse(body_error::model_too_long, fmt::format("model is longer than {} bytes", max_model_bytes),
+                    ec);
+    }
+    return true;
+  }
+  bool model(std::string_view name, error_code& ec) {
+    for (const char c : name) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        return refuse(body_error::model_control_char, "model contains a control character", ec);
+      }
+    }
+    out_.fields.model.assign(name);
+    return true;
+  }
+
+  // A key of the top-level object or of stream_options: no duplicates, no case variants.
+  bool key(std::string_view name, error_code& ec) {
+    pending_ = field::none;
+    const bool top = depth_ == 1;
+    if (!top && !(in_options_ && depth_ == 2)) {
+      return true;
+    }
+    auto& seen = top ? keys_ : option_keys_;
+    std::string folded = fold_key(name);
+    if (const auto it = seen.find(folded); it != seen.end()) {
+      if (it->second == name) {
+        return refuse(body_error::duplicate_key, fmt::format("the key \"{}\" appears twice", printable(name)),
+                      ec);
+      }
+      return refuse(body_error::case_variant_key,
+                    fmt::format("the keys \"{}\" and \"{}\" differ only in letter case",
+                                printable(it->second), printable(name)),
+                    ec);
+    }
+    static constexpr std::pair<std::string_view, field> top_fields[] = {
+        {"model", field::model}, {"stream", field::stream}, {"stream_options", field::stream_options}};
+    static constexpr std::pair<std::string_view, field> option_fields[] = {
+        {"include_usage", field::include_usage}};
+    using known_fields = std::span<const std::pair<std::string_view, field>>;
+    for (const auto& [known, f] : top ? known_fields(top_fields) : known_fields(option_fields)) {
+      if (name == known) {
+        pending_ = f;
+      } else if (folded == known) {
+        return refuse(body_error::case_variant_key,
+                      fmt::format("the key \"{}\" is a case variant of \"{}\"", printable(name), known), ec);
+      }
+    }
+    seen.emplace(std::move(folded), name);
+    return true;
+  }
+
+  // A key for a message: at most 64 bytes of it, control characters as '?'.
+  static std::string printable(std::string_view s) {
+    std::string out(s.substr(0, 64));
+    for (char& c : out) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\' || c == 0x7f) {
+        c = '?';
+      }
+    }
+    return s.size() > 64 ? out + "..." : out;
+  }
+
+  std::string& text_;
+  std::unordered_map<std::string, std::string>& keys_;
+  std::unordered_map<std::string, std::string>& option_keys_;
+  bool keep_text_;
+  inspection& out_;
+  std::size_t depth_ = 0;
+  field pending_ = field::none;
+  bool in_options_ = false;
+  bool in_string_ = false;
+  std::size_t start_ = 0;  // where the current string starts in text_
+};
+
+// Refuses what is not UTF-8 before the parser sees it: a BOM, or UTF-16/32 (RFC 4627 section 3:
+// the encoding shows in the NUL bytes among the first four).
+body_error encoding_error(std::string_view body) {
+  if (body.starts_with("\xef\xbb\xbf")) {
+    return body_error::bom;
+  }
+  if (body.starts_with("\xfe\xff") || body.starts_with("\xff\xfe") ||
+      body.substr(0, 4).find('\0') != std::string_view::npos) {
+    return body_error::utf16_or_32;
+  }
+  return body_error::none;
+}
+
+void parse_failed(std::string_view body, const error_code& ec, std::size_t at, inspection& out) {
+  if (const std::size_t bad = first_invalid_utf8(body); bad <= at) {
+    out.error = body_error::not_utf8;
+    out.offset = bad;
+    out.message = fmt::format("the request body is not valid UTF-8 (byte {})", bad);
+    return;
+  }
+  out.offset = at;
+  if (ec == boost::json::error::too_deep) {
+    out.error = body_error::too_deep;
+    out.message = fmt::format("the request body nests deeper than {} levels (byte {})", max_depth, at);
+    return;
+  }
+  out.error = body_error::invalid_json;
+  out.message = fmt::format("the request body is not valid JSON: {} (byte {})", ec.message(), at);
+}
+
+}  // namespace
+
+std::string_view body_error_name(body_error e) noexcept {
+  switch (e) {
+    case body_error::none:
+      return "none";
+    case body_error::bom:
+      return "bom";
+    case body_error::utf16_or_32:
+      return "utf16_or_32";
+    case body_error::not_utf8:
+      return "not_utf8";
+    case body_error::invalid_json:
+      return "invalid_json";
+    case body_error::too_deep:
+      return "too_deep";
+    case body_error::not_object:
+      return "not_object";
+    case body_error::duplicate_key:
+      return "duplicate_key";
+    case body_error::case_variant_key:
+      return "case_variant_key";
+    case body_error::wrong_type:
+      return "wrong_type";
+    case body_error::model_too_long:
+      return "model_too_long";
+    case body_error::model_control_char:
+      return "model_control_char";
+  }
+  return "unknown";
+}
+
+void json_inspector::inspect(std::string_view body, const inspect_options& options, inspection& out) {
+  out.error = body_error::none;
+  out.offset = 0;
+  out.message.clear();
+  out.fields = body_fields{};
+  out.scan.ran = options.detectors;
+  out.scan.found = 0;
+  out.scan.findings.clear();
+  out.scan.decoded = true;
+  out.scan.located = options.locate;
+  // A worker keeps its buffers between requests, but not one a 10 MiB body left behind.
+  if (text_.capacity() > std::max<std::size_t>(1 << 20, 2 * body.size())) {
+    std::string().swap(text_);
+  }
+  text_.clear();
+  keys_.clear();
+
+  if (const body_error e = encoding_error(body); e != body_error::none) {
+    out.error = e;
+    out.message = e == body_error::bom
+                      ? "the request body starts with a byte order mark; send UTF-8 JSON without one"
+                      : "the request body is UTF-16 or UTF-32; send UTF-8 JSON";
+    return;
+  }
+  const std::uint32_t which = options.detectors & implemented_detectors();
+  if (which != 0) {
+    text_.reserve(body.size());  // the decoded text is never longer than the body
+  }
+  boost::json::parse_options strict;
+  strict.max_depth = max_depth;
+  boost::json::basic_parser<inspect_handler> parser(strict, text_, keys_, option_keys_, which != 0, out);
+  error_code ec;
+  const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
+  if (out.error != body_error::none) {
+    out.offset = used;
+    out.message += fmt::format(" (byte {})", used);
+    text_.clear();
+    return;
+  }
+  if (!ec && (used != body.size() || !parser.done())) {
+    ec = boost::json::error::extra_data;
+  }
+  if (ec) {
+    parse_failed(body, ec, used, out);
+    text_.clear();
+    return;
+  }
+  if (which == 0) {
+    return;
+  }
+  if (options.locate) {
+    out.scan.findings = find_all(text_, which);
+    for (const finding& f : out.scan.findings) {
+      out.scan.found |= 1u << f.detector;
+    }
+  } else {
+    out.scan.found = detect(text_, which);
+  }
+}
+
+namespace {
+
+// SAX handler of redact(): writes the document back, each key and string decoded, rewritten
+// where a finding lies wholly inside it, and re-encoded.
+class redact_handler : public no_size_limits {
+ public:
+  redact_handler(std::string& out, std::span<const finding> findings, std::uint32_t which)
+      : out_(out), findings_(findings), which_(which) {}
+
+  [[nodiscard]] std::size_t redacted() const { return redacted_; }
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code&) { return open('{'); }
+  bool on_object_end(std::size_t, error_code&) { return close('}'); }
+  bool on_array_begin(error_code&) { return open('['); }
+  bool on_array_end(std::size_t, error_code&) { return close(']'); }
+  bool on_key_part(sv s, std::size_t, error_code&) {
+    part_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(sv s, std::size_t, error_code&) {
+    const bool top = first_.size() == 1;
+    string(s);
+    out_.push_back(':');
+    after_key_ = true;
+    model_next_ = top && was_model_;
+    return true;
+  }
+  bool on_string_part(sv s, std::size_t, error_code&) {
+    part_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_string(sv s, std::size_t, error_code&) {
+    string(s, !model_next_);
+    model_next_ = false;
+    return true;
+  }
+  bool on_number_part(sv s, error_code&) {
+    if (!in_number_) {
+      separate();
+      in_number_ = true;
+    }
+    out_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t, sv s, error_code& ec) { return number(s, ec); }
+  bool on_uint64(std::uint64_t, sv s, error_code& ec) { return number(s, ec); }
+  bool on_double(double, sv s, error_code& ec) { return number(s, ec); }
+  bool on_bool(bool b, error_code&) { return literal(b ? "true" : "false"); }
+  bool on_null(error_code&) { return literal("null"); }
+  bool on_comment_part(sv, error_code&) { return true; }
+  bool on_comment(sv, error_code&) { return true; }
+
+ private:
+  // A ',' before every value but the first of its container (a value after a key has none).
+  void separate() {
+    model_next_ = false;
+    if (after_key_) {
+      after_key_ = false;
+    } else if (!first_.empty() && !first_.back()) {
+      out_.push_back(',');
+    }
+    if (!first_.empty()) {
+      first_.back() = false;
+    }
+  }
+  bool open(char c) {
+    separate();
+    out_.push_back(c);
+    first_.push_back(true);
+    return true;
+  }
+  bool close(char c) {
+    out_.push_back(c);
+    first_.pop_back();
+    return true;
+  }
+  bool literal(std::string_view s) {
+    separate();
+    out_ += s;
+    return true;
+  }
+  bool number(sv s, error_code&) {
+    if (!in_number_) {
+      separate();
+    }
+    out_.append(s.data(), s.size());
+    in_number_ = false;
+    return true;
+  }
+
+  // A key or a string value; `rewrite`: apply the findings that lie in it.
+  void string(sv last, bool rewrite = true) {
+    std::string_view value(last.data(), last.size());
+    if (!part_.empty()) {
+      part_.append(last.data(), last.size());
+      value = part_;
+    }
+    separate();
+    was_model_ = value == "model";
+    const std::size_t begin = pos_;
+    const std::size_t end = pos_ + value.size();
+    pos_ = end + 1;  // the '\n' after each string in the text
+    out_.push_back('"');
+    std::size_t copied = 0;
+    for (; next_ < findings_.size() && findings_[next_].begin < end; ++next_) {
+      const finding& f = findings_[next_];
+      if (!rewrite || (which_ & (1u << f.detector)) == 0 || f.begin < begin + copied || f.end > end) {
+        continue;  // not asked for, overlapping the previous one, or straddling two strings
+      }
+      encode(value.substr(copied, f.begin - begin - copied));
+      out_ += "[redacted:";
+      out_ += detector_names[f.detector];
+      out_ += ']';
+      copied = f.end - begin;
+      ++redacted_;
+    }
+    encode(value.substr(copied));
+    out_.push_back('"');
+    part_.clear();
+  }
+  void encode(std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (const char c : s) {
+      const auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        out_.push_back('\\');
+        out_.push_back(c);
+      } else if (u >= 0x20) {
+        out_.push_back(c);
+      } else if (c == '\n') {
+        out_ += "\\n";
+      } else if (c == '\t') {
+        out_ += "\\t";
+      } else if (c == '\r') {
+        out_ += "\\r";
+      } else {
+        out_ += "\\u00";
+        out_.push_back(hex[u >> 4]);
+        out_.push_back(hex[u & 0xf]);
+      }
+    }
+  }
+
+  std::string& out_;
+  std::span<const finding> findings_;
+  std::uint32_t which_;
+  std::vector<bool> first_;  // per open container: no value written yet
+  std::string part_;
+  bool after_key_ = false;
+  bool model_next_ = false;  // the next value is the top-level model
+  bool was_model_ = false;   // the last string was "model"
+  bool in_number_ = false;
+  std::size_t pos_ = 0;   // where the current string starts in the body's text
+  std::size_t next_ = 0;  // the first finding not yet passed
+  std::size_t redacted_ = 0;
+};
+
+}  // namespace
+
+std::size_t redact(std::string& body, std::span<const finding> findings, std::uint32_t which) {
+  if (std::none_of(findings.begin(), findings.end(),
+                   [&](const finding& f) { return (which & (1u << f.detector)) != 0; })) {
+    return 0;
+  }
+  std::string out;
+  out.reserve(body.size());
+  boost::json::parse_options strict;
+  strict.max_depth = max_depth;
+  boost::json::basic_parser<redact_handler> parser(strict, out, findings, which);
+  error_code ec;
+  const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
+  if (ec || used != body.size() || !parser.done() || parser.handler().redacted() == 0) {
+    return 0;
+  }
+  body.swap(out);
+  return parser.handler().redacted();
+}
+
+}  // namespace sovgw::classify

@@ -1,0 +1,117 @@
+#pragma once
+
+// A JSON request body as the cluster will read it. One pass of Boost.JSON's SAX parser
+//   - validates the body strictly: UTF-8 without a byte order mark (UTF-16/32 refused), one
+//     RFC 8259 JSON text (no comments, no trailing commas), at most max_depth levels, an object;
+//   - reads the fields the gateway acts on: the top-level `model` (a string of at most
+//     max_model_bytes, no control characters), `stream` and `stream_options.include_usage`
+//     (booleans); null counts as absent;
+//   - refuses what a gateway read and a cluster read could disagree on: a top-level (or
+//     stream_options) key given twice, two keys that differ only in letter case, or a case
+//     variant of a field the gateway reads (`Model`, `STREAM`) — keys are compared decoded, so
+//     "mod\u0065l" is `model`, and folded the way case-insensitive JSON decoders fold them
+//     (ASCII letters, U+017F as `s`, U+212A as `k`);
+//   - runs the detectors over the body's *text*: every key and string value, decoded (every
+//     escape form: \uXXXX, surrogate pairs, \/, \n ...), in document order, each followed by one
+//     '\n'. A string split across parser calls is scanned whole.
+// Data-plane code: results are values (an error kind, its byte offset and a message), never
+// exceptions. Memory: the text is at most the body's size; nothing else grows with the body.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "classify/detectors.hpp"
+
+namespace sovgw::classify {
+
+inline constexpr std::size_t max_model_bytes = 256;
+inline constexpr std::size_t max_depth = 32;
+
+enum class body_error : std::uint8_t {
+  none,
+  bom,                // starts with a UTF-8 byte order mark
+  utf16_or_32,        // UTF-16 or UTF-32: their byte order marks, or NUL among the first four bytes
+  not_utf8,           // a byte sequence that is not UTF-8 (overlong, surrogate, truncated, ...)
+  invalid_json,       // not one strict JSON text
+  too_deep,           // nested deeper than max_depth
+  not_object,         // the JSON text is not an object
+  duplicate_key,      // a top-level (or stream_options) key given twice
+  case_variant_key,   // keys equal but for letter case, or a case variant of model/stream/...
+  wrong_type,         // model not a string, stream or include_usage not a boolean, ...
+  model_too_long,     // model over max_model_bytes
+  model_control_char  // model with a control character
+};
+
+// The error's name, snake_case ("duplicate_key"); "none" for none.
+[[nodiscard]] std::string_view body_error_name(body_error e) noexcept;
+
+struct body_fields {
+  std::string model;  // empty when absent or null
+  bool stream = false;
+  std::optional<bool> include_usage;  // stream_options.include_usage, when given
+};
+
+// What the detectors found in a body.
+struct scan_result {
+  std::uint32_t ran = 0;    // the detectors asked for (bit i = detector_names[i])
+  std::uint32_t found = 0;  // those that found something
+  // Where, when asked (inspect_options::locate), ordered by position. With `decoded`, offsets
+  // are into the body's decoded text (see above), else into the raw body bytes.
+  std::vector<finding> findings;
+  bool decoded = false;  // the body was inspected as JSON (and can be redacted by redact())
+  bool located = false;  // findings were listed (inspect_options::locate)
+};
+
+struct inspection {
+  body_error error = body_error::none;
+  std::size_t offset = 0;  // byte offset into the body where the error was found
+  std::string message;     // for the client: what is wrong and where
+  body_fields fields;
+  scan_result scan;  // detectors run only when the body is valid
+
+  [[nodiscard]] bool ok() const noexcept { return error == body_error::none; }
+};
+
+struct inspect_options {
+  std::uint32_t detectors = 0;  // run over the decoded text
+  bool locate = false;          // also list every finding (for redact())
+};
+
+// One per thread (not thread-safe); reusing it reuses its buffers.
+class json_inspector {
+ public:
+  // Inspects `body`; `out` is overwritten (its buffers are reused).
+  void inspect(std::string_view body, const inspect_options& options, inspection& out);
+  [[nodiscard]] inspection inspect(std::string_view body, const inspect_options& options) {
+    inspection out;
+    inspect(body, options, out);
+    return out;
+  }
+  // The decoded text of the last valid body inspected with detectors (empty otherwise); valid
+  // until the next inspect().
+  [[nodiscard]] std::string_view text() const noexcept { return text_; }
+
+ private:
+  std::string text_;
+  std::unordered_map<std::string, std::string> keys_;         // folded -> as sent, top level
+  std::unordered_map<std::string, std::string> option_keys_;  // the same inside stream_options
+};
+
+// The `redact` obligation on a body that inspect() accepted: what the detectors in `which` found
+// (`findings`, from inspect() with locate, in decoded-text coordinates) is replaced with
+// "[redacted:<detector>]" in the decoded strings, which are then re-encoded as JSON (the
+// document is re-serialised: whitespace between tokens goes, numbers are kept as written).
+// Findings that overlap an earlier one or straddle two strings are left, and so is the top-level
+// model (the name the request was routed by; it is bounded and detected, never rewritten).
+// Redacted top-level keys may come out equal, or equal but for case ("a [redacted:email]" twice):
+// never a key the gateway reads. Returns how many findings were replaced;
+// with none (or a body that is not valid JSON) `body` is left as it is.
+std::size_t redact(std::string& body, std::span<const finding> findings, std::uint32_t which);
+
+}  // namespace sovgw::classify

@@ -1,0 +1,115 @@
+"""The gateway classifies what the cluster will see (examples/policies/eu_policy.yaml, real gateway and
+stand-in cluster): JSON escapes do not hide personal data from the detectors or from redaction, and
+a body the gateway cannot read the way the cluster reads it is refused before it leaves."""
+
+import gzip
+import json
+import os
+import unittest
+
+from support import (SOURCE, Gateway, TempDir, cluster_yaml, exchange, gateway_yaml, make_certs, request_bytes,
+                     start_standin)
+
+POLICY = os.path.join(SOURCE, "examples", "policies", "eu_policy.yaml")
+JSON = {"Content-Type": "application/json"}
+
+
+def chat(content, model="mistral-small"):
+    """A chat body with `content` inserted verbatim (already JSON-escaped) into the string."""
+    return ('{"model":"%s","messages":[{"role":"user","content":"%s"}]}' % (model, content)).encode()
+
+
+class BodyClassificationTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs)
+        endpoint = f"127.0.0.1:{cls.standin.port}"
+        # Hosted in Frankfurt by a US-operated company, and listed first: only personal data (which
+        # personal-data-eu-only pins to EU-operated clusters) keeps a request off it.
+        hyperscaler = cluster_yaml("de-fra-hyperscaler", endpoint, cls.certs).replace(
+            "country: FR", "country: DE").replace("operator_jurisdiction: EU", "operator_jurisdiction: US")
+        paris = cluster_yaml("paris", endpoint, cls.certs)
+        cls.gateway = Gateway(gateway_yaml(cls.certs, hyperscaler + paris, extra=f"policy: {POLICY}\n"), cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def send(self, body, headers=JSON, path="/v1/chat/completions"):
+        return exchange(self.gateway.port, self.certs, request_bytes(path=path, body=body, headers=headers))
+
+    def log_of(self, resp):
+        request_id = resp.header("x-request-id")
+        return self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
+
+    def assert_refused(self, resp, status, code, text):
+        """Refused by the gateway itself (its JSON error with the request id), never forwarded."""
+        self.assertEqual(resp.status, status, resp.body)
+        err = resp.json()["error"]
+        self.assertEqual(err["code"], code)
+        self.assertIn(text, err["message"])
+        self.assertEqual(err["request_id"], resp.header("x-request-id"))
+        log = self.log_of(resp)
+        self.assertEqual(log["cluster"], "")
+        self.assertEqual(log["error"], code)
+
+    def test_an_escaped_email_is_personal_data_like_a_literal_one(self):
+        clean = self.send(chat("Mail the team"))
+        self.assertEqual(clean.status, 200)
+        self.assertEqual(self.log_of(clean)["cluster"], "de-fra-hyperscaler")  # the control
+        for content in ("Mail alice@example.com", "Mail alice\\u0040example.com",
+                        "Mail \\u0061lice\\u0040example\\u002ecom"):
+            with self.subTest(content):
+                resp = self.send(chat(content))
+                self.assertEqual(resp.status, 200, resp.body)
+                log = self.log_of(resp)
+                self.assertEqual(log["cluster"], "paris")
+                self.assertEqual(log["data_classes"], "personal")
+                self.assertIn("personal-data-eu-only", log["rules"])
+
+    def test_an_escaped_iban_is_redacted_in_what_the_cluster_receives(self):
+        body = chat("Pay to DE89\\u00203704 0044 0532 0130 00 please")
+        resp = self.send(body, path="/debug/headers")
+        self.assertEqual(resp.status, 200, resp.body)
+        forwarded = json.loads(resp.json()["body"])
+        self.assertEqual(forwarded["messages"][0]["content"], "Pay to [redacted:iban] please")
+        self.assertEqual(self.log_of(resp)["redacted"], 1)
+
+    def test_a_content_encoded_body_is_refused(self):
+        body = gzip.compress(chat("Mail alice@example.com"))
+        resp = self.send(body, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        self.assert_refused(resp, 415, "unsupported_content_encoding", "'gzip'")
+
+    def test_a_body_not_labelled_json_is_refused_on_the_api(self):
+        body = chat("Mail alice\\u0040example.com")
+        for headers, text in (({"Content-Type": "text/plain"}, "'text/plain'"),
+                              ({"Content-Type": "application/jsonx"}, "'application/jsonx'"),
+                              ({"Content-Type": "application/json; charset=latin1"}, "must be UTF-8"),
+                              ({}, "needs Content-Type: application/json")):
+            with self.subTest(headers):
+                self.assert_refused(self.send(body, headers=headers), 415, "unsupported_media_type", text)
+        # Media types compare case-insensitively; a UTF-8 charset is fine.
+        ok = self.send(chat("Bonjour"), headers={"Content-Type": "Application/JSON; Charset=\"UTF-8\""})
+        self.assertEqual(ok.status, 200, ok.body)
+
+    def test_a_byte_order_mark_or_utf16_body_is_refused(self):
+        self.assert_refused(self.send(b"\xef\xbb\xbf" + chat("Bonjour")), 400, "invalid_json", "byte order mark")
+        self.assert_refused(self.send(chat("Bonjour").decode().encode("utf-16-le")), 400, "invalid_json",
+                            "UTF-16 or UTF-32")
+
+    def test_duplicate_and_case_variant_keys_are_refused(self):
+        # A gateway that reads the first `model` and a cluster that reads the last could disagree.
+        dup = b'{"model":"mistral-small","messages":[],"model":"gpt-4o"}'
+        self.assert_refused(self.send(dup), 400, "invalid_body", '"model" appears twice')
+        variant = b'{"Model":"gpt-4o","messages":[]}'
+        self.assert_refused(self.send(variant), 400, "invalid_body", "case variant")
+        long_model = chat("Bonjour", model="m" * 257)
+        self.assert_refused(self.send(long_model), 400, "invalid_body", "longer than 256 bytes")
+
+
+if __name__ == "__main__":
+    unittest.main()

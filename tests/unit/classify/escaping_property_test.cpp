@@ -1,0 +1,223 @@
+// Property: a JSON string is classified by what it decodes to. For random prompts carrying an
+// email address, an IBAN, a payment card or a phone number, every JSON escaping of the body's
+// strings (\uXXXX for any character in either hex case, surrogate pairs for characters outside
+// the BMP, \/ and the short escapes, mixed at random) gives the same detectors, the same fields
+// and the same redacted body as the plain form.
+#include <doctest/doctest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "classify/json_body.hpp"
+
+using namespace sovgw::classify;
+
+namespace {
+
+using rng = std::mt19937;
+
+std::size_t pick(rng& r, std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(r); }
+
+std::string digits(rng& r, std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(static_cast<char>('0' + pick(r, 10)));
+  }
+  return out;
+}
+
+std::string letters(rng& r, std::size_t n, char first = 'a') {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(static_cast<char>(first + pick(r, 26)));
+  }
+  return out;
+}
+
+std::string grouped(const std::string& s, std::size_t every) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i > 0 && i % every == 0) {
+      out.push_back(' ');
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+std::string email(rng& r) {
+  std::string local = letters(r, 1 + pick(r, 8));
+  if (pick(r, 2) == 0) {
+    local += (pick(r, 2) == 0 ? "." : "_") + letters(r, 1 + pick(r, 6)) + digits(r, pick(r, 3));
+  }
+  return local + "@" + letters(r, 3 + pick(r, 6)) + (pick(r, 2) == 0 ? "." + letters(r, 4) : "") + "." +
+         letters(r, 2 + pick(r, 3));
+}
+
+std::string iban(rng& r) {
+  const std::string bban = digits(r, 18);
+  int rem = 0;
+  for (const char c : bban + "131400") {  // D=13 E=14, check digits 00
+    rem = (rem * 10 + (c - '0')) % 97;
+  }
+  const int check = 98 - rem;
+  const std::string s = "DE" + std::string(1, static_cast<char>('0' + check / 10)) +
+                        std::string(1, static_cast<char>('0' + check % 10)) + bban;
+  return pick(r, 2) == 0 ? s : grouped(s, 4);
+}
+
+std::string card(rng& r) {
+  std::string s = "4" + digits(r, 14);
+  int sum = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {  // the check digit will be rightmost: double from the end
+    int d = s[s.size() - 1 - i] - '0';
+    if (i % 2 == 0) {
+      d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    }
+    sum += d;
+  }
+  s.push_back(static_cast<char>('0' + (10 - sum % 10) % 10));
+  return pick(r, 2) == 0 ? s : grouped(s, 4);
+}
+
+std::string phone(rng& r) {
+  switch (pick(r, 3)) {
+    case 0:
+      return "+33 6 " + grouped(digits(r, 8), 2);
+    case 1:
+      return "+49-30-" + digits(r, 7);
+    default:
+      return "0044 20 " + digits(r, 8);
+  }
+}
+
+// Filler words, with non-ASCII ones (2-, 3- and 4-byte UTF-8) and characters JSON must escape.
+const std::vector<std::string> words = {"Bonjour",
+                                        "please",
+                                        "write",
+                                        "to",
+                                        "caf\xc3\xa9",
+                                        "na\xc3\xafve",
+                                        "Gr\xc3\xbc\xc3\x9f\x65",
+                                        "\xe2\x82\xac",
+                                        "\xe6\x97\xa5\xe6\x9c\xac",
+                                        "\xf0\x9f\x98\x80",
+                                        "a/b",
+                                        "\"quoted\"",
+                                        "back\\slash",
+                                        "line\nbreak",
+                                        "tab\there",
+                                        "cr\rlf",
+                                        "\b\f",
+                                        "\x01",
+                                        "ok.",
+                                        "merci,"};
+
+std::string prompt(rng& r, std::string_view identifier) {
+  std::string out;
+  const std::size_t before = pick(r, 6);
+  const std::size_t after = pick(r, 6);
+  for (std::size_t i = 0; i < before; ++i) {
+    out += words[pick(r, words.size())] + " ";
+  }
+  out += identifier;
+  for (std::size_t i = 0; i < after; ++i) {
+    out += " " + words[pick(r, words.size())];
+  }
+  return out;
+}
+
+// A JSON string literal for `s` (valid UTF-8). mode 0: only the escapes JSON requires; 1: every
+// character as \uXXXX; 2: a random mix of every allowed form.
+std::string encode(rng& r, std::string_view s, int mode) {
+  static constexpr char lower[] = "0123456789abcdef";
+  static constexpr char upper[] = "0123456789ABCDEF";
+  const auto u_escape = [&](std::string& out, unsigned unit) {
+    const char* hex = pick(r, 2) == 0 ? lower : upper;
+    out += "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      out.push_back(hex[(unit >> shift) & 0xf]);
+    }
+  };
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    unsigned cp = len == 1 ? c : c & (0xff >> (len + 1));
+    for (std::size_t k = 1; k < len; ++k) {
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+    }
+    const std::string_view shorts = "\"\"\\\\\bb\ff\nn\rr\tt";  // character, escape letter
+    const std::size_t short_at = c < 0x80 ? shorts.find(static_cast<char>(c)) : std::string_view::npos;
+    if (mode == 1 || (mode == 2 && pick(r, 2) == 0)) {
+      if (cp >= 0x10000) {
+        u_escape(out, 0xd800 + ((cp - 0x10000) >> 10));
+        u_escape(out, 0xdc00 + ((cp - 0x10000) & 0x3ff));
+      } else {
+        u_escape(out, cp);
+      }
+    } else if (short_at != std::string_view::npos && short_at % 2 == 0) {
+      out.push_back('\\');
+      out.push_back(shorts[short_at + 1]);
+    } else if (c == '/' && mode == 2 && pick(r, 2) == 0) {
+      out += "\\/";
+    } else if (c < 0x20) {
+      u_escape(out, cp);
+    } else {
+      out.append(s.substr(i, len));
+    }
+    i += len;
+  }
+  return out + "\"";
+}
+
+std::string body(rng& r, std::string_view text, int mode) {
+  return "{" + encode(r, "model", mode) + ":" + encode(r, "mistral-small", mode) + "," +
+         encode(r, "messages", mode) + ":[{" + encode(r, "role", mode) + ":" + encode(r, "user", mode) + "," +
+         encode(r, "content", mode) + ":" + encode(r, text, mode) + "}]," + encode(r, "stream", mode) +
+         ":true}";
+}
+
+}  // namespace
+
+TEST_CASE("every JSON escaping of a prompt is classified as its plain form") {
+  rng r(20261202);
+  const std::uint32_t all = implemented_detectors();
+  json_inspector inspector;
+  struct kind {
+    detector planted;
+    std::string (*make)(rng&);
+  };
+  const kind kinds[] = {{detector::email, email},
+                        {detector::iban, iban},
+                        {detector::payment_card, card},
+                        {detector::phone, phone}};
+  std::size_t bodies = 0;
+  for (int round = 0; round < 250; ++round) {
+    for (const kind& k : kinds) {
+      const std::string text = prompt(r, k.make(r));
+      CAPTURE(text);
+      const std::string plain = body(r, text, 0);
+      const inspection expected = inspector.inspect(plain, {all, true});
+      REQUIRE(expected.ok());
+      REQUIRE((expected.scan.found & bit(k.planted)) != 0);
+      std::string plain_redacted = plain;
+      const std::size_t plain_count = redact(plain_redacted, expected.scan.findings, all);
+      for (int variant = 0; variant < 8; ++variant) {
+        const std::string escaped = body(r, text, variant == 0 ? 1 : 2);
+        CAPTURE(escaped);
+        const inspection got = inspector.inspect(escaped, {all, true});
+        REQUIRE(got.ok());
+        CHECK(got.scan.found == expected.scan.found);
+        CHECK(got.fields.model == "mistral-small");
+        CHECK(got.fields.stream);
+        std::string redacted = escaped;
+        CHECK(redact(redacted, got.scan.findings, all) == plain_count);
+        CHECK(redacted == plain_redacted);
+        ++bodies;
+      }
+    }
+  }
+  CHECK(bodies == 250 * 4 * 8);
+}

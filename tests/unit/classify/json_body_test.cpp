@@ -1,0 +1,268 @@
+#include "classify/json_body.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace sovgw::classify;
+
+namespace {
+
+inspection inspect(std::string_view body, std::uint32_t detectors = 0, bool locate = false) {
+  json_inspector inspector;
+  return inspector.inspect(body, {detectors, locate});
+}
+
+const std::uint32_t email = bit(detector::email);
+const std::uint32_t phone = bit(detector::phone);
+const std::uint32_t card = bit(detector::payment_card);
+
+std::string nested(std::size_t levels) {
+  return "{\"a\":" + std::string(levels - 1, '[') + std::string(levels - 1, ']') + "}";
+}
+
+}  // namespace
+
+TEST_CASE("the fields the gateway reads") {
+  struct row {
+    std::string body;
+    std::string model;
+    bool stream;
+    std::optional<bool> include_usage;
+  };
+  const row rows[] = {
+      {R"({"model":"mistral-small","stream":true,"messages":[]})", "mistral-small", true, {}},
+      {R"({"messages":[{"role":"user","content":"hi"}],"model":"m"})", "m", false, {}},
+      {R"({"model":null,"stream":null,"stream_options":null})", "", false, {}},
+      {R"({"stream":true,"stream_options":{"include_usage":true}})", "", true, true},
+      {R"({"stream_options":{"include_usage":false,"other":{"include_usage":1}}})", "", false, false},
+      {R"( {"mod\u0065l" : "mis\u0074ral\/small"} )", "mistral/small", false, {}},
+      // Only the top level counts: nested objects may have any keys.
+      {R"({"model":"a","messages":[{"model":"b","Model":"c","model":1}]})", "a", false, {}},
+      {R"({"model":")" + std::string(max_model_bytes, 'm') + "\"}",
+       std::string(max_model_bytes, 'm'),
+       false,
+       {}},
+      {R"({"model":"caf\u00e9-\ud83d\ude00"})", "caf\xc3\xa9-\xf0\x9f\x98\x80", false, {}},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    const inspection got = inspect(r.body);
+    REQUIRE(got.ok());
+    CHECK(got.fields.model == r.model);
+    CHECK(got.fields.stream == r.stream);
+    CHECK(got.fields.include_usage == r.include_usage);
+  }
+}
+
+TEST_CASE("bodies the cluster could read differently are refused with their kind and position") {
+  struct row {
+    std::string body;
+    body_error error;
+    std::string_view message;  // a part of it
+  };
+  const std::string long_model = "{\"model\":\"" + std::string(max_model_bytes + 1, 'm') + "\"}";
+  std::string escaped_model = "{\"model\":\"";
+  for (std::size_t i = 0; i <= max_model_bytes; ++i) {
+    escaped_model += "\\u0061";
+  }
+  escaped_model += "\"}";
+  const row rows[] = {
+      {"\xef\xbb\xbf{\"model\":\"m\"}", body_error::bom, "byte order mark"},
+      {std::string("\xff\xfe{\0\"\0}\0", 8), body_error::utf16_or_32, "UTF-16 or UTF-32"},
+      {std::string("\xfe\xff\0{\0}", 6), body_error::utf16_or_32, "UTF-16"},
+      {std::string("{\0}\0", 4), body_error::utf16_or_32, "UTF-16"},
+      {std::string("\0\0\0{\0\0\0}", 8), body_error::utf16_or_32, "UTF-32"},
+      {"{\"a\":\"\xc3\x28\"}", body_error::not_utf8, "not valid UTF-8 (byte 6)"},
+      {"{\"a\":\"\xc0\xaf\"}", body_error::not_utf8, "UTF-8"},          // overlong '/'
+      {"{\"a\":\"\xed\xa0\x80\"}", body_error::not_utf8, "UTF-8"},      // a surrogate
+      {"{\"a\":\"\xf4\x90\x80\x80\"}", body_error::not_utf8, "UTF-8"},  // over U+10FFFF
+      {"{\"a\":\"\xe2\x82", body_error::not_utf8, "UTF-8"},             // truncated
+      {"{\"a\":1} \xe9", body_error::not_utf8, "UTF-8"},                // Latin-1 after the document
+      {R"({"a":1,})", body_error::invalid_json, "not valid JSON: syntax error (byte 7)"},
+      {R"({"a":[1,2,]})", body_error::invalid_json, "not valid JSON"},
+      {R"({"a":1} // comment)", body_error::invalid_json, "not valid JSON"},
+      {R"({/* c */"a":1})", body_error::invalid_json, "not valid JSON"},
+      {R"({"a":1}{"b":2})", body_error::invalid_json, "byte 7"},
+      {R"({'a':1})", body_error::invalid_json, "not valid JSON"},
+      {R"({"a":"\ud800"})", body_error::invalid_json, "not valid JSON"},  // a lone surrogate
+      {R"({"a":"\x41"})", body_error::invalid_json, "not valid JSON"},
+      {R"({"a":NaN})", body_error::invalid_json, "not valid JSON"},
+      {R"({"a":1)", body_error::invalid_json, "not valid JSON"},
+      {"", body_error::invalid_json, "not valid JSON"},
+      {nested(max_depth + 1), body_error::too_deep, "deeper than 32"},
+      {R"([{"model":"m"}])", body_error::not_object, "an array, not a JSON object"},
+      {R"("model")", body_error::not_object, "a string"},
+      {"42", body_error::not_object, "a number"},
+      {"null", body_error::not_object, "null"},
+      {R"({"model":"a","model":"b"})", body_error::duplicate_key, "\"model\" appears twice"},
+      {R"({"model":"a","mod\u0065l":"b"})", body_error::duplicate_key, "\"model\" appears twice"},
+      {R"({"x":1,"y":2,"x":3})", body_error::duplicate_key, "\"x\" appears twice"},
+      {R"({"stream_options":{},"stream_options":{}})", body_error::duplicate_key, "stream_options"},
+      {R"({"stream_options":{"include_usage":true,"include_usage":false}})", body_error::duplicate_key,
+       "include_usage"},
+      {R"({"model":"a","Model":"b"})", body_error::case_variant_key, "\"model\" and \"Model\" differ"},
+      {R"({"Model":"llama-3"})", body_error::case_variant_key, "\"Model\" is a case variant of \"model\""},
+      {R"({"STREAM":true})", body_error::case_variant_key, "case variant of \"stream\""},
+      {R"({"\u017ftream":true})", body_error::case_variant_key, "case variant of \"stream\""},  // long s
+      {R"({"stream_options":{"include_u\u017fage":true}})", body_error::case_variant_key, "include_usage"},
+      {R"({"kind":1,"\u212aind":2})", body_error::case_variant_key, "differ only in letter case"},  // Kelvin
+      {R"({"user":"a","User":"b"})", body_error::case_variant_key, "differ only in letter case"},
+      {R"({"model":5})", body_error::wrong_type, "model must be a string or null, not a number"},
+      {R"({"model":["llama-3"]})", body_error::wrong_type, "model must be a string"},
+      {R"({"model":{"name":"llama-3"}})", body_error::wrong_type, "not an object"},
+      {R"({"model":true})", body_error::wrong_type, "model must be a string"},
+      {R"({"stream":"true"})", body_error::wrong_type, "stream must be a boolean"},
+      {R"({"stream":1})", body_error::wrong_type, "stream must be a boolean"},
+      {R"({"stream_options":[]})", body_error::wrong_type, "stream_options must be an object"},
+      {R"({"stream_options":{"include_usage":"yes"}})", body_error::wrong_type,
+       "include_usage must be a boolean"},
+      {long_model, body_error::model_too_long, "longer than 256 bytes"},
+      {escaped_model, body_error::model_too_long, "longer than 256 bytes"},
+      {R"({"model":"mistral-small\n"})", body_error::model_control_char, "control character"},
+      {R"({"model":"a\u0000b"})", body_error::model_control_char, "control character"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    const inspection got = inspect(r.body, email);
+    CAPTURE(got.message);
+    CHECK(got.error == r.error);
+    CHECK(got.message.find(r.message) != std::string::npos);
+    CHECK(got.offset <= r.body.size());
+    CHECK(got.scan.found == 0);
+  }
+  CHECK(inspect(R"({"a":1,})").offset == 7);
+  CHECK(body_error_name(body_error::case_variant_key) == "case_variant_key");
+}
+
+TEST_CASE("the detectors see the decoded text of every key and string") {
+  // Regression: the detectors used to scan the raw bytes, so "\u0040" hid an address from them
+  // while the cluster decodes it to '@'.
+  const std::string escaped =
+      R"({"model":"gpt-4o","messages":[{"role":"user","content":"Mail alice\u0040example.com"}]})";
+  CHECK(detect(escaped, email) == 0);  // what the raw-byte scan saw
+  CHECK(inspect(escaped, email).scan.found == email);
+
+  struct row {
+    std::string body;
+    std::uint32_t found;
+  };
+  const row rows[] = {
+      {R"({"content":"jeanne\u002edupont\u0040exemple\u002Efr"})", email},
+      {R"({"content":"card 4111\u00201111 1111 1111"})", card},
+      {R"({"content":"call \u002b33 6 12 34 56 78"})", phone},
+      {R"({"content":"\u006a@x.example\/path"})", email},
+      // Keys reach the model too (tool schemas): they are scanned.
+      {R"({"tools":[{"function":{"parameters":{"properties":{"jeanne@exemple.fr":{}}}}}]})", email},
+      // Deeply nested, in arrays of parts.
+      {R"({"messages":[{"content":[{"type":"text","text":"x"},{"type":"text","text":"a@b.example"}]}]})",
+       email},
+      // A value never joins the next one: two strings are two words.
+      {R"({"a":"4111 1111","b":"1111 1111"})", 0},
+      {R"({"a":"jeanne","b":"@exemple.fr"})", 0},
+      // Numbers are not text.
+      {R"({"max_tokens":4111111111111111})", 0},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, email | phone | card).scan.found == r.found);
+  }
+}
+
+TEST_CASE("the text is every key and string, decoded, each followed by a newline") {
+  json_inspector inspector;
+  inspection got;
+  inspector.inspect(R"({"a":"b\n","c":[1,"d\u00e9",{"e":null}]})", {email, false}, got);
+  REQUIRE(got.ok());
+  CHECK(inspector.text() == "a\nb\n\nc\nd\xc3\xa9\ne\n");
+  CHECK(got.scan.ran == email);
+  CHECK(got.scan.decoded);
+  inspector.inspect(R"({"a":"b"})", {0, false}, got);  // no detectors: no text kept
+  CHECK(inspector.text().empty());
+}
+
+TEST_CASE("a finding that straddles the parser's string parts is found whole") {
+  // Escaped strings reach the handler in parts (of 1168 decoded bytes here, with Boost 1.81):
+  // place an escaped address and a card number at every offset across the first two boundaries.
+  for (std::size_t pad = 1000; pad < 2500; ++pad) {
+    CAPTURE(pad);
+    std::string body = R"({"content":")";
+    for (std::size_t i = 0; i < pad; ++i) {
+      body += i % 2 == 0 ? "\\u0020" : " ";
+    }
+    body += R"(jeanne.dupont\u0040exemple.fr and 4111 1111 1111 1111"})";
+    const inspection got = inspect(body, email | card, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == (email | card));
+    std::string redacted = body;
+    CHECK(redact(redacted, got.scan.findings, email) == 1);
+    CHECK(redacted.find("[redacted:email] and 4111") != std::string::npos);
+  }
+}
+
+TEST_CASE("redaction rewrites the decoded strings and re-encodes them") {
+  struct row {
+    std::string body;
+    std::uint32_t which;
+    std::size_t count;
+    std::string expected;
+  };
+  const row rows[] = {
+      {R"({"model":"m","messages":[{"role":"user","content":"Mail alice\u0040example.com or +33 6 12 34 56 78"}]})",
+       email | phone, 2,
+       R"({"model":"m","messages":[{"role":"user","content":"Mail [redacted:email] or [redacted:phone]"}]})"},
+      // Only the listed detectors; numbers kept as written; escapes re-encoded minimally.
+      {R"({ "n" : 1.50e3, "max_tokens":4111111111111111, "t":[true,false,null],)"
+       R"( "c":"a\"b\\c\/d\u0001\t\u00e9 a@b.example 4111 1111 1111 1111"})",
+       email, 1,
+       R"({"n":1.50e3,"max_tokens":4111111111111111,"t":[true,false,null],)"
+       R"("c":"a\"b\\c/d\u0001\t)"
+       "\xc3\xa9"
+       R"( [redacted:email] 4111 1111 1111 1111"})"},
+      // Only inside strings (a number shaped like a card stays), escaped quotes kept around it.
+      {R"({"model":"m","max_tokens":4111111111111111,"messages":[{"role":"user",)"
+       R"("content":"card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00, mail \"x@y.example\"."}]})",
+       card | bit(detector::iban) | email, 3,
+       R"({"model":"m","max_tokens":4111111111111111,"messages":[{"role":"user",)"
+       R"("content":"card [redacted:payment_card], IBAN [redacted:iban], mail \"[redacted:email]\"."}]})"},
+      // Escapes end words and are never cut: the text is decoded before it is scanned.
+      {R"({"content":"Contact:\njane@x.example\t+33 6 12 34 56 78\u00e9"})", email | phone, 2,
+       "{\"content\":\"Contact:\\n[redacted:email]\\t[redacted:phone]\xc3\xa9\"}"},
+      // Keys too.
+      {R"({"properties":{"jeanne@exemple.fr":{"type":"string"}},"x":[]})", email, 1,
+       R"({"properties":{"[redacted:email]":{"type":"string"}},"x":[]})"},
+      // The top-level model is the name the request was routed by: never rewritten.
+      {R"({"model":"a@b.example","a\"model":"c@d.example","x":{"model":"e@f.example"}})", email, 2,
+       R"({"model":"a@b.example","a\"model":"[redacted:email]","x":{"model":"[redacted:email]"}})"},
+      // Nothing found: the body is left as it was (whitespace and all).
+      {R"({ "content" : "nothing here" })", email, 0, R"({ "content" : "nothing here" })"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    const inspection got = inspect(r.body, email | phone | card | bit(detector::iban), true);
+    REQUIRE(got.ok());
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, r.which) == r.count);
+    CHECK(body == r.expected);
+    CHECK(inspect(body).ok());
+  }
+  // Findings of detectors not listed leave the body alone.
+  std::string body = R"({"c":"4111 1111 1111 1111"})";
+  const inspection got = inspect(body, card, true);
+  CHECK(redact(body, got.scan.findings, email) == 0);
+  CHECK(body == R"({"c":"4111 1111 1111 1111"})");
+}
+
+TEST_CASE("large bodies are inspected with bounded memory") {
+  // One string the size of the body (the gateway's max_body_bytes bounds it): the text holds it
+  // once.
+  json_inspector inspector;
+  std::string body = R"({"content":")" + std::string(4 << 20, 'x') + R"( a@b.example"})";
+  inspection got;
+  inspector.inspect(body, {email, true}, got);
+  REQUIRE(got.ok());
+  CHECK(got.scan.found == email);
+  CHECK(inspector.text().size() == body.size() - 5);
+  inspector.inspect(R"({"content":"small"})", {email, false}, got);
+  CHECK(inspector.text() == "content\nsmall\n");
+}
