@@ -29,7 +29,7 @@ TEST_CASE("Content-Digest matches RFC 9530's examples") {
       {"\"world\"}\n", c::digest_algorithm::sha256, "sha-256=:jjcgBDWNAtbYUXI37CVG3gRuGOAjaaDRGpIUFsdyepQ=:"},
   };
   for (const row& r : rows) {
-    INFO(r.field);
+    INFO(std::string(r.field));
     CHECK(c::content_digest(std::string_view(r.content), r.algorithm) == r.field);
     CHECK(c::verify_content_digest(r.field, std::string_view(r.content)) == c::digest_verdict::ok);
   }
@@ -62,7 +62,7 @@ TEST_CASE("Content-Digest verification names why it fails") {
       {"SHA-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", body, c::digest_verdict::malformed},
   };
   for (const row& r : rows) {
-    INFO(r.field);
+    INFO(std::string(r.field));
     CHECK(c::verify_content_digest(r.field, r.content) == r.verdict);
   }
   CHECK(std::string(c::to_string(c::digest_verdict::mismatch)) == "mismatch");

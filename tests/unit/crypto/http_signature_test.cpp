@@ -370,7 +370,7 @@ TEST_CASE(
        true},
   };
   for (const row& r : rows) {
-    INFO(r.name);
+    INFO(std::string(r.name));
     test_message m = test_request();
     auto p = rfc_params(r.covered, r.keyid);
     p.nonce = r.nonce;
@@ -566,7 +566,7 @@ TEST_CASE("RFC 9421 B.4: the ed25519 signature survives allowed transformations,
   };
   rfc_keys keys;
   for (const row& r : rows) {
-    INFO(r.what);
+    INFO(std::string(r.what));
     test_message m(r.first_line, r.fields);
     m.add("Signature-Input", input);
     m.add("Signature", signature);
@@ -614,7 +614,7 @@ TEST_CASE("RFC 9421 section 2.1: field component values") {
        "\"example-single\";bs: :dmFsdWUsIHdpdGgsIGxvdHMsIG9mLCBjb21tYXM=:"},
   };
   for (const row& r : rows) {
-    INFO(r.line);
+    INFO(std::string(r.line));
     const hs::component covered[] = {r.component};
     const auto base = hs::signature_base(r.message->view, covered, "()", ctx);
     REQUIRE(base.ok());
@@ -672,7 +672,7 @@ TEST_CASE("RFC 9421 section 2.2: derived component values") {
       {&response, hs::component::derived("@status"), "\"@status\": 200"},
   };
   for (const row& r : rows) {
-    INFO(r.line);
+    INFO(std::string(r.line));
     const hs::component covered[] = {r.component};
     const auto base = hs::signature_base(r.message->view, covered, "()");
     INFO(hs::to_string(base.error));
@@ -752,7 +752,7 @@ TEST_CASE("signature base errors say which component and why") {
       {&m, {hs::component::field("obs-text")}, hs::base_error::not_ascii, "\"obs-text\""},
   };
   for (const row& r : rows) {
-    INFO(r.component);
+    INFO(std::string(r.component));
     const auto base = hs::signature_base(r.message->view, r.covered, "()");
     CHECK(base.error == r.error);
     CHECK(base.component == r.component);
@@ -922,7 +922,7 @@ TEST_CASE("the verifier names every way a signature fails") {
        nothing_m, nothing_o, hs::verify_failure::nonce_unverifiable, "too-old-to-tell"},
   };
   for (const row& r : rows) {
-    INFO(r.what);
+    INFO(std::string(r.what));
     auto p = f.params();
     r.change_params(p);
     test_message m = f.signed_message(p);

@@ -273,7 +273,7 @@ TEST_CASE("parse errors name the problem and where it is") {
       {"a;B=1", "list", sf::error::bad_key, 2},
   };
   for (const row& r : rows) {
-    INFO(r.input);
+    INFO(std::string(r.input));
     sf::failure f;
     if (std::string_view(r.type) == "item") {
       auto got = sf::parse_item(r.input);
