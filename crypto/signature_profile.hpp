@@ -43,6 +43,11 @@ inline constexpr std::string_view request_tag = "sovgw-request";
 inline constexpr std::string_view receipt_label = "sovgw-receipt";
 inline constexpr std::string_view receipt_tag = "sovgw-receipt";
 
+// Kinds for crypto/key_file.hpp secret key files: the gateway's Ed25519 signing key for HTTP
+// signatures (not the audit checkpoint key), and a per-cluster hmac-sha256 secret.
+inline constexpr std::string_view http_signing_key_kind = "ed25519-http-signing";
+inline constexpr std::string_view hmac_key_kind = "hmac-sha256-http-signing";
+
 // Names a verifier requires in every forwarded request unless configured otherwise.
 [[nodiscard]] std::vector<std::string> default_required_request_fields();
 // Names a receipt verifier requires unless told otherwise.
