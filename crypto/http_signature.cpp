@@ -345,6 +345,9 @@ class base_builder {
       }
       return any ? base_error::none : base_error::field_missing;
     }
+    if (key == nullptr && !c.has_flag("sf")) {
+      return append_combined(m.fields, c.name, out) ? base_error::none : base_error::field_missing;
+    }
     auto combined = combined_field(m.fields, c.name);
     if (!combined) {
       return base_error::field_missing;
@@ -361,11 +364,22 @@ class base_builder {
       return sf::append_member(out, *member) == sf::error::none ? base_error::none
                                                                 : base_error::field_not_structured;
     }
-    if (c.has_flag("sf")) {
-      return append_structured(c.name, *combined, out);
+    return append_structured(c.name, *combined, out);
+  }
+
+  // Section 2.1: the field lines' values, trimmed, joined with ", ", written straight into `out`.
+  static bool append_combined(std::span<const field_line> fields, std::string_view name, std::string& out) {
+    bool any = false;
+    for (const auto& f : fields) {
+      if (iequals(f.name, name)) {
+        if (any) {
+          out += ", ";
+        }
+        out += trim_ows(f.value);
+        any = true;
+      }
     }
-    out += *combined;
-    return base_error::none;
+    return any;
   }
 
   base_error append_structured(std::string_view name, std::string_view value, std::string& out) {
@@ -394,8 +408,6 @@ class base_builder {
   const message_view& target_;
   const base_context& context_;
 };
-
-sf::item as_item(const component& c) { return {std::string(c.name), c.params}; }
 
 std::span<const std::uint8_t> bytes_of(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
@@ -554,7 +566,8 @@ bool component::same_as(const component& other) const {
 
 std::string component::identifier() const {
   std::string out;
-  (void)sf::append_item(out, as_item(*this));
+  (void)sf::append_string(out, name);
+  (void)sf::append_parameters(out, params);
   return out;
 }
 
@@ -648,30 +661,47 @@ base_result signature_base(const message_view& message, std::span<const componen
 }
 
 sf::result<std::string> serialize_params(const signature_params& params) {
-  sf::inner_list list;
-  list.items.reserve(params.covered.size());
-  for (const auto& c : params.covered) {
-    list.items.push_back(as_item(c));
+  // The Inner List of section 2.3, written directly (no intermediate sf::inner_list copy).
+  std::string out;
+  out.reserve(32 * params.covered.size() + 160);
+  out += '(';
+  sf::error e = sf::error::none;
+  for (std::size_t i = 0; i < params.covered.size() && e == sf::error::none; ++i) {
+    if (i > 0) {
+      out += ' ';
+    }
+    e = sf::append_string(out, params.covered[i].name);
+    if (e == sf::error::none) {
+      e = sf::append_parameters(out, params.covered[i].params);
+    }
   }
-  if (params.created) {
-    list.params.push_back({"created", *params.created});
+  out += ')';
+  const auto integer = [&](const char* key, const std::optional<std::int64_t>& v) {
+    if (v && e == sf::error::none) {
+      out += ';';
+      out += key;
+      out += '=';
+      e = sf::append_bare_item(out, *v);
+    }
+  };
+  const auto string = [&](const char* key, const std::optional<std::string>& v) {
+    if (v && e == sf::error::none) {
+      out += ';';
+      out += key;
+      out += '=';
+      e = sf::append_string(out, *v);
+    }
+  };
+  integer("created", params.created);
+  integer("expires", params.expires);
+  string("keyid", params.keyid);
+  string("alg", params.alg);
+  string("nonce", params.nonce);
+  string("tag", params.tag);
+  if (e != sf::error::none) {
+    return sf::failure{e, 0};
   }
-  if (params.expires) {
-    list.params.push_back({"expires", *params.expires});
-  }
-  if (params.keyid) {
-    list.params.push_back({"keyid", *params.keyid});
-  }
-  if (params.alg) {
-    list.params.push_back({"alg", *params.alg});
-  }
-  if (params.nonce) {
-    list.params.push_back({"nonce", *params.nonce});
-  }
-  if (params.tag) {
-    list.params.push_back({"tag", *params.tag});
-  }
-  return sf::serialize(list);
+  return out;
 }
 
 std::string_view to_string(algorithm alg) { return alg == algorithm::ed25519 ? "ed25519" : "hmac-sha256"; }

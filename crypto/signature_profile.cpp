@@ -23,8 +23,14 @@ std::string base64url(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// `name` is lower case.
 bool has_field(const message_view& m, std::string_view name) {
-  return combined_field(m.fields, name).has_value();
+  return std::any_of(m.fields.begin(), m.fields.end(), [&](const field_line& f) {
+    return f.name.size() == name.size() &&
+           std::equal(name.begin(), name.end(), f.name.begin(), [](char a, char b) { return a == lower(b); });
+  });
 }
 
 bool covers_name(const std::vector<component>& covered, std::string_view name, bool req) {
@@ -38,9 +44,10 @@ std::vector<std::string> sovereign_names(const message_view& m) {
   std::vector<std::string> out;
   for (const auto& f : m.fields) {
     if (is_sovereign_field(f.name)) {
-      component c = component::field(f.name);
-      if (std::find(out.begin(), out.end(), c.name) == out.end()) {
-        out.push_back(std::move(c.name));
+      std::string name(f.name);
+      std::transform(name.begin(), name.end(), name.begin(), lower);
+      if (std::find(out.begin(), out.end(), name) == out.end()) {
+        out.push_back(std::move(name));
       }
     }
   }
@@ -106,8 +113,7 @@ bool is_sovereign_field(std::string_view name) {
     return false;
   }
   for (std::size_t i = 0; i < sovereign_prefix.size(); ++i) {
-    const char c = name[i] >= 'A' && name[i] <= 'Z' ? static_cast<char>(name[i] - 'A' + 'a') : name[i];
-    if (c != sovereign_prefix[i]) {
+    if (lower(name[i]) != sovereign_prefix[i]) {
       return false;
     }
   }

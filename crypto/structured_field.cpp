@@ -1,5 +1,6 @@
 #include "crypto/structured_field.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -698,6 +699,16 @@ result<dictionary> parse_dictionary(std::string_view input) {
 
 error append_string(std::string& out, std::string_view text) {
   out += '"';
+  // Common case first: nothing to escape or refuse, one append.
+  const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) <= 0x7E && c != '"' &&
+           c != '\\';
+  });
+  if (plain) {
+    out += text;
+    out += '"';
+    return error::none;
+  }
   for (char c : text) {
     if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) {
       return error::string_not_printable;
