@@ -5,13 +5,17 @@ Requests are signed by tests/support/sign-request (the same crypto/ code the gat
 changed the way an attacker or a broken proxy would change them, and sent over a raw TLS socket.
 """
 
+import importlib.util
 import json
 import os
 import subprocess
+import sys
 import time
 import unittest
 
-from support import BUILD, STANDIN, Process, TempDir, exchange, make_certs, request_bytes
+from support import BUILD, SOURCE, STANDIN, Process, TempDir, exchange, make_certs, request_bytes
+
+HAVE_CRYPTOGRAPHY = importlib.util.find_spec("cryptography") is not None
 
 SIGN = os.path.join(BUILD, "tests", "support", "sign-request")
 TARGET = "/v1/chat/completions"
@@ -231,6 +235,58 @@ class KeyFormats(unittest.TestCase):
                 done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
                 self.assertEqual(done.returncode, 2, done.stdout)
                 self.assertIn(message, done.stderr)
+
+
+@unittest.skipUnless(HAVE_CRYPTOGRAPHY, "python3-cryptography is not installed")
+class PythonRecipe(unittest.TestCase):
+    """examples/standin_cluster/verify_request.py, the recipe docs/signatures.md gives operators,
+    agrees with the C++ verifier on the same signed and tampered requests."""
+
+    @classmethod
+    def setUpClass(cls):
+        sys.path.insert(0, os.path.join(SOURCE, "examples", "standin_cluster"))
+        import verify_request
+        cls.verify = staticmethod(verify_request.verify)
+        cls.tmp = TempDir()
+        cls.keys = os.path.join(cls.tmp.path, "keys")
+        os.mkdir(cls.keys, 0o700)
+        subprocess.run([SIGN, "keygen", cls.keys], check=True, capture_output=True)
+        with open(os.path.join(cls.keys, "gateway.pub.jwk")) as f:
+            cls.jwk = f.read()
+        cls.body_file = os.path.join(cls.tmp.path, "body.json")
+        with open(cls.body_file, "wb") as f:
+            f.write(BODY)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def signed(self, created=None):
+        argv = [SIGN, "sign", "--key", os.path.join(self.keys, "gateway.key"), "--method", "POST", "--authority",
+                "cluster.example:9443", "--target", TARGET, "--body-file", self.body_file]
+        for name, value in GEO_TAGS.items():
+            argv += ["--header", f"{name}: {value}"]
+        if created is not None:
+            argv += ["--created", str(created)]
+        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+        headers = [("Host", "cluster.example:9443")] + list(GEO_TAGS.items())
+        return headers + [tuple(line.split(": ", 1)) for line in out.splitlines()]
+
+    def check(self, headers, body=BODY, seen=None):
+        return self.verify("POST", "cluster.example:9443", TARGET, headers, body, self.jwk, seen=seen)
+
+    def test_recipe_accepts_and_refuses_like_the_standin(self):
+        headers = self.signed()
+        seen = set()
+        self.assertIsNone(self.check(headers, seen=seen))
+        self.assertEqual(self.check(headers, seen=seen), "replayed_nonce")
+        self.assertEqual(self.check(headers, body=BODY + b" "), "content_digest_mismatch")
+        self.assertEqual(self.check([h for h in headers if h[0] != "Sovereign-Decision"]), "component_unavailable")
+        self.assertEqual(self.check(headers + [("Sovereign-Data-Class", "public")]), "uncovered_field")
+        changed = [(n, "US" if n == "Sovereign-Client-Country" else v) for n, v in headers]
+        self.assertEqual(self.check(changed), "bad_signature")
+        self.assertEqual(self.check(self.signed(created=int(time.time()) - 3600)), "too_old")
+        self.assertEqual(self.check(list(GEO_TAGS.items())), "missing_signature")
 
 
 if __name__ == "__main__":
