@@ -6,6 +6,8 @@
 #include <array>
 #include <stdexcept>
 
+#include "crypto/hex.hpp"
+
 namespace sovgw::crypto::httpsig {
 
 namespace {
@@ -123,30 +125,16 @@ std::string normalized_authority(const message_view& m) {
 
 std::string_view path_of(const message_view& m) { return m.path.empty() ? std::string_view("/") : m.path; }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 // application/x-www-form-urlencoded parsing of one name or value (WHATWG URL, section 5.1).
 std::string form_decode(std::string_view in) {
   std::string out;
   for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out += ' ';
-    } else if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
+    const auto escaped = in[i] == '%' && i + 2 < in.size() ? from_hex(in.substr(i + 1, 2)) : std::nullopt;
+    if (escaped) {
+      out += static_cast<char>(escaped->front());
       i += 2;
     } else {
-      out += in[i];
+      out += in[i] == '+' ? ' ' : in[i];
     }
   }
   return out;

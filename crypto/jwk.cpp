@@ -15,15 +15,6 @@ namespace sovgw::crypto {
 
 namespace {
 
-std::string base64url(std::span<const std::uint8_t> bytes) {
-  ensure_sodium();
-  const std::size_t len = sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  std::string out(len, '\0');
-  sodium_bin2base64(out.data(), len, bytes.data(), bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(len - 1);
-  return out;
-}
-
 bool from_base64url(std::string_view text, ed25519_public_key& out) {
   ensure_sodium();
   std::size_t len = 0;
@@ -99,18 +90,27 @@ public_key_result from_jwk(std::string_view text) {
 
 }  // namespace
 
+std::string to_base64url(std::span<const std::uint8_t> bytes) {
+  ensure_sodium();
+  const std::size_t len = sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  std::string out(len, '\0');
+  sodium_bin2base64(out.data(), len, bytes.data(), bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(len - 1);
+  return out;
+}
+
 std::string ed25519_jwk_thumbprint(const ed25519_public_key& key) {
   // RFC 7638 section 3.2: the required members only, in lexicographic order, no whitespace.
-  const std::string canonical = R"({"crv":"Ed25519","kty":"OKP","x":")" + base64url(key) + R"("})";
+  const std::string canonical = R"({"crv":"Ed25519","kty":"OKP","x":")" + to_base64url(key) + R"("})";
   const sha256_digest digest = sha256(canonical);
-  return base64url(digest);
+  return to_base64url(digest);
 }
 
 std::string ed25519_public_jwk(const ed25519_public_key& key, std::string_view kid) {
   boost::json::object o;
   o["kty"] = "OKP";
   o["crv"] = "Ed25519";
-  o["x"] = base64url(key);
+  o["x"] = to_base64url(key);
   o["kid"] = kid.empty() ? ed25519_jwk_thumbprint(key) : std::string(kid);
   return boost::json::serialize(o);
 }

@@ -7,12 +7,16 @@
 // Pure code (no files: the caller reads them), thread-safe.
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "crypto/ed25519.hpp"
 
 namespace sovgw::crypto {
+
+// Base64url without padding (RFC 4648 section 5), as JWKs and keyids use it.
+[[nodiscard]] std::string to_base64url(std::span<const std::uint8_t> bytes);
 
 // RFC 7638 SHA-256 thumbprint, base64url without padding (43 characters): the hash of
 // `{"crv":"Ed25519","kty":"OKP","x":"<base64url key>"}`. Stable for a key, whatever else a JWK says.

@@ -1,11 +1,10 @@
 #include "crypto/signature_profile.hpp"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <array>
 
 #include "crypto/content_digest.hpp"
+#include "crypto/jwk.hpp"
 #include "crypto/sha256.hpp"
 
 namespace sovgw::crypto::httpsig {
@@ -13,15 +12,6 @@ namespace sovgw::crypto::httpsig {
 namespace {
 
 constexpr std::string_view sovereign_prefix = "sovereign-";
-
-std::string base64url(std::span<const std::uint8_t> bytes) {
-  ensure_sodium();
-  const std::size_t len = sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  std::string out(len, '\0');
-  sodium_bin2base64(out.data(), len, bytes.data(), bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(len - 1);
-  return out;
-}
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -123,7 +113,7 @@ bool is_sovereign_field(std::string_view name) {
 std::string make_nonce() {
   std::array<std::uint8_t, 16> bytes{};
   random_bytes(bytes);
-  return base64url(bytes);
+  return to_base64url(bytes);
 }
 
 std::string hmac_keyid(const secret_bytes& secret) {
@@ -131,7 +121,7 @@ std::string hmac_keyid(const secret_bytes& secret) {
   h.update(std::string_view("sovgw hmac-sha256 keyid\0", 24));
   h.update(secret.view());
   const sha256_digest d = h.finish();
-  return "hmac-" + base64url(std::span(d).first(16));
+  return "hmac-" + to_base64url(std::span(d).first(16));
 }
 
 std::vector<component> forwarded_request_components(const message_view& request) {

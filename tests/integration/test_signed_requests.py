@@ -29,6 +29,33 @@ GEO_TAGS = {
 }
 
 
+def make_keys(directory):
+    """A fresh gateway key pair and cluster hmac secret (sign-request keygen); returns the keyid."""
+    os.mkdir(directory, 0o700)
+    return subprocess.run([SIGN, "keygen", directory], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def write_body(tmp):
+    path = os.path.join(tmp.path, "body.json")
+    with open(path, "wb") as f:
+        f.write(BODY)
+    return path
+
+
+def sign_fields(key_args, headers, body_file=None, target=TARGET, authority="localhost", created=None):
+    """The fields sign-request adds, as a dict (Content-Digest, Signature-Input, Signature)."""
+    argv = [SIGN, "sign", "--method", "POST" if body_file else "GET", "--authority", authority,
+            "--target", target] + key_args
+    for name, value in headers.items():
+        argv += ["--header", f"{name}: {value}"]
+    if body_file:
+        argv += ["--body-file", body_file]
+    if created is not None:
+        argv += ["--created", str(created)]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    return dict(line.split(": ", 1) for line in out.splitlines())
+
+
 def start_standin(certs, extra):
     argv = [STANDIN, "--port", "0", "--chunks", "2", "--delay-ms", "1", "--cert", os.path.join(certs, "cluster.pem"),
             "--key", os.path.join(certs, "cluster.key"), "--require-signature"] + extra
@@ -39,42 +66,38 @@ def start_standin(certs, extra):
     return p
 
 
-class SignedRequests(unittest.TestCase):
+class KeyedTest(unittest.TestCase):
+    """Dev certificates, a gateway key pair (sign-request keygen) and a request body in a temp dir."""
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = TempDir()
         cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
         cls.keys = os.path.join(cls.tmp.path, "keys")
-        os.mkdir(cls.keys, 0o700)
-        cls.keyid = subprocess.run([SIGN, "keygen", cls.keys], check=True, capture_output=True,
-                                   text=True).stdout.strip()
+        make_keys(cls.keys)
+        cls.body_file = write_body(cls.tmp)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+
+class SignedRequests(KeyedTest):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         cls.other_keys = os.path.join(cls.tmp.path, "other-keys")
-        os.mkdir(cls.other_keys, 0o700)
-        subprocess.run([SIGN, "keygen", cls.other_keys], check=True, capture_output=True)
-        cls.body_file = os.path.join(cls.tmp.path, "body.json")
-        with open(cls.body_file, "wb") as f:
-            f.write(BODY)
+        make_keys(cls.other_keys)
         cls.standin = start_standin(cls.certs, ["--verify-key", os.path.join(cls.keys, "gateway.pub.pem")])
 
     @classmethod
     def tearDownClass(cls):
         cls.standin.stop()
-        cls.tmp.cleanup()
+        super().tearDownClass()
 
-    def sign(self, headers, body=BODY, target=TARGET, key=None, hmac=None, created=None, nonce=None):
-        """The fields sign-request adds, as a dict (Content-Digest, Signature-Input, Signature)."""
-        argv = [SIGN, "sign", "--method", "POST" if body else "GET", "--authority", "localhost", "--target", target]
-        argv += ["--hmac", hmac] if hmac else ["--key", key or os.path.join(self.keys, "gateway.key")]
-        for name, value in headers.items():
-            argv += ["--header", f"{name}: {value}"]
-        if body:
-            argv += ["--body-file", self.body_file]
-        if created is not None:
-            argv += ["--created", str(created)]
-        if nonce is not None:
-            argv += ["--nonce", nonce]
-        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-        return dict(line.split(": ", 1) for line in out.splitlines())
+    def sign(self, headers, body=BODY, target=TARGET, key=None, created=None):
+        return sign_fields(["--key", key or os.path.join(self.keys, "gateway.key")], headers,
+                           self.body_file if body else None, target=target, created=created)
 
     def send(self, headers, body=BODY, target=TARGET, port=None):
         raw = request_bytes(method="POST" if body else "GET", path=target, body=body, headers=headers)
@@ -160,32 +183,12 @@ class SignedRequests(unittest.TestCase):
         self.assertEqual(error["detail"], '"sovereign-policy-version"')
 
 
-class KeyFormats(unittest.TestCase):
+class KeyFormats(KeyedTest):
     """The published JWK works like the PEM; hmac-sha256 per cluster; bad keys stop the start."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = TempDir()
-        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
-        cls.keys = os.path.join(cls.tmp.path, "keys")
-        os.mkdir(cls.keys, 0o700)
-        subprocess.run([SIGN, "keygen", cls.keys], check=True, capture_output=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
-
     def signed(self, key_args):
-        body_file = os.path.join(self.tmp.path, "body.json")
-        with open(body_file, "wb") as f:
-            f.write(BODY)
-        argv = [SIGN, "sign", "--method", "POST", "--authority", "localhost", "--target", TARGET,
-                "--body-file", body_file] + key_args
-        for name, value in GEO_TAGS.items():
-            argv += ["--header", f"{name}: {value}"]
-        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
         headers = dict(GEO_TAGS)
-        headers.update(dict(line.split(": ", 1) for line in out.splitlines()))
+        headers.update(sign_fields(key_args, GEO_TAGS, self.body_file))
         return headers
 
     def serve(self, extra):
@@ -238,7 +241,7 @@ class KeyFormats(unittest.TestCase):
 
 
 @unittest.skipUnless(HAVE_CRYPTOGRAPHY, "python3-cryptography is not installed")
-class PythonRecipe(unittest.TestCase):
+class PythonRecipe(KeyedTest):
     """examples/standin_cluster/verify_request.py, the recipe docs/signatures.md gives operators,
     agrees with the C++ verifier on the same signed and tampered requests."""
 
@@ -247,30 +250,14 @@ class PythonRecipe(unittest.TestCase):
         sys.path.insert(0, os.path.join(SOURCE, "examples", "standin_cluster"))
         import verify_request
         cls.verify = staticmethod(verify_request.verify)
-        cls.tmp = TempDir()
-        cls.keys = os.path.join(cls.tmp.path, "keys")
-        os.mkdir(cls.keys, 0o700)
-        subprocess.run([SIGN, "keygen", cls.keys], check=True, capture_output=True)
+        super().setUpClass()
         with open(os.path.join(cls.keys, "gateway.pub.jwk")) as f:
             cls.jwk = f.read()
-        cls.body_file = os.path.join(cls.tmp.path, "body.json")
-        with open(cls.body_file, "wb") as f:
-            f.write(BODY)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def signed(self, created=None):
-        argv = [SIGN, "sign", "--key", os.path.join(self.keys, "gateway.key"), "--method", "POST", "--authority",
-                "cluster.example:9443", "--target", TARGET, "--body-file", self.body_file]
-        for name, value in GEO_TAGS.items():
-            argv += ["--header", f"{name}: {value}"]
-        if created is not None:
-            argv += ["--created", str(created)]
-        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-        headers = [("Host", "cluster.example:9443")] + list(GEO_TAGS.items())
-        return headers + [tuple(line.split(": ", 1)) for line in out.splitlines()]
+        fields = sign_fields(["--key", os.path.join(self.keys, "gateway.key")], GEO_TAGS, self.body_file,
+                             authority="cluster.example:9443", created=created)
+        return [("Host", "cluster.example:9443")] + list(GEO_TAGS.items()) + list(fields.items())
 
     def check(self, headers, body=BODY, seen=None):
         return self.verify("POST", "cluster.example:9443", TARGET, headers, body, self.jwk, seen=seen)
