@@ -10,6 +10,11 @@
 // Per-request knobs (headers): x-standin-chunks, x-standin-delay-ms (streaming pace),
 // x-standin-fault: slow-headers | reset-mid-body | close-before-response | bad-response,
 // x-standin-head-delay-ms (used by slow-headers).
+//
+// --require-signature (with --verify-key FILE and/or --hmac-key FILE) makes it a cluster that only
+// serves requests the gateway signed: every request must carry a valid RFC 9421 signature under the
+// sovgw profile (see signature_check.hpp and docs/signatures.md), else it is answered 401 with
+// {"error":{"type":"signature_error","code":<reason>,...}} and never reaches the handlers.
 
 #include <fmt/format.h>
 
@@ -22,7 +27,10 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <string>
+
+#include "signature_check.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -45,6 +53,8 @@ struct options {
   int chunks = 8;
   int delay_ms = 100;
   std::string name = "standin";
+  bool require_signature = false;
+  standin::signature_options signature;
 };
 
 struct stats {
@@ -54,8 +64,8 @@ struct stats {
   std::atomic<long> streams_aborted{0};
 } counters;
 
-const char* words[] = {"Les",   " données", " restent", " en",   " Europe", ".",      " Data",   " stays",
-                       " in",   " the",     " EU",      ",",     " under",  " EU",     " rules", "."};
+const char* words[] = {"Les", " données", " restent", " en", " Europe", ".",   " Data",  " stays",
+                       " in", " the",     " EU",      ",",   " under",  " EU", " rules", "."};
 
 int header_int(const http::request<http::string_body>& req, std::string_view name, int fallback) {
   auto it = req.find(name);
@@ -70,13 +80,14 @@ int header_int(const http::request<http::string_body>& req, std::string_view nam
 }
 
 std::string now_s() {
-  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count());
+  return std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 json::object usage(int prompt, int completion) {
-  return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
+  return {
+      {"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
 }
 
 // JSON bodies are built in plain functions: GCC 12 miscompiles brace-initialised JSON with string
@@ -112,8 +123,8 @@ std::string models_json(const std::string& owner) {
 }
 
 std::string error_json(const char* code, const char* message) {
-  return json::serialize(
-      json::object{{"error", json::object{{"message", message}, {"type", "invalid_request_error"}, {"code", code}}}});
+  return json::serialize(json::object{
+      {"error", json::object{{"message", message}, {"type", "invalid_request_error"}, {"code", code}}}});
 }
 
 std::string embeddings_json(const std::string& model) {
@@ -139,8 +150,10 @@ std::string completion_json(const std::string& model, bool chat, int chunks) {
   r["created"] = std::stoll(now_s());
   r["model"] = model;
   if (chat) {
-    r["choices"] = json::array{json::object{
-        {"index", 0}, {"message", json::object{{"role", "assistant"}, {"content", text}}}, {"finish_reason", "stop"}}};
+    r["choices"] =
+        json::array{json::object{{"index", 0},
+                                 {"message", json::object{{"role", "assistant"}, {"content", text}}},
+                                 {"finish_reason", "stop"}}};
   } else {
     r["choices"] = json::array{json::object{{"index", 0}, {"text", text}, {"finish_reason", "stop"}}};
   }
@@ -173,14 +186,31 @@ std::string stream_event(const std::string& model, bool chat, int i, int chunks)
   return data;
 }
 
+void log_refusal(const sovgw::crypto::httpsig::verify_result& verdict) {
+  const std::string line =
+      json::serialize(json::object{{"msg", "signature_refused"},
+                                   {"code", sovgw::crypto::httpsig::to_string(verdict.failure)},
+                                   {"detail", verdict.detail}});
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
 template <typename Stream>
 class handler {
  public:
-  handler(Stream& s, const options& o) : stream_(s), opt_(o) {}
+  handler(Stream& s, const options& o, const standin::signature_check* signatures)
+      : stream_(s), opt_(o), signatures_(signatures) {}
 
   // Returns false when the connection must close.
   asio::awaitable<bool> handle(http::request<http::string_body>& req) {
     counters.requests++;
+    if (signatures_ != nullptr) {
+      const auto verdict = signatures_->check(req, !opt_.plaintext);
+      if (!verdict.ok()) {
+        log_refusal(verdict);
+        co_return co_await reply(req, http::status::unauthorized, standin::refusal_json(verdict));
+      }
+    }
     std::string target(req.target());
     std::string fault(req["x-standin-fault"]);
     if (fault == "close-before-response") {
@@ -209,7 +239,8 @@ class handler {
     bool completions = target == "/v1/completions";
     bool embeddings = target == "/v1/embeddings";
     if (!(chat || completions || embeddings) || req.method() != http::verb::post) {
-      co_return co_await error(req, http::status::not_found, "not_found", "no such endpoint on the stand-in cluster");
+      co_return co_await error(req, http::status::not_found, "not_found",
+                               "no such endpoint on the stand-in cluster");
     }
     boost::system::error_code ec;
     json::value body = json::parse(req.body(), ec);
@@ -217,8 +248,9 @@ class handler {
       co_return co_await error(req, http::status::bad_request, "invalid_json", "body must be a JSON object");
     }
     const json::object& o = body.as_object();
-    std::string model = o.contains("model") && o.at("model").is_string() ? std::string(o.at("model").as_string())
-                                                                         : std::string("mistral-small");
+    std::string model = o.contains("model") && o.at("model").is_string()
+                            ? std::string(o.at("model").as_string())
+                            : std::string("mistral-small");
     if (embeddings) {
       co_return co_await reply(req, http::status::ok, embeddings_json(model));
     }
@@ -230,8 +262,8 @@ class handler {
     }
     std::string full = completion_json(model, chat, chunks);
     if (fault == "reset-mid-body") {
-      std::string head = fmt::format("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                                     full.size());
+      std::string head = fmt::format(
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", full.size());
       std::string partial = head + full.substr(0, full.size() / 2);
       co_await asio::async_write(stream_, asio::buffer(partial), nothrow);
       reset();
@@ -248,7 +280,8 @@ class handler {
     sock.close(ignored);
   }
 
-  asio::awaitable<bool> reply(const http::request<http::string_body>& req, http::status status, std::string body) {
+  asio::awaitable<bool> reply(const http::request<http::string_body>& req, http::status status,
+                              std::string body) {
     http::response<http::string_body> res{status, 11};
     res.set(http::field::server, "standin-cluster");
     res.set(http::field::content_type, "application/json");
@@ -260,13 +293,13 @@ class handler {
     co_return !ec && req.keep_alive();
   }
 
-  asio::awaitable<bool> error(const http::request<http::string_body>& req, http::status status, const char* code,
-                              const char* message) {
+  asio::awaitable<bool> error(const http::request<http::string_body>& req, http::status status,
+                              const char* code, const char* message) {
     co_return co_await reply(req, status, error_json(code, message));
   }
 
-  asio::awaitable<bool> stream_reply(const http::request<http::string_body>& req, const std::string& model, bool chat,
-                                     int chunks, int delay_ms, bool reset_mid) {
+  asio::awaitable<bool> stream_reply(const http::request<http::string_body>& req, const std::string& model,
+                                     bool chat, int chunks, int delay_ms, bool reset_mid) {
     counters.streams_started++;
     http::response<http::empty_body> res{http::status::ok, 11};
     res.set(http::field::server, "standin-cluster");
@@ -310,12 +343,14 @@ class handler {
 
   Stream& stream_;
   const options& opt_;
+  const standin::signature_check* signatures_;
 };
 
 template <typename Stream>
-asio::awaitable<void> serve_http(Stream& stream, const options& opt) {
+asio::awaitable<void> serve_http(Stream& stream, const options& opt,
+                                 const standin::signature_check* signatures) {
   beast::flat_buffer buffer;
-  handler<Stream> h(stream, opt);
+  handler<Stream> h(stream, opt, signatures);
   while (true) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
@@ -330,9 +365,10 @@ asio::awaitable<void> serve_http(Stream& stream, const options& opt) {
   }
 }
 
-asio::awaitable<void> serve(tcp::socket socket, ssl::context* ctx, const options& opt) {
+asio::awaitable<void> serve(tcp::socket socket, ssl::context* ctx, const options& opt,
+                            const standin::signature_check* signatures) {
   if (ctx == nullptr) {
-    co_await serve_http(socket, opt);
+    co_await serve_http(socket, opt, signatures);
     boost::system::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_send, ignored);
     co_return;
@@ -342,28 +378,33 @@ asio::awaitable<void> serve(tcp::socket socket, ssl::context* ctx, const options
   if (ec) {
     co_return;
   }
-  co_await serve_http(stream, opt);
+  co_await serve_http(stream, opt, signatures);
   if (beast::get_lowest_layer(stream).is_open()) {
     auto [sec] = co_await stream.async_shutdown(nothrow);
     (void)sec;
   }
 }
 
-asio::awaitable<void> listen(tcp::acceptor& acceptor, ssl::context* ctx, const options& opt) {
+asio::awaitable<void> listen(tcp::acceptor& acceptor, ssl::context* ctx, const options& opt,
+                             const standin::signature_check* signatures) {
   while (true) {
     auto [ec, socket] = co_await acceptor.async_accept(nothrow);
     if (ec) {
       continue;
     }
     socket.set_option(tcp::no_delay(true));
-    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), ctx, opt), asio::detached);
+    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), ctx, opt, signatures), asio::detached);
   }
 }
 
 void usage_exit() {
   std::fputs(
-      "usage: standin-cluster [--address A] [--port P] (--cert F --key F | --plaintext) [--chunks N] [--delay-ms D] "
-      "[--name NAME]\n",
+      "usage: standin-cluster [--address A] [--port P] (--cert F --key F | --plaintext) [--chunks N] "
+      "[--delay-ms D] "
+      "[--name NAME]\n"
+      "         [--require-signature (--verify-key PEM_OR_JWK | --hmac-key FILE)... [--require-field "
+      "NAME]...\n"
+      "          [--max-age S] [--max-skew S] [--nonce-cache N]]\n",
       stderr);
   std::exit(2);
 }
@@ -396,12 +437,38 @@ int main(int argc, char** argv) {
       opt.delay_ms = std::stoi(value());
     } else if (a == "--name") {
       opt.name = value();
+    } else if (a == "--require-signature") {
+      opt.require_signature = true;
+    } else if (a == "--verify-key") {
+      opt.signature.verify_key_files.push_back(value());
+    } else if (a == "--hmac-key") {
+      opt.signature.hmac_key_files.push_back(value());
+    } else if (a == "--require-field") {
+      opt.signature.required_fields.push_back(value());
+    } else if (a == "--max-age") {
+      opt.signature.max_age = std::stoll(value());
+    } else if (a == "--max-skew") {
+      opt.signature.max_skew = std::stoll(value());
+    } else if (a == "--nonce-cache") {
+      opt.signature.nonce_capacity = std::stoull(value());
     } else {
       usage_exit();
     }
   }
   if (!opt.plaintext && (opt.cert.empty() || opt.key.empty())) {
     usage_exit();
+  }
+  std::unique_ptr<standin::signature_check> signatures;
+  if (opt.require_signature) {
+    try {
+      signatures = std::make_unique<standin::signature_check>(opt.signature);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "standin-cluster: %s\n", e.what());
+      return 2;
+    }
+  } else if (!opt.signature.verify_key_files.empty() || !opt.signature.hmac_key_files.empty()) {
+    std::fputs("standin-cluster: --verify-key and --hmac-key need --require-signature\n", stderr);
+    return 2;
   }
   asio::io_context ioc(1);
   std::unique_ptr<ssl::context> ctx;
@@ -411,11 +478,12 @@ int main(int argc, char** argv) {
     ctx->use_private_key_file(opt.key, ssl::context::pem);
   }
   tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address(opt.address), opt.port));
-  asio::co_spawn(ioc, listen(acceptor, ctx.get(), opt), asio::detached);
+  asio::co_spawn(ioc, listen(acceptor, ctx.get(), opt, signatures.get()), asio::detached);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](auto, int) { ioc.stop(); });
-  std::printf("{\"msg\":\"listening\",\"name\":\"%s\",\"port\":%u,\"tls\":%s}\n", opt.name.c_str(),
-              acceptor.local_endpoint().port(), opt.plaintext ? "false" : "true");
+  std::printf("{\"msg\":\"listening\",\"name\":\"%s\",\"port\":%u,\"tls\":%s,\"require_signature\":%s}\n",
+              opt.name.c_str(), acceptor.local_endpoint().port(), opt.plaintext ? "false" : "true",
+              signatures ? "true" : "false");
   std::fflush(stdout);
   ioc.run();
   return 0;

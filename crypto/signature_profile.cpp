@@ -1,0 +1,245 @@
+#include "crypto/signature_profile.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "crypto/content_digest.hpp"
+#include "crypto/jwk.hpp"
+#include "crypto/sha256.hpp"
+
+namespace sovgw::crypto::httpsig {
+
+namespace {
+
+constexpr std::string_view sovereign_prefix = "sovereign-";
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// `name` is lower case.
+bool has_field(const message_view& m, std::string_view name) {
+  return std::any_of(m.fields.begin(), m.fields.end(), [&](const field_line& f) {
+    return f.name.size() == name.size() &&
+           std::equal(name.begin(), name.end(), f.name.begin(), [](char a, char b) { return a == lower(b); });
+  });
+}
+
+bool covers_name(const std::vector<component>& covered, std::string_view name, bool req) {
+  return std::any_of(covered.begin(), covered.end(), [&](const component& c) {
+    return c.name == name && c.has_flag("req") == req && sf::find(c.params, "key") == nullptr;
+  });
+}
+
+// Every Sovereign-* field of `m` (lower-cased, first occurrence order, each once).
+std::vector<std::string> sovereign_names(const message_view& m) {
+  std::vector<std::string> out;
+  for (const auto& f : m.fields) {
+    if (is_sovereign_field(f.name)) {
+      std::string name(f.name);
+      std::transform(name.begin(), name.end(), name.begin(), lower);
+      if (std::find(out.begin(), out.end(), name) == out.end()) {
+        out.push_back(std::move(name));
+      }
+    }
+  }
+  return out;
+}
+
+// The profile's rule that no Sovereign-* field travels uncovered.
+std::optional<verify_result> check_sovereign_coverage(const message_view& m, const verify_result& r,
+                                                      bool req) {
+  for (const auto& name : sovereign_names(m)) {
+    if (!covers_name(r.params.covered, name, req)) {
+      verify_result f;
+      f.failure = verify_failure::uncovered_field;
+      f.detail = name;
+      return f;
+    }
+  }
+  return std::nullopt;
+}
+
+verify_result fail(verify_failure failure, std::string detail) {
+  verify_result r;
+  r.failure = failure;
+  r.detail = std::move(detail);
+  return r;
+}
+
+std::optional<verify_result> check_content_digest(const message_view& request,
+                                                  std::span<const std::uint8_t> body,
+                                                  const verify_result& r) {
+  const auto digest = combined_field(request.fields, "content-digest");
+  if (!digest && body.empty()) {
+    return std::nullopt;
+  }
+  if (!digest || !covers_name(r.params.covered, "content-digest", false)) {
+    return fail(verify_failure::content_digest_missing,
+                digest ? "content-digest not covered" : "content-digest");
+  }
+  switch (verify_content_digest(*digest, body)) {
+    case digest_verdict::ok:
+      return std::nullopt;
+    case digest_verdict::mismatch:
+      return fail(verify_failure::content_digest_mismatch, *digest);
+    case digest_verdict::malformed:
+    case digest_verdict::no_known_algorithm:
+      break;
+  }
+  return fail(verify_failure::content_digest_malformed, *digest);
+}
+
+}  // namespace
+
+std::vector<std::string> default_required_request_fields() {
+  return {"sovereign-request-id", "sovereign-policy-version"};
+}
+
+std::vector<std::string> default_required_receipt_fields() {
+  return {"sovereign-request-id", "sovereign-policy-version"};
+}
+
+bool is_sovereign_field(std::string_view name) {
+  if (name.size() <= sovereign_prefix.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < sovereign_prefix.size(); ++i) {
+    if (lower(name[i]) != sovereign_prefix[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string make_nonce() {
+  std::array<std::uint8_t, 16> bytes{};
+  random_bytes(bytes);
+  return to_base64url(bytes);
+}
+
+std::string hmac_keyid(const secret_bytes& secret) {
+  sha256_hasher h;
+  h.update(std::string_view("sovgw hmac-sha256 keyid\0", 24));
+  h.update(secret.view());
+  const sha256_digest d = h.finish();
+  return "hmac-" + to_base64url(std::span(d).first(16));
+}
+
+std::vector<component> forwarded_request_components(const message_view& request) {
+  std::vector<component> covered = {component::derived("@method"), component::derived("@authority"),
+                                    component::derived("@path"), component::derived("@query")};
+  for (std::string_view name : {"content-type", "content-digest"}) {
+    if (has_field(request, name)) {
+      covered.push_back(component::field(name));
+    }
+  }
+  for (auto& name : sovereign_names(request)) {
+    covered.push_back({std::move(name), {}});
+  }
+  return covered;
+}
+
+sign_result sign_forwarded_request(const message_view& request, const signing_key& key,
+                                   const request_signing& when) {
+  signature_params p;
+  p.covered = forwarded_request_components(request);
+  p.created = when.created;
+  p.expires = when.created + when.lifetime;
+  p.keyid = key.keyid();
+  p.alg = std::string(to_string(key.alg()));
+  p.nonce = when.nonce;
+  p.tag = std::string(request_tag);
+  return sign(request, request_label, p, key);
+}
+
+verify_result verify_forwarded_request(const message_view& request, std::span<const std::uint8_t> body,
+                                       const request_verifier& policy) {
+  verify_options o;
+  o.resolve_key = policy.resolve_key;
+  o.tag = std::string(request_tag);
+  o.now = policy.now;
+  o.max_age = policy.max_age;
+  o.max_skew = policy.max_skew;
+  o.require_created = true;
+  o.require_nonce = true;
+  o.required = {component::derived("@method"), component::derived("@authority"), component::derived("@path"),
+                component::derived("@query")};
+  if (has_field(request, "content-type")) {
+    o.required.push_back(component::field("content-type"));
+  }
+  for (const auto& name : policy.required_fields) {
+    o.required.push_back(component::field(name));
+  }
+  verify_result r = verify(request, o);
+  if (!r.ok()) {
+    return r;
+  }
+  if (auto f = check_sovereign_coverage(request, r, false)) {
+    return *f;
+  }
+  if (auto f = check_content_digest(request, body, r)) {
+    return *f;
+  }
+  if (policy.nonces != nullptr) {
+    const nonce_check n =
+        policy.nonces->check(*r.params.keyid, *r.params.nonce, *r.params.created, policy.now());
+    if (n != nonce_check::fresh) {
+      return fail(
+          n == nonce_check::replayed ? verify_failure::replayed_nonce : verify_failure::nonce_unverifiable,
+          *r.params.nonce);
+    }
+  }
+  return r;
+}
+
+std::vector<component> receipt_components(const message_view& response, const message_view& request) {
+  std::vector<component> covered = {component::derived("@status")};
+  for (auto& name : sovereign_names(response)) {
+    covered.push_back({std::move(name), {}});
+  }
+  for (std::string_view name : {"@method", "@authority", "@path", "@query"}) {
+    covered.push_back(component::derived(name).req());
+  }
+  if (has_field(request, "content-digest")) {
+    covered.push_back(component::field("content-digest").req());
+  }
+  return covered;
+}
+
+sign_result sign_receipt(const message_view& response, const message_view& request, const signing_key& key,
+                         std::int64_t created) {
+  signature_params p;
+  p.covered = receipt_components(response, request);
+  p.created = created;
+  p.keyid = key.keyid();
+  p.alg = std::string(to_string(key.alg()));
+  p.tag = std::string(receipt_tag);
+  base_context context;
+  context.request = &request;
+  return sign(response, receipt_label, p, key, context);
+}
+
+verify_result verify_receipt(const message_view& response, const message_view& request,
+                             const receipt_verifier& policy) {
+  verify_options o;
+  o.resolve_key = policy.resolve_key;
+  o.tag = std::string(receipt_tag);
+  o.require_created = true;
+  o.context.request = &request;
+  o.required = {component::derived("@status")};
+  for (std::string_view name : {"@method", "@authority", "@path", "@query"}) {
+    o.required.push_back(component::derived(name).req());
+  }
+  for (const auto& name : policy.required_fields) {
+    o.required.push_back(component::field(name));
+  }
+  verify_result r = verify(response, o);
+  if (!r.ok()) {
+    return r;
+  }
+  if (auto f = check_sovereign_coverage(response, r, false)) {
+    return *f;
+  }
+  return r;
+}
+
+}  // namespace sovgw::crypto::httpsig

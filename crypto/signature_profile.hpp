@@ -1,0 +1,112 @@
+#pragma once
+
+// The sovgw profile of RFC 9421: what the gateway signs on a forwarded request and on a response
+// receipt, and the rules a cluster (or a client, for a receipt) applies when verifying. One place,
+// so the signer and every verifier agree. docs/signatures.md explains the profile in prose.
+//
+// Forwarded request, label `sovgw`, tag `sovgw-request`:
+//   covered: "@method" "@authority" "@path" "@query", then "content-type" and "content-digest" when
+//            present, then every `Sovereign-*` field present (lower-cased, in message order);
+//   params:  created, expires (created + lifetime), keyid, alg, nonce, tag.
+// A verifier accepts a request only if, beyond RFC 9421:
+//   - the signature has tag `sovgw-request`, created, nonce, and covers @method @authority @path
+//     @query, content-type when present, and each of `required_fields` (default
+//     sovereign-request-id and sovereign-policy-version);
+//   - every `Sovereign-*` field present in the request is covered: a field added after signing is
+//     refused (uncovered_field) and a covered field removed or changed breaks the base or the
+//     signature (component_unavailable / bad_signature);
+//   - a request with a body covers content-digest, and Content-Digest matches the body received;
+//   - created is within max_age (and at most max_skew in the future), expires has not passed;
+//   - the nonce was not seen before (checked last, only for a request that passed everything else).
+//
+// Receipt, label `sovgw-receipt`, tag `sovgw-receipt`, on the response the gateway returns:
+//   covered: "@status", every `Sovereign-*` field of the response, then "@method";req
+//            "@authority";req "@path";req "@query";req and "content-digest";req when the client's
+//            request had one;
+//   params:  created, keyid, alg, tag.
+//
+// Thread-safety: pure functions; the nonce cache passed in is itself thread-safe.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/http_signature.hpp"
+#include "crypto/nonce_cache.hpp"
+
+namespace sovgw::crypto::httpsig {
+
+inline constexpr std::string_view request_label = "sovgw";
+inline constexpr std::string_view request_tag = "sovgw-request";
+inline constexpr std::string_view receipt_label = "sovgw-receipt";
+inline constexpr std::string_view receipt_tag = "sovgw-receipt";
+
+// Kinds for crypto/key_file.hpp secret key files: the gateway's Ed25519 signing key for HTTP
+// signatures (not the audit checkpoint key), and a per-cluster hmac-sha256 secret.
+inline constexpr std::string_view http_signing_key_kind = "ed25519-http-signing";
+inline constexpr std::string_view hmac_key_kind = "hmac-sha256-http-signing";
+
+// Names a verifier requires in every forwarded request unless configured otherwise.
+[[nodiscard]] std::vector<std::string> default_required_request_fields();
+// Names a receipt verifier requires unless told otherwise.
+[[nodiscard]] std::vector<std::string> default_required_receipt_fields();
+
+// True for `Sovereign-*` (any case).
+[[nodiscard]] bool is_sovereign_field(std::string_view name);
+
+// A fresh nonce: 128 random bits, base64url without padding.
+[[nodiscard]] std::string make_nonce();
+
+// The keyid of an hmac-sha256 secret: "hmac-" and the base64url of the first 16 bytes of
+// SHA-256("sovgw hmac-sha256 keyid" || 0x00 || secret). Both sides derive it; no secret leaks.
+[[nodiscard]] std::string hmac_keyid(const secret_bytes& secret);
+
+// The components the gateway covers on `request` (see above).
+[[nodiscard]] std::vector<component> forwarded_request_components(const message_view& request);
+
+struct request_signing {
+  std::int64_t created = 0;    // Unix seconds
+  std::int64_t lifetime = 60;  // expires = created + lifetime
+  std::string nonce;           // make_nonce()
+};
+
+// Signs a request as forwarded: `request.fields` must already hold the Content-Digest (for a body)
+// and the Sovereign-* fields exactly as they will be sent. Append the result's fields as
+// `Signature-Input` and `Signature` (replacing any the client sent).
+[[nodiscard]] sign_result sign_forwarded_request(const message_view& request, const signing_key& key,
+                                                 const request_signing& when);
+
+struct request_verifier {
+  std::function<const verification_key*(std::string_view keyid)> resolve_key;
+  std::function<std::int64_t()> now;  // Unix seconds; required
+  std::int64_t max_age = 300;
+  std::int64_t max_skew = 30;
+  std::vector<std::string> required_fields = default_required_request_fields();
+  nonce_cache* nonces = nullptr;  // replays are only refused with a cache
+};
+
+// Verifies a forwarded request and its body (the bytes received, after de-chunking).
+[[nodiscard]] verify_result verify_forwarded_request(const message_view& request,
+                                                     std::span<const std::uint8_t> body,
+                                                     const request_verifier& policy);
+
+// The components of a receipt for `response` answering `request` (the client's request).
+[[nodiscard]] std::vector<component> receipt_components(const message_view& response,
+                                                        const message_view& request);
+
+// Signs a receipt: `response.fields` must hold the Sovereign-* fields as they will be sent.
+[[nodiscard]] sign_result sign_receipt(const message_view& response, const message_view& request,
+                                       const signing_key& key, std::int64_t created);
+
+struct receipt_verifier {
+  std::function<const verification_key*(std::string_view keyid)> resolve_key;
+  std::vector<std::string> required_fields = default_required_receipt_fields();
+};
+
+// Verifies a saved receipt offline (no clock, no nonce): the response head and the request it answers.
+[[nodiscard]] verify_result verify_receipt(const message_view& response, const message_view& request,
+                                           const receipt_verifier& policy);
+
+}  // namespace sovgw::crypto::httpsig

@@ -1,0 +1,106 @@
+"""Verify a request forwarded by the Sovereign Gateway, without the gateway's code.
+
+A reference for cluster operators (docs/signatures.md): the sovgw RFC 9421 profile checked in plain
+Python with the `cryptography` package (Debian: python3-cryptography). It handles exactly what the
+gateway sends (components without parameters, one `sovgw` signature); for anything more general use
+a full RFC 9421 library and apply the same rules. The stand-in cluster's --require-signature mode
+(signature_check.cpp) is the complete implementation.
+
+    from verify_request import verify
+    reason = verify("POST", "cluster.example:9443", "/v1/chat/completions", headers, body, jwk_text)
+    # None when the request is good, else a reason such as "content_digest_mismatch"
+"""
+
+import base64
+import hashlib
+import json
+import re
+import time
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+REQUIRED = ["@method", "@authority", "@path", "@query", "sovereign-request-id", "sovereign-policy-version"]
+
+
+def _b64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _thumbprint(x):
+    canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+
+
+def verify(method, authority, target, headers, body, jwk_text, now=None, max_age=300, max_skew=30, seen=None):
+    """headers: (name, value) pairs as received; body: bytes; seen: a set of nonces already used."""
+    jwk = json.loads(jwk_text)
+    fields = {}
+    for name, value in headers:
+        fields.setdefault(name.lower(), []).append(value.strip())
+    combined = {name: ", ".join(values) for name, values in fields.items()}
+    if "signature-input" not in combined or "signature" not in combined:
+        return "missing_signature"
+    # Our signature's member: sovgw=("..." "...");created=...;keyid="...";...
+    member = re.search(r'(?:^|,)\s*sovgw=(\(([^)]*)\)((?:;[a-z]+=(?:"[^"\\]*"|-?\d+))*))', combined["signature-input"])
+    signature = re.search(r'(?:^|,)\s*sovgw=:([A-Za-z0-9+/=]+):', combined["signature"])
+    if not member or not signature:
+        return "missing_signature"
+    signature_params = member.group(1)
+    covered = re.findall(r'"([^"]+)"', member.group(2))
+    params = dict((k, v.strip('"')) for k, v in re.findall(r';([a-z]+)=("[^"]*"|-?\d+)', member.group(3)))
+    if params.get("tag") != "sovgw-request":
+        return "tag_mismatch"
+    if params.get("keyid") != jwk.get("kid", _thumbprint(jwk["x"])):
+        return "unknown_key"
+    if params.get("alg", "ed25519") != "ed25519":
+        return "algorithm_mismatch"
+    now = int(time.time()) if now is None else now
+    created = int(params.get("created", "0"))
+    if "created" not in params:
+        return "missing_created"
+    if created > now + max_skew:
+        return "created_in_future"
+    if now - created > max_age:
+        return "too_old"
+    if "expires" in params and now > int(params["expires"]) + max_skew:
+        return "expired"
+    if "nonce" not in params:
+        return "missing_nonce"
+    for name in REQUIRED + (["content-type"] if "content-type" in combined else []):
+        if name not in covered:
+            return "missing_required_component"
+    for name in combined:
+        if name.startswith("sovereign-") and name not in covered:
+            return "uncovered_field"
+    path, _, query = target.partition("?")
+    host = authority.lower()
+    derived = {"@method": method, "@authority": host[:-4] if host.endswith(":443") else host,
+               "@path": path or "/", "@query": "?" + query}
+    lines = []
+    for name in covered:
+        value = derived.get(name) if name.startswith("@") else combined.get(name)
+        if value is None:
+            return "component_unavailable"
+        lines.append(f'"{name}": {value}')
+    lines.append(f'"@signature-params": {signature_params}')
+    try:
+        key = Ed25519PublicKey.from_public_bytes(_b64url(jwk["x"]))
+        key.verify(base64.b64decode(signature.group(1)), "\n".join(lines).encode())
+    except InvalidSignature:
+        return "bad_signature"
+    if body or "content-digest" in combined:
+        if "content-digest" not in covered:
+            return "content_digest_missing"
+        digests = dict(re.findall(r'(sha-256|sha-512)=:([A-Za-z0-9+/=]*):', combined["content-digest"]))
+        if not digests:
+            return "content_digest_malformed"
+        for algorithm, value in digests.items():
+            h = hashlib.sha256 if algorithm == "sha-256" else hashlib.sha512
+            if base64.b64decode(value) != h(body).digest():
+                return "content_digest_mismatch"
+    if seen is not None:
+        if (params["keyid"], params["nonce"]) in seen:
+            return "replayed_nonce"
+        seen.add((params["keyid"], params["nonce"]))
+    return None

@@ -1,0 +1,400 @@
+// The sovgw signature profile (crypto/signature_profile.hpp) and the nonce cache: forwarded
+// requests as a cluster verifies them, receipts as a client verifies them offline.
+
+#include "crypto/signature_profile.hpp"
+
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "crypto/content_digest.hpp"
+#include "crypto/jwk.hpp"
+#include "crypto/nonce_cache.hpp"
+
+namespace c = sovgw::crypto;
+namespace hs = sovgw::crypto::httpsig;
+
+TEST_CASE("the nonce cache refuses replays, forgets what left the window, never says fresh for a replay") {
+  c::nonce_cache cache(3, 100);
+  CHECK(cache.check("k", "a", 1000, 1000) == hs::nonce_check::fresh);
+  CHECK(cache.check("k", "a", 1000, 1001) == hs::nonce_check::replayed);
+  CHECK(cache.check("other-key", "a", 1000, 1001) == hs::nonce_check::fresh);  // scoped by keyid
+  CHECK(cache.check("k", "b", 1001, 1001) == hs::nonce_check::fresh);
+  CHECK(cache.size() == 3);
+  // Full: the oldest (created 1000) is evicted and becomes the floor.
+  CHECK(cache.check("k", "c", 1002, 1002) == hs::nonce_check::fresh);
+  CHECK(cache.size() == 3);
+  CHECK(cache.check("k", "a", 1000, 1002) == hs::nonce_check::unverifiable);  // could be a replay
+  CHECK(cache.check("k", "d", 1000, 1002) == hs::nonce_check::unverifiable);
+  CHECK(cache.check("k", "b", 1001, 1002) == hs::nonce_check::replayed);
+  // Older than the window: not remembered, not accepted.
+  CHECK(cache.check("k", "e", 1002 - 101, 1002) == hs::nonce_check::unverifiable);
+  // Time passes: everything created before now - window is dropped.
+  CHECK(cache.check("k", "f", 1200, 1200) == hs::nonce_check::fresh);
+  CHECK(cache.size() == 1);
+  CHECK_THROWS_AS(c::nonce_cache(0, 10), std::invalid_argument);
+}
+
+namespace {
+
+std::span<const std::uint8_t> bytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// A request as the gateway forwards it: fields it sends, body, and its signature fields.
+struct forwarded {
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::vector<hs::field_line> lines;
+  std::string method = "POST";
+  std::string target = "/v1/chat/completions";
+  std::string authority = "cluster.example:9443";
+  std::string body = R"({"model":"mistral-small","messages":[{"role":"user","content":"Bonjour"}]})";
+  hs::message_view view;
+
+  forwarded() {
+    fields = {{"Host", authority},
+              {"Content-Type", "application/json"},
+              {"Content-Length", std::to_string(body.size())},
+              {"Content-Digest", c::content_digest(std::string_view(body))},
+              {"Sovereign-Request-Id", "\"req-7\""},
+              {"Sovereign-Client-Country", "FR;method=geoip-socket"},
+              {"Sovereign-Policy-Version", "\"2026-12-01.3\""},
+              {"Sovereign-Decision", "permit;rules=(\"eu-only\")"}};
+    rebuild();
+  }
+  forwarded(const forwarded& o)
+      : fields(o.fields), method(o.method), target(o.target), authority(o.authority), body(o.body) {
+    rebuild();
+  }
+
+  void rebuild() {
+    lines.clear();
+    for (const auto& [n, v] : fields) {
+      lines.push_back({n, v});
+    }
+    view = {};
+    view.method = method;
+    view.authority = authority;
+    view.set_target(target);
+    view.fields = lines;
+  }
+  void set(const std::string& name, std::optional<std::string> value) {
+    for (auto it = fields.begin(); it != fields.end(); ++it) {
+      if (it->first == name) {
+        if (value) {
+          it->second = *value;
+        } else {
+          fields.erase(it);
+        }
+        rebuild();
+        return;
+      }
+    }
+    if (value) {
+      fields.emplace_back(name, *value);
+    }
+    rebuild();
+  }
+  void sign(const hs::signing_key& key, std::int64_t created, std::string nonce) {
+    const auto s = hs::sign_forwarded_request(view, key, {created, 60, std::move(nonce)});
+    REQUIRE(s.ok());
+    fields.emplace_back("Signature-Input", s.fields.signature_input);
+    fields.emplace_back("Signature", s.fields.signature);
+    rebuild();
+  }
+};
+
+struct cluster {
+  c::ed25519_key_pair pair = c::ed25519_generate_key_pair();
+  std::string keyid = c::ed25519_jwk_thumbprint(pair.public_key);
+  hs::signing_key key = hs::signing_key::ed25519(keyid, pair.secret_key.clone());
+  hs::verification_key public_key = hs::verification_key::ed25519(keyid, pair.public_key);
+  c::nonce_cache nonces{1000, 330};
+  std::int64_t now = 1'800'000'000;
+
+  hs::request_verifier verifier() {
+    hs::request_verifier v;
+    v.resolve_key = [this](std::string_view id) { return id == keyid ? &public_key : nullptr; };
+    v.now = [this] { return now; };
+    v.nonces = &nonces;
+    return v;
+  }
+  hs::verify_result check(const forwarded& r) {
+    return hs::verify_forwarded_request(r.view, bytes(r.body), verifier());
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "the gateway covers method, authority, path, query, content type and digest, and every Sovereign field") {
+  forwarded r;
+  r.fields.emplace_back("X-Other", "not covered");
+  r.fields.emplace_back("sovereign-request-id", "\"second line\"");
+  r.rebuild();
+  std::vector<std::string> names;
+  for (const auto& comp : hs::forwarded_request_components(r.view)) {
+    names.push_back(comp.identifier());
+  }
+  CHECK(names == std::vector<std::string>{"\"@method\"", "\"@authority\"", "\"@path\"", "\"@query\"",
+                                          "\"content-type\"", "\"content-digest\"",
+                                          "\"sovereign-request-id\"", "\"sovereign-client-country\"",
+                                          "\"sovereign-policy-version\"", "\"sovereign-decision\""});
+  cluster k;
+  r.sign(k.key, k.now, "n1");
+  const std::string& input = r.fields[r.fields.size() - 2].second;
+  CHECK(input.starts_with("sovgw=(\"@method\" \"@authority\" \"@path\" \"@query\" \"content-type\""));
+  CHECK(input.ends_with(";created=1800000000;expires=1800000060;keyid=\"" + k.keyid +
+                        "\";alg=\"ed25519\";nonce=\"n1\";tag=\"sovgw-request\""));
+}
+
+TEST_CASE("a cluster accepts a forwarded request only as the gateway signed it") {
+  cluster k;
+  struct row {
+    const char* what;
+    std::function<void(forwarded&)> before_signing;
+    std::function<void(forwarded&)> after_signing;
+    std::function<void(cluster&)> at_cluster;
+    hs::verify_failure expected;
+    const char* detail;
+  };
+  const auto nothing = [](forwarded&) {};
+  const auto same_clock = [](cluster&) {};
+  const std::vector<row> rows = {
+      {"as signed", nothing, nothing, same_clock, hs::verify_failure::none, ""},
+      {"a request without a body",
+       [](forwarded& r) {
+         r.method = "GET";
+         r.target = "/v1/models?limit=5";
+         r.body.clear();
+         r.set("Content-Digest", std::nullopt);
+         r.set("Content-Type", std::nullopt);
+         r.set("Content-Length", std::nullopt);
+       },
+       nothing, same_clock, hs::verify_failure::none, ""},
+      {"unsigned", nothing,
+       [](forwarded& r) {
+         r.set("Signature", std::nullopt);
+         r.set("Signature-Input", std::nullopt);
+       },
+       same_clock, hs::verify_failure::missing_signature, "Signature-Input"},
+      {"body changed after signing", nothing, [](forwarded& r) { r.body[10] = 'X'; }, same_clock,
+       hs::verify_failure::content_digest_mismatch, ""},
+      {"digest replaced to match the new body", nothing,
+       [](forwarded& r) {
+         r.body += " ";
+         r.set("Content-Digest", c::content_digest(std::string_view(r.body)));
+       },
+       same_clock, hs::verify_failure::bad_signature, "sovgw"},
+      {"a Sovereign field dropped", nothing, [](forwarded& r) { r.set("Sovereign-Decision", std::nullopt); },
+       same_clock, hs::verify_failure::component_unavailable, "\"sovereign-decision\""},
+      {"a Sovereign field changed", nothing, [](forwarded& r) { r.set("Sovereign-Client-Country", "US"); },
+       same_clock, hs::verify_failure::bad_signature, "sovgw"},
+      {"a Sovereign field added", nothing, [](forwarded& r) { r.set("Sovereign-Data-Class", "public"); },
+       same_clock, hs::verify_failure::uncovered_field, "sovereign-data-class"},
+      {"a required Sovereign field never sent",
+       [](forwarded& r) { r.set("Sovereign-Policy-Version", std::nullopt); }, nothing, same_clock,
+       hs::verify_failure::missing_required_component, "\"sovereign-policy-version\""},
+      {"a body with no digest", [](forwarded& r) { r.set("Content-Digest", std::nullopt); }, nothing,
+       same_clock, hs::verify_failure::content_digest_missing, "content-digest"},
+      {"a digest with no known algorithm",
+       [](forwarded& r) { r.set("Content-Digest", "md5=:Sd/dVLAcvNLSq16eXua5uQ==:"); }, nothing, same_clock,
+       hs::verify_failure::content_digest_malformed, "md5=:Sd/dVLAcvNLSq16eXua5uQ==:"},
+      {"the query changed", nothing,
+       [](forwarded& r) {
+         r.target += "?stream=true";
+         r.rebuild();
+       },
+       same_clock, hs::verify_failure::bad_signature, "sovgw"},
+      {"sent to another cluster", nothing,
+       [](forwarded& r) {
+         r.authority = "other.example:9443";
+         r.rebuild();
+       },
+       same_clock, hs::verify_failure::bad_signature, "sovgw"},
+      {"an old created", nothing, nothing, [](cluster& c) { c.now += 301; }, hs::verify_failure::too_old,
+       "1800000000"},
+      {"created in the future", nothing, nothing, [](cluster& c) { c.now -= 31; },
+       hs::verify_failure::created_in_future, "1800000000"},
+      {"another gateway's key", nothing, nothing,
+       [](cluster& c) {
+         c.public_key = hs::verification_key::ed25519(c.keyid, c::ed25519_generate_key_pair().public_key);
+       },
+       hs::verify_failure::bad_signature, "sovgw"},
+  };
+  int nonce = 0;
+  for (const row& r : rows) {
+    INFO(std::string(r.what));
+    k.now = 1'800'000'000;
+    forwarded req;
+    r.before_signing(req);
+    req.sign(k.key, k.now, "nonce-" + std::to_string(++nonce));
+    r.after_signing(req);
+    k.public_key = hs::verification_key::ed25519(k.keyid, k.pair.public_key);
+    r.at_cluster(k);
+    const auto verdict = k.check(req);
+    CHECK(hs::to_string(verdict.failure) == std::string(hs::to_string(r.expected)));
+    if (r.expected != hs::verify_failure::none && r.expected != hs::verify_failure::content_digest_mismatch) {
+      CHECK(verdict.detail == r.detail);
+    }
+  }
+}
+
+TEST_CASE("a replayed request is refused, and a request that failed does not burn its nonce") {
+  cluster k;
+  forwarded req;
+  req.sign(k.key, k.now, "once");
+  CHECK(k.check(req).ok());
+  const auto again = k.check(req);
+  CHECK(again.failure == hs::verify_failure::replayed_nonce);
+  CHECK(again.detail == "once");
+
+  forwarded tampered;
+  tampered.sign(k.key, k.now, "twice");
+  tampered.body += "!";
+  CHECK(k.check(tampered).failure == hs::verify_failure::content_digest_mismatch);
+  tampered.body.pop_back();
+  CHECK(k.check(tampered).ok());
+}
+
+TEST_CASE("hmac-sha256 per cluster: the keyid is derived from the secret on both sides") {
+  c::secret_bytes secret(32);
+  c::random_bytes(secret.mutable_view());
+  const std::string keyid = hs::hmac_keyid(secret);
+  CHECK(keyid.starts_with("hmac-"));
+  CHECK(keyid.size() == 5 + 22);
+  c::secret_bytes other(32);
+  CHECK(hs::hmac_keyid(other) != keyid);
+  const auto key = hs::signing_key::hmac_sha256(keyid, secret.clone());
+  const auto shared = hs::verification_key::hmac_sha256(keyid, secret.clone());
+  c::nonce_cache nonces(10, 330);
+  forwarded req;
+  req.sign(key, 1'800'000'000, "n");
+  CHECK(req.fields[req.fields.size() - 2].second.find(";alg=\"hmac-sha256\";") != std::string::npos);
+  hs::request_verifier v;
+  v.resolve_key = [&](std::string_view id) { return id == keyid ? &shared : nullptr; };
+  v.now = [] { return std::int64_t{1'800'000'010}; };
+  v.nonces = &nonces;
+  CHECK(hs::verify_forwarded_request(req.view, bytes(req.body), v).ok());
+}
+
+namespace {
+
+struct exchange {
+  // The client's request to the gateway, and the response head the gateway returns.
+  std::vector<hs::field_line> request_fields = {
+      {"Host", "gateway.example"},
+      {"Content-Type", "application/json"},
+      {"Content-Digest", "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"}};
+  std::vector<std::pair<std::string, std::string>> response_text = {
+      {"Content-Type", "text/event-stream"},
+      {"Sovereign-Request-Id", "\"req-7\""},
+      {"Sovereign-Cluster", "\"paris-1\""},
+      {"Sovereign-Cluster-Country", "FR"},
+      {"Sovereign-Policy-Version", "\"2026-12-01.3\""},
+      {"Sovereign-Decision", "permit"}};
+  std::vector<hs::field_line> response_fields;
+  hs::message_view request;
+  hs::message_view response;
+
+  exchange() {
+    request.method = "POST";
+    request.authority = "gateway.example";
+    request.set_target("/v1/chat/completions");
+    request.fields = request_fields;
+    response.status = 200;
+    rebuild();
+  }
+  void rebuild() {
+    response_fields.clear();
+    for (const auto& [n, v] : response_text) {
+      response_fields.push_back({n, v});
+    }
+    response.fields = response_fields;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a receipt binds the response's Sovereign fields and status to the client's request") {
+  cluster k;
+  exchange x;
+  std::vector<std::string> names;
+  for (const auto& comp : hs::receipt_components(x.response, x.request)) {
+    names.push_back(comp.identifier());
+  }
+  CHECK(names == std::vector<std::string>{"\"@status\"", "\"sovereign-request-id\"", "\"sovereign-cluster\"",
+                                          "\"sovereign-cluster-country\"", "\"sovereign-policy-version\"",
+                                          "\"sovereign-decision\"", "\"@method\";req", "\"@authority\";req",
+                                          "\"@path\";req", "\"@query\";req", "\"content-digest\";req"});
+  const auto s = hs::sign_receipt(x.response, x.request, k.key, k.now);
+  REQUIRE(s.ok());
+  CHECK(s.fields.signature_input.starts_with("sovgw-receipt=(\"@status\""));
+  x.response_text.emplace_back("Signature-Input", s.fields.signature_input);
+  x.response_text.emplace_back("Signature", s.fields.signature);
+  x.rebuild();
+  hs::receipt_verifier v;
+  v.resolve_key = [&](std::string_view id) { return id == k.keyid ? &k.public_key : nullptr; };
+  CHECK(hs::verify_receipt(x.response, x.request, v).ok());
+
+  struct row {
+    const char* what;
+    std::function<void(exchange&)> change;
+    hs::verify_failure expected;
+  };
+  const std::vector<row> rows = {
+      {"another status", [](exchange& e) { e.response.status = 503; }, hs::verify_failure::bad_signature},
+      {"another cluster country", [](exchange& e) { e.response_text[3].second = "US"; },
+       hs::verify_failure::bad_signature},
+      {"another request path", [](exchange& e) { e.request.set_target("/v1/embeddings"); },
+       hs::verify_failure::bad_signature},
+      {"another request body",
+       [](exchange& e) {
+         e.request_fields[2].value = "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:";
+         e.request.fields = e.request_fields;
+       },
+       hs::verify_failure::bad_signature},
+      {"one byte of the signature",
+       [](exchange& e) {
+         std::string& sig = e.response_text.back().second;
+         sig[20] = sig[20] == 'A' ? 'B' : 'A';
+         e.rebuild();
+       },
+       hs::verify_failure::bad_signature},
+      {"a Sovereign field slipped in",
+       [](exchange& e) {
+         e.response_text.emplace_back("Sovereign-Extra", "?1");
+         e.rebuild();
+       },
+       hs::verify_failure::uncovered_field},
+      {"a required field left out",
+       [](exchange& e) {
+         e.response_text.erase(e.response_text.begin() + 4);
+         e.rebuild();
+       },
+       hs::verify_failure::missing_required_component},
+  };
+  for (const row& r : rows) {
+    INFO(std::string(r.what));
+    exchange copy;
+    copy.response_text = x.response_text;
+    copy.rebuild();
+    r.change(copy);
+    if (std::string_view(r.what) == "a required field left out") {
+      // Signed without the field: the receipt verifier still insists on it.
+      exchange unsigned_copy;
+      unsigned_copy.response_text.erase(unsigned_copy.response_text.begin() + 4);
+      unsigned_copy.rebuild();
+      const auto s2 = hs::sign_receipt(unsigned_copy.response, unsigned_copy.request, k.key, k.now);
+      REQUIRE(s2.ok());
+      unsigned_copy.response_text.emplace_back("Signature-Input", s2.fields.signature_input);
+      unsigned_copy.response_text.emplace_back("Signature", s2.fields.signature);
+      unsigned_copy.rebuild();
+      CHECK(hs::verify_receipt(unsigned_copy.response, unsigned_copy.request, v).failure == r.expected);
+      continue;
+    }
+    CHECK(hs::verify_receipt(copy.response, copy.request, v).failure == r.expected);
+  }
+}
