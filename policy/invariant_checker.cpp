@@ -382,17 +382,6 @@ std::vector<invariant_result> check_invariants(const snapshot& policy, std::span
 std::vector<diagnostic> lint_clusters(const snapshot& policy, const clusters_result& clusters) {
   const compiled_policy& p = policy.compiled();
   std::vector<diagnostic> out;
-  for (std::size_t i = 0; i < clusters.clusters.size(); ++i) {
-    const auto& c = clusters.clusters[i];
-    const source_pos pos = i < clusters.positions.size() ? clusters.positions[i] : source_pos{};
-    if (p.jurisdiction_of(c.operator_jurisdiction).none()) {
-      out.push_back(
-          {clusters.file, pos, severity::error,
-           fmt::format("cluster '{}': unknown operator_jurisdiction '{}' (a country code, EU, EEA or a "
-                       "country set of the policy)",
-                       c.name, c.operator_jurisdiction)});
-    }
-  }
   for (const auto& rule : p.rules) {
     if (rule.effect != rule_effect::restrict) {
       continue;

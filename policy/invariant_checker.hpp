@@ -37,8 +37,9 @@ struct invariant_result {
                                                              std::span<const cluster_info> clusters,
                                                              std::uint64_t max_classes = 20'000'000);
 
-// Cross-checks a policy against configured clusters: every jurisdiction resolvable, every cluster
-// named in a route exists, every restrict route admits at least one cluster.
+// Cross-checks a policy against configured clusters: every cluster named in a route exists, every
+// restrict route admits at least one cluster. (The clusters' own values were checked when they were
+// parsed: see clusters_config.hpp.)
 [[nodiscard]] std::vector<diagnostic> lint_clusters(const snapshot& policy, const clusters_result& clusters);
 
 }  // namespace sovgw::policy

@@ -148,7 +148,7 @@ policy_tests parse_policy_tests(std::string_view text, const std::string& file_n
                                      out.clusters.diagnostics.end());
             } else {
               out.clusters.file = file_name;
-              out.clusters.clusters = parse_clusters_node(value, kpos, diags, &out.clusters.positions);
+              read_clusters_node(value, kpos, diags, out.clusters);
             }
             return;
           }

@@ -15,6 +15,9 @@ EXAMPLES = SOURCE / "examples" / "policies"
 POLICY = str(EXAMPLES / "eu_policy.yaml")
 TESTS = str(EXAMPLES / "eu_policy.tests.yaml")
 CLUSTERS = str(EXAMPLES / "clusters.yaml")
+GATEWAY_HEAD = ("listen: {address: 127.0.0.1, port: 8443}\n"
+                "tls: {certificate: gateway.pem, private_key: gateway.key}\n"
+                "policy: eu_policy.yaml\n")
 
 
 def run(*args, cwd=None):
@@ -195,10 +198,54 @@ class PolicyCheck(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
             self.assertIn(f"{POLICY}:88:5: error: route of rule 'acme-pinned' names cluster 'acme-dedicated', "
                           "which the config does not define", r.stderr)
-            c.write_text("clusters:\n  - name: x\n    country: ZZ\n    operator_jurisdiction: EU\n    models: ['*']\n")
+            c.write_text("clusters:\n  - name: x\n    endpoints: [h:1]\n    country: ZZ\n    operator_jurisdiction: EU\n")
             r = run("policy", "check", POLICY, "--clusters", "c.yaml", cwd=d)
             self.assertEqual(r.returncode, 2)
-            self.assertEqual(r.stderr, "c.yaml:3:14: error: unknown country code 'ZZ' (not an ISO 3166-1 alpha-2 code)\n")
+            self.assertEqual(r.stderr, "c.yaml:4:14: error: country must be an ISO 3166-1 alpha-2 code like FR, not 'ZZ'\n")
+
+    def test_gateway_config_as_clusters(self):
+        """--clusters takes a whole gateway config: its other keys belong to the gateway."""
+        with tempfile.TemporaryDirectory() as d:
+            gw = Path(d) / "gateway.yaml"
+            gw.write_text(GATEWAY_HEAD + Path(CLUSTERS).read_text())
+            r = run("policy", "check", POLICY, "--clusters", str(gw))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("on 6 clusters", r.stdout)
+            r = run("policy", "test", POLICY, TESTS, "--clusters", str(gw))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            # The demo's own config (`sovgw config default`) parses; what remains are findings about
+            # the policy against its single cluster.
+            default = run("config", "default")
+            if default.returncode != 0:
+                self.skipTest("sovgw built without the gateway")
+            gw.write_text(default.stdout)
+            r = run("policy", "check", POLICY, "--clusters", str(gw))
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("names cluster 'acme-dedicated', which the config does not define", r.stderr)
+            self.assertNotIn(str(gw), r.stderr)  # no error in the config itself
+
+    def test_same_errors_as_config_check(self):
+        """One clusters schema: `config check` and `policy check --clusters` give the same errors."""
+        if run("config", "default").returncode != 0:
+            self.skipTest("sovgw built without the gateway")
+        bad = (Path(CLUSTERS).read_text()
+               .replace("country: CH", "country: XX")
+               .replace('"inference.fra1.example.eu:443"', '"inference.fra1.example.eu:70000"')
+               .replace("    region: us-east\n", "    region: us-east\n    colour: blue\n")
+               .replace("name: acme-dedicated", "name: fr-par-1")
+               .replace("down_retry_interval: 10s", "down_retry_interval: soon"))
+        self.assertEqual(bad.count("\n"), Path(CLUSTERS).read_text().count("\n") + 1)
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "gw.yaml").write_text(GATEWAY_HEAD + bad)
+            g = run("config", "check", "gw.yaml", cwd=d)
+            p = run("policy", "check", POLICY, "--clusters", "gw.yaml", cwd=d)
+            self.assertEqual(g.returncode, 1, g.stdout + g.stderr)
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            gateway = sorted(g.stderr.splitlines())
+            tools = sorted(l.replace(": error: ", ": ", 1) for l in p.stderr.splitlines())
+            self.assertEqual(gateway, tools)
+            self.assertEqual(len(gateway), 5, gateway)
+            self.assertIn("gw.yaml:37:14: country must be an ISO 3166-1 alpha-2 code like FR, not 'XX'", gateway)
 
 
 class PolicyTest(unittest.TestCase):
