@@ -6,6 +6,7 @@
 #include <charconv>
 #include <fstream>
 #include <limits>
+#include <span>
 #include <sstream>
 #include <string_view>
 #include <unordered_map>
@@ -22,35 +23,54 @@ struct interval {
   country_id country;
 };
 
-// Special-purpose registries (RFC 6890 and successors): never a country.
+// The IANA special-purpose address registries (RFC 6890 and successors): the blocks that are not
+// globally reachable are `private`, never a country...
 constexpr const char* reserved_v4[] = {
-    "0.0.0.0/8",     "10.0.0.0/8",      "100.64.0.0/10",  "127.0.0.0/8",    "169.254.0.0/16",
-    "172.16.0.0/12", "192.0.0.0/24",    "192.0.2.0/24",   "192.88.99.0/24", "192.168.0.0/16",
-    "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",    "240.0.0.0/4",
+    "0.0.0.0/8",       "10.0.0.0/8",     "100.64.0.0/10", "127.0.0.0/8",    "169.254.0.0/16",
+    "172.16.0.0/12",   "192.0.0.0/24",   "192.0.2.0/24",  "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",   "240.0.0.0/4",
 };
 constexpr const char* reserved_v6[] = {
-    "::/96",     "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
-    "2002::/16", "3fff::/20",    "5f00::/16",      "fc00::/7", "fe80::/10", "ff00::/8",
+    "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "ff00::/8",
 };
+// ...except their globally reachable parts (anycast services, AMT, AS112, ORCHIDv2, drone remote
+// ID), which are looked up like any address. IPv6 forms that carry an IPv4 address (::/96,
+// ::ffff:0:0/96, 64:ff9b::/96, 64:ff9b:1::/48, 2002::/16, 2001::/32) never reach these tables:
+// lookup() resolves the IPv4 address instead (ip_address.hpp, find_embedded_ipv4).
+constexpr const char* reachable_v4[] = {"192.0.0.9/32", "192.0.0.10/32"};
+constexpr const char* reachable_v6[] = {"2001:1::1/128",   "2001:1::2/128", "2001:1::3/128", "2001:3::/32",
+                                        "2001:4:112::/48", "2001:20::/28",  "2001:30::/28"};
 
 template <typename key_t>
-std::vector<interval<key_t>> reserved_intervals(bool v4) {
+std::vector<interval<key_t>> intervals_of(std::span<const char* const> blocks) {
   std::vector<interval<key_t>> out;
   std::string error;
-  auto add = [&](const char* text) {
+  for (const char* text : blocks) {
     const auto block = parse_cidr(text, error);
     out.push_back({static_cast<key_t>(block->first()), static_cast<key_t>(block->last()), country_private});
-  };
-  if (v4) {
-    for (const char* text : reserved_v4) {
-      add(text);
-    }
-  } else {
-    for (const char* text : reserved_v6) {
-      add(text);
-    }
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+// The reserved blocks minus their reachable parts: sorted, disjoint.
+template <typename key_t>
+std::vector<interval<key_t>> reserved_intervals(bool v4) {
+  const auto reserved = v4 ? intervals_of<key_t>(reserved_v4) : intervals_of<key_t>(reserved_v6);
+  const auto holes = v4 ? intervals_of<key_t>(reachable_v4) : intervals_of<key_t>(reachable_v6);
+  std::vector<interval<key_t>> out;
+  for (auto iv : reserved) {
+    for (const auto& hole : holes) {
+      if (hole.last < iv.first || hole.first > iv.last) {
+        continue;
+      }
+      if (hole.first > iv.first) {
+        out.push_back({iv.first, static_cast<key_t>(hole.first - 1), country_private});
+      }
+      iv.first = static_cast<key_t>(hole.last + 1);  // holes lie inside their block, never at its end
+    }
+    out.push_back(iv);
+  }
   return out;
 }
 
@@ -357,7 +377,23 @@ geo_db geo_db::load_mmdb(const std::filesystem::path& file) {
 }
 
 country_id geo_db::lookup(const ip_address& ip) const noexcept {
-  return ip.v4 ? v4_.find(static_cast<std::uint32_t>(ip.value)) : v6_.find(ip.value);
+  if (ip.v4) {
+    return v4_.find(static_cast<std::uint32_t>(ip.value));
+  }
+  const embedded_ipv4 embedded = find_embedded_ipv4(ip);
+  if (embedded.form == ipv4_embedding::none) {
+    return v6_.find(ip.value);
+  }
+  if (embedded.count == 0) {
+    return country_unknown;
+  }
+  const country_id first = v4_.find(embedded.candidates[0]);
+  for (unsigned i = 1; i < embedded.count; ++i) {
+    if (v4_.find(embedded.candidates[i]) != first) {
+      return country_unknown;  // readings disagree: never a guess
+    }
+  }
+  return first;
 }
 
 std::size_t geo_db::memory_bytes() const noexcept {

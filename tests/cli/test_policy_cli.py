@@ -105,6 +105,23 @@ class GeoLookup(unittest.TestCase):
              "fe80::1 private"],
         )
 
+    def test_translated_addresses_are_not_private(self):
+        """6to4, NAT64, Teredo and mapped addresses are located by the IPv4 address they carry."""
+        r = run("geo", "lookup", "2002:5ff:ff05::1", "64:ff9b::5.255.255.5", "2001:0:4136:e378:8000:63bf:fa00:fa",
+                "::ffff:5.255.255.5", "64:ff9b:1:abcd:12:3456:5.255.255.5", "64:ff9b:1:5ff:ff:500::",
+                "2002:c0a8:101::1", "fd00::1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines(), [
+            "2002:5ff:ff05::1 RU", "64:ff9b::5.255.255.5 RU", "2001:0:4136:e378:8000:63bf:fa00:fa RU",
+            "::ffff:5.255.255.5 RU", "64:ff9b:1:abcd:12:3456:5.255.255.5 RU", "64:ff9b:1:5ff:ff:500:: unknown",
+            "2002:c0a8:101::1 private", "fd00::1 private"])
+        # So the example policy forbids them as sanctioned origins instead of permitting them as private.
+        r = run("policy", "explain", POLICY, "--request",
+                '{"client.ip":"2002:5ff:ff05::1","tenant":"t","model":"mistral-large","method":"POST"}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("client.country=RU", r.stdout)
+        self.assertIn("cause: forbidden", r.stdout)
+
     def test_mmdb(self):
         with tempfile.TemporaryDirectory() as d:
             db = Path(d) / "country.mmdb"
