@@ -238,6 +238,8 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   if (stage_result r = declared_data_classes(ctx.head, *b.policy, ctx.data_classes); !r.proceed) {
     return r;
   }
+  const std::size_t declared = ctx.data_classes.size();  // the client's claim: grants no permit
+  std::vector<std::string_view> detected;
   // With redact obligations in the policy, one pass finds both what classifies the request and
   // what a matched rule may have redacted below; otherwise detect() stops at each first finding.
   std::vector<finding> findings;
@@ -254,17 +256,26 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
       found = detect(ctx.body, b.detectors);
     }
     for (const auto& [name, detectors] : b.detected_classes) {
-      if ((detectors & found) != 0 &&
-          std::find(ctx.data_classes.begin(), ctx.data_classes.end(), name) == ctx.data_classes.end()) {
+      if ((detectors & found) == 0) {
+        continue;
+      }
+      detected.push_back(name);
+      if (std::find(ctx.data_classes.begin(), ctx.data_classes.end(), name) == ctx.data_classes.end()) {
         ctx.data_classes.emplace_back(name);
       }
     }
   }
-  std::vector<std::string_view> classes(ctx.data_classes.begin(), ctx.data_classes.end());
+  std::vector<std::string_view> classes(ctx.data_classes.begin(), ctx.data_classes.begin() + declared);
   std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip);
   std::string_view path = ctx.head.target.substr(0, ctx.head.target.find('?'));
-  policy::request_attributes attrs{ctx.client_country, ip, ctx.tenant, ctx.model, path, ctx.head.method,
-                                   classes};
+  const policy::request_attributes attrs{.client_country = ctx.client_country,
+                                         .client_ip = ip,
+                                         .tenant = ctx.tenant,
+                                         .model = ctx.model,
+                                         .path = path,
+                                         .method = ctx.head.method,
+                                         .declared_classes = classes,
+                                         .detected_classes = detected};
   b.policy->decide(attrs, b.routes, d);
   ctx.matched_rules.clear();
   for (std::uint32_t rule : d.matched_rules) {

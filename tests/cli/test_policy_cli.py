@@ -158,7 +158,8 @@ class PolicyCheck(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertEqual(r.stderr, "")
             proved = [l for l in r.stdout.splitlines() if l.startswith("proved")]
-            self.assertEqual(len(proved), 4, r.stdout)
+            self.assertEqual(len(proved), 5, r.stdout)
+            self.assertIn("no-personal-data-from-adequacy-countries", r.stdout)
             self.assertIn("personal-data-stays-in-eu", r.stdout)
             self.assertTrue(r.stdout.rstrip().endswith(": OK"), r.stdout)
 
@@ -175,13 +176,32 @@ class PolicyCheck(unittest.TestCase):
             self.assertIn(f"VIOLATED  personal-data-stays-in-eu ({p}:", r.stdout)
             line = next(l for l in r.stdout.splitlines() if "counterexample:" in l)
             request = json.loads(line.split("counterexample: ", 1)[1])
-            self.assertTrue({"personal", "health"} & set(request["data.class"]))
+            classes = request.get("data.class.detected", []) + request.get("data.class.declared", [])
+            self.assertTrue({"personal", "health"} & set(classes), request)
             self.assertIn("de-fra-hyperscaler", r.stdout)
             self.assertIn("operator_jurisdiction US", r.stdout)
             # The counterexample is concrete: explain shows it really goes to the US-operated cluster.
             e = run("policy", "explain", str(p), "--request", json.dumps(request), "--clusters", CLUSTERS, "--json")
             self.assertEqual(e.returncode, 0, e.stderr)
             self.assertIn("de-fra-hyperscaler", json.loads(e.stdout)["allowed_clusters"])
+
+    def test_permit_granted_by_a_declaration(self):
+        """A permit a client's own declaration can satisfy is a warning at the rule; one nothing can satisfy an error."""
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "p.yaml"
+            p.write_text("data_classes:\n  public: {permit_on_declaration: true}\n  personal: {detectors: [email]}\n"
+                         "rules:\n  - id: permit-public\n    effect: permit\n"
+                         "    when: {client.country: [GB], data.class: [public]}\n")
+            r = run("policy", "check", "p.yaml", cwd=d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.stderr, "p.yaml:5:5: warning: permit rule 'permit-public' is granted by a client's own "
+                             "declaration of 'public' (permit_on_declaration): any client may declare it, whatever "
+                             "its body holds\n")
+            p.write_text(p.read_text().replace("{permit_on_declaration: true}", "{}"))
+            r = run("policy", "check", "p.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertTrue(r.stderr.startswith("p.yaml:5:5: error: permit rule 'permit-public' can never match"),
+                            r.stderr)
 
     def test_every_error_with_position(self):
         bad = SOURCE / "tests" / "unit" / "policy" / "data" / "bad_policy.yaml"
@@ -213,7 +233,7 @@ class PolicyCheck(unittest.TestCase):
             c.write_text(Path(CLUSTERS).read_text().replace("name: acme-dedicated", "name: acme-shared"))
             r = run("policy", "check", POLICY, "--clusters", str(c))
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-            self.assertIn(f"{POLICY}:88:5: error: route of rule 'acme-pinned' names cluster 'acme-dedicated', "
+            self.assertIn(f"{POLICY}:102:5: error: route of rule 'acme-pinned' names cluster 'acme-dedicated', "
                           "which the config does not define", r.stderr)
             c.write_text("clusters:\n  - name: x\n    endpoints: [h:1]\n    country: ZZ\n    operator_jurisdiction: EU\n")
             r = run("policy", "check", POLICY, "--clusters", "c.yaml", cwd=d)
@@ -269,7 +289,7 @@ class PolicyTest(unittest.TestCase):
     def test_example_tests_pass(self):
         r = run("policy", "test", POLICY, TESTS)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertRegex(r.stdout, r"\n14 passed, 0 failed\n$")
+        self.assertRegex(r.stdout, r"\n16 passed, 0 failed\n$")
 
     def test_failure_prints_trace(self):
         with tempfile.TemporaryDirectory() as d:
@@ -293,7 +313,7 @@ class PolicyTest(unittest.TestCase):
             self.assertEqual(r.returncode, 2)
             self.assertEqual(r.stderr.splitlines(), [
                 "t.yaml:3:26: error: unknown key 'colour' in request (expected one of: client.country, client.ip, "
-                "tenant, model, path, method, data.class)",
+                "tenant, model, path, method, data.class.detected, data.class.declared, data.class)",
                 "t.yaml:4:22: error: unknown effect 'maybe' (expected permit or deny)",
             ])
         self.assertEqual(run("policy", "test", POLICY).returncode, 2)
@@ -307,7 +327,7 @@ class PolicyExplain(unittest.TestCase):
         self.assertIn("client.country=US client.ip=8.8.8.8", r.stdout)
         self.assertIn("decision DENY", r.stdout)
         self.assertIn("cause: no_permit", r.stdout)
-        self.assertIn("nearest permit: permit-eea-clients (line 37) failed on client.country US not in [EEA, private]",
+        self.assertIn("nearest permit: permit-eea-clients (line 42) failed on client.country US not in [EEA, private]",
                       r.stdout)
 
     def test_json_trace(self):
@@ -322,7 +342,22 @@ class PolicyExplain(unittest.TestCase):
                          ["permit-eea-clients", "residency-eea-or-adequacy", "personal-data-eu-only", "acme-pinned"])
         self.assertEqual(out["obligations"], {"redact": ["iban", "national_id"], "log_payload": "digest"})
         self.assertEqual(len(out["version"]), 64)
-        self.assertEqual(len(out["rules"]), 9)
+        self.assertEqual(len(out["rules"]), 10)
+
+    def test_declared_classes(self):
+        """The attack of issue 13: a UK client declares `public` over personal data the detectors miss."""
+        uk = {"client.ip": "81.2.69.160", "tenant": "t", "model": "llama-3.1-70b", "method": "POST"}
+        r = run("policy", "explain", POLICY, "--json", "--clusters", CLUSTERS, "--request",
+                json.dumps({**uk, "data.class.declared": ["public"], "data.class.detected": ["personal"]}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["effect"], out["cause"]), ("deny", "forbidden"))
+        self.assertEqual(out["request"]["data.class.declared"], ["public"])
+        # A client declaring personal data is held to it.
+        r = run("policy", "explain", POLICY, "--clusters", CLUSTERS, "--request",
+                json.dumps({**uk, "data.class.declared": ["personal"]}))
+        self.assertIn("data.class.detected=[] data.class.declared=[personal]", r.stdout)
+        self.assertIn("cause: forbidden", r.stdout)
 
     def test_bad_requests(self):
         cases = {

@@ -65,7 +65,8 @@ invariants:
   const auto& r = results[0];
   CHECK_FALSE(r.holds);
   REQUIRE(r.counterexample);
-  CHECK(r.counterexample->data_classes == std::vector<std::string>{"personal"});
+  CHECK(r.counterexample->declared_classes == std::vector<std::string>{"personal"});  // no detector: declared
+  CHECK(r.counterexample->detected_classes.empty());
   CHECK(r.violation ==
         "no matched restrict rule constrains cluster.country: the request may be routed to any cluster");
   // The counterexample really violates it: decide() permits it.
@@ -95,6 +96,52 @@ invariants:
   REQUIRE(results.size() == 2);
   CHECK_FALSE(results[0].holds);
   CHECK(results[0].violation.find("cluster de-us") != std::string::npos);
+  CHECK(results[1].holds);
+}
+
+TEST_CASE("client-declared classes are adversarial: the prover tries every declared set") {
+  const std::string policy = R"(
+data_classes:
+  personal: {detectors: [email]}
+  internal: {detectors: [ip_address]}
+rules:
+  - id: permit-eu
+    effect: permit
+    when: {client.country: [EU]}
+  - id: permit-internal
+    effect: permit
+    when: {data.class: [internal]}
+  - id: personal-in-eu
+    effect: restrict
+    when: {data.class: [personal]}
+    route: {cluster.country: [EU]}
+invariants:
+  - id: us-denied
+    for: {client.country: [US]}
+    require: {effect: deny}
+  - id: personal-in-eu
+    for: {data.class: [personal]}
+    require: {route: {cluster.country: [EU]}}
+)";
+  // Only a detected `internal` grants: the counterexample must detect it, not declare it.
+  auto results = check_invariants(*compiled(policy), {});
+  REQUIRE(results.size() == 2);
+  REQUIRE(results[0].counterexample);
+  CHECK(results[0].counterexample->detected_classes == std::vector<std::string>{"internal"});
+  CHECK(results[0].counterexample->declared_classes.empty());
+  // The route invariant holds however `personal` arrives and whatever else is declared.
+  CHECK(results[1].holds);
+  CHECK(results[1].exhaustive);
+  CHECK(results[1].classes_checked > 0);
+
+  // Declarable for permits: now a mere declaration is a counterexample.
+  std::string declarable = policy;
+  declarable.replace(declarable.find("internal: {detectors: [ip_address]}"), 35,
+                     "internal: {permit_on_declaration: true}");
+  results = check_invariants(*compiled(declarable), {});
+  REQUIRE(results[0].counterexample);
+  CHECK(results[0].counterexample->declared_classes == std::vector<std::string>{"internal"});
+  CHECK(results[0].counterexample->detected_classes.empty());
   CHECK(results[1].holds);
 }
 
@@ -195,11 +242,14 @@ TEST_CASE("clusters config: values and defaults") {
 TEST_CASE("request JSON") {
   std::string error;
   const auto r = parse_request_json(
-      R"({"client.country":"DE","client.ip":"192.0.2.1","tenant":"t","model":"m","path":"/p","method":"POST","data.class":["a","b"]})",
+      R"({"client.country":"DE","client.ip":"192.0.2.1","tenant":"t","model":"m","path":"/p","method":"POST","data.class":["a","b"],"data.class.declared":"c"})",
       error);
   REQUIRE(r);
   CHECK(r->client_country == "DE");
-  CHECK(r->data_classes.size() == 2);
+  CHECK(r->detected_classes == std::vector<std::string>{"a", "b"});  // data.class: what was detected
+  CHECK(r->declared_classes == std::vector<std::string>{"c"});
+  CHECK(request_to_json(*r).find(R"("data.class.detected":["a","b"],"data.class.declared":["c"])") !=
+        std::string::npos);
   const auto again = parse_request_json(request_to_json(*r), error);
   REQUIRE(again);
   CHECK(request_to_json(*again) == request_to_json(*r));
