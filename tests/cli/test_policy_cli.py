@@ -2,7 +2,6 @@
 
 import json
 import os
-import struct
 import subprocess
 import tempfile
 import unittest
@@ -25,74 +24,13 @@ def run(*args, cwd=None):
 
 
 def write_mmdb(path, entries, ip_version=6):
-    """Writes a minimal MaxMind DB (24-bit records) mapping CIDRs to {"country":{"iso_code":CC}}."""
-    import ipaddress
-
-    bits = 32 if ip_version == 4 else 128
-    root = {}
-    data = b""
-    offsets = {}
-
-    def string(s):
-        b = s.encode()
-        return bytes([0x40 | len(b)]) + b
-
-    for cidr, cc in entries:
-        net = ipaddress.ip_network(cidr)
-        value = int(net.network_address)
-        prefix = net.prefixlen
-        if net.version == 4 and ip_version == 6:
-            prefix += 96
-        if cc not in offsets:
-            offsets[cc] = len(data)
-            data += b"\xe1" + string("country") + b"\xe1" + string("iso_code") + string(cc)
-        node = root
-        for depth in range(prefix):
-            bit = (value >> (bits - 1 - depth)) & 1
-            if depth == prefix - 1:
-                node[bit] = ("data", offsets[cc])
-            else:
-                node = node.setdefault(bit, {})
-    order = []
-
-    def number(node):
-        order.append(node)
-        for bit in (0, 1):
-            child = node.get(bit)
-            if isinstance(child, dict):
-                number(child)
-
-    number(root)
-    ids = {id(n): i for i, n in enumerate(order)}
-    count = len(order)
-    tree = b""
-    for node in order:
-        for bit in (0, 1):
-            child = node.get(bit)
-            if child is None:
-                record = count
-            elif isinstance(child, dict):
-                record = ids[id(child)]
-            else:
-                record = count + 16 + child[1]
-            tree += record.to_bytes(3, "big")
-
-    def uint(type_, value, size):
-        if type_ <= 7:
-            return bytes([(type_ << 5) | size]) + value.to_bytes(size, "big")
-        return bytes([size, type_ - 7]) + value.to_bytes(size, "big")
-
-    meta = b"\xe9"
-    meta += string("node_count") + uint(6, count, 4)
-    meta += string("record_size") + uint(5, 24, 2)
-    meta += string("ip_version") + uint(5, ip_version, 2)
-    meta += string("database_type") + string("test-country")
-    meta += string("languages") + b"\x00\x04"
-    meta += string("binary_format_major_version") + uint(5, 2, 2)
-    meta += string("binary_format_minor_version") + uint(5, 0, 2)
-    meta += string("build_epoch") + uint(9, 1700000000, 8)
-    meta += string("description") + b"\xe0"
-    Path(path).write_bytes(tree + b"\x00" * 16 + data + b"\xab\xcd\xefMaxMind.com" + meta)
+    """A MaxMind DB mapping CIDRs to {"country":{"iso_code":CC}}, by the unit tests' writer
+    (tests/unit/policy/mmdb_writer.cpp, as the `write_mmdb` command)."""
+    tool = BUILD / "tests" / "unit" / "policy" / "write_mmdb"
+    r = subprocess.run([str(tool), str(path), str(ip_version), *[f"{cidr}={cc}" for cidr, cc in entries]],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"write_mmdb failed: {r.stderr}")
 
 
 class GeoLookup(unittest.TestCase):
