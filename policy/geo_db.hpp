@@ -60,6 +60,9 @@ class geo_db {
   };
 
  private:
+  // The IPv4 address an IPv6 transition form carries (kept out of lookup()'s fast path).
+  [[nodiscard]] country_id lookup_embedded(const ip_address& ip) const noexcept;
+
   step_table<std::uint32_t> v4_;
   step_table<u128> v6_;
   std::string source_;
