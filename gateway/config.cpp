@@ -1,15 +1,16 @@
 #include "gateway/config.hpp"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include <charconv>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <set>
 #include <sstream>
+
+#include "policy/clusters_config.hpp"
+#include "policy/config_values.hpp"
 
 namespace sovgw::gateway {
 
@@ -27,7 +28,16 @@ class reader {
       errors_.push_back(fmt::format("{}:{}:{}: {}", source_, mark.line + 1, mark.column + 1, message));
     }
   }
+  // A problem found by a shared parser (policy/clusters_config.hpp), in the same form.
+  void error(const policy::diagnostic& d) {
+    if (d.pos.line == 0) {
+      errors_.push_back(fmt::format("{}: {}", source_, d.message));
+    } else {
+      errors_.push_back(fmt::format("{}:{}:{}: {}", source_, d.pos.line, d.pos.column, d.message));
+    }
+  }
   [[nodiscard]] const std::vector<std::string>& errors() const { return errors_; }
+  [[nodiscard]] const std::string& source() const { return source_; }
 
   // Visits a mapping's keys; reports unknown keys; `handlers` maps a key to its reader.
   void map(const YAML::Node& node, std::string_view where,
@@ -76,12 +86,10 @@ class reader {
     if (!scalar(n, what, s)) {
       return;
     }
-    if (s == "true") {
-      out = true;
-    } else if (s == "false") {
-      out = false;
+    if (const auto b = policy::parse_bool(s)) {
+      out = *b;
     } else {
-      error(n.Mark(), fmt::format("{} must be true or false, not '{}'", what, s));
+      error(n.Mark(), policy::bool_error(what, s));
     }
   }
 
@@ -91,17 +99,14 @@ class reader {
     if (!scalar(n, what, s)) {
       return;
     }
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size() || s.empty()) {
-      error(n.Mark(), fmt::format("{} must be a whole number, not '{}'", what, s));
-      return;
+    const auto v = policy::parse_whole_number(s);
+    if (!v) {
+      error(n.Mark(), policy::whole_number_error(what, s));
+    } else if (*v < min || *v > max) {
+      error(n.Mark(), policy::range_error(what, min, max, *v));
+    } else {
+      out = static_cast<T>(*v);
     }
-    if (v < min || v > max) {
-      error(n.Mark(), fmt::format("{} must be between {} and {}, not {}", what, min, max, v));
-      return;
-    }
-    out = static_cast<T>(v);
   }
 
   // "250ms", "10s", "5m", "1h".
@@ -110,15 +115,11 @@ class reader {
     if (!scalar(n, what, s)) {
       return;
     }
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    std::string_view unit(p, static_cast<std::size_t>(s.data() + s.size() - p));
-    std::uint64_t factor = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : unit == "h" ? 3600000 : 0;
-    if (ec != std::errc() || p == s.data() || factor == 0 || v == 0 || v > 1000000000) {
-      error(n.Mark(), fmt::format("{} must be a positive duration like 500ms, 10s, 5m or 1h, not '{}'", what, s));
-      return;
+    if (const auto d = policy::parse_duration(s)) {
+      out = *d;
+    } else {
+      error(n.Mark(), policy::duration_error(what, s));
     }
-    out = milliseconds(v * factor);
   }
 
   // "512", "64KiB", "10MiB", "1GiB".
@@ -127,30 +128,10 @@ class reader {
     if (!scalar(n, what, s)) {
       return;
     }
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    std::string_view unit(p, static_cast<std::size_t>(s.data() + s.size() - p));
-    std::uint64_t factor = unit.empty()       ? 1
-                           : unit == "KiB" ? 1024
-                           : unit == "MiB" ? 1024 * 1024
-                           : unit == "GiB" ? 1024ull * 1024 * 1024
-                                           : 0;
-    if (ec != std::errc() || p == s.data() || factor == 0 || v == 0 || v > (1ull << 40) / factor) {
-      error(n.Mark(), fmt::format("{} must be a positive size like 8192, 64KiB or 10MiB, not '{}'", what, s));
-      return;
-    }
-    out = v * factor;
-  }
-
-  void string_list(const YAML::Node& n, std::string_view what, std::vector<std::string>& out) {
-    if (!n.IsSequence()) {
-      error(n.Mark(), fmt::format("{} must be a list", what));
-      return;
-    }
-    for (const auto& item : n) {
-      std::string s;
-      non_empty(item, what, s);
-      out.push_back(s);
+    if (const auto v = policy::parse_size(s)) {
+      out = *v;
+    } else {
+      error(n.Mark(), policy::size_error(what, s));
     }
   }
 
@@ -158,140 +139,6 @@ class reader {
   std::string source_;
   std::vector<std::string> errors_;
 };
-
-bool is_country_code(std::string_view s) {
-  return s.size() == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
-}
-
-void read_endpoint(reader& r, const YAML::Node& n, std::vector<endpoint_config>& out) {
-  std::string s;
-  if (!r.scalar(n, "endpoint", s)) {
-    return;
-  }
-  std::size_t colon = s.rfind(':');
-  endpoint_config ep;
-  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) {
-    r.error(n.Mark(), fmt::format("endpoint must be host:port (IPv6 as [::1]:port), not '{}'", s));
-    return;
-  }
-  ep.host = s.substr(0, colon);
-  if (ep.host.front() == '[' && ep.host.back() == ']') {
-    ep.host = ep.host.substr(1, ep.host.size() - 2);
-  }
-  unsigned port = 0;
-  auto [p, ec] = std::from_chars(s.data() + colon + 1, s.data() + s.size(), port);
-  if (ec != std::errc() || p != s.data() + s.size() || port == 0 || port > 65535) {
-    r.error(n.Mark(), fmt::format("endpoint port must be 1..65535 in '{}'", s));
-    return;
-  }
-  ep.port = static_cast<std::uint16_t>(port);
-  out.push_back(ep);
-}
-
-void read_cluster(reader& r, const YAML::Node& n, config& cfg) {
-  cluster_config c;
-  bool has_tls = false;
-  r.map(n, "cluster",
-        {
-            {"name", [&](const YAML::Node& v) { r.non_empty(v, "cluster name", c.name); }},
-            {"endpoints",
-             [&](const YAML::Node& v) {
-               if (!v.IsSequence() || v.size() == 0) {
-                 r.error(v.Mark(), "endpoints must be a non-empty list of host:port");
-                 return;
-               }
-               for (const auto& e : v) {
-                 read_endpoint(r, e, c.endpoints);
-               }
-             }},
-            {"country",
-             [&](const YAML::Node& v) {
-               if (r.scalar(v, "country", c.country) && !is_country_code(c.country)) {
-                 r.error(v.Mark(), fmt::format("country must be an ISO 3166-1 alpha-2 code like FR, not '{}'",
-                                               c.country));
-               }
-             }},
-            {"region", [&](const YAML::Node& v) { r.non_empty(v, "region", c.region); }},
-            {"operator_jurisdiction",
-             [&](const YAML::Node& v) {
-               if (r.scalar(v, "operator_jurisdiction", c.operator_jurisdiction) &&
-                   !is_country_code(c.operator_jurisdiction) && c.operator_jurisdiction != "EU") {
-                 r.error(v.Mark(), fmt::format("operator_jurisdiction must be a country code or EU, not '{}'",
-                                               c.operator_jurisdiction));
-               }
-             }},
-            {"models", [&](const YAML::Node& v) { r.string_list(v, "models", c.models); }},
-            {"tls",
-             [&](const YAML::Node& v) {
-               has_tls = true;
-               r.map(v, "cluster tls",
-                     {
-                         {"ca", [&](const YAML::Node& x) { r.non_empty(x, "tls.ca", c.tls.ca_file); }},
-                         {"server_name",
-                          [&](const YAML::Node& x) { r.non_empty(x, "tls.server_name", c.tls.server_name); }},
-                         {"client_certificate",
-                          [&](const YAML::Node& x) {
-                            r.non_empty(x, "tls.client_certificate", c.tls.client_certificate);
-                          }},
-                         {"client_key",
-                          [&](const YAML::Node& x) { r.non_empty(x, "tls.client_key", c.tls.client_key); }},
-                     });
-             }},
-            {"insecure_loopback_plaintext",
-             [&](const YAML::Node& v) { r.boolean(v, "insecure_loopback_plaintext", c.insecure_loopback_plaintext); }},
-            {"host_header", [&](const YAML::Node& v) { r.non_empty(v, "host_header", c.host_header); }},
-            {"max_idle_per_endpoint",
-             [&](const YAML::Node& v) { r.integer(v, "max_idle_per_endpoint", c.max_idle_per_endpoint, 0, 100000); }},
-            {"max_connections_per_endpoint",
-             [&](const YAML::Node& v) {
-               r.integer(v, "max_connections_per_endpoint", c.max_connections_per_endpoint, 1, 1000000);
-             }},
-            {"failures_before_down",
-             [&](const YAML::Node& v) { r.integer(v, "failures_before_down", c.failures_before_down, 1, 1000); }},
-            {"down_retry_interval",
-             [&](const YAML::Node& v) { r.duration(v, "down_retry_interval", c.down_retry_interval); }},
-        });
-  if (!n.IsMap()) {
-    return;
-  }
-  const YAML::Mark mark = n.Mark();
-  if (c.name.empty()) {
-    r.error(mark, "cluster needs a name");
-  }
-  for (const auto& other : cfg.clusters) {
-    if (!c.name.empty() && other.name == c.name) {
-      r.error(mark, fmt::format("duplicate cluster name '{}'", c.name));
-    }
-  }
-  if (c.endpoints.empty() && !n["endpoints"]) {
-    r.error(mark, fmt::format("cluster '{}' needs endpoints", c.name));
-  }
-  if (c.country.empty()) {
-    r.error(mark, fmt::format("cluster '{}' needs a country (where its servers are)", c.name));
-  }
-  if (c.operator_jurisdiction.empty()) {
-    r.error(mark, fmt::format("cluster '{}' needs an operator_jurisdiction", c.name));
-  }
-  if (c.models.empty() && !n["models"]) {
-    c.models.push_back("*");
-  }
-  if (c.insecure_loopback_plaintext) {
-    if (has_tls) {
-      r.error(mark, fmt::format("cluster '{}' sets both tls and insecure_loopback_plaintext", c.name));
-    }
-    for (const auto& ep : c.endpoints) {
-      if (!is_loopback_host(ep.host)) {
-        r.error(mark, fmt::format("cluster '{}': plaintext is only allowed to loopback endpoints, and {}:{} is "
-                                  "not loopback; every request to a cluster is encrypted",
-                                  c.name, ep.host, ep.port));
-      }
-    }
-  }
-  if (c.tls.client_certificate.empty() != c.tls.client_key.empty()) {
-    r.error(mark, fmt::format("cluster '{}': tls.client_certificate and tls.client_key go together", c.name));
-  }
-  cfg.clusters.push_back(std::move(c));
-}
 
 void read_root(reader& r, const YAML::Node& root, config& cfg) {
   r.map(root, "the configuration",
@@ -417,12 +264,13 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
              }},
             {"clusters",
              [&](const YAML::Node& v) {
-               if (!v.IsSequence()) {
-                 r.error(v.Mark(), "clusters must be a list");
-                 return;
-               }
-               for (const auto& c : v) {
-                 read_cluster(r, c, cfg);
+               const YAML::Mark m = v.Mark();
+               policy::diagnostics diags(r.source());
+               cfg.clusters = policy::parse_clusters_node(
+                   v, m.is_null() ? policy::source_pos{} : policy::source_pos{m.line + 1, m.column + 1},
+                   diags);
+               for (const policy::diagnostic& d : diags.items()) {
+                 r.error(d);
                }
              }},
         });
@@ -444,18 +292,6 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
 }
 
 }  // namespace
-
-bool is_loopback_host(std::string_view host) {
-  if (host == "localhost" || host == "::1") {
-    return true;
-  }
-  in_addr a4{};
-  std::string h(host);
-  if (inet_pton(AF_INET, h.c_str(), &a4) == 1) {
-    return (ntohl(a4.s_addr) >> 24) == 127;
-  }
-  return false;
-}
 
 std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_view source) {
   auto cfg = std::make_shared<config>();

@@ -13,39 +13,17 @@
 #include <vector>
 
 #include "gateway/http_parser.hpp"
+#include "policy/clusters_config.hpp"
 #include "policy/ip_address.hpp"
 
 namespace sovgw::gateway {
 
 using std::chrono::milliseconds;
 
-struct endpoint_config {
-  std::string host;  // IP literal or DNS name (resolved at start)
-  std::uint16_t port = 0;
-};
-
-struct upstream_tls_config {
-  std::string ca_file;      // empty: the system trust store
-  std::string server_name;  // verified against the certificate; empty: the endpoint host
-  std::string client_certificate;
-  std::string client_key;
-};
-
-struct cluster_config {
-  std::string name;
-  std::vector<endpoint_config> endpoints;
-  std::string country;                // ISO 3166-1 alpha-2, where the servers are
-  std::string region;                 // free-form, e.g. "eu-west-3"
-  std::string operator_jurisdiction;  // who runs it: a country code or "EU"
-  std::vector<std::string> models;    // exact names or globs ("*" = any)
-  upstream_tls_config tls;
-  bool insecure_loopback_plaintext = false;
-  std::string host_header;  // Host sent to the cluster; empty: server_name or endpoint host
-  std::size_t max_idle_per_endpoint = 64;
-  std::size_t max_connections_per_endpoint = 4096;  // requests in flight, all workers together
-  unsigned failures_before_down = 3;
-  milliseconds down_retry_interval{5000};
-};
+// The clusters: one schema, shared with the policy tools (policy/clusters_config.hpp).
+using policy::cluster_config;
+using policy::endpoint_config;
+using policy::upstream_tls_config;
 
 struct downstream_tls_config {
   std::string certificate;
@@ -110,6 +88,6 @@ class config_error : public std::runtime_error {
 // dev certificates from certs/out/.
 [[nodiscard]] std::string_view embedded_default_config();
 
-[[nodiscard]] bool is_loopback_host(std::string_view host);
+using policy::is_loopback_host;
 
 }  // namespace sovgw::gateway

@@ -233,6 +233,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   if (stage_result r = declared_data_classes(ctx.head, *b.policy, ctx.data_classes); !r.proceed()) {
     return r;
   }
+  const std::size_t declared = ctx.data_classes.size();  // the client's claim: grants no permit
   // The policy may have been reloaded since classify ran: scan again if it needs more.
   const std::uint32_t wanted = b.detectors | b.redactors;
   if (!ctx.body.empty() && ((wanted & ~ctx.scan.ran) != 0 || (b.redactors != 0 && !ctx.scan.located))) {
@@ -242,17 +243,28 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
       scan_raw(ctx, wanted);
     }
   }
+  std::vector<std::string_view> detected;
   for (const auto& [name, detectors] : b.detected_classes) {
-    if ((detectors & ctx.scan.found) != 0 &&
-        std::find(ctx.data_classes.begin(), ctx.data_classes.end(), name) == ctx.data_classes.end()) {
+    if ((detectors & ctx.scan.found) == 0) {
+      continue;
+    }
+    detected.push_back(name);
+    if (std::find(ctx.data_classes.begin(), ctx.data_classes.end(), name) == ctx.data_classes.end()) {
       ctx.data_classes.emplace_back(name);
     }
   }
-  std::vector<std::string_view> classes(ctx.data_classes.begin(), ctx.data_classes.end());
+  const std::vector<std::string_view> classes(ctx.data_classes.begin(),
+                                              ctx.data_classes.begin() + static_cast<std::ptrdiff_t>(declared));
   std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip);
   std::string_view path = ctx.head.target.substr(0, ctx.head.target.find('?'));
-  policy::request_attributes attrs{ctx.client_country, ip,     ctx.tenant, ctx.model, path,
-                                   ctx.head.method,    classes};
+  const policy::request_attributes attrs{.client_country = ctx.client_country,
+                                         .client_ip = ip,
+                                         .tenant = ctx.tenant,
+                                         .model = ctx.model,
+                                         .path = path,
+                                         .method = ctx.head.method,
+                                         .declared_classes = classes,
+                                         .detected_classes = detected};
   b.policy->decide(attrs, b.routes, d);
   ctx.matched_rules.clear();
   for (std::uint32_t rule : d.matched_rules) {

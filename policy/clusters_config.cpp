@@ -1,12 +1,287 @@
 #include "policy/clusters_config.hpp"
 
+#include <fmt/format.h>
+
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "policy/config_values.hpp"
 #include "policy/yaml_util.hpp"
 
 namespace sovgw::policy {
+namespace {
+
+constexpr std::string_view cluster_keys[] = {"name",
+                                             "endpoints",
+                                             "country",
+                                             "region",
+                                             "operator_jurisdiction",
+                                             "models",
+                                             "tls",
+                                             "insecure_loopback_plaintext",
+                                             "host_header",
+                                             "max_idle_per_endpoint",
+                                             "max_connections_per_endpoint",
+                                             "failures_before_down",
+                                             "down_retry_interval"};
+constexpr std::string_view tls_keys[] = {"ca", "server_name", "client_certificate", "client_key"};
+
+bool is_assigned_code(std::string_view s) {
+  const auto id = pack_country(s);
+  return s.size() == 2 && id && is_assigned_country(*id);
+}
+
+// Reads one cluster's values; the checks that need the whole cluster come after.
+class cluster_reader {
+ public:
+  cluster_reader(diagnostics& diags, cluster_config& c) : diags_(diags), c_(c) {}
+
+  void read(const YAML::Node& node) {
+    yaml::for_each_entry(node, diags_, "cluster", keys(cluster_keys),
+                         [&](const std::string& key, source_pos, const YAML::Node& v) { value(key, v); });
+  }
+
+  bool has_tls = false;
+
+ private:
+  template <std::size_t n>
+  static std::vector<std::string_view> keys(const std::string_view (&list)[n]) {
+    return {list, list + n};
+  }
+
+  void value(const std::string& key, const YAML::Node& v) {
+    if (key == "name") {
+      non_empty(v, "cluster name", c_.name);
+    } else if (key == "endpoints") {
+      endpoints(v);
+    } else if (key == "country") {
+      if (scalar(v, "country", c_.country) && !is_assigned_code(c_.country)) {
+        error(v, fmt::format("country must be an ISO 3166-1 alpha-2 code like FR, not '{}'", c_.country));
+      }
+    } else if (key == "region") {
+      non_empty(v, "region", c_.region);
+    } else if (key == "operator_jurisdiction") {
+      if (scalar(v, "operator_jurisdiction", c_.operator_jurisdiction) &&
+          !is_assigned_code(c_.operator_jurisdiction) && c_.operator_jurisdiction != "EU") {
+        error(v, fmt::format("operator_jurisdiction must be a country code or EU, not '{}'",
+                             c_.operator_jurisdiction));
+      }
+    } else if (key == "models") {
+      models(v);
+    } else if (key == "tls") {
+      tls(v);
+    } else if (key == "insecure_loopback_plaintext") {
+      boolean(v, "insecure_loopback_plaintext", c_.insecure_loopback_plaintext);
+    } else if (key == "host_header") {
+      non_empty(v, "host_header", c_.host_header);
+    } else if (key == "max_idle_per_endpoint") {
+      integer(v, "max_idle_per_endpoint", c_.max_idle_per_endpoint, 0, 100000);
+    } else if (key == "max_connections_per_endpoint") {
+      integer(v, "max_connections_per_endpoint", c_.max_connections_per_endpoint, 1, 1000000);
+    } else if (key == "failures_before_down") {
+      integer(v, "failures_before_down", c_.failures_before_down, 1, 1000);
+    } else if (key == "down_retry_interval") {
+      std::string s;
+      if (scalar(v, "down_retry_interval", s)) {
+        if (const auto d = parse_duration(s)) {
+          c_.down_retry_interval = *d;
+        } else {
+          error(v, duration_error("down_retry_interval", s));
+        }
+      }
+    }
+  }
+
+  void error(const YAML::Node& at, std::string message) {
+    diags_.error(yaml::pos_of(at), std::move(message));
+  }
+
+  bool scalar(const YAML::Node& n, std::string_view what, std::string& out) {
+    if (!n.IsScalar()) {
+      error(n, fmt::format("{} must be a string", what));
+      return false;
+    }
+    out = n.Scalar();
+    return true;
+  }
+
+  void non_empty(const YAML::Node& n, std::string_view what, std::string& out) {
+    if (scalar(n, what, out) && out.empty()) {
+      error(n, fmt::format("{} must not be empty", what));
+    }
+  }
+
+  void boolean(const YAML::Node& n, std::string_view what, bool& out) {
+    std::string s;
+    if (!scalar(n, what, s)) {
+      return;
+    }
+    if (const auto b = parse_bool(s)) {
+      out = *b;
+    } else {
+      error(n, bool_error(what, s));
+    }
+  }
+
+  template <typename T>
+  void integer(const YAML::Node& n, std::string_view what, T& out, std::uint64_t min, std::uint64_t max) {
+    std::string s;
+    if (!scalar(n, what, s)) {
+      return;
+    }
+    const auto v = parse_whole_number(s);
+    if (!v) {
+      error(n, whole_number_error(what, s));
+    } else if (*v < min || *v > max) {
+      error(n, range_error(what, min, max, *v));
+    } else {
+      out = static_cast<T>(*v);
+    }
+  }
+
+  void endpoints(const YAML::Node& v) {
+    if (!v.IsSequence() || v.size() == 0) {
+      error(v, "endpoints must be a non-empty list of host:port");
+      return;
+    }
+    for (const auto& e : v) {
+      std::string s;
+      if (!scalar(e, "endpoint", s)) {
+        continue;
+      }
+      const std::size_t colon = s.rfind(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) {
+        error(e, fmt::format("endpoint must be host:port (IPv6 as [::1]:port), not '{}'", s));
+        continue;
+      }
+      endpoint_config ep;
+      ep.host = s.substr(0, colon);
+      if (ep.host.front() == '[' && ep.host.back() == ']') {
+        ep.host = ep.host.substr(1, ep.host.size() - 2);
+      }
+      unsigned port = 0;
+      const auto [p, ec] = std::from_chars(s.data() + colon + 1, s.data() + s.size(), port);
+      if (ec != std::errc() || p != s.data() + s.size() || port == 0 || port > 65535) {
+        error(e, fmt::format("endpoint port must be 1..65535 in '{}'", s));
+        continue;
+      }
+      ep.port = static_cast<std::uint16_t>(port);
+      c_.endpoints.push_back(ep);
+    }
+  }
+
+  void models(const YAML::Node& v) {
+    if (!v.IsSequence()) {
+      error(v, "models must be a list");
+      return;
+    }
+    if (v.size() == 0) {
+      error(v, "models must not be empty (leave it out to serve every model)");
+      return;
+    }
+    for (const auto& item : v) {
+      std::string s;
+      non_empty(item, "models", s);
+      c_.models.push_back(s);
+    }
+  }
+
+  void tls(const YAML::Node& v) {
+    has_tls = true;
+    if (!yaml::expect_map(v, yaml::pos_of(v), diags_, "cluster tls")) {
+      return;
+    }
+    yaml::for_each_entry(v, diags_, "cluster tls", keys(tls_keys),
+                         [&](const std::string& key, source_pos, const YAML::Node& x) {
+                           if (key == "ca") {
+                             non_empty(x, "tls.ca", c_.tls.ca_file);
+                           } else if (key == "server_name") {
+                             non_empty(x, "tls.server_name", c_.tls.server_name);
+                           } else if (key == "client_certificate") {
+                             non_empty(x, "tls.client_certificate", c_.tls.client_certificate);
+                           } else {
+                             non_empty(x, "tls.client_key", c_.tls.client_key);
+                           }
+                         });
+  }
+
+  diagnostics& diags_;
+  cluster_config& c_;
+};
+
+// The checks that need the whole cluster, reported at its start.
+void check_cluster(const YAML::Node& n, const cluster_config& c, bool has_tls, diagnostics& diags) {
+  const source_pos pos = yaml::pos_of(n);
+  if (c.name.empty()) {
+    diags.error(pos, "cluster needs a name");
+  }
+  if (c.endpoints.empty() && !n["endpoints"]) {
+    diags.error(pos, fmt::format("cluster '{}' needs endpoints", c.name));
+  }
+  if (c.country.empty()) {
+    diags.error(pos, fmt::format("cluster '{}' needs a country (where its servers are)", c.name));
+  }
+  if (c.operator_jurisdiction.empty()) {
+    diags.error(pos, fmt::format("cluster '{}' needs an operator_jurisdiction", c.name));
+  }
+  if (c.insecure_loopback_plaintext) {
+    if (has_tls) {
+      diags.error(pos, fmt::format("cluster '{}' sets both tls and insecure_loopback_plaintext", c.name));
+    }
+    for (const auto& ep : c.endpoints) {
+      if (!is_loopback_host(ep.host)) {
+        diags.error(pos,
+                    fmt::format("cluster '{}': plaintext is only allowed to loopback endpoints, and {}:{} is "
+                                "not loopback; every request to a cluster is encrypted",
+                                c.name, ep.host, ep.port));
+      }
+    }
+  }
+  if (c.tls.client_certificate.empty() != c.tls.client_key.empty()) {
+    diags.error(pos,
+                fmt::format("cluster '{}': tls.client_certificate and tls.client_key go together", c.name));
+  }
+}
+
+}  // namespace
+
+std::vector<cluster_config> parse_clusters_node(const YAML::Node& list, source_pos owner, diagnostics& diags,
+                                                std::vector<source_pos>* positions) {
+  std::vector<cluster_config> out;
+  if (!yaml::expect_list(list, owner, diags, "clusters")) {
+    return out;
+  }
+  std::set<std::string> names;
+  for (const auto& item : list) {
+    if (!item.IsMap()) {
+      diags.error(yaml::pos_of(item), "cluster must be a mapping");
+      continue;
+    }
+    cluster_config c;
+    cluster_reader reader(diags, c);
+    reader.read(item);
+    if (!c.models.size() && !item["models"]) {
+      c.models.emplace_back("*");
+    }
+    check_cluster(item, c, reader.has_tls, diags);
+    if (!c.name.empty() && !names.insert(c.name).second) {
+      diags.error(yaml::pos_of(item), fmt::format("duplicate cluster name '{}'", c.name));
+    }
+    if (positions) {
+      positions->push_back(yaml::pos_of(item));
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void read_clusters_node(const YAML::Node& list, source_pos owner, diagnostics& diags, clusters_result& out) {
+  for (auto& c : parse_clusters_node(list, owner, diags, &out.positions)) {
+    out.clusters.push_back(std::move(static_cast<cluster_info&>(c)));
+  }
+}
 
 bool clusters_result::ok() const noexcept {
   for (const auto& d : diagnostics) {
@@ -17,85 +292,6 @@ bool clusters_result::ok() const noexcept {
   return true;
 }
 
-std::vector<cluster_info> parse_clusters_node(const YAML::Node& list, source_pos owner, diagnostics& diags,
-                                              std::vector<source_pos>* positions) {
-  std::vector<cluster_info> out;
-  if (!yaml::expect_list(list, owner, diags, "clusters")) {
-    return out;
-  }
-  std::set<std::string> names;
-  for (const auto& item : list) {
-    const source_pos pos = yaml::pos_of(item);
-    if (!yaml::expect_map(item, pos, diags, "a cluster")) {
-      continue;
-    }
-    cluster_info cluster;
-    bool has_name = false;
-    bool has_country = false;
-    bool has_jurisdiction = false;
-    bool has_models = false;
-    for (auto it = item.begin(); it != item.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        continue;
-      }
-      const std::string key = it->first.Scalar();
-      const YAML::Node value = it->second;
-      const source_pos kpos = yaml::pos_of(it->first);
-      if (key == "name") {
-        if (auto v = yaml::scalar(value, kpos, diags, "name")) {
-          cluster.name = *v;
-          has_name = !v->empty();
-          if (has_name && !names.insert(*v).second) {
-            diags.error(yaml::pos_of(value), "duplicate cluster name '" + *v + "'");
-          }
-        }
-      } else if (key == "country") {
-        if (auto v = yaml::scalar(value, kpos, diags, "country")) {
-          const auto id = pack_country(*v);
-          if (!id || !is_assigned_country(*id)) {
-            diags.error(yaml::pos_of(value),
-                        "unknown country code '" + *v + "' (not an ISO 3166-1 alpha-2 code)");
-          }
-          cluster.country = *v;
-          has_country = true;
-        }
-      } else if (key == "region") {
-        if (auto v = yaml::scalar(value, kpos, diags, "region")) {
-          cluster.region = *v;
-        }
-      } else if (key == "operator_jurisdiction") {
-        if (auto v = yaml::scalar(value, kpos, diags, "operator_jurisdiction")) {
-          cluster.operator_jurisdiction = *v;
-          has_jurisdiction = !v->empty();
-        }
-      } else if (key == "models") {
-        for (auto& m : yaml::value_list(value, kpos, diags, "models")) {
-          cluster.models.push_back(std::move(m.text));
-        }
-        has_models = true;
-      }
-    }
-    const std::string label = has_name ? "cluster '" + cluster.name + "'" : "cluster";
-    if (!has_name) {
-      diags.error(pos, "cluster has no 'name'");
-    }
-    if (!has_country) {
-      diags.error(pos, label + " has no 'country'");
-    }
-    if (!has_jurisdiction) {
-      diags.error(pos, label + " has no 'operator_jurisdiction'");
-    }
-    if (!has_models) {
-      diags.error(pos, label + " has no 'models'");
-    }
-    out.push_back(std::move(cluster));
-    if (positions) {
-      positions->push_back(pos);
-    }
-  }
-  return out;
-}
-
 clusters_result parse_clusters_text(std::string_view text, const std::string& file_name) {
   diagnostics diags(file_name);
   clusters_result result;
@@ -104,10 +300,22 @@ clusters_result parse_clusters_text(std::string_view text, const std::string& fi
   if (root.IsDefined()) {
     if (!root.IsMap()) {
       diags.error(source_pos{1, 1}, "a config file must be a mapping with a 'clusters' list");
-    } else if (!root["clusters"]) {
-      diags.error(source_pos{1, 1}, "no 'clusters' list in this config file");
     } else {
-      result.clusters = parse_clusters_node(root["clusters"], source_pos{1, 1}, diags, &result.positions);
+      bool found = false;
+      for (auto it = root.begin(); it != root.end(); ++it) {
+        if (!it->first.IsScalar() || it->first.Scalar() != "clusters") {
+          continue;  // the gateway's keys
+        }
+        if (found) {
+          diags.error(yaml::pos_of(it->first), "duplicate key 'clusters' in the configuration");
+          continue;
+        }
+        found = true;
+        read_clusters_node(it->second, yaml::pos_of(it->first), diags, result);
+      }
+      if (!found) {
+        diags.error(source_pos{1, 1}, "no 'clusters' list in this config file");
+      }
     }
   }
   result.diagnostics = diags.take();
@@ -125,6 +333,17 @@ clusters_result load_clusters_file(const std::filesystem::path& path) {
   std::ostringstream buf;
   buf << in.rdbuf();
   return parse_clusters_text(buf.str(), path.string());
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost") {
+    return true;
+  }
+  const auto ip = parse_ip(host);
+  if (!ip) {
+    return false;
+  }
+  return ip->v4 ? (ip->value >> 24) == 127 : ip->value == 1;
 }
 
 }  // namespace sovgw::policy

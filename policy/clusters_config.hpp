@@ -1,6 +1,10 @@
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -11,11 +15,52 @@ namespace YAML {
 class Node;
 }
 
-// Reads the `clusters:` list of a gateway config file (other top-level keys and unknown per-cluster
-// keys are ignored: the gateway validates its own config). Each cluster needs name, country,
-// operator_jurisdiction and models; region is optional. Errors carry `file:line:col`.
+// The `clusters:` section of a gateway config: one schema, parsed by one function
+// (parse_clusters_node) for the gateway (gateway/config.cpp) and for the policy tools
+// (`sovgw policy check|test --clusters FILE`, inline `clusters:` in policy test files), so that the
+// same file gets the same verdict, with the same `file:line:col` errors, everywhere.
+// docs/configuration.md is the reference. Pure code: certificates and keys are only named here;
+// the gateway loads them.
 namespace sovgw::policy {
 
+struct endpoint_config {
+  std::string host;  // IP literal or DNS name (resolved at start)
+  std::uint16_t port = 0;
+};
+
+struct upstream_tls_config {
+  std::string ca_file;      // empty: the system trust store
+  std::string server_name;  // verified against the certificate; empty: the endpoint host
+  std::string client_certificate;
+  std::string client_key;
+};
+
+// A cluster as a gateway config declares it: what the policy sees (cluster_info: name, country,
+// region, operator_jurisdiction, models) and how the gateway reaches it.
+//   country                ISO 3166-1 alpha-2, assigned (policy/countries.hpp), where the servers are
+//   operator_jurisdiction  who runs it: an assigned country code or EU
+//   models                 exact names or globs; a cluster without `models` serves every model ("*")
+struct cluster_config : cluster_info {
+  std::vector<endpoint_config> endpoints;
+  upstream_tls_config tls;
+  bool insecure_loopback_plaintext = false;
+  std::string host_header;  // Host sent to the cluster; empty: server_name or endpoint host
+  std::size_t max_idle_per_endpoint = 64;
+  std::size_t max_connections_per_endpoint = 4096;  // requests in flight, all workers together
+  unsigned failures_before_down = 3;
+  std::chrono::milliseconds down_retry_interval{5000};
+};
+
+// Parses the list under a `clusters:` key. Reports every problem to `diags` at its position
+// (unknown keys, wrong types, bad values, a missing name, endpoints, country or
+// operator_jurisdiction, duplicate names, plaintext to a non-loopback endpoint, ...) and keeps
+// going; `owner` positions the errors of an empty value. Returns the clusters in file order (also
+// those with errors) and, when `positions` is given, where each one starts.
+[[nodiscard]] std::vector<cluster_config> parse_clusters_node(const YAML::Node& list, source_pos owner,
+                                                              diagnostics& diags,
+                                                              std::vector<source_pos>* positions = nullptr);
+
+// The clusters of a config file as the policy tools see them.
 struct clusters_result {
   std::string file;
   std::vector<cluster_info> clusters;
@@ -25,12 +70,16 @@ struct clusters_result {
   [[nodiscard]] bool ok() const noexcept;
 };
 
+// parse_clusters_node for the policy tools: appends the clusters (as the policy sees them) and
+// their positions to `out`.
+void read_clusters_node(const YAML::Node& list, source_pos owner, diagnostics& diags, clusters_result& out);
+
+// A gateway config file (or an excerpt of one): its `clusters:` list is required and parsed with
+// parse_clusters_node; the other top-level keys belong to the gateway and are not looked at.
 [[nodiscard]] clusters_result load_clusters_file(const std::filesystem::path& path);
 [[nodiscard]] clusters_result parse_clusters_text(std::string_view text, const std::string& file_name);
 
-// The list itself (used for inline `clusters:` in policy test files).
-[[nodiscard]] std::vector<cluster_info> parse_clusters_node(const YAML::Node& list, source_pos owner,
-                                                            diagnostics& diags,
-                                                            std::vector<source_pos>* positions);
+// "localhost", 127.0.0.0/8 or ::1.
+[[nodiscard]] bool is_loopback_host(std::string_view host);
 
 }  // namespace sovgw::policy

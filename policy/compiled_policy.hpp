@@ -120,7 +120,8 @@ struct compiled_policy {
   std::deque<country_set> country_storage;   // the sets conditions and routes point to (deduplicated)
   std::vector<std::string> data_class_names;
   std::vector<std::string> data_class_headers;
-  std::vector<std::uint32_t> data_class_detectors;  // bit i = known_detectors()[i]
+  std::vector<std::uint32_t> data_class_detectors;             // bit i = known_detectors()[i]
+  std::vector<std::uint8_t> data_class_permit_on_declaration;  // 1: a declaration satisfies permits
 
   bitset_pool pool;
   std::uint32_t permit_mask = 0;
@@ -135,7 +136,13 @@ struct compiled_policy {
   string_index method;
   string_map<std::uint32_t> data_class_index;  // class name -> index
   std::vector<std::uint32_t> data_class_sets;  // per class: rules naming it (without wildcard rules)
-  std::uint32_t data_class_any = 0;            // rules that do not constrain data.class
+  // Per class: the rules a client's declaration of it matches: data_class_sets without the permit
+  // rules, unless the class is permit_on_declaration.
+  std::vector<std::uint32_t> data_class_declared_sets;
+  std::uint32_t data_class_any = 0;  // rules that do not constrain data.class
+
+  // Whether a class the client declares (not detected) may satisfy permit rules.
+  [[nodiscard]] bool permit_on_declaration(std::string_view data_class) const;
 
   // Resolves a cluster's operator_jurisdiction (code or set name); empty set if unknown.
   [[nodiscard]] country_set jurisdiction_of(std::string_view text) const;

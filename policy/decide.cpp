@@ -180,9 +180,23 @@ bool compiled_policy::route_admits(const resolved_route& route, const cluster_in
   return true;
 }
 
+bool compiled_policy::permit_on_declaration(std::string_view data_class) const {
+  const auto it = data_class_index.find(data_class);
+  return it != data_class_index.end() && data_class_permit_on_declaration[it->second] != 0;
+}
+
 request_attributes request_values::view(std::vector<std::string_view>& class_storage) const {
-  class_storage.assign(data_classes.begin(), data_classes.end());
-  return {client_country, client_ip, tenant, model, path, method, class_storage};
+  class_storage.assign(declared_classes.begin(), declared_classes.end());
+  class_storage.insert(class_storage.end(), detected_classes.begin(), detected_classes.end());
+  const std::span<const std::string_view> all(class_storage);
+  return {client_country,
+          client_ip,
+          tenant,
+          model,
+          path,
+          method,
+          all.first(declared_classes.size()),
+          all.subspan(declared_classes.size())};
 }
 
 std::vector<std::string_view> obligations::redact_names() const { return detector_names(redact); }
@@ -287,9 +301,14 @@ bool snapshot::match_rules(const request_attributes& request, decision& out) con
   string_source(p, p.path, request.path, area.path, src[4]);
   string_source(p, p.method, request.method, area.tmp, src[5]);
   src[6].set(p.pool, p.data_class_any);
-  for (const auto& name : request.data_classes) {
+  for (const auto& name : request.detected_classes) {
     if (const auto it = p.data_class_index.find(name); it != p.data_class_index.end()) {
       src[6].add(p.pool, p.data_class_sets[it->second], area.data_class);
+    }
+  }
+  for (const auto& name : request.declared_classes) {
+    if (const auto it = p.data_class_index.find(name); it != p.data_class_index.end()) {
+      src[6].add(p.pool, p.data_class_declared_sets[it->second], area.data_class);
     }
   }
 

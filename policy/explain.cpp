@@ -33,24 +33,50 @@ std::string request_value(attribute attr, const request_values& r) {
     case attribute::method:
       return r.method.empty() ? "(none)" : r.method;
     case attribute::data_class:
-      return "[" + join(r.data_classes) + "]";
+      break;  // depends on the rule: see failure_text
   }
   return {};
 }
 
+class_view view_of(const compiled_rule& rule) {
+  return rule.effect == rule_effect::permit ? class_view::granting : class_view::all;
+}
+
 // The first attribute of `rule` the request fails, if any.
-std::optional<attribute> first_failure(const compiled_rule& rule, const request_values& r) {
+std::optional<attribute> first_failure(const compiled_policy& p, const compiled_rule& rule,
+                                       const request_values& r) {
   for (std::size_t a = 0; a < attribute_count; ++a) {
-    if (!condition_admits(rule.when[a], static_cast<attribute>(a), r)) {
+    if (!condition_admits(p, rule.when[a], static_cast<attribute>(a), r, view_of(rule))) {
       return static_cast<attribute>(a);
     }
   }
   return std::nullopt;
 }
 
-std::string failure_text(const compiled_rule& rule, attribute attr, const request_values& r) {
-  return fmt::format("{} {} not in [{}]", attribute_name(attr), request_value(attr, r),
-                     join(rule.when[static_cast<std::size_t>(attr)].written));
+std::string failure_text(const compiled_policy& p, const compiled_rule& rule, attribute attr,
+                         const request_values& r) {
+  const std::string written = join(rule.when[static_cast<std::size_t>(attr)].written);
+  if (attr != attribute::data_class) {
+    return fmt::format("{} {} not in [{}]", attribute_name(attr), request_value(attr, r), written);
+  }
+  std::string text =
+      fmt::format("data.class [{}] not in [{}]", join(visible_classes(p, r, view_of(rule))), written);
+  std::vector<std::string> ignored;
+  if (view_of(rule) == class_view::granting) {
+    for (const auto& c : r.declared_classes) {
+      if (!p.permit_on_declaration(c) &&
+          std::find(r.detected_classes.begin(), r.detected_classes.end(), c) == r.detected_classes.end()) {
+        ignored.push_back(c);
+      }
+    }
+  }
+  if (!ignored.empty()) {
+    text += fmt::format(
+        " (declared [{}]: a declaration grants no permit unless the class is "
+        "permit_on_declaration)",
+        join(ignored));
+  }
+  return text;
 }
 
 std::string route_text(const resolved_route& route) {
@@ -98,7 +124,19 @@ std::string duties_text(const obligations& o) {
 
 }  // namespace
 
-bool condition_admits(const resolved_condition& c, attribute attr, const request_values& r) {
+std::vector<std::string> visible_classes(const compiled_policy& p, const request_values& r, class_view view) {
+  std::vector<std::string> out = r.detected_classes;
+  for (const auto& c : r.declared_classes) {
+    if ((view == class_view::all || p.permit_on_declaration(c)) &&
+        std::find(out.begin(), out.end(), c) == out.end()) {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+bool condition_admits(const compiled_policy& p, const resolved_condition& c, attribute attr,
+                      const request_values& r, class_view view) {
   if (!c.constrained) {
     return true;
   }
@@ -117,8 +155,11 @@ bool condition_admits(const resolved_condition& c, attribute attr, const request
     case attribute::method:
       return c.admits_string(attr, r.method);
     case attribute::data_class:
-      return std::any_of(r.data_classes.begin(), r.data_classes.end(),
-                         [&](const std::string& dc) { return c.admits_string(attr, dc); });
+      return std::any_of(r.detected_classes.begin(), r.detected_classes.end(),
+                         [&](const std::string& dc) { return c.admits_string(attr, dc); }) ||
+             std::any_of(r.declared_classes.begin(), r.declared_classes.end(), [&](const std::string& dc) {
+               return (view == class_view::all || p.permit_on_declaration(dc)) && c.admits_string(attr, dc);
+             });
   }
   return false;
 }
@@ -150,8 +191,8 @@ std::string explain_text(const snapshot& policy, const request_values& request,
         std::find(d.matched_rules.begin(), d.matched_rules.end(), i) != d.matched_rules.end();
     std::string status = "match";
     if (!matched) {
-      const auto fail = first_failure(rule, request);
-      status = fail ? "no match: " + failure_text(rule, *fail, request) : "no match";
+      const auto fail = first_failure(p, rule, request);
+      status = fail ? "no match: " + failure_text(p, rule, *fail, request) : "no match";
     } else if (rule.effect == rule_effect::restrict) {
       status += ": route " + route_text(rule.route);
     }
@@ -195,7 +236,7 @@ std::string explain_text(const snapshot& policy, const request_values& request,
     } else {
       const auto& rule = p.rules[d.nearest_permit];
       out += fmt::format("  nearest permit: {} (line {}) failed on {}\n", rule.id, rule.pos.line,
-                         failure_text(rule, d.failed_attribute, request));
+                         failure_text(p, rule, d.failed_attribute, request));
     }
   }
   return out;
@@ -227,9 +268,9 @@ std::string explain_json(const snapshot& policy, const request_values& request,
         std::find(d.matched_rules.begin(), d.matched_rules.end(), i) != d.matched_rules.end();
     t["matched"] = matched_rule;
     if (!matched_rule) {
-      if (const auto fail = first_failure(rule, request)) {
+      if (const auto fail = first_failure(p, rule, request)) {
         t["failed_attribute"] = attribute_name(*fail);
-        t["detail"] = failure_text(rule, *fail, request);
+        t["detail"] = failure_text(p, rule, *fail, request);
       }
     }
     trace.emplace_back(std::move(t));
@@ -254,7 +295,7 @@ std::string explain_json(const snapshot& policy, const request_values& request,
     n["rule"] = rule.id;
     n["line"] = rule.pos.line;
     n["failed_attribute"] = attribute_name(d.failed_attribute);
-    n["detail"] = failure_text(rule, d.failed_attribute, request);
+    n["detail"] = failure_text(p, rule, d.failed_attribute, request);
     o["nearest_permit"] = std::move(n);
   }
   return boost::json::serialize(o) + "\n";

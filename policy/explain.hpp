@@ -11,6 +11,7 @@
 namespace sovgw::policy {
 
 struct resolved_condition;
+struct compiled_policy;
 
 [[nodiscard]] std::string explain_text(const snapshot& policy, const request_values& request,
                                        std::span<const cluster_info> clusters, const decision& d);
@@ -21,8 +22,17 @@ struct resolved_condition;
 [[nodiscard]] std::string decision_summary(const snapshot& policy, std::span<const cluster_info> clusters,
                                            const decision& d);
 
-// Whether a rule's condition on `attr` admits the request (the same semantics as decide()).
-[[nodiscard]] bool condition_admits(const resolved_condition& condition, attribute attr,
-                                    const request_values& request);
+// Which of a request's data classes a condition sees: all of them (forbid and restrict rules, an
+// invariant's `for`), or those that can grant (permit rules: the detected classes and the declared
+// ones the policy marks permit_on_declaration).
+enum class class_view : std::uint8_t { all, granting };
+
+// The request's data classes as `view` sees them (detected first, no duplicates).
+[[nodiscard]] std::vector<std::string> visible_classes(const compiled_policy& policy,
+                                                       const request_values& request, class_view view);
+
+// Whether a condition on `attr` admits the request (the same semantics as decide()).
+[[nodiscard]] bool condition_admits(const compiled_policy& policy, const resolved_condition& condition,
+                                    attribute attr, const request_values& request, class_view view);
 
 }  // namespace sovgw::policy

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <fstream>
 #include <limits>
+#include <span>
 #include <sstream>
 #include <string_view>
 #include <unordered_map>
@@ -14,6 +15,7 @@ namespace sovgw::policy {
 namespace {
 
 constexpr country_id no_country = 0xffff;
+constexpr country_id carries_ipv4 = 0xfffe;  // in the IPv6 table: lookup() reads the IPv4 address
 
 template <typename key_t>
 struct interval {
@@ -22,35 +24,73 @@ struct interval {
   country_id country;
 };
 
-// Special-purpose registries (RFC 6890 and successors): never a country.
+// The IANA special-purpose address registries (RFC 6890 and successors): the blocks that are not
+// globally reachable are `private`, never a country...
 constexpr const char* reserved_v4[] = {
-    "0.0.0.0/8",     "10.0.0.0/8",      "100.64.0.0/10",  "127.0.0.0/8",    "169.254.0.0/16",
-    "172.16.0.0/12", "192.0.0.0/24",    "192.0.2.0/24",   "192.88.99.0/24", "192.168.0.0/16",
-    "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",    "240.0.0.0/4",
+    "0.0.0.0/8",       "10.0.0.0/8",     "100.64.0.0/10", "127.0.0.0/8",    "169.254.0.0/16",
+    "172.16.0.0/12",   "192.0.0.0/24",   "192.0.2.0/24",  "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",   "240.0.0.0/4",
 };
 constexpr const char* reserved_v6[] = {
-    "::/96",     "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
-    "2002::/16", "3fff::/20",    "5f00::/16",      "fc00::/7", "fe80::/10", "ff00::/8",
+    "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "ff00::/8",
 };
+// ...except their globally reachable parts (anycast services, AMT, AS112, ORCHIDv2, drone remote
+// ID), which are looked up like any address...
+constexpr const char* reachable_v4[] = {"192.0.0.9/32", "192.0.0.10/32"};
+constexpr const char* reachable_v6[] = {"2001:1::1/128",   "2001:1::2/128", "2001:1::3/128", "2001:3::/32",
+                                        "2001:4:112::/48", "2001:20::/28",  "2001:30::/28"};
+// ...and the IPv6 blocks whose addresses carry an IPv4 address (ip_address.hpp: ::/96,
+// ::ffff:0:0/96, 64:ff9b::/96, 64:ff9b:1::/48, Teredo 2001::/32, 6to4 2002::/16): they are marked
+// carries_ipv4, and lookup() resolves the IPv4 address instead.
+constexpr const char* embedding_v6[] = {"::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2001::/32", "2002::/16"};
 
 template <typename key_t>
-std::vector<interval<key_t>> reserved_intervals(bool v4) {
+std::vector<interval<key_t>> intervals_of(std::span<const char* const> blocks, country_id country) {
   std::vector<interval<key_t>> out;
   std::string error;
-  auto add = [&](const char* text) {
+  for (const char* text : blocks) {
     const auto block = parse_cidr(text, error);
-    out.push_back({static_cast<key_t>(block->first()), static_cast<key_t>(block->last()), country_private});
-  };
-  if (v4) {
-    for (const char* text : reserved_v4) {
-      add(text);
-    }
-  } else {
-    for (const char* text : reserved_v6) {
-      add(text);
-    }
+    out.push_back({static_cast<key_t>(block->first()), static_cast<key_t>(block->last()), country});
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+template <typename key_t>
+void sort_intervals(std::vector<interval<key_t>>& v) {
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
+// The reserved blocks minus their reachable and IPv4-carrying parts, plus the IPv4-carrying blocks:
+// sorted, disjoint.
+template <typename key_t>
+std::vector<interval<key_t>> reserved_intervals(bool v4) {
+  using list = std::span<const char* const>;
+  auto reserved = intervals_of<key_t>(v4 ? list(reserved_v4) : list(reserved_v6), country_private);
+  auto holes = intervals_of<key_t>(v4 ? list(reachable_v4) : list(reachable_v6), no_country);
+  std::vector<interval<key_t>> carrying;
+  if (!v4) {
+    carrying = intervals_of<key_t>(embedding_v6, carries_ipv4);
+    const auto mapped =
+        static_cast<key_t>(u128{0xffff} << 32);  // ::ffff:0:0/96 (parse_cidr reads it as IPv4)
+    carrying.push_back({mapped, static_cast<key_t>(mapped | 0xffffffffu), carries_ipv4});
+    holes.insert(holes.end(), carrying.begin(), carrying.end());
+  }
+  sort_intervals(reserved);
+  sort_intervals(holes);
+  std::vector<interval<key_t>> out = carrying;
+  for (auto iv : reserved) {
+    for (const auto& hole : holes) {
+      if (hole.last < iv.first || hole.first > iv.last) {
+        continue;
+      }
+      if (hole.first > iv.first) {
+        out.push_back({iv.first, static_cast<key_t>(hole.first - 1), country_private});
+      }
+      iv.first = static_cast<key_t>(hole.last + 1);  // holes lie inside their block, never at its end
+    }
+    out.push_back(iv);
+  }
+  sort_intervals(out);
   return out;
 }
 
@@ -286,7 +326,7 @@ struct mmdb_walker {
 }  // namespace
 
 template <typename key_t>
-country_id geo_db::step_table<key_t>::find(key_t key) const noexcept {
+[[gnu::always_inline]] inline country_id geo_db::step_table<key_t>::find(key_t key) const noexcept {
   constexpr unsigned shift = sizeof(key_t) * 8 - 16;
   const auto top = static_cast<std::uint32_t>(key >> shift);
   const key_t* lo = starts.data() + index[top];
@@ -357,7 +397,25 @@ geo_db geo_db::load_mmdb(const std::filesystem::path& file) {
 }
 
 country_id geo_db::lookup(const ip_address& ip) const noexcept {
-  return ip.v4 ? v4_.find(static_cast<std::uint32_t>(ip.value)) : v6_.find(ip.value);
+  if (ip.v4) {
+    return v4_.find(static_cast<std::uint32_t>(ip.value));
+  }
+  const country_id c = v6_.find(ip.value);
+  return c == carries_ipv4 ? lookup_embedded(ip) : c;
+}
+
+country_id geo_db::lookup_embedded(const ip_address& ip) const noexcept {
+  const embedded_ipv4 embedded = find_embedded_ipv4(ip);
+  if (embedded.count == 0) {
+    return country_unknown;  // 64:ff9b:1::/48 that fits no RFC 6052 layout
+  }
+  const country_id first = v4_.find(embedded.candidates[0]);
+  for (unsigned i = 1; i < embedded.count; ++i) {
+    if (v4_.find(embedded.candidates[i]) != first) {
+      return country_unknown;  // readings disagree: never a guess
+    }
+  }
+  return first;
 }
 
 std::size_t geo_db::memory_bytes() const noexcept {

@@ -14,10 +14,12 @@
 //
 // Both sources are compiled into the same structure: a sorted flat array of range starts per address
 // family (a step function over the address space) with a 2^16-entry index on the top 16 bits, so a
-// lookup is one table read plus a short binary search. Reserved and special-purpose ranges
-// (RFC 1918, loopback, link-local, CGNAT, documentation, multicast, ULA, ...) are overlaid on top of
-// the data and always resolve to country_private; addresses the data does not cover resolve to
-// country_unknown. Never a guess.
+// lookup is one table read plus a short binary search. The special-purpose ranges that are not
+// globally reachable (RFC 1918, loopback, link-local, CGNAT, documentation, multicast, ULA, ...)
+// are overlaid on top of the data and always resolve to country_private; addresses the data does
+// not cover resolve to country_unknown. An IPv6 address that carries an IPv4 address (IPv4-mapped
+// and -compatible, NAT64, 6to4, Teredo: ip_address.hpp) resolves to that IPv4 address's country
+// (unknown when the readings of a 64:ff9b:1::/48 address disagree). Never a guess.
 namespace sovgw::policy {
 
 class geo_error : public std::runtime_error {
@@ -58,6 +60,9 @@ class geo_db {
   };
 
  private:
+  // The IPv4 address an IPv6 transition form carries (kept out of lookup()'s fast path).
+  [[nodiscard]] country_id lookup_embedded(const ip_address& ip) const noexcept;
+
   step_table<std::uint32_t> v4_;
   step_table<u128> v6_;
   std::string source_;

@@ -12,6 +12,11 @@
 namespace sovgw::policy {
 namespace {
 
+struct class_sets {
+  std::vector<std::string> declared;
+  std::vector<std::string> detected;
+};
+
 struct domain {
   std::vector<std::string> countries;
   std::vector<std::optional<ip_address>> ips;
@@ -19,7 +24,7 @@ struct domain {
   std::vector<std::string> models;
   std::vector<std::string> paths;
   std::vector<std::string> methods;
-  std::vector<std::vector<std::string>> classes;
+  std::vector<class_sets> classes;
   bool exhaustive = true;
 };
 
@@ -136,6 +141,90 @@ std::vector<std::string> string_classes(const compiled_policy& p, attribute a, c
   return out;
 }
 
+// How a request can carry a data class: not at all, declared by the client (who may claim any set
+// of classes it likes), or detected in the body (only when some detector finds the class). For a
+// permit_on_declaration class a declaration already counts like detection, so two states suffice.
+enum class class_state : std::uint8_t { absent, declared, detected };
+
+std::vector<class_state> states_of(const compiled_policy& p, const std::string& name) {
+  const std::uint32_t c = p.data_class_index.at(name);
+  if (p.data_class_detectors[c] != 0 && !p.data_class_permit_on_declaration[c]) {
+    return {class_state::absent, class_state::declared, class_state::detected};
+  }
+  return {class_state::absent, class_state::declared};
+}
+
+class_sets with_states(const std::vector<std::string>& names, const std::vector<class_state>& states) {
+  class_sets out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (states[i] == class_state::declared) {
+      out.declared.push_back(names[i]);
+    } else if (states[i] == class_state::detected) {
+      out.detected.push_back(names[i]);
+    }
+  }
+  return out;
+}
+
+// Every combination of the states of the classes the policy mentions while there are at most 4096;
+// beyond that a sample: each class alone and each pair in each of their states, all declared, all
+// in their strongest state.
+std::vector<class_sets> data_class_states(const compiled_policy& p, bool& exhaustive) {
+  std::set<std::string> mentioned;
+  for (const auto* c : conditions_of(p, attribute::data_class)) {
+    mentioned.insert(c->exact.begin(), c->exact.end());
+  }
+  const std::vector<std::string> names(mentioned.begin(), mentioned.end());
+  std::vector<std::vector<class_state>> options;
+  std::uint64_t combinations = 1;
+  for (const auto& n : names) {
+    options.push_back(states_of(p, n));
+    combinations = std::min<std::uint64_t>(combinations * options.back().size(), 1u << 20);
+  }
+  std::vector<class_sets> out;
+  std::vector<class_state> states(names.size(), class_state::absent);
+  if (combinations <= 4096) {
+    std::vector<std::size_t> at(names.size(), 0);
+    for (std::uint64_t n = 0; n < combinations; ++n) {
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        states[i] = options[i][at[i]];
+      }
+      out.push_back(with_states(names, states));
+      for (std::size_t k = names.size(); k-- > 0;) {
+        if (++at[k] < options[k].size()) {
+          break;
+        }
+        at[k] = 0;
+      }
+    }
+    return out;
+  }
+  exhaustive = false;
+  out.push_back({});
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    for (const class_state si : options[i]) {
+      for (std::size_t j = i; j < names.size(); ++j) {
+        for (const class_state sj : j == i ? std::vector<class_state>{si} : options[j]) {
+          if (si == class_state::absent || sj == class_state::absent) {
+            continue;
+          }
+          std::fill(states.begin(), states.end(), class_state::absent);
+          states[i] = si;
+          states[j] = sj;
+          out.push_back(with_states(names, states));
+        }
+      }
+    }
+  }
+  std::fill(states.begin(), states.end(), class_state::declared);
+  out.push_back(with_states(names, states));
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    states[i] = options[i].back();
+  }
+  out.push_back(with_states(names, states));
+  return out;
+}
+
 domain build_domain(const compiled_policy& p) {
   domain d;
   d.countries = country_classes(p);
@@ -151,43 +240,20 @@ domain build_domain(const compiled_policy& p) {
   d.models = string_classes(p, attribute::model, model_others, d.exhaustive);
   d.paths = string_classes(p, attribute::path, path_others, d.exhaustive);
   d.methods = string_classes(p, attribute::method, method_others, d.exhaustive);
-  std::set<std::string> mentioned;
-  for (const auto* c : conditions_of(p, attribute::data_class)) {
-    mentioned.insert(c->exact.begin(), c->exact.end());
-  }
-  const std::vector<std::string> names(mentioned.begin(), mentioned.end());
-  if (names.size() <= 10) {
-    for (std::uint32_t mask = 0; mask < (1u << names.size()); ++mask) {
-      std::vector<std::string> subset;
-      for (std::size_t i = 0; i < names.size(); ++i) {
-        if (mask & (1u << i)) {
-          subset.push_back(names[i]);
-        }
-      }
-      d.classes.push_back(std::move(subset));
-    }
-  } else {
-    d.exhaustive = false;
-    d.classes.push_back({});
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      d.classes.push_back({names[i]});
-      for (std::size_t j = i + 1; j < names.size(); ++j) {
-        d.classes.push_back({names[i], names[j]});
-      }
-    }
-    d.classes.push_back(names);
-  }
+  d.classes = data_class_states(p, d.exhaustive);
   return d;
 }
 
+// The values an invariant's `for` admits. On data.class it admits a request whether the class is
+// declared or detected (class_view::all).
 template <typename value_t, typename setter_t>
-std::vector<value_t> filter(const std::vector<value_t>& values, const resolved_condition& cond, attribute a,
-                            setter_t&& set) {
+std::vector<value_t> filter(const compiled_policy& p, const std::vector<value_t>& values,
+                            const resolved_condition& cond, attribute a, setter_t&& set) {
   std::vector<value_t> out;
   for (const auto& v : values) {
     request_values r;
     set(r, v);
-    if (condition_admits(cond, a, r)) {
+    if (condition_admits(p, cond, a, r, class_view::all)) {
       out.push_back(v);
     }
   }
@@ -304,21 +370,23 @@ invariant_result check_one(const snapshot& policy, const domain& dom, const comp
   result.id = inv.id;
   result.pos = inv.pos;
   result.exhaustive = dom.exhaustive;
-  const auto countries = filter(dom.countries, inv.when[0], attribute::client_country,
+  const auto countries = filter(p, dom.countries, inv.when[0], attribute::client_country,
                                 [](request_values& r, const std::string& v) { r.client_country = v; });
-  const auto ips = filter(dom.ips, inv.when[1], attribute::client_ip,
+  const auto ips = filter(p, dom.ips, inv.when[1], attribute::client_ip,
                           [](request_values& r, const std::optional<ip_address>& v) { r.client_ip = v; });
-  const auto tenants = filter(dom.tenants, inv.when[2], attribute::tenant,
+  const auto tenants = filter(p, dom.tenants, inv.when[2], attribute::tenant,
                               [](request_values& r, const std::string& v) { r.tenant = v; });
-  const auto models = filter(dom.models, inv.when[3], attribute::model,
+  const auto models = filter(p, dom.models, inv.when[3], attribute::model,
                              [](request_values& r, const std::string& v) { r.model = v; });
-  const auto paths = filter(dom.paths, inv.when[4], attribute::path,
+  const auto paths = filter(p, dom.paths, inv.when[4], attribute::path,
                             [](request_values& r, const std::string& v) { r.path = v; });
-  const auto methods = filter(dom.methods, inv.when[5], attribute::method,
+  const auto methods = filter(p, dom.methods, inv.when[5], attribute::method,
                               [](request_values& r, const std::string& v) { r.method = v; });
   const auto classes =
-      filter(dom.classes, inv.when[6], attribute::data_class,
-             [](request_values& r, const std::vector<std::string>& v) { r.data_classes = v; });
+      filter(p, dom.classes, inv.when[6], attribute::data_class, [](request_values& r, const class_sets& v) {
+        r.declared_classes = v.declared;
+        r.detected_classes = v.detected;
+      });
   const std::array<std::size_t, attribute_count> sizes = {countries.size(), ips.size(),   tenants.size(),
                                                           models.size(),    paths.size(), methods.size(),
                                                           classes.size()};
@@ -342,7 +410,8 @@ invariant_result check_one(const snapshot& policy, const domain& dom, const comp
     r.model = models[at[3]];
     r.path = paths[at[4]];
     r.method = methods[at[5]];
-    r.data_classes = classes[at[6]];
+    r.declared_classes = classes[at[6]].declared;
+    r.detected_classes = classes[at[6]].detected;
     policy.decide(r.view(class_storage), clusters, d);
     ++result.classes_checked;
     std::string why = violation_of(p, inv, clusters, d);
@@ -382,17 +451,6 @@ std::vector<invariant_result> check_invariants(const snapshot& policy, std::span
 std::vector<diagnostic> lint_clusters(const snapshot& policy, const clusters_result& clusters) {
   const compiled_policy& p = policy.compiled();
   std::vector<diagnostic> out;
-  for (std::size_t i = 0; i < clusters.clusters.size(); ++i) {
-    const auto& c = clusters.clusters[i];
-    const source_pos pos = i < clusters.positions.size() ? clusters.positions[i] : source_pos{};
-    if (p.jurisdiction_of(c.operator_jurisdiction).none()) {
-      out.push_back(
-          {clusters.file, pos, severity::error,
-           fmt::format("cluster '{}': unknown operator_jurisdiction '{}' (a country code, EU, EEA or a "
-                       "country set of the policy)",
-                       c.name, c.operator_jurisdiction)});
-    }
-  }
   for (const auto& rule : p.rules) {
     if (rule.effect != rule_effect::restrict) {
       continue;

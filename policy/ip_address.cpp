@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -17,7 +18,76 @@ u128 host_mask(bool v4, unsigned prefix) {
   return host_bits == 128 ? ~u128{0} : ((u128{1} << host_bits) - 1);
 }
 
+// `len` bits of a 128-bit address starting at bit `start` (bit 0 is the most significant).
+u128 bits_at(u128 value, unsigned start, unsigned len) noexcept {
+  const u128 field = value >> (128 - start - len);
+  return len == 128 ? field : field & ((u128{1} << len) - 1);
+}
+
+// RFC 6052 section 2.2: the IPv4 address follows a prefix of `prefix` bits, skipping bits 64-71
+// (which are zero), and the suffix after it is zero.
+std::optional<std::uint32_t> rfc6052_reading(u128 value, unsigned prefix) noexcept {
+  if (bits_at(value, 64, 8) != 0) {
+    return std::nullopt;
+  }
+  u128 v4 = 0;
+  unsigned taken = 0;
+  unsigned bit = prefix;
+  while (taken < 32) {
+    if (bit == 64) {
+      bit = 72;
+    }
+    const unsigned run = std::min(32 - taken, bit < 64 ? 64 - bit : 128 - bit);
+    v4 = (v4 << run) | bits_at(value, bit, run);
+    taken += run;
+    bit += run;
+  }
+  if (bit < 128 && bits_at(value, bit, 128 - bit) != 0) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint32_t>(v4);
+}
+
 }  // namespace
+
+embedded_ipv4 find_embedded_ipv4(const ip_address& ip) noexcept {
+  embedded_ipv4 out;
+  if (ip.v4) {
+    return out;
+  }
+  const u128 v = ip.value;
+  const auto low32 = static_cast<std::uint32_t>(v);
+  const auto one = [&](ipv4_embedding form, std::uint32_t v4) {
+    out.form = form;
+    out.candidates[0] = v4;
+    out.count = 1;
+    return out;
+  };
+  if ((v >> 32) == 0xffff) {
+    return one(ipv4_embedding::mapped, low32);
+  }
+  if ((v >> 32) == 0) {
+    return one(ipv4_embedding::compatible, low32);
+  }
+  if ((v >> 32) == (u128{0x0064ff9b} << 64)) {
+    return one(ipv4_embedding::nat64, low32);
+  }
+  if ((v >> 112) == 0x2002) {
+    return one(ipv4_embedding::six_to_four, static_cast<std::uint32_t>(bits_at(v, 16, 32)));
+  }
+  if ((v >> 96) == 0x20010000) {
+    return one(ipv4_embedding::teredo, ~low32);
+  }
+  if ((v >> 80) == 0x0064ff9b0001) {
+    out.form = ipv4_embedding::nat64_local;
+    for (const unsigned prefix : {48u, 56u, 64u, 96u}) {
+      if (const auto v4 = rfc6052_reading(v, prefix)) {
+        out.candidates[out.count++] = *v4;
+      }
+    }
+  }
+  return out;
+}
 
 std::optional<ip_address> parse_ip(std::string_view text) {
   char buf[64];

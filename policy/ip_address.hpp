@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,30 @@ struct ip_address {
 
 [[nodiscard]] std::optional<ip_address> parse_ip(std::string_view text);
 [[nodiscard]] std::string format_ip(const ip_address& ip);
+
+// The IPv6 forms that carry an IPv4 address: a client reaching the gateway through one of these
+// translations or tunnels *is* that IPv4 host, and is geolocated as it.
+enum class ipv4_embedding : std::uint8_t {
+  none,
+  mapped,       // ::ffff:0:0/96, the last 32 bits
+  compatible,   // ::/96 (deprecated IPv4-compatible), the last 32 bits
+  nat64,        // 64:ff9b::/96 (RFC 6052 well-known prefix), the last 32 bits
+  nat64_local,  // 64:ff9b:1::/48 (RFC 8215 local use): see embedded_ipv4::count
+  six_to_four,  // 2002::/16 (RFC 3056), bits 16-47
+  teredo,       // 2001::/32 (RFC 4380), the client: the last 32 bits inverted
+};
+
+struct embedded_ipv4 {
+  ipv4_embedding form = ipv4_embedding::none;
+  // The IPv4 address (count == 1). In 64:ff9b:1::/48 the network may use any RFC 6052 prefix
+  // length the /48 allows (/48, /56, /64, /96), and nothing in the address says which: every
+  // length whose layout the address fits (bits 64-71 zero, suffix zero) gives one reading, so
+  // count is 0 to 4 there.
+  std::array<std::uint32_t, 4> candidates{};
+  unsigned count = 0;
+};
+
+[[nodiscard]] embedded_ipv4 find_embedded_ipv4(const ip_address& ip) noexcept;
 
 // A CIDR block; first()/last() are the lowest and highest address in the block.
 struct cidr_block {

@@ -25,13 +25,20 @@
 //   snap->decide(request, routes, d);                     // d.result, d.matched_rules, d.allowed_clusters
 //
 // Semantics: default deny; any matching `forbid` denies; at least one matching `permit` is needed;
-// all matching `restrict` rules intersect their route constraints. When decide() is given clusters,
-// the allowed clusters are those that serve the request's model and satisfy every matched restrict;
-// if none remains the request is denied (fail closed). With no clusters, only the rules decide.
-// docs/policy.md is the language reference.
+// all matching `restrict` rules intersect their route constraints. A data class the client only
+// declares never satisfies a permit unless the class is permit_on_declaration (request_attributes). When
+// decide() is given clusters, the allowed clusters are those that serve the request's model and satisfy every
+// matched restrict; if none remains the request is denied (fail closed). With no clusters, only the rules
+// decide. docs/policy.md is the language reference.
 namespace sovgw::policy {
 
 // One request's attributes. Views: the caller keeps the strings alive for the duration of decide().
+//
+// Data classes (names as the policy's data_classes define them) come from two sources that are
+// trusted differently. A class the client DECLARES (the Sovereign-Data-Class header) is the client's
+// own claim: it makes forbid and restrict rules match (it can only narrow what is allowed), but it
+// satisfies a permit rule's data.class only when the policy marks the class permit_on_declaration.
+// A class the gateway DETECTS in the body satisfies every rule. A class may be in both lists.
 struct request_attributes {
   std::string_view client_country;  // "DE", "private", "unknown"; empty means unknown
   std::optional<ip_address> client_ip;
@@ -39,7 +46,8 @@ struct request_attributes {
   std::string_view model;
   std::string_view path;
   std::string_view method;
-  std::span<const std::string_view> data_classes;  // names as declared in the policy's data_classes
+  std::span<const std::string_view> declared_classes;  // claimed by the client
+  std::span<const std::string_view> detected_classes;  // found by the gateway's detectors
 };
 
 // An owning request (tests, CLI, tools); view() borrows from it.
@@ -50,8 +58,10 @@ struct request_values {
   std::string model;
   std::string path;
   std::string method;
-  std::vector<std::string> data_classes;
+  std::vector<std::string> declared_classes;
+  std::vector<std::string> detected_classes;
 
+  // `class_storage` holds the class views (both lists) for as long as the result is used.
   [[nodiscard]] request_attributes view(std::vector<std::string_view>& class_storage) const;
 };
 

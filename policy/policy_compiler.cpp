@@ -156,6 +156,7 @@ class compiler {
         }
       }
       out_->data_class_detectors.push_back(detectors);
+      out_->data_class_permit_on_declaration.push_back(dc.permit_on_declaration ? 1 : 0);
       out_->data_class_index.emplace(dc.name.text, static_cast<std::uint32_t>(out_->data_class_names.size()));
       out_->data_class_names.push_back(dc.name.text);
       out_->data_class_headers.push_back(dc.header);
@@ -302,10 +303,52 @@ class compiler {
       }
     }
     rule.duties.log = src.obligations.log;
+    if (src.effect == rule_effect::permit) {
+      check_permit_classes(src, rule);
+    }
     if (src.effect == rule_effect::forbid && (rule.duties.redact || rule.duties.log != log_payload::unset)) {
       diags_.warning(src.pos, "obligations on forbid rule '" + src.id.text + "' never apply");
     }
     out_->rules.push_back(std::move(rule));
+  }
+
+  // A permit's data.class condition is met by detected classes, and by declared ones only when the
+  // class is permit_on_declaration: warn about the latter (any client may claim it), and a permit
+  // that can never match (only classes nobody detects and no declaration grants) is an error.
+  void check_permit_classes(const rule_source& src, const compiled_rule& rule) {
+    const auto& cond = rule.when[static_cast<std::size_t>(attribute::data_class)];
+    if (!cond.constrained || cond.exact.empty()) {
+      return;
+    }
+    std::vector<std::string> declarable;
+    bool reachable = false;
+    for (const auto& name : cond.exact) {
+      const std::uint32_t c = out_->data_class_index.at(name);
+      if (out_->data_class_permit_on_declaration[c]) {
+        declarable.push_back(name);
+      }
+      reachable =
+          reachable || out_->data_class_permit_on_declaration[c] || out_->data_class_detectors[c] != 0;
+    }
+    if (!reachable) {
+      diags_.error(src.pos, "permit rule '" + src.id.text + "' can never match: no detector finds " +
+                                quoted_names(cond.exact) +
+                                " and a client's declaration satisfies a permit only for a class marked "
+                                "permit_on_declaration");
+    } else if (!declarable.empty()) {
+      diags_.warning(src.pos,
+                     "permit rule '" + src.id.text + "' is granted by a client's own declaration of " +
+                         quoted_names(declarable) +
+                         " (permit_on_declaration): any client may declare it, whatever its body holds");
+    }
+  }
+
+  static std::string quoted_names(const std::vector<std::string>& names) {
+    std::string out;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + ("'" + names[i] + "'");
+    }
+    return out;
   }
 
   static bool string_values_subsumed(const resolved_condition& outer, const resolved_condition& inner) {
@@ -529,6 +572,11 @@ class index_builder {
     }
   }
 
+  dense_bits dense(std::uint32_t set_id) const {
+    const std::uint64_t* bits = p_.pool.get(set_id);
+    return dense_bits(bits, bits + words_);
+  }
+
   std::uint32_t intern(const dense_bits& bits) {
     std::string key(reinterpret_cast<const char*>(bits.data()), bits.size() * 8);
     const auto [it, fresh] = dedup_.try_emplace(std::move(key), static_cast<std::uint32_t>(p_.pool.count()));
@@ -670,8 +718,15 @@ class index_builder {
         set(per_class[p_.data_class_index.at(v)], r);
       }
     }
-    for (const auto& bits : per_class) {
-      p_.data_class_sets.push_back(intern(bits));
+    const dense_bits& permits = dense(p_.permit_mask);
+    for (std::size_t c = 0; c < per_class.size(); ++c) {
+      p_.data_class_sets.push_back(intern(per_class[c]));
+      if (!p_.data_class_permit_on_declaration[c]) {
+        for (std::size_t w = 0; w < words_; ++w) {
+          per_class[c][w] &= ~permits[w];
+        }
+      }
+      p_.data_class_declared_sets.push_back(intern(per_class[c]));
     }
   }
 

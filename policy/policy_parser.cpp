@@ -307,7 +307,8 @@ policy_source parse_policy_source(std::string_view text, diagnostics& diags) {
                                  data_class_source dc{{name, npos}, name, {}};
                                  if (!body.IsNull() && yaml::expect_map(body, npos, diags, "a data class")) {
                                    yaml::for_each_entry(
-                                       body, diags, "a data class", {"header", "detectors", "description"},
+                                       body, diags, "a data class",
+                                       {"header", "detectors", "permit_on_declaration", "description"},
                                        [&](const std::string& k, source_pos p, const YAML::Node& v) {
                                          if (k == "header") {
                                            if (auto h = yaml::scalar(v, p, diags, "header")) {
@@ -315,6 +316,15 @@ policy_source parse_policy_source(std::string_view text, diagnostics& diags) {
                                            }
                                          } else if (k == "detectors") {
                                            dc.detectors = yaml::value_list(v, p, diags, "detectors");
+                                         } else if (k == "permit_on_declaration") {
+                                           const auto b = yaml::scalar(v, p, diags, k);
+                                           if (b && *b != "true" && *b != "false") {
+                                             diags.error(yaml::pos_of(v),
+                                                         "permit_on_declaration must be true "
+                                                         "or false, not '" +
+                                                             *b + "'");
+                                           }
+                                           dc.permit_on_declaration = b == "true";
                                          } else {
                                            (void)yaml::scalar(v, p, diags, k);
                                          }

@@ -82,6 +82,7 @@ struct data_class_source {
   sourced name;
   std::string header;  // value of the data-class request header that declares it
   std::vector<sourced> detectors;
+  bool permit_on_declaration = false;  // a client's declaration may satisfy permit rules
 };
 
 struct invariant_source {

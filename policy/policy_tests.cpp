@@ -19,11 +19,12 @@ void parse_request(const YAML::Node& node, source_pos owner, diagnostics& diags,
   }
   yaml::for_each_entry(
       node, diags, "request",
-      {"client.country", "client.ip", "tenant", "model", "path", "method", "data.class"},
+      {"client.country", "client.ip", "tenant", "model", "path", "method", "data.class.detected",
+       "data.class.declared", "data.class"},
       [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
-        if (key == "data.class") {
-          for (auto& v : yaml::value_list(value, kpos, diags, "data.class")) {
-            out.data_classes.push_back(std::move(v.text));
+        if (auto* classes = data_class_list(key, out)) {
+          for (auto& v : yaml::value_list(value, kpos, diags, key)) {
+            classes->push_back(std::move(v.text));
           }
           return;
         }
@@ -110,6 +111,26 @@ void parse_expect(const YAML::Node& node, source_pos owner, diagnostics& diags, 
   }
 }
 
+// A request a test cannot describe: a class the policy does not define, or one detected that no
+// detector finds (the gateway could only ever see it declared).
+std::vector<std::string> impossible_classes(const snapshot& policy, const request_values& r) {
+  std::vector<std::string> out;
+  for (const auto* list : {&r.detected_classes, &r.declared_classes}) {
+    for (const auto& c : *list) {
+      const auto names = policy.data_class_names();
+      if (std::find(names.begin(), names.end(), c) == names.end()) {
+        out.push_back(fmt::format("data class '{}' is not defined by the policy", c));
+      } else if (list == &r.detected_classes && policy.data_class_detectors(c) == 0) {
+        out.push_back(
+            fmt::format("data class '{}' has no detectors, so it is never detected: a client can "
+                        "only declare it (data.class.declared)",
+                        c));
+      }
+    }
+  }
+  return out;
+}
+
 std::string set_text(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   return fmt::format("[{}]", fmt::join(v, ", "));
@@ -137,35 +158,35 @@ policy_tests parse_policy_tests(std::string_view text, const std::string& file_n
     diags.error(source_pos{1, 1}, "a policy test file must be a mapping with a 'tests' list");
   } else if (root.IsDefined()) {
     bool has_tests = false;
-    yaml::for_each_entry(
-        root, diags, "the test file", {"clusters", "tests"},
-        [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
-          if (key == "clusters") {
-            out.has_clusters = true;
-            if (value.IsScalar()) {
-              out.clusters = load_clusters_file(base_dir / value.Scalar());
-              out.diagnostics.insert(out.diagnostics.end(), out.clusters.diagnostics.begin(),
-                                     out.clusters.diagnostics.end());
-            } else {
-              out.clusters.file = file_name;
-              out.clusters.clusters = parse_clusters_node(value, kpos, diags, &out.clusters.positions);
-            }
-            return;
-          }
-          has_tests = true;
-          if (!yaml::expect_list(value, kpos, diags, "tests")) {
-            return;
-          }
-          for (const auto& item : value) {
-            const source_pos pos = yaml::pos_of(item);
-            if (!yaml::expect_map(item, pos, diags, "a test")) {
-              continue;
-            }
-            policy_test_case tc;
-            tc.pos = pos;
-            bool has_request = false;
-            bool has_expect = false;
-            yaml::for_each_entry(item, diags, "a test", {"name", "request", "expect"},
+    yaml::for_each_entry(root, diags, "the test file", {"clusters", "tests"},
+                         [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
+                           if (key == "clusters") {
+                             out.has_clusters = true;
+                             if (value.IsScalar()) {
+                               out.clusters = load_clusters_file(base_dir / value.Scalar());
+                               out.diagnostics.insert(out.diagnostics.end(), out.clusters.diagnostics.begin(),
+                                                      out.clusters.diagnostics.end());
+                             } else {
+                               out.clusters.file = file_name;
+                               read_clusters_node(value, kpos, diags, out.clusters);
+                             }
+                             return;
+                           }
+                           has_tests = true;
+                           if (!yaml::expect_list(value, kpos, diags, "tests")) {
+                             return;
+                           }
+                           for (const auto& item : value) {
+                             const source_pos pos = yaml::pos_of(item);
+                             if (!yaml::expect_map(item, pos, diags, "a test")) {
+                               continue;
+                             }
+                             policy_test_case tc;
+                             tc.pos = pos;
+                             bool has_request = false;
+                             bool has_expect = false;
+                             yaml::for_each_entry(
+                                 item, diags, "a test", {"name", "request", "expect"},
                                  [&](const std::string& k, source_pos p, const YAML::Node& v) {
                                    if (k == "name") {
                                      if (auto n = yaml::scalar(v, p, diags, "name")) {
@@ -179,18 +200,18 @@ policy_tests parse_policy_tests(std::string_view text, const std::string& file_n
                                      parse_expect(v, p, diags, tc);
                                    }
                                  });
-            if (tc.name.empty()) {
-              tc.name = "test at line " + std::to_string(pos.line);
-            }
-            if (!has_request) {
-              diags.error(pos, "test '" + tc.name + "' has no 'request'");
-            }
-            if (!has_expect) {
-              diags.error(pos, "test '" + tc.name + "' has no 'expect'");
-            }
-            out.cases.push_back(std::move(tc));
-          }
-        });
+                             if (tc.name.empty()) {
+                               tc.name = "test at line " + std::to_string(pos.line);
+                             }
+                             if (!has_request) {
+                               diags.error(pos, "test '" + tc.name + "' has no 'request'");
+                             }
+                             if (!has_expect) {
+                               diags.error(pos, "test '" + tc.name + "' has no 'expect'");
+                             }
+                             out.cases.push_back(std::move(tc));
+                           }
+                         });
     if (!has_tests) {
       diags.error(source_pos{1, 1}, "the test file has no 'tests' list");
     }
@@ -223,7 +244,7 @@ std::vector<test_outcome> run_policy_tests(const snapshot& policy, const policy_
       geolocate(request, *geo);
     }
     const decision d = policy.decide(request.view(class_storage), clusters);
-    std::vector<std::string> failures;
+    std::vector<std::string> failures = impossible_classes(policy, request);
     const auto effect_name = [](effect e) { return e == effect::permit ? "permit" : "deny"; };
     if (tc.expect_effect && *tc.expect_effect != d.result) {
       failures.push_back(

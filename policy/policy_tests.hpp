@@ -15,10 +15,14 @@
 //   clusters: clusters.yaml          # optional: a config file (relative to this file) or an inline list
 //   tests:
 //     - name: German client, personal data, EU cluster
-//       request: {client.ip: 85.214.132.117, tenant: acme, model: mistral-large, data.class: [personal]}
+//       request: {client.ip: 85.214.132.117, tenant: acme, model: mistral-large,
+//                 data.class.detected: [personal], data.class.declared: [public]}
 //       expect: {effect: permit, rules: [permit-eea, personal-eu-only], clusters: [fr-par-1]}
 //
-// A request with client.ip and no client.country is geolocated. `expect` may list effect (permit |
+// A request with client.ip and no client.country is geolocated. data.class.detected (or
+// data.class) are the classes the gateway's detectors found, data.class.declared those the client
+// declared; a test naming a class the policy does not define, or detecting one without detectors,
+// fails. `expect` may list effect (permit |
 // deny), cause (forbidden | no_permit | no_cluster), rules and clusters (exact sets, any order).
 namespace sovgw::policy {
 

@@ -16,6 +16,16 @@ std::optional<std::string> string_field(const boost::json::value& v, std::string
 
 }  // namespace
 
+std::vector<std::string>* data_class_list(std::string_view key, request_values& request) {
+  if (key == "data.class.detected" || key == "data.class") {
+    return &request.detected_classes;
+  }
+  if (key == "data.class.declared") {
+    return &request.declared_classes;
+  }
+  return nullptr;
+}
+
 std::optional<request_values> parse_request_json(std::string_view json, std::string& error) {
   boost::system::error_code ec;
   const boost::json::value root = boost::json::parse(json, ec);
@@ -30,13 +40,13 @@ std::optional<request_values> parse_request_json(std::string_view json, std::str
   request_values out;
   for (const auto& [key_sv, value] : root.as_object()) {
     const std::string key(key_sv);
-    if (key == "data.class") {
+    if (auto* classes = data_class_list(key, out)) {
       const auto push = [&](const boost::json::value& v) {
         if (!v.is_string() || v.get_string().empty()) {
-          error = "\"data.class\" must be a string or a list of non-empty strings";
+          error = "\"" + key + "\" must be a string or a list of non-empty strings";
           return false;
         }
-        out.data_classes.emplace_back(v.get_string());
+        classes->emplace_back(v.get_string());
         return true;
       };
       if (value.is_array()) {
@@ -78,7 +88,8 @@ std::optional<request_values> parse_request_json(std::string_view json, std::str
       out.method = *text;
     } else {
       error = "unknown request attribute \"" + key +
-              "\" (expected client.country, client.ip, tenant, model, path, method, data.class)";
+              "\" (expected client.country, client.ip, tenant, model, path, method, data.class.detected, "
+              "data.class.declared, data.class)";
       return std::nullopt;
     }
   }
@@ -102,26 +113,34 @@ std::string request_to_json(const request_values& r) {
   put("model", r.model);
   put("path", r.path);
   put("method", r.method);
-  if (!r.data_classes.empty()) {
-    boost::json::array a;
-    for (const auto& c : r.data_classes) {
-      a.emplace_back(c);
+  const auto put_list = [&](const char* key, const std::vector<std::string>& classes) {
+    if (!classes.empty()) {
+      boost::json::array a;
+      for (const auto& c : classes) {
+        a.emplace_back(c);
+      }
+      o[key] = std::move(a);
     }
-    o["data.class"] = std::move(a);
-  }
+  };
+  put_list("data.class.detected", r.detected_classes);
+  put_list("data.class.declared", r.declared_classes);
   return boost::json::serialize(o);
 }
 
 std::string request_to_text(const request_values& r) {
   const auto or_dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
-  std::string classes;
-  for (const auto& c : r.data_classes) {
-    classes += (classes.empty() ? "" : ",") + c;
-  }
+  const auto list = [](const std::vector<std::string>& classes) {
+    std::string out;
+    for (const auto& c : classes) {
+      out += (out.empty() ? "" : ",") + c;
+    }
+    return "[" + out + "]";
+  };
   return "client.country=" + or_dash(r.client_country) +
          " client.ip=" + (r.client_ip ? format_ip(*r.client_ip) : std::string("-")) +
          " tenant=" + or_dash(r.tenant) + " model=" + or_dash(r.model) + " path=" + or_dash(r.path) +
-         " method=" + or_dash(r.method) + " data.class=[" + classes + "]";
+         " method=" + or_dash(r.method) + " data.class.detected=" + list(r.detected_classes) +
+         " data.class.declared=" + list(r.declared_classes);
 }
 
 void geolocate(request_values& request, const geo_db& geo) {

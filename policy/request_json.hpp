@@ -3,15 +3,23 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/geo_db.hpp"
 #include "policy/policy.hpp"
 
 // Requests as JSON, the form `sovgw policy explain --request` and `policy diff --requests` take:
 //   {"client.country":"DE", "client.ip":"192.0.2.7", "tenant":"acme", "model":"mistral-large",
-//    "path":"/v1/chat/completions", "method":"POST", "data.class":["personal"]}
-// Every key is optional; unknown keys and wrong types are errors. Pure functions.
+//    "path":"/v1/chat/completions", "method":"POST",
+//    "data.class.detected":["personal"], "data.class.declared":["public"]}
+// Every key is optional; unknown keys and wrong types are errors. `data.class` is read as
+// `data.class.detected` (what the gateway found; request_to_json writes the two explicit keys).
+// Pure functions.
 namespace sovgw::policy {
+
+// The list a request key names: data.class.detected (or data.class), data.class.declared; null for
+// any other key. Shared with the policy test files.
+[[nodiscard]] std::vector<std::string>* data_class_list(std::string_view key, request_values& request);
 
 [[nodiscard]] std::optional<request_values> parse_request_json(std::string_view json, std::string& error);
 [[nodiscard]] std::string request_to_json(const request_values& request);

@@ -60,7 +60,7 @@ workload generate(std::size_t rules, std::uint64_t seed) {
       "version: 1\ncountry_sets:\n  ADEQUACY: [CH, GB, JP, KR, CA]\n  SANCTIONED: [RU, BY, IR, KP]\n"
       "data_classes:\n";
   for (const auto& c : classes) {
-    y += fmt::format("  {}: {{}}\n", c);
+    y += fmt::format("  {}: {{detectors: [email]}}\n", c);
   }
   y += "rules:\n";
   // A fixed set of global rules (residency, sanctions, admin paths) plus per-tenant rules that scale
@@ -141,7 +141,7 @@ workload generate(std::size_t rules, std::uint64_t seed) {
     r.path = paths[skewed(rng, paths.size())];
     r.method = methods[skewed(rng, 2)];
     if (u(rng) < 0.6) {
-      r.data_classes.push_back(classes[skewed(rng, classes.size())]);
+      r.detected_classes.push_back(classes[skewed(rng, classes.size())]);
     }
     w.requests.push_back(std::move(r));
   }
@@ -163,7 +163,8 @@ std::size_t linear_matches(const compiled_policy& p, const request_values& r) {
   for (const auto& rule : p.rules) {
     bool all = true;
     for (std::size_t a = 0; a < attribute_count && all; ++a) {
-      all = condition_admits(rule.when[a], static_cast<attribute>(a), r);
+      all = condition_admits(p, rule.when[a], static_cast<attribute>(a), r,
+                             rule.effect == rule_effect::permit ? class_view::granting : class_view::all);
     }
     n += all;
   }

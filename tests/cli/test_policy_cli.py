@@ -2,7 +2,6 @@
 
 import json
 import os
-import struct
 import subprocess
 import tempfile
 import unittest
@@ -15,6 +14,9 @@ EXAMPLES = SOURCE / "examples" / "policies"
 POLICY = str(EXAMPLES / "eu_policy.yaml")
 TESTS = str(EXAMPLES / "eu_policy.tests.yaml")
 CLUSTERS = str(EXAMPLES / "clusters.yaml")
+GATEWAY_HEAD = ("listen: {address: 127.0.0.1, port: 8443}\n"
+                "tls: {certificate: gateway.pem, private_key: gateway.key}\n"
+                "policy: eu_policy.yaml\n")
 
 
 def run(*args, cwd=None):
@@ -22,74 +24,13 @@ def run(*args, cwd=None):
 
 
 def write_mmdb(path, entries, ip_version=6):
-    """Writes a minimal MaxMind DB (24-bit records) mapping CIDRs to {"country":{"iso_code":CC}}."""
-    import ipaddress
-
-    bits = 32 if ip_version == 4 else 128
-    root = {}
-    data = b""
-    offsets = {}
-
-    def string(s):
-        b = s.encode()
-        return bytes([0x40 | len(b)]) + b
-
-    for cidr, cc in entries:
-        net = ipaddress.ip_network(cidr)
-        value = int(net.network_address)
-        prefix = net.prefixlen
-        if net.version == 4 and ip_version == 6:
-            prefix += 96
-        if cc not in offsets:
-            offsets[cc] = len(data)
-            data += b"\xe1" + string("country") + b"\xe1" + string("iso_code") + string(cc)
-        node = root
-        for depth in range(prefix):
-            bit = (value >> (bits - 1 - depth)) & 1
-            if depth == prefix - 1:
-                node[bit] = ("data", offsets[cc])
-            else:
-                node = node.setdefault(bit, {})
-    order = []
-
-    def number(node):
-        order.append(node)
-        for bit in (0, 1):
-            child = node.get(bit)
-            if isinstance(child, dict):
-                number(child)
-
-    number(root)
-    ids = {id(n): i for i, n in enumerate(order)}
-    count = len(order)
-    tree = b""
-    for node in order:
-        for bit in (0, 1):
-            child = node.get(bit)
-            if child is None:
-                record = count
-            elif isinstance(child, dict):
-                record = ids[id(child)]
-            else:
-                record = count + 16 + child[1]
-            tree += record.to_bytes(3, "big")
-
-    def uint(type_, value, size):
-        if type_ <= 7:
-            return bytes([(type_ << 5) | size]) + value.to_bytes(size, "big")
-        return bytes([size, type_ - 7]) + value.to_bytes(size, "big")
-
-    meta = b"\xe9"
-    meta += string("node_count") + uint(6, count, 4)
-    meta += string("record_size") + uint(5, 24, 2)
-    meta += string("ip_version") + uint(5, ip_version, 2)
-    meta += string("database_type") + string("test-country")
-    meta += string("languages") + b"\x00\x04"
-    meta += string("binary_format_major_version") + uint(5, 2, 2)
-    meta += string("binary_format_minor_version") + uint(5, 0, 2)
-    meta += string("build_epoch") + uint(9, 1700000000, 8)
-    meta += string("description") + b"\xe0"
-    Path(path).write_bytes(tree + b"\x00" * 16 + data + b"\xab\xcd\xefMaxMind.com" + meta)
+    """A MaxMind DB mapping CIDRs to {"country":{"iso_code":CC}}, by the unit tests' writer
+    (tests/unit/policy/mmdb_writer.cpp, as the `write_mmdb` command)."""
+    tool = BUILD / "tests" / "unit" / "policy" / "write_mmdb"
+    r = subprocess.run([str(tool), str(path), str(ip_version), *[f"{cidr}={cc}" for cidr, cc in entries]],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"write_mmdb failed: {r.stderr}")
 
 
 class GeoLookup(unittest.TestCase):
@@ -101,6 +42,23 @@ class GeoLookup(unittest.TestCase):
             ["8.8.8.8 US", "85.214.132.117 DE", "10.1.2.3 private", "::1 private", "2001:db8::1 private",
              "fe80::1 private"],
         )
+
+    def test_translated_addresses_are_not_private(self):
+        """6to4, NAT64, Teredo and mapped addresses are located by the IPv4 address they carry."""
+        r = run("geo", "lookup", "2002:5ff:ff05::1", "64:ff9b::5.255.255.5", "2001:0:4136:e378:8000:63bf:fa00:fa",
+                "::ffff:5.255.255.5", "64:ff9b:1:abcd:12:3456:5.255.255.5", "64:ff9b:1:5ff:ff:500::",
+                "2002:c0a8:101::1", "fd00::1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines(), [
+            "2002:5ff:ff05::1 RU", "64:ff9b::5.255.255.5 RU", "2001:0:4136:e378:8000:63bf:fa00:fa RU",
+            "::ffff:5.255.255.5 RU", "64:ff9b:1:abcd:12:3456:5.255.255.5 RU", "64:ff9b:1:5ff:ff:500:: unknown",
+            "2002:c0a8:101::1 private", "fd00::1 private"])
+        # So the example policy forbids them as sanctioned origins instead of permitting them as private.
+        r = run("policy", "explain", POLICY, "--request",
+                '{"client.ip":"2002:5ff:ff05::1","tenant":"t","model":"mistral-large","method":"POST"}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("client.country=RU", r.stdout)
+        self.assertIn("cause: forbidden", r.stdout)
 
     def test_mmdb(self):
         with tempfile.TemporaryDirectory() as d:
@@ -138,7 +96,8 @@ class PolicyCheck(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertEqual(r.stderr, "")
             proved = [l for l in r.stdout.splitlines() if l.startswith("proved")]
-            self.assertEqual(len(proved), 4, r.stdout)
+            self.assertEqual(len(proved), 5, r.stdout)
+            self.assertIn("no-personal-data-from-adequacy-countries", r.stdout)
             self.assertIn("personal-data-stays-in-eu", r.stdout)
             self.assertTrue(r.stdout.rstrip().endswith(": OK"), r.stdout)
 
@@ -155,13 +114,32 @@ class PolicyCheck(unittest.TestCase):
             self.assertIn(f"VIOLATED  personal-data-stays-in-eu ({p}:", r.stdout)
             line = next(l for l in r.stdout.splitlines() if "counterexample:" in l)
             request = json.loads(line.split("counterexample: ", 1)[1])
-            self.assertTrue({"personal", "health"} & set(request["data.class"]))
+            classes = request.get("data.class.detected", []) + request.get("data.class.declared", [])
+            self.assertTrue({"personal", "health"} & set(classes), request)
             self.assertIn("de-fra-hyperscaler", r.stdout)
             self.assertIn("operator_jurisdiction US", r.stdout)
             # The counterexample is concrete: explain shows it really goes to the US-operated cluster.
             e = run("policy", "explain", str(p), "--request", json.dumps(request), "--clusters", CLUSTERS, "--json")
             self.assertEqual(e.returncode, 0, e.stderr)
             self.assertIn("de-fra-hyperscaler", json.loads(e.stdout)["allowed_clusters"])
+
+    def test_permit_granted_by_a_declaration(self):
+        """A permit a client's own declaration can satisfy is a warning at the rule; one nothing can satisfy an error."""
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "p.yaml"
+            p.write_text("data_classes:\n  public: {permit_on_declaration: true}\n  personal: {detectors: [email]}\n"
+                         "rules:\n  - id: permit-public\n    effect: permit\n"
+                         "    when: {client.country: [GB], data.class: [public]}\n")
+            r = run("policy", "check", "p.yaml", cwd=d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.stderr, "p.yaml:5:5: warning: permit rule 'permit-public' is granted by a client's own "
+                             "declaration of 'public' (permit_on_declaration): any client may declare it, whatever "
+                             "its body holds\n")
+            p.write_text(p.read_text().replace("{permit_on_declaration: true}", "{}"))
+            r = run("policy", "check", "p.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertTrue(r.stderr.startswith("p.yaml:5:5: error: permit rule 'permit-public' can never match"),
+                            r.stderr)
 
     def test_every_error_with_position(self):
         bad = SOURCE / "tests" / "unit" / "policy" / "data" / "bad_policy.yaml"
@@ -193,19 +171,63 @@ class PolicyCheck(unittest.TestCase):
             c.write_text(Path(CLUSTERS).read_text().replace("name: acme-dedicated", "name: acme-shared"))
             r = run("policy", "check", POLICY, "--clusters", str(c))
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-            self.assertIn(f"{POLICY}:88:5: error: route of rule 'acme-pinned' names cluster 'acme-dedicated', "
+            self.assertIn(f"{POLICY}:102:5: error: route of rule 'acme-pinned' names cluster 'acme-dedicated', "
                           "which the config does not define", r.stderr)
-            c.write_text("clusters:\n  - name: x\n    country: ZZ\n    operator_jurisdiction: EU\n    models: ['*']\n")
+            c.write_text("clusters:\n  - name: x\n    endpoints: [h:1]\n    country: ZZ\n    operator_jurisdiction: EU\n")
             r = run("policy", "check", POLICY, "--clusters", "c.yaml", cwd=d)
             self.assertEqual(r.returncode, 2)
-            self.assertEqual(r.stderr, "c.yaml:3:14: error: unknown country code 'ZZ' (not an ISO 3166-1 alpha-2 code)\n")
+            self.assertEqual(r.stderr, "c.yaml:4:14: error: country must be an ISO 3166-1 alpha-2 code like FR, not 'ZZ'\n")
+
+    def test_gateway_config_as_clusters(self):
+        """--clusters takes a whole gateway config: its other keys belong to the gateway."""
+        with tempfile.TemporaryDirectory() as d:
+            gw = Path(d) / "gateway.yaml"
+            gw.write_text(GATEWAY_HEAD + Path(CLUSTERS).read_text())
+            r = run("policy", "check", POLICY, "--clusters", str(gw))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("on 6 clusters", r.stdout)
+            r = run("policy", "test", POLICY, TESTS, "--clusters", str(gw))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            # The demo's own config (`sovgw config default`) parses; what remains are findings about
+            # the policy against its single cluster.
+            default = run("config", "default")
+            if default.returncode != 0:
+                self.skipTest("sovgw built without the gateway")
+            gw.write_text(default.stdout)
+            r = run("policy", "check", POLICY, "--clusters", str(gw))
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("names cluster 'acme-dedicated', which the config does not define", r.stderr)
+            self.assertNotIn(str(gw), r.stderr)  # no error in the config itself
+
+    def test_same_errors_as_config_check(self):
+        """One clusters schema: `config check` and `policy check --clusters` give the same errors."""
+        if run("config", "default").returncode != 0:
+            self.skipTest("sovgw built without the gateway")
+        bad = (Path(CLUSTERS).read_text()
+               .replace("country: CH", "country: XX")
+               .replace('"inference.fra1.example.eu:443"', '"inference.fra1.example.eu:70000"')
+               .replace("    region: us-east\n", "    region: us-east\n    colour: blue\n")
+               .replace("name: acme-dedicated", "name: fr-par-1")
+               .replace("down_retry_interval: 10s", "down_retry_interval: soon"))
+        self.assertEqual(bad.count("\n"), Path(CLUSTERS).read_text().count("\n") + 1)
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "gw.yaml").write_text(GATEWAY_HEAD + bad)
+            g = run("config", "check", "gw.yaml", cwd=d)
+            p = run("policy", "check", POLICY, "--clusters", "gw.yaml", cwd=d)
+            self.assertEqual(g.returncode, 1, g.stdout + g.stderr)
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            gateway = sorted(g.stderr.splitlines())
+            tools = sorted(l.replace(": error: ", ": ", 1) for l in p.stderr.splitlines())
+            self.assertEqual(gateway, tools)
+            self.assertEqual(len(gateway), 5, gateway)
+            self.assertIn("gw.yaml:37:14: country must be an ISO 3166-1 alpha-2 code like FR, not 'XX'", gateway)
 
 
 class PolicyTest(unittest.TestCase):
     def test_example_tests_pass(self):
         r = run("policy", "test", POLICY, TESTS)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertRegex(r.stdout, r"\n14 passed, 0 failed\n$")
+        self.assertRegex(r.stdout, r"\n16 passed, 0 failed\n$")
 
     def test_failure_prints_trace(self):
         with tempfile.TemporaryDirectory() as d:
@@ -229,7 +251,7 @@ class PolicyTest(unittest.TestCase):
             self.assertEqual(r.returncode, 2)
             self.assertEqual(r.stderr.splitlines(), [
                 "t.yaml:3:26: error: unknown key 'colour' in request (expected one of: client.country, client.ip, "
-                "tenant, model, path, method, data.class)",
+                "tenant, model, path, method, data.class.detected, data.class.declared, data.class)",
                 "t.yaml:4:22: error: unknown effect 'maybe' (expected permit or deny)",
             ])
         self.assertEqual(run("policy", "test", POLICY).returncode, 2)
@@ -243,7 +265,7 @@ class PolicyExplain(unittest.TestCase):
         self.assertIn("client.country=US client.ip=8.8.8.8", r.stdout)
         self.assertIn("decision DENY", r.stdout)
         self.assertIn("cause: no_permit", r.stdout)
-        self.assertIn("nearest permit: permit-eea-clients (line 37) failed on client.country US not in [EEA, private]",
+        self.assertIn("nearest permit: permit-eea-clients (line 42) failed on client.country US not in [EEA, private]",
                       r.stdout)
 
     def test_json_trace(self):
@@ -258,7 +280,22 @@ class PolicyExplain(unittest.TestCase):
                          ["permit-eea-clients", "residency-eea-or-adequacy", "personal-data-eu-only", "acme-pinned"])
         self.assertEqual(out["obligations"], {"redact": ["iban", "national_id"], "log_payload": "digest"})
         self.assertEqual(len(out["version"]), 64)
-        self.assertEqual(len(out["rules"]), 9)
+        self.assertEqual(len(out["rules"]), 10)
+
+    def test_declared_classes(self):
+        """The attack of issue 13: a UK client declares `public` over personal data the detectors miss."""
+        uk = {"client.ip": "81.2.69.160", "tenant": "t", "model": "llama-3.1-70b", "method": "POST"}
+        r = run("policy", "explain", POLICY, "--json", "--clusters", CLUSTERS, "--request",
+                json.dumps({**uk, "data.class.declared": ["public"], "data.class.detected": ["personal"]}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["effect"], out["cause"]), ("deny", "forbidden"))
+        self.assertEqual(out["request"]["data.class.declared"], ["public"])
+        # A client declaring personal data is held to it.
+        r = run("policy", "explain", POLICY, "--clusters", CLUSTERS, "--request",
+                json.dumps({**uk, "data.class.declared": ["personal"]}))
+        self.assertIn("data.class.detected=[] data.class.declared=[personal]", r.stdout)
+        self.assertIn("cause: forbidden", r.stdout)
 
     def test_bad_requests(self):
         cases = {

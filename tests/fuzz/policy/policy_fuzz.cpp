@@ -30,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     r.model = "mistral-large";
     r.path = "/v1/chat/completions";
     r.method = "POST";
-    r.data_classes = {"personal"};
+    r.detected_classes = {"personal"};
+    r.declared_classes = {"public"};
     std::vector<std::string_view> storage;
     const decision d = policy.decide(r.view(storage), clusters.clusters);
     (void)explain_text(policy, r, clusters.clusters, d);

@@ -1,8 +1,10 @@
+#include "gateway/config.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "gateway/config.hpp"
+#include "policy/clusters_config.hpp"
 
 using namespace sovgw::gateway;
 
@@ -37,8 +39,8 @@ TEST_CASE("the embedded default config is valid") {
 }
 
 TEST_CASE("defaults and values") {
-  auto cfg = parse_config(base + "timeouts: {drain: 2s, stream_idle: 1500ms}\nlimits: {max_body_bytes: 1MiB}\n",
-                          "gw.yaml");
+  auto cfg = parse_config(
+      base + "timeouts: {drain: 2s, stream_idle: 1500ms}\nlimits: {max_body_bytes: 1MiB}\n", "gw.yaml");
   CHECK(cfg->timeouts.drain.count() == 2000);
   CHECK(cfg->timeouts.stream_idle.count() == 1500);
   CHECK(cfg->http.max_body_bytes == 1024 * 1024);
@@ -76,12 +78,41 @@ clusters:
 TEST_CASE("bad values") {
   CHECK(errors_of(base + "timeouts: {drain: 10}\n").find("timeouts.drain must be a positive duration") !=
         std::string::npos);
-  CHECK(errors_of(base + "limits: {max_body_bytes: 5TB}\n").find("limits.max_body_bytes must be a positive size") !=
-        std::string::npos);
-  CHECK(errors_of(base + "listen: {port: 70000}\n").find("duplicate key 'listen'") != std::string::npos);
+  CHECK(errors_of(base + "limits: {max_body_bytes: 5TB}\n")
+            .find("limits.max_body_bytes must be a positive size") != std::string::npos);
+  std::string port = base;
+  port.replace(port.find("port: 8443"), 10, "port: 70000");
+  CHECK(errors_of(port) == "gw.yaml:1:36: listen.port must be between 0 and 65535, not 70000");
+  port.replace(port.find("port: 70000"), 11, "port: 65535");
+  CHECK(errors_of(port).empty());
+  std::string endpoint_port = base;
+  endpoint_port.replace(endpoint_port.find(":9443"), 5, ":70000");
+  CHECK(errors_of(endpoint_port) == "gw.yaml:5:17: endpoint port must be 1..65535 in '127.0.0.1:70000'");
   std::string bad_country = base;
   bad_country.replace(bad_country.find("country: FR"), 11, "country: fr");
   CHECK(errors_of(bad_country).find("country must be an ISO 3166-1 alpha-2 code") != std::string::npos);
   CHECK(errors_of("listen: [").find("gw.yaml:1:") == 0);
   CHECK(errors_of("").find("the configuration is empty") != std::string::npos);
+}
+
+TEST_CASE("clusters: the gateway and the policy tools give the same errors for the same file") {
+  std::string bad = base + R"(  - name: paris
+    endpoints: ["10.0.0.1:443"]
+    country: XX
+    operator_jurisdiction: EU
+    models: []
+    colour: blue
+)";
+  const std::string gateway = errors_of(bad);
+  const auto tools = sovgw::policy::parse_clusters_text(bad, "gw.yaml");
+  std::string expected;
+  for (const auto& d : tools.diagnostics) {
+    expected += (expected.empty() ? "" : "\n") + std::string("gw.yaml:") + std::to_string(d.pos.line) + ":" +
+                std::to_string(d.pos.column) + ": " + d.message;
+  }
+  CHECK(tools.diagnostics.size() == 4);
+  CHECK(gateway == expected);
+  CHECK(gateway.find("gw.yaml:11:14: country must be an ISO 3166-1 alpha-2 code like FR, not 'XX'") !=
+        std::string::npos);
+  CHECK(gateway.find("gw.yaml:9:5: duplicate cluster name 'paris'") != std::string::npos);
 }

@@ -92,6 +92,20 @@ std::vector<std::string> ids(const snapshot& s, const decision& d) {
   return out;
 }
 
+class_view view_of(const compiled_rule& rule) {
+  return rule.effect == rule_effect::permit ? class_view::granting : class_view::all;
+}
+
+// Every condition of `rule` admits the request: the per-rule semantics decide() must agree with.
+bool rule_admits(const compiled_policy& cp, const compiled_rule& rule, const request_values& rv) {
+  for (std::size_t a = 0; a < attribute_count; ++a) {
+    if (!condition_admits(cp, rule.when[a], static_cast<attribute>(a), rv, view_of(rule))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::vector<std::string> names(const std::vector<cluster_info>& cs, const decision& d) {
   std::vector<std::string> out;
   for (const auto c : d.allowed_clusters) {
@@ -157,7 +171,7 @@ TEST_CASE("restricts intersect; clusters must serve the model; obligations merge
   CHECK(names(cs, d) == std::vector<std::string>{"paris", "berlin", "frankfurt-us", "virginia"});
   CHECK(d.duties.log == log_payload::unset);
 
-  r.data_classes = classes;
+  r.detected_classes = classes;
   d = p->decide(r, cs);
   CHECK(names(cs, d) == std::vector<std::string>{"paris", "berlin"});
   CHECK(d.duties.redact_names() == std::vector<std::string_view>{"email", "iban"});
@@ -171,7 +185,7 @@ TEST_CASE("restricts intersect; clusters must serve the model; obligations merge
 
   r.model = "mistral-tiny";
   classes = {"personal", "undeclared-class"};
-  r.data_classes = classes;
+  r.detected_classes = classes;
   d = p->decide(r, cs);
   CHECK(names(cs, d) == std::vector<std::string>{"paris"});
 
@@ -180,6 +194,123 @@ TEST_CASE("restricts intersect; clusters must serve the model; obligations merge
   CHECK(d.result == effect::deny);
   CHECK(d.cause == deny_cause::no_cluster);
   CHECK(d.allowed_clusters.empty());
+}
+
+TEST_CASE(
+    "a declared data class restricts and forbids, but grants a permit only when permit_on_declaration") {
+  const auto result = compile_policy(R"(
+data_classes:
+  personal: {detectors: [email]}
+  public: {}
+  internal: {permit_on_declaration: true}
+  secret: {detectors: [iban]}
+rules:
+  - id: permit-public
+    effect: permit
+    when: {client.country: [GB], data.class: [public, personal]}
+  - id: permit-internal
+    effect: permit
+    when: {client.country: [US], data.class: [internal]}
+  - id: forbid-secret
+    effect: forbid
+    when: {data.class: [secret]}
+  - id: personal-in-eu
+    effect: restrict
+    when: {data.class: [personal]}
+    route: {cluster.country: [EU]}
+)",
+                                     "p.yaml");
+  INFO(format_diagnostics(result.diagnostics));
+  REQUIRE(result.ok());
+  const snapshot& p = *result.policy;
+  const auto cs = clusters();
+  request_values gb{"GB", std::nullopt, "t", "llama", "/v1/x", "POST", {"public"}, {}};
+  std::vector<std::string_view> storage;
+  decision d = p.decide(gb.view(storage), cs);
+  CHECK(d.result == effect::deny);  // the client's claim alone grants nothing
+  CHECK(d.cause == deny_cause::no_permit);
+  REQUIRE(d.nearest_permit != no_rule);
+  CHECK(p.rule_id(d.nearest_permit) == "permit-public");
+  CHECK(d.failed_attribute == attribute::data_class);
+  CHECK(explain_text(p, gb, cs, d)
+            .find("nearest permit: permit-public (line 8) failed on data.class [] not in "
+                  "[public, personal] (declared [public]: a declaration grants no permit "
+                  "unless the class is permit_on_declaration)") != std::string::npos);
+
+  gb.declared_classes = {};
+  gb.detected_classes = {"personal"};  // what the gateway finds does grant
+  d = p.decide(gb.view(storage), cs);
+  CHECK(d.result == effect::permit);
+  CHECK(names(cs, d) == std::vector<std::string>{"paris", "berlin", "frankfurt-us"});
+
+  gb.detected_classes = {};
+  gb.declared_classes = {"personal"};  // declared: the restrict applies, the permit does not
+  d = p.decide(gb.view(storage), cs);
+  CHECK(d.result == effect::deny);
+  CHECK(ids(p, d) == std::vector<std::string>{"personal-in-eu"});
+  gb.detected_classes = {"personal"};  // declared and detected: both
+  d = p.decide(gb.view(storage), cs);
+  CHECK(ids(p, d) == std::vector<std::string>{"permit-public", "personal-in-eu"});
+  CHECK(names(cs, d) == std::vector<std::string>{"paris", "berlin", "frankfurt-us"});
+
+  gb.declared_classes = {"secret"};  // a declaration forbids like a detection
+  d = p.decide(gb.view(storage), cs);
+  CHECK(d.cause == deny_cause::forbidden);
+
+  request_values us{"US", std::nullopt, "t", "llama", "/v1/x", "POST", {"internal"}, {}};
+  d = p.decide(us.view(storage), cs);
+  CHECK(d.result == effect::permit);  // internal is permit_on_declaration
+  us.declared_classes = {"internal", "secret"};
+  CHECK(p.decide(us.view(storage), cs).cause == deny_cause::forbidden);
+
+  // The same through bound clusters (the gateway's path).
+  const bound_clusters bound(p, cs);
+  gb.declared_classes = {"public"};
+  gb.detected_classes = {};
+  p.decide(gb.view(storage), bound, d);
+  CHECK(d.cause == deny_cause::no_permit);
+}
+
+TEST_CASE("policy check: a permit granted by a declaration warns; one nothing can grant is an error") {
+  const auto result = compile_policy(R"(
+data_classes:
+  public: {}
+  internal: {header: int, permit_on_declaration: true}
+  personal: {detectors: [email]}
+rules:
+  - id: permit-internal
+    effect: permit
+    when: {data.class: [internal, personal]}
+  - id: permit-personal
+    effect: permit
+    when: {data.class: [personal]}
+  - id: forbid-public
+    effect: forbid
+    when: {data.class: [public], client.country: [US]}
+)",
+                                     "p.yaml");
+  REQUIRE(result.ok());
+  CHECK(format_diagnostics(result.diagnostics) ==
+        "p.yaml:7:5: warning: permit rule 'permit-internal' is granted by a client's own declaration of "
+        "'internal' (permit_on_declaration): any client may declare it, whatever its body holds\n");
+  const auto dead = compile_policy(R"(
+data_classes:
+  public: {header: pub}
+  other: {permit_on_declaration: false}
+rules:
+  - id: permit-public
+    effect: permit
+    when: {data.class: [public, other]}
+)",
+                                   "q.yaml");
+  CHECK_FALSE(dead.ok());
+  CHECK(
+      format_diagnostics(dead.diagnostics) ==
+      "q.yaml:6:5: error: permit rule 'permit-public' can never match: no detector finds 'public' or 'other' "
+      "and a client's declaration satisfies a permit only for a class marked permit_on_declaration\n");
+  const auto bad = compile_policy("data_classes: {x: {permit_on_declaration: yes}}\nrules: []\n", "r.yaml");
+  CHECK(format_diagnostics(bad.diagnostics) ==
+        "r.yaml:1:43: error: permit_on_declaration must be true or false, not 'yes'\n");
 }
 
 TEST_CASE("nearest permit: fewest failing attributes wins, earliest on ties, across 64-rule words") {
@@ -261,18 +392,25 @@ TEST_CASE("decide() allocates nothing once the decision object is warm") {
   const auto p = compiled();
   const auto cs = clusters();
   std::vector<std::string_view> classes{"personal"};
+  std::vector<std::string_view> declared{"public", "personal"};
   request_attributes r;
   r.client_country = "FR";
   r.method = "POST";
   r.model = "mistral-small";  // not named exactly: exercises the glob path
   r.path = "/v1/chat/completions";
-  r.data_classes = classes;
-  decision d;
-  p->decide(r, cs, d);
+  r.detected_classes = classes;
+  r.declared_classes = declared;
   request_attributes denied;
   denied.client_country = "US";
-  p->decide(denied, cs, d);
   const bound_clusters bound(*p, cs);
+  // Positive control: the counter sees decide()'s own allocations while `out` is cold.
+  decision d;
+  allocations = 0;
+  counting = true;
+  p->decide(r, cs, d);
+  counting = false;
+  CHECK(allocations > 0);
+  p->decide(denied, cs, d);
   p->decide(r, bound, d);
   allocations = 0;
   counting = true;
@@ -298,6 +436,7 @@ TEST_CASE("decide agrees with a direct per-rule evaluation on generated requests
   const char* methods[] = {"POST", "GET"};
   const std::vector<std::vector<std::string>> class_sets = {
       {}, {"personal"}, {"public"}, {"personal", "public"}};
+  const std::vector<std::vector<std::string>> declared_sets = {{}, {"personal"}};
   std::vector<std::string_view> storage;
   const auto cs = clusters();
   const bound_clusters bound(*p, cs);
@@ -308,26 +447,24 @@ TEST_CASE("decide agrees with a direct per-rule evaluation on generated requests
         for (auto m : models) {
           for (auto me : methods) {
             for (const auto& cls : class_sets) {
-              request_values rv{c, *ip ? parse_ip(ip) : std::nullopt, t, m, "/v1/x", me, cls};
-              const decision d = p->decide(rv.view(storage), {});
-              std::vector<std::uint32_t> expected;
-              for (std::uint32_t i = 0; i < cp.rules.size(); ++i) {
-                bool all = true;
-                for (std::size_t a = 0; a < attribute_count; ++a) {
-                  all = all && condition_admits(cp.rules[i].when[a], static_cast<attribute>(a), rv);
+              for (const auto& decl : declared_sets) {
+                request_values rv{c, *ip ? parse_ip(ip) : std::nullopt, t, m, "/v1/x", me, decl, cls};
+                const decision d = p->decide(rv.view(storage), {});
+                std::vector<std::uint32_t> expected;
+                for (std::uint32_t i = 0; i < cp.rules.size(); ++i) {
+                  if (rule_admits(cp, cp.rules[i], rv)) {
+                    expected.push_back(i);
+                  }
                 }
-                if (all) {
-                  expected.push_back(i);
-                }
+                CAPTURE(rv.client_country);
+                CHECK(d.matched_rules == expected);
+                const decision direct = p->decide(rv.view(storage), cs);
+                p->decide(rv.view(storage), bound, via_bound);
+                CHECK(via_bound.result == direct.result);
+                CHECK(via_bound.cause == direct.cause);
+                CHECK(via_bound.allowed_clusters == direct.allowed_clusters);
+                CHECK(via_bound.matched_rules == direct.matched_rules);
               }
-              CAPTURE(rv.client_country);
-              CHECK(d.matched_rules == expected);
-              const decision direct = p->decide(rv.view(storage), cs);
-              p->decide(rv.view(storage), bound, via_bound);
-              CHECK(via_bound.result == direct.result);
-              CHECK(via_bound.cause == direct.cause);
-              CHECK(via_bound.allowed_clusters == direct.allowed_clusters);
-              CHECK(via_bound.matched_rules == direct.matched_rules);
             }
           }
         }
@@ -342,7 +479,9 @@ TEST_CASE("large generated policy: indexed decide == per-rule evaluation (tenant
   const char* models[] = {"mistral-large", "mistral-small", "llama-3", "gpt-4o", "qwen"};
   const char* methods[] = {"GET", "POST"};
   const char* paths[] = {"/v1/chat/completions", "/v1/embeddings", "/admin/x"};
-  std::string text = "data_classes: {personal: {}, public: {}}\nrules:\n";
+  std::string text =
+      "data_classes: {personal: {detectors: [email]}, public: {permit_on_declaration: true}, "
+      "internal: {detectors: [iban]}}\nrules:\n";
   for (int i = 0; i < 700; ++i) {
     const int kind = static_cast<int>(rng() % 10);
     std::string when;
@@ -361,7 +500,8 @@ TEST_CASE("large generated policy: indexed decide == per-rule evaluation (tenant
       when += "      client.country: [" + std::string(countries[rng() % 6]) + ", EU]\n";
     }
     if (rng() % 4 == 0) {
-      when += "      data.class: [" + std::string(rng() % 2 ? "personal" : "public") + "]\n";
+      const char* names[] = {"personal", "public", "internal"};
+      when += "      data.class: [" + std::string(names[rng() % 3]) + "]\n";
     }
     if (kind != 0 && rng() % 4 == 0) {
       when += "      method: [" + std::string(methods[rng() % 2]) + "]\n";
@@ -399,17 +539,17 @@ TEST_CASE("large generated policy: indexed decide == per-rule evaluation (tenant
     rv.model = rng() % 4 ? models[rng() % 5] : "mistral-tiny";
     rv.method = rng() % 5 ? methods[rng() % 2] : "DELETE";
     rv.path = paths[rng() % 3];
+    const char* class_names[] = {"personal", "public", "internal"};
     if (rng() % 2) {
-      rv.data_classes.push_back(rng() % 2 ? "personal" : "public");
+      rv.detected_classes.push_back(class_names[rng() % 3]);
+    }
+    if (rng() % 2) {
+      rv.declared_classes.push_back(class_names[rng() % 3]);
     }
     const decision d = p.decide(rv.view(storage), {});
     std::vector<std::uint32_t> expected;
     for (std::uint32_t i = 0; i < cp.rules.size(); ++i) {
-      bool all = true;
-      for (std::size_t a = 0; a < attribute_count; ++a) {
-        all = all && condition_admits(cp.rules[i].when[a], static_cast<attribute>(a), rv);
-      }
-      if (all) {
+      if (rule_admits(cp, cp.rules[i], rv)) {
         expected.push_back(i);
       }
     }
@@ -426,7 +566,8 @@ TEST_CASE("large generated policy: indexed decide == per-rule evaluation (tenant
         }
         std::size_t fails = 0;
         for (std::size_t a = 0; a < attribute_count; ++a) {
-          fails += !condition_admits(cp.rules[i].when[a], static_cast<attribute>(a), rv);
+          fails +=
+              !condition_admits(cp, cp.rules[i].when[a], static_cast<attribute>(a), rv, view_of(cp.rules[i]));
         }
         if (fails < best) {
           best = fails;
@@ -435,8 +576,9 @@ TEST_CASE("large generated policy: indexed decide == per-rule evaluation (tenant
       }
       CHECK(d.nearest_permit == best_rule);
       if (best_rule != no_rule) {
-        CHECK_FALSE(condition_admits(cp.rules[best_rule].when[static_cast<std::size_t>(d.failed_attribute)],
-                                     d.failed_attribute, rv));
+        CHECK_FALSE(condition_admits(cp,
+                                     cp.rules[best_rule].when[static_cast<std::size_t>(d.failed_attribute)],
+                                     d.failed_attribute, rv, view_of(cp.rules[best_rule])));
       }
     }
   }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 
 #include "policy/countries.hpp"
 #include "policy/ip_address.hpp"
@@ -83,6 +84,67 @@ TEST_CASE("tor-geoipdb: real data, private ranges explicit, unknown never guesse
   CHECK(lookup(db, "172.32.0.1") != "private");
 }
 
+TEST_CASE("translated and tunnelled IPv6 addresses resolve to the IPv4 address they carry") {
+  struct row {
+    const char* ip;
+    const char* country;
+  };
+  // 5.255.255.5 is RU, 85.214.132.117 DE, 8.8.8.8 US in the tor data (checked above).
+  for (const row& r : std::initializer_list<row>{
+           {"::ffff:5.255.255.5", "RU"},                     // IPv4-mapped
+           {"::5.255.255.5", "RU"},                          // IPv4-compatible
+           {"64:ff9b::5.255.255.5", "RU"},                   // NAT64, well-known prefix
+           {"64:ff9b::8.8.8.8", "US"},                       //
+           {"2002:5ff:ff05::1", "RU"},                       // 6to4: 5.255.255.5 in bits 16-47
+           {"2002:55d6:8475:1:2:3:4:5", "DE"},               // 6to4: 85.214.132.117
+           {"2001:0:4136:e378:8000:63bf:fa00:fa", "RU"},     // Teredo: client ~fa00:00fa = 5.255.255.5
+           {"2001:0:4136:e378:8000:63bf:aa29:7b8a", "DE"},   // Teredo: client 85.214.132.117
+           {"64:ff9b:1:abcd:12:3456:5.255.255.5", "RU"},     // NAT64 local use, /96 layout
+           {"64:ff9b:1:5ff:ff:500::", "unknown"},            // /48 layout: /56, /64, /96 read it too
+           {"64:ff9b:1:abcd:ff00::5.255.255.5", "unknown"},  // bits 64-71 set: no RFC 6052 layout
+           {"64:ff9b::10.1.2.3", "private"},                 // a private IPv4 stays private
+           {"2002:c0a8:101::1", "private"},                  // 6to4 of 192.168.1.1
+           {"::ffff:127.0.0.1", "private"},                  //
+           {"::1", "private"},                               // loopback (and :: unspecified)
+           {"::", "private"},                                //
+           {"fd12:3456::1", "private"},                      // ULA
+           {"fe80::1", "private"},                           // link-local
+           {"2001:db8::1", "private"},                       // documentation
+           {"2001:2::1", "private"},                         // benchmarking, inside 2001::/23
+           {"2001:4:112::1", "US"},                          // AS112: globally reachable, in the data
+           {"2001:3::1", "unknown"},                         // AMT: globally reachable, no data
+           {"192.0.0.9", "unknown"},                         // PCP anycast: globally reachable
+           {"192.0.0.8", "private"},                         //
+           {"192.88.99.1", "unknown"},                       // deprecated 6to4 relay anycast
+       }) {
+    CAPTURE(r.ip);
+    CHECK(lookup(tor_db(), r.ip) == r.country);
+  }
+  // Not normalised by parse_ip: a mapped address built as IPv6 is looked up as IPv4 too.
+  CHECK(country_name(tor_db().lookup(ip_address{(u128{0xffff} << 32) | 0x55d68475u, false})) == "DE");
+}
+
+TEST_CASE("embedded IPv4: the forms and the RFC 6052 readings of 64:ff9b:1::/48") {
+  const auto embedded = [](const char* text) { return find_embedded_ipv4(*parse_ip(text)); };
+  CHECK(embedded("2a00::1").form == ipv4_embedding::none);
+  CHECK(embedded("85.214.132.117").form == ipv4_embedding::none);
+  CHECK(embedded("2002:5ff:ff05::").form == ipv4_embedding::six_to_four);
+  CHECK(embedded("2001:0:4136:e378:8000:63bf:fa00:fafa").form == ipv4_embedding::teredo);
+  CHECK(embedded("2001:1::1").form == ipv4_embedding::none);  // 2001::/32 only
+  CHECK(embedded("64:ff9b::1").form == ipv4_embedding::nat64);
+  CHECK(embedded("64:ff9b:0:0:1::1").form == ipv4_embedding::none);
+  const auto local = embedded("64:ff9b:1:5ff:ff:500::");  // 5.255.255.5 in the /48 layout
+  CHECK(local.form == ipv4_embedding::nat64_local);
+  REQUIRE(local.count == 4);
+  CHECK(local.candidates[0] == 0x05ffff05u);             // /48
+  CHECK(local.candidates[1] == 0xffff0500u);             // /56
+  CHECK(local.candidates[2] == 0xff050000u);             // /64
+  CHECK(local.candidates[3] == 0u);                      // /96
+  const auto l56 = embedded("64:ff9b:1:5:ff:ff05:1:0");  // /56 layout of 5.255.255.5, suffix not zero
+  CHECK(l56.count == 1);                                 // only the /96 reading fits
+  CHECK(l56.candidates[0] == 0x00010000u);
+}
+
 TEST_CASE("tor format: malformed files are errors with file:line") {
   const auto v4 = temp_path("bad4");
   const auto v6 = temp_path("bad6");
@@ -103,7 +165,8 @@ TEST_CASE("tor format: malformed files are errors with file:line") {
   CHECK(lookup(db, "1.0.1.1") == "unknown");
   CHECK(lookup(db, "2a01:4f8::5") == "JP");
   CHECK(lookup(db, "2a01:4f9::5") == "unknown");
-  CHECK(lookup(db, "2001:3::5") == "private");  // inside 2001::/23
+  CHECK(lookup(db, "2001:2::5") == "private");  // benchmarking, inside 2001::/23
+  CHECK(lookup(db, "2001:3::5") == "unknown");  // AMT (globally reachable) is not private; ?? in the file
   CHECK_THROWS_AS((void)geo_db::load_tor("/nonexistent/geoip", v6), geo_error);
   std::filesystem::remove(v4);
   std::filesystem::remove(v6);

@@ -65,7 +65,8 @@ invariants:
   const auto& r = results[0];
   CHECK_FALSE(r.holds);
   REQUIRE(r.counterexample);
-  CHECK(r.counterexample->data_classes == std::vector<std::string>{"personal"});
+  CHECK(r.counterexample->declared_classes == std::vector<std::string>{"personal"});  // no detector: declared
+  CHECK(r.counterexample->detected_classes.empty());
   CHECK(r.violation ==
         "no matched restrict rule constrains cluster.country: the request may be routed to any cluster");
   // The counterexample really violates it: decide() permits it.
@@ -98,6 +99,52 @@ invariants:
   CHECK(results[1].holds);
 }
 
+TEST_CASE("client-declared classes are adversarial: the prover tries every declared set") {
+  const std::string policy = R"(
+data_classes:
+  personal: {detectors: [email]}
+  internal: {detectors: [ip_address]}
+rules:
+  - id: permit-eu
+    effect: permit
+    when: {client.country: [EU]}
+  - id: permit-internal
+    effect: permit
+    when: {data.class: [internal]}
+  - id: personal-in-eu
+    effect: restrict
+    when: {data.class: [personal]}
+    route: {cluster.country: [EU]}
+invariants:
+  - id: us-denied
+    for: {client.country: [US]}
+    require: {effect: deny}
+  - id: personal-in-eu
+    for: {data.class: [personal]}
+    require: {route: {cluster.country: [EU]}}
+)";
+  // Only a detected `internal` grants: the counterexample must detect it, not declare it.
+  auto results = check_invariants(*compiled(policy), {});
+  REQUIRE(results.size() == 2);
+  REQUIRE(results[0].counterexample);
+  CHECK(results[0].counterexample->detected_classes == std::vector<std::string>{"internal"});
+  CHECK(results[0].counterexample->declared_classes.empty());
+  // The route invariant holds however `personal` arrives and whatever else is declared.
+  CHECK(results[1].holds);
+  CHECK(results[1].exhaustive);
+  CHECK(results[1].classes_checked > 0);
+
+  // Declarable for permits: now a mere declaration is a counterexample.
+  std::string declarable = policy;
+  declarable.replace(declarable.find("internal: {detectors: [ip_address]}"), 35,
+                     "internal: {permit_on_declaration: true}");
+  results = check_invariants(*compiled(declarable), {});
+  REQUIRE(results[0].counterexample);
+  CHECK(results[0].counterexample->declared_classes == std::vector<std::string>{"internal"});
+  CHECK(results[0].counterexample->detected_classes.empty());
+  CHECK(results[1].holds);
+}
+
 TEST_CASE("require effect deny fails when some class is permitted") {
   const std::string text = std::string(base) + R"(
 invariants:
@@ -112,22 +159,19 @@ invariants:
   CHECK(results[0].violation == "the request is permitted");
 }
 
-TEST_CASE("cluster lint: unknown cluster names, unmatched routes, unknown jurisdictions") {
+TEST_CASE("cluster lint: unknown cluster names, unmatched routes") {
   const auto p = compiled(base);
   const auto clusters = parse_clusters_text(R"(
-other_key: ignored
+listen: {port: 8443}
 clusters:
   - name: de-1
+    endpoints: ["10.0.0.1:443"]
     country: DE
-    operator_jurisdiction: MARS
-    models: ["*"]
-    unknown_key: ignored
+    operator_jurisdiction: DE
 )",
                                             "c.yaml");
   REQUIRE(clusters.ok());
   const std::string out = format_diagnostics(lint_clusters(*p, clusters));
-  CHECK(out.find("c.yaml:4:5: error: cluster 'de-1': unknown operator_jurisdiction 'MARS'") !=
-        std::string::npos);
   CHECK(
       out.find(
           "p.yaml:8:5: error: route of rule 'pin' names cluster 'nl-1', which the config does not define") !=
@@ -137,25 +181,75 @@ clusters:
       std::string::npos);
 }
 
-TEST_CASE("clusters config errors carry positions") {
-  const auto bad =
-      parse_clusters_text("clusters:\n  - name: a\n    country: XX\n  - country: DE\n", "c.yaml");
+TEST_CASE("clusters config: the gateway's schema, every error with its position") {
+  const auto bad = parse_clusters_text(R"(clusters:
+  - name: a
+    country: XX
+    endpoints: ["h:1"]
+  - country: DE
+    endpoints: ["h:70000"]
+    operator_jurisdiction: MARS
+    models: []
+    colour: red
+  - name: a
+    endpoints: [h:1]
+    country: FR
+    operator_jurisdiction: EU
+    insecure_loopback_plaintext: true
+    tls: {ca: x.pem, client_key: k.pem}
+    down_retry_interval: 10
+)",
+                                       "c.yaml");
   CHECK_FALSE(bad.ok());
   const std::string out = format_diagnostics(bad.diagnostics);
-  CHECK(out.find("c.yaml:2:5: error: cluster 'a' has no 'operator_jurisdiction'") != std::string::npos);
-  CHECK(out.find("c.yaml:3:14: error: unknown country code 'XX'") != std::string::npos);
-  CHECK(out.find("c.yaml:4:5: error: cluster has no 'name'") != std::string::npos);
+  INFO(out);
+  for (const char* line : {
+           "c.yaml:2:5: error: cluster 'a' needs an operator_jurisdiction",
+           "c.yaml:3:14: error: country must be an ISO 3166-1 alpha-2 code like FR, not 'XX'",
+           "c.yaml:5:5: error: cluster needs a name",
+           "c.yaml:6:17: error: endpoint port must be 1..65535 in 'h:70000'",
+           "c.yaml:7:28: error: operator_jurisdiction must be a country code or EU, not 'MARS'",
+           "c.yaml:8:13: error: models must not be empty (leave it out to serve every model)",
+           "c.yaml:9:5: error: unknown key 'colour' in cluster",
+           "c.yaml:10:5: error: duplicate cluster name 'a'",
+           "c.yaml:10:5: error: cluster 'a' sets both tls and insecure_loopback_plaintext",
+           "c.yaml:10:5: error: cluster 'a': plaintext is only allowed to loopback endpoints, and h:1 is not "
+           "loopback",
+           "c.yaml:10:5: error: cluster 'a': tls.client_certificate and tls.client_key go together",
+           "c.yaml:16:26: error: down_retry_interval must be a positive duration",
+       }) {
+    CHECK(out.find(line) != std::string::npos);
+  }
   CHECK_FALSE(parse_clusters_text("listen: x\n", "c.yaml").ok());
+  CHECK(format_diagnostics(parse_clusters_text("clusters: []\nclusters: []\n", "c.yaml").diagnostics) ==
+        "c.yaml:2:1: error: duplicate key 'clusters' in the configuration\n");
+}
+
+TEST_CASE("clusters config: values and defaults") {
+  const auto result = parse_clusters_text(R"(clusters:
+  - name: a
+    endpoints: ["[::1]:8443"]
+    country: FR
+    operator_jurisdiction: EU
+)",
+                                          "c.yaml");
+  REQUIRE(result.ok());
+  REQUIRE(result.clusters.size() == 1);
+  CHECK(result.clusters[0].models == std::vector<std::string>{"*"});  // no models: serves every model
+  CHECK(result.positions[0].line == 2);
 }
 
 TEST_CASE("request JSON") {
   std::string error;
   const auto r = parse_request_json(
-      R"({"client.country":"DE","client.ip":"192.0.2.1","tenant":"t","model":"m","path":"/p","method":"POST","data.class":["a","b"]})",
+      R"({"client.country":"DE","client.ip":"192.0.2.1","tenant":"t","model":"m","path":"/p","method":"POST","data.class":["a","b"],"data.class.declared":"c"})",
       error);
   REQUIRE(r);
   CHECK(r->client_country == "DE");
-  CHECK(r->data_classes.size() == 2);
+  CHECK(r->detected_classes == std::vector<std::string>{"a", "b"});  // data.class: what was detected
+  CHECK(r->declared_classes == std::vector<std::string>{"c"});
+  CHECK(request_to_json(*r).find(R"("data.class.detected":["a","b"],"data.class.declared":["c"])") !=
+        std::string::npos);
   const auto again = parse_request_json(request_to_json(*r), error);
   REQUIRE(again);
   CHECK(request_to_json(*again) == request_to_json(*r));

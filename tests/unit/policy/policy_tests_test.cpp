@@ -73,3 +73,57 @@ extra: 1
   CHECK(out.find("t.yaml:9:21: error: unknown cause 'because'") != std::string::npos);
   CHECK(out.find("t.yaml:10:1: error: unknown key 'extra' in the test file") != std::string::npos);
 }
+
+TEST_CASE("test files say which classes the client declared and which the gateway detected") {
+  const auto policy = compile_policy(R"(
+data_classes:
+  personal: {detectors: [email]}
+  public: {}
+rules:
+  - id: permit-personal
+    effect: permit
+    when: {data.class: [personal]}
+  - id: forbid-public-us
+    effect: forbid
+    when: {data.class: [public], client.country: [US]}
+)",
+                                     "p.yaml");
+  REQUIRE(policy.ok());
+  const auto tests = parse_policy_tests(R"(
+tests:
+  - name: detected grants
+    request: {data.class.detected: [personal]}
+    expect: {effect: permit}
+  - name: declared does not grant
+    request: {data.class.declared: [personal]}
+    expect: {effect: deny, cause: no_permit}
+  - name: data.class means detected
+    request: {data.class: personal}
+    expect: {effect: permit}
+  - name: a declaration forbids
+    request: {client.country: US, data.class.detected: [personal], data.class.declared: [public]}
+    expect: {effect: deny, cause: forbidden}
+  - name: public cannot be detected
+    request: {data.class.detected: [public]}
+    expect: {effect: deny}
+  - name: unknown class
+    request: {data.class.declared: [secret]}
+    expect: {effect: deny}
+)",
+                                        "t.yaml", ".");
+  INFO(format_diagnostics(tests.diagnostics));
+  REQUIRE(tests.ok());
+  const auto outcomes = run_policy_tests(*policy.policy, tests, {}, nullptr);
+  REQUIRE(outcomes.size() == 6);
+  for (std::size_t i = 0; i < 4; ++i) {
+    CAPTURE(outcomes[i].name);
+    CAPTURE(outcomes[i].failure);
+    CHECK(outcomes[i].passed);
+  }
+  CHECK_FALSE(outcomes[4].passed);
+  CHECK(outcomes[4].failure ==
+        "data class 'public' has no detectors, so it is never detected: a client can only declare it "
+        "(data.class.declared)");
+  CHECK_FALSE(outcomes[5].passed);
+  CHECK(outcomes[5].failure == "data class 'secret' is not defined by the policy");
+}

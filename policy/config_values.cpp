@@ -1,0 +1,94 @@
+#include "policy/config_values.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace sovgw::policy {
+namespace {
+
+// A number followed by a unit; nullopt when the number is missing or malformed.
+std::optional<std::pair<std::uint64_t, std::string_view>> number_and_unit(std::string_view text) noexcept {
+  std::uint64_t v = 0;
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p == text.data()) {
+    return std::nullopt;
+  }
+  return std::pair{v, std::string_view(p, static_cast<std::size_t>(text.data() + text.size() - p))};
+}
+
+}  // namespace
+
+std::optional<bool> parse_bool(std::string_view text) noexcept {
+  if (text == "true") {
+    return true;
+  }
+  if (text == "false") {
+    return false;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> parse_whole_number(std::string_view text) noexcept {
+  const auto n = number_and_unit(text);
+  if (!n || !n->second.empty()) {
+    return std::nullopt;
+  }
+  return n->first;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) noexcept {
+  const auto n = number_and_unit(text);
+  if (!n) {
+    return std::nullopt;
+  }
+  const auto [v, unit] = *n;
+  const std::uint64_t factor = unit == "ms"  ? 1
+                               : unit == "s" ? 1000
+                               : unit == "m" ? 60000
+                               : unit == "h" ? 3600000
+                                             : 0;
+  if (factor == 0 || v == 0 || v > 1000000000) {
+    return std::nullopt;
+  }
+  return std::chrono::milliseconds(v * factor);
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text) noexcept {
+  const auto n = number_and_unit(text);
+  if (!n) {
+    return std::nullopt;
+  }
+  const auto [v, unit] = *n;
+  const std::uint64_t factor = unit.empty()    ? 1
+                               : unit == "KiB" ? 1024
+                               : unit == "MiB" ? 1024 * 1024
+                               : unit == "GiB" ? 1024ull * 1024 * 1024
+                                               : 0;
+  if (factor == 0 || v == 0 || v > (1ull << 40) / factor) {
+    return std::nullopt;
+  }
+  return v * factor;
+}
+
+std::string bool_error(std::string_view what, std::string_view text) {
+  return fmt::format("{} must be true or false, not '{}'", what, text);
+}
+
+std::string whole_number_error(std::string_view what, std::string_view text) {
+  return fmt::format("{} must be a whole number, not '{}'", what, text);
+}
+
+std::string range_error(std::string_view what, std::uint64_t min, std::uint64_t max, std::uint64_t value) {
+  return fmt::format("{} must be between {} and {}, not {}", what, min, max, value);
+}
+
+std::string duration_error(std::string_view what, std::string_view text) {
+  return fmt::format("{} must be a positive duration like 500ms, 10s, 5m or 1h, not '{}'", what, text);
+}
+
+std::string size_error(std::string_view what, std::string_view text) {
+  return fmt::format("{} must be a positive size like 8192, 64KiB or 10MiB, not '{}'", what, text);
+}
+
+}  // namespace sovgw::policy
