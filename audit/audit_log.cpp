@@ -92,13 +92,13 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
           error_code::verification_failed,
           fmt::format("refusing to open the audit log at {}: {} (open with allow_unverified_open / --force "
                       "to continue anyway; that is recorded in the log)",
-                      config.db_dir, report.problems.front())};
+                      config.db_dir, report.problems.front().text)};
     }
     auto resumed = log->resume_damaged(report);
     if (!resumed.is_ok()) {
       return resumed.error();
     }
-    forced_reason = fmt::format("{}; {}", report.problems.front(), resumed.value());
+    forced_reason = fmt::format("{}; {}", report.problems.front().text, resumed.value());
   }
   log->next_seq_ = log->tiles_.size();
   log->durable_size_ = log->next_seq_;
@@ -154,7 +154,7 @@ result<std::string> audit_log::resume_damaged(verify_report& report) {
       const auto proof = m::consistency_proof(newest->size, stored_size.value(), tree.source());
       return root && *root == newest->root && proof &&
              m::verify_consistency(newest->size, stored_size.value(), newest->root, loaded.value().root(),
-                                   *proof);
+                                   *proof) == m::verdict::ok;
     };
     if (loaded.is_ok() && (!newest || extends())) {
       tiles_ = std::move(loaded.value());
@@ -163,12 +163,12 @@ result<std::string> audit_log::resume_damaged(verify_report& report) {
     }
   }
   return status{
-      error_code::corruption,
+      error_code::verification_failed,
       fmt::format("cannot continue the audit log at {} even when forced: neither its stored Merkle tree "
                   "nor its records reproduce the newest signed checkpoint (size {}), and continuing "
                   "would sign checkpoints inconsistent with it ({}). Keep this log as evidence (sovgw "
                   "audit verify names the damage) and start a new log in another directory",
-                  config_.db_dir, newest ? newest->size : 0, report.problems.front())};
+                  config_.db_dir, newest ? newest->size : 0, report.problems.front().text)};
 }
 
 status audit_log::rebuild_tiles() {
@@ -436,8 +436,8 @@ status audit_log::sign_checkpoint_locked() {
     const auto proof = latest_->size < durable_size_
                            ? m::consistency_proof(latest_->size, durable_size_, tree.source())
                            : std::nullopt;
-    if (!proof ||
-        !m::verify_consistency(latest_->size, durable_size_, latest_->root, durable_root_, *proof)) {
+    if (!proof || m::verify_consistency(latest_->size, durable_size_, latest_->root, durable_root_, *proof) !=
+                      m::verdict::ok) {
       return status{error_code::verification_failed,
                     fmt::format("refusing to sign a checkpoint at size {}: the stored tree does not prove it "
                                 "consistent with the checkpoint signed at size {}",

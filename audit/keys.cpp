@@ -73,7 +73,7 @@ writer_keys load_writer_keys(const std::string& dir) {
                      load_auditor_public(dir + "/auditor.pub")};
 }
 
-crypto::note_verifier load_verifier(const std::string& path_or_vkey) {
+result<crypto::note_verifier> read_verifier(const std::string& path_or_vkey) {
   constexpr const char* expected = "(expected `<name>+<key id>+<base64 key>`, e.g. a signing.pub)";
   struct stat st {};
   if (::stat(path_or_vkey.c_str(), &st) != 0) {
@@ -82,18 +82,33 @@ crypto::note_verifier load_verifier(const std::string& path_or_vkey) {
       return *v;
     }
     if (stat_errno == ENOENT) {
-      throw crypto::key_file_error("the public key file " + path_or_vkey +
-                                   " does not exist, and the argument is not a verifier key either " +
-                                   expected);
+      return status{error_code::not_found,
+                    "the public key file " + path_or_vkey +
+                        " does not exist, and the argument is not a verifier key either " + expected};
     }
-    throw crypto::key_file_error("cannot open the public key file " + path_or_vkey + ": " +
-                                 std::strerror(stat_errno));
+    return status{error_code::io,
+                  "cannot open the public key file " + path_or_vkey + ": " + std::strerror(stat_errno)};
   }
-  auto v = crypto::note_verifier::parse(trim_line(crypto::read_small_file(path_or_vkey)));
+  std::string text;
+  try {
+    text = crypto::read_small_file(path_or_vkey);
+  } catch (const crypto::key_file_error& e) {
+    return status{error_code::io, e.what()};
+  }
+  auto v = crypto::note_verifier::parse(trim_line(text));
   if (!v) {
-    throw crypto::key_file_error(path_or_vkey + " is not a signed-note verifier key " + expected);
+    return status{error_code::invalid_argument,
+                  path_or_vkey + " is not a signed-note verifier key " + expected};
   }
   return *v;
+}
+
+crypto::note_verifier load_verifier(const std::string& path_or_vkey) {
+  auto v = read_verifier(path_or_vkey);
+  if (!v.is_ok()) {
+    throw crypto::key_file_error(v.error().message());
+  }
+  return std::move(v.value());
 }
 
 crypto::box_public_key load_auditor_public(const std::string& path) {

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "audit/status.hpp"
 #include "crypto/sealed_box.hpp"
 #include "crypto/secret_bytes.hpp"
 #include "crypto/signed_note.hpp"
@@ -37,7 +38,10 @@ struct writer_keys {
 // What the log writer needs: signing key + its .pub (must match), KEK, auditor public key.
 [[nodiscard]] writer_keys load_writer_keys(const std::string& dir);
 
-// A verifier key from a `.pub` file (or a vkey string given directly).
+// A verifier key from a `.pub` file, or a vkey string given directly. not_found: neither a file
+// nor a vkey; io: the file cannot be read; invalid_argument: the file holds no vkey.
+[[nodiscard]] result<crypto::note_verifier> read_verifier(const std::string& path_or_vkey);
+// The same for start-up paths: throws crypto::key_file_error with the message.
 [[nodiscard]] crypto::note_verifier load_verifier(const std::string& path_or_vkey);
 
 [[nodiscard]] crypto::box_public_key load_auditor_public(const std::string& path);
