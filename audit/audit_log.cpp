@@ -103,7 +103,11 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
   log->next_seq_ = log->tiles_.size();
   log->durable_size_ = log->next_seq_;
   log->durable_root_ = log->tiles_.root();
-  log->vault_ = std::make_unique<payload_vault>(*log->store_, std::move(keys.kek), keys.auditor_public);
+  log->vault_ = std::make_unique<payload_vault>(*log->store_, keys.kek, keys.auditor_public);
+  auto unwrapped = log->vault_->remove_wrapped_copies();
+  if (!unwrapped.is_ok()) {
+    return unwrapped.error();
+  }
   log->completer_ = std::thread([raw = log.get()] {
     pthread_setname_np(pthread_self(), "audit-complete");
     raw->run_completions();
@@ -113,11 +117,21 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
     raw->run();
   });
 
+  std::vector<std::string> events;
   if (!forced_reason.empty()) {
+    events.push_back(("forced-open: " + forced_reason).substr(0, max_note_size));
+  }
+  if (unwrapped.value() > 0) {
+    events.push_back(
+        fmt::format("key-migration: removed the KEK-wrapped copies of {} data key(s); only the "
+                    "auditor key opens them now",
+                    unwrapped.value()));
+  }
+  for (auto& note : events) {
     record event;
     event.kind = record_kind::event;
     event.timestamp_us = now_us();
-    event.note = ("forced-open: " + forced_reason).substr(0, max_note_size);
+    event.note = std::move(note);
     auto seq = log->append(std::move(event)).get();
     if (!seq.is_ok()) {
       return seq.error();

@@ -104,19 +104,6 @@ status check_column_families(const std::string& dir) {
   return status::ok();
 }
 
-// A new log's directory: created 0700 (RocksDB would make it 0755), its parents as usual.
-status create_log_dir(const std::string& dir) {
-  std::error_code ec;
-  if (const auto parent = std::filesystem::path(dir).parent_path(); !parent.empty()) {
-    std::filesystem::create_directories(parent, ec);
-  }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return {error_code::io,
-            fmt::format("cannot create the audit log directory {}: {}", dir, std::strerror(errno))};
-  }
-  return status::ok();
-}
-
 }  // namespace
 
 const char* index_name(column c) {
@@ -215,6 +202,17 @@ result<writer_lock> writer_lock::take(const std::string& dir) {
   return lock;
 }
 
+status make_private_dir(const std::string& dir) {
+  std::error_code ec;
+  if (const auto parent = std::filesystem::path(dir).parent_path(); !parent.empty()) {
+    std::filesystem::create_directories(parent, ec);
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return {error_code::io, fmt::format("cannot create the directory {}: {}", dir, std::strerror(errno))};
+  }
+  return status::ok();
+}
+
 status from_rocksdb(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) {
     return status::ok();
@@ -233,7 +231,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
     return status{error_code::not_found, fmt::format("no audit log at {} (no RocksDB database there)", dir)};
   }
   if (!exists) {
-    if (auto made = create_log_dir(dir); !made.is_ok()) {
+    if (auto made = make_private_dir(dir); !made.is_ok()) {
       return made;
     }
   }

@@ -116,4 +116,8 @@ class store {
 
 [[nodiscard]] status from_rocksdb(const rocksdb::Status& s, std::string_view what);
 
+// Creates `dir` with mode 0700 (its missing parents with the usual mode); an existing `dir` is
+// left as it is. The audit library's directories (the log, key directories) are made this way.
+[[nodiscard]] status make_private_dir(const std::string& dir);
+
 }  // namespace sovgw::audit

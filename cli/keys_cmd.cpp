@@ -8,11 +8,13 @@ namespace sovgw::cli {
 namespace {
 
 constexpr const char* keys_usage =
-    "usage: sovgw keys init DIR [--name LOG_NAME]\n"
-    "  creates signing.key/.pub (checkpoint signing), kek.key (payload key wrapping) and\n"
-    "  auditor.key/.pub (payload decryption by auditors) in DIR; prints the public keys\n"
+    "usage: sovgw keys init DIR [--name LOG_NAME] [--auditor-dir ADIR]\n"
+    "  creates the gateway's keys in DIR: signing.key/.pub (checkpoint signing), kek.key\n"
+    "  (client-address pseudonyms) and auditor.pub (data keys are sealed to it); and the\n"
+    "  auditor's secret key auditor.key (with a copy of signing.pub) in ADIR, by default\n"
+    "  DIR-auditor: it opens every stored payload and belongs off the gateway host\n"
     "\n"
-    "exit codes: 0 ok; 2 bad usage; 3 I/O or environment (DIR holds keys already, cannot write)\n";
+    "exit codes: 0 ok; 2 bad usage; 3 I/O or environment (keys exist already, cannot write)\n";
 
 int cmd_init(const options& o) {
   const std::string& dir = o.positional()[0];
@@ -20,20 +22,26 @@ int cmd_init(const options& o) {
   if (!crypto::valid_note_key_name(name)) {
     throw usage_error("invalid log name '" + name + "': no spaces or '+' allowed", false);
   }
-  const auto keys = audit::init_keys(dir, name);
-  std::printf("created keys in %s (secret key files are mode 0600)\n", dir.c_str());
+  const auto keys = audit::init_keys(dir, name, o.get("auditor-dir").value_or(""));
+  std::printf("created the gateway's keys in %s (secret key files are mode 0600)\n", dir.c_str());
   std::printf("checkpoint verifier key (%s/signing.pub, give to auditors):\n  %s\n", dir.c_str(),
               keys.signing_vkey.c_str());
   std::printf("auditor public key (%s/auditor.pub):\n  %s\n", dir.c_str(), keys.auditor_public.c_str());
-  std::printf("move %s/auditor.key to the auditors; the gateway needs signing.key, kek.key and auditor.pub\n",
-              dir.c_str());
+  std::printf(
+      "the auditor's secret key is in %s/auditor.key: it opens every stored payload and belongs OFF the "
+      "gateway host.\nMove %s to the auditors; the gateway needs only %s (signing.key, kek.key, "
+      "auditor.pub).\n",
+      keys.auditor_dir.c_str(), keys.auditor_dir.c_str(), dir.c_str());
   return exit_ok;
 }
 
 const subcommand keys_subcommands[] = {
     {"init",
      keys_usage,
-     {.valued = {"name"}, .min_positional = 1, .max_positional = 1, .arguments = "exactly one directory"},
+     {.valued = {"name", "auditor-dir"},
+      .min_positional = 1,
+      .max_positional = 1,
+      .arguments = "exactly one directory"},
      cmd_init},
 };
 

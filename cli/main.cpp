@@ -18,7 +18,7 @@ commands:
   geo lookup IP...                  geolocate addresses with the configured geo database
   audit query|verify|prove|verify-proof|show|shred|retain
                                     query and verify the audit log
-  keys init DIR                     create the gateway's signing, key-encryption and auditor keys
+  keys init DIR                     create the gateway's keys, and the auditor's key apart from them
   version                           print the version
 
 Run `sovgw <command> --help` for a command's options.

@@ -53,22 +53,21 @@ class bad_input_test(audit_case):
         self.assertIn("refusing to overwrite", p.stderr)
 
     def test_keys_are_0600_and_world_readable_secret_is_refused(self):
-        for name in ("signing.key", "kek.key", "auditor.key"):
-            mode = stat.S_IMODE(os.stat(os.path.join(self.keys, name)).st_mode)
-            self.assertEqual(mode, 0o600, name)
+        for path in (os.path.join(self.keys, "signing.key"), os.path.join(self.keys, "kek.key"), self.auditor_key):
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            self.assertEqual(mode, 0o600, path)
         os.chmod(os.path.join(self.keys, "kek.key"), 0o644)
         p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "1", check=3)
         self.assertIn("chmod 600", p.stderr)
         self.assertIn("kek.key", p.stderr)
-        os.chmod(os.path.join(self.keys, "auditor.key"), 0o640)
-        p = sovgw("audit", "show", "--db", self.db, "--seq", "1", "--auditor-key",
-                  os.path.join(self.keys, "auditor.key"), check=3)
+        os.chmod(self.auditor_key, 0o640)
+        p = sovgw("audit", "show", "--db", self.db, "--seq", "1", "--auditor-key", self.auditor_key, check=3)
         self.assertIn("refusing to use secret key", p.stderr)
 
     def test_secrets_are_never_printed(self):
         out = sovgw("keys", "init", os.path.join(self.tmp, "k2"), check=0).stdout
-        for name in ("signing.key", "kek.key", "auditor.key"):
-            secret = read_file(os.path.join(self.tmp, "k2", name)).split()[-1]
+        for path in ("k2/signing.key", "k2/kek.key", "k2-auditor/auditor.key"):
+            secret = read_file(os.path.join(self.tmp, path)).split()[-1]
             self.assertNotIn(secret, out)
 
     def test_wrong_public_key_fails_verification(self):
@@ -86,7 +85,7 @@ class bad_input_test(audit_case):
     def test_wrong_auditor_key(self):
         sovgw("keys", "init", os.path.join(self.tmp, "other"), check=0)
         p = sovgw("audit", "show", "--db", self.db, "--request-id", "req-1", "--auditor-key",
-                  os.path.join(self.tmp, "other", "auditor.key"), check=1)
+                  os.path.join(self.tmp, "other-auditor", "auditor.key"), check=1)
         self.assertIn("wrong auditor.key", p.stderr)
 
     def test_writer_with_other_keys_refuses(self):

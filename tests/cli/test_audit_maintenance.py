@@ -87,7 +87,7 @@ class shred_test(audit_case):
 class retention_test(audit_case):
     def test_retain_zero_seconds_drops_payloads_and_records_stay_provable(self):
         self.append(10)  # all permitted (DE, FR clients): 10 sealed payloads
-        auditor_key = os.path.join(self.keys, "auditor.key")
+        auditor_key = self.auditor_key
         sovgw("audit", "show", "--db", self.db, "--seq", "4", "--auditor-key", auditor_key, check=0)
         time.sleep(0.05)  # the newest record is a few ms old; 0s keeps only what is younger than now
         p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", check=0)

@@ -118,7 +118,7 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(framing["error_kind"], "bad_request")
 
         shown = sovgw("audit", "show", "--db", db, "--request-id", ok.header("x-request-id"), "--auditor-key",
-                      os.path.join(keys, "auditor.key"))
+                      os.path.join(keys + "-auditor", "auditor.key"))
         self.assertEqual(shown.returncode, 0, shown.stderr)
         self.assertIn("Bonjour", shown.stdout)  # the prompt
         self.assertIn("chat.completion", shown.stdout)  # the completion as relayed
@@ -157,7 +157,7 @@ class AuditRecordingTest(unittest.TestCase):
             self.assertEqual(row["payload"], mode, row)
             self.assertEqual(row["data_classes"], ["personal"], row)
             shown = sovgw("audit", "show", "--db", db, "--request-id", resp.header("x-request-id"), "--auditor-key",
-                          os.path.join(keys, "auditor.key"))
+                          os.path.join(keys + "-auditor", "auditor.key"))
             if mode == "sealed":
                 self.assertEqual(shown.returncode, 0, shown.stderr)
                 self.assertIn("Bonjour sealed", shown.stdout)
@@ -256,7 +256,7 @@ class AuditRecordingTest(unittest.TestCase):
         r = sovgw("audit", "verify", "--db", db, "--pubkey", os.path.join(keys, "signing.pub"))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         shown = sovgw("audit", "show", "--db", db, "--request-id", request_id, "--auditor-key",
-                      os.path.join(keys, "auditor.key"))
+                      os.path.join(keys + "-auditor", "auditor.key"))
         self.assertNotEqual(shown.returncode, 0)  # payload gone (retention) and its key destroyed
         self.assertNotIn("Bonjour", shown.stdout)
         q = sovgw("audit", "query", "--db", db, "--format", "jsonl")

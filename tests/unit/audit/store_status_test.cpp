@@ -15,15 +15,13 @@
 #include "test_support.hpp"
 
 using namespace sovgw::audit;
+using sovgw::audit::testing::config_for;
 using sovgw::audit::testing::temp_log_dir;
 
 namespace {
 
 std::unique_ptr<audit_log> open_log(const temp_log_dir& d) {
-  log_config c;
-  c.db_dir = d.db;
-  c.key_dir = d.keys;
-  auto log = audit_log::open(c);
+  auto log = audit_log::open(config_for(d));
   REQUIRE_MESSAGE(log.is_ok(), log.error().message());
   return std::move(log.value());
 }
@@ -57,10 +55,7 @@ TEST_CASE("a second writer is told the log is busy (by the lock, not by RocksDB'
     CHECK(second.error().code() == sovgw::error_code::busy);
     CHECK(second.error().message().find("in use by another writer") != std::string::npos);
   }
-  log_config c;
-  c.db_dir = d.db;
-  c.key_dir = d.keys;
-  auto writer = audit_log::open(c);
+  auto writer = audit_log::open(config_for(d));
   REQUIRE_FALSE(writer.is_ok());
   CHECK(writer.error().code() == sovgw::error_code::busy);
   CHECK(store::open(d.db, store::open_mode::read_only).is_ok());  // readers are never locked out
