@@ -92,18 +92,22 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
           error_code::verification_failed,
           fmt::format("refusing to open the audit log at {}: {} (open with allow_unverified_open / --force "
                       "to continue anyway; that is recorded in the log)",
-                      config.db_dir, report.problems.front())};
+                      config.db_dir, report.problems.front().text)};
     }
     auto resumed = log->resume_damaged(report);
     if (!resumed.is_ok()) {
       return resumed.error();
     }
-    forced_reason = fmt::format("{}; {}", report.problems.front(), resumed.value());
+    forced_reason = fmt::format("{}; {}", report.problems.front().text, resumed.value());
   }
   log->next_seq_ = log->tiles_.size();
   log->durable_size_ = log->next_seq_;
   log->durable_root_ = log->tiles_.root();
-  log->vault_ = std::make_unique<payload_vault>(*log->store_, std::move(keys.kek), keys.auditor_public);
+  log->vault_ = std::make_unique<payload_vault>(*log->store_, keys.kek, keys.auditor_public);
+  auto unwrapped = log->vault_->remove_wrapped_copies();
+  if (!unwrapped.is_ok()) {
+    return unwrapped.error();
+  }
   log->completer_ = std::thread([raw = log.get()] {
     pthread_setname_np(pthread_self(), "audit-complete");
     raw->run_completions();
@@ -113,11 +117,21 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
     raw->run();
   });
 
+  std::vector<std::string> events;
   if (!forced_reason.empty()) {
+    events.push_back(("forced-open: " + forced_reason).substr(0, max_note_size));
+  }
+  if (unwrapped.value() > 0) {
+    events.push_back(
+        fmt::format("key-migration: removed the KEK-wrapped copies of {} data key(s); only the "
+                    "auditor key opens them now",
+                    unwrapped.value()));
+  }
+  for (auto& note : events) {
     record event;
     event.kind = record_kind::event;
     event.timestamp_us = now_us();
-    event.note = ("forced-open: " + forced_reason).substr(0, max_note_size);
+    event.note = std::move(note);
     auto seq = log->append(std::move(event)).get();
     if (!seq.is_ok()) {
       return seq.error();
@@ -154,7 +168,7 @@ result<std::string> audit_log::resume_damaged(verify_report& report) {
       const auto proof = m::consistency_proof(newest->size, stored_size.value(), tree.source());
       return root && *root == newest->root && proof &&
              m::verify_consistency(newest->size, stored_size.value(), newest->root, loaded.value().root(),
-                                   *proof);
+                                   *proof) == m::verdict::ok;
     };
     if (loaded.is_ok() && (!newest || extends())) {
       tiles_ = std::move(loaded.value());
@@ -163,12 +177,12 @@ result<std::string> audit_log::resume_damaged(verify_report& report) {
     }
   }
   return status{
-      error_code::corruption,
+      error_code::verification_failed,
       fmt::format("cannot continue the audit log at {} even when forced: neither its stored Merkle tree "
                   "nor its records reproduce the newest signed checkpoint (size {}), and continuing "
                   "would sign checkpoints inconsistent with it ({}). Keep this log as evidence (sovgw "
                   "audit verify names the damage) and start a new log in another directory",
-                  config_.db_dir, newest ? newest->size : 0, report.problems.front())};
+                  config_.db_dir, newest ? newest->size : 0, report.problems.front().text)};
 }
 
 status audit_log::rebuild_tiles() {
@@ -436,8 +450,8 @@ status audit_log::sign_checkpoint_locked() {
     const auto proof = latest_->size < durable_size_
                            ? m::consistency_proof(latest_->size, durable_size_, tree.source())
                            : std::nullopt;
-    if (!proof ||
-        !m::verify_consistency(latest_->size, durable_size_, latest_->root, durable_root_, *proof)) {
+    if (!proof || m::verify_consistency(latest_->size, durable_size_, latest_->root, durable_root_, *proof) !=
+                      m::verdict::ok) {
       return status{error_code::verification_failed,
                     fmt::format("refusing to sign a checkpoint at size {}: the stored tree does not prove it "
                                 "consistent with the checkpoint signed at size {}",

@@ -86,7 +86,10 @@ class audit_log {
  public:
   // Loads keys (throws crypto::key_file_error on bad key files: control plane), opens or creates
   // the log, and refuses (error_code::verification_failed) a log whose tree does not verify
-  // against its latest checkpoint unless config.allow_unverified_open.
+  // against its latest checkpoint unless config.allow_unverified_open (and, even then, one it
+  // cannot continue without contradicting a signed checkpoint). Other errors: busy (another writer
+  // holds the log), not_found (no log and !create_if_missing), invalid_argument (the keys sign
+  // for another log), io/corruption (storage).
   [[nodiscard]] static result<std::unique_ptr<audit_log>> open(const log_config& config);
   ~audit_log();
   audit_log(const audit_log&) = delete;

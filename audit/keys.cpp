@@ -2,10 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 
+#include "audit/store.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/ed25519.hpp"
@@ -23,40 +27,103 @@ std::string trim_line(std::string text) {
   return text;
 }
 
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string without_trailing_slashes(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') {
+    dir.pop_back();
+  }
+  return dir;
+}
+
+// True when `inner` is `outer` or below it (lexically, after normalisation).
+bool within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  const auto a = std::filesystem::absolute(inner).lexically_normal();
+  const auto b = std::filesystem::absolute(outer).lexically_normal();
+  auto [end, _] = std::mismatch(b.begin(), b.end(), a.begin(), a.end());
+  return end == b.end() || (std::next(end) == b.end() && end->empty());
+}
+
+void make_dir(const std::string& dir) {
+  if (auto s = make_private_dir(dir); !s.is_ok()) {
+    throw crypto::key_file_error(s.message());
+  }
+}
+
+// A public key file: readable by anyone, but written only by its owner (a key others can replace
+// would let them substitute their own). Refused when group or others can write it.
+result<std::string> read_public_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return status{error_code::io, "cannot open the public key file " + path + ": " + std::strerror(errno)};
+  }
+  if ((st.st_mode & 022) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return status{error_code::io, "refusing to use public key " + path + ": its mode " + mode +
+                                      " lets group or others change it; run `chmod go-w " + path + "`"};
+  }
+  try {
+    return trim_line(crypto::read_small_file(path));
+  } catch (const crypto::key_file_error& e) {
+    return status{error_code::io, e.what()};
+  }
+}
+
 }  // namespace
 
-initialized_keys init_keys(const std::string& dir, const std::string& log_name) {
+std::string default_auditor_dir(const std::string& dir) { return without_trailing_slashes(dir) + "-auditor"; }
+
+initialized_keys init_keys(const std::string& dir, const std::string& log_name,
+                           const std::string& auditor_dir) {
   if (!crypto::valid_note_key_name(log_name)) {
     throw crypto::key_file_error("invalid log name '" + log_name + "': no spaces or '+' allowed");
   }
-  std::error_code ec;
-  if (const auto parent = std::filesystem::path(dir).parent_path(); !parent.empty()) {
-    std::filesystem::create_directories(parent, ec);
-  }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw crypto::key_file_error("cannot create " + dir + ": " + std::strerror(errno));
+  const std::string auditor =
+      auditor_dir.empty() ? default_auditor_dir(dir) : without_trailing_slashes(auditor_dir);
+  if (within(auditor, dir)) {
+    throw crypto::key_file_error("the auditor's directory " + auditor +
+                                 " is inside the gateway's key directory " + dir +
+                                 ": the auditor key must not stay with the gateway's keys");
   }
   for (const char* name : {"signing.key", "signing.pub", "kek.key", "auditor.key", "auditor.pub"}) {
-    struct stat st {};
-    if (::lstat((dir + "/" + name).c_str(), &st) == 0) {
+    if (exists(dir + "/" + name)) {
       throw crypto::key_file_error(dir + "/" + name + " already exists; refusing to overwrite keys");
     }
   }
+  for (const char* name : {"auditor.key", "signing.pub"}) {
+    if (exists(auditor + "/" + name)) {
+      throw crypto::key_file_error(auditor + "/" + name + " already exists; refusing to overwrite keys");
+    }
+  }
+  make_dir(dir);
+  make_dir(auditor);
   auto signing = crypto::ed25519_generate_key_pair();
   const auto verifier = crypto::note_verifier::from_public_key(log_name, signing.public_key);
   auto kek = crypto::aead_generate_key();
-  auto auditor = crypto::box_generate_key_pair();
+  auto auditor_pair = crypto::box_generate_key_pair();
   initialized_keys out{verifier.to_vkey(),
-                       std::string(auditor_pub_prefix) + crypto::to_base64(auditor.public_key)};
+                       std::string(auditor_pub_prefix) + crypto::to_base64(auditor_pair.public_key), auditor};
   crypto::write_secret_key_file(dir + "/signing.key", signing_key_kind, signing.secret_key);
   crypto::write_public_file(dir + "/signing.pub", out.signing_vkey + "\n");
   crypto::write_secret_key_file(dir + "/kek.key", kek_kind, kek);
-  crypto::write_secret_key_file(dir + "/auditor.key", auditor_key_kind, auditor.secret_key);
   crypto::write_public_file(dir + "/auditor.pub", out.auditor_public + "\n");
+  crypto::write_secret_key_file(auditor + "/auditor.key", auditor_key_kind, auditor_pair.secret_key);
+  crypto::write_public_file(auditor + "/signing.pub", out.signing_vkey + "\n");
   return out;
 }
 
 writer_keys load_writer_keys(const std::string& dir) {
+  if (exists(dir + "/auditor.key")) {
+    throw crypto::key_file_error(
+        dir +
+        "/auditor.key is in the gateway's key directory: the auditor's secret key opens every stored "
+        "payload and belongs off the gateway host. Move it to the auditors (docs/auditing.md, \"Keys\"), "
+        "then start again");
+  }
   auto secret = crypto::read_secret_key_file(dir + "/signing.key", signing_key_kind);
   if (secret.size() != crypto::ed25519_secret_key_size) {
     throw crypto::key_file_error(dir + "/signing.key does not hold an Ed25519 secret key");
@@ -73,7 +140,7 @@ writer_keys load_writer_keys(const std::string& dir) {
                      load_auditor_public(dir + "/auditor.pub")};
 }
 
-crypto::note_verifier load_verifier(const std::string& path_or_vkey) {
+result<crypto::note_verifier> read_verifier(const std::string& path_or_vkey) {
   constexpr const char* expected = "(expected `<name>+<key id>+<base64 key>`, e.g. a signing.pub)";
   struct stat st {};
   if (::stat(path_or_vkey.c_str(), &st) != 0) {
@@ -82,22 +149,39 @@ crypto::note_verifier load_verifier(const std::string& path_or_vkey) {
       return *v;
     }
     if (stat_errno == ENOENT) {
-      throw crypto::key_file_error("the public key file " + path_or_vkey +
-                                   " does not exist, and the argument is not a verifier key either " +
-                                   expected);
+      return status{error_code::not_found,
+                    "the public key file " + path_or_vkey +
+                        " does not exist, and the argument is not a verifier key either " + expected};
     }
-    throw crypto::key_file_error("cannot open the public key file " + path_or_vkey + ": " +
-                                 std::strerror(stat_errno));
+    return status{error_code::io,
+                  "cannot open the public key file " + path_or_vkey + ": " + std::strerror(stat_errno)};
   }
-  auto v = crypto::note_verifier::parse(trim_line(crypto::read_small_file(path_or_vkey)));
+  auto text = read_public_file(path_or_vkey);
+  if (!text.is_ok()) {
+    return text.error();
+  }
+  auto v = crypto::note_verifier::parse(text.value());
   if (!v) {
-    throw crypto::key_file_error(path_or_vkey + " is not a signed-note verifier key " + expected);
+    return status{error_code::invalid_argument,
+                  path_or_vkey + " is not a signed-note verifier key " + expected};
   }
   return *v;
 }
 
+crypto::note_verifier load_verifier(const std::string& path_or_vkey) {
+  auto v = read_verifier(path_or_vkey);
+  if (!v.is_ok()) {
+    throw crypto::key_file_error(v.error().message());
+  }
+  return std::move(v.value());
+}
+
 crypto::box_public_key load_auditor_public(const std::string& path) {
-  const std::string text = trim_line(crypto::read_small_file(path));
+  auto read = read_public_file(path);
+  if (!read.is_ok()) {
+    throw crypto::key_file_error(read.error().message());
+  }
+  const std::string& text = read.value();
   if (text.rfind(auditor_pub_prefix, 0) != 0) {
     throw crypto::key_file_error(path + " is not an auditor public key file");
   }

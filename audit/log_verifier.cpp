@@ -39,6 +39,7 @@ enum class area { records = 0, indexes = 1 };
 
 struct found_problem {
   area where = area::records;
+  problem_kind kind = problem_kind::read_failed;
   std::uint64_t at = 0;  // the record (or first record of what the problem is about)
   std::string text;
   bool pins_record = false;  // `at` is a record that is altered, missing or misplaced
@@ -47,11 +48,11 @@ struct found_problem {
 // Keeps the first max_collected problems in log order, whatever order they are found in.
 class problem_list {
  public:
-  void add(area where, std::uint64_t at, std::string text, bool pins_record = false) {
+  void add(area where, problem_kind kind, std::uint64_t at, std::string text, bool pins_record = false) {
     if (pins_record && (!first_pinned_ || at < *first_pinned_)) {
       first_pinned_ = at;
     }
-    found_problem p{where, at, std::move(text), pins_record};
+    found_problem p{where, kind, at, std::move(text), pins_record};
     if (items_.size() < max_collected) {
       items_.push_back(std::move(p));
       return;
@@ -70,10 +71,11 @@ class problem_list {
     const std::size_t more =
         items_.size() > max_problems ? items_.size() - max_problems + dropped_ : dropped_;
     for (std::size_t i = 0; i < items_.size() && i < max_problems; ++i) {
-      r.problems.push_back(std::move(items_[i].text));
+      r.problems.push_back({items_[i].kind, items_[i].at, std::move(items_[i].text)});
     }
     if (more > 0) {
-      r.problems.push_back(fmt::format("... and {} more problem(s)", more));
+      r.problems.push_back(
+          {problem_kind::more, std::nullopt, fmt::format("... and {} more problem(s)", more)});
     }
   }
 
@@ -154,9 +156,9 @@ class index_scanner {
   }
 
  private:
-  void problem(std::uint64_t at, std::string text) {
+  void problem(problem_kind kind, std::uint64_t at, std::string text) {
     if (out_.problems.size() < max_collected) {
-      out_.problems.push_back({area::indexes, at, std::move(text), false});
+      out_.problems.push_back({area::indexes, kind, at, std::move(text), false});
     }
   }
 
@@ -169,19 +171,22 @@ class index_scanner {
         const auto seq = index_key_seq(c, key);
         ++out_.entries;
         if (!seq) {
-          problem(0, fmt::format("the {} index holds a malformed key ({} bytes)", index_name(c), key.size()));
+          problem(problem_kind::index_malformed, 0,
+                  fmt::format("the {} index holds a malformed key ({} bytes)", index_name(c), key.size()));
           continue;
         }
         if (*seq >= bound_) {
-          problem(*seq, fmt::format("the {} index lists record {} (under {}), but the log's records end at "
-                                    "{}: records deleted?",
-                                    index_name(c), *seq, listed_value(c, key), bound_));
+          problem(problem_kind::index_mismatch, *seq,
+                  fmt::format("the {} index lists record {} (under {}), but the log's records end at "
+                              "{}: records deleted?",
+                              index_name(c), *seq, listed_value(c, key), bound_));
           continue;
         }
         add_to(out_.sums[i], *seq >> window_bits, hash_(key));
       }
       if (!it->status().ok()) {
-        problem(0, fmt::format("reading the {} index failed: {}", index_name(c), it->status().ToString()));
+        problem(problem_kind::read_failed, 0,
+                fmt::format("reading the {} index failed: {}", index_name(c), it->status().ToString()));
       }
     }
   }
@@ -327,7 +332,7 @@ class verifier {
       if (bound.is_ok()) {
         scanner = std::make_unique<index_scanner>(store_, hash_, bound.value());
       } else {
-        problems_.add(area::indexes, 0, bound.error().message());
+        problems_.add(area::indexes, problem_kind::read_failed, 0, bound.error().message());
       }
     }
     scan_leaves();
@@ -336,6 +341,11 @@ class verifier {
     check_consistency();
     if (scanner) {
       check_indexes(scanner->wait());
+    }
+    if (options_.require_checkpoint && report_.checkpoints == 0) {
+      problems_.add(area::records, problem_kind::no_checkpoint, report_.records,
+                    fmt::format("{} record(s) but no stored checkpoint signed by {}+{:08x} verifies",
+                                report_.records, key_.name, key_.key_id));
     }
     problems_.finish(report_);
     return std::move(report_);
@@ -346,34 +356,35 @@ class verifier {
     auto it = store_.iterate(column::checkpoints);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       if (it->key().size() != 8) {
-        problems_.add(area::records, 0, "a checkpoint key is malformed");
+        problems_.add(area::records, problem_kind::checkpoint_invalid, 0, "a checkpoint key is malformed");
         continue;
       }
       const std::uint64_t size = read_be64(it->key().ToStringView());
       const auto v = crypto::verify_note(it->value().ToStringView(), key_);
       const std::uint64_t at = size > 0 ? size - 1 : 0;
       if (v.verdict != crypto::note_verdict::ok) {
+        const bool unknown = v.verdict == crypto::note_verdict::no_known_signature;
         problems_.add(
-            area::records, at,
+            area::records, unknown ? problem_kind::checkpoint_unknown_key : problem_kind::checkpoint_invalid,
+            at,
             fmt::format("checkpoint at size {}: {} ({})", size, crypto::to_string(v.verdict),
-                        v.verdict == crypto::note_verdict::no_known_signature
-                            ? "signed by another key: a wrong --pubkey, or not this log's checkpoint"
-                            : "forged or altered checkpoint"));
+                        unknown ? "signed by another key: a wrong --pubkey, or not this log's checkpoint"
+                                : "forged or altered checkpoint"));
         continue;
       }
       auto cp = crypto::checkpoint::parse(v.text);
       if (!cp) {
-        problems_.add(area::records, at,
+        problems_.add(area::records, problem_kind::checkpoint_invalid, at,
                       fmt::format("checkpoint at size {}: signed, but not a valid tlog-checkpoint", size));
         continue;
       }
       if (cp->size != size) {
-        problems_.add(area::records, at,
+        problems_.add(area::records, problem_kind::checkpoint_invalid, at,
                       fmt::format("checkpoint stored at size {} claims size {}", size, cp->size));
         continue;
       }
       if (cp->origin != key_.name) {
-        problems_.add(area::records, at,
+        problems_.add(area::records, problem_kind::checkpoint_invalid, at,
                       fmt::format("checkpoint at size {} names origin '{}', expected '{}'", size, cp->origin,
                                   key_.name));
         continue;
@@ -382,14 +393,15 @@ class verifier {
       checkpoints_.emplace(size, known_checkpoint{std::move(*cp), false});
     }
     if (!it->status().ok()) {
-      problems_.add(area::records, 0, fmt::format("reading checkpoints failed: {}", it->status().ToString()));
+      problems_.add(area::records, problem_kind::read_failed, 0,
+                    fmt::format("reading checkpoints failed: {}", it->status().ToString()));
     }
     for (const auto& held : options_.held) {
       const auto [first, last] = checkpoints_.equal_range(held.size);
       for (auto i = first; i != last; ++i) {
         if (i->second.cp.root != held.root) {
           problems_.add(
-              area::records, held.size > 0 ? held.size - 1 : 0,
+              area::records, problem_kind::checkpoint_mismatch, held.size > 0 ? held.size - 1 : 0,
               fmt::format("the log's signed checkpoint at size {} has root {}, but the one you hold "
                           "for that size has root {}: the log forked or was rewritten",
                           held.size, crypto::to_base64(i->second.cp.root), crypto::to_base64(held.root)));
@@ -457,14 +469,14 @@ class verifier {
         return tile_it_->value().ToString();
       }
       if (!tile_it_->status().ok()) {
-        problems_.add(area::records, index * tile_width,
+        problems_.add(area::records, problem_kind::read_failed, index * tile_width,
                       fmt::format("reading the stored tree failed: {}", tile_it_->status().ToString()));
       }
       return std::nullopt;
     }
     auto stored = store_.get(column::tree, key);
     if (!stored.is_ok()) {
-      problems_.add(area::records, 0, stored.error().message());
+      problems_.add(area::records, problem_kind::read_failed, 0, stored.error().message());
       return std::nullopt;
     }
     return std::move(stored.value());
@@ -484,7 +496,7 @@ class verifier {
           }
         } else if (!suspect_within(first_leaf, first_leaf + (tile_width << (level * tile_height)))) {
           problems_.add(
-              area::records, first_leaf,
+              area::records, problem_kind::tree_damaged, first_leaf,
               fmt::format("stored Merkle tree tile {}/{} does not match the records", level, index));
         }
         if (level > 0 || i >= hashes.size()) {
@@ -493,7 +505,7 @@ class verifier {
       }
     }
     if (hashes.size() > computed.size() && !partial) {
-      problems_.add(area::records, first_leaf,
+      problems_.add(area::records, problem_kind::tree_damaged, first_leaf,
                     fmt::format("stored Merkle tree tile {}/{} is malformed", level, index));
     }
   }
@@ -514,13 +526,13 @@ class verifier {
       if (size == 0) {
         continue;  // a stored key claiming size 0: the signature check named it
       }
-      problems_.add(area::records, size - 1,
+      problems_.add(area::records, problem_kind::checkpoint_mismatch, size - 1,
                     fmt::format("{} at size {}: its signed root does not match the recomputed tree; a record "
                                 "in {}..{} was altered",
                                 held ? "the checkpoint you hold" : "checkpoint", size, from, size - 1));
       if (from < size && from != pinned_from && !suspect_within(from, size)) {
         pinned_from = from;
-        problems_.add(area::records, from,
+        problems_.add(area::records, problem_kind::record_altered, from,
                       fmt::format("records {}..{}: one differs from what was signed, and the stored tree was "
                                   "rewritten to match it",
                                   from, size - 1),
@@ -530,20 +542,20 @@ class verifier {
     for (const std::uint64_t seq : suspects_) {
       if (seq < authenticated_size_) {
         problems_.add(
-            area::records, seq,
+            area::records, problem_kind::tree_damaged, seq,
             fmt::format("stored Merkle tree tile 0/{} is damaged: its hash of record {} differs, but "
                         "the record matches the signed checkpoint at size {}",
                         seq / tile_width, seq, authenticated_size_));
       } else if (checkpoints_.upper_bound(seq) != checkpoints_.end()) {
         problems_.add(
-            area::records, seq,
+            area::records, problem_kind::record_altered, seq,
             fmt::format("record {}: its leaf hash does not match the stored Merkle tree (the record "
                         "was modified after it was logged)",
                         seq),
             true);
       } else {
         problems_.add(
-            area::records, seq,
+            area::records, problem_kind::record_altered, seq,
             fmt::format("record {}: its leaf hash does not match the stored Merkle tree, and no signed "
                         "checkpoint covers it yet (the record or the stored tree was altered)",
                         seq),
@@ -557,7 +569,7 @@ class verifier {
   bool bridge_gap(std::uint64_t from, std::uint64_t to) {
     report_.contiguous = false;
     report_.missing_records += to - from;
-    problems_.add(area::records, from,
+    problems_.add(area::records, problem_kind::record_missing, from,
                   to - from == 1 ? fmt::format("record {} is missing (deleted?)", from)
                                  : fmt::format("records {}..{} are missing (deleted?)", from, to - 1),
                   true);
@@ -568,7 +580,7 @@ class verifier {
       const auto h = stored_leaf_hash(seq);
       if (!h) {
         problems_.add(
-            area::records, seq,
+            area::records, problem_kind::tree_damaged, seq,
             fmt::format("the stored Merkle tree has no hash for missing record {}: records after it "
                         "cannot be checked",
                         seq));
@@ -598,7 +610,7 @@ class verifier {
         const auto value = rest.substr(key_size, value_size);
         rest.remove_prefix(key_size + value_size);
         if (key.size() != 8) {
-          problems_.add(area::records, expected,
+          problems_.add(area::records, problem_kind::record_malformed, expected,
                         fmt::format("after record {}: a leaf key is malformed", expected), true);
           report_.contiguous = false;
           report_.tree_complete = false;
@@ -620,7 +632,7 @@ class verifier {
         at_size(expected);
       }
       if (c.error) {
-        problems_.add(area::records, expected,
+        problems_.add(area::records, problem_kind::read_failed, expected,
                       fmt::format("reading records failed after record {}: {}", expected, *c.error));
         report_.contiguous = false;
         report_.tree_complete = false;
@@ -636,7 +648,8 @@ class verifier {
   void check_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf, bool index_fields_unread) {
     constexpr std::size_t kind_offset = record_seq_offset + 16;
     if (leaf.size() <= kind_offset || leaf[0] != record_format_version || index_fields_unread) {
-      problems_.add(area::records, seq, fmt::format("record {}: not a valid record encoding", seq), true);
+      problems_.add(area::records, problem_kind::record_malformed, seq,
+                    fmt::format("record {}: not a valid record encoding", seq), true);
       return;
     }
     std::uint64_t claimed = 0;
@@ -645,7 +658,7 @@ class verifier {
     }
     if (claimed != seq) {
       problems_.add(
-          area::records, seq,
+          area::records, problem_kind::record_misplaced, seq,
           fmt::format("record at position {} carries sequence number {} (records reordered or replaced)", seq,
                       claimed),
           true);
@@ -654,7 +667,8 @@ class verifier {
     if (leaf[kind_offset] == static_cast<std::uint8_t>(record_kind::event)) {
       auto r = decode(leaf);
       if (!r.is_ok()) {
-        problems_.add(area::records, seq, fmt::format("record {}: {}", seq, r.error().message()), true);
+        problems_.add(area::records, problem_kind::record_malformed, seq,
+                      fmt::format("record {}: {}", seq, r.error().message()), true);
       } else if (r->note.rfind("forced-open", 0) == 0) {
         ++report_.forced_opens;
       }
@@ -667,7 +681,7 @@ class verifier {
     }
     if (!checkpoints_.empty() && checkpoints_.rbegin()->first > report_.records) {
       const auto& [newest, entry] = *checkpoints_.rbegin();
-      problems_.add(area::records, report_.records,
+      problems_.add(area::records, problem_kind::records_truncated, report_.records,
                     entry.held
                         ? fmt::format("the log holds {} records but the checkpoint you hold covers {}: "
                                       "records {}..{} were deleted since (or this is another log)",
@@ -680,9 +694,9 @@ class verifier {
     }
     auto stored = stored_tree_size(store_);
     if (!stored.is_ok()) {
-      problems_.add(area::records, report_.records, stored.error().message());
+      problems_.add(area::records, problem_kind::read_failed, report_.records, stored.error().message());
     } else if (stored.value() > report_.records) {
-      problems_.add(area::records, report_.records,
+      problems_.add(area::records, problem_kind::records_truncated, report_.records,
                     fmt::format("the stored Merkle tree holds hashes of records {}..{}, but the log ends at "
                                 "record {}: records deleted?",
                                 report_.records, stored.value() - 1, report_.records),
@@ -703,9 +717,10 @@ class verifier {
       }
       if (prev != nullptr) {
         auto proof = m::consistency_proof(prev_size, size, tree.source());
-        if (!proof || !m::verify_consistency(prev_size, size, prev->cp.root, entry.cp.root, *proof)) {
+        if (!proof ||
+            m::verify_consistency(prev_size, size, prev->cp.root, entry.cp.root, *proof) != m::verdict::ok) {
           problems_.add(
-              area::records, size - 1,
+              area::records, problem_kind::checkpoints_inconsistent, size - 1,
               fmt::format("checkpoints at sizes {} and {} are not consistent according to the stored tree",
                           prev_size, size));
           return;
@@ -719,7 +734,7 @@ class verifier {
   void check_indexes(index_scanner::outcome scanned) {
     report_.index_entries = scanned.entries;
     for (auto& p : scanned.problems) {
-      problems_.add(p.where, p.at, std::move(p.text));
+      problems_.add(p.where, p.kind, p.at, std::move(p.text));
     }
     for (std::size_t i = 0; i < index_columns.size() && !problems_.full(); ++i) {
       const auto& expected = expected_.sums()[i];
@@ -741,7 +756,7 @@ class verifier {
       if (differing.size() > located.size()) {
         const std::uint64_t next = differing[located.size()] << window_bits;
         problems_.add(
-            area::indexes, next,
+            area::indexes, problem_kind::index_mismatch, next,
             fmt::format("the {} index also differs from the records in {} more range(s) of {} records, "
                         "the first from record {}",
                         index_name(index_columns[i]), differing.size() - located.size(),
@@ -790,7 +805,7 @@ class verifier {
       }
       const auto own = values.find(*seq);
       problems_.add(
-          area::indexes, *seq,
+          area::indexes, problem_kind::index_mismatch, *seq,
           own == values.end()
               ? fmt::format("the {} index lists record {} (under {}), but the log has no record {}",
                             index_name(c), *seq, listed_value(c, key), *seq)
@@ -805,7 +820,7 @@ class verifier {
     }
     std::sort(missing.begin(), missing.end());
     for (const auto& [seq, value] : missing) {
-      problems_.add(area::indexes, seq,
+      problems_.add(area::indexes, problem_kind::index_mismatch, seq,
                     fmt::format("record {} is missing from the {} index (its {} is {}): queries by {} do not "
                                 "find it",
                                 seq, index_name(c), index_name(c), value, index_name(c)));
@@ -836,52 +851,99 @@ class verifier {
 
 }  // namespace
 
+const char* to_string(problem_kind kind) {
+  switch (kind) {
+    case problem_kind::record_altered:
+      return "record_altered";
+    case problem_kind::record_missing:
+      return "record_missing";
+    case problem_kind::records_truncated:
+      return "records_truncated";
+    case problem_kind::record_misplaced:
+      return "record_misplaced";
+    case problem_kind::record_malformed:
+      return "record_malformed";
+    case problem_kind::tree_damaged:
+      return "tree_damaged";
+    case problem_kind::checkpoint_unknown_key:
+      return "checkpoint_unknown_key";
+    case problem_kind::checkpoint_invalid:
+      return "checkpoint_invalid";
+    case problem_kind::checkpoint_mismatch:
+      return "checkpoint_mismatch";
+    case problem_kind::checkpoints_inconsistent:
+      return "checkpoints_inconsistent";
+    case problem_kind::no_checkpoint:
+      return "no_checkpoint";
+    case problem_kind::index_mismatch:
+      return "index_mismatch";
+    case problem_kind::index_malformed:
+      return "index_malformed";
+    case problem_kind::payload_altered:
+      return "payload_altered";
+    case problem_kind::payload_unexpected:
+      return "payload_unexpected";
+    case problem_kind::payload_malformed:
+      return "payload_malformed";
+    case problem_kind::read_failed:
+      return "read_failed";
+    case problem_kind::more:
+      return "more";
+  }
+  return "?";
+}
+
 verify_report verify_log(const store& s, const crypto::note_verifier& key, const verify_options& options) {
   return verifier(s, key, options).run();
 }
 
 payload_report verify_payloads(const store& s) {
   payload_report out;
-  const auto problem = [&](std::optional<std::uint64_t> seq, std::string text) {
+  const auto problem = [&](problem_kind kind, std::optional<std::uint64_t> seq, std::string text) {
     if (seq && !out.first_bad_record) {
       out.first_bad_record = seq;
     }
     if (out.problems.size() < max_problems) {
-      out.problems.push_back(std::move(text));
+      out.problems.push_back({kind, seq, std::move(text)});
     }
   };
   auto it = s.iterate(column::payloads, false);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (it->key().size() != 8) {
-      problem(std::nullopt, "a stored payload has a malformed key");
+      problem(problem_kind::payload_malformed, std::nullopt, "a stored payload has a malformed key");
       continue;
     }
     const std::uint64_t seq = read_be64(it->key().ToStringView());
     ++out.checked;
     auto leaf = s.get(column::leaves, be64(seq));
     if (!leaf.is_ok() || !leaf->has_value()) {
-      problem(seq, fmt::format("record {}: a payload is stored but the record is missing", seq));
+      problem(problem_kind::payload_unexpected, seq,
+              fmt::format("record {}: a payload is stored but the record is missing", seq));
       continue;
     }
     auto r = decode(bytes_of(**leaf));
     if (!r.is_ok()) {
-      problem(seq, fmt::format("record {}: cannot be decoded ({})", seq, r.error().message()));
+      problem(problem_kind::record_malformed, seq,
+              fmt::format("record {}: cannot be decoded ({})", seq, r.error().message()));
       continue;
     }
     if (r->payload != payload_mode::sealed) {
-      problem(seq, fmt::format("record {}: a payload is stored but the record says payload mode {}", seq,
-                               to_string(r->payload)));
+      problem(problem_kind::payload_unexpected, seq,
+              fmt::format("record {}: a payload is stored but the record says payload mode {}", seq,
+                          to_string(r->payload)));
       continue;
     }
     const auto digest = crypto::sha256(it->value().ToStringView());
     if (r->payload_digest.size() != digest.size() ||
         !std::equal(digest.begin(), digest.end(), r->payload_digest.begin())) {
-      problem(seq, fmt::format("record {}: the stored payload does not match the hash its record commits to",
-                               seq));
+      problem(
+          problem_kind::payload_altered, seq,
+          fmt::format("record {}: the stored payload does not match the hash its record commits to", seq));
     }
   }
   if (!it->status().ok()) {
-    problem(std::nullopt, "reading the stored payloads failed: " + it->status().ToString());
+    problem(problem_kind::read_failed, std::nullopt,
+            "reading the stored payloads failed: " + it->status().ToString());
   }
   return out;
 }

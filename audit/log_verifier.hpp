@@ -23,11 +23,46 @@ struct verify_options {
   // still reach each one's size with the same root, which finds a truncation that also removed
   // the stored checkpoints covering the deleted records.
   std::vector<crypto::checkpoint> held;
+  // A log with no stored checkpoint that verifies under the key is a problem (no_checkpoint): an
+  // auditor's verification needs one; a writer opening a new log does not.
+  bool require_checkpoint = false;
+};
+
+// What kind of damage a verification found (a closed list: tools branch on it, people read the
+// text). to_string gives the stable snake_case name used in `sovgw audit verify --format json`.
+enum class problem_kind {
+  record_altered,            // a record differs from what was logged and signed
+  record_missing,            // records deleted from inside the log
+  records_truncated,         // the newest records deleted (a checkpoint or the stored tree covers more)
+  record_misplaced,          // a record sits at another position than its sequence number
+  record_malformed,          // not a valid record encoding
+  tree_damaged,              // the stored Merkle tree (not the records) is damaged or incomplete
+  checkpoint_unknown_key,    // a checkpoint not signed by the given key
+  checkpoint_invalid,        // a forged or altered checkpoint, or one stored under the wrong size/origin
+  checkpoint_mismatch,       // a signed root does not match the recomputed tree
+  checkpoints_inconsistent,  // two checkpoints that the stored tree does not prove consistent
+  no_checkpoint,       // no stored checkpoint verifies under the key (verify_options::require_checkpoint)
+  index_mismatch,      // an index entry missing or pointing at the wrong record
+  index_malformed,     // an index key that cannot be read
+  payload_altered,     // a stored payload does not match the hash its record commits to
+  payload_unexpected,  // a payload stored for a record that is missing or did not seal one
+  payload_malformed,   // a stored payload under a key that cannot be read
+  read_failed,         // the storage could not be read
+  more,                // "... and N more problem(s)": the list was capped
+};
+[[nodiscard]] const char* to_string(problem_kind kind);
+
+// One problem: its kind, where in the log it is (the record it is about, or the first record of
+// the range; nullopt for problems with no position) and a sentence saying it.
+struct problem {
+  problem_kind kind = problem_kind::read_failed;
+  std::optional<std::uint64_t> record;
+  std::string text;
 };
 
 // The result of recomputing the tree from the leaves and checking every signed checkpoint
-// against it. `problems` are sentences naming the record, checkpoint or index entry at fault, in
-// log order (record and tree problems first, index problems after), capped at 20.
+// against it. `problems` name the record, checkpoint or index entry at fault, in log order
+// (record and tree problems first, index problems after), capped at 20 (then one `more`).
 struct verify_report {
   std::uint64_t records = 0;           // records scanned: the tree size recomputed (gaps included)
   std::uint64_t missing_records = 0;   // positions in 0..records-1 with no record (deleted)
@@ -37,7 +72,7 @@ struct verify_report {
   std::uint64_t forced_opens = 0;
   std::optional<crypto::checkpoint> latest;         // latest stored checkpoint that verified
   std::optional<crypto::checkpoint> newest_signed;  // newest stored one with a valid signature
-  std::vector<std::string> problems;
+  std::vector<problem> problems;
   std::optional<std::uint64_t> first_bad_record;  // the first record found altered, missing or misplaced
   bool contiguous = true;                         // leaves 0..records-1 are all present
   // The recomputed tree (root() over all `records`; positions of missing records carry the stored
@@ -61,7 +96,7 @@ struct verify_report {
 // is one. Reads every stored payload: slower than verify_log, so a separate pass.
 struct payload_report {
   std::uint64_t checked = 0;
-  std::vector<std::string> problems;  // first problem first (capped at 20)
+  std::vector<problem> problems;  // first problem first (capped at 20)
   std::optional<std::uint64_t> first_bad_record;
   [[nodiscard]] bool ok() const { return problems.empty(); }
 };

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <rocksdb/options.h>
 
+#include <optional>
+
 #include "audit/store.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/blake2b.hpp"
@@ -33,9 +35,24 @@ std::string data_key_prefix(const std::string& tenant) { return "dk" + length_pr
 std::string data_key_key(const std::string& tenant, std::uint32_t version) {
   return data_key_prefix(tenant) + be32(version);
 }
-std::vector<std::uint8_t> wrap_ad(const std::string& tenant, std::uint32_t version) {
-  const std::string ad = "sovgw-data-key-v1" + length_prefixed(tenant) + be32(version);
-  return {ad.begin(), ad.end()};
+// A data key entry: be32 length of a KEK-wrapped copy || that copy || the key sealed to the
+// auditor. Written with no wrapped copy (length 0); older logs hold one, which
+// remove_wrapped_copies() drops.
+struct key_entry {
+  std::string_view wrapped;
+  std::string_view sealed;
+};
+std::optional<key_entry> read_key_entry(std::string_view e) {
+  if (e.size() < 4 || read_be32(e) > e.size() - 4) {
+    return std::nullopt;
+  }
+  const std::uint32_t wrapped_len = read_be32(e);
+  return key_entry{e.substr(4, wrapped_len), e.substr(4 + wrapped_len)};
+}
+std::string sealed_only_entry(std::span<const std::uint8_t> sealed) {
+  std::string entry = be32(0);
+  entry.append(sealed.begin(), sealed.end());
+  return entry;
 }
 
 }  // namespace
@@ -46,10 +63,10 @@ std::vector<std::uint8_t> encode_payload(const payload& p) {
   return {out.begin(), out.end()};
 }
 
-payload_vault::payload_vault(store& s, crypto::secret_bytes kek, const crypto::box_public_key& auditor)
-    : store_(s), kek_(std::move(kek)), auditor_(auditor) {
+payload_vault::payload_vault(store& s, const crypto::secret_bytes& kek, const crypto::box_public_key& auditor)
+    : store_(s), auditor_(auditor) {
   const std::string_view label = "sovgw-client-ip-v1";
-  auto derived = crypto::blake2b(bytes_of(label), 32, kek_.view());
+  auto derived = crypto::blake2b(bytes_of(label), 32, kek.view());
   ip_key_ = crypto::secret_bytes(derived);
   crypto::wipe(std::span(derived));
 }
@@ -62,44 +79,17 @@ result<const payload_vault::tenant_key*> payload_vault::key_for(const std::strin
   if (auto it = cache_.find(tenant); it != cache_.end()) {
     return &it->second;
   }
+  // The tenant's stored data keys are sealed to the auditor: this process cannot open them, so its
+  // first payload for the tenant starts a new key version, kept in memory and sealed to the auditor.
   auto cur = store_.get(column::keys, current_key(tenant));
   if (!cur.is_ok()) {
     return cur.error();
   }
-  std::uint32_t version = 0;
-  if (cur->has_value() && (*cur)->size() == 5) {
-    version = read_be32(**cur);
-    if ((**cur)[4] == state_active) {
-      auto entry = store_.get(column::keys, data_key_key(tenant, version));
-      if (!entry.is_ok()) {
-        return entry.error();
-      }
-      if (!entry->has_value() || (*entry)->size() < 4) {
-        return status{error_code::corruption, "a tenant data key is missing from the key store"};
-      }
-      const std::string& e = **entry;
-      const std::uint32_t wrapped_len = read_be32(e);
-      if (wrapped_len > e.size() - 4) {
-        return status{error_code::corruption, "a tenant data key entry is malformed"};
-      }
-      auto key = crypto::aead_open(kek_, bytes_of(std::string_view(e).substr(4, wrapped_len)),
-                                   wrap_ad(tenant, version));
-      if (!key) {
-        return status{error_code::verification_failed,
-                      "a tenant data key does not unwrap with this KEK (wrong kek.key for this log?)"};
-      }
-      return &cache_.emplace(tenant, tenant_key{version, std::move(*key)}).first->second;
-    }
-  }
-  ++version;
+  const std::uint32_t version = (cur->has_value() && (*cur)->size() == 5 ? read_be32(**cur) : 0) + 1;
   auto key = crypto::aead_generate_key();
-  const auto wrapped = crypto::aead_seal(kek_, key.view(), wrap_ad(tenant, version));
-  const auto sealed = crypto::box_seal(auditor_, key.view());
-  std::string entry = be32(static_cast<std::uint32_t>(wrapped.size()));
-  entry.append(wrapped.begin(), wrapped.end());
-  entry.append(sealed.begin(), sealed.end());
   rocksdb::WriteBatch batch;
-  batch.Put(store_.cf(column::keys), data_key_key(tenant, version), entry);
+  batch.Put(store_.cf(column::keys), data_key_key(tenant, version),
+            sealed_only_entry(crypto::box_seal(auditor_, key.view())));
   batch.Put(store_.cf(column::keys), current_key(tenant), be32(version) + state_active);
   if (auto s = store_.write(batch, true); !s.is_ok()) {
     return s;
@@ -154,10 +144,17 @@ result<payload_vault::shred_result> payload_vault::shred(const std::string& tena
     return out;
   }
   batch.Put(store_.cf(column::keys), current_key(tenant), be32(last_version) + state_shredded);
+  if (auto s = rewrite_key_store(batch); !s.is_ok()) {
+    return s;
+  }
+  return out;
+}
+
+status payload_vault::rewrite_key_store(rocksdb::WriteBatch& batch) {
   if (auto s = store_.write(batch, true); !s.is_ok()) {
     return s;
   }
-  // Push the deletions through flush and compaction so no SST file keeps the wrapped keys.
+  // Push the change through flush and compaction so that no SST file keeps what it replaced.
   rocksdb::FlushOptions fo;
   fo.wait = true;
   if (auto s = from_rocksdb(store_.db().Flush(fo, store_.cf(column::keys)), "flushing the key store failed");
@@ -166,12 +163,35 @@ result<payload_vault::shred_result> payload_vault::shred(const std::string& tena
   }
   rocksdb::CompactRangeOptions co;
   co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  if (auto s = from_rocksdb(store_.db().CompactRange(co, store_.cf(column::keys), nullptr, nullptr),
-                            "compacting the key store failed");
-      !s.is_ok()) {
+  return from_rocksdb(store_.db().CompactRange(co, store_.cf(column::keys), nullptr, nullptr),
+                      "compacting the key store failed");
+}
+
+result<std::uint64_t> payload_vault::remove_wrapped_copies() {
+  std::lock_guard lock(mutex_);
+  rocksdb::WriteBatch batch;
+  std::uint64_t rewritten = 0;
+  auto it = store_.iterate(column::keys);
+  for (it->Seek("dk"); it->Valid() && it->key().starts_with("dk"); it->Next()) {
+    const auto entry = read_key_entry(it->value().ToStringView());
+    if (!entry) {
+      return status{error_code::corruption, "a tenant data key entry is malformed"};
+    }
+    if (!entry->wrapped.empty()) {
+      batch.Put(store_.cf(column::keys), it->key(), sealed_only_entry(bytes_of(entry->sealed)));
+      ++rewritten;
+    }
+  }
+  if (!it->status().ok()) {
+    return from_rocksdb(it->status(), "reading tenant keys failed");
+  }
+  if (rewritten == 0) {
+    return rewritten;
+  }
+  if (auto s = rewrite_key_store(batch); !s.is_ok()) {
     return s;
   }
-  return out;
+  return rewritten;
 }
 
 result<payload> open_payload(const store& s, const record& r, const crypto::box_public_key& auditor_pk,
@@ -212,12 +232,11 @@ result<payload> open_payload(const store& s, const record& r, const crypto::box_
                     "(crypto-shredded)",
                     r.seq, r.tenant, version)};
   }
-  const std::string& e = **entry;
-  const std::uint32_t wrapped_len = e.size() >= 4 ? read_be32(e) : 0xffffffffu;
-  if (wrapped_len > e.size() - 4) {
+  const auto sealed = read_key_entry(**entry);
+  if (!sealed) {
     return status{error_code::corruption, "a tenant data key entry is malformed"};
   }
-  auto key = crypto::box_open(auditor_pk, auditor_sk, bytes_of(std::string_view(e).substr(4 + wrapped_len)));
+  auto key = crypto::box_open(auditor_pk, auditor_sk, bytes_of(sealed->sealed));
   if (!key) {
     return status{error_code::verification_failed,
                   "the auditor key cannot open this tenant's data key (wrong auditor.key for this log?)"};

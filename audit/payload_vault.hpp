@@ -1,5 +1,7 @@
 #pragma once
 
+#include <rocksdb/write_batch.h>
+
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -11,11 +13,13 @@
 #include "crypto/sealed_box.hpp"
 #include "crypto/secret_bytes.hpp"
 
-// Payload encryption at rest. Each tenant has a random XChaCha20-Poly1305 data key, stored in the
-// `keys` column family twice: wrapped by the KEK (so the gateway can reuse it after a restart) and
-// sealed to the auditor's X25519 key (so auditors, and only they, can read payloads offline).
-// Destroying a tenant's data keys (crypto-shredding) makes its payloads unreadable while leaves,
-// ciphertext hashes and proofs stay valid.
+// Payload encryption at rest. Each tenant has random XChaCha20-Poly1305 data keys, stored in the
+// `keys` column family only sealed to the auditor's X25519 public key: the gateway host (its keys
+// and the database) cannot open a stored payload. A writer keeps the plaintext data key in memory
+// while it runs, to seal new payloads; after a restart it cannot read the stored keys back, so
+// its first payload for a tenant starts a new key version. Destroying a tenant's data keys
+// (crypto-shredding) makes its payloads unreadable while leaves, ciphertext hashes and proofs
+// stay valid.
 //
 // Payload blob: u8 version=1 || be32 key version || nonce || ciphertext || tag; the leaf commits
 // to SHA-256(blob). Plaintext: be32 length || prompt || be32 length || completion.
@@ -33,10 +37,12 @@ struct payload {
 // Writer side. Thread-safe (one mutex around the tenant key cache; the AEAD runs outside it).
 class payload_vault {
  public:
-  payload_vault(store& s, crypto::secret_bytes kek, const crypto::box_public_key& auditor);
+  // `kek` (kek.key) only keys the client-address pseudonyms; `auditor` is the key data keys are
+  // sealed to.
+  payload_vault(store& s, const crypto::secret_bytes& kek, const crypto::box_public_key& auditor);
 
-  // Encrypts `plaintext` under the tenant's current data key (creating and durably storing one
-  // on first use) bound to `associated_data`. Returns the blob.
+  // Encrypts `plaintext` under the tenant's data key of this process (on first use, a new version,
+  // durably stored sealed to the auditor) bound to `associated_data`. Returns the blob.
   [[nodiscard]] result<std::string> seal(const std::string& tenant, std::span<const std::uint8_t> plaintext,
                                          std::span<const std::uint8_t> associated_data);
 
@@ -47,7 +53,12 @@ class payload_vault {
   };
   [[nodiscard]] result<shred_result> shred(const std::string& tenant);
 
-  // Keyed BLAKE2b of a client address: "b2:<32 hex>" (stable across restarts, needs the KEK).
+  // Older logs also stored each data key wrapped by the KEK, which let anyone with
+  // kek.key and the database read every payload. Drops those copies (the sealed ones stay) and
+  // compacts them out of the key column family. Returns how many entries it rewrote.
+  [[nodiscard]] result<std::uint64_t> remove_wrapped_copies();
+
+  // Keyed BLAKE2b of a client address: "b2:<32 hex>" (stable across restarts: keyed by kek.key).
   [[nodiscard]] std::string pseudonymise_ip(std::string_view ip) const;
 
  private:
@@ -56,9 +67,9 @@ class payload_vault {
     crypto::secret_bytes key;
   };
   result<const tenant_key*> key_for(const std::string& tenant);
+  status rewrite_key_store(rocksdb::WriteBatch& batch);  // synced, then flushed and compacted
 
   store& store_;
-  crypto::secret_bytes kek_;
   crypto::box_public_key auditor_{};
   crypto::secret_bytes ip_key_;
   std::mutex mutex_;

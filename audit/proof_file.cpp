@@ -13,8 +13,8 @@ namespace {
 
 namespace m = crypto::merkle;
 
-status bad(std::string_view what) {
-  return {error_code::invalid_argument, fmt::format("malformed proof: {}", what)};
+proof_error bad(std::string_view what) {
+  return {proof_failure::malformed, fmt::format("malformed proof: {}", what)};
 }
 
 // Splits off the next line (without its newline); false at the end of the text.
@@ -42,14 +42,14 @@ bool parse_u64(std::string_view s, std::uint64_t& out) {
 }
 
 // Reads hash lines up to the blank line; `text` then holds the checkpoint note.
-status read_path(std::string_view& text, std::vector<m::hash>& path) {
+std::optional<proof_error> read_path(std::string_view& text, std::vector<m::hash>& path) {
   std::string_view line;
   for (;;) {
     if (!next_line(text, line)) {
       return bad("truncated before the checkpoint");
     }
     if (line.empty()) {
-      return status::ok();
+      return std::nullopt;
     }
     auto h = crypto::from_base64(line);
     if (!h || h->size() != 32) {
@@ -79,36 +79,233 @@ std::string signers(std::string_view note) {
   return out.empty() ? std::string("no key") : fmt::format("{}", fmt::join(out, ", "));
 }
 
-result<crypto::checkpoint> open_checkpoint(std::string_view note, const crypto::note_verifier& key,
-                                           std::string_view which) {
+proof_result<crypto::checkpoint> open_checkpoint(std::string_view note, const crypto::note_verifier& key,
+                                                 std::string_view which) {
   const auto v = crypto::verify_note(note, key);
   if (v.verdict == crypto::note_verdict::no_known_signature) {
-    return status{error_code::verification_failed,
-                  fmt::format("{} is not signed by the key {} (signed by {}): wrong public key, or a proof "
-                              "from another log",
-                              which, key_label(key.name, key.key_id), signers(note))};
+    return proof_error{
+        proof_failure::unknown_key,
+        fmt::format("{} is not signed by the key {} (signed by {}): wrong public key, or a proof "
+                    "from another log",
+                    which, key_label(key.name, key.key_id), signers(note))};
   }
   if (v.verdict == crypto::note_verdict::bad_signature) {
-    return status{error_code::verification_failed,
-                  fmt::format("{}: its signature by the key {} does not verify: the checkpoint was altered",
-                              which, key_label(key.name, key.key_id))};
+    return proof_error{
+        proof_failure::bad_signature,
+        fmt::format("{}: its signature by the key {} does not verify: the checkpoint was altered", which,
+                    key_label(key.name, key.key_id))};
   }
   if (v.verdict != crypto::note_verdict::ok) {
-    return status{error_code::verification_failed,
-                  fmt::format("{}: {}", which, crypto::to_string(v.verdict))};
+    return proof_error{proof_failure::bad_checkpoint,
+                       fmt::format("{}: {}", which, crypto::to_string(v.verdict))};
   }
   auto cp = crypto::checkpoint::parse(v.text);
   if (!cp) {
-    return status{error_code::verification_failed, fmt::format("{}: not a valid tlog-checkpoint", which)};
+    return proof_error{proof_failure::bad_checkpoint, fmt::format("{}: not a valid tlog-checkpoint", which)};
   }
   if (cp->origin != key.name) {
-    return status{error_code::verification_failed,
-                  fmt::format("{}: origin '{}' is not the key's log '{}'", which, cp->origin, key.name)};
+    return proof_error{proof_failure::bad_checkpoint,
+                       fmt::format("{}: origin '{}' is not the key's log '{}'", which, cp->origin, key.name)};
   }
   return *cp;
 }
 
-result<std::string> checkpoint_at(const store& s, std::uint64_t size) {
+// A proof whose number of hashes does not fit its sizes: cut short or padded, it proves nothing
+// either way (and is no evidence that the log was rewritten).
+proof_error wrong_length(std::string_view kind, std::size_t have, std::size_t want,
+                         const std::string& needs) {
+  if (have < want) {
+    return {proof_failure::proof_too_short,
+            fmt::format("the {} proof is truncated: it holds {} hash(es), but {} {} (it proves nothing about "
+                        "the log)",
+                        kind, have, needs, want)};
+  }
+  return {proof_failure::proof_too_long,
+          fmt::format("the {} proof holds {} hashes, but {} {}: hashes were added", kind, have, needs, want)};
+}
+
+}  // namespace
+
+std::string format_proof(const inclusion_proof_file& p) {
+  std::string out(inclusion_proof_header);
+  out += "\nextra " + crypto::to_base64(p.leaf) + "\nindex " + std::to_string(p.index) + "\n";
+  for (const auto& h : p.path) {
+    out += crypto::to_base64(h) + "\n";
+  }
+  return out + "\n" + p.checkpoint_note;
+}
+
+std::string format_proof(const consistency_proof_file& p) {
+  std::string out(consistency_proof_header);
+  out += "\nold " +
+         crypto::to_base64({reinterpret_cast<const std::uint8_t*>(p.old_note.data()), p.old_note.size()}) +
+         "\n";
+  for (const auto& h : p.path) {
+    out += crypto::to_base64(h) + "\n";
+  }
+  return out + "\n" + p.new_note;
+}
+
+proof_result<inclusion_proof_file> parse_inclusion_proof(std::string_view text) {
+  inclusion_proof_file p;
+  std::string_view line;
+  if (!next_line(text, line) || line != inclusion_proof_header) {
+    return bad(fmt::format("the first line is not '{}'", inclusion_proof_header));
+  }
+  if (!next_line(text, line) || !line.starts_with("extra ")) {
+    return bad("missing 'extra' line with the record");
+  }
+  auto leaf = crypto::from_base64(line.substr(6));
+  if (!leaf || leaf->empty()) {
+    return bad("the 'extra' line is not base64");
+  }
+  p.leaf = std::move(*leaf);
+  if (!next_line(text, line) || !line.starts_with("index ") || !parse_u64(line.substr(6), p.index)) {
+    return bad("missing or invalid 'index' line");
+  }
+  if (auto e = read_path(text, p.path)) {
+    return *e;
+  }
+  if (text.empty()) {
+    return bad("the signed checkpoint is missing");
+  }
+  p.checkpoint_note = std::string(text);
+  return p;
+}
+
+proof_result<consistency_proof_file> parse_consistency_proof(std::string_view text) {
+  consistency_proof_file p;
+  std::string_view line;
+  if (!next_line(text, line) || line != consistency_proof_header) {
+    return bad(fmt::format("the first line is not '{}'", consistency_proof_header));
+  }
+  if (!next_line(text, line) || !line.starts_with("old ")) {
+    return bad("missing 'old' checkpoint line");
+  }
+  auto old_note = crypto::from_base64(line.substr(4));
+  if (!old_note) {
+    return bad("the 'old' checkpoint is not base64");
+  }
+  p.old_note.assign(old_note->begin(), old_note->end());
+  if (auto e = read_path(text, p.path)) {
+    return *e;
+  }
+  if (text.empty()) {
+    return bad("the new signed checkpoint is missing");
+  }
+  p.new_note = std::string(text);
+  return p;
+}
+
+const char* to_string(proof_failure f) {
+  switch (f) {
+    case proof_failure::malformed:
+      return "malformed";
+    case proof_failure::unknown_key:
+      return "unknown_key";
+    case proof_failure::bad_signature:
+      return "bad_signature";
+    case proof_failure::bad_checkpoint:
+      return "bad_checkpoint";
+    case proof_failure::bad_record:
+      return "bad_record";
+    case proof_failure::bad_sizes:
+      return "bad_sizes";
+    case proof_failure::proof_too_short:
+      return "proof_too_short";
+    case proof_failure::proof_too_long:
+      return "proof_too_long";
+    case proof_failure::old_root_mismatch:
+      return "old_root_mismatch";
+    case proof_failure::root_mismatch:
+      return "root_mismatch";
+  }
+  return "?";
+}
+
+error_code proof_error::code() const {
+  return kind == proof_failure::malformed ? error_code::invalid_argument : error_code::verification_failed;
+}
+
+proof_result<verified_inclusion> verify_inclusion_proof(std::string_view text,
+                                                        const crypto::note_verifier& key) {
+  auto p = parse_inclusion_proof(text);
+  if (!p.is_ok()) {
+    return p.error();
+  }
+  auto cp = open_checkpoint(p->checkpoint_note, key, "checkpoint");
+  if (!cp.is_ok()) {
+    return cp.error();
+  }
+  auto rec = decode(p->leaf);
+  if (!rec.is_ok()) {
+    return proof_error{proof_failure::bad_record,
+                       "the proven record does not decode: " + rec.error().message()};
+  }
+  if (rec->seq != p->index) {
+    return proof_error{
+        proof_failure::bad_record,
+        fmt::format("the record carries seq {} but the proof is for index {}", rec->seq, p->index)};
+  }
+  const auto verdict = m::verify_inclusion(m::leaf_hash(p->leaf), p->index, cp->size, p->path, cp->root);
+  if (verdict == m::verdict::ok) {
+    return verified_inclusion{std::move(rec.value()), std::move(cp.value())};
+  }
+  if (verdict == m::verdict::bad_sizes) {
+    return proof_error{
+        proof_failure::bad_sizes,
+        fmt::format("index {} is outside the checkpointed tree of size {}", p->index, cp->size)};
+  }
+  if (verdict == m::verdict::proof_too_short || verdict == m::verdict::proof_too_long) {
+    return wrong_length("inclusion", p->path.size(), m::inclusion_proof_size(p->index, cp->size),
+                        fmt::format("record {} in a tree of size {} needs", p->index, cp->size));
+  }
+  return proof_error{
+      proof_failure::root_mismatch,
+      fmt::format("the inclusion path does not lead from record {} to the signed root of tree size {}",
+                  p->index, cp->size)};
+}
+
+proof_result<verified_consistency> verify_consistency_proof(std::string_view text,
+                                                            const crypto::note_verifier& key) {
+  auto p = parse_consistency_proof(text);
+  if (!p.is_ok()) {
+    return p.error();
+  }
+  auto old_cp = open_checkpoint(p->old_note, key, "old checkpoint");
+  if (!old_cp.is_ok()) {
+    return old_cp.error();
+  }
+  auto new_cp = open_checkpoint(p->new_note, key, "new checkpoint");
+  if (!new_cp.is_ok()) {
+    return new_cp.error();
+  }
+  const std::uint64_t from = old_cp->size;
+  const std::uint64_t to = new_cp->size;
+  const auto verdict = m::verify_consistency(from, to, old_cp->root, new_cp->root, p->path);
+  if (verdict == m::verdict::ok) {
+    return verified_consistency{std::move(old_cp.value()), std::move(new_cp.value())};
+  }
+  if (verdict == m::verdict::bad_sizes) {
+    return proof_error{
+        proof_failure::bad_sizes,
+        fmt::format("the old checkpoint (size {}) is larger than the new one (size {}): are the "
+                    "two swapped?",
+                    from, to)};
+  }
+  if (verdict == m::verdict::proof_too_short || verdict == m::verdict::proof_too_long) {
+    return wrong_length("consistency", p->path.size(), m::consistency_proof_size(from, to),
+                        fmt::format("sizes {} and {} need", from, to));
+  }
+  return proof_error{
+      verdict == m::verdict::old_root_mismatch ? proof_failure::old_root_mismatch
+                                               : proof_failure::root_mismatch,
+      fmt::format("the checkpoints at sizes {} and {} are NOT consistent: the log was rewritten "
+                  "(or the proof altered)",
+                  from, to)};
+}
+
+result<std::string> stored_checkpoint_note(const store& s, std::uint64_t size) {
   if (size == 0) {
     // The newest checkpoint the stored records reach (after a forced open over deleted records,
     // an older, larger checkpoint may outlive them).
@@ -136,140 +333,8 @@ result<std::string> checkpoint_at(const store& s, std::uint64_t size) {
   return **note;
 }
 
-}  // namespace
-
-std::string format_proof(const inclusion_proof_file& p) {
-  std::string out(inclusion_proof_header);
-  out += "\nextra " + crypto::to_base64(p.leaf) + "\nindex " + std::to_string(p.index) + "\n";
-  for (const auto& h : p.path) {
-    out += crypto::to_base64(h) + "\n";
-  }
-  return out + "\n" + p.checkpoint_note;
-}
-
-std::string format_proof(const consistency_proof_file& p) {
-  std::string out(consistency_proof_header);
-  out += "\nold " +
-         crypto::to_base64({reinterpret_cast<const std::uint8_t*>(p.old_note.data()), p.old_note.size()}) +
-         "\n";
-  for (const auto& h : p.path) {
-    out += crypto::to_base64(h) + "\n";
-  }
-  return out + "\n" + p.new_note;
-}
-
-result<inclusion_proof_file> parse_inclusion_proof(std::string_view text) {
-  inclusion_proof_file p;
-  std::string_view line;
-  if (!next_line(text, line) || line != inclusion_proof_header) {
-    return bad(fmt::format("the first line is not '{}'", inclusion_proof_header));
-  }
-  if (!next_line(text, line) || !line.starts_with("extra ")) {
-    return bad("missing 'extra' line with the record");
-  }
-  auto leaf = crypto::from_base64(line.substr(6));
-  if (!leaf || leaf->empty()) {
-    return bad("the 'extra' line is not base64");
-  }
-  p.leaf = std::move(*leaf);
-  if (!next_line(text, line) || !line.starts_with("index ") || !parse_u64(line.substr(6), p.index)) {
-    return bad("missing or invalid 'index' line");
-  }
-  if (auto s = read_path(text, p.path); !s.is_ok()) {
-    return s;
-  }
-  if (text.empty()) {
-    return bad("the signed checkpoint is missing");
-  }
-  p.checkpoint_note = std::string(text);
-  return p;
-}
-
-result<consistency_proof_file> parse_consistency_proof(std::string_view text) {
-  consistency_proof_file p;
-  std::string_view line;
-  if (!next_line(text, line) || line != consistency_proof_header) {
-    return bad(fmt::format("the first line is not '{}'", consistency_proof_header));
-  }
-  if (!next_line(text, line) || !line.starts_with("old ")) {
-    return bad("missing 'old' checkpoint line");
-  }
-  auto old_note = crypto::from_base64(line.substr(4));
-  if (!old_note) {
-    return bad("the 'old' checkpoint is not base64");
-  }
-  p.old_note.assign(old_note->begin(), old_note->end());
-  if (auto s = read_path(text, p.path); !s.is_ok()) {
-    return s;
-  }
-  if (text.empty()) {
-    return bad("the new signed checkpoint is missing");
-  }
-  p.new_note = std::string(text);
-  return p;
-}
-
-result<verified_inclusion> verify_inclusion_proof(std::string_view text, const crypto::note_verifier& key) {
-  auto p = parse_inclusion_proof(text);
-  if (!p.is_ok()) {
-    return p.error();
-  }
-  auto cp = open_checkpoint(p->checkpoint_note, key, "checkpoint");
-  if (!cp.is_ok()) {
-    return cp.error();
-  }
-  auto rec = decode(p->leaf);
-  if (!rec.is_ok()) {
-    return status{error_code::verification_failed,
-                  "the proven record does not decode: " + rec.error().message()};
-  }
-  if (rec->seq != p->index) {
-    return status{error_code::verification_failed,
-                  fmt::format("the record carries seq {} but the proof is for index {}", rec->seq, p->index)};
-  }
-  if (p->index >= cp->size) {
-    return status{error_code::verification_failed,
-                  fmt::format("index {} is outside the checkpointed tree of size {}", p->index, cp->size)};
-  }
-  if (!m::verify_inclusion(m::leaf_hash(p->leaf), p->index, cp->size, p->path, cp->root)) {
-    return status{
-        error_code::verification_failed,
-        fmt::format("the inclusion path does not lead from record {} to the signed root of tree size {}",
-                    p->index, cp->size)};
-  }
-  return verified_inclusion{std::move(rec.value()), std::move(cp.value())};
-}
-
-result<verified_consistency> verify_consistency_proof(std::string_view text,
-                                                      const crypto::note_verifier& key) {
-  auto p = parse_consistency_proof(text);
-  if (!p.is_ok()) {
-    return p.error();
-  }
-  auto old_cp = open_checkpoint(p->old_note, key, "old checkpoint");
-  if (!old_cp.is_ok()) {
-    return old_cp.error();
-  }
-  auto new_cp = open_checkpoint(p->new_note, key, "new checkpoint");
-  if (!new_cp.is_ok()) {
-    return new_cp.error();
-  }
-  if (old_cp->size > new_cp->size) {
-    return status{error_code::verification_failed,
-                  fmt::format("the old checkpoint (size {}) is larger than the new one (size {}): are the "
-                              "two swapped?",
-                              old_cp->size, new_cp->size)};
-  }
-  if (!m::verify_consistency(old_cp->size, new_cp->size, old_cp->root, new_cp->root, p->path)) {
-    return status{error_code::verification_failed,
-                  fmt::format("the checkpoints at sizes {} and {} are NOT consistent: the log was rewritten",
-                              old_cp->size, new_cp->size)};
-  }
-  return verified_consistency{std::move(old_cp.value()), std::move(new_cp.value())};
-}
-
 result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq) {
-  auto note = checkpoint_at(s, 0);
+  auto note = stored_checkpoint_note(s, 0);
   if (!note.is_ok()) {
     return note.error();
   }
@@ -315,11 +380,11 @@ result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq) {
 }
 
 result<std::string> make_consistency_proof(const store& s, std::uint64_t old_size, std::uint64_t new_size) {
-  auto old_note = checkpoint_at(s, old_size);
+  auto old_note = stored_checkpoint_note(s, old_size);
   if (!old_note.is_ok()) {
     return old_note.error();
   }
-  auto new_note = checkpoint_at(s, new_size);
+  auto new_note = stored_checkpoint_note(s, new_size);
   if (!new_note.is_ok()) {
     return new_note.error();
   }
@@ -342,7 +407,8 @@ result<std::string> make_consistency_proof(const store& s, std::uint64_t old_siz
       consistency_proof_file{std::move(old_note.value()), std::move(*path), std::move(new_note.value())});
 }
 
-result<crypto::checkpoint> read_kept_checkpoint(std::string_view text, const crypto::note_verifier& key) {
+proof_result<crypto::checkpoint> read_kept_checkpoint(std::string_view text,
+                                                      const crypto::note_verifier& key) {
   if (text.starts_with(inclusion_proof_header)) {
     auto p = parse_inclusion_proof(text);
     return p.is_ok() ? open_checkpoint(p->checkpoint_note, key, "the proof's checkpoint") : p.error();

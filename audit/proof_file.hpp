@@ -50,10 +50,37 @@ struct consistency_proof_file {
   std::string new_note;
 };
 
+// Why an offline proof (or a kept checkpoint) does not verify: a closed list; to_string gives the
+// stable snake_case name used in `sovgw audit verify-proof --format json`.
+enum class proof_failure {
+  malformed,          // not a proof or checkpoint file of the expected shape
+  unknown_key,        // a checkpoint is not signed by the given key (wrong key, or another log)
+  bad_signature,      // a checkpoint's signature by the key does not verify: it was altered
+  bad_checkpoint,     // signed, but not a valid checkpoint of the key's log
+  bad_record,         // (inclusion) the record does not decode, or carries another index
+  bad_sizes,          // index outside the tree, or the old checkpoint larger than the new one
+  proof_too_short,    // fewer hashes than the sizes call for: a truncated proof
+  proof_too_long,     // more hashes than the sizes call for
+  old_root_mismatch,  // (consistency) the proof does not reproduce the old root
+  root_mismatch,      // the path does not lead to the signed (new) root
+};
+[[nodiscard]] const char* to_string(proof_failure f);
+
+// The error of the proof functions: the failure kind and a sentence for people.
+struct proof_error {
+  proof_failure kind = proof_failure::malformed;
+  std::string text;
+  [[nodiscard]] const std::string& message() const { return text; }
+  // malformed: invalid_argument; everything else: verification_failed.
+  [[nodiscard]] error_code code() const;
+};
+template <typename T>
+using proof_result = result<T, proof_error>;
+
 [[nodiscard]] std::string format_proof(const inclusion_proof_file& p);
 [[nodiscard]] std::string format_proof(const consistency_proof_file& p);
-[[nodiscard]] result<inclusion_proof_file> parse_inclusion_proof(std::string_view text);
-[[nodiscard]] result<consistency_proof_file> parse_consistency_proof(std::string_view text);
+[[nodiscard]] proof_result<inclusion_proof_file> parse_inclusion_proof(std::string_view text);
+[[nodiscard]] proof_result<consistency_proof_file> parse_consistency_proof(std::string_view text);
 
 struct verified_inclusion {
   record rec;
@@ -66,15 +93,19 @@ struct verified_consistency {
 
 // Full offline checks: signature(s) by `key`, checkpoint syntax and origin, the Merkle path, and
 // (inclusion) that the record decodes and carries the proven index as its seq.
-[[nodiscard]] result<verified_inclusion> verify_inclusion_proof(std::string_view text,
-                                                                const crypto::note_verifier& key);
-[[nodiscard]] result<verified_consistency> verify_consistency_proof(std::string_view text,
-                                                                    const crypto::note_verifier& key);
+[[nodiscard]] proof_result<verified_inclusion> verify_inclusion_proof(std::string_view text,
+                                                                      const crypto::note_verifier& key);
+[[nodiscard]] proof_result<verified_consistency> verify_consistency_proof(std::string_view text,
+                                                                          const crypto::note_verifier& key);
 
 // A checkpoint an auditor kept: a signed checkpoint note, or a proof file (inclusion: its
 // checkpoint; consistency: the newer one), checked like a proof's (signature by `key`, origin).
-[[nodiscard]] result<crypto::checkpoint> read_kept_checkpoint(std::string_view text,
-                                                              const crypto::note_verifier& key);
+[[nodiscard]] proof_result<crypto::checkpoint> read_kept_checkpoint(std::string_view text,
+                                                                    const crypto::note_verifier& key);
+
+// The signed checkpoint note stored for tree size `size`; size 0: the newest one the stored records
+// reach. not_found when there is none.
+[[nodiscard]] result<std::string> stored_checkpoint_note(const store& s, std::uint64_t size);
 
 // Builds the inclusion proof of record `seq` against the latest signed checkpoint (which must
 // cover it), from the stored tiles.

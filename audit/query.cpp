@@ -117,4 +117,38 @@ status run_query(const store& s, const query_filter& f, const std::function<bool
   return from_rocksdb(it->status(), "reading an index failed");
 }
 
+result<std::uint64_t> find_request(const store& s, const std::string& request_id) {
+  query_filter f;
+  f.request_id = request_id;
+  f.limit = 1;
+  std::optional<std::uint64_t> seq;
+  if (auto st = run_query(s, f,
+                          [&](const record& r) {
+                            seq = r.seq;
+                            return false;
+                          });
+      !st.is_ok()) {
+    return st;
+  }
+  if (!seq) {
+    return status{error_code::not_found, fmt::format("no record with request id '{}'", request_id)};
+  }
+  return *seq;
+}
+
+result<record> read_record(const store& s, std::uint64_t seq) {
+  auto leaf = s.get(column::leaves, be64(seq));
+  if (!leaf.is_ok()) {
+    return leaf.error();
+  }
+  if (!leaf->has_value()) {
+    return status{error_code::not_found, fmt::format("there is no record {}", seq)};
+  }
+  auto r = decode(bytes_of(**leaf));
+  if (!r.is_ok()) {
+    return status{error_code::corruption, fmt::format("record {}: {}", seq, r.error().message())};
+  }
+  return std::move(r.value());
+}
+
 }  // namespace sovgw::audit

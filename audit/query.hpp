@@ -40,4 +40,11 @@ struct query_filter {
 [[nodiscard]] status run_query(const store& s, const query_filter& f,
                                const std::function<bool(const record&)>& sink);
 
+// The seq of the first record with this request id; not_found when there is none.
+[[nodiscard]] result<std::uint64_t> find_request(const store& s, const std::string& request_id);
+
+// Record `seq`, decoded; not_found when the log holds no such record, corruption when it does not
+// decode.
+[[nodiscard]] result<record> read_record(const store& s, std::uint64_t seq);
+
 }  // namespace sovgw::audit

@@ -1,12 +1,19 @@
 #include "audit/store.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/rate_limiter.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <vector>
 
 namespace sovgw::audit {
@@ -78,6 +85,25 @@ rocksdb::ColumnFamilyOptions column_options(column c, store::open_mode mode) {
   return o;
 }
 
+// The column families of `dir`'s database, compared with ours: a RocksDB database with others is
+// not an audit log (opening it would fail, or worse, add our families to someone else's data).
+status check_column_families(const std::string& dir) {
+  std::vector<std::string> names;
+  const auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names);
+  if (!s.ok()) {
+    return from_rocksdb(s, fmt::format("cannot open the audit log at {}", dir));
+  }
+  std::vector<std::string> ours(column_names.begin(), column_names.end());
+  std::sort(names.begin(), names.end());
+  std::sort(ours.begin(), ours.end());
+  if (names != ours) {
+    return {error_code::not_found,
+            fmt::format("{} is not a sovgw audit log: its RocksDB column families are [{}], not [{}]", dir,
+                        fmt::join(names, ", "), fmt::join(ours, ", "))};
+  }
+  return status::ok();
+}
+
 }  // namespace
 
 const char* index_name(column c) {
@@ -144,6 +170,49 @@ std::string length_prefixed(std::string_view value) {
   return out;
 }
 
+writer_lock& writer_lock::operator=(writer_lock&& other) noexcept {
+  std::swap(fd_, other.fd_);
+  return *this;
+}
+
+writer_lock::~writer_lock() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+result<writer_lock> writer_lock::take(const std::string& dir) {
+  const std::string path = dir + "/sovgw-writer.lock";
+  writer_lock lock;
+  lock.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock.fd_ < 0) {
+    return status{error_code::io,
+                  fmt::format("cannot open the audit log at {}: {}: {}", dir, path, std::strerror(errno))};
+  }
+  if (::flock(lock.fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return status{error_code::busy,
+                    fmt::format("the audit log at {} is in use by another writer (a running gateway, or "
+                                "another sovgw command)",
+                                dir)};
+    }
+    return status{error_code::io,
+                  fmt::format("cannot lock the audit log at {}: {}", dir, std::strerror(errno))};
+  }
+  return lock;
+}
+
+status make_private_dir(const std::string& dir) {
+  std::error_code ec;
+  if (const auto parent = std::filesystem::path(dir).parent_path(); !parent.empty()) {
+    std::filesystem::create_directories(parent, ec);
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return {error_code::io, fmt::format("cannot create the directory {}: {}", dir, std::strerror(errno))};
+  }
+  return status::ok();
+}
+
 status from_rocksdb(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) {
     return status::ok();
@@ -160,6 +229,24 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   const bool exists = ::stat((dir + "/CURRENT").c_str(), &st) == 0;
   if (!exists && mode != open_mode::read_write) {
     return status{error_code::not_found, fmt::format("no audit log at {} (no RocksDB database there)", dir)};
+  }
+  if (!exists) {
+    if (auto made = make_private_dir(dir); !made.is_ok()) {
+      return made;
+    }
+  }
+  writer_lock lock;
+  if (mode != open_mode::read_only) {
+    auto taken = writer_lock::take(dir);
+    if (!taken.is_ok()) {
+      return taken.error();
+    }
+    lock = std::move(taken.value());
+  }
+  if (exists) {
+    if (auto families = check_column_families(dir); !families.is_ok()) {
+      return families;
+    }
   }
   rocksdb::DBOptions options;
   options.create_if_missing = !exists;
@@ -188,19 +275,11 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
                           ? rocksdb::DB::OpenForReadOnly(options, dir, descriptors, &handles, &raw)
                           : rocksdb::DB::Open(options, dir, descriptors, &handles, &raw);
   if (!s.ok()) {
-    if (s.IsInvalidArgument() && s.ToString().find("olumn famil") != std::string::npos) {
-      return status{
-          error_code::corruption,
-          fmt::format("{} is not a sovgw audit log (its column families differ): {}", dir, s.ToString())};
-    }
-    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-      return status{error_code::io,
-                    fmt::format("the audit log at {} is in use by another writer: {}", dir, s.ToString())};
-    }
     return from_rocksdb(s, fmt::format("cannot open the audit log at {}", dir));
   }
   std::unique_ptr<store> out(new store());
   out->dir_ = dir;
+  out->lock_ = std::move(lock);
   out->db_.reset(raw);
   for (std::size_t i = 0; i < column_count; ++i) {
     out->handles_[i] = handles[i];
@@ -217,6 +296,7 @@ store::~store() {
     }
     (void)db_->Close();
   }
+  // lock_ is released after the database is closed: the next writer may open it then.
 }
 
 status store::write(rocksdb::WriteBatch& batch, bool sync) {

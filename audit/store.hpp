@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "audit/record.hpp"
 #include "audit/status.hpp"
@@ -23,7 +24,8 @@
 //   idx_time     be64(timestamp_us) || be64(seq) -> ""
 //   idx_tenant, idx_request, idx_decision, idx_country
 //                u16 length || value || be64(seq) -> ""
-// A store is opened by one writer process (RocksDB's lock) or by any number of read-only readers.
+// A store is opened by one writer (an exclusive flock on sovgw-writer.lock in the directory, and
+// RocksDB's own lock) or by any number of read-only readers.
 namespace sovgw::audit {
 
 enum class column : std::size_t {
@@ -58,13 +60,31 @@ void append_index_key(column c, const index_fields& f, std::uint64_t seq, std::s
 [[nodiscard]] std::string length_prefixed(std::string_view value);
 void append_length_prefixed(std::string& out, std::string_view value);
 
+// An exclusive flock on DIR/sovgw-writer.lock, held while a writer has the log open: a second
+// writer learns that the log is busy from the lock itself (RocksDB's own LOCK file only yields an
+// I/O error). Move-only; released when destroyed.
+class writer_lock {
+ public:
+  writer_lock() = default;
+  writer_lock(writer_lock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  writer_lock& operator=(writer_lock&& other) noexcept;
+  ~writer_lock();
+  // busy when another writer (in any process) holds it; io when the file cannot be opened.
+  [[nodiscard]] static result<writer_lock> take(const std::string& dir);
+
+ private:
+  int fd_ = -1;
+};
+
 class store {
  public:
   enum class open_mode { read_write, write_existing, read_only };
 
-  // read_write creates the directory and the column families of a new log; write_existing and
-  // read_only refuse a missing log. Errors name the directory and what is wrong (missing, locked,
-  // corrupt).
+  // read_write creates the directory (mode 0700) and the column families of a new log;
+  // write_existing and read_only refuse a missing log. Writers hold an exclusive lock on the log
+  // until the store is destroyed. Errors name the directory and what is wrong: not_found (no log,
+  // or a RocksDB database that is not an audit log), busy (another writer holds it), io or
+  // corruption (RocksDB could not open it).
   [[nodiscard]] static result<std::unique_ptr<store>> open(const std::string& dir, open_mode mode);
   ~store();
   store(const store&) = delete;
@@ -89,10 +109,15 @@ class store {
  private:
   store() = default;
   std::string dir_;
+  writer_lock lock_;  // writers only; declared before db_ so that it is released after db_ closes
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, column_count> handles_{};
 };
 
 [[nodiscard]] status from_rocksdb(const rocksdb::Status& s, std::string_view what);
+
+// Creates `dir` with mode 0700 (its missing parents with the usual mode); an existing `dir` is
+// left as it is. The audit library's directories (the log, key directories) are made this way.
+[[nodiscard]] status make_private_dir(const std::string& dir);
 
 }  // namespace sovgw::audit

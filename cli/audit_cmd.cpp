@@ -1,8 +1,321 @@
-#include "audit/cli_commands.hpp"
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <vector>
+
+#include "audit/keys.hpp"
+#include "audit/payload_vault.hpp"
+#include "audit/proof_file.hpp"
+#include "audit/query.hpp"
+#include "audit/synthetic.hpp"
+#include "cli/audit_output.hpp"
+#include "cli/audit_support.hpp"
 #include "cli/commands.hpp"
+#include "crypto/base64.hpp"
 
 namespace sovgw::cli {
+namespace {
 
-int run_audit(args_t args) { return audit::run_audit_command(args); }
+constexpr const char* query_usage =
+    R"(usage: sovgw audit query --db DIR [--since T] [--until T] [--tenant T] [--decision D]
+          [--country CC] [--cluster C] [--model M] [--request-id ID] [--limit N]
+          [--format table|jsonl|csv] [--scan] [--explain]
+  T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27) or Unix seconds
+  --scan: read every record, not the indexes; --explain: print the plan on stderr
+)";
+constexpr const char* verify_usage =
+    R"(usage: sovgw audit verify --db DIR --pubkey KEY [--payloads] [--checkpoint FILE]
+          [--save-checkpoint FILE] [--format text|json]
+  recompute the tree, check every checkpoint and the indexes; --payloads: every stored payload
+  against its record too; --checkpoint: the log must still reproduce a checkpoint kept from an
+  earlier visit (a checkpoint or proof file); --save-checkpoint: keep the latest verified
+  checkpoint for the next visit; --format json: one JSON document on stdout (docs/auditing.md)
+)";
+constexpr const char* prove_usage =
+    R"(usage: sovgw audit prove --db DIR (--request-id ID | --seq N) > proof.tlog-proof
+       sovgw audit prove --db DIR --old SIZE [--new SIZE] > consistency.proof
+)";
+constexpr const char* verify_proof_usage =
+    R"(usage: sovgw audit verify-proof FILE --pubkey KEY [--format text|json]
+  check an inclusion or consistency proof offline
+)";
+constexpr const char* show_usage =
+    "usage: sovgw audit show --db DIR (--request-id ID | --seq N) --auditor-key KEY   decrypt a payload\n";
+constexpr const char* shred_usage =
+    "usage: sovgw audit shred --db DIR --keys DIR --tenant T [--force]   destroy a tenant's payload data "
+    "keys\n";
+constexpr const char* retain_usage =
+    "usage: sovgw audit retain --db DIR --keys DIR --older-than AGE [--force]\n"
+    "  drop payloads older than AGE (90d, 12h, 30m, 10s)\n";
+constexpr const char* append_usage =
+    R"(usage: sovgw audit append --db DIR --keys DIR --synthetic N [--payload-bytes B]
+          [--payload none|digest|sealed] [--run NAME] [--force]
+  write N synthetic records (tests and walkthroughs)
+)";
+constexpr const char* checkpoint_usage =
+    "usage: sovgw audit checkpoint --db DIR --keys DIR [--force]   sign a checkpoint now\n";
+
+constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
+
+  query   --db DIR [--since T] [--until T] [--tenant T] [--decision D] [--country CC]
+          [--cluster C] [--model M] [--request-id ID] [--limit N] [--format table|jsonl|csv]
+          [--scan] [--explain]
+          T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27) or Unix seconds
+          --scan: read every record, not the indexes; --explain: print the plan on stderr
+  verify  --db DIR --pubkey KEY [--payloads] [--checkpoint FILE] [--save-checkpoint FILE]
+          [--format text|json]
+          recompute the tree, check every checkpoint and the indexes; --payloads: every stored
+          payload against its record too; --checkpoint: the log must still reproduce a checkpoint
+          kept from an earlier visit (a checkpoint or proof file); --save-checkpoint: keep the
+          latest verified checkpoint for the next visit
+  prove   --db DIR (--request-id ID | --seq N) > proof.tlog-proof
+  prove   --db DIR --old SIZE [--new SIZE] > consistency.proof
+  verify-proof FILE --pubkey KEY [--format text|json]   check an inclusion or consistency proof offline
+  show    --db DIR (--request-id ID | --seq N) --auditor-key KEY   decrypt a payload
+  shred   --db DIR --keys DIR --tenant T           destroy a tenant's payload data keys
+  retain  --db DIR --keys DIR --older-than AGE     drop payloads older than AGE (90d, 12h, 30m, 10s)
+  append  --db DIR --keys DIR --synthetic N [--payload-bytes B] [--payload none|digest|sealed]
+          [--run NAME]                  write N synthetic records (tests and walkthroughs)
+  checkpoint --db DIR --keys DIR        sign a checkpoint now
+
+KEY is a signing.pub file (or its `name+id+key` text); writers take --force to open a log that
+does not verify against its last checkpoint (recorded in the log).
+
+exit codes: 0 ok; 1 the log or proof does not verify, or the log answered no (no such tenant key,
+a payload that cannot be read); 2 bad usage; 3 I/O or environment (no log there, the log in use
+by another writer, a key file missing, unreadable or readable by others)
+)";
+
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+int cmd_query(const options& o) {
+  audit::query_filter f;
+  f.scan_all = o.flag("scan");
+  if (o.has("since")) {
+    f.since_us = parse_time(o.need("since"), "since");
+  }
+  if (o.has("until")) {
+    f.until_us = parse_time(o.need("until"), "until");
+  }
+  f.tenant = o.get("tenant");
+  f.decision = o.get("decision");
+  f.country = o.get("country");
+  f.cluster = o.get("cluster");
+  f.model = o.get("model");
+  f.request_id = o.get("request-id");
+  if (o.has("limit")) {
+    f.limit = parse_count(o.need("limit"), "limit");
+  }
+  const std::string format = o.get("format").value_or("table");
+  if (format != "table" && format != "jsonl" && format != "csv") {
+    throw usage_error(fmt::format("--format must be table, jsonl or csv, not '{}'", format), false);
+  }
+  const auto s = open_reader(o);
+  if (o.flag("explain")) {
+    std::fprintf(stderr, "plan: %s\n", audit::query_plan(f));
+  }
+  if (format == "csv") {
+    std::puts(record_csv_header);
+  } else if (format == "table") {
+    std::puts(record_table_header);
+  }
+  std::uint64_t count = 0;
+  const auto st = audit::run_query(*s, f, [&](const audit::record& r) {
+    const std::string line = format == "jsonl" ? record_json(r)
+                             : format == "csv" ? record_csv(r)
+                                               : record_table_row(r);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    ++count;
+    return true;
+  });
+  if (!st.is_ok()) {
+    return report_error(st);
+  }
+  if (format == "table") {
+    std::printf("(%llu record%s)\n", static_cast<unsigned long long>(count), count == 1 ? "" : "s");
+  }
+  return exit_ok;
+}
+
+int cmd_prove(const options& o) {
+  if (o.has("old") && (o.has("seq") || o.has("request-id"))) {
+    throw usage_error(
+        "prove makes either an inclusion proof (--seq, --request-id) or a consistency proof "
+        "(--old, --new), not both");
+  }
+  if (o.has("new") && !o.has("old")) {
+    throw usage_error("--new needs --old (a consistency proof between two checkpoint sizes)");
+  }
+  if (!o.has("old") && !o.has("request-id") && !o.has("seq")) {
+    throw usage_error("prove needs --request-id ID, --seq N, or --old SIZE");
+  }
+  const auto s = open_reader(o);
+  result<std::string> proof = std::string();
+  if (o.has("old")) {
+    // make_consistency_proof reads new size 0 as "the latest": only an absent --new may mean that.
+    const std::uint64_t old_size = parse_checkpoint_size(o.need("old"), "old");
+    const std::uint64_t new_size = o.has("new") ? parse_checkpoint_size(o.need("new"), "new") : 0;
+    proof = audit::make_consistency_proof(*s, old_size, new_size);
+  } else {
+    proof = audit::make_inclusion_proof(*s, record_option(*s, o));
+  }
+  if (!proof.is_ok()) {
+    return report_error(proof.error());
+  }
+  std::fwrite(proof->data(), 1, proof->size(), stdout);
+  return exit_ok;
+}
+
+int cmd_show(const options& o) {
+  const auto pair = audit::load_auditor_key(o.need("auditor-key"));
+  const auto s = open_reader(o);
+  auto r = audit::read_record(*s, record_option(*s, o));
+  if (!r.is_ok()) {
+    return report_error(r.error());
+  }
+  print_record_summary(r.value());
+  auto p = audit::open_payload(*s, r.value(), pair.public_key, pair.secret_key);
+  if (!p.is_ok()) {
+    // Not recorded, dropped by retention, shredded: an answer about the log, not a usage error.
+    std::fprintf(stderr, "error: %s\n", p.error().message().c_str());
+    return p.error().code() == error_code::io ? exit_environment : exit_failed;
+  }
+  std::printf("--- prompt (%zu bytes) ---\n%s\n--- completion (%zu bytes) ---\n%s\n", p->prompt.size(),
+              p->prompt.c_str(), p->completion.size(), p->completion.c_str());
+  return exit_ok;
+}
+
+int close_writer(audit::audit_log& log) {
+  if (auto st = log.close(); !st.is_ok()) {
+    return report_error(st);
+  }
+  return exit_ok;
+}
+
+int cmd_shred(const options& o) {
+  const std::string tenant = o.need("tenant");
+  if (tenant.empty()) {
+    throw usage_error("--tenant must name a tenant, not be empty", false);
+  }
+  auto log = open_writer(o, missing_log::refuse);
+  auto seq = log->shred_tenant(tenant);
+  if (!seq.is_ok()) {
+    if (seq.error().code() == error_code::not_found) {
+      // An unknown or already shredded tenant is an answer about the log, not a usage error.
+      std::fprintf(stderr, "error: %s\n", seq.error().message().c_str());
+      return exit_failed;
+    }
+    return report_error(seq.error());
+  }
+  if (const int rc = close_writer(*log); rc != exit_ok) {
+    return rc;
+  }
+  std::printf(
+      "shredded: tenant '%s' data keys destroyed; its payloads are unreadable; recorded as record %llu\n",
+      tenant.c_str(), static_cast<unsigned long long>(seq.value()));
+  return exit_ok;
+}
+
+int cmd_retain(const options& o) {
+  const std::uint64_t age = parse_age_us(o.need("older-than"));
+  const std::uint64_t now = now_us();
+  auto log = open_writer(o, missing_log::refuse);
+  auto dropped = log->drop_payloads_before(now > age ? now - age : 0);
+  if (!dropped.is_ok()) {
+    return report_error(dropped.error());
+  }
+  if (const int rc = close_writer(*log); rc != exit_ok) {
+    return rc;
+  }
+  std::printf("retention: dropped %llu payload(s) older than %s; their records stay provable\n",
+              static_cast<unsigned long long>(dropped.value()), o.need("older-than").c_str());
+  return exit_ok;
+}
+
+int cmd_append(const options& o) {
+  const std::uint64_t n = parse_count(o.need("synthetic"), "synthetic");
+  const std::uint64_t bytes =
+      o.has("payload-bytes") ? parse_count(o.need("payload-bytes"), "payload-bytes") : 1024;
+  audit::payload_mode mode = audit::payload_mode::sealed;
+  if (o.has("payload") && !audit::parse_payload_mode(o.need("payload"), mode)) {
+    throw usage_error("--payload must be none, digest or sealed", false);
+  }
+  const std::string run = o.get("run").value_or("req");
+  auto log = open_writer(o, missing_log::create);
+  const std::uint64_t base = now_us();
+  std::vector<std::future<result<std::uint64_t>>> pending;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    pending.push_back(
+        log->append(audit::synthetic_record(run, i, base, mode), audit::synthetic_payload(i, bytes)));
+  }
+  std::uint64_t last = 0;
+  for (auto& f : pending) {
+    auto r = f.get();
+    if (!r.is_ok()) {
+      return report_error(r.error());
+    }
+    last = r.value();
+  }
+  if (const int rc = close_writer(*log); rc != exit_ok) {
+    return rc;
+  }
+  std::printf("appended %llu record(s); last seq %llu\n", static_cast<unsigned long long>(n),
+              static_cast<unsigned long long>(last));
+  return exit_ok;
+}
+
+int cmd_checkpoint(const options& o) {
+  auto log = open_writer(o, missing_log::refuse);
+  auto cp = log->checkpoint_now();
+  if (!cp.is_ok()) {
+    return report_error(cp.error());
+  }
+  if (const int rc = close_writer(*log); rc != exit_ok) {
+    return rc;
+  }
+  std::printf("checkpoint: size %llu root %s\n", static_cast<unsigned long long>(cp->size),
+              crypto::to_base64(cp->root).c_str());
+  return exit_ok;
+}
+
+const subcommand audit_subcommands[] = {
+    {"query",
+     query_usage,
+     {.valued = {"db", "since", "until", "tenant", "decision", "country", "cluster", "model", "request-id",
+                 "limit", "format"},
+      .flags = {"explain", "scan"}},
+     cmd_query},
+    {"verify",
+     verify_usage,
+     {.valued = {"db", "pubkey", "checkpoint", "save-checkpoint", "format"}, .flags = {"payloads"}},
+     cmd_verify},
+    {"prove", prove_usage, {.valued = {"db", "request-id", "seq", "old", "new"}}, cmd_prove},
+    {"verify-proof",
+     verify_proof_usage,
+     {.valued = {"pubkey", "format"},
+      .min_positional = 1,
+      .max_positional = 1,
+      .arguments = "exactly one proof file"},
+     cmd_verify_proof},
+    {"show", show_usage, {.valued = {"db", "request-id", "seq", "auditor-key"}}, cmd_show},
+    {"shred", shred_usage, {.valued = {"db", "keys", "tenant"}, .flags = {"force"}}, cmd_shred},
+    {"retain", retain_usage, {.valued = {"db", "keys", "older-than"}, .flags = {"force"}}, cmd_retain},
+    {"append",
+     append_usage,
+     {.valued = {"db", "keys", "synthetic", "payload-bytes", "payload", "run"}, .flags = {"force"}},
+     cmd_append},
+    {"checkpoint", checkpoint_usage, {.valued = {"db", "keys"}, .flags = {"force"}}, cmd_checkpoint},
+};
+
+}  // namespace
+
+int run_audit(args_t args) { return run_family("audit", audit_usage, args, audit_subcommands); }
 
 }  // namespace sovgw::cli

@@ -18,10 +18,13 @@ commands:
   geo lookup IP...                  geolocate addresses with the configured geo database
   audit query|verify|prove|verify-proof|show|shred|retain
                                     query and verify the audit log
-  keys init DIR                     create the gateway's signing, key-encryption and auditor keys
+  keys init DIR                     create the gateway's keys, and the auditor's key apart from them
   version                           print the version
 
 Run `sovgw <command> --help` for a command's options.
+
+exit codes (every command): 0 ok; 1 a verification, check, test or diff failed; 2 bad usage;
+3 I/O or environment (a file missing or unreadable, the audit log busy, unsafe permissions)
 )";
 
 }  // namespace
@@ -30,7 +33,7 @@ int main(int argc, char** argv) {
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::fputs(usage, args.empty() ? stderr : stdout);
-    return args.empty() ? 2 : 0;
+    return args.empty() ? sovgw::cli::exit_usage : sovgw::cli::exit_ok;
   }
   const std::string_view command = args[0];
   const sovgw::cli::args_t rest(args.data() + 1, args.size() - 1);
@@ -55,13 +58,13 @@ int main(int argc, char** argv) {
     }
     if (command == "version" || command == "--version") {
       std::puts("sovgw " SOVGW_VERSION);
-      return 0;
+      return sovgw::cli::exit_ok;
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sovgw %s: %s\n", std::string(command).c_str(), e.what());
-    return 2;
+    return sovgw::cli::exit_environment;
   }
   std::fprintf(stderr, "sovgw: unknown command '%.*s'\n\n%s", static_cast<int>(command.size()),
                command.data(), usage);
-  return 2;
+  return sovgw::cli::exit_usage;
 }

@@ -1,12 +1,330 @@
-#include <cstdio>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
-#include "policy/cli_commands.hpp"
+#include "cli/geo_option.hpp"
+#include "policy/clusters_config.hpp"
+#include "policy/compiled_policy.hpp"
+#include "policy/explain.hpp"
+#include "policy/invariant_checker.hpp"
+#include "policy/policy.hpp"
+#include "policy/policy_tests.hpp"
+#include "policy/request_json.hpp"
 
 namespace sovgw::cli {
+namespace {
 
-int run_policy(args_t args) { return sovgw::policy::run_policy_command(args, stdout, stderr); }
+using namespace sovgw::policy;
 
-int run_geo(args_t args) { return sovgw::policy::run_geo_command(args, stdout, stderr); }
+constexpr const char* check_usage = R"(usage: sovgw policy check POLICY [--clusters CONFIG]
+  lint the policy (every error as file:line:col) and prove its invariants; with --clusters also
+  cross-check routes against the config's clusters and prove invariants on them
+)";
+constexpr const char* test_usage = R"(usage: sovgw policy test POLICY TESTS [--clusters CONFIG] [--mmdb FILE]
+  run a policy test file; failures print the explain trace
+)";
+constexpr const char* explain_usage =
+    R"(usage: sovgw policy explain POLICY --request JSON [--json] [--clusters CONFIG] [--mmdb FILE]
+  show the full decision trace for one request
+)";
+constexpr const char* diff_usage =
+    R"(usage: sovgw policy diff OLD NEW --requests FILE [--clusters CONFIG] [--mmdb FILE]
+  list the requests (JSON lines) whose decision differs between two policies
+)";
+
+constexpr const char* policy_usage = R"(usage:
+  sovgw policy check POLICY [--clusters CONFIG]
+      lint the policy (every error as file:line:col) and prove its invariants; with --clusters also
+      cross-check routes against the config's clusters and prove invariants on them
+  sovgw policy test POLICY TESTS [--clusters CONFIG] [--mmdb FILE]
+      run a policy test file; failures print the explain trace
+  sovgw policy explain POLICY --request JSON [--json] [--clusters CONFIG] [--mmdb FILE]
+      show the full decision trace for one request
+  sovgw policy diff OLD NEW --requests FILE [--clusters CONFIG] [--mmdb FILE]
+      list the requests (JSON lines) whose decision differs between two policies
+  (--mmdb FILE, or --geoip FILE --geoip6 FILE: the geo database for client.ip)
+
+exit codes: 0 ok; 1 a check or test failed (including errors in the policy or clusters file that
+`check` lints) or the policies differ; 2 bad usage or a bad input file for test/explain/diff;
+3 a file cannot be read, or the geo database cannot be loaded
+)";
+
+// Missing or unreadable inputs are exit 3 (environment), before a library reports them as one of
+// its diagnostics.
+bool readable(const std::string& path, std::string_view what) {
+  if (::access(path.c_str(), R_OK) == 0) {
+    return true;
+  }
+  fmt::print(stderr, "{}: error: cannot open {}\n", path, what);
+  return false;
+}
+
+bool has_errors(const std::vector<diagnostic>& items) {
+  return std::any_of(items.begin(), items.end(), [](const auto& d) { return d.level == severity::error; });
+}
+
+void print_diagnostics(const std::vector<diagnostic>& items) {
+  std::fputs(format_diagnostics(items).c_str(), stderr);
+}
+
+// Compiles or prints every diagnostic; null on errors.
+std::shared_ptr<const snapshot> load_policy(const std::string& path) {
+  auto result = compile_policy_file(path);
+  print_diagnostics(result.diagnostics);
+  return result.policy;
+}
+
+// The --clusters file (an empty list without it); nullopt after printing its errors.
+std::optional<clusters_result> load_clusters_option(const options& o) {
+  const auto path = o.get("clusters");
+  if (!path) {
+    return clusters_result{};
+  }
+  auto result = load_clusters_file(*path);
+  print_diagnostics(result.diagnostics);
+  if (!result.ok()) {
+    return std::nullopt;
+  }
+  return result;
+}
+
+bool inputs_readable(const std::vector<std::string>& policies, const options& o) {
+  for (const auto& p : policies) {
+    if (!readable(p, "policy file")) {
+      return false;
+    }
+  }
+  const auto clusters = o.get("clusters");
+  return !clusters || readable(*clusters, "config file");
+}
+
+int cmd_check(const options& o) {
+  const std::string& path = o.positional()[0];
+  if (!inputs_readable({path}, o)) {
+    return exit_environment;
+  }
+  const auto policy = load_policy(path);
+  if (!policy) {
+    return exit_failed;
+  }
+  const auto clusters = load_clusters_option(o);
+  if (!clusters) {
+    return exit_failed;
+  }
+  bool failed = false;
+  const bool with_clusters = o.has("clusters");
+  if (with_clusters) {
+    const auto lint = lint_clusters(*policy, *clusters);
+    print_diagnostics(lint);
+    failed = has_errors(lint);
+  }
+  const auto results = check_invariants(*policy, clusters->clusters);
+  for (const auto& r : results) {
+    if (r.holds) {
+      fmt::print("proved    {} over {} request classes{}{}\n", r.id, r.classes_checked,
+                 with_clusters ? fmt::format(" on {} clusters", clusters->clusters.size()) : "",
+                 r.exhaustive ? "" : " (sampled: globs with inner wildcards or more than 10 data classes)");
+      continue;
+    }
+    failed = true;
+    if (r.too_large) {
+      fmt::print("UNPROVED  {}: the request domain exceeds the class budget\n", r.id);
+      continue;
+    }
+    fmt::print("VIOLATED  {} ({}:{}:{})\n", r.id, policy->compiled().file, r.pos.line, r.pos.column);
+    fmt::print("  counterexample: {}\n", request_to_json(*r.counterexample));
+    fmt::print("  decision: {}\n  violation: {}\n", r.decision, r.violation);
+  }
+  fmt::print("{}: {} rules, {} invariants, version {}: {}\n", policy->compiled().file, policy->rule_count(),
+             results.size(), policy->version().substr(0, 16), failed ? "FAILED" : "OK");
+  return failed ? exit_failed : exit_ok;
+}
+
+// `text`, every line indented by six spaces.
+std::string indented(const std::string& text) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto end = text.find('\n', start);
+    out += "      " + text.substr(start, end == std::string::npos ? std::string::npos : end - start) + "\n";
+    start = end == std::string::npos ? text.size() : end + 1;
+  }
+  return out;
+}
+
+int cmd_test(const options& o) {
+  const std::string& policy_path = o.positional()[0];
+  const std::string& tests_path = o.positional()[1];
+  if (!inputs_readable({policy_path}, o) || !readable(tests_path, "test file")) {
+    return exit_environment;
+  }
+  const auto policy = load_policy(policy_path);
+  const policy_tests tests = load_policy_tests(tests_path);
+  print_diagnostics(tests.diagnostics);
+  if (!policy || !tests.ok()) {
+    return exit_usage;
+  }
+  auto clusters = load_clusters_option(o);
+  if (!clusters) {
+    return exit_usage;
+  }
+  if (!o.has("clusters") && tests.has_clusters) {
+    clusters = tests.clusters;
+  }
+  geo_option geo(o);
+  const geo_db* db = tests.needs_geo() ? &geo.get() : nullptr;
+  const auto outcomes = run_policy_tests(*policy, tests, clusters->clusters, db);
+  std::size_t failed = 0;
+  for (const auto& t : outcomes) {
+    if (t.passed) {
+      fmt::print("ok    {}\n", t.name);
+      continue;
+    }
+    ++failed;
+    fmt::print("FAIL  {} ({})\n{}{}", t.name, t.location, indented(t.failure), indented(t.trace));
+  }
+  fmt::print("{} passed, {} failed\n", outcomes.size() - failed, failed);
+  return failed ? exit_failed : exit_ok;
+}
+
+int cmd_explain(const options& o) {
+  const std::string& path = o.positional()[0];
+  if (!o.has("request")) {
+    throw usage_error("policy explain needs --request '{...}'");
+  }
+  std::string error;
+  auto request = parse_request_json(o.need("request"), error);
+  if (!request) {
+    fmt::print(stderr, "--request: {}\n", error);
+    return exit_usage;
+  }
+  if (!inputs_readable({path}, o)) {
+    return exit_environment;
+  }
+  const auto policy = load_policy(path);
+  const auto clusters = load_clusters_option(o);
+  if (!policy || !clusters) {
+    return exit_usage;
+  }
+  geo_option geo(o);
+  if (request->client_ip && request->client_country.empty()) {
+    geolocate(*request, geo.get());
+  }
+  std::vector<std::string_view> class_storage;
+  const decision d = policy->decide(request->view(class_storage), clusters->clusters);
+  const std::string text = o.flag("json") ? explain_json(*policy, *request, clusters->clusters, d)
+                                          : explain_text(*policy, *request, clusters->clusters, d);
+  std::fputs(text.c_str(), stdout);
+  return exit_ok;
+}
+
+// The JSON requests of a --requests file (one per line; blank lines and # comments skipped), with
+// their line numbers; nullopt after printing each malformed line as file:line:col.
+std::optional<std::vector<std::pair<std::size_t, request_values>>> load_requests(const std::string& file) {
+  std::ifstream in(file);
+  std::vector<std::pair<std::size_t, request_values>> requests;
+  std::string line;
+  bool bad = false;
+  for (std::size_t n = 1; std::getline(in, line); ++n) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') {
+      continue;
+    }
+    std::string error;
+    auto r = parse_request_json(line, error);
+    if (!r) {
+      fmt::print(stderr, "{}:{}:{}: error: {}\n", file, n, first + 1, error);
+      bad = true;
+      continue;
+    }
+    requests.emplace_back(n, std::move(*r));
+  }
+  if (bad) {
+    return std::nullopt;
+  }
+  return requests;
+}
+
+int cmd_diff(const options& o) {
+  if (!o.has("requests")) {
+    throw usage_error("policy diff needs --requests FILE (one JSON request per line)");
+  }
+  const std::string& file = o.need("requests");
+  if (!inputs_readable(o.positional(), o) || !readable(file, "requests file")) {
+    return exit_environment;
+  }
+  const auto old_policy = load_policy(o.positional()[0]);
+  const auto new_policy = load_policy(o.positional()[1]);
+  const auto clusters = load_clusters_option(o);
+  if (!old_policy || !new_policy || !clusters) {
+    return exit_usage;
+  }
+  auto requests = load_requests(file);
+  if (!requests) {
+    return exit_usage;
+  }
+  geo_option geo(o);
+  std::size_t changed = 0;
+  std::vector<std::string_view> class_storage;
+  for (auto& [n, r] : *requests) {
+    if (r.client_ip && r.client_country.empty()) {
+      geolocate(r, geo.get());
+    }
+    const auto view = r.view(class_storage);
+    const std::string before =
+        decision_summary(*old_policy, clusters->clusters, old_policy->decide(view, clusters->clusters));
+    const std::string after =
+        decision_summary(*new_policy, clusters->clusters, new_policy->decide(view, clusters->clusters));
+    if (before == after) {
+      continue;
+    }
+    ++changed;
+    fmt::print("{}:{}: {}\n  - {}\n  + {}\n", file, n, request_to_json(r), before, after);
+  }
+  fmt::print("{} of {} requests change decision\n", changed, requests->size());
+  return changed ? exit_failed : exit_ok;
+}
+
+const subcommand policy_subcommands[] = {
+    {"check",
+     check_usage,
+     {.valued = {"clusters"},
+      .min_positional = 1,
+      .max_positional = 1,
+      .arguments = "exactly one POLICY file"},
+     cmd_check},
+    {"test",
+     test_usage,
+     {.valued = {"clusters", "mmdb", "geoip", "geoip6"},
+      .min_positional = 2,
+      .max_positional = 2,
+      .arguments = "POLICY and TESTS files"},
+     cmd_test},
+    {"explain",
+     explain_usage,
+     {.valued = {"request", "clusters", "mmdb", "geoip", "geoip6"},
+      .flags = {"json"},
+      .min_positional = 1,
+      .max_positional = 1,
+      .arguments = "exactly one POLICY file"},
+     cmd_explain},
+    {"diff",
+     diff_usage,
+     {.valued = {"requests", "clusters", "mmdb", "geoip", "geoip6"},
+      .min_positional = 2,
+      .max_positional = 2,
+      .arguments = "OLD and NEW policy files"},
+     cmd_diff},
+};
+
+}  // namespace
+
+int run_policy(args_t args) { return run_family("policy", policy_usage, args, policy_subcommands); }
 
 }  // namespace sovgw::cli

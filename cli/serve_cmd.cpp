@@ -19,58 +19,34 @@ constexpr const char* serve_usage = R"(usage: sovgw serve [--config FILE]
 Runs the gateway. Without --config it uses the embedded default (`sovgw config default` prints it):
 https://127.0.0.1:8443 with the dev certificates in certs/out/, in front of the stand-in cluster on
 127.0.0.1:9443. Logs are JSON lines on stdout. SIGTERM/SIGINT drain, SIGHUP reloads certificates.
+
+exit codes: 0 drained and stopped; 2 bad usage or an invalid config; 3 start-up failed (a port,
+certificate, key, geo database or audit log that cannot be used)
 )";
 
-std::shared_ptr<const gateway::config> load(const std::string& path) {
-  if (path.empty()) {
-    return gateway::parse_config(gateway::embedded_default_config(), "<embedded default>");
-  }
-  return gateway::load_config(path);
-}
+constexpr const char* config_usage = R"(usage: sovgw config check FILE | sovgw config default
+  check: validate a config file (certificates and keys loaded, policy compiled) and exit
+  default: print the embedded default config
 
-}  // namespace
+exit codes: 0 ok; 1 the config has errors; 2 bad usage
+)";
 
-int run_serve(args_t args) {
-  std::string path;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--config" && i + 1 < args.size()) {
-      path = std::string(args[++i]);
-    } else if (args[i] == "--help" || args[i] == "-h") {
-      std::fputs(serve_usage, stdout);
-      return 0;
-    } else {
-      std::fprintf(stderr, "sovgw serve: unexpected argument '%.*s'\n\n%s", static_cast<int>(args[i].size()),
-                   args[i].data(), serve_usage);
-      return 2;
-    }
-  }
+int cmd_serve(const options& o) {
   std::shared_ptr<const gateway::config> cfg;
   try {
-    cfg = load(path);
+    cfg = o.has("config") ? gateway::load_config(o.need("config"))
+                          : gateway::parse_config(gateway::embedded_default_config(), "<embedded default>");
   } catch (const gateway::config_error& e) {
     std::fprintf(stderr, "%s\n", e.what());
-    return 2;
+    return exit_usage;
   }
-  try {
-    gateway::server srv(cfg);
-    srv.bind();
-    return srv.run();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "sovgw serve: %s\n", e.what());
-    return 2;
-  }
+  gateway::server srv(cfg);  // start-up failures throw: exit 3 (run_command)
+  srv.bind();
+  return srv.run();
 }
 
-int run_config(args_t args) {
-  if (args.size() == 1 && args[0] == "default") {
-    std::fputs(std::string(gateway::embedded_default_config()).c_str(), stdout);
-    return 0;
-  }
-  if (args.size() != 2 || args[0] != "check") {
-    std::fputs("usage: sovgw config check FILE | sovgw config default\n", stderr);
-    return 2;
-  }
-  const std::string path(args[1]);
+int cmd_check(const options& o) {
+  const std::string& path = o.positional()[0];
   try {
     auto cfg = gateway::load_config(path);
     auto server_tls = gateway::make_server_context(cfg->tls);
@@ -80,14 +56,35 @@ int run_config(args_t args) {
                 cfg->listen_address.c_str(), cfg->listen_port, cfg->clusters.size(),
                 cfg->clusters.size() == 1 ? "" : "s", cfg->policy_file.empty() ? "" : ", policy ",
                 stages.policy_version().c_str());
-    return 0;
+    return exit_ok;
   } catch (const gateway::config_error& e) {
     std::fprintf(stderr, "%s\n", e.what());
-    return 1;
+    return exit_failed;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), e.what());
-    return 1;
+    return exit_failed;
   }
 }
+
+int cmd_default(const options&) {
+  std::fputs(std::string(gateway::embedded_default_config()).c_str(), stdout);
+  return exit_ok;
+}
+
+const subcommand serve_command{"serve", serve_usage, {.valued = {"config"}}, cmd_serve};
+
+const subcommand config_subcommands[] = {
+    {"check",
+     config_usage,
+     {.min_positional = 1, .max_positional = 1, .arguments = "exactly one config FILE"},
+     cmd_check},
+    {"default", config_usage, {}, cmd_default},
+};
+
+}  // namespace
+
+int run_serve(args_t args) { return run_command("serve", serve_command, args); }
+
+int run_config(args_t args) { return run_family("config", config_usage, args, config_subcommands); }
 
 }  // namespace sovgw::cli

@@ -183,25 +183,69 @@ std::optional<std::vector<hash>> consistency_proof(std::uint64_t old_size, std::
   return out;
 }
 
-bool verify_inclusion(const hash& leaf, std::uint64_t index, std::uint64_t size, std::span<const hash> proof,
-                      const hash& root) {
+const char* to_string(verdict v) {
+  switch (v) {
+    case verdict::ok:
+      return "ok";
+    case verdict::bad_sizes:
+      return "bad_sizes";
+    case verdict::proof_too_short:
+      return "proof_too_short";
+    case verdict::proof_too_long:
+      return "proof_too_long";
+    case verdict::old_root_mismatch:
+      return "old_root_mismatch";
+    case verdict::root_mismatch:
+      return "root_mismatch";
+  }
+  return "?";
+}
+
+std::size_t inclusion_proof_size(std::uint64_t index, std::uint64_t size) {
   if (index >= size) {
-    return false;
+    return 0;
+  }
+  // The path climbs `inner` levels below the point where index and the last leaf part, then one
+  // hash per left-hand subtree on the tree's right border.
+  const auto inner = static_cast<unsigned>(std::bit_width(index ^ (size - 1)));
+  return inner + static_cast<std::size_t>(std::popcount(index >> inner));
+}
+
+std::size_t consistency_proof_size(std::uint64_t old_size, std::uint64_t new_size) {
+  if (old_size == 0 || old_size >= new_size) {
+    return 0;
+  }
+  // As the inclusion path of the old tree's last leaf, less the levels of the complete subtree it
+  // ends in, plus that subtree's root unless the old tree is exactly that subtree.
+  const auto shift = static_cast<unsigned>(std::countr_zero(old_size));
+  const std::uint64_t index = old_size - 1;
+  const auto inner = static_cast<unsigned>(std::bit_width(index ^ (new_size - 1)));
+  const auto border = static_cast<std::size_t>(std::popcount(index >> inner));
+  const std::size_t seed = old_size == (std::uint64_t{1} << shift) ? 0 : 1;
+  return seed + (inner - shift) + border;
+}
+
+verdict verify_inclusion(const hash& leaf, std::uint64_t index, std::uint64_t size,
+                         std::span<const hash> proof, const hash& root) {
+  if (index >= size) {
+    return verdict::bad_sizes;
+  }
+  const std::size_t want = inclusion_proof_size(index, size);
+  if (proof.size() != want) {
+    return proof.size() < want ? verdict::proof_too_short : verdict::proof_too_long;
   }
   std::uint64_t fn = index;
   std::uint64_t sn = size - 1;
   hash r = leaf;
   for (const hash& p : proof) {
     if (sn == 0) {
-      return false;
+      return verdict::proof_too_long;  // unreachable when the size check above is right
     }
     if ((fn & 1) != 0 || fn == sn) {
       r = node_hash(p, r);
-      if ((fn & 1) == 0) {
-        while ((fn & 1) == 0 && fn != 0) {
-          fn >>= 1;
-          sn >>= 1;
-        }
+      while ((fn & 1) == 0 && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
       }
     } else {
       r = node_hash(r, p);
@@ -209,22 +253,29 @@ bool verify_inclusion(const hash& leaf, std::uint64_t index, std::uint64_t size,
     fn >>= 1;
     sn >>= 1;
   }
-  return sn == 0 && r == root;
+  if (sn != 0) {
+    return verdict::proof_too_short;
+  }
+  return r == root ? verdict::ok : verdict::root_mismatch;
 }
 
-bool verify_consistency(std::uint64_t old_size, std::uint64_t new_size, const hash& old_root,
-                        const hash& new_root, std::span<const hash> proof) {
+verdict verify_consistency(std::uint64_t old_size, std::uint64_t new_size, const hash& old_root,
+                           const hash& new_root, std::span<const hash> proof) {
   if (old_size > new_size) {
-    return false;
+    return verdict::bad_sizes;
   }
-  if (old_size == new_size) {
-    return proof.empty() && old_root == new_root;
+  if (old_size == new_size || old_size == 0) {
+    if (!proof.empty()) {
+      return verdict::proof_too_long;
+    }
+    if (old_size == 0) {
+      return old_root == empty_root() ? verdict::ok : verdict::old_root_mismatch;
+    }
+    return old_root == new_root ? verdict::ok : verdict::root_mismatch;
   }
-  if (old_size == 0) {
-    return proof.empty() && old_root == empty_root();
-  }
-  if (proof.empty()) {
-    return false;
+  const std::size_t want = consistency_proof_size(old_size, new_size);
+  if (proof.size() != want) {
+    return proof.size() < want ? verdict::proof_too_short : verdict::proof_too_long;
   }
   std::vector<hash> path;
   path.reserve(proof.size() + 1);
@@ -243,16 +294,14 @@ bool verify_consistency(std::uint64_t old_size, std::uint64_t new_size, const ha
   for (std::size_t i = 1; i < path.size(); ++i) {
     const hash& c = path[i];
     if (sn == 0) {
-      return false;
+      return verdict::proof_too_long;  // unreachable when the size check above is right
     }
     if ((fn & 1) != 0 || fn == sn) {
       fr = node_hash(c, fr);
       sr = node_hash(c, sr);
-      if ((fn & 1) == 0) {
-        while ((fn & 1) == 0 && fn != 0) {
-          fn >>= 1;
-          sn >>= 1;
-        }
+      while ((fn & 1) == 0 && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
       }
     } else {
       sr = node_hash(sr, c);
@@ -260,7 +309,13 @@ bool verify_consistency(std::uint64_t old_size, std::uint64_t new_size, const ha
     fn >>= 1;
     sn >>= 1;
   }
-  return sn == 0 && fr == old_root && sr == new_root;
+  if (sn != 0) {
+    return verdict::proof_too_short;
+  }
+  if (fr != old_root) {
+    return verdict::old_root_mismatch;
+  }
+  return sr == new_root ? verdict::ok : verdict::root_mismatch;
 }
 
 }  // namespace sovgw::crypto::merkle

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -57,13 +58,29 @@ using node_source = std::function<std::optional<hash>(std::uint32_t level, std::
                                                                  std::uint64_t new_size,
                                                                  const node_source& nodes);
 
+// Why a proof does or does not verify (a failed check says why in a type, so that a truncated
+// proof is reported as truncated rather than as a rewritten log).
+enum class verdict {
+  ok,
+  bad_sizes,          // index >= size (inclusion), or old_size > new_size (consistency)
+  proof_too_short,    // fewer hashes than the sizes call for: a truncated proof
+  proof_too_long,     // more hashes than the sizes call for
+  old_root_mismatch,  // (consistency) the proof does not lead to the old root: not a prefix of it
+  root_mismatch,      // the proof does not lead to the (new) root
+};
+[[nodiscard]] const char* to_string(verdict v);
+
+// The number of hashes a proof must hold for these sizes (0 for sizes the check refuses).
+[[nodiscard]] std::size_t inclusion_proof_size(std::uint64_t index, std::uint64_t size);
+[[nodiscard]] std::size_t consistency_proof_size(std::uint64_t old_size, std::uint64_t new_size);
+
 // RFC 9162 section 2.1.3.2.
-[[nodiscard]] bool verify_inclusion(const hash& leaf, std::uint64_t index, std::uint64_t size,
-                                    std::span<const hash> proof, const hash& root);
+[[nodiscard]] verdict verify_inclusion(const hash& leaf, std::uint64_t index, std::uint64_t size,
+                                       std::span<const hash> proof, const hash& root);
 
 // RFC 9162 section 2.1.4.2, extended so that old_size == 0 (anything is consistent with the empty
 // tree, given an empty proof) and old_size == new_size (equal roots, empty proof) are accepted.
-[[nodiscard]] bool verify_consistency(std::uint64_t old_size, std::uint64_t new_size, const hash& old_root,
-                                      const hash& new_root, std::span<const hash> proof);
+[[nodiscard]] verdict verify_consistency(std::uint64_t old_size, std::uint64_t new_size, const hash& old_root,
+                                         const hash& new_root, std::span<const hash> proof);
 
 }  // namespace sovgw::crypto::merkle

@@ -49,26 +49,25 @@ class bad_input_test(audit_case):
         self.append(40)
 
     def test_keys_init_refuses_to_overwrite(self):
-        p = sovgw("keys", "init", self.keys, check=2)
+        p = sovgw("keys", "init", self.keys, check=3)
         self.assertIn("refusing to overwrite", p.stderr)
 
     def test_keys_are_0600_and_world_readable_secret_is_refused(self):
-        for name in ("signing.key", "kek.key", "auditor.key"):
-            mode = stat.S_IMODE(os.stat(os.path.join(self.keys, name)).st_mode)
-            self.assertEqual(mode, 0o600, name)
+        for path in (os.path.join(self.keys, "signing.key"), os.path.join(self.keys, "kek.key"), self.auditor_key):
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            self.assertEqual(mode, 0o600, path)
         os.chmod(os.path.join(self.keys, "kek.key"), 0o644)
-        p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "1", check=2)
+        p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "1", check=3)
         self.assertIn("chmod 600", p.stderr)
         self.assertIn("kek.key", p.stderr)
-        os.chmod(os.path.join(self.keys, "auditor.key"), 0o640)
-        p = sovgw("audit", "show", "--db", self.db, "--seq", "1", "--auditor-key",
-                  os.path.join(self.keys, "auditor.key"), check=2)
+        os.chmod(self.auditor_key, 0o640)
+        p = sovgw("audit", "show", "--db", self.db, "--seq", "1", "--auditor-key", self.auditor_key, check=3)
         self.assertIn("refusing to use secret key", p.stderr)
 
     def test_secrets_are_never_printed(self):
         out = sovgw("keys", "init", os.path.join(self.tmp, "k2"), check=0).stdout
-        for name in ("signing.key", "kek.key", "auditor.key"):
-            secret = read_file(os.path.join(self.tmp, "k2", name)).split()[-1]
+        for path in ("k2/signing.key", "k2/kek.key", "k2-auditor/auditor.key"):
+            secret = read_file(os.path.join(self.tmp, path)).split()[-1]
             self.assertNotIn(secret, out)
 
     def test_wrong_public_key_fails_verification(self):
@@ -86,7 +85,7 @@ class bad_input_test(audit_case):
     def test_wrong_auditor_key(self):
         sovgw("keys", "init", os.path.join(self.tmp, "other"), check=0)
         p = sovgw("audit", "show", "--db", self.db, "--request-id", "req-1", "--auditor-key",
-                  os.path.join(self.tmp, "other", "auditor.key"), check=1)
+                  os.path.join(self.tmp, "other-auditor", "auditor.key"), check=1)
         self.assertIn("wrong auditor.key", p.stderr)
 
     def test_writer_with_other_keys_refuses(self):
@@ -96,12 +95,12 @@ class bad_input_test(audit_case):
         self.assertIn("belongs to log 'test.sovgw.local/audit'", p.stderr)
 
     def test_missing_and_corrupt_database(self):
-        p = sovgw("audit", "verify", "--db", os.path.join(self.tmp, "nope"), "--pubkey", self.pub, check=2)
+        p = sovgw("audit", "verify", "--db", os.path.join(self.tmp, "nope"), "--pubkey", self.pub, check=3)
         self.assertIn("no audit log at", p.stderr)
         not_a_log = os.path.join(self.tmp, "plain")
         os.makedirs(not_a_log)
         write_file(os.path.join(not_a_log, "CURRENT"), "MANIFEST-000999\n")
-        p = sovgw("audit", "query", "--db", not_a_log, check=2)
+        p = sovgw("audit", "query", "--db", not_a_log, check=3)
         self.assertIn("cannot open the audit log", p.stderr)
         # Corrupt every SST file of the log in its middle: reads fail with a clear error.
         for name in os.listdir(self.db):
@@ -129,7 +128,7 @@ class bad_input_test(audit_case):
         write_file(path, proof.replace("index 5", "index 6"))
         p = sovgw("audit", "verify-proof", path, "--pubkey", self.pub, check=1)
         self.assertIn("proof is for index 6", p.stderr)
-        p = sovgw("audit", "verify-proof", os.path.join(self.tmp, "missing"), "--pubkey", self.pub, check=2)
+        p = sovgw("audit", "verify-proof", os.path.join(self.tmp, "missing"), "--pubkey", self.pub, check=3)
         self.assertIn("cannot open", p.stderr)
 
     def test_malformed_query_arguments(self):
@@ -138,8 +137,8 @@ class bad_input_test(audit_case):
             (["--until", "2026-02-30T25:00:00Z"], "cannot read"),
             (["--limit", "-3"], "non-negative integer"),
             (["--format", "xml"], "--format must be table, jsonl or csv"),
-            (["--colour", "red"], "unknown option --colour"),
-            (["--tenant"], "--tenant needs a value"),
+            (["--colour", "red"], "unknown option '--colour'"),
+            (["--tenant"], "option '--tenant' needs a value"),
             (["--tenant", "a", "--tenant", "b"], "given twice"),
         ]
         for args, message in cases:
@@ -148,7 +147,7 @@ class bad_input_test(audit_case):
         p = sovgw("audit", "query", check=2)
         self.assertIn("missing --db", p.stderr)
         p = sovgw("audit", "frobnicate", check=2)
-        self.assertIn("unknown command", p.stderr)
+        self.assertIn("unknown subcommand 'frobnicate'", p.stderr)
         p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "90x", check=2)
         self.assertIn("unknown unit", p.stderr)
         p = sovgw("audit", "prove", "--db", self.db, "--request-id", "no-such-request", check=2)

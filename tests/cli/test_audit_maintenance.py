@@ -2,17 +2,18 @@
 leave behind."""
 
 import os
+import subprocess
 import time
 import unittest
 
-from test_audit_support import audit_case, sovgw, write_file
+from test_audit_support import CRASH_WRITER, audit_case, sovgw, write_file
 
 
 class missing_log_test(audit_case):
     def test_maintenance_refuses_a_directory_without_a_log(self):
         for args in (["shred", "--tenant", "acme"], ["retain", "--older-than", "90d"], ["checkpoint"]):
             for db in (os.path.join(self.tmp, "typo"), self.tmp):  # missing, and a directory holding no log
-                p = sovgw("audit", args[0], "--db", db, "--keys", self.keys, *args[1:], check=2)
+                p = sovgw("audit", args[0], "--db", db, "--keys", self.keys, *args[1:], check=3)
                 self.assertIn(f"no audit log at {db}", p.stderr, args)
             self.assertFalse(os.path.exists(os.path.join(self.tmp, "typo")), args)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "CURRENT")))
@@ -22,6 +23,31 @@ class missing_log_test(audit_case):
         self.assertIn("OK: 3 records", self.verify().stdout)
         self.assertIn("checkpoint: size 3", sovgw("audit", "checkpoint", "--db", self.db, "--keys", self.keys,
                                                   check=0).stdout)
+
+
+class busy_log_test(audit_case):
+    def test_a_log_held_by_a_running_writer_is_busy_exit_3(self):
+        self.append(3)
+        writer = subprocess.Popen([CRASH_WRITER, self.db, self.keys, "busy", "1"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            first = writer.stdout.readline()  # printed once the writer holds the log
+            if not first.startswith("open "):
+                writer.kill()
+                self.fail(f"the writer did not open the log: {first!r} {writer.stderr.read()}")
+            for args in (["shred", "--tenant", "acme"], ["retain", "--older-than", "90d"], ["checkpoint"],
+                         ["append", "--synthetic", "1"]):
+                p = sovgw("audit", args[0], "--db", self.db, "--keys", self.keys, *args[1:], check=3)
+                self.assertIn(f"the audit log at {self.db} is in use by another writer", p.stderr, args)
+                self.assertIn("/admin/audit/shred", p.stderr)
+            # Readers are not locked out.
+            sovgw("audit", "query", "--db", self.db, "--limit", "1", check=0)
+        finally:
+            writer.kill()
+            writer.wait(10)
+            writer.stdout.close()
+            writer.stderr.close()
+        sovgw("audit", "checkpoint", "--db", self.db, "--keys", self.keys, check=0)
 
 
 class shred_test(audit_case):
@@ -61,7 +87,7 @@ class shred_test(audit_case):
 class retention_test(audit_case):
     def test_retain_zero_seconds_drops_payloads_and_records_stay_provable(self):
         self.append(10)  # all permitted (DE, FR clients): 10 sealed payloads
-        auditor_key = os.path.join(self.keys, "auditor.key")
+        auditor_key = self.auditor_key
         sovgw("audit", "show", "--db", self.db, "--seq", "4", "--auditor-key", auditor_key, check=0)
         time.sleep(0.05)  # the newest record is a few ms old; 0s keeps only what is younger than now
         p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", check=0)

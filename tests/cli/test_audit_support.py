@@ -46,6 +46,7 @@ class audit_case(unittest.TestCase):
         self.keys = os.path.join(self.tmp, "keys")
         self.db = os.path.join(self.tmp, "db")
         self.pub = os.path.join(self.keys, "signing.pub")
+        self.auditor_key = os.path.join(self.tmp, "keys-auditor", "auditor.key")
         sovgw("keys", "init", self.keys, "--name", "test.sovgw.local/audit", check=0)
 
     def tearDown(self):

@@ -75,13 +75,13 @@ class GeoLookup(unittest.TestCase):
         self.assertEqual(r.stderr, "sovgw geo lookup: 'not-an-ip' is not an IP address\n")
         self.assertEqual(r.stdout, "")
         r = run("geo", "lookup", "1.1.1.1", "--mmdb", "/nonexistent.mmdb")
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 3)
         self.assertIn("/nonexistent.mmdb", r.stderr)
         with tempfile.NamedTemporaryFile(suffix=".mmdb") as f:
             f.write(b"garbage" * 100)
             f.flush()
             r = run("geo", "lookup", "1.1.1.1", "--mmdb", f.name)
-            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.returncode, 3)
             self.assertIn(f.name, r.stderr)
         self.assertEqual(run("geo", "lookup").returncode, 2)
         self.assertEqual(run("geo", "where", "1.1.1.1").returncode, 2)
@@ -137,14 +137,14 @@ class PolicyCheck(unittest.TestCase):
                              "its body holds\n")
             p.write_text(p.read_text().replace("{permit_on_declaration: true}", "{}"))
             r = run("policy", "check", "p.yaml", cwd=d)
-            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
             self.assertTrue(r.stderr.startswith("p.yaml:5:5: error: permit rule 'permit-public' can never match"),
                             r.stderr)
 
     def test_every_error_with_position(self):
         bad = SOURCE / "tests" / "unit" / "policy" / "data" / "bad_policy.yaml"
         r = run("policy", "check", "bad_policy.yaml", cwd=bad.parent)
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stdout, "")
         lines = r.stderr.splitlines()
         self.assertEqual(len(lines), 19, r.stderr)
@@ -159,10 +159,10 @@ class PolicyCheck(unittest.TestCase):
             p = Path(d) / "p.yaml"
             p.write_text("rules:\n  - id: a\n    effect: permit\n     when: x\n")
             r = run("policy", "check", "p.yaml", cwd=d)
-            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.returncode, 1)
             self.assertEqual(r.stderr, "p.yaml:4:10: error: YAML syntax error: illegal map value\n")
         r = run("policy", "check", "/nonexistent/policy.yaml")
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 3)
         self.assertEqual(r.stderr, "/nonexistent/policy.yaml: error: cannot open policy file\n")
 
     def test_clusters_lint(self):
@@ -175,7 +175,7 @@ class PolicyCheck(unittest.TestCase):
                           "which the config does not define", r.stderr)
             c.write_text("clusters:\n  - name: x\n    endpoints: [h:1]\n    country: ZZ\n    operator_jurisdiction: EU\n")
             r = run("policy", "check", POLICY, "--clusters", "c.yaml", cwd=d)
-            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.returncode, 1)
             self.assertEqual(r.stderr, "c.yaml:4:14: error: country must be an ISO 3166-1 alpha-2 code like FR, not 'ZZ'\n")
 
     def test_gateway_config_as_clusters(self):
@@ -215,7 +215,7 @@ class PolicyCheck(unittest.TestCase):
             g = run("config", "check", "gw.yaml", cwd=d)
             p = run("policy", "check", POLICY, "--clusters", "gw.yaml", cwd=d)
             self.assertEqual(g.returncode, 1, g.stdout + g.stderr)
-            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
             gateway = sorted(g.stderr.splitlines())
             tools = sorted(l.replace(": error: ", ": ", 1) for l in p.stderr.splitlines())
             self.assertEqual(gateway, tools)
@@ -349,7 +349,7 @@ class PolicyDiff(unittest.TestCase):
 
     def test_usage_errors(self):
         self.assertEqual(run("policy", "diff", POLICY, POLICY).returncode, 2)
-        self.assertEqual(run("policy", "diff", POLICY, POLICY, "--requests", "/nonexistent").returncode, 2)
+        self.assertEqual(run("policy", "diff", POLICY, POLICY, "--requests", "/nonexistent").returncode, 3)
 
 
 class PolicyUsage(unittest.TestCase):
@@ -366,6 +366,23 @@ class PolicyUsage(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("option '--clusters' needs a value", r.stderr)
         self.assertEqual(run("policy", "check").returncode, 2)
+        r = run("policy", "explain", POLICY, "--json=yes", "--request", "{}")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("option '--json' takes no value", r.stderr)
+        r = run("policy", "check", POLICY, "--clusters", CLUSTERS, "--clusters", CLUSTERS)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("option '--clusters' given twice", r.stderr)
+
+    def test_name_equals_value_works_for_every_option(self):
+        r = run("policy", "check", POLICY, f"--clusters={CLUSTERS}")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("on 6 clusters", r.stdout)
+        r = run("policy", "explain", POLICY, f"--clusters={CLUSTERS}", "--json",
+                '--request={"client.country":"DE","tenant":"t","model":"mistral-large","method":"POST"}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["effect"], "permit")
+        r = run("geo", "lookup", "8.8.8.8", "--geoip=/usr/share/tor/geoip", "--geoip6=/usr/share/tor/geoip6")
+        self.assertEqual((r.returncode, r.stdout), (0, "8.8.8.8 US\n"), r.stderr)
 
 
 if __name__ == "__main__":

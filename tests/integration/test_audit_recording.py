@@ -118,7 +118,7 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(framing["error_kind"], "bad_request")
 
         shown = sovgw("audit", "show", "--db", db, "--request-id", ok.header("x-request-id"), "--auditor-key",
-                      os.path.join(keys, "auditor.key"))
+                      os.path.join(keys + "-auditor", "auditor.key"))
         self.assertEqual(shown.returncode, 0, shown.stderr)
         self.assertIn("Bonjour", shown.stdout)  # the prompt
         self.assertIn("chat.completion", shown.stdout)  # the completion as relayed
@@ -157,7 +157,7 @@ class AuditRecordingTest(unittest.TestCase):
             self.assertEqual(row["payload"], mode, row)
             self.assertEqual(row["data_classes"], ["personal"], row)
             shown = sovgw("audit", "show", "--db", db, "--request-id", resp.header("x-request-id"), "--auditor-key",
-                          os.path.join(keys, "auditor.key"))
+                          os.path.join(keys + "-auditor", "auditor.key"))
             if mode == "sealed":
                 self.assertEqual(shown.returncode, 0, shown.stderr)
                 self.assertIn("Bonjour sealed", shown.stdout)
@@ -226,9 +226,10 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(ok.status, 200)
         request_id = ok.header("x-request-id")
 
-        # While the gateway runs, the CLI is refused and told where to go.
+        # While the gateway runs, the CLI is refused (the log is busy: exit 3) and told where to go.
         r = sovgw("audit", "shred", "--db", db, "--keys", keys, "--tenant", "default")
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("in use by another writer", r.stderr)
         self.assertIn("/admin/audit/shred", r.stderr)
 
         bad = [admin("POST", "/admin/audit/shred"), admin("POST", "/admin/audit/shred?tenant="),
@@ -255,7 +256,7 @@ class AuditRecordingTest(unittest.TestCase):
         r = sovgw("audit", "verify", "--db", db, "--pubkey", os.path.join(keys, "signing.pub"))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         shown = sovgw("audit", "show", "--db", db, "--request-id", request_id, "--auditor-key",
-                      os.path.join(keys, "auditor.key"))
+                      os.path.join(keys + "-auditor", "auditor.key"))
         self.assertNotEqual(shown.returncode, 0)  # payload gone (retention) and its key destroyed
         self.assertNotIn("Bonjour", shown.stdout)
         q = sovgw("audit", "query", "--db", db, "--format", "jsonl")

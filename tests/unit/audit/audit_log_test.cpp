@@ -16,17 +16,10 @@
 #include "test_support.hpp"
 
 using namespace sovgw::audit;
+using sovgw::audit::testing::config_for;
 using sovgw::audit::testing::temp_log_dir;
 
 namespace {
-
-log_config config_for(const temp_log_dir& d) {
-  log_config c;
-  c.db_dir = d.db;
-  c.key_dir = d.keys;
-  c.checkpoint_interval = std::chrono::milliseconds(50);
-  return c;
-}
 
 std::unique_ptr<audit_log> open_ok(const log_config& c) {
   auto log = audit_log::open(c);
@@ -229,7 +222,7 @@ TEST_CASE("sealed payloads: auditors decrypt, associated data binds, shredding m
   REQUIRE(log->close().is_ok());
 
   auto s = reader(d);
-  const auto auditor = load_auditor_key(d.keys + "/auditor.key");
+  const auto auditor = load_auditor_key(default_auditor_dir(d.keys) + "/auditor.key");
   auto rec =
       decode(
           std::span(reinterpret_cast<const std::uint8_t*>(s->get(column::leaves, be64(seq)).value()->data()),
@@ -244,7 +237,7 @@ TEST_CASE("sealed payloads: auditors decrypt, associated data binds, shredding m
   moved.cluster = "elsewhere";
   CHECK_FALSE(open_payload(*s, moved, auditor.public_key, auditor.secret_key).is_ok());
   temp_log_dir stranger;
-  const auto wrong = load_auditor_key(stranger.keys + "/auditor.key");
+  const auto wrong = load_auditor_key(default_auditor_dir(stranger.keys) + "/auditor.key");
   CHECK(open_payload(*s, rec, wrong.public_key, wrong.secret_key).error().message().find("auditor key") !=
         std::string::npos);
   s.reset();

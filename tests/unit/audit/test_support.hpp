@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "audit/audit_log.hpp"
 #include "audit/keys.hpp"
 
 namespace sovgw::audit::testing {
@@ -27,5 +28,14 @@ struct temp_log_dir {
   temp_log_dir(const temp_log_dir&) = delete;
   temp_log_dir& operator=(const temp_log_dir&) = delete;
 };
+
+// A writer's config for the log in `d`, checkpointing every 50 ms.
+inline log_config config_for(const temp_log_dir& d) {
+  log_config c;
+  c.db_dir = d.db;
+  c.key_dir = d.keys;
+  c.checkpoint_interval = std::chrono::milliseconds(50);
+  return c;
+}
 
 }  // namespace sovgw::audit::testing

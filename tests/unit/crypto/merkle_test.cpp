@@ -73,53 +73,80 @@ TEST_CASE("frontier root equals the reference root at every size") {
   }
 }
 
-TEST_CASE("inclusion proofs verify for every index and size, and fail when altered") {
+TEST_CASE("inclusion proofs verify for every index and size, and fail with the reason when altered") {
   const auto leaves = make_leaves(37);
   const auto src = source_for(leaves);
+  using m::verdict;
   for (std::uint64_t size = 1; size < leaves.size(); ++size) {
     const auto root = reference_root(leaves, 0, size);
     for (std::uint64_t i = 0; i < size; ++i) {
       auto proof = m::inclusion_proof(i, size, src);
       REQUIRE(proof);
-      REQUIRE(m::verify_inclusion(leaves[i], i, size, *proof, root));
+      REQUIRE(proof->size() == m::inclusion_proof_size(i, size));
+      REQUIRE(m::verify_inclusion(leaves[i], i, size, *proof, root) == verdict::ok);
       if (size > 1) {
-        CHECK_FALSE(m::verify_inclusion(leaves[(i + 1) % size], i, size, *proof, root));
+        CHECK(m::verify_inclusion(leaves[(i + 1) % size], i, size, *proof, root) == verdict::root_mismatch);
       }
       if (!proof->empty()) {
         auto bad = *proof;
         bad.back()[0] ^= 1;
-        CHECK_FALSE(m::verify_inclusion(leaves[i], i, size, bad, root));
+        CHECK(m::verify_inclusion(leaves[i], i, size, bad, root) == verdict::root_mismatch);
         bad = *proof;
         bad.pop_back();
-        CHECK_FALSE(m::verify_inclusion(leaves[i], i, size, bad, root));
+        CHECK(m::verify_inclusion(leaves[i], i, size, bad, root) == verdict::proof_too_short);
       }
-      CHECK_FALSE(m::verify_inclusion(leaves[i], i, size, *proof, reference_root(leaves, 0, size + 1)));
-      CHECK_FALSE(m::verify_inclusion(leaves[i], size, size, *proof, root));
+      auto longer = *proof;
+      longer.push_back(root);
+      CHECK(m::verify_inclusion(leaves[i], i, size, longer, root) == verdict::proof_too_long);
+      CHECK(m::verify_inclusion(leaves[i], i, size, *proof, reference_root(leaves, 0, size + 1)) ==
+            verdict::root_mismatch);
+      CHECK(m::verify_inclusion(leaves[i], size, size, *proof, root) == verdict::bad_sizes);
     }
   }
   CHECK_FALSE(m::inclusion_proof(5, 5, src));
 }
 
-TEST_CASE("consistency proofs verify for every pair of sizes, and fail when altered") {
+TEST_CASE("consistency proofs verify for every pair of sizes, and fail with the reason when altered") {
   const auto leaves = make_leaves(33);
   const auto src = source_for(leaves);
+  using m::verdict;
   for (std::uint64_t n = 1; n <= leaves.size(); ++n) {
     const auto new_root = reference_root(leaves, 0, n);
     for (std::uint64_t o = 0; o <= n; ++o) {
       const auto old_root = o == 0 ? m::empty_root() : reference_root(leaves, 0, o);
       auto proof = m::consistency_proof(o, n, src);
       REQUIRE(proof);
-      REQUIRE(m::verify_consistency(o, n, old_root, new_root, *proof));
+      REQUIRE(proof->size() == m::consistency_proof_size(o, n));
+      REQUIRE(m::verify_consistency(o, n, old_root, new_root, *proof) == verdict::ok);
+      auto longer = *proof;
+      longer.push_back(new_root);
+      CHECK(m::verify_consistency(o, n, old_root, new_root, longer) == verdict::proof_too_long);
       if (o > 0 && o < n) {
         auto bad = *proof;
         bad[0][3] ^= 0x40;
-        CHECK_FALSE(m::verify_consistency(o, n, old_root, new_root, bad));
+        const auto altered = m::verify_consistency(o, n, old_root, new_root, bad);
+        CHECK((altered == verdict::old_root_mismatch || altered == verdict::root_mismatch));
         auto wrong_old = old_root;
         wrong_old[0] ^= 1;
-        CHECK_FALSE(m::verify_consistency(o, n, wrong_old, new_root, *proof));
-        CHECK_FALSE(m::verify_consistency(o, n, old_root, new_root, {}));
+        const auto other_old = m::verify_consistency(o, n, wrong_old, new_root, *proof);
+        CHECK((other_old == verdict::old_root_mismatch || other_old == verdict::root_mismatch));
+        auto wrong_new = new_root;
+        wrong_new[0] ^= 1;
+        CHECK(m::verify_consistency(o, n, old_root, wrong_new, *proof) == verdict::root_mismatch);
+        // Every truncation says so, whichever end was cut.
+        for (std::size_t keep = 0; keep < proof->size(); ++keep) {
+          const std::span<const m::hash> head(proof->data(), keep);
+          const std::span<const m::hash> tail(proof->data() + (proof->size() - keep), keep);
+          CHECK(m::verify_consistency(o, n, old_root, new_root, head) == verdict::proof_too_short);
+          CHECK(m::verify_consistency(o, n, old_root, new_root, tail) == verdict::proof_too_short);
+        }
+      }
+      if (o > 0) {
+        CHECK(m::verify_consistency(n, o - 1, new_root, old_root, *proof) == verdict::bad_sizes);
       }
     }
   }
+  CHECK(m::verify_consistency(3, 3, reference_root(leaves, 0, 3), reference_root(leaves, 0, 4), {}) ==
+        verdict::root_mismatch);
   CHECK_FALSE(m::consistency_proof(4, 3, src));
 }

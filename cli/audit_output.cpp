@@ -1,0 +1,170 @@
+#include "cli/audit_output.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "crypto/hex.hpp"
+
+namespace sovgw::cli {
+namespace {
+
+using audit::record;
+using audit::record_kind;
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    out += (i == 0 ? "" : sep) + v[i];
+  }
+  return out;
+}
+
+std::string csv_field(std::string_view s) {
+  if (s.find_first_of(",\"\n\r") == std::string_view::npos) {
+    return std::string(s);
+  }
+  std::string out = "\"";
+  for (const char ch : s) {
+    out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string format_time(std::uint64_t us) {
+  const std::time_t secs = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:06}Z", buf, us % 1000000);
+}
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      out += fmt::format("\\u{:04x}", c);
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+std::string record_json(const record& r) {
+  std::vector<std::string> classes;
+  std::vector<std::string> rules;
+  for (const auto& c : r.data_classes) {
+    classes.push_back(json_string(c));
+  }
+  for (const auto& c : r.rule_ids) {
+    rules.push_back(json_string(c));
+  }
+  return fmt::format(
+      R"({{"seq":{},"time":{},"kind":{},"request_id":{},"tenant":{},"client_country":{},"country_source":{},)"
+      R"("client_ip":{},"method":{},"path":{},"model":{},"data_classes":[{}],"decision":{},"rule_ids":[{}],)"
+      R"("policy_version":{},"cluster":{},"cluster_country":{},"status":{},"bytes_in":{},"bytes_out":{},)"
+      R"("latency_us":{},"prompt_tokens":{},"completion_tokens":{},"error_kind":{},"payload":{},"payload_sha256":{},)"
+      R"("note":{}}})",
+      r.seq, json_string(format_time(r.timestamp_us)), json_string(to_string(r.kind)),
+      json_string(r.request_id), json_string(r.tenant), json_string(r.client_country),
+      json_string(r.country_source), json_string(r.client_ip), json_string(r.method), json_string(r.path),
+      json_string(r.model), join(classes, ","), json_string(r.decision), join(rules, ","),
+      json_string(r.policy_version), json_string(r.cluster), json_string(r.cluster_country), r.status,
+      r.bytes_in, r.bytes_out, r.latency_us, r.prompt_tokens, r.completion_tokens, json_string(r.error_kind),
+      json_string(to_string(r.payload)), json_string(crypto::to_hex(r.payload_digest)), json_string(r.note));
+}
+
+const char* const record_csv_header =
+    "seq,time,kind,request_id,tenant,client_country,country_source,client_ip,method,path,model,data_classes,"
+    "decision,rule_ids,policy_version,cluster,cluster_country,status,bytes_in,bytes_out,latency_us,prompt_"
+    "tokens,"
+    "completion_tokens,error_kind,payload,payload_sha256,note";
+
+const char* const record_table_header =
+    "     seq  time (UTC)               request id               tenant     cc  effect  rules                "
+    "    "
+    "cluster  at   st  model / event";
+
+std::string record_csv(const record& r) {
+  std::vector<std::string> f = {std::to_string(r.seq),
+                                format_time(r.timestamp_us),
+                                to_string(r.kind),
+                                r.request_id,
+                                r.tenant,
+                                r.client_country,
+                                r.country_source,
+                                r.client_ip,
+                                r.method,
+                                r.path,
+                                r.model,
+                                join(r.data_classes, ";"),
+                                r.decision,
+                                join(r.rule_ids, ";"),
+                                r.policy_version,
+                                r.cluster,
+                                r.cluster_country,
+                                std::to_string(r.status),
+                                std::to_string(r.bytes_in),
+                                std::to_string(r.bytes_out),
+                                std::to_string(r.latency_us),
+                                std::to_string(r.prompt_tokens),
+                                std::to_string(r.completion_tokens),
+                                r.error_kind,
+                                to_string(r.payload),
+                                crypto::to_hex(r.payload_digest),
+                                r.note};
+  std::string out;
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    out += (i == 0 ? "" : ",") + csv_field(f[i]);
+  }
+  return out;
+}
+
+std::string record_table_row(const record& r) {
+  return fmt::format("{:>8}  {}  {:<24} {:<10} {:<3} {:<7} {:<24} {:<8} {:<3} {:>3}  {}", r.seq,
+                     format_time(r.timestamp_us).substr(0, 23), r.request_id, r.tenant, r.client_country,
+                     r.decision, join(r.rule_ids, ","), r.cluster.empty() ? "-" : r.cluster,
+                     r.cluster_country.empty() ? "-" : r.cluster_country, r.status,
+                     r.kind == record_kind::event ? r.note : r.model);
+}
+
+void print_record_summary(const record& r) {
+  std::printf("record %llu (%s) at %s\n", static_cast<unsigned long long>(r.seq), to_string(r.kind),
+              format_time(r.timestamp_us).c_str());
+  if (r.kind == record_kind::event) {
+    std::printf("  event:       %s\n", r.note.c_str());
+    if (!r.tenant.empty()) {
+      std::printf("  tenant:      %s\n", r.tenant.c_str());
+    }
+    return;
+  }
+  std::printf("  request:     %s  tenant %s  %s %s  model %s\n", r.request_id.c_str(), r.tenant.c_str(),
+              r.method.c_str(), r.path.c_str(), r.model.c_str());
+  std::printf("  client:      %s (country %s, from %s)\n", r.client_ip.c_str(),
+              r.client_country.empty() ? "unknown" : r.client_country.c_str(), r.country_source.c_str());
+  std::printf("  data:        %s\n",
+              r.data_classes.empty() ? "(none declared or detected)" : join(r.data_classes, ", ").c_str());
+  std::printf("  decision:    %s by rule(s) %s, policy %s\n", r.decision.c_str(),
+              join(r.rule_ids, ", ").c_str(), r.policy_version.c_str());
+  std::printf("  destination: %s\n",
+              r.cluster.empty() ? "none (not forwarded)"
+                                : fmt::format("cluster {} in {}", r.cluster, r.cluster_country).c_str());
+  std::printf("  outcome:     status %u%s, %llu ms, tokens %llu+%llu\n", r.status,
+              r.error_kind.empty() ? "" : (", error " + r.error_kind).c_str(),
+              static_cast<unsigned long long>(r.latency_us / 1000),
+              static_cast<unsigned long long>(r.prompt_tokens),
+              static_cast<unsigned long long>(r.completion_tokens));
+  std::printf("  payload:     %s%s\n", to_string(r.payload),
+              r.payload_digest.empty() ? "" : (" sha256 " + crypto::to_hex(r.payload_digest)).c_str());
+}
+
+}  // namespace sovgw::cli

@@ -1,0 +1,197 @@
+#include "cli/audit_support.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "audit/keys.hpp"
+#include "audit/query.hpp"
+
+namespace sovgw::cli {
+namespace {
+
+// A malformed option value: the message says enough without the usage text.
+usage_error value_error(const std::string& message) { return usage_error(message, false); }
+
+constexpr std::uint64_t us_per_second = 1000000;
+
+// Exactly `n` ASCII digits at `pos`.
+bool read_digits(std::string_view text, std::size_t pos, std::size_t n, unsigned& out) {
+  if (pos + n > text.size()) {
+    return false;
+  }
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (text[i] < '0' || text[i] > '9') {
+      return false;
+    }
+    out = out * 10 + static_cast<unsigned>(text[i] - '0');
+  }
+  return true;
+}
+
+bool char_at(std::string_view text, std::size_t pos, char c) { return pos < text.size() && text[pos] == c; }
+
+// "2026-11-27" or "2026-11-27T10:00:00[.ffffff]Z"; nullopt for anything else, including
+// impossible dates (2026-02-30): timegm would roll those over into the next month.
+std::optional<std::uint64_t> read_calendar_time_us(std::string_view text) {
+  unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (!read_digits(text, 0, 4, y) || !char_at(text, 4, '-') || !read_digits(text, 5, 2, mo) ||
+      !char_at(text, 7, '-') || !read_digits(text, 8, 2, d)) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(static_cast<int>(y)), std::chrono::month(mo),
+                                         std::chrono::day(d)};
+  if (!date.ok() || y < 1970) {
+    return std::nullopt;
+  }
+  std::uint64_t frac_us = 0;
+  if (text.size() > 10) {
+    if (!char_at(text, 10, 'T') || !read_digits(text, 11, 2, h) || !char_at(text, 13, ':') ||
+        !read_digits(text, 14, 2, mi) || !char_at(text, 16, ':') || !read_digits(text, 17, 2, s) || h > 23 ||
+        mi > 59 || s > 60) {
+      return std::nullopt;
+    }
+    std::size_t pos = 19;
+    if (char_at(text, pos, '.')) {
+      const std::size_t first = ++pos;
+      unsigned digit = 0;
+      for (; pos < text.size() && read_digits(text, pos, 1, digit); ++pos) {
+        if (pos - first < 6) {
+          frac_us = frac_us * 10 + digit;
+        }
+      }
+      if (pos == first) {
+        return std::nullopt;
+      }
+      for (std::size_t n = pos - first; n < 6; ++n) {
+        frac_us *= 10;
+      }
+    }
+    if (text.substr(pos) != "Z") {
+      return std::nullopt;
+    }
+  }
+  const auto days = static_cast<std::uint64_t>(std::chrono::sys_days(date).time_since_epoch().count());
+  return ((days * 24 + h) * 60 + mi) * 60 * us_per_second + s * us_per_second + frac_us;
+}
+
+}  // namespace
+
+std::uint64_t parse_count(const std::string& text, const char* what) {
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    throw value_error(fmt::format("--{} must be a non-negative integer, got '{}'", what, text));
+  }
+  return v;
+}
+
+std::uint64_t parse_checkpoint_size(const std::string& text, const char* what) {
+  const std::uint64_t size = parse_count(text, what);
+  if (size == 0) {
+    throw value_error(
+        fmt::format("--{} must be a checkpoint size of at least 1 (a tree size from `verify`)", what));
+  }
+  return size;
+}
+
+// RFC 3339 UTC ("2026-11-27T10:00:00Z", optional fraction), a date, or Unix seconds.
+std::uint64_t parse_time(const std::string& text, const char* what) {
+  std::optional<std::uint64_t> us;
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    std::uint64_t seconds = 0;
+    if (std::from_chars(text.data(), text.data() + text.size(), seconds).ec != std::errc() ||
+        seconds > UINT64_MAX / us_per_second) {
+      throw value_error(fmt::format("--{}: {} Unix seconds is too far in the future (at most {})", what, text,
+                                    UINT64_MAX / us_per_second));
+    }
+    us = seconds * us_per_second;
+  } else {
+    us = read_calendar_time_us(text);
+  }
+  if (!us) {
+    throw value_error(
+        fmt::format("--{}: cannot read '{}' as a time (use 2026-11-27T10:00:00Z, 2026-11-27 or Unix "
+                    "seconds)",
+                    what, text));
+  }
+  return *us;
+}
+
+std::uint64_t parse_age_us(const std::string& text) {
+  const auto seconds = audit::parse_age_seconds(text);
+  if (!seconds && text.size() >= 2 && std::string_view("dhms").find(text.back()) == std::string_view::npos) {
+    throw value_error(fmt::format("--older-than: unknown unit in '{}' (use d, h, m or s)", text));
+  }
+  if (!seconds) {
+    throw value_error(fmt::format("--older-than: cannot read '{}' (use e.g. 90d, 12h, 30m, 10s)", text));
+  }
+  return *seconds * 1000000;
+}
+
+int report_error(const status& s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return exit_code_for(s.code());
+}
+
+std::unique_ptr<audit::store> open_reader(const options& o) {
+  auto s = audit::store::open(o.need("db"), audit::store::open_mode::read_only);
+  if (!s.is_ok()) {
+    throw command_error(exit_environment, s.error().message());
+  }
+  return std::move(s.value());
+}
+
+std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log missing) {
+  audit::log_config config;
+  config.db_dir = o.need("db");
+  config.key_dir = o.need("keys");
+  config.allow_unverified_open = o.flag("force");
+  config.create_if_missing = missing == missing_log::create;
+  auto log = audit::audit_log::open(config);
+  if (log.is_ok()) {
+    return std::move(log.value());
+  }
+  const status& e = log.error();
+  switch (e.code()) {
+    case error_code::verification_failed:
+      throw command_error(exit_failed, e.message());
+    case error_code::invalid_argument:
+      throw command_error(exit_usage, e.message());
+    case error_code::busy:
+      throw command_error(
+          exit_environment,
+          e.message() +
+              "\n(if a running gateway holds it, shred and retain through its admin listener "
+              "instead, e.g. curl -X POST 'http://127.0.0.1:9901/admin/audit/shred?tenant=T' or "
+              "'.../admin/audit/retain?older_than=90d')");
+    default:
+      throw command_error(exit_environment, e.message());
+  }
+}
+
+crypto::note_verifier pubkey_option(const options& o) {
+  auto key = audit::read_verifier(o.need("pubkey"));
+  if (!key.is_ok()) {
+    throw command_error(key.error().code() == error_code::io ? exit_environment : exit_usage,
+                        key.error().message());
+  }
+  return std::move(key.value());
+}
+
+std::uint64_t record_option(const audit::store& s, const options& o) {
+  if (o.has("seq")) {
+    return parse_count(o.need("seq"), "seq");
+  }
+  auto seq = audit::find_request(s, o.need("request-id"));
+  if (!seq.is_ok()) {
+    throw command_error(exit_code_for(seq.error().code()), seq.error().message());
+  }
+  return seq.value();
+}
+
+}  // namespace sovgw::cli

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "audit/audit_log.hpp"
+#include "audit/store.hpp"
+#include "cli/options.hpp"
+#include "crypto/signed_note.hpp"
+
+// What the audit subcommands share: reading their arguments, opening the log, reporting a library
+// error. Errors are thrown as cli::usage_error / cli::command_error (see options.hpp).
+namespace sovgw::cli {
+
+[[nodiscard]] std::uint64_t parse_count(const std::string& text, const char* what);
+// A checkpoint size given as --what: at least 1.
+[[nodiscard]] std::uint64_t parse_checkpoint_size(const std::string& text, const char* what);
+// RFC 3339 UTC ("2026-11-27T10:00:00Z", optional fraction), a date, or Unix seconds; in
+// microseconds.
+[[nodiscard]] std::uint64_t parse_time(const std::string& text, const char* what);
+// "90d", "12h", "30m", "10s", in microseconds.
+[[nodiscard]] std::uint64_t parse_age_us(const std::string& text);
+
+// Prints "error: <message>" on stderr; returns the exit code for the status (exit_code_for).
+[[nodiscard]] int report_error(const status& s);
+
+// --db, read-only. Failing to open it is exit 3 (missing, not an audit log, unreadable).
+[[nodiscard]] std::unique_ptr<audit::store> open_reader(const options& o);
+
+enum class missing_log { create, refuse };
+// --db with --keys [--force]. A log that does not verify is exit 1, keys that do not belong to
+// it exit 2, anything else that stops it opening exit 3 (busy: says to use the admin listener).
+[[nodiscard]] std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log missing);
+
+// --pubkey: a signing.pub file or its text. Not a key: exit 2; unreadable: exit 3.
+[[nodiscard]] crypto::note_verifier pubkey_option(const options& o);
+
+// The seq named by --seq or --request-id.
+[[nodiscard]] std::uint64_t record_option(const audit::store& s, const options& o);
+
+int cmd_verify(const options& o);
+int cmd_verify_proof(const options& o);
+
+}  // namespace sovgw::cli

@@ -1,0 +1,279 @@
+// `sovgw audit verify` and `sovgw audit verify-proof`: the checks are the audit library's
+// (verify_log, verify_payloads, verify_*_proof); this file reads the options and prints the
+// outcome as text or as one JSON document (schema in docs/auditing.md).
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/log_verifier.hpp"
+#include "audit/proof_file.hpp"
+#include "cli/audit_output.hpp"
+#include "cli/audit_support.hpp"
+#include "crypto/base64.hpp"
+
+namespace sovgw::cli {
+namespace {
+
+constexpr std::size_t max_proof_file_bytes = 1 << 20;
+
+bool json_format(const options& o) {
+  const std::string format = o.get("format").value_or("text");
+  if (format != "text" && format != "json") {
+    throw usage_error(fmt::format("--format must be text or json, not '{}'", format), false);
+  }
+  return format == "json";
+}
+
+std::string json_key(const crypto::note_verifier& key) {
+  return fmt::format(R"({{"name":{},"id":"{:08x}","vkey":{}}})", json_string(key.name), key.key_id,
+                     json_string(key.to_vkey()));
+}
+
+std::string json_checkpoint(const std::optional<crypto::checkpoint>& cp) {
+  if (!cp) {
+    return "null";
+  }
+  return fmt::format(R"({{"origin":{},"size":{},"root":{}}})", json_string(cp->origin), cp->size,
+                     json_string(crypto::to_base64(cp->root)));
+}
+
+std::string json_optional(const std::optional<std::uint64_t>& v) { return v ? std::to_string(*v) : "null"; }
+
+std::string json_problem(std::string_view kind, const std::optional<std::uint64_t>& record,
+                         std::string_view text) {
+  return fmt::format(R"({{"kind":{},"record":{},"text":{}}})", json_string(kind), json_optional(record),
+                     json_string(text));
+}
+
+// A checkpoint kept from an earlier visit (--checkpoint): a checkpoint note or a proof file.
+crypto::checkpoint held_checkpoint(const std::string& path, const crypto::note_verifier& key) {
+  const auto text = read_input_file(path, max_proof_file_bytes);
+  if (!text) {
+    throw usage_error(fmt::format("--checkpoint {}: too large to be a checkpoint or proof file", path),
+                      false);
+  }
+  auto cp = audit::read_kept_checkpoint(*text, key);
+  if (!cp.is_ok()) {
+    throw usage_error(fmt::format("--checkpoint {}: {}", path, cp.error().message()), false);
+  }
+  return cp.value();
+}
+
+// --save-checkpoint: the verified checkpoint's note, written aside and renamed (the file being
+// replaced may be the checkpoint just checked).
+void save_checkpoint(const audit::store& s, std::uint64_t size, const std::string& path) {
+  auto note = audit::stored_checkpoint_note(s, size);
+  if (!note.is_ok()) {
+    throw command_error(exit_code_for(note.error().code()), note.error().message());
+  }
+  const std::string partial = path + ".partial";
+  std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+  out << note.value();
+  out.close();
+  if (!out || std::rename(partial.c_str(), path.c_str()) != 0) {
+    std::remove(partial.c_str());
+    throw command_error(exit_environment, fmt::format("cannot write {}", path));
+  }
+}
+
+struct verify_outcome {
+  audit::verify_report report;
+  std::optional<audit::payload_report> payloads;
+  std::vector<crypto::checkpoint> held;
+  bool saved = false;
+  double seconds = 0;
+
+  [[nodiscard]] bool ok() const { return report.ok() && (!payloads || payloads->ok()); }
+};
+
+void print_verify_text(const verify_outcome& v, const std::string& dir, const crypto::note_verifier& key,
+                       const options& o) {
+  const auto& report = v.report;
+  if (!report.ok()) {
+    std::printf("FAILED: the audit log at %s does not verify\n", dir.c_str());
+    bool unknown_signer = false;
+    for (const auto& p : report.problems) {
+      std::printf("  - %s\n", p.text.c_str());
+      unknown_signer = unknown_signer || p.kind == audit::problem_kind::checkpoint_unknown_key;
+    }
+    if (unknown_signer && report.checkpoints == 0) {
+      std::printf(
+          "none of the checkpoints is signed by the key %s+%08x given with --pubkey: wrong public key for "
+          "this log?\n",
+          key.name.c_str(), key.key_id);
+    }
+    if (report.first_bad_record) {
+      std::printf("first record that does not match: %llu\n",
+                  static_cast<unsigned long long>(*report.first_bad_record));
+    }
+    return;
+  }
+  std::printf(
+      "OK: %llu records, %llu signed checkpoints verified, %llu index entries match (%.0f leaves/s)\n",
+      static_cast<unsigned long long>(report.records), static_cast<unsigned long long>(report.checkpoints),
+      static_cast<unsigned long long>(report.index_entries),
+      v.seconds > 0 ? static_cast<double>(report.records) / v.seconds : 0.0);
+  std::printf("latest checkpoint: size %llu root %s\n", static_cast<unsigned long long>(report.latest->size),
+              crypto::to_base64(report.latest->root).c_str());
+  for (const auto& held : v.held) {
+    std::printf("the checkpoint you hold (size %llu) is reproduced: the log only grew since\n",
+                static_cast<unsigned long long>(held.size));
+  }
+  if (v.saved) {
+    std::printf("saved the checkpoint at size %llu to %s: give it to --checkpoint next time\n",
+                static_cast<unsigned long long>(report.latest->size), o.need("save-checkpoint").c_str());
+  }
+  if (report.records > report.latest->size) {
+    std::printf("note: %llu newer record(s) are not covered by a checkpoint yet\n",
+                static_cast<unsigned long long>(report.records - report.latest->size));
+  }
+  if (report.forced_opens > 0) {
+    std::printf("note: the log records %llu forced open(s) over a failed verification\n",
+                static_cast<unsigned long long>(report.forced_opens));
+  }
+  if (!v.payloads) {
+    return;
+  }
+  if (!v.payloads->ok()) {
+    std::printf("FAILED: stored payloads of the audit log at %s do not match their records\n", dir.c_str());
+    for (const auto& p : v.payloads->problems) {
+      std::printf("  - %s\n", p.text.c_str());
+    }
+    if (v.payloads->first_bad_record) {
+      std::printf("first record that does not match: %llu\n",
+                  static_cast<unsigned long long>(*v.payloads->first_bad_record));
+    }
+    return;
+  }
+  std::printf("payloads: %llu stored payload(s) match the hashes their records commit to\n",
+              static_cast<unsigned long long>(v.payloads->checked));
+}
+
+void print_verify_json(const verify_outcome& v, const std::string& dir, const crypto::note_verifier& key) {
+  const auto& r = v.report;
+  std::vector<std::string> problems;
+  for (const auto& p : r.problems) {
+    problems.push_back(json_problem(to_string(p.kind), p.record, p.text));
+  }
+  if (v.payloads) {
+    for (const auto& p : v.payloads->problems) {
+      problems.push_back(json_problem(to_string(p.kind), p.record, p.text));
+    }
+  }
+  std::vector<std::string> held;
+  for (const auto& cp : v.held) {
+    held.push_back(json_checkpoint(cp));
+  }
+  const std::optional<std::uint64_t> first_bad = r.first_bad_record ? r.first_bad_record
+                                                 : v.payloads       ? v.payloads->first_bad_record
+                                                                    : std::nullopt;
+  fmt::print(
+      R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"checkpoints":{},"checkpoint":{},)"
+      R"("held_checkpoints":[{}],"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
+      R"("payloads_checked":{},"first_bad_record":{},"problems":[{}]}})"
+      "\n",
+      v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.checkpoints,
+      json_checkpoint(r.latest), fmt::join(held, ","),
+      r.latest && r.records > r.latest->size ? r.records - r.latest->size : 0, r.index_entries,
+      r.forced_opens, v.payloads ? std::to_string(v.payloads->checked) : "null", json_optional(first_bad),
+      fmt::join(problems, ","));
+}
+
+}  // namespace
+
+int cmd_verify(const options& o) {
+  const bool json = json_format(o);
+  const auto key = pubkey_option(o);
+  verify_outcome v;
+  audit::verify_options options{.indexes = true, .held = {}, .require_checkpoint = true};
+  if (o.has("checkpoint")) {
+    options.held.push_back(held_checkpoint(o.need("checkpoint"), key));
+  }
+  const auto s = open_reader(o);
+  const auto t0 = std::chrono::steady_clock::now();
+  v.report = audit::verify_log(*s, key, options);
+  v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (v.report.ok()) {
+    v.held = options.held;
+    if (o.has("save-checkpoint")) {
+      save_checkpoint(*s, v.report.latest->size, o.need("save-checkpoint"));
+      v.saved = true;
+    }
+    if (o.flag("payloads")) {
+      v.payloads = audit::verify_payloads(*s);
+    }
+  }
+  if (json) {
+    print_verify_json(v, s->dir(), key);
+  } else {
+    print_verify_text(v, s->dir(), key, o);
+  }
+  return v.ok() ? exit_ok : exit_failed;
+}
+
+int cmd_verify_proof(const options& o) {
+  const bool json = json_format(o);
+  const auto key = pubkey_option(o);
+  const std::string& path = o.positional()[0];
+  const auto text = read_input_file(path, max_proof_file_bytes);
+  std::optional<audit::proof_error> error;
+  std::string_view kind = "inclusion";
+  std::optional<crypto::checkpoint> old_checkpoint;
+  std::optional<crypto::checkpoint> checkpoint;
+  std::optional<audit::record> rec;
+  if (!text) {
+    error = audit::proof_error{audit::proof_failure::malformed,
+                               fmt::format("{} is too large to be a proof file (over 1 MiB)", path)};
+  } else if (text->starts_with(audit::consistency_proof_header)) {
+    kind = "consistency";
+    auto v = audit::verify_consistency_proof(*text, key);
+    if (v.is_ok()) {
+      old_checkpoint = v->old_checkpoint;
+      checkpoint = v->new_checkpoint;
+    } else {
+      error = v.error();
+    }
+  } else {
+    auto v = audit::verify_inclusion_proof(*text, key);
+    if (v.is_ok()) {
+      checkpoint = v->checkpoint;
+      rec = std::move(v->rec);
+    } else {
+      error = v.error();
+    }
+  }
+  if (json) {
+    fmt::print(R"({{"command":"verify-proof","ok":{},"proof":{},"key":{},"records":{},"checkpoint":{},)"
+               R"("old_checkpoint":{},"record":{},"problems":[{}]}})"
+               "\n",
+               error ? "false" : "true", json_string(kind), json_key(key), checkpoint ? checkpoint->size : 0,
+               json_checkpoint(checkpoint), json_checkpoint(old_checkpoint), rec ? record_json(*rec) : "null",
+               error ? json_problem(to_string(error->kind), std::nullopt, error->text) : "");
+    return error ? exit_failed : exit_ok;
+  }
+  if (error) {
+    std::fprintf(stderr, "error: %s\n", error->text.c_str());
+    return exit_failed;
+  }
+  if (old_checkpoint) {
+    std::printf(
+        "OK: checkpoint at size %llu is consistent with checkpoint at size %llu (append-only), both signed "
+        "by "
+        "%s\n",
+        static_cast<unsigned long long>(old_checkpoint->size),
+        static_cast<unsigned long long>(checkpoint->size), key.name.c_str());
+    return exit_ok;
+  }
+  std::printf("OK: record %llu is included in the log %s at tree size %llu (root %s)\n",
+              static_cast<unsigned long long>(rec->seq), checkpoint->origin.c_str(),
+              static_cast<unsigned long long>(checkpoint->size), crypto::to_base64(checkpoint->root).c_str());
+  print_record_summary(*rec);
+  return exit_ok;
+}
+
+}  // namespace sovgw::cli

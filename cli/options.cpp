@@ -1,0 +1,165 @@
+#include "cli/options.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sovgw::cli {
+namespace {
+
+bool is_help(std::string_view a) { return a == "--help" || a == "-h" || a == "help"; }
+
+}  // namespace
+
+int exit_code_for(error_code code) {
+  switch (code) {
+    case error_code::ok:
+      return exit_ok;
+    case error_code::verification_failed:
+    case error_code::corruption:
+      return exit_failed;
+    case error_code::invalid_argument:
+    case error_code::not_found:
+      return exit_usage;
+    case error_code::io:
+    case error_code::busy:
+    case error_code::shut_down:
+      return exit_environment;
+  }
+  return exit_environment;
+}
+
+options::options(args_t args, const option_spec& spec) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view a = args[i];
+    if (a.size() < 2 || a.front() != '-') {
+      positional_.emplace_back(a);
+      continue;
+    }
+    std::string_view name = a;
+    std::optional<std::string> value;
+    if (const auto eq = name.find('='); eq != std::string_view::npos && name.starts_with("--")) {
+      value = std::string(name.substr(eq + 1));
+      name = name.substr(0, eq);
+    }
+    const std::string_view bare = name.starts_with("--") ? name.substr(2) : std::string_view();
+    if (spec.flags.count(bare) != 0) {
+      if (value) {
+        throw usage_error(fmt::format("option '{}' takes no value", name));
+      }
+      flags_.emplace(bare);
+      continue;
+    }
+    if (spec.valued.count(bare) == 0) {
+      throw usage_error(fmt::format("unknown option '{}'", name));
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) {
+        throw usage_error(fmt::format("option '{}' needs a value", name));
+      }
+      value = std::string(args[++i]);
+    }
+    if (!named_.emplace(std::string(bare), std::move(*value)).second) {
+      throw usage_error(fmt::format("option '{}' given twice", name));
+    }
+  }
+  const std::size_t n = positional_.size();
+  if (n < spec.min_positional || n > spec.max_positional) {
+    if (spec.max_positional == 0) {
+      throw usage_error(fmt::format("unexpected argument '{}'", positional_[0]));
+    }
+    throw usage_error(fmt::format("expects {} ({} argument{} given)", spec.arguments, n, n == 1 ? "" : "s"));
+  }
+}
+
+std::optional<std::string> options::get(std::string_view name) const {
+  const auto it = named_.find(name);
+  return it == named_.end() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+const std::string& options::need(std::string_view name) const {
+  const auto it = named_.find(name);
+  if (it == named_.end()) {
+    throw usage_error(fmt::format("missing --{}", name));
+  }
+  return it->second;
+}
+
+int run_family(std::string_view family, std::string_view family_usage, args_t args,
+               std::span<const subcommand> subcommands) {
+  if (args.empty() || is_help(args[0])) {
+    std::fputs(std::string(family_usage).c_str(), args.empty() ? stderr : stdout);
+    return args.empty() ? exit_usage : exit_ok;
+  }
+  const subcommand* cmd = nullptr;
+  for (const auto& c : subcommands) {
+    if (c.name == args[0]) {
+      cmd = &c;
+    }
+  }
+  if (cmd == nullptr) {
+    fmt::print(stderr, "sovgw {}: unknown subcommand '{}'\n\n{}", family, args[0], family_usage);
+    return exit_usage;
+  }
+  return run_command(fmt::format("{} {}", family, cmd->name), *cmd, args.subspan(1));
+}
+
+int run_command(std::string_view name, const subcommand& cmd, args_t args) {
+  for (const auto a : args) {
+    if (a == "--help" || a == "-h") {
+      std::fputs(std::string(cmd.usage).c_str(), stdout);
+      return exit_ok;
+    }
+  }
+  try {
+    return cmd.run(options(args, cmd.spec));
+  } catch (const usage_error& e) {
+    fmt::print(stderr, "sovgw {}: {}\n", name, e.what());
+    if (e.show_usage()) {
+      fmt::print(stderr, "\n{}", cmd.usage);
+    }
+    return exit_usage;
+  } catch (const command_error& e) {
+    fmt::print(stderr, "sovgw {}: {}\n", name, e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    // The libraries throw only where they load their environment: key files, geo data.
+    fmt::print(stderr, "sovgw {}: {}\n", name, e.what());
+    return exit_environment;
+  }
+}
+
+std::optional<std::string> read_input_file(const std::string& path, std::size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw command_error(exit_environment, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  }
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw command_error(exit_environment, fmt::format("cannot read {}: {}", path, std::strerror(err)));
+    }
+    if (n == 0) {
+      break;
+    }
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > max_bytes) {
+      ::close(fd);
+      return std::nullopt;
+    }
+  }
+  ::close(fd);
+  return text;
+}
+
+}  // namespace sovgw::cli
