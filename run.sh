@@ -17,6 +17,7 @@ PACKAGES=(
   tor-geoipdb
   clang libclang-rt-14-dev
   python3 curl procps
+  chromium fonts-dejavu-core  # headless, renders the sovereignty report in its test
 )
 # Hyperscan, the detectors bench's peer, is packaged for x86-64 only.
 if [[ $(dpkg --print-architecture 2>/dev/null) == amd64 ]]; then

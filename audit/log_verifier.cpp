@@ -321,8 +321,9 @@ struct known_checkpoint {
 
 class verifier {
  public:
-  verifier(const store& s, const crypto::note_verifier& key, const verify_options& options)
-      : store_(s), key_(key), options_(options) {}
+  verifier(const store& s, const crypto::note_verifier& key, const verify_options& options,
+           const leaf_observer& on_leaf)
+      : store_(s), key_(key), options_(options), on_leaf_(on_leaf) {}
 
   verify_report run() {
     load_checkpoints();
@@ -627,6 +628,9 @@ class verifier {
         const bool index_fields_unread = undecodable != c.undecodable.end() && *undecodable == seq;
         undecodable += index_fields_unread ? 1 : 0;
         check_leaf(seq, leaf, index_fields_unread);
+        if (on_leaf_) {
+          on_leaf_(seq, leaf);
+        }
         report_.tiles.append(m::leaf_hash(leaf), emit);
         ++expected;
         at_size(expected);
@@ -830,6 +834,7 @@ class verifier {
   const store& store_;
   const crypto::note_verifier& key_;
   const verify_options& options_;
+  const leaf_observer& on_leaf_;
   std::multimap<std::uint64_t, known_checkpoint> checkpoints_;
   std::multimap<std::uint64_t, known_checkpoint>::iterator next_cp_;
   std::uint64_t authenticated_size_ = 0;  // the largest checkpoint (stored or held) that matched
@@ -894,7 +899,12 @@ const char* to_string(problem_kind kind) {
 }
 
 verify_report verify_log(const store& s, const crypto::note_verifier& key, const verify_options& options) {
-  return verifier(s, key, options).run();
+  return verifier(s, key, options, {}).run();
+}
+
+verify_report verify_log(const store& s, const crypto::note_verifier& key, const verify_options& options,
+                         const leaf_observer& on_leaf) {
+  return verifier(s, key, options, on_leaf).run();
 }
 
 payload_report verify_payloads(const store& s) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,12 @@ struct verify_report {
 // Memory: a few bytes per 65,536 records.
 [[nodiscard]] verify_report verify_log(const store& s, const crypto::note_verifier& key,
                                        const verify_options& options = {});
+// The same, calling `on_leaf` with every leaf the scan reads, in log order, on the calling thread,
+// as stored (whether it verifies is the report's to say): a caller computes over the records in
+// the same pass (the sovereignty report, audit/report.hpp).
+using leaf_observer = std::function<void(std::uint64_t seq, std::span<const std::uint8_t> leaf)>;
+[[nodiscard]] verify_report verify_log(const store& s, const crypto::note_verifier& key,
+                                       const verify_options& options, const leaf_observer& on_leaf);
 
 // The stored sealed payloads against the records they belong to: each one's SHA-256 must be the
 // payload hash its record (the Merkle leaf) commits to, and the record must say it was sealed.

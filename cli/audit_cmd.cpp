@@ -11,6 +11,7 @@
 #include "audit/query.hpp"
 #include "audit/synthetic.hpp"
 #include "cli/audit_output.hpp"
+#include "cli/audit_report.hpp"
 #include "cli/audit_support.hpp"
 #include "cli/commands.hpp"
 #include "crypto/base64.hpp"
@@ -54,6 +55,14 @@ constexpr const char* append_usage =
           [--payload none|digest|sealed] [--run NAME] [--force]
   write N synthetic records (tests and walkthroughs)
 )";
+constexpr const char* report_usage =
+    R"(usage: sovgw audit report --db DIR --pubkey KEY [--since T] [--until T] [--policy FILE]
+          [--format html|json] [--out FILE]
+  the sovereignty report: verification status, flows from client to cluster countries by data
+  class, decisions over time, denials by rule (reasons from --policy), policy versions, tenants,
+  evidence, the 20 newest denials; one self-contained HTML page (or JSON) on --out or stdout;
+  exit 1 when the log does not verify (the report is still written and says why)
+)";
 constexpr const char* checkpoint_usage =
     "usage: sovgw audit checkpoint --db DIR --keys DIR [--force]   sign a checkpoint now\n";
 
@@ -79,6 +88,8 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
   append  --db DIR --keys DIR --synthetic N [--payload-bytes B] [--payload none|digest|sealed]
           [--run NAME]                  write N synthetic records (tests and walkthroughs)
   checkpoint --db DIR --keys DIR        sign a checkpoint now
+  report  --db DIR --pubkey KEY [--since T] [--until T] [--policy FILE] [--format html|json]
+          [--out FILE]                  the sovereignty report: one self-contained HTML page
 
 KEY is a signing.pub file (or its `name+id+key` text); writers take --force to open a log that
 does not verify against its last checkpoint (recorded in the log).
@@ -311,6 +322,10 @@ const subcommand audit_subcommands[] = {
      append_usage,
      {.valued = {"db", "keys", "synthetic", "payload-bytes", "payload", "run"}, .flags = {"force"}},
      cmd_append},
+    {"report",
+     report_usage,
+     {.valued = {"db", "pubkey", "since", "until", "policy", "format", "out"}},
+     cmd_report},
     {"checkpoint", checkpoint_usage, {.valued = {"db", "keys"}, .flags = {"force"}}, cmd_checkpoint},
 };
 

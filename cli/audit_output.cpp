@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "crypto/base64.hpp"
 #include "crypto/hex.hpp"
 
 namespace sovgw::cli {
@@ -57,6 +58,27 @@ std::string json_string(std::string_view s) {
     }
   }
   return out + "\"";
+}
+
+std::string json_key(const crypto::note_verifier& key) {
+  return fmt::format(R"({{"name":{},"id":"{:08x}","vkey":{}}})", json_string(key.name), key.key_id,
+                     json_string(key.to_vkey()));
+}
+
+std::string json_checkpoint(const std::optional<crypto::checkpoint>& cp) {
+  if (!cp) {
+    return "null";
+  }
+  return fmt::format(R"({{"origin":{},"size":{},"root":{}}})", json_string(cp->origin), cp->size,
+                     json_string(crypto::to_base64(cp->root)));
+}
+
+std::string json_optional(const std::optional<std::uint64_t>& v) { return v ? std::to_string(*v) : "null"; }
+
+std::string json_problem(std::string_view kind, const std::optional<std::uint64_t>& record,
+                         std::string_view text) {
+  return fmt::format(R"({{"kind":{},"record":{},"text":{}}})", json_string(kind), json_optional(record),
+                     json_string(text));
 }
 
 std::string record_json(const record& r) {

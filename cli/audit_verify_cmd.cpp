@@ -29,27 +29,6 @@ bool json_format(const options& o) {
   return format == "json";
 }
 
-std::string json_key(const crypto::note_verifier& key) {
-  return fmt::format(R"({{"name":{},"id":"{:08x}","vkey":{}}})", json_string(key.name), key.key_id,
-                     json_string(key.to_vkey()));
-}
-
-std::string json_checkpoint(const std::optional<crypto::checkpoint>& cp) {
-  if (!cp) {
-    return "null";
-  }
-  return fmt::format(R"({{"origin":{},"size":{},"root":{}}})", json_string(cp->origin), cp->size,
-                     json_string(crypto::to_base64(cp->root)));
-}
-
-std::string json_optional(const std::optional<std::uint64_t>& v) { return v ? std::to_string(*v) : "null"; }
-
-std::string json_problem(std::string_view kind, const std::optional<std::uint64_t>& record,
-                         std::string_view text) {
-  return fmt::format(R"({{"kind":{},"record":{},"text":{}}})", json_string(kind), json_optional(record),
-                     json_string(text));
-}
-
 // A checkpoint kept from an earlier visit (--checkpoint): a checkpoint note or a proof file.
 crypto::checkpoint held_checkpoint(const std::string& path, const crypto::note_verifier& key) {
   const auto text = read_input_file(path, max_proof_file_bytes);

@@ -1,0 +1,336 @@
+#include "audit/report.hpp"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <map>
+#include <tuple>
+#include <unordered_map>
+
+#include "audit/store.hpp"
+
+namespace sovgw::audit {
+namespace {
+
+constexpr std::uint64_t second_us = 1000000;
+// Each width divides the next, so coarsening merges whole buckets.
+constexpr std::array<std::uint64_t, 12> bucket_widths_s = {
+    1, 10, 60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400, 28 * 86400, 364 * 86400};
+
+std::string joined_classes(std::vector<std::string> classes) {
+  std::sort(classes.begin(), classes.end());
+  std::string out;
+  for (const auto& c : classes) {
+    out += out.empty() ? c : "+" + c;
+  }
+  return out;
+}
+
+// The evidence a record carries about where it was served. Records carry the cluster and its
+// declared country today; endpoint addresses, their verified countries and RTT bounds are read here
+// once the record has them.
+void observe_evidence(cluster_evidence& e, const record& r) {
+  if (e.declared_country.empty()) {
+    e.declared_country = r.cluster_country;
+  }
+}
+
+template <typename value_t>
+std::vector<value_t> values_by(std::unordered_map<std::string, value_t>& m,
+                               const std::function<bool(const value_t&, const value_t&)>& before) {
+  std::vector<value_t> out;
+  out.reserve(m.size());
+  for (auto& [key, value] : m) {
+    out.push_back(std::move(value));
+  }
+  std::sort(out.begin(), out.end(), before);
+  return out;
+}
+
+class aggregator {
+ public:
+  explicit aggregator(const report_options& o) : options_(o) {}
+
+  void add_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf) {
+    auto r = decode(leaf);
+    if (!r.is_ok()) {
+      ++out_.undecodable;
+      return;
+    }
+    const record& rec = r.value();
+    if ((options_.since_us && rec.timestamp_us < *options_.since_us) ||
+        (options_.until_us && rec.timestamp_us >= *options_.until_us)) {
+      return;
+    }
+    ++out_.records_in_period;
+    out_.first_us = std::min(out_.first_us.value_or(rec.timestamp_us), rec.timestamp_us);
+    out_.last_us = std::max(out_.last_us.value_or(rec.timestamp_us), rec.timestamp_us);
+    if (rec.kind == record_kind::event) {
+      add_event(seq, rec);
+    } else {
+      add_request(seq, rec);
+    }
+  }
+
+  report finish(verify_report verification) {
+    out_.verification = std::move(verification);
+    out_.since_us = options_.since_us;
+    out_.until_us = options_.until_us;
+    finish_series();
+    for (auto& [key, f] : flows_) {
+      out_.flows.push_back(std::move(f));
+    }
+    std::sort(out_.flows.begin(), out_.flows.end(), [](const flow& a, const flow& b) {
+      return a.requests != b.requests ? a.requests > b.requests
+                                      : std::tie(a.client_country, a.destination, a.data_classes) <
+                                            std::tie(b.client_country, b.destination, b.data_classes);
+    });
+    out_.denials_by_rule = values_by<rule_denials>(rules_, [](const auto& a, const auto& b) {
+      return a.denials != b.denials ? a.denials > b.denials : a.rule_id < b.rule_id;
+    });
+    out_.policy_versions = values_by<policy_version_span>(versions_, [](const auto& a, const auto& b) {
+      return a.first_us != b.first_us ? a.first_us < b.first_us : a.version < b.version;
+    });
+    out_.tenants = values_by<tenant_usage>(tenants_, [](const auto& a, const auto& b) {
+      return a.outcomes.total() != b.outcomes.total() ? a.outcomes.total() > b.outcomes.total()
+                                                      : a.tenant < b.tenant;
+    });
+    out_.evidence = values_by<cluster_evidence>(clusters_, [](const auto& a, const auto& b) {
+      return a.requests != b.requests ? a.requests > b.requests : a.cluster < b.cluster;
+    });
+    out_.recent_denials = newest_first(denials_);
+    out_.recent_events = newest_first(events_);
+    return std::move(out_);
+  }
+
+ private:
+  void add_event(std::uint64_t seq, const record& rec) {
+    ++out_.events;
+    keep_recent(events_, log_event{.seq = seq, .timestamp_us = rec.timestamp_us, .note = rec.note},
+                options_.recent_events);
+  }
+
+  void add_request(std::uint64_t seq, const record& rec) {
+    const request_outcome outcome = outcome_of(rec);
+    out_.outcomes.add(outcome);
+    add_to_series(rec.timestamp_us, outcome);
+    const std::string classes = joined_classes(rec.data_classes);
+    const std::string& client = rec.client_country.empty() ? unknown_ : rec.client_country;
+    const std::string& destination = outcome == request_outcome::denied ? refused_
+                                     : rec.cluster.empty()              ? not_served_
+                                                                        : rec.cluster_country;
+    scratch_.assign(client).append(1, '\0').append(destination).append(1, '\0').append(classes);
+    auto f = flows_.find(scratch_);
+    if (f == flows_.end()) {
+      f = flows_.emplace(scratch_, flow{client, destination, classes, 0}).first;
+    }
+    ++f->second.requests;
+
+    auto& version = versions_[rec.policy_version];
+    if (version.requests++ == 0) {
+      version.version = rec.policy_version;
+      version.first_us = rec.timestamp_us;
+      version.last_us = rec.timestamp_us;
+    }
+    version.first_us = std::min(version.first_us, rec.timestamp_us);
+    version.last_us = std::max(version.last_us, rec.timestamp_us);
+
+    auto& tenant = tenants_[rec.tenant];
+    tenant.tenant = rec.tenant;
+    tenant.outcomes.add(outcome);
+    tenant.prompt_tokens += rec.prompt_tokens;
+    tenant.completion_tokens += rec.completion_tokens;
+    tenant.classified += rec.data_classes.empty() ? 0 : 1;
+
+    if (!rec.cluster.empty()) {
+      auto& c = clusters_[rec.cluster];
+      if (c.requests++ == 0) {
+        c.cluster = rec.cluster;
+        c.first_us = rec.timestamp_us;
+        c.last_us = rec.timestamp_us;
+      }
+      c.first_us = std::min(c.first_us, rec.timestamp_us);
+      c.last_us = std::max(c.last_us, rec.timestamp_us);
+      observe_evidence(c, rec);
+    }
+    if (outcome == request_outcome::denied) {
+      add_denial(seq, rec, classes);
+    }
+  }
+
+  void add_denial(std::uint64_t seq, const record& rec, const std::string& classes) {
+    const auto named = [&](const std::unordered_set<std::string>& set) {
+      return std::any_of(rec.rule_ids.begin(), rec.rule_ids.end(),
+                         [&](const auto& id) { return set.count(id); });
+    };
+    const bool forbidden = named(options_.forbid_rules);
+    const bool permitted = named(options_.permit_rules);
+    const bool known = !options_.forbid_rules.empty() || !options_.permit_rules.empty();
+    bool counted = false;
+    for (const auto& id : rec.rule_ids) {
+      const bool deciding = !known      ? true
+                            : forbidden ? options_.forbid_rules.count(id) != 0
+                                        : permitted && !options_.permit_rules.count(id);  // a restrict rule
+      if (deciding) {
+        auto& rule = rules_[id];
+        rule.rule_id = id;
+        ++rule.denials;
+        rule.last_us = std::max(rule.last_us, rec.timestamp_us);
+        counted = true;
+      }
+    }
+    if (!counted) {
+      ++out_.default_denials;
+    }
+    keep_recent(denials_,
+                denial{.seq = seq,
+                       .timestamp_us = rec.timestamp_us,
+                       .request_id = rec.request_id,
+                       .tenant = rec.tenant,
+                       .client_country = rec.client_country,
+                       .data_classes = classes,
+                       .rule_ids = rec.rule_ids,
+                       .error_kind = rec.error_kind,
+                       .status = rec.status},
+                options_.recent_denials);
+  }
+
+  // Keeps the `limit` newest (by time, then log position) in a heap whose top is the oldest kept.
+  template <typename item_t>
+  static bool newer(const item_t& a, const item_t& b) {
+    return std::tie(a.timestamp_us, a.seq) > std::tie(b.timestamp_us, b.seq);
+  }
+  template <typename item_t>
+  static void keep_recent(std::vector<item_t>& heap, item_t item, std::size_t limit) {
+    if (limit == 0) {
+      return;
+    }
+    if (heap.size() == limit && !newer(item, heap.front())) {
+      return;
+    }
+    heap.push_back(std::move(item));
+    std::push_heap(heap.begin(), heap.end(), newer<item_t>);
+    if (heap.size() > limit) {
+      std::pop_heap(heap.begin(), heap.end(), newer<item_t>);
+      heap.pop_back();
+    }
+  }
+  template <typename item_t>
+  static std::vector<item_t> newest_first(std::vector<item_t>& heap) {
+    std::sort(heap.begin(), heap.end(), newer<item_t>);
+    return std::move(heap);
+  }
+
+  void add_to_series(std::uint64_t t, request_outcome outcome) {
+    std::uint64_t index = t / width_us();
+    if (!buckets_.empty()) {
+      const std::uint64_t lo = std::min(index, buckets_.begin()->first);
+      const std::uint64_t hi = std::max(index, buckets_.rbegin()->first);
+      if (hi - lo + 1 > options_.max_time_buckets && width_ + 1 < bucket_widths_s.size()) {
+        coarsen(t);
+        index = t / width_us();
+      }
+    }
+    buckets_[index].add(outcome);
+  }
+
+  // Moves to the narrowest wider bucket in which the span from the first bucket to `t` fits.
+  void coarsen(std::uint64_t t) {
+    const std::uint64_t old_width = width_us();
+    const std::uint64_t lo_us = std::min(buckets_.begin()->first * old_width, t);
+    const std::uint64_t hi_us = std::max(buckets_.rbegin()->first * old_width, t);
+    while (width_ + 1 < bucket_widths_s.size() &&
+           hi_us / width_us() - lo_us / width_us() + 1 > options_.max_time_buckets) {
+      ++width_;
+    }
+    std::map<std::uint64_t, outcome_counts> merged;
+    for (const auto& [index, counts] : buckets_) {
+      auto& m = merged[index * old_width / width_us()];
+      m.permitted += counts.permitted;
+      m.denied += counts.denied;
+      m.failed += counts.failed;
+    }
+    buckets_ = std::move(merged);
+  }
+
+  void finish_series() {
+    out_.bucket_us = width_us();
+    if (buckets_.empty()) {
+      return;
+    }
+    const std::uint64_t first = buckets_.begin()->first;
+    const std::uint64_t last = buckets_.rbegin()->first;
+    out_.series.reserve(last - first + 1);
+    auto it = buckets_.begin();
+    for (std::uint64_t i = first; i <= last; ++i) {
+      time_bucket b{.start_us = i * width_us(), .outcomes = {}};
+      if (it != buckets_.end() && it->first == i) {
+        b.outcomes = it->second;
+        ++it;
+      }
+      out_.series.push_back(b);
+    }
+  }
+
+  [[nodiscard]] std::uint64_t width_us() const { return bucket_widths_s[width_] * second_us; }
+
+  const report_options& options_;
+  report out_;
+  const std::string unknown_ = "unknown";
+  const std::string refused_ = destination_refused;
+  const std::string not_served_ = destination_not_served;
+  std::string scratch_;
+  std::unordered_map<std::string, flow> flows_;
+  std::unordered_map<std::string, rule_denials> rules_;
+  std::unordered_map<std::string, policy_version_span> versions_;
+  std::unordered_map<std::string, tenant_usage> tenants_;
+  std::unordered_map<std::string, cluster_evidence> clusters_;
+  std::vector<denial> denials_;
+  std::vector<log_event> events_;
+  std::size_t width_ = 0;
+  std::map<std::uint64_t, outcome_counts> buckets_;
+};
+
+}  // namespace
+
+const char* to_string(request_outcome o) {
+  switch (o) {
+    case request_outcome::permitted:
+      return "permitted";
+    case request_outcome::denied:
+      return "denied";
+    case request_outcome::failed:
+      return "failed";
+  }
+  return "failed";
+}
+
+request_outcome outcome_of(const record& r) {
+  if (r.error_kind == "policy_denied" || r.decision == "deny" || r.decision == "forbid") {
+    return request_outcome::denied;
+  }
+  return r.error_kind.empty() ? request_outcome::permitted : request_outcome::failed;
+}
+
+void outcome_counts::add(request_outcome o) {
+  switch (o) {
+    case request_outcome::permitted:
+      ++permitted;
+      break;
+    case request_outcome::denied:
+      ++denied;
+      break;
+    case request_outcome::failed:
+      ++failed;
+      break;
+  }
+}
+
+report build_report(const store& s, const crypto::note_verifier& key, const report_options& options) {
+  aggregator agg(options);
+  return agg.finish(
+      verify_log(s, key, options.verify,
+                 [&agg](std::uint64_t seq, std::span<const std::uint8_t> leaf) { agg.add_leaf(seq, leaf); }));
+}
+
+}  // namespace sovgw::audit

@@ -1,0 +1,156 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "audit/log_verifier.hpp"
+#include "audit/record.hpp"
+
+// The sovereignty report's aggregates: is the log intact, where did requests come from and where
+// were they served, under which policy, what was refused and why, per tenant. Computed in the one
+// pass over the log that verify_log makes (the verification `sovgw audit verify` does), so the
+// figures are those of the records that pass verified. Memory grows with the distinct tenants,
+// countries, data classes, rules, clusters and policy versions, never with the number of records.
+// Rendering (HTML, JSON) is the CLI's (cli/audit_report_*.cpp).
+namespace sovgw::audit {
+
+class store;
+
+struct report_options {
+  // The period the aggregates cover (record timestamps; `since` inclusive, `until` exclusive).
+  // Verification always covers the whole log.
+  std::optional<std::uint64_t> since_us;
+  std::optional<std::uint64_t> until_us;
+  std::size_t recent_denials = 20;
+  // The decisions-over-time series is coarsened (1 s, 10 s, 1 min, 5 min, 15 min, 1 h, ... 1 year
+  // buckets) until the period from the first to the last record fits in this many buckets.
+  std::size_t max_time_buckets = 96;
+  std::size_t recent_events = 10;
+  // The policy's rule ids by effect, when the caller has the policy file: a denial then counts
+  // under the rules that made it: the forbid rules its record names; else, when a permit matched,
+  // the restrict rules that left no cluster; else it is a default deny (no permit matched).
+  // Without them, a denial counts under every rule its record names.
+  std::unordered_set<std::string> forbid_rules;
+  std::unordered_set<std::string> permit_rules;
+  verify_options verify{.indexes = true, .held = {}, .require_checkpoint = true};
+};
+
+// How a request ended, for the report: denied by the policy (error_kind policy_denied, or a deny /
+// forbid decision), failed (any other error_kind: bad requests, clusters unavailable, cut streams)
+// or permitted (served).
+enum class request_outcome : std::uint8_t { permitted, denied, failed };
+[[nodiscard]] const char* to_string(request_outcome o);
+[[nodiscard]] request_outcome outcome_of(const record& r);
+
+struct outcome_counts {
+  std::uint64_t permitted = 0;
+  std::uint64_t denied = 0;
+  std::uint64_t failed = 0;
+
+  void add(request_outcome o);
+  [[nodiscard]] std::uint64_t total() const { return permitted + denied + failed; }
+};
+
+// Where the requests that came from one client country with one set of data classes went.
+inline constexpr const char* destination_refused = "refused";        // denied by the policy
+inline constexpr const char* destination_not_served = "not served";  // failed before reaching a cluster
+struct flow {
+  std::string client_country;  // ISO code, or "unknown"
+  std::string destination;     // the cluster's country, destination_refused or destination_not_served
+  std::string data_classes;    // the record's classes sorted and joined with "+", empty for none
+  std::uint64_t requests = 0;
+};
+
+struct time_bucket {
+  std::uint64_t start_us = 0;
+  outcome_counts outcomes;
+};
+
+// The denials a rule made (see report_options::forbid_rules).
+struct rule_denials {
+  std::string rule_id;
+  std::uint64_t denials = 0;
+  std::uint64_t last_us = 0;
+};
+
+// A policy version (the policy file's SHA-256; empty: no policy) and when it was in force: the
+// first and last request decided under it.
+struct policy_version_span {
+  std::string version;
+  std::uint64_t first_us = 0;
+  std::uint64_t last_us = 0;
+  std::uint64_t requests = 0;
+};
+
+struct tenant_usage {
+  std::string tenant;
+  outcome_counts outcomes;
+  std::uint64_t prompt_tokens = 0;
+  std::uint64_t completion_tokens = 0;
+  std::uint64_t classified = 0;             // requests carrying at least one data class
+  std::optional<std::uint64_t> redactions;  // nullopt: the records do not carry it (yet)
+};
+
+// What the log says about one cluster that served requests: its declared country and, when the
+// records carry them, the endpoints used with their verified countries and RTT distance bounds.
+// Today's records carry none of these (nullopt / empty: "not recorded"); observe_evidence() in
+// report.cpp is the one place that reads them.
+struct cluster_evidence {
+  std::string cluster;
+  std::string declared_country;
+  std::uint64_t requests = 0;
+  std::uint64_t first_us = 0;
+  std::uint64_t last_us = 0;
+  std::vector<std::string> endpoints;
+  std::optional<std::string> verified_country;
+  std::optional<std::uint64_t> max_distance_km;  // the loosest RTT bound seen
+};
+
+struct denial {
+  std::uint64_t seq = 0;
+  std::uint64_t timestamp_us = 0;
+  std::string request_id;
+  std::string tenant;
+  std::string client_country;
+  std::string data_classes;
+  std::vector<std::string> rule_ids;
+  std::string error_kind;
+  std::uint32_t status = 0;
+};
+
+struct log_event {
+  std::uint64_t seq = 0;
+  std::uint64_t timestamp_us = 0;
+  std::string note;
+};
+
+struct report {
+  verify_report verification;  // of the whole log, as `sovgw audit verify` makes it
+  std::optional<std::uint64_t> since_us;
+  std::optional<std::uint64_t> until_us;
+  std::uint64_t records_in_period = 0;  // requests and events whose timestamp is in the period
+  std::uint64_t undecodable = 0;        // leaves that are not valid records (verification names them)
+  std::uint64_t events = 0;
+  std::optional<std::uint64_t> first_us;  // the first and last record in the period
+  std::optional<std::uint64_t> last_us;
+  outcome_counts outcomes;
+  std::uint64_t bucket_us = 0;
+  std::vector<time_bucket> series;                   // consecutive buckets from first_us to last_us
+  std::vector<flow> flows;                           // most requests first
+  std::vector<rule_denials> denials_by_rule;         // most denials first
+  std::uint64_t default_denials = 0;                 // denials no rule made: no permit matched
+  std::vector<policy_version_span> policy_versions;  // in order of coming into force
+  std::vector<tenant_usage> tenants;                 // most requests first
+  std::vector<cluster_evidence> evidence;            // most requests first
+  std::vector<denial> recent_denials;                // newest first
+  std::vector<log_event> recent_events;              // newest first
+};
+
+// One pass: verify_log(s, key, options.verify) with the aggregation riding on its scan of the leaves.
+[[nodiscard]] report build_report(const store& s, const crypto::note_verifier& key,
+                                  const report_options& options);
+
+}  // namespace sovgw::audit

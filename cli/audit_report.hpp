@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "audit/report.hpp"
+#include "cli/options.hpp"
+#include "crypto/signed_note.hpp"
+
+// `sovgw audit report`: the sovereignty report (audit/report.hpp) written as one self-contained
+// HTML page (inline CSS and SVG, no script, no fetch: its Content-Security-Policy forbids any) or
+// as one JSON document with the same aggregates (schema in docs/auditing.md).
+namespace sovgw::cli {
+
+// What the page says beside the aggregates.
+struct report_context {
+  std::string db;  // --db as given: the prove commands in the page use it
+  crypto::note_verifier key;
+  std::uint64_t generated_us = 0;
+  std::string policy_file;                          // --policy, or empty
+  std::string policy_version;                       // its SHA-256 (the version records name)
+  std::map<std::string, std::string> rule_reasons;  // its rules' reasons by rule id
+  std::map<std::string, std::string> rule_effects;  // and effects: "forbid", "permit", "restrict"
+};
+
+[[nodiscard]] std::string report_html(const audit::report& r, const report_context& c);
+[[nodiscard]] std::string report_json(const audit::report& r, const report_context& c);
+
+int cmd_report(const options& o);
+
+}  // namespace sovgw::cli

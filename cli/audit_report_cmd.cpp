@@ -1,0 +1,235 @@
+// `sovgw audit report`: the aggregates are the audit library's (audit/report.hpp, one pass that is
+// also the verification `audit verify` makes); this file reads the options, takes the rules'
+// reasons from --policy, and writes the HTML page (audit_report_html.cpp) or the JSON document.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <vector>
+
+#include "audit/log_verifier.hpp"
+#include "cli/audit_output.hpp"
+#include "cli/audit_report.hpp"
+#include "cli/audit_support.hpp"
+#include "crypto/jwk.hpp"
+#include "policy/compiled_policy.hpp"
+#include "policy/policy.hpp"
+#include "policy/policy_source.hpp"
+
+namespace sovgw::cli {
+namespace {
+
+constexpr std::size_t max_policy_bytes = 16 << 20;
+
+std::string json_time(const std::optional<std::uint64_t>& us) {
+  return us ? json_string(format_time(*us)) : "null";
+}
+
+std::string json_outcomes(const audit::outcome_counts& o) {
+  return fmt::format(R"("requests":{},"permitted":{},"denied":{},"failed":{})", o.total(), o.permitted,
+                     o.denied, o.failed);
+}
+
+std::string json_list(const std::vector<std::string>& items) {
+  std::vector<std::string> out;
+  for (const auto& s : items) {
+    out.push_back(json_string(s));
+  }
+  return fmt::format("[{}]", fmt::join(out, ","));
+}
+
+std::vector<std::string> split_classes(const std::string& joined) {
+  std::vector<std::string> out;
+  for (std::size_t start = 0; start < joined.size();) {
+    const std::size_t end = std::min(joined.find('+', start), joined.size());
+    out.push_back(joined.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string verification_json(const audit::verify_report& v) {
+  std::vector<std::string> problems;
+  for (const auto& p : v.problems) {
+    problems.push_back(json_problem(to_string(p.kind), p.record, p.text));
+  }
+  return fmt::format(
+      R"({{"ok":{},"records":{},"checkpoints":{},"checkpoint":{},"uncovered_records":{},"index_entries":{},)"
+      R"("forced_opens":{},"first_bad_record":{},"problems":[{}]}})",
+      v.ok() ? "true" : "false", v.records, v.checkpoints, json_checkpoint(v.latest),
+      v.latest && v.records > v.latest->size ? v.records - v.latest->size : 0, v.index_entries,
+      v.forced_opens, json_optional(v.first_bad_record), fmt::join(problems, ","));
+}
+
+template <typename item_t, typename fn_t>
+std::string json_array(const std::vector<item_t>& items, fn_t&& fn) {
+  std::vector<std::string> out;
+  out.reserve(items.size());
+  for (const auto& item : items) {
+    out.push_back(fn(item));
+  }
+  return fmt::format("[{}]", fmt::join(out, ","));
+}
+
+std::optional<std::string> reason_of(const report_context& c, const std::string& rule) {
+  const auto it = c.rule_reasons.find(rule);
+  return it == c.rule_reasons.end() ? std::nullopt : std::optional(it->second);
+}
+
+// --policy: the rules' reasons and the policy's version. A file that is not a policy is exit 2.
+void read_policy(const std::string& path, report_context& c) {
+  const auto text = read_input_file(path, max_policy_bytes);
+  if (!text) {
+    throw usage_error(fmt::format("--policy {}: too large to be a policy file", path), false);
+  }
+  const auto compiled = policy::compile_policy(*text, path);
+  if (!compiled.ok()) {
+    throw usage_error(fmt::format("--policy {} does not compile:\n{}", path,
+                                  policy::format_diagnostics(compiled.diagnostics)),
+                      false);
+  }
+  c.policy_file = path;
+  c.policy_version = compiled.policy->version();
+  for (const auto& rule : compiled.policy->compiled().rules) {
+    c.rule_reasons[rule.id] = rule.reason;
+    c.rule_effects[rule.id] = std::string(policy::rule_effect_name(rule.effect));
+  }
+}
+
+void write_output(const options& o, const std::string& text) {
+  if (!o.has("out")) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return;
+  }
+  const std::string& path = o.need("out");
+  const std::string partial = path + ".partial";
+  std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out || std::rename(partial.c_str(), path.c_str()) != 0) {
+    std::remove(partial.c_str());
+    throw command_error(exit_environment, fmt::format("cannot write {}", path));
+  }
+}
+
+}  // namespace
+
+std::string report_json(const audit::report& r, const report_context& c) {
+  const std::string flows = json_array(r.flows, [](const audit::flow& f) {
+    return fmt::format(R"({{"client_country":{},"destination":{},"data_classes":{},"requests":{}}})",
+                       json_string(f.client_country), json_string(f.destination),
+                       json_list(split_classes(f.data_classes)), f.requests);
+  });
+  const std::string series = json_array(r.series, [](const audit::time_bucket& b) {
+    return fmt::format(R"({{"start":{},{}}})", json_string(format_time(b.start_us)),
+                       json_outcomes(b.outcomes));
+  });
+  const std::string rules = json_array(r.denials_by_rule, [&](const audit::rule_denials& d) {
+    const auto reason = reason_of(c, d.rule_id);
+    const auto effect = c.rule_effects.find(d.rule_id);
+    return fmt::format(R"({{"rule":{},"effect":{},"denials":{},"last":{},"reason":{}}})",
+                       json_string(d.rule_id),
+                       effect == c.rule_effects.end() ? "null" : json_string(effect->second), d.denials,
+                       json_string(format_time(d.last_us)), reason ? json_string(*reason) : "null");
+  });
+  const std::string versions = json_array(r.policy_versions, [&](const audit::policy_version_span& v) {
+    return fmt::format(R"({{"version":{},"first":{},"last":{},"requests":{},"given_policy":{}}})",
+                       json_string(v.version), json_string(format_time(v.first_us)),
+                       json_string(format_time(v.last_us)), v.requests,
+                       !v.version.empty() && v.version == c.policy_version ? "true" : "false");
+  });
+  const std::string tenants = json_array(r.tenants, [](const audit::tenant_usage& t) {
+    return fmt::format(
+        R"({{"tenant":{},{},"prompt_tokens":{},"completion_tokens":{},"with_data_classes":{},"redactions":{}}})",
+        json_string(t.tenant), json_outcomes(t.outcomes), t.prompt_tokens, t.completion_tokens, t.classified,
+        json_optional(t.redactions));
+  });
+  const std::string evidence = json_array(r.evidence, [](const audit::cluster_evidence& e) {
+    return fmt::format(
+        R"({{"cluster":{},"declared_country":{},"requests":{},"first":{},"last":{},"endpoints":{},)"
+        R"("verified_country":{},"max_distance_km":{}}})",
+        json_string(e.cluster), json_string(e.declared_country), e.requests,
+        json_string(format_time(e.first_us)), json_string(format_time(e.last_us)),
+        e.endpoints.empty() ? "null" : json_list(e.endpoints),
+        e.verified_country ? json_string(*e.verified_country) : "null", json_optional(e.max_distance_km));
+  });
+  const std::string denials = json_array(r.recent_denials, [](const audit::denial& d) {
+    return fmt::format(
+        R"({{"seq":{},"time":{},"request_id":{},"tenant":{},"client_country":{},"data_classes":{},"rules":{},)"
+        R"("error_kind":{},"status":{}}})",
+        d.seq, json_string(format_time(d.timestamp_us)), json_string(d.request_id), json_string(d.tenant),
+        json_string(d.client_country), json_list(split_classes(d.data_classes)), json_list(d.rule_ids),
+        json_string(d.error_kind), d.status);
+  });
+  const std::string events = json_array(r.recent_events, [](const audit::log_event& e) {
+    return fmt::format(R"({{"seq":{},"time":{},"note":{}}})", e.seq, json_string(format_time(e.timestamp_us)),
+                       json_string(e.note));
+  });
+  return fmt::format(
+      R"({{"command":"report","ok":{},"log":{},"key":{},"key_fingerprint":{},"generated":{},)"
+      R"("period":{{"since":{},"until":{},"first":{},"last":{}}},"verification":{},)"
+      R"("records_in_period":{},"events":{},"undecodable":{},"outcomes":{{{}}},)"
+      R"("series":{{"bucket_seconds":{},"buckets":{}}},"flows":{},"denials_by_rule":{},)"
+      R"("default_denials":{},"policy":{},"policy_versions":{},"tenants":{},"evidence":{},)"
+      R"("recent_denials":{},"recent_events":{}}})"
+      "\n",
+      r.verification.ok() ? "true" : "false", json_string(c.db), json_key(c.key),
+      json_string(crypto::ed25519_jwk_thumbprint(c.key.public_key)), json_string(format_time(c.generated_us)),
+      json_time(r.since_us), json_time(r.until_us), json_time(r.first_us), json_time(r.last_us),
+      verification_json(r.verification), r.records_in_period, r.events, r.undecodable,
+      json_outcomes(r.outcomes), r.bucket_us / 1000000, series, flows, rules, r.default_denials,
+      c.policy_file.empty() ? "null"
+                            : fmt::format(R"({{"file":{},"version":{}}})", json_string(c.policy_file),
+                                          json_string(c.policy_version)),
+      versions, tenants, evidence, denials, events);
+}
+
+int cmd_report(const options& o) {
+  const std::string format = o.get("format").value_or("html");
+  if (format != "html" && format != "json") {
+    throw usage_error(fmt::format("--format must be html or json, not '{}'", format), false);
+  }
+  audit::report_options options;
+  if (o.has("since")) {
+    options.since_us = parse_time(o.need("since"), "since");
+  }
+  if (o.has("until")) {
+    options.until_us = parse_time(o.need("until"), "until");
+  }
+  if (options.since_us && options.until_us && *options.since_us >= *options.until_us) {
+    throw usage_error("--since must be before --until", false);
+  }
+  report_context c{
+      .db = o.need("db"),
+      .key = pubkey_option(o),
+      .generated_us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                     std::chrono::system_clock::now().time_since_epoch())
+                                                     .count()),
+      .policy_file = {},
+      .policy_version = {},
+      .rule_reasons = {},
+      .rule_effects = {}};
+  if (o.has("policy")) {
+    read_policy(o.need("policy"), c);
+    for (const auto& [id, effect] : c.rule_effects) {
+      if (effect == "forbid") {
+        options.forbid_rules.insert(id);
+      } else if (effect == "permit") {
+        options.permit_rules.insert(id);
+      }
+    }
+  }
+  const auto s = open_reader(o);
+  const auto r = audit::build_report(*s, c.key, options);
+  write_output(o, format == "json" ? report_json(r, c) : report_html(r, c));
+  if (!r.verification.ok()) {
+    std::fprintf(stderr,
+                 "FAILED: the audit log at %s does not verify; the report says why (%zu problem(s))\n",
+                 s->dir().c_str(), r.verification.problems.size());
+    return exit_failed;
+  }
+  return exit_ok;
+}
+
+}  // namespace sovgw::cli

@@ -1,0 +1,732 @@
+// The sovereignty report as one HTML page: inline CSS and SVG, no script, nothing fetched (the
+// page's Content-Security-Policy forbids it), readable offline and printable. Every value from the
+// log is escaped.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "cli/audit_output.hpp"
+#include "cli/audit_report.hpp"
+#include "crypto/base64.hpp"
+#include "crypto/jwk.hpp"
+
+namespace sovgw::cli {
+namespace {
+
+constexpr const char* style = R"(
+:root { --ok: #1b7f3b; --bad: #c62828; --warn: #b26a00; --ink: #1d2430; --mute: #5b6573; --line: #d8dde3; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; color: var(--ink);
+       margin: 0 auto; max-width: 1040px; padding: 24px 32px 48px; background: #fff; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 18px; margin: 0 0 10px; border-bottom: 2px solid var(--ink); padding-bottom: 4px; }
+section { margin: 26px 0 0; break-inside: avoid; page-break-inside: avoid; }
+.sub, .note { color: var(--mute); }
+.note { font-size: 12.5px; margin: 6px 0 0; }
+code, .mono { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-weight: 600; background: #f3f5f7; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.banner { padding: 12px 16px; border-radius: 6px; font-size: 17px; font-weight: 600; color: #fff; }
+.banner.ok { background: var(--ok); }
+.banner.bad { background: var(--bad); }
+dl.facts { display: grid; grid-template-columns: 210px 1fr; gap: 4px 14px; margin: 12px 0 0; }
+dl.facts dt { color: var(--mute); }
+dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+ul.problems { color: var(--bad); font-weight: 600; margin: 10px 0 0; padding-left: 20px; }
+.warn { color: var(--warn); }
+.bad { color: var(--bad); }
+.nr { color: var(--mute); font-style: italic; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr)); gap: 10px; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; }
+.card b { display: block; font-size: 22px; font-variant-numeric: tabular-nums; }
+.card span { color: var(--mute); font-size: 12px; }
+.legend { display: flex; flex-wrap: wrap; gap: 6px 16px; font-size: 12.5px; margin: 6px 0; }
+.legend i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 5px;
+            vertical-align: -1px; }
+.bar { height: 10px; background: var(--bad); border-radius: 2px; min-width: 1px; }
+svg { display: block; width: 100%; height: auto; }
+svg text { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 12px; fill: var(--ink); }
+svg text.m { fill: var(--mute); }
+footer { margin-top: 32px; font-size: 12px; color: var(--mute); border-top: 1px solid var(--line);
+         padding-top: 8px; }
+@page { size: A4; margin: 12mm; }
+@media print { body { padding: 0; max-width: none; font-size: 11px; } section { margin-top: 16px; } }
+)";
+
+constexpr const char* colour_permitted = "#2e8b57";
+constexpr const char* colour_denied = "#c62828";
+constexpr const char* colour_failed = "#e0a100";
+constexpr const char* colour_unclassified = "#a3acb8";
+constexpr std::array<const char*, 6> class_colours = {"#3b6fd1", "#e07b1e", "#8e55c9",
+                                                      "#1c9a94", "#d45792", "#8a9a2b"};
+
+std::string esc(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    switch (ch) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += ch;
+    }
+  }
+  return out;
+}
+
+std::string num(std::uint64_t v) {
+  std::string digits = std::to_string(v);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) {
+      out += ',';
+    }
+    out += digits[i];
+  }
+  return out;
+}
+
+// "2026-11-27 10:00:00 UTC"
+std::string when(std::uint64_t us) {
+  std::string t = format_time(us).substr(0, 19);
+  t[10] = ' ';
+  return t + " UTC";
+}
+
+std::string not_recorded() { return R"(<span class="nr">not recorded</span>)"; }
+
+std::string bucket_label(std::uint64_t us) {
+  const std::uint64_t s = us / 1000000;
+  if (s % 86400 == 0) {
+    return fmt::format("{} day{}", s / 86400, s == 86400 ? "" : "s");
+  }
+  if (s % 3600 == 0) {
+    return fmt::format("{} h", s / 3600);
+  }
+  if (s % 60 == 0) {
+    return fmt::format("{} min", s / 60);
+  }
+  return fmt::format("{} s", s);
+}
+
+std::string class_label(std::string_view classes) {
+  return classes.empty() ? "no data class" : std::string(classes);
+}
+
+std::string percent(std::uint64_t part, std::uint64_t whole) {
+  return whole == 0 ? "0%"
+                    : fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
+}
+
+// --- verification -------------------------------------------------------------------------
+
+std::string verification_section(const audit::report& r, const report_context& c) {
+  const auto& v = r.verification;
+  std::string out = R"(<section id="verification"><h2>Log verification</h2>)";
+  if (v.ok()) {
+    out += fmt::format(
+        R"(<div class="banner ok">&#10003; The log verifies: {} records, none altered, missing or reordered</div>)",
+        num(v.records));
+  } else {
+    out +=
+        R"(<div class="banner bad">&#10007; The log does NOT verify: the figures below come from records that may have been altered or removed</div>)";
+  }
+  out += R"(<dl class="facts">)";
+  out += fmt::format("<dt>Records verified</dt><dd>{} (the whole log; {} in this report's period)</dd>",
+                     num(v.records), num(r.records_in_period));
+  if (v.latest) {
+    out += fmt::format(
+        "<dt>Checked against checkpoint</dt><dd>{}, size {}, root <code>{}</code> ({} signed "
+        "checkpoint{} verified)</dd>",
+        esc(v.latest->origin), num(v.latest->size), esc(crypto::to_base64(v.latest->root)),
+        num(v.checkpoints), v.checkpoints == 1 ? "" : "s");
+  } else {
+    out +=
+        R"(<dt>Checked against checkpoint</dt><dd class="bad">none: no stored checkpoint verifies under this key</dd>)";
+  }
+  out += fmt::format(
+      "<dt>Signing key</dt><dd><code>{}+{:08x}</code><br>fingerprint (RFC 7638 SHA-256 thumbprint) "
+      "<code>{}</code></dd>",
+      esc(c.key.name), c.key.key_id, esc(crypto::ed25519_jwk_thumbprint(c.key.public_key)));
+  out += fmt::format("<dt>Index entries checked</dt><dd>{}</dd>", num(v.index_entries));
+  if (v.latest && v.records > v.latest->size) {
+    out += fmt::format(
+        R"(<dt>Not yet checkpointed</dt><dd class="warn">{} newer record(s) are not covered by a signed checkpoint yet</dd>)",
+        num(v.records - v.latest->size));
+  }
+  if (v.forced_opens > 0) {
+    out += fmt::format(
+        R"(<dt>Forced opens</dt><dd class="warn">the log records {} forced open(s) over a failed verification</dd>)",
+        num(v.forced_opens));
+  }
+  out += "</dl>";
+  if (!v.problems.empty()) {
+    out += R"(<ul class="problems">)";
+    for (const auto& p : v.problems) {
+      out += fmt::format("<li>{} <span class=\"mono\">({})</span></li>", esc(p.text), to_string(p.kind));
+    }
+    out += "</ul>";
+  }
+  if (!r.recent_events.empty()) {
+    out += fmt::format(
+        R"(<p class="note">{} log event(s) in the period (crypto-shredding, retention, forced opens); the newest:</p><table><tr><th>time</th><th class="n">record</th><th>event</th></tr>)",
+        num(r.events));
+    for (const auto& e : r.recent_events) {
+      out += fmt::format(R"(<tr><td>{}</td><td class="n">{}</td><td>{}</td></tr>)", when(e.timestamp_us),
+                         e.seq, esc(e.note.substr(0, 400)));
+    }
+    out += "</table>";
+  }
+  out += fmt::format(
+      R"(<p class="note">Re-check it yourself: <code>sovgw audit verify --db {} --pubkey signing.pub</code></p></section>)",
+      esc(c.db));
+  return out;
+}
+
+std::string summary_section(const audit::report& r) {
+  std::set<std::string_view> clients;
+  for (const auto& f : r.flows) {
+    clients.insert(f.client_country);
+  }
+  const auto card = [](std::string_view value, std::string_view label, const char* colour) {
+    return fmt::format(R"(<div class="card"><b style="color:{}">{}</b><span>{}</span></div>)", colour, value,
+                       label);
+  };
+  std::string out = R"(<section id="summary"><h2>The period at a glance</h2><div class="cards">)";
+  out += card(num(r.outcomes.total()), "requests", "var(--ink)");
+  out += card(num(r.outcomes.permitted), "permitted, " + percent(r.outcomes.permitted, r.outcomes.total()),
+              colour_permitted);
+  out += card(num(r.outcomes.denied),
+              "denied by the policy, " + percent(r.outcomes.denied, r.outcomes.total()), colour_denied);
+  out += card(num(r.outcomes.failed), "failed, " + percent(r.outcomes.failed, r.outcomes.total()),
+              colour_failed);
+  out += card(num(clients.size()), "client countries", "var(--ink)");
+  out += card(num(r.evidence.size()), "clusters that served", "var(--ink)");
+  out += card(num(r.tenants.size()), "tenants", "var(--ink)");
+  out += "</div></section>";
+  return out;
+}
+
+// --- the flow picture ---------------------------------------------------------------------
+
+struct flow_node {
+  std::string label;
+  std::uint64_t total = 0;
+  double y = 0;
+  double height = 0;
+  double offset = 0;  // where the next band attaches
+};
+
+// The `limit` largest keys by total keep their own node; the rest share one "other" node. `last`
+// keys (refused, not served) always keep theirs and come last.
+std::vector<flow_node> pick_nodes(const std::map<std::string, std::uint64_t>& totals, std::size_t limit,
+                                  std::map<std::string, std::size_t>& index_of,
+                                  const std::vector<std::string>& last = {}) {
+  std::vector<std::pair<std::string, std::uint64_t>> ranked;
+  for (const auto& [key, total] : totals) {
+    if (std::find(last.begin(), last.end(), key) == last.end()) {
+      ranked.emplace_back(key, total);
+    }
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  std::vector<flow_node> nodes;
+  std::uint64_t other = 0;
+  std::size_t others = 0;
+  for (const auto& [key, total] : ranked) {
+    if (nodes.size() < limit) {
+      index_of[key] = nodes.size();
+      nodes.push_back({key, total});
+    } else {
+      other += total;
+      ++others;
+    }
+  }
+  const std::size_t other_index = nodes.size();
+  if (others > 0) {
+    nodes.push_back({fmt::format("{} other", others), other});
+  }
+  for (const auto& [key, total] : ranked) {
+    if (index_of.find(key) == index_of.end()) {
+      index_of[key] = other_index;
+    }
+  }
+  for (const auto& key : last) {
+    if (auto it = totals.find(key); it != totals.end()) {
+      index_of[key] = nodes.size();
+      nodes.push_back({key, it->second});
+    }
+  }
+  return nodes;
+}
+
+// A band's colour and legend text, by data-class slot.
+struct band_style {
+  std::string label;
+  const char* colour;
+};
+
+std::string flow_svg(const audit::report& r, const std::vector<band_style>& styles,
+                     const std::map<std::string, std::size_t>& class_index) {
+  std::map<std::string, std::uint64_t> left_totals;
+  std::map<std::string, std::uint64_t> right_totals;
+  for (const auto& f : r.flows) {
+    left_totals[f.client_country] += f.requests;
+    right_totals[f.destination] += f.requests;
+  }
+  std::map<std::string, std::size_t> li;
+  std::map<std::string, std::size_t> ri;
+  auto left = pick_nodes(left_totals, 11, li);
+  auto right = pick_nodes(right_totals, 9, ri, {audit::destination_refused, audit::destination_not_served});
+  // (left, right, class) -> requests, in drawing order.
+  std::map<std::tuple<std::size_t, std::size_t, std::size_t>, std::uint64_t> bands;
+  for (const auto& f : r.flows) {
+    bands[{li.at(f.client_country), ri.at(f.destination), class_index.at(f.data_classes)}] += f.requests;
+  }
+  const double width = 960;
+  const double node_w = 14;
+  const double x_left = 150;
+  const double x_right = width - 150 - node_w;
+  const double gap = 10;
+  const std::size_t rows = std::max(left.size(), right.size());
+  const double area = std::max(240.0, 34.0 * static_cast<double>(rows));
+  const double height = area + 20;
+  const auto total = static_cast<double>(r.outcomes.total());
+  const double scale = std::min((area - gap * static_cast<double>(left.size() - 1)) / total,
+                                (area - gap * static_cast<double>(right.size() - 1)) / total);
+  const auto place = [&](std::vector<flow_node>& nodes) {
+    double used = 0;
+    for (const auto& n : nodes) {
+      used += static_cast<double>(n.total) * scale;
+    }
+    double y = 10 + (area - used - gap * static_cast<double>(nodes.size() - 1)) / 2;
+    for (auto& n : nodes) {
+      n.y = y;
+      n.height = static_cast<double>(n.total) * scale;
+      n.offset = y;
+      y += n.height + gap;
+    }
+  };
+  place(left);
+  place(right);
+  std::string out = fmt::format(
+      R"(<svg viewBox="0 0 {} {}" role="img" aria-label="Requests from client countries to cluster countries, by data class">)",
+      width, height);
+  // Right-side attachment in (left, class) order so that bands do not cross inside a node.
+  std::map<std::tuple<std::size_t, std::size_t, std::size_t>, double> right_y;
+  for (std::size_t j = 0; j < right.size(); ++j) {
+    for (const auto& [key, n] : bands) {
+      if (std::get<1>(key) == j) {
+        right_y[key] = right[j].offset;
+        right[j].offset += static_cast<double>(n) * scale;
+      }
+    }
+  }
+  const double mid = (x_left + node_w + x_right) / 2;
+  for (const auto& [key, n] : bands) {
+    const auto [i, j, k] = key;
+    const double h = static_cast<double>(n) * scale;
+    const double y0 = left[i].offset;
+    left[i].offset += h;
+    const double y1 = right_y[key];
+    const double x0 = x_left + node_w;
+    const band_style& band = styles[k];
+    out += fmt::format(
+        R"(<path d="M{x0:.1f},{y0:.2f} C{m:.1f},{y0:.2f} {m:.1f},{y1:.2f} {x1:.1f},{y1:.2f} L{x1:.1f},{y1h:.2f} C{m:.1f},{y1h:.2f} {m:.1f},{y0h:.2f} {x0:.1f},{y0h:.2f} Z" fill="{c}" fill-opacity="0.55" stroke="{c}" stroke-opacity="0.8" stroke-width="0.3"><title>{l} &#8594; {r}, {k}: {n} requests</title></path>)",
+        fmt::arg("x0", x0), fmt::arg("y0", y0), fmt::arg("m", mid), fmt::arg("y1", y1),
+        fmt::arg("x1", x_right), fmt::arg("y1h", y1 + h), fmt::arg("y0h", y0 + h), fmt::arg("c", band.colour),
+        fmt::arg("l", esc(left[i].label)), fmt::arg("r", esc(right[j].label)), fmt::arg("k", esc(band.label)),
+        fmt::arg("n", num(n)));
+  }
+  const auto node = [&](const flow_node& n, double x, bool on_left) {
+    const bool refused = n.label == audit::destination_refused;
+    const bool unserved = n.label == audit::destination_not_served;
+    const char* fill = refused ? colour_denied : unserved ? colour_failed : "#33414f";
+    const double cy = n.y + n.height / 2 + 4;
+    out += fmt::format(R"(<rect x="{:.1f}" y="{:.2f}" width="{}" height="{:.2f}" fill="{}"/>)", x, n.y,
+                       node_w, std::max(n.height, 1.0), fill);
+    if (on_left) {
+      out += fmt::format(
+          R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end">{} <tspan class="m">{}</tspan></text>)", x - 8, cy,
+          esc(n.label), num(n.total));
+    } else {
+      out += fmt::format(R"(<text x="{:.1f}" y="{:.1f}"{}>{} <tspan class="m">{}</tspan></text>)",
+                         x + node_w + 8, cy, refused ? R"( style="fill:#c62828;font-weight:600")" : "",
+                         esc(n.label), num(n.total));
+    }
+  };
+  for (const auto& n : left) {
+    node(n, x_left, true);
+  }
+  for (const auto& n : right) {
+    node(n, x_right, false);
+  }
+  out += fmt::format(R"(<text x="{}" y="{}" class="m" text-anchor="middle">client countries</text>)", x_left,
+                     height - 2);
+  out += fmt::format(R"(<text x="{}" y="{}" class="m" text-anchor="middle">cluster countries</text>)",
+                     x_right + node_w, height - 2);
+  out += "</svg>";
+  return out;
+}
+
+std::string flows_section(const audit::report& r) {
+  std::string out = R"(<section id="flows"><h2>Where requests came from, and where they were served</h2>)";
+  if (r.outcomes.total() == 0) {
+    return out + R"(<p class="nr">No requests in this period.</p></section>)";
+  }
+  // Data classes by requests: the six largest keep a colour of their own, the rest share grey
+  // with the requests that carry none.
+  std::map<std::string, std::uint64_t> class_totals;
+  for (const auto& f : r.flows) {
+    class_totals[f.data_classes] += f.requests;
+  }
+  std::vector<std::pair<std::string, std::uint64_t>> ranked;
+  for (const auto& [name, total] : class_totals) {
+    if (!name.empty()) {
+      ranked.emplace_back(name, total);
+    }
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  std::vector<band_style> styles;
+  std::map<std::string, std::size_t> class_index;
+  std::uint64_t other_classes = 0;
+  for (const auto& [name, total] : ranked) {
+    if (styles.size() < class_colours.size()) {
+      class_index[name] = styles.size();
+      styles.push_back({name, class_colours[styles.size()]});
+    } else {
+      other_classes += total;
+    }
+  }
+  const std::size_t colourful = styles.size();
+  styles.push_back({"other classes", colour_unclassified});
+  styles.push_back({"no data class", colour_unclassified});
+  for (const auto& [name, total] : ranked) {
+    class_index.emplace(name, colourful);
+  }
+  class_index[""] = colourful + 1;
+  out += flow_svg(r, styles, class_index);
+  out += R"(<div class="legend">)";
+  for (std::size_t k = 0; k < colourful; ++k) {
+    out += fmt::format(R"(<span><i style="background:{}"></i>{} ({})</span>)", styles[k].colour,
+                       esc(styles[k].label), num(class_totals[styles[k].label]));
+  }
+  if (other_classes > 0) {
+    out += fmt::format(R"(<span><i style="background:{}"></i>other classes ({})</span>)", colour_unclassified,
+                       num(other_classes));
+  }
+  if (class_totals.count("") != 0) {
+    out += fmt::format(R"(<span><i style="background:{}"></i>no data class ({})</span>)", colour_unclassified,
+                       num(class_totals[""]));
+  }
+  out += fmt::format(R"(<span><i style="background:{}"></i>refused: denied by the policy</span>)",
+                     colour_denied);
+  out += fmt::format(R"(<span><i style="background:{}"></i>not served: failed before a cluster</span>)",
+                     colour_failed);
+  out += "</div>";
+  out +=
+      R"(<table><tr><th>client country</th><th>served in</th><th>data classes</th><th class="n">requests</th></tr>)";
+  std::size_t shown = 0;
+  for (const auto& f : r.flows) {
+    if (++shown > 15) {
+      break;
+    }
+    const bool refused = f.destination == audit::destination_refused;
+    out += fmt::format(R"(<tr><td>{}</td><td{}>{}</td><td>{}</td><td class="n">{}</td></tr>)",
+                       esc(f.client_country), refused ? R"( class="bad")" : "", esc(f.destination),
+                       esc(class_label(f.data_classes)), num(f.requests));
+  }
+  out += "</table>";
+  if (r.flows.size() > 15) {
+    out += fmt::format(
+        R"(<p class="note">The 15 largest of {} flows; <code>--format json</code> lists all.</p>)",
+        r.flows.size());
+  }
+  return out + "</section>";
+}
+
+// --- decisions over time ------------------------------------------------------------------
+
+std::string series_svg(const audit::report& r) {
+  const double width = 960;
+  const double height = 220;
+  const double left = 56;
+  const double top = 10;
+  const double plot_w = width - left - 10;
+  const double plot_h = height - top - 36;
+  std::uint64_t max_total = 1;
+  for (const auto& b : r.series) {
+    max_total = std::max(max_total, b.outcomes.total());
+  }
+  std::string out = fmt::format(
+      R"(<svg viewBox="0 0 {} {}" role="img" aria-label="Requests permitted, denied and failed over time">)",
+      width, height);
+  for (int t = 0; t <= 2; ++t) {
+    const double y = top + plot_h - plot_h * t / 2;
+    out += fmt::format(R"(<line x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}" stroke="#d8dde3"/>)", left,
+                       width - 10, y, y);
+    out += fmt::format(R"(<text x="{}" y="{:.1f}" text-anchor="end" class="m">{}</text>)", left - 6, y + 4,
+                       num(max_total * static_cast<std::uint64_t>(t) / 2));
+  }
+  const double bar = plot_w / static_cast<double>(r.series.size());
+  const double pad = bar > 4 ? 1 : 0;
+  for (std::size_t i = 0; i < r.series.size(); ++i) {
+    const auto& b = r.series[i];
+    double y = top + plot_h;
+    const double x = left + bar * static_cast<double>(i);
+    const std::array<std::pair<std::uint64_t, const char*>, 3> parts = {
+        {{b.outcomes.permitted, colour_permitted},
+         {b.outcomes.failed, colour_failed},
+         {b.outcomes.denied, colour_denied}}};
+    for (const auto& [count, colour] : parts) {
+      if (count == 0) {
+        continue;
+      }
+      const double h = plot_h * static_cast<double>(count) / static_cast<double>(max_total);
+      y -= h;
+      out += fmt::format(R"(<rect x="{:.2f}" y="{:.2f}" width="{:.2f}" height="{:.2f}" fill="{}"/>)",
+                         x + pad / 2, y, std::max(bar - pad, 0.5), h, colour);
+    }
+    out += fmt::format(
+        R"(<rect x="{:.2f}" y="{}" width="{:.2f}" height="{}" fill="transparent"><title>{}: {} permitted, {} denied, {} failed</title></rect>)",
+        x, top, bar, plot_h, when(b.start_us), num(b.outcomes.permitted), num(b.outcomes.denied),
+        num(b.outcomes.failed));
+  }
+  const double axis_y = top + plot_h + 18;
+  out += fmt::format(R"(<text x="{}" y="{}" class="m">{}</text>)", left, axis_y,
+                     when(r.series.front().start_us));
+  out += fmt::format(R"(<text x="{}" y="{}" class="m" text-anchor="end">{}</text>)", width - 10, axis_y,
+                     when(r.series.back().start_us + r.bucket_us));
+  out += fmt::format(R"(<text x="{}" y="{}" class="m" text-anchor="middle">each bar: {}</text>)",
+                     left + plot_w / 2, axis_y, bucket_label(r.bucket_us));
+  return out + "</svg>";
+}
+
+std::string decisions_section(const audit::report& r) {
+  std::string out = R"(<section id="decisions"><h2>Decisions over time</h2>)";
+  if (r.series.empty()) {
+    return out + R"(<p class="nr">No requests in this period.</p></section>)";
+  }
+  out += series_svg(r);
+  out += fmt::format(
+      R"(<div class="legend"><span><i style="background:{}"></i>permitted ({})</span><span><i style="background:{}"></i>denied by the policy ({})</span><span><i style="background:{}"></i>failed ({})</span></div>)",
+      colour_permitted, num(r.outcomes.permitted), colour_denied, num(r.outcomes.denied), colour_failed,
+      num(r.outcomes.failed));
+  return out + "</section>";
+}
+
+std::string rules_section(const audit::report& r, const report_context& c) {
+  std::string out = R"(<section id="denials-by-rule"><h2>Denials by rule</h2>)";
+  if (r.outcomes.denied == 0) {
+    return out + R"(<p class="nr">No request was denied in this period.</p></section>)";
+  }
+  out += R"(<table><tr><th>rule</th><th>effect</th><th class="n">denials</th><th style="width:16%"></th>)"
+         R"(<th>reason</th><th>last denial</th></tr>)";
+  const auto share = [&](std::uint64_t n) {
+    return 100.0 * static_cast<double>(n) / static_cast<double>(r.outcomes.denied);
+  };
+  for (const auto& rule : r.denials_by_rule) {
+    const auto reason = c.rule_reasons.find(rule.rule_id);
+    const auto effect = c.rule_effects.find(rule.rule_id);
+    const std::string reason_html =
+        reason != c.rule_reasons.end() ? esc(reason->second)
+        : c.policy_file.empty()        ? R"(<span class="nr">give --policy to show the rule's reason</span>)"
+                                : R"(<span class="nr">not a rule of the policy given with --policy</span>)";
+    out += fmt::format(
+        R"(<tr><td><code>{}</code></td><td>{}</td><td class="n">{}</td><td><div class="bar" style="width:{:.1f}%"></div></td><td>{}</td><td>{}</td></tr>)",
+        esc(rule.rule_id), effect == c.rule_effects.end() ? "" : esc(effect->second), num(rule.denials),
+        share(rule.denials), reason_html, when(rule.last_us));
+  }
+  if (r.default_denials > 0) {
+    out += fmt::format(
+        R"(<tr><td><i>default deny</i></td><td></td><td class="n">{}</td><td><div class="bar" style="width:{:.1f}%"></div></td><td>no permit rule matched the request</td><td></td></tr>)",
+        num(r.default_denials), share(r.default_denials));
+  }
+  out += "</table>";
+  out += fmt::format(
+      R"(<p class="note">{} denied request(s). {}</p>)", num(r.outcomes.denied),
+      c.policy_file.empty()
+          ? "Without --policy a denial counts under every rule its record names (permits and restrictions "
+            "included)."
+          : "A denial counts under the rules that made it: the forbid rules its record names; else, when a "
+            "permit matched, the restrict rules that left no allowed cluster; else it is a default deny.");
+  return out + "</section>";
+}
+
+std::string policies_section(const audit::report& r, const report_context& c) {
+  std::string out = R"(<section id="policies"><h2>Policy versions in force</h2>)";
+  if (r.policy_versions.empty()) {
+    return out + R"(<p class="nr">No requests in this period.</p></section>)";
+  }
+  out +=
+      R"(<table><tr><th>policy version (SHA-256 of the policy file)</th><th>in force from</th><th>last decision</th><th class="n">requests</th></tr>)";
+  for (const auto& v : r.policy_versions) {
+    std::string name;
+    if (v.version.empty()) {
+      name =
+          R"(<span class="nr">none: requests that ended before a policy decided, or ran without one</span>)";
+    } else {
+      name = fmt::format(R"(<code title="{}">{}</code>)", esc(v.version), esc(v.version.substr(0, 16)));
+      if (v.version == c.policy_version) {
+        name += fmt::format(" = <code>{}</code>", esc(c.policy_file));
+      }
+    }
+    out += fmt::format(R"(<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td></tr>)", name,
+                       when(v.first_us), when(v.last_us), num(v.requests));
+  }
+  out += "</table>";
+  if (!c.policy_file.empty()) {
+    out += fmt::format(R"(<p class="note">Reasons come from <code>{}</code> (version <code>{}</code>).</p>)",
+                       esc(c.policy_file), esc(c.policy_version.substr(0, 16)));
+  }
+  return out + "</section>";
+}
+
+std::string tenants_section(const audit::report& r) {
+  std::string out = R"(<section id="tenants"><h2>Per tenant</h2>)";
+  if (r.tenants.empty()) {
+    return out + R"(<p class="nr">No requests in this period.</p></section>)";
+  }
+  std::uint64_t tokens = 0;
+  for (const auto& t : r.tenants) {
+    tokens += t.prompt_tokens + t.completion_tokens;
+  }
+  out +=
+      R"(<table><tr><th>tenant</th><th class="n">requests</th><th class="n">permitted</th><th class="n">denied</th><th class="n">failed</th><th class="n">prompt tokens</th><th class="n">completion tokens</th><th class="n">with data classes</th><th class="n">redactions</th></tr>)";
+  std::size_t shown = 0;
+  for (const auto& t : r.tenants) {
+    if (++shown > 50) {
+      break;
+    }
+    out += fmt::format(
+        R"(<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>)",
+        t.tenant.empty() ? not_recorded() : esc(t.tenant), num(t.outcomes.total()), num(t.outcomes.permitted),
+        num(t.outcomes.denied), num(t.outcomes.failed), tokens == 0 ? not_recorded() : num(t.prompt_tokens),
+        tokens == 0 ? not_recorded() : num(t.completion_tokens), num(t.classified),
+        t.redactions ? num(*t.redactions) : not_recorded());
+  }
+  out += "</table>";
+  if (r.tenants.size() > 50) {
+    out += fmt::format(
+        R"(<p class="note">The 50 busiest of {} tenants; <code>--format json</code> lists all.</p>)",
+        r.tenants.size());
+  }
+  return out + "</section>";
+}
+
+std::string evidence_section(const audit::report& r) {
+  std::string out = R"(<section id="evidence"><h2>Evidence of where compute ran</h2>)";
+  if (r.evidence.empty()) {
+    return out + R"(<p class="nr">No cluster served a request in this period.</p></section>)";
+  }
+  out +=
+      R"(<table><tr><th>cluster</th><th>declared country</th><th class="n">requests</th><th>first</th><th>last</th><th>endpoints</th><th>verified country</th><th>RTT distance bound</th></tr>)";
+  for (const auto& e : r.evidence) {
+    std::string endpoints;
+    for (const auto& ep : e.endpoints) {
+      endpoints += (endpoints.empty() ? "" : "<br>") + fmt::format("<code>{}</code>", esc(ep));
+    }
+    out += fmt::format(
+        R"(<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>)",
+        esc(e.cluster), e.declared_country.empty() ? not_recorded() : esc(e.declared_country),
+        num(e.requests), when(e.first_us), when(e.last_us), endpoints.empty() ? not_recorded() : endpoints,
+        e.verified_country ? esc(*e.verified_country) : not_recorded(),
+        e.max_distance_km ? fmt::format("within {} km of the gateway", num(*e.max_distance_km))
+                          : not_recorded());
+  }
+  out += "</table>";
+  out +=
+      R"(<p class="note">The declared country is the cluster's configuration. Endpoint addresses, the country the geo database gives them and the distance bound from the measured round trip (light in fibre: RTT/2 &#215; 200 km/ms) prove where the TLS endpoint is, not the GPUs behind it; they appear here once the records carry them.</p>)";
+  return out + "</section>";
+}
+
+std::string recent_denials_section(const audit::report& r, const report_context& c) {
+  std::string out = fmt::format(R"(<section id="recent-denials"><h2>The {} most recent denials</h2>)",
+                                r.recent_denials.size());
+  if (r.recent_denials.empty()) {
+    return out + R"(<p class="nr">No request was denied in this period.</p></section>)";
+  }
+  out +=
+      R"(<table><tr><th>time</th><th>request id</th><th>tenant</th><th>client</th><th>data classes</th><th>rules</th><th class="n">status</th></tr>)";
+  for (const auto& d : r.recent_denials) {
+    std::string rules;
+    for (const auto& id : d.rule_ids) {
+      rules += (rules.empty() ? "" : ", ") + fmt::format("<code>{}</code>", esc(id));
+    }
+    out += fmt::format(
+        R"(<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td></tr>)",
+        when(d.timestamp_us), esc(d.request_id), esc(d.tenant),
+        d.client_country.empty() ? "unknown" : esc(d.client_country), esc(class_label(d.data_classes)),
+        rules.empty() ? R"(<i>default deny</i>)" : rules, d.status);
+  }
+  out += "</table>";
+  const std::string& id = r.recent_denials.front().request_id;
+  out += fmt::format(
+      R"(<p class="note">Prove any of them offline, e.g. the newest: <code>sovgw audit prove --db {} --request-id {} &gt; denial.tlog-proof</code> then <code>sovgw audit verify-proof denial.tlog-proof --pubkey signing.pub</code></p>)",
+      esc(c.db), esc(id));
+  return out + "</section>";
+}
+
+}  // namespace
+
+std::string report_html(const audit::report& r, const report_context& c) {
+  const std::string origin = r.verification.latest ? r.verification.latest->origin : c.key.name;
+  std::string period = r.since_us || r.until_us
+                           ? fmt::format("{} to {}", r.since_us ? when(*r.since_us) : "the start",
+                                         r.until_us ? when(*r.until_us) : "the end")
+                           : "the whole log";
+  if (r.first_us) {
+    period += fmt::format(" (records from {} to {})", when(*r.first_us), when(*r.last_us));
+  }
+  std::string out = fmt::format(
+      R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sovereignty report: {}</title>
+<style>{}</style></head><body>
+<header><h1>Sovereignty report</h1><p class="sub">Audit log <b>{}</b> at <code>{}</code><br>Period: {}<br>Generated {} by <code>sovgw audit report</code></p></header>
+)",
+      esc(origin), style, esc(origin), esc(c.db), esc(period), when(c.generated_us));
+  out += verification_section(r, c);
+  out += summary_section(r);
+  out += flows_section(r);
+  out += decisions_section(r);
+  out += rules_section(r, c);
+  out += policies_section(r, c);
+  out += tenants_section(r);
+  out += evidence_section(r);
+  out += recent_denials_section(r, c);
+  out +=
+      R"(<footer>Every figure comes from the records of the audit log, counted in the same pass that verified them. Request and record details: <code>sovgw audit query</code>; a request's inclusion proof: <code>sovgw audit prove</code>.</footer>
+</body></html>
+)";
+  return out;
+}
+
+}  // namespace sovgw::cli

@@ -1,0 +1,205 @@
+"""`sovgw audit report`: the sovereignty report of a log the real gateway wrote, rendered in headless
+Chromium as a person would see it (every section, no console error, no fetch, a screenshot and a
+print), its JSON checked against the records themselves, a tampered log reported in red, the
+period options and the usage errors.
+
+SOVGW_REPORT_SCREENSHOT=docs/report.png keeps the rendered screenshot (the one in the README)."""
+
+import collections
+import json
+import os
+import re
+import shutil
+import tempfile
+import unittest
+
+import report_log
+from chromium_page import Page
+from test_audit_support import TAMPER, audit_case, read_file, run, sovgw, write_file
+
+SECTIONS = ["verification", "summary", "flows", "decisions", "denials-by-rule", "policies", "tenants", "evidence",
+            "recent-denials"]
+
+
+def outcome(r):
+    if r["error_kind"] == "policy_denied" or r["decision"] in ("deny", "forbid"):
+        return "denied"
+    return "failed" if r["error_kind"] else "permitted"
+
+
+class gateway_log_report_test(unittest.TestCase):
+    """One log written by the gateway (report_log.py), shared by the tests of this class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="sovgw-report-")
+        cls.log = report_log.make_log(os.path.join(cls.tmp, "demo"), requests=120)
+        records = sovgw("audit", "query", "--db", cls.log["db"], "--scan", "--format", "jsonl", check=0).stdout
+        cls.records = [json.loads(line) for line in records.splitlines()]
+        cls.requests = [r for r in cls.records if r["kind"] == "request"]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def report(self, *args, check=0):
+        return sovgw("audit", "report", "--db", self.log["db"], "--pubkey", self.log["pubkey"], "--policy",
+                     self.log["policy"], *args, check=check)
+
+    def test_the_log_has_what_the_report_is_about(self):
+        outcomes = collections.Counter(outcome(r) for r in self.requests)
+        self.assertEqual(len(self.requests), 120)
+        self.assertGreater(outcomes["permitted"], 40)
+        self.assertGreater(outcomes["denied"], 10)
+        self.assertGreater(outcomes["failed"], 0)
+        self.assertEqual(len({r["policy_version"] for r in self.requests if r["policy_version"]}), 2)
+
+    def test_the_report_renders_in_chromium_with_every_section_and_no_console_error(self):
+        html = os.path.join(self.tmp, "report.html")
+        png = os.path.join(self.tmp, "report.png")
+        self.report("--out", html)
+        with Page() as page:
+            page.load(html)
+            sections = json.loads(page.evaluate(
+                "JSON.stringify(Array.from(document.querySelectorAll('body > section'))"
+                ".map(s => [s.id, s.innerText.trim().length, s.getBoundingClientRect().height]))"))
+            banner = page.evaluate("document.querySelector('#verification .banner').innerText")
+            bands = page.evaluate("document.querySelectorAll('#flows svg path').length")
+            bars = page.evaluate("document.querySelectorAll('#decisions svg rect').length")
+            text = page.evaluate("document.body.innerText")
+            size = page.screenshot(png)
+            pdf = page.print_pdf()
+            self.assertEqual(page.problems(), [])
+        self.assertEqual([s[0] for s in sections], SECTIONS)
+        for name, length, height in sections:
+            self.assertGreater(length, 40, name)
+            self.assertGreater(height, 40, name)
+        self.assertIn("The log verifies: 120 records", banner)
+        self.assertGreater(bands, 5)
+        self.assertGreater(bars, 1)
+        self.assertIn("Requests from sanctioned countries are refused.", text)  # a reason from --policy
+        self.assertIn("forbid-unapproved-models", text)  # the rule only the second version has
+        self.assertIn("not recorded", text)  # evidence the records do not carry yet
+        with open(png, "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        self.assertGreater(size["height"], 1500)
+        self.assertTrue(pdf.startswith(b"%PDF"))
+        keep = os.environ.get("SOVGW_REPORT_SCREENSHOT")
+        if keep:
+            shutil.copyfile(png, keep)
+
+    def test_the_page_fetches_nothing(self):
+        page = self.report().stdout  # without --out: on stdout
+        self.assertIn("Content-Security-Policy\" content=\"default-src 'none'", page)
+        self.assertIsNone(re.search(r"""(src|href)\s*=|url\(|@import|<script|<link""", page, re.IGNORECASE))
+
+    def test_the_json_aggregates_match_the_records(self):
+        j = json.loads(self.report("--format", "json").stdout)
+        self.assertTrue(j["ok"])
+        self.assertEqual(j["verification"]["records"], len(self.records))
+        self.assertEqual(j["records_in_period"], len(self.records))
+        counts = collections.Counter(outcome(r) for r in self.requests)
+        self.assertEqual(j["outcomes"], {"requests": len(self.requests), **{k: counts[k] for k in
+                                                                            ("permitted", "denied", "failed")}})
+        self.assertEqual(sum(b["requests"] for b in j["series"]["buckets"]), len(self.requests))
+        self.assertEqual(sum(b["denied"] for b in j["series"]["buckets"]), counts["denied"])
+
+        flows = collections.Counter()
+        for r in self.requests:
+            dest = "refused" if outcome(r) == "denied" else (r["cluster_country"] if r["cluster"] else "not served")
+            flows[(r["client_country"] or "unknown", dest, tuple(sorted(r["data_classes"])))] += 1
+        self.assertEqual({(f["client_country"], f["destination"], tuple(f["data_classes"])): f["requests"]
+                          for f in j["flows"]}, dict(flows))
+
+        tenants = collections.defaultdict(collections.Counter)
+        for r in self.requests:
+            tenants[r["tenant"]][outcome(r)] += 1
+        self.assertEqual({t["tenant"]: (t["requests"], t["permitted"], t["denied"], t["failed"]) for t in j["tenants"]},
+                         {t: (sum(c.values()), c["permitted"], c["denied"], c["failed"]) for t, c in tenants.items()})
+        self.assertTrue(all(t["redactions"] is None for t in j["tenants"]))
+
+        versions = collections.Counter(r["policy_version"] for r in self.requests)
+        self.assertEqual({v["version"]: v["requests"] for v in j["policy_versions"]}, dict(versions))
+        given = [v for v in j["policy_versions"] if v["given_policy"]]
+        self.assertEqual(len(given), 1)
+        self.assertEqual(given[0]["version"], j["policy"]["version"])
+
+        # A denial counts under the forbid rules its record names; else, when a permit matched, under
+        # the restrict rules that left no cluster; else it is a default deny.
+        denied = [r for r in self.requests if outcome(r) == "denied"]
+        effects = dict(re.findall(r"- id: (\S+)\n\s+effect: (\w+)", read_file(self.log["policy"])))
+        by_rule, default = collections.Counter(), 0
+        for r in denied:
+            forbids = [x for x in r["rule_ids"] if effects.get(x) == "forbid"]
+            permitted = any(effects.get(x) == "permit" for x in r["rule_ids"])
+            deciding = forbids or ([x for x in r["rule_ids"] if effects.get(x) != "permit"] if permitted else [])
+            by_rule.update(deciding)
+            default += 0 if deciding else 1
+        self.assertEqual({d["rule"]: d["denials"] for d in j["denials_by_rule"]}, dict(by_rule))
+        self.assertEqual(j["default_denials"], default)
+        self.assertGreater(by_rule["forbid-sanctioned-origins"], 0)
+        self.assertTrue(all(d["reason"] and d["effect"] == effects[d["rule"]] for d in j["denials_by_rule"]))
+        bare = json.loads(sovgw("audit", "report", "--db", self.log["db"], "--pubkey", self.log["pubkey"], "--format",
+                                "json", check=0).stdout)
+        self.assertEqual({d["rule"]: d["denials"] for d in bare["denials_by_rule"]},
+                         dict(collections.Counter(x for r in denied for x in r["rule_ids"])))
+        newest = sorted(denied, key=lambda r: (r["time"], r["seq"]), reverse=True)[:20]
+        self.assertEqual([d["request_id"] for d in j["recent_denials"]], [r["request_id"] for r in newest])
+
+        served = collections.Counter(r["cluster"] for r in self.requests if r["cluster"])
+        self.assertEqual({e["cluster"]: e["requests"] for e in j["evidence"]}, dict(served))
+        self.assertTrue(all(e["endpoints"] is None and e["max_distance_km"] is None for e in j["evidence"]))
+
+    def test_a_denial_in_the_table_can_be_proved(self):
+        j = json.loads(self.report("--format", "json").stdout)
+        request_id = j["recent_denials"][0]["request_id"]
+        proof = os.path.join(self.tmp, "denial.tlog-proof")
+        write_file(proof, sovgw("audit", "prove", "--db", self.log["db"], "--request-id", request_id, check=0).stdout)
+        out = sovgw("audit", "verify-proof", proof, "--pubkey", self.log["pubkey"], check=0).stdout
+        self.assertIn("OK: record", out)
+
+
+class report_options_test(audit_case):
+    def report(self, *args, db=None, check=None):
+        return sovgw("audit", "report", "--db", db or self.db, "--pubkey", self.pub, *args, check=check)
+
+    def test_since_and_until_bound_the_period_and_the_verification_stays_whole(self):
+        self.append(1000)
+        times = [json.loads(line)["time"] for line in
+                 sovgw("audit", "query", "--db", self.db, "--scan", "--format", "jsonl", check=0).stdout.splitlines()]
+        since, until = times[200], times[700]
+        j = json.loads(self.report("--since", since, "--until", until, "--format", "json", check=0).stdout)
+        self.assertEqual(j["records_in_period"], 500)
+        self.assertEqual(j["outcomes"]["requests"], 500)
+        self.assertEqual(j["verification"]["records"], 1000)
+        self.assertEqual((j["period"]["since"], j["period"]["first"]), (since, since))
+
+    def test_a_tampered_log_is_reported_in_red_and_exits_1(self):
+        self.append(300)
+        copy = os.path.join(self.tmp, "tampered")
+        shutil.copytree(self.db, copy)
+        run(TAMPER, copy, "flip", "150", check=0)
+        html = os.path.join(self.tmp, "tampered.html")
+        r = self.report("--out", html, db=copy, check=1)
+        self.assertIn("does not verify", r.stderr)
+        page = read_file(html)
+        self.assertIn('class="banner bad"', page)
+        self.assertIn('<ul class="problems"><li>record 150:', page)
+        j = json.loads(self.report("--format", "json", db=copy, check=1).stdout)
+        self.assertFalse(j["ok"])
+        self.assertEqual(j["verification"]["first_bad_record"], 150)
+        self.assertIn("record_altered", [p["kind"] for p in j["verification"]["problems"]])
+
+    def test_bad_usage_is_refused_with_a_clear_error(self):
+        self.append(10)
+        self.assertIn("--format must be html or json", self.report("--format", "pdf", check=2).stderr)
+        self.assertIn("--since must be before --until",
+                      self.report("--since", "2026-12-02", "--until", "2026-12-01", check=2).stderr)
+        bad_policy = os.path.join(self.tmp, "bad.yaml")
+        write_file(bad_policy, "version: 1\nrules:\n  - id: x\n    effect: maybe\n")
+        self.assertRegex(self.report("--policy", bad_policy, check=2).stderr, r"bad\.yaml:4:\d+: error")
+        self.assertIn("missing.yaml", self.report("--policy", os.path.join(self.tmp, "missing.yaml"), check=3).stderr)
+        self.assertIn(os.path.join(self.tmp, "nolog"), self.report(db=os.path.join(self.tmp, "nolog"), check=3).stderr)
+
+if __name__ == "__main__":
+    unittest.main()
