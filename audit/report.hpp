@@ -31,7 +31,8 @@ struct report_options {
   std::size_t recent_events = 10;
   // The policy's rule ids by effect, when the caller has the policy file: a denial then counts
   // under the rules that made it: the forbid rules its record names; else, when a permit matched,
-  // the restrict rules that left no cluster; else it is a default deny (no permit matched).
+  // the restrict rules it names (together they left no cluster); else it is a default deny (no
+  // permit matched).
   // Without them, a denial counts under every rule its record names.
   std::unordered_set<std::string> forbid_rules;
   std::unordered_set<std::string> permit_rules;

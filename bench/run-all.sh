@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 BUILD=${SOVGW_BUILD_DIR:-$PWD/build}
 echo "### proxies: sovgw vs HAProxy vs nginx"
 bench/compare-proxies.sh "$@"
-for b in policy_bench/policy_bench detectors_bench/detectors_bench audit_bench/audit_bench; do
+for b in policy_bench/policy_bench detectors_bench/detectors_bench audit_bench/audit_bench \
+         report_bench/report_bench; do
   if [[ -x $BUILD/bench/$b ]]; then
     echo "### $(basename "$b")"
     "$BUILD/bench/$b"

@@ -313,7 +313,7 @@ std::string flow_svg(const audit::report& r, const std::vector<band_style>& styl
   const double gap = 10;
   const std::size_t rows = std::max(left.size(), right.size());
   const double area = std::max(240.0, 34.0 * static_cast<double>(rows));
-  const double height = area + 20;
+  const double height = area + 28;
   const auto total = static_cast<double>(r.outcomes.total());
   const double scale = std::min((area - gap * static_cast<double>(left.size() - 1)) / total,
                                 (area - gap * static_cast<double>(right.size() - 1)) / total);
@@ -574,7 +574,9 @@ std::string rules_section(const audit::report& r, const report_context& c) {
           ? "Without --policy a denial counts under every rule its record names (permits and restrictions "
             "included)."
           : "A denial counts under the rules that made it: the forbid rules its record names; else, when a "
-            "permit matched, the restrict rules that left no allowed cluster; else it is a default deny.");
+            "permit matched, the restrict rules it names, which together left no allowed cluster; else it is "
+            "a "
+            "default deny.");
   return out + "</section>";
 }
 

@@ -1,5 +1,6 @@
 """The auditors' CLI: the docs/auditing.md walkthrough end to end, and bad input."""
 
+import json
 import os
 import re
 import shutil
@@ -39,6 +40,8 @@ class walkthrough_test(unittest.TestCase):
             self.assertIn("unreadable, as intended", out)
             self.assertIn("crypto-shred", out)
             self.assertIn("was destroyed (crypto-shredded)", proc.stderr)
+            self.assertIn("The log verifies", read_file(os.path.join(tmp, "report.html")))
+            self.assertTrue(json.loads(read_file(os.path.join(tmp, "report.json")))["ok"])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -1,9 +1,7 @@
 """`sovgw audit report`: the sovereignty report of a log the real gateway wrote, rendered in headless
 Chromium as a person would see it (every section, no console error, no fetch, a screenshot and a
 print), its JSON checked against the records themselves, a tampered log reported in red, the
-period options and the usage errors.
-
-SOVGW_REPORT_SCREENSHOT=docs/report.png keeps the rendered screenshot (the one in the README)."""
+period options and the usage errors."""
 
 import collections
 import json
@@ -84,9 +82,6 @@ class gateway_log_report_test(unittest.TestCase):
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
         self.assertGreater(size["height"], 1500)
         self.assertTrue(pdf.startswith(b"%PDF"))
-        keep = os.environ.get("SOVGW_REPORT_SCREENSHOT")
-        if keep:
-            shutil.copyfile(png, keep)
 
     def test_the_page_fetches_nothing(self):
         page = self.report().stdout  # without --out: on stdout
