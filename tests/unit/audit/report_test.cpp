@@ -1,0 +1,159 @@
+#include "audit/report.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <future>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "audit/store.hpp"
+#include "test_support.hpp"
+
+using namespace sovgw::audit;
+using sovgw::audit::testing::config_for;
+using sovgw::audit::testing::temp_log_dir;
+
+namespace {
+
+constexpr std::uint64_t t0 = 1'780'000'000'000'000;  // 2026-05-28
+constexpr std::uint64_t second = 1'000'000;
+constexpr std::uint64_t day = 86'400 * second;
+
+record request(std::uint64_t i, std::uint64_t ts, std::string decision, std::vector<std::string> rules) {
+  record r;
+  r.timestamp_us = ts;
+  r.request_id = "r" + std::to_string(i);
+  r.tenant = "acme";
+  r.client_country = "DE";
+  r.decision = std::move(decision);
+  r.rule_ids = std::move(rules);
+  const bool denied = r.decision == "deny";
+  r.status = denied ? 403 : 200;
+  r.error_kind = denied ? "policy_denied" : "";
+  if (!denied) {
+    r.cluster = "fr-par-1";
+    r.cluster_country = "FR";
+  }
+  return r;
+}
+
+void write_log(const temp_log_dir& d, std::vector<record> records) {
+  auto log = audit_log::open(config_for(d));
+  REQUIRE_MESSAGE(log.is_ok(), log.error().message());
+  std::vector<std::future<sovgw::result<std::uint64_t>>> pending;
+  for (auto& r : records) {
+    pending.push_back(log.value()->append(std::move(r)));
+  }
+  for (auto& f : pending) {
+    REQUIRE(f.get().is_ok());
+  }
+  REQUIRE(log.value()->close().is_ok());
+}
+
+report report_of(const temp_log_dir& d, const report_options& options = {}) {
+  auto s = store::open(d.db, store::open_mode::read_only);
+  REQUIRE(s.is_ok());
+  auto key = read_verifier(d.keys + "/signing.pub");
+  REQUIRE(key.is_ok());
+  return build_report(*s.value(), key.value(), options);
+}
+
+}  // namespace
+
+TEST_CASE("the time series coarsens until the whole period fits, whatever order records were logged in") {
+  temp_log_dir d;
+  write_log(d, {request(0, t0 + 200 * day, "permit", {}), request(1, t0, "permit", {}),
+                request(2, t0 + second, "deny", {"r"}), request(3, t0 + 300 * second, "permit", {})});
+  const auto r = report_of(d);
+  REQUIRE(r.verification.ok());
+  CHECK(r.bucket_us == 7 * day);  // 1 day would need 201 buckets, more than 96
+  CHECK(r.series.size() == 29);   // from the week holding t0 to the one holding t0 + 200 days
+  CHECK(r.series.front().start_us <= t0);
+  CHECK(r.series.back().start_us + r.bucket_us > t0 + 200 * day);
+  CHECK(r.series.front().outcomes.permitted == 2);
+  CHECK(r.series.front().outcomes.denied == 1);
+  CHECK(r.series.back().outcomes.permitted == 1);
+  CHECK(r.first_us == t0);
+  CHECK(r.last_us == t0 + 200 * day);
+}
+
+TEST_CASE("the newest denials are kept by time, newest first, not by log position") {
+  temp_log_dir d;
+  std::vector<std::uint64_t> times;
+  for (std::uint64_t i = 0; i < 60; ++i) {
+    times.push_back(t0 + i * second);
+  }
+  std::shuffle(times.begin(), times.end(), std::mt19937_64(7));
+  std::vector<record> records;
+  for (std::uint64_t i = 0; i < times.size(); ++i) {
+    records.push_back(request(i, times[i], i % 3 == 0 ? "permit" : "deny", {"forbid-x"}));
+  }
+  std::vector<std::uint64_t> denied_times;
+  for (const auto& r : records) {
+    if (r.decision == "deny") {
+      denied_times.push_back(r.timestamp_us);
+    }
+  }
+  std::sort(denied_times.rbegin(), denied_times.rend());
+  write_log(d, std::move(records));
+  const auto r = report_of(d);
+  REQUIRE(r.recent_denials.size() == 20);
+  for (std::size_t i = 0; i < 20; ++i) {
+    CHECK(r.recent_denials[i].timestamp_us == denied_times[i]);
+  }
+  CHECK(r.outcomes.denied == 40);
+}
+
+TEST_CASE("a denial counts under the rules that made it when the rules' effects are known") {
+  temp_log_dir d;
+  write_log(d, {
+                   request(0, t0, "deny", {"forbid-a", "permit-p", "restrict-r"}),        // forbidden
+                   request(1, t0 + 1, "deny", {"permit-p", "restrict-r", "restrict-s"}),  // no cluster left
+                   request(2, t0 + 2, "deny", {"restrict-r"}),                            // no permit
+                   request(3, t0 + 3, "permit", {"permit-p", "restrict-r"}),
+               });
+  report_options options;
+  options.forbid_rules = {"forbid-a"};
+  options.permit_rules = {"permit-p"};
+  const auto known = report_of(d, options);
+  std::map<std::string, std::uint64_t> counts;
+  for (const auto& rule : known.denials_by_rule) {
+    counts[rule.rule_id] = rule.denials;
+  }
+  CHECK(counts ==
+        std::map<std::string, std::uint64_t>{{"forbid-a", 1}, {"restrict-r", 1}, {"restrict-s", 1}});
+  CHECK(known.default_denials == 1);
+
+  const auto unknown = report_of(d);  // without the policy: every rule a denied record names
+  counts.clear();
+  for (const auto& rule : unknown.denials_by_rule) {
+    counts[rule.rule_id] = rule.denials;
+  }
+  CHECK(counts == std::map<std::string, std::uint64_t>{
+                      {"forbid-a", 1}, {"permit-p", 2}, {"restrict-r", 3}, {"restrict-s", 1}});
+  CHECK(unknown.default_denials == 0);
+}
+
+TEST_CASE("the period bounds the aggregates; the verification covers the whole log") {
+  temp_log_dir d;
+  std::vector<record> records;
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    records.push_back(request(i, t0 + i * second, "permit", {}));
+  }
+  write_log(d, std::move(records));
+  report_options options;
+  options.since_us = t0 + 2 * second;
+  options.until_us = t0 + 5 * second;
+  const auto r = report_of(d, options);
+  CHECK(r.verification.records == 10);
+  CHECK(r.records_in_period == 3);
+  CHECK(r.outcomes.permitted == 3);
+  REQUIRE(r.evidence.size() == 1);
+  CHECK(r.evidence[0].requests == 3);
+  CHECK(r.evidence[0].first_us == t0 + 2 * second);
+  CHECK(r.evidence[0].last_us == t0 + 4 * second);
+  CHECK(r.evidence[0].declared_country == "FR");
+  CHECK_FALSE(r.evidence[0].max_distance_km.has_value());
+}
