@@ -7,8 +7,6 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "audit/store.hpp"
-
 namespace sovgw::audit {
 namespace {
 
@@ -24,6 +22,12 @@ std::string joined_classes(std::vector<std::string> classes) {
     out += out.empty() ? c : "+" + c;
   }
   return out;
+}
+
+// Widens [first, last] to take in `t`; `seen`: how many were taken in before.
+void widen(std::uint64_t& first, std::uint64_t& last, std::uint64_t seen, std::uint64_t t) {
+  first = seen == 0 ? t : std::min(first, t);
+  last = seen == 0 ? t : std::max(last, t);
 }
 
 // The evidence a record carries about where it was served. Records carry the cluster and its
@@ -77,10 +81,7 @@ class aggregator {
     out_.since_us = options_.since_us;
     out_.until_us = options_.until_us;
     finish_series();
-    for (auto& [key, f] : flows_) {
-      out_.flows.push_back(std::move(f));
-    }
-    std::sort(out_.flows.begin(), out_.flows.end(), [](const flow& a, const flow& b) {
+    out_.flows = values_by<flow>(flows_, [](const auto& a, const auto& b) {
       return a.requests != b.requests ? a.requests > b.requests
                                       : std::tie(a.client_country, a.destination, a.data_classes) <
                                             std::tie(b.client_country, b.destination, b.data_classes);
@@ -127,13 +128,8 @@ class aggregator {
     ++f->second.requests;
 
     auto& version = versions_[rec.policy_version];
-    if (version.requests++ == 0) {
-      version.version = rec.policy_version;
-      version.first_us = rec.timestamp_us;
-      version.last_us = rec.timestamp_us;
-    }
-    version.first_us = std::min(version.first_us, rec.timestamp_us);
-    version.last_us = std::max(version.last_us, rec.timestamp_us);
+    version.version = rec.policy_version;
+    widen(version.first_us, version.last_us, version.requests++, rec.timestamp_us);
 
     auto& tenant = tenants_[rec.tenant];
     tenant.tenant = rec.tenant;
@@ -144,13 +140,8 @@ class aggregator {
 
     if (!rec.cluster.empty()) {
       auto& c = clusters_[rec.cluster];
-      if (c.requests++ == 0) {
-        c.cluster = rec.cluster;
-        c.first_us = rec.timestamp_us;
-        c.last_us = rec.timestamp_us;
-      }
-      c.first_us = std::min(c.first_us, rec.timestamp_us);
-      c.last_us = std::max(c.last_us, rec.timestamp_us);
+      c.cluster = rec.cluster;
+      widen(c.first_us, c.last_us, c.requests++, rec.timestamp_us);
       observe_evidence(c, rec);
     }
     if (outcome == request_outcome::denied) {

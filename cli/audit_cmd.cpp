@@ -57,11 +57,12 @@ constexpr const char* append_usage =
 )";
 constexpr const char* report_usage =
     R"(usage: sovgw audit report --db DIR --pubkey KEY [--since T] [--until T] [--policy FILE]
-          [--format html|json] [--out FILE]
+          [--checkpoint FILE] [--format html|json] [--out FILE]
   the sovereignty report: verification status, flows from client to cluster countries by data
   class, decisions over time, denials by rule (reasons from --policy), policy versions, tenants,
   evidence, the 20 newest denials; one self-contained HTML page (or JSON) on --out or stdout;
-  exit 1 when the log does not verify (the report is still written and says why)
+  the verification is verify's (--checkpoint as there); exit 1 when the log does not verify
+  (the report is still written and says why)
 )";
 constexpr const char* checkpoint_usage =
     "usage: sovgw audit checkpoint --db DIR --keys DIR [--force]   sign a checkpoint now\n";
@@ -88,8 +89,8 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
   append  --db DIR --keys DIR --synthetic N [--payload-bytes B] [--payload none|digest|sealed]
           [--run NAME]                  write N synthetic records (tests and walkthroughs)
   checkpoint --db DIR --keys DIR        sign a checkpoint now
-  report  --db DIR --pubkey KEY [--since T] [--until T] [--policy FILE] [--format html|json]
-          [--out FILE]                  the sovereignty report: one self-contained HTML page
+  report  --db DIR --pubkey KEY [--since T] [--until T] [--policy FILE] [--checkpoint FILE]
+          [--format html|json] [--out FILE]   the sovereignty report: one self-contained HTML page
 
 KEY is a signing.pub file (or its `name+id+key` text); writers take --force to open a log that
 does not verify against its last checkpoint (recorded in the log).
@@ -324,7 +325,7 @@ const subcommand audit_subcommands[] = {
      cmd_append},
     {"report",
      report_usage,
-     {.valued = {"db", "pubkey", "since", "until", "policy", "format", "out"}},
+     {.valued = {"db", "pubkey", "since", "until", "policy", "checkpoint", "format", "out"}},
      cmd_report},
     {"checkpoint", checkpoint_usage, {.valued = {"db", "keys"}, .flags = {"force"}}, cmd_checkpoint},
 };

@@ -55,9 +55,10 @@ std::string verification_json(const audit::verify_report& v) {
     problems.push_back(json_problem(to_string(p.kind), p.record, p.text));
   }
   return fmt::format(
-      R"({{"ok":{},"records":{},"checkpoints":{},"checkpoint":{},"uncovered_records":{},"index_entries":{},)"
+      R"({{"ok":{},"records":{},"checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},)"
+      R"("index_entries":{},)"
       R"("forced_opens":{},"first_bad_record":{},"problems":[{}]}})",
-      v.ok() ? "true" : "false", v.records, v.checkpoints, json_checkpoint(v.latest),
+      v.ok() ? "true" : "false", v.records, v.checkpoints, json_checkpoint(v.latest), v.held_checkpoints,
       v.latest && v.records > v.latest->size ? v.records - v.latest->size : 0, v.index_entries,
       v.forced_opens, json_optional(v.first_bad_record), fmt::join(problems, ","));
 }
@@ -219,6 +220,9 @@ int cmd_report(const options& o) {
         options.permit_rules.insert(id);
       }
     }
+  }
+  if (o.has("checkpoint")) {
+    options.verify.held.push_back(held_checkpoint_option(o, c.key));
   }
   const auto s = open_reader(o);
   const auto r = audit::build_report(*s, c.key, options);

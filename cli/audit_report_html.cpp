@@ -115,6 +115,18 @@ std::string when(std::uint64_t us) {
   return t + " UTC";
 }
 
+constexpr std::size_t max_flow_rows = 15;
+constexpr std::size_t max_tenant_rows = 50;
+
+// Under a table that shows only the largest `limit` of `total` rows.
+std::string capped_note(std::size_t limit, std::size_t total, std::string_view what) {
+  return total <= limit
+             ? std::string()
+             : fmt::format(
+                   R"(<p class="note">The {} largest of {} {}; <code>--format json</code> lists all.</p>)",
+                   limit, total, what);
+}
+
 std::string not_recorded() { return R"(<span class="nr">not recorded</span>)"; }
 
 std::string bucket_label(std::uint64_t us) {
@@ -171,6 +183,11 @@ std::string verification_section(const audit::report& r, const report_context& c
       "<code>{}</code></dd>",
       esc(c.key.name), c.key.key_id, esc(crypto::ed25519_jwk_thumbprint(c.key.public_key)));
   out += fmt::format("<dt>Index entries checked</dt><dd>{}</dd>", num(v.index_entries));
+  if (v.held_checkpoints > 0) {
+    out += fmt::format(
+        "<dt>Checkpoints you kept</dt><dd>{} reproduced: the log only grew since (--checkpoint)</dd>",
+        num(v.held_checkpoints));
+  }
   if (v.latest && v.records > v.latest->size) {
     out += fmt::format(
         R"(<dt>Not yet checkpointed</dt><dd class="warn">{} newer record(s) are not covered by a signed checkpoint yet</dd>)",
@@ -453,7 +470,7 @@ std::string flows_section(const audit::report& r) {
       R"(<table><tr><th>client country</th><th>served in</th><th>data classes</th><th class="n">requests</th></tr>)";
   std::size_t shown = 0;
   for (const auto& f : r.flows) {
-    if (++shown > 15) {
+    if (++shown > max_flow_rows) {
       break;
     }
     const bool refused = f.destination == audit::destination_refused;
@@ -461,13 +478,7 @@ std::string flows_section(const audit::report& r) {
                        esc(f.client_country), refused ? R"( class="bad")" : "", esc(f.destination),
                        esc(class_label(f.data_classes)), num(f.requests));
   }
-  out += "</table>";
-  if (r.flows.size() > 15) {
-    out += fmt::format(
-        R"(<p class="note">The 15 largest of {} flows; <code>--format json</code> lists all.</p>)",
-        r.flows.size());
-  }
-  return out + "</section>";
+  return out + "</table>" + capped_note(max_flow_rows, r.flows.size(), "flows") + "</section>";
 }
 
 // --- decisions over time ------------------------------------------------------------------
@@ -622,7 +633,7 @@ std::string tenants_section(const audit::report& r) {
       R"(<table><tr><th>tenant</th><th class="n">requests</th><th class="n">permitted</th><th class="n">denied</th><th class="n">failed</th><th class="n">prompt tokens</th><th class="n">completion tokens</th><th class="n">with data classes</th><th class="n">redactions</th></tr>)";
   std::size_t shown = 0;
   for (const auto& t : r.tenants) {
-    if (++shown > 50) {
+    if (++shown > max_tenant_rows) {
       break;
     }
     out += fmt::format(
@@ -632,13 +643,7 @@ std::string tenants_section(const audit::report& r) {
         tokens == 0 ? not_recorded() : num(t.completion_tokens), num(t.classified),
         t.redactions ? num(*t.redactions) : not_recorded());
   }
-  out += "</table>";
-  if (r.tenants.size() > 50) {
-    out += fmt::format(
-        R"(<p class="note">The 50 busiest of {} tenants; <code>--format json</code> lists all.</p>)",
-        r.tenants.size());
-  }
-  return out + "</section>";
+  return out + "</table>" + capped_note(max_tenant_rows, r.tenants.size(), "tenants") + "</section>";
 }
 
 std::string evidence_section(const audit::report& r) {

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "audit/keys.hpp"
+#include "audit/proof_file.hpp"
 #include "audit/query.hpp"
 
 namespace sovgw::cli {
@@ -181,6 +182,21 @@ crypto::note_verifier pubkey_option(const options& o) {
                         key.error().message());
   }
   return std::move(key.value());
+}
+
+crypto::checkpoint held_checkpoint_option(const options& o, const crypto::note_verifier& key) {
+  constexpr std::size_t max_bytes = 1 << 20;  // a checkpoint note or a proof file
+  const std::string& path = o.need("checkpoint");
+  const auto text = read_input_file(path, max_bytes);
+  if (!text) {
+    throw usage_error(fmt::format("--checkpoint {}: too large to be a checkpoint or proof file", path),
+                      false);
+  }
+  auto cp = audit::read_kept_checkpoint(*text, key);
+  if (!cp.is_ok()) {
+    throw usage_error(fmt::format("--checkpoint {}: {}", path, cp.error().message()), false);
+  }
+  return cp.value();
 }
 
 std::uint64_t record_option(const audit::store& s, const options& o) {

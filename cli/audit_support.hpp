@@ -7,6 +7,7 @@
 #include "audit/audit_log.hpp"
 #include "audit/store.hpp"
 #include "cli/options.hpp"
+#include "crypto/checkpoint.hpp"
 #include "crypto/signed_note.hpp"
 
 // What the audit subcommands share: reading their arguments, opening the log, reporting a library
@@ -35,6 +36,10 @@ enum class missing_log { create, refuse };
 
 // --pubkey: a signing.pub file or its text. Not a key: exit 2; unreadable: exit 3.
 [[nodiscard]] crypto::note_verifier pubkey_option(const options& o);
+
+// --checkpoint: a checkpoint the auditor kept from an earlier visit (a checkpoint note or a proof
+// file), its signature verified by `key`. Not one: exit 2; unreadable: exit 3.
+[[nodiscard]] crypto::checkpoint held_checkpoint_option(const options& o, const crypto::note_verifier& key);
 
 // The seq named by --seq or --request-id.
 [[nodiscard]] std::uint64_t record_option(const audit::store& s, const options& o);

@@ -29,20 +29,6 @@ bool json_format(const options& o) {
   return format == "json";
 }
 
-// A checkpoint kept from an earlier visit (--checkpoint): a checkpoint note or a proof file.
-crypto::checkpoint held_checkpoint(const std::string& path, const crypto::note_verifier& key) {
-  const auto text = read_input_file(path, max_proof_file_bytes);
-  if (!text) {
-    throw usage_error(fmt::format("--checkpoint {}: too large to be a checkpoint or proof file", path),
-                      false);
-  }
-  auto cp = audit::read_kept_checkpoint(*text, key);
-  if (!cp.is_ok()) {
-    throw usage_error(fmt::format("--checkpoint {}: {}", path, cp.error().message()), false);
-  }
-  return cp.value();
-}
-
 // --save-checkpoint: the verified checkpoint's note, written aside and renamed (the file being
 // replaced may be the checkpoint just checked).
 void save_checkpoint(const audit::store& s, std::uint64_t size, const std::string& path) {
@@ -171,7 +157,7 @@ int cmd_verify(const options& o) {
   verify_outcome v;
   audit::verify_options options{.indexes = true, .held = {}, .require_checkpoint = true};
   if (o.has("checkpoint")) {
-    options.held.push_back(held_checkpoint(o.need("checkpoint"), key));
+    options.held.push_back(held_checkpoint_option(o, key));
   }
   const auto s = open_reader(o);
   const auto t0 = std::chrono::steady_clock::now();

@@ -185,6 +185,23 @@ class report_options_test(audit_case):
         self.assertEqual(j["verification"]["first_bad_record"], 150)
         self.assertIn("record_altered", [p["kind"] for p in j["verification"]["problems"]])
 
+    def test_a_kept_checkpoint_finds_a_clean_truncation_as_verify_does(self):
+        for i in range(3):  # checkpoints at 100, 200 and 300
+            self.append(100, run_name=f"s{i}")
+        held = os.path.join(self.tmp, "held-checkpoint")
+        proof = sovgw("audit", "prove", "--db", self.db, "--seq", "7", check=0).stdout
+        write_file(held, proof)  # a proof file kept from the last visit carries its checkpoint
+        ok = json.loads(self.report("--checkpoint", held, "--format", "json", check=0).stdout)
+        self.assertEqual(ok["verification"]["held_checkpoints"], 1)
+        copy = os.path.join(self.tmp, "truncated")
+        shutil.copytree(self.db, copy)
+        run(TAMPER, copy, "truncate", "20", check=0)
+        self.report(db=copy, check=0)  # records, tree, indexes and checkpoints all cut: it verifies alone
+        html = os.path.join(self.tmp, "truncated.html")
+        self.report("--checkpoint", held, "--out", html, db=copy, check=1)
+        self.assertIn("the log holds 280 records but the checkpoint you hold covers 300", read_file(html))
+        self.assertIn("cannot read " + self.db, self.report("--checkpoint", self.db, check=3).stderr)
+
     def test_bad_usage_is_refused_with_a_clear_error(self):
         self.append(10)
         self.assertIn("--format must be html or json", self.report("--format", "pdf", check=2).stderr)
