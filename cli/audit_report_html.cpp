@@ -127,6 +127,14 @@ std::string capped_note(std::size_t limit, std::size_t total, std::string_view w
                    limit, total, what);
 }
 
+std::string code_list(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (const auto& item : items) {
+    out += fmt::format("{}<code>{}</code>", out.empty() ? "" : separator, esc(item));
+  }
+  return out;
+}
+
 std::string not_recorded() { return R"(<span class="nr">not recorded</span>)"; }
 
 std::string bucket_label(std::uint64_t us) {
@@ -654,10 +662,7 @@ std::string evidence_section(const audit::report& r) {
   out +=
       R"(<table><tr><th>cluster</th><th>declared country</th><th class="n">requests</th><th>first</th><th>last</th><th>endpoints</th><th>verified country</th><th>RTT distance bound</th></tr>)";
   for (const auto& e : r.evidence) {
-    std::string endpoints;
-    for (const auto& ep : e.endpoints) {
-      endpoints += (endpoints.empty() ? "" : "<br>") + fmt::format("<code>{}</code>", esc(ep));
-    }
+    const std::string endpoints = code_list(e.endpoints, "<br>");
     out += fmt::format(
         R"(<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>)",
         esc(e.cluster), e.declared_country.empty() ? not_recorded() : esc(e.declared_country),
@@ -681,10 +686,7 @@ std::string recent_denials_section(const audit::report& r, const report_context&
   out +=
       R"(<table><tr><th>time</th><th>request id</th><th>tenant</th><th>client</th><th>data classes</th><th>rules</th><th class="n">status</th></tr>)";
   for (const auto& d : r.recent_denials) {
-    std::string rules;
-    for (const auto& id : d.rule_ids) {
-      rules += (rules.empty() ? "" : ", ") + fmt::format("<code>{}</code>", esc(id));
-    }
+    const std::string rules = code_list(d.rule_ids, ", ");
     out += fmt::format(
         R"(<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td></tr>)",
         when(d.timestamp_us), esc(d.request_id), esc(d.tenant),
