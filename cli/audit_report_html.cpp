@@ -35,7 +35,8 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; background: #f3f5f7; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.banner { padding: 12px 16px; border-radius: 6px; font-size: 17px; font-weight: 600; color: #fff; }
+.banner { padding: 12px 16px; border-radius: 6px; font-size: 17px; font-weight: 600; }
+.banner.ok, .banner.bad { color: #fff; }  /* over .bad's red text */
 .banner.ok { background: var(--ok); }
 .banner.bad { background: var(--bad); }
 dl.facts { display: grid; grid-template-columns: 210px 1fr; gap: 4px 14px; margin: 12px 0 0; }

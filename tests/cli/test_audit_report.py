@@ -178,8 +178,19 @@ class report_options_test(audit_case):
         r = self.report("--out", html, db=copy, check=1)
         self.assertIn("does not verify", r.stderr)
         page = read_file(html)
-        self.assertIn('class="banner bad"', page)
         self.assertIn('<ul class="problems"><li>record 150:', page)
+        with Page() as browser:
+            browser.load(html)
+            banner = json.loads(browser.evaluate(
+                "(() => { const b = document.querySelector('#verification .banner');"
+                " const s = getComputedStyle(b); return JSON.stringify([b.innerText, s.color, s.backgroundColor]); })()"))
+            problem = browser.evaluate("getComputedStyle(document.querySelector('ul.problems')).color")
+            self.assertEqual(browser.problems(), [])
+        text, colour, background = banner
+        self.assertIn("The log does NOT verify", text)
+        self.assertEqual(background, "rgb(198, 40, 40)")  # red
+        self.assertEqual(colour, "rgb(255, 255, 255)")  # readable on it
+        self.assertEqual(problem, "rgb(198, 40, 40)")
         j = json.loads(self.report("--format", "json", db=copy, check=1).stdout)
         self.assertFalse(j["ok"])
         self.assertEqual(j["verification"]["first_bad_record"], 150)
