@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "gateway/config.hpp"
+#include "gateway/geo_tags.hpp"
 #include "gateway/pipeline.hpp"
 #include "gateway/server.hpp"
 #include "gateway/tls_context.hpp"
@@ -51,7 +52,8 @@ int cmd_check(const options& o) {
     auto cfg = gateway::load_config(path);
     auto server_tls = gateway::make_server_context(cfg->tls);
     auto upstreams = gateway::build_upstreams(*cfg);
-    gateway::pipeline stages(cfg);  // compiles the policy, if any
+    gateway::pipeline stages(cfg);           // compiles the policy, if any
+    const gateway::geo_tagger tagger(*cfg);  // reads the signing keys, if any
     std::printf("%s: ok (listen %s:%u, %zu cluster%s, certificates and keys loaded%s%s)\n", path.c_str(),
                 cfg->listen_address.c_str(), cfg->listen_port, cfg->clusters.size(),
                 cfg->clusters.size() == 1 ? "" : "s", cfg->policy_file.empty() ? "" : ", policy ",

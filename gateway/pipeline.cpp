@@ -253,8 +253,10 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
       ctx.data_classes.emplace_back(name);
     }
   }
-  const std::vector<std::string_view> classes(ctx.data_classes.begin(),
-                                              ctx.data_classes.begin() + static_cast<std::ptrdiff_t>(declared));
+  ctx.declared_class_count = declared;
+  ctx.detected_classes.assign(detected.begin(), detected.end());
+  const std::vector<std::string_view> classes(
+      ctx.data_classes.begin(), ctx.data_classes.begin() + static_cast<std::ptrdiff_t>(declared));
   std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip);
   std::string_view path = ctx.head.target.substr(0, ctx.head.target.find('?'));
   const policy::request_attributes attrs{.client_country = ctx.client_country,

@@ -105,6 +105,7 @@ server::server(std::shared_ptr<const config> cfg) {
   }
   state_.stats = std::make_unique<metrics>(std::move(names));
   state_.stages = std::make_unique<pipeline>(cfg);
+  state_.tagger = std::make_unique<const geo_tagger>(*cfg);
   if (!cfg->audit_db.empty()) {
     audit::log_config ac;
     ac.db_dir = cfg->audit_db;
