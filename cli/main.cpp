@@ -19,6 +19,7 @@ commands:
   audit query|verify|prove|verify-proof|show|shred|retain
                                     query and verify the audit log
   keys init DIR                     create the gateway's keys, and the auditor's key apart from them
+  keys http-new|http-public FILE    create the request-signing key; print its JWK and PEM
   version                           print the version
 
 Run `sovgw <command> --help` for a command's options.

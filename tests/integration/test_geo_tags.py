@@ -15,8 +15,8 @@ import sys
 import time
 import unittest
 
-from support import (SOURCE, STANDIN, Gateway, Process, TempDir, cluster_yaml, exchange, gateway_yaml,
-                     make_certs, request_bytes)
+from support import (SOURCE, SOVGW, STANDIN, Gateway, Process, TempDir, admin_get, cluster_yaml, exchange,
+                     gateway_yaml, make_certs, request_bytes)
 from test_signed_requests import make_keys
 
 HAVE_CRYPTOGRAPHY = importlib.util.find_spec("cryptography") is not None
@@ -224,6 +224,52 @@ class GeoTagsTest(unittest.TestCase):
                          "content_digest_mismatch")
 
 
+class PublishedKeyTest(unittest.TestCase):
+    """`sovgw keys http-new/http-public` and the admin listener publish the verification key; a cluster
+    configured with nothing but that published JWK (or PEM) accepts what the gateway signs."""
+
+    def test_key_created_printed_served_and_accepted(self):
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        key = os.path.join(tmp.path, "http-signing.key")
+        created = subprocess.run([SOVGW, "keys", "http-new", key], capture_output=True, text=True)
+        self.assertEqual(created.returncode, 0, created.stderr)
+        self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+        again = subprocess.run([SOVGW, "keys", "http-new", key], capture_output=True, text=True)
+        self.assertEqual(again.returncode, 3)  # never overwrites a key
+        jwk = subprocess.run([SOVGW, "keys", "http-public", key, "--format", "jwk"], capture_output=True,
+                             text=True, check=True).stdout
+        pem = subprocess.run([SOVGW, "keys", "http-public", key, "--format", "pem"], capture_output=True,
+                             text=True, check=True).stdout
+        self.assertTrue(pem.startswith("-----BEGIN PUBLIC KEY-----"), pem)
+        self.assertEqual(created.stdout, jwk + pem)
+        kid = json.loads(jwk)["kid"]
+        self.assertIn(kid, created.stderr)
+        bad = subprocess.run([SOVGW, "keys", "http-public", key, "--format", "xml"], capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 2)
+
+        jwk_file = os.path.join(tmp.path, "published.jwk")
+        with open(jwk_file, "w") as f:
+            f.write(jwk)
+        standin = start_verifying_standin(certs, ["--verify-key", jwk_file])
+        self.addCleanup(standin.stop)
+        gateway = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs),
+                                       extra=f"signing:\n  key: {key}\n"), tmp.path)
+        self.addCleanup(gateway.stop)
+        served = admin_get(gateway, "/.well-known/sovgw-keys.json")
+        self.assertEqual(served.status, 200)
+        self.assertEqual(served.header("content-type"), "application/jwk-set+json")
+        self.assertEqual(served.json(), {"keys": [json.loads(jwk)]})
+        resp = exchange(gateway.port, certs, request_bytes(body=BODY, path="/v1/chat/completions", headers=JSON))
+        self.assertEqual(resp.status, 200, resp.body)
+
+        os.chmod(key, 0o640)
+        unsafe = subprocess.run([SOVGW, "keys", "http-public", key], capture_output=True, text=True)
+        self.assertEqual(unsafe.returncode, 3)
+        self.assertIn(key, unsafe.stderr)
+
+
 class UnsignedGeoTagsTest(unittest.TestCase):
     """Without a signing key the geo-tags still travel, unsigned, and no tenant pseudonym is sent."""
 
@@ -247,6 +293,7 @@ class UnsignedGeoTagsTest(unittest.TestCase):
         self.assertNotIn("sovereign-tenant", h)
         self.assertNotIn("signature", h)
         self.assertNotIn("content-digest", h)
+        self.assertEqual(admin_get(gateway, "/.well-known/sovgw-keys.json").json(), {"keys": []})
 
 
 class SigningConfigTest(unittest.TestCase):
@@ -262,7 +309,6 @@ class SigningConfigTest(unittest.TestCase):
         with open(config, "w") as f:
             f.write(gateway_yaml(certs, cluster_yaml("paris", "127.0.0.1:9", certs),
                                  extra=f"signing:\n  key: {key}\n"))
-        from support import SOVGW
         r = subprocess.run([SOVGW, "config", "check", config], capture_output=True, text=True)
         self.assertEqual(r.returncode, 1, r.stdout)
         self.assertIn(key, r.stderr)
