@@ -35,6 +35,7 @@ class upstream_exchange {
 
   [[nodiscard]] connection& upstream() { return *lease_.conn; }
   [[nodiscard]] const http::message_head& response_head() const { return head_; }
+  [[nodiscard]] const geo_tagger& tagger() const { return *w_.shared.tagger; }
   // Response bytes read past the head (the start of the body).
   [[nodiscard]] std::string& buffered() { return buffered_; }
 

@@ -213,4 +213,59 @@ bool geo_tagger::tag(std::string& head, request_context& ctx, std::string_view a
   return true;
 }
 
+void geo_tagger::append_receipt(std::string& head, const request_context& ctx, int status) const {
+  static thread_local std::vector<line_span> spans;
+  spans.clear();
+  append_line(head, "Sovereign-Request-Id", spans,
+              [&](std::string& o) { append_sf_text(o, ctx.request_id); });
+  append_line(head, "Sovereign-Decision", spans, [&](std::string& o) {
+    if (!ctx.permitted) {
+      o += "deny";
+    } else {
+      o += ctx.cluster >= 0 || !ctx.allowed_clusters.empty() ? "permit" : "none";
+    }
+  });
+  append_line(head, "Sovereign-Policy-Version", spans,
+              [&](std::string& o) { append_sf_text(o, ctx.policy_version); });
+  if (ctx.cluster >= 0) {
+    const std::size_t from = head.size();
+    head += clusters_[static_cast<std::size_t>(ctx.cluster)].fields;
+    span_lines(head, from, head.size(), spans);
+  }
+  if (!key_ || ctx.head.method.empty()) {
+    return;
+  }
+  static thread_local std::vector<httpsig::field_line> response_fields;
+  static thread_local std::vector<httpsig::field_line> request_fields;
+  response_fields.clear();
+  const std::string_view h = head;
+  for (const line_span& s : spans) {
+    response_fields.push_back({h.substr(s.name_at, s.name_size), h.substr(s.value_at, s.value_size)});
+  }
+  request_fields.clear();
+  for (const http::field& f : ctx.head.fields) {
+    request_fields.push_back({f.name, f.value});
+  }
+  httpsig::message_view response;
+  response.status = status;
+  response.fields = response_fields;
+  httpsig::message_view request;
+  request.method = ctx.head.method;
+  request.authority = ctx.head.host;
+  request.set_target(ctx.head.target);
+  request.fields = request_fields;
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  httpsig::sign_result s = httpsig::sign_receipt(response, request, *key_, now);
+  if (!s.ok()) {
+    return;  // e.g. a client Content-Digest that is not ASCII: the fields go out unsigned
+  }
+  head += "Signature-Input: ";
+  head += s.fields.signature_input;
+  head += "\r\nSignature: ";
+  head += s.fields.signature;
+  head += "\r\n";
+}
+
 }  // namespace sovgw::gateway

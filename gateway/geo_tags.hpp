@@ -43,6 +43,13 @@ class geo_tagger {
   [[nodiscard]] bool tag(std::string& head, request_context& ctx, std::string_view authority,
                          std::span<const crypto::httpsig::field_line> forwarded, std::string& why) const;
 
+  // Appends the receipt to a response head being built for ctx (field lines so far, no final CRLF):
+  // Sovereign-Request-Id, -Decision (permit, deny, or none when the request ended before the
+  // policy decided), -Policy-Version, and -Cluster / -Cluster-Country once a cluster was chosen;
+  // when signing, an RFC 9421 `sovgw-receipt` signature (Ed25519) over them and `status`, bound to
+  // the client's request with `;req`. A request too malformed to be signed gets the fields only.
+  void append_receipt(std::string& head, const request_context& ctx, int status) const;
+
   // The pseudonym a cluster sees for a tenant: 16 bytes of keyed BLAKE2b under a key derived from
   // the signing key (nullopt without signing).
   [[nodiscard]] std::optional<std::vector<std::uint8_t>> tenant_pseudonym(std::string_view tenant) const;

@@ -6,6 +6,7 @@
 //   geo_tags_us         the Sovereign-* fields only (no signing key configured)
 //   signed_ed25519_us   geo-tags + tenant pseudonym + Content-Digest + RFC 9421 Ed25519 signature
 //   signed_hmac_us      the same with a per-cluster hmac-sha256 key
+//   receipt_fields_us / receipt_signed_us   the response receipt, unsigned and signed (Ed25519)
 //
 //   geo_tags_bench [--rounds R] [--iterations N] [--body-bytes B]
 //
@@ -148,12 +149,25 @@ clusters:
     }
     return (thread_cpu_us() - start) / iterations;
   };
-  std::vector<double> plain, tags, ed, hm;
+  ctx.head.host = "gateway.example:8443";
+  const auto receipts = [&](const gw::geo_tagger& tagger) {
+    ctx.cluster = 0;
+    const double start = thread_cpu_us();
+    for (int i = 0; i < iterations; ++i) {
+      out.assign("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
+      tagger.append_receipt(out, ctx, 200);
+      sink = sink + out.size();
+    }
+    return (thread_cpu_us() - start) / iterations;
+  };
+  std::vector<double> plain, tags, ed, hm, receipt_fields, receipt_signed;
   for (int r = 0; r < rounds; ++r) {
     plain.push_back(run(nullptr, 0));
     tags.push_back(run(&unsigned_tagger, 0));
     ed.push_back(run(&signed_tagger, 0));
     hm.push_back(run(&signed_tagger, 1));
+    receipt_fields.push_back(receipts(unsigned_tagger));
+    receipt_signed.push_back(receipts(signed_tagger));
   }
   const double p = median(plain);
   const double t = median(tags);
@@ -166,5 +180,7 @@ clusters:
   fmt::print(
       "signed_ed25519_us={:.2f} signature_us_per_request={:.2f} signed_hmac_us={:.2f} (added {:.2f})\n", e,
       e - p, h, h - p);
+  fmt::print("receipt_fields_us={:.2f} receipt_signed_us={:.2f}\n", median(receipt_fields),
+             median(receipt_signed));
   return 0;
 }

@@ -224,3 +224,52 @@ clusters:
         std::string::npos);
   CHECK(errors.find("gw.yaml:3:3: signing needs key") != std::string::npos);
 }
+
+TEST_CASE("receipts: the decision as the gateway saw it, signed and bound to the client's request") {
+  const temp_key key;
+  const geo_tagger tagger(*config_with("signing: {key: " + key.path + "}\n"));
+  const auto verifier = hs::verification_key::ed25519(tagger.keyid(), key.public_key);
+  hs::receipt_verifier policy;
+  policy.resolve_key = [&](std::string_view id) { return id == tagger.keyid() ? &verifier : nullptr; };
+
+  struct row {
+    const char* name;
+    bool permitted;
+    int cluster;
+    bool allowed;
+    const char* decision;
+  };
+  for (const row& r : {row{"forwarded", true, 0, true, "permit"}, row{"denied", false, -1, false, "deny"},
+                       row{"ended before the policy", true, -1, false, "none"}}) {
+    CAPTURE(r.name);
+    request_context ctx = permitted_request();
+    ctx.head.host = "gateway.example:8443";
+    ctx.permitted = r.permitted;
+    ctx.cluster = r.cluster;
+    if (r.allowed) {
+      ctx.allowed_clusters = {0};
+    }
+    std::string head;
+    tagger.append_receipt(head, ctx, 200);
+    const auto fields = lines_of(head);
+    CHECK(value_of(fields, "Sovereign-Decision") == r.decision);
+    CHECK((value_of(fields, "Sovereign-Cluster") == "<absent>") == (r.cluster < 0));
+    hs::message_view response;
+    response.status = 200;
+    response.fields = fields;
+    hs::message_view request;
+    request.method = "POST";
+    request.authority = "gateway.example:8443";
+    request.set_target(ctx.head.target);
+    CHECK(hs::verify_receipt(response, request, policy).ok());
+    response.status = 201;
+    CHECK(hs::verify_receipt(response, request, policy).failure == hs::verify_failure::bad_signature);
+  }
+
+  const geo_tagger unsigned_tagger(*config_with(""));
+  request_context ctx = permitted_request();
+  std::string head;
+  unsigned_tagger.append_receipt(head, ctx, 200);
+  CHECK(value_of(lines_of(head), "Sovereign-Request-Id") == R"("0193a5c1e2f04b7c9d2e000000000001")");
+  CHECK(value_of(lines_of(head), "Signature") == "<absent>");
+}
