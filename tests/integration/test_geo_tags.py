@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -222,6 +223,48 @@ class GeoTagsTest(unittest.TestCase):
         self.assertIsNone(verify_request.verify("POST", h["host"], "/debug/headers", pairs, body, self.jwk))
         self.assertEqual(verify_request.verify("POST", h["host"], "/debug/headers", pairs, body + b" ", self.jwk),
                          "content_digest_mismatch")
+
+
+class AuditEvidenceTest(unittest.TestCase):
+    """The audit record keeps the evidence of what was forwarded: the endpoint, the signature's keyid
+    and the digest of the body as forwarded; `audit prove` / `verify-proof` and `audit query` show it."""
+
+    def test_record_carries_endpoint_keyid_and_forwarded_digest(self):
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        keys = os.path.join(tmp.path, "keys")
+        keyid = make_keys(keys)
+        audit_keys = os.path.join(tmp.path, "audit-keys")
+        subprocess.run([SOVGW, "keys", "init", audit_keys], check=True, capture_output=True)
+        db = os.path.join(tmp.path, "db")
+        standin = start_verifying_standin(certs, ["--verify-key", os.path.join(keys, "gateway.pub.jwk")])
+        self.addCleanup(standin.stop)
+        extra = f"signing:\n  key: {os.path.join(keys, 'gateway.key')}\naudit:\n  db: {db}\n  keys: {audit_keys}\n"
+        gateway = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs), extra=extra),
+                          tmp.path)
+        self.addCleanup(gateway.stop)
+        resp = exchange(gateway.port, certs, request_bytes(path="/debug/headers", body=BODY, headers=JSON))
+        self.assertEqual(resp.status, 200, resp.body)
+        seen = resp.json()["headers"]
+        request_id = resp.header("x-request-id")
+        gateway.signal(signal.SIGTERM)
+        gateway.proc.wait(timeout=30)
+
+        q = subprocess.run([SOVGW, "audit", "query", "--db", db, "--request-id", request_id, "--format", "jsonl"],
+                           capture_output=True, text=True, check=True)
+        record = json.loads(q.stdout.splitlines()[0])
+        self.assertEqual(record["endpoint"], f"127.0.0.1:{standin.port}")
+        self.assertEqual(record["signature_keyid"], keyid)
+        self.assertEqual(record["forwarded_digest"], seen["content-digest"])  # what the cluster received
+        proof = os.path.join(tmp.path, "r.tlog-proof")
+        with open(proof, "w") as f:
+            subprocess.run([SOVGW, "audit", "prove", "--db", db, "--request-id", request_id], stdout=f, check=True)
+        shown = subprocess.run([SOVGW, "audit", "verify-proof", proof, "--pubkey",
+                                os.path.join(audit_keys, "signing.pub")], capture_output=True, text=True)
+        self.assertEqual(shown.returncode, 0, shown.stdout + shown.stderr)
+        self.assertIn(f"forwarded:   to 127.0.0.1:{standin.port}, signed by key {keyid}, body "
+                      f"{seen['content-digest']}", shown.stdout)
 
 
 class PublishedKeyTest(unittest.TestCase):
