@@ -220,7 +220,7 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
       body = "ok\n";
     } else if (path == "/readyz") {
       status = draining ? 503 : 200;
-      body = draining ? "draining\n" : "ready\n";
+      body = (draining ? "draining\n" : "ready\n") + w.shared.endpoint_geo.text();
     } else if (path == "/.well-known/sovgw-keys.json") {
       body = w.shared.tagger->jwk_set();  // the request and receipt verification keys (docs/signatures.md)
       type = "application/jwk-set+json";

@@ -244,6 +244,7 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
             {"threads", [&](const YAML::Node& v) { r.integer(v, "threads", cfg.threads, 0, 256); }},
             {"access_log", [&](const YAML::Node& v) { r.boolean(v, "access_log", cfg.access_log); }},
             {"policy", [&](const YAML::Node& v) { r.non_empty(v, "policy", cfg.policy_file); }},
+            {"geo_database", [&](const YAML::Node& v) { r.non_empty(v, "geo_database", cfg.geo_database); }},
             {"audit",
              [&](const YAML::Node& v) {
                r.map(v, "audit",
@@ -402,6 +403,7 @@ clusters:
     region: eu-west-3
     operator_jurisdiction: EU
     models: ["*"]
+    on_premises: true               # loopback endpoints (gateway/endpoint_geo.hpp)
     tls:
       ca: certs/out/ca.pem
       server_name: localhost

@@ -75,6 +75,7 @@ struct config {
   timeouts_config timeouts;
   bool access_log = true;
   std::string policy_file;  // residency policy (docs/policy.md); empty: every cluster allowed
+  std::string geo_database;  // a MaxMind DB (.mmdb) for client and endpoint countries; empty: tor-geoipdb
   // Audit log (docs/auditing.md); empty db: no audit log.
   std::string audit_db;
   std::string audit_keys;
