@@ -19,6 +19,7 @@ import unittest
 from support import (SOURCE, SOVGW, STANDIN, Gateway, Process, TempDir, admin_get, cluster_yaml, exchange,
                      gateway_yaml, make_certs, request_bytes)
 from test_signed_requests import make_keys
+from test_signed_requests import start_standin as start_verifying_standin
 
 HAVE_CRYPTOGRAPHY = importlib.util.find_spec("cryptography") is not None
 
@@ -46,17 +47,6 @@ BODY = json.dumps({"model": "mistral-small", "messages": [{"role": "user", "cont
 EMAIL_BODY = json.dumps({"model": "mistral-small",
                          "messages": [{"role": "user", "content": "write to anna@example.org"}]}).encode()
 JSON = {"Content-Type": "application/json"}
-
-
-def start_verifying_standin(certs, extra, chunks=2, delay_ms=1):
-    argv = [STANDIN, "--port", "0", "--chunks", str(chunks), "--delay-ms", str(delay_ms), "--cert",
-            os.path.join(certs, "cluster.pem"),
-            "--key", os.path.join(certs, "cluster.key"), "--require-signature"] + extra
-    p = Process(argv)
-    ready = p.wait_for_json(lambda o: o.get("msg") == "listening")
-    assert ready["require_signature"] is True
-    p.port = ready["port"]
-    return p
 
 
 class GeoTagsTest(unittest.TestCase):

@@ -10,8 +10,8 @@ import subprocess
 import unittest
 
 from support import BUILD, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml, make_certs
-from test_geo_tags import start_verifying_standin
 from test_signed_requests import make_keys
+from test_signed_requests import start_standin as start_verifying_standin
 
 SDK_DIR = os.path.join(BUILD, "node-openai")
 
