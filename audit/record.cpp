@@ -100,7 +100,8 @@ class reader {
 };
 
 bool has_evidence(const record& r) {
-  return !r.endpoint.empty() || !r.signature_keyid.empty() || !r.forwarded_digest.empty();
+  return !r.endpoint.empty() || !r.endpoint_country.empty() || !r.signature_keyid.empty() ||
+         !r.forwarded_digest.empty();
 }
 
 void encode_into(const record& r, std::vector<std::uint8_t>& out) {
@@ -131,6 +132,7 @@ void encode_into(const record& r, std::vector<std::uint8_t>& out) {
   w.str(r.note);
   if (evidence) {
     w.str(r.endpoint);
+    w.str(r.endpoint_country);
     w.str(r.signature_keyid);
     w.str(r.forwarded_digest);
   }
@@ -166,7 +168,7 @@ status validate(const record& r) {
   for (const std::string* s :
        {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
         &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
-        &r.endpoint, &r.signature_keyid, &r.forwarded_digest}) {
+        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest}) {
     if (s->size() > max_string_size) {
       return {error_code::invalid_argument, fmt::format("a record field exceeds {} bytes", max_string_size)};
     }
@@ -188,7 +190,7 @@ status validate(const record& r) {
   for (const std::string* f :
        {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
         &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
-        &r.endpoint, &r.signature_keyid, &r.forwarded_digest}) {
+        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest}) {
     size += 4 + f->size();
   }
   for (const auto* l : {&r.data_classes, &r.rule_ids}) {
@@ -221,7 +223,7 @@ bool clamp_to_limits(record& r) {
   for (std::string* f :
        {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
         &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
-        &r.endpoint, &r.signature_keyid, &r.forwarded_digest}) {
+        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest}) {
     clamp(*f, string_cap);
   }
   for (auto* l : {&r.data_classes, &r.rule_ids}) {
@@ -277,7 +279,8 @@ result<record> decode(std::span<const std::uint8_t> bytes) {
   }
   ok = ok && in.str(r.error_kind) && in.u8(mode) && in.bytes(r.payload_digest, 64) && in.str(r.note);
   if (version == record_format_version_evidence) {
-    ok = ok && in.str(r.endpoint) && in.str(r.signature_keyid) && in.str(r.forwarded_digest);
+    ok = ok && in.str(r.endpoint) && in.str(r.endpoint_country) && in.str(r.signature_keyid) &&
+         in.str(r.forwarded_digest);
   }
   if (!ok) {
     return status{error_code::corruption, "record truncated or a field is over its limit"};

@@ -58,6 +58,7 @@ struct record {
   // Evidence of what was forwarded (gateway/geo_tags.hpp); empty when the request was not forwarded
   // or not signed. A record with any of them is encoded as version 2.
   std::string endpoint;          // the cluster endpoint used, host:port
+  std::string endpoint_country;  // where its addresses geolocate, as the gateway's geo database says
   std::string signature_keyid;   // the keyid the forwarded request was signed with
   std::string forwarded_digest;  // the Content-Digest of the body as forwarded (after redaction)
 
@@ -72,7 +73,8 @@ struct record {
 //   payload_digest, string note. Integers big-endian; strings and bytes as u32 length || bytes;
 //   lists as u16 count || strings. Limits: a string at most 16 KiB, a list at most 256 entries,
 //   a record at most 256 KiB.
-//   Version 2 is version 1 followed by the strings endpoint, signature_keyid, forwarded_digest;
+//   Version 2 is version 1 followed by the strings endpoint, endpoint_country, signature_keyid,
+//   forwarded_digest;
 //   it is written only for a record that has one of them, so other records keep their version-1 bytes.
 inline constexpr std::uint8_t record_format_version = 1;
 inline constexpr std::uint8_t record_format_version_evidence = 2;

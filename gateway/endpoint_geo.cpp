@@ -111,6 +111,11 @@ endpoint_geo_report check_endpoint_geo(const config& cfg,
         }
         line.addresses.push_back(std::move(c));
       }
+      for (const address_check& c : line.addresses) {
+        if (c.verdict != geo_verdict::refused && ep->geo_country.find(c.country) == std::string::npos) {
+          ep->geo_country += ep->geo_country.empty() ? c.country : "," + c.country;
+        }
+      }
       ep->addresses = std::move(kept);
       if (ep->addresses.empty()) {
         ep->geo_refused = true;

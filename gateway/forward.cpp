@@ -104,6 +104,7 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
                                     fmt::format("cluster '{}' is unavailable; try again later", name));
   }
   ctx_.endpoint = lease_.endpoint->label;
+  ctx_.endpoint_country = &lease_.endpoint->geo_country;
   ctx_.upstream_reused = lease_.reused;
   watch_ = std::make_shared<client_watch>();
   watch_->upstream = lease_.conn;

@@ -64,6 +64,9 @@ struct request_context {
   // forward: the evidence of what was sent (gateway/geo_tags.hpp); empty when not signed
   std::string signature_keyid;   // the keyid the forwarded request was signed with
   std::string forwarded_digest;  // Content-Digest of the body as forwarded (after redaction)
+  // Where the endpoint's addresses geolocate (gateway/endpoint_geo.hpp); points into the endpoint's
+  // state, which lives as long as the server. Null when nothing was forwarded.
+  const std::string* endpoint_country = nullptr;
 
   // outcome (record)
   int status = 0;

@@ -32,6 +32,7 @@ struct endpoint_state {
   // endpoint is never used, and why.
   bool geo_refused = false;
   std::string geo_reason;
+  std::string geo_country;  // where its usable addresses geolocate ("FR", "private", "FR,DE", ...)
 
   [[nodiscard]] bool available(std::int64_t now_ms) const {
     return !geo_refused && down_until_ms.load(std::memory_order_relaxed) <= now_ms;

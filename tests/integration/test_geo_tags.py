@@ -245,6 +245,7 @@ class AuditEvidenceTest(unittest.TestCase):
                            capture_output=True, text=True, check=True)
         record = json.loads(q.stdout.splitlines()[0])
         self.assertEqual(record["endpoint"], f"127.0.0.1:{standin.port}")
+        self.assertEqual(record["endpoint_country"], "private")  # loopback, an on_premises cluster
         self.assertEqual(record["signature_keyid"], keyid)
         self.assertEqual(record["forwarded_digest"], seen["content-digest"])  # what the cluster received
         proof = os.path.join(tmp.path, "r.tlog-proof")
@@ -253,7 +254,7 @@ class AuditEvidenceTest(unittest.TestCase):
         shown = subprocess.run([SOVGW, "audit", "verify-proof", proof, "--pubkey",
                                 os.path.join(audit_keys, "signing.pub")], capture_output=True, text=True)
         self.assertEqual(shown.returncode, 0, shown.stdout + shown.stderr)
-        self.assertIn(f"forwarded:   to 127.0.0.1:{standin.port}, signed by key {keyid}, body "
+        self.assertIn(f"forwarded:   to 127.0.0.1:{standin.port} (private), signed by key {keyid}, body "
                       f"{seen['content-digest']}", shown.stdout)
 
 

@@ -27,6 +27,7 @@ TEST_CASE("evidence of what was forwarded: version 2, only when there is some") 
   const auto v1 = encode(r);
   CHECK(v1[0] == record_format_version);
   r.endpoint = "10.0.0.1:443";
+  r.endpoint_country = "FR";
   r.signature_keyid = "YMjGadacAMsVoB-tXtVXxtsGyEDFm6tBEkhSvCuYWmc";
   r.forwarded_digest = "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:";
   const auto v2 = encode(r);
