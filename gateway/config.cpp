@@ -164,6 +164,7 @@ void read_signing(reader& r, const YAML::Node& v, signing_config& out, std::vect
                  r.error(x.Mark(), "signing.gateway_id must be non-empty printable ASCII");
                }
              }},
+            {"receipts", [&](const YAML::Node& x) { r.boolean(x, "signing.receipts", out.receipts); }},
             {"cluster_hmac_keys",
              [&](const YAML::Node& x) {
                if (!x.IsMap()) {

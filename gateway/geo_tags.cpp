@@ -93,7 +93,8 @@ void append_sf_text(std::string& out, std::string_view text) {
   (void)crypto::sf::append_string(out, printable);  // printable now: cannot fail
 }
 
-geo_tagger::geo_tagger(const config& cfg) : lifetime_s_(cfg.signing.lifetime.count() / 1000) {
+geo_tagger::geo_tagger(const config& cfg)
+    : lifetime_s_(cfg.signing.lifetime.count() / 1000), sign_receipts_(cfg.signing.receipts) {
   gateway_field_ = "Sovereign-Gateway: ";
   append_sf_text(gateway_field_, cfg.signing.gateway_id.empty() ? host_name() : cfg.signing.gateway_id);
   gateway_field_ += "\r\n";
@@ -232,7 +233,7 @@ void geo_tagger::append_receipt(std::string& head, const request_context& ctx, i
     head += clusters_[static_cast<std::size_t>(ctx.cluster)].fields;
     span_lines(head, from, head.size(), spans);
   }
-  if (!key_ || ctx.head.method.empty()) {
+  if (!key_ || !sign_receipts_ || ctx.head.method.empty()) {
     return;
   }
   static thread_local std::vector<httpsig::field_line> response_fields;

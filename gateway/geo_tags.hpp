@@ -47,7 +47,8 @@ class geo_tagger {
   // Sovereign-Request-Id, -Decision (permit, deny, or none when the request ended before the
   // policy decided), -Policy-Version, and -Cluster / -Cluster-Country once a cluster was chosen;
   // when signing, an RFC 9421 `sovgw-receipt` signature (Ed25519) over them and `status`, bound to
-  // the client's request with `;req`. A request too malformed to be signed gets the fields only.
+  // the client's request with `;req` (unless `signing.receipts: false`). A request too malformed to
+  // be signed gets the fields only.
   void append_receipt(std::string& head, const request_context& ctx, int status) const;
 
   // The pseudonym a cluster sees for a tenant: 16 bytes of keyed BLAKE2b under a key derived from
@@ -69,6 +70,7 @@ class geo_tagger {
   std::vector<crypto::httpsig::signing_key> hmac_keys_;
   std::vector<cluster_tags> clusters_;  // by config.clusters index
   std::int64_t lifetime_s_ = 60;
+  bool sign_receipts_ = true;
 };
 
 // Appends `text` as an RFC 8941 String; bytes outside printable ASCII become %XX.

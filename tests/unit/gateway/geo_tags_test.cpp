@@ -267,9 +267,13 @@ TEST_CASE("receipts: the decision as the gateway saw it, signed and bound to the
   }
 
   const geo_tagger unsigned_tagger(*config_with(""));
-  request_context ctx = permitted_request();
-  std::string head;
-  unsigned_tagger.append_receipt(head, ctx, 200);
-  CHECK(value_of(lines_of(head), "Sovereign-Request-Id") == R"("0193a5c1e2f04b7c9d2e000000000001")");
-  CHECK(value_of(lines_of(head), "Signature") == "<absent>");
+  const geo_tagger no_receipts(*config_with("signing: {key: " + key.path + ", receipts: false}\n"));
+  for (const geo_tagger* t : {&unsigned_tagger, &no_receipts}) {
+    request_context ctx = permitted_request();
+    ctx.head.host = "gateway.example:8443";
+    std::string head;
+    t->append_receipt(head, ctx, 200);
+    CHECK(value_of(lines_of(head), "Sovereign-Request-Id") == R"("0193a5c1e2f04b7c9d2e000000000001")");
+    CHECK(value_of(lines_of(head), "Signature") == "<absent>");
+  }
 }
