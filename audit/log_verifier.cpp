@@ -651,7 +651,7 @@ class verifier {
   // `index_fields_unread`: the leaf reader could not read the fields the indexes are keyed by.
   void check_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf, bool index_fields_unread) {
     constexpr std::size_t kind_offset = record_seq_offset + 16;
-    if (leaf.size() <= kind_offset || leaf[0] != record_format_version || index_fields_unread) {
+    if (leaf.size() <= kind_offset || !is_record_format_version(leaf[0]) || index_fields_unread) {
       problems_.add(area::records, problem_kind::record_malformed, seq,
                     fmt::format("record {}: not a valid record encoding", seq), true);
       return;

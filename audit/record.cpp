@@ -99,9 +99,15 @@ class reader {
   std::size_t pos_ = 0;
 };
 
+bool has_evidence(const record& r) {
+  return !r.endpoint.empty() || !r.endpoint_country.empty() || !r.signature_keyid.empty() ||
+         !r.forwarded_digest.empty();
+}
+
 void encode_into(const record& r, std::vector<std::uint8_t>& out) {
   writer w(out);
-  w.u8(record_format_version);
+  const bool evidence = has_evidence(r);
+  w.u8(evidence ? record_format_version_evidence : record_format_version);
   w.u64(r.seq);
   w.u64(r.timestamp_us);
   w.u8(static_cast<std::uint8_t>(r.kind));
@@ -124,6 +130,12 @@ void encode_into(const record& r, std::vector<std::uint8_t>& out) {
   w.u8(static_cast<std::uint8_t>(r.payload));
   w.bytes(r.payload_digest);
   w.str(r.note);
+  if (evidence) {
+    w.str(r.endpoint);
+    w.str(r.endpoint_country);
+    w.str(r.signature_keyid);
+    w.str(r.forwarded_digest);
+  }
 }
 
 }  // namespace
@@ -155,7 +167,8 @@ bool parse_payload_mode(std::string_view text, payload_mode& out) {
 status validate(const record& r) {
   for (const std::string* s :
        {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
-        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note}) {
+        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
+        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest}) {
     if (s->size() > max_string_size) {
       return {error_code::invalid_argument, fmt::format("a record field exceeds {} bytes", max_string_size)};
     }
@@ -176,7 +189,8 @@ status validate(const record& r) {
   std::size_t size = 128 + r.payload_digest.size();
   for (const std::string* f :
        {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
-        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note}) {
+        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
+        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest}) {
     size += 4 + f->size();
   }
   for (const auto* l : {&r.data_classes, &r.rule_ids}) {
@@ -208,7 +222,8 @@ bool clamp_to_limits(record& r) {
   };
   for (std::string* f :
        {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
-        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note}) {
+        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
+        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest}) {
     clamp(*f, string_cap);
   }
   for (auto* l : {&r.data_classes, &r.rule_ids}) {
@@ -245,7 +260,7 @@ result<record> decode(std::span<const std::uint8_t> bytes) {
   if (!in.u8(version)) {
     return status{error_code::corruption, "empty record"};
   }
-  if (version != record_format_version) {
+  if (!is_record_format_version(version)) {
     return status{error_code::corruption, fmt::format("unknown record format version {}", version)};
   }
   bool ok = in.u64(r.seq) && in.u64(r.timestamp_us) && in.u8(kind);
@@ -263,6 +278,10 @@ result<record> decode(std::span<const std::uint8_t> bytes) {
     ok = ok && in.u64(*v);
   }
   ok = ok && in.str(r.error_kind) && in.u8(mode) && in.bytes(r.payload_digest, 64) && in.str(r.note);
+  if (version == record_format_version_evidence) {
+    ok = ok && in.str(r.endpoint) && in.str(r.endpoint_country) && in.str(r.signature_keyid) &&
+         in.str(r.forwarded_digest);
+  }
   if (!ok) {
     return status{error_code::corruption, "record truncated or a field is over its limit"};
   }
@@ -285,7 +304,7 @@ result<record> decode(std::span<const std::uint8_t> bytes) {
 
 bool read_index_fields(std::span<const std::uint8_t> bytes, index_fields& out) {
   constexpr std::size_t strings_offset = 1 + 8 + 8 + 1;  // version, seq, timestamp, kind
-  if (bytes.size() < strings_offset || bytes[0] != record_format_version) {
+  if (bytes.size() < strings_offset || !is_record_format_version(bytes[0])) {
     return false;
   }
   std::size_t pos = strings_offset;

@@ -55,6 +55,12 @@ struct record {
   payload_mode payload = payload_mode::none;
   std::vector<std::uint8_t> payload_digest;  // 32 bytes when payload != none
   std::string note;                          // events only: what happened (never personal data)
+  // Evidence of what was forwarded (gateway/geo_tags.hpp); empty when the request was not forwarded
+  // or not signed. A record with any of them is encoded as version 2.
+  std::string endpoint;          // the cluster endpoint used, host:port
+  std::string endpoint_country;  // where its addresses geolocate, as the gateway's geo database says
+  std::string signature_keyid;   // the keyid the forwarded request was signed with
+  std::string forwarded_digest;  // the Content-Digest of the body as forwarded (after redaction)
 
   friend bool operator==(const record&, const record&) = default;
 };
@@ -67,7 +73,14 @@ struct record {
 //   payload_digest, string note. Integers big-endian; strings and bytes as u32 length || bytes;
 //   lists as u16 count || strings. Limits: a string at most 16 KiB, a list at most 256 entries,
 //   a record at most 256 KiB.
+//   Version 2 is version 1 followed by the strings endpoint, endpoint_country, signature_keyid,
+//   forwarded_digest;
+//   it is written only for a record that has one of them, so other records keep their version-1 bytes.
 inline constexpr std::uint8_t record_format_version = 1;
+inline constexpr std::uint8_t record_format_version_evidence = 2;
+[[nodiscard]] inline bool is_record_format_version(std::uint8_t v) {
+  return v == record_format_version || v == record_format_version_evidence;
+}
 inline constexpr std::size_t record_seq_offset = 1;  // where the big-endian seq sits in the encoding
 inline constexpr std::size_t max_string_size = 16 * 1024;
 inline constexpr std::size_t max_list_size = 256;
@@ -95,7 +108,7 @@ struct index_fields {
   std::string_view client_country;
   std::string_view decision;
 };
-// False when the bytes are not a version-1 encoding that reaches the decision field. Checks no
+// False when the bytes are not a version-1 or -2 encoding that reaches the decision field. Checks no
 // more than that (decode() is the strict reader); allocates nothing.
 [[nodiscard]] bool read_index_fields(std::span<const std::uint8_t> bytes, index_fields& out);
 

@@ -3,11 +3,14 @@
 # same TLS upstream (nginx `return 200` with a fixed chat completion), measured with wrk in one run.
 #
 #   bench/compare-proxies.sh [--duration 10] [--rounds 3] [--connections 32] [--idle 2000] [--audit]
+#                            [--signing]
 #
 # --audit adds two sovgw instances recording every request in an audit log (sealed payloads):
 # sovgw_audit makes each record durable before the response's last byte (the default),
 # sovgw_audit_after appends it after the response (audit.record_before_response: false); their
 # cost is printed against plain sovgw.
+# --signing adds sovgw_signed: plain sovgw with `signing.key` (every forwarded request signed with
+# Ed25519, a Content-Digest of its body, and a signed receipt on every response), against plain sovgw.
 #
 # Every proxy gets one thread (sovgw threads: 1, HAProxy nbthread 1, nginx worker_processes 1); the
 # upstream nginx has one worker; wrk has one thread. They share this machine's cores, so absolute
@@ -21,6 +24,7 @@ ROUNDS=3
 CONNS=32
 IDLE=2000
 AUDIT=0
+SIGNING=0
 while (($#)); do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
@@ -28,6 +32,7 @@ while (($#)); do
     --idle) IDLE=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --audit) AUDIT=1; shift ;;
+    --signing) SIGNING=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -54,6 +59,7 @@ chmod 600 "$CERTS/gateway-combined.pem"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(free_port); GW=$(free_port); GW_ADMIN=$(free_port); HA=$(free_port); NX=$(free_port)
 GWA=$(free_port); GWA_ADMIN=$(free_port); GWB=$(free_port); GWB_ADMIN=$(free_port)
+GWS=$(free_port); GWS_ADMIN=$(free_port)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -101,6 +107,7 @@ limits: {max_connections: 8000}
 clusters:
   - name: bench
     endpoints: ["127.0.0.1:$UP"]
+    on_premises: true
     country: FR
     region: eu-west-3
     operator_jurisdiction: EU
@@ -122,6 +129,13 @@ start_audited_gateway() { # name port admin_port extra_audit_yaml
 if ((AUDIT)); then
   start_audited_gateway sovgw-audit "$GWA" "$GWA_ADMIN" ""
   start_audited_gateway sovgw-audit-after "$GWB" "$GWB_ADMIN" "  record_before_response: false\n"
+fi
+if ((SIGNING)); then
+  "$BUILD/sovgw" keys http-new "$OUT/http-signing.key" > /dev/null 2>&1
+  sed -e "s/port: $GW}/port: $GWS}/" -e "s/port: $GW_ADMIN}/port: $GWS_ADMIN}/" "$OUT/sovgw.yaml" > "$OUT/sovgw-signed.yaml"
+  printf 'signing:\n  key: %s\n' "$OUT/http-signing.key" >> "$OUT/sovgw-signed.yaml"
+  "$BUILD/sovgw" serve --config "$OUT/sovgw-signed.yaml" > "$OUT/sovgw-signed.log" 2>&1 &
+  PIDS+=($!)
 fi
 
 # --- HAProxy ----------------------------------------------------------------------------------
@@ -257,6 +271,7 @@ idle_rss() { # name port pid -> KiB per idle TLS connection
 echo "== upstream direct, then the proxies (1 thread each), $ROUNDS interleaved rounds of ${DURATION}s"
 targets=(upstream:"$UP" sovgw:"$GW" haproxy:"$HA" nginx:"$NX")
 ((AUDIT)) && targets+=(sovgw_audit:"$GWA" sovgw_audit_after:"$GWB")
+((SIGNING)) && targets+=(sovgw_signed:"$GWS")
 run_all "${targets[@]}"
 echo "== memory per idle TLS connection"
 idle_rss sovgw "$GW" "$GW_PID"
@@ -268,6 +283,9 @@ for peer in haproxy nginx; do
   echo "ratio gateway/$peer rps=$(ratio "${RPS[sovgw]}" "${RPS[$peer]}") p50=$(ratio "${P50[sovgw]}" "${P50[$peer]}") p99=$(ratio "${P99[sovgw]}" "${P99[$peer]}") new_tls_conn=$(ratio "${NEWCONN[sovgw]}" "${NEWCONN[$peer]}")"
 done
 echo "ratio gateway/haproxy idle_conn_rss=$(ratio "${RSSKB[sovgw]}" "${RSSKB[haproxy]}")"
+if ((SIGNING)); then
+  echo "ratio gateway_signed/gateway rps=$(ratio "${RPS[sovgw_signed]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_signed]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_signed]}" "${P99[sovgw]}")"
+fi
 if ((AUDIT)); then
   echo "ratio gateway_audit/gateway rps=$(ratio "${RPS[sovgw_audit]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_audit]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_audit]}" "${P99[sovgw]}")"
   echo "ratio gateway_audit_after/gateway rps=$(ratio "${RPS[sovgw_audit_after]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_audit_after]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_audit_after]}" "${P99[sovgw]}")"

@@ -72,6 +72,7 @@ limits: {max_connections: 40000}
 clusters:
   - name: bench
     endpoints: ["127.0.0.1:$UP"]
+    on_premises: true
     country: FR
     region: eu-west-3
     operator_jurisdiction: EU

@@ -95,14 +95,16 @@ std::string record_json(const record& r) {
       R"("client_ip":{},"method":{},"path":{},"model":{},"data_classes":[{}],"decision":{},"rule_ids":[{}],)"
       R"("policy_version":{},"cluster":{},"cluster_country":{},"status":{},"bytes_in":{},"bytes_out":{},)"
       R"("latency_us":{},"prompt_tokens":{},"completion_tokens":{},"error_kind":{},"payload":{},"payload_sha256":{},)"
-      R"("note":{}}})",
+      R"("note":{},"endpoint":{},"endpoint_country":{},"signature_keyid":{},"forwarded_digest":{}}})",
       r.seq, json_string(format_time(r.timestamp_us)), json_string(to_string(r.kind)),
       json_string(r.request_id), json_string(r.tenant), json_string(r.client_country),
       json_string(r.country_source), json_string(r.client_ip), json_string(r.method), json_string(r.path),
       json_string(r.model), join(classes, ","), json_string(r.decision), join(rules, ","),
       json_string(r.policy_version), json_string(r.cluster), json_string(r.cluster_country), r.status,
       r.bytes_in, r.bytes_out, r.latency_us, r.prompt_tokens, r.completion_tokens, json_string(r.error_kind),
-      json_string(to_string(r.payload)), json_string(crypto::to_hex(r.payload_digest)), json_string(r.note));
+      json_string(to_string(r.payload)), json_string(crypto::to_hex(r.payload_digest)), json_string(r.note),
+      json_string(r.endpoint), json_string(r.endpoint_country), json_string(r.signature_keyid),
+      json_string(r.forwarded_digest));
 }
 
 const char* const record_csv_header =
@@ -180,6 +182,13 @@ void print_record_summary(const record& r) {
   std::printf("  destination: %s\n",
               r.cluster.empty() ? "none (not forwarded)"
                                 : fmt::format("cluster {} in {}", r.cluster, r.cluster_country).c_str());
+  if (!r.endpoint.empty() || !r.signature_keyid.empty()) {
+    std::printf("  forwarded:   to %s (%s), signed by key %s, body %s\n",
+                r.endpoint.empty() ? "-" : r.endpoint.c_str(),
+                r.endpoint_country.empty() ? "country not checked" : r.endpoint_country.c_str(),
+                r.signature_keyid.empty() ? "(unsigned)" : r.signature_keyid.c_str(),
+                r.forwarded_digest.empty() ? "(none)" : r.forwarded_digest.c_str());
+  }
   std::printf("  outcome:     status %u%s, %llu ms, tokens %llu+%llu\n", r.status,
               r.error_kind.empty() ? "" : (", error " + r.error_kind).c_str(),
               static_cast<unsigned long long>(r.latency_us / 1000),

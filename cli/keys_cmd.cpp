@@ -3,6 +3,10 @@
 #include "audit/keys.hpp"
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "crypto/ed25519.hpp"
+#include "crypto/jwk.hpp"
+#include "crypto/key_file.hpp"
+#include "crypto/signature_profile.hpp"
 
 namespace sovgw::cli {
 namespace {
@@ -13,6 +17,13 @@ constexpr const char* keys_usage =
     "  (client-address pseudonyms) and auditor.pub (data keys are sealed to it); and the\n"
     "  auditor's secret key auditor.key (with a copy of signing.pub) in ADIR, by default\n"
     "  DIR-auditor: it opens every stored payload and belongs off the gateway host\n"
+    "usage: sovgw keys http-new FILE\n"
+    "  creates the gateway's Ed25519 key for signing forwarded requests and receipts (RFC 9421;\n"
+    "  config `signing.key`) in FILE, mode 0600, and prints its verification key\n"
+    "usage: sovgw keys http-public FILE [--format jwk|pem]\n"
+    "  prints the verification key of the signing key FILE, for clusters and clients: a JWK\n"
+    "  (RFC 8037, `kid` = the keyid in signatures) and a PEM SubjectPublicKeyInfo (both by default);\n"
+    "  the admin listener serves the same JWK at /.well-known/sovgw-keys.json\n"
     "\n"
     "exit codes: 0 ok; 2 bad usage; 3 I/O or environment (keys exist already, cannot write)\n";
 
@@ -35,7 +46,46 @@ int cmd_init(const options& o) {
   return exit_ok;
 }
 
+void print_public(const crypto::ed25519_public_key& pk, std::string_view format) {
+  const std::string kid = crypto::ed25519_jwk_thumbprint(pk);
+  if (format != "pem") {
+    std::printf("%s\n", crypto::ed25519_public_jwk(pk, kid).c_str());
+  }
+  if (format != "jwk") {
+    std::fputs(crypto::ed25519_public_pem(pk).c_str(), stdout);
+  }
+}
+
+int cmd_http_new(const options& o) {
+  const std::string& path = o.positional()[0];
+  const auto pair = crypto::ed25519_generate_key_pair();
+  crypto::write_secret_key_file(path, crypto::httpsig::http_signing_key_kind, pair.secret_key);
+  std::fprintf(stderr, "created %s (mode 0600; keyid %s); its verification key:\n", path.c_str(),
+               crypto::ed25519_jwk_thumbprint(pair.public_key).c_str());
+  print_public(pair.public_key, "both");
+  return exit_ok;
+}
+
+int cmd_http_public(const options& o) {
+  const std::string format = o.get("format").value_or("both");
+  if (format != "jwk" && format != "pem" && format != "both") {
+    throw usage_error("--format must be jwk or pem, not '" + format + "'", false);
+  }
+  const crypto::secret_bytes secret =
+      crypto::read_secret_key_file(o.positional()[0], crypto::httpsig::http_signing_key_kind);
+  print_public(crypto::ed25519_public_from_secret(secret), format);
+  return exit_ok;
+}
+
 const subcommand keys_subcommands[] = {
+    {"http-new",
+     keys_usage,
+     {.min_positional = 1, .max_positional = 1, .arguments = "exactly one key FILE"},
+     cmd_http_new},
+    {"http-public",
+     keys_usage,
+     {.valued = {"format"}, .min_positional = 1, .max_positional = 1, .arguments = "exactly one key FILE"},
+     cmd_http_public},
     {"init",
      keys_usage,
      {.valued = {"name", "auditor-dir"},

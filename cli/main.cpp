@@ -19,6 +19,8 @@ commands:
   audit query|verify|prove|verify-proof|show|shred|retain
                                     query and verify the audit log
   keys init DIR                     create the gateway's keys, and the auditor's key apart from them
+  keys http-new|http-public FILE    create the request-signing key; print its JWK and PEM
+  receipt verify HEAD_FILE          check a response's signed receipt offline
   version                           print the version
 
 Run `sovgw <command> --help` for a command's options.
@@ -55,6 +57,9 @@ int main(int argc, char** argv) {
     }
     if (command == "keys") {
       return sovgw::cli::run_keys(rest);
+    }
+    if (command == "receipt") {
+      return sovgw::cli::run_receipt(rest);
     }
     if (command == "version" || command == "--version") {
       std::puts("sovgw " SOVGW_VERSION);

@@ -1,10 +1,13 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
 #include "cli/commands.hpp"
 #include "gateway/config.hpp"
+#include "gateway/endpoint_geo.hpp"
+#include "gateway/geo_tags.hpp"
 #include "gateway/pipeline.hpp"
 #include "gateway/server.hpp"
 #include "gateway/tls_context.hpp"
@@ -51,7 +54,19 @@ int cmd_check(const options& o) {
     auto cfg = gateway::load_config(path);
     auto server_tls = gateway::make_server_context(cfg->tls);
     auto upstreams = gateway::build_upstreams(*cfg);
-    gateway::pipeline stages(cfg);  // compiles the policy, if any
+    const gateway::endpoint_geo_report geo = gateway::check_endpoint_geo(*cfg, upstreams);
+    std::fputs(geo.text().c_str(), stdout);
+    gateway::pipeline stages(cfg);           // compiles the policy, if any
+    const gateway::geo_tagger tagger(*cfg);  // reads the signing keys, if any
+    for (const std::string& reason : geo.cluster_reasons) {
+      if (!reason.empty()) {
+        std::fprintf(stderr, "%s: %s\n", path.c_str(), reason.c_str());
+      }
+    }
+    if (std::any_of(geo.cluster_reasons.begin(), geo.cluster_reasons.end(),
+                    [](const std::string& r) { return !r.empty(); })) {
+      return exit_failed;
+    }
     std::printf("%s: ok (listen %s:%u, %zu cluster%s, certificates and keys loaded%s%s)\n", path.c_str(),
                 cfg->listen_address.c_str(), cfg->listen_port, cfg->clusters.size(),
                 cfg->clusters.size() == 1 ? "" : "s", cfg->policy_file.empty() ? "" : ", policy ",

@@ -220,7 +220,10 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
       body = "ok\n";
     } else if (path == "/readyz") {
       status = draining ? 503 : 200;
-      body = draining ? "draining\n" : "ready\n";
+      body = (draining ? "draining\n" : "ready\n") + w.shared.endpoint_geo.text();
+    } else if (path == "/.well-known/sovgw-keys.json") {
+      body = w.shared.tagger->jwk_set();  // the request and receipt verification keys (docs/signatures.md)
+      type = "application/jwk-set+json";
     } else if (path == "/metrics") {
       body = w.shared.stats->render();
       if (w.shared.audit) {
@@ -230,7 +233,8 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
     } else {
       status = 404;
       body =
-          "not found; try /healthz, /readyz, /metrics, POST /admin/audit/shred or POST /admin/audit/retain\n";
+          "not found; try /healthz, /readyz, /metrics, /.well-known/sovgw-keys.json, POST /admin/audit/shred "
+          "or POST /admin/audit/retain\n";
     }
     std::string out =
         fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n", status,

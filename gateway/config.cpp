@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -140,7 +141,54 @@ class reader {
   std::vector<std::string> errors_;
 };
 
+// Printable ASCII only: the value is sent as an RFC 8941 String.
+bool sf_printable(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+void read_signing(reader& r, const YAML::Node& v, signing_config& out, std::vector<YAML::Mark>& hmac_marks) {
+  r.map(v, "signing",
+        {
+            {"key", [&](const YAML::Node& x) { r.non_empty(x, "signing.key", out.key); }},
+            {"lifetime",
+             [&](const YAML::Node& x) {
+               r.duration(x, "signing.lifetime", out.lifetime);
+               if (out.lifetime < milliseconds(1000) || out.lifetime > milliseconds(3600 * 1000)) {
+                 r.error(x.Mark(), "signing.lifetime must be between 1s and 1h");
+               }
+             }},
+            {"gateway_id",
+             [&](const YAML::Node& x) {
+               if (r.scalar(x, "signing.gateway_id", out.gateway_id) &&
+                   (out.gateway_id.empty() || !sf_printable(out.gateway_id))) {
+                 r.error(x.Mark(), "signing.gateway_id must be non-empty printable ASCII");
+               }
+             }},
+            {"receipts", [&](const YAML::Node& x) { r.boolean(x, "signing.receipts", out.receipts); }},
+            {"cluster_hmac_keys",
+             [&](const YAML::Node& x) {
+               if (!x.IsMap()) {
+                 r.error(x.Mark(),
+                         "signing.cluster_hmac_keys must map cluster names to hmac-sha256 key files");
+                 return;
+               }
+               for (auto it = x.begin(); it != x.end(); ++it) {
+                 cluster_hmac_key k;
+                 if (r.scalar(it->first, "a cluster name", k.cluster) &&
+                     r.scalar(it->second, "an hmac-sha256 key file", k.file)) {
+                   out.cluster_hmac_keys.push_back(std::move(k));
+                   hmac_marks.push_back(it->first.Mark());
+                 }
+               }
+             }},
+        });
+  if (v.IsMap() && out.key.empty()) {
+    r.error(v.Mark(), "signing needs key (create one with `sovgw keys http-new FILE`)");
+  }
+}
+
 void read_root(reader& r, const YAML::Node& root, config& cfg) {
+  std::vector<YAML::Mark> hmac_marks;
   r.map(root, "the configuration",
         {
             {"listen",
@@ -197,6 +245,7 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
             {"threads", [&](const YAML::Node& v) { r.integer(v, "threads", cfg.threads, 0, 256); }},
             {"access_log", [&](const YAML::Node& v) { r.boolean(v, "access_log", cfg.access_log); }},
             {"policy", [&](const YAML::Node& v) { r.non_empty(v, "policy", cfg.policy_file); }},
+            {"geo_database", [&](const YAML::Node& v) { r.non_empty(v, "geo_database", cfg.geo_database); }},
             {"audit",
              [&](const YAML::Node& v) {
                r.map(v, "audit",
@@ -226,6 +275,7 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
                  r.error(v.Mark(), "audit needs both db and keys (make keys with `sovgw keys init DIR`)");
                }
              }},
+            {"signing", [&](const YAML::Node& v) { read_signing(r, v, cfg.signing, hmac_marks); }},
             {"limits",
              [&](const YAML::Node& v) {
                std::uint64_t line = cfg.http.max_request_line, head = cfg.http.max_head_bytes;
@@ -285,6 +335,13 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
   }
   if (cfg.tls.require_client_certificate && cfg.tls.client_ca.empty()) {
     r.error(root.Mark(), "tls.require_client_certificate needs tls.client_ca");
+  }
+  for (std::size_t i = 0; i < cfg.signing.cluster_hmac_keys.size(); ++i) {
+    const std::string& name = cfg.signing.cluster_hmac_keys[i].cluster;
+    if (std::none_of(cfg.clusters.begin(), cfg.clusters.end(),
+                     [&](const cluster_config& c) { return c.name == name; })) {
+      r.error(hmac_marks[i], fmt::format("signing.cluster_hmac_keys: no cluster is named '{}'", name));
+    }
   }
   if (cfg.clusters.empty() && !root["clusters"]) {
     r.error(root.Mark(), "at least one cluster is required under clusters:");
@@ -347,6 +404,7 @@ clusters:
     region: eu-west-3
     operator_jurisdiction: EU
     models: ["*"]
+    on_premises: true               # loopback endpoints (gateway/endpoint_geo.hpp)
     tls:
       ca: certs/out/ca.pem
       server_name: localhost

@@ -44,6 +44,19 @@ struct timeouts_config {
   milliseconds pool_idle{30000};  // idle upstream connections older than this are closed
 };
 
+// Geo-tags and RFC 9421 signatures on forwarded requests (docs/signatures.md, docs/http.md).
+struct cluster_hmac_key {
+  std::string cluster;  // a cluster's name
+  std::string file;     // its hmac-sha256 secret (kind hmac-sha256-http-signing)
+};
+struct signing_config {
+  std::string key;  // Ed25519 key file (kind ed25519-http-signing); empty: requests are not signed
+  milliseconds lifetime{60000};                     // a signature's `expires` is `created` + this
+  std::string gateway_id;                           // Sovereign-Gateway; empty: the host name
+  bool receipts = true;  // sign a receipt on every response head (one more Ed25519 signature)
+  std::vector<cluster_hmac_key> cluster_hmac_keys;  // clusters verifying hmac-sha256 instead of Ed25519
+};
+
 struct config {
   std::string source;  // file name, or "<embedded default>"
   std::string listen_address = "127.0.0.1";
@@ -63,6 +76,7 @@ struct config {
   timeouts_config timeouts;
   bool access_log = true;
   std::string policy_file;  // residency policy (docs/policy.md); empty: every cluster allowed
+  std::string geo_database;  // a MaxMind DB (.mmdb) for client and endpoint countries; empty: tor-geoipdb
   // Audit log (docs/auditing.md); empty db: no audit log.
   std::string audit_db;
   std::string audit_keys;
@@ -72,6 +86,7 @@ struct config {
   // The record is durable before the response's last byte (true) or appended after it (false:
   // faster, but a crash can lose the records of the last few milliseconds).
   bool audit_record_before_response = true;
+  signing_config signing;
   std::vector<cluster_config> clusters;
 };
 

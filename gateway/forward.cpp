@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "gateway/geo_tags.hpp"
 #include "gateway/log.hpp"
 #include "gateway/responses.hpp"
 
@@ -19,7 +20,8 @@ bool starts_with_icase(std::string_view s, std::string_view prefix) {
 // client must not present another tenant's cluster credentials (clusters get the gateway's own).
 // Forwarding fields: the gateway writes its own from the client address it established, so a
 // cluster that trusts them cannot be told another address. Sovereign-*: only the gateway writes
-// geo-tags. And the fields the gateway itself sets.
+// geo-tags. And the fields the gateway itself sets (Content-Digest and the signature fields too: the
+// body may have been redacted, and only the gateway signs what it forwards).
 bool never_forwarded(std::string_view name) {
   static constexpr std::string_view names[] = {"authorization",
                                                "proxy-authorization",
@@ -38,7 +40,10 @@ bool never_forwarded(std::string_view name) {
                                                "host",
                                                "content-length",
                                                "expect",
-                                               "x-request-id"};
+                                               "x-request-id",
+                                               "content-digest",
+                                               "signature",
+                                               "signature-input"};
   for (std::string_view n : names) {
     if (http::iequals(name, n)) {
       return true;
@@ -69,6 +74,15 @@ upstream_exchange::~upstream_exchange() {
 }
 
 asio::awaitable<stage_result> upstream_exchange::forward() {
+  std::string head;
+  std::string unsignable;
+  if (!request_head(head, unsignable)) {
+    log_line("warn", "request cannot be signed")
+        .str("request_id", ctx_.request_id)
+        .str("detail", unsignable)
+        .emit();
+    co_return stage_result::respond(outcome::unsignable_request, std::move(unsignable));
+  }
   upstream_pool::failure why;
   lease_ = co_await w_.pool.acquire(ctx_.cluster, why);
   const std::string& name = cluster_.config->name;
@@ -90,12 +104,12 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
                                     fmt::format("cluster '{}' is unavailable; try again later", name));
   }
   ctx_.endpoint = lease_.endpoint->label;
+  ctx_.endpoint_country = &lease_.endpoint->geo_country;
   ctx_.upstream_reused = lease_.reused;
   watch_ = std::make_shared<client_watch>();
   watch_->upstream = lease_.conn;
   watch_client();
 
-  std::string head = request_head();
   const milliseconds idle = w_.shared.cfg->timeouts.stream_idle;
   io_status sent;
   if (ctx_.body.size() <= 16 * 1024) {
@@ -240,10 +254,12 @@ void upstream_exchange::watch_client() {
       });
 }
 
-std::string upstream_exchange::request_head() const {
+bool upstream_exchange::request_head(std::string& out, std::string& unsignable) const {
   const http::message_head& h = ctx_.head;
-  std::string out;
-  out.reserve(h.raw.size() + 256);
+  const geo_tagger& tagger = *w_.shared.tagger;
+  static thread_local std::vector<crypto::httpsig::field_line> forwarded;
+  forwarded.clear();
+  out.reserve(h.raw.size() + (tagger.signing() ? 1024 : 512));
   out += h.method;
   out += ' ';
   out += h.target;
@@ -252,6 +268,9 @@ std::string upstream_exchange::request_head() const {
   for (const http::field& f : h.fields) {
     if (!http::is_hop_by_hop(h, f.name) && !never_forwarded(f.name)) {
       append_field(out, f.name, f.value);
+      if (tagger.signing()) {
+        forwarded.push_back({f.name, f.value});
+      }
     }
   }
   append_field(out, "X-Forwarded-For", ctx_.client_ip);
@@ -261,13 +280,16 @@ std::string upstream_exchange::request_head() const {
   out += v6 ? "]\";proto=https\r\n" : ";proto=https\r\n";
   append_field(out, "X-Forwarded-Proto", "https");
   append_field(out, "X-Request-Id", ctx_.request_id);
+  if (!tagger.tag(out, ctx_, cluster_.host_header, forwarded, unsignable)) {
+    return false;
+  }
   if (!ctx_.body.empty() || h.method == "POST" || h.method == "PUT" || h.method == "PATCH") {
     out += "Content-Length: ";
     append_number(out, ctx_.body.size());
     out += "\r\n";
   }
   out += "\r\n";
-  return out;
+  return true;
 }
 
 }  // namespace sovgw::gateway

@@ -35,6 +35,7 @@ class upstream_exchange {
 
   [[nodiscard]] connection& upstream() { return *lease_.conn; }
   [[nodiscard]] const http::message_head& response_head() const { return head_; }
+  [[nodiscard]] const geo_tagger& tagger() const { return *w_.shared.tagger; }
   // Response bytes read past the head (the start of the body).
   [[nodiscard]] std::string& buffered() { return buffered_; }
 
@@ -50,7 +51,9 @@ class upstream_exchange {
 
  private:
   struct client_watch;
-  [[nodiscard]] std::string request_head() const;
+  // The head as forwarded, geo-tagged and signed (gateway/geo_tags.hpp); false, with the reason in
+  // `unsignable`, when it cannot be signed.
+  [[nodiscard]] bool request_head(std::string& out, std::string& unsignable) const;
   [[nodiscard]] boost::asio::awaitable<stage_result> read_response_head();
   [[nodiscard]] stage_result upstream_failed(upstream_error_kind kind, io_status s, std::string_view what);
   void watch_client();

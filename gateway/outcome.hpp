@@ -42,6 +42,8 @@ namespace sovgw::gateway {
   /* route */                                                                                   \
   X(model_not_found, 404, "invalid_request_error", "model_not_found")                           \
   X(cluster_unavailable, 503, "server_error", "cluster_unavailable")                            \
+  /* forward: the request as it would be forwarded cannot be signed */                          \
+  X(unsignable_request, 400, "invalid_request_error", "unsignable_request")                     \
   /* forward: no connection to the chosen cluster (nothing was sent) */                         \
   X(upstream_connect_failed, 503, "server_error", "cluster_unavailable")                        \
   X(upstream_connect_timeout, 504, "server_error", "upstream_timeout")                          \

@@ -13,6 +13,11 @@
 
 namespace sovgw::gateway {
 
+policy::geo_db load_geo_database(const config& cfg) {
+  return cfg.geo_database.empty() ? policy::geo_db::load_default()
+                                  : policy::geo_db::load_mmdb(cfg.geo_database);
+}
+
 pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
   for (const cluster_config& c : cfg_->clusters) {
     models_.emplace_back(c.models.begin(), c.models.end());
@@ -21,7 +26,7 @@ pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
   if (cfg_->policy_file.empty()) {
     return;
   }
-  geo_ = std::make_unique<policy::geo_db>(policy::geo_db::load_default());
+  geo_ = std::make_unique<policy::geo_db>(load_geo_database(*cfg_));
   if (std::string errors = reload_policy(); !errors.empty()) {
     throw std::runtime_error(errors);
   }
@@ -253,8 +258,10 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
       ctx.data_classes.emplace_back(name);
     }
   }
-  const std::vector<std::string_view> classes(ctx.data_classes.begin(),
-                                              ctx.data_classes.begin() + static_cast<std::ptrdiff_t>(declared));
+  ctx.declared_class_count = declared;
+  ctx.detected_classes.assign(detected.begin(), detected.end());
+  const std::vector<std::string_view> classes(
+      ctx.data_classes.begin(), ctx.data_classes.begin() + static_cast<std::ptrdiff_t>(declared));
   std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip);
   std::string_view path = ctx.head.target.substr(0, ctx.head.target.find('?'));
   const policy::request_attributes attrs{.client_country = ctx.client_country,
@@ -317,6 +324,7 @@ stage_result pipeline::decide(request_context& ctx) const {
 
 stage_result pipeline::route(request_context& ctx, const availability_fn& cluster_available) const {
   bool served = false;
+  std::string why;
   for (int i : ctx.allowed_clusters) {
     bool serves = ctx.model.empty();  // no model named (GET /v1/models): any allowed cluster
     for (const policy::glob_pattern& pattern : models_[static_cast<std::size_t>(i)]) {
@@ -333,6 +341,9 @@ stage_result pipeline::route(request_context& ctx, const availability_fn& cluste
       ctx.cluster = i;
       return stage_result::next();
     }
+    if (static_cast<std::size_t>(i) < unusable_.size() && !unusable_[static_cast<std::size_t>(i)].empty()) {
+      why += "; " + unusable_[static_cast<std::size_t>(i)];
+    }
   }
   if (!served) {
     return stage_result::respond(outcome::model_not_found,
@@ -340,8 +351,10 @@ stage_result pipeline::route(request_context& ctx, const availability_fn& cluste
                                      ? std::string("no cluster is allowed for this request")
                                      : fmt::format("no allowed cluster serves the model '{}'", ctx.model));
   }
-  return stage_result::respond(outcome::cluster_unavailable,
-                               "every allowed cluster serving this model is unavailable; try again later");
+  return stage_result::respond(
+      outcome::cluster_unavailable,
+      why.empty() ? "every allowed cluster serving this model is unavailable; try again later"
+                  : "every allowed cluster serving this model is unavailable" + why);
 }
 
 }  // namespace sovgw::gateway

@@ -26,6 +26,10 @@ namespace sovgw::gateway {
 // fields are stripped).
 inline constexpr std::string_view data_class_header = "Sovereign-Data-Class";
 
+// The geo database the configuration names (`geo_database`, an MMDB), else Debian's tor-geoipdb.
+// Throws policy::geo_error; start-up only.
+[[nodiscard]] policy::geo_db load_geo_database(const config& cfg);
+
 // `cluster_available(i)`: whether cluster i has an endpoint worth trying now.
 using availability_fn = std::function<bool(int)>;
 
@@ -54,6 +58,9 @@ class pipeline {
   [[nodiscard]] stage_result decide(request_context& ctx) const;
   // route: the first allowed cluster that serves the model and is available; fail closed.
   [[nodiscard]] stage_result route(request_context& ctx, const availability_fn& cluster_available) const;
+  // Why a cluster can never serve (its endpoints failed the geo check, gateway/endpoint_geo.hpp), by
+  // cluster index; route's 503 names it. Call at start-up, before any request.
+  void set_unusable_reasons(std::vector<std::string> reasons) { unusable_ = std::move(reasons); }
 
  private:
   // A compiled policy with the configured clusters bound to it (route masks).
@@ -72,6 +79,7 @@ class pipeline {
   std::vector<std::vector<policy::glob_pattern>> models_;  // per cluster, compiled once
   std::vector<policy::cluster_info> cluster_infos_;
   std::unique_ptr<policy::geo_db> geo_;
+  std::vector<std::string> unusable_;
   policy::policy_store store_;
   std::atomic<std::shared_ptr<const binding>> binding_;
 };

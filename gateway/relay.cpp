@@ -4,6 +4,7 @@
 
 #include <iterator>
 
+#include "gateway/geo_tags.hpp"
 #include "gateway/responses.hpp"
 
 // GCC 12 miscompiles some coroutines that use a co_await result inside a condition or a co_return
@@ -17,8 +18,15 @@ namespace {
 constexpr std::size_t read_chunk = 16 * 1024;
 constexpr std::size_t max_completion = 1024 * 1024;  // the audit payload keeps the first MiB
 
+// A cluster's own Sovereign-* and signature fields never reach the client: the receipt there is the
+// gateway's (gateway/geo_tags.hpp), and a cluster must not be able to write one.
+bool receipt_field(std::string_view name) {
+  return http::iequals(name, "signature") || http::iequals(name, "signature-input") ||
+         (name.size() > 10 && http::iequals(name.substr(0, 10), "sovereign-"));
+}
+
 std::string client_response_head(const request_context& ctx, const http::message_head& up, bool chunked,
-                                 bool close) {
+                                 bool close, const geo_tagger& tagger) {
   std::string out;
   out.reserve(up.raw.size() + 128);
   out += "HTTP/1.1 ";
@@ -27,13 +35,14 @@ std::string client_response_head(const request_context& ctx, const http::message
   out += up.reason.empty() ? reason_phrase(up.status) : up.reason;
   out += "\r\n";
   for (const http::field& f : up.fields) {
-    if (http::is_hop_by_hop(up, f.name) || http::iequals(f.name, "x-request-id") ||
+    if (http::is_hop_by_hop(up, f.name) || http::iequals(f.name, "x-request-id") || receipt_field(f.name) ||
         (http::iequals(f.name, "content-length") && up.framing != http::body_framing::none)) {
       continue;
     }
     append_field(out, f.name, f.value);
   }
   append_field(out, "X-Request-Id", ctx.request_id);
+  tagger.append_receipt(out, ctx, up.status);
   if (up.framing == http::body_framing::content_length) {
     out += "Content-Length: ";
     append_number(out, up.content_length);
@@ -63,7 +72,7 @@ class relay_run {
     after_ = close ? next_step::close : next_step::keep_alive;
     capture_ = recorder.captures_completion(ctx);
     ctx.status = up.status;
-    out_ = client_response_head(ctx, up, chunked_, close);
+    out_ = client_response_head(ctx, up, chunked_, close, ex.tagger());
   }
 
   asio::awaitable<relay_result> run() {

@@ -40,8 +40,10 @@ struct request_context {
   // classify
   std::string model;
   bool stream = false;
-  std::vector<std::string> data_classes;
-  classify::scan_result scan;  // what the policy's detectors found in the body, and where
+  std::vector<std::string> data_classes;      // declared first, then detected ones not declared
+  std::size_t declared_class_count = 0;       // how many of data_classes the client declared
+  std::vector<std::string> detected_classes;  // every class the detectors found (declared or not)
+  classify::scan_result scan;                 // what the policy's detectors found in the body, and where
 
   // decide
   bool permitted = true;
@@ -58,6 +60,13 @@ struct request_context {
   // route
   int cluster = -1;
   std::string endpoint;  // host:port actually used
+
+  // forward: the evidence of what was sent (gateway/geo_tags.hpp); empty when not signed
+  std::string signature_keyid;   // the keyid the forwarded request was signed with
+  std::string forwarded_digest;  // Content-Digest of the body as forwarded (after redaction)
+  // Where the endpoint's addresses geolocate (gateway/endpoint_geo.hpp); points into the endpoint's
+  // state, which lives as long as the server. Null when nothing was forwarded.
+  const std::string* endpoint_country = nullptr;
 
   // outcome (record)
   int status = 0;

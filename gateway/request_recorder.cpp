@@ -120,6 +120,10 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.latency_us = static_cast<std::uint64_t>(seconds * 1e6);
   r.error_kind = std::string(kind_of(ctx.result));
   r.payload = payload_mode(ctx);
+  r.endpoint = ctx.endpoint;  // evidence of what was forwarded (gateway/geo_tags.hpp)
+  r.endpoint_country = ctx.endpoint_country != nullptr ? *ctx.endpoint_country : std::string();
+  r.signature_keyid = ctx.signature_keyid;
+  r.forwarded_digest = ctx.forwarded_digest;
   return r;
 }
 

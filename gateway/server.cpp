@@ -105,6 +105,20 @@ server::server(std::shared_ptr<const config> cfg) {
   }
   state_.stats = std::make_unique<metrics>(std::move(names));
   state_.stages = std::make_unique<pipeline>(cfg);
+  state_.endpoint_geo = check_endpoint_geo(*cfg, state_.upstreams);
+  state_.stages->set_unusable_reasons(state_.endpoint_geo.cluster_reasons);
+  for (const auto& e : state_.endpoint_geo.endpoints) {
+    for (const address_check& a : e.addresses) {
+      if (a.verdict == geo_verdict::refused) {
+        log_line("warn", "endpoint address not used: it contradicts the cluster's declared location")
+            .str("cluster", e.cluster)
+            .str("endpoint", e.endpoint)
+            .str("detail", a.reason)
+            .emit();
+      }
+    }
+  }
+  state_.tagger = std::make_unique<const geo_tagger>(*cfg);
   if (!cfg->audit_db.empty()) {
     audit::log_config ac;
     ac.db_dir = cfg->audit_db;

@@ -290,7 +290,10 @@ class session : public std::enable_shared_from_this<session> {
     if (info(r.result).status == 0) {
       co_return next_step::close;
     }
-    const response resp = error_response(r.result, r.message, ctx.request_id, after != next_step::keep_alive);
+    response resp = error_response(r.result, r.message, ctx.request_id, after != next_step::keep_alive);
+    resp.head.resize(resp.head.size() - 2);  // the receipt goes before the head's final CRLF
+    w_.shared.tagger->append_receipt(resp.head, ctx, resp.status);
+    resp.head += "\r\n";
     ctx.status = resp.status;
     const bool head_only = ctx.head.method == "HEAD";
     ctx.response_bytes = head_only ? 0 : resp.body.size();

@@ -28,9 +28,14 @@ struct endpoint_state {
   std::atomic<std::int64_t> in_flight{0};  // leased connections, all workers; <= max_connections_per_endpoint
   std::atomic<unsigned> consecutive_failures{0};
   std::atomic<std::int64_t> down_until_ms{0};  // steady clock, ms since epoch of the clock
+  // Set at start by the endpoint geo check (gateway/endpoint_geo.hpp) before any worker runs: the
+  // endpoint is never used, and why.
+  bool geo_refused = false;
+  std::string geo_reason;
+  std::string geo_country;  // where its usable addresses geolocate ("FR", "private", "FR,DE", ...)
 
   [[nodiscard]] bool available(std::int64_t now_ms) const {
-    return down_until_ms.load(std::memory_order_relaxed) <= now_ms;
+    return !geo_refused && down_until_ms.load(std::memory_order_relaxed) <= now_ms;
   }
 };
 

@@ -22,6 +22,8 @@ constexpr std::string_view cluster_keys[] = {"name",
                                              "tls",
                                              "insecure_loopback_plaintext",
                                              "host_header",
+                                             "on_premises",
+                                             "endpoint_geo_exempt",
                                              "max_idle_per_endpoint",
                                              "max_connections_per_endpoint",
                                              "failures_before_down",
@@ -76,6 +78,10 @@ class cluster_reader {
       boolean(v, "insecure_loopback_plaintext", c_.insecure_loopback_plaintext);
     } else if (key == "host_header") {
       non_empty(v, "host_header", c_.host_header);
+    } else if (key == "on_premises") {
+      boolean(v, "on_premises", c_.on_premises);
+    } else if (key == "endpoint_geo_exempt") {
+      non_empty(v, "endpoint_geo_exempt", c_.endpoint_geo_exempt);
     } else if (key == "max_idle_per_endpoint") {
       integer(v, "max_idle_per_endpoint", c_.max_idle_per_endpoint, 0, 100000);
     } else if (key == "max_connections_per_endpoint") {

@@ -45,6 +45,11 @@ struct cluster_config : cluster_info {
   upstream_tls_config tls;
   bool insecure_loopback_plaintext = false;
   std::string host_header;  // Host sent to the cluster; empty: server_name or endpoint host
+  // Endpoint geo verification (gateway/endpoint_geo.hpp): loopback and private endpoint addresses
+  // are used only for an on-premises cluster; a non-empty exemption (the written reason) turns
+  // the country check off for this cluster.
+  bool on_premises = false;
+  std::string endpoint_geo_exempt;
   std::size_t max_idle_per_endpoint = 64;
   std::size_t max_connections_per_endpoint = 4096;  // requests in flight, all workers together
   unsigned failures_before_down = 3;

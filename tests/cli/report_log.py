@@ -131,6 +131,7 @@ def make_log(out, requests=160, seconds=0.0):
     region: {region}
     operator_jurisdiction: {op}
     models: {json.dumps(models)}
+    on_premises: true
     tls:
       ca: {os.path.join(certs, 'ca.pem')}
       server_name: localhost

@@ -27,6 +27,9 @@ for await (const chunk of stream) {
 }
 out.stream = { text, chunks, usage };
 
+const embedding = await client.embeddings.create({ model: "mistral-embed", input: "Bonjour", encoding_format: "float" });
+out.embeddings = { count: embedding.data.length, dimensions: embedding.data[0].embedding.length };
+
 const models = await client.models.list();
 out.models = models.data.map((m) => m.id);
 

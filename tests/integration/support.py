@@ -106,7 +106,7 @@ def start_standin(certs, chunks=5, delay_ms=50, plaintext=False, name="standin")
 
 def cluster_yaml(name, endpoint, certs=None, ca=None, server_name="localhost", plaintext=False, extra=""):
     lines = [f"  - name: {name}", f'    endpoints: ["{endpoint}"]', "    country: FR", "    region: eu-west-3",
-             "    operator_jurisdiction: EU", '    models: ["*"]']
+             "    operator_jurisdiction: EU", '    models: ["*"]', "    on_premises: true"]
     if plaintext:
         lines.append("    insecure_loopback_plaintext: true")
     else:

@@ -1,5 +1,7 @@
 """The official OpenAI SDK (npm `openai`) through the gateway: an application must not notice it,
-except when a rule stops it, and then the SDK must surface a clear error."""
+except when a rule stops it, and then the SDK must surface a clear error. The cluster is the stand-in
+in --require-signature mode: every request the SDK makes passes only because the gateway signed it
+(docs/signatures.md), and the same request sent straight to the cluster is refused."""
 
 import json
 import os
@@ -7,7 +9,9 @@ import shutil
 import subprocess
 import unittest
 
-from support import BUILD, Gateway, TempDir, cluster_yaml, gateway_yaml, make_certs, start_standin
+from support import BUILD, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml, make_certs
+from test_signed_requests import make_keys
+from test_signed_requests import start_standin as start_verifying_standin
 
 SDK_DIR = os.path.join(BUILD, "node-openai")
 
@@ -34,10 +38,14 @@ class OpenAISdkTest(unittest.TestCase):
             raise unittest.SkipTest(problem)
         cls.tmp = TempDir()
         cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
-        cls.standin = start_standin(cls.certs, chunks=6, delay_ms=20)
+        keys = os.path.join(cls.tmp.path, "keys")
+        make_keys(keys)
+        cls.standin = start_verifying_standin(cls.certs, ["--verify-key", os.path.join(keys, "gateway.pub.jwk")],
+                                              chunks=6, delay_ms=20)
         clusters = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
             'models: ["*"]', 'models: ["mistral-*", "llama-*"]')
-        cls.gateway = Gateway(gateway_yaml(cls.certs, clusters), cls.tmp.path)
+        signing = f"signing:\n  key: {os.path.join(keys, 'gateway.key')}\n"
+        cls.gateway = Gateway(gateway_yaml(cls.certs, clusters, extra=signing), cls.tmp.path)
 
     @classmethod
     def tearDownClass(cls):
@@ -59,12 +67,18 @@ class OpenAISdkTest(unittest.TestCase):
         self.assertEqual(out["stream"]["chunks"], 7)
         self.assertEqual(out["stream"]["usage"]["total_tokens"], 18)
         self.assertIn("mistral-small", out["models"])
+        self.assertEqual(out["embeddings"], {"count": 1, "dimensions": 8})
         err = out["error"]
         self.assertEqual(err["status"], 404)
         self.assertEqual(err["code"], "model_not_found")
         self.assertEqual(err["type"], "invalid_request_error")
         self.assertIn("gpt-unknown", err["message"])
         self.assertRegex(err["request_id"] or "", r"^[0-9a-f]{32}$")
+
+    def test_request_sent_straight_to_the_cluster_is_refused(self):
+        resp = exchange(self.standin.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 401, resp.body)
+        self.assertEqual(resp.json()["error"]["code"], "missing_signature")
 
 
 if __name__ == "__main__":

@@ -142,12 +142,15 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(resp.status, 200)
         h = resp.json()["headers"]
         for gone in ("connection", "x-secret-hop", "keep-alive", "te", "upgrade", "proxy-authorization",
-                     "proxy-whatever", "sovereign-policy-version", "sovereign-client-country",
+                     "proxy-whatever",
                      # the client's credentials never reach a cluster
                      "authorization", "cookie", "x-api-key", "api-key",
                      # nor its claims about where it is
                      "x-real-ip", "x-forwarded-host"):
             self.assertNotIn(gone, h)
+        # The client's geo-tags are replaced by the gateway's own (docs/http.md).
+        self.assertEqual(h["sovereign-policy-version"], '""')
+        self.assertEqual(h["sovereign-client-country"], "unknown;source=none")
         # The gateway writes the forwarding fields itself, from the address it established.
         self.assertEqual(h["x-forwarded-for"], "127.0.0.1")
         self.assertEqual(h["forwarded"], "for=127.0.0.1;proto=https")

@@ -56,9 +56,11 @@ def sign_fields(key_args, headers, body_file=None, target=TARGET, authority="loc
     return dict(line.split(": ", 1) for line in out.splitlines())
 
 
-def start_standin(certs, extra):
-    argv = [STANDIN, "--port", "0", "--chunks", "2", "--delay-ms", "1", "--cert", os.path.join(certs, "cluster.pem"),
-            "--key", os.path.join(certs, "cluster.key"), "--require-signature"] + extra
+def start_standin(certs, extra, chunks=2, delay_ms=1):
+    """The stand-in in --require-signature mode (`extra`: its key options)."""
+    argv = [STANDIN, "--port", "0", "--chunks", str(chunks), "--delay-ms", str(delay_ms), "--cert",
+            os.path.join(certs, "cluster.pem"), "--key", os.path.join(certs, "cluster.key"),
+            "--require-signature"] + extra
     p = Process(argv)
     ready = p.wait_for_json(lambda o: o.get("msg") == "listening")
     assert ready["require_signature"] is True

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "audit/synthetic.hpp"
 
 using namespace sovgw::audit;
@@ -18,6 +20,31 @@ TEST_CASE("record encoding round-trips and is deterministic") {
   auto back = decode(bytes);
   REQUIRE(back.is_ok());
   CHECK(back.value() == r);
+}
+
+TEST_CASE("evidence of what was forwarded: version 2, only when there is some") {
+  record r = synthetic_record("t", 7, 1'700'000'000'000'000, payload_mode::none);
+  const auto v1 = encode(r);
+  CHECK(v1[0] == record_format_version);
+  r.endpoint = "10.0.0.1:443";
+  r.endpoint_country = "FR";
+  r.signature_keyid = "YMjGadacAMsVoB-tXtVXxtsGyEDFm6tBEkhSvCuYWmc";
+  r.forwarded_digest = "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:";
+  const auto v2 = encode(r);
+  CHECK(v2[0] == record_format_version_evidence);
+  CHECK(std::equal(v1.begin() + 1, v1.end(), v2.begin() + 1));  // version 1, then the evidence
+  auto back = decode(v2);
+  REQUIRE(back.is_ok());
+  CHECK(back.value() == r);
+  index_fields f;
+  CHECK(read_index_fields(v2, f));
+  CHECK(f.request_id == r.request_id);
+  for (std::size_t n = v1.size(); n < v2.size(); ++n) {
+    CHECK_FALSE(decode(std::span(v2).first(n)).is_ok());
+  }
+  auto as_v1 = v2;
+  as_v1[0] = record_format_version;
+  CHECK(decode(as_v1).error().message().find("trailing") != std::string::npos);
 }
 
 TEST_CASE("record decoding is strict") {

@@ -1,0 +1,173 @@
+#include <fmt/format.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "crypto/content_digest.hpp"
+#include "crypto/jwk.hpp"
+#include "crypto/key_file.hpp"
+#include "crypto/signature_profile.hpp"
+
+namespace sovgw::cli {
+namespace {
+
+namespace hs = crypto::httpsig;
+
+constexpr const char* receipt_usage = R"(usage:
+  sovgw receipt verify HEAD_FILE --key PUBLIC_KEY --method METHOD --url URL
+                       [--content-digest VALUE | --body-file FILE]
+      checks offline the receipt the gateway signed on a response (docs/auditing.md): HEAD_FILE is
+      the response head as saved (`curl -D head.txt`; interim 1xx heads are skipped), PUBLIC_KEY
+      the gateway's verification key (JWK or PEM, `sovgw keys http-public`), METHOD and URL the
+      request it answers exactly as sent (`https://host:port/path?query`: host and port as in the
+      Host field). A request sent with a Content-Digest: give the same value, or the body sent.
+      Prints the receipt's fields.
+
+exit codes: 0 the receipt verifies; 1 it does not (the reason is printed); 2 bad usage (a head
+that is not an HTTP response, a bad URL or key); 3 a file cannot be read
+)";
+
+struct saved_head {
+  int status = 0;
+  std::vector<std::string> lines;  // "name: value", kept for the views
+  std::vector<hs::field_line> fields;
+};
+
+// The last final response head in a `curl -D` file (CRLF or LF line ends).
+saved_head parse_head(const std::string& path, const std::string& text) {
+  std::vector<std::string> block;
+  std::vector<std::string> last;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    std::size_t eol = text.find('\n', at);
+    if (eol == std::string::npos) {
+      eol = text.size();
+    }
+    std::string line = text.substr(at, eol - at);
+    if (!line.empty() && line.back() == '\r') {
+      line.pop_back();
+    }
+    at = eol + 1;
+    if (!line.empty()) {
+      block.push_back(std::move(line));
+      continue;
+    }
+    if (!block.empty() && block[0].starts_with("HTTP/") && block[0].size() >= 12 && block[0][9] != '1') {
+      last = block;
+    }
+    block.clear();
+  }
+  if (!block.empty() && block[0].starts_with("HTTP/") && block[0].size() >= 12 && block[0][9] != '1') {
+    last = block;
+  }
+  if (last.empty()) {
+    throw usage_error(fmt::format("{}: no final HTTP response head in the file", path), false);
+  }
+  saved_head h;
+  const std::string_view status_line = last[0];
+  const std::size_t sp = status_line.find(' ');
+  const std::string_view code = status_line.substr(sp + 1, 3);
+  if (sp == std::string_view::npos || code.size() != 3 ||
+      code.find_first_not_of("0123456789") != std::string::npos) {
+    throw usage_error(fmt::format("{}:1: '{}' is not an HTTP status line", path, status_line), false);
+  }
+  h.status = std::stoi(std::string(code));
+  h.lines.assign(last.begin() + 1, last.end());
+  for (std::size_t i = 0; i < h.lines.size(); ++i) {
+    const std::string_view l = h.lines[i];
+    const std::size_t colon = l.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      throw usage_error(fmt::format("{}:{}: not a header field line: '{}'", path, i + 2, l), false);
+    }
+    std::string_view value = l.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+      value.remove_suffix(1);
+    }
+    h.fields.push_back({l.substr(0, colon), value});
+  }
+  return h;
+}
+
+int cmd_verify(const options& o) {
+  const std::string& head_path = o.positional()[0];
+  const saved_head head = parse_head(head_path, crypto::read_small_file(head_path, "response head"));
+
+  const std::string key_path = o.need("key");
+  const crypto::public_key_result key = crypto::parse_ed25519_public_key(crypto::read_small_file(key_path));
+  if (!key.ok()) {
+    throw usage_error(fmt::format("{}: not an Ed25519 public key: {}", key_path, crypto::describe(key.error)),
+                      false);
+  }
+  const hs::verification_key verifier = hs::verification_key::ed25519(key.kid, key.key);
+
+  const std::string url = o.need("url");
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) {
+    throw usage_error(fmt::format("--url '{}' is not an absolute URL (https://host:port/path)", url), false);
+  }
+  const std::size_t path_at = url.find('/', scheme_end + 3);
+  const std::string authority = url.substr(scheme_end + 3, path_at - scheme_end - 3);
+  const std::string target = path_at == std::string::npos ? "/" : url.substr(path_at);
+  if (authority.empty()) {
+    throw usage_error(fmt::format("--url '{}' has no host", url), false);
+  }
+  std::string digest;
+  if (o.has("content-digest") && o.has("body-file")) {
+    throw usage_error("give --content-digest or --body-file, not both", false);
+  }
+  if (const auto value = o.get("content-digest")) {
+    digest = *value;
+  } else if (const auto body = o.get("body-file")) {
+    digest = crypto::content_digest(crypto::read_small_file(*body, "body file"));
+  }
+  std::vector<hs::field_line> request_fields;
+  if (!digest.empty()) {
+    request_fields.push_back({"Content-Digest", digest});
+  }
+  hs::message_view request;
+  request.method = o.need("method");
+  request.authority = authority;
+  request.set_target(target);
+  request.fields = request_fields;
+  hs::message_view response;
+  response.status = head.status;
+  response.fields = head.fields;
+
+  hs::receipt_verifier policy;
+  policy.resolve_key = [&](std::string_view id) { return id == verifier.keyid() ? &verifier : nullptr; };
+  const hs::verify_result r = hs::verify_receipt(response, request, policy);
+  if (!r.ok()) {
+    fmt::print("receipt does NOT verify: {}{}{}\n", hs::to_string(r.failure), r.detail.empty() ? "" : ": ",
+               r.detail);
+    return exit_failed;
+  }
+  fmt::print("receipt verifies: status {} for {} {}{} (keyid {}, created {})\n", head.status, request.method,
+             authority, target, r.params.keyid.value_or(""), r.params.created.value_or(0));
+  for (const hs::field_line& f : head.fields) {
+    if (hs::is_sovereign_field(f.name)) {
+      fmt::print("  {}: {}\n", f.name, f.value);
+    }
+  }
+  return exit_ok;
+}
+
+const subcommand receipt_subcommands[] = {
+    {"verify",
+     receipt_usage,
+     {.valued = {"key", "method", "url", "content-digest", "body-file"},
+      .min_positional = 1,
+      .max_positional = 1,
+      .arguments = "exactly one HEAD_FILE"},
+     cmd_verify},
+};
+
+}  // namespace
+
+int run_receipt(args_t args) { return run_family("receipt", receipt_usage, args, receipt_subcommands); }
+
+}  // namespace sovgw::cli

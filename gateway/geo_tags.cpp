@@ -1,0 +1,272 @@
+#include "gateway/geo_tags.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <stdexcept>
+
+#include "crypto/blake2b.hpp"
+#include "crypto/content_digest.hpp"
+#include "crypto/jwk.hpp"
+#include "crypto/key_file.hpp"
+#include "crypto/signature_profile.hpp"
+#include "crypto/structured_field.hpp"
+
+namespace sovgw::gateway {
+
+namespace httpsig = crypto::httpsig;
+
+namespace {
+
+std::string host_name() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') {
+    return "sovgw";
+  }
+  return name;
+}
+
+void append_token(std::string& out, std::string_view text) {
+  if (crypto::sf::is_valid_token(text)) {
+    out += text;
+  } else {
+    append_sf_text(out, text);  // never for the values the gateway sets; keeps the field valid
+  }
+}
+
+void append_class_list(std::string& out, std::span<const std::string> classes) {
+  out += '(';
+  for (std::size_t i = 0; i < classes.size(); ++i) {
+    if (i != 0) {
+      out += ' ';
+    }
+    append_sf_text(out, classes[i]);
+  }
+  out += ')';
+}
+
+// Offsets of one field line in the head being built (views are taken once it stops growing).
+struct line_span {
+  std::size_t name_at, name_size, value_at, value_size;
+};
+
+void append_line(std::string& out, std::string_view name, std::vector<line_span>& spans,
+                 const auto& write_value) {
+  const std::size_t at = out.size();
+  out += name;
+  out += ": ";
+  const std::size_t value_at = out.size();
+  write_value(out);
+  spans.push_back({at, name.size(), value_at, out.size() - value_at});
+  out += "\r\n";
+}
+
+// The lines of a pre-built block of "Name: value\r\n" lines, starting at `at`.
+void span_lines(std::string_view head, std::size_t at, std::size_t end, std::vector<line_span>& spans) {
+  while (at < end) {
+    const std::size_t colon = head.find(':', at);
+    const std::size_t eol = head.find("\r\n", colon);
+    spans.push_back({at, colon - at, colon + 2, eol - colon - 2});
+    at = eol + 2;
+  }
+}
+
+}  // namespace
+
+void append_sf_text(std::string& out, std::string_view text) {
+  const std::size_t at = out.size();
+  if (crypto::sf::append_string(out, text) == crypto::sf::error::none) {
+    return;
+  }
+  out.resize(at);  // a failed append leaves a partial String behind
+  std::string printable;
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b <= 0x7e) {
+      printable += c;
+    } else {
+      printable += fmt::format("%{:02X}", b);
+    }
+  }
+  (void)crypto::sf::append_string(out, printable);  // printable now: cannot fail
+}
+
+geo_tagger::geo_tagger(const config& cfg)
+    : lifetime_s_(cfg.signing.lifetime.count() / 1000), sign_receipts_(cfg.signing.receipts) {
+  gateway_field_ = "Sovereign-Gateway: ";
+  append_sf_text(gateway_field_, cfg.signing.gateway_id.empty() ? host_name() : cfg.signing.gateway_id);
+  gateway_field_ += "\r\n";
+  if (!cfg.signing.key.empty()) {
+    crypto::secret_bytes secret =
+        crypto::read_secret_key_file(cfg.signing.key, httpsig::http_signing_key_kind);
+    public_key_ = crypto::ed25519_public_from_secret(secret);
+    keyid_ = crypto::ed25519_jwk_thumbprint(public_key_);
+    jwk_set_ = fmt::format(R"({{"keys":[{}]}})", crypto::ed25519_public_jwk(public_key_, keyid_));
+    static constexpr std::string_view label = "sovgw tenant pseudonym v1";
+    pseudonym_key_ = crypto::blake2b(
+        std::span(reinterpret_cast<const std::uint8_t*>(label.data()), label.size()), 32, secret.view());
+    key_.emplace(httpsig::signing_key::ed25519(keyid_, std::move(secret)));
+  }
+  hmac_keys_.reserve(cfg.signing.cluster_hmac_keys.size());
+  for (const cluster_config& c : cfg.clusters) {
+    cluster_tags t;
+    t.fields = "Sovereign-Cluster: ";
+    append_sf_text(t.fields, c.name);
+    t.fields += "\r\nSovereign-Cluster-Country: ";
+    append_token(t.fields, c.country);
+    t.fields += "\r\n";
+    t.key = key_ ? &*key_ : nullptr;
+    for (const cluster_hmac_key& k : cfg.signing.cluster_hmac_keys) {
+      if (k.cluster == c.name) {
+        crypto::secret_bytes secret = crypto::read_secret_key_file(k.file, httpsig::hmac_key_kind);
+        std::string id = httpsig::hmac_keyid(secret);
+        hmac_keys_.push_back(httpsig::signing_key::hmac_sha256(std::move(id), std::move(secret)));
+        t.key = &hmac_keys_.back();
+      }
+    }
+    clusters_.push_back(std::move(t));
+  }
+}
+
+std::optional<std::vector<std::uint8_t>> geo_tagger::tenant_pseudonym(std::string_view tenant) const {
+  if (pseudonym_key_.empty()) {
+    return std::nullopt;
+  }
+  return crypto::blake2b(std::span(reinterpret_cast<const std::uint8_t*>(tenant.data()), tenant.size()), 16,
+                         pseudonym_key_);
+}
+
+bool geo_tagger::tag(std::string& head, request_context& ctx, std::string_view authority,
+                     std::span<const httpsig::field_line> forwarded, std::string& why) const {
+  const cluster_tags& cluster = clusters_[static_cast<std::size_t>(ctx.cluster)];
+  static thread_local std::vector<line_span> spans;
+  spans.clear();
+  append_line(head, "Sovereign-Request-Id", spans,
+              [&](std::string& o) { append_sf_text(o, ctx.request_id); });
+  append_line(head, "Sovereign-Client-Country", spans, [&](std::string& o) {
+    append_token(o, ctx.client_country);
+    o += ";source=";
+    append_token(o, ctx.client_country_source);
+  });
+  append_line(head, "Sovereign-Data-Classes", spans, [&](std::string& o) {
+    const std::size_t declared = std::min(ctx.declared_class_count, ctx.data_classes.size());
+    o += "declared=";
+    append_class_list(o, std::span(ctx.data_classes).first(declared));
+    o += ", detected=";
+    append_class_list(o, ctx.detected_classes);
+  });
+  append_line(head, "Sovereign-Decision", spans, [](std::string& o) { o += "permit"; });
+  if (!ctx.matched_rules.empty()) {
+    append_line(head, "Sovereign-Rules", spans, [&](std::string& o) {
+      for (std::size_t i = 0; i < ctx.matched_rules.size(); ++i) {
+        o += i == 0 ? "" : ", ";
+        append_sf_text(o, ctx.matched_rules[i]);
+      }
+    });
+  }
+  append_line(head, "Sovereign-Policy-Version", spans,
+              [&](std::string& o) { append_sf_text(o, ctx.policy_version); });
+  std::size_t at = head.size();
+  head += cluster.fields;
+  head += gateway_field_;
+  span_lines(head, at, head.size(), spans);
+  if (!key_) {
+    return true;
+  }
+  if (auto pseudonym = tenant_pseudonym(ctx.tenant)) {
+    append_line(head, "Sovereign-Tenant", spans,
+                [&](std::string& o) { (void)crypto::sf::append_bare_item(o, *pseudonym); });
+  }
+  std::string digest;
+  if (!ctx.body.empty()) {
+    digest = crypto::content_digest(ctx.body);
+    append_line(head, "Content-Digest", spans, [&](std::string& o) { o += digest; });
+  }
+  static thread_local std::vector<httpsig::field_line> fields;
+  fields.assign(forwarded.begin(), forwarded.end());
+  const std::string_view h = head;
+  for (const line_span& s : spans) {
+    fields.push_back({h.substr(s.name_at, s.name_size), h.substr(s.value_at, s.value_size)});
+  }
+  httpsig::message_view view;
+  view.method = ctx.head.method;
+  view.authority = authority;
+  view.set_target(ctx.head.target);
+  view.fields = fields;
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  httpsig::sign_result s =
+      httpsig::sign_forwarded_request(view, *cluster.key, {now, lifetime_s_, httpsig::make_nonce()});
+  if (!s.ok()) {
+    why = fmt::format("the request cannot be signed: {} ({})", httpsig::to_string(s.error), s.component);
+    return false;
+  }
+  head += "Signature-Input: ";
+  head += s.fields.signature_input;
+  head += "\r\nSignature: ";
+  head += s.fields.signature;
+  head += "\r\n";
+  ctx.signature_keyid = cluster.key->keyid();
+  ctx.forwarded_digest = std::move(digest);
+  return true;
+}
+
+void geo_tagger::append_receipt(std::string& head, const request_context& ctx, int status) const {
+  static thread_local std::vector<line_span> spans;
+  spans.clear();
+  append_line(head, "Sovereign-Request-Id", spans,
+              [&](std::string& o) { append_sf_text(o, ctx.request_id); });
+  append_line(head, "Sovereign-Decision", spans, [&](std::string& o) {
+    if (!ctx.permitted) {
+      o += "deny";
+    } else {
+      o += ctx.cluster >= 0 || !ctx.allowed_clusters.empty() ? "permit" : "none";
+    }
+  });
+  append_line(head, "Sovereign-Policy-Version", spans,
+              [&](std::string& o) { append_sf_text(o, ctx.policy_version); });
+  if (ctx.cluster >= 0) {
+    const std::size_t from = head.size();
+    head += clusters_[static_cast<std::size_t>(ctx.cluster)].fields;
+    span_lines(head, from, head.size(), spans);
+  }
+  if (!key_ || !sign_receipts_ || ctx.head.method.empty()) {
+    return;
+  }
+  static thread_local std::vector<httpsig::field_line> response_fields;
+  static thread_local std::vector<httpsig::field_line> request_fields;
+  response_fields.clear();
+  const std::string_view h = head;
+  for (const line_span& s : spans) {
+    response_fields.push_back({h.substr(s.name_at, s.name_size), h.substr(s.value_at, s.value_size)});
+  }
+  request_fields.clear();
+  for (const http::field& f : ctx.head.fields) {
+    request_fields.push_back({f.name, f.value});
+  }
+  httpsig::message_view response;
+  response.status = status;
+  response.fields = response_fields;
+  httpsig::message_view request;
+  request.method = ctx.head.method;
+  request.authority = ctx.head.host;
+  request.set_target(ctx.head.target);
+  request.fields = request_fields;
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  httpsig::sign_result s = httpsig::sign_receipt(response, request, *key_, now);
+  if (!s.ok()) {
+    return;  // e.g. a client Content-Digest that is not ASCII: the fields go out unsigned
+  }
+  head += "Signature-Input: ";
+  head += s.fields.signature_input;
+  head += "\r\nSignature: ";
+  head += s.fields.signature;
+  head += "\r\n";
+}
+
+}  // namespace sovgw::gateway

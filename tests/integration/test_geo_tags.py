@@ -1,0 +1,361 @@
+"""Geo-tags on the wire: the gateway adds Sovereign-* fields to every forwarded request, and with a
+signing key a Content-Digest of the body as forwarded and an RFC 9421 signature (docs/http.md,
+docs/signatures.md). The stand-in cluster runs in --require-signature mode: it serves what the
+gateway signed and refuses (401) what was changed, replayed, too old, or never passed the gateway.
+"""
+
+import base64
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+from support import (SOURCE, SOVGW, STANDIN, Gateway, Process, TempDir, admin_get, cluster_yaml, exchange,
+                     gateway_yaml, make_certs, request_bytes)
+from test_signed_requests import make_keys
+from test_signed_requests import start_standin as start_verifying_standin
+
+HAVE_CRYPTOGRAPHY = importlib.util.find_spec("cryptography") is not None
+
+POLICY = """version: 1
+data_classes:
+  health:
+    header: health
+  contact:
+    detectors: [email]
+rules:
+  - id: permit-internal
+    effect: permit
+    when:
+      client.country: [private]
+    obligations: {redact: [email]}
+    reason: Internal clients may use the inference APIs.
+  - id: compute-in-eu
+    effect: restrict
+    route:
+      cluster.country: [EU]
+    reason: Compute stays in the EU.
+"""
+
+BODY = json.dumps({"model": "mistral-small", "messages": [{"role": "user", "content": "Bonjour"}]}).encode()
+EMAIL_BODY = json.dumps({"model": "mistral-small",
+                         "messages": [{"role": "user", "content": "write to anna@example.org"}]}).encode()
+JSON = {"Content-Type": "application/json"}
+
+
+class GeoTagsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.keys = os.path.join(cls.tmp.path, "keys")
+        cls.keyid = make_keys(cls.keys)
+        with open(os.path.join(cls.keys, "gateway.pub.jwk")) as f:
+            cls.jwk = f.read()
+        cls.standin = start_verifying_standin(cls.certs, ["--verify-key", os.path.join(cls.keys, "gateway.pub.jwk")])
+        # A second cluster that checks an hmac-sha256 secret instead of the Ed25519 key.
+        cls.hmac_standin = start_verifying_standin(cls.certs, ["--hmac-key", os.path.join(cls.keys, "cluster.hmac")])
+        cls.policy = os.path.join(cls.tmp.path, "policy.yaml")
+        with open(cls.policy, "w") as f:
+            f.write(POLICY)
+        paris = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs)
+        berlin = cluster_yaml("berlin", f"127.0.0.1:{cls.hmac_standin.port}", cls.certs).replace(
+            "country: FR", "country: DE").replace('models: ["*"]', 'models: ["hmac-*"]')
+        signing = (f"signing:\n  key: {os.path.join(cls.keys, 'gateway.key')}\n  gateway_id: gw-test-1\n"
+                   f"  cluster_hmac_keys:\n    berlin: {os.path.join(cls.keys, 'cluster.hmac')}\n")
+        cls.gateway = Gateway(gateway_yaml(cls.certs, berlin + paris, extra=f"policy: {cls.policy}\n" + signing),
+                              cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.hmac_standin.stop()
+        cls.tmp.cleanup()
+
+    def via_gateway(self, body=BODY, headers=None, path="/debug/headers", method="POST"):
+        h = dict(JSON) if body else {}
+        h.update(headers or {})
+        return exchange(self.gateway.port, self.certs, request_bytes(method=method, path=path, body=body, headers=h))
+
+    def forwarded(self, body=BODY, headers=None):
+        """What the gateway sent the cluster (the stand-in echoes it once the signature verified)."""
+        resp = self.via_gateway(body, headers)
+        self.assertEqual(resp.status, 200, resp.body)
+        echo = resp.json()
+        return resp, echo["headers"], echo["body"].encode()
+
+    def direct(self, headers, body, port=None, path="/debug/headers"):
+        """Sends exactly these fields (as the gateway forwarded them) straight to a stand-in."""
+        h = {k: v for k, v in headers.items() if k not in ("host", "content-length")}
+        raw = request_bytes(method="POST" if body else "GET", path=path, body=body, headers=h,
+                            host=headers.get("host", "localhost"))
+        return exchange(port or self.standin.port, self.certs, raw)
+
+    def assert_refused(self, resp, code):
+        self.assertEqual(resp.status, 401, resp.body)
+        error = resp.json()["error"]
+        self.assertEqual((error["type"], error["code"]), ("signature_error", code), error)
+        self.assertEqual(resp.header("x-standin-cluster"), "standin")  # the cluster refused, not the gateway
+        return error
+
+    def test_geo_tags_name_the_decision_and_the_request(self):
+        resp, h, _ = self.forwarded(headers={"Sovereign-Data-Class": "health"})
+        self.assertEqual(h["sovereign-request-id"], f'"{resp.header("x-request-id")}"')
+        self.assertEqual(h["sovereign-client-country"], "private;source=geoip:socket")
+        self.assertEqual(h["sovereign-data-classes"], 'declared=("health"), detected=()')
+        self.assertEqual(h["sovereign-decision"], "permit")
+        self.assertEqual(h["sovereign-rules"], '"permit-internal", "compute-in-eu"')
+        self.assertRegex(h["sovereign-policy-version"], r'^"[^"]+"$')
+        self.assertEqual(h["sovereign-cluster"], '"paris"')
+        self.assertEqual(h["sovereign-cluster-country"], "FR")
+        self.assertEqual(h["sovereign-gateway"], '"gw-test-1"')
+        self.assertRegex(h["sovereign-tenant"], r"^:[A-Za-z0-9+/]{22}==:$")  # 16 bytes, keyed hash
+        self.assertNotIn("default", h["sovereign-tenant"])
+        self.assertNotIn("sovereign-data-class", h)  # the client's own field is not forwarded
+        self.assertIn(f'keyid="{self.keyid}"', h["signature-input"])
+        self.assertIn('alg="ed25519"', h["signature-input"])
+        self.assertIn('tag="sovgw-request"', h["signature-input"])
+        for covered in ("@method", "@authority", "@path", "@query", "content-type", "content-digest",
+                        "sovereign-request-id", "sovereign-client-country", "sovereign-data-classes",
+                        "sovereign-decision", "sovereign-rules", "sovereign-policy-version", "sovereign-cluster",
+                        "sovereign-cluster-country", "sovereign-gateway", "sovereign-tenant"):
+            self.assertIn(f'"{covered}"', h["signature-input"])
+
+    def test_detected_classes_are_told_apart_from_declared_ones(self):
+        _, h, _ = self.forwarded(body=EMAIL_BODY)
+        self.assertEqual(h["sovereign-data-classes"], 'declared=(), detected=("contact")')
+
+    def test_content_digest_is_of_the_body_as_forwarded_after_redaction(self):
+        _, h, body = self.forwarded(body=EMAIL_BODY)
+        self.assertNotIn(b"anna@example.org", body)  # the policy's redact obligation
+        self.assertNotEqual(body, EMAIL_BODY)
+        digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        self.assertEqual(h["content-digest"], f"sha-256=:{digest}:")
+
+    def test_client_signature_and_geo_tag_fields_are_replaced(self):
+        fake = {"Signature-Input": 'sovgw=("@method");created=1;keyid="x"', "Signature": "sovgw=:AAAA:",
+                "Content-Digest": "sha-256=:AAAA:", "Sovereign-Decision": "forbid",
+                "Sovereign-Cluster-Country": "US"}
+        _, h, _ = self.forwarded(headers=fake)
+        self.assertEqual(h["sovereign-decision"], "permit")
+        self.assertEqual(h["sovereign-cluster-country"], "FR")
+        self.assertNotIn("\n", h["signature-input"])  # only the gateway's signature
+        self.assertNotIn("AAAA", h["content-digest"])
+
+    def test_request_without_body_is_signed_without_digest(self):
+        resp = self.via_gateway(body=b"", method="GET", path="/v1/models")
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(resp.json()["object"], "list")
+
+    def test_cluster_with_hmac_key_verifies_hmac_signature(self):
+        body = BODY.replace(b"mistral-small", b"hmac-small")
+        resp = self.via_gateway(body=body)
+        self.assertEqual(resp.status, 200, resp.body)
+        h = resp.json()["headers"]
+        self.assertIn('alg="hmac-sha256"', h["signature-input"])
+        self.assertIn('keyid="hmac-', h["signature-input"])
+        self.assertEqual(h["sovereign-cluster-country"], "DE")
+
+    def test_request_sent_straight_to_the_cluster_is_refused(self):
+        raw = request_bytes(path="/v1/chat/completions", body=BODY, headers=JSON)
+        self.assert_refused(exchange(self.standin.port, self.certs, raw), "missing_signature")
+
+    def test_replayed_request_is_refused(self):
+        _, h, body = self.forwarded()
+        self.assert_refused(self.direct(h, body), "replayed_nonce")
+
+    def test_body_changed_after_signing_is_refused(self):
+        _, h, body = self.forwarded()
+        self.assert_refused(self.direct(h, body.replace(b"Bonjour", b"Hallo!!")), "content_digest_mismatch")
+
+    def test_dropped_geo_tag_is_refused(self):
+        _, h, body = self.forwarded()
+        del h["sovereign-client-country"]
+        error = self.assert_refused(self.direct(h, body), "component_unavailable")
+        self.assertEqual(error["detail"], '"sovereign-client-country"')
+
+    def test_changed_geo_tag_is_refused(self):
+        _, h, body = self.forwarded()
+        h["sovereign-cluster-country"] = "US"
+        self.assert_refused(self.direct(h, body), "bad_signature")
+
+    def test_old_signature_is_refused(self):
+        _, h, body = self.forwarded()
+        created = int(re.search(r";created=(\d+)", h["signature-input"]).group(1))
+        # A cluster that accepts signatures up to 1 s old, asked 2 s after the gateway signed.
+        strict = start_verifying_standin(self.certs, ["--verify-key", os.path.join(self.keys, "gateway.pub.jwk"),
+                                                      "--max-age", "1", "--max-skew", "0"])
+        self.addCleanup(strict.stop)
+        while int(time.time()) < created + 2:
+            time.sleep(0.1)
+        self.assert_refused(self.direct(h, body, port=strict.port), "too_old")
+
+    def test_request_with_non_ascii_in_a_signed_field_is_refused_by_the_gateway(self):
+        raw = request_bytes(method="GET", path="/debug/headers", headers={"Content-Type": "text/plain; x=\"caf\xe9\""})
+        resp = exchange(self.gateway.port, self.certs, raw.replace(b"caf\xc3\xa9", b"caf\xe9"))
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertEqual(resp.json()["error"]["code"], "unsignable_request")
+        self.assertIsNone(resp.header("x-standin-cluster"))
+
+    @unittest.skipUnless(HAVE_CRYPTOGRAPHY, "python3-cryptography not installed")
+    def test_python_recipe_verifies_what_the_gateway_sends(self):
+        sys.path.insert(0, os.path.join(SOURCE, "examples", "standin_cluster"))
+        import verify_request
+        _, h, body = self.forwarded()
+        pairs = [(k, v) for k, v in h.items()]
+        self.assertIsNone(verify_request.verify("POST", h["host"], "/debug/headers", pairs, body, self.jwk))
+        self.assertEqual(verify_request.verify("POST", h["host"], "/debug/headers", pairs, body + b" ", self.jwk),
+                         "content_digest_mismatch")
+
+
+class AuditEvidenceTest(unittest.TestCase):
+    """The audit record keeps the evidence of what was forwarded: the endpoint, the signature's keyid
+    and the digest of the body as forwarded; `audit prove` / `verify-proof` and `audit query` show it."""
+
+    def test_record_carries_endpoint_keyid_and_forwarded_digest(self):
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        keys = os.path.join(tmp.path, "keys")
+        keyid = make_keys(keys)
+        audit_keys = os.path.join(tmp.path, "audit-keys")
+        subprocess.run([SOVGW, "keys", "init", audit_keys], check=True, capture_output=True)
+        db = os.path.join(tmp.path, "db")
+        standin = start_verifying_standin(certs, ["--verify-key", os.path.join(keys, "gateway.pub.jwk")])
+        self.addCleanup(standin.stop)
+        extra = f"signing:\n  key: {os.path.join(keys, 'gateway.key')}\naudit:\n  db: {db}\n  keys: {audit_keys}\n"
+        gateway = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs), extra=extra),
+                          tmp.path)
+        self.addCleanup(gateway.stop)
+        resp = exchange(gateway.port, certs, request_bytes(path="/debug/headers", body=BODY, headers=JSON))
+        self.assertEqual(resp.status, 200, resp.body)
+        seen = resp.json()["headers"]
+        request_id = resp.header("x-request-id")
+        gateway.signal(signal.SIGTERM)
+        gateway.proc.wait(timeout=30)
+
+        q = subprocess.run([SOVGW, "audit", "query", "--db", db, "--request-id", request_id, "--format", "jsonl"],
+                           capture_output=True, text=True, check=True)
+        record = json.loads(q.stdout.splitlines()[0])
+        self.assertEqual(record["endpoint"], f"127.0.0.1:{standin.port}")
+        self.assertEqual(record["endpoint_country"], "private")  # loopback, an on_premises cluster
+        self.assertEqual(record["signature_keyid"], keyid)
+        self.assertEqual(record["forwarded_digest"], seen["content-digest"])  # what the cluster received
+        proof = os.path.join(tmp.path, "r.tlog-proof")
+        with open(proof, "w") as f:
+            subprocess.run([SOVGW, "audit", "prove", "--db", db, "--request-id", request_id], stdout=f, check=True)
+        shown = subprocess.run([SOVGW, "audit", "verify-proof", proof, "--pubkey",
+                                os.path.join(audit_keys, "signing.pub")], capture_output=True, text=True)
+        self.assertEqual(shown.returncode, 0, shown.stdout + shown.stderr)
+        self.assertIn(f"forwarded:   to 127.0.0.1:{standin.port} (private), signed by key {keyid}, body "
+                      f"{seen['content-digest']}", shown.stdout)
+
+
+class PublishedKeyTest(unittest.TestCase):
+    """`sovgw keys http-new/http-public` and the admin listener publish the verification key; a cluster
+    configured with nothing but that published JWK (or PEM) accepts what the gateway signs."""
+
+    def test_key_created_printed_served_and_accepted(self):
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        key = os.path.join(tmp.path, "http-signing.key")
+        created = subprocess.run([SOVGW, "keys", "http-new", key], capture_output=True, text=True)
+        self.assertEqual(created.returncode, 0, created.stderr)
+        self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+        again = subprocess.run([SOVGW, "keys", "http-new", key], capture_output=True, text=True)
+        self.assertEqual(again.returncode, 3)  # never overwrites a key
+        jwk = subprocess.run([SOVGW, "keys", "http-public", key, "--format", "jwk"], capture_output=True,
+                             text=True, check=True).stdout
+        pem = subprocess.run([SOVGW, "keys", "http-public", key, "--format", "pem"], capture_output=True,
+                             text=True, check=True).stdout
+        self.assertTrue(pem.startswith("-----BEGIN PUBLIC KEY-----"), pem)
+        self.assertEqual(created.stdout, jwk + pem)
+        kid = json.loads(jwk)["kid"]
+        self.assertIn(kid, created.stderr)
+        bad = subprocess.run([SOVGW, "keys", "http-public", key, "--format", "xml"], capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 2)
+
+        jwk_file = os.path.join(tmp.path, "published.jwk")
+        with open(jwk_file, "w") as f:
+            f.write(jwk)
+        standin = start_verifying_standin(certs, ["--verify-key", jwk_file])
+        self.addCleanup(standin.stop)
+        gateway = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs),
+                                       extra=f"signing:\n  key: {key}\n"), tmp.path)
+        self.addCleanup(gateway.stop)
+        served = admin_get(gateway, "/.well-known/sovgw-keys.json")
+        self.assertEqual(served.status, 200)
+        self.assertEqual(served.header("content-type"), "application/jwk-set+json")
+        self.assertEqual(served.json(), {"keys": [json.loads(jwk)]})
+        resp = exchange(gateway.port, certs, request_bytes(body=BODY, path="/v1/chat/completions", headers=JSON))
+        self.assertEqual(resp.status, 200, resp.body)
+
+        os.chmod(key, 0o640)
+        unsafe = subprocess.run([SOVGW, "keys", "http-public", key], capture_output=True, text=True)
+        self.assertEqual(unsafe.returncode, 3)
+        self.assertIn(key, unsafe.stderr)
+
+
+class UnsignedGeoTagsTest(unittest.TestCase):
+    """Without a signing key the geo-tags still travel, unsigned, and no tenant pseudonym is sent."""
+
+    def test_geo_tags_without_signing(self):
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        standin = Process([STANDIN, "--port", "0", "--cert", os.path.join(certs, "cluster.pem"), "--key",
+                           os.path.join(certs, "cluster.key")])
+        self.addCleanup(standin.stop)
+        port = standin.wait_for_json(lambda o: o.get("msg") == "listening")["port"]
+        gateway = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{port}", certs)), tmp.path)
+        self.addCleanup(gateway.stop)
+        resp = exchange(gateway.port, certs, request_bytes(method="GET", path="/debug/headers"))
+        self.assertEqual(resp.status, 200, resp.body)
+        h = resp.json()["headers"]
+        self.assertEqual(h["sovereign-client-country"], "unknown;source=none")  # no policy: no geo lookup
+        self.assertEqual(h["sovereign-policy-version"], '""')
+        self.assertEqual(h["sovereign-data-classes"], "declared=(), detected=()")
+        self.assertNotIn("sovereign-rules", h)
+        self.assertNotIn("sovereign-tenant", h)
+        self.assertNotIn("signature", h)
+        self.assertNotIn("content-digest", h)
+        self.assertEqual(admin_get(gateway, "/.well-known/sovgw-keys.json").json(), {"keys": []})
+
+
+class SigningConfigTest(unittest.TestCase):
+    def test_unsafe_or_missing_key_stops_the_start(self):
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        keys = os.path.join(tmp.path, "keys")
+        make_keys(keys)
+        key = os.path.join(keys, "gateway.key")
+        os.chmod(key, 0o644)
+        config = os.path.join(tmp.path, "gw.yaml")
+        with open(config, "w") as f:
+            f.write(gateway_yaml(certs, cluster_yaml("paris", "127.0.0.1:9", certs),
+                                 extra=f"signing:\n  key: {key}\n"))
+        r = subprocess.run([SOVGW, "config", "check", config], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(key, r.stderr)
+        with open(config, "w") as f:
+            f.write(gateway_yaml(certs, cluster_yaml("paris", "127.0.0.1:9", certs),
+                                 extra="signing:\n  lifetime: 2h\n  cluster_hmac_keys:\n    nowhere: x.hmac\n"))
+        r = subprocess.run([SOVGW, "config", "check", config], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("signing.lifetime must be between 1s and 1h", r.stderr)
+        self.assertIn("no cluster is named 'nowhere'", r.stderr)
+        self.assertIn("signing needs key", r.stderr)
+        self.assertRegex(r.stderr, r"gw\.yaml:\d+:\d+: ")
+
+
+if __name__ == "__main__":
+    unittest.main()

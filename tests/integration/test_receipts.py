@@ -1,0 +1,161 @@
+"""Signed receipts: every response head the gateway returns carries Sovereign-* fields and, with a
+signing key, an RFC 9421 `sovgw-receipt` signature bound to the client's request. `sovgw receipt
+verify` checks a head saved by curl offline with the published key; one altered byte fails."""
+
+import json
+import os
+import re
+import subprocess
+import unittest
+
+from support import SOVGW, Gateway, TempDir, cluster_yaml, gateway_yaml, make_certs, start_standin
+from test_signed_requests import make_keys
+
+POLICY = """version: 1
+data_classes:
+  health:
+    header: health
+rules:
+  - id: forbid-health
+    effect: forbid
+    when:
+      data.class: [health]
+    reason: Health data is not sent to inference APIs.
+  - id: permit-internal
+    effect: permit
+    when:
+      client.country: [private]
+    reason: Everything else may go.
+"""
+
+BODY = json.dumps({"model": "mistral-small", "messages": [{"role": "user", "content": "Bonjour"}]})
+
+
+class ReceiptTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.keys = os.path.join(cls.tmp.path, "keys")
+        cls.keyid = make_keys(cls.keys)
+        cls.jwk = os.path.join(cls.keys, "gateway.pub.jwk")
+        cls.standin = start_standin(cls.certs, chunks=2, delay_ms=1)
+        policy = os.path.join(cls.tmp.path, "policy.yaml")
+        with open(policy, "w") as f:
+            f.write(POLICY)
+        clusters = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
+            'models: ["*"]', 'models: ["mistral-*"]')
+        extra = f"policy: {policy}\nsigning:\n  key: {os.path.join(cls.keys, 'gateway.key')}\n"
+        cls.gateway = Gateway(gateway_yaml(cls.certs, clusters, extra=extra), cls.tmp.path)
+        cls.url = f"https://localhost:{cls.gateway.port}/v1/chat/completions"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def curl_head(self, name, body=BODY, headers=(), url=None):
+        head = os.path.join(self.tmp.path, name)
+        argv = ["curl", "-sS", "-D", head, "-o", os.devnull, "--cacert", os.path.join(self.certs, "ca.pem"),
+                "-H", "Content-Type: application/json", "--data-binary", body, url or self.url]
+        for h in headers:
+            argv[1:1] = ["-H", h]
+        subprocess.run(argv, check=True, capture_output=True, timeout=30)
+        with open(head, "rb") as f:
+            return head, f.read()
+
+    def verify(self, head, *extra, method="POST", url=None):
+        return subprocess.run([SOVGW, "receipt", "verify", head, "--key", self.jwk, "--method", method, "--url",
+                               url or self.url, *extra], capture_output=True, text=True)
+
+    def test_receipt_of_a_served_request_verifies_offline(self):
+        head, raw = self.curl_head("served.txt")
+        text = raw.decode()
+        self.assertIn("Sovereign-Decision: permit", text)
+        self.assertIn('Sovereign-Cluster: "paris"', text)
+        self.assertIn("Sovereign-Cluster-Country: FR", text)
+        self.assertIn('tag="sovgw-receipt"', text)
+        self.assertIn(f'keyid="{self.keyid}"', text)
+        r = self.verify(head)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("receipt verifies: status 200", r.stdout)
+        request_id = re.search(r"X-Request-Id: ([0-9a-f]{32})", text).group(1)
+        self.assertIn(f'Sovereign-Request-Id: "{request_id}"', r.stdout)
+
+    def test_one_altered_byte_fails(self):
+        head, raw = self.curl_head("altered.txt")
+        lines = raw.split(b"\r\n")
+        # Every byte of the status code and of every signed value, one at a time.
+        spots = [(0, i) for i in range(9, 12)]
+        for n, line in enumerate(lines):
+            name, sep, _ = line.partition(b": ")
+            if sep and (name.lower().startswith(b"sovereign-") or name.lower() in (b"signature", b"signature-input")):
+                spots += [(n, i) for i in range(len(name) + 2, len(line))]
+        self.assertGreater(len(spots), 200)
+        passed = []
+        for n, i in spots:
+            changed = list(lines)
+            line = bytearray(changed[n])
+            line[i] = line[i] ^ 0x01 if 0x21 <= line[i] ^ 0x01 <= 0x7e else ord("x")
+            changed[n] = bytes(line)
+            path = os.path.join(self.tmp.path, "one-byte.txt")
+            with open(path, "wb") as f:
+                f.write(b"\r\n".join(changed))
+            r = self.verify(path)
+            if r.returncode != 1:
+                passed.append((changed[n], r.returncode, r.stdout))
+        self.assertEqual(passed, [])
+        self.assertEqual(self.verify(head).returncode, 0)  # the original still verifies
+
+    def test_receipt_is_bound_to_the_request(self):
+        head, _ = self.curl_head("bound.txt")
+        r = self.verify(head, url=self.url.replace("/chat/completions", "/completions"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("bad_signature", r.stdout)
+        self.assertEqual(self.verify(head, method="PUT").returncode, 1)
+
+    def test_receipt_covers_the_clients_content_digest(self):
+        body_file = os.path.join(self.tmp.path, "body.json")
+        with open(body_file, "w") as f:
+            f.write(BODY)
+        digest = subprocess.run(["openssl", "dgst", "-sha256", "-binary", body_file], capture_output=True,
+                                check=True).stdout
+        import base64
+        value = f"sha-256=:{base64.b64encode(digest).decode()}:"
+        head, _ = self.curl_head("digest.txt", headers=[f"Content-Digest: {value}"])
+        self.assertEqual(self.verify(head, "--body-file", body_file).returncode, 0)
+        self.assertEqual(self.verify(head, "--content-digest", value).returncode, 0)
+        with open(body_file, "w") as f:
+            f.write(BODY.replace("Bonjour", "Bonsoir"))
+        self.assertEqual(self.verify(head, "--body-file", body_file).returncode, 1)
+        self.assertEqual(self.verify(head).returncode, 1)  # the receipt covers a digest: it must be given
+
+    def test_denial_carries_a_verifiable_receipt(self):
+        head, raw = self.curl_head("denied.txt", headers=["Sovereign-Data-Class: health"])
+        text = raw.decode()
+        self.assertTrue(text.startswith("HTTP/1.1 403"), text)
+        self.assertIn("Sovereign-Decision: deny", text)
+        self.assertNotIn("Sovereign-Cluster:", text)
+        r = self.verify(head)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("status 403", r.stdout)
+
+    def test_bad_input_is_a_usage_error(self):
+        path = os.path.join(self.tmp.path, "not-a-head.txt")
+        with open(path, "w") as f:
+            f.write("hello\n")
+        r = self.verify(path)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no final HTTP response head", r.stderr)
+        head, _ = self.curl_head("usage.txt")
+        r = subprocess.run([SOVGW, "receipt", "verify", head, "--key", os.path.join(self.keys, "gateway.pub.pem"),
+                            "--method", "POST", "--url", "localhost/v1"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not an absolute URL", r.stderr)
+        r = self.verify(os.path.join(self.tmp.path, "missing.txt"))
+        self.assertEqual(r.returncode, 3)
+
+
+if __name__ == "__main__":
+    unittest.main()

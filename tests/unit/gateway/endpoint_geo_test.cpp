@@ -1,0 +1,59 @@
+#include "gateway/endpoint_geo.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "policy/ip_address.hpp"
+#include "tests/unit/policy/mmdb_writer.hpp"
+
+using namespace sovgw;
+using namespace sovgw::gateway;
+
+namespace {
+
+cluster_config cluster(const char* country) {
+  cluster_config c;
+  c.name = "paris";
+  c.country = country;
+  return c;
+}
+
+policy::ip_address ip(const char* text) { return *policy::parse_ip(text); }
+
+}  // namespace
+
+TEST_CASE("endpoint geo: an address is used only where the cluster says it is") {
+  const auto path = std::filesystem::temp_directory_path() / "sovgw-endpoint-geo-test.mmdb";
+  policy::test::write_mmdb(path, {{"8.8.8.0/24", "US"}, {"9.9.9.0/24", "FR"}}, 4);
+  const policy::geo_db geo = policy::geo_db::load_mmdb(path);
+  std::filesystem::remove(path);
+
+  const address_check same = judge_address(cluster("FR"), ip("9.9.9.9"), geo);
+  CHECK(same.verdict == geo_verdict::matches);
+  CHECK(same.country == "FR");
+
+  const address_check elsewhere = judge_address(cluster("FR"), ip("8.8.8.8"), geo);
+  CHECK(elsewhere.verdict == geo_verdict::refused);
+  CHECK(elsewhere.reason == "8.8.8.8 geolocates to US, not FR as cluster 'paris' declares");
+
+  cluster_config exempt = cluster("FR");
+  exempt.endpoint_geo_exempt = "anycast front, GPUs in Paris (contract 42)";
+  const address_check waived = judge_address(exempt, ip("8.8.8.8"), geo);
+  CHECK(waived.verdict == geo_verdict::exempt);
+  CHECK(waived.reason == exempt.endpoint_geo_exempt);
+
+  CHECK(judge_address(cluster("FR"), ip("1.1.1.1"), geo).verdict == geo_verdict::unverified);
+
+  // Loopback and private addresses: on-premises clusters only, whatever the data or the exemption.
+  const address_check loopback = judge_address(cluster("FR"), ip("127.0.0.1"), geo);
+  CHECK(loopback.verdict == geo_verdict::refused);
+  CHECK(loopback.country == "private");
+  CHECK(loopback.reason.find("not on_premises") != std::string::npos);
+  CHECK(judge_address(exempt, ip("10.1.2.3"), geo).verdict == geo_verdict::refused);
+  cluster_config on_prem = cluster("FR");
+  on_prem.on_premises = true;
+  CHECK(judge_address(on_prem, ip("10.1.2.3"), geo).verdict == geo_verdict::on_premises);
+  CHECK(judge_address(on_prem, ip("::1"), geo).verdict == geo_verdict::on_premises);
+  CHECK(judge_address(on_prem, ip("8.8.8.8"), geo).verdict == geo_verdict::refused);
+}
