@@ -13,5 +13,6 @@ int run_policy(args_t args);
 int run_geo(args_t args);
 int run_audit(args_t args);
 int run_keys(args_t args);
+int run_tenants(args_t args);
 
 }  // namespace sovgw::cli

@@ -19,6 +19,8 @@ commands:
   audit query|verify|prove|verify-proof|show|shred|retain
                                     query and verify the audit log
   keys init DIR                     create the gateway's keys, and the auditor's key apart from them
+  tenants check|key create|list|revoke
+                                    validate a tenants file; create, list and revoke API keys
   version                           print the version
 
 Run `sovgw <command> --help` for a command's options.
@@ -55,6 +57,9 @@ int main(int argc, char** argv) {
     }
     if (command == "keys") {
       return sovgw::cli::run_keys(rest);
+    }
+    if (command == "tenants") {
+      return sovgw::cli::run_tenants(rest);
     }
     if (command == "version" || command == "--version") {
       std::puts("sovgw " SOVGW_VERSION);

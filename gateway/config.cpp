@@ -197,6 +197,7 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
             {"threads", [&](const YAML::Node& v) { r.integer(v, "threads", cfg.threads, 0, 256); }},
             {"access_log", [&](const YAML::Node& v) { r.boolean(v, "access_log", cfg.access_log); }},
             {"policy", [&](const YAML::Node& v) { r.non_empty(v, "policy", cfg.policy_file); }},
+            {"tenants", [&](const YAML::Node& v) { r.non_empty(v, "tenants", cfg.tenants_file); }},
             {"audit",
              [&](const YAML::Node& v) {
                r.map(v, "audit",

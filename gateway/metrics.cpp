@@ -107,6 +107,8 @@ std::string metrics::render() const {
         load(cert_reloads));
   gauge("sovgw_certificate_reload_failures_total", "Failed certificate reloads (the old ones stay).",
         "counter", load(cert_reload_failures));
+  gauge("sovgw_tenants_reload_failures_total", "Failed tenants-file reloads (the last good tenants stay).",
+        "counter", load(tenants_reload_failures));
   gauge("sovgw_data_class_requests_total", "Requests that carried a data class (declared or detected).",
         "counter", load(classified_requests));
   gauge("sovgw_redactions_total", "Findings replaced in request bodies by redact obligations.", "counter",

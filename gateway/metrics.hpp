@@ -36,8 +36,9 @@ class metrics {
   std::atomic<std::uint64_t> upstream_connections_reused{0};
   std::atomic<std::uint64_t> cert_reloads{0};
   std::atomic<std::uint64_t> cert_reload_failures{0};
-  std::atomic<std::uint64_t> redactions{0};           // findings replaced by `redact` obligations
-  std::atomic<std::uint64_t> classified_requests{0};  // requests that carried a data class
+  std::atomic<std::uint64_t> tenants_reload_failures{0};  // SIGHUP found a broken tenants file
+  std::atomic<std::uint64_t> redactions{0};               // findings replaced by `redact` obligations
+  std::atomic<std::uint64_t> classified_requests{0};      // requests that carried a data class
 
   static constexpr std::array<double, 15> buckets{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                   1,     2.5,   5,    10,    30,   60,  120};

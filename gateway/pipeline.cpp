@@ -18,6 +18,9 @@ pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
     models_.emplace_back(c.models.begin(), c.models.end());
     cluster_infos_.push_back({c.name, c.country, c.region, c.operator_jurisdiction, c.models});
   }
+  if (std::string errors = reload_tenants(); !errors.empty()) {
+    throw std::runtime_error(errors);
+  }
   if (cfg_->policy_file.empty()) {
     return;
   }
@@ -61,9 +64,113 @@ std::string pipeline::policy_version() const {
   return b ? b->policy->version() : std::string();
 }
 
+std::string pipeline::reload_tenants() {
+  if (cfg_->tenants_file.empty()) {
+    return {};
+  }
+  tenants::load_result r = tenants::load_tenants_file(cfg_->tenants_file);
+  if (!r.ok()) {
+    return policy::format_diagnostics(std::move(r.diagnostics));
+  }
+  tenants_.store(std::move(r.tenants));
+  return {};
+}
+
+namespace {
+
+stage_result refused_key(std::string message) {
+  return stage_result::respond(outcome::invalid_api_key, std::move(message));
+}
+
+// The bearer token of the request's Authorization field: empty without one; nullopt when the
+// field is repeated or not `Bearer <token>`.
+std::optional<std::string_view> bearer_token(const http::message_head& head) {
+  std::optional<std::string_view> token = std::string_view();
+  bool seen = false;
+  for (const http::field& f : head.fields) {
+    if (!http::iequals(f.name, "authorization")) {
+      continue;
+    }
+    constexpr std::string_view scheme = "bearer ";
+    if (seen || f.value.size() <= scheme.size() || !http::iequals(f.value.substr(0, scheme.size()), scheme)) {
+      return std::nullopt;
+    }
+    seen = true;
+    std::string_view t = f.value.substr(scheme.size());
+    while (!t.empty() && t.front() == ' ') {
+      t.remove_prefix(1);
+    }
+    token = t;
+  }
+  return token;
+}
+
+}  // namespace
+
+stage_result pipeline::identify_tenant(request_context& ctx) const {
+  const std::shared_ptr<const tenants::table> table = tenants_.load();
+  const std::optional<std::string_view> token = bearer_token(ctx.head);
+  if (!token) {
+    return refused_key("Authorization must be one field of the form 'Bearer <API key>'");
+  }
+  const tenants::tenant* by_cert = nullptr;
+  if (ctx.client_cert != nullptr && ctx.client_cert->status == client_certificate::state::verified) {
+    bool ambiguous = false;
+    by_cert = table->find_by_certificate(ctx.client_cert->subjects, ambiguous);
+    if (ambiguous) {
+      return stage_result::respond(outcome::invalid_client_certificate,
+                                   "the client certificate's subject names more than one tenant");
+    }
+  }
+  if (token->empty()) {
+    if (by_cert == nullptr) {
+      return refused_key(
+          "no API key: send 'Authorization: Bearer <API key>' (or a client certificate the tenants file "
+          "names)");
+    }
+    ctx.tenant = by_cert->name;
+    return stage_result::next();
+  }
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(ctx.received_at.time_since_epoch()).count();
+  const tenants::key_lookup found = table->check_key(*token, now);
+  if (found.key != nullptr) {
+    ctx.key_id = found.key->id;
+  } else {
+    ctx.key_id = tenants::key_id_of(*token);
+  }
+  switch (found.status) {
+    case tenants::key_check::valid:
+      break;
+    case tenants::key_check::revoked:
+      return refused_key(fmt::format("the API key {}... was revoked", ctx.key_id));
+    case tenants::key_check::expired:
+      return refused_key(fmt::format("the API key {}... expired at {}", ctx.key_id,
+                                     tenants::format_time(found.key->expires)));
+    case tenants::key_check::malformed:
+    case tenants::key_check::unknown:
+      return refused_key("incorrect API key provided");
+  }
+  if (by_cert != nullptr && by_cert->name != found.key->tenant) {
+    return refused_key("the API key and the client certificate belong to different tenants");
+  }
+  ctx.tenant = found.key->tenant;
+  return stage_result::next();
+}
+
 stage_result pipeline::identify(request_context& ctx) const {
-  if (!ctx.client_certificate_cn.empty()) {
-    ctx.tenant = ctx.client_certificate_cn;
+  const client_certificate* cert = ctx.client_cert;
+  if (cert != nullptr && cert->status == client_certificate::state::refused) {
+    return stage_result::respond(outcome::invalid_client_certificate,
+                                 fmt::format("the client certificate identifies nobody: {}", cert->refusal));
+  }
+  if (!cfg_->tenants_file.empty()) {
+    if (stage_result r = identify_tenant(ctx); !r.proceed()) {
+      return r;
+    }
+  } else if (cert != nullptr && cert->status == client_certificate::state::verified &&
+             !cert->common_name.empty()) {
+    ctx.tenant = cert->common_name;
   }
   std::optional<client_address> client =
       establish_client_address(ctx.peer_ip, ctx.proxy_source_ip, ctx.head, cfg_->trusted_proxies);

@@ -18,6 +18,7 @@
 #include "policy/glob.hpp"
 #include "policy/policy.hpp"
 #include "policy/policy_store.hpp"
+#include "tenants/tenants.hpp"
 
 namespace sovgw::gateway {
 
@@ -40,9 +41,18 @@ class pipeline {
   // stays live and the errors are returned (one per line). Thread-safe.
   [[nodiscard]] std::string reload_policy();
   [[nodiscard]] std::string policy_version() const;
+  // Reloads config.tenants_file and swaps it in atomically; on failure the last good tenants stay
+  // live and the errors are returned (file:line:col, one per line). Thread-safe.
+  [[nodiscard]] std::string reload_tenants();
+  // The live tenants table, null without a tenants file.
+  [[nodiscard]] std::shared_ptr<const tenants::table> tenants() const { return tenants_.load(); }
 
-  // identify: tenant (verified client-certificate CN, else "default") and client country (geo
-  // database, when a policy is configured).
+  // identify: the tenant and the client country (geo database, when a policy is configured).
+  // A client certificate whose identity could be read two ways is refused (401
+  // invalid_client_certificate). With a tenants file, the tenant is the one the bearer API key or
+  // the certificate's subject names (both: they must agree); an unknown, revoked or expired key,
+  // or no identity at all, is 401 invalid_api_key. Without one, it is the certificate's CN, else
+  // "default".
   [[nodiscard]] stage_result identify(request_context& ctx) const;
   // classify: model and stream flag from the OpenAI JSON body, and what the policy's detectors
   // find in its decoded strings (classify/json_body.hpp); 415 for a content-encoded body or a body
@@ -67,6 +77,7 @@ class pipeline {
   };
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
+  [[nodiscard]] stage_result identify_tenant(request_context& ctx) const;
 
   std::shared_ptr<const config> cfg_;
   std::vector<std::vector<policy::glob_pattern>> models_;  // per cluster, compiled once
@@ -74,6 +85,7 @@ class pipeline {
   std::unique_ptr<policy::geo_db> geo_;
   policy::policy_store store_;
   std::atomic<std::shared_ptr<const binding>> binding_;
+  std::atomic<std::shared_ptr<const tenants::table>> tenants_;
 };
 
 }  // namespace sovgw::gateway

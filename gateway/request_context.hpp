@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "classify/json_body.hpp"
+#include "gateway/client_certificate.hpp"
 #include "gateway/http_parser.hpp"
 #include "gateway/outcome.hpp"
 #include "policy/policy_source.hpp"
@@ -24,8 +25,10 @@ struct request_context {
   // accept
   std::string peer_ip;  // the socket's peer
   std::uint16_t peer_port = 0;
-  std::string proxy_source_ip;        // a trusted peer's PROXY v2 header said so (empty: none)
-  std::string client_certificate_cn;  // verified mTLS client certificate, if any
+  std::string proxy_source_ip;  // a trusted peer's PROXY v2 header said so (empty: none)
+  // The verified mTLS client certificate's identity (owned by the session, which outlives the
+  // request); null without one.
+  const client_certificate* client_cert = nullptr;
 
   // read
   http::message_head head;
@@ -34,6 +37,7 @@ struct request_context {
   // identify
   std::string client_ip;  // as established (gateway/client_address.hpp)
   std::string tenant = "default";
+  std::string key_id;  // the visible prefix of the API key presented (tenants file), never the key
   std::string client_country = "unknown";
   std::string client_country_source = "none";
 

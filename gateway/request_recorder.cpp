@@ -132,6 +132,7 @@ void request_recorder::access_line(const request_context& ctx, double seconds) c
       .str("method", ctx.head.method)
       .str("path", path)
       .str("tenant", ctx.tenant)
+      .str("key_id", ctx.key_id)
       .str("client_country", ctx.client_country)
       .str("model", ctx.model)
       .boolean("stream", ctx.stream)

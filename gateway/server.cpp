@@ -164,6 +164,27 @@ void server::reload_certificates() {
   }
 }
 
+void server::reload_tenants() {
+  if (state_.cfg->tenants_file.empty()) {
+    return;
+  }
+  std::string errors = state_.stages->reload_tenants();
+  if (errors.empty()) {
+    const auto t = state_.stages->tenants();
+    log_line("info", "tenants reloaded")
+        .str("file", state_.cfg->tenants_file)
+        .num("tenants", static_cast<std::int64_t>(t->tenants().size()))
+        .num("keys", static_cast<std::int64_t>(t->keys().size()))
+        .emit();
+  } else {
+    state_.stats->tenants_reload_failures.fetch_add(1, std::memory_order_relaxed);
+    log_line("error", "tenants reload failed; keeping the current tenants")
+        .str("file", state_.cfg->tenants_file)
+        .str("errors", errors)
+        .emit();
+  }
+}
+
 void server::reload_policy() {
   if (state_.cfg->policy_file.empty()) {
     return;
@@ -230,6 +251,7 @@ int server::run() {
       }
       if (sig == SIGHUP) {
         reload_certificates();
+        reload_tenants();
         reload_policy();
       } else {
         begin_drain();

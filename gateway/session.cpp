@@ -72,7 +72,7 @@ class session : public std::enable_shared_from_this<session> {
         peer_port_(peer.port()),
         proxy_source_ip_(std::move(proxy_source_ip)) {
     if (client_->ssl() != nullptr) {
-      client_cn_ = peer_common_name(client_->ssl());
+      client_certificate_ = read_client_certificate(client_->ssl());
     }
   }
   session(const session&) = delete;
@@ -162,7 +162,9 @@ class session : public std::enable_shared_from_this<session> {
     ctx.peer_port = peer_port_;
     ctx.client_ip = peer_ip_;  // until identify establishes it
     ctx.proxy_source_ip = proxy_source_ip_;
-    ctx.client_certificate_cn = client_cn_;
+    if (client_certificate_.status != client_certificate::state::none) {
+      ctx.client_cert = &client_certificate_;
+    }
     return ctx;
   }
 
@@ -307,7 +309,7 @@ class session : public std::enable_shared_from_this<session> {
   std::string peer_ip_;
   std::uint16_t peer_port_;
   std::string proxy_source_ip_;
-  std::string client_cn_;
+  client_certificate client_certificate_;
   std::string inbuf_;
   connection_count_guard counted_{*w_.shared.stats};  // the connection is active while the session lives
 };

@@ -1,0 +1,253 @@
+"""Tenants: a bearer API key or a client certificate names the tenant; wrong keys are 401 from the
+gateway, audited; the cluster never sees the client's key; the client certificate's identity is
+read strictly (a NUL, a BMPString or a second CN cannot make one tenant look like another)."""
+
+import datetime
+import os
+import signal
+import subprocess
+import unittest
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from support import (CHAT, SOVGW, Gateway, Reader, TempDir, chat_request, cluster_yaml, gateway_yaml, make_certs,
+                     metric, request_bytes, start_standin, tls_connect, wait_until)
+
+
+def make_client_cert(certs, path, attributes, sans=()):
+    """A client certificate signed by the dev CA, with exactly the subject attributes given (raw
+    values and ASN.1 string types: NULs, BMPStrings and repeated CNs are possible)."""
+    with open(os.path.join(certs, "ca.pem"), "rb") as f:
+        ca = x509.load_pem_x509_certificate(f.read())
+    with open(os.path.join(certs, "ca.key"), "rb") as f:
+        ca_key = serialization.load_pem_private_key(f.read(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name(attributes))
+               .issuer_name(ca.subject)
+               .public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    with open(path + ".pem", "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(path + ".key", "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return path + ".pem", path + ".key"
+
+
+def cn(value, kind=None):
+    return x509.NameAttribute(NameOID.COMMON_NAME, value, _type=kind) if kind else \
+        x509.NameAttribute(NameOID.COMMON_NAME, value)
+
+
+def sovgw(*args):
+    return subprocess.run([SOVGW, *args], capture_output=True, text=True, timeout=60)
+
+
+def send(port, certs, raw, cert=None):
+    with tls_connect(port, certs, cert=cert[0] if cert else None, key=cert[1] if cert else None) as s:
+        s.sendall(raw)
+        return Reader(s).read_response()
+
+
+def access_line(gateway, resp):
+    rid = resp.header("x-request-id")
+    return gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == rid)
+
+
+class ClientCertificateIdentityTest(unittest.TestCase):
+    """Without a tenants file the tenant is the certificate's CN, read strictly."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs)
+        cls.gateway = Gateway(gateway_yaml(cls.certs, cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs),
+                                           tls_extra=f"  client_ca: {os.path.join(cls.certs, 'ca.pem')}\n"),
+                              cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def cert(self, name, attributes, sans=()):
+        return make_client_cert(self.certs, os.path.join(self.tmp.path, name), attributes, sans)
+
+    def assert_refused(self, cert):
+        resp = send(self.gateway.port, self.certs, chat_request(), cert)
+        self.assertEqual(resp.status, 401)
+        self.assertEqual(resp.json()["error"]["code"], "invalid_client_certificate")  # the gateway's own answer
+        log = access_line(self.gateway, resp)
+        self.assertEqual(log["tenant"], "default")
+        self.assertEqual(log["cluster"], "")
+        return resp
+
+    def test_a_nul_in_the_cn_does_not_truncate_it_into_another_tenant(self):
+        self.assert_refused(self.cert("nul", [cn("acme\x00x")]))
+
+    def test_a_second_cn_is_refused(self):
+        self.assert_refused(self.cert("two", [cn("acme"), cn("globex")]))
+
+    def test_a_nul_in_a_san_is_refused(self):
+        self.assert_refused(self.cert("san", [cn("acme")], [x509.DNSName("acme.example\x00.evil")]))
+
+    def test_a_bmpstring_cn_is_read_as_text(self):
+        resp = send(self.gateway.port, self.certs, chat_request(), self.cert("bmp", [cn("acme", _ASN1Type.BMPString)]))
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(access_line(self.gateway, resp)["tenant"], "acme")
+
+    def test_a_plain_cn_is_the_tenant(self):
+        resp = send(self.gateway.port, self.certs, chat_request(), self.cert("plain", [cn("acme-é")]))
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(access_line(self.gateway, resp)["tenant"], "acme-é")
+
+
+TENANTS = """# who may call
+tenants:
+  - name: acme
+    certificates:
+      - cn: acme-app
+  - name: globex
+    certificates:
+      - dns: app.globex.example
+"""
+
+
+class TenantKeysTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = TempDir()
+        self.addCleanup(self.tmp.cleanup)
+        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
+        self.tenants = os.path.join(self.tmp.path, "tenants.yaml")
+        with open(self.tenants, "w") as f:
+            f.write(TENANTS)
+        self.standin = start_standin(self.certs)
+        self.addCleanup(self.standin.stop)
+        self.keys = os.path.join(self.tmp.path, "keys")
+        self.db = os.path.join(self.tmp.path, "db")
+        self.assertEqual(sovgw("keys", "init", self.keys).returncode, 0)
+        self.acme_key = self.create_key("acme")
+        self.gateway = Gateway(
+            gateway_yaml(self.certs, cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs),
+                         tls_extra=f"  client_ca: {os.path.join(self.certs, 'ca.pem')}\n",
+                         extra=f"tenants: {self.tenants}\naudit:\n  db: {self.db}\n  keys: {self.keys}\n"),
+            self.tmp.path)
+        self.addCleanup(self.gateway.stop)
+
+    def create_key(self, tenant, *extra):
+        r = sovgw("tenants", "key", "create", tenant, "--file", self.tenants, *extra)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.strip()
+
+    def call(self, key=None, raw=None, cert=None):
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return send(self.gateway.port, self.certs, raw or chat_request(extra_headers=headers), cert)
+
+    def reload(self, expect="tenants reloaded"):
+        before = len([o for o in self.gateway.logs() if o.get("msg") == expect])
+        self.gateway.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: len([o for o in self.gateway.logs() if o.get("msg") == expect]) > before))
+
+    def assert_invalid_key(self, resp):
+        self.assertEqual(resp.status, 401)
+        err = resp.json()["error"]
+        self.assertEqual((err["type"], err["code"]), ("invalid_request_error", "invalid_api_key"))
+        log = access_line(self.gateway, resp)
+        self.assertEqual(log["error"], "invalid_api_key")
+        self.assertEqual(log["cluster"], "")
+        return log
+
+    def test_a_key_names_its_tenant_and_never_reaches_the_cluster(self):
+        resp = self.call(self.acme_key)
+        self.assertEqual(resp.status, 200)
+        log = access_line(self.gateway, resp)
+        self.assertEqual(log["tenant"], "acme")
+        self.assertEqual(log["key_id"], self.acme_key[:17])
+        self.assertNotIn(self.acme_key, "".join(self.gateway.lines))
+        with open(self.tenants) as f:
+            self.assertNotIn(self.acme_key, f.read())  # only the hash is stored
+        seen = self.call(raw=request_bytes("POST", "/debug/headers", b"{}", {
+            "Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}"}))
+        self.assertEqual(seen.status, 200)
+        self.assertNotIn("authorization", seen.json()["headers"])
+
+    def test_wrong_missing_revoked_and_expired_keys_are_401_and_audited(self):
+        other = self.acme_key[:-1] + ("A" if self.acme_key[-1] != "A" else "B")
+        self.assert_invalid_key(self.call(other))
+        self.assert_invalid_key(self.call("not-a-key"))
+        self.assert_invalid_key(self.call())
+        self.assert_invalid_key(self.call(raw=chat_request(extra_headers={"Authorization": f"Basic {self.acme_key}"})))
+        expired = self.create_key("acme", "--expires", "1m")
+        r = sovgw("tenants", "key", "revoke", self.acme_key[:17], "--file", self.tenants)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.call(self.acme_key).status, 200)  # not yet loaded
+        self.reload()
+        log = self.assert_invalid_key(self.call(self.acme_key))
+        self.assertEqual(log["key_id"], self.acme_key[:17])
+        self.assertIn("revoked", self.call(self.acme_key).json()["error"]["message"])
+        self.assertEqual(self.call(expired).status, 200)
+        # The 401s are on the audit log like any request.
+        self.gateway.signal(signal.SIGTERM)
+        self.gateway.proc.wait(timeout=20)
+        q = sovgw("audit", "query", "--db", self.db, "--format", "jsonl")
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertGreaterEqual(q.stdout.count('"invalid_api_key"'), 6)
+
+    def test_client_certificate_subjects_map_to_tenants(self):
+        acme = make_client_cert(self.certs, os.path.join(self.tmp.path, "acme"), [cn("acme-app")])
+        globex = make_client_cert(self.certs, os.path.join(self.tmp.path, "globex"), [cn("someone")],
+                                  [x509.DNSName("app.globex.example")])
+        stranger = make_client_cert(self.certs, os.path.join(self.tmp.path, "stranger"), [cn("acme")])
+        both = make_client_cert(self.certs, os.path.join(self.tmp.path, "both"), [cn("acme-app")],
+                                [x509.DNSName("app.globex.example")])
+        resp = self.call(cert=acme)
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(access_line(self.gateway, resp)["tenant"], "acme")
+        resp = self.call(cert=globex)
+        self.assertEqual(access_line(self.gateway, resp)["tenant"], "globex")
+        self.assert_invalid_key(self.call(cert=stranger))  # a CN the tenants file does not name
+        ambiguous = self.call(cert=both)
+        self.assertEqual((ambiguous.status, ambiguous.json()["error"]["code"]), (401, "invalid_client_certificate"))
+        # A key and a certificate must name the same tenant.
+        self.assertEqual(self.call(self.acme_key, cert=acme).status, 200)
+        self.assert_invalid_key(self.call(self.acme_key, cert=globex))
+
+    def test_a_broken_tenants_file_keeps_the_last_good_one(self):
+        with open(self.tenants, "a") as f:
+            f.write("  - {tenant: nobody, id: sk-sovgw-abcdefgh, hash: x}\n")
+        self.reload("tenants reload failed; keeping the current tenants")
+        failed = [o for o in self.gateway.logs() if o.get("msg", "").startswith("tenants reload failed")][-1]
+        self.assertIn(f"{self.tenants}:", failed["errors"])
+        self.assertEqual(metric(self.gateway, "sovgw_tenants_reload_failures_total"), 1)
+        self.assertEqual(self.call(self.acme_key).status, 200)
+
+    def test_a_broken_tenants_file_refuses_the_start(self):
+        broken = os.path.join(self.tmp.path, "broken.yaml")
+        with open(broken, "w") as f:
+            f.write(TENANTS + "    colour: red\n")
+        config = os.path.join(self.tmp.path, "bad.yaml")
+        with open(config, "w") as f:
+            f.write(gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:1", self.certs),
+                                 extra=f"tenants: {broken}\n"))
+        for command in (["serve", "--config", config], ["config", "check", config]):
+            r = subprocess.run([SOVGW, *command], capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(f"{broken}:9:5: error: unknown key 'colour' in a tenant", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
