@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "gateway/cluster_credentials.hpp"
 #include "gateway/config.hpp"
 #include "gateway/pipeline.hpp"
 #include "gateway/server.hpp"
@@ -51,6 +52,7 @@ int cmd_check(const options& o) {
     auto cfg = gateway::load_config(path);
     auto server_tls = gateway::make_server_context(cfg->tls);
     auto upstreams = gateway::build_upstreams(*cfg);
+    const gateway::cluster_credentials credentials(cfg);  // reads and permission-checks auth: files
     gateway::pipeline stages(cfg);  // compiles the policy, if any
     std::printf("%s: ok (listen %s:%u, %zu cluster%s, certificates and keys loaded%s%s)\n", path.c_str(),
                 cfg->listen_address.c_str(), cfg->listen_port, cfg->clusters.size(),

@@ -109,6 +109,9 @@ std::string metrics::render() const {
         "counter", load(cert_reload_failures));
   gauge("sovgw_tenants_reload_failures_total", "Failed tenants-file reloads (the last good tenants stay).",
         "counter", load(tenants_reload_failures));
+  gauge("sovgw_cluster_credential_reload_failures_total",
+        "Failed cluster credential reloads (the current credentials stay).", "counter",
+        load(credential_reload_failures));
   gauge("sovgw_data_class_requests_total", "Requests that carried a data class (declared or detected).",
         "counter", load(classified_requests));
   gauge("sovgw_redactions_total", "Findings replaced in request bodies by redact obligations.", "counter",

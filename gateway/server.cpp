@@ -99,6 +99,7 @@ server::server(std::shared_ptr<const config> cfg) {
   state_.cfg = cfg;
   state_.server_tls.store(make_server_context(cfg->tls));
   state_.upstreams = build_upstreams(*cfg);
+  state_.credentials = std::make_unique<cluster_credentials>(cfg);
   std::vector<std::string> names;
   for (const auto& c : cfg->clusters) {
     names.push_back(c.name);
@@ -162,6 +163,17 @@ void server::reload_certificates() {
         .str("error", e.what())
         .emit();
   }
+}
+
+void server::reload_credentials() {
+  std::string errors = state_.credentials->reload();
+  if (errors.empty()) {
+    return;
+  }
+  state_.stats->credential_reload_failures.fetch_add(1, std::memory_order_relaxed);
+  log_line("error", "cluster credentials reload failed; keeping the current credentials")
+      .str("errors", errors)
+      .emit();
 }
 
 void server::reload_tenants() {
@@ -251,6 +263,7 @@ int server::run() {
       }
       if (sig == SIGHUP) {
         reload_certificates();
+        reload_credentials();
         reload_tenants();
         reload_policy();
       } else {

@@ -251,3 +251,83 @@ class TenantKeysTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ClusterCredentialsTest(unittest.TestCase):
+    """Each cluster gets the gateway's credential for it, from a permission-checked file re-read on
+    SIGHUP; whatever the client sent in its place never reaches the cluster."""
+
+    def setUp(self):
+        self.tmp = TempDir()
+        self.addCleanup(self.tmp.cleanup)
+        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
+        self.standin = start_standin(self.certs)
+        self.addCleanup(self.standin.stop)
+        self.bearer = self.secret("bearer.txt", "cluster-secret-1\n")
+        self.token = self.secret("token.txt", "token-A")
+        endpoint = f"127.0.0.1:{self.standin.port}"
+        self.clusters = (cluster_yaml("bearer", endpoint, self.certs,
+                                      extra=f"    auth: {{bearer_file: {self.bearer}}}").replace('["*"]', '["a-*"]') +
+                         cluster_yaml("header", endpoint, self.certs,
+                                      extra=f"    auth: {{header: X-Cluster-Token, file: {self.token}}}"))
+
+    def secret(self, name, text, mode=0o600):
+        path = os.path.join(self.tmp.path, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def start(self):
+        g = Gateway(gateway_yaml(self.certs, self.clusters), self.tmp.path)
+        self.addCleanup(g.stop)
+        return g
+
+    def seen(self, g, model, headers):
+        body = ('{"model":"%s"}' % model).encode()
+        resp = send(g.port, self.certs, request_bytes("POST", "/debug/headers", body,
+                                                      {"Content-Type": "application/json", **headers}))
+        self.assertEqual(resp.status, 200)
+        return resp.json()["headers"]
+
+    def test_the_cluster_gets_the_gateways_credential_never_the_clients(self):
+        g = self.start()
+        h = self.seen(g, "a-1", {"Authorization": "Bearer sk-client-key", "X-Cluster-Token": "forged"})
+        self.assertEqual(h["authorization"], "Bearer cluster-secret-1")
+        self.assertEqual(h["x-cluster-token"], "forged")  # not this cluster's credential field: passed on
+        h = self.seen(g, "b-1", {"Authorization": "Bearer sk-client-key", "X-Cluster-Token": "forged"})
+        self.assertEqual(h["x-cluster-token"], "token-A")
+        self.assertNotIn("authorization", h)
+        # Re-read on SIGHUP; a file others can read is refused and the current credential stays.
+        self.secret("token.txt", "token-B\n")
+        g.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: self.seen(g, "b-1", {})["x-cluster-token"] == "token-B"))
+        self.secret("token.txt", "token-C\n", 0o644)
+        g.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: metric(g, "sovgw_cluster_credential_reload_failures_total") == 1))
+        self.assertEqual(self.seen(g, "b-1", {})["x-cluster-token"], "token-B")
+        failed = g.wait_for_json(lambda o: o.get("msg", "").startswith("cluster credentials reload failed"))
+        self.assertIn(f"{self.token}: the credential file is accessible by group or others", failed["errors"])
+        self.assertNotIn("token-C", "".join(g.lines))
+
+    def test_bad_credential_files_and_auth_sections_refuse_the_start(self):
+        os.chmod(self.bearer, 0o640)
+        config = os.path.join(self.tmp.path, "gw.yaml")
+        with open(config, "w") as f:
+            f.write(gateway_yaml(self.certs, self.clusters))
+        for command in (["serve", "--config", config], ["config", "check", config]):
+            r = subprocess.run([SOVGW, *command], capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(f"cluster 'bearer': {self.bearer}: the credential file is accessible by group or others "
+                          f"(mode 0640); run chmod 600", r.stderr)
+        with open(config, "w") as f:
+            f.write(gateway_yaml(self.certs, cluster_yaml("x", "127.0.0.1:1", self.certs,
+                                                          extra="    auth: {bearer_file: a, header: X-A}")))
+        r = subprocess.run([SOVGW, "config", "check", config], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"gw\.yaml:\d+:11: auth takes either bearer_file, or header and file")
+        with open(config, "w") as f:
+            f.write(gateway_yaml(self.certs, cluster_yaml("x", "127.0.0.1:1", self.certs,
+                                                          extra="    auth: {header: Host, file: a}")))
+        r = subprocess.run([SOVGW, "config", "check", config], capture_output=True, text=True, timeout=30)
+        self.assertIn("auth.header 'Host' is not a field name the gateway may set", r.stderr)
