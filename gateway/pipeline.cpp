@@ -422,6 +422,74 @@ stage_result pipeline::decide(request_context& ctx) const {
   return stage_result::next();
 }
 
+std::vector<std::string> pipeline::countries_serving(const request_context& ctx, std::string_view model,
+                                                     const binding* b) const {
+  static thread_local policy::decision d;
+  std::vector<std::string> countries;
+  const auto add = [&](std::size_t i) {
+    for (const policy::glob_pattern& pattern : models_[i]) {
+      if (pattern.matches(model)) {
+        countries.push_back(cfg_->clusters[i].country);
+        return;
+      }
+    }
+  };
+  if (b == nullptr) {
+    for (std::size_t i = 0; i < cfg_->clusters.size(); ++i) {
+      add(i);
+    }
+  } else {
+    const policy::request_attributes attrs{.client_country = ctx.client_country,
+                                           .client_ip = policy::parse_ip(ctx.client_ip),
+                                           .tenant = ctx.tenant,
+                                           .model = model,
+                                           .path = "/v1/chat/completions",
+                                           .method = "POST",
+                                           .declared_classes = {},
+                                           .detected_classes = {}};
+    b->policy->decide(attrs, b->routes, d);
+    if (d.result == policy::effect::permit) {
+      for (std::uint32_t i : d.allowed_clusters) {
+        add(i);
+      }
+    }
+  }
+  std::sort(countries.begin(), countries.end());
+  countries.erase(std::unique(countries.begin(), countries.end()), countries.end());
+  return countries;
+}
+
+std::vector<permitted_model> pipeline::models(const request_context& ctx) const {
+  const std::shared_ptr<const binding> b = binding_.load();
+  std::vector<std::string> names;
+  for (const cluster_config& c : cfg_->clusters) {
+    for (const std::string& m : c.models) {
+      if (!policy::glob_pattern::is_glob(m)) {
+        names.push_back(m);
+      }
+    }
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::vector<permitted_model> out;
+  for (std::string& name : names) {
+    std::vector<std::string> countries = countries_serving(ctx, name, b.get());
+    if (!countries.empty()) {
+      out.push_back({std::move(name), std::move(countries)});
+    }
+  }
+  return out;
+}
+
+std::optional<permitted_model> pipeline::model(const request_context& ctx, std::string_view id) const {
+  const std::shared_ptr<const binding> b = binding_.load();
+  std::vector<std::string> countries = countries_serving(ctx, id, b.get());
+  if (countries.empty()) {
+    return std::nullopt;
+  }
+  return permitted_model{std::string(id), std::move(countries)};
+}
+
 stage_result pipeline::route(request_context& ctx, const availability_fn& cluster_available) const {
   bool served = false;
   for (int i : ctx.allowed_clusters) {

@@ -30,6 +30,12 @@ inline constexpr std::string_view data_class_header = "Sovereign-Data-Class";
 // `cluster_available(i)`: whether cluster i has an endpoint worth trying now.
 using availability_fn = std::function<bool(int)>;
 
+// A model a tenant may use, with the countries of the clusters that would serve it.
+struct permitted_model {
+  std::string id;
+  std::vector<std::string> countries;  // sorted, unique
+};
+
 class pipeline {
  public:
   // With config.policy_file set, loads the policy and the geo database (tor-geoipdb) and throws
@@ -62,6 +68,13 @@ class pipeline {
   // the policy does not declare), then the policy's decision (403 on deny); without a policy
   // every cluster is allowed.
   [[nodiscard]] stage_result decide(request_context& ctx) const;
+  // What `GET /v1/models` lists for this request's tenant and client country (identify ran): every
+  // model named exactly in a cluster's `models` (globs cannot be listed), when the live policy
+  // permits an inference request for it (POST /v1/chat/completions, no data classes) to a cluster
+  // serving it. `model(ctx, id)` answers for one id (globs match it): nullopt when not permitted.
+  [[nodiscard]] std::vector<permitted_model> models(const request_context& ctx) const;
+  [[nodiscard]] std::optional<permitted_model> model(const request_context& ctx, std::string_view id) const;
+
   // route: the first allowed cluster that serves the model and is available; fail closed.
   [[nodiscard]] stage_result route(request_context& ctx, const availability_fn& cluster_available) const;
 
@@ -78,6 +91,8 @@ class pipeline {
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
   [[nodiscard]] stage_result identify_tenant(request_context& ctx) const;
+  [[nodiscard]] std::vector<std::string> countries_serving(const request_context& ctx, std::string_view model,
+                                                           const binding* b) const;
 
   std::shared_ptr<const config> cfg_;
   std::vector<std::vector<policy::glob_pattern>> models_;  // per cluster, compiled once

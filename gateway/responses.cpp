@@ -68,6 +68,16 @@ std::string_view reason_phrase(int status) {
   }
 }
 
+response json_response(std::string body, std::string_view request_id, bool close) {
+  response r;
+  r.status = 200;
+  r.body = std::move(body);
+  r.head = fmt::format(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Request-Id: {}\r\n{}\r\n",
+      r.body.size(), request_id, close ? "Connection: close\r\n" : "");
+  return r;
+}
+
 response error_response(outcome o, std::string_view message, std::string_view request_id, bool close) {
   const outcome_info& i = info(o);
   response r;

@@ -21,6 +21,9 @@ struct response {
   std::string body;
 };
 
+// A 200 application/json answer of the gateway's own (e.g. GET /v1/models), with X-Request-Id.
+[[nodiscard]] response json_response(std::string body, std::string_view request_id, bool close);
+
 // The gateway's answer for outcome `o` (which must have a status): an OpenAI-style JSON error
 // {"error":{"message","type","param","code","request_id"}} with X-Request-Id, and
 // `Connection: close` when `close`.

@@ -1,8 +1,9 @@
 // Drives the gateway with the official OpenAI SDK, as an enterprise application would.
-// usage: node openai_client.mjs BASE_URL   (NODE_EXTRA_CA_CERTS points at the dev CA)
+// usage: node openai_client.mjs BASE_URL   (NODE_EXTRA_CA_CERTS points at the dev CA, SOVGW_API_KEY
+// holds a tenant key)
 import OpenAI from "openai";
 
-const client = new OpenAI({ baseURL: process.argv[2], apiKey: "sk-test-not-a-real-key", maxRetries: 0 });
+const client = new OpenAI({ baseURL: process.argv[2], apiKey: process.env.SOVGW_API_KEY, maxRetries: 0 });
 const out = {};
 
 const chat = await client.chat.completions.create({
@@ -36,5 +37,12 @@ try {
 } catch (e) {
   out.error = { status: e.status, code: e.code, type: e.type, message: e.message,
                 request_id: e.headers?.get?.("x-request-id") ?? e.headers?.["x-request-id"] ?? null };
+}
+try {
+  const wrong = new OpenAI({ baseURL: process.argv[2], apiKey: "sk-test-not-a-real-key", maxRetries: 0 });
+  await wrong.models.list();
+  out.wrong_key = null;
+} catch (e) {
+  out.wrong_key = { status: e.status, code: e.code };
 }
 console.log(JSON.stringify(out));

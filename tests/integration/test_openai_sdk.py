@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import unittest
 
-from support import BUILD, Gateway, TempDir, cluster_yaml, gateway_yaml, make_certs, start_standin
+from support import BUILD, SOVGW, Gateway, TempDir, cluster_yaml, gateway_yaml, make_certs, start_standin
 
 SDK_DIR = os.path.join(BUILD, "node-openai")
 
@@ -36,8 +36,15 @@ class OpenAISdkTest(unittest.TestCase):
         cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
         cls.standin = start_standin(cls.certs, chunks=6, delay_ms=20)
         clusters = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
-            'models: ["*"]', 'models: ["mistral-*", "llama-*"]')
-        cls.gateway = Gateway(gateway_yaml(cls.certs, clusters), cls.tmp.path)
+            'models: ["*"]', 'models: ["mistral-small", "mistral-*", "llama-*"]')
+        # The application holds a tenant key, as it would hold an OpenAI key.
+        tenants = os.path.join(cls.tmp.path, "tenants.yaml")
+        with open(tenants, "w") as f:
+            f.write("tenants:\n  - name: acme\n")
+        created = subprocess.run([SOVGW, "tenants", "key", "create", "acme", "--file", tenants], capture_output=True,
+                                 text=True, check=True)
+        cls.key = created.stdout.strip()
+        cls.gateway = Gateway(gateway_yaml(cls.certs, clusters, extra=f"tenants: {tenants}\n"), cls.tmp.path)
 
     @classmethod
     def tearDownClass(cls):
@@ -48,7 +55,7 @@ class OpenAISdkTest(unittest.TestCase):
     def test_sdk_chat_stream_models_and_errors(self):
         script = os.path.join(SDK_DIR, "openai_client.mjs")
         shutil.copy(os.path.join(os.path.dirname(__file__), "openai_client.mjs"), script)
-        env = dict(os.environ, NODE_EXTRA_CA_CERTS=os.path.join(self.certs, "ca.pem"))
+        env = dict(os.environ, NODE_EXTRA_CA_CERTS=os.path.join(self.certs, "ca.pem"), SOVGW_API_KEY=self.key)
         r = subprocess.run(["node", script, f"https://localhost:{self.gateway.port}/v1"], capture_output=True,
                            text=True, timeout=120, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -58,7 +65,8 @@ class OpenAISdkTest(unittest.TestCase):
         self.assertEqual(out["stream"]["text"], "Les données restent en Europe.")
         self.assertEqual(out["stream"]["chunks"], 7)
         self.assertEqual(out["stream"]["usage"]["total_tokens"], 18)
-        self.assertIn("mistral-small", out["models"])
+        self.assertEqual(out["models"], ["mistral-small"])  # the gateway's list: exact names it may route
+        self.assertEqual(out["wrong_key"], {"status": 401, "code": "invalid_api_key"})
         err = out["error"]
         self.assertEqual(err["status"], 404)
         self.assertEqual(err["code"], "model_not_found")

@@ -331,3 +331,93 @@ class ClusterCredentialsTest(unittest.TestCase):
                                                           extra="    auth: {header: Host, file: a}")))
         r = subprocess.run([SOVGW, "config", "check", config], capture_output=True, text=True, timeout=30)
         self.assertIn("auth.header 'Host' is not a field name the gateway may set", r.stderr)
+
+
+MODELS_POLICY = """version: 1
+rules:
+  - id: acme-mistral
+    effect: permit
+    when:
+      tenant: [acme]
+      model: ["mistral-*"]
+    reason: acme uses Mistral models
+  - id: globex-all
+    effect: permit
+    when:
+      tenant: [globex]
+    reason: globex may use every model
+  - id: globex-in-france
+    effect: restrict
+    when:
+      tenant: [globex]
+    route:
+      cluster.country: [FR]
+    reason: globex's requests stay in France
+"""
+
+
+class ModelsTest(unittest.TestCase):
+    """GET /v1/models is the gateway's answer: what the policy lets this tenant use, and where."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs)
+        cls.tenants = os.path.join(cls.tmp.path, "tenants.yaml")
+        with open(cls.tenants, "w") as f:
+            f.write(TENANTS)
+        cls.keys = {}
+        for tenant in ("acme", "globex"):
+            r = sovgw("tenants", "key", "create", tenant, "--file", cls.tenants)
+            cls.keys[tenant] = r.stdout.strip()
+        policy = os.path.join(cls.tmp.path, "policy.yaml")
+        with open(policy, "w") as f:
+            f.write(MODELS_POLICY)
+        endpoint = f"127.0.0.1:{cls.standin.port}"
+        paris = cluster_yaml("paris", endpoint, cls.certs).replace('["*"]', '["mistral-small", "llama-3"]')
+        berlin = cluster_yaml("berlin", endpoint, cls.certs).replace("country: FR", "country: DE").replace(
+            '["*"]', '["mistral-small", "mistral-large", "gpt-*"]')
+        cls.gateway = Gateway(gateway_yaml(cls.certs, paris + berlin,
+                                           extra=f"tenants: {cls.tenants}\npolicy: {policy}\n"), cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def get(self, tenant, path):
+        resp = send(self.gateway.port, self.certs,
+                    request_bytes("GET", path, headers={"Authorization": f"Bearer {self.keys[tenant]}"}))
+        log = access_line(self.gateway, resp)
+        self.assertEqual(log["cluster"], "")  # answered by the gateway, never forwarded
+        self.assertEqual(log["tenant"], tenant)
+        return resp
+
+    def test_each_tenant_sees_what_the_policy_permits_it_and_where(self):
+        acme = self.get("acme", "/v1/models")
+        self.assertEqual(acme.status, 200)
+        body = acme.json()
+        self.assertEqual(body["object"], "list")
+        self.assertEqual([(m["id"], m["countries"]) for m in body["data"]],
+                         [("mistral-large", ["DE"]), ("mistral-small", ["DE", "FR"])])
+        self.assertEqual(body["data"][0]["object"], "model")
+        globex = self.get("globex", "/v1/models").json()
+        self.assertEqual([(m["id"], m["countries"]) for m in globex["data"]],
+                         [("llama-3", ["FR"]), ("mistral-small", ["FR"])])
+
+    def test_one_model(self):
+        one = self.get("acme", "/v1/models/mistral-large")
+        self.assertEqual(one.status, 200)
+        self.assertEqual(one.json(), {"id": "mistral-large", "object": "model", "created": 0, "owned_by": "sovgw",
+                                      "countries": ["DE"]})
+        denied = self.get("acme", "/v1/models/llama-3")
+        self.assertEqual((denied.status, denied.json()["error"]["code"]), (404, "model_not_found"))
+        # A glob of a cluster matches an id the list cannot name; the policy still decides.
+        self.assertEqual(self.get("acme", "/v1/models/gpt-4o").status, 404)
+        self.assertEqual(self.get("globex", "/v1/models/gpt-4o").status, 404)  # only in Germany
+
+    def test_no_key_no_models(self):
+        resp = send(self.gateway.port, self.certs, request_bytes("GET", "/v1/models"))
+        self.assertEqual(resp.status, 401)
