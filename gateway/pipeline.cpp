@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "classify/detectors.hpp"
 #include "classify/json_body.hpp"
 #include "classify/media_type.hpp"
@@ -211,6 +214,7 @@ stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool lo
   }
   ctx.model = result.fields.model;
   ctx.stream = result.fields.stream;
+  ctx.include_usage = result.fields.include_usage;
   ctx.scan = std::move(result.scan);
   return stage_result::next();
 }
@@ -422,6 +426,37 @@ stage_result pipeline::decide(request_context& ctx) const {
   return stage_result::next();
 }
 
+namespace {
+
+// A streamed completion whose client did not ask for usage: the gateway asks the cluster for it
+// (stream_options.include_usage), so that no stream goes uncounted, and the relay removes the
+// usage-only event again (ctx.usage_requested). The body was inspected as strict JSON already.
+void request_usage(request_context& ctx) {
+  const std::string_view path = std::string_view(ctx.head.target).substr(0, ctx.head.target.find('?'));
+  if (!ctx.stream || ctx.include_usage.value_or(false) ||
+      (path != "/v1/chat/completions" && path != "/v1/completions")) {
+    return;
+  }
+  boost::system::error_code ec;
+  boost::json::value body = boost::json::parse(ctx.body, ec);
+  boost::json::object* o = ec ? nullptr : body.if_object();
+  if (o == nullptr) {
+    return;
+  }
+  boost::json::value& options = (*o)["stream_options"];
+  if (options.is_null()) {
+    options = boost::json::object();
+  }
+  if (!options.is_object()) {
+    return;
+  }
+  options.as_object()["include_usage"] = true;
+  ctx.body = boost::json::serialize(body);
+  ctx.usage_requested = true;
+}
+
+}  // namespace
+
 std::vector<std::string> pipeline::countries_serving(const request_context& ctx, std::string_view model,
                                                      const binding* b) const {
   static thread_local policy::decision d;
@@ -506,6 +541,7 @@ stage_result pipeline::route(request_context& ctx, const availability_fn& cluste
     served = true;
     if (cluster_available(i)) {
       ctx.cluster = i;
+      request_usage(ctx);
       return stage_result::next();
     }
   }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,7 @@ struct request_context {
   // classify
   std::string model;
   bool stream = false;
+  std::optional<bool> include_usage;  // the client's stream_options.include_usage, when given
   std::vector<std::string> data_classes;
   classify::scan_result scan;  // what the policy's detectors found in the body, and where
 
@@ -62,6 +64,15 @@ struct request_context {
   // route
   int cluster = -1;
   std::string endpoint;  // host:port actually used
+
+  // forward: the gateway added stream_options.include_usage, so the cluster's usage-only event is
+  // the gateway's and is removed before the client sees it
+  bool usage_requested = false;
+
+  // relay: token usage the cluster reported (gateway/usage_meter.hpp)
+  bool usage_known = false;
+  std::uint64_t prompt_tokens = 0;
+  std::uint64_t completion_tokens = 0;
 
   // outcome (record)
   int status = 0;

@@ -28,6 +28,22 @@ for await (const chunk of stream) {
 }
 out.stream = { text, chunks, usage };
 
+// Without include_usage the gateway still counts the stream (it asks the cluster itself) but the
+// application must see exactly the chunks it asked for: no usage chunk.
+const plain = await client.chat.completions.create({
+  model: "mistral-small",
+  stream: true,
+  messages: [{ role: "user", content: "Bonjour" }],
+});
+out.plain_stream = { chunks: 0, usage_chunks: 0 };
+for await (const chunk of plain) {
+  out.plain_stream.chunks += 1;
+  if (chunk.usage) out.plain_stream.usage_chunks += 1;
+}
+
+const emb = await client.embeddings.create({ model: "mistral-embed", input: "Bonjour", encoding_format: "float" });
+out.embeddings = { length: emb.data[0].embedding.length, usage: emb.usage };
+
 const models = await client.models.list();
 out.models = models.data.map((m) => m.id);
 

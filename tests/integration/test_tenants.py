@@ -3,6 +3,7 @@ gateway, audited; the cluster never sees the client's key; the client certificat
 read strictly (a NUL, a BMPString or a second CN cannot make one tenant look like another)."""
 
 import datetime
+import json
 import os
 import signal
 import subprocess
@@ -14,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from support import (CHAT, SOVGW, Gateway, Reader, TempDir, chat_request, cluster_yaml, gateway_yaml, make_certs,
-                     metric, request_bytes, start_standin, tls_connect, wait_until)
+from support import (SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, cluster_yaml, gateway_yaml,
+                     make_certs, metric, request_bytes, start_standin, tls_connect, wait_until)
 
 
 def make_client_cert(certs, path, attributes, sans=()):
@@ -421,3 +422,86 @@ class ModelsTest(unittest.TestCase):
     def test_no_key_no_models(self):
         resp = send(self.gateway.port, self.certs, request_bytes("GET", "/v1/models"))
         self.assertEqual(resp.status, 401)
+
+
+class UsageTest(unittest.TestCase):
+    """Tokens from JSON answers and streams reach the access line, the audit record and the metrics;
+    a stream whose client did not ask for usage is counted all the same, and looks as it asked."""
+
+    def setUp(self):
+        cls = self
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs, chunks=5, delay_ms=5)
+        cls.tenants = os.path.join(cls.tmp.path, "tenants.yaml")
+        with open(cls.tenants, "w") as f:
+            f.write(TENANTS)
+        cls.key = sovgw("tenants", "key", "create", "acme", "--file", cls.tenants).stdout.strip()
+        cls.keys = os.path.join(cls.tmp.path, "keys")
+        cls.db = os.path.join(cls.tmp.path, "db")
+        sovgw("keys", "init", cls.keys)
+        cls.gateway = Gateway(gateway_yaml(cls.certs, cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs),
+                                           extra=f"tenants: {cls.tenants}\naudit:\n  db: {cls.db}\n  keys: {cls.keys}\n"),
+                              cls.tmp.path)
+
+    def tearDown(self):
+        self.gateway.stop()
+        self.standin.stop()
+        self.tmp.cleanup()
+
+    def call(self, path, body):
+        raw = request_bytes("POST", path, json.dumps(body).encode(),
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"})
+        resp = send(self.gateway.port, self.certs, raw)
+        self.assertEqual(resp.status, 200)
+        return resp, access_line(self.gateway, resp)
+
+    @staticmethod
+    def events(resp):
+        return [e[6:] for e in resp.body.decode().split("\n\n") if e.startswith("data: ")]
+
+    def test_json_answers(self):
+        resp, log = self.call("/v1/chat/completions", {"model": "m", "messages": []})
+        self.assertEqual(resp.json()["usage"]["completion_tokens"], 5)
+        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
+        _, log = self.call("/v1/embeddings", {"model": "e", "input": "x"})
+        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (4, 0))
+
+    def test_a_stream_without_include_usage_is_counted_and_unchanged(self):
+        resp, log = self.call("/v1/chat/completions", {"model": "m", "stream": True, "messages": []})
+        events = self.events(resp)
+        self.assertEqual(len(events), 6)  # 5 chunks and [DONE]: no usage event, as the client asked
+        self.assertFalse(any('"usage"' in e for e in events))
+        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
+
+    def test_a_stream_with_include_usage_keeps_its_usage_event(self):
+        resp, log = self.call("/v1/chat/completions", {"model": "m", "stream": True, "messages": [],
+                                                       "stream_options": {"include_usage": True}})
+        events = self.events(resp)
+        self.assertEqual(len(events), 7)
+        self.assertEqual(json.loads(events[-2])["usage"]["completion_tokens"], 5)
+        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
+
+    def test_metrics_and_audit_query_show_tokens(self):
+        self.call("/v1/chat/completions", {"model": "tok-model", "messages": []})
+        self.call("/v1/chat/completions", {"model": "tok-model", "stream": True, "messages": []})
+        text = admin_get(self.gateway, "/metrics").body.decode()
+        self.assertIn('sovgw_tokens_total{tenant="acme",model="tok-model",cluster="paris",type="prompt"} 24', text)
+        self.assertIn('sovgw_tokens_total{tenant="acme",model="tok-model",cluster="paris",type="completion"} 10',
+                      text)
+        self.assertRegex(text, r'sovgw_tenant_requests_total\{tenant="acme"\} \d+')
+
+    def test_audit_query_shows_tokens(self):
+        self.call("/v1/chat/completions", {"model": "audit-model", "messages": []})
+        self.call("/v1/chat/completions", {"model": "audit-model", "stream": True, "messages": []})
+        # The gateway holds the audit database; an auditor reads it after the gateway stopped.
+        self.gateway.signal(signal.SIGTERM)
+        self.gateway.proc.wait(timeout=20)
+        q = sovgw("audit", "query", "--db", self.db, "--tenant", "acme", "--model", "audit-model", "--format", "jsonl")
+        self.assertEqual(q.returncode, 0, q.stderr)
+        rows = [json.loads(line) for line in q.stdout.splitlines()]
+        self.assertEqual([(r["prompt_tokens"], r["completion_tokens"]) for r in rows], [(12, 5), (12, 5)])
+        table = sovgw("audit", "query", "--db", self.db, "--tenant", "acme", "--model", "audit-model")
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertIn("tokens (in+out)", table.stdout)
+        self.assertEqual(table.stdout.count(" 12+5 "), 2)
