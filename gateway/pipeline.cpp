@@ -67,6 +67,26 @@ std::string pipeline::policy_version() const {
   return b ? b->policy->version() : std::string();
 }
 
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void pipeline::account(const request_context& ctx) const {
+  if (!cfg_->tenants_file.empty()) {
+    limiter_.charge(ctx.tenant, ctx.prompt_tokens + ctx.completion_tokens, now_ms());
+  }
+}
+
+std::optional<std::uint64_t> pipeline::month_left(std::string_view tenant) const {
+  return limiter_.month_left(tenant, now_ms());
+}
+
 std::string pipeline::reload_tenants() {
   if (cfg_->tenants_file.empty()) {
     return {};
@@ -75,6 +95,7 @@ std::string pipeline::reload_tenants() {
   if (!r.ok()) {
     return policy::format_diagnostics(std::move(r.diagnostics));
   }
+  limiter_.configure(*r.tenants, now_ms());
   tenants_.store(std::move(r.tenants));
   return {};
 }
@@ -110,6 +131,27 @@ std::optional<std::string_view> bearer_token(const http::message_head& head) {
 
 }  // namespace
 
+stage_result pipeline::admit(request_context& ctx) const {
+  const tenants::admission a = limiter_.admit(ctx.tenant, now_ms());
+  ctx.retry_after_s = a.retry_after_s;
+  switch (a.verdict) {
+    case tenants::limit_verdict::admitted:
+      return stage_result::next();
+    case tenants::limit_verdict::requests:
+      return stage_result::respond(outcome::rate_limit_exceeded,
+                                   fmt::format("tenant '{}' reached its requests per minute; retry in {} s",
+                                               ctx.tenant, a.retry_after_s));
+    case tenants::limit_verdict::tokens:
+      return stage_result::respond(outcome::rate_limit_exceeded,
+                                   fmt::format("tenant '{}' reached its tokens per minute; retry in {} s",
+                                               ctx.tenant, a.retry_after_s));
+    case tenants::limit_verdict::month:
+      break;
+  }
+  return stage_result::respond(outcome::insufficient_quota,
+                               fmt::format("tenant '{}' used its monthly token budget", ctx.tenant));
+}
+
 stage_result pipeline::identify_tenant(request_context& ctx) const {
   const std::shared_ptr<const tenants::table> table = tenants_.load();
   const std::optional<std::string_view> token = bearer_token(ctx.head);
@@ -132,7 +174,7 @@ stage_result pipeline::identify_tenant(request_context& ctx) const {
           "names)");
     }
     ctx.tenant = by_cert->name;
-    return stage_result::next();
+    return admit(ctx);
   }
   const std::int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(ctx.received_at.time_since_epoch()).count();
@@ -158,7 +200,7 @@ stage_result pipeline::identify_tenant(request_context& ctx) const {
     return refused_key("the API key and the client certificate belong to different tenants");
   }
   ctx.tenant = found.key->tenant;
-  return stage_result::next();
+  return admit(ctx);
 }
 
 stage_result pipeline::identify(request_context& ctx) const {

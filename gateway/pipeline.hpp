@@ -18,6 +18,7 @@
 #include "policy/glob.hpp"
 #include "policy/policy.hpp"
 #include "policy/policy_store.hpp"
+#include "tenants/limiter.hpp"
 #include "tenants/tenants.hpp"
 
 namespace sovgw::gateway {
@@ -57,8 +58,9 @@ class pipeline {
   // A client certificate whose identity could be read two ways is refused (401
   // invalid_client_certificate). With a tenants file, the tenant is the one the bearer API key or
   // the certificate's subject names (both: they must agree); an unknown, revoked or expired key,
-  // or no identity at all, is 401 invalid_api_key. Without one, it is the certificate's CN, else
-  // "default".
+  // or no identity at all, is 401 invalid_api_key; a tenant over its limits is 429
+  // rate_limit_exceeded or insufficient_quota (tenants/limiter.hpp), with ctx.retry_after_s. Without one, it
+  // is the certificate's CN, else "default".
   [[nodiscard]] stage_result identify(request_context& ctx) const;
   // classify: model and stream flag from the OpenAI JSON body, and what the policy's detectors
   // find in its decoded strings (classify/json_body.hpp); 415 for a content-encoded body or a body
@@ -68,6 +70,11 @@ class pipeline {
   // the policy does not declare), then the policy's decision (403 on deny); without a policy
   // every cluster is allowed.
   [[nodiscard]] stage_result decide(request_context& ctx) const;
+  // After the request: its tokens are charged to its tenant's limits.
+  void account(const request_context& ctx) const;
+  // Tokens the tenant has left this month, when it has a monthly budget.
+  [[nodiscard]] std::optional<std::uint64_t> month_left(std::string_view tenant) const;
+
   // What `GET /v1/models` lists for this request's tenant and client country (identify ran): every
   // model named exactly in a cluster's `models` (globs cannot be listed), when the live policy
   // permits an inference request for it (POST /v1/chat/completions, no data classes) to a cluster
@@ -91,6 +98,7 @@ class pipeline {
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
   [[nodiscard]] stage_result identify_tenant(request_context& ctx) const;
+  [[nodiscard]] stage_result admit(request_context& ctx) const;
   [[nodiscard]] std::vector<std::string> countries_serving(const request_context& ctx, std::string_view model,
                                                            const binding* b) const;
 
@@ -101,6 +109,7 @@ class pipeline {
   policy::policy_store store_;
   std::atomic<std::shared_ptr<const binding>> binding_;
   std::atomic<std::shared_ptr<const tenants::table>> tenants_;
+  mutable tenants::limiter limiter_;  // thread-safe
 };
 
 }  // namespace sovgw::gateway

@@ -38,6 +38,7 @@ struct request_context {
   // identify
   std::string client_ip;  // as established (gateway/client_address.hpp)
   std::string tenant = "default";
+  std::int64_t retry_after_s = 0;  // a 429's Retry-After
   std::string key_id;  // the visible prefix of the API key presented (tenants file), never the key
   std::string client_country = "unknown";
   std::string client_country_source = "none";

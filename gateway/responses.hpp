@@ -25,9 +25,9 @@ struct response {
 [[nodiscard]] response json_response(std::string body, std::string_view request_id, bool close);
 
 // The gateway's answer for outcome `o` (which must have a status): an OpenAI-style JSON error
-// {"error":{"message","type","param","code","request_id"}} with X-Request-Id, and
-// `Connection: close` when `close`.
+// {"error":{"message","type","param","code","request_id"}} with X-Request-Id, `Retry-After` when
+// `retry_after_s` is set, and `Connection: close` when `close`.
 [[nodiscard]] response error_response(outcome o, std::string_view message, std::string_view request_id,
-                                      bool close);
+                                      bool close, std::int64_t retry_after_s = 0);
 
 }  // namespace sovgw::gateway

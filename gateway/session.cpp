@@ -151,6 +151,7 @@ class session : public std::enable_shared_from_this<session> {
       after = co_await answer(ctx, r, after);
     }
     if (ctx.status != 0) {
+      w_.shared.stages->account(ctx);
       w_.shared.recorder->finish(ctx);  // 9. record
     }
     co_return after;
@@ -345,7 +346,8 @@ class session : public std::enable_shared_from_this<session> {
     if (info(r.result).status == 0) {
       co_return next_step::close;
     }
-    const response resp = error_response(r.result, r.message, ctx.request_id, after != next_step::keep_alive);
+    const response resp = error_response(r.result, r.message, ctx.request_id, after != next_step::keep_alive,
+                                         ctx.retry_after_s);
     ctx.status = resp.status;
     const bool head_only = ctx.head.method == "HEAD";
     ctx.response_bytes = head_only ? 0 : resp.body.size();

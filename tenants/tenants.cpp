@@ -14,6 +14,7 @@
 #include "crypto/blake2b.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/secret_bytes.hpp"
+#include "policy/config_values.hpp"
 
 namespace sovgw::tenants {
 
@@ -114,6 +115,25 @@ void read_subject(reader& r, const YAML::Node& n, tenant& t) {
   }
 }
 
+void read_limits(reader& r, const YAML::Node& n, tenant_limits& out) {
+  r.map(n, "limits", {"requests_per_minute", "tokens_per_minute", "tokens_per_month"},
+        [&](const std::string& key, const YAML::Node& v) {
+          std::string s;
+          if (!r.scalar(v, key, s)) {
+            return;
+          }
+          const auto value = policy::parse_whole_number(s);
+          if (!value || *value == 0 || *value > 1000000000000ULL) {
+            r.d_.error(pos_of(v),
+                       fmt::format("limits.{} must be a whole number from 1 to 10^12, not '{}'", key, s));
+            return;
+          }
+          (key == "requests_per_minute" ? out.requests_per_minute
+           : key == "tokens_per_minute" ? out.tokens_per_minute
+                                        : out.tokens_per_month) = *value;
+        });
+}
+
 void read_tenants(reader& r, const YAML::Node& list, std::vector<tenant>& out) {
   if (!list.IsSequence()) {
     r.d_.error(pos_of(list), "tenants must be a list");
@@ -122,22 +142,26 @@ void read_tenants(reader& r, const YAML::Node& list, std::vector<tenant>& out) {
   for (const YAML::Node& item : list) {
     tenant t;
     t.pos = pos_of(item);
-    r.map(item, "a tenant", {"name", "certificates"}, [&](const std::string& key, const YAML::Node& v) {
-      if (key == "name") {
-        if (r.scalar(v, "name", t.name) && !valid_tenant_name(t.name)) {
-          r.d_.error(pos_of(v), fmt::format("tenant name '{}': 1 to 64 letters, digits, '.', '_' or '-', "
-                                            "starting with a letter or digit",
-                                            t.name));
-          t.name.clear();
-        }
-      } else if (!v.IsSequence()) {
-        r.d_.error(pos_of(v), "certificates must be a list of {cn|dns|email|uri: VALUE}");
-      } else {
-        for (const YAML::Node& s : v) {
-          read_subject(r, s, t);
-        }
-      }
-    });
+    r.map(item, "a tenant", {"name", "certificates", "limits"},
+          [&](const std::string& key, const YAML::Node& v) {
+            if (key == "limits") {
+              read_limits(r, v, t.limits);
+            } else if (key == "name") {
+              if (r.scalar(v, "name", t.name) && !valid_tenant_name(t.name)) {
+                r.d_.error(pos_of(v),
+                           fmt::format("tenant name '{}': 1 to 64 letters, digits, '.', '_' or '-', "
+                                       "starting with a letter or digit",
+                                       t.name));
+                t.name.clear();
+              }
+            } else if (!v.IsSequence()) {
+              r.d_.error(pos_of(v), "certificates must be a list of {cn|dns|email|uri: VALUE}");
+            } else {
+              for (const YAML::Node& s : v) {
+                read_subject(r, s, t);
+              }
+            }
+          });
     if (item.IsMap() && !item["name"]) {
       r.d_.error(t.pos, "a tenant needs a name");
     }

@@ -47,9 +47,18 @@ struct api_key {
   policy::source_pos pos;    // where the entry is in the file
 };
 
+// A tenant's limits (0: none). Enforced by tenants::limiter (tenants/limiter.hpp).
+struct tenant_limits {
+  std::uint64_t requests_per_minute = 0;
+  std::uint64_t tokens_per_minute = 0;
+  std::uint64_t tokens_per_month = 0;  // per calendar month, UTC
+  [[nodiscard]] bool any() const { return requests_per_minute + tokens_per_minute + tokens_per_month != 0; }
+};
+
 struct tenant {
   std::string name;
   std::vector<certificate_subject> certificates;
+  tenant_limits limits;
   policy::source_pos pos;
 };
 

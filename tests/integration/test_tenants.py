@@ -505,3 +505,67 @@ class UsageTest(unittest.TestCase):
         self.assertEqual(table.returncode, 0, table.stderr)
         self.assertIn("tokens (in+out)", table.stdout)
         self.assertEqual(table.stdout.count(" 12+5 "), 2)
+
+
+LIMITED_TENANTS = """tenants:
+  - name: slow
+    limits: {requests_per_minute: 2}
+  - name: budget
+    limits: {tokens_per_month: 20}
+  - name: streamer
+    limits: {tokens_per_month: 10}
+"""
+
+
+class LimitsTest(unittest.TestCase):
+    """Over a limit: 429 from the gateway with Retry-After and the OpenAI code; nothing forwarded."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs, chunks=5, delay_ms=5)
+        cls.tenants = os.path.join(cls.tmp.path, "tenants.yaml")
+        with open(cls.tenants, "w") as f:
+            f.write(LIMITED_TENANTS)
+        cls.keys = {t: sovgw("tenants", "key", "create", t, "--file", cls.tenants).stdout.strip()
+                    for t in ("slow", "budget", "streamer")}
+        cls.gateway = Gateway(gateway_yaml(cls.certs, cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs),
+                                           extra=f"tenants: {cls.tenants}\n"), cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def call(self, tenant, stream=False):
+        body = {"model": "m", "messages": [], "stream": stream}
+        raw = request_bytes("POST", "/v1/chat/completions", json.dumps(body).encode(),
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys[tenant]}"})
+        return send(self.gateway.port, self.certs, raw)
+
+    def assert_429(self, resp, code):
+        self.assertEqual(resp.status, 429)
+        self.assertEqual(resp.json()["error"]["code"], code)
+        self.assertGreaterEqual(int(resp.header("retry-after")), 1)
+        log = access_line(self.gateway, resp)
+        self.assertEqual((log["error"], log["cluster"]), (code, ""))
+
+    def test_requests_per_minute(self):
+        self.assertEqual(self.call("slow").status, 200)
+        self.assertEqual(self.call("slow").status, 200)
+        refused = self.call("slow")
+        self.assert_429(refused, "rate_limit_exceeded")
+        self.assertLessEqual(int(refused.header("retry-after")), 30)
+
+    def test_monthly_budget_the_crossing_request_completes_the_next_is_refused(self):
+        self.assertEqual(self.call("budget").status, 200)  # 17 tokens
+        self.assertEqual(self.call("budget").status, 200)  # 34: crosses 20, completes
+        self.assert_429(self.call("budget"), "insufficient_quota")
+
+    def test_a_stream_is_charged_when_it_ends(self):
+        resp = self.call("streamer", stream=True)  # 17 tokens, counted though the client did not ask
+        self.assertEqual(resp.status, 200)
+        self.assertTrue(resp.body.decode().endswith("data: [DONE]\n\n"))
+        self.assert_429(self.call("streamer", stream=True), "insufficient_quota")

@@ -132,3 +132,18 @@ TEST_CASE("times and text checks") {
   CHECK_FALSE(valid_tenant_name("-acme"));
   CHECK_FALSE(valid_tenant_name(std::string(65, 'a')));
 }
+
+TEST_CASE("tenants file: limits") {
+  const load_result ok = parse_tenants(
+      "tenants:\n  - name: a\n    limits: {requests_per_minute: 60, tokens_per_minute: 1000, "
+      "tokens_per_month: 5}\n",
+      "t.yaml");
+  REQUIRE_MESSAGE(ok.ok(), errors_of(ok));
+  CHECK(ok.tenants->tenants()[0].limits.requests_per_minute == 60);
+  CHECK(ok.tenants->tenants()[0].limits.tokens_per_month == 5);
+  const load_result bad =
+      parse_tenants("tenants:\n  - name: a\n    limits: {requests_per_minute: 0, rpm: 1}\n", "t.yaml");
+  CHECK(errors_of(bad).find("t.yaml:3:35: error: limits.requests_per_minute must be a whole number") !=
+        std::string::npos);
+  CHECK(errors_of(bad).find("t.yaml:3:38: error: unknown key 'rpm' in limits") != std::string::npos);
+}
