@@ -185,6 +185,9 @@ std::string metrics::render() const {
   gauge("sovgw_redactions_total", "Findings replaced in request bodies by redact obligations.", "counter",
         load(redactions));
   usage.render(out);
+  if (render_more) {
+    render_more(out);
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,6 +63,8 @@ class metrics {
   std::atomic<std::uint64_t> redactions{0};               // findings replaced by `redact` obligations
   std::atomic<std::uint64_t> classified_requests{0};      // requests that carried a data class
   usage_counters usage;
+  // Appends more series to render() (the tenants' budget gauges); set before serving starts.
+  std::function<void(std::string&)> render_more;
 
   static constexpr std::array<double, 15> buckets{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                   1,     2.5,   5,    10,    30,   60,  120};

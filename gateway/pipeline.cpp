@@ -1,6 +1,7 @@
 #include "gateway/pipeline.hpp"
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -83,8 +84,21 @@ void pipeline::account(const request_context& ctx) const {
   }
 }
 
-std::optional<std::uint64_t> pipeline::month_left(std::string_view tenant) const {
-  return limiter_.month_left(tenant, now_ms());
+void pipeline::render_budgets(std::string& out) const {
+  const std::shared_ptr<const tenants::table> table = tenants_.load();
+  if (!table) {
+    return;
+  }
+  out +=
+      "# HELP sovgw_tenant_budget_remaining_tokens Tokens left this calendar month (tenants with "
+      "tokens_per_month).\n# TYPE sovgw_tenant_budget_remaining_tokens gauge\n";
+  const std::int64_t now = now_ms();
+  for (const tenants::tenant& t : table->tenants()) {
+    if (const std::optional<std::uint64_t> left = limiter_.month_left(t.name, now)) {
+      fmt::format_to(std::back_inserter(out), "sovgw_tenant_budget_remaining_tokens{{tenant=\"{}\"}} {}\n",
+                     t.name, *left);
+    }
+  }
 }
 
 std::string pipeline::reload_tenants() {
@@ -97,6 +111,9 @@ std::string pipeline::reload_tenants() {
   }
   limiter_.configure(*r.tenants, now_ms());
   tenants_.store(std::move(r.tenants));
+  // Parsing a large file leaves the heap full of freed YAML nodes (100 MiB of RSS for 10,000
+  // tenants and keys): hand them back rather than keep the heap fragmented.
+  ::malloc_trim(0);
   return {};
 }
 

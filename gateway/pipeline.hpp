@@ -72,8 +72,9 @@ class pipeline {
   [[nodiscard]] stage_result decide(request_context& ctx) const;
   // After the request: its tokens are charged to its tenant's limits.
   void account(const request_context& ctx) const;
-  // Tokens the tenant has left this month, when it has a monthly budget.
-  [[nodiscard]] std::optional<std::uint64_t> month_left(std::string_view tenant) const;
+  // sovgw_tenant_budget_remaining_tokens{tenant}: the tokens each tenant with a monthly budget has
+  // left this month, in Prometheus text format.
+  void render_budgets(std::string& out) const;
 
   // What `GET /v1/models` lists for this request's tenant and client country (identify ran): every
   // model named exactly in a cluster's `models` (globs cannot be listed), when the live policy

@@ -106,6 +106,11 @@ server::server(std::shared_ptr<const config> cfg) {
   }
   state_.stats = std::make_unique<metrics>(std::move(names));
   state_.stages = std::make_unique<pipeline>(cfg);
+  if (!cfg->tenants_file.empty()) {
+    state_.stats->render_more = [stages = state_.stages.get()](std::string& out) {
+      stages->render_budgets(out);
+    };
+  }
   if (!cfg->audit_db.empty()) {
     audit::log_config ac;
     ac.db_dir = cfg->audit_db;

@@ -563,6 +563,9 @@ class LimitsTest(unittest.TestCase):
         self.assertEqual(self.call("budget").status, 200)  # 17 tokens
         self.assertEqual(self.call("budget").status, 200)  # 34: crosses 20, completes
         self.assert_429(self.call("budget"), "insufficient_quota")
+        text = admin_get(self.gateway, "/metrics").body.decode()
+        self.assertIn('sovgw_tenant_budget_remaining_tokens{tenant="budget"} 0\n', text)
+        self.assertNotIn('sovgw_tenant_budget_remaining_tokens{tenant="slow"}', text)  # no monthly budget
 
     def test_a_stream_is_charged_when_it_ends(self):
         resp = self.call("streamer", stream=True)  # 17 tokens, counted though the client did not ask
