@@ -16,7 +16,7 @@ PACKAGES=(
   libssl-dev openssl libsodium-dev librocksdb-dev libfmt-dev doctest-dev libyaml-cpp-dev libmaxminddb-dev
   tor-geoipdb
   clang libclang-rt-14-dev
-  python3 curl procps
+  python3 python3-cryptography curl procps
   chromium fonts-dejavu-core  # headless, renders the sovereignty report in its test
 )
 # Hyperscan, the detectors bench's peer, is packaged for x86-64 only.

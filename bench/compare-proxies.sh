@@ -4,6 +4,7 @@
 #
 #   bench/compare-proxies.sh [--duration 10] [--rounds 3] [--connections 32] [--idle 2000] [--audit]
 #                            [--signing]
+#                            [--tenants N]
 #
 # --audit adds two sovgw instances recording every request in an audit log (sealed payloads):
 # sovgw_audit makes each record durable before the response's last byte (the default),
@@ -11,6 +12,10 @@
 # cost is printed against plain sovgw.
 # --signing adds sovgw_signed: plain sovgw with `signing.key` (every forwarded request signed with
 # Ed25519, a Content-Digest of its body, and a signed receipt on every response), against plain sovgw.
+#
+# --tenants N adds sovgw_tenants: plain sovgw's config with a tenants file of N tenants, each with
+# an API key and limits (high enough never to refuse); every client sends one of those keys (the
+# other proxies ignore it). Its cost is printed against plain sovgw.
 #
 # Every proxy gets one thread (sovgw threads: 1, HAProxy nbthread 1, nginx worker_processes 1); the
 # upstream nginx has one worker; wrk has one thread. They share this machine's cores, so absolute
@@ -25,6 +30,7 @@ CONNS=32
 IDLE=2000
 AUDIT=0
 SIGNING=0
+TENANTS=0
 while (($#)); do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
@@ -33,6 +39,7 @@ while (($#)); do
     --rounds) ROUNDS=$2; shift 2 ;;
     --audit) AUDIT=1; shift ;;
     --signing) SIGNING=1; shift ;;
+    --tenants) TENANTS=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -60,6 +67,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 UP=$(free_port); GW=$(free_port); GW_ADMIN=$(free_port); HA=$(free_port); NX=$(free_port)
 GWA=$(free_port); GWA_ADMIN=$(free_port); GWB=$(free_port); GWB_ADMIN=$(free_port)
 GWS=$(free_port); GWS_ADMIN=$(free_port)
+GWT=$(free_port); GWT_ADMIN=$(free_port)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -138,6 +146,32 @@ if ((SIGNING)); then
   PIDS+=($!)
 fi
 
+# A copy with N tenants, keys and limits; BENCH_KEY is the key every client sends.
+BENCH_KEY=sk-bench
+if ((TENANTS)); then
+  BENCH_KEY=$(python3 - "$OUT/tenants.yaml" "$TENANTS" <<'PY'
+import base64, hashlib, os, sys
+path, n = sys.argv[1], int(sys.argv[2])
+lines, keys = ["tenants:"], []
+for i in range(n):
+    lines.append(f"  - {{name: t{i}, limits: {{requests_per_minute: 100000000, tokens_per_minute: 1000000000000, "
+                 f"tokens_per_month: 1000000000000}}}}")
+lines.append("keys:")
+for i in range(n):
+    key = "sk-sovgw-" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    digest = hashlib.blake2b(key.encode(), digest_size=32).hexdigest()
+    lines.append(f'  - {{tenant: t{i}, id: {key[:17]}, hash: "blake2b-256:{digest}", created: 2026-12-01T00:00:00Z}}')
+    keys.append(key)
+open(path, "w").write("\n".join(lines) + "\n")
+print(keys[n // 2])
+PY
+)
+  sed -e "s/port: $GW}/port: $GWT}/" -e "s/port: $GW_ADMIN}/port: $GWT_ADMIN}/" "$OUT/sovgw.yaml" > "$OUT/sovgw-tenants.yaml"
+  echo "tenants: $OUT/tenants.yaml" >> "$OUT/sovgw-tenants.yaml"
+  "$BUILD/sovgw" serve --config "$OUT/sovgw-tenants.yaml" > "$OUT/sovgw-tenants.log" 2>&1 &
+  PIDS+=($!)
+fi
+
 # --- HAProxy ----------------------------------------------------------------------------------
 cat > "$OUT/haproxy.cfg" <<EOF
 global
@@ -205,7 +239,7 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-bench"
+wrk.headers["Authorization"] = "Bearer $BENCH_KEY"
 EOF
 
 # wrk prints latency in us/ms/s; normalise to ms.
@@ -232,7 +266,7 @@ run_all() { # name:port...
   for t in "$@"; do
     local port=${t#*:}
     curl -sk -o /dev/null "https://127.0.0.1:$port/v1/chat/completions" -H 'Content-Type: application/json' \
-      -d @"$OUT/body.json"
+      -H "Authorization: Bearer $BENCH_KEY" -d @"$OUT/body.json"
     measure "$port" 2 > /dev/null  # warm-up: pools filled, caches hot
   done
   for round in $(seq 1 "$ROUNDS"); do
@@ -272,6 +306,7 @@ echo "== upstream direct, then the proxies (1 thread each), $ROUNDS interleaved 
 targets=(upstream:"$UP" sovgw:"$GW" haproxy:"$HA" nginx:"$NX")
 ((AUDIT)) && targets+=(sovgw_audit:"$GWA" sovgw_audit_after:"$GWB")
 ((SIGNING)) && targets+=(sovgw_signed:"$GWS")
+((TENANTS)) && targets+=(sovgw_tenants:"$GWT")
 run_all "${targets[@]}"
 echo "== memory per idle TLS connection"
 idle_rss sovgw "$GW" "$GW_PID"
@@ -289,4 +324,7 @@ fi
 if ((AUDIT)); then
   echo "ratio gateway_audit/gateway rps=$(ratio "${RPS[sovgw_audit]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_audit]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_audit]}" "${P99[sovgw]}")"
   echo "ratio gateway_audit_after/gateway rps=$(ratio "${RPS[sovgw_audit_after]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_audit_after]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_audit_after]}" "${P99[sovgw]}")"
+fi
+if ((TENANTS)); then
+  echo "ratio gateway_tenants/gateway rps=$(ratio "${RPS[sovgw_tenants]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_tenants]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_tenants]}" "${P99[sovgw]}") ($TENANTS tenants and keys, limits on)"
 fi

@@ -116,7 +116,7 @@ const char* const record_csv_header =
 const char* const record_table_header =
     "     seq  time (UTC)               request id               tenant     cc  effect  rules                "
     "    "
-    "cluster  at   st  model / event";
+    "cluster  at   st  tokens (in+out)  model / event";
 
 std::string record_csv(const record& r) {
   std::vector<std::string> f = {std::to_string(r.seq),
@@ -154,10 +154,13 @@ std::string record_csv(const record& r) {
 }
 
 std::string record_table_row(const record& r) {
-  return fmt::format("{:>8}  {}  {:<24} {:<10} {:<3} {:<7} {:<24} {:<8} {:<3} {:>3}  {}", r.seq,
+  const std::string tokens = r.prompt_tokens + r.completion_tokens == 0
+                                 ? std::string("-")
+                                 : fmt::format("{}+{}", r.prompt_tokens, r.completion_tokens);
+  return fmt::format("{:>8}  {}  {:<24} {:<10} {:<3} {:<7} {:<24} {:<8} {:<3} {:>3}  {:<15} {}", r.seq,
                      format_time(r.timestamp_us).substr(0, 23), r.request_id, r.tenant, r.client_country,
                      r.decision, join(r.rule_ids, ","), r.cluster.empty() ? "-" : r.cluster,
-                     r.cluster_country.empty() ? "-" : r.cluster_country, r.status,
+                     r.cluster_country.empty() ? "-" : r.cluster_country, r.status, tokens,
                      r.kind == record_kind::event ? r.note : r.model);
 }
 

@@ -14,5 +14,6 @@ int run_geo(args_t args);
 int run_audit(args_t args);
 int run_keys(args_t args);
 int run_receipt(args_t args);
+int run_tenants(args_t args);
 
 }  // namespace sovgw::cli

@@ -21,6 +21,8 @@ commands:
   keys init DIR                     create the gateway's keys, and the auditor's key apart from them
   keys http-new|http-public FILE    create the request-signing key; print its JWK and PEM
   receipt verify HEAD_FILE          check a response's signed receipt offline
+  tenants check|key create|list|revoke
+                                    validate a tenants file; create, list and revoke API keys
   version                           print the version
 
 Run `sovgw <command> --help` for a command's options.
@@ -60,6 +62,9 @@ int main(int argc, char** argv) {
     }
     if (command == "receipt") {
       return sovgw::cli::run_receipt(rest);
+    }
+    if (command == "tenants") {
+      return sovgw::cli::run_tenants(rest);
     }
     if (command == "version" || command == "--version") {
       std::puts("sovgw " SOVGW_VERSION);

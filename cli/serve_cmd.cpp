@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "gateway/cluster_credentials.hpp"
 #include "gateway/config.hpp"
 #include "gateway/endpoint_geo.hpp"
 #include "gateway/geo_tags.hpp"
@@ -54,6 +55,7 @@ int cmd_check(const options& o) {
     auto cfg = gateway::load_config(path);
     auto server_tls = gateway::make_server_context(cfg->tls);
     auto upstreams = gateway::build_upstreams(*cfg);
+    const gateway::cluster_credentials credentials(cfg);  // reads and permission-checks auth: files
     const gateway::endpoint_geo_report geo = gateway::check_endpoint_geo(*cfg, upstreams);
     std::fputs(geo.text().c_str(), stdout);
     gateway::pipeline stages(cfg);           // compiles the policy, if any

@@ -246,6 +246,7 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
             {"access_log", [&](const YAML::Node& v) { r.boolean(v, "access_log", cfg.access_log); }},
             {"policy", [&](const YAML::Node& v) { r.non_empty(v, "policy", cfg.policy_file); }},
             {"geo_database", [&](const YAML::Node& v) { r.non_empty(v, "geo_database", cfg.geo_database); }},
+            {"tenants", [&](const YAML::Node& v) { r.non_empty(v, "tenants", cfg.tenants_file); }},
             {"audit",
              [&](const YAML::Node& v) {
                r.map(v, "audit",

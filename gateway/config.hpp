@@ -77,6 +77,9 @@ struct config {
   bool access_log = true;
   std::string policy_file;  // residency policy (docs/policy.md); empty: every cluster allowed
   std::string geo_database;  // a MaxMind DB (.mmdb) for client and endpoint countries; empty: tor-geoipdb
+  // Tenants, their API keys and certificate subjects (tenants/tenants.hpp); empty: the tenant is a
+  // verified client certificate's CN, else "default", and no key is asked for.
+  std::string tenants_file;
   // Audit log (docs/auditing.md); empty db: no audit log.
   std::string audit_db;
   std::string audit_keys;

@@ -265,12 +265,19 @@ bool upstream_exchange::request_head(std::string& out, std::string& unsignable) 
   out += h.target;
   out += " HTTP/1.1\r\n";
   append_field(out, "Host", cluster_.host_header);
+  const std::string& auth_header = cluster_.config->auth.header;  // the gateway's credential replaces any
   for (const http::field& f : h.fields) {
-    if (!http::is_hop_by_hop(h, f.name) && !never_forwarded(f.name)) {
+    if (!http::is_hop_by_hop(h, f.name) && !never_forwarded(f.name) &&
+        (auth_header.empty() || !http::iequals(f.name, auth_header))) {
       append_field(out, f.name, f.value);
       if (tagger.signing()) {
         forwarded.push_back({f.name, f.value});
       }
+    }
+  }
+  if (!auth_header.empty()) {
+    if (const auto line = w_.shared.credentials->header_line(ctx_.cluster)) {
+      out += *line;
     }
   }
   append_field(out, "X-Forwarded-For", ctx_.client_ip);

@@ -36,6 +36,74 @@ void metrics::upstream_error(int cluster, upstream_error_kind kind) {
       1, std::memory_order_relaxed);
 }
 
+namespace {
+
+// A Prometheus label value: backslash, double quote and line feed escaped.
+std::string label(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (const char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void usage_counters::add(std::string_view tenant, std::string_view model, std::string_view cluster,
+                         std::uint64_t prompt_tokens, std::uint64_t completion_tokens) {
+  const std::lock_guard lock(mutex_);
+  if (auto it = requests_.find(tenant); it != requests_.end()) {
+    ++it->second;
+  } else if (requests_.size() < max_series) {
+    requests_.emplace(std::string(tenant), 1);
+  }
+  if (prompt_tokens == 0 && completion_tokens == 0) {
+    return;
+  }
+  std::tuple<std::string, std::string, std::string> key{std::string(tenant), std::string(model),
+                                                        std::string(cluster)};
+  auto it = tokens_.find(key);
+  if (it == tokens_.end()) {
+    if (tokens_.size() >= max_series) {
+      std::get<1>(key) = "other";
+    }
+    it = tokens_.try_emplace(std::move(key), std::array<std::uint64_t, 2>{0, 0}).first;
+  }
+  it->second[0] += prompt_tokens;
+  it->second[1] += completion_tokens;
+}
+
+void usage_counters::render(std::string& out) const {
+  auto it = std::back_inserter(out);
+  const std::lock_guard lock(mutex_);
+  fmt::format_to(it,
+                 "# HELP sovgw_tenant_requests_total Requests by tenant (every outcome).\n"
+                 "# TYPE sovgw_tenant_requests_total counter\n");
+  for (const auto& [tenant, n] : requests_) {
+    fmt::format_to(it, "sovgw_tenant_requests_total{{tenant=\"{}\"}} {}\n", label(tenant), n);
+  }
+  fmt::format_to(
+      it,
+      "# HELP sovgw_tokens_total Tokens the clusters reported (usage), by tenant, model, cluster and "
+      "type.\n"
+      "# TYPE sovgw_tokens_total counter\n");
+  for (const auto& [key, n] : tokens_) {
+    const auto& [tenant, model, cluster] = key;
+    for (int t = 0; t < 2; ++t) {
+      fmt::format_to(it, "sovgw_tokens_total{{tenant=\"{}\",model=\"{}\",cluster=\"{}\",type=\"{}\"}} {}\n",
+                     label(tenant), label(model), label(cluster), t == 0 ? "prompt" : "completion", n[t]);
+    }
+  }
+}
+
 std::string metrics::render() const {
   std::string out;
   auto it = std::back_inserter(out);
@@ -107,10 +175,19 @@ std::string metrics::render() const {
         load(cert_reloads));
   gauge("sovgw_certificate_reload_failures_total", "Failed certificate reloads (the old ones stay).",
         "counter", load(cert_reload_failures));
+  gauge("sovgw_tenants_reload_failures_total", "Failed tenants-file reloads (the last good tenants stay).",
+        "counter", load(tenants_reload_failures));
+  gauge("sovgw_cluster_credential_reload_failures_total",
+        "Failed cluster credential reloads (the current credentials stay).", "counter",
+        load(credential_reload_failures));
   gauge("sovgw_data_class_requests_total", "Requests that carried a data class (declared or detected).",
         "counter", load(classified_requests));
   gauge("sovgw_redactions_total", "Findings replaced in request bodies by redact obligations.", "counter",
         load(redactions));
+  usage.render(out);
+  if (render_more) {
+    render_more(out);
+  }
   return out;
 }
 

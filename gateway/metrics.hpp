@@ -6,8 +6,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "audit/audit_log.hpp"
@@ -16,6 +21,23 @@
 namespace sovgw::gateway {
 
 enum class upstream_error_kind : std::uint8_t { connect, tls, timeout, reset, protocol, count_ };
+
+// Requests and tokens per tenant, model and cluster (sovgw_tenant_requests_total,
+// sovgw_tokens_total). Thread-safe: one short critical section per request. Model names come from
+// clients, so the series are capped: past max_series, new models count as "other".
+class usage_counters {
+ public:
+  static constexpr std::size_t max_series = 10000;
+
+  void add(std::string_view tenant, std::string_view model, std::string_view cluster,
+           std::uint64_t prompt_tokens, std::uint64_t completion_tokens);
+  void render(std::string& out) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::uint64_t, std::less<>> requests_;  // by tenant
+  std::map<std::tuple<std::string, std::string, std::string>, std::array<std::uint64_t, 2>> tokens_;
+};
 
 class metrics {
  public:
@@ -36,8 +58,13 @@ class metrics {
   std::atomic<std::uint64_t> upstream_connections_reused{0};
   std::atomic<std::uint64_t> cert_reloads{0};
   std::atomic<std::uint64_t> cert_reload_failures{0};
-  std::atomic<std::uint64_t> redactions{0};           // findings replaced by `redact` obligations
-  std::atomic<std::uint64_t> classified_requests{0};  // requests that carried a data class
+  std::atomic<std::uint64_t> tenants_reload_failures{0};     // SIGHUP found a broken tenants file
+  std::atomic<std::uint64_t> credential_reload_failures{0};  // SIGHUP found a bad cluster credential file
+  std::atomic<std::uint64_t> redactions{0};               // findings replaced by `redact` obligations
+  std::atomic<std::uint64_t> classified_requests{0};      // requests that carried a data class
+  usage_counters usage;
+  // Appends more series to render() (the tenants' budget gauges); set before serving starts.
+  std::function<void(std::string&)> render_more;
 
   static constexpr std::array<double, 15> buckets{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                   1,     2.5,   5,    10,    30,   60,  120};

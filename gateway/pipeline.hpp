@@ -18,6 +18,8 @@
 #include "policy/glob.hpp"
 #include "policy/policy.hpp"
 #include "policy/policy_store.hpp"
+#include "tenants/limiter.hpp"
+#include "tenants/tenants.hpp"
 
 namespace sovgw::gateway {
 
@@ -33,6 +35,12 @@ inline constexpr std::string_view data_class_header = "Sovereign-Data-Class";
 // `cluster_available(i)`: whether cluster i has an endpoint worth trying now.
 using availability_fn = std::function<bool(int)>;
 
+// A model a tenant may use, with the countries of the clusters that would serve it.
+struct permitted_model {
+  std::string id;
+  std::vector<std::string> countries;  // sorted, unique
+};
+
 class pipeline {
  public:
   // With config.policy_file set, loads the policy and the geo database (tor-geoipdb) and throws
@@ -44,9 +52,19 @@ class pipeline {
   // stays live and the errors are returned (one per line). Thread-safe.
   [[nodiscard]] std::string reload_policy();
   [[nodiscard]] std::string policy_version() const;
+  // Reloads config.tenants_file and swaps it in atomically; on failure the last good tenants stay
+  // live and the errors are returned (file:line:col, one per line). Thread-safe.
+  [[nodiscard]] std::string reload_tenants();
+  // The live tenants table, null without a tenants file.
+  [[nodiscard]] std::shared_ptr<const tenants::table> tenants() const { return tenants_.load(); }
 
-  // identify: tenant (verified client-certificate CN, else "default") and client country (geo
-  // database, when a policy is configured).
+  // identify: the tenant and the client country (geo database, when a policy is configured).
+  // A client certificate whose identity could be read two ways is refused (401
+  // invalid_client_certificate). With a tenants file, the tenant is the one the bearer API key or
+  // the certificate's subject names (both: they must agree); an unknown, revoked or expired key,
+  // or no identity at all, is 401 invalid_api_key; a tenant over its limits is 429
+  // rate_limit_exceeded or insufficient_quota (tenants/limiter.hpp), with ctx.retry_after_s. Without one, it
+  // is the certificate's CN, else "default".
   [[nodiscard]] stage_result identify(request_context& ctx) const;
   // classify: model and stream flag from the OpenAI JSON body, and what the policy's detectors
   // find in its decoded strings (classify/json_body.hpp); 415 for a content-encoded body or a body
@@ -56,6 +74,19 @@ class pipeline {
   // the policy does not declare), then the policy's decision (403 on deny); without a policy
   // every cluster is allowed.
   [[nodiscard]] stage_result decide(request_context& ctx) const;
+  // After the request: its tokens are charged to its tenant's limits.
+  void account(const request_context& ctx) const;
+  // sovgw_tenant_budget_remaining_tokens{tenant}: the tokens each tenant with a monthly budget has
+  // left this month, in Prometheus text format.
+  void render_budgets(std::string& out) const;
+
+  // What `GET /v1/models` lists for this request's tenant and client country (identify ran): every
+  // model named exactly in a cluster's `models` (globs cannot be listed), when the live policy
+  // permits an inference request for it (POST /v1/chat/completions, no data classes) to a cluster
+  // serving it. `model(ctx, id)` answers for one id (globs match it): nullopt when not permitted.
+  [[nodiscard]] std::vector<permitted_model> models(const request_context& ctx) const;
+  [[nodiscard]] std::optional<permitted_model> model(const request_context& ctx, std::string_view id) const;
+
   // route: the first allowed cluster that serves the model and is available; fail closed.
   [[nodiscard]] stage_result route(request_context& ctx, const availability_fn& cluster_available) const;
   // Why a cluster can never serve (its endpoints failed the geo check, gateway/endpoint_geo.hpp), by
@@ -74,6 +105,10 @@ class pipeline {
   };
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
+  [[nodiscard]] stage_result identify_tenant(request_context& ctx) const;
+  [[nodiscard]] stage_result admit(request_context& ctx) const;
+  [[nodiscard]] std::vector<std::string> countries_serving(const request_context& ctx, std::string_view model,
+                                                           const binding* b) const;
 
   std::shared_ptr<const config> cfg_;
   std::vector<std::vector<policy::glob_pattern>> models_;  // per cluster, compiled once
@@ -82,6 +117,8 @@ class pipeline {
   std::vector<std::string> unusable_;
   policy::policy_store store_;
   std::atomic<std::shared_ptr<const binding>> binding_;
+  std::atomic<std::shared_ptr<const tenants::table>> tenants_;
+  mutable tenants::limiter limiter_;  // thread-safe
 };
 
 }  // namespace sovgw::gateway

@@ -6,6 +6,7 @@
 
 #include "gateway/geo_tags.hpp"
 #include "gateway/responses.hpp"
+#include "gateway/usage_meter.hpp"
 
 // GCC 12 miscompiles some coroutines that use a co_await result inside a condition or a co_return
 // (a SIGILL on resume was seen here). In the gateway's coroutines, a co_await result is always
@@ -57,6 +58,29 @@ std::string client_response_head(const request_context& ctx, const http::message
   return out;
 }
 
+// Usage is read from successful answers of the OpenAI-style API: JSON bodies and event streams.
+// The usage event the gateway asked for is removed only where the client's framing allows it (not
+// under a Content-Length the client was already told).
+usage_meter usage_meter_for(const request_context& ctx, const http::message_head& up) {
+  if (up.status < 200 || up.status >= 300 || !ctx.head.target.starts_with("/v1/")) {
+    return {};
+  }
+  for (const http::field& f : up.fields) {
+    if (!http::iequals(f.name, "content-type")) {
+      continue;
+    }
+    const std::string_view type = std::string_view(f.value).substr(0, f.value.find(';'));
+    if (http::iequals(type, "text/event-stream")) {
+      return usage_meter(usage_meter::mode::sse,
+                         ctx.usage_requested && up.framing != http::body_framing::content_length);
+    }
+    if (http::iequals(type, "application/json")) {
+      return usage_meter(usage_meter::mode::json, false);
+    }
+  }
+  return {};
+}
+
 // One relay: the state the per-framing loops share.
 class relay_run {
  public:
@@ -71,6 +95,7 @@ class relay_run {
     const bool close = !keep_alive || (streamed && client_http10);
     after_ = close ? next_step::close : next_step::keep_alive;
     capture_ = recorder.captures_completion(ctx);
+    meter_ = usage_meter_for(ctx, up);
     ctx.status = up.status;
     out_ = client_response_head(ctx, up, chunked_, close, ex.tagger());
   }
@@ -109,6 +134,7 @@ class relay_run {
       upbuf.erase(0, take);
       remaining -= take;
       if (remaining == 0) {
+        end_usage();
         const bool durable = co_await recorder_.make_durable(ctx_);
         if (!durable) {
           co_return relay_result{};  // the client sees a truncated body
@@ -181,6 +207,7 @@ class relay_run {
 
   // The end of a streamed body: durable record first, then the terminating chunk.
   asio::awaitable<bool> end_stream() {
+    end_usage();
     const bool durable = co_await recorder_.make_durable(ctx_);
     if (!durable) {
       co_return false;
@@ -192,8 +219,32 @@ class relay_run {
     co_return written;
   }
 
-  // Body bytes for the client: counted, kept for the audit payload when it keeps them, and framed.
+  // Body bytes from the cluster: read for usage (which may hold back part of an event), then sent.
   void body(std::string_view data) {
+    if (!meter_.active()) {
+      emit(data);
+      return;
+    }
+    metered_.clear();
+    meter_.feed(data, metered_);
+    emit(metered_);
+  }
+
+  // The body's end: what the meter held back goes out, and the usage it read is the request's.
+  void end_usage() {
+    if (!meter_.active()) {
+      return;
+    }
+    metered_.clear();
+    meter_.finish(metered_);
+    emit(metered_);
+    ctx_.usage_known = meter_.known();
+    ctx_.prompt_tokens = meter_.prompt_tokens();
+    ctx_.completion_tokens = meter_.completion_tokens();
+  }
+
+  // Body bytes for the client: counted, kept for the audit payload when it keeps them, and framed.
+  void emit(std::string_view data) {
     ctx_.response_bytes += data.size();
     if (capture_ && ctx_.completion.size() < max_completion) {
       ctx_.completion.append(data.substr(0, max_completion - ctx_.completion.size()));
@@ -243,6 +294,8 @@ class relay_run {
   bool capture_ = false;
   next_step after_ = next_step::close;
   std::string out_;
+  usage_meter meter_;
+  std::string metered_;
 };
 
 }  // namespace

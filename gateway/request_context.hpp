@@ -6,10 +6,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "classify/json_body.hpp"
+#include "gateway/client_certificate.hpp"
 #include "gateway/http_parser.hpp"
 #include "gateway/outcome.hpp"
 #include "policy/policy_source.hpp"
@@ -24,8 +26,10 @@ struct request_context {
   // accept
   std::string peer_ip;  // the socket's peer
   std::uint16_t peer_port = 0;
-  std::string proxy_source_ip;        // a trusted peer's PROXY v2 header said so (empty: none)
-  std::string client_certificate_cn;  // verified mTLS client certificate, if any
+  std::string proxy_source_ip;  // a trusted peer's PROXY v2 header said so (empty: none)
+  // The verified mTLS client certificate's identity (owned by the session, which outlives the
+  // request); null without one.
+  const client_certificate* client_cert = nullptr;
 
   // read
   http::message_head head;
@@ -34,6 +38,8 @@ struct request_context {
   // identify
   std::string client_ip;  // as established (gateway/client_address.hpp)
   std::string tenant = "default";
+  std::int64_t retry_after_s = 0;  // a 429's Retry-After
+  std::string key_id;  // the visible prefix of the API key presented (tenants file), never the key
   std::string client_country = "unknown";
   std::string client_country_source = "none";
 
@@ -44,6 +50,9 @@ struct request_context {
   std::size_t declared_class_count = 0;       // how many of data_classes the client declared
   std::vector<std::string> detected_classes;  // every class the detectors found (declared or not)
   classify::scan_result scan;                 // what the policy's detectors found in the body, and where
+  std::optional<bool> include_usage;  // the client's stream_options.include_usage, when given
+  std::vector<std::string> data_classes;
+  classify::scan_result scan;  // what the policy's detectors found in the body, and where
 
   // decide
   bool permitted = true;
@@ -67,6 +76,14 @@ struct request_context {
   // Where the endpoint's addresses geolocate (gateway/endpoint_geo.hpp); points into the endpoint's
   // state, which lives as long as the server. Null when nothing was forwarded.
   const std::string* endpoint_country = nullptr;
+  // forward: the gateway added stream_options.include_usage, so the cluster's usage-only event is
+  // the gateway's and is removed before the client sees it
+  bool usage_requested = false;
+
+  // relay: token usage the cluster reported (gateway/usage_meter.hpp)
+  bool usage_known = false;
+  std::uint64_t prompt_tokens = 0;
+  std::uint64_t completion_tokens = 0;
 
   // outcome (record)
   int status = 0;

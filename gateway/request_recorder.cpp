@@ -70,6 +70,11 @@ asio::awaitable<audit::status> request_recorder::append_and_wait(const request_c
 void request_recorder::finish(const request_context& ctx) const {
   const double seconds = seconds_since(ctx);
   stats_.request_done(ctx.cluster, ctx.status, seconds, ctx.result);
+  stats_.usage.add(ctx.tenant, ctx.model,
+                   ctx.cluster >= 0
+                       ? std::string_view(cfg_->clusters[static_cast<std::size_t>(ctx.cluster)].name)
+                       : std::string_view(),
+                   ctx.prompt_tokens, ctx.completion_tokens);
   if (!ctx.data_classes.empty()) {
     stats_.classified_requests.fetch_add(1, std::memory_order_relaxed);
   }
@@ -118,6 +123,8 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.bytes_in = ctx.body.size();
   r.bytes_out = ctx.response_bytes;
   r.latency_us = static_cast<std::uint64_t>(seconds * 1e6);
+  r.prompt_tokens = ctx.prompt_tokens;
+  r.completion_tokens = ctx.completion_tokens;
   r.error_kind = std::string(kind_of(ctx.result));
   r.payload = payload_mode(ctx);
   r.endpoint = ctx.endpoint;  // evidence of what was forwarded (gateway/geo_tags.hpp)
@@ -136,6 +143,7 @@ void request_recorder::access_line(const request_context& ctx, double seconds) c
       .str("method", ctx.head.method)
       .str("path", path)
       .str("tenant", ctx.tenant)
+      .str("key_id", ctx.key_id)
       .str("client_country", ctx.client_country)
       .str("model", ctx.model)
       .boolean("stream", ctx.stream)
@@ -146,6 +154,8 @@ void request_recorder::access_line(const request_context& ctx, double seconds) c
       .str("endpoint", ctx.endpoint)
       .num("request_bytes", static_cast<std::int64_t>(ctx.body.size()))
       .num("response_bytes", static_cast<std::int64_t>(ctx.response_bytes))
+      .num("prompt_tokens", static_cast<std::int64_t>(ctx.prompt_tokens))
+      .num("completion_tokens", static_cast<std::int64_t>(ctx.completion_tokens))
       .real("duration_s", seconds);
   if (!ctx.policy_version.empty()) {
     line.str("decision", ctx.permitted ? "permit" : "deny")

@@ -68,7 +68,18 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-response error_response(outcome o, std::string_view message, std::string_view request_id, bool close) {
+response json_response(std::string body, std::string_view request_id, bool close) {
+  response r;
+  r.status = 200;
+  r.body = std::move(body);
+  r.head = fmt::format(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Request-Id: {}\r\n{}\r\n",
+      r.body.size(), request_id, close ? "Connection: close\r\n" : "");
+  return r;
+}
+
+response error_response(outcome o, std::string_view message, std::string_view request_id, bool close,
+                        std::int64_t retry_after_s) {
   const outcome_info& i = info(o);
   response r;
   r.status = i.status;
@@ -82,8 +93,11 @@ response error_response(outcome o, std::string_view message, std::string_view re
   append_json_string(r.body, request_id);
   r.body += "}}\n";
   r.head = fmt::format(
-      "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Request-Id: {}\r\n{}\r\n",
-      i.status, reason_phrase(i.status), r.body.size(), request_id, close ? "Connection: close\r\n" : "");
+      "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Request-Id: "
+      "{}\r\n{}{}\r\n",
+      i.status, reason_phrase(i.status), r.body.size(), request_id,
+      retry_after_s > 0 ? fmt::format("Retry-After: {}\r\n", retry_after_s) : std::string(),
+      close ? "Connection: close\r\n" : "");
   return r;
 }
 

@@ -21,10 +21,13 @@ struct response {
   std::string body;
 };
 
+// A 200 application/json answer of the gateway's own (e.g. GET /v1/models), with X-Request-Id.
+[[nodiscard]] response json_response(std::string body, std::string_view request_id, bool close);
+
 // The gateway's answer for outcome `o` (which must have a status): an OpenAI-style JSON error
-// {"error":{"message","type","param","code","request_id"}} with X-Request-Id, and
-// `Connection: close` when `close`.
+// {"error":{"message","type","param","code","request_id"}} with X-Request-Id, `Retry-After` when
+// `retry_after_s` is set, and `Connection: close` when `close`.
 [[nodiscard]] response error_response(outcome o, std::string_view message, std::string_view request_id,
-                                      bool close);
+                                      bool close, std::int64_t retry_after_s = 0);
 
 }  // namespace sovgw::gateway

@@ -99,6 +99,7 @@ server::server(std::shared_ptr<const config> cfg) {
   state_.cfg = cfg;
   state_.server_tls.store(make_server_context(cfg->tls));
   state_.upstreams = build_upstreams(*cfg);
+  state_.credentials = std::make_unique<cluster_credentials>(cfg);
   std::vector<std::string> names;
   for (const auto& c : cfg->clusters) {
     names.push_back(c.name);
@@ -119,6 +120,11 @@ server::server(std::shared_ptr<const config> cfg) {
     }
   }
   state_.tagger = std::make_unique<const geo_tagger>(*cfg);
+  if (!cfg->tenants_file.empty()) {
+    state_.stats->render_more = [stages = state_.stages.get()](std::string& out) {
+      stages->render_budgets(out);
+    };
+  }
   if (!cfg->audit_db.empty()) {
     audit::log_config ac;
     ac.db_dir = cfg->audit_db;
@@ -174,6 +180,38 @@ void server::reload_certificates() {
     state_.stats->cert_reload_failures.fetch_add(1, std::memory_order_relaxed);
     log_line("error", "certificate reload failed; keeping the current certificates")
         .str("error", e.what())
+        .emit();
+  }
+}
+
+void server::reload_credentials() {
+  std::string errors = state_.credentials->reload();
+  if (errors.empty()) {
+    return;
+  }
+  state_.stats->credential_reload_failures.fetch_add(1, std::memory_order_relaxed);
+  log_line("error", "cluster credentials reload failed; keeping the current credentials")
+      .str("errors", errors)
+      .emit();
+}
+
+void server::reload_tenants() {
+  if (state_.cfg->tenants_file.empty()) {
+    return;
+  }
+  std::string errors = state_.stages->reload_tenants();
+  if (errors.empty()) {
+    const auto t = state_.stages->tenants();
+    log_line("info", "tenants reloaded")
+        .str("file", state_.cfg->tenants_file)
+        .num("tenants", static_cast<std::int64_t>(t->tenants().size()))
+        .num("keys", static_cast<std::int64_t>(t->keys().size()))
+        .emit();
+  } else {
+    state_.stats->tenants_reload_failures.fetch_add(1, std::memory_order_relaxed);
+    log_line("error", "tenants reload failed; keeping the current tenants")
+        .str("file", state_.cfg->tenants_file)
+        .str("errors", errors)
         .emit();
   }
 }
@@ -244,6 +282,8 @@ int server::run() {
       }
       if (sig == SIGHUP) {
         reload_certificates();
+        reload_credentials();
+        reload_tenants();
         reload_policy();
       } else {
         begin_drain();

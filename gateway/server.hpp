@@ -1,8 +1,8 @@
 #pragma once
 
 // The gateway process: workers (one io_context and SO_REUSEPORT acceptor per thread), the admin
-// listener, and a control thread for signals (SIGTERM/SIGINT drain; SIGHUP reloads certificates and
-// recompiles the policy there, never on an I/O thread).
+// listener, and a control thread for signals (SIGTERM/SIGINT drain; SIGHUP reloads certificates, cluster
+// credentials and the tenants file and recompiles the policy there, never on an I/O thread).
 // Control plane: the constructor and bind() throw std::runtime_error on bad certificates, keys or
 // addresses; run() only returns after a drain.
 
@@ -34,6 +34,8 @@ class server {
   void begin_drain();
   void reload_certificates();
   void reload_policy();
+  void reload_tenants();
+  void reload_credentials();
 
   shared_state state_;
   std::vector<std::unique_ptr<worker>> workers_;

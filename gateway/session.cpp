@@ -9,6 +9,7 @@
 #include "gateway/client_address.hpp"
 #include "gateway/forward.hpp"
 #include "gateway/log.hpp"
+#include "gateway/models_endpoint.hpp"
 #include "gateway/proxy_protocol.hpp"
 #include "gateway/relay.hpp"
 #include "gateway/responses.hpp"
@@ -72,7 +73,7 @@ class session : public std::enable_shared_from_this<session> {
         peer_port_(peer.port()),
         proxy_source_ip_(std::move(proxy_source_ip)) {
     if (client_->ssl() != nullptr) {
-      client_cn_ = peer_common_name(client_->ssl());
+      client_certificate_ = read_client_certificate(client_->ssl());
     }
   }
   session(const session&) = delete;
@@ -127,26 +128,30 @@ class session : public std::enable_shared_from_this<session> {
     request_context ctx = accept_request();       // 1. accept
     stage_result r = co_await read_request(ctx);  // 2. read
     next_step after = next_step::linger_close;    // a framing error ends the connection
+    std::string_view model_id;
+    models_target models = models_target::none;  // GET /v1/models: the gateway answers
     if (r.proceed()) {
       const pipeline& stages = *w_.shared.stages;
       r = stages.identify(ctx);  // 3. identify
-      if (r.proceed()) {
+      models = r.proceed() ? models_request(ctx.head, model_id) : models_target::none;
+      if (r.proceed() && models == models_target::none) {
         r = stages.classify(ctx);  // 4. classify
       }
-      if (r.proceed()) {
+      if (r.proceed() && models == models_target::none) {
         r = stages.decide(ctx);  // 5. decide
       }
-      if (r.proceed()) {
+      if (r.proceed() && models == models_target::none) {
         r = stages.route(ctx, [this](int c) { return w_.pool.cluster_available(c); });  // 6. route
       }
       after = keep_alive(ctx) ? next_step::keep_alive : next_step::close;
     }
     if (r.proceed()) {
-      after = co_await forward_and_relay(ctx);  // 7. forward, 8. relay
+      after = co_await serve(ctx, models, model_id, after);  // 7. forward, 8. relay (or GET /v1/models)
     } else {
       after = co_await answer(ctx, r, after);
     }
     if (ctx.status != 0) {
+      w_.shared.stages->account(ctx);
       w_.shared.recorder->finish(ctx);  // 9. record
     }
     co_return after;
@@ -162,7 +167,9 @@ class session : public std::enable_shared_from_this<session> {
     ctx.peer_port = peer_port_;
     ctx.client_ip = peer_ip_;  // until identify establishes it
     ctx.proxy_source_ip = proxy_source_ip_;
-    ctx.client_certificate_cn = client_cn_;
+    if (client_certificate_.status != client_certificate::state::none) {
+      ctx.client_cert = &client_certificate_;
+    }
     return ctx;
   }
 
@@ -259,6 +266,18 @@ class session : public std::enable_shared_from_this<session> {
     }
   }
 
+  // A request that passed its stages: the model list is the gateway's to answer, the rest goes to
+  // the chosen cluster.
+  asio::awaitable<next_step> serve(request_context& ctx, models_target models, std::string_view model_id,
+                                   next_step after) {
+    if (models != models_target::none) {
+      const next_step answered = co_await answer_models(ctx, models, model_id, after);
+      co_return answered;
+    }
+    const next_step relayed = co_await forward_and_relay(ctx);
+    co_return relayed;
+  }
+
   // forward, then relay: the request to the chosen cluster, its answer back to the client.
   asio::awaitable<next_step> forward_and_relay(request_context& ctx) {
     upstream_exchange exchange(w_, ctx, client_);
@@ -283,6 +302,43 @@ class session : public std::enable_shared_from_this<session> {
     return ctx.head.keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
   }
 
+  // GET /v1/models[/{id}]: the gateway's own answer (gateway/models_endpoint.hpp), recorded like
+  // any request.
+  asio::awaitable<next_step> answer_models(request_context& ctx, models_target target, std::string_view id,
+                                           next_step after) {
+    const pipeline& stages = *w_.shared.stages;
+    const bool close = after != next_step::keep_alive;
+    // Every value a co_await uses is a named local (GCC 12 destroys co_await temporaries twice).
+    response resp;
+    if (target == models_target::list) {
+      resp = json_response(models_list_json(stages.models(ctx)), ctx.request_id, close);
+    } else if (std::optional<permitted_model> m = stages.model(ctx, id)) {
+      ctx.model = m->id;
+      resp = json_response(model_json(*m), ctx.request_id, close);
+    } else {
+      const stage_result missing =
+          stage_result::respond(outcome::model_not_found,
+                                fmt::format("the model '{}' does not exist or is not allowed for you", id));
+      const next_step refused = co_await answer(ctx, missing, after);
+      co_return refused;
+    }
+    const next_step written = co_await write_own(ctx, resp, after);
+    co_return written;
+  }
+
+  // Writes a successful answer of the gateway's own after its audit record, as answer() does for
+  // errors (it carries nothing of a cluster's, so it goes out even if the record failed).
+  asio::awaitable<next_step> write_own(request_context& ctx, const response& resp, next_step after) {
+    ctx.status = resp.status;
+    const bool head_only = ctx.head.method == "HEAD";
+    ctx.response_bytes = head_only ? 0 : resp.body.size();
+    const bool durable = co_await w_.shared.recorder->make_durable(ctx);
+    (void)durable;
+    const io_status s = co_await client_->write(resp.head, head_only ? std::string_view() : resp.body,
+                                                cfg_.timeouts.stream_idle);
+    co_return s == io_status::ok ? after : next_step::close;
+  }
+
   // The gateway's own answer for a stage's outcome: an OpenAI-style JSON error, after which the
   // connection does `after`. An outcome without a status (the client left) writes nothing.
   asio::awaitable<next_step> answer(request_context& ctx, const stage_result& r, next_step after) {
@@ -290,7 +346,8 @@ class session : public std::enable_shared_from_this<session> {
     if (info(r.result).status == 0) {
       co_return next_step::close;
     }
-    response resp = error_response(r.result, r.message, ctx.request_id, after != next_step::keep_alive);
+    response resp = error_response(r.result, r.message, ctx.request_id, after != next_step::keep_alive,
+                                   ctx.retry_after_s);
     resp.head.resize(resp.head.size() - 2);  // the receipt goes before the head's final CRLF
     w_.shared.tagger->append_receipt(resp.head, ctx, resp.status);
     resp.head += "\r\n";
@@ -310,7 +367,7 @@ class session : public std::enable_shared_from_this<session> {
   std::string peer_ip_;
   std::uint16_t peer_port_;
   std::string proxy_source_ip_;
-  std::string client_cn_;
+  client_certificate client_certificate_;
   std::string inbuf_;
   connection_count_guard counted_{*w_.shared.stats};  // the connection is active while the session lives
 };

@@ -141,16 +141,4 @@ ssl_ctx_ptr make_client_context(const cluster_config& cluster) {
   return ctx;
 }
 
-std::string peer_common_name(SSL* ssl) {
-  X509* cert = SSL_get0_peer_certificate(ssl);
-  if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) {
-    return {};
-  }
-  char cn[256] = {};
-  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) < 0) {
-    return {};
-  }
-  return cn;
-}
-
 }  // namespace sovgw::gateway

@@ -25,7 +25,4 @@ using ssl_ctx_ptr = std::shared_ptr<SSL_CTX>;
 // Refuses a private key file that group or others can read (throws std::runtime_error).
 void check_private_key_permissions(const std::string& path);
 
-// The subject CN of the verified peer certificate, or empty.
-[[nodiscard]] std::string peer_common_name(SSL* ssl);
-
 }  // namespace sovgw::gateway

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
+#include "gateway/cluster_credentials.hpp"
 #include "gateway/config.hpp"
 #include "gateway/connection.hpp"
 #include "gateway/endpoint_geo.hpp"
@@ -33,6 +34,7 @@ struct shared_state {
   std::shared_ptr<const config> cfg;
   std::atomic<std::shared_ptr<SSL_CTX>> server_tls;  // swapped on SIGHUP
   std::vector<std::unique_ptr<upstream_cluster>> upstreams;
+  std::unique_ptr<cluster_credentials> credentials;  // what the gateway sends to each cluster (auth:)
   std::unique_ptr<metrics> stats;
   std::unique_ptr<audit::audit_log> audit;  // null without audit: in the config
   std::unique_ptr<pipeline> stages;

@@ -20,6 +20,7 @@ constexpr std::string_view cluster_keys[] = {"name",
                                              "operator_jurisdiction",
                                              "models",
                                              "tls",
+                                             "auth",
                                              "insecure_loopback_plaintext",
                                              "host_header",
                                              "on_premises",
@@ -29,6 +30,35 @@ constexpr std::string_view cluster_keys[] = {"name",
                                              "failures_before_down",
                                              "down_retry_interval"};
 constexpr std::string_view tls_keys[] = {"ca", "server_name", "client_certificate", "client_key"};
+constexpr std::string_view auth_keys[] = {"bearer_file", "header", "file"};
+
+// An HTTP field name (RFC 9110 token) that the gateway may set: not one it writes itself or that
+// frames the message.
+bool settable_field_name(std::string_view name) {
+  if (name.empty()) {
+    return false;
+  }
+  for (const char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) {
+      return false;
+    }
+  }
+  std::string lower(name);
+  for (char& c : lower) {
+    c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  static constexpr std::string_view reserved[] = {
+      "host",    "content-length", "transfer-encoding", "connection", "te",
+      "upgrade", "x-request-id",   "x-forwarded-for",   "forwarded",  "x-forwarded-proto"};
+  for (std::string_view r : reserved) {
+    if (lower == r) {
+      return false;
+    }
+  }
+  return !lower.starts_with("sovereign-");
+}
 
 bool is_assigned_code(std::string_view s) {
   const auto id = pack_country(s);
@@ -74,6 +104,8 @@ class cluster_reader {
       models(v);
     } else if (key == "tls") {
       tls(v);
+    } else if (key == "auth") {
+      auth(v);
     } else if (key == "insecure_loopback_plaintext") {
       boolean(v, "insecure_loopback_plaintext", c_.insecure_loopback_plaintext);
     } else if (key == "host_header") {
@@ -211,6 +243,31 @@ class cluster_reader {
                              non_empty(x, "tls.client_key", c_.tls.client_key);
                            }
                          });
+  }
+
+  void auth(const YAML::Node& v) {
+    if (!yaml::expect_map(v, yaml::pos_of(v), diags_, "cluster auth")) {
+      return;
+    }
+    yaml::for_each_entry(
+        v, diags_, "cluster auth", keys(auth_keys),
+        [&](const std::string& key, source_pos, const YAML::Node& x) {
+          if (key == "bearer_file") {
+            non_empty(x, "auth.bearer_file", c_.auth.file);
+            c_.auth.bearer = true;
+            c_.auth.header = "Authorization";
+          } else if (key == "file") {
+            non_empty(x, "auth.file", c_.auth.file);
+          } else if (scalar(x, "auth.header", c_.auth.header) && !settable_field_name(c_.auth.header)) {
+            error(x, fmt::format("auth.header '{}' is not a field name the gateway may set", c_.auth.header));
+          }
+        });
+    const bool bearer = static_cast<bool>(v["bearer_file"]);
+    if (bearer == (v["header"] || v["file"])) {
+      error(v, "auth takes either bearer_file, or header and file");
+    } else if (!bearer && (!v["header"] || !v["file"])) {
+      error(v, "auth.header and auth.file go together");
+    }
   }
 
   diagnostics& diags_;

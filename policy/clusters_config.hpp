@@ -35,6 +35,15 @@ struct upstream_tls_config {
   std::string client_key;
 };
 
+// The credential the gateway sends to a cluster (never the client's): `auth: {bearer_file: F}` sends
+// `Authorization: Bearer <F's content>`, `auth: {header: NAME, file: F}` sends `NAME: <content>`.
+// The file is read by the gateway (permission-checked, re-read on SIGHUP).
+struct upstream_auth_config {
+  std::string header;  // empty: no credential
+  std::string file;
+  bool bearer = false;  // the value is "Bearer " + the file's content
+};
+
 // A cluster as a gateway config declares it: what the policy sees (cluster_info: name, country,
 // region, operator_jurisdiction, models) and how the gateway reaches it.
 //   country                ISO 3166-1 alpha-2, assigned (policy/countries.hpp), where the servers are
@@ -43,6 +52,7 @@ struct upstream_tls_config {
 struct cluster_config : cluster_info {
   std::vector<endpoint_config> endpoints;
   upstream_tls_config tls;
+  upstream_auth_config auth;
   bool insecure_loopback_plaintext = false;
   std::string host_header;  // Host sent to the cluster; empty: server_name or endpoint host
   // Endpoint geo verification (gateway/endpoint_geo.hpp): loopback and private endpoint addresses

@@ -161,8 +161,12 @@ std::string completion_json(const std::string& model, bool chat, int chunks) {
   return json::serialize(r);
 }
 
-// One SSE event: chunk i of n (i == n is the final usage chunk, followed by [DONE]).
-std::string stream_event(const std::string& model, bool chat, int i, int chunks) {
+// One SSE event: chunk i of n (i == n is the final usage chunk, sent only when the request asked
+// for it with stream_options.include_usage as OpenAI's API does, followed by [DONE]).
+std::string stream_event(const std::string& model, bool chat, int i, int chunks, bool include_usage) {
+  if (i == chunks && !include_usage) {
+    return "data: [DONE]\n\n";
+  }
   json::object ev{{"id", "chatcmpl-standin"},
                   {"object", chat ? "chat.completion.chunk" : "text_completion"},
                   {"created", std::stoll(now_s())},
@@ -258,7 +262,13 @@ class handler {
     int chunks = header_int(req, "x-standin-chunks", opt_.chunks);
     int delay = header_int(req, "x-standin-delay-ms", opt_.delay_ms);
     if (stream) {
-      co_return co_await stream_reply(req, model, chat, chunks, delay, fault == "reset-mid-body");
+      const json::value* options = o.if_contains("stream_options");
+      const json::value* include = options != nullptr && options->is_object()
+                                       ? options->as_object().if_contains("include_usage")
+                                       : nullptr;
+      const bool include_usage = include != nullptr && include->is_bool() && include->as_bool();
+      co_return co_await stream_reply(req, model, chat, chunks, delay, fault == "reset-mid-body",
+                                      include_usage);
     }
     std::string full = completion_json(model, chat, chunks);
     if (fault == "reset-mid-body") {
@@ -299,7 +309,8 @@ class handler {
   }
 
   asio::awaitable<bool> stream_reply(const http::request<http::string_body>& req, const std::string& model,
-                                     bool chat, int chunks, int delay_ms, bool reset_mid) {
+                                     bool chat, int chunks, int delay_ms, bool reset_mid,
+                                     bool include_usage) {
     counters.streams_started++;
     http::response<http::empty_body> res{http::status::ok, 11};
     res.set(http::field::server, "standin-cluster");
@@ -316,7 +327,7 @@ class handler {
     }
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (int i = 0; i <= chunks; ++i) {
-      std::string data = stream_event(model, chat, i, chunks);
+      std::string data = stream_event(model, chat, i, chunks, include_usage);
       auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data)), nothrow);
       if (ec) {
         counters.streams_aborted++;

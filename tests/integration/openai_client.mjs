@@ -1,8 +1,9 @@
 // Drives the gateway with the official OpenAI SDK, as an enterprise application would.
-// usage: node openai_client.mjs BASE_URL   (NODE_EXTRA_CA_CERTS points at the dev CA)
+// usage: node openai_client.mjs BASE_URL   (NODE_EXTRA_CA_CERTS points at the dev CA, SOVGW_API_KEY
+// holds a tenant key)
 import OpenAI from "openai";
 
-const client = new OpenAI({ baseURL: process.argv[2], apiKey: "sk-test-not-a-real-key", maxRetries: 0 });
+const client = new OpenAI({ baseURL: process.argv[2], apiKey: process.env.SOVGW_API_KEY, maxRetries: 0 });
 const out = {};
 
 const chat = await client.chat.completions.create({
@@ -27,8 +28,21 @@ for await (const chunk of stream) {
 }
 out.stream = { text, chunks, usage };
 
-const embedding = await client.embeddings.create({ model: "mistral-embed", input: "Bonjour", encoding_format: "float" });
-out.embeddings = { count: embedding.data.length, dimensions: embedding.data[0].embedding.length };
+// Without include_usage the gateway still counts the stream (it asks the cluster itself) but the
+// application must see exactly the chunks it asked for: no usage chunk.
+const plain = await client.chat.completions.create({
+  model: "mistral-small",
+  stream: true,
+  messages: [{ role: "user", content: "Bonjour" }],
+});
+out.plain_stream = { chunks: 0, usage_chunks: 0 };
+for await (const chunk of plain) {
+  out.plain_stream.chunks += 1;
+  if (chunk.usage) out.plain_stream.usage_chunks += 1;
+}
+
+const emb = await client.embeddings.create({ model: "mistral-embed", input: "Bonjour", encoding_format: "float" });
+out.embeddings = { length: emb.data[0].embedding.length, usage: emb.usage };
 
 const models = await client.models.list();
 out.models = models.data.map((m) => m.id);
@@ -39,5 +53,12 @@ try {
 } catch (e) {
   out.error = { status: e.status, code: e.code, type: e.type, message: e.message,
                 request_id: e.headers?.get?.("x-request-id") ?? e.headers?.["x-request-id"] ?? null };
+}
+try {
+  const wrong = new OpenAI({ baseURL: process.argv[2], apiKey: "sk-test-not-a-real-key", maxRetries: 0 });
+  await wrong.models.list();
+  out.wrong_key = null;
+} catch (e) {
+  out.wrong_key = { status: e.status, code: e.code };
 }
 console.log(JSON.stringify(out));

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import unittest
 
-from support import BUILD, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml, make_certs
+from support import BUILD, SOVGW, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml, make_certs
 from test_signed_requests import make_keys
 from test_signed_requests import start_standin as start_verifying_standin
 
@@ -43,9 +43,17 @@ class OpenAISdkTest(unittest.TestCase):
         cls.standin = start_verifying_standin(cls.certs, ["--verify-key", os.path.join(keys, "gateway.pub.jwk")],
                                               chunks=6, delay_ms=20)
         clusters = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
-            'models: ["*"]', 'models: ["mistral-*", "llama-*"]')
+            'models: ["*"]', 'models: ["mistral-small", "mistral-*", "llama-*"]')
         signing = f"signing:\n  key: {os.path.join(keys, 'gateway.key')}\n"
-        cls.gateway = Gateway(gateway_yaml(cls.certs, clusters, extra=signing), cls.tmp.path)
+        # The application holds a tenant key, as it would hold an OpenAI key.
+        tenants = os.path.join(cls.tmp.path, "tenants.yaml")
+        with open(tenants, "w") as f:
+            f.write("tenants:\n  - name: acme\n")
+        created = subprocess.run([SOVGW, "tenants", "key", "create", "acme", "--file", tenants], capture_output=True,
+                                 text=True, check=True)
+        cls.key = created.stdout.strip()
+        cls.gateway = Gateway(gateway_yaml(cls.certs, clusters, extra=signing + f"tenants: {tenants}\n"),
+                              cls.tmp.path)
 
     @classmethod
     def tearDownClass(cls):
@@ -56,7 +64,7 @@ class OpenAISdkTest(unittest.TestCase):
     def test_sdk_chat_stream_models_and_errors(self):
         script = os.path.join(SDK_DIR, "openai_client.mjs")
         shutil.copy(os.path.join(os.path.dirname(__file__), "openai_client.mjs"), script)
-        env = dict(os.environ, NODE_EXTRA_CA_CERTS=os.path.join(self.certs, "ca.pem"))
+        env = dict(os.environ, NODE_EXTRA_CA_CERTS=os.path.join(self.certs, "ca.pem"), SOVGW_API_KEY=self.key)
         r = subprocess.run(["node", script, f"https://localhost:{self.gateway.port}/v1"], capture_output=True,
                            text=True, timeout=120, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -66,8 +74,15 @@ class OpenAISdkTest(unittest.TestCase):
         self.assertEqual(out["stream"]["text"], "Les données restent en Europe.")
         self.assertEqual(out["stream"]["chunks"], 7)
         self.assertEqual(out["stream"]["usage"]["total_tokens"], 18)
-        self.assertIn("mistral-small", out["models"])
-        self.assertEqual(out["embeddings"], {"count": 1, "dimensions": 8})
+        self.assertEqual(out["plain_stream"], {"chunks": 6, "usage_chunks": 0})
+        self.assertEqual(out["embeddings"]["length"], 8)
+        self.assertEqual(out["embeddings"]["usage"]["prompt_tokens"], 4)
+        tokens = [(o["path"], o["stream"], o["prompt_tokens"], o["completion_tokens"]) for o in self.gateway.logs()
+                  if o.get("msg") == "request" and o.get("status") == 200 and o["path"] != "/v1/models"]
+        self.assertEqual(tokens, [("/v1/chat/completions", False, 12, 6), ("/v1/chat/completions", True, 12, 6),
+                                  ("/v1/chat/completions", True, 12, 6), ("/v1/embeddings", False, 4, 0)])
+        self.assertEqual(out["models"], ["mistral-small"])  # the gateway's list: exact names it may route
+        self.assertEqual(out["wrong_key"], {"status": 401, "code": "invalid_api_key"})
         err = out["error"]
         self.assertEqual(err["status"], 404)
         self.assertEqual(err["code"], "model_not_found")

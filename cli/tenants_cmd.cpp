@@ -1,0 +1,295 @@
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "policy/diagnostics.hpp"
+#include "tenants/tenants.hpp"
+
+namespace sovgw::cli {
+namespace {
+
+constexpr const char* tenants_usage =
+    "usage: sovgw tenants check FILE\n"
+    "       sovgw tenants key create TENANT --file FILE [--expires 90d|12h|2027-03-01T00:00:00Z]\n"
+    "       sovgw tenants key list --file FILE [--tenant TENANT]\n"
+    "       sovgw tenants key revoke KEY_ID --file FILE\n"
+    "  check: validate a tenants file (errors as file:line:col)\n"
+    "  key create: print a new API key once (stdout) and append its hash to FILE's keys: list\n"
+    "  key list: the keys' ids, tenants, times and states (never a key)\n"
+    "  key revoke: mark a key revoked from now\n"
+    "  FILE is rewritten atomically; send the gateway SIGHUP to load it\n"
+    "\n"
+    "exit codes: 0 ok; 1 the file has errors, or the key is already revoked; 2 bad usage;\n"
+    "3 I/O or environment (the file cannot be read or written)\n";
+
+constexpr std::size_t max_file = 64 * 1024 * 1024;
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string read_file(const std::string& path) {
+  std::optional<std::string> text = read_input_file(path, max_file);
+  if (!text) {
+    throw command_error(exit_environment, fmt::format("{}: larger than {} bytes", path, max_file));
+  }
+  return std::move(*text);
+}
+
+// The file's tenants; its diagnostics on stderr and exit 1 when it has errors.
+std::shared_ptr<const tenants::table> parse_or_fail(const std::string& text, const std::string& path) {
+  tenants::load_result r = tenants::parse_tenants(text, path);
+  if (!r.ok()) {
+    std::fputs(policy::format_diagnostics(std::move(r.diagnostics)).c_str(), stderr);
+    throw command_error(exit_failed, fmt::format("{} has errors; fix them first", path));
+  }
+  return r.tenants;
+}
+
+// Replaces `path` with `text`: a temporary file beside it (same mode), fsynced, renamed over it.
+void replace_file(const std::string& path, const std::string& text) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw command_error(exit_environment, fmt::format("{}: {}", path, std::strerror(errno)));
+  }
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
+  if (fd < 0) {
+    throw command_error(exit_environment, fmt::format("{}: {}", tmp, std::strerror(errno)));
+  }
+  std::size_t done = 0;
+  bool ok = true;
+  while (ok && done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    ok = n > 0;
+    done += ok ? static_cast<std::size_t>(n) : 0;
+  }
+  ok = ok && ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw command_error(exit_environment, fmt::format("{}: cannot write: {}", path, why));
+  }
+}
+
+// "90d", "12h", "30m" from now, or an RFC 3339 UTC time.
+std::int64_t parse_expiry(const std::string& text, std::int64_t now) {
+  if (const auto t = tenants::parse_time(text)) {
+    return *t;
+  }
+  std::int64_t n = 0;
+  std::size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && n < 100000000) {
+    n = n * 10 + (text[i++] - '0');
+  }
+  const std::string unit = text.substr(i);
+  const std::int64_t factor = unit == "d" ? 86400 : unit == "h" ? 3600 : unit == "m" ? 60 : 0;
+  if (i == 0 || n == 0 || factor == 0) {
+    throw usage_error(
+        fmt::format("--expires '{}': give a duration (90d, 12h, 30m) or a UTC time like 2027-03-01T00:00:00Z",
+                    text),
+        false);
+  }
+  return now + n * factor;
+}
+
+// Where a new `keys:` entry goes: appended at the end, which must be the keys: list (or the file
+// has none yet). Returns the text to append before the entry line, and its indentation.
+struct append_point {
+  std::string prefix;
+  std::string indent;
+};
+
+append_point where_to_append(const std::string& text, const std::string& path) {
+  const YAML::Node root = YAML::Load(text);
+  append_point out;
+  out.indent = "  ";
+  if (!text.empty() && text.back() != '\n') {
+    out.prefix = "\n";
+  }
+  const YAML::Node keys = root["keys"];
+  if (!keys) {
+    out.prefix += "keys:\n";
+    return out;
+  }
+  int keys_line = -1;
+  int last_line = -1;
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    last_line = std::max(last_line, it->first.Mark().line);
+    if (it->first.Scalar() == "keys") {
+      keys_line = it->first.Mark().line;
+    }
+  }
+  if (keys_line != last_line || keys.Style() == YAML::EmitterStyle::Flow) {
+    throw command_error(
+        exit_environment,
+        fmt::format("{}: keys: must be the last section and a block list (one '- {{...}}' per "
+                    "line) for keys to be appended; move it to the end",
+                    path));
+  }
+  if (keys.IsSequence() && keys.size() > 0) {
+    const int column = keys[0].Mark().column;
+    out.indent.assign(static_cast<std::size_t>(std::max(0, column - 2)), ' ');
+  }
+  return out;
+}
+
+int cmd_check(const options& o) {
+  const std::string& path = o.positional()[0];
+  const auto t = parse_or_fail(read_file(path), path);
+  std::printf("%s: %zu tenants, %zu keys\n", path.c_str(), t->tenants().size(), t->keys().size());
+  return exit_ok;
+}
+
+int cmd_create(const options& o) {
+  const std::string& path = o.need("file");
+  const std::string& tenant = o.positional()[0];
+  const std::string text = read_file(path);
+  const auto table = parse_or_fail(text, path);
+  if (table->find_tenant(tenant) == nullptr) {
+    throw usage_error(fmt::format("tenant '{}' is not declared in {}", tenant, path), false);
+  }
+  const std::int64_t now = now_seconds();
+  const std::int64_t expires = o.has("expires") ? parse_expiry(*o.get("expires"), now) : 0;
+  if (o.has("expires") && expires <= now) {
+    throw usage_error("--expires is in the past", false);
+  }
+  const std::string key = tenants::generate_key();
+  const std::string id = tenants::key_id_of(key);
+  const append_point at = where_to_append(text, path);
+  std::string entry =
+      fmt::format("{}- {{tenant: {}, id: {}, hash: \"{}\", created: {}", at.indent, tenant, id,
+                  tenants::format_hash(tenants::hash_key(key)), tenants::format_time(now));
+  if (expires != 0) {
+    entry += fmt::format(", expires: {}", tenants::format_time(expires));
+  }
+  entry += "}\n";
+  const std::string updated = text + at.prefix + entry;
+  // The new file must parse and hold the new key before it replaces the old one.
+  const tenants::load_result check = tenants::parse_tenants(updated, path);
+  if (!check.ok() || check.tenants->check_key(key, now).status != tenants::key_check::valid) {
+    throw command_error(
+        exit_environment,
+        fmt::format("{}: the key could not be appended to its keys: list; add it by hand:\n{}", path, entry));
+  }
+  replace_file(path, updated);
+  std::printf("%s\n", key.c_str());
+  std::fprintf(stderr,
+               "created key %s for tenant '%s'%s; it is shown once, only its hash is stored in %s.\n"
+               "Send the gateway SIGHUP to load it.\n",
+               id.c_str(), tenant.c_str(),
+               expires != 0 ? fmt::format(" (expires {})", tenants::format_time(expires)).c_str() : "",
+               path.c_str());
+  return exit_ok;
+}
+
+int cmd_list(const options& o) {
+  const std::string& path = o.need("file");
+  const auto table = parse_or_fail(read_file(path), path);
+  const std::optional<std::string> only = o.get("tenant");
+  if (only && table->find_tenant(*only) == nullptr) {
+    throw usage_error(fmt::format("tenant '{}' is not declared in {}", *only, path), false);
+  }
+  const std::int64_t now = now_seconds();
+  std::printf("%-18s %-20s %-21s %-21s %s\n", "ID", "TENANT", "CREATED", "EXPIRES", "STATE");
+  for (const tenants::api_key& k : table->keys()) {
+    if (only && k.tenant != *only) {
+      continue;
+    }
+    const char* state = (k.revoked != 0 && k.revoked <= now)   ? "revoked"
+                        : (k.expires != 0 && k.expires <= now) ? "expired"
+                                                               : "active";
+    std::printf("%-18s %-20s %-21s %-21s %s\n", k.id.c_str(), k.tenant.c_str(),
+                k.created != 0 ? tenants::format_time(k.created).c_str() : "-",
+                k.expires != 0 ? tenants::format_time(k.expires).c_str() : "never", state);
+  }
+  return exit_ok;
+}
+
+int cmd_revoke(const options& o) {
+  const std::string& path = o.need("file");
+  const std::string& id = o.positional()[0];
+  const std::string text = read_file(path);
+  const auto table = parse_or_fail(text, path);
+  const tenants::api_key* key = nullptr;
+  for (const tenants::api_key& k : table->keys()) {
+    if (k.id == id) {
+      key = &k;
+    }
+  }
+  if (key == nullptr) {
+    throw usage_error(fmt::format("no key {} in {}", id, path), false);
+  }
+  const std::int64_t now = now_seconds();
+  if (key->revoked != 0) {
+    std::fprintf(stderr, "key %s was already revoked at %s\n", id.c_str(),
+                 tenants::format_time(key->revoked).c_str());
+    return exit_failed;
+  }
+  // The entry's line, which must be the one-line form `- {...}` that `key create` writes.
+  std::size_t begin = 0;
+  for (int line = 1; line < key->pos.line && begin != std::string::npos; ++line) {
+    begin = text.find('\n', begin);
+    begin = begin == std::string::npos ? begin : begin + 1;
+  }
+  const std::size_t end = begin == std::string::npos ? begin : text.find('\n', begin);
+  const std::size_t close = begin == std::string::npos ? begin : text.rfind('}', end);
+  if (close == std::string::npos || close < begin) {
+    throw command_error(exit_environment,
+                        fmt::format("{}:{}: key {} is not written as one line '- {{...}}'; add "
+                                    "`revoked: {}` to it by hand",
+                                    path, key->pos.line, id, tenants::format_time(now)));
+  }
+  std::string updated = text;
+  updated.insert(close, fmt::format(", revoked: {}", tenants::format_time(now)));
+  const tenants::load_result check = tenants::parse_tenants(updated, path);
+  if (!check.ok()) {
+    throw command_error(exit_environment,
+                        fmt::format("{}:{}: could not mark key {} revoked; add `revoked: {}` by hand", path,
+                                    key->pos.line, id, tenants::format_time(now)));
+  }
+  replace_file(path, updated);
+  std::printf("revoked key %s of tenant '%s'; send the gateway SIGHUP to apply it\n", id.c_str(),
+              key->tenant.c_str());
+  return exit_ok;
+}
+
+const subcommand key_subcommands[] = {
+    {"create",
+     tenants_usage,
+     {.valued = {"file", "expires"}, .min_positional = 1, .max_positional = 1, .arguments = "one TENANT"},
+     cmd_create},
+    {"list", tenants_usage, {.valued = {"file", "tenant"}}, cmd_list},
+    {"revoke",
+     tenants_usage,
+     {.valued = {"file"}, .min_positional = 1, .max_positional = 1, .arguments = "one KEY_ID"},
+     cmd_revoke},
+};
+
+const subcommand tenants_subcommands[] = {
+    {"check",
+     tenants_usage,
+     {.min_positional = 1, .max_positional = 1, .arguments = "one tenants FILE"},
+     cmd_check},
+};
+
+}  // namespace
+
+int run_tenants(args_t args) {
+  if (!args.empty() && args[0] == "key") {
+    return run_family("tenants key", tenants_usage, args.subspan(1), key_subcommands);
+  }
+  return run_family("tenants", tenants_usage, args, tenants_subcommands);
+}
+
+}  // namespace sovgw::cli

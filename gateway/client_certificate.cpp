@@ -1,0 +1,99 @@
+#include "gateway/client_certificate.hpp"
+
+#include <openssl/x509v3.h>
+
+#include <cstring>
+#include <memory>
+
+namespace sovgw::gateway {
+
+namespace {
+
+client_certificate refuse(std::string why) {
+  client_certificate c;
+  c.status = client_certificate::state::refused;
+  c.refusal = std::move(why);
+  return c;
+}
+
+// An ASN.1 string as UTF-8, whatever its type (UTF8String, BMPString, PrintableString, ...); false
+// when it cannot be converted or holds a NUL or invalid UTF-8.
+bool utf8_text(const ASN1_STRING* s, std::string& out) {
+  unsigned char* utf8 = nullptr;
+  const int n = ASN1_STRING_to_UTF8(&utf8, s);
+  if (n < 0) {
+    return false;
+  }
+  out.assign(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
+  OPENSSL_free(utf8);
+  return out.find('\0') == std::string::npos && tenants::valid_utf8(out);
+}
+
+// A SAN of IA5String type: printable ASCII, no NUL.
+bool ascii_text(const ASN1_IA5STRING* s, std::string& out) {
+  const auto* data = ASN1_STRING_get0_data(s);
+  const int n = ASN1_STRING_length(s);
+  out.assign(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+  for (const char c : out) {
+    if (c < 0x21 || c > 0x7e) {
+      return false;
+    }
+  }
+  return !out.empty();
+}
+
+}  // namespace
+
+client_certificate read_client_certificate(X509* cert) {
+  client_certificate c;
+  const X509_NAME* name = X509_get_subject_name(cert);
+  int at = -1;
+  int cns = 0;
+  while ((at = X509_NAME_get_index_by_NID(name, NID_commonName, at)) >= 0) {
+    if (++cns > 1) {
+      return refuse("its subject has more than one CN");
+    }
+    const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at));
+    if (!utf8_text(value, c.common_name) || c.common_name.empty()) {
+      return refuse("its subject CN is empty, holds a NUL or is not valid text");
+    }
+    c.subjects.push_back({tenants::subject_kind::cn, c.common_name});
+  }
+  using names_ptr = std::unique_ptr<GENERAL_NAMES, decltype(&GENERAL_NAMES_free)>;
+  const names_ptr sans(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)),
+      &GENERAL_NAMES_free);
+  for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
+    tenants::certificate_subject s;
+    const ASN1_IA5STRING* text = nullptr;
+    if (gn->type == GEN_DNS) {
+      s.kind = tenants::subject_kind::dns;
+      text = gn->d.dNSName;
+    } else if (gn->type == GEN_EMAIL) {
+      s.kind = tenants::subject_kind::email;
+      text = gn->d.rfc822Name;
+    } else if (gn->type == GEN_URI) {
+      s.kind = tenants::subject_kind::uri;
+      text = gn->d.uniformResourceIdentifier;
+    } else {
+      continue;  // IP addresses and other names identify no tenant
+    }
+    if (!ascii_text(text, s.value)) {
+      return refuse("a subject alternative name is empty or holds a NUL, a space or a non-ASCII byte");
+    }
+    c.subjects.push_back(std::move(s));
+  }
+  c.status = client_certificate::state::verified;
+  return c;
+}
+
+client_certificate read_client_certificate(SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) {
+    return {};
+  }
+  return read_client_certificate(cert);
+}
+
+}  // namespace sovgw::gateway

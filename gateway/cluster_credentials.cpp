@@ -1,0 +1,108 @@
+#include "gateway/cluster_credentials.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+
+namespace sovgw::gateway {
+
+namespace {
+
+constexpr std::size_t max_credential = 8192;
+
+// The credential in `path`, or nullopt with `why` set.
+std::optional<std::string> read_credential(const std::string& path, std::string& why) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    why = fmt::format("{}: cannot read the credential file: {}", path, std::strerror(errno));
+    return std::nullopt;
+  }
+  struct stat st {};
+  std::string text;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    why = fmt::format("{}: the credential file is not a regular file", path);
+  } else if ((st.st_mode & 077) != 0) {
+    why = fmt::format(
+        "{}: the credential file is accessible by group or others (mode {:04o}); run chmod 600 {}", path,
+        st.st_mode & 07777, path);
+  } else {
+    char buf[max_credential + 2];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0 && text.size() <= max_credential) {
+      text.append(buf, static_cast<std::size_t>(n));
+    }
+    if (n < 0) {
+      why = fmt::format("{}: cannot read the credential file: {}", path, std::strerror(errno));
+    }
+  }
+  ::close(fd);
+  if (!why.empty()) {
+    return std::nullopt;
+  }
+  if (text.ends_with("\r\n")) {
+    text.resize(text.size() - 2);
+  } else if (text.ends_with('\n')) {
+    text.pop_back();
+  }
+  bool visible = !text.empty() && text.size() <= max_credential;
+  for (const char c : text) {
+    visible = visible && c >= 0x20 && c <= 0x7e;
+  }
+  if (!visible) {
+    why = fmt::format("{}: the credential must be one non-empty line of visible ASCII (at most {} bytes)",
+                      path, max_credential);
+    return std::nullopt;
+  }
+  return text;
+}
+
+// Every cluster's header line (null where there is no auth:); the problems in `errors`.
+std::vector<std::shared_ptr<const std::string>> read_all(const config& cfg, std::string& errors) {
+  std::vector<std::shared_ptr<const std::string>> out;
+  for (const cluster_config& c : cfg.clusters) {
+    if (c.auth.header.empty()) {
+      out.emplace_back();
+      continue;
+    }
+    std::string why;
+    std::optional<std::string> value = read_credential(c.auth.file, why);
+    if (!value) {
+      errors += fmt::format("{}cluster '{}': {}", errors.empty() ? "" : "\n", c.name, why);
+      out.emplace_back();
+      continue;
+    }
+    out.push_back(std::make_shared<const std::string>(
+        fmt::format("{}: {}{}\r\n", c.auth.header, c.auth.bearer ? "Bearer " : "", *value)));
+  }
+  return out;
+}
+
+}  // namespace
+
+cluster_credentials::cluster_credentials(std::shared_ptr<const config> cfg)
+    : cfg_(std::move(cfg)),
+      lines_(std::make_unique<std::atomic<std::shared_ptr<const std::string>>[]>(cfg_->clusters.size())) {
+  if (std::string errors = reload(); !errors.empty()) {
+    throw std::runtime_error(errors);
+  }
+}
+
+std::string cluster_credentials::reload() {
+  std::string errors;
+  std::vector<std::shared_ptr<const std::string>> lines = read_all(*cfg_, errors);
+  if (!errors.empty()) {
+    return errors;
+  }
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    lines_[i].store(std::move(lines[i]));
+  }
+  return {};
+}
+
+}  // namespace sovgw::gateway

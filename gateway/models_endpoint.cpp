@@ -1,0 +1,60 @@
+#include "gateway/models_endpoint.hpp"
+
+#include "gateway/log.hpp"
+
+namespace sovgw::gateway {
+
+namespace {
+
+constexpr std::string_view list_path = "/v1/models";
+
+void append_model(std::string& out, const permitted_model& m) {
+  out += "{\"id\":";
+  append_json_string(out, m.id);
+  out += ",\"object\":\"model\",\"created\":0,\"owned_by\":\"sovgw\",\"countries\":[";
+  for (std::size_t i = 0; i < m.countries.size(); ++i) {
+    if (i != 0) {
+      out += ',';
+    }
+    append_json_string(out, m.countries[i]);
+  }
+  out += "]}";
+}
+
+}  // namespace
+
+models_target models_request(const http::message_head& head, std::string_view& id) {
+  if (head.method != "GET" && head.method != "HEAD") {
+    return models_target::none;
+  }
+  const std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
+  if (path == list_path) {
+    return models_target::list;
+  }
+  if (path.size() > list_path.size() + 1 && path.starts_with(list_path) && path[list_path.size()] == '/') {
+    id = path.substr(list_path.size() + 1);
+    return models_target::one;
+  }
+  return models_target::none;
+}
+
+std::string models_list_json(const std::vector<permitted_model>& models) {
+  std::string out = "{\"object\":\"list\",\"data\":[";
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    if (i != 0) {
+      out += ',';
+    }
+    append_model(out, models[i]);
+  }
+  out += "]}\n";
+  return out;
+}
+
+std::string model_json(const permitted_model& model) {
+  std::string out;
+  append_model(out, model);
+  out += '\n';
+  return out;
+}
+
+}  // namespace sovgw::gateway

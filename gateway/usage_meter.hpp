@@ -1,0 +1,49 @@
+#pragma once
+
+// Token usage read from a cluster's answer while it is relayed (OpenAI `usage`: prompt_tokens,
+// completion_tokens). Pure code, one instance per response, on the request's thread.
+//
+// - JSON answers: the `usage` object near the end of the body (the last 64 KiB are kept).
+// - Server-sent events: the event whose data carries a non-null `usage`. When the gateway itself
+//   asked the cluster for usage (stream_options.include_usage, which the client did not ask for),
+//   that usage-only event (`"choices":[]`) is removed before the client sees it. Events are passed
+//   on whole: a partial event waits for its end (the client could not use it before either).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sovgw::gateway {
+
+class usage_meter {
+ public:
+  enum class mode : std::uint8_t { off, json, sse };
+
+  usage_meter() = default;
+  usage_meter(mode m, bool strip_usage_event) : mode_(m), strip_(strip_usage_event) {}
+
+  [[nodiscard]] bool active() const { return mode_ != mode::off; }
+
+  // Body bytes from the cluster; appends to `out` what the client gets.
+  void feed(std::string_view data, std::string& out);
+  // The end of the body: appends what is still held back to `out` and reads the JSON usage.
+  void finish(std::string& out);
+
+  [[nodiscard]] bool known() const { return known_; }
+  [[nodiscard]] std::uint64_t prompt_tokens() const { return prompt_; }
+  [[nodiscard]] std::uint64_t completion_tokens() const { return completion_; }
+
+ private:
+  void event(std::string_view ev, std::string_view separator, std::string& out);
+  // Reads the `usage` object that starts after the last `"usage"` key in `text`; true if found.
+  bool read_usage(std::string_view text);
+
+  mode mode_ = mode::off;
+  bool strip_ = false;
+  bool known_ = false;
+  std::uint64_t prompt_ = 0;
+  std::uint64_t completion_ = 0;
+  std::string pending_;  // sse: an incomplete event; json: the body's tail
+};
+
+}  // namespace sovgw::gateway

@@ -1,0 +1,534 @@
+#include "tenants/tenants.hpp"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "crypto/blake2b.hpp"
+#include "crypto/hex.hpp"
+#include "crypto/secret_bytes.hpp"
+#include "policy/config_values.hpp"
+
+namespace sovgw::tenants {
+
+namespace {
+
+constexpr std::string_view hash_scheme = "blake2b-256:";
+
+policy::source_pos pos_of(const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  return m.is_null() ? policy::source_pos{} : policy::source_pos{m.line + 1, m.column + 1};
+}
+
+std::uint64_t bucket_of(const key_hash& h) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, h.data(), sizeof v);
+  return v;
+}
+
+std::string subject_key(subject_kind k, std::string_view value) {
+  return fmt::format("{}:{}", kind_name(k), value);
+}
+
+bool base64url_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+// Reads one file; collects every problem.
+class reader {
+ public:
+  explicit reader(policy::diagnostics& d) : d_(d) {}
+
+  bool scalar(const YAML::Node& n, std::string_view what, std::string& out) {
+    if (!n.IsScalar()) {
+      d_.error(pos_of(n), fmt::format("{} must be a string", what));
+      return false;
+    }
+    out = n.Scalar();
+    return true;
+  }
+
+  // Visits a mapping's keys, reporting unknown and duplicate ones.
+  template <typename F>
+  void map(const YAML::Node& n, std::string_view what, std::initializer_list<std::string_view> known, F&& f) {
+    if (!n.IsMap()) {
+      d_.error(pos_of(n), fmt::format("{} must be a mapping", what));
+      return;
+    }
+    std::set<std::string> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        d_.error(pos_of(it->first),
+                 fmt::format("unknown key '{}' in {} (known: {})", key, what, fmt::join(known, ", ")));
+        continue;
+      }
+      if (!seen.insert(key).second) {
+        d_.error(pos_of(it->first), fmt::format("duplicate key '{}' in {}", key, what));
+        continue;
+      }
+      f(key, it->second);
+    }
+  }
+
+  void time(const YAML::Node& n, std::string_view what, std::int64_t& out) {
+    std::string s;
+    if (!scalar(n, what, s)) {
+      return;
+    }
+    if (const auto t = parse_time(s)) {
+      out = *t;
+    } else {
+      d_.error(pos_of(n), fmt::format("{} '{}' is not a UTC time like 2026-12-03T03:02:00Z", what, s));
+    }
+  }
+
+  policy::diagnostics& d_;
+};
+
+void read_subject(reader& r, const YAML::Node& n, tenant& t) {
+  r.map(n, "a certificate subject", {"cn", "dns", "email", "uri"},
+        [&](const std::string& key, const YAML::Node& v) {
+          certificate_subject s;
+          s.kind = key == "cn"      ? subject_kind::cn
+                   : key == "dns"   ? subject_kind::dns
+                   : key == "email" ? subject_kind::email
+                                    : subject_kind::uri;
+          if (!r.scalar(v, key, s.value)) {
+            return;
+          }
+          if (s.value.empty() || s.value.find('\0') != std::string::npos || !valid_utf8(s.value)) {
+            r.d_.error(pos_of(v), fmt::format("certificate {} must be non-empty UTF-8 without NUL", key));
+            return;
+          }
+          t.certificates.push_back(std::move(s));
+        });
+  if (n.IsMap() && n.size() != 1) {
+    r.d_.error(pos_of(n), "a certificate subject names exactly one of cn, dns, email, uri");
+  }
+}
+
+void read_limits(reader& r, const YAML::Node& n, tenant_limits& out) {
+  r.map(n, "limits", {"requests_per_minute", "tokens_per_minute", "tokens_per_month"},
+        [&](const std::string& key, const YAML::Node& v) {
+          std::string s;
+          if (!r.scalar(v, key, s)) {
+            return;
+          }
+          const auto value = policy::parse_whole_number(s);
+          if (!value || *value == 0 || *value > 1000000000000ULL) {
+            r.d_.error(pos_of(v),
+                       fmt::format("limits.{} must be a whole number from 1 to 10^12, not '{}'", key, s));
+            return;
+          }
+          (key == "requests_per_minute" ? out.requests_per_minute
+           : key == "tokens_per_minute" ? out.tokens_per_minute
+                                        : out.tokens_per_month) = *value;
+        });
+}
+
+void read_tenants(reader& r, const YAML::Node& list, std::vector<tenant>& out) {
+  if (!list.IsSequence()) {
+    r.d_.error(pos_of(list), "tenants must be a list");
+    return;
+  }
+  for (const YAML::Node& item : list) {
+    tenant t;
+    t.pos = pos_of(item);
+    r.map(item, "a tenant", {"name", "certificates", "limits"},
+          [&](const std::string& key, const YAML::Node& v) {
+            if (key == "limits") {
+              read_limits(r, v, t.limits);
+            } else if (key == "name") {
+              if (r.scalar(v, "name", t.name) && !valid_tenant_name(t.name)) {
+                r.d_.error(pos_of(v),
+                           fmt::format("tenant name '{}': 1 to 64 letters, digits, '.', '_' or '-', "
+                                       "starting with a letter or digit",
+                                       t.name));
+                t.name.clear();
+              }
+            } else if (!v.IsSequence()) {
+              r.d_.error(pos_of(v), "certificates must be a list of {cn|dns|email|uri: VALUE}");
+            } else {
+              for (const YAML::Node& s : v) {
+                read_subject(r, s, t);
+              }
+            }
+          });
+    if (item.IsMap() && !item["name"]) {
+      r.d_.error(t.pos, "a tenant needs a name");
+    }
+    out.push_back(std::move(t));
+  }
+}
+
+void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out) {
+  if (!list.IsSequence()) {
+    r.d_.error(pos_of(list), "keys must be a list");
+    return;
+  }
+  for (const YAML::Node& item : list) {
+    api_key k;
+    k.pos = pos_of(item);
+    bool has_hash = false;
+    r.map(item, "a key", {"tenant", "id", "hash", "created", "expires", "revoked"},
+          [&](const std::string& key, const YAML::Node& v) {
+            if (key == "tenant") {
+              (void)r.scalar(v, "tenant", k.tenant);
+            } else if (key == "id") {
+              if (r.scalar(v, "id", k.id) &&
+                  (k.id.size() != key_scheme.size() + key_id_chars || !k.id.starts_with(key_scheme))) {
+                r.d_.error(pos_of(v), fmt::format("key id '{}' is not {} and {} characters", k.id, key_scheme,
+                                                  key_id_chars));
+              }
+            } else if (key == "hash") {
+              std::string s;
+              if (!r.scalar(v, "hash", s)) {
+                return;
+              }
+              std::optional<std::vector<std::uint8_t>> bytes;
+              if (s.starts_with(hash_scheme)) {
+                bytes = crypto::from_hex(std::string_view(s).substr(hash_scheme.size()));
+              }
+              if (!bytes || bytes->size() != k.hash.size()) {
+                r.d_.error(
+                    pos_of(v),
+                    "hash must be blake2b-256: and 64 hex digits (written by `sovgw tenants key create`)");
+                return;
+              }
+              std::copy(bytes->begin(), bytes->end(), k.hash.begin());
+              has_hash = true;
+            } else if (key == "created") {
+              r.time(v, "created", k.created);
+            } else if (key == "expires") {
+              r.time(v, "expires", k.expires);
+            } else {
+              r.time(v, "revoked", k.revoked);
+            }
+          });
+    if (item.IsMap()) {
+      for (const char* required : {"tenant", "id", "hash"}) {
+        if (!item[required]) {
+          r.d_.error(k.pos, fmt::format("a key needs {}", required));
+        }
+      }
+    }
+    if (has_hash) {
+      out.push_back(std::move(k));
+    }
+  }
+}
+
+void cross_check(policy::diagnostics& d, const std::vector<tenant>& tenants,
+                 const std::vector<api_key>& keys) {
+  std::set<std::string> names;
+  std::map<std::string, std::string> subjects;
+  for (const tenant& t : tenants) {
+    if (!t.name.empty() && !names.insert(t.name).second) {
+      d.error(t.pos, fmt::format("tenant '{}' is declared twice", t.name));
+    }
+    for (const certificate_subject& s : t.certificates) {
+      const auto [it, added] = subjects.emplace(subject_key(s.kind, s.value), t.name);
+      if (!added) {
+        d.error(t.pos, fmt::format("certificate {} '{}' is claimed by tenants '{}' and '{}'",
+                                   kind_name(s.kind), s.value, it->second, t.name));
+      }
+    }
+  }
+  std::set<std::string> ids;
+  std::set<key_hash> hashes;
+  for (const api_key& k : keys) {
+    if (!k.tenant.empty() && names.count(k.tenant) == 0) {
+      d.error(k.pos,
+              fmt::format("key {} is for tenant '{}', which is not declared under tenants:", k.id, k.tenant));
+    }
+    if (!k.id.empty() && !ids.insert(k.id).second) {
+      d.error(k.pos, fmt::format("key id {} appears twice", k.id));
+    }
+    if (!hashes.insert(k.hash).second) {
+      d.error(k.pos, fmt::format("key {} has the same hash as an earlier key", k.id));
+    }
+  }
+}
+
+}  // namespace
+
+std::string_view kind_name(subject_kind k) {
+  switch (k) {
+    case subject_kind::cn:
+      return "cn";
+    case subject_kind::dns:
+      return "dns";
+    case subject_kind::email:
+      return "email";
+    case subject_kind::uri:
+      return "uri";
+  }
+  return "?";
+}
+
+table::table(std::vector<tenant> tenants, std::vector<api_key> keys)
+    : tenants_(std::move(tenants)), keys_(std::move(keys)) {
+  by_hash_.reserve(keys_.size());
+  for (std::uint32_t i = 0; i < keys_.size(); ++i) {
+    by_hash_[bucket_of(keys_[i].hash)].push_back(i);
+  }
+  for (std::uint32_t i = 0; i < tenants_.size(); ++i) {
+    for (const certificate_subject& s : tenants_[i].certificates) {
+      by_subject_.emplace(subject_key(s.kind, s.value), i);
+    }
+  }
+}
+
+const tenant* table::find_tenant(std::string_view name) const {
+  for (const tenant& t : tenants_) {
+    if (t.name == name) {
+      return &t;
+    }
+  }
+  return nullptr;
+}
+
+key_lookup table::check_key(std::string_view presented, std::int64_t now) const {
+  if (key_id_of(presented).empty()) {
+    return {key_check::malformed, nullptr};
+  }
+  const key_hash h = hash_key(presented);
+  const auto bucket = by_hash_.find(bucket_of(h));
+  if (bucket == by_hash_.end()) {
+    return {key_check::unknown, nullptr};
+  }
+  for (std::uint32_t i : bucket->second) {
+    const api_key& k = keys_[i];
+    if (CRYPTO_memcmp(k.hash.data(), h.data(), h.size()) != 0) {
+      continue;
+    }
+    if (k.revoked != 0 && k.revoked <= now) {
+      return {key_check::revoked, &k};
+    }
+    if (k.expires != 0 && k.expires <= now) {
+      return {key_check::expired, &k};
+    }
+    return {key_check::valid, &k};
+  }
+  return {key_check::unknown, nullptr};
+}
+
+const tenant* table::find_by_certificate(const std::vector<certificate_subject>& subjects,
+                                         bool& ambiguous) const {
+  ambiguous = false;
+  const tenant* found = nullptr;
+  for (const certificate_subject& s : subjects) {
+    const auto it = by_subject_.find(subject_key(s.kind, s.value));
+    if (it == by_subject_.end()) {
+      continue;
+    }
+    const tenant* t = &tenants_[it->second];
+    if (found != nullptr && found != t) {
+      ambiguous = true;
+      return nullptr;
+    }
+    found = t;
+  }
+  return found;
+}
+
+load_result parse_tenants(std::string_view text, const std::string& file) {
+  load_result out;
+  policy::diagnostics d(file);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    d.error({e.mark.line + 1, e.mark.column + 1}, e.msg);
+    out.diagnostics = d.take();
+    return out;
+  }
+  std::vector<tenant> tenants;
+  std::vector<api_key> keys;
+  reader r(d);
+  if (!root.IsDefined() || root.IsNull()) {
+    d.error({}, "the tenants file is empty (it needs tenants:)");
+  } else {
+    r.map(root, "the tenants file", {"tenants", "keys"}, [&](const std::string& key, const YAML::Node& v) {
+      if (key == "tenants") {
+        read_tenants(r, v, tenants);
+      } else if (!v.IsNull()) {
+        read_keys(r, v, keys);
+      }
+    });
+  }
+  cross_check(d, tenants, keys);
+  if (d.has_errors()) {
+    out.diagnostics = d.take();
+    return out;
+  }
+  out.diagnostics = d.take();
+  out.tenants = std::make_shared<const table>(std::move(tenants), std::move(keys));
+  return out;
+}
+
+load_result load_tenants_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    load_result out;
+    out.diagnostics.push_back({path, {}, policy::severity::error, "cannot open the tenants file"});
+    return out;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_tenants(text.str(), path);
+}
+
+std::string generate_key() {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::array<std::uint8_t, 32> raw{};
+  crypto::random_bytes(raw);
+  std::string key(key_scheme);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (std::uint8_t b : raw) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      key += alphabet[(acc >> bits) & 0x3f];
+    }
+  }
+  if (bits > 0) {
+    key += alphabet[(acc << (6 - bits)) & 0x3f];
+  }
+  crypto::wipe(std::span<std::uint8_t>(raw));
+  return key;
+}
+
+std::string key_id_of(std::string_view key) {
+  if (key.size() != key_scheme.size() + key_secret_chars || !key.starts_with(key_scheme)) {
+    return {};
+  }
+  for (char c : key.substr(key_scheme.size())) {
+    if (!base64url_char(c)) {
+      return {};
+    }
+  }
+  return std::string(key.substr(0, key_scheme.size() + key_id_chars));
+}
+
+key_hash hash_key(std::string_view key) {
+  const auto digest = crypto::blake2b(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()), 32);
+  key_hash h{};
+  std::copy(digest.begin(), digest.end(), h.begin());
+  return h;
+}
+
+std::string format_hash(const key_hash& h) { return std::string(hash_scheme) + crypto::to_hex(h); }
+
+std::string format_time(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::optional<std::int64_t> parse_time(std::string_view text) {
+  // Exactly YYYY-MM-DDTHH:MM:SSZ.
+  if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text[19] != 'Z') {
+    return std::nullopt;
+  }
+  const auto num = [&](std::size_t at, std::size_t n) -> int {
+    int v = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') {
+        return -1;
+      }
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  std::tm tm{};
+  tm.tm_year = num(0, 4) - 1900;
+  tm.tm_mon = num(5, 2) - 1;
+  tm.tm_mday = num(8, 2);
+  tm.tm_hour = num(11, 2);
+  tm.tm_min = num(14, 2);
+  tm.tm_sec = num(17, 2);
+  if (tm.tm_year < 70 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+      tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
+      tm.tm_sec > 60) {
+    return std::nullopt;
+  }
+  const int mday = tm.tm_mday;
+  const std::time_t t = timegm(&tm);
+  if (tm.tm_mday != mday) {
+    return std::nullopt;  // 2026-02-31 normalised into March
+  }
+  return static_cast<std::int64_t>(t);
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) {
+      return false;  // truncated
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) {
+        return false;
+      }
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+bool valid_tenant_name(std::string_view s) {
+  if (s.empty() || s.size() > 64) {
+    return false;
+  }
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace sovgw::tenants

@@ -1,0 +1,125 @@
+#pragma once
+
+// Tenants: who is calling. A tenants file (YAML, docs/configuration.md) declares tenants, the
+// client-certificate subjects that identify each one, and their API keys. Keys are stored only as
+// hashes with a short visible id for humans; a presented key is hashed and looked up in O(1), and
+// the stored and computed hashes are compared in constant time.
+//
+// Pure library: no Asio, no sockets, no printing. A table is immutable once built and may be read
+// from any thread; the gateway swaps whole tables on SIGHUP.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "policy/diagnostics.hpp"
+
+namespace sovgw::tenants {
+
+// A key is `sk-sovgw-` followed by 43 base64url characters (32 random bytes). Its id is the scheme
+// and the first 8 of those characters: enough for a human to tell keys apart, useless to an attacker.
+inline constexpr std::string_view key_scheme = "sk-sovgw-";
+inline constexpr std::size_t key_secret_chars = 43;
+inline constexpr std::size_t key_id_chars = 8;
+
+using key_hash = std::array<std::uint8_t, 32>;  // BLAKE2b-256 of the whole key
+
+// What a client certificate names, as the tenants file matches it.
+enum class subject_kind : std::uint8_t { cn, dns, email, uri };
+
+struct certificate_subject {
+  subject_kind kind = subject_kind::cn;
+  std::string value;  // UTF-8, no NUL
+};
+
+struct api_key {
+  std::string id;  // visible prefix, e.g. sk-sovgw-Ab3dEf9h
+  std::string tenant;
+  key_hash hash{};
+  std::int64_t created = 0;  // Unix seconds
+  std::int64_t expires = 0;  // Unix seconds; 0: never
+  std::int64_t revoked = 0;  // Unix seconds; 0: not revoked
+  policy::source_pos pos;    // where the entry is in the file
+};
+
+// A tenant's limits (0: none). Enforced by tenants::limiter (tenants/limiter.hpp).
+struct tenant_limits {
+  std::uint64_t requests_per_minute = 0;
+  std::uint64_t tokens_per_minute = 0;
+  std::uint64_t tokens_per_month = 0;  // per calendar month, UTC
+  [[nodiscard]] bool any() const { return requests_per_minute + tokens_per_minute + tokens_per_month != 0; }
+};
+
+struct tenant {
+  std::string name;
+  std::vector<certificate_subject> certificates;
+  tenant_limits limits;
+  policy::source_pos pos;
+};
+
+enum class key_check : std::uint8_t { valid, malformed, unknown, revoked, expired };
+
+struct key_lookup {
+  key_check status = key_check::unknown;
+  const api_key* key = nullptr;  // set for valid, revoked and expired
+};
+
+class table {
+ public:
+  table(std::vector<tenant> tenants, std::vector<api_key> keys);
+
+  [[nodiscard]] const std::vector<tenant>& tenants() const { return tenants_; }
+  [[nodiscard]] const std::vector<api_key>& keys() const { return keys_; }
+  [[nodiscard]] const tenant* find_tenant(std::string_view name) const;
+
+  // The key `presented` as of `now` (Unix seconds). Hashes it, finds the entry by hash and
+  // compares the whole hash in constant time.
+  [[nodiscard]] key_lookup check_key(std::string_view presented, std::int64_t now) const;
+
+  // The tenant that certificate `subjects` names, or nullptr; `ambiguous` is set when they name
+  // more than one tenant (the certificate then identifies nobody).
+  [[nodiscard]] const tenant* find_by_certificate(const std::vector<certificate_subject>& subjects,
+                                                  bool& ambiguous) const;
+
+ private:
+  std::vector<tenant> tenants_;
+  std::vector<api_key> keys_;
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> by_hash_;  // first 8 hash bytes
+  std::unordered_map<std::string, std::uint32_t> by_subject_;              // "cn:..." -> tenant
+};
+
+struct load_result {
+  std::shared_ptr<const table> tenants;  // null when there are errors
+  std::vector<policy::diagnostic> diagnostics;
+  [[nodiscard]] bool ok() const { return tenants != nullptr; }
+};
+
+// Parses a tenants file; every problem is reported as file:line:col (unknown keys, bad names,
+// duplicate tenants, subjects or key ids, a key for an undeclared tenant, malformed hashes or
+// times, non-UTF-8 or NUL in a subject).
+[[nodiscard]] load_result parse_tenants(std::string_view text, const std::string& file);
+[[nodiscard]] load_result load_tenants_file(const std::string& path);
+
+// A new random key. Pure apart from the randomness (libsodium).
+[[nodiscard]] std::string generate_key();
+// The id (visible prefix) of a well-formed key, or empty.
+[[nodiscard]] std::string key_id_of(std::string_view key);
+[[nodiscard]] key_hash hash_key(std::string_view key);
+[[nodiscard]] std::string format_hash(const key_hash& h);  // "blake2b-256:<hex>"
+
+// RFC 3339 UTC times as the file writes them ("2026-12-03T03:02:00Z").
+[[nodiscard]] std::string format_time(std::int64_t unix_seconds);
+[[nodiscard]] std::optional<std::int64_t> parse_time(std::string_view text);
+
+// Strict checks for identity text from the outside world.
+[[nodiscard]] bool valid_utf8(std::string_view s);
+[[nodiscard]] bool valid_tenant_name(std::string_view s);  // [A-Za-z0-9][A-Za-z0-9._-]{0,63}
+
+[[nodiscard]] std::string_view kind_name(subject_kind k);
+
+}  // namespace sovgw::tenants

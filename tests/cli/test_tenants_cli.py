@@ -1,0 +1,100 @@
+"""CLI tests for `sovgw tenants ...`: keys are printed once, stored as hashes, listed and revoked;
+bad files and bad usage get specific errors and the house exit codes."""
+
+import os
+import stat
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+BUILD = Path(os.environ.get("SOVGW_BUILD_DIR", "build"))
+SOVGW = str(BUILD / "sovgw")
+
+TENANTS = """# tenants of the test
+tenants:
+  - name: acme
+  - name: globex  # comments survive appends
+"""
+
+
+def run(*args):
+    return subprocess.run([SOVGW, *args], capture_output=True, text=True, timeout=60)
+
+
+class TenantsCliTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory(prefix="sovgw-tenants-")
+        self.addCleanup(self.dir.cleanup)
+        self.file = os.path.join(self.dir.name, "tenants.yaml")
+        with open(self.file, "w") as f:
+            f.write(TENANTS)
+        os.chmod(self.file, 0o640)
+
+    def create(self, tenant, *extra):
+        r = run("tenants", "key", "create", tenant, "--file", self.file, *extra)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.strip()
+
+    def test_create_prints_the_key_once_and_stores_only_its_hash(self):
+        key = self.create("acme")
+        self.assertRegex(key, r"^sk-sovgw-[A-Za-z0-9_-]{43}$")
+        second = self.create("globex", "--expires", "90d")
+        text = Path(self.file).read_text()
+        self.assertTrue(text.startswith(TENANTS))  # appended: comments and layout kept
+        self.assertNotIn(key, text)
+        self.assertNotIn(key[17:], text)
+        self.assertIn(f"id: {key[:17]}", text)
+        self.assertEqual(text.count("hash: \"blake2b-256:"), 2)
+        self.assertEqual(stat.S_IMODE(os.stat(self.file).st_mode), 0o640)  # mode kept
+        self.assertEqual(run("tenants", "check", self.file).returncode, 0)
+        listed = run("tenants", "key", "list", "--file", self.file)
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertNotIn(key, listed.stdout)
+        rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+        self.assertEqual([(r[0], r[1], r[3], r[4]) for r in rows][0], (key[:17], "acme", "never", "active"))
+        self.assertEqual((rows[1][0], rows[1][1], rows[1][4]), (second[:17], "globex", "active"))
+        only = run("tenants", "key", "list", "--file", self.file, "--tenant", "globex").stdout
+        self.assertNotIn(key[:17], only)
+        self.assertIn(second[:17], only)
+
+    def test_revoke(self):
+        key = self.create("acme")
+        r = run("tenants", "key", "revoke", key[:17], "--file", self.file)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("revoked", run("tenants", "key", "list", "--file", self.file).stdout.splitlines()[1])
+        again = run("tenants", "key", "revoke", key[:17], "--file", self.file)
+        self.assertEqual(again.returncode, 1)
+        self.assertIn("already revoked", again.stderr)
+        self.assertEqual(run("tenants", "key", "revoke", "sk-sovgw-nothere0", "--file", self.file).returncode, 2)
+
+    def test_bad_usage_and_bad_files(self):
+        r = run("tenants", "key", "create", "initech", "--file", self.file)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("tenant 'initech' is not declared", r.stderr)
+        r = run("tenants", "key", "create", "acme", "--file", self.file, "--expires", "soon")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--expires 'soon'", r.stderr)
+        self.assertEqual(run("tenants", "key", "create", "acme").returncode, 2)  # no --file
+        self.assertEqual(run("tenants", "key", "create", "acme", "--file", self.file + ".missing").returncode, 3)
+        with open(self.file, "a") as f:
+            f.write("  - name: acme\n")
+        r = run("tenants", "check", self.file)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"{self.file}:5:5: error: tenant 'acme' is declared twice", r.stderr)
+        r = run("tenants", "key", "create", "acme", "--file", self.file)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, "")  # no key printed for a key that was not stored
+
+    def test_keys_must_be_the_last_section_to_append(self):
+        with open(self.file, "w") as f:
+            f.write("keys:\ntenants:\n  - name: acme\n")
+        before = Path(self.file).read_text()
+        r = run("tenants", "key", "create", "acme", "--file", self.file)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("keys: must be the last section", r.stderr)
+        self.assertEqual(Path(self.file).read_text(), before)
+
+
+if __name__ == "__main__":
+    unittest.main()

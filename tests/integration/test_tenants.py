@@ -1,0 +1,574 @@
+"""Tenants: a bearer API key or a client certificate names the tenant; wrong keys are 401 from the
+gateway, audited; the cluster never sees the client's key; the client certificate's identity is
+read strictly (a NUL, a BMPString or a second CN cannot make one tenant look like another)."""
+
+import datetime
+import json
+import os
+import signal
+import subprocess
+import unittest
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from support import (SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, cluster_yaml, gateway_yaml,
+                     make_certs, metric, request_bytes, start_standin, tls_connect, wait_until)
+
+
+def make_client_cert(certs, path, attributes, sans=()):
+    """A client certificate signed by the dev CA, with exactly the subject attributes given (raw
+    values and ASN.1 string types: NULs, BMPStrings and repeated CNs are possible)."""
+    with open(os.path.join(certs, "ca.pem"), "rb") as f:
+        ca = x509.load_pem_x509_certificate(f.read())
+    with open(os.path.join(certs, "ca.key"), "rb") as f:
+        ca_key = serialization.load_pem_private_key(f.read(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name(attributes))
+               .issuer_name(ca.subject)
+               .public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    with open(path + ".pem", "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(path + ".key", "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return path + ".pem", path + ".key"
+
+
+def cn(value, kind=None):
+    return x509.NameAttribute(NameOID.COMMON_NAME, value, _type=kind) if kind else \
+        x509.NameAttribute(NameOID.COMMON_NAME, value)
+
+
+def sovgw(*args):
+    return subprocess.run([SOVGW, *args], capture_output=True, text=True, timeout=60)
+
+
+def send(port, certs, raw, cert=None):
+    with tls_connect(port, certs, cert=cert[0] if cert else None, key=cert[1] if cert else None) as s:
+        s.sendall(raw)
+        return Reader(s).read_response()
+
+
+def access_line(gateway, resp):
+    rid = resp.header("x-request-id")
+    return gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == rid)
+
+
+class ClientCertificateIdentityTest(unittest.TestCase):
+    """Without a tenants file the tenant is the certificate's CN, read strictly."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs)
+        cls.gateway = Gateway(gateway_yaml(cls.certs, cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs),
+                                           tls_extra=f"  client_ca: {os.path.join(cls.certs, 'ca.pem')}\n"),
+                              cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def cert(self, name, attributes, sans=()):
+        return make_client_cert(self.certs, os.path.join(self.tmp.path, name), attributes, sans)
+
+    def assert_refused(self, cert):
+        resp = send(self.gateway.port, self.certs, chat_request(), cert)
+        self.assertEqual(resp.status, 401)
+        self.assertEqual(resp.json()["error"]["code"], "invalid_client_certificate")  # the gateway's own answer
+        log = access_line(self.gateway, resp)
+        self.assertEqual(log["tenant"], "default")
+        self.assertEqual(log["cluster"], "")
+        return resp
+
+    def test_a_nul_in_the_cn_does_not_truncate_it_into_another_tenant(self):
+        self.assert_refused(self.cert("nul", [cn("acme\x00x")]))
+
+    def test_a_second_cn_is_refused(self):
+        self.assert_refused(self.cert("two", [cn("acme"), cn("globex")]))
+
+    def test_a_nul_in_a_san_is_refused(self):
+        self.assert_refused(self.cert("san", [cn("acme")], [x509.DNSName("acme.example\x00.evil")]))
+
+    def test_a_bmpstring_cn_is_read_as_text(self):
+        resp = send(self.gateway.port, self.certs, chat_request(), self.cert("bmp", [cn("acme", _ASN1Type.BMPString)]))
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(access_line(self.gateway, resp)["tenant"], "acme")
+
+    def test_a_plain_cn_is_the_tenant(self):
+        resp = send(self.gateway.port, self.certs, chat_request(), self.cert("plain", [cn("acme-é")]))
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(access_line(self.gateway, resp)["tenant"], "acme-é")
+
+
+TENANTS = """# who may call
+tenants:
+  - name: acme
+    certificates:
+      - cn: acme-app
+  - name: globex
+    certificates:
+      - dns: app.globex.example
+"""
+
+
+class TenantKeysTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = TempDir()
+        self.addCleanup(self.tmp.cleanup)
+        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
+        self.tenants = os.path.join(self.tmp.path, "tenants.yaml")
+        with open(self.tenants, "w") as f:
+            f.write(TENANTS)
+        self.standin = start_standin(self.certs)
+        self.addCleanup(self.standin.stop)
+        self.keys = os.path.join(self.tmp.path, "keys")
+        self.db = os.path.join(self.tmp.path, "db")
+        self.assertEqual(sovgw("keys", "init", self.keys).returncode, 0)
+        self.acme_key = self.create_key("acme")
+        self.gateway = Gateway(
+            gateway_yaml(self.certs, cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs),
+                         tls_extra=f"  client_ca: {os.path.join(self.certs, 'ca.pem')}\n",
+                         extra=f"tenants: {self.tenants}\naudit:\n  db: {self.db}\n  keys: {self.keys}\n"),
+            self.tmp.path)
+        self.addCleanup(self.gateway.stop)
+
+    def create_key(self, tenant, *extra):
+        r = sovgw("tenants", "key", "create", tenant, "--file", self.tenants, *extra)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.strip()
+
+    def call(self, key=None, raw=None, cert=None):
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return send(self.gateway.port, self.certs, raw or chat_request(extra_headers=headers), cert)
+
+    def reload(self, expect="tenants reloaded"):
+        before = len([o for o in self.gateway.logs() if o.get("msg") == expect])
+        self.gateway.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: len([o for o in self.gateway.logs() if o.get("msg") == expect]) > before))
+
+    def assert_invalid_key(self, resp):
+        self.assertEqual(resp.status, 401)
+        err = resp.json()["error"]
+        self.assertEqual((err["type"], err["code"]), ("invalid_request_error", "invalid_api_key"))
+        log = access_line(self.gateway, resp)
+        self.assertEqual(log["error"], "invalid_api_key")
+        self.assertEqual(log["cluster"], "")
+        return log
+
+    def test_a_key_names_its_tenant_and_never_reaches_the_cluster(self):
+        resp = self.call(self.acme_key)
+        self.assertEqual(resp.status, 200)
+        log = access_line(self.gateway, resp)
+        self.assertEqual(log["tenant"], "acme")
+        self.assertEqual(log["key_id"], self.acme_key[:17])
+        self.assertNotIn(self.acme_key, "".join(self.gateway.lines))
+        with open(self.tenants) as f:
+            self.assertNotIn(self.acme_key, f.read())  # only the hash is stored
+        seen = self.call(raw=request_bytes("POST", "/debug/headers", b"{}", {
+            "Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}"}))
+        self.assertEqual(seen.status, 200)
+        self.assertNotIn("authorization", seen.json()["headers"])
+
+    def test_wrong_missing_revoked_and_expired_keys_are_401_and_audited(self):
+        other = self.acme_key[:-1] + ("A" if self.acme_key[-1] != "A" else "B")
+        self.assert_invalid_key(self.call(other))
+        self.assert_invalid_key(self.call("not-a-key"))
+        self.assert_invalid_key(self.call())
+        self.assert_invalid_key(self.call(raw=chat_request(extra_headers={"Authorization": f"Basic {self.acme_key}"})))
+        expired = self.create_key("acme", "--expires", "1m")
+        r = sovgw("tenants", "key", "revoke", self.acme_key[:17], "--file", self.tenants)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.call(self.acme_key).status, 200)  # not yet loaded
+        self.reload()
+        log = self.assert_invalid_key(self.call(self.acme_key))
+        self.assertEqual(log["key_id"], self.acme_key[:17])
+        self.assertIn("revoked", self.call(self.acme_key).json()["error"]["message"])
+        self.assertEqual(self.call(expired).status, 200)
+        # The 401s are on the audit log like any request.
+        self.gateway.signal(signal.SIGTERM)
+        self.gateway.proc.wait(timeout=20)
+        q = sovgw("audit", "query", "--db", self.db, "--format", "jsonl")
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertGreaterEqual(q.stdout.count('"invalid_api_key"'), 6)
+
+    def test_client_certificate_subjects_map_to_tenants(self):
+        acme = make_client_cert(self.certs, os.path.join(self.tmp.path, "acme"), [cn("acme-app")])
+        globex = make_client_cert(self.certs, os.path.join(self.tmp.path, "globex"), [cn("someone")],
+                                  [x509.DNSName("app.globex.example")])
+        stranger = make_client_cert(self.certs, os.path.join(self.tmp.path, "stranger"), [cn("acme")])
+        both = make_client_cert(self.certs, os.path.join(self.tmp.path, "both"), [cn("acme-app")],
+                                [x509.DNSName("app.globex.example")])
+        resp = self.call(cert=acme)
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(access_line(self.gateway, resp)["tenant"], "acme")
+        resp = self.call(cert=globex)
+        self.assertEqual(access_line(self.gateway, resp)["tenant"], "globex")
+        self.assert_invalid_key(self.call(cert=stranger))  # a CN the tenants file does not name
+        ambiguous = self.call(cert=both)
+        self.assertEqual((ambiguous.status, ambiguous.json()["error"]["code"]), (401, "invalid_client_certificate"))
+        # A key and a certificate must name the same tenant.
+        self.assertEqual(self.call(self.acme_key, cert=acme).status, 200)
+        self.assert_invalid_key(self.call(self.acme_key, cert=globex))
+
+    def test_a_broken_tenants_file_keeps_the_last_good_one(self):
+        with open(self.tenants, "a") as f:
+            f.write("  - {tenant: nobody, id: sk-sovgw-abcdefgh, hash: x}\n")
+        self.reload("tenants reload failed; keeping the current tenants")
+        failed = [o for o in self.gateway.logs() if o.get("msg", "").startswith("tenants reload failed")][-1]
+        self.assertIn(f"{self.tenants}:", failed["errors"])
+        self.assertEqual(metric(self.gateway, "sovgw_tenants_reload_failures_total"), 1)
+        self.assertEqual(self.call(self.acme_key).status, 200)
+
+    def test_a_broken_tenants_file_refuses_the_start(self):
+        broken = os.path.join(self.tmp.path, "broken.yaml")
+        with open(broken, "w") as f:
+            f.write(TENANTS + "    colour: red\n")
+        config = os.path.join(self.tmp.path, "bad.yaml")
+        with open(config, "w") as f:
+            f.write(gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:1", self.certs),
+                                 extra=f"tenants: {broken}\n"))
+        for command in (["serve", "--config", config], ["config", "check", config]):
+            r = subprocess.run([SOVGW, *command], capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(f"{broken}:9:5: error: unknown key 'colour' in a tenant", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
+
+
+class ClusterCredentialsTest(unittest.TestCase):
+    """Each cluster gets the gateway's credential for it, from a permission-checked file re-read on
+    SIGHUP; whatever the client sent in its place never reaches the cluster."""
+
+    def setUp(self):
+        self.tmp = TempDir()
+        self.addCleanup(self.tmp.cleanup)
+        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
+        self.standin = start_standin(self.certs)
+        self.addCleanup(self.standin.stop)
+        self.bearer = self.secret("bearer.txt", "cluster-secret-1\n")
+        self.token = self.secret("token.txt", "token-A")
+        endpoint = f"127.0.0.1:{self.standin.port}"
+        self.clusters = (cluster_yaml("bearer", endpoint, self.certs,
+                                      extra=f"    auth: {{bearer_file: {self.bearer}}}").replace('["*"]', '["a-*"]') +
+                         cluster_yaml("header", endpoint, self.certs,
+                                      extra=f"    auth: {{header: X-Cluster-Token, file: {self.token}}}"))
+
+    def secret(self, name, text, mode=0o600):
+        path = os.path.join(self.tmp.path, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def start(self):
+        g = Gateway(gateway_yaml(self.certs, self.clusters), self.tmp.path)
+        self.addCleanup(g.stop)
+        return g
+
+    def seen(self, g, model, headers):
+        body = ('{"model":"%s"}' % model).encode()
+        resp = send(g.port, self.certs, request_bytes("POST", "/debug/headers", body,
+                                                      {"Content-Type": "application/json", **headers}))
+        self.assertEqual(resp.status, 200)
+        return resp.json()["headers"]
+
+    def test_the_cluster_gets_the_gateways_credential_never_the_clients(self):
+        g = self.start()
+        h = self.seen(g, "a-1", {"Authorization": "Bearer sk-client-key", "X-Cluster-Token": "forged"})
+        self.assertEqual(h["authorization"], "Bearer cluster-secret-1")
+        self.assertEqual(h["x-cluster-token"], "forged")  # not this cluster's credential field: passed on
+        h = self.seen(g, "b-1", {"Authorization": "Bearer sk-client-key", "X-Cluster-Token": "forged"})
+        self.assertEqual(h["x-cluster-token"], "token-A")
+        self.assertNotIn("authorization", h)
+        # Re-read on SIGHUP; a file others can read is refused and the current credential stays.
+        self.secret("token.txt", "token-B\n")
+        g.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: self.seen(g, "b-1", {})["x-cluster-token"] == "token-B"))
+        self.secret("token.txt", "token-C\n", 0o644)
+        g.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: metric(g, "sovgw_cluster_credential_reload_failures_total") == 1))
+        self.assertEqual(self.seen(g, "b-1", {})["x-cluster-token"], "token-B")
+        failed = g.wait_for_json(lambda o: o.get("msg", "").startswith("cluster credentials reload failed"))
+        self.assertIn(f"{self.token}: the credential file is accessible by group or others", failed["errors"])
+        self.assertNotIn("token-C", "".join(g.lines))
+
+    def test_bad_credential_files_and_auth_sections_refuse_the_start(self):
+        os.chmod(self.bearer, 0o640)
+        config = os.path.join(self.tmp.path, "gw.yaml")
+        with open(config, "w") as f:
+            f.write(gateway_yaml(self.certs, self.clusters))
+        for command in (["serve", "--config", config], ["config", "check", config]):
+            r = subprocess.run([SOVGW, *command], capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(f"cluster 'bearer': {self.bearer}: the credential file is accessible by group or others "
+                          f"(mode 0640); run chmod 600", r.stderr)
+        with open(config, "w") as f:
+            f.write(gateway_yaml(self.certs, cluster_yaml("x", "127.0.0.1:1", self.certs,
+                                                          extra="    auth: {bearer_file: a, header: X-A}")))
+        r = subprocess.run([SOVGW, "config", "check", config], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"gw\.yaml:\d+:11: auth takes either bearer_file, or header and file")
+        with open(config, "w") as f:
+            f.write(gateway_yaml(self.certs, cluster_yaml("x", "127.0.0.1:1", self.certs,
+                                                          extra="    auth: {header: Host, file: a}")))
+        r = subprocess.run([SOVGW, "config", "check", config], capture_output=True, text=True, timeout=30)
+        self.assertIn("auth.header 'Host' is not a field name the gateway may set", r.stderr)
+
+
+MODELS_POLICY = """version: 1
+rules:
+  - id: acme-mistral
+    effect: permit
+    when:
+      tenant: [acme]
+      model: ["mistral-*"]
+    reason: acme uses Mistral models
+  - id: globex-all
+    effect: permit
+    when:
+      tenant: [globex]
+    reason: globex may use every model
+  - id: globex-in-france
+    effect: restrict
+    when:
+      tenant: [globex]
+    route:
+      cluster.country: [FR]
+    reason: globex's requests stay in France
+"""
+
+
+class ModelsTest(unittest.TestCase):
+    """GET /v1/models is the gateway's answer: what the policy lets this tenant use, and where."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs)
+        cls.tenants = os.path.join(cls.tmp.path, "tenants.yaml")
+        with open(cls.tenants, "w") as f:
+            f.write(TENANTS)
+        cls.keys = {}
+        for tenant in ("acme", "globex"):
+            r = sovgw("tenants", "key", "create", tenant, "--file", cls.tenants)
+            cls.keys[tenant] = r.stdout.strip()
+        policy = os.path.join(cls.tmp.path, "policy.yaml")
+        with open(policy, "w") as f:
+            f.write(MODELS_POLICY)
+        endpoint = f"127.0.0.1:{cls.standin.port}"
+        paris = cluster_yaml("paris", endpoint, cls.certs).replace('["*"]', '["mistral-small", "llama-3"]')
+        berlin = cluster_yaml("berlin", endpoint, cls.certs).replace("country: FR", "country: DE").replace(
+            '["*"]', '["mistral-small", "mistral-large", "gpt-*"]')
+        cls.gateway = Gateway(gateway_yaml(cls.certs, paris + berlin,
+                                           extra=f"tenants: {cls.tenants}\npolicy: {policy}\n"), cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def get(self, tenant, path):
+        resp = send(self.gateway.port, self.certs,
+                    request_bytes("GET", path, headers={"Authorization": f"Bearer {self.keys[tenant]}"}))
+        log = access_line(self.gateway, resp)
+        self.assertEqual(log["cluster"], "")  # answered by the gateway, never forwarded
+        self.assertEqual(log["tenant"], tenant)
+        return resp
+
+    def test_each_tenant_sees_what_the_policy_permits_it_and_where(self):
+        acme = self.get("acme", "/v1/models")
+        self.assertEqual(acme.status, 200)
+        body = acme.json()
+        self.assertEqual(body["object"], "list")
+        self.assertEqual([(m["id"], m["countries"]) for m in body["data"]],
+                         [("mistral-large", ["DE"]), ("mistral-small", ["DE", "FR"])])
+        self.assertEqual(body["data"][0]["object"], "model")
+        globex = self.get("globex", "/v1/models").json()
+        self.assertEqual([(m["id"], m["countries"]) for m in globex["data"]],
+                         [("llama-3", ["FR"]), ("mistral-small", ["FR"])])
+
+    def test_one_model(self):
+        one = self.get("acme", "/v1/models/mistral-large")
+        self.assertEqual(one.status, 200)
+        self.assertEqual(one.json(), {"id": "mistral-large", "object": "model", "created": 0, "owned_by": "sovgw",
+                                      "countries": ["DE"]})
+        denied = self.get("acme", "/v1/models/llama-3")
+        self.assertEqual((denied.status, denied.json()["error"]["code"]), (404, "model_not_found"))
+        # A glob of a cluster matches an id the list cannot name; the policy still decides.
+        self.assertEqual(self.get("acme", "/v1/models/gpt-4o").status, 404)
+        self.assertEqual(self.get("globex", "/v1/models/gpt-4o").status, 404)  # only in Germany
+
+    def test_no_key_no_models(self):
+        resp = send(self.gateway.port, self.certs, request_bytes("GET", "/v1/models"))
+        self.assertEqual(resp.status, 401)
+
+
+class UsageTest(unittest.TestCase):
+    """Tokens from JSON answers and streams reach the access line, the audit record and the metrics;
+    a stream whose client did not ask for usage is counted all the same, and looks as it asked."""
+
+    def setUp(self):
+        cls = self
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs, chunks=5, delay_ms=5)
+        cls.tenants = os.path.join(cls.tmp.path, "tenants.yaml")
+        with open(cls.tenants, "w") as f:
+            f.write(TENANTS)
+        cls.key = sovgw("tenants", "key", "create", "acme", "--file", cls.tenants).stdout.strip()
+        cls.keys = os.path.join(cls.tmp.path, "keys")
+        cls.db = os.path.join(cls.tmp.path, "db")
+        sovgw("keys", "init", cls.keys)
+        cls.gateway = Gateway(gateway_yaml(cls.certs, cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs),
+                                           extra=f"tenants: {cls.tenants}\naudit:\n  db: {cls.db}\n  keys: {cls.keys}\n"),
+                              cls.tmp.path)
+
+    def tearDown(self):
+        self.gateway.stop()
+        self.standin.stop()
+        self.tmp.cleanup()
+
+    def call(self, path, body):
+        raw = request_bytes("POST", path, json.dumps(body).encode(),
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"})
+        resp = send(self.gateway.port, self.certs, raw)
+        self.assertEqual(resp.status, 200)
+        return resp, access_line(self.gateway, resp)
+
+    @staticmethod
+    def events(resp):
+        return [e[6:] for e in resp.body.decode().split("\n\n") if e.startswith("data: ")]
+
+    def test_json_answers(self):
+        resp, log = self.call("/v1/chat/completions", {"model": "m", "messages": []})
+        self.assertEqual(resp.json()["usage"]["completion_tokens"], 5)
+        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
+        _, log = self.call("/v1/embeddings", {"model": "e", "input": "x"})
+        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (4, 0))
+
+    def test_a_stream_without_include_usage_is_counted_and_unchanged(self):
+        resp, log = self.call("/v1/chat/completions", {"model": "m", "stream": True, "messages": []})
+        events = self.events(resp)
+        self.assertEqual(len(events), 6)  # 5 chunks and [DONE]: no usage event, as the client asked
+        self.assertFalse(any('"usage"' in e for e in events))
+        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
+
+    def test_a_stream_with_include_usage_keeps_its_usage_event(self):
+        resp, log = self.call("/v1/chat/completions", {"model": "m", "stream": True, "messages": [],
+                                                       "stream_options": {"include_usage": True}})
+        events = self.events(resp)
+        self.assertEqual(len(events), 7)
+        self.assertEqual(json.loads(events[-2])["usage"]["completion_tokens"], 5)
+        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
+
+    def test_metrics_and_audit_query_show_tokens(self):
+        self.call("/v1/chat/completions", {"model": "tok-model", "messages": []})
+        self.call("/v1/chat/completions", {"model": "tok-model", "stream": True, "messages": []})
+        text = admin_get(self.gateway, "/metrics").body.decode()
+        self.assertIn('sovgw_tokens_total{tenant="acme",model="tok-model",cluster="paris",type="prompt"} 24', text)
+        self.assertIn('sovgw_tokens_total{tenant="acme",model="tok-model",cluster="paris",type="completion"} 10',
+                      text)
+        self.assertRegex(text, r'sovgw_tenant_requests_total\{tenant="acme"\} \d+')
+
+    def test_audit_query_shows_tokens(self):
+        self.call("/v1/chat/completions", {"model": "audit-model", "messages": []})
+        self.call("/v1/chat/completions", {"model": "audit-model", "stream": True, "messages": []})
+        # The gateway holds the audit database; an auditor reads it after the gateway stopped.
+        self.gateway.signal(signal.SIGTERM)
+        self.gateway.proc.wait(timeout=20)
+        q = sovgw("audit", "query", "--db", self.db, "--tenant", "acme", "--model", "audit-model", "--format", "jsonl")
+        self.assertEqual(q.returncode, 0, q.stderr)
+        rows = [json.loads(line) for line in q.stdout.splitlines()]
+        self.assertEqual([(r["prompt_tokens"], r["completion_tokens"]) for r in rows], [(12, 5), (12, 5)])
+        table = sovgw("audit", "query", "--db", self.db, "--tenant", "acme", "--model", "audit-model")
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertIn("tokens (in+out)", table.stdout)
+        self.assertEqual(table.stdout.count(" 12+5 "), 2)
+
+
+LIMITED_TENANTS = """tenants:
+  - name: slow
+    limits: {requests_per_minute: 2}
+  - name: budget
+    limits: {tokens_per_month: 20}
+  - name: streamer
+    limits: {tokens_per_month: 10}
+"""
+
+
+class LimitsTest(unittest.TestCase):
+    """Over a limit: 429 from the gateway with Retry-After and the OpenAI code; nothing forwarded."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs, chunks=5, delay_ms=5)
+        cls.tenants = os.path.join(cls.tmp.path, "tenants.yaml")
+        with open(cls.tenants, "w") as f:
+            f.write(LIMITED_TENANTS)
+        cls.keys = {t: sovgw("tenants", "key", "create", t, "--file", cls.tenants).stdout.strip()
+                    for t in ("slow", "budget", "streamer")}
+        cls.gateway = Gateway(gateway_yaml(cls.certs, cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs),
+                                           extra=f"tenants: {cls.tenants}\n"), cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def call(self, tenant, stream=False):
+        body = {"model": "m", "messages": [], "stream": stream}
+        raw = request_bytes("POST", "/v1/chat/completions", json.dumps(body).encode(),
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys[tenant]}"})
+        return send(self.gateway.port, self.certs, raw)
+
+    def assert_429(self, resp, code):
+        self.assertEqual(resp.status, 429)
+        self.assertEqual(resp.json()["error"]["code"], code)
+        self.assertGreaterEqual(int(resp.header("retry-after")), 1)
+        log = access_line(self.gateway, resp)
+        self.assertEqual((log["error"], log["cluster"]), (code, ""))
+
+    def test_requests_per_minute(self):
+        self.assertEqual(self.call("slow").status, 200)
+        self.assertEqual(self.call("slow").status, 200)
+        refused = self.call("slow")
+        self.assert_429(refused, "rate_limit_exceeded")
+        self.assertLessEqual(int(refused.header("retry-after")), 30)
+
+    def test_monthly_budget_the_crossing_request_completes_the_next_is_refused(self):
+        self.assertEqual(self.call("budget").status, 200)  # 17 tokens
+        self.assertEqual(self.call("budget").status, 200)  # 34: crosses 20, completes
+        self.assert_429(self.call("budget"), "insufficient_quota")
+        text = admin_get(self.gateway, "/metrics").body.decode()
+        self.assertIn('sovgw_tenant_budget_remaining_tokens{tenant="budget"} 0\n', text)
+        self.assertNotIn('sovgw_tenant_budget_remaining_tokens{tenant="slow"}', text)  # no monthly budget
+
+    def test_a_stream_is_charged_when_it_ends(self):
+        resp = self.call("streamer", stream=True)  # 17 tokens, counted though the client did not ask
+        self.assertEqual(resp.status, 200)
+        self.assertTrue(resp.body.decode().endswith("data: [DONE]\n\n"))
+        self.assert_429(self.call("streamer", stream=True), "insufficient_quota")

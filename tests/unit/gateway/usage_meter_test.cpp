@@ -1,0 +1,70 @@
+#include "gateway/usage_meter.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace sovgw::gateway;
+
+namespace {
+
+const std::string chunk = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n";
+const std::string usage_event =
+    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":5,\"total_tokens\":17}}\n\n";
+const std::string done = "data: [DONE]\n\n";
+
+// Feeds `body` in pieces of `step` bytes; returns what the client gets.
+std::string run(usage_meter& m, const std::string& body, std::size_t step) {
+  std::string out;
+  for (std::size_t i = 0; i < body.size(); i += step) {
+    m.feed(std::string_view(body).substr(i, step), out);
+  }
+  m.finish(out);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("usage meter: a stream's usage event is read wherever the reads split it") {
+  const std::string body = chunk + chunk + usage_event + done;
+  for (std::size_t step : {1u, 7u, 64u, 4096u}) {
+    CAPTURE(step);
+    usage_meter kept(usage_meter::mode::sse, false);
+    CHECK(run(kept, body, step) == body);
+    CHECK(kept.known());
+    CHECK(kept.prompt_tokens() == 12);
+    CHECK(kept.completion_tokens() == 5);
+    usage_meter stripped(usage_meter::mode::sse, true);
+    CHECK(run(stripped, body, step) == chunk + chunk + done);
+    CHECK(stripped.completion_tokens() == 5);
+  }
+}
+
+TEST_CASE("usage meter: CRLF events, usage:null chunks, and a usage event with choices is never removed") {
+  std::string crlf = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\r\n\r\n";
+  usage_meter m(usage_meter::mode::sse, true);
+  CHECK(run(m, chunk + crlf + done, 5) == chunk + done);
+  CHECK(m.prompt_tokens() == 3);
+  const std::string with_choices =
+      "data: {\"choices\":[{\"delta\":{}}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n";
+  usage_meter n(usage_meter::mode::sse, true);
+  CHECK(run(n, with_choices + done, 3) == with_choices + done);
+  CHECK(n.completion_tokens() == 2);
+  usage_meter none(usage_meter::mode::sse, true);
+  CHECK(run(none, chunk + done, 2) == chunk + done);
+  CHECK_FALSE(none.known());
+}
+
+TEST_CASE("usage meter: JSON bodies, including usage far from the start and text that mentions usage") {
+  const std::string body = "{\"choices\":[{\"message\":{\"content\":\"the \\\"usage\\\": field " +
+                           std::string(200000, 'x') +
+                           "\"}}],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":9}}";
+  usage_meter m(usage_meter::mode::json, false);
+  CHECK(run(m, body, 16384) == body);
+  CHECK(m.known());
+  CHECK(m.prompt_tokens() == 7);
+  CHECK(m.completion_tokens() == 9);
+  usage_meter none(usage_meter::mode::json, false);
+  (void)run(none, "{\"usage\":null}", 4);
+  CHECK_FALSE(none.known());
+}

@@ -1,0 +1,149 @@
+#include "tenants/tenants.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace sovgw::tenants;
+
+namespace {
+
+std::string errors_of(const load_result& r) {
+  std::string out;
+  for (const auto& d : r.diagnostics) {
+    out += d.format() + "\n";
+  }
+  return out;
+}
+
+std::string key_line(std::string_view tenant, std::string_view key, std::string_view extra = "") {
+  return "  - {tenant: " + std::string(tenant) + ", id: " + key_id_of(key) + ", hash: \"" +
+         format_hash(hash_key(key)) + "\", created: 2026-12-01T00:00:00Z" + std::string(extra) + "}\n";
+}
+
+}  // namespace
+
+TEST_CASE("keys: generated keys are well formed, distinct, and identified by a short prefix") {
+  const std::string a = generate_key();
+  const std::string b = generate_key();
+  CHECK(a != b);
+  CHECK(a.size() == key_scheme.size() + key_secret_chars);
+  CHECK(a.starts_with("sk-sovgw-"));
+  CHECK(key_id_of(a) == a.substr(0, 17));
+  CHECK(key_id_of("sk-sovgw-short").empty());
+  CHECK(key_id_of(a.substr(0, a.size() - 1) + "!").empty());
+  CHECK(format_hash(hash_key(a)).starts_with("blake2b-256:"));
+}
+
+TEST_CASE("tenants file: keys are found by hash; revoked, expired, unknown and malformed told apart") {
+  const std::string good = generate_key(), revoked = generate_key(), expired = generate_key();
+  const std::string text =
+      "tenants:\n  - name: acme\n    certificates:\n      - cn: acme-app\n      - dns: app.acme.example\n"
+      "  - name: globex\nkeys:\n" +
+      key_line("acme", good, ", expires: 2030-01-01T00:00:00Z") +
+      key_line("globex", revoked, ", revoked: 2026-12-02T00:00:00Z") +
+      key_line("acme", expired, ", expires: 2026-12-02T00:00:00Z");
+  const load_result r = parse_tenants(text, "t.yaml");
+  REQUIRE_MESSAGE(r.ok(), errors_of(r));
+  const std::int64_t now = *parse_time("2026-12-03T03:00:00Z");
+  key_lookup k = r.tenants->check_key(good, now);
+  CHECK(k.status == key_check::valid);
+  REQUIRE(k.key != nullptr);
+  CHECK(k.key->tenant == "acme");
+  CHECK(k.key->id == key_id_of(good));
+  CHECK(r.tenants->check_key(revoked, now).status == key_check::revoked);
+  CHECK(r.tenants->check_key(expired, now).status == key_check::expired);
+  CHECK(r.tenants->check_key(expired, *parse_time("2026-12-01T12:00:00Z")).status == key_check::valid);
+  CHECK(r.tenants->check_key(generate_key(), now).status == key_check::unknown);
+  CHECK(r.tenants->check_key("sk-other", now).status == key_check::malformed);
+  // One character changed: another hash, unknown.
+  std::string near = good;
+  near.back() = near.back() == 'A' ? 'B' : 'A';
+  CHECK(r.tenants->check_key(near, now).status == key_check::unknown);
+
+  bool ambiguous = false;
+  const tenant* t = r.tenants->find_by_certificate({{subject_kind::cn, "acme-app"}}, ambiguous);
+  REQUIRE(t != nullptr);
+  CHECK(t->name == "acme");
+  CHECK(r.tenants->find_by_certificate({{subject_kind::dns, "acme-app"}}, ambiguous) == nullptr);
+  CHECK(r.tenants->find_by_certificate({{subject_kind::cn, "nobody"}}, ambiguous) == nullptr);
+}
+
+TEST_CASE("tenants file: a certificate naming two tenants identifies nobody") {
+  const load_result r = parse_tenants(
+      "tenants:\n  - name: a\n    certificates: [{cn: x}]\n  - name: b\n    certificates: [{dns: "
+      "y.example}]\n",
+      "t.yaml");
+  REQUIRE_MESSAGE(r.ok(), errors_of(r));
+  bool ambiguous = false;
+  CHECK(r.tenants->find_by_certificate({{subject_kind::cn, "x"}, {subject_kind::dns, "y.example"}},
+                                       ambiguous) == nullptr);
+  CHECK(ambiguous);
+}
+
+TEST_CASE("tenants file: every problem reported at file:line:col") {
+  const std::string k = generate_key();
+  struct row {
+    std::string text;
+    std::string error;
+  };
+  const row rows[] = {
+      {"tenants:\n  - name: acme\n    colour: red\n", "t.yaml:3:5: error: unknown key 'colour' in a tenant"},
+      {"tenants:\n  - name: 'a b'\n", "t.yaml:2:11: error: tenant name 'a b'"},
+      {"tenants:\n  - name: a\n  - name: a\n", "t.yaml:3:5: error: tenant 'a' is declared twice"},
+      {"tenants:\n  - certificates: []\n", "t.yaml:2:5: error: a tenant needs a name"},
+      {"tenants:\n  - name: a\n    certificates: [{cn: x, dns: y}]\n",
+       "t.yaml:3:20: error: a certificate subject names exactly one"},
+      {"tenants:\n  - name: a\n    certificates: [{cn: x}]\n  - name: b\n    certificates: [{cn: x}]\n",
+       "t.yaml:4:5: error: certificate cn 'x' is claimed by tenants 'a' and 'b'"},
+      {"tenants:\n  - name: a\n    certificates: [{cn: \"a\\0b\"}]\n",
+       "t.yaml:3:25: error: certificate cn must be"},
+      {"tenants:\n  - name: a\nkeys:\n" + key_line("b", k),
+       "t.yaml:4:5: error: key " + key_id_of(k) + " is for tenant 'b'"},
+      {"tenants:\n  - name: a\nkeys:\n" + key_line("a", k) + key_line("a", k), "appears twice"},
+      {"tenants:\n  - name: a\nkeys:\n  - {tenant: a, id: sk-sovgw-abcdefgh, hash: md5:00}\n",
+       "t.yaml:4:46: error: hash must be blake2b-256:"},
+      {"tenants:\n  - name: a\nkeys:\n" + key_line("a", k, ", expires: tomorrow"),
+       "expires 'tomorrow' is not a UTC time"},
+      {"tenants:\n  - name: a\nkeys:\n  - {tenant: a, hash: \"" + format_hash(hash_key(k)) + "\"}\n",
+       "t.yaml:4:5: error: a key needs id"},
+      {"tenants: [\n", "t.yaml:2:1: error:"},
+      {"", "t.yaml: error: the tenants file is empty"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.text);
+    const load_result res = parse_tenants(r.text, "t.yaml");
+    CHECK_FALSE(res.ok());
+    CHECK_MESSAGE(errors_of(res).find(r.error) != std::string::npos, errors_of(res));
+  }
+}
+
+TEST_CASE("times and text checks") {
+  CHECK(parse_time("2026-12-03T03:02:00Z") == 1796266920);
+  CHECK(format_time(1796266920) == "2026-12-03T03:02:00Z");
+  CHECK_FALSE(parse_time("2026-02-31T00:00:00Z"));
+  CHECK_FALSE(parse_time("2026-12-03 03:02:00Z"));
+  CHECK(valid_utf8("acme é ✓ 😀"));
+  CHECK_FALSE(valid_utf8("\xc0\x80"));      // overlong NUL
+  CHECK_FALSE(valid_utf8("\xed\xa0\x80"));  // surrogate
+  CHECK_FALSE(valid_utf8("ab\xe2\x9c"));    // truncated
+  CHECK_FALSE(valid_utf8("\xff"));
+  CHECK(valid_tenant_name("acme-eu.prod_1"));
+  CHECK_FALSE(valid_tenant_name("-acme"));
+  CHECK_FALSE(valid_tenant_name(std::string(65, 'a')));
+}
+
+TEST_CASE("tenants file: limits") {
+  const load_result ok = parse_tenants(
+      "tenants:\n  - name: a\n    limits: {requests_per_minute: 60, tokens_per_minute: 1000, "
+      "tokens_per_month: 5}\n",
+      "t.yaml");
+  REQUIRE_MESSAGE(ok.ok(), errors_of(ok));
+  CHECK(ok.tenants->tenants()[0].limits.requests_per_minute == 60);
+  CHECK(ok.tenants->tenants()[0].limits.tokens_per_month == 5);
+  const load_result bad =
+      parse_tenants("tenants:\n  - name: a\n    limits: {requests_per_minute: 0, rpm: 1}\n", "t.yaml");
+  CHECK(errors_of(bad).find("t.yaml:3:35: error: limits.requests_per_minute must be a whole number") !=
+        std::string::npos);
+  CHECK(errors_of(bad).find("t.yaml:3:38: error: unknown key 'rpm' in limits") != std::string::npos);
+}
