@@ -51,8 +51,6 @@ struct request_context {
   std::vector<std::string> detected_classes;  // every class the detectors found (declared or not)
   classify::scan_result scan;                 // what the policy's detectors found in the body, and where
   std::optional<bool> include_usage;  // the client's stream_options.include_usage, when given
-  std::vector<std::string> data_classes;
-  classify::scan_result scan;  // what the policy's detectors found in the body, and where
 
   // decide
   bool permitted = true;
