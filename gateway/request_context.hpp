@@ -58,6 +58,7 @@ struct request_context {
   // route
   int cluster = -1;
   std::string endpoint;  // host:port actually used
+  bool forwarded = false;  // the request's bytes went to the cluster (forward stage)
 
   // outcome (record)
   int status = 0;
