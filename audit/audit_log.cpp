@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 #include <pthread.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include <charconv>
+#include <filesystem>
+#include <limits>
 
 #include "audit/keys.hpp"
 #include "audit/log_verifier.hpp"
@@ -284,6 +287,7 @@ std::future<result<std::uint64_t>> audit_log::append(record r, const payload& da
 
 void audit_log::run() {
   auto next_checkpoint = std::chrono::steady_clock::now() + config_.checkpoint_interval;
+  auto next_health = std::chrono::steady_clock::now();
   std::vector<pending> batch;
   for (;;) {
     bool stop = false;
@@ -291,7 +295,8 @@ void audit_log::run() {
       std::unique_lock lock(queue_mutex_);
       if (queue_.empty() && !stopping_) {
         sequencer_idle_ = true;
-        queue_cv_.wait_until(lock, next_checkpoint, [&] { return !queue_.empty() || stopping_; });
+        queue_cv_.wait_until(lock, std::min(next_checkpoint, next_health),
+                             [&] { return !queue_.empty() || stopping_; });
         sequencer_idle_ = false;
       }
       if (queue_.size() <= config_.max_batch_records) {
@@ -314,6 +319,10 @@ void audit_log::run() {
       }
       next_checkpoint = std::chrono::steady_clock::now() + config_.checkpoint_interval;
     }
+    if (std::chrono::steady_clock::now() >= next_health) {
+      check_health();
+      next_health = std::chrono::steady_clock::now() + config_.health_interval;
+    }
     if (stop) {
       break;
     }
@@ -324,6 +333,11 @@ void audit_log::fail_all(std::vector<pending>& batch, const status& s) {
   {
     std::lock_guard lock(queue_mutex_);
     failed_ = s;
+  }
+  {
+    std::lock_guard lock(state_mutex_);
+    ++failures_;
+    publish_health_locked();
   }
   for (auto& p : batch) {
     p.done(s, 0);
@@ -554,6 +568,109 @@ result<std::uint64_t> audit_log::drop_payloads_before(std::uint64_t cutoff_us) {
     return seq.error();
   }
   return dropped;
+}
+
+std::string_view health_state_name(health_state s) noexcept {
+  switch (s) {
+    case health_state::ok:
+      return "ok";
+    case health_state::failed:
+      return "failed";
+    case health_state::full:
+      return "full";
+  }
+  return "unknown";
+}
+
+void audit_log::publish_health_locked() {
+  bool failed = false;
+  {
+    std::lock_guard lock(queue_mutex_);
+    failed = !failed_.is_ok() && !stopping_;
+  }
+  health_state_.store(failed ? health_state::failed : space_full_ ? health_state::full : health_state::ok,
+                      std::memory_order_release);
+}
+
+log_health audit_log::health() const {
+  log_health h;
+  {
+    std::lock_guard lock(state_mutex_);
+    h.state = health_state_.load(std::memory_order_acquire);
+    h.reason = space_reason_;
+    h.bytes = dir_bytes_;
+    h.free_bytes = free_bytes_;
+    h.failures = failures_;
+    h.recoveries = recoveries_;
+  }
+  if (h.state == health_state::failed) {
+    std::lock_guard lock(queue_mutex_);
+    h.reason = std::string(failed_.message());
+  }
+  return h;
+}
+
+// On the sequencer thread, between group commits: measure the space bounds and, after a storage
+// error, ask RocksDB to resume (it can after a transient error such as a full disk that was
+// freed). The sequencer's tree state ran ahead of the store in the failed batch: it is reloaded
+// from what is durable, and must reproduce the durable root, or the log stays failed.
+void audit_log::check_health() {
+  namespace fs = std::filesystem;
+  std::uint64_t bytes = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(config_.db_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code size_ec;
+    const std::uintmax_t size = it->is_regular_file(size_ec) ? it->file_size(size_ec) : 0;
+    if (!size_ec) {
+      bytes += size;
+    }
+  }
+  std::uint64_t free_bytes = std::numeric_limits<std::uint64_t>::max();
+  struct statvfs vfs {};
+  if (::statvfs(config_.db_dir.c_str(), &vfs) == 0) {
+    free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  }
+  std::string reason;
+  if (config_.max_bytes != 0 && bytes >= config_.max_bytes) {
+    reason = fmt::format("the audit log holds {} bytes, at its bound of {} (audit.max_bytes)", bytes,
+                         config_.max_bytes);
+  } else if (config_.min_free_bytes != 0 && free_bytes < config_.min_free_bytes) {
+    reason = fmt::format("{} bytes free on the audit log's file system, under the {} to keep free "
+                         "(audit.min_free_bytes)",
+                         free_bytes, config_.min_free_bytes);
+  }
+  bool failed = false;
+  {
+    std::lock_guard lock(queue_mutex_);
+    failed = !failed_.is_ok() && !stopping_ && failed_.code() != error_code::shut_down;
+  }
+  bool recovered = false;
+  if (failed && store_->db().Resume().ok()) {
+    std::uint64_t size = 0;
+    m::hash root{};
+    {
+      std::lock_guard lock(state_mutex_);
+      size = durable_size_;
+      root = durable_root_;
+    }
+    auto loaded = tile_builder::load(*store_, size);
+    if (loaded.is_ok() && (size == 0 || loaded.value().root() == root)) {
+      tiles_ = std::move(loaded.value());
+      next_seq_ = size;
+      std::lock_guard lock(queue_mutex_);
+      failed_ = status{};
+      recovered = true;
+    }
+  }
+  std::lock_guard lock(state_mutex_);
+  dir_bytes_ = bytes;
+  free_bytes_ = free_bytes;
+  space_full_ = !reason.empty();
+  space_reason_ = std::move(reason);
+  if (recovered) {
+    ++recoveries_;
+  }
+  publish_health_locked();
 }
 
 status audit_log::close() {

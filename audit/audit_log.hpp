@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -44,6 +45,30 @@ struct log_config {
   // Create the log when db_dir holds none. Off for maintenance (shred, retention): a mistyped
   // directory must fail, not succeed on a new empty log.
   bool create_if_missing = true;
+  // Space bounds: the log stops taking new work (accepting() turns false, see below) while its
+  // directory holds max_bytes or more, or its file system has less than min_free_bytes free, so
+  // the disk never fills under it. 0 = no bound. Checked every `health_interval`.
+  std::uint64_t max_bytes = 0;
+  std::uint64_t min_free_bytes = 0;
+  // How often the sequencer checks the space bounds and, after a storage error, tries to resume.
+  std::chrono::milliseconds health_interval{1000};
+};
+
+// Whether the log can make new records durable. The gateway forwards no request unless it can.
+enum class health_state : std::uint8_t {
+  ok,
+  failed,  // a write failed; the log retries (RocksDB resume) every health_interval
+  full,    // over max_bytes or under min_free_bytes; appends still work, new work should wait
+};
+[[nodiscard]] std::string_view health_state_name(health_state s) noexcept;
+
+struct log_health {
+  health_state state = health_state::ok;
+  std::string reason;               // empty when ok
+  std::uint64_t bytes = 0;          // the database directory's size at the last check
+  std::uint64_t free_bytes = 0;     // free space on its file system at the last check
+  std::uint64_t failures = 0;       // storage errors since open()
+  std::uint64_t recoveries = 0;     // times it resumed after one
 };
 
 // Called once the record is durable (or failed), in seq order, on one of the log's threads (or
@@ -115,6 +140,10 @@ class audit_log {
   // Drains the queue, signs a final checkpoint, stops the sequencer and closes the store.
   [[nodiscard]] status close();
 
+  // Cheap (one atomic load): true when health() is ok. Safe from any thread.
+  [[nodiscard]] bool accepting() const noexcept { return health_state_.load(std::memory_order_acquire) == health_state::ok; }
+  [[nodiscard]] log_health health() const;
+
   [[nodiscard]] std::uint64_t durable_size() const;
   [[nodiscard]] log_stats stats() const;
   [[nodiscard]] std::optional<crypto::checkpoint> latest_checkpoint() const;
@@ -134,6 +163,8 @@ class audit_log {
   status sign_checkpoint_locked();
   void fail_all(std::vector<pending>& batch, const status& s);
   status rebuild_tiles();
+  void check_health();  // sequencer thread: space bounds, and resuming after a storage error
+  void publish_health_locked();
   result<std::string> resume_damaged(verify_report& report);  // forced open: says how it resumed
 
   log_config config_;
@@ -152,7 +183,7 @@ class audit_log {
   std::optional<crypto::checkpoint> latest_;
   log_stats stats_;
 
-  std::mutex queue_mutex_;
+  mutable std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
   std::vector<pending> queue_;
   bool stopping_ = false;
@@ -160,6 +191,16 @@ class audit_log {
   bool stopped_ = false;
   status failed_;
   std::thread sequencer_;
+
+  // Health: written by the sequencer (and fail_all) under state_mutex_; health_state_ mirrors it
+  // for the request path.
+  std::atomic<health_state> health_state_{health_state::ok};
+  bool space_full_ = false;
+  std::string space_reason_;
+  std::uint64_t dir_bytes_ = 0;
+  std::uint64_t free_bytes_ = 0;
+  std::uint64_t failures_ = 0;
+  std::uint64_t recoveries_ = 0;
 
   // Durable batches: the completion thread runs their callbacks (and frees their records), so the
   // sequencer can start the next group commit at once.

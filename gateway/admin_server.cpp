@@ -11,6 +11,11 @@
 #include <optional>
 #include <thread>
 
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+
+#include "crypto/key_file.hpp"
+#include "crypto/sha256.hpp"
 #include "gateway/log.hpp"
 #include "gateway/responses.hpp"
 
@@ -19,6 +24,7 @@ namespace sovgw::gateway {
 namespace {
 
 constexpr milliseconds linger_time{2000};
+constexpr milliseconds admin_request_time{10000};
 
 // The value of `name` in a request target's query string, percent-decoded; nullopt when absent
 // or malformed.
@@ -56,12 +62,6 @@ std::optional<std::string> query_param(std::string_view target, std::string_view
     return out;
   }
   return std::nullopt;
-}
-
-bool is_loopback_peer(const tcp::socket& socket) {
-  boost::system::error_code ec;
-  const tcp::endpoint peer = socket.remote_endpoint(ec);
-  return !ec && peer.address().is_loopback();
 }
 
 struct admin_answer {
@@ -147,6 +147,12 @@ asio::awaitable<admin_answer> audit_admin(worker& w, std::string_view path, std:
     co_return admin_error(400,
                           "give the retention age: POST /admin/audit/retain?older_than=90d (d, h, m or s)");
   }
+  if (*age < w.shared.cfg->admin_min_retention_seconds) {
+    co_return admin_error(
+        400, fmt::format("refusing to drop payloads younger than {} seconds (admin.min_retention); ask for an "
+                         "older_than of at least that",
+                         w.shared.cfg->admin_min_retention_seconds));
+  }
   std::function<admin_answer()> job = [log, age = *age, age_text = *age_text] {
     const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                     std::chrono::system_clock::now().time_since_epoch())
@@ -168,20 +174,89 @@ asio::awaitable<admin_answer> audit_admin(worker& w, std::string_view path, std:
   co_return co_await run_audit_job(w, job);
 }
 
+// Whether an admin job may run: a browser's cross-site request is refused whatever it carries
+// (a local web page must not be able to post a form here), then the bearer token must match
+// admin.token_file's, compared in constant time (as SHA-256 digests: the length leaks nothing).
+// /readyz: not while draining, nor while the audit log cannot record (nothing would be forwarded).
+std::string readiness(const worker& w, bool draining) {
+  if (draining) {
+    return "draining\n";
+  }
+  if (w.shared.audit && !w.shared.audit->accepting()) {
+    const audit::log_health h = w.shared.audit->health();
+    return fmt::format("audit log {}: {}\n", audit::health_state_name(h.state), h.reason);
+  }
+  return "ready\n";
+}
+
+// Status 0 when the job may run.
+admin_answer authorize_admin_job(const worker& w, const http::message_head& head) {
+  if (const http::field* site = head.find("sec-fetch-site");
+      site != nullptr && site->value != "same-origin" && site->value != "none") {
+    return admin_error(403, "cross-site requests to admin jobs are refused (Sec-Fetch-Site)");
+  }
+  if (const http::field* origin = head.find("origin");
+      origin != nullptr && (origin->value.substr(0, 7) != "http://" || origin->value.substr(7) != head.host)) {
+    return admin_error(403, "requests to admin jobs from another origin are refused (Origin)");
+  }
+  if (w.shared.admin_token.empty()) {
+    return admin_error(403,
+                       "admin jobs need authentication: set admin.token_file in the gateway config "
+                       "(docs/configuration.md)");
+  }
+  const http::field* auth = head.find("authorization");
+  constexpr std::string_view scheme = "Bearer ";
+  if (auth == nullptr || auth->value.size() <= scheme.size() ||
+      !http::iequals(auth->value.substr(0, scheme.size()), scheme)) {
+    return admin_error(401, "admin jobs need Authorization: Bearer <the token in admin.token_file>");
+  }
+  const crypto::sha256_digest given = crypto::sha256(auth->value.substr(scheme.size()));
+  if (CRYPTO_memcmp(given.data(), w.shared.admin_token.data(), given.size()) != 0) {
+    return admin_error(401, "wrong admin token");
+  }
+  return admin_answer{0, {}};
+}
+
 }  // namespace
 
+std::string load_admin_token(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw std::runtime_error(fmt::format("admin.token_file {} is not a readable regular file", path));
+  }
+  if ((st.st_mode & 077) != 0) {
+    throw std::runtime_error(fmt::format(
+        "refusing to use admin.token_file {}: its mode {:04o} lets other users read it (chmod 600 {})", path,
+        st.st_mode & 07777, path));
+  }
+  std::string token = crypto::read_small_file(path, "admin token file");
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
+  }
+  if (token.size() < 32 || token.find_first_of(" \t\r\n") != std::string::npos) {
+    throw std::runtime_error(fmt::format(
+        "admin.token_file {} must hold one token of at least 32 characters (e.g. `openssl rand -hex 32`)", path));
+  }
+  const crypto::sha256_digest d = crypto::sha256(token);
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
 asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
-  // Audit jobs destroy data: they are taken from loopback peers only, whatever address the admin
-  // listener is bound to (it has no authentication of its own).
-  const bool loopback_peer = is_loopback_peer(socket);
   auto conn = std::make_shared<connection>(std::move(socket), nullptr);
   std::string buf;
   http::limits lim;
   while (true) {
     http::head_scanner scanner(lim, true);
     http::head_scanner::state st = scanner.scan(buf);
+    // The whole head within admin_request_time, however slowly it trickles in.
+    const auto deadline = std::chrono::steady_clock::now() + admin_request_time;
     while (st == http::head_scanner::state::need_more) {
-      connection::read_result r = co_await conn->read_into(buf, 4096, milliseconds(10000));
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        conn->close();
+        co_return;
+      }
+      connection::read_result r = co_await conn->read_into(buf, 4096, left);
       if (r.status != io_status::ok) {
         conn->close();
         co_return;
@@ -206,8 +281,8 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
     bool draining = w.shared.draining.load(std::memory_order_relaxed);
     const bool admin_job = path == "/admin/audit/shred" || path == "/admin/audit/retain";
     if (admin_job && head.method == "POST") {
-      admin_answer a = admin_error(403, "audit jobs are accepted from the loopback interface only");
-      if (loopback_peer) {
+      admin_answer a = authorize_admin_job(w, head);
+      if (a.status == 0) {
         a = co_await audit_admin(w, path, head.target);
       }
       status = a.status;
@@ -219,8 +294,9 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
     } else if (path == "/healthz") {
       body = "ok\n";
     } else if (path == "/readyz") {
-      status = draining ? 503 : 200;
-      body = (draining ? "draining\n" : "ready\n") + w.shared.endpoint_geo.text();
+      body = readiness(w, draining);
+      status = body == "ready\n" ? 200 : 503;
+      body += w.shared.endpoint_geo.text();
     } else if (path == "/.well-known/sovgw-keys.json") {
       body = w.shared.tagger->jwk_set();  // the request and receipt verification keys (docs/signatures.md)
       type = "application/jwk-set+json";
@@ -237,8 +313,9 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
           "or POST /admin/audit/retain\n";
     }
     std::string out =
-        fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n", status,
-                    reason_phrase(status), type, body.size(), head.keep_alive ? "" : "Connection: close\r\n");
+        fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n", status,
+                    reason_phrase(status), type, body.size(), status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
+                    head.keep_alive ? "" : "Connection: close\r\n");
     if (co_await conn->write(out, head.method == "HEAD" ? std::string_view() : body, milliseconds(10000)) !=
             io_status::ok ||
         !head.keep_alive) {

@@ -1,15 +1,22 @@
 #pragma once
 
 // The admin listener (plaintext, loopback by default): /healthz, /readyz, /metrics, and the audit
-// maintenance jobs POST /admin/audit/shred and /admin/audit/retain. Runs on worker 0's thread;
+// maintenance jobs POST /admin/audit/shred and /admin/audit/retain, which need the bearer token of
+// admin.token_file and are refused to browsers' cross-site requests. Runs on worker 0's thread;
 // jobs that touch storage run on a thread of their own (shared_state::audit_job).
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <string>
 
 #include "gateway/worker.hpp"
 
 namespace sovgw::gateway {
+
+// The admin token (admin.token_file) as kept in memory: its SHA-256 digest. Throws
+// std::runtime_error (start-up) when the file is missing, readable by other users, or holds no
+// token of at least 32 characters.
+[[nodiscard]] std::string load_admin_token(const std::string& path);
 
 // Serves one admin connection until it closes. Never throws for traffic errors.
 boost::asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket);

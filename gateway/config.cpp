@@ -10,6 +10,9 @@
 #include <set>
 #include <sstream>
 
+#include <boost/asio/ip/address.hpp>
+
+#include "audit/audit_log.hpp"
 #include "policy/clusters_config.hpp"
 #include "policy/config_values.hpp"
 
@@ -240,6 +243,26 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
                          {"enabled", [&](const YAML::Node& x) { r.boolean(x, "admin.enabled", cfg.admin_enabled); }},
                          {"address", [&](const YAML::Node& x) { r.non_empty(x, "admin.address", cfg.admin_address); }},
                          {"port", [&](const YAML::Node& x) { r.integer(x, "admin.port", cfg.admin_port, 0, 65535); }},
+                         {"token_file",
+                          [&](const YAML::Node& x) { r.non_empty(x, "admin.token_file", cfg.admin_token_file); }},
+                         {"min_retention",
+                          [&](const YAML::Node& x) {
+                            std::string text;
+                            if (!r.scalar(x, "admin.min_retention", text)) {
+                              return;
+                            }
+                            if (auto age = audit::parse_age_seconds(text)) {
+                              cfg.admin_min_retention_seconds = *age;
+                            } else {
+                              r.error(x.Mark(), fmt::format("admin.min_retention must be an age like 1d, 12h or 30m, "
+                                                            "not '{}'",
+                                                            text));
+                            }
+                          }},
+                         {"max_connections",
+                          [&](const YAML::Node& x) {
+                            r.integer(x, "admin.max_connections", cfg.admin_max_connections, 1, 4096);
+                          }},
                      });
              }},
             {"threads", [&](const YAML::Node& v) { r.integer(v, "threads", cfg.threads, 0, 256); }},
@@ -271,6 +294,9 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
                           [&](const YAML::Node& x) {
                             r.boolean(x, "audit.record_before_response", cfg.audit_record_before_response);
                           }},
+                         {"max_bytes", [&](const YAML::Node& x) { r.size(x, "audit.max_bytes", cfg.audit_max_bytes); }},
+                         {"min_free_bytes",
+                          [&](const YAML::Node& x) { r.size(x, "audit.min_free_bytes", cfg.audit_min_free_bytes); }},
                      });
                if (v.IsMap() && (cfg.audit_db.empty() || cfg.audit_keys.empty())) {
                  r.error(v.Mark(), "audit needs both db and keys (make keys with `sovgw keys init DIR`)");
@@ -333,6 +359,15 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
   }
   if (cfg.listen_proxy_protocol && cfg.trusted_proxies.empty()) {
     r.error(root.Mark(), "listen.proxy_protocol needs trusted_proxies (the peers allowed to send the header)");
+  }
+  if (cfg.admin_enabled && cfg.admin_token_file.empty()) {
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(cfg.admin_address, ec);
+    if (!ec && !address.is_loopback()) {
+      r.error(root.Mark(), fmt::format("admin.address {} is not a loopback address: the admin listener "
+                                       "serves other hosts only with authentication (admin.token_file)",
+                                       cfg.admin_address));
+    }
   }
   if (cfg.tls.require_client_certificate && cfg.tls.client_ca.empty()) {
     r.error(root.Mark(), "tls.require_client_certificate needs tls.client_ca");

@@ -70,6 +70,12 @@ struct config {
   bool admin_enabled = true;
   std::string admin_address = "127.0.0.1";
   std::uint16_t admin_port = 9901;
+  // Admin jobs (/admin/*) need `Authorization: Bearer <token>`, the token read from this file
+  // (mode 0600 or stricter). Without one, admin jobs are refused, and the listener may only bind
+  // a loopback address.
+  std::string admin_token_file;
+  std::uint64_t admin_min_retention_seconds = 86400;  // retain?older_than below this is refused
+  std::size_t admin_max_connections = 16;
   unsigned threads = 0;  // 0: one per core
   std::size_t max_connections = 20000;
   http::limits http;
@@ -90,6 +96,10 @@ struct config {
   // faster, but a crash can lose the records of the last few milliseconds).
   bool audit_record_before_response = true;
   signing_config signing;
+  // Space bounds: no request is forwarded while the audit database holds max_bytes or more, or
+  // its file system has less than min_free_bytes free (0: no bound).
+  std::uint64_t audit_max_bytes = 0;
+  std::uint64_t audit_min_free_bytes = 256ull << 20;
   std::vector<cluster_config> clusters;
 };
 

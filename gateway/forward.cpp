@@ -112,6 +112,7 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
 
   const milliseconds idle = w_.shared.cfg->timeouts.stream_idle;
   io_status sent;
+  ctx_.forwarded = true;  // from here on, (some of) the request may have reached the cluster
   if (ctx_.body.size() <= 16 * 1024) {
     head += ctx_.body;
     sent = co_await lease_.conn->write(head, {}, idle);

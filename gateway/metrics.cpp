@@ -211,6 +211,19 @@ std::string render_audit_metrics(const audit::audit_log& log) {
        "Periodic checkpoints the log could not sign (storage error, or a stored tree that no longer "
        "proves consistency).",
        "counter", st.checkpoint_failures);
+  const audit::log_health h = log.health();
+  line("sovgw_audit_accepting",
+       "1 while the audit log can record requests; 0 while it has failed or is over its space bounds "
+       "(no request is forwarded then).",
+       "gauge", h.state == audit::health_state::ok ? 1 : 0);
+  line("sovgw_audit_failed", "1 while the audit log's storage has failed (it retries every second).", "gauge",
+       h.state == audit::health_state::failed ? 1 : 0);
+  line("sovgw_audit_space_exhausted", "1 while the audit log is over audit.max_bytes or under audit.min_free_bytes.",
+       "gauge", h.state == audit::health_state::full ? 1 : 0);
+  line("sovgw_audit_bytes", "Size of the audit database directory at the last check.", "gauge", h.bytes);
+  line("sovgw_audit_storage_failures_total", "Storage errors since start.", "counter", h.failures);
+  line("sovgw_audit_storage_recoveries_total", "Times the log resumed after a storage error.", "counter",
+       h.recoveries);
   return out;
 }
 

@@ -67,6 +67,7 @@ struct request_context {
   // route
   int cluster = -1;
   std::string endpoint;  // host:port actually used
+  bool forwarded = false;  // the request's bytes went to the cluster (forward stage)
 
   // forward: the evidence of what was sent (gateway/geo_tags.hpp); empty when not signed
   std::string signature_keyid;   // the keyid the forwarded request was signed with

@@ -30,7 +30,33 @@ audit::payload_mode request_recorder::payload_mode(const request_context& ctx) c
       ctx.payload_obligation == policy::log_payload::none     ? audit::payload_mode::none
       : ctx.payload_obligation == policy::log_payload::digest ? audit::payload_mode::digest
                                                               : audit::payload_mode::sealed;
-  return std::min(max_payload_, asked);
+  const audit::payload_mode kept = std::min(max_payload_, asked);
+  return ctx.forwarded ? kept : std::min(kept, audit::payload_mode::digest);
+}
+
+stage_result request_recorder::admit(const request_context& ctx) const {
+  if (log_ == nullptr) {
+    return stage_result::next();
+  }
+  if (log_->accepting()) {
+    if (refusing_.load(std::memory_order_relaxed) && refusing_.exchange(false)) {
+      log_line("info", "audit log accepting again: forwarding resumes").emit();
+    }
+    return stage_result::next();
+  }
+  const audit::log_health h = log_->health();
+  if (!refusing_.exchange(true)) {
+    log_line("error", "audit log cannot record: no request is forwarded until it can")
+        .str("state", audit::health_state_name(h.state))
+        .str("reason", h.reason)
+        .str("request_id", ctx.request_id)
+        .emit();
+  }
+  return stage_result::respond(
+      outcome::audit_unavailable,
+      h.state == audit::health_state::full
+          ? "the gateway's audit log is at its space bound; no request is forwarded until an operator frees space"
+          : "the gateway's audit log cannot record requests right now; nothing was sent, try again later");
 }
 
 asio::awaitable<bool> request_recorder::make_durable(request_context& ctx) const {

@@ -9,6 +9,7 @@
 // thread (the audit log and the metrics are thread-safe, the rest is const).
 
 #include <boost/asio/awaitable.hpp>
+#include <atomic>
 #include <memory>
 
 #include "audit/audit_log.hpp"
@@ -24,12 +25,18 @@ class request_recorder {
   request_recorder(std::shared_ptr<const config> cfg, metrics& stats, audit::audit_log* log);
 
   // What the audit record keeps of this request's payload: the configured audit.payload, lowered
-  // by the policy's log_payload obligation.
+  // by the policy's log_payload obligation; a digest at most for a request that was never sent to
+  // a cluster (refused, malformed): no client can fill the log's disk with refused bodies.
   [[nodiscard]] audit::payload_mode payload_mode(const request_context& ctx) const;
   // Whether the relay must keep (the first MiB of) the completion for the audit payload.
   [[nodiscard]] bool captures_completion(const request_context& ctx) const {
     return log_ != nullptr && payload_mode(ctx) != audit::payload_mode::none;
   }
+
+  // Before a request goes to a cluster: the audit log must be able to record it (healthy and
+  // within its space bounds), else 503 audit_unavailable and nothing is sent. Logs each change
+  // of the log's state once. Cheap: one atomic load while the log is healthy.
+  [[nodiscard]] stage_result admit(const request_context& ctx) const;
 
   // Called before the last bytes of any answer: waits until ctx's audit record is durable, so a
   // client that received a complete answer knows its request is on the log. True at once without
@@ -52,6 +59,7 @@ class request_recorder {
   metrics& stats_;
   audit::audit_log* log_;
   audit::payload_mode max_payload_ = audit::payload_mode::none;  // audit.payload, parsed once
+  mutable std::atomic<bool> refusing_{false};                       // admit() refuses now (for its log lines)
 };
 
 }  // namespace sovgw::gateway

@@ -68,8 +68,16 @@ asio::awaitable<void> admin_accept_loop(worker& w, tcp::acceptor& acceptor) {
       }
       continue;
     }
-    asio::co_spawn(w.ioc, serve_admin_connection(w, std::move(socket)),
-                   log_exceptions("admin session failed"));
+    if (w.shared.admin_connections >= w.shared.cfg->admin_max_connections) {
+      boost::system::error_code ignored;
+      socket.close(ignored);  // admin.max_connections: a flood cannot starve worker 0
+      continue;
+    }
+    ++w.shared.admin_connections;
+    asio::co_spawn(w.ioc, serve_admin_connection(w, std::move(socket)), [&w](std::exception_ptr e) {
+      --w.shared.admin_connections;
+      log_exceptions("admin session failed")(e);
+    });
   }
 }
 
@@ -131,6 +139,8 @@ server::server(std::shared_ptr<const config> cfg) {
     ac.key_dir = cfg->audit_keys;
     ac.checkpoint_interval = cfg->audit_checkpoint_interval;
     ac.hash_client_ip = cfg->audit_hash_client_ip;
+    ac.max_bytes = cfg->audit_max_bytes;
+    ac.min_free_bytes = cfg->audit_min_free_bytes;
     (void)audit::parse_payload_mode(cfg->audit_payload, ac.max_payload);
     auto opened = audit::audit_log::open(ac);
     if (!opened.is_ok()) {
@@ -139,6 +149,9 @@ server::server(std::shared_ptr<const config> cfg) {
     state_.audit = std::move(opened.value());
   }
   state_.recorder = std::make_unique<request_recorder>(cfg, *state_.stats, state_.audit.get());
+  if (!cfg->admin_token_file.empty()) {
+    state_.admin_token = load_admin_token(cfg->admin_token_file);
+  }
   unsigned n = cfg->threads != 0 ? cfg->threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<worker>(state_, i));

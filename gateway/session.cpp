@@ -143,6 +143,9 @@ class session : public std::enable_shared_from_this<session> {
       if (r.proceed() && models == models_target::none) {
         r = stages.route(ctx, [this](int c) { return w_.pool.cluster_available(c); });  // 6. route
       }
+      if (r.proceed()) {
+        r = w_.shared.recorder->admit(ctx);  // the audit log can record what goes out
+      }
       after = keep_alive(ctx) ? next_step::keep_alive : next_step::close;
     }
     if (r.proceed()) {

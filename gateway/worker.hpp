@@ -47,6 +47,10 @@ struct shared_state {
   std::mutex audit_job_mutex;
   std::thread audit_job;
   std::atomic<bool> audit_job_busy{false};
+  // The admin listener (worker 0's thread only): admin.token_file's token, hashed (empty: admin
+  // jobs refused), and the connections open now (capped by admin.max_connections).
+  std::string admin_token;
+  std::size_t admin_connections = 0;
 };
 
 struct worker {

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 import unittest
 
 from support import (CHAT_STREAM, SOVGW, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml,
@@ -32,9 +33,13 @@ def sovgw(*args):
     return r
 
 
-def admin_request(host, port, method, target):
+ADMIN_TOKEN = "t0ken-for-tests-" + "9" * 32
+
+
+def admin_request(host, port, method, target, token=ADMIN_TOKEN, headers=""):
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
     with socket.create_connection((host, port), timeout=60) as s:
-        s.sendall(f"{method} {target} HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n"
+        s.sendall(f"{method} {target} HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n{auth}{headers}"
                   f"Connection: close\r\n\r\n".encode())
         return Reader(s).read_response()
 
@@ -61,8 +66,12 @@ class AuditedGateway:
         test.addCleanup(self.standin.stop)
         self.config = gateway_yaml(self.certs, cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs),
                                    extra=extra)
-        if admin_address:
-            self.config = self.config.replace("admin:\n  address: 127.0.0.1", f"admin:\n  address: {admin_address}")
+        token_file = os.path.join(self.tmp.path, "admin.token")
+        with open(os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(ADMIN_TOKEN + "\n")
+        self.config = self.config.replace(
+            "admin:\n  address: 127.0.0.1",
+            f"admin:\n  address: {admin_address or '127.0.0.1'}\n  token_file: {token_file}\n  min_retention: 0s")
         self.gateway = self.start()
 
     def start(self):
@@ -264,32 +273,88 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertTrue(any(n.startswith("crypto-shred") for n in notes), notes)
         self.assertTrue(any(n.startswith("retention") for n in notes), notes)
 
-    def test_audit_jobs_are_refused_from_other_interfaces(self):
-        # The admin listener has no authentication: when bound beyond loopback it still serves
-        # health and metrics, but the data-destroying audit jobs only to loopback peers.
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a source address
-            local = probe.getsockname()[0]
-        except OSError:
-            local = None
-        finally:
-            probe.close()
-        if not local or local.startswith("127."):
-            self.skipTest("this machine has no non-loopback IPv4 address to connect from")
-        g = AuditedGateway(self, admin_address="0.0.0.0").gateway
+    def test_admin_jobs_need_the_token_and_refuse_browsers(self):
+        a = AuditedGateway(self)
+        g = a.gateway
 
-        def admin(host, method, target):
-            return admin_request(host, g.admin_port, method, target)
+        def admin(method, target, **kw):
+            return admin_request("127.0.0.1", g.admin_port, method, target, **kw)
 
-        self.assertEqual(admin(local, "GET", "/healthz").status, 200)
-        refused = admin(local, "POST", "/admin/audit/shred?tenant=default")
-        self.assertEqual(refused.status, 403)
-        self.assertIn("loopback", refused.json()["error"]["message"])
-        # From loopback the job runs (this tenant never stored a sealed payload: nothing to shred).
-        allowed = admin("127.0.0.1", "POST", "/admin/audit/shred?tenant=default")
-        self.assertEqual(allowed.status, 404, allowed.body)
-        self.assertIn("no data key", allowed.json()["error"]["message"])
+        self.assertEqual(admin("GET", "/healthz", token=None).status, 200)  # health needs no token
+        self.assertEqual(admin("GET", "/metrics", token=None).status, 200)
+        missing = admin("POST", "/admin/audit/shred?tenant=default", token=None)
+        self.assertEqual(missing.status, 401, missing.body)
+        self.assertEqual(missing.header("www-authenticate"), "Bearer")
+        self.assertEqual(admin("POST", "/admin/audit/retain?older_than=1d", token="x" * 48).status, 401)
+        # A local web page cannot post a form here, token or not.
+        cross = admin("POST", "/admin/audit/retain?older_than=1d", headers="Origin: http://evil.example\r\n")
+        self.assertEqual(cross.status, 403, cross.body)
+        fetch = admin("POST", "/admin/audit/retain?older_than=1d", headers="Sec-Fetch-Site: cross-site\r\n")
+        self.assertEqual(fetch.status, 403, fetch.body)
+        ok = admin("POST", "/admin/audit/shred?tenant=default")
+        self.assertEqual(ok.status, 404, ok.body)  # authorised; this tenant has no data key yet
+        self.assertIn("no data key", ok.json()["error"]["message"])
+
+    def test_minimum_retention_age(self):
+        a = AuditedGateway(self)
+        a.gateway.stop()
+        config = a.config.replace("  min_retention: 0s", "")  # the default: one day
+        g = Gateway(config, a.tmp.path)
+        self.addCleanup(g.stop)
+        r = admin_request("127.0.0.1", g.admin_port, "POST", "/admin/audit/retain?older_than=0s")
+        self.assertEqual(r.status, 400, r.body)
+        self.assertIn("admin.min_retention", r.json()["error"]["message"])
+
+    def test_token_file_permissions_and_non_loopback_bind(self):
+        a = AuditedGateway(self)
+        a.gateway.stop()
+        token_file = os.path.join(a.tmp.path, "admin.token")
+        os.chmod(token_file, 0o644)
+        path = os.path.join(a.tmp.path, "gw.yaml")
+        with open(path, "w") as f:
+            f.write(a.config)
+        r = sovgw("serve", "--config", path)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("chmod 600", r.stderr)
+        without = a.config.replace(f"  token_file: {token_file}\n", "").replace("address: 127.0.0.1\n  min", "address: 0.0.0.0\n  min")
+        with open(path, "w") as f:
+            f.write(without)
+        r = sovgw("config", "check", path)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not a loopback address", r.stderr)
+
+
+class AuditFailClosedTest(unittest.TestCase):
+    def test_nothing_is_forwarded_past_the_space_bound(self):
+        # audit.max_bytes far below what the database already holds: the log is "full" at its first
+        # check, so no request may reach the cluster, /readyz says why, and the refusal is recorded.
+        a = AuditedGateway(self, "  max_bytes: 1KiB\n")
+        g = a.gateway
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            resp = exchange(g.port, a.certs, chat_request())
+            if resp.status == 503:
+                break
+            time.sleep(0.2)
+        self.assertEqual(resp.status, 503, resp.body)
+        self.assertEqual(resp.json()["error"]["code"], "audit_unavailable")
+        ready = admin_request("127.0.0.1", g.admin_port, "GET", "/readyz", token=None)
+        self.assertEqual(ready.status, 503)
+        self.assertIn("audit.max_bytes", ready.body.decode())
+        self.assertEqual(metric(g, "sovgw_audit_space_exhausted"), 1)
+        self.assertTrue(any(o.get("msg", "").startswith("audit log cannot record") for o in g.logs()))
+
+    def test_refused_requests_keep_a_digest_not_the_body(self):
+        a = AuditedGateway(self, policy=True)
+        g = a.gateway
+        # Malformed (the body cannot be read the way a cluster would): refused, never forwarded.
+        resp = exchange(g.port, a.certs, chat_request(body=b'{"model": "mistral-small", "x": "Secret-7431"'))
+        self.assertEqual(resp.status, 400, resp.body)
+        rid = resp.header("x-request-id")
+        g.stop()
+        q = sovgw("audit", "query", "--db", a.db, "--request-id", rid, "--format", "jsonl")
+        rec = json.loads(q.stdout.strip().splitlines()[-1])
+        self.assertEqual(rec.get("payload"), "digest", rec)
 
 
 if __name__ == "__main__":
