@@ -6,6 +6,7 @@
 #include <array>
 #include <stdexcept>
 
+#include "common/ascii.hpp"
 #include "crypto/hex.hpp"
 
 namespace sovgw::crypto::httpsig {
@@ -23,17 +24,7 @@ constexpr structured_field builtin_structured_fields[] = {
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
+bool iequals(std::string_view a, std::string_view b) { return ascii_iequals(a, b); }
 
 std::string_view trim_ows(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {

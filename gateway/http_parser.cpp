@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include "common/ascii.hpp"
+
 namespace sovgw::http {
 
 namespace {
@@ -103,8 +105,8 @@ bool is_valid_host(std::string_view h) {
       return false;
     }
     for (char c : h.substr(1, close - 1)) {
-      bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
-                c == '.';
+      bool ok =
+          (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
       if (!ok) {
         return false;
       }
@@ -407,17 +409,7 @@ parse_error check_canonical_path(std::string_view path) {
   return parse_error::none;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
+bool iequals(std::string_view a, std::string_view b) { return ascii_iequals(a, b); }
 
 const field* message_head::find(std::string_view name) const {
   for (const field& f : fields) {
@@ -429,9 +421,10 @@ const field* message_head::find(std::string_view name) const {
 }
 
 bool is_hop_by_hop(const message_head& head, std::string_view name) {
-  static constexpr std::string_view fixed[] = {"connection", "keep-alive",       "te",
-                                               "trailer",    "transfer-encoding", "upgrade",
-                                               "proxy-connection", "proxy-authenticate", "proxy-authorization"};
+  static constexpr std::string_view fixed[] = {
+      "connection",       "keep-alive",         "te",
+      "trailer",          "transfer-encoding",  "upgrade",
+      "proxy-connection", "proxy-authenticate", "proxy-authorization"};
   for (std::string_view f : fixed) {
     if (iequals(name, f)) {
       return true;
@@ -576,7 +569,8 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
     }
   }
   if (out.target != "*") {
-    if (parse_error e = check_canonical_path(out.target.substr(0, out.target.find('?'))); e != parse_error::none) {
+    if (parse_error e = check_canonical_path(out.target.substr(0, out.target.find('?')));
+        e != parse_error::none) {
       return e;
     }
   }

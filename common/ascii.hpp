@@ -1,0 +1,26 @@
+#pragma once
+
+// ASCII case folding for protocol tokens (HTTP field names, schemes): never locale-dependent.
+
+#include <cstddef>
+#include <string_view>
+
+namespace sovgw {
+
+[[nodiscard]] constexpr char ascii_lower(char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+[[nodiscard]] constexpr bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace sovgw
