@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sovereign Gateway — one entry point for newcomers, developers and CI.
-#   ./run.sh demo    install what is missing, build, make dev certs, run the stand-in cluster + gateway
+#   ./run.sh demo    install what is missing, build, run the whole mission on this machine
+#                    (examples/demo/demo.sh: stand-in clusters, policy, audit log, a guided tour);
+#                    ./run.sh demo --plain: the bare proxy the benchmarks measure
 #   ./run.sh test    install what is missing, build, run the whole test suite (ctest)
 #   ./run.sh build   install what is missing and build into ./build
 #   ./run.sh bench   run the benchmarks under bench/ (installs HAProxy, nginx, wrk if missing)
@@ -55,38 +57,9 @@ build() {
   cmake --build "$BUILD_DIR" -j "$(nproc)"
 }
 
-certs() {
-  if [[ ! -f $ROOT/certs/out/ca.pem ]]; then
-    "$ROOT/certs/make-dev-certs.sh" "$ROOT/certs/out"
-  fi
-}
-
 demo() {
   build
-  certs
-  local pids=()
-  cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-  trap cleanup EXIT INT TERM
-  "$BUILD_DIR/examples/standin-cluster" --port 9443 \
-      --cert certs/out/cluster.pem --key certs/out/cluster.key --chunks 8 --delay-ms 150 &
-  pids+=($!)
-  "$BUILD_DIR/sovgw" serve &
-  pids+=($!)
-  sleep 1
-  cat <<MSG
-
-Sovereign Gateway is serving https://localhost:8443 (admin: http://127.0.0.1:9901/metrics).
-Try:
-  curl --cacert certs/out/ca.pem https://localhost:8443/v1/chat/completions \\
-       -H 'Content-Type: application/json' \\
-       -d '{"model":"mistral-small","messages":[{"role":"user","content":"Bonjour"}]}'
-Streaming (Server-Sent Events):
-  curl -N --cacert certs/out/ca.pem https://localhost:8443/v1/chat/completions \\
-       -H 'Content-Type: application/json' \\
-       -d '{"model":"mistral-small","stream":true,"messages":[{"role":"user","content":"Bonjour"}]}'
-Press Ctrl-C to stop.
-MSG
-  wait -n "${pids[@]}"
+  exec "$ROOT/examples/demo/demo.sh" "$@"
 }
 
 run_tests() {
@@ -96,7 +69,7 @@ run_tests() {
 }
 
 case "${1:-}" in
-  demo) demo ;;
+  demo) shift; demo "$@" ;;
   test) shift; run_tests "$@" ;;
   build) build ;;
   bench) shift; build; "$ROOT/bench/run-all.sh" "$@" ;;

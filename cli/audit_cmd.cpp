@@ -23,7 +23,7 @@ constexpr const char* query_usage =
     R"(usage: sovgw audit query --db DIR [--since T] [--until T] [--tenant T] [--decision D]
           [--country CC] [--cluster C] [--model M] [--request-id ID] [--limit N]
           [--format table|jsonl|csv] [--scan] [--explain]
-  T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27) or Unix seconds
+  T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27), Unix seconds or an age (15m, 2h, 7d ago)
   --scan: read every record, not the indexes; --explain: print the plan on stderr
 )";
 constexpr const char* verify_usage =
@@ -35,7 +35,7 @@ constexpr const char* verify_usage =
   checkpoint for the next visit; --format json: one JSON document on stdout (docs/auditing.md)
 )";
 constexpr const char* prove_usage =
-    R"(usage: sovgw audit prove --db DIR (--request-id ID | --seq N) > proof.tlog-proof
+    R"(usage: sovgw audit prove --db DIR (--request-id ID | --seq N | --last) > proof.tlog-proof
        sovgw audit prove --db DIR --old SIZE [--new SIZE] > consistency.proof
 )";
 constexpr const char* verify_proof_usage =
@@ -43,7 +43,8 @@ constexpr const char* verify_proof_usage =
   check an inclusion or consistency proof offline
 )";
 constexpr const char* show_usage =
-    "usage: sovgw audit show --db DIR (--request-id ID | --seq N) --auditor-key KEY   decrypt a payload\n";
+    "usage: sovgw audit show --db DIR (--request-id ID | --seq N | --last) --auditor-key KEY   decrypt a "
+    "payload\n";
 constexpr const char* shred_usage =
     "usage: sovgw audit shred --db DIR --keys DIR --tenant T [--force]   destroy a tenant's payload data "
     "keys\n";
@@ -72,7 +73,7 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
   query   --db DIR [--since T] [--until T] [--tenant T] [--decision D] [--country CC]
           [--cluster C] [--model M] [--request-id ID] [--limit N] [--format table|jsonl|csv]
           [--scan] [--explain]
-          T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27) or Unix seconds
+          T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27), Unix seconds or an age (15m, 2h, 7d ago)
           --scan: read every record, not the indexes; --explain: print the plan on stderr
   verify  --db DIR --pubkey KEY [--payloads] [--checkpoint FILE] [--save-checkpoint FILE]
           [--format text|json]
@@ -80,10 +81,10 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
           payload against its record too; --checkpoint: the log must still reproduce a checkpoint
           kept from an earlier visit (a checkpoint or proof file); --save-checkpoint: keep the
           latest verified checkpoint for the next visit
-  prove   --db DIR (--request-id ID | --seq N) > proof.tlog-proof
+  prove   --db DIR (--request-id ID | --seq N | --last) > proof.tlog-proof
   prove   --db DIR --old SIZE [--new SIZE] > consistency.proof
   verify-proof FILE --pubkey KEY [--format text|json]   check an inclusion or consistency proof offline
-  show    --db DIR (--request-id ID | --seq N) --auditor-key KEY   decrypt a payload
+  show    --db DIR (--request-id ID | --seq N | --last) --auditor-key KEY   decrypt a payload
   shred   --db DIR --keys DIR --tenant T           destroy a tenant's payload data keys
   retain  --db DIR --keys DIR --older-than AGE     drop payloads older than AGE (90d, 12h, 30m, 10s)
   append  --db DIR --keys DIR --synthetic N [--payload-bytes B] [--payload none|digest|sealed]
@@ -157,16 +158,16 @@ int cmd_query(const options& o) {
 }
 
 int cmd_prove(const options& o) {
-  if (o.has("old") && (o.has("seq") || o.has("request-id"))) {
+  if (o.has("old") && (o.has("seq") || o.has("request-id") || o.flag("last"))) {
     throw usage_error(
-        "prove makes either an inclusion proof (--seq, --request-id) or a consistency proof "
+        "prove makes either an inclusion proof (--seq, --request-id, --last) or a consistency proof "
         "(--old, --new), not both");
   }
   if (o.has("new") && !o.has("old")) {
     throw usage_error("--new needs --old (a consistency proof between two checkpoint sizes)");
   }
-  if (!o.has("old") && !o.has("request-id") && !o.has("seq")) {
-    throw usage_error("prove needs --request-id ID, --seq N, or --old SIZE");
+  if (!o.has("old") && !o.has("request-id") && !o.has("seq") && !o.flag("last")) {
+    throw usage_error("prove needs --request-id ID, --seq N, --last, or --old SIZE");
   }
   const auto s = open_reader(o);
   result<std::string> proof = std::string();
@@ -308,7 +309,10 @@ const subcommand audit_subcommands[] = {
      verify_usage,
      {.valued = {"db", "pubkey", "checkpoint", "save-checkpoint", "format"}, .flags = {"payloads"}},
      cmd_verify},
-    {"prove", prove_usage, {.valued = {"db", "request-id", "seq", "old", "new"}}, cmd_prove},
+    {"prove",
+     prove_usage,
+     {.valued = {"db", "request-id", "seq", "old", "new"}, .flags = {"last"}},
+     cmd_prove},
     {"verify-proof",
      verify_proof_usage,
      {.valued = {"pubkey", "format"},
@@ -316,7 +320,7 @@ const subcommand audit_subcommands[] = {
       .max_positional = 1,
       .arguments = "exactly one proof file"},
      cmd_verify_proof},
-    {"show", show_usage, {.valued = {"db", "request-id", "seq", "auditor-key"}}, cmd_show},
+    {"show", show_usage, {.valued = {"db", "request-id", "seq", "auditor-key"}, .flags = {"last"}}, cmd_show},
     {"shred", shred_usage, {.valued = {"db", "keys", "tenant"}, .flags = {"force"}}, cmd_shred},
     {"retain", retain_usage, {.valued = {"db", "keys", "older-than"}, .flags = {"force"}}, cmd_retain},
     {"append",

@@ -100,10 +100,17 @@ std::uint64_t parse_checkpoint_size(const std::string& text, const char* what) {
   return size;
 }
 
-// RFC 3339 UTC ("2026-11-27T10:00:00Z", optional fraction), a date, or Unix seconds.
+// RFC 3339 UTC ("2026-11-27T10:00:00Z", optional fraction), a date, Unix seconds, or an age before
+// now ("15m", "2h", "7d": what an auditor means by "since a quarter of an hour ago").
 std::uint64_t parse_time(const std::string& text, const char* what) {
   std::optional<std::uint64_t> us;
-  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+  if (const auto age = audit::parse_age_seconds(text)) {
+    const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count());
+    const std::uint64_t back = *age > now / us_per_second ? now : *age * us_per_second;
+    us = now - back;
+  } else if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
     std::uint64_t seconds = 0;
     if (std::from_chars(text.data(), text.data() + text.size(), seconds).ec != std::errc() ||
         seconds > UINT64_MAX / us_per_second) {
@@ -116,8 +123,8 @@ std::uint64_t parse_time(const std::string& text, const char* what) {
   }
   if (!us) {
     throw value_error(
-        fmt::format("--{}: cannot read '{}' as a time (use 2026-11-27T10:00:00Z, 2026-11-27 or Unix "
-                    "seconds)",
+        fmt::format("--{}: cannot read '{}' as a time (use 2026-11-27T10:00:00Z, 2026-11-27, Unix "
+                    "seconds, or an age such as 15m, 2h, 7d)",
                     what, text));
   }
   return *us;
@@ -200,6 +207,19 @@ crypto::checkpoint held_checkpoint_option(const options& o, const crypto::note_v
 }
 
 std::uint64_t record_option(const audit::store& s, const options& o) {
+  if (o.flag("last")) {
+    if (o.has("seq") || o.has("request-id")) {
+      throw usage_error("--last names a record already: drop --seq and --request-id", false);
+    }
+    auto count = s.leaf_count();
+    if (!count.is_ok()) {
+      throw command_error(exit_code_for(count.error().code()), count.error().message());
+    }
+    if (count.value() == 0) {
+      throw command_error(exit_failed, "there is no last record: the log holds no records");
+    }
+    return count.value() - 1;
+  }
   if (o.has("seq")) {
     return parse_count(o.need("seq"), "seq");
   }

@@ -422,29 +422,4 @@ std::shared_ptr<const config> load_config(const std::string& path) {
   return parse_config(text.str(), path);
 }
 
-std::string_view embedded_default_config() {
-  return R"(# Embedded default: the demo. Paths are relative to the working directory (the repository root).
-listen:
-  address: 127.0.0.1
-  port: 8443
-tls:
-  certificate: certs/out/gateway.pem
-  private_key: certs/out/gateway.key
-admin:
-  address: 127.0.0.1
-  port: 9901
-clusters:
-  - name: standin-paris
-    endpoints: ["127.0.0.1:9443"]
-    country: FR
-    region: eu-west-3
-    operator_jurisdiction: EU
-    models: ["*"]
-    on_premises: true               # loopback endpoints (gateway/endpoint_geo.hpp)
-    tls:
-      ca: certs/out/ca.pem
-      server_name: localhost
-)";
-}
-
 }  // namespace sovgw::gateway

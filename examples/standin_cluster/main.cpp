@@ -53,6 +53,7 @@ struct options {
   int chunks = 8;
   int delay_ms = 100;
   std::string name = "standin";
+  bool echo = false;  // answers name the cluster and quote what it received (the demo shows redactions)
   bool require_signature = false;
   standin::signature_options signature;
 };
@@ -139,10 +140,26 @@ std::string embeddings_json(const std::string& model) {
       {"usage", usage(4, 0)}});
 }
 
-std::string completion_json(const std::string& model, bool chat, int chunks) {
-  std::string text;
-  for (int i = 0; i < chunks; ++i) {
-    text += words[i % 16];
+// --echo: "[NAME] received: <the last message's text>", so a demo shows which cluster served a
+// request and what reached it (a redacted IBAN, say).
+std::string echo_text(const std::string& name, const json::object& request) {
+  std::string said;
+  const json::value* messages = request.if_contains("messages");
+  if (messages != nullptr && messages->is_array() && !messages->as_array().empty() &&
+      messages->as_array().back().is_object()) {
+    const json::value* content = messages->as_array().back().as_object().if_contains("content");
+    if (content != nullptr && content->is_string()) {
+      said = content->as_string();
+    }
+  }
+  return fmt::format("[{}] received: {}", name, said);
+}
+
+std::string completion_json(const std::string& model, bool chat, int chunks, std::string text) {
+  if (text.empty()) {
+    for (int i = 0; i < chunks; ++i) {
+      text += words[i % 16];
+    }
   }
   json::object r;
   r["id"] = "chatcmpl-standin";
@@ -163,7 +180,8 @@ std::string completion_json(const std::string& model, bool chat, int chunks) {
 
 // One SSE event: chunk i of n (i == n is the final usage chunk, sent only when the request asked
 // for it with stream_options.include_usage as OpenAI's API does, followed by [DONE]).
-std::string stream_event(const std::string& model, bool chat, int i, int chunks, bool include_usage) {
+std::string stream_event(const std::string& model, bool chat, int i, int chunks, bool include_usage,
+                         const std::string& first_words) {
   if (i == chunks && !include_usage) {
     return "data: [DONE]\n\n";
   }
@@ -173,10 +191,11 @@ std::string stream_event(const std::string& model, bool chat, int i, int chunks,
                   {"model", model}};
   if (i < chunks) {
     json::object choice{{"index", 0}, {"finish_reason", nullptr}};
+    const std::string piece = i == 0 ? first_words + words[0] : std::string(words[i % 16]);
     if (chat) {
-      choice["delta"] = json::object{{"content", words[i % 16]}};
+      choice["delta"] = json::object{{"content", piece}};
     } else {
-      choice["text"] = words[i % 16];
+      choice["text"] = piece;
     }
     ev["choices"] = json::array{choice};
   } else {
@@ -270,7 +289,7 @@ class handler {
       co_return co_await stream_reply(req, model, chat, chunks, delay, fault == "reset-mid-body",
                                       include_usage);
     }
-    std::string full = completion_json(model, chat, chunks);
+    std::string full = completion_json(model, chat, chunks, opt_.echo && chat ? echo_text(opt_.name, o) : "");
     if (fault == "reset-mid-body") {
       std::string head = fmt::format(
           "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", full.size());
@@ -327,7 +346,8 @@ class handler {
     }
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (int i = 0; i <= chunks; ++i) {
-      std::string data = stream_event(model, chat, i, chunks, include_usage);
+      std::string data = stream_event(model, chat, i, chunks, include_usage,
+                                      opt_.echo ? "[" + opt_.name + "] " : std::string());
       auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data)), nothrow);
       if (ec) {
         counters.streams_aborted++;
@@ -412,7 +432,7 @@ void usage_exit() {
   std::fputs(
       "usage: standin-cluster [--address A] [--port P] (--cert F --key F | --plaintext) [--chunks N] "
       "[--delay-ms D] "
-      "[--name NAME]\n"
+      "[--name NAME] [--echo]\n"
       "         [--require-signature (--verify-key PEM_OR_JWK | --hmac-key FILE)... [--require-field "
       "NAME]...\n"
       "          [--max-age S] [--max-skew S] [--nonce-cache N]]\n",
@@ -448,6 +468,8 @@ int main(int argc, char** argv) {
       opt.delay_ms = std::stoi(value());
     } else if (a == "--name") {
       opt.name = value();
+    } else if (a == "--echo") {
+      opt.echo = true;
     } else if (a == "--require-signature") {
       opt.require_signature = true;
     } else if (a == "--verify-key") {

@@ -58,6 +58,13 @@ class proof_test(audit_case):
         p = self.prove("--new", "50", check=2)
         self.assertIn("--new needs --old", p.stderr)
 
+    def test_last_proves_the_newest_record(self):
+        self.assertEqual(self.prove("--last", check=0).stdout, self.prove("--seq", "49", check=0).stdout)
+        p = self.prove("--last", "--seq", "3", check=2)
+        self.assertIn("--last names a record already", p.stderr)
+        p = self.prove("--last", "--old", "30", check=2)
+        self.assertIn("either an inclusion proof", p.stderr)
+
     def test_seq_beyond_the_log_says_how_many_records_it_holds(self):
         for seq in ("50", "999"):
             p = self.prove("--seq", seq, check=2)

@@ -48,6 +48,13 @@ class query_test(audit_case):
         self.assertEqual(self.seqs("--until", "2020-01-01"), [])
         self.assertEqual(self.seqs("--until", "1577836800"), [])  # 2020-01-01 in Unix seconds
 
+    def test_an_age_is_a_time_before_now(self):
+        self.assertEqual(self.seqs("--since", "1d"), list(range(40)))  # appended just now
+        self.assertEqual(self.seqs("--until", "1d"), [])
+        self.assertEqual(self.seqs("--since", "100000d"), list(range(40)))  # before 1970: from the start
+        p = sovgw("audit", "query", "--db", self.db, "--since", "15x", check=2)
+        self.assertIn("an age such as 15m", p.stderr)
+
     def test_scan_agrees_with_every_index(self):
         for args, plan in ((["--tenant", "acme"], "index:tenant"), (["--decision", "forbid"], "index:decision"),
                            (["--country", "FR"], "index:country"), (["--request-id", "req-7"], "index:request_id"),

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The demo: five stand-in clusters, the gateway on its embedded default configuration
+# (examples/demo/sovgw.yaml: the example EU policy, an audit log, signatures, a demo tenant) and a
+# guided tour. `./run.sh demo` builds, then runs this from the repository root.
+#
+#   examples/demo/demo.sh [--plain] [--dir DIR]
+#
+# --plain  the bare proxy instead (examples/plain.yaml: one stand-in, no policy, no audit log),
+#          what the benchmarks measure.
+# --dir    where to run (default: the repository root): it holds certs/out and demo/ (keys, audit
+#          log, tenants, logs), created on the first run, and must contain examples/. The tests run
+#          the demo in a temporary directory this way.
+# Uses the binaries of ${SOVGW_BUILD_DIR:-<repository>/build}. Ctrl-C (or SIGTERM) stops it all.
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD_DIR=${SOVGW_BUILD_DIR:-$SRC/build}
+DIR=$SRC
+PLAIN=0
+while (($#)); do
+  case $1 in
+    --plain) PLAIN=1 ;;
+    --dir) DIR=${2:?--dir needs a directory}; shift ;;
+    *) echo "usage: $0 [--plain] [--dir DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+cd "$DIR"
+SOVGW=$BUILD_DIR/sovgw
+STANDIN=$BUILD_DIR/examples/standin-cluster
+for binary in "$SOVGW" "$STANDIN"; do
+  [[ -x $binary ]] || { echo "demo: $binary is missing: run ./run.sh build first" >&2; exit 3; }
+done
+[[ -f examples/policies/eu_policy.yaml ]] || { echo "demo: $DIR has no examples/ folder" >&2; exit 3; }
+
+# How the tour names the binary: relative to where the user stands when it is below it.
+SHOWN_SOVGW=$SOVGW
+[[ $SOVGW == "$PWD"/* ]] && SHOWN_SOVGW=${SOVGW#"$PWD"/}
+
+[[ -f certs/out/ca.pem ]] || "$SRC/certs/make-dev-certs.sh" certs/out
+
+# First run: the demo's keys, tenant and admin token in demo/ (kept across runs, with the log).
+first_run() {
+  mkdir -p demo/logs
+  chmod 700 demo
+  if [[ ! -f demo/keys/signing.key ]]; then
+    echo "demo: first run: creating the demo's keys, tenant and admin token in $PWD/demo"
+    "$SOVGW" keys init demo/keys --name sovgw-demo --auditor-dir demo/auditor >> demo/logs/first-run.log 2>&1
+  fi
+  if [[ ! -f demo/http-signing.key ]]; then
+    "$SOVGW" keys http-new demo/http-signing.key >> demo/logs/first-run.log 2>&1
+  fi
+  # The clusters check every request's signature with the published key (docs/signatures.md).
+  "$SOVGW" keys http-public demo/http-signing.key --format pem > demo/http-signing.pub.pem
+  if [[ ! -f demo/admin.token ]]; then
+    (umask 077 && openssl rand -hex 32 > demo/admin.token)
+  fi
+  if [[ ! -f demo/demo.key ]]; then
+    cat > demo/tenants.yaml <<'YAML'
+# The demo's tenants (docs/configuration.md#tenants-and-api-keys). Add keys with
+#   sovgw tenants key create demo --file demo/tenants.yaml
+tenants:
+  - name: demo
+    limits:
+      requests_per_minute: 600
+      tokens_per_month: 10000000
+keys:
+YAML
+    (umask 077 && "$SOVGW" tenants key create demo --file demo/tenants.yaml > demo/demo.key \
+      2>> demo/logs/first-run.log)
+  fi
+}
+
+pids=()
+stop_all() {
+  trap - EXIT INT TERM
+  if ((${#pids[@]})); then
+    # The gateway first: it drains, makes every record durable and signs a last checkpoint.
+    kill -TERM "${pids[-1]}" 2> /dev/null || true
+    wait "${pids[-1]}" 2> /dev/null || true
+    kill -TERM "${pids[@]}" 2> /dev/null || true
+    wait 2> /dev/null || true
+  fi
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+standin() { # name port
+  "$STANDIN" --port "$2" --name "$1" --cert certs/out/cluster.pem --key certs/out/cluster.key \
+    --chunks 8 --delay-ms 150 --echo "${@:3}" > "demo/logs/$1.log" 2>&1 &
+  pids+=($!)
+}
+
+wait_ready() {
+  for _ in $(seq 100); do
+    if curl -fsS -o /dev/null http://127.0.0.1:9901/readyz 2> /dev/null; then
+      return 0
+    fi
+    if ! kill -0 "${pids[-1]}" 2> /dev/null; then
+      echo "demo: the gateway did not start (its error is above)" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "demo: the gateway is not ready after 10 s: curl http://127.0.0.1:9901/readyz says why" >&2
+  exit 1
+}
+
+if ((PLAIN)); then
+  mkdir -p demo/logs
+  standin standin-paris 9443
+  "$SOVGW" serve --config examples/plain.yaml &
+  pids+=($!)
+  wait_ready
+  cat << MSG
+
+Sovereign Gateway (bare proxy: no policy, no audit log) is serving https://localhost:8443
+  curl --cacert certs/out/ca.pem https://localhost:8443/v1/chat/completions \\
+       -H 'Content-Type: application/json' \\
+       -d '{"model":"mistral-small","messages":[{"role":"user","content":"Bonjour"}]}'
+Press Ctrl-C to stop.
+MSG
+  wait -n "${pids[@]}"
+  exit 0
+fi
+
+first_run
+signed=(--require-signature --verify-key demo/http-signing.pub.pem)
+standin de-fra-hyperscaler 9443 "${signed[@]}"
+standin fr-par-1 9444 "${signed[@]}"
+standin ch-zrh-1 9445 "${signed[@]}"
+standin us-east-1 9446 "${signed[@]}"
+standin acme-dedicated 9447 "${signed[@]}"
+"$SOVGW" serve &
+pids+=($!)
+wait_ready
+
+KEY=$(cat demo/demo.key)
+CURL="curl --cacert certs/out/ca.pem https://localhost:8443/v1/chat/completions"
+AUTH="-H 'Authorization: Bearer $KEY' -H 'Content-Type: application/json'"
+chat() { # content [extra]
+  printf '%s' "-d '{\"model\":\"llama-3.1-70b\",${2:-}\"messages\":[{\"role\":\"user\",\"content\":\"$1\"}]}'"
+}
+cat << MSG
+
+Sovereign Gateway demo: https://localhost:8443 under examples/policies/eu_policy.yaml
+  clusters (stand-ins on loopback; each declares where it runs and who operates it):
+    de-fra-hyperscaler  DE, operated under US jurisdiction    fr-par-1   FR, EU-operated
+    ch-zrh-1            CH (adequacy)                         us-east-1  US
+    acme-dedicated      NL, tenant acme's own
+  every forwarded request is geo-tagged and signed (RFC 9421, demo/http-signing.key), and the
+    clusters refuse unsigned ones; every answer carries a signed receipt (curl -i shows its
+    Sovereign-* fields and Signature; sovgw receipt verify checks a saved head offline)
+  audit log demo/audit, keys demo/keys; the auditor's secret key is in demo/auditor (in production
+    it never sits on the gateway host)
+  tenant 'demo', API key in demo/demo.key (the tenants file keeps only its hash)
+  NOTE: this demo trusts loopback as a front proxy, so X-Forwarded-For sets the client address
+    and one machine can play clients from anywhere. Never configure that in production.
+
+Try, from $PWD in another terminal:
+
+# 1. Permitted: no personal data, so the US-operated Frankfurt cluster may serve it
+$CURL \\
+  $AUTH \\
+  $(chat 'Bonjour')
+
+# 2. Personal data stays in the EU: the IBAN is found, redacted, and an EU-operated cluster serves it
+$CURL \\
+  $AUTH \\
+  $(chat 'Refund IBAN DE89 3704 0044 0532 0130 00 please')
+
+# 3. A client in Russia is refused, with the rule that refused it
+$CURL \\
+  $AUTH -H 'X-Forwarded-For: 5.255.255.5' \\
+  $(chat 'Bonjour')
+
+# 4. A client in the UK may send data without personal data only
+$CURL \\
+  $AUTH -H 'X-Forwarded-For: 81.2.69.160' \\
+  $(chat 'Write to alice@example.com')
+
+# 5. A stream (Server-Sent Events)
+$CURL -N \\
+  $AUTH \\
+  $(chat 'Bonjour' '"stream":true,')
+
+# The auditor: every request above is on the log, and the log proves it with its public key alone
+$SHOWN_SOVGW audit query --db demo/audit --since 15m
+$SHOWN_SOVGW audit verify --db demo/audit --pubkey demo/keys/signing.pub
+$SHOWN_SOVGW audit prove --db demo/audit --last > demo/last.proof && $SHOWN_SOVGW audit verify-proof demo/last.proof --pubkey demo/keys/signing.pub
+$SHOWN_SOVGW audit report --db demo/audit --pubkey demo/keys/signing.pub --policy examples/policies/eu_policy.yaml --out demo/report.html
+
+Metrics: curl http://127.0.0.1:9901/metrics. Ctrl-C stops the demo (the gateway signs a last checkpoint).
+MSG
+wait -n "${pids[@]}"
