@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "classify/detectors.hpp"
 #include "cli/commands.hpp"
 #include "cli/geo_option.hpp"
 #include "policy/clusters_config.hpp"
@@ -14,6 +15,7 @@
 #include "policy/explain.hpp"
 #include "policy/invariant_checker.hpp"
 #include "policy/policy.hpp"
+#include "policy/policy_source.hpp"
 #include "policy/policy_tests.hpp"
 #include "policy/request_json.hpp"
 
@@ -104,6 +106,38 @@ bool inputs_readable(const std::vector<std::string>& policies, const options& o)
   return !clusters || readable(*clusters, "config file");
 }
 
+// A detector the policy names but the gateway does not implement never fires: say so, per data
+// class, rather than let an admin believe a rule protects what it cannot see. Warnings only: the
+// policy is valid, and a client's declaration still carries the class.
+void warn_unimplemented_detectors(const snapshot& policy) {
+  const std::uint32_t implemented = classify::implemented_detectors();
+  const std::string& file = policy.compiled().file;
+  for (std::size_t i = 0; i < policy.data_class_names().size(); ++i) {
+    const std::string& name = policy.data_class_names()[i];
+    const std::uint32_t named = policy.data_class_detectors(name);
+    const std::uint32_t missing = named & ~implemented;
+    if (missing == 0) {
+      continue;
+    }
+    const std::string lacking = fmt::format("{}", fmt::join(detector_names(missing), ", "));
+    if ((named & implemented) == 0) {
+      fmt::print(stderr,
+                 "{}: warning: data class '{}': this gateway does not implement {} yet, so it never detects "
+                 "'{}'; only a client's declaration (Sovereign-Data-Class: {}) carries it\n",
+                 file, name, lacking, name, policy.data_class_headers()[i]);
+    } else {
+      fmt::print(stderr,
+                 "{}: warning: data class '{}': this gateway does not implement {} yet; its other detectors "
+                 "still fire\n",
+                 file, name, lacking);
+    }
+  }
+  if (const std::uint32_t missing = policy.redact_detectors() & ~implemented; missing != 0) {
+    fmt::print(stderr, "{}: warning: redact obligations name {}, which this gateway does not implement yet\n",
+               file, fmt::format("{}", fmt::join(detector_names(missing), ", ")));
+  }
+}
+
 int cmd_check(const options& o) {
   const std::string& path = o.positional()[0];
   if (!inputs_readable({path}, o)) {
@@ -113,6 +147,7 @@ int cmd_check(const options& o) {
   if (!policy) {
     return exit_failed;
   }
+  warn_unimplemented_detectors(*policy);
   const auto clusters = load_clusters_option(o);
   if (!clusters) {
     return exit_failed;

@@ -23,6 +23,11 @@ def run(*args, cwd=None):
     return subprocess.run([SOVGW, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
+def errors(r):
+    """stderr without the example policy's warnings about detectors not implemented yet."""
+    return "".join(l for l in r.stderr.splitlines(keepends=True) if ": warning: data class " not in l)
+
+
 def write_mmdb(path, entries, ip_version=6):
     """A MaxMind DB mapping CIDRs to {"country":{"iso_code":CC}}, by the unit tests' writer
     (tests/unit/policy/mmdb_writer.cpp, as the `write_mmdb` command)."""
@@ -94,7 +99,12 @@ class PolicyCheck(unittest.TestCase):
         for extra in ([], ["--clusters", CLUSTERS]):
             r = run("policy", "check", POLICY, *extra)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-            self.assertEqual(r.stderr, "")
+            # Valid, but the admin is told which detectors never fire (not implemented yet).
+            self.assertEqual(r.stderr.splitlines(), [
+                f"{POLICY}: warning: data class 'personal': this gateway does not implement person_name yet; "
+                "its other detectors still fire",
+                f"{POLICY}: warning: data class 'health': this gateway does not implement health_code yet, so it "
+                "never detects 'health'; only a client's declaration (Sovereign-Data-Class: health) carries it"])
             proved = [l for l in r.stdout.splitlines() if l.startswith("proved")]
             self.assertEqual(len(proved), 5, r.stdout)
             self.assertIn("no-personal-data-from-adequacy-countries", r.stdout)
@@ -176,7 +186,7 @@ class PolicyCheck(unittest.TestCase):
             c.write_text("clusters:\n  - name: x\n    endpoints: [h:1]\n    country: ZZ\n    operator_jurisdiction: EU\n")
             r = run("policy", "check", POLICY, "--clusters", "c.yaml", cwd=d)
             self.assertEqual(r.returncode, 1)
-            self.assertEqual(r.stderr, "c.yaml:4:14: error: country must be an ISO 3166-1 alpha-2 code like FR, not 'ZZ'\n")
+            self.assertEqual(errors(r), "c.yaml:4:14: error: country must be an ISO 3166-1 alpha-2 code like FR, not 'ZZ'\n")
 
     def test_gateway_config_as_clusters(self):
         """--clusters takes a whole gateway config: its other keys belong to the gateway."""
@@ -216,7 +226,7 @@ class PolicyCheck(unittest.TestCase):
             self.assertEqual(g.returncode, 1, g.stdout + g.stderr)
             self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
             gateway = sorted(g.stderr.splitlines())
-            tools = sorted(l.replace(": error: ", ": ", 1) for l in p.stderr.splitlines())
+            tools = sorted(l.replace(": error: ", ": ", 1) for l in errors(p).splitlines())
             self.assertEqual(gateway, tools)
             self.assertEqual(len(gateway), 5, gateway)
             self.assertIn("gw.yaml:37:14: country must be an ISO 3166-1 alpha-2 code like FR, not 'XX'", gateway)
