@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <rocksdb/env.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/rate_limiter.h>
 #include <rocksdb/slice_transform.h>
@@ -18,6 +19,13 @@
 
 namespace sovgw::audit {
 namespace {
+
+class discard_logger final : public rocksdb::Logger {
+ public:
+  discard_logger() : rocksdb::Logger(rocksdb::InfoLogLevel::HEADER_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
 
 constexpr std::array<const char*, column_count> column_names = {
     "default",  "leaves",     "tree",        "checkpoints",  "payloads",   "keys",
@@ -253,8 +261,11 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   options.create_missing_column_families = !exists;
   options.paranoid_checks = true;
   options.max_background_jobs = 2;
-  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  options.keep_log_file_num = 2;
+  // RocksDB's own LOG file is not written. Its writer keeps a failed write as a sticky error, and
+  // the next line logged asserts (Debian's librocksdb keeps assertions): a full disk would abort
+  // the gateway from RocksDB's error-recovery thread instead of letting the log fail closed and
+  // resume. What matters reaches the caller as a status; nothing else is worth a crash.
+  options.info_log = std::make_shared<discard_logger>();
   // A memtable flush writes tens of MB at once; unpaced, its writeback queues ahead of the next
   // group commit's fdatasync and stalls appends for 30-80 ms (seen with an open-loop load in
   // audit_bench). Paced flush and compaction writes, synced as they go, keep the tail short:

@@ -7,11 +7,12 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
 from support import (CHAT_STREAM, SOVGW, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml,
-                     make_certs, metric, start_standin, tls_connect, Reader)
+                     make_certs, metric, start_standin, tls_connect, wait_until, Reader)
 
 POLICY = """version: 1
 rules:
@@ -47,13 +48,13 @@ def admin_request(host, port, method, target, token=ADMIN_TOKEN, headers=""):
 class AuditedGateway:
     """Fresh keys, a stand-in cluster and a gateway recording to an audit log, cleaned up with the test."""
 
-    def __init__(self, test, audit_extra="", policy=False, standin_args=None, admin_address=None):
+    def __init__(self, test, audit_extra="", policy=False, standin_args=None, admin_address=None, db=None):
         self.test = test
         self.tmp = TempDir()
         test.addCleanup(self.tmp.cleanup)
         self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
         self.keys = os.path.join(self.tmp.path, "keys")
-        self.db = os.path.join(self.tmp.path, "db")
+        self.db = db or os.path.join(self.tmp.path, "db")
         test.assertEqual(sovgw("keys", "init", self.keys).returncode, 0)
         extra = ""
         if policy:
@@ -355,6 +356,69 @@ class AuditFailClosedTest(unittest.TestCase):
         q = sovgw("audit", "query", "--db", a.db, "--request-id", rid, "--format", "jsonl")
         rec = json.loads(q.stdout.strip().splitlines()[-1])
         self.assertEqual(rec.get("payload"), "digest", rec)
+
+    def test_a_full_disk_fails_closed_and_resumes(self):
+        """The audit database on a small file system (tmpfs, as root) filled by someone else: the write
+        that fails is answered by no complete response, nothing is forwarded while the log cannot
+        record, /readyz says why, and once space is freed the log resumes by itself with every
+        record that a client saw completed on it. Before the fix, RocksDB's own LOG file on the same
+        full disk aborted the gateway (an assertion in Debian's librocksdb)."""
+        mount = tempfile.mkdtemp(prefix="sovgw-tmpfs-")
+        self.addCleanup(os.rmdir, mount)
+        if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", mount],
+                                               capture_output=True).returncode != 0:
+            self.skipTest("needs root to mount a small tmpfs for the audit database")
+        self.addCleanup(subprocess.run, ["umount", "-l", mount])
+        a = AuditedGateway(self, "  min_free_bytes: 1\n", db=os.path.join(mount, "db"))
+        g = a.gateway
+        big = json.dumps({"model": "mistral-small",
+                          "messages": [{"role": "user", "content": "x" * 2_000_000}]}).encode()
+        completed = []
+
+        def send():
+            try:
+                resp = exchange(g.port, a.certs, chat_request(body=big))
+            except (EOFError, ConnectionResetError):
+                return None  # cut: the record of this answer could not be made durable
+            if resp.status == 200:
+                completed.append(resp.header("x-request-id"))
+            return resp
+
+        self.assertEqual(send().status, 200)
+        # Someone else fills the file system, leaving 64 KiB: the next writes of the log fail.
+        filler = os.path.join(mount, "filler")
+        stat = os.statvfs(mount)
+        with open(filler, "wb") as f:
+            left = stat.f_bavail * stat.f_frsize - (64 << 10)
+            while left > 0:
+                f.write(b"\0" * min(left, 1 << 20))
+                left -= 1 << 20
+        for _ in range(200):
+            resp = send()
+            if resp is not None and resp.status == 503:
+                break
+        self.assertIsNotNone(resp)
+        self.assertEqual(resp.status, 503, resp.body)
+        self.assertEqual(resp.json()["error"]["code"], "audit_unavailable")
+        self.assertIsNone(g.proc.poll(), g.stderr_text)  # failed closed, still running
+        ready = admin_request("127.0.0.1", g.admin_port, "GET", "/readyz", token=None)
+        self.assertEqual(ready.status, 503)
+        self.assertIn("No space left on device", ready.body.decode())
+        self.assertEqual(metric(g, "sovgw_audit_failed"), 1)
+        before = metric(g, "sovgw_audit_storage_recoveries_total")
+
+        os.remove(filler)
+        self.assertTrue(wait_until(lambda: (send() or resp).status == 200, timeout=90, interval=0.5),
+                        "the audit log did not resume after space was freed")
+        self.assertEqual(metric(g, "sovgw_audit_failed"), 0)
+        self.assertGreater(metric(g, "sovgw_audit_storage_recoveries_total"), before)
+        self.assertEqual(admin_request("127.0.0.1", g.admin_port, "GET", "/readyz", token=None).status, 200)
+        g.stop()
+        verify = sovgw("audit", "verify", "--db", a.db, "--pubkey", os.path.join(a.keys, "signing.pub"))
+        self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+        for rid in completed:
+            q = sovgw("audit", "query", "--db", a.db, "--request-id", rid, "--format", "jsonl")
+            self.assertEqual(len(q.stdout.strip().splitlines()), 1, (rid, q.stdout, q.stderr))
 
 
 if __name__ == "__main__":
