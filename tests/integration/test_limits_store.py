@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 import unittest
 
 from support import (SOVGW, Gateway, Process, TempDir, admin_get, cluster_yaml, gateway_yaml, make_certs, metric,
@@ -26,6 +27,10 @@ TENANTS = f"""tenants:
     limits: {{requests_per_minute: 1000}}
   - name: outage
     limits: {{tokens_per_month: 1000000}}
+  - name: tpm
+    limits: {{tokens_per_minute: {BUDGET}}}
+  - name: tpm2
+    limits: {{tokens_per_minute: {BUDGET}}}
 """
 
 
@@ -91,7 +96,7 @@ class LimitsStoreBase(unittest.TestCase):
         with open(cls.tenants, "w") as f:
             f.write(TENANTS)
         cls.keys = {}
-        for t in ("shared", "rates", "outage"):
+        for t in ("shared", "rates", "outage", "tpm", "tpm2"):
             r = subprocess.run([SOVGW, "tenants", "key", "create", t, "--file", cls.tenants], capture_output=True,
                                text=True, timeout=60)
             cls.keys[t] = r.stdout.strip()
@@ -159,6 +164,34 @@ class TwoGatewaysTest(LimitsStoreBase):
         self.assertEqual(redis_command(self.redis.port, "EXISTS", month_key("shared"), db=0), ":0\r\n")
         self.assertGreater(int(redis_command(self.redis.port, "TTL", month_key("shared"))[1:]), 86400)
 
+    def alternate_within_a_minute(self, tenant):
+        """Calls alternating between the gateways, each waiting for its tokens to reach Redis and the
+        other gateway to sync; returns how many were admitted (None if the UTC minute, the window of
+        tokens_per_minute, changed meanwhile), and asserts every refusal is rate_limit_exceeded."""
+        minute = int(time.time() // 60)
+        key = f"sovgw:limits:{tenant}:tokens:{minute}"
+        admitted = 0
+        for i in range(12):
+            g, other = self.gateways[i % 2], self.gateways[1 - i % 2]
+            resp = self.call(g, tenant)
+            if resp.status == 200:
+                admitted += 1
+                self.assertTrue(wait_until(lambda: int(time.time() // 60) != minute or
+                                           redis_int(self.redis.port, key) == admitted * TOKENS_PER_CALL))
+                self.wait_for_syncs(other)
+            else:
+                self.assertEqual((resp.status, resp.json()["error"]["code"]), (429, "rate_limit_exceeded"))
+            if int(time.time() // 60) != minute:
+                return None
+        return admitted
+
+    def test_tokens_per_minute_hold_across_two_gateways_within_one_request(self):
+        # Counted per UTC minute: a run that straddles a minute is repeated once, with a fresh tenant.
+        admitted = self.alternate_within_a_minute("tpm")
+        if admitted is None:
+            admitted = self.alternate_within_a_minute("tpm2")
+        self.assertEqual(admitted, 6)  # 102 tokens: the sixth crossed 100; all later calls refused
+
 
 UNREACHABLE = "limits store unreachable: limits are counted locally until it is back"
 REACHABLE = "limits store reachable: limits are shared"
@@ -180,10 +213,12 @@ class OutageTest(LimitsStoreBase):
     def test_an_outage_degrades_to_local_counting_and_recovers(self):
         self.assertEqual(self.call(self.closed, "outage").status, 200)
         self.assertTrue(wait_until(lambda: redis_int(self.redis.port, month_key("outage")) == TOKENS_PER_CALL))
+        self.wait_for_syncs(self.open)  # the open gateway knows those tokens
 
         self.redis.stop()
         for g in self.gateways:
             self.assertTrue(wait_until(lambda: metric(g, "sovgw_limits_store_up") == 0))
+            self.assertTrue(wait_until(lambda: self.log_count(g, UNREACHABLE) == 1))
             # reconnects keep failing, and say so once
             self.assertTrue(wait_until(lambda: metric(g, "sovgw_limits_store_errors_total") >= 3))
             self.assertEqual(self.log_count(g, UNREACHABLE), 1)
@@ -204,7 +239,7 @@ class OutageTest(LimitsStoreBase):
         self.redis = Redis(self.redis_dir, self.redis.port)  # empty: no persistence
         for g in self.gateways:
             self.assertTrue(wait_until(lambda: metric(g, "sovgw_limits_store_up") == 1))
-            self.assertEqual(self.log_count(g, REACHABLE), 2)
+            self.assertTrue(wait_until(lambda: self.log_count(g, REACHABLE) == 2))
             self.assertEqual(self.log_count(g, UNREACHABLE), 1)
         # what the open gateway counted during the outage reached the new Redis
         self.assertTrue(wait_until(lambda: redis_int(self.redis.port, month_key("outage")) == TOKENS_PER_CALL))
