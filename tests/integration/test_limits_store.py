@@ -9,6 +9,7 @@ sovgw_limits_store_syncs_total has advanced by two rounds, so one round started 
 import datetime
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -245,6 +246,40 @@ class OutageTest(LimitsStoreBase):
         self.assertTrue(wait_until(lambda: redis_int(self.redis.port, month_key("outage")) == TOKENS_PER_CALL))
         self.assertEqual(self.call(self.closed, "outage").status, 200)
         self.assertTrue(wait_until(lambda: redis_int(self.redis.port, month_key("outage")) == 2 * TOKENS_PER_CALL))
+
+
+class StalledTest(LimitsStoreBase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gateways = [cls.start_gateway()]
+
+    def test_a_stalled_redis_is_an_outage_too(self):
+        self.redis.proc.signal(signal.SIGSTOP)  # accepts nothing, answers nothing
+        try:
+            errors = metric(self.gateways[0], "sovgw_limits_store_errors_total")
+            # a sync unanswered for max(1 s, 10 intervals) drops the connection
+            self.assertTrue(wait_until(lambda: metric(self.gateways[0], "sovgw_limits_store_up") == 0))
+            self.assertGreater(metric(self.gateways[0], "sovgw_limits_store_errors_total"), errors)
+            refused = self.call(self.gateways[0], "outage")
+            self.assertEqual((refused.status, refused.json()["error"]["code"]), (503, "limits_store_unavailable"))
+        finally:
+            self.redis.proc.signal(signal.SIGCONT)
+        self.assertTrue(wait_until(lambda: metric(self.gateways[0], "sovgw_limits_store_up") == 1))
+        self.assertEqual(self.call(self.gateways[0], "outage").status, 200)
+
+
+class ShutdownTest(LimitsStoreBase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gateways = [cls.start_gateway()]
+
+    def test_sigterm_stops_a_gateway_with_a_limits_store(self):
+        g = self.gateways[0]
+        g.signal(signal.SIGTERM)
+        g.wait_for_json(lambda o: o.get("msg") == "stopped")
+        self.assertEqual(g.proc.wait(timeout=10), 0)
 
 
 if __name__ == "__main__":
