@@ -91,16 +91,11 @@ void share(limiter& l, tenant_limits limits, budget_outage outage = budget_outag
   l.configure(with_limits(limits), t0);
 }
 
-}  // namespace
-
-TEST_CASE("limiter, shared: two instances that sync between requests hold a monthly budget") {
-  limiter a;
-  limiter b;
-  for (limiter* l : {&a, &b}) {
-    l->share(budget_outage::closed);
-    l->configure(with_limits({.tokens_per_month = 100}), t0);
-  }
-  store_totals store;
+// 20 requests of 17 tokens alternating between two instances with a monthly budget of 100, the
+// store synced by both after each request (or never): the tokens charged.
+std::uint64_t alternate(limiter& a, limiter& b, store_totals& store, bool sync_between) {
+  share(a, {.tokens_per_month = 100});
+  share(b, {.tokens_per_month = 100});
   store.sync(a, t0);
   store.sync(b, t0);
   std::uint64_t charged = 0;
@@ -110,10 +105,21 @@ TEST_CASE("limiter, shared: two instances that sync between requests hold a mont
       l.charge("acme", 17, t0);
       charged += 17;
     }
-    store.sync(l, t0);
-    store.sync(i % 2 == 0 ? b : a, t0);
+    if (sync_between) {
+      store.sync(l, t0);
+      store.sync(i % 2 == 0 ? b : a, t0);
+    }
   }
-  CHECK(charged == 102);  // the request that crosses 100 completes; none after it, on either
+  return charged;
+}
+
+}  // namespace
+
+TEST_CASE("limiter, shared: two instances that sync between requests hold a monthly budget") {
+  limiter a;
+  limiter b;
+  store_totals store;
+  CHECK(alternate(a, b, store, true) == 102);  // the request that crosses 100 completes; none after it
   CHECK(store.totals["sovgw:limits:acme:month:2026-12"] == 102);
   CHECK(store.ttls["sovgw:limits:acme:month:2026-12"] == 60 + 86400);  // the month's end, plus a day
   CHECK(a.month_left("acme", t0) == 0);
@@ -123,21 +129,9 @@ TEST_CASE("limiter, shared: two instances that sync between requests hold a mont
 
 TEST_CASE("limiter, shared: without syncs each instance counts alone (the overshoot syncing prevents)") {
   limiter a;
-  share(a, {.tokens_per_month = 100});
   limiter b;
-  share(b, {.tokens_per_month = 100});
   store_totals store;
-  store.sync(a, t0);
-  store.sync(b, t0);
-  std::uint64_t charged = 0;
-  for (int i = 0; i < 20; ++i) {
-    limiter& l = i % 2 == 0 ? a : b;
-    if (l.admit("acme", t0).verdict == limit_verdict::admitted) {
-      l.charge("acme", 17, t0);
-      charged += 17;
-    }
-  }
-  CHECK(charged == 204);
+  CHECK(alternate(a, b, store, false) == 204);
   store.sync(a, t0);
   store.sync(b, t0);
   CHECK(store.totals["sovgw:limits:acme:month:2026-12"] == 204);  // twice the budget, once they sync
