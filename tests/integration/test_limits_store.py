@@ -234,8 +234,8 @@ class OutageTest(LimitsStoreBase):
         self.assertEqual(self.call(self.closed, "rates").status, 200)
         # open: the budget is counted locally, from the last total known
         self.assertEqual(self.call(self.open, "outage").status, 200)
-        self.assertIn(f'sovgw_tenant_budget_remaining_tokens{{tenant="outage"}} {1000000 - 2 * TOKENS_PER_CALL}\n',
-                      admin_get(self.open, "/metrics").body.decode())
+        left = f'sovgw_tenant_budget_remaining_tokens{{tenant="outage"}} {1000000 - 2 * TOKENS_PER_CALL}\n'
+        self.assertTrue(wait_until(lambda: left in admin_get(self.open, "/metrics").body.decode()))
 
         self.redis = Redis(self.redis_dir, self.redis.port)  # empty: no persistence
         for g in self.gateways:
