@@ -160,6 +160,7 @@ void limits_store::on_connect(const redisAsyncContext* ac, int status) {
     return;
   }
   self->connected_ = true;
+  self->last_full_ = {};
   const std::string db = std::to_string(self->cfg_.db);
   const char* argv[] = {"SELECT", db.c_str()};
   const std::size_t lens[] = {6, db.size()};
@@ -209,7 +210,13 @@ void limits_store::send_round() {
   if (in_flight_ || ac_ == nullptr) {
     return;
   }
-  in_flight_ = limiter_.begin_sync(now_ms());
+  // Tenants busy here sync every round; all of them once a second (and first after a connect).
+  const auto now = std::chrono::steady_clock::now();
+  const bool all = now - last_full_ >= std::chrono::seconds(1);
+  if (all) {
+    last_full_ = now;
+  }
+  in_flight_ = limiter_.begin_sync(now_ms(), all);
   const std::vector<tenants::sync_item>& items = in_flight_->items();
   std::vector<std::string> numbers;
   numbers.reserve(1 + 2 * items.size());

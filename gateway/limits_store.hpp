@@ -3,7 +3,8 @@
 // The shared limits store: syncs a tenants::limiter's counters with Redis (`limits_store:` in the
 // configuration) so that several gateway instances hold one set of limits.
 //
-// Every sync_interval, one round: the limiter's pending deltas (limiter::begin_sync) go to Redis
+// Every sync_interval, one round: the limiter's pending deltas (limiter::begin_sync: the tenants
+// busy on this instance, and every tenant once a second and after each connect) go to Redis
 // in one EVAL of a script that adds each delta to its key (INCRBY, EXPIRE to the window's end) and
 // returns every total; the totals go back into the limiter (end_sync). Requests never wait for
 // Redis: admit() and charge() only touch the limiter's local counts. hiredis's asynchronous API
@@ -75,6 +76,7 @@ class limits_store {
   bool stopping_ = false;
   std::optional<tenants::limiter::sync_batch> in_flight_;
   std::chrono::steady_clock::time_point round_started_;
+  std::chrono::steady_clock::time_point last_full_;  // the last round with every tenant
   std::chrono::milliseconds backoff_{100};
   std::optional<bool> logged_;  // the state last logged
 

@@ -63,6 +63,7 @@ struct limiter::state {
   double tokens = 0;
   std::int64_t at_ms = 0;  // when the buckets were last refilled
   std::array<window_count, counters> windows;
+  std::int64_t last_admit_ms = 0;  // 0: never
 
   void refill(std::int64_t now_ms) {
     const double elapsed = static_cast<double>(std::max<std::int64_t>(0, now_ms - at_ms));
@@ -165,6 +166,7 @@ admission limiter::admit(std::string_view tenant, std::int64_t now_ms) {
     s->requests -= 1;
     s->windows[minute_requests].pending += 1;
   }
+  s->last_admit_ms = now_ms;
   return {};
 }
 
@@ -198,7 +200,7 @@ std::optional<std::uint64_t> limiter::month_left(std::string_view tenant, std::i
   return w.used() >= s->limits.tokens_per_month ? 0 : s->limits.tokens_per_month - w.used();
 }
 
-limiter::sync_batch limiter::begin_sync(std::int64_t now_ms) {
+limiter::sync_batch limiter::begin_sync(std::int64_t now_ms, bool all) {
   sync_batch b;
   const month_of month = month_at(now_ms);
   const std::int64_t month_ttl_s = (month.end_ms - now_ms) / 1000 + month_key_slack_s;
@@ -207,6 +209,12 @@ limiter::sync_batch limiter::begin_sync(std::int64_t now_ms) {
   for (const auto& [name, s] : *m) {
     const std::lock_guard lock(s->mutex);
     s->roll(now_ms, month.key);
+    const bool busy = now_ms - s->last_admit_ms < 60000 ||
+                      std::any_of(s->windows.begin(), s->windows.end(),
+                                  [](const window_count& w) { return w.pending != 0; });
+    if (!all && !busy) {
+      continue;
+    }
     for (int c = 0; c < counters; ++c) {
       if (s->limit_of(c) == 0) {
         continue;

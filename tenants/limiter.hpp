@@ -85,8 +85,10 @@ class limiter {
     std::vector<sync_item> items_;
     std::vector<slot> slots_;
   };
-  // Every window of every tenant with limits (deltas of zero read the total). One batch at a time.
-  [[nodiscard]] sync_batch begin_sync(std::int64_t now_ms);
+  // The windows of the tenants with limits (deltas of zero read the total): with `all`, every
+  // tenant; otherwise the tenants admitted here within the last minute or with counts to send
+  // (idle tenants cost the store nothing between full syncs). One batch at a time.
+  [[nodiscard]] sync_batch begin_sync(std::int64_t now_ms, bool all = true);
   // totals[i]: the store's total for items()[i] after its delta was added.
   void end_sync(const sync_batch& batch, const std::vector<std::uint64_t>& totals);
   void abort_sync(const sync_batch& batch);

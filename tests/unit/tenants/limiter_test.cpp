@@ -205,3 +205,19 @@ TEST_CASE("limiter, shared: while the store is down, budgets are closed or count
   open.charge("acme", 17, t0);  // 107: the last known total plus this instance's count
   CHECK(open.admit("acme", t0).verdict == limit_verdict::month);
 }
+
+TEST_CASE("limiter, shared: between full syncs, only tenants busy here (a minute) are synced") {
+  limiter l;
+  share(l, {.tokens_per_month = 100});
+  store_totals store;
+  store.sync(l, t0);                               // all
+  CHECK(l.begin_sync(t0, false).items().empty());  // nobody admitted here yet
+  REQUIRE(l.admit("acme", t0).verdict == limit_verdict::admitted);
+  const limiter::sync_batch busy = l.begin_sync(t0 + 59000, false);
+  REQUIRE(busy.items().size() == 1);
+  CHECK(busy.items()[0].key == "sovgw:limits:acme:month:2026-12");
+  l.end_sync(busy, {0});
+  CHECK(l.begin_sync(t0 + 60000, false).items().empty());  // idle for a minute
+  l.charge("acme", 5, t0 + 60000);                         // a long stream ends: its tokens are sent at once
+  CHECK(l.begin_sync(t0 + 60000, false).items().size() == 1);
+}
