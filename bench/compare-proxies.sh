@@ -4,7 +4,7 @@
 #
 #   bench/compare-proxies.sh [--duration 10] [--rounds 3] [--connections 32] [--idle 2000] [--audit]
 #                            [--signing]
-#                            [--tenants N]
+#                            [--tenants N [--limits-store]]
 #
 # --audit adds two sovgw instances recording every request in an audit log (sealed payloads):
 # sovgw_audit makes each record durable before the response's last byte (the default),
@@ -16,6 +16,9 @@
 # --tenants N adds sovgw_tenants: plain sovgw's config with a tenants file of N tenants, each with
 # an API key and limits (high enough never to refuse); every client sends one of those keys (the
 # other proxies ignore it). Its cost is printed against plain sovgw.
+# --limits-store (with --tenants) adds sovgw_shared: sovgw_tenants with `limits_store:` pointing at a
+# redis-server this script starts (no persistence), so all N tenants' limits sync every 100 ms. Its
+# cost is printed against sovgw_tenants, with Redis's CPU time per sync (INFO commandstats).
 #
 # Every proxy gets one thread (sovgw threads: 1, HAProxy nbthread 1, nginx worker_processes 1); the
 # upstream nginx has one worker; wrk has one thread. They share this machine's cores, so absolute
@@ -31,6 +34,7 @@ IDLE=2000
 AUDIT=0
 SIGNING=0
 TENANTS=0
+LIMITS_STORE=0
 while (($#)); do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
@@ -40,6 +44,7 @@ while (($#)); do
     --audit) AUDIT=1; shift ;;
     --signing) SIGNING=1; shift ;;
     --tenants) TENANTS=$2; shift 2 ;;
+    --limits-store) LIMITS_STORE=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -68,6 +73,7 @@ UP=$(free_port); GW=$(free_port); GW_ADMIN=$(free_port); HA=$(free_port); NX=$(f
 GWA=$(free_port); GWA_ADMIN=$(free_port); GWB=$(free_port); GWB_ADMIN=$(free_port)
 GWS=$(free_port); GWS_ADMIN=$(free_port)
 GWT=$(free_port); GWT_ADMIN=$(free_port)
+GWR=$(free_port); GWR_ADMIN=$(free_port); REDIS=$(free_port)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -170,6 +176,17 @@ PY
   echo "tenants: $OUT/tenants.yaml" >> "$OUT/sovgw-tenants.yaml"
   "$BUILD/sovgw" serve --config "$OUT/sovgw-tenants.yaml" > "$OUT/sovgw-tenants.log" 2>&1 &
   PIDS+=($!)
+  if ((LIMITS_STORE)); then
+    mkdir -p "$OUT/redis"
+    redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no --dir "$OUT/redis" \
+      > "$OUT/redis.log" 2>&1 &
+    PIDS+=($!)
+    sed -e "s/port: $GWT}/port: $GWR}/" -e "s/port: $GWT_ADMIN}/port: $GWR_ADMIN}/" "$OUT/sovgw-tenants.yaml" \
+      > "$OUT/sovgw-shared.yaml"
+    echo "limits_store: redis://127.0.0.1:$REDIS/0" >> "$OUT/sovgw-shared.yaml"
+    "$BUILD/sovgw" serve --config "$OUT/sovgw-shared.yaml" > "$OUT/sovgw-shared.log" 2>&1 &
+    PIDS+=($!)
+  fi
 fi
 
 # --- HAProxy ----------------------------------------------------------------------------------
@@ -307,6 +324,7 @@ targets=(upstream:"$UP" sovgw:"$GW" haproxy:"$HA" nginx:"$NX")
 ((AUDIT)) && targets+=(sovgw_audit:"$GWA" sovgw_audit_after:"$GWB")
 ((SIGNING)) && targets+=(sovgw_signed:"$GWS")
 ((TENANTS)) && targets+=(sovgw_tenants:"$GWT")
+((TENANTS && LIMITS_STORE)) && targets+=(sovgw_shared:"$GWR")
 run_all "${targets[@]}"
 echo "== memory per idle TLS connection"
 idle_rss sovgw "$GW" "$GW_PID"
@@ -327,4 +345,18 @@ if ((AUDIT)); then
 fi
 if ((TENANTS)); then
   echo "ratio gateway_tenants/gateway rps=$(ratio "${RPS[sovgw_tenants]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_tenants]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_tenants]}" "${P99[sovgw]}") ($TENANTS tenants and keys, limits on)"
+fi
+if ((TENANTS && LIMITS_STORE)); then
+  echo "ratio gateway_shared/gateway_tenants rps=$(ratio "${RPS[sovgw_shared]}" "${RPS[sovgw_tenants]}") p50=$(ratio "${P50[sovgw_shared]}" "${P50[sovgw_tenants]}") p99=$(ratio "${P99[sovgw_shared]}" "${P99[sovgw_tenants]}") (limits synced in Redis)"
+  python3 - "$REDIS" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n*1\r\n$4\r\nQUIT\r\n")
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+for line in data.decode().splitlines():
+    if line.startswith("cmdstat_eval:"):
+        print("redis " + line)
+PY
 fi

@@ -126,6 +126,43 @@ class reader {
     }
   }
 
+  // redis://HOST:PORT[/DB]: HOST an IP address or a name, DB 0-15.
+  void limits_store_url(const YAML::Node& n, config::limits_store_config& out) {
+    std::string s;
+    if (!scalar(n, "limits_store", s)) {
+      return;
+    }
+    const auto bad = [&] {
+      error(n.Mark(), fmt::format("limits_store must be redis://HOST:PORT[/DB] (DB 0-15), not '{}'", s));
+    };
+    constexpr std::string_view scheme = "redis://";
+    if (!s.starts_with(scheme)) {
+      return bad();
+    }
+    std::string_view rest = std::string_view(s).substr(scheme.size());
+    std::string_view db = "0";
+    if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+      db = rest.substr(slash + 1);
+      rest = rest.substr(0, slash);
+    }
+    const auto colon = rest.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return bad();
+    }
+    std::string_view host = rest.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    const auto port = policy::parse_whole_number(rest.substr(colon + 1));
+    const auto index = policy::parse_whole_number(db);
+    if (!port || *port == 0 || *port > 65535 || !index || *index > 15) {
+      return bad();
+    }
+    out.host = std::string(host);
+    out.port = static_cast<std::uint16_t>(*port);
+    out.db = static_cast<unsigned>(*index);
+  }
+
   // "512", "64KiB", "10MiB", "1GiB".
   void size(const YAML::Node& n, std::string_view what, std::uint64_t& out) {
     std::string s;
@@ -270,6 +307,23 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
             {"policy", [&](const YAML::Node& v) { r.non_empty(v, "policy", cfg.policy_file); }},
             {"geo_database", [&](const YAML::Node& v) { r.non_empty(v, "geo_database", cfg.geo_database); }},
             {"tenants", [&](const YAML::Node& v) { r.non_empty(v, "tenants", cfg.tenants_file); }},
+            {"limits_store", [&](const YAML::Node& v) { r.limits_store_url(v, cfg.limits_store); }},
+            {"limits_store_outage",
+             [&](const YAML::Node& v) {
+               std::string mode;
+               if (r.scalar(v, "limits_store_outage", mode) && mode != "closed" && mode != "open") {
+                 r.error(v.Mark(), fmt::format("limits_store_outage must be closed or open, not '{}'", mode));
+               }
+               cfg.limits_store.budgets_open = mode == "open";
+             }},
+            {"limits_store_sync_interval",
+             [&](const YAML::Node& v) {
+               r.duration(v, "limits_store_sync_interval", cfg.limits_store.sync_interval);
+               if (cfg.limits_store.sync_interval < milliseconds(10) ||
+                   cfg.limits_store.sync_interval > milliseconds(10000)) {
+                 r.error(v.Mark(), "limits_store_sync_interval must be between 10ms and 10s");
+               }
+             }},
             {"audit",
              [&](const YAML::Node& v) {
                r.map(v, "audit",
@@ -368,6 +422,9 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
                                        "serves other hosts only with authentication (admin.token_file)",
                                        cfg.admin_address));
     }
+  }
+  if (!cfg.limits_store.host.empty() && cfg.tenants_file.empty()) {
+    r.error(root.Mark(), "limits_store needs tenants (the limits it shares are the tenants file's)");
   }
   if (cfg.tls.require_client_certificate && cfg.tls.client_ca.empty()) {
     r.error(root.Mark(), "tls.require_client_certificate needs tls.client_ca");

@@ -86,6 +86,15 @@ struct config {
   // Tenants, their API keys and certificate subjects (tenants/tenants.hpp); empty: the tenant is a
   // verified client certificate's CN, else "default", and no key is asked for.
   std::string tenants_file;
+  // The shared limits store (`limits_store: redis://HOST:PORT[/DB]`, gateway/limits_store.hpp);
+  // empty host: limits are counted in-process only.
+  struct limits_store_config {
+    std::string host;
+    std::uint16_t port = 6379;
+    unsigned db = 0;
+    bool budgets_open = false;  // limits_store_outage: open (monthly budgets counted locally) | closed
+    milliseconds sync_interval{100};
+  } limits_store;
   // Audit log (docs/auditing.md); empty db: no audit log.
   std::string audit_db;
   std::string audit_keys;

@@ -34,6 +34,7 @@ namespace sovgw::gateway {
   X(invalid_client_certificate, 401, "invalid_request_error", "invalid_client_certificate")     \
   X(rate_limit_exceeded, 429, "rate_limit_error", "rate_limit_exceeded")                        \
   X(insufficient_quota, 429, "insufficient_quota", "insufficient_quota")                        \
+  X(limits_store_unavailable, 503, "server_error", "limits_store_unavailable")                  \
   /* classify */                                                                                \
   X(invalid_json, 400, "invalid_request_error", "invalid_json")                                 \
   X(invalid_body, 400, "invalid_request_error", "invalid_body")                                 \

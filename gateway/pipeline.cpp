@@ -27,6 +27,10 @@ pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
     models_.emplace_back(c.models.begin(), c.models.end());
     cluster_infos_.push_back({c.name, c.country, c.region, c.operator_jurisdiction, c.models});
   }
+  if (!cfg_->limits_store.host.empty()) {
+    limiter_.share(cfg_->limits_store.budgets_open ? tenants::budget_outage::open
+                                                   : tenants::budget_outage::closed);
+  }
   if (std::string errors = reload_tenants(); !errors.empty()) {
     throw std::runtime_error(errors);
   }
@@ -166,6 +170,11 @@ stage_result pipeline::admit(request_context& ctx) const {
     case tenants::limit_verdict::tokens:
       return stage_result::respond(outcome::rate_limit_exceeded,
                                    fmt::format("tenant '{}' reached its tokens per minute; retry in {} s",
+                                               ctx.tenant, a.retry_after_s));
+    case tenants::limit_verdict::store_unavailable:
+      return stage_result::respond(outcome::limits_store_unavailable,
+                                   fmt::format("tenant '{}' has a monthly token budget and the shared limits "
+                                               "store is unreachable; retry in {} s",
                                                ctx.tenant, a.retry_after_s));
     case tenants::limit_verdict::month:
       break;

@@ -74,6 +74,8 @@ class pipeline {
   // the policy does not declare), then the policy's decision (403 on deny); without a policy
   // every cluster is allowed.
   [[nodiscard]] stage_result decide(request_context& ctx) const;
+  // The tenants' limits, for the limits store to sync (gateway/limits_store.hpp).
+  [[nodiscard]] tenants::limiter& limiter() const { return limiter_; }
   // After the request: its tokens are charged to its tenant's limits.
   void account(const request_context& ctx) const;
   // sovgw_tenant_budget_remaining_tokens{tenant}: the tokens each tenant with a monthly budget has

@@ -128,9 +128,16 @@ server::server(std::shared_ptr<const config> cfg) {
     }
   }
   state_.tagger = std::make_unique<const geo_tagger>(*cfg);
+  if (!cfg->limits_store.host.empty()) {
+    state_.limits = std::make_unique<limits_store>(cfg->limits_store, state_.stages->limiter());
+  }
   if (!cfg->tenants_file.empty()) {
-    state_.stats->render_more = [stages = state_.stages.get()](std::string& out) {
+    state_.stats->render_more = [stages = state_.stages.get(),
+                                 store = state_.limits.get()](std::string& out) {
       stages->render_budgets(out);
+      if (store != nullptr) {
+        store->render(out);
+      }
     };
   }
   if (!cfg->audit_db.empty()) {
@@ -309,6 +316,9 @@ int server::run() {
     auto guard = asio::make_work_guard(control);
     control.run();
   });
+  if (state_.limits) {
+    state_.limits->start();
+  }
   for (auto& w : workers_) {
     asio::co_spawn(w->ioc, accept_loop(*w), log_exceptions("accept loop failed"));
   }
@@ -341,6 +351,9 @@ int server::run() {
   }
   control.stop();
   control_thread.join();
+  if (state_.limits) {
+    state_.limits->stop();
+  }
   {
     std::lock_guard lock(state_.audit_job_mutex);
     if (state_.audit_job.joinable()) {

@@ -22,6 +22,7 @@
 #include "gateway/connection.hpp"
 #include "gateway/endpoint_geo.hpp"
 #include "gateway/geo_tags.hpp"
+#include "gateway/limits_store.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/pipeline.hpp"
 #include "gateway/request_recorder.hpp"
@@ -38,6 +39,7 @@ struct shared_state {
   std::unique_ptr<metrics> stats;
   std::unique_ptr<audit::audit_log> audit;  // null without audit: in the config
   std::unique_ptr<pipeline> stages;
+  std::unique_ptr<limits_store> limits;      // null without limits_store: in the config
   std::unique_ptr<const geo_tagger> tagger;  // geo-tags and request signatures
   endpoint_geo_report endpoint_geo;          // the start-up endpoint geo check (for /readyz)
   std::unique_ptr<request_recorder> recorder;

@@ -11,24 +11,50 @@
 //     completes, the next is refused until the month ends.
 // Counters survive configure() (SIGHUP) for tenants that stay. Thread-safe: one short lock per
 // tenant and call. Pure: no sockets, times are passed in.
+//
+// Shared counting (share(), for a limits store such as Redis, driven by gateway/limits_store):
+// besides the buckets, each tenant counts requests and tokens per UTC minute and tokens per UTC
+// month in windows made of three parts: `shared`, the store's total at the last sync (what every
+// instance counted); `pending`, what this instance counted since; `sending`, what a sync in flight
+// carries. A request is refused when shared + sending + pending reaches a limit. begin_sync() moves
+// every pending delta into a batch (one item per tenant and window, with its store key and TTL);
+// the caller adds the deltas in the store and reads the totals back, then calls end_sync() with the
+// totals (the windows learn them) or abort_sync() (the deltas become pending again, so nothing is
+// lost: a reply lost after the store applied a delta counts it twice, never zero times). One batch
+// at a time. While the store is down (set_store_up(false), also the state before the first sync),
+// counting is local (the last shared totals plus what this instance counts); a tenant with a
+// monthly budget is refused (limit_verdict::store_unavailable) unless the outage mode is `open`.
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "tenants/tenants.hpp"
 
 namespace sovgw::tenants {
 
-enum class limit_verdict : std::uint8_t { admitted, requests, tokens, month };
+enum class limit_verdict : std::uint8_t { admitted, requests, tokens, month, store_unavailable };
+
+// Monthly budgets while the limits store is unreachable: refused, or counted locally.
+enum class budget_outage : std::uint8_t { closed, open };
 
 struct admission {
   limit_verdict verdict = limit_verdict::admitted;
   std::int64_t retry_after_s = 0;  // when refused: seconds until a retry can be admitted
+};
+
+// One window of one tenant in a sync batch: add `delta` to `key` (expiring in ttl_s) and read the
+// total back.
+struct sync_item {
+  std::string key;  // sovgw:limits:{tenant}:{requests|tokens}:{UTC minute} or :month:{YYYY-MM}
+  std::uint64_t delta = 0;
+  std::int64_t ttl_s = 0;
 };
 
 class limiter {
@@ -44,12 +70,47 @@ class limiter {
   // Tokens left this month (for the budget gauge); nullopt without a monthly budget.
   [[nodiscard]] std::optional<std::uint64_t> month_left(std::string_view tenant, std::int64_t now_ms) const;
 
+  // Shared counting: call once, before any request; the store is down until set_store_up(true).
+  void share(budget_outage outage);
+  void set_store_up(bool up) { store_up_.store(up, std::memory_order_release); }
+  [[nodiscard]] bool store_up() const { return store_up_.load(std::memory_order_acquire); }
+
+  class sync_batch {
+   public:
+    [[nodiscard]] const std::vector<sync_item>& items() const { return items_; }
+
+   private:
+    friend class limiter;
+    struct slot;
+    std::vector<sync_item> items_;
+    std::vector<slot> slots_;
+  };
+  // The windows of the tenants with limits (deltas of zero read the total): with `all`, every
+  // tenant; otherwise the tenants admitted here within the last minute or with counts to send
+  // (idle tenants cost the store nothing between full syncs). One batch at a time.
+  [[nodiscard]] sync_batch begin_sync(std::int64_t now_ms, bool all = true);
+  // totals[i]: the store's total for items()[i] after its delta was added.
+  void end_sync(const sync_batch& batch, const std::vector<std::uint64_t>& totals);
+  void abort_sync(const sync_batch& batch);
+  // Completed syncs (end_sync calls) since start.
+  [[nodiscard]] std::uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
+
  private:
   struct state;
   using map = std::unordered_map<std::string, std::shared_ptr<state>>;
   [[nodiscard]] std::shared_ptr<state> find(std::string_view tenant) const;
 
   std::atomic<std::shared_ptr<const map>> states_{std::make_shared<const map>()};
+  bool shared_ = false;
+  budget_outage outage_ = budget_outage::closed;
+  std::atomic<bool> store_up_{false};
+  std::atomic<std::uint64_t> syncs_{0};
+};
+
+struct limiter::sync_batch::slot {
+  std::shared_ptr<limiter::state> state;
+  int counter;  // which window of the state
+  std::int64_t window;
 };
 
 }  // namespace sovgw::tenants

@@ -559,9 +559,16 @@ class LimitsTest(unittest.TestCase):
         self.assert_429(refused, "rate_limit_exceeded")
         self.assertLessEqual(int(refused.header("retry-after")), 30)
 
+    def wait_charged(self, tenant, left):
+        """A request is charged just after its response's last byte: wait for the budget gauge."""
+        line = f'sovgw_tenant_budget_remaining_tokens{{tenant="{tenant}"}} {left}\n'
+        self.assertTrue(wait_until(lambda: line in admin_get(self.gateway, "/metrics").body.decode()))
+
     def test_monthly_budget_the_crossing_request_completes_the_next_is_refused(self):
         self.assertEqual(self.call("budget").status, 200)  # 17 tokens
+        self.wait_charged("budget", 3)
         self.assertEqual(self.call("budget").status, 200)  # 34: crosses 20, completes
+        self.wait_charged("budget", 0)
         self.assert_429(self.call("budget"), "insufficient_quota")
         text = admin_get(self.gateway, "/metrics").body.decode()
         self.assertIn('sovgw_tenant_budget_remaining_tokens{tenant="budget"} 0\n', text)
@@ -571,4 +578,5 @@ class LimitsTest(unittest.TestCase):
         resp = self.call("streamer", stream=True)  # 17 tokens, counted though the client did not ask
         self.assertEqual(resp.status, 200)
         self.assertTrue(resp.body.decode().endswith("data: [DONE]\n\n"))
+        self.wait_charged("streamer", 0)
         self.assert_429(self.call("streamer", stream=True), "insufficient_quota")

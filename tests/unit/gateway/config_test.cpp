@@ -1,6 +1,7 @@
 #include "gateway/config.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <string>
 
@@ -115,4 +116,35 @@ TEST_CASE("clusters: the gateway and the policy tools give the same errors for t
   CHECK(gateway.find("gw.yaml:11:14: country must be an ISO 3166-1 alpha-2 code like FR, not 'XX'") !=
         std::string::npos);
   CHECK(gateway.find("gw.yaml:9:5: duplicate cluster name 'paris'") != std::string::npos);
+}
+
+TEST_CASE("limits_store: redis://HOST:PORT[/DB], with tenants, and its outage mode") {
+  const std::string tenants = base + "tenants: t.yaml\n";
+  auto cfg = parse_config(tenants +
+                              "limits_store: redis://10.0.0.7:6380/2\nlimits_store_outage: open\n"
+                              "limits_store_sync_interval: 50ms\n",
+                          "gw.yaml");
+  CHECK(cfg->limits_store.host == "10.0.0.7");
+  CHECK(cfg->limits_store.port == 6380);
+  CHECK(cfg->limits_store.db == 2);
+  CHECK(cfg->limits_store.budgets_open);
+  CHECK(cfg->limits_store.sync_interval == milliseconds(50));
+  cfg = parse_config(tenants + "limits_store: redis://[::1]:6379\n", "gw.yaml");
+  CHECK(cfg->limits_store.host == "::1");
+  CHECK(cfg->limits_store.db == 0);
+  CHECK_FALSE(cfg->limits_store.budgets_open);  // closed by default
+  CHECK(parse_config(base, "gw.yaml")->limits_store.host.empty());
+
+  for (const char* url : {"rediss://h:1", "redis://h", "redis://:6379", "redis://h:0", "redis://h:6379/16",
+                          "redis://h:port", "redis://h:6379/x"}) {
+    CAPTURE(url);
+    CHECK(errors_of(tenants + "limits_store: " + url + "\n") ==
+          fmt::format("gw.yaml:10:15: limits_store must be redis://HOST:PORT[/DB] (DB 0-15), not '{}'", url));
+  }
+  CHECK(errors_of(base + "limits_store: redis://h:6379\n") ==
+        "gw.yaml:1:1: limits_store needs tenants (the limits it shares are the tenants file's)");
+  CHECK(errors_of(tenants + "limits_store_outage: maybe\n") ==
+        "gw.yaml:10:22: limits_store_outage must be closed or open, not 'maybe'");
+  CHECK(errors_of(tenants + "limits_store_sync_interval: 5ms\n") ==
+        "gw.yaml:10:29: limits_store_sync_interval must be between 10ms and 10s");
 }

@@ -2,6 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "tenants/tenants.hpp"
 
 using namespace sovgw::tenants;
@@ -60,4 +64,160 @@ TEST_CASE("limiter: the monthly budget ends with the month; counters survive a r
   CHECK(l.admit("acme", t0 + 60000).verdict == limit_verdict::admitted);
   CHECK(l.month_left("acme", t0 + 60000) == 1000);
   CHECK_FALSE(l.month_left("free", t0).has_value());
+}
+
+namespace {
+
+// What the store does with a sync batch (INCRBY then read back, as the Redis script does): a map
+// of totals shared by every limiter synced against it.
+struct store_totals {
+  std::map<std::string, std::uint64_t> totals;
+  std::map<std::string, std::int64_t> ttls;
+
+  void sync(limiter& l, std::int64_t now_ms) {
+    const limiter::sync_batch b = l.begin_sync(now_ms);
+    std::vector<std::uint64_t> out;
+    for (const sync_item& item : b.items()) {
+      out.push_back(totals[item.key] += item.delta);
+      ttls[item.key] = item.ttl_s;
+    }
+    l.end_sync(b, out);
+    l.set_store_up(true);  // as gateway/limits_store does after a sync
+  }
+};
+
+void share(limiter& l, tenant_limits limits, budget_outage outage = budget_outage::closed) {
+  l.share(outage);
+  l.configure(with_limits(limits), t0);
+}
+
+// 20 requests of 17 tokens alternating between two instances with a monthly budget of 100, the
+// store synced by both after each request (or never): the tokens charged.
+std::uint64_t alternate(limiter& a, limiter& b, store_totals& store, bool sync_between) {
+  share(a, {.tokens_per_month = 100});
+  share(b, {.tokens_per_month = 100});
+  store.sync(a, t0);
+  store.sync(b, t0);
+  std::uint64_t charged = 0;
+  for (int i = 0; i < 20; ++i) {
+    limiter& l = i % 2 == 0 ? a : b;
+    if (l.admit("acme", t0).verdict == limit_verdict::admitted) {
+      l.charge("acme", 17, t0);
+      charged += 17;
+    }
+    if (sync_between) {
+      store.sync(l, t0);
+      store.sync(i % 2 == 0 ? b : a, t0);
+    }
+  }
+  return charged;
+}
+
+}  // namespace
+
+TEST_CASE("limiter, shared: two instances that sync between requests hold a monthly budget") {
+  limiter a;
+  limiter b;
+  store_totals store;
+  CHECK(alternate(a, b, store, true) == 102);  // the request that crosses 100 completes; none after it
+  CHECK(store.totals["sovgw:limits:acme:month:2026-12"] == 102);
+  CHECK(store.ttls["sovgw:limits:acme:month:2026-12"] == 60 + 86400);  // the month's end, plus a day
+  CHECK(a.month_left("acme", t0) == 0);
+  CHECK(b.admit("acme", t0).verdict == limit_verdict::month);
+  CHECK(a.syncs() == 21);
+}
+
+TEST_CASE("limiter, shared: without syncs each instance counts alone (the overshoot syncing prevents)") {
+  limiter a;
+  limiter b;
+  store_totals store;
+  CHECK(alternate(a, b, store, false) == 204);
+  store.sync(a, t0);
+  store.sync(b, t0);
+  CHECK(store.totals["sovgw:limits:acme:month:2026-12"] == 204);  // twice the budget, once they sync
+  CHECK(b.month_left("acme", t0) == 0);
+}
+
+TEST_CASE("limiter, shared: requests and tokens per minute count in UTC minute windows across instances") {
+  limiter a;
+  share(a, {.requests_per_minute = 3, .tokens_per_minute = 1000});
+  limiter b;
+  share(b, {.requests_per_minute = 3, .tokens_per_minute = 1000});
+  store_totals store;
+  CHECK(a.admit("acme", t0).verdict == limit_verdict::admitted);
+  CHECK(a.admit("acme", t0).verdict == limit_verdict::admitted);
+  store.sync(a, t0);
+  store.sync(b, t0);
+  const std::string minute = std::to_string(t0 / 60000);
+  CHECK(store.totals["sovgw:limits:acme:requests:" + minute] == 2);
+  CHECK(store.ttls["sovgw:limits:acme:requests:" + minute] == 120);
+  CHECK(b.admit("acme", t0 + 1000).verdict == limit_verdict::admitted);  // the third of the minute
+  const admission refused = b.admit("acme", t0 + 1000);                  // b's own bucket holds 2 more
+  CHECK(refused.verdict == limit_verdict::requests);
+  CHECK(refused.retry_after_s == 59);                                     // the next UTC minute
+  CHECK(b.admit("acme", t0 + 60000).verdict == limit_verdict::admitted);  // a new window
+  b.charge("acme", 1200, t0 + 60000);
+  store.sync(b, t0 + 60000);
+  store.sync(a, t0 + 60000);
+  CHECK(a.admit("acme", t0 + 60000).verdict == limit_verdict::tokens);  // b's tokens, learnt by a
+}
+
+TEST_CASE("limiter, shared: a failed sync keeps its deltas for the next one") {
+  limiter l;
+  share(l, {.tokens_per_month = 1000});
+  store_totals store;
+  store.sync(l, t0);
+  l.set_store_up(true);
+  l.charge("acme", 40, t0);
+  const limiter::sync_batch failed = l.begin_sync(t0);
+  REQUIRE(failed.items().size() == 1);
+  CHECK(failed.items()[0].delta == 40);
+  l.charge("acme", 2, t0);
+  CHECK(l.month_left("acme", t0) == 958);  // in flight still counts
+  l.abort_sync(failed);
+  CHECK(l.month_left("acme", t0) == 958);
+  store.sync(l, t0);
+  CHECK(store.totals["sovgw:limits:acme:month:2026-12"] == 42);
+  CHECK(l.month_left("acme", t0) == 958);
+}
+
+TEST_CASE("limiter, shared: while the store is down, budgets are closed or counted locally") {
+  limiter closed;
+  share(closed, {.tokens_per_month = 100});
+  CHECK(closed.admit("acme", t0).verdict == limit_verdict::store_unavailable);  // never synced yet
+  closed.set_store_up(true);
+  CHECK(closed.admit("acme", t0).verdict == limit_verdict::admitted);
+  closed.set_store_up(false);
+  const admission refused = closed.admit("acme", t0);
+  CHECK(refused.verdict == limit_verdict::store_unavailable);
+  CHECK(refused.retry_after_s == 1);
+  limiter rates;
+  share(rates, {.requests_per_minute = 1});  // no budget: local counting
+  CHECK(rates.admit("acme", t0).verdict == limit_verdict::admitted);
+  CHECK(rates.admit("acme", t0).verdict == limit_verdict::requests);
+
+  limiter open;
+  share(open, {.tokens_per_month = 100}, budget_outage::open);
+  store_totals store;
+  store.totals["sovgw:limits:acme:month:2026-12"] = 90;  // another instance's tokens
+  store.sync(open, t0);
+  CHECK(open.admit("acme", t0).verdict == limit_verdict::admitted);
+  open.charge("acme", 17, t0);  // 107: the last known total plus this instance's count
+  CHECK(open.admit("acme", t0).verdict == limit_verdict::month);
+}
+
+TEST_CASE("limiter, shared: between full syncs, only tenants busy here (a minute) are synced") {
+  limiter l;
+  share(l, {.tokens_per_month = 100});
+  store_totals store;
+  store.sync(l, t0);                               // all
+  CHECK(l.begin_sync(t0, false).items().empty());  // nobody admitted here yet
+  REQUIRE(l.admit("acme", t0).verdict == limit_verdict::admitted);
+  const limiter::sync_batch busy = l.begin_sync(t0 + 59000, false);
+  REQUIRE(busy.items().size() == 1);
+  CHECK(busy.items()[0].key == "sovgw:limits:acme:month:2026-12");
+  l.end_sync(busy, {0});
+  CHECK(l.begin_sync(t0 + 60000, false).items().empty());  // idle for a minute
+  l.charge("acme", 5, t0 + 60000);                         // a long stream ends: its tokens are sent at once
+  CHECK(l.begin_sync(t0 + 60000, false).items().size() == 1);
 }

@@ -1,0 +1,336 @@
+#include "gateway/limits_store.hpp"
+
+#include <fmt/format.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+
+#include "gateway/log.hpp"
+
+namespace sovgw::gateway {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Adds each delta to its key (with the window's TTL) and returns every key's total; a delta of
+// zero only reads. One round trip and one atomic step for all tenants.
+constexpr std::string_view sync_script = R"lua(
+local r = {}
+for i, k in ipairs(KEYS) do
+  local d = tonumber(ARGV[2 * i - 1])
+  if d > 0 then
+    r[i] = redis.call('INCRBY', k, d)
+    redis.call('EXPIRE', k, ARGV[2 * i])
+  else
+    r[i] = tonumber(redis.call('GET', k) or '0')
+  end
+end
+return r
+)lua";
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+// hiredis's event hooks on an Asio stream_descriptor. hiredis owns the socket (it closes it), so
+// the descriptor is released, never closed, at cleanup. Kept alive by itself until cleanup and by
+// each pending wait, so a wait that completes after cleanup finds `alive` false and does nothing.
+struct limits_store::events : std::enable_shared_from_this<events> {
+  events(asio::io_context& ioc, redisAsyncContext* c) : descriptor(ioc, c->c.fd), ac(c) {}
+
+  asio::posix::stream_descriptor descriptor;
+  redisAsyncContext* ac;
+  bool alive = true;
+  bool want[2] = {false, false};  // read, write
+  bool armed[2] = {false, false};
+  std::shared_ptr<events> self;
+
+  void arm(int dir) {
+    if (armed[dir] || !alive) {
+      return;
+    }
+    armed[dir] = true;
+    const auto what =
+        dir == 0 ? asio::posix::descriptor_base::wait_read : asio::posix::descriptor_base::wait_write;
+    descriptor.async_wait(what, [e = shared_from_this(), dir](const boost::system::error_code& ec) {
+      e->armed[dir] = false;
+      if (ec || !e->alive || !e->want[dir]) {
+        return;
+      }
+      if (dir == 0) {
+        redisAsyncHandleRead(e->ac);
+      } else {
+        redisAsyncHandleWrite(e->ac);
+      }
+      if (e->alive && e->want[dir]) {
+        e->arm(dir);
+      }
+    });
+  }
+
+  static events& of(void* p) { return *static_cast<events*>(p); }
+
+  static void attach(asio::io_context& ioc, redisAsyncContext* ac) {
+    auto e = std::make_shared<events>(ioc, ac);
+    e->self = e;
+    ac->ev.data = e.get();
+    ac->ev.addRead = [](void* p) {
+      of(p).want[0] = true;
+      of(p).arm(0);
+    };
+    ac->ev.delRead = [](void* p) { of(p).want[0] = false; };
+    ac->ev.addWrite = [](void* p) {
+      of(p).want[1] = true;
+      of(p).arm(1);
+    };
+    ac->ev.delWrite = [](void* p) { of(p).want[1] = false; };
+    ac->ev.cleanup = [](void* p) {
+      events& ev = of(p);
+      ev.alive = false;
+      (void)ev.descriptor.release();  // cancels the waits; hiredis closes the socket
+      const std::shared_ptr<events> last = std::move(ev.self);
+    };
+  }
+};
+
+limits_store::limits_store(const config::limits_store_config& cfg, tenants::limiter& lim)
+    : cfg_(cfg), limiter_(lim) {}
+
+limits_store::~limits_store() { stop(); }
+
+void limits_store::start() {
+  asio::post(ioc_, [this] {
+    connect();
+    tick();
+  });
+  thread_ = std::thread([this] { ioc_.run(); });
+}
+
+void limits_store::stop() {
+  if (!thread_.joinable()) {
+    return;
+  }
+  asio::post(ioc_, [this] {
+    stopping_ = true;
+    tick_timer_.cancel();
+    reconnect_timer_.cancel();
+    if (redisAsyncContext* ac = std::exchange(ac_, nullptr)) {
+      redisAsyncFree(ac);
+    }
+  });
+  thread_.join();
+}
+
+void limits_store::connect() {
+  if (stopping_) {
+    return;
+  }
+  redisAsyncContext* ac = redisAsyncConnect(cfg_.host.c_str(), cfg_.port);
+  if (ac == nullptr) {
+    lost("out of memory");
+    return;
+  }
+  if (ac->err != 0) {
+    const std::string why = ac->errstr;
+    redisAsyncFree(ac);
+    lost(why);
+    return;
+  }
+  ac_ = ac;
+  ac->data = this;
+  events::attach(ioc_, ac);
+  redisAsyncSetDisconnectCallback(ac, &limits_store::on_disconnect);
+  redisAsyncSetConnectCallback(ac, &limits_store::on_connect);  // after attach: it adds a write wait
+}
+
+void limits_store::on_connect(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<limits_store*>(ac->data);
+  if (status != REDIS_OK) {
+    if (self->ac_ == ac) {
+      self->ac_ = nullptr;  // hiredis frees it
+      self->lost(ac->errstr);
+    }
+    return;
+  }
+  self->connected_ = true;
+  self->last_full_ = {};
+  const std::string db = std::to_string(self->cfg_.db);
+  const char* argv[] = {"SELECT", db.c_str()};
+  const std::size_t lens[] = {6, db.size()};
+  redisAsyncCommandArgv(
+      self->ac_,
+      [](redisAsyncContext* c, void* r, void*) {
+        const auto* reply = static_cast<const redisReply*>(r);
+        auto* s = static_cast<limits_store*>(c->data);
+        if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && s->ac_ == c) {
+          s->lost(fmt::format("SELECT: {}", std::string_view(reply->str, reply->len)));
+        }
+      },
+      nullptr, 2, argv, lens);
+  self->send_round();  // learn the totals at once
+}
+
+void limits_store::on_disconnect(const redisAsyncContext* ac, int) {
+  auto* self = static_cast<limits_store*>(ac->data);
+  if (self->ac_ == ac) {
+    self->ac_ = nullptr;  // hiredis frees it
+    self->lost(ac->errstr != nullptr && ac->errstr[0] != '\0' ? ac->errstr : "connection closed");
+  }
+}
+
+void limits_store::tick() {
+  if (stopping_) {
+    return;
+  }
+  if (ac_ != nullptr && connected_) {
+    const auto timeout =
+        std::max<std::chrono::milliseconds>(std::chrono::seconds(1), 10 * cfg_.sync_interval);
+    if (!in_flight_) {
+      send_round();
+    } else if (std::chrono::steady_clock::now() - round_started_ > timeout) {
+      lost(fmt::format("no answer within {} ms", timeout.count()));
+    }
+  }
+  tick_timer_.expires_after(cfg_.sync_interval);
+  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) {
+      tick();
+    }
+  });
+}
+
+void limits_store::send_round() {
+  if (in_flight_ || ac_ == nullptr) {
+    return;
+  }
+  // Tenants busy here sync every round; all of them once a second (and first after a connect).
+  const auto now = std::chrono::steady_clock::now();
+  const bool all = now - last_full_ >= std::chrono::seconds(1);
+  if (all) {
+    last_full_ = now;
+  }
+  in_flight_ = limiter_.begin_sync(now_ms(), all);
+  const std::vector<tenants::sync_item>& items = in_flight_->items();
+  std::vector<std::string> numbers;
+  numbers.reserve(1 + 2 * items.size());
+  numbers.push_back(std::to_string(items.size()));
+  for (const tenants::sync_item& item : items) {
+    numbers.push_back(std::to_string(item.delta));
+    numbers.push_back(std::to_string(item.ttl_s));
+  }
+  std::vector<const char*> argv{"EVAL", sync_script.data(), numbers[0].c_str()};
+  std::vector<std::size_t> lens{4, sync_script.size(), numbers[0].size()};
+  for (const tenants::sync_item& item : items) {
+    argv.push_back(item.key.c_str());
+    lens.push_back(item.key.size());
+  }
+  for (std::size_t i = 1; i < numbers.size(); ++i) {
+    argv.push_back(numbers[i].c_str());
+    lens.push_back(numbers[i].size());
+  }
+  round_started_ = std::chrono::steady_clock::now();
+  const int rc = redisAsyncCommandArgv(
+      ac_, [](redisAsyncContext* c, void* r, void*) { static_cast<limits_store*>(c->data)->on_reply(r); },
+      nullptr, static_cast<int>(argv.size()), argv.data(), lens.data());
+  if (rc != REDIS_OK) {
+    lost("cannot send the sync command");
+  }
+}
+
+void limits_store::on_reply(void* r) {
+  if (!in_flight_) {
+    return;
+  }
+  const tenants::limiter::sync_batch batch = std::move(*in_flight_);
+  in_flight_.reset();
+  const auto* reply = static_cast<const redisReply*>(r);
+  if (reply == nullptr) {  // the connection went away; its own callback says so
+    limiter_.abort_sync(batch);
+    return;
+  }
+  std::vector<std::uint64_t> totals;
+  bool ok = reply->type == REDIS_REPLY_ARRAY && reply->elements == batch.items().size();
+  for (std::size_t i = 0; ok && i < reply->elements; ++i) {
+    const redisReply* e = reply->element[i];
+    ok = e->type == REDIS_REPLY_INTEGER && e->integer >= 0;
+    totals.push_back(ok ? static_cast<std::uint64_t>(e->integer) : 0);
+  }
+  if (!ok) {
+    limiter_.abort_sync(batch);
+    lost(reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
+                                          : "unexpected reply to the sync");
+    return;
+  }
+  limiter_.end_sync(batch, totals);
+  backoff_ = std::chrono::milliseconds(100);
+  set_up(true, "");
+}
+
+void limits_store::lost(std::string_view why) {
+  errors_.fetch_add(1, std::memory_order_relaxed);
+  connected_ = false;
+  if (redisAsyncContext* ac = std::exchange(ac_, nullptr)) {
+    redisAsyncFree(ac);  // calls on_reply with no reply for a round in flight
+  }
+  if (in_flight_) {
+    limiter_.abort_sync(*in_flight_);
+    in_flight_.reset();
+  }
+  set_up(false, why);
+  schedule_reconnect();
+}
+
+void limits_store::schedule_reconnect() {
+  if (stopping_) {
+    return;
+  }
+  reconnect_timer_.expires_after(backoff_);
+  backoff_ = std::min<std::chrono::milliseconds>(std::chrono::seconds(2), 2 * backoff_);
+  reconnect_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) {
+      connect();
+    }
+  });
+}
+
+void limits_store::set_up(bool up, std::string_view why) {
+  limiter_.set_store_up(up);
+  up_.store(up, std::memory_order_relaxed);
+  if (logged_ && *logged_ == up) {
+    return;
+  }
+  logged_ = up;
+  const std::string address = fmt::format("redis://{}:{}/{}", cfg_.host, cfg_.port, cfg_.db);
+  if (up) {
+    log_line("info", "limits store reachable: limits are shared").str("store", address).emit();
+  } else {
+    log_line("warn", "limits store unreachable: limits are counted locally until it is back")
+        .str("store", address)
+        .str("error", why)
+        .str("monthly_budgets", cfg_.budgets_open ? "counted locally (limits_store_outage: open)"
+                                                  : "refused (limits_store_outage: closed)")
+        .emit();
+  }
+}
+
+void limits_store::render(std::string& out) const {
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP sovgw_limits_store_up Whether the last sync with the limits store succeeded.\n"
+                 "# TYPE sovgw_limits_store_up gauge\nsovgw_limits_store_up {}\n"
+                 "# HELP sovgw_limits_store_errors_total Failed connects, lost connections, error replies "
+                 "and unanswered syncs.\n# TYPE sovgw_limits_store_errors_total counter\n"
+                 "sovgw_limits_store_errors_total {}\n"
+                 "# HELP sovgw_limits_store_syncs_total Syncs with the limits store answered.\n"
+                 "# TYPE sovgw_limits_store_syncs_total counter\nsovgw_limits_store_syncs_total {}\n",
+                 up_.load(std::memory_order_relaxed) ? 1 : 0, errors_.load(std::memory_order_relaxed),
+                 limiter_.syncs());
+}
+
+}  // namespace sovgw::gateway
