@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -51,11 +52,23 @@ struct cluster_hmac_key {
 };
 struct signing_config {
   std::string key;  // Ed25519 key file (kind ed25519-http-signing); empty: requests are not signed
-  milliseconds lifetime{60000};                     // a signature's `expires` is `created` + this
-  std::string gateway_id;                           // Sovereign-Gateway; empty: the host name
-  bool receipts = true;  // sign a receipt on every response head (one more Ed25519 signature)
+  milliseconds lifetime{60000};  // a signature's `expires` is `created` + this
+  std::string gateway_id;        // Sovereign-Gateway; empty: the host name
+  bool receipts = true;          // sign a receipt on every response head (one more Ed25519 signature)
   std::vector<cluster_hmac_key> cluster_hmac_keys;  // clusters verifying hmac-sha256 instead of Ed25519
 };
+
+// Where the gateway is (gateway.location): the origin of every RTT distance bound (docs/evidence.md).
+struct gateway_location {
+  std::string country;                     // ISO 3166-1 alpha-2, assigned
+  std::optional<policy::geo_point> point;  // latitude and longitude, when given
+  // The place distance judgements start from: the point, else the country's disc (nullopt: a
+  // country policy/geo_distance.hpp has no disc for, and no point).
+  [[nodiscard]] std::optional<policy::geo_place> place() const;
+};
+
+// Where a cluster's servers are declared to be: its location, else its country's disc (nullopt: none known).
+[[nodiscard]] std::optional<policy::geo_place> declared_place(const cluster_config& c);
 
 struct config {
   std::string source;  // file name, or "<embedded default>"
@@ -81,7 +94,7 @@ struct config {
   http::limits http;
   timeouts_config timeouts;
   bool access_log = true;
-  std::string policy_file;  // residency policy (docs/policy.md); empty: every cluster allowed
+  std::string policy_file;   // residency policy (docs/policy.md); empty: every cluster allowed
   std::string geo_database;  // a MaxMind DB (.mmdb) for client and endpoint countries; empty: tor-geoipdb
   // Tenants, their API keys and certificate subjects (tenants/tenants.hpp); empty: the tenant is a
   // verified client certificate's CN, else "default", and no key is asked for.
@@ -100,6 +113,8 @@ struct config {
   // its file system has less than min_free_bytes free (0: no bound).
   std::uint64_t audit_max_bytes = 0;
   std::uint64_t audit_min_free_bytes = 256ull << 20;
+  std::optional<gateway_location>
+      location;  // gateway.location; none: RTTs are measured and recorded, not judged
   std::vector<cluster_config> clusters;
 };
 

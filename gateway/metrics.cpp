@@ -5,7 +5,7 @@
 namespace sovgw::gateway {
 
 namespace {
-constexpr const char* error_kind_names[] = {"connect", "tls", "timeout", "reset", "protocol"};
+constexpr const char* error_kind_names[] = {"connect", "tls", "timeout", "reset", "protocol", "distance"};
 }
 
 metrics::metrics(std::vector<std::string> cluster_names) {
@@ -36,10 +36,7 @@ void metrics::upstream_error(int cluster, upstream_error_kind kind) {
       1, std::memory_order_relaxed);
 }
 
-namespace {
-
-// A Prometheus label value: backslash, double quote and line feed escaped.
-std::string label(std::string_view v) {
+std::string metric_label(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (const char c : v) {
@@ -55,6 +52,8 @@ std::string label(std::string_view v) {
   return out;
 }
 
+namespace {
+std::string label(std::string_view v) { return metric_label(v); }
 }  // namespace
 
 void usage_counters::add(std::string_view tenant, std::string_view model, std::string_view cluster,
@@ -218,8 +217,9 @@ std::string render_audit_metrics(const audit::audit_log& log) {
        "gauge", h.state == audit::health_state::ok ? 1 : 0);
   line("sovgw_audit_failed", "1 while the audit log's storage has failed (it retries every second).", "gauge",
        h.state == audit::health_state::failed ? 1 : 0);
-  line("sovgw_audit_space_exhausted", "1 while the audit log is over audit.max_bytes or under audit.min_free_bytes.",
-       "gauge", h.state == audit::health_state::full ? 1 : 0);
+  line("sovgw_audit_space_exhausted",
+       "1 while the audit log is over audit.max_bytes or under audit.min_free_bytes.", "gauge",
+       h.state == audit::health_state::full ? 1 : 0);
   line("sovgw_audit_bytes", "Size of the audit database directory at the last check.", "gauge", h.bytes);
   line("sovgw_audit_storage_failures_total", "Storage errors since start.", "counter", h.failures);
   line("sovgw_audit_storage_recoveries_total", "Times the log resumed after a storage error.", "counter",

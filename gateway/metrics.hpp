@@ -20,7 +20,12 @@
 
 namespace sovgw::gateway {
 
-enum class upstream_error_kind : std::uint8_t { connect, tls, timeout, reset, protocol, count_ };
+// distance: a new connection's round trip contradicted the cluster's declared location or exceeded
+// its max_distance_km (docs/evidence.md).
+enum class upstream_error_kind : std::uint8_t { connect, tls, timeout, reset, protocol, distance, count_ };
+
+// A Prometheus label value: backslash, double quote and line feed escaped.
+[[nodiscard]] std::string metric_label(std::string_view v);
 
 // Requests and tokens per tenant, model and cluster (sovgw_tenant_requests_total,
 // sovgw_tokens_total). Thread-safe: one short critical section per request. Model names come from
@@ -60,8 +65,8 @@ class metrics {
   std::atomic<std::uint64_t> cert_reload_failures{0};
   std::atomic<std::uint64_t> tenants_reload_failures{0};     // SIGHUP found a broken tenants file
   std::atomic<std::uint64_t> credential_reload_failures{0};  // SIGHUP found a bad cluster credential file
-  std::atomic<std::uint64_t> redactions{0};               // findings replaced by `redact` obligations
-  std::atomic<std::uint64_t> classified_requests{0};      // requests that carried a data class
+  std::atomic<std::uint64_t> redactions{0};                  // findings replaced by `redact` obligations
+  std::atomic<std::uint64_t> classified_requests{0};         // requests that carried a data class
   usage_counters usage;
   // Appends more series to render() (the tenants' budget gauges); set before serving starts.
   std::function<void(std::string&)> render_more;

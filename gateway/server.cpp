@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "gateway/admin_server.hpp"
+#include "gateway/endpoint_distance.hpp"
 #include "gateway/log.hpp"
 #include "gateway/session.hpp"
 
@@ -128,11 +129,12 @@ server::server(std::shared_ptr<const config> cfg) {
     }
   }
   state_.tagger = std::make_unique<const geo_tagger>(*cfg);
-  if (!cfg->tenants_file.empty()) {
-    state_.stats->render_more = [stages = state_.stages.get()](std::string& out) {
-      stages->render_budgets(out);
-    };
-  }
+  state_.stats->render_more = [this, budgets = !cfg->tenants_file.empty()](std::string& out) {
+    if (budgets) {
+      state_.stages->render_budgets(out);
+    }
+    render_endpoint_distance_metrics(state_.upstreams, out);
+  };
   if (!cfg->audit_db.empty()) {
     audit::log_config ac;
     ac.db_dir = cfg->audit_db;
