@@ -133,6 +133,7 @@ server::server(std::shared_ptr<const config> cfg) {
     if (budgets) {
       state_.stages->render_budgets(out);
     }
+    state_.endpoint_geo.render_metrics(out);
     render_endpoint_distance_metrics(state_.upstreams, out);
   };
   if (!cfg->audit_db.empty()) {
