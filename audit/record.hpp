@@ -51,8 +51,7 @@ struct record {
   std::uint64_t latency_us = 0;
   std::uint64_t prompt_tokens = 0;
   std::uint64_t completion_tokens = 0;
-  std::string
-      error_kind;  // empty on success, e.g. "upstream_timeout", "policy_denied" (docs/auditing.md lists them)
+  std::string error_kind;  // empty on success, e.g. "upstream_timeout", "policy_denied" (docs/auditing.md lists them)
   payload_mode payload = payload_mode::none;
   std::vector<std::uint8_t> payload_digest;  // 32 bytes when payload != none
   std::string note;                          // events only: what happened (never personal data)

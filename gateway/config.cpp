@@ -4,12 +4,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <boost/asio/ip/address.hpp>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <set>
 #include <sstream>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "audit/audit_log.hpp"
 #include "policy/clusters_config.hpp"

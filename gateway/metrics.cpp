@@ -52,10 +52,6 @@ std::string metric_label(std::string_view v) {
   return out;
 }
 
-namespace {
-std::string label(std::string_view v) { return metric_label(v); }
-}  // namespace
-
 void usage_counters::add(std::string_view tenant, std::string_view model, std::string_view cluster,
                          std::uint64_t prompt_tokens, std::uint64_t completion_tokens) {
   const std::lock_guard lock(mutex_);
@@ -87,7 +83,7 @@ void usage_counters::render(std::string& out) const {
                  "# HELP sovgw_tenant_requests_total Requests by tenant (every outcome).\n"
                  "# TYPE sovgw_tenant_requests_total counter\n");
   for (const auto& [tenant, n] : requests_) {
-    fmt::format_to(it, "sovgw_tenant_requests_total{{tenant=\"{}\"}} {}\n", label(tenant), n);
+    fmt::format_to(it, "sovgw_tenant_requests_total{{tenant=\"{}\"}} {}\n", metric_label(tenant), n);
   }
   fmt::format_to(
       it,
@@ -98,7 +94,8 @@ void usage_counters::render(std::string& out) const {
     const auto& [tenant, model, cluster] = key;
     for (int t = 0; t < 2; ++t) {
       fmt::format_to(it, "sovgw_tokens_total{{tenant=\"{}\",model=\"{}\",cluster=\"{}\",type=\"{}\"}} {}\n",
-                     label(tenant), label(model), label(cluster), t == 0 ? "prompt" : "completion", n[t]);
+                     metric_label(tenant), metric_label(model), metric_label(cluster),
+                     t == 0 ? "prompt" : "completion", n[t]);
     }
   }
 }
@@ -217,9 +214,8 @@ std::string render_audit_metrics(const audit::audit_log& log) {
        "gauge", h.state == audit::health_state::ok ? 1 : 0);
   line("sovgw_audit_failed", "1 while the audit log's storage has failed (it retries every second).", "gauge",
        h.state == audit::health_state::failed ? 1 : 0);
-  line("sovgw_audit_space_exhausted",
-       "1 while the audit log is over audit.max_bytes or under audit.min_free_bytes.", "gauge",
-       h.state == audit::health_state::full ? 1 : 0);
+  line("sovgw_audit_space_exhausted", "1 while the audit log is over audit.max_bytes or under audit.min_free_bytes.",
+       "gauge", h.state == audit::health_state::full ? 1 : 0);
   line("sovgw_audit_bytes", "Size of the audit database directory at the last check.", "gauge", h.bytes);
   line("sovgw_audit_storage_failures_total", "Storage errors since start.", "counter", h.failures);
   line("sovgw_audit_storage_recoveries_total", "Times the log resumed after a storage error.", "counter",

@@ -65,8 +65,8 @@ class metrics {
   std::atomic<std::uint64_t> cert_reload_failures{0};
   std::atomic<std::uint64_t> tenants_reload_failures{0};     // SIGHUP found a broken tenants file
   std::atomic<std::uint64_t> credential_reload_failures{0};  // SIGHUP found a bad cluster credential file
-  std::atomic<std::uint64_t> redactions{0};                  // findings replaced by `redact` obligations
-  std::atomic<std::uint64_t> classified_requests{0};         // requests that carried a data class
+  std::atomic<std::uint64_t> redactions{0};               // findings replaced by `redact` obligations
+  std::atomic<std::uint64_t> classified_requests{0};      // requests that carried a data class
   usage_counters usage;
   // Appends more series to render() (the tenants' budget gauges); set before serving starts.
   std::function<void(std::string&)> render_more;

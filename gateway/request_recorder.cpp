@@ -56,8 +56,7 @@ stage_result request_recorder::admit(const request_context& ctx) const {
   return stage_result::respond(
       outcome::audit_unavailable,
       h.state == audit::health_state::full
-          ? "the gateway's audit log is at its space bound; no request is forwarded until an operator frees "
-            "space"
+          ? "the gateway's audit log is at its space bound; no request is forwarded until an operator frees space"
           : "the gateway's audit log cannot record requests right now; nothing was sent, try again later");
 }
 

@@ -32,8 +32,7 @@ void keep_min(std::atomic<std::uint64_t>& min, std::uint64_t us) {
 }  // namespace
 
 std::int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -51,7 +50,7 @@ std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg
       ep->host = e.host;
       ep->port = e.port;
       ep->label = e.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", e.host, e.port)
-                                                        : fmt::format("{}:{}", e.host, e.port);
+                                                         : fmt::format("{}:{}", e.host, e.port);
       boost::system::error_code ec;
       auto results = resolver.resolve(e.host, std::to_string(e.port), ec);
       if (ec) {
@@ -60,10 +59,9 @@ std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg
       }
       for (const auto& r : results) {
         if (cc.insecure_loopback_plaintext && !r.endpoint().address().is_loopback()) {
-          throw std::runtime_error(
-              fmt::format("cluster '{}': {} resolves to {}, which is not loopback; plaintext "
-                          "is only allowed on loopback",
-                          cc.name, ep->label, r.endpoint().address().to_string()));
+          throw std::runtime_error(fmt::format("cluster '{}': {} resolves to {}, which is not loopback; plaintext "
+                                               "is only allowed on loopback",
+                                               cc.name, ep->label, r.endpoint().address().to_string()));
         }
         ep->addresses.push_back(r.endpoint());
       }
@@ -81,9 +79,8 @@ std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg
   return out;
 }
 
-upstream_pool::upstream_pool(asio::io_context& ioc,
-                             const std::vector<std::unique_ptr<upstream_cluster>>& clusters, metrics& m,
-                             const timeouts_config& timeouts)
+upstream_pool::upstream_pool(asio::io_context& ioc, const std::vector<std::unique_ptr<upstream_cluster>>& clusters,
+                             metrics& m, const timeouts_config& timeouts)
     : ioc_(ioc), clusters_(clusters), metrics_(m), timeouts_(timeouts) {
   idle_.resize(clusters.size());
   for (std::size_t i = 0; i < clusters.size(); ++i) {
@@ -244,9 +241,8 @@ asio::awaitable<upstream_pool::lease> upstream_pool::acquire(int cluster, failur
     if (ep.in_flight.fetch_add(1, std::memory_order_relaxed) >=
         static_cast<std::int64_t>(c.config->max_connections_per_endpoint)) {
       ep.in_flight.fetch_sub(1, std::memory_order_relaxed);
-      why = {upstream_error_kind::connect,
-             fmt::format("{} already has max_connections_per_endpoint ({}) in use", ep.label,
-                         c.config->max_connections_per_endpoint)};
+      why = {upstream_error_kind::connect, fmt::format("{} already has max_connections_per_endpoint ({}) in use",
+                                                       ep.label, c.config->max_connections_per_endpoint)};
       continue;  // a full endpoint is busy, not broken: no failure counted
     }
     auto& idle = idle_[static_cast<std::size_t>(cluster)][i];
@@ -272,10 +268,7 @@ asio::awaitable<upstream_pool::lease> upstream_pool::acquire(int cluster, failur
     ep.in_flight.fetch_sub(1, std::memory_order_relaxed);
     metrics_.upstream_error(cluster, why.kind);
     report_failure(cluster, ep);
-    log_line("warn", "upstream connect failed")
-        .str("cluster", c.config->name)
-        .str("detail", why.detail)
-        .emit();
+    log_line("warn", "upstream connect failed").str("cluster", c.config->name).str("detail", why.detail).emit();
   }
   co_return lease{};
 }
