@@ -104,10 +104,17 @@ bool has_evidence(const record& r) {
          !r.forwarded_digest.empty();
 }
 
+bool has_distance(const record& r) {
+  return r.endpoint_rtt_us != 0 || r.distance_bound_km != 0 || r.redactions != 0;
+}
+
 void encode_into(const record& r, std::vector<std::uint8_t>& out) {
   writer w(out);
-  const bool evidence = has_evidence(r);
-  w.u8(evidence ? record_format_version_evidence : record_format_version);
+  const bool distance = has_distance(r);
+  const bool evidence = distance || has_evidence(r);
+  w.u8(distance   ? record_format_version_distance
+       : evidence ? record_format_version_evidence
+                  : record_format_version);
   w.u64(r.seq);
   w.u64(r.timestamp_us);
   w.u8(static_cast<std::uint8_t>(r.kind));
@@ -135,6 +142,11 @@ void encode_into(const record& r, std::vector<std::uint8_t>& out) {
     w.str(r.endpoint_country);
     w.str(r.signature_keyid);
     w.str(r.forwarded_digest);
+  }
+  if (distance) {
+    w.u64(r.endpoint_rtt_us);
+    w.u32(r.distance_bound_km);
+    w.u32(r.redactions);
   }
 }
 
@@ -278,9 +290,12 @@ result<record> decode(std::span<const std::uint8_t> bytes) {
     ok = ok && in.u64(*v);
   }
   ok = ok && in.str(r.error_kind) && in.u8(mode) && in.bytes(r.payload_digest, 64) && in.str(r.note);
-  if (version == record_format_version_evidence) {
+  if (version >= record_format_version_evidence) {
     ok = ok && in.str(r.endpoint) && in.str(r.endpoint_country) && in.str(r.signature_keyid) &&
          in.str(r.forwarded_digest);
+  }
+  if (version >= record_format_version_distance) {
+    ok = ok && in.u64(r.endpoint_rtt_us) && in.u32(r.distance_bound_km) && in.u32(r.redactions);
   }
   if (!ok) {
     return status{error_code::corruption, "record truncated or a field is over its limit"};

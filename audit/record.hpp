@@ -61,6 +61,12 @@ struct record {
   std::string endpoint_country;  // where its addresses geolocate, as the gateway's geo database says
   std::string signature_keyid;   // the keyid the forwarded request was signed with
   std::string forwarded_digest;  // the Content-Digest of the body as forwarded (after redaction)
+  // Physical evidence (docs/evidence.md): the round trip of the TLS handshake on the connection the
+  // request went over (0: not measured), and the distance it bounds the TLS endpoint to
+  // (ceil(rtt/2 x 200 km/ms)). A record with either, or with redactions, is encoded as version 3.
+  std::uint64_t endpoint_rtt_us = 0;
+  std::uint32_t distance_bound_km = 0;
+  std::uint32_t redactions = 0;  // findings the `redact` obligation replaced before forwarding
 
   friend bool operator==(const record&, const record&) = default;
 };
@@ -76,10 +82,13 @@ struct record {
 //   Version 2 is version 1 followed by the strings endpoint, endpoint_country, signature_keyid,
 //   forwarded_digest;
 //   it is written only for a record that has one of them, so other records keep their version-1 bytes.
+//   Version 3 is version 2 followed by u64 endpoint_rtt_us, u32 distance_bound_km, u32 redactions;
+//   written only for a record with one of them non-zero (older records stay readable as they are).
 inline constexpr std::uint8_t record_format_version = 1;
 inline constexpr std::uint8_t record_format_version_evidence = 2;
+inline constexpr std::uint8_t record_format_version_distance = 3;
 [[nodiscard]] inline bool is_record_format_version(std::uint8_t v) {
-  return v == record_format_version || v == record_format_version_evidence;
+  return v >= record_format_version && v <= record_format_version_distance;
 }
 inline constexpr std::size_t record_seq_offset = 1;  // where the big-endian seq sits in the encoding
 inline constexpr std::size_t max_string_size = 16 * 1024;
@@ -108,7 +117,7 @@ struct index_fields {
   std::string_view client_country;
   std::string_view decision;
 };
-// False when the bytes are not a version-1 or -2 encoding that reaches the decision field. Checks no
+// False when the bytes are not a version-1, -2 or -3 encoding that reaches the decision field. Checks no
 // more than that (decode() is the strict reader); allocates nothing.
 [[nodiscard]] bool read_index_fields(std::span<const std::uint8_t> bytes, index_fields& out);
 

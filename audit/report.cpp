@@ -30,12 +30,52 @@ void widen(std::uint64_t& first, std::uint64_t& last, std::uint64_t seen, std::u
   last = seen == 0 ? t : std::max(last, t);
 }
 
-// The evidence a record carries about where it was served. Records carry the cluster and its
-// declared country today; endpoint addresses, their verified countries and RTT bounds are read here
-// once the record has them.
+// Adds the comma-separated `values` to the comma-separated `into` (each once, in order of arrival).
+void add_each(std::string& into, std::string_view values) {
+  while (!values.empty()) {
+    const std::size_t comma = std::min(values.find(','), values.size());
+    const std::string_view one = values.substr(0, comma);
+    values.remove_prefix(std::min(comma + 1, values.size()));
+    bool known = false;
+    for (std::string_view rest = into; !rest.empty() && !known;) {
+      const std::size_t c = std::min(rest.find(','), rest.size());
+      known = rest.substr(0, c) == one;
+      rest.remove_prefix(std::min(c + 1, rest.size()));
+    }
+    if (!one.empty() && !known) {
+      into += into.empty() ? std::string(one) : "," + std::string(one);
+    }
+  }
+}
+
+// The evidence a record carries about where it was served: the cluster and its declared country;
+// from version 2 the endpoint used and where its addresses geolocate; from version 3 the distance
+// bound of the TLS endpoint from the handshake's round trip (docs/evidence.md).
 void observe_evidence(cluster_evidence& e, const record& r) {
   if (e.declared_country.empty()) {
     e.declared_country = r.cluster_country;
+  }
+  if (!r.endpoint.empty() &&
+      std::find(e.endpoints.begin(), e.endpoints.end(), r.endpoint) == e.endpoints.end()) {
+    if (e.endpoints.size() < max_evidence_endpoints) {
+      e.endpoints.push_back(r.endpoint);
+    } else {
+      ++e.endpoints_not_listed;
+    }
+  }
+  if (!r.endpoint_country.empty()) {
+    if (!e.verified_country) {
+      e.verified_country.emplace();
+    }
+    if (*e.verified_country != r.endpoint_country) {
+      add_each(*e.verified_country, r.endpoint_country);
+    }
+  }
+  if (r.endpoint_rtt_us != 0) {
+    e.max_distance_km = std::max<std::uint64_t>(e.max_distance_km.value_or(0), r.distance_bound_km);
+    e.min_distance_km =
+        std::min<std::uint64_t>(e.min_distance_km.value_or(r.distance_bound_km), r.distance_bound_km);
+    ++e.requests_with_bound;
   }
 }
 
@@ -56,6 +96,9 @@ class aggregator {
   explicit aggregator(const report_options& o) : options_(o) {}
 
   void add_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf) {
+    // Redactions are recorded from version 3 on; a log without such a record says nothing of them.
+    redactions_recorded_ =
+        redactions_recorded_ || (!leaf.empty() && leaf[0] >= record_format_version_distance);
     auto r = decode(leaf);
     if (!r.is_ok()) {
       ++out_.undecodable;
@@ -92,6 +135,11 @@ class aggregator {
     out_.policy_versions = values_by<policy_version_span>(versions_, [](const auto& a, const auto& b) {
       return a.first_us != b.first_us ? a.first_us < b.first_us : a.version < b.version;
     });
+    if (!redactions_recorded_) {
+      for (auto& [name, t] : tenants_) {
+        t.redactions.reset();
+      }
+    }
     out_.tenants = values_by<tenant_usage>(tenants_, [](const auto& a, const auto& b) {
       return a.outcomes.total() != b.outcomes.total() ? a.outcomes.total() > b.outcomes.total()
                                                       : a.tenant < b.tenant;
@@ -137,6 +185,7 @@ class aggregator {
     tenant.prompt_tokens += rec.prompt_tokens;
     tenant.completion_tokens += rec.completion_tokens;
     tenant.classified += rec.data_classes.empty() ? 0 : 1;
+    tenant.redactions = tenant.redactions.value_or(0) + rec.redactions;
 
     if (!rec.cluster.empty()) {
       auto& c = clusters_[rec.cluster];
@@ -279,6 +328,7 @@ class aggregator {
   std::vector<denial> denials_;
   std::vector<log_event> events_;
   std::size_t width_ = 0;
+  bool redactions_recorded_ = false;
   std::map<std::uint64_t, outcome_counts> buckets_;
 };
 

@@ -92,13 +92,14 @@ struct tenant_usage {
   std::uint64_t prompt_tokens = 0;
   std::uint64_t completion_tokens = 0;
   std::uint64_t classified = 0;             // requests carrying at least one data class
-  std::optional<std::uint64_t> redactions;  // nullopt: the records do not carry it (yet)
+  std::optional<std::uint64_t> redactions;  // nullopt: no record in the log carries it (version < 3)
 };
 
 // What the log says about one cluster that served requests: its declared country and, when the
-// records carry them, the endpoints used with their verified countries and RTT distance bounds.
-// Today's records carry none of these (nullopt / empty: "not recorded"); observe_evidence() in
-// report.cpp is the one place that reads them.
+// records carry them, the endpoints used with where their addresses geolocate (version-2 records)
+// and the RTT distance bounds of the TLS endpoints (version 3; docs/evidence.md). nullopt / empty:
+// "not recorded". observe_evidence() in report.cpp is the one place that reads them.
+inline constexpr std::size_t max_evidence_endpoints = 32;  // listed per cluster; the others counted
 struct cluster_evidence {
   std::string cluster;
   std::string declared_country;
@@ -106,8 +107,11 @@ struct cluster_evidence {
   std::uint64_t first_us = 0;
   std::uint64_t last_us = 0;
   std::vector<std::string> endpoints;
-  std::optional<std::string> verified_country;
-  std::optional<std::uint64_t> max_distance_km;  // the loosest RTT bound seen
+  std::uint64_t endpoints_not_listed = 0;        // distinct endpoints beyond max_evidence_endpoints
+  std::optional<std::string> verified_country;   // comma-separated, as the records give them
+  std::optional<std::uint64_t> max_distance_km;  // the loosest RTT bound seen: every request is within it
+  std::optional<std::uint64_t> min_distance_km;  // the tightest
+  std::uint64_t requests_with_bound = 0;
 };
 
 struct denial {

@@ -95,7 +95,8 @@ std::string record_json(const record& r) {
       R"("client_ip":{},"method":{},"path":{},"model":{},"data_classes":[{}],"decision":{},"rule_ids":[{}],)"
       R"("policy_version":{},"cluster":{},"cluster_country":{},"status":{},"bytes_in":{},"bytes_out":{},)"
       R"("latency_us":{},"prompt_tokens":{},"completion_tokens":{},"error_kind":{},"payload":{},"payload_sha256":{},)"
-      R"("note":{},"endpoint":{},"endpoint_country":{},"signature_keyid":{},"forwarded_digest":{}}})",
+      R"("note":{},"endpoint":{},"endpoint_country":{},"signature_keyid":{},"forwarded_digest":{},)"
+      R"("endpoint_rtt_us":{},"distance_bound_km":{},"redactions":{}}})",
       r.seq, json_string(format_time(r.timestamp_us)), json_string(to_string(r.kind)),
       json_string(r.request_id), json_string(r.tenant), json_string(r.client_country),
       json_string(r.country_source), json_string(r.client_ip), json_string(r.method), json_string(r.path),
@@ -104,7 +105,7 @@ std::string record_json(const record& r) {
       r.bytes_in, r.bytes_out, r.latency_us, r.prompt_tokens, r.completion_tokens, json_string(r.error_kind),
       json_string(to_string(r.payload)), json_string(crypto::to_hex(r.payload_digest)), json_string(r.note),
       json_string(r.endpoint), json_string(r.endpoint_country), json_string(r.signature_keyid),
-      json_string(r.forwarded_digest));
+      json_string(r.forwarded_digest), r.endpoint_rtt_us, r.distance_bound_km, r.redactions);
 }
 
 const char* const record_csv_header =
@@ -191,6 +192,13 @@ void print_record_summary(const record& r) {
                 r.endpoint_country.empty() ? "country not checked" : r.endpoint_country.c_str(),
                 r.signature_keyid.empty() ? "(unsigned)" : r.signature_keyid.c_str(),
                 r.forwarded_digest.empty() ? "(none)" : r.forwarded_digest.c_str());
+  }
+  if (r.endpoint_rtt_us != 0) {
+    std::printf("  distance:    TLS endpoint within %u km of the gateway (handshake round trip %.3f ms)\n",
+                r.distance_bound_km, static_cast<double>(r.endpoint_rtt_us) / 1000.0);
+  }
+  if (r.redactions != 0) {
+    std::printf("  redactions:  %u finding(s) replaced before forwarding\n", r.redactions);
   }
   std::printf("  outcome:     status %u%s, %llu ms, tokens %llu+%llu\n", r.status,
               r.error_kind.empty() ? "" : (", error " + r.error_kind).c_str(),

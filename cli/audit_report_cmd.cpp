@@ -149,11 +149,13 @@ std::string report_json(const audit::report& r, const report_context& c) {
   const std::string evidence = json_array(r.evidence, [](const audit::cluster_evidence& e) {
     return fmt::format(
         R"({{"cluster":{},"declared_country":{},"requests":{},"first":{},"last":{},"endpoints":{},)"
-        R"("verified_country":{},"max_distance_km":{}}})",
+        R"("endpoints_not_listed":{},"verified_country":{},"max_distance_km":{},"min_distance_km":{},)"
+        R"("requests_with_distance_bound":{}}})",
         json_string(e.cluster), json_string(e.declared_country), e.requests,
         json_string(format_time(e.first_us)), json_string(format_time(e.last_us)),
-        e.endpoints.empty() ? "null" : json_list(e.endpoints),
-        e.verified_country ? json_string(*e.verified_country) : "null", json_optional(e.max_distance_km));
+        e.endpoints.empty() ? "null" : json_list(e.endpoints), e.endpoints_not_listed,
+        e.verified_country ? json_string(*e.verified_country) : "null", json_optional(e.max_distance_km),
+        json_optional(e.min_distance_km), e.requests_with_bound);
   });
   const std::string denials = json_array(r.recent_denials, [](const audit::denial& d) {
     return fmt::format(

@@ -663,18 +663,29 @@ std::string evidence_section(const audit::report& r) {
   out +=
       R"(<table><tr><th>cluster</th><th>declared country</th><th class="n">requests</th><th>first</th><th>last</th><th>endpoints</th><th>verified country</th><th>RTT distance bound</th></tr>)";
   for (const auto& e : r.evidence) {
-    const std::string endpoints = code_list(e.endpoints, "<br>");
+    std::string endpoints = code_list(e.endpoints, "<br>");
+    if (e.endpoints_not_listed > 0) {
+      endpoints += fmt::format("<br>and {} more", num(e.endpoints_not_listed));
+    }
+    std::string bound = not_recorded();
+    if (e.max_distance_km) {
+      bound = fmt::format("within {} km of the gateway", num(*e.max_distance_km));
+      if (e.min_distance_km && *e.min_distance_km != *e.max_distance_km) {
+        bound += fmt::format(" (tightest {} km)", num(*e.min_distance_km));
+      }
+      if (e.requests_with_bound != e.requests) {
+        bound += fmt::format("; {} of {} requests measured", num(e.requests_with_bound), num(e.requests));
+      }
+    }
     out += fmt::format(
         R"(<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>)",
         esc(e.cluster), e.declared_country.empty() ? not_recorded() : esc(e.declared_country),
         num(e.requests), when(e.first_us), when(e.last_us), endpoints.empty() ? not_recorded() : endpoints,
-        e.verified_country ? esc(*e.verified_country) : not_recorded(),
-        e.max_distance_km ? fmt::format("within {} km of the gateway", num(*e.max_distance_km))
-                          : not_recorded());
+        e.verified_country ? esc(*e.verified_country) : not_recorded(), bound);
   }
   out += "</table>";
   out +=
-      R"(<p class="note">The declared country is the cluster's configuration. Endpoint addresses, the country the geo database gives them and the distance bound from the measured round trip (light in fibre: RTT/2 &#215; 200 km/ms) prove where the TLS endpoint is, not the GPUs behind it; they appear here once the records carry them.</p>)";
+      R"(<p class="note">The declared country is the cluster's configuration. The endpoint is where the request was sent; its country is what the gateway's geo database says of its addresses (<code>private</code>: a loopback or private address of an on-premises cluster). The distance bound comes from the TLS handshake's round trip on the connection the request used (light in fibre: RTT/2 &#215; 200 km/ms): it proves how far at most the holder of the cluster's TLS key was from the gateway, not where the GPUs behind it are. Columns read <i>not recorded</i> for records written before the gateway kept that evidence.</p>)";
   return out + "</section>";
 }
 

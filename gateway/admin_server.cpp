@@ -16,6 +16,7 @@
 
 #include "crypto/key_file.hpp"
 #include "crypto/sha256.hpp"
+#include "gateway/endpoint_distance.hpp"
 #include "gateway/log.hpp"
 #include "gateway/responses.hpp"
 
@@ -297,6 +298,7 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
       body = readiness(w, draining);
       status = body == "ready\n" ? 200 : 503;
       body += w.shared.endpoint_geo.text();
+      body += endpoint_distance_text(w.shared.upstreams);
     } else if (path == "/.well-known/sovgw-keys.json") {
       body = w.shared.tagger->jwk_set();  // the request and receipt verification keys (docs/signatures.md)
       type = "application/jwk-set+json";

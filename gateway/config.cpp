@@ -15,6 +15,8 @@
 #include "audit/audit_log.hpp"
 #include "policy/clusters_config.hpp"
 #include "policy/config_values.hpp"
+#include "policy/countries.hpp"
+#include "policy/geo_distance.hpp"
 
 namespace sovgw::gateway {
 
@@ -227,8 +229,91 @@ void read_signing(reader& r, const YAML::Node& v, signing_config& out, std::vect
   }
 }
 
+void read_location(reader& r, const YAML::Node& v, config& cfg) {
+  gateway_location loc;
+  std::optional<double> latitude;
+  std::optional<double> longitude;
+  const auto degrees = [&](const YAML::Node& x, const char* what, double limit, std::optional<double>& out) {
+    std::string s;
+    if (!r.scalar(x, what, s)) {
+      return;
+    }
+    out = policy::parse_degrees(s, limit);
+    if (!out) {
+      r.error(x.Mark(), fmt::format("{} must be decimal degrees within +-{}, not '{}'", what, limit, s));
+    }
+  };
+  r.map(v, "gateway.location",
+        {
+            {"country",
+             [&](const YAML::Node& x) {
+               if (r.scalar(x, "gateway.location.country", loc.country)) {
+                 const auto id = policy::pack_country(loc.country);
+                 if (loc.country.size() != 2 || !id || !policy::is_assigned_country(*id)) {
+                   r.error(x.Mark(),
+                           fmt::format("gateway.location.country must be an ISO 3166-1 alpha-2 code "
+                                       "like FR, not '{}'",
+                                       loc.country));
+                 }
+               }
+             }},
+            {"latitude", [&](const YAML::Node& x) { degrees(x, "gateway.location.latitude", 90, latitude); }},
+            {"longitude",
+             [&](const YAML::Node& x) { degrees(x, "gateway.location.longitude", 180, longitude); }},
+        });
+  if (!v.IsMap()) {
+    return;
+  }
+  if (!v["country"]) {
+    r.error(v.Mark(), "gateway.location needs country (where the gateway runs)");
+  }
+  if (static_cast<bool>(v["latitude"]) != static_cast<bool>(v["longitude"])) {
+    r.error(v.Mark(), "gateway.location: latitude and longitude go together");
+  } else if (latitude && longitude) {
+    loc.point = policy::geo_point{*latitude, *longitude};
+    if (const std::string why = policy::point_outside_country(*loc.point, loc.country); !why.empty()) {
+      r.error(v.Mark(), fmt::format("gateway.location {}", why));
+    }
+  }
+  cfg.location = std::move(loc);
+}
+
+// What the clusters' physical-evidence settings need from the rest of the config, reported at each
+// cluster: max_distance_km and a cluster location need gateway.location, and a maximum the declared
+// location can never satisfy is a mistake.
+void check_distances(reader& r, const config& cfg, const std::vector<policy::source_pos>& positions) {
+  for (std::size_t i = 0; i < cfg.clusters.size() && i < positions.size(); ++i) {
+    const cluster_config& c = cfg.clusters[i];
+    const policy::diagnostic at{r.source(), positions[i], policy::severity::error, ""};
+    const auto report = [&](std::string message) {
+      policy::diagnostic d = at;
+      d.message = std::move(message);
+      r.error(d);
+    };
+    if ((c.max_distance_km != 0 || c.location) && !cfg.location) {
+      report(
+          fmt::format("cluster '{}': max_distance_km and location need gateway.location (where the gateway "
+                      "is: distances are measured from it)",
+                      c.name));
+      continue;
+    }
+    const auto gateway = cfg.location ? cfg.location->place() : std::nullopt;
+    const auto declared = declared_place(c);
+    if (c.max_distance_km != 0 && gateway && declared) {
+      const double nearest = policy::nearest_km(*gateway, *declared);
+      if (nearest > static_cast<double>(c.max_distance_km)) {
+        report(
+            fmt::format("cluster '{}': its declared location is at least {:.0f} km from the gateway, so no "
+                        "endpoint can be proved within max_distance_km {}",
+                        c.name, nearest, c.max_distance_km));
+      }
+    }
+  }
+}
+
 void read_root(reader& r, const YAML::Node& root, config& cfg) {
   std::vector<YAML::Mark> hmac_marks;
+  std::vector<policy::source_pos> cluster_positions;
   r.map(root, "the configuration",
         {
             {"listen",
@@ -357,6 +442,10 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
                }
              }},
             {"signing", [&](const YAML::Node& v) { read_signing(r, v, cfg.signing, hmac_marks); }},
+            {"gateway",
+             [&](const YAML::Node& v) {
+               r.map(v, "gateway", {{"location", [&](const YAML::Node& x) { read_location(r, x, cfg); }}});
+             }},
             {"limits",
              [&](const YAML::Node& v) {
                std::uint64_t line = cfg.http.max_request_line, head = cfg.http.max_head_bytes;
@@ -399,7 +488,7 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
                policy::diagnostics diags(r.source());
                cfg.clusters = policy::parse_clusters_node(
                    v, m.is_null() ? policy::source_pos{} : policy::source_pos{m.line + 1, m.column + 1},
-                   diags);
+                   diags, &cluster_positions);
                for (const policy::diagnostic& d : diags.items()) {
                  r.error(d);
                }
@@ -436,12 +525,27 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
       r.error(hmac_marks[i], fmt::format("signing.cluster_hmac_keys: no cluster is named '{}'", name));
     }
   }
+  check_distances(r, cfg, cluster_positions);
   if (cfg.clusters.empty() && !root["clusters"]) {
     r.error(root.Mark(), "at least one cluster is required under clusters:");
   }
 }
 
 }  // namespace
+
+std::optional<policy::geo_place> gateway_location::place() const {
+  if (point) {
+    return policy::geo_place{*point, 0};
+  }
+  return policy::country_extent(country);
+}
+
+std::optional<policy::geo_place> declared_place(const cluster_config& c) {
+  if (c.location) {
+    return policy::geo_place{*c.location, 0};
+  }
+  return policy::country_extent(c.country);
+}
 
 std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_view source) {
   auto cfg = std::make_shared<config>();

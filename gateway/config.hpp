@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -56,6 +57,18 @@ struct signing_config {
   bool receipts = true;  // sign a receipt on every response head (one more Ed25519 signature)
   std::vector<cluster_hmac_key> cluster_hmac_keys;  // clusters verifying hmac-sha256 instead of Ed25519
 };
+
+// Where the gateway is (gateway.location): the origin of every RTT distance bound (docs/evidence.md).
+struct gateway_location {
+  std::string country;                     // ISO 3166-1 alpha-2, assigned
+  std::optional<policy::geo_point> point;  // latitude and longitude, when given
+  // The place distance judgements start from: the point, else the country's disc (nullopt: a
+  // country policy/geo_distance.hpp has no disc for, and no point).
+  [[nodiscard]] std::optional<policy::geo_place> place() const;
+};
+
+// Where a cluster's servers are declared to be: its location, else its country's disc (nullopt: none known).
+[[nodiscard]] std::optional<policy::geo_place> declared_place(const cluster_config& c);
 
 struct config {
   std::string source;  // file name, or "<embedded default>"
@@ -109,6 +122,8 @@ struct config {
   // its file system has less than min_free_bytes free (0: no bound).
   std::uint64_t audit_max_bytes = 0;
   std::uint64_t audit_min_free_bytes = 256ull << 20;
+  std::optional<gateway_location>
+      location;  // gateway.location; none: RTTs are measured and recorded, not judged
   std::vector<cluster_config> clusters;
 };
 

@@ -88,6 +88,10 @@ class connection : public std::enable_shared_from_this<connection> {
   [[nodiscard]] tcp::socket& socket() { return socket_; }
   [[nodiscard]] std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
   void mark_idle() { idle_since_ = std::chrono::steady_clock::now(); }
+  // The round trip measured when the connection was made (upstream: the TLS handshake, or the TCP
+  // connect for plaintext), microseconds; 0: not measured. The physical evidence of docs/evidence.md.
+  [[nodiscard]] std::uint64_t rtt_us() const { return rtt_us_; }
+  void set_rtt_us(std::uint64_t us) { rtt_us_ = us; }
 
  private:
   using clock = std::chrono::steady_clock;
@@ -106,6 +110,7 @@ class connection : public std::enable_shared_from_this<connection> {
   clock::time_point timer_expiry_ = clock::time_point::max();
   clock::time_point idle_since_{};
   std::uint64_t timer_generation_ = 0;
+  std::uint64_t rtt_us_ = 0;
   bool timer_pending_ = false;
   bool timed_out_ = false;
   bool cancelled_ = false;

@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
 
+#include "gateway/metrics.hpp"
 #include "gateway/pipeline.hpp"
 #include "policy/countries.hpp"
 #include "policy/ip_address.hpp"
@@ -74,6 +76,25 @@ std::string endpoint_geo_report::text() const {
     out += '\n';
   }
   return out;
+}
+
+void endpoint_geo_report::render_metrics(std::string& out) const {
+  std::string usable =
+      "# HELP sovgw_endpoint_geo_usable 0 when the endpoint geo check left the endpoint no address to use.\n"
+      "# TYPE sovgw_endpoint_geo_usable gauge\n";
+  out +=
+      "# HELP sovgw_endpoint_geo_refused_addresses Endpoint addresses the geo check refused at start (never "
+      "used).\n# TYPE sovgw_endpoint_geo_refused_addresses gauge\n";
+  for (const endpoint_line& e : endpoints) {
+    const std::string labels =
+        fmt::format("cluster=\"{}\",endpoint=\"{}\"", metric_label(e.cluster), metric_label(e.endpoint));
+    const auto refused = std::count_if(e.addresses.begin(), e.addresses.end(), [](const address_check& a) {
+      return a.verdict == geo_verdict::refused;
+    });
+    out += fmt::format("sovgw_endpoint_geo_refused_addresses{{{}}} {}\n", labels, refused);
+    usable += fmt::format("sovgw_endpoint_geo_usable{{{}}} {}\n", labels, e.usable ? 1 : 0);
+  }
+  out += usable;
 }
 
 endpoint_geo_report check_endpoint_geo(const config& cfg,

@@ -48,6 +48,9 @@ struct endpoint_geo_report {
 
   // One line per endpoint, for /readyz, `sovgw config check` and the start-up log.
   [[nodiscard]] std::string text() const;
+  // sovgw_endpoint_geo_refused_addresses{cluster,endpoint} (addresses dropped by the check) and
+  // sovgw_endpoint_geo_usable{cluster,endpoint} (0: the endpoint is never used), for /metrics.
+  void render_metrics(std::string& out) const;
 };
 
 // Judges every resolved address of every cluster, drops the refused ones from the endpoint states and

@@ -96,6 +96,12 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
       co_return stage_result::respond(outcome::upstream_tls_error,
                                       fmt::format("cluster '{}' failed TLS verification", name));
     }
+    if (why.kind == upstream_error_kind::distance) {
+      co_return stage_result::respond(
+          outcome::cluster_unavailable,
+          fmt::format("cluster '{}' has no endpoint whose round trip proves it where declared: {}", name,
+                      why.detail));
+    }
     if (why.kind == upstream_error_kind::timeout) {
       co_return stage_result::respond(outcome::upstream_connect_timeout,
                                       fmt::format("connecting to cluster '{}' timed out", name));
@@ -106,6 +112,8 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
   ctx_.endpoint = lease_.endpoint->label;
   ctx_.endpoint_country = &lease_.endpoint->geo_country;
   ctx_.upstream_reused = lease_.reused;
+  ctx_.endpoint_rtt_us =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(lease_.conn->rtt_us(), UINT32_MAX));
   watch_ = std::make_shared<client_watch>();
   watch_->upstream = lease_.conn;
   watch_client();

@@ -5,7 +5,7 @@
 namespace sovgw::gateway {
 
 namespace {
-constexpr const char* error_kind_names[] = {"connect", "tls", "timeout", "reset", "protocol"};
+constexpr const char* error_kind_names[] = {"connect", "tls", "timeout", "reset", "protocol", "distance"};
 }
 
 metrics::metrics(std::vector<std::string> cluster_names) {
@@ -36,10 +36,7 @@ void metrics::upstream_error(int cluster, upstream_error_kind kind) {
       1, std::memory_order_relaxed);
 }
 
-namespace {
-
-// A Prometheus label value: backslash, double quote and line feed escaped.
-std::string label(std::string_view v) {
+std::string metric_label(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (const char c : v) {
@@ -54,8 +51,6 @@ std::string label(std::string_view v) {
   }
   return out;
 }
-
-}  // namespace
 
 void usage_counters::add(std::string_view tenant, std::string_view model, std::string_view cluster,
                          std::uint64_t prompt_tokens, std::uint64_t completion_tokens) {
@@ -88,7 +83,7 @@ void usage_counters::render(std::string& out) const {
                  "# HELP sovgw_tenant_requests_total Requests by tenant (every outcome).\n"
                  "# TYPE sovgw_tenant_requests_total counter\n");
   for (const auto& [tenant, n] : requests_) {
-    fmt::format_to(it, "sovgw_tenant_requests_total{{tenant=\"{}\"}} {}\n", label(tenant), n);
+    fmt::format_to(it, "sovgw_tenant_requests_total{{tenant=\"{}\"}} {}\n", metric_label(tenant), n);
   }
   fmt::format_to(
       it,
@@ -99,7 +94,8 @@ void usage_counters::render(std::string& out) const {
     const auto& [tenant, model, cluster] = key;
     for (int t = 0; t < 2; ++t) {
       fmt::format_to(it, "sovgw_tokens_total{{tenant=\"{}\",model=\"{}\",cluster=\"{}\",type=\"{}\"}} {}\n",
-                     label(tenant), label(model), label(cluster), t == 0 ? "prompt" : "completion", n[t]);
+                     metric_label(tenant), metric_label(model), metric_label(cluster),
+                     t == 0 ? "prompt" : "completion", n[t]);
     }
   }
 }

@@ -20,7 +20,12 @@
 
 namespace sovgw::gateway {
 
-enum class upstream_error_kind : std::uint8_t { connect, tls, timeout, reset, protocol, count_ };
+// distance: a new connection's round trip contradicted the cluster's declared location or exceeded
+// its max_distance_km (docs/evidence.md).
+enum class upstream_error_kind : std::uint8_t { connect, tls, timeout, reset, protocol, distance, count_ };
+
+// A Prometheus label value: backslash, double quote and line feed escaped.
+[[nodiscard]] std::string metric_label(std::string_view v);
 
 // Requests and tokens per tenant, model and cluster (sovgw_tenant_requests_total,
 // sovgw_tokens_total). Thread-safe: one short critical section per request. Model names come from

@@ -68,6 +68,9 @@ struct request_context {
   int cluster = -1;
   std::string endpoint;  // host:port actually used
   bool forwarded = false;  // the request's bytes went to the cluster (forward stage)
+  // The round trip of the TLS handshake (TCP connect for plaintext) of the connection used, µs
+  // (docs/evidence.md); 0: not forwarded. 32 bits: it sits in the padding after `forwarded`.
+  std::uint32_t endpoint_rtt_us = 0;
 
   // forward: the evidence of what was sent (gateway/geo_tags.hpp); empty when not signed
   std::string signature_keyid;   // the keyid the forwarded request was signed with

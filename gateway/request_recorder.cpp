@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "gateway/log.hpp"
+#include "policy/geo_distance.hpp"
 
 namespace sovgw::gateway {
 
@@ -157,6 +158,10 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.endpoint_country = ctx.endpoint_country != nullptr ? *ctx.endpoint_country : std::string();
   r.signature_keyid = ctx.signature_keyid;
   r.forwarded_digest = ctx.forwarded_digest;
+  r.endpoint_rtt_us = ctx.endpoint_rtt_us;  // physical evidence (docs/evidence.md)
+  r.distance_bound_km = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(policy::fibre_bound_km(ctx.endpoint_rtt_us), UINT32_MAX));
+  r.redactions = static_cast<std::uint32_t>(std::min<std::size_t>(ctx.redactions, UINT32_MAX));
   return r;
 }
 
@@ -190,6 +195,9 @@ void request_recorder::access_line(const request_context& ctx, double seconds) c
   }
   if (!ctx.data_classes.empty()) {
     line.str("data_classes", fmt::format("{}", fmt::join(ctx.data_classes, ",")));
+  }
+  if (ctx.endpoint_rtt_us != 0) {
+    line.num("upstream_rtt_us", static_cast<std::int64_t>(ctx.endpoint_rtt_us));
   }
   if (ctx.redactions > 0) {
     line.num("redacted", static_cast<std::int64_t>(ctx.redactions));

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "gateway/admin_server.hpp"
+#include "gateway/endpoint_distance.hpp"
 #include "gateway/log.hpp"
 #include "gateway/session.hpp"
 
@@ -131,15 +132,16 @@ server::server(std::shared_ptr<const config> cfg) {
   if (!cfg->limits_store.host.empty()) {
     state_.limits = std::make_unique<limits_store>(cfg->limits_store, state_.stages->limiter());
   }
-  if (!cfg->tenants_file.empty()) {
-    state_.stats->render_more = [stages = state_.stages.get(),
-                                 store = state_.limits.get()](std::string& out) {
-      stages->render_budgets(out);
-      if (store != nullptr) {
-        store->render(out);
-      }
-    };
-  }
+  state_.stats->render_more = [this, budgets = !cfg->tenants_file.empty()](std::string& out) {
+    if (budgets) {
+      state_.stages->render_budgets(out);
+    }
+    if (state_.limits) {
+      state_.limits->render(out);
+    }
+    state_.endpoint_geo.render_metrics(out);
+    render_endpoint_distance_metrics(state_.upstreams, out);
+  };
   if (!cfg->audit_db.empty()) {
     audit::log_config ac;
     ac.db_dir = cfg->audit_db;

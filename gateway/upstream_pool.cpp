@@ -15,7 +15,21 @@ namespace sovgw::gateway {
 
 namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+std::uint64_t micros_since(std::chrono::steady_clock::time_point start) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)
+          .count());
 }
+
+// Lock-free minimum (0: nothing yet); a measured time is at least 1 µs.
+void keep_min(std::atomic<std::uint64_t>& min, std::uint64_t us) {
+  us = std::max<std::uint64_t>(us, 1);
+  std::uint64_t seen = min.load(std::memory_order_relaxed);
+  while ((seen == 0 || us < seen) && !min.compare_exchange_weak(seen, us, std::memory_order_relaxed)) {
+  }
+}
+}  // namespace
 
 std::int64_t steady_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -52,6 +66,11 @@ std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg
         ep->addresses.push_back(r.endpoint());
       }
       c->endpoints.push_back(std::move(ep));
+    }
+    if (cfg.location) {
+      c->judge_distance = true;
+      c->gateway_place = cfg.location->place();
+      c->declared_place = declared_place(cc);
     }
     std::string default_host = cc.tls.server_name.empty() ? c->endpoints.front()->label : c->server_name;
     c->host_header = cc.host_header.empty() ? default_host : cc.host_header;
@@ -106,6 +125,7 @@ asio::awaitable<std::shared_ptr<connection>> upstream_pool::connect(upstream_clu
                                                                     failure& why) {
   tcp::socket socket(ioc_);
   boost::system::error_code last;
+  std::uint64_t connect_us = 0;
   for (const tcp::endpoint& addr : ep.addresses) {
     boost::system::error_code ec;
     socket.close(ec);
@@ -123,9 +143,11 @@ asio::awaitable<std::shared_ptr<connection>> upstream_pool::connect(upstream_clu
         socket.cancel(ignored);
       }
     });
+    const auto started = std::chrono::steady_clock::now();
     auto [cec] = co_await socket.async_connect(addr, nothrow);
     deadline.cancel();
     if (!cec) {
+      connect_us = micros_since(started);
       last = {};
       break;
     }
@@ -150,15 +172,59 @@ asio::awaitable<std::shared_ptr<connection>> upstream_pool::connect(upstream_clu
   }
   auto conn = std::make_shared<connection>(std::move(socket), std::move(ssl));
   std::string detail;
+  const auto handshake_started = std::chrono::steady_clock::now();
   io_status hs = co_await conn->handshake(timeouts_.upstream_connect, detail);
+  const std::uint64_t handshake_us = micros_since(handshake_started);
   if (hs != io_status::ok) {
     why.kind = hs == io_status::timeout ? upstream_error_kind::timeout : upstream_error_kind::tls;
     why.detail = fmt::format("TLS handshake with {} (server name {}): {}", ep.label, c.server_name, detail);
     conn->close();
     co_return nullptr;
   }
+  keep_min(ep.min_connect_us, connect_us);
+  if (c.tls) {
+    keep_min(ep.min_handshake_us, handshake_us);
+  }
+  conn->set_rtt_us(std::max<std::uint64_t>(c.tls ? handshake_us : connect_us, 1));
+  if (!distance_acceptable(c, ep, conn->rtt_us(), why)) {
+    conn->close();
+    co_return nullptr;
+  }
   metrics_.upstream_connections_open.fetch_add(1, std::memory_order_relaxed);
   co_return conn;
+}
+
+bool upstream_pool::distance_acceptable(const upstream_cluster& c, endpoint_state& ep, std::uint64_t rtt_us,
+                                        failure& why) {
+  if (!c.judge_distance) {
+    return true;
+  }
+  const policy::distance_judgement j =
+      policy::judge_distance(rtt_us, c.gateway_place, c.declared_place, c.config->max_distance_km);
+  if (j.verdict == policy::distance_verdict::within) {
+    return true;
+  }
+  const bool exempt =
+      j.verdict == policy::distance_verdict::contradicted && !c.config->endpoint_geo_exempt.empty();
+  log_line("warn", exempt ? "endpoint distance contradicts the declared location (exempt: used)"
+                          : "endpoint refused: distance")
+      .str("cluster", c.config->name)
+      .str("endpoint", ep.label)
+      .str("verdict", policy::to_string(j.verdict))
+      .num("rtt_us", static_cast<std::int64_t>(rtt_us))
+      .num("bound_km", static_cast<std::int64_t>(j.bound_km))
+      .str("detail", j.reason)
+      .emit();
+  if (exempt) {
+    return true;
+  }
+  ep.distance_refusals.fetch_add(1, std::memory_order_relaxed);
+  if (j.verdict == policy::distance_verdict::contradicted) {
+    ep.distance_contradicted.store(true, std::memory_order_relaxed);
+  }
+  why.kind = upstream_error_kind::distance;
+  why.detail = fmt::format("endpoint {}: {}", ep.label, j.reason);
+  return false;
 }
 
 asio::awaitable<upstream_pool::lease> upstream_pool::acquire(int cluster, failure& why) {

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "gateway/connection.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/tls_context.hpp"
+#include "policy/geo_distance.hpp"
 
 namespace sovgw::gateway {
 
@@ -33,9 +35,23 @@ struct endpoint_state {
   bool geo_refused = false;
   std::string geo_reason;
   std::string geo_country;  // where its usable addresses geolocate ("FR", "private", "FR,DE", ...)
+  // Physical evidence (docs/evidence.md), all workers: the smallest TCP connect and TLS handshake
+  // times seen (microseconds, 0: none yet), new connections refused for their distance, and whether
+  // a round trip contradicted the cluster's declared location (then the endpoint is never used
+  // again until restart, unless the cluster is endpoint_geo_exempt).
+  std::atomic<std::uint64_t> min_connect_us{0};
+  std::atomic<std::uint64_t> min_handshake_us{0};
+  std::atomic<std::uint64_t> distance_refusals{0};
+  std::atomic<bool> distance_contradicted{false};
 
+  // The round trip the distance bound is taken from: the handshake's (TLS), else the connect's.
+  [[nodiscard]] std::uint64_t min_rtt_us() const {
+    const std::uint64_t hs = min_handshake_us.load(std::memory_order_relaxed);
+    return hs != 0 ? hs : min_connect_us.load(std::memory_order_relaxed);
+  }
   [[nodiscard]] bool available(std::int64_t now_ms) const {
-    return !geo_refused && down_until_ms.load(std::memory_order_relaxed) <= now_ms;
+    return !geo_refused && down_until_ms.load(std::memory_order_relaxed) <= now_ms &&
+           !distance_contradicted.load(std::memory_order_relaxed);
   }
 };
 
@@ -47,6 +63,11 @@ struct upstream_cluster {
   std::string host_header;
   std::vector<std::unique_ptr<endpoint_state>> endpoints;
   std::atomic<unsigned> next{0};
+  // Distance judgements (docs/evidence.md): only with gateway.location. The places may be unknown
+  // (a country without a disc); then only max_distance_km is judged.
+  bool judge_distance = false;
+  std::optional<policy::geo_place> gateway_place;
+  std::optional<policy::geo_place> declared_place;
 };
 
 [[nodiscard]] std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg);
@@ -81,6 +102,9 @@ class upstream_pool {
 
  private:
   asio::awaitable<std::shared_ptr<connection>> connect(upstream_cluster& c, endpoint_state& ep, failure& why);
+  // Judges a new connection's round trip (docs/evidence.md): false (with `why`) when it contradicts
+  // the cluster's declared location or exceeds its max_distance_km; logged and counted.
+  bool distance_acceptable(const upstream_cluster& c, endpoint_state& ep, std::uint64_t rtt_us, failure& why);
 
   asio::io_context& ioc_;
   const std::vector<std::unique_ptr<upstream_cluster>>& clusters_;

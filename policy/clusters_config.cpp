@@ -25,12 +25,15 @@ constexpr std::string_view cluster_keys[] = {"name",
                                              "host_header",
                                              "on_premises",
                                              "endpoint_geo_exempt",
+                                             "location",
+                                             "max_distance_km",
                                              "max_idle_per_endpoint",
                                              "max_connections_per_endpoint",
                                              "failures_before_down",
                                              "down_retry_interval"};
 constexpr std::string_view tls_keys[] = {"ca", "server_name", "client_certificate", "client_key"};
 constexpr std::string_view auth_keys[] = {"bearer_file", "header", "file"};
+constexpr std::string_view location_keys[] = {"latitude", "longitude"};
 
 // An HTTP field name (RFC 9110 token) that the gateway may set: not one it writes itself or that
 // frames the message.
@@ -76,6 +79,7 @@ class cluster_reader {
   }
 
   bool has_tls = false;
+  source_pos location_at;  // where `location` is, when the cluster has one
 
  private:
   template <std::size_t n>
@@ -114,6 +118,10 @@ class cluster_reader {
       boolean(v, "on_premises", c_.on_premises);
     } else if (key == "endpoint_geo_exempt") {
       non_empty(v, "endpoint_geo_exempt", c_.endpoint_geo_exempt);
+    } else if (key == "location") {
+      location(v);
+    } else if (key == "max_distance_km") {
+      integer(v, "max_distance_km", c_.max_distance_km, 1, 20038);
     } else if (key == "max_idle_per_endpoint") {
       integer(v, "max_idle_per_endpoint", c_.max_idle_per_endpoint, 0, 100000);
     } else if (key == "max_connections_per_endpoint") {
@@ -245,6 +253,35 @@ class cluster_reader {
                          });
   }
 
+  void location(const YAML::Node& v) {
+    if (!yaml::expect_map(v, yaml::pos_of(v), diags_, "cluster location")) {
+      return;
+    }
+    geo_point p;
+    int found = 0;
+    yaml::for_each_entry(v, diags_, "cluster location", keys(location_keys),
+                         [&](const std::string& key, source_pos, const YAML::Node& x) {
+                           const bool lat = key == "latitude";
+                           std::string s;
+                           if (!scalar(x, key, s)) {
+                             return;
+                           }
+                           if (const auto d = parse_degrees(s, lat ? 90 : 180)) {
+                             (lat ? p.latitude : p.longitude) = *d;
+                             ++found;
+                           } else {
+                             error(x, fmt::format("location.{} must be decimal degrees within +-{}, not '{}'",
+                                                  key, lat ? 90 : 180, s));
+                           }
+                         });
+    if (!v["latitude"] || !v["longitude"]) {
+      error(v, "location needs latitude and longitude");
+    } else if (found == 2) {
+      c_.location = p;
+      location_at = yaml::pos_of(v);
+    }
+  }
+
   void auth(const YAML::Node& v) {
     if (!yaml::expect_map(v, yaml::pos_of(v), diags_, "cluster auth")) {
       return;
@@ -275,8 +312,14 @@ class cluster_reader {
 };
 
 // The checks that need the whole cluster, reported at its start.
-void check_cluster(const YAML::Node& n, const cluster_config& c, bool has_tls, diagnostics& diags) {
+void check_cluster(const YAML::Node& n, const cluster_config& c, bool has_tls, source_pos location_at,
+                   diagnostics& diags) {
   const source_pos pos = yaml::pos_of(n);
+  if (c.location && !c.country.empty()) {
+    if (const std::string why = point_outside_country(*c.location, c.country); !why.empty()) {
+      diags.error(location_at, fmt::format("cluster '{}': location {}", c.name, why));
+    }
+  }
   if (c.name.empty()) {
     diags.error(pos, "cluster needs a name");
   }
@@ -328,7 +371,7 @@ std::vector<cluster_config> parse_clusters_node(const YAML::Node& list, source_p
     if (!c.models.size() && !item["models"]) {
       c.models.emplace_back("*");
     }
-    check_cluster(item, c, reader.has_tls, diags);
+    check_cluster(item, c, reader.has_tls, reader.location_at, diags);
     if (!c.name.empty() && !names.insert(c.name).second) {
       diags.error(yaml::pos_of(item), fmt::format("duplicate cluster name '{}'", c.name));
     }

@@ -4,11 +4,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "policy/diagnostics.hpp"
+#include "policy/geo_distance.hpp"
 #include "policy/policy.hpp"
 
 namespace YAML {
@@ -60,6 +62,12 @@ struct cluster_config : cluster_info {
   // the country check off for this cluster.
   bool on_premises = false;
   std::string endpoint_geo_exempt;
+  // Physical evidence (docs/evidence.md): where the cluster's servers are (`location: {latitude,
+  // longitude}`; without it, the disc of its country, policy/geo_distance.hpp), and the farthest its
+  // TLS endpoints may be from the gateway (0: no limit). Both are judged against the round trip of
+  // every new connection's TLS handshake; they need the gateway's own location (gateway.location).
+  std::optional<geo_point> location;
+  std::uint64_t max_distance_km = 0;
   std::size_t max_idle_per_endpoint = 64;
   std::size_t max_connections_per_endpoint = 4096;  // requests in flight, all workers together
   unsigned failures_before_down = 3;

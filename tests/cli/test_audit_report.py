@@ -77,7 +77,7 @@ class gateway_log_report_test(unittest.TestCase):
         self.assertGreater(bars, 1)
         self.assertIn("Requests from sanctioned countries are refused.", text)  # a reason from --policy
         self.assertIn("forbid-unapproved-models", text)  # the rule only the second version has
-        self.assertIn("not recorded", text)  # evidence the records do not carry yet
+        self.assertIn("km of the gateway", text)  # the RTT distance bound of the evidence section
         with open(png, "rb") as f:
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
         self.assertGreater(size["height"], 1500)
@@ -111,7 +111,11 @@ class gateway_log_report_test(unittest.TestCase):
             tenants[r["tenant"]][outcome(r)] += 1
         self.assertEqual({t["tenant"]: (t["requests"], t["permitted"], t["denied"], t["failed"]) for t in j["tenants"]},
                          {t: (sum(c.values()), c["permitted"], c["denied"], c["failed"]) for t, c in tenants.items()})
-        self.assertTrue(all(t["redactions"] is None for t in j["tenants"]))
+        # Redactions per tenant, from the records (version 3 carries them).
+        redactions = collections.Counter()
+        for r in self.requests:
+            redactions[r["tenant"]] += r["redactions"]
+        self.assertEqual({t["tenant"]: t["redactions"] for t in j["tenants"]}, dict(redactions))
 
         versions = collections.Counter(r["policy_version"] for r in self.requests)
         self.assertEqual({v["version"]: v["requests"] for v in j["policy_versions"]}, dict(versions))
@@ -143,7 +147,21 @@ class gateway_log_report_test(unittest.TestCase):
 
         served = collections.Counter(r["cluster"] for r in self.requests if r["cluster"])
         self.assertEqual({e["cluster"]: e["requests"] for e in j["evidence"]}, dict(served))
-        self.assertTrue(all(e["endpoints"] is None and e["max_distance_km"] is None for e in j["evidence"]))
+        # The evidence of where each cluster served: the endpoints the records name, where their addresses
+        # geolocate (loopback: the report's clusters are on-premises) and the loosest RTT distance bound.
+        for e in j["evidence"]:
+            served_by = [r for r in self.requests if r["cluster"] == e["cluster"]]
+            forwarded = [r for r in served_by if r["endpoint"]]
+            self.assertTrue(forwarded, e["cluster"])
+            self.assertEqual(sorted(e["endpoints"]), sorted({r["endpoint"] for r in forwarded}))
+            self.assertEqual(e["verified_country"], "private")
+            bounds = [r["distance_bound_km"] for r in served_by if r["endpoint_rtt_us"]]
+            self.assertEqual(len(bounds), len(forwarded))  # every forwarded request has its bound
+            self.assertEqual(e["requests_with_distance_bound"], len(bounds))
+            self.assertEqual((e["max_distance_km"], e["min_distance_km"]), (max(bounds), min(bounds)))
+        for r in self.requests:
+            # rtt/2 x 200 km/ms, rounded up: rtt_us / 10 km
+            self.assertEqual(r["distance_bound_km"], -(-r["endpoint_rtt_us"] // 10))
 
     def test_a_denial_in_the_table_can_be_proved(self):
         j = json.loads(self.report("--format", "json").stdout)

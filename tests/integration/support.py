@@ -299,6 +299,22 @@ def metric(gateway, name):
     return total
 
 
+def audit_record_and_proof(db, audit_keys, request_id, workdir):
+    """A closed log's record of `request_id` (audit query, as a dict) and what `audit verify-proof`
+    prints of its inclusion proof (`audit prove`); the proof must verify."""
+    q = subprocess.run([SOVGW, "audit", "query", "--db", db, "--request-id", request_id, "--format", "jsonl"],
+                       capture_output=True, text=True, check=True)
+    record = json.loads(q.stdout.splitlines()[0])
+    proof = os.path.join(workdir, f"{request_id}.tlog-proof")
+    with open(proof, "w") as f:
+        subprocess.run([SOVGW, "audit", "prove", "--db", db, "--request-id", request_id], stdout=f, check=True)
+    shown = subprocess.run([SOVGW, "audit", "verify-proof", proof, "--pubkey", os.path.join(audit_keys, "signing.pub")],
+                           capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise AssertionError(f"verify-proof exited {shown.returncode}: {shown.stdout}{shown.stderr}")
+    return record, shown.stdout
+
+
 class TempDir:
     def __init__(self):
         self.path = tempfile.mkdtemp(prefix="sovgw-test-")

@@ -63,6 +63,11 @@ class EndpointGeoTest(unittest.TestCase):
                       text)
         self.assertIn(f"endpoint 127.0.0.1:{self.standin.port} of cluster paris: used; 127.0.0.1 private on-premises",
                       text)
+        metrics = admin_get(self.gateway, "/metrics").body.decode()
+        for cluster, refused, usable in (("rogue", 1, 0), ("paris", 0, 1)):
+            labels = f'cluster="{cluster}",endpoint="127.0.0.1:{self.standin.port}"'
+            self.assertIn(f"sovgw_endpoint_geo_refused_addresses{{{labels}}} {refused}\n", metrics)
+            self.assertIn(f"sovgw_endpoint_geo_usable{{{labels}}} {usable}\n", metrics)
 
     def test_config_check_reports_it(self):
         path = os.path.join(self.tmp.path, "check.yaml")

@@ -47,6 +47,44 @@ TEST_CASE("evidence of what was forwarded: version 2, only when there is some") 
   CHECK(decode(as_v1).error().message().find("trailing") != std::string::npos);
 }
 
+TEST_CASE(
+    "physical evidence and redactions: version 3, only when there is some; older versions stay readable") {
+  record r = synthetic_record("t", 8, 1'700'000'000'000'000, payload_mode::none);
+  r.endpoint = "10.0.0.1:443";
+  const auto v2 = encode(r);
+  CHECK(v2[0] == record_format_version_evidence);
+  r.endpoint_rtt_us = 4321;
+  r.distance_bound_km = 433;
+  r.redactions = 2;
+  const auto v3 = encode(r);
+  CHECK(v3[0] == record_format_version_distance);
+  CHECK(v3.size() == v2.size() + 16);
+  CHECK(std::equal(v2.begin() + 1, v2.end(), v3.begin() + 1));  // version 2, then the distance
+  auto back = decode(v3);
+  REQUIRE(back.is_ok());
+  CHECK(back.value() == r);
+  index_fields f;
+  CHECK(read_index_fields(v3, f));
+  CHECK(f.request_id == r.request_id);
+  for (std::size_t n = v2.size(); n < v3.size(); ++n) {
+    CHECK_FALSE(decode(std::span(v3).first(n)).is_ok());
+  }
+  auto as_v2 = v3;
+  as_v2[0] = record_format_version_evidence;
+  CHECK(decode(as_v2).error().message().find("trailing") != std::string::npos);
+  auto old = decode(v2);  // a version-2 record reads with no distance
+  REQUIRE(old.is_ok());
+  CHECK(old.value().endpoint_rtt_us == 0);
+  CHECK(old.value().redactions == 0);
+
+  record only_redactions = synthetic_record("t", 9, 1'700'000'000'000'000, payload_mode::none);
+  only_redactions.redactions = 1;
+  CHECK(encode(only_redactions)[0] == record_format_version_distance);
+  auto back2 = decode(encode(only_redactions));
+  REQUIRE(back2.is_ok());
+  CHECK(back2.value() == only_redactions);
+}
+
 TEST_CASE("record decoding is strict") {
   record r = synthetic_record("t", 1, 0, payload_mode::none);
   auto bytes = encode(r);

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "policy/clusters_config.hpp"
@@ -32,11 +34,28 @@ std::string errors_of(const std::string& yaml) {
 
 }  // namespace
 
-TEST_CASE("the embedded default config is valid") {
+TEST_CASE("the embedded default config is the demo's, and valid") {
   auto cfg = parse_config(embedded_default_config(), "<embedded default>");
-  REQUIRE(cfg->clusters.size() == 1);
+  REQUIRE(cfg->clusters.size() == 5);  // examples/demo/sovgw.yaml
   CHECK(cfg->listen_port == 8443);
   CHECK(cfg->clusters[0].tls.ca_file == "certs/out/ca.pem");
+  CHECK(cfg->policy_file == "examples/policies/eu_policy.yaml");
+  CHECK(cfg->audit_db == "demo/audit");
+  CHECK(cfg->tenants_file == "demo/tenants.yaml");
+  CHECK_FALSE(cfg->trusted_proxies.empty());  // the demo plays clients from anywhere on loopback
+}
+
+TEST_CASE("the plain example config is the bare proxy") {
+  std::ifstream in(std::string(SOVGW_SOURCE_DIR) + "/examples/plain.yaml");
+  REQUIRE(in);
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto cfg = parse_config(text.str(), "examples/plain.yaml");
+  REQUIRE(cfg->clusters.size() == 1);
+  CHECK(cfg->policy_file.empty());
+  CHECK(cfg->audit_db.empty());
+  CHECK(cfg->tenants_file.empty());
+  CHECK(cfg->trusted_proxies.empty());
 }
 
 TEST_CASE("defaults and values") {
@@ -147,4 +166,57 @@ TEST_CASE("limits_store: redis://HOST:PORT[/DB], with tenants, and its outage mo
         "gw.yaml:10:22: limits_store_outage must be closed or open, not 'maybe'");
   CHECK(errors_of(tenants + "limits_store_sync_interval: 5ms\n") ==
         "gw.yaml:10:29: limits_store_sync_interval must be between 10ms and 10s");
+}
+
+TEST_CASE("gateway.location and the clusters' physical-evidence settings") {
+  const std::string located = base + R"(    location: {latitude: 48.86, longitude: 2.35}
+    max_distance_km: 500
+gateway:
+  location: {country: FR, latitude: 48.8566, longitude: 2.3522}
+)";
+  auto cfg = parse_config(located, "gw.yaml");
+  REQUIRE(cfg->location);
+  CHECK(cfg->location->country == "FR");
+  REQUIRE(cfg->location->point);
+  CHECK(cfg->location->point->latitude == doctest::Approx(48.8566));
+  CHECK(cfg->clusters[0].max_distance_km == 500);
+  REQUIRE(cfg->clusters[0].location);
+  CHECK(cfg->clusters[0].location->longitude == doctest::Approx(2.35));
+  REQUIRE(declared_place(cfg->clusters[0]));
+  CHECK(declared_place(cfg->clusters[0])->radius_km == 0);
+
+  auto country_only = parse_config(base + "gateway: {location: {country: DE}}\n", "gw.yaml");
+  REQUIRE(country_only->location);
+  CHECK_FALSE(country_only->location->point);
+  CHECK(country_only->location->place()->radius_km > 0);            // Germany's disc
+  CHECK(declared_place(country_only->clusters[0])->radius_km > 0);  // the cluster: France's disc
+
+  CHECK(errors_of(base + "gateway: {location: {country: fr}}\n") ==
+        "gw.yaml:9:31: gateway.location.country must be an ISO 3166-1 alpha-2 code like FR, not 'fr'");
+  CHECK(errors_of(base + "gateway: {location: {country: FR, latitude: 91, longitude: 2}}\n") ==
+        "gw.yaml:9:45: gateway.location.latitude must be decimal degrees within +-90, not '91'");
+  CHECK(errors_of(base + "gateway: {location: {country: FR, latitude: 48}}\n") ==
+        "gw.yaml:9:21: gateway.location: latitude and longitude go together");
+  CHECK(errors_of(base + "gateway: {location: {latitude: 48, longitude: 2}}\n") ==
+        "gw.yaml:9:21: gateway.location needs country (where the gateway runs)");
+  CHECK(errors_of(base + "gateway: {location: {country: FR, latitude: 2.35, longitude: 48.86}}\n")
+            .find("gw.yaml:9:21: gateway.location (2.35, 48.86) is ") == 0);  // swapped: outside France
+  CHECK(errors_of(base + "gateway: {place: x}\n").find("gw.yaml:9:11: unknown key 'place' in gateway") == 0);
+  CHECK(errors_of(base + "    max_distance_km: 500\n") ==
+        "gw.yaml:4:5: cluster 'paris': max_distance_km and location need gateway.location (where the gateway "
+        "is: distances are measured from it)");
+  CHECK(errors_of(base + "    max_distance_km: 0\n") ==
+        "gw.yaml:9:22: max_distance_km must be between 1 and 20038, not 0");
+  CHECK(errors_of(base + "    location: {latitude: 48.86}\n") ==
+        "gw.yaml:9:15: location needs latitude and longitude");
+  CHECK(errors_of(base +
+                  "    location: {latitude: 40.71, longitude: -74.0}\ngateway: {location: {country: FR}}\n")
+            .find("gw.yaml:9:15: cluster 'paris': location (40.71, -74) is ") == 0);  // New York is not in FR
+  // A maximum the declared location can never meet: Paris to a cluster declared in Frankfurt.
+  CHECK(errors_of(base + R"(    location: {latitude: 50.11, longitude: 8.68}
+    max_distance_km: 100
+gateway: {location: {country: FR, latitude: 48.8566, longitude: 2.3522}}
+)") == "gw.yaml:4:5: cluster 'paris': its declared location is at least 478 km from the gateway, so no "
+       "endpoint "
+       "can be proved within max_distance_km 100");
 }
