@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <stdexcept>
 
 #include "common/ascii.hpp"
@@ -388,6 +389,26 @@ class base_builder {
   const base_context& context_;
 };
 
+// The index of the first byte above 0x7F, or npos. Eight bytes at a time: the check runs over
+// every signature base (~1 KB per forwarded request) and was a quarter of building it.
+std::size_t first_non_ascii(std::string_view s) {
+  constexpr std::uint64_t high_bits = 0x8080808080808080ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, s.data() + i, 8);
+    if ((word & high_bits) != 0) {
+      break;
+    }
+  }
+  for (; i < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) > 0x7F) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
 std::span<const std::uint8_t> bytes_of(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
@@ -626,15 +647,13 @@ base_result signature_base(const message_view& message, std::span<const componen
   }
   r.base += signature_params_line;
   r.base += signature_params_value;
-  for (std::size_t i = 0; i < r.base.size(); ++i) {
-    if (static_cast<unsigned char>(r.base[i]) > 0x7F) {
-      r.error = base_error::not_ascii;
-      const std::size_t line = r.base.rfind('\n', i);
-      const std::size_t start = line == std::string::npos ? 0 : line + 1;
-      r.component = r.base.substr(start, r.base.find(':', start) - start);
-      r.base.clear();
-      return r;
-    }
+  const std::size_t i = first_non_ascii(r.base);
+  if (i != std::string::npos) {
+    r.error = base_error::not_ascii;
+    const std::size_t line = r.base.rfind('\n', i);
+    const std::size_t start = line == std::string::npos ? 0 : line + 1;
+    r.component = r.base.substr(start, r.base.find(':', start) - start);
+    r.base.clear();
   }
   return r;
 }

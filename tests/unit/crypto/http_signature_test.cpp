@@ -764,6 +764,29 @@ TEST_CASE("signature base errors say which component and why") {
   CHECK(hs::signature_base(m.view, ok, "()").ok());
 }
 
+TEST_CASE("a byte outside ASCII is refused wherever it falls in the base") {
+  // The base is checked eight bytes at a time: put the byte at every offset of a long value (word
+  // starts, middles, ends, and the tail after the last whole word), and in the parameters line.
+  const std::string value(61, 'v');
+  for (std::size_t at = 0; at < value.size(); ++at) {
+    std::string bad = value;
+    bad[at] = '\xE9';
+    const test_message m("POST /", {{"Host", "example.com"}, {"X-A", "fine"}, {"X-Text", bad}});
+    const hs::component covered[] = {hs::component::field("x-a"), hs::component::field("x-text")};
+    INFO("at " << at);
+    const auto base = hs::signature_base(m.view, covered, "()");
+    CHECK(base.error == hs::base_error::not_ascii);
+    CHECK(base.component == "\"x-text\"");
+    CHECK(base.base.empty());
+  }
+  const test_message m("POST /", {{"Host", "example.com"}, {"X-Text", value}});
+  const hs::component covered[] = {hs::component::field("x-text")};
+  CHECK(hs::signature_base(m.view, covered, "()").ok());
+  const auto params = hs::signature_base(m.view, covered, "();tag=\"caf\xC3\xA9\"");
+  CHECK(params.error == hs::base_error::not_ascii);
+  CHECK(params.component == "\"@signature-params\"");
+}
+
 namespace {
 
 // A signed message for the verifier tests: ed25519 over the test request, with knobs.

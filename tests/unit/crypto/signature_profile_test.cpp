@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,17 @@
 
 namespace c = sovgw::crypto;
 namespace hs = sovgw::crypto::httpsig;
+
+TEST_CASE("nonces are 128 random bits, never repeated, across the pool's refills") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {  // ~15 refills of the per-thread pool
+    const std::string n = hs::make_nonce();
+    CHECK(n.size() == 22);  // 16 bytes, base64url without padding
+    CHECK(n.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+          std::string::npos);
+    CHECK(seen.insert(n).second);
+  }
+}
 
 TEST_CASE("the nonce cache refuses replays, forgets what left the window, never says fresh for a replay") {
   c::nonce_cache cache(3, 100);
