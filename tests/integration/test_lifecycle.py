@@ -11,8 +11,8 @@ import threading
 import time
 import unittest
 
-from support import (CHAT_STREAM, SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, cluster_yaml, exchange,
-                     gateway_yaml, make_certs, metric, start_standin, tls_connect, wait_until)
+from support import (CHAT_STREAM, SOURCE, SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, cluster_yaml,
+                     exchange, gateway_yaml, make_certs, metric, start_standin, tls_connect, wait_until)
 
 
 def served_cert_fingerprint(port, certs):
@@ -288,10 +288,11 @@ class ConfigCheckTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("/nonexistent/gateway.pem: cannot load the certificate chain", r.stderr)
 
-    def test_embedded_default_parses(self):
+    def test_embedded_default_is_the_demo_config(self):
         r = subprocess.run([SOVGW, "config", "default"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
-        self.assertIn("standin-paris", r.stdout)
+        with open(os.path.join(SOURCE, "examples", "demo", "sovgw.yaml")) as f:
+            self.assertEqual(r.stdout, f.read())
 
 
 if __name__ == "__main__":
