@@ -1,6 +1,8 @@
 #include "gateway/admin_server.hpp"
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <sys/stat.h>
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -10,9 +12,6 @@
 #include <functional>
 #include <optional>
 #include <thread>
-
-#include <openssl/crypto.h>
-#include <sys/stat.h>
 
 #include "crypto/key_file.hpp"
 #include "crypto/sha256.hpp"
@@ -150,9 +149,10 @@ asio::awaitable<admin_answer> audit_admin(worker& w, std::string_view path, std:
   }
   if (*age < w.shared.cfg->admin_min_retention_seconds) {
     co_return admin_error(
-        400, fmt::format("refusing to drop payloads younger than {} seconds (admin.min_retention); ask for an "
-                         "older_than of at least that",
-                         w.shared.cfg->admin_min_retention_seconds));
+        400,
+        fmt::format("refusing to drop payloads younger than {} seconds (admin.min_retention); ask for an "
+                    "older_than of at least that",
+                    w.shared.cfg->admin_min_retention_seconds));
   }
   std::function<admin_answer()> job = [log, age = *age, age_text = *age_text] {
     const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -197,10 +197,12 @@ admin_answer authorize_admin_job(const worker& w, const http::message_head& head
     return admin_error(403, "cross-site requests to admin jobs are refused (Sec-Fetch-Site)");
   }
   if (const http::field* origin = head.find("origin");
-      origin != nullptr && (origin->value.substr(0, 7) != "http://" || origin->value.substr(7) != head.host)) {
+      origin != nullptr &&
+      (origin->value.substr(0, 7) != "http://" || origin->value.substr(7) != head.host)) {
     return admin_error(403, "requests to admin jobs from another origin are refused (Origin)");
   }
-  if (w.shared.admin_token.empty()) {
+  const std::shared_ptr<const std::string> token = w.shared.admin_token.load();
+  if (token == nullptr) {
     return admin_error(403,
                        "admin jobs need authentication: set admin.token_file in the gateway config "
                        "(docs/configuration.md)");
@@ -212,7 +214,7 @@ admin_answer authorize_admin_job(const worker& w, const http::message_head& head
     return admin_error(401, "admin jobs need Authorization: Bearer <the token in admin.token_file>");
   }
   const crypto::sha256_digest given = crypto::sha256(auth->value.substr(scheme.size()));
-  if (CRYPTO_memcmp(given.data(), w.shared.admin_token.data(), given.size()) != 0) {
+  if (CRYPTO_memcmp(given.data(), token->data(), given.size()) != 0) {
     return admin_error(401, "wrong admin token");
   }
   return admin_answer{0, {}};
@@ -236,7 +238,8 @@ std::string load_admin_token(const std::string& path) {
   }
   if (token.size() < 32 || token.find_first_of(" \t\r\n") != std::string::npos) {
     throw std::runtime_error(fmt::format(
-        "admin.token_file {} must hold one token of at least 32 characters (e.g. `openssl rand -hex 32`)", path));
+        "admin.token_file {} must hold one token of at least 32 characters (e.g. `openssl rand -hex 32`)",
+        path));
   }
   const crypto::sha256_digest d = crypto::sha256(token);
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());
@@ -314,10 +317,10 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
           "not found; try /healthz, /readyz, /metrics, /.well-known/sovgw-keys.json, POST /admin/audit/shred "
           "or POST /admin/audit/retain\n";
     }
-    std::string out =
-        fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n", status,
-                    reason_phrase(status), type, body.size(), status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
-                    head.keep_alive ? "" : "Connection: close\r\n");
+    std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n",
+                                  status, reason_phrase(status), type, body.size(),
+                                  status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
+                                  head.keep_alive ? "" : "Connection: close\r\n");
     if (co_await conn->write(out, head.method == "HEAD" ? std::string_view() : body, milliseconds(10000)) !=
             io_status::ok ||
         !head.keep_alive) {

@@ -173,6 +173,9 @@ std::string metrics::render() const {
         "counter", load(cert_reload_failures));
   gauge("sovgw_tenants_reload_failures_total", "Failed tenants-file reloads (the last good tenants stay).",
         "counter", load(tenants_reload_failures));
+  gauge("sovgw_admin_token_reload_failures_total",
+        "Failed admin.token_file reloads (the current token stays).", "counter",
+        load(admin_token_reload_failures));
   gauge("sovgw_cluster_credential_reload_failures_total",
         "Failed cluster credential reloads (the current credentials stay).", "counter",
         load(credential_reload_failures));
@@ -214,8 +217,9 @@ std::string render_audit_metrics(const audit::audit_log& log) {
        "gauge", h.state == audit::health_state::ok ? 1 : 0);
   line("sovgw_audit_failed", "1 while the audit log's storage has failed (it retries every second).", "gauge",
        h.state == audit::health_state::failed ? 1 : 0);
-  line("sovgw_audit_space_exhausted", "1 while the audit log is over audit.max_bytes or under audit.min_free_bytes.",
-       "gauge", h.state == audit::health_state::full ? 1 : 0);
+  line("sovgw_audit_space_exhausted",
+       "1 while the audit log is over audit.max_bytes or under audit.min_free_bytes.", "gauge",
+       h.state == audit::health_state::full ? 1 : 0);
   line("sovgw_audit_bytes", "Size of the audit database directory at the last check.", "gauge", h.bytes);
   line("sovgw_audit_storage_failures_total", "Storage errors since start.", "counter", h.failures);
   line("sovgw_audit_storage_recoveries_total", "Times the log resumed after a storage error.", "counter",

@@ -63,10 +63,11 @@ class metrics {
   std::atomic<std::uint64_t> upstream_connections_reused{0};
   std::atomic<std::uint64_t> cert_reloads{0};
   std::atomic<std::uint64_t> cert_reload_failures{0};
-  std::atomic<std::uint64_t> tenants_reload_failures{0};     // SIGHUP found a broken tenants file
-  std::atomic<std::uint64_t> credential_reload_failures{0};  // SIGHUP found a bad cluster credential file
-  std::atomic<std::uint64_t> redactions{0};               // findings replaced by `redact` obligations
-  std::atomic<std::uint64_t> classified_requests{0};      // requests that carried a data class
+  std::atomic<std::uint64_t> tenants_reload_failures{0};      // SIGHUP found a broken tenants file
+  std::atomic<std::uint64_t> admin_token_reload_failures{0};  // SIGHUP found a bad admin.token_file
+  std::atomic<std::uint64_t> credential_reload_failures{0};   // SIGHUP found a bad cluster credential file
+  std::atomic<std::uint64_t> redactions{0};                   // findings replaced by `redact` obligations
+  std::atomic<std::uint64_t> classified_requests{0};          // requests that carried a data class
   usage_counters usage;
   // Appends more series to render() (the tenants' budget gauges); set before serving starts.
   std::function<void(std::string&)> render_more;

@@ -159,7 +159,7 @@ server::server(std::shared_ptr<const config> cfg) {
   }
   state_.recorder = std::make_unique<request_recorder>(cfg, *state_.stats, state_.audit.get());
   if (!cfg->admin_token_file.empty()) {
-    state_.admin_token = load_admin_token(cfg->admin_token_file);
+    state_.admin_token.store(std::make_shared<const std::string>(load_admin_token(cfg->admin_token_file)));
   }
   unsigned n = cfg->threads != 0 ? cfg->threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
@@ -215,6 +215,20 @@ void server::reload_credentials() {
   log_line("error", "cluster credentials reload failed; keeping the current credentials")
       .str("errors", errors)
       .emit();
+}
+
+void server::reload_admin_token() {
+  if (state_.cfg->admin_token_file.empty()) {
+    return;
+  }
+  try {
+    state_.admin_token.store(
+        std::make_shared<const std::string>(load_admin_token(state_.cfg->admin_token_file)));
+    log_line("info", "admin token reloaded").str("file", state_.cfg->admin_token_file).emit();
+  } catch (const std::exception& e) {
+    state_.stats->admin_token_reload_failures.fetch_add(1, std::memory_order_relaxed);
+    log_line("error", "admin token reload failed; keeping the current token").str("error", e.what()).emit();
+  }
 }
 
 void server::reload_tenants() {
@@ -305,6 +319,7 @@ int server::run() {
       if (sig == SIGHUP) {
         reload_certificates();
         reload_credentials();
+        reload_admin_token();
         reload_tenants();
         reload_policy();
       } else {

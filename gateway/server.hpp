@@ -36,6 +36,7 @@ class server {
   void reload_policy();
   void reload_tenants();
   void reload_credentials();
+  void reload_admin_token();
 
   shared_state state_;
   std::vector<std::unique_ptr<worker>> workers_;

@@ -49,9 +49,10 @@ struct shared_state {
   std::mutex audit_job_mutex;
   std::thread audit_job;
   std::atomic<bool> audit_job_busy{false};
-  // The admin listener (worker 0's thread only): admin.token_file's token, hashed (empty: admin
-  // jobs refused), and the connections open now (capped by admin.max_connections).
-  std::string admin_token;
+  // admin.token_file's token, hashed (null: admin jobs refused); swapped on SIGHUP (a bad file
+  // keeps the current token).
+  std::atomic<std::shared_ptr<const std::string>> admin_token;
+  // The admin listener's connections open now (worker 0's thread only; admin.max_connections).
   std::size_t admin_connections = 0;
 };
 

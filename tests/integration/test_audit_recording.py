@@ -296,6 +296,32 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(ok.status, 404, ok.body)  # authorised; this tenant has no data key yet
         self.assertIn("no data key", ok.json()["error"]["message"])
 
+    def test_the_admin_token_rotates_on_sighup(self):
+        a = AuditedGateway(self)
+        g = a.gateway
+        token_file = os.path.join(a.tmp.path, "admin.token")
+        shred = "/admin/audit/shred?tenant=default"
+
+        def status(token):
+            return admin_request("127.0.0.1", g.admin_port, "POST", shred, token=token).status
+
+        def reloads(msg):
+            return sum(1 for o in g.logs() if o.get("msg") == msg)
+
+        new_token = "rotated-" + "7" * 40
+        with open(token_file, "w") as f:
+            f.write(new_token + "\n")
+        g.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: reloads("admin token reloaded") == 1))
+        self.assertEqual(status(ADMIN_TOKEN), 401)  # the old token no longer opens admin jobs
+        self.assertEqual(status(new_token), 404)  # authorised (no data key for this tenant yet)
+        # A file others can read is refused, and the current token stays.
+        os.chmod(token_file, 0o644)
+        g.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: reloads("admin token reload failed; keeping the current token") == 1))
+        self.assertEqual(metric(g, "sovgw_admin_token_reload_failures_total"), 1)
+        self.assertEqual(status(new_token), 404)
+
     def test_minimum_retention_age(self):
         a = AuditedGateway(self)
         a.gateway.stop()
