@@ -66,6 +66,8 @@ std::string pipeline::reload_policy() {
   // Say which detectors the policy names but the gateway lacks, rather than let them never fire.
   if (missing != 0) {
     log_line("warn", "the policy names detectors this gateway does not implement yet; they never fire")
+        .str("policy", cfg_->policy_file)
+        .str("policy_version", snap->version())
         .str("detectors", fmt::format("{}", fmt::join(policy::detector_names(missing), ", ")))
         .emit();
   }
