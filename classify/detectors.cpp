@@ -545,11 +545,78 @@ bool scan_date_of_birth(std::string_view t, Hit&& hit) {
   return false;
 }
 
+// An ICD-10 code: a letter, two digits, optionally a dot and one to four letters or digits
+// (E11.9, J45, U07.1, S72.001A); a whole word.
+std::size_t icd10_at(std::string_view t, std::size_t i) {
+  if (!is_alpha(t[i]) || t.size() - i < 3 || !is_digit(t[i + 1]) || !is_digit(t[i + 2])) {
+    return npos;
+  }
+  std::size_t k = i + 3;
+  if (k + 1 < t.size() && t[k] == '.' && is_alnum(t[k + 1])) {
+    std::size_t len = 0;
+    ++k;
+    while (k < t.size() && is_alnum(t[k]) && len < 4) {
+      ++k;
+      ++len;
+    }
+  }
+  return k < t.size() && is_alnum(t[k]) ? npos : k;
+}
+
+template <typename Hit>
+bool scan_health_code(std::string_view t, Hit&& hit) {
+  // A diagnosis code after a cue: "ICD-10 E11.9", "diagnosis: J45.909", "CIM-10 F32", "Diagnose
+  // F41.1", "diagnóstico E66". "diagnos" covers diagnosis, diagnosed, diagnostic, Diagnose,
+  // diagnosi; lower case, matched case-insensitively. A bare code (a product "E11" or a seat
+  // "J45") is not health data on its own.
+  static constexpr std::array<std::string_view, 7> cues = {
+      "icd", "cim-10", "cim10", "diagnos", "diagn\xc3\xb3stic", "diagn\\u00f3stic", "dx"};
+  const auto cue_at = [&](std::size_t i) {
+    for (std::string_view cue : cues) {
+      if (cue[0] != to_lower(t[i]) || t.size() - i < cue.size()) {
+        continue;
+      }
+      std::size_t j = 1;
+      while (j < cue.size() && to_lower(t[i + j]) == cue[j]) {
+        ++j;
+      }
+      if (j == cue.size() && (cue != "dx" || i + j >= t.size() || !is_alnum(t[i + j]))) {
+        return i + j;
+      }
+    }
+    return npos;
+  };
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const char c = to_lower(t[i]);
+    if ((c != 'i' && c != 'c' && c != 'd') || !starts_word(t, i)) {
+      continue;
+    }
+    const std::size_t from = cue_at(i);
+    if (from == npos) {
+      continue;
+    }
+    const std::size_t to = std::min(t.size(), from + 48);
+    for (std::size_t k = from; k < to; ++k) {
+      if (!is_alpha(t[k]) || !starts_word(t, k)) {
+        continue;
+      }
+      if (const std::size_t end = icd10_at(t, k); end != npos) {
+        if (hit(k, end)) {
+          return true;
+        }
+        i = end - 1;
+        break;
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::uint32_t implemented_detectors() noexcept {
   return bit(email) | bit(phone) | bit(iban) | bit(payment_card) | bit(national_id) | bit(ip_address) |
-         bit(date_of_birth);
+         bit(health_code) | bit(date_of_birth);
 }
 
 namespace {
@@ -569,6 +636,7 @@ void for_each_detector(std::uint32_t which, Each&& each) {
   run(payment_card, [](std::string_view t, auto&& hit) { return scan_payment_card(t, hit); });
   run(national_id, [](std::string_view t, auto&& hit) { return scan_national_id(t, hit); });
   run(ip_address, [](std::string_view t, auto&& hit) { return scan_ip_address(t, hit); });
+  run(health_code, [](std::string_view t, auto&& hit) { return scan_health_code(t, hit); });
   run(date_of_birth, [](std::string_view t, auto&& hit) { return scan_date_of_birth(t, hit); });
 }
 

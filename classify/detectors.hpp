@@ -14,7 +14,9 @@
 //   date_of_birth  a date within 48 characters after "born", "date of birth", "DOB", "né(e) le",
 //                  "geboren", "nacido/a", "nato/a il", ... (English, French, German, Spanish,
 //                  Italian)
-// Not implemented yet: person_name, health_code, postal_address (implemented_detectors() says
+//   health_code    an ICD-10 code (E11.9, J45, U07.1) within 48 characters after "ICD", "CIM-10",
+//                  "diagnos…" (diagnosis, diagnosed, Diagnose, diagnosi), "diagnóstico" or "Dx"
+// Not implemented yet: person_name, postal_address (implemented_detectors() says
 // which are). The text is scanned as bytes; a JSON body is scanned decoded (json_body.hpp), but a
 // raw body's JSON-style escapes ("\n") still end words.
 #include <cstddef>

@@ -96,6 +96,25 @@ TEST_CASE("date of birth: a date after a cue, in five languages") {
   CHECK_FALSE(fires("date_of_birth", "born to run. The album from 1975"));  // no date near the cue
 }
 
+TEST_CASE("health code: an ICD-10 code after a diagnosis cue") {
+  CHECK(fires("health_code", "ICD-10 E11.9, follow-up in May"));
+  CHECK(fires("health_code", "diagnosis: J45.909 (asthma)"));
+  CHECK(fires("health_code", "She was diagnosed with F32 last year"));
+  CHECK(fires("health_code", "CIM-10 : F41.1"));
+  CHECK(fires("health_code", "Diagnose F41.1 laut Arzt"));
+  CHECK(fires("health_code", "diagn\xc3\xb3stico E66"));
+  CHECK(fires("health_code", "Dx: U07.1"));
+  CHECK_FALSE(fires("health_code", "seat J45 on flight AF123"));              // no cue
+  CHECK_FALSE(fires("health_code", "diagnostics of E1 engine, part A1234"));  // not a code's shape
+  CHECK_FALSE(fires("health_code", "dxf file E11 exported"));                 // "dx" only as a word
+  CHECK_FALSE(fires("health_code",
+                    "the diagnosis took a long time, many weeks of tests and waiting; E11.9 is a part"));
+  const std::string text = "ICD-10: E11.9";
+  const auto found = find_all(text, bit_of("health_code"));
+  REQUIRE(found.size() == 1);
+  CHECK(text.substr(found[0].begin, found[0].end - found[0].begin) == "E11.9");
+}
+
 TEST_CASE("only wanted and implemented detectors run") {
   const std::string text = "mail a@b.example and 4111 1111 1111 1111";
   CHECK(detect(text, bit_of("email")) == bit_of("email"));
