@@ -580,3 +580,75 @@ class LimitsTest(unittest.TestCase):
         self.assertTrue(resp.body.decode().endswith("data: [DONE]\n\n"))
         self.wait_charged("streamer", 0)
         self.assert_429(self.call("streamer", stream=True), "insufficient_quota")
+
+
+SCOPED_TENANTS = """tenants:
+  - name: team
+    limits: {requests_per_minute: 1000}
+    model_limits:
+      "gpt-4o*": {tokens_per_month: 20}
+      small-model: {requests_per_minute: 1}
+"""
+
+
+class ScopedLimitsTest(unittest.TestCase):
+    """Limits of a key and of a tenant's models, on top of the tenant's: a request must pass every
+    scope; the 429 names the one that refused it and nothing is forwarded."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs, chunks=5, delay_ms=5)
+        cls.tenants = os.path.join(cls.tmp.path, "tenants.yaml")
+        with open(cls.tenants, "w") as f:
+            f.write(SCOPED_TENANTS)
+        capped = sovgw("tenants", "key", "create", "team", "--file", cls.tenants, "--requests-per-minute", "1")
+        assert capped.returncode == 0, capped.stderr
+        cls.capped = capped.stdout.strip()
+        cls.free = sovgw("tenants", "key", "create", "team", "--file", cls.tenants).stdout.strip()
+        cls.gateway = Gateway(gateway_yaml(cls.certs, cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs),
+                                           extra=f"tenants: {cls.tenants}\n"), cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def call(self, key, model):
+        body = {"model": model, "messages": []}
+        raw = request_bytes("POST", "/v1/chat/completions", json.dumps(body).encode(),
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+        resp = send(self.gateway.port, self.certs, raw)
+        access_line(self.gateway, resp)  # logged after its tokens were charged
+        return resp
+
+    def assert_429(self, resp, code, message):
+        self.assertEqual(resp.status, 429)
+        err = resp.json()["error"]
+        self.assertEqual(err["code"], code)
+        self.assertRegex(err["message"], message)
+        self.assertGreaterEqual(int(resp.header("retry-after")), 1)
+        log = access_line(self.gateway, resp)
+        self.assertEqual((log["error"], log["cluster"]), (code, ""))
+
+    def test_a_key_with_limits_of_its_own(self):
+        self.assertEqual(self.call(self.capped, "other").status, 200)
+        self.assert_429(self.call(self.capped, "other"), "rate_limit_exceeded",
+                        rf"^API key {self.capped[:17]}\.\.\. reached its requests per minute; retry in \d+ s$")
+        self.assertEqual(self.call(self.free, "other").status, 200)  # the tenant's other key
+
+    def test_a_model_rule_s_monthly_budget(self):
+        self.assertEqual(self.call(self.free, "gpt-4o-mini").status, 200)  # 17 tokens
+        self.assertEqual(self.call(self.free, "gpt-4o").status, 200)  # 34: crosses 20, completes
+        for model in ("gpt-4o-mini", "gpt-4o"):  # one budget for every model the glob names
+            self.assert_429(self.call(self.free, model), "insufficient_quota",
+                            r"^tenant 'team' for models 'gpt-4o\*' used its monthly token budget$")
+        self.assertEqual(self.call(self.free, "o3-mini").status, 200)
+
+    def test_a_model_rule_s_requests_per_minute(self):
+        self.assertEqual(self.call(self.free, "small-model").status, 200)
+        self.assert_429(self.call(self.free, "small-model"), "rate_limit_exceeded",
+                        r"^tenant 'team' for models 'small-model' reached its requests per minute; retry in \d+ s$")
+        self.assertEqual(self.call(self.free, "small-model-2").status, 200)  # exact name: not this one
