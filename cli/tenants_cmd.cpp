@@ -4,12 +4,14 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "policy/config_values.hpp"
 #include "policy/diagnostics.hpp"
 #include "tenants/tenants.hpp"
 
@@ -19,10 +21,12 @@ namespace {
 constexpr const char* tenants_usage =
     "usage: sovgw tenants check FILE\n"
     "       sovgw tenants key create TENANT --file FILE [--expires 90d|12h|2027-03-01T00:00:00Z]\n"
+    "                [--requests-per-minute N] [--tokens-per-minute N] [--tokens-per-month N]\n"
     "       sovgw tenants key list --file FILE [--tenant TENANT]\n"
     "       sovgw tenants key revoke KEY_ID --file FILE\n"
     "  check: validate a tenants file (errors as file:line:col)\n"
-    "  key create: print a new API key once (stdout) and append its hash to FILE's keys: list\n"
+    "  key create: print a new API key once (stdout) and append its hash to FILE's keys: list;\n"
+    "    the limits options give the key limits of its own, on top of its tenant's\n"
     "  key list: the keys' ids, tenants, times and states (never a key)\n"
     "  key revoke: mark a key revoked from now\n"
     "  FILE is rewritten atomically; send the gateway SIGHUP to load it\n"
@@ -144,6 +148,25 @@ append_point where_to_append(const std::string& text, const std::string& path) {
   return out;
 }
 
+// --requests-per-minute and the like: the key's own limits, written as the file's `limits:`.
+std::string limits_entry(const options& o) {
+  std::string out;
+  for (const char* name : {"requests-per-minute", "tokens-per-minute", "tokens-per-month"}) {
+    const std::optional<std::string> v = o.get(name);
+    if (!v) {
+      continue;
+    }
+    const std::optional<std::uint64_t> n = policy::parse_whole_number(*v);
+    if (!n || *n == 0 || *n > 1000000000000ULL) {
+      throw usage_error(fmt::format("--{} '{}': give a whole number from 1 to 10^12", name, *v), false);
+    }
+    std::string key = name;
+    std::replace(key.begin(), key.end(), '-', '_');
+    out += fmt::format("{}{}: {}", out.empty() ? "" : ", ", key, *n);
+  }
+  return out.empty() ? out : fmt::format(", limits: {{{}}}", out);
+}
+
 int cmd_check(const options& o) {
   const std::string& path = o.positional()[0];
   const auto t = parse_or_fail(read_file(path), path);
@@ -161,6 +184,7 @@ int cmd_create(const options& o) {
   }
   const std::int64_t now = now_seconds();
   const std::int64_t expires = o.has("expires") ? parse_expiry(*o.get("expires"), now) : 0;
+  const std::string limits = limits_entry(o);  // bad usage before anything is generated
   if (o.has("expires") && expires <= now) {
     throw usage_error("--expires is in the past", false);
   }
@@ -173,7 +197,7 @@ int cmd_create(const options& o) {
   if (expires != 0) {
     entry += fmt::format(", expires: {}", tenants::format_time(expires));
   }
-  entry += "}\n";
+  entry += limits + "}\n";
   const std::string updated = text + at.prefix + entry;
   // The new file must parse and hold the new key before it replaces the old one.
   const tenants::load_result check = tenants::parse_tenants(updated, path);
@@ -267,7 +291,10 @@ int cmd_revoke(const options& o) {
 const subcommand key_subcommands[] = {
     {"create",
      tenants_usage,
-     {.valued = {"file", "expires"}, .min_positional = 1, .max_positional = 1, .arguments = "one TENANT"},
+     {.valued = {"file", "expires", "requests-per-minute", "tokens-per-minute", "tokens-per-month"},
+      .min_positional = 1,
+      .max_positional = 1,
+      .arguments = "one TENANT"},
      cmd_create},
     {"list", tenants_usage, {.valued = {"file", "tenant"}}, cmd_list},
     {"revoke",

@@ -87,11 +87,16 @@ std::int64_t now_ms() {
       .count();
 }
 
+// The scopes whose limits count this request (admit chose them).
+tenants::limit_target limit_target_of(const request_context& ctx) {
+  return {ctx.tenant, ctx.key_limited ? std::string_view(ctx.key_id) : std::string_view(), ctx.model_rule};
+}
+
 }  // namespace
 
 void pipeline::account(const request_context& ctx) const {
   if (!cfg_->tenants_file.empty()) {
-    limiter_.charge(ctx.tenant, ctx.prompt_tokens + ctx.completion_tokens, now_ms());
+    limiter_.charge(limit_target_of(ctx), ctx.prompt_tokens + ctx.completion_tokens, now_ms());
   }
 }
 
@@ -159,30 +164,60 @@ std::optional<std::string_view> bearer_token(const http::message_head& head) {
 
 }  // namespace
 
+namespace {
+
+// Who a refused request's limit belongs to, as the 429's message says it.
+std::string scope_text(const request_context& ctx, tenants::limit_scope scope) {
+  switch (scope) {
+    case tenants::limit_scope::tenant:
+      break;
+    case tenants::limit_scope::key:
+      return fmt::format("API key {}...", ctx.key_id);
+    case tenants::limit_scope::model:
+      return fmt::format("tenant '{}' for models '{}'", ctx.tenant, ctx.model_rule);
+  }
+  return fmt::format("tenant '{}'", ctx.tenant);
+}
+
+}  // namespace
+
 stage_result pipeline::admit(request_context& ctx) const {
-  const tenants::admission a = limiter_.admit(ctx.tenant, now_ms());
+  if (cfg_->tenants_file.empty()) {
+    return stage_result::next();
+  }
+  ctx.model_rule.clear();
+  if (!ctx.model.empty()) {
+    const std::shared_ptr<const tenants::table> table = tenants_.load();
+    const tenants::tenant* t = table->find_tenant(ctx.tenant);
+    if (const tenants::model_limit* rule = t != nullptr ? t->model_rule(ctx.model) : nullptr) {
+      ctx.model_rule = rule->model.text();
+    }
+  }
+  const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms());
   ctx.retry_after_s = a.retry_after_s;
+  const std::string who =
+      a.verdict == tenants::limit_verdict::admitted ? std::string() : scope_text(ctx, a.scope);
   switch (a.verdict) {
     case tenants::limit_verdict::admitted:
       return stage_result::next();
     case tenants::limit_verdict::requests:
-      return stage_result::respond(outcome::rate_limit_exceeded,
-                                   fmt::format("tenant '{}' reached its requests per minute; retry in {} s",
-                                               ctx.tenant, a.retry_after_s));
+      return stage_result::respond(
+          outcome::rate_limit_exceeded,
+          fmt::format("{} reached its requests per minute; retry in {} s", who, a.retry_after_s));
     case tenants::limit_verdict::tokens:
-      return stage_result::respond(outcome::rate_limit_exceeded,
-                                   fmt::format("tenant '{}' reached its tokens per minute; retry in {} s",
-                                               ctx.tenant, a.retry_after_s));
+      return stage_result::respond(
+          outcome::rate_limit_exceeded,
+          fmt::format("{} reached its tokens per minute; retry in {} s", who, a.retry_after_s));
     case tenants::limit_verdict::store_unavailable:
       return stage_result::respond(outcome::limits_store_unavailable,
-                                   fmt::format("tenant '{}' has a monthly token budget and the shared limits "
+                                   fmt::format("{} has a monthly token budget and the shared limits "
                                                "store is unreachable; retry in {} s",
-                                               ctx.tenant, a.retry_after_s));
+                                               who, a.retry_after_s));
     case tenants::limit_verdict::month:
       break;
   }
   return stage_result::respond(outcome::insufficient_quota,
-                               fmt::format("tenant '{}' used its monthly token budget", ctx.tenant));
+                               fmt::format("{} used its monthly token budget", who));
 }
 
 stage_result pipeline::identify_tenant(request_context& ctx) const {
@@ -207,7 +242,7 @@ stage_result pipeline::identify_tenant(request_context& ctx) const {
           "names)");
     }
     ctx.tenant = by_cert->name;
-    return admit(ctx);
+    return stage_result::next();
   }
   const std::int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(ctx.received_at.time_since_epoch()).count();
@@ -233,7 +268,8 @@ stage_result pipeline::identify_tenant(request_context& ctx) const {
     return refused_key("the API key and the client certificate belong to different tenants");
   }
   ctx.tenant = found.key->tenant;
-  return admit(ctx);
+  ctx.key_limited = found.key->limits.any();
+  return stage_result::next();
 }
 
 stage_result pipeline::identify(request_context& ctx) const {

@@ -62,10 +62,16 @@ class pipeline {
   // A client certificate whose identity could be read two ways is refused (401
   // invalid_client_certificate). With a tenants file, the tenant is the one the bearer API key or
   // the certificate's subject names (both: they must agree); an unknown, revoked or expired key,
-  // or no identity at all, is 401 invalid_api_key; a tenant over its limits is 429
-  // rate_limit_exceeded or insufficient_quota (tenants/limiter.hpp), with ctx.retry_after_s. Without one, it
-  // is the certificate's CN, else "default".
+  // or no identity at all, is 401 invalid_api_key. Without one, it is the certificate's CN, else
+  // "default".
   [[nodiscard]] stage_result identify(request_context& ctx) const;
+  // The limits (after classify, which reads the model): with a tenants file, the request counts
+  // against its tenant's limits, its key's (api_key::limits) and its tenant's first model rule that
+  // matches ctx.model (model_limits), and must pass all of them: otherwise 429
+  // rate_limit_exceeded or insufficient_quota (503 limits_store_unavailable for a monthly budget
+  // while the shared store is down; tenants/limiter.hpp), naming the scope that refused, with
+  // ctx.retry_after_s.
+  [[nodiscard]] stage_result admit(request_context& ctx) const;
   // classify: model and stream flag from the OpenAI JSON body, and what the policy's detectors
   // find in its decoded strings (classify/json_body.hpp); 415 for a content-encoded body or a body
   // not labelled application/json on /v1/, 400 for a body the cluster could read differently.
@@ -76,7 +82,7 @@ class pipeline {
   [[nodiscard]] stage_result decide(request_context& ctx) const;
   // The tenants' limits, for the limits store to sync (gateway/limits_store.hpp).
   [[nodiscard]] tenants::limiter& limiter() const { return limiter_; }
-  // After the request: its tokens are charged to its tenant's limits.
+  // After the request: its tokens are charged to every scope admit() counted it against.
   void account(const request_context& ctx) const;
   // sovgw_tenant_budget_remaining_tokens{tenant}: the tokens each tenant with a monthly budget has
   // left this month, in Prometheus text format.
@@ -108,7 +114,6 @@ class pipeline {
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
   [[nodiscard]] stage_result identify_tenant(request_context& ctx) const;
-  [[nodiscard]] stage_result admit(request_context& ctx) const;
   [[nodiscard]] std::vector<std::string> countries_serving(const request_context& ctx, std::string_view model,
                                                            const binding* b) const;
 

@@ -39,7 +39,9 @@ struct request_context {
   std::string client_ip;  // as established (gateway/client_address.hpp)
   std::string tenant = "default";
   std::int64_t retry_after_s = 0;  // a 429's Retry-After
-  std::string key_id;  // the visible prefix of the API key presented (tenants file), never the key
+  std::string key_id;        // the visible prefix of the API key presented (tenants file), never the key
+  bool key_limited = false;  // the key has limits of its own (api_key::limits)
+  std::string model_rule;    // the tenant's model_limits pattern that counts this request, if any
   std::string client_country = "unknown";
   std::string client_country_source = "none";
 
@@ -50,7 +52,7 @@ struct request_context {
   std::size_t declared_class_count = 0;       // how many of data_classes the client declared
   std::vector<std::string> detected_classes;  // every class the detectors found (declared or not)
   classify::scan_result scan;                 // what the policy's detectors found in the body, and where
-  std::optional<bool> include_usage;  // the client's stream_options.include_usage, when given
+  std::optional<bool> include_usage;          // the client's stream_options.include_usage, when given
 
   // decide
   bool permitted = true;
@@ -66,7 +68,7 @@ struct request_context {
 
   // route
   int cluster = -1;
-  std::string endpoint;  // host:port actually used
+  std::string endpoint;    // host:port actually used
   bool forwarded = false;  // the request's bytes went to the cluster (forward stage)
   // The round trip of the TLS handshake (TCP connect for plaintext) of the connection used, µs
   // (docs/evidence.md); 0: not forwarded. 32 bits: it sits in the padding after `forwarded`.

@@ -143,6 +143,9 @@ class session : public std::enable_shared_from_this<session> {
       if (r.proceed() && models == models_target::none) {
         r = stages.classify(ctx);  // 4. classify
       }
+      if (r.proceed()) {
+        r = stages.admit(ctx);  // the tenant's, the key's and the model's limits
+      }
       if (r.proceed() && models == models_target::none) {
         r = stages.decide(ctx);  // 5. decide
       }

@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <ctime>
+#include <functional>
 
 namespace sovgw::tenants {
 
@@ -36,6 +37,24 @@ std::int64_t seconds_until(double ms) {
 }
 
 std::int64_t minute_at(std::int64_t now_ms) { return now_ms / 60000; }
+
+// The names of key and model scopes: never a tenant's name (which has no ':'), and never each
+// other's (a pattern's ':' and '%' are escaped) — also in the limits store's keys.
+std::string key_scope_name(std::string_view key_id) { return fmt::format("key:{}", key_id); }
+
+std::string model_scope_name(std::string_view tenant, std::string_view pattern) {
+  std::string out = fmt::format("model:{}:", tenant);
+  for (const char c : pattern) {
+    if (c == '%') {
+      out += "%25";
+    } else if (c == ':') {
+      out += "%3A";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 // A limit's count in one window (a UTC minute or month): see "Shared counting" in the header.
 struct window_count {
@@ -78,6 +97,42 @@ struct limiter::state {
     windows[minute_tokens].roll(minute_at(now_ms));
     windows[month_tokens].roll(month);
   }
+  // Whether this scope admits one more request now (refill and roll first).
+  [[nodiscard]] admission check(std::int64_t now_ms, const month_of& month, bool shared,
+                                bool budgets_closed) const {
+    const tenant_limits& l = limits;
+    if (l.tokens_per_month != 0 && budgets_closed) {
+      return {limit_verdict::store_unavailable, {}, 1};
+    }
+    if (l.tokens_per_month != 0 && windows[month_tokens].used() >= l.tokens_per_month) {
+      return {limit_verdict::month, {}, seconds_until(static_cast<double>(month.end_ms - now_ms))};
+    }
+    const double to_next_minute = static_cast<double>(60000 - now_ms % 60000);
+    if (l.requests_per_minute != 0 && requests < 1) {
+      return {limit_verdict::requests,
+              {},
+              seconds_until((1 - requests) * minute_ms / static_cast<double>(l.requests_per_minute))};
+    }
+    if (shared && l.requests_per_minute != 0 && windows[minute_requests].used() >= l.requests_per_minute) {
+      return {limit_verdict::requests, {}, seconds_until(to_next_minute)};
+    }
+    if (l.tokens_per_minute != 0 && tokens <= 0) {
+      return {limit_verdict::tokens,
+              {},
+              seconds_until((1 - tokens) * minute_ms / static_cast<double>(l.tokens_per_minute))};
+    }
+    if (shared && l.tokens_per_minute != 0 && windows[minute_tokens].used() >= l.tokens_per_minute) {
+      return {limit_verdict::tokens, {}, seconds_until(to_next_minute)};
+    }
+    return {};
+  }
+  void take(std::int64_t now_ms) {
+    if (limits.requests_per_minute != 0) {
+      requests -= 1;
+      windows[minute_requests].pending += 1;
+    }
+    last_admit_ms = now_ms;
+  }
   [[nodiscard]] std::uint64_t limit_of(int c) const {
     switch (c) {
       case minute_requests:
@@ -93,26 +148,35 @@ struct limiter::state {
 void limiter::configure(const table& t, std::int64_t now_ms) {
   const std::shared_ptr<const map> old = states_.load();
   auto next = std::make_shared<map>();
-  for (const tenant& tn : t.tenants()) {
-    if (!tn.limits.any()) {
-      continue;
+  const auto add = [&](std::string name, const tenant_limits& limits) {
+    if (!limits.any()) {
+      return;
     }
     std::shared_ptr<state> s;
-    if (const auto it = old->find(tn.name); it != old->end()) {
+    if (const auto it = old->find(name); it != old->end()) {
       s = it->second;
       const std::lock_guard lock(s->mutex);
       s->refill(now_ms);
-      s->limits = tn.limits;
-      s->requests = std::min(s->requests, static_cast<double>(tn.limits.requests_per_minute));
-      s->tokens = std::min(s->tokens, static_cast<double>(tn.limits.tokens_per_minute));
+      s->limits = limits;
+      s->requests = std::min(s->requests, static_cast<double>(limits.requests_per_minute));
+      s->tokens = std::min(s->tokens, static_cast<double>(limits.tokens_per_minute));
     } else {
       s = std::make_shared<state>();
-      s->limits = tn.limits;
-      s->requests = static_cast<double>(tn.limits.requests_per_minute);
-      s->tokens = static_cast<double>(tn.limits.tokens_per_minute);
+      s->limits = limits;
+      s->requests = static_cast<double>(limits.requests_per_minute);
+      s->tokens = static_cast<double>(limits.tokens_per_minute);
       s->at_ms = now_ms;
     }
-    next->emplace(tn.name, std::move(s));
+    next->emplace(std::move(name), std::move(s));
+  };
+  for (const tenant& tn : t.tenants()) {
+    add(tn.name, tn.limits);
+    for (const model_limit& m : tn.model_limits) {
+      add(model_scope_name(tn.name, m.model.text()), m.limits);
+    }
+  }
+  for (const api_key& k : t.keys()) {
+    add(key_scope_name(k.id), k.limits);
   }
   states_.store(std::move(next));
 }
@@ -122,68 +186,97 @@ void limiter::share(budget_outage outage) {
   outage_ = outage;
 }
 
-std::shared_ptr<limiter::state> limiter::find(std::string_view tenant) const {
+std::shared_ptr<limiter::state> limiter::find(std::string_view name) const {
   const std::shared_ptr<const map> m = states_.load();
   if (m->empty()) {
     return nullptr;
   }
-  const auto it = m->find(std::string(tenant));
+  const auto it = m->find(std::string(name));
   return it == m->end() ? nullptr : it->second;
 }
 
-admission limiter::admit(std::string_view tenant, std::int64_t now_ms) {
-  const std::shared_ptr<state> s = find(tenant);
-  if (!s) {
+limiter::scopes limiter::find_all(const limit_target& target) const {
+  scopes out;
+  out.states[0] = find(target.tenant);
+  if (!target.key.empty()) {
+    out.states[1] = find(key_scope_name(target.key));
+  }
+  if (!target.model.empty()) {
+    out.states[2] = find(model_scope_name(target.tenant, target.model));
+  }
+  return out;
+}
+
+admission limiter::admit(const limit_target& target, std::int64_t now_ms) {
+  const scopes sc = find_all(target);
+  std::array<state*, 3> order{};
+  std::size_t n = 0;
+  for (const std::shared_ptr<state>& s : sc.states) {
+    if (s) {
+      order[n++] = s.get();
+    }
+  }
+  if (n == 0) {
     return {};
   }
+  // Every scope's lock, in one global order, so that two requests sharing scopes cannot deadlock.
+  for (std::size_t i = 1; i < n; ++i) {  // at most three: an insertion sort
+    for (std::size_t j = i; j > 0 && std::less<>()(order[j], order[j - 1]); --j) {
+      std::swap(order[j], order[j - 1]);
+    }
+  }
+  std::array<std::unique_lock<std::mutex>, 3> locks;
+  for (std::size_t i = 0; i < n; ++i) {
+    locks[i] = std::unique_lock(order[i]->mutex);
+  }
   const month_of month = month_at(now_ms);
-  const std::lock_guard lock(s->mutex);
-  s->refill(now_ms);
-  s->roll(now_ms, month.key);
-  const tenant_limits& l = s->limits;
-  if (l.tokens_per_month != 0 && shared_ && outage_ == budget_outage::closed && !store_up()) {
-    return {limit_verdict::store_unavailable, 1};
+  const bool budgets_closed = shared_ && outage_ == budget_outage::closed && !store_up();
+  admission refused;
+  for (std::size_t i = 0; i < sc.states.size(); ++i) {
+    state* s = sc.states[i].get();
+    if (s == nullptr) {
+      continue;
+    }
+    s->refill(now_ms);
+    s->roll(now_ms, month.key);
+    const admission a = s->check(now_ms, month, shared_, budgets_closed);
+    if (a.verdict == limit_verdict::admitted) {
+      continue;
+    }
+    if (refused.verdict == limit_verdict::admitted) {
+      refused = {a.verdict, static_cast<limit_scope>(i), a.retry_after_s};
+    }
+    refused.retry_after_s = std::max(refused.retry_after_s, a.retry_after_s);
   }
-  if (l.tokens_per_month != 0 && s->windows[month_tokens].used() >= l.tokens_per_month) {
-    return {limit_verdict::month, seconds_until(static_cast<double>(month.end_ms - now_ms))};
+  if (refused.verdict != limit_verdict::admitted) {
+    return refused;
   }
-  const double to_next_minute = static_cast<double>(60000 - now_ms % 60000);
-  if (l.requests_per_minute != 0 && s->requests < 1) {
-    return {limit_verdict::requests,
-            seconds_until((1 - s->requests) * minute_ms / static_cast<double>(l.requests_per_minute))};
+  for (const std::shared_ptr<state>& s : sc.states) {
+    if (s) {
+      s->take(now_ms);
+    }
   }
-  if (shared_ && l.requests_per_minute != 0 && s->windows[minute_requests].used() >= l.requests_per_minute) {
-    return {limit_verdict::requests, seconds_until(to_next_minute)};
-  }
-  if (l.tokens_per_minute != 0 && s->tokens <= 0) {
-    return {limit_verdict::tokens,
-            seconds_until((1 - s->tokens) * minute_ms / static_cast<double>(l.tokens_per_minute))};
-  }
-  if (shared_ && l.tokens_per_minute != 0 && s->windows[minute_tokens].used() >= l.tokens_per_minute) {
-    return {limit_verdict::tokens, seconds_until(to_next_minute)};
-  }
-  if (l.requests_per_minute != 0) {
-    s->requests -= 1;
-    s->windows[minute_requests].pending += 1;
-  }
-  s->last_admit_ms = now_ms;
   return {};
 }
 
-void limiter::charge(std::string_view tenant, std::uint64_t tokens, std::int64_t now_ms) {
-  const std::shared_ptr<state> s = find(tenant);
-  if (!s || tokens == 0) {
+void limiter::charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms) {
+  if (tokens == 0) {
     return;
   }
   const month_of month = month_at(now_ms);
-  const std::lock_guard lock(s->mutex);
-  s->refill(now_ms);
-  s->roll(now_ms, month.key);
-  if (s->limits.tokens_per_minute != 0) {
-    s->tokens -= static_cast<double>(tokens);
-    s->windows[minute_tokens].pending += tokens;
+  for (const std::shared_ptr<state>& s : find_all(target).states) {
+    if (!s) {
+      continue;
+    }
+    const std::lock_guard lock(s->mutex);
+    s->refill(now_ms);
+    s->roll(now_ms, month.key);
+    if (s->limits.tokens_per_minute != 0) {
+      s->tokens -= static_cast<double>(tokens);
+      s->windows[minute_tokens].pending += tokens;
+    }
+    s->windows[month_tokens].pending += tokens;
   }
-  s->windows[month_tokens].pending += tokens;
 }
 
 std::optional<std::uint64_t> limiter::month_left(std::string_view tenant, std::int64_t now_ms) const {

@@ -1,6 +1,10 @@
 #pragma once
 
-// In-process rate limits and budgets per tenant (tenant_limits): requests per minute and tokens
+// In-process rate limits and budgets per scope (tenant_limits): a tenant, one of its keys (an
+// api_key's `limits`) and one of its model rules (`model_limits`). A request counts against every
+// scope that applies to it (limit_target) and is admitted only when each of them admits it: the
+// scopes are checked together, under all their locks, and a refused request takes nothing from
+// any of them; its tokens are charged to each. Per scope: requests per minute and tokens
 // per minute as token buckets (capacity = the per-minute limit, refilled continuously), and tokens
 // per calendar month (UTC). A request is admitted, or refused with how long to wait:
 //   - requests: one request is taken from the bucket when admitted;
@@ -9,22 +13,24 @@
 //     that empties the bucket completes, the next waits until it refills;
 //   - month: admitted while the month's tokens are below the budget; the request that crosses it
 //     completes, the next is refused until the month ends.
-// Counters survive configure() (SIGHUP) for tenants that stay. Thread-safe: one short lock per
-// tenant and call. Pure: no sockets, times are passed in.
+// Counters survive configure() (SIGHUP) for scopes that stay (the same tenant, key id, or tenant
+// and model pattern). Thread-safe: short locks on the request's scopes (taken in address order).
+// Pure: no sockets, times are passed in.
 //
 // Shared counting (share(), for a limits store such as Redis, driven by gateway/limits_store):
-// besides the buckets, each tenant counts requests and tokens per UTC minute and tokens per UTC
+// besides the buckets, each scope counts requests and tokens per UTC minute and tokens per UTC
 // month in windows made of three parts: `shared`, the store's total at the last sync (what every
 // instance counted); `pending`, what this instance counted since; `sending`, what a sync in flight
 // carries. A request is refused when shared + sending + pending reaches a limit. begin_sync() moves
-// every pending delta into a batch (one item per tenant and window, with its store key and TTL);
+// every pending delta into a batch (one item per scope and window, with its store key and TTL);
 // the caller adds the deltas in the store and reads the totals back, then calls end_sync() with the
 // totals (the windows learn them) or abort_sync() (the deltas become pending again, so nothing is
 // lost: a reply lost after the store applied a delta counts it twice, never zero times). One batch
 // at a time. While the store is down (set_store_up(false), also the state before the first sync),
-// counting is local (the last shared totals plus what this instance counts); a tenant with a
-// monthly budget is refused (limit_verdict::store_unavailable) unless the outage mode is `open`.
+// counting is local (the last shared totals plus what this instance counts); a request counted by a scope
+// with a monthly budget is refused (limit_verdict::store_unavailable) unless the outage mode is `open`.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -41,18 +47,31 @@ namespace sovgw::tenants {
 
 enum class limit_verdict : std::uint8_t { admitted, requests, tokens, month, store_unavailable };
 
+// Which scope's limit refused a request.
+enum class limit_scope : std::uint8_t { tenant, key, model };
+
+// The scopes one request counts against; empty key and model: those scopes do not apply.
+struct limit_target {
+  std::string_view tenant;
+  std::string_view key;    // the key's id (api_key::id)
+  std::string_view model;  // the pattern of the tenant's model rule that matched (model_limit::model)
+};
+
 // Monthly budgets while the limits store is unreachable: refused, or counted locally.
 enum class budget_outage : std::uint8_t { closed, open };
 
 struct admission {
   limit_verdict verdict = limit_verdict::admitted;
-  std::int64_t retry_after_s = 0;  // when refused: seconds until a retry can be admitted
+  limit_scope scope = limit_scope::tenant;  // when refused: the first scope (tenant, key, model) that refused
+  std::int64_t retry_after_s = 0;           // when refused: the longest wait among the scopes that refused
 };
 
 // One window of one tenant in a sync batch: add `delta` to `key` (expiring in ttl_s) and read the
 // total back.
 struct sync_item {
-  std::string key;  // sovgw:limits:{tenant}:{requests|tokens}:{UTC minute} or :month:{YYYY-MM}
+  // sovgw:limits:{scope}:{requests|tokens}:{UTC minute} or :month:{YYYY-MM}, where {scope} is the
+  // tenant's name, key:{key id}, or model:{tenant}:{pattern with '%' and ':' as %25 and %3A}
+  std::string key;
   std::uint64_t delta = 0;
   std::int64_t ttl_s = 0;
 };
@@ -61,11 +80,17 @@ class limiter {
  public:
   limiter() = default;
 
-  // Takes the limits of `t`'s tenants; keeps the counters of tenants that stay.
+  // Takes the limits of `t`'s tenants, keys and model rules; keeps the counters of scopes that stay.
   void configure(const table& t, std::int64_t now_ms);
 
-  [[nodiscard]] admission admit(std::string_view tenant, std::int64_t now_ms);
-  void charge(std::string_view tenant, std::uint64_t tokens, std::int64_t now_ms);
+  [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms);
+  void charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms);
+  [[nodiscard]] admission admit(std::string_view tenant, std::int64_t now_ms) {
+    return admit(limit_target{tenant, {}, {}}, now_ms);
+  }
+  void charge(std::string_view tenant, std::uint64_t tokens, std::int64_t now_ms) {
+    charge(limit_target{tenant, {}, {}}, tokens, now_ms);
+  }
 
   // Tokens left this month (for the budget gauge); nullopt without a monthly budget.
   [[nodiscard]] std::optional<std::uint64_t> month_left(std::string_view tenant, std::int64_t now_ms) const;
@@ -85,9 +110,9 @@ class limiter {
     std::vector<sync_item> items_;
     std::vector<slot> slots_;
   };
-  // The windows of the tenants with limits (deltas of zero read the total): with `all`, every
-  // tenant; otherwise the tenants admitted here within the last minute or with counts to send
-  // (idle tenants cost the store nothing between full syncs). One batch at a time.
+  // The windows of the scopes with limits (deltas of zero read the total): with `all`, every
+  // scope; otherwise the scopes admitted here within the last minute or with counts to send
+  // (idle scopes cost the store nothing between full syncs). One batch at a time.
   [[nodiscard]] sync_batch begin_sync(std::int64_t now_ms, bool all = true);
   // totals[i]: the store's total for items()[i] after its delta was added.
   void end_sync(const sync_batch& batch, const std::vector<std::uint64_t>& totals);
@@ -98,7 +123,11 @@ class limiter {
  private:
   struct state;
   using map = std::unordered_map<std::string, std::shared_ptr<state>>;
-  [[nodiscard]] std::shared_ptr<state> find(std::string_view tenant) const;
+  struct scopes {
+    std::array<std::shared_ptr<state>, 3> states;  // by limit_scope; null: no limits there
+  };
+  [[nodiscard]] std::shared_ptr<state> find(std::string_view name) const;
+  [[nodiscard]] scopes find_all(const limit_target& target) const;
 
   std::atomic<std::shared_ptr<const map>> states_{std::make_shared<const map>()};
   bool shared_ = false;

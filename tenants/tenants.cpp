@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -115,8 +116,9 @@ void read_subject(reader& r, const YAML::Node& n, tenant& t) {
   }
 }
 
-void read_limits(reader& r, const YAML::Node& n, tenant_limits& out) {
-  r.map(n, "limits", {"requests_per_minute", "tokens_per_minute", "tokens_per_month"},
+// `what` names the mapping in messages: "limits", or "model_limits 'gpt-4o*'".
+void read_limits(reader& r, const YAML::Node& n, std::string_view what, tenant_limits& out) {
+  r.map(n, what, {"requests_per_minute", "tokens_per_minute", "tokens_per_month"},
         [&](const std::string& key, const YAML::Node& v) {
           std::string s;
           if (!r.scalar(v, key, s)) {
@@ -125,13 +127,50 @@ void read_limits(reader& r, const YAML::Node& n, tenant_limits& out) {
           const auto value = policy::parse_whole_number(s);
           if (!value || *value == 0 || *value > 1000000000000ULL) {
             r.d_.error(pos_of(v),
-                       fmt::format("limits.{} must be a whole number from 1 to 10^12, not '{}'", key, s));
+                       fmt::format("{}.{} must be a whole number from 1 to 10^12, not '{}'", what, key, s));
             return;
           }
           (key == "requests_per_minute" ? out.requests_per_minute
            : key == "tokens_per_minute" ? out.tokens_per_minute
                                         : out.tokens_per_month) = *value;
         });
+  if (n.IsMap() && n.size() == 0) {
+    r.d_.error(pos_of(n), fmt::format("{} sets no limit (requests_per_minute, tokens_per_minute, "
+                                      "tokens_per_month)",
+                                      what));
+  }
+}
+
+// `model_limits: {PATTERN: LIMITS, ...}`: exact model names or globs (* and ?), the first that
+// matches a request's model applies. A rule that an earlier pattern always wins over is an error.
+void read_model_limits(reader& r, const YAML::Node& n, std::vector<model_limit>& out) {
+  if (!n.IsMap()) {
+    r.d_.error(pos_of(n), "model_limits must be a mapping of model name or glob to limits");
+    return;
+  }
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const std::string pattern = it->first.Scalar();
+    const policy::source_pos at = pos_of(it->first);
+    if (!it->first.IsScalar() || pattern.empty() || pattern.size() > 256 ||
+        pattern.find('\0') != std::string::npos || !valid_utf8(pattern)) {
+      r.d_.error(at, "a model_limits key must be a model name or glob: 1 to 256 bytes of UTF-8 without NUL");
+      continue;
+    }
+    const auto earlier = std::find_if(out.begin(), out.end(), [&](const model_limit& m) {
+      return m.model.text() == pattern ||
+             (!policy::glob_pattern::is_glob(pattern) && m.model.matches(pattern));
+    });
+    if (earlier != out.end()) {
+      r.d_.error(at, earlier->model.text() == pattern
+                         ? fmt::format("model_limits names '{}' twice", pattern)
+                         : fmt::format("model_limits '{}' never applies: '{}' (line {}) matches it first",
+                                       pattern, earlier->model.text(), earlier->pos.line));
+      continue;
+    }
+    model_limit m{policy::glob_pattern(pattern), {}, at};
+    read_limits(r, it->second, fmt::format("model_limits '{}'", pattern), m.limits);
+    out.push_back(std::move(m));
+  }
 }
 
 void read_tenants(reader& r, const YAML::Node& list, std::vector<tenant>& out) {
@@ -142,10 +181,12 @@ void read_tenants(reader& r, const YAML::Node& list, std::vector<tenant>& out) {
   for (const YAML::Node& item : list) {
     tenant t;
     t.pos = pos_of(item);
-    r.map(item, "a tenant", {"name", "certificates", "limits"},
+    r.map(item, "a tenant", {"name", "certificates", "limits", "model_limits"},
           [&](const std::string& key, const YAML::Node& v) {
             if (key == "limits") {
-              read_limits(r, v, t.limits);
+              read_limits(r, v, "limits", t.limits);
+            } else if (key == "model_limits") {
+              read_model_limits(r, v, t.model_limits);
             } else if (key == "name") {
               if (r.scalar(v, "name", t.name) && !valid_tenant_name(t.name)) {
                 r.d_.error(pos_of(v),
@@ -178,7 +219,7 @@ void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out) {
     api_key k;
     k.pos = pos_of(item);
     bool has_hash = false;
-    r.map(item, "a key", {"tenant", "id", "hash", "created", "expires", "revoked"},
+    r.map(item, "a key", {"tenant", "id", "hash", "created", "expires", "revoked", "limits"},
           [&](const std::string& key, const YAML::Node& v) {
             if (key == "tenant") {
               (void)r.scalar(v, "tenant", k.tenant);
@@ -205,6 +246,8 @@ void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out) {
               }
               std::copy(bytes->begin(), bytes->end(), k.hash.begin());
               has_hash = true;
+            } else if (key == "limits") {
+              read_limits(r, v, "limits", k.limits);
             } else if (key == "created") {
               r.time(v, "created", k.created);
             } else if (key == "expires") {
@@ -280,20 +323,27 @@ table::table(std::vector<tenant> tenants, std::vector<api_key> keys)
   for (std::uint32_t i = 0; i < keys_.size(); ++i) {
     by_hash_[bucket_of(keys_[i].hash)].push_back(i);
   }
+  by_name_.reserve(tenants_.size());
   for (std::uint32_t i = 0; i < tenants_.size(); ++i) {
+    by_name_.emplace(tenants_[i].name, i);
     for (const certificate_subject& s : tenants_[i].certificates) {
       by_subject_.emplace(subject_key(s.kind, s.value), i);
     }
   }
 }
 
-const tenant* table::find_tenant(std::string_view name) const {
-  for (const tenant& t : tenants_) {
-    if (t.name == name) {
-      return &t;
+const model_limit* tenant::model_rule(std::string_view model) const {
+  for (const model_limit& m : model_limits) {
+    if (m.model.matches(model)) {
+      return &m;
     }
   }
   return nullptr;
+}
+
+const tenant* table::find_tenant(std::string_view name) const {
+  const auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &tenants_[it->second];
 }
 
 key_lookup table::check_key(std::string_view presented, std::int64_t now) const {

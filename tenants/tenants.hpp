@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "policy/diagnostics.hpp"
+#include "policy/glob.hpp"
 
 namespace sovgw::tenants {
 
@@ -37,17 +38,8 @@ struct certificate_subject {
   std::string value;  // UTF-8, no NUL
 };
 
-struct api_key {
-  std::string id;  // visible prefix, e.g. sk-sovgw-Ab3dEf9h
-  std::string tenant;
-  key_hash hash{};
-  std::int64_t created = 0;  // Unix seconds
-  std::int64_t expires = 0;  // Unix seconds; 0: never
-  std::int64_t revoked = 0;  // Unix seconds; 0: not revoked
-  policy::source_pos pos;    // where the entry is in the file
-};
-
-// A tenant's limits (0: none). Enforced by tenants::limiter (tenants/limiter.hpp).
+// The limits of one scope: a tenant, a key or a tenant's model rule (0: none). Enforced by
+// tenants::limiter (tenants/limiter.hpp).
 struct tenant_limits {
   std::uint64_t requests_per_minute = 0;
   std::uint64_t tokens_per_minute = 0;
@@ -55,11 +47,34 @@ struct tenant_limits {
   [[nodiscard]] bool any() const { return requests_per_minute + tokens_per_minute + tokens_per_month != 0; }
 };
 
+struct api_key {
+  std::string id;  // visible prefix, e.g. sk-sovgw-Ab3dEf9h
+  std::string tenant;
+  key_hash hash{};
+  std::int64_t created = 0;  // Unix seconds
+  std::int64_t expires = 0;  // Unix seconds; 0: never
+  std::int64_t revoked = 0;  // Unix seconds; 0: not revoked
+  tenant_limits limits;      // the key's own limits, on top of its tenant's
+  policy::source_pos pos;    // where the entry is in the file
+};
+
+// A tenant's limits for the models a glob names (`model_limits:`), on top of the tenant's own. The
+// requests to every model the pattern matches count together.
+struct model_limit {
+  policy::glob_pattern model;
+  tenant_limits limits;
+  policy::source_pos pos;
+};
+
 struct tenant {
   std::string name;
   std::vector<certificate_subject> certificates;
   tenant_limits limits;
+  std::vector<model_limit> model_limits;  // in file order
   policy::source_pos pos;
+
+  // The first model rule whose pattern matches `model`, or nullptr.
+  [[nodiscard]] const model_limit* model_rule(std::string_view model) const;
 };
 
 enum class key_check : std::uint8_t { valid, malformed, unknown, revoked, expired };
@@ -72,10 +87,14 @@ struct key_lookup {
 class table {
  public:
   table(std::vector<tenant> tenants, std::vector<api_key> keys);
+  table(const table&) = delete;  // by_name_ points into tenants_
+  table& operator=(const table&) = delete;
+  table(table&&) = default;
+  table& operator=(table&&) = default;
 
   [[nodiscard]] const std::vector<tenant>& tenants() const { return tenants_; }
   [[nodiscard]] const std::vector<api_key>& keys() const { return keys_; }
-  [[nodiscard]] const tenant* find_tenant(std::string_view name) const;
+  [[nodiscard]] const tenant* find_tenant(std::string_view name) const;  // O(1)
 
   // The key `presented` as of `now` (Unix seconds). Hashes it, finds the entry by hash and
   // compares the whole hash in constant time.
@@ -91,6 +110,7 @@ class table {
   std::vector<api_key> keys_;
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> by_hash_;  // first 8 hash bytes
   std::unordered_map<std::string, std::uint32_t> by_subject_;              // "cn:..." -> tenant
+  std::unordered_map<std::string_view, std::uint32_t> by_name_;            // into tenants_
 };
 
 struct load_result {

@@ -58,6 +58,23 @@ class TenantsCliTest(unittest.TestCase):
         self.assertNotIn(key[:17], only)
         self.assertIn(second[:17], only)
 
+    def test_create_with_limits_of_the_key_s_own(self):
+        key = self.create("acme", "--tokens-per-minute", "500", "--requests-per-minute", "6")
+        text = Path(self.file).read_text()
+        self.assertIn(f"id: {key[:17]}", text)
+        self.assertIn("limits: {requests_per_minute: 6, tokens_per_minute: 500}}", text)
+        self.assertEqual(run("tenants", "check", self.file).returncode, 0)
+        # A key with limits is still one line: revoke can mark it.
+        self.assertEqual(run("tenants", "key", "revoke", key[:17], "--file", self.file).returncode, 0)
+        self.assertEqual(run("tenants", "check", self.file).returncode, 0)
+        before = Path(self.file).read_text()
+        for bad in ("0", "-3", "1e3", "1000000000001"):
+            r = run("tenants", "key", "create", "acme", "--file", self.file, "--tokens-per-month", bad)
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn(f"--tokens-per-month '{bad}': give a whole number from 1 to 10^12", r.stderr)
+            self.assertEqual(r.stdout, "")  # no key printed
+        self.assertEqual(Path(self.file).read_text(), before)  # nothing appended
+
     def test_revoke(self):
         key = self.create("acme")
         r = run("tenants", "key", "revoke", key[:17], "--file", self.file)

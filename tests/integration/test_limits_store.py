@@ -32,6 +32,7 @@ TENANTS = f"""tenants:
     limits: {{tokens_per_minute: {BUDGET}}}
   - name: tpm2
     limits: {{tokens_per_minute: {BUDGET}}}
+  - name: keyed
 """
 
 
@@ -97,9 +98,11 @@ class LimitsStoreBase(unittest.TestCase):
         with open(cls.tenants, "w") as f:
             f.write(TENANTS)
         cls.keys = {}
-        for t in ("shared", "rates", "outage", "tpm", "tpm2"):
-            r = subprocess.run([SOVGW, "tenants", "key", "create", t, "--file", cls.tenants], capture_output=True,
-                               text=True, timeout=60)
+        for t in ("shared", "rates", "outage", "tpm", "tpm2", "keyed"):
+            # keyed: no limits of its own, a key with a monthly budget
+            budget = ["--tokens-per-month", str(BUDGET)] if t == "keyed" else []
+            r = subprocess.run([SOVGW, "tenants", "key", "create", t, "--file", cls.tenants, *budget],
+                               capture_output=True, text=True, timeout=60)
             cls.keys[t] = r.stdout.strip()
 
     @classmethod
@@ -139,25 +142,36 @@ class TwoGatewaysTest(LimitsStoreBase):
         super().setUpClass()
         cls.gateways = [cls.start_gateway(), cls.start_gateway()]
 
-    def test_a_monthly_budget_holds_across_two_gateways_within_one_request(self):
+    def alternate_against_a_budget(self, tenant, redis_key):
+        """12 calls alternating between the gateways, each waiting for its tokens to reach Redis and
+        the other gateway to sync: 6 calls make 102 tokens, the sixth crossed 100 and completed;
+        every later call, on either gateway, is refused. Returns the refusals' messages."""
         admitted = 0
         refused = []
         for i in range(12):
             g, other = self.gateways[i % 2], self.gateways[1 - i % 2]
-            resp = self.call(g, "shared")
+            resp = self.call(g, tenant)
             if resp.status == 200:
                 admitted += 1
                 self.assertEqual(resp.json()["usage"]["total_tokens"], TOKENS_PER_CALL)
                 # the sync carried this request's tokens to Redis, then the other gateway learnt them
-                self.assertTrue(wait_until(lambda: redis_int(self.redis.port, month_key("shared")) ==
-                                           admitted * TOKENS_PER_CALL))
+                self.assertTrue(wait_until(lambda: redis_int(self.redis.port, redis_key) == admitted * TOKENS_PER_CALL))
                 self.wait_for_syncs(other)
             else:
-                refused.append((i % 2, resp.status, resp.json()["error"]["code"]))
-        # 6 calls: 102 tokens, the sixth crossed 100 and completed; every later call, on either, refused
+                refused.append((i % 2, resp.status, resp.json()["error"]["code"], resp.json()["error"]["message"]))
         self.assertEqual(admitted, 6)
         self.assertLessEqual(admitted * TOKENS_PER_CALL, BUDGET + TOKENS_PER_CALL)
-        self.assertEqual(refused, [(i % 2, 429, "insufficient_quota") for i in range(6, 12)])
+        self.assertEqual([r[:3] for r in refused], [(i % 2, 429, "insufficient_quota") for i in range(6, 12)])
+        return {r[3] for r in refused}
+
+    def test_a_key_s_monthly_budget_holds_across_two_gateways_within_one_request(self):
+        key_id = self.keys["keyed"][:17]
+        messages = self.alternate_against_a_budget("keyed", month_key(f"key:{key_id}"))
+        self.assertEqual(messages, {f"API key {key_id}... used its monthly token budget"})
+        self.assertEqual(redis_command(self.redis.port, "EXISTS", month_key("keyed")), ":0\r\n")  # no tenant limits
+
+    def test_a_monthly_budget_holds_across_two_gateways_within_one_request(self):
+        self.alternate_against_a_budget("shared", month_key("shared"))
         for g in self.gateways:
             text = admin_get(g, "/metrics").body.decode()
             self.assertIn('sovgw_tenant_budget_remaining_tokens{tenant="shared"} 0\n', text)

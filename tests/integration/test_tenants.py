@@ -517,8 +517,12 @@ LIMITED_TENANTS = """tenants:
 """
 
 
-class LimitsTest(unittest.TestCase):
-    """Over a limit: 429 from the gateway with Retry-After and the OpenAI code; nothing forwarded."""
+class LimitedGateway(unittest.TestCase):
+    """A gateway with the tenants file TENANTS and the keys KEYS ({name: (tenant, *create options)})
+    in self.keys, in front of a stand-in cluster that reports 17 tokens per answer."""
+
+    TENANTS = ""
+    KEYS = {}
 
     @classmethod
     def setUpClass(cls):
@@ -527,9 +531,12 @@ class LimitsTest(unittest.TestCase):
         cls.standin = start_standin(cls.certs, chunks=5, delay_ms=5)
         cls.tenants = os.path.join(cls.tmp.path, "tenants.yaml")
         with open(cls.tenants, "w") as f:
-            f.write(LIMITED_TENANTS)
-        cls.keys = {t: sovgw("tenants", "key", "create", t, "--file", cls.tenants).stdout.strip()
-                    for t in ("slow", "budget", "streamer")}
+            f.write(cls.TENANTS)
+        cls.keys = {}
+        for name, (tenant, *options) in cls.KEYS.items():
+            r = sovgw("tenants", "key", "create", tenant, "--file", cls.tenants, *options)
+            assert r.returncode == 0, r.stderr
+            cls.keys[name] = r.stdout.strip()
         cls.gateway = Gateway(gateway_yaml(cls.certs, cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs),
                                            extra=f"tenants: {cls.tenants}\n"), cls.tmp.path)
 
@@ -539,18 +546,31 @@ class LimitsTest(unittest.TestCase):
         cls.standin.stop()
         cls.tmp.cleanup()
 
-    def call(self, tenant, stream=False):
-        body = {"model": "m", "messages": [], "stream": stream}
+    def post(self, key, model="m", stream=False):
+        body = {"model": model, "messages": [], "stream": stream}
         raw = request_bytes("POST", "/v1/chat/completions", json.dumps(body).encode(),
-                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys[tenant]}"})
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys[key]}"})
         return send(self.gateway.port, self.certs, raw)
 
-    def assert_429(self, resp, code):
+    def assert_429(self, resp, code, message=None):
         self.assertEqual(resp.status, 429)
-        self.assertEqual(resp.json()["error"]["code"], code)
+        err = resp.json()["error"]
+        self.assertEqual(err["code"], code)
+        if message is not None:
+            self.assertRegex(err["message"], message)
         self.assertGreaterEqual(int(resp.header("retry-after")), 1)
         log = access_line(self.gateway, resp)
         self.assertEqual((log["error"], log["cluster"]), (code, ""))
+
+
+class LimitsTest(LimitedGateway):
+    """Over a limit: 429 from the gateway with Retry-After and the OpenAI code; nothing forwarded."""
+
+    TENANTS = LIMITED_TENANTS
+    KEYS = {t: (t,) for t in ("slow", "budget", "streamer")}
+
+    def call(self, tenant, stream=False):
+        return self.post(tenant, stream=stream)
 
     def test_requests_per_minute(self):
         self.assertEqual(self.call("slow").status, 200)
@@ -580,3 +600,45 @@ class LimitsTest(unittest.TestCase):
         self.assertTrue(resp.body.decode().endswith("data: [DONE]\n\n"))
         self.wait_charged("streamer", 0)
         self.assert_429(self.call("streamer", stream=True), "insufficient_quota")
+
+
+SCOPED_TENANTS = """tenants:
+  - name: team
+    limits: {requests_per_minute: 1000}
+    model_limits:
+      "gpt-4o*": {tokens_per_month: 20}
+      small-model: {requests_per_minute: 1}
+"""
+
+
+class ScopedLimitsTest(LimitedGateway):
+    """Limits of a key and of a tenant's models, on top of the tenant's: a request must pass every
+    scope; the 429 names the one that refused it and nothing is forwarded."""
+
+    TENANTS = SCOPED_TENANTS
+    KEYS = {"capped": ("team", "--requests-per-minute", "1"), "free": ("team",)}
+
+    def call(self, key, model):
+        resp = self.post(key, model)
+        access_line(self.gateway, resp)  # logged after its tokens were charged
+        return resp
+
+    def test_a_key_with_limits_of_its_own(self):
+        self.assertEqual(self.call("capped", "other").status, 200)
+        self.assert_429(self.call("capped", "other"), "rate_limit_exceeded",
+                        rf"^API key {self.keys['capped'][:17]}\.\.\. reached its requests per minute; retry in \d+ s$")
+        self.assertEqual(self.call("free", "other").status, 200)  # the tenant's other key
+
+    def test_a_model_rule_s_monthly_budget(self):
+        self.assertEqual(self.call("free", "gpt-4o-mini").status, 200)  # 17 tokens
+        self.assertEqual(self.call("free", "gpt-4o").status, 200)  # 34: crosses 20, completes
+        for model in ("gpt-4o-mini", "gpt-4o"):  # one budget for every model the glob names
+            self.assert_429(self.call("free", model), "insufficient_quota",
+                            r"^tenant 'team' for models 'gpt-4o\*' used its monthly token budget$")
+        self.assertEqual(self.call("free", "o3-mini").status, 200)
+
+    def test_a_model_rule_s_requests_per_minute(self):
+        self.assertEqual(self.call("free", "small-model").status, 200)
+        self.assert_429(self.call("free", "small-model"), "rate_limit_exceeded",
+                        r"^tenant 'team' for models 'small-model' reached its requests per minute; retry in \d+ s$")
+        self.assertEqual(self.call("free", "small-model-2").status, 200)  # exact name: not this one

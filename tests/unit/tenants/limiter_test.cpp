@@ -221,3 +221,101 @@ TEST_CASE("limiter, shared: between full syncs, only tenants busy here (a minute
   l.charge("acme", 5, t0 + 60000);                         // a long stream ends: its tokens are sent at once
   CHECK(l.begin_sync(t0 + 60000, false).items().size() == 1);
 }
+
+namespace {
+
+// Tenant acme (10 requests per minute) with a key of 2 requests per minute, a key without limits,
+// and model rules: gpt-4o* 1000 tokens a month, and 3 requests per minute for everything else.
+const std::string limited_key = "sk-sovgw-Limited1";
+const std::string free_key = "sk-sovgw-Unlimite";
+
+table with_scopes() {
+  tenant t;
+  t.name = "acme";
+  t.limits = {.requests_per_minute = 10};
+  t.model_limits.push_back({sovgw::policy::glob_pattern("gpt-4o*"), {.tokens_per_month = 1000}, {}});
+  t.model_limits.push_back({sovgw::policy::glob_pattern("*"), {.requests_per_minute = 3}, {}});
+  api_key k1;
+  k1.id = limited_key;
+  k1.tenant = "acme";
+  k1.limits = {.requests_per_minute = 2};
+  k1.hash[0] = 1;
+  api_key k2;
+  k2.id = free_key;
+  k2.tenant = "acme";
+  k2.hash[0] = 2;
+  return table({t}, {k1, k2});
+}
+
+}  // namespace
+
+TEST_CASE("limiter, scopes: a request passes its tenant, its key and its model rule, or takes nothing") {
+  limiter l;
+  l.configure(with_scopes(), t0);
+  const limit_target by_limited_key{"acme", limited_key, "gpt-4o*"};
+  CHECK(l.admit(by_limited_key, t0).verdict == limit_verdict::admitted);
+  CHECK(l.admit(by_limited_key, t0).verdict == limit_verdict::admitted);
+  const admission refused = l.admit(by_limited_key, t0);
+  CHECK(refused.verdict == limit_verdict::requests);
+  CHECK(refused.scope == limit_scope::key);
+  CHECK(refused.retry_after_s == 30);
+  // The key's refusals took nothing from the tenant: 8 of its 10 requests are left.
+  int admitted = 0;
+  for (int i = 0; i < 12; ++i) {
+    admitted +=
+        l.admit(limit_target{"acme", free_key, "gpt-4o*"}, t0).verdict == limit_verdict::admitted ? 1 : 0;
+  }
+  CHECK(admitted == 8);
+  const admission tenant_full = l.admit(limit_target{"acme", free_key, "gpt-4o*"}, t0);
+  CHECK(tenant_full.verdict == limit_verdict::requests);
+  CHECK(tenant_full.scope == limit_scope::tenant);
+}
+
+TEST_CASE("limiter, scopes: the model rule refuses, and says so; other rules count apart") {
+  limiter l;
+  l.configure(with_scopes(), t0);
+  const limit_target mistral{"acme", {}, "*"};
+  for (int i = 0; i < 3; ++i) {
+    CHECK(l.admit(mistral, t0).verdict == limit_verdict::admitted);
+  }
+  const admission refused = l.admit(mistral, t0);
+  CHECK(refused.verdict == limit_verdict::requests);
+  CHECK(refused.scope == limit_scope::model);
+  CHECK(refused.retry_after_s == 20);
+  CHECK(l.admit(limit_target{"acme", {}, "gpt-4o*"}, t0).verdict == limit_verdict::admitted);
+}
+
+TEST_CASE(
+    "limiter, scopes: tokens are charged to every scope; a monthly model budget says insufficient quota") {
+  limiter l;
+  l.configure(with_scopes(), t0);
+  const limit_target gpt{"acme", limited_key, "gpt-4o*"};
+  CHECK(l.admit(gpt, t0).verdict == limit_verdict::admitted);
+  l.charge(gpt, 1200, t0);  // crosses the model's monthly budget: this request completed
+  const admission refused = l.admit(gpt, t0 + 1000);
+  CHECK(refused.verdict == limit_verdict::month);
+  CHECK(refused.scope == limit_scope::model);
+  CHECK(refused.retry_after_s == 59);
+  // Another model of the same tenant is not refused by the gpt-4o* budget.
+  CHECK(l.admit(limit_target{"acme", {}, "*"}, t0 + 1000).verdict == limit_verdict::admitted);
+  // Reload keeps the model and key counters.
+  l.configure(with_scopes(), t0 + 2000);
+  CHECK(l.admit(gpt, t0 + 2000).scope == limit_scope::model);
+}
+
+TEST_CASE("limiter, scopes: key and model counters are synced under names no tenant can take") {
+  limiter l;
+  l.share(budget_outage::closed);
+  l.configure(with_scopes(), t0);
+  store_totals store;
+  store.sync(l, t0);
+  const limit_target gpt{"acme", limited_key, "gpt-4o*"};
+  CHECK(l.admit(gpt, t0).verdict == limit_verdict::admitted);
+  l.charge(gpt, 7, t0);
+  store.sync(l, t0);
+  const std::int64_t minute = t0 / 60000;
+  CHECK(store.totals["sovgw:limits:acme:requests:" + std::to_string(minute)] == 1);
+  CHECK(store.totals["sovgw:limits:key:sk-sovgw-Limited1:requests:" + std::to_string(minute)] == 1);
+  CHECK(store.totals["sovgw:limits:model:acme:gpt-4o*:month:2026-12"] == 7);
+  CHECK(store.totals.count("sovgw:limits:model:acme:*:requests:" + std::to_string(minute)) == 1);
+}

@@ -147,3 +147,71 @@ TEST_CASE("tenants file: limits") {
         std::string::npos);
   CHECK(errors_of(bad).find("t.yaml:3:38: error: unknown key 'rpm' in limits") != std::string::npos);
 }
+
+TEST_CASE("tenants file: a key's own limits") {
+  const std::string key = generate_key();
+  const load_result ok = parse_tenants(
+      "tenants:\n  - name: a\nkeys:\n" + key_line("a", key, ", limits: {tokens_per_minute: 10}"), "t.yaml");
+  REQUIRE_MESSAGE(ok.ok(), errors_of(ok));
+  CHECK(ok.tenants->keys()[0].limits.tokens_per_minute == 10);
+  CHECK(ok.tenants->keys()[0].limits.requests_per_minute == 0);
+  const load_result bad =
+      parse_tenants("tenants:\n  - name: a\nkeys:\n" + key_line("a", key, ", limits: {tpm: 10}") +
+                        key_line("a", generate_key(), ", limits: {}"),
+                    "t.yaml");
+  CHECK(errors_of(bad).find("t.yaml:4:") != std::string::npos);
+  CHECK(errors_of(bad).find("error: unknown key 'tpm' in limits") != std::string::npos);
+  CHECK(errors_of(bad).find("t.yaml:5:") != std::string::npos);
+  CHECK(errors_of(bad).find("error: limits sets no limit") != std::string::npos);
+}
+
+TEST_CASE("tenants file: model limits, exact names or globs, the first match wins") {
+  const load_result ok = parse_tenants(
+      "tenants:\n"
+      "  - name: a\n"
+      "    model_limits:\n"
+      "      gpt-4o-mini: {requests_per_minute: 100}\n"
+      "      \"gpt-4o*\": {tokens_per_month: 5000}\n"
+      "      \"*\": {tokens_per_minute: 7}\n",
+      "t.yaml");
+  REQUIRE_MESSAGE(ok.ok(), errors_of(ok));
+  const tenant& t = ok.tenants->tenants()[0];
+  REQUIRE(t.model_limits.size() == 3);
+  REQUIRE(t.model_rule("gpt-4o-mini") != nullptr);
+  CHECK(t.model_rule("gpt-4o-mini")->limits.requests_per_minute == 100);
+  CHECK(t.model_rule("gpt-4o-2024-08-06")->model.text() == "gpt-4o*");
+  CHECK(t.model_rule("mistral-large")->limits.tokens_per_minute == 7);
+  CHECK(t.model_rule("mistral-large")->pos.line == 6);
+
+  const load_result none =
+      parse_tenants("tenants:\n  - name: a\n    model_limits: {m: {tokens_per_month: 1}}\n", "t.yaml");
+  REQUIRE(none.ok());
+  CHECK(none.tenants->tenants()[0].model_rule("other") == nullptr);
+}
+
+TEST_CASE("tenants file: bad model limits reported at file:line:col") {
+  const load_result bad = parse_tenants(
+      "tenants:\n"
+      "  - name: a\n"
+      "    model_limits:\n"
+      "      \"gpt-*\": {tokens_per_month: 5}\n"
+      "      gpt-4o: {tokens_per_month: 5}\n"
+      "      \"gpt-*\": {requests_per_minute: 1}\n"
+      "      \"\": {requests_per_minute: 1}\n"
+      "      m: {tokens_per_month: -1, rpm: 2}\n"
+      "      n: {}\n"
+      "  - name: b\n"
+      "    model_limits: [gpt-4o]\n",
+      "t.yaml");
+  CHECK_FALSE(bad.ok());
+  const std::string e = errors_of(bad);
+  CHECK(e.find("t.yaml:5:7: error: model_limits 'gpt-4o' never applies: 'gpt-*' (line 4) matches it first") !=
+        std::string::npos);
+  CHECK(e.find("t.yaml:6:7: error: model_limits names 'gpt-*' twice") != std::string::npos);
+  CHECK(e.find("t.yaml:7:7: error: a model_limits key must be a model name or glob") != std::string::npos);
+  CHECK(e.find("t.yaml:8:29: error: model_limits 'm'.tokens_per_month must be a whole number") !=
+        std::string::npos);
+  CHECK(e.find("t.yaml:8:33: error: unknown key 'rpm' in model_limits 'm'") != std::string::npos);
+  CHECK(e.find("t.yaml:9:10: error: model_limits 'n' sets no limit") != std::string::npos);
+  CHECK(e.find("t.yaml:11:19: error: model_limits must be a mapping") != std::string::npos);
+}
