@@ -52,9 +52,9 @@ struct cluster_hmac_key {
 };
 struct signing_config {
   std::string key;  // Ed25519 key file (kind ed25519-http-signing); empty: requests are not signed
-  milliseconds lifetime{60000};                     // a signature's `expires` is `created` + this
-  std::string gateway_id;                           // Sovereign-Gateway; empty: the host name
-  bool receipts = true;  // sign a receipt on every response head (one more Ed25519 signature)
+  milliseconds lifetime{60000};  // a signature's `expires` is `created` + this
+  std::string gateway_id;        // Sovereign-Gateway; empty: the host name
+  bool receipts = true;          // sign a receipt on every response head (one more Ed25519 signature)
   std::vector<cluster_hmac_key> cluster_hmac_keys;  // clusters verifying hmac-sha256 instead of Ed25519
 };
 
@@ -95,6 +95,8 @@ struct config {
   timeouts_config timeouts;
   bool access_log = true;
   std::string policy_file;  // residency policy (docs/policy.md); empty: every cluster allowed
+  // Endpoint names are resolved again this often (and on SIGHUP); 0 (`dns_refresh: off`): only on SIGHUP.
+  milliseconds dns_refresh{60000};
   std::string geo_database;  // a MaxMind DB (.mmdb) for client and endpoint countries; empty: tor-geoipdb
   // Tenants, their API keys and certificate subjects (tenants/tenants.hpp); empty: the tenant is a
   // verified client certificate's CN, else "default", and no key is asked for.

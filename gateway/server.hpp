@@ -37,6 +37,7 @@ class server {
   void reload_tenants();
   void reload_credentials();
   void reload_admin_token();
+  void reload_endpoints(const char* trigger);
 
   shared_state state_;
   std::vector<std::unique_ptr<worker>> workers_;
