@@ -52,9 +52,9 @@ struct cluster_hmac_key {
 };
 struct signing_config {
   std::string key;  // Ed25519 key file (kind ed25519-http-signing); empty: requests are not signed
-  milliseconds lifetime{60000};  // a signature's `expires` is `created` + this
-  std::string gateway_id;        // Sovereign-Gateway; empty: the host name
-  bool receipts = true;          // sign a receipt on every response head (one more Ed25519 signature)
+  milliseconds lifetime{60000};                     // a signature's `expires` is `created` + this
+  std::string gateway_id;                           // Sovereign-Gateway; empty: the host name
+  bool receipts = true;  // sign a receipt on every response head (one more Ed25519 signature)
   std::vector<cluster_hmac_key> cluster_hmac_keys;  // clusters verifying hmac-sha256 instead of Ed25519
 };
 
