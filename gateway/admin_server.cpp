@@ -300,7 +300,7 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
     } else if (path == "/readyz") {
       body = readiness(w, draining);
       status = body == "ready\n" ? 200 : 503;
-      body += w.shared.endpoint_geo.text();
+      body += w.shared.endpoints->report()->text();
       body += endpoint_distance_text(w.shared.upstreams);
     } else if (path == "/.well-known/sovgw-keys.json") {
       body = w.shared.tagger->jwk_set();  // the request and receipt verification keys (docs/signatures.md)

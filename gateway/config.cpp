@@ -391,6 +391,17 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
             {"access_log", [&](const YAML::Node& v) { r.boolean(v, "access_log", cfg.access_log); }},
             {"policy", [&](const YAML::Node& v) { r.non_empty(v, "policy", cfg.policy_file); }},
             {"geo_database", [&](const YAML::Node& v) { r.non_empty(v, "geo_database", cfg.geo_database); }},
+            {"dns_refresh",
+             [&](const YAML::Node& v) {
+               if (v.IsScalar() && v.Scalar() == "off") {
+                 cfg.dns_refresh = milliseconds(0);
+                 return;
+               }
+               r.duration(v, "dns_refresh", cfg.dns_refresh);
+               if (cfg.dns_refresh < milliseconds(1000)) {
+                 r.error(v.Mark(), "dns_refresh must be at least 1s (or off: only on SIGHUP)");
+               }
+             }},
             {"tenants", [&](const YAML::Node& v) { r.non_empty(v, "tenants", cfg.tenants_file); }},
             {"limits_store", [&](const YAML::Node& v) { r.limits_store_url(v, cfg.limits_store); }},
             {"limits_store_outage",

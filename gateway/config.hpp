@@ -95,6 +95,8 @@ struct config {
   timeouts_config timeouts;
   bool access_log = true;
   std::string policy_file;  // residency policy (docs/policy.md); empty: every cluster allowed
+  // Endpoint names are resolved again this often (and on SIGHUP); 0 (`dns_refresh: off`): only on SIGHUP.
+  milliseconds dns_refresh{60000};
   std::string geo_database;  // a MaxMind DB (.mmdb) for client and endpoint countries; empty: tor-geoipdb
   // Tenants, their API keys and certificate subjects (tenants/tenants.hpp); empty: the tenant is a
   // verified client certificate's CN, else "default", and no key is asked for.

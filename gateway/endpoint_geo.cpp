@@ -67,6 +67,9 @@ std::string endpoint_geo_report::text() const {
   for (const endpoint_line& e : endpoints) {
     out +=
         fmt::format("endpoint {} of cluster {}: {}", e.endpoint, e.cluster, e.usable ? "used" : "NOT USED");
+    if (!e.resolve_error.empty()) {
+      out += fmt::format("; re-resolution failed, last good addresses kept ({})", e.resolve_error);
+    }
     for (const address_check& a : e.addresses) {
       out += fmt::format("; {} {} {}", a.address, a.country, to_string(a.verdict));
       if (!a.reason.empty()) {
@@ -83,8 +86,8 @@ void endpoint_geo_report::render_metrics(std::string& out) const {
       "# HELP sovgw_endpoint_geo_usable 0 when the endpoint geo check left the endpoint no address to use.\n"
       "# TYPE sovgw_endpoint_geo_usable gauge\n";
   out +=
-      "# HELP sovgw_endpoint_geo_refused_addresses Endpoint addresses the geo check refused at start (never "
-      "used).\n# TYPE sovgw_endpoint_geo_refused_addresses gauge\n";
+      "# HELP sovgw_endpoint_geo_refused_addresses Endpoint addresses the geo check refused in the current "
+      "resolution (never used).\n# TYPE sovgw_endpoint_geo_refused_addresses gauge\n";
   for (const endpoint_line& e : endpoints) {
     const std::string labels =
         fmt::format("cluster=\"{}\",endpoint=\"{}\"", metric_label(e.cluster), metric_label(e.endpoint));
@@ -97,60 +100,90 @@ void endpoint_geo_report::render_metrics(std::string& out) const {
   out += usable;
 }
 
+endpoint_geo_report::endpoint_line endpoint_geo_judge::judge(const cluster_config& cluster,
+                                                             const std::string& label,
+                                                             const std::vector<tcp::endpoint>& resolved,
+                                                             endpoint_addresses& use) {
+  endpoint_geo_report::endpoint_line line{cluster.name, label, {}, true, {}};
+  use = {};
+  for (const tcp::endpoint& addr : resolved) {
+    const std::optional<policy::ip_address> ip = policy::parse_ip(addr.address().to_string());
+    if (!ip) {
+      continue;
+    }
+    const policy::geo_db* geo = &reserved_only_;
+    if (reserved_only_.lookup(*ip) != policy::country_private) {
+      if (!full_) {
+        full_.emplace(load_geo_database(cfg_));
+      }
+      geo = &*full_;
+    }
+    address_check c = judge_address(cluster, *ip, *geo);
+    if (c.verdict == geo_verdict::refused) {
+      use.geo_reason = c.reason;
+    } else {
+      use.usable.push_back(addr);
+      if (use.geo_country.find(c.country) == std::string::npos) {
+        use.geo_country += use.geo_country.empty() ? c.country : "," + c.country;
+      }
+    }
+    line.addresses.push_back(std::move(c));
+  }
+  if (use.usable.empty()) {
+    line.usable = false;
+    if (use.geo_reason.empty()) {
+      use.geo_reason = "no address";
+    }
+  } else {
+    use.geo_reason.clear();
+  }
+  return line;
+}
+
+std::string cluster_unusable_reason(const std::string& cluster,
+                                    const std::vector<const endpoint_geo_report::endpoint_line*>& lines) {
+  std::vector<std::string> refusals;
+  for (const endpoint_geo_report::endpoint_line* line : lines) {
+    if (line->usable) {
+      return {};
+    }
+    for (const address_check& c : line->addresses) {
+      if (c.verdict == geo_verdict::refused) {
+        refusals.push_back(c.reason);
+      }
+    }
+  }
+  return fmt::format("cluster '{}' has no endpoint it may use: {}", cluster, fmt::join(refusals, "; "));
+}
+
 endpoint_geo_report check_endpoint_geo(const config& cfg,
                                        std::vector<std::unique_ptr<upstream_cluster>>& upstreams) {
-  const policy::geo_db reserved_only;
-  std::optional<policy::geo_db> full;
+  endpoint_geo_judge judge(cfg);
+  return check_endpoint_geo(judge, upstreams);
+}
+
+endpoint_geo_report check_endpoint_geo(endpoint_geo_judge& judge,
+                                       std::vector<std::unique_ptr<upstream_cluster>>& upstreams) {
   endpoint_geo_report report;
   report.cluster_reasons.resize(upstreams.size());
   for (std::size_t ci = 0; ci < upstreams.size(); ++ci) {
     upstream_cluster& uc = *upstreams[ci];
-    const cluster_config& cluster = *uc.config;
-    std::vector<std::string> refusals;
-    bool any_usable = false;
+    const std::size_t first = report.endpoints.size();
     for (const std::unique_ptr<endpoint_state>& ep : uc.endpoints) {
-      endpoint_geo_report::endpoint_line line{cluster.name, ep->label, {}, true};
-      std::vector<tcp::endpoint> kept;
-      for (const tcp::endpoint& addr : ep->addresses) {
-        const std::optional<policy::ip_address> ip = policy::parse_ip(addr.address().to_string());
-        if (!ip) {
-          continue;
-        }
-        const policy::geo_db* geo = &reserved_only;
-        if (reserved_only.lookup(*ip) != policy::country_private) {
-          if (!full) {
-            full.emplace(load_geo_database(cfg));
-          }
-          geo = &*full;
-        }
-        address_check c = judge_address(cluster, *ip, *geo);
-        if (c.verdict == geo_verdict::refused) {
-          ++report.refused_addresses;
-          refusals.push_back(c.reason);
-        } else {
-          kept.push_back(addr);
-        }
-        line.addresses.push_back(std::move(c));
-      }
-      for (const address_check& c : line.addresses) {
-        if (c.verdict != geo_verdict::refused && ep->geo_country.find(c.country) == std::string::npos) {
-          ep->geo_country += ep->geo_country.empty() ? c.country : "," + c.country;
-        }
-      }
-      ep->addresses = std::move(kept);
-      if (ep->addresses.empty()) {
-        ep->geo_refused = true;
-        ep->geo_reason = refusals.empty() ? "no address" : refusals.back();
-        line.usable = false;
-      } else {
-        any_usable = true;
-      }
+      auto use = std::make_shared<endpoint_addresses>();
+      endpoint_geo_report::endpoint_line line =
+          judge.judge(*uc.config, ep->label, ep->addresses.load()->usable, *use);
+      report.refused_addresses += static_cast<std::size_t>(
+          std::count_if(line.addresses.begin(), line.addresses.end(),
+                        [](const address_check& a) { return a.verdict == geo_verdict::refused; }));
+      store_addresses(*ep, std::move(use));
       report.endpoints.push_back(std::move(line));
     }
-    if (!any_usable) {
-      report.cluster_reasons[ci] =
-          fmt::format("cluster '{}' has no endpoint it may use: {}", cluster.name, fmt::join(refusals, "; "));
+    std::vector<const endpoint_geo_report::endpoint_line*> lines;
+    for (std::size_t i = first; i < report.endpoints.size(); ++i) {
+      lines.push_back(&report.endpoints[i]);
     }
+    report.cluster_reasons[ci] = cluster_unusable_reason(uc.config->name, lines);
   }
   return report;
 }

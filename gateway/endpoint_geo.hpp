@@ -10,9 +10,11 @@
 // 503 cluster_unavailable naming the reason.
 //
 // judge_address is pure; check_endpoint_geo runs once at start-up, before any worker, and writes
-// the verdicts into the endpoint states (immutable afterwards).
+// the verdicts into the endpoint states; re-resolution (gateway/endpoint_refresh.hpp) judges new
+// address sets with the same rules before they are swapped in.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,8 @@ struct endpoint_geo_report {
     std::string endpoint;  // host:port
     std::vector<address_check> addresses;
     bool usable = true;
+    // The last re-resolution failed: `addresses` are the last good ones, still used.
+    std::string resolve_error;
   };
   std::vector<endpoint_line> endpoints;
   std::vector<std::string> cluster_reasons;  // by cluster index: why it has no usable endpoint ("" if it has)
@@ -53,11 +57,36 @@ struct endpoint_geo_report {
   void render_metrics(std::string& out) const;
 };
 
+// Judges endpoint addresses. Loads `cfg.geo_database` (an MMDB) or the default tor-geoipdb the first
+// time an address is neither loopback nor private, then keeps it; throws when it cannot be loaded.
+// Not thread-safe: one owner (start-up, then the control thread).
+class endpoint_geo_judge {
+ public:
+  explicit endpoint_geo_judge(const config& cfg) : cfg_(cfg) {}
+
+  // The report line for one endpoint's `resolved` addresses, and the addresses it may use.
+  [[nodiscard]] endpoint_geo_report::endpoint_line judge(const cluster_config& cluster,
+                                                         const std::string& label,
+                                                         const std::vector<tcp::endpoint>& resolved,
+                                                         endpoint_addresses& use);
+
+ private:
+  const config& cfg_;
+  const policy::geo_db reserved_only_;
+  std::optional<policy::geo_db> full_;
+};
+
+// Why a cluster has no usable endpoint ("" when it has one), from its lines in the report.
+[[nodiscard]] std::string cluster_unusable_reason(
+    const std::string& cluster, const std::vector<const endpoint_geo_report::endpoint_line*>& lines);
+
 // Judges every resolved address of every cluster, drops the refused ones from the endpoint states and
 // marks endpoints without a usable address geo_refused. Loads `cfg.geo_database` (an MMDB) or the
 // default tor-geoipdb only when some address is neither loopback nor private. Throws on a geo
 // database that cannot be loaded (start-up only).
 [[nodiscard]] endpoint_geo_report check_endpoint_geo(
     const config& cfg, std::vector<std::unique_ptr<upstream_cluster>>& upstreams);
+[[nodiscard]] endpoint_geo_report check_endpoint_geo(
+    endpoint_geo_judge& judge, std::vector<std::unique_ptr<upstream_cluster>>& upstreams);
 
 }  // namespace sovgw::gateway

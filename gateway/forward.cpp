@@ -110,7 +110,7 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
                                     fmt::format("cluster '{}' is unavailable; try again later", name));
   }
   ctx_.endpoint = lease_.endpoint->label;
-  ctx_.endpoint_country = &lease_.endpoint->geo_country;
+  ctx_.endpoint_country = lease_.addresses->geo_country;
   ctx_.upstream_reused = lease_.reused;
   ctx_.endpoint_rtt_us =
       static_cast<std::uint32_t>(std::min<std::uint64_t>(lease_.conn->rtt_us(), UINT32_MAX));

@@ -77,9 +77,9 @@ struct request_context {
   // forward: the evidence of what was sent (gateway/geo_tags.hpp); empty when not signed
   std::string signature_keyid;   // the keyid the forwarded request was signed with
   std::string forwarded_digest;  // Content-Digest of the body as forwarded (after redaction)
-  // Where the endpoint's addresses geolocate (gateway/endpoint_geo.hpp); points into the endpoint's
-  // state, which lives as long as the server. Null when nothing was forwarded.
-  const std::string* endpoint_country = nullptr;
+  // Where the endpoint's addresses geolocate (gateway/endpoint_geo.hpp), as judged when the
+  // connection's address set was; empty when nothing was forwarded.
+  std::string endpoint_country;
   // forward: the gateway added stream_options.include_usage, so the cluster's usage-only event is
   // the gateway's and is removed before the client sees it
   bool usage_requested = false;

@@ -155,7 +155,7 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.error_kind = std::string(kind_of(ctx.result));
   r.payload = payload_mode(ctx);
   r.endpoint = ctx.endpoint;  // evidence of what was forwarded (gateway/geo_tags.hpp)
-  r.endpoint_country = ctx.endpoint_country != nullptr ? *ctx.endpoint_country : std::string();
+  r.endpoint_country = ctx.endpoint_country;
   r.signature_keyid = ctx.signature_keyid;
   r.forwarded_digest = ctx.forwarded_digest;
   r.endpoint_rtt_us = ctx.endpoint_rtt_us;  // physical evidence (docs/evidence.md)

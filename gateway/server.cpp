@@ -115,9 +115,12 @@ server::server(std::shared_ptr<const config> cfg) {
   }
   state_.stats = std::make_unique<metrics>(std::move(names));
   state_.stages = std::make_unique<pipeline>(cfg);
-  state_.endpoint_geo = check_endpoint_geo(*cfg, state_.upstreams);
-  state_.stages->set_unusable_reasons(state_.endpoint_geo.cluster_reasons);
-  for (const auto& e : state_.endpoint_geo.endpoints) {
+  state_.endpoints = std::make_unique<endpoint_refresher>(*cfg, state_.upstreams);
+  const std::shared_ptr<const endpoint_geo_report> geo = state_.endpoints->report();
+  // Set once: a cluster that re-resolution leaves without a usable endpoint is answered 503 without
+  // the geo reason (pipeline::unusable_ is read on the workers without a lock).
+  state_.stages->set_unusable_reasons(geo->cluster_reasons);
+  for (const auto& e : geo->endpoints) {
     for (const address_check& a : e.addresses) {
       if (a.verdict == geo_verdict::refused) {
         log_line("warn", "endpoint address not used: it contradicts the cluster's declared location")
@@ -139,7 +142,7 @@ server::server(std::shared_ptr<const config> cfg) {
     if (state_.limits) {
       state_.limits->render(out);
     }
-    state_.endpoint_geo.render_metrics(out);
+    state_.endpoints->render_metrics(out);
     render_endpoint_distance_metrics(state_.upstreams, out);
   };
   if (!cfg->audit_db.empty()) {
@@ -267,6 +270,8 @@ void server::reload_policy() {
   }
 }
 
+void server::reload_endpoints(const char* trigger) { state_.endpoints->refresh(trigger); }
+
 void server::begin_drain() {
   if (state_.draining.exchange(true)) {
     return;
@@ -322,6 +327,7 @@ int server::run() {
         reload_admin_token();
         reload_tenants();
         reload_policy();
+        reload_endpoints("sighup");
       } else {
         begin_drain();
       }
@@ -329,6 +335,23 @@ int server::run() {
     });
   };
   wait_signal();
+  // dns_refresh: endpoint names resolved again on the control thread (getaddrinfo blocks; no worker
+  // waits for it).
+  asio::steady_timer refresh_timer(control);
+  std::function<void()> schedule_refresh;
+  schedule_refresh = [&] {
+    refresh_timer.expires_after(cfg.dns_refresh);
+    refresh_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) {
+        return;
+      }
+      reload_endpoints("dns_refresh");
+      schedule_refresh();
+    });
+  };
+  if (cfg.dns_refresh.count() > 0) {
+    schedule_refresh();
+  }
   std::thread control_thread([&control] {
     auto guard = asio::make_work_guard(control);
     control.run();

@@ -2,7 +2,8 @@
 
 // The gateway process: workers (one io_context and SO_REUSEPORT acceptor per thread), the admin
 // listener, and a control thread for signals (SIGTERM/SIGINT drain; SIGHUP reloads certificates, cluster
-// credentials and the tenants file and recompiles the policy there, never on an I/O thread).
+// credentials and the tenants file, recompiles the policy and resolves the endpoint names again there
+// (also every dns_refresh), never on an I/O thread).
 // Control plane: the constructor and bind() throw std::runtime_error on bad certificates, keys or
 // addresses; run() only returns after a drain.
 
@@ -37,6 +38,7 @@ class server {
   void reload_tenants();
   void reload_credentials();
   void reload_admin_token();
+  void reload_endpoints(const char* trigger);
 
   shared_state state_;
   std::vector<std::unique_ptr<worker>> workers_;

@@ -32,8 +32,40 @@ void keep_min(std::atomic<std::uint64_t>& min, std::uint64_t us) {
 }  // namespace
 
 std::int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+void store_addresses(endpoint_state& ep, std::shared_ptr<const endpoint_addresses> a) {
+  const bool refused = a->geo_refused();
+  ep.addresses.store(std::move(a));
+  ep.geo_refused.store(refused, std::memory_order_relaxed);
+}
+
+std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver, const cluster_config& cc,
+                                            const endpoint_state& ep, std::string& error) {
+  boost::system::error_code ec;
+  auto results = resolver.resolve(ep.host, std::to_string(ep.port), ec);
+  if (ec) {
+    error = fmt::format("cluster '{}': cannot resolve endpoint {}: {}", cc.name, ep.label, ec.message());
+    return {};
+  }
+  std::vector<tcp::endpoint> out;
+  for (const auto& r : results) {
+    if (cc.insecure_loopback_plaintext && !r.endpoint().address().is_loopback()) {
+      error = fmt::format(
+          "cluster '{}': {} resolves to {}, which is not loopback; plaintext is only allowed on "
+          "loopback",
+          cc.name, ep.label, r.endpoint().address().to_string());
+      return {};
+    }
+    out.push_back(r.endpoint());
+  }
+  if (out.empty()) {
+    error = fmt::format("cluster '{}': endpoint {} resolves to no address", cc.name, ep.label);
+  }
+  return out;
 }
 
 std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg) {
@@ -50,21 +82,14 @@ std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg
       ep->host = e.host;
       ep->port = e.port;
       ep->label = e.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", e.host, e.port)
-                                                         : fmt::format("{}:{}", e.host, e.port);
-      boost::system::error_code ec;
-      auto results = resolver.resolve(e.host, std::to_string(e.port), ec);
-      if (ec) {
-        throw std::runtime_error(
-            fmt::format("cluster '{}': cannot resolve endpoint {}: {}", cc.name, ep->label, ec.message()));
+                                                        : fmt::format("{}:{}", e.host, e.port);
+      std::string error;
+      auto resolved = std::make_shared<endpoint_addresses>();
+      resolved->usable = resolve_endpoint(resolver, cc, *ep, error);
+      if (!error.empty()) {
+        throw std::runtime_error(error);
       }
-      for (const auto& r : results) {
-        if (cc.insecure_loopback_plaintext && !r.endpoint().address().is_loopback()) {
-          throw std::runtime_error(fmt::format("cluster '{}': {} resolves to {}, which is not loopback; plaintext "
-                                               "is only allowed on loopback",
-                                               cc.name, ep->label, r.endpoint().address().to_string()));
-        }
-        ep->addresses.push_back(r.endpoint());
-      }
+      store_addresses(*ep, std::move(resolved));  // not judged yet: check_endpoint_geo does that
       c->endpoints.push_back(std::move(ep));
     }
     if (cfg.location) {
@@ -79,8 +104,9 @@ std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg
   return out;
 }
 
-upstream_pool::upstream_pool(asio::io_context& ioc, const std::vector<std::unique_ptr<upstream_cluster>>& clusters,
-                             metrics& m, const timeouts_config& timeouts)
+upstream_pool::upstream_pool(asio::io_context& ioc,
+                             const std::vector<std::unique_ptr<upstream_cluster>>& clusters, metrics& m,
+                             const timeouts_config& timeouts)
     : ioc_(ioc), clusters_(clusters), metrics_(m), timeouts_(timeouts) {
   idle_.resize(clusters.size());
   for (std::size_t i = 0; i < clusters.size(); ++i) {
@@ -122,11 +148,12 @@ void upstream_pool::report_success(endpoint_state& ep) {
 }
 
 asio::awaitable<std::shared_ptr<connection>> upstream_pool::connect(upstream_cluster& c, endpoint_state& ep,
+                                                                    const endpoint_addresses& addresses,
                                                                     failure& why) {
   tcp::socket socket(ioc_);
   boost::system::error_code last;
   std::uint64_t connect_us = 0;
-  for (const tcp::endpoint& addr : ep.addresses) {
+  for (const tcp::endpoint& addr : addresses.usable) {
     boost::system::error_code ec;
     socket.close(ec);
     socket.open(addr.protocol(), ec);
@@ -238,37 +265,47 @@ asio::awaitable<upstream_pool::lease> upstream_pool::acquire(int cluster, failur
     if (!ep.available(steady_now_ms())) {
       continue;
     }
+    std::shared_ptr<const endpoint_addresses> addresses = ep.addresses.load();
+    if (addresses->geo_refused()) {
+      continue;  // swapped since available() looked
+    }
     if (ep.in_flight.fetch_add(1, std::memory_order_relaxed) >=
         static_cast<std::int64_t>(c.config->max_connections_per_endpoint)) {
       ep.in_flight.fetch_sub(1, std::memory_order_relaxed);
-      why = {upstream_error_kind::connect, fmt::format("{} already has max_connections_per_endpoint ({}) in use",
-                                                       ep.label, c.config->max_connections_per_endpoint)};
+      why = {upstream_error_kind::connect,
+             fmt::format("{} already has max_connections_per_endpoint ({}) in use", ep.label,
+                         c.config->max_connections_per_endpoint)};
       continue;  // a full endpoint is busy, not broken: no failure counted
     }
     auto& idle = idle_[static_cast<std::size_t>(cluster)][i];
     auto now = std::chrono::steady_clock::now();
     while (!idle.empty()) {
-      std::shared_ptr<connection> conn = std::move(idle.back());
+      idle_connection held = std::move(idle.back());
       idle.pop_back();
+      std::shared_ptr<connection>& conn = held.conn;
       // A cluster closes idle connections only after its own keep-alive timeout (seconds): a
-      // connection used within the last second is not worth a syscall to check.
+      // connection used within the last second is not worth a syscall to check. One made from an
+      // address set re-resolution has since replaced may be to an address now refused: not reused.
       auto idle_for = now - conn->idle_since();
-      if (idle_for < timeouts_.pool_idle &&
+      if (held.addresses == addresses && idle_for < timeouts_.pool_idle &&
           (idle_for < std::chrono::seconds(1) || !conn->peer_closed_or_sent())) {
         metrics_.upstream_connections_reused.fetch_add(1, std::memory_order_relaxed);
-        co_return lease{std::move(conn), &ep, true};
+        co_return lease{std::move(conn), &ep, std::move(addresses), true};
       }
       conn->close();
       metrics_.upstream_connections_open.fetch_sub(1, std::memory_order_relaxed);
     }
-    std::shared_ptr<connection> conn = co_await connect(c, ep, why);
+    std::shared_ptr<connection> conn = co_await connect(c, ep, *addresses, why);
     if (conn) {
-      co_return lease{std::move(conn), &ep, false};
+      co_return lease{std::move(conn), &ep, std::move(addresses), false};
     }
     ep.in_flight.fetch_sub(1, std::memory_order_relaxed);
     metrics_.upstream_error(cluster, why.kind);
     report_failure(cluster, ep);
-    log_line("warn", "upstream connect failed").str("cluster", c.config->name).str("detail", why.detail).emit();
+    log_line("warn", "upstream connect failed")
+        .str("cluster", c.config->name)
+        .str("detail", why.detail)
+        .emit();
   }
   co_return lease{};
 }
@@ -286,7 +323,7 @@ void upstream_pool::release(int cluster, lease&& l, bool reusable) {
   auto& idle = idle_[static_cast<std::size_t>(cluster)][index];
   if (reusable && l.conn->is_open() && idle.size() < c.config->max_idle_per_endpoint) {
     l.conn->mark_idle();
-    idle.push_back(std::move(l.conn));
+    idle.push_back(idle_connection{std::move(l.conn), std::move(l.addresses)});
     return;
   }
   l.conn->close();

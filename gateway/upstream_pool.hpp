@@ -22,19 +22,31 @@
 
 namespace sovgw::gateway {
 
+// An endpoint's addresses as last resolved and judged by the endpoint geo check
+// (gateway/endpoint_geo.hpp). Immutable: re-resolution (gateway/endpoint_refresh.hpp) swaps in a new
+// one whole; a connection keeps the one it was made with.
+struct endpoint_addresses {
+  std::vector<tcp::endpoint> usable;  // the addresses the geo check accepted, in resolver order
+  std::string geo_country;            // where they geolocate ("FR", "private", "FR,DE", ...)
+  std::string geo_reason;             // why none is usable ("" when some is)
+
+  [[nodiscard]] bool geo_refused() const { return usable.empty(); }
+  [[nodiscard]] bool operator==(const endpoint_addresses&) const = default;
+};
+
 struct endpoint_state {
   std::string host;
   std::uint16_t port = 0;
   std::string label;  // host:port
-  std::vector<tcp::endpoint> addresses;
+  // Set at start (build_upstreams, then the endpoint geo check) before any worker runs; swapped by
+  // the control thread on re-resolution, only when what it holds changes. Never null.
+  std::atomic<std::shared_ptr<const endpoint_addresses>> addresses;
+  std::atomic<bool> geo_refused{false};  // addresses.load()->geo_refused(), cheap to read per request
+  std::atomic<std::uint64_t> resolve_failures{0};         // re-resolutions that failed (addresses kept)
+  std::atomic<std::uint64_t> newly_refused_addresses{0};  // addresses refused on re-resolution
   std::atomic<std::int64_t> in_flight{0};  // leased connections, all workers; <= max_connections_per_endpoint
   std::atomic<unsigned> consecutive_failures{0};
   std::atomic<std::int64_t> down_until_ms{0};  // steady clock, ms since epoch of the clock
-  // Set at start by the endpoint geo check (gateway/endpoint_geo.hpp) before any worker runs: the
-  // endpoint is never used, and why.
-  bool geo_refused = false;
-  std::string geo_reason;
-  std::string geo_country;  // where its usable addresses geolocate ("FR", "private", "FR,DE", ...)
   // Physical evidence (docs/evidence.md), all workers: the smallest TCP connect and TLS handshake
   // times seen (microseconds, 0: none yet), new connections refused for their distance, and whether
   // a round trip contradicted the cluster's declared location (then the endpoint is never used
@@ -50,12 +62,15 @@ struct endpoint_state {
     return hs != 0 ? hs : min_connect_us.load(std::memory_order_relaxed);
   }
   [[nodiscard]] bool available(std::int64_t now_ms) const {
-    return !geo_refused && down_until_ms.load(std::memory_order_relaxed) <= now_ms &&
+    return !geo_refused.load(std::memory_order_relaxed) &&
+           down_until_ms.load(std::memory_order_relaxed) <= now_ms &&
            !distance_contradicted.load(std::memory_order_relaxed);
   }
 };
 
 // Shared, built once at start (addresses resolved then). Thread-safe: immutable but for atomics.
+// Swaps an endpoint's addresses (control thread): workers see the new set on their next acquire.
+void store_addresses(endpoint_state& ep, std::shared_ptr<const endpoint_addresses> a);
 struct upstream_cluster {
   const cluster_config* config = nullptr;
   ssl_ctx_ptr tls;  // null: insecure_loopback_plaintext
@@ -71,6 +86,10 @@ struct upstream_cluster {
 };
 
 [[nodiscard]] std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg);
+// Resolves an endpoint's name (blocking: start-up and the control thread only). Empty with `error`
+// set when it does not resolve, or (insecure_loopback_plaintext) resolves to a non-loopback address.
+[[nodiscard]] std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver, const cluster_config& cc,
+                                                          const endpoint_state& ep, std::string& error);
 [[nodiscard]] std::int64_t steady_now_ms();
 
 class upstream_pool {
@@ -81,6 +100,7 @@ class upstream_pool {
   struct lease {
     std::shared_ptr<connection> conn;
     endpoint_state* endpoint = nullptr;
+    std::shared_ptr<const endpoint_addresses> addresses;  // the set the connection was made from
     bool reused = false;
   };
   struct failure {
@@ -101,7 +121,8 @@ class upstream_pool {
   void report_success(endpoint_state& ep);
 
  private:
-  asio::awaitable<std::shared_ptr<connection>> connect(upstream_cluster& c, endpoint_state& ep, failure& why);
+  asio::awaitable<std::shared_ptr<connection>> connect(upstream_cluster& c, endpoint_state& ep,
+                                                       const endpoint_addresses& addresses, failure& why);
   // Judges a new connection's round trip (docs/evidence.md): false (with `why`) when it contradicts
   // the cluster's declared location or exceeds its max_distance_km; logged and counted.
   bool distance_acceptable(const upstream_cluster& c, endpoint_state& ep, std::uint64_t rtt_us, failure& why);
@@ -110,8 +131,12 @@ class upstream_pool {
   const std::vector<std::unique_ptr<upstream_cluster>>& clusters_;
   metrics& metrics_;
   const timeouts_config& timeouts_;
+  struct idle_connection {
+    std::shared_ptr<connection> conn;
+    std::shared_ptr<const endpoint_addresses> addresses;  // not reused once the endpoint's set changed
+  };
   // idle_[cluster][endpoint], most recently used at the back
-  std::vector<std::vector<std::deque<std::shared_ptr<connection>>>> idle_;
+  std::vector<std::vector<std::deque<idle_connection>>> idle_;
 };
 
 }  // namespace sovgw::gateway

@@ -20,7 +20,7 @@
 #include "gateway/cluster_credentials.hpp"
 #include "gateway/config.hpp"
 #include "gateway/connection.hpp"
-#include "gateway/endpoint_geo.hpp"
+#include "gateway/endpoint_refresh.hpp"
 #include "gateway/geo_tags.hpp"
 #include "gateway/limits_store.hpp"
 #include "gateway/metrics.hpp"
@@ -39,9 +39,9 @@ struct shared_state {
   std::unique_ptr<metrics> stats;
   std::unique_ptr<audit::audit_log> audit;  // null without audit: in the config
   std::unique_ptr<pipeline> stages;
-  std::unique_ptr<limits_store> limits;      // null without limits_store: in the config
-  std::unique_ptr<const geo_tagger> tagger;  // geo-tags and request signatures
-  endpoint_geo_report endpoint_geo;          // the start-up endpoint geo check (for /readyz)
+  std::unique_ptr<limits_store> limits;           // null without limits_store: in the config
+  std::unique_ptr<const geo_tagger> tagger;       // geo-tags and request signatures
+  std::unique_ptr<endpoint_refresher> endpoints;  // endpoint addresses, re-resolved; verdicts for /readyz
   std::unique_ptr<request_recorder> recorder;
   std::atomic<bool> draining{false};
   // The audit maintenance job (shred, retention) asked for on the admin listener: one at a time, on

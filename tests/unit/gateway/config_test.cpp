@@ -168,6 +168,14 @@ TEST_CASE("limits_store: redis://HOST:PORT[/DB], with tenants, and its outage mo
         "gw.yaml:10:29: limits_store_sync_interval must be between 10ms and 10s");
 }
 
+TEST_CASE("dns_refresh: how often endpoint names are resolved again") {
+  CHECK(parse_config(base, "gw.yaml")->dns_refresh == milliseconds(60000));
+  CHECK(parse_config(base + "dns_refresh: 5m\n", "gw.yaml")->dns_refresh == milliseconds(300000));
+  CHECK(parse_config(base + "dns_refresh: off\n", "gw.yaml")->dns_refresh == milliseconds(0));
+  CHECK(errors_of(base + "dns_refresh: 500ms\n") ==
+        "gw.yaml:9:14: dns_refresh must be at least 1s (or off: only on SIGHUP)");
+}
+
 TEST_CASE("gateway.location and the clusters' physical-evidence settings") {
   const std::string located = base + R"(    location: {latitude: 48.86, longitude: 2.35}
     max_distance_km: 500

@@ -57,3 +57,43 @@ TEST_CASE("endpoint geo: an address is used only where the cluster says it is") 
   CHECK(judge_address(on_prem, ip("::1"), geo).verdict == geo_verdict::on_premises);
   CHECK(judge_address(on_prem, ip("8.8.8.8"), geo).verdict == geo_verdict::refused);
 }
+
+TEST_CASE("endpoint geo: a resolved set is judged into the addresses to use (re-resolution swaps these)") {
+  const auto path = std::filesystem::temp_directory_path() / "sovgw-endpoint-geo-judge-test.mmdb";
+  policy::test::write_mmdb(path, {{"8.8.8.0/24", "US"}, {"9.9.9.0/24", "FR"}}, 4);
+  config cfg;
+  cfg.geo_database = path.string();
+  endpoint_geo_judge judge(cfg);
+  cluster_config on_prem = cluster("FR");
+  on_prem.on_premises = true;
+  const auto addr = [](const char* text) { return tcp::endpoint(asio::ip::make_address(text), 443); };
+
+  endpoint_addresses use;
+  const endpoint_geo_report::endpoint_line mixed =
+      judge.judge(on_prem, "gpu.example:443", {addr("127.0.0.1"), addr("8.8.8.8"), addr("9.9.9.9")}, use);
+  std::filesystem::remove(path);  // loaded once, kept by the judge
+  CHECK(mixed.usable);
+  REQUIRE(mixed.addresses.size() == 3);
+  CHECK(mixed.addresses[1].verdict == geo_verdict::refused);
+  CHECK(use.usable == std::vector<tcp::endpoint>{addr("127.0.0.1"), addr("9.9.9.9")});
+  CHECK(use.geo_country == "private,FR");
+  CHECK(use.geo_reason.empty());
+  CHECK(cluster_unusable_reason("paris", {&mixed}).empty());
+
+  endpoint_addresses refused;
+  const endpoint_geo_report::endpoint_line us =
+      judge.judge(on_prem, "gpu.example:443", {addr("8.8.8.8")}, refused);
+  CHECK_FALSE(us.usable);
+  CHECK(refused.geo_refused());
+  CHECK(refused.geo_reason == "8.8.8.8 geolocates to US, not FR as cluster 'paris' declares");
+  CHECK(cluster_unusable_reason("paris", {&us}) ==
+        "cluster 'paris' has no endpoint it may use: 8.8.8.8 geolocates to US, not FR as cluster 'paris' "
+        "declares");
+  CHECK(cluster_unusable_reason("paris", {&us, &mixed}).empty());
+
+  // The same set judged again is equal: re-resolution swaps (and drops idle connections) only on change.
+  endpoint_addresses again;
+  (void)judge.judge(on_prem, "gpu.example:443", {addr("127.0.0.1"), addr("8.8.8.8"), addr("9.9.9.9")}, again);
+  CHECK(again == use);
+  CHECK_FALSE(again == refused);
+}

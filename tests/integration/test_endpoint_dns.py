@@ -1,0 +1,130 @@
+"""Endpoint re-resolution: on SIGHUP (and every dns_refresh) endpoint names are resolved again, the new
+addresses judged by the endpoint geo rules before use and swapped in; a name that fails to resolve
+keeps its last good addresses; an address newly refused is logged and counted; /readyz shows the
+current verdicts.
+
+The endpoint is named by a host name the test writes into /etc/hosts (glibc reads the file on every
+lookup, so no DNS server is involved); the test's own lines are removed in a finally block, whatever
+happens, and nothing else in the file is touched."""
+
+import json
+import os
+import signal
+import subprocess
+import unittest
+
+from support import (BUILD, Gateway, TempDir, admin_get, chat_request, cluster_yaml, exchange, gateway_yaml,
+                     make_certs, start_standin)
+
+WRITE_MMDB = os.path.join(BUILD, "tests", "unit", "policy", "write_mmdb")
+HOSTS = "/etc/hosts"
+MARK = "# sovgw test_endpoint_dns"
+NAME = f"sovgw-dns-test-{os.getpid()}.test"
+LLAMA = json.dumps({"model": "llama-3", "messages": [{"role": "user", "content": "x"}]}).encode()
+
+
+def set_hosts(address):
+    """Points NAME at `address` (None: NAME resolves to nothing). Writes in place: /etc/hosts may be a
+    bind mount that cannot be replaced by a rename."""
+    with open(HOSTS) as f:
+        lines = [line for line in f.read().splitlines(keepends=True) if not line.rstrip().endswith(MARK)]
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    if address:
+        lines.append(f"{address} {NAME} {MARK}\n")
+    with open(HOSTS, "w") as f:
+        f.write("".join(lines))
+
+
+@unittest.skipUnless(os.access(HOSTS, os.W_OK), "needs a writable /etc/hosts")
+class EndpointReResolutionTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = TempDir()
+        self.addCleanup(self.tmp.cleanup)
+        self.addCleanup(set_hosts, None)  # runs even when setUp fails half way
+        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
+        self.standin = start_standin(self.certs, chunks=2, delay_ms=1)
+        self.addCleanup(self.standin.stop)
+        mmdb = os.path.join(self.tmp.path, "geo.mmdb")
+        subprocess.run([WRITE_MMDB, mmdb, "4", "8.8.8.0/24=US"], check=True)
+        # "moving" declares FR and is on-premises: 127.0.0.1 may serve it, 8.8.8.8 (US) may not.
+        moving = cluster_yaml("moving", f"{NAME}:{self.standin.port}", self.certs).replace(
+            'models: ["*"]', 'models: ["llama-*"]')
+        paris = cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs).replace(
+            'models: ["*"]', 'models: ["mistral-*"]')
+        self.config_text = gateway_yaml(self.certs, moving + paris,
+                                        extra=f"geo_database: {mmdb}\ndns_refresh: off\n")
+        self.endpoint = f"{NAME}:{self.standin.port}"
+        self.labels = f'cluster="moving",endpoint="{self.endpoint}"'
+
+    def start(self):
+        gateway = Gateway(self.config_text, self.tmp.path)
+        self.addCleanup(gateway.stop)
+        return gateway
+
+    def reresolve(self, gateway, refreshes):
+        gateway.signal(signal.SIGHUP)
+        gateway.wait_for_json(lambda o: o.get("msg") == "endpoints re-resolved" and o.get("refreshes") == refreshes)
+
+    def llama(self, gateway):
+        return exchange(gateway.port, self.certs, chat_request(LLAMA))
+
+    def test_sighup_swaps_in_judged_addresses_and_keeps_the_last_good_ones(self):
+        set_hosts("8.8.8.8")
+        gateway = self.start()
+        resp = self.llama(gateway)
+        self.assertEqual(resp.status, 503, resp.body)  # 8.8.8.8 is in the US: never connected to
+        self.assertIn(f"endpoint {self.endpoint} of cluster moving: NOT USED; 8.8.8.8 US refused",
+                      admin_get(gateway, "/readyz").body.decode())
+
+        set_hosts("127.0.0.1")
+        self.reresolve(gateway, 1)
+        changed = gateway.wait_for_json(lambda o: o.get("msg") == "endpoint addresses changed")
+        self.assertEqual((changed["endpoint"], changed["addresses"], changed["used"]),
+                         (self.endpoint, "127.0.0.1", True))
+        resp = self.llama(gateway)
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertIn(f"endpoint {self.endpoint} of cluster moving: used; 127.0.0.1 private on-premises",
+                      admin_get(gateway, "/readyz").body.decode())
+
+        set_hosts(None)  # the name no longer resolves: the last good addresses stay in use
+        self.reresolve(gateway, 2)
+        failed = gateway.wait_for_json(lambda o: o.get("msg", "").startswith("endpoint re-resolution failed"))
+        self.assertEqual(failed["endpoint"], self.endpoint)
+        self.assertEqual(self.llama(gateway).status, 200)
+        ready = admin_get(gateway, "/readyz").body.decode()
+        self.assertIn(f"endpoint {self.endpoint} of cluster moving: used; re-resolution failed, last good "
+                      f"addresses kept (cluster 'moving': cannot resolve endpoint {self.endpoint}", ready)
+        self.assertIn("127.0.0.1 private on-premises", ready)
+        metrics = admin_get(gateway, "/metrics").body.decode()
+        self.assertIn(f"sovgw_endpoint_resolve_failures_total{{{self.labels}}} 1\n", metrics)
+        self.assertIn(f"sovgw_endpoint_geo_newly_refused_total{{{self.labels}}} 0\n", metrics)
+
+        set_hosts("8.8.8.8")  # back to the US: refused, and the idle connection to 127.0.0.1 not reused
+        self.reresolve(gateway, 3)
+        warn = gateway.wait_for_json(lambda o: o.get("msg", "").startswith("endpoint address not used")
+                                     and o.get("re_resolved") is True)
+        self.assertEqual(warn["detail"], "8.8.8.8 geolocates to US, not FR as cluster 'moving' declares")
+        resp = self.llama(gateway)
+        self.assertEqual(resp.status, 503, resp.body)
+        self.assertEqual(resp.json()["error"]["code"], "cluster_unavailable")
+        self.assertIsNone(resp.header("x-standin-cluster"))  # the gateway answered
+        self.assertIn(f"endpoint {self.endpoint} of cluster moving: NOT USED; 8.8.8.8 US refused",
+                      admin_get(gateway, "/readyz").body.decode())
+        metrics = admin_get(gateway, "/metrics").body.decode()
+        self.assertIn(f"sovgw_endpoint_geo_newly_refused_total{{{self.labels}}} 1\n", metrics)
+        self.assertIn(f"sovgw_endpoint_geo_usable{{{self.labels}}} 0\n", metrics)
+        self.assertIn("sovgw_endpoint_refreshes_total 3\n", metrics)
+
+    def test_dns_refresh_resolves_again_without_a_signal(self):
+        self.config_text = self.config_text.replace("dns_refresh: off\n", "dns_refresh: 1s\n")
+        set_hosts("8.8.8.8")
+        gateway = self.start()
+        self.assertEqual(self.llama(gateway).status, 503)
+        set_hosts("127.0.0.1")
+        gateway.wait_for_json(lambda o: o.get("msg") == "endpoint addresses changed", timeout=30)
+        self.assertEqual(self.llama(gateway).status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
