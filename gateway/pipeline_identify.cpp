@@ -1,0 +1,243 @@
+// The pipeline's first stages, kept apart from pipeline.cpp: who is calling (identify: client
+// certificate, API key, client address and country) and whether their limits admit the request
+// (admit), plus the tenants file's reload and the usage accounting that charges the limits.
+#include <fmt/format.h>
+#include <malloc.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/client_address.hpp"
+#include "gateway/pipeline.hpp"
+#include "policy/countries.hpp"
+#include "policy/ip_address.hpp"
+
+namespace sovgw::gateway {
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The scopes whose limits count this request (admit chose them).
+tenants::limit_target limit_target_of(const request_context& ctx) {
+  return {ctx.tenant, ctx.key_limited ? std::string_view(ctx.key_id) : std::string_view(), ctx.model_rule};
+}
+
+}  // namespace
+
+void pipeline::account(const request_context& ctx) const {
+  if (!cfg_->tenants_file.empty()) {
+    limiter_.charge(limit_target_of(ctx), ctx.prompt_tokens + ctx.completion_tokens, now_ms());
+  }
+}
+
+void pipeline::render_budgets(std::string& out) const {
+  const std::shared_ptr<const tenants::table> table = tenants_.load();
+  if (!table) {
+    return;
+  }
+  out +=
+      "# HELP sovgw_tenant_budget_remaining_tokens Tokens left this calendar month (tenants with "
+      "tokens_per_month).\n# TYPE sovgw_tenant_budget_remaining_tokens gauge\n";
+  const std::int64_t now = now_ms();
+  for (const tenants::tenant& t : table->tenants()) {
+    if (const std::optional<std::uint64_t> left = limiter_.month_left(t.name, now)) {
+      fmt::format_to(std::back_inserter(out), "sovgw_tenant_budget_remaining_tokens{{tenant=\"{}\"}} {}\n",
+                     t.name, *left);
+    }
+  }
+}
+
+std::string pipeline::reload_tenants() {
+  if (cfg_->tenants_file.empty()) {
+    return {};
+  }
+  tenants::load_result r = tenants::load_tenants_file(cfg_->tenants_file);
+  if (!r.ok()) {
+    return policy::format_diagnostics(std::move(r.diagnostics));
+  }
+  limiter_.configure(*r.tenants, now_ms());
+  tenants_.store(std::move(r.tenants));
+  // Parsing a large file leaves the heap full of freed YAML nodes (100 MiB of RSS for 10,000
+  // tenants and keys): hand them back rather than keep the heap fragmented.
+  ::malloc_trim(0);
+  return {};
+}
+
+namespace {
+
+stage_result refused_key(std::string message) {
+  return stage_result::respond(outcome::invalid_api_key, std::move(message));
+}
+
+// The bearer token of the request's Authorization field: empty without one; nullopt when the
+// field is repeated or not `Bearer <token>`.
+std::optional<std::string_view> bearer_token(const http::message_head& head) {
+  std::optional<std::string_view> token = std::string_view();
+  bool seen = false;
+  for (const http::field& f : head.fields) {
+    if (!http::iequals(f.name, "authorization")) {
+      continue;
+    }
+    constexpr std::string_view scheme = "bearer ";
+    if (seen || f.value.size() <= scheme.size() || !http::iequals(f.value.substr(0, scheme.size()), scheme)) {
+      return std::nullopt;
+    }
+    seen = true;
+    std::string_view t = f.value.substr(scheme.size());
+    while (!t.empty() && t.front() == ' ') {
+      t.remove_prefix(1);
+    }
+    token = t;
+  }
+  return token;
+}
+
+}  // namespace
+
+namespace {
+
+// Who a refused request's limit belongs to, as the 429's message says it.
+std::string scope_text(const request_context& ctx, tenants::limit_scope scope) {
+  switch (scope) {
+    case tenants::limit_scope::tenant:
+      break;
+    case tenants::limit_scope::key:
+      return fmt::format("API key {}...", ctx.key_id);
+    case tenants::limit_scope::model:
+      return fmt::format("tenant '{}' for models '{}'", ctx.tenant, ctx.model_rule);
+  }
+  return fmt::format("tenant '{}'", ctx.tenant);
+}
+
+}  // namespace
+
+stage_result pipeline::admit(request_context& ctx) const {
+  if (cfg_->tenants_file.empty()) {
+    return stage_result::next();
+  }
+  ctx.model_rule.clear();
+  if (!ctx.model.empty()) {
+    const std::shared_ptr<const tenants::table> table = tenants_.load();
+    const tenants::tenant* t = table->find_tenant(ctx.tenant);
+    if (const tenants::model_limit* rule = t != nullptr ? t->model_rule(ctx.model) : nullptr) {
+      ctx.model_rule = rule->model.text();
+    }
+  }
+  const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms());
+  ctx.retry_after_s = a.retry_after_s;
+  const std::string who =
+      a.verdict == tenants::limit_verdict::admitted ? std::string() : scope_text(ctx, a.scope);
+  switch (a.verdict) {
+    case tenants::limit_verdict::admitted:
+      return stage_result::next();
+    case tenants::limit_verdict::requests:
+      return stage_result::respond(
+          outcome::rate_limit_exceeded,
+          fmt::format("{} reached its requests per minute; retry in {} s", who, a.retry_after_s));
+    case tenants::limit_verdict::tokens:
+      return stage_result::respond(
+          outcome::rate_limit_exceeded,
+          fmt::format("{} reached its tokens per minute; retry in {} s", who, a.retry_after_s));
+    case tenants::limit_verdict::store_unavailable:
+      return stage_result::respond(outcome::limits_store_unavailable,
+                                   fmt::format("{} has a monthly token budget and the shared limits "
+                                               "store is unreachable; retry in {} s",
+                                               who, a.retry_after_s));
+    case tenants::limit_verdict::month:
+      break;
+  }
+  return stage_result::respond(outcome::insufficient_quota,
+                               fmt::format("{} used its monthly token budget", who));
+}
+
+stage_result pipeline::identify_tenant(request_context& ctx) const {
+  const std::shared_ptr<const tenants::table> table = tenants_.load();
+  const std::optional<std::string_view> token = bearer_token(ctx.head);
+  if (!token) {
+    return refused_key("Authorization must be one field of the form 'Bearer <API key>'");
+  }
+  const tenants::tenant* by_cert = nullptr;
+  if (ctx.client_cert != nullptr && ctx.client_cert->status == client_certificate::state::verified) {
+    bool ambiguous = false;
+    by_cert = table->find_by_certificate(ctx.client_cert->subjects, ambiguous);
+    if (ambiguous) {
+      return stage_result::respond(outcome::invalid_client_certificate,
+                                   "the client certificate's subject names more than one tenant");
+    }
+  }
+  if (token->empty()) {
+    if (by_cert == nullptr) {
+      return refused_key(
+          "no API key: send 'Authorization: Bearer <API key>' (or a client certificate the tenants file "
+          "names)");
+    }
+    ctx.tenant = by_cert->name;
+    return stage_result::next();
+  }
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(ctx.received_at.time_since_epoch()).count();
+  const tenants::key_lookup found = table->check_key(*token, now);
+  if (found.key != nullptr) {
+    ctx.key_id = found.key->id;
+  } else {
+    ctx.key_id = tenants::key_id_of(*token);
+  }
+  switch (found.status) {
+    case tenants::key_check::valid:
+      break;
+    case tenants::key_check::revoked:
+      return refused_key(fmt::format("the API key {}... was revoked", ctx.key_id));
+    case tenants::key_check::expired:
+      return refused_key(fmt::format("the API key {}... expired at {}", ctx.key_id,
+                                     tenants::format_time(found.key->expires)));
+    case tenants::key_check::malformed:
+    case tenants::key_check::unknown:
+      return refused_key("incorrect API key provided");
+  }
+  if (by_cert != nullptr && by_cert->name != found.key->tenant) {
+    return refused_key("the API key and the client certificate belong to different tenants");
+  }
+  ctx.tenant = found.key->tenant;
+  ctx.key_limited = found.key->limits.any();
+  return stage_result::next();
+}
+
+stage_result pipeline::identify(request_context& ctx) const {
+  const client_certificate* cert = ctx.client_cert;
+  if (cert != nullptr && cert->status == client_certificate::state::refused) {
+    return stage_result::respond(outcome::invalid_client_certificate,
+                                 fmt::format("the client certificate identifies nobody: {}", cert->refusal));
+  }
+  if (!cfg_->tenants_file.empty()) {
+    if (stage_result r = identify_tenant(ctx); !r.proceed()) {
+      return r;
+    }
+  } else if (cert != nullptr && cert->status == client_certificate::state::verified &&
+             !cert->common_name.empty()) {
+    ctx.tenant = cert->common_name;
+  }
+  std::optional<client_address> client =
+      establish_client_address(ctx.peer_ip, ctx.proxy_source_ip, ctx.head, cfg_->trusted_proxies);
+  if (!client) {
+    ctx.client_ip = ctx.peer_ip;
+    return stage_result::respond(
+        outcome::bad_forwarded_for,
+        "X-Forwarded-For from a trusted proxy names no client address; check the proxy");
+  }
+  ctx.client_ip = std::move(client->ip);
+  if (geo_) {
+    if (std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip)) {
+      ctx.client_country = policy::country_name(geo_->lookup(*ip));
+      ctx.client_country_source = country_source_name(client->source);
+    }
+  }
+  return stage_result::next();
+}
+
+}  // namespace sovgw::gateway
