@@ -432,8 +432,9 @@ stage_result pipeline::route(request_context& ctx, const availability_fn& cluste
       request_usage(ctx);
       return stage_result::next();
     }
-    if (static_cast<std::size_t>(i) < unusable_.size() && !unusable_[static_cast<std::size_t>(i)].empty()) {
-      why += "; " + unusable_[static_cast<std::size_t>(i)];
+    const std::shared_ptr<const std::vector<std::string>> unusable = unusable_.load();
+    if (static_cast<std::size_t>(i) < unusable->size() && !(*unusable)[static_cast<std::size_t>(i)].empty()) {
+      why += "; " + (*unusable)[static_cast<std::size_t>(i)];
     }
   }
   if (!served) {

@@ -99,7 +99,11 @@ class pipeline {
   [[nodiscard]] stage_result route(request_context& ctx, const availability_fn& cluster_available) const;
   // Why a cluster can never serve (its endpoints failed the geo check, gateway/endpoint_geo.hpp), by
   // cluster index; route's 503 names it. Call at start-up, before any request.
-  void set_unusable_reasons(std::vector<std::string> reasons) { unusable_ = std::move(reasons); }
+  // Why each cluster has no usable endpoint ("" when it has one), for 503 messages; swapped after
+  // every endpoint re-resolution.
+  void set_unusable_reasons(std::vector<std::string> reasons) {
+    unusable_.store(std::make_shared<const std::vector<std::string>>(std::move(reasons)));
+  }
 
  private:
   // A compiled policy with the configured clusters bound to it (route masks).
@@ -121,7 +125,8 @@ class pipeline {
   std::vector<std::vector<policy::glob_pattern>> models_;  // per cluster, compiled once
   std::vector<policy::cluster_info> cluster_infos_;
   std::unique_ptr<policy::geo_db> geo_;
-  std::vector<std::string> unusable_;
+  std::atomic<std::shared_ptr<const std::vector<std::string>>> unusable_{
+      std::make_shared<const std::vector<std::string>>()};
   policy::policy_store store_;
   std::atomic<std::shared_ptr<const binding>> binding_;
   std::atomic<std::shared_ptr<const tenants::table>> tenants_;

@@ -117,8 +117,7 @@ server::server(std::shared_ptr<const config> cfg) {
   state_.stages = std::make_unique<pipeline>(cfg);
   state_.endpoints = std::make_unique<endpoint_refresher>(*cfg, state_.upstreams);
   const std::shared_ptr<const endpoint_geo_report> geo = state_.endpoints->report();
-  // Set once: a cluster that re-resolution leaves without a usable endpoint is answered 503 without
-  // the geo reason (pipeline::unusable_ is read on the workers without a lock).
+  // The 503 message of a cluster without a usable endpoint says why; set again after each refresh.
   state_.stages->set_unusable_reasons(geo->cluster_reasons);
   for (const auto& e : geo->endpoints) {
     for (const address_check& a : e.addresses) {
@@ -270,7 +269,10 @@ void server::reload_policy() {
   }
 }
 
-void server::reload_endpoints(const char* trigger) { state_.endpoints->refresh(trigger); }
+void server::reload_endpoints(const char* trigger) {
+  state_.endpoints->refresh(trigger);
+  state_.stages->set_unusable_reasons(state_.endpoints->report()->cluster_reasons);
+}
 
 void server::begin_drain() {
   if (state_.draining.exchange(true)) {

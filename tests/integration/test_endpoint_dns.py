@@ -100,16 +100,18 @@ class EndpointReResolutionTest(unittest.TestCase):
         self.assertIn(f"sovgw_endpoint_resolve_failures_total{{{self.labels}}} 1\n", metrics)
         self.assertIn(f"sovgw_endpoint_geo_newly_refused_total{{{self.labels}}} 0\n", metrics)
 
-        set_hosts("8.8.8.8")  # back to the US: refused, and the idle connection to 127.0.0.1 not reused
+        # Back to the US, another address: refused, and the idle connection to 127.0.0.1 not reused.
+        set_hosts("8.8.8.9")
         self.reresolve(gateway, 3)
         warn = gateway.wait_for_json(lambda o: o.get("msg", "").startswith("endpoint address not used")
                                      and o.get("re_resolved") is True)
-        self.assertEqual(warn["detail"], "8.8.8.8 geolocates to US, not FR as cluster 'moving' declares")
+        self.assertEqual(warn["detail"], "8.8.8.9 geolocates to US, not FR as cluster 'moving' declares")
         resp = self.llama(gateway)
         self.assertEqual(resp.status, 503, resp.body)
         self.assertEqual(resp.json()["error"]["code"], "cluster_unavailable")
+        self.assertIn("8.8.8.9", resp.json()["error"]["message"])  # today's reason, not the start's
         self.assertIsNone(resp.header("x-standin-cluster"))  # the gateway answered
-        self.assertIn(f"endpoint {self.endpoint} of cluster moving: NOT USED; 8.8.8.8 US refused",
+        self.assertIn(f"endpoint {self.endpoint} of cluster moving: NOT USED; 8.8.8.9 US refused",
                       admin_get(gateway, "/readyz").body.decode())
         metrics = admin_get(gateway, "/metrics").body.decode()
         self.assertIn(f"sovgw_endpoint_geo_newly_refused_total{{{self.labels}}} 1\n", metrics)
