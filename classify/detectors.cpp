@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <initializer_list>
 #include <string>
 
 namespace sovgw::classify {
@@ -496,14 +497,17 @@ std::size_t date_at(std::string_view t, std::size_t i) {
   return sep(" ") && word() && sep(" ") && number(4, 4) ? k : npos;
 }
 
-template <typename Hit>
-bool scan_date_of_birth(std::string_view t, Hit&& hit) {
-  // "birth" also covers "date of birth" and "birthday". Lower case; matched case-insensitively.
-  static constexpr std::array<std::string_view, 20> cues = {
-      "born",        "birth",        "dob",        "d.o.b",   "n\xc3\xa9 le", "n\xc3\xa9\x65 le",
-      "n\\u00e9 le", "n\\u00e9e le", "naissance",  "geboren", "geburtsdatum", "geburtstag",
-      "nacido",      "nacida",       "nacimiento", "nato il", "nata il",      "nato a",
-      "nata a",      "nascita"};
+// A value (date_at, icd10_at: its end, or npos) that starts a word within 48 characters after a
+// cue that starts a word. Cues are lower case, start with a letter and are matched
+// case-insensitively as prefixes ("diagnos" finds "diagnosed"); a cue in `whole_words` must also
+// end a word ("dx", not "dxf").
+template <std::size_t N, typename ValueAt, typename Hit>
+bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& cues,
+                    std::initializer_list<std::string_view> whole_words, ValueAt&& value_at, Hit&& hit) {
+  std::uint32_t first_letters = 0;  // bit c - 'a': some cue starts with c
+  for (std::string_view cue : cues) {
+    first_letters |= 1u << (cue[0] - 'a');
+  }
   const auto cue_at = [&](std::size_t i) {
     for (std::string_view cue : cues) {
       if (cue[0] != to_lower(t[i]) || t.size() - i < cue.size()) {
@@ -513,7 +517,11 @@ bool scan_date_of_birth(std::string_view t, Hit&& hit) {
       while (j < cue.size() && to_lower(t[i + j]) == cue[j]) {
         ++j;
       }
-      if (j == cue.size()) {
+      if (j < cue.size()) {
+        continue;
+      }
+      const bool whole = std::find(whole_words.begin(), whole_words.end(), cue) != whole_words.end();
+      if (!whole || i + j >= t.size() || !is_alnum(t[i + j])) {
         return i + j;
       }
     }
@@ -521,7 +529,7 @@ bool scan_date_of_birth(std::string_view t, Hit&& hit) {
   };
   for (std::size_t i = 0; i < t.size(); ++i) {
     const char c = to_lower(t[i]);
-    if ((c != 'b' && c != 'd' && c != 'n' && c != 'g') || !starts_word(t, i)) {
+    if (!is_lower(c) || (first_letters & (1u << (c - 'a'))) == 0 || !starts_word(t, i)) {
       continue;
     }
     const std::size_t from = cue_at(i);
@@ -533,7 +541,7 @@ bool scan_date_of_birth(std::string_view t, Hit&& hit) {
       if (!is_alnum(t[k]) || !starts_word(t, k)) {
         continue;
       }
-      if (const std::size_t end = date_at(t, k); end != npos) {
+      if (const std::size_t end = value_at(t, k); end != npos) {
         if (hit(k, end)) {
           return true;
         }
@@ -543,6 +551,17 @@ bool scan_date_of_birth(std::string_view t, Hit&& hit) {
     }
   }
   return false;
+}
+
+template <typename Hit>
+bool scan_date_of_birth(std::string_view t, Hit&& hit) {
+  // "birth" also covers "date of birth" and "birthday".
+  static constexpr std::array<std::string_view, 20> cues = {
+      "born",        "birth",        "dob",        "d.o.b",   "n\xc3\xa9 le", "n\xc3\xa9\x65 le",
+      "n\\u00e9 le", "n\\u00e9e le", "naissance",  "geboren", "geburtsdatum", "geburtstag",
+      "nacido",      "nacida",       "nacimiento", "nato il", "nata il",      "nato a",
+      "nata a",      "nascita"};
+  return scan_after_cue(t, cues, {}, date_at, hit);
 }
 
 // An ICD-10 code: a letter, two digits, optionally a dot and one to four letters or digits
@@ -567,49 +586,10 @@ template <typename Hit>
 bool scan_health_code(std::string_view t, Hit&& hit) {
   // A diagnosis code after a cue: "ICD-10 E11.9", "diagnosis: J45.909", "CIM-10 F32", "Diagnose
   // F41.1", "diagnóstico E66". "diagnos" covers diagnosis, diagnosed, diagnostic, Diagnose,
-  // diagnosi; lower case, matched case-insensitively. A bare code (a product "E11" or a seat
-  // "J45") is not health data on its own.
+  // diagnosi. A bare code (a product "E11" or a seat "J45") is not health data on its own.
   static constexpr std::array<std::string_view, 7> cues = {
       "icd", "cim-10", "cim10", "diagnos", "diagn\xc3\xb3stic", "diagn\\u00f3stic", "dx"};
-  const auto cue_at = [&](std::size_t i) {
-    for (std::string_view cue : cues) {
-      if (cue[0] != to_lower(t[i]) || t.size() - i < cue.size()) {
-        continue;
-      }
-      std::size_t j = 1;
-      while (j < cue.size() && to_lower(t[i + j]) == cue[j]) {
-        ++j;
-      }
-      if (j == cue.size() && (cue != "dx" || i + j >= t.size() || !is_alnum(t[i + j]))) {
-        return i + j;
-      }
-    }
-    return npos;
-  };
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    const char c = to_lower(t[i]);
-    if ((c != 'i' && c != 'c' && c != 'd') || !starts_word(t, i)) {
-      continue;
-    }
-    const std::size_t from = cue_at(i);
-    if (from == npos) {
-      continue;
-    }
-    const std::size_t to = std::min(t.size(), from + 48);
-    for (std::size_t k = from; k < to; ++k) {
-      if (!is_alpha(t[k]) || !starts_word(t, k)) {
-        continue;
-      }
-      if (const std::size_t end = icd10_at(t, k); end != npos) {
-        if (hit(k, end)) {
-          return true;
-        }
-        i = end - 1;
-        break;
-      }
-    }
-  }
-  return false;
+  return scan_after_cue(t, cues, {"dx"}, icd10_at, hit);
 }
 
 }  // namespace
