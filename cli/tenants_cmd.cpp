@@ -27,7 +27,7 @@ constexpr const char* tenants_usage =
     "  check: validate a tenants file (errors as file:line:col)\n"
     "  key create: print a new API key once (stdout) and append its hash to FILE's keys: list;\n"
     "    the limits options give the key limits of its own, on top of its tenant's\n"
-    "  key list: the keys' ids, tenants, times and states (never a key)\n"
+    "  key list: the keys' ids, tenants, times, states and own limits (never a key)\n"
     "  key revoke: mark a key revoked from now\n"
     "  FILE is rewritten atomically; send the gateway SIGHUP to load it\n"
     "\n"
@@ -217,6 +217,20 @@ int cmd_create(const options& o) {
   return exit_ok;
 }
 
+// A key's own limits as `key list` shows them ("-": only its tenant's apply).
+std::string limits_text(const tenants::tenant_limits& l) {
+  std::string out;
+  const auto add = [&](std::string_view name, std::uint64_t v) {
+    if (v != 0) {
+      out += fmt::format("{}{}={}", out.empty() ? "" : ",", name, v);
+    }
+  };
+  add("requests_per_minute", l.requests_per_minute);
+  add("tokens_per_minute", l.tokens_per_minute);
+  add("tokens_per_month", l.tokens_per_month);
+  return out.empty() ? "-" : out;
+}
+
 int cmd_list(const options& o) {
   const std::string& path = o.need("file");
   const auto table = parse_or_fail(read_file(path), path);
@@ -225,7 +239,7 @@ int cmd_list(const options& o) {
     throw usage_error(fmt::format("tenant '{}' is not declared in {}", *only, path), false);
   }
   const std::int64_t now = now_seconds();
-  std::printf("%-18s %-20s %-21s %-21s %s\n", "ID", "TENANT", "CREATED", "EXPIRES", "STATE");
+  std::printf("%-18s %-20s %-21s %-21s %-8s %s\n", "ID", "TENANT", "CREATED", "EXPIRES", "STATE", "LIMITS");
   for (const tenants::api_key& k : table->keys()) {
     if (only && k.tenant != *only) {
       continue;
@@ -233,9 +247,10 @@ int cmd_list(const options& o) {
     const char* state = (k.revoked != 0 && k.revoked <= now)   ? "revoked"
                         : (k.expires != 0 && k.expires <= now) ? "expired"
                                                                : "active";
-    std::printf("%-18s %-20s %-21s %-21s %s\n", k.id.c_str(), k.tenant.c_str(),
+    std::printf("%-18s %-20s %-21s %-21s %-8s %s\n", k.id.c_str(), k.tenant.c_str(),
                 k.created != 0 ? tenants::format_time(k.created).c_str() : "-",
-                k.expires != 0 ? tenants::format_time(k.expires).c_str() : "never", state);
+                k.expires != 0 ? tenants::format_time(k.expires).c_str() : "never", state,
+                limits_text(k.limits).c_str());
   }
   return exit_ok;
 }

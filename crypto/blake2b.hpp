@@ -11,5 +11,8 @@ namespace sovgw::crypto {
 // std::invalid_argument on bad sizes. Thread-safe.
 [[nodiscard]] std::vector<std::uint8_t> blake2b(std::span<const std::uint8_t> data, std::size_t out_size = 32,
                                                 std::span<const std::uint8_t> key = {});
+// The same into `out` (its size is the output size), without allocating.
+void blake2b(std::span<const std::uint8_t> data, std::span<std::uint8_t> out,
+             std::span<const std::uint8_t> key = {});
 
 }  // namespace sovgw::crypto

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "gateway/client_address.hpp"
+#include "gateway/metrics.hpp"
 #include "gateway/pipeline.hpp"
 #include "policy/countries.hpp"
 #include "policy/ip_address.hpp"
@@ -41,14 +42,36 @@ void pipeline::render_budgets(std::string& out) const {
   if (!table) {
     return;
   }
+  const std::int64_t now = now_ms();
+  auto back = std::back_inserter(out);
   out +=
       "# HELP sovgw_tenant_budget_remaining_tokens Tokens left this calendar month (tenants with "
       "tokens_per_month).\n# TYPE sovgw_tenant_budget_remaining_tokens gauge\n";
-  const std::int64_t now = now_ms();
   for (const tenants::tenant& t : table->tenants()) {
     if (const std::optional<std::uint64_t> left = limiter_.month_left(t.name, now)) {
-      fmt::format_to(std::back_inserter(out), "sovgw_tenant_budget_remaining_tokens{{tenant=\"{}\"}} {}\n",
-                     t.name, *left);
+      fmt::format_to(back, "sovgw_tenant_budget_remaining_tokens{{tenant=\"{}\"}} {}\n", t.name, *left);
+    }
+  }
+  out +=
+      "# HELP sovgw_key_budget_remaining_tokens Tokens left this calendar month (API keys with their own "
+      "tokens_per_month).\n# TYPE sovgw_key_budget_remaining_tokens gauge\n";
+  for (const tenants::api_key& k : table->keys()) {
+    if (const std::optional<std::uint64_t> left =
+            limiter_.month_left({k.tenant, k.id, {}}, tenants::limit_scope::key, now)) {
+      fmt::format_to(back, "sovgw_key_budget_remaining_tokens{{tenant=\"{}\",key=\"{}\"}} {}\n", k.tenant,
+                     k.id, *left);
+    }
+  }
+  out +=
+      "# HELP sovgw_model_budget_remaining_tokens Tokens left this calendar month (model_limits rules with "
+      "tokens_per_month; models: the rule's pattern).\n# TYPE sovgw_model_budget_remaining_tokens gauge\n";
+  for (const tenants::tenant& t : table->tenants()) {
+    for (const tenants::model_limit& m : t.model_limits) {
+      if (const std::optional<std::uint64_t> left =
+              limiter_.month_left({t.name, {}, m.model.text()}, tenants::limit_scope::model, now)) {
+        fmt::format_to(back, "sovgw_model_budget_remaining_tokens{{tenant=\"{}\",models=\"{}\"}} {}\n",
+                       t.name, metric_label(m.model.text()), *left);
+      }
     }
   }
 }

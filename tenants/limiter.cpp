@@ -21,15 +21,35 @@ struct month_of {
   std::int64_t end_ms;  // the next month's first millisecond
 };
 
-month_of month_at(std::int64_t now_ms) {
+struct month_span {
+  month_of month;
+  std::int64_t start_ms;  // the month's first millisecond
+};
+
+month_span compute_month(std::int64_t now_ms) {
   const std::time_t t = static_cast<std::time_t>(now_ms / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
+  std::tm first{};
+  first.tm_year = tm.tm_year;
+  first.tm_mon = tm.tm_mon;
+  first.tm_mday = 1;
   std::tm next{};
   next.tm_year = tm.tm_mon == 11 ? tm.tm_year + 1 : tm.tm_year;
   next.tm_mon = (tm.tm_mon + 1) % 12;
   next.tm_mday = 1;
-  return {tm.tm_year * 12 + tm.tm_mon, static_cast<std::int64_t>(timegm(&next)) * 1000};
+  return {{tm.tm_year * 12 + tm.tm_mon, static_cast<std::int64_t>(timegm(&next)) * 1000},
+          static_cast<std::int64_t>(timegm(&first)) * 1000};
+}
+
+// The month of `now_ms`: computed once per thread and month (gmtime_r and timegm take glibc's
+// time-zone lock), then two comparisons per request.
+month_of month_at(std::int64_t now_ms) {
+  thread_local month_span cached{{0, 0}, 0};
+  if (now_ms < cached.start_ms || now_ms >= cached.month.end_ms) {
+    cached = compute_month(now_ms);
+  }
+  return cached.month;
 }
 
 std::int64_t seconds_until(double ms) {
@@ -39,11 +59,17 @@ std::int64_t seconds_until(double ms) {
 std::int64_t minute_at(std::int64_t now_ms) { return now_ms / 60000; }
 
 // The names of key and model scopes: never a tenant's name (which has no ':'), and never each
-// other's (a pattern's ':' and '%' are escaped) — also in the limits store's keys.
-std::string key_scope_name(std::string_view key_id) { return fmt::format("key:{}", key_id); }
+// other's (a pattern's ':' and '%' are escaped) — also in the limits store's keys. Written into
+// `out` (a reused buffer on the request path).
+void key_scope_name(std::string_view key_id, std::string& out) {
+  out.assign("key:");
+  out += key_id;
+}
 
-std::string model_scope_name(std::string_view tenant, std::string_view pattern) {
-  std::string out = fmt::format("model:{}:", tenant);
+void model_scope_name(std::string_view tenant, std::string_view pattern, std::string& out) {
+  out.assign("model:");
+  out += tenant;
+  out += ':';
   for (const char c : pattern) {
     if (c == '%') {
       out += "%25";
@@ -53,7 +79,6 @@ std::string model_scope_name(std::string_view tenant, std::string_view pattern) 
       out += c;
     }
   }
-  return out;
 }
 
 // A limit's count in one window (a UTC minute or month): see "Shared counting" in the header.
@@ -172,11 +197,15 @@ void limiter::configure(const table& t, std::int64_t now_ms) {
   for (const tenant& tn : t.tenants()) {
     add(tn.name, tn.limits);
     for (const model_limit& m : tn.model_limits) {
-      add(model_scope_name(tn.name, m.model.text()), m.limits);
+      std::string name;
+      model_scope_name(tn.name, m.model.text(), name);
+      add(std::move(name), m.limits);
     }
   }
   for (const api_key& k : t.keys()) {
-    add(key_scope_name(k.id), k.limits);
+    std::string name;
+    key_scope_name(k.id, name);
+    add(std::move(name), k.limits);
   }
   states_.store(std::move(next));
 }
@@ -191,18 +220,21 @@ std::shared_ptr<limiter::state> limiter::find(std::string_view name) const {
   if (m->empty()) {
     return nullptr;
   }
-  const auto it = m->find(std::string(name));
+  const auto it = m->find(name);
   return it == m->end() ? nullptr : it->second;
 }
 
 limiter::scopes limiter::find_all(const limit_target& target) const {
   scopes out;
   out.states[0] = find(target.tenant);
+  thread_local std::string name;
   if (!target.key.empty()) {
-    out.states[1] = find(key_scope_name(target.key));
+    key_scope_name(target.key, name);
+    out.states[1] = find(name);
   }
   if (!target.model.empty()) {
-    out.states[2] = find(model_scope_name(target.tenant, target.model));
+    model_scope_name(target.tenant, target.model, name);
+    out.states[2] = find(name);
   }
   return out;
 }
@@ -279,8 +311,9 @@ void limiter::charge(const limit_target& target, std::uint64_t tokens, std::int6
   }
 }
 
-std::optional<std::uint64_t> limiter::month_left(std::string_view tenant, std::int64_t now_ms) const {
-  const std::shared_ptr<state> s = find(tenant);
+std::optional<std::uint64_t> limiter::month_left(const limit_target& target, limit_scope scope,
+                                                 std::int64_t now_ms) const {
+  const std::shared_ptr<state> s = find_all(target).states[static_cast<std::size_t>(scope)];
   if (!s) {
     return std::nullopt;
   }

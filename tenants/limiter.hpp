@@ -33,6 +33,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -92,8 +93,13 @@ class limiter {
     charge(limit_target{tenant, {}, {}}, tokens, now_ms);
   }
 
-  // Tokens left this month (for the budget gauge); nullopt without a monthly budget.
-  [[nodiscard]] std::optional<std::uint64_t> month_left(std::string_view tenant, std::int64_t now_ms) const;
+  // Tokens left this month in `target`'s `scope` (for the budget gauges); nullopt without a monthly
+  // budget there.
+  [[nodiscard]] std::optional<std::uint64_t> month_left(const limit_target& target, limit_scope scope,
+                                                        std::int64_t now_ms) const;
+  [[nodiscard]] std::optional<std::uint64_t> month_left(std::string_view tenant, std::int64_t now_ms) const {
+    return month_left(limit_target{tenant, {}, {}}, limit_scope::tenant, now_ms);
+  }
 
   // Shared counting: call once, before any request; the store is down until set_store_up(true).
   void share(budget_outage outage);
@@ -122,7 +128,11 @@ class limiter {
 
  private:
   struct state;
-  using map = std::unordered_map<std::string, std::shared_ptr<state>>;
+  struct name_hash {  // lookups by string_view, without building a std::string per request
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>()(s); }
+  };
+  using map = std::unordered_map<std::string, std::shared_ptr<state>, name_hash, std::equal_to<>>;
   struct scopes {
     std::array<std::shared_ptr<state>, 3> states;  // by limit_scope; null: no limits there
   };

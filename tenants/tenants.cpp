@@ -42,6 +42,11 @@ bool base64url_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
+bool well_formed_key(std::string_view key) {
+  return key.size() == key_scheme.size() + key_secret_chars && key.starts_with(key_scheme) &&
+         std::all_of(key.begin() + static_cast<std::ptrdiff_t>(key_scheme.size()), key.end(), base64url_char);
+}
+
 // Reads one file; collects every problem.
 class reader {
  public:
@@ -347,7 +352,7 @@ const tenant* table::find_tenant(std::string_view name) const {
 }
 
 key_lookup table::check_key(std::string_view presented, std::int64_t now) const {
-  if (key_id_of(presented).empty()) {
+  if (!well_formed_key(presented)) {
     return {key_check::malformed, nullptr};
   }
   const key_hash h = hash_key(presented);
@@ -460,22 +465,17 @@ std::string generate_key() {
 }
 
 std::string key_id_of(std::string_view key) {
-  if (key.size() != key_scheme.size() + key_secret_chars || !key.starts_with(key_scheme)) {
+  if (!well_formed_key(key)) {
     return {};
-  }
-  for (char c : key.substr(key_scheme.size())) {
-    if (!base64url_char(c)) {
-      return {};
-    }
   }
   return std::string(key.substr(0, key_scheme.size() + key_id_chars));
 }
 
 key_hash hash_key(std::string_view key) {
-  const auto digest = crypto::blake2b(
-      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()), 32);
   key_hash h{};
-  std::copy(digest.begin(), digest.end(), h.begin());
+  crypto::blake2b(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()),
+      std::span<std::uint8_t>(h));
   return h;
 }
 

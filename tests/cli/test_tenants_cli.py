@@ -64,6 +64,11 @@ class TenantsCliTest(unittest.TestCase):
         self.assertIn(f"id: {key[:17]}", text)
         self.assertIn("limits: {requests_per_minute: 6, tokens_per_minute: 500}}", text)
         self.assertEqual(run("tenants", "check", self.file).returncode, 0)
+        plain = self.create("acme")
+        rows = {r.split()[0]: r.split() for r in run("tenants", "key", "list", "--file", self.file).stdout.splitlines()}
+        self.assertEqual(rows["ID"][-1], "LIMITS")
+        self.assertEqual(rows[key[:17]][-1], "requests_per_minute=6,tokens_per_minute=500")
+        self.assertEqual(rows[plain[:17]][-1], "-")  # only its tenant's limits apply
         # A key with limits is still one line: revoke can mark it.
         self.assertEqual(run("tenants", "key", "revoke", key[:17], "--file", self.file).returncode, 0)
         self.assertEqual(run("tenants", "check", self.file).returncode, 0)

@@ -616,7 +616,8 @@ class ScopedLimitsTest(LimitedGateway):
     scope; the 429 names the one that refused it and nothing is forwarded."""
 
     TENANTS = SCOPED_TENANTS
-    KEYS = {"capped": ("team", "--requests-per-minute", "1"), "free": ("team",)}
+    KEYS = {"capped": ("team", "--requests-per-minute", "1"), "free": ("team",),
+            "monthly": ("team", "--tokens-per-month", "30")}
 
     def call(self, key, model):
         resp = self.post(key, model)
@@ -636,6 +637,15 @@ class ScopedLimitsTest(LimitedGateway):
             self.assert_429(self.call("free", model), "insufficient_quota",
                             r"^tenant 'team' for models 'gpt-4o\*' used its monthly token budget$")
         self.assertEqual(self.call("free", "o3-mini").status, 200)
+
+    def test_budget_gauges_of_keys_and_model_rules(self):
+        self.assertEqual(self.call("monthly", "other").status, 200)  # 17 of the key's 30 tokens
+        key_id = self.keys["monthly"][:17]
+        text = admin_get(self.gateway, "/metrics").body.decode()
+        self.assertIn(f'sovgw_key_budget_remaining_tokens{{tenant="team",key="{key_id}"}} 13\n', text)
+        self.assertNotIn(self.keys["free"][:17], text)  # no budget of its own: no gauge
+        self.assertRegex(text, r'\nsovgw_model_budget_remaining_tokens\{tenant="team",models="gpt-4o\*"\} \d+\n')
+        self.assertNotIn('models="small-model"', text)  # a rule without a monthly budget
 
     def test_a_model_rule_s_requests_per_minute(self):
         self.assertEqual(self.call("free", "small-model").status, 200)
