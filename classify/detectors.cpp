@@ -8,6 +8,8 @@
 #include <initializer_list>
 #include <string>
 
+#include "classify/fold.hpp"
+
 namespace sovgw::classify {
 namespace {
 
@@ -187,7 +189,9 @@ bool scan_iban(std::string_view t, Hit&& hit) {
         break;
       }
     }
-    for (std::size_t n = 15; n <= chars.size(); ++n) {
+    // The longest candidate that checks: a shorter prefix also checks one time in 97, and would
+    // leave the rest of the IBAN unredacted.
+    for (std::size_t n = chars.size(); n >= 15; --n) {
       if (!boundary[n]) {
         continue;
       }
@@ -622,10 +626,23 @@ void for_each_detector(std::uint32_t which, Each&& each) {
 
 }  // namespace
 
+namespace {
+
+// The text the detectors scan: `text`, or its folded form (fold.hpp) when anything in it folds.
+std::string_view scanned_text(std::string_view text, const folded_text*& folded) {
+  thread_local folded_text buffer;
+  folded = fold(text, buffer) ? &buffer : nullptr;
+  return folded != nullptr ? std::string_view(buffer.text) : text;
+}
+
+}  // namespace
+
 std::uint32_t detect(std::string_view text, std::uint32_t wanted) {
+  const folded_text* folded = nullptr;
+  const std::string_view t = scanned_text(text, folded);
   std::uint32_t found = 0;
   for_each_detector(wanted, [&](detector d, auto scanner) {
-    if (scanner(text, [](std::size_t, std::size_t) { return true; })) {
+    if (scanner(t, [](std::size_t, std::size_t) { return true; })) {
       found |= bit(d);
     }
   });
@@ -633,9 +650,15 @@ std::uint32_t detect(std::string_view text, std::uint32_t wanted) {
 }
 
 std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
+  const folded_text* folded = nullptr;
+  const std::string_view t = scanned_text(text, folded);
   std::vector<finding> out;
   for_each_detector(which, [&](detector d, auto scanner) {
-    scanner(text, [&](std::size_t begin, std::size_t end) {
+    scanner(t, [&](std::size_t begin, std::size_t end) {
+      if (folded != nullptr) {  // where the client wrote it
+        begin = folded->origin[begin];
+        end = folded->origin[end];
+      }
       out.push_back({begin, end, static_cast<unsigned>(d)});
       return false;
     });

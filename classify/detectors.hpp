@@ -17,8 +17,9 @@
 //   health_code    an ICD-10 code (E11.9, J45, U07.1) within 48 characters after "ICD", "CIM-10",
 //                  "diagnos…" (diagnosis, diagnosed, Diagnose, diagnosi), "diagnóstico" or "Dx"
 // Not implemented yet: person_name, postal_address (implemented_detectors() says
-// which are). The text is scanned as bytes; a JSON body is scanned decoded (json_body.hpp), but a
-// raw body's JSON-style escapes ("\n") still end words.
+// which are). The text is scanned as a model reads it (fold.hpp: fullwidth forms, other scripts'
+// digits, invisible characters, ...), with findings in the text's own bytes; a JSON body is
+// scanned decoded (json_body.hpp), but a raw body's JSON-style escapes ("\n") still end words.
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <string_view>
 
 using namespace sovgw::classify;
 
@@ -48,6 +49,11 @@ TEST_CASE("phone: international and the 0X XX XX XX XX national form") {
 
 TEST_CASE("iban: mod 97, grouped or not") {
   CHECK(fires("iban", "IBAN DE89 3704 0044 0532 0130 00 please"));
+  // Its first 16 characters check too (one prefix in 97 does): the whole IBAN is the finding.
+  const std::string grouped = "IBAN DE62 7939 2375 5950 4655 46.";
+  const auto found = find_all(grouped, bit_of("iban"));
+  REQUIRE(found.size() == 1);
+  CHECK(grouped.substr(found[0].begin, found[0].end - found[0].begin) == "DE62 7939 2375 5950 4655 46");
   CHECK(fires("iban", "GB82WEST12345698765432"));
   CHECK(fires("iban", "FR1420041010050500013M02606, merci"));
   CHECK_FALSE(fires("iban", "DE89 3704 0044 0532 0130 01"));  // check digits wrong
@@ -139,4 +145,37 @@ TEST_CASE("JSON-style escapes end words in raw text") {
         bit_of("phone"));
   CHECK(detect(R"(host:\nfe80::1 and\n10.0.0.1)", bit_of("ip_address")) == bit_of("ip_address"));
   CHECK(find_all(R"(a\nfe80::1 b\n10.0.0.1)", bit_of("ip_address")).size() == 2);
+}
+
+TEST_CASE("identifiers in characters a model reads as ASCII are found where the client wrote them") {
+  CHECK(fires("email",
+              "Mail alice\xef\xbc\xa0"
+              "example.com"));                             // FULLWIDTH COMMERCIAL AT
+  CHECK(fires("email", "alice@exa\xe2\x80\x8bmple.com"));  // ZERO WIDTH SPACE
+  CHECK(fires("iban",
+              "\xef\xbc\xa4\xef\xbc\xa5"
+              "89 3704 0044 0532 0130 00"));                                        // FULLWIDTH D E
+  CHECK(fires("payment_card", "\xd9\xa4\xd9\xa1\xd9\xa1\xd9\xa1 1111 1111 1111"));  // ARABIC-INDIC 4111
+  CHECK(fires("phone",
+              "+33\xe3\x80\x80"
+              "6 12 34 56 78"));  // IDEOGRAPHIC SPACE
+  // Tag characters spell "a@b.example" invisibly.
+  std::string tags;
+  for (const char c : std::string_view("a@b.example")) {
+    tags += "\xf3\xa0";
+    tags.push_back(static_cast<char>(0x80 | ((0x00 + static_cast<unsigned char>(c)) >> 6)));
+    tags.push_back(static_cast<char>(0x80 | (static_cast<unsigned char>(c) & 0x3f)));
+  }
+  CHECK(fires("email", "see " + tags));
+  // Letters of other scripts that only look Latin are left alone (a Cyrillic е in the domain).
+  CHECK_FALSE(fires("email", "alice@\xd0\xb5xample.com"));
+  // Where: the finding spans the bytes the client sent.
+  const std::string text =
+      "x alice\xef\xbc\xa0"
+      "example.com y";
+  const auto found = find_all(text, bit_of("email"));
+  REQUIRE(found.size() == 1);
+  CHECK(text.substr(found[0].begin, found[0].end - found[0].begin) ==
+        "alice\xef\xbc\xa0"
+        "example.com");
 }

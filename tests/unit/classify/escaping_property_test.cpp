@@ -1,10 +1,14 @@
-// Property: a JSON string is classified by what it decodes to. For random prompts carrying an
-// email address, an IBAN, a payment card or a phone number, every JSON escaping of the body's
-// strings (\uXXXX for any character in either hex case, surrogate pairs for characters outside
-// the BMP, \/ and the short escapes, mixed at random) gives the same detectors, the same fields
-// and the same redacted body as the plain form.
+// Properties: a JSON string is classified by what it decodes to, and an identifier by what a model
+// reads. For random prompts carrying an email address, an IBAN, a payment card or a phone number,
+// every JSON escaping of the body's strings (\uXXXX for any character in either hex case,
+// surrogate pairs for characters outside the BMP, \/ and the short escapes, mixed at random) gives
+// the same detectors, the same fields and the same redacted body as the plain form; and so does
+// every Unicode disguise of the identifier (classify/fold.hpp: fullwidth forms, other scripts'
+// digits, mathematical letters and digits, circled letters, Unicode spaces, invisible characters
+// between its characters, tag characters), escaped or not.
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
@@ -179,6 +183,69 @@ std::string body(rng& r, std::string_view text, int mode) {
          ":true}";
 }
 
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  } else {
+    out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  }
+}
+
+// `id` as a client could write it for a model to read the same: each character kept or written
+// in a form a model reads as it, with invisible characters between them; or (1 in 8) entirely in
+// tag characters.
+std::string disguised(rng& r, std::string_view id) {
+  std::string out;
+  if (pick(r, 8) == 0) {
+    for (const char c : id) {
+      append_utf8(out, 0xe0000 + static_cast<unsigned char>(c));
+    }
+    return out;
+  }
+  static constexpr std::uint32_t zeros[] = {0x0660, 0x06f0, 0x0966,  0x09e6,  0x0e50,
+                                            0x1040, 0xff10, 0x1d7ce, 0x1d7ec, 0x1fbf0};
+  static constexpr std::uint32_t upper_a[] = {0xff21, 0x1d400, 0x1d5d4, 0x1d670, 0x24b6};
+  static constexpr std::uint32_t lower_a[] = {0xff41, 0x1d41a, 0x1d5ee, 0x1d68a, 0x24d0};
+  static constexpr std::uint32_t spaces[] = {0x00a0, 0x2002, 0x2009, 0x202f, 0x205f, 0x3000, 0x1680};
+  static constexpr std::uint32_t invisible[] = {0x200b, 0x200c, 0x200d, 0x2060, 0xfeff,
+                                                0x00ad, 0xfe0f, 0x180e, 0x0301};
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    if (i > 0 && pick(r, 3) == 0) {
+      append_utf8(out, invisible[pick(r, std::size(invisible))]);
+    }
+    const bool keep = pick(r, 3) == 0;
+    if (keep) {
+      out.push_back(c);
+    } else if (c >= '0' && c <= '9') {
+      append_utf8(out, zeros[pick(r, std::size(zeros))] + static_cast<std::uint32_t>(c - '0'));
+    } else if (c >= 'A' && c <= 'Z') {
+      append_utf8(out, upper_a[pick(r, std::size(upper_a))] + static_cast<std::uint32_t>(c - 'A'));
+    } else if (c >= 'a' && c <= 'z') {
+      append_utf8(out, lower_a[pick(r, std::size(lower_a))] + static_cast<std::uint32_t>(c - 'a'));
+    } else if (c == ' ') {
+      append_utf8(out, spaces[pick(r, std::size(spaces))]);
+    } else if (c == '@') {
+      append_utf8(out, pick(r, 2) == 0 ? 0xfe6b : 0xff20);
+    } else if (c == '-') {
+      append_utf8(out, pick(r, 2) == 0 ? 0x2011 : 0x2212);
+    } else {
+      append_utf8(out, 0xff01 + static_cast<std::uint32_t>(c - '!'));  // fullwidth . + ( ) _
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("every JSON escaping of a prompt is classified as its plain form") {
@@ -220,4 +287,45 @@ TEST_CASE("every JSON escaping of a prompt is classified as its plain form") {
     }
   }
   CHECK(bodies == 250 * 4 * 8);
+}
+
+TEST_CASE("every Unicode disguise of an identifier is classified and redacted as the identifier") {
+  rng r(20261203);
+  const std::uint32_t all = implemented_detectors();
+  json_inspector inspector;
+  struct kind {
+    detector planted;
+    std::string (*make)(rng&);
+  };
+  const kind kinds[] = {{detector::email, email},
+                        {detector::iban, iban},
+                        {detector::payment_card, card},
+                        {detector::phone, phone}};
+  std::size_t bodies = 0;
+  for (int round = 0; round < 250; ++round) {
+    for (const kind& k : kinds) {
+      const std::string id = k.make(r);
+      const std::string before = pick(r, 2) == 0 ? "" : words[pick(r, words.size())] + " ";
+      const std::string after = pick(r, 2) == 0 ? "" : " " + words[pick(r, words.size())];
+      const std::string plain = body(r, before + id + after, 0);
+      const inspection expected = inspector.inspect(plain, {all, true});
+      REQUIRE(expected.ok());
+      REQUIRE((expected.scan.found & bit(k.planted)) != 0);
+      std::string plain_redacted = plain;
+      const std::size_t plain_count = redact(plain_redacted, expected.scan.findings, all);
+      for (int variant = 0; variant < 4; ++variant) {
+        const std::string text = before + disguised(r, id) + after;
+        const std::string sent = body(r, text, variant == 0 ? 0 : 2);
+        CAPTURE(sent);
+        const inspection got = inspector.inspect(sent, {all, true});
+        REQUIRE(got.ok());
+        CHECK((got.scan.found & bit(k.planted)) != 0);
+        std::string redacted = sent;
+        CHECK(redact(redacted, got.scan.findings, all) == plain_count);
+        CHECK(redacted == plain_redacted);
+        ++bodies;
+      }
+    }
+  }
+  CHECK(bodies == 250 * 4 * 4);
 }

@@ -1,0 +1,124 @@
+#include "classify/fold.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+
+namespace sovgw::classify {
+namespace {
+
+struct fold_run {
+  std::uint32_t first;
+  std::uint32_t last;
+  std::uint8_t ascii;  // 0: removed
+  std::uint8_t step;   // 0: every code point folds to ascii; 1: to ascii + (cp - first)
+};
+
+constexpr fold_run runs[] = {
+#include "classify/fold_table.inc"
+};
+
+constexpr bool sorted_and_disjoint() {
+  for (std::size_t i = 1; i < std::size(runs); ++i) {
+    if (runs[i].first <= runs[i - 1].last || runs[i].first > runs[i].last) {
+      return false;
+    }
+  }
+  return true;
+}
+static_assert(sorted_and_disjoint(), "fold_table.inc must be sorted runs");
+
+// What `cp` folds to: -1 kept as it is, 0 removed, else the ASCII character.
+int fold_of(std::uint32_t cp) {
+  const auto* it = std::upper_bound(std::begin(runs), std::end(runs), cp,
+                                    [](std::uint32_t c, const fold_run& r) { return c < r.first; });
+  if (it == std::begin(runs)) {
+    return -1;
+  }
+  const fold_run& r = *(it - 1);
+  if (cp > r.last) {
+    return -1;
+  }
+  return r.ascii == 0 ? 0 : r.ascii + static_cast<int>(r.step * (cp - r.first));
+}
+
+// Decodes the UTF-8 sequence at t[i] into cp and returns its length, or 0 when it is not one.
+std::size_t decode(std::string_view t, std::size_t i, std::uint32_t& cp) {
+  const auto b = [&](std::size_t k) { return static_cast<std::uint8_t>(t[i + k]); };
+  const std::uint8_t lead = b(0);
+  std::size_t n = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    n = 2;
+    cp = lead & 0x1Fu;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    n = 3;
+    cp = lead & 0x0Fu;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    n = 4;
+    cp = lead & 0x07u;
+  } else {
+    return 0;
+  }
+  if (i + n > t.size()) {
+    return 0;
+  }
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((b(k) & 0xC0u) != 0x80u) {
+      return 0;
+    }
+    cp = (cp << 6) | (b(k) & 0x3Fu);
+  }
+  const bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+  return overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : n;
+}
+
+bool all_ascii(std::string_view t) {
+  return std::all_of(t.begin(), t.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+}  // namespace
+
+bool fold(std::string_view text, folded_text& out) {
+  if (all_ascii(text)) {
+    return false;
+  }
+  // First pass: is there anything to fold?
+  std::size_t first = text.size();
+  for (std::size_t i = 0; i < text.size();) {
+    std::uint32_t cp = 0;
+    const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
+    if (n != 0 && fold_of(cp) >= 0) {
+      first = i;
+      break;
+    }
+    i += n == 0 ? 1 : n;
+  }
+  if (first == text.size()) {
+    return false;
+  }
+  out.text.assign(text.substr(0, first));
+  out.origin.resize(first);
+  for (std::size_t i = 0; i < first; ++i) {
+    out.origin[i] = static_cast<std::uint32_t>(i);
+  }
+  for (std::size_t i = first; i < text.size();) {
+    std::uint32_t cp = 0;
+    const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
+    const int f = n == 0 ? -1 : fold_of(cp);
+    if (f > 0) {
+      out.text += static_cast<char>(f);
+      out.origin.push_back(static_cast<std::uint32_t>(i));
+    } else if (f < 0) {
+      const std::size_t len = n == 0 ? 1 : n;
+      for (std::size_t k = 0; k < len; ++k) {
+        out.text += text[i + k];
+        out.origin.push_back(static_cast<std::uint32_t>(i + k));
+      }
+    }
+    i += n == 0 ? 1 : n;
+  }
+  out.origin.push_back(static_cast<std::uint32_t>(text.size()));
+  return true;
+}
+
+}  // namespace sovgw::classify

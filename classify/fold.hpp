@@ -1,0 +1,37 @@
+#pragma once
+
+// What a model reads, in the ASCII the detectors look for. A client can write an identifier in
+// characters that a language model reads as the plain one while a byte-level detector does not:
+// fullwidth forms ("alice＠example.com", "ＤＥ８９…"), digits of other scripts ("٤١١١"),
+// mathematical letters and digits ("𝐚𝐥𝐢𝐜𝐞", "𝟒𝟏𝟏𝟏"), circled, superscript and subscript digits,
+// Unicode spaces and dashes as separators, invisible characters inside it (zero width space,
+// soft hyphen, word joiner, variation selectors, bidirectional controls), or the invisible tag
+// characters (U+E0020–E007E) that spell ASCII. fold() maps each of those code points to the ASCII
+// character it stands for (compatibility decomposition, NFKC, for the forms; the digit's value
+// for decimal digits of every script; the tag's ASCII) or removes it (invisible ones), and keeps
+// every other byte as it is. The detectors then scan the folded text, and findings are mapped
+// back to the original bytes, so redaction replaces what the client sent.
+//
+// Not folded: letters of other scripts that merely look Latin (Cyrillic "е", Greek "ο"): a
+// confusables skeleton would also turn ordinary Cyrillic and Greek text into Latin noise.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sovgw::classify {
+
+struct folded_text {
+  std::string text;
+  // origin[i]: the offset in the original text of the code point that gave folded byte i;
+  // origin[text.size()] is the original's size. A span [b, e) of `text` came from
+  // [origin[b], origin[e]) of the original (with any removed characters just before origin[e]).
+  std::vector<std::uint32_t> origin;
+};
+
+// Folds `text` into `out` and returns true, or returns false (leaving `out` alone) when nothing
+// in it folds (every ASCII text, and most others): then the text is scanned as it is.
+// Bytes that are not UTF-8 are kept as they are.
+bool fold(std::string_view text, folded_text& out);
+
+}  // namespace sovgw::classify
