@@ -42,9 +42,7 @@
 # upstream nginx has one worker; wrk has one thread. They share this machine's cores, so absolute
 # numbers mean little: read the ratios. Access logs are off for all three.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-BUILD=${SOVGW_BUILD_DIR:-$ROOT/build}
+source "$(dirname "$0")/lib.sh"
 DURATION=10
 ROUNDS=3
 CONNS=32
@@ -71,41 +69,16 @@ while (($#)); do
   esac
 done
 
-need=()
-for p in haproxy nginx-light wrk python3 openssl; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if ((${#need[@]})); then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-[[ -x $BUILD/sovgw ]] || { echo "build first: ./run.sh build" >&2; exit 2; }
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-OUT=$ROOT/bench/out/proxies
-rm -rf "$OUT"
-mkdir -p "$OUT"
-CERTS=$OUT/certs
-"$ROOT/certs/make-dev-certs.sh" "$CERTS" >/dev/null
-cat "$CERTS/gateway.pem" "$CERTS/gateway.key" > "$CERTS/gateway-combined.pem"
-chmod 600 "$CERTS/gateway-combined.pem"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_start haproxy nginx-light wrk python3 openssl -- sovgw
+bench_out proxies
 UP=$(free_port); GW=$(free_port); GW_ADMIN=$(free_port); HA=$(free_port); NX=$(free_port)
 GWA=$(free_port); GWA_ADMIN=$(free_port); GWB=$(free_port); GWB_ADMIN=$(free_port)
 GWS=$(free_port); GWS_ADMIN=$(free_port)
 GWT=$(free_port); GWT_ADMIN=$(free_port)
 GWR=$(free_port); GWR_ADMIN=$(free_port); REDIS=$(free_port)
 GWC=$(free_port); GWC_ADMIN=$(free_port); GWU=$(free_port); GWU_ADMIN=$(free_port); PK=$(free_port)
-PIDS=()
 declare -A PID_OF URL_OF LUA_OF
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  [[ -f $OUT/up/nginx.pid ]] && kill "$(cat "$OUT/up/nginx.pid")" 2>/dev/null || true
-  [[ -f $OUT/nx/nginx.pid ]] && kill "$(cat "$OUT/nx/nginx.pid")" 2>/dev/null || true
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
+PID_FILES+=("$OUT/up/nginx.pid" "$OUT/nx/nginx.pid")
 
 COMPLETION='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"mistral-small","choices":[{"index":0,"message":{"role":"assistant","content":"Les donnees restent en Europe, sous le droit europeen."},"finish_reason":"stop"}],"usage":{"prompt_tokens":230,"completion_tokens":12,"total_tokens":242}}'
 
@@ -135,23 +108,7 @@ EOF
 nginx -c "$OUT/up/nginx.conf" -p "$OUT/up"
 
 # --- sovgw ------------------------------------------------------------------------------------
-cat > "$OUT/sovgw.yaml" <<EOF
-listen: {address: 127.0.0.1, port: $GW}
-tls: {certificate: $CERTS/gateway.pem, private_key: $CERTS/gateway.key}
-admin: {address: 127.0.0.1, port: $GW_ADMIN}
-threads: 1
-access_log: false
-limits: {max_connections: 8000}
-clusters:
-  - name: bench
-    endpoints: ["127.0.0.1:$UP"]
-    on_premises: true
-    country: FR
-    region: eu-west-3
-    operator_jurisdiction: EU
-    tls: {ca: $CERTS/ca.pem, server_name: localhost}
-    max_idle_per_endpoint: 1024
-EOF
+sovgw_bench_config "$GW" "$GW_ADMIN" "$UP" 8000 > "$OUT/sovgw.yaml"
 "$BUILD/sovgw" serve --config "$OUT/sovgw.yaml" > "$OUT/sovgw.log" 2>&1 &
 GW_PID=$!; PIDS+=($GW_PID); PID_OF[sovgw]=$GW_PID
 # A copy of the sovgw config on other ports with an audit log (own keys and database).
@@ -221,24 +178,7 @@ PY
 fi
 
 # --- HAProxy ----------------------------------------------------------------------------------
-cat > "$OUT/haproxy.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 8000
-  ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
-  ssl-default-bind-options ssl-min-ver TLSv1.2
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  http-reuse always
-frontend fe
-  bind 127.0.0.1:$HA ssl crt $CERTS/gateway-combined.pem alpn http/1.1
-  default_backend be
-backend be
-  server up 127.0.0.1:$UP ssl verify required ca-file $CERTS/ca.pem sni str(localhost) verifyhost localhost pool-max-conn 1024
-EOF
+haproxy_bench_config "$HA" "$UP" 8000 60s > "$OUT/haproxy.cfg"
 haproxy -f "$OUT/haproxy.cfg" > "$OUT/haproxy.log" 2>&1 &
 HA_PID=$!; PIDS+=($HA_PID); PID_OF[haproxy]=$HA_PID
 
@@ -435,7 +375,6 @@ echo "== memory per idle TLS connection"
 idle_rss sovgw "$GW" "$GW_PID"
 idle_rss haproxy "$HA" "$HA_PID"
 
-ratio() { python3 -c "print(f'{float($1)/float($2):.2f}' if float($2) else 'n/a')"; }
 echo
 for peer in haproxy nginx; do
   echo "ratio gateway/$peer rps=$(ratio "${RPS[sovgw]}" "${RPS[$peer]}") p50=$(ratio "${P50[sovgw]}" "${P50[$peer]}") p99=$(ratio "${P99[sovgw]}" "${P99[$peer]}") new_tls_conn=$(ratio "${NEWCONN[sovgw]}" "${NEWCONN[$peer]}")"

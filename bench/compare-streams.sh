@@ -12,9 +12,7 @@
 # streams minus before the connections, over N). The ratio line is gateway/haproxy: below 1 is
 # better for all three.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-BUILD=${SOVGW_BUILD_DIR:-$ROOT/build}
+source "$(dirname "$0")/lib.sh"
 STREAMS=1000,5000
 CHUNKS=40
 DELAY=100
@@ -29,84 +27,17 @@ while (($#)); do
   esac
 done
 
-need=()
-for p in haproxy python3 openssl; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if ((${#need[@]})); then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
+bench_start haproxy python3 openssl -- sovgw bench/streams_client/streams_client examples/standin-cluster
 CLIENT=$BUILD/bench/streams_client/streams_client
-[[ -x $BUILD/sovgw && -x $CLIENT ]] || { echo "build first: ./run.sh build" >&2; exit 2; }
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-OUT=$ROOT/bench/out/streams
-rm -rf "$OUT"
-mkdir -p "$OUT"
-CERTS=$OUT/certs
-"$ROOT/certs/make-dev-certs.sh" "$CERTS" >/dev/null
-cat "$CERTS/gateway.pem" "$CERTS/gateway.key" > "$CERTS/gateway-combined.pem"
-chmod 600 "$CERTS/gateway-combined.pem"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_out streams
 UP=$(free_port); GW=$(free_port); GW_ADMIN=$(free_port); HA=$(free_port)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
 
 "$BUILD/examples/standin-cluster" --port "$UP" --cert "$CERTS/cluster.pem" --key "$CERTS/cluster.key" \
   --chunks "$CHUNKS" --delay-ms "$DELAY" > "$OUT/standin.log" 2>&1 &
 PIDS+=($!)
 
-cat > "$OUT/sovgw.yaml" <<YAML
-listen: {address: 127.0.0.1, port: $GW}
-tls: {certificate: $CERTS/gateway.pem, private_key: $CERTS/gateway.key}
-admin: {address: 127.0.0.1, port: $GW_ADMIN}
-threads: 1
-access_log: false
-limits: {max_connections: 40000}
-clusters:
-  - name: bench
-    endpoints: ["127.0.0.1:$UP"]
-    on_premises: true
-    country: FR
-    region: eu-west-3
-    operator_jurisdiction: EU
-    tls: {ca: $CERTS/ca.pem, server_name: localhost}
-    max_idle_per_endpoint: 1024
-    max_connections_per_endpoint: 40000
-YAML
-cat > "$OUT/haproxy.cfg" <<CFG
-global
-  nbthread 1
-  maxconn 9000
-  ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
-  ssl-default-bind-options ssl-min-ver TLSv1.2
-defaults
-  mode http
-  maxconn 9000
-  timeout connect 5s
-  timeout client 120s
-  timeout server 120s
-  http-reuse always
-frontend fe
-  bind 127.0.0.1:$HA ssl crt $CERTS/gateway-combined.pem alpn http/1.1
-  default_backend be
-backend be
-  server up 127.0.0.1:$UP ssl verify required ca-file $CERTS/ca.pem sni str(localhost) verifyhost localhost pool-max-conn 1024 maxconn 9000
-CFG
-
-wait_port() {
-  for _ in $(seq 1 100); do
-    (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+sovgw_bench_config "$GW" "$GW_ADMIN" "$UP" 40000 40000 > "$OUT/sovgw.yaml"
+haproxy_bench_config "$HA" "$UP" 9000 120s 9000 > "$OUT/haproxy.cfg"
 wait_port "$UP"
 
 # One measurement on a fresh proxy process: prints the client's JSON line.
@@ -143,8 +74,6 @@ done = min(d['completed'] for d in ds)
 print(f"{rss:.2f} {cpu:.2f} {p50:.2f} {p99:.2f} {done}")
 PY
 }
-
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b else 'n/a')" "$1" "$2"; }
 
 echo "== $CHUNKS events ${DELAY} ms apart per stream; one proxy thread each; $ROUNDS round(s) per N"
 for n in ${STREAMS//,/ }; do

@@ -5,8 +5,10 @@ cd "$(dirname "$0")/.."
 BUILD=${SOVGW_BUILD_DIR:-$PWD/build}
 echo "### proxies: sovgw vs HAProxy vs nginx"
 bench/compare-proxies.sh "$@"
+echo "### streams: sovgw vs HAProxy, many long streamed completions"
+bench/compare-streams.sh
 for b in policy_bench/policy_bench detectors_bench/detectors_bench audit_bench/audit_bench \
-         report_bench/report_bench; do
+         report_bench/report_bench geo_tags_bench/geo_tags_bench signature_bench/signature_bench; do
   if [[ -x $BUILD/bench/$b ]]; then
     echo "### $(basename "$b")"
     "$BUILD/bench/$b"

@@ -13,14 +13,13 @@
 // Times are thread CPU time (CLOCK_THREAD_CPUTIME_ID), the median of R rounds of N operations.
 #include <fmt/format.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "bench/common/micro_bench.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/signature_profile.hpp"
@@ -29,21 +28,10 @@
 namespace gw = sovgw::gateway;
 namespace c = sovgw::crypto;
 namespace hs = sovgw::crypto::httpsig;
-
-volatile std::uint64_t sink = 0;
+using sovgw::bench::median;
+using sovgw::bench::sink;
 
 namespace {
-
-double thread_cpu_us() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 const std::vector<std::pair<std::string, std::string>> client_fields = {
     {"User-Agent", "OpenAI/Python 1.55.0"},
@@ -78,19 +66,15 @@ void plain_head(std::string& out, const gw::request_context& ctx) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int rounds = 11;
-  int iterations = 2000;
-  std::size_t body_bytes = 1001;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--rounds") {
-      rounds = std::atoi(argv[i + 1]);
-    } else if (a == "--iterations") {
-      iterations = std::atoi(argv[i + 1]);
-    } else if (a == "--body-bytes") {
-      body_bytes = static_cast<std::size_t>(std::atol(argv[i + 1]));
-    }
+  sovgw::bench::options defaults;
+  defaults.rounds = 11;
+  const auto opts = sovgw::bench::parse_options(argc, argv, "geo_tags_bench", defaults);
+  if (!opts) {
+    return 2;
   }
+  const int rounds = opts->rounds;
+  const int iterations = opts->iterations;
+  const std::size_t body_bytes = opts->body_bytes;
   char pattern[] = "/tmp/geo-tags-bench-XXXXXX";
   const std::string dir = ::mkdtemp(pattern);
   const std::string key = dir + "/http.key";
@@ -125,9 +109,7 @@ clusters:
   ctx.tenant = "acme";
   ctx.head.method = "POST";
   ctx.head.target = "/v1/chat/completions";
-  const std::string prefix = R"({"model":"mistral-small","messages":[{"role":"user","content":")";
-  ctx.body = prefix + std::string(body_bytes > prefix.size() + 4 ? body_bytes - prefix.size() - 4 : 0, 'x') +
-             R"("}]})";
+  ctx.body = sovgw::bench::chat_body(body_bytes);
   std::vector<hs::field_line> forwarded;
   for (const auto& [n, v] : client_fields) {
     forwarded.push_back({n, v});
@@ -136,8 +118,7 @@ clusters:
   std::string out;
   std::string why;
   const auto run = [&](const gw::geo_tagger* tagger, int cluster) {
-    const double start = thread_cpu_us();
-    for (int i = 0; i < iterations; ++i) {
+    return sovgw::bench::cpu_us_per_op(iterations, [&] {
       plain_head(out, ctx);
       if (tagger != nullptr) {
         ctx.cluster = cluster;
@@ -146,19 +127,16 @@ clusters:
         }
       }
       sink = sink + out.size();
-    }
-    return (thread_cpu_us() - start) / iterations;
+    });
   };
   ctx.head.host = "gateway.example:8443";
   const auto receipts = [&](const gw::geo_tagger& tagger) {
     ctx.cluster = 0;
-    const double start = thread_cpu_us();
-    for (int i = 0; i < iterations; ++i) {
+    return sovgw::bench::cpu_us_per_op(iterations, [&] {
       out.assign("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
       tagger.append_receipt(out, ctx, 200);
       sink = sink + out.size();
-    }
-    return (thread_cpu_us() - start) / iterations;
+    });
   };
   std::vector<double> plain, tags, ed, hm, receipt_fields, receipt_signed;
   for (int r = 0; r < rounds; ++r) {

@@ -10,14 +10,13 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <sodium.h>
-#include <time.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "bench/common/micro_bench.hpp"
 #include "crypto/content_digest.hpp"
 #include "crypto/jwk.hpp"
 #include "crypto/nonce_cache.hpp"
@@ -25,21 +24,10 @@
 
 namespace c = sovgw::crypto;
 namespace hs = sovgw::crypto::httpsig;
-
-volatile std::uint64_t sink = 0;  // keeps the measured work observable
+using sovgw::bench::median;
+using sovgw::bench::sink;
 
 namespace {
-
-double thread_cpu_us() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // A request as the gateway forwards it to a cluster: geo-tags as issue 14 lists them.
 struct forwarded_request {
@@ -50,12 +38,7 @@ struct forwarded_request {
   hs::message_view view;
 
   explicit forwarded_request(std::size_t body_bytes) {
-    const std::string head = R"({"model":"mistral-small","messages":[{"role":"user","content":")";
-    const std::string tail = R"("}]})";
-    body = head +
-           std::string(body_bytes > head.size() + tail.size() ? body_bytes - head.size() - tail.size() : 0,
-                       'x') +
-           tail;
+    body = sovgw::bench::chat_body(body_bytes);
     digest = c::content_digest(std::string_view(body));
     text = {{"Host", "paris-1.cluster.example:9443"},
             {"User-Agent", "OpenAI/Python 1.55.0"},
@@ -86,32 +69,19 @@ struct measured {
 };
 
 void round(measured& m, int iterations, const std::function<void()>& op) {
-  const double t0 = thread_cpu_us();
-  for (int i = 0; i < iterations; ++i) {
-    op();
-  }
-  m.per_round.push_back((thread_cpu_us() - t0) / iterations);
+  m.per_round.push_back(sovgw::bench::cpu_us_per_op(iterations, op));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int rounds = 7;
-  int iterations = 2000;
-  std::size_t body_bytes = 1001;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--rounds") {
-      rounds = std::stoi(argv[i + 1]);
-    } else if (a == "--iterations") {
-      iterations = std::stoi(argv[i + 1]);
-    } else if (a == "--body-bytes") {
-      body_bytes = std::stoul(argv[i + 1]);
-    } else {
-      fmt::print(stderr, "usage: signature_bench [--rounds R] [--iterations N] [--body-bytes B]\n");
-      return 2;
-    }
+  const auto opts = sovgw::bench::parse_options(argc, argv, "signature_bench", {});
+  if (!opts) {
+    return 2;
   }
+  const int rounds = opts->rounds;
+  const int iterations = opts->iterations;
+  const std::size_t body_bytes = opts->body_bytes;
   const auto pair = c::ed25519_generate_key_pair();
   const std::string keyid = c::ed25519_jwk_thumbprint(pair.public_key);
   const auto key = hs::signing_key::ed25519(keyid, pair.secret_key.clone());

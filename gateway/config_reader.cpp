@@ -1,0 +1,78 @@
+#include "gateway/config_reader.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+namespace sovgw::gateway {
+
+void config_reader::error(const YAML::Mark& mark, const std::string& message) {
+  if (mark.is_null()) {
+    errors_.push_back(fmt::format("{}: {}", source_, message));
+  } else {
+    errors_.push_back(fmt::format("{}:{}:{}: {}", source_, mark.line + 1, mark.column + 1, message));
+  }
+}
+
+void config_reader::error(const policy::diagnostic& d) {
+  if (d.pos.line == 0) {
+    errors_.push_back(fmt::format("{}: {}", source_, d.message));
+  } else {
+    errors_.push_back(fmt::format("{}:{}:{}: {}", source_, d.pos.line, d.pos.column, d.message));
+  }
+}
+
+void config_reader::map(const YAML::Node& node, std::string_view where,
+                        const std::map<std::string, std::function<void(const YAML::Node&)>>& handlers) {
+  if (!node.IsMap()) {
+    error(node.Mark(), fmt::format("{} must be a mapping", where));
+    return;
+  }
+  std::set<std::string> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    std::string key = it->first.Scalar();
+    auto h = handlers.find(key);
+    if (h == handlers.end()) {
+      std::string known;
+      for (const auto& [k, _] : handlers) {
+        known += known.empty() ? k : ", " + k;
+      }
+      error(it->first.Mark(), fmt::format("unknown key '{}' in {} (known: {})", key, where, known));
+      continue;
+    }
+    if (!seen.insert(key).second) {
+      error(it->first.Mark(), fmt::format("duplicate key '{}' in {}", key, where));
+      continue;
+    }
+    h->second(it->second);
+  }
+}
+
+bool config_reader::scalar(const YAML::Node& n, std::string_view what, std::string& out) {
+  if (!n.IsScalar()) {
+    error(n.Mark(), fmt::format("{} must be a string", what));
+    return false;
+  }
+  out = n.Scalar();
+  return true;
+}
+
+void config_reader::non_empty(const YAML::Node& n, std::string_view what, std::string& out) {
+  if (scalar(n, what, out) && out.empty()) {
+    error(n.Mark(), fmt::format("{} must not be empty", what));
+  }
+}
+
+void config_reader::boolean(const YAML::Node& n, std::string_view what, bool& out) {
+  parsed(n, what, out, policy::parse_bool, policy::bool_error);
+}
+
+void config_reader::duration(const YAML::Node& n, std::string_view what, milliseconds& out) {
+  parsed(n, what, out, policy::parse_duration, policy::duration_error);
+}
+
+void config_reader::size(const YAML::Node& n, std::string_view what, std::uint64_t& out) {
+  parsed(n, what, out, policy::parse_size, policy::size_error);
+}
+
+}  // namespace sovgw::gateway

@@ -1,0 +1,80 @@
+#pragma once
+
+// Internal to the configuration parser (config.cpp, config_sections.cpp): reads YAML values with
+// their positions and collects every problem in the file as `file:line:col: message` before giving
+// up, so an admin fixes them in one round. Not for use outside gateway/config*.cpp.
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/config.hpp"
+#include "policy/config_values.hpp"
+#include "policy/diagnostics.hpp"
+
+namespace sovgw::gateway {
+
+class config_reader {
+ public:
+  explicit config_reader(std::string_view source) : source_(source) {}
+
+  void error(const YAML::Mark& mark, const std::string& message);
+  // A problem found by a shared parser (policy/clusters_config.hpp), in the same form.
+  void error(const policy::diagnostic& d);
+  [[nodiscard]] const std::vector<std::string>& errors() const { return errors_; }
+  [[nodiscard]] const std::string& source() const { return source_; }
+
+  // Visits a mapping's keys; reports unknown keys; `handlers` maps a key to its reader.
+  void map(const YAML::Node& node, std::string_view where,
+           const std::map<std::string, std::function<void(const YAML::Node&)>>& handlers);
+
+  // Each reads one value into `out`, or reports why it cannot (naming `what`) and leaves `out` alone.
+  bool scalar(const YAML::Node& n, std::string_view what, std::string& out);
+  void non_empty(const YAML::Node& n, std::string_view what, std::string& out);
+  void boolean(const YAML::Node& n, std::string_view what, bool& out);
+  // "250ms", "10s", "5m", "1h".
+  void duration(const YAML::Node& n, std::string_view what, milliseconds& out);
+  // "512", "64KiB", "10MiB", "1GiB".
+  void size(const YAML::Node& n, std::string_view what, std::uint64_t& out);
+
+  template <typename T>
+  void integer(const YAML::Node& n, std::string_view what, T& out, std::uint64_t min, std::uint64_t max) {
+    std::string s;
+    if (!scalar(n, what, s)) {
+      return;
+    }
+    const auto v = policy::parse_whole_number(s);
+    if (!v) {
+      error(n.Mark(), policy::whole_number_error(what, s));
+    } else if (*v < min || *v > max) {
+      error(n.Mark(), policy::range_error(what, min, max, *v));
+    } else {
+      out = static_cast<T>(*v);
+    }
+  }
+
+ private:
+  // A scalar read by `parse` (an optional value), or the message `why(what, text)` at its position.
+  template <typename T, typename Parse, typename Why>
+  void parsed(const YAML::Node& n, std::string_view what, T& out, Parse parse, Why why) {
+    std::string s;
+    if (!scalar(n, what, s)) {
+      return;
+    }
+    if (const auto v = parse(s)) {
+      out = *v;
+    } else {
+      error(n.Mark(), why(what, s));
+    }
+  }
+
+  std::string source_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace sovgw::gateway

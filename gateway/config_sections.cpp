@@ -1,0 +1,283 @@
+#include "gateway/config_sections.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "audit/audit_log.hpp"
+#include "policy/countries.hpp"
+#include "policy/geo_distance.hpp"
+
+namespace sovgw::gateway {
+
+namespace {
+
+// Printable ASCII only: the value is sent as an RFC 8941 String.
+bool sf_printable(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+}  // namespace
+
+void read_admin(config_reader& r, const YAML::Node& v, config& cfg) {
+  r.map(v, "admin",
+        {
+            {"enabled", [&](const YAML::Node& x) { r.boolean(x, "admin.enabled", cfg.admin_enabled); }},
+            {"address", [&](const YAML::Node& x) { r.non_empty(x, "admin.address", cfg.admin_address); }},
+            {"port", [&](const YAML::Node& x) { r.integer(x, "admin.port", cfg.admin_port, 0, 65535); }},
+            {"token_file",
+             [&](const YAML::Node& x) { r.non_empty(x, "admin.token_file", cfg.admin_token_file); }},
+            {"min_retention",
+             [&](const YAML::Node& x) {
+               std::string text;
+               if (!r.scalar(x, "admin.min_retention", text)) {
+                 return;
+               }
+               if (auto age = audit::parse_age_seconds(text)) {
+                 cfg.admin_min_retention_seconds = *age;
+               } else {
+                 r.error(x.Mark(), fmt::format("admin.min_retention must be an age like 1d, 12h or 30m, "
+                                               "not '{}'",
+                                               text));
+               }
+             }},
+            {"max_connections",
+             [&](const YAML::Node& x) {
+               r.integer(x, "admin.max_connections", cfg.admin_max_connections, 1, 4096);
+             }},
+        });
+}
+
+void read_audit(config_reader& r, const YAML::Node& v, config& cfg) {
+  r.map(v, "audit",
+        {
+            {"db", [&](const YAML::Node& x) { r.non_empty(x, "audit.db", cfg.audit_db); }},
+            {"keys", [&](const YAML::Node& x) { r.non_empty(x, "audit.keys", cfg.audit_keys); }},
+            {"checkpoint_interval",
+             [&](const YAML::Node& x) {
+               r.duration(x, "audit.checkpoint_interval", cfg.audit_checkpoint_interval);
+             }},
+            {"payload",
+             [&](const YAML::Node& x) {
+               if (r.scalar(x, "audit.payload", cfg.audit_payload) && cfg.audit_payload != "sealed" &&
+                   cfg.audit_payload != "digest" && cfg.audit_payload != "none") {
+                 r.error(x.Mark(), fmt::format("audit.payload must be sealed, digest or none, not '{}'",
+                                               cfg.audit_payload));
+               }
+             }},
+            {"hash_client_ip",
+             [&](const YAML::Node& x) { r.boolean(x, "audit.hash_client_ip", cfg.audit_hash_client_ip); }},
+            {"record_before_response",
+             [&](const YAML::Node& x) {
+               r.boolean(x, "audit.record_before_response", cfg.audit_record_before_response);
+             }},
+            {"max_bytes", [&](const YAML::Node& x) { r.size(x, "audit.max_bytes", cfg.audit_max_bytes); }},
+            {"min_free_bytes",
+             [&](const YAML::Node& x) { r.size(x, "audit.min_free_bytes", cfg.audit_min_free_bytes); }},
+        });
+  if (v.IsMap() && (cfg.audit_db.empty() || cfg.audit_keys.empty())) {
+    r.error(v.Mark(), "audit needs both db and keys (make keys with `sovgw keys init DIR`)");
+  }
+}
+
+void read_limits_store_url(config_reader& r, const YAML::Node& n, config::limits_store_config& out) {
+  std::string s;
+  if (!r.scalar(n, "limits_store", s)) {
+    return;
+  }
+  const auto bad = [&] {
+    r.error(n.Mark(), fmt::format("limits_store must be redis://HOST:PORT[/DB] (DB 0-15), not '{}'", s));
+  };
+  constexpr std::string_view scheme = "redis://";
+  if (!s.starts_with(scheme)) {
+    return bad();
+  }
+  std::string_view rest = std::string_view(s).substr(scheme.size());
+  std::string_view db = "0";
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    db = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  const auto colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return bad();
+  }
+  std::string_view host = rest.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const auto port = policy::parse_whole_number(rest.substr(colon + 1));
+  const auto index = policy::parse_whole_number(db);
+  if (!port || *port == 0 || *port > 65535 || !index || *index > 15) {
+    return bad();
+  }
+  out.host = std::string(host);
+  out.port = static_cast<std::uint16_t>(*port);
+  out.db = static_cast<unsigned>(*index);
+}
+
+void read_limits(config_reader& r, const YAML::Node& v, config& cfg) {
+  std::uint64_t line = cfg.http.max_request_line, head = cfg.http.max_head_bytes;
+  r.map(v, "limits",
+        {
+            {"max_connections",
+             [&](const YAML::Node& x) {
+               r.integer(x, "limits.max_connections", cfg.max_connections, 1, 10000000);
+             }},
+            {"max_request_line", [&](const YAML::Node& x) { r.size(x, "limits.max_request_line", line); }},
+            {"max_header_bytes", [&](const YAML::Node& x) { r.size(x, "limits.max_header_bytes", head); }},
+            {"max_headers",
+             [&](const YAML::Node& x) { r.integer(x, "limits.max_headers", cfg.http.max_fields, 1, 10000); }},
+            {"max_body_bytes",
+             [&](const YAML::Node& x) { r.size(x, "limits.max_body_bytes", cfg.http.max_body_bytes); }},
+        });
+  cfg.http.max_request_line = line;
+  cfg.http.max_head_bytes = head;
+}
+
+void read_timeouts(config_reader& r, const YAML::Node& v, config& cfg) {
+  auto& t = cfg.timeouts;
+  auto d = [&](milliseconds& field, const char* name) {
+    return
+        [&r, &field, name](const YAML::Node& x) { r.duration(x, fmt::format("timeouts.{}", name), field); };
+  };
+  r.map(v, "timeouts",
+        {
+            {"handshake", d(t.handshake, "handshake")},
+            {"request_header", d(t.request_header, "request_header")},
+            {"request_body", d(t.request_body, "request_body")},
+            {"keep_alive_idle", d(t.keep_alive_idle, "keep_alive_idle")},
+            {"upstream_connect", d(t.upstream_connect, "upstream_connect")},
+            {"upstream_response", d(t.upstream_response, "upstream_response")},
+            {"stream_idle", d(t.stream_idle, "stream_idle")},
+            {"drain", d(t.drain, "drain")},
+            {"pool_idle", d(t.pool_idle, "pool_idle")},
+        });
+}
+
+void read_signing(config_reader& r, const YAML::Node& v, signing_config& out,
+                  std::vector<YAML::Mark>& hmac_marks) {
+  r.map(v, "signing",
+        {
+            {"key", [&](const YAML::Node& x) { r.non_empty(x, "signing.key", out.key); }},
+            {"lifetime",
+             [&](const YAML::Node& x) {
+               r.duration(x, "signing.lifetime", out.lifetime);
+               if (out.lifetime < milliseconds(1000) || out.lifetime > milliseconds(3600 * 1000)) {
+                 r.error(x.Mark(), "signing.lifetime must be between 1s and 1h");
+               }
+             }},
+            {"gateway_id",
+             [&](const YAML::Node& x) {
+               if (r.scalar(x, "signing.gateway_id", out.gateway_id) &&
+                   (out.gateway_id.empty() || !sf_printable(out.gateway_id))) {
+                 r.error(x.Mark(), "signing.gateway_id must be non-empty printable ASCII");
+               }
+             }},
+            {"receipts", [&](const YAML::Node& x) { r.boolean(x, "signing.receipts", out.receipts); }},
+            {"cluster_hmac_keys",
+             [&](const YAML::Node& x) {
+               if (!x.IsMap()) {
+                 r.error(x.Mark(),
+                         "signing.cluster_hmac_keys must map cluster names to hmac-sha256 key files");
+                 return;
+               }
+               for (auto it = x.begin(); it != x.end(); ++it) {
+                 cluster_hmac_key k;
+                 if (r.scalar(it->first, "a cluster name", k.cluster) &&
+                     r.scalar(it->second, "an hmac-sha256 key file", k.file)) {
+                   out.cluster_hmac_keys.push_back(std::move(k));
+                   hmac_marks.push_back(it->first.Mark());
+                 }
+               }
+             }},
+        });
+  if (v.IsMap() && out.key.empty()) {
+    r.error(v.Mark(), "signing needs key (create one with `sovgw keys http-new FILE`)");
+  }
+}
+
+void read_location(config_reader& r, const YAML::Node& v, config& cfg) {
+  gateway_location loc;
+  std::optional<double> latitude;
+  std::optional<double> longitude;
+  const auto degrees = [&](const YAML::Node& x, const char* what, double limit, std::optional<double>& out) {
+    std::string s;
+    if (!r.scalar(x, what, s)) {
+      return;
+    }
+    out = policy::parse_degrees(s, limit);
+    if (!out) {
+      r.error(x.Mark(), fmt::format("{} must be decimal degrees within +-{}, not '{}'", what, limit, s));
+    }
+  };
+  r.map(v, "gateway.location",
+        {
+            {"country",
+             [&](const YAML::Node& x) {
+               if (r.scalar(x, "gateway.location.country", loc.country)) {
+                 const auto id = policy::pack_country(loc.country);
+                 if (loc.country.size() != 2 || !id || !policy::is_assigned_country(*id)) {
+                   r.error(x.Mark(),
+                           fmt::format("gateway.location.country must be an ISO 3166-1 alpha-2 code "
+                                       "like FR, not '{}'",
+                                       loc.country));
+                 }
+               }
+             }},
+            {"latitude", [&](const YAML::Node& x) { degrees(x, "gateway.location.latitude", 90, latitude); }},
+            {"longitude",
+             [&](const YAML::Node& x) { degrees(x, "gateway.location.longitude", 180, longitude); }},
+        });
+  if (!v.IsMap()) {
+    return;
+  }
+  if (!v["country"]) {
+    r.error(v.Mark(), "gateway.location needs country (where the gateway runs)");
+  }
+  if (static_cast<bool>(v["latitude"]) != static_cast<bool>(v["longitude"])) {
+    r.error(v.Mark(), "gateway.location: latitude and longitude go together");
+  } else if (latitude && longitude) {
+    loc.point = policy::geo_point{*latitude, *longitude};
+    if (const std::string why = policy::point_outside_country(*loc.point, loc.country); !why.empty()) {
+      r.error(v.Mark(), fmt::format("gateway.location {}", why));
+    }
+  }
+  cfg.location = std::move(loc);
+}
+
+// What the clusters' physical-evidence settings need from the rest of the config, reported at each
+// cluster: max_distance_km and a cluster location need gateway.location, and a maximum the declared
+// location can never satisfy is a mistake.
+void check_distances(config_reader& r, const config& cfg, const std::vector<policy::source_pos>& positions) {
+  for (std::size_t i = 0; i < cfg.clusters.size() && i < positions.size(); ++i) {
+    const cluster_config& c = cfg.clusters[i];
+    const policy::diagnostic at{r.source(), positions[i], policy::severity::error, ""};
+    const auto report = [&](std::string message) {
+      policy::diagnostic d = at;
+      d.message = std::move(message);
+      r.error(d);
+    };
+    if ((c.max_distance_km != 0 || c.location) && !cfg.location) {
+      report(
+          fmt::format("cluster '{}': max_distance_km and location need gateway.location (where the gateway "
+                      "is: distances are measured from it)",
+                      c.name));
+      continue;
+    }
+    const auto gateway = cfg.location ? cfg.location->place() : std::nullopt;
+    const auto declared = declared_place(c);
+    if (c.max_distance_km != 0 && gateway && declared) {
+      const double nearest = policy::nearest_km(*gateway, *declared);
+      if (nearest > static_cast<double>(c.max_distance_km)) {
+        report(
+            fmt::format("cluster '{}': its declared location is at least {:.0f} km from the gateway, so no "
+                        "endpoint can be proved within max_distance_km {}",
+                        c.name, nearest, c.max_distance_km));
+      }
+    }
+  }
+}
+
+}  // namespace sovgw::gateway
