@@ -208,9 +208,9 @@ asio::awaitable<std::shared_ptr<connection>> upstream_pool::connect(upstream_clu
     conn->close();
     co_return nullptr;
   }
-  keep_min(ep.min_connect_us, connect_us);
+  keep_min(addresses.minima->connect_us, connect_us);
   if (c.tls) {
-    keep_min(ep.min_handshake_us, handshake_us);
+    keep_min(addresses.minima->handshake_us, handshake_us);
   }
   conn->set_rtt_us(std::max<std::uint64_t>(c.tls ? handshake_us : connect_us, 1));
   if (!distance_acceptable(c, ep, conn->rtt_us(), why)) {

@@ -15,6 +15,7 @@ import unittest
 
 from support import (BUILD, Gateway, TempDir, admin_get, chat_request, cluster_yaml, exchange, gateway_yaml,
                      make_certs, start_standin)
+from test_endpoint_distance import DELAY_KM, DELAY_MS, samples, start_relay
 
 WRITE_MMDB = os.path.join(BUILD, "tests", "unit", "policy", "write_mmdb")
 HOSTS = "/etc/hosts"
@@ -117,6 +118,32 @@ class EndpointReResolutionTest(unittest.TestCase):
         self.assertIn(f"sovgw_endpoint_geo_newly_refused_total{{{self.labels}}} 1\n", metrics)
         self.assertIn(f"sovgw_endpoint_geo_usable{{{self.labels}}} 0\n", metrics)
         self.assertIn("sovgw_endpoint_refreshes_total 3\n", metrics)
+
+    def test_a_changed_address_does_not_inherit_the_old_addresses_round_trip(self):
+        # 127.0.0.2 is a relay DELAY_MS away each way (on the stand-in's port, so the endpoint's port holds):
+        # a handshake through it takes >= 2 x DELAY_MS, so its bound is >= DELAY_KM, however fast the machine.
+        relay = start_relay(self.standin.port, listen=f"127.0.0.2:{self.standin.port}")
+        self.addCleanup(relay.stop)
+        set_hosts("127.0.0.1")
+        gateway = self.start()
+        self.assertEqual(self.llama(gateway).status, 200)
+        self.assertIn("moving", samples(gateway, "sovgw_endpoint_min_rtt_seconds"))  # measured to 127.0.0.1
+
+        set_hosts("127.0.0.2")
+        self.reresolve(gateway, 1)
+        self.assertNotIn("moving", samples(gateway, "sovgw_endpoint_min_rtt_seconds"))
+        self.assertNotIn("moving", samples(gateway, "sovgw_endpoint_distance_bound_km"))
+        self.assertIn(f"distance of endpoint {self.endpoint} of cluster moving: not measured yet",
+                      admin_get(gateway, "/readyz").body.decode())
+        resp = self.llama(gateway)
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertGreaterEqual(samples(gateway, "sovgw_endpoint_min_rtt_seconds")["moving"], 2 * DELAY_MS / 1000)
+        bound = samples(gateway, "sovgw_endpoint_distance_bound_km")["moving"]
+        self.assertGreaterEqual(bound, DELAY_KM)
+
+        # The same address resolved again keeps what was measured to it.
+        self.reresolve(gateway, 2)
+        self.assertEqual(samples(gateway, "sovgw_endpoint_distance_bound_km")["moving"], bound)
 
     def test_dns_refresh_resolves_again_without_a_signal(self):
         self.config_text = self.config_text.replace("dns_refresh: off\n", "dns_refresh: 1s\n")
