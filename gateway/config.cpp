@@ -278,6 +278,25 @@ void read_location(reader& r, const YAML::Node& v, config& cfg) {
   cfg.location = std::move(loc);
 }
 
+// client_country: how the client country may be established besides the client address.
+void read_client_country(reader& r, const YAML::Node& v, config& cfg) {
+  r.map(v, "client_country",
+        {
+            {"from_certificate",
+             [&](const YAML::Node& x) {
+               r.boolean(x, "client_country.from_certificate", cfg.client_country_from_certificate);
+             }},
+        });
+}
+
+void check_client_country(reader& r, const YAML::Node& root, const config& cfg) {
+  if (cfg.client_country_from_certificate && cfg.tls.client_ca.empty()) {
+    r.error(root["client_country"].Mark(),
+            "client_country.from_certificate needs tls.client_ca (only a verified client certificate "
+            "names a country)");
+  }
+}
+
 // What the clusters' physical-evidence settings need from the rest of the config, reported at each
 // cluster: max_distance_km and a cluster location need gateway.location, and a maximum the declared
 // location can never satisfy is a mistake.
@@ -387,6 +406,7 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
                           }},
                      });
              }},
+            {"client_country", [&](const YAML::Node& v) { read_client_country(r, v, cfg); }},
             {"threads", [&](const YAML::Node& v) { r.integer(v, "threads", cfg.threads, 0, 256); }},
             {"access_log", [&](const YAML::Node& v) { r.boolean(v, "access_log", cfg.access_log); }},
             {"policy", [&](const YAML::Node& v) { r.non_empty(v, "policy", cfg.policy_file); }},
@@ -537,6 +557,7 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
     }
   }
   check_distances(r, cfg, cluster_positions);
+  check_client_country(r, root, cfg);
   if (cfg.clusters.empty() && !root["clusters"]) {
     r.error(root.Mark(), "at least one cluster is required under clusters:");
   }

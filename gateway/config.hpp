@@ -79,6 +79,9 @@ struct config {
   // or the right-most untrusted X-Forwarded-For entry.
   std::vector<policy::cidr_block> trusted_proxies;
   bool listen_proxy_protocol = false;  // connections from trusted proxies start with PROXY v2
+  // client_country.from_certificate: a verified client certificate's subject C (one, an assigned
+  // ISO 3166-1 code) is the client country, source "mtls", ahead of the address. Needs tls.client_ca.
+  bool client_country_from_certificate = false;
   downstream_tls_config tls;
   bool admin_enabled = true;
   std::string admin_address = "127.0.0.1";

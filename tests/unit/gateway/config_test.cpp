@@ -176,6 +176,21 @@ TEST_CASE("dns_refresh: how often endpoint names are resolved again") {
         "gw.yaml:9:14: dns_refresh must be at least 1s (or off: only on SIGHUP)");
 }
 
+TEST_CASE("client_country.from_certificate: off by default, needs tls.client_ca") {
+  CHECK_FALSE(parse_config(base, "gw.yaml")->client_country_from_certificate);
+  std::string mtls = base;
+  mtls.replace(mtls.find("a.key}"), 6, "a.key, client_ca: ca.pem}");
+  CHECK(parse_config(mtls + "client_country: {from_certificate: true}\n", "gw.yaml")
+            ->client_country_from_certificate);
+  CHECK(
+      errors_of(base + "client_country: {from_certificate: true}\n") ==
+      "gw.yaml:9:17: client_country.from_certificate needs tls.client_ca (only a verified client certificate "
+      "names a country)");
+  CHECK(errors_of(mtls + "client_country: {from_cert: true}\n") ==
+        "gw.yaml:9:18: unknown key 'from_cert' in client_country (known: from_certificate)");
+  CHECK(errors_of(mtls + "client_country: true\n") == "gw.yaml:9:17: client_country must be a mapping");
+}
+
 TEST_CASE("gateway.location and the clusters' physical-evidence settings") {
   const std::string located = base + R"(    location: {latitude: 48.86, longitude: 2.35}
     max_distance_km: 500
