@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -278,6 +279,37 @@ void read_location(reader& r, const YAML::Node& v, config& cfg) {
   cfg.location = std::move(loc);
 }
 
+// dns_resolvers: ["10.0.0.53", "127.0.0.1:5353"], one to three IPv4 name servers.
+void read_dns_resolvers(reader& r, const YAML::Node& v, config& cfg) {
+  if (!v.IsSequence() || v.size() == 0 || v.size() > 3) {
+    r.error(v.Mark(), "dns_resolvers must be a list of one to three name servers (IPv4[:port])");
+    return;
+  }
+  for (const YAML::Node& n : v) {
+    std::string text;
+    if (!r.scalar(n, "a name server", text)) {
+      continue;
+    }
+    dns_server s;
+    const std::size_t colon = text.find(':');
+    s.address = text.substr(0, colon);
+    unsigned port = 53;
+    const std::string port_text = colon == std::string::npos ? "53" : text.substr(colon + 1);
+    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    boost::system::error_code bad;
+    const auto address = boost::asio::ip::make_address(s.address, bad);
+    if (bad || !address.is_v4() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+        port == 0 || port > 65535) {
+      r.error(n.Mark(), fmt::format("dns_resolvers: '{}' is not IPv4[:port] (IPv6 name servers are not "
+                                    "supported)",
+                                    text));
+      continue;
+    }
+    s.port = static_cast<std::uint16_t>(port);
+    cfg.dns_resolvers.push_back(std::move(s));
+  }
+}
+
 // client_country: how the client country may be established besides the client address.
 void read_client_country(reader& r, const YAML::Node& v, config& cfg) {
   r.map(v, "client_country",
@@ -422,6 +454,7 @@ void read_root(reader& r, const YAML::Node& root, config& cfg) {
                  r.error(v.Mark(), "dns_refresh must be at least 1s (or off: only on SIGHUP)");
                }
              }},
+            {"dns_resolvers", [&](const YAML::Node& v) { read_dns_resolvers(r, v, cfg); }},
             {"tenants", [&](const YAML::Node& v) { r.non_empty(v, "tenants", cfg.tenants_file); }},
             {"limits_store", [&](const YAML::Node& v) { r.limits_store_url(v, cfg.limits_store); }},
             {"limits_store_outage",

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/dns_query.hpp"
 #include "gateway/http_parser.hpp"
 #include "policy/clusters_config.hpp"
 #include "policy/ip_address.hpp"
@@ -100,6 +101,9 @@ struct config {
   std::string policy_file;  // residency policy (docs/policy.md); empty: every cluster allowed
   // Endpoint names are resolved again this often (and on SIGHUP); 0 (`dns_refresh: off`): only on SIGHUP.
   milliseconds dns_refresh{60000};
+  // dns_resolvers: name servers endpoint names are resolved with (DNS queries, the answers' TTLs
+  // honoured, within dns_refresh); empty: the system resolver (getaddrinfo) every dns_refresh.
+  std::vector<dns_server> dns_resolvers;
   std::string geo_database;  // a MaxMind DB (.mmdb) for client and endpoint countries; empty: tor-geoipdb
   // Tenants, their API keys and certificate subjects (tenants/tenants.hpp); empty: the tenant is a
   // verified client certificate's CN, else "default", and no key is asked for.

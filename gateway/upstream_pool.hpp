@@ -16,6 +16,7 @@
 
 #include "gateway/config.hpp"
 #include "gateway/connection.hpp"
+#include "gateway/dns_query.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/tls_context.hpp"
 #include "policy/geo_distance.hpp"
@@ -62,6 +63,7 @@ struct endpoint_state {
   // the control thread on re-resolution, only when what it holds changes. Never null.
   std::atomic<std::shared_ptr<const endpoint_addresses>> addresses;
   std::atomic<bool> geo_refused{false};  // addresses.load()->geo_refused(), cheap to read per request
+  std::optional<std::uint32_t> dns_ttl_s;  // the last answer's TTL (dns_resolvers); control thread only
   std::atomic<std::uint64_t> resolve_failures{0};         // re-resolutions that failed (addresses kept)
   std::atomic<std::uint64_t> newly_refused_addresses{0};  // addresses refused on re-resolution
   std::atomic<std::int64_t> in_flight{0};  // leased connections, all workers; <= max_connections_per_endpoint
@@ -98,10 +100,16 @@ struct upstream_cluster {
 };
 
 [[nodiscard]] std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg);
-// Resolves an endpoint's name (blocking: start-up and the control thread only). Empty with `error`
-// set when it does not resolve, or (insecure_loopback_plaintext) resolves to a non-loopback address.
-[[nodiscard]] std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver, const cluster_config& cc,
-                                                          const endpoint_state& ep, std::string& error);
+// Resolves an endpoint's name (blocking: start-up and the control thread only): with `dns_servers`
+// (config.dns_resolvers) by DNS queries to them, setting `ttl_s` to the answer's TTL; without, by
+// the system resolver (getaddrinfo: /etc/hosts, nsswitch; no TTL). An IP address is taken as it is.
+// Empty with `error` set when it does not resolve, or (insecure_loopback_plaintext) resolves to a
+// non-loopback address.
+[[nodiscard]] std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver,
+                                                          const std::vector<dns_server>& dns_servers,
+                                                          const cluster_config& cc, const endpoint_state& ep,
+                                                          std::optional<std::uint32_t>& ttl_s,
+                                                          std::string& error);
 [[nodiscard]] std::int64_t steady_now_ms();
 
 class upstream_pool {
