@@ -1,5 +1,8 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,10 +23,11 @@ constexpr const char* receipt_usage = R"(usage:
                        [--content-digest VALUE | --body-file FILE]
       checks offline the receipt the gateway signed on a response (docs/auditing.md): HEAD_FILE is
       the response head as saved (`curl -D head.txt`; interim 1xx heads are skipped), PUBLIC_KEY
-      the gateway's verification key (JWK or PEM, `sovgw keys http-public`), METHOD and URL the
-      request it answers exactly as sent (`https://host:port/path?query`: host and port as in the
-      Host field). A request sent with a Content-Digest: give the same value, or the body sent.
-      Prints the receipt's fields.
+      the gateway's verification key (PEM or JWK, `sovgw keys http-public`, or the JWK Set the
+      admin listener serves at /.well-known/sovgw-keys.json: the receipt's keyid picks the key),
+      METHOD and URL the request it answers exactly as sent (`https://host:port/path?query`: host
+      and port as in the Host field). A request sent with a Content-Digest: give the same value,
+      or the body sent. Prints the receipt's fields.
 
 exit codes: 0 the receipt verifies; 1 it does not (the reason is printed); 2 bad usage (a head
 that is not an HTTP response, a bad URL or key); 3 a file cannot be read
@@ -98,12 +102,18 @@ int cmd_verify(const options& o) {
   const saved_head head = parse_head(head_path, crypto::read_small_file(head_path, "response head"));
 
   const std::string key_path = o.need("key");
-  const crypto::public_key_result key = crypto::parse_ed25519_public_key(crypto::read_small_file(key_path));
-  if (!key.ok()) {
-    throw usage_error(fmt::format("{}: not an Ed25519 public key: {}", key_path, crypto::describe(key.error)),
+  const crypto::public_key_set_result keys =
+      crypto::parse_ed25519_public_keys(crypto::read_small_file(key_path));
+  if (!keys.ok()) {
+    throw usage_error(fmt::format("{}: not an Ed25519 public key{}: {}", key_path,
+                                  keys.member ? fmt::format(" (JWK Set member {})", *keys.member) : "",
+                                  crypto::describe(keys.error)),
                       false);
   }
-  const hs::verification_key verifier = hs::verification_key::ed25519(key.kid, key.key);
+  std::vector<hs::verification_key> verifiers;
+  for (const crypto::public_key_result& k : keys.keys) {
+    verifiers.push_back(hs::verification_key::ed25519(k.kid, k.key));
+  }
 
   const std::string url = o.need("url");
   const std::size_t scheme_end = url.find("://");
@@ -139,8 +149,23 @@ int cmd_verify(const options& o) {
   response.fields = head.fields;
 
   hs::receipt_verifier policy;
-  policy.resolve_key = [&](std::string_view id) { return id == verifier.keyid() ? &verifier : nullptr; };
+  std::optional<std::string> asked;  // the keyid the receipt names
+  policy.resolve_key = [&](std::string_view id) -> const hs::verification_key* {
+    asked = std::string(id);
+    const auto found = std::find_if(verifiers.begin(), verifiers.end(),
+                                    [id](const hs::verification_key& v) { return v.keyid() == id; });
+    return found == verifiers.end() ? nullptr : &*found;
+  };
   const hs::verify_result r = hs::verify_receipt(response, request, policy);
+  if (r.failure == hs::verify_failure::unknown_key && asked) {
+    std::vector<std::string_view> known;
+    for (const hs::verification_key& v : verifiers) {
+      known.push_back(v.keyid());
+    }
+    fmt::print("receipt does NOT verify: it was signed with keyid {}, which {} does not hold (it holds {})\n",
+               *asked, key_path, fmt::join(known, ", "));
+    return exit_failed;
+  }
   if (!r.ok()) {
     fmt::print("receipt does NOT verify: {}{}{}\n", hs::to_string(r.failure), r.detail.empty() ? "" : ": ",
                r.detail);

@@ -60,15 +60,8 @@ public_key_result from_pem(std::string_view text) {
   return r;
 }
 
-public_key_result from_jwk(std::string_view text) {
+public_key_result from_jwk(const boost::json::object& o) {
   public_key_result r;
-  boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(text, ec);
-  if (ec || !v.is_object()) {
-    r.error = public_key_error::bad_json;
-    return r;
-  }
-  const boost::json::object& o = v.as_object();
   const auto text_of = [&](std::string_view member) -> const boost::json::string* {
     const auto* m = o.if_contains(member);
     return m != nullptr && m->is_string() ? &m->as_string() : nullptr;
@@ -84,6 +77,41 @@ public_key_result from_jwk(std::string_view text) {
     r.error = public_key_error::bad_kid;
   } else {
     r.kid = o.contains("kid") ? std::string(*text_of("kid")) : ed25519_jwk_thumbprint(r.key);
+  }
+  return r;
+}
+
+// RFC 7517 section 5: members that are not Ed25519 keys are skipped; every other problem is an error.
+public_key_set_result from_jwk_set(const boost::json::value& keys) {
+  public_key_set_result r;
+  const auto fail = [&r](public_key_error e, std::optional<std::size_t> member) {
+    r.error = e;
+    r.member = member;
+    r.keys.clear();
+    return std::move(r);
+  };
+  if (!keys.is_array()) {
+    return fail(public_key_error::bad_key_set, std::nullopt);
+  }
+  const boost::json::array& members = keys.as_array();
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (!members[i].is_object()) {
+      return fail(public_key_error::bad_key_set, i);
+    }
+    public_key_result k = from_jwk(members[i].as_object());
+    if (k.error == public_key_error::not_okp) {
+      continue;
+    }
+    if (!k.ok()) {
+      return fail(k.error, i);
+    }
+    if (find_public_key(r, k.kid) != nullptr) {
+      return fail(public_key_error::duplicate_kid, i);
+    }
+    r.keys.push_back(std::move(k));
+  }
+  if (r.keys.empty()) {
+    return fail(public_key_error::no_ed25519_key, std::nullopt);
   }
   return r;
 }
@@ -147,6 +175,12 @@ const char* describe(public_key_error e) {
       return "the JWK's \"kid\" is not a non-empty string";
     case public_key_error::private_key:
       return "this holds a private key: publish and configure only the public key";
+    case public_key_error::bad_key_set:
+      return "the JWK Set's \"keys\" is not an array of JSON objects";
+    case public_key_error::no_ed25519_key:
+      return "the JWK Set holds no Ed25519 key";
+    case public_key_error::duplicate_kid:
+      return "two keys of the JWK Set have the same \"kid\"";
   }
   return "unknown error";
 }
@@ -156,12 +190,45 @@ public_key_result parse_ed25519_public_key(std::string_view text) {
   if (text.starts_with("-----BEGIN")) {
     return from_pem(text);
   }
-  if (text.starts_with("{")) {
-    return from_jwk(text);
-  }
   public_key_result r;
+  if (text.starts_with("{")) {
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(text, ec);
+    if (ec || !v.is_object()) {
+      r.error = public_key_error::bad_json;
+      return r;
+    }
+    return from_jwk(v.as_object());
+  }
   r.error = public_key_error::unrecognized;
   return r;
+}
+
+public_key_set_result parse_ed25519_public_keys(std::string_view text) {
+  text = trim(text);
+  if (text.starts_with("{")) {
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(text, ec);
+    if (!ec && v.is_object() && v.as_object().contains("keys")) {
+      return from_jwk_set(v.as_object().at("keys"));
+    }
+  }
+  public_key_set_result r;
+  public_key_result one = parse_ed25519_public_key(text);
+  r.error = one.error;
+  if (one.ok()) {
+    r.keys.push_back(std::move(one));
+  }
+  return r;
+}
+
+const public_key_result* find_public_key(const public_key_set_result& set, std::string_view kid) {
+  for (const public_key_result& k : set.keys) {
+    if (k.kid == kid) {
+      return &k;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace sovgw::crypto

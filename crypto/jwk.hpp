@@ -7,9 +7,11 @@
 // Pure code (no files: the caller reads them), thread-safe.
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crypto/ed25519.hpp"
 
@@ -38,6 +40,10 @@ enum class public_key_error : std::uint8_t {
   bad_x,         // "x" missing, or not 32 bytes of base64url
   bad_kid,       // "kid" present but not a non-empty string
   private_key,   // the JWK or PEM carries private key material ("d"): never publish that
+  // JWK Sets (RFC 7517 section 5) only:
+  bad_key_set,     // "keys" is not an array of JSON objects
+  no_ed25519_key,  // no member is an Ed25519 key
+  duplicate_kid,   // two Ed25519 members have the same kid (or, without kids, are the same key)
 };
 
 [[nodiscard]] const char* describe(public_key_error e);
@@ -52,5 +58,22 @@ struct public_key_result {
 // Reads a published Ed25519 key: a PEM SubjectPublicKeyInfo or an RFC 8037 JWK (leading and
 // trailing whitespace allowed).
 [[nodiscard]] public_key_result parse_ed25519_public_key(std::string_view text);
+
+struct public_key_set_result {
+  public_key_error error = public_key_error::none;
+  std::optional<std::size_t> member;    // an error about one member of a JWK Set: which (from 0)
+  std::vector<public_key_result> keys;  // each ok, kids distinct
+  [[nodiscard]] bool ok() const { return error == public_key_error::none; }
+};
+
+// Reads the Ed25519 verification keys a file holds: a PEM SubjectPublicKeyInfo or one JWK (as
+// parse_ed25519_public_key), or a JWK Set (`{"keys":[...]}`, what the admin listener serves at
+// /.well-known/sovgw-keys.json). A set's members that are not Ed25519 keys (another kty or crv)
+// are skipped, as RFC 7517 section 5 asks; any other bad member is an error naming it.
+[[nodiscard]] public_key_set_result parse_ed25519_public_keys(std::string_view text);
+
+// The key whose kid is `kid`, null when none is.
+[[nodiscard]] const public_key_result* find_public_key(const public_key_set_result& set,
+                                                       std::string_view kid);
 
 }  // namespace sovgw::crypto

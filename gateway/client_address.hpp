@@ -21,6 +21,9 @@ enum class address_source : std::uint8_t { socket, proxy_protocol, trusted_xff }
 
 // How the audit record and the access log name the source of the client country.
 [[nodiscard]] std::string_view country_source_name(address_source s) noexcept;
+// The source name when the country is a verified client certificate's subject C
+// (client_country.from_certificate).
+inline constexpr std::string_view mtls_country_source = "mtls";
 
 struct client_address {
   std::string ip;

@@ -2,8 +2,12 @@
 
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
+
+#include "policy/countries.hpp"
 
 namespace sovgw::gateway {
 
@@ -40,6 +44,21 @@ bool ascii_text(const ASN1_IA5STRING* s, std::string& out) {
     }
   }
   return !out.empty();
+}
+
+// The subject's country: exactly one C, an assigned ISO 3166-1 alpha-2 code in upper case; else "".
+std::string subject_country(const X509_NAME* name) {
+  const int at = X509_NAME_get_index_by_NID(name, NID_countryName, -1);
+  if (at < 0 || X509_NAME_get_index_by_NID(name, NID_countryName, at) >= 0) {
+    return {};
+  }
+  std::string text;
+  if (!utf8_text(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at)), text) || text.size() != 2 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    return {};
+  }
+  const std::optional<policy::country_id> id = policy::pack_country(text);
+  return id && policy::is_assigned_country(*id) ? text : std::string();
 }
 
 }  // namespace
@@ -84,6 +103,7 @@ client_certificate read_client_certificate(X509* cert) {
     }
     c.subjects.push_back(std::move(s));
   }
+  c.country = subject_country(name);
   c.status = client_certificate::state::verified;
   return c;
 }

@@ -5,6 +5,9 @@
 // alternative names. A certificate whose identity could be read two ways is refused as a whole:
 // more than one CN, a NUL in a CN or SAN, text that is not valid UTF-8 (or, for SANs, not ASCII).
 // A C string copy of the first CN would turn `acme\0x` into `acme`; this never truncates.
+// The subject's country (C) is read too, for `client_country.from_certificate`: only one C that is
+// an assigned ISO 3166-1 alpha-2 code in upper case counts; anything else is no country (the
+// certificate is not refused for it: the client country then comes from the address).
 //
 // Read once per connection, after the handshake. Pure OpenSSL, no sockets.
 
@@ -25,6 +28,7 @@ struct client_certificate {
   std::string common_name;                             // the one CN, UTF-8 (may be empty)
   std::vector<tenants::certificate_subject> subjects;  // the CN and the SANs, as tenants match them
   std::string refusal;                                 // why a certificate is refused
+  std::string country;  // the subject's one C, an assigned ISO 3166-1 code ("DE"); empty: none or invalid
 };
 
 // The identity of `cert` (which the TLS stack has verified).

@@ -74,6 +74,7 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
                    });
            }},
           {"admin", [&](const YAML::Node& v) { read_admin(r, v, cfg); }},
+          {"client_country", [&](const YAML::Node& v) { read_client_country(r, v, cfg); }},
           {"threads", [&](const YAML::Node& v) { r.integer(v, "threads", cfg.threads, 0, 256); }},
           {"access_log", [&](const YAML::Node& v) { r.boolean(v, "access_log", cfg.access_log); }},
           {"policy", [&](const YAML::Node& v) { r.non_empty(v, "policy", cfg.policy_file); }},
@@ -89,6 +90,7 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
                r.error(v.Mark(), "dns_refresh must be at least 1s (or off: only on SIGHUP)");
              }
            }},
+          {"dns_resolvers", [&](const YAML::Node& v) { read_dns_resolvers(r, v, cfg); }},
           {"tenants", [&](const YAML::Node& v) { r.non_empty(v, "tenants", cfg.tenants_file); }},
           {"limits_store", [&](const YAML::Node& v) { read_limits_store_url(r, v, cfg.limits_store); }},
           {"limits_store_outage",
@@ -160,6 +162,7 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
     }
   }
   check_distances(r, cfg, cluster_positions);
+  check_client_country(r, root, cfg);
   if (cfg.clusters.empty() && !root["clusters"]) {
     r.error(root.Mark(), "at least one cluster is required under clusters:");
   }

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/dns_query.hpp"
 #include "gateway/http_parser.hpp"
 #include "policy/clusters_config.hpp"
 #include "policy/ip_address.hpp"
@@ -79,6 +80,9 @@ struct config {
   // or the right-most untrusted X-Forwarded-For entry.
   std::vector<policy::cidr_block> trusted_proxies;
   bool listen_proxy_protocol = false;  // connections from trusted proxies start with PROXY v2
+  // client_country.from_certificate: a verified client certificate's subject C (one, an assigned
+  // ISO 3166-1 code) is the client country, source "mtls", ahead of the address. Needs tls.client_ca.
+  bool client_country_from_certificate = false;
   downstream_tls_config tls;
   bool admin_enabled = true;
   std::string admin_address = "127.0.0.1";
@@ -97,6 +101,9 @@ struct config {
   std::string policy_file;  // residency policy (docs/policy.md); empty: every cluster allowed
   // Endpoint names are resolved again this often (and on SIGHUP); 0 (`dns_refresh: off`): only on SIGHUP.
   milliseconds dns_refresh{60000};
+  // dns_resolvers: name servers endpoint names are resolved with (DNS queries, the answers' TTLs
+  // honoured, within dns_refresh); empty: the system resolver (getaddrinfo) every dns_refresh.
+  std::vector<dns_server> dns_resolvers;
   std::string geo_database;  // a MaxMind DB (.mmdb) for client and endpoint countries; empty: tor-geoipdb
   // Tenants, their API keys and certificate subjects (tenants/tenants.hpp); empty: the tenant is a
   // verified client certificate's CN, else "default", and no key is asked for.

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <charconv>
 #include <optional>
 
 #include "audit/audit_log.hpp"
@@ -245,6 +247,55 @@ void read_location(config_reader& r, const YAML::Node& v, config& cfg) {
     }
   }
   cfg.location = std::move(loc);
+}
+
+// dns_resolvers: ["10.0.0.53", "127.0.0.1:5353"], one to three IPv4 name servers.
+void read_dns_resolvers(config_reader& r, const YAML::Node& v, config& cfg) {
+  if (!v.IsSequence() || v.size() == 0 || v.size() > 3) {
+    r.error(v.Mark(), "dns_resolvers must be a list of one to three name servers (IPv4[:port])");
+    return;
+  }
+  for (const YAML::Node& n : v) {
+    std::string text;
+    if (!r.scalar(n, "a name server", text)) {
+      continue;
+    }
+    dns_server s;
+    const std::size_t colon = text.find(':');
+    s.address = text.substr(0, colon);
+    unsigned port = 53;
+    const std::string port_text = colon == std::string::npos ? "53" : text.substr(colon + 1);
+    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    boost::system::error_code bad;
+    const auto address = boost::asio::ip::make_address(s.address, bad);
+    if (bad || !address.is_v4() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+        port == 0 || port > 65535) {
+      r.error(n.Mark(), fmt::format("dns_resolvers: '{}' is not IPv4[:port] (IPv6 name servers are not "
+                                    "supported)",
+                                    text));
+      continue;
+    }
+    s.port = static_cast<std::uint16_t>(port);
+    cfg.dns_resolvers.push_back(std::move(s));
+  }
+}
+
+void read_client_country(config_reader& r, const YAML::Node& v, config& cfg) {
+  r.map(v, "client_country",
+        {
+            {"from_certificate",
+             [&](const YAML::Node& x) {
+               r.boolean(x, "client_country.from_certificate", cfg.client_country_from_certificate);
+             }},
+        });
+}
+
+void check_client_country(config_reader& r, const YAML::Node& root, const config& cfg) {
+  if (cfg.client_country_from_certificate && cfg.tls.client_ca.empty()) {
+    r.error(root["client_country"].Mark(),
+            "client_country.from_certificate needs tls.client_ca (only a verified client certificate "
+            "names a country)");
+  }
 }
 
 // What the clusters' physical-evidence settings need from the rest of the config, reported at each

@@ -18,9 +18,11 @@ struct endpoint_view {
 
 endpoint_view view_of(const upstream_cluster& c, const endpoint_state& ep) {
   endpoint_view v;
-  v.connect_us = ep.min_connect_us.load(std::memory_order_relaxed);
-  v.handshake_us = ep.min_handshake_us.load(std::memory_order_relaxed);
-  v.rtt_us = ep.min_rtt_us();
+  const std::shared_ptr<const endpoint_addresses> addresses = ep.addresses.load();
+  const rtt_minima& minima = *addresses->minima;
+  v.connect_us = minima.connect_us.load(std::memory_order_relaxed);
+  v.handshake_us = minima.handshake_us.load(std::memory_order_relaxed);
+  v.rtt_us = minima.rtt_us();
   if (v.rtt_us != 0 && c.judge_distance) {
     const policy::distance_judgement j =
         policy::judge_distance(v.rtt_us, c.gateway_place, c.declared_place, c.config->max_distance_km);

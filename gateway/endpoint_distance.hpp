@@ -1,8 +1,8 @@
 #pragma once
 
 // What the gateway knows of each endpoint's distance (docs/evidence.md): the smallest round trips
-// measured by the upstream pools (endpoint_state, lock-free minima), judged against the cluster's
-// declared location and max_distance_km. Read-only views for /metrics and /readyz; thread-safe
+// measured by the upstream pools (the current addresses' endpoint_addresses::minima), judged against the
+// cluster's declared location and max_distance_km. Read-only views for /metrics and /readyz; thread-safe
 // (reads atomics only).
 
 #include <memory>

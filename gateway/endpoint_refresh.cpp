@@ -31,7 +31,7 @@ std::string joined_addresses(const endpoint_addresses& a) {
 
 endpoint_refresher::endpoint_refresher(const config& cfg,
                                        std::vector<std::unique_ptr<upstream_cluster>>& upstreams)
-    : upstreams_(upstreams), judge_(cfg) {
+    : cfg_(cfg), upstreams_(upstreams), judge_(cfg) {
   report_.store(std::make_shared<const endpoint_geo_report>(check_endpoint_geo(judge_, upstreams)));
 }
 
@@ -49,7 +49,12 @@ void endpoint_refresher::refresh(const char* trigger) {
     for (const std::unique_ptr<endpoint_state>& ep : uc.endpoints) {
       const endpoint_geo_report::endpoint_line& old_line = before->endpoints[index++];
       std::string error;
-      const std::vector<tcp::endpoint> resolved = resolve_endpoint(resolver, cc, *ep, error);
+      std::optional<std::uint32_t> ttl_s;
+      const std::vector<tcp::endpoint> resolved =
+          resolve_endpoint(resolver, cfg_.dns_resolvers, cc, *ep, ttl_s, error);
+      if (error.empty()) {
+        ep->dns_ttl_s = ttl_s;
+      }
       auto use = std::make_shared<endpoint_addresses>();
       endpoint_geo_report::endpoint_line line;
       if (error.empty()) {
@@ -108,6 +113,22 @@ void endpoint_refresher::refresh(const char* trigger) {
       .num("refreshes", static_cast<std::int64_t>(n))
       .num("refused_addresses", refused)
       .emit();
+}
+
+std::chrono::milliseconds endpoint_refresher::next_refresh_in() const {
+  std::optional<std::uint32_t> shortest;
+  for (const auto& uc : upstreams_) {
+    for (const auto& ep : uc->endpoints) {
+      if (ep->dns_ttl_s && (!shortest || *ep->dns_ttl_s < *shortest)) {
+        shortest = ep->dns_ttl_s;
+      }
+    }
+  }
+  if (!shortest) {
+    return cfg_.dns_refresh;
+  }
+  return std::clamp(std::chrono::milliseconds(std::int64_t{*shortest} * 1000),
+                    std::chrono::milliseconds(1000), cfg_.dns_refresh);
 }
 
 void endpoint_refresher::render_metrics(std::string& out) const {

@@ -12,6 +12,7 @@
 // render_metrics() may be called from any thread.
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,10 @@ class endpoint_refresher {
   // "dns_refresh") is logged.
   void refresh(const char* trigger);
 
+  // When to resolve again (control thread): the shortest TTL of the last DNS answers (dns_resolvers),
+  // at least 1 s and at most dns_refresh; dns_refresh when no answer had a TTL (system resolver).
+  [[nodiscard]] std::chrono::milliseconds next_refresh_in() const;
+
   // The current verdicts (for /readyz): never null.
   [[nodiscard]] std::shared_ptr<const endpoint_geo_report> report() const { return report_.load(); }
 
@@ -41,6 +46,7 @@ class endpoint_refresher {
   void render_metrics(std::string& out) const;
 
  private:
+  const config& cfg_;
   std::vector<std::unique_ptr<upstream_cluster>>& upstreams_;
   endpoint_geo_judge judge_;
   std::atomic<std::shared_ptr<const endpoint_geo_report>> report_;

@@ -254,6 +254,15 @@ stage_result pipeline::identify(request_context& ctx) const {
         "X-Forwarded-For from a trusted proxy names no client address; check the proxy");
   }
   ctx.client_ip = std::move(client->ip);
+  // The certificate is the TLS peer's: the client's own, unless an L7 proxy (trusted-xff) made the
+  // connection, whose certificate says nothing of the client it forwards.
+  if (cfg_->client_country_from_certificate && cert != nullptr &&
+      cert->status == client_certificate::state::verified && !cert->country.empty() &&
+      client->source != address_source::trusted_xff) {
+    ctx.client_country = cert->country;
+    ctx.client_country_source = mtls_country_source;
+    return stage_result::next();
+  }
   if (geo_) {
     if (std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip)) {
       ctx.client_country = policy::country_name(geo_->lookup(*ip));

@@ -176,6 +176,7 @@ void request_recorder::access_line(const request_context& ctx, double seconds) c
       .str("tenant", ctx.tenant)
       .str("key_id", ctx.key_id)
       .str("client_country", ctx.client_country)
+      .str("client_country_source", ctx.client_country_source)
       .str("model", ctx.model)
       .boolean("stream", ctx.stream)
       .num("status", ctx.status)

@@ -342,7 +342,7 @@ int server::run() {
   asio::steady_timer refresh_timer(control);
   std::function<void()> schedule_refresh;
   schedule_refresh = [&] {
-    refresh_timer.expires_after(cfg.dns_refresh);
+    refresh_timer.expires_after(state_.endpoints->next_refresh_in());
     refresh_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) {
         return;

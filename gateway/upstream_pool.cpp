@@ -43,8 +43,10 @@ void store_addresses(endpoint_state& ep, std::shared_ptr<const endpoint_addresse
   ep.geo_refused.store(refused, std::memory_order_relaxed);
 }
 
-std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver, const cluster_config& cc,
-                                            const endpoint_state& ep, std::string& error) {
+namespace {
+
+std::vector<tcp::endpoint> system_resolve(tcp::resolver& resolver, const cluster_config& cc,
+                                          const endpoint_state& ep, std::string& error) {
   boost::system::error_code ec;
   auto results = resolver.resolve(ep.host, std::to_string(ep.port), ec);
   if (ec) {
@@ -53,16 +55,51 @@ std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver, const clust
   }
   std::vector<tcp::endpoint> out;
   for (const auto& r : results) {
-    if (cc.insecure_loopback_plaintext && !r.endpoint().address().is_loopback()) {
+    out.push_back(r.endpoint());
+  }
+  return out;
+}
+
+std::vector<tcp::endpoint> dns_query_resolve(const std::vector<dns_server>& servers, const cluster_config& cc,
+                                             const endpoint_state& ep, std::optional<std::uint32_t>& ttl_s,
+                                             std::string& error) {
+  boost::system::error_code ec;
+  const asio::ip::address literal = asio::ip::make_address(ep.host, ec);
+  if (!ec) {
+    return {tcp::endpoint(literal, ep.port)};
+  }
+  const dns_answer answer = dns_resolve(ep.host, servers);
+  if (!answer.error.empty()) {
+    error = fmt::format("cluster '{}': cannot resolve endpoint {}: {}", cc.name, ep.label, answer.error);
+    return {};
+  }
+  ttl_s = answer.ttl_s;
+  std::vector<tcp::endpoint> out;
+  for (const std::string& a : answer.addresses) {
+    out.emplace_back(asio::ip::make_address(a), ep.port);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver,
+                                            const std::vector<dns_server>& dns_servers,
+                                            const cluster_config& cc, const endpoint_state& ep,
+                                            std::optional<std::uint32_t>& ttl_s, std::string& error) {
+  ttl_s.reset();
+  std::vector<tcp::endpoint> out = dns_servers.empty() ? system_resolve(resolver, cc, ep, error)
+                                                       : dns_query_resolve(dns_servers, cc, ep, ttl_s, error);
+  for (const tcp::endpoint& e : out) {
+    if (cc.insecure_loopback_plaintext && !e.address().is_loopback()) {
       error = fmt::format(
           "cluster '{}': {} resolves to {}, which is not loopback; plaintext is only allowed on "
           "loopback",
-          cc.name, ep.label, r.endpoint().address().to_string());
+          cc.name, ep.label, e.address().to_string());
       return {};
     }
-    out.push_back(r.endpoint());
   }
-  if (out.empty()) {
+  if (out.empty() && error.empty()) {
     error = fmt::format("cluster '{}': endpoint {} resolves to no address", cc.name, ep.label);
   }
   return out;
@@ -85,7 +122,7 @@ std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg
                                                         : fmt::format("{}:{}", e.host, e.port);
       std::string error;
       auto resolved = std::make_shared<endpoint_addresses>();
-      resolved->usable = resolve_endpoint(resolver, cc, *ep, error);
+      resolved->usable = resolve_endpoint(resolver, cfg.dns_resolvers, cc, *ep, ep->dns_ttl_s, error);
       if (!error.empty()) {
         throw std::runtime_error(error);
       }
@@ -208,9 +245,9 @@ asio::awaitable<std::shared_ptr<connection>> upstream_pool::connect(upstream_clu
     conn->close();
     co_return nullptr;
   }
-  keep_min(ep.min_connect_us, connect_us);
+  keep_min(addresses.minima->connect_us, connect_us);
   if (c.tls) {
-    keep_min(ep.min_handshake_us, handshake_us);
+    keep_min(addresses.minima->handshake_us, handshake_us);
   }
   conn->set_rtt_us(std::max<std::uint64_t>(c.tls ? handshake_us : connect_us, 1));
   if (!distance_acceptable(c, ep, conn->rtt_us(), why)) {

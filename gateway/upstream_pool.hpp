@@ -16,22 +16,43 @@
 
 #include "gateway/config.hpp"
 #include "gateway/connection.hpp"
+#include "gateway/dns_query.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/tls_context.hpp"
 #include "policy/geo_distance.hpp"
 
 namespace sovgw::gateway {
 
+// The smallest TCP connect and TLS handshake times measured to one set of addresses (docs/evidence.md):
+// microseconds, 0: none yet; lock-free minima written by all workers. They belong to the addresses
+// they were measured to: a set re-resolution changes starts with none, so a new address never
+// inherits an old address's (smaller) round trip and with it a too tight distance bound.
+struct rtt_minima {
+  std::atomic<std::uint64_t> connect_us{0};
+  std::atomic<std::uint64_t> handshake_us{0};
+
+  // The round trip the distance bound is taken from: the handshake's (TLS), else the connect's.
+  [[nodiscard]] std::uint64_t rtt_us() const {
+    const std::uint64_t hs = handshake_us.load(std::memory_order_relaxed);
+    return hs != 0 ? hs : connect_us.load(std::memory_order_relaxed);
+  }
+};
+
 // An endpoint's addresses as last resolved and judged by the endpoint geo check
-// (gateway/endpoint_geo.hpp). Immutable: re-resolution (gateway/endpoint_refresh.hpp) swaps in a new
-// one whole; a connection keeps the one it was made with.
+// (gateway/endpoint_geo.hpp). Immutable but for the minima: re-resolution
+// (gateway/endpoint_refresh.hpp) swaps in a new one whole; a connection keeps the one it was made with.
 struct endpoint_addresses {
   std::vector<tcp::endpoint> usable;  // the addresses the geo check accepted, in resolver order
   std::string geo_country;            // where they geolocate ("FR", "private", "FR,DE", ...)
   std::string geo_reason;             // why none is usable ("" when some is)
+  // Round trips measured to `usable`. A set judged equal is not swapped in: the minima stay.
+  std::shared_ptr<rtt_minima> minima = std::make_shared<rtt_minima>();
 
   [[nodiscard]] bool geo_refused() const { return usable.empty(); }
-  [[nodiscard]] bool operator==(const endpoint_addresses&) const = default;
+  // The judged addresses, not what was measured to them.
+  [[nodiscard]] bool operator==(const endpoint_addresses& o) const {
+    return usable == o.usable && geo_country == o.geo_country && geo_reason == o.geo_reason;
+  }
 };
 
 struct endpoint_state {
@@ -42,25 +63,18 @@ struct endpoint_state {
   // the control thread on re-resolution, only when what it holds changes. Never null.
   std::atomic<std::shared_ptr<const endpoint_addresses>> addresses;
   std::atomic<bool> geo_refused{false};  // addresses.load()->geo_refused(), cheap to read per request
+  std::optional<std::uint32_t> dns_ttl_s;  // the last answer's TTL (dns_resolvers); control thread only
   std::atomic<std::uint64_t> resolve_failures{0};         // re-resolutions that failed (addresses kept)
   std::atomic<std::uint64_t> newly_refused_addresses{0};  // addresses refused on re-resolution
   std::atomic<std::int64_t> in_flight{0};  // leased connections, all workers; <= max_connections_per_endpoint
   std::atomic<unsigned> consecutive_failures{0};
   std::atomic<std::int64_t> down_until_ms{0};  // steady clock, ms since epoch of the clock
-  // Physical evidence (docs/evidence.md), all workers: the smallest TCP connect and TLS handshake
-  // times seen (microseconds, 0: none yet), new connections refused for their distance, and whether
-  // a round trip contradicted the cluster's declared location (then the endpoint is never used
-  // again until restart, unless the cluster is endpoint_geo_exempt).
-  std::atomic<std::uint64_t> min_connect_us{0};
-  std::atomic<std::uint64_t> min_handshake_us{0};
+  // Physical evidence (docs/evidence.md), all workers: new connections refused for their distance,
+  // and whether a round trip contradicted the cluster's declared location (then the endpoint is
+  // never used again until restart, unless the cluster is endpoint_geo_exempt). The smallest round
+  // trips are kept with the addresses (endpoint_addresses::minima).
   std::atomic<std::uint64_t> distance_refusals{0};
   std::atomic<bool> distance_contradicted{false};
-
-  // The round trip the distance bound is taken from: the handshake's (TLS), else the connect's.
-  [[nodiscard]] std::uint64_t min_rtt_us() const {
-    const std::uint64_t hs = min_handshake_us.load(std::memory_order_relaxed);
-    return hs != 0 ? hs : min_connect_us.load(std::memory_order_relaxed);
-  }
   [[nodiscard]] bool available(std::int64_t now_ms) const {
     return !geo_refused.load(std::memory_order_relaxed) &&
            down_until_ms.load(std::memory_order_relaxed) <= now_ms &&
@@ -86,10 +100,16 @@ struct upstream_cluster {
 };
 
 [[nodiscard]] std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg);
-// Resolves an endpoint's name (blocking: start-up and the control thread only). Empty with `error`
-// set when it does not resolve, or (insecure_loopback_plaintext) resolves to a non-loopback address.
-[[nodiscard]] std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver, const cluster_config& cc,
-                                                          const endpoint_state& ep, std::string& error);
+// Resolves an endpoint's name (blocking: start-up and the control thread only): with `dns_servers`
+// (config.dns_resolvers) by DNS queries to them, setting `ttl_s` to the answer's TTL; without, by
+// the system resolver (getaddrinfo: /etc/hosts, nsswitch; no TTL). An IP address is taken as it is.
+// Empty with `error` set when it does not resolve, or (insecure_loopback_plaintext) resolves to a
+// non-loopback address.
+[[nodiscard]] std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver,
+                                                          const std::vector<dns_server>& dns_servers,
+                                                          const cluster_config& cc, const endpoint_state& ep,
+                                                          std::optional<std::uint32_t>& ttl_s,
+                                                          std::string& error);
 [[nodiscard]] std::int64_t steady_now_ms();
 
 class upstream_pool {

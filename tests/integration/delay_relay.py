@@ -3,7 +3,7 @@ tests (a cluster that is "farther away" than it is):
 
     python3 delay_relay.py --target 127.0.0.1:9443 --delay-ms 25
 
-listens on 127.0.0.1 (an ephemeral port), prints {"msg": "listening", "port": N} and forwards each
+listens on 127.0.0.1 (an ephemeral port; --listen HOST:PORT to choose), prints {"msg": "listening", "port": N} and forwards each
 connection to the target. Each chunk read is written DELAY after it arrived, in order, so a round
 trip through the relay takes at least 2 x DELAY. The TCP connect is answered by the relay itself at
 once: only a round trip that reaches the target (the TLS handshake) shows the delay."""
@@ -49,7 +49,9 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", required=True)
     parser.add_argument("--delay-ms", type=float, required=True)
+    parser.add_argument("--listen", default="127.0.0.1:0")
     args = parser.parse_args()
+    listen_host, listen_port = args.listen.rsplit(":", 1)
     host, port = args.target.rsplit(":", 1)
     delay = args.delay_ms / 1000.0
 
@@ -62,7 +64,7 @@ async def main():
         await asyncio.gather(pipe(client_reader, up_writer, delay), pipe(up_reader, client_writer, delay),
                              return_exceptions=True)
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    server = await asyncio.start_server(handle, listen_host, int(listen_port))
     print(json.dumps({"msg": "listening", "port": server.sockets[0].getsockname()[1]}), flush=True)
     async with server:
         await server.serve_forever()

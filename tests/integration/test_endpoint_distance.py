@@ -27,9 +27,9 @@ DELAY_KM = 2 * DELAY_MS * 100
 GATEWAY_LOCATION = "gateway:\n  location: {country: FR, latitude: 48.8566, longitude: 2.3522}\n"  # Paris
 
 
-def start_relay(target_port, delay_ms=DELAY_MS):
+def start_relay(target_port, delay_ms=DELAY_MS, listen="127.0.0.1:0"):
     p = Process([sys.executable, os.path.join(HERE, "delay_relay.py"), "--target", f"127.0.0.1:{target_port}",
-                 "--delay-ms", str(delay_ms)])
+                 "--delay-ms", str(delay_ms), "--listen", listen])
     p.port = p.wait_for_json(lambda o: o.get("msg") == "listening")["port"]
     return p
 

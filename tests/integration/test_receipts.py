@@ -8,7 +8,7 @@ import re
 import subprocess
 import unittest
 
-from support import SOVGW, Gateway, TempDir, cluster_yaml, gateway_yaml, make_certs, start_standin
+from support import SOVGW, Gateway, TempDir, admin_get, cluster_yaml, gateway_yaml, make_certs, start_standin
 from test_signed_requests import make_keys
 
 POLICY = """version: 1
@@ -66,7 +66,8 @@ class ReceiptTest(unittest.TestCase):
             return head, f.read()
 
     def verify(self, head, *extra, method="POST", url=None):
-        return subprocess.run([SOVGW, "receipt", "verify", head, "--key", self.jwk, "--method", method, "--url",
+        key = [] if "--key" in extra else ["--key", self.jwk]
+        return subprocess.run([SOVGW, "receipt", "verify", head, *key, "--method", method, "--url",
                                url or self.url, *extra], capture_output=True, text=True)
 
     def test_receipt_of_a_served_request_verifies_offline(self):
@@ -140,6 +141,32 @@ class ReceiptTest(unittest.TestCase):
         r = self.verify(head)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("status 403", r.stdout)
+
+    def test_the_key_may_be_a_pem_a_jwk_or_the_published_jwk_set(self):
+        head, _ = self.curl_head("keys.txt")
+        published = admin_get(self.gateway, "/.well-known/sovgw-keys.json")
+        self.assertEqual(published.status, 200)
+        key_set = json.loads(published.body)
+        other = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "old-key"}
+        rsa = {"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": "not-ours"}  # skipped: not an Ed25519 key
+        files = {}
+        for name, content in (("set.json", key_set), ("rotated.json", {"keys": [other, rsa] + key_set["keys"]}),
+                              ("other.json", {"keys": [other]}), ("bad.json", {"keys": [other, dict(other, d="x")]})):
+            files[name] = os.path.join(self.tmp.path, name)
+            with open(files[name], "w") as f:
+                json.dump(content, f)
+        for key in (files["set.json"], files["rotated.json"], os.path.join(self.keys, "gateway.pub.pem"), self.jwk):
+            r = self.verify(head, "--key", key)
+            self.assertEqual(r.returncode, 0, key + r.stdout + r.stderr)
+            self.assertIn("receipt verifies", r.stdout)
+        r = self.verify(head, "--key", files["other.json"])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"receipt does NOT verify: it was signed with keyid {self.keyid}, which {files['other.json']} "
+                      f"does not hold (it holds old-key)", r.stdout)
+        r = self.verify(head, "--key", files["bad.json"])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn(f"{files['bad.json']}: not an Ed25519 public key (JWK Set member 1): this holds a private key",
+                      r.stderr)
 
     def test_bad_input_is_a_usage_error(self):
         path = os.path.join(self.tmp.path, "not-a-head.txt")

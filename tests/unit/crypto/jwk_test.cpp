@@ -124,3 +124,50 @@ TEST_CASE("reading a published key says what is wrong with it") {
     CHECK(std::string(c::describe(got.error)).size() > 10);
   }
 }
+
+TEST_CASE("a key file may be a PEM, one JWK or a JWK Set; a set's keys are found by kid") {
+  const std::string x = "JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs";  // RFC 9421 B.1.4
+  const std::string one = R"({"kty":"OKP","crv":"Ed25519","x":")" + x + R"(","kid":"gw-1"})";
+  const auto single = c::parse_ed25519_public_keys(one);
+  REQUIRE(single.ok());
+  REQUIRE(single.keys.size() == 1);
+  CHECK(c::find_public_key(single, "gw-1") != nullptr);
+  CHECK(c::find_public_key(single, "gw-2") == nullptr);
+
+  // Another kty is skipped (RFC 7517 section 5); a member without kid is found by its thumbprint.
+  const std::string set =
+      R"({"keys":[{"kty":"EC","crv":"P-256","x":"qIVYZVLCrPZHGHjP17CTW0_-D9Lfw0EkjqF7xB4FivA"},)" + one +
+      R"(,{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]})";
+  const auto keys = c::parse_ed25519_public_keys(set);
+  REQUIRE(keys.ok());
+  REQUIRE(keys.keys.size() == 2);
+  CHECK(c::find_public_key(keys, "gw-1")->key == single.keys[0].key);
+  CHECK(c::find_public_key(keys, keys.keys[1].kid) == &keys.keys[1]);
+  CHECK(keys.keys[1].kid.size() == 43);  // the thumbprint
+
+  struct row {
+    std::string text;
+    c::public_key_error error;
+    std::optional<std::size_t> member;
+  };
+  const row rows[] = {
+      {R"({"keys":{}})", c::public_key_error::bad_key_set, std::nullopt},
+      {R"({"keys":[1]})", c::public_key_error::bad_key_set, 0},
+      {R"({"keys":[]})", c::public_key_error::no_ed25519_key, std::nullopt},
+      {R"({"keys":[{"kty":"RSA"}]})", c::public_key_error::no_ed25519_key, std::nullopt},
+      {R"({"keys":[)" + one + "," + one + "]}", c::public_key_error::duplicate_kid, 1},
+      {R"({"keys":[)" + one + R"(,{"kty":"OKP","crv":"Ed25519","x":")" + x + R"(","d":"n4Ni"}]})",
+       c::public_key_error::private_key, 1},
+      {R"({"keys":[{"kty":"OKP","crv":"Ed25519","x":"short"}]})", c::public_key_error::bad_x, 0},
+      {"-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n", c::public_key_error::bad_pem,
+       std::nullopt},
+  };
+  for (const row& r : rows) {
+    INFO(r.text);
+    const auto got = c::parse_ed25519_public_keys(r.text);
+    CHECK(got.error == r.error);
+    CHECK(got.member == r.member);
+    CHECK(got.keys.empty());
+    CHECK(std::string(c::describe(got.error)).size() > 10);
+  }
+}

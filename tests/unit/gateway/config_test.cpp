@@ -176,6 +176,40 @@ TEST_CASE("dns_refresh: how often endpoint names are resolved again") {
         "gw.yaml:9:14: dns_refresh must be at least 1s (or off: only on SIGHUP)");
 }
 
+TEST_CASE("dns_resolvers: one to three IPv4 name servers, port 53 by default") {
+  CHECK(parse_config(base, "gw.yaml")->dns_resolvers.empty());
+  const auto cfg = parse_config(base + "dns_resolvers: [10.0.0.53, \"127.0.0.1:5353\"]\n", "gw.yaml");
+  REQUIRE(cfg->dns_resolvers.size() == 2);
+  CHECK((cfg->dns_resolvers[0].address == "10.0.0.53" && cfg->dns_resolvers[0].port == 53));
+  CHECK((cfg->dns_resolvers[1].address == "127.0.0.1" && cfg->dns_resolvers[1].port == 5353));
+  for (const char* bad : {"::1", "10.0.0.1:0", "10.0.0.1:70000", "ns.example", "10.0.0.1:x"}) {
+    CAPTURE(bad);
+    CHECK(errors_of(base + "dns_resolvers: [\"" + bad + "\"]\n") ==
+          fmt::format(
+              "gw.yaml:9:17: dns_resolvers: '{}' is not IPv4[:port] (IPv6 name servers are not supported)",
+              bad));
+  }
+  CHECK(errors_of(base + "dns_resolvers: []\n") ==
+        "gw.yaml:9:16: dns_resolvers must be a list of one to three name servers (IPv4[:port])");
+  CHECK(errors_of(base + "dns_resolvers: [1.1.1.1, 1.1.1.2, 1.1.1.3, 1.1.1.4]\n") ==
+        "gw.yaml:9:16: dns_resolvers must be a list of one to three name servers (IPv4[:port])");
+}
+
+TEST_CASE("client_country.from_certificate: off by default, needs tls.client_ca") {
+  CHECK_FALSE(parse_config(base, "gw.yaml")->client_country_from_certificate);
+  std::string mtls = base;
+  mtls.replace(mtls.find("a.key}"), 6, "a.key, client_ca: ca.pem}");
+  CHECK(parse_config(mtls + "client_country: {from_certificate: true}\n", "gw.yaml")
+            ->client_country_from_certificate);
+  CHECK(
+      errors_of(base + "client_country: {from_certificate: true}\n") ==
+      "gw.yaml:9:17: client_country.from_certificate needs tls.client_ca (only a verified client certificate "
+      "names a country)");
+  CHECK(errors_of(mtls + "client_country: {from_cert: true}\n") ==
+        "gw.yaml:9:18: unknown key 'from_cert' in client_country (known: from_certificate)");
+  CHECK(errors_of(mtls + "client_country: true\n") == "gw.yaml:9:17: client_country must be a mapping");
+}
+
 TEST_CASE("gateway.location and the clusters' physical-evidence settings") {
   const std::string located = base + R"(    location: {latitude: 48.86, longitude: 2.35}
     max_distance_km: 500
