@@ -246,20 +246,22 @@ std::string disguised(rng& r, std::string_view id) {
   return out;
 }
 
+// The identifiers planted, and how to make one.
+struct kind {
+  detector planted;
+  std::string (*make)(rng&);
+};
+const kind kinds[] = {{detector::email, email},
+                      {detector::iban, iban},
+                      {detector::payment_card, card},
+                      {detector::phone, phone}};
+
 }  // namespace
 
 TEST_CASE("every JSON escaping of a prompt is classified as its plain form") {
   rng r(20261202);
   const std::uint32_t all = implemented_detectors();
   json_inspector inspector;
-  struct kind {
-    detector planted;
-    std::string (*make)(rng&);
-  };
-  const kind kinds[] = {{detector::email, email},
-                        {detector::iban, iban},
-                        {detector::payment_card, card},
-                        {detector::phone, phone}};
   std::size_t bodies = 0;
   for (int round = 0; round < 250; ++round) {
     for (const kind& k : kinds) {
@@ -293,14 +295,6 @@ TEST_CASE("every Unicode disguise of an identifier is classified and redacted as
   rng r(20261203);
   const std::uint32_t all = implemented_detectors();
   json_inspector inspector;
-  struct kind {
-    detector planted;
-    std::string (*make)(rng&);
-  };
-  const kind kinds[] = {{detector::email, email},
-                        {detector::iban, iban},
-                        {detector::payment_card, card},
-                        {detector::phone, phone}};
   std::size_t bodies = 0;
   for (int round = 0; round < 250; ++round) {
     for (const kind& k : kinds) {
