@@ -71,6 +71,26 @@ class BodyClassificationTest(unittest.TestCase):
                 self.assertEqual(log["data_classes"], "personal")
                 self.assertIn("personal-data-eu-only", log["rules"])
 
+    def test_an_email_in_characters_a_model_reads_as_ascii_is_personal_data(self):
+        tags = "".join(chr(0xE0000 + ord(c)) for c in "alice@example.com")
+        for content in ("Mail alice\\uff20example.com",              # FULLWIDTH COMMERCIAL AT, escaped
+                        "Mail alice\uff20example.com",               # ... as UTF-8
+                        "Mail ali\\u200bce@exa\u00admple.com",      # zero width space, soft hyphen
+                        "Mail alic\\ud835\\udc1e@example.com",       # MATHEMATICAL BOLD SMALL E
+                        "Mail " + tags):                             # invisible tag characters
+            with self.subTest(content):
+                resp = self.send(chat(content))
+                self.assertEqual(resp.status, 200, resp.body)
+                log = self.log_of(resp)
+                self.assertEqual((log["cluster"], log["data_classes"]), ("paris", "personal"))
+
+    def test_a_disguised_iban_is_redacted_whole(self):
+        digits = "".join(chr(0xFF10 + int(d)) if d.isdigit() else d for d in "89 3704 0044 0532 0130 00")
+        resp = self.send(chat("Pay to DE" + digits + " please"), path="/debug/headers")
+        self.assertEqual(resp.status, 200, resp.body)
+        forwarded = json.loads(resp.json()["body"])
+        self.assertEqual(forwarded["messages"][0]["content"], "Pay to [redacted:iban] please")
+
     def test_an_escaped_iban_is_redacted_in_what_the_cluster_receives(self):
         body = chat("Pay to DE89\\u00203704 0044 0532 0130 00 please")
         resp = self.send(body, path="/debug/headers")
