@@ -253,7 +253,8 @@ class OutageTest(LimitsStoreBase):
         left = f'sovgw_tenant_budget_remaining_tokens{{tenant="outage"}} {1000000 - 3 * TOKENS_PER_CALL}\n'
         self.assertTrue(wait_until(lambda: left in admin_get(self.open, "/metrics").body.decode()))
 
-        self.redis = Redis(self.redis_dir, self.redis.port)  # empty: no persistence
+        # the class's: tearDownClass stops it (an instance attribute would leak the process)
+        type(self).redis = Redis(self.redis_dir, self.redis.port)  # empty: no persistence
         for g in self.gateways:
             self.assertTrue(wait_until(lambda: metric(g, "sovgw_limits_store_up") == 1))
             self.assertTrue(wait_until(lambda: self.log_count(g, REACHABLE) == 2))
