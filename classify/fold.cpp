@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <optional>
+#include <utility>
 
 namespace sovgw::classify {
 namespace {
@@ -14,32 +16,46 @@ struct fold_run {
   std::uint8_t step;   // 0: every code point folds to ascii; 1: to ascii + (cp - first)
 };
 
-constexpr fold_run runs[] = {
-#include "classify/fold_table.inc"
+struct fold_multi {
+  std::uint32_t cp;
+  const char* ascii;  // two to four characters
 };
 
-constexpr bool sorted_and_disjoint() {
-  for (std::size_t i = 1; i < std::size(runs); ++i) {
-    if (runs[i].first <= runs[i - 1].last || runs[i].first > runs[i].last) {
+#include "classify/fold_table.inc"
+
+template <typename T, std::size_t N, typename Key>
+constexpr bool sorted_by(const T (&table)[N], Key key) {
+  for (std::size_t i = 1; i < N; ++i) {
+    if (key(table[i]).first <= key(table[i - 1]).second || key(table[i]).first > key(table[i]).second) {
       return false;
     }
   }
   return true;
 }
-static_assert(sorted_and_disjoint(), "fold_table.inc must be sorted runs");
+static_assert(sorted_by(fold_runs, [](const fold_run& r) { return std::pair(r.first, r.last); }),
+              "fold_runs must be sorted, disjoint runs");
+static_assert(sorted_by(fold_multis, [](const fold_multi& m) { return std::pair(m.cp, m.cp); }),
+              "fold_multis must be sorted");
 
-// What `cp` folds to: -1 kept as it is, 0 removed, else the ASCII character.
-int fold_of(std::uint32_t cp) {
-  const auto* it = std::upper_bound(std::begin(runs), std::end(runs), cp,
-                                    [](std::uint32_t c, const fold_run& r) { return c < r.first; });
-  if (it == std::begin(runs)) {
-    return -1;
+// What `cp` folds to: kept as it is (nullopt), removed (empty) or the ASCII it stands for, in
+// `one` for a single character.
+std::optional<std::string_view> fold_of(std::uint32_t cp, char& one) {
+  const auto* run = std::upper_bound(std::begin(fold_runs), std::end(fold_runs), cp,
+                                     [](std::uint32_t c, const fold_run& r) { return c < r.first; });
+  if (run != std::begin(fold_runs) && cp <= (run - 1)->last) {
+    const fold_run& r = *(run - 1);
+    if (r.ascii == 0) {
+      return std::string_view();
+    }
+    one = static_cast<char>(r.ascii + r.step * (cp - r.first));
+    return std::string_view(&one, 1);
   }
-  const fold_run& r = *(it - 1);
-  if (cp > r.last) {
-    return -1;
+  const auto* multi = std::lower_bound(std::begin(fold_multis), std::end(fold_multis), cp,
+                                       [](const fold_multi& m, std::uint32_t c) { return m.cp < c; });
+  if (multi != std::end(fold_multis) && multi->cp == cp) {
+    return std::string_view(multi->ascii);
   }
-  return r.ascii == 0 ? 0 : r.ascii + static_cast<int>(r.step * (cp - r.first));
+  return std::nullopt;
 }
 
 // Decodes the UTF-8 sequence at t[i] into cp and returns its length, or 0 when it is not one.
@@ -87,7 +103,8 @@ bool fold(std::string_view text, folded_text& out) {
   for (std::size_t i = 0; i < text.size();) {
     std::uint32_t cp = 0;
     const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
-    if (n != 0 && fold_of(cp) >= 0) {
+    char one = 0;
+    if (n != 0 && fold_of(cp, one)) {
       first = i;
       break;
     }
@@ -104,11 +121,12 @@ bool fold(std::string_view text, folded_text& out) {
   for (std::size_t i = first; i < text.size();) {
     std::uint32_t cp = 0;
     const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
-    const int f = n == 0 ? -1 : fold_of(cp);
-    if (f > 0) {
-      out.text += static_cast<char>(f);
-      out.origin.push_back(static_cast<std::uint32_t>(i));
-    } else if (f < 0) {
+    char one = 0;
+    const std::optional<std::string_view> folded = n == 0 ? std::nullopt : fold_of(cp, one);
+    if (folded) {
+      out.text += *folded;  // nothing for a removed one
+      out.origin.insert(out.origin.end(), folded->size(), static_cast<std::uint32_t>(i));
+    } else {
       const std::size_t len = n == 0 ? 1 : n;
       for (std::size_t k = 0; k < len; ++k) {
         out.text += text[i + k];

@@ -6,8 +6,9 @@
 // mathematical letters and digits ("𝐚𝐥𝐢𝐜𝐞", "𝟒𝟏𝟏𝟏"), circled, superscript and subscript digits,
 // Unicode spaces and dashes as separators, invisible characters inside it (zero width space,
 // soft hyphen, word joiner, variation selectors, bidirectional controls), or the invisible tag
-// characters (U+E0020–E007E) that spell ASCII. fold() maps each of those code points to the ASCII
-// character it stands for (compatibility decomposition, NFKC, for the forms; the digit's value
+// characters (U+E0020–E007E) that spell ASCII, or ligatures ("proﬁle": U+FB01 is "fi"). fold()
+// maps each of those code points to the ASCII it stands for (compatibility decomposition, NFKC,
+// for the forms, one to four characters; the digit's value
 // for decimal digits of every script; the tag's ASCII) or removes it (invisible ones), and keeps
 // every other byte as it is. The detectors then scan the folded text, and findings are mapped
 // back to the original bytes, so redaction replaces what the client sent.

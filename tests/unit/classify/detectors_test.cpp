@@ -152,6 +152,7 @@ TEST_CASE("identifiers in characters a model reads as ASCII are found where the 
               "Mail alice\xef\xbc\xa0"
               "example.com"));                             // FULLWIDTH COMMERCIAL AT
   CHECK(fires("email", "alice@exa\xe2\x80\x8bmple.com"));  // ZERO WIDTH SPACE
+  CHECK(fires("email", "alice@pro\xef\xac\x81le.example"));  // LATIN SMALL LIGATURE FI
   CHECK(fires("iban",
               "\xef\xbc\xa4\xef\xbc\xa5"
               "89 3704 0044 0532 0130 00"));                                        // FULLWIDTH D E
