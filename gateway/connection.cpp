@@ -11,7 +11,16 @@ namespace sovgw::gateway {
 
 namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// SSL_get_error() reads the thread's error queue, so it must be empty before each TLS call. It
+// nearly always is: ERR_clear_error() on an empty queue still walks its sixteen slots (about 3,000
+// instructions per proxied request, four calls), peeking costs a fraction of that.
+void clear_tls_errors() {
+  if (ERR_peek_error() != 0) {
+    ERR_clear_error();
+  }
 }
+}  // namespace
 
 std::string_view to_string(io_status s) {
   switch (s) {
@@ -115,7 +124,7 @@ asio::awaitable<io_status> connection::handshake(milliseconds timeout, std::stri
   set_deadline(read_deadline_, timeout);
   io_status result = io_status::ok;
   while (true) {
-    ERR_clear_error();
+    clear_tls_errors();
     int r = SSL_do_handshake(ssl_.get());
     if (r == 1) {
       break;
@@ -139,9 +148,10 @@ asio::awaitable<io_status> connection::handshake(milliseconds timeout, std::stri
         detail += std::string(" (certificate verification: ") + X509_verify_cert_error_string(verify) + ")";
       }
     } else {
-      detail = err == SSL_ERROR_SYSCALL ? "connection closed during the TLS handshake" : "TLS handshake failed";
+      detail =
+          err == SSL_ERROR_SYSCALL ? "connection closed during the TLS handshake" : "TLS handshake failed";
     }
-    ERR_clear_error();
+    clear_tls_errors();
     result = io_status::error;
     break;
   }
@@ -150,7 +160,7 @@ asio::awaitable<io_status> connection::handshake(milliseconds timeout, std::stri
 }
 
 asio::awaitable<connection::read_result> connection::read_some(char* data, std::size_t size,
-                                                                 milliseconds timeout) {
+                                                               milliseconds timeout) {
   set_deadline(read_deadline_, timeout);
   read_result result{io_status::ok, 0};
   while (true) {
@@ -171,7 +181,7 @@ asio::awaitable<connection::read_result> connection::read_some(char* data, std::
       }
       continue;
     }
-    ERR_clear_error();
+    clear_tls_errors();
     std::size_t n = 0;
     int r = SSL_read_ex(ssl_.get(), data, size, &n);
     if (r == 1) {
@@ -187,9 +197,10 @@ asio::awaitable<connection::read_result> connection::read_some(char* data, std::
       }
       continue;
     }
-    ERR_clear_error();
+    clear_tls_errors();
     // ZERO_RETURN is a clean close_notify; SYSCALL with no error queue is an unclean EOF.
-    result.status = (err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL) ? io_status::eof : io_status::error;
+    result.status =
+        (err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL) ? io_status::eof : io_status::error;
     break;
   }
   clear_deadline(read_deadline_);
@@ -197,7 +208,7 @@ asio::awaitable<connection::read_result> connection::read_some(char* data, std::
 }
 
 asio::awaitable<connection::read_result> connection::read_into(std::string& buffer, std::size_t max_chunk,
-                                                                 milliseconds timeout) {
+                                                               milliseconds timeout) {
   // Read into a per-thread scratch area and append what arrived: growing the string first would
   // zero-fill max_chunk bytes on every read (it was a quarter of all instructions per request).
   static thread_local char scratch[64 * 1024];
@@ -223,7 +234,7 @@ asio::awaitable<io_status> connection::write(std::string_view a, std::string_vie
         }
         continue;
       }
-      ERR_clear_error();
+      clear_tls_errors();
       std::size_t n = 0;
       int r = SSL_write_ex(ssl_.get(), part.data(), part.size(), &n);
       if (r == 1) {
@@ -234,8 +245,9 @@ asio::awaitable<io_status> connection::write(std::string_view a, std::string_vie
       if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
         status = co_await wait(err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write);
       } else {
-        ERR_clear_error();
-        status = (err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL) ? io_status::eof : io_status::error;
+        clear_tls_errors();
+        status =
+            (err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL) ? io_status::eof : io_status::error;
       }
     }
   }
@@ -262,11 +274,11 @@ void connection::async_wait_readable(milliseconds timeout, std::function<void(io
     return;
   }
   set_deadline(read_deadline_, timeout);
-  socket_.async_wait(tcp::socket::wait_read,
-                     [self = shared_from_this(), done = std::move(done)](const boost::system::error_code& ec) {
-                       self->clear_deadline(self->read_deadline_);
-                       done(ec ? self->map_error(ec) : io_status::ok);
-                     });
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(),
+                                              done = std::move(done)](const boost::system::error_code& ec) {
+    self->clear_deadline(self->read_deadline_);
+    done(ec ? self->map_error(ec) : io_status::ok);
+  });
 }
 
 void connection::cancel_pending() {
@@ -303,14 +315,14 @@ bool connection::peer_gone() {
   }
   // Something arrived over TLS: a close_notify alert means the client is gone; application data
   // (a pipelined request) means it is still there. SSL_peek tells them apart without consuming data.
-  ERR_clear_error();
+  clear_tls_errors();
   std::size_t got = 0;
   int r = SSL_peek_ex(ssl_.get(), &probe, 1, &got);
   if (r == 1) {
     return false;
   }
   int err = SSL_get_error(ssl_.get(), r);
-  ERR_clear_error();
+  clear_tls_errors();
   return !(err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE);
 }
 
@@ -325,9 +337,9 @@ void connection::close() {
     return;
   }
   if (ssl_ && SSL_is_init_finished(ssl_.get())) {
-    ERR_clear_error();
+    clear_tls_errors();
     SSL_shutdown(ssl_.get());  // one non-blocking attempt to send close_notify; never wait for the reply
-    ERR_clear_error();
+    clear_tls_errors();
   }
   boost::system::error_code ec;
   timer_.cancel();
@@ -339,9 +351,9 @@ asio::awaitable<void> connection::linger_close(milliseconds max_wait) {
     co_return;
   }
   if (ssl_ && SSL_is_init_finished(ssl_.get())) {
-    ERR_clear_error();
+    clear_tls_errors();
     SSL_shutdown(ssl_.get());
-    ERR_clear_error();
+    clear_tls_errors();
   }
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
