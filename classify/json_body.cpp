@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 
+#include "classify/json_sax.hpp"
+
 namespace sovgw::classify {
 namespace {
 
@@ -17,25 +19,28 @@ void handler_stop(error_code& ec) { ec = boost::json::error::test_failure; }
 
 // Keys as a case-insensitive JSON decoder matches them (Go's encoding/json uses Unicode simple
 // case folding: ASCII letters, and U+017F LATIN SMALL LETTER LONG S and U+212A KELVIN SIGN fold
-// to `s` and `k`).
-std::string fold_key(std::string_view key) {
-  std::string out;
-  out.reserve(key.size());
+// to `s` and `k`). `buffer` holds the folded form when it differs from the key.
+std::string_view fold_key(std::string_view key, std::string& buffer) {
+  const auto folds = [](char c) { return (c >= 'A' && c <= 'Z') || c == '\xc5' || c == '\xe2'; };
+  if (std::none_of(key.begin(), key.end(), folds)) {
+    return key;  // the usual case: nothing to fold
+  }
+  buffer.clear();
   for (std::size_t i = 0; i < key.size(); ++i) {
     const char c = key[i];
     if (c >= 'A' && c <= 'Z') {
-      out.push_back(static_cast<char>(c - 'A' + 'a'));
+      buffer.push_back(static_cast<char>(c - 'A' + 'a'));
     } else if (key.substr(i, 2) == "\xc5\xbf") {
-      out.push_back('s');
+      buffer.push_back('s');
       ++i;
     } else if (key.substr(i, 3) == "\xe2\x84\xaa") {
-      out.push_back('k');
+      buffer.push_back('k');
       i += 2;
     } else {
-      out.push_back(c);
+      buffer.push_back(c);
     }
   }
-  return out;
+  return buffer;
 }
 
 // The first byte of `s` that does not start or continue a valid UTF-8 sequence (RFC 3629: no
@@ -75,25 +80,23 @@ std::size_t first_invalid_utf8(std::string_view s) {
   return std::string_view::npos;
 }
 
-// Boost.JSON's per-handler limits: none (the gateway's limits.max_body_bytes bounds the body).
-struct no_size_limits {
-  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
-};
-
 // The fields the gateway reads, and where a value's key put us.
 enum class field : std::uint8_t { none, model, stream, stream_options, include_usage };
 
 // SAX handler of inspect(): see json_body.hpp for what it checks. Strings (keys and values) are
 // collected into `text` as they arrive; with keep_text each stays there, followed by '\n', for the
-// detectors; otherwise only the ones the handler reads are kept, and only until they are read.
-class inspect_handler : public no_size_limits {
+// detectors; otherwise only the ones the handler reads (the model, the keys of the top level and
+// of stream_options) are collected, and only until they are read.
+class inspect_handler : public detail::no_size_limits {
  public:
-  inspect_handler(std::string& text, std::unordered_map<std::string, std::string>& keys,
-                  std::unordered_map<std::string, std::string>& option_keys, bool keep_text, inspection& out)
-      : text_(text), keys_(keys), option_keys_(option_keys), keep_text_(keep_text), out_(out) {}
+  inspect_handler(std::string& text, std::string& fold_buffer, detail::key_set& keys,
+                  detail::key_set& option_keys, bool keep_text, inspection& out)
+      : text_(text),
+        fold_buffer_(fold_buffer),
+        keys_(keys),
+        option_keys_(option_keys),
+        keep_text_(keep_text),
+        out_(out) {}
 
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
@@ -127,21 +130,21 @@ class inspect_handler : public no_size_limits {
     return true;
   }
   bool on_key_part(sv s, std::size_t, error_code&) {
-    append(s);
+    append(s, keep_text_ || read_keys_here());
     return true;
   }
   bool on_key(sv s, std::size_t, error_code& ec) {
-    append(s);
+    append(s, keep_text_ || read_keys_here());
     const bool ok = key(std::string_view(text_).substr(start_), ec);
     end_string();
     return ok;
   }
   bool on_string_part(sv s, std::size_t, error_code& ec) {
-    append(s);
+    append(s, keep_text_ || pending_ == field::model);
     return pending_ != field::model || model_length_ok(ec);
   }
   bool on_string(sv s, std::size_t, error_code& ec) {
-    append(s);
+    append(s, keep_text_ || pending_ == field::model);
     if (pending_ == field::model) {
       if (!model_length_ok(ec) || !model(std::string_view(text_).substr(start_), ec)) {
         return false;
@@ -179,12 +182,19 @@ class inspect_handler : public no_size_limits {
   bool on_comment(sv, error_code&) { return true; }
 
  private:
-  void append(sv s) {
+  // Whether key() reads the keys of the current object.
+  [[nodiscard]] bool read_keys_here() const { return depth_ == 1 || (in_options_ && depth_ == 2); }
+
+  // Collects a part of the current string when `keep` (decided at its first part).
+  void append(sv s, bool keep) {
     if (!in_string_) {
       start_ = text_.size();
       in_string_ = true;
+      collecting_ = keep;
     }
-    text_.append(s.data(), s.size());
+    if (collecting_) {
+      text_.append(s.data(), s.size());
+    }
   }
   void end_string() {
     if (keep_text_) {
@@ -246,20 +256,19 @@ class inspect_handler : public no_size_limits {
   // A key of the top-level object or of stream_options: no duplicates, no case variants.
   bool key(std::string_view name, error_code& ec) {
     pending_ = field::none;
-    const bool top = depth_ == 1;
-    if (!top && !(in_options_ && depth_ == 2)) {
+    if (!read_keys_here()) {
       return true;
     }
-    auto& seen = top ? keys_ : option_keys_;
-    std::string folded = fold_key(name);
-    if (const auto it = seen.find(folded); it != seen.end()) {
-      if (it->second == name) {
+    const bool top = depth_ == 1;
+    const std::string_view folded = fold_key(name, fold_buffer_);
+    if (const auto earlier = (top ? keys_ : option_keys_).insert(folded, name)) {
+      if (*earlier == name) {
         return refuse(body_error::duplicate_key, fmt::format("the key \"{}\" appears twice", printable(name)),
                       ec);
       }
       return refuse(body_error::case_variant_key,
-                    fmt::format("the keys \"{}\" and \"{}\" differ only in letter case",
-                                printable(it->second), printable(name)),
+                    fmt::format("the keys \"{}\" and \"{}\" differ only in letter case", printable(*earlier),
+                                printable(name)),
                     ec);
     }
     static constexpr std::pair<std::string_view, field> top_fields[] = {
@@ -275,7 +284,6 @@ class inspect_handler : public no_size_limits {
                       fmt::format("the key \"{}\" is a case variant of \"{}\"", printable(name), known), ec);
       }
     }
-    seen.emplace(std::move(folded), name);
     return true;
   }
 
@@ -291,15 +299,17 @@ class inspect_handler : public no_size_limits {
   }
 
   std::string& text_;
-  std::unordered_map<std::string, std::string>& keys_;
-  std::unordered_map<std::string, std::string>& option_keys_;
+  std::string& fold_buffer_;
+  detail::key_set& keys_;
+  detail::key_set& option_keys_;
   bool keep_text_;
   inspection& out_;
   std::size_t depth_ = 0;
   field pending_ = field::none;
   bool in_options_ = false;
   bool in_string_ = false;
-  std::size_t start_ = 0;  // where the current string starts in text_
+  bool collecting_ = false;  // the current string goes into text_
+  std::size_t start_ = 0;    // where the current string starts in text_
 };
 
 // Refuses what is not UTF-8 before the parser sees it: a BOM, or UTF-16/32 (RFC 4627 section 3:
@@ -394,7 +404,8 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   }
   boost::json::parse_options strict;
   strict.max_depth = max_depth;
-  boost::json::basic_parser<inspect_handler> parser(strict, text_, keys_, option_keys_, which != 0, out);
+  boost::json::basic_parser<inspect_handler> parser(strict, text_, fold_buffer_, keys_, option_keys_,
+                                                    which != 0, out);
   error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (out.error != body_error::none) {
@@ -422,186 +433,6 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   } else {
     out.scan.found = detect(text_, which);
   }
-}
-
-namespace {
-
-// SAX handler of redact(): writes the document back, each key and string decoded, rewritten
-// where a finding lies wholly inside it, and re-encoded.
-class redact_handler : public no_size_limits {
- public:
-  redact_handler(std::string& out, std::span<const finding> findings, std::uint32_t which)
-      : out_(out), findings_(findings), which_(which) {}
-
-  [[nodiscard]] std::size_t redacted() const { return redacted_; }
-
-  bool on_document_begin(error_code&) { return true; }
-  bool on_document_end(error_code&) { return true; }
-  bool on_object_begin(error_code&) { return open('{'); }
-  bool on_object_end(std::size_t, error_code&) { return close('}'); }
-  bool on_array_begin(error_code&) { return open('['); }
-  bool on_array_end(std::size_t, error_code&) { return close(']'); }
-  bool on_key_part(sv s, std::size_t, error_code&) {
-    part_.append(s.data(), s.size());
-    return true;
-  }
-  bool on_key(sv s, std::size_t, error_code&) {
-    const bool top = first_.size() == 1;
-    string(s);
-    out_.push_back(':');
-    after_key_ = true;
-    model_next_ = top && was_model_;
-    return true;
-  }
-  bool on_string_part(sv s, std::size_t, error_code&) {
-    part_.append(s.data(), s.size());
-    return true;
-  }
-  bool on_string(sv s, std::size_t, error_code&) {
-    string(s, !model_next_);
-    model_next_ = false;
-    return true;
-  }
-  bool on_number_part(sv s, error_code&) {
-    if (!in_number_) {
-      separate();
-      in_number_ = true;
-    }
-    out_.append(s.data(), s.size());
-    return true;
-  }
-  bool on_int64(std::int64_t, sv s, error_code& ec) { return number(s, ec); }
-  bool on_uint64(std::uint64_t, sv s, error_code& ec) { return number(s, ec); }
-  bool on_double(double, sv s, error_code& ec) { return number(s, ec); }
-  bool on_bool(bool b, error_code&) { return literal(b ? "true" : "false"); }
-  bool on_null(error_code&) { return literal("null"); }
-  bool on_comment_part(sv, error_code&) { return true; }
-  bool on_comment(sv, error_code&) { return true; }
-
- private:
-  // A ',' before every value but the first of its container (a value after a key has none).
-  void separate() {
-    model_next_ = false;
-    if (after_key_) {
-      after_key_ = false;
-    } else if (!first_.empty() && !first_.back()) {
-      out_.push_back(',');
-    }
-    if (!first_.empty()) {
-      first_.back() = false;
-    }
-  }
-  bool open(char c) {
-    separate();
-    out_.push_back(c);
-    first_.push_back(true);
-    return true;
-  }
-  bool close(char c) {
-    out_.push_back(c);
-    first_.pop_back();
-    return true;
-  }
-  bool literal(std::string_view s) {
-    separate();
-    out_ += s;
-    return true;
-  }
-  bool number(sv s, error_code&) {
-    if (!in_number_) {
-      separate();
-    }
-    out_.append(s.data(), s.size());
-    in_number_ = false;
-    return true;
-  }
-
-  // A key or a string value; `rewrite`: apply the findings that lie in it.
-  void string(sv last, bool rewrite = true) {
-    std::string_view value(last.data(), last.size());
-    if (!part_.empty()) {
-      part_.append(last.data(), last.size());
-      value = part_;
-    }
-    separate();
-    was_model_ = value == "model";
-    const std::size_t begin = pos_;
-    const std::size_t end = pos_ + value.size();
-    pos_ = end + 1;  // the '\n' after each string in the text
-    out_.push_back('"');
-    std::size_t copied = 0;
-    for (; next_ < findings_.size() && findings_[next_].begin < end; ++next_) {
-      const finding& f = findings_[next_];
-      if (!rewrite || (which_ & (1u << f.detector)) == 0 || f.begin < begin + copied || f.end > end) {
-        continue;  // not asked for, overlapping the previous one, or straddling two strings
-      }
-      encode(value.substr(copied, f.begin - begin - copied));
-      out_ += "[redacted:";
-      out_ += detector_names[f.detector];
-      out_ += ']';
-      copied = f.end - begin;
-      ++redacted_;
-    }
-    encode(value.substr(copied));
-    out_.push_back('"');
-    part_.clear();
-  }
-  void encode(std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    for (const char c : s) {
-      const auto u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        out_.push_back('\\');
-        out_.push_back(c);
-      } else if (u >= 0x20) {
-        out_.push_back(c);
-      } else if (c == '\n') {
-        out_ += "\\n";
-      } else if (c == '\t') {
-        out_ += "\\t";
-      } else if (c == '\r') {
-        out_ += "\\r";
-      } else {
-        out_ += "\\u00";
-        out_.push_back(hex[u >> 4]);
-        out_.push_back(hex[u & 0xf]);
-      }
-    }
-  }
-
-  std::string& out_;
-  std::span<const finding> findings_;
-  std::uint32_t which_;
-  std::vector<bool> first_;  // per open container: no value written yet
-  std::string part_;
-  bool after_key_ = false;
-  bool model_next_ = false;  // the next value is the top-level model
-  bool was_model_ = false;   // the last string was "model"
-  bool in_number_ = false;
-  std::size_t pos_ = 0;   // where the current string starts in the body's text
-  std::size_t next_ = 0;  // the first finding not yet passed
-  std::size_t redacted_ = 0;
-};
-
-}  // namespace
-
-std::size_t redact(std::string& body, std::span<const finding> findings, std::uint32_t which) {
-  if (std::none_of(findings.begin(), findings.end(),
-                   [&](const finding& f) { return (which & (1u << f.detector)) != 0; })) {
-    return 0;
-  }
-  std::string out;
-  out.reserve(body.size());
-  boost::json::parse_options strict;
-  strict.max_depth = max_depth;
-  boost::json::basic_parser<redact_handler> parser(strict, out, findings, which);
-  error_code ec;
-  const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
-  if (ec || used != body.size() || !parser.done() || parser.handler().redacted() == 0) {
-    return 0;
-  }
-  body.swap(out);
-  return parser.handler().redacted();
 }
 
 }  // namespace sovgw::classify

@@ -15,7 +15,8 @@
 //     escape form: \uXXXX, surrogate pairs, \/, \n ...), in document order, each followed by one
 //     '\n'. A string split across parser calls is scanned whole.
 // Data-plane code: results are values (an error kind, its byte offset and a message), never
-// exceptions. Memory: the text is at most the body's size; nothing else grows with the body.
+// exceptions. Memory: the text is at most the body's size; nothing else grows with the body, and
+// an inspector reused for bodies of the usual shape allocates nothing.
 
 #include <cstddef>
 #include <cstdint>
@@ -23,10 +24,10 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "classify/detectors.hpp"
+#include "classify/key_set.hpp"
 
 namespace sovgw::classify {
 
@@ -99,8 +100,9 @@ class json_inspector {
 
  private:
   std::string text_;
-  std::unordered_map<std::string, std::string> keys_;         // folded -> as sent, top level
-  std::unordered_map<std::string, std::string> option_keys_;  // the same inside stream_options
+  std::string fold_buffer_;
+  detail::key_set keys_;         // the top level's
+  detail::key_set option_keys_;  // stream_options'
 };
 
 // The `redact` obligation on a body that inspect() accepted: what the detectors in `which` found

@@ -266,3 +266,32 @@ TEST_CASE("large bodies are inspected with bounded memory") {
   inspector.inspect(R"({"content":"small"})", {email, false}, got);
   CHECK(inspector.text() == "content\nsmall\n");
 }
+
+TEST_CASE("one inspector reused: keys of a body never leak into the next, however many there are") {
+  json_inspector inspector;
+  inspection got;
+  // Thousands of top-level keys (the key set grows past its first table several times), then one
+  // given again, or again but for case, at the very end.
+  std::string many = "{";
+  for (int i = 0; i < 5000; ++i) {
+    many += "\"key" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  }
+  inspector.inspect(many + "\"model\":\"m\"}", {}, got);
+  CHECK(got.ok());
+  inspector.inspect(many + "\"key4321\":0}", {}, got);
+  CHECK(got.error == body_error::duplicate_key);
+  CHECK(got.message.find("\"key4321\" appears twice") != std::string::npos);
+  inspector.inspect(many + "\"KEY17\":0}", {}, got);
+  CHECK(got.error == body_error::case_variant_key);
+  CHECK(got.message.find("\"key17\" and \"KEY17\"") != std::string::npos);
+  // The same keys in the next body are not duplicates of the last body's.
+  inspector.inspect(R"({"key17":1,"model":"a","stream_options":{"include_usage":true}})", {}, got);
+  CHECK(got.ok());
+  CHECK(got.fields.model == "a");
+  inspector.inspect(R"({"stream_options":{"include_usage":false},"key17":2})", {}, got);
+  CHECK(got.ok());
+  CHECK(got.fields.include_usage == false);
+  // Nested objects' keys are not the top level's: a repeated nested key is the cluster's business.
+  inspector.inspect(R"({"messages":[{"role":"user"},{"role":"user"}],"m":{"a":1,"A":2}})", {}, got);
+  CHECK(got.ok());
+}
