@@ -1,7 +1,7 @@
 #include "gateway/usage_meter.hpp"
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/stream_parser.hpp>
 
 namespace sovgw::gateway {
 
@@ -12,19 +12,83 @@ namespace {
 constexpr std::size_t json_tail = 64 * 1024;
 constexpr std::size_t max_event = 1024 * 1024;  // an event larger than this passes unread
 
-std::uint64_t count_of(const json::object& usage, std::string_view key) {
-  const json::value* v = usage.if_contains(key);
-  if (v == nullptr) {
-    return 0;
+// SAX handler for one JSON value, the usage object: keeps the prompt_tokens and
+// completion_tokens at its top level (non-negative integers; anything else counts 0), without
+// building a document.
+class usage_handler {
+ public:
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+  using error_code = boost::system::error_code;
+  using sv = json::string_view;
+
+  [[nodiscard]] bool is_object() const { return is_object_; }
+  [[nodiscard]] std::uint64_t prompt() const { return counts_[0]; }
+  [[nodiscard]] std::uint64_t completion() const { return counts_[1]; }
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code&) {
+    is_object_ = is_object_ || depth_ == 0;
+    return open();
   }
-  if (v->is_uint64()) {
-    return v->as_uint64();
+  bool on_object_end(std::size_t, error_code&) { return close(); }
+  bool on_array_begin(error_code&) { return open(); }
+  bool on_array_end(std::size_t, error_code&) { return close(); }
+  bool on_key_part(sv s, std::size_t, error_code&) {
+    key_.append(s.data(), s.size());
+    return true;
   }
-  if (v->is_int64() && v->as_int64() >= 0) {
-    return static_cast<std::uint64_t>(v->as_int64());
+  bool on_key(sv s, std::size_t, error_code&) {
+    key_.append(s.data(), s.size());
+    slot_ = depth_ != 1 ? none : key_ == "prompt_tokens" ? 0 : key_ == "completion_tokens" ? 1 : none;
+    key_.clear();
+    return true;
   }
-  return 0;
-}
+  bool on_string_part(sv, std::size_t, error_code&) { return true; }
+  bool on_string(sv, std::size_t, error_code&) { return other(); }
+  bool on_number_part(sv, error_code&) { return true; }
+  bool on_int64(std::int64_t v, sv, error_code&) {
+    return v >= 0 ? count(static_cast<std::uint64_t>(v)) : other();
+  }
+  bool on_uint64(std::uint64_t v, sv, error_code&) { return count(v); }
+  bool on_double(double, sv, error_code&) { return other(); }
+  bool on_bool(bool, error_code&) { return other(); }
+  bool on_null(error_code&) { return other(); }
+  bool on_comment_part(sv, error_code&) { return true; }
+  bool on_comment(sv, error_code&) { return true; }
+
+ private:
+  static constexpr std::size_t none = 2;
+  bool open() {
+    ++depth_;
+    slot_ = none;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    slot_ = none;
+    return true;
+  }
+  bool count(std::uint64_t v) {
+    if (slot_ != none) {
+      counts_[slot_] = v;
+    }
+    return other();
+  }
+  bool other() {
+    slot_ = none;
+    return true;
+  }
+
+  std::string key_;
+  std::size_t depth_ = 0;
+  std::size_t slot_ = none;
+  bool is_object_ = false;
+  std::uint64_t counts_[2] = {0, 0};
+};
 
 // Where the data of an SSE event is: the `data:` lines, joined.
 std::string event_data(std::string_view ev) {
@@ -60,17 +124,14 @@ bool usage_meter::read_usage(std::string_view text) {
       ++i;
     }
     if (i < text.size() && text[i] == ':') {
-      json::stream_parser p;
+      json::basic_parser<usage_handler> p(json::parse_options{});
       boost::system::error_code ec;
-      p.write_some(text.data() + i + 1, text.size() - i - 1, ec);
-      if (!ec && p.done()) {
-        const json::value v = p.release();
-        if (const json::object* usage = v.if_object()) {
-          prompt_ = count_of(*usage, "prompt_tokens");
-          completion_ = count_of(*usage, "completion_tokens");
-          known_ = true;
-          return true;
-        }
+      p.write_some(false, text.data() + i + 1, text.size() - i - 1, ec);
+      if (!ec && p.done() && p.handler().is_object()) {
+        prompt_ = p.handler().prompt();
+        completion_ = p.handler().completion();
+        known_ = true;
+        return true;
       }
       return false;  // "usage": null, or not an object
     }

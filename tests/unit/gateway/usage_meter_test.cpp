@@ -68,3 +68,29 @@ TEST_CASE("usage meter: JSON bodies, including usage far from the start and text
   (void)run(none, "{\"usage\":null}", 4);
   CHECK_FALSE(none.known());
 }
+
+TEST_CASE("usage meter: only the usage object's own counts, non-negative integers, are read") {
+  const auto read = [](const std::string& usage) {
+    usage_meter m(usage_meter::mode::json, false);
+    (void)run(m, "{\"id\":\"x\",\"usage\":" + usage + "}", 4096);
+    return m;
+  };
+  // Nested objects (OpenAI's *_tokens_details) with the same key names do not override the counts.
+  const usage_meter nested =
+      read(R"({"prompt_tokens":10,"prompt_tokens_details":{"prompt_tokens":99,"cached_tokens":4},)"
+           R"("completion_tokens":3,"completion_tokens_details":{"completion_tokens":77}})");
+  CHECK(nested.known());
+  CHECK(nested.prompt_tokens() == 10);
+  CHECK(nested.completion_tokens() == 3);
+  // Negative, fractional, string or null counts count 0; an escaped key is still the key.
+  const usage_meter odd = read(R"({"prompt_tokens":-5,"completion_\u0074okens":2.5})");
+  CHECK(odd.known());
+  CHECK(odd.prompt_tokens() == 0);
+  CHECK(odd.completion_tokens() == 0);
+  const usage_meter escaped = read(R"({"prompt_\u0074okens":"7","completion_\u0074okens":8})");
+  CHECK(escaped.prompt_tokens() == 0);
+  CHECK(escaped.completion_tokens() == 8);
+  CHECK_FALSE(read("[1,2]").known());
+  CHECK_FALSE(read("\"12\"").known());
+  CHECK_FALSE(read("{\"prompt_tokens\":").known());  // not JSON
+}
