@@ -76,7 +76,7 @@ std::optional<client_address> establish_client_address(std::string_view peer_ip,
   // Every X-Forwarded-For field in order, as one list; walked from the right.
   std::vector<std::string_view> hops;
   for (const http::field& f : head.fields) {
-    if (!http::iequals(f.name, "x-forwarded-for")) {
+    if (f.id != http::field_id::x_forwarded_for) {
       continue;
     }
     std::string_view rest = f.value;

@@ -203,7 +203,7 @@ parse_error parse_fields(std::string_view fields_block, std::size_t max_fields, 
     if (out.fields.size() >= max_fields) {
       return parse_error::too_many_fields;
     }
-    out.fields.push_back(field{name, value});
+    out.fields.push_back(field{name, value, identify_field(name)});
   }
   return parse_error::none;
 }
@@ -212,7 +212,7 @@ parse_error parse_fields(std::string_view fields_block, std::size_t max_fields, 
 parse_error content_length_of(const message_head& head, bool& present, std::uint64_t& length) {
   present = false;
   for (const field& f : head.fields) {
-    if (!iequals(f.name, "content-length")) {
+    if (f.id != field_id::content_length) {
       continue;
     }
     bool ok = for_each_list_item(f.value, [&](std::string_view item) {
@@ -241,7 +241,7 @@ parse_error transfer_encoding_of(const message_head& head, bool& present, bool& 
   chunked = false;
   codings = 0;
   for (const field& f : head.fields) {
-    if (!iequals(f.name, "transfer-encoding")) {
+    if (f.id != field_id::transfer_encoding) {
       continue;
     }
     present = true;
@@ -263,7 +263,7 @@ parse_error transfer_encoding_of(const message_head& head, bool& present, bool& 
 void read_connection(message_head& out) {
   out.keep_alive = out.version_minor >= 1;
   for (const field& f : out.fields) {
-    if (!iequals(f.name, "connection")) {
+    if (f.id != field_id::connection) {
       continue;
     }
     (void)for_each_list_item(f.value, [&](std::string_view item) {
@@ -420,19 +420,24 @@ const field* message_head::find(std::string_view name) const {
   return nullptr;
 }
 
-bool is_hop_by_hop(const message_head& head, std::string_view name) {
-  static constexpr std::string_view fixed[] = {
-      "connection",       "keep-alive",         "te",
-      "trailer",          "transfer-encoding",  "upgrade",
-      "proxy-connection", "proxy-authenticate", "proxy-authorization"};
-  for (std::string_view f : fixed) {
-    if (iequals(name, f)) {
-      return true;
+const field* message_head::find(field_id id) const {
+  for (const field& f : fields) {
+    if (f.id == id) {
+      return &f;
     }
   }
-  if (name.size() > 6 && iequals(name.substr(0, 6), "proxy-")) {
+  return nullptr;
+}
+
+bool is_hop_by_hop(const message_head& head, std::string_view name) {
+  return is_hop_by_hop(head, field{name, {}, identify_field(name)});
+}
+
+bool is_hop_by_hop(const message_head& head, const field& f) {
+  if (hop_by_hop_id(f.id)) {
     return true;
   }
+  const std::string_view name = f.name;
   for (const std::string& token : head.connection_tokens) {
     if (iequals(name, token)) {
       return true;
@@ -580,7 +585,7 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
 
   int hosts = 0;
   for (const field& f : out.fields) {
-    if (iequals(f.name, "host")) {
+    if (f.id == field_id::host) {
       ++hosts;
       out.host = f.value;
     }
@@ -626,7 +631,7 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
     }
   }
   read_connection(out);
-  if (const field* expect = out.find("expect")) {
+  if (const field* expect = out.find(field_id::expect)) {
     if (!iequals(expect->value, "100-continue")) {
       return parse_error::unsupported_expectation;
     }

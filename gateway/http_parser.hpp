@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/field_names.hpp"
+
 namespace sovgw::http {
 
 enum class parse_error : std::uint8_t {
@@ -63,8 +65,9 @@ struct limits {
 };
 
 struct field {
-  std::string_view name;   // as sent (case preserved); compare with iequals
-  std::string_view value;  // OWS trimmed
+  std::string_view name;          // as sent (case preserved)
+  std::string_view value;         // OWS trimmed
+  field_id id = field_id::other;  // the name, recognised (compare this, not the name)
 };
 
 enum class body_framing : std::uint8_t { none, content_length, chunked, until_close };
@@ -92,6 +95,7 @@ struct message_head {
   std::vector<std::string> connection_tokens;
 
   [[nodiscard]] const field* find(std::string_view name) const;
+  [[nodiscard]] const field* find(field_id id) const;
 };
 
 [[nodiscard]] bool iequals(std::string_view a, std::string_view b);
@@ -99,6 +103,7 @@ struct message_head {
 // True for the fields a proxy must never forward (RFC 9110 7.6.1) plus the names listed in the
 // message's Connection field.
 [[nodiscard]] bool is_hop_by_hop(const message_head& head, std::string_view name);
+[[nodiscard]] bool is_hop_by_hop(const message_head& head, const field& f);
 
 // Finds the end of a head in `buffer` incrementally. Call with the whole buffered data each time
 // more arrives; it resumes where it stopped. Reports bare LF / bare CR and size limits early, before
@@ -165,7 +170,7 @@ class chunk_decoder {
   std::uint64_t remaining_ = 0;
   phase phase_ = phase::size;
   int size_digits_ = 0;
-  std::size_t line_bytes_ = 0;     // bytes of the current size line / trailer section
+  std::size_t line_bytes_ = 0;      // bytes of the current size line / trailer section
   bool trailer_line_empty_ = true;  // no byte yet on the current trailer line
   bool trailer_seen_cr_ = false;
   parse_error error_ = parse_error::none;

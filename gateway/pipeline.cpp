@@ -140,14 +140,14 @@ stage_result pipeline::classify(request_context& ctx) const {
   }
   const http::field* type = nullptr;
   for (const http::field& f : ctx.head.fields) {
-    if (http::iequals(f.name, "content-encoding") && !classify::identity_encoding(f.value)) {
+    if (f.id == http::field_id::content_encoding && !classify::identity_encoding(f.value)) {
       return stage_result::respond(
           outcome::unsupported_content_encoding,
           fmt::format("Content-Encoding '{}': the gateway inspects request bodies as sent; send them "
                       "without a content coding (identity)",
                       f.value));
     }
-    if (http::iequals(f.name, "content-type")) {
+    if (f.id == http::field_id::content_type) {
       if (type != nullptr) {
         return unsupported_media_type("more than one Content-Type field");
       }
@@ -185,7 +185,7 @@ stage_result declared_data_classes(const http::message_head& head, const policy:
                                    std::vector<std::string>& out) {
   out.clear();
   for (const http::field& f : head.fields) {
-    if (!http::iequals(f.name, data_class_header)) {
+    if (f.id != http::field_id::sovereign_data_class) {
       continue;
     }
     std::string_view rest = f.value;

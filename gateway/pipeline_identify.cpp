@@ -104,7 +104,7 @@ std::optional<std::string_view> bearer_token(const http::message_head& head) {
   std::optional<std::string_view> token = std::string_view();
   bool seen = false;
   for (const http::field& f : head.fields) {
-    if (!http::iequals(f.name, "authorization")) {
+    if (f.id != http::field_id::authorization) {
       continue;
     }
     constexpr std::string_view scheme = "bearer ";

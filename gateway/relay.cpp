@@ -21,23 +21,23 @@ constexpr std::size_t max_completion = 1024 * 1024;  // the audit payload keeps 
 
 // A cluster's own Sovereign-* and signature fields never reach the client: the receipt there is the
 // gateway's (gateway/geo_tags.hpp), and a cluster must not be able to write one.
-bool receipt_field(std::string_view name) {
-  return http::iequals(name, "signature") || http::iequals(name, "signature-input") ||
-         (name.size() > 10 && http::iequals(name.substr(0, 10), "sovereign-"));
+bool receipt_field(http::field_id id) {
+  using enum http::field_id;
+  return id == signature || id == signature_input || id == sovereign_data_class || id == sovereign_other;
 }
 
 std::string client_response_head(const request_context& ctx, const http::message_head& up, bool chunked,
                                  bool close, const geo_tagger& tagger) {
   std::string out;
-  out.reserve(up.raw.size() + 128);
+  out.reserve(up.raw.size() + (tagger.signing() ? 1024 : 512));  // receipt and signature: no regrowth
   out += "HTTP/1.1 ";
   append_number(out, static_cast<std::uint64_t>(up.status));
   out += ' ';
   out += up.reason.empty() ? reason_phrase(up.status) : up.reason;
   out += "\r\n";
   for (const http::field& f : up.fields) {
-    if (http::is_hop_by_hop(up, f.name) || http::iequals(f.name, "x-request-id") || receipt_field(f.name) ||
-        (http::iequals(f.name, "content-length") && up.framing != http::body_framing::none)) {
+    if (http::is_hop_by_hop(up, f) || f.id == http::field_id::x_request_id || receipt_field(f.id) ||
+        (f.id == http::field_id::content_length && up.framing != http::body_framing::none)) {
       continue;
     }
     append_field(out, f.name, f.value);
@@ -66,7 +66,7 @@ usage_meter usage_meter_for(const request_context& ctx, const http::message_head
     return {};
   }
   for (const http::field& f : up.fields) {
-    if (!http::iequals(f.name, "content-type")) {
+    if (f.id != http::field_id::content_type) {
       continue;
     }
     const std::string_view type = std::string_view(f.value).substr(0, f.value.find(';'));

@@ -14,6 +14,6 @@ fi
 mkdir -p "$WORK/corpus"
 cp "$HERE"/corpus/* "$WORK/corpus/"
 "$CLANG" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$ROOT" \
-  "$HERE/request_reader_fuzz.cpp" "$ROOT/gateway/http_parser.cpp" -o "$WORK/request_reader_fuzz"
+  "$HERE/request_reader_fuzz.cpp" "$ROOT/gateway/http_parser.cpp" "$ROOT/gateway/field_names.cpp" -o "$WORK/request_reader_fuzz"
 cd "$WORK"
 ./request_reader_fuzz -max_total_time="$SECONDS_TO_RUN" -max_len=4096 -print_final_stats=1 corpus 2>&1 | tail -15

@@ -45,6 +45,32 @@ TEST_CASE("a plain request parses with its framing") {
   CHECK_FALSE(is_hop_by_hop(p.head, "Authorization"));
 }
 
+TEST_CASE("field names are recognised once, in any letter case, prefixes included") {
+  CHECK(identify_field("content-length") == field_id::content_length);
+  CHECK(identify_field("CONTENT-LENGTH") == field_id::content_length);
+  CHECK(identify_field("Content-Lengthx") == field_id::other);
+  CHECK(identify_field("Content-Lengt") == field_id::other);
+  CHECK(identify_field("tE") == field_id::te);
+  CHECK(identify_field("X-Forwarded-For") == field_id::x_forwarded_for);
+  CHECK(identify_field("Sovereign-Data-Class") == field_id::sovereign_data_class);
+  CHECK(identify_field("SOVEREIGN-Client-Country") == field_id::sovereign_other);
+  CHECK(identify_field("Sovereign-") == field_id::sovereign_other);
+  CHECK(identify_field("Sovereign") == field_id::other);
+  CHECK(identify_field("Proxy-Authorization") == field_id::proxy_authorization);
+  CHECK(identify_field("proxy-anything") == field_id::proxy_other);
+  CHECK(identify_field("proxy-") == field_id::other);
+  CHECK(identify_field("") == field_id::other);
+  CHECK(identify_field(std::string(300, 'x')) == field_id::other);
+  const auto p = parse("GET / HTTP/1.1\r\nhOsT: a\r\nX-API-KEY: k\r\nAccept: */*\r\n\r\n");
+  REQUIRE(p.error == parse_error::none);
+  REQUIRE(p.head.fields.size() == 3);
+  CHECK(p.head.fields[0].id == field_id::host);
+  CHECK(p.head.fields[1].id == field_id::x_api_key);
+  CHECK(p.head.fields[2].id == field_id::other);
+  CHECK(p.head.find(field_id::x_api_key)->value == "k");
+  CHECK(p.head.find(field_id::cookie) == nullptr);
+}
+
 TEST_CASE("the head scanner resumes across arbitrary splits") {
   const std::string raw =
       "GET /v1/models HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(300, 'v') + "\r\n\r\nNEXT";

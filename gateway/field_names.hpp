@@ -1,0 +1,63 @@
+#pragma once
+
+// The HTTP field names the gateway acts on, recognised once per field when a head is parsed, so
+// that the data plane compares small integers instead of names (case-insensitively, every field,
+// every stage). Pure code, part of the HTTP parser's library.
+#include <cstdint>
+#include <string_view>
+
+namespace sovgw::http {
+
+enum class field_id : std::uint8_t {
+  other,
+  // framing
+  host,
+  content_length,
+  transfer_encoding,
+  expect,
+  // hop-by-hop (RFC 9110 7.6.1), with connection and transfer_encoding
+  connection,
+  keep_alive,
+  te,
+  trailer,
+  upgrade,
+  proxy_connection,
+  proxy_authenticate,
+  proxy_authorization,
+  proxy_other,  // any other proxy-*
+  // the body
+  content_type,
+  content_encoding,
+  // credentials
+  authorization,
+  cookie,
+  x_api_key,
+  api_key,
+  x_auth_token,
+  // forwarding
+  x_forwarded_for,
+  forwarded,
+  x_real_ip,
+  x_forwarded_host,
+  x_forwarded_port,
+  x_forwarded_proto,
+  x_client_ip,
+  true_client_ip,
+  // what the gateway writes itself
+  x_request_id,
+  content_digest,
+  signature,
+  signature_input,
+  sovereign_data_class,
+  sovereign_other,  // any other sovereign-*
+};
+
+// The id of a field name (ASCII case-insensitive); field_id::other for the rest.
+[[nodiscard]] field_id identify_field(std::string_view name) noexcept;
+
+// Hop-by-hop by name alone (a message's Connection field may name more).
+[[nodiscard]] constexpr bool hop_by_hop_id(field_id id) noexcept {
+  return id == field_id::transfer_encoding || (id >= field_id::connection && id <= field_id::proxy_other);
+}
+
+}  // namespace sovgw::http
