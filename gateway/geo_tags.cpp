@@ -171,10 +171,10 @@ bool geo_tagger::tag(std::string& head, request_context& ctx, std::string_view a
   std::size_t at = head.size();
   head += cluster.fields;
   head += gateway_field_;
-  span_lines(head, at, head.size(), spans);
   if (!key_) {
     return true;
   }
+  span_lines(head, at, head.size(), spans);
   if (auto pseudonym = tenant_pseudonym(ctx.tenant)) {
     append_line(head, "Sovereign-Tenant", spans,
                 [&](std::string& o) { (void)crypto::sf::append_bare_item(o, *pseudonym); });
@@ -228,12 +228,15 @@ void geo_tagger::append_receipt(std::string& head, const request_context& ctx, i
   });
   append_line(head, "Sovereign-Policy-Version", spans,
               [&](std::string& o) { append_sf_text(o, ctx.policy_version); });
+  const bool sign = key_ && sign_receipts_ && !ctx.head.method.empty();
   if (ctx.cluster >= 0) {
     const std::size_t from = head.size();
     head += clusters_[static_cast<std::size_t>(ctx.cluster)].fields;
-    span_lines(head, from, head.size(), spans);
+    if (sign) {
+      span_lines(head, from, head.size(), spans);
+    }
   }
-  if (!key_ || !sign_receipts_ || ctx.head.method.empty()) {
+  if (!sign) {
     return;
   }
   static thread_local std::vector<httpsig::field_line> response_fields;
