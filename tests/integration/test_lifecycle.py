@@ -193,6 +193,24 @@ class LifecycleTest(unittest.TestCase):
             self.assertEqual(s.selected_alpn_protocol(), "http/1.1")
             self.assertIn(s.version(), ("TLSv1.2", "TLSv1.3"))
 
+    def test_tls13_suite_is_chosen_in_the_profiles_order(self):
+        # The listener chooses: AES-128-GCM for a client that lists AES-256 first (OpenSSL's default
+        # order, curl's and the SDKs'), ChaCha20 for a client that prefers it.
+        g = Gateway(gateway_yaml(self.certs, self.clusters()), self.tmp.path)
+        self.addCleanup(g.stop)
+
+        def negotiated(suites):
+            out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{g.port}", "-tls1_3",
+                                  "-ciphersuites", suites, "-CAfile", os.path.join(self.certs, "ca.pem")],
+                                 input=b"", capture_output=True, timeout=20).stdout.decode()
+            return [line for line in out.splitlines() if "Cipher is" in line]
+
+        self.assertEqual(negotiated("TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"),
+                         ["New, TLSv1.3, Cipher is TLS_AES_128_GCM_SHA256"])
+        self.assertEqual(negotiated("TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"),
+                         ["New, TLSv1.3, Cipher is TLS_CHACHA20_POLY1305_SHA256"])
+        self.assertEqual(negotiated("TLS_AES_256_GCM_SHA384"), ["New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384"])
+
     def test_tls_1_1_is_refused(self):
         g = Gateway(gateway_yaml(self.certs, self.clusters()), self.tmp.path)
         self.addCleanup(g.stop)
