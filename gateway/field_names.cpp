@@ -84,17 +84,21 @@ bool has_prefix(std::string_view name, std::string_view prefix) {
 }  // namespace
 
 field_id identify_field(std::string_view name) noexcept {
+  if (name.empty()) {
+    return field_id::other;
+  }
+  const char first = ascii_lower(name.front());
   if (name.size() <= longest) {
     for (std::size_t i = first_of_length[name.size()]; i < first_of_length[name.size() + 1]; ++i) {
-      if (ascii_iequals(name, names[i].name)) {
+      if (names[i].name.front() == first && ascii_iequals(name, names[i].name)) {
         return names[i].id;
       }
     }
   }
-  if (name.size() >= 10 && ascii_iequals(name.substr(0, 10), "sovereign-")) {
+  if (first == 's' && name.size() >= 10 && ascii_iequals(name.substr(0, 10), "sovereign-")) {
     return field_id::sovereign_other;
   }
-  if (has_prefix(name, "proxy-")) {
+  if (first == 'p' && has_prefix(name, "proxy-")) {
     return field_id::proxy_other;
   }
   return field_id::other;

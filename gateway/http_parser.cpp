@@ -170,10 +170,66 @@ bool known_method(std::string_view m) {
          m == "PATCH";
 }
 
+constexpr std::array<bool, 256> make_field_value_table() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = c == '\t' || (c >= 0x20 && c != 0x7f);
+  }
+  return t;
+}
+constexpr auto field_value_table = make_field_value_table();
+
+// The field line at the start of `block` when it is well-formed: a token, ':', a value of
+// field-value characters and CRLF. One pass; false (nothing consumed) for anything else, which
+// field_line_error() then names.
+bool well_formed_field_line(std::string_view& block, field& out) {
+  const char* const begin = block.data();
+  const char* const end = begin + block.size();
+  const char* p = begin;
+  while (p < end && tchar_table[static_cast<unsigned char>(*p)]) {
+    ++p;
+  }
+  if (p == begin || p == end || *p != ':') {
+    return false;
+  }
+  const char* const colon = p++;
+  while (p < end && (*p == ' ' || *p == '\t')) {
+    ++p;
+  }
+  const char* const value = p;
+  while (p < end && field_value_table[static_cast<unsigned char>(*p)]) {
+    ++p;
+  }
+  if (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
+    return false;
+  }
+  const char* value_end = p;
+  while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t')) {
+    --value_end;
+  }
+  out.name = std::string_view(begin, static_cast<std::size_t>(colon - begin));
+  out.value = std::string_view(value, static_cast<std::size_t>(value_end - value));
+  out.id = identify_field(out.name);
+  block.remove_prefix(static_cast<std::size_t>(p + 2 - begin));
+  return true;
+}
+
 // Splits `head` (ending in CRLFCRLF) into lines without their CRLF, after the first line.
 parse_error parse_fields(std::string_view fields_block, std::size_t max_fields, message_head& out) {
   out.fields.reserve(std::min<std::size_t>(max_fields, 32));
+  field f;
   while (!fields_block.empty()) {
+    if (fields_block.starts_with("\r\n")) {
+      break;  // the empty line that ends the head
+    }
+    if (well_formed_field_line(fields_block, f)) {
+      if (out.fields.size() >= max_fields) {
+        return parse_error::too_many_fields;
+      }
+      out.fields.push_back(f);
+      continue;
+    }
+    // Not well-formed: name exactly what is wrong, in this order.
     std::size_t eol = fields_block.find("\r\n");
     std::string_view line = fields_block.substr(0, eol);
     fields_block.remove_prefix(eol == std::string_view::npos ? fields_block.size() : eol + 2);
