@@ -35,7 +35,63 @@ endpoint_refresher::endpoint_refresher(const config& cfg,
   report_.store(std::make_shared<const endpoint_geo_report>(check_endpoint_geo(judge_, upstreams)));
 }
 
-void endpoint_refresher::refresh(const char* trigger) {
+endpoint_refresher::~endpoint_refresher() { stop(); }
+
+void endpoint_refresher::start(std::function<void()> after_round) {
+  after_round_ = std::move(after_round);
+  thread_ = std::thread([this] { run(); });
+}
+
+void endpoint_refresher::request(const char* trigger) {
+  {
+    std::lock_guard lock(mutex_);
+    requested_ = trigger;
+  }
+  wake_.notify_one();
+}
+
+void endpoint_refresher::cancel() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cancel_.cancel();
+  wake_.notify_one();
+}
+
+void endpoint_refresher::stop() {
+  cancel();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void endpoint_refresher::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const char* trigger = requested_;
+    if (trigger == nullptr) {
+      if (cfg_.dns_refresh.count() == 0) {
+        wake_.wait(lock, [this] { return stopping_ || requested_ != nullptr; });
+        continue;
+      }
+      const auto due = std::chrono::steady_clock::now() + next_refresh_in();
+      if (wake_.wait_until(lock, due, [this] { return stopping_ || requested_ != nullptr; })) {
+        continue;
+      }
+      trigger = "dns_refresh";
+    }
+    requested_ = nullptr;  // asked again from here on: one more round after this one
+    lock.unlock();
+    const bool done = refresh(trigger);
+    if (done && after_round_) {
+      after_round_();
+    }
+    lock.lock();
+  }
+}
+
+bool endpoint_refresher::refresh(const char* trigger) {
   const std::shared_ptr<const endpoint_geo_report> before = report_.load();
   auto next = std::make_shared<endpoint_geo_report>();
   next->cluster_reasons.resize(upstreams_.size());
@@ -51,7 +107,11 @@ void endpoint_refresher::refresh(const char* trigger) {
       std::string error;
       std::optional<std::uint32_t> ttl_s;
       const std::vector<tcp::endpoint> resolved =
-          resolve_endpoint(resolver, cfg_.dns_resolvers, cc, *ep, ttl_s, error);
+          resolve_endpoint(resolver, cfg_.dns_resolvers, cc, *ep, ttl_s, error, &cancel_);
+      if (cancel_.cancelled()) {
+        log_line("info", "endpoint re-resolution abandoned: the gateway is stopping").emit();
+        return false;
+      }
       if (error.empty()) {
         ep->dns_ttl_s = ttl_s;
       }
@@ -113,6 +173,7 @@ void endpoint_refresher::refresh(const char* trigger) {
       .num("refreshes", static_cast<std::int64_t>(n))
       .num("refused_addresses", refused)
       .emit();
+  return true;
 }
 
 std::chrono::milliseconds endpoint_refresher::next_refresh_in() const {

@@ -62,13 +62,13 @@ std::vector<tcp::endpoint> system_resolve(tcp::resolver& resolver, const cluster
 
 std::vector<tcp::endpoint> dns_query_resolve(const std::vector<dns_server>& servers, const cluster_config& cc,
                                              const endpoint_state& ep, std::optional<std::uint32_t>& ttl_s,
-                                             std::string& error) {
+                                             std::string& error, const dns_cancel* cancel) {
   boost::system::error_code ec;
   const asio::ip::address literal = asio::ip::make_address(ep.host, ec);
   if (!ec) {
     return {tcp::endpoint(literal, ep.port)};
   }
-  const dns_answer answer = dns_resolve(ep.host, servers);
+  const dns_answer answer = dns_resolve(ep.host, servers, cancel);
   if (!answer.error.empty()) {
     error = fmt::format("cluster '{}': cannot resolve endpoint {}: {}", cc.name, ep.label, answer.error);
     return {};
@@ -86,10 +86,12 @@ std::vector<tcp::endpoint> dns_query_resolve(const std::vector<dns_server>& serv
 std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver,
                                             const std::vector<dns_server>& dns_servers,
                                             const cluster_config& cc, const endpoint_state& ep,
-                                            std::optional<std::uint32_t>& ttl_s, std::string& error) {
+                                            std::optional<std::uint32_t>& ttl_s, std::string& error,
+                                            const dns_cancel* cancel) {
   ttl_s.reset();
-  std::vector<tcp::endpoint> out = dns_servers.empty() ? system_resolve(resolver, cc, ep, error)
-                                                       : dns_query_resolve(dns_servers, cc, ep, ttl_s, error);
+  std::vector<tcp::endpoint> out = dns_servers.empty()
+                                       ? system_resolve(resolver, cc, ep, error)
+                                       : dns_query_resolve(dns_servers, cc, ep, ttl_s, error, cancel);
   for (const tcp::endpoint& e : out) {
     if (cc.insecure_loopback_plaintext && !e.address().is_loopback()) {
       error = fmt::format(
