@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -12,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 #include "gateway/dns_message.hpp"
@@ -249,7 +252,75 @@ query_status ask_servers(const std::string& host, dns::record_type type, const s
   return query_status::all_failed;
 }
 
+// A getaddrinfo_a request: glibc's thread reads and writes it until the lookup is done.
+struct system_lookup {
+  std::string host;
+  addrinfo hints{};
+  gaicb cb{};
+};
+
+// The addresses of a finished lookup, in getaddrinfo's order.
+void take_addresses(gaicb& cb, dns_answer& out) {
+  for (const addrinfo* ai = cb.ar_result; ai != nullptr; ai = ai->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* bytes =
+        ai->ai_family == AF_INET
+            ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr)
+            : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr);
+    if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+        inet_ntop(ai->ai_family, bytes, text, sizeof text) != nullptr) {
+      out.addresses.emplace_back(text);
+    }
+  }
+  freeaddrinfo(cb.ar_result);
+  cb.ar_result = nullptr;
+}
+
 }  // namespace
+
+dns_answer system_resolve(const std::string& host, const dns_cancel* cancel) {
+  dns_answer out;
+  auto lookup = std::make_unique<system_lookup>();
+  lookup->host = host;
+  lookup->hints.ai_family = AF_UNSPEC;
+  lookup->hints.ai_socktype = SOCK_STREAM;
+  lookup->hints.ai_flags = AI_ADDRCONFIG;
+  lookup->cb.ar_name = lookup->host.c_str();
+  lookup->cb.ar_request = &lookup->hints;
+  gaicb* list[1] = {&lookup->cb};
+  sigevent no_signal{};
+  no_signal.sigev_notify = SIGEV_NONE;
+  if (const int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, &no_signal); rc != 0) {
+    out.error = gai_strerror(rc);
+    return out;
+  }
+  constexpr timespec slice{0, 50'000'000};  // how often a cancel is looked for
+  int state = 0;
+  while ((state = gai_error(&lookup->cb)) == EAI_INPROGRESS) {
+    if (cancel != nullptr && cancel->cancelled()) {
+      const int cancelled = gai_cancel(&lookup->cb);
+      if (cancelled == EAI_ALLDONE) {
+        continue;  // it has just finished
+      }
+      if (cancelled == EAI_NOTCANCELED) {
+        (void)lookup.release();  // glibc's thread still writes into it
+      }
+      out.cancelled = true;
+      out.error = "cancelled: the gateway is stopping";
+      return out;
+    }
+    (void)gai_suspend(list, 1, &slice);
+  }
+  if (state != 0) {
+    out.error = gai_strerror(state);
+    return out;
+  }
+  take_addresses(lookup->cb, out);
+  if (out.addresses.empty()) {
+    out.error = "the name has no address";
+  }
+  return out;
+}
 
 dns_cancel::dns_cancel() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (fd_ < 0) {

@@ -51,4 +51,10 @@ class dns_cancel {
 [[nodiscard]] dns_answer dns_resolve(const std::string& host, const std::vector<dns_server>& servers,
                                      const dns_cancel* cancel = nullptr);
 
+// Resolves `host` with the system resolver (getaddrinfo: /etc/hosts, then as nsswitch says; no
+// TTL), blocking for as long as resolv.conf's timeouts allow. It runs in glibc's own thread
+// (getaddrinfo_a), so `cancel` ends the wait at once: a lookup glibc cannot cancel any more goes on
+// in its thread with its request left to it (leaked, a few hundred bytes, at shutdown only).
+[[nodiscard]] dns_answer system_resolve(const std::string& host, const dns_cancel* cancel = nullptr);
+
 }  // namespace sovgw::gateway

@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
@@ -95,8 +93,6 @@ bool endpoint_refresher::refresh(const char* trigger) {
   const std::shared_ptr<const endpoint_geo_report> before = report_.load();
   auto next = std::make_shared<endpoint_geo_report>();
   next->cluster_reasons.resize(upstreams_.size());
-  asio::io_context resolver_ctx;
-  tcp::resolver resolver(resolver_ctx);
   std::size_t index = 0;  // the report has one line per endpoint, in cluster then endpoint order
   for (std::size_t ci = 0; ci < upstreams_.size(); ++ci) {
     const upstream_cluster& uc = *upstreams_[ci];
@@ -107,7 +103,7 @@ bool endpoint_refresher::refresh(const char* trigger) {
       std::string error;
       std::optional<std::uint32_t> ttl_s;
       const std::vector<tcp::endpoint> resolved =
-          resolve_endpoint(resolver, cfg_.dns_resolvers, cc, *ep, ttl_s, error, &cancel_);
+          resolve_endpoint(cfg_.dns_resolvers, cc, *ep, ttl_s, error, &cancel_);
       if (cancel_.cancelled()) {
         log_line("info", "endpoint re-resolution abandoned: the gateway is stopping").emit();
         return false;

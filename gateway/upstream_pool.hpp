@@ -104,9 +104,8 @@ struct upstream_cluster {
 // (config.dns_resolvers) by DNS queries to them, setting `ttl_s` to the answer's TTL; without, by
 // the system resolver (getaddrinfo: /etc/hosts, nsswitch; no TTL). An IP address is taken as it is.
 // Empty with `error` set when it does not resolve, or (insecure_loopback_plaintext) resolves to a
-// non-loopback address. `cancel` ends a DNS query in flight (not getaddrinfo).
-[[nodiscard]] std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver,
-                                                          const std::vector<dns_server>& dns_servers,
+// non-loopback address. `cancel` ends the lookup in flight (gateway/dns_query.hpp).
+[[nodiscard]] std::vector<tcp::endpoint> resolve_endpoint(const std::vector<dns_server>& dns_servers,
                                                           const cluster_config& cc, const endpoint_state& ep,
                                                           std::optional<std::uint32_t>& ttl_s,
                                                           std::string& error,

@@ -1,16 +1,21 @@
-"""The gateway's own DNS client (dns_resolvers): a name server on IPv6, a truncated answer asked again
-over TCP, and a name server that never answers. Re-resolution runs on a thread of its own: while it
-waits for a silent server, a SIGHUP still reloads the policy at once and SIGTERM still stops the
-gateway. The name servers are dns_responder.py on loopback."""
+"""Name servers: with dns_resolvers the gateway's own DNS client (a name server on IPv6, a truncated
+answer asked again over TCP), and a name server that never answers, through the gateway's client and
+through the system resolver (getaddrinfo). Re-resolution runs on a thread of its own: while it waits
+for a silent server, a SIGHUP still reloads the policy at once and SIGTERM still stops the gateway.
+The name servers are dns_responder.py on loopback, or a UDP socket that never reads."""
 
 import json
 import os
+import select
+import shutil
 import signal
+import socket
+import subprocess
 import sys
 import unittest
 
-from support import (Gateway, Process, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml, make_certs,
-                     start_standin)
+from support import (SOVGW, Gateway, Process, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml,
+                     make_certs, start_standin)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LLAMA = json.dumps({"model": "llama-3", "messages": [{"role": "user", "content": "x"}]}).encode()
@@ -23,6 +28,23 @@ rules:
     reason: every POST is allowed
 """
 DENY_ALL = "version: 1\nrules: []\n"  # no permit: every request is denied
+
+
+def reload_then_stop_while_dns_waits(test, gateway, policy):
+    """With a round waiting for a silent name server: SIGHUP reloads the policy at once (a request
+    is denied by the new one), SIGTERM stops the gateway at once; the round is abandoned."""
+    with open(policy, "w") as f:
+        f.write(DENY_ALL)
+    gateway.signal(signal.SIGHUP)
+    gateway.wait_for_json(lambda o: o.get("msg") == "policy reloaded", timeout=10)
+    resp = exchange(gateway.port, test.certs, chat_request(LLAMA))
+    test.assertEqual(resp.status, 403, resp.body)
+    test.assertEqual(resp.json()["error"]["code"], "policy_denied")
+    gateway.signal(signal.SIGTERM)
+    gateway.proc.wait(timeout=10)
+    test.assertEqual(gateway.proc.returncode, 0)
+    gateway.wait_for_json(lambda o: o.get("msg") == "endpoint re-resolution abandoned: the gateway is stopping")
+    gateway.wait_for_json(lambda o: o.get("msg") == "stopped")
 
 
 class DnsServersTest(unittest.TestCase):
@@ -89,19 +111,66 @@ class DnsServersTest(unittest.TestCase):
 
         self.set_zone(names, silent=True)
         dns.wait_for_json(lambda o: o.get("msg") == "dropped")  # a round is waiting for the server now
-        with open(policy, "w") as f:
-            f.write(DENY_ALL)
-        gateway.signal(signal.SIGHUP)
-        gateway.wait_for_json(lambda o: o.get("msg") == "policy reloaded", timeout=10)
-        resp = self.llama(gateway)
-        self.assertEqual(resp.status, 403, resp.body)
-        self.assertEqual(resp.json()["error"]["code"], "policy_denied")
+        reload_then_stop_while_dns_waits(self, gateway, policy)
 
-        gateway.signal(signal.SIGTERM)
-        gateway.proc.wait(timeout=10)
-        self.assertEqual(gateway.proc.returncode, 0)
-        gateway.wait_for_json(lambda o: o.get("msg") == "endpoint re-resolution abandoned: the gateway is stopping")
-        gateway.wait_for_json(lambda o: o.get("msg") == "stopped")
+
+def can_unshare():
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "true"], capture_output=True).returncode == 0
+
+
+@unittest.skipUnless(can_unshare(), "needs unshare -m (a mount namespace of the gateway's own)")
+class SilentSystemResolverTest(unittest.TestCase):
+    """Without dns_resolvers names go through getaddrinfo. The gateway runs in a mount namespace of its
+    own where /etc/hosts and /etc/resolv.conf are the test's files (nothing outside changes): the name
+    is in the hosts file at start, then taken out, so the next lookup asks resolv.conf's name server, a
+    socket that never answers, each try waiting 30 s."""
+
+    def setUp(self):
+        self.tmp = TempDir()
+        self.addCleanup(self.tmp.cleanup)
+        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
+        self.standin = start_standin(self.certs, chunks=1, delay_ms=1)
+        self.addCleanup(self.standin.stop)
+        self.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(self.silent.close)
+        server = f"127.0.53.{os.getpid() % 250 + 1}"  # resolv.conf name servers are on port 53
+        self.silent.bind((server, 53))
+        self.hosts = os.path.join(self.tmp.path, "hosts")
+        self.set_hosts("127.0.0.1 gpu.sovgw.test\n")
+        self.resolv = os.path.join(self.tmp.path, "resolv.conf")
+        with open(self.resolv, "w") as f:
+            f.write(f"nameserver {server}\noptions timeout:30 attempts:1\n")
+
+    def set_hosts(self, extra):
+        with open(self.hosts, "w") as f:  # in place: the gateway's /etc/hosts is bound to this file
+            f.write("127.0.0.1 localhost\n" + extra)
+
+    def start_gateway(self, config_text):
+        config = os.path.join(self.tmp.path, "gateway.yaml")
+        with open(config, "w") as f:
+            f.write(config_text)
+        script = 'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && exec "$3" serve --config "$4"'
+        gateway = Process(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", self.hosts,
+                           self.resolv, SOVGW, config])
+        self.addCleanup(gateway.stop)
+        ready = gateway.wait_for_json(lambda o: o.get("msg") == "listening")
+        gateway.port = ready["port"]
+        return gateway
+
+    def test_a_silent_system_name_server_holds_up_neither_a_reload_nor_the_shutdown(self):
+        policy = os.path.join(self.tmp.path, "policy.yaml")
+        with open(policy, "w") as f:
+            f.write(PERMIT_POST)
+        clusters = cluster_yaml("paris", f"gpu.sovgw.test:{self.standin.port}", self.certs)
+        gateway = self.start_gateway(gateway_yaml(self.certs, clusters, extra=f"dns_refresh: 1s\npolicy: {policy}\n"))
+        self.assertEqual(exchange(gateway.port, self.certs, chat_request(LLAMA)).status, 200)
+
+        self.set_hosts("")
+        readable, _, _ = select.select([self.silent], [], [], 20)
+        self.assertTrue(readable, "the gateway never asked the name server")  # a round is waiting for it now
+        reload_then_stop_while_dns_waits(self, gateway, policy)
 
 
 if __name__ == "__main__":
