@@ -41,11 +41,17 @@ void endpoint_refresher::start(std::function<void()> after_round) {
 }
 
 void endpoint_refresher::request(const char* trigger) {
+  bool queued = false;
   {
     std::lock_guard lock(mutex_);
     requested_ = trigger;
+    queued = in_round_;
   }
   wake_.notify_one();
+  log_line("info", "endpoint re-resolution asked for")
+      .str("trigger", trigger)
+      .boolean("queued", queued)
+      .emit();
 }
 
 void endpoint_refresher::cancel() {
@@ -80,12 +86,14 @@ void endpoint_refresher::run() {
       trigger = "dns_refresh";
     }
     requested_ = nullptr;  // asked again from here on: one more round after this one
+    in_round_ = true;
     lock.unlock();
     const bool done = refresh(trigger);
     if (done && after_round_) {
       after_round_();
     }
     lock.lock();
+    in_round_ = false;
   }
 }
 

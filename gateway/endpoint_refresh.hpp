@@ -43,7 +43,8 @@ class endpoint_refresher {
   // 503 reasons). Once.
   void start(std::function<void()> after_round);
 
-  // Asks for a round and returns at once (any thread). `trigger` ("sighup") is logged; a static string.
+  // Asks for a round and returns at once (any thread); logged, with whether it waits for the round
+  // in flight. `trigger` ("sighup") is a static string.
   void request(const char* trigger);
 
   // Ends the resolver thread (any thread but the resolver's; idempotent). A DNS query to the
@@ -77,9 +78,10 @@ class endpoint_refresher {
   std::atomic<std::uint64_t> refreshes_{0};
   dns_cancel cancel_;
   std::function<void()> after_round_;
-  std::mutex mutex_;  // guards the three below
+  std::mutex mutex_;  // guards the four below
   std::condition_variable wake_;
   const char* requested_ = nullptr;  // the trigger of the round asked for, if one is
+  bool in_round_ = false;
   bool stopping_ = false;
   std::thread thread_;
 };

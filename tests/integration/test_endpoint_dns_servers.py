@@ -15,7 +15,7 @@ import sys
 import unittest
 
 from support import (SOVGW, Gateway, Process, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml,
-                     make_certs, start_standin)
+                     make_certs, start_standin, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LLAMA = json.dumps({"model": "llama-3", "messages": [{"role": "user", "content": "x"}]}).encode()
@@ -112,6 +112,28 @@ class DnsServersTest(unittest.TestCase):
         self.set_zone(names, silent=True)
         dns.wait_for_json(lambda o: o.get("msg") == "dropped")  # a round is waiting for the server now
         reload_then_stop_while_dns_waits(self, gateway, policy)
+
+    def test_sighups_during_a_round_queue_one_more(self):
+        # Five names on a silent server keep the round in flight 20 s, time for three SIGHUPs: they
+        # merge into one round after it, which runs once the server answers again.
+        names = [f"gpu{i}.sovgw.test" for i in range(5)]
+        self.set_zone(names)
+        dns, port = self.start_dns("127.0.0.1")
+        gateway = self.start_gateway(names, f"127.0.0.1:{port}")
+        self.set_zone(names, silent=True)
+        dns.wait_for_json(lambda o: o.get("msg") == "dropped")
+        asked = lambda: [o for o in gateway.logs() if o.get("msg") == "endpoint re-resolution asked for"]
+        for n in range(1, 4):  # one at a time: the kernel merges a signal into one still pending
+            gateway.signal(signal.SIGHUP)
+            self.assertTrue(wait_until(lambda: len(asked()) == n))
+        self.assertEqual([(o["trigger"], o["queued"]) for o in asked()], [("sighup", True)] * 3)
+        rounds_before = len([o for o in gateway.logs() if o.get("msg") == "endpoints re-resolved"])
+
+        self.set_zone(names)
+        gateway.wait_for_json(lambda o: o.get("msg") == "endpoints re-resolved" and o["refreshes"] == rounds_before + 3,
+                              timeout=60)
+        rounds = [o["trigger"] for o in gateway.logs() if o.get("msg") == "endpoints re-resolved"][rounds_before:]
+        self.assertEqual(rounds[:3], ["dns_refresh", "sighup", "dns_refresh"])
 
 
 def can_unshare():
