@@ -47,13 +47,20 @@ def reload_then_stop_while_dns_waits(test, gateway, policy):
     gateway.wait_for_json(lambda o: o.get("msg") == "stopped")
 
 
-class DnsServersTest(unittest.TestCase):
+class StandinTest(unittest.TestCase):
+    """A temporary folder, certificates and a stand-in cluster for each test."""
+
     def setUp(self):
         self.tmp = TempDir()
         self.addCleanup(self.tmp.cleanup)
         self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
         self.standin = start_standin(self.certs, chunks=1, delay_ms=1)
         self.addCleanup(self.standin.stop)
+
+
+class DnsServersTest(StandinTest):
+    def setUp(self):
+        super().setUp()
         self.zone_path = os.path.join(self.tmp.path, "zone.json")
 
     def set_zone(self, names, **entry):
@@ -143,18 +150,14 @@ def can_unshare():
 
 
 @unittest.skipUnless(can_unshare(), "needs unshare -m (a mount namespace of the gateway's own)")
-class SilentSystemResolverTest(unittest.TestCase):
+class SilentSystemResolverTest(StandinTest):
     """Without dns_resolvers names go through getaddrinfo. The gateway runs in a mount namespace of its
     own where /etc/hosts and /etc/resolv.conf are the test's files (nothing outside changes): the name
     is in the hosts file at start, then taken out, so the next lookup asks resolv.conf's name server, a
     socket that never answers, each try waiting 30 s."""
 
     def setUp(self):
-        self.tmp = TempDir()
-        self.addCleanup(self.tmp.cleanup)
-        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
-        self.standin = start_standin(self.certs, chunks=1, delay_ms=1)
-        self.addCleanup(self.standin.stop)
+        super().setUp()
         self.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.addCleanup(self.silent.close)
         server = f"127.0.53.{os.getpid() % 250 + 1}"  # resolv.conf name servers are on port 53
