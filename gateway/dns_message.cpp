@@ -47,7 +47,9 @@ bool read_name(std::span<const std::uint8_t> m, std::size_t at, std::string& out
       at = target;
       continue;
     }
-    if ((len & 0xC0) != 0 || at + 1 + len > m.size() || out.size() + 1 + len + 1 > max_name_bytes) {
+    // The name so far, this label and the root label must fit.
+    if ((len & 0xC0) != 0 || at + 1 + len > m.size() ||
+        (len != 0 && out.size() + 1 + len + 1 > max_name_bytes)) {
       return false;
     }
     out += static_cast<char>(len);

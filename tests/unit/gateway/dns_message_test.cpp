@@ -81,6 +81,16 @@ TEST_CASE("dns: a query names the host in lower case, asks for recursion, one qu
   }
   CHECK(build_query(1, long_name, record_type::a).empty());                       // 257 bytes on the wire
   CHECK_FALSE(build_query(1, long_name.substr(0, 253), record_type::a).empty());  // 255
+  // An answer to the longest name reads it whole.
+  bytes m = build_query(0x1234, long_name.substr(0, 253), record_type::a);
+  m[2] = 0x81;
+  m[3] = 0x80;
+  m[7] = 1;
+  const bytes a = record(pointer_to_question, 1, 5, {10, 0, 0, 1});
+  m.insert(m.end(), a.begin(), a.end());
+  const answer got = parse_answer(m, 0x1234, long_name.substr(0, 253), record_type::a);
+  CHECK(got.error == parse_error::none);
+  CHECK(got.addresses.size() == 1);
 }
 
 TEST_CASE("dns: the addresses of the asked name and the smallest TTL") {
