@@ -249,10 +249,46 @@ void read_location(config_reader& r, const YAML::Node& v, config& cfg) {
   cfg.location = std::move(loc);
 }
 
-// dns_resolvers: ["10.0.0.53", "127.0.0.1:5353"], one to three IPv4 name servers.
+namespace {
+
+// "10.0.0.53", "10.0.0.53:5353", "2001:db8::53", "[2001:db8::53]:5353": false when it is none of them.
+bool parse_name_server(const std::string& text, dns_server& s) {
+  std::string port_text = "53";
+  bool want_v6 = false;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string::npos || (close + 1 != text.size() && text[close + 1] != ':')) {
+      return false;
+    }
+    s.address = text.substr(1, close - 1);
+    port_text = close + 1 == text.size() ? port_text : text.substr(close + 2);
+    want_v6 = true;
+  } else if (const std::size_t colon = text.find(':');
+             colon != std::string::npos && text.rfind(':') == colon) {
+    s.address = text.substr(0, colon);  // IPv4:port (an IPv6 address has several colons)
+    port_text = text.substr(colon + 1);
+  } else {
+    s.address = text;
+    want_v6 = colon != std::string::npos;
+  }
+  unsigned port = 0;
+  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  boost::system::error_code bad;
+  const auto address = boost::asio::ip::make_address(s.address, bad);
+  if (bad || address.is_v6() != want_v6 || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port == 0 || port > 65535) {
+    return false;
+  }
+  s.port = static_cast<std::uint16_t>(port);
+  return true;
+}
+
+}  // namespace
+
+// dns_resolvers: ["10.0.0.53", "127.0.0.1:5353", "[::1]:5353"], one to three name servers.
 void read_dns_resolvers(config_reader& r, const YAML::Node& v, config& cfg) {
   if (!v.IsSequence() || v.size() == 0 || v.size() > 3) {
-    r.error(v.Mark(), "dns_resolvers must be a list of one to three name servers (IPv4[:port])");
+    r.error(v.Mark(), "dns_resolvers must be a list of one to three name servers (IP[:port])");
     return;
   }
   for (const YAML::Node& n : v) {
@@ -261,21 +297,10 @@ void read_dns_resolvers(config_reader& r, const YAML::Node& v, config& cfg) {
       continue;
     }
     dns_server s;
-    const std::size_t colon = text.find(':');
-    s.address = text.substr(0, colon);
-    unsigned port = 53;
-    const std::string port_text = colon == std::string::npos ? "53" : text.substr(colon + 1);
-    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    boost::system::error_code bad;
-    const auto address = boost::asio::ip::make_address(s.address, bad);
-    if (bad || !address.is_v4() || ec != std::errc() || end != port_text.data() + port_text.size() ||
-        port == 0 || port > 65535) {
-      r.error(n.Mark(), fmt::format("dns_resolvers: '{}' is not IPv4[:port] (IPv6 name servers are not "
-                                    "supported)",
-                                    text));
+    if (!parse_name_server(text, s)) {
+      r.error(n.Mark(), fmt::format("dns_resolvers: '{}' is not IPv4[:port], IPv6 or [IPv6]:port", text));
       continue;
     }
-    s.port = static_cast<std::uint16_t>(port);
     cfg.dns_resolvers.push_back(std::move(s));
   }
 }

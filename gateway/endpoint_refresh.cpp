@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
@@ -35,12 +33,74 @@ endpoint_refresher::endpoint_refresher(const config& cfg,
   report_.store(std::make_shared<const endpoint_geo_report>(check_endpoint_geo(judge_, upstreams)));
 }
 
-void endpoint_refresher::refresh(const char* trigger) {
+endpoint_refresher::~endpoint_refresher() { stop(); }
+
+void endpoint_refresher::start(std::function<void()> after_round) {
+  after_round_ = std::move(after_round);
+  thread_ = std::thread([this] { run(); });
+}
+
+void endpoint_refresher::request(const char* trigger) {
+  bool queued = false;
+  {
+    std::lock_guard lock(mutex_);
+    requested_ = trigger;
+    queued = in_round_;
+  }
+  wake_.notify_one();
+  log_line("info", "endpoint re-resolution asked for")
+      .str("trigger", trigger)
+      .boolean("queued", queued)
+      .emit();
+}
+
+void endpoint_refresher::cancel() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cancel_.cancel();
+  wake_.notify_one();
+}
+
+void endpoint_refresher::stop() {
+  cancel();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void endpoint_refresher::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const char* trigger = requested_;
+    if (trigger == nullptr) {
+      if (cfg_.dns_refresh.count() == 0) {
+        wake_.wait(lock, [this] { return stopping_ || requested_ != nullptr; });
+        continue;
+      }
+      const auto due = std::chrono::steady_clock::now() + next_refresh_in();
+      if (wake_.wait_until(lock, due, [this] { return stopping_ || requested_ != nullptr; })) {
+        continue;
+      }
+      trigger = "dns_refresh";
+    }
+    requested_ = nullptr;  // asked again from here on: one more round after this one
+    in_round_ = true;
+    lock.unlock();
+    const bool done = refresh(trigger);
+    if (done && after_round_) {
+      after_round_();
+    }
+    lock.lock();
+    in_round_ = false;
+  }
+}
+
+bool endpoint_refresher::refresh(const char* trigger) {
   const std::shared_ptr<const endpoint_geo_report> before = report_.load();
   auto next = std::make_shared<endpoint_geo_report>();
   next->cluster_reasons.resize(upstreams_.size());
-  asio::io_context resolver_ctx;
-  tcp::resolver resolver(resolver_ctx);
   std::size_t index = 0;  // the report has one line per endpoint, in cluster then endpoint order
   for (std::size_t ci = 0; ci < upstreams_.size(); ++ci) {
     const upstream_cluster& uc = *upstreams_[ci];
@@ -51,7 +111,11 @@ void endpoint_refresher::refresh(const char* trigger) {
       std::string error;
       std::optional<std::uint32_t> ttl_s;
       const std::vector<tcp::endpoint> resolved =
-          resolve_endpoint(resolver, cfg_.dns_resolvers, cc, *ep, ttl_s, error);
+          resolve_endpoint(cfg_.dns_resolvers, cc, *ep, ttl_s, error, &cancel_);
+      if (cancel_.cancelled()) {
+        log_line("info", "endpoint re-resolution abandoned: the gateway is stopping").emit();
+        return false;
+      }
       if (error.empty()) {
         ep->dns_ttl_s = ttl_s;
       }
@@ -113,6 +177,7 @@ void endpoint_refresher::refresh(const char* trigger) {
       .num("refreshes", static_cast<std::int64_t>(n))
       .num("refused_addresses", refused)
       .emit();
+  return true;
 }
 
 std::chrono::milliseconds endpoint_refresher::next_refresh_in() const {

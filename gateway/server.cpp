@@ -269,10 +269,7 @@ void server::reload_policy() {
   }
 }
 
-void server::reload_endpoints(const char* trigger) {
-  state_.endpoints->refresh(trigger);
-  state_.stages->set_unusable_reasons(state_.endpoints->report()->cluster_reasons);
-}
+void server::reload_endpoints(const char* trigger) { state_.endpoints->request(trigger); }
 
 void server::begin_drain() {
   if (state_.draining.exchange(true)) {
@@ -337,23 +334,10 @@ int server::run() {
     });
   };
   wait_signal();
-  // dns_refresh: endpoint names resolved again on the control thread (getaddrinfo blocks; no worker
-  // waits for it).
-  asio::steady_timer refresh_timer(control);
-  std::function<void()> schedule_refresh;
-  schedule_refresh = [&] {
-    refresh_timer.expires_after(state_.endpoints->next_refresh_in());
-    refresh_timer.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) {
-        return;
-      }
-      reload_endpoints("dns_refresh");
-      schedule_refresh();
-    });
-  };
-  if (cfg.dns_refresh.count() > 0) {
-    schedule_refresh();
-  }
+  // Endpoint names are resolved again on a thread of their own (every dns_refresh, or as the answers'
+  // TTLs say, and on SIGHUP): a silent name server must not hold up signals.
+  state_.endpoints->start(
+      [this] { state_.stages->set_unusable_reasons(state_.endpoints->report()->cluster_reasons); });
   std::thread control_thread([&control] {
     auto guard = asio::make_work_guard(control);
     control.run();
@@ -393,6 +377,7 @@ int server::run() {
   }
   control.stop();
   control_thread.join();
+  state_.endpoints->cancel();  // a DNS query in flight ends now; joined below, after the audit log
   if (state_.limits) {
     state_.limits->stop();
   }
@@ -409,6 +394,7 @@ int server::run() {
         .str("status", s.is_ok() ? "ok" : s.message())
         .emit();
   }
+  state_.endpoints->stop();
   log_line("info", "stopped").emit();
   return 0;
 }

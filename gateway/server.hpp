@@ -2,8 +2,8 @@
 
 // The gateway process: workers (one io_context and SO_REUSEPORT acceptor per thread), the admin
 // listener, and a control thread for signals (SIGTERM/SIGINT drain; SIGHUP reloads certificates, cluster
-// credentials and the tenants file, recompiles the policy and resolves the endpoint names again there
-// (also every dns_refresh), never on an I/O thread).
+// credentials and the tenants file, recompiles the policy, never on an I/O thread, and asks the
+// endpoint refresher's resolver thread for a round: DNS never blocks the control thread).
 // Control plane: the constructor and bind() throw std::runtime_error on bad certificates, keys or
 // addresses; run() only returns after a drain.
 

@@ -45,35 +45,23 @@ void store_addresses(endpoint_state& ep, std::shared_ptr<const endpoint_addresse
 
 namespace {
 
-std::vector<tcp::endpoint> system_resolve(tcp::resolver& resolver, const cluster_config& cc,
-                                          const endpoint_state& ep, std::string& error) {
-  boost::system::error_code ec;
-  auto results = resolver.resolve(ep.host, std::to_string(ep.port), ec);
-  if (ec) {
-    error = fmt::format("cluster '{}': cannot resolve endpoint {}: {}", cc.name, ep.label, ec.message());
-    return {};
-  }
-  std::vector<tcp::endpoint> out;
-  for (const auto& r : results) {
-    out.push_back(r.endpoint());
-  }
-  return out;
-}
-
-std::vector<tcp::endpoint> dns_query_resolve(const std::vector<dns_server>& servers, const cluster_config& cc,
-                                             const endpoint_state& ep, std::optional<std::uint32_t>& ttl_s,
-                                             std::string& error) {
+std::vector<tcp::endpoint> resolve_name(const std::vector<dns_server>& servers, const cluster_config& cc,
+                                        const endpoint_state& ep, std::optional<std::uint32_t>& ttl_s,
+                                        std::string& error, const dns_cancel* cancel) {
   boost::system::error_code ec;
   const asio::ip::address literal = asio::ip::make_address(ep.host, ec);
   if (!ec) {
     return {tcp::endpoint(literal, ep.port)};
   }
-  const dns_answer answer = dns_resolve(ep.host, servers);
+  const dns_answer answer =
+      servers.empty() ? system_resolve(ep.host, cancel) : dns_resolve(ep.host, servers, cancel);
   if (!answer.error.empty()) {
     error = fmt::format("cluster '{}': cannot resolve endpoint {}: {}", cc.name, ep.label, answer.error);
     return {};
   }
-  ttl_s = answer.ttl_s;
+  if (!servers.empty()) {
+    ttl_s = answer.ttl_s;
+  }
   std::vector<tcp::endpoint> out;
   for (const std::string& a : answer.addresses) {
     out.emplace_back(asio::ip::make_address(a), ep.port);
@@ -83,13 +71,12 @@ std::vector<tcp::endpoint> dns_query_resolve(const std::vector<dns_server>& serv
 
 }  // namespace
 
-std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver,
-                                            const std::vector<dns_server>& dns_servers,
+std::vector<tcp::endpoint> resolve_endpoint(const std::vector<dns_server>& dns_servers,
                                             const cluster_config& cc, const endpoint_state& ep,
-                                            std::optional<std::uint32_t>& ttl_s, std::string& error) {
+                                            std::optional<std::uint32_t>& ttl_s, std::string& error,
+                                            const dns_cancel* cancel) {
   ttl_s.reset();
-  std::vector<tcp::endpoint> out = dns_servers.empty() ? system_resolve(resolver, cc, ep, error)
-                                                       : dns_query_resolve(dns_servers, cc, ep, ttl_s, error);
+  std::vector<tcp::endpoint> out = resolve_name(dns_servers, cc, ep, ttl_s, error, cancel);
   for (const tcp::endpoint& e : out) {
     if (cc.insecure_loopback_plaintext && !e.address().is_loopback()) {
       error = fmt::format(
@@ -107,8 +94,6 @@ std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver,
 
 std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg) {
   std::vector<std::unique_ptr<upstream_cluster>> out;
-  asio::io_context resolver_ctx;
-  tcp::resolver resolver(resolver_ctx);
   for (const cluster_config& cc : cfg.clusters) {
     auto c = std::make_unique<upstream_cluster>();
     c->config = &cc;
@@ -122,7 +107,7 @@ std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg
                                                         : fmt::format("{}:{}", e.host, e.port);
       std::string error;
       auto resolved = std::make_shared<endpoint_addresses>();
-      resolved->usable = resolve_endpoint(resolver, cfg.dns_resolvers, cc, *ep, ep->dns_ttl_s, error);
+      resolved->usable = resolve_endpoint(cfg.dns_resolvers, cc, *ep, ep->dns_ttl_s, error);
       if (!error.empty()) {
         throw std::runtime_error(error);
       }

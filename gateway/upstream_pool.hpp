@@ -60,10 +60,10 @@ struct endpoint_state {
   std::uint16_t port = 0;
   std::string label;  // host:port
   // Set at start (build_upstreams, then the endpoint geo check) before any worker runs; swapped by
-  // the control thread on re-resolution, only when what it holds changes. Never null.
+  // the resolver thread on re-resolution, only when what it holds changes. Never null.
   std::atomic<std::shared_ptr<const endpoint_addresses>> addresses;
-  std::atomic<bool> geo_refused{false};  // addresses.load()->geo_refused(), cheap to read per request
-  std::optional<std::uint32_t> dns_ttl_s;  // the last answer's TTL (dns_resolvers); control thread only
+  std::atomic<bool> geo_refused{false};    // addresses.load()->geo_refused(), cheap to read per request
+  std::optional<std::uint32_t> dns_ttl_s;  // the last answer's TTL (dns_resolvers); resolver thread only
   std::atomic<std::uint64_t> resolve_failures{0};         // re-resolutions that failed (addresses kept)
   std::atomic<std::uint64_t> newly_refused_addresses{0};  // addresses refused on re-resolution
   std::atomic<std::int64_t> in_flight{0};  // leased connections, all workers; <= max_connections_per_endpoint
@@ -83,7 +83,7 @@ struct endpoint_state {
 };
 
 // Shared, built once at start (addresses resolved then). Thread-safe: immutable but for atomics.
-// Swaps an endpoint's addresses (control thread): workers see the new set on their next acquire.
+// Swaps an endpoint's addresses (resolver thread): workers see the new set on their next acquire.
 void store_addresses(endpoint_state& ep, std::shared_ptr<const endpoint_addresses> a);
 struct upstream_cluster {
   const cluster_config* config = nullptr;
@@ -100,16 +100,16 @@ struct upstream_cluster {
 };
 
 [[nodiscard]] std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg);
-// Resolves an endpoint's name (blocking: start-up and the control thread only): with `dns_servers`
+// Resolves an endpoint's name (blocking: start-up and the resolver thread only): with `dns_servers`
 // (config.dns_resolvers) by DNS queries to them, setting `ttl_s` to the answer's TTL; without, by
 // the system resolver (getaddrinfo: /etc/hosts, nsswitch; no TTL). An IP address is taken as it is.
 // Empty with `error` set when it does not resolve, or (insecure_loopback_plaintext) resolves to a
-// non-loopback address.
-[[nodiscard]] std::vector<tcp::endpoint> resolve_endpoint(tcp::resolver& resolver,
-                                                          const std::vector<dns_server>& dns_servers,
+// non-loopback address. `cancel` ends the lookup in flight (gateway/dns_query.hpp).
+[[nodiscard]] std::vector<tcp::endpoint> resolve_endpoint(const std::vector<dns_server>& dns_servers,
                                                           const cluster_config& cc, const endpoint_state& ep,
                                                           std::optional<std::uint32_t>& ttl_s,
-                                                          std::string& error);
+                                                          std::string& error,
+                                                          const dns_cancel* cancel = nullptr);
 [[nodiscard]] std::int64_t steady_now_ms();
 
 class upstream_pool {

@@ -176,23 +176,28 @@ TEST_CASE("dns_refresh: how often endpoint names are resolved again") {
         "gw.yaml:9:14: dns_refresh must be at least 1s (or off: only on SIGHUP)");
 }
 
-TEST_CASE("dns_resolvers: one to three IPv4 name servers, port 53 by default") {
+TEST_CASE("dns_resolvers: one to three IPv4 or IPv6 name servers, port 53 by default") {
   CHECK(parse_config(base, "gw.yaml")->dns_resolvers.empty());
-  const auto cfg = parse_config(base + "dns_resolvers: [10.0.0.53, \"127.0.0.1:5353\"]\n", "gw.yaml");
-  REQUIRE(cfg->dns_resolvers.size() == 2);
+  const auto cfg =
+      parse_config(base + "dns_resolvers: [10.0.0.53, \"127.0.0.1:5353\", \"[::1]:5353\"]\n", "gw.yaml");
+  REQUIRE(cfg->dns_resolvers.size() == 3);
   CHECK((cfg->dns_resolvers[0].address == "10.0.0.53" && cfg->dns_resolvers[0].port == 53));
   CHECK((cfg->dns_resolvers[1].address == "127.0.0.1" && cfg->dns_resolvers[1].port == 5353));
-  for (const char* bad : {"::1", "10.0.0.1:0", "10.0.0.1:70000", "ns.example", "10.0.0.1:x"}) {
+  CHECK((cfg->dns_resolvers[2].address == "::1" && cfg->dns_resolvers[2].port == 5353));
+  const auto v6 = parse_config(base + "dns_resolvers: [\"2001:db8::53\", \"[fd00::1]\"]\n", "gw.yaml");
+  REQUIRE(v6->dns_resolvers.size() == 2);
+  CHECK((v6->dns_resolvers[0].address == "2001:db8::53" && v6->dns_resolvers[0].port == 53));
+  CHECK((v6->dns_resolvers[1].address == "fd00::1" && v6->dns_resolvers[1].port == 53));
+  for (const char* bad : {"10.0.0.1:0", "10.0.0.1:70000", "ns.example", "10.0.0.1:x", "[10.0.0.1]:53", "[::1",
+                          "[::1]5353", "[::1]:", "::1:", "::ffff:10.0.0.1:53x", "[]:53"}) {
     CAPTURE(bad);
     CHECK(errors_of(base + "dns_resolvers: [\"" + bad + "\"]\n") ==
-          fmt::format(
-              "gw.yaml:9:17: dns_resolvers: '{}' is not IPv4[:port] (IPv6 name servers are not supported)",
-              bad));
+          fmt::format("gw.yaml:9:17: dns_resolvers: '{}' is not IPv4[:port], IPv6 or [IPv6]:port", bad));
   }
   CHECK(errors_of(base + "dns_resolvers: []\n") ==
-        "gw.yaml:9:16: dns_resolvers must be a list of one to three name servers (IPv4[:port])");
+        "gw.yaml:9:16: dns_resolvers must be a list of one to three name servers (IP[:port])");
   CHECK(errors_of(base + "dns_resolvers: [1.1.1.1, 1.1.1.2, 1.1.1.3, 1.1.1.4]\n") ==
-        "gw.yaml:9:16: dns_resolvers must be a list of one to three name servers (IPv4[:port])");
+        "gw.yaml:9:16: dns_resolvers must be a list of one to three name servers (IP[:port])");
 }
 
 TEST_CASE("client_country.from_certificate: off by default, needs tls.client_ca") {
