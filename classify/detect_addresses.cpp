@@ -289,29 +289,29 @@ std::size_t number_first_at(std::string_view t, std::size_t i) {
   return npos;
 }
 
+constexpr auto type_index = make_pair_index(types_before_name, [](const street_type& s) { return s.text; });
+
 // "Via Roma 10", "ul. Marszałkowska 10": from a street type at i. The finding's end or npos.
 std::size_t type_first_at(std::string_view t, std::size_t i) {
-  for (const street_type& type : types_before_name) {
-    if (type.text[0] != to_lower(t[i]) || (type.capitalised && !is_upper(t[i]))) {
-      continue;
-    }
-    std::size_t k = word_end(t, i, type.text);
+  std::size_t found = npos;
+  type_index.for_each(t, i, [&](std::size_t n) {
+    const street_type& type = types_before_name[n];
+    std::size_t k = type.capitalised && !is_upper(t[i]) ? npos : word_end(t, i, type.text);
     if (k == npos) {
-      continue;
+      return false;
     }
     while (k < t.size() && space(t[k]) && k - i < 16) {
       ++k;
     }
     const std::size_t name = street_name_at(t, k);
-    if (name == npos) {
-      continue;
+    const std::size_t number = name == npos ? npos : number_after_name(t, name);
+    if (number == npos) {
+      return false;
     }
-    const std::size_t number = number_after_name(t, name);
-    if (number != npos) {
-      return with_postal_code(t, number, type.text == "via" && !is_upper(t[i]));
-    }
-  }
-  return npos;
+    found = with_postal_code(t, number, type.text == "via" && !is_upper(t[i]));
+    return true;
+  });
+  return found;
 }
 
 // "Hauptstraße 5", "Keizersgracht 123", "Berliner Straße 12": from a capitalised word at i.
@@ -323,6 +323,14 @@ std::size_t street_word_first_at(std::string_view t, std::size_t i, std::size_t&
   }
   // "Hauptstr." ends with its dot.
   const std::size_t dotted = letters_end < t.size() && t[letters_end] == '.' ? letters_end + 1 : letters_end;
+  // A house number follows ("Hauptstraße 5", "Calle Mayor, nº 3"): most words fail here.
+  std::size_t next = dotted;
+  while (next < t.size() && (t[next] == ',' || space(t[next])) && next - dotted < 3) {
+    ++next;
+  }
+  if (next == dotted || next >= t.size() || (!is_digit(t[next]) && to_lower(t[next]) != 'n')) {
+    return npos;
+  }
   std::size_t word = letters_end;
   begin = i;
   bool street = false;

@@ -19,162 +19,67 @@ enum class cue_kind : std::uint8_t {
 
 struct cue {
   std::string_view text;  // lower case
-  cue_kind kind;
+  cue_kind kind = cue_kind::title;
 };
 
 using enum cue_kind;
 
-// Longer cues before their prefixes ("sig.ra" before "sig", "mrs" before "mr").
-constexpr std::array cues = {
-    // English
-    cue{"mrs", title},
-    cue{"mr", title},
-    cue{"ms", title},
-    cue{"mx", title},
-    cue{"miss", title},
-    cue{"mister", title},
-    cue{"sir", title},
-    cue{"dr", title_any},
-    cue{"prof", title_any},
-    cue{"professor", title_any},
-    cue{"doctor", title_any},
-    cue{"my name is", phrase},
-    cue{"my name's", phrase},
-    cue{"full name", label},
-    cue{"first name", label},
-    cue{"last name", label},
-    cue{"surname", label},
-    cue{"name", label},
-    cue{"patient", label},
-    cue{"client", label},
-    cue{"customer", label},
-    // French
-    cue{"monsieur", title_any},
-    cue{"madame", title_any},
-    cue{"mademoiselle", title_any},
-    cue{"m.", title},
-    cue{"mme", title},
-    cue{"mlle", title},
-    cue{"docteur", title_any},
-    cue{"professeur", title_any},
-    cue{"je m'appelle", phrase},
-    cue{"je m\xe2\x80\x99"
-        "appelle",
-        phrase},
-    cue{"mon nom est", phrase},
-    cue{"je suis", phrase},
-    cue{"nom complet", label},
-    cue{"nom", label},
-    cue{"pr\xc3\xa9nom", label},
-    cue{"patiente", label},
-    // German
-    cue{"herrn", title},
-    cue{"herr", title},
-    cue{"frau", title},
-    cue{"ich hei\xc3\x9f"
-        "e",
-        phrase},
-    cue{"ich heisse", phrase},
-    cue{"mein name ist", phrase},
-    cue{"mein name lautet", phrase},
-    cue{"vorname", label},
-    cue{"nachname", label},
-    cue{"patientin", label},
-    cue{"kunde", label},
-    cue{"kundin", label},
-    // Spanish
-    cue{"se\xc3\xb1orita", title_any},
-    cue{"se\xc3\xb1ora", title_any},
-    cue{"se\xc3\xb1or", title_any},
-    cue{"senora", title_any},
-    cue{"senor", title_any},
-    cue{"srta", title},
-    cue{"sra", title},
-    cue{"sr", title},
-    cue{"do\xc3\xb1"
-        "a",
-        title},
-    cue{"me llamo", phrase},
-    cue{"mi nombre es", phrase},
-    cue{"nombre completo", label},
-    cue{"nombre", label},
-    cue{"apellidos", label},
-    cue{"apellido", label},
-    cue{"paciente", label},
-    cue{"cliente", label},
-    // Italian
-    cue{"signorina", title_any},
-    cue{"signora", title_any},
-    cue{"signore", title_any},
-    cue{"signor", title_any},
-    cue{"sig.ra", title},
-    cue{"sig.na", title},
-    cue{"sig", title},
-    cue{"dott.ssa", title},
-    cue{"dott", title},
-    cue{"mi chiamo", phrase},
-    cue{"il mio nome \xc3\xa8", phrase},
-    cue{"nome e cognome", label},
-    cue{"nome", label},
-    cue{"cognome", label},
-    cue{"paziente", label},
-    // Dutch
-    cue{"meneer", title_any},
-    cue{"mevrouw", title_any},
-    cue{"de heer", title_any},
-    cue{"dhr", title},
-    cue{"mevr", title},
-    cue{"mijn naam is", phrase},
-    cue{"ik heet", phrase},
-    cue{"naam", label},
-    cue{"voornaam", label},
-    cue{"achternaam", label},
-    cue{"pati\xc3\xabnt", label},
-    cue{"klant", label},
-    // Polish
-    cue{"pani\xc4\x85", title_any},
-    cue{"pani", title_any},
-    cue{"pana", title_any},
-    cue{"panu", title_any},
-    cue{"panem", title_any},
-    cue{"pan", title_any},
-    cue{"nazywam si\xc4\x99", phrase},
-    cue{"nazywam sie", phrase},
-    cue{"mam na imi\xc4\x99", phrase},
-    cue{"mam na imie", phrase},
-    cue{"imi\xc4\x99 i nazwisko", label},
-    cue{"imi\xc4\x99", label},
-    cue{"nazwisko", label},
-    cue{"pacjentka", label},
-    cue{"pacjent", label},
-    cue{"klient", label},
-    // Portuguese
-    cue{"senhora", title_any},
-    cue{"senhor", title_any},
-    cue{"dona", title_any},
-    cue{"o meu nome \xc3\xa9", phrase},
-    cue{"meu nome \xc3\xa9", phrase},
-    cue{"chamo-me", phrase},
-    cue{"me chamo", phrase},
-    cue{"nome completo", label},
-};
+// The cues, lower case, in English, French, German, Spanish, Italian, Dutch, Polish and Portuguese.
+// Honorifics written capitalised ("Mr", "Frau", "M."); a '.' may follow.
+constexpr std::string_view titles[] = {
+    "mrs",  "mr",   "ms",  "mx", "miss",   "mister", "sir", "m.",       "mme",  "mlle", "herrn", "herr",
+    "frau", "srta", "sra", "sr", "sig.ra", "sig.na", "sig", "dott.ssa", "dott", "dhr",  "mevr",  "do\u00f1a"};
+// Honorifics also written in lower case in running text ("madame", "pan", "dr").
+constexpr std::string_view titles_any[] = {
+    "dr",           "prof",    "professor",  "doctor",          "monsieur",      "madame",
+    "mademoiselle", "docteur", "professeur", "se\xc3\xb1orita", "se\xc3\xb1ora", "se\xc3\xb1or",
+    "senora",       "senor",   "signorina",  "signora",         "signore",       "signor",
+    "meneer",       "mevrouw", "de heer",    "pani\xc4\x85",    "pani",          "pana",
+    "panu",         "panem",   "pan",        "senhora",         "senhor",        "dona"};
+// Self-introductions, in any case.
+constexpr std::string_view phrases[] = {"my name is",        "my name's",          "je m'appelle",
+                                        "je m\u2019appelle", "mon nom est",        "je suis",
+                                        "ich hei\u00dfe",    "ich heisse",         "mein name ist",
+                                        "mein name lautet",  "me llamo",           "mi nombre es",
+                                        "mi chiamo",         "il mio nome \u00e8", "mijn naam is",
+                                        "ik heet",           "nazywam si\u0119",   "nazywam sie",
+                                        "mam na imi\u0119",  "mam na imie",        "o meu nome \u00e9",
+                                        "meu nome \u00e9",   "chamo-me",           "me chamo"};
+// A form's fields, capitalised, then ':' ("Name:", "Nom :").
+constexpr std::string_view labels[] = {"full name",    "first name",  "last name",
+                                       "surname",      "name",        "patient",
+                                       "client",       "customer",    "nom complet",
+                                       "nom",          "pr\u00e9nom", "patiente",
+                                       "vorname",      "nachname",    "patientin",
+                                       "kunde",        "kundin",      "nombre completo",
+                                       "nombre",       "apellidos",   "apellido",
+                                       "paciente",     "cliente",     "nome e cognome",
+                                       "nome",         "cognome",     "paziente",
+                                       "naam",         "voornaam",    "achternaam",
+                                       "pati\u00ebnt", "klant",       "imi\u0119 i nazwisko",
+                                       "imi\u0119",    "nazwisko",    "pacjentka",
+                                       "pacjent",      "klient",      "nome completo"};
 
-// The cues by first letter: by_letter[c - 'a'] lists the indices into `cues`, ending with 0xff.
-constexpr auto by_letter = [] {
-  std::array<std::array<std::uint8_t, 32>, 26> index{};
-  for (auto& list : index) {
-    list.fill(0xff);
+template <std::size_t N>
+constexpr void add(
+    std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) + std::size(labels)>& out,
+    std::size_t& n, const std::string_view (&texts)[N], cue_kind kind) {
+  for (std::string_view text : texts) {
+    out[n++] = cue{text, kind};
   }
-  std::array<std::size_t, 26> used{};
-  for (std::size_t i = 0; i < cues.size(); ++i) {
-    const auto letter = static_cast<std::size_t>(cues[i].text[0] - 'a');
-    index[letter][used[letter]++] = static_cast<std::uint8_t>(i);
-    if (used[letter] == index[letter].size()) {
-      throw "too many cues start with one letter";  // not a constant expression: fails to compile
-    }
-  }
-  return index;
+}
+
+constexpr auto cues = [] {
+  std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) + std::size(labels)> all{};
+  std::size_t n = 0;
+  add(all, n, titles, title);
+  add(all, n, titles_any, title_any);
+  add(all, n, phrases, phrase);
+  add(all, n, labels, label);
+  return all;
 }();
+
+constexpr auto cue_index = make_pair_index(cues, [](const cue& c) { return c.text; });
 
 // Capitalised words that start a sentence or fill a field without being a name: pronouns,
 // articles, yes and no, greetings, placeholders, and the job titles "Sr." (senior) comes before.
@@ -450,44 +355,34 @@ std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
 }
 
 bool title_at(std::string_view t, std::size_t i) {
-  const char c = to_lower(t[i]);
-  if (!is_lower(c)) {
-    return false;
-  }
-  for (const std::uint8_t q : by_letter[static_cast<std::size_t>(c - 'a')]) {
-    if (q == 0xff) {
-      break;
-    }
-    if ((cues[q].kind == title || cues[q].kind == title_any) && after_cue(t, i, cues[q]) != npos) {
-      return true;
-    }
-  }
-  return false;
+  bool found = false;
+  cue_index.for_each(t, i, [&](std::size_t q) {
+    found = (cues[q].kind == title || cues[q].kind == title_any) && after_cue(t, i, cues[q]) != npos;
+    return found;
+  });
+  return found;
 }
 
 }  // namespace
 
 bool scan_person_name(std::string_view t, hit_ref hit) {
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    const char c = to_lower(t[i]);
-    if (!is_lower(c) || by_letter[static_cast<std::size_t>(c - 'a')][0] == 0xff || !starts_word(t, i)) {
+  for (std::size_t i = 0; i + 1 < t.size(); ++i) {
+    if (!cue_index.any(t, i) || !starts_word(t, i)) {
       continue;
     }
-    for (const std::uint8_t q : by_letter[static_cast<std::size_t>(c - 'a')]) {
-      if (q == 0xff) {
-        break;
-      }
+    bool stop = false;
+    cue_index.for_each(t, i, [&](std::size_t q) {
       const std::size_t from = after_cue(t, i, cues[q]);
-      if (from == npos) {
-        continue;
+      const std::size_t end = from == npos ? npos : name_at(t, from);
+      if (end == npos) {
+        return false;
       }
-      if (const std::size_t end = name_at(t, from); end != npos) {
-        if (hit(from, end)) {
-          return true;
-        }
-        i = end - 1;
-        break;
-      }
+      stop = hit(from, end);
+      i = end - 1;
+      return true;
+    });
+    if (stop) {
+      return true;
     }
   }
   return false;
