@@ -472,6 +472,8 @@ bool scan_postal_address(std::string_view t, hit_ref hit) {
         return true;
       }
       i = end - 1;
+    } else {
+      i = last_of_word(t, i);
     }
   }
   return false;

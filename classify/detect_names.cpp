@@ -367,7 +367,11 @@ bool title_at(std::string_view t, std::size_t i) {
 
 bool scan_person_name(std::string_view t, hit_ref hit) {
   for (std::size_t i = 0; i + 1 < t.size(); ++i) {
-    if (!cue_index.any(t, i) || !starts_word(t, i)) {
+    if (!is_alpha(t[i]) || !starts_word(t, i)) {
+      continue;
+    }
+    if (!cue_index.any(t, i)) {
+      i = last_of_word(t, i);
       continue;
     }
     bool stop = false;
@@ -383,6 +387,9 @@ bool scan_person_name(std::string_view t, hit_ref hit) {
     });
     if (stop) {
       return true;
+    }
+    if (!starts_word(t, i + 1)) {  // no name here: the rest of the word is no cue
+      i = last_of_word(t, i);
     }
   }
   return false;

@@ -34,6 +34,15 @@ inline bool starts_word(std::string_view t, std::size_t i) {
 }
 inline bool ends_word(std::string_view t, std::size_t i) { return i >= t.size() || !is_alnum(t[i]); }
 
+// The last character of the word (letters and digits) at i: a scanner that has tried a word skips
+// the rest of it. A JSON escape's letter ("\nJean") ends a word.
+inline std::size_t last_of_word(std::string_view t, std::size_t i) {
+  while (i + 1 < t.size() && is_alnum(t[i + 1]) && !escape_letter_at(t, i)) {
+    ++i;
+  }
+  return i;
+}
+
 // A Latin letter at t[i]: ASCII, or U+00C0–U+024F in UTF-8 (é, ß, ł, ż, ș, ...). len 0: none.
 struct latin_letter {
   std::size_t len = 0;
