@@ -35,8 +35,7 @@ constexpr street_type types_before_name[] = {{"via"},
                                              {"paseo"},
                                              {"carrer"},
                                              {"rua"},
-                                             {"pra\xc3\xa7"
-                                              "a"},
+                                             {"pra\u00e7a"},
                                              {"travessa"},
                                              {"alameda"},
                                              {"ul."},
@@ -47,27 +46,13 @@ constexpr street_type types_before_name[] = {{"via"},
                                              {"rue"},
                                              {"avenue"},
                                              {"boulevard"},
-                                             {"chauss\xc3\xa9"
-                                              "e"},
+                                             {"chauss\u00e9e"},
                                              {"place", false, true}};
 
 // After the house number, before the name: "12 rue de la Paix", "3, avenue Foch".
-constexpr std::string_view french_types[] = {"rue",
-                                             "avenue",
-                                             "av.",
-                                             "bd",
-                                             "boulevard",
-                                             "place",
-                                             "all\xc3\xa9"
-                                             "e",
-                                             "impasse",
-                                             "chemin",
-                                             "quai",
-                                             "route",
-                                             "cours",
-                                             "chauss\xc3\xa9"
-                                             "e",
-                                             "voie"};
+constexpr std::string_view french_types[] = {"rue",   "avenue",     "av.",           "bd",     "boulevard",
+                                             "place", "all\u00e9e", "impasse",       "chemin", "quai",
+                                             "route", "cours",      "chauss\u00e9e", "voie"};
 
 // After the name, which follows the house number: "221B Baker Street", "10 Downing St".
 constexpr street_type english_types[] = {
@@ -83,34 +68,12 @@ struct street_suffix {
   std::string_view text;
   std::size_t min_before = 4;
 };
-constexpr street_suffix street_suffixes[] = {{"stra\xc3\x9f"
-                                              "e"},
-                                             {"strasse"},
-                                             {"str."},
-                                             {"weg"},
-                                             {"gasse"},
-                                             {"allee"},
-                                             {"platz"},
-                                             {"damm"},
-                                             {"ufer"},
-                                             {"straat"},
-                                             {"gracht"},
-                                             {"laan"},
-                                             {"plein"},
-                                             {"kade", 5},
-                                             {"singel"},
-                                             {"dijk"},
-                                             {"dreef"},
-                                             {"steeg"}};
+constexpr street_suffix street_suffixes[] = {{"stra\u00dfe"}, {"strasse"}, {"str."},  {"weg"},     {"gasse"},
+                                             {"allee"},       {"platz"},   {"damm"},  {"ufer"},    {"straat"},
+                                             {"gracht"},      {"laan"},    {"plein"}, {"kade", 5}, {"singel"},
+                                             {"dijk"},        {"dreef"},   {"steeg"}};
 // The same as a word of its own after a capitalised one: "Berliner Straße 12".
-constexpr std::string_view street_words[] = {
-    "stra\xc3\x9f"
-    "e",
-    "strasse",
-    "str.",
-    "allee",
-    "platz",
-    "gasse"};
+constexpr std::string_view street_words[] = {"stra\u00dfe", "strasse", "str.", "allee", "platz", "gasse"};
 
 // Capitalised words that are not a street's name though one may come before "Straße" or "Platz".
 constexpr std::string_view not_street_names[] = {"der", "die", "das", "the", "ein", "eine", "den", "dem"};

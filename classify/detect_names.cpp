@@ -83,181 +83,32 @@ constexpr auto cue_index = make_pair_index(cues, [](const cue& c) { return c.tex
 
 // Capitalised words that start a sentence or fill a field without being a name: pronouns,
 // articles, yes and no, greetings, placeholders, and the job titles "Sr." (senior) comes before.
-// Lower case; compared case-insensitively.
-constexpr std::string_view not_names[] = {"the",
-                                          "and",
-                                          "not",
-                                          "yes",
-                                          "hello",
-                                          "hi",
-                                          "hey",
-                                          "dear",
-                                          "thanks",
-                                          "thank",
-                                          "please",
-                                          "we",
-                                          "you",
-                                          "he",
-                                          "she",
-                                          "it",
-                                          "they",
-                                          "this",
-                                          "that",
-                                          "what",
-                                          "how",
-                                          "why",
-                                          "when",
-                                          "where",
-                                          "who",
-                                          "is",
-                                          "was",
-                                          "my",
-                                          "me",
-                                          "an",
-                                          "in",
-                                          "at",
-                                          "for",
-                                          "to",
-                                          "of",
-                                          "from",
-                                          "with",
-                                          "unknown",
-                                          "none",
-                                          "null",
-                                          "anonymous",
-                                          "redacted",
-                                          "here",
-                                          "there",
-                                          "je",
-                                          "tu",
-                                          "il",
-                                          "elle",
-                                          "on",
-                                          "nous",
-                                          "vous",
-                                          "ils",
-                                          "elles",
-                                          "les",
-                                          "un",
-                                          "une",
-                                          "des",
-                                          "et",
-                                          "ou",
-                                          "mais",
-                                          "oui",
-                                          "non",
-                                          "bonjour",
-                                          "salut",
-                                          "merci",
-                                          "ce",
-                                          "cette",
-                                          "mon",
-                                          "ma",
-                                          "mes",
-                                          "inconnu",
-                                          "inconnue",
-                                          "anonyme",
-                                          "ich",
-                                          "du",
-                                          "er",
-                                          "sie",
-                                          "es",
-                                          "wir",
-                                          "ihr",
-                                          "der",
-                                          "die",
-                                          "das",
-                                          "ein",
-                                          "eine",
-                                          "und",
-                                          "oder",
-                                          "aber",
-                                          "ja",
-                                          "nein",
-                                          "hallo",
-                                          "danke",
-                                          "bitte",
-                                          "mein",
-                                          "meine",
-                                          "unbekannt",
-                                          "anonym",
-                                          "yo",
-                                          "el",
-                                          "ella",
-                                          "los",
-                                          "las",
-                                          "una",
-                                          "pero",
-                                          "si",
-                                          "s\xc3\xad",
-                                          "no",
-                                          "hola",
-                                          "gracias",
-                                          "mi",
-                                          "desconocido",
-                                          "an\xc3\xb3nimo",
-                                          "io",
-                                          "lui",
-                                          "lei",
-                                          "noi",
-                                          "voi",
-                                          "loro",
-                                          "lo",
-                                          "gli",
-                                          "uno",
-                                          "ciao",
-                                          "grazie",
-                                          "sconosciuto",
-                                          "anonimo",
-                                          "ik",
-                                          "jij",
-                                          "hij",
-                                          "zij",
-                                          "wij",
-                                          "het",
-                                          "een",
-                                          "en",
-                                          "maar",
-                                          "nee",
-                                          "hoi",
-                                          "dank",
-                                          "mijn",
-                                          "onbekend",
-                                          "ty",
-                                          "ona",
-                                          "wy",
-                                          "oni",
-                                          "tak",
-                                          "nie",
-                                          "dzie\xc5\x84",
-                                          "cze\xc5\x9b\xc4\x87",
-                                          "nieznany",
-                                          "eu",
-                                          "ele",
-                                          "ela",
-                                          "n\xc3\xb3s",
-                                          "os",
-                                          "um",
-                                          "uma",
-                                          "sim",
-                                          "n\xc3\xa3o",
-                                          "ol\xc3\xa1",
-                                          "obrigado",
-                                          "obrigada",
-                                          "meu",
-                                          "minha",
-                                          "desconhecido",
-                                          "developer",
-                                          "engineer",
-                                          "manager",
-                                          "director",
-                                          "analyst",
-                                          "consultant",
-                                          "designer",
-                                          "architect",
-                                          "software",
-                                          "data",
-                                          "vice"};
+// Lower case, each between spaces; compared case-insensitively (not_a_name).
+constexpr std::string_view not_names =
+    " the and not yes hello hi hey dear thanks thank please we you he she it they this that "
+    "what how why when where who is was my me an in at for to of from with unknown none null "
+    "anonymous redacted here there je tu il elle on nous vous ils elles les un une des et ou "
+    "mais oui non bonjour salut merci ce cette mon ma mes inconnu inconnue anonyme ich du er "
+    "sie es wir ihr der die das ein eine und oder aber ja nein hallo danke bitte mein meine "
+    "unbekannt anonym yo el ella los las una pero si s\xc3\xad no hola gracias mi desconocido "
+    "an\xc3\xb3nimo io lui lei noi voi loro lo gli uno ciao grazie sconosciuto anonimo ik jij "
+    "hij zij wij het een en maar nee hoi dank mijn onbekend ty ona wy oni tak nie dzie\xc5\x84 "
+    "cze\xc5\x9b\xc4\x87 nieznany eu ele ela n\xc3\xb3s os um uma sim n\xc3\xa3o ol\xc3\xa1 "
+    "obrigado obrigada meu minha desconhecido developer engineer manager director analyst "
+    "consultant designer architect software data vice ";
+
+bool not_a_name(std::string_view t, std::size_t begin, std::size_t end) {
+  std::array<char, 44> word{};  // " word ", lower case
+  if (end - begin + 2 > word.size()) {
+    return false;
+  }
+  word[0] = ' ';
+  for (std::size_t i = begin; i < end; ++i) {
+    word[i - begin + 1] = to_lower(t[i]);
+  }
+  word[end - begin + 1] = ' ';
+  return not_names.find(std::string_view(word.data(), end - begin + 2)) != npos;
+}
 
 // Lower-case words inside a name ("Ludwig van Beethoven", "Jeanne de La Fontaine"); the first
 // list may also open one ("Monsieur de Villepin", "Mevrouw van Dijk").
@@ -299,8 +150,7 @@ std::size_t name_at(std::string_view t, std::size_t i) {
     const latin_letter first = latin_letter_at(t, k);
     if (first.upper && k + first.len < t.size() && t[k + first.len] == '.') {
       e = k + first.len + 1;  // an initial
-    } else if (e = capitalised_word_at(t, k);
-               e != npos && (one_of(t, k, e, not_names, std::size(not_names)) || title_at(t, k))) {
+    } else if (e = capitalised_word_at(t, k); e != npos && (not_a_name(t, k, e) || title_at(t, k))) {
       e = npos;
     } else if (e != npos) {
       whole_word = true;
