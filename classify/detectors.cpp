@@ -8,35 +8,14 @@
 #include <initializer_list>
 #include <string>
 
+#include "classify/detect_text.hpp"
 #include "classify/fold.hpp"
 
 namespace sovgw::classify {
 namespace {
 
 using enum detector;
-
-constexpr std::size_t npos = std::string_view::npos;
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
-bool is_alpha(char c) { return is_upper(c) || is_lower(c); }
-bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-char to_upper(char c) { return is_lower(c) ? static_cast<char>(c - 'a' + 'A') : c; }
-char to_lower(char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// The body is JSON: "\n", "\t", ... end a word even though their second character is a letter.
-bool escape_letter_at(std::string_view t, std::size_t i) {
-  return i >= 1 && t[i - 1] == '\\' &&
-         (t[i] == 'n' || t[i] == 'r' || t[i] == 't' || t[i] == 'b' || t[i] == 'f');
-}
-
-// Starts a token at i: the previous character does not continue it.
-bool starts_word(std::string_view t, std::size_t i) {
-  return i == 0 || !is_alnum(t[i - 1]) || escape_letter_at(t, i - 1);
-}
-bool ends_word(std::string_view t, std::size_t i) { return i >= t.size() || !is_alnum(t[i]); }
+using namespace detail;
 
 // Each scan_* calls hit(begin, end) for every finding, in text order, and stops (returning true)
 // as soon as hit returns true.
@@ -600,7 +579,7 @@ bool scan_health_code(std::string_view t, Hit&& hit) {
 
 std::uint32_t implemented_detectors() noexcept {
   return bit(email) | bit(phone) | bit(iban) | bit(payment_card) | bit(national_id) | bit(ip_address) |
-         bit(health_code) | bit(date_of_birth);
+         bit(person_name) | bit(health_code) | bit(postal_address) | bit(date_of_birth);
 }
 
 namespace {
@@ -620,7 +599,9 @@ void for_each_detector(std::uint32_t which, Each&& each) {
   run(payment_card, [](std::string_view t, auto&& hit) { return scan_payment_card(t, hit); });
   run(national_id, [](std::string_view t, auto&& hit) { return scan_national_id(t, hit); });
   run(ip_address, [](std::string_view t, auto&& hit) { return scan_ip_address(t, hit); });
+  run(person_name, [](std::string_view t, auto&& hit) { return scan_person_name(t, hit_ref(hit)); });
   run(health_code, [](std::string_view t, auto&& hit) { return scan_health_code(t, hit); });
+  run(postal_address, [](std::string_view t, auto&& hit) { return scan_postal_address(t, hit_ref(hit)); });
   run(date_of_birth, [](std::string_view t, auto&& hit) { return scan_date_of_birth(t, hit); });
 }
 

@@ -16,10 +16,21 @@
 //                  Italian)
 //   health_code    an ICD-10 code (E11.9, J45, U07.1) within 48 characters after "ICD", "CIM-10",
 //                  "diagnos…" (diagnosis, diagnosed, Diagnose, diagnosi), "diagnóstico" or "Dx"
-// Not implemented yet: person_name, postal_address (implemented_detectors() says
-// which are). The text is scanned as a model reads it (fold.hpp: fullwidth forms, other scripts'
-// digits, invisible characters, ...), with findings in the text's own bytes; a JSON body is
-// scanned decoded (json_body.hpp), but a raw body's JSON-style escapes ("\n") still end words.
+//   person_name    one to four capitalised words (particles such as de, van, von, di between
+//                  them; initials; accented Latin letters) after an honorific (Mr, Mme, Frau,
+//                  Señora, Sig.ra, Mevrouw, Pani, Senhor, ...), a self-introduction ("my name is",
+//                  "je m'appelle", "ich heiße", "me llamo", "mi chiamo", "ik heet", "nazywam się",
+//                  "chamo-me", ...) or a capitalised label and ':' ("Name:", "Nom :", "Patient:");
+//                  the finding is the name, not its cue (detect_names.cpp)
+//   postal_address a street with its house number ("12 rue de la Paix", "Hauptstraße 5", "Via Roma
+//                  10", "221B Baker Street", "ul. Marszałkowska 10"), extended over the postal code
+//                  and town after it ("75002 Paris", "1015 CJ Amsterdam", "London NW1 6XE"); a
+//                  street type that is also an ordinary word ("Way", lower-case "via") needs the
+//                  postal code (detect_addresses.cpp)
+// Every detector a policy may name is implemented (implemented_detectors()). The text is scanned
+// as a model reads it (fold.hpp: fullwidth forms, other scripts' digits, invisible characters,
+// ...), with findings in the text's own bytes; a JSON body is scanned decoded (json_body.hpp),
+// but a raw body's JSON-style escapes ("\n") still end words.
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -99,26 +99,24 @@ class PolicyCheck(unittest.TestCase):
         for extra in ([], ["--clusters", CLUSTERS]):
             r = run("policy", "check", POLICY, *extra)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-            # Valid, but the admin is told which detectors never fire (not implemented yet).
-            self.assertEqual(r.stderr.splitlines(), [
-                f"{POLICY}: warning: data class 'personal': this gateway does not implement person_name yet; "
-                "its other detectors still fire"])
+            # Valid, and every detector it names is implemented (person_name too): no warning.
+            self.assertEqual(r.stderr, "")
             proved = [l for l in r.stdout.splitlines() if l.startswith("proved")]
             self.assertEqual(len(proved), 5, r.stdout)
             self.assertIn("no-personal-data-from-adequacy-countries", r.stdout)
             self.assertIn("personal-data-stays-in-eu", r.stdout)
             self.assertTrue(r.stdout.rstrip().endswith(": OK"), r.stdout)
 
-    def test_a_class_no_detector_can_find_is_named(self):
+    def test_names_and_addresses_are_detected(self):
+        # Once accepted but never firing (and warned about); now implemented, so no warning.
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / "p.yaml"
-            path.write_text("version: 1\ndata_classes:\n  names:\n    header: names\n    detectors: [person_name]\n"
+            path.write_text("version: 1\ndata_classes:\n  names:\n    header: names\n"
+                            "    detectors: [person_name, postal_address]\n"
                             "rules:\n  - id: r\n    effect: forbid\n    when: {data.class: [names]}\n")
             r = run("policy", "check", str(path))
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-            self.assertEqual(r.stderr, f"{path}: warning: data class 'names': this gateway does not implement "
-                             "person_name yet, so it never detects 'names'; only a client's declaration "
-                             "(Sovereign-Data-Class: names) carries it\n")
+            self.assertEqual(r.stderr, "")
 
     def test_counterexample(self):
         text = Path(POLICY).read_text().replace(

@@ -84,6 +84,23 @@ class BodyClassificationTest(unittest.TestCase):
                 log = self.log_of(resp)
                 self.assertEqual((log["cluster"], log["data_classes"]), ("paris", "personal"))
 
+    def test_a_name_after_an_honorific_or_an_introduction_is_personal_data(self):
+        # eu_policy's personal class lists person_name: a person named in a prompt pins it to the EU.
+        control = self.send(chat("Bonjour Madame, une question sur Paris"))
+        self.assertEqual(control.status, 200, control.body)
+        self.assertEqual(self.log_of(control)["cluster"], "de-fra-hyperscaler")
+        for content in ("Bonjour Madame Jeanne Dupont, voici votre dossier",
+                        "Hallo, mein Name ist Max Mustermann",
+                        "Ciao, mi chiamo Giulia Verdi",
+                        "je m'appelle Chlo\\u00e9 Martin",  # escaped
+                        "Madame \uff2a\uff45\uff41\uff4e\uff4e\uff45 Dupont"):  # fullwidth letters
+            with self.subTest(content):
+                resp = self.send(chat(content))
+                self.assertEqual(resp.status, 200, resp.body)
+                log = self.log_of(resp)
+                self.assertEqual((log["cluster"], log["data_classes"]), ("paris", "personal"))
+                self.assertIn("personal-data-eu-only", log["rules"])
+
     def test_a_disguised_iban_is_redacted_whole(self):
         digits = "".join(chr(0xFF10 + int(d)) if d.isdigit() else d for d in "89 3704 0044 0532 0130 00")
         resp = self.send(chat("Pay to DE" + digits + " please"), path="/debug/headers")

@@ -25,6 +25,15 @@ bool fires(std::string_view name, const std::string& text) {
   return (detect(body, bit_of(name)) & bit_of(name)) != 0;
 }
 
+// What detector `name` finds in `text`: each finding's bytes, joined by '|'.
+std::string found(std::string_view name, std::string_view text) {
+  std::string out;
+  for (const finding& f : find_all(text, bit_of(name))) {
+    out += (out.empty() ? "" : "|") + std::string(text.substr(f.begin, f.end - f.begin));
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("email") {
@@ -121,13 +130,134 @@ TEST_CASE("health code: an ICD-10 code after a diagnosis cue") {
   CHECK(text.substr(found[0].begin, found[0].end - found[0].begin) == "E11.9");
 }
 
+TEST_CASE("person name: after an honorific, in each language; the finding is the name") {
+  CHECK(found("person_name", "Bonjour Madame Jeanne Dupont, merci") == "Jeanne Dupont");
+  CHECK(found("person_name", "j'ai vu madame Dupont hier") == "Dupont");
+  CHECK(found("person_name", "M. Jean-Pierre de La Fontaine a appel\xc3\xa9") ==
+        "Jean-Pierre de La Fontaine");
+  CHECK(found("person_name", "Mme \xc3\x89lodie Lef\xc3\xa8vre et Mlle Chlo\xc3\xa9 Martin") ==
+        "\xc3\x89lodie Lef\xc3\xa8vre|Chlo\xc3\xa9 Martin");
+  CHECK(found("person_name", "Dear Mr. John F. Kennedy,") == "John F. Kennedy");
+  CHECK(found("person_name", "Ms O'Brien and Dr. Pepper") == "O'Brien|Pepper");
+  CHECK(found("person_name",
+              "Sehr geehrte Frau M\xc3\xbcller, Herr von Weizs\xc3\xa4"
+              "cker") ==
+        "M\xc3\xbcller|von Weizs\xc3\xa4"
+        "cker");
+  CHECK(found("person_name", "Prof. Dr. Schmidt") == "Schmidt");
+  CHECK(found("person_name",
+              "el se\xc3\xb1or Garc\xc3\xad"
+              "a y la Sra. Fern\xc3\xa1ndez") ==
+        "Garc\xc3\xad"
+        "a|Fern\xc3\xa1ndez");
+  CHECK(found("person_name", "la signora Rossi e il Dott. Bianchi, Sig.ra Esposito") ==
+        "Rossi|Bianchi|Esposito");
+  CHECK(found("person_name", "meneer Jansen en Mevrouw van Dijk") == "Jansen|van Dijk");
+  CHECK(found("person_name",
+              "pan Kowalski i Pani \xc5\xbb"
+              "aneta Wi\xc5\x9bniewska") ==
+        "Kowalski|\xc5\xbb"
+        "aneta Wi\xc5\x9bniewska");
+  CHECK(found("person_name", "o senhor Jo\xc3\xa3o Silva e a Senhora Concei\xc3\xa7\xc3\xa3o") ==
+        "Jo\xc3\xa3o Silva|Concei\xc3\xa7\xc3\xa3o");
+  CHECK(found("person_name", "Madame Jeanne DUPONT") == "Jeanne DUPONT");
+  CHECK(found("person_name", "Mr Smith's car") == "Smith");
+}
+
+TEST_CASE("person name: after a self-introduction or a form's label") {
+  CHECK(found("person_name", "Hi, my name is Inigo Montoya.") == "Inigo Montoya");
+  CHECK(found("person_name", "je m'appelle Jeanne, je suis Jeanne Dupont") == "Jeanne|Jeanne Dupont");
+  CHECK(found("person_name",
+              "Je m\xe2\x80\x99"
+              "appelle Chlo\xc3\xa9") == "Chlo\xc3\xa9");
+  CHECK(found("person_name",
+              "Ich hei\xc3\x9f"
+              "e Max Mustermann. Mein Name ist Erika") == "Max Mustermann|Erika");
+  CHECK(found("person_name",
+              "Hola, me llamo Luc\xc3\xad"
+              "a; mi nombre es Ana Mar\xc3\xad"
+              "a") ==
+        "Luc\xc3\xad"
+        "a|Ana Mar\xc3\xad"
+        "a");
+  CHECK(found("person_name", "Ciao, mi chiamo Giulia. Il mio nome \xc3\xa8 Giulia Verdi") ==
+        "Giulia|Giulia Verdi");
+  CHECK(found("person_name", "Hallo, mijn naam is Sanne de Vries; ik heet Sanne") == "Sanne de Vries|Sanne");
+  CHECK(found("person_name", "Dzie\xc5\x84 dobry, nazywam si\xc4\x99 \xc5\x81ukasz Nowak") ==
+        "\xc5\x81ukasz Nowak");
+  CHECK(found("person_name", "Ol\xc3\xa1, o meu nome \xc3\xa9 Ana Sousa; chamo-me Ana") == "Ana Sousa|Ana");
+  CHECK(found("person_name", "Name: Jeanne Dupont\nPatient: Max Mustermann") ==
+        "Jeanne Dupont|Max Mustermann");
+  CHECK(found("person_name", "Nom : DUPONT Pr\xc3\xa9nom : Jeanne") == "DUPONT|Jeanne");
+  CHECK(found("person_name", "Paziente: Mario Rossi, Nazwisko: Nowak") == "Mario Rossi|Nowak");
+}
+
+TEST_CASE("person name: what is not one") {
+  CHECK_FALSE(fires("person_name", "My name is not important"));  // the name must be capitalised
+  CHECK_FALSE(fires("person_name", "my name is jeanne dupont"));  // ... precision over recall
+  CHECK_FALSE(fires("person_name", "The Quick Brown Fox Jumps Over The Lazy Dog in Paris and Berlin"));
+  CHECK_FALSE(fires("person_name", "I miss Paris; Mrs and Mr are titles; Nomenclature: Linnean"));
+  CHECK_FALSE(fires("person_name", "name: Build\n- name: Run Tests"));  // lower-case keys: YAML, not a form
+  CHECK_FALSE(fires("person_name", "Patient: My head hurts. Client: Yes, please. Name: Unknown"));
+  CHECK_FALSE(fires("person_name", "Herr der Ringe, Sr. Software Engineer, Mr 5, Dr. J."));
+  CHECK_FALSE(fires("person_name", "user.name = getName(); // name:\"x\", Name:42 Name: _Foo"));
+  CHECK_FALSE(fires("person_name", "meeting on 12/03/2025 at 10:30, Name:\n"));
+}
+
+TEST_CASE("postal address: a street and its number, in each language") {
+  CHECK(found("postal_address", "J'habite 12 rue de la Paix, 75002 Paris, France.") ==
+        "12 rue de la Paix, 75002 Paris");
+  CHECK(found("postal_address", "au 3, avenue Foch") == "3, avenue Foch");
+  CHECK(found("postal_address", "Rue de la Loi 16, 1040 Bruxelles") == "Rue de la Loi 16, 1040 Bruxelles");
+  CHECK(found("postal_address",
+              "Hauptstra\xc3\x9f"
+              "e 5, D-10115 Berlin") ==
+        "Hauptstra\xc3\x9f"
+        "e 5, D-10115 Berlin");
+  CHECK(found("postal_address",
+              "Hauptstr. 5a und Berliner Stra\xc3\x9f"
+              "e 12") ==
+        "Hauptstr. 5a|Berliner Stra\xc3\x9f"
+        "e 12");
+  CHECK(found("postal_address",
+              "Konrad-Adenauer-Stra\xc3\x9f"
+              "e 1, 8001 Z\xc3\xbcrich") ==
+        "Konrad-Adenauer-Stra\xc3\x9f"
+        "e 1, 8001 Z\xc3\xbcrich");
+  CHECK(found("postal_address", "abito in Via Roma 10, 00184 Roma") == "Via Roma 10, 00184 Roma");
+  CHECK(found("postal_address", "Calle Mayor, 3, 28013 Madrid") == "Calle Mayor, 3, 28013 Madrid");
+  CHECK(found("postal_address", "Calle de Alcal\xc3\xa1 n\xc2\xba 45") ==
+        "Calle de Alcal\xc3\xa1 n\xc2\xba 45");
+  CHECK(found("postal_address", "221B Baker Street, London NW1 6XE") == "221B Baker Street, London NW1 6XE");
+  CHECK(found("postal_address", "10 Downing St. is") == "10 Downing St.");
+  CHECK(found("postal_address", "Keizersgracht 123, 1015 CJ Amsterdam") ==
+        "Keizersgracht 123, 1015 CJ Amsterdam");
+  CHECK(found("postal_address", "ul. Marsza\xc5\x82kowska 10, 00-950 Warszawa") ==
+        "ul. Marsza\xc5\x82kowska 10, 00-950 Warszawa");
+  CHECK(found("postal_address", "Rua Augusta 25 e Avenida da Liberdade 100, 1250-096 Lisboa") ==
+        "Rua Augusta 25|Avenida da Liberdade 100, 1250-096 Lisboa");
+  // Weak street types count with a postal code only.
+  CHECK(found("postal_address", "in via Garibaldi 7, 20121 Milano") == "via Garibaldi 7, 20121 Milano");
+  CHECK(found("postal_address", "5 Kensington Place, London W8 7PR") == "5 Kensington Place, London W8 7PR");
+}
+
+TEST_CASE("postal address: what is not one") {
+  CHECK_FALSE(fires("postal_address", "installed via Python 3.12 and via pip 24"));
+  CHECK_FALSE(fires("postal_address", "Top 10 Best Place to eat; the 5 Easy Way"));  // weak: no postal code
+  CHECK_FALSE(fires("postal_address", "Spring 5, Windows 11, Blockade 2, Chapter 12 Rue"));
+  CHECK_FALSE(
+      fires("postal_address", "12 March 2024, 10:30, version 2.5, 75002 Paris"));  // a town is no address
+  CHECK_FALSE(fires("postal_address", "for (int i = 0; i < 10; ++i) { street[i] = rue_5; }"));
+  CHECK_FALSE(fires("postal_address", "Der Platz 2 ist frei; 3 rue sans nom; Via 10"));
+}
+
 TEST_CASE("only wanted and implemented detectors run") {
   const std::string text = "mail a@b.example and 4111 1111 1111 1111";
   CHECK(detect(text, bit_of("email")) == bit_of("email"));
   CHECK(detect(text, bit_of("email") | bit_of("payment_card")) == (bit_of("email") | bit_of("payment_card")));
   CHECK(detect(text, bit_of("iban")) == 0);
-  CHECK((implemented_detectors() & bit_of("person_name")) == 0);
-  CHECK(detect("Madame Jeanne Dupont", bit_of("person_name")) == 0);
+  CHECK(detect(text, bit_of("person_name") | bit_of("postal_address")) == 0);
+  CHECK(implemented_detectors() == (1u << detector_count) - 1);  // every detector a policy may name
 }
 
 TEST_CASE("find_all reports where each finding is") {
@@ -150,8 +280,8 @@ TEST_CASE("JSON-style escapes end words in raw text") {
 TEST_CASE("identifiers in characters a model reads as ASCII are found where the client wrote them") {
   CHECK(fires("email",
               "Mail alice\xef\xbc\xa0"
-              "example.com"));                             // FULLWIDTH COMMERCIAL AT
-  CHECK(fires("email", "alice@exa\xe2\x80\x8bmple.com"));  // ZERO WIDTH SPACE
+              "example.com"));                               // FULLWIDTH COMMERCIAL AT
+  CHECK(fires("email", "alice@exa\xe2\x80\x8bmple.com"));    // ZERO WIDTH SPACE
   CHECK(fires("email", "alice@pro\xef\xac\x81le.example"));  // LATIN SMALL LIGATURE FI
   CHECK(fires("iban",
               "\xef\xbc\xa4\xef\xbc\xa5"

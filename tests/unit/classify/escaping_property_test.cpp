@@ -1,7 +1,8 @@
 // Properties: a JSON string is classified by what it decodes to, and an identifier by what a model
-// reads. For random prompts carrying an email address, an IBAN, a payment card or a phone number,
-// every JSON escaping of the body's strings (\uXXXX for any character in either hex case,
-// surrogate pairs for characters outside the BMP, \/ and the short escapes, mixed at random) gives
+// reads. For random prompts carrying an email address, an IBAN, a payment card, a phone number, a
+// person's name or a postal address, every JSON escaping of the body's strings (\uXXXX for any
+// character in either hex case, surrogate pairs for characters outside the BMP, \/ and the short
+// escapes, mixed at random) gives
 // the same detectors, the same fields and the same redacted body as the plain form; and so does
 // every Unicode disguise of the identifier (classify/fold.hpp: fullwidth forms, other scripts'
 // digits, mathematical letters and digits, circled letters, Unicode spaces, invisible characters
@@ -9,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -93,6 +95,37 @@ std::string phone(rng& r) {
       return "+49-30-" + digits(r, 7);
     default:
       return "0044 20 " + digits(r, 8);
+  }
+}
+
+// A name (detect_names.cpp), ASCII: disguised() reads ASCII. The detector finds it after a cue
+// (person_cue) and redacts the name only.
+std::string person(rng& r) {
+  static const std::vector<std::string> first = {"Jeanne", "Max", "Ana", "Jan", "O'Neil", "Jean-Luc"};
+  static const std::vector<std::string> last = {"Dupont", "Mustermann", "Rossi", "de Vries", "Kowalski"};
+  return first[pick(r, first.size())] + " " + last[pick(r, last.size())];
+}
+
+std::string person_cue(rng& r) {
+  static const std::vector<std::string> cues = {"Madame", "Mr",         "Herr",         "Signora",
+                                                "Pani",   "my name is", "je m'appelle", "Name:"};
+  return cues[pick(r, cues.size())] + " ";
+}
+
+// A street and its number, sometimes with a postal code and town (detect_addresses.cpp).
+std::string address(rng& r) {
+  const std::string n = std::to_string(1 + pick(r, 300));
+  switch (pick(r, 5)) {
+    case 0:
+      return n + " rue de la Paix, 75002 Paris";
+    case 1:
+      return "Hauptstrasse " + n;
+    case 2:
+      return "Via Roma " + n + ", 00184 Roma";
+    case 3:
+      return n + "B Baker Street, London NW1 6XE";
+    default:
+      return "Keizersgracht " + n + ", 1015 CJ Amsterdam";
   }
 }
 
@@ -250,11 +283,14 @@ std::string disguised(rng& r, std::string_view id) {
 struct kind {
   detector planted;
   std::string (*make)(rng&);
+  std::string (*cue)(rng&) = nullptr;  // what must come before it, if anything
 };
 const kind kinds[] = {{detector::email, email},
                       {detector::iban, iban},
                       {detector::payment_card, card},
-                      {detector::phone, phone}};
+                      {detector::phone, phone},
+                      {detector::person_name, person, person_cue},
+                      {detector::postal_address, address}};
 
 }  // namespace
 
@@ -265,7 +301,7 @@ TEST_CASE("every JSON escaping of a prompt is classified as its plain form") {
   std::size_t bodies = 0;
   for (int round = 0; round < 250; ++round) {
     for (const kind& k : kinds) {
-      const std::string text = prompt(r, k.make(r));
+      const std::string text = prompt(r, (k.cue != nullptr ? k.cue(r) : "") + k.make(r));
       CAPTURE(text);
       const std::string plain = body(r, text, 0);
       const inspection expected = inspector.inspect(plain, {all, true});
@@ -288,7 +324,7 @@ TEST_CASE("every JSON escaping of a prompt is classified as its plain form") {
       }
     }
   }
-  CHECK(bodies == 250 * 4 * 8);
+  CHECK(bodies == 250 * std::size(kinds) * 8);
 }
 
 TEST_CASE("every Unicode disguise of an identifier is classified and redacted as the identifier") {
@@ -299,17 +335,19 @@ TEST_CASE("every Unicode disguise of an identifier is classified and redacted as
   for (int round = 0; round < 250; ++round) {
     for (const kind& k : kinds) {
       const std::string id = k.make(r);
+      const std::string cue = k.cue != nullptr ? k.cue(r) : "";
       const std::string before = pick(r, 2) == 0 ? "" : words[pick(r, words.size())] + " ";
       const std::string after = pick(r, 2) == 0 ? "" : " " + words[pick(r, words.size())];
-      const std::string plain = body(r, before + id + after, 0);
-      const inspection expected = inspector.inspect(plain, {all, true});
-      REQUIRE(expected.ok());
-      REQUIRE((expected.scan.found & bit(k.planted)) != 0);
-      std::string plain_redacted = plain;
-      const std::size_t plain_count = redact(plain_redacted, expected.scan.findings, all);
       for (int variant = 0; variant < 4; ++variant) {
-        const std::string text = before + disguised(r, id) + after;
-        const std::string sent = body(r, text, variant == 0 ? 0 : 2);
+        // The cue is disguised too, and stays as sent: only the identifier is redacted.
+        const std::string lead = before + (variant == 0 ? cue : disguised(r, cue));
+        const std::string plain = body(r, lead + id + after, 0);
+        const inspection expected = inspector.inspect(plain, {all, true});
+        REQUIRE(expected.ok());
+        REQUIRE((expected.scan.found & bit(k.planted)) != 0);
+        std::string plain_redacted = plain;
+        const std::size_t plain_count = redact(plain_redacted, expected.scan.findings, all);
+        const std::string sent = body(r, lead + disguised(r, id) + after, variant == 0 ? 0 : 2);
         CAPTURE(sent);
         const inspection got = inspector.inspect(sent, {all, true});
         REQUIRE(got.ok());
@@ -321,5 +359,5 @@ TEST_CASE("every Unicode disguise of an identifier is classified and redacted as
       }
     }
   }
-  CHECK(bodies == 250 * 4 * 4);
+  CHECK(bodies == 250 * std::size(kinds) * 4);
 }

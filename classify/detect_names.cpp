@@ -1,0 +1,248 @@
+// person_name: a name after an honorific ("Madame Jeanne Dupont"), a self-introduction ("my name
+// is Jeanne Dupont") or a form's label ("Nom : Dupont"). The rules, and why, are in
+// docs/policy.md; the cues are below.
+#include <array>
+#include <cstdint>
+#include <iterator>
+
+#include "classify/detect_text.hpp"
+
+namespace sovgw::classify::detail {
+namespace {
+
+enum class cue_kind : std::uint8_t {
+  title,      // an honorific, written capitalised ("Mr", "Frau", "M."); a '.' may follow
+  title_any,  // an honorific also written in lower case in running text ("madame", "pan", "dr")
+  phrase,     // a self-introduction, in any case ("my name is", "je m'appelle")
+  label,      // a form's field, capitalised, then ':' ("Name:", "Nom :", "Patient:")
+};
+
+struct cue {
+  std::string_view text;  // lower case
+  cue_kind kind = cue_kind::title;
+};
+
+using enum cue_kind;
+
+// The cues, lower case, in English, French, German, Spanish, Italian, Dutch, Polish and Portuguese.
+// Honorifics written capitalised ("Mr", "Frau", "M."); a '.' may follow.
+constexpr std::string_view titles[] = {
+    "mrs",  "mr",   "ms",  "mx", "miss",   "mister", "sir", "m.",       "mme",  "mlle", "herrn", "herr",
+    "frau", "srta", "sra", "sr", "sig.ra", "sig.na", "sig", "dott.ssa", "dott", "dhr",  "mevr",  "do\u00f1a"};
+// Honorifics also written in lower case in running text ("madame", "pan", "dr").
+constexpr std::string_view titles_any[] = {
+    "dr",           "prof",    "professor",  "doctor",          "monsieur",      "madame",
+    "mademoiselle", "docteur", "professeur", "se\xc3\xb1orita", "se\xc3\xb1ora", "se\xc3\xb1or",
+    "senora",       "senor",   "signorina",  "signora",         "signore",       "signor",
+    "meneer",       "mevrouw", "de heer",    "pani\xc4\x85",    "pani",          "pana",
+    "panu",         "panem",   "pan",        "senhora",         "senhor",        "dona"};
+// Self-introductions, in any case.
+constexpr std::string_view phrases[] = {"my name is",        "my name's",          "je m'appelle",
+                                        "je m\u2019appelle", "mon nom est",        "je suis",
+                                        "ich hei\u00dfe",    "ich heisse",         "mein name ist",
+                                        "mein name lautet",  "me llamo",           "mi nombre es",
+                                        "mi chiamo",         "il mio nome \u00e8", "mijn naam is",
+                                        "ik heet",           "nazywam si\u0119",   "nazywam sie",
+                                        "mam na imi\u0119",  "mam na imie",        "o meu nome \u00e9",
+                                        "meu nome \u00e9",   "chamo-me",           "me chamo"};
+// A form's fields, capitalised, then ':' ("Name:", "Nom :").
+constexpr std::string_view labels[] = {"full name",    "first name",  "last name",
+                                       "surname",      "name",        "patient",
+                                       "client",       "customer",    "nom complet",
+                                       "nom",          "pr\u00e9nom", "patiente",
+                                       "vorname",      "nachname",    "patientin",
+                                       "kunde",        "kundin",      "nombre completo",
+                                       "nombre",       "apellidos",   "apellido",
+                                       "paciente",     "cliente",     "nome e cognome",
+                                       "nome",         "cognome",     "paziente",
+                                       "naam",         "voornaam",    "achternaam",
+                                       "pati\u00ebnt", "klant",       "imi\u0119 i nazwisko",
+                                       "imi\u0119",    "nazwisko",    "pacjentka",
+                                       "pacjent",      "klient",      "nome completo"};
+
+template <std::size_t N>
+constexpr void add(
+    std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) + std::size(labels)>& out,
+    std::size_t& n, const std::string_view (&texts)[N], cue_kind kind) {
+  for (std::string_view text : texts) {
+    out[n++] = cue{text, kind};
+  }
+}
+
+constexpr auto cues = [] {
+  std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) + std::size(labels)> all{};
+  std::size_t n = 0;
+  add(all, n, titles, title);
+  add(all, n, titles_any, title_any);
+  add(all, n, phrases, phrase);
+  add(all, n, labels, label);
+  return all;
+}();
+
+constexpr auto cue_index = make_pair_index(cues, [](const cue& c) { return c.text; });
+
+// Capitalised words that start a sentence or fill a field without being a name: pronouns,
+// articles, yes and no, greetings, placeholders, and the job titles "Sr." (senior) comes before.
+// Lower case, each between spaces; compared case-insensitively (not_a_name).
+constexpr std::string_view not_names =
+    " the and not yes hello hi hey dear thanks thank please we you he she it they this that "
+    "what how why when where who is was my me an in at for to of from with unknown none null "
+    "anonymous redacted here there je tu il elle on nous vous ils elles les un une des et ou "
+    "mais oui non bonjour salut merci ce cette mon ma mes inconnu inconnue anonyme ich du er "
+    "sie es wir ihr der die das ein eine und oder aber ja nein hallo danke bitte mein meine "
+    "unbekannt anonym yo el ella los las una pero si s\xc3\xad no hola gracias mi desconocido "
+    "an\xc3\xb3nimo io lui lei noi voi loro lo gli uno ciao grazie sconosciuto anonimo ik jij "
+    "hij zij wij het een en maar nee hoi dank mijn onbekend ty ona wy oni tak nie dzie\xc5\x84 "
+    "cze\xc5\x9b\xc4\x87 nieznany eu ele ela n\xc3\xb3s os um uma sim n\xc3\xa3o ol\xc3\xa1 "
+    "obrigado obrigada meu minha desconhecido developer engineer manager director analyst "
+    "consultant designer architect software data vice ";
+
+bool not_a_name(std::string_view t, std::size_t begin, std::size_t end) {
+  std::array<char, 44> word{};  // " word ", lower case
+  if (end - begin + 2 > word.size()) {
+    return false;
+  }
+  word[0] = ' ';
+  for (std::size_t i = begin; i < end; ++i) {
+    word[i - begin + 1] = to_lower(t[i]);
+  }
+  word[end - begin + 1] = ' ';
+  return not_names.find(std::string_view(word.data(), end - begin + 2)) != npos;
+}
+
+// Lower-case words inside a name ("Ludwig van Beethoven", "Jeanne de La Fontaine"); the first
+// list may also open one ("Monsieur de Villepin", "Mevrouw van Dijk").
+constexpr std::string_view leading_particles[] = {"de",  "du",    "des", "da",  "das", "dos", "do",  "di",
+                                                  "del", "della", "van", "von", "vom", "zu",  "ten", "ter"};
+constexpr std::string_view inner_particles[] = {"der", "den", "la", "le", "y", "e", "i"};
+
+bool space(char c) { return c == ' ' || c == '\t'; }
+
+// A lower-case particle at i followed by a space: the position after the space, or npos.
+std::size_t particle_at(std::string_view t, std::size_t i, bool leading) {
+  std::size_t k = i;
+  while (k < t.size() && is_lower(t[k]) && k - i < 5) {
+    ++k;
+  }
+  if (k == i || k >= t.size() || t[k] != ' ') {
+    return npos;
+  }
+  const bool known = one_of(t, i, k, leading_particles, std::size(leading_particles)) ||
+                     (!leading && one_of(t, i, k, inner_particles, std::size(inner_particles)));
+  return known ? k + 1 : npos;
+}
+
+bool title_at(std::string_view t, std::size_t i);
+
+// The name at i: one to four capitalised words or initials ("J."), one space apart, with particles
+// between them, at least one a whole word and none a word of not_names. Returns its end or npos.
+std::size_t name_at(std::string_view t, std::size_t i) {
+  std::size_t end = npos;
+  std::size_t k = i;
+  int names = 0;
+  bool whole_word = false;
+  for (int tokens = 0; tokens < 7 && names < 4 && k < t.size(); ++tokens) {
+    if (const std::size_t after = particle_at(t, k, names == 0); after != npos) {
+      k = after;
+      continue;
+    }
+    std::size_t e = npos;
+    const latin_letter first = latin_letter_at(t, k);
+    if (first.upper && k + first.len < t.size() && t[k + first.len] == '.') {
+      e = k + first.len + 1;  // an initial
+    } else if (e = capitalised_word_at(t, k); e != npos && (not_a_name(t, k, e) || title_at(t, k))) {
+      e = npos;
+    } else if (e != npos) {
+      whole_word = true;
+    }
+    std::size_t after = e;
+    while (after != npos && after < t.size() && space(t[after])) {
+      ++after;
+    }
+    if (e == npos || (after < t.size() && t[after] == ':')) {
+      break;  // a form's next label ("Nom : DUPONT Prénom : Jeanne")
+    }
+    end = e;
+    ++names;
+    if (e + 1 >= t.size() || t[e] != ' ') {
+      break;
+    }
+    k = e + 1;
+  }
+  return whole_word ? end : npos;
+}
+
+// The end of the cue `c` at i, with what must follow it (a '.', spaces, a ':'), or npos.
+std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
+  if ((c.kind == title || c.kind == label) && !is_upper(t[i])) {
+    return npos;
+  }
+  std::size_t k = cue_end(t, i, c.text);
+  if (k == npos) {
+    return npos;
+  }
+  if (c.text.back() != '.' && k < t.size() && (is_alnum(t[k]) || latin_letter_at(t, k).len != 0)) {
+    return npos;  // "Mrs" is not "Mr", "Nomenclature" not "Nom"
+  }
+  if ((c.kind == title || c.kind == title_any) && c.text.back() != '.' && k < t.size() && t[k] == '.') {
+    ++k;
+  }
+  const std::size_t before_spaces = k;
+  while (k < t.size() && space(t[k])) {
+    ++k;
+  }
+  if (c.kind == label) {
+    if (k >= t.size() || t[k] != ':') {
+      return npos;
+    }
+    ++k;
+    while (k < t.size() && space(t[k])) {
+      ++k;
+    }
+    return k;
+  }
+  return k > before_spaces ? k : npos;
+}
+
+bool title_at(std::string_view t, std::size_t i) {
+  bool found = false;
+  cue_index.for_each(t, i, [&](std::size_t q) {
+    found = (cues[q].kind == title || cues[q].kind == title_any) && after_cue(t, i, cues[q]) != npos;
+    return found;
+  });
+  return found;
+}
+
+}  // namespace
+
+bool scan_person_name(std::string_view t, hit_ref hit) {
+  for (std::size_t i = 0; i + 1 < t.size(); ++i) {
+    if (!is_alpha(t[i]) || !starts_word(t, i)) {
+      continue;
+    }
+    if (!cue_index.any(t, i)) {
+      i = last_of_word(t, i);
+      continue;
+    }
+    bool stop = false;
+    cue_index.for_each(t, i, [&](std::size_t q) {
+      const std::size_t from = after_cue(t, i, cues[q]);
+      const std::size_t end = from == npos ? npos : name_at(t, from);
+      if (end == npos) {
+        return false;
+      }
+      stop = hit(from, end);
+      i = end - 1;
+      return true;
+    });
+    if (stop) {
+      return true;
+    }
+    if (!starts_word(t, i + 1)) {  // no name here: the rest of the word is no cue
+      i = last_of_word(t, i);
+    }
+  }
+  return false;
+}
+
+}  // namespace sovgw::classify::detail
