@@ -8,8 +8,11 @@
 #   e.g. CONFIG = bench/out/proxies/sovgw.yaml, bench/out/proxies/sovgw-tenants.yaml
 #
 # sovgw runs under valgrind --tool=callgrind; wrk (one thread, 8 connections) warms it for 3 s; the
-# instructions of SECONDS (default 20) idle are counted, then those of SECONDS of wrk. Prints
-# `instructions_per_request=…` (every thread of the process: busy minus idle, over the requests).
+# instructions of SECONDS (default 20) idle are counted, then those of SECONDS in the middle of a
+# wrk run whose connections are already open (no TLS handshake in the window: the figure is the
+# steady state of keep-alive traffic, whatever the request rate). The requests counted are the
+# calls to request_recorder::finish in the window. Prints `instructions_per_request=…` (every
+# thread of the process: busy minus idle, over the requests).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=build/sovgw
@@ -44,11 +47,20 @@ wrk -t1 -c8 -d3s -s "$D/post.lua" "$url" > /dev/null
 callgrind_control -z "$VG_PID" > /dev/null 2>&1
 sleep "$SECONDS_RUN"
 callgrind_control -d "$VG_PID" > /dev/null 2>&1
+wrk -t1 -c8 -d"$((SECONDS_RUN + 6))s" -s "$D/post.lua" "$url" > /dev/null &
+WRK_PID=$!
+sleep 3
 callgrind_control -z "$VG_PID" > /dev/null 2>&1
-requests=$(wrk -t1 -c8 -d"${SECONDS_RUN}s" -s "$D/post.lua" "$url" | awk '/requests in/ {print $1}')
+sleep "$SECONDS_RUN"
 callgrind_control -d "$VG_PID" > /dev/null 2>&1
+wait "$WRK_PID"
 kill -INT "$VG_PID"; wait "$VG_PID" 2> /dev/null || true; VG_PID=
 total_of() { callgrind_annotate --auto=no --threshold=100 "$1" 2> /dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'; }
 idle=$(total_of "$(ls "$OUT"/cg.*.1)")
 busy=$(total_of "$(ls "$OUT"/cg.*.2)")
+# One request_recorder::finish per request, whatever its outcome.
+requests=$(callgrind_annotate --auto=no --threshold=100 --tree=calling "$(ls "$OUT"/cg.*.2)" 2> /dev/null |
+  grep -F '>   ' | grep -F 'request_recorder::finish(sovgw::gateway::request_context const&) const (' |
+  sed -E 's/.*\(([0-9,]+)x\).*/\1/; s/,//g' | awk '{n += $1} END {print n + 0}')
+[[ $requests -gt 0 ]] || { echo "no request counted (was request_recorder::finish renamed?)" >&2; exit 1; }
 echo "instructions_per_request=$(((busy - idle) / requests)) requests=$requests idle_instructions=$idle config=$CONFIG"
