@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import unittest
 import time
 
 BUILD = os.environ.get("SOVGW_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
@@ -330,3 +331,14 @@ def wait_until(predicate, timeout=15, interval=0.05):
             return True
         time.sleep(interval)
     return False
+
+
+class StandinTest(unittest.TestCase):
+    """A temporary folder, certificates and a stand-in cluster for each test."""
+
+    def setUp(self):
+        self.tmp = TempDir()
+        self.addCleanup(self.tmp.cleanup)
+        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
+        self.standin = start_standin(self.certs, chunks=1, delay_ms=1)
+        self.addCleanup(self.standin.stop)

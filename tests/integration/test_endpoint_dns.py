@@ -15,7 +15,7 @@ import subprocess
 import sys
 import unittest
 
-from support import (BUILD, SOVGW, Gateway, Process, TempDir, admin_get, chat_request, cluster_yaml, exchange,
+from support import (BUILD, SOVGW, Gateway, Process, StandinTest, TempDir, admin_get, chat_request, cluster_yaml, exchange,
                      gateway_yaml, make_certs, start_standin)
 from test_endpoint_distance import DELAY_KM, DELAY_MS, samples, start_relay
 
@@ -158,16 +158,12 @@ class EndpointReResolutionTest(unittest.TestCase):
         self.assertEqual(self.llama(gateway).status, 200)
 
 
-class DnsTtlTest(unittest.TestCase):
+class DnsTtlTest(StandinTest):
     """With dns_resolvers the gateway asks the name servers itself (dns_responder.py here, no /etc/hosts) and
     resolves a name again when its answer's TTL runs out, however long dns_refresh is."""
 
     def setUp(self):
-        self.tmp = TempDir()
-        self.addCleanup(self.tmp.cleanup)
-        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
-        self.standin = start_standin(self.certs, chunks=1, delay_ms=1)
-        self.addCleanup(self.standin.stop)
+        super().setUp()
         self.zone = os.path.join(self.tmp.path, "zone.json")
         self.set_zone("127.0.0.1", ttl=1)
         self.dns = Process([sys.executable, os.path.join(HERE, "dns_responder.py"), "--zone", self.zone])

@@ -14,8 +14,8 @@ import subprocess
 import sys
 import unittest
 
-from support import (SOVGW, Gateway, Process, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml,
-                     make_certs, start_standin, wait_until)
+from support import (SOVGW, Gateway, Process, StandinTest, chat_request, cluster_yaml, exchange,
+                     gateway_yaml, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LLAMA = json.dumps({"model": "llama-3", "messages": [{"role": "user", "content": "x"}]}).encode()
@@ -45,17 +45,6 @@ def reload_then_stop_while_dns_waits(test, gateway, policy):
     test.assertEqual(gateway.proc.returncode, 0)
     gateway.wait_for_json(lambda o: o.get("msg") == "endpoint re-resolution abandoned: the gateway is stopping")
     gateway.wait_for_json(lambda o: o.get("msg") == "stopped")
-
-
-class StandinTest(unittest.TestCase):
-    """A temporary folder, certificates and a stand-in cluster for each test."""
-
-    def setUp(self):
-        self.tmp = TempDir()
-        self.addCleanup(self.tmp.cleanup)
-        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
-        self.standin = start_standin(self.certs, chunks=1, delay_ms=1)
-        self.addCleanup(self.standin.stop)
 
 
 class DnsServersTest(StandinTest):

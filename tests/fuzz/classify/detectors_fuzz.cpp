@@ -10,14 +10,11 @@
 
 #include "classify/detectors.hpp"
 #include "classify/json_body.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
+
+using sovgw::fuzz::check;
 
 namespace {
-
-void check(bool ok) {
-  if (!ok) {
-    std::abort();
-  }
-}
 
 std::string json_string(std::string_view raw) {
   std::string out = "\"";

@@ -10,16 +10,13 @@
 #include <string_view>
 
 #include "classify/json_body.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
+
+using sovgw::fuzz::check;
 
 namespace {
 
 using namespace sovgw::classify;
-
-void check(bool ok) {
-  if (!ok) {
-    std::abort();
-  }
-}
 
 void check_fields(const boost::json::object& o, const body_fields& f) {
   const boost::json::value* model = o.if_contains("model");

@@ -6,18 +6,11 @@
 #include <string_view>
 
 #include "gateway/http_parser.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 using namespace sovgw::http;
 
-namespace {
-
-void check(bool ok) {
-  if (!ok) {
-    std::abort();
-  }
-}
-
-}  // namespace
+using sovgw::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) {

@@ -6,18 +6,11 @@
 #include <span>
 
 #include "gateway/dns_message.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 using namespace sovgw::dns;
 
-namespace {
-
-void check(bool ok) {
-  if (!ok) {
-    std::abort();
-  }
-}
-
-}  // namespace
+using sovgw::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::uint8_t> message(data, size);
