@@ -17,7 +17,6 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev
   libssl-dev openssl libsodium-dev librocksdb-dev libfmt-dev doctest-dev libyaml-cpp-dev libmaxminddb-dev
   libhiredis-dev redis-server  # the shared limits store (limits_store:) and its tests
-  libgoogle-perftools-dev  # tcmalloc, the gateway binary's allocator
   tor-geoipdb
   clang libclang-rt-14-dev
   python3 python3-cryptography curl procps
