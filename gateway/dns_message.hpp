@@ -5,7 +5,7 @@
 // with the smallest TTL of the records used.
 //
 // Pure code: no sockets, no Asio; every read is bounded by the message, so it can be fuzzed
-// (tests/fuzz/dns) and tested alone. Thread-safety: none needed, no state.
+// (tests/fuzz/gateway/dns_answer_fuzz.cpp) and tested alone. Thread-safety: none needed, no state.
 
 #include <array>
 #include <cstddef>
