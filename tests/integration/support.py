@@ -67,6 +67,11 @@ class Process:
                 if predicate(obj):
                     return obj
             if self.proc.poll() is not None and seen >= len(self.lines):
+                # The process has exited, but its last lines may still be on their way through the
+                # reader thread: read them all before deciding the line never came.
+                self._reader.join(timeout=2)
+                if seen < len(self.lines):
+                    continue
                 self._err_reader.join(timeout=2)
                 raise AssertionError(f"{self.argv[0]} exited with {self.proc.returncode}: {self.stderr_text}")
             time.sleep(0.02)
