@@ -100,6 +100,16 @@ class connection : public std::enable_shared_from_this<connection> {
   void arm_timer();
   void on_timer(std::uint64_t generation);
   asio::awaitable<io_status> wait(tcp::socket::wait_type type);
+  // One non-blocking read: its result, or that it would block and on what.
+  struct read_attempt {
+    read_result result;
+    bool would_block;
+    tcp::socket::wait_type wait;
+  };
+  read_attempt try_read(char* data, std::size_t size);
+  // Reads once into `data`, waiting as needed; appends what arrived to `*append_to` if given.
+  asio::awaitable<read_result> read_loop(char* data, std::size_t size, milliseconds timeout,
+                                         std::string* append_to);
   io_status map_error(const boost::system::error_code& ec) const;
 
   tcp::socket socket_;

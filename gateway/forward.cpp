@@ -11,6 +11,8 @@ namespace sovgw::gateway {
 namespace {
 
 constexpr std::size_t read_chunk = 16 * 1024;
+// A body up to this size goes out in the head's buffer: one TLS write for the whole request.
+constexpr std::size_t inline_body_max = 16 * 1024;
 
 // Client fields a cluster never sees. Credentials: the client's key is for the gateway, and a
 // client must not present another tenant's cluster credentials (clusters get the gateway's own).
@@ -119,7 +121,7 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
   const milliseconds idle = w_.shared.cfg->timeouts.stream_idle;
   io_status sent;
   ctx_.forwarded = true;  // from here on, (some of) the request may have reached the cluster
-  if (ctx_.body.size() <= 16 * 1024) {
+  if (ctx_.body.size() <= inline_body_max) {
     head += ctx_.body;
     sent = co_await lease_.conn->write(head, {}, idle);
   } else {
@@ -266,7 +268,9 @@ bool upstream_exchange::request_head(std::string& out, std::string& unsignable) 
   const geo_tagger& tagger = *w_.shared.tagger;
   static thread_local std::vector<crypto::httpsig::field_line> forwarded;
   forwarded.clear();
-  out.reserve(h.raw.size() + (tagger.signing() ? 2048 : 1024));  // geo-tags and signature: no regrowth
+  // Room for the geo-tags, the signature and an inline body: the head is built without regrowth.
+  const std::size_t inline_body = ctx_.body.size() <= inline_body_max ? ctx_.body.size() : 0;
+  out.reserve(h.raw.size() + (tagger.signing() ? 2048 : 1024) + inline_body);
   out += h.method;
   out += ' ';
   out += h.target;

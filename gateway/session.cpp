@@ -131,7 +131,9 @@ class session : public std::enable_shared_from_this<session> {
 
   // One request, stage by stage (docs/architecture.md names each stage's function).
   asio::awaitable<next_step> handle_one() {
-    request_context ctx = accept_request();       // 1. accept
+    const request_slot slot;  // off the frame: a request_context is over 1 KiB
+    request_context& ctx = *slot;
+    accept_request(ctx);                          // 1. accept
     stage_result r = co_await read_request(ctx);  // 2. read
     next_step after = next_step::linger_close;    // a framing error ends the connection
     std::string_view model_id;
@@ -170,8 +172,7 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   // accept: what the connection tells about each of its requests.
-  request_context accept_request() {
-    request_context ctx;
+  void accept_request(request_context& ctx) {
     ctx.started = clock::now();
     ctx.received_at = std::chrono::system_clock::now();
     ctx.request_id = make_request_id(w_.rng);
@@ -182,7 +183,6 @@ class session : public std::enable_shared_from_this<session> {
     if (client_certificate_.status != client_certificate::state::none) {
       ctx.client_cert = &client_certificate_;
     }
-    return ctx;
   }
 
   // read: head and body, strictly framed (gateway/http_parser).

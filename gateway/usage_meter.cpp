@@ -164,10 +164,7 @@ void usage_meter::feed(std::string_view data, std::string& out) {
   }
   if (mode_ == mode::json) {
     out += data;
-    pending_ += data;
-    if (pending_.size() > 2 * json_tail) {
-      pending_.erase(0, pending_.size() - json_tail);
-    }
+    observe(data);
     return;
   }
   pending_ += data;
@@ -190,6 +187,16 @@ void usage_meter::feed(std::string_view data, std::string& out) {
     out += pending_;  // not an event stream the meter can read: pass it on
     pending_.clear();
     mode_ = mode::off;
+  }
+}
+
+void usage_meter::observe(std::string_view data) {
+  if (mode_ != mode::json) {
+    return;
+  }
+  pending_ += data;
+  if (pending_.size() > 2 * json_tail) {
+    pending_.erase(0, pending_.size() - json_tail);
   }
 }
 

@@ -26,6 +26,10 @@ class usage_meter {
 
   // Body bytes from the cluster; appends to `out` what the client gets.
   void feed(std::string_view data, std::string& out);
+  // True when the client gets the body exactly as it came (no meter, or a JSON answer): then
+  // observe() reads it for usage without the copy feed() makes.
+  [[nodiscard]] bool passes_through() const { return mode_ != mode::sse; }
+  void observe(std::string_view data);
   // The end of the body: appends what is still held back to `out` and reads the JSON usage.
   void finish(std::string& out);
 

@@ -67,6 +67,19 @@ TEST_CASE("usage meter: JSON bodies, including usage far from the start and text
   usage_meter none(usage_meter::mode::json, false);
   (void)run(none, "{\"usage\":null}", 4);
   CHECK_FALSE(none.known());
+  // The relay's path for answers that pass through unchanged: observe() reads without copying.
+  usage_meter observed(usage_meter::mode::json, false);
+  REQUIRE(observed.passes_through());
+  for (std::size_t i = 0; i < body.size(); i += 16384) {
+    observed.observe(std::string_view(body).substr(i, 16384));
+  }
+  std::string held;
+  observed.finish(held);
+  CHECK(held.empty());
+  CHECK(observed.known());
+  CHECK(observed.prompt_tokens() == 7);
+  CHECK(observed.completion_tokens() == 9);
+  CHECK_FALSE(usage_meter(usage_meter::mode::sse, false).passes_through());
 }
 
 TEST_CASE("usage meter: only the usage object's own counts, non-negative integers, are read") {
