@@ -9,8 +9,10 @@
 #include "gateway/config.hpp"
 #include "gateway/endpoint_geo.hpp"
 #include "gateway/geo_tags.hpp"
+#include "gateway/log.hpp"
 #include "gateway/pipeline.hpp"
 #include "gateway/server.hpp"
+#include "gateway/tls_buffers.hpp"
 #include "gateway/tls_context.hpp"
 #include "gateway/upstream_pool.hpp"
 
@@ -36,6 +38,11 @@ exit codes: 0 ok; 1 the config has errors; 2 bad usage
 )";
 
 int cmd_serve(const options& o) {
+  // Before anything makes OpenSSL allocate (OpenSSL takes an allocator only before that).
+  if (!gateway::install_tls_buffer_cache()) {
+    gateway::log_line("warn", "TLS record buffers are not recycled: OpenSSL allocated before start-up")
+        .emit();
+  }
   std::shared_ptr<const gateway::config> cfg;
   try {
     cfg = o.has("config") ? gateway::load_config(o.need("config"))

@@ -74,9 +74,9 @@ upstream_exchange::~upstream_exchange() {
 }
 
 asio::awaitable<stage_result> upstream_exchange::forward() {
-  std::string head;
+  pooled_buffer head;
   std::string unsignable;
-  if (!request_head(head, unsignable)) {
+  if (!request_head(*head, unsignable)) {
     log_line("warn", "request cannot be signed")
         .str("request_id", ctx_.request_id)
         .str("detail", unsignable)
@@ -122,10 +122,10 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
   io_status sent;
   ctx_.forwarded = true;  // from here on, (some of) the request may have reached the cluster
   if (ctx_.body.size() <= inline_body_max) {
-    head += ctx_.body;
-    sent = co_await lease_.conn->write(head, {}, idle);
+    *head += ctx_.body;
+    sent = co_await lease_.conn->write(*head, {}, idle);
   } else {
-    sent = co_await lease_.conn->write(head, ctx_.body, idle);
+    sent = co_await lease_.conn->write(*head, ctx_.body, idle);
   }
   if (sent != io_status::ok) {
     co_return upstream_failed(upstream_error_kind::reset, sent, "sending the request");
@@ -149,21 +149,21 @@ asio::awaitable<stage_result> upstream_exchange::read_response_head() {
   }
   while (true) {
     http::head_scanner scanner(response_limits, false);
-    http::head_scanner::state st = scanner.scan(buffered_);
+    http::head_scanner::state st = scanner.scan(*buffered_);
     while (st == http::head_scanner::state::need_more) {
-      connection::read_result r = co_await upstream.read_into(buffered_, read_chunk, wait);
+      connection::read_result r = co_await upstream.read_into(*buffered_, read_chunk, wait);
       if (r.status != io_status::ok) {
         co_return upstream_failed(
             r.status == io_status::timeout ? upstream_error_kind::timeout : upstream_error_kind::reset,
             r.status, "waiting for the response");
       }
-      st = scanner.scan(buffered_);
+      st = scanner.scan(*buffered_);
     }
     if (st == http::head_scanner::state::error) {
       co_return upstream_failed(upstream_error_kind::protocol, io_status::error, "malformed response head");
     }
-    std::string raw = buffered_.substr(0, scanner.head_size());
-    buffered_.erase(0, scanner.head_size());
+    std::string raw = buffered_->substr(0, scanner.head_size());
+    buffered_->erase(0, scanner.head_size());
     if (http::parse_response_head(std::move(raw), ctx_.head.method, head_) != http::parse_error::none ||
         head_.status == 101) {
       co_return upstream_failed(upstream_error_kind::protocol, io_status::error, "malformed response head");

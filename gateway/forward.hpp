@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "gateway/buffer_pool.hpp"
 #include "gateway/connection.hpp"
 #include "gateway/http_parser.hpp"
 #include "gateway/request_context.hpp"
@@ -37,7 +38,7 @@ class upstream_exchange {
   [[nodiscard]] const http::message_head& response_head() const { return head_; }
   [[nodiscard]] const geo_tagger& tagger() const { return *w_.shared.tagger; }
   // Response bytes read past the head (the start of the body).
-  [[nodiscard]] std::string& buffered() { return buffered_; }
+  [[nodiscard]] std::string& buffered() { return *buffered_; }
 
   // The cluster failed while its body was being relayed (`s` is how the read ended): counted,
   // logged, and the endpoint reported unless the stream merely went idle (a slow generation is not
@@ -65,7 +66,7 @@ class upstream_exchange {
   upstream_pool::lease lease_;
   std::shared_ptr<client_watch> watch_;
   http::message_head head_;
-  std::string buffered_;
+  pooled_buffer buffered_;
   bool released_ = false;
 };
 

@@ -4,6 +4,7 @@
 
 #include <iterator>
 
+#include "gateway/buffer_pool.hpp"
 #include "gateway/geo_tags.hpp"
 #include "gateway/responses.hpp"
 #include "gateway/usage_meter.hpp"
@@ -26,10 +27,10 @@ bool receipt_field(http::field_id id) {
   return id == signature || id == signature_input || id == sovereign_data_class || id == sovereign_other;
 }
 
-std::string client_response_head(const request_context& ctx, const http::message_head& up, bool chunked,
-                                 bool close, const geo_tagger& tagger) {
-  std::string out;
-  out.reserve(up.raw.size() + (tagger.signing() ? 1024 : 512));  // receipt and signature: no regrowth
+// Appends the client's response head to `out`.
+void client_response_head(std::string& out, const request_context& ctx, const http::message_head& up,
+                          bool chunked, bool close, const geo_tagger& tagger) {
+  out.reserve(out.size() + up.raw.size() + (tagger.signing() ? 1024 : 512));  // receipt, signature
   out += "HTTP/1.1 ";
   append_number(out, static_cast<std::uint64_t>(up.status));
   out += ' ';
@@ -55,7 +56,6 @@ std::string client_response_head(const request_context& ctx, const http::message
     out += "Connection: close\r\n";
   }
   out += "\r\n";
-  return out;
 }
 
 // Usage is read from successful answers of the OpenAI-style API: JSON bodies and event streams.
@@ -97,7 +97,7 @@ class relay_run {
     capture_ = recorder.captures_completion(ctx);
     meter_ = usage_meter_for(ctx, up);
     ctx.status = up.status;
-    out_ = client_response_head(ctx, up, chunked_, close, ex.tagger());
+    client_response_head(*out_, ctx, up, chunked_, close, ex.tagger());
   }
 
   // Not a coroutine: it hands over the framing's own (one coroutine frame less per request).
@@ -213,7 +213,7 @@ class relay_run {
       co_return false;
     }
     if (chunked_) {
-      out_ += "0\r\n\r\n";
+      *out_ += "0\r\n\r\n";
     }
     const bool written = co_await write_or_fail();
     co_return written;
@@ -254,21 +254,21 @@ class relay_run {
       return;
     }
     if (chunked_) {
-      fmt::format_to(std::back_inserter(out_), "{:x}\r\n", data.size());
+      fmt::format_to(std::back_inserter(*out_), "{:x}\r\n", data.size());
     }
-    out_ += data;
+    *out_ += data;
     if (chunked_) {
-      out_ += "\r\n";
+      *out_ += "\r\n";
     }
   }
 
   // Writes what is pending; false (with the outcome set) if the client could not take it.
   asio::awaitable<bool> write_or_fail() {
-    if (out_.empty()) {
+    if (out_->empty()) {
       co_return true;
     }
-    const io_status s = co_await client_.write(out_, {}, idle_);
-    out_.clear();
+    const io_status s = co_await client_.write(*out_, {}, idle_);
+    out_->clear();
     if (s != io_status::ok) {
       ctx_.result = s == io_status::timeout ? outcome::client_write_timeout : outcome::client_write_failed;
       co_return false;
@@ -294,7 +294,7 @@ class relay_run {
   bool chunked_ = false;
   bool capture_ = false;
   next_step after_ = next_step::close;
-  std::string out_;
+  pooled_buffer out_;  // what goes to the client next
   usage_meter meter_;
   std::string metered_;
 };

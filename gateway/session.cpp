@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "gateway/buffer_pool.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/forward.hpp"
 #include "gateway/log.hpp"
@@ -121,7 +122,7 @@ class session : public std::enable_shared_from_this<session> {
         if (w_.shared.draining.load(std::memory_order_relaxed)) {
           break;
         }
-        std::string().swap(inbuf_);  // an idle connection keeps no read buffer
+        give_spare(inbuf_);  // an idle connection keeps no read buffer
         park(cfg_.timeouts.keep_alive_idle);
         co_return;
       }
@@ -168,6 +169,7 @@ class session : public std::enable_shared_from_this<session> {
       w_.shared.stages->account(ctx);
       w_.shared.recorder->finish(ctx);  // 9. record
     }
+    give_spare(ctx.body);  // often the read buffer's memory (read_fixed_body): the next one's
     co_return after;
   }
 
@@ -187,6 +189,7 @@ class session : public std::enable_shared_from_this<session> {
 
   // read: head and body, strictly framed (gateway/http_parser).
   asio::awaitable<stage_result> read_request(request_context& ctx) {
+    take_spare(inbuf_);
     http::head_scanner scanner(cfg_.http, true);
     const clock::time_point deadline = clock::now() + cfg_.timeouts.request_header;
     while (true) {

@@ -151,6 +151,9 @@ class Gateway(Process):
         ready = self.wait_for_json(lambda o: o.get("msg") == "listening")
         self.port = ready["port"]
         self.admin_port = ready["admin_port"]
+        # serve installs its OpenSSL allocator before OpenSSL's first allocation (tls_buffers.hpp)
+        unrecycled = [o for o in self.logs() if o.get("msg", "").startswith("TLS record buffers are not recycled")]
+        assert not unrecycled, unrecycled
 
 
 def client_context(certs, cert=None, key=None):
