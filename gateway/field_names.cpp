@@ -1,9 +1,10 @@
 #include "gateway/field_names.hpp"
 
 #include <array>
+#include <bit>
 #include <cstddef>
-
-#include "common/ascii.hpp"
+#include <cstdint>
+#include <cstring>
 
 namespace sovgw::http {
 
@@ -77,9 +78,68 @@ constexpr bool ordered_by_length() {
 }
 static_assert(ordered_by_length());
 
-bool has_prefix(std::string_view name, std::string_view prefix) {
-  return name.size() > prefix.size() && ascii_iequals(name.substr(0, prefix.size()), prefix);
+// Names are compared eight bytes at a time: a name's first 24 bytes, ASCII letters lowered, as
+// three little-endian words (zero past the end), against the known names' words built the same way.
+static_assert(std::endian::native == std::endian::little, "words are built little-endian");
+constexpr std::size_t word_bytes = 8;
+constexpr std::size_t words = 3;
+static_assert(longest <= words * word_bytes);
+
+using name_words = std::array<std::uint64_t, words>;
+
+// The known (lower-case) text's words; `text` at most 24 bytes.
+constexpr name_words words_of(std::string_view text) {
+  name_words w{};
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    w[i / word_bytes] |= std::uint64_t{static_cast<unsigned char>(text[i])} << (8 * (i % word_bytes));
+  }
+  return w;
 }
+
+constexpr std::array<name_words, std::size(names)> known_words = [] {
+  std::array<name_words, std::size(names)> all{};
+  for (std::size_t i = 0; i < std::size(names); ++i) {
+    all[i] = words_of(names[i].name);
+  }
+  return all;
+}();
+
+// 'A'-'Z' to 'a'-'z' in every byte of `x`, nothing else changed.
+constexpr std::uint64_t lower_ascii(std::uint64_t x) {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL;
+  constexpr std::uint64_t high = 0x8080808080808080ULL;
+  const std::uint64_t low7 = x & ~high;
+  const std::uint64_t above_z = low7 + ones * (0x7f - 'Z');     // high bit: the 7 bits are > 'Z'
+  const std::uint64_t from_a = low7 + ones * (0x80 - 'A');      // high bit: the 7 bits are >= 'A'
+  const std::uint64_t upper = (from_a & ~above_z) & ~x & high;  // and the byte is ASCII
+  return x | (upper >> 2);                                      // 0x80 >> 2 is the case bit
+}
+
+name_words lowered_words(std::string_view name) {
+  name_words w{};
+  const std::size_t n = name.size() < words * word_bytes ? name.size() : words * word_bytes;
+  for (std::size_t k = 0; k * word_bytes < n; ++k) {
+    const std::size_t take = n - k * word_bytes < word_bytes ? n - k * word_bytes : word_bytes;
+    std::uint64_t x = 0;
+    std::memcpy(&x, name.data() + k * word_bytes, take);
+    w[k] = lower_ascii(x);
+  }
+  return w;
+}
+
+// Whether the lowered name starts with `prefix` (lower case, its words), `size` bytes of it (< 16).
+bool starts_with_words(const name_words& w, const name_words& prefix, std::size_t size) {
+  const std::size_t last = (size - 1) / word_bytes;  // the word the prefix ends in
+  const std::size_t bytes_in_last = size - last * word_bytes;
+  const std::uint64_t mask =
+      bytes_in_last == word_bytes ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * bytes_in_last)) - 1;
+  return (last == 0 || w[0] == prefix[0]) && (w[last] & mask) == prefix[last];
+}
+
+constexpr std::string_view sovereign_prefix = "sovereign-";
+constexpr std::string_view proxy_prefix = "proxy-";
+constexpr name_words sovereign_words = words_of(sovereign_prefix);
+constexpr name_words proxy_words = words_of(proxy_prefix);
 
 }  // namespace
 
@@ -87,18 +147,19 @@ field_id identify_field(std::string_view name) noexcept {
   if (name.empty()) {
     return field_id::other;
   }
-  const char first = ascii_lower(name.front());
+  const name_words w = lowered_words(name);
   if (name.size() <= longest) {
     for (std::size_t i = first_of_length[name.size()]; i < first_of_length[name.size() + 1]; ++i) {
-      if (names[i].name.front() == first && ascii_iequals(name, names[i].name)) {
+      if (known_words[i] == w) {
         return names[i].id;
       }
     }
   }
-  if (first == 's' && name.size() >= 10 && ascii_iequals(name.substr(0, 10), "sovereign-")) {
+  if (name.size() >= sovereign_prefix.size() &&
+      starts_with_words(w, sovereign_words, sovereign_prefix.size())) {
     return field_id::sovereign_other;
   }
-  if (first == 'p' && has_prefix(name, "proxy-")) {
+  if (name.size() > proxy_prefix.size() && starts_with_words(w, proxy_words, proxy_prefix.size())) {
     return field_id::proxy_other;
   }
   return field_id::other;

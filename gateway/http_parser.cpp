@@ -2,6 +2,9 @@
 
 #include <array>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "common/ascii.hpp"
 
@@ -185,6 +188,32 @@ constexpr std::array<bool, 256> make_field_value_table() {
 }
 constexpr auto field_value_table = make_field_value_table();
 
+// The first byte in [p, end) that is not a field-value character (a control character other than
+// HTAB, or DEL), or end. Sixteen bytes at a time where SSE2 is there (every x86-64).
+const char* skip_field_value(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i flip = _mm_set1_epi8(static_cast<char>(0x80));
+  const __m128i below_space = _mm_set1_epi8(static_cast<char>(0x20 ^ 0x80));  // c < 0x20, signed after flip
+  const __m128i tab = _mm_set1_epi8('\t');
+  const __m128i del = _mm_set1_epi8(0x7f);
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    __m128i bad = _mm_cmplt_epi8(_mm_xor_si128(v, flip), below_space);
+    bad = _mm_andnot_si128(_mm_cmpeq_epi8(v, tab), bad);
+    bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, del));
+    const int mask = _mm_movemask_epi8(bad);
+    if (mask != 0) {
+      return p + __builtin_ctz(static_cast<unsigned>(mask));
+    }
+    p += 16;
+  }
+#endif
+  while (p < end && field_value_table[static_cast<unsigned char>(*p)]) {
+    ++p;
+  }
+  return p;
+}
+
 // The field line at the start of `block` when it is well-formed: a token, ':', a value of
 // field-value characters and CRLF. One pass; false (nothing consumed) for anything else, which
 // field_line_error() then names.
@@ -203,9 +232,7 @@ bool well_formed_field_line(std::string_view& block, field& out) {
     ++p;
   }
   const char* const value = p;
-  while (p < end && field_value_table[static_cast<unsigned char>(*p)]) {
-    ++p;
-  }
+  p = skip_field_value(p, end);
   if (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
     return false;
   }

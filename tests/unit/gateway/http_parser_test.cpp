@@ -258,3 +258,135 @@ TEST_CASE("request paths must be canonical: what the policy matches is what a cl
   CHECK(parse("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").error == parse_error::none);
   CHECK(status_for(parse_error::non_canonical_target) == 400);
 }
+
+namespace {
+
+// identify_field as it was written first (a byte at a time): the word-at-a-time lookup must agree.
+field_id identify_field_reference(std::string_view name) {
+  static constexpr std::pair<std::string_view, field_id> known[] = {
+      {"te", field_id::te},
+      {"host", field_id::host},
+      {"cookie", field_id::cookie},
+      {"expect", field_id::expect},
+      {"api-key", field_id::api_key},
+      {"trailer", field_id::trailer},
+      {"upgrade", field_id::upgrade},
+      {"forwarded", field_id::forwarded},
+      {"signature", field_id::signature},
+      {"x-api-key", field_id::x_api_key},
+      {"x-real-ip", field_id::x_real_ip},
+      {"connection", field_id::connection},
+      {"keep-alive", field_id::keep_alive},
+      {"x-client-ip", field_id::x_client_ip},
+      {"content-type", field_id::content_type},
+      {"x-auth-token", field_id::x_auth_token},
+      {"x-request-id", field_id::x_request_id},
+      {"authorization", field_id::authorization},
+      {"content-length", field_id::content_length},
+      {"content-digest", field_id::content_digest},
+      {"true-client-ip", field_id::true_client_ip},
+      {"signature-input", field_id::signature_input},
+      {"x-forwarded-for", field_id::x_forwarded_for},
+      {"content-encoding", field_id::content_encoding},
+      {"proxy-connection", field_id::proxy_connection},
+      {"x-forwarded-host", field_id::x_forwarded_host},
+      {"x-forwarded-port", field_id::x_forwarded_port},
+      {"transfer-encoding", field_id::transfer_encoding},
+      {"x-forwarded-proto", field_id::x_forwarded_proto},
+      {"proxy-authenticate", field_id::proxy_authenticate},
+      {"proxy-authorization", field_id::proxy_authorization},
+      {"sovereign-data-class", field_id::sovereign_data_class},
+  };
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  const auto iequals = [&](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+      return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (lower(a[i]) != lower(b[i])) {
+        return false;
+      }
+    }
+    return true;
+  };
+  for (const auto& [k, id] : known) {
+    if (iequals(name, k)) {
+      return id;
+    }
+  }
+  if (name.size() >= 10 && iequals(name.substr(0, 10), "sovereign-")) {
+    return field_id::sovereign_other;
+  }
+  if (name.size() > 6 && iequals(name.substr(0, 6), "proxy-")) {
+    return field_id::proxy_other;
+  }
+  return field_id::other;
+}
+
+}  // namespace
+
+TEST_CASE("field names: the word-at-a-time lookup agrees with a byte-at-a-time one, byte for byte") {
+  const std::string_view seeds[] = {"te",
+                                    "Host",
+                                    "content-length",
+                                    "X-Forwarded-Proto",
+                                    "Sovereign-Data-Class",
+                                    "sovereign-x",
+                                    "Proxy-Authorization",
+                                    "proxy-a",
+                                    "Content-Type",
+                                    "x-request-id",
+                                    "Transfer-Encoding",
+                                    "accept",
+                                    "a-very-long-field-name-indeed"};
+  std::size_t checked = 0;
+  for (const std::string_view seed : seeds) {
+    std::string name(seed);
+    CHECK(identify_field(name) == identify_field_reference(name));
+    // Every byte value at every position, and every length from 1 to the seed's plus one.
+    for (std::size_t at = 0; at < name.size(); ++at) {
+      const char kept = name[at];
+      for (int b = 0; b < 256; ++b) {
+        name[at] = static_cast<char>(b);
+        CHECK(identify_field(name) == identify_field_reference(name));
+        ++checked;
+      }
+      name[at] = kept;
+    }
+    for (std::size_t n = 1; n <= name.size(); ++n) {
+      CHECK(identify_field(std::string_view(name).substr(0, n)) ==
+            identify_field_reference(std::string_view(name).substr(0, n)));
+    }
+    const std::string longer = name + "s";
+    CHECK(identify_field(longer) == identify_field_reference(longer));
+  }
+  CHECK(checked > 10000);
+}
+
+TEST_CASE("field values: every byte value at every position of a long value is judged the same") {
+  // A field-value character is HTAB, SP, VCHAR or obs-text (RFC 9110 5.5): 0x09, 0x20-0x7e, 0x80-0xff.
+  // Values are scanned sixteen bytes at a time where the CPU allows; this covers both sides of
+  // every block boundary and the scalar tail.
+  std::size_t checked = 0;
+  for (std::size_t at = 1; at < 40; ++at) {
+    for (int b = 0; b < 256; ++b) {
+      std::string value(41, 'v');
+      value[at] = static_cast<char>(b);
+      const std::string raw = "GET / HTTP/1.1\r\nHost: a\r\nX-Probe: " + value + "\r\nAccept: */*\r\n\r\n";
+      message_head head;
+      const parse_error e = parse_request_head(raw, limits{}, head);
+      const bool allowed = b == '\t' || (b >= 0x20 && b != 0x7f);
+      CAPTURE(at);
+      CAPTURE(b);
+      CHECK((e == parse_error::none) == allowed);
+      if (allowed && e == parse_error::none) {
+        const field* f = head.find("x-probe");
+        REQUIRE(f != nullptr);
+        CHECK(f->value == value);
+        CHECK(head.find("accept") != nullptr);
+      }
+      ++checked;
+    }
+  }
+  CHECK(checked == 39 * 256);
+}
