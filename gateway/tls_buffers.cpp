@@ -54,7 +54,6 @@ void* tls_malloc(std::size_t size, const char*, int) {
         return b.p;
       }
     }
-    (void)&closer;  // registers the thread's clean-up on first use
   }
   return std::malloc(size);
 }
@@ -68,6 +67,7 @@ void tls_free(void* p, const char*, int) {
   const std::size_t usable = malloc_usable_size(p);
   if (usable >= smallest_kept && usable <= largest_kept + slack && !cache.closed &&
       cache.count < kept_blocks) {
+    (void)&closer;  // a thread that only frees (OpenSSL objects made elsewhere) empties it too
     cache.blocks[cache.count++] = block{p, usable};
     return;
   }
