@@ -10,13 +10,8 @@ namespace sovgw::http {
 
 namespace {
 
-struct known {
-  std::string_view name;  // lower case
-  field_id id;
-};
-
 // Every name the gateway acts on, ordered by length (the lookup scans one length's names).
-constexpr known names[] = {
+constexpr known_field names[] = {
     {"te", field_id::te},
     {"host", field_id::host},
     {"cookie", field_id::cookie},
@@ -142,6 +137,8 @@ constexpr name_words sovereign_words = words_of(sovereign_prefix);
 constexpr name_words proxy_words = words_of(proxy_prefix);
 
 }  // namespace
+
+std::span<const known_field> known_field_names() noexcept { return names; }
 
 field_id identify_field(std::string_view name) noexcept {
   if (name.empty()) {

@@ -4,6 +4,7 @@
 // that the data plane compares small integers instead of names (case-insensitively, every field,
 // every stage). Pure code, part of the HTTP parser's library.
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace sovgw::http {
@@ -54,6 +55,14 @@ enum class field_id : std::uint8_t {
 
 // The id of a field name (ASCII case-insensitive); field_id::other for the rest.
 [[nodiscard]] field_id identify_field(std::string_view name) noexcept;
+
+// Every name identify_field() recognises whole (lower case), ordered by length; the sovereign-*
+// and proxy-* prefixes come on top.
+struct known_field {
+  std::string_view name;
+  field_id id;
+};
+[[nodiscard]] std::span<const known_field> known_field_names() noexcept;
 
 // Hop-by-hop by name alone (a message's Connection field may name more).
 [[nodiscard]] constexpr bool hop_by_hop_id(field_id id) noexcept {

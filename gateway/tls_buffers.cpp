@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdlib>
 
+#include "gateway/thread_blocks.hpp"
+
 namespace sovgw::gateway {
 
 namespace {
@@ -18,41 +20,14 @@ constexpr std::size_t kept_blocks = 16;
 // buffer.
 constexpr std::size_t slack = 512;
 
-struct block {
-  void* p;
-  std::size_t usable;
-};
-
-// Trivially destructible, so a free after the thread's thread_local destructors (OpenSSL objects
-// freed at exit) still finds it: `closed` then sends the block straight to free().
-struct block_cache {
-  block blocks[kept_blocks];
-  std::size_t count;
-  bool closed;
-};
-thread_local block_cache cache{};
-
-struct cache_closer {
-  cache_closer() = default;
-  cache_closer(const cache_closer&) = delete;
-  cache_closer& operator=(const cache_closer&) = delete;
-  ~cache_closer() {
-    while (cache.count > 0) {
-      std::free(cache.blocks[--cache.count].p);
-    }
-    cache.closed = true;
-  }
-};
-thread_local cache_closer closer;
+using record_buffers = thread_blocks<struct record_buffers_tag, kept_blocks>;
 
 void* tls_malloc(std::size_t size, const char*, int) {
   if (size >= smallest_kept && size <= largest_kept) {
-    for (std::size_t i = cache.count; i-- > 0;) {
-      const block b = cache.blocks[i];
-      if (b.usable >= size && b.usable - size <= slack) {
-        cache.blocks[i] = cache.blocks[--cache.count];
-        return b.p;
-      }
+    const kept_block b =
+        record_buffers::take([size](std::size_t usable) { return usable >= size && usable - size <= slack; });
+    if (b.p != nullptr) {
+      return b.p;
     }
   }
   return std::malloc(size);
@@ -65,10 +40,7 @@ void tls_free(void* p, const char*, int) {
     return;
   }
   const std::size_t usable = malloc_usable_size(p);
-  if (usable >= smallest_kept && usable <= largest_kept + slack && !cache.closed &&
-      cache.count < kept_blocks) {
-    (void)&closer;  // a thread that only frees (OpenSSL objects made elsewhere) empties it too
-    cache.blocks[cache.count++] = block{p, usable};
+  if (usable >= smallest_kept && usable <= largest_kept + slack && record_buffers::keep({p, usable})) {
     return;
   }
   std::free(p);

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "common/ascii.hpp"
+
 using namespace sovgw::http;
 
 namespace {
@@ -261,63 +263,18 @@ TEST_CASE("request paths must be canonical: what the policy matches is what a cl
 
 namespace {
 
-// identify_field as it was written first (a byte at a time): the word-at-a-time lookup must agree.
+// identify_field as it was written first (a byte at a time, sovgw::ascii_iequals): the
+// word-at-a-time lookup must agree.
 field_id identify_field_reference(std::string_view name) {
-  static constexpr std::pair<std::string_view, field_id> known[] = {
-      {"te", field_id::te},
-      {"host", field_id::host},
-      {"cookie", field_id::cookie},
-      {"expect", field_id::expect},
-      {"api-key", field_id::api_key},
-      {"trailer", field_id::trailer},
-      {"upgrade", field_id::upgrade},
-      {"forwarded", field_id::forwarded},
-      {"signature", field_id::signature},
-      {"x-api-key", field_id::x_api_key},
-      {"x-real-ip", field_id::x_real_ip},
-      {"connection", field_id::connection},
-      {"keep-alive", field_id::keep_alive},
-      {"x-client-ip", field_id::x_client_ip},
-      {"content-type", field_id::content_type},
-      {"x-auth-token", field_id::x_auth_token},
-      {"x-request-id", field_id::x_request_id},
-      {"authorization", field_id::authorization},
-      {"content-length", field_id::content_length},
-      {"content-digest", field_id::content_digest},
-      {"true-client-ip", field_id::true_client_ip},
-      {"signature-input", field_id::signature_input},
-      {"x-forwarded-for", field_id::x_forwarded_for},
-      {"content-encoding", field_id::content_encoding},
-      {"proxy-connection", field_id::proxy_connection},
-      {"x-forwarded-host", field_id::x_forwarded_host},
-      {"x-forwarded-port", field_id::x_forwarded_port},
-      {"transfer-encoding", field_id::transfer_encoding},
-      {"x-forwarded-proto", field_id::x_forwarded_proto},
-      {"proxy-authenticate", field_id::proxy_authenticate},
-      {"proxy-authorization", field_id::proxy_authorization},
-      {"sovereign-data-class", field_id::sovereign_data_class},
-  };
-  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-  const auto iequals = [&](std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-      return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if (lower(a[i]) != lower(b[i])) {
-        return false;
-      }
-    }
-    return true;
-  };
-  for (const auto& [k, id] : known) {
-    if (iequals(name, k)) {
-      return id;
+  for (const known_field& k : known_field_names()) {
+    if (sovgw::ascii_iequals(name, k.name)) {
+      return k.id;
     }
   }
-  if (name.size() >= 10 && iequals(name.substr(0, 10), "sovereign-")) {
+  if (name.size() >= 10 && sovgw::ascii_iequals(name.substr(0, 10), "sovereign-")) {
     return field_id::sovereign_other;
   }
-  if (name.size() > 6 && iequals(name.substr(0, 6), "proxy-")) {
+  if (name.size() > 6 && sovgw::ascii_iequals(name.substr(0, 6), "proxy-")) {
     return field_id::proxy_other;
   }
   return field_id::other;
