@@ -280,23 +280,39 @@ asio::awaitable<io_status> connection::wait_readable(milliseconds timeout) {
   co_return s;
 }
 
-void connection::async_wait_readable(milliseconds timeout, std::function<void(io_status)> done) {
+void connection::on_readable(milliseconds timeout, std::function<void(io_status)> done) {
   if ((ssl_ && SSL_has_pending(ssl_.get())) || !socket_.is_open() || cancelled_) {
     io_status s = socket_.is_open() && !cancelled_ ? io_status::ok : io_status::cancelled;
     asio::post(socket_.get_executor(), [done = std::move(done), s] { done(s); });
     return;
   }
   set_deadline(read_deadline_, timeout);
-  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(),
-                                              done = std::move(done)](const boost::system::error_code& ec) {
-    self->clear_deadline(self->read_deadline_);
-    done(ec ? self->map_error(ec) : io_status::ok);
-  });
+  on_readable_ = std::move(done);
+  if (peek_queued_) {
+    return;
+  }
+  peek_queued_ = true;
+  socket_.async_receive(asio::buffer(&peek_byte_, 1), tcp::socket::message_peek,
+                        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                          self->peek_queued_ = false;
+                          std::function<void(io_status)> done = std::move(self->on_readable_);
+                          self->on_readable_ = nullptr;
+                          if (!done) {
+                            return;  // nobody is waiting: the next on_readable queues a new receive
+                          }
+                          self->clear_deadline(self->read_deadline_);
+                          // End of stream and a reset are readable: the read that follows reports them.
+                          const bool readable =
+                              !ec || ec == asio::error::eof || ec == asio::error::connection_reset;
+                          done(readable ? io_status::ok : self->map_error(ec));
+                        });
 }
 
-void connection::cancel_pending() {
-  boost::system::error_code ec;
-  socket_.cancel(ec);
+void connection::drop_on_readable() {
+  if (on_readable_) {
+    on_readable_ = nullptr;
+    clear_deadline(read_deadline_);
+  }
 }
 
 bool connection::peer_closed_or_sent() {

@@ -62,8 +62,15 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // Waits until data (or EOF) can be read, without reading. timeout 0: no deadline.
   asio::awaitable<io_status> wait_readable(milliseconds timeout);
-  // The same with a callback (never called inline), for idle connections: no coroutine frame.
-  void async_wait_readable(milliseconds timeout, std::function<void(io_status)> done);
+  // Calls `done` (never inline) once the peer has sent something or gone away (io_status::ok; the
+  // next read tells which), or with timeout/cancelled/error; timeout 0: no deadline. No coroutine
+  // frame, for idle connections. Every call is served by one queued one-byte MSG_PEEK receive until
+  // it completes: the client watch of a request and the idle wait after it share it, which saves a
+  // keep-alive request the watch's cancellation and a readiness wait (Asio re-arms the descriptor
+  // with an EPOLL_CTL_MOD for every readiness wait; a receive completes with a recv instead). A
+  // later call replaces the handler; drop_on_readable() removes it and leaves the receive queued.
+  void on_readable(milliseconds timeout, std::function<void(io_status)> done);
+  void drop_on_readable();
 
   // Non-blocking: true if the peer has closed, reset, or sent anything (for a connection that
   // should be silent, such as an idle pooled upstream connection or a client during a relay).
@@ -74,8 +81,6 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // Cancels outstanding operations (they complete with io_status::cancelled), and every later one.
   void cancel();
-  // Cancels the operations outstanding now; later ones run normally.
-  void cancel_pending();
   // Best-effort TLS close_notify, then closes the socket. Idempotent.
   void close();
   // For error responses: close_notify, half-close, then read and drop what the client still sends
@@ -121,9 +126,12 @@ class connection : public std::enable_shared_from_this<connection> {
   clock::time_point idle_since_{};
   std::uint64_t timer_generation_ = 0;
   std::uint64_t rtt_us_ = 0;
+  std::function<void(io_status)> on_readable_;
   bool timer_pending_ = false;
   bool timed_out_ = false;
   bool cancelled_ = false;
+  bool peek_queued_ = false;
+  char peek_byte_ = 0;
 };
 
 }  // namespace sovgw::gateway

@@ -55,9 +55,8 @@ bool never_forwarded(http::field_id id) {
 }  // namespace
 
 struct upstream_exchange::client_watch {
-  bool active = true;
   bool gone = false;
-  char peek = 0;
+  connection* client = nullptr;
   std::shared_ptr<connection> upstream;
 };
 
@@ -115,6 +114,7 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
   ctx_.endpoint_rtt_us =
       static_cast<std::uint32_t>(std::min<std::uint64_t>(lease_.conn->rtt_us(), UINT32_MAX));
   watch_ = std::make_shared<client_watch>();
+  watch_->client = client_.get();
   watch_->upstream = lease_.conn;
   watch_client();
 
@@ -228,8 +228,7 @@ bool upstream_exchange::release(bool reusable) {
   released_ = true;
   bool gone = false;
   if (watch_) {
-    watch_->active = false;
-    client_->cancel_pending();
+    client_->drop_on_readable();  // the receive stays queued for the idle wait that follows
     gone = watch_->gone;
   }
   if (gone) {
@@ -247,20 +246,16 @@ bool upstream_exchange::release(bool reusable) {
 
 // While a request is at the cluster, a client that goes away (closes, resets, or sends TLS
 // close_notify) cancels it. Pipelined data from a live client ends the watch.
-// A one-byte MSG_PEEK receive rather than a readiness wait: Asio queues a receive without a
-// syscall (a wait costs an epoll_ctl), and peeking leaves the bytes for OpenSSL.
 void upstream_exchange::watch_client() {
-  client_->socket().async_receive(
-      asio::buffer(&watch_->peek, 1), tcp::socket::message_peek,
-      [client = client_, watch = watch_](const boost::system::error_code& ec, std::size_t) {
-        if (ec == asio::error::operation_aborted || !watch->active) {
-          return;
-        }
-        if (ec || client->peer_gone()) {
-          watch->gone = true;
-          watch->upstream->cancel();
-        }
-      });
+  client_->on_readable(milliseconds(0), [watch = watch_](io_status s) {
+    if (s == io_status::timeout || s == io_status::cancelled) {
+      return;  // the client connection's own deadline or cancellation, reported by its next operation
+    }
+    if (s != io_status::ok || watch->client->peer_gone()) {
+      watch->gone = true;
+      watch->upstream->cancel();
+    }
+  });
 }
 
 bool upstream_exchange::request_head(std::string& out, std::string& unsignable) const {

@@ -93,7 +93,7 @@ class session : public std::enable_shared_from_this<session> {
  private:
   void park(milliseconds timeout) {
     w_.idle_connections.insert(client_.get());
-    client_->async_wait_readable(timeout, [self = shared_from_this()](io_status s) {
+    client_->on_readable(timeout, [self = shared_from_this()](io_status s) {
       self->w_.idle_connections.erase(self->client_.get());
       if (s != io_status::ok) {
         self->client_->close();  // idle timeout, drain, or the client left: close quietly

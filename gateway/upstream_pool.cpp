@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <openssl/x509v3.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
@@ -206,6 +207,26 @@ asio::awaitable<std::shared_ptr<connection>> upstream_pool::connect(upstream_clu
     why.kind = last == asio::error::timed_out ? upstream_error_kind::timeout : upstream_error_kind::connect;
     why.detail = fmt::format("connect to {}: {}", ep.label, last ? last.message() : "no address");
     co_return nullptr;
+  }
+  // async_connect leaves EPOLLOUT in the descriptor's epoll registration for good, and every later
+  // readiness wait re-arms the registration as a whole: the (writable) socket then woke the reactor
+  // once for nothing on every request. A fresh registration watches for input only.
+  {
+    boost::system::error_code ec;
+    const auto protocol = socket.local_endpoint(ec).protocol();
+    const tcp::socket::native_handle_type fd = socket.release(ec);
+    if (!ec) {
+      socket = tcp::socket(ioc_);
+      socket.assign(protocol, fd, ec);
+      if (ec) {
+        ::close(fd);
+      }
+    }
+    if (ec) {
+      why.kind = upstream_error_kind::connect;
+      why.detail = fmt::format("connect to {}: {}", ep.label, ec.message());
+      co_return nullptr;
+    }
   }
   ssl_ptr ssl;
   if (c.tls) {

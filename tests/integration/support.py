@@ -258,6 +258,8 @@ class Reader:
                     return True
                 self.buf += data
                 return False
+        except socket.timeout:  # an OSError too, but the peer did nothing
+            return False
         except (ConnectionError, ssl.SSLError, OSError):
             return True
 

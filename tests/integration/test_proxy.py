@@ -302,6 +302,21 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertEqual(exchange(g.port, self.certs, chat_request()).status, 200)
         self.assertFalse(any(o.get("msg") == "endpoint marked down" for o in g.logs()))
 
+    def test_keep_alive_connection_serves_after_idling_and_closes_when_idle_too_long(self):
+        # The receive that watches the client during a request also waits for its next one.
+        g = self.gateway(cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs),
+                         "  keep_alive_idle: 1500ms\n")
+        with tls_connect(g.port, self.certs) as s:
+            reader = Reader(s)
+            for pause in (0, 0.5, 1):
+                time.sleep(pause)
+                s.sendall(chat_request())
+                self.assertEqual(reader.read_response().status, 200)
+            started = time.monotonic()
+            self.assertTrue(reader.closed_by_peer(10), "an idle keep-alive connection was not closed")
+            self.assertGreaterEqual(time.monotonic() - started, 1.0)
+        self.assertEqual(metric(g, "sovgw_client_disconnects_total"), 0)
+
     def test_failover_to_the_next_endpoint_when_connect_fails(self):
         clusters = cluster_yaml("two", f"127.0.0.1:{free_port()}", self.certs).replace(
             f'endpoints: ["127.0.0.1:', f'endpoints: ["127.0.0.1:{self.standin.port}", "127.0.0.1:')
