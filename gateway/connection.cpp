@@ -193,29 +193,57 @@ asio::awaitable<connection::read_result> connection::read_some(char* data, std::
   return read_loop(data, size, timeout, nullptr);
 }
 
+namespace {
+// Reads land in a per-thread scratch area and what arrived is appended: growing the string first
+// would zero-fill max_chunk bytes on every read (it was a quarter of all instructions per request).
+char* read_scratch(std::size_t& max_chunk) {
+  static thread_local char scratch[64 * 1024];
+  max_chunk = std::min(max_chunk, sizeof scratch);
+  return scratch;
+}
+}  // namespace
+
 asio::awaitable<connection::read_result> connection::read_into(std::string& buffer, std::size_t max_chunk,
                                                                milliseconds timeout) {
-  // Read into a per-thread scratch area and append what arrived: growing the string first would
-  // zero-fill max_chunk bytes on every read (it was a quarter of all instructions per request).
-  static thread_local char scratch[64 * 1024];
-  return read_loop(scratch, std::min(max_chunk, sizeof scratch), timeout, &buffer);
+  char* scratch = read_scratch(max_chunk);
+  return read_loop(scratch, max_chunk, timeout, &buffer);
+}
+
+asio::awaitable<connection::read_result> connection::read_into_after_block(std::string& buffer,
+                                                                           std::size_t max_chunk,
+                                                                           milliseconds timeout) {
+  char* scratch = read_scratch(max_chunk);
+  return read_loop(scratch, max_chunk, timeout, &buffer, true);
+}
+
+bool connection::read_now(std::string& buffer, std::size_t max_chunk, read_result& out) {
+  char* scratch = read_scratch(max_chunk);
+  const read_attempt a = try_read(scratch, max_chunk);
+  if (a.would_block) {
+    blocked_on_ = a.wait;
+    return false;
+  }
+  out = a.result;
+  buffer.append(scratch, out.bytes);
+  return true;
 }
 
 // read_some and read_into are not coroutines themselves: one coroutine frame per read, not two.
 asio::awaitable<connection::read_result> connection::read_loop(char* data, std::size_t size,
-                                                               milliseconds timeout, std::string* append_to) {
+                                                               milliseconds timeout, std::string* append_to,
+                                                               bool wait_first) {
   set_deadline(read_deadline_, timeout);
   read_result result{io_status::ok, 0};
-  while (true) {
+  if (wait_first) {
+    result.status = co_await wait(blocked_on_);
+  }
+  while (result.status == io_status::ok) {
     const read_attempt a = try_read(data, size);
     if (!a.would_block) {
       result = a.result;
       break;
     }
     result.status = co_await wait(a.wait);
-    if (result.status != io_status::ok) {
-      break;
-    }
   }
   clear_deadline(read_deadline_);
   if (append_to != nullptr) {
@@ -224,37 +252,62 @@ asio::awaitable<connection::read_result> connection::read_loop(char* data, std::
   co_return result;
 }
 
+connection::write_attempt connection::try_write(std::string_view& part) {
+  if (!ssl_) {
+    boost::system::error_code ec;
+    std::size_t n = socket_.write_some(asio::buffer(part.data(), part.size()), ec);
+    if (!ec) {
+      part.remove_prefix(n);
+      return {io_status::ok, false, tcp::socket::wait_write};
+    }
+    if (ec == asio::error::would_block) {
+      return {io_status::ok, true, tcp::socket::wait_write};
+    }
+    return {map_error(ec), false, tcp::socket::wait_write};
+  }
+  clear_tls_errors();
+  std::size_t n = 0;
+  int r = SSL_write_ex(ssl_.get(), part.data(), part.size(), &n);
+  if (r == 1) {
+    part.remove_prefix(n);
+    return {io_status::ok, false, tcp::socket::wait_write};
+  }
+  int err = SSL_get_error(ssl_.get(), r);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    return {io_status::ok, true, err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write};
+  }
+  clear_tls_errors();
+  return {(err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL) ? io_status::eof : io_status::error, false,
+          tcp::socket::wait_write};
+}
+
+bool connection::write_now(std::string_view& a, std::string_view& b, io_status& out) {
+  for (std::string_view* part : {&a, &b}) {
+    while (!part->empty()) {
+      const write_attempt w = try_write(*part);
+      if (w.would_block) {
+        return false;
+      }
+      if (w.status != io_status::ok) {
+        out = w.status;
+        return true;
+      }
+    }
+  }
+  out = io_status::ok;
+  return true;
+}
+
 asio::awaitable<io_status> connection::write(std::string_view a, std::string_view b, milliseconds timeout) {
   set_deadline(write_deadline_, timeout);
   io_status status = io_status::ok;
-  for (std::string_view part : {a, b}) {
-    while (!part.empty() && status == io_status::ok) {
-      if (!ssl_) {
-        boost::system::error_code ec;
-        std::size_t n = socket_.write_some(asio::buffer(part.data(), part.size()), ec);
-        if (!ec) {
-          part.remove_prefix(n);
-        } else if (ec == asio::error::would_block) {
-          status = co_await wait(tcp::socket::wait_write);
-        } else {
-          status = map_error(ec);
-        }
-        continue;
-      }
-      clear_tls_errors();
-      std::size_t n = 0;
-      int r = SSL_write_ex(ssl_.get(), part.data(), part.size(), &n);
-      if (r == 1) {
-        part.remove_prefix(n);
-        continue;
-      }
-      int err = SSL_get_error(ssl_.get(), r);
-      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-        status = co_await wait(err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write);
+  for (std::string_view* part : {&a, &b}) {
+    while (!part->empty() && status == io_status::ok) {
+      const write_attempt w = try_write(*part);
+      if (w.would_block) {
+        status = co_await wait(w.wait);
       } else {
-        clear_tls_errors();
-        status =
-            (err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL) ? io_status::eof : io_status::error;
+        status = w.status;
       }
     }
   }

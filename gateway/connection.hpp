@@ -60,6 +60,17 @@ class connection : public std::enable_shared_from_this<connection> {
   // Writes all of `a` then `b` (as few TLS records as OpenSSL makes of them).
   asio::awaitable<io_status> write(std::string_view a, std::string_view b, milliseconds timeout);
 
+  // The same without waiting, for the hot paths, where bytes are usually there to read and room to
+  // write: calling a coroutine costs a frame and a resumption even when it never suspends.
+  // read_now: true with `out` set when a read returned something (or failed); false, having read
+  // nothing, when it would block: then co_await read_into_after_block, which waits first.
+  [[nodiscard]] bool read_now(std::string& buffer, std::size_t max_chunk, read_result& out);
+  asio::awaitable<read_result> read_into_after_block(std::string& buffer, std::size_t max_chunk,
+                                                     milliseconds timeout);
+  // write_now: true with `out` set when all of `a` and `b` went out (or the write failed); false
+  // when it would block, with `a` and `b` advanced past what went out: then co_await write(a, b, …).
+  [[nodiscard]] bool write_now(std::string_view& a, std::string_view& b, io_status& out);
+
   // Waits until data (or EOF) can be read, without reading. timeout 0: no deadline.
   asio::awaitable<io_status> wait_readable(milliseconds timeout);
   // Calls `done` (never inline) once the peer has sent something or gone away (io_status::ok; the
@@ -112,9 +123,17 @@ class connection : public std::enable_shared_from_this<connection> {
     tcp::socket::wait_type wait;
   };
   read_attempt try_read(char* data, std::size_t size);
-  // Reads once into `data`, waiting as needed; appends what arrived to `*append_to` if given.
+  // Reads once into `data`, waiting as needed (first, if `wait_first`: a read has just found
+  // nothing); appends what arrived to `*append_to` if given.
   asio::awaitable<read_result> read_loop(char* data, std::size_t size, milliseconds timeout,
-                                         std::string* append_to);
+                                         std::string* append_to, bool wait_first = false);
+  // One non-blocking write of the front of `part`; would_block when it must wait (on what: `wait`).
+  struct write_attempt {
+    io_status status;
+    bool would_block;
+    tcp::socket::wait_type wait;
+  };
+  write_attempt try_write(std::string_view& part);
   io_status map_error(const boost::system::error_code& ec) const;
 
   tcp::socket socket_;
@@ -131,6 +150,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool timed_out_ = false;
   bool cancelled_ = false;
   bool peek_queued_ = false;
+  tcp::socket::wait_type blocked_on_ = tcp::socket::wait_read;  // what read_now last would block on
   char peek_byte_ = 0;
 };
 

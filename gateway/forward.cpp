@@ -121,11 +121,17 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
   const milliseconds idle = w_.shared.cfg->timeouts.stream_idle;
   io_status sent;
   ctx_.forwarded = true;  // from here on, (some of) the request may have reached the cluster
+  std::string_view first;
+  std::string_view second;
   if (ctx_.body.size() <= inline_body_max) {
     *head += ctx_.body;
-    sent = co_await lease_.conn->write(*head, {}, idle);
+    first = *head;
   } else {
-    sent = co_await lease_.conn->write(*head, ctx_.body, idle);
+    first = *head;
+    second = ctx_.body;
+  }
+  if (!lease_.conn->write_now(first, second, sent)) {
+    sent = co_await lease_.conn->write(first, second, idle);
   }
   if (sent != io_status::ok) {
     co_return upstream_failed(upstream_error_kind::reset, sent, "sending the request");
@@ -151,7 +157,10 @@ asio::awaitable<stage_result> upstream_exchange::read_response_head() {
     http::head_scanner scanner(response_limits, false);
     http::head_scanner::state st = scanner.scan(*buffered_);
     while (st == http::head_scanner::state::need_more) {
-      connection::read_result r = co_await upstream.read_into(*buffered_, read_chunk, wait);
+      connection::read_result r;
+      if (!upstream.read_now(*buffered_, read_chunk, r)) {
+        r = co_await upstream.read_into_after_block(*buffered_, read_chunk, wait);
+      }
       if (r.status != io_status::ok) {
         co_return upstream_failed(
             r.status == io_status::timeout ? upstream_error_kind::timeout : upstream_error_kind::reset,

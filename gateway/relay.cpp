@@ -117,11 +117,17 @@ class relay_run {
 
  private:
   asio::awaitable<relay_result> no_body() {
-    const bool durable = co_await recorder_.make_durable(ctx_);
+    bool durable = recorder_.durable_already(ctx_);
+    if (!durable) {
+      durable = co_await recorder_.make_durable(ctx_);
+    }
     if (!durable) {
       co_return relay_result{};
     }
-    const bool written = co_await write_or_fail();
+    bool written;
+    if (!write_now(written)) {
+      written = co_await write_rest();
+    }
     co_return written ? done() : relay_result{};
   }
 
@@ -135,20 +141,29 @@ class relay_run {
       remaining -= take;
       if (remaining == 0) {
         end_usage();
-        const bool durable = co_await recorder_.make_durable(ctx_);
+        bool durable = recorder_.durable_already(ctx_);
+        if (!durable) {
+          durable = co_await recorder_.make_durable(ctx_);
+        }
         if (!durable) {
           co_return relay_result{};  // the client sees a truncated body
         }
       }
-      const bool written = co_await write_or_fail();
+      bool written;
+      if (!write_now(written)) {
+        written = co_await write_rest();
+      }
       if (!written) {
         co_return relay_result{};
       }
       if (remaining == 0) {
         co_return done();
       }
-      connection::read_result r = co_await ex_.upstream().read_into(
-          upbuf, static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk, remaining)), idle_);
+      const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk, remaining));
+      connection::read_result r;
+      if (!ex_.upstream().read_now(upbuf, chunk, r)) {
+        r = co_await ex_.upstream().read_into_after_block(upbuf, chunk, idle_);
+      }
       if (r.status != io_status::ok) {
         co_return mid_body_failure(r.status);
       }
@@ -173,11 +188,17 @@ class relay_run {
         const bool ended = co_await end_stream();
         co_return ended ? done() : relay_result{};
       }
-      const bool written = co_await write_or_fail();
+      bool written;
+      if (!write_now(written)) {
+        written = co_await write_rest();
+      }
       if (!written) {
         co_return relay_result{};
       }
-      connection::read_result r = co_await ex_.upstream().read_into(upbuf, read_chunk, idle_);
+      connection::read_result r;
+      if (!ex_.upstream().read_now(upbuf, read_chunk, r)) {
+        r = co_await ex_.upstream().read_into_after_block(upbuf, read_chunk, idle_);
+      }
       if (r.status != io_status::ok) {
         co_return mid_body_failure(r.status);
       }
@@ -190,11 +211,17 @@ class relay_run {
     while (true) {
       body(upbuf);
       upbuf.clear();
-      const bool written = co_await write_or_fail();
+      bool written;
+      if (!write_now(written)) {
+        written = co_await write_rest();
+      }
       if (!written) {
         co_return relay_result{};
       }
-      connection::read_result r = co_await ex_.upstream().read_into(upbuf, read_chunk, idle_);
+      connection::read_result r;
+      if (!ex_.upstream().read_now(upbuf, read_chunk, r)) {
+        r = co_await ex_.upstream().read_into_after_block(upbuf, read_chunk, idle_);
+      }
       if (r.status == io_status::eof) {
         const bool ended = co_await end_stream();
         co_return ended ? relay_result{after_, false} : relay_result{};
@@ -208,14 +235,20 @@ class relay_run {
   // The end of a streamed body: durable record first, then the terminating chunk.
   asio::awaitable<bool> end_stream() {
     end_usage();
-    const bool durable = co_await recorder_.make_durable(ctx_);
+    bool durable = recorder_.durable_already(ctx_);
+    if (!durable) {
+      durable = co_await recorder_.make_durable(ctx_);
+    }
     if (!durable) {
       co_return false;
     }
     if (chunked_) {
       *out_ += "0\r\n\r\n";
     }
-    const bool written = co_await write_or_fail();
+    bool written;
+    if (!write_now(written)) {
+      written = co_await write_rest();
+    }
     co_return written;
   }
 
@@ -262,18 +295,35 @@ class relay_run {
     }
   }
 
-  // Writes what is pending; false (with the outcome set) if the client could not take it.
-  asio::awaitable<bool> write_or_fail() {
+  // Writes what is pending, the one write-or-fail of every framing: `written` is false (with the
+  // outcome set) if the client could not take it. write_now does it without waiting and returns
+  // true when done; false when the client's socket is full: then co_await write_rest().
+  bool write_now(bool& written) {
     if (out_->empty()) {
-      co_return true;
+      written = true;
+      return true;
     }
-    const io_status s = co_await client_.write(*out_, {}, idle_);
+    unwritten_ = *out_;
+    std::string_view none;
+    io_status s = io_status::ok;
+    if (!client_.write_now(unwritten_, none, s)) {
+      return false;
+    }
+    written = wrote(s);
+    return true;
+  }
+  asio::awaitable<bool> write_rest() {
+    const io_status s = co_await client_.write(unwritten_, {}, idle_);
+    co_return wrote(s);
+  }
+  bool wrote(io_status s) {
     out_->clear();
+    unwritten_ = {};
     if (s != io_status::ok) {
       ctx_.result = s == io_status::timeout ? outcome::client_write_timeout : outcome::client_write_failed;
-      co_return false;
+      return false;
     }
-    co_return true;
+    return true;
   }
 
   relay_result mid_body_failure(io_status s) {
@@ -295,6 +345,7 @@ class relay_run {
   bool capture_ = false;
   next_step after_ = next_step::close;
   pooled_buffer out_;  // what goes to the client next
+  std::string_view unwritten_;  // the part of out_ the client's socket has not taken yet
   usage_meter meter_;
   std::string metered_;
 };

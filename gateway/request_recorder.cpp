@@ -61,7 +61,7 @@ stage_result request_recorder::admit(const request_context& ctx) const {
 }
 
 asio::awaitable<bool> request_recorder::make_durable(request_context& ctx) const {
-  if (log_ == nullptr || !cfg_->audit_record_before_response || ctx.audit_recorded) {
+  if (durable_already(ctx)) {
     co_return true;
   }
   audit::status s = co_await append_and_wait(ctx, seconds_since(ctx));

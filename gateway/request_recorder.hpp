@@ -44,6 +44,11 @@ class request_recorder {
   // the record could not be written: ctx.result becomes audit_unavailable, and the caller must not
   // complete an answer that carries a cluster's data (fail closed).
   [[nodiscard]] boost::asio::awaitable<bool> make_durable(request_context& ctx) const;
+  // True when make_durable(ctx) has nothing to wait for: callers skip the coroutine (a frame and a
+  // resumption on every answer).
+  [[nodiscard]] bool durable_already(const request_context& ctx) const {
+    return log_ == nullptr || !cfg_->audit_record_before_response || ctx.audit_recorded;
+  }
 
   // After the request, whatever its outcome: metrics, the access line, and the audit record unless
   // make_durable() already wrote it (requests that ended without a complete answer).

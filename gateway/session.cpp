@@ -204,7 +204,10 @@ class session : public std::enable_shared_from_this<session> {
       if (left.count() <= 0) {
         co_return timed_out();
       }
-      connection::read_result r = co_await client_->read_into(inbuf_, read_chunk, left);
+      connection::read_result r;
+      if (!client_->read_now(inbuf_, read_chunk, r)) {
+        r = co_await client_->read_into_after_block(inbuf_, read_chunk, left);
+      }
       if (r.status == io_status::timeout) {
         co_return timed_out();
       }
@@ -240,8 +243,11 @@ class session : public std::enable_shared_from_this<session> {
   asio::awaitable<stage_result> read_fixed_body(request_context& ctx) {
     const auto n = static_cast<std::size_t>(ctx.head.content_length);
     while (inbuf_.size() < n) {
-      connection::read_result r = co_await client_->read_into(inbuf_, std::min(read_chunk, n - inbuf_.size()),
-                                                              cfg_.timeouts.request_body);
+      const std::size_t chunk = std::min(read_chunk, n - inbuf_.size());
+      connection::read_result r;
+      if (!client_->read_now(inbuf_, chunk, r)) {
+        r = co_await client_->read_into_after_block(inbuf_, chunk, cfg_.timeouts.request_body);
+      }
       if (r.status == io_status::timeout) {
         co_return timed_out();
       }
@@ -271,7 +277,10 @@ class session : public std::enable_shared_from_this<session> {
       if (st == http::chunk_decoder::state::error) {
         co_return framing_error(decoder.error());
       }
-      connection::read_result r = co_await client_->read_into(inbuf_, read_chunk, cfg_.timeouts.request_body);
+      connection::read_result r;
+      if (!client_->read_now(inbuf_, read_chunk, r)) {
+        r = co_await client_->read_into_after_block(inbuf_, read_chunk, cfg_.timeouts.request_body);
+      }
       if (r.status == io_status::timeout) {
         co_return timed_out();
       }

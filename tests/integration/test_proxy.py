@@ -8,8 +8,8 @@ import subprocess
 import time
 import unittest
 
-from support import (CHAT, CHAT_STREAM, SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, cluster_yaml,
-                     curl, exchange, gateway_yaml, make_certs, metric, request_bytes, start_standin, tls_connect,
+from support import (CHAT, CHAT_STREAM, SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, client_context,
+                     cluster_yaml, curl, exchange, gateway_yaml, make_certs, metric, request_bytes, start_standin, tls_connect,
                      wait_until)
 
 
@@ -231,6 +231,36 @@ class ProxyTest(unittest.TestCase):
         self.assertTrue(wait_until(lambda: stats()["streams_aborted"] > aborted_before, timeout=10),
                         "the cluster kept streaming to a client that left")
         self.assertTrue(wait_until(lambda: metric(self.gateway, "sovgw_client_disconnects_total") > disconnects_before))
+
+    def test_large_answer_to_a_slow_reader_arrives_whole(self):
+        # Several megabytes to a client that reads late through a small receive buffer: the
+        # gateway's writes find the client's socket full and must wait, and its reads of the
+        # cluster's body find nothing there at times.
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.settimeout(30)
+        raw.connect(("127.0.0.1", self.gateway.port))
+        s = client_context(self.certs).wrap_socket(raw, server_hostname="localhost")
+        with s:
+            s.sendall(chat_request(extra_headers={"x-standin-chunks": "400000"}))
+            time.sleep(1)
+            resp = Reader(s).read_response()
+        self.assertEqual(resp.status, 200)
+        doc = json.loads(resp.body)
+        self.assertEqual(doc["usage"]["completion_tokens"], 400000)
+        self.assertGreater(len(doc["choices"][0]["message"]["content"]), 1_500_000)
+
+    def test_request_body_arriving_in_pieces(self):
+        body = CHAT
+        head = chat_request(body)[:-len(body)]
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(head)
+            for i in range(0, len(body), 7):
+                time.sleep(0.02)
+                s.sendall(body[i:i + 7])
+            resp = Reader(s).read_response()
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.json()["object"], "chat.completion")
 
     def test_metrics_and_health(self):
         self.assertEqual(admin_get(self.gateway, "/healthz").status, 200)
