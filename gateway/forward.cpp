@@ -83,7 +83,10 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
     co_return stage_result::respond(outcome::unsignable_request, std::move(unsignable));
   }
   upstream_pool::failure why;
-  lease_ = co_await w_.pool.acquire(ctx_.cluster, why);
+  upstream_pool::walk walk;
+  if (!w_.pool.acquire_now(ctx_.cluster, lease_, why, walk)) {
+    lease_ = co_await w_.pool.acquire_rest(ctx_.cluster, why, walk);
+  }
   const std::string& name = cluster_.config->name;
   if (!lease_.conn) {
     log_line("warn", "no upstream connection")

@@ -233,6 +233,9 @@ class session : public std::enable_shared_from_this<session> {
     }
     stage_result body;
     if (ctx.head.framing == http::body_framing::content_length) {
+      if (take_fixed_body(ctx)) {
+        co_return stage_result::next();  // it came with the head: no coroutine for the rest
+      }
       body = co_await read_fixed_body(ctx);
     } else {
       body = co_await read_chunked_body(ctx);
@@ -240,9 +243,25 @@ class session : public std::enable_shared_from_this<session> {
     co_return body;
   }
 
+  // Moves a Content-Length body from inbuf_ into ctx.body once all of it is there; false before.
+  bool take_fixed_body(request_context& ctx) {
+    const auto n = static_cast<std::size_t>(ctx.head.content_length);
+    if (inbuf_.size() < n) {
+      return false;
+    }
+    if (inbuf_.size() == n) {
+      ctx.body.swap(inbuf_);
+      inbuf_.clear();
+    } else {
+      ctx.body = inbuf_.substr(0, n);
+      inbuf_.erase(0, n);
+    }
+    return true;
+  }
+
   asio::awaitable<stage_result> read_fixed_body(request_context& ctx) {
     const auto n = static_cast<std::size_t>(ctx.head.content_length);
-    while (inbuf_.size() < n) {
+    while (!take_fixed_body(ctx)) {
       const std::size_t chunk = std::min(read_chunk, n - inbuf_.size());
       connection::read_result r;
       if (!client_->read_now(inbuf_, chunk, r)) {
@@ -254,13 +273,6 @@ class session : public std::enable_shared_from_this<session> {
       if (r.status != io_status::ok) {
         co_return client_left();
       }
-    }
-    if (inbuf_.size() == n) {
-      ctx.body.swap(inbuf_);
-      inbuf_.clear();
-    } else {
-      ctx.body = inbuf_.substr(0, n);
-      inbuf_.erase(0, n);
     }
     co_return stage_result::next();
   }

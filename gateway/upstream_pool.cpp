@@ -297,13 +297,15 @@ bool upstream_pool::distance_acceptable(const upstream_cluster& c, endpoint_stat
   return false;
 }
 
-asio::awaitable<upstream_pool::lease> upstream_pool::acquire(int cluster, failure& why) {
+bool upstream_pool::acquire_now(int cluster, lease& out, failure& why, walk& w) {
   upstream_cluster& c = *clusters_[static_cast<std::size_t>(cluster)];
   const std::size_t n = c.endpoints.size();
-  const std::size_t start = c.next.fetch_add(1, std::memory_order_relaxed) % n;
-  why = {upstream_error_kind::connect, "no endpoint of the cluster is available"};
-  for (std::size_t k = 0; k < n; ++k) {
-    std::size_t i = (start + k) % n;
+  if (w.k == 0) {
+    w.start = c.next.fetch_add(1, std::memory_order_relaxed) % n;
+  }
+  bool full = false;
+  for (; w.k < n; ++w.k) {
+    const std::size_t i = (w.start + w.k) % n;
     endpoint_state& ep = *c.endpoints[i];
     if (!ep.available(steady_now_ms())) {
       continue;
@@ -318,6 +320,7 @@ asio::awaitable<upstream_pool::lease> upstream_pool::acquire(int cluster, failur
       why = {upstream_error_kind::connect,
              fmt::format("{} already has max_connections_per_endpoint ({}) in use", ep.label,
                          c.config->max_connections_per_endpoint)};
+      full = true;
       continue;  // a full endpoint is busy, not broken: no failure counted
     }
     auto& idle = idle_[static_cast<std::size_t>(cluster)][i];
@@ -333,11 +336,26 @@ asio::awaitable<upstream_pool::lease> upstream_pool::acquire(int cluster, failur
       if (held.addresses == addresses && idle_for < timeouts_.pool_idle &&
           (idle_for < std::chrono::seconds(1) || !conn->peer_closed_or_sent())) {
         metrics_.upstream_connections_reused.fetch_add(1, std::memory_order_relaxed);
-        co_return lease{std::move(conn), &ep, std::move(addresses), true};
+        out = lease{std::move(conn), &ep, std::move(addresses), true};
+        return true;
       }
       conn->close();
       metrics_.upstream_connections_open.fetch_sub(1, std::memory_order_relaxed);
     }
+    return false;  // endpoint i, its in_flight counted: acquire_rest connects
+  }
+  if (!full && why.detail.empty()) {
+    why = {upstream_error_kind::connect, "no endpoint of the cluster is available"};
+  }
+  out = lease{};
+  return true;
+}
+
+asio::awaitable<upstream_pool::lease> upstream_pool::acquire_rest(int cluster, failure& why, walk w) {
+  upstream_cluster& c = *clusters_[static_cast<std::size_t>(cluster)];
+  while (true) {
+    endpoint_state& ep = *c.endpoints[(w.start + w.k) % c.endpoints.size()];
+    std::shared_ptr<const endpoint_addresses> addresses = ep.addresses.load();
     std::shared_ptr<connection> conn = co_await connect(c, ep, *addresses, why);
     if (conn) {
       co_return lease{std::move(conn), &ep, std::move(addresses), false};
@@ -349,8 +367,12 @@ asio::awaitable<upstream_pool::lease> upstream_pool::acquire(int cluster, failur
         .str("cluster", c.config->name)
         .str("detail", why.detail)
         .emit();
+    ++w.k;
+    lease next;
+    if (acquire_now(cluster, next, why, w)) {
+      co_return next;
+    }
   }
-  co_return lease{};
 }
 
 void upstream_pool::release(int cluster, lease&& l, bool reusable) {

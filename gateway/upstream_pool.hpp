@@ -131,7 +131,15 @@ class upstream_pool {
   // A connection to an available endpoint of `cluster`: a live idle one, or a new one (connected
   // and TLS-verified). Tries the next endpoint when connecting fails (nothing was sent yet).
   // On failure, lease.conn is null and `why` says what happened last.
-  asio::awaitable<lease> acquire(int cluster, failure& why);
+  // In two parts, so that the usual case (an idle connection) costs no coroutine: acquire_now walks
+  // the endpoints without waiting and returns true when done (`out` holds a reused connection, or
+  // no connection and `why`); false when it must connect: then co_await acquire_rest(…, walk).
+  struct walk {
+    std::size_t start = 0;  // where the rotation starts
+    std::size_t k = 0;      // the endpoint (start + k) % n to connect to next
+  };
+  [[nodiscard]] bool acquire_now(int cluster, lease& out, failure& why, walk& w);
+  asio::awaitable<lease> acquire_rest(int cluster, failure& why, walk w);
 
   // Returns a connection after a complete exchange; only keep-alive ones are kept.
   void release(int cluster, lease&& l, bool reusable);
