@@ -83,6 +83,9 @@ class session : public std::enable_shared_from_this<session> {
       client_certificate_ = read_client_certificate(client_->ssl());
     }
   }
+  // Every path out of serve_ready parks or closes; this is the safety net for one that would not:
+  // the client's queued receive (connection::on_readable) holds the connection until it completes.
+  ~session() { client_->close(); }
   session(const session&) = delete;
   session& operator=(const session&) = delete;
 
