@@ -2,10 +2,10 @@
 
 // A TCP connection, TLS or (loopback-only) plaintext, with read and write deadlines.
 //
-// TLS runs OpenSSL directly on the socket's file descriptor (SSL_set_fd, non-blocking, waiting for
-// readiness through Asio) instead of asio::ssl::stream: that saves the ~70 KiB of engine and BIO-pair
-// buffers asio::ssl keeps per stream, and with SSL_MODE_RELEASE_BUFFERS an idle TLS connection holds
-// only OpenSSL's session state.
+// TLS runs OpenSSL directly on the socket's file descriptor (through a lean socket BIO,
+// non-blocking, waiting for readiness through Asio) instead of asio::ssl::stream: that saves the
+// ~70 KiB of engine and BIO-pair buffers asio::ssl keeps per stream, and with
+// SSL_MODE_RELEASE_BUFFERS an idle TLS connection holds only OpenSSL's session state.
 //
 // Thread-safety: none. A connection belongs to one worker thread (one io_context); at most one read
 // (or wait_readable) and one write may be outstanding at a time.

@@ -344,7 +344,7 @@ class relay_run {
   bool chunked_ = false;
   bool capture_ = false;
   next_step after_ = next_step::close;
-  pooled_buffer out_;  // what goes to the client next
+  pooled_buffer out_;           // what goes to the client next
   std::string_view unwritten_;  // the part of out_ the client's socket has not taken yet
   usage_meter meter_;
   std::string metered_;
