@@ -296,6 +296,16 @@ asio::awaitable<connection::read_result> connection::read_into_after_block(std::
   return read_loop(scratch, max_chunk, timeout, &buffer, true);
 }
 
+asio::awaitable<connection::read_result> connection::read_into_paced(std::string& buffer,
+                                                                     std::size_t max_chunk,
+                                                                     milliseconds timeout) {
+  char* scratch = read_scratch(max_chunk);
+  // Waiting re-arms the descriptor (EPOLL_CTL_MOD), which reports bytes already in the socket.
+  const bool held = ssl_ && SSL_has_pending(ssl_.get());
+  blocked_on_ = tcp::socket::wait_read;
+  return read_loop(scratch, max_chunk, timeout, &buffer, !held);
+}
+
 bool connection::read_now(std::string& buffer, std::size_t max_chunk, read_result& out) {
   char* scratch = read_scratch(max_chunk);
   const read_attempt a = try_read(scratch, max_chunk);

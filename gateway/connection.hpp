@@ -67,6 +67,10 @@ class connection : public std::enable_shared_from_this<connection> {
   [[nodiscard]] bool read_now(std::string& buffer, std::size_t max_chunk, read_result& out);
   asio::awaitable<read_result> read_into_after_block(std::string& buffer, std::size_t max_chunk,
                                                      milliseconds timeout);
+  // read_into for a peer that paces its bytes (an event stream): waits for them first, unless
+  // OpenSSL already holds some, instead of a read(2) that would find nothing.
+  asio::awaitable<read_result> read_into_paced(std::string& buffer, std::size_t max_chunk,
+                                               milliseconds timeout);
   // write_now: true with `out` set when all of `a` and `b` went out (or the write failed); false
   // when it would block, with `a` and `b` advanced past what went out: then co_await write(a, b, …).
   [[nodiscard]] bool write_now(std::string_view& a, std::string_view& b, io_status& out);

@@ -58,6 +58,16 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
   out += "\r\n";
 }
 
+// The response's media type (Content-Type without parameters); empty when none.
+std::string_view media_type(const http::message_head& up) {
+  for (const http::field& f : up.fields) {
+    if (f.id == http::field_id::content_type) {
+      return std::string_view(f.value).substr(0, f.value.find(';'));
+    }
+  }
+  return {};
+}
+
 // Usage is read from successful answers of the OpenAI-style API: JSON bodies and event streams.
 // The usage event the gateway asked for is removed only where the client's framing allows it (not
 // under a Content-Length the client was already told).
@@ -65,18 +75,13 @@ usage_meter usage_meter_for(const request_context& ctx, const http::message_head
   if (up.status < 200 || up.status >= 300 || !ctx.head.target.starts_with("/v1/")) {
     return {};
   }
-  for (const http::field& f : up.fields) {
-    if (f.id != http::field_id::content_type) {
-      continue;
-    }
-    const std::string_view type = std::string_view(f.value).substr(0, f.value.find(';'));
-    if (http::iequals(type, "text/event-stream")) {
-      return usage_meter(usage_meter::mode::sse,
-                         ctx.usage_requested && up.framing != http::body_framing::content_length);
-    }
-    if (http::iequals(type, "application/json")) {
-      return usage_meter(usage_meter::mode::json, false);
-    }
+  const std::string_view type = media_type(up);
+  if (http::iequals(type, "text/event-stream")) {
+    return usage_meter(usage_meter::mode::sse,
+                       ctx.usage_requested && up.framing != http::body_framing::content_length);
+  }
+  if (http::iequals(type, "application/json")) {
+    return usage_meter(usage_meter::mode::json, false);
   }
   return {};
 }
@@ -96,6 +101,8 @@ class relay_run {
     after_ = close ? next_step::close : next_step::keep_alive;
     capture_ = recorder.captures_completion(ctx);
     meter_ = usage_meter_for(ctx, up);
+    // An event stream's next event is seldom there when the last one has just been relayed.
+    paced_ = streamed && http::iequals(media_type(up), "text/event-stream");
     ctx.status = up.status;
     client_response_head(*out_, ctx, up, chunked_, close, ex.tagger());
   }
@@ -196,7 +203,9 @@ class relay_run {
         co_return relay_result{};
       }
       connection::read_result r;
-      if (!ex_.upstream().read_now(upbuf, read_chunk, r)) {
+      if (paced_) {
+        r = co_await ex_.upstream().read_into_paced(upbuf, read_chunk, idle_);
+      } else if (!ex_.upstream().read_now(upbuf, read_chunk, r)) {
         r = co_await ex_.upstream().read_into_after_block(upbuf, read_chunk, idle_);
       }
       if (r.status != io_status::ok) {
@@ -219,7 +228,9 @@ class relay_run {
         co_return relay_result{};
       }
       connection::read_result r;
-      if (!ex_.upstream().read_now(upbuf, read_chunk, r)) {
+      if (paced_) {
+        r = co_await ex_.upstream().read_into_paced(upbuf, read_chunk, idle_);
+      } else if (!ex_.upstream().read_now(upbuf, read_chunk, r)) {
         r = co_await ex_.upstream().read_into_after_block(upbuf, read_chunk, idle_);
       }
       if (r.status == io_status::eof) {
@@ -342,6 +353,7 @@ class relay_run {
   const request_recorder& recorder_;
   milliseconds idle_;
   bool chunked_ = false;
+  bool paced_ = false;  // an event stream: wait for the cluster's next bytes before reading
   bool capture_ = false;
   next_step after_ = next_step::close;
   pooled_buffer out_;           // what goes to the client next
