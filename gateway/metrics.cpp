@@ -167,6 +167,9 @@ std::string metrics::render() const {
         load(upstream_connections_open));
   gauge("sovgw_upstream_connections_reused_total", "Requests sent on a pooled keep-alive connection.",
         "counter", load(upstream_connections_reused));
+  gauge("sovgw_upstream_tls_resumed_total",
+        "New connections to clusters whose TLS handshake resumed the endpoint's last session.", "counter",
+        load(upstream_tls_resumed));
   gauge("sovgw_certificate_reloads_total", "Successful certificate reloads (SIGHUP).", "counter",
         load(cert_reloads));
   gauge("sovgw_certificate_reload_failures_total", "Failed certificate reloads (the old ones stay).",

@@ -61,6 +61,7 @@ class metrics {
   std::atomic<std::uint64_t> client_disconnects{0};
   std::atomic<std::int64_t> upstream_connections_open{0};
   std::atomic<std::uint64_t> upstream_connections_reused{0};
+  std::atomic<std::uint64_t> upstream_tls_resumed{0};
   std::atomic<std::uint64_t> cert_reloads{0};
   std::atomic<std::uint64_t> cert_reload_failures{0};
   std::atomic<std::uint64_t> tenants_reload_failures{0};      // SIGHUP found a broken tenants file

@@ -93,12 +93,52 @@ std::vector<tcp::endpoint> resolve_endpoint(const std::vector<dns_server>& dns_s
   return out;
 }
 
+namespace {
+int session_slot_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// OpenSSL's new-session callback: a ticket from an endpoint goes to its slot. 1: the slot keeps the
+// reference.
+int on_new_session(SSL* ssl, SSL_SESSION* session) {
+  auto* slot = static_cast<tls_session_slot*>(SSL_get_ex_data(ssl, session_slot_index()));
+  if (slot == nullptr || SSL_SESSION_is_resumable(session) != 1) {
+    return 0;
+  }
+  slot->store(session);
+  return 1;
+}
+}  // namespace
+
+tls_session_slot::~tls_session_slot() { SSL_SESSION_free(session_); }
+
+void tls_session_slot::store(SSL_SESSION* s) {
+  std::lock_guard lock(mutex_);
+  SSL_SESSION_free(session_);
+  session_ = s;
+}
+
+void tls_session_slot::clear() { store(nullptr); }
+
+void tls_session_slot::offer(SSL* ssl) const {
+  std::lock_guard lock(mutex_);
+  if (session_ != nullptr) {
+    SSL_set_session(ssl, session_);  // takes its own reference
+  }
+}
+
+void tls_session_slot::attach(SSL* ssl) { SSL_set_ex_data(ssl, session_slot_index(), this); }
+
 std::vector<std::unique_ptr<upstream_cluster>> build_upstreams(const config& cfg) {
   std::vector<std::unique_ptr<upstream_cluster>> out;
   for (const cluster_config& cc : cfg.clusters) {
     auto c = std::make_unique<upstream_cluster>();
     c->config = &cc;
     c->tls = make_client_context(cc);
+    if (c->tls) {
+      SSL_CTX_sess_set_new_cb(c->tls.get(), on_new_session);
+    }
     c->server_name = cc.tls.server_name.empty() ? cc.endpoints.front().host : cc.tls.server_name;
     for (const endpoint_config& e : cc.endpoints) {
       auto ep = std::make_unique<endpoint_state>();
@@ -239,6 +279,8 @@ asio::awaitable<std::shared_ptr<connection>> upstream_pool::connect(upstream_clu
     if (X509_VERIFY_PARAM_set1_ip_asc(param, c.server_name.c_str()) != 1) {
       SSL_set1_host(ssl.get(), c.server_name.c_str());
     }
+    ep.tls_session.attach(ssl.get());
+    ep.tls_session.offer(ssl.get());
   }
   auto conn = std::make_shared<connection>(std::move(socket), std::move(ssl));
   std::string detail;
@@ -246,10 +288,14 @@ asio::awaitable<std::shared_ptr<connection>> upstream_pool::connect(upstream_clu
   io_status hs = co_await conn->handshake(timeouts_.upstream_connect, detail);
   const std::uint64_t handshake_us = micros_since(handshake_started);
   if (hs != io_status::ok) {
+    ep.tls_session.clear();  // whatever went wrong, the next attempt makes a full handshake
     why.kind = hs == io_status::timeout ? upstream_error_kind::timeout : upstream_error_kind::tls;
     why.detail = fmt::format("TLS handshake with {} (server name {}): {}", ep.label, c.server_name, detail);
     conn->close();
     co_return nullptr;
+  }
+  if (c.tls && SSL_session_reused(conn->ssl()) == 1) {
+    metrics_.upstream_tls_resumed.fetch_add(1, std::memory_order_relaxed);
   }
   keep_min(addresses.minima->connect_us, connect_us);
   if (c.tls) {

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,28 @@ struct endpoint_addresses {
   }
 };
 
+// The last TLS session an endpoint handed out (a TLS 1.3 ticket), offered by the next new
+// connection so that its handshake resumes — no certificate chain to send and verify, no signature —
+// as HAProxy does. Shared by all workers. Only sessions from verified handshakes get here.
+class tls_session_slot {
+ public:
+  tls_session_slot() = default;
+  tls_session_slot(const tls_session_slot&) = delete;
+  tls_session_slot& operator=(const tls_session_slot&) = delete;
+  ~tls_session_slot();
+  void store(SSL_SESSION* s);  // takes the caller's reference
+  void clear();
+  // Offers the stored session, if any, to a connection about to connect.
+  void offer(SSL* ssl) const;
+  // Makes `ssl` store the sessions it receives here (through the new-session callback that
+  // build_upstreams installs on the cluster's SSL_CTX).
+  void attach(SSL* ssl);
+
+ private:
+  mutable std::mutex mutex_;
+  SSL_SESSION* session_ = nullptr;
+};
+
 struct endpoint_state {
   std::string host;
   std::uint16_t port = 0;
@@ -75,6 +98,7 @@ struct endpoint_state {
   // trips are kept with the addresses (endpoint_addresses::minima).
   std::atomic<std::uint64_t> distance_refusals{0};
   std::atomic<bool> distance_contradicted{false};
+  tls_session_slot tls_session;
   [[nodiscard]] bool available(std::int64_t now_ms) const {
     return !geo_refused.load(std::memory_order_relaxed) &&
            down_until_ms.load(std::memory_order_relaxed) <= now_ms &&

@@ -262,6 +262,24 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(resp.status, 200)
         self.assertEqual(resp.json()["object"], "chat.completion")
 
+    def test_new_upstream_connections_resume_the_endpoints_tls_session(self):
+        # While one connection carries a stream, the next request needs a second one: its handshake
+        # resumes the session the first was given.
+        g = Gateway(gateway_yaml(self.certs, cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs)),
+                    self.tmp.path)
+        self.addCleanup(g.stop)
+        self.assertEqual(exchange(g.port, self.certs, chat_request()).status, 200)  # a full handshake
+        with tls_connect(g.port, self.certs) as s:
+            s.sendall(chat_request(CHAT_STREAM, {"x-standin-chunks": "20", "x-standin-delay-ms": "100"}))
+            reader = Reader(s)
+            self.assertEqual(reader.read_response(head_only=True).status, 200)
+            resp = exchange(g.port, self.certs, chat_request())
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(resp.json()["object"], "chat.completion")
+            opened = metric(g, "sovgw_upstream_connections_open")  # 3 if the first was not back in the pool yet
+        self.assertGreaterEqual(opened, 2)
+        self.assertEqual(metric(g, "sovgw_upstream_tls_resumed_total"), opened - 1)  # all but the first
+
     def test_metrics_and_health(self):
         self.assertEqual(admin_get(self.gateway, "/healthz").status, 200)
         self.assertEqual(admin_get(self.gateway, "/readyz").status, 200)
