@@ -423,7 +423,9 @@ class UpstreamFailureTest(unittest.TestCase):
         reader.read_until(b"data: [DONE]")
         reader.read_until(b"0\r\n\r\n")
         busy.close()
-        self.assertEqual(exchange(g.port, self.certs, chat_request()).status, 200)
+        # The stream's last bytes reach the client just before its worker returns the upstream
+        # connection: on a loaded machine a request right after them can still find the endpoint full.
+        self.assertTrue(wait_until(lambda: exchange(g.port, self.certs, chat_request()).status == 200, timeout=5))
         self.assertEqual(metric(g, "sovgw_upstream_errors_total"), 0)
 
     def test_unknown_model_is_404_model_not_found(self):
