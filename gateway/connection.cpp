@@ -10,7 +10,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstdint>
-#include <cstring>
 #include <stdexcept>
 
 namespace sovgw::gateway {
@@ -58,10 +57,6 @@ int socket_bio_write(BIO* b, const char* in, int size) {
   return static_cast<int>(n);
 }
 
-int socket_bio_puts(BIO* b, const char* text) {
-  return socket_bio_write(b, text, static_cast<int>(std::strlen(text)));
-}
-
 long socket_bio_ctrl(BIO* b, int cmd, long, void* ptr) {
   switch (cmd) {
     case BIO_CTRL_FLUSH:
@@ -86,8 +81,7 @@ const BIO_METHOD* socket_bio_method() {
     BIO_METHOD* m =
         BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "sovgw socket");
     if (m == nullptr || BIO_meth_set_write(m, socket_bio_write) != 1 ||
-        BIO_meth_set_read(m, socket_bio_read) != 1 || BIO_meth_set_puts(m, socket_bio_puts) != 1 ||
-        BIO_meth_set_ctrl(m, socket_bio_ctrl) != 1) {
+        BIO_meth_set_read(m, socket_bio_read) != 1 || BIO_meth_set_ctrl(m, socket_bio_ctrl) != 1) {
       throw std::runtime_error("cannot create the TLS socket BIO method");
     }
     return m;

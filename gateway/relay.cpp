@@ -58,14 +58,16 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
   out += "\r\n";
 }
 
-// The response's media type (Content-Type without parameters); empty when none.
-std::string_view media_type(const http::message_head& up) {
+// The media type (without parameters) of each Content-Type field, in order, to `visit` until it
+// returns true; true if one did.
+bool any_media_type(const http::message_head& up, const auto& visit) {
   for (const http::field& f : up.fields) {
-    if (f.id == http::field_id::content_type) {
-      return std::string_view(f.value).substr(0, f.value.find(';'));
+    if (f.id == http::field_id::content_type &&
+        visit(std::string_view(f.value).substr(0, f.value.find(';')))) {
+      return true;
     }
   }
-  return {};
+  return false;
 }
 
 // Usage is read from successful answers of the OpenAI-style API: JSON bodies and event streams.
@@ -75,15 +77,20 @@ usage_meter usage_meter_for(const request_context& ctx, const http::message_head
   if (up.status < 200 || up.status >= 300 || !ctx.head.target.starts_with("/v1/")) {
     return {};
   }
-  const std::string_view type = media_type(up);
-  if (http::iequals(type, "text/event-stream")) {
-    return usage_meter(usage_meter::mode::sse,
-                       ctx.usage_requested && up.framing != http::body_framing::content_length);
-  }
-  if (http::iequals(type, "application/json")) {
-    return usage_meter(usage_meter::mode::json, false);
-  }
-  return {};
+  usage_meter meter;
+  any_media_type(up, [&](std::string_view type) {
+    if (http::iequals(type, "text/event-stream")) {
+      meter = usage_meter(usage_meter::mode::sse,
+                          ctx.usage_requested && up.framing != http::body_framing::content_length);
+      return true;
+    }
+    if (http::iequals(type, "application/json")) {
+      meter = usage_meter(usage_meter::mode::json, false);
+      return true;
+    }
+    return false;
+  });
+  return meter;
 }
 
 // One relay: the state the per-framing loops share.
@@ -102,7 +109,9 @@ class relay_run {
     capture_ = recorder.captures_completion(ctx);
     meter_ = usage_meter_for(ctx, up);
     // An event stream's next event is seldom there when the last one has just been relayed.
-    paced_ = streamed && http::iequals(media_type(up), "text/event-stream");
+    paced_ = streamed && any_media_type(up, [](std::string_view type) {
+               return http::iequals(type, "text/event-stream");
+             });
     ctx.status = up.status;
     client_response_head(*out_, ctx, up, chunked_, close, ex.tagger());
   }

@@ -265,16 +265,10 @@ class session : public std::enable_shared_from_this<session> {
   asio::awaitable<stage_result> read_fixed_body(request_context& ctx) {
     const auto n = static_cast<std::size_t>(ctx.head.content_length);
     while (!take_fixed_body(ctx)) {
-      const std::size_t chunk = std::min(read_chunk, n - inbuf_.size());
-      connection::read_result r;
-      if (!client_->read_now(inbuf_, chunk, r)) {
-        r = co_await client_->read_into_after_block(inbuf_, chunk, cfg_.timeouts.request_body);
-      }
-      if (r.status == io_status::timeout) {
-        co_return timed_out();
-      }
+      const connection::read_result r = co_await client_->read_into(
+          inbuf_, std::min(read_chunk, n - inbuf_.size()), cfg_.timeouts.request_body);
       if (r.status != io_status::ok) {
-        co_return client_left();
+        co_return body_unread(r.status);
       }
     }
     co_return stage_result::next();
@@ -292,17 +286,17 @@ class session : public std::enable_shared_from_this<session> {
       if (st == http::chunk_decoder::state::error) {
         co_return framing_error(decoder.error());
       }
-      connection::read_result r;
-      if (!client_->read_now(inbuf_, read_chunk, r)) {
-        r = co_await client_->read_into_after_block(inbuf_, read_chunk, cfg_.timeouts.request_body);
-      }
-      if (r.status == io_status::timeout) {
-        co_return timed_out();
-      }
+      const connection::read_result r =
+          co_await client_->read_into(inbuf_, read_chunk, cfg_.timeouts.request_body);
       if (r.status != io_status::ok) {
-        co_return client_left();
+        co_return body_unread(r.status);
       }
     }
+  }
+
+  // A body read that failed (`s` is not ok): what the client is answered, if it is still there.
+  static stage_result body_unread(io_status s) {
+    return s == io_status::timeout ? timed_out() : client_left();
   }
 
   // A request that passed its stages: the model list is the gateway's to answer, the rest goes to
