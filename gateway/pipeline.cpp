@@ -2,11 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-
 #include "classify/detectors.hpp"
 #include "classify/json_body.hpp"
+#include "classify/json_edit.hpp"
 #include "classify/media_type.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/log.hpp"
@@ -324,21 +322,12 @@ void request_usage(request_context& ctx) {
       (path != "/v1/chat/completions" && path != "/v1/completions")) {
     return;
   }
-  boost::system::error_code ec;
-  boost::json::value body = boost::json::parse(ctx.body, ec);
-  boost::json::object* o = ec ? nullptr : body.if_object();
-  if (o == nullptr) {
+  // Edited in place: every other byte reaches the cluster as the detectors read it.
+  std::optional<std::string> body = classify::with_include_usage(ctx.body);
+  if (!body) {
     return;
   }
-  boost::json::value& options = (*o)["stream_options"];
-  if (options.is_null()) {
-    options = boost::json::object();
-  }
-  if (!options.is_object()) {
-    return;
-  }
-  options.as_object()["include_usage"] = true;
-  ctx.body = boost::json::serialize(body);
+  ctx.body = std::move(*body);
   ctx.usage_requested = true;
 }
 

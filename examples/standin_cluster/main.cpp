@@ -9,7 +9,8 @@
 //
 // Per-request knobs (headers): x-standin-chunks, x-standin-delay-ms (streaming pace),
 // x-standin-fault: slow-headers | reset-mid-body | close-before-response | bad-response,
-// x-standin-head-delay-ms (used by slow-headers).
+// x-standin-head-delay-ms (used by slow-headers), x-standin-echo-body (the answer is the request
+// body exactly as received: tests check what the gateway forwarded, byte for byte).
 //
 // --require-signature (with --verify-key FILE and/or --hmac-key FILE) makes it a cluster that only
 // serves requests the gateway signed: every request must carry a valid RFC 9421 signature under the
@@ -248,6 +249,9 @@ class handler {
       asio::steady_timer t(co_await asio::this_coro::executor,
                            std::chrono::milliseconds(header_int(req, "x-standin-head-delay-ms", 3000)));
       co_await t.async_wait(nothrow);
+    }
+    if (req.count("x-standin-echo-body") != 0) {
+      co_return co_await reply(req, http::status::ok, req.body());
     }
     if (target == "/debug/headers") {
       co_return co_await reply(req, http::status::ok, headers_json(req));

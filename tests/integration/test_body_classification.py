@@ -116,6 +116,20 @@ class BodyClassificationTest(unittest.TestCase):
         self.assertEqual(forwarded["messages"][0]["content"], "Pay to [redacted:iban] please")
         self.assertEqual(self.log_of(resp)["redacted"], 1)
 
+    def test_a_stream_reaches_the_cluster_as_written_but_for_include_usage(self):
+        # The gateway asks for usage on a stream by editing stream_options in place: numbers no
+        # double holds and repeated nested keys reach the cluster exactly as the detectors read them.
+        body = (b'{"model":"mistral-small","stream":true,"seed":1234567890123456789012345678901,'
+                b'"temperature":1E400,"top_p":1.5e-5000,'
+                b'"messages":[{"role":"user","content":"first","content":"second"}]}')
+        resp = self.send(body, headers={**JSON, "X-Standin-Echo-Body": "1"})
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(resp.body, body[:-1] + b',"stream_options":{"include_usage":true}}')
+        options = (b'{"model":"mistral-small","stream":true,"stream_options":{"include_usage":false},'
+                   b'"n":18446744073709551616,"messages":[]}')
+        resp = self.send(options, headers={**JSON, "X-Standin-Echo-Body": "1"})
+        self.assertEqual(resp.body, options.replace(b"false", b"true"))
+
     def test_a_content_encoded_body_is_refused(self):
         body = gzip.compress(chat("Mail alice@example.com"))
         resp = self.send(body, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})

@@ -1,0 +1,210 @@
+#include "classify/json_edit.hpp"
+
+#include <cstddef>
+
+namespace sovgw::classify {
+namespace {
+
+constexpr std::size_t npos = std::string_view::npos;
+
+bool space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::size_t skip_space(std::string_view t, std::size_t i) {
+  while (i < t.size() && space(t[i])) {
+    ++i;
+  }
+  return i;
+}
+
+// The position after the string that opens at t[i] ('"'), or npos.
+std::size_t string_end(std::string_view t, std::size_t i) {
+  for (++i; i < t.size(); ++i) {
+    if (t[i] == '\\') {
+      ++i;
+    } else if (t[i] == '"') {
+      return i + 1;
+    }
+  }
+  return npos;
+}
+
+// The position after the value that starts at t[i], or npos. The text is valid JSON (the
+// inspector accepted it), so brackets balance outside strings.
+std::size_t value_end(std::string_view t, std::size_t i) {
+  if (i >= t.size()) {
+    return npos;
+  }
+  if (t[i] == '"') {
+    return string_end(t, i);
+  }
+  if (t[i] != '{' && t[i] != '[') {
+    while (i < t.size() && !space(t[i]) && t[i] != ',' && t[i] != '}' && t[i] != ']') {
+      ++i;
+    }
+    return i;
+  }
+  std::size_t depth = 0;
+  for (; i < t.size(); ++i) {
+    if (t[i] == '"') {
+      i = string_end(t, i);
+      if (i == npos) {
+        return npos;
+      }
+      --i;
+    } else if (t[i] == '{' || t[i] == '[') {
+      ++depth;
+    } else if ((t[i] == '}' || t[i] == ']') && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return npos;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+// Whether the JSON string `quoted` (with its quotes) decodes to `name`, an ASCII name: the
+// inspector compared keys decoded, so "stream\u005foptions" is stream_options here too.
+bool key_is(std::string_view quoted, std::string_view name) {
+  std::size_t n = 0;
+  for (std::size_t i = 1; i + 1 < quoted.size(); ++i, ++n) {
+    char c = quoted[i];
+    if (c == '\\') {
+      if (i + 1 >= quoted.size() - 1) {
+        return false;
+      }
+      const char e = quoted[++i];
+      if (e == 'u') {
+        if (i + 4 >= quoted.size() - 1) {
+          return false;
+        }
+        int v = 0;
+        for (int k = 1; k <= 4; ++k) {
+          const int h = hex(quoted[i + static_cast<std::size_t>(k)]);
+          if (h < 0) {
+            return false;
+          }
+          v = v * 16 + h;
+        }
+        if (v >= 0x80) {
+          return false;  // not ASCII: not one of our names
+        }
+        c = static_cast<char>(v);
+        i += 4;
+      } else {
+        c = e == '/' ? '/' : e == '"' ? '"' : e == '\\' ? '\\' : '\0';
+      }
+    }
+    if (n >= name.size() || name[n] != c) {
+      return false;
+    }
+  }
+  return n == name.size();
+}
+
+struct member {
+  std::size_t value_begin = npos;  // where the value starts
+  std::size_t value_end = npos;
+};
+
+// The member `name` of the object that opens at t[open] ('{'), or a member with npos positions;
+// `close` receives the position of the object's '}'. false when the text is not as expected.
+bool find_member(std::string_view t, std::size_t open, std::string_view name, member& found,
+                 std::size_t& close) {
+  std::size_t i = skip_space(t, open + 1);
+  if (i < t.size() && t[i] == '}') {
+    close = i;
+    return true;
+  }
+  while (i < t.size() && t[i] == '"') {
+    const std::size_t key_end = string_end(t, i);
+    if (key_end == npos) {
+      return false;
+    }
+    const bool wanted = key_is(t.substr(i, key_end - i), name);
+    std::size_t v = skip_space(t, key_end);
+    if (v >= t.size() || t[v] != ':') {
+      return false;
+    }
+    v = skip_space(t, v + 1);
+    const std::size_t end = value_end(t, v);
+    if (end == npos) {
+      return false;
+    }
+    if (wanted) {
+      found = {v, end};
+    }
+    i = skip_space(t, end);
+    if (i < t.size() && t[i] == '}') {
+      close = i;
+      return true;
+    }
+    if (i >= t.size() || t[i] != ',') {
+      return false;
+    }
+    i = skip_space(t, i + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<std::string> with_include_usage(std::string_view body) {
+  const std::size_t open = skip_space(body, 0);
+  if (open >= body.size() || body[open] != '{') {
+    return std::nullopt;
+  }
+  member options;
+  std::size_t close = npos;
+  if (!find_member(body, open, "stream_options", options, close)) {
+    return std::nullopt;
+  }
+  std::string out;
+  out.reserve(body.size() + 40);
+  if (options.value_begin == npos) {  // absent: a new last member
+    const bool empty = skip_space(body, open + 1) == close;
+    out.append(body.substr(0, close));
+    out.append(empty ? R"("stream_options":{"include_usage":true})"
+                     : R"(,"stream_options":{"include_usage":true})");
+    out.append(body.substr(close));
+    return out;
+  }
+  const std::string_view value = body.substr(options.value_begin, options.value_end - options.value_begin);
+  if (value == "null") {
+    out.append(body.substr(0, options.value_begin));
+    out.append(R"({"include_usage":true})");
+    out.append(body.substr(options.value_end));
+    return out;
+  }
+  if (value.empty() || value.front() != '{') {
+    return std::nullopt;
+  }
+  member usage;
+  std::size_t options_close = npos;
+  if (!find_member(body, options.value_begin, "include_usage", usage, options_close)) {
+    return std::nullopt;
+  }
+  if (usage.value_begin != npos) {  // false or null: replaced
+    out.append(body.substr(0, usage.value_begin));
+    out.append("true");
+    out.append(body.substr(usage.value_end));
+    return out;
+  }
+  const bool empty = skip_space(body, options.value_begin + 1) == options_close;
+  out.append(body.substr(0, options.value_begin + 1));
+  out.append(empty ? R"("include_usage":true)" : R"("include_usage":true,)");
+  out.append(body.substr(options.value_begin + 1));
+  return out;
+}
+
+}  // namespace sovgw::classify
