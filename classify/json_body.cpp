@@ -381,6 +381,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   out.fields = body_fields{};
   out.scan.ran = options.detectors;
   out.scan.found = 0;
+  out.scan.hidden = 0;
   out.scan.findings.clear();
   out.scan.decoded = true;
   out.scan.located = options.locate;
@@ -432,6 +433,47 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
     }
   } else {
     out.scan.found = detect(text_, which);
+  }
+  scan_nested(which, options.locate, out.scan);
+}
+
+// A decoded string that still holds escapes may be JSON inside JSON (tool call arguments, a
+// stringified document) that the cluster decodes again before the model reads it: the detectors
+// also read the text with those escapes decoded, up to max_nested_levels deep. What they find
+// only there cannot be redacted in place (scan_result::hidden).
+void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& scan) {
+  if (text_.find('\\') == std::string::npos) {
+    return;  // the usual case
+  }
+  std::string_view level = text_;
+  std::vector<std::uint32_t> origin;  // into text_, composed over the levels
+  for (std::size_t depth = 0; depth < max_nested_levels; ++depth) {
+    unescaped_text& next = nested_[depth % 2];
+    if (!unescape(level, json_escapes, next)) {
+      return;
+    }
+    if (depth == 0) {
+      origin = next.origin;
+    } else {
+      for (std::uint32_t& o : next.origin) {
+        o = origin[o];
+      }
+      origin = next.origin;
+    }
+    if (!locate) {
+      scan.found |= detect(next.text, which);
+    } else {
+      for (const finding& f : find_all(next.text, which)) {
+        const std::size_t b = origin[f.begin];
+        const std::size_t e = origin[f.end];
+        const bool escaped = std::string_view(text_).substr(b, e - b).find('\\') != std::string_view::npos;
+        if (escaped) {  // not one the first pass found where the client wrote it
+          scan.found |= 1u << f.detector;
+          scan.hidden |= 1u << f.detector;
+        }
+      }
+    }
+    level = next.text;
   }
 }
 

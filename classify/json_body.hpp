@@ -13,7 +13,8 @@
 //     (ASCII letters, U+017F as `s`, U+212A as `k`);
 //   - runs the detectors over the body's *text*: every key and string value, decoded (every
 //     escape form: \uXXXX, surrogate pairs, \/, \n ...), in document order, each followed by one
-//     '\n'. A string split across parser calls is scanned whole.
+//     '\n'. A string split across parser calls is scanned whole. A string that still holds escapes
+//     after decoding (JSON inside JSON: tool call arguments) is read again with them decoded.
 // Data-plane code: results are values (an error kind, its byte offset and a message), never
 // exceptions. Memory: the text is at most the body's size; nothing else grows with the body, and
 // an inspector reused for bodies of the usual shape allocates nothing.
@@ -28,11 +29,14 @@
 
 #include "classify/detectors.hpp"
 #include "classify/key_set.hpp"
+#include "classify/unescape.hpp"
 
 namespace sovgw::classify {
 
 inline constexpr std::size_t max_model_bytes = 256;
 inline constexpr std::size_t max_depth = 32;
+// How many times a string's text is decoded again for JSON held inside it (tool call arguments).
+inline constexpr std::size_t max_nested_levels = 3;
 
 enum class body_error : std::uint8_t {
   none,
@@ -65,6 +69,9 @@ struct scan_result {
   // Where, when asked (inspect_options::locate), ordered by position. With `decoded`, offsets
   // are into the body's decoded text (see above), else into the raw body bytes.
   std::vector<finding> findings;
+  // Found only in a string's nested escapes (JSON inside a JSON string, see
+  // json_inspector::scan_nested): in `found`, not in `findings`, and not redactable in place.
+  std::uint32_t hidden = 0;
   bool decoded = false;  // the body was inspected as JSON (and can be redacted by redact())
   bool located = false;  // findings were listed (inspect_options::locate)
 };
@@ -99,7 +106,10 @@ class json_inspector {
   [[nodiscard]] std::string_view text() const noexcept { return text_; }
 
  private:
+  void scan_nested(std::uint32_t which, bool locate, scan_result& scan);
+
   std::string text_;
+  unescaped_text nested_[2];
   std::string fold_buffer_;
   detail::key_set keys_;         // the top level's
   detail::key_set option_keys_;  // stream_options'

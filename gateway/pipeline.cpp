@@ -6,6 +6,7 @@
 #include "classify/json_body.hpp"
 #include "classify/json_edit.hpp"
 #include "classify/media_type.hpp"
+#include "classify/unescape.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/log.hpp"
 #include "policy/countries.hpp"
@@ -102,22 +103,56 @@ stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool lo
   return stage_result::next();
 }
 
-// A body that is not labelled JSON, on a path that is not a JSON endpoint: the detectors read its
-// bytes, and, should it parse as JSON all the same (a cluster may ignore the label), its decoded
-// strings too. Such a body cannot be redacted.
-void scan_raw(request_context& ctx, std::uint32_t detectors) {
+// Whether a body is text a server may parse as JSON whatever its label says: its first
+// character (after a byte order mark and white space) opens an object or an array, in UTF-8 or
+// UTF-16.
+bool looks_like_json(std::string_view body) {
+  if (body.starts_with("\xef\xbb\xbf")) {
+    body.remove_prefix(3);
+  } else if (body.starts_with("\xff\xfe") || body.starts_with("\xfe\xff")) {
+    return true;  // UTF-16 text of any kind: nothing the detectors can read
+  }
+  const std::size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) {
+    return false;
+  }
+  const bool utf16 =
+      first + 1 < body.size() && body[first] == '\0' && (body[first + 1] == '{' || body[first + 1] == '[');
+  return body[first] == '{' || body[first] == '[' || utf16;
+}
+
+// A body that is not labelled JSON, on a path that is not a JSON endpoint: a server may still
+// parse it as JSON (many ignore the label) or decode it as a form. The detectors read its bytes,
+// its decoded strings when it is strict JSON, and its text with JSON escapes, percent-encoding and
+// HTML character references decoded; a body that looks like JSON but is not strict JSON is
+// refused, since a lenient parser could read it differently. Such a body cannot be redacted.
+stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
   ctx.scan = {};
   ctx.scan.ran = detectors;
   ctx.scan.located = true;
   if (detectors == 0) {
-    return;
+    return stage_result::next();
   }
   ctx.scan.found = classify::detect(ctx.body, detectors);
   static thread_local classify::inspection as_json;
   thread_inspector().inspect(ctx.body, {detectors, false}, as_json);
   if (as_json.ok()) {
     ctx.scan.found |= as_json.scan.found;
+    return stage_result::next();
   }
+  if (looks_like_json(ctx.body)) {
+    return stage_result::respond(
+        outcome::invalid_json,
+        fmt::format("the request body looks like JSON but is not strict UTF-8 JSON ({}); a cluster could "
+                    "read it differently from the gateway: send strict JSON (RFC 8259)",
+                    as_json.message));
+  }
+  static thread_local classify::unescaped_text decoded;
+  using enum classify::unescape_forms;
+  if (classify::unescape(ctx.body, json_escapes | percent_encoding | html_references, decoded)) {
+    ctx.scan.found |= classify::detect(decoded.text, detectors);
+  }
+  return stage_result::next();
 }
 
 stage_result unsupported_media_type(std::string message) {
@@ -170,8 +205,7 @@ stage_result pipeline::classify(request_context& ctx) const {
             ? std::string("a request body on /v1/ needs Content-Type: application/json")
             : fmt::format("Content-Type '{}': request bodies on /v1/ must be application/json", type->value));
   }
-  scan_raw(ctx, detectors);
-  return stage_result::next();
+  return scan_raw(ctx, detectors);
 }
 
 namespace {
@@ -231,10 +265,12 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   // The policy may have been reloaded since classify ran: scan again if it needs more.
   const std::uint32_t wanted = b.detectors | b.redactors;
   if (!ctx.body.empty() && ((wanted & ~ctx.scan.ran) != 0 || (b.redactors != 0 && !ctx.scan.located))) {
+    // Accepted once, a JSON body cannot fail now; a raw one may, when the new policy is the
+    // first to ask for detectors (a body that looks like JSON, see scan_raw).
     if (ctx.scan.decoded) {
-      (void)inspect_json(ctx, wanted, b.redactors != 0);  // accepted once: cannot fail now
-    } else {
-      scan_raw(ctx, wanted);
+      (void)inspect_json(ctx, wanted, b.redactors != 0);
+    } else if (stage_result r = scan_raw(ctx, wanted); !r.proceed()) {
+      return r;
     }
   }
   std::vector<std::string_view> detected;
@@ -281,6 +317,15 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
               "the residency policy requires redaction ({}) and the gateway redacts JSON bodies only; "
               "send the request as application/json",
               fmt::join(d.duties.redact_names(), ", ")));
+    }
+    if (const std::uint32_t hidden = ctx.scan.hidden & d.duties.redact; hidden != 0) {
+      ctx.permitted = false;
+      return stage_result::respond(
+          outcome::redaction_unsupported,
+          fmt::format("the residency policy requires redaction ({}), and the request holds such data inside "
+                      "an escaped string (JSON within a JSON string, such as tool call arguments) that "
+                      "the gateway cannot redact in place; send it unescaped",
+                      fmt::join(policy::detector_names(hidden), ", ")));
     }
     ctx.redactions = classify::redact(ctx.body, ctx.scan.findings, d.duties.redact);
   }

@@ -130,6 +130,39 @@ class BodyClassificationTest(unittest.TestCase):
         resp = self.send(options, headers={**JSON, "X-Standin-Echo-Body": "1"})
         self.assertEqual(resp.body, options.replace(b"false", b"true"))
 
+    def test_json_inside_a_json_string_is_read_decoded_too(self):
+        # Tool call arguments are JSON in a string: the cluster decodes them again before the model
+        # reads them, so an escape in there hides nothing.
+        def tool_call(arguments):
+            return json.dumps({"model": "mistral-small", "messages": [{"role": "assistant", "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "send", "arguments": arguments}}]}]}).encode()
+        resp = self.send(tool_call('{"to": "alice\\u0040example.com"}'))  # the decoded string holds \u0040
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual((self.log_of(resp)["cluster"], self.log_of(resp)["data_classes"]), ("paris", "personal"))
+        # An IBAN the policy must redact, hidden the same way, cannot be redacted in place: refused.
+        hidden_iban = tool_call('{"iban": "DE89\\u00203704 0044 0532 0130 00"}')
+        self.assert_refused(self.send(hidden_iban), 415, "redaction_unsupported", "escaped string")
+
+    def test_off_the_api_a_body_is_read_as_its_server_might_decode_it(self):
+        plain = {"Content-Type": "text/plain"}
+        control = self.send(b"hello team", headers=plain, path="/chat/completions")
+        self.assertEqual(control.status, 404, control.body)  # the stand-in's own answer: forwarded
+        self.assertEqual(self.log_of(control)["cluster"], "de-fra-hyperscaler")
+        # Looks like JSON but is not strict JSON: a lenient server would read it, so it is refused.
+        for body in (b'{"model":"m","content":"mail alice\\u0040example.com","user":"a","user":"b"}',
+                     b'{"content":"alice\\u0040example.com",}', b'  [NaN]', b'\xef\xbb\xbf{"a":1}'):
+            with self.subTest(body):
+                self.assert_refused(self.send(body, headers=plain, path="/chat/completions"), 400,
+                                    "invalid_json", "looks like JSON")
+        # Percent-encoding, JSON escapes and HTML references are decoded for the detectors: personal
+        # data found in a body the gateway cannot redact is refused (eu_policy redacts it).
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        for body, headers in ((b"prompt=mail+alice%40example.com", form),
+                              (b"mail alice\\u0040example.com", plain), (b"mail alice&#64;example.com", plain)):
+            with self.subTest(body):
+                self.assert_refused(self.send(body, headers=headers, path="/api/generate"), 415,
+                                    "redaction_unsupported", "redacts JSON bodies only")
+
     def test_a_content_encoded_body_is_refused(self):
         body = gzip.compress(chat("Mail alice@example.com"))
         resp = self.send(body, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})

@@ -295,3 +295,23 @@ TEST_CASE("one inspector reused: keys of a body never leak into the next, howeve
   inspector.inspect(R"({"messages":[{"role":"user"},{"role":"user"}],"m":{"a":1,"A":2}})", {}, got);
   CHECK(got.ok());
 }
+
+TEST_CASE("JSON inside a JSON string is read with its escapes decoded, and marked unredactable") {
+  const std::uint32_t iban = bit(detector::iban);
+  // Level 1: the decoded string holds \u0040; level 2: it holds \\u0040 (JSON in JSON in JSON).
+  for (const std::string body : {R"({"a":"{\"to\":\"alice\\u0040example.com\"}"})",
+                                 R"({"a":"{\"b\":\"{\\\"to\\\":\\\"alice\\\\u0040example.com\\\"}\"}"})"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, email).scan.found == email);
+    const inspection located = inspect(body, email, true);
+    CHECK(located.scan.found == email);
+    CHECK(located.scan.hidden == email);
+    CHECK(located.scan.findings.empty());
+  }
+  // Found where the client wrote it: redactable, not hidden, even with escapes elsewhere.
+  const inspection plain =
+      inspect(R"({"a":"alice@example.com \\n DE89\\u00203704 0044 0532 0130 00"})", email | iban, true);
+  CHECK(plain.scan.found == (email | iban));
+  CHECK(plain.scan.hidden == iban);
+  CHECK(plain.scan.findings.size() == 1);
+}

@@ -1,0 +1,33 @@
+#pragma once
+
+// Text as a reader that decodes once more would see it. A JSON string may itself hold JSON (tool
+// call `arguments`, a stringified document), whose escapes ("alice\u0040example.com") the cluster
+// decodes before the model reads it; a body the gateway does not parse as JSON (off /v1/, not
+// labelled JSON) may be percent-encoded, hold HTML character references or JSON escapes that its
+// server decodes. The detectors also scan these views (json_body.hpp, gateway/pipeline.cpp).
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sovgw::classify {
+
+enum unescape_forms : std::uint8_t {
+  json_escapes = 1,      // \uXXXX (surrogate pairs joined), \n \t \r \b \f \/ \" \\ .
+  percent_encoding = 2,  // %XX, and '+' as a space (application/x-www-form-urlencoded)
+  html_references = 4,   // &#64; &#x40; and &amp; &lt; &gt; &quot; &apos; &commat; &period;
+};
+
+struct unescaped_text {
+  std::string text;
+  // origin[i]: the offset in the input of the escape (or byte) that gave text[i];
+  // origin[text.size()] is the input's size.
+  std::vector<std::uint32_t> origin;
+};
+
+// Decodes the `forms` in `in` into `out` and returns true, or returns false (leaving `out` alone)
+// when `in` holds none of them. Malformed escapes are kept as written; a \u escape that is a lone
+// surrogate or NUL-to-control character decodes to nothing, as a model never reads it.
+bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out);
+
+}  // namespace sovgw::classify
