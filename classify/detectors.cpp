@@ -19,41 +19,57 @@ using namespace detail;
 
 // Each scan_* calls hit(begin, end) for every finding, in text order, and stops (returning true)
 // as soon as hit returns true.
+// An address, internationalised ones too (RFC 6531: UTF-8 in the local part and the domain, a
+// Unicode or punycode "xn--" top-level domain), with up to two spaces or tabs on either side of
+// the '@' ("alice @ example.com" reads as an address to a model).
 template <typename Hit>
 bool scan_email(std::string_view t, Hit&& hit) {
-  const auto local_char = [](char c) {
-    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+  const auto utf8 = [](char c) { return static_cast<unsigned char>(c) >= 0x80; };
+  const auto local_char = [&](char c) {
+    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || utf8(c);
   };
+  const auto domain_char = [&](char c) { return is_alnum(c) || c == '-' || c == '.' || c == '_' || utf8(c); };
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
   for (std::size_t at = t.find('@'); at != npos; at = t.find('@', at + 1)) {
-    if (at == 0 || !local_char(t[at - 1])) {
+    std::size_t local_end = at;
+    while (local_end > 0 && at - local_end < 2 && blank(t[local_end - 1])) {
+      --local_end;
+    }
+    if (local_end == 0 || !local_char(t[local_end - 1])) {
       continue;
     }
-    std::size_t end = at + 1;
+    std::size_t domain = at + 1;
+    while (domain < t.size() && domain - at <= 2 && blank(t[domain])) {
+      ++domain;
+    }
+    std::size_t end = domain;
     std::size_t last_dot = npos;
-    while (end < t.size() && (is_alnum(t[end]) || t[end] == '-' || t[end] == '.')) {
+    while (end < t.size() && domain_char(t[end])) {
       if (t[end] == '.') {
         last_dot = end;
       }
       ++end;
     }
-    while (end > at + 1 && t[end - 1] == '.') {  // a sentence's full stop
+    while (end > domain && t[end - 1] == '.') {  // a sentence's full stop
       --end;
     }
     if (last_dot != npos && last_dot >= end) {
       last_dot = t.substr(0, end).rfind('.');
     }
-    if (last_dot == npos || last_dot <= at + 1 || end - last_dot - 1 < 2) {
+    if (last_dot == npos || last_dot <= domain || end - last_dot - 1 < 2) {
       continue;
     }
-    bool tld = true;
-    for (std::size_t i = last_dot + 1; i < end; ++i) {
-      tld = tld && is_alpha(t[i]);
-    }
-    std::size_t begin = at;
+    const std::string_view tld = t.substr(last_dot + 1, end - last_dot - 1);
+    const bool punycode =
+        tld.size() > 4 && to_lower(tld[0]) == 'x' && to_lower(tld[1]) == 'n' && tld[2] == '-' &&
+        tld[3] == '-' &&
+        std::all_of(tld.begin() + 4, tld.end(), [](char c) { return is_alnum(c) || c == '-'; });
+    const bool letters = std::all_of(tld.begin(), tld.end(), [&](char c) { return is_alpha(c) || utf8(c); });
+    std::size_t begin = local_end;
     while (begin > 0 && local_char(t[begin - 1]) && !escape_letter_at(t, begin - 1)) {
       --begin;
     }
-    if (tld && hit(begin, end)) {
+    if ((letters || punycode) && hit(begin, end)) {
       return true;
     }
   }
@@ -96,8 +112,9 @@ bool scan_phone(std::string_view t, Hit&& hit) {
     }
     if (start != npos) {
       std::size_t end = 0;
-      // "+33 (0)6 12 34 56 78": up to two separators between digits; the trunk 0 counts as a digit.
-      const std::string digits = digit_run(t, start, " -.()", 16, end, 2);
+      // "+33 (0)6 12 34 56 78", "+49/30/12345678": up to two separators between digits; the
+      // trunk 0 counts as a digit.
+      const std::string digits = digit_run(t, start, " -.()/", 16, end, 2);
       if (digits.size() >= 8 && digits.size() <= 15 && ends_word(t, end)) {
         if (hit(i, end)) {
           return true;
@@ -125,11 +142,50 @@ bool scan_phone(std::string_view t, Hit&& hit) {
             return true;
           }
           i = end - 1;
+          continue;
+        }
+      }
+      // Trunk 0, an area code, a separator, the subscriber: "030 1234567", "089/12345678",
+      // "0221-1234567" (Germany, Austria, ...): 10 to 12 digits in two groups.
+      if (const std::size_t area_end =
+              i + 1 + std::string_view(t.substr(i + 1)).find_first_not_of("0123456789");
+          area_end < t.size() && area_end - i >= 3 && area_end - i <= 6 &&
+          (t[area_end] == ' ' || t[area_end] == '/' || t[area_end] == '-')) {
+        std::size_t k = area_end + 1;
+        while (k < t.size() && is_digit(t[k])) {
+          ++k;
+        }
+        const std::size_t total = (area_end - i) + (k - area_end - 1);
+        if (k - area_end - 1 >= 5 && total >= 10 && total <= 12 && ends_word(t, k)) {
+          if (hit(i, k)) {
+            return true;
+          }
+          i = k - 1;
         }
       }
     }
   }
   return false;
+}
+
+// The length of the IBANs of a country (ISO 13616 registry), or 0 when not listed here.
+std::size_t iban_length(char a, char b) {
+  static constexpr std::string_view table =
+      "AD24AE23AL28AT20AZ28BA20BE16BG22BH22BI27BR29BY28CH21CR22CY28CZ24DE22DJ27DK18DO28EE20EG29ES24FI18"
+      "FK18FO18FR27GB22GE22GI23GL18GR27GT28HR21HU28IE22IL23IQ23IS26IT27JO30KW30KZ20LB28LC32LI21LT20LU20"
+      "LV21LY25MC27MD24ME22MK19MR27MT31MU30NL18NO15OM23PK24PL28PS29PT25QA29RO24RS22RU33SA24SC31SD18SE24"
+      "SI19SK24SM27SO23ST25SV28TL23TN24TR26UA29VA22VG24XK20YE30";
+  for (std::size_t i = 0; i + 4 <= table.size(); i += 4) {
+    if (table[i] == a && table[i + 1] == b) {
+      return static_cast<std::size_t>((table[i + 2] - '0') * 10 + (table[i + 3] - '0'));
+    }
+  }
+  return 0;
+}
+
+bool iban_separator(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '-' || c == '.' || c == '/' || c == '_' ||
+         c == ',';
 }
 
 int mod97(std::string_view rearranged) {
@@ -151,7 +207,8 @@ bool scan_iban(std::string_view t, Hit&& hit) {
         !starts_word(t, i)) {
       continue;
     }
-    // Alphanumerics, in groups separated by single spaces: "DE89 3704 0044 0532 0130 00".
+    // Alphanumerics, in groups separated by one to three separators a reader skips: "DE89 3704
+    // 0044 0532 0130 00", "DE89 - 3704 - ...", "DE89/3704/...", a tab or a line break.
     std::string chars;
     std::array<bool, 35> boundary{};       // boundary[n]: a word could end after n characters
     std::array<std::size_t, 35> end_at{};  // end_at[n]: the text position after n characters
@@ -162,16 +219,25 @@ bool scan_iban(std::string_view t, Hit&& hit) {
         ++k;
         boundary[chars.size()] = ends_word(t, k);
         end_at[chars.size()] = k;
-      } else if (t[k] == ' ' && k + 1 < t.size() && is_alnum(t[k + 1])) {
-        ++k;
+      } else if (iban_separator(t[k]) && !chars.empty()) {
+        std::size_t next = k + 1;
+        while (next < t.size() && next - k < 3 && iban_separator(t[next])) {
+          ++next;
+        }
+        if (next >= t.size() || !is_alnum(t[next])) {
+          break;
+        }
+        k = next;
       } else {
         break;
       }
     }
-    // The longest candidate that checks: a shorter prefix also checks one time in 97, and would
-    // leave the rest of the IBAN unredacted.
+    // A country's IBANs have one length: only that candidate. Elsewhere the longest candidate
+    // that checks: a shorter prefix also checks one time in 97, and would leave the rest of the
+    // IBAN unredacted.
+    const std::size_t length = iban_length(to_upper(t[i]), to_upper(t[i + 1]));
     for (std::size_t n = chars.size(); n >= 15; --n) {
-      if (!boundary[n]) {
+      if (!boundary[n] || (length != 0 && n != length)) {
         continue;
       }
       const std::string candidate = chars.substr(0, n);

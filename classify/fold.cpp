@@ -88,14 +88,35 @@ std::size_t decode(std::string_view t, std::size_t i, std::uint32_t& cp) {
   return overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : n;
 }
 
-bool all_ascii(std::string_view t) {
-  return std::all_of(t.begin(), t.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+// An ASCII control character a model does not read as part of a word: removed. Tab, line feed and
+// carriage return stay (they separate words, and line feed separates the body's strings).
+bool removed_control(unsigned char c) {
+  return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F;
+}
+
+bool plain_ascii(std::string_view t) {
+  return std::all_of(t.begin(), t.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x80 && !removed_control(u);
+  });
+}
+
+// Whether the byte at t[i] (with its code point decoded into cp, n bytes; n == 0: not UTF-8 or
+// ASCII) folds: a removed control or a code point of the table.
+std::optional<std::string_view> fold_at(std::string_view t, std::size_t i, std::size_t n, std::uint32_t cp,
+                                        char& one) {
+  if (n == 0) {
+    return removed_control(static_cast<unsigned char>(t[i]))
+               ? std::optional<std::string_view>(std::string_view())
+               : std::nullopt;
+  }
+  return fold_of(cp, one);
 }
 
 }  // namespace
 
 bool fold(std::string_view text, folded_text& out) {
-  if (all_ascii(text)) {
+  if (plain_ascii(text)) {
     return false;
   }
   // First pass: is there anything to fold?
@@ -104,7 +125,7 @@ bool fold(std::string_view text, folded_text& out) {
     std::uint32_t cp = 0;
     const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
     char one = 0;
-    if (n != 0 && fold_of(cp, one)) {
+    if (fold_at(text, i, n, cp, one)) {
       first = i;
       break;
     }
@@ -122,7 +143,7 @@ bool fold(std::string_view text, folded_text& out) {
     std::uint32_t cp = 0;
     const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
     char one = 0;
-    const std::optional<std::string_view> folded = n == 0 ? std::nullopt : fold_of(cp, one);
+    const std::optional<std::string_view> folded = fold_at(text, i, n, cp, one);
     if (folded) {
       out.text += *folded;  // nothing for a removed one
       out.origin.insert(out.origin.end(), folded->size(), static_cast<std::uint32_t>(i));

@@ -15,8 +15,11 @@ to `ascii` (step 0: every one of them) or to ascii, ascii + 1, ... (step 1); asc
   - dashes and minus signs to '-', ideographic full stops to '.', OGHAM SPACE MARK to ' ';
   - the tag characters U+E0020..E007E to the ASCII they spell.
 Removed: the default-ignorable code points (invisible: zero width space and joiners, soft hyphen,
-bidirectional controls, variation selectors, the other tags, ...) and combining and enclosing
-marks (categories Mn, Me).
+bidirectional controls, variation selectors, the other tags, ...), combining and enclosing marks
+(categories Mn, Me), format characters (Cf: interlinear annotation marks U+FFF9..FFFB, Egyptian
+hieroglyph format controls, ...), the C1 controls (Cc above U+007F, NEXT LINE U+0085 among them),
+U+FFFC and the blank braille pattern U+2800. The ASCII controls (but tab, line feed and carriage
+return) are removed by fold.cpp itself.
 """
 import sys
 import unicodedata as u
@@ -26,6 +29,8 @@ DEFAULT_IGNORABLE = [(0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x11
                      (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
                      (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
                      (0xE0000, 0xE0FFF)]
+# Shown as nothing or a blank a model skips: OBJECT REPLACEMENT CHARACTER, BRAILLE PATTERN BLANK.
+INVISIBLE = {0xFFFC, 0x2800}
 EXTRA = {**{cp: ord("-") for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE58)},
          0x3002: ord("."), 0xFF61: ord("."), 0x1680: ord(" ")}
 
@@ -39,7 +44,7 @@ for cp in range(0x80, 0x110000):
     cat = u.category(c)
     if cat in ("Cs", "Co", "Cn"):
         continue
-    if cat in ("Mn", "Me"):
+    if cat in ("Mn", "Me", "Cf", "Cc") or cp in INVISIBLE:
         fold[cp] = 0
         continue
     if cat == "Nd":

@@ -298,8 +298,9 @@ TEST_CASE("identifiers in characters a model reads as ASCII are found where the 
     tags.push_back(static_cast<char>(0x80 | (static_cast<unsigned char>(c) & 0x3f)));
   }
   CHECK(fires("email", "see " + tags));
-  // Letters of other scripts that only look Latin are left alone (a Cyrillic е in the domain).
-  CHECK_FALSE(fires("email", "alice@\xd0\xb5xample.com"));
+  // Letters of other scripts are not folded, but an internationalised domain is an address all the
+  // same (a Cyrillic е in the domain).
+  CHECK(fires("email", "alice@\xd0\xb5xample.com"));
   // Where: the finding spans the bytes the client sent.
   const std::string text =
       "x alice\xef\xbc\xa0"
@@ -309,4 +310,42 @@ TEST_CASE("identifiers in characters a model reads as ASCII are found where the 
   CHECK(text.substr(found[0].begin, found[0].end - found[0].begin) ==
         "alice\xef\xbc\xa0"
         "example.com");
+}
+
+TEST_CASE("identifiers a model reads plainly, in the forms readers and mail systems accept") {
+  // Internationalised addresses: UTF-8 local parts and domains, Unicode and punycode TLDs.
+  for (const char* text :
+       {"j\xc3\xbcrgen@m\xc3\xbcnchen.de", "alice@example.xn--p1ai", "alice@example.\xd1\x80\xd1\x84",
+        "alice @example.com", "alice@ example.com", "alice @ example.com", "alice@sub_domain.example.com"}) {
+    CAPTURE(text);
+    CHECK(fires("email", text));
+  }
+  // Characters a model skips, next to the '@' or inside the domain: ASCII and C1 controls, format
+  // characters (U+FFF9, U+13430), U+FFFC, the blank braille pattern.
+  for (const std::string_view invisible :
+       {std::string_view("\0", 1), std::string_view("\x01"), std::string_view("\x7f"),
+        std::string_view("\xc2\x85"), std::string_view("\xef\xbf\xb9"), std::string_view("\xef\xbf\xbc"),
+        std::string_view("\xf0\x93\x90\xb0"), std::string_view("\xe2\xa0\x80")}) {
+    CAPTURE(invisible);
+    CHECK(
+        fires("email", "mail alice" + std::string(invisible) + "@exam" + std::string(invisible) + "ple.com"));
+  }
+  // IBAN groups separated by tabs, line breaks, slashes, underscores or commas.
+  for (const char* sep : {"\t", "\n", "/", "_", ",", " - ", "  "}) {
+    CAPTURE(sep);
+    const std::string iban =
+        std::string("DE89") + sep + "3704" + sep + "0044" + sep + "0532" + sep + "0130" + sep + "00";
+    CHECK(fires("iban", "pay " + iban + " now"));
+  }
+  // A country's IBAN length bounds the candidate: words after it do not extend it.
+  const std::string text = "please DE52 3184 7102 4602 9877 26 please\nstream";
+  const auto found = find_all(text, bit_of("iban"));
+  REQUIRE(found.size() == 1);
+  CHECK(text.substr(found[0].begin, found[0].end - found[0].begin) == "DE52 3184 7102 4602 9877 26");
+  // Phones: slashes in international form, an area code and a subscriber number in national form.
+  for (const char* phone : {"+49/30/12345678", "030 1234567", "089/12345678", "0221-1234567"}) {
+    CAPTURE(phone);
+    CHECK(fires("phone", std::string("call ") + phone + " today"));
+  }
+  CHECK_FALSE(fires("phone", "order 0123 45"));
 }
