@@ -14,6 +14,7 @@ namespace {
 constexpr known_field names[] = {
     {"te", field_id::te},
     {"host", field_id::host},
+    {"proxy", field_id::proxy_other},  // httpoxy: CGI servers read it as HTTP_PROXY
     {"cookie", field_id::cookie},
     {"expect", field_id::expect},
     {"api-key", field_id::api_key},
@@ -131,6 +132,73 @@ bool starts_with_words(const name_words& w, const name_words& prefix, std::size_
   return (last == 0 || w[0] == prefix[0]) && (w[last] & mask) == prefix[last];
 }
 
+// Fields that front proxies, load balancers and authenticating proxies set, and that servers and
+// frameworks behind them honour: client addresses (CF-Connecting-IP, Fastly-Client-IP,
+// X-Cluster-Client-IP, ...), the original method or URL (X-HTTP-Method-Override, X-Original-URL,
+// X-Rewrite-URL, X-Envoy-Original-Path, X-Forwarded-Prefix), client certificates
+// (X-SSL-Client-*, X-Forwarded-Client-Cert, X-ARR-ClientCert) and authenticated identities
+// (X-Auth-Request-User, X-MS-Client-Principal, Remote-User, ...), and cloud credentials. A client
+// that sends them would have the cluster act on a method, path, address or identity the policy
+// never saw. Lower case prefixes.
+constexpr std::string_view claim_prefixes[] = {
+    "x-forwarded-",
+    "x-original-",
+    "x-rewrite-url",
+    "x-http-method",
+    "x-method-override",
+    "x-envoy-",
+    "x-real-",
+    "x-client-",
+    "x-ssl-",
+    "x-cluster-client-",
+    "x-originating-",
+    "x-remote-",
+    "x-host",
+    "x-arr-",
+    "x-ms-client-principal",
+    "x-ms-token-",
+    "x-goog-authenticated-",
+    "x-goog-api-key",
+    "x-amzn-oidc-",
+    "x-amz-security-token",
+    "x-auth-request-",
+    "x-authenticated-",
+    "x-webauth-",
+    "x-proxyuser-",
+    "x-user",
+    "x-functions-key",
+    "cf-connecting-",
+    "cf-access-",
+    "fastly-client-",
+    "true-client-",
+    "client-ip",
+    "ssl-client",
+    "remote-user",
+    "ocp-apim-subscription-key",
+};
+
+bool client_claim_name(std::string_view name) {
+  const char first = static_cast<char>(name[0] | 0x20);
+  if (first != 'x' && first != 'c' && first != 'f' && first != 't' && first != 's' && first != 'r' &&
+      first != 'o') {
+    return false;
+  }
+  for (std::string_view prefix : claim_prefixes) {
+    if (prefix[0] != first || name.size() < prefix.size()) {
+      continue;
+    }
+    bool same = true;
+    for (std::size_t i = 1; i < prefix.size() && same; ++i) {
+      const char c = name[i];
+      same = (c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c) == prefix[i];
+    }
+    if (same) {
+      return true;
+    }
+  }
+  return false;
+}
+
 constexpr std::string_view sovereign_prefix = "sovereign-";
 constexpr std::string_view proxy_prefix = "proxy-";
 constexpr name_words sovereign_words = words_of(sovereign_prefix);
@@ -139,6 +207,8 @@ constexpr name_words proxy_words = words_of(proxy_prefix);
 }  // namespace
 
 std::span<const known_field> known_field_names() noexcept { return names; }
+
+std::span<const std::string_view> client_claim_prefixes() noexcept { return claim_prefixes; }
 
 field_id identify_field(std::string_view name) noexcept {
   if (name.empty()) {
@@ -159,7 +229,7 @@ field_id identify_field(std::string_view name) noexcept {
   if (name.size() > proxy_prefix.size() && starts_with_words(w, proxy_words, proxy_prefix.size())) {
     return field_id::proxy_other;
   }
-  return field_id::other;
+  return client_claim_name(name) ? field_id::client_claim : field_id::other;
 }
 
 }  // namespace sovgw::http

@@ -44,6 +44,9 @@ enum class field_id : std::uint8_t {
   x_forwarded_proto,
   x_client_ip,
   true_client_ip,
+  // what front proxies and auth proxies assert about the client or the request, in the many
+  // spellings servers honour (see client_claim_prefixes in field_names.cpp): never the client's
+  client_claim,
   // what the gateway writes itself
   x_request_id,
   content_digest,
@@ -63,6 +66,9 @@ struct known_field {
   field_id id;
 };
 [[nodiscard]] std::span<const known_field> known_field_names() noexcept;
+
+// The lower-case prefixes of the names identify_field() calls field_id::client_claim.
+[[nodiscard]] std::span<const std::string_view> client_claim_prefixes() noexcept;
 
 // Hop-by-hop by name alone (a message's Connection field may name more).
 [[nodiscard]] constexpr bool hop_by_hop_id(field_id id) noexcept {

@@ -37,6 +37,7 @@ bool never_forwarded(http::field_id id) {
     case x_forwarded_proto:
     case x_client_ip:
     case true_client_ip:
+    case client_claim:
     case host:
     case content_length:
     case expect:

@@ -416,8 +416,10 @@ std::string_view describe(parse_error e) {
     case parse_error::bad_target:
       return "malformed request target";
     case parse_error::non_canonical_target:
-      return "the request path is not in canonical form (empty or dot segments, percent-encoded unreserved "
-             "characters or slashes, or ';' parameters); send the plain path";
+      return "the request path is not in canonical form (empty or dot segments, a segment ending in '.' or a "
+             "space, percent-encoded unreserved characters, slashes, ';', '?' or '#', encoded bytes that are "
+             "not "
+             "UTF-8, or ';' parameters); send the plain path";
     case parse_error::bad_version:
       return "malformed HTTP version";
     case parse_error::version_not_supported:
@@ -428,6 +430,12 @@ std::string_view describe(parse_error e) {
       return "whitespace between a header field name and the colon";
     case parse_error::bad_field_name:
       return "invalid header field name";
+    case parse_error::underscore_in_field_name:
+      return "a header field name with '_': many servers read it as the same field as the name with '-' "
+             "(X_Api_Key as X-Api-Key), which the gateway would not have checked; use '-'";
+    case parse_error::connection_names_checked_field:
+      return "the Connection field names a field the gateway acts on (Content-Type, Host, Authorization, "
+             "Sovereign-*, ...): a hop-by-hop option cannot remove what the gateway checked";
     case parse_error::bad_field_value:
       return "invalid character in a header field value";
     case parse_error::missing_host:
@@ -464,6 +472,42 @@ std::string_view describe(parse_error e) {
   return "unknown error";
 }
 
+// The length of the percent-encoded UTF-8 character at path[i] ('%' and two hex digits, its lead
+// byte >= 0x80, and its continuation bytes encoded the same way), or 0 when the bytes are not one
+// well-formed UTF-8 character (overlong, surrogate, truncated, over U+10FFFF).
+std::size_t encoded_utf8_length(std::string_view path, std::size_t i) {
+  const auto byte_at = [&](std::size_t k) -> int {
+    if (k + 2 >= path.size() || path[k] != '%' || hex_value(path[k + 1]) < 0 || hex_value(path[k + 2]) < 0) {
+      return -1;
+    }
+    return hex_value(path[k + 1]) * 16 + hex_value(path[k + 2]);
+  };
+  const int lead = byte_at(i);
+  std::size_t n = 0;
+  std::uint32_t cp = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    n = 2;
+    cp = static_cast<std::uint32_t>(lead & 0x1F);
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    n = 3;
+    cp = static_cast<std::uint32_t>(lead & 0x0F);
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    n = 4;
+    cp = static_cast<std::uint32_t>(lead & 0x07);
+  } else {
+    return 0;
+  }
+  for (std::size_t k = 1; k < n; ++k) {
+    const int b = byte_at(i + 3 * k);
+    if (b < 0x80 || b > 0xBF) {
+      return 0;
+    }
+    cp = (cp << 6) | static_cast<std::uint32_t>(b & 0x3F);
+  }
+  const bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+  return overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : 3 * n;
+}
+
 parse_error check_canonical_path(std::string_view path) {
   if (path.empty() || path.front() != '/') {
     return parse_error::bad_target;
@@ -481,8 +525,16 @@ parse_error check_canonical_path(std::string_view path) {
         }
         const auto decoded = static_cast<unsigned char>(hex_value(path[i + 1]) * 16 + hex_value(path[i + 2]));
         if (is_unreserved(decoded) || decoded == '/' || decoded == '\\' || decoded == '%' || decoded < 0x20 ||
-            decoded == 0x7f) {
+            decoded == 0x7f || decoded == ';' || decoded == '?' || decoded == '#') {
           return parse_error::non_canonical_target;
+        }
+        if (decoded >= 0x80) {  // the encoded bytes must be UTF-8: no overlong '/' (%C0%AF)
+          const std::size_t used = encoded_utf8_length(path, i);
+          if (used == 0) {
+            return parse_error::non_canonical_target;
+          }
+          i += used - 1;
+          continue;
         }
         i += 2;
       }
@@ -491,6 +543,10 @@ parse_error check_canonical_path(std::string_view path) {
     const std::string_view segment = path.substr(segment_start, i - segment_start);
     const bool last = i == path.size();
     if ((segment.empty() && !last) || segment == "." || segment == "..") {
+      return parse_error::non_canonical_target;
+    }
+    // Windows servers (IIS, http.sys) drop a segment's trailing dots and spaces: "admin." is "admin".
+    if (segment.ends_with('.') || segment.ends_with("%20")) {
       return parse_error::non_canonical_target;
     }
     segment_start = i + 1;
@@ -674,6 +730,9 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
 
   int hosts = 0;
   for (const field& f : out.fields) {
+    if (f.name.find('_') != std::string_view::npos) {
+      return parse_error::underscore_in_field_name;
+    }
     if (f.id == field_id::host) {
       ++hosts;
       out.host = f.value;
@@ -720,6 +779,12 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
     }
   }
   read_connection(out);
+  for (const std::string& token : out.connection_tokens) {
+    const field_id id = identify_field(token);
+    if (id != field_id::other && !hop_by_hop_id(id)) {
+      return parse_error::connection_names_checked_field;
+    }
+  }
   if (const field* expect = out.find(field_id::expect)) {
     if (!iequals(expect->value, "100-continue")) {
       return parse_error::unsupported_expectation;

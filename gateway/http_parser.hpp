@@ -35,6 +35,8 @@ enum class parse_error : std::uint8_t {
   obs_fold,
   space_before_colon,
   bad_field_name,
+  underscore_in_field_name,        // servers map '_' and '-' to the same variable (CGI, WSGI, Rack)
+  connection_names_checked_field,  // Connection names a field the gateway acts on
   bad_field_value,
   missing_host,
   duplicate_host,

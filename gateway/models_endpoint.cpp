@@ -27,11 +27,15 @@ models_target models_request(const http::message_head& head, std::string_view& i
   if (head.method != "GET" && head.method != "HEAD") {
     return models_target::none;
   }
+  // Every spelling a cluster's router may take for the list (case-insensitive routers, a trailing
+  // slash) is answered here: the cluster's own list would show what the policy does not permit.
   const std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
-  if (path == list_path) {
+  const bool under_list =
+      path.size() >= list_path.size() && http::iequals(path.substr(0, list_path.size()), list_path);
+  if (under_list && (path.size() == list_path.size() || path.substr(list_path.size()) == "/")) {
     return models_target::list;
   }
-  if (path.size() > list_path.size() + 1 && path.starts_with(list_path) && path[list_path.size()] == '/') {
+  if (under_list && path.size() > list_path.size() + 1 && path[list_path.size()] == '/') {
     id = path.substr(list_path.size() + 1);
     return models_target::one;
   }

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <string>
+
 #include "classify/detectors.hpp"
 #include "classify/json_body.hpp"
 #include "classify/json_edit.hpp"
@@ -160,7 +163,10 @@ stage_result unsupported_media_type(std::string message) {
 }
 
 // The OpenAI-style API (/v1/...): its request bodies are JSON.
-bool json_endpoint(const http::message_head& head) { return head.target.starts_with("/v1/"); }
+// Compared case-insensitively: a case-insensitive router serves /V1/chat/completions too.
+bool json_endpoint(const http::message_head& head) {
+  return head.target.size() >= 4 && http::iequals(std::string_view(head.target).substr(0, 4), "/v1/");
+}
 
 }  // namespace
 
@@ -254,6 +260,54 @@ stage_result declared_data_classes(const http::message_head& head, const policy:
   return stage_result::next();
 }
 
+// The path spellings a cluster's router may take for the one the policy saw: many match paths
+// case-insensitively (Express, ASP.NET, IIS) or map /admin to /admin/. A forbid that matches a
+// spelling forbids the request; a permitted spelling's routes narrow the clusters. A spelling that
+// no rule permits changes nothing (permits are written for the canonical path).
+void decide_path_variants(const policy::snapshot& policy, const policy::bound_clusters& routes,
+                          const policy::request_attributes& attrs, policy::decision& d) {
+  if (d.result != policy::effect::permit) {
+    return;
+  }
+  static thread_local policy::decision variant_decision;
+  static thread_local std::string variant;
+  const auto consider = [&](std::string_view path) {
+    policy::request_attributes a = attrs;
+    a.path = path;
+    policy.decide(a, routes, variant_decision);
+    if (variant_decision.result != policy::effect::permit) {
+      if (variant_decision.cause == policy::deny_cause::forbidden) {
+        d = variant_decision;
+      }
+      return;
+    }
+    std::erase_if(d.allowed_clusters, [&](std::uint32_t c) {
+      return std::find(variant_decision.allowed_clusters.begin(), variant_decision.allowed_clusters.end(),
+                       c) == variant_decision.allowed_clusters.end();
+    });
+    d.duties.redact |= variant_decision.duties.redact;
+  };
+  const std::string_view path = attrs.path;
+  if (std::any_of(path.begin(), path.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    variant.assign(path);
+    std::transform(variant.begin(), variant.end(), variant.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
+    consider(variant);
+  }
+  if (d.result == policy::effect::permit && !path.ends_with('/')) {
+    variant.assign(path);
+    std::transform(variant.begin(), variant.end(), variant.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
+    variant += '/';
+    consider(variant);
+  }
+  if (d.result == policy::effect::permit && d.allowed_clusters.empty()) {
+    d.result = policy::effect::deny;
+    d.cause = policy::deny_cause::no_cluster;
+    d.reason = "no cluster is allowed for every spelling of the request path";
+  }
+}
+
 }  // namespace
 
 stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b) const {
@@ -298,6 +352,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
                                          .declared_classes = classes,
                                          .detected_classes = detected};
   b.policy->decide(attrs, b.routes, d);
+  decide_path_variants(*b.policy, b.routes, attrs, d);
   ctx.matched_rules.clear();
   for (std::uint32_t rule : d.matched_rules) {
     ctx.matched_rules.emplace_back(b.policy->rule_id(rule));

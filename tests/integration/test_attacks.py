@@ -53,6 +53,63 @@ class AttackTest(unittest.TestCase):
                 self.assertEqual(err["code"], "non_canonical_target")  # the gateway's answer, not a cluster's
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
 
+    def test_spellings_a_cluster_router_may_fold_are_refused_or_forbidden(self):
+        # Non-canonical: Windows servers drop trailing dots and spaces; routers decode ';', '?', '#';
+        # an overlong UTF-8 '/' or '.' decodes to one on lenient servers.
+        for path in ("/admin./users", "/admin%20/users", "/admin%3B/users", "/admin%3Fx/users",
+                     "/admin%C0%AFusers", "/%C0%AE%C0%AE/admin/users", "/admin%E0%80%AF/x", "/x%ED%A0%80"):
+            with self.subTest(path=path):
+                resp = self.send(request_bytes("POST", path, b"{}", {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "non_canonical_target")
+        # Case-insensitive routers, and /admin for /admin/*: the forbid holds in every spelling.
+        for path in ("/ADMIN/users", "/Admin/users", "/admin"):
+            with self.subTest(path=path):
+                resp = self.send(request_bytes("POST", path, b"{}", {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-admin-api", resp.json()["error"]["message"])
+        # UTF-8 in a path, correctly encoded, is canonical.
+        resp = self.send(request_bytes("GET", "/v1/models/mod%C3%A8le"))
+        self.assertNotEqual(resp.status, 400)
+        # /V1/ is the API too: a body there must be JSON; the model list answers every spelling.
+        resp = self.send(request_bytes("POST", "/V1/chat/completions", b'{"model":"x"}', {"Content-Type": "text/plain"}))
+        self.assertEqual(resp.status, 415, resp.body)
+        for path in ("/v1/models/", "/V1/Models"):
+            resp = self.send(request_bytes("GET", path))
+            self.assertEqual(resp.status, 200, resp.body)
+            self.assertEqual(resp.header("server"), None)  # the gateway's list, not the stand-in's
+            self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+
+    def test_no_other_spelling_of_a_checked_field_reaches_the_cluster(self):
+        # '_' spellings: CGI-style servers read X_Api_Key as X-Api-Key.
+        for name in ("X_Api_Key", "X_Forwarded_For", "Sovereign_Client_Country", "Transfer_Encoding"):
+            with self.subTest(name=name):
+                resp = self.send(request_bytes("POST", "/debug/headers", b"{}",
+                                               {"Content-Type": "application/json", name: "x"}))
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "bad_request")
+                self.assertIn("'_'", resp.json()["error"]["message"])
+        # Claims front and auth proxies make, which servers honour: stripped, like X-Forwarded-For.
+        claims = {"X-HTTP-Method-Override": "DELETE", "X-Original-URL": "/admin/users", "X-Rewrite-URL": "/admin",
+                  "X-Envoy-Original-Path": "/admin", "X-Forwarded-Prefix": "/admin", "CF-Connecting-IP": "5.255.255.5",
+                  "Fastly-Client-IP": "5.255.255.5", "X-Cluster-Client-IP": "5.255.255.5", "Client-IP": "5.255.255.5",
+                  "X-Originating-IP": "5.255.255.5", "X-SSL-Client-Cert": "x", "X-Forwarded-Client-Cert": "x",
+                  "X-Auth-Request-User": "admin", "X-MS-Client-Principal-Name": "admin", "Remote-User": "admin",
+                  "Ocp-Apim-Subscription-Key": "k", "X-Goog-Api-Key": "k", "Proxy": "http://attacker:8080",
+                  "X-Stainless-Lang": "js"}
+        resp = self.send(request_bytes("POST", "/debug/headers", b"{}", {"Content-Type": "application/json", **claims}))
+        self.assertEqual(resp.status, 200, resp.body)
+        seen = resp.json()["headers"]
+        self.assertEqual(seen.get("x-stainless-lang"), "js")  # the control: other fields pass
+        for name in claims:
+            if name != "X-Stainless-Lang":
+                self.assertNotIn(name.lower(), seen)
+        # Connection cannot strip a field the gateway checked (the cluster would read the body untyped).
+        resp = self.send(request_bytes("POST", "/v1/chat/completions", b'{"model":"mistral-small","messages":[]}',
+                                       {"Content-Type": "application/json", "Connection": "Content-Type"}))
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertIn("Connection", resp.json()["error"]["message"])
+
     def test_a_client_cannot_choose_its_own_address(self):
         # No trusted proxies: X-Forwarded-For from a client is its own claim, never believed nor forwarded.
         resp = self.send(request_bytes("POST", "/debug/headers", b"{}", {"Content-Type": "application/json",

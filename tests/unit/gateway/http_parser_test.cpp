@@ -277,6 +277,11 @@ field_id identify_field_reference(std::string_view name) {
   if (name.size() > 6 && sovgw::ascii_iequals(name.substr(0, 6), "proxy-")) {
     return field_id::proxy_other;
   }
+  for (std::string_view prefix : client_claim_prefixes()) {
+    if (name.size() >= prefix.size() && sovgw::ascii_iequals(name.substr(0, prefix.size()), prefix)) {
+      return field_id::client_claim;
+    }
+  }
   return field_id::other;
 }
 
@@ -287,6 +292,10 @@ TEST_CASE("field names: the word-at-a-time lookup agrees with a byte-at-a-time o
                                     "Host",
                                     "content-length",
                                     "X-Forwarded-Proto",
+                                    "X-Forwarded-Prefix",
+                                    "X-HTTP-Method-Override",
+                                    "CF-Connecting-IP",
+                                    "Ocp-Apim-Subscription-Key",
                                     "Sovereign-Data-Class",
                                     "sovereign-x",
                                     "Proxy-Authorization",
