@@ -133,6 +133,8 @@ void read_limits(config_reader& r, const YAML::Node& v, config& cfg) {
              [&](const YAML::Node& x) { r.integer(x, "limits.max_headers", cfg.http.max_fields, 1, 10000); }},
             {"max_body_bytes",
              [&](const YAML::Node& x) { r.size(x, "limits.max_body_bytes", cfg.http.max_body_bytes); }},
+            {"min_body_rate",
+             [&](const YAML::Node& x) { r.size(x, "limits.min_body_rate", cfg.http.min_body_rate); }},
         });
   cfg.http.max_request_line = line;
   cfg.http.max_head_bytes = head;

@@ -595,6 +595,7 @@ void head_scanner::reset() {
   scanned_ = 0;
   line_start_ = 0;
   head_end_ = 0;
+  fields_start_ = 0;
   first_line_done_ = false;
   started_ = false;
   error_ = parse_error::none;
@@ -614,7 +615,10 @@ head_scanner::state head_scanner::scan(std::string_view buffer) {
         error_ = is_request_ ? parse_error::request_line_too_long : parse_error::bad_status_line;
         return state::error;
       }
-      if (buffer.size() > limits_.max_head_bytes + limits_.max_request_line) {
+      // The header section (after the first line) is bounded by itself: a short request line does
+      // not lend its unused allowance to the fields.
+      if (first_line_done_ ? buffer.size() - fields_start_ > limits_.max_head_bytes
+                           : buffer.size() > limits_.max_head_bytes + limits_.max_request_line) {
         error_ = parse_error::head_too_large;
         return state::error;
       }
@@ -636,6 +640,7 @@ head_scanner::state head_scanner::scan(std::string_view buffer) {
         return state::error;
       }
       first_line_done_ = true;
+      fields_start_ = lf + 1;
     } else if (line_len == 0) {
       head_end_ = lf + 1;
       scanned_ = lf + 1;
@@ -643,7 +648,7 @@ head_scanner::state head_scanner::scan(std::string_view buffer) {
     }
     line_start_ = lf + 1;
     scanned_ = lf + 1;
-    if (line_start_ > limits_.max_head_bytes + limits_.max_request_line) {
+    if (line_start_ - fields_start_ > limits_.max_head_bytes) {
       error_ = parse_error::head_too_large;
       return state::error;
     }

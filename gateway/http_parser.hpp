@@ -64,6 +64,9 @@ struct limits {
   std::size_t max_head_bytes = 64 * 1024;  // request line + all fields
   std::size_t max_fields = 100;
   std::uint64_t max_body_bytes = 10 * 1024 * 1024;
+  // Bytes per second a request body must keep up on average once timeouts.request_body has passed
+  // (0: no minimum): one byte every few seconds would otherwise hold a connection for ever.
+  std::uint64_t min_body_rate = 1024;
 };
 
 struct field {
@@ -127,6 +130,7 @@ class head_scanner {
   std::size_t scanned_ = 0;
   std::size_t line_start_ = 0;
   std::size_t head_end_ = 0;
+  std::size_t fields_start_ = 0;  // where the header fields start: after the first line's CRLF
   bool first_line_done_ = false;
   bool started_ = false;
   parse_error error_ = parse_error::none;

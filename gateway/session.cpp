@@ -11,6 +11,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 
 #include "gateway/buffer_pool.hpp"
 #include "gateway/client_address.hpp"
@@ -262,11 +263,31 @@ class session : public std::enable_shared_from_this<session> {
     return true;
   }
 
+  // How long the next body read may wait, `received` bytes after `started`: the gap between reads
+  // (timeouts.request_body), and no longer than the whole body's budget allows, which is that gap
+  // plus the time limits.min_body_rate takes for what has arrived. Zero: the body is too slow.
+  [[nodiscard]] std::chrono::milliseconds body_wait(std::chrono::steady_clock::time_point started,
+                                                    std::size_t received) const {
+    const std::chrono::milliseconds gap = cfg_.timeouts.request_body;
+    if (cfg_.http.min_body_rate == 0) {
+      return gap;
+    }
+    const auto budget = gap + std::chrono::milliseconds(received * 1000 / cfg_.http.min_body_rate);
+    const auto used =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    return used >= budget ? std::chrono::milliseconds(0) : std::min(gap, budget - used);
+  }
+
   asio::awaitable<stage_result> read_fixed_body(request_context& ctx) {
     const auto n = static_cast<std::size_t>(ctx.head.content_length);
+    const auto started = std::chrono::steady_clock::now();
     while (!take_fixed_body(ctx)) {
-      const connection::read_result r = co_await client_->read_into(
-          inbuf_, std::min(read_chunk, n - inbuf_.size()), cfg_.timeouts.request_body);
+      const std::chrono::milliseconds wait = body_wait(started, inbuf_.size());
+      if (wait.count() == 0) {
+        co_return timed_out();
+      }
+      const connection::read_result r =
+          co_await client_->read_into(inbuf_, std::min(read_chunk, n - inbuf_.size()), wait);
       if (r.status != io_status::ok) {
         co_return body_unread(r.status);
       }
@@ -276,6 +297,8 @@ class session : public std::enable_shared_from_this<session> {
 
   asio::awaitable<stage_result> read_chunked_body(request_context& ctx) {
     http::chunk_decoder decoder(cfg_.http.max_body_bytes);
+    const auto started = std::chrono::steady_clock::now();
+    std::size_t received = inbuf_.size();
     while (true) {
       std::size_t consumed = 0;
       http::chunk_decoder::state st = decoder.feed(inbuf_, consumed, ctx.body);
@@ -286,11 +309,16 @@ class session : public std::enable_shared_from_this<session> {
       if (st == http::chunk_decoder::state::error) {
         co_return framing_error(decoder.error());
       }
-      const connection::read_result r =
-          co_await client_->read_into(inbuf_, read_chunk, cfg_.timeouts.request_body);
+      const std::chrono::milliseconds wait = body_wait(started, received);
+      if (wait.count() == 0) {
+        co_return timed_out();
+      }
+      const std::size_t before = inbuf_.size();
+      const connection::read_result r = co_await client_->read_into(inbuf_, read_chunk, wait);
       if (r.status != io_status::ok) {
         co_return body_unread(r.status);
       }
+      received += inbuf_.size() - before;
     }
   }
 

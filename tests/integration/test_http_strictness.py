@@ -6,6 +6,7 @@ connection must then close, and the next request on a new connection must still 
 
 import json
 import os
+import socket
 import time
 import unittest
 
@@ -146,6 +147,36 @@ class StrictFramingTest(unittest.TestCase):
     def test_header_section_too_large_is_431(self):
         self.assert_rejected(req(["GET /v1/models HTTP/1.1", HOST] + [f"X-Big{i}: " + "v" * 1000 for i in range(12)]),
                              431, "header section too large")
+
+    def test_header_section_limit_is_its_own(self):
+        # 8,6xx bytes of fields under a 8 KiB limit: a short request line lends them nothing.
+        fields = [f"X-Big{i}: " + "v" * 950 for i in range(9)]
+        self.assertGreater(sum(len(f) + 2 for f in fields), 8 * 1024)
+        self.assert_rejected(req(["GET /v1/models HTTP/1.1", HOST] + fields), 431, "header section over the limit")
+        ok = fields[:8]  # 7,7xx bytes: within it
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(req(["GET /v1/models HTTP/1.1", HOST] + ok))
+            self.assertEqual(Reader(s).read_response().status, 200)
+
+    def test_a_trickled_body_is_cut_at_the_minimum_rate(self):
+        # One byte every 0.4 s never trips the 1 s gap between reads, but falls far below
+        # limits.min_body_rate (1 KiB/s by default) once request_body has passed: 408, not served.
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(req([POST, HOST, JSON, "Content-Length: 30"]))
+            s.settimeout(0.4)
+            reader = Reader(s)
+            status = None
+            for _ in range(30):
+                try:
+                    s.sendall(b" ")
+                except OSError:
+                    break
+                try:
+                    status = reader.read_response().status
+                    break
+                except (socket.timeout, TimeoutError):
+                    continue
+            self.assertEqual(status, 408)
 
     def test_body_over_the_limit_is_413(self):
         self.assert_rejected(req([POST, HOST, "Content-Length: 100000"], b"x" * 100), 413, "content-length too large")
