@@ -387,6 +387,13 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   if (ctx.permitted) {
     return stage_result::next();
   }
+  // No cluster of this gateway serves the model at all: the client named a model that does not
+  // exist here (404, as without a policy), not one the policy keeps from it.
+  if (d.cause == policy::deny_cause::no_cluster && !ctx.model.empty() && !served_anywhere(ctx.model)) {
+    ctx.matched_rules.clear();
+    return stage_result::respond(outcome::model_not_found,
+                                 fmt::format("no cluster of this gateway serves the model '{}'", ctx.model));
+  }
   std::string rules;
   for (const std::string& id : ctx.matched_rules) {
     rules += rules.empty() ? id : ", " + id;
@@ -432,6 +439,13 @@ void request_usage(request_context& ctx) {
 }
 
 }  // namespace
+
+bool pipeline::served_anywhere(std::string_view model) const {
+  return std::any_of(models_.begin(), models_.end(), [&](const std::vector<policy::glob_pattern>& patterns) {
+    return std::any_of(patterns.begin(), patterns.end(),
+                       [&](const policy::glob_pattern& p) { return p.matches(model); });
+  });
+}
 
 std::vector<std::string> pipeline::countries_serving(const request_context& ctx, std::string_view model,
                                                      const binding* b) const {

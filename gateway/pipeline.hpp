@@ -118,6 +118,8 @@ class pipeline {
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
   [[nodiscard]] stage_result identify_tenant(request_context& ctx) const;
+  // Whether some cluster of the configuration lists `model` (policy aside).
+  [[nodiscard]] bool served_anywhere(std::string_view model) const;
   [[nodiscard]] std::vector<std::string> countries_serving(const request_context& ctx, std::string_view model,
                                                            const binding* b) const;
 

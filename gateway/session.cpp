@@ -368,6 +368,10 @@ class session : public std::enable_shared_from_this<session> {
                                            next_step after) {
     const pipeline& stages = *w_.shared.stages;
     const bool close = after != next_step::keep_alive;
+    // The answer is the policy's (what it permits this client): the record says under which version.
+    ctx.policy_version = stages.policy_version();
+    ctx.permitted = true;
+    ctx.decision_reason = "the models the policy permits this client, answered by the gateway";
     // Every value a co_await uses is a named local (GCC 12 destroys co_await temporaries twice).
     response resp;
     if (target == models_target::list) {

@@ -48,6 +48,57 @@ rules:
 """
 
 
+class UnknownModelTest(unittest.TestCase):
+    """A model no cluster serves is the client's mistake (404), not a residency refusal, with or without
+    a policy; the gateway's model list is recorded under the policy that filtered it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs)
+        cls.policy = os.path.join(cls.tmp.path, "policy.yaml")
+        with open(cls.policy, "w") as f:
+            f.write(POLICY)
+        paris = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
+            'models: ["*"]', 'models: ["mistral-small"]')
+        virginia = cluster_yaml("virginia", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
+            "country: FR", "country: US").replace("operator_jurisdiction: EU", "operator_jurisdiction: US").replace(
+            'models: ["*"]', 'models: ["gpt-4o"]')
+        cls.gateway = Gateway(gateway_yaml(cls.certs, paris + virginia, extra=f"policy: {cls.policy}\n"),
+                              cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def log_of(self, resp):
+        rid = resp.header("x-request-id")
+        return self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == rid)
+
+    def test_a_model_no_cluster_serves_is_404_named(self):
+        resp = exchange(self.gateway.port, self.certs, chat_request(b'{"model":"claude-3","messages":[]}'))
+        self.assertEqual(resp.status, 404, resp.body)
+        err = resp.json()["error"]
+        self.assertEqual(err["code"], "model_not_found")
+        self.assertIn("'claude-3'", err["message"])
+        self.assertEqual(self.log_of(resp)["rules"], "")  # no rule decided it
+        # A model that exists but only where the policy does not allow it is the policy's refusal.
+        kept = exchange(self.gateway.port, self.certs, chat_request(b'{"model":"gpt-4o","messages":[]}'))
+        self.assertEqual(kept.status, 403, kept.body)
+        self.assertEqual(kept.json()["error"]["code"], "policy_denied")
+
+    def test_the_model_list_is_recorded_under_the_policy(self):
+        resp = exchange(self.gateway.port, self.certs, request_bytes("GET", "/v1/models"))
+        self.assertEqual(resp.status, 200)
+        self.assertEqual([m["id"] for m in resp.json()["data"]], ["mistral-small"])
+        log = self.log_of(resp)
+        self.assertEqual(log["decision"], "permit")
+        self.assertEqual(len(log["policy_version"]), 64)
+
+
 class PolicyEnforcementTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
