@@ -860,6 +860,60 @@ parse_error parse_response_head(std::string raw, std::string_view request_method
   return parse_error::none;
 }
 
+namespace {
+
+// Chunk extensions as RFC 9112 7.1.1 writes them, after the size: *( BWS ";" BWS name
+// [ BWS "=" BWS ( token / quoted-string ) ] ), and white space at the end.
+bool valid_chunk_extensions(std::string_view ext) {
+  std::size_t i = 0;
+  const auto blank = [&] {
+    while (i < ext.size() && (ext[i] == ' ' || ext[i] == '\t')) {
+      ++i;
+    }
+  };
+  const auto token = [&] {
+    const std::size_t from = i;
+    while (i < ext.size() && tchar_table[static_cast<unsigned char>(ext[i])]) {
+      ++i;
+    }
+    return i > from;
+  };
+  while (true) {
+    blank();
+    if (i == ext.size()) {
+      return true;
+    }
+    if (ext[i] != ';') {
+      return false;
+    }
+    ++i;
+    blank();
+    if (!token()) {
+      return false;
+    }
+    blank();
+    if (i < ext.size() && ext[i] == '=') {
+      ++i;
+      blank();
+      if (i < ext.size() && ext[i] == '"') {
+        for (++i; i < ext.size() && ext[i] != '"'; ++i) {
+          if (ext[i] == '\\') {
+            ++i;
+          }
+        }
+        if (i >= ext.size()) {
+          return false;
+        }
+        ++i;
+      } else if (!token()) {
+        return false;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 chunk_decoder::state chunk_decoder::feed(std::string_view in, std::size_t& consumed, std::string& out) {
   constexpr std::size_t max_line = 4096;
   constexpr std::size_t max_trailer = 64 * 1024;
@@ -885,6 +939,8 @@ chunk_decoder::state chunk_decoder::feed(std::string_view in, std::size_t& consu
         } else if (c == ';' || c == ' ' || c == '\t') {
           phase_ = phase::size_ext;
           line_bytes_ = 0;
+          ext_.clear();
+          ext_.push_back(static_cast<char>(c));
           ++i;
         } else if (c == '\r') {
           phase_ = phase::size_lf;
@@ -896,9 +952,14 @@ chunk_decoder::state chunk_decoder::feed(std::string_view in, std::size_t& consu
       }
       case phase::size_ext:
         if (c == '\r') {
+          if (!valid_chunk_extensions(ext_)) {
+            return fail(parse_error::bad_chunk_extension);
+          }
           phase_ = phase::size_lf;
         } else if (!is_field_value_char(c) || ++line_bytes_ > max_line) {
           return fail(parse_error::bad_chunk_extension);
+        } else {
+          ext_.push_back(static_cast<char>(c));
         }
         ++i;
         break;
@@ -962,11 +1023,24 @@ chunk_decoder::state chunk_decoder::feed(std::string_view in, std::size_t& consu
           }
           trailer_line_empty_ = true;
         } else if (c == '\r') {
+          if (!trailer_line_empty_ && !trailer_colon_) {
+            return fail(parse_error::bad_trailer);  // a trailer line is a field: name ':' value
+          }
           trailer_seen_cr_ = true;
         } else if (c == '\n' || !is_field_value_char(c) || (trailer_line_empty_ && (c == ' ' || c == '\t'))) {
           return fail(parse_error::bad_trailer);
         } else {
+          if (trailer_line_empty_) {
+            trailer_in_name_ = true;
+            trailer_colon_ = false;
+          }
           trailer_line_empty_ = false;
+          if (trailer_in_name_ && c == ':') {
+            trailer_in_name_ = false;
+            trailer_colon_ = true;
+          } else if (trailer_in_name_ && !tchar_table[c]) {
+            return fail(parse_error::bad_trailer);
+          }
         }
         break;
       case phase::done:

@@ -179,6 +179,9 @@ class chunk_decoder {
   std::size_t line_bytes_ = 0;      // bytes of the current size line / trailer section
   bool trailer_line_empty_ = true;  // no byte yet on the current trailer line
   bool trailer_seen_cr_ = false;
+  bool trailer_in_name_ = false;  // the current trailer line's field name is being read
+  bool trailer_colon_ = false;    // ... and its colon came
+  std::string ext_;               // the current size line's chunk extensions, checked at its CR
   parse_error error_ = parse_error::none;
 };
 

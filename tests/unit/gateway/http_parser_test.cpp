@@ -195,6 +195,22 @@ TEST_CASE("chunk decoder errors") {
   CHECK(run("5\r\nhello\r\n0\r\n folded\r\n\r\n") == parse_error::bad_trailer);
   CHECK(run("400\r\n", 1000) == parse_error::body_too_large);
   CHECK(run("5;\x01\r\n") == parse_error::bad_chunk_extension);
+  // Extensions as RFC 9112 writes them, nothing else after the size.
+  for (const char* bad :
+       {"5 junk\r\n", "5;\r\n", ";=x;;\"", "5;=x\r\n", "5;a=\r\n", "5;a=\"x\r\n", "5;a b\r\n"}) {
+    CAPTURE(bad);
+    const parse_error e = run(bad);
+    CHECK((e == parse_error::bad_chunk_extension || e == parse_error::bad_chunk_size));
+  }
+  for (const char* good : {"5;a\r\nhello\r\n0\r\n\r\n", "5 ; a = b ; c=\"q\\\"x\"\r\nhello\r\n0\r\n\r\n",
+                           "5 \r\nhello\r\n0\r\n\r\n"}) {
+    CAPTURE(good);
+    CHECK(run(good) == parse_error::none);
+  }
+  // A trailer line is a field: a name, a colon, a value.
+  CHECK(run("5\r\nhello\r\n0\r\nno colon here\r\n\r\n") == parse_error::bad_trailer);
+  CHECK(run("5\r\nhello\r\n0\r\nBad Name: x\r\n\r\n") == parse_error::bad_trailer);
+  CHECK(run("5\r\nhello\r\n0\r\nX-Ok: a:b\r\n\r\n") == parse_error::none);
 }
 
 TEST_CASE("response heads: framing and bodies that must be absent") {
