@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <cstdio>
@@ -24,6 +25,7 @@ constexpr const char* query_usage =
           [--country CC] [--cluster C] [--model M] [--request-id ID] [--limit N]
           [--format table|jsonl|csv] [--scan] [--explain]
   T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27), Unix seconds or an age (15m, 2h, 7d ago)
+  D: permit, deny, no-policy or none; CC: a two-letter code (any case), private or unknown
   --scan: read every record, not the indexes; --explain: print the plan on stderr
 )";
 constexpr const char* verify_usage =
@@ -74,6 +76,7 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
           [--cluster C] [--model M] [--request-id ID] [--limit N] [--format table|jsonl|csv]
           [--scan] [--explain]
           T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27), Unix seconds or an age (15m, 2h, 7d ago)
+          D: permit, deny, no-policy or none; CC: a two-letter code (any case), private or unknown
           --scan: read every record, not the indexes; --explain: print the plan on stderr
   verify  --db DIR --pubkey KEY [--payloads] [--checkpoint FILE] [--save-checkpoint FILE]
           [--format text|json]
@@ -107,6 +110,17 @@ std::uint64_t now_us() {
                                         .count());
 }
 
+// --decision: one of the words records hold; any other would silently match nothing.
+std::string decision_option(const std::string& text) {
+  if (!audit::is_request_decision(text)) {
+    throw usage_error(fmt::format("--decision must be one of {} (what the gateway records), not '{}'{}",
+                                  fmt::join(audit::request_decisions, ", "), text,
+                                  text == "forbid" ? ": a forbid rule's denial is recorded as deny" : ""),
+                      false);
+  }
+  return text;
+}
+
 int cmd_query(const options& o) {
   audit::query_filter f;
   f.scan_all = o.flag("scan");
@@ -117,8 +131,18 @@ int cmd_query(const options& o) {
     f.until_us = parse_time(o.need("until"), "until");
   }
   f.tenant = o.get("tenant");
-  f.decision = o.get("decision");
-  f.country = o.get("country");
+  if (const auto decision = o.get("decision")) {
+    f.decision = decision_option(*decision);
+  }
+  if (const auto country = o.get("country")) {
+    f.country = audit::query_country(*country);
+    if (!f.country) {
+      throw usage_error(
+          fmt::format("--country must be a two-letter country code (DE, us), private or unknown, not '{}'",
+                      *country),
+          false);
+    }
+  }
   f.cluster = o.get("cluster");
   f.model = o.get("model");
   f.request_id = o.get("request-id");
