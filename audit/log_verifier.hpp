@@ -48,7 +48,8 @@ enum class problem_kind {
   payload_altered,     // a stored payload does not match the hash its record commits to
   payload_unexpected,  // a payload stored for a record that is missing or did not seal one
   payload_malformed,   // a stored payload under a key that cannot be read
-  read_failed,         // the storage could not be read
+  read_failed,         // the storage could not be read (an I/O error, or a block that fails its checksum)
+  data_key_malformed,  // an entry of the data key store that is not a data key or a key version
   more,                // "... and N more problem(s)": the list was capped
 };
 [[nodiscard]] const char* to_string(problem_kind kind);
@@ -100,9 +101,14 @@ using leaf_observer = std::function<void(std::uint64_t seq, std::span<const std:
 // The stored sealed payloads against the records they belong to: each one's SHA-256 must be the
 // payload hash its record (the Merkle leaf) commits to, and the record must say it was sealed.
 // Payloads that are absent (dropped by retention) are not problems; a record whose leaf is gone
-// is one. Reads every stored payload: slower than verify_log, so a separate pass.
+// is one. Then every entry of the data key store is read and must have a data key's form (the
+// keys are sealed to the auditor: their form is all a verifier without auditor.key can check).
+// Any read error (an I/O error, a block that fails its checksum) is a problem: a payload or key
+// that cannot be read is not verified. Reads every stored payload: slower than verify_log, so a
+// separate pass.
 struct payload_report {
-  std::uint64_t checked = 0;
+  std::uint64_t checked = 0;      // payloads read and compared
+  std::uint64_t data_keys = 0;    // entries of the data key store read
   std::vector<problem> problems;  // first problem first (capped at 20)
   std::optional<std::uint64_t> first_bad_record;
   [[nodiscard]] bool ok() const { return problems.empty(); }

@@ -1,5 +1,6 @@
 """Tampering with a log is found by `sovgw audit verify`, which names where."""
 
+import json
 import os
 import unittest
 
@@ -28,6 +29,36 @@ class tamper_test(tampered_log_case):
         ok = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads")
         self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
         self.assertIn("payloads: 273 stored payload(s) match", ok.stdout)  # denied requests have none
+
+    def test_a_data_key_store_that_cannot_be_read_fails_payload_verification(self):
+        db = self.tampered("corrupt-sst", "keys", "data")
+        self.assertEqual(self.verify(db).returncode, 0)  # the records and checkpoints are intact
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--payloads")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertTrue(p.stdout.startswith("FAILED: the audit log at"), p.stdout)
+        self.assertIn("reading the data key store failed: Corruption: block checksum mismatch", p.stdout)
+        self.assertNotIn("OK", p.stdout)  # one verdict
+        self.assertNotIn("payload(s) match", p.stdout)
+        doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--payloads", "--format",
+                               "json", check=1).stdout)
+        self.assertIs(doc["ok"], False)
+        self.assertEqual([p["kind"] for p in doc["problems"]], ["read_failed"])
+        ok = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads", "--format",
+                              "json", check=0).stdout)
+        self.assertGreater(ok["data_keys_checked"], 0)
+
+    def test_a_payload_store_that_cannot_be_read_fails_payload_verification(self):
+        p = sovgw("audit", "verify", "--db", self.tampered("corrupt-sst", "payloads", "data"), "--pubkey", self.pub,
+                  "--payloads")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("reading the stored payloads failed: Corruption: block checksum mismatch", p.stdout)
+        self.assertEqual(p.stdout.count("FAILED"), 1)
+
+    def test_payload_failure_is_one_verdict(self):
+        p = sovgw("audit", "verify", "--db", self.tampered("flip-payload", "151"), "--pubkey", self.pub, "--payloads")
+        self.assertEqual(p.returncode, 1)
+        self.assertNotIn("OK:", p.stdout)
+        self.assertEqual(p.stdout.count("FAILED"), 1)
 
     def test_newest_records_deleted(self):
         self.assert_caught(self.tampered("delete-newest", "7"),
