@@ -99,9 +99,10 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
 KEY is a signing.pub file (or its `name+id+key` text); writers take --force to open a log that
 does not verify against its last checkpoint (recorded in the log).
 
-exit codes: 0 ok; 1 the log or proof does not verify, or the log answered no (no such tenant key,
-a payload that cannot be read); 2 bad usage; 3 I/O or environment (no log there, the log in use
-by another writer, a key file missing, unreadable or readable by others)
+exit codes: 0 ok; 1 the log or proof does not verify, the log is damaged (a file that fails its
+checksum), or the log answered no (no such tenant key, a payload that cannot be read); 2 bad
+usage; 3 I/O or environment (no log there, the log in use by another writer, a key file missing,
+unreadable or readable by others)
 )";
 
 std::uint64_t now_us() {

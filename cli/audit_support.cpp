@@ -146,10 +146,18 @@ int report_error(const status& s) {
   return exit_code_for(s.code());
 }
 
+result<std::unique_ptr<audit::store>> try_open_reader(const options& o) {
+  return audit::store::open(o.need("db"), audit::store::open_mode::read_only);
+}
+
+int open_failure_exit_code(const status& s) {
+  return s.code() == error_code::corruption ? exit_failed : exit_environment;
+}
+
 std::unique_ptr<audit::store> open_reader(const options& o) {
-  auto s = audit::store::open(o.need("db"), audit::store::open_mode::read_only);
+  auto s = try_open_reader(o);
   if (!s.is_ok()) {
-    throw command_error(exit_environment, s.error().message());
+    throw command_error(open_failure_exit_code(s.error()), s.error().message());
   }
   return std::move(s.value());
 }
@@ -167,6 +175,7 @@ std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log miss
   const status& e = log.error();
   switch (e.code()) {
     case error_code::verification_failed:
+    case error_code::corruption:
       throw command_error(exit_failed, e.message());
     case error_code::invalid_argument:
       throw command_error(exit_usage, e.message());

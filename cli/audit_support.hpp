@@ -26,8 +26,14 @@ namespace sovgw::cli {
 // Prints "error: <message>" on stderr; returns the exit code for the status (exit_code_for).
 [[nodiscard]] int report_error(const status& s);
 
-// --db, read-only. Failing to open it is exit 3 (missing, not an audit log, unreadable).
+// --db, read-only. Failing to open it is exit 1 when the log is damaged (RocksDB reports
+// corruption: a MANIFEST or table file that fails its checksum), else exit 3 (missing, not an
+// audit log, unreadable).
 [[nodiscard]] std::unique_ptr<audit::store> open_reader(const options& o);
+// The same, returning why it did not open (verify reports a damaged log as its verdict).
+[[nodiscard]] result<std::unique_ptr<audit::store>> try_open_reader(const options& o);
+// The exit code for a log that did not open: 1 damaged (corruption), else 3.
+[[nodiscard]] int open_failure_exit_code(const status& s);
 
 enum class missing_log { create, refuse };
 // --db with --keys [--force]. A log that does not verify is exit 1, keys that do not belong to

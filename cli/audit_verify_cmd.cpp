@@ -164,7 +164,21 @@ int cmd_verify(const options& o) {
   if (o.has("checkpoint")) {
     options.held.push_back(held_checkpoint_option(o, key));
   }
-  const auto s = open_reader(o);
+  auto opened = try_open_reader(o);
+  if (!opened.is_ok() && open_failure_exit_code(opened.error()) == exit_failed) {
+    // A damaged log is a verdict, not an environment error: say it like any other problem.
+    v.report.problems.push_back({audit::problem_kind::read_failed, std::nullopt, opened.error().message()});
+    if (json) {
+      print_verify_json(v, o.need("db"), key);
+    } else {
+      print_verify_text(v, o.need("db"), key, o);
+    }
+    return exit_failed;
+  }
+  if (!opened.is_ok()) {
+    throw command_error(exit_environment, opened.error().message());
+  }
+  const auto& s = opened.value();
   const auto t0 = std::chrono::steady_clock::now();
   v.report = audit::verify_log(*s, key, options);
   v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import unittest
 
 from test_audit_support import sovgw, tampered_log_case, write_file
@@ -59,6 +60,39 @@ class tamper_test(tampered_log_case):
         self.assertEqual(p.returncode, 1)
         self.assertNotIn("OK:", p.stdout)
         self.assertEqual(p.stdout.count("FAILED"), 1)
+
+    def damaged_copy(self, name):
+        """A copy of the log with one byte flipped in the middle of its MANIFEST."""
+        copy = os.path.join(self.tmp, name)
+        shutil.copytree(self.db, copy)
+        manifest = [f for f in os.listdir(copy) if f.startswith("MANIFEST-")]
+        self.assertEqual(len(manifest), 1)
+        path = os.path.join(copy, manifest[0])
+        with open(path, "r+b") as f:
+            data = bytearray(f.read())
+            data[len(data) // 2] ^= 0x5A
+            f.seek(0)
+            f.write(data)
+        return copy
+
+    def test_a_damaged_log_fails_verification_rather_than_the_environment(self):
+        for db in (self.damaged_copy("manifest"), self.tampered("corrupt-sst", "leaves", "footer")):
+            p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)  # the log is damaged: not exit 3
+            self.assertTrue(p.stdout.startswith(f"FAILED: the audit log at {db} does not verify\n"), p.stdout)
+            self.assertIn(f"cannot open the audit log at {db}: Corruption:", p.stdout)
+            doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--format", "json",
+                                   check=1).stdout)
+            self.assertIs(doc["ok"], False)
+            self.assertEqual([p["kind"] for p in doc["problems"]], ["read_failed"])
+            for cmd in (["query", "--tenant", "acme"], ["report", "--pubkey", self.pub, "--format", "json"]):
+                p = sovgw("audit", cmd[0], "--db", db, *cmd[1:])
+                self.assertEqual(p.returncode, 1, cmd + [p.stdout, p.stderr])
+                self.assertIn("Corruption:", p.stderr)
+        # A missing log stays an environment error.
+        p = sovgw("audit", "verify", "--db", os.path.join(self.tmp, "nowhere"), "--pubkey", self.pub)
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertIn("no audit log at", p.stderr)
 
     def test_newest_records_deleted(self):
         self.assert_caught(self.tampered("delete-newest", "7"),
