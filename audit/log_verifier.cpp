@@ -358,10 +358,13 @@ class verifier {
     auto it = store_.iterate(column::checkpoints);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       if (it->key().size() != 8) {
+        ++report_.stored_checkpoints;
         problems_.add(area::records, problem_kind::checkpoint_invalid, 0, "a checkpoint key is malformed");
         continue;
       }
       const std::uint64_t size = read_be64(it->key().ToStringView());
+      ++report_.stored_checkpoints;
+      report_.newest_checkpoint_size = std::max(report_.newest_checkpoint_size, size);
       const auto v = crypto::verify_note(it->value().ToStringView(), key_);
       const std::uint64_t at = size > 0 ? size - 1 : 0;
       if (v.verdict != crypto::note_verdict::ok) {

@@ -66,11 +66,13 @@ struct problem {
 // against it. `problems` name the record, checkpoint or index entry at fault, in log order
 // (record and tree problems first, index problems after), capped at 20 (then one `more`).
 struct verify_report {
-  std::uint64_t records = 0;           // records scanned: the tree size recomputed (gaps included)
-  std::uint64_t missing_records = 0;   // positions in 0..records-1 with no record (deleted)
-  std::uint64_t checkpoints = 0;       // stored checkpoints whose signature and root verified
-  std::uint64_t held_checkpoints = 0;  // options.held entries the log reproduced
-  std::uint64_t index_entries = 0;     // index entries checked (when options.indexes)
+  std::uint64_t records = 0;                 // records scanned: the tree size recomputed (gaps included)
+  std::uint64_t missing_records = 0;         // positions in 0..records-1 with no record (deleted)
+  std::uint64_t checkpoints = 0;             // stored checkpoints whose signature and root verified
+  std::uint64_t stored_checkpoints = 0;      // checkpoints stored in the log, whether they verify or not
+  std::uint64_t newest_checkpoint_size = 0;  // the largest size a stored checkpoint is kept under
+  std::uint64_t held_checkpoints = 0;        // options.held entries the log reproduced
+  std::uint64_t index_entries = 0;           // index entries checked (when options.indexes)
   std::uint64_t forced_opens = 0;
   std::optional<crypto::checkpoint> latest;         // latest stored checkpoint that verified
   std::optional<crypto::checkpoint> newest_signed;  // newest stored one with a valid signature
@@ -83,6 +85,12 @@ struct verify_report {
   bool tree_complete = true;
 
   [[nodiscard]] bool ok() const { return problems.empty(); }
+  // Stored checkpoints that do not verify (a bad signature, another key, a root that does not match).
+  [[nodiscard]] std::uint64_t failed_checkpoints() const { return stored_checkpoints - checkpoints; }
+  // Records newer than every stored checkpoint, verified or not: the only ones not covered yet.
+  [[nodiscard]] std::uint64_t uncovered_records() const {
+    return records > newest_checkpoint_size ? records - newest_checkpoint_size : 0;
+  }
 };
 
 // Recomputes the tree from every leaf, compares it with the stored tiles, verifies each

@@ -77,6 +77,11 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     for (const auto& p : v.payloads ? v.payloads->problems : std::vector<audit::problem>{}) {
       std::printf("  - %s\n", p.text.c_str());
     }
+    if (report.failed_checkpoints() > 0) {
+      std::printf("%llu of %llu stored checkpoint(s) fail verification\n",
+                  static_cast<unsigned long long>(report.failed_checkpoints()),
+                  static_cast<unsigned long long>(report.stored_checkpoints));
+    }
     if (unknown_signer && report.checkpoints == 0) {
       std::printf(
           "none of the checkpoints is signed by the key %s+%08x given with --pubkey: wrong public key for "
@@ -106,9 +111,9 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     std::printf("saved the checkpoint at size %llu to %s: give it to --checkpoint next time\n",
                 static_cast<unsigned long long>(report.latest->size), o.need("save-checkpoint").c_str());
   }
-  if (report.records > report.latest->size) {
+  if (report.uncovered_records() > 0) {
     std::printf("note: %llu newer record(s) are not covered by a checkpoint yet\n",
-                static_cast<unsigned long long>(report.records - report.latest->size));
+                static_cast<unsigned long long>(report.uncovered_records()));
   }
   if (report.forced_opens > 0) {
     std::printf("note: the log records %llu forced open(s) over a failed verification\n",
@@ -142,14 +147,13 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
                                                  : v.payloads       ? v.payloads->first_bad_record
                                                                     : std::nullopt;
   fmt::print(
-      R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"checkpoints":{},"checkpoint":{},)"
-      R"("held_checkpoints":[{}],"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
+      R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"checkpoints":{},"failed_checkpoints":{},)"
+      R"("checkpoint":{},"held_checkpoints":[{}],"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
       R"("payloads_checked":{},"data_keys_checked":{},"first_bad_record":{},"problems":[{}]}})"
       "\n",
       v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.checkpoints,
-      json_checkpoint(r.latest), fmt::join(held, ","),
-      r.latest && r.records > r.latest->size ? r.records - r.latest->size : 0, r.index_entries,
-      r.forced_opens, v.payloads ? std::to_string(v.payloads->checked) : "null",
+      r.failed_checkpoints(), json_checkpoint(r.latest), fmt::join(held, ","), r.uncovered_records(),
+      r.index_entries, r.forced_opens, v.payloads ? std::to_string(v.payloads->checked) : "null",
       v.payloads ? std::to_string(v.payloads->data_keys) : "null", json_optional(first_bad),
       fmt::join(problems, ","));
 }
