@@ -194,8 +194,12 @@ std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log miss
 crypto::note_verifier pubkey_option(const options& o) {
   auto key = audit::read_verifier(o.need("pubkey"));
   if (!key.is_ok()) {
-    throw command_error(key.error().code() == error_code::io ? exit_environment : exit_usage,
-                        key.error().message());
+    // A missing or unreadable file is exit 3, like every input file (--checkpoint included); a file
+    // that is not a key, or a malformed key text (`name+id+key`: it holds a '+'), is exit 2.
+    const bool missing_file =
+        key.error().code() == error_code::not_found && o.need("pubkey").find('+') == std::string::npos;
+    const bool unreadable = key.error().code() == error_code::io || missing_file;
+    throw command_error(unreadable ? exit_environment : exit_usage, key.error().message());
   }
   return std::move(key.value());
 }

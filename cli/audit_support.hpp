@@ -40,7 +40,7 @@ enum class missing_log { create, refuse };
 // it exit 2, anything else that stops it opening exit 3 (busy: says to use the admin listener).
 [[nodiscard]] std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log missing);
 
-// --pubkey: a signing.pub file or its text. Not a key: exit 2; unreadable: exit 3.
+// --pubkey: a signing.pub file or its text. Not a key: exit 2; missing or unreadable: exit 3.
 [[nodiscard]] crypto::note_verifier pubkey_option(const options& o);
 
 // --checkpoint: a checkpoint the auditor kept from an earlier visit (a checkpoint note or a proof
