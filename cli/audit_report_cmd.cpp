@@ -113,6 +113,8 @@ void write_output(const options& o, const std::string& text) {
     std::remove(partial.c_str());
     throw command_error(exit_environment, fmt::format("cannot write {}", path));
   }
+  std::printf("wrote the %s report to %s (%zu bytes)\n", o.get("format").value_or("html").c_str(),
+              path.c_str(), text.size());
 }
 
 }  // namespace

@@ -195,6 +195,7 @@ class report_options_test(audit_case):
         html = os.path.join(self.tmp, "tampered.html")
         r = self.report("--out", html, db=copy, check=1)
         self.assertIn("does not verify", r.stderr)
+        self.assertEqual(r.stdout, f"wrote the html report to {html} ({os.path.getsize(html)} bytes)\n")
         page = read_file(html)
         self.assertIn('<ul class="problems"><li>record 150:', page)
         with Page() as browser:
