@@ -160,19 +160,23 @@ int cmd_query(const options& o) {
   }
   if (format == "csv") {
     std::puts(record_csv_header);
-  } else if (format == "table") {
-    std::puts(record_table_header);
   }
+  record_table table;
   std::uint64_t count = 0;
   const auto st = audit::run_query(*s, f, [&](const audit::record& r) {
-    const std::string line = format == "jsonl" ? record_json(r)
-                             : format == "csv" ? record_csv(r)
-                                               : record_table_row(r);
+    ++count;
+    if (format == "table") {
+      table.add(r);
+      return true;
+    }
+    const std::string line = format == "jsonl" ? record_json(r) : record_csv(r);
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fputc('\n', stdout);
-    ++count;
     return true;
   });
+  if (format == "table") {
+    table.finish();
+  }
   if (!st.is_ok()) {
     return report_error(st);
   }

@@ -66,6 +66,20 @@ class query_test(audit_case):
             self.assertIn(f"--country must be a two-letter country code (DE, us), private or unknown, not '{text}'",
                           p.stderr)
 
+    def test_the_table_columns_fit_their_content(self):
+        self.append(3, run_name="0193a5c1e2f04b7c9d2e3f4a5b6c7d8e")  # request ids as long as the gateway's
+        lines = sovgw("audit", "query", "--db", self.db, "--format", "table", check=0).stdout.splitlines()
+        header, rows, footer = lines[0], lines[1:-1], lines[-1]
+        self.assertEqual(footer, "(43 records)")
+        self.assertEqual(len(rows), 43)
+        # Every column starts where its header does, in every row: nothing overflows into the next.
+        starts = [header.index(name) for name in ("request id", "tenant", "cc", "effect", "rules", "cluster")]
+        for row in rows:
+            for start in starts:
+                self.assertEqual(row[start - 2:start], "  ", (row, start))
+                self.assertNotEqual(row[start], " ", (row, start))
+        self.assertIn("0193a5c1e2f04b7c9d2e3f4a5b6c7d8e-2", rows[-1])
+
     def test_until_is_exclusive_and_takes_microseconds(self):
         t10, t20 = self.all[10]["time"], self.all[20]["time"]
         self.assertEqual(self.seqs("--until", t20), list(range(20)))
