@@ -1,11 +1,13 @@
 #include "audit/audit_log.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <pthread.h>
 #include <sys/statvfs.h>
 #include <time.h>
 
 #include <charconv>
+#include <chrono>
 #include <filesystem>
 #include <limits>
 
@@ -561,8 +563,10 @@ result<std::uint64_t> audit_log::drop_payloads_before(std::uint64_t cutoff_us) {
   record event;
   event.kind = record_kind::event;
   event.timestamp_us = now_us();
-  event.note =
-      fmt::format("retention: dropped {} stored payload(s) of records older than {} us", dropped, cutoff_us);
+  // The cut-off is a point in time (now less the retention age), written as one.
+  const std::chrono::sys_seconds cutoff{std::chrono::seconds(cutoff_us / 1000000)};
+  event.note = fmt::format(
+      "retention: dropped {} stored payload(s) of records older than {:%Y-%m-%dT%H:%M:%SZ}", dropped, cutoff);
   auto seq = append(std::move(event)).get();
   if (!seq.is_ok()) {
     return seq.error();
@@ -588,7 +592,9 @@ void audit_log::publish_health_locked() {
     std::lock_guard lock(queue_mutex_);
     failed = !failed_.is_ok() && !stopping_;
   }
-  health_state_.store(failed ? health_state::failed : space_full_ ? health_state::full : health_state::ok,
+  health_state_.store(failed        ? health_state::failed
+                      : space_full_ ? health_state::full
+                                    : health_state::ok,
                       std::memory_order_release);
 }
 
@@ -635,9 +641,10 @@ void audit_log::check_health() {
     reason = fmt::format("the audit log holds {} bytes, at its bound of {} (audit.max_bytes)", bytes,
                          config_.max_bytes);
   } else if (config_.min_free_bytes != 0 && free_bytes < config_.min_free_bytes) {
-    reason = fmt::format("{} bytes free on the audit log's file system, under the {} to keep free "
-                         "(audit.min_free_bytes)",
-                         free_bytes, config_.min_free_bytes);
+    reason = fmt::format(
+        "{} bytes free on the audit log's file system, under the {} to keep free "
+        "(audit.min_free_bytes)",
+        free_bytes, config_.min_free_bytes);
   }
   bool failed = false;
   {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iterator>
 
 #include "audit/store.hpp"
@@ -195,6 +196,21 @@ crypto::box_public_key load_auditor_public(const std::string& path) {
 }
 
 auditor_key_pair load_auditor_key(const std::string& path) {
+  {
+    // A public key given for the secret one: say which file is wanted.
+    std::ifstream in(path, std::ios::binary);
+    std::string head(512, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(in.gcount()));
+    if (head.rfind(auditor_pub_prefix, 0) == 0 ||
+        crypto::note_verifier::parse(head.substr(0, head.find('\n')))) {
+      throw crypto::key_file_error(path + " is a public key (" +
+                                   (head.rfind(auditor_pub_prefix, 0) == 0 ? "the auditor's auditor.pub"
+                                                                           : "a checkpoint verifier key") +
+                                   "): give the auditor's secret key, auditor.key, from the auditors' "
+                                   "directory (keys init's DIR-auditor)");
+    }
+  }
   auto secret = crypto::read_secret_key_file(path, auditor_key_kind);
   if (secret.size() != crypto::box_secret_key_size) {
     throw crypto::key_file_error(path + " does not hold an X25519 secret key");

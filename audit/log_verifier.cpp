@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "audit/payload_vault.hpp"
 #include "audit/record.hpp"
 #include "audit/store.hpp"
 #include "crypto/base64.hpp"
@@ -357,10 +358,13 @@ class verifier {
     auto it = store_.iterate(column::checkpoints);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       if (it->key().size() != 8) {
+        ++report_.stored_checkpoints;
         problems_.add(area::records, problem_kind::checkpoint_invalid, 0, "a checkpoint key is malformed");
         continue;
       }
       const std::uint64_t size = read_be64(it->key().ToStringView());
+      ++report_.stored_checkpoints;
+      report_.newest_checkpoint_size = std::max(report_.newest_checkpoint_size, size);
       const auto v = crypto::verify_note(it->value().ToStringView(), key_);
       const std::uint64_t at = size > 0 ? size - 1 : 0;
       if (v.verdict != crypto::note_verdict::ok) {
@@ -892,6 +896,8 @@ const char* to_string(problem_kind kind) {
       return "payload_malformed";
     case problem_kind::read_failed:
       return "read_failed";
+    case problem_kind::data_key_malformed:
+      return "data_key_malformed";
     case problem_kind::more:
       return "more";
   }
@@ -926,7 +932,11 @@ payload_report verify_payloads(const store& s) {
     const std::uint64_t seq = read_be64(it->key().ToStringView());
     ++out.checked;
     auto leaf = s.get(column::leaves, be64(seq));
-    if (!leaf.is_ok() || !leaf->has_value()) {
+    if (!leaf.is_ok()) {
+      problem(problem_kind::read_failed, seq, fmt::format("record {}: {}", seq, leaf.error().message()));
+      continue;
+    }
+    if (!leaf->has_value()) {
       problem(problem_kind::payload_unexpected, seq,
               fmt::format("record {}: a payload is stored but the record is missing", seq));
       continue;
@@ -954,6 +964,19 @@ payload_report verify_payloads(const store& s) {
   if (!it->status().ok()) {
     problem(problem_kind::read_failed, std::nullopt,
             "reading the stored payloads failed: " + it->status().ToString());
+  }
+  auto keys = s.iterate(column::keys, false);
+  for (keys->SeekToFirst(); keys->Valid(); keys->Next()) {
+    ++out.data_keys;
+    if (!is_well_formed_key_entry(keys->key().ToStringView(), keys->value().ToStringView())) {
+      problem(problem_kind::data_key_malformed, std::nullopt,
+              fmt::format("the data key store holds a malformed entry (key {} bytes, value {} bytes)",
+                          keys->key().size(), keys->value().size()));
+    }
+  }
+  if (!keys->status().ok()) {
+    problem(problem_kind::read_failed, std::nullopt,
+            "reading the data key store failed: " + keys->status().ToString());
   }
   return out;
 }

@@ -48,7 +48,8 @@ enum class problem_kind {
   payload_altered,     // a stored payload does not match the hash its record commits to
   payload_unexpected,  // a payload stored for a record that is missing or did not seal one
   payload_malformed,   // a stored payload under a key that cannot be read
-  read_failed,         // the storage could not be read
+  read_failed,         // the storage could not be read (an I/O error, or a block that fails its checksum)
+  data_key_malformed,  // an entry of the data key store that is not a data key or a key version
   more,                // "... and N more problem(s)": the list was capped
 };
 [[nodiscard]] const char* to_string(problem_kind kind);
@@ -65,11 +66,13 @@ struct problem {
 // against it. `problems` name the record, checkpoint or index entry at fault, in log order
 // (record and tree problems first, index problems after), capped at 20 (then one `more`).
 struct verify_report {
-  std::uint64_t records = 0;           // records scanned: the tree size recomputed (gaps included)
-  std::uint64_t missing_records = 0;   // positions in 0..records-1 with no record (deleted)
-  std::uint64_t checkpoints = 0;       // stored checkpoints whose signature and root verified
-  std::uint64_t held_checkpoints = 0;  // options.held entries the log reproduced
-  std::uint64_t index_entries = 0;     // index entries checked (when options.indexes)
+  std::uint64_t records = 0;                 // records scanned: the tree size recomputed (gaps included)
+  std::uint64_t missing_records = 0;         // positions in 0..records-1 with no record (deleted)
+  std::uint64_t checkpoints = 0;             // stored checkpoints whose signature and root verified
+  std::uint64_t stored_checkpoints = 0;      // checkpoints stored in the log, whether they verify or not
+  std::uint64_t newest_checkpoint_size = 0;  // the largest size a stored checkpoint is kept under
+  std::uint64_t held_checkpoints = 0;        // options.held entries the log reproduced
+  std::uint64_t index_entries = 0;           // index entries checked (when options.indexes)
   std::uint64_t forced_opens = 0;
   std::optional<crypto::checkpoint> latest;         // latest stored checkpoint that verified
   std::optional<crypto::checkpoint> newest_signed;  // newest stored one with a valid signature
@@ -82,6 +85,12 @@ struct verify_report {
   bool tree_complete = true;
 
   [[nodiscard]] bool ok() const { return problems.empty(); }
+  // Stored checkpoints that do not verify (a bad signature, another key, a root that does not match).
+  [[nodiscard]] std::uint64_t failed_checkpoints() const { return stored_checkpoints - checkpoints; }
+  // Records newer than every stored checkpoint, verified or not: the only ones not covered yet.
+  [[nodiscard]] std::uint64_t uncovered_records() const {
+    return records > newest_checkpoint_size ? records - newest_checkpoint_size : 0;
+  }
 };
 
 // Recomputes the tree from every leaf, compares it with the stored tiles, verifies each
@@ -100,9 +109,14 @@ using leaf_observer = std::function<void(std::uint64_t seq, std::span<const std:
 // The stored sealed payloads against the records they belong to: each one's SHA-256 must be the
 // payload hash its record (the Merkle leaf) commits to, and the record must say it was sealed.
 // Payloads that are absent (dropped by retention) are not problems; a record whose leaf is gone
-// is one. Reads every stored payload: slower than verify_log, so a separate pass.
+// is one. Then every entry of the data key store is read and must have a data key's form (the
+// keys are sealed to the auditor: their form is all a verifier without auditor.key can check).
+// Any read error (an I/O error, a block that fails its checksum) is a problem: a payload or key
+// that cannot be read is not verified. Reads every stored payload: slower than verify_log, so a
+// separate pass.
 struct payload_report {
-  std::uint64_t checked = 0;
+  std::uint64_t checked = 0;      // payloads read and compared
+  std::uint64_t data_keys = 0;    // entries of the data key store read
   std::vector<problem> problems;  // first problem first (capped at 20)
   std::optional<std::uint64_t> first_bad_record;
   [[nodiscard]] bool ok() const { return problems.empty(); }

@@ -194,6 +194,26 @@ result<std::uint64_t> payload_vault::remove_wrapped_copies() {
   return rewritten;
 }
 
+bool is_well_formed_key_entry(std::string_view key, std::string_view value) {
+  // `prefix` || u16 length || tenant || `suffix` bytes.
+  const auto tenant_then = [&](std::string_view prefix, std::size_t suffix) {
+    if (!key.starts_with(prefix) || key.size() < prefix.size() + 2) {
+      return false;
+    }
+    const std::size_t n = static_cast<std::size_t>(static_cast<unsigned char>(key[prefix.size()])) << 8 |
+                          static_cast<unsigned char>(key[prefix.size() + 1]);
+    return key.size() == prefix.size() + 2 + n + suffix;
+  };
+  if (tenant_then("cur", 0)) {
+    return value.size() == 5 && (value[4] == state_active || value[4] == state_shredded);
+  }
+  if (tenant_then("dk", 4)) {
+    const auto entry = read_key_entry(value);
+    return entry && entry->sealed.size() == crypto::aead_key_size + crypto::box_seal_overhead;
+  }
+  return false;
+}
+
 result<payload> open_payload(const store& s, const record& r, const crypto::box_public_key& auditor_pk,
                              const crypto::secret_bytes& auditor_sk) {
   if (r.payload != payload_mode::sealed) {

@@ -76,6 +76,11 @@ class payload_vault {
   std::unordered_map<std::string, tenant_key> cache_;
 };
 
+// The form of one entry of the `keys` column family, without opening anything: a tenant's current
+// key version (`cur` || tenant -> be32 version || state) or one of its data keys (`dk` || tenant ||
+// be32 version -> a data key sealed to the auditor, with or without an older KEK-wrapped copy).
+[[nodiscard]] bool is_well_formed_key_entry(std::string_view key, std::string_view value);
+
 // Auditor side: decrypts the payload of `r` with the auditor key pair. Errors say why a payload
 // cannot be read (not recorded, dropped by retention, shredded, altered).
 [[nodiscard]] result<payload> open_payload(const store& s, const record& r,

@@ -36,11 +36,30 @@ index_choice choose(const query_filter& f) {
 
 }  // namespace
 
+std::optional<std::string> query_country(std::string_view text) {
+  const auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+  if (text.size() == 2 && letter(text[0]) && letter(text[1])) {
+    std::string code(text);
+    for (char& c : code) {
+      c = static_cast<char>(c & ~0x20);  // ASCII upper case
+    }
+    return code;
+  }
+  if (text == "private") {
+    return std::string(text);
+  }
+  if (text == "unknown") {
+    return std::string();
+  }
+  return std::nullopt;
+}
+
 bool matches(const query_filter& f, const record& r) {
   return (!f.since_us || r.timestamp_us >= *f.since_us) && (!f.until_us || r.timestamp_us < *f.until_us) &&
          (!f.tenant || r.tenant == *f.tenant) && (!f.decision || r.decision == *f.decision) &&
-         (!f.country || r.client_country == *f.country) && (!f.cluster || r.cluster == *f.cluster) &&
-         (!f.model || r.model == *f.model) && (!f.request_id || r.request_id == *f.request_id);
+         (!f.country || (r.client_country == *f.country && r.kind == record_kind::request)) &&
+         (!f.cluster || r.cluster == *f.cluster) && (!f.model || r.model == *f.model) &&
+         (!f.request_id || r.request_id == *f.request_id);
 }
 
 const char* query_plan(const query_filter& f) {

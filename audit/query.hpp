@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "audit/record.hpp"
 #include "audit/status.hpp"
@@ -19,7 +20,8 @@ struct query_filter {
   std::optional<std::uint64_t> until_us;
   std::optional<std::string> tenant;
   std::optional<std::string> decision;
-  std::optional<std::string> country;  // client country
+  std::optional<std::string> country;  // client country as records hold it (query_country); only
+                                       // requests match (an event has no client)
   std::optional<std::string> cluster;
   std::optional<std::string> model;
   std::optional<std::string> request_id;
@@ -27,6 +29,11 @@ struct query_filter {
   bool scan_all = false;    // read every record, trusting no index (the answer is then complete
                             // even if an index was tampered with)
 };
+
+// What a client-country filter means, as records hold it: two letters upper-cased ("ru" -> "RU"),
+// "private" (reserved and private address space), "unknown" -> "" (no geo data). nullopt for
+// anything else.
+[[nodiscard]] std::optional<std::string> query_country(std::string_view text);
 
 [[nodiscard]] bool matches(const query_filter& f, const record& r);
 

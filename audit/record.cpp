@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace sovgw::audit {
 namespace {
 
@@ -151,6 +153,10 @@ void encode_into(const record& r, std::vector<std::uint8_t>& out) {
 }
 
 }  // namespace
+
+bool is_request_decision(std::string_view text) {
+  return std::find(request_decisions.begin(), request_decisions.end(), text) != request_decisions.end();
+}
 
 const char* to_string(record_kind kind) { return kind == record_kind::request ? "request" : "event"; }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -25,6 +26,14 @@ enum class payload_mode : std::uint8_t {
 [[nodiscard]] const char* to_string(payload_mode mode);
 [[nodiscard]] bool parse_payload_mode(std::string_view text, payload_mode& out);
 
+// The decisions a request record holds, as the gateway writes them (gateway/request_recorder.cpp):
+// "permit"; "deny" (a forbid rule, or no permit left an allowed cluster: `rule_ids` say which);
+// "no-policy" (answered without a policy decision: refused before it, or no policy configured);
+// "none" (ended before any answer). A log event's decision is empty. The synthetic records
+// (audit/synthetic.hpp) use the same words.
+inline constexpr std::array<std::string_view, 4> request_decisions = {"permit", "deny", "no-policy", "none"};
+[[nodiscard]] bool is_request_decision(std::string_view text);
+
 // One audit record: the Merkle leaf. A plain value type; the gateway fills everything except
 // `seq` (assigned by the log) and the payload fields (set by the log from the payload).
 struct record {
@@ -40,7 +49,7 @@ struct record {
   std::string path;
   std::string model;
   std::vector<std::string> data_classes;
-  std::string decision;  // effect: "permit", "forbid", "deny" (default deny), ...
+  std::string decision;  // one of request_decisions (empty for an event)
   std::vector<std::string> rule_ids;
   std::string policy_version;
   std::string cluster;

@@ -27,7 +27,7 @@ record synthetic_record(std::string_view run, std::uint64_t i, std::uint64_t bas
   if (i % 7 == 0) {
     r.data_classes = {"personal.email"};
   }
-  r.decision = denied ? "forbid" : "permit";
+  r.decision = denied ? "deny" : "permit";  // the gateway's words (request_decisions)
   r.rule_ids =
       denied ? std::vector<std::string>{"no-us-personal-data"} : std::vector<std::string>{"eu-default"};
   r.policy_version = "2026-11-01.1";

@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <cstdio>
@@ -24,6 +25,7 @@ constexpr const char* query_usage =
           [--country CC] [--cluster C] [--model M] [--request-id ID] [--limit N]
           [--format table|jsonl|csv] [--scan] [--explain]
   T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27), Unix seconds or an age (15m, 2h, 7d ago)
+  D: permit, deny, no-policy or none; CC: a two-letter code (any case), private or unknown
   --scan: read every record, not the indexes; --explain: print the plan on stderr
 )";
 constexpr const char* verify_usage =
@@ -74,6 +76,7 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
           [--cluster C] [--model M] [--request-id ID] [--limit N] [--format table|jsonl|csv]
           [--scan] [--explain]
           T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27), Unix seconds or an age (15m, 2h, 7d ago)
+          D: permit, deny, no-policy or none; CC: a two-letter code (any case), private or unknown
           --scan: read every record, not the indexes; --explain: print the plan on stderr
   verify  --db DIR --pubkey KEY [--payloads] [--checkpoint FILE] [--save-checkpoint FILE]
           [--format text|json]
@@ -96,15 +99,27 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
 KEY is a signing.pub file (or its `name+id+key` text); writers take --force to open a log that
 does not verify against its last checkpoint (recorded in the log).
 
-exit codes: 0 ok; 1 the log or proof does not verify, or the log answered no (no such tenant key,
-a payload that cannot be read); 2 bad usage; 3 I/O or environment (no log there, the log in use
-by another writer, a key file missing, unreadable or readable by others)
+exit codes: 0 ok; 1 the log or proof does not verify, the log is damaged (a file that fails its
+checksum), or the log answered no (no such tenant key, a payload that cannot be read); 2 bad
+usage; 3 I/O or environment (no log there, the log in use by another writer, a key file missing,
+unreadable or readable by others)
 )";
 
 std::uint64_t now_us() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
+}
+
+// --decision: one of the words records hold; any other would silently match nothing.
+std::string decision_option(const std::string& text) {
+  if (!audit::is_request_decision(text)) {
+    throw usage_error(fmt::format("--decision must be one of {} (what the gateway records), not '{}'{}",
+                                  fmt::join(audit::request_decisions, ", "), text,
+                                  text == "forbid" ? ": a forbid rule's denial is recorded as deny" : ""),
+                      false);
+  }
+  return text;
 }
 
 int cmd_query(const options& o) {
@@ -117,8 +132,18 @@ int cmd_query(const options& o) {
     f.until_us = parse_time(o.need("until"), "until");
   }
   f.tenant = o.get("tenant");
-  f.decision = o.get("decision");
-  f.country = o.get("country");
+  if (const auto decision = o.get("decision")) {
+    f.decision = decision_option(*decision);
+  }
+  if (const auto country = o.get("country")) {
+    f.country = audit::query_country(*country);
+    if (!f.country) {
+      throw usage_error(
+          fmt::format("--country must be a two-letter country code (DE, us), private or unknown, not '{}'",
+                      *country),
+          false);
+    }
+  }
   f.cluster = o.get("cluster");
   f.model = o.get("model");
   f.request_id = o.get("request-id");
@@ -135,19 +160,23 @@ int cmd_query(const options& o) {
   }
   if (format == "csv") {
     std::puts(record_csv_header);
-  } else if (format == "table") {
-    std::puts(record_table_header);
   }
+  record_table table;
   std::uint64_t count = 0;
   const auto st = audit::run_query(*s, f, [&](const audit::record& r) {
-    const std::string line = format == "jsonl" ? record_json(r)
-                             : format == "csv" ? record_csv(r)
-                                               : record_table_row(r);
+    ++count;
+    if (format == "table") {
+      table.add(r);
+      return true;
+    }
+    const std::string line = format == "jsonl" ? record_json(r) : record_csv(r);
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fputc('\n', stdout);
-    ++count;
     return true;
   });
+  if (format == "table") {
+    table.finish();
+  }
   if (!st.is_ok()) {
     return report_error(st);
   }

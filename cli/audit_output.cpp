@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -114,11 +115,6 @@ const char* const record_csv_header =
     "tokens,"
     "completion_tokens,error_kind,payload,payload_sha256,note";
 
-const char* const record_table_header =
-    "     seq  time (UTC)               request id               tenant     cc  effect  rules                "
-    "    "
-    "cluster  at   st  tokens (in+out)  model / event";
-
 std::string record_csv(const record& r) {
   std::vector<std::string> f = {std::to_string(r.seq),
                                 format_time(r.timestamp_us),
@@ -154,15 +150,77 @@ std::string record_csv(const record& r) {
   return out;
 }
 
-std::string record_table_row(const record& r) {
+namespace {
+
+const std::vector<std::string> table_header = {"seq", "time (UTC)", "request id",      "tenant",
+                                               "cc",  "effect",     "rules",           "cluster",
+                                               "at",  "st",         "tokens (in+out)", "model / event"};
+constexpr std::size_t right_aligned[] = {0, 9};  // seq, status
+
+std::vector<std::string> table_cells(const record& r) {
   const std::string tokens = r.prompt_tokens + r.completion_tokens == 0
                                  ? std::string("-")
                                  : fmt::format("{}+{}", r.prompt_tokens, r.completion_tokens);
-  return fmt::format("{:>8}  {}  {:<24} {:<10} {:<3} {:<7} {:<24} {:<8} {:<3} {:>3}  {:<15} {}", r.seq,
-                     format_time(r.timestamp_us).substr(0, 23), r.request_id, r.tenant, r.client_country,
-                     r.decision, join(r.rule_ids, ","), r.cluster.empty() ? "-" : r.cluster,
-                     r.cluster_country.empty() ? "-" : r.cluster_country, r.status, tokens,
-                     r.kind == record_kind::event ? r.note : r.model);
+  return {std::to_string(r.seq),
+          format_time(r.timestamp_us).substr(0, 23),
+          r.request_id.empty() ? "-" : r.request_id,
+          r.tenant.empty() ? "-" : r.tenant,
+          r.client_country.empty() ? "-" : r.client_country,
+          r.decision.empty() ? "-" : r.decision,
+          r.rule_ids.empty() ? "-" : join(r.rule_ids, ","),
+          r.cluster.empty() ? "-" : r.cluster,
+          r.cluster_country.empty() ? "-" : r.cluster_country,
+          std::to_string(r.status),
+          tokens,
+          r.kind == record_kind::event ? r.note : r.model};
+}
+
+}  // namespace
+
+void record_table::add(const record& r) {
+  if (sized_) {
+    print(table_cells(r));
+    return;
+  }
+  held_.push_back(table_cells(r));
+  if (held_.size() >= sizing_rows) {
+    finish();
+  }
+}
+
+void record_table::finish() {
+  if (sized_) {
+    return;
+  }
+  sized_ = true;
+  widths_.clear();
+  for (const auto& name : table_header) {
+    widths_.push_back(name.size());
+  }
+  for (const auto& row : held_) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      widths_[i] = std::max(widths_[i], row[i].size());
+    }
+  }
+  print(table_header);
+  for (const auto& row : held_) {
+    print(row);
+  }
+  held_.clear();
+}
+
+void record_table::print(const std::vector<std::string>& cells) const {
+  std::string line;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const bool right =
+        std::find(std::begin(right_aligned), std::end(right_aligned), i) != std::end(right_aligned);
+    const bool last = i + 1 == cells.size();
+    line += right  ? fmt::format("{:>{}}", cells[i], widths_[i])
+            : last ? cells[i]
+                   : fmt::format("{:<{}}", cells[i], widths_[i]);
+    line += last ? "" : "  ";
+  }
+  std::puts(line.c_str());
 }
 
 void print_record_summary(const record& r) {

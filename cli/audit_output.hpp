@@ -29,9 +29,23 @@ namespace sovgw::cli {
 
 [[nodiscard]] std::string record_json(const audit::record& r);
 [[nodiscard]] std::string record_csv(const audit::record& r);
-[[nodiscard]] std::string record_table_row(const audit::record& r);
 extern const char* const record_csv_header;
-extern const char* const record_table_header;
+
+// `audit query`'s table: columns sized to their content. The first `sizing_rows` rows are held
+// back to size the columns, then printed with the header; later rows keep those widths (a longer
+// value widens only its own row). Not thread-safe.
+class record_table {
+ public:
+  static constexpr std::size_t sizing_rows = 1000;
+  void add(const audit::record& r);  // prints, or holds the row while sizing
+  void finish();                     // prints what is held (the header at least)
+
+ private:
+  void print(const std::vector<std::string>& cells) const;
+  std::vector<std::vector<std::string>> held_;
+  std::vector<std::size_t> widths_;
+  bool sized_ = false;
+};
 
 // The multi-line description of a record on stdout.
 void print_record_summary(const audit::record& r);

@@ -55,12 +55,13 @@ std::string verification_json(const audit::verify_report& v) {
     problems.push_back(json_problem(to_string(p.kind), p.record, p.text));
   }
   return fmt::format(
-      R"({{"ok":{},"records":{},"checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},)"
+      R"({{"ok":{},"records":{},"checkpoints":{},"failed_checkpoints":{},"checkpoint":{},"held_checkpoints":{},)"
+      R"("uncovered_records":{},)"
       R"("index_entries":{},)"
       R"("forced_opens":{},"first_bad_record":{},"problems":[{}]}})",
-      v.ok() ? "true" : "false", v.records, v.checkpoints, json_checkpoint(v.latest), v.held_checkpoints,
-      v.latest && v.records > v.latest->size ? v.records - v.latest->size : 0, v.index_entries,
-      v.forced_opens, json_optional(v.first_bad_record), fmt::join(problems, ","));
+      v.ok() ? "true" : "false", v.records, v.checkpoints, v.failed_checkpoints(), json_checkpoint(v.latest),
+      v.held_checkpoints, v.uncovered_records(), v.index_entries, v.forced_opens,
+      json_optional(v.first_bad_record), fmt::join(problems, ","));
 }
 
 template <typename item_t, typename fn_t>
@@ -112,6 +113,8 @@ void write_output(const options& o, const std::string& text) {
     std::remove(partial.c_str());
     throw command_error(exit_environment, fmt::format("cannot write {}", path));
   }
+  std::printf("wrote the %s report to %s (%zu bytes)\n", o.get("format").value_or("html").c_str(),
+              path.c_str(), text.size());
 }
 
 }  // namespace

@@ -171,13 +171,26 @@ std::string verification_section(const audit::report& r, const report_context& c
         R"(<div class="banner ok">&#10003; The log verifies: {} records, none altered, missing or reordered</div>)",
         num(v.records));
   } else {
-    out +=
-        R"(<div class="banner bad">&#10007; The log does NOT verify: the figures below come from records that may have been altered or removed</div>)";
+    out += fmt::format(
+        R"(<div class="banner bad">&#10007; The log does NOT verify{}: the figures below come from records that may have been altered or removed</div>)",
+        v.failed_checkpoints() > 0 ? fmt::format(" ({} of {} signed checkpoints fail verification)",
+                                                 num(v.failed_checkpoints()), num(v.stored_checkpoints))
+                                   : std::string());
   }
   out += R"(<dl class="facts">)";
   out += fmt::format("<dt>Records verified</dt><dd>{} (the whole log; {} in this report's period)</dd>",
                      num(v.records), num(r.records_in_period));
-  if (v.latest) {
+  if (v.latest && v.failed_checkpoints() > 0) {
+    out += fmt::format(
+        R"(<dt>Checked against checkpoint</dt><dd class="bad">{} of {} stored checkpoints FAIL verification; )"
+        "the newest that verifies: {}, size {}, root <code>{}</code>{}</dd>",
+        num(v.failed_checkpoints()), num(v.stored_checkpoints), esc(v.latest->origin), num(v.latest->size),
+        esc(crypto::to_base64(v.latest->root)),
+        v.newest_checkpoint_size > v.latest->size
+            ? fmt::format("; records {}..{} are covered only by checkpoints that fail", num(v.latest->size),
+                          num(std::min(v.newest_checkpoint_size, v.records) - 1))
+            : std::string());
+  } else if (v.latest) {
     out += fmt::format(
         "<dt>Checked against checkpoint</dt><dd>{}, size {}, root <code>{}</code> ({} signed "
         "checkpoint{} verified)</dd>",
@@ -197,10 +210,10 @@ std::string verification_section(const audit::report& r, const report_context& c
         "<dt>Checkpoints you kept</dt><dd>{} reproduced: the log only grew since (--checkpoint)</dd>",
         num(v.held_checkpoints));
   }
-  if (v.latest && v.records > v.latest->size) {
+  if (v.uncovered_records() > 0) {
     out += fmt::format(
         R"(<dt>Not yet checkpointed</dt><dd class="warn">{} newer record(s) are not covered by a signed checkpoint yet</dd>)",
-        num(v.records - v.latest->size));
+        num(v.uncovered_records()));
   }
   if (v.forced_opens > 0) {
     out += fmt::format(

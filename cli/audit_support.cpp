@@ -146,10 +146,18 @@ int report_error(const status& s) {
   return exit_code_for(s.code());
 }
 
+result<std::unique_ptr<audit::store>> try_open_reader(const options& o) {
+  return audit::store::open(o.need("db"), audit::store::open_mode::read_only);
+}
+
+int open_failure_exit_code(const status& s) {
+  return s.code() == error_code::corruption ? exit_failed : exit_environment;
+}
+
 std::unique_ptr<audit::store> open_reader(const options& o) {
-  auto s = audit::store::open(o.need("db"), audit::store::open_mode::read_only);
+  auto s = try_open_reader(o);
   if (!s.is_ok()) {
-    throw command_error(exit_environment, s.error().message());
+    throw command_error(open_failure_exit_code(s.error()), s.error().message());
   }
   return std::move(s.value());
 }
@@ -167,6 +175,7 @@ std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log miss
   const status& e = log.error();
   switch (e.code()) {
     case error_code::verification_failed:
+    case error_code::corruption:
       throw command_error(exit_failed, e.message());
     case error_code::invalid_argument:
       throw command_error(exit_usage, e.message());
@@ -185,8 +194,12 @@ std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log miss
 crypto::note_verifier pubkey_option(const options& o) {
   auto key = audit::read_verifier(o.need("pubkey"));
   if (!key.is_ok()) {
-    throw command_error(key.error().code() == error_code::io ? exit_environment : exit_usage,
-                        key.error().message());
+    // A missing or unreadable file is exit 3, like every input file (--checkpoint included); a file
+    // that is not a key, or a malformed key text (`name+id+key`: it holds a '+'), is exit 2.
+    const bool missing_file =
+        key.error().code() == error_code::not_found && o.need("pubkey").find('+') == std::string::npos;
+    const bool unreadable = key.error().code() == error_code::io || missing_file;
+    throw command_error(unreadable ? exit_environment : exit_usage, key.error().message());
   }
   return std::move(key.value());
 }

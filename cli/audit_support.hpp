@@ -26,15 +26,21 @@ namespace sovgw::cli {
 // Prints "error: <message>" on stderr; returns the exit code for the status (exit_code_for).
 [[nodiscard]] int report_error(const status& s);
 
-// --db, read-only. Failing to open it is exit 3 (missing, not an audit log, unreadable).
+// --db, read-only. Failing to open it is exit 1 when the log is damaged (RocksDB reports
+// corruption: a MANIFEST or table file that fails its checksum), else exit 3 (missing, not an
+// audit log, unreadable).
 [[nodiscard]] std::unique_ptr<audit::store> open_reader(const options& o);
+// The same, returning why it did not open (verify reports a damaged log as its verdict).
+[[nodiscard]] result<std::unique_ptr<audit::store>> try_open_reader(const options& o);
+// The exit code for a log that did not open: 1 damaged (corruption), else 3.
+[[nodiscard]] int open_failure_exit_code(const status& s);
 
 enum class missing_log { create, refuse };
 // --db with --keys [--force]. A log that does not verify is exit 1, keys that do not belong to
 // it exit 2, anything else that stops it opening exit 3 (busy: says to use the admin listener).
 [[nodiscard]] std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log missing);
 
-// --pubkey: a signing.pub file or its text. Not a key: exit 2; unreadable: exit 3.
+// --pubkey: a signing.pub file or its text. Not a key: exit 2; missing or unreadable: exit 3.
 [[nodiscard]] crypto::note_verifier pubkey_option(const options& o);
 
 // --checkpoint: a checkpoint the auditor kept from an earlier visit (a checkpoint note or a proof

@@ -56,15 +56,31 @@ struct verify_outcome {
   [[nodiscard]] bool ok() const { return report.ok() && (!payloads || payloads->ok()); }
 };
 
+// One verdict: FAILED with every problem (the log's, then the payloads'), or OK with the figures.
 void print_verify_text(const verify_outcome& v, const std::string& dir, const crypto::note_verifier& key,
                        const options& o) {
   const auto& report = v.report;
-  if (!report.ok()) {
-    std::printf("FAILED: the audit log at %s does not verify\n", dir.c_str());
+  if (!v.ok()) {
+    if (report.ok()) {
+      std::printf(
+          "FAILED: the audit log at %s does not verify: its records and checkpoints do, but stored payloads "
+          "or data keys do not\n",
+          dir.c_str());
+    } else {
+      std::printf("FAILED: the audit log at %s does not verify\n", dir.c_str());
+    }
     bool unknown_signer = false;
     for (const auto& p : report.problems) {
       std::printf("  - %s\n", p.text.c_str());
       unknown_signer = unknown_signer || p.kind == audit::problem_kind::checkpoint_unknown_key;
+    }
+    for (const auto& p : v.payloads ? v.payloads->problems : std::vector<audit::problem>{}) {
+      std::printf("  - %s\n", p.text.c_str());
+    }
+    if (report.failed_checkpoints() > 0) {
+      std::printf("%llu of %llu stored checkpoint(s) fail verification\n",
+                  static_cast<unsigned long long>(report.failed_checkpoints()),
+                  static_cast<unsigned long long>(report.stored_checkpoints));
     }
     if (unknown_signer && report.checkpoints == 0) {
       std::printf(
@@ -72,9 +88,11 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
           "this log?\n",
           key.name.c_str(), key.key_id);
     }
-    if (report.first_bad_record) {
-      std::printf("first record that does not match: %llu\n",
-                  static_cast<unsigned long long>(*report.first_bad_record));
+    const auto first_bad = report.first_bad_record ? report.first_bad_record
+                           : v.payloads            ? v.payloads->first_bad_record
+                                                   : std::nullopt;
+    if (first_bad) {
+      std::printf("first record that does not match: %llu\n", static_cast<unsigned long long>(*first_bad));
     }
     return;
   }
@@ -93,30 +111,21 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     std::printf("saved the checkpoint at size %llu to %s: give it to --checkpoint next time\n",
                 static_cast<unsigned long long>(report.latest->size), o.need("save-checkpoint").c_str());
   }
-  if (report.records > report.latest->size) {
+  if (report.uncovered_records() > 0) {
     std::printf("note: %llu newer record(s) are not covered by a checkpoint yet\n",
-                static_cast<unsigned long long>(report.records - report.latest->size));
+                static_cast<unsigned long long>(report.uncovered_records()));
   }
   if (report.forced_opens > 0) {
     std::printf("note: the log records %llu forced open(s) over a failed verification\n",
                 static_cast<unsigned long long>(report.forced_opens));
   }
-  if (!v.payloads) {
-    return;
+  if (v.payloads) {
+    std::printf(
+        "payloads: %llu stored payload(s) match the hashes their records commit to; %llu data key store "
+        "entr%s read, all well-formed\n",
+        static_cast<unsigned long long>(v.payloads->checked),
+        static_cast<unsigned long long>(v.payloads->data_keys), v.payloads->data_keys == 1 ? "y" : "ies");
   }
-  if (!v.payloads->ok()) {
-    std::printf("FAILED: stored payloads of the audit log at %s do not match their records\n", dir.c_str());
-    for (const auto& p : v.payloads->problems) {
-      std::printf("  - %s\n", p.text.c_str());
-    }
-    if (v.payloads->first_bad_record) {
-      std::printf("first record that does not match: %llu\n",
-                  static_cast<unsigned long long>(*v.payloads->first_bad_record));
-    }
-    return;
-  }
-  std::printf("payloads: %llu stored payload(s) match the hashes their records commit to\n",
-              static_cast<unsigned long long>(v.payloads->checked));
 }
 
 void print_verify_json(const verify_outcome& v, const std::string& dir, const crypto::note_verifier& key) {
@@ -138,14 +147,14 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
                                                  : v.payloads       ? v.payloads->first_bad_record
                                                                     : std::nullopt;
   fmt::print(
-      R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"checkpoints":{},"checkpoint":{},)"
-      R"("held_checkpoints":[{}],"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
-      R"("payloads_checked":{},"first_bad_record":{},"problems":[{}]}})"
+      R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"checkpoints":{},"failed_checkpoints":{},)"
+      R"("checkpoint":{},"held_checkpoints":[{}],"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
+      R"("payloads_checked":{},"data_keys_checked":{},"first_bad_record":{},"problems":[{}]}})"
       "\n",
       v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.checkpoints,
-      json_checkpoint(r.latest), fmt::join(held, ","),
-      r.latest && r.records > r.latest->size ? r.records - r.latest->size : 0, r.index_entries,
-      r.forced_opens, v.payloads ? std::to_string(v.payloads->checked) : "null", json_optional(first_bad),
+      r.failed_checkpoints(), json_checkpoint(r.latest), fmt::join(held, ","), r.uncovered_records(),
+      r.index_entries, r.forced_opens, v.payloads ? std::to_string(v.payloads->checked) : "null",
+      v.payloads ? std::to_string(v.payloads->data_keys) : "null", json_optional(first_bad),
       fmt::join(problems, ","));
 }
 
@@ -159,7 +168,21 @@ int cmd_verify(const options& o) {
   if (o.has("checkpoint")) {
     options.held.push_back(held_checkpoint_option(o, key));
   }
-  const auto s = open_reader(o);
+  auto opened = try_open_reader(o);
+  if (!opened.is_ok() && open_failure_exit_code(opened.error()) == exit_failed) {
+    // A damaged log is a verdict, not an environment error: say it like any other problem.
+    v.report.problems.push_back({audit::problem_kind::read_failed, std::nullopt, opened.error().message()});
+    if (json) {
+      print_verify_json(v, o.need("db"), key);
+    } else {
+      print_verify_text(v, o.need("db"), key, o);
+    }
+    return exit_failed;
+  }
+  if (!opened.is_ok()) {
+    throw command_error(exit_environment, opened.error().message());
+  }
+  const auto& s = opened.value();
   const auto t0 = std::chrono::steady_clock::now();
   v.report = audit::verify_log(*s, key, options);
   v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

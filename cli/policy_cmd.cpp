@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -63,7 +65,7 @@ bool readable(const std::string& path, std::string_view what) {
   if (::access(path.c_str(), R_OK) == 0) {
     return true;
   }
-  fmt::print(stderr, "{}: error: cannot open {}\n", path, what);
+  fmt::print(stderr, "{}: cannot open the {}: {}\n", path, what, std::strerror(errno));
   return false;
 }
 
@@ -103,7 +105,7 @@ bool inputs_readable(const std::vector<std::string>& policies, const options& o)
     }
   }
   const auto clusters = o.get("clusters");
-  return !clusters || readable(*clusters, "config file");
+  return !clusters || readable(*clusters, "configuration file");
 }
 
 // A detector the policy names but the gateway does not implement never fires: say so, per data

@@ -27,7 +27,8 @@ constexpr const char* receipt_usage = R"(usage:
       admin listener serves at /.well-known/sovgw-keys.json: the receipt's keyid picks the key),
       METHOD and URL the request it answers exactly as sent (`https://host:port/path?query`: host
       and port as in the Host field). A request sent with a Content-Digest: give the same value,
-      or the body sent. Prints the receipt's fields.
+      or the body sent; a receipt of a request sent without one covers no body, and giving
+      --body-file or --content-digest for it fails. Prints the receipt's fields.
 
 exit codes: 0 the receipt verifies; 1 it does not (the reason is printed); 2 bad usage (a head
 that is not an HTTP response, a bad URL or key); 3 a file cannot be read
@@ -97,6 +98,14 @@ saved_head parse_head(const std::string& path, const std::string& text) {
   return h;
 }
 
+// True when the receipt's signature covers the Content-Digest of the request it answers: the
+// gateway covers it only when the client sent one (crypto/signature_profile.hpp).
+bool covers_request_digest(const hs::signature_params& params) {
+  const hs::component digest = hs::component::field("content-digest").req();
+  return std::any_of(params.covered.begin(), params.covered.end(),
+                     [&](const hs::component& c) { return c.same_as(digest); });
+}
+
 int cmd_verify(const options& o) {
   const std::string& head_path = o.positional()[0];
   const saved_head head = parse_head(head_path, crypto::read_small_file(head_path, "response head"));
@@ -157,6 +166,7 @@ int cmd_verify(const options& o) {
     return found == verifiers.end() ? nullptr : &*found;
   };
   const hs::verify_result r = hs::verify_receipt(response, request, policy);
+  const bool covers_body = covers_request_digest(r.params);
   if (r.failure == hs::verify_failure::unknown_key && asked) {
     std::vector<std::string_view> known;
     for (const hs::verification_key& v : verifiers) {
@@ -169,6 +179,22 @@ int cmd_verify(const options& o) {
   if (!r.ok()) {
     fmt::print("receipt does NOT verify: {}{}{}\n", hs::to_string(r.failure), r.detail.empty() ? "" : ": ",
                r.detail);
+    if (r.failure == hs::verify_failure::bad_signature) {
+      fmt::print(
+          "  the signature does not match this head and request: the method, URL (host, port, path, "
+          "query){} may differ from the request it answers, the head may have been altered, or {} may "
+          "not hold the key that signed it\n",
+          covers_body ? " or body (Content-Digest)" : "", key_path);
+    }
+    return exit_failed;
+  }
+  if (!digest.empty() && !covers_body) {
+    // A valid signature over the rest proves nothing about a body it does not cover.
+    fmt::print(
+        "receipt does NOT cover the request body: the request it answers carried no Content-Digest, so "
+        "the receipt is not bound to any body and {} cannot be checked against it (send Content-Digest "
+        "with a request to tie its receipt to the prompt)\n",
+        o.has("body-file") ? "--body-file" : "--content-digest");
     return exit_failed;
   }
   fmt::print("receipt verifies: status {} for {} {}{} (keyid {}, created {})\n", head.status, request.method,
@@ -177,6 +203,11 @@ int cmd_verify(const options& o) {
     if (hs::is_sovereign_field(f.name)) {
       fmt::print("  {}: {}\n", f.name, f.value);
     }
+  }
+  if (covers_body) {
+    fmt::print("  bound to the request body: Content-Digest {}\n", digest);
+  } else {
+    fmt::print("  not bound to a request body: the request carried no Content-Digest\n");
   }
   return exit_ok;
 }

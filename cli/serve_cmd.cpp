@@ -1,7 +1,14 @@
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/commands.hpp"
@@ -15,6 +22,7 @@
 #include "gateway/tls_buffers.hpp"
 #include "gateway/tls_context.hpp"
 #include "gateway/upstream_pool.hpp"
+#include "policy/yaml_util.hpp"
 
 namespace sovgw::cli {
 
@@ -26,16 +34,62 @@ Runs the gateway. Without --config it uses the embedded default (`sovgw config d
 https://127.0.0.1:8443 with the dev certificates in certs/out/, in front of the stand-in cluster on
 127.0.0.1:9443. Logs are JSON lines on stdout. SIGTERM/SIGINT drain, SIGHUP reloads certificates.
 
-exit codes: 0 drained and stopped; 2 bad usage or an invalid config; 3 start-up failed (a port,
-certificate, key, geo database or audit log that cannot be used)
+exit codes: 0 drained and stopped; 2 bad usage or an invalid config; 3 the config file is missing
+or unreadable, or start-up failed (a port, certificate, key, geo database or audit log that cannot
+be used)
 )";
 
 constexpr const char* config_usage = R"(usage: sovgw config check FILE | sovgw config default
   check: validate a config file (certificates and keys loaded, policy compiled) and exit
   default: print the embedded default config
 
-exit codes: 0 ok; 1 the config has errors; 2 bad usage
+exit codes: 0 ok; 1 the config has errors; 2 bad usage; 3 the config file is missing or unreadable
 )";
+
+// A config file's text. Read here, not by gateway::load_config, so that a missing or unreadable
+// file is exit 3 with the system's reason, as for every other input.
+std::string read_config_file(const std::string& path) {
+  constexpr std::size_t max_config_bytes = 16 << 20;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw command_error(exit_environment, fmt::format("{}: cannot open the configuration file: {}", path,
+                                                      std::strerror(errno)));
+  }
+  ::close(fd);
+  const auto text = read_input_file(path, max_config_bytes);
+  if (!text) {
+    throw command_error(exit_environment,
+                        fmt::format("{}: larger than 16 MiB: not a configuration file", path));
+  }
+  return *text;
+}
+
+// A YAML syntax error in `text`, as `path:line:col: message`, reported as the policy tools report
+// one (a tab in the indentation is named as such wherever yaml-cpp trips over it); nullopt when
+// the text parses.
+std::optional<std::string> yaml_syntax_error(const std::string& text, const std::string& path) {
+  try {
+    (void)YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    const policy::yaml::syntax_error error = policy::yaml::describe_syntax_error(text, e.mark, e.msg);
+    return fmt::format("{}:{}:{}: {}", path, error.pos.line, error.pos.column, error.message);
+  }
+  return std::nullopt;
+}
+
+// Reads and parses a config file; on an invalid config prints why and throws command_error with
+// `invalid_exit`.
+std::shared_ptr<const gateway::config> load_config_file(const std::string& path, int invalid_exit) {
+  const std::string text = read_config_file(path);
+  if (const auto error = yaml_syntax_error(text, path)) {
+    throw command_error(invalid_exit, *error);
+  }
+  try {
+    return gateway::parse_config(text, path);
+  } catch (const gateway::config_error& e) {
+    throw command_error(invalid_exit, e.what());
+  }
+}
 
 int cmd_serve(const options& o) {
   // Before anything makes OpenSSL allocate (OpenSSL takes an allocator only before that).
@@ -45,8 +99,11 @@ int cmd_serve(const options& o) {
   }
   std::shared_ptr<const gateway::config> cfg;
   try {
-    cfg = o.has("config") ? gateway::load_config(o.need("config"))
+    cfg = o.has("config") ? load_config_file(o.need("config"), exit_usage)
                           : gateway::parse_config(gateway::embedded_default_config(), "<embedded default>");
+  } catch (const command_error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return e.exit_code();
   } catch (const gateway::config_error& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return exit_usage;
@@ -59,7 +116,7 @@ int cmd_serve(const options& o) {
 int cmd_check(const options& o) {
   const std::string& path = o.positional()[0];
   try {
-    auto cfg = gateway::load_config(path);
+    auto cfg = load_config_file(path, exit_failed);
     auto server_tls = gateway::make_server_context(cfg->tls);
     auto upstreams = gateway::build_upstreams(*cfg);
     const gateway::cluster_credentials credentials(cfg);  // reads and permission-checks auth: files
@@ -81,9 +138,9 @@ int cmd_check(const options& o) {
                 cfg->clusters.size() == 1 ? "" : "s", cfg->policy_file.empty() ? "" : ", policy ",
                 stages.policy_version().c_str());
     return exit_ok;
-  } catch (const gateway::config_error& e) {
+  } catch (const command_error& e) {
     std::fprintf(stderr, "%s\n", e.what());
-    return exit_failed;
+    return e.exit_code();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), e.what());
     return exit_failed;

@@ -170,7 +170,10 @@ std::string limits_entry(const options& o) {
 int cmd_check(const options& o) {
   const std::string& path = o.positional()[0];
   const auto t = parse_or_fail(read_file(path), path);
-  std::printf("%s: %zu tenants, %zu keys\n", path.c_str(), t->tenants().size(), t->keys().size());
+  const std::size_t tenants = t->tenants().size();
+  const std::size_t keys = t->keys().size();
+  std::printf("%s: %zu tenant%s, %zu key%s\n", path.c_str(), tenants, tenants == 1 ? "" : "s", keys,
+              keys == 1 ? "" : "s");
   return exit_ok;
 }
 

@@ -910,7 +910,9 @@ verify_result verify(const message_view& message, const verify_options& options)
     return f;
   }
   if (!key->verify(base.base, *sig)) {
-    return failed(verify_failure::bad_signature, chosen->key);
+    r.failure = verify_failure::bad_signature;  // keeps the params: what the signature covers
+    r.detail = chosen->key;
+    return r;
   }
   if (r.params.nonce && options.check_nonce) {
     const nonce_check n = options.check_nonce(key->keyid(), *r.params.nonce, r.params.created.value_or(0));

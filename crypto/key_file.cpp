@@ -91,13 +91,6 @@ secret_bytes read_secret_key_file(const std::string& path, std::string_view kind
     ::close(fd);
     throw key_file_error("secret key " + path + " is not a regular file");
   }
-  if ((st.st_mode & 077) != 0) {
-    ::close(fd);
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    throw key_file_error("refusing to use secret key " + path + ": its mode " + mode +
-                         " lets group or others access it; run `chmod 600 " + path + "`");
-  }
   std::string text;
   try {
     text = read_all(path, fd, "key file");
@@ -108,11 +101,19 @@ secret_bytes read_secret_key_file(const std::string& path, std::string_view kind
   ::close(fd);
   const std::string prefix = std::string(secret_magic) + " " + std::string(kind) + " ";
   if (text.rfind(prefix, 0) != 0) {
+    // The wrong file (a public key, say) is named as such, before any advice on its mode.
     const bool other_kind = text.rfind(std::string(secret_magic) + " ", 0) == 0;
     wipe(text);
     throw key_file_error(path + (other_kind
                                      ? " holds a different kind of key (expected " + std::string(kind) + ")"
                                      : " is not a sovgw secret key file"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    wipe(text);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw key_file_error("refusing to use secret key " + path + ": its mode " + mode +
+                         " lets group or others access it; run `chmod 600 " + path + "`");
   }
   std::string_view b64 = std::string_view(text).substr(prefix.size());
   if (!b64.empty() && b64.back() == '\n') {

@@ -8,6 +8,7 @@ namespace sovgw::crypto {
 
 static_assert(box_public_key_size == crypto_box_PUBLICKEYBYTES);
 static_assert(box_secret_key_size == crypto_box_SECRETKEYBYTES);
+static_assert(box_seal_overhead == crypto_box_SEALBYTES);
 
 box_key_pair box_generate_key_pair() {
   ensure_sodium();

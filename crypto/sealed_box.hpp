@@ -14,6 +14,8 @@ namespace sovgw::crypto {
 // key seals, only the secret key holder opens. Used to wrap data keys for auditors.
 inline constexpr std::size_t box_public_key_size = 32;
 inline constexpr std::size_t box_secret_key_size = 32;
+// A sealed box is its plaintext and this many bytes (crypto_box_SEALBYTES).
+inline constexpr std::size_t box_seal_overhead = 48;
 
 using box_public_key = std::array<std::uint8_t, box_public_key_size>;
 

@@ -39,12 +39,63 @@ inline std::string_view type_name(const YAML::Node& node) {
   }
 }
 
+// Line `n` (1-based) of `text`, without its line end; empty past the end.
+inline std::string_view line_of(std::string_view text, int n) {
+  std::size_t at = 0;
+  for (int i = 1; i < n && at != std::string_view::npos; ++i) {
+    at = text.find('\n', at);
+    at = at == std::string_view::npos ? at : at + 1;
+  }
+  if (n < 1 || at == std::string_view::npos || at >= text.size()) {
+    return {};
+  }
+  std::string_view line = text.substr(at, text.find('\n', at) - at);
+  if (line.ends_with('\r')) {
+    line.remove_suffix(1);
+  }
+  return line;
+}
+
+// The column (1-based) of a tab in the indentation of a non-blank `line`, else 0.
+inline int indentation_tab_column(std::string_view line) {
+  const std::size_t indent = line.find_first_not_of(" \t");
+  if (indent == std::string_view::npos) {
+    return 0;
+  }
+  const std::size_t tab = line.substr(0, indent).find('\t');
+  return tab == std::string_view::npos ? 0 : static_cast<int>(tab) + 1;
+}
+
+// A YAML syntax error as it is reported: where, and yaml-cpp's message. yaml-cpp names a tab in
+// the indentation as such only where it looks for indentation; elsewhere it reports what the tab
+// broke ("end of map not found", "illegal block entry"). When the error's line, or the nearest
+// non-blank line before it, is indented with a tab, the error is reported at that tab.
+struct syntax_error {
+  source_pos pos;
+  std::string message;
+};
+inline syntax_error describe_syntax_error(std::string_view text, const YAML::Mark& mark,
+                                          const std::string& message) {
+  const source_pos at = pos_of(mark);
+  int before = at.line - 1;
+  while (before >= 1 && line_of(text, before).find_first_not_of(" \t") == std::string_view::npos) {
+    --before;
+  }
+  for (const int line : {at.line, before}) {
+    if (const int column = line >= 1 ? indentation_tab_column(line_of(text, line)) : 0; column != 0) {
+      return {{line, column}, "illegal tab when looking for indentation"};
+    }
+  }
+  return {at, message};
+}
+
 // Parses a whole document; on a syntax error reports it and returns an undefined node.
 inline YAML::Node load(std::string_view text, diagnostics& diags) {
   try {
     return YAML::Load(std::string(text));
   } catch (const YAML::ParserException& e) {
-    diags.error(pos_of(e.mark), "YAML syntax error: " + e.msg);
+    const syntax_error error = describe_syntax_error(text, e.mark, e.msg);
+    diags.error(error.pos, "YAML syntax error: " + error.message);
   } catch (const YAML::Exception& e) {
     diags.error(pos_of(e.mark), std::string("YAML error: ") + e.msg);
   }

@@ -443,7 +443,7 @@ int main(int argc, char** argv) {
   });
   time_queries("decision_country_limit100", [&](int) {
     query_filter f;
-    f.decision = "forbid";
+    f.decision = "deny";
     f.country = "US";
     f.limit = 100;
     return f;

@@ -65,6 +65,21 @@ class key_custody_test(audit_case):
         p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "1", check=3)
         self.assertIn("signing.key: its mode 0644", p.stderr)
 
+    def test_a_public_key_given_for_the_auditor_key_is_named_as_such(self):
+        self.append(3)
+        for key, what in ((os.path.join(self.keys, "auditor.pub"), "the auditor's auditor.pub"),
+                          (self.pub, "a checkpoint verifier key")):
+            p = sovgw("audit", "show", "--db", self.db, "--seq", "0", "--auditor-key", key)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(f"{key} is a public key ({what}): give the auditor's secret key, auditor.key", p.stderr)
+            self.assertNotIn("chmod", p.stderr)  # its mode is right for a public key
+        other = os.path.join(self.tmp, "notes.txt")
+        with open(other, "w") as f:
+            f.write("hello\n")
+        p = sovgw("audit", "show", "--db", self.db, "--seq", "0", "--auditor-key", other)
+        self.assertIn(f"{other} is not a sovgw secret key file", p.stderr)
+        self.assertNotIn("chmod", p.stderr)
+
     def test_a_public_key_others_can_write_is_refused(self):
         self.append(1)
         os.chmod(self.pub, 0o666)

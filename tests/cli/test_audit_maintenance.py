@@ -1,6 +1,7 @@
 """The writing commands: shred, retain and checkpoint never create a log; what shred and retention
 leave behind."""
 
+import json
 import os
 import subprocess
 import time
@@ -92,6 +93,11 @@ class retention_test(audit_case):
         time.sleep(0.05)  # the newest record is a few ms old; 0s keeps only what is younger than now
         p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", check=0)
         self.assertIn("dropped 10 payload(s) older than 0s", p.stdout)
+        events = [json.loads(line) for line in sovgw("audit", "query", "--db", self.db, "--format", "jsonl",
+                                                     check=0).stdout.splitlines() if '"kind":"event"' in line]
+        # The event names the cut-off as a time (it is now less the age), not as raw microseconds.
+        self.assertRegex(events[-1]["note"], r"^retention: dropped 10 stored payload\(s\) of records older than "
+                                             r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
         proof = sovgw("audit", "prove", "--db", self.db, "--seq", "4", check=0).stdout
         path = os.path.join(self.tmp, "r4.tlog-proof")

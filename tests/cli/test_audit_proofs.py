@@ -136,9 +136,12 @@ class proof_test(audit_case):
 
     def test_pubkey_file_that_does_not_exist_and_key_text(self):
         missing = os.path.join(self.tmp, "nonexist.pub")
-        for cmd in (["verify", "--db", self.db], ["verify-proof", self.pub]):
-            p = sovgw("audit", *cmd, "--pubkey", missing, check=2)
+        for cmd in (["verify", "--db", self.db], ["verify-proof", self.pub],
+                    ["report", "--db", self.db, "--format", "json"]):
+            p = sovgw("audit", *cmd, "--pubkey", missing, check=3)  # a missing file, as --checkpoint's
             self.assertIn(f"the public key file {missing} does not exist", p.stderr)
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", missing, check=3)
+        self.assertIn(f"cannot open {missing}: No such file or directory", p.stderr)
         p = sovgw("audit", "verify", "--db", self.db, "--pubkey", "test.sovgw.local/audit+1234", check=2)
         self.assertIn("does not exist, and the argument is not a verifier key either", p.stderr)
         vkey = read_file(self.pub).strip()

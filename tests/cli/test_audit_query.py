@@ -41,6 +41,45 @@ class query_test(audit_case):
         self.assertEqual(self.seqs("--decision", "permit", "--model", "mixtral-8x7b"),
                          self.expected(lambda r: r["decision"] == "permit" and r["model"] == "mixtral-8x7b"))
 
+    def test_decision_takes_the_words_records_hold(self):
+        self.assertEqual({r["decision"] for r in self.all}, {"permit", "deny"})  # as the gateway writes them
+        denied = self.expected(lambda r: r["decision"] == "deny")
+        self.assertGreater(len(denied), 0)
+        self.assertEqual(self.seqs("--decision", "deny", "--country", "US"), denied)
+        for word in ("forbid", "Deny", "allow", ""):
+            p = sovgw("audit", "query", "--db", self.db, "--decision", word, check=2)
+            self.assertIn(f"--decision must be one of permit, deny, no-policy, none (what the gateway records), "
+                          f"not '{word}'", p.stderr)
+            self.assertEqual(p.stdout, "")
+        p = sovgw("audit", "query", "--db", self.db, "--decision", "forbid", check=2)
+        self.assertIn("a forbid rule's denial is recorded as deny", p.stderr)
+
+    def test_country_is_a_two_letter_code_in_any_case_or_a_special_value(self):
+        us = self.expected(lambda r: r["client_country"] == "US")
+        self.assertGreater(len(us), 0)
+        self.assertEqual(self.seqs("--country", "us"), us)
+        self.assertEqual(self.seqs("--country", "uS", "--scan"), us)
+        self.assertEqual(self.seqs("--country", "private"), [])
+        self.assertEqual(self.seqs("--country", "unknown"), [])
+        for text in ("USA", "U", "XX1", "Private", "", "u5"):
+            p = sovgw("audit", "query", "--db", self.db, "--country", text, check=2)
+            self.assertIn(f"--country must be a two-letter country code (DE, us), private or unknown, not '{text}'",
+                          p.stderr)
+
+    def test_the_table_columns_fit_their_content(self):
+        self.append(3, run_name="0193a5c1e2f04b7c9d2e3f4a5b6c7d8e")  # request ids as long as the gateway's
+        lines = sovgw("audit", "query", "--db", self.db, "--format", "table", check=0).stdout.splitlines()
+        header, rows, footer = lines[0], lines[1:-1], lines[-1]
+        self.assertEqual(footer, "(43 records)")
+        self.assertEqual(len(rows), 43)
+        # Every column starts where its header does, in every row: nothing overflows into the next.
+        starts = [header.index(name) for name in ("request id", "tenant", "cc", "effect", "rules", "cluster")]
+        for row in rows:
+            for start in starts:
+                self.assertEqual(row[start - 2:start], "  ", (row, start))
+                self.assertNotEqual(row[start], " ", (row, start))
+        self.assertIn("0193a5c1e2f04b7c9d2e3f4a5b6c7d8e-2", rows[-1])
+
     def test_until_is_exclusive_and_takes_microseconds(self):
         t10, t20 = self.all[10]["time"], self.all[20]["time"]
         self.assertEqual(self.seqs("--until", t20), list(range(20)))
@@ -56,7 +95,7 @@ class query_test(audit_case):
         self.assertIn("an age such as 15m", p.stderr)
 
     def test_scan_agrees_with_every_index(self):
-        for args, plan in ((["--tenant", "acme"], "index:tenant"), (["--decision", "forbid"], "index:decision"),
+        for args, plan in ((["--tenant", "acme"], "index:tenant"), (["--decision", "deny"], "index:decision"),
                            (["--country", "FR"], "index:country"), (["--request-id", "req-7"], "index:request_id"),
                            (["--since", self.all[5]["time"]], "index:time"), (["--model", "llama-3-70b"], "scan")):
             p = sovgw("audit", "query", "--db", self.db, "--explain", *args, check=0)

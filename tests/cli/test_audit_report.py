@@ -195,6 +195,7 @@ class report_options_test(audit_case):
         html = os.path.join(self.tmp, "tampered.html")
         r = self.report("--out", html, db=copy, check=1)
         self.assertIn("does not verify", r.stderr)
+        self.assertEqual(r.stdout, f"wrote the html report to {html} ({os.path.getsize(html)} bytes)\n")
         page = read_file(html)
         self.assertIn('<ul class="problems"><li>record 150:', page)
         with Page() as browser:
@@ -213,6 +214,35 @@ class report_options_test(audit_case):
         self.assertFalse(j["ok"])
         self.assertEqual(j["verification"]["first_bad_record"], 150)
         self.assertIn("record_altered", [p["kind"] for p in j["verification"]["problems"]])
+
+    def test_records_under_failing_checkpoints_are_not_called_uncovered(self):
+        for i in range(3):  # checkpoints at 100, 200 and 300
+            self.append(100, run_name=f"s{i}")
+        self.append(5, run_name="s3")  # 305: five records newer than every checkpoint...
+        copy = os.path.join(self.tmp, "tampered")
+        shutil.copytree(self.db, copy)
+        run(TAMPER, copy, "flip", "150", check=0)  # ...and the checkpoints at 200, 300, 305 now fail
+        html = os.path.join(self.tmp, "tampered.html")
+        self.report("--out", html, db=copy, check=1)
+        page = read_file(html)
+        self.assertIn("The log does NOT verify (3 of 4 signed checkpoints fail verification)", page)
+        self.assertIn('<dt>Checked against checkpoint</dt><dd class="bad">3 of 4 stored checkpoints FAIL '
+                      "verification; the newest that verifies: test.sovgw.local/audit, size 100", page)
+        self.assertIn("records 100..304 are covered only by checkpoints that fail", page)
+        self.assertNotIn("not covered by a signed checkpoint yet", page)
+        v = json.loads(self.report("--format", "json", db=copy, check=1).stdout)["verification"]
+        self.assertEqual((v["checkpoints"], v["failed_checkpoints"], v["uncovered_records"]), (1, 3, 0))
+        doc = json.loads(sovgw("audit", "verify", "--db", copy, "--pubkey", self.pub, "--format", "json",
+                               check=1).stdout)
+        self.assertEqual((doc["failed_checkpoints"], doc["uncovered_records"]), (3, 0))
+        text = sovgw("audit", "verify", "--db", copy, "--pubkey", self.pub, check=1).stdout
+        self.assertIn("3 of 4 stored checkpoint(s) fail verification", text)
+        # Records genuinely newer than every checkpoint are still called so.
+        run(TAMPER, self.db, "delete-checkpoints-from", "305", check=0)
+        v = json.loads(self.report("--format", "json", check=0).stdout)["verification"]
+        self.assertEqual((v["failed_checkpoints"], v["uncovered_records"]), (0, 5))
+        self.assertIn("5 newer record(s) are not covered by a signed checkpoint yet",
+                      self.report(check=0).stdout)
 
     def test_a_kept_checkpoint_finds_a_clean_truncation_as_verify_does(self):
         for i in range(3):  # checkpoints at 100, 200 and 300

@@ -1,6 +1,8 @@
 """Tampering with a log is found by `sovgw audit verify`, which names where."""
 
+import json
 import os
+import shutil
 import unittest
 
 from test_audit_support import sovgw, tampered_log_case, write_file
@@ -28,6 +30,69 @@ class tamper_test(tampered_log_case):
         ok = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads")
         self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
         self.assertIn("payloads: 273 stored payload(s) match", ok.stdout)  # denied requests have none
+
+    def test_a_data_key_store_that_cannot_be_read_fails_payload_verification(self):
+        db = self.tampered("corrupt-sst", "keys", "data")
+        self.assertEqual(self.verify(db).returncode, 0)  # the records and checkpoints are intact
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--payloads")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertTrue(p.stdout.startswith("FAILED: the audit log at"), p.stdout)
+        self.assertIn("reading the data key store failed: Corruption: block checksum mismatch", p.stdout)
+        self.assertNotIn("OK", p.stdout)  # one verdict
+        self.assertNotIn("payload(s) match", p.stdout)
+        doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--payloads", "--format",
+                               "json", check=1).stdout)
+        self.assertIs(doc["ok"], False)
+        self.assertEqual([p["kind"] for p in doc["problems"]], ["read_failed"])
+        ok = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads", "--format",
+                              "json", check=0).stdout)
+        self.assertGreater(ok["data_keys_checked"], 0)
+
+    def test_a_payload_store_that_cannot_be_read_fails_payload_verification(self):
+        p = sovgw("audit", "verify", "--db", self.tampered("corrupt-sst", "payloads", "data"), "--pubkey", self.pub,
+                  "--payloads")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("reading the stored payloads failed: Corruption: block checksum mismatch", p.stdout)
+        self.assertEqual(p.stdout.count("FAILED"), 1)
+
+    def test_payload_failure_is_one_verdict(self):
+        p = sovgw("audit", "verify", "--db", self.tampered("flip-payload", "151"), "--pubkey", self.pub, "--payloads")
+        self.assertEqual(p.returncode, 1)
+        self.assertNotIn("OK:", p.stdout)
+        self.assertEqual(p.stdout.count("FAILED"), 1)
+
+    def damaged_copy(self, name):
+        """A copy of the log with one byte flipped in the middle of its MANIFEST."""
+        copy = os.path.join(self.tmp, name)
+        shutil.copytree(self.db, copy)
+        manifest = [f for f in os.listdir(copy) if f.startswith("MANIFEST-")]
+        self.assertEqual(len(manifest), 1)
+        path = os.path.join(copy, manifest[0])
+        with open(path, "r+b") as f:
+            data = bytearray(f.read())
+            data[len(data) // 2] ^= 0x5A
+            f.seek(0)
+            f.write(data)
+        return copy
+
+    def test_a_damaged_log_fails_verification_rather_than_the_environment(self):
+        for db in (self.damaged_copy("manifest"), self.tampered("corrupt-sst", "leaves", "footer")):
+            p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)  # the log is damaged: not exit 3
+            self.assertTrue(p.stdout.startswith(f"FAILED: the audit log at {db} does not verify\n"), p.stdout)
+            self.assertIn(f"cannot open the audit log at {db}: Corruption:", p.stdout)
+            doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--format", "json",
+                                   check=1).stdout)
+            self.assertIs(doc["ok"], False)
+            self.assertEqual([p["kind"] for p in doc["problems"]], ["read_failed"])
+            for cmd in (["query", "--tenant", "acme"], ["report", "--pubkey", self.pub, "--format", "json"]):
+                p = sovgw("audit", cmd[0], "--db", db, *cmd[1:])
+                self.assertEqual(p.returncode, 1, cmd + [p.stdout, p.stderr])
+                self.assertIn("Corruption:", p.stderr)
+        # A missing log stays an environment error.
+        p = sovgw("audit", "verify", "--db", os.path.join(self.tmp, "nowhere"), "--pubkey", self.pub)
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertIn("no audit log at", p.stderr)
 
     def test_newest_records_deleted(self):
         self.assert_caught(self.tampered("delete-newest", "7"),

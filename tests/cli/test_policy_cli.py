@@ -180,7 +180,7 @@ class PolicyCheck(unittest.TestCase):
             self.assertEqual(r.stderr, "p.yaml:4:10: error: YAML syntax error: illegal map value\n")
         r = run("policy", "check", "/nonexistent/policy.yaml")
         self.assertEqual(r.returncode, 3)
-        self.assertEqual(r.stderr, "/nonexistent/policy.yaml: error: cannot open policy file\n")
+        self.assertEqual(r.stderr, "/nonexistent/policy.yaml: cannot open the policy file: No such file or directory\n")
 
     def test_clusters_lint(self):
         with tempfile.TemporaryDirectory() as d:

@@ -36,6 +36,16 @@ class TenantsCliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         return r.stdout.strip()
 
+    def test_check_counts_in_words(self):
+        r = run("tenants", "check", self.file)
+        self.assertEqual(r.stdout, f"{self.file}: 2 tenants, 0 keys\n")
+        self.create("acme")
+        with open(self.file) as f:
+            text = f.read()
+        with open(self.file, "w") as f:
+            f.write(text.replace("  - name: globex  # comments survive appends\n", ""))
+        self.assertEqual(run("tenants", "check", self.file).stdout, f"{self.file}: 1 tenant, 1 key\n")
+
     def test_create_prints_the_key_once_and_stores_only_its_hash(self):
         key = self.create("acme")
         self.assertRegex(key, r"^sk-sovgw-[A-Za-z0-9_-]{43}$")

@@ -129,8 +129,36 @@ class ReceiptTest(unittest.TestCase):
         self.assertEqual(self.verify(head, "--content-digest", value).returncode, 0)
         with open(body_file, "w") as f:
             f.write(BODY.replace("Bonjour", "Bonsoir"))
-        self.assertEqual(self.verify(head, "--body-file", body_file).returncode, 1)
+        r = self.verify(head, "--body-file", body_file)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("the method, URL (host, port, path, query) or body (Content-Digest) may differ", r.stdout)
         self.assertEqual(self.verify(head).returncode, 1)  # the receipt covers a digest: it must be given
+
+    def test_a_body_the_receipt_does_not_cover_fails(self):
+        # Sent without Content-Digest: the receipt covers no body, so no body given can be checked.
+        head, raw = self.curl_head("no-digest.txt")
+        self.assertNotIn(b"content-digest", raw.lower())
+        other = os.path.join(self.tmp.path, "other.json")
+        with open(other, "w") as f:
+            f.write(BODY.replace("Bonjour", "Bonsoir"))
+        for extra in (["--body-file", other], ["--content-digest", "sha-256=:" + "A" * 43 + "=:"]):
+            r = self.verify(head, *extra)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("receipt does NOT cover the request body: the request it answers carried no "
+                          "Content-Digest", r.stdout)
+            self.assertIn(extra[0], r.stdout)
+            self.assertNotIn("receipt verifies", r.stdout)
+        r = self.verify(head)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("not bound to a request body: the request carried no Content-Digest", r.stdout)
+
+    def test_a_bad_signature_says_what_may_differ(self):
+        head, _ = self.curl_head("hint.txt")
+        r = self.verify(head, method="PUT")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("receipt does NOT verify: bad_signature", r.stdout)
+        self.assertIn("the method, URL (host, port, path, query) may differ from the request it answers, the "
+                      f"head may have been altered, or {self.jwk} may not hold the key that signed it", r.stdout)
 
     def test_denial_carries_a_verifiable_receipt(self):
         head, raw = self.curl_head("denied.txt", headers=["Sovereign-Data-Class: health"])

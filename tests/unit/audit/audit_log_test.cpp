@@ -306,12 +306,12 @@ TEST_CASE("queries use the indexes and apply every filter") {
   tenant.tenant = "acme";
   CHECK(std::string(query_plan(tenant)) == "index:tenant");
   CHECK(count(tenant) == 12);
-  query_filter forbid;
-  forbid.decision = "forbid";
-  const auto forbidden = count(forbid);
-  CHECK(forbidden > 0);
-  forbid.country = "US";
-  CHECK(count(forbid) == forbidden);
+  query_filter denied;
+  denied.decision = "deny";
+  const auto n_denied = count(denied);
+  CHECK(n_denied > 0);
+  denied.country = "US";
+  CHECK(count(denied) == n_denied);
   query_filter by_id;
   by_id.request_id = "q-42";
   CHECK(count(by_id) == 1);

@@ -16,11 +16,17 @@
 //        audit_tamper DB truncate N          remove the N newest records without a trace: their
 //                                            leaves, index entries and checkpoints, and the tree
 //                                            rewritten to the remaining records
+//        audit_tamper DB corrupt-sst COLUMN data|footer   flush COLUMN (leaves, keys, payloads, ...)
+//                                            to a table file and flip a byte of it: in its first
+//                                            data block (found on read) or its footer (found at open)
 // IDX: time, tenant, request, decision or country.
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "audit/store.hpp"
 #include "audit/tree_tiles.hpp"
@@ -67,6 +73,52 @@ void delete_checkpoints_from(store& s, std::uint64_t size, rocksdb::WriteBatch& 
 
 }  // namespace
 
+// Flushes `name`'s column family, closes the log and flips one byte of its first table file.
+int corrupt_sst(std::unique_ptr<store> s, const std::string& name, const std::string& where) {
+  if (where != "data" && where != "footer") {
+    return die("corrupt-sst takes data or footer, not " + where);
+  }
+  std::optional<column> c;
+  for (std::size_t i = 0; i < column_count; ++i) {
+    if (s->cf(static_cast<column>(i))->GetName() == name) {
+      c = static_cast<column>(i);
+    }
+  }
+  if (!c) {
+    return die("unknown column family " + name);
+  }
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  if (!s->db().Flush(fo, s->cf(*c)).ok()) {
+    return die("flush failed");
+  }
+  std::vector<rocksdb::LiveFileMetaData> files;
+  s->db().GetLiveFilesMetaData(&files);
+  std::string path;
+  std::uint64_t size = 0;
+  for (const auto& f : files) {
+    if (f.column_family_name == name) {
+      path = f.db_path + f.name;
+      size = f.size;
+      break;
+    }
+  }
+  if (path.empty()) {
+    return die("column family " + name + " has no table file");
+  }
+  s.reset();  // closed: nothing rewrites the file now
+  // A data block starts the file; the footer (with its magic number) ends it.
+  const std::uint64_t at = where == "data" ? 8 : size - 4;
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(at));
+  char b = 0;
+  f.read(&b, 1);
+  b = static_cast<char>(b ^ 0x5a);
+  f.seekp(static_cast<std::streamoff>(at));
+  f.write(&b, 1);
+  return f ? 0 : die("cannot rewrite " + path);
+}
+
 int main(int argc, char** argv) {
   if (argc < 3) {
     return die(
@@ -77,8 +129,11 @@ int main(int argc, char** argv) {
   if (!opened.is_ok()) {
     return die(opened.error().message());
   }
-  store& s = *opened.value();
   const std::string op = argv[2];
+  if (op == "corrupt-sst" && argc == 5) {
+    return corrupt_sst(std::move(opened.value()), argv[3], argv[4]);
+  }
+  store& s = *opened.value();
   rocksdb::WriteBatch wb;
   const auto leaf = [&](std::uint64_t seq) {
     auto v = s.get(column::leaves, be64(seq));

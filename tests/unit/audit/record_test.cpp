@@ -3,7 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
 
+#include "audit/query.hpp"
 #include "audit/synthetic.hpp"
 
 using namespace sovgw::audit;
@@ -149,4 +152,29 @@ TEST_CASE("over-long fields are cut so that the record is still written") {
   CHECK(decode(encode(r)).is_ok());
   record small = synthetic_record("t", 2, 0, payload_mode::none);
   CHECK_FALSE(clamp_to_limits(small));
+}
+
+TEST_CASE("synthetic records use the gateway's decision words, and queries take only those") {
+  for (std::uint64_t i = 0; i < 200; ++i) {
+    const record r = synthetic_record("v", i, 0, payload_mode::none);
+    CHECK_MESSAGE(is_request_decision(r.decision), r.decision);
+  }
+  CHECK(is_request_decision("deny"));
+  CHECK(is_request_decision("no-policy"));
+  CHECK_FALSE(is_request_decision("forbid"));
+  CHECK_FALSE(is_request_decision(""));
+  CHECK_FALSE(is_request_decision("Permit"));
+}
+
+TEST_CASE("a country filter is normalised to what records hold, or refused") {
+  struct row {
+    const char* text;
+    std::optional<std::string> want;
+  };
+  for (const row& r :
+       {row{"ru", "RU"}, row{"Ru", "RU"}, row{"DE", "DE"}, row{"private", "private"}, row{"unknown", ""},
+        row{"XYZ", std::nullopt}, row{"R", std::nullopt}, row{"r1", std::nullopt},
+        row{"PRIVATE", std::nullopt}, row{"", std::nullopt}, row{"\xc3\xa9", std::nullopt}}) {
+    CHECK_MESSAGE(query_country(r.text) == r.want, r.text);
+  }
 }

@@ -987,8 +987,12 @@ TEST_CASE("the verifier picks its signature among several, and unsigned paramete
   test_message forged = f.signed_message(p);
   forged.field_text[6].second = "sig=:" + std::string(86, 'A') + "==:";
   forged.rebuild();
-  CHECK(hs::verify(forged.view, o).failure == hs::verify_failure::bad_signature);
+  const hs::verify_result bad = hs::verify(forged.view, o);
+  CHECK(bad.failure == hs::verify_failure::bad_signature);
   CHECK(calls == 0);
+  // A bad signature still says what it covers: a verifier can tell which inputs may differ.
+  CHECK(bad.params.covered.size() == p.covered.size());
+  CHECK(bad.label == "sig");
 }
 
 TEST_CASE("keys refuse bad material, and hmac needs a strong secret") {

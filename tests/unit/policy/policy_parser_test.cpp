@@ -4,6 +4,7 @@
 
 #include "policy/compiled_policy.hpp"
 #include "policy/policy.hpp"
+#include "policy/yaml_util.hpp"
 
 using namespace sovgw::policy;
 
@@ -127,4 +128,22 @@ rules:
   CHECK(format_diagnostics(shadowed.diagnostics) ==
         "p.yaml:6:5: error: rule 'covered' is unreachable: every request it matches is denied by forbid rule "
         "'forbid-acme-gpt' (line 3)\n");
+}
+
+TEST_CASE("a tab in the indentation is named as such, wherever yaml-cpp trips over it") {
+  // yaml-cpp says "illegal block entry" or "end of ... not found" for these; the tools say what it is.
+  CHECK(errors_of("version: 1\nrules:\n\t- id: a\n") ==
+        "p.yaml:3:1: error: YAML syntax error: illegal tab when looking for indentation\n");
+  CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    when:\n\t  tenant: [x]\n") ==
+        "p.yaml:5:1: error: YAML syntax error: illegal tab when looking for indentation\n");
+  CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    when:\n  \t  tenant: [x]\n") ==
+        "p.yaml:5:3: error: YAML syntax error: illegal tab when looking for indentation\n");
+  // Other syntax errors keep yaml-cpp's words and position; a tab after the indentation is no matter.
+  CHECK(contains(errors_of("rules:\n  - id: a\n    effect:\tpermit\n     when: x\n"),
+                 "p.yaml:4:10: error: YAML syntax error: illegal map value"));
+  CHECK(sovgw::policy::yaml::indentation_tab_column("  \tx: 1") == 3);
+  CHECK(sovgw::policy::yaml::indentation_tab_column("  x:\t1") == 0);
+  CHECK(sovgw::policy::yaml::indentation_tab_column(" \t ") == 0);
+  CHECK(sovgw::policy::yaml::line_of("a\r\nb\n", 1) == "a");
+  CHECK(sovgw::policy::yaml::line_of("a\nb", 3).empty());
 }

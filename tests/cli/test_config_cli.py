@@ -1,0 +1,76 @@
+"""`sovgw config check` and `sovgw serve --config` on files that cannot be read or parsed: the same
+exit codes and messages as the policy tools."""
+
+import os
+import subprocess
+import tempfile
+import unittest
+
+from test_audit_support import SOVGW
+
+POLICY_WITH_TAB = "version: 1\nrules:\n\t- id: a\n    effect: permit\n"
+
+
+def run(*args, cwd=None):
+    return subprocess.run([SOVGW, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+class config_check_test(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.default = run("config", "default").stdout
+        self.assertIn("tls:", self.default)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_a_tab_in_the_indentation_is_named_by_both_checkers(self):
+        lines = self.default.split("\n")
+        # audit.payload indented with a tab instead of its spaces (yaml-cpp alone: "end of map not found"
+        # at column 2), and a cluster's country (yaml-cpp alone: "end of sequence not found").
+        n = next(i for i, line in enumerate(lines) if line.startswith("  payload:"))
+        lines[n] = "\t" + lines[n][2:]
+        config = self.write("tab.yaml", "\n".join(lines))
+        r = run("config", "check", config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(r.stderr, f"{config}:{n + 1}:1: illegal tab when looking for indentation\n")
+        r = run("serve", "--config", config)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertEqual(r.stderr, f"{config}:{n + 1}:1: illegal tab when looking for indentation\n")
+        policy = self.write("policy.yaml", POLICY_WITH_TAB)  # yaml-cpp alone: "illegal block entry"
+        r = run("policy", "check", policy)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(r.stderr, f"{policy}:3:1: error: YAML syntax error: illegal tab when looking for "
+                                   "indentation\n")
+        lines = self.default.split("\n")
+        n = next(i for i, line in enumerate(lines) if line.startswith("    country:"))
+        lines[n] = "\t" + lines[n][2:]
+        config = self.write("tab-in-a-list.yaml", "\n".join(lines))
+        self.assertEqual(run("config", "check", config).stderr,
+                         f"{config}:{n + 1}:1: illegal tab when looking for indentation\n")
+        config = self.write("tab-seq.yaml", POLICY_WITH_TAB)
+        self.assertEqual(run("config", "check", config).stderr,
+                         f"{config}:3:1: illegal tab when looking for indentation\n")
+
+    def test_a_missing_file_is_exit_3_with_the_reason(self):
+        missing = os.path.join(self.dir, "nowhere.yaml")
+        for argv, what in ((["config", "check", missing], "configuration"), (["serve", "--config", missing],
+                                                                             "configuration"),
+                           (["policy", "check", missing], "policy")):
+            r = run(*argv)
+            self.assertEqual(r.returncode, 3, argv)
+            self.assertEqual(r.stderr, f"{missing}: cannot open the {what} file: No such file or directory\n")
+        os.mkdir(os.path.join(self.dir, "adir"))
+        r = run("config", "check", os.path.join(self.dir, "adir"))
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
