@@ -32,6 +32,10 @@ enum class payload_mode : std::uint8_t {
 // "none" (ended before any answer). A log event's decision is empty. The synthetic records
 // (audit/synthetic.hpp) use the same words.
 inline constexpr std::array<std::string_view, 4> request_decisions = {"permit", "deny", "no-policy", "none"};
+inline constexpr std::string_view decision_permit = request_decisions[0];
+inline constexpr std::string_view decision_deny = request_decisions[1];
+inline constexpr std::string_view decision_no_policy = request_decisions[2];
+inline constexpr std::string_view decision_none = request_decisions[3];
 [[nodiscard]] bool is_request_decision(std::string_view text);
 
 // One audit record: the Merkle leaf. A plain value type; the gateway fills everything except
@@ -60,7 +64,8 @@ struct record {
   std::uint64_t latency_us = 0;
   std::uint64_t prompt_tokens = 0;
   std::uint64_t completion_tokens = 0;
-  std::string error_kind;  // empty on success, e.g. "upstream_timeout", "policy_denied" (docs/auditing.md lists them)
+  std::string
+      error_kind;  // empty on success, e.g. "upstream_timeout", "policy_denied" (docs/auditing.md lists them)
   payload_mode payload = payload_mode::none;
   std::vector<std::uint8_t> payload_digest;  // 32 bytes when payload != none
   std::string note;                          // events only: what happened (never personal data)

@@ -346,11 +346,20 @@ const char* to_string(request_outcome o) {
   return "failed";
 }
 
+// Denied: the policy refused the request (a denial, or an obligation the gateway could not fulfil).
+// A request the policy never refused but that failed for another reason (a model no cluster
+// serves, a malformed body, a cluster error) is failed, whatever its decision field says. Records
+// without an error kind that say deny (or forbid, in logs written before the vocabulary was fixed)
+// count as denied.
 request_outcome outcome_of(const record& r) {
-  if (r.error_kind == "policy_denied" || r.decision == "deny" || r.decision == "forbid") {
+  if (r.error_kind == "policy_denied" || r.error_kind == "redaction_unsupported") {
     return request_outcome::denied;
   }
-  return r.error_kind.empty() ? request_outcome::permitted : request_outcome::failed;
+  if (!r.error_kind.empty()) {
+    return request_outcome::failed;
+  }
+  return r.decision == decision_deny || r.decision == "forbid" ? request_outcome::denied
+                                                               : request_outcome::permitted;
 }
 
 void outcome_counts::add(request_outcome o) {

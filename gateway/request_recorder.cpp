@@ -56,7 +56,8 @@ stage_result request_recorder::admit(const request_context& ctx) const {
   return stage_result::respond(
       outcome::audit_unavailable,
       h.state == audit::health_state::full
-          ? "the gateway's audit log is at its space bound; no request is forwarded until an operator frees space"
+          ? "the gateway's audit log is at its space bound; no request is forwarded until an operator frees "
+            "space"
           : "the gateway's audit log cannot record requests right now; nothing was sent, try again later");
 }
 
@@ -137,8 +138,9 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.path = std::string(ctx.head.target.substr(0, ctx.head.target.find('?')));
   r.model = ctx.model;
   r.data_classes = ctx.data_classes;
-  r.decision = ctx.policy_version.empty() ? (ctx.status == 0 ? "none" : "no-policy")
-                                          : (ctx.permitted ? "permit" : "deny");
+  r.decision = ctx.policy_version.empty()
+                   ? (ctx.status == 0 ? audit::decision_none : audit::decision_no_policy)
+                   : (ctx.permitted ? audit::decision_permit : audit::decision_deny);
   r.rule_ids = ctx.matched_rules;
   r.policy_version = ctx.policy_version;
   if (ctx.cluster >= 0) {

@@ -157,3 +157,21 @@ TEST_CASE("the period bounds the aggregates; the verification covers the whole l
   CHECK(r.evidence[0].declared_country == "FR");
   CHECK_FALSE(r.evidence[0].max_distance_km.has_value());
 }
+
+TEST_CASE("a request is denied when the policy refused it, failed when anything else stopped it") {
+  const auto with = [](std::string decision, std::string error_kind) {
+    sovgw::audit::record r;
+    r.decision = std::move(decision);
+    r.error_kind = std::move(error_kind);
+    return sovgw::audit::outcome_of(r);
+  };
+  using enum sovgw::audit::request_outcome;
+  CHECK(with("deny", "policy_denied") == denied);
+  CHECK(with("deny", "redaction_unsupported") == denied);
+  CHECK(with("deny", "model_not_found") == failed);  // a model no cluster serves: not a residency refusal
+  CHECK(with("permit", "upstream_timeout") == failed);
+  CHECK(with("no-policy", "invalid_json") == failed);
+  CHECK(with("deny", "") == denied);
+  CHECK(with("forbid", "") == denied);  // logs written before the vocabulary was one list
+  CHECK(with("permit", "") == permitted);
+}
