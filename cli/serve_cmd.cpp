@@ -85,7 +85,7 @@ std::shared_ptr<const gateway::config> load_config_file(const std::string& path,
     throw command_error(invalid_exit, *error);
   }
   try {
-    return gateway::parse_config(text, path);
+    return gateway::parse_config(text, path, gateway::file_checks::check);
   } catch (const gateway::config_error& e) {
     throw command_error(invalid_exit, e.what());
   }
@@ -100,7 +100,8 @@ int cmd_serve(const options& o) {
   std::shared_ptr<const gateway::config> cfg;
   try {
     cfg = o.has("config") ? load_config_file(o.need("config"), exit_usage)
-                          : gateway::parse_config(gateway::embedded_default_config(), "<embedded default>");
+                          : gateway::parse_config(gateway::embedded_default_config(), "<embedded default>",
+                                                  gateway::file_checks::check);
   } catch (const command_error& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return e.exit_code();

@@ -62,11 +62,15 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
              r.map(v, "tls",
                    {
                        {"certificate",
-                        [&](const YAML::Node& x) { r.non_empty(x, "tls.certificate", cfg.tls.certificate); }},
+                        [&](const YAML::Node& x) {
+                          r.existing_file(x, "tls.certificate", cfg.tls.certificate);
+                        }},
                        {"private_key",
-                        [&](const YAML::Node& x) { r.non_empty(x, "tls.private_key", cfg.tls.private_key); }},
+                        [&](const YAML::Node& x) {
+                          r.existing_file(x, "tls.private_key", cfg.tls.private_key);
+                        }},
                        {"client_ca",
-                        [&](const YAML::Node& x) { r.non_empty(x, "tls.client_ca", cfg.tls.client_ca); }},
+                        [&](const YAML::Node& x) { r.existing_file(x, "tls.client_ca", cfg.tls.client_ca); }},
                        {"require_client_certificate",
                         [&](const YAML::Node& x) {
                           r.boolean(x, "tls.require_client_certificate", cfg.tls.require_client_certificate);
@@ -77,8 +81,9 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
           {"client_country", [&](const YAML::Node& v) { read_client_country(r, v, cfg); }},
           {"threads", [&](const YAML::Node& v) { r.integer(v, "threads", cfg.threads, 0, 256); }},
           {"access_log", [&](const YAML::Node& v) { r.boolean(v, "access_log", cfg.access_log); }},
-          {"policy", [&](const YAML::Node& v) { r.non_empty(v, "policy", cfg.policy_file); }},
-          {"geo_database", [&](const YAML::Node& v) { r.non_empty(v, "geo_database", cfg.geo_database); }},
+          {"policy", [&](const YAML::Node& v) { r.existing_file(v, "policy", cfg.policy_file); }},
+          {"geo_database",
+           [&](const YAML::Node& v) { r.existing_file(v, "geo_database", cfg.geo_database); }},
           {"dns_refresh",
            [&](const YAML::Node& v) {
              if (v.IsScalar() && v.Scalar() == "off") {
@@ -91,7 +96,7 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
              }
            }},
           {"dns_resolvers", [&](const YAML::Node& v) { read_dns_resolvers(r, v, cfg); }},
-          {"tenants", [&](const YAML::Node& v) { r.non_empty(v, "tenants", cfg.tenants_file); }},
+          {"tenants", [&](const YAML::Node& v) { r.existing_file(v, "tenants", cfg.tenants_file); }},
           {"limits_store", [&](const YAML::Node& v) { read_limits_store_url(r, v, cfg.limits_store); }},
           {"limits_store_outage",
            [&](const YAML::Node& v) {
@@ -184,10 +189,12 @@ std::optional<policy::geo_place> declared_place(const cluster_config& c) {
   return policy::country_extent(c.country);
 }
 
-std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_view source) {
+std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_view source,
+                                           file_checks files) {
   auto cfg = std::make_shared<config>();
   cfg->source = std::string(source);
   config_reader r(source);
+  r.check_files = files == file_checks::check;
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));

@@ -53,9 +53,9 @@ struct cluster_hmac_key {
 };
 struct signing_config {
   std::string key;  // Ed25519 key file (kind ed25519-http-signing); empty: requests are not signed
-  milliseconds lifetime{60000};                     // a signature's `expires` is `created` + this
-  std::string gateway_id;                           // Sovereign-Gateway; empty: the host name
-  bool receipts = true;  // sign a receipt on every response head (one more Ed25519 signature)
+  milliseconds lifetime{60000};  // a signature's `expires` is `created` + this
+  std::string gateway_id;        // Sovereign-Gateway; empty: the host name
+  bool receipts = true;          // sign a receipt on every response head (one more Ed25519 signature)
   std::vector<cluster_hmac_key> cluster_hmac_keys;  // clusters verifying hmac-sha256 instead of Ed25519
 };
 
@@ -142,7 +142,13 @@ class config_error : public std::runtime_error {
   explicit config_error(const std::string& what) : std::runtime_error(what) {}
 };
 
-[[nodiscard]] std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_view source);
+// Whether parse_config also checks that the files the configuration names and the gateway opens
+// at start (TLS certificate, key and client CA, policy, geo database, tenants) can be opened,
+// reporting each at its key's position. `serve` and `config check` do; a pure parse does not.
+enum class file_checks : bool { skip, check };
+
+[[nodiscard]] std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_view source,
+                                                         file_checks files = file_checks::skip);
 [[nodiscard]] std::shared_ptr<const config> load_config(const std::string& path);
 
 // The configuration `sovgw serve` uses without --config: the demo's stand-in cluster on loopback,

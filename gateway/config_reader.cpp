@@ -1,7 +1,10 @@
 #include "gateway/config_reader.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <set>
 
 namespace sovgw::gateway {
@@ -61,6 +64,26 @@ void config_reader::non_empty(const YAML::Node& n, std::string_view what, std::s
   if (scalar(n, what, out) && out.empty()) {
     error(n.Mark(), fmt::format("{} must not be empty", what));
   }
+}
+
+void config_reader::existing_file(const YAML::Node& n, std::string_view what, std::string& out) {
+  std::string path;
+  if (!scalar(n, what, path)) {
+    return;
+  }
+  if (path.empty()) {
+    error(n.Mark(), fmt::format("{} must not be empty", what));
+    return;
+  }
+  if (!check_files) {
+    // checked where the file is opened
+  } else if (::access(path.c_str(), R_OK) == 0) {
+    // readable (not opened: a FIFO would be consumed)
+  } else {
+    const int e = errno;
+    error(n.Mark(), fmt::format("{}: cannot open {}: {}", what, path, std::strerror(e)));
+  }
+  out = std::move(path);  // set even when missing: one error, not a second "required" one
 }
 
 void config_reader::boolean(const YAML::Node& n, std::string_view what, bool& out) {

@@ -23,6 +23,8 @@ class config_reader {
  public:
   explicit config_reader(std::string_view source) : source_(source) {}
 
+  bool check_files = false;  // existing_file() opens the file
+
   void error(const YAML::Mark& mark, const std::string& message);
   // A problem found by a shared parser (policy/clusters_config.hpp), in the same form.
   void error(const policy::diagnostic& d);
@@ -36,6 +38,10 @@ class config_reader {
   // Each reads one value into `out`, or reports why it cannot (naming `what`) and leaves `out` alone.
   bool scalar(const YAML::Node& n, std::string_view what, std::string& out);
   void non_empty(const YAML::Node& n, std::string_view what, std::string& out);
+  // A path to a file that must exist and be readable now (relative paths: from the working
+  // directory), reported at the key's position with the system's reason when it cannot be opened;
+  // with check_files off, only a non-empty path.
+  void existing_file(const YAML::Node& n, std::string_view what, std::string& out);
   void boolean(const YAML::Node& n, std::string_view what, bool& out);
   // "250ms", "10s", "5m", "1h".
   void duration(const YAML::Node& n, std::string_view what, milliseconds& out);

@@ -228,6 +228,8 @@ class PolicyCheck(unittest.TestCase):
         self.assertEqual(bad.count("\n"), Path(CLUSTERS).read_text().count("\n") + 1)
         with tempfile.TemporaryDirectory() as d:
             (Path(d) / "gw.yaml").write_text(GATEWAY_HEAD + bad)
+            for named in ("gateway.pem", "gateway.key", "eu_policy.yaml"):  # the files it names exist
+                (Path(d) / named).write_text("")
             g = run("config", "check", "gw.yaml", cwd=d)
             p = run("policy", "check", POLICY, "--clusters", "gw.yaml", cwd=d)
             self.assertEqual(g.returncode, 1, g.stdout + g.stderr)

@@ -304,7 +304,10 @@ class ConfigCheckTest(unittest.TestCase):
             os.path.join(self.certs, "gateway.pem"), "/nonexistent/gateway.pem")
         path, r = self.check(text)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("/nonexistent/gateway.pem: cannot load the certificate chain", r.stderr)
+        # Named at the key that names it, with the system's reason, and nothing else.
+        self.assertRegex(r.stderr, r"\.yaml:\d+:\d+: tls\.certificate: cannot open /nonexistent/gateway\.pem: "
+                                   r"No such file or directory")
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
     def test_embedded_default_is_the_demo_config(self):
         r = subprocess.run([SOVGW, "config", "default"], capture_output=True, text=True)
