@@ -12,9 +12,11 @@
 #include "classify/unescape.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/log.hpp"
+#include "policy/compiled_policy.hpp"
 #include "policy/countries.hpp"
 #include "policy/diagnostics.hpp"
 #include "policy/ip_address.hpp"
+#include "policy/policy_source.hpp"
 
 namespace sovgw::gateway {
 
@@ -394,9 +396,27 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
     return stage_result::respond(outcome::model_not_found,
                                  fmt::format("no cluster of this gateway serves the model '{}'", ctx.model));
   }
+  // The client is told the rules that decided (the record keeps every rule that matched): the
+  // forbids for a forbidden request, the restricts that left no cluster, and for a request no
+  // permit covers, the permit that came closest and where it failed.
   std::string rules;
-  for (const std::string& id : ctx.matched_rules) {
-    rules += rules.empty() ? id : ", " + id;
+  const policy::compiled_policy& compiled = b.policy->compiled();
+  for (std::uint32_t rule : d.matched_rules) {
+    const policy::rule_effect effect = compiled.rules[rule].effect;
+    const bool deciding =
+        (d.cause == policy::deny_cause::forbidden && effect == policy::rule_effect::forbid) ||
+        (d.cause == policy::deny_cause::no_cluster && effect == policy::rule_effect::restrict);
+    if (deciding) {
+      rules += rules.empty() ? std::string(compiled.rules[rule].id) : ", " + compiled.rules[rule].id;
+    }
+  }
+  if (d.cause == policy::deny_cause::no_permit && d.nearest_permit != policy::no_rule) {
+    return stage_result::respond(
+        outcome::policy_denied,
+        fmt::format("denied by the residency policy (no_permit): {}; the nearest permit, {}, does not "
+                    "admit this request's {}",
+                    d.reason, compiled.rules[d.nearest_permit].id,
+                    policy::attribute_name(d.failed_attribute)));
   }
   return stage_result::respond(
       outcome::policy_denied,

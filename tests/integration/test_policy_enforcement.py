@@ -144,8 +144,11 @@ class PolicyEnforcementTest(unittest.TestCase):
         self.assertEqual(err["type"], "permission_error")
         self.assertIn("forbid-llama", err["message"])
         self.assertIn("Llama models are not approved", err["message"])
+        # The client is told the rule that decided; the record keeps every rule that matched.
+        self.assertNotIn("permit-internal", err["message"])
         log = self.last_request_log(resp.header("x-request-id"))
         self.assertEqual(log["decision"], "deny")
+        self.assertIn("permit-internal", log["rules"])
         self.assertEqual(log["cluster"], "")
 
     def test_data_classes_declared_in_the_request_header_reach_the_policy(self):
