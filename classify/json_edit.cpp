@@ -2,6 +2,8 @@
 
 #include <cstddef>
 
+#include "classify/unescape.hpp"
+
 namespace sovgw::classify {
 namespace {
 
@@ -60,56 +62,25 @@ std::size_t value_end(std::string_view t, std::size_t i) {
   return npos;
 }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-// Whether the JSON string `quoted` (with its quotes) decodes to `name`, an ASCII name: the
-// inspector compared keys decoded, so "stream\u005foptions" is stream_options here too.
+// Whether the JSON string `quoted` (with its quotes) decodes to `name`: the inspector compared keys
+// decoded, so "stream\u005foptions" is stream_options here too.
 bool key_is(std::string_view quoted, std::string_view name) {
-  std::size_t n = 0;
-  for (std::size_t i = 1; i + 1 < quoted.size(); ++i, ++n) {
-    char c = quoted[i];
-    if (c == '\\') {
-      if (i + 1 >= quoted.size() - 1) {
-        return false;
-      }
-      const char e = quoted[++i];
-      if (e == 'u') {
-        if (i + 4 >= quoted.size() - 1) {
-          return false;
-        }
-        int v = 0;
-        for (int k = 1; k <= 4; ++k) {
-          const int h = hex(quoted[i + static_cast<std::size_t>(k)]);
-          if (h < 0) {
-            return false;
-          }
-          v = v * 16 + h;
-        }
-        if (v >= 0x80) {
-          return false;  // not ASCII: not one of our names
-        }
-        c = static_cast<char>(v);
-        i += 4;
-      } else {
-        c = e == '/' ? '/' : e == '"' ? '"' : e == '\\' ? '\\' : '\0';
-      }
-    }
-    if (n >= name.size() || name[n] != c) {
+  const std::string_view inner = quoted.substr(1, quoted.size() - 2);
+  // unescape() drops escaped control characters and surrogates (a model never reads them); the
+  // inspector keeps them in keys, so such a key is never one of our names.
+  for (std::size_t at = inner.find("\\u"); at != npos && at + 5 < inner.size();
+       at = inner.find("\\u", at + 1)) {
+    const char a = inner[at + 2];
+    const char b = static_cast<char>(inner[at + 4] | 0x20);
+    const char hi = static_cast<char>(inner[at + 3] | 0x20);
+    if ((a == '0' && hi == '0' && (b == '0' || b == '1')) ||
+        (a == '0' && hi == '0' && b == '7' && (inner[at + 5] | 0x20) == 'f') ||
+        ((a | 0x20) == 'd' && hi >= '8')) {
       return false;
     }
   }
-  return n == name.size();
+  thread_local unescaped_text decoded;
+  return unescape(inner, json_escapes, decoded) ? decoded.text == name : inner == name;
 }
 
 struct member {

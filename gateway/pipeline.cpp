@@ -290,16 +290,18 @@ void decide_path_variants(const policy::snapshot& policy, const policy::bound_cl
     d.duties.redact |= variant_decision.duties.redact;
   };
   const std::string_view path = attrs.path;
-  if (std::any_of(path.begin(), path.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
-    variant.assign(path);
-    std::transform(variant.begin(), variant.end(), variant.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
+  variant.assign(path);
+  bool upper = false;
+  for (char& c : variant) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+      upper = true;
+    }
+  }
+  if (upper) {
     consider(variant);
   }
   if (d.result == policy::effect::permit && !path.ends_with('/')) {
-    variant.assign(path);
-    std::transform(variant.begin(), variant.end(), variant.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
     variant += '/';
     consider(variant);
   }

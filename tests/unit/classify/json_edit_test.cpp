@@ -32,6 +32,9 @@ TEST_CASE("include_usage is set and every other byte stays as the client wrote i
       {R"({"a":"}{\"","stream\u005foptions":{"include\u005Fusage":false}})",
        R"({"a":"}{\"","stream\u005foptions":{"include\u005Fusage":true}})"},
       {"{}", R"({"stream_options":{"include_usage":true}})"},
+      // A key with an escaped control character is another key, as the inspector reads it.
+      {R"({"stream\u0000_options":{"include_usage":false}})",
+       R"({"stream\u0000_options":{"include_usage":false},"stream_options":{"include_usage":true}})"},
   };
   json_inspector inspector;
   for (const row& r : rows) {
