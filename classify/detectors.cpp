@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 
@@ -20,10 +21,12 @@ using namespace detail;
 // Each scan_* calls hit(begin, end) for every finding, in text order, and stops (returning true)
 // as soon as hit returns true.
 // An address, internationalised ones too (RFC 6531: UTF-8 in the local part and the domain, a
-// Unicode or punycode "xn--" top-level domain), with up to two spaces or tabs on either side of
-// the '@' ("alice @ example.com" reads as an address to a model).
+// Unicode or punycode "xn--" top-level domain), a quoted local part ("\"alice smith\"@example.com")
+// or an address literal ("alice@[192.0.2.1]"), with up to two spaces or tabs on either side of
+// the '@' ("alice @ example.com" reads as an address to a model; a line break ends it, as it
+// separates two strings in a JSON body's text).
 template <typename Hit>
-bool scan_email(std::string_view t, Hit&& hit) {
+bool scan_plain_email(std::string_view t, Hit&& hit) {
   const auto utf8 = [](char c) { return static_cast<unsigned char>(c) >= 0x80; };
   const auto local_char = [&](char c) {
     return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || utf8(c);
@@ -35,45 +38,216 @@ bool scan_email(std::string_view t, Hit&& hit) {
     while (local_end > 0 && at - local_end < 2 && blank(t[local_end - 1])) {
       --local_end;
     }
-    if (local_end == 0 || !local_char(t[local_end - 1])) {
-      continue;
+    std::size_t begin = local_end;
+    if (local_end >= 3 && t[local_end - 1] == '"') {  // "any text"@domain
+      const std::size_t open = t.substr(0, local_end - 1).rfind('"');
+      if (open == npos || local_end - 1 - open < 2 || local_end - 1 - open > 64 ||
+          t.substr(open, local_end - open).find('\n') != npos) {
+        continue;
+      }
+      begin = open;
+    } else {
+      while (begin > 0 && local_char(t[begin - 1]) && !escape_letter_at(t, begin - 1)) {
+        --begin;
+      }
+      if (begin == local_end) {
+        continue;
+      }
     }
     std::size_t domain = at + 1;
     while (domain < t.size() && domain - at <= 2 && blank(t[domain])) {
       ++domain;
     }
     std::size_t end = domain;
-    std::size_t last_dot = npos;
-    while (end < t.size() && domain_char(t[end])) {
-      if (t[end] == '.') {
-        last_dot = end;
+    if (domain < t.size() && t[domain] == '[') {  // an address literal: [192.0.2.1], [IPv6:2001:db8::1]
+      const std::size_t close = t.find(']', domain);
+      if (close == npos || close - domain < 8 || close - domain > 46) {
+        continue;
       }
-      ++end;
+      const std::string_view literal = t.substr(domain + 1, close - domain - 1);
+      if (!std::all_of(literal.begin(), literal.end(), [](char c) {
+            return is_hex(c) || c == '.' || c == ':' || c == 'I' || c == 'P' || c == 'v';
+          })) {
+        continue;
+      }
+      end = close + 1;
+    } else {
+      std::size_t last_dot = npos;
+      while (end < t.size() && domain_char(t[end])) {
+        if (t[end] == '.') {
+          last_dot = end;
+        }
+        ++end;
+      }
+      while (end > domain && t[end - 1] == '.') {  // a sentence's full stop
+        --end;
+      }
+      if (last_dot != npos && last_dot >= end) {
+        last_dot = t.substr(0, end).rfind('.');
+      }
+      if (last_dot == npos || last_dot <= domain || end - last_dot - 1 < 2) {
+        continue;
+      }
+      const std::string_view tld = t.substr(last_dot + 1, end - last_dot - 1);
+      const bool punycode =
+          tld.size() > 4 && to_lower(tld[0]) == 'x' && to_lower(tld[1]) == 'n' && tld[2] == '-' &&
+          tld[3] == '-' &&
+          std::all_of(tld.begin() + 4, tld.end(), [](char c) { return is_alnum(c) || c == '-'; });
+      const bool letters =
+          std::all_of(tld.begin(), tld.end(), [&](char c) { return is_alpha(c) || utf8(c); });
+      if (!letters && !punycode) {
+        continue;
+      }
     }
-    while (end > domain && t[end - 1] == '.') {  // a sentence's full stop
-      --end;
-    }
-    if (last_dot != npos && last_dot >= end) {
-      last_dot = t.substr(0, end).rfind('.');
-    }
-    if (last_dot == npos || last_dot <= domain || end - last_dot - 1 < 2) {
-      continue;
-    }
-    const std::string_view tld = t.substr(last_dot + 1, end - last_dot - 1);
-    const bool punycode =
-        tld.size() > 4 && to_lower(tld[0]) == 'x' && to_lower(tld[1]) == 'n' && tld[2] == '-' &&
-        tld[3] == '-' &&
-        std::all_of(tld.begin() + 4, tld.end(), [](char c) { return is_alnum(c) || c == '-'; });
-    const bool letters = std::all_of(tld.begin(), tld.end(), [&](char c) { return is_alpha(c) || utf8(c); });
-    std::size_t begin = local_end;
-    while (begin > 0 && local_char(t[begin - 1]) && !escape_letter_at(t, begin - 1)) {
-      --begin;
-    }
-    if ((letters || punycode) && hit(begin, end)) {
+    if (hit(begin, end)) {
       return true;
     }
   }
   return false;
+}
+
+// An address with its '@' and dots written out, as people write them to escape address
+// harvesters, and as a model reads them: "alice [at] example [dot] com", "alice(at)example(dot)com",
+// "alice {at} example.com", "alice at example dot com". A bare " at " counts only with a written
+// out dot after it: "see us at example.com" is a sentence.
+struct spelled_view {
+  enum kind : std::uint8_t { original, bracketed, spelled_at, spelled_dot };
+  std::string text;
+  std::vector<std::uint32_t> origin;  // as folded_text::origin
+  std::vector<kind> kinds;            // what gave text[i]
+};
+
+// The marker `word` ("at", "dot") at t[i], or npos: "[at]" "(at)" "{at}" "<at>" (blanks inside
+// allowed), or the bare word between blanks; up to two blanks either side are part of it.
+std::size_t marker_end(std::string_view t, std::size_t i, std::string_view word, bool& bracketed) {
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  const auto skip_blanks = [&](std::size_t k) {
+    for (std::size_t n = 0; n < 2 && k < t.size() && blank(t[k]); ++n) {
+      ++k;
+    }
+    return k;
+  };
+  const auto word_at = [&](std::size_t k) {
+    if (t.size() - k < word.size()) {
+      return false;
+    }
+    for (std::size_t n = 0; n < word.size(); ++n) {
+      if (to_lower(t[k + n]) != word[n]) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const std::size_t j = skip_blanks(i);
+  static constexpr std::string_view open = "[({<";
+  static constexpr std::string_view close = "])}>";
+  const std::size_t bracket = j < t.size() ? open.find(t[j]) : npos;
+  if (bracket != npos) {
+    std::size_t k = skip_blanks(j + 1);
+    if (!word_at(k)) {
+      return npos;
+    }
+    k = skip_blanks(k + word.size());
+    if (k >= t.size() || t[k] != close[bracket]) {
+      return npos;
+    }
+    bracketed = true;
+    return skip_blanks(k + 1);
+  }
+  if (j == i || !word_at(j) || j + word.size() >= t.size() || !blank(t[j + word.size()])) {
+    return npos;
+  }
+  bracketed = false;
+  return skip_blanks(j + word.size());
+}
+
+// The written-out marker at t[i] (end, or npos), with what it stands for.
+std::size_t marker_at(std::string_view t, std::size_t i, char& replacement, spelled_view::kind& kind) {
+  const char c = t[i];
+  if (i == 0 || (c != ' ' && c != '\t' && c != '[' && c != '(' && c != '{' && c != '<') ||
+      !(is_alnum(t[i - 1]) || static_cast<unsigned char>(t[i - 1]) >= 0x80)) {
+    return npos;
+  }
+  bool bracketed = false;
+  std::size_t end = marker_end(t, i, "at", bracketed);
+  replacement = '@';
+  if (end == npos) {
+    end = marker_end(t, i, "dot", bracketed);
+    replacement = '.';
+  }
+  if (end == npos || end >= t.size() || !is_alnum(t[end])) {
+    return npos;
+  }
+  kind = bracketed            ? spelled_view::bracketed
+         : replacement == '@' ? spelled_view::spelled_at
+                              : spelled_view::spelled_dot;
+  return end;
+}
+
+// The view of t with its written-out markers replaced by '@' and '.'; false when it cannot hold
+// an address that the plain scan does not see (no bracketed marker, no written-out dot).
+bool spell_out(std::string_view t, spelled_view& out) {
+  char replacement = 0;
+  spelled_view::kind kind = spelled_view::original;
+  // Every marker ends its word with a 't' ("at", "dot"): look there first, then back to where
+  // the marker would start (a blank or a bracket, up to two blanks before it).
+  bool useful = false;
+  for (std::size_t i = 2; i < t.size() && !useful; ++i) {
+    if ((t[i] != 't' && t[i] != 'T') || (to_lower(t[i - 1]) != 'a' && to_lower(t[i - 1]) != 'o')) {
+      continue;
+    }
+    const std::size_t word = to_lower(t[i - 1]) == 'a' ? i - 1 : i - 2;
+    for (std::size_t p = word; p-- > 0 && word - p <= 4 && !useful;) {
+      useful = marker_at(t, p, replacement, kind) != npos && kind != spelled_view::spelled_at;
+    }
+  }
+  if (!useful) {
+    return false;
+  }
+  out.text.clear();
+  out.origin.clear();
+  out.kinds.clear();
+  for (std::size_t i = 0; i < t.size();) {
+    const std::size_t end = marker_at(t, i, replacement, kind);
+    out.origin.push_back(static_cast<std::uint32_t>(i));
+    if (end != npos) {
+      out.text.push_back(replacement);
+      out.kinds.push_back(kind);
+      i = end;
+    } else {
+      out.text.push_back(t[i]);
+      out.kinds.push_back(spelled_view::original);
+      ++i;
+    }
+  }
+  out.origin.push_back(static_cast<std::uint32_t>(t.size()));
+  return true;
+}
+
+template <typename Hit>
+bool scan_email(std::string_view t, Hit&& hit) {
+  if (scan_plain_email(t, hit)) {
+    return true;
+  }
+  thread_local spelled_view view;
+  if (!spell_out(t, view)) {
+    return false;
+  }
+  return scan_plain_email(view.text, [&](std::size_t begin, std::size_t end) {
+    const std::size_t at = view.text.find('@', begin);
+    bool dot_written_out = false;
+    for (std::size_t k = at + 1; k < end; ++k) {
+      dot_written_out = dot_written_out || (view.text[k] == '.' && view.kinds[k] != spelled_view::original);
+    }
+    const spelled_view::kind at_kind = view.kinds[at];
+    if (at_kind == spelled_view::original && !dot_written_out) {
+      return false;  // the plain scan's finding
+    }
+    if (at_kind == spelled_view::spelled_at && !dot_written_out) {
+      return false;
+    }
+    return hit(view.origin[begin], view.origin[end]);
+  });
 }
 
 // Digits from i on, allowing up to `max_seps` characters of `seps` between two digits ("6 12",

@@ -3,7 +3,8 @@
 // Personal-data detectors over a request body, for the policy's data classes (a class whose
 // detectors fire is carried by the request). Each one looks for the shape of an identifier and,
 // where the identifier has one, checks its check digits, so that ordinary numbers rarely fire:
-//   email          local@domain.tld
+//   email          local@domain.tld (quoted local parts, address literals), and written out:
+//                  "alice [at] example [dot] com", "alice at example dot com"
 //   phone          international (+CC or 00CC, 8-15 digits, common separators) and the EU's
 //                  0X XX XX XX XX national form
 //   iban           2 letters, 2 check digits, 11-30 characters, grouped or not; ISO 7064 mod 97

@@ -89,9 +89,10 @@ enum class field : std::uint8_t { none, model, stream, stream_options, include_u
 // of stream_options) are collected, and only until they are read.
 class inspect_handler : public detail::no_size_limits {
  public:
-  inspect_handler(std::string& text, std::string& fold_buffer, detail::key_set& keys,
-                  detail::key_set& option_keys, bool keep_text, inspection& out)
+  inspect_handler(std::string& text, std::vector<text_span>& prose, std::string& fold_buffer,
+                  detail::key_set& keys, detail::key_set& option_keys, bool keep_text, inspection& out)
       : text_(text),
+        prose_(prose),
         fold_buffer_(fold_buffer),
         keys_(keys),
         option_keys_(option_keys),
@@ -108,6 +109,7 @@ class inspect_handler : public detail::no_size_limits {
       return false;
     }
     ++depth_;
+    mark_container(false);
     pending_ = field::none;
     return true;
   }
@@ -122,6 +124,7 @@ class inspect_handler : public detail::no_size_limits {
       return false;
     }
     ++depth_;
+    mark_container(true);
     return true;
   }
   bool on_array_end(std::size_t, error_code&) {
@@ -135,6 +138,9 @@ class inspect_handler : public detail::no_size_limits {
   }
   bool on_key(sv s, std::size_t, error_code& ec) {
     append(s, keep_text_ || read_keys_here());
+    if (keep_text_) {
+      key_is_prose_ = is_prose_key(std::string_view(text_).substr(start_));
+    }
     const bool ok = key(std::string_view(text_).substr(start_), ec);
     end_string();
     return ok;
@@ -151,6 +157,9 @@ class inspect_handler : public detail::no_size_limits {
       }
     } else if (!value_may_be("a string", ec)) {
       return false;
+    }
+    if (keep_text_ && in_prose()) {
+      prose_.push_back({start_, text_.size()});
     }
     end_string();
     pending_ = field::none;
@@ -184,6 +193,30 @@ class inspect_handler : public detail::no_size_limits {
  private:
   // Whether key() reads the keys of the current object.
   [[nodiscard]] bool read_keys_here() const { return depth_ == 1 || (in_options_ && depth_ == 2); }
+
+  // The keys whose string values (or arrays of strings) are the prose a model reads.
+  static bool is_prose_key(std::string_view k) {
+    return k == "content" || k == "text" || k == "prompt" || k == "input" || k == "instructions";
+  }
+  // Called with the new depth_: an array under a prose key (or inside such an array) holds prose.
+  void mark_container(bool array) {
+    if (depth_ >= 64) {
+      return;  // deeper than max_depth: the parser refuses the body
+    }
+    const std::uint64_t bit = std::uint64_t{1} << depth_;
+    const bool parent_array = (arrays_ & (bit >> 1)) != 0;
+    const bool prose = array && (parent_array ? (prose_arrays_ & (bit >> 1)) != 0 : key_is_prose_);
+    arrays_ = array ? arrays_ | bit : arrays_ & ~bit;
+    prose_arrays_ = prose ? prose_arrays_ | bit : prose_arrays_ & ~bit;
+  }
+  // Whether a string value here is prose: under a prose key, or in an array of prose.
+  [[nodiscard]] bool in_prose() const {
+    if (depth_ >= 64) {
+      return false;
+    }
+    const std::uint64_t bit = std::uint64_t{1} << depth_;
+    return (arrays_ & bit) != 0 ? (prose_arrays_ & bit) != 0 : key_is_prose_;
+  }
 
   // Collects a part of the current string when `keep` (decided at its first part).
   void append(sv s, bool keep) {
@@ -299,6 +332,7 @@ class inspect_handler : public detail::no_size_limits {
   }
 
   std::string& text_;
+  std::vector<text_span>& prose_;
   std::string& fold_buffer_;
   detail::key_set& keys_;
   detail::key_set& option_keys_;
@@ -308,8 +342,11 @@ class inspect_handler : public detail::no_size_limits {
   field pending_ = field::none;
   bool in_options_ = false;
   bool in_string_ = false;
-  bool collecting_ = false;  // the current string goes into text_
-  std::size_t start_ = 0;    // where the current string starts in text_
+  bool collecting_ = false;         // the current string goes into text_
+  std::size_t start_ = 0;           // where the current string starts in text_
+  bool key_is_prose_ = false;       // the last key read names prose
+  std::uint64_t arrays_ = 0;        // bit d: the container at depth d is an array
+  std::uint64_t prose_arrays_ = 0;  // bit d: ... an array of prose
 };
 
 // Refuses what is not UTF-8 before the parser sees it: a BOM, or UTF-16/32 (RFC 4627 section 3:
@@ -386,10 +423,13 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   out.scan.decoded = true;
   out.scan.located = options.locate;
   // A worker keeps its buffers between requests, but not one a 10 MiB body left behind.
-  if (text_.capacity() > std::max<std::size_t>(1 << 20, 2 * body.size())) {
-    std::string().swap(text_);
+  for (std::string* buffer : {&text_, &joined_, &rest_}) {
+    if (buffer->capacity() > std::max<std::size_t>(1 << 20, 2 * body.size())) {
+      std::string().swap(*buffer);
+    }
   }
   text_.clear();
+  prose_.clear();
   keys_.clear();
 
   if (const body_error e = encoding_error(body); e != body_error::none) {
@@ -405,7 +445,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   }
   boost::json::parse_options strict;
   strict.max_depth = max_depth;
-  boost::json::basic_parser<inspect_handler> parser(strict, text_, fold_buffer_, keys_, option_keys_,
+  boost::json::basic_parser<inspect_handler> parser(strict, text_, prose_, fold_buffer_, keys_, option_keys_,
                                                     which != 0, out);
   error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
@@ -426,31 +466,99 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   if (which == 0) {
     return;
   }
-  if (options.locate) {
-    out.scan.findings = find_all(text_, which);
-    for (const finding& f : out.scan.findings) {
-      out.scan.found |= 1u << f.detector;
-    }
-  } else {
-    out.scan.found = detect(text_, which);
-  }
+  scan_text(which, options.locate, out.scan);
   scan_nested(which, options.locate, out.scan);
 }
 
-// A decoded string that still holds escapes may be JSON inside JSON (tool call arguments, a
-// stringified document) that the cluster decodes again before the model reads it: the detectors
-// also read the text with those escapes decoded, up to max_nested_levels deep. What they find
-// only there cannot be redacted in place (scan_result::hidden).
-void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& scan) {
-  if (text_.find('\\') == std::string::npos) {
-    return;  // the usual case
+// The text, with the prose read as one: when the body has two prose strings or more, the
+// detectors read two views of text_, each once: the prose strings joined (each with the '\n'
+// after it), and everything else. A finding that crosses from one prose string into the next
+// is listed as its pieces, one per string (or one finding where the strings are adjacent in
+// text_, as in a prompt array: redact() replaces it string by string).
+void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& scan) {
+  if (prose_.size() < 2) {
+    if (locate) {
+      scan.findings = find_all(text_, which);
+      for (const finding& f : scan.findings) {
+        scan.found |= 1u << f.detector;
+      }
+    } else {
+      scan.found = detect(text_, which);
+    }
+    return;
   }
+  joined_.clear();
+  rest_.clear();
+  joined_segments_.clear();
+  rest_segments_.clear();
+  const auto take = [&](std::string& view, std::vector<segment>& segments, std::size_t b, std::size_t e) {
+    if (e > b) {
+      segments.push_back({view.size(), b, e - b});
+      view.append(text_, b, e - b);
+    }
+  };
+  std::size_t cursor = 0;
+  for (const text_span& span : prose_) {
+    take(rest_, rest_segments_, cursor, span.begin);
+    take(joined_, joined_segments_, span.begin, span.end + 1);
+    cursor = span.end + 1;
+  }
+  take(rest_, rest_segments_, cursor, text_.size());
+  if (!locate) {
+    scan.found = detect(rest_, which) | detect(joined_, which);
+    return;
+  }
+  const auto locate_in = [&](const std::string& view, const std::vector<segment>& segments) {
+    for (const finding& f : find_all(view, which)) {
+      scan.found |= 1u << f.detector;
+      auto seg = std::upper_bound(segments.begin(), segments.end(), f.begin,
+                                  [](std::size_t at, const segment& s) { return at < s.view_begin; });
+      --seg;  // the segment f begins in
+      bool first = true;
+      for (std::size_t at = f.begin; at < f.end; ++seg) {
+        const std::size_t stop = std::min(f.end, seg->view_begin + seg->length);
+        const std::size_t b = seg->text_begin + (at - seg->view_begin);
+        const std::size_t e = seg->text_begin + (stop - seg->view_begin);
+        if (!first && scan.findings.back().end == b) {
+          scan.findings.back().end = e;  // adjacent in text_ as well
+        } else {
+          scan.findings.push_back({b, e, f.detector});
+        }
+        first = false;
+        at = stop;
+      }
+    }
+  };
+  locate_in(rest_, rest_segments_);
+  locate_in(joined_, joined_segments_);
+  std::sort(scan.findings.begin(), scan.findings.end(),
+            [](const finding& a, const finding& b) { return a.begin < b.begin; });
+}
+
+// A decoded string that still holds escapes may be JSON inside JSON (tool call arguments, a
+// stringified document) that the cluster decodes again before the model reads it, or text whose
+// percent-encoding or HTML character references the model reads through ("alice%40example.com",
+// "alice&#64;example.com"): the detectors also read the text with those decoded, up to
+// max_nested_levels deep. A finding there that no finding of the same detector covers where the
+// client wrote it is listed with the span of the escapes that spell it ("alice%40example.com" is
+// redacted whole), unless that span holds a quote: then it would cut through the structure of
+// JSON inside the string, and it is not redactable in place (scan_result::hidden).
+void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& scan) {
+  if (text_.find('\\') == std::string::npos && text_.find('%') == std::string::npos &&
+      text_.find('&') == std::string::npos) {
+    return;  // the usual case (three memchr calls: find_first_of reads byte by byte)
+  }
+  const std::size_t first_pass = scan.findings.size();
+  const auto covered = [&](std::size_t b, std::size_t e, unsigned d) {
+    return std::any_of(scan.findings.begin(), scan.findings.end(),
+                       [&](const finding& f) { return f.detector == d && f.begin <= b && e <= f.end; });
+  };
   std::string_view level = text_;
   std::vector<std::uint32_t> origin;  // into text_, composed over the levels
   for (std::size_t depth = 0; depth < max_nested_levels; ++depth) {
     unescaped_text& next = nested_[depth % 2];
-    if (!unescape(level, json_escapes, next)) {
-      return;
+    if (!unescape(level, json_escapes | percent_encoding | html_references, next)) {
+      break;
     }
     if (depth == 0) {
       origin = next.origin;
@@ -466,14 +574,22 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
       for (const finding& f : find_all(next.text, which)) {
         const std::size_t b = origin[f.begin];
         const std::size_t e = origin[f.end];
-        const bool escaped = std::string_view(text_).substr(b, e - b).find('\\') != std::string_view::npos;
-        if (escaped) {  // not one the first pass found where the client wrote it
-          scan.found |= 1u << f.detector;
+        if (covered(b, e, f.detector)) {
+          continue;
+        }
+        scan.found |= 1u << f.detector;
+        if (std::string_view(text_).substr(b, e - b).find('"') == std::string_view::npos) {
+          scan.findings.push_back({b, e, f.detector});
+        } else {
           scan.hidden |= 1u << f.detector;
         }
       }
     }
     level = next.text;
+  }
+  if (scan.findings.size() != first_pass) {
+    std::sort(scan.findings.begin(), scan.findings.end(),
+              [](const finding& a, const finding& b) { return a.begin < b.begin; });
   }
 }
 

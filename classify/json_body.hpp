@@ -14,9 +14,16 @@
 //   - runs the detectors over the body's *text*: every key and string value, decoded (every
 //     escape form: \uXXXX, surrogate pairs, \/, \n ...), in document order, each followed by one
 //     '\n'. A string split across parser calls is scanned whole. A string that still holds escapes
-//     after decoding (JSON inside JSON: tool call arguments) is read again with them decoded.
+//     after decoding (JSON inside JSON: tool call arguments; percent-encoding or HTML character
+//     references a model reads through) is read again with them decoded;
+//   - reads the prose a model is given as one text: the strings under `content`, `text`,
+//     `prompt`, `input` and `instructions` (message contents, content parts, prompt and input
+//     arrays), in document order, as if joined by line breaks, the way a cluster joins a
+//     message's text parts. An identifier split across them ("DE89 3704" and "0044 0532 0130 00"
+//     in two parts) is found, and its pieces are findings in their own strings.
 // Data-plane code: results are values (an error kind, its byte offset and a message), never
-// exceptions. Memory: the text is at most the body's size; nothing else grows with the body, and
+// exceptions. Memory: the text is at most the body's size, and its two views (prose and the rest)
+// together at most the text's; nothing else grows with the body, and
 // an inspector reused for bodies of the usual shape allocates nothing.
 
 #include <cstddef>
@@ -69,8 +76,9 @@ struct scan_result {
   // Where, when asked (inspect_options::locate), ordered by position. With `decoded`, offsets
   // are into the body's decoded text (see above), else into the raw body bytes.
   std::vector<finding> findings;
-  // Found only in a string's nested escapes (JSON inside a JSON string, see
-  // json_inspector::scan_nested): in `found`, not in `findings`, and not redactable in place.
+  // Found only in a string's nested escapes (JSON inside a JSON string, "%40", "&#64;", see
+  // json_inspector::scan_nested) where a span to redact would cut through a quote: in `found`,
+  // not in `findings`, and not redactable in place.
   std::uint32_t hidden = 0;
   bool decoded = false;  // the body was inspected as JSON (and can be redacted by redact())
   bool located = false;  // findings were listed (inspect_options::locate)
@@ -91,6 +99,12 @@ struct inspect_options {
   bool locate = false;          // also list every finding (for redact())
 };
 
+// Where a string's decoded text sits in json_inspector::text().
+struct text_span {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+
 // One per thread (not thread-safe); reusing it reuses its buffers.
 class json_inspector {
  public:
@@ -106,9 +120,22 @@ class json_inspector {
   [[nodiscard]] std::string_view text() const noexcept { return text_; }
 
  private:
+  void scan_text(std::uint32_t which, bool locate, scan_result& scan);
   void scan_nested(std::uint32_t which, bool locate, scan_result& scan);
 
+  // A piece of a view of text_ (scan_text()): view[view_begin, +length) = text_[text_begin, +length).
+  struct segment {
+    std::size_t view_begin = 0;
+    std::size_t text_begin = 0;
+    std::size_t length = 0;
+  };
+
   std::string text_;
+  std::vector<text_span> prose_;  // the prose strings' spans in text_, in document order
+  std::string joined_;            // the prose strings, each with its '\n'
+  std::string rest_;              // the rest of text_
+  std::vector<segment> joined_segments_;
+  std::vector<segment> rest_segments_;
   unescaped_text nested_[2];
   std::string fold_buffer_;
   detail::key_set keys_;         // the top level's
@@ -119,11 +146,11 @@ class json_inspector {
 // (`findings`, from inspect() with locate, in decoded-text coordinates) is replaced with
 // "[redacted:<detector>]" in the decoded strings, which are then re-encoded as JSON (the
 // document is re-serialised: whitespace between tokens goes, numbers are kept as written).
-// Findings that overlap an earlier one or straddle two strings are left, and so is the top-level
-// model (the name the request was routed by; it is bounded and detected, never rewritten).
-// Redacted top-level keys may come out equal, or equal but for case ("a [redacted:email]" twice):
-// never a key the gateway reads. Returns how many findings were replaced;
-// with none (or a body that is not valid JSON) `body` is left as it is.
+// A finding that straddles strings is replaced piece by piece, in each string; findings that
+// overlap an earlier one are left, and so is the top-level model (the name the request was routed by; it is
+// bounded and detected, never rewritten). Redacted top-level keys may come out equal, or equal but for case
+// ("a [redacted:email]" twice): never a key the gateway reads. Returns how many findings were replaced; with
+// none (or a body that is not valid JSON) `body` is left as it is.
 std::size_t redact(std::string& body, std::span<const finding> findings, std::uint32_t which);
 
 }  // namespace sovgw::classify

@@ -11,7 +11,7 @@ using error_code = boost::system::error_code;
 using sv = boost::json::string_view;
 
 // SAX handler of redact(): writes the document back, each key and string decoded, rewritten
-// where a finding lies wholly inside it, and re-encoded.
+// where a finding (or a piece of one) lies inside it, and re-encoded.
 class redact_handler : public detail::no_size_limits {
  public:
   redact_handler(std::string& out, std::span<const finding> findings, std::uint32_t which)
@@ -114,17 +114,24 @@ class redact_handler : public detail::no_size_limits {
     pos_ = end + 1;  // the '\n' after each string in the text
     out_.push_back('"');
     std::size_t copied = 0;
-    for (; next_ < findings_.size() && findings_[next_].begin < end; ++next_) {
-      const finding& f = findings_[next_];
-      if (!rewrite || (which_ & (1u << f.detector)) == 0 || f.begin < begin + copied || f.end > end) {
-        continue;  // not asked for, overlapping the previous one, or straddling two strings
+    // A finding that straddles strings (an IBAN split over two parts of a prompt) is redacted
+    // piece by piece, each in its own string.
+    for (std::size_t k = next_; k < findings_.size() && findings_[k].begin < end; ++k) {
+      const finding& f = findings_[k];
+      const std::size_t b = std::max(f.begin, begin);
+      const std::size_t e = std::min(f.end, end);
+      if (!rewrite || (which_ & (1u << f.detector)) == 0 || e <= b || b < begin + copied) {
+        continue;  // not asked for, passed, or overlapping the previous one
       }
-      encode(value.substr(copied, f.begin - begin - copied));
+      encode(value.substr(copied, b - begin - copied));
       out_ += "[redacted:";
       out_ += detector_names[f.detector];
       out_ += ']';
-      copied = f.end - begin;
-      ++redacted_;
+      copied = e - begin;
+      redacted_ += b == f.begin ? 1 : 0;  // a finding in pieces counts once
+    }
+    while (next_ < findings_.size() && findings_[next_].end <= pos_) {
+      ++next_;
     }
     encode(value.substr(copied));
     out_.push_back('"');

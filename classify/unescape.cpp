@@ -93,9 +93,6 @@ decoded json_escape_at(std::string_view in, std::size_t i) {
 }
 
 decoded percent_at(std::string_view in, std::size_t i) {
-  if (in[i] == '+') {
-    return {1, " "};
-  }
   const long v = in[i] == '%' ? hex_at(in, i + 1, 2) : -1;
   return v < 0 ? decoded{} : decoded{3, std::string(1, static_cast<char>(v))};
 }
@@ -125,16 +122,34 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
     put_utf8(static_cast<std::uint32_t>(cp), d.text);
     return d;
   }
-  static constexpr std::array<std::pair<std::string_view, char>, 7> named = {{{"amp", '&'},
-                                                                              {"lt", '<'},
-                                                                              {"gt", '>'},
-                                                                              {"quot", '"'},
-                                                                              {"apos", '\''},
-                                                                              {"commat", '@'},
-                                                                              {"period", '.'}}};
-  for (const auto& [n, c] : named) {
+  // The punctuation and spaces an identifier is written with (HTML 5's names for them).
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 22> named = {{
+      {"amp", "&"},
+      {"AMP", "&"},
+      {"lt", "<"},
+      {"gt", ">"},
+      {"quot", "\""},
+      {"apos", "'"},
+      {"commat", "@"},
+      {"period", "."},
+      {"plus", "+"},
+      {"hyphen", "\xe2\x80\x90"},
+      {"dash", "\xe2\x80\x90"},
+      {"minus", "\xe2\x88\x92"},
+      {"lowbar", "_"},
+      {"sol", "/"},
+      {"colon", ":"},
+      {"lpar", "("},
+      {"rpar", ")"},
+      {"num", "#"},
+      {"percnt", "%"},
+      {"nbsp", "\xc2\xa0"},
+      {"ensp", "\xe2\x80\x82"},
+      {"emsp", "\xe2\x80\x83"},
+  }};
+  for (const auto& [n, text] : named) {
     if (name == n) {
-      return {length, std::string(1, c)};
+      return {length, std::string(text)};
     }
   }
   return {};
@@ -144,16 +159,18 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
 
 bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
   const auto starts = [&](char c) {
-    return ((forms & json_escapes) != 0 && c == '\\') ||
-           ((forms & percent_encoding) != 0 && (c == '%' || c == '+')) ||
-           ((forms & html_references) != 0 && c == '&');
+    return ((forms & json_escapes) != 0 && c == '\\') || ((forms & percent_encoding) != 0 && c == '%') ||
+           ((forms & plus_as_space) != 0 && c == '+') || ((forms & html_references) != 0 && c == '&');
   };
   const auto at = [&](std::size_t i) {
     if ((forms & json_escapes) != 0 && in[i] == '\\') {
       return json_escape_at(in, i);
     }
-    if ((forms & percent_encoding) != 0 && (in[i] == '%' || in[i] == '+')) {
+    if ((forms & percent_encoding) != 0 && in[i] == '%') {
       return percent_at(in, i);
+    }
+    if ((forms & plus_as_space) != 0 && in[i] == '+') {
+      return decoded{1, " "};
     }
     if ((forms & html_references) != 0 && in[i] == '&') {
       return html_reference_at(in, i);

@@ -4,7 +4,9 @@
 // call `arguments`, a stringified document), whose escapes ("alice\u0040example.com") the cluster
 // decodes before the model reads it; a body the gateway does not parse as JSON (off /v1/, not
 // labelled JSON) may be percent-encoded, hold HTML character references or JSON escapes that its
-// server decodes. The detectors also scan these views (json_body.hpp, gateway/pipeline.cpp).
+// server decodes; and a model reads "alice%40example.com" or "alice&#64;example.com" in a prompt
+// as the address it encodes. The detectors also scan these views (json_body.hpp,
+// gateway/pipeline.cpp).
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,8 +16,10 @@ namespace sovgw::classify {
 
 enum unescape_forms : std::uint8_t {
   json_escapes = 1,      // \uXXXX (surrogate pairs joined), \n \t \r \b \f \/ \" \\ .
-  percent_encoding = 2,  // %XX, and '+' as a space (application/x-www-form-urlencoded)
-  html_references = 4,   // &#64; &#x40; and &amp; &lt; &gt; &quot; &apos; &commat; &period;
+  percent_encoding = 2,  // %XX
+  html_references = 4,   // &#64; &#x40;, and the named references of punctuation and spaces
+                         // (&amp; &lt; &commat; &period; &nbsp; &plus; &lpar; ...)
+  plus_as_space = 8,     // '+' (application/x-www-form-urlencoded; not in text a model reads)
 };
 
 struct unescaped_text {

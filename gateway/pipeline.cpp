@@ -154,10 +154,18 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
   }
   static thread_local classify::unescaped_text decoded;
   using enum classify::unescape_forms;
-  if (classify::unescape(ctx.body, json_escapes | percent_encoding | html_references, decoded)) {
+  if (classify::unescape(ctx.body, json_escapes | percent_encoding | plus_as_space | html_references,
+                         decoded)) {
     ctx.scan.found |= classify::detect(decoded.text, detectors);
   }
   return stage_result::next();
+}
+
+// The redacted detectors that still find something in the redacted body.
+std::uint32_t remaining_after_redaction(std::string_view body, std::uint32_t redacted) {
+  static thread_local classify::inspection again;
+  thread_inspector().inspect(body, {redacted, false}, again);
+  return again.ok() ? again.scan.found & redacted : redacted;
 }
 
 stage_result unsupported_media_type(std::string message) {
@@ -377,16 +385,28 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
               "send the request as application/json",
               fmt::join(d.duties.redact_names(), ", ")));
     }
-    if (const std::uint32_t hidden = ctx.scan.hidden & d.duties.redact; hidden != 0) {
+    // A redaction that cannot be done, or that leaves what it had to remove, refuses the request.
+    const auto unredactable = [&](std::uint32_t detectors, std::string_view why) {
       ctx.permitted = false;
-      return stage_result::respond(
-          outcome::redaction_unsupported,
-          fmt::format("the residency policy requires redaction ({}), and the request holds such data inside "
-                      "an escaped string (JSON within a JSON string, such as tool call arguments) that "
-                      "the gateway cannot redact in place; send it unescaped",
-                      fmt::join(policy::detector_names(hidden), ", ")));
+      return stage_result::respond(outcome::redaction_unsupported,
+                                   fmt::format("the residency policy requires redaction ({}), and {}",
+                                               fmt::join(policy::detector_names(detectors), ", "), why));
+    };
+    if (const std::uint32_t hidden = ctx.scan.hidden & d.duties.redact; hidden != 0) {
+      return unredactable(hidden,
+                          "the request holds such data inside an escaped string (JSON within a JSON string, "
+                          "such as tool call arguments) that the gateway cannot redact in place; send it "
+                          "unescaped");
     }
     ctx.redactions = classify::redact(ctx.body, ctx.scan.findings, d.duties.redact);
+    // The obligation is checked, not assumed: the body as it will be forwarded is read again, and
+    // what the detectors still find there (in the model, which is never rewritten; findings that
+    // overlap) refuses the request rather than reach the cluster.
+    if (const std::uint32_t left = remaining_after_redaction(ctx.body, d.duties.redact); left != 0) {
+      return unredactable(left,
+                          "after redaction the request still holds such data (in the model name, or in a "
+                          "form the gateway cannot rewrite); send it as plain text in a message");
+    }
   }
   if (ctx.permitted) {
     return stage_result::next();

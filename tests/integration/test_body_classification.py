@@ -139,9 +139,22 @@ class BodyClassificationTest(unittest.TestCase):
         resp = self.send(tool_call('{"to": "alice\\u0040example.com"}'))  # the decoded string holds \u0040
         self.assertEqual(resp.status, 200, resp.body)
         self.assertEqual((self.log_of(resp)["cluster"], self.log_of(resp)["data_classes"]), ("paris", "personal"))
-        # An IBAN the policy must redact, hidden the same way, cannot be redacted in place: refused.
+        # An IBAN the policy must redact, hidden the same way, is redacted where the client wrote
+        # it: the arguments stay JSON, with the escapes that spelled it replaced.
         hidden_iban = tool_call('{"iban": "DE89\\u00203704 0044 0532 0130 00"}')
-        self.assert_refused(self.send(hidden_iban), 415, "redaction_unsupported", "escaped string")
+        resp = self.send(hidden_iban, headers={**JSON, "X-Standin-Echo-Body": "1"})
+        self.assertEqual(resp.status, 200, resp.body)
+        arguments = json.loads(resp.body)["messages"][0]["tool_calls"][0]["function"]["arguments"]
+        self.assertEqual(json.loads(arguments), {"iban": "[redacted:iban]"})
+        # Percent-encoding and HTML references a model reads through, and an IBAN split over two
+        # content parts (a cluster joins them with a line break): found and redacted too.
+        for content in ["IBAN DE89%203704%200044%200532%200130%2000", "IBAN DE89&nbsp;3704 0044 0532 0130 00",
+                        [{"type": "text", "text": "IBAN DE89 3704"}, {"type": "text", "text": "0044 0532 0130 00"}]]:
+            body = json.dumps({"model": "mistral-small", "messages": [{"role": "user", "content": content}]}).encode()
+            resp = self.send(body, headers={**JSON, "X-Standin-Echo-Body": "1"})
+            self.assertEqual(resp.status, 200, resp.body)
+            self.assertNotIn(b"3704", resp.body)
+            self.assertIn(b"[redacted:iban]", resp.body)
 
     def test_off_the_api_a_body_is_read_as_its_server_might_decode_it(self):
         plain = {"Content-Type": "text/plain"}

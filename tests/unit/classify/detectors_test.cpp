@@ -349,3 +349,22 @@ TEST_CASE("identifiers a model reads plainly, in the forms readers and mail syst
   }
   CHECK_FALSE(fires("phone", "order 0123 45"));
 }
+
+TEST_CASE("addresses with the '@' and dots written out, quoted local parts, address literals") {
+  for (const char* text :
+       {"alice [at] example [dot] com", "alice(at)example(dot)com", "alice {at} example.com",
+        "alice<AT>example.com", "alice [ at ] example.com", "alice at example dot com",
+        "alice AT example DOT co DOT uk", "alice@example dot com", "alice@example[dot]com",
+        "\\\"alice smith\\\"@example.com", "alice@[192.0.2.1]", "alice@[IPv6:2001:db8::1]"}) {
+    CAPTURE(text);
+    CHECK(fires("email", text));
+  }
+  // The finding covers what the client wrote, markers and all.
+  CHECK(found("email", "mail alice [at] example [dot] com today") == "alice [at] example [dot] com");
+  // A bare " at " needs a written-out dot: these are sentences.
+  for (const char* text : {"see us at example.com", "look at github.com", "meet at noon (at) home",
+                           "the [at] sign", "a dot com bubble", "at [dot]"}) {
+    CAPTURE(text);
+    CHECK_FALSE(fires("email", text));
+  }
+}

@@ -296,22 +296,103 @@ TEST_CASE("one inspector reused: keys of a body never leak into the next, howeve
   CHECK(got.ok());
 }
 
-TEST_CASE("JSON inside a JSON string is read with its escapes decoded, and marked unredactable") {
+TEST_CASE("escapes inside a string (JSON in JSON, %XX, &#64;) are read decoded and redacted as written") {
   const std::uint32_t iban = bit(detector::iban);
-  // Level 1: the decoded string holds \u0040; level 2: it holds \\u0040 (JSON in JSON in JSON).
-  for (const std::string body : {R"({"a":"{\"to\":\"alice\\u0040example.com\"}"})",
-                                 R"({"a":"{\"b\":\"{\\\"to\\\":\\\"alice\\\\u0040example.com\\\"}\"}"})"}) {
-    CAPTURE(body);
-    CHECK(inspect(body, email).scan.found == email);
-    const inspection located = inspect(body, email, true);
-    CHECK(located.scan.found == email);
-    CHECK(located.scan.hidden == email);
-    CHECK(located.scan.findings.empty());
+  struct row {
+    std::string body;
+    std::string redacted;
+  };
+  const row rows[] = {
+      // Level 1: the decoded string holds \u0040; level 2: it holds \\u0040 (JSON in JSON in JSON).
+      {R"({"a":"{\"to\":\"alice\\u0040example.com\"}"})", R"({"a":"{\"to\":\"[redacted:email]\"}"})"},
+      {R"({"a":"{\"b\":\"{\\\"to\\\":\\\"alice\\\\u0040example.com\\\"}\"}"})",
+       R"({"a":"{\"b\":\"{\\\"to\\\":\\\"[redacted:email]\\\"}\"}"})"},
+      // What a model reads through: percent-encoding, HTML references, and both at once.
+      {R"({"a":"mail alice%40example.com now"})", R"({"a":"mail [redacted:email] now"})"},
+      {R"({"a":"mail alice&#64;example&period;com now"})", R"({"a":"mail [redacted:email] now"})"},
+      {R"({"a":"mail alice&commat;example.com"})", R"({"a":"mail [redacted:email]"})"},
+      {R"({"a":"mail alice%26%2364%3Bexample.com"})", R"({"a":"mail [redacted:email]"})"},
+      {R"({"a":"IBAN DE89&nbsp;3704&nbsp;0044&nbsp;0532&nbsp;0130&nbsp;00"})",
+       R"({"a":"IBAN [redacted:iban]"})"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, email | iban).scan.found != 0);
+    const inspection located = inspect(r.body, email | iban, true);
+    CHECK(located.scan.found != 0);
+    CHECK(located.scan.hidden == 0);
+    REQUIRE(located.scan.findings.size() == 1);
+    std::string body = r.body;
+    CHECK(redact(body, located.scan.findings, email | iban) == 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, email | iban).scan.found == 0);
   }
-  // Found where the client wrote it: redactable, not hidden, even with escapes elsewhere.
+  // Spelled with a quote of the nested JSON inside it: found, but a span to redact would cut the
+  // nested document's structure.
+  const inspection quoted =
+      inspect(R"({"a":"{\"to\":\"\\\"alice smith\\\"\\u0040example.com\"}"})", email, true);
+  CHECK(quoted.scan.found == email);
+  CHECK(quoted.scan.hidden == email);
+  CHECK(quoted.scan.findings.empty());
+  // Found where the client wrote it and again decoded: listed once.
   const inspection plain =
       inspect(R"({"a":"alice@example.com \\n DE89\\u00203704 0044 0532 0130 00"})", email | iban, true);
   CHECK(plain.scan.found == (email | iban));
-  CHECK(plain.scan.hidden == iban);
-  CHECK(plain.scan.findings.size() == 1);
+  CHECK(plain.scan.hidden == 0);
+  CHECK(plain.scan.findings.size() == 2);
+  // Text with '%' and '&' that encode nothing is read once.
+  const inspection ordinary = inspect(R"({"a":"50% off at R&D, 100%25 sure"})", email | iban, true);
+  CHECK(ordinary.scan.found == 0);
+}
+
+TEST_CASE("prose split across message parts and messages is read as one text, and redacted piece by piece") {
+  const std::uint32_t iban = bit(detector::iban);
+  struct row {
+    std::string body;
+    std::string redacted;
+  };
+  const row rows[] = {
+      // Content parts (a cluster joins them with line breaks).
+      {R"({"messages":[{"role":"user","content":[{"type":"text","text":"IBAN DE89 3704"},)"
+       R"({"type":"text","text":"0044 0532 0130 00 thanks"}]}]})",
+       R"({"messages":[{"role":"user","content":[{"type":"text","text":"IBAN [redacted:iban]"},)"
+       R"({"type":"text","text":"[redacted:iban] thanks"}]}]})"},
+      // Two messages, and the pieces spread over three short strings.
+      {R"({"messages":[{"role":"user","content":"pay DE89"},{"role":"user","content":"3704 0044"},)"
+       R"({"role":"user","content":"0532 0130 00"}]})",
+       R"({"messages":[{"role":"user","content":"pay [redacted:iban]"},{"role":"user","content":"[redacted:iban]"},)"
+       R"({"role":"user","content":"[redacted:iban]"}]})"},
+      // A prompt array (completions) and an input array (embeddings).
+      {R"({"prompt":["DE89 3704 0044","0532 0130 00"]})",
+       R"({"prompt":["[redacted:iban]","[redacted:iban]"]})"},
+      {R"({"input":["x","DE89 3704 0044","0532 0130 00"]})",
+       R"({"input":["x","[redacted:iban]","[redacted:iban]"]})"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, iban).scan.found == iban);
+    const inspection located = inspect(r.body, iban, true);
+    CHECK(located.scan.found == iban);
+    CHECK(located.scan.hidden == 0);
+    std::string body = r.body;
+    CHECK(redact(body, located.scan.findings, iban) >= 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, iban).scan.found == 0);
+  }
+  // Strings that are not prose do not join it (a role, a type, a key), and a long prose string
+  // is read at its edges only: nothing is found across these.
+  for (const std::string& body :
+       {std::string(
+            R"({"messages":[{"role":"user","content":"pay DE89"},{"role":"DE89 3704 0044 0532 0130 00"}]})"),
+        std::string(R"({"a":"DE89 3704","b":"0044 0532 0130 00"})"),
+        R"({"messages":[{"content":"DE89 3704 0044 0532 0130 00)" + std::string(300, 'x') +
+            R"("},{"content":"y"}]})"}) {
+    CAPTURE(body);
+    const inspection got = inspect(body, iban, true);
+    for (const finding& f : got.scan.findings) {
+      CHECK(body.find("DE89 3704 0044 0532 0130 00") != std::string::npos);
+      CHECK(f.end - f.begin == std::string_view("DE89 3704 0044 0532 0130 00").size());
+    }
+  }
+  CHECK(inspect(R"({"a":"DE89 3704","b":"0044 0532 0130 00"})", iban).scan.found == 0);
 }

@@ -152,6 +152,26 @@ TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: personal data is reda
   CHECK(ctx.body.find("ann@example.com") != std::string::npos);  // email classifies; only iban is redacted
 }
 
+TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: redaction is checked on the body as forwarded") {
+  // An IBAN split over two content parts is redacted in both.
+  REQUIRE(
+      run("POST", "/v1/chat/completions", "application/json",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"IBAN FR76 3000 6000"},)"
+          R"({"type":"text","text":"0112 3456 7890 189"}]}]})")
+          .proceed());
+  CHECK(cfg->clusters[static_cast<std::size_t>(ctx.cluster)].name == "paris");
+  CHECK(ctx.redactions == 2);  // one IBAN, a piece in each part
+  CHECK(ctx.body.find("3000") == std::string::npos);
+  CHECK(ctx.body.find("7890") == std::string::npos);
+  // What redaction cannot rewrite (the model a request is routed by) refuses the request rather
+  // than reach the cluster.
+  const stage_result r = run("POST", "/v1/chat/completions", "application/json",
+                             R"({"model":"m FR7630006000011234567890189","messages":[]})");
+  CHECK(r.result == outcome::redaction_unsupported);
+  CHECK(r.message.find("iban") != std::string::npos);
+  CHECK_FALSE(ctx.permitted);
+}
+
 TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: a forbid rule answers 403 naming the rule") {
   const stage_result r = run("POST", "/admin/x", "application/json", R"({"model":"m"})");
   CHECK(r.result == outcome::policy_denied);
