@@ -19,7 +19,8 @@
   X(person_name)           \
   X(health_code)           \
   X(postal_address)        \
-  X(date_of_birth)
+  X(date_of_birth)         \
+  X(opaque_content)
 
 namespace sovgw::classify {
 

@@ -89,10 +89,12 @@ enum class field : std::uint8_t { none, model, stream, stream_options, include_u
 // of stream_options) are collected, and only until they are read.
 class inspect_handler : public detail::no_size_limits {
  public:
-  inspect_handler(std::string& text, std::vector<text_span>& prose, std::string& fold_buffer,
-                  detail::key_set& keys, detail::key_set& option_keys, bool keep_text, inspection& out)
+  inspect_handler(std::string& text, std::vector<text_span>& prose, std::vector<text_span>& numbers,
+                  std::string& fold_buffer, detail::key_set& keys, detail::key_set& option_keys,
+                  bool keep_text, inspection& out)
       : text_(text),
         prose_(prose),
+        numbers_(numbers),
         fold_buffer_(fold_buffer),
         keys_(keys),
         option_keys_(option_keys),
@@ -165,10 +167,15 @@ class inspect_handler : public detail::no_size_limits {
     pending_ = field::none;
     return true;
   }
-  bool on_number_part(sv, error_code&) { return true; }
-  bool on_int64(std::int64_t, sv, error_code& ec) { return scalar("a number", ec); }
-  bool on_uint64(std::uint64_t, sv, error_code& ec) { return scalar("a number", ec); }
-  bool on_double(double, sv, error_code& ec) { return scalar("a number", ec); }
+  bool on_number_part(sv s, error_code&) {
+    if (keep_text_) {
+      append(s, true);
+    }
+    return true;
+  }
+  bool on_int64(std::int64_t, sv s, error_code& ec) { return number(s, ec); }
+  bool on_uint64(std::uint64_t, sv s, error_code& ec) { return number(s, ec); }
+  bool on_double(double, sv s, error_code& ec) { return number(s, ec); }
   bool on_bool(bool b, error_code& ec) {
     if (pending_ == field::stream) {
       out_.fields.stream = b;
@@ -184,13 +191,53 @@ class inspect_handler : public detail::no_size_limits {
     if (depth_ == 0) {
       return refuse(body_error::not_object, "the request body is null, not a JSON object", ec);
     }
+    if (depth_ == 1 && opaque_key_) {
+      --opaque_fields_;  // null is absent
+    }
     pending_ = field::none;
     return true;
   }
   bool on_comment_part(sv, error_code&) { return true; }  // never called: comments are refused
   bool on_comment(sv, error_code&) { return true; }
 
+  // Whether the body holds content a model reads that the gateway cannot (opaque_content).
+  [[nodiscard]] bool opaque() const { return opaque_parts_ || opaque_fields_ > 0; }
+
  private:
+  // A number's text is read like a string's (a card number in a tool's JSON schema reaches the
+  // model as its digits); where prose is expected, numbers are token ids, which only the
+  // cluster's tokenizer reads.
+  bool number(sv s, error_code& ec) {
+    if (!scalar("a number", ec)) {
+      return false;
+    }
+    if (keep_text_) {
+      append(s, true);
+      numbers_.push_back({start_, text_.size()});
+      opaque_parts_ = opaque_parts_ || in_prose();
+      end_string();
+    }
+    return true;
+  }
+
+  // What a model reads but the gateway cannot, by the key that holds it: media parts of a
+  // message or of an input (OpenAI's image_url, input_audio and file parts, the Responses API's
+  // input_image and input_file, vLLM's audio_url, video_url and embeddings), and at the top level a
+  // client's own chat template (vLLM's `chat_template`: it may rewrite the text the gateway read,
+  // reversing or decoding it, before the model sees it) and prompt embeddings.
+  void note_opaque_key(std::string_view name) {
+    static constexpr std::string_view media[] = {
+        "image_url", "image", "image_embeds", "input_image", "input_audio", "audio",   "audio_url",
+        "video_url", "video", "file",         "file_data",   "file_id",     "file_url"};
+    if (depth_ == 1) {
+      in_content_ = name == "messages" || name == "input" || name == "prompt";
+      opaque_key_ = name == "chat_template" || name == "prompt_embeds";
+      opaque_fields_ += opaque_key_ ? 1 : 0;
+    } else if (in_content_ && std::find(std::begin(media), std::end(media), name) != std::end(media)) {
+      opaque_parts_ = true;
+    }
+  }
+
   // Whether key() reads the keys of the current object.
   [[nodiscard]] bool read_keys_here() const { return depth_ == 1 || (in_options_ && depth_ == 2); }
 
@@ -289,6 +336,9 @@ class inspect_handler : public detail::no_size_limits {
   // A key of the top-level object or of stream_options: no duplicates, no case variants.
   bool key(std::string_view name, error_code& ec) {
     pending_ = field::none;
+    if (keep_text_) {
+      note_opaque_key(name);
+    }
     if (!read_keys_here()) {
       return true;
     }
@@ -333,6 +383,7 @@ class inspect_handler : public detail::no_size_limits {
 
   std::string& text_;
   std::vector<text_span>& prose_;
+  std::vector<text_span>& numbers_;
   std::string& fold_buffer_;
   detail::key_set& keys_;
   detail::key_set& option_keys_;
@@ -347,6 +398,10 @@ class inspect_handler : public detail::no_size_limits {
   bool key_is_prose_ = false;       // the last key read names prose
   std::uint64_t arrays_ = 0;        // bit d: the container at depth d is an array
   std::uint64_t prose_arrays_ = 0;  // bit d: ... an array of prose
+  bool in_content_ = false;         // under the top-level messages, input or prompt
+  bool opaque_key_ = false;         // the last top-level key names opaque content
+  bool opaque_parts_ = false;       // a media part, or token ids
+  int opaque_fields_ = 0;           // top-level opaque fields that are not null
 };
 
 // Refuses what is not UTF-8 before the parser sees it: a BOM, or UTF-16/32 (RFC 4627 section 3:
@@ -380,6 +435,10 @@ void parse_failed(std::string_view body, const error_code& ec, std::size_t at, i
 }
 
 }  // namespace
+
+bool readable_text(std::string_view s) noexcept {
+  return s.find('\0') == std::string_view::npos && first_invalid_utf8(s) == std::string_view::npos;
+}
 
 std::string_view body_error_name(body_error e) noexcept {
   switch (e) {
@@ -430,6 +489,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   }
   text_.clear();
   prose_.clear();
+  numbers_.clear();
   keys_.clear();
 
   if (const body_error e = encoding_error(body); e != body_error::none) {
@@ -445,8 +505,8 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   }
   boost::json::parse_options strict;
   strict.max_depth = max_depth;
-  boost::json::basic_parser<inspect_handler> parser(strict, text_, prose_, fold_buffer_, keys_, option_keys_,
-                                                    which != 0, out);
+  boost::json::basic_parser<inspect_handler> parser(strict, text_, prose_, numbers_, fold_buffer_, keys_,
+                                                    option_keys_, which != 0, out);
   error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (out.error != body_error::none) {
@@ -468,6 +528,30 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   }
   scan_text(which, options.locate, out.scan);
   scan_nested(which, options.locate, out.scan);
+  hide_findings_in_numbers(out.scan);
+  if ((which & bit(detector::opaque_content)) != 0 && parser.handler().opaque()) {
+    out.scan.found |= bit(detector::opaque_content);
+    out.scan.hidden |= bit(detector::opaque_content);
+  }
+}
+
+// A finding in a number's digits cannot be redacted in place (a string there would change the
+// value's type): it stays found, as hidden.
+void json_inspector::hide_findings_in_numbers(scan_result& scan) const {
+  if (numbers_.empty() || scan.findings.empty()) {
+    return;
+  }
+  auto number = numbers_.begin();
+  std::erase_if(scan.findings, [&](const finding& f) {
+    while (number != numbers_.end() && number->end <= f.begin) {
+      ++number;  // findings and numbers both in text order
+    }
+    const bool in_number = number != numbers_.end() && number->begin < f.end;
+    if (in_number) {
+      scan.hidden |= 1u << f.detector;
+    }
+    return in_number;
+  });
 }
 
 // The text, with the prose read as one: when the body has two prose strings or more, the

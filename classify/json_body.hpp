@@ -12,15 +12,23 @@
 //     "mod\u0065l" is `model`, and folded the way case-insensitive JSON decoders fold them
 //     (ASCII letters, U+017F as `s`, U+212A as `k`);
 //   - runs the detectors over the body's *text*: every key and string value, decoded (every
-//     escape form: \uXXXX, surrogate pairs, \/, \n ...), in document order, each followed by one
-//     '\n'. A string split across parser calls is scanned whole. A string that still holds escapes
-//     after decoding (JSON inside JSON: tool call arguments; percent-encoding or HTML character
+//     escape form: \uXXXX, surrogate pairs, \/, \n ...), and every number as written, in document
+//     order, each followed by one '\n' (a finding in a number is not redactable:
+//     scan_result::hidden). A string split across parser calls is scanned whole. A string that still holds
+//     escapes after decoding (JSON inside JSON: tool call arguments; percent-encoding or HTML character
 //     references a model reads through) is read again with them decoded;
 //   - reads the prose a model is given as one text: the strings under `content`, `text`,
 //     `prompt`, `input` and `instructions` (message contents, content parts, prompt and input
 //     arrays), in document order, as if joined by line breaks, the way a cluster joins a
 //     message's text parts. An identifier split across them ("DE89 3704" and "0044 0532 0130 00"
-//     in two parts) is found, and its pieces are findings in their own strings.
+//     in two parts) is found, and its pieces are findings in their own strings;
+//   - finds what a model reads but the gateway cannot (the opaque_content detector, never
+//     redactable): token ids where prose is expected (`"prompt": [9906, 1917]`, `"input": [[...]]`);
+//     media under the top-level messages, input or prompt (the keys image_url, image,
+//     image_embeds, input_image, input_audio, audio, audio_url, video_url, video, file, file_data,
+//     file_id, file_url: images, audio, video and files are read by the cluster, not the
+//     detectors); and a top-level `chat_template` or `prompt_embeds` that is not null (a client's
+//     own template may rewrite the text, reversed or decoded, before the model reads it).
 // Data-plane code: results are values (an error kind, its byte offset and a message), never
 // exceptions. Memory: the text is at most the body's size, and its two views (prose and the rest)
 // together at most the text's; nothing else grows with the body, and
@@ -60,6 +68,9 @@ enum class body_error : std::uint8_t {
   model_control_char  // model with a control character
 };
 
+// Whether `s` is UTF-8 text (RFC 3629) without NUL bytes: text the detectors can read.
+[[nodiscard]] bool readable_text(std::string_view s) noexcept;
+
 // The error's name, snake_case ("duplicate_key"); "none" for none.
 [[nodiscard]] std::string_view body_error_name(body_error e) noexcept;
 
@@ -77,8 +88,8 @@ struct scan_result {
   // are into the body's decoded text (see above), else into the raw body bytes.
   std::vector<finding> findings;
   // Found only in a string's nested escapes (JSON inside a JSON string, "%40", "&#64;", see
-  // json_inspector::scan_nested) where a span to redact would cut through a quote: in `found`,
-  // not in `findings`, and not redactable in place.
+  // json_inspector::scan_nested) where a span to redact would cut through a quote, or in a
+  // number's digits, and opaque_content: in `found`, not in `findings`, and not redactable in place.
   std::uint32_t hidden = 0;
   bool decoded = false;  // the body was inspected as JSON (and can be redacted by redact())
   bool located = false;  // findings were listed (inspect_options::locate)
@@ -122,6 +133,7 @@ class json_inspector {
  private:
   void scan_text(std::uint32_t which, bool locate, scan_result& scan);
   void scan_nested(std::uint32_t which, bool locate, scan_result& scan);
+  void hide_findings_in_numbers(scan_result& scan) const;
 
   // A piece of a view of text_ (scan_text()): view[view_begin, +length) = text_[text_begin, +length).
   struct segment {
@@ -131,9 +143,10 @@ class json_inspector {
   };
 
   std::string text_;
-  std::vector<text_span> prose_;  // the prose strings' spans in text_, in document order
-  std::string joined_;            // the prose strings, each with its '\n'
-  std::string rest_;              // the rest of text_
+  std::vector<text_span> prose_;    // the prose strings' spans in text_, in document order
+  std::vector<text_span> numbers_;  // the numbers' spans in text_, in document order
+  std::string joined_;              // the prose strings, each with its '\n'
+  std::string rest_;                // the rest of text_
   std::vector<segment> joined_segments_;
   std::vector<segment> rest_segments_;
   unescaped_text nested_[2];

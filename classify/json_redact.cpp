@@ -52,6 +52,7 @@ class redact_handler : public detail::no_size_limits {
       in_number_ = true;
     }
     out_.append(s.data(), s.size());
+    pos_ += s.size();
     return true;
   }
   bool on_int64(std::int64_t, sv s, error_code& ec) { return number(s, ec); }
@@ -96,6 +97,7 @@ class redact_handler : public detail::no_size_limits {
       separate();
     }
     out_.append(s.data(), s.size());
+    pos_ += s.size() + 1;  // its digits and the '\n' after them in the text
     in_number_ = false;
     return true;
   }
@@ -169,7 +171,7 @@ class redact_handler : public detail::no_size_limits {
   bool model_next_ = false;  // the next value is the top-level model
   bool was_model_ = false;   // the last string was "model"
   bool in_number_ = false;
-  std::size_t pos_ = 0;   // where the current string starts in the body's text
+  std::size_t pos_ = 0;   // where the current string (or number) starts in the body's text
   std::size_t next_ = 0;  // the first finding not yet passed
   std::size_t redacted_ = 0;
 };

@@ -130,7 +130,8 @@ bool looks_like_json(std::string_view body) {
 // parse it as JSON (many ignore the label) or decode it as a form. The detectors read its bytes,
 // its decoded strings when it is strict JSON, and its text with JSON escapes, percent-encoding and
 // HTML character references decoded; a body that looks like JSON but is not strict JSON is
-// refused, since a lenient parser could read it differently. Such a body cannot be redacted.
+// refused, since a lenient parser could read it differently. Such a body cannot be redacted. A
+// body that is not UTF-8 text (an image, an archive) is opaque_content.
 stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
   ctx.scan = {};
   ctx.scan.ran = detectors;
@@ -139,6 +140,9 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
     return stage_result::next();
   }
   ctx.scan.found = classify::detect(ctx.body, detectors);
+  if (!classify::readable_text(ctx.body)) {
+    ctx.scan.found |= detectors & classify::bit(classify::detector::opaque_content);
+  }
   static thread_local classify::inspection as_json;
   thread_inspector().inspect(ctx.body, {detectors, false}, as_json);
   if (as_json.ok()) {
@@ -393,10 +397,11 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
                                                fmt::join(policy::detector_names(detectors), ", "), why));
     };
     if (const std::uint32_t hidden = ctx.scan.hidden & d.duties.redact; hidden != 0) {
-      return unredactable(hidden,
-                          "the request holds such data inside an escaped string (JSON within a JSON string, "
-                          "such as tool call arguments) that the gateway cannot redact in place; send it "
-                          "unescaped");
+      return unredactable(
+          hidden,
+          "the request holds such data where the gateway cannot redact it in place (inside "
+          "an escaped string, such as JSON within tool call arguments, or in a number); send it "
+          "as plain text in a message");
     }
     ctx.redactions = classify::redact(ctx.body, ctx.scan.findings, d.duties.redact);
     // The obligation is checked, not assumed: the body as it will be forwarded is read again, and

@@ -296,7 +296,11 @@ class compiler {
     }
     rule.route = resolve_route(src.route);
     for (const auto& d : src.obligations.redact) {
-      if (const auto index = detector_index(d.text)) {
+      if (const auto index = detector_index(d.text); index && d.text == "opaque_content") {
+        diags_.error(d.pos,
+                     "'opaque_content' cannot be redacted: it is content the gateway cannot read "
+                     "(images, audio, files, token ids, a client's own chat template)");
+      } else if (index) {
         rule.duties.redact |= 1u << *index;
       } else {
         diags_.error(d.pos, "unknown detector '" + d.text + "'" + detectors_hint());

@@ -188,7 +188,7 @@ class PolicyCheck(unittest.TestCase):
             c.write_text(Path(CLUSTERS).read_text().replace("name: acme-dedicated", "name: acme-shared"))
             r = run("policy", "check", POLICY, "--clusters", str(c))
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-            self.assertIn(f"{POLICY}:102:5: error: route of rule 'acme-pinned' names cluster 'acme-dedicated', "
+            self.assertIn(f"{POLICY}:106:5: error: route of rule 'acme-pinned' names cluster 'acme-dedicated', "
                           "which the config does not define", r.stderr)
             c.write_text("clusters:\n  - name: x\n    endpoints: [h:1]\n    country: ZZ\n    operator_jurisdiction: EU\n")
             r = run("policy", "check", POLICY, "--clusters", "c.yaml", cwd=d)
@@ -245,7 +245,7 @@ class PolicyTest(unittest.TestCase):
     def test_example_tests_pass(self):
         r = run("policy", "test", POLICY, TESTS)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertRegex(r.stdout, r"\n16 passed, 0 failed\n$")
+        self.assertRegex(r.stdout, r"\n18 passed, 0 failed\n$")
 
     def test_failure_prints_trace(self):
         with tempfile.TemporaryDirectory() as d:
@@ -283,7 +283,7 @@ class PolicyExplain(unittest.TestCase):
         self.assertIn("client.country=US client.ip=8.8.8.8", r.stdout)
         self.assertIn("decision DENY", r.stdout)
         self.assertIn("cause: no_permit", r.stdout)
-        self.assertIn("nearest permit: permit-eea-clients (line 42) failed on client.country US not in [EEA, private]",
+        self.assertIn("nearest permit: permit-eea-clients (line 46) failed on client.country US not in [EEA, private]",
                       r.stdout)
 
     def test_json_trace(self):
@@ -296,7 +296,7 @@ class PolicyExplain(unittest.TestCase):
         self.assertEqual(out["allowed_clusters"], ["acme-dedicated"])
         self.assertEqual(out["matched_rules"],
                          ["permit-eea-clients", "residency-eea-or-adequacy", "personal-data-eu-only", "acme-pinned"])
-        self.assertEqual(out["obligations"], {"redact": ["iban", "national_id"], "log_payload": "digest"})
+        self.assertEqual(out["obligations"], {"redact": ["iban", "payment_card", "national_id"], "log_payload": "digest"})
         self.assertEqual(len(out["version"]), 64)
         self.assertEqual(len(out["rules"]), 10)
 

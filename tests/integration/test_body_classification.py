@@ -156,6 +156,52 @@ class BodyClassificationTest(unittest.TestCase):
             self.assertNotIn(b"3704", resp.body)
             self.assertIn(b"[redacted:iban]", resp.body)
 
+    def test_what_the_gateway_cannot_read_stays_where_personal_data_does(self):
+        # Images, audio and files, token ids, and a template of the client's own that could undo
+        # what the detectors read (vLLM's chat_template) reach a model unread: eu_policy keeps them
+        # on EU-operated clusters, like personal data (and refuses them from adequacy countries).
+        image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="}}
+        bodies = {
+            "/v1/chat/completions": [
+                {"model": "mistral-small", "messages": [{"role": "user", "content": [
+                    {"type": "text", "text": "Read this form"}, image]}]},
+                {"model": "mistral-small", "messages": [{"role": "user", "content": [
+                    {"type": "input_audio", "input_audio": {"data": "UklGRiQAAABXQVZF", "format": "wav"}}]}]},
+                {"model": "mistral-small", "messages": [{"role": "user", "content": "moc.elpmaxe@ecila liam"}],
+                 "chat_template": "{{ messages[0].content | reverse }}"},
+            ],
+            "/v1/completions": [{"model": "mistral-small", "prompt": [44, 3187, 71, 5765, 31, 8858, 13, 916]}],
+            "/v1/embeddings": [{"model": "mistral-small", "input": [[44, 3187], [71, 5765]]}],
+        }
+        for path, listed in bodies.items():
+            for body in listed:
+                with self.subTest(path=path, body=body):
+                    resp = self.send(json.dumps(body).encode(), path=path)
+                    log = self.log_of(resp)
+                    self.assertEqual((log["cluster"], log["data_classes"]), ("paris", "opaque"), resp.body)
+                    self.assertIn("personal-data-eu-only", log["rules"])
+        # The controls: text, and the same keys in a tool's parameters, go where any request goes.
+        for body in ({"model": "mistral-small", "prompt": ["Say hello", "to the team"]},
+                     {"model": "mistral-small", "messages": [{"role": "user", "content": "hi"}], "chat_template": None,
+                      "tools": [{"type": "function", "function": {"name": "f", "parameters": {
+                          "type": "object", "properties": {"image_url": {"type": "string"}}}}}]}):
+            with self.subTest(control=body):
+                path = "/v1/completions" if "prompt" in body else "/v1/chat/completions"
+                resp = self.send(json.dumps(body).encode(), path=path)
+                self.assertEqual(self.log_of(resp)["cluster"], "de-fra-hyperscaler", resp.body)
+        # A card number as a JSON number (a tool's schema, rendered into the prompt as digits) is
+        # personal data; it cannot be redacted in place (a string would change its type): 415.
+        card = {"model": "mistral-small", "messages": [{"role": "user", "content": "Is this valid?"}],
+                "tools": [{"type": "function", "function": {"name": "check", "parameters": {
+                    "type": "object", "properties": {"card": {"type": "integer", "enum": [4111111111111111]}}}}}]}
+        self.assert_refused(self.send(json.dumps(card).encode()), 415, "redaction_unsupported", "payment_card")
+        # Off the API, a body that is not text (an image upload) is opaque too; the rule that then
+        # applies also asks for redaction, which only a JSON body allows.
+        upload = self.send(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", headers={"Content-Type": "image/png"},
+                           path="/upload")
+        self.assert_refused(upload, 415, "redaction_unsupported", "JSON bodies only")
+        self.assertEqual(self.log_of(upload)["data_classes"], "opaque")
+
     def test_off_the_api_a_body_is_read_as_its_server_might_decode_it(self):
         plain = {"Content-Type": "text/plain"}
         control = self.send(b"hello team", headers=plain, path="/chat/completions")

@@ -160,8 +160,10 @@ TEST_CASE("the detectors see the decoded text of every key and string") {
       // A value never joins the next one: two strings are two words.
       {R"({"a":"4111 1111","b":"1111 1111"})", 0},
       {R"({"a":"jeanne","b":"@exemple.fr"})", 0},
-      // Numbers are not text.
-      {R"({"max_tokens":4111111111111111})", 0},
+      // Numbers are read as written (a tool's JSON schema reaches the model as text).
+      {R"({"max_tokens":4111111111111111})", card},
+      {R"({"tools":[{"function":{"parameters":{"properties":{"x":{"enum":[4111111111111111]}}}}}]})", card},
+      {R"({"a":4111,"b":1111111111111111})", 0},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
@@ -172,9 +174,9 @@ TEST_CASE("the detectors see the decoded text of every key and string") {
 TEST_CASE("the text is every key and string, decoded, each followed by a newline") {
   json_inspector inspector;
   inspection got;
-  inspector.inspect(R"({"a":"b\n","c":[1,"d\u00e9",{"e":null}]})", {email, false}, got);
+  inspector.inspect(R"({"a":"b\n","c":[1,"d\u00e9",{"e":null}],"f":-1.5e3})", {email, false}, got);
   REQUIRE(got.ok());
-  CHECK(inspector.text() == "a\nb\n\nc\nd\xc3\xa9\ne\n");
+  CHECK(inspector.text() == "a\nb\n\nc\n1\nd\xc3\xa9\ne\nf\n-1.5e3\n");  // numbers as written
   CHECK(got.scan.ran == email);
   CHECK(got.scan.decoded);
   inspector.inspect(R"({"a":"b"})", {0, false}, got);  // no detectors: no text kept
@@ -395,4 +397,78 @@ TEST_CASE("prose split across message parts and messages is read as one text, an
     }
   }
   CHECK(inspect(R"({"a":"DE89 3704","b":"0044 0532 0130 00"})", iban).scan.found == 0);
+}
+
+TEST_CASE("a finding in a number is found but not redactable, and numbers keep redaction in place") {
+  const std::uint32_t iban = bit(detector::iban);
+  const std::string body = R"({"seed":4111111111111111,"temperature":0.25,"messages":[{"role":"user",)"
+                           R"("content":"IBAN DE89 3704 0044 0532 0130 00"}],"n":[1,2,3]})";
+  const inspection got = inspect(body, card | iban, true);
+  REQUIRE(got.ok());
+  CHECK(got.scan.found == (card | iban));
+  CHECK(got.scan.hidden == card);  // a string in its place would change the value's type
+  REQUIRE(got.scan.findings.size() == 1);
+  CHECK(got.scan.findings[0].detector == static_cast<unsigned>(detector::iban));
+  std::string redacted = body;
+  CHECK(redact(redacted, got.scan.findings, card | iban) == 1);
+  CHECK(redacted == R"({"seed":4111111111111111,"temperature":0.25,"messages":[{"role":"user",)"
+                    R"("content":"IBAN [redacted:iban]"}],"n":[1,2,3]})");
+  // A number split across the parser's parts is one number (and the offsets after it still hold).
+  std::string long_number = R"({"a":)" + std::string(3000, '1') + R"(,"c":"x@y.example"})";
+  const inspection split = inspect(long_number, email, true);
+  REQUIRE(split.ok());
+  CHECK(redact(long_number, split.scan.findings, email) == 1);
+  CHECK(long_number.ends_with(R"(,"c":"[redacted:email]"})"));
+}
+
+TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
+  const std::uint32_t opaque = bit(detector::opaque_content);
+  const std::string opaque_bodies[] = {
+      // Token ids where prose is expected (completions, embeddings), one level or two.
+      R"({"model":"m","prompt":[9906,11,1917]})",
+      R"({"model":"m","input":[[9906,11],[1917]]})",
+      R"({"model":"m","prompt":["text",[9906]]})",
+      // Media parts: OpenAI chat, the Responses API, vLLM's extensions.
+      R"({"messages":[{"role":"user","content":[{"type":"text","text":"what is this?"},)"
+      R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}]})",
+      R"({"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"UklGR","format":"wav"}}]}]})",
+      R"({"messages":[{"role":"user","content":[{"type":"file","file":{"file_data":"JVBERi0x"}}]}]})",
+      R"({"input":[{"role":"user","content":[{"type":"input_image","image_url":"https://x.example/a.png"}]}]})",
+      R"({"input":[{"role":"user","content":[{"type":"input_file","file_id":"file-123"}]}]})",
+      R"({"messages":[{"role":"user","content":[{"type":"video_url","video_url":{"url":"https://x.example/v.mp4"}}]}]})",
+      // Escaped key spellings are the same key.
+      R"({"messages":[{"content":[{"type":"image_url","image\u005furl":{"url":"https://x.example/a.png"}}]}]})",
+      // A client's own chat template may reverse or decode the text; prompt embeddings are no text.
+      R"({"model":"m","messages":[{"role":"user","content":"moc.elpmaxe@ecila"}],)"
+      R"("chat_template":"{{ messages[0].content | reverse }}"})",
+      R"({"model":"m","prompt_embeds":"k4JvPw=="})",
+  };
+  for (const std::string& body : opaque_bodies) {
+    CAPTURE(body);
+    const inspection got = inspect(body, opaque | email, true);
+    REQUIRE(got.ok());
+    CHECK((got.scan.found & opaque) == opaque);
+    CHECK((got.scan.hidden & opaque) == opaque);
+    CHECK(got.scan.findings.empty());
+    CHECK(inspect(body, email).scan.found == 0);  // only when asked for
+  }
+  const std::string readable_bodies[] = {
+      R"({"model":"m","max_tokens":100,"temperature":0.5,"messages":[{"role":"user","content":"hi"}]})",
+      R"({"model":"m","prompt":["a","b"],"logit_bias":{"50256":-100}})",
+      R"({"model":"m","input":"text","dimensions":256})",
+      R"({"model":"m","chat_template":null,"prompt_embeds":null,"messages":[]})",
+      // The same keys outside a message's content are a tool's parameters, read as text.
+      R"({"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object",)"
+      R"("properties":{"image_url":{"type":"string"},"file":{"type":"string"}}}}}],"messages":[]})",
+      R"({"response_format":{"type":"json_schema","json_schema":{"schema":{"properties":{"image":{}}}}}})",
+  };
+  for (const std::string& body : readable_bodies) {
+    CAPTURE(body);
+    const inspection got = inspect(body, opaque, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == 0);
+  }
+  CHECK(readable_text("plain text, caf\xc3\xa9"));
+  CHECK_FALSE(readable_text("\x89PNG\r\n\x1a\n"));
+  CHECK_FALSE(readable_text(std::string_view("a\0b", 3)));
 }

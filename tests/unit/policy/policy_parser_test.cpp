@@ -63,6 +63,16 @@ TEST_CASE("every error of a bad policy is reported in one run, with 1-based line
   CHECK(result.diagnostics.size() == 19);
 }
 
+TEST_CASE("opaque_content may mark a class but cannot be redacted") {
+  const std::string rule =
+      "data_classes:\n  media: {detectors: [opaque_content]}\nrules:\n  - id: r\n    effect: restrict\n"
+      "    route: {cluster.country: [FR]}\n";
+  CHECK(errors_of(rule) == "");
+  CHECK(errors_of(rule + "    obligations: {redact: [iban, opaque_content]}\n") ==
+        "p.yaml:7:34: error: 'opaque_content' cannot be redacted: it is content the gateway cannot read "
+        "(images, audio, files, token ids, a client's own chat template)\n");
+}
+
 TEST_CASE("structural errors") {
   CHECK(errors_of("") == "p.yaml:1:1: error: a policy file must be a mapping with 'rules' (got empty)\n");
   CHECK(errors_of("- a\n") ==
