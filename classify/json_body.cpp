@@ -222,16 +222,17 @@ class inspect_handler : public detail::no_size_limits {
 
   // What a model reads but the gateway cannot, by the key that holds it: media parts of a
   // message or of an input (OpenAI's image_url, input_audio and file parts, the Responses API's
-  // input_image and input_file, vLLM's audio_url, video_url and embeddings), and at the top level a
-  // client's own chat template (vLLM's `chat_template`: it may rewrite the text the gateway read,
-  // reversing or decoding it, before the model sees it) and prompt embeddings.
+  // input_image and input_file, vLLM's audio_url, video_url and embeddings, Ollama's images), and
+  // at the top level a client's own chat template (vLLM's `chat_template`: it may rewrite the text
+  // the gateway read, reversing or decoding it, before the model sees it), prompt embeddings, and
+  // Ollama's images.
   void note_opaque_key(std::string_view name) {
     static constexpr std::string_view media[] = {
-        "image_url", "image", "image_embeds", "input_image", "input_audio", "audio",   "audio_url",
-        "video_url", "video", "file",         "file_data",   "file_id",     "file_url"};
+        "image_url", "image",     "images", "image_embeds", "input_image", "input_audio", "audio",
+        "audio_url", "video_url", "video",  "file",         "file_data",   "file_id",     "file_url"};
     if (depth_ == 1) {
       in_content_ = name == "messages" || name == "input" || name == "prompt";
-      opaque_key_ = name == "chat_template" || name == "prompt_embeds";
+      opaque_key_ = name == "chat_template" || name == "prompt_embeds" || name == "images";
       opaque_fields_ += opaque_key_ ? 1 : 0;
     } else if (in_content_ && std::find(std::begin(media), std::end(media), name) != std::end(media)) {
       opaque_parts_ = true;

@@ -442,6 +442,9 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       R"({"model":"m","messages":[{"role":"user","content":"moc.elpmaxe@ecila"}],)"
       R"("chat_template":"{{ messages[0].content | reverse }}"})",
       R"({"model":"m","prompt_embeds":"k4JvPw=="})",
+      // Ollama: images beside a message, or beside the prompt.
+      R"({"model":"m","messages":[{"role":"user","content":"what is this?","images":["iVBORw0KGgo="]}]})",
+      R"({"model":"m","prompt":"what is this?","images":["iVBORw0KGgo="]})",
   };
   for (const std::string& body : opaque_bodies) {
     CAPTURE(body);
