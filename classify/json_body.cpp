@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/json/basic_parser_impl.hpp>
 
 #include "classify/json_sax.hpp"
@@ -43,43 +44,6 @@ std::string_view fold_key(std::string_view key, std::string& buffer) {
   return buffer;
 }
 
-// The first byte of `s` that does not start or continue a valid UTF-8 sequence (RFC 3629: no
-// overlongs, surrogates or values over U+10FFFF), or npos.
-std::size_t first_invalid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      lo = c == 0xe0 ? 0xa0 : 0x80;
-      hi = c == 0xed ? 0x9f : 0xbf;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      lo = c == 0xf0 ? 0x90 : 0x80;
-      hi = c == 0xf4 ? 0x8f : 0xbf;
-    } else {
-      return i;
-    }
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto d = i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
-      if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xbf)) {
-        return i;
-      }
-    }
-    i += n + 1;
-  }
-  return std::string_view::npos;
-}
-
 // The fields the gateway reads, and where a value's key put us.
 enum class field : std::uint8_t { none, model, stream, stream_options, include_usage };
 
@@ -89,10 +53,11 @@ enum class field : std::uint8_t { none, model, stream, stream_options, include_u
 // of stream_options) are collected, and only until they are read.
 class inspect_handler : public detail::no_size_limits {
  public:
-  inspect_handler(std::string& text, std::vector<text_span>& prose, std::vector<text_span>& numbers,
-                  std::string& fold_buffer, detail::key_set& keys, detail::key_set& option_keys,
-                  bool keep_text, inspection& out)
+  inspect_handler(std::string& text, std::vector<std::uint64_t>& ends, std::vector<text_span>& prose,
+                  std::vector<text_span>& numbers, std::string& fold_buffer, detail::key_set& keys,
+                  detail::key_set& option_keys, bool keep_text, inspection& out)
       : text_(text),
+        ends_(ends),
         prose_(prose),
         numbers_(numbers),
         fold_buffer_(fold_buffer),
@@ -279,6 +244,11 @@ class inspect_handler : public detail::no_size_limits {
   }
   void end_string() {
     if (keep_text_) {
+      const std::size_t at = text_.size();
+      if (at / 64 >= ends_.size()) {
+        ends_.resize(at / 64 + 1);
+      }
+      ends_[at / 64] |= std::uint64_t{1} << (at % 64);
       text_.push_back('\n');
     } else {
       text_.resize(start_);
@@ -383,6 +353,7 @@ class inspect_handler : public detail::no_size_limits {
   }
 
   std::string& text_;
+  std::vector<std::uint64_t>& ends_;
   std::vector<text_span>& prose_;
   std::vector<text_span>& numbers_;
   std::string& fold_buffer_;
@@ -489,6 +460,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
     }
   }
   text_.clear();
+  ends_.clear();
   prose_.clear();
   numbers_.clear();
   keys_.clear();
@@ -503,11 +475,12 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   const std::uint32_t which = options.detectors & implemented_detectors();
   if (which != 0) {
     text_.reserve(body.size());  // the decoded text is never longer than the body
+    ends_.reserve(body.size() / 64 + 1);
   }
   boost::json::parse_options strict;
   strict.max_depth = max_depth;
-  boost::json::basic_parser<inspect_handler> parser(strict, text_, prose_, numbers_, fold_buffer_, keys_,
-                                                    option_keys_, which != 0, out);
+  boost::json::basic_parser<inspect_handler> parser(strict, text_, ends_, prose_, numbers_, fold_buffer_,
+                                                    keys_, option_keys_, which != 0, out);
   error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (out.error != body_error::none) {
@@ -529,11 +502,63 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   }
   scan_text(which, options.locate, out.scan);
   scan_nested(which, options.locate, out.scan);
+  scan_base64(which, options.locate, out.scan);
   hide_findings_in_numbers(out.scan);
   if ((which & bit(detector::opaque_content)) != 0 && parser.handler().opaque()) {
     out.scan.found |= bit(detector::opaque_content);
     out.scan.hidden |= bit(detector::opaque_content);
   }
+}
+
+// Whether text_[b, e) holds the end of a string (the '\n' after it).
+bool json_inspector::crosses_strings(std::size_t b, std::size_t e) const {
+  for (std::size_t at = b; at < e;) {
+    const std::size_t word = at / 64;
+    if (word >= ends_.size()) {
+      return false;
+    }
+    const std::size_t stop = std::min(e, (word + 1) * 64);
+    const std::uint64_t span = (stop - at == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << (stop - at)) - 1))
+                               << (at % 64);
+    if ((ends_[word] & span) != 0) {
+      return true;
+    }
+    at = stop;
+  }
+  return false;
+}
+
+// Base64 that decodes to text, which a model reads through: each run's text is scanned on its
+// own, and what is found there is a finding over the whole run (redact() replaces the run).
+void json_inspector::scan_base64(std::uint32_t which, bool locate, scan_result& scan) {
+  base64_.clear();
+  if (find_base64_texts(text_, base64_) == 0) {
+    return;
+  }
+  for (const base64_text& run : base64_) {
+    if (!locate) {
+      scan.found |= detect(run.text, which);
+      continue;
+    }
+    // One finding per detector, the one that found the most first (an IBAN holds a phone-like
+    // run of digits: the run is redacted as the IBAN).
+    std::array<std::size_t, detector_count> longest{};
+    for (const finding& f : find_all(run.text, which)) {
+      longest[f.detector] = std::max(longest[f.detector], f.end - f.begin);
+    }
+    const std::size_t first = scan.findings.size();
+    for (unsigned d = 0; d < detector_count; ++d) {
+      if (longest[d] != 0) {
+        scan.found |= 1u << d;
+        scan.findings.push_back({run.begin, run.end, d});
+      }
+    }
+    std::stable_sort(
+        scan.findings.begin() + static_cast<std::ptrdiff_t>(first), scan.findings.end(),
+        [&](const finding& a, const finding& b) { return longest[a.detector] > longest[b.detector]; });
+  }
+  std::stable_sort(scan.findings.begin(), scan.findings.end(),
+                   [](const finding& a, const finding& b) { return a.begin < b.begin; });
 }
 
 // A finding in a number's digits cannot be redacted in place (a string there would change the
@@ -564,6 +589,7 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
   if (prose_.size() < 2) {
     if (locate) {
       scan.findings = find_all(text_, which);
+      std::erase_if(scan.findings, [&](const finding& f) { return crosses_strings(f.begin, f.end); });
       for (const finding& f : scan.findings) {
         scan.found |= 1u << f.detector;
       }
@@ -593,12 +619,17 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
     scan.found = detect(rest_, which) | detect(joined_, which);
     return;
   }
-  const auto locate_in = [&](const std::string& view, const std::vector<segment>& segments) {
+  const auto locate_in = [&](const std::string& view, const std::vector<segment>& segments, bool prose) {
     for (const finding& f : find_all(view, which)) {
-      scan.found |= 1u << f.detector;
       auto seg = std::upper_bound(segments.begin(), segments.end(), f.begin,
                                   [](std::size_t at, const segment& s) { return at < s.view_begin; });
       --seg;  // the segment f begins in
+      if (!prose && (f.end > seg->view_begin + seg->length ||
+                     crosses_strings(seg->text_begin + (f.begin - seg->view_begin),
+                                     seg->text_begin + (f.end - seg->view_begin)))) {
+        continue;  // outside the prose, a string never runs on into the next one
+      }
+      scan.found |= 1u << f.detector;
       bool first = true;
       for (std::size_t at = f.begin; at < f.end; ++seg) {
         const std::size_t stop = std::min(f.end, seg->view_begin + seg->length);
@@ -614,8 +645,8 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
       }
     }
   };
-  locate_in(rest_, rest_segments_);
-  locate_in(joined_, joined_segments_);
+  locate_in(rest_, rest_segments_, false);
+  locate_in(joined_, joined_segments_, true);
   std::sort(scan.findings.begin(), scan.findings.end(),
             [](const finding& a, const finding& b) { return a.begin < b.begin; });
 }
@@ -659,7 +690,7 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
       for (const finding& f : find_all(next.text, which)) {
         const std::size_t b = origin[f.begin];
         const std::size_t e = origin[f.end];
-        if (covered(b, e, f.detector)) {
+        if (covered(b, e, f.detector) || crosses_strings(b, e)) {
           continue;
         }
         scan.found |= 1u << f.detector;

@@ -16,7 +16,9 @@
 //     order, each followed by one '\n' (a finding in a number is not redactable:
 //     scan_result::hidden). A string split across parser calls is scanned whole. A string that still holds
 //     escapes after decoding (JSON inside JSON: tool call arguments; percent-encoding or HTML character
-//     references a model reads through) is read again with them decoded;
+//     references a model reads through) is read again with them decoded; base64 in a string that
+//     decodes to text ("YWxpY2VAZXhhbXBsZS5jb20=") is read decoded too, and a finding there is
+//     the whole base64 run (unescape.hpp: find_base64_texts);
 //   - reads the prose a model is given as one text: the strings under `content`, `text`,
 //     `prompt`, `input` and `instructions` (message contents, content parts, prompt and input
 //     arrays), in document order, as if joined by line breaks, the way a cluster joins a
@@ -134,7 +136,9 @@ class json_inspector {
  private:
   void scan_text(std::uint32_t which, bool locate, scan_result& scan);
   void scan_nested(std::uint32_t which, bool locate, scan_result& scan);
+  void scan_base64(std::uint32_t which, bool locate, scan_result& scan);
   void hide_findings_in_numbers(scan_result& scan) const;
+  [[nodiscard]] bool crosses_strings(std::size_t b, std::size_t e) const;
 
   // A piece of a view of text_ (scan_text()): view[view_begin, +length) = text_[text_begin, +length).
   struct segment {
@@ -144,13 +148,15 @@ class json_inspector {
   };
 
   std::string text_;
-  std::vector<text_span> prose_;    // the prose strings' spans in text_, in document order
-  std::vector<text_span> numbers_;  // the numbers' spans in text_, in document order
-  std::string joined_;              // the prose strings, each with its '\n'
-  std::string rest_;                // the rest of text_
+  std::vector<std::uint64_t> ends_;  // bit i: text_[i] is the '\n' that ends a string (or number)
+  std::vector<text_span> prose_;     // the prose strings' spans in text_, in document order
+  std::vector<text_span> numbers_;   // the numbers' spans in text_, in document order
+  std::string joined_;               // the prose strings, each with its '\n'
+  std::string rest_;                 // the rest of text_
   std::vector<segment> joined_segments_;
   std::vector<segment> rest_segments_;
   unescaped_text nested_[2];
+  std::vector<base64_text> base64_;
   std::string fold_buffer_;
   detail::key_set keys_;         // the top level's
   detail::key_set option_keys_;  // stream_options'

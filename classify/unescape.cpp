@@ -1,7 +1,12 @@
 #include "classify/unescape.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstddef>
 
 namespace sovgw::classify {
@@ -203,6 +208,160 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
   }
   out.origin.push_back(static_cast<std::uint32_t>(in.size()));
   return true;
+}
+
+std::size_t first_invalid_utf8(std::string_view s) noexcept {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      lo = c == 0xe0 ? 0xa0 : 0x80;
+      hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      lo = c == 0xf0 ? 0x90 : 0x80;
+      hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+      return i;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto d = i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
+      if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xbf)) {
+        return i;
+      }
+    }
+    i += n + 1;
+  }
+  return std::string_view::npos;
+}
+
+namespace {
+
+// The value of a base64 character in either alphabet, or -1.
+constexpr std::array<std::int8_t, 256> base64_values = [] {
+  std::array<std::int8_t, 256> v{};
+  v.fill(-1);
+  for (int i = 0; i < 26; ++i) {
+    v['A' + i] = static_cast<std::int8_t>(i);
+    v['a' + i] = static_cast<std::int8_t>(26 + i);
+  }
+  for (int i = 0; i < 10; ++i) {
+    v['0' + i] = static_cast<std::int8_t>(52 + i);
+  }
+  v['+'] = v['-'] = 62;
+  v['/'] = v['_'] = 63;
+  return v;
+}();
+
+// Decodes in[begin, end) (no padding) into `out`; false when it is not text.
+bool decode_base64_text(std::string_view in, std::string& out) {
+  out.clear();
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (const char c : in) {
+    bits = (bits << 6) | static_cast<std::uint32_t>(base64_values[static_cast<unsigned char>(c)]);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      const auto b = static_cast<unsigned char>((bits >> count) & 0xff);
+      if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f) {
+        return false;  // the usual end: a word or an identifier decodes to control bytes at once
+      }
+      out.push_back(static_cast<char>(b));
+    }
+  }
+  return !out.empty() && first_invalid_utf8(out) == std::string_view::npos;
+}
+
+#if defined(__SSE2__)
+// Bit k: p[k] is in either base64 alphabet (k < 16).
+std::uint64_t base64_mask16(const char* p) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const auto between = [&](char lo, char hi) {  // signed: bytes over 0x7f are below every bound
+    return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
+                         _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
+  };
+  const auto is = [&](char c) { return _mm_cmpeq_epi8(x, _mm_set1_epi8(c)); };
+  const __m128i m =
+      _mm_or_si128(_mm_or_si128(_mm_or_si128(between('A', 'Z'), between('a', 'z')), between('0', '9')),
+                   _mm_or_si128(_mm_or_si128(is('+'), is('/')), _mm_or_si128(is('-'), is('_'))));
+  return static_cast<std::uint32_t>(_mm_movemask_epi8(m));
+}
+#endif
+
+static_assert(min_base64_run == 12, "first_base64_run's shifts are for runs of 12");
+
+// Where the first run of min_base64_run alphabet characters or more starts in `in` (at or after
+// the returned offset), or npos: prose, whose words are shorter, is passed over 53 bytes at a time.
+std::size_t first_base64_run(std::string_view in) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 64 <= in.size(); i += 53) {
+    const char* p = in.data() + i;
+    const std::uint64_t m = base64_mask16(p) | base64_mask16(p + 16) << 16 | base64_mask16(p + 32) << 32 |
+                            base64_mask16(p + 48) << 48;
+    const std::uint64_t r2 = m & (m >> 1);     // bit k: k and k + 1 in the alphabet
+    const std::uint64_t r4 = r2 & (r2 >> 2);   // k .. k + 3
+    const std::uint64_t r8 = r4 & (r4 >> 4);   // k .. k + 7
+    const std::uint64_t r12 = r8 & (r4 >> 8);  // k .. k + 11
+    if (const std::uint64_t starts = r12 & ((std::uint64_t{1} << 53) - 1); starts != 0) {
+      return i + static_cast<std::size_t>(std::countr_zero(starts));
+    }
+  }
+#endif
+  std::size_t run = 0;
+  for (; i < in.size(); ++i) {
+    run = base64_values[static_cast<unsigned char>(in[i])] >= 0 ? run + 1 : 0;
+    if (run == min_base64_run) {
+      return i + 1 - run;
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+std::size_t find_base64_texts(std::string_view in, std::vector<base64_text>& out) {
+  const std::size_t before = out.size();
+  std::string decoded;
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const std::size_t at = first_base64_run(in.substr(i));
+    if (at == std::string_view::npos) {
+      break;  // the usual case, at once
+    }
+    // A run starts there (in[i - 1], if any, ended the run before).
+    const std::size_t begin = i + at;
+    std::size_t end = begin + min_base64_run;
+    while (end < in.size() && base64_values[static_cast<unsigned char>(in[end])] >= 0) {
+      ++end;
+    }
+    i = end;
+    const std::string_view run = in.substr(begin, end - begin);
+    // Mixed alphabets are not base64; a length of 4k+1 cannot be; the bits after the last byte
+    // of an unpadded tail are ignored, as decoders do.
+    const bool url_safe = run.find_first_of("-_") != std::string_view::npos;
+    const bool standard = run.find_first_of("+/") != std::string_view::npos;
+    if ((url_safe && standard) || run.size() % 4 == 1 || !decode_base64_text(run, decoded)) {
+      continue;
+    }
+    std::size_t padded = end;
+    while (padded < in.size() && in[padded] == '=' && padded - end < 2) {
+      ++padded;
+    }
+    out.push_back({begin, padded, decoded});
+  }
+  return out.size() - before;
 }
 
 }  // namespace sovgw::classify

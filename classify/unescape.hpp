@@ -7,6 +7,7 @@
 // server decodes; and a model reads "alice%40example.com" or "alice&#64;example.com" in a prompt
 // as the address it encodes. The detectors also scan these views (json_body.hpp,
 // gateway/pipeline.cpp).
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,5 +34,22 @@ struct unescaped_text {
 // when `in` holds none of them. Malformed escapes are kept as written; a \u escape that is a lone
 // surrogate or NUL-to-control character decodes to nothing, as a model never reads it.
 bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out);
+
+// Base64 a model reads through ("Mail YWxpY2VAZXhhbXBsZS5jb20="): a run of at least
+// min_base64_run characters of the standard or the URL-safe alphabet (its '=' padding included)
+// that decodes to UTF-8 text (no control characters but tab and line breaks). Identifiers, long
+// words and binary data (an image's base64) decode to bytes that are not text, and are left out.
+inline constexpr std::size_t min_base64_run = 12;
+struct base64_text {
+  std::size_t begin = 0;  // the run in the input
+  std::size_t end = 0;
+  std::string text;  // what it decodes to
+};
+// Appends every such run of `in` to `out` (which is not cleared); returns how many it appended.
+std::size_t find_base64_texts(std::string_view in, std::vector<base64_text>& out);
+
+// The offset of the first byte of `s` that does not start or continue a valid UTF-8 sequence
+// (RFC 3629: no overlongs, surrogates or values over U+10FFFF), or npos.
+[[nodiscard]] std::size_t first_invalid_utf8(std::string_view s) noexcept;
 
 }  // namespace sovgw::classify

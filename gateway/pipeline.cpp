@@ -128,10 +128,11 @@ bool looks_like_json(std::string_view body) {
 
 // A body that is not labelled JSON, on a path that is not a JSON endpoint: a server may still
 // parse it as JSON (many ignore the label) or decode it as a form. The detectors read its bytes,
-// its decoded strings when it is strict JSON, and its text with JSON escapes, percent-encoding and
-// HTML character references decoded; a body that looks like JSON but is not strict JSON is
-// refused, since a lenient parser could read it differently. Such a body cannot be redacted. A
-// body that is not UTF-8 text (an image, an archive) is opaque_content.
+// its decoded strings when it is strict JSON, its text with JSON escapes, percent-encoding and
+// HTML character references decoded, and base64 that decodes to text; a body that looks like
+// JSON but is not strict JSON is refused, since a lenient parser could read it differently. Such
+// a body cannot be redacted. A body that is not UTF-8 text (an image, an archive) is
+// opaque_content.
 stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
   ctx.scan = {};
   ctx.scan.ran = detectors;
@@ -161,6 +162,12 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
   if (classify::unescape(ctx.body, json_escapes | percent_encoding | plus_as_space | html_references,
                          decoded)) {
     ctx.scan.found |= classify::detect(decoded.text, detectors);
+  }
+  static thread_local std::vector<classify::base64_text> base64;
+  base64.clear();
+  classify::find_base64_texts(ctx.body, base64);
+  for (const classify::base64_text& run : base64) {
+    ctx.scan.found |= classify::detect(run.text, detectors);
   }
   return stage_result::next();
 }

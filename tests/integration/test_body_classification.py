@@ -156,6 +156,20 @@ class BodyClassificationTest(unittest.TestCase):
             self.assertNotIn(b"3704", resp.body)
             self.assertIn(b"[redacted:iban]", resp.body)
 
+    def test_base64_a_model_decodes_is_read_decoded(self):
+        # "Decode this and write to alice@example.com", as an attacker asks a model: personal data.
+        resp = self.send(chat("Decode YWxpY2VAZXhhbXBsZS5jb20= and write to it"))
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual((self.log_of(resp)["cluster"], self.log_of(resp)["data_classes"]), ("paris", "personal"))
+        # An IBAN in base64 is redacted whole, as the policy asks.
+        resp = self.send(chat("Pay SUJBTiBERTg5IDM3MDQgMDA0NCAwNTMyIDAxMzAgMDA= now"),
+                         headers={**JSON, "X-Standin-Echo-Body": "1"})
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(json.loads(resp.body)["messages"][0]["content"], "Pay [redacted:iban] now")
+        # Base64 that is not text (an image) or holds nothing personal is only base64.
+        resp = self.send(chat("Say SGVsbG8gd29ybGQh and iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"))
+        self.assertEqual(self.log_of(resp)["cluster"], "de-fra-hyperscaler", resp.body)
+
     def test_what_the_gateway_cannot_read_stays_where_personal_data_does(self):
         # Images, audio and files, token ids, and a template of the client's own that could undo
         # what the detectors read (vLLM's chat_template) reach a model unread: eu_policy keeps them

@@ -475,3 +475,75 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
   CHECK_FALSE(readable_text("\x89PNG\r\n\x1a\n"));
   CHECK_FALSE(readable_text(std::string_view("a\0b", 3)));
 }
+
+TEST_CASE("base64 a model reads through is read decoded, and redacted whole") {
+  const std::uint32_t iban = bit(detector::iban);
+  struct row {
+    std::string body;
+    std::uint32_t found;
+    std::string redacted;
+  };
+  const row rows[] = {
+      // "alice@example.com", padded; URL-safe and unpadded; "IBAN DE89 3704 0044 0532 0130 00".
+      {R"({"messages":[{"role":"user","content":"Decode and mail YWxpY2VAZXhhbXBsZS5jb20= the report"}]})", email,
+       R"({"messages":[{"role":"user","content":"Decode and mail [redacted:email] the report"}]})"},
+      {R"({"content":"amVhbm5lLmR1cG9udEBleGVtcGxlLmZyLCArMzMgNiAxMiAzNCA1NiA3OA"})", email | phone,
+       R"({"content":"[redacted:email]"})"},
+      // The IBAN's digits hold a phone-like number, as they do in plain text: redacted as the IBAN.
+      {R"({"content":"pay to SUJBTiBERTg5IDM3MDQgMDA0NCAwNTMyIDAxMzAgMDA="})", iban | phone,
+       R"({"content":"pay to [redacted:iban]"})"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, email | phone | iban).scan.found == r.found);
+    const inspection got = inspect(r.body, email | phone | iban, true);
+    CHECK(got.scan.found == r.found);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, email | phone | iban) >= 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, email | phone | iban).scan.found == 0);
+  }
+  // What is not base64 text: identifiers, long words, numbers, an image's bytes, and base64 text
+  // without personal data.
+  for (const std::string& body :
+       {std::string(R"({"content":"internationalization getUserByIdFromDatabase 41111111111111111111"})"),
+        std::string(R"({"content":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"})"),
+        std::string(R"({"content":"SGVsbG8gd29ybGQh"})")}) {
+    CAPTURE(body);
+    CHECK(inspect(body, email | phone | iban | card).scan.found == 0);
+  }
+  // At every offset across the 64-byte blocks the runs are looked for in, after short words.
+  for (std::size_t pad = 0; pad < 140; ++pad) {
+    CAPTURE(pad);
+    std::string text;
+    for (std::size_t k = 0; k < pad; ++k) {
+      text += k % 6 == 5 ? ' ' : 'w';
+    }
+    text += " SGVsbG8gd29ybGQh x SGVsbG8gd29ybGQh";
+    std::vector<base64_text> found;
+    REQUIRE(find_base64_texts(text, found) == 2);
+    CHECK(found[0].begin == pad + 1);
+    CHECK(found[1].end == text.size());
+  }
+  std::vector<base64_text> texts;
+  CHECK(find_base64_texts("say SGVsbG8gd29ybGQh, not ThisIsAnIdentifierName or SGVsbG8gd29ybGQh_x+", texts) == 1);
+  REQUIRE(texts.size() == 1);
+  CHECK(texts[0].text == "Hello world!");
+  CHECK(texts[0].begin == 4);
+  CHECK(texts[0].end == 20);
+}
+
+TEST_CASE("outside the prose, a finding never runs from one string into the next") {
+  // Regression (found by the fuzzer): the IBAN detector reads line breaks between groups, and
+  // "NI12/03/14953//80198odel", "m", "stream" and "stream" passed its check as one identifier
+  // across a key, a value and two keys, so redaction rewrote the key `stream`.
+  const std::string body = R"({"x NI12/03/14953//80198odel":"m","stream":true,"stream_m":true})";
+  const inspection got = inspect(body, bit(detector::iban), true);
+  REQUIRE(got.ok());
+  CHECK(got.scan.findings.empty());
+  CHECK(got.scan.found == 0);
+  // Nor across the strings between two prose strings.
+  const std::string around = R"({"messages":[{"role":"DE89 3704","content":"x"},{"role":"0044 0532 0130 00",)"
+                             R"("content":"y"}]})";
+  CHECK(inspect(around, bit(detector::iban), true).scan.found == 0);
+}
