@@ -263,7 +263,7 @@ constexpr std::array<std::int8_t, 256> base64_values = [] {
   return v;
 }();
 
-// Decodes in[begin, end) (no padding) into `out`; false when it is not text.
+// Decodes the run `in` (its padding left off) into `out`; false when it is not text.
 bool decode_base64_text(std::string_view in, std::string& out) {
   out.clear();
   std::uint32_t bits = 0;
