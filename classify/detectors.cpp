@@ -347,7 +347,8 @@ std::size_t iban_length(char a, char b) {
   static constexpr std::string_view table =
       "AD24AE23AL28AT20AZ28BA20BE16BG22BH22BI27BR29BY28CH21CR22CY28CZ24DE22DJ27DK18DO28EE20EG29ES24FI18"
       "FK18FO18FR27GB22GE22GI23GL18GR27GT28HR21HU28IE22IL23IQ23IS26IT27JO30KW30KZ20LB28LC32LI21LT20LU20"
-      "LV21LY25MC27MD24ME22MK19MR27MT31MU30NL18NO15OM23PK24PL28PS29PT25QA29RO24RS22RU33SA24SC31SD18SE24"
+      "LV21LY25MC27MD24ME22MK19MN20MR27MT31MU30NI28NL18NO15OM23PK24PL28PS29PT25QA29RO24RS22RU33SA24SC31SD18SE"
+      "24"
       "SI19SK24SM27SO23ST25SV28TL23TN24TR26UA29VA22VG24XK20YE30";
   for (std::size_t i = 0; i + 4 <= table.size(); i += 4) {
     if (table[i] == a && table[i + 1] == b) {
@@ -406,10 +407,14 @@ bool scan_iban(std::string_view t, Hit&& hit) {
         break;
       }
     }
-    // A country's IBANs have one length: only that candidate. Elsewhere the longest candidate
-    // that checks: a shorter prefix also checks one time in 97, and would leave the rest of the
-    // IBAN unredacted.
+    // A country's IBANs have one length: only that candidate. Elsewhere (a country that issues
+    // IBANs outside the registry) the longest candidate that checks, written in capitals as IBANs
+    // are: a shorter prefix also checks one time in 97, and would leave the rest of the IBAN
+    // unredacted; and lower-case hex ("ea99e45d-c31d-...", a UUID) checks one time in 97 too.
     const std::size_t length = iban_length(to_upper(t[i]), to_upper(t[i + 1]));
+    if (length == 0 && (!is_upper(t[i]) || !is_upper(t[i + 1]))) {
+      continue;
+    }
     for (std::size_t n = chars.size(); n >= 15; --n) {
       if (!boundary[n] || (length != 0 && n != length)) {
         continue;
@@ -623,7 +628,9 @@ bool ipv4_at(std::string_view t, std::size_t i, std::size_t& end) {
 template <typename Hit>
 bool scan_ip_address(std::string_view t, Hit&& hit) {
   for (std::size_t i = 0; i < t.size(); ++i) {
-    if (is_digit(t[i]) && starts_word(t, i) && (i == 0 || t[i - 1] != '.')) {
+    // Not a product's version ("Chrome/120.0.0.0" in a User-Agent); a URL's host still counts.
+    const bool version = i >= 2 && t[i - 1] == '/' && is_alnum(t[i - 2]);
+    if (is_digit(t[i]) && starts_word(t, i) && (i == 0 || t[i - 1] != '.') && !version) {
       std::size_t end = 0;
       if (ipv4_at(t, i, end)) {
         if (hit(i, end)) {

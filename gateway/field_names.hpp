@@ -75,4 +75,43 @@ struct known_field {
   return id == field_id::transfer_encoding || (id >= field_id::connection && id <= field_id::proxy_other);
 }
 
+// Client fields a cluster never sees. Credentials: the client's key is for the gateway, and a
+// client must not present another tenant's cluster credentials (clusters get the gateway's own).
+// Forwarding fields: the gateway writes its own from the client address it established, so a
+// cluster that trusts them cannot be told another address. Sovereign-*: only the gateway writes
+// geo-tags. And the fields the gateway itself sets (Content-Digest and the signature fields too: the
+// body may have been redacted, and only the gateway signs what it forwards).
+[[nodiscard]] constexpr bool never_forwarded(field_id id) noexcept {
+  using enum field_id;
+  switch (id) {
+    case authorization:
+    case proxy_authorization:
+    case cookie:
+    case x_api_key:
+    case api_key:
+    case x_auth_token:
+    case x_forwarded_for:
+    case forwarded:
+    case x_real_ip:
+    case x_forwarded_host:
+    case x_forwarded_port:
+    case x_forwarded_proto:
+    case x_client_ip:
+    case true_client_ip:
+    case client_claim:
+    case host:
+    case content_length:
+    case expect:
+    case x_request_id:
+    case content_digest:
+    case signature:
+    case signature_input:
+    case sovereign_data_class:
+    case sovereign_other:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace sovgw::http

@@ -14,45 +14,6 @@ constexpr std::size_t read_chunk = 16 * 1024;
 // A body up to this size goes out in the head's buffer: one TLS write for the whole request.
 constexpr std::size_t inline_body_max = 16 * 1024;
 
-// Client fields a cluster never sees. Credentials: the client's key is for the gateway, and a
-// client must not present another tenant's cluster credentials (clusters get the gateway's own).
-// Forwarding fields: the gateway writes its own from the client address it established, so a
-// cluster that trusts them cannot be told another address. Sovereign-*: only the gateway writes
-// geo-tags. And the fields the gateway itself sets (Content-Digest and the signature fields too: the
-// body may have been redacted, and only the gateway signs what it forwards).
-bool never_forwarded(http::field_id id) {
-  using enum http::field_id;
-  switch (id) {
-    case authorization:
-    case proxy_authorization:
-    case cookie:
-    case x_api_key:
-    case api_key:
-    case x_auth_token:
-    case x_forwarded_for:
-    case forwarded:
-    case x_real_ip:
-    case x_forwarded_host:
-    case x_forwarded_port:
-    case x_forwarded_proto:
-    case x_client_ip:
-    case true_client_ip:
-    case client_claim:
-    case host:
-    case content_length:
-    case expect:
-    case x_request_id:
-    case content_digest:
-    case signature:
-    case signature_input:
-    case sovereign_data_class:
-    case sovereign_other:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 struct upstream_exchange::client_watch {
@@ -286,7 +247,7 @@ bool upstream_exchange::request_head(std::string& out, std::string& unsignable) 
   append_field(out, "Host", cluster_.host_header);
   const std::string& auth_header = cluster_.config->auth.header;  // the gateway's credential replaces any
   for (const http::field& f : h.fields) {
-    if (!http::is_hop_by_hop(h, f) && !never_forwarded(f.id) &&
+    if (!http::is_hop_by_hop(h, f) && !http::never_forwarded(f.id) &&
         (auth_header.empty() || !http::iequals(f.name, auth_header))) {
       append_field(out, f.name, f.value);
       if (tagger.signing()) {

@@ -172,6 +172,32 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
   return stage_result::next();
 }
 
+// What a cluster reads besides the body: the request target (path and query, also
+// percent-decoded with '+' as a space, as a server reads a query) and every header field the
+// gateway forwards as the client wrote it. A cluster's logs keep `?user=alice%40example.com` or
+// `X-Customer: alice@example.com` as surely as a prompt, so the detectors read them too: one
+// line each, so that no finding runs from one into the next. Nothing there can be redacted.
+std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors) {
+  static thread_local std::string text;
+  static thread_local classify::unescaped_text decoded;
+  text.assign(head.target);
+  text += '\n';
+  using enum classify::unescape_forms;
+  if (classify::unescape(head.target, percent_encoding | plus_as_space, decoded)) {
+    text += decoded.text;
+    text += '\n';
+  }
+  for (const http::field& f : head.fields) {
+    if (!http::never_forwarded(f.id) && !http::is_hop_by_hop(head, f)) {
+      text += f.name;
+      text += ": ";
+      text += f.value;
+      text += '\n';
+    }
+  }
+  return classify::detect(text, detectors);
+}
+
 // The redacted detectors that still find something in the redacted body.
 std::uint32_t remaining_after_redaction(std::string_view body, std::uint32_t redacted) {
   static thread_local classify::inspection again;
@@ -350,9 +376,10 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
       return r;
     }
   }
+  const std::uint32_t in_head = wanted != 0 ? scan_head(ctx.head, wanted) : 0;
   std::vector<std::string_view> detected;
   for (const auto& [name, detectors] : b.detected_classes) {
-    if ((detectors & ctx.scan.found) == 0) {
+    if ((detectors & (ctx.scan.found | in_head)) == 0) {
       continue;
     }
     detected.push_back(name);
@@ -385,6 +412,14 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   ctx.allowed_clusters.assign(d.allowed_clusters.begin(), d.allowed_clusters.end());
   ctx.permitted = d.result == policy::effect::permit;
   ctx.payload_obligation = ctx.permitted ? d.duties.log : policy::log_payload::unset;
+  if (const std::uint32_t kept = ctx.permitted ? in_head & d.duties.redact : 0; kept != 0) {
+    ctx.permitted = false;
+    return stage_result::respond(
+        outcome::redaction_unsupported,
+        fmt::format("the residency policy requires redaction ({}), and the request's target or a header "
+                    "field holds such data, which the gateway forwards as sent; send it in the JSON body",
+                    fmt::join(policy::detector_names(kept), ", ")));
+  }
   if (ctx.permitted && d.duties.redact != 0 && !ctx.body.empty()) {
     // An obligation the gateway cannot fulfil is not skipped: redaction works on JSON bodies.
     if (!ctx.scan.decoded) {

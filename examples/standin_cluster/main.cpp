@@ -235,7 +235,9 @@ class handler {
         co_return co_await reply(req, http::status::unauthorized, standin::refusal_json(verdict));
       }
     }
-    std::string target(req.target());
+    // Routed by the path, as a real server routes: the query is the handler's business.
+    const std::string_view full_target = req.target();
+    std::string target(full_target.substr(0, full_target.find('?')));
     std::string fault(req["x-standin-fault"]);
     if (fault == "close-before-response") {
       co_return false;

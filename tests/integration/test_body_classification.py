@@ -216,6 +216,36 @@ class BodyClassificationTest(unittest.TestCase):
         self.assert_refused(upload, 415, "redaction_unsupported", "JSON bodies only")
         self.assertEqual(self.log_of(upload)["data_classes"], "opaque")
 
+    def test_what_the_cluster_reads_outside_the_body_is_classified_too(self):
+        # A cluster's logs keep the query string and the header fields as surely as the prompt: the
+        # detectors read them (percent-decoded), and since the gateway forwards them as sent, a
+        # finding there that the policy wants redacted refuses the request.
+        body = chat("Summarise the meeting")
+        sdk = dict(JSON, **{
+            "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36",
+            "X-Stainless-Package-Version": "4.104.0", "X-Stainless-Runtime-Version": "v20.19.2",
+            "Idempotency-Key": "stainless-node-retry-ea99e45d-c31d-4dda-a4ac-1a3ff935a1f7",
+            "traceparent": "00-da1f2875a4b6c37190ddf7860625600c-ec4649261eb023c6-01",
+            "X-Amzn-Trace-Id": "Root=1-cca4d7dc-dd35a065da8983f140dc944f"})
+        control = self.send(body, headers=sdk, path="/v1/chat/completions?api-version=2024-10-21")
+        self.assertEqual(control.status, 200, control.body)
+        self.assertEqual(self.log_of(control)["cluster"], "de-fra-hyperscaler")  # ids, versions: no data
+        for path, headers in (("/v1/chat/completions?user=alice%40example.com", JSON),
+                              ("/v1/chat/completions?user=alice@example.com", JSON),
+                              ("/v1/chat/completions", dict(JSON, **{"X-Customer": "alice@example.com"})),
+                              ("/v1/chat/completions", dict(JSON, **{"X-Caller": "Madame Jeanne Dupont"}))):
+            with self.subTest(path=path, headers=headers):
+                resp = self.send(body, headers=headers, path=path)
+                self.assertEqual(resp.status, 200, resp.body)
+                log = self.log_of(resp)
+                self.assertEqual((log["cluster"], log["data_classes"]), ("paris", "personal"))
+        for path, headers in (("/v1/chat/completions?note=DE89370400440532013000", JSON),
+                              ("/v1/chat/completions?note=DE89+3704+0044+0532+0130+00", JSON),
+                              ("/v1/chat/completions", dict(JSON, **{"X-Note": "card 4111 1111 1111 1111"}))):
+            with self.subTest(path=path, headers=headers):
+                self.assert_refused(self.send(body, headers=headers, path=path), 415, "redaction_unsupported",
+                                    "target or a header field")
+
     def test_off_the_api_a_body_is_read_as_its_server_might_decode_it(self):
         plain = {"Content-Type": "text/plain"}
         control = self.send(b"hello team", headers=plain, path="/chat/completions")

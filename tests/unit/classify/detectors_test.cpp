@@ -67,6 +67,23 @@ TEST_CASE("iban: mod 97, grouped or not") {
   CHECK(fires("iban", "FR1420041010050500013M02606, merci"));
   CHECK_FALSE(fires("iban", "DE89 3704 0044 0532 0130 01"));  // check digits wrong
   CHECK_FALSE(fires("iban", "AB12 hello world"));
+  CHECK(fires("iban", "NI45 BAPR 0000 0013 0000 0355 8124"));  // registry countries added in 2023
+  CHECK(fires("iban", "MN121234123456789123"));
+  // A country outside the registry: written in capitals, as IBANs are.
+  CHECK(fires("iban", "CM21 1000 3001 0005 0000 0605 306"));
+  CHECK_FALSE(fires("iban", "cm21 1000 3001 0005 0000 0605 306"));
+}
+
+TEST_CASE("iban: machine identifiers are not IBANs") {
+  // Each of these checks mod 97 from a two-letter start that no IBAN country has, in lower-case
+  // hex: UUIDs, trace and request ids as SDKs, tracing and load balancers write them.
+  for (const char* id :
+       {"ea99e45d-c31d-4dda-a4ac-1a3ff935a1f7", "78abdc92-3825-4760-af59-70488b00043a",
+        "00-da1f2875a4b6c37190ddf7860625600c-ec4649261eb023c6-01", "Root=1-cca4d7dc-dd35a065da8983f140dc944f",
+        "req_ce161ce9a55efc3929da95d1", "db74269cc6669014-FRA", "cb86d6a659853604e4f7be2539706a07"}) {
+    CAPTURE(id);
+    CHECK_FALSE(fires("iban", id));
+  }
 }
 
 TEST_CASE("payment card: network prefix and Luhn") {
@@ -96,6 +113,9 @@ TEST_CASE("ip address: IPv4 and IPv6, not versions or code") {
   CHECK(fires("ip_address", "link-local fe80::1"));
   CHECK_FALSE(fires("ip_address", "version 1.2.3.4.5 and 300.1.1.1"));
   CHECK_FALSE(fires("ip_address", "std::vector<int> at 12:30:45, mac 00:1a:2b:3c:4d:5e"));
+  // A product's version in a User-Agent; a URL's host is an address.
+  CHECK_FALSE(fires("ip_address", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0 Safari/537.36"));
+  CHECK(fires("ip_address", "see http://10.20.30.40/status"));
 }
 
 TEST_CASE("date of birth: a date after a cue, in five languages") {
