@@ -375,12 +375,13 @@ bool upstream_pool::acquire_now(int cluster, lease& out, failure& why, walk& w) 
       idle_connection held = std::move(idle.back());
       idle.pop_back();
       std::shared_ptr<connection>& conn = held.conn;
-      // A cluster closes idle connections only after its own keep-alive timeout (seconds): a
-      // connection used within the last second is not worth a syscall to check. One made from an
-      // address set re-resolution has since replaced may be to an address now refused: not reused.
+      // Checked before every reuse (one recv(MSG_PEEK) of a byte): a cluster that closed it, or
+      // sent bytes after its answer (a body after a HEAD answer, a miscounted Content-Length),
+      // would otherwise hand those bytes to the next request, another client's, as its response.
+      // One made from an address set re-resolution has since replaced may be to an address now
+      // refused: not reused.
       auto idle_for = now - conn->idle_since();
-      if (held.addresses == addresses && idle_for < timeouts_.pool_idle &&
-          (idle_for < std::chrono::seconds(1) || !conn->peer_closed_or_sent())) {
+      if (held.addresses == addresses && idle_for < timeouts_.pool_idle && !conn->peer_closed_or_sent()) {
         metrics_.upstream_connections_reused.fetch_add(1, std::memory_order_relaxed);
         out = lease{std::move(conn), &ep, std::move(addresses), true};
         return true;

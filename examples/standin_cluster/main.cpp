@@ -8,7 +8,8 @@
 //   GET  /debug/stats           stream counters (tests check that a client disconnect cancelled a stream)
 //
 // Per-request knobs (headers): x-standin-chunks, x-standin-delay-ms (streaming pace),
-// x-standin-fault: slow-headers | reset-mid-body | close-before-response | bad-response,
+// x-standin-fault: slow-headers | reset-mid-body | close-before-response | bad-response |
+// late-extra-response,
 // x-standin-head-delay-ms (used by slow-headers), x-standin-echo-body (the answer is the request
 // body exactly as received: tests check what the gateway forwarded, byte for byte).
 //
@@ -246,6 +247,19 @@ class handler {
       co_await asio::async_write(stream_, asio::buffer(std::string_view("HTTP/1.1 2OO OK\r\nbroken\r\n\r\n")),
                                  nothrow);
       co_return false;
+    }
+    if (fault == "late-extra-response") {
+      // A cluster that answers, then sends another response nobody asked for (a body after a HEAD
+      // answer, a miscounted Content-Length): a proxy that reuses the connection must not hand it
+      // to its next request.
+      const bool keep = co_await reply(req, http::status::ok, R"({"fault":"late-extra-response"})");
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+      co_await t.async_wait(nothrow);
+      static constexpr std::string_view extra =
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+          "17\r\n\r\n{\"smuggled\":true}";
+      co_await asio::async_write(stream_, asio::buffer(extra), nothrow);
+      co_return keep;
     }
     if (fault == "slow-headers") {
       asio::steady_timer t(co_await asio::this_coro::executor,

@@ -213,6 +213,22 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(resp.status, 502)
         self.assertEqual(resp.json()["error"]["type"], "server_error")
 
+    def test_bytes_a_cluster_sends_after_its_answer_never_reach_the_next_request(self):
+        # The cluster answers, then (100 ms later) sends a response nobody asked for. The next
+        # request on the same client connection (same worker, same upstream pool) must get its own
+        # answer, not that one: a reused upstream connection is checked for unread bytes first.
+        with tls_connect(self.gateway.port, self.certs) as s:
+            reader = Reader(s)
+            s.sendall(chat_request(extra_headers={"x-standin-fault": "late-extra-response"}))
+            first = reader.read_response()
+            self.assertEqual((first.status, first.json()), (200, {"fault": "late-extra-response"}))
+            time.sleep(0.3)
+            s.sendall(chat_request())
+            second = reader.read_response()
+            self.assertEqual(second.status, 200, second.body)
+            self.assertNotIn(b"smuggled", second.body)
+            self.assertEqual(second.json()["object"], "chat.completion")
+
     def test_malformed_upstream_response_gets_502(self):
         resp = exchange(self.gateway.port, self.certs,
                         chat_request(extra_headers={"x-standin-fault": "bad-response"}))
