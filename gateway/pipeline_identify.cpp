@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "gateway/client_address.hpp"
 #include "gateway/metrics.hpp"
@@ -80,14 +81,21 @@ std::string pipeline::reload_tenants() {
   if (cfg_->tenants_file.empty()) {
     return {};
   }
-  tenants::load_result r = tenants::load_tenants_file(cfg_->tenants_file);
+  // Parsing a large file allocates ~100 MiB of YAML nodes for 10,000 tenants and keys, interleaved
+  // with the table it builds: freed, they would leave the table's few MiB scattered over pages
+  // malloc_trim cannot return (62 MiB of RSS where 10 MiB are in use). So the file is parsed on a
+  // thread of its own (glibc gives it an arena of its own), the table is copied here, compactly,
+  // and the scratch arena is emptied and handed back whole.
+  tenants::load_result r;
+  std::thread([&] { r = tenants::load_tenants_file(cfg_->tenants_file); }).join();
   if (!r.ok()) {
     return policy::format_diagnostics(std::move(r.diagnostics));
   }
-  limiter_.configure(*r.tenants, now_ms());
-  tenants_.store(std::move(r.tenants));
-  // Parsing a large file leaves the heap full of freed YAML nodes (100 MiB of RSS for 10,000
-  // tenants and keys): hand them back rather than keep the heap fragmented.
+  auto copy = std::make_shared<const tenants::table>(std::vector<tenants::tenant>(r.tenants->tenants()),
+                                                     std::vector<tenants::api_key>(r.tenants->keys()));
+  r = {};
+  limiter_.configure(*copy, now_ms());
+  tenants_.store(std::move(copy));
   ::malloc_trim(0);
   return {};
 }
