@@ -47,7 +47,8 @@ struct record {
   std::string request_id;
   std::string tenant;
   std::string client_country;  // ISO 3166-1 alpha-2, or empty when unknown
-  std::string country_source;  // how: "geoip:socket", "proxy-protocol", "trusted-xff", "mtls", "none"
+  std::string country_source;  // how: "geoip:socket", "proxy-protocol", "trusted-xff", "trusted-forwarded",
+                               // "mtls", "none"
   std::string client_ip;       // the address, or "b2:<hex>" (keyed BLAKE2b) when hashed by config
   std::string method;
   std::string path;

@@ -48,6 +48,77 @@ std::optional<std::string> entry_address(std::string_view e) {
   return std::string(e);
 }
 
+// The `for=` value of each element of the Forwarded fields (RFC 7239), in order, unquoted; an
+// element without one gives an empty value (an address the proxy did not disclose).
+void forwarded_for_values(const http::message_head& head, std::vector<std::string>& out) {
+  for (const http::field& f : head.fields) {
+    if (f.id != http::field_id::forwarded) {
+      continue;
+    }
+    const std::string_view v = f.value;
+    std::size_t i = 0;
+    while (i <= v.size()) {  // one element per iteration
+      std::string value;
+      bool have = false;
+      while (i < v.size() && v[i] != ',') {  // pairs separated by ';'
+        while (i < v.size() && (v[i] == ' ' || v[i] == '\t' || v[i] == ';')) {
+          ++i;
+        }
+        const std::size_t name_begin = i;
+        while (i < v.size() && v[i] != '=' && v[i] != ';' && v[i] != ',') {
+          ++i;
+        }
+        const std::string_view name = trim(v.substr(name_begin, i - name_begin));
+        std::string pair_value;
+        if (i < v.size() && v[i] == '=') {
+          ++i;
+          if (i < v.size() && v[i] == '"') {
+            for (++i; i < v.size() && v[i] != '"'; ++i) {
+              if (v[i] == '\\' && i + 1 < v.size()) {
+                ++i;
+              }
+              pair_value += v[i];
+            }
+            i += i < v.size() ? 1 : 0;
+          } else {
+            const std::size_t begin = i;
+            while (i < v.size() && v[i] != ';' && v[i] != ',') {
+              ++i;
+            }
+            pair_value = trim(v.substr(begin, i - begin));
+          }
+        }
+        if (http::iequals(name, "for") && !have) {
+          value = std::move(pair_value);
+          have = true;
+        }
+      }
+      out.push_back(std::move(value));
+      ++i;  // past the ',' (or the end)
+    }
+  }
+}
+
+// Walks `hops` from the right: the right-most entry that is not a trusted proxy, or the left-most
+// when all are. nullopt if an entry on the way is not an address; `found` false if there are none.
+std::optional<std::string> rightmost_untrusted(const std::vector<std::string_view>& hops,
+                                               std::span<const policy::cidr_block> trusted, bool& found) {
+  found = false;
+  std::string ip;
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    std::optional<std::string> entry = entry_address(*it);
+    if (!entry) {
+      return std::nullopt;
+    }
+    found = true;
+    ip = std::move(*entry);
+    if (!is_trusted(ip, trusted)) {
+      break;
+    }
+  }
+  return ip;
+}
+
 }  // namespace
 
 std::string_view country_source_name(address_source s) noexcept {
@@ -58,6 +129,8 @@ std::string_view country_source_name(address_source s) noexcept {
       return "proxy-protocol";
     case address_source::trusted_xff:
       return "trusted-xff";
+    case address_source::trusted_forwarded:
+      return "trusted-forwarded";
   }
   return "geoip:socket";
 }
@@ -89,15 +162,23 @@ std::optional<client_address> establish_client_address(std::string_view peer_ip,
       rest = rest.substr(comma + 1);
     }
   }
-  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
-    std::optional<std::string> ip = entry_address(*it);
-    if (!ip) {
-      return std::nullopt;
-    }
-    out = {std::move(*ip), address_source::trusted_xff};
-    if (!is_trusted(out.ip, trusted)) {
-      break;
-    }
+  bool from_xff = false;
+  std::optional<std::string> xff = rightmost_untrusted(hops, trusted, from_xff);
+  // The same from Forwarded (RFC 7239), which a proxy may write instead or as well. Where both are
+  // there, they must name the same client: a proxy writes one of them and passes the other through
+  // from the client, so believing either alone would let a client choose its address.
+  std::vector<std::string> values;
+  forwarded_for_values(head, values);
+  hops.assign(values.begin(), values.end());
+  bool from_forwarded = false;
+  std::optional<std::string> fwd = rightmost_untrusted(hops, trusted, from_forwarded);
+  if (!xff || !fwd || (from_xff && from_forwarded && *xff != *fwd)) {
+    return std::nullopt;
+  }
+  if (from_xff) {
+    out = {std::move(*xff), address_source::trusted_xff};
+  } else if (from_forwarded) {
+    out = {std::move(*fwd), address_source::trusted_forwarded};
   }
   return out;
 }

@@ -2,8 +2,9 @@
 
 // Who the client is, network-wise: the socket's peer, unless that peer is a trusted front proxy
 // (config.trusted_proxies), whose word is then taken — its PROXY protocol v2 header, then the
-// right-most X-Forwarded-For entry that is not itself a trusted proxy. A client can never choose
-// its own address: entries left of an untrusted hop are the client's claims and are ignored.
+// right-most X-Forwarded-For entry (or RFC 7239 Forwarded `for=`) that is not itself a trusted
+// proxy; where both fields are there they must agree. A client can never choose its own address:
+// entries left of an untrusted hop are the client's claims and are ignored.
 // Pure code.
 
 #include <cstdint>
@@ -17,7 +18,7 @@
 
 namespace sovgw::gateway {
 
-enum class address_source : std::uint8_t { socket, proxy_protocol, trusted_xff };
+enum class address_source : std::uint8_t { socket, proxy_protocol, trusted_xff, trusted_forwarded };
 
 // How the audit record and the access log name the source of the client country.
 [[nodiscard]] std::string_view country_source_name(address_source s) noexcept;
@@ -31,8 +32,9 @@ struct client_address {
 };
 
 // `proxy_source_ip`: the source address of a PROXY v2 header the trusted peer sent (empty: none).
-// nullopt when a trusted proxy's X-Forwarded-For holds an entry that is not an IP address where
-// the client's address should be (a misconfigured proxy: refused, never guessed).
+// nullopt when a trusted proxy's X-Forwarded-For or Forwarded holds an entry that is not an IP
+// address where the client's address should be ("unknown", an obfuscated identifier, a Forwarded
+// element without `for=`), or when the two name different clients (refused, never guessed).
 [[nodiscard]] std::optional<client_address> establish_client_address(
     std::string_view peer_ip, std::string_view proxy_source_ip, const http::message_head& head,
     std::span<const policy::cidr_block> trusted);

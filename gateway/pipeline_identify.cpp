@@ -259,14 +259,15 @@ stage_result pipeline::identify(request_context& ctx) const {
     ctx.client_ip = ctx.peer_ip;
     return stage_result::respond(
         outcome::bad_forwarded_for,
-        "X-Forwarded-For from a trusted proxy names no client address; check the proxy");
+        "X-Forwarded-For or Forwarded from a trusted proxy names no client address, or the two name "
+        "different clients; check the proxy");
   }
   ctx.client_ip = std::move(client->ip);
-  // The certificate is the TLS peer's: the client's own, unless an L7 proxy (trusted-xff) made the
-  // connection, whose certificate says nothing of the client it forwards.
+  // The certificate is the TLS peer's: the client's own, unless an L7 proxy (trusted-xff or
+  // trusted-forwarded) made the connection, whose certificate says nothing of the client it forwards.
   if (cfg_->client_country_from_certificate && cert != nullptr &&
       cert->status == client_certificate::state::verified && !cert->country.empty() &&
-      client->source != address_source::trusted_xff) {
+      client->source != address_source::trusted_xff && client->source != address_source::trusted_forwarded) {
     ctx.client_country = cert->country;
     ctx.client_country_source = mtls_country_source;
     return stage_result::next();

@@ -115,6 +115,19 @@ class ClientCountryFromCertificateTest(unittest.TestCase):
         self.assertEqual((log["client_ip"], log["client_country"], log["client_country_source"]),
                          ("5.255.255.5", "RU", "trusted-xff"))
 
+    def test_behind_a_proxy_that_writes_forwarded_the_client_is_its_for(self):
+        # RFC 7239 instead of X-Forwarded-For: the same right-most rule, the proxy's certificate
+        # ignored; and a client that adds the other field itself cannot choose its address.
+        resp, log = self.send(self.germany, headers={"Forwarded": 'for=5.255.255.5;proto=https'})
+        self.assertEqual(resp.status, 403, resp.body)
+        self.assertEqual((log["client_ip"], log["client_country"], log["client_country_source"]),
+                         ("5.255.255.5", "RU", "trusted-forwarded"))
+        resp, log = self.send(self.germany, headers={"Forwarded": "for=5.255.255.5",
+                                                     "X-Forwarded-For": "81.2.69.160"})
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertEqual(resp.json()["error"]["code"], "bad_forwarded_for")
+        self.assertIn("name different clients", resp.json()["error"]["message"])
+
     def test_behind_an_l4_balancer_the_certificate_is_the_clients(self):
         proxied = Gateway(self.config_text.replace("  port: 0\ntls:", "  port: 0\n  proxy_protocol: true\ntls:", 1)
                           .replace(f"  db: {self.db}\n", f"  db: {self.db}-proxied\n"), self.tmp.path)

@@ -81,6 +81,26 @@ TEST_CASE("client address: the socket peer unless it is a trusted proxy") {
       // ... unless the PROXY source is itself a trusted proxy (a chain of proxies).
       {"10.0.0.2", "10.0.0.3", "X-Forwarded-For: 5.255.255.5\r\n", "5.255.255.5",
        address_source::trusted_xff},
+      // RFC 7239 Forwarded from a trusted proxy that writes it instead of X-Forwarded-For.
+      {"10.0.0.2", "", "Forwarded: for=5.255.255.5\r\n", "5.255.255.5", address_source::trusted_forwarded},
+      {"10.0.0.2", "", "Forwarded: for=1.1.1.1, for=5.255.255.5;proto=https, FOR=\"10.0.0.9:80\"\r\n",
+       "5.255.255.5", address_source::trusted_forwarded},
+      {"10.0.0.2", "", "Forwarded: for=1.1.1.1\r\nForwarded: proto=https;for=\"[2a00:1450::1]:443\"\r\n",
+       "2a00:1450::1", address_source::trusted_forwarded},
+      {"10.0.0.2", "", "Forwarded: for=_hidden\r\n", nullptr, address_source::socket},  // obfuscated
+      {"10.0.0.2", "", "Forwarded: for=unknown\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "Forwarded: proto=https;by=10.0.0.2\r\n", nullptr, address_source::socket},
+      // Both written: they must agree. A proxy writes one and passes the client's other through: a
+      // client that adds X-Forwarded-For behind a Forwarded-writing proxy (or the reverse) must
+      // not choose its address.
+      {"10.0.0.2", "", "X-Forwarded-For: 5.255.255.5\r\nForwarded: for=5.255.255.5\r\n", "5.255.255.5",
+       address_source::trusted_xff},
+      {"10.0.0.2", "", "X-Forwarded-For: 81.2.69.160\r\nForwarded: for=5.255.255.5\r\n", nullptr,
+       address_source::socket},
+      {"10.0.0.2", "", "Forwarded: for=81.2.69.160\r\nX-Forwarded-For: 5.255.255.5\r\n", nullptr,
+       address_source::socket},
+      // An untrusted peer's Forwarded is ignored like its X-Forwarded-For.
+      {"198.51.100.7", "", "Forwarded: for=10.1.1.1\r\n", "198.51.100.7", address_source::socket},
       // A PROXY source from an untrusted peer cannot happen (never read); if given, it is ignored.
       {"198.51.100.7", "5.255.255.5", "", "198.51.100.7", address_source::socket},
   };
@@ -99,6 +119,7 @@ TEST_CASE("client address: the socket peer unless it is a trusted proxy") {
   CHECK(country_source_name(address_source::socket) == "geoip:socket");
   CHECK(country_source_name(address_source::proxy_protocol) == "proxy-protocol");
   CHECK(country_source_name(address_source::trusted_xff) == "trusted-xff");
+  CHECK(country_source_name(address_source::trusted_forwarded) == "trusted-forwarded");
 }
 
 TEST_CASE("PROXY protocol v2: TCP over IPv4 and IPv6, LOCAL, and every malformed header") {
