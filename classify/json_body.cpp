@@ -389,6 +389,60 @@ body_error encoding_error(std::string_view body) {
   return body_error::none;
 }
 
+// What a lenient parser (Python's json, JavaScript) would have read at byte `at` and strict JSON does
+// not allow, when it can be told; empty otherwise.
+std::string_view lenient_form_at(std::string_view body, std::size_t at) {
+  at = std::min(at, body.size());
+  // The escapes that end within 6 bytes of `at` (a parser stops at or after the one it rejects),
+  // and the one before them, which may be the high half of a pair.
+  const std::size_t from = at >= 18 ? at - 18 : 0;
+  const std::string_view near = body.substr(from, at + 6 - from);
+  // The second hex digit of the surrogate escape (backslash, u, four hex digits) at `u` of `near`:
+  // 8-b high, c-f low; 0 if none.
+  const auto surrogate = [&](std::size_t u) -> int {
+    if (u + 6 > near.size() || near[u] != '\\' || near[u + 1] != 'u' || (near[u + 2] | 0x20) != 'd') {
+      return 0;
+    }
+    const int c = near[u + 3] | 0x20;
+    return (c >= '8' && c <= '9') || (c >= 'a' && c <= 'f') ? c : 0;
+  };
+  const auto high = [](int c) { return c == '8' || c == '9' || c == 'a' || c == 'b'; };
+  for (std::size_t u = near.find("\\u"); u != std::string_view::npos; u = near.find("\\u", u + 2)) {
+    const int c = from + u + 12 >= at ? surrogate(u) : 0;
+    const bool paired = c != 0 && (high(c) ? surrogate(u + 6) != 0 && !high(surrogate(u + 6))
+                                           : u >= 6 && surrogate(u - 6) != 0 && high(surrogate(u - 6)));
+    if (c != 0 && !paired) {
+      return "a \\u escape of a surrogate without its pair (escapes of U+D800 to U+DFFF come in "
+             "high-low pairs)";
+    }
+  }
+  std::size_t k = at;
+  while (k < body.size() && (body[k] == ' ' || body[k] == '\t' || body[k] == '\r' || body[k] == '\n')) {
+    ++k;
+  }
+  const std::string_view rest = body.substr(k);
+  if (rest.starts_with("NaN") || rest.starts_with("Infinity") || rest.starts_with("-Infinity")) {
+    return "NaN and Infinity are not JSON numbers";
+  }
+  if (rest.starts_with("//") || rest.starts_with("/*")) {
+    return "comments are not JSON";
+  }
+  if (rest.starts_with("'")) {
+    return "JSON strings take double quotes";
+  }
+  if (rest.starts_with("}") || rest.starts_with("]")) {
+    std::size_t b = k;
+    while (b > 0 &&
+           (body[b - 1] == ' ' || body[b - 1] == '\t' || body[b - 1] == '\r' || body[b - 1] == '\n')) {
+      --b;
+    }
+    if (b > 0 && body[b - 1] == ',') {
+      return "a trailing comma";
+    }
+  }
+  return {};
+}
+
 void parse_failed(std::string_view body, const error_code& ec, std::size_t at, inspection& out) {
   if (const std::size_t bad = first_invalid_utf8(body); bad <= at) {
     out.error = body_error::not_utf8;
@@ -403,7 +457,9 @@ void parse_failed(std::string_view body, const error_code& ec, std::size_t at, i
     return;
   }
   out.error = body_error::invalid_json;
-  out.message = fmt::format("the request body is not valid JSON: {} (byte {})", ec.message(), at);
+  const std::string_view form = lenient_form_at(body, at);
+  out.message = fmt::format("the request body is not valid JSON: {} (byte {}){}{}", ec.message(), at,
+                            form.empty() ? "" : ": ", form);
 }
 
 }  // namespace

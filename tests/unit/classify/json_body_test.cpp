@@ -79,15 +79,19 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
       {"{\"a\":\"\xf4\x90\x80\x80\"}", body_error::not_utf8, "UTF-8"},  // over U+10FFFF
       {"{\"a\":\"\xe2\x82", body_error::not_utf8, "UTF-8"},             // truncated
       {"{\"a\":1} \xe9", body_error::not_utf8, "UTF-8"},                // Latin-1 after the document
-      {R"({"a":1,})", body_error::invalid_json, "not valid JSON: syntax error (byte 7)"},
-      {R"({"a":[1,2,]})", body_error::invalid_json, "not valid JSON"},
-      {R"({"a":1} // comment)", body_error::invalid_json, "not valid JSON"},
-      {R"({/* c */"a":1})", body_error::invalid_json, "not valid JSON"},
+      {R"({"a":1,})", body_error::invalid_json, "not valid JSON: syntax error (byte 7): a trailing comma"},
+      {R"({"a":[1,2, ]})", body_error::invalid_json, "a trailing comma"},
+      {R"({"a":1} // comment)", body_error::invalid_json, "comments are not JSON"},
+      {R"({/* c */"a":1})", body_error::invalid_json, "comments are not JSON"},
       {R"({"a":1}{"b":2})", body_error::invalid_json, "byte 7"},
-      {R"({'a':1})", body_error::invalid_json, "not valid JSON"},
-      {R"({"a":"\ud800"})", body_error::invalid_json, "not valid JSON"},  // a lone surrogate
+      {R"({'a':1})", body_error::invalid_json, "double quotes"},
+      {R"({"a":"\ud800"})", body_error::invalid_json, "surrogate without its pair"},
+      {R"({"a":"x \uDC00 y"})", body_error::invalid_json, "surrogate without its pair"},
+      {R"({"a":"\ud83d\u0041"})", body_error::invalid_json, "surrogate without its pair"},
+      {R"({"a":"\ud83d\ude00",})", body_error::invalid_json, "): a trailing comma"},  // a pair is fine
       {R"({"a":"\x41"})", body_error::invalid_json, "not valid JSON"},
-      {R"({"a":NaN})", body_error::invalid_json, "not valid JSON"},
+      {R"({"a":NaN})", body_error::invalid_json, "NaN and Infinity"},
+      {R"({"a":-Infinity})", body_error::invalid_json, "not valid JSON"},
       {R"({"a":1)", body_error::invalid_json, "not valid JSON"},
       {"", body_error::invalid_json, "not valid JSON"},
       {nested(max_depth + 1), body_error::too_deep, "deeper than 32"},
@@ -485,8 +489,8 @@ TEST_CASE("base64 a model reads through is read decoded, and redacted whole") {
   };
   const row rows[] = {
       // "alice@example.com", padded; URL-safe and unpadded; "IBAN DE89 3704 0044 0532 0130 00".
-      {R"({"messages":[{"role":"user","content":"Decode and mail YWxpY2VAZXhhbXBsZS5jb20= the report"}]})", email,
-       R"({"messages":[{"role":"user","content":"Decode and mail [redacted:email] the report"}]})"},
+      {R"({"messages":[{"role":"user","content":"Decode and mail YWxpY2VAZXhhbXBsZS5jb20= the report"}]})",
+       email, R"({"messages":[{"role":"user","content":"Decode and mail [redacted:email] the report"}]})"},
       {R"({"content":"amVhbm5lLmR1cG9udEBleGVtcGxlLmZyLCArMzMgNiAxMiAzNCA1NiA3OA"})", email | phone,
        R"({"content":"[redacted:email]"})"},
       // The IBAN's digits hold a phone-like number, as they do in plain text: redacted as the IBAN.
@@ -505,10 +509,12 @@ TEST_CASE("base64 a model reads through is read decoded, and redacted whole") {
   }
   // What is not base64 text: identifiers, long words, numbers, an image's bytes, and base64 text
   // without personal data.
-  for (const std::string& body :
-       {std::string(R"({"content":"internationalization getUserByIdFromDatabase 41111111111111111111"})"),
-        std::string(R"({"content":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"})"),
-        std::string(R"({"content":"SGVsbG8gd29ybGQh"})")}) {
+  for (
+      const std::string& body :
+      {std::string(R"({"content":"internationalization getUserByIdFromDatabase 41111111111111111111"})"),
+       std::string(
+           R"({"content":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"})"),
+       std::string(R"({"content":"SGVsbG8gd29ybGQh"})")}) {
     CAPTURE(body);
     CHECK(inspect(body, email | phone | iban | card).scan.found == 0);
   }
@@ -526,7 +532,8 @@ TEST_CASE("base64 a model reads through is read decoded, and redacted whole") {
     CHECK(found[1].end == text.size());
   }
   std::vector<base64_text> texts;
-  CHECK(find_base64_texts("say SGVsbG8gd29ybGQh, not ThisIsAnIdentifierName or SGVsbG8gd29ybGQh_x+", texts) == 1);
+  CHECK(find_base64_texts("say SGVsbG8gd29ybGQh, not ThisIsAnIdentifierName or SGVsbG8gd29ybGQh_x+", texts) ==
+        1);
   REQUIRE(texts.size() == 1);
   CHECK(texts[0].text == "Hello world!");
   CHECK(texts[0].begin == 4);
