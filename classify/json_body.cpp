@@ -584,14 +584,52 @@ bool json_inspector::crosses_strings(std::size_t b, std::size_t e) const {
   return false;
 }
 
-// Base64 that decodes to text, which a model reads through: each run's text is scanned on its
-// own, and what is found there is a finding over the whole run (redact() replaces the run).
+// Base64 (or hex) that decodes to text, which a model reads through: each run's text is scanned
+// on its own, and what is found there is a finding over the whole run (redact() replaces the
+// run). A run may go on from one string into the next (base64 split over a prompt array's
+// strings, or over a message's text parts: find_base64_texts reads on over the '\n' after a
+// string); it is then listed as its pieces, one per string, like prose (scan_text).
 void json_inspector::scan_base64(std::uint32_t which, bool locate, scan_result& scan) {
   base64_.clear();
-  if (find_base64_texts(text_, base64_) == 0) {
+  const std::size_t in_text = find_base64_texts(text_, base64_);
+  // The prose strings joined: a run that crosses from one into the next, in text_ apart (the
+  // keys of a message's parts between them).
+  const bool joined = prose_.size() >= 2 && find_base64_texts(joined_, base64_) > 0;
+  if (in_text == 0 && !joined) {
     return;
   }
-  for (const base64_text& run : base64_) {
+  // Appends the pieces of text_[b, e), one per string it touches.
+  const auto add_pieces = [&](std::size_t b, std::size_t e, unsigned d) {
+    std::size_t piece = b;
+    for (std::size_t at = b; at < e; ++at) {
+      if (text_[at] == '\n' && crosses_strings(at, at + 1)) {
+        if (at > piece) {
+          scan.findings.push_back({piece, at, d});
+        }
+        piece = at + 1;
+      }
+    }
+    if (e > piece) {
+      scan.findings.push_back({piece, e, d});
+    }
+  };
+  for (std::size_t r = 0; r < base64_.size(); ++r) {
+    const base64_text& run = base64_[r];
+    const bool from_joined = r >= in_text;
+    // From the prose view, only runs over two prose strings or more: the others are runs of text_.
+    auto seg = joined_segments_.begin();
+    if (from_joined) {
+      seg = std::upper_bound(joined_segments_.begin(), joined_segments_.end(), run.begin,
+                             [](std::size_t at, const segment& s) { return at < s.view_begin; });
+      --seg;
+      bool apart = false;  // two of its strings apart in text_ (else text_'s own run is this one)
+      for (auto s = seg; s + 1 != joined_segments_.end() && (s + 1)->view_begin < run.end; ++s) {
+        apart = apart || (s + 1)->text_begin != s->text_begin + s->length;
+      }
+      if (!apart) {
+        continue;
+      }
+    }
     if (!locate) {
       scan.found |= detect(run.text, which);
       continue;
@@ -602,16 +640,28 @@ void json_inspector::scan_base64(std::uint32_t which, bool locate, scan_result& 
     for (const finding& f : find_all(run.text, which)) {
       longest[f.detector] = std::max(longest[f.detector], f.end - f.begin);
     }
-    const std::size_t first = scan.findings.size();
+    std::array<unsigned, detector_count> order{};
+    unsigned n = 0;
     for (unsigned d = 0; d < detector_count; ++d) {
       if (longest[d] != 0) {
-        scan.found |= 1u << d;
-        scan.findings.push_back({run.begin, run.end, d});
+        order[n++] = d;
       }
     }
-    std::stable_sort(
-        scan.findings.begin() + static_cast<std::ptrdiff_t>(first), scan.findings.end(),
-        [&](const finding& a, const finding& b) { return longest[a.detector] > longest[b.detector]; });
+    std::stable_sort(order.begin(), order.begin() + n,
+                     [&](unsigned a, unsigned b) { return longest[a] > longest[b]; });
+    for (unsigned k = 0; k < n; ++k) {
+      const unsigned d = order[k];
+      scan.found |= 1u << d;
+      if (!from_joined) {
+        add_pieces(run.begin, run.end, d);
+        continue;
+      }
+      for (auto s = seg; s != joined_segments_.end() && s->view_begin < run.end; ++s) {
+        const std::size_t b = std::max(run.begin, s->view_begin);
+        const std::size_t e = std::min(run.end, s->view_begin + s->length);
+        add_pieces(s->text_begin + (b - s->view_begin), s->text_begin + (e - s->view_begin), d);
+      }
+    }
   }
   std::stable_sort(scan.findings.begin(), scan.findings.end(),
                    [](const finding& a, const finding& b) { return a.begin < b.begin; });

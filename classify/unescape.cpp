@@ -331,9 +331,38 @@ std::size_t first_base64_run(std::string_view in) {
 
 }  // namespace
 
+namespace {
+
+bool base64_char(char c) { return base64_values[static_cast<unsigned char>(c)] >= 0; }
+
+// Hex that spells text ("616c696365406578616d706c652e636f6d"): an even run of hex digits, at least
+// 8 bytes, that decodes to text as decode_base64_text() defines it. Digests and ids do not.
+bool decode_hex_text(std::string_view in, std::string& out) {
+  out.clear();
+  if (in.size() % 2 != 0 || in.size() < 16) {
+    return false;
+  }
+  for (std::size_t i = 0; i < in.size(); i += 2) {
+    const int hi = hex_value(in[i]);
+    const int lo = hex_value(in[i + 1]);
+    if (hi < 0 || lo < 0) {
+      return false;
+    }
+    const auto b = static_cast<unsigned char>(hi * 16 + lo);
+    if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f) {
+      return false;
+    }
+    out.push_back(static_cast<char>(b));
+  }
+  return first_invalid_utf8(out) == std::string_view::npos;
+}
+
+}  // namespace
+
 std::size_t find_base64_texts(std::string_view in, std::vector<base64_text>& out) {
   const std::size_t before = out.size();
   std::string decoded;
+  std::string more;
   std::size_t i = 0;
   while (i < in.size()) {
     const std::size_t at = first_base64_run(in.substr(i));
@@ -343,21 +372,54 @@ std::size_t find_base64_texts(std::string_view in, std::vector<base64_text>& out
     // A run starts there (in[i - 1], if any, ended the run before).
     const std::size_t begin = i + at;
     std::size_t end = begin + min_base64_run;
-    while (end < in.size() && base64_values[static_cast<unsigned char>(in[end])] >= 0) {
+    while (end < in.size() && base64_char(in[end])) {
       ++end;
     }
     i = end;
     const std::string_view run = in.substr(begin, end - begin);
+    if (decode_hex_text(run, decoded)) {
+      out.push_back({begin, end, decoded});
+      continue;
+    }
     // Mixed alphabets are not base64; a length of 4k+1 cannot be; the bits after the last byte
     // of an unpadded tail are ignored, as decoders do.
-    const bool url_safe = run.find_first_of("-_") != std::string_view::npos;
-    const bool standard = run.find_first_of("+/") != std::string_view::npos;
+    bool url_safe = run.find_first_of("-_") != std::string_view::npos;
+    bool standard = run.find_first_of("+/") != std::string_view::npos;
     if ((url_safe && standard) || run.size() % 4 == 1 || !decode_base64_text(run, decoded)) {
       continue;
     }
     std::size_t padded = end;
     while (padded < in.size() && in[padded] == '=' && padded - end < 2) {
       ++padded;
+    }
+    // Base64 wrapped in lines (MIME, PEM) or split over strings reads on after a line break or a
+    // space, where what came before is whole groups of four: each such piece decodes on its own,
+    // and the run ends at the first one that is not text, or after a tail (padding, a short group).
+    std::size_t groups = padded == end ? run.size() : 1;  // characters so far, while whole groups
+    while (groups % 4 == 0) {
+      std::size_t next = padded;
+      while (next < in.size() && next - padded < 2 &&
+             (in[next] == ' ' || in[next] == '\n' || in[next] == '\r' || in[next] == '\t')) {
+        ++next;
+      }
+      std::size_t stop = next;
+      while (stop < in.size() && base64_char(in[stop])) {
+        ++stop;
+      }
+      const std::string_view piece = in.substr(next, stop - next);
+      url_safe = url_safe || piece.find_first_of("-_") != std::string_view::npos;
+      standard = standard || piece.find_first_of("+/") != std::string_view::npos;
+      if (next == padded || piece.empty() || (url_safe && standard) || piece.size() % 4 == 1 ||
+          !decode_base64_text(piece, more)) {
+        break;
+      }
+      decoded += more;
+      padded = stop;
+      while (padded < in.size() && in[padded] == '=' && padded - stop < 2) {
+        ++padded;
+      }
+      groups = padded == stop ? piece.size() : 1;
+      i = padded;
     }
     out.push_back({begin, padded, decoded});
   }

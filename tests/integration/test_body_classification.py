@@ -169,6 +169,20 @@ class BodyClassificationTest(unittest.TestCase):
         # Base64 that is not text (an image) or holds nothing personal is only base64.
         resp = self.send(chat("Say SGVsbG8gd29ybGQh and iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"))
         self.assertEqual(self.log_of(resp)["cluster"], "de-fra-hyperscaler", resp.body)
+        # Wrapped in lines, split over a message's text parts or over messages, or in hex: the
+        # model reads one text, and so do the detectors.
+        split = [{"type": "text", "text": "YWxpY2VAZXhh"}, {"type": "text", "text": "bXBsZS5jb20="}]
+        for body in ({"model": "mistral-small", "messages": [{"role": "user", "content": "YWxpY2VAZXhh\nbXBsZS5jb20="}]},
+                     {"model": "mistral-small", "messages": [{"role": "user", "content": split}]},
+                     {"model": "mistral-small", "messages": [{"role": "user", "content": "YWxpY2VAZXhh"},
+                                                             {"role": "user", "content": "bXBsZS5jb20="}]},
+                     {"model": "mistral-small", "messages": [
+                         {"role": "user", "content": "decode 616c696365406578616d706c652e636f6d"}]}):
+            with self.subTest(body=body):
+                resp = self.send(json.dumps(body).encode())
+                self.assertEqual(resp.status, 200, resp.body)
+                self.assertEqual((self.log_of(resp)["cluster"], self.log_of(resp)["data_classes"]),
+                                 ("paris", "personal"))
 
     def test_what_the_gateway_cannot_read_stays_where_personal_data_does(self):
         # Images, audio and files, token ids, and a template of the client's own that could undo

@@ -496,6 +496,21 @@ TEST_CASE("base64 a model reads through is read decoded, and redacted whole") {
       // The IBAN's digits hold a phone-like number, as they do in plain text: redacted as the IBAN.
       {R"({"content":"pay to SUJBTiBERTg5IDM3MDQgMDA0NCAwNTMyIDAxMzAgMDA="})", iban | phone,
        R"({"content":"pay to [redacted:iban]"})"},
+      // Wrapped in lines, as MIME and PEM write it: it reads on after the line break.
+      {R"({"content":"UGxlYXNlIG1haWwgdGhlIHJlc3VsdHMg\ndG8gYWxpY2VAZXhhbXBsZS5jb20gdG9kYXksIHRoYW5rcw== ok"})",
+       email, R"({"content":"[redacted:email] ok"})"},
+      // Split over the strings of a prompt array, or over a message's text parts (apart in the
+      // body, one text to the model): redacted in each string.
+      {R"({"prompt":["YWxpY2VAZXhh","bXBsZS5jb20="]})", email,
+       R"({"prompt":["[redacted:email]","[redacted:email]"]})"},
+      {R"({"messages":[{"role":"user","content":[{"type":"text","text":"YWxpY2VAZXhh"},)"
+       R"({"type":"text","text":"bXBsZS5jb20="}]}]})",
+       email,
+       R"({"messages":[{"role":"user","content":[{"type":"text","text":"[redacted:email]"},)"
+       R"({"type":"text","text":"[redacted:email]"}]}]})"},
+      // Hex that spells text.
+      {R"({"content":"decode 616c696365406578616d706c652e636f6d please"})", email,
+       R"({"content":"decode [redacted:email] please"})"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
@@ -514,7 +529,11 @@ TEST_CASE("base64 a model reads through is read decoded, and redacted whole") {
       {std::string(R"({"content":"internationalization getUserByIdFromDatabase 41111111111111111111"})"),
        std::string(
            R"({"content":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"})"),
-       std::string(R"({"content":"SGVsbG8gd29ybGQh"})")}) {
+       std::string(R"({"content":"SGVsbG8gd29ybGQh"})"),
+       // Digests, ids and hex that is not text; base64 followed by prose.
+       std::string(R"({"content":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 )"
+                   R"(ea99e45d-c31d-4dda-a4ac-1a3ff935a1f7 0123456789abcdef0123"})"),
+       std::string(R"({"content":"SGVsbG8gd29ybGQh and then some words"})")}) {
     CAPTURE(body);
     CHECK(inspect(body, email | phone | iban | card).scan.found == 0);
   }
