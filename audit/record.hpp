@@ -69,7 +69,8 @@ struct record {
       error_kind;  // empty on success, e.g. "upstream_timeout", "policy_denied" (docs/auditing.md lists them)
   payload_mode payload = payload_mode::none;
   std::vector<std::uint8_t> payload_digest;  // 32 bytes when payload != none
-  std::string note;                          // events only: what happened (never personal data)
+  // Events: what happened; requests: a remark (tokens estimated, fields cut). Never personal data.
+  std::string note;
   // Evidence of what was forwarded (gateway/geo_tags.hpp); empty when the request was not forwarded
   // or not signed. A record with any of them is encoded as version 2.
   std::string endpoint;          // the cluster endpoint used, host:port

@@ -160,7 +160,8 @@ constexpr std::size_t right_aligned[] = {0, 9};  // seq, status
 std::vector<std::string> table_cells(const record& r) {
   const std::string tokens = r.prompt_tokens + r.completion_tokens == 0
                                  ? std::string("-")
-                                 : fmt::format("{}+{}", r.prompt_tokens, r.completion_tokens);
+                                 : fmt::format("{}{}+{}", r.note.starts_with("tokens estimated") ? "~" : "",
+                                               r.prompt_tokens, r.completion_tokens);
   return {std::to_string(r.seq),
           format_time(r.timestamp_us).substr(0, 23),
           r.request_id.empty() ? "-" : r.request_id,

@@ -292,11 +292,26 @@ class relay_run {
     metered_.clear();
     meter_.finish(metered_);
     emit(metered_);
+    settle_usage();
+  }
+
+ public:
+  // The request's tokens: the cluster's usage, or an estimate when the answer ended without it
+  // (cut short by either side, or a cluster that reports none): an answer is never charged nothing.
+  void settle_usage() {
+    if (!meter_.active() || ctx_.usage_known || ctx_.usage_estimated) {
+      return;
+    }
     ctx_.usage_known = meter_.known();
+    if (!ctx_.usage_known) {
+      meter_.estimate(ctx_.body.size());
+      ctx_.usage_estimated = true;
+    }
     ctx_.prompt_tokens = meter_.prompt_tokens();
     ctx_.completion_tokens = meter_.completion_tokens();
   }
 
+ private:
   // Body bytes for the client: counted, kept for the audit payload when it keeps them, and framed.
   void emit(std::string_view data) {
     ctx_.response_bytes += data.size();
@@ -377,6 +392,7 @@ asio::awaitable<relay_result> relay(request_context& ctx, upstream_exchange& exc
                                     const request_recorder& recorder, milliseconds idle, bool keep_alive) {
   relay_run run(ctx, exchange, client, recorder, idle, keep_alive);
   const relay_result r = co_await run.run();
+  run.settle_usage();  // an answer cut short: its end_usage() never ran
   co_return r;
 }
 

@@ -86,6 +86,7 @@ struct request_context {
 
   // relay: token usage the cluster reported (gateway/usage_meter.hpp)
   bool usage_known = false;
+  bool usage_estimated = false;  // the answer ended without the cluster's usage (usage_meter::estimate)
   std::uint64_t prompt_tokens = 0;
   std::uint64_t completion_tokens = 0;
 

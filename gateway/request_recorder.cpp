@@ -154,6 +154,9 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.latency_us = static_cast<std::uint64_t>(seconds * 1e6);
   r.prompt_tokens = ctx.prompt_tokens;
   r.completion_tokens = ctx.completion_tokens;
+  if (ctx.usage_estimated) {
+    r.note = "tokens estimated: the answer ended without the cluster's usage";
+  }
   r.error_kind = std::string(kind_of(ctx.result));
   r.payload = payload_mode(ctx);
   r.endpoint = ctx.endpoint;  // evidence of what was forwarded (gateway/geo_tags.hpp)
@@ -190,6 +193,7 @@ void request_recorder::access_line(const request_context& ctx, double seconds) c
       .num("response_bytes", static_cast<std::int64_t>(ctx.response_bytes))
       .num("prompt_tokens", static_cast<std::int64_t>(ctx.prompt_tokens))
       .num("completion_tokens", static_cast<std::int64_t>(ctx.completion_tokens))
+      .boolean("usage_estimated", ctx.usage_estimated)
       .real("duration_s", seconds);
   if (!ctx.policy_version.empty()) {
     line.str("decision", ctx.permitted ? "permit" : "deny")

@@ -141,6 +141,9 @@ bool usage_meter::read_usage(std::string_view text) {
 }
 
 void usage_meter::event(std::string_view ev, std::string_view separator, std::string& out) {
+  if (ev.find("data:") != std::string_view::npos && ev.find("[DONE]") == std::string_view::npos) {
+    ++events_;
+  }
   if (ev.find("\"usage\"") != std::string_view::npos && ev.size() <= max_event) {
     const std::string data = event_data(ev);
     if (read_usage(data) && strip_) {
@@ -194,6 +197,7 @@ void usage_meter::observe(std::string_view data) {
   if (mode_ != mode::json) {
     return;
   }
+  json_bytes_ += data.size();
   pending_ += data;
   if (pending_.size() > 2 * json_tail) {
     pending_.erase(0, pending_.size() - json_tail);
@@ -207,6 +211,14 @@ void usage_meter::finish(std::string& out) {
     out += pending_;
   }
   pending_.clear();
+}
+
+void usage_meter::estimate(std::size_t request_body_bytes) {
+  if (mode_ == mode::off || known_) {
+    return;
+  }
+  prompt_ = (request_body_bytes + 3) / 4;
+  completion_ = mode_ == mode::sse ? events_ : (json_bytes_ + 3) / 4;
 }
 
 }  // namespace sovgw::gateway

@@ -34,6 +34,12 @@ class usage_meter {
   void finish(std::string& out);
 
   [[nodiscard]] bool known() const { return known_; }
+  // When the answer ended without the cluster's usage (the client left mid-stream, the cluster
+  // broke off, or it never reported any): an estimate, so that no answer is charged nothing. The
+  // prompt at one token per 4 bytes of the request body as forwarded; the completion at one token
+  // per content event of a stream (a cluster sends one or more tokens per event) or per 4 bytes of
+  // a JSON answer. Counted from what was relayed, so an answer cut short is charged what it got.
+  void estimate(std::size_t request_body_bytes);
   [[nodiscard]] std::uint64_t prompt_tokens() const { return prompt_; }
   [[nodiscard]] std::uint64_t completion_tokens() const { return completion_; }
 
@@ -47,7 +53,9 @@ class usage_meter {
   bool known_ = false;
   std::uint64_t prompt_ = 0;
   std::uint64_t completion_ = 0;
-  std::string pending_;  // sse: an incomplete event; json: the body's tail
+  std::uint64_t events_ = 0;      // sse: events with data other than [DONE]
+  std::uint64_t json_bytes_ = 0;  // json: the body's bytes
+  std::string pending_;           // sse: an incomplete event; json: the body's tail
 };
 
 }  // namespace sovgw::gateway

@@ -482,6 +482,39 @@ class UsageTest(unittest.TestCase):
         self.assertEqual(json.loads(events[-2])["usage"]["completion_tokens"], 5)
         self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
 
+    def test_a_stream_the_client_leaves_is_still_charged(self):
+        # The client reads the first events and leaves before the cluster's usage: had the request
+        # been charged nothing, a tenant could spend any budget by hanging up just before the end.
+        body = json.dumps({"model": "left-model", "stream": True, "messages": []}).encode()
+        s = tls_connect(self.gateway.port, self.certs)
+        s.sendall(request_bytes("POST", "/v1/chat/completions", body,
+                                {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
+                                 "x-standin-chunks": "200", "x-standin-delay-ms": "20"}))
+        reader = Reader(s)
+        head = reader.read_response(head_only=True)
+        self.assertEqual(head.status, 200)
+        reader.read_until(b"data: ")
+        reader.read_until(b"data: ")
+        s.close()
+        log = access_line(self.gateway, head)
+        self.assertTrue(log["usage_estimated"])
+        # One per 4 bytes of the request as forwarded (with the include_usage the gateway added).
+        self.assertGreater(log["request_bytes"], len(body))
+        self.assertEqual(log["prompt_tokens"], (log["request_bytes"] + 3) // 4)
+        self.assertGreaterEqual(log["completion_tokens"], 2)  # one per event relayed
+        self.assertLess(log["completion_tokens"], 200)
+        # A stream that ends with the cluster's usage is not an estimate.
+        _, log = self.call("/v1/chat/completions", {"model": "m", "stream": True, "messages": []})
+        self.assertFalse(log["usage_estimated"])
+        # The auditor sees the estimate as one.
+        self.gateway.signal(signal.SIGTERM)
+        self.gateway.proc.wait(timeout=20)
+        table = sovgw("audit", "query", "--db", self.db, "--tenant", "acme", "--model", "left-model")
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertRegex(table.stdout, r" ~\d+\+\d+ ")
+        q = sovgw("audit", "query", "--db", self.db, "--model", "left-model", "--format", "jsonl")
+        self.assertIn("tokens estimated", json.loads(q.stdout.splitlines()[0])["note"])
+
     def test_metrics_and_audit_query_show_tokens(self):
         self.call("/v1/chat/completions", {"model": "tok-model", "messages": []})
         self.call("/v1/chat/completions", {"model": "tok-model", "stream": True, "messages": []})
