@@ -176,7 +176,8 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
 // percent-decoded with '+' as a space, as a server reads a query) and every header field the
 // gateway forwards as the client wrote it. A cluster's logs keep `?user=alice%40example.com` or
 // `X-Customer: alice@example.com` as surely as a prompt, so the detectors read them too: one
-// line each, so that no finding runs from one into the next. Nothing there can be redacted.
+// line each, so that no finding runs from one into the next; base64 and hex that spell text
+// (an RFC 2047 encoded word, a query value) decoded too. Nothing there can be redacted.
 std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors) {
   static thread_local std::string text;
   static thread_local classify::unescaped_text decoded;
@@ -195,7 +196,14 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
       text += '\n';
     }
   }
-  return classify::detect(text, detectors);
+  std::uint32_t found = classify::detect(text, detectors);
+  static thread_local std::vector<classify::base64_text> encoded;  // "=?UTF-8?B?...?=", ?q=<base64>
+  encoded.clear();
+  classify::find_base64_texts(text, encoded);
+  for (const classify::base64_text& run : encoded) {
+    found |= classify::detect(run.text, detectors);
+  }
+  return found;
 }
 
 // The redacted detectors that still find something in the redacted body.

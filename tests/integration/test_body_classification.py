@@ -247,7 +247,8 @@ class BodyClassificationTest(unittest.TestCase):
         for path, headers in (("/v1/chat/completions?user=alice%40example.com", JSON),
                               ("/v1/chat/completions?user=alice@example.com", JSON),
                               ("/v1/chat/completions", dict(JSON, **{"X-Customer": "alice@example.com"})),
-                              ("/v1/chat/completions", dict(JSON, **{"X-Caller": "Madame Jeanne Dupont"}))):
+                              ("/v1/chat/completions", dict(JSON, **{"X-Caller": "Madame Jeanne Dupont"})),
+                              ("/v1/chat/completions", dict(JSON, **{"X-To": "=?UTF-8?B?YWxpY2VAZXhhbXBsZS5jb20=?="}))):
             with self.subTest(path=path, headers=headers):
                 resp = self.send(body, headers=headers, path=path)
                 self.assertEqual(resp.status, 200, resp.body)
