@@ -329,10 +329,6 @@ std::size_t first_base64_run(std::string_view in) {
   return std::string_view::npos;
 }
 
-}  // namespace
-
-namespace {
-
 bool base64_char(char c) { return base64_values[static_cast<unsigned char>(c)] >= 0; }
 
 // Hex that spells text ("616c696365406578616d706c652e636f6d"): an even run of hex digits, at least

@@ -48,8 +48,9 @@ std::optional<std::string> entry_address(std::string_view e) {
   return std::string(e);
 }
 
-// The `for=` value of each element of the Forwarded fields (RFC 7239), in order, unquoted; an
-// element without one gives an empty value (an address the proxy did not disclose).
+// The `for=` value of each element of the Forwarded fields (RFC 7239), in order, unquoted. An
+// element without one (`proto=https;host=...`, what some proxies write) says nothing of the
+// client and is passed over.
 void forwarded_for_values(const http::message_head& head, std::vector<std::string>& out) {
   for (const http::field& f : head.fields) {
     if (f.id != http::field_id::forwarded) {
@@ -93,7 +94,9 @@ void forwarded_for_values(const http::message_head& head, std::vector<std::strin
           have = true;
         }
       }
-      out.push_back(std::move(value));
+      if (have) {
+        out.push_back(std::move(value));
+      }
       ++i;  // past the ',' (or the end)
     }
   }

@@ -33,8 +33,8 @@ struct client_address {
 
 // `proxy_source_ip`: the source address of a PROXY v2 header the trusted peer sent (empty: none).
 // nullopt when a trusted proxy's X-Forwarded-For or Forwarded holds an entry that is not an IP
-// address where the client's address should be ("unknown", an obfuscated identifier, a Forwarded
-// element without `for=`), or when the two name different clients (refused, never guessed).
+// address where the client's address should be ("unknown", an obfuscated identifier), or when
+// the two name different clients (refused, never guessed).
 [[nodiscard]] std::optional<client_address> establish_client_address(
     std::string_view peer_ip, std::string_view proxy_source_ip, const http::message_head& head,
     std::span<const policy::cidr_block> trusted);
