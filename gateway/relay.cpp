@@ -304,7 +304,10 @@ class relay_run {
     }
     ctx_.usage_known = meter_.known();
     if (!ctx_.usage_known) {
-      meter_.estimate(ctx_.body.size());
+      const std::string_view path = ctx_.head.target;
+      const bool generates = path.starts_with("/v1/chat/completions") ||
+                             path.starts_with("/v1/completions") || path.starts_with("/v1/responses");
+      meter_.estimate(ctx_.body.size(), generates);
       ctx_.usage_estimated = true;
     }
     ctx_.prompt_tokens = meter_.prompt_tokens();

@@ -213,12 +213,12 @@ void usage_meter::finish(std::string& out) {
   pending_.clear();
 }
 
-void usage_meter::estimate(std::size_t request_body_bytes) {
+void usage_meter::estimate(std::size_t request_body_bytes, bool generates) {
   if (mode_ == mode::off || known_) {
     return;
   }
   prompt_ = (request_body_bytes + 3) / 4;
-  completion_ = mode_ == mode::sse ? events_ : (json_bytes_ + 3) / 4;
+  completion_ = mode_ == mode::sse ? events_ : generates ? (json_bytes_ + 3) / 4 : 0;
 }
 
 }  // namespace sovgw::gateway

@@ -38,8 +38,9 @@ class usage_meter {
   // broke off, or it never reported any): an estimate, so that no answer is charged nothing. The
   // prompt at one token per 4 bytes of the request body as forwarded; the completion at one token
   // per content event of a stream (a cluster sends one or more tokens per event) or per 4 bytes of
-  // a JSON answer. Counted from what was relayed, so an answer cut short is charged what it got.
-  void estimate(std::size_t request_body_bytes);
+  // a JSON answer that generates text (`generates`: not an embedding's vector). Counted from what
+  // was relayed, so an answer cut short is charged what it got.
+  void estimate(std::size_t request_body_bytes, bool generates);
   [[nodiscard]] std::uint64_t prompt_tokens() const { return prompt_; }
   [[nodiscard]] std::uint64_t completion_tokens() const { return completion_; }
 

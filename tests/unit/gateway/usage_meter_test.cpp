@@ -107,3 +107,24 @@ TEST_CASE("usage meter: only the usage object's own counts, non-negative integer
   CHECK_FALSE(read("\"12\"").known());
   CHECK_FALSE(read("{\"prompt_tokens\":").known());  // not JSON
 }
+
+TEST_CASE("usage meter: without the cluster's usage, an estimate from what was relayed") {
+  usage_meter cut(usage_meter::mode::sse, true);
+  std::string out;
+  cut.feed(chunk + chunk + chunk + "data: {\"choi", out);  // the client left here
+  cut.estimate(101, true);
+  CHECK_FALSE(cut.known());
+  CHECK(cut.prompt_tokens() == 26);     // 101 bytes forwarded, one token per 4
+  CHECK(cut.completion_tokens() == 3);  // one per whole event relayed
+  usage_meter json(usage_meter::mode::json, false);
+  json.observe(std::string(40, 'x'));
+  json.estimate(8, true);
+  CHECK((json.prompt_tokens() == 2 && json.completion_tokens() == 10));
+  json.estimate(8, false);  // an embedding's vector is not generated text
+  CHECK(json.completion_tokens() == 0);
+  // The cluster's own usage is never replaced.
+  usage_meter reported(usage_meter::mode::sse, true);
+  (void)run(reported, chunk + usage_event + done, 7);
+  reported.estimate(1000, true);
+  CHECK((reported.prompt_tokens() == 12 && reported.completion_tokens() == 5));
+}
