@@ -74,5 +74,6 @@ case "${1:-}" in
   test) shift; run_tests "$@" ;;
   build) build ;;
   bench) shift; build; "$ROOT/bench/run-all.sh" "$@" ;;
-  *) echo "usage: $0 demo|test|build|bench" >&2; exit 2 ;;
+  -h | --help | help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  *) echo "usage: $0 demo|test|build|bench (./run.sh --help says what each does)" >&2; exit 2 ;;
 esac
