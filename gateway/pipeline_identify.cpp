@@ -34,7 +34,8 @@ tenants::limit_target limit_target_of(const request_context& ctx) {
 
 void pipeline::account(const request_context& ctx) const {
   if (!cfg_->tenants_file.empty()) {
-    limiter_.charge(limit_target_of(ctx), ctx.prompt_tokens + ctx.completion_tokens, now_ms());
+    limiter_.charge(limit_target_of(ctx), ctx.prompt_tokens + ctx.completion_tokens, now_ms(),
+                    ctx.reserved_tokens);
   }
 }
 
@@ -160,8 +161,14 @@ stage_result pipeline::admit(request_context& ctx) const {
       ctx.model_rule = rule->model.text();
     }
   }
-  const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms());
+  // Its tokens' estimate before the answer, reserved while it is in flight: one per 4 bytes of
+  // the body (the prompt; the completion is not known before it is generated).
+  const std::uint64_t reserve = std::max<std::uint64_t>(1, (ctx.body.size() + 3) / 4);
+  const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms(), reserve);
   ctx.retry_after_s = a.retry_after_s;
+  if (a.verdict == tenants::limit_verdict::admitted) {
+    ctx.reserved_tokens = reserve;
+  }
   const std::string who =
       a.verdict == tenants::limit_verdict::admitted ? std::string() : scope_text(ctx, a.scope);
   switch (a.verdict) {
@@ -180,6 +187,11 @@ stage_result pipeline::admit(request_context& ctx) const {
                                    fmt::format("{} has a monthly token budget and the shared limits "
                                                "store is unreachable; retry in {} s",
                                                who, a.retry_after_s));
+    case tenants::limit_verdict::in_flight:
+      return stage_result::respond(
+          outcome::rate_limit_exceeded,
+          fmt::format("{} has requests in flight that may use the rest of its tokens; retry in {} s", who,
+                      a.retry_after_s));
     case tenants::limit_verdict::month:
       break;
   }

@@ -85,6 +85,7 @@ struct request_context {
   bool usage_requested = false;
 
   // relay: token usage the cluster reported (gateway/usage_meter.hpp)
+  std::uint64_t reserved_tokens = 0;  // what admit reserved in the limiter (released by account)
   bool usage_known = false;
   bool usage_estimated = false;  // the answer ended without the cluster's usage (usage_meter::estimate)
   std::uint64_t prompt_tokens = 0;

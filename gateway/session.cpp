@@ -169,8 +169,8 @@ class session : public std::enable_shared_from_this<session> {
     } else {
       after = co_await answer(ctx, r, after);
     }
+    w_.shared.stages->account(ctx);  // its tokens, and the reservation admit made (every request)
     if (ctx.status != 0) {
-      w_.shared.stages->account(ctx);
       w_.shared.recorder->finish(ctx);  // 9. record
     }
     give_spare(ctx.body);  // often the read buffer's memory (read_fixed_body): the next one's

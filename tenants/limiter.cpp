@@ -108,6 +108,7 @@ struct limiter::state {
   std::int64_t at_ms = 0;  // when the buckets were last refilled
   std::array<window_count, counters> windows;
   std::int64_t last_admit_ms = 0;  // 0: never
+  std::uint64_t in_flight = 0;     // tokens reserved by requests admitted and not yet charged
 
   void refill(std::int64_t now_ms) {
     const double elapsed = static_cast<double>(std::max<std::int64_t>(0, now_ms - at_ms));
@@ -149,13 +150,23 @@ struct limiter::state {
     if (shared && l.tokens_per_minute != 0 && windows[minute_tokens].used() >= l.tokens_per_minute) {
       return {limit_verdict::tokens, {}, seconds_until(to_next_minute)};
     }
+    // Not reached, but the requests in flight may reach it.
+    const auto reserved = static_cast<double>(in_flight);
+    if (in_flight != 0 &&
+        ((l.tokens_per_month != 0 && windows[month_tokens].used() + in_flight >= l.tokens_per_month) ||
+         (l.tokens_per_minute != 0 && tokens - reserved <= 0) ||
+         (shared && l.tokens_per_minute != 0 &&
+          windows[minute_tokens].used() + in_flight >= l.tokens_per_minute))) {
+      return {limit_verdict::in_flight, {}, 1};
+    }
     return {};
   }
-  void take(std::int64_t now_ms) {
+  void take(std::int64_t now_ms, std::uint64_t reserve) {
     if (limits.requests_per_minute != 0) {
       requests -= 1;
       windows[minute_requests].pending += 1;
     }
+    in_flight += reserve;  // whatever the limits: a reload may add a token limit while it is in flight
     last_admit_ms = now_ms;
   }
   [[nodiscard]] std::uint64_t limit_of(int c) const {
@@ -239,7 +250,8 @@ limiter::scopes limiter::find_all(const limit_target& target) const {
   return out;
 }
 
-admission limiter::admit(const limit_target& target, std::int64_t now_ms) {
+admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve) {
+  reserve = std::max<std::uint64_t>(reserve, 1);
   const scopes sc = find_all(target);
   std::array<state*, 3> order{};
   std::size_t n = 0;
@@ -285,14 +297,15 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms) {
   }
   for (const std::shared_ptr<state>& s : sc.states) {
     if (s) {
-      s->take(now_ms);
+      s->take(now_ms, reserve);
     }
   }
   return {};
 }
 
-void limiter::charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms) {
-  if (tokens == 0) {
+void limiter::charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms,
+                     std::uint64_t reserved) {
+  if (tokens == 0 && reserved == 0) {
     return;
   }
   const month_of month = month_at(now_ms);
@@ -301,6 +314,10 @@ void limiter::charge(const limit_target& target, std::uint64_t tokens, std::int6
       continue;
     }
     const std::lock_guard lock(s->mutex);
+    s->in_flight -= std::min(s->in_flight, reserved);
+    if (tokens == 0) {
+      continue;
+    }
     s->refill(now_ms);
     s->roll(now_ms, month.key);
     if (s->limits.tokens_per_minute != 0) {

@@ -13,6 +13,12 @@
 //     that empties the bucket completes, the next waits until it refills;
 //   - month: admitted while the month's tokens are below the budget; the request that crosses it
 //     completes, the next is refused until the month ends.
+// In flight: a request admitted to a scope with a token limit reserves an estimate of its tokens
+// (`reserve`, at least 1) until it is charged (charge() releases it, whatever the tokens). A
+// request is refused (limit_verdict::in_flight) while the count plus what is reserved reaches a
+// token limit, so that requests sent together cannot all pass while the budget has one token
+// left: past a limit by at most the requests in flight when it was crossed, not by every request
+// sent at once. Reservations are this instance's own (never synced).
 // Counters survive configure() (SIGHUP) for scopes that stay (the same tenant, key id, or tenant
 // and model pattern). Thread-safe: short locks on the request's scopes (taken in address order).
 // Pure: no sockets, times are passed in.
@@ -46,7 +52,9 @@
 
 namespace sovgw::tenants {
 
-enum class limit_verdict : std::uint8_t { admitted, requests, tokens, month, store_unavailable };
+// in_flight: the scope's token limit is not reached, but the requests admitted and not yet charged
+// may reach it (see "In flight" above): retry in a second.
+enum class limit_verdict : std::uint8_t { admitted, requests, tokens, month, store_unavailable, in_flight };
 
 // Which scope's limit refused a request.
 enum class limit_scope : std::uint8_t { tenant, key, model };
@@ -84,8 +92,10 @@ class limiter {
   // Takes the limits of `t`'s tenants, keys and model rules; keeps the counters of scopes that stay.
   void configure(const table& t, std::int64_t now_ms);
 
-  [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms);
-  void charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms);
+  [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve = 1);
+  // `reserved`: what admit() reserved for this request (released here).
+  void charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms,
+              std::uint64_t reserved = 0);
   [[nodiscard]] admission admit(std::string_view tenant, std::int64_t now_ms) {
     return admit(limit_target{tenant, {}, {}}, now_ms);
   }

@@ -547,6 +547,8 @@ LIMITED_TENANTS = """tenants:
     limits: {tokens_per_month: 20}
   - name: streamer
     limits: {tokens_per_month: 10}
+  - name: burst
+    limits: {tokens_per_month: 25}
 """
 
 
@@ -600,7 +602,7 @@ class LimitsTest(LimitedGateway):
     """Over a limit: 429 from the gateway with Retry-After and the OpenAI code; nothing forwarded."""
 
     TENANTS = LIMITED_TENANTS
-    KEYS = {t: (t,) for t in ("slow", "budget", "streamer")}
+    KEYS = {t: (t,) for t in ("slow", "budget", "streamer", "burst")}
 
     def call(self, tenant, stream=False):
         return self.post(tenant, stream=stream)
@@ -633,6 +635,26 @@ class LimitsTest(LimitedGateway):
         self.assertTrue(resp.body.decode().endswith("data: [DONE]\n\n"))
         self.wait_charged("streamer", 0)
         self.assert_429(self.call("streamer", stream=True), "insufficient_quota")
+
+
+    def test_requests_sent_together_cannot_all_pass_on_the_last_tokens(self):
+        self.assertEqual(self.call("burst").status, 200)  # 17 tokens: 8 left
+        self.wait_charged("burst", 8)
+        # A slow stream is admitted (the budget is not reached) and reserves its estimate while in
+        # flight; a request sent meanwhile waits for it rather than pass on the same 8 tokens.
+        body = json.dumps({"model": "m", "messages": [], "stream": True}).encode()
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(request_bytes("POST", "/v1/chat/completions", body,
+                                    {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys['burst']}",
+                                     "x-standin-chunks": "40", "x-standin-delay-ms": "25"}))
+            reader = Reader(s)
+            self.assertEqual(reader.read_response(head_only=True).status, 200)
+            refused = self.call("burst")
+            self.assert_429(refused, "rate_limit_exceeded", "in flight")
+            self.assertEqual(refused.header("retry-after"), "1")
+            reader.read_until(b"data: [DONE]")
+        self.wait_charged("burst", 0)  # the stream crossed the budget and completed
+        self.assert_429(self.call("burst"), "insufficient_quota")
 
 
 SCOPED_TENANTS = """tenants:

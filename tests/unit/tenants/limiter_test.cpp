@@ -319,3 +319,34 @@ TEST_CASE("limiter, scopes: key and model counters are synced under names no ten
   CHECK(store.totals["sovgw:limits:model:acme:gpt-4o*:month:2026-12"] == 7);
   CHECK(store.totals.count("sovgw:limits:model:acme:*:requests:" + std::to_string(minute)) == 1);
 }
+
+TEST_CASE("limiter: requests in flight reserve their estimate; sent together, they cannot all pass") {
+  limiter l;
+  l.configure(with_limits({.tokens_per_month = 1000}), t0);
+  l.charge("acme", 990, t0);  // 10 tokens left
+  const limit_target acme{"acme", {}, {}};
+  // The first of many requests sent at once passes (the budget is not reached) and reserves its
+  // estimate; the others wait for it rather than all pass on the same 10 tokens.
+  CHECK(l.admit(acme, t0, 50).verdict == limit_verdict::admitted);
+  const admission waiting = l.admit(acme, t0, 50);
+  CHECK(waiting.verdict == limit_verdict::in_flight);
+  CHECK(waiting.retry_after_s == 1);
+  CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::in_flight);
+  // Charged with what it used (less than its estimate): the reservation goes, the budget is left.
+  l.charge(acme, 4, t0, 50);
+  CHECK(l.month_left("acme", t0) == 6);
+  CHECK(l.admit(acme, t0, 5).verdict == limit_verdict::admitted);  // 6 left, 5 reserved
+  l.charge(acme, 0, t0, 5);  // refused later (a policy denial): nothing used, the reservation goes
+  CHECK(l.admit(acme, t0, 5).verdict == limit_verdict::admitted);
+  l.charge(acme, 30, t0, 5);  // the request that crosses the budget completes
+  CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::month);
+  // Tokens per minute likewise; a tenant without token limits reserves nothing that refuses it.
+  limiter m;
+  m.configure(with_limits({.tokens_per_minute = 100}), t0);
+  CHECK(m.admit(acme, t0, 60).verdict == limit_verdict::admitted);
+  CHECK(m.admit(acme, t0, 60).verdict == limit_verdict::admitted);  // 40 not reserved yet
+  CHECK(m.admit(acme, t0, 1).verdict == limit_verdict::in_flight);  // 120 reserved of 100
+  m.charge(acme, 10, t0, 60);
+  CHECK(m.admit(acme, t0, 1).verdict == limit_verdict::admitted);  // 90 left, 60 reserved
+  CHECK(m.admit({"free", {}, {}}, t0, 1000000).verdict == limit_verdict::admitted);
+}
