@@ -11,6 +11,7 @@
 
 #include "classify/detect_text.hpp"
 #include "classify/fold.hpp"
+#include "classify/unescape.hpp"
 
 namespace sovgw::classify {
 namespace {
@@ -893,6 +894,17 @@ std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
   });
   std::sort(out.begin(), out.end(), [](const finding& a, const finding& b) { return a.begin < b.begin; });
   return out;
+}
+
+std::uint32_t detect_with_encoded(std::string_view text, std::uint32_t wanted) {
+  std::uint32_t found = detect(text, wanted);
+  static thread_local std::vector<base64_text> encoded;
+  encoded.clear();
+  find_base64_texts(text, encoded);
+  for (const base64_text& run : encoded) {
+    found |= detect(run.text, wanted);
+  }
+  return found;
 }
 
 }  // namespace sovgw::classify

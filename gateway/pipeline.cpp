@@ -140,7 +140,7 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
   if (detectors == 0) {
     return stage_result::next();
   }
-  ctx.scan.found = classify::detect(ctx.body, detectors);
+  ctx.scan.found = classify::detect_with_encoded(ctx.body, detectors);  // base64 and hex too
   if (!classify::readable_text(ctx.body)) {
     ctx.scan.found |= detectors & classify::bit(classify::detector::opaque_content);
   }
@@ -162,12 +162,6 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
   if (classify::unescape(ctx.body, json_escapes | percent_encoding | plus_as_space | html_references,
                          decoded)) {
     ctx.scan.found |= classify::detect(decoded.text, detectors);
-  }
-  static thread_local std::vector<classify::base64_text> base64;
-  base64.clear();
-  classify::find_base64_texts(ctx.body, base64);
-  for (const classify::base64_text& run : base64) {
-    ctx.scan.found |= classify::detect(run.text, detectors);
   }
   return stage_result::next();
 }
@@ -196,14 +190,7 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
       text += '\n';
     }
   }
-  std::uint32_t found = classify::detect(text, detectors);
-  static thread_local std::vector<classify::base64_text> encoded;  // "=?UTF-8?B?...?=", ?q=<base64>
-  encoded.clear();
-  classify::find_base64_texts(text, encoded);
-  for (const classify::base64_text& run : encoded) {
-    found |= classify::detect(run.text, detectors);
-  }
-  return found;
+  return classify::detect_with_encoded(text, detectors);  // and "=?UTF-8?B?...?=", ?q=<base64>
 }
 
 // The redacted detectors that still find something in the redacted body.

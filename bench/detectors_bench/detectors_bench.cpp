@@ -5,7 +5,12 @@
 // JSON inspector (classify/json_body.cpp) validating the body and scanning its decoded strings,
 // against today's raw-byte scan.
 //
-//   build/bench/detectors_bench/detectors_bench [--kib 1,16] [--seconds 1] [--per-detector]
+//   build/bench/detectors_bench/detectors_bench [--kib 1,16] [--seconds 1] [--per-detector] [--head]
+//
+// --head: instead, what the gateway reads outside the body (gateway/pipeline.cpp, scan_head): the
+// detectors and the base64/hex pass over the target and header fields of an OpenAI Python SDK
+// request (395 bytes), as classify::detect_with_encoded reads them:
+//   head bytes=395 us=... (detect alone us=...)
 //
 // --per-detector: instead, each implemented detector alone over the raw clean and personal bodies
 // (where a detector finds nothing it reads the whole body), then all of them together:
@@ -175,6 +180,24 @@ std::vector<std::size_t> parse_list(const std::string& s) {
 
 }  // namespace
 
+// The target and header fields of a chat request from the OpenAI Python SDK, one line each, as
+// the gateway's scan_head lays them out (the fields it strips, such as Authorization, left out).
+const std::string sdk_head =
+    "/v1/chat/completions\nUser-Agent: OpenAI/Python 1.54.3\nAccept: application/json\n"
+    "Content-Type: application/json\nX-Stainless-Lang: python\nX-Stainless-Package-Version: 1.54.3\n"
+    "X-Stainless-OS: Linux\nX-Stainless-Arch: x64\nX-Stainless-Runtime: CPython\n"
+    "X-Stainless-Runtime-Version: 3.11.2\nX-Stainless-Async: false\nX-Stainless-Retry-Count: 0\n"
+    "X-Stainless-Read-Timeout: 600.0\nAccept-Encoding: gzip, deflate\n";
+
+void head(double seconds) {
+  namespace classify = sovgw::classify;
+  const std::uint32_t all = classify::implemented_detectors();
+  const double with_encoded =
+      us_per_call([&] { return classify::detect_with_encoded(sdk_head, all); }, seconds);
+  const double alone = us_per_call([&] { return classify::detect(sdk_head, all); }, seconds);
+  fmt::print("head bytes={} us={:.2f} (detect alone us={:.2f})\n", sdk_head.size(), with_encoded, alone);
+}
+
 // Each implemented detector alone, then all together, over the raw body.
 void per_detector(const std::vector<std::size_t>& sizes, double seconds) {
   namespace classify = sovgw::classify;
@@ -204,10 +227,14 @@ int main(int argc, char** argv) {
   std::vector<std::size_t> sizes = {1, 16};
   double seconds = 1.0;
   bool by_detector = false;
+  bool head_only = false;
   for (int i = 1; i < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--per-detector") {
       by_detector = true;
+      --i;
+    } else if (a == "--head") {
+      head_only = true;
       --i;
     } else if (i + 1 >= argc) {
       fmt::print(stderr, "detectors_bench: {} needs a value\n", a);
@@ -223,6 +250,10 @@ int main(int argc, char** argv) {
   }
   if (by_detector) {
     per_detector(sizes, seconds);
+    return 0;
+  }
+  if (head_only) {
+    head(seconds);
     return 0;
   }
   const regex_peer regex;
