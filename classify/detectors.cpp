@@ -629,11 +629,13 @@ bool ipv4_at(std::string_view t, std::size_t i, std::size_t& end) {
 template <typename Hit>
 bool scan_ip_address(std::string_view t, Hit&& hit) {
   for (std::size_t i = 0; i < t.size(); ++i) {
-    // Not a product's version ("Chrome/120.0.0.0" in a User-Agent); a URL's host still counts.
-    const bool version = i >= 2 && t[i - 1] == '/' && is_alnum(t[i - 2]);
-    if (is_digit(t[i]) && starts_word(t, i) && (i == 0 || t[i - 1] != '.') && !version) {
+    if (is_digit(t[i]) && starts_word(t, i) && (i == 0 || t[i - 1] != '.')) {
       std::size_t end = 0;
-      if (ipv4_at(t, i, end)) {
+      // Not a product's version as browsers write it ("Chrome/120.0.0.0" in a User-Agent): after
+      // a name and '/', ending in .0.0.0, which no host address does.
+      const bool version = i >= 2 && t[i - 1] == '/' && is_alnum(t[i - 2]) && ipv4_at(t, i, end) &&
+                           std::string_view(t).substr(0, end).ends_with(".0.0.0");
+      if (!version && ipv4_at(t, i, end)) {
         if (hit(i, end)) {
           return true;
         }
@@ -896,8 +898,8 @@ std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
   return out;
 }
 
-std::uint32_t detect_with_encoded(std::string_view text, std::uint32_t wanted) {
-  std::uint32_t found = detect(text, wanted);
+std::uint32_t detect_encoded(std::string_view text, std::uint32_t wanted) {
+  std::uint32_t found = 0;
   static thread_local std::vector<base64_text> encoded;
   encoded.clear();
   find_base64_texts(text, encoded);

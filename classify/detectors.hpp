@@ -59,10 +59,10 @@ struct finding {
   unsigned detector = 0;  // index into detector_names
 };
 
-// detect() over `text` and over the base64 and hex in it that spell text (find_base64_texts in
-// unescape.hpp): what a reader decoding those sees. For text that cannot be redacted in place,
-// such as a request's target and header fields (gateway/pipeline.cpp).
-[[nodiscard]] std::uint32_t detect_with_encoded(std::string_view text, std::uint32_t wanted);
+// detect() over what the base64 and hex in `text` spell (find_base64_texts in unescape.hpp):
+// what a reader decoding them sees. For text that cannot be redacted in place, such as a
+// request's target and header fields or a body that is not JSON (gateway/pipeline.cpp).
+[[nodiscard]] std::uint32_t detect_encoded(std::string_view text, std::uint32_t wanted);
 
 // Every finding of the detectors in `which`, ordered by position (they may overlap).
 [[nodiscard]] std::vector<finding> find_all(std::string_view text, std::uint32_t which);

@@ -391,8 +391,8 @@ std::size_t find_base64_texts(std::string_view in, std::vector<base64_text>& out
     // Base64 wrapped in lines (MIME, PEM) or split over strings reads on after a line break or a
     // space, where what came before is whole groups of four: each such piece decodes on its own,
     // and the run ends at the first one that is not text, or after a tail (padding, a short group).
-    std::size_t groups = padded == end ? run.size() : 1;  // characters so far, while whole groups
-    while (groups % 4 == 0) {
+    bool open = padded == end && run.size() % 4 == 0;  // whole groups so far, no padding
+    while (open) {
       std::size_t next = padded;
       while (next < in.size() && next - padded < 2 &&
              (in[next] == ' ' || in[next] == '\n' || in[next] == '\r' || in[next] == '\t')) {
@@ -414,7 +414,7 @@ std::size_t find_base64_texts(std::string_view in, std::vector<base64_text>& out
       while (padded < in.size() && in[padded] == '=' && padded - stop < 2) {
         ++padded;
       }
-      groups = padded == stop ? piece.size() : 1;
+      open = padded == stop && piece.size() % 4 == 0;
       i = padded;
     }
     out.push_back({begin, padded, decoded});

@@ -50,7 +50,7 @@ std::optional<std::string> entry_address(std::string_view e) {
 
 // The `for=` value of each element of the Forwarded fields (RFC 7239), in order, unquoted. An
 // element without one (`proto=https;host=...`, what some proxies write) says nothing of the
-// client and is passed over.
+// client and is passed over; one with two gives an empty value (refused).
 void forwarded_for_values(const http::message_head& head, std::vector<std::string>& out) {
   for (const http::field& f : head.fields) {
     if (f.id != http::field_id::forwarded) {
@@ -89,8 +89,10 @@ void forwarded_for_values(const http::message_head& head, std::vector<std::strin
             pair_value = trim(v.substr(begin, i - begin));
           }
         }
-        if (http::iequals(name, "for") && !have) {
-          value = std::move(pair_value);
+        if (http::iequals(name, "for")) {
+          // Twice in one element (RFC 7239 forbids it): one reader takes the first, another the
+          // last; an empty value is no address, so the request is refused.
+          value = have ? std::string() : std::move(pair_value);
           have = true;
         }
       }

@@ -140,7 +140,7 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
   if (detectors == 0) {
     return stage_result::next();
   }
-  ctx.scan.found = classify::detect_with_encoded(ctx.body, detectors);  // base64 and hex too
+  ctx.scan.found = classify::detect(ctx.body, detectors);
   if (!classify::readable_text(ctx.body)) {
     ctx.scan.found |= detectors & classify::bit(classify::detector::opaque_content);
   }
@@ -163,6 +163,7 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
                          decoded)) {
     ctx.scan.found |= classify::detect(decoded.text, detectors);
   }
+  ctx.scan.found |= classify::detect_encoded(ctx.body, detectors);
   return stage_result::next();
 }
 
@@ -190,7 +191,8 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
       text += '\n';
     }
   }
-  return classify::detect_with_encoded(text, detectors);  // and "=?UTF-8?B?...?=", ?q=<base64>
+  // And what base64 and hex spell: "=?UTF-8?B?...?=", ?q=<base64>.
+  return classify::detect(text, detectors) | classify::detect_encoded(text, detectors);
 }
 
 // The redacted detectors that still find something in the redacted body.

@@ -9,7 +9,7 @@
 //
 // --head: instead, what the gateway reads outside the body (gateway/pipeline.cpp, scan_head): the
 // detectors and the base64/hex pass over the target and header fields of an OpenAI Python SDK
-// request (395 bytes), as classify::detect_with_encoded reads them:
+// request (395 bytes), as classify::detect and classify::detect_encoded read them:
 //   head bytes=395 us=... (detect alone us=...)
 //
 // --per-detector: instead, each implemented detector alone over the raw clean and personal bodies
@@ -192,8 +192,8 @@ const std::string sdk_head =
 void head(double seconds) {
   namespace classify = sovgw::classify;
   const std::uint32_t all = classify::implemented_detectors();
-  const double with_encoded =
-      us_per_call([&] { return classify::detect_with_encoded(sdk_head, all); }, seconds);
+  const double with_encoded = us_per_call(
+      [&] { return classify::detect(sdk_head, all) | classify::detect_encoded(sdk_head, all); }, seconds);
   const double alone = us_per_call([&] { return classify::detect(sdk_head, all); }, seconds);
   fmt::print("head bytes={} us={:.2f} (detect alone us={:.2f})\n", sdk_head.size(), with_encoded, alone);
 }

@@ -116,6 +116,7 @@ TEST_CASE("ip address: IPv4 and IPv6, not versions or code") {
   // A product's version in a User-Agent; a URL's host is an address.
   CHECK_FALSE(fires("ip_address", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0 Safari/537.36"));
   CHECK(fires("ip_address", "see http://10.20.30.40/status"));
+  CHECK(fires("ip_address", "the server host/10.20.30.40 again"));  // a name and '/' before a host
 }
 
 TEST_CASE("date of birth: a date after a cue, in five languages") {

@@ -89,6 +89,7 @@ TEST_CASE("client address: the socket peer unless it is a trusted proxy") {
        "2a00:1450::1", address_source::trusted_forwarded},
       {"10.0.0.2", "", "Forwarded: for=_hidden\r\n", nullptr, address_source::socket},  // obfuscated
       {"10.0.0.2", "", "Forwarded: for=unknown\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "Forwarded: for=81.2.69.160;for=5.255.255.5\r\n", nullptr, address_source::socket},
       // An element without for= says nothing of the client: passed over.
       {"10.0.0.2", "", "Forwarded: proto=https;by=10.0.0.2\r\n", "10.0.0.2", address_source::socket},
       {"10.0.0.2", "", "X-Forwarded-For: 5.255.255.5\r\nForwarded: proto=https\r\n", "5.255.255.5",
