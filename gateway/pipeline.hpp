@@ -82,8 +82,9 @@ class pipeline {
   [[nodiscard]] stage_result decide(request_context& ctx) const;
   // The tenants' limits, for the limits store to sync (gateway/limits_store.hpp).
   [[nodiscard]] tenants::limiter& limiter() const { return limiter_; }
-  // After the request: its tokens are charged to every scope admit() counted it against.
-  void account(const request_context& ctx) const;
+  // After the request: its tokens are charged to every scope admit() counted it against, and the
+  // reservation admit() made there is released (ctx.reservation is emptied).
+  void account(request_context& ctx) const;
   // sovgw_tenant_budget_remaining_tokens{tenant}: the tokens each tenant with a monthly budget has
   // left this month, in Prometheus text format.
   void render_budgets(std::string& out) const;

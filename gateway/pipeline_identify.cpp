@@ -32,10 +32,9 @@ tenants::limit_target limit_target_of(const request_context& ctx) {
 
 }  // namespace
 
-void pipeline::account(const request_context& ctx) const {
+void pipeline::account(request_context& ctx) const {
   if (!cfg_->tenants_file.empty()) {
-    limiter_.charge(limit_target_of(ctx), ctx.prompt_tokens + ctx.completion_tokens, now_ms(),
-                    ctx.reserved_tokens);
+    limiter_.charge(ctx.reservation, ctx.prompt_tokens + ctx.completion_tokens, now_ms());
   }
 }
 
@@ -164,11 +163,8 @@ stage_result pipeline::admit(request_context& ctx) const {
   // Its tokens' estimate before the answer, reserved while it is in flight: one per 4 bytes of
   // the body (the prompt; the completion is not known before it is generated).
   const std::uint64_t reserve = std::max<std::uint64_t>(1, (ctx.body.size() + 3) / 4);
-  const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms(), reserve);
+  const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms(), reserve, ctx.reservation);
   ctx.retry_after_s = a.retry_after_s;
-  if (a.verdict == tenants::limit_verdict::admitted) {
-    ctx.reserved_tokens = reserve;
-  }
   const std::string who =
       a.verdict == tenants::limit_verdict::admitted ? std::string() : scope_text(ctx, a.scope);
   switch (a.verdict) {

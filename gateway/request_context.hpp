@@ -15,6 +15,7 @@
 #include "gateway/http_parser.hpp"
 #include "gateway/outcome.hpp"
 #include "policy/policy_source.hpp"
+#include "tenants/limiter.hpp"
 
 namespace sovgw::gateway {
 
@@ -85,7 +86,7 @@ struct request_context {
   bool usage_requested = false;
 
   // relay: token usage the cluster reported (gateway/usage_meter.hpp)
-  std::uint64_t reserved_tokens = 0;  // what admit reserved in the limiter (released by account)
+  tenants::limiter::reservation reservation;  // what admit took in the limiter (released by account)
   bool usage_known = false;
   bool usage_estimated = false;  // the answer ended without the cluster's usage (usage_meter::estimate)
   std::uint64_t prompt_tokens = 0;

@@ -237,25 +237,26 @@ std::shared_ptr<limiter::state> limiter::find(std::string_view name) const {
 
 limiter::scopes limiter::find_all(const limit_target& target) const {
   scopes out;
-  out.states[0] = find(target.tenant);
+  out[0] = find(target.tenant);
   thread_local std::string name;
   if (!target.key.empty()) {
     key_scope_name(target.key, name);
-    out.states[1] = find(name);
+    out[1] = find(name);
   }
   if (!target.model.empty()) {
     model_scope_name(target.tenant, target.model, name);
-    out.states[2] = find(name);
+    out[2] = find(name);
   }
   return out;
 }
 
-admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve) {
+admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve,
+                         reservation& held) {
   reserve = std::max<std::uint64_t>(reserve, 1);
-  const scopes sc = find_all(target);
+  scopes sc = find_all(target);
   std::array<state*, 3> order{};
   std::size_t n = 0;
-  for (const std::shared_ptr<state>& s : sc.states) {
+  for (const std::shared_ptr<state>& s : sc) {
     if (s) {
       order[n++] = s.get();
     }
@@ -276,8 +277,8 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::u
   const month_of month = month_at(now_ms);
   const bool budgets_closed = shared_ && outage_ == budget_outage::closed && !store_up();
   admission refused;
-  for (std::size_t i = 0; i < sc.states.size(); ++i) {
-    state* s = sc.states[i].get();
+  for (std::size_t i = 0; i < sc.size(); ++i) {
+    state* s = sc[i].get();
     if (s == nullptr) {
       continue;
     }
@@ -295,21 +296,35 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::u
   if (refused.verdict != limit_verdict::admitted) {
     return refused;
   }
-  for (const std::shared_ptr<state>& s : sc.states) {
+  for (const std::shared_ptr<state>& s : sc) {
     if (s) {
       s->take(now_ms, reserve);
     }
   }
+  held.states_ = std::move(sc);
+  held.tokens_ = reserve;
   return {};
+}
+
+void limiter::charge(reservation& held, std::uint64_t tokens, std::int64_t now_ms) {
+  charge_scopes(held.states_, tokens, now_ms, held.tokens_);
+  held = reservation();
 }
 
 void limiter::charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms,
                      std::uint64_t reserved) {
+  if (tokens != 0 || reserved != 0) {
+    charge_scopes(find_all(target), tokens, now_ms, reserved);
+  }
+}
+
+void limiter::charge_scopes(const scopes& sc, std::uint64_t tokens, std::int64_t now_ms,
+                            std::uint64_t reserved) {
   if (tokens == 0 && reserved == 0) {
     return;
   }
   const month_of month = month_at(now_ms);
-  for (const std::shared_ptr<state>& s : find_all(target).states) {
+  for (const std::shared_ptr<state>& s : sc) {
     if (!s) {
       continue;
     }
@@ -330,7 +345,7 @@ void limiter::charge(const limit_target& target, std::uint64_t tokens, std::int6
 
 std::optional<std::uint64_t> limiter::month_left(const limit_target& target, limit_scope scope,
                                                  std::int64_t now_ms) const {
-  const std::shared_ptr<state> s = find_all(target).states[static_cast<std::size_t>(scope)];
+  const std::shared_ptr<state> s = find_all(target)[static_cast<std::size_t>(scope)];
   if (!s) {
     return std::nullopt;
   }

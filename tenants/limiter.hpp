@@ -86,14 +86,38 @@ struct sync_item {
 };
 
 class limiter {
+  struct state;
+
  public:
   limiter() = default;
+
+  // What admit() took for one request: the scopes it counted against and the tokens it reserved in
+  // each. charge() releases exactly that and charges those scopes, whatever a reload did meanwhile,
+  // without looking them up again.
+  class reservation {
+   public:
+    [[nodiscard]] std::uint64_t tokens() const { return tokens_; }
+
+   private:
+    friend class limiter;
+    std::array<std::shared_ptr<state>, 3> states_;  // by limit_scope; null: no limits there
+    std::uint64_t tokens_ = 0;
+  };
 
   // Takes the limits of `t`'s tenants, keys and model rules; keeps the counters of scopes that stay.
   void configure(const table& t, std::int64_t now_ms);
 
-  [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve = 1);
-  // `reserved`: what admit() reserved for this request (released here).
+  // Admitted: `reserve` tokens are held in every scope of `target` until charge(held, ...).
+  [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve,
+                                reservation& held);
+  [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve = 1) {
+    reservation ignored;
+    return admit(target, now_ms, reserve, ignored);
+  }
+  // The request's `tokens` (0 when it used none) into the scopes admit() counted it against; its
+  // reservation released. Empties `held`.
+  void charge(reservation& held, std::uint64_t tokens, std::int64_t now_ms);
+  // Without a reservation: `reserved` tokens released from `target`'s scopes as they are now.
   void charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms,
               std::uint64_t reserved = 0);
   [[nodiscard]] admission admit(std::string_view tenant, std::int64_t now_ms) {
@@ -137,17 +161,15 @@ class limiter {
   [[nodiscard]] std::uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
 
  private:
-  struct state;
   struct name_hash {  // lookups by string_view, without building a std::string per request
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>()(s); }
   };
   using map = std::unordered_map<std::string, std::shared_ptr<state>, name_hash, std::equal_to<>>;
-  struct scopes {
-    std::array<std::shared_ptr<state>, 3> states;  // by limit_scope; null: no limits there
-  };
+  using scopes = std::array<std::shared_ptr<state>, 3>;  // by limit_scope; null: no limits there
   [[nodiscard]] std::shared_ptr<state> find(std::string_view name) const;
   [[nodiscard]] scopes find_all(const limit_target& target) const;
+  void charge_scopes(const scopes& sc, std::uint64_t tokens, std::int64_t now_ms, std::uint64_t reserved);
 
   std::atomic<std::shared_ptr<const map>> states_{std::make_shared<const map>()};
   bool shared_ = false;

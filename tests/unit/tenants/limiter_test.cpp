@@ -350,3 +350,24 @@ TEST_CASE("limiter: requests in flight reserve their estimate; sent together, th
   CHECK(m.admit(acme, t0, 1).verdict == limit_verdict::admitted);  // 90 left, 60 reserved
   CHECK(m.admit({"free", {}, {}}, t0, 1000000).verdict == limit_verdict::admitted);
 }
+
+TEST_CASE("limiter: a reservation goes back to the scopes that admitted it, whatever reloads did meanwhile") {
+  limiter l;
+  l.configure(with_limits({.tokens_per_minute = 1000}), t0);
+  const limit_target acme{"acme", {}, {}};
+  limiter::reservation before;
+  REQUIRE(l.admit(acme, t0, 500, before).verdict == limit_verdict::admitted);
+  CHECK(before.tokens() == 500);
+  // acme's limits are dropped, then set again: its counters start afresh.
+  l.configure(with_limits({}), t0);
+  l.configure(with_limits({.tokens_per_minute = 1000}), t0);
+  limiter::reservation after;
+  REQUIRE(l.admit(acme, t0, 1000, after).verdict == limit_verdict::admitted);
+  // The first request ends: its 500 leave the counters it was admitted under, not the new ones,
+  // where the second request's 1000 stay reserved.
+  l.charge(before, 0, t0);
+  CHECK(before.tokens() == 0);
+  CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::in_flight);
+  l.charge(after, 10, t0);
+  CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::admitted);  // 990 left, nothing reserved
+}
