@@ -125,6 +125,10 @@ class inspect_handler : public detail::no_size_limits {
     } else if (!value_may_be("a string", ec)) {
       return false;
     }
+    if (part_type_next_) {
+      opaque_parts_ = opaque_parts_ || !part_type_is_text(std::string_view(text_).substr(start_));
+      part_type_next_ = false;
+    }
     if (keep_text_ && in_prose()) {
       prose_.push_back({start_, text_.size()});
     }
@@ -179,7 +183,7 @@ class inspect_handler : public detail::no_size_limits {
     if (keep_text_) {
       append(s, true);
       numbers_.push_back({start_, text_.size()});
-      opaque_parts_ = opaque_parts_ || in_prose();
+      opaque_parts_ = opaque_parts_ || in_prose() || (token_ids_ && depth_ >= 2);
       end_string();
     }
     return true;
@@ -187,21 +191,71 @@ class inspect_handler : public detail::no_size_limits {
 
   // What a model reads but the gateway cannot, by the key that holds it: media parts of a
   // message or of an input (OpenAI's image_url, input_audio and file parts, the Responses API's
-  // input_image and input_file, vLLM's audio_url, video_url and embeddings, Ollama's images), and
-  // at the top level a client's own chat template (vLLM's `chat_template`: it may rewrite the text
-  // the gateway read, reversing or decoding it, before the model sees it), prompt embeddings, and
-  // Ollama's images.
+  // input_image and input_file, vLLM's audio_url, video_url and embeddings, Gemini's inline_data,
+  // Ollama's images: any key naming an image, audio, video, embeddings or a document, and the
+  // file keys), and at the top level a client's own chat template (vLLM's `chat_template`: it may
+  // rewrite the text the gateway read, reversing or decoding it, before the model sees it),
+  // embeddings (`prompt_embeds`, any `*_embeds`), Ollama's images, and token ids under any key
+  // naming tokens (number arrays: `tokens` of vLLM's /detokenize, `token_ids` of its generate
+  // endpoint) but the output constraints (`stop_token_ids`, `allowed_token_ids`, `bad_words_ids`).
+  // A content part's `type` is read too (part_type_is_text).
   void note_opaque_key(std::string_view name) {
-    static constexpr std::string_view media[] = {
-        "image_url", "image",     "images", "image_embeds", "input_image", "input_audio", "audio",
-        "audio_url", "video_url", "video",  "file",         "file_data",   "file_id",     "file_url"};
+    static constexpr std::string_view files[] = {"file",     "file_data",   "file_id", "file_url",
+                                                 "filename", "inline_data", "blob"};
+    static constexpr std::string_view media[] = {"image", "audio", "video", "embed", "document"};
+    const auto names_media = [&] {
+      return std::find(std::begin(files), std::end(files), name) != std::end(files) ||
+             std::any_of(std::begin(media), std::end(media),
+                         [&](std::string_view m) { return name.find(m) != std::string_view::npos; });
+    };
+    part_type_next_ = false;
     if (depth_ == 1) {
-      in_content_ = name == "messages" || name == "input" || name == "prompt";
-      opaque_key_ = name == "chat_template" || name == "prompt_embeds" || name == "images";
+      in_content_ = name == "messages" || name == "input" || name == "prompt" || name == "system";
+      opaque_key_ = name == "chat_template" || name == "images" || name.ends_with("embeds");
       opaque_fields_ += opaque_key_ ? 1 : 0;
-    } else if (in_content_ && std::find(std::begin(media), std::end(media), name) != std::end(media)) {
-      opaque_parts_ = true;
+      token_ids_ = (name.find("token") != std::string_view::npos && !name.starts_with("stop_") &&
+                    !name.starts_with("allowed_") && !name.starts_with("bad_")) ||
+                   name == "input_ids";
+    } else if (in_content_) {
+      part_type_next_ = name == "type";
+      opaque_parts_ = opaque_parts_ || names_media();
     }
+  }
+  // The `type` of a part in a message or an input: what is not known to be text (or a call, a
+  // result, a citation holding text) is opaque: an Anthropic `image` or `document` block, vLLM's
+  // `prompt_embeds` part, a `redacted_thinking` block, types the gateway has never seen. (Citations
+  // and Anthropic's `cache_control: {"type": "ephemeral"}` sit in parts too, and are no content.)
+  static bool part_type_is_text(std::string_view type) {
+    static constexpr std::string_view text[] = {"text",
+                                                "input_text",
+                                                "output_text",
+                                                "refusal",
+                                                "summary_text",
+                                                "reasoning_text",
+                                                "message",
+                                                "function",
+                                                "function_call",
+                                                "function_call_output",
+                                                "custom_tool_call",
+                                                "custom_tool_call_output",
+                                                "tool_use",
+                                                "tool_result",
+                                                "tool_call",
+                                                "server_tool_use",
+                                                "thinking",
+                                                "reasoning",
+                                                "search_result",
+                                                "char_location",
+                                                "page_location",
+                                                "content_block_location",
+                                                "search_result_location",
+                                                "web_search_result_location",
+                                                "url_citation",
+                                                "file_citation",
+                                                "container_file_citation",
+                                                "file_path",
+                                                "ephemeral"};
+    return std::find(std::begin(text), std::end(text), type) != std::end(text);
   }
 
   // Whether key() reads the keys of the current object.
@@ -373,6 +427,8 @@ class inspect_handler : public detail::no_size_limits {
   bool in_content_ = false;         // under the top-level messages, input or prompt
   bool opaque_key_ = false;         // the last top-level key names opaque content
   bool opaque_parts_ = false;       // a media part, or token ids
+  bool part_type_next_ = false;     // the value being read is a content part's type
+  bool token_ids_ = false;          // the last top-level key names token ids
   int opaque_fields_ = 0;           // top-level opaque fields that are not null
 };
 

@@ -446,6 +446,28 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       R"({"model":"m","messages":[{"role":"user","content":"moc.elpmaxe@ecila"}],)"
       R"("chat_template":"{{ messages[0].content | reverse }}"})",
       R"({"model":"m","prompt_embeds":"k4JvPw=="})",
+      // vLLM's embedding parts, Gemini's inline data, a video in the Responses API's shape.
+      R"({"messages":[{"role":"user","content":[{"type":"text","text":"who is this"},)"
+      R"({"type":"prompt_embeds","data":"AAAAAAAAAAAAAAAA"}]}]})",
+      R"({"messages":[{"role":"user","content":[{"type":"audio_embeds","audio_embeds":"AAAA"}]}]})",
+      R"({"messages":[{"role":"user","content":[{"type":"video_embeds","video_embeds":"AAAA"}]}]})",
+      R"({"messages":[{"role":"user","content":[{"inline_data":{"mime_type":"image/png","data":"iVBO"}}]}]})",
+      R"({"input":[{"role":"user","content":[{"type":"input_video","video_url":"https://x.example/v"}]}]})",
+      // Anthropic's Messages API: image and document blocks carry their bytes under `source`.
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64",)"
+      R"("media_type":"image/png","data":"iVBORw0KGgo="}}]}]})",
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"url",)"
+      R"("url":"https://x.example/id.pdf"}}]}]})",
+      R"({"model":"m","system":[{"type":"image","source":{"type":"url","url":"https://x.example/a"}}]})",
+      // A part type never seen, an encrypted block: what is not known to be text is not read as text.
+      R"({"messages":[{"role":"user","content":[{"type":"x-scan","payload":"moc.elpmaxe@ecila"}]}]})",
+      R"({"messages":[{"role":"assistant","content":[{"type":"redacted_thinking","data":"EmwKAhgB"}]}]})",
+      // Token ids under a key naming tokens: vLLM's /detokenize and its token-in generate endpoint.
+      R"({"model":"m","tokens":[9906,11,1917]})",
+      R"({"model":"m","token_ids":[9906,11,1917],"sampling_params":{"max_tokens":5}})",
+      R"({"model":"m","prompt_token_ids":[[9906],[1917]]})",
+      // Embeddings under any *_embeds key at the top level.
+      R"({"model":"m","mm_embeds":"k4JvPw=="})",
       // Ollama: images beside a message, or beside the prompt.
       R"({"model":"m","messages":[{"role":"user","content":"what is this?","images":["iVBORw0KGgo="]}]})",
       R"({"model":"m","prompt":"what is this?","images":["iVBORw0KGgo="]})",
@@ -468,6 +490,21 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       R"({"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object",)"
       R"("properties":{"image_url":{"type":"string"},"file":{"type":"string"}}}}}],"messages":[]})",
       R"({"response_format":{"type":"json_schema","json_schema":{"schema":{"properties":{"image":{}}}}}})",
+      // Text parts of every API, with their citations and cache hints; tool calls and results.
+      R"({"system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],)"
+      R"("messages":[{"role":"user","content":[{"type":"text","text":"hi"}]},{"role":"assistant",)"
+      R"("content":[{"type":"thinking","thinking":"..."},{"type":"text","text":"yes","citations":)"
+      R"([{"type":"char_location","cited_text":"x"}]},{"type":"tool_use","id":"t","name":"f","input":{}}]},)"
+      R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"42"}]}]})",
+      R"({"messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":)"
+      R"({"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"ok"}]})",
+      R"({"input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]},)"
+      R"({"type":"message","role":"assistant","content":[{"type":"output_text","text":"yo",)"
+      R"("annotations":[{"type":"url_citation","url":"https://x.example"}]}]},)"
+      R"({"type":"function_call_output","call_id":"c","output":"ok"}]})",
+      // Output constraints are token ids that no model reads as its input; counts are numbers.
+      R"({"model":"m","prompt":"hi","stop_token_ids":[128001,128009],"allowed_token_ids":[1,2],)"
+      R"("max_tokens":5,"min_tokens":1,"skip_special_tokens":true})",
   };
   for (const std::string& body : readable_bodies) {
     CAPTURE(body);
