@@ -1,10 +1,13 @@
 #include "gateway/field_names.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <tuple>
 
 namespace sovgw::http {
 
@@ -177,26 +180,67 @@ constexpr std::string_view claim_prefixes[] = {
     "ocp-apim-subscription-key",
 };
 
-bool client_claim_name(std::string_view name) {
-  const char first = static_cast<char>(name[0] | 0x20);
-  if (first != 'x' && first != 'c' && first != 'f' && first != 't' && first != 's' && first != 'r' &&
-      first != 'o') {
-    return false;
+// Words that make any field a claim wherever they stand in its name: credentials in the many
+// spellings APIs and tools use (X-Authorization, Private-Token, X-Vault-Token, X-Access-Token,
+// X-Hasura-Admin-Secret, Api-Key, X-Csrf-Token), identities asserted by API gateways (Kong's
+// X-Consumer-*, X-Credential-Identifier, X-Jwt-Assertion, X-Apigateway-Api-Userinfo, X-Tenant-Id,
+// X-Forwarded-User), and forwarding claims however spelled (Forwarded-For, X-Forwarded). Lower case.
+constexpr std::string_view claim_words[] = {
+    "auth",       "token",   "secret",     "passw",     "apikey",          "api-key",     "api_key",
+    "access-key", "-key-id", "credential", "jwt",       "assertion",       "principal",   "userinfo",
+    "consumer",   "tenant",  "forwarded",  "client-ip", "real-ip",         "remote-addr", "cookie",
+    "csrf",       "xsrf",    "impersonat", "-user",     "subscription-key"};
+// Whole names (lower case): fields that tell a server the scheme or route the request took
+// (Via, X-Url-Scheme, Front-End-Https, Next.js's X-Middleware-Subrequest: CVE-2025-29927), or
+// scope it to a client's account elsewhere (OpenAI-Organization, OpenAI-Project: the cluster gets
+// the gateway's tenant pseudonym instead).
+constexpr std::string_view claim_names[] = {"via",
+                                            "x-url-scheme",
+                                            "x-scheme",
+                                            "front-end-https",
+                                            "x-middleware-subrequest",
+                                            "openai-organization",
+                                            "openai-project"};
+
+bool client_claim_name_uncached(std::string_view name) {
+  std::string lowered(name);
+  for (char& c : lowered) {
+    c = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
   }
-  for (std::string_view prefix : claim_prefixes) {
-    if (prefix[0] != first || name.size() < prefix.size()) {
-      continue;
-    }
-    bool same = true;
-    for (std::size_t i = 1; i < prefix.size() && same; ++i) {
-      const char c = name[i];
-      same = (c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c) == prefix[i];
-    }
-    if (same) {
-      return true;
-    }
+  const std::string_view lower(lowered);
+  const auto in = [&](std::string_view w) { return lower.find(w) != std::string_view::npos; };
+  return std::any_of(std::begin(claim_prefixes), std::end(claim_prefixes),
+                     [&](std::string_view p) { return lower.starts_with(p); }) ||
+         std::any_of(std::begin(claim_words), std::end(claim_words), in) ||
+         std::find(std::begin(claim_names), std::end(claim_names), lower) != std::end(claim_names);
+}
+
+// client_claim_name_uncached reads ~60 words and names in a name (~0.2 us); a client sends the same
+// dozen names on every request. So the verdicts of the names seen last are kept per thread: a
+// direct-mapped table by the name's words (its first 24 bytes, lowered) and length, checked against
+// the name's bytes as sent.
+bool client_claim_name(std::string_view name, const name_words& w) {
+  struct slot {
+    std::uint8_t size = 0;  // 0: empty
+    bool claim = false;
+    std::array<char, 62> name;
+  };
+  static_assert(sizeof(slot) == 64);
+  constexpr unsigned slot_bits = 7;
+  thread_local std::array<slot, std::size_t{1} << slot_bits> seen{};
+  if (name.size() > std::tuple_size_v<decltype(slot::name)>) {
+    return client_claim_name_uncached(name);
   }
-  return false;
+  const std::uint64_t h = (w[0] * 0x9E3779B97F4A7C15ULL) ^ (w[1] * 0xC2B2AE3D27D4EB4FULL) ^
+                          (w[2] * 0x165667B19E3779F9ULL) ^ name.size();
+  slot& s = seen[(h * 0x9E3779B97F4A7C15ULL) >> (64 - slot_bits)];
+  if (s.size == name.size() && std::memcmp(s.name.data(), name.data(), name.size()) == 0) {
+    return s.claim;
+  }
+  s.claim = client_claim_name_uncached(name);
+  s.size = static_cast<std::uint8_t>(name.size());
+  std::memcpy(s.name.data(), name.data(), name.size());
+  return s.claim;
 }
 
 constexpr std::string_view sovereign_prefix = "sovereign-";
@@ -209,6 +253,10 @@ constexpr name_words proxy_words = words_of(proxy_prefix);
 std::span<const known_field> known_field_names() noexcept { return names; }
 
 std::span<const std::string_view> client_claim_prefixes() noexcept { return claim_prefixes; }
+
+std::span<const std::string_view> client_claim_words() noexcept { return claim_words; }
+
+std::span<const std::string_view> client_claim_names() noexcept { return claim_names; }
 
 field_id identify_field(std::string_view name) noexcept {
   if (name.empty()) {
@@ -229,7 +277,7 @@ field_id identify_field(std::string_view name) noexcept {
   if (name.size() > proxy_prefix.size() && starts_with_words(w, proxy_words, proxy_prefix.size())) {
     return field_id::proxy_other;
   }
-  return client_claim_name(name) ? field_id::client_claim : field_id::other;
+  return client_claim_name(name, w) ? field_id::client_claim : field_id::other;
 }
 
 }  // namespace sovgw::http

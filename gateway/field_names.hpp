@@ -67,8 +67,12 @@ struct known_field {
 };
 [[nodiscard]] std::span<const known_field> known_field_names() noexcept;
 
-// The lower-case prefixes of the names identify_field() calls field_id::client_claim.
+// identify_field() calls field_id::client_claim a name that starts with one of client_claim_prefixes(), holds
+// one of client_claim_words() anywhere, or is one of client_claim_names() (lower case, compared without
+// regard to ASCII case).
 [[nodiscard]] std::span<const std::string_view> client_claim_prefixes() noexcept;
+[[nodiscard]] std::span<const std::string_view> client_claim_words() noexcept;
+[[nodiscard]] std::span<const std::string_view> client_claim_names() noexcept;
 
 // Hop-by-hop by name alone (a message's Connection field may name more).
 [[nodiscard]] constexpr bool hop_by_hop_id(field_id id) noexcept {

@@ -96,13 +96,22 @@ class AttackTest(unittest.TestCase):
                   "X-Originating-IP": "5.255.255.5", "X-SSL-Client-Cert": "x", "X-Forwarded-Client-Cert": "x",
                   "X-Auth-Request-User": "admin", "X-MS-Client-Principal-Name": "admin", "Remote-User": "admin",
                   "Ocp-Apim-Subscription-Key": "k", "X-Goog-Api-Key": "k", "Proxy": "http://attacker:8080",
-                  "X-Stainless-Lang": "js"}
+                  # credentials, identities and routes however spelled, not just the names listed
+                  "X-Authorization": "Bearer k", "Private-Token": "k", "X-Access-Token": "k",
+                  "X-Vault-Token": "k", "X-Hasura-Admin-Secret": "k", "X-Consumer-Username": "admin",
+                  "X-Credential-Identifier": "admin", "X-Apigateway-Api-Userinfo": "e30", "X-Jwt-Assertion": "e30",
+                  "X-Middleware-Subrequest": "middleware", "Forwarded-For": "5.255.255.5", "X-Forwarded": "for=x",
+                  "Via": "1.1 trusted", "X-Url-Scheme": "http", "Front-End-Https": "off", "X-Tenant-Id": "other",
+                  "OpenAI-Organization": "org-x",
+                  "X-Stainless-Lang": "js", "Idempotency-Key": "i", "OpenAI-Beta": "assistants=v2"}
         resp = self.send(request_bytes("POST", "/debug/headers", b"{}", {"Content-Type": "application/json", **claims}))
         self.assertEqual(resp.status, 200, resp.body)
         seen = resp.json()["headers"]
-        self.assertEqual(seen.get("x-stainless-lang"), "js")  # the control: other fields pass
+        passed = ("X-Stainless-Lang", "Idempotency-Key", "OpenAI-Beta")  # the control: other fields pass
+        for name in passed:
+            self.assertEqual(seen.get(name.lower()), claims[name])
         for name in claims:
-            if name != "X-Stainless-Lang":
+            if name not in passed:
                 self.assertNotIn(name.lower(), seen)
         # Connection cannot strip a field the gateway checked (the cluster would read the body untyped).
         resp = self.send(request_bytes("POST", "/v1/chat/completions", b'{"model":"mistral-small","messages":[]}',

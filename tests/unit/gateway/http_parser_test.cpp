@@ -298,6 +298,18 @@ field_id identify_field_reference(std::string_view name) {
       return field_id::client_claim;
     }
   }
+  for (std::string_view word : client_claim_words()) {
+    for (std::size_t at = 0; at + word.size() <= name.size(); ++at) {
+      if (sovgw::ascii_iequals(name.substr(at, word.size()), word)) {
+        return field_id::client_claim;
+      }
+    }
+  }
+  for (std::string_view whole : client_claim_names()) {
+    if (sovgw::ascii_iequals(name, whole)) {
+      return field_id::client_claim;
+    }
+  }
   return field_id::other;
 }
 
