@@ -23,9 +23,10 @@ using namespace detail;
 // as soon as hit returns true.
 // An address, internationalised ones too (RFC 6531: UTF-8 in the local part and the domain, a
 // Unicode or punycode "xn--" top-level domain), a quoted local part ("\"alice smith\"@example.com")
-// or an address literal ("alice@[192.0.2.1]"), with up to two spaces or tabs on either side of
+// or an address literal ("alice@[192.0.2.1]"), with up to eight spaces or tabs on either side of
 // the '@' ("alice @ example.com" reads as an address to a model; a line break ends it, as it
-// separates two strings in a JSON body's text).
+// separates two strings in a JSON body's text), and up to two on either side of a dot of the
+// domain when a lower-case label follows ("alice@example .com"; "at home . Then" is a sentence).
 template <typename Hit>
 bool scan_plain_email(std::string_view t, Hit&& hit) {
   const auto utf8 = [](char c) { return static_cast<unsigned char>(c) >= 0x80; };
@@ -36,7 +37,7 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
   const auto blank = [](char c) { return c == ' ' || c == '\t'; };
   for (std::size_t at = t.find('@'); at != npos; at = t.find('@', at + 1)) {
     std::size_t local_end = at;
-    while (local_end > 0 && at - local_end < 2 && blank(t[local_end - 1])) {
+    while (local_end > 0 && at - local_end < 8 && blank(t[local_end - 1])) {
       --local_end;
     }
     std::size_t begin = local_end;
@@ -56,7 +57,7 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
       }
     }
     std::size_t domain = at + 1;
-    while (domain < t.size() && domain - at <= 2 && blank(t[domain])) {
+    while (domain < t.size() && domain - at <= 8 && blank(t[domain])) {
       ++domain;
     }
     std::size_t end = domain;
@@ -73,8 +74,34 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
       }
       end = close + 1;
     } else {
+      // A dot with blanks around it, then a lower-case label: where that label starts, or npos.
+      const auto spaced_dot = [&](std::size_t i, std::size_t& dot) {
+        std::size_t j = i;
+        while (j < t.size() && j - i < 2 && blank(t[j])) {
+          ++j;
+        }
+        if (j >= t.size() || t[j] != '.') {
+          return npos;
+        }
+        dot = j++;
+        const std::size_t after = j;
+        while (j < t.size() && j - after < 2 && blank(t[j])) {
+          ++j;
+        }
+        const bool spaced = j > after || dot > i;
+        return spaced && j < t.size() && ((t[j] >= 'a' && t[j] <= 'z') || is_digit(t[j])) ? j : npos;
+      };
       std::size_t last_dot = npos;
-      while (end < t.size() && domain_char(t[end])) {
+      while (end < t.size()) {
+        std::size_t dot = npos;
+        if (const std::size_t label = end > domain ? spaced_dot(end, dot) : npos; label != npos) {
+          last_dot = dot;
+          end = label;
+          continue;
+        }
+        if (!domain_char(t[end])) {
+          break;
+        }
         if (t[end] == '.') {
           last_dot = end;
         }
@@ -86,10 +113,14 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
       if (last_dot != npos && last_dot >= end) {
         last_dot = t.substr(0, end).rfind('.');
       }
-      if (last_dot == npos || last_dot <= domain || end - last_dot - 1 < 2) {
+      std::size_t tld_begin = last_dot == npos ? npos : last_dot + 1;
+      while (tld_begin < end && blank(t[tld_begin])) {
+        ++tld_begin;
+      }
+      if (last_dot == npos || last_dot <= domain || end - tld_begin < 2) {
         continue;
       }
-      const std::string_view tld = t.substr(last_dot + 1, end - last_dot - 1);
+      const std::string_view tld = t.substr(tld_begin, end - tld_begin);
       const bool punycode =
           tld.size() > 4 && to_lower(tld[0]) == 'x' && to_lower(tld[1]) == 'n' && tld[2] == '-' &&
           tld[3] == '-' &&
@@ -361,7 +392,7 @@ std::size_t iban_length(char a, char b) {
 
 bool iban_separator(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '-' || c == '.' || c == '/' || c == '_' ||
-         c == ',';
+         c == ',' || c == ':' || c == ';' || c == '|';
 }
 
 int mod97(std::string_view rearranged) {

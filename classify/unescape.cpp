@@ -106,27 +106,36 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
   if (in[i] != '&') {
     return {};
   }
+  // Numeric references as HTML 5 reads them (and Python's html.unescape): the digits run as far
+  // as they go, and the ';' may be missing ("alice&#64example.com").
+  if (i + 2 < in.size() && in[i + 1] == '#') {
+    std::size_t j = i + 2;
+    const bool hex = in[j] == 'x' || in[j] == 'X';
+    j += hex ? 1 : 0;
+    const std::size_t digits = j;
+    std::uint32_t cp = 0;
+    for (; j < in.size(); ++j) {
+      const long d = hex ? hex_at(in, j, 1) : (in[j] >= '0' && in[j] <= '9' ? in[j] - '0' : -1);
+      if (d < 0) {
+        break;
+      }
+      cp = cp > 0x10FFFF ? cp : cp * (hex ? 16 : 10) + static_cast<std::uint32_t>(d);
+    }
+    if (j == digits) {
+      return {};
+    }
+    decoded d{j - i + (j < in.size() && in[j] == ';' ? 1 : 0), {}};
+    if (cp >= 0x20 && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF)) {
+      put_utf8(cp, d.text);
+    }
+    return d;
+  }
   const std::size_t semi = in.find(';', i + 1);
   if (semi == std::string_view::npos || semi - i > 10) {
     return {};
   }
   const std::string_view name = in.substr(i + 1, semi - i - 1);
   const std::size_t length = semi - i + 1;
-  if (name.size() >= 2 && name[0] == '#') {
-    long cp = -1;
-    if (name[1] == 'x' || name[1] == 'X') {
-      cp = name.size() > 2 && name.size() <= 8 ? hex_at(name, 2, name.size() - 2) : -1;
-    } else if (name.size() <= 8 &&
-               std::all_of(name.begin() + 1, name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      cp = std::stol(std::string(name.substr(1)));
-    }
-    if (cp < 0x20 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return cp < 0 ? decoded{} : decoded{length, {}};
-    }
-    decoded d{length, {}};
-    put_utf8(static_cast<std::uint32_t>(cp), d.text);
-    return d;
-  }
   // The punctuation and spaces an identifier is written with (HTML 5's names for them).
   static constexpr std::array<std::pair<std::string_view, std::string_view>, 22> named = {{
       {"amp", "&"},
@@ -165,7 +174,8 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
 bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
   const auto starts = [&](char c) {
     return ((forms & json_escapes) != 0 && c == '\\') || ((forms & percent_encoding) != 0 && c == '%') ||
-           ((forms & plus_as_space) != 0 && c == '+') || ((forms & html_references) != 0 && c == '&');
+           ((forms & plus_as_space) != 0 && c == '+') || ((forms & html_references) != 0 && c == '&') ||
+           ((forms & quoted_printable) != 0 && c == '=');
   };
   const auto at = [&](std::size_t i) {
     if ((forms & json_escapes) != 0 && in[i] == '\\') {
@@ -179,6 +189,10 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
     }
     if ((forms & html_references) != 0 && in[i] == '&') {
       return html_reference_at(in, i);
+    }
+    if ((forms & quoted_printable) != 0 && in[i] == '=') {
+      const long v = hex_at(in, i + 1, 2);
+      return v < 0 ? decoded{} : decoded{3, std::string(1, static_cast<char>(v))};
     }
     return decoded{};
   };

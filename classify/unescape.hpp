@@ -18,9 +18,11 @@ namespace sovgw::classify {
 enum unescape_forms : std::uint8_t {
   json_escapes = 1,      // \uXXXX (surrogate pairs joined), \n \t \r \b \f \/ \" \\ .
   percent_encoding = 2,  // %XX
-  html_references = 4,   // &#64; &#x40;, and the named references of punctuation and spaces
+  html_references = 4,   // &#64; &#x40; (';' optional, as HTML 5 reads them), and the named
+                         // references of punctuation and spaces
                          // (&amp; &lt; &commat; &period; &nbsp; &plus; &lpar; ...)
   plus_as_space = 8,     // '+' (application/x-www-form-urlencoded; not in text a model reads)
+  quoted_printable = 16,  // =XX (RFC 2045; the Q encoding of RFC 2047's encoded words in header fields)
 };
 
 struct unescaped_text {

@@ -191,6 +191,20 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
       text += '\n';
     }
   }
+  // Escapes a server, a logger or a mail library decodes, once or twice: "?u=alice%2540example.com",
+  // "X-Customer: alice&#64;example.com", an RFC 2047 Q word "=?UTF-8?Q?alice=40example.com?=".
+  // Up to three layers, each read as well as what it was decoded from.
+  std::size_t layer_from = 0;
+  for (int depth = 0; depth < 3; ++depth) {
+    const std::string_view source =
+        depth == 0 ? std::string_view(text) : std::string_view(text).substr(layer_from);
+    if (!classify::unescape(source, percent_encoding | html_references | quoted_printable, decoded)) {
+      break;
+    }
+    layer_from = text.size();
+    text += decoded.text;
+    text += '\n';
+  }
   // And what base64 and hex spell: "=?UTF-8?B?...?=", ?q=<base64>.
   return classify::detect(text, detectors) | classify::detect_encoded(text, detectors);
 }

@@ -248,7 +248,13 @@ class BodyClassificationTest(unittest.TestCase):
                               ("/v1/chat/completions?user=alice@example.com", JSON),
                               ("/v1/chat/completions", dict(JSON, **{"X-Customer": "alice@example.com"})),
                               ("/v1/chat/completions", dict(JSON, **{"X-Caller": "Madame Jeanne Dupont"})),
-                              ("/v1/chat/completions", dict(JSON, **{"X-To": "=?UTF-8?B?YWxpY2VAZXhhbXBsZS5jb20=?="}))):
+                              ("/v1/chat/completions", dict(JSON, **{"X-To": "=?UTF-8?B?YWxpY2VAZXhhbXBsZS5jb20=?="})),
+                              # escapes a server or a logger decodes, once or twice
+                              ("/v1/chat/completions?u=alice%2540example.com", JSON),
+                              ("/v1/chat/completions", dict(JSON, **{"X-Customer": "alice%40example.com"})),
+                              ("/v1/chat/completions", dict(JSON, **{"X-Customer": "alice&#64;example.com"})),
+                              ("/v1/chat/completions", dict(JSON, **{"X-Customer": "alice&#64example.com"})),
+                              ("/v1/chat/completions", dict(JSON, **{"X-To": "=?UTF-8?Q?alice=40example.com?="}))):
             with self.subTest(path=path, headers=headers):
                 resp = self.send(body, headers=headers, path=path)
                 self.assertEqual(resp.status, 200, resp.body)

@@ -337,9 +337,16 @@ TEST_CASE("identifiers a model reads plainly, in the forms readers and mail syst
   // Internationalised addresses: UTF-8 local parts and domains, Unicode and punycode TLDs.
   for (const char* text :
        {"j\xc3\xbcrgen@m\xc3\xbcnchen.de", "alice@example.xn--p1ai", "alice@example.\xd1\x80\xd1\x84",
-        "alice @example.com", "alice@ example.com", "alice @ example.com", "alice@sub_domain.example.com"}) {
+        "alice @example.com", "alice@ example.com", "alice @ example.com", "alice@sub_domain.example.com",
+        "alice   @   example.com", "alice\t@\texample.com", "alice@example .com", "alice@example. com",
+        "alice @ example . co . uk", "mail alice@mail.example  .  org now"}) {
     CAPTURE(text);
     CHECK(fires("email", text));
+  }
+  // A sentence with an '@' and a dot is no address: the label after a spaced dot is lower case.
+  for (const char* text : {"we met @ home . Then we left", "alice@example . Com", "a @ b.c", "reach me @ 5 . "}) {
+    CAPTURE(text);
+    CHECK_FALSE(fires("email", text));
   }
   // Characters a model skips, next to the '@' or inside the domain: ASCII and C1 controls, format
   // characters (U+FFF9, U+13430), U+FFFC, the blank braille pattern.
@@ -352,7 +359,7 @@ TEST_CASE("identifiers a model reads plainly, in the forms readers and mail syst
         fires("email", "mail alice" + std::string(invisible) + "@exam" + std::string(invisible) + "ple.com"));
   }
   // IBAN groups separated by tabs, line breaks, slashes, underscores or commas.
-  for (const char* sep : {"\t", "\n", "/", "_", ",", " - ", "  "}) {
+  for (const char* sep : {"\t", "\n", "/", "_", ",", " - ", "  ", ":", ";", "|"}) {
     CAPTURE(sep);
     const std::string iban =
         std::string("DE89") + sep + "3704" + sep + "0044" + sep + "0532" + sep + "0130" + sep + "00";

@@ -317,6 +317,9 @@ TEST_CASE("escapes inside a string (JSON in JSON, %XX, &#64;) are read decoded a
       {R"({"a":"mail alice%40example.com now"})", R"({"a":"mail [redacted:email] now"})"},
       {R"({"a":"mail alice&#64;example&period;com now"})", R"({"a":"mail [redacted:email] now"})"},
       {R"({"a":"mail alice&commat;example.com"})", R"({"a":"mail [redacted:email]"})"},
+      // Numeric references without their ';', as HTML 5 (and Python's html.unescape) read them.
+      {R"({"a":"mail alice&#64example.com now"})", R"({"a":"mail [redacted:email] now"})"},
+      {R"({"a":"mail alice&#x40;example&#46com"})", R"({"a":"mail [redacted:email]"})"},
       {R"({"a":"mail alice%26%2364%3Bexample.com"})", R"({"a":"mail [redacted:email]"})"},
       {R"({"a":"IBAN DE89&nbsp;3704&nbsp;0044&nbsp;0532&nbsp;0130&nbsp;00"})",
        R"({"a":"IBAN [redacted:iban]"})"},
