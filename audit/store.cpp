@@ -260,6 +260,13 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   options.create_if_missing = !exists;
   options.create_missing_column_families = !exists;
   options.paranoid_checks = true;
+  // The newest records live in the write-ahead log until a flush. RocksDB's default recovery
+  // (point in time) ends the log at the first damaged WAL record and drops every record after it,
+  // silently: a flipped bit would shorten the log and `audit verify` would pass on what is left.
+  // Only an incomplete record at the very end is tolerated (an append that was never acknowledged:
+  // each is synced before its response; or, for a reader, the one the gateway is writing); damage
+  // anywhere else refuses to open, as corruption.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   options.max_background_jobs = 2;
   // RocksDB's own LOG file is not written. Its writer keeps a failed write as a sticky error, and
   // the next line logged asserts (Debian's librocksdb keeps assertions): a full disk would abort

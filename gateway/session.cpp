@@ -408,6 +408,11 @@ class session : public std::enable_shared_from_this<session> {
   asio::awaitable<next_step> answer(request_context& ctx, const stage_result& r, next_step after) {
     ctx.result = r.result;
     if (info(r.result).status == 0) {
+      // A client that left after its head (before sending all of its body) made a request: it is
+      // recorded, with nginx's 499 as forward() does when it leaves before the answer.
+      if (r.result == outcome::client_disconnected && !ctx.head.method.empty()) {
+        ctx.status = 499;
+      }
       co_return next_step::close;
     }
     response resp = error_response(r.result, r.message, ctx.request_id, after != next_step::keep_alive,

@@ -4,6 +4,7 @@ framing errors — and an auditor verifies the log and reads the payload with th
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -132,6 +133,56 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(shown.returncode, 0, shown.stderr)
         self.assertIn("Bonjour", shown.stdout)  # the prompt
         self.assertIn("chat.completion", shown.stdout)  # the completion as relayed
+
+    def test_a_request_whose_client_leaves_mid_body_is_recorded(self):
+        a = AuditedGateway(self, "  checkpoint_interval: 200ms\n")
+        g, db = a.gateway, a.db
+        ok = exchange(g.port, a.certs, chat_request())
+        self.assertEqual(ok.status, 200)
+        for head in (b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\n\r\n" + b'{"model":"mistral-small","messages":[',
+                     b"POST /v1/embeddings HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n40\r\n" + b'{"model":"mistral-small",'):
+            with tls_connect(g.port, a.certs) as s:
+                s.sendall(head)
+        # The client never finished its body: nothing was forwarded, and the attempt is on record.
+        def left():
+            q = sovgw("audit", "query", "--db", db, "--format", "jsonl")
+            rows = [json.loads(line) for line in q.stdout.splitlines() if line.strip()]
+            return [r for r in rows if r.get("error_kind") == "client_disconnected"]
+        self.assertTrue(wait_until(lambda: len(left()) == 2), left())
+        rows = left()
+        self.assertEqual(sorted(r["path"] for r in rows), ["/v1/chat/completions", "/v1/embeddings"])
+        for r in rows:
+            self.assertEqual((r["method"], r["status"], r["cluster"]), ("POST", 499, ""))
+
+    def test_a_corrupted_write_ahead_log_is_reported_not_cut_short(self):
+        # While the gateway runs, the newest records live in RocksDB's write-ahead log. A byte
+        # flipped in the middle of it must fail verification, not end the log early and pass.
+        a = AuditedGateway(self, "  checkpoint_interval: 200ms\n")
+        g, keys, db = a.gateway, a.keys, a.db
+        for _ in range(60):
+            self.assertEqual(exchange(g.port, a.certs, chat_request()).status, 200)
+        copy = os.path.join(a.tmp.path, "copy")
+
+        def copied_whole():  # a copy taken once the last checkpoint covers every record
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(db, copy, ignore=shutil.ignore_patterns("LOCK"))
+            return sovgw("audit", "verify", "--db", copy, "--pubkey", os.path.join(keys, "signing.pub")).returncode == 0
+        self.assertTrue(wait_until(copied_whole))
+        wal = max((f for f in os.listdir(copy) if f.endswith(".log")), key=lambda f: os.path.getsize(os.path.join(copy, f)))
+        path = os.path.join(copy, wal)
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+        self.assertGreater(len(data), 20000)
+        data[len(data) // 3] ^= 0x01
+        with open(path, "wb") as f:
+            f.write(data)
+        r = sovgw("audit", "verify", "--db", copy, "--pubkey", os.path.join(keys, "signing.pub"))
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("Corruption", r.stdout + r.stderr)
+        q = sovgw("audit", "query", "--db", copy, "--format", "jsonl")
+        self.assertNotEqual(q.returncode, 0, q.stdout[-300:])
 
     def test_the_policy_obligation_lowers_what_the_record_keeps(self):
         # audit.payload is sealed; matched rules' log_payload obligations keep less: a digest of the
