@@ -63,10 +63,10 @@ void usage_counters::add(std::string_view tenant, std::string_view model, std::s
   if (prompt_tokens == 0 && completion_tokens == 0) {
     return;
   }
-  std::tuple<std::string, std::string, std::string> key{std::string(tenant), std::string(model),
-                                                        std::string(cluster)};
-  auto it = tokens_.find(key);
+  auto it =
+      tokens_.find(std::tuple<std::string_view, std::string_view, std::string_view>(tenant, model, cluster));
   if (it == tokens_.end()) {
+    std::tuple<std::string, std::string, std::string> key{tenant, model, cluster};
     if (tokens_.size() >= max_series) {
       std::get<1>(key) = "other";
     }

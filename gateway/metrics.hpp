@@ -41,7 +41,8 @@ class usage_counters {
  private:
   mutable std::mutex mutex_;
   std::map<std::string, std::uint64_t, std::less<>> requests_;  // by tenant
-  std::map<std::tuple<std::string, std::string, std::string>, std::array<std::uint64_t, 2>> tokens_;
+  std::map<std::tuple<std::string, std::string, std::string>, std::array<std::uint64_t, 2>, std::less<>>
+      tokens_;  // found by string_views: no strings built per request
 };
 
 class metrics {
