@@ -33,6 +33,19 @@ inline bool starts_word(std::string_view t, std::size_t i) {
   return i == 0 || !is_alnum(t[i - 1]) || escape_letter_at(t, i - 1);
 }
 inline bool ends_word(std::string_view t, std::size_t i) { return i >= t.size() || !is_alnum(t[i]); }
+// Where a reader sees an identifier end inside a word: at a word's end, or where digits meet
+// letters or capitals meet lower case ("DE89370400440532013000thanks", "4111111111111111exp").
+// For identifiers whose length or check digits bound them: a word's end alone would let a client
+// glue a letter to one to hide it.
+inline bool ends_identifier(std::string_view t, std::size_t i) {
+  return ends_word(t, i) ||
+         (i > 0 && ((is_digit(t[i - 1]) && is_alpha(t[i])) || (is_upper(t[i - 1]) && is_lower(t[i]))));
+}
+// Where one starts inside a word: at a word's start, or where capitals follow lower case
+// ("ibanDE89...", "xDE89...").
+inline bool starts_identifier(std::string_view t, std::size_t i) {
+  return starts_word(t, i) || (is_lower(t[i - 1]) && is_upper(t[i]));
+}
 
 // The last character of the word (letters and digits) at i: a scanner that has tried a word skips
 // the rest of it. A JSON escape's letter ("\nJean") ends a word.

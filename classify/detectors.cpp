@@ -409,9 +409,10 @@ int mod97(std::string_view rearranged) {
 
 template <typename Hit>
 bool scan_iban(std::string_view t, Hit&& hit) {
+  std::size_t last_end = npos;  // where the last IBAN found ended: the next may follow at once
   for (std::size_t i = 0; i + 4 < t.size(); ++i) {
     if (!is_alpha(t[i]) || !is_alpha(t[i + 1]) || !is_digit(t[i + 2]) || !is_digit(t[i + 3]) ||
-        !starts_word(t, i)) {
+        (i != last_end && !starts_identifier(t, i))) {
       continue;
     }
     // Alphanumerics, in groups separated by one to three separators a reader skips: "DE89 3704
@@ -424,7 +425,7 @@ bool scan_iban(std::string_view t, Hit&& hit) {
       if (is_alnum(t[k])) {
         chars.push_back(t[k]);
         ++k;
-        boundary[chars.size()] = ends_word(t, k);
+        boundary[chars.size()] = ends_identifier(t, k);
         end_at[chars.size()] = k;
       } else if (iban_separator(t[k]) && !chars.empty()) {
         std::size_t next = k + 1;
@@ -456,6 +457,7 @@ bool scan_iban(std::string_view t, Hit&& hit) {
         if (hit(i, end_at[n])) {
           return true;
         }
+        last_end = end_at[n];
         i = end_at[n] - 1;
         break;
       }
@@ -501,8 +503,8 @@ bool scan_payment_card(std::string_view t, Hit&& hit) {
     }
     std::size_t end = 0;
     const std::string digits = digit_run(t, i, " -", 19, end);
-    if (digits.size() >= 13 && digits.size() <= 19 && ends_word(t, end) && card_network_prefix(digits) &&
-        luhn(digits) && hit(i, end)) {
+    if (digits.size() >= 13 && digits.size() <= 19 && ends_identifier(t, end) &&
+        card_network_prefix(digits) && luhn(digits) && hit(i, end)) {
       return true;
     }
     i = end;
@@ -527,7 +529,7 @@ std::size_t nir_at(std::string_view t, std::size_t i) {
       break;
     }
   }
-  if (chars.size() != 15 || !ends_word(t, k)) {
+  if (chars.size() != 15 || !ends_identifier(t, k)) {
     return npos;
   }
   const int month = (chars[3] - '0') * 10 + (chars[4] - '0');

@@ -97,6 +97,7 @@ TEST_CASE("payment card: network prefix and Luhn") {
 
 TEST_CASE("national id: NIR, DNI/NIE, codice fiscale") {
   CHECK(fires("national_id", "NIR 1 85 05 78 006 084 91"));
+  CHECK(fires("national_id", "NIR 1 85 05 78 006 084 91ok"));  // glued to a word: the key bounds it
   CHECK(fires("national_id", "185057800608491"));
   CHECK_FALSE(fires("national_id", "1 85 05 78 006 084 92"));  // key wrong
   CHECK(fires("national_id", "DNI 12345678Z"));
@@ -344,7 +345,8 @@ TEST_CASE("identifiers a model reads plainly, in the forms readers and mail syst
     CHECK(fires("email", text));
   }
   // A sentence with an '@' and a dot is no address: the label after a spaced dot is lower case.
-  for (const char* text : {"we met @ home . Then we left", "alice@example . Com", "a @ b.c", "reach me @ 5 . "}) {
+  for (const char* text :
+       {"we met @ home . Then we left", "alice@example . Com", "a @ b.c", "reach me @ 5 . "}) {
     CAPTURE(text);
     CHECK_FALSE(fires("email", text));
   }
@@ -365,6 +367,21 @@ TEST_CASE("identifiers a model reads plainly, in the forms readers and mail syst
         std::string("DE89") + sep + "3704" + sep + "0044" + sep + "0532" + sep + "0130" + sep + "00";
     CHECK(fires("iban", "pay " + iban + " now"));
   }
+  // Glued to a word: where digits meet letters, or capitals follow lower case, a reader sees the
+  // identifier end or start; its length and check digits bound it.
+  for (const char* text :
+       {"Refund to DE89370400440532013000thanks", "Refund to DE89 3704 0044 0532 0130 00thanks",
+        "ibanDE89370400440532013000", "xDE89 3704 0044 0532 0130 00 ok"}) {
+    CAPTURE(text);
+    CHECK(fires("iban", text));
+  }
+  {
+    const std::string twice = "DE89370400440532013000DE89370400440532013000";
+    CHECK(find_all(twice, bit_of("iban")).size() == 2);  // back to back: both found, both redacted
+  }
+  CHECK(fires("payment_card", "card 4111 1111 1111 1111exp 12/27"));
+  CHECK(fires("payment_card", "card:4111111111111111exp"));
+  CHECK_FALSE(fires("iban", "id AB12CDEF34GH56IJ78KL90"));  // no country's IBAN, no check
   // A country's IBAN length bounds the candidate: words after it do not extend it.
   const std::string text = "please DE52 3184 7102 4602 9877 26 please\nstream";
   const auto found = find_all(text, bit_of("iban"));
