@@ -240,8 +240,14 @@ void print_record_summary(const record& r) {
               r.client_country.empty() ? "unknown" : r.client_country.c_str(), r.country_source.c_str());
   std::printf("  data:        %s\n",
               r.data_classes.empty() ? "(none declared or detected)" : join(r.data_classes, ", ").c_str());
-  std::printf("  decision:    %s by rule(s) %s, policy %s\n", r.decision.c_str(),
-              join(r.rule_ids, ", ").c_str(), r.policy_version.c_str());
+  std::string decision = r.decision;  // "no-policy" or "none" name no rule and no policy
+  if (!r.rule_ids.empty()) {
+    decision += " by rule(s) " + join(r.rule_ids, ", ");
+  }
+  if (!r.policy_version.empty()) {
+    decision += ", policy " + r.policy_version;
+  }
+  std::printf("  decision:    %s\n", decision.c_str());
   std::printf("  destination: %s\n",
               r.cluster.empty() ? "none (not forwarded)"
                                 : fmt::format("cluster {} in {}", r.cluster, r.cluster_country).c_str());

@@ -155,6 +155,11 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(sorted(r["path"] for r in rows), ["/v1/chat/completions", "/v1/embeddings"])
         for r in rows:
             self.assertEqual((r["method"], r["status"], r["cluster"]), ("POST", 499, ""))
+        # Without a policy, the record's summary names no rule and no policy version.
+        shown = sovgw("audit", "show", "--db", db, "--request-id", ok.header("x-request-id"), "--auditor-key",
+                      os.path.join(a.keys + "-auditor", "auditor.key"))
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertIn("  decision:    no-policy\n", shown.stdout)
 
     def test_a_corrupted_write_ahead_log_is_reported_not_cut_short(self):
         # While the gateway runs, the newest records live in RocksDB's write-ahead log. A byte
