@@ -40,7 +40,9 @@
 #
 # Every proxy gets one thread (sovgw threads: 1, HAProxy nbthread 1, nginx worker_processes 1); the
 # upstream nginx has one worker; wrk has one thread. They share this machine's cores, so absolute
-# numbers mean little: read the ratios. Access logs are off for all three.
+# numbers mean little: read the ratios. Access logs are off for all three. `rps` ratios are of the
+# medians; `rps_paired` is the median of each round's ratio, the two measured back to back (the
+# host's load drifts between rounds more than between two neighbouring measurements).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DURATION=10
@@ -319,7 +321,8 @@ measure() { # name port seconds [wrk args...]
 median() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 2))" "$@"; }
 
 # The machine is shared and noisy: every target is measured ROUNDS times, interleaved (A B C A B C
-# ...), and the median of each figure is kept.
+# ...), and the median of each figure is kept. ROUND_RPS keeps each round's rps, for paired ratios.
+declare -A ROUND_RPS
 run_all() { # name:port...
   local -A rps p50 p99 nc cpu
   for t in "$@"; do
@@ -339,6 +342,7 @@ run_all() { # name:port...
   done
   for t in "$@"; do
     local name=${t%%:*}
+    ROUND_RPS[$name]=${rps[$name]}
     RPS[$name]=$(median ${rps[$name]}); P50[$name]=$(median ${p50[$name]}); P99[$name]=$(median ${p99[$name]})
     NEWCONN[$name]=$(median ${nc[$name]})
     CPU[$name]=-
@@ -346,6 +350,13 @@ run_all() { # name:port...
     printf '%-25s rps=%-10s p50_ms=%-8s p99_ms=%-8s new_tls_conn_per_s=%-9s cpu_us_per_req=%-7s (rounds rps: %s)\n' \
       "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" "${NEWCONN[$name]}" "${CPU[$name]}" "${rps[$name]}"
   done
+}
+
+# The median over rounds of A's rps over B's in the same round: the host's load drifts between rounds
+# (one round at 16k rps, the next at 23k), and A and B measured back to back see the same drift.
+paired() { # a b
+  python3 -c "import statistics,sys; a,b=(list(map(float,x.split())) for x in sys.argv[1:]); print(round(statistics.median(x/y for x,y in zip(a,b)),2))" \
+    "${ROUND_RPS[$1]}" "${ROUND_RPS[$2]}"
 }
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -364,10 +375,12 @@ idle_rss() { # name port pid -> KiB per idle TLS connection
 }
 
 echo "== upstream direct, then the proxies (1 thread each), $ROUNDS interleaved rounds of ${DURATION}s"
-targets=(upstream:"$UP" sovgw:"$GW" haproxy:"$HA" nginx:"$NX")
+# What is compared with plain sovgw is measured right after it (paired ratios), HAProxy right after that.
+targets=(upstream:"$UP" sovgw:"$GW")
+((TENANTS)) && targets+=(sovgw_tenants:"$GWT")
+targets+=(haproxy:"$HA" nginx:"$NX")
 ((AUDIT)) && targets+=(sovgw_audit:"$GWA" sovgw_audit_after:"$GWB")
 ((SIGNING)) && targets+=(sovgw_signed:"$GWS")
-((TENANTS)) && targets+=(sovgw_tenants:"$GWT")
 ((TENANTS && LIMITS_STORE)) && targets+=(sovgw_shared:"$GWR")
 ((COMPLIANCE)) && targets+=(sovgw_compliance:"$GWC" sovgw_compliance_unsigned:"$GWU" portkey:"$PK")
 run_all "${targets[@]}"
@@ -377,7 +390,7 @@ idle_rss haproxy "$HA" "$HA_PID"
 
 echo
 for peer in haproxy nginx; do
-  echo "ratio gateway/$peer rps=$(ratio "${RPS[sovgw]}" "${RPS[$peer]}") p50=$(ratio "${P50[sovgw]}" "${P50[$peer]}") p99=$(ratio "${P99[sovgw]}" "${P99[$peer]}") new_tls_conn=$(ratio "${NEWCONN[sovgw]}" "${NEWCONN[$peer]}")"
+  echo "ratio gateway/$peer rps=$(ratio "${RPS[sovgw]}" "${RPS[$peer]}") rps_paired=$(paired sovgw "$peer") p50=$(ratio "${P50[sovgw]}" "${P50[$peer]}") p99=$(ratio "${P99[sovgw]}" "${P99[$peer]}") new_tls_conn=$(ratio "${NEWCONN[sovgw]}" "${NEWCONN[$peer]}")"
 done
 echo "ratio gateway/haproxy idle_conn_rss=$(ratio "${RSSKB[sovgw]}" "${RSSKB[haproxy]}")"
 if ((SIGNING)); then
@@ -399,7 +412,7 @@ if ((AUDIT)); then
   echo "ratio gateway_audit_after/gateway rps=$(ratio "${RPS[sovgw_audit_after]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_audit_after]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_audit_after]}" "${P99[sovgw]}")"
 fi
 if ((TENANTS)); then
-  echo "ratio gateway_tenants/gateway rps=$(ratio "${RPS[sovgw_tenants]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_tenants]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_tenants]}" "${P99[sovgw]}") ($TENANTS tenants and keys, limits on)"
+  echo "ratio gateway_tenants/gateway rps=$(ratio "${RPS[sovgw_tenants]}" "${RPS[sovgw]}") rps_paired=$(paired sovgw_tenants sovgw) p50=$(ratio "${P50[sovgw_tenants]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_tenants]}" "${P99[sovgw]}") ($TENANTS tenants and keys, limits on)"
 fi
 if ((TENANTS && LIMITS_STORE)); then
   echo "ratio gateway_shared/gateway_tenants rps=$(ratio "${RPS[sovgw_shared]}" "${RPS[sovgw_tenants]}") p50=$(ratio "${P50[sovgw_shared]}" "${P50[sovgw_tenants]}") p99=$(ratio "${P99[sovgw_shared]}" "${P99[sovgw_tenants]}") (limits synced in Redis)"
