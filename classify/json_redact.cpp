@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
+#include <string>
+#include <unordered_map>
 
 #include "classify/json_body.hpp"
 #include "classify/json_sax.hpp"
@@ -21,17 +23,26 @@ class redact_handler : public detail::no_size_limits {
 
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
-  bool on_object_begin(error_code&) { return open('{'); }
-  bool on_object_end(std::size_t, error_code&) { return close('}'); }
+  bool on_object_begin(error_code&) {
+    keys_.emplace_back();
+    return open('{');
+  }
+  bool on_object_end(std::size_t, error_code&) {
+    keys_.pop_back();
+    return close('}');
+  }
   bool on_array_begin(error_code&) { return open('['); }
   bool on_array_end(std::size_t, error_code&) { return close(']'); }
   bool on_key_part(sv s, std::size_t, error_code&) {
     part_.append(s.data(), s.size());
     return true;
   }
-  bool on_key(sv s, std::size_t, error_code&) {
+  bool on_key(sv s, std::size_t, error_code& ec) {
     const bool top = first_.size() == 1;
     string(s);
+    if (!unique_key(ec)) {
+      return false;
+    }
     out_.push_back(':');
     after_key_ = true;
     model_next_ = top && was_model_;
@@ -102,6 +113,30 @@ class redact_handler : public detail::no_size_limits {
     return true;
   }
 
+  // A redacted key must not repeat another key of its object ({"DE89…": 1, "GB82…": 2} would become
+  // two "[redacted:iban]": a reader keeps one of them, and the gateway itself refuses such a body):
+  // it is numbered ("[redacted:iban]#2"). A key as the client wrote it that repeats an earlier
+  // redacted one cannot be renamed: the redaction fails, and the request is refused.
+  bool unique_key(error_code& ec) {
+    std::string written = out_.substr(last_open_ + 1, out_.size() - last_open_ - 2);
+    std::unordered_map<std::string, bool>& seen = keys_.back();
+    if (const auto it = seen.find(written); it != seen.end() && (rewritten_ || it->second)) {
+      if (!rewritten_) {
+        ec = make_error_code(boost::system::errc::file_exists);
+        return false;
+      }
+      out_.pop_back();  // the closing quote
+      const std::string base = written;
+      for (int n = 2; seen.contains(written); ++n) {
+        written = base + "#" + std::to_string(n);
+      }
+      out_ += std::string_view(written).substr(base.size());
+      out_.push_back('"');
+    }
+    seen.emplace(std::move(written), rewritten_);
+    return true;
+  }
+
   // A key or a string value; `rewrite`: apply the findings that lie in it.
   void string(sv last, bool rewrite = true) {
     std::string_view value(last.data(), last.size());
@@ -114,8 +149,10 @@ class redact_handler : public detail::no_size_limits {
     const std::size_t begin = pos_;
     const std::size_t end = pos_ + value.size();
     pos_ = end + 1;  // the '\n' after each string in the text
+    last_open_ = out_.size();
     out_.push_back('"');
     std::size_t copied = 0;
+    rewritten_ = false;
     // A finding that straddles strings (an IBAN split over two parts of a prompt) is redacted
     // piece by piece, each in its own string.
     for (std::size_t k = next_; k < findings_.size() && findings_[k].begin < end; ++k) {
@@ -130,6 +167,7 @@ class redact_handler : public detail::no_size_limits {
       out_ += detector_names[f.detector];
       out_ += ']';
       copied = e - begin;
+      rewritten_ = true;
       redacted_ += b == f.begin ? 1 : 0;  // a finding in pieces counts once
     }
     while (next_ < findings_.size() && findings_[next_].end <= pos_) {
@@ -166,6 +204,10 @@ class redact_handler : public detail::no_size_limits {
   std::span<const finding> findings_;
   std::uint32_t which_;
   std::vector<bool> first_;  // per open container: no value written yet
+  // per open object: the keys written (as encoded), and whether each was redacted
+  std::vector<std::unordered_map<std::string, bool>> keys_;
+  std::size_t last_open_ = 0;  // where the last key or string written opens its quote in out_
+  bool rewritten_ = false;     // the last key or string written was redacted
   std::string part_;
   bool after_key_ = false;
   bool model_next_ = false;  // the next value is the top-level model

@@ -237,6 +237,13 @@ TEST_CASE("redaction rewrites the decoded strings and re-encodes them") {
       // Keys too.
       {R"({"properties":{"jeanne@exemple.fr":{"type":"string"}},"x":[]})", email, 1,
        R"({"properties":{"[redacted:email]":{"type":"string"}},"x":[]})"},
+      // Two redacted keys of one object stay two keys: the second is numbered.
+      {R"({"metadata":{"[redacted:iban]#2":"c","DE89370400440532013000":"a","GB82WEST12345698765432":"b"}})",
+       bit(detector::iban), 2,
+       R"({"metadata":{"[redacted:iban]#2":"c","[redacted:iban]":"a","[redacted:iban]#3":"b"}})"},
+      {R"({"m":{"[redacted:iban]":"a","DE89370400440532013000":"b"},"n":{"DE89370400440532013000":"c"}})",
+       bit(detector::iban), 2,
+       R"({"m":{"[redacted:iban]":"a","[redacted:iban]#2":"b"},"n":{"[redacted:iban]":"c"}})"},
       // The top-level model is the name the request was routed by: never rewritten.
       {R"({"model":"a@b.example","a\"model":"c@d.example","x":{"model":"e@f.example"}})", email, 2,
        R"({"model":"a@b.example","a\"model":"[redacted:email]","x":{"model":"[redacted:email]"}})"},
@@ -251,6 +258,15 @@ TEST_CASE("redaction rewrites the decoded strings and re-encodes them") {
     CHECK(redact(body, got.scan.findings, r.which) == r.count);
     CHECK(body == r.expected);
     CHECK(inspect(body).ok());
+  }
+  // A key as the client wrote it that repeats an earlier redacted key cannot be renamed: no redaction
+  // (the request is then refused, its data still there).
+  {
+    std::string body = R"({"m":{"DE89370400440532013000":"a","[redacted:iban]":"b"}})";
+    const std::string sent = body;
+    const inspection got = inspect(body, bit(detector::iban), true);
+    CHECK(redact(body, got.scan.findings, bit(detector::iban)) == 0);
+    CHECK(body == sent);
   }
   // Findings of detectors not listed leave the body alone.
   std::string body = R"({"c":"4111 1111 1111 1111"})";
