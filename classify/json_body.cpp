@@ -217,7 +217,10 @@ class inspect_handler : public detail::no_size_limits {
                     !name.starts_with("allowed_") && !name.starts_with("bad_")) ||
                    name == "input_ids";
     } else if (in_content_) {
-      part_type_next_ = name == "type";
+      // A part is an element of an array (a content array, an input list); a `type` inside a tool
+      // call's input object is the client's own data.
+      const bool in_array = depth_ < 64 && ((arrays_ >> (depth_ - 1)) & 1) != 0;
+      part_type_next_ = name == "type" && in_array;
       opaque_parts_ = opaque_parts_ || names_media();
     }
   }

@@ -203,11 +203,18 @@ constexpr std::string_view claim_names[] = {"via",
                                             "openai-project"};
 
 bool client_claim_name_uncached(std::string_view name) {
-  std::string lowered(name);
-  for (char& c : lowered) {
-    c = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
+  std::array<char, 128> buffer;  // no allocation but for names longer than any real field's
+  std::string longer;
+  char* lowered = buffer.data();
+  if (name.size() > buffer.size()) {
+    longer.resize(name.size());
+    lowered = longer.data();
   }
-  const std::string_view lower(lowered);
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    lowered[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
+  }
+  const std::string_view lower(lowered, name.size());
   const auto in = [&](std::string_view w) { return lower.find(w) != std::string_view::npos; };
   return std::any_of(std::begin(claim_prefixes), std::end(claim_prefixes),
                      [&](std::string_view p) { return lower.starts_with(p); }) ||

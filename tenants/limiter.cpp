@@ -308,7 +308,21 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::u
 
 void limiter::charge(reservation& held, std::uint64_t tokens, std::int64_t now_ms) {
   charge_scopes(held.states_, tokens, now_ms, held.tokens_);
-  held = reservation();
+  held.tokens_ = 0;
+  held.states_ = {};
+}
+
+void limiter::reservation::release() noexcept {
+  if (tokens_ != 0) {
+    for (const std::shared_ptr<state>& s : states_) {
+      if (s) {
+        const std::lock_guard lock(s->mutex);
+        s->in_flight -= std::min(s->in_flight, tokens_);
+      }
+    }
+  }
+  tokens_ = 0;
+  states_ = {};
 }
 
 void limiter::charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms,

@@ -46,6 +46,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "tenants/tenants.hpp"
@@ -94,12 +95,28 @@ class limiter {
   // What admit() took for one request: the scopes it counted against and the tokens it reserved in
   // each. charge() releases exactly that and charges those scopes, whatever a reload did meanwhile,
   // without looking them up again.
+  // A reservation that is never charged (a request dropped at shutdown) is released when destroyed.
   class reservation {
    public:
+    reservation() = default;
+    reservation(reservation&& other) noexcept
+        : states_(std::move(other.states_)), tokens_(std::exchange(other.tokens_, 0)) {}
+    reservation& operator=(reservation&& other) noexcept {
+      if (this != &other) {
+        release();
+        states_ = std::move(other.states_);
+        tokens_ = std::exchange(other.tokens_, 0);
+      }
+      return *this;
+    }
+    reservation(const reservation&) = delete;
+    reservation& operator=(const reservation&) = delete;
+    ~reservation() { release(); }
     [[nodiscard]] std::uint64_t tokens() const { return tokens_; }
 
    private:
     friend class limiter;
+    void release() noexcept;                        // the tokens back to every scope, the reservation emptied
     std::array<std::shared_ptr<state>, 3> states_;  // by limit_scope; null: no limits there
     std::uint64_t tokens_ = 0;
   };
@@ -111,8 +128,10 @@ class limiter {
   [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve,
                                 reservation& held);
   [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve = 1) {
-    reservation ignored;
-    return admit(target, now_ms, reserve, ignored);
+    reservation held;  // kept in the scopes: released by charge(target, ..., reserved)
+    const admission a = admit(target, now_ms, reserve, held);
+    held.tokens_ = 0;
+    return a;
   }
   // The request's `tokens` (0 when it used none) into the scopes admit() counted it against; its
   // reservation released. Empties `held`.

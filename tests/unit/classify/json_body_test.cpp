@@ -515,6 +515,9 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       R"("content":[{"type":"thinking","thinking":"..."},{"type":"text","text":"yes","citations":)"
       R"([{"type":"char_location","cited_text":"x"}]},{"type":"tool_use","id":"t","name":"f","input":{}}]},)"
       R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"42"}]}]})",
+      // A tool call's input is the client's own JSON: its `type` is no part's.
+      R"({"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"search",)"
+      R"("input":{"query":"weather","type":"web"}}]}]})",
       R"({"messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":)"
       R"({"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"ok"}]})",
       R"({"input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]},)"

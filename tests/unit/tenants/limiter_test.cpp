@@ -370,4 +370,12 @@ TEST_CASE("limiter: a reservation goes back to the scopes that admitted it, what
   CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::in_flight);
   l.charge(after, 10, t0);
   CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::admitted);  // 990 left, nothing reserved
+  // A request dropped without being charged (its coroutine destroyed at shutdown) releases what
+  // it held.
+  {
+    limiter::reservation dropped;
+    REQUIRE(l.admit(acme, t0, 990, dropped).verdict == limit_verdict::admitted);
+    CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::in_flight);
+  }
+  CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::admitted);
 }
