@@ -224,41 +224,6 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
   return true;
 }
 
-std::size_t first_invalid_utf8(std::string_view s) noexcept {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      lo = c == 0xe0 ? 0xa0 : 0x80;
-      hi = c == 0xed ? 0x9f : 0xbf;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      lo = c == 0xf0 ? 0x90 : 0x80;
-      hi = c == 0xf4 ? 0x8f : 0xbf;
-    } else {
-      return i;
-    }
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto d = i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
-      if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xbf)) {
-        return i;
-      }
-    }
-    i += n + 1;
-  }
-  return std::string_view::npos;
-}
-
 namespace {
 
 // The value of a base64 character in either alphabet, or -1.

@@ -13,15 +13,17 @@
 #include <string_view>
 #include <vector>
 
+#include "common/utf8.hpp"
+
 namespace sovgw::classify {
 
 enum unescape_forms : std::uint8_t {
-  json_escapes = 1,      // \uXXXX (surrogate pairs joined), \n \t \r \b \f \/ \" \\ .
-  percent_encoding = 2,  // %XX
-  html_references = 4,   // &#64; &#x40; (';' optional, as HTML 5 reads them), and the named
-                         // references of punctuation and spaces
-                         // (&amp; &lt; &commat; &period; &nbsp; &plus; &lpar; ...)
-  plus_as_space = 8,     // '+' (application/x-www-form-urlencoded; not in text a model reads)
+  json_escapes = 1,       // \uXXXX (surrogate pairs joined), \n \t \r \b \f \/ \" \\ .
+  percent_encoding = 2,   // %XX
+  html_references = 4,    // &#64; &#x40; (';' optional, as HTML 5 reads them), and the named
+                          // references of punctuation and spaces
+                          // (&amp; &lt; &commat; &period; &nbsp; &plus; &lpar; ...)
+  plus_as_space = 8,      // '+' (application/x-www-form-urlencoded; not in text a model reads)
   quoted_printable = 16,  // =XX (RFC 2045; the Q encoding of RFC 2047's encoded words in header fields)
 };
 
@@ -50,8 +52,6 @@ struct base64_text {
 // Appends every such run of `in` to `out` (which is not cleared); returns how many it appended.
 std::size_t find_base64_texts(std::string_view in, std::vector<base64_text>& out);
 
-// The offset of the first byte of `s` that does not start or continue a valid UTF-8 sequence
-// (RFC 3629: no overlongs, surrogates or values over U+10FFFF), or npos.
-[[nodiscard]] std::size_t first_invalid_utf8(std::string_view s) noexcept;
+using sovgw::first_invalid_utf8;  // common/utf8.hpp
 
 }  // namespace sovgw::classify

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "common/utf8.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/sha256.hpp"
@@ -17,24 +18,6 @@ constexpr std::size_t max_signatures = 16;
 
 std::span<const std::uint8_t> as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > s.size()) {
-      return false;
-    }
-    for (std::size_t j = 1; j < len; ++j) {
-      if ((static_cast<unsigned char>(s[i + j]) & 0xC0) != 0x80) {
-        return false;
-      }
-    }
-    i += len;
-  }
-  return true;
 }
 
 std::optional<note_signature> parse_signature_line(std::string_view line) {

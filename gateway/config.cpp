@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/utf8.hpp"
 #include "gateway/config_reader.hpp"
 #include "gateway/config_sections.hpp"
 #include "policy/clusters_config.hpp"
@@ -196,6 +197,9 @@ std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_vi
   config_reader r(source);
   r.check_files = files == file_checks::check;
   YAML::Node root;
+  if (const utf8_problem bad = find_utf8_problem(yaml); bad.line != 0) {
+    throw config_error(fmt::format("{}:{}:{}: {}", source, bad.line, bad.column, bad.message));
+  }
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::ParserException& e) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/utf8.hpp"
 #include "policy/diagnostics.hpp"
 #include "policy/policy_source.hpp"
 
@@ -91,6 +92,11 @@ inline syntax_error describe_syntax_error(std::string_view text, const YAML::Mar
 
 // Parses a whole document; on a syntax error reports it and returns an undefined node.
 inline YAML::Node load(std::string_view text, diagnostics& diags) {
+  // yaml-cpp reads any bytes; a Latin-1 accent would reach answers and logs as invalid JSON.
+  if (const utf8_problem bad = find_utf8_problem(text); bad.line != 0) {
+    diags.error(source_pos{bad.line, bad.column}, bad.message);
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
   try {
     return YAML::Load(std::string(text));
   } catch (const YAML::ParserException& e) {

@@ -412,6 +412,11 @@ load_result parse_tenants(std::string_view text, const std::string& file) {
   load_result out;
   policy::diagnostics d(file);
   YAML::Node root;
+  if (const utf8_problem bad = find_utf8_problem(text); bad.line != 0) {
+    d.error({bad.line, bad.column}, bad.message);
+    out.diagnostics = d.take();
+    return out;
+  }
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::ParserException& e) {
@@ -537,47 +542,6 @@ std::optional<std::int64_t> parse_time(std::string_view text) {
     return std::nullopt;  // 2026-02-31 normalised into March
   }
   return static_cast<std::int64_t>(t);
-}
-
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) {
-      return false;  // truncated
-    }
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) {
-        return false;
-      }
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
 }
 
 bool valid_tenant_name(std::string_view s) {

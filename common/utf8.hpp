@@ -1,0 +1,77 @@
+#pragma once
+
+// UTF-8 validity (RFC 3629), shared by the body inspector, the tenants file and the YAML loaders.
+#include <fmt/format.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace sovgw {
+
+// The offset of the first byte of `s` that does not start or continue a valid UTF-8 sequence
+// (no overlongs, surrogates or values over U+10FFFF), or npos.
+[[nodiscard]] inline std::size_t first_invalid_utf8(std::string_view s) noexcept {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      lo = c == 0xe0 ? 0xa0 : 0x80;
+      hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      lo = c == 0xf0 ? 0x90 : 0x80;
+      hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+      return i;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto d = i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
+      if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xbf)) {
+        return i;
+      }
+    }
+    i += n + 1;
+  }
+  return std::string_view::npos;
+}
+
+[[nodiscard]] inline bool valid_utf8(std::string_view s) noexcept {
+  return first_invalid_utf8(s) == std::string_view::npos;
+}
+
+// Where a text file stops being UTF-8, for a `file:line:col` message: 1-based line and column
+// (in bytes) of the first invalid byte, and what to do; empty when the text is UTF-8.
+struct utf8_problem {
+  int line = 0;
+  int column = 0;
+  std::string message;
+};
+[[nodiscard]] inline utf8_problem find_utf8_problem(std::string_view text) {
+  const std::size_t at = first_invalid_utf8(text);
+  if (at == std::string_view::npos) {
+    return {};
+  }
+  const std::size_t line_start = text.rfind('\n', at == 0 ? 0 : at - 1);
+  const std::size_t begin = line_start == std::string_view::npos || at == 0 ? 0 : line_start + 1;
+  int line = 1;
+  for (std::size_t i = 0; i < begin; ++i) {
+    line += text[i] == '\n' ? 1 : 0;
+  }
+  return {line, static_cast<int>(at - begin) + 1,
+          fmt::format("byte 0x{:02X} is not UTF-8: the file must be UTF-8 (save it as UTF-8; Latin-1 "
+                      "or Windows-1252 accents are single bytes)",
+                      static_cast<unsigned char>(text[at]))};
+}
+
+}  // namespace sovgw
