@@ -26,6 +26,11 @@ bool diagnostics::has_errors() const noexcept {
   return std::any_of(items_.begin(), items_.end(), [](const auto& d) { return d.level == severity::error; });
 }
 
+std::size_t diagnostics::error_count() const noexcept {
+  return static_cast<std::size_t>(std::count_if(
+      items_.begin(), items_.end(), [](const diagnostic& d) { return d.level == severity::error; }));
+}
+
 std::string format_diagnostics(std::vector<diagnostic> items) {
   std::stable_sort(items.begin(), items.end(), [](const diagnostic& a, const diagnostic& b) {
     if (a.file != b.file) {

@@ -31,6 +31,7 @@ class diagnostics {
   void warning(source_pos pos, std::string message);
 
   [[nodiscard]] bool has_errors() const noexcept;
+  [[nodiscard]] std::size_t error_count() const noexcept;
   [[nodiscard]] const std::vector<diagnostic>& items() const noexcept { return items_; }
   [[nodiscard]] std::vector<diagnostic> take() { return std::move(items_); }
   [[nodiscard]] const std::string& file() const noexcept { return file_; }

@@ -286,7 +286,9 @@ class compiler {
     rule.effect = src.effect;
     rule.pos = src.pos;
     rule.reason = src.reason.empty() ? "rule " + src.id.text : src.reason;
+    const std::size_t errors_before = diags_.error_count();
     rule.when = resolve_when(src.when);
+    const bool when_has_errors = src.when_has_errors || diags_.error_count() != errors_before;
     if (src.effect == rule_effect::restrict && !src.has_route) {
       diags_.error(src.pos, "restrict rule '" + src.id.text + "' needs a 'route'");
     }
@@ -314,6 +316,9 @@ class compiler {
       diags_.warning(src.pos, "obligations on forbid rule '" + src.id.text + "' never apply");
     }
     out_->rules.push_back(std::move(rule));
+    // A rule whose `when` had a mistake (an unknown attribute, dropped) may match more than its
+    // author wrote: checking what it makes unreachable would only add wrong errors.
+    broken_.push_back(when_has_errors);
   }
 
   // A permit's data.class condition is met by detected classes, and by declared ones only when the
@@ -429,7 +434,7 @@ class compiler {
     for (std::size_t i = 0; i < out_->rules.size(); ++i) {
       const auto& rule = out_->rules[i];
       masks[i] = constrained_mask(rule.when);
-      if (rule.effect != rule_effect::forbid) {
+      if (rule.effect != rule_effect::forbid || broken_[i]) {
         continue;
       }
       if (rule.when[tenant_slot].constrained) {
@@ -511,6 +516,7 @@ class compiler {
   std::unique_ptr<compiled_policy> out_;
   std::map<std::string, std::size_t, std::less<>> set_index_;
   std::map<std::string, source_pos> rule_ids_;
+  std::vector<bool> broken_;  // by index of out_->rules: its `when` had an error
   std::map<std::string, source_pos> invariant_ids_;
 };
 

@@ -125,7 +125,9 @@ void parse_rule(const YAML::Node& node, diagnostics& diags, policy_source& out) 
             }
           }
         } else if (key == "when") {
+          const std::size_t errors_before = diags.error_count();
           rule.when = parse_conditions(value, kpos, diags, "when");
+          rule.when_has_errors = diags.error_count() != errors_before;
         } else if (key == "route") {
           rule.has_route = true;
           rule.route_pos = kpos;

@@ -64,7 +64,8 @@ struct rule_source {
   sourced id;
   source_pos pos;
   rule_effect effect = rule_effect::permit;
-  bool effect_valid = true;  // false: an unknown effect was reported; only the id is checked
+  bool effect_valid = true;      // false: an unknown effect was reported; only the id is checked
+  bool when_has_errors = false;  // a problem was reported in its `when` (an attribute may be missing)
   std::vector<condition_source> when;
   std::vector<route_source> route;
   bool has_route = false;

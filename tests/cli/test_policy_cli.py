@@ -178,6 +178,29 @@ class PolicyCheck(unittest.TestCase):
             r = run("policy", "check", "p.yaml", cwd=d)
             self.assertEqual(r.returncode, 1)
             self.assertEqual(r.stderr, "p.yaml:4:10: error: YAML syntax error: illegal map value\n")
+            # A misspelled attribute is one mistake: the rule it is in is left out of the reachability
+            # check (dropping the attribute makes it match more than its author wrote), so no rule
+            # after it is reported unreachable because of it.
+            policy = (SOURCE / "examples" / "policies" / "eu_policy.yaml").read_text()
+            p.write_text(policy.replace("client.country:", "client.contry:", 1))
+            r = run("policy", "check", "p.yaml", cwd=d)
+            self.assertEqual(r.returncode, 1)
+            self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+            self.assertIn("unknown attribute 'client.contry'", r.stderr)
+            # A Latin-1 accent: refused with its place, not loaded into answers as invalid UTF-8.
+            policy = (SOURCE / "examples" / "policies" / "eu_policy.yaml").read_bytes()
+            p.write_bytes(policy.replace(b"sanctioned", b"sanction\xe9d", 1))
+            line = policy[:policy.index(b"sanctioned")].count(b"\n") + 1
+            column = policy.index(b"sanctioned") - (policy.rfind(b"\n", 0, policy.index(b"sanctioned")) + 1) + 9
+            r = run("policy", "check", "p.yaml", cwd=d)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertTrue(r.stderr.startswith(f"p.yaml:{line}:{column}: error: byte 0xE9 is not UTF-8"), r.stderr)
+            cfg = Path(d) / "sovgw.yaml"
+            cfg.write_bytes((SOURCE / "examples" / "plain.yaml").read_bytes() + b"# caf\xe9\n")
+            r = run("config", "check", "sovgw.yaml", cwd=d)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("sovgw.yaml:", r.stdout + r.stderr)
+            self.assertIn("byte 0xE9 is not UTF-8", r.stdout + r.stderr)
         r = run("policy", "check", "/nonexistent/policy.yaml")
         self.assertEqual(r.returncode, 3)
         self.assertEqual(r.stderr, "/nonexistent/policy.yaml: cannot open the policy file: No such file or directory\n")
