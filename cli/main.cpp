@@ -16,8 +16,8 @@ commands:
   config default                    print the embedded default config
   policy check|test|explain|diff    lint, prove, test and explain policy files
   geo lookup IP...                  geolocate addresses with the configured geo database
-  audit query|verify|prove|verify-proof|show|shred|retain
-                                    query and verify the audit log
+  audit query|verify|prove|verify-proof|report|show|shred|retain|append|checkpoint
+                                    query, verify, prove and report on the audit log
   keys init DIR                     create the gateway's keys, and the auditor's key apart from them
   keys http-new|http-public FILE    create the request-signing key; print its JWK and PEM
   receipt verify HEAD_FILE          check a response's signed receipt offline
@@ -67,6 +67,11 @@ int main(int argc, char** argv) {
       return sovgw::cli::run_tenants(rest);
     }
     if (command == "version" || command == "--version") {
+      if (!rest.empty() && rest[0] != "--help" && rest[0] != "-h") {
+        std::fprintf(stderr, "sovgw version: unexpected argument '%.*s'\nusage: sovgw version\n",
+                     static_cast<int>(rest[0].size()), rest[0].data());
+        return sovgw::cli::exit_usage;
+      }
       std::puts("sovgw " SOVGW_VERSION);
       return sovgw::cli::exit_ok;
     }

@@ -31,8 +31,11 @@ namespace {
 constexpr const char* serve_usage = R"(usage: sovgw serve [--config FILE]
 
 Runs the gateway. Without --config it uses the embedded default (`sovgw config default` prints it):
-https://127.0.0.1:8443 with the dev certificates in certs/out/, in front of the stand-in cluster on
-127.0.0.1:9443. Logs are JSON lines on stdout. SIGTERM/SIGINT drain, SIGHUP reloads certificates.
+the demo's configuration (examples/demo/sovgw.yaml): https://127.0.0.1:8443 with the dev
+certificates in certs/out/, the example EU policy, five stand-in clusters, an audit log, signatures
+and a demo tenant, with its files under demo/ (`./run.sh demo` creates them). Logs are JSON lines on
+stdout. SIGTERM/SIGINT drain; SIGHUP reloads the certificates, the policy, the tenants file, cluster
+credentials and the admin token, and resolves the endpoint names again.
 
 exit codes: 0 drained and stopped; 2 bad usage or an invalid config; 3 the config file is missing
 or unreadable, or start-up failed (a port, certificate, key, geo database or audit log that cannot

@@ -71,6 +71,14 @@ class config_check_test(unittest.TestCase):
         r = run("config", "check", os.path.join(self.dir, "adir"))
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
 
+    def test_every_command_refuses_an_unknown_argument(self):
+        r = run("version", "--bogus")
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("unexpected argument '--bogus'", r.stderr)
+        self.assertEqual(run("version").returncode, 0)
+        # The overview lists every audit subcommand, the report among them.
+        self.assertIn("report", run("--help").stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
