@@ -325,10 +325,9 @@ void limiter::reservation::release() noexcept {
   states_ = {};
 }
 
-void limiter::charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms,
-                     std::uint64_t reserved) {
-  if (tokens != 0 || reserved != 0) {
-    charge_scopes(find_all(target), tokens, now_ms, reserved);
+void limiter::charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms) {
+  if (tokens != 0) {
+    charge_scopes(find_all(target), tokens, now_ms, 0);
   }
 }
 

@@ -127,18 +127,16 @@ class limiter {
   // Admitted: `reserve` tokens are held in every scope of `target` until charge(held, ...).
   [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve,
                                 reservation& held);
-  [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve = 1) {
-    reservation held;  // kept in the scopes: released by charge(target, ..., reserved)
-    const admission a = admit(target, now_ms, reserve, held);
-    held.tokens_ = 0;
-    return a;
+  // A request admitted and done at once (nothing stays reserved).
+  [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms) {
+    reservation held;
+    return admit(target, now_ms, 1, held);
   }
   // The request's `tokens` (0 when it used none) into the scopes admit() counted it against; its
   // reservation released. Empties `held`.
   void charge(reservation& held, std::uint64_t tokens, std::int64_t now_ms);
-  // Without a reservation: `reserved` tokens released from `target`'s scopes as they are now.
-  void charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms,
-              std::uint64_t reserved = 0);
+  // `tokens` into `target`'s scopes as they are now, with no reservation.
+  void charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms);
   [[nodiscard]] admission admit(std::string_view tenant, std::int64_t now_ms) {
     return admit(limit_target{tenant, {}, {}}, now_ms);
   }

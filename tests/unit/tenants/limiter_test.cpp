@@ -327,28 +327,30 @@ TEST_CASE("limiter: requests in flight reserve their estimate; sent together, th
   const limit_target acme{"acme", {}, {}};
   // The first of many requests sent at once passes (the budget is not reached) and reserves its
   // estimate; the others wait for it rather than all pass on the same 10 tokens.
-  CHECK(l.admit(acme, t0, 50).verdict == limit_verdict::admitted);
-  const admission waiting = l.admit(acme, t0, 50);
+  limiter::reservation first, second, third;
+  CHECK(l.admit(acme, t0, 50, first).verdict == limit_verdict::admitted);
+  const admission waiting = l.admit(acme, t0, 50, second);
   CHECK(waiting.verdict == limit_verdict::in_flight);
   CHECK(waiting.retry_after_s == 1);
-  CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::in_flight);
+  CHECK(l.admit(acme, t0, 1, third).verdict == limit_verdict::in_flight);
   // Charged with what it used (less than its estimate): the reservation goes, the budget is left.
-  l.charge(acme, 4, t0, 50);
+  l.charge(first, 4, t0);
   CHECK(l.month_left("acme", t0) == 6);
-  CHECK(l.admit(acme, t0, 5).verdict == limit_verdict::admitted);  // 6 left, 5 reserved
-  l.charge(acme, 0, t0, 5);  // refused later (a policy denial): nothing used, the reservation goes
-  CHECK(l.admit(acme, t0, 5).verdict == limit_verdict::admitted);
-  l.charge(acme, 30, t0, 5);  // the request that crosses the budget completes
-  CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::month);
+  CHECK(l.admit(acme, t0, 5, first).verdict == limit_verdict::admitted);  // 6 left, 5 reserved
+  l.charge(first, 0, t0);  // refused later (a policy denial): nothing used, the reservation goes
+  CHECK(l.admit(acme, t0, 5, first).verdict == limit_verdict::admitted);
+  l.charge(first, 30, t0);  // the request that crosses the budget completes
+  CHECK(l.admit(acme, t0, 1, third).verdict == limit_verdict::month);
   // Tokens per minute likewise; a tenant without token limits reserves nothing that refuses it.
   limiter m;
   m.configure(with_limits({.tokens_per_minute = 100}), t0);
-  CHECK(m.admit(acme, t0, 60).verdict == limit_verdict::admitted);
-  CHECK(m.admit(acme, t0, 60).verdict == limit_verdict::admitted);  // 40 not reserved yet
-  CHECK(m.admit(acme, t0, 1).verdict == limit_verdict::in_flight);  // 120 reserved of 100
-  m.charge(acme, 10, t0, 60);
-  CHECK(m.admit(acme, t0, 1).verdict == limit_verdict::admitted);  // 90 left, 60 reserved
-  CHECK(m.admit({"free", {}, {}}, t0, 1000000).verdict == limit_verdict::admitted);
+  limiter::reservation a, b, c;
+  CHECK(m.admit(acme, t0, 60, a).verdict == limit_verdict::admitted);
+  CHECK(m.admit(acme, t0, 60, b).verdict == limit_verdict::admitted);  // 40 not reserved yet
+  CHECK(m.admit(acme, t0, 1, c).verdict == limit_verdict::in_flight);  // 120 reserved of 100
+  m.charge(a, 10, t0);
+  CHECK(m.admit(acme, t0, 1, c).verdict == limit_verdict::admitted);  // 90 left, 60 reserved
+  CHECK(m.admit({"free", {}, {}}, t0, 1000000, a).verdict == limit_verdict::admitted);
 }
 
 TEST_CASE("limiter: a reservation goes back to the scopes that admitted it, whatever reloads did meanwhile") {
@@ -367,15 +369,15 @@ TEST_CASE("limiter: a reservation goes back to the scopes that admitted it, what
   // where the second request's 1000 stay reserved.
   l.charge(before, 0, t0);
   CHECK(before.tokens() == 0);
-  CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::in_flight);
+  CHECK(l.admit(acme, t0).verdict == limit_verdict::in_flight);
   l.charge(after, 10, t0);
-  CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::admitted);  // 990 left, nothing reserved
+  CHECK(l.admit(acme, t0).verdict == limit_verdict::admitted);  // 990 left, nothing reserved
   // A request dropped without being charged (its coroutine destroyed at shutdown) releases what
   // it held.
   {
     limiter::reservation dropped;
     REQUIRE(l.admit(acme, t0, 990, dropped).verdict == limit_verdict::admitted);
-    CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::in_flight);
+    CHECK(l.admit(acme, t0).verdict == limit_verdict::in_flight);
   }
-  CHECK(l.admit(acme, t0, 1).verdict == limit_verdict::admitted);
+  CHECK(l.admit(acme, t0).verdict == limit_verdict::admitted);
 }
