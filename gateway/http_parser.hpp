@@ -105,6 +105,11 @@ struct message_head {
 
 [[nodiscard]] bool iequals(std::string_view a, std::string_view b);
 
+// The request target's path (what precedes '?'), compared as a case-insensitive router compares
+// it: a cluster that serves /V1/Chat/Completions must be metered and counted like /v1/chat/completions.
+[[nodiscard]] bool path_is(const message_head& head, std::string_view path);
+[[nodiscard]] bool path_under(const message_head& head, std::string_view prefix);
+
 // True for the fields a proxy must never forward (RFC 9110 7.6.1) plus the names listed in the
 // message's Connection field.
 [[nodiscard]] bool is_hop_by_hop(const message_head& head, std::string_view name);

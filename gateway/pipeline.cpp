@@ -222,9 +222,7 @@ stage_result unsupported_media_type(std::string message) {
 
 // The OpenAI-style API (/v1/...): its request bodies are JSON.
 // Compared case-insensitively: a case-insensitive router serves /V1/chat/completions too.
-bool json_endpoint(const http::message_head& head) {
-  return head.target.size() >= 4 && http::iequals(std::string_view(head.target).substr(0, 4), "/v1/");
-}
+bool json_endpoint(const http::message_head& head) { return http::path_under(head, "/v1/"); }
 
 }  // namespace
 
@@ -524,9 +522,8 @@ namespace {
 // (stream_options.include_usage), so that no stream goes uncounted, and the relay removes the
 // usage-only event again (ctx.usage_requested). The body was inspected as strict JSON already.
 void request_usage(request_context& ctx) {
-  const std::string_view path = std::string_view(ctx.head.target).substr(0, ctx.head.target.find('?'));
   if (!ctx.stream || ctx.include_usage.value_or(false) ||
-      (path != "/v1/chat/completions" && path != "/v1/completions")) {
+      (!http::path_is(ctx.head, "/v1/chat/completions") && !http::path_is(ctx.head, "/v1/completions"))) {
     return;
   }
   // Edited in place: every other byte reaches the cluster as the detectors read it.

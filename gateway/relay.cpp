@@ -74,7 +74,7 @@ bool any_media_type(const http::message_head& up, const auto& visit) {
 // The usage event the gateway asked for is removed only where the client's framing allows it (not
 // under a Content-Length the client was already told).
 usage_meter usage_meter_for(const request_context& ctx, const http::message_head& up) {
-  if (up.status < 200 || up.status >= 300 || !ctx.head.target.starts_with("/v1/")) {
+  if (up.status < 200 || up.status >= 300 || !http::path_under(ctx.head, "/v1/")) {
     return {};
   }
   usage_meter meter;
@@ -114,6 +114,24 @@ class relay_run {
              });
     ctx.status = up.status;
     client_response_head(*out_, ctx, up, chunked_, close, ex.tagger());
+  }
+
+  // The request's tokens: the cluster's usage, or an estimate when the answer ended without it
+  // (cut short by either side, or a cluster that reports none): an answer is never charged nothing.
+  void settle_usage() {
+    if (!meter_.active() || ctx_.usage_known || ctx_.usage_estimated) {
+      return;
+    }
+    ctx_.usage_known = meter_.known();
+    if (!ctx_.usage_known) {
+      const bool generates = http::path_under(ctx_.head, "/v1/chat/completions") ||
+                             http::path_under(ctx_.head, "/v1/completions") ||
+                             http::path_under(ctx_.head, "/v1/responses");
+      meter_.estimate(ctx_.body.size(), generates);
+      ctx_.usage_estimated = true;
+    }
+    ctx_.prompt_tokens = meter_.prompt_tokens();
+    ctx_.completion_tokens = meter_.completion_tokens();
   }
 
   // Not a coroutine: it hands over the framing's own (one coroutine frame less per request).
@@ -295,26 +313,6 @@ class relay_run {
     settle_usage();
   }
 
- public:
-  // The request's tokens: the cluster's usage, or an estimate when the answer ended without it
-  // (cut short by either side, or a cluster that reports none): an answer is never charged nothing.
-  void settle_usage() {
-    if (!meter_.active() || ctx_.usage_known || ctx_.usage_estimated) {
-      return;
-    }
-    ctx_.usage_known = meter_.known();
-    if (!ctx_.usage_known) {
-      const std::string_view path = ctx_.head.target;
-      const bool generates = path.starts_with("/v1/chat/completions") ||
-                             path.starts_with("/v1/completions") || path.starts_with("/v1/responses");
-      meter_.estimate(ctx_.body.size(), generates);
-      ctx_.usage_estimated = true;
-    }
-    ctx_.prompt_tokens = meter_.prompt_tokens();
-    ctx_.completion_tokens = meter_.completion_tokens();
-  }
-
- private:
   // Body bytes for the client: counted, kept for the audit payload when it keeps them, and framed.
   void emit(std::string_view data) {
     ctx_.response_bytes += data.size();

@@ -482,6 +482,33 @@ class UsageTest(unittest.TestCase):
         self.assertEqual(json.loads(events[-2])["usage"]["completion_tokens"], 5)
         self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
 
+    def test_an_answer_without_usage_is_estimated_whatever_the_path_case(self):
+        # A JSON answer that reports no usage (the stand-in echoes the request): a generating
+        # endpoint is charged its answer's bytes, however the client cased the path (a
+        # case-insensitive router serves /V1/Chat/Completions too); an embedding's is not text.
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hello there"}]}).encode()
+        for path, generates in (("/v1/chat/completions", True), ("/V1/Chat/Completions", True),
+                                ("/v1/embeddings", False)):
+            with self.subTest(path=path):
+                raw = request_bytes("POST", path, body, {"Content-Type": "application/json",
+                                                         "Authorization": f"Bearer {self.key}",
+                                                         "x-standin-echo-body": "1"})
+                resp = send(self.gateway.port, self.certs, raw)
+                self.assertEqual(resp.status, 200, resp.body)
+                log = access_line(self.gateway, resp)
+                self.assertTrue(log["usage_estimated"])
+                self.assertEqual(log["completion_tokens"],
+                                 (log["response_bytes"] + 3) // 4 if generates else 0)
+        # A stream on the upper-case path is asked for its usage like any other (what the cluster
+        # received, echoed).
+        raw = request_bytes("POST", "/V1/Chat/Completions",
+                            json.dumps({"model": "m", "stream": True, "messages": []}).encode(),
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
+                             "x-standin-echo-body": "1"})
+        resp = send(self.gateway.port, self.certs, raw)
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(json.loads(resp.body)["stream_options"], {"include_usage": True})
+
     def test_a_stream_the_client_leaves_is_still_charged(self):
         # The client reads the first events and leaves before the cluster's usage: had the request
         # been charged nothing, a tenant could spend any budget by hanging up just before the end.
