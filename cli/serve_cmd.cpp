@@ -75,7 +75,8 @@ std::optional<std::string> yaml_syntax_error(const std::string& text, const std:
     (void)YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     const policy::yaml::syntax_error error = policy::yaml::describe_syntax_error(text, e.mark, e.msg);
-    return fmt::format("{}:{}:{}: {}", path, error.pos.line, error.pos.column, error.message);
+    return fmt::format("{}:{}:{}: YAML syntax error: {}", path, error.pos.line, error.pos.column,
+                       error.message);
   }
   return std::nullopt;
 }

@@ -13,6 +13,7 @@
 #include "gateway/config_sections.hpp"
 #include "policy/clusters_config.hpp"
 #include "policy/geo_distance.hpp"
+#include "policy/yaml_util.hpp"
 
 namespace sovgw::gateway {
 
@@ -203,7 +204,9 @@ std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_vi
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::ParserException& e) {
-    throw config_error(fmt::format("{}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg));
+    const policy::yaml::syntax_error error = policy::yaml::describe_syntax_error(yaml, e.mark, e.msg);
+    throw config_error(fmt::format("{}:{}:{}: YAML syntax error: {}", source, error.pos.line,
+                                   error.pos.column, error.message));
   }
   if (!root.IsDefined() || root.IsNull()) {
     throw config_error(fmt::format("{}: the configuration is empty", source));

@@ -1,6 +1,8 @@
 #include "policy/request_json.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <string>
 
 namespace sovgw::policy {
 namespace {
@@ -27,12 +29,19 @@ std::vector<std::string>* data_class_list(std::string_view key, request_values& 
 }
 
 std::optional<request_values> parse_request_json(std::string_view json, std::string& error) {
+  // A stream parser, so that the error says where: `--request` is typed by hand on a command line.
   boost::system::error_code ec;
-  const boost::json::value root = boost::json::parse(json, ec);
+  boost::json::stream_parser parser;
+  const std::size_t used = parser.write(json.data(), json.size(), ec);
+  if (!ec) {
+    parser.finish(ec);
+  }
   if (ec) {
-    error = "invalid JSON: " + ec.message();
+    const std::size_t at = std::min(used, json.size());
+    error = "invalid JSON at character " + std::to_string(at + 1) + ": " + ec.message();
     return std::nullopt;
   }
+  const boost::json::value root = parser.release();
   if (!root.is_object()) {
     error = "the request must be a JSON object";
     return std::nullopt;

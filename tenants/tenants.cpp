@@ -17,6 +17,7 @@
 #include "crypto/hex.hpp"
 #include "crypto/secret_bytes.hpp"
 #include "policy/config_values.hpp"
+#include "policy/yaml_util.hpp"
 
 namespace sovgw::tenants {
 
@@ -411,16 +412,8 @@ const tenant* table::find_by_certificate(const std::vector<certificate_subject>&
 load_result parse_tenants(std::string_view text, const std::string& file) {
   load_result out;
   policy::diagnostics d(file);
-  YAML::Node root;
-  if (const utf8_problem bad = find_utf8_problem(text); bad.line != 0) {
-    d.error({bad.line, bad.column}, bad.message);
-    out.diagnostics = d.take();
-    return out;
-  }
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::ParserException& e) {
-    d.error({e.mark.line + 1, e.mark.column + 1}, e.msg);
+  const YAML::Node root = policy::yaml::load(text, d);
+  if (!root.IsDefined()) {
     out.diagnostics = d.take();
     return out;
   }

@@ -40,10 +40,10 @@ class config_check_test(unittest.TestCase):
         config = self.write("tab.yaml", "\n".join(lines))
         r = run("config", "check", config)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertEqual(r.stderr, f"{config}:{n + 1}:1: illegal tab when looking for indentation\n")
+        self.assertEqual(r.stderr, f"{config}:{n + 1}:1: YAML syntax error: illegal tab when looking for indentation\n")
         r = run("serve", "--config", config)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
-        self.assertEqual(r.stderr, f"{config}:{n + 1}:1: illegal tab when looking for indentation\n")
+        self.assertEqual(r.stderr, f"{config}:{n + 1}:1: YAML syntax error: illegal tab when looking for indentation\n")
         policy = self.write("policy.yaml", POLICY_WITH_TAB)  # yaml-cpp alone: "illegal block entry"
         r = run("policy", "check", policy)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
@@ -54,10 +54,10 @@ class config_check_test(unittest.TestCase):
         lines[n] = "\t" + lines[n][2:]
         config = self.write("tab-in-a-list.yaml", "\n".join(lines))
         self.assertEqual(run("config", "check", config).stderr,
-                         f"{config}:{n + 1}:1: illegal tab when looking for indentation\n")
+                         f"{config}:{n + 1}:1: YAML syntax error: illegal tab when looking for indentation\n")
         config = self.write("tab-seq.yaml", POLICY_WITH_TAB)
         self.assertEqual(run("config", "check", config).stderr,
-                         f"{config}:3:1: illegal tab when looking for indentation\n")
+                         f"{config}:3:1: YAML syntax error: illegal tab when looking for indentation\n")
 
     def test_a_missing_file_is_exit_3_with_the_reason(self):
         missing = os.path.join(self.dir, "nowhere.yaml")

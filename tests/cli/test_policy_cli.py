@@ -340,7 +340,9 @@ class PolicyExplain(unittest.TestCase):
 
     def test_bad_requests(self):
         cases = {
-            "{": "--request: invalid JSON",
+            "{": "--request: invalid JSON at character 2: incomplete JSON",
+            '{"model": gpt}': "--request: invalid JSON at character 11: syntax error",
+            '{"model":"m"} x': "--request: invalid JSON at character 15: extra data",
             "[1]": "--request: the request must be a JSON object",
             '{"colour":"red"}': '--request: unknown request attribute "colour"',
             '{"client.ip":"1.2.3"}': "--request: \"client.ip\": '1.2.3' is not an IP address",

@@ -107,7 +107,9 @@ TEST_CASE("tenants file: every problem reported at file:line:col") {
        "expires 'tomorrow' is not a UTC time"},
       {"tenants:\n  - name: a\nkeys:\n  - {tenant: a, hash: \"" + format_hash(hash_key(k)) + "\"}\n",
        "t.yaml:4:5: error: a key needs id"},
-      {"tenants: [\n", "t.yaml:2:1: error:"},
+      {"tenants: [\n", "t.yaml:2:1: error: YAML syntax error: "},
+      {"tenants:\n\t- name: a\n",
+       "t.yaml:2:1: error: YAML syntax error: illegal tab when looking for indentation"},
       {"tenants:\n  - name: a # caf\xe9\n", "t.yaml:2:18: error: byte 0xE9 is not UTF-8"},
       {"", "t.yaml: error: the tenants file is empty"},
   };
