@@ -13,8 +13,8 @@ constexpr std::size_t json_tail = 64 * 1024;
 constexpr std::size_t max_event = 1024 * 1024;  // an event larger than this passes unread
 
 // SAX handler for one JSON value, the usage object: keeps the prompt_tokens and
-// completion_tokens at its top level (non-negative integers; anything else counts 0), without
-// building a document.
+// completion_tokens at its top level (input_tokens and output_tokens in the Responses API's usage)
+// (non-negative integers; anything else counts 0), without building a document.
 class usage_handler {
  public:
   static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
@@ -25,6 +25,9 @@ class usage_handler {
   using sv = json::string_view;
 
   [[nodiscard]] bool is_object() const { return is_object_; }
+  // A count was read: a usage object without one (other names, negative or fractional values)
+  // does not say what the answer cost, so it is estimated like an answer without usage.
+  [[nodiscard]] bool counted() const { return counted_; }
   [[nodiscard]] std::uint64_t prompt() const { return counts_[0]; }
   [[nodiscard]] std::uint64_t completion() const { return counts_[1]; }
 
@@ -43,7 +46,10 @@ class usage_handler {
   }
   bool on_key(sv s, std::size_t, error_code&) {
     key_.append(s.data(), s.size());
-    slot_ = depth_ != 1 ? none : key_ == "prompt_tokens" ? 0 : key_ == "completion_tokens" ? 1 : none;
+    slot_ = depth_ != 1                                              ? none
+            : key_ == "prompt_tokens" || key_ == "input_tokens"      ? 0
+            : key_ == "completion_tokens" || key_ == "output_tokens" ? 1
+                                                                     : none;
     key_.clear();
     return true;
   }
@@ -75,6 +81,7 @@ class usage_handler {
   bool count(std::uint64_t v) {
     if (slot_ != none) {
       counts_[slot_] = v;
+      counted_ = true;
     }
     return other();
   }
@@ -87,6 +94,7 @@ class usage_handler {
   std::size_t depth_ = 0;
   std::size_t slot_ = none;
   bool is_object_ = false;
+  bool counted_ = false;
   std::uint64_t counts_[2] = {0, 0};
 };
 
@@ -127,13 +135,13 @@ bool usage_meter::read_usage(std::string_view text) {
       json::basic_parser<usage_handler> p(json::parse_options{});
       boost::system::error_code ec;
       p.write_some(false, text.data() + i + 1, text.size() - i - 1, ec);
-      if (!ec && p.done() && p.handler().is_object()) {
+      if (!ec && p.done() && p.handler().is_object() && p.handler().counted()) {
         prompt_ = p.handler().prompt();
         completion_ = p.handler().completion();
         known_ = true;
         return true;
       }
-      return false;  // "usage": null, or not an object
+      return false;  // "usage": null, not an object, or no count in it
     }
     at = at == 0 ? std::string_view::npos : text.rfind("\"usage\"", at - 1);
   }

@@ -1,10 +1,12 @@
 #pragma once
 
 // Token usage read from a cluster's answer while it is relayed (OpenAI `usage`: prompt_tokens,
-// completion_tokens). Pure code, one instance per response, on the request's thread.
+// completion_tokens; the Responses API's input_tokens, output_tokens). Pure code, one instance per response,
+// on the request's thread.
 //
 // - JSON answers: the `usage` object near the end of the body (the last 64 KiB are kept).
-// - Server-sent events: the event whose data carries a non-null `usage`. When the gateway itself
+// - Server-sent events: the event whose data carries a non-null `usage` (a Responses API stream's
+//   `response.completed` event carries it inside its `response`). When the gateway itself
 //   asked the cluster for usage (stream_options.include_usage, which the client did not ask for),
 //   that usage-only event (`"choices":[]`) is removed before the client sees it. Events are passed
 //   on whole: a partial event waits for its end (the client could not use it before either).
@@ -33,6 +35,7 @@ class usage_meter {
   // The end of the body: appends what is still held back to `out` and reads the JSON usage.
   void finish(std::string& out);
 
+  // The cluster reported a count (a `usage` object without one is not taken for "free").
   [[nodiscard]] bool known() const { return known_; }
   // When the answer ended without the cluster's usage (the client left mid-stream, the cluster
   // broke off, or it never reported any): an estimate, so that no answer is charged nothing. The

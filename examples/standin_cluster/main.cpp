@@ -2,6 +2,8 @@
 //
 //   POST /v1/chat/completions   JSON, or Server-Sent Events when "stream": true
 //   POST /v1/completions        same
+//   POST /v1/responses          OpenAI Responses API: a response object, or its typed events when
+//                               "stream": true (usage as input_tokens/output_tokens)
 //   POST /v1/embeddings         a fixed-size embedding per input
 //   GET  /v1/models             the served models
 //   GET  /debug/headers         the request's header fields as JSON (tests check what the gateway sent)
@@ -180,6 +182,100 @@ std::string completion_json(const std::string& model, bool chat, int chunks, std
   return json::serialize(r);
 }
 
+// The Responses API's text of a request: `input` when it is a string, else the last input item's
+// text (its `content` string, or the text of its last content part).
+std::string responses_input_text(const json::object& request) {
+  const json::value* input = request.if_contains("input");
+  if (input == nullptr) {
+    return {};
+  }
+  if (input->is_string()) {
+    return std::string(input->as_string());
+  }
+  if (!input->is_array() || input->as_array().empty() || !input->as_array().back().is_object()) {
+    return {};
+  }
+  const json::value* content = input->as_array().back().as_object().if_contains("content");
+  if (content != nullptr && content->is_string()) {
+    return std::string(content->as_string());
+  }
+  if (content != nullptr && content->is_array() && !content->as_array().empty() &&
+      content->as_array().back().is_object()) {
+    const json::value* text = content->as_array().back().as_object().if_contains("text");
+    if (text != nullptr && text->is_string()) {
+      return std::string(text->as_string());
+    }
+  }
+  return {};
+}
+
+json::object response_object(const std::string& model, const std::string& text, bool completed, int chunks) {
+  json::object r;
+  r["id"] = "resp_standin";
+  r["object"] = "response";
+  r["created_at"] = std::stoll(now_s());
+  r["status"] = completed ? "completed" : "in_progress";
+  r["model"] = model;
+  json::array output;
+  if (completed) {
+    output.push_back(json::object{
+        {"type", "message"},
+        {"id", "msg_standin"},
+        {"status", "completed"},
+        {"role", "assistant"},
+        {"content", json::array{json::object{
+                        {"type", "output_text"}, {"text", text}, {"annotations", json::array{}}}}}});
+  }
+  r["output"] = std::move(output);
+  if (completed) {
+    r["usage"] = json::object{{"input_tokens", 12},
+                              {"input_tokens_details", json::object{{"cached_tokens", 0}}},
+                              {"output_tokens", chunks},
+                              {"output_tokens_details", json::object{{"reasoning_tokens", 0}}},
+                              {"total_tokens", 12 + chunks}};
+  } else {
+    r["usage"] = nullptr;
+  }
+  return r;
+}
+
+std::string response_text(int chunks, const std::string& first_words) {
+  std::string text = first_words;
+  for (int i = 0; i < chunks; ++i) {
+    text += words[i % 16];
+  }
+  return text;
+}
+
+std::string responses_json(const std::string& model, int chunks, const std::string& echo) {
+  return json::serialize(
+      response_object(model, echo.empty() ? response_text(chunks, "") : echo, true, chunks));
+}
+
+// Event i of a streamed response: i == 0 is response.created, 1..chunks the text deltas,
+// chunks + 1 response.completed with the whole text and the usage (the Responses API has no
+// [DONE]).
+std::string responses_event(const std::string& model, int i, int chunks, const std::string& first_words) {
+  json::object ev;
+  std::string type;
+  if (i == 0) {
+    type = "response.created";
+    ev["response"] = response_object(model, "", false, chunks);
+  } else if (i <= chunks) {
+    type = "response.output_text.delta";
+    ev["item_id"] = "msg_standin";
+    ev["output_index"] = 0;
+    ev["content_index"] = 0;
+    ev["delta"] = i == 1 ? first_words + words[0] : std::string(words[(i - 1) % 16]);
+  } else {
+    type = "response.completed";
+    ev["response"] = response_object(model, response_text(chunks, first_words), true, chunks);
+  }
+  ev["type"] = type;
+  ev["sequence_number"] = i;
+  return "event: " + type + "\ndata: " + json::serialize(ev) + "\n\n";
+}
+
 // One SSE event: chunk i of n (i == n is the final usage chunk, sent only when the request asked
 // for it with stream_options.include_usage as OpenAI's API does, followed by [DONE]).
 std::string stream_event(const std::string& model, bool chat, int i, int chunks, bool include_usage,
@@ -281,7 +377,8 @@ class handler {
     bool chat = target == "/v1/chat/completions";
     bool completions = target == "/v1/completions";
     bool embeddings = target == "/v1/embeddings";
-    if (!(chat || completions || embeddings) || req.method() != http::verb::post) {
+    bool responses = target == "/v1/responses";
+    if (!(chat || completions || embeddings || responses) || req.method() != http::verb::post) {
       co_return co_await error(req, http::status::not_found, "not_found",
                                "no such endpoint on the stand-in cluster");
     }
@@ -300,6 +397,10 @@ class handler {
     bool stream = o.contains("stream") && o.at("stream").is_bool() && o.at("stream").as_bool();
     int chunks = header_int(req, "x-standin-chunks", opt_.chunks);
     int delay = header_int(req, "x-standin-delay-ms", opt_.delay_ms);
+    if (stream && responses) {
+      co_return co_await stream_reply(req, model, chat, chunks, delay, fault == "reset-mid-body", false,
+                                      true);
+    }
     if (stream) {
       const json::value* options = o.if_contains("stream_options");
       const json::value* include = options != nullptr && options->is_object()
@@ -308,6 +409,11 @@ class handler {
       const bool include_usage = include != nullptr && include->is_bool() && include->as_bool();
       co_return co_await stream_reply(req, model, chat, chunks, delay, fault == "reset-mid-body",
                                       include_usage);
+    }
+    if (responses) {
+      const std::string echo =
+          opt_.echo ? fmt::format("[{}] received: {}", opt_.name, responses_input_text(o)) : std::string();
+      co_return co_await reply(req, http::status::ok, responses_json(model, chunks, echo));
     }
     std::string full = completion_json(model, chat, chunks, opt_.echo && chat ? echo_text(opt_.name, o) : "");
     if (fault == "reset-mid-body") {
@@ -348,8 +454,8 @@ class handler {
   }
 
   asio::awaitable<bool> stream_reply(const http::request<http::string_body>& req, const std::string& model,
-                                     bool chat, int chunks, int delay_ms, bool reset_mid,
-                                     bool include_usage) {
+                                     bool chat, int chunks, int delay_ms, bool reset_mid, bool include_usage,
+                                     bool responses = false) {
     counters.streams_started++;
     http::response<http::empty_body> res{http::status::ok, 11};
     res.set(http::field::server, "standin-cluster");
@@ -365,9 +471,11 @@ class handler {
       co_return false;
     }
     asio::steady_timer timer(co_await asio::this_coro::executor);
-    for (int i = 0; i <= chunks; ++i) {
-      std::string data = stream_event(model, chat, i, chunks, include_usage,
-                                      opt_.echo ? "[" + opt_.name + "] " : std::string());
+    const int last = responses ? chunks + 1 : chunks;
+    for (int i = 0; i <= last; ++i) {
+      const std::string first_words = opt_.echo ? "[" + opt_.name + "] " : std::string();
+      std::string data = responses ? responses_event(model, i, chunks, first_words)
+                                   : stream_event(model, chat, i, chunks, include_usage, first_words);
       auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data)), nothrow);
       if (ec) {
         counters.streams_aborted++;
@@ -378,7 +486,7 @@ class handler {
         counters.streams_aborted++;
         co_return false;
       }
-      if (i < chunks && delay_ms > 0) {
+      if (i < last && delay_ms > 0) {
         timer.expires_after(std::chrono::milliseconds(delay_ms));
         co_await timer.async_wait(nothrow);
       }

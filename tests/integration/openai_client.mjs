@@ -44,6 +44,17 @@ for await (const chunk of plain) {
 const emb = await client.embeddings.create({ model: "mistral-embed", input: "Bonjour", encoding_format: "float" });
 out.embeddings = { length: emb.data[0].embedding.length, usage: emb.usage };
 
+// The Responses API, plain and streamed (its usage is input_tokens/output_tokens).
+const resp = await client.responses.create({ model: "mistral-small", input: "Bonjour" });
+out.responses = { text: resp.output_text, usage: resp.usage };
+const rstream = await client.responses.create({ model: "mistral-small", input: "Bonjour", stream: true });
+out.responses_stream = { text: "", events: 0, usage: null };
+for await (const ev of rstream) {
+  out.responses_stream.events += 1;
+  if (ev.type === "response.output_text.delta") out.responses_stream.text += ev.delta;
+  if (ev.type === "response.completed") out.responses_stream.usage = ev.response.usage;
+}
+
 const models = await client.models.list();
 out.models = models.data.map((m) => m.id);
 

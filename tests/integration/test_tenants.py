@@ -482,6 +482,22 @@ class UsageTest(unittest.TestCase):
         self.assertEqual(json.loads(events[-2])["usage"]["completion_tokens"], 5)
         self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
 
+    def test_the_responses_api_usage_is_read_json_and_streamed(self):
+        # The Responses API reports input_tokens/output_tokens (in response.completed when
+        # streamed, with no [DONE]): read as the cluster reported them, not estimated.
+        resp, log = self.call("/v1/responses", {"model": "m", "input": "hello"})
+        self.assertEqual(resp.json()["usage"]["output_tokens"], 5)
+        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
+        self.assertFalse(log.get("usage_estimated", False))
+        resp, log = self.call("/v1/responses", {"model": "m", "input": "hello", "stream": True})
+        events = [line[6:] for e in resp.body.decode().split("\n\n") for line in e.split("\n")
+                  if line.startswith("data: ")]
+        self.assertEqual(len(events), 7)  # created, 5 deltas, completed: unchanged
+        self.assertEqual(json.loads(events[-1])["type"], "response.completed")
+        self.assertNotIn("stream_options", resp.body.decode())
+        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
+        self.assertFalse(log.get("usage_estimated", False))
+
     def test_an_answer_without_usage_is_estimated_whatever_the_path_case(self):
         # A JSON answer that reports no usage (the stand-in echoes the request): a generating
         # endpoint is charged its answer's bytes, however the client cased the path (a

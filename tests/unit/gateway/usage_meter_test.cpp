@@ -95,11 +95,12 @@ TEST_CASE("usage meter: only the usage object's own counts, non-negative integer
   CHECK(nested.known());
   CHECK(nested.prompt_tokens() == 10);
   CHECK(nested.completion_tokens() == 3);
-  // Negative, fractional, string or null counts count 0; an escaped key is still the key.
+  // Negative, fractional, string or null counts count 0; an escaped key is still the key. A usage
+  // object with no count in it says nothing of what the answer cost: estimated, never free.
   const usage_meter odd = read(R"({"prompt_tokens":-5,"completion_\u0074okens":2.5})");
-  CHECK(odd.known());
-  CHECK(odd.prompt_tokens() == 0);
-  CHECK(odd.completion_tokens() == 0);
+  CHECK_FALSE(odd.known());
+  CHECK_FALSE(read(R"({"total_tokens":30})").known());
+  CHECK_FALSE(read(R"({})").known());
   const usage_meter escaped = read(R"({"prompt_\u0074okens":"7","completion_\u0074okens":8})");
   CHECK(escaped.prompt_tokens() == 0);
   CHECK(escaped.completion_tokens() == 8);
@@ -127,4 +128,32 @@ TEST_CASE("usage meter: without the cluster's usage, an estimate from what was r
   (void)run(reported, chunk + usage_event + done, 7);
   reported.estimate(1000, true);
   CHECK((reported.prompt_tokens() == 12 && reported.completion_tokens() == 5));
+}
+
+TEST_CASE("usage meter: the Responses API's usage (input_tokens, output_tokens), JSON and streamed") {
+  const std::string body =
+      R"({"id":"resp_1","object":"response","output":[{"type":"message","content":[{"type":"output_text",)"
+      R"("text":"Hi"}]}],"usage":{"input_tokens":21,"input_tokens_details":{"cached_tokens":3},)"
+      R"("output_tokens":9,"output_tokens_details":{"reasoning_tokens":4},"total_tokens":30}})";
+  usage_meter json(usage_meter::mode::json, false);
+  CHECK(run(json, body, 11) == body);
+  CHECK(json.known());
+  CHECK(json.prompt_tokens() == 21);
+  CHECK(json.completion_tokens() == 9);
+
+  // created (usage null), a delta, completed (the usage inside `response`); no [DONE].
+  const std::string stream =
+      "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"usage\":null}}\n\n"
+      "event: response.output_text.delta\ndata: "
+      "{\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n"
+      "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"output\":[],"
+      "\"usage\":{\"input_tokens\":21,\"output_tokens\":9,\"total_tokens\":30}}}\n\n";
+  for (std::size_t step : {1u, 13u, 4096u}) {
+    CAPTURE(step);
+    usage_meter sse(usage_meter::mode::sse, false);
+    CHECK(run(sse, stream, step) == stream);
+    CHECK(sse.known());
+    CHECK(sse.prompt_tokens() == 21);
+    CHECK(sse.completion_tokens() == 9);
+  }
 }
