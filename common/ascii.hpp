@@ -3,6 +3,7 @@
 // ASCII case folding for protocol tokens (HTTP field names, schemes): never locale-dependent.
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace sovgw {
@@ -21,6 +22,19 @@ namespace sovgw {
     }
   }
   return true;
+}
+
+// `text` in ASCII lower case, into `out` (its buffer reused); true if that changed a letter.
+inline bool ascii_lower_into(std::string_view text, std::string& out) {
+  out.assign(text);
+  bool changed = false;
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 }  // namespace sovgw

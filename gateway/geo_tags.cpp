@@ -221,7 +221,7 @@ void geo_tagger::append_receipt(std::string& head, const request_context& ctx, i
               [&](std::string& o) { append_sf_text(o, ctx.request_id); });
   append_line(head, "Sovereign-Decision", spans, [&](std::string& o) {
     if (!ctx.permitted) {
-      o += "deny";
+      o += ctx.policy_decided() ? "deny" : "none";
     } else {
       o += ctx.cluster >= 0 || !ctx.allowed_clusters.empty() ? "permit" : "none";
     }

@@ -10,6 +10,7 @@
 #include "classify/json_edit.hpp"
 #include "classify/media_type.hpp"
 #include "classify/unescape.hpp"
+#include "common/ascii.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/log.hpp"
 #include "policy/compiled_policy.hpp"
@@ -220,9 +221,25 @@ stage_result unsupported_media_type(std::string message) {
   return stage_result::respond(outcome::unsupported_media_type, std::move(message));
 }
 
+// The endpoints that run a model, with or without the /v1 prefix (servers such as LiteLLM serve
+// both). A body there that names no model ("model" absent, null or "") would be served by whatever
+// model the cluster defaults to, which no model rule of the policy or of a tenant's limits saw.
+bool runs_a_model(const http::message_head& head) {
+  for (const std::string_view path :
+       {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/chat/completions",
+        "/completions", "/embeddings", "/responses"}) {
+    if (http::path_is(head, path)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // The OpenAI-style API (/v1/...): its request bodies are JSON.
 // Compared case-insensitively: a case-insensitive router serves /V1/chat/completions too.
-bool json_endpoint(const http::message_head& head) { return http::path_under(head, "/v1/"); }
+bool json_endpoint(const http::message_head& head) {
+  return http::path_under(head, "/v1/") || runs_a_model(head);
+}
 
 }  // namespace
 
@@ -259,13 +276,22 @@ stage_result pipeline::classify(request_context& ctx) const {
   std::shared_ptr<const binding> b = binding_.load();
   const std::uint32_t detectors = b ? b->detectors | b->redactors : 0;
   if (kind == classify::json_media::json) {
-    return inspect_json(ctx, detectors, b && b->redactors != 0);
+    stage_result r = inspect_json(ctx, detectors, b && b->redactors != 0);
+    if (r.proceed() && ctx.model.empty() && runs_a_model(ctx.head)) {
+      return stage_result::respond(outcome::invalid_body,
+                                   "the request names no model: set \"model\" to the model to run");
+    }
+    return r;
   }
   if (json_endpoint(ctx.head)) {
     return unsupported_media_type(
         type == nullptr
-            ? std::string("a request body on /v1/ needs Content-Type: application/json")
-            : fmt::format("Content-Type '{}': request bodies on /v1/ must be application/json", type->value));
+            ? std::string("a request body on the API (/v1/, /chat/completions and the like) needs "
+                          "Content-Type: application/json")
+            : fmt::format(
+                  "Content-Type '{}': request bodies on the API (/v1/, /chat/completions and the like) "
+                  "must be application/json",
+                  type->value));
   }
   return scan_raw(ctx, detectors);
 }
@@ -316,20 +342,19 @@ stage_result declared_data_classes(const http::message_head& head, const policy:
   return stage_result::next();
 }
 
-// The path spellings a cluster's router may take for the one the policy saw: many match paths
-// case-insensitively (Express, ASP.NET, IIS) or map /admin to /admin/. A forbid that matches a
-// spelling forbids the request; a permitted spelling's routes narrow the clusters. A spelling that
-// no rule permits changes nothing (permits are written for the canonical path).
-void decide_path_variants(const policy::snapshot& policy, const policy::bound_clusters& routes,
-                          const policy::request_attributes& attrs, policy::decision& d) {
+// The spellings a cluster may take for the path and the model the policy saw: many routers match
+// paths case-insensitively (Express, ASP.NET, IIS) or map /admin to /admin/, and some servers
+// look model names up without regard to case. A forbid that matches a spelling forbids the
+// request; a permitted spelling's routes narrow the clusters. A spelling that no rule permits
+// changes nothing (permits are written for the canonical spelling).
+void decide_spelling_variants(const policy::snapshot& policy, const policy::bound_clusters& routes,
+                              const policy::request_attributes& attrs, policy::decision& d) {
   if (d.result != policy::effect::permit) {
     return;
   }
   static thread_local policy::decision variant_decision;
   static thread_local std::string variant;
-  const auto consider = [&](std::string_view path) {
-    policy::request_attributes a = attrs;
-    a.path = path;
+  const auto consider = [&](const policy::request_attributes& a) {
     policy.decide(a, routes, variant_decision);
     if (variant_decision.result != policy::effect::permit) {
       if (variant_decision.cause == policy::deny_cause::forbidden) {
@@ -343,26 +368,25 @@ void decide_path_variants(const policy::snapshot& policy, const policy::bound_cl
     });
     d.duties.redact |= variant_decision.duties.redact;
   };
-  const std::string_view path = attrs.path;
-  variant.assign(path);
-  bool upper = false;
-  for (char& c : variant) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-      upper = true;
-    }
+  policy::request_attributes a = attrs;
+  if (ascii_lower_into(attrs.model, variant)) {
+    a.model = variant;
+    consider(a);
+    a.model = attrs.model;
   }
-  if (upper) {
-    consider(variant);
+  if (ascii_lower_into(attrs.path, variant) && d.result == policy::effect::permit) {
+    a.path = variant;
+    consider(a);
   }
-  if (d.result == policy::effect::permit && !path.ends_with('/')) {
-    variant += '/';
-    consider(variant);
+  if (d.result == policy::effect::permit && !attrs.path.ends_with('/')) {
+    variant += '/';  // the path in lower case, with a slash
+    a.path = variant;
+    consider(a);
   }
   if (d.result == policy::effect::permit && d.allowed_clusters.empty()) {
     d.result = policy::effect::deny;
     d.cause = policy::deny_cause::no_cluster;
-    d.reason = "no cluster is allowed for every spelling of the request path";
+    d.reason = "no cluster is allowed for every spelling of the request path and model";
   }
 }
 
@@ -411,7 +435,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
                                          .declared_classes = classes,
                                          .detected_classes = detected};
   b.policy->decide(attrs, b.routes, d);
-  decide_path_variants(*b.policy, b.routes, attrs, d);
+  decide_spelling_variants(*b.policy, b.routes, attrs, d);
   ctx.matched_rules.clear();
   for (std::uint32_t rule : d.matched_rules) {
     ctx.matched_rules.emplace_back(b.policy->rule_id(rule));

@@ -61,6 +61,12 @@ struct request_context {
   std::string decision_reason;
   std::string policy_version;
   std::vector<int> allowed_clusters;  // indexes into config.clusters
+  // Whether the policy decided the request: a policy was loaded and the request reached its
+  // decision as a request for a model some cluster serves (a model no cluster serves is answered
+  // 404 without one). The audit record, the access line and the receipt say permit or deny only then.
+  [[nodiscard]] bool policy_decided() const {
+    return !policy_version.empty() && result != outcome::model_not_found;
+  }
   // The matched rules' `log_payload` obligation: how much of the payload the audit record may
   // keep (it can only lower the configured audit.payload).
   policy::log_payload payload_obligation = policy::log_payload::unset;

@@ -138,9 +138,8 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.path = std::string(ctx.head.target.substr(0, ctx.head.target.find('?')));
   r.model = ctx.model;
   r.data_classes = ctx.data_classes;
-  r.decision = ctx.policy_version.empty()
-                   ? (ctx.status == 0 ? audit::decision_none : audit::decision_no_policy)
-                   : (ctx.permitted ? audit::decision_permit : audit::decision_deny);
+  r.decision = !ctx.policy_decided() ? (ctx.status == 0 ? audit::decision_none : audit::decision_no_policy)
+                                     : (ctx.permitted ? audit::decision_permit : audit::decision_deny);
   r.rule_ids = ctx.matched_rules;
   r.policy_version = ctx.policy_version;
   if (ctx.cluster >= 0) {
@@ -195,10 +194,12 @@ void request_recorder::access_line(const request_context& ctx, double seconds) c
       .num("completion_tokens", static_cast<std::int64_t>(ctx.completion_tokens))
       .boolean("usage_estimated", ctx.usage_estimated)
       .real("duration_s", seconds);
-  if (!ctx.policy_version.empty()) {
+  if (ctx.policy_decided()) {
     line.str("decision", ctx.permitted ? "permit" : "deny")
-        .str("rules", fmt::format("{}", fmt::join(ctx.matched_rules, ",")))
-        .str("policy_version", ctx.policy_version);
+        .str("rules", fmt::format("{}", fmt::join(ctx.matched_rules, ",")));
+  }
+  if (!ctx.policy_version.empty()) {
+    line.str("policy_version", ctx.policy_version);
   }
   if (!ctx.data_classes.empty()) {
     line.str("data_classes", fmt::format("{}", fmt::join(ctx.data_classes, ",")));

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -150,5 +151,9 @@ struct compiled_policy {
 };
 
 [[nodiscard]] bool glob_or_exact_match(std::string_view pattern, std::string_view text) noexcept;
+// Whether a cluster serving `models` (exact names or globs) serves a request for `model`. A request
+// that names no model (GET /, a health check) is not a request for a model: every cluster serves
+// it, as the gateway's route does (the endpoints that run a model refuse a body that names none).
+[[nodiscard]] bool serves_model(std::span<const std::string> models, std::string_view model) noexcept;
 
 }  // namespace sovgw::policy

@@ -103,6 +103,11 @@ std::uint32_t prefix_table<key_t>::find(key_t key) const noexcept {
 template struct prefix_table<std::uint32_t>;
 template struct prefix_table<u128>;
 
+bool serves_model(std::span<const std::string> models, std::string_view model) noexcept {
+  return model.empty() || std::any_of(models.begin(), models.end(),
+                                      [&](const std::string& m) { return glob_or_exact_match(m, model); });
+}
+
 bool glob_or_exact_match(std::string_view pattern, std::string_view text) noexcept {
   if (!glob_pattern::is_glob(pattern)) {
     return pattern == text;
@@ -394,10 +399,7 @@ void snapshot::decide(const request_attributes& request, std::span<const cluster
   const compiled_policy& p = *compiled_;
   for (std::uint32_t c = 0; c < clusters.size(); ++c) {
     const auto& cluster = clusters[c];
-    const bool serves = std::any_of(cluster.models.begin(), cluster.models.end(), [&](const std::string& m) {
-      return glob_or_exact_match(m, request.model);
-    });
-    if (!serves) {
+    if (!serves_model(cluster.models, request.model)) {
       continue;
     }
     bool admitted = true;
@@ -431,7 +433,8 @@ void snapshot::decide(const request_attributes& request, const bound_clusters& c
   for (std::size_t i = 0; i < clusters.model_patterns_.size(); ++i) {
     const std::uint32_t c = clusters.pattern_cluster_[i];
     const std::uint64_t bit = std::uint64_t{1} << (c % 64);
-    if (!(allowed[c / 64] & bit) && clusters.model_patterns_[i].matches(request.model)) {
+    if (!(allowed[c / 64] & bit) &&
+        (request.model.empty() || clusters.model_patterns_[i].matches(request.model))) {
       allowed[c / 64] |= bit;
     }
   }

@@ -92,10 +92,8 @@ std::string route_text(const resolved_route& route) {
 
 std::string cluster_rejection(const compiled_policy& p, const cluster_info& c, const request_values& r,
                               const decision& d) {
-  const bool serves = std::any_of(c.models.begin(), c.models.end(),
-                                  [&](const std::string& m) { return glob_or_exact_match(m, r.model); });
-  if (!serves) {
-    return fmt::format("does not serve model {}", r.model.empty() ? "(none)" : r.model);
+  if (!serves_model(c.models, r.model)) {
+    return fmt::format("does not serve model {}", r.model);
   }
   for (const auto idx : d.matched_rules) {
     const auto& rule = p.rules[idx];

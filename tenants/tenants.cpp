@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/ascii.hpp"
 #include "crypto/blake2b.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/secret_bytes.hpp"
@@ -175,18 +176,22 @@ void read_model_limits(reader& r, const YAML::Node& n, std::vector<model_limit>&
       r.d_.error(at, "a model_limits key must be a model name or glob: 1 to 256 bytes of UTF-8 without NUL");
       continue;
     }
+    std::string folded;
+    (void)ascii_lower_into(pattern, folded);
     const auto earlier = std::find_if(out.begin(), out.end(), [&](const model_limit& m) {
-      return m.model.text() == pattern ||
-             (!policy::glob_pattern::is_glob(pattern) && m.model.matches(pattern));
+      return m.folded.text() == folded ||
+             (!policy::glob_pattern::is_glob(folded) && m.folded.matches(folded));
     });
     if (earlier != out.end()) {
-      r.d_.error(at, earlier->model.text() == pattern
-                         ? fmt::format("model_limits names '{}' twice", pattern)
-                         : fmt::format("model_limits '{}' never applies: '{}' (line {}) matches it first",
-                                       pattern, earlier->model.text(), earlier->pos.line));
+      r.d_.error(
+          at,
+          earlier->folded.text() == folded
+              ? fmt::format("model_limits names '{}' twice (model names match whatever their case)", pattern)
+              : fmt::format("model_limits '{}' never applies: '{}' (line {}) matches it first", pattern,
+                            earlier->model.text(), earlier->pos.line));
       continue;
     }
-    model_limit m{policy::glob_pattern(pattern), {}, at};
+    model_limit m{policy::glob_pattern(pattern), policy::glob_pattern(std::move(folded)), {}, at};
     read_limits(r, it->second, fmt::format("model_limits '{}'", pattern), m.limits);
     out.push_back(std::move(m));
   }
@@ -352,8 +357,13 @@ table::table(std::vector<tenant> tenants, std::vector<api_key> keys)
 }
 
 const model_limit* tenant::model_rule(std::string_view model) const {
+  if (model_limits.empty()) {
+    return nullptr;
+  }
+  static thread_local std::string folded;
+  (void)ascii_lower_into(model, folded);
   for (const model_limit& m : model_limits) {
-    if (m.model.matches(model)) {
+    if (m.folded.matches(folded)) {
       return &m;
     }
   }

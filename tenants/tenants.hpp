@@ -62,7 +62,9 @@ struct api_key {
 // A tenant's limits for the models a glob names (`model_limits:`), on top of the tenant's own. The
 // requests to every model the pattern matches count together.
 struct model_limit {
-  policy::glob_pattern model;
+  policy::glob_pattern model;   // as written
+  policy::glob_pattern folded;  // in lower case: a model name matches whatever its case (a server
+                                // that looks models up without regard to case serves GPT-4O as gpt-4o)
   tenant_limits limits;
   policy::source_pos pos;
 };

@@ -269,14 +269,14 @@ class BodyClassificationTest(unittest.TestCase):
 
     def test_off_the_api_a_body_is_read_as_its_server_might_decode_it(self):
         plain = {"Content-Type": "text/plain"}
-        control = self.send(b"hello team", headers=plain, path="/chat/completions")
+        control = self.send(b"hello team", headers=plain, path="/generate")
         self.assertEqual(control.status, 404, control.body)  # the stand-in's own answer: forwarded
         self.assertEqual(self.log_of(control)["cluster"], "de-fra-hyperscaler")
         # Looks like JSON but is not strict JSON: a lenient server would read it, so it is refused.
         for body in (b'{"model":"m","content":"mail alice\\u0040example.com","user":"a","user":"b"}',
                      b'{"content":"alice\\u0040example.com",}', b'  [NaN]', b'\xef\xbb\xbf{"a":1}'):
             with self.subTest(body):
-                self.assert_refused(self.send(body, headers=plain, path="/chat/completions"), 400,
+                self.assert_refused(self.send(body, headers=plain, path="/generate"), 400,
                                     "invalid_json", "looks like JSON")
         # Percent-encoding, JSON escapes and HTML references are decoded for the detectors: personal
         # data found in a body the gateway cannot redact is refused (eu_policy redacts it).

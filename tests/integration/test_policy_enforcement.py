@@ -84,11 +84,31 @@ class UnknownModelTest(unittest.TestCase):
         err = resp.json()["error"]
         self.assertEqual(err["code"], "model_not_found")
         self.assertIn("'claude-3'", err["message"])
-        self.assertEqual(self.log_of(resp)["rules"], "")  # no rule decided it
+        log = self.log_of(resp)
+        # No rule decided it: no policy decision is recorded (the audit record says no-policy).
+        self.assertNotIn("rules", log)
+        self.assertNotIn("decision", log)
+        self.assertEqual(len(log["policy_version"]), 64)
         # A model that exists but only where the policy does not allow it is the policy's refusal.
         kept = exchange(self.gateway.port, self.certs, chat_request(b'{"model":"gpt-4o","messages":[]}'))
         self.assertEqual(kept.status, 403, kept.body)
         self.assertEqual(kept.json()["error"]["code"], "policy_denied")
+
+    def test_a_body_that_names_no_model_is_refused_where_a_model_runs(self):
+        # Else the cluster's default model would serve it, unseen by any model rule.
+        for body in (b'{"messages":[]}', b'{"model":null,"messages":[]}', b'{"model":"","messages":[]}'):
+            for path in ("/v1/chat/completions", "/V1/Embeddings", "/v1/responses", "/chat/completions"):
+                with self.subTest(body=body, path=path):
+                    resp = exchange(self.gateway.port, self.certs, request_bytes(
+                        "POST", path, body, {"Content-Type": "application/json"}))
+                    self.assertEqual(resp.status, 400, resp.body)
+                    self.assertEqual(resp.json()["error"]["code"], "invalid_body")
+                    self.assertIn("names no model", resp.json()["error"]["message"])
+        # A request that names no model elsewhere is routed like any other (every cluster serves it).
+        resp = exchange(self.gateway.port, self.certs, request_bytes("GET", "/"))
+        self.assertEqual(resp.status, 404, resp.body)  # the stand-in's own answer
+        self.assertEqual(resp.json()["error"]["code"], "not_found")
+        self.assertEqual(self.log_of(resp)["decision"], "permit")
 
     def test_the_model_list_is_recorded_under_the_policy(self):
         resp = exchange(self.gateway.port, self.certs, request_bytes("GET", "/v1/models"))
@@ -150,6 +170,15 @@ class PolicyEnforcementTest(unittest.TestCase):
         self.assertEqual(log["decision"], "deny")
         self.assertIn("permit-internal", log["rules"])
         self.assertEqual(log["cluster"], "")
+
+    def test_a_model_in_another_case_is_forbidden_alike(self):
+        # A server that looks models up without regard to case serves LLAMA-3.1 as llama-3.1.
+        for model in ("LLAMA-3.1-8b-instruct", "Llama-3.1-8B-Instruct"):
+            with self.subTest(model):
+                body = json.dumps({"model": model, "messages": []}).encode()
+                resp = exchange(self.gateway.port, self.certs, chat_request(body))
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-llama", resp.json()["error"]["message"])
 
     def test_data_classes_declared_in_the_request_header_reach_the_policy(self):
         health = exchange(self.gateway.port, self.certs,

@@ -233,8 +233,12 @@ table with_scopes() {
   tenant t;
   t.name = "acme";
   t.limits = {.requests_per_minute = 10};
-  t.model_limits.push_back({sovgw::policy::glob_pattern("gpt-4o*"), {.tokens_per_month = 1000}, {}});
-  t.model_limits.push_back({sovgw::policy::glob_pattern("*"), {.requests_per_minute = 3}, {}});
+  t.model_limits.push_back({sovgw::policy::glob_pattern("gpt-4o*"),
+                            sovgw::policy::glob_pattern("gpt-4o*"),
+                            {.tokens_per_month = 1000},
+                            {}});
+  t.model_limits.push_back(
+      {sovgw::policy::glob_pattern("*"), sovgw::policy::glob_pattern("*"), {.requests_per_minute = 3}, {}});
   api_key k1;
   k1.id = limited_key;
   k1.tenant = "acme";

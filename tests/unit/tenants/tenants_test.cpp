@@ -218,3 +218,28 @@ TEST_CASE("tenants file: bad model limits reported at file:line:col") {
   CHECK(e.find("t.yaml:9:10: error: model_limits 'n' sets no limit") != std::string::npos);
   CHECK(e.find("t.yaml:11:19: error: model_limits must be a mapping") != std::string::npos);
 }
+
+TEST_CASE("model limits match a model name whatever its case") {
+  const load_result r = parse_tenants(
+      "tenants:\n"
+      "  - name: a\n"
+      "    model_limits:\n"
+      "      \"gpt-4o*\": {tokens_per_month: 5}\n"
+      "      \"Meta-Llama/*\": {tokens_per_month: 6}\n",
+      "t.yaml");
+  REQUIRE(r.ok());
+  const tenant& t = *r.tenants->find_tenant("a");
+  for (const char* model : {"gpt-4o", "GPT-4O-mini", "Gpt-4o"}) {
+    CAPTURE(model);
+    REQUIRE(t.model_rule(model) != nullptr);
+    CHECK(t.model_rule(model)->model.text() == "gpt-4o*");
+  }
+  REQUIRE(t.model_rule("meta-llama/llama-3.1-8b") != nullptr);
+  CHECK(t.model_rule("meta-llama/llama-3.1-8b")->model.text() == "Meta-Llama/*");
+  CHECK(t.model_rule("mistral-small") == nullptr);
+  const load_result twice = parse_tenants(
+      "tenants:\n  - name: a\n    model_limits:\n      gpt-4o: {tokens_per_month: 5}\n"
+      "      GPT-4O: {tokens_per_month: 6}\n",
+      "t.yaml");
+  CHECK(errors_of(twice).find("t.yaml:5:7: error: model_limits names 'GPT-4O' twice") != std::string::npos);
+}
