@@ -5,6 +5,7 @@
 #include "gateway/geo_tags.hpp"
 #include "gateway/log.hpp"
 #include "gateway/responses.hpp"
+#include "gateway/usage_meter.hpp"
 
 namespace sovgw::gateway {
 
@@ -209,6 +210,13 @@ bool upstream_exchange::release(bool reusable) {
     ctx_.result = outcome::client_disconnected;
     if (ctx_.status == 0) {
       ctx_.status = 499;  // nginx's convention: the client closed the request
+      // Before the answer's head: the cluster had the prompt (and may have begun to answer).
+      // Charged the prompt's estimate, so that leaving early never makes a request free.
+      if (!ctx_.usage_known && !ctx_.usage_estimated && !ctx_.body.empty()) {
+        ctx_.prompt_tokens = usage_meter::estimate_prompt(ctx_.body.size());
+        ctx_.completion_tokens = 0;
+        ctx_.usage_estimated = true;
+      }
     }
     w_.shared.stats->client_disconnects.fetch_add(1, std::memory_order_relaxed);
   }

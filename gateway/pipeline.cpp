@@ -594,6 +594,7 @@ std::vector<std::string> pipeline::countries_serving(const request_context& ctx,
                                            .declared_classes = {},
                                            .detected_classes = {}};
     b->policy->decide(attrs, b->routes, d);
+    decide_spelling_variants(*b->policy, b->routes, attrs, d);  // as a request for it would be decided
     if (d.result == policy::effect::permit) {
       for (std::uint32_t i : d.allowed_clusters) {
         add(i);

@@ -4,6 +4,7 @@
 
 #include <iterator>
 
+#include "common/ascii.hpp"
 #include "gateway/buffer_pool.hpp"
 #include "gateway/geo_tags.hpp"
 #include "gateway/responses.hpp"
@@ -70,11 +71,13 @@ bool any_media_type(const http::message_head& up, const auto& visit) {
   return false;
 }
 
-// Usage is read from successful answers of the OpenAI-style API: JSON bodies and event streams.
-// The usage event the gateway asked for is removed only where the client's framing allows it (not
-// under a Content-Length the client was already told).
+// Usage is read from successful answers of the OpenAI-style API, and of every POST elsewhere
+// (clusters serve models off /v1/ too: /chat/completions, TGI's /generate, SageMaker-style
+// /invocations): JSON bodies and event streams. The usage event the gateway asked for is removed
+// only where the client's framing allows it (not under a Content-Length the client was already told).
 usage_meter usage_meter_for(const request_context& ctx, const http::message_head& up) {
-  if (up.status < 200 || up.status >= 300 || !http::path_under(ctx.head, "/v1/")) {
+  if (up.status < 200 || up.status >= 300 ||
+      !(http::path_under(ctx.head, "/v1/") || ctx.head.method == "POST")) {
     return {};
   }
   usage_meter meter;
@@ -91,6 +94,28 @@ usage_meter usage_meter_for(const request_context& ctx, const http::message_head
     return false;
   });
   return meter;
+}
+
+// Whether an answer is generated text (charged by its size when the cluster reports no usage):
+// on /v1/, the endpoints that generate; elsewhere every POST but those that answer with vectors
+// or scores (embeddings, rerank, tokenize and the like).
+bool answers_with_text(const http::message_head& head) {
+  if (http::path_under(head, "/v1/")) {
+    return http::path_under(head, "/v1/chat/completions") || http::path_under(head, "/v1/completions") ||
+           http::path_under(head, "/v1/responses");
+  }
+  std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
+  while (path.ends_with('/')) {
+    path.remove_suffix(1);
+  }
+  const std::string_view last = path.substr(path.rfind('/') + 1);
+  for (const std::string_view vector : {"embeddings", "embed", "embedding", "score", "rerank", "tokenize",
+                                        "detokenize", "classify", "pooling"}) {
+    if (ascii_iequals(last, vector)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // One relay: the state the per-framing loops share.
@@ -124,9 +149,7 @@ class relay_run {
     }
     ctx_.usage_known = meter_.known();
     if (!ctx_.usage_known) {
-      const bool generates = http::path_under(ctx_.head, "/v1/chat/completions") ||
-                             http::path_under(ctx_.head, "/v1/completions") ||
-                             http::path_under(ctx_.head, "/v1/responses");
+      const bool generates = answers_with_text(ctx_.head);
       meter_.estimate(ctx_.body.size(), generates);
       ctx_.usage_estimated = true;
     }

@@ -225,7 +225,7 @@ void usage_meter::estimate(std::size_t request_body_bytes, bool generates) {
   if (mode_ == mode::off || known_) {
     return;
   }
-  prompt_ = (request_body_bytes + 3) / 4;
+  prompt_ = estimate_prompt(request_body_bytes);
   completion_ = mode_ == mode::sse ? events_ : generates ? (json_bytes_ + 3) / 4 : 0;
 }
 

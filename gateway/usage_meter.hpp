@@ -44,6 +44,10 @@ class usage_meter {
   // a JSON answer that generates text (`generates`: not an embedding's vector). Counted from what
   // was relayed, so an answer cut short is charged what it got.
   void estimate(std::size_t request_body_bytes, bool generates);
+  // The prompt's share of the estimate: one token per 4 bytes of the request body as forwarded.
+  [[nodiscard]] static std::uint64_t estimate_prompt(std::size_t request_body_bytes) {
+    return (request_body_bytes + 3) / 4;
+  }
   [[nodiscard]] std::uint64_t prompt_tokens() const { return prompt_; }
   [[nodiscard]] std::uint64_t completion_tokens() const { return completion_; }
 

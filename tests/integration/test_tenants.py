@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 import unittest
 
 from cryptography import x509
@@ -524,6 +525,35 @@ class UsageTest(unittest.TestCase):
         resp = send(self.gateway.port, self.certs, raw)
         self.assertEqual(resp.status, 200, resp.body)
         self.assertEqual(json.loads(resp.body)["stream_options"], {"include_usage": True})
+
+    def test_a_client_that_leaves_before_the_answer_is_charged_its_prompt(self):
+        body = json.dumps({"model": "early-leaver", "messages": [{"role": "user", "content": "x" * 400}]}).encode()
+        s = tls_connect(self.gateway.port, self.certs)
+        s.sendall(request_bytes("POST", "/v1/chat/completions", body,
+                                {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
+                                 "x-standin-fault": "slow-headers", "x-standin-head-delay-ms": "3000"}))
+        time.sleep(0.5)  # the request is at the cluster
+        s.close()
+        log = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("model") == "early-leaver")
+        self.assertEqual(log["status"], 499)
+        self.assertTrue(log["usage_estimated"])
+        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), ((len(body) + 3) // 4, 0))
+
+    def test_answers_off_v1_are_metered(self):
+        # Clusters serve models off /v1/ too (TGI's /generate, /invocations): an answer there is
+        # charged its usage or an estimate, never nothing; one that answers with vectors is charged
+        # its prompt only. (The stand-in echoes the body: no usage in it.)
+        for path, generates in (("/generate", True), ("/invocations", True), ("/embed", False)):
+            with self.subTest(path):
+                raw = request_bytes("POST", path, json.dumps({"inputs": "hello there"}).encode(),
+                                    {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
+                                     "x-standin-echo-body": "1"})
+                resp = send(self.gateway.port, self.certs, raw)
+                self.assertEqual(resp.status, 200, resp.body)
+                log = access_line(self.gateway, resp)
+                self.assertTrue(log["usage_estimated"])
+                self.assertEqual(log["prompt_tokens"], (log["request_bytes"] + 3) // 4)
+                self.assertEqual(log["completion_tokens"], (log["response_bytes"] + 3) // 4 if generates else 0)
 
     def test_a_stream_the_client_leaves_is_still_charged(self):
         # The client reads the first events and leaves before the cluster's usage: had the request
