@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -29,7 +30,8 @@ constexpr const char* tenants_usage =
     "    the limits options give the key limits of its own, on top of its tenant's\n"
     "  key list: the keys' ids, tenants, times, states and own limits (never a key)\n"
     "  key revoke: mark a key revoked from now\n"
-    "  FILE is rewritten atomically; send the gateway SIGHUP to load it\n"
+    "  FILE is rewritten atomically, one command at a time (they wait for each other); send the\n"
+    "  gateway SIGHUP to load it\n"
     "\n"
     "exit codes: 0 ok; 1 the file has errors, or the key is already revoked; 2 bad usage;\n"
     "3 I/O or environment (the file cannot be read or written)\n";
@@ -49,8 +51,12 @@ std::string read_file(const std::string& path) {
   return std::move(*text);
 }
 
-// The file's tenants; its diagnostics on stderr and exit 1 when it has errors.
+// The file's tenants; its diagnostics on stderr and exit 1 when it has errors (a file that group or
+// others may write among them: the gateway refuses it).
 std::shared_ptr<const tenants::table> parse_or_fail(const std::string& text, const std::string& path) {
+  if (const std::string problem = tenants::writable_by_others(path); !problem.empty()) {
+    throw command_error(exit_failed, fmt::format("{}: {}", path, problem));
+  }
   tenants::load_result r = tenants::parse_tenants(text, path);
   if (!r.ok()) {
     std::fputs(policy::format_diagnostics(std::move(r.diagnostics)).c_str(), stderr);
@@ -59,19 +65,33 @@ std::shared_ptr<const tenants::table> parse_or_fail(const std::string& text, con
   return r.tenants;
 }
 
+// While a command reads, edits and rewrites the file, no other may: an exclusive lock on the
+// folder that holds it (the file itself is replaced by a rename, so it cannot carry the lock).
+// Released when the process exits.
+void lock_folder_of(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::flock(fd, LOCK_EX) != 0) {
+    throw command_error(exit_environment, fmt::format("{}: cannot lock: {}", folder, std::strerror(errno)));
+  }
+}
+
 // Replaces `path` with `text`: a temporary file beside it (same mode), fsynced, renamed over it.
+// Called under lock_folder_of: a temporary file left by a command that died is stale.
 void replace_file(const std::string& path, const std::string& text) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     throw command_error(exit_environment, fmt::format("{}: {}", path, std::strerror(errno)));
   }
   const std::string tmp = path + ".tmp";
+  ::unlink(tmp.c_str());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
   if (fd < 0) {
     throw command_error(exit_environment, fmt::format("{}: {}", tmp, std::strerror(errno)));
   }
   std::size_t done = 0;
-  bool ok = true;
+  bool ok = ::fchmod(fd, st.st_mode & 07777) == 0;  // the mode exactly, whatever the umask
   while (ok && done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
     ok = n > 0;
@@ -86,6 +106,43 @@ void replace_file(const std::string& path, const std::string& text) {
   }
 }
 
+// Where the flow mapping `{...}` that starts at `at` (a key entry's position) closes: its '}',
+// past quoted strings and nested brackets; npos when `at` is not a '{' or the mapping is not closed.
+std::size_t closing_brace(const std::string& text, policy::source_pos at) {
+  std::size_t i = 0;
+  for (int line = 1; line < at.line && i != std::string::npos; ++line) {
+    i = text.find('\n', i);
+    i = i == std::string::npos ? i : i + 1;
+  }
+  if (i == std::string::npos || at.column < 1) {
+    return std::string::npos;
+  }
+  i += static_cast<std::size_t>(at.column - 1);
+  if (i >= text.size() || text[i] != '{') {
+    return std::string::npos;
+  }
+  int depth = 0;
+  for (; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"' || c == '\'') {
+      for (++i; i < text.size() && text[i] != c; ++i) {
+        if (c == '"' && text[i] == '\\') {
+          ++i;  // an escaped character in a double-quoted string
+        }
+      }  // a single-quoted '' is two strings back to back: the same
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0) {
+        return c == '}' ? i : std::string::npos;
+      }
+    } else if (c == '#' && (text[i - 1] == ' ' || text[i - 1] == '\t')) {
+      return std::string::npos;  // a comment inside the mapping: not the one-line form
+    }
+  }
+  return std::string::npos;
+}
+
 // "90d", "12h", "30m" from now, or an RFC 3339 UTC time.
 std::int64_t parse_expiry(const std::string& text, std::int64_t now) {
   if (const auto t = tenants::parse_time(text)) {
@@ -98,6 +155,12 @@ std::int64_t parse_expiry(const std::string& text, std::int64_t now) {
   }
   const std::string unit = text.substr(i);
   const std::int64_t factor = unit == "d" ? 86400 : unit == "h" ? 3600 : unit == "m" ? 60 : 0;
+  if (i > 0 && n != 0 && factor != 0 && now + n * factor > *tenants::parse_time("9999-12-31T23:59:59Z")) {
+    throw usage_error(fmt::format("--expires '{}' is after the year 9999; leave --expires out for a key that "
+                                  "does not expire",
+                                  text),
+                      false);
+  }
   if (i == 0 || n == 0 || factor == 0) {
     throw usage_error(
         fmt::format("--expires '{}': give a duration (90d, 12h, 30m) or a UTC time like 2027-03-01T00:00:00Z",
@@ -180,6 +243,7 @@ int cmd_check(const options& o) {
 int cmd_create(const options& o) {
   const std::string& path = o.need("file");
   const std::string& tenant = o.positional()[0];
+  lock_folder_of(path);
   const std::string text = read_file(path);
   const auto table = parse_or_fail(text, path);
   if (table->find_tenant(tenant) == nullptr) {
@@ -261,6 +325,7 @@ int cmd_list(const options& o) {
 int cmd_revoke(const options& o) {
   const std::string& path = o.need("file");
   const std::string& id = o.positional()[0];
+  lock_folder_of(path);
   const std::string text = read_file(path);
   const auto table = parse_or_fail(text, path);
   const tenants::api_key* key = nullptr;
@@ -278,15 +343,10 @@ int cmd_revoke(const options& o) {
                  tenants::format_time(key->revoked).c_str());
     return exit_failed;
   }
-  // The entry's line, which must be the one-line form `- {...}` that `key create` writes.
-  std::size_t begin = 0;
-  for (int line = 1; line < key->pos.line && begin != std::string::npos; ++line) {
-    begin = text.find('\n', begin);
-    begin = begin == std::string::npos ? begin : begin + 1;
-  }
-  const std::size_t end = begin == std::string::npos ? begin : text.find('\n', begin);
-  const std::size_t close = begin == std::string::npos ? begin : text.rfind('}', end);
-  if (close == std::string::npos || close < begin) {
+  // The entry must be a flow mapping `{...}` (the form `key create` writes): `revoked:` goes
+  // before the brace that closes it (not one in a comment after it, or in a quoted value).
+  const std::size_t close = closing_brace(text, key->pos);
+  if (close == std::string::npos) {
     throw command_error(exit_environment,
                         fmt::format("{}:{}: key {} is not written as one line '- {{...}}'; add "
                                     "`revoked: {}` to it by hand",
@@ -294,8 +354,17 @@ int cmd_revoke(const options& o) {
   }
   std::string updated = text;
   updated.insert(close, fmt::format(", revoked: {}", tenants::format_time(now)));
+  // The edit is checked, not assumed: the file must parse and hold this key, revoked.
   const tenants::load_result check = tenants::parse_tenants(updated, path);
-  if (!check.ok()) {
+  const auto revoked = [&] {
+    for (const tenants::api_key& k : check.tenants->keys()) {
+      if (k.id == id) {
+        return k.revoked != 0;
+      }
+    }
+    return false;
+  };
+  if (!check.ok() || !revoked()) {
     throw command_error(exit_environment,
                         fmt::format("{}:{}: could not mark key {} revoked; add `revoked: {}` by hand", path,
                                     key->pos.line, id, tenants::format_time(now)));

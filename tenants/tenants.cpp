@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -451,11 +452,27 @@ load_result parse_tenants(std::string_view text, const std::string& file) {
   return out;
 }
 
+std::string writable_by_others(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & 022) == 0) {
+    return {};
+  }
+  return fmt::format(
+      "the tenants file's mode {:04o} lets group or others change it (and add keys); run "
+      "`chmod go-w {}`",
+      st.st_mode & 07777, path);
+}
+
 load_result load_tenants_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     load_result out;
     out.diagnostics.push_back({path, {}, policy::severity::error, "cannot open the tenants file"});
+    return out;
+  }
+  if (std::string problem = writable_by_others(path); !problem.empty()) {
+    load_result out;
+    out.diagnostics.push_back({path, {}, policy::severity::error, std::move(problem)});
     return out;
   }
   std::ostringstream text;

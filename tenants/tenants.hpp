@@ -126,6 +126,9 @@ struct load_result {
 // duplicate tenants, subjects or key ids, a key for an undeclared tenant, malformed hashes or
 // times, non-UTF-8 or NUL in a subject).
 [[nodiscard]] load_result parse_tenants(std::string_view text, const std::string& file);
+// Who can write the tenants file can give themselves a key: a file group or others may write is
+// refused (the message says why and how to fix it; empty when the mode is fine).
+[[nodiscard]] std::string writable_by_others(const std::string& path);
 [[nodiscard]] load_result load_tenants_file(const std::string& path);
 
 // A new random key. Pure apart from the randomness (libsodium).

@@ -100,6 +100,49 @@ class TenantsCliTest(unittest.TestCase):
         self.assertIn("already revoked", again.stderr)
         self.assertEqual(run("tenants", "key", "revoke", "sk-sovgw-nothere0", "--file", self.file).returncode, 2)
 
+    def test_revoke_marks_the_entry_whatever_follows_it(self):
+        # A comment after the entry holding braces, a quoted value holding one: revoked: goes into
+        # the mapping itself, and the command checks that the key is revoked before it says so.
+        key = self.create("acme")
+        text = Path(self.file).read_text().rstrip("\n") + "  # laptop key {alice}\n"
+        Path(self.file).write_text(text)
+        r = run("tenants", "key", "revoke", key[:17], "--file", self.file)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("revoked", run("tenants", "key", "list", "--file", self.file).stdout.splitlines()[1])
+        self.assertIn("# laptop key {alice}", Path(self.file).read_text())
+
+    def test_concurrent_commands_lose_no_key_and_no_revocation(self):
+        first = self.create("acme")
+        procs = [subprocess.Popen([SOVGW, "tenants", "key", "create", "globex", "--file", self.file],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(12)]
+        procs.append(subprocess.Popen([SOVGW, "tenants", "key", "revoke", first[:17], "--file", self.file],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outs = [p.communicate(timeout=60) for p in procs]
+        self.assertEqual([p.returncode for p in procs], [0] * 13, [o[1] for o in outs])
+        listing = run("tenants", "key", "list", "--file", self.file).stdout.splitlines()[1:]
+        self.assertEqual(len(listing), 13)
+        states = {line.split()[0]: line.split()[4] for line in listing}
+        self.assertEqual(states[first[:17]], "revoked")
+        for out, _ in outs[:12]:
+            self.assertEqual(states[out.strip()[:17]], "active")
+
+    def test_a_file_others_may_write_is_refused_and_the_mode_is_kept(self):
+        self.create("acme")
+        self.assertEqual(stat.S_IMODE(os.stat(self.file).st_mode), 0o640)
+        os.chmod(self.file, 0o666)
+        for args in (("check", self.file), ("key", "create", "acme", "--file", self.file)):
+            r = run("tenants", *args)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("lets group or others change it", r.stderr)
+            self.assertIn(f"chmod go-w {self.file}", r.stderr)
+
+    def test_an_expiry_past_the_year_9999_is_bad_usage(self):
+        before = Path(self.file).read_text()
+        r = run("tenants", "key", "create", "acme", "--file", self.file, "--expires", "99999999d")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("after the year 9999", r.stderr)
+        self.assertEqual((r.stdout, Path(self.file).read_text()), ("", before))
+
     def test_bad_usage_and_bad_files(self):
         r = run("tenants", "key", "create", "initech", "--file", self.file)
         self.assertEqual(r.returncode, 2)
