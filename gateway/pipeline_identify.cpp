@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -106,6 +107,19 @@ stage_result refused_key(std::string message) {
   return stage_result::respond(outcome::invalid_api_key, std::move(message));
 }
 
+// Whether a tenant key (its scheme, sk-sovgw-) is in the request target or in a header field the
+// gateway forwards: they reach the cluster as sent, and the key with them (into its logs). Any
+// key, the caller's or another's.
+bool key_outside_authorization(const http::message_head& head) {
+  if (head.target.find(tenants::key_scheme) != std::string_view::npos) {
+    return true;
+  }
+  return std::any_of(head.fields.begin(), head.fields.end(), [](const http::field& f) {
+    return !http::never_forwarded(f.id) &&
+           std::string_view(f.value).find(tenants::key_scheme) != std::string_view::npos;
+  });
+}
+
 // The bearer token of the request's Authorization field: empty without one; nullopt when the
 // field is repeated or not `Bearer <token>`.
 std::optional<std::string_view> bearer_token(const http::message_head& head) {
@@ -196,6 +210,12 @@ stage_result pipeline::admit(request_context& ctx) const {
 }
 
 stage_result pipeline::identify_tenant(request_context& ctx) const {
+  if (key_outside_authorization(ctx.head)) {
+    return stage_result::respond(outcome::bad_request,
+                                 "an API key (sk-sovgw-...) in the URL or in a header field other than "
+                                 "Authorization would reach the cluster; send it only as "
+                                 "'Authorization: Bearer <API key>'");
+  }
   const std::shared_ptr<const tenants::table> table = tenants_.load();
   const std::optional<std::string_view> token = bearer_token(ctx.head);
   if (!token) {

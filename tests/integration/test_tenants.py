@@ -187,6 +187,23 @@ class TenantKeysTest(unittest.TestCase):
         self.assertEqual(seen.status, 200)
         self.assertNotIn("authorization", seen.json()["headers"])
 
+    def test_a_key_where_it_would_reach_the_cluster_is_refused(self):
+        # In the query or a custom field the key would be forwarded as sent: refused, whoever's it is.
+        for path, extra in (("/debug/headers?api-key=" + self.acme_key, {}),
+                            ("/debug/headers", {"X-My-Key": self.acme_key}),
+                            ("/debug/headers", {"X-Note": "old key sk-sovgw-abcdefgh"})):
+            with self.subTest(path=path, extra=extra):
+                resp = self.call(raw=request_bytes("POST", path, b"{}", {
+                    "Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}", **extra}))
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertIn("send it only as 'Authorization: Bearer", resp.json()["error"]["message"])
+                self.assertNotIn(self.acme_key, resp.body.decode())
+        # Fields the gateway never forwards may carry it (Azure-style SDKs send api-key too).
+        seen = self.call(raw=request_bytes("POST", "/debug/headers", b"{}", {
+            "Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}", "api-key": self.acme_key}))
+        self.assertEqual(seen.status, 200, seen.body)
+        self.assertNotIn(self.acme_key, seen.body.decode())
+
     def test_wrong_missing_revoked_and_expired_keys_are_401_and_audited(self):
         other = self.acme_key[:-1] + ("A" if self.acme_key[-1] != "A" else "B")
         self.assert_invalid_key(self.call(other))
