@@ -219,6 +219,13 @@ void read_tenants(reader& r, const YAML::Node& list, std::vector<tenant>& out) {
                                        "starting with a letter or digit",
                                        t.name));
                 t.name.clear();
+              } else if (t.name == "default") {
+                // The tenant of every request no key or certificate identified (refused ones too):
+                // a tenant of that name could not be told apart from them in logs and reports.
+                r.d_.error(pos_of(v),
+                           "tenant name 'default' is reserved: it labels requests that no key or "
+                           "certificate identified");
+                t.name.clear();
               }
             } else if (!v.IsSequence()) {
               r.d_.error(pos_of(v), "certificates must be a list of {cn|dns|email|uri: VALUE}");

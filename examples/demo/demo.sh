@@ -8,8 +8,9 @@
 # --plain  the bare proxy instead (examples/plain.yaml: one stand-in, no policy, no audit log),
 #          what the benchmarks measure.
 # --dir    where to run (default: the repository root): it holds certs/out and demo/ (keys, audit
-#          log, tenants, logs), created on the first run, and must contain examples/. The tests run
-#          the demo in a temporary directory this way.
+#          log, tenants, logs), created on the first run (the folder too), and examples/ (a link to
+#          the repository's is made when it has none). The tests run the demo in a temporary
+#          directory this way.
 # Uses the binaries of ${SOVGW_BUILD_DIR:-<repository>/build}. Ctrl-C (or SIGTERM) stops it all.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,11 +21,18 @@ while (($#)); do
   case $1 in
     --plain) PLAIN=1 ;;
     --dir) DIR=${2:?--dir needs a directory}; shift ;;
+    -h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
     *) echo "usage: $0 [--plain] [--dir DIR]" >&2; exit 2 ;;
   esac
   shift
 done
+mkdir -p "$DIR"
 cd "$DIR"
+# The embedded configuration names files relative to the repository root: examples/ must be here.
+if [[ ! -e examples ]]; then
+  ln -s "$SRC/examples" examples
+  echo "demo: linked $PWD/examples to $SRC/examples"
+fi
 SOVGW=$BUILD_DIR/sovgw
 STANDIN=$BUILD_DIR/examples/standin-cluster
 for binary in "$SOVGW" "$STANDIN"; do

@@ -108,6 +108,7 @@ TEST_CASE("tenants file: every problem reported at file:line:col") {
       {"tenants:\n  - name: a\nkeys:\n  - {tenant: a, hash: \"" + format_hash(hash_key(k)) + "\"}\n",
        "t.yaml:4:5: error: a key needs id"},
       {"tenants: [\n", "t.yaml:2:1: error: YAML syntax error: "},
+      {"tenants:\n  - name: default\n", "t.yaml:2:11: error: tenant name 'default' is reserved"},
       {"tenants:\n\t- name: a\n",
        "t.yaml:2:1: error: YAML syntax error: illegal tab when looking for indentation"},
       {"tenants:\n  - name: a # caf\xe9\n", "t.yaml:2:18: error: byte 0xE9 is not UTF-8"},
