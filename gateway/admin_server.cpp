@@ -69,10 +69,38 @@ struct admin_answer {
   std::string body;  // JSON
 };
 
+// An error as the gateway answers its clients' (OpenAI-style): message, type and a code that
+// follows from the status.
 admin_answer admin_error(int status, std::string_view message) {
+  std::string_view type = status >= 500 ? "server_error" : "invalid_request_error";
+  std::string_view code = "bad_request";
+  switch (status) {
+    case 401:
+      type = "authentication_error";
+      code = "unauthorized";
+      break;
+    case 403:
+      type = "permission_error";
+      code = "forbidden";
+      break;
+    case 404:
+      code = "not_found";
+      break;
+    case 405:
+      code = "method_not_allowed";
+      break;
+    case 409:
+      code = "job_running";
+      break;
+    case 503:
+      code = "unavailable";
+      break;
+    default:
+      code = status >= 500 ? "server_error" : "bad_request";
+  }
   std::string body = "{\"error\":{\"message\":";
   append_json_string(body, message);
-  body += "}}\n";
+  body += fmt::format(",\"type\":\"{}\",\"code\":\"{}\"}}}}\n", type, code);
   return {status, std::move(body)};
 }
 
@@ -144,8 +172,12 @@ asio::awaitable<admin_answer> audit_admin(worker& w, std::string_view path, std:
   const auto age_text = query_param(target, "older_than");
   const auto age = age_text ? audit::parse_age_seconds(*age_text) : std::nullopt;
   if (!age) {
-    co_return admin_error(400,
-                          "give the retention age: POST /admin/audit/retain?older_than=90d (d, h, m or s)");
+    co_return admin_error(
+        400, age_text
+                 ? fmt::format("older_than '{}' is not an age: write it like 90d, 12h, 30m or 3600s",
+                               age_text->substr(0, 64))
+                 : std::string("give the retention age: POST /admin/audit/retain?older_than=90d (d, h, m "
+                               "or s)"));
   }
   if (*age < w.shared.cfg->admin_min_retention_seconds) {
     co_return admin_error(
@@ -293,8 +325,12 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
       body = std::move(a.body);
       type = "application/json";
     } else if (admin_job || (head.method != "GET" && head.method != "HEAD")) {
-      status = 405;
-      body = admin_job ? "use POST\n" : "method not allowed\n";
+      admin_answer a = admin_error(405, admin_job ? fmt::format("{} is a job: use POST", path)
+                                                  : std::string("the admin listener answers GET and HEAD, "
+                                                                "and POST for its jobs"));
+      status = a.status;
+      body = std::move(a.body);
+      type = "application/json";
     } else if (path == "/healthz") {
       body = "ok\n";
     } else if (path == "/readyz") {
@@ -312,14 +348,19 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
       }
       type = "text/plain; version=0.0.4; charset=utf-8";
     } else {
-      status = 404;
-      body =
-          "not found; try /healthz, /readyz, /metrics, /.well-known/sovgw-keys.json, POST /admin/audit/shred "
-          "or POST /admin/audit/retain\n";
+      admin_answer a =
+          admin_error(404,
+                      "not found; try /healthz, /readyz, /metrics, /.well-known/sovgw-keys.json, "
+                      "POST /admin/audit/shred or POST /admin/audit/retain");
+      status = a.status;
+      body = std::move(a.body);
+      type = "application/json";
     }
     std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n",
                                   status, reason_phrase(status), type, body.size(),
-                                  status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
+                                  status == 401   ? "WWW-Authenticate: Bearer\r\n"
+                                  : status == 405 ? (admin_job ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n")
+                                                  : "",
                                   head.keep_alive ? "" : "Connection: close\r\n");
     if (co_await conn->write(out, head.method == "HEAD" ? std::string_view() : body, milliseconds(10000)) !=
             io_status::ok ||

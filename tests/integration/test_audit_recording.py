@@ -303,6 +303,15 @@ class AuditRecordingTest(unittest.TestCase):
                admin("POST", "/admin/audit/retain")]
         self.assertEqual([b.status for b in bad], [400, 400, 405, 400, 400])
         self.assertIn("tenant", bad[0].json()["error"]["message"])
+        # Every answer is an OpenAI-style JSON error, saying what was wrong with what was sent.
+        self.assertEqual([(b.json()["error"]["type"], b.json()["error"]["code"]) for b in bad],
+                         [("invalid_request_error", "bad_request")] * 2 +
+                         [("invalid_request_error", "method_not_allowed")] +
+                         [("invalid_request_error", "bad_request")] * 2)
+        self.assertEqual(bad[2].header("allow"), "POST")
+        self.assertIn("older_than '9x' is not an age", bad[3].json()["error"]["message"])
+        lost = admin("GET", "/nowhere")
+        self.assertEqual((lost.status, lost.json()["error"]["code"]), (404, "not_found"))
 
         shred = admin("POST", "/admin/audit/shred?tenant=default")
         self.assertEqual(shred.status, 200, shred.body)
