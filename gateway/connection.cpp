@@ -213,6 +213,7 @@ asio::awaitable<io_status> connection::handshake(milliseconds timeout, std::stri
       continue;
     }
     unsigned long e = ERR_peek_last_error();
+    plain_http_ = e != 0 && ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST;
     if (e != 0) {
       char buf[256];
       ERR_error_string_n(e, buf, sizeof buf);
@@ -231,6 +232,17 @@ asio::awaitable<io_status> connection::handshake(milliseconds timeout, std::stri
   }
   clear_deadline(read_deadline_);
   co_return result;
+}
+
+void connection::answer_plain_http() {
+  static constexpr std::string_view body =
+      "{\"error\":{\"message\":\"this port speaks HTTPS: the request was sent as plain HTTP; use "
+      "https://"
+      "\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"plain_http_to_https_port\"}}\n";
+  const std::string answer =
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + std::string(body);
+  (void)::send(socket_.native_handle(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 connection::read_attempt connection::try_read(char* data, std::size_t size) {

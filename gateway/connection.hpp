@@ -48,6 +48,12 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // TLS handshake (no-op for plaintext). On failure, `detail` names the OpenSSL reason.
   asio::awaitable<io_status> handshake(milliseconds timeout, std::string& detail);
+  // After a failed handshake: whether the client spoke plain HTTP to the TLS port (OpenSSL
+  // recognises a request line where a ClientHello belongs).
+  [[nodiscard]] bool plain_http_at_handshake() const { return plain_http_; }
+  // Tells such a client, in plain HTTP, that this port speaks TLS (best effort: one write of a
+  // small answer on a fresh connection, without waiting), before the connection is closed.
+  void answer_plain_http();
 
   struct read_result {
     io_status status;
@@ -156,6 +162,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool peek_queued_ = false;
   tcp::socket::wait_type blocked_on_ = tcp::socket::wait_read;  // what read_now last would block on
   char peek_byte_ = 0;
+  bool plain_http_ = false;
 };
 
 }  // namespace sovgw::gateway

@@ -528,6 +528,11 @@ asio::awaitable<void> serve_connection(worker& w, tcp::socket socket) {
   const io_status handshake = co_await client->handshake(cfg.timeouts.handshake, detail);
   if (handshake != io_status::ok) {
     stats.tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+    if (client->plain_http_at_handshake()) {
+      client->answer_plain_http();                 // as nginx does, rather than a silent close
+      co_await client->linger_close(linger_time);  // the client reads it before its unread bytes reset
+      co_return;
+    }
     client->close();
     co_return;
   }

@@ -98,6 +98,16 @@ class StrictFramingTest(unittest.TestCase):
         cls.standin.stop()
         cls.tmp.cleanup()
 
+    def test_plain_http_to_the_tls_port_is_told_so(self):
+        # As nginx does: a 400 in plain HTTP that says what happened, not a silent close.
+        for method in ("GET", "POST"):
+            with self.subTest(method), socket.create_connection(("127.0.0.1", self.gateway.port), timeout=10) as s:
+                s.sendall(f"{method} /v1/models HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n".encode())
+                resp = Reader(s).read_response()
+                self.assertEqual(resp.status, 400, resp.raw_head)
+                self.assertEqual(resp.json()["error"]["code"], "plain_http_to_https_port")
+                self.assertIn("https://", resp.json()["error"]["message"])
+
     def assert_rejected(self, raw, status, name):
         with tls_connect(self.gateway.port, self.certs) as s:
             s.sendall(raw)
