@@ -178,7 +178,7 @@ int cmd_query(const options& o) {
     table.finish();
   }
   if (!st.is_ok()) {
-    return report_error(st);
+    throw_status(st);
   }
   if (format == "table") {
     std::printf("(%llu record%s)\n", static_cast<unsigned long long>(count), count == 1 ? "" : "s");
@@ -209,7 +209,7 @@ int cmd_prove(const options& o) {
     proof = audit::make_inclusion_proof(*s, record_option(*s, o));
   }
   if (!proof.is_ok()) {
-    return report_error(proof.error());
+    throw_status(proof.error());
   }
   std::fwrite(proof->data(), 1, proof->size(), stdout);
   return exit_ok;
@@ -220,25 +220,24 @@ int cmd_show(const options& o) {
   const auto s = open_reader(o);
   auto r = audit::read_record(*s, record_option(*s, o));
   if (!r.is_ok()) {
-    return report_error(r.error());
+    throw_status(r.error());
   }
   print_record_summary(r.value());
   auto p = audit::open_payload(*s, r.value(), pair.public_key, pair.secret_key);
   if (!p.is_ok()) {
     // Not recorded, dropped by retention, shredded: an answer about the log, not a usage error.
-    std::fprintf(stderr, "error: %s\n", p.error().message().c_str());
-    return p.error().code() == error_code::io ? exit_environment : exit_failed;
+    throw command_error(p.error().code() == error_code::io ? exit_environment : exit_failed,
+                        p.error().message());
   }
   std::printf("--- prompt (%zu bytes) ---\n%s\n--- completion (%zu bytes) ---\n%s\n", p->prompt.size(),
               p->prompt.c_str(), p->completion.size(), p->completion.c_str());
   return exit_ok;
 }
 
-int close_writer(audit::audit_log& log) {
+void close_writer(audit::audit_log& log) {
   if (auto st = log.close(); !st.is_ok()) {
-    return report_error(st);
+    throw_status(st);
   }
-  return exit_ok;
 }
 
 int cmd_shred(const options& o) {
@@ -251,14 +250,11 @@ int cmd_shred(const options& o) {
   if (!seq.is_ok()) {
     if (seq.error().code() == error_code::not_found) {
       // An unknown or already shredded tenant is an answer about the log, not a usage error.
-      std::fprintf(stderr, "error: %s\n", seq.error().message().c_str());
-      return exit_failed;
+      throw command_error(exit_failed, seq.error().message());
     }
-    return report_error(seq.error());
+    throw_status(seq.error());
   }
-  if (const int rc = close_writer(*log); rc != exit_ok) {
-    return rc;
-  }
+  close_writer(*log);
   std::printf(
       "shredded: tenant '%s' data keys destroyed; its payloads are unreadable; recorded as record %llu\n",
       tenant.c_str(), static_cast<unsigned long long>(seq.value()));
@@ -271,11 +267,9 @@ int cmd_retain(const options& o) {
   auto log = open_writer(o, missing_log::refuse);
   auto dropped = log->drop_payloads_before(now > age ? now - age : 0);
   if (!dropped.is_ok()) {
-    return report_error(dropped.error());
+    throw_status(dropped.error());
   }
-  if (const int rc = close_writer(*log); rc != exit_ok) {
-    return rc;
-  }
+  close_writer(*log);
   std::printf("retention: dropped %llu payload(s) older than %s; their records stay provable\n",
               static_cast<unsigned long long>(dropped.value()), o.need("older-than").c_str());
   return exit_ok;
@@ -301,13 +295,11 @@ int cmd_append(const options& o) {
   for (auto& f : pending) {
     auto r = f.get();
     if (!r.is_ok()) {
-      return report_error(r.error());
+      throw_status(r.error());
     }
     last = r.value();
   }
-  if (const int rc = close_writer(*log); rc != exit_ok) {
-    return rc;
-  }
+  close_writer(*log);
   std::printf("appended %llu record(s); last seq %llu\n", static_cast<unsigned long long>(n),
               static_cast<unsigned long long>(last));
   return exit_ok;
@@ -317,11 +309,9 @@ int cmd_checkpoint(const options& o) {
   auto log = open_writer(o, missing_log::refuse);
   auto cp = log->checkpoint_now();
   if (!cp.is_ok()) {
-    return report_error(cp.error());
+    throw_status(cp.error());
   }
-  if (const int rc = close_writer(*log); rc != exit_ok) {
-    return rc;
-  }
+  close_writer(*log);
   std::printf("checkpoint: size %llu root %s\n", static_cast<unsigned long long>(cp->size),
               crypto::to_base64(cp->root).c_str());
   return exit_ok;

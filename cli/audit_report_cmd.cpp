@@ -234,7 +234,8 @@ int cmd_report(const options& o) {
   write_output(o, format == "json" ? report_json(r, c) : report_html(r, c));
   if (!r.verification.ok()) {
     std::fprintf(stderr,
-                 "FAILED: the audit log at %s does not verify; the report says why (%zu problem(s))\n",
+                 "sovgw audit report: FAILED: the audit log at %s does not verify; the report says why (%zu "
+                 "problem(s))\n",
                  s->dir().c_str(), r.verification.problems.size());
     return exit_failed;
   }

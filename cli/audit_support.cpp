@@ -141,10 +141,7 @@ std::uint64_t parse_age_us(const std::string& text) {
   return *seconds * 1000000;
 }
 
-int report_error(const status& s) {
-  std::fprintf(stderr, "error: %s\n", s.message().c_str());
-  return exit_code_for(s.code());
-}
+void throw_status(const status& s) { throw command_error(exit_code_for(s.code()), s.message()); }
 
 result<std::unique_ptr<audit::store>> try_open_reader(const options& o) {
   return audit::store::open(o.need("db"), audit::store::open_mode::read_only);

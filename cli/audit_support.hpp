@@ -23,8 +23,9 @@ namespace sovgw::cli {
 // "90d", "12h", "30m", "10s", in microseconds.
 [[nodiscard]] std::uint64_t parse_age_us(const std::string& text);
 
-// Prints "error: <message>" on stderr; returns the exit code for the status (exit_code_for).
-[[nodiscard]] int report_error(const status& s);
+// Throws command_error with the status's message and exit code (exit_code_for): run_command prints
+// it as `sovgw audit <command>: <message>`.
+[[noreturn]] void throw_status(const status& s);
 
 // --db, read-only. Failing to open it is exit 1 when the log is damaged (RocksDB reports
 // corruption: a MANIFEST or table file that fails its checksum), else exit 3 (missing, not an

@@ -245,8 +245,7 @@ int cmd_verify_proof(const options& o) {
     return error ? exit_failed : exit_ok;
   }
   if (error) {
-    std::fprintf(stderr, "error: %s\n", error->text.c_str());
-    return exit_failed;
+    throw command_error(exit_failed, error->text);
   }
   if (old_checkpoint) {
     std::printf(

@@ -194,6 +194,7 @@ class report_options_test(audit_case):
         run(TAMPER, copy, "flip", "150", check=0)
         html = os.path.join(self.tmp, "tampered.html")
         r = self.report("--out", html, db=copy, check=1)
+        self.assertTrue(r.stderr.startswith("sovgw audit report: FAILED: "), r.stderr)
         self.assertIn("does not verify", r.stderr)
         self.assertEqual(r.stdout, f"wrote the html report to {html} ({os.path.getsize(html)} bytes)\n")
         page = read_file(html)
