@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "audit/store.hpp"
@@ -328,9 +329,56 @@ result<std::string> stored_checkpoint_note(const store& s, std::uint64_t size) {
     return note.error();
   }
   if (!note->has_value()) {
-    return status{error_code::not_found, fmt::format("there is no signed checkpoint at tree size {}", size)};
+    auto sizes = stored_checkpoint_sizes(s);
+    if (!sizes.is_ok()) {
+      return sizes.error();
+    }
+    if (sizes->empty()) {
+      return status{error_code::not_found,
+                    fmt::format("there is no signed checkpoint at tree size {}: the log has none yet", size)};
+    }
+    const std::size_t n = sizes->size();
+    return status{error_code::not_found,
+                  fmt::format("there is no signed checkpoint at tree size {} (the log has signed checkpoints "
+                              "at sizes {}{})",
+                              size, format_checkpoint_sizes(sizes.value(), size),
+                              n > max_listed_checkpoint_sizes ? fmt::format(": {} in all", n) : "")};
   }
   return **note;
+}
+
+result<std::vector<std::uint64_t>> stored_checkpoint_sizes(const store& s) {
+  std::vector<std::uint64_t> sizes;
+  auto it = s.iterate(column::checkpoints);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() == 8) {
+      sizes.push_back(read_be64(it->key().ToStringView()));
+    }
+  }
+  if (!it->status().ok()) {
+    return from_rocksdb(it->status(), "reading checkpoints failed");
+  }
+  return sizes;
+}
+
+std::string format_checkpoint_sizes(const std::vector<std::uint64_t>& sizes, std::uint64_t near) {
+  const std::size_t n = sizes.size();
+  const auto at =
+      static_cast<std::size_t>(std::lower_bound(sizes.begin(), sizes.end(), near) - sizes.begin());
+  const auto shown = [&](std::size_t i) {
+    return n <= max_listed_checkpoint_sizes || i < 2 || i + 2 >= n || (i + 3 >= at && i < at + 3);
+  };
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!shown(i)) {
+      continue;
+    }
+    if (!out.empty()) {
+      out += i > 0 && !shown(i - 1) ? ", ..., " : ", ";
+    }
+    out += std::to_string(sizes[i]);
+  }
+  return out;
 }
 
 result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq) {

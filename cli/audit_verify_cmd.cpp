@@ -50,6 +50,7 @@ struct verify_outcome {
   audit::verify_report report;
   std::optional<audit::payload_report> payloads;
   std::vector<crypto::checkpoint> held;
+  std::vector<std::uint64_t> checkpoint_sizes;  // of a log that verifies
   bool saved = false;
   double seconds = 0;
 
@@ -103,6 +104,13 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
       v.seconds > 0 ? static_cast<double>(report.records) / v.seconds : 0.0);
   std::printf("latest checkpoint: size %llu root %s\n", static_cast<unsigned long long>(report.latest->size),
               crypto::to_base64(report.latest->root).c_str());
+  if (!v.checkpoint_sizes.empty()) {
+    // The sizes `prove --old/--new` take: every stored checkpoint verified.
+    const std::size_t n = v.checkpoint_sizes.size();
+    std::printf("signed checkpoints at sizes %s%s\n",
+                audit::format_checkpoint_sizes(v.checkpoint_sizes, UINT64_MAX).c_str(),
+                n > audit::max_listed_checkpoint_sizes ? fmt::format(" ({} in all)", n).c_str() : "");
+  }
   for (const auto& held : v.held) {
     std::printf("the checkpoint you hold (size %llu) is reproduced: the log only grew since\n",
                 static_cast<unsigned long long>(held.size));
@@ -188,6 +196,11 @@ int cmd_verify(const options& o) {
   v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (v.report.ok()) {
     v.held = options.held;
+    auto sizes = audit::stored_checkpoint_sizes(*s);
+    if (!sizes.is_ok()) {
+      throw_status(sizes.error());
+    }
+    v.checkpoint_sizes = std::move(sizes.value());
     if (o.has("save-checkpoint")) {
       save_checkpoint(*s, v.report.latest->size, o.need("save-checkpoint"));
       v.saved = true;
