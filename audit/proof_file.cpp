@@ -65,21 +65,6 @@ std::optional<proof_error> read_path(std::string_view& text, std::vector<m::hash
   }
 }
 
-std::string key_label(std::string_view name, std::uint32_t key_id) {
-  return fmt::format("{}+{:08x}", name, key_id);
-}
-
-// "name+keyid, ..." of a note's signatures (verify_note parsed it before).
-std::string signers(std::string_view note) {
-  std::vector<std::string> out;
-  if (const auto parsed = crypto::parse_note(note)) {
-    for (const auto& sig : parsed->signatures) {
-      out.push_back(key_label(sig.name, sig.key_id));
-    }
-  }
-  return out.empty() ? std::string("no key") : fmt::format("{}", fmt::join(out, ", "));
-}
-
 proof_result<crypto::checkpoint> open_checkpoint(std::string_view note, const crypto::note_verifier& key,
                                                  std::string_view which) {
   const auto v = crypto::verify_note(note, key);
@@ -88,13 +73,13 @@ proof_result<crypto::checkpoint> open_checkpoint(std::string_view note, const cr
         proof_failure::unknown_key,
         fmt::format("{} is not signed by the key {} (signed by {}): wrong public key, or a proof "
                     "from another log",
-                    which, key_label(key.name, key.key_id), signers(note))};
+                    which, key.label(), crypto::note_signer_labels(note))};
   }
   if (v.verdict == crypto::note_verdict::bad_signature) {
     return proof_error{
         proof_failure::bad_signature,
         fmt::format("{}: its signature by the key {} does not verify: the checkpoint was altered", which,
-                    key_label(key.name, key.key_id))};
+                    key.label())};
   }
   if (v.verdict != crypto::note_verdict::ok) {
     return proof_error{proof_failure::bad_checkpoint,

@@ -4,7 +4,7 @@ refused it (`sovgw audit prove: ...`), and says what to ask for instead."""
 import os
 import unittest
 
-from test_audit_support import audit_case, sovgw, write_file
+from test_audit_support import audit_case, read_file, sovgw, write_file
 
 
 class command_prefix_test(audit_case):
@@ -64,6 +64,49 @@ class checkpoint_sizes_test(audit_case):
         self.assertIn("at tree size 1000 (the log has signed checkpoints at sizes", p.stderr)
         sovgw("audit", "prove", "--db", self.db, "--old", "12", check=0)
         self.assertIn("signed checkpoints at sizes 5, 7, ..., 15, 16, 17 (12 in all)\n", self.verify().stdout)
+
+
+class key_messages_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        self.append(5)
+        self.vkey = read_file(self.pub).strip()
+        self.name, self.key_id, _ = self.vkey.split("+", 2)
+        # Another key directory for the same log name: its key signed none of this log's checkpoints.
+        self.other = os.path.join(self.tmp, "other")
+        sovgw("keys", "init", self.other, "--name", self.name, check=0)
+        self.other_id = read_file(os.path.join(self.other, "signing.pub")).split("+")[1]
+
+    def test_a_writer_with_another_key_names_its_key_directory(self):
+        for force in ((), ("--force",)):
+            p = sovgw("audit", "checkpoint", "--db", self.db, "--keys", self.other, *force, check=2)
+            self.assertTrue(p.stderr.startswith("sovgw audit checkpoint: "), p.stderr)
+            self.assertIn(f"the keys in {self.other} ({self.name}+{self.other_id}) did not sign the audit log "
+                          f"at {self.db}: none of its 1 stored checkpoint(s) is signed by them", p.stderr)
+            self.assertIn(f"signed by {self.name}+{self.key_id}", p.stderr)
+            self.assertNotIn("--pubkey", p.stderr)
+            self.assertNotIn("--force", p.stderr)
+        self.assertIn("OK: 5 records, 1 signed checkpoints", self.verify().stdout)  # nothing was written
+
+    def test_verify_with_another_key_names_who_signed(self):
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", os.path.join(self.other, "signing.pub"), check=1)
+        self.assertIn(f"checkpoint at size 5: no signature by the trusted key {self.name}+{self.other_id} "
+                      f"(signed by {self.name}+{self.key_id})", p.stdout)
+        self.assertIn(f"given with --pubkey", p.stdout)
+
+    def test_a_verifier_key_whose_id_does_not_match_says_so(self):
+        wrong_id = ("0" if self.key_id[0] != "0" else "1") + self.key_id[1:]
+        bad = self.vkey.replace("+" + self.key_id + "+", "+" + wrong_id + "+")
+        path = os.path.join(self.tmp, "bad.pub")
+        write_file(path, bad + "\n")
+        for arg in (path, bad):
+            p = sovgw("audit", "verify", "--db", self.db, "--pubkey", arg, check=2)
+            self.assertIn(f"{arg}: its key id {wrong_id} does not match its key: the key id of {self.name} with "
+                          f"that key is {self.key_id}", p.stderr)
+            self.assertNotIn("not a signed-note verifier key", p.stderr)
+            self.assertNotIn("does not exist", p.stderr)
+        p = sovgw("audit", "verify-proof", path, "--pubkey", path, check=2)
+        self.assertIn(f"its key id {wrong_id} does not match its key", p.stderr)
 
 
 if __name__ == "__main__":
