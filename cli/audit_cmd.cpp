@@ -125,12 +125,9 @@ std::string decision_option(const std::string& text) {
 int cmd_query(const options& o) {
   audit::query_filter f;
   f.scan_all = o.flag("scan");
-  if (o.has("since")) {
-    f.since_us = parse_time(o.need("since"), "since");
-  }
-  if (o.has("until")) {
-    f.until_us = parse_time(o.need("until"), "until");
-  }
+  const time_window window = time_window_option(o);
+  f.since_us = window.since_us;
+  f.until_us = window.until_us;
   f.tenant = o.get("tenant");
   if (const auto decision = o.get("decision")) {
     f.decision = decision_option(*decision);

@@ -130,6 +130,20 @@ std::uint64_t parse_time(const std::string& text, const char* what) {
   return *us;
 }
 
+time_window time_window_option(const options& o) {
+  time_window w;
+  if (o.has("since")) {
+    w.since_us = parse_time(o.need("since"), "since");
+  }
+  if (o.has("until")) {
+    w.until_us = parse_time(o.need("until"), "until");
+  }
+  if (w.since_us && w.until_us && *w.since_us >= *w.until_us) {
+    throw value_error("--since must be before --until");
+  }
+  return w;
+}
+
 std::uint64_t parse_age_us(const std::string& text) {
   const auto seconds = audit::parse_age_seconds(text);
   if (!seconds && text.size() >= 2 && std::string_view("dhms").find(text.back()) == std::string_view::npos) {

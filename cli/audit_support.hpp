@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "audit/audit_log.hpp"
@@ -20,6 +21,14 @@ namespace sovgw::cli {
 // RFC 3339 UTC ("2026-11-27T10:00:00Z", optional fraction), a date, or Unix seconds; in
 // microseconds.
 [[nodiscard]] std::uint64_t parse_time(const std::string& text, const char* what);
+
+// --since (inclusive) and --until (exclusive), each as parse_time; usage_error unless --since is
+// before --until (an empty period matches nothing, so it is a mistake).
+struct time_window {
+  std::optional<std::uint64_t> since_us;
+  std::optional<std::uint64_t> until_us;
+};
+[[nodiscard]] time_window time_window_option(const options& o);
 // "90d", "12h", "30m", "10s", in microseconds.
 [[nodiscard]] std::uint64_t parse_age_us(const std::string& text);
 

@@ -87,6 +87,15 @@ class query_test(audit_case):
         self.assertEqual(self.seqs("--until", "2020-01-01"), [])
         self.assertEqual(self.seqs("--until", "1577836800"), [])  # 2020-01-01 in Unix seconds
 
+    def test_since_must_be_before_until(self):
+        t10 = self.all[10]["time"]
+        for since, until in (("2026-12-05", "2026-12-04"), (t10, t10)):
+            for command in ("query", "report"):
+                extra = ("--pubkey", self.pub) if command == "report" else ()
+                p = sovgw("audit", command, "--db", self.db, *extra, "--since", since, "--until", until, check=2)
+                self.assertEqual(p.stderr, f"sovgw audit {command}: --since must be before --until\n")
+                self.assertEqual(p.stdout, "")
+
     def test_an_age_is_a_time_before_now(self):
         self.assertEqual(self.seqs("--since", "1d"), list(range(40)))  # appended just now
         self.assertEqual(self.seqs("--until", "1d"), [])
