@@ -24,7 +24,8 @@ constexpr const char* query_usage =
     R"(usage: sovgw audit query --db DIR [--since T] [--until T] [--tenant T] [--decision D]
           [--country CC] [--cluster C] [--model M] [--request-id ID] [--limit N]
           [--format table|jsonl|csv] [--scan] [--explain]
-  T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27), Unix seconds or an age (15m, 2h, 7d ago)
+  T: RFC 3339 (2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00), a date (2026-11-27, UTC), Unix
+     seconds or an age (15m, 2h, 7d ago); --since must be before --until
   D: permit, deny, no-policy or none; CC: a two-letter code (any case), private or unknown
   --scan: read every record, not the indexes; --explain: print the plan on stderr
 )";
@@ -75,7 +76,8 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
   query   --db DIR [--since T] [--until T] [--tenant T] [--decision D] [--country CC]
           [--cluster C] [--model M] [--request-id ID] [--limit N] [--format table|jsonl|csv]
           [--scan] [--explain]
-          T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27), Unix seconds or an age (15m, 2h, 7d ago)
+          T: RFC 3339 (2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00), a date (2026-11-27, UTC), Unix
+     seconds or an age (15m, 2h, 7d ago); --since must be before --until
           D: permit, deny, no-policy or none; CC: a two-letter code (any case), private or unknown
           --scan: read every record, not the indexes; --explain: print the plan on stderr
   verify  --db DIR --pubkey KEY [--payloads] [--checkpoint FILE] [--save-checkpoint FILE]

@@ -11,6 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "common/rfc3339.hpp"
 #include "policy/config_values.hpp"
 #include "policy/diagnostics.hpp"
 #include "tenants/tenants.hpp"
@@ -86,10 +87,11 @@ void replace_file(const std::string& path, const std::string& text) {
   }
 }
 
-// "90d", "12h", "30m" from now, or an RFC 3339 UTC time.
+// "90d", "12h", "30m" from now, or an RFC 3339 time (common/rfc3339.hpp: any offset, converted to
+// UTC; a fraction of a second is dropped, the file keeps whole seconds).
 std::int64_t parse_expiry(const std::string& text, std::int64_t now) {
-  if (const auto t = tenants::parse_time(text)) {
-    return *t;
+  if (const auto us = parse_rfc3339_us(text)) {
+    return *us / 1000000;
   }
   std::int64_t n = 0;
   std::size_t i = 0;
@@ -99,10 +101,10 @@ std::int64_t parse_expiry(const std::string& text, std::int64_t now) {
   const std::string unit = text.substr(i);
   const std::int64_t factor = unit == "d" ? 86400 : unit == "h" ? 3600 : unit == "m" ? 60 : 0;
   if (i == 0 || n == 0 || factor == 0) {
-    throw usage_error(
-        fmt::format("--expires '{}': give a duration (90d, 12h, 30m) or a UTC time like 2027-03-01T00:00:00Z",
-                    text),
-        false);
+    throw usage_error(fmt::format("--expires '{}': give a duration (90d, 12h, 30m) or an RFC 3339 time like "
+                                  "2027-03-01T00:00:00Z or 2027-03-01T01:00:00+01:00",
+                                  text),
+                      false);
   }
   return now + n * factor;
 }
