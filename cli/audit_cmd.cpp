@@ -16,6 +16,7 @@
 #include "cli/audit_support.hpp"
 #include "cli/commands.hpp"
 #include "crypto/base64.hpp"
+#include "policy/countries.hpp"
 
 namespace sovgw::cli {
 namespace {
@@ -26,7 +27,7 @@ constexpr const char* query_usage =
           [--format table|jsonl|csv] [--scan] [--explain]
   T: RFC 3339 (2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00), a date (2026-11-27, UTC), Unix
      seconds or an age (15m, 2h, 7d ago); --since must be before --until
-  D: permit, deny, no-policy or none; CC: a two-letter code (any case), private or unknown
+  D: permit, deny, no-policy or none; CC: an ISO 3166-1 code (any case), private or unknown
   --scan: read every record, not the indexes; --explain: print the plan on stderr
 )";
 constexpr const char* verify_usage =
@@ -76,9 +77,9 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
   query   --db DIR [--since T] [--until T] [--tenant T] [--decision D] [--country CC]
           [--cluster C] [--model M] [--request-id ID] [--limit N] [--format table|jsonl|csv]
           [--scan] [--explain]
-          T: RFC 3339 (2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00), a date (2026-11-27, UTC), Unix
-     seconds or an age (15m, 2h, 7d ago); --since must be before --until
-          D: permit, deny, no-policy or none; CC: a two-letter code (any case), private or unknown
+          T: RFC 3339 (2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00), a date (2026-11-27, UTC),
+             Unix seconds or an age (15m, 2h, 7d ago); --since must be before --until
+          D: permit, deny, no-policy or none; CC: an ISO 3166-1 code (any case), private or unknown
           --scan: read every record, not the indexes; --explain: print the plan on stderr
   verify  --db DIR --pubkey KEY [--payloads] [--checkpoint FILE] [--save-checkpoint FILE]
           [--format text|json]
@@ -124,6 +125,26 @@ std::string decision_option(const std::string& text) {
   return text;
 }
 
+// --country: what records hold (audit::query_country), and only a code a record can hold: an ISO
+// 3166-1 code or one geo data returns (policy/countries.hpp). Anything else would match nothing.
+std::string country_option(const std::string& text) {
+  const auto country = audit::query_country(text);
+  if (!country) {
+    throw usage_error(
+        fmt::format("--country must be a two-letter country code (DE, us), private or unknown, not '{}'",
+                    text),
+        false);
+  }
+  const auto id = policy::pack_country(*country);
+  if (country->size() == 2 && !policy::is_assigned_country(*id) && !policy::is_geo_data_only_country(*id)) {
+    throw usage_error(
+        fmt::format("--country '{}': {} is not an ISO 3166-1 country code, so no record holds it", text,
+                    *country),
+        false);
+  }
+  return *country;
+}
+
 int cmd_query(const options& o) {
   audit::query_filter f;
   f.scan_all = o.flag("scan");
@@ -135,13 +156,7 @@ int cmd_query(const options& o) {
     f.decision = decision_option(*decision);
   }
   if (const auto country = o.get("country")) {
-    f.country = audit::query_country(*country);
-    if (!f.country) {
-      throw usage_error(
-          fmt::format("--country must be a two-letter country code (DE, us), private or unknown, not '{}'",
-                      *country),
-          false);
-    }
+    f.country = country_option(*country);
   }
   f.cluster = o.get("cluster");
   f.model = o.get("model");

@@ -66,6 +66,15 @@ class query_test(audit_case):
             p = sovgw("audit", "query", "--db", self.db, "--country", text, check=2)
             self.assertIn(f"--country must be a two-letter country code (DE, us), private or unknown, not '{text}'",
                           p.stderr)
+        # Two letters that are no country's code match no record: refused too, not an empty answer.
+        for text, code in (("XX", "XX"), ("zz", "ZZ"), ("QQ", "QQ")):
+            p = sovgw("audit", "query", "--db", self.db, "--country", text, check=2)
+            self.assertIn(f"--country '{text}': {code} is not an ISO 3166-1 country code, so no record holds it",
+                          p.stderr)
+            self.assertEqual(p.stdout, "")
+        # Codes geo data returns for some addresses (EU, AP, UK in Tor's geoip files) can be in a record.
+        for text in ("EU", "ap", "UK", "gb", "XK"):
+            self.assertEqual(self.seqs("--country", text), [])
 
     def test_the_table_columns_fit_their_content(self):
         self.append(3, run_name="0193a5c1e2f04b7c9d2e3f4a5b6c7d8e")  # request ids as long as the gateway's
