@@ -1,7 +1,9 @@
 """What a first-time auditor reads when something is refused: every message names the command that
 refused it (`sovgw audit prove: ...`), and says what to ask for instead."""
 
+import json
 import os
+import re
 import unittest
 
 from test_audit_support import audit_case, read_file, sovgw, write_file
@@ -107,6 +109,44 @@ class key_messages_test(audit_case):
             self.assertNotIn("does not exist", p.stderr)
         p = sovgw("audit", "verify-proof", path, "--pubkey", path, check=2)
         self.assertIn(f"its key id {wrong_id} does not match its key", p.stderr)
+
+
+class verify_names_its_key_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        self.append(5, run_name="a")
+        self.append(2, run_name="b")
+        self.label = "+".join(read_file(self.pub).split("+")[:2])  # test.sovgw.local/audit+<key id>
+
+    def test_the_ok_line_names_the_key_and_a_lone_visit_gets_the_hint(self):
+        out = self.verify().stdout
+        first = out.splitlines()[0]
+        self.assertRegex(first, r"^OK: 7 records, 2 signed checkpoints verified with the key "
+                                + re.escape(self.label) + r", \d+ index entries match")
+        hint = ("note: records deleted from the end of the log together with their checkpoints are found only "
+                "against a checkpoint kept from an earlier visit")
+        self.assertIn(hint + ": --save-checkpoint FILE now, --checkpoint FILE next time\n", out)
+        self.assertEqual(out.count("note: records deleted"), 1)
+        kept = os.path.join(self.tmp, "visit.checkpoint")
+        out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", kept,
+                    check=0).stdout
+        self.assertIn(hint + " (--checkpoint)\n", out)
+        out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", kept, check=0).stdout
+        self.assertNotIn("note: records deleted", out)
+        j = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",
+                             check=0).stdout)
+        self.assertEqual(f"{j['key']['name']}+{j['key']['id']}", self.label)
+
+    def test_verify_proof_names_the_key_that_signed(self):
+        proof = os.path.join(self.tmp, "p")
+        write_file(proof, sovgw("audit", "prove", "--db", self.db, "--seq", "3", check=0).stdout)
+        out = sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout
+        self.assertIn(f"OK: record 3 is included in the log test.sovgw.local/audit at tree size 7", out)
+        self.assertIn(f"signed by {self.label}\n", out.splitlines(keepends=True)[0])
+        write_file(proof, sovgw("audit", "prove", "--db", self.db, "--old", "5", check=0).stdout)
+        out = sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout
+        self.assertEqual(out, "OK: checkpoint at size 5 is consistent with checkpoint at size 7 (append-only), both "
+                              f"signed by {self.label}\n")
 
 
 if __name__ == "__main__":
