@@ -177,6 +177,12 @@ int cmd_verify(const options& o) {
                *asked, key_path, fmt::join(known, ", "));
     return exit_failed;
   }
+  if (r.failure == hs::verify_failure::component_unavailable && covers_body && digest.empty()) {
+    fmt::print(
+        "receipt does NOT verify: it covers the request body (the Content-Digest the request carried): give "
+        "the body sent (--body-file FILE) or its Content-Digest (--content-digest VALUE)\n");
+    return exit_failed;
+  }
   if (!r.ok()) {
     fmt::print("receipt does NOT verify: {}{}{}\n", hs::to_string(r.failure), r.detail.empty() ? "" : ": ",
                r.detail);

@@ -64,6 +64,18 @@ class receipt_cli_test(unittest.TestCase):
         p = self.verify(head, mixed, check=2)
         self.assertIn("the JWK is not a JSON object", p.stderr)
 
+    def test_a_receipt_covering_the_body_says_which_option_to_give(self):
+        head = self.head("head.txt")
+        key = self.public("gw.jwk", "--format", "jwk")
+        p = self.verify(head, key, check=1)
+        self.assertIn("receipt does NOT verify: it covers the request body (the Content-Digest the request "
+                      "carried): give the body sent (--body-file FILE) or its Content-Digest (--content-digest "
+                      "VALUE)", p.stdout)
+        self.assertNotIn("component_unavailable", p.stdout)
+        # A receipt without a body is checked without either option.
+        out = self.verify(self.head("nobody.txt", body=False), key, check=0).stdout
+        self.assertIn("not bound to a request body", out)
+
 
 if __name__ == "__main__":
     unittest.main()
