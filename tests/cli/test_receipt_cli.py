@@ -46,6 +46,8 @@ class receipt_cli_test(unittest.TestCase):
     def test_the_default_http_public_output_is_a_key_file(self):
         both = self.public("gw.jwk")  # JWK and PEM, as `keys http-public KEY > gw.jwk` writes them
         self.assertIn("-----BEGIN PUBLIC KEY-----", open(both).read())
+        p = sovgw("keys", "http-public", self.key, "--format", "xml", check=2)
+        self.assertIn("sovgw keys http-public: --format must be jwk, pem or both (the default), not 'xml'", p.stderr)
         head = self.head("head.txt")
         for key in (both, self.public("gw.pub.jwk", "--format", "jwk"), self.public("gw.pem", "--format", "pem")):
             out = self.verify(head, key, "--body-file", self.body, check=0).stdout
