@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <filesystem>
@@ -87,6 +88,20 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
 
   auto report =
       verify_log(*log->store_, log->signer_->verifier(), verify_options{.indexes = false, .held = {}});
+  if (report.checkpoints == 0 && report.stored_checkpoints > 0) {
+    // Not one stored checkpoint is signed by this key: the keys are another log's (same name), and
+    // even a forced open would sign this log's checkpoints with a key its auditors do not hold.
+    const auto foreign = std::find_if(report.problems.begin(), report.problems.end(), [](const problem& p) {
+      return p.kind == problem_kind::checkpoint_unknown_key;
+    });
+    if (foreign != report.problems.end()) {
+      return status{error_code::invalid_argument,
+                    fmt::format("the keys in {} ({}) did not sign the audit log at {}: none of its {} stored "
+                                "checkpoint(s) is signed by them; {}",
+                                config.key_dir, log->signer_->verifier().label(), config.db_dir,
+                                report.stored_checkpoints, foreign->text)};
+    }
+  }
   std::string forced_reason;
   if (report.ok()) {
     log->tiles_ = std::move(report.tiles);

@@ -1,5 +1,6 @@
 #include "audit/keys.hpp"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -74,6 +75,14 @@ result<std::string> read_public_file(const std::string& path) {
   }
 }
 
+// A vkey whose key id is not the one of its name and key: altered, or pieced together.
+status key_id_mismatch(const std::string& where, const crypto::vkey_result& v) {
+  return status{error_code::invalid_argument,
+                fmt::format("{}: its key id {:08x} does not match its key: the key id of {} with that key is "
+                            "{:08x} (altered, or pieced together from different keys)",
+                            where, v.stated_key_id, v.verifier.name, v.verifier.key_id)};
+}
+
 }  // namespace
 
 std::string default_auditor_dir(const std::string& dir) { return without_trailing_slashes(dir) + "-auditor"; }
@@ -146,8 +155,12 @@ result<crypto::note_verifier> read_verifier(const std::string& path_or_vkey) {
   struct stat st {};
   if (::stat(path_or_vkey.c_str(), &st) != 0) {
     const int stat_errno = errno;
-    if (auto v = crypto::note_verifier::parse(path_or_vkey)) {
-      return *v;
+    auto v = crypto::parse_vkey(path_or_vkey);
+    if (v.ok()) {
+      return std::move(v.verifier);
+    }
+    if (v.error == crypto::vkey_error::key_id_mismatch) {
+      return key_id_mismatch(path_or_vkey, v);
     }
     if (stat_errno == ENOENT) {
       return status{error_code::not_found,
@@ -161,12 +174,15 @@ result<crypto::note_verifier> read_verifier(const std::string& path_or_vkey) {
   if (!text.is_ok()) {
     return text.error();
   }
-  auto v = crypto::note_verifier::parse(text.value());
-  if (!v) {
+  auto v = crypto::parse_vkey(text.value());
+  if (v.error == crypto::vkey_error::key_id_mismatch) {
+    return key_id_mismatch(path_or_vkey, v);
+  }
+  if (!v.ok()) {
     return status{error_code::invalid_argument,
                   path_or_vkey + " is not a signed-note verifier key " + expected};
   }
-  return *v;
+  return std::move(v.verifier);
 }
 
 crypto::note_verifier load_verifier(const std::string& path_or_vkey) {

@@ -346,8 +346,8 @@ class verifier {
     }
     if (options_.require_checkpoint && report_.checkpoints == 0) {
       problems_.add(area::records, problem_kind::no_checkpoint, report_.records,
-                    fmt::format("{} record(s) but no stored checkpoint signed by {}+{:08x} verifies",
-                                report_.records, key_.name, key_.key_id));
+                    fmt::format("{} record(s) but no stored checkpoint signed by {} verifies",
+                                report_.records, key_.label()));
     }
     problems_.finish(report_);
     return std::move(report_);
@@ -372,9 +372,13 @@ class verifier {
         problems_.add(
             area::records, unknown ? problem_kind::checkpoint_unknown_key : problem_kind::checkpoint_invalid,
             at,
-            fmt::format("checkpoint at size {}: {} ({})", size, crypto::to_string(v.verdict),
-                        unknown ? "signed by another key: a wrong --pubkey, or not this log's checkpoint"
-                                : "forged or altered checkpoint"));
+            unknown
+                ? fmt::format("checkpoint at size {}: {} {} (signed by {}): the wrong key, or not this log's "
+                              "checkpoint",
+                              size, crypto::to_string(v.verdict), key_.label(),
+                              crypto::note_signer_labels(it->value().ToStringView()))
+                : fmt::format("checkpoint at size {}: {} (forged or altered checkpoint)", size,
+                              crypto::to_string(v.verdict)));
         continue;
       }
       auto cp = crypto::checkpoint::parse(v.text);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "audit/store.hpp"
@@ -64,21 +65,6 @@ std::optional<proof_error> read_path(std::string_view& text, std::vector<m::hash
   }
 }
 
-std::string key_label(std::string_view name, std::uint32_t key_id) {
-  return fmt::format("{}+{:08x}", name, key_id);
-}
-
-// "name+keyid, ..." of a note's signatures (verify_note parsed it before).
-std::string signers(std::string_view note) {
-  std::vector<std::string> out;
-  if (const auto parsed = crypto::parse_note(note)) {
-    for (const auto& sig : parsed->signatures) {
-      out.push_back(key_label(sig.name, sig.key_id));
-    }
-  }
-  return out.empty() ? std::string("no key") : fmt::format("{}", fmt::join(out, ", "));
-}
-
 proof_result<crypto::checkpoint> open_checkpoint(std::string_view note, const crypto::note_verifier& key,
                                                  std::string_view which) {
   const auto v = crypto::verify_note(note, key);
@@ -87,13 +73,13 @@ proof_result<crypto::checkpoint> open_checkpoint(std::string_view note, const cr
         proof_failure::unknown_key,
         fmt::format("{} is not signed by the key {} (signed by {}): wrong public key, or a proof "
                     "from another log",
-                    which, key_label(key.name, key.key_id), signers(note))};
+                    which, key.label(), crypto::note_signer_labels(note))};
   }
   if (v.verdict == crypto::note_verdict::bad_signature) {
     return proof_error{
         proof_failure::bad_signature,
         fmt::format("{}: its signature by the key {} does not verify: the checkpoint was altered", which,
-                    key_label(key.name, key.key_id))};
+                    key.label())};
   }
   if (v.verdict != crypto::note_verdict::ok) {
     return proof_error{proof_failure::bad_checkpoint,
@@ -328,9 +314,56 @@ result<std::string> stored_checkpoint_note(const store& s, std::uint64_t size) {
     return note.error();
   }
   if (!note->has_value()) {
-    return status{error_code::not_found, fmt::format("there is no signed checkpoint at tree size {}", size)};
+    auto sizes = stored_checkpoint_sizes(s);
+    if (!sizes.is_ok()) {
+      return sizes.error();
+    }
+    if (sizes->empty()) {
+      return status{error_code::not_found,
+                    fmt::format("there is no signed checkpoint at tree size {}: the log has none yet", size)};
+    }
+    const std::size_t n = sizes->size();
+    return status{error_code::not_found,
+                  fmt::format("there is no signed checkpoint at tree size {} (the log has signed checkpoints "
+                              "at sizes {}{})",
+                              size, format_checkpoint_sizes(sizes.value(), size),
+                              n > max_listed_checkpoint_sizes ? fmt::format(": {} in all", n) : "")};
   }
   return **note;
+}
+
+result<std::vector<std::uint64_t>> stored_checkpoint_sizes(const store& s) {
+  std::vector<std::uint64_t> sizes;
+  auto it = s.iterate(column::checkpoints);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() == 8) {
+      sizes.push_back(read_be64(it->key().ToStringView()));
+    }
+  }
+  if (!it->status().ok()) {
+    return from_rocksdb(it->status(), "reading checkpoints failed");
+  }
+  return sizes;
+}
+
+std::string format_checkpoint_sizes(const std::vector<std::uint64_t>& sizes, std::uint64_t near) {
+  const std::size_t n = sizes.size();
+  const auto at =
+      static_cast<std::size_t>(std::lower_bound(sizes.begin(), sizes.end(), near) - sizes.begin());
+  const auto shown = [&](std::size_t i) {
+    return n <= max_listed_checkpoint_sizes || i < 2 || i + 2 >= n || (i + 3 >= at && i < at + 3);
+  };
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!shown(i)) {
+      continue;
+    }
+    if (!out.empty()) {
+      out += i > 0 && !shown(i - 1) ? ", ..., " : ", ";
+    }
+    out += std::to_string(sizes[i]);
+  }
+  return out;
 }
 
 result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq) {

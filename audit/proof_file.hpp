@@ -104,8 +104,18 @@ struct verified_consistency {
                                                                     const crypto::note_verifier& key);
 
 // The signed checkpoint note stored for tree size `size`; size 0: the newest one the stored records
-// reach. not_found when there is none.
+// reach. not_found when there is none (the message lists the sizes there are, near `size`).
 [[nodiscard]] result<std::string> stored_checkpoint_note(const store& s, std::uint64_t size);
+
+// The tree sizes of the checkpoints stored in the log, ascending (whether they verify is
+// verify_log's to say).
+[[nodiscard]] result<std::vector<std::uint64_t>> stored_checkpoint_sizes(const store& s);
+// `sizes` (ascending) for a message, bounded: all of them up to max_listed_checkpoint_sizes; else the first
+// two, the three below `near` and the three from it on, and the last two, with "..." for the gaps: "5, 7,
+// ..., 15, 16, 17".
+inline constexpr std::size_t max_listed_checkpoint_sizes = 8;
+[[nodiscard]] std::string format_checkpoint_sizes(const std::vector<std::uint64_t>& sizes,
+                                                  std::uint64_t near);
 
 // Builds the inclusion proof of record `seq` against the latest signed checkpoint (which must
 // cover it), from the stored tiles.

@@ -16,6 +16,7 @@
 #include "cli/audit_support.hpp"
 #include "cli/commands.hpp"
 #include "crypto/base64.hpp"
+#include "policy/countries.hpp"
 
 namespace sovgw::cli {
 namespace {
@@ -24,8 +25,9 @@ constexpr const char* query_usage =
     R"(usage: sovgw audit query --db DIR [--since T] [--until T] [--tenant T] [--decision D]
           [--country CC] [--cluster C] [--model M] [--request-id ID] [--limit N]
           [--format table|jsonl|csv] [--scan] [--explain]
-  T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27), Unix seconds or an age (15m, 2h, 7d ago)
-  D: permit, deny, no-policy or none; CC: a two-letter code (any case), private or unknown
+  T: RFC 3339 (2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00), a date (2026-11-27, UTC), Unix
+     seconds or an age (15m, 2h, 7d ago); --since must be before --until
+  D: permit, deny, no-policy or none; CC: an ISO 3166-1 code (any case), private or unknown
   --scan: read every record, not the indexes; --explain: print the plan on stderr
 )";
 constexpr const char* verify_usage =
@@ -75,8 +77,9 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
   query   --db DIR [--since T] [--until T] [--tenant T] [--decision D] [--country CC]
           [--cluster C] [--model M] [--request-id ID] [--limit N] [--format table|jsonl|csv]
           [--scan] [--explain]
-          T: RFC 3339 UTC (2026-11-27T10:00:00Z), a date (2026-11-27), Unix seconds or an age (15m, 2h, 7d ago)
-          D: permit, deny, no-policy or none; CC: a two-letter code (any case), private or unknown
+          T: RFC 3339 (2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00), a date (2026-11-27, UTC),
+             Unix seconds or an age (15m, 2h, 7d ago); --since must be before --until
+          D: permit, deny, no-policy or none; CC: an ISO 3166-1 code (any case), private or unknown
           --scan: read every record, not the indexes; --explain: print the plan on stderr
   verify  --db DIR --pubkey KEY [--payloads] [--checkpoint FILE] [--save-checkpoint FILE]
           [--format text|json]
@@ -122,27 +125,38 @@ std::string decision_option(const std::string& text) {
   return text;
 }
 
+// --country: what records hold (audit::query_country), and only a code a record can hold: an ISO
+// 3166-1 code or one geo data returns (policy/countries.hpp). Anything else would match nothing.
+std::string country_option(const std::string& text) {
+  const auto country = audit::query_country(text);
+  if (!country) {
+    throw usage_error(
+        fmt::format("--country must be a two-letter country code (DE, us), private or unknown, not '{}'",
+                    text),
+        false);
+  }
+  const auto id = policy::pack_country(*country);
+  if (country->size() == 2 && !policy::is_assigned_country(*id) && !policy::is_geo_data_only_country(*id)) {
+    throw usage_error(
+        fmt::format("--country '{}': {} is not an ISO 3166-1 country code, so no record holds it", text,
+                    *country),
+        false);
+  }
+  return *country;
+}
+
 int cmd_query(const options& o) {
   audit::query_filter f;
   f.scan_all = o.flag("scan");
-  if (o.has("since")) {
-    f.since_us = parse_time(o.need("since"), "since");
-  }
-  if (o.has("until")) {
-    f.until_us = parse_time(o.need("until"), "until");
-  }
+  const time_window window = time_window_option(o);
+  f.since_us = window.since_us;
+  f.until_us = window.until_us;
   f.tenant = o.get("tenant");
   if (const auto decision = o.get("decision")) {
     f.decision = decision_option(*decision);
   }
   if (const auto country = o.get("country")) {
-    f.country = audit::query_country(*country);
-    if (!f.country) {
-      throw usage_error(
-          fmt::format("--country must be a two-letter country code (DE, us), private or unknown, not '{}'",
-                      *country),
-          false);
-    }
+    f.country = country_option(*country);
   }
   f.cluster = o.get("cluster");
   f.model = o.get("model");
@@ -178,7 +192,7 @@ int cmd_query(const options& o) {
     table.finish();
   }
   if (!st.is_ok()) {
-    return report_error(st);
+    throw_status(st);
   }
   if (format == "table") {
     std::printf("(%llu record%s)\n", static_cast<unsigned long long>(count), count == 1 ? "" : "s");
@@ -209,7 +223,7 @@ int cmd_prove(const options& o) {
     proof = audit::make_inclusion_proof(*s, record_option(*s, o));
   }
   if (!proof.is_ok()) {
-    return report_error(proof.error());
+    throw_status(proof.error());
   }
   std::fwrite(proof->data(), 1, proof->size(), stdout);
   return exit_ok;
@@ -220,25 +234,24 @@ int cmd_show(const options& o) {
   const auto s = open_reader(o);
   auto r = audit::read_record(*s, record_option(*s, o));
   if (!r.is_ok()) {
-    return report_error(r.error());
+    throw_status(r.error());
   }
   print_record_summary(r.value());
   auto p = audit::open_payload(*s, r.value(), pair.public_key, pair.secret_key);
   if (!p.is_ok()) {
     // Not recorded, dropped by retention, shredded: an answer about the log, not a usage error.
-    std::fprintf(stderr, "error: %s\n", p.error().message().c_str());
-    return p.error().code() == error_code::io ? exit_environment : exit_failed;
+    throw command_error(p.error().code() == error_code::io ? exit_environment : exit_failed,
+                        p.error().message());
   }
   std::printf("--- prompt (%zu bytes) ---\n%s\n--- completion (%zu bytes) ---\n%s\n", p->prompt.size(),
               p->prompt.c_str(), p->completion.size(), p->completion.c_str());
   return exit_ok;
 }
 
-int close_writer(audit::audit_log& log) {
+void close_writer(audit::audit_log& log) {
   if (auto st = log.close(); !st.is_ok()) {
-    return report_error(st);
+    throw_status(st);
   }
-  return exit_ok;
 }
 
 int cmd_shred(const options& o) {
@@ -251,14 +264,11 @@ int cmd_shred(const options& o) {
   if (!seq.is_ok()) {
     if (seq.error().code() == error_code::not_found) {
       // An unknown or already shredded tenant is an answer about the log, not a usage error.
-      std::fprintf(stderr, "error: %s\n", seq.error().message().c_str());
-      return exit_failed;
+      throw command_error(exit_failed, seq.error().message());
     }
-    return report_error(seq.error());
+    throw_status(seq.error());
   }
-  if (const int rc = close_writer(*log); rc != exit_ok) {
-    return rc;
-  }
+  close_writer(*log);
   std::printf(
       "shredded: tenant '%s' data keys destroyed; its payloads are unreadable; recorded as record %llu\n",
       tenant.c_str(), static_cast<unsigned long long>(seq.value()));
@@ -271,11 +281,9 @@ int cmd_retain(const options& o) {
   auto log = open_writer(o, missing_log::refuse);
   auto dropped = log->drop_payloads_before(now > age ? now - age : 0);
   if (!dropped.is_ok()) {
-    return report_error(dropped.error());
+    throw_status(dropped.error());
   }
-  if (const int rc = close_writer(*log); rc != exit_ok) {
-    return rc;
-  }
+  close_writer(*log);
   std::printf("retention: dropped %llu payload(s) older than %s; their records stay provable\n",
               static_cast<unsigned long long>(dropped.value()), o.need("older-than").c_str());
   return exit_ok;
@@ -301,13 +309,11 @@ int cmd_append(const options& o) {
   for (auto& f : pending) {
     auto r = f.get();
     if (!r.is_ok()) {
-      return report_error(r.error());
+      throw_status(r.error());
     }
     last = r.value();
   }
-  if (const int rc = close_writer(*log); rc != exit_ok) {
-    return rc;
-  }
+  close_writer(*log);
   std::printf("appended %llu record(s); last seq %llu\n", static_cast<unsigned long long>(n),
               static_cast<unsigned long long>(last));
   return exit_ok;
@@ -317,11 +323,9 @@ int cmd_checkpoint(const options& o) {
   auto log = open_writer(o, missing_log::refuse);
   auto cp = log->checkpoint_now();
   if (!cp.is_ok()) {
-    return report_error(cp.error());
+    throw_status(cp.error());
   }
-  if (const int rc = close_writer(*log); rc != exit_ok) {
-    return rc;
-  }
+  close_writer(*log);
   std::printf("checkpoint: size %llu root %s\n", static_cast<unsigned long long>(cp->size),
               crypto::to_base64(cp->root).c_str());
   return exit_ok;

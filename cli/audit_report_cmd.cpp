@@ -197,15 +197,9 @@ int cmd_report(const options& o) {
     throw usage_error(fmt::format("--format must be html or json, not '{}'", format), false);
   }
   audit::report_options options;
-  if (o.has("since")) {
-    options.since_us = parse_time(o.need("since"), "since");
-  }
-  if (o.has("until")) {
-    options.until_us = parse_time(o.need("until"), "until");
-  }
-  if (options.since_us && options.until_us && *options.since_us >= *options.until_us) {
-    throw usage_error("--since must be before --until", false);
-  }
+  const time_window window = time_window_option(o);
+  options.since_us = window.since_us;
+  options.until_us = window.until_us;
   report_context c{
       .db = o.need("db"),
       .key = pubkey_option(o),
@@ -234,7 +228,8 @@ int cmd_report(const options& o) {
   write_output(o, format == "json" ? report_json(r, c) : report_html(r, c));
   if (!r.verification.ok()) {
     std::fprintf(stderr,
-                 "FAILED: the audit log at %s does not verify; the report says why (%zu problem(s))\n",
+                 "sovgw audit report: FAILED: the audit log at %s does not verify; the report says why (%zu "
+                 "problem(s))\n",
                  s->dir().c_str(), r.verification.problems.size());
     return exit_failed;
   }

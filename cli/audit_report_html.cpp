@@ -178,8 +178,15 @@ std::string verification_section(const audit::report& r, const report_context& c
                                    : std::string());
   }
   out += R"(<dl class="facts">)";
-  out += fmt::format("<dt>Records verified</dt><dd>{} (the whole log; {} in this report's period)</dd>",
-                     num(v.records), num(r.records_in_period));
+  if (v.ok()) {
+    out += fmt::format("<dt>Records verified</dt><dd>{} (the whole log; {} in this report's period)</dd>",
+                       num(v.records), num(r.records_in_period));
+  } else {
+    out +=
+        fmt::format(R"(<dt>Records read</dt><dd class="bad">{} (the whole log; {} in this report's period): )"
+                    "verification FAILED, see the problems below</dd>",
+                    num(v.records), num(r.records_in_period));
+  }
   if (v.latest && v.failed_checkpoints() > 0) {
     out += fmt::format(
         R"(<dt>Checked against checkpoint</dt><dd class="bad">{} of {} stored checkpoints FAIL verification; )"

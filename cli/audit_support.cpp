@@ -10,6 +10,7 @@
 #include "audit/keys.hpp"
 #include "audit/proof_file.hpp"
 #include "audit/query.hpp"
+#include "common/rfc3339.hpp"
 
 namespace sovgw::cli {
 namespace {
@@ -18,67 +19,6 @@ namespace {
 usage_error value_error(const std::string& message) { return usage_error(message, false); }
 
 constexpr std::uint64_t us_per_second = 1000000;
-
-// Exactly `n` ASCII digits at `pos`.
-bool read_digits(std::string_view text, std::size_t pos, std::size_t n, unsigned& out) {
-  if (pos + n > text.size()) {
-    return false;
-  }
-  out = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (text[i] < '0' || text[i] > '9') {
-      return false;
-    }
-    out = out * 10 + static_cast<unsigned>(text[i] - '0');
-  }
-  return true;
-}
-
-bool char_at(std::string_view text, std::size_t pos, char c) { return pos < text.size() && text[pos] == c; }
-
-// "2026-11-27" or "2026-11-27T10:00:00[.ffffff]Z"; nullopt for anything else, including
-// impossible dates (2026-02-30): timegm would roll those over into the next month.
-std::optional<std::uint64_t> read_calendar_time_us(std::string_view text) {
-  unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  if (!read_digits(text, 0, 4, y) || !char_at(text, 4, '-') || !read_digits(text, 5, 2, mo) ||
-      !char_at(text, 7, '-') || !read_digits(text, 8, 2, d)) {
-    return std::nullopt;
-  }
-  const std::chrono::year_month_day date{std::chrono::year(static_cast<int>(y)), std::chrono::month(mo),
-                                         std::chrono::day(d)};
-  if (!date.ok() || y < 1970) {
-    return std::nullopt;
-  }
-  std::uint64_t frac_us = 0;
-  if (text.size() > 10) {
-    if (!char_at(text, 10, 'T') || !read_digits(text, 11, 2, h) || !char_at(text, 13, ':') ||
-        !read_digits(text, 14, 2, mi) || !char_at(text, 16, ':') || !read_digits(text, 17, 2, s) || h > 23 ||
-        mi > 59 || s > 60) {
-      return std::nullopt;
-    }
-    std::size_t pos = 19;
-    if (char_at(text, pos, '.')) {
-      const std::size_t first = ++pos;
-      unsigned digit = 0;
-      for (; pos < text.size() && read_digits(text, pos, 1, digit); ++pos) {
-        if (pos - first < 6) {
-          frac_us = frac_us * 10 + digit;
-        }
-      }
-      if (pos == first) {
-        return std::nullopt;
-      }
-      for (std::size_t n = pos - first; n < 6; ++n) {
-        frac_us *= 10;
-      }
-    }
-    if (text.substr(pos) != "Z") {
-      return std::nullopt;
-    }
-  }
-  const auto days = static_cast<std::uint64_t>(std::chrono::sys_days(date).time_since_epoch().count());
-  return ((days * 24 + h) * 60 + mi) * 60 * us_per_second + s * us_per_second + frac_us;
-}
 
 }  // namespace
 
@@ -100,8 +40,9 @@ std::uint64_t parse_checkpoint_size(const std::string& text, const char* what) {
   return size;
 }
 
-// RFC 3339 UTC ("2026-11-27T10:00:00Z", optional fraction), a date, Unix seconds, or an age before
-// now ("15m", "2h", "7d": what an auditor means by "since a quarter of an hour ago").
+// RFC 3339 (common/rfc3339.hpp: "2026-11-27T10:00:00Z", "2026-11-27T11:00:00+01:00", a fraction),
+// a date, Unix seconds, or an age before now ("15m", "2h", "7d": what an auditor means by "since a
+// quarter of an hour ago").
 std::uint64_t parse_time(const std::string& text, const char* what) {
   std::optional<std::uint64_t> us;
   if (const auto age = audit::parse_age_seconds(text)) {
@@ -118,16 +59,30 @@ std::uint64_t parse_time(const std::string& text, const char* what) {
                                     UINT64_MAX / us_per_second));
     }
     us = seconds * us_per_second;
-  } else {
-    us = read_calendar_time_us(text);
+  } else if (const auto t = text.size() == 10 ? parse_rfc3339_date_us(text) : parse_rfc3339_us(text)) {
+    us = static_cast<std::uint64_t>(*t);
   }
   if (!us) {
     throw value_error(
-        fmt::format("--{}: cannot read '{}' as a time (use 2026-11-27T10:00:00Z, 2026-11-27, Unix "
-                    "seconds, or an age such as 15m, 2h, 7d)",
+        fmt::format("--{}: cannot read '{}' as a time (use 2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00, "
+                    "2026-11-27, Unix seconds, or an age such as 15m, 2h, 7d)",
                     what, text));
   }
   return *us;
+}
+
+time_window time_window_option(const options& o) {
+  time_window w;
+  if (o.has("since")) {
+    w.since_us = parse_time(o.need("since"), "since");
+  }
+  if (o.has("until")) {
+    w.until_us = parse_time(o.need("until"), "until");
+  }
+  if (w.since_us && w.until_us && *w.since_us >= *w.until_us) {
+    throw value_error("--since must be before --until");
+  }
+  return w;
 }
 
 std::uint64_t parse_age_us(const std::string& text) {
@@ -141,10 +96,7 @@ std::uint64_t parse_age_us(const std::string& text) {
   return *seconds * 1000000;
 }
 
-int report_error(const status& s) {
-  std::fprintf(stderr, "error: %s\n", s.message().c_str());
-  return exit_code_for(s.code());
-}
+void throw_status(const status& s) { throw command_error(exit_code_for(s.code()), s.message()); }
 
 result<std::unique_ptr<audit::store>> try_open_reader(const options& o) {
   return audit::store::open(o.need("db"), audit::store::open_mode::read_only);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "audit/audit_log.hpp"
@@ -17,14 +18,23 @@ namespace sovgw::cli {
 [[nodiscard]] std::uint64_t parse_count(const std::string& text, const char* what);
 // A checkpoint size given as --what: at least 1.
 [[nodiscard]] std::uint64_t parse_checkpoint_size(const std::string& text, const char* what);
-// RFC 3339 UTC ("2026-11-27T10:00:00Z", optional fraction), a date, or Unix seconds; in
-// microseconds.
+// RFC 3339 ("2026-11-27T10:00:00Z", "2026-11-27T11:00:00+01:00", optional fraction; converted to
+// UTC), a date (its midnight UTC), Unix seconds, or an age before now (15m, 2h, 7d); in microseconds.
 [[nodiscard]] std::uint64_t parse_time(const std::string& text, const char* what);
+
+// --since (inclusive) and --until (exclusive), each as parse_time; usage_error unless --since is
+// before --until (an empty period matches nothing, so it is a mistake).
+struct time_window {
+  std::optional<std::uint64_t> since_us;
+  std::optional<std::uint64_t> until_us;
+};
+[[nodiscard]] time_window time_window_option(const options& o);
 // "90d", "12h", "30m", "10s", in microseconds.
 [[nodiscard]] std::uint64_t parse_age_us(const std::string& text);
 
-// Prints "error: <message>" on stderr; returns the exit code for the status (exit_code_for).
-[[nodiscard]] int report_error(const status& s);
+// Throws command_error with the status's message and exit code (exit_code_for): run_command prints
+// it as `sovgw audit <command>: <message>`.
+[[noreturn]] void throw_status(const status& s);
 
 // --db, read-only. Failing to open it is exit 1 when the log is damaged (RocksDB reports
 // corruption: a MANIFEST or table file that fails its checksum), else exit 3 (missing, not an

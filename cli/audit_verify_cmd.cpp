@@ -50,6 +50,7 @@ struct verify_outcome {
   audit::verify_report report;
   std::optional<audit::payload_report> payloads;
   std::vector<crypto::checkpoint> held;
+  std::vector<std::uint64_t> checkpoint_sizes;  // of a log that verifies
   bool saved = false;
   double seconds = 0;
 
@@ -84,9 +85,9 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     }
     if (unknown_signer && report.checkpoints == 0) {
       std::printf(
-          "none of the checkpoints is signed by the key %s+%08x given with --pubkey: wrong public key for "
+          "none of the checkpoints is signed by the key %s given with --pubkey: wrong public key for "
           "this log?\n",
-          key.name.c_str(), key.key_id);
+          key.label().c_str());
     }
     const auto first_bad = report.first_bad_record ? report.first_bad_record
                            : v.payloads            ? v.payloads->first_bad_record
@@ -96,13 +97,23 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     }
     return;
   }
+  // The key, as `name+id`: what an auditor compares with the key the operator published (a log
+  // verifies under any key that signed it, a substituted one included).
   std::printf(
-      "OK: %llu records, %llu signed checkpoints verified, %llu index entries match (%.0f leaves/s)\n",
+      "OK: %llu records, %llu signed checkpoints verified with the key %s, %llu index entries match (%.0f "
+      "leaves/s)\n",
       static_cast<unsigned long long>(report.records), static_cast<unsigned long long>(report.checkpoints),
-      static_cast<unsigned long long>(report.index_entries),
+      key.label().c_str(), static_cast<unsigned long long>(report.index_entries),
       v.seconds > 0 ? static_cast<double>(report.records) / v.seconds : 0.0);
   std::printf("latest checkpoint: size %llu root %s\n", static_cast<unsigned long long>(report.latest->size),
               crypto::to_base64(report.latest->root).c_str());
+  if (!v.checkpoint_sizes.empty()) {
+    // The sizes `prove --old/--new` take: every stored checkpoint verified.
+    const std::size_t n = v.checkpoint_sizes.size();
+    std::printf("signed checkpoints at sizes %s%s\n",
+                audit::format_checkpoint_sizes(v.checkpoint_sizes, UINT64_MAX).c_str(),
+                n > audit::max_listed_checkpoint_sizes ? fmt::format(" ({} in all)", n).c_str() : "");
+  }
   for (const auto& held : v.held) {
     std::printf("the checkpoint you hold (size %llu) is reproduced: the log only grew since\n",
                 static_cast<unsigned long long>(held.size));
@@ -118,6 +129,12 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
   if (report.forced_opens > 0) {
     std::printf("note: the log records %llu forced open(s) over a failed verification\n",
                 static_cast<unsigned long long>(report.forced_opens));
+  }
+  if (v.held.empty()) {
+    std::printf(
+        "note: records deleted from the end of the log together with their checkpoints are found only "
+        "against a checkpoint kept from an earlier visit%s\n",
+        v.saved ? " (--checkpoint)" : ": --save-checkpoint FILE now, --checkpoint FILE next time");
   }
   if (v.payloads) {
     std::printf(
@@ -188,6 +205,11 @@ int cmd_verify(const options& o) {
   v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (v.report.ok()) {
     v.held = options.held;
+    auto sizes = audit::stored_checkpoint_sizes(*s);
+    if (!sizes.is_ok()) {
+      throw_status(sizes.error());
+    }
+    v.checkpoint_sizes = std::move(sizes.value());
     if (o.has("save-checkpoint")) {
       save_checkpoint(*s, v.report.latest->size, o.need("save-checkpoint"));
       v.saved = true;
@@ -245,21 +267,20 @@ int cmd_verify_proof(const options& o) {
     return error ? exit_failed : exit_ok;
   }
   if (error) {
-    std::fprintf(stderr, "error: %s\n", error->text.c_str());
-    return exit_failed;
+    throw command_error(exit_failed, error->text);
   }
   if (old_checkpoint) {
     std::printf(
         "OK: checkpoint at size %llu is consistent with checkpoint at size %llu (append-only), both signed "
-        "by "
-        "%s\n",
+        "by %s\n",
         static_cast<unsigned long long>(old_checkpoint->size),
-        static_cast<unsigned long long>(checkpoint->size), key.name.c_str());
+        static_cast<unsigned long long>(checkpoint->size), key.label().c_str());
     return exit_ok;
   }
-  std::printf("OK: record %llu is included in the log %s at tree size %llu (root %s)\n",
+  std::printf("OK: record %llu is included in the log %s at tree size %llu (root %s), signed by %s\n",
               static_cast<unsigned long long>(rec->seq), checkpoint->origin.c_str(),
-              static_cast<unsigned long long>(checkpoint->size), crypto::to_base64(checkpoint->root).c_str());
+              static_cast<unsigned long long>(checkpoint->size), crypto::to_base64(checkpoint->root).c_str(),
+              key.label().c_str());
   print_record_summary(*rec);
   return exit_ok;
 }

@@ -22,7 +22,8 @@ constexpr const char* keys_usage =
     "  config `signing.key`) in FILE, mode 0600, and prints its verification key\n"
     "usage: sovgw keys http-public FILE [--format jwk|pem]\n"
     "  prints the verification key of the signing key FILE, for clusters and clients: a JWK\n"
-    "  (RFC 8037, `kid` = the keyid in signatures) and a PEM SubjectPublicKeyInfo (both by default);\n"
+    "  (RFC 8037, `kid` = the keyid in signatures) and a PEM SubjectPublicKeyInfo (both by default;\n"
+    "  `receipt verify --key` reads either or both);\n"
     "  the admin listener serves the same JWK at /.well-known/sovgw-keys.json\n"
     "\n"
     "exit codes: 0 ok; 2 bad usage; 3 I/O or environment (keys exist already, cannot write)\n";
@@ -69,7 +70,7 @@ int cmd_http_new(const options& o) {
 int cmd_http_public(const options& o) {
   const std::string format = o.get("format").value_or("both");
   if (format != "jwk" && format != "pem" && format != "both") {
-    throw usage_error("--format must be jwk or pem, not '" + format + "'", false);
+    throw usage_error("--format must be jwk, pem or both (the default), not '" + format + "'", false);
   }
   const crypto::secret_bytes secret =
       crypto::read_secret_key_file(o.positional()[0], crypto::httpsig::http_signing_key_kind);

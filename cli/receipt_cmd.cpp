@@ -23,8 +23,9 @@ constexpr const char* receipt_usage = R"(usage:
                        [--content-digest VALUE | --body-file FILE]
       checks offline the receipt the gateway signed on a response (docs/auditing.md): HEAD_FILE is
       the response head as saved (`curl -D head.txt`; interim 1xx heads are skipped), PUBLIC_KEY
-      the gateway's verification key (PEM or JWK, `sovgw keys http-public`, or the JWK Set the
-      admin listener serves at /.well-known/sovgw-keys.json: the receipt's keyid picks the key),
+      the gateway's verification key (PEM, JWK or both, as `sovgw keys http-public` prints them,
+      or the JWK Set the admin listener serves at /.well-known/sovgw-keys.json: the receipt's
+      keyid picks the key),
       METHOD and URL the request it answers exactly as sent (`https://host:port/path?query`: host
       and port as in the Host field). A request sent with a Content-Digest: give the same value,
       or the body sent; a receipt of a request sent without one covers no body, and giving
@@ -174,6 +175,12 @@ int cmd_verify(const options& o) {
     }
     fmt::print("receipt does NOT verify: it was signed with keyid {}, which {} does not hold (it holds {})\n",
                *asked, key_path, fmt::join(known, ", "));
+    return exit_failed;
+  }
+  if (r.failure == hs::verify_failure::component_unavailable && covers_body && digest.empty()) {
+    fmt::print(
+        "receipt does NOT verify: it covers the request body (the Content-Digest the request carried): give "
+        "the body sent (--body-file FILE) or its Content-Digest (--content-digest VALUE)\n");
     return exit_failed;
   }
   if (!r.ok()) {

@@ -12,6 +12,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "common/rfc3339.hpp"
 #include "policy/config_values.hpp"
 #include "policy/diagnostics.hpp"
 #include "tenants/tenants.hpp"
@@ -143,10 +144,11 @@ std::size_t closing_brace(const std::string& text, policy::source_pos at) {
   return std::string::npos;
 }
 
-// "90d", "12h", "30m" from now, or an RFC 3339 UTC time.
+// "90d", "12h", "30m" from now, or an RFC 3339 time (common/rfc3339.hpp: any offset, converted to
+// UTC; a fraction of a second is dropped, the file keeps whole seconds).
 std::int64_t parse_expiry(const std::string& text, std::int64_t now) {
-  if (const auto t = tenants::parse_time(text)) {
-    return *t;
+  if (const auto us = parse_rfc3339_us(text)) {
+    return *us / 1000000;
   }
   std::int64_t n = 0;
   std::size_t i = 0;
@@ -162,10 +164,10 @@ std::int64_t parse_expiry(const std::string& text, std::int64_t now) {
                       false);
   }
   if (i == 0 || n == 0 || factor == 0) {
-    throw usage_error(
-        fmt::format("--expires '{}': give a duration (90d, 12h, 30m) or a UTC time like 2027-03-01T00:00:00Z",
-                    text),
-        false);
+    throw usage_error(fmt::format("--expires '{}': give a duration (90d, 12h, 30m) or an RFC 3339 time like "
+                                  "2027-03-01T00:00:00Z or 2027-03-01T01:00:00+01:00",
+                                  text),
+                      false);
   }
   return now + n * factor;
 }

@@ -907,6 +907,7 @@ verify_result verify(const message_view& message, const verify_options& options)
   if (!base.ok()) {
     verify_result f = failed(verify_failure::component_unavailable, base.component);
     f.base = base.error;
+    f.params = std::move(r.params);  // what the signature covers: says which part is missing
     return f;
   }
   if (!key->verify(base.base, *sig)) {

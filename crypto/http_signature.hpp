@@ -260,7 +260,8 @@ struct verify_result {
   std::string detail;                  // the label, keyid, component or parameter concerned
   base_error base = base_error::none;  // for component_unavailable
   std::string label;                   // the signature chosen
-  signature_params params;             // its parameters, as received (also on bad_signature)
+  signature_params params;             // its parameters, as received (also on bad_signature and
+                                       // component_unavailable)
   [[nodiscard]] bool ok() const { return failure == verify_failure::none; }
 };
 

@@ -81,6 +81,38 @@ public_key_result from_jwk(const boost::json::object& o) {
   return r;
 }
 
+struct jwk_and_pem {
+  std::string_view jwk;
+  std::string_view pem;
+};
+
+// A JWK object and a PEM block, in either order, as `sovgw keys http-public` prints them; nullopt
+// for a text that is not such a pair (one of them alone, or anything else).
+std::optional<jwk_and_pem> split_jwk_and_pem(std::string_view text) {
+  constexpr std::string_view begin = "-----BEGIN";
+  constexpr std::string_view dashes = "-----";
+  if (text.starts_with("{")) {
+    const std::size_t at = text.find(begin);
+    if (at == std::string_view::npos) {
+      return std::nullopt;
+    }
+    return jwk_and_pem{trim(text.substr(0, at)), text.substr(at)};
+  }
+  if (!text.starts_with(begin)) {
+    return std::nullopt;
+  }
+  const std::size_t end = text.find("-----END");
+  const std::size_t close = end == std::string_view::npos ? end : text.find(dashes, end + dashes.size());
+  if (close == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const std::string_view rest = trim(text.substr(close + dashes.size()));
+  if (!rest.starts_with("{")) {
+    return std::nullopt;
+  }
+  return jwk_and_pem{rest, text.substr(0, close + dashes.size())};
+}
+
 // RFC 7517 section 5: members that are not Ed25519 keys are skipped; every other problem is an error.
 public_key_set_result from_jwk_set(const boost::json::value& keys) {
   public_key_set_result r;
@@ -175,6 +207,8 @@ const char* describe(public_key_error e) {
       return "the JWK's \"kid\" is not a non-empty string";
     case public_key_error::private_key:
       return "this holds a private key: publish and configure only the public key";
+    case public_key_error::key_mismatch:
+      return "the JWK and the PEM key in the file are different keys";
     case public_key_error::bad_key_set:
       return "the JWK Set's \"keys\" is not an array of JSON objects";
     case public_key_error::no_ed25519_key:
@@ -187,6 +221,20 @@ const char* describe(public_key_error e) {
 
 public_key_result parse_ed25519_public_key(std::string_view text) {
   text = trim(text);
+  if (const auto both = split_jwk_and_pem(text)) {
+    public_key_result jwk = parse_ed25519_public_key(both->jwk);
+    if (!jwk.ok()) {
+      return jwk;
+    }
+    const public_key_result pem = from_pem(both->pem);
+    if (!pem.ok()) {
+      return pem;
+    }
+    if (pem.key != jwk.key) {
+      jwk.error = public_key_error::key_mismatch;
+    }
+    return jwk;
+  }
   if (text.starts_with("-----BEGIN")) {
     return from_pem(text);
   }

@@ -40,6 +40,8 @@ enum class public_key_error : std::uint8_t {
   bad_x,         // "x" missing, or not 32 bytes of base64url
   bad_kid,       // "kid" present but not a non-empty string
   private_key,   // the JWK or PEM carries private key material ("d"): never publish that
+  key_mismatch,  // a JWK and a PEM block in one file (as `sovgw keys http-public` prints them) that
+                 // are not the same key
   // JWK Sets (RFC 7517 section 5) only:
   bad_key_set,     // "keys" is not an array of JSON objects
   no_ed25519_key,  // no member is an Ed25519 key
@@ -55,8 +57,9 @@ struct public_key_result {
   [[nodiscard]] bool ok() const { return error == public_key_error::none; }
 };
 
-// Reads a published Ed25519 key: a PEM SubjectPublicKeyInfo or an RFC 8037 JWK (leading and
-// trailing whitespace allowed).
+// Reads a published Ed25519 key: a PEM SubjectPublicKeyInfo, an RFC 8037 JWK, or both of one key
+// in either order (what `sovgw keys http-public` prints by default: the JWK's kid is kept); leading
+// and trailing whitespace allowed.
 [[nodiscard]] public_key_result parse_ed25519_public_key(std::string_view text);
 
 struct public_key_set_result {

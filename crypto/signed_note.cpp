@@ -79,35 +79,44 @@ note_verifier note_verifier::from_public_key(std::string name, const ed25519_pub
   return v;
 }
 
-std::optional<note_verifier> note_verifier::parse(std::string_view vkey) {
+vkey_result parse_vkey(std::string_view vkey) {
+  vkey_result r;
   while (!vkey.empty() && (vkey.back() == '\n' || vkey.back() == '\r')) {
     vkey.remove_suffix(1);
   }
   const auto p1 = vkey.find('+');
   if (p1 == std::string_view::npos) {
-    return std::nullopt;
+    return r;
   }
   const auto p2 = vkey.find('+', p1 + 1);
   if (p2 == std::string_view::npos || p2 - p1 - 1 != 8) {
-    return std::nullopt;
+    return r;
   }
   const std::string_view name = vkey.substr(0, p1);
   auto id = from_hex(vkey.substr(p1 + 1, 8));
   auto key = from_base64(vkey.substr(p2 + 1));
   if (!valid_note_key_name(name) || !id || !key || key->size() != 1 + ed25519_public_key_size ||
       (*key)[0] != ed25519_type) {
-    return std::nullopt;
+    return r;
   }
   ed25519_public_key pk{};
   std::copy(key->begin() + 1, key->end(), pk.begin());
-  auto v = from_public_key(std::string(name), pk);
-  const std::uint32_t claimed = std::uint32_t{(*id)[0]} << 24 | std::uint32_t{(*id)[1]} << 16 |
-                                std::uint32_t{(*id)[2]} << 8 | std::uint32_t{(*id)[3]};
-  if (claimed != v.key_id) {
+  r.verifier = note_verifier::from_public_key(std::string(name), pk);
+  r.stated_key_id = std::uint32_t{(*id)[0]} << 24 | std::uint32_t{(*id)[1]} << 16 |
+                    std::uint32_t{(*id)[2]} << 8 | std::uint32_t{(*id)[3]};
+  r.error = r.stated_key_id == r.verifier.key_id ? vkey_error::none : vkey_error::key_id_mismatch;
+  return r;
+}
+
+std::optional<note_verifier> note_verifier::parse(std::string_view vkey) {
+  auto r = parse_vkey(vkey);
+  if (!r.ok()) {
     return std::nullopt;
   }
-  return v;
+  return std::move(r.verifier);
 }
+
+std::string note_verifier::label() const { return fmt::format("{}+{:08x}", name, key_id); }
 
 std::string note_verifier::to_vkey() const {
   std::vector<std::uint8_t> key{ed25519_type};
@@ -202,6 +211,16 @@ note_verification verify_note(std::string_view note, const note_verifier& key) {
     return {note_verdict::no_known_signature, {}};
   }
   return {note_verdict::ok, std::move(parsed->text)};
+}
+
+std::string note_signer_labels(std::string_view note) {
+  std::string out;
+  if (const auto parsed = parse_note(note)) {
+    for (const auto& sig : parsed->signatures) {
+      out += fmt::format("{}{}+{:08x}", out.empty() ? "" : ", ", sig.name, sig.key_id);
+    }
+  }
+  return out.empty() ? std::string("no key") : out;
 }
 
 }  // namespace sovgw::crypto

@@ -20,6 +20,8 @@ namespace sovgw::crypto {
 // Key names are non-empty with no Unicode spaces (we refuse all ASCII whitespace and controls) and no '+'.
 [[nodiscard]] bool valid_note_key_name(std::string_view name);
 
+struct vkey_result;
+
 struct note_verifier {
   std::string name;
   std::uint32_t key_id = 0;
@@ -29,7 +31,25 @@ struct note_verifier {
   // Parses a vkey; nullopt if malformed, of another signature type, or its key id does not match.
   [[nodiscard]] static std::optional<note_verifier> parse(std::string_view vkey);
   [[nodiscard]] std::string to_vkey() const;
+  // "<name>+<key id hex>": how messages name the key.
+  [[nodiscard]] std::string label() const;
 };
+
+enum class vkey_error {
+  none,
+  malformed,        // not `<name>+<8 hex digits>+<base64>`, a bad name, or not an Ed25519 key
+  key_id_mismatch,  // well-formed, but the key id is not the one of this name and key
+};
+
+struct vkey_result {
+  vkey_error error = vkey_error::malformed;
+  note_verifier verifier;           // none: the key; key_id_mismatch: the name and key, their own key id
+  std::uint32_t stated_key_id = 0;  // key_id_mismatch: the key id the vkey states
+  [[nodiscard]] bool ok() const { return error == vkey_error::none; }
+};
+
+// Parses a vkey and says why it is refused (note_verifier::parse is this, without the why).
+[[nodiscard]] vkey_result parse_vkey(std::string_view vkey);
 
 // Holds the secret key; copies are not allowed. Thread-safe for concurrent sign() calls.
 class note_signer {
@@ -73,5 +93,8 @@ struct note_verification {
 // Verifies `note` against one trusted key: signatures by other keys are ignored, a signature by
 // the trusted key that fails rejects the note, and at least one must verify.
 [[nodiscard]] note_verification verify_note(std::string_view note, const note_verifier& key);
+
+// The keys that signed `note`, for messages: "name+keyid, name+keyid", or "no key".
+[[nodiscard]] std::string note_signer_labels(std::string_view note);
 
 }  // namespace sovgw::crypto

@@ -46,6 +46,11 @@ bool is_assigned_country(country_id id) noexcept {
   return id < country_slots && assigned.test(id);
 }
 
+bool is_geo_data_only_country(country_id id) noexcept {
+  static const country_set codes = set_of("AN AP CS EU UK");
+  return id < country_slots && codes.test(id);
+}
+
 std::string country_name(country_id id) {
   if (id == country_private) {
     return "private";

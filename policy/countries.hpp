@@ -28,6 +28,11 @@ using country_set = std::bitset<country_slots>;
 // databases use). Policy files may only name these, `private` or `unknown`.
 [[nodiscard]] bool is_assigned_country(country_id id) noexcept;
 
+// True for the codes geo databases return that ISO 3166-1 does not assign: AP and EU (address
+// blocks registered to a region, not a country), AN and CS (deleted codes), UK (reserved; GB is
+// assigned). Tor's geoip files hold all five, so a request's client country can be one of them.
+[[nodiscard]] bool is_geo_data_only_country(country_id id) noexcept;
+
 // "DE", "private" or "unknown".
 [[nodiscard]] std::string country_name(country_id id);
 

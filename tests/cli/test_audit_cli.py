@@ -127,7 +127,7 @@ class bad_input_test(audit_case):
             write_file(path, proof[:cut])
             p = sovgw("audit", "verify-proof", path, "--pubkey", self.pub)
             self.assertNotEqual(p.returncode, 0, f"cut at {cut}")
-            self.assertTrue(p.stderr.startswith("error:"), p.stderr)
+            self.assertTrue(p.stderr.startswith("sovgw audit verify-proof: "), p.stderr)
         write_file(path, proof.replace("index 5", "index 6"))
         p = sovgw("audit", "verify-proof", path, "--pubkey", self.pub, check=1)
         self.assertIn("proof is for index 6", p.stderr)

@@ -1,5 +1,6 @@
 """`sovgw audit query`: every filter through the CLI, --scan against the indexes, and time parsing."""
 
+import datetime
 import json
 import os
 import shutil
@@ -65,6 +66,15 @@ class query_test(audit_case):
             p = sovgw("audit", "query", "--db", self.db, "--country", text, check=2)
             self.assertIn(f"--country must be a two-letter country code (DE, us), private or unknown, not '{text}'",
                           p.stderr)
+        # Two letters that are no country's code match no record: refused too, not an empty answer.
+        for text, code in (("XX", "XX"), ("zz", "ZZ"), ("QQ", "QQ")):
+            p = sovgw("audit", "query", "--db", self.db, "--country", text, check=2)
+            self.assertIn(f"--country '{text}': {code} is not an ISO 3166-1 country code, so no record holds it",
+                          p.stderr)
+            self.assertEqual(p.stdout, "")
+        # Codes geo data returns for some addresses (EU, AP, UK in Tor's geoip files) can be in a record.
+        for text in ("EU", "ap", "UK", "gb", "XK"):
+            self.assertEqual(self.seqs("--country", text), [])
 
     def test_the_table_columns_fit_their_content(self):
         self.append(3, run_name="0193a5c1e2f04b7c9d2e3f4a5b6c7d8e")  # request ids as long as the gateway's
@@ -86,6 +96,44 @@ class query_test(audit_case):
         self.assertEqual(self.seqs("--since", t10, "--until", t20), list(range(10, 20)))
         self.assertEqual(self.seqs("--until", "2020-01-01"), [])
         self.assertEqual(self.seqs("--until", "1577836800"), [])  # 2020-01-01 in Unix seconds
+
+    def test_since_must_be_before_until(self):
+        t10 = self.all[10]["time"]
+        for since, until in (("2026-12-05", "2026-12-04"), (t10, t10)):
+            for command in ("query", "report"):
+                extra = ("--pubkey", self.pub) if command == "report" else ()
+                p = sovgw("audit", command, "--db", self.db, *extra, "--since", since, "--until", until, check=2)
+                self.assertEqual(p.stderr, f"sovgw audit {command}: --since must be before --until\n")
+                self.assertEqual(p.stdout, "")
+
+    def test_times_with_an_offset_or_a_fraction_are_read_as_utc(self):
+        t10, t20 = self.all[10]["time"], self.all[20]["time"]  # 2026-12-04T18:45:18.123456Z
+        want = list(range(10, 20))
+
+        def shifted(t, offset):
+            # The same instant written in another zone: +01:00 is one hour ahead of UTC.
+            stamp = datetime.datetime.fromisoformat(t.replace("Z", "+00:00"))
+            sign = 1 if offset[0] == "+" else -1
+            delta = datetime.timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+            return (stamp + sign * delta).strftime("%Y-%m-%dT%H:%M:%S.%f") + offset
+
+        for offset in ("+01:00", "-05:30", "+00:00", "-00:00", "+14:00"):
+            self.assertEqual(self.seqs("--since", shifted(t10, offset), "--until", shifted(t20, offset)), want,
+                             offset)
+        self.assertEqual(self.seqs("--since", t10.lower(), "--until", t20.replace("Z", "z")), want)
+        # A fraction longer than microseconds is cut to them; one shorter is padded.
+        self.assertEqual(self.seqs("--since", t10.replace("Z", "999Z"), "--until", t20.replace("Z", "000Z")), want)
+        whole = t10[:19]  # the record's second, without its fraction
+        self.assertIn(10, self.seqs("--since", whole + ".0+00:00"))
+        for text in ("2026-12-04T19:45:18+1:00", "2026-12-04T19:45:18+01", "2026-12-04T19:45:18+0100",
+                     "2026-12-04T19:45:18+24:00", "2026-12-04T19:45:18+01:60", "2026-12-04T19:45:18 +01:00",
+                     "1970-01-01T00:30:00+01:00", "2026-12-04T19:45:18.+01:00"):
+            p = sovgw("audit", "query", "--db", self.db, "--since", text, check=2)
+            self.assertIn(f"--since: cannot read '{text}' as a time", p.stderr)
+        # report reads times the same way.
+        j = json.loads(sovgw("audit", "report", "--db", self.db, "--pubkey", self.pub, "--format", "json",
+                             "--since", shifted(t10, "+01:00"), "--until", shifted(t20, "-05:30"), check=0).stdout)
+        self.assertEqual(j["records_in_period"], 10)
 
     def test_an_age_is_a_time_before_now(self):
         self.assertEqual(self.seqs("--since", "1d"), list(range(40)))  # appended just now

@@ -194,10 +194,16 @@ class report_options_test(audit_case):
         run(TAMPER, copy, "flip", "150", check=0)
         html = os.path.join(self.tmp, "tampered.html")
         r = self.report("--out", html, db=copy, check=1)
+        self.assertTrue(r.stderr.startswith("sovgw audit report: FAILED: "), r.stderr)
         self.assertIn("does not verify", r.stderr)
         self.assertEqual(r.stdout, f"wrote the html report to {html} ({os.path.getsize(html)} bytes)\n")
         page = read_file(html)
         self.assertIn('<ul class="problems"><li>record 150:', page)
+        # Records of a log that does not verify are read, not "verified".
+        self.assertFalse("verified</dt>" in page, "a log that does not verify has records 'verified'")
+        self.assertTrue(re.search(r'<dt>Records read</dt><dd class="bad">300 \(the whole log; \d+ in this '
+                                  r"report's period\): verification FAILED, see the problems below</dd>", page),
+                        "no 'Records read ...: verification FAILED'")
         with Page() as browser:
             browser.load(html)
             banner = json.loads(browser.evaluate(

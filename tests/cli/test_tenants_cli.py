@@ -68,6 +68,20 @@ class TenantsCliTest(unittest.TestCase):
         self.assertNotIn(key[:17], only)
         self.assertIn(second[:17], only)
 
+    def test_expires_takes_rfc3339_times_with_an_offset_and_stores_them_in_utc(self):
+        for text, stored in (("2099-03-01T01:00:00+01:00", "2099-03-01T00:00:00Z"),
+                             ("2099-02-28T19:30:00-04:30", "2099-03-01T00:00:00Z"),
+                             ("2099-03-01T00:00:00.75Z", "2099-03-01T00:00:00Z"),
+                             ("2099-03-01t00:00:00z", "2099-03-01T00:00:00Z")):
+            key = self.create("acme", "--expires", text)
+            self.assertIn(f"id: {key[:17]}, hash: ", Path(self.file).read_text())
+            entry = [line for line in Path(self.file).read_text().splitlines() if key[:17] in line][0]
+            self.assertIn(f"expires: {stored}}}", entry, text)
+        for text in ("2099-03-01T00:00:00", "2099-03-01T00:00:00+25:00", "2099-02-30T00:00:00Z"):
+            r = run("tenants", "key", "create", "acme", "--file", self.file, "--expires", text)
+            self.assertEqual(r.returncode, 2, text)
+            self.assertIn(f"--expires '{text}': give a duration (90d, 12h, 30m) or an RFC 3339 time", r.stderr)
+
     def test_create_with_limits_of_the_key_s_own(self):
         key = self.create("acme", "--tokens-per-minute", "500", "--requests-per-minute", "6")
         text = Path(self.file).read_text()

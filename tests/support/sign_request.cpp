@@ -12,6 +12,12 @@
 //       prints the fields to add, one "Name: value" line each: Content-Digest (when there is a
 //       body), Signature-Input, Signature. --header lines are the fields the request will carry
 //       (Host comes from --authority).
+//   sign-request receipt --key FILE --method M --authority A --target T [--status N]
+//                        [--header "Name: value"]... [--body-file F] [--created UNIX]
+//       prints a response head (CRLF lines, a blank line at the end, as `curl -D` saves it) whose
+//       receipt is signed as the gateway signs it: --header lines are the response's Sovereign-*
+//       fields; --body-file: the request carried the Content-Digest of that body, so the receipt
+//       covers it.
 //
 // Exit status: 0 on success, 2 on a usage error or a bad file (with a message on stderr).
 
@@ -152,6 +158,89 @@ int sign(const std::vector<std::string>& args) {
   return 0;
 }
 
+int receipt(const std::vector<std::string>& args) {
+  std::string key_file;
+  std::string method;
+  std::string authority;
+  std::string target;
+  std::string body;
+  bool has_body = false;
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::int64_t created =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (i + 1 >= args.size()) {
+      throw usage_error("missing value after " + a);
+    }
+    const std::string& v = args[++i];
+    if (a == "--key") {
+      key_file = v;
+    } else if (a == "--method") {
+      method = v;
+    } else if (a == "--authority") {
+      authority = v;
+    } else if (a == "--target") {
+      target = v;
+    } else if (a == "--status") {
+      status = std::stoi(v);
+    } else if (a == "--header") {
+      const auto colon = v.find(':');
+      if (colon == std::string::npos) {
+        throw usage_error("--header wants \"Name: value\", got " + v);
+      }
+      std::string value = v.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(' '));
+      headers.emplace_back(v.substr(0, colon), std::move(value));
+    } else if (a == "--body-file") {
+      body = read_file(v);
+      has_body = true;
+    } else if (a == "--created") {
+      created = std::stoll(v);
+    } else {
+      throw usage_error("unknown option " + a);
+    }
+  }
+  if (key_file.empty() || method.empty() || authority.empty() || target.empty()) {
+    throw usage_error("receipt needs --key, --method, --authority, --target");
+  }
+  std::vector<hs::field_line> request_fields{{"Host", authority}};
+  std::string digest;
+  if (has_body) {
+    digest = c::content_digest(std::string_view(body));
+    request_fields.push_back({"Content-Digest", digest});
+  }
+  hs::message_view request;
+  request.method = method;
+  request.authority = authority;
+  request.set_target(target);
+  request.fields = request_fields;
+  std::vector<hs::field_line> response_fields;
+  for (const auto& [n, v] : headers) {
+    response_fields.push_back({n, v});
+  }
+  hs::message_view response;
+  response.status = status;
+  response.fields = response_fields;
+  auto secret = c::read_secret_key_file(key_file, hs::http_signing_key_kind);
+  const std::string keyid = c::ed25519_jwk_thumbprint(c::ed25519_public_from_secret(secret));
+  const auto key = hs::signing_key::ed25519(keyid, std::move(secret));
+  const auto signed_fields = hs::sign_receipt(response, request, key, created);
+  if (!signed_fields.ok()) {
+    throw std::runtime_error(std::string("cannot sign: ") + hs::to_string(signed_fields.error) + " " +
+                             signed_fields.component);
+  }
+  std::printf("HTTP/1.1 %d OK\r\n", status);
+  for (const auto& [n, v] : headers) {
+    std::printf("%s: %s\r\n", n.c_str(), v.c_str());
+  }
+  std::printf("Signature-Input: %s\r\nSignature: %s\r\n\r\n", signed_fields.fields.signature_input.c_str(),
+              signed_fields.fields.signature.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -163,10 +252,14 @@ int main(int argc, char** argv) {
     if (!args.empty() && args[0] == "sign") {
       return sign({args.begin() + 1, args.end()});
     }
+    if (!args.empty() && args[0] == "receipt") {
+      return receipt({args.begin() + 1, args.end()});
+    }
     throw usage_error(
         "usage: sign-request keygen DIR | sign-request sign (--key F | --hmac F) --method M "
         "--authority A --target T [--header \"Name: value\"]... [--body-file F] [--created UNIX] "
-        "[--lifetime S] [--nonce N]");
+        "[--lifetime S] [--nonce N] | sign-request receipt --key F --method M --authority A --target T "
+        "[--status N] [--header \"Name: value\"]... [--body-file F] [--created UNIX]");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sign-request: %s\n", e.what());
     return 2;

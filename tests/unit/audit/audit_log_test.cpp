@@ -338,7 +338,14 @@ TEST_CASE("bad keys and a foreign log are refused with clear errors") {
   auto foreign = audit_log::open(c);
   REQUIRE_FALSE(foreign.is_ok());
   CHECK(foreign.error().message().find("belongs to log") == std::string::npos);  // same name, other key
-  CHECK(foreign.error().code() == error_code::verification_failed);
+  // Keys that signed none of the log's checkpoints are not the log's: refused even when forced (a
+  // forced open would sign on with a key the log's auditors do not hold).
+  CHECK(foreign.error().code() == error_code::invalid_argument);
+  CHECK(foreign.error().message().find("did not sign the audit log") != std::string::npos);
+  c.allow_unverified_open = true;
+  auto forced = audit_log::open(c);
+  REQUIRE_FALSE(forced.is_ok());
+  CHECK(forced.error().code() == error_code::invalid_argument);
   REQUIRE(::chmod((d.keys + "/kek.key").c_str(), 0644) == 0);
   CHECK_THROWS_AS((void)audit_log::open(config_for(d)), sovgw::crypto::key_file_error);
 

@@ -125,6 +125,43 @@ TEST_CASE("reading a published key says what is wrong with it") {
   }
 }
 
+TEST_CASE("a key file may hold the JWK and the PEM of one key, as keys http-public prints them") {
+  const std::string x = "JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs";  // RFC 9421 B.1.4: rfc9421_pem
+  const std::string jwk = R"({"kty":"OKP","crv":"Ed25519","x":")" + x + R"(","kid":"gw-1"})";
+  for (const std::string& text :
+       {jwk + "\n" + rfc9421_pem, std::string(rfc9421_pem) + "\n\n" + jwk + "\n", "\n" + jwk + rfc9421_pem}) {
+    INFO(text);
+    const auto got = c::parse_ed25519_public_key(text);
+    REQUIRE(got.ok());
+    CHECK(got.kid == "gw-1");
+    CHECK(got.key == c::parse_ed25519_public_key(rfc9421_pem).key);
+    CHECK(c::parse_ed25519_public_keys(text).ok());
+  }
+  const std::string other =
+      R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})";
+  struct row {
+    std::string text;
+    c::public_key_error error;
+  };
+  const row rows[] = {
+      {other + "\n" + rfc9421_pem, c::public_key_error::key_mismatch},
+      {std::string(rfc9421_pem) + other, c::public_key_error::key_mismatch},
+      {"{\"kty\":\n" + std::string(rfc9421_pem), c::public_key_error::bad_json},
+      {jwk + "\n-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n",
+       c::public_key_error::bad_pem},
+      {jwk +
+           "\n-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n"
+           "-----END PRIVATE KEY-----\n",
+       c::public_key_error::private_key},
+      {jwk + "\n" + jwk, c::public_key_error::bad_json},
+  };
+  for (const row& r : rows) {
+    INFO(r.text);
+    CHECK(c::parse_ed25519_public_key(r.text).error == r.error);
+    CHECK(c::parse_ed25519_public_keys(r.text).error == r.error);
+  }
+}
+
 TEST_CASE("a key file may be a PEM, one JWK or a JWK Set; a set's keys are found by kid") {
   const std::string x = "JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs";  // RFC 9421 B.1.4
   const std::string one = R"({"kty":"OKP","crv":"Ed25519","x":")" + x + R"(","kid":"gw-1"})";

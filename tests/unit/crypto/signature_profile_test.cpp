@@ -351,6 +351,16 @@ TEST_CASE("a receipt binds the response's Sovereign fields and status to the cli
   v.resolve_key = [&](std::string_view id) { return id == k.keyid ? &k.public_key : nullptr; };
   CHECK(hs::verify_receipt(x.response, x.request, v).ok());
 
+  // Checked without the request's Content-Digest: the failure keeps what the signature covers, so
+  // a verifier can say the body is missing (sovgw receipt verify names --body-file).
+  hs::message_view no_body = x.request;
+  no_body.fields = std::span<const hs::field_line>(x.request_fields.data(), 2);
+  const auto missing = hs::verify_receipt(x.response, no_body, v);
+  CHECK(missing.failure == hs::verify_failure::component_unavailable);
+  CHECK(missing.detail == "\"content-digest\";req");
+  CHECK(missing.params.covered.size() == 11);
+  CHECK(missing.params.keyid == k.keyid);
+
   struct row {
     const char* what;
     std::function<void(exchange&)> change;

@@ -52,6 +52,32 @@ TEST_CASE("key id follows the C2SP recommendation") {
   CHECK_FALSE(c::note_verifier::parse(vkey));
   CHECK_FALSE(c::note_verifier::parse("n+00000000"));
   CHECK_FALSE(c::note_verifier::parse("garbage"));
+
+  // parse_vkey says why: a wrong key id is told apart from a malformed vkey.
+  const auto mismatch = c::parse_vkey(vkey);
+  CHECK(mismatch.error == c::vkey_error::key_id_mismatch);
+  CHECK(mismatch.verifier.key_id == signer.verifier().key_id);
+  CHECK(mismatch.stated_key_id != signer.verifier().key_id);
+  CHECK(mismatch.verifier.label() == signer.verifier().label());
+  CHECK(c::parse_vkey("n+00000000").error == c::vkey_error::malformed);
+  CHECK(c::parse_vkey("bad name+00000000+AAAA").error == c::vkey_error::malformed);
+  const auto good = c::parse_vkey(signer.verifier().to_vkey() + "\n");
+  REQUIRE(good.ok());
+  CHECK(good.verifier.public_key == signer.verifier().public_key);
+  CHECK(signer.verifier().label() == signer.verifier().to_vkey().substr(0, 10));
+}
+
+TEST_CASE("a note's signers are named for messages") {
+  auto pair = c::ed25519_generate_key_pair();
+  c::note_signer signer("example.com/log", std::move(pair.secret_key));
+  const std::string text = "example.com/log\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+  CHECK(c::note_signer_labels(signer.sign(text)) == signer.verifier().label());
+  auto other = c::ed25519_generate_key_pair();
+  c::note_signer other_signer("example.com/other", std::move(other.secret_key));
+  const auto cosigned = signer.sign(text) + other_signer.sign(text).substr(text.size() + 1);
+  CHECK(c::note_signer_labels(cosigned) ==
+        signer.verifier().label() + ", " + other_signer.verifier().label());
+  CHECK(c::note_signer_labels("not a note") == "no key");
 }
 
 TEST_CASE("checkpoint text: format and strict parse") {

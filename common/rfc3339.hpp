@@ -1,0 +1,113 @@
+#pragma once
+
+// RFC 3339 timestamps as people type them on a command line: pure, no locale, no time zone
+// database. One parser for every CLI option that takes a time (audit query/report --since and
+// --until, tenants key create --expires).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace sovgw {
+namespace rfc3339_detail {
+
+// Exactly `n` ASCII digits at `pos`.
+[[nodiscard]] constexpr bool digits(std::string_view text, std::size_t pos, std::size_t n, unsigned& out) {
+  if (pos + n > text.size()) {
+    return false;
+  }
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (text[i] < '0' || text[i] > '9') {
+      return false;
+    }
+    out = out * 10 + static_cast<unsigned>(text[i] - '0');
+  }
+  return true;
+}
+
+[[nodiscard]] constexpr bool at(std::string_view text, std::size_t pos, char c) {
+  return pos < text.size() && text[pos] == c;
+}
+
+inline constexpr std::int64_t us_per_second = 1000000;
+
+// The first 10 characters as a full-date, in days since 1970-01-01; nullopt for an impossible
+// date (2026-02-30: timegm would roll it over into March).
+[[nodiscard]] inline std::optional<std::int64_t> days(std::string_view text) {
+  unsigned y = 0, mo = 0, d = 0;
+  if (!digits(text, 0, 4, y) || !at(text, 4, '-') || !digits(text, 5, 2, mo) || !at(text, 7, '-') ||
+      !digits(text, 8, 2, d)) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(static_cast<int>(y)), std::chrono::month(mo),
+                                         std::chrono::day(d)};
+  if (!date.ok()) {
+    return std::nullopt;
+  }
+  return std::chrono::sys_days(date).time_since_epoch().count();
+}
+
+}  // namespace rfc3339_detail
+
+// "2026-11-27" (an RFC 3339 full-date): its midnight UTC, in Unix microseconds. nullopt for
+// anything else, an impossible date (2026-02-30) or a date before 1970.
+[[nodiscard]] inline std::optional<std::int64_t> parse_rfc3339_date_us(std::string_view text) {
+  const auto days = rfc3339_detail::days(text);
+  if (text.size() != 10 || !days || *days < 0) {
+    return std::nullopt;
+  }
+  return *days * 86400 * rfc3339_detail::us_per_second;
+}
+
+// An RFC 3339 date-time (section 5.6), converted to UTC, in Unix microseconds:
+// "2026-11-27T10:00:00Z", "2026-11-27T11:00:00+01:00", "2026-11-27T10:00:00.25-05:30". `T` and `Z`
+// in either case; a fraction of any length (microseconds kept, the rest dropped); second 60 (a leap
+// second) reads as the next second. nullopt for anything else: no offset, an impossible date or time
+// (2026-02-30, 24:00:00, an offset of 24 hours or more), a time before 1970-01-01T00:00:00Z.
+[[nodiscard]] inline std::optional<std::int64_t> parse_rfc3339_us(std::string_view text) {
+  using namespace rfc3339_detail;
+  unsigned h = 0, mi = 0, s = 0;
+  const auto date = days(text);
+  if (!date || !(at(text, 10, 'T') || at(text, 10, 't')) || !digits(text, 11, 2, h) || !at(text, 13, ':') ||
+      !digits(text, 14, 2, mi) || !at(text, 16, ':') || !digits(text, 17, 2, s) || h > 23 || mi > 59 ||
+      s > 60) {
+    return std::nullopt;
+  }
+  std::size_t pos = 19;
+  std::int64_t frac_us = 0;
+  if (at(text, pos, '.')) {
+    const std::size_t first = ++pos;
+    unsigned digit = 0;
+    for (; pos < text.size() && digits(text, pos, 1, digit); ++pos) {
+      if (pos - first < 6) {
+        frac_us = frac_us * 10 + digit;
+      }
+    }
+    if (pos == first) {
+      return std::nullopt;
+    }
+    for (std::size_t n = pos - first; n < 6; ++n) {
+      frac_us *= 10;
+    }
+  }
+  std::int64_t offset_s = 0;
+  const std::string_view zone = text.substr(pos);
+  if (zone != "Z" && zone != "z") {
+    unsigned oh = 0, om = 0;
+    if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || !digits(zone, 1, 2, oh) ||
+        !at(zone, 3, ':') || !digits(zone, 4, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_s = (zone[0] == '+' ? 1 : -1) * static_cast<std::int64_t>(oh * 3600 + om * 60);
+  }
+  const std::int64_t seconds = ((*date * 24 + h) * 60 + mi) * 60 + s - offset_s;
+  if (seconds < 0) {
+    return std::nullopt;
+  }
+  return seconds * us_per_second + frac_us;
+}
+
+}  // namespace sovgw

@@ -1,0 +1,153 @@
+"""What a first-time auditor reads when something is refused: every message names the command that
+refused it (`sovgw audit prove: ...`), and says what to ask for instead."""
+
+import json
+import os
+import re
+import unittest
+
+from test_audit_support import audit_case, read_file, sovgw, write_file
+
+
+class command_prefix_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        self.append(5, run_name="a")  # checkpoint at 5
+        self.append(2, run_name="b", extra=("--payload", "none"))  # checkpoint at 7; no sealed payload
+
+    def refused(self, command, *args, check):
+        p = sovgw("audit", command, *args, check=check)
+        self.assertTrue(p.stderr.startswith(f"sovgw audit {command}: "), p.stderr)
+        self.assertNotIn("error:", p.stderr)
+        return p.stderr
+
+    def test_errors_name_the_command(self):
+        self.assertIn("there is no record 99999",
+                      self.refused("prove", "--db", self.db, "--seq", "99999", check=2))
+        self.assertIn("no signed checkpoint at tree size 6",
+                      self.refused("prove", "--db", self.db, "--old", "6", check=2))
+        self.assertIn("record 6 has no sealed payload",
+                      self.refused("show", "--db", self.db, "--seq", "6", "--auditor-key", self.auditor_key,
+                                   check=1))
+        self.assertIn("has no data key in this log",
+                      self.refused("shred", "--db", self.db, "--keys", self.keys, "--tenant", "nobody", check=1))
+        proof = os.path.join(self.tmp, "bad.proof")
+        write_file(proof, "not a proof\n")
+        self.assertIn("malformed proof",
+                      self.refused("verify-proof", proof, "--pubkey", self.pub, check=1))
+
+
+class checkpoint_sizes_test(audit_case):
+    """Each writer session signs a checkpoint when it closes: sizes 5, 7, then one per record."""
+
+    def setUp(self):
+        super().setUp()
+        self.append(5, run_name="a")
+        self.append(2, run_name="b")
+
+    def test_a_missing_size_names_the_sizes_there_are(self):
+        p = sovgw("audit", "prove", "--db", self.db, "--old", "6", check=2)
+        self.assertIn("there is no signed checkpoint at tree size 6 (the log has signed checkpoints at sizes 5, 7)",
+                      p.stderr)
+        p = sovgw("audit", "prove", "--db", self.db, "--old", "5", "--new", "8", check=2)
+        self.assertIn("no signed checkpoint at tree size 8 (the log has signed checkpoints at sizes 5, 7)", p.stderr)
+        self.assertIn("signed checkpoints at sizes 5, 7\n", self.verify().stdout)
+
+    def test_many_sizes_are_listed_around_the_one_asked_for(self):
+        for i in range(10):
+            self.append(1, run_name=f"c{i}")  # sizes 8 to 17
+        p = sovgw("audit", "prove", "--db", self.db, "--old", "100", check=2)
+        self.assertIn("at tree size 100 (the log has signed checkpoints at sizes 5, 7, ..., 15, 16, 17: 12 in all)",
+                      p.stderr)
+        p = sovgw("audit", "prove", "--db", self.db, "--old", "6", check=2)
+        self.assertIn("at tree size 6 (the log has signed checkpoints at sizes 5, 7, 8, 9, ..., 16, 17: 12 in all)",
+                      p.stderr)
+        p = sovgw("audit", "prove", "--db", self.db, "--old", "11", "--new", "1000", check=2)
+        self.assertIn("at tree size 1000 (the log has signed checkpoints at sizes", p.stderr)
+        sovgw("audit", "prove", "--db", self.db, "--old", "12", check=0)
+        self.assertIn("signed checkpoints at sizes 5, 7, ..., 15, 16, 17 (12 in all)\n", self.verify().stdout)
+
+
+class key_messages_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        self.append(5)
+        self.vkey = read_file(self.pub).strip()
+        self.name, self.key_id, _ = self.vkey.split("+", 2)
+        # Another key directory for the same log name: its key signed none of this log's checkpoints.
+        self.other = os.path.join(self.tmp, "other")
+        sovgw("keys", "init", self.other, "--name", self.name, check=0)
+        self.other_id = read_file(os.path.join(self.other, "signing.pub")).split("+")[1]
+
+    def test_a_writer_with_another_key_names_its_key_directory(self):
+        for force in ((), ("--force",)):
+            p = sovgw("audit", "checkpoint", "--db", self.db, "--keys", self.other, *force, check=2)
+            self.assertTrue(p.stderr.startswith("sovgw audit checkpoint: "), p.stderr)
+            self.assertIn(f"the keys in {self.other} ({self.name}+{self.other_id}) did not sign the audit log "
+                          f"at {self.db}: none of its 1 stored checkpoint(s) is signed by them", p.stderr)
+            self.assertIn(f"signed by {self.name}+{self.key_id}", p.stderr)
+            self.assertNotIn("--pubkey", p.stderr)
+            self.assertNotIn("--force", p.stderr)
+        self.assertIn("OK: 5 records, 1 signed checkpoints", self.verify().stdout)  # nothing was written
+
+    def test_verify_with_another_key_names_who_signed(self):
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", os.path.join(self.other, "signing.pub"), check=1)
+        self.assertIn(f"checkpoint at size 5: no signature by the trusted key {self.name}+{self.other_id} "
+                      f"(signed by {self.name}+{self.key_id})", p.stdout)
+        self.assertIn(f"given with --pubkey", p.stdout)
+
+    def test_a_verifier_key_whose_id_does_not_match_says_so(self):
+        wrong_id = ("0" if self.key_id[0] != "0" else "1") + self.key_id[1:]
+        bad = self.vkey.replace("+" + self.key_id + "+", "+" + wrong_id + "+")
+        path = os.path.join(self.tmp, "bad.pub")
+        write_file(path, bad + "\n")
+        for arg in (path, bad):
+            p = sovgw("audit", "verify", "--db", self.db, "--pubkey", arg, check=2)
+            self.assertIn(f"{arg}: its key id {wrong_id} does not match its key: the key id of {self.name} with "
+                          f"that key is {self.key_id}", p.stderr)
+            self.assertNotIn("not a signed-note verifier key", p.stderr)
+            self.assertNotIn("does not exist", p.stderr)
+        p = sovgw("audit", "verify-proof", path, "--pubkey", path, check=2)
+        self.assertIn(f"its key id {wrong_id} does not match its key", p.stderr)
+
+
+class verify_names_its_key_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        self.append(5, run_name="a")
+        self.append(2, run_name="b")
+        self.label = "+".join(read_file(self.pub).split("+")[:2])  # test.sovgw.local/audit+<key id>
+
+    def test_the_ok_line_names_the_key_and_a_lone_visit_gets_the_hint(self):
+        out = self.verify().stdout
+        first = out.splitlines()[0]
+        self.assertRegex(first, r"^OK: 7 records, 2 signed checkpoints verified with the key "
+                                + re.escape(self.label) + r", \d+ index entries match")
+        hint = ("note: records deleted from the end of the log together with their checkpoints are found only "
+                "against a checkpoint kept from an earlier visit")
+        self.assertIn(hint + ": --save-checkpoint FILE now, --checkpoint FILE next time\n", out)
+        self.assertEqual(out.count("note: records deleted"), 1)
+        kept = os.path.join(self.tmp, "visit.checkpoint")
+        out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", kept,
+                    check=0).stdout
+        self.assertIn(hint + " (--checkpoint)\n", out)
+        out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", kept, check=0).stdout
+        self.assertNotIn("note: records deleted", out)
+        j = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",
+                             check=0).stdout)
+        self.assertEqual(f"{j['key']['name']}+{j['key']['id']}", self.label)
+
+    def test_verify_proof_names_the_key_that_signed(self):
+        proof = os.path.join(self.tmp, "p")
+        write_file(proof, sovgw("audit", "prove", "--db", self.db, "--seq", "3", check=0).stdout)
+        out = sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout
+        self.assertIn(f"OK: record 3 is included in the log test.sovgw.local/audit at tree size 7", out)
+        self.assertIn(f"signed by {self.label}\n", out.splitlines(keepends=True)[0])
+        write_file(proof, sovgw("audit", "prove", "--db", self.db, "--old", "5", check=0).stdout)
+        out = sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout
+        self.assertEqual(out, "OK: checkpoint at size 5 is consistent with checkpoint at size 7 (append-only), both "
+                              f"signed by {self.label}\n")
+
+
+if __name__ == "__main__":
+    unittest.main()

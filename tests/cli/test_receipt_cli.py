@@ -1,0 +1,83 @@
+"""`sovgw receipt verify` as an enterprise runs it: with the key file `sovgw keys http-public` wrote,
+on a receipt signed as the gateway signs one (tests/support/sign-request receipt)."""
+
+import os
+import shutil
+import tempfile
+import unittest
+
+from test_audit_support import BUILD_DIR, run, sovgw, write_file
+
+SIGN = os.path.join(BUILD_DIR, "tests", "support", "sign-request")
+URL = "https://gw.example:8443/v1/chat/completions"
+FIELDS = ('Sovereign-Request-Id: "r1"', "Sovereign-Decision: permit", 'Sovereign-Policy-Version: "v1"')
+
+
+class receipt_cli_test(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sovgw-receipt-cli-")
+        self.key = os.path.join(self.tmp, "gw.key")
+        sovgw("keys", "http-new", self.key, check=0)
+        self.body = os.path.join(self.tmp, "prompt.json")
+        write_file(self.body, '{"model": "m", "messages": []}')
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def public(self, name, *fmt, key=None):
+        path = os.path.join(self.tmp, name)
+        write_file(path, sovgw("keys", "http-public", key or self.key, *fmt, check=0).stdout)
+        return path
+
+    def head(self, name, body=True):
+        argv = [SIGN, "receipt", "--key", self.key, "--method", "POST", "--authority", "gw.example:8443",
+                "--target", "/v1/chat/completions"]
+        for f in FIELDS:
+            argv += ["--header", f]
+        if body:
+            argv += ["--body-file", self.body]
+        path = os.path.join(self.tmp, name)
+        write_file(path, run(*argv, check=0).stdout)
+        return path
+
+    def verify(self, head, key, *extra, check):
+        return sovgw("receipt", "verify", head, "--key", key, "--method", "POST", "--url", URL, *extra, check=check)
+
+    def test_the_default_http_public_output_is_a_key_file(self):
+        both = self.public("gw.jwk")  # JWK and PEM, as `keys http-public KEY > gw.jwk` writes them
+        self.assertIn("-----BEGIN PUBLIC KEY-----", open(both).read())
+        p = sovgw("keys", "http-public", self.key, "--format", "xml", check=2)
+        self.assertIn("sovgw keys http-public: --format must be jwk, pem or both (the default), not 'xml'", p.stderr)
+        head = self.head("head.txt")
+        for key in (both, self.public("gw.pub.jwk", "--format", "jwk"), self.public("gw.pem", "--format", "pem")):
+            out = self.verify(head, key, "--body-file", self.body, check=0).stdout
+            self.assertIn("receipt verifies: status 200 for POST gw.example:8443/v1/chat/completions", out)
+        # The two halves must be one key: a file that pieces two keys together is refused.
+        other = os.path.join(self.tmp, "other.key")
+        sovgw("keys", "http-new", other, check=0)
+        jwk = sovgw("keys", "http-public", self.key, "--format", "jwk", check=0).stdout
+        pem = sovgw("keys", "http-public", other, "--format", "pem", check=0).stdout
+        mixed = os.path.join(self.tmp, "mixed.jwk")
+        write_file(mixed, jwk + pem)
+        p = self.verify(head, mixed, "--body-file", self.body, check=2)
+        self.assertIn(f"sovgw receipt verify: {mixed}: not an Ed25519 public key: the JWK and the PEM key in the "
+                      "file are different keys", p.stderr)
+        write_file(mixed, jwk + "\n" + jwk)
+        p = self.verify(head, mixed, check=2)
+        self.assertIn("the JWK is not a JSON object", p.stderr)
+
+    def test_a_receipt_covering_the_body_says_which_option_to_give(self):
+        head = self.head("head.txt")
+        key = self.public("gw.jwk", "--format", "jwk")
+        p = self.verify(head, key, check=1)
+        self.assertIn("receipt does NOT verify: it covers the request body (the Content-Digest the request "
+                      "carried): give the body sent (--body-file FILE) or its Content-Digest (--content-digest "
+                      "VALUE)", p.stdout)
+        self.assertNotIn("component_unavailable", p.stdout)
+        # A receipt without a body is checked without either option.
+        out = self.verify(self.head("nobody.txt", body=False), key, check=0).stdout
+        self.assertIn("not bound to a request body", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
