@@ -112,9 +112,11 @@ bool has_distance(const record& r) {
 
 void encode_into(const record& r, std::vector<std::uint8_t>& out) {
   writer w(out);
-  const bool distance = has_distance(r);
+  const bool key = !r.key_id.empty();
+  const bool distance = key || has_distance(r);
   const bool evidence = distance || has_evidence(r);
-  w.u8(distance   ? record_format_version_distance
+  w.u8(key        ? record_format_version_key
+       : distance ? record_format_version_distance
        : evidence ? record_format_version_evidence
                   : record_format_version);
   w.u64(r.seq);
@@ -149,6 +151,9 @@ void encode_into(const record& r, std::vector<std::uint8_t>& out) {
     w.u64(r.endpoint_rtt_us);
     w.u32(r.distance_bound_km);
     w.u32(r.redactions);
+  }
+  if (key) {
+    w.str(r.key_id);
   }
 }
 
@@ -186,7 +191,7 @@ status validate(const record& r) {
   for (const std::string* s :
        {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
         &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
-        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest}) {
+        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest, &r.key_id}) {
     if (s->size() > max_string_size) {
       return {error_code::invalid_argument, fmt::format("a record field exceeds {} bytes", max_string_size)};
     }
@@ -208,7 +213,7 @@ status validate(const record& r) {
   for (const std::string* f :
        {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
         &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
-        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest}) {
+        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest, &r.key_id}) {
     size += 4 + f->size();
   }
   for (const auto* l : {&r.data_classes, &r.rule_ids}) {
@@ -241,7 +246,7 @@ bool clamp_to_limits(record& r) {
   for (std::string* f :
        {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
         &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
-        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest}) {
+        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest, &r.key_id}) {
     clamp(*f, string_cap);
   }
   for (auto* l : {&r.data_classes, &r.rule_ids}) {
@@ -302,6 +307,9 @@ result<record> decode(std::span<const std::uint8_t> bytes) {
   }
   if (version >= record_format_version_distance) {
     ok = ok && in.u64(r.endpoint_rtt_us) && in.u32(r.distance_bound_km) && in.u32(r.redactions);
+  }
+  if (version >= record_format_version_key) {
+    ok = ok && in.str(r.key_id) && !r.key_id.empty();  // written only when there is one
   }
   if (!ok) {
     return status{error_code::corruption, "record truncated or a field is over its limit"};

@@ -76,6 +76,7 @@ struct record {
   std::string endpoint;          // the cluster endpoint used, host:port
   std::string endpoint_country;  // where its addresses geolocate, as the gateway's geo database says
   std::string signature_keyid;   // the keyid the forwarded request was signed with
+  std::string key_id;            // the id (first 17 characters) of the tenant API key the client presented
   std::string forwarded_digest;  // the Content-Digest of the body as forwarded (after redaction)
   // Physical evidence (docs/evidence.md): the round trip of the TLS handshake on the connection the
   // request went over (0: not measured), and the distance it bounds the TLS endpoint to
@@ -100,11 +101,13 @@ struct record {
 //   it is written only for a record that has one of them, so other records keep their version-1 bytes.
 //   Version 3 is version 2 followed by u64 endpoint_rtt_us, u32 distance_bound_km, u32 redactions;
 //   written only for a record with one of them non-zero (older records stay readable as they are).
+//   Version 4 is version 3 followed by the string key_id; written only for a record with a key id.
 inline constexpr std::uint8_t record_format_version = 1;
 inline constexpr std::uint8_t record_format_version_evidence = 2;
 inline constexpr std::uint8_t record_format_version_distance = 3;
+inline constexpr std::uint8_t record_format_version_key = 4;
 [[nodiscard]] inline bool is_record_format_version(std::uint8_t v) {
-  return v >= record_format_version && v <= record_format_version_distance;
+  return v >= record_format_version && v <= record_format_version_key;
 }
 inline constexpr std::size_t record_seq_offset = 1;  // where the big-endian seq sits in the encoding
 inline constexpr std::size_t max_string_size = 16 * 1024;

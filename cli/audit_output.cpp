@@ -92,14 +92,14 @@ std::string record_json(const record& r) {
     rules.push_back(json_string(c));
   }
   return fmt::format(
-      R"({{"seq":{},"time":{},"kind":{},"request_id":{},"tenant":{},"client_country":{},"country_source":{},)"
+      R"({{"seq":{},"time":{},"kind":{},"request_id":{},"tenant":{},"key_id":{},"client_country":{},"country_source":{},)"
       R"("client_ip":{},"method":{},"path":{},"model":{},"data_classes":[{}],"decision":{},"rule_ids":[{}],)"
       R"("policy_version":{},"cluster":{},"cluster_country":{},"status":{},"bytes_in":{},"bytes_out":{},)"
       R"("latency_us":{},"prompt_tokens":{},"completion_tokens":{},"error_kind":{},"payload":{},"payload_sha256":{},)"
       R"("note":{},"endpoint":{},"endpoint_country":{},"signature_keyid":{},"forwarded_digest":{},)"
       R"("endpoint_rtt_us":{},"distance_bound_km":{},"redactions":{}}})",
       r.seq, json_string(format_time(r.timestamp_us)), json_string(to_string(r.kind)),
-      json_string(r.request_id), json_string(r.tenant), json_string(r.client_country),
+      json_string(r.request_id), json_string(r.tenant), json_string(r.key_id), json_string(r.client_country),
       json_string(r.country_source), json_string(r.client_ip), json_string(r.method), json_string(r.path),
       json_string(r.model), join(classes, ","), json_string(r.decision), join(rules, ","),
       json_string(r.policy_version), json_string(r.cluster), json_string(r.cluster_country), r.status,
@@ -234,8 +234,9 @@ void print_record_summary(const record& r) {
     }
     return;
   }
-  std::printf("  request:     %s  tenant %s  %s %s  model %s\n", r.request_id.c_str(), r.tenant.c_str(),
-              r.method.c_str(), r.path.c_str(), r.model.c_str());
+  std::printf("  request:     %s  tenant %s%s  %s %s  model %s\n", r.request_id.c_str(), r.tenant.c_str(),
+              r.key_id.empty() ? "" : fmt::format(" (API key {}...)", r.key_id).c_str(), r.method.c_str(),
+              r.path.c_str(), r.model.c_str());
   std::printf("  client:      %s (country %s, from %s)\n", r.client_ip.c_str(),
               r.client_country.empty() ? "unknown" : r.client_country.c_str(), r.country_source.c_str());
   std::printf("  data:        %s\n",

@@ -161,6 +161,7 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.endpoint = ctx.endpoint;  // evidence of what was forwarded (gateway/geo_tags.hpp)
   r.endpoint_country = ctx.endpoint_country;
   r.signature_keyid = ctx.signature_keyid;
+  r.key_id = ctx.key_id;
   r.forwarded_digest = ctx.forwarded_digest;
   r.endpoint_rtt_us = ctx.endpoint_rtt_us;  // physical evidence (docs/evidence.md)
   r.distance_bound_km = static_cast<std::uint32_t>(

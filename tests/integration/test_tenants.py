@@ -225,6 +225,20 @@ class TenantKeysTest(unittest.TestCase):
         q = sovgw("audit", "query", "--db", self.db, "--format", "jsonl")
         self.assertEqual(q.returncode, 0, q.stderr)
         self.assertGreaterEqual(q.stdout.count('"invalid_api_key"'), 6)
+        # Each record names the key presented (its id, never the key): a revoked key's uses can be traced.
+        rows = [json.loads(line) for line in q.stdout.splitlines()]
+        revoked = [r for r in rows if r["key_id"] == self.acme_key[:17]]
+        # `other` is the key with its last character changed: the same id, refused; then the key's
+        # uses before and after it was revoked.
+        self.assertEqual([r["status"] for r in revoked], [401, 200, 401, 401])
+        self.assertNotIn(self.acme_key, q.stdout)
+        proof = os.path.join(self.tmp.path, "revoked.proof")
+        with open(proof, "w") as f:
+            r = subprocess.run([SOVGW, "audit", "prove", "--db", self.db, "--request-id", revoked[-1]["request_id"]],
+                               stdout=f, stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        shown = sovgw("audit", "verify-proof", proof, "--pubkey", os.path.join(self.keys, "signing.pub"))
+        self.assertIn(f"tenant default (API key {self.acme_key[:17]}...)", shown.stdout)
 
     def test_client_certificate_subjects_map_to_tenants(self):
         acme = make_client_cert(self.certs, os.path.join(self.tmp.path, "acme"), [cn("acme-app")])

@@ -88,6 +88,35 @@ TEST_CASE(
   CHECK(back2.value() == only_redactions);
 }
 
+TEST_CASE("the API key's id: version 4, only when there is one") {
+  record r = synthetic_record("t", 10, 1'700'000'000'000'000, payload_mode::none);
+  r.redactions = 1;
+  const auto v3 = encode(r);
+  CHECK(v3[0] == record_format_version_distance);
+  r.key_id = "sk-sovgw-Ab3dEf9h";
+  const auto v4 = encode(r);
+  CHECK(v4[0] == record_format_version_key);
+  CHECK(v4.size() == v3.size() + 4 + r.key_id.size());
+  CHECK(std::equal(v3.begin() + 1, v3.end(), v4.begin() + 1));  // version 3, then the key id
+  auto back = decode(v4);
+  REQUIRE(back.is_ok());
+  CHECK(back.value() == r);
+  for (std::size_t n = v3.size(); n < v4.size(); ++n) {
+    CHECK_FALSE(decode(std::span(v4).first(n)).is_ok());
+  }
+  // A key alone brings the version-2 and -3 fields along (empty, zero).
+  record only_key = synthetic_record("t", 11, 1'700'000'000'000'000, payload_mode::none);
+  only_key.key_id = "sk-sovgw-Ab3dEf9h";
+  auto back2 = decode(encode(only_key));
+  REQUIRE(back2.is_ok());
+  CHECK(back2.value() == only_key);
+  // Version 4 with an empty key id is not what the encoder writes: refused.
+  std::vector<std::uint8_t> empty_key = encode(r);
+  empty_key.resize(v3.size());
+  empty_key.insert(empty_key.end(), {0, 0, 0, 0});
+  CHECK_FALSE(decode(empty_key).is_ok());
+}
+
 TEST_CASE("record decoding is strict") {
   record r = synthetic_record("t", 1, 0, payload_mode::none);
   auto bytes = encode(r);
