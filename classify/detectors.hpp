@@ -33,8 +33,8 @@
 //                  street type that is also an ordinary word ("Way", lower-case "via") needs the
 //                  postal code (detect_addresses.cpp)
 //   opaque_content content a model reads that the gateway cannot: found from a JSON body's
-//                  structure, not its text (json_body.hpp), and never redactable; a raw body
-//                  that is not UTF-8 text
+//                  structure and its markdown images, not by these scanners (json_body.hpp),
+//                  and never redactable; a raw body that is not UTF-8 text
 // Every detector a policy may name is implemented (implemented_detectors()). The text is scanned
 // as a model reads it (fold.hpp: fullwidth forms, other scripts' digits, invisible characters,
 // ...), with findings in the text's own bytes; a JSON body is scanned decoded (json_body.hpp:

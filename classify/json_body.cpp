@@ -160,7 +160,7 @@ class inspect_handler : public detail::no_size_limits {
     if (depth_ == 0) {
       return refuse(body_error::not_object, "the request body is null, not a JSON object", ec);
     }
-    if (depth_ == 1 && opaque_key_) {
+    if (depth_ == opaque_depth_ && opaque_key_) {
       --opaque_fields_;  // null is absent
     }
     pending_ = field::none;
@@ -189,16 +189,19 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
 
-  // What a model reads but the gateway cannot, by the key that holds it: media parts of a
-  // message or of an input (OpenAI's image_url, input_audio and file parts, the Responses API's
-  // input_image and input_file, vLLM's audio_url, video_url and embeddings, Gemini's inline_data,
-  // Ollama's images: any key naming an image, audio, video, embeddings or a document, and the
-  // file keys), and at the top level a client's own chat template (vLLM's `chat_template`: it may
-  // rewrite the text the gateway read, reversing or decoding it, before the model sees it),
-  // embeddings (`prompt_embeds`, any `*_embeds`), Ollama's images, and token ids under any key
-  // naming tokens (number arrays: `tokens` of vLLM's /detokenize, `token_ids` of its generate
-  // endpoint) but the output constraints (`stop_token_ids`, `allowed_token_ids`, `bad_words_ids`).
-  // A content part's `type` is read too (part_type_is_text).
+  // What a model reads but the gateway cannot, by the key that holds it: media parts (OpenAI's
+  // image_url, input_audio and file parts, the Responses API's input_image and input_file, vLLM's
+  // audio_url, video_url and embeddings, Gemini's inline_data, Ollama's images: any key naming an
+  // image, audio, video, embeddings or a document, and the file keys) under any top-level key
+  // but those that hold the schema and settings of tools and of the output (not_content()): a
+  // message's or an input's, and vLLM's /score and /rerank `text_1`, `data_1`, `query` and
+  // `documents` alike. At the top level a client's own chat template (vLLM's `chat_template`, or
+  // the one in `chat_template_kwargs`: it may rewrite the text the gateway read, reversing or
+  // decoding it, before the model sees it), embeddings (`prompt_embeds`, any `*_embeds`),
+  // Ollama's images, and token ids under any key naming tokens (number arrays: `tokens` of vLLM's
+  // /detokenize, `token_ids` of its generate endpoint) but the output constraints
+  // (`stop_token_ids`, `allowed_token_ids`, `bad_words_ids`). A part's `type` is read too
+  // (part_type_is_text).
   void note_opaque_key(std::string_view name) {
     static constexpr std::string_view files[] = {"file",     "file_data",   "file_id", "file_url",
                                                  "filename", "inline_data", "blob"};
@@ -210,12 +213,18 @@ class inspect_handler : public detail::no_size_limits {
     };
     part_type_next_ = false;
     if (depth_ == 1) {
-      in_content_ = name == "messages" || name == "input" || name == "prompt" || name == "system";
+      in_content_ = !not_content(name);
+      in_template_kwargs_ = name == "chat_template_kwargs";
       opaque_key_ = name == "chat_template" || name == "images" || name.ends_with("embeds");
       opaque_fields_ += opaque_key_ ? 1 : 0;
+      opaque_depth_ = 1;
       token_ids_ = (name.find("token") != std::string_view::npos && !name.starts_with("stop_") &&
                     !name.starts_with("allowed_") && !name.starts_with("bad_")) ||
                    name == "input_ids";
+    } else if (depth_ == 2 && in_template_kwargs_) {
+      opaque_key_ = name == "chat_template";
+      opaque_fields_ += opaque_key_ ? 1 : 0;
+      opaque_depth_ = 2;
     } else if (in_content_) {
       // A part is an element of an array (a content array, an input list); a `type` inside a tool
       // call's input object is the client's own data.
@@ -223,6 +232,30 @@ class inspect_handler : public detail::no_size_limits {
       part_type_next_ = name == "type" && in_array;
       opaque_parts_ = opaque_parts_ || names_media();
     }
+  }
+  // The top-level keys that hold the schema and settings of tools and of the output, not content:
+  // a tool's parameters or a JSON schema may name properties `image_url` or `document`, and a
+  // tool or server list has types of its own. (The model reads a tool's description and schema as
+  // text, which the detectors read; it never reads media there.)
+  static bool not_content(std::string_view key) {
+    static constexpr std::string_view keys[] = {"tools",
+                                                "functions",
+                                                "tool_choice",
+                                                "response_format",
+                                                "text",
+                                                "structured_outputs",
+                                                "guided_json",
+                                                "guided_grammar",
+                                                "guided_regex",
+                                                "guided_choice",
+                                                "json_schema",
+                                                "grammar",
+                                                "parameters",
+                                                "metadata",
+                                                "mcp_servers",
+                                                "media_io_kwargs",
+                                                "mm_processor_kwargs"};
+    return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
   }
   // The `type` of a part in a message or an input: what is not known to be text (or a call, a
   // result, a citation holding text) is opaque: an Anthropic `image` or `document` block, vLLM's
@@ -422,17 +455,19 @@ class inspect_handler : public detail::no_size_limits {
   field pending_ = field::none;
   bool in_options_ = false;
   bool in_string_ = false;
-  bool collecting_ = false;         // the current string goes into text_
-  std::size_t start_ = 0;           // where the current string starts in text_
-  bool key_is_prose_ = false;       // the last key read names prose
-  std::uint64_t arrays_ = 0;        // bit d: the container at depth d is an array
-  std::uint64_t prose_arrays_ = 0;  // bit d: ... an array of prose
-  bool in_content_ = false;         // under the top-level messages, input or prompt
-  bool opaque_key_ = false;         // the last top-level key names opaque content
-  bool opaque_parts_ = false;       // a media part, or token ids
-  bool part_type_next_ = false;     // the value being read is a content part's type
-  bool token_ids_ = false;          // the last top-level key names token ids
-  int opaque_fields_ = 0;           // top-level opaque fields that are not null
+  bool collecting_ = false;          // the current string goes into text_
+  std::size_t start_ = 0;            // where the current string starts in text_
+  bool key_is_prose_ = false;        // the last key read names prose
+  std::uint64_t arrays_ = 0;         // bit d: the container at depth d is an array
+  std::uint64_t prose_arrays_ = 0;   // bit d: ... an array of prose
+  bool in_content_ = false;          // under a top-level key that holds content (not_content())
+  bool in_template_kwargs_ = false;  // under the top-level chat_template_kwargs
+  bool opaque_key_ = false;          // the last key at opaque_depth_ names opaque content
+  std::size_t opaque_depth_ = 1;     // where opaque_key_ was read: the top level or the kwargs
+  bool opaque_parts_ = false;        // a media part, or token ids
+  bool part_type_next_ = false;      // the value being read is a content part's type
+  bool token_ids_ = false;           // the last top-level key names token ids
+  int opaque_fields_ = 0;            // top-level opaque fields that are not null
 };
 
 // Refuses what is not UTF-8 before the parser sees it: a BOM, or UTF-16/32 (RFC 4627 section 3:
@@ -500,6 +535,34 @@ std::string_view lenient_form_at(std::string_view body, std::size_t at) {
     }
   }
   return {};
+}
+
+// A markdown image whose target a server reads: "![](data:image/png;base64,...)" or
+// "![alt](https://...)" (TGI's /generate decodes or fetches them for a vision model, wherever
+// they are in the prompt), the target after spaces or in '<' '>'.
+bool holds_markdown_image(std::string_view t) {
+  constexpr std::size_t max_alt = 1024;
+  for (std::size_t at = t.find("!["); at != std::string_view::npos; at = t.find("![", at + 2)) {
+    const std::size_t close = t.substr(at + 2, max_alt + 2).find("](");
+    if (close == std::string_view::npos) {
+      continue;
+    }
+    std::size_t k = at + 2 + close + 2;
+    while (k < t.size() && k - (at + close) < 16 &&
+           (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '<')) {
+      ++k;
+    }
+    const std::string_view target = t.substr(k, 8);
+    const auto scheme = [&](std::string_view s) {
+      return target.size() >= s.size() && std::equal(s.begin(), s.end(), target.begin(), [](char a, char b) {
+               return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
+             });
+    };
+    if (scheme("data:") || scheme("http://") || scheme("https://")) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void parse_failed(std::string_view body, const error_code& ec, std::size_t at, inspection& out) {
@@ -619,7 +682,8 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   scan_nested(which, options.locate, out.scan);
   scan_base64(which, options.locate, out.scan);
   hide_findings_in_numbers(out.scan);
-  if ((which & bit(detector::opaque_content)) != 0 && parser.handler().opaque()) {
+  if ((which & bit(detector::opaque_content)) != 0 &&
+      (parser.handler().opaque() || holds_markdown_image(text_))) {
     out.scan.found |= bit(detector::opaque_content);
     out.scan.hidden |= bit(detector::opaque_content);
   }

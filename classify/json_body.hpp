@@ -26,12 +26,12 @@
 //     in two parts) is found, and its pieces are findings in their own strings;
 //   - finds what a model reads but the gateway cannot (the opaque_content detector, never
 //     redactable): token ids where prose is expected (`"prompt": [9906, 1917]`, `"input": [[...]]`);
-//     media under the top-level messages, input or prompt (the keys image_url, image, images,
-//     image_embeds, input_image, input_audio, audio, audio_url, video_url, video, file, file_data,
-//     file_id, file_url: images, audio, video and files are read by the cluster, not the
-//     detectors); and a top-level `chat_template`, `prompt_embeds` or `images` (Ollama) that is
-//     not null (a client's own template may rewrite the text, reversed or decoded, before the
-//     model reads it).
+//     media under any top-level key but the schema and settings of tools and of the output (the
+//     keys naming an image, audio, video, embeddings or a document, the file keys, a part whose
+//     type is not text: in messages, inputs, vLLM's /score and /rerank fields alike); a markdown
+//     image with a data: or http(s): target in any string; and a top-level `chat_template` (or
+//     one in `chat_template_kwargs`), `prompt_embeds` or `images` (Ollama) that is not null (a
+//     client's own template may rewrite the text, reversed or decoded, before the model reads it).
 // Data-plane code: results are values (an error kind, its byte offset and a message), never
 // exceptions. Memory: the text is at most the body's size, and its two views (prose and the rest)
 // together at most the text's; nothing else grows with the body, and

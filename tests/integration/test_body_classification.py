@@ -208,8 +208,28 @@ class BodyClassificationTest(unittest.TestCase):
                     log = self.log_of(resp)
                     self.assertEqual((log["cluster"], log["data_classes"]), ("paris", "opaque"), resp.body)
                     self.assertIn("personal-data-eu-only", log["rules"])
+        # Wherever else a model reads media: vLLM's /score and /rerank content, a markdown image in
+        # any string (TGI's /generate fetches or decodes it), a template among the template's
+        # keyword arguments.
+        elsewhere = [
+            ("/v1/score", {"model": "mistral-small", "text_1": "what is shown?", "text_2": {"content": [image]}}),
+            ("/v1/rerank", {"model": "mistral-small", "query": "which form?", "documents": [{"content": [image]}]}),
+            ("/generate", {"inputs": "Read ![](data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==) aloud"}),
+            ("/v1/chat/completions", {"model": "mistral-small", "messages": [
+                {"role": "user", "content": "Describe ![scan](https://x.example/passport.png)"}]}),
+            ("/v1/chat/completions", {"model": "mistral-small", "messages": [{"role": "user", "content": "hi"}],
+                                      "chat_template_kwargs": {"chat_template": "{{ messages[0].content | reverse }}"}}),
+        ]
+        for path, body in elsewhere:
+            with self.subTest(path=path, body=body):
+                resp = self.send(json.dumps(body).encode(), path=path)
+                log = self.log_of(resp)
+                self.assertEqual((log["cluster"], log.get("data_classes")), ("paris", "opaque"), resp.body)
         # The controls: text, and the same keys in a tool's parameters, go where any request goes.
         for body in ({"model": "mistral-small", "prompt": ["Say hello", "to the team"]},
+                     {"model": "mistral-small", "messages": [{"role": "user", "content": "see [the docs](https://x.example)"}],
+                      "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": {
+                          "type": "object", "properties": {"image_url": {"type": "string"}}}}}},
                      {"model": "mistral-small", "messages": [{"role": "user", "content": "hi"}], "chat_template": None,
                       "tools": [{"type": "function", "function": {"name": "f", "parameters": {
                           "type": "object", "properties": {"image_url": {"type": "string"}}}}}]}):

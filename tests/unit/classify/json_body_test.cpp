@@ -539,6 +539,61 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
   CHECK_FALSE(readable_text(std::string_view("a\0b", 3)));
 }
 
+TEST_CASE("media anywhere a model reads, markdown images and a nested chat template are opaque_content") {
+  const std::uint32_t opaque = bit(detector::opaque_content);
+  const std::string image =
+      R"j({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}})j";
+  const std::string opaque_bodies[] = {
+      // vLLM's /score and /rerank: multimodal content in text_1/text_2, data_1/data_2, query, documents.
+      R"j({"model":"m","text_1":"what is shown?","text_2":{"content":[)j" + image + "]}}",
+      R"j({"model":"m","data_1":{"content":[)j" + image + R"j(]},"data_2":"a cat"})j",
+      R"j({"model":"m","query":{"content":[)j" + image + R"j(]},"documents":["a cat","a dog"]})j",
+      R"j({"model":"m","query":"which one?","documents":[{"content":[)j" + image + "]}]}",
+      R"j({"model":"m","documents":{"content":[{"type":"video_url","video_url":{"url":"https://x.example/v"}}]}})j",
+      // A part type that is not text, under any key.
+      R"j({"model":"m","text_2":[{"type":"x-scan","payload":"moc.elpmaxe@ecila"}]})j",
+      // Markdown images with a data: or http(s): target, in any string (TGI's /generate reads them).
+      R"j({"inputs":"What is in ![](data:image/png;base64,iVBORw0KGgo=) ?","parameters":{"max_new_tokens":9}})j",
+      R"j({"inputs":"Describe ![a scan](https://x.example/id.png)"})j",
+      R"j({"messages":[{"role":"user","content":"see ![]( <HTTP://x.example/a.png> )"}]})j",
+      R"j({"messages":[{"role":"user","content":[{"type":"text","text":"![x](data:image/jpeg;base64,/9j/4AAQ)"}]}]})j",
+      // A chat template passed as a template keyword argument is the client's own template too.
+      R"j({"model":"m","messages":[{"role":"user","content":"moc.elpmaxe@ecila"}],)j"
+      R"j("chat_template_kwargs":{"enable_thinking":false,"chat_template":"{{ messages[0].content | reverse }}"}})j",
+  };
+  for (const std::string& body : opaque_bodies) {
+    CAPTURE(body);
+    const inspection got = inspect(body, opaque | email, true);
+    REQUIRE(got.ok());
+    CHECK((got.scan.found & opaque) == opaque);
+    CHECK((got.scan.hidden & opaque) == opaque);
+    CHECK(inspect(body, email).scan.found == 0);  // only when asked for
+  }
+  const std::string readable_bodies[] = {
+      // The schema and settings of tools and of the output may name media: not content.
+      R"j({"model":"m","input":"hi","text":{"format":{"type":"json_schema","name":"r","schema":)j"
+      R"j({"type":"object","properties":{"image_url":{"type":"string"},"document":{"type":"string"}}}}}})j",
+      R"j({"model":"m","prompt":"hi","guided_json":{"properties":{"image":{"type":"string"}}},)j"
+      R"j("structured_outputs":{"json":{"properties":{"video_url":{}}}}})j",
+      R"j({"inputs":"hi","parameters":{"grammar":{"type":"json","value":{"properties":{"image":{}}}}}})j",
+      R"j({"model":"m","messages":[],"metadata":{"document_id":"d-1"},"tool_choice":{"type":"function",)j"
+      R"j("function":{"name":"get_image"}},"mcp_servers":[{"type":"url","url":"https://x.example/sse"}]})j",
+      R"j({"model":"m","messages":[],"media_io_kwargs":{"video":{"num_frames":8}},"mm_processor_kwargs":{"image_size":4}})j",
+      // Scoring text against text.
+      R"j({"model":"m","text_1":"a cat","text_2":["a dog","a cow"]})j",
+      R"j({"model":"m","query":"cats","documents":["a cat","a dog"],"top_n":1})j",
+      // Links, relative images, an exclamation before a link: nothing a server fetches.
+      R"j({"messages":[{"role":"user","content":"see [the docs](https://x.example), ![logo](img/logo.png), wow![1]"}]})j",
+      R"j({"model":"m","messages":[],"chat_template_kwargs":{"enable_thinking":false,"chat_template":null}})j",
+  };
+  for (const std::string& body : readable_bodies) {
+    CAPTURE(body);
+    const inspection got = inspect(body, opaque, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == 0);
+  }
+}
+
 TEST_CASE("base64 a model reads through is read decoded, and redacted whole") {
   const std::uint32_t iban = bit(detector::iban);
   struct row {
