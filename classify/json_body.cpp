@@ -92,9 +92,11 @@ class inspect_handler : public detail::no_size_limits {
     }
     ++depth_;
     mark_container(true);
+    group_ += prose_array() ? 1 : 0;  // its items, and the prose of its parts, are one group
     return true;
   }
   bool on_array_end(std::size_t, error_code&) {
+    group_ += prose_array() ? 1 : 0;
     --depth_;
     pending_ = field::none;
     return true;
@@ -130,7 +132,7 @@ class inspect_handler : public detail::no_size_limits {
       part_type_next_ = false;
     }
     if (keep_text_ && in_prose()) {
-      prose_.push_back({start_, text_.size()});
+      prose_.push_back({start_, text_.size(), prose_group()});
     }
     end_string();
     pending_ = field::none;
@@ -312,6 +314,20 @@ class inspect_handler : public detail::no_size_limits {
     arrays_ = array ? arrays_ | bit : arrays_ & ~bit;
     prose_arrays_ = prose ? prose_arrays_ | bit : prose_arrays_ & ~bit;
   }
+  // Whether the container at depth_ is an array of prose.
+  [[nodiscard]] bool prose_array() const { return depth_ < 64 && ((prose_arrays_ >> depth_) & 1) != 0; }
+  // The group of a prose string here: an item of an array of prose, or a value in an object that
+  // is one (a content part's text), joins the other strings of that array; any other prose string
+  // (a message's content string) is a group of its own.
+  std::uint32_t prose_group() {
+    const bool item = depth_ < 64 && ((arrays_ >> depth_) & 1) != 0;
+    const bool part = !item && depth_ >= 1 && depth_ <= 64 && ((prose_arrays_ >> (depth_ - 1)) & 1) != 0;
+    if (item || part) {
+      return group_;
+    }
+    group_ += 2;
+    return group_ - 1;
+  }
   // Whether a string value here is prose: under a prose key, or in an array of prose.
   [[nodiscard]] bool in_prose() const {
     if (depth_ >= 64) {
@@ -458,6 +474,7 @@ class inspect_handler : public detail::no_size_limits {
   bool collecting_ = false;          // the current string goes into text_
   std::size_t start_ = 0;            // where the current string starts in text_
   bool key_is_prose_ = false;        // the last key read names prose
+  std::uint32_t group_ = 0;          // the current group of prose strings (prose_group())
   std::uint64_t arrays_ = 0;         // bit d: the container at depth d is an array
   std::uint64_t prose_arrays_ = 0;   // bit d: ... an array of prose
   bool in_content_ = false;          // under a top-level key that holds content (not_content())
@@ -632,7 +649,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   out.scan.decoded = true;
   out.scan.located = options.locate;
   // A worker keeps its buffers between requests, but not one a 10 MiB body left behind.
-  for (std::string* buffer : {&text_, &joined_, &rest_}) {
+  for (std::string* buffer : {&text_, &joined_, &rest_, &glued_}) {
     if (buffer->capacity() > std::max<std::size_t>(1 << 20, 2 * body.size())) {
       std::string().swap(*buffer);
     }
@@ -846,6 +863,7 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
   take(rest_, rest_segments_, cursor, text_.size());
   if (!locate) {
     scan.found = detect(rest_, which) | detect(joined_, which);
+    scan_glued(which, false, scan);
     return;
   }
   const auto locate_in = [&](const std::string& view, const std::vector<segment>& segments, bool prose) {
@@ -876,8 +894,99 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
   };
   locate_in(rest_, rest_segments_, false);
   locate_in(joined_, joined_segments_, true);
+  scan_glued(which, true, scan);
   std::sort(scan.findings.begin(), scan.findings.end(),
             [](const finding& a, const finding& b) { return a.begin < b.begin; });
+}
+
+// The prose strings of one group (a message's content parts, a prompt or input array's items)
+// joined with nothing between them, as vLLM's multimodal chat templates (Qwen2-VL, Gemma 3, Llama
+// 3.2 Vision, Mistral 3.1) join a message's text parts and a server may concatenate a prompt
+// array: an identifier cut anywhere across them ("Send it to alice", "@example.com") is found,
+// its pieces findings in their own strings. Only what crosses a seam between two strings is taken
+// (the joined view reads the rest), so only the text near each seam is read: glue_reach bytes on
+// either side, a bound no identifier's written form exceeds; strings shorter than twice that are
+// read whole, so an identifier over three of them is found too.
+void json_inspector::scan_glued(std::uint32_t which, bool locate, scan_result& scan) {
+  constexpr std::size_t glue_reach = 256;
+  const auto boundary = [&](std::size_t at, std::size_t lo, std::size_t hi, bool forward) {
+    while (at > lo && at < hi && (static_cast<unsigned char>(text_[at]) & 0xC0u) == 0x80u) {
+      at += forward ? 1 : -1;  // not inside a UTF-8 sequence
+    }
+    return at;
+  };
+  const auto take = [&](std::size_t b, std::size_t e) {
+    if (e > b) {
+      glued_segments_.push_back({glued_.size(), b, e - b});
+      glued_.append(text_, b, e - b);
+    }
+  };
+  const auto flush = [&] {
+    if (glued_segments_.size() >= 2) {
+      scan_seams(which, locate, scan);
+    }
+    glued_.clear();
+    glued_segments_.clear();
+  };
+  for (std::size_t first = 0; first + 1 < prose_.size();) {
+    std::size_t last = first;
+    while (last + 1 < prose_.size() && prose_[last + 1].group == prose_[first].group) {
+      ++last;
+    }
+    glued_.clear();
+    glued_segments_.clear();
+    for (std::size_t k = first; k <= last && last > first; ++k) {
+      const text_span& p = prose_[k];
+      if (p.end - p.begin <= 2 * glue_reach) {
+        take(p.begin, p.end);
+        continue;
+      }
+      if (k > first) {
+        take(p.begin, boundary(p.begin + glue_reach, p.begin, p.end, false));
+        flush();
+      }
+      take(boundary(p.end - glue_reach, p.begin, p.end, true), p.end);
+    }
+    flush();
+    first = last + 1;
+  }
+}
+
+// What the detectors find across a seam of glued_ (scan_glued): in `found` and, with `locate`,
+// as its pieces in text_, unless findings of the same detector already cover them.
+void json_inspector::scan_seams(std::uint32_t which, bool locate, scan_result& scan) {
+  const auto segment_of = [&](std::size_t at) {
+    return std::upper_bound(glued_segments_.begin(), glued_segments_.end(), at,
+                            [](std::size_t a, const segment& s) { return a < s.view_begin; }) -
+           1;
+  };
+  const auto covered = [&](std::size_t b, std::size_t e, unsigned d) {
+    return std::any_of(scan.findings.begin(), scan.findings.end(),
+                       [&](const finding& f) { return f.detector == d && f.begin <= b && e <= f.end; });
+  };
+  for (const finding& f : find_all(glued_, which)) {
+    auto seg = segment_of(f.begin);
+    if (segment_of(f.end - 1) == seg) {
+      continue;  // within one string: the joined view's
+    }
+    scan.found |= 1u << f.detector;
+    if (!locate) {
+      continue;
+    }
+    const std::size_t before = scan.findings.size();
+    bool all_covered = true;
+    for (std::size_t at = f.begin; at < f.end; ++seg) {
+      const std::size_t stop = std::min(f.end, seg->view_begin + seg->length);
+      const std::size_t b = seg->text_begin + (at - seg->view_begin);
+      const std::size_t e = seg->text_begin + (stop - seg->view_begin);
+      all_covered = all_covered && covered(b, e, f.detector);
+      scan.findings.push_back({b, e, f.detector});
+      at = stop;
+    }
+    if (all_covered) {
+      scan.findings.resize(before);
+    }
+  }
 }
 
 // A decoded string that still holds escapes may be JSON inside JSON (tool call arguments, a

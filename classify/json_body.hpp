@@ -21,9 +21,11 @@
 //     the whole base64 run (unescape.hpp: find_base64_texts);
 //   - reads the prose a model is given as one text: the strings under `content`, `text`,
 //     `prompt`, `input` and `instructions` (message contents, content parts, prompt and input
-//     arrays), in document order, as if joined by line breaks, the way a cluster joins a
-//     message's text parts. An identifier split across them ("DE89 3704" and "0044 0532 0130 00"
-//     in two parts) is found, and its pieces are findings in their own strings;
+//     arrays), in document order, as if joined by line breaks, and the strings of one message's
+//     content parts (or of one prompt or input array) again as if joined with nothing, as vLLM's
+//     multimodal chat templates join text parts (near each seam only). An identifier split across
+//     them ("DE89 3704" and "0044 0532 0130 00", "Send it to alice" and "@example.com") is
+//     found, and its pieces are findings in their own strings;
 //   - finds what a model reads but the gateway cannot (the opaque_content detector, never
 //     redactable): token ids where prose is expected (`"prompt": [9906, 1917]`, `"input": [[...]]`);
 //     media under any top-level key but the schema and settings of tools and of the output (the
@@ -33,9 +35,10 @@
 //     one in `chat_template_kwargs`), `prompt_embeds` or `images` (Ollama) that is not null (a
 //     client's own template may rewrite the text, reversed or decoded, before the model reads it).
 // Data-plane code: results are values (an error kind, its byte offset and a message), never
-// exceptions. Memory: the text is at most the body's size, and its two views (prose and the rest)
-// together at most the text's; nothing else grows with the body, and
-// an inspector reused for bodies of the usual shape allocates nothing.
+// exceptions. Memory: the text is at most the body's size, its two views (prose and the rest)
+// together at most the text's, and the window over a group's seams at most the prose's; nothing
+// else grows with the body, and an inspector reused for bodies of the usual shape allocates
+// nothing.
 
 #include <cstddef>
 #include <cstdint>
@@ -117,6 +120,9 @@ struct inspect_options {
 struct text_span {
   std::size_t begin = 0;
   std::size_t end = 0;
+  // Prose strings of one group (a message's content parts, a prompt or input array's items) are
+  // also read joined with nothing between them.
+  std::uint32_t group = 0;
 };
 
 // One per thread (not thread-safe); reusing it reuses its buffers.
@@ -135,6 +141,8 @@ class json_inspector {
 
  private:
   void scan_text(std::uint32_t which, bool locate, scan_result& scan);
+  void scan_glued(std::uint32_t which, bool locate, scan_result& scan);
+  void scan_seams(std::uint32_t which, bool locate, scan_result& scan);
   void scan_nested(std::uint32_t which, bool locate, scan_result& scan);
   void scan_base64(std::uint32_t which, bool locate, scan_result& scan);
   void hide_findings_in_numbers(scan_result& scan) const;
@@ -155,6 +163,8 @@ class json_inspector {
   std::string rest_;                 // the rest of text_
   std::vector<segment> joined_segments_;
   std::vector<segment> rest_segments_;
+  std::string glued_;  // a window over the seams of a group of prose strings (scan_glued)
+  std::vector<segment> glued_segments_;
   unescaped_text nested_[2];
   std::vector<base64_text> base64_;
   std::string fold_buffer_;

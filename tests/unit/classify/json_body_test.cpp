@@ -422,6 +422,75 @@ TEST_CASE("prose split across message parts and messages is read as one text, an
   CHECK(inspect(R"({"a":"DE89 3704","b":"0044 0532 0130 00"})", iban).scan.found == 0);
 }
 
+TEST_CASE("a message's text parts and a prompt array's items are read joined with nothing, too") {
+  // vLLM's multimodal chat templates join a message's text parts with nothing between them: an
+  // identifier cut mid-word across parts is the identifier to the model.
+  const std::uint32_t iban = bit(detector::iban);
+  struct row {
+    std::string body;
+    std::uint32_t found;
+    std::string redacted;
+  };
+  const std::string x(1000, 'x');
+  const row rows[] = {
+      {R"j({"messages":[{"role":"user","content":[{"type":"text","text":"Send it to alice"},)j"
+       R"j({"type":"text","text":"@example.com, card 4111 1111"},{"type":"text","text":" 1111 1111"}]}]})j",
+       email | card,
+       R"j({"messages":[{"role":"user","content":[{"type":"text","text":"Send it to [redacted:email]"},)j"
+       R"j({"type":"text","text":"[redacted:email], card [redacted:payment_card]"},)j"
+       R"j({"type":"text","text":"[redacted:payment_card]"}]}]})j"},
+      // Over three parts; in the Responses API's input; in a prompt array.
+      {R"j({"messages":[{"role":"user","content":[{"type":"text","text":"ali"},{"type":"text","text":"ce@exa"},)j"
+       R"j({"type":"text","text":"mple.com"}]}]})j",
+       email,
+       R"j({"messages":[{"role":"user","content":[{"type":"text","text":"[redacted:email]"},)j"
+       R"j({"type":"text","text":"[redacted:email]"},{"type":"text","text":"[redacted:email]"}]}]})j"},
+      {R"j({"input":[{"role":"user","content":[{"type":"input_text","text":"mail alice"},)j"
+       R"j({"type":"input_text","text":"@example.com"}]}]})j",
+       email,
+       R"j({"input":[{"role":"user","content":[{"type":"input_text","text":"mail [redacted:email]"},)j"
+       R"j({"type":"input_text","text":"[redacted:email]"}]}]})j"},
+      {R"j({"prompt":["IBAN DE89370400","440532013000 ok"]})j", iban,
+       R"j({"prompt":["IBAN [redacted:iban]","[redacted:iban] ok"]})j"},
+      // Long parts: read near the seam.
+      {R"j({"messages":[{"role":"user","content":[{"type":"text","text":")j" + x +
+           R"j( alice"},)j"
+           R"j({"type":"text","text":"@example.com )j" +
+           x + R"j("}]}]})j",
+       email,
+       R"j({"messages":[{"role":"user","content":[{"type":"text","text":")j" + x +
+           R"j( [redacted:email]"},)j"
+           R"j({"type":"text","text":"[redacted:email] )j" +
+           x + R"j("}]}]})j"},
+      // Spaced after its country code, the IBAN is found whole (not only the phone-like run of
+      // digits in it) and redacted.
+      {R"j({"messages":[{"role":"user","content":"IBAN DE 89 3704 0044 0532 0130 00 please"}]})j",
+       iban | phone, R"j({"messages":[{"role":"user","content":"IBAN [redacted:iban] please"}]})j"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, email | phone | card | iban).scan.found == r.found);
+    const inspection got = inspect(r.body, email | phone | card | iban, true);
+    CHECK(got.scan.found == r.found);
+    CHECK(got.scan.hidden == 0);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, email | card | iban) >= 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, email | card | iban).scan.found == 0);
+  }
+  // Two messages are not one text without a break, nor two fields, nor a part and a message.
+  for (
+      const std::string body :
+      {R"j({"messages":[{"role":"user","content":"Send it to alice"},{"role":"user","content":"@example.com"}]})j",
+       R"j({"a":"alice","b":"@example.com"})j",
+       R"j({"messages":[{"role":"user","content":[{"type":"text","text":"alice"}]},)j"
+       R"j({"role":"user","content":[{"type":"text","text":"@example.com"}]}]})j"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, email).scan.found == 0);
+    CHECK(inspect(body, email, true).scan.findings.empty());
+  }
+}
+
 TEST_CASE("a finding in a number is found but not redactable, and numbers keep redaction in place") {
   const std::uint32_t iban = bit(detector::iban);
   const std::string body = R"({"seed":4111111111111111,"temperature":0.25,"messages":[{"role":"user",)"
