@@ -38,7 +38,7 @@
 // Every detector a policy may name is implemented (implemented_detectors()). The text is scanned
 // as a model reads it (fold.hpp: fullwidth forms, other scripts' digits, invisible characters,
 // ...), with findings in the text's own bytes; a JSON body is scanned decoded (json_body.hpp:
-// escapes, percent-encoding, HTML references and base64 a model reads through),
+// escapes, percent-encoding, HTML references, markup and base64 a model reads through),
 // but a raw body's JSON-style escapes ("\n") still end words.
 #include <cstddef>
 #include <cstdint>

@@ -697,6 +697,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   }
   scan_text(which, options.locate, out.scan);
   scan_nested(which, options.locate, out.scan);
+  scan_markup(which, options.locate, out.scan);
   scan_base64(which, options.locate, out.scan);
   hide_findings_in_numbers(out.scan);
   if ((which & bit(detector::opaque_content)) != 0 &&
@@ -1040,6 +1041,85 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
       }
     }
     level = next.text;
+  }
+  if (scan.findings.size() != first_pass) {
+    std::sort(scan.findings.begin(), scan.findings.end(),
+              [](const finding& a, const finding& b) { return a.begin < b.begin; });
+  }
+}
+
+// Markup a model reads through as formatting, inside an identifier: Markdown's emphasis and code
+// marks, its backslash escapes, HTML tags and comments ("**alice**@example.com",
+// "alice\\@example.com", "card 4111 **1111** 1111 1111", "GB82 <b>WEST</b> 1234 5698 7654 32",
+// "alice<!-- -->@example.com"). Where markup has a digit or an '@' within a few bytes (markdown
+// around words is left alone: it hides nothing the detectors look for), the text around it is read
+// again with the markup removed, and what the markup hid (a finding with markup removed inside
+// it) is a finding over what the client wrote, markup and all.
+void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& scan) {
+  constexpr std::size_t near = 8;    // a digit or '@' this close makes markup worth reading through
+  constexpr std::size_t reach = 96;  // the text read around it: more than an identifier's written form
+  const std::string_view t = text_;
+  marks_.clear();
+  for (const char c : std::string_view("*`~<\\")) {
+    for (std::size_t at = t.find(c); at != std::string_view::npos; at = t.find(c, at + 1)) {
+      marks_.push_back(static_cast<std::uint32_t>(at));  // memchr: most text has none of them
+    }
+  }
+  if (marks_.empty()) {
+    return;
+  }
+  std::sort(marks_.begin(), marks_.end());
+  const auto anchor = [](char c) { return (c >= '0' && c <= '9') || c == '@'; };
+  windows_.clear();
+  for (const std::uint32_t at : marks_) {
+    const std::size_t length = markup_length(t, at);
+    if (length == 0 || (!windows_.empty() && at + length <= windows_.back().end)) {
+      continue;
+    }
+    const std::size_t lo = at > near ? at - near : 0;
+    const std::size_t hi = std::min(t.size(), at + length + near);
+    if (std::none_of(t.begin() + static_cast<std::ptrdiff_t>(lo), t.begin() + static_cast<std::ptrdiff_t>(hi),
+                     anchor)) {
+      continue;
+    }
+    std::size_t b = at > reach ? at - reach : 0;
+    std::size_t e = std::min(t.size(), at + length + reach);
+    for (std::size_t n = 0; n < 32 && b > 0 && t[b - 1] != ' ' && t[b - 1] != '\n'; ++n) {
+      --b;  // start and end between words, not inside a number
+    }
+    for (std::size_t n = 0; n < 32 && e < t.size() && t[e] != ' ' && t[e] != '\n'; ++n) {
+      ++e;
+    }
+    if (!windows_.empty() && b <= windows_.back().end) {
+      windows_.back().end = std::max(windows_.back().end, e);
+    } else {
+      windows_.push_back({b, e});
+    }
+  }
+  const std::size_t first_pass = scan.findings.size();
+  const auto covered = [&](std::size_t b, std::size_t e, unsigned d) {
+    return std::any_of(scan.findings.begin(), scan.findings.end(),
+                       [&](const finding& f) { return f.detector == d && f.begin <= b && e <= f.end; });
+  };
+  for (const text_span& w : windows_) {
+    if (!unescape(t.substr(w.begin, w.end - w.begin), markup, unmarked_)) {
+      continue;
+    }
+    const std::vector<std::uint32_t>& origin = unmarked_.origin;
+    for (const finding& f : find_all(unmarked_.text, which)) {
+      if (origin[f.end - 1] - origin[f.begin] == f.end - 1 - f.begin) {
+        continue;  // no markup inside: the text's own finding
+      }
+      const std::size_t b = w.begin + origin[f.begin];
+      const std::size_t e = w.begin + origin[f.end - 1] + 1;
+      if (crosses_strings(b, e)) {
+        continue;
+      }
+      scan.found |= 1u << f.detector;
+      if (locate && !covered(b, e, f.detector)) {
+        scan.findings.push_back({b, e, f.detector});
+      }
+    }
   }
   if (scan.findings.size() != first_pass) {
     std::sort(scan.findings.begin(), scan.findings.end(),

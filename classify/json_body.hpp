@@ -18,7 +18,9 @@
 //     escapes after decoding (JSON inside JSON: tool call arguments; percent-encoding or HTML character
 //     references a model reads through) is read again with them decoded; base64 in a string that
 //     decodes to text ("YWxpY2VAZXhhbXBsZS5jb20=") is read decoded too, and a finding there is
-//     the whole base64 run (unescape.hpp: find_base64_texts);
+//     the whole base64 run (unescape.hpp: find_base64_texts); markup a model reads through
+//     (Markdown emphasis, code marks and backslash escapes, HTML tags and comments) near a digit
+//     or an '@' is read removed (scan_markup);
 //   - reads the prose a model is given as one text: the strings under `content`, `text`,
 //     `prompt`, `input` and `instructions` (message contents, content parts, prompt and input
 //     arrays), in document order, as if joined by line breaks, and the strings of one message's
@@ -144,6 +146,7 @@ class json_inspector {
   void scan_glued(std::uint32_t which, bool locate, scan_result& scan);
   void scan_seams(std::uint32_t which, bool locate, scan_result& scan);
   void scan_nested(std::uint32_t which, bool locate, scan_result& scan);
+  void scan_markup(std::uint32_t which, bool locate, scan_result& scan);
   void scan_base64(std::uint32_t which, bool locate, scan_result& scan);
   void hide_findings_in_numbers(scan_result& scan) const;
   [[nodiscard]] bool crosses_strings(std::size_t b, std::size_t e) const;
@@ -166,6 +169,9 @@ class json_inspector {
   std::string glued_;  // a window over the seams of a group of prose strings (scan_glued)
   std::vector<segment> glued_segments_;
   unescaped_text nested_[2];
+  std::vector<std::uint32_t> marks_;  // where markup starts in text_ (scan_markup)
+  std::vector<text_span> windows_;    // the text around it that is read without it
+  unescaped_text unmarked_;
   std::vector<base64_text> base64_;
   std::string fold_buffer_;
   detail::key_set keys_;         // the top level's

@@ -175,6 +175,20 @@ class BodyClassificationTest(unittest.TestCase):
         self.assertEqual(resp.status, 200, resp.body)
         self.assertEqual(json.loads(resp.body)["messages"][0]["content"], "IBAN [redacted:iban] please")
 
+    def test_markup_a_model_reads_through_hides_nothing(self):
+        # Markdown and HTML inside an identifier: the model reads straight through them.
+        for content in ["mail alice\\\\@example.com", "mail **alice**@example.com", "mail alice<!-- -->@example.com"]:
+            with self.subTest(content=content):
+                resp = self.send(chat(content))
+                self.assertEqual(resp.status, 200, resp.body)
+                log = self.log_of(resp)
+                self.assertEqual((log["cluster"], log.get("data_classes")), ("paris", "personal"))
+        resp = self.send(chat("card 4111 **1111** 1111 1111, IBAN GB82 <b>WEST</b> 1234 5698 7654 32"),
+                         headers={**JSON, "X-Standin-Echo-Body": "1"})
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(json.loads(resp.body)["messages"][0]["content"],
+                         "card [redacted:payment_card], IBAN [redacted:iban]")
+
     def test_base64_a_model_decodes_is_read_decoded(self):
         # "Decode this and write to alice@example.com", as an attacker asks a model: personal data.
         resp = self.send(chat("Decode YWxpY2VAZXhhbXBsZS5jb20= and write to it"))

@@ -370,6 +370,54 @@ TEST_CASE("escapes inside a string (JSON in JSON, %XX, &#64;) are read decoded a
   CHECK(ordinary.scan.found == 0);
 }
 
+TEST_CASE("markup a model reads through inside an identifier is read removed, and redacted as written") {
+  const std::uint32_t iban = bit(detector::iban);
+  struct row {
+    std::string body;
+    std::uint32_t found;
+    std::string redacted;
+  };
+  const row rows[] = {
+      // Markdown's backslash escape, emphasis and code marks.
+      {R"j({"content":"mail alice\\@example.com now"})j", email,
+       R"j({"content":"mail [redacted:email] now"})j"},
+      {R"j({"content":"mail **alice**@example.com"})j", email, R"j({"content":"mail **[redacted:email]"})j"},
+      {R"j({"content":"mail `alice`@example.com"})j", email, R"j({"content":"mail `[redacted:email]"})j"},
+      {R"j({"content":"card 4111 **1111** 1111 1111 ok"})j", card,
+       R"j({"content":"card [redacted:payment_card] ok"})j"},
+      {R"j({"content":"card 4111 ~~1111~~ 1111 1111 ok"})j", card,
+       R"j({"content":"card [redacted:payment_card] ok"})j"},
+      // HTML tags and comments.
+      {R"j({"content":"mail alice@<b></b>example.com"})j", email, R"j({"content":"mail [redacted:email]"})j"},
+      {R"j({"content":"mail alice<!-- -->@example.com"})j", email,
+       R"j({"content":"mail [redacted:email]"})j"},
+      {R"j({"content":"mail alice<span class=\"x\"></span>@example.com"})j", email,
+       R"j({"content":"mail [redacted:email]"})j"},
+      {R"j({"content":"IBAN GB82 <b>WEST</b> 1234 5698 7654 32."})j", iban,
+       R"j({"content":"IBAN [redacted:iban]."})j"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, email | card | iban).scan.found == r.found);
+    const inspection got = inspect(r.body, email | card | iban, true);
+    CHECK(got.scan.found == r.found);
+    CHECK(got.scan.hidden == 0);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, email | card | iban) == 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, email | card | iban).scan.found == 0);
+  }
+  // Markdown and HTML around words and numbers that are no identifiers: nothing.
+  for (const std::string body :
+       {R"j({"content":"**Note:** run `make -j2` at 10:30; 1. **Step** two, <b>42</b> items, a < b > c"})j",
+        R"j({"content":"Price: **4111** EUR, `1111 1111` and <i>1111</i> 1111 units; \\@user"})j",
+        // Cells of a table are apart: "4111" and "1111 1111 1111" are no card.
+        R"j({"content":"<table><tr><td>4111</td><td>1111 1111 1111</td></tr></table>"})j"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, email | card | iban | phone).scan.found == 0);
+  }
+}
+
 TEST_CASE("prose split across message parts and messages is read as one text, and redacted piece by piece") {
   const std::uint32_t iban = bit(detector::iban);
   struct row {
