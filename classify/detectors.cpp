@@ -138,10 +138,11 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
   return false;
 }
 
-// An address with its '@' and dots written out, as people write them to escape address
-// harvesters, and as a model reads them: "alice [at] example [dot] com", "alice(at)example(dot)com",
-// "alice {at} example.com", "alice at example dot com". A bare " at " counts only with a written
-// out dot after it: "see us at example.com" is a sentence.
+// An address with its '@' and dots written out or bracketed ("defanged"), as people write them to
+// escape address harvesters and as a model reads them: "alice [at] example [dot] com",
+// "alice(at)example(dot)com", "alice {at} example.com", "alice at example dot com",
+// "alice[@]example.com", "alice@example[.]com". A bare " at " counts only with a written out dot
+// after it: "see us at example.com" is a sentence.
 struct spelled_view {
   enum kind : std::uint8_t { original, bracketed, spelled_at, spelled_dot };
   std::string text;
@@ -149,9 +150,11 @@ struct spelled_view {
   std::vector<kind> kinds;            // what gave text[i]
 };
 
-// The marker `word` ("at", "dot") at t[i], or npos: "[at]" "(at)" "{at}" "<at>" (blanks inside
-// allowed), or the bare word between blanks; up to two blanks either side are part of it.
-std::size_t marker_end(std::string_view t, std::size_t i, std::string_view word, bool& bracketed) {
+// The marker `word` ("at", "dot") at t[i], or npos: "[at]" "(at)" "{at}" "<at>" or the symbol it
+// names in brackets ("[@]", "(.)"; blanks inside allowed), or the bare word between blanks; up to
+// two blanks either side are part of it.
+std::size_t marker_end(std::string_view t, std::size_t i, std::string_view word, char symbol,
+                       bool& bracketed) {
   const auto blank = [](char c) { return c == ' ' || c == '\t'; };
   const auto skip_blanks = [&](std::size_t k) {
     for (std::size_t n = 0; n < 2 && k < t.size() && blank(t[k]); ++n) {
@@ -176,10 +179,13 @@ std::size_t marker_end(std::string_view t, std::size_t i, std::string_view word,
   const std::size_t bracket = j < t.size() ? open.find(t[j]) : npos;
   if (bracket != npos) {
     std::size_t k = skip_blanks(j + 1);
-    if (!word_at(k)) {
+    if (k < t.size() && t[k] == symbol) {
+      k = skip_blanks(k + 1);
+    } else if (word_at(k)) {
+      k = skip_blanks(k + word.size());
+    } else {
       return npos;
     }
-    k = skip_blanks(k + word.size());
     if (k >= t.size() || t[k] != close[bracket]) {
       return npos;
     }
@@ -201,10 +207,10 @@ std::size_t marker_at(std::string_view t, std::size_t i, char& replacement, spel
     return npos;
   }
   bool bracketed = false;
-  std::size_t end = marker_end(t, i, "at", bracketed);
+  std::size_t end = marker_end(t, i, "at", '@', bracketed);
   replacement = '@';
   if (end == npos) {
-    end = marker_end(t, i, "dot", bracketed);
+    end = marker_end(t, i, "dot", '.', bracketed);
     replacement = '.';
   }
   if (end == npos || end >= t.size() || !is_alnum(t[end])) {
@@ -221,14 +227,17 @@ std::size_t marker_at(std::string_view t, std::size_t i, char& replacement, spel
 bool spell_out(std::string_view t, spelled_view& out) {
   char replacement = 0;
   spelled_view::kind kind = spelled_view::original;
-  // Every marker ends its word with a 't' ("at", "dot"): look there first, then back to where
-  // the marker would start (a blank or a bracket, up to two blanks before it).
+  // Every marker ends its word with a 't' ("at", "dot") or is the symbol in brackets: look there
+  // first, then back to where the marker would start (a blank or a bracket, up to two blanks
+  // before it).
   bool useful = false;
   for (std::size_t i = 2; i < t.size() && !useful; ++i) {
-    if ((t[i] != 't' && t[i] != 'T') || (to_lower(t[i - 1]) != 'a' && to_lower(t[i - 1]) != 'o')) {
+    std::size_t word = i;
+    if ((t[i] == 't' || t[i] == 'T') && (to_lower(t[i - 1]) == 'a' || to_lower(t[i - 1]) == 'o')) {
+      word = to_lower(t[i - 1]) == 'a' ? i - 1 : i - 2;
+    } else if (t[i] != '@' && t[i] != '.') {
       continue;
     }
-    const std::size_t word = to_lower(t[i - 1]) == 'a' ? i - 1 : i - 2;
     for (std::size_t p = word; p-- > 0 && word - p <= 4 && !useful;) {
       useful = marker_at(t, p, replacement, kind) != npos && kind != spelled_view::spelled_at;
     }
@@ -306,6 +315,53 @@ std::string digit_run(std::string_view t, std::size_t i, std::string_view seps, 
   return digits;
 }
 
+// Trunk 0, an area code, a separator, the subscriber (Germany, Austria, the Netherlands, the UK,
+// ...): "030 1234567", "089/12345678", "0221-1234567", "(030) 12345678", "06 1234 5678",
+// "020 7946 0958", "030/1234-5678". The subscriber one group of five digits or more after an area
+// code of three or more (10 to 12 digits), or two groups of three or four (10 or 11 digits:
+// "06 123 456 78", the French form in other groups, is not one, nor Unicode's "0399 0308 0301").
+// The end, or npos; the finding starts at the '(' when there is one.
+std::size_t area_code_phone_at(std::string_view t, std::size_t i) {
+  const bool parenthesised = i > 0 && t[i - 1] == '(';
+  std::size_t k = i + 1;
+  while (k < t.size() && is_digit(t[k]) && k - i < 7) {
+    ++k;
+  }
+  const std::size_t area = k - i;
+  if (area < 2 || area > 6 || k >= t.size()) {
+    return npos;
+  }
+  if (parenthesised ? t[k] != ')' : t[k] != ' ' && t[k] != '-' && (t[k] != '/' || area < 3)) {
+    return npos;
+  }
+  k += parenthesised && k + 1 < t.size() && t[k + 1] == ' ' ? 2 : 1;
+  const auto group = [&](std::size_t from) {
+    while (from < t.size() && is_digit(t[from])) {
+      ++from;
+    }
+    return from;
+  };
+  const std::size_t first = group(k);
+  const std::size_t first_len = first - k;
+  if (first + 1 < t.size() && (t[first] == ' ' || t[first] == '-') && is_digit(t[first + 1])) {
+    const std::size_t second = group(first + 1);
+    const std::size_t second_len = second - first - 1;
+    const std::size_t total = area + first_len + second_len;
+    // Not a piece of a longer number or of a hyphenated id ("…-0101-9821-8712-…" in a GUID).
+    const auto joins = [&](std::size_t at, char next) {
+      return t[at] == ' ' ? is_digit(next) : (t[at] == '-' || t[at] == '.' || t[at] == '/') && is_alnum(next);
+    };
+    const bool more = (second + 1 < t.size() && joins(second, t[second + 1])) ||
+                      (i >= 2 && !parenthesised && joins(i - 1, t[i - 2]));
+    if (first_len >= 3 && first_len <= 4 && second_len >= 3 && second_len <= 4 && total >= 10 &&
+        total <= 11 && !more && ends_word(t, second)) {
+      return second;
+    }
+  }
+  const std::size_t total = area + first_len;
+  return area >= 3 && first_len >= 5 && total >= 10 && total <= 12 && ends_word(t, first) ? first : npos;
+}
+
 template <typename Hit>
 bool scan_phone(std::string_view t, Hit&& hit) {
   for (std::size_t i = 0; i < t.size(); ++i) {
@@ -351,23 +407,11 @@ bool scan_phone(std::string_view t, Hit&& hit) {
           continue;
         }
       }
-      // Trunk 0, an area code, a separator, the subscriber: "030 1234567", "089/12345678",
-      // "0221-1234567" (Germany, Austria, ...): 10 to 12 digits in two groups.
-      if (const std::size_t area_end =
-              i + 1 + std::string_view(t.substr(i + 1)).find_first_not_of("0123456789");
-          area_end < t.size() && area_end - i >= 3 && area_end - i <= 6 &&
-          (t[area_end] == ' ' || t[area_end] == '/' || t[area_end] == '-')) {
-        std::size_t k = area_end + 1;
-        while (k < t.size() && is_digit(t[k])) {
-          ++k;
+      if (const std::size_t end = area_code_phone_at(t, i); end != npos) {
+        if (hit(i > 0 && t[i - 1] == '(' ? i - 1 : i, end)) {
+          return true;
         }
-        const std::size_t total = (area_end - i) + (k - area_end - 1);
-        if (k - area_end - 1 >= 5 && total >= 10 && total <= 12 && ends_word(t, k)) {
-          if (hit(i, k)) {
-            return true;
-          }
-          i = k - 1;
-        }
+        i = end - 1;
       }
     }
   }
@@ -390,9 +434,51 @@ std::size_t iban_length(char a, char b) {
   return 0;
 }
 
-bool iban_separator(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '-' || c == '.' || c == '/' || c == '_' ||
-         c == ',' || c == ':' || c == ';' || c == '|';
+// A separator a reader skips between an IBAN's groups at t[k]: its length in bytes, or 0. Spaces,
+// tabs and line breaks and the ASCII punctuation numbers are grouped with (`plain`), and the
+// rarer marks people use too (~ * + = # \, the middle dot, bullet, bullet operator and
+// hyphenation point: U+00B7, U+2022, U+2219, U+2027).
+std::size_t iban_separator(std::string_view t, std::size_t k, bool& plain) {
+  static constexpr auto table = [] {
+    std::array<std::uint8_t, 256> kinds{};  // 1: plain, 2: rarer
+    for (const char c : std::string_view(" \t\n\r-./_,:;|")) {
+      kinds[static_cast<unsigned char>(c)] = 1;
+    }
+    for (const char c : std::string_view("~*+=#\\")) {
+      kinds[static_cast<unsigned char>(c)] = 2;
+    }
+    return kinds;
+  }();
+  const std::uint8_t kind = table[static_cast<unsigned char>(t[k])];
+  plain = kind == 1;
+  if (kind != 0) {
+    return 1;
+  }
+  if (t.substr(k, 2) == "\xc2\xb7") {
+    return 2;
+  }
+  const std::string_view three = t.substr(k, 3);
+  return three == "\xe2\x80\xa2" || three == "\xe2\x88\x99" || three == "\xe2\x80\xa7" ? 3 : 0;
+}
+
+// The end of the separators between two groups from t[k] ("  ", " - ", "\t\t", " · "), or k when
+// there are none: up to three that are not blanks, and up to eight characters in all. `wide`:
+// more than three characters or a rarer mark, as people write between groups of four only.
+std::size_t after_iban_separators(std::string_view t, std::size_t k, bool& wide) {
+  std::size_t marks = 0;
+  std::size_t n = 0;
+  wide = false;
+  for (; n < 8 && k < t.size(); ++n) {
+    bool plain = false;
+    const std::size_t len = iban_separator(t, k, plain);
+    if (len == 0 || (t[k] != ' ' && t[k] != '\t' && ++marks > 3)) {
+      break;
+    }
+    wide = wide || !plain;
+    k += len;
+  }
+  wide = wide || n > 3;
+  return k;
 }
 
 int mod97(std::string_view rearranged) {
@@ -411,15 +497,43 @@ template <typename Hit>
 bool scan_iban(std::string_view t, Hit&& hit) {
   std::size_t last_end = npos;  // where the last IBAN found ended: the next may follow at once
   for (std::size_t i = 0; i + 4 < t.size(); ++i) {
-    if (!is_alpha(t[i]) || !is_alpha(t[i + 1]) || !is_digit(t[i + 2]) || !is_digit(t[i + 3]) ||
-        (i != last_end && !starts_identifier(t, i))) {
+    if (!is_alpha(t[i]) || !is_alpha(t[i + 1])) {
       continue;
     }
-    // Alphanumerics, in groups separated by one to three separators a reader skips: "DE89 3704
-    // 0044 0532 0130 00", "DE89 - 3704 - ...", "DE89/3704/...", a tab or a line break.
+    // The check digits follow the country code, or separators after it ("GB 82 WEST ...").
+    const bool capitals = is_upper(t[i]) && is_upper(t[i + 1]);
+    std::size_t check = i + 2;
+    bool wide = false;  // unused: a country code is not a group of four
+    if (capitals && !is_alnum(t[check])) {
+      check = after_iban_separators(t, check, wide);
+    }
+    const bool glued = check == i + 2;
+    if (check + 1 >= t.size() || !is_digit(t[check]) || !is_digit(t[check + 1])) {
+      continue;
+    }
+    // A country's IBANs have one length: only that candidate. Elsewhere (a country that issues
+    // IBANs outside the registry) the longest candidate that checks, written in capitals as IBANs
+    // are: a shorter prefix also checks one time in 97, and would leave the rest of the IBAN
+    // unredacted; and lower-case hex ("ea99e45d-c31d-...", a UUID) checks one time in 97 too.
+    const std::size_t length = iban_length(to_upper(t[i]), to_upper(t[i + 1]));
+    // Spaced after its country code, or glued to its label ("IBANGB82..."): a registry country's,
+    // in capitals and digits only, or "de 12 casas ..." would be read as one (and an upper-case
+    // GUID's "…ABE16…" as a Belgian IBAN).
+    const bool labelled = i >= 4 && cue_end(t, i - 4, "iban") == i;
+    const bool strict = !glued || labelled;
+    if ((length == 0 && !capitals) || (strict && (length == 0 || !capitals)) ||
+        (i != last_end && !starts_identifier(t, i) && !labelled)) {
+      continue;
+    }
+    // Alphanumerics, in groups separated by what a reader skips: "DE89 3704 0044 0532 0130 00",
+    // "DE89 - 3704 - ...", "DE89/3704/...", a tab or a line break; wider or rarer separators
+    // ("DE89    3704", "DE89 · 3704", "DE89~3704") between groups of four only, as IBANs are
+    // printed, or code ("ED448 = 12", "FP1616      root_x") would read as one.
     std::string chars;
     std::array<bool, 35> boundary{};       // boundary[n]: a word could end after n characters
     std::array<std::size_t, 35> end_at{};  // end_at[n]: the text position after n characters
+    std::size_t first_wide = npos;         // chars before the first wide separator
+    std::size_t first_off = npos;          // chars before the first separator off the groups of four
     std::size_t k = i;
     while (k < t.size() && chars.size() < 34) {
       if (is_alnum(t[k])) {
@@ -427,32 +541,28 @@ bool scan_iban(std::string_view t, Hit&& hit) {
         ++k;
         boundary[chars.size()] = ends_identifier(t, k);
         end_at[chars.size()] = k;
-      } else if (iban_separator(t[k]) && !chars.empty()) {
-        std::size_t next = k + 1;
-        while (next < t.size() && next - k < 3 && iban_separator(t[next])) {
-          ++next;
-        }
-        if (next >= t.size() || !is_alnum(t[next])) {
-          break;
-        }
-        k = next;
-      } else {
+        continue;
+      }
+      const std::size_t next = chars.empty() ? k : after_iban_separators(t, k, wide);
+      if (next == k || next >= t.size() || !is_alnum(t[next])) {
         break;
       }
-    }
-    // A country's IBANs have one length: only that candidate. Elsewhere (a country that issues
-    // IBANs outside the registry) the longest candidate that checks, written in capitals as IBANs
-    // are: a shorter prefix also checks one time in 97, and would leave the rest of the IBAN
-    // unredacted; and lower-case hex ("ea99e45d-c31d-...", a UUID) checks one time in 97 too.
-    const std::size_t length = iban_length(to_upper(t[i]), to_upper(t[i + 1]));
-    if (length == 0 && (!is_upper(t[i]) || !is_upper(t[i + 1]))) {
-      continue;
+      if (wide && first_wide == npos) {
+        first_wide = chars.size();
+      }
+      if (chars.size() % 4 != 0 && chars.size() != 2 && first_off == npos) {
+        first_off = chars.size();
+      }
+      k = next;
     }
     for (std::size_t n = chars.size(); n >= 15; --n) {
-      if (!boundary[n] || (length != 0 && n != length)) {
+      if (!boundary[n] || (length != 0 && n != length) || (first_wide < n && first_off < n)) {
         continue;
       }
       const std::string candidate = chars.substr(0, n);
+      if (strict && std::any_of(candidate.begin(), candidate.end(), is_lower)) {
+        break;
+      }
       if (mod97(candidate.substr(4) + candidate.substr(0, 4)) == 1) {
         if (hit(i, end_at[n])) {
           return true;
@@ -495,16 +605,99 @@ bool card_network_prefix(std::string_view d) {
          p2 == 62;                                                                      // UnionPay
 }
 
+// A card number in groups with one separator throughout, of one to three characters of " -./,_"
+// with one mark at most ("4111.1111.1111.1111", "4111  1111  1111  1111", "4111 / 1111 / ..."; a
+// comma only alone, as "4000, 4500, 5000, 4000" is a list), in the groups cards are printed in:
+// 4-4-4-4 (a fifth of 1 to 3 digits for 17 to 19), American Express 4-6-5, Diners 4-6-4, and
+// no more groups before or after. Its end, with its digits in `digits`, or npos.
+std::size_t grouped_card_at(std::string_view t, std::size_t i, std::string& digits) {
+  const auto separator = [](char c) {
+    return c == ' ' || c == '-' || c == '.' || c == '/' || c == ',' || c == '_';
+  };
+  std::array<std::size_t, 6> groups{};
+  std::size_t count = 0;
+  std::string_view between;
+  std::size_t k = i;
+  digits.clear();
+  while (count < groups.size()) {
+    const std::size_t from = k;
+    while (k < t.size() && is_digit(t[k]) && k - from < 7) {
+      digits.push_back(t[k++]);
+    }
+    groups[count++] = k - from;
+    if (groups[0] != 4) {
+      return npos;  // most numbers end here
+    }
+    std::size_t next = k;
+    while (next < t.size() && next - k < 3 && separator(t[next])) {
+      ++next;
+    }
+    const std::string_view sep = t.substr(k, next - k);
+    if (next == k || next >= t.size() || !is_digit(t[next]) || (!between.empty() && sep != between)) {
+      break;
+    }
+    const auto marks = std::count_if(sep.begin(), sep.end(), [](char c) { return c != ' '; });
+    if (marks > 1 || (sep.find(',') != npos && sep != ",")) {
+      break;
+    }
+    between = sep;
+    k = next;
+  }
+  const auto are = [&](std::initializer_list<std::size_t> sizes) {
+    return sizes.size() == count && std::equal(sizes.begin(), sizes.end(), groups.begin());
+  };
+  const bool printed = are({4, 4, 4, 4}) || are({4, 6, 5}) || are({4, 6, 4}) ||
+                       (count == 5 && are({4, 4, 4, 4, groups[4]}) && groups[4] <= 3);
+  // Not the tail of a longer list ("1234.5678.4111.1111.1111.1111").
+  const bool tail = i > between.size() && t.substr(i - between.size(), between.size()) == between &&
+                    is_digit(t[i - between.size() - 1]);
+  return printed && !tail && ends_identifier(t, k) ? k : npos;
+}
+
+// Whether the digit at t[i], after a letter, is inside a word of hex digits (a digest, a trace or
+// request id) or a hex literal ("0x4000000000000002"), where a run of digits is no number of its
+// own.
+bool in_hex_word(std::string_view t, std::size_t i) {
+  std::size_t b = i;
+  while (b > 0 && is_alnum(t[b - 1])) {
+    --b;
+  }
+  if (i - b >= 2 && t[b] == '0' && (t[b + 1] == 'x' || t[b + 1] == 'X')) {
+    b += 2;
+  }
+  std::size_t e = i;
+  while (e < t.size() && is_alnum(t[e])) {
+    ++e;
+  }
+  return std::all_of(t.begin() + static_cast<std::ptrdiff_t>(b), t.begin() + static_cast<std::ptrdiff_t>(e),
+                     is_hex);
+}
+
+// Digits, grouped or not, glued to a word or not ("x4111 1111 1111 1111", "4111111111111111exp":
+// where digits meet letters a reader sees the number start and end, but not inside a hex word),
+// with a network's prefix and a valid Luhn digit.
 template <typename Hit>
 bool scan_payment_card(std::string_view t, Hit&& hit) {
+  std::string digits;
+  const auto card = [&](std::size_t end) {
+    return digits.size() >= 13 && digits.size() <= 19 && ends_identifier(t, end) &&
+           card_network_prefix(digits) && luhn(digits);
+  };
   for (std::size_t i = 0; i < t.size(); ++i) {
-    if (!is_digit(t[i]) || !starts_word(t, i)) {
+    if (!is_digit(t[i]) || !(starts_word(t, i) || (is_alpha(t[i - 1]) && !in_hex_word(t, i)))) {
       continue;
     }
     std::size_t end = 0;
-    const std::string digits = digit_run(t, i, " -", 19, end);
-    if (digits.size() >= 13 && digits.size() <= 19 && ends_identifier(t, end) &&
-        card_network_prefix(digits) && luhn(digits) && hit(i, end)) {
+    digits = digit_run(t, i, " -", 19, end);
+    if (!card(end)) {
+      const std::size_t grouped = grouped_card_at(t, i, digits);
+      if (grouped == npos || !card(grouped)) {
+        i = end;
+        continue;
+      }
+      end = grouped;
+    }
+    if (hit(i, end)) {
       return true;
     }
     i = end;
@@ -523,7 +716,8 @@ std::size_t nir_at(std::string_view t, std::size_t i) {
   while (k < t.size() && chars.size() < 15) {
     if (is_digit(t[k]) || ((t[k] == 'A' || t[k] == 'B') && chars.size() == 6 && chars.back() == '2')) {
       chars.push_back(t[k++]);
-    } else if (t[k] == ' ' && k + 1 < t.size() && is_alnum(t[k + 1]) && !chars.empty()) {
+    } else if ((t[k] == ' ' || t[k] == '-' || t[k] == '.') && k + 1 < t.size() && is_alnum(t[k + 1]) &&
+               !chars.empty()) {
       ++k;
     } else {
       break;
@@ -549,54 +743,84 @@ std::size_t nir_at(std::string_view t, std::size_t i) {
   return key == static_cast<int>(97 - n % 97) ? k : npos;
 }
 
-// Spain: DNI 8 digits + letter, NIE X/Y/Z + 7 digits + letter; letter = table[n mod 23].
+// Spain: DNI 8 digits + letter, NIE X/Y/Z + 7 digits + letter; letter = table[n mod 23]. Written
+// "12345678Z", "12345678-Z", "12.345.678-Z", "12345678 Z" (a capital after a space: "... 12345678
+// a year" is no DNI), "X1234567L", "X-1234567-L".
 std::size_t dni_at(std::string_view t, std::size_t i) {
   static constexpr std::string_view letters = "TRWAGMYFPDXBNJZSQVHLCKE";
   std::uint64_t n = 0;
   std::size_t k = i;
+  std::size_t want = 8;
   const char first = to_upper(t[i]);
   if (first == 'X' || first == 'Y' || first == 'Z') {
     n = static_cast<std::uint64_t>(first - 'X');
+    want = 7;
     ++k;
+    if (k + 1 < t.size() && (t[k] == '-' || t[k] == ' ') && is_digit(t[k + 1])) {
+      ++k;
+    }
   }
-  const std::size_t digits_from = k;
-  while (k < t.size() && is_digit(t[k]) && k - digits_from < 9) {
-    n = n * 10 + static_cast<std::uint64_t>(t[k++] - '0');
+  std::size_t digits = 0;
+  while (k < t.size() && digits <= want) {
+    if (is_digit(t[k])) {
+      n = n * 10 + static_cast<std::uint64_t>(t[k++] - '0');
+      ++digits;
+    } else if (t[k] == '.' && want == 8 && (digits == 2 || digits == 5) && k + 1 < t.size() &&
+               is_digit(t[k + 1])) {
+      ++k;  // 12.345.678
+    } else {
+      break;
+    }
   }
-  if (k - i != 8) {
+  if (digits != want || k >= t.size()) {
     return npos;
   }
-  if (k < t.size() && t[k] == '-') {
+  const bool spaced = t[k] == ' ';
+  if (t[k] == '-' || spaced) {
     ++k;
   }
-  return k < t.size() && to_upper(t[k]) == letters[n % 23] && ends_word(t, k + 1) ? k + 1 : npos;
+  return k < t.size() && to_upper(t[k]) == letters[n % 23] && (!spaced || is_upper(t[k])) &&
+                 ends_word(t, k + 1)
+             ? k + 1
+             : npos;
 }
 
-// Italy: codice fiscale, 16 characters, check letter from the odd/even position tables.
+// Italy: codice fiscale, 16 characters (surname 3, name 3, year 2, month 1, day 2, town 4, check
+// 1), whole or in groups at its fields ("RSS MRA 85T10 A562S", "RSSMRA 85T10 A562S"); the check
+// letter from the odd/even position tables. Letters that replace digits (omocodia) are read in
+// the whole form only.
 std::size_t codice_fiscale_at(std::string_view t, std::size_t i) {
-  if (i + 16 > t.size() || !ends_word(t, i + 16)) {
-    return npos;
+  const auto separator = [&](std::size_t at) {
+    return at < t.size() && (t[at] == ' ' || t[at] == '-' || t[at] == '.');
+  };
+  const bool maybe_grouped = separator(i + 3) || separator(i + 6) || separator(i + 11);
+  if (!maybe_grouped && (i + 16 > t.size() || !ends_word(t, i + 16))) {
+    return npos;  // most words fail here
   }
   static constexpr std::string_view omocodia = "LMNPQRSTUV";  // letters that may replace digits
   static constexpr std::string_view months = "ABCDEHLMPRST";
   static constexpr std::array<int, 26> odd_letters = {1,  0,  5, 7, 9, 13, 15, 17, 19, 21, 2,  4,  18,
                                                       20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23};
   static constexpr std::array<int, 10> odd_digits = {1, 0, 5, 7, 9, 13, 15, 17, 19, 21};
-  const auto digit_like = [](char c) { return is_digit(c) || omocodia.find(c) != npos; };
-  if (!is_alpha(t[i + 5]) || !digit_like(to_upper(t[i + 6]))) {
-    return npos;  // most words fail here
-  }
   std::array<char, 16> s{};
-  for (std::size_t j = 0; j < 16; ++j) {
-    s[j] = to_upper(t[i + j]);
-  }
-  for (std::size_t j = 0; j < 16; ++j) {
-    const bool letter_slot = j < 6 || j == 8 || j == 11 || j == 15;
-    if (letter_slot ? !is_upper(s[j]) : !digit_like(s[j])) {
+  std::size_t n = 0;
+  std::size_t k = i;
+  bool grouped = false;
+  while (n < 16 && k < t.size()) {
+    if ((n == 3 || n == 6 || n == 11) && separator(k) && k + 1 < t.size() && is_alnum(t[k + 1])) {
+      grouped = true;
+      ++k;
+    }
+    const char c = to_upper(t[k]);
+    const bool letter_slot = n < 6 || n == 8 || n == 11 || n == 15;
+    const bool fits = letter_slot ? is_upper(c) : is_digit(c) || (!grouped && omocodia.find(c) != npos);
+    if (!fits) {
       return npos;
     }
+    s[n++] = c;
+    ++k;
   }
-  if (months.find(s[8]) == npos) {
+  if (n != 16 || !ends_word(t, k) || months.find(s[8]) == npos) {
     return npos;
   }
   int sum = 0;
@@ -609,7 +833,7 @@ std::size_t codice_fiscale_at(std::string_view t, std::size_t i) {
       sum += is_digit(c) ? c - '0' : c - 'A';
     }
   }
-  return s[15] == static_cast<char>('A' + sum % 26) ? i + 16 : npos;
+  return s[15] == static_cast<char>('A' + sum % 26) ? k : npos;
 }
 
 template <typename Hit>

@@ -3,14 +3,18 @@
 // Personal-data detectors over a request body, for the policy's data classes (a class whose
 // detectors fire is carried by the request). Each one looks for the shape of an identifier and,
 // where the identifier has one, checks its check digits, so that ordinary numbers rarely fire:
-//   email          local@domain.tld (quoted local parts, address literals), and written out:
-//                  "alice [at] example [dot] com", "alice at example dot com"
-//   phone          international (+CC or 00CC, 8-15 digits, common separators) and the EU's
-//                  0X XX XX XX XX national form
-//   iban           2 letters, 2 check digits, 11-30 characters, grouped or not; ISO 7064 mod 97
-//   payment_card   13-19 digits, grouped or not, a card network's prefix and the Luhn check
+//   email          local@domain.tld (quoted local parts, address literals), and written out or
+//                  bracketed: "alice [at] example [dot] com", "alice at example dot com",
+//                  "alice[@]example[.]com"
+//   phone          international (+CC or 00CC, 8-15 digits, common separators), the EU's
+//                  0X XX XX XX XX national form, and trunk 0, area code, subscriber
+//                  ("030 1234567", "(030) 12345678", "06 1234 5678", "020 7946 0958")
+//   iban           2 letters, 2 check digits, 11-30 characters, grouped or not (the separators
+//                  people write, "GB 82 WEST ...", "IBANGB82..."); ISO 7064 mod 97
+//   payment_card   13-19 digits, grouped or not ("4111.1111.1111.1111", "x4111..."), a card
+//                  network's prefix and the Luhn check
 //   national_id    France's NIR (key mod 97), Spain's DNI and NIE (letter mod 23), Italy's
-//                  codice fiscale (check letter)
+//                  codice fiscale (check letter), with the separators each is written with
 //   ip_address     IPv4 dotted quads and IPv6 addresses
 //   date_of_birth  a date within 48 characters after "born", "date of birth", "DOB", "né(e) le",
 //                  "geboren", "nacido/a", "nato/a il", ... (English, French, German, Spanish,
@@ -29,12 +33,12 @@
 //                  street type that is also an ordinary word ("Way", lower-case "via") needs the
 //                  postal code (detect_addresses.cpp)
 //   opaque_content content a model reads that the gateway cannot: found from a JSON body's
-//                  structure, not its text (json_body.hpp), and never redactable; a raw body
-//                  that is not UTF-8 text
+//                  structure and its markdown images, not by these scanners (json_body.hpp),
+//                  and never redactable; a raw body that is not UTF-8 text
 // Every detector a policy may name is implemented (implemented_detectors()). The text is scanned
 // as a model reads it (fold.hpp: fullwidth forms, other scripts' digits, invisible characters,
 // ...), with findings in the text's own bytes; a JSON body is scanned decoded (json_body.hpp:
-// escapes, percent-encoding, HTML references and base64 a model reads through),
+// escapes, percent-encoding, HTML references, markup and base64 a model reads through),
 // but a raw body's JSON-style escapes ("\n") still end words.
 #include <cstddef>
 #include <cstdint>

@@ -92,9 +92,11 @@ class inspect_handler : public detail::no_size_limits {
     }
     ++depth_;
     mark_container(true);
+    group_ += prose_array() ? 1 : 0;  // its items, and the prose of its parts, are one group
     return true;
   }
   bool on_array_end(std::size_t, error_code&) {
+    group_ += prose_array() ? 1 : 0;
     --depth_;
     pending_ = field::none;
     return true;
@@ -130,7 +132,7 @@ class inspect_handler : public detail::no_size_limits {
       part_type_next_ = false;
     }
     if (keep_text_ && in_prose()) {
-      prose_.push_back({start_, text_.size()});
+      prose_.push_back({start_, text_.size(), prose_group()});
     }
     end_string();
     pending_ = field::none;
@@ -160,7 +162,7 @@ class inspect_handler : public detail::no_size_limits {
     if (depth_ == 0) {
       return refuse(body_error::not_object, "the request body is null, not a JSON object", ec);
     }
-    if (depth_ == 1 && opaque_key_) {
+    if (depth_ == opaque_depth_ && opaque_key_) {
       --opaque_fields_;  // null is absent
     }
     pending_ = field::none;
@@ -189,16 +191,19 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
 
-  // What a model reads but the gateway cannot, by the key that holds it: media parts of a
-  // message or of an input (OpenAI's image_url, input_audio and file parts, the Responses API's
-  // input_image and input_file, vLLM's audio_url, video_url and embeddings, Gemini's inline_data,
-  // Ollama's images: any key naming an image, audio, video, embeddings or a document, and the
-  // file keys), and at the top level a client's own chat template (vLLM's `chat_template`: it may
-  // rewrite the text the gateway read, reversing or decoding it, before the model sees it),
-  // embeddings (`prompt_embeds`, any `*_embeds`), Ollama's images, and token ids under any key
-  // naming tokens (number arrays: `tokens` of vLLM's /detokenize, `token_ids` of its generate
-  // endpoint) but the output constraints (`stop_token_ids`, `allowed_token_ids`, `bad_words_ids`).
-  // A content part's `type` is read too (part_type_is_text).
+  // What a model reads but the gateway cannot, by the key that holds it: media parts (OpenAI's
+  // image_url, input_audio and file parts, the Responses API's input_image and input_file, vLLM's
+  // audio_url, video_url and embeddings, Gemini's inline_data, Ollama's images: any key naming an
+  // image, audio, video, embeddings or a document, and the file keys) under any top-level key
+  // but those that hold the schema and settings of tools and of the output (not_content()): a
+  // message's or an input's, and vLLM's /score and /rerank `text_1`, `data_1`, `query` and
+  // `documents` alike. At the top level a client's own chat template (vLLM's `chat_template`, or
+  // the one in `chat_template_kwargs`: it may rewrite the text the gateway read, reversing or
+  // decoding it, before the model sees it), embeddings (`prompt_embeds`, any `*_embeds`),
+  // Ollama's images, and token ids under any key naming tokens (number arrays: `tokens` of vLLM's
+  // /detokenize, `token_ids` of its generate endpoint) but the output constraints
+  // (`stop_token_ids`, `allowed_token_ids`, `bad_words_ids`). A part's `type` is read too
+  // (part_type_is_text).
   void note_opaque_key(std::string_view name) {
     static constexpr std::string_view files[] = {"file",     "file_data",   "file_id", "file_url",
                                                  "filename", "inline_data", "blob"};
@@ -210,12 +215,18 @@ class inspect_handler : public detail::no_size_limits {
     };
     part_type_next_ = false;
     if (depth_ == 1) {
-      in_content_ = name == "messages" || name == "input" || name == "prompt" || name == "system";
+      in_content_ = !not_content(name);
+      in_template_kwargs_ = name == "chat_template_kwargs";
       opaque_key_ = name == "chat_template" || name == "images" || name.ends_with("embeds");
       opaque_fields_ += opaque_key_ ? 1 : 0;
+      opaque_depth_ = 1;
       token_ids_ = (name.find("token") != std::string_view::npos && !name.starts_with("stop_") &&
                     !name.starts_with("allowed_") && !name.starts_with("bad_")) ||
                    name == "input_ids";
+    } else if (depth_ == 2 && in_template_kwargs_) {
+      opaque_key_ = name == "chat_template";
+      opaque_fields_ += opaque_key_ ? 1 : 0;
+      opaque_depth_ = 2;
     } else if (in_content_) {
       // A part is an element of an array (a content array, an input list); a `type` inside a tool
       // call's input object is the client's own data.
@@ -223,6 +234,30 @@ class inspect_handler : public detail::no_size_limits {
       part_type_next_ = name == "type" && in_array;
       opaque_parts_ = opaque_parts_ || names_media();
     }
+  }
+  // The top-level keys that hold the schema and settings of tools and of the output, not content:
+  // a tool's parameters or a JSON schema may name properties `image_url` or `document`, and a
+  // tool or server list has types of its own. (The model reads a tool's description and schema as
+  // text, which the detectors read; it never reads media there.)
+  static bool not_content(std::string_view key) {
+    static constexpr std::string_view keys[] = {"tools",
+                                                "functions",
+                                                "tool_choice",
+                                                "response_format",
+                                                "text",
+                                                "structured_outputs",
+                                                "guided_json",
+                                                "guided_grammar",
+                                                "guided_regex",
+                                                "guided_choice",
+                                                "json_schema",
+                                                "grammar",
+                                                "parameters",
+                                                "metadata",
+                                                "mcp_servers",
+                                                "media_io_kwargs",
+                                                "mm_processor_kwargs"};
+    return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
   }
   // The `type` of a part in a message or an input: what is not known to be text (or a call, a
   // result, a citation holding text) is opaque: an Anthropic `image` or `document` block, vLLM's
@@ -278,6 +313,20 @@ class inspect_handler : public detail::no_size_limits {
     const bool prose = array && (parent_array ? (prose_arrays_ & (bit >> 1)) != 0 : key_is_prose_);
     arrays_ = array ? arrays_ | bit : arrays_ & ~bit;
     prose_arrays_ = prose ? prose_arrays_ | bit : prose_arrays_ & ~bit;
+  }
+  // Whether the container at depth_ is an array of prose.
+  [[nodiscard]] bool prose_array() const { return depth_ < 64 && ((prose_arrays_ >> depth_) & 1) != 0; }
+  // The group of a prose string here: an item of an array of prose, or a value in an object that
+  // is one (a content part's text), joins the other strings of that array; any other prose string
+  // (a message's content string) is a group of its own.
+  std::uint32_t prose_group() {
+    const bool item = depth_ < 64 && ((arrays_ >> depth_) & 1) != 0;
+    const bool part = !item && depth_ >= 1 && depth_ <= 64 && ((prose_arrays_ >> (depth_ - 1)) & 1) != 0;
+    if (item || part) {
+      return group_;
+    }
+    group_ += 2;
+    return group_ - 1;
   }
   // Whether a string value here is prose: under a prose key, or in an array of prose.
   [[nodiscard]] bool in_prose() const {
@@ -422,17 +471,20 @@ class inspect_handler : public detail::no_size_limits {
   field pending_ = field::none;
   bool in_options_ = false;
   bool in_string_ = false;
-  bool collecting_ = false;         // the current string goes into text_
-  std::size_t start_ = 0;           // where the current string starts in text_
-  bool key_is_prose_ = false;       // the last key read names prose
-  std::uint64_t arrays_ = 0;        // bit d: the container at depth d is an array
-  std::uint64_t prose_arrays_ = 0;  // bit d: ... an array of prose
-  bool in_content_ = false;         // under the top-level messages, input or prompt
-  bool opaque_key_ = false;         // the last top-level key names opaque content
-  bool opaque_parts_ = false;       // a media part, or token ids
-  bool part_type_next_ = false;     // the value being read is a content part's type
-  bool token_ids_ = false;          // the last top-level key names token ids
-  int opaque_fields_ = 0;           // top-level opaque fields that are not null
+  bool collecting_ = false;          // the current string goes into text_
+  std::size_t start_ = 0;            // where the current string starts in text_
+  bool key_is_prose_ = false;        // the last key read names prose
+  std::uint32_t group_ = 0;          // the current group of prose strings (prose_group())
+  std::uint64_t arrays_ = 0;         // bit d: the container at depth d is an array
+  std::uint64_t prose_arrays_ = 0;   // bit d: ... an array of prose
+  bool in_content_ = false;          // under a top-level key that holds content (not_content())
+  bool in_template_kwargs_ = false;  // under the top-level chat_template_kwargs
+  bool opaque_key_ = false;          // the last key at opaque_depth_ names opaque content
+  std::size_t opaque_depth_ = 1;     // where opaque_key_ was read: the top level or the kwargs
+  bool opaque_parts_ = false;        // a media part, or token ids
+  bool part_type_next_ = false;      // the value being read is a content part's type
+  bool token_ids_ = false;           // the last top-level key names token ids
+  int opaque_fields_ = 0;            // top-level opaque fields that are not null
 };
 
 // Refuses what is not UTF-8 before the parser sees it: a BOM, or UTF-16/32 (RFC 4627 section 3:
@@ -502,6 +554,34 @@ std::string_view lenient_form_at(std::string_view body, std::size_t at) {
   return {};
 }
 
+// A markdown image whose target a server reads: "![](data:image/png;base64,...)" or
+// "![alt](https://...)" (TGI's /generate decodes or fetches them for a vision model, wherever
+// they are in the prompt), the target after spaces or in '<' '>'.
+bool holds_markdown_image(std::string_view t) {
+  constexpr std::size_t max_alt = 1024;
+  for (std::size_t at = t.find("!["); at != std::string_view::npos; at = t.find("![", at + 2)) {
+    const std::size_t close = t.substr(at + 2, max_alt + 2).find("](");
+    if (close == std::string_view::npos) {
+      continue;
+    }
+    std::size_t k = at + 2 + close + 2;
+    while (k < t.size() && k - (at + close) < 16 &&
+           (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '<')) {
+      ++k;
+    }
+    const std::string_view target = t.substr(k, 8);
+    const auto scheme = [&](std::string_view s) {
+      return target.size() >= s.size() && std::equal(s.begin(), s.end(), target.begin(), [](char a, char b) {
+               return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
+             });
+    };
+    if (scheme("data:") || scheme("http://") || scheme("https://")) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void parse_failed(std::string_view body, const error_code& ec, std::size_t at, inspection& out) {
   if (const std::size_t bad = first_invalid_utf8(body); bad <= at) {
     out.error = body_error::not_utf8;
@@ -569,7 +649,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   out.scan.decoded = true;
   out.scan.located = options.locate;
   // A worker keeps its buffers between requests, but not one a 10 MiB body left behind.
-  for (std::string* buffer : {&text_, &joined_, &rest_}) {
+  for (std::string* buffer : {&text_, &joined_, &rest_, &glued_}) {
     if (buffer->capacity() > std::max<std::size_t>(1 << 20, 2 * body.size())) {
       std::string().swap(*buffer);
     }
@@ -617,9 +697,11 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   }
   scan_text(which, options.locate, out.scan);
   scan_nested(which, options.locate, out.scan);
+  scan_markup(which, options.locate, out.scan);
   scan_base64(which, options.locate, out.scan);
   hide_findings_in_numbers(out.scan);
-  if ((which & bit(detector::opaque_content)) != 0 && parser.handler().opaque()) {
+  if ((which & bit(detector::opaque_content)) != 0 &&
+      (parser.handler().opaque() || holds_markdown_image(text_))) {
     out.scan.found |= bit(detector::opaque_content);
     out.scan.hidden |= bit(detector::opaque_content);
   }
@@ -782,6 +864,7 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
   take(rest_, rest_segments_, cursor, text_.size());
   if (!locate) {
     scan.found = detect(rest_, which) | detect(joined_, which);
+    scan_glued(which, false, scan);
     return;
   }
   const auto locate_in = [&](const std::string& view, const std::vector<segment>& segments, bool prose) {
@@ -812,8 +895,99 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
   };
   locate_in(rest_, rest_segments_, false);
   locate_in(joined_, joined_segments_, true);
+  scan_glued(which, true, scan);
   std::sort(scan.findings.begin(), scan.findings.end(),
             [](const finding& a, const finding& b) { return a.begin < b.begin; });
+}
+
+// The prose strings of one group (a message's content parts, a prompt or input array's items)
+// joined with nothing between them, as vLLM's multimodal chat templates (Qwen2-VL, Gemma 3, Llama
+// 3.2 Vision, Mistral 3.1) join a message's text parts and a server may concatenate a prompt
+// array: an identifier cut anywhere across them ("Send it to alice", "@example.com") is found,
+// its pieces findings in their own strings. Only what crosses a seam between two strings is taken
+// (the joined view reads the rest), so only the text near each seam is read: glue_reach bytes on
+// either side, a bound no identifier's written form exceeds; strings shorter than twice that are
+// read whole, so an identifier over three of them is found too.
+void json_inspector::scan_glued(std::uint32_t which, bool locate, scan_result& scan) {
+  constexpr std::size_t glue_reach = 256;
+  const auto boundary = [&](std::size_t at, std::size_t lo, std::size_t hi, bool forward) {
+    while (at > lo && at < hi && (static_cast<unsigned char>(text_[at]) & 0xC0u) == 0x80u) {
+      at += forward ? 1 : -1;  // not inside a UTF-8 sequence
+    }
+    return at;
+  };
+  const auto take = [&](std::size_t b, std::size_t e) {
+    if (e > b) {
+      glued_segments_.push_back({glued_.size(), b, e - b});
+      glued_.append(text_, b, e - b);
+    }
+  };
+  const auto flush = [&] {
+    if (glued_segments_.size() >= 2) {
+      scan_seams(which, locate, scan);
+    }
+    glued_.clear();
+    glued_segments_.clear();
+  };
+  for (std::size_t first = 0; first + 1 < prose_.size();) {
+    std::size_t last = first;
+    while (last + 1 < prose_.size() && prose_[last + 1].group == prose_[first].group) {
+      ++last;
+    }
+    glued_.clear();
+    glued_segments_.clear();
+    for (std::size_t k = first; k <= last && last > first; ++k) {
+      const text_span& p = prose_[k];
+      if (p.end - p.begin <= 2 * glue_reach) {
+        take(p.begin, p.end);
+        continue;
+      }
+      if (k > first) {
+        take(p.begin, boundary(p.begin + glue_reach, p.begin, p.end, false));
+        flush();
+      }
+      take(boundary(p.end - glue_reach, p.begin, p.end, true), p.end);
+    }
+    flush();
+    first = last + 1;
+  }
+}
+
+// What the detectors find across a seam of glued_ (scan_glued): in `found` and, with `locate`,
+// as its pieces in text_, unless findings of the same detector already cover them.
+void json_inspector::scan_seams(std::uint32_t which, bool locate, scan_result& scan) {
+  const auto segment_of = [&](std::size_t at) {
+    return std::upper_bound(glued_segments_.begin(), glued_segments_.end(), at,
+                            [](std::size_t a, const segment& s) { return a < s.view_begin; }) -
+           1;
+  };
+  const auto covered = [&](std::size_t b, std::size_t e, unsigned d) {
+    return std::any_of(scan.findings.begin(), scan.findings.end(),
+                       [&](const finding& f) { return f.detector == d && f.begin <= b && e <= f.end; });
+  };
+  for (const finding& f : find_all(glued_, which)) {
+    auto seg = segment_of(f.begin);
+    if (segment_of(f.end - 1) == seg) {
+      continue;  // within one string: the joined view's
+    }
+    scan.found |= 1u << f.detector;
+    if (!locate) {
+      continue;
+    }
+    const std::size_t before = scan.findings.size();
+    bool all_covered = true;
+    for (std::size_t at = f.begin; at < f.end; ++seg) {
+      const std::size_t stop = std::min(f.end, seg->view_begin + seg->length);
+      const std::size_t b = seg->text_begin + (at - seg->view_begin);
+      const std::size_t e = seg->text_begin + (stop - seg->view_begin);
+      all_covered = all_covered && covered(b, e, f.detector);
+      scan.findings.push_back({b, e, f.detector});
+      at = stop;
+    }
+    if (all_covered) {
+      scan.findings.resize(before);
+    }
+  }
 }
 
 // A decoded string that still holds escapes may be JSON inside JSON (tool call arguments, a
@@ -867,6 +1041,85 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
       }
     }
     level = next.text;
+  }
+  if (scan.findings.size() != first_pass) {
+    std::sort(scan.findings.begin(), scan.findings.end(),
+              [](const finding& a, const finding& b) { return a.begin < b.begin; });
+  }
+}
+
+// Markup a model reads through as formatting, inside an identifier: Markdown's emphasis and code
+// marks, its backslash escapes, HTML tags and comments ("**alice**@example.com",
+// "alice\\@example.com", "card 4111 **1111** 1111 1111", "GB82 <b>WEST</b> 1234 5698 7654 32",
+// "alice<!-- -->@example.com"). Where markup has a digit or an '@' within a few bytes (markdown
+// around words is left alone: it hides nothing the detectors look for), the text around it is read
+// again with the markup removed, and what the markup hid (a finding with markup removed inside
+// it) is a finding over what the client wrote, markup and all.
+void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& scan) {
+  constexpr std::size_t near = 8;    // a digit or '@' this close makes markup worth reading through
+  constexpr std::size_t reach = 96;  // the text read around it: more than an identifier's written form
+  const std::string_view t = text_;
+  marks_.clear();
+  for (const char c : std::string_view("*`~<\\")) {
+    for (std::size_t at = t.find(c); at != std::string_view::npos; at = t.find(c, at + 1)) {
+      marks_.push_back(static_cast<std::uint32_t>(at));  // memchr: most text has none of them
+    }
+  }
+  if (marks_.empty()) {
+    return;
+  }
+  std::sort(marks_.begin(), marks_.end());
+  const auto anchor = [](char c) { return (c >= '0' && c <= '9') || c == '@'; };
+  windows_.clear();
+  for (const std::uint32_t at : marks_) {
+    const std::size_t length = markup_length(t, at);
+    if (length == 0 || (!windows_.empty() && at + length <= windows_.back().end)) {
+      continue;
+    }
+    const std::size_t lo = at > near ? at - near : 0;
+    const std::size_t hi = std::min(t.size(), at + length + near);
+    if (std::none_of(t.begin() + static_cast<std::ptrdiff_t>(lo), t.begin() + static_cast<std::ptrdiff_t>(hi),
+                     anchor)) {
+      continue;
+    }
+    std::size_t b = at > reach ? at - reach : 0;
+    std::size_t e = std::min(t.size(), at + length + reach);
+    for (std::size_t n = 0; n < 32 && b > 0 && t[b - 1] != ' ' && t[b - 1] != '\n'; ++n) {
+      --b;  // start and end between words, not inside a number
+    }
+    for (std::size_t n = 0; n < 32 && e < t.size() && t[e] != ' ' && t[e] != '\n'; ++n) {
+      ++e;
+    }
+    if (!windows_.empty() && b <= windows_.back().end) {
+      windows_.back().end = std::max(windows_.back().end, e);
+    } else {
+      windows_.push_back({b, e});
+    }
+  }
+  const std::size_t first_pass = scan.findings.size();
+  const auto covered = [&](std::size_t b, std::size_t e, unsigned d) {
+    return std::any_of(scan.findings.begin(), scan.findings.end(),
+                       [&](const finding& f) { return f.detector == d && f.begin <= b && e <= f.end; });
+  };
+  for (const text_span& w : windows_) {
+    if (!unescape(t.substr(w.begin, w.end - w.begin), markup, unmarked_)) {
+      continue;
+    }
+    const std::vector<std::uint32_t>& origin = unmarked_.origin;
+    for (const finding& f : find_all(unmarked_.text, which)) {
+      if (origin[f.end - 1] - origin[f.begin] == f.end - 1 - f.begin) {
+        continue;  // no markup inside: the text's own finding
+      }
+      const std::size_t b = w.begin + origin[f.begin];
+      const std::size_t e = w.begin + origin[f.end - 1] + 1;
+      if (crosses_strings(b, e)) {
+        continue;
+      }
+      scan.found |= 1u << f.detector;
+      if (locate && !covered(b, e, f.detector)) {
+        scan.findings.push_back({b, e, f.detector});
+      }
+    }
   }
   if (scan.findings.size() != first_pass) {
     std::sort(scan.findings.begin(), scan.findings.end(),

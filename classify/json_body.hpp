@@ -18,24 +18,29 @@
 //     escapes after decoding (JSON inside JSON: tool call arguments; percent-encoding or HTML character
 //     references a model reads through) is read again with them decoded; base64 in a string that
 //     decodes to text ("YWxpY2VAZXhhbXBsZS5jb20=") is read decoded too, and a finding there is
-//     the whole base64 run (unescape.hpp: find_base64_texts);
+//     the whole base64 run (unescape.hpp: find_base64_texts); markup a model reads through
+//     (Markdown emphasis, code marks and backslash escapes, HTML tags and comments) near a digit
+//     or an '@' is read removed (scan_markup);
 //   - reads the prose a model is given as one text: the strings under `content`, `text`,
 //     `prompt`, `input` and `instructions` (message contents, content parts, prompt and input
-//     arrays), in document order, as if joined by line breaks, the way a cluster joins a
-//     message's text parts. An identifier split across them ("DE89 3704" and "0044 0532 0130 00"
-//     in two parts) is found, and its pieces are findings in their own strings;
+//     arrays), in document order, as if joined by line breaks, and the strings of one message's
+//     content parts (or of one prompt or input array) again as if joined with nothing, as vLLM's
+//     multimodal chat templates join text parts (near each seam only). An identifier split across
+//     them ("DE89 3704" and "0044 0532 0130 00", "Send it to alice" and "@example.com") is
+//     found, and its pieces are findings in their own strings;
 //   - finds what a model reads but the gateway cannot (the opaque_content detector, never
 //     redactable): token ids where prose is expected (`"prompt": [9906, 1917]`, `"input": [[...]]`);
-//     media under the top-level messages, input or prompt (the keys image_url, image, images,
-//     image_embeds, input_image, input_audio, audio, audio_url, video_url, video, file, file_data,
-//     file_id, file_url: images, audio, video and files are read by the cluster, not the
-//     detectors); and a top-level `chat_template`, `prompt_embeds` or `images` (Ollama) that is
-//     not null (a client's own template may rewrite the text, reversed or decoded, before the
-//     model reads it).
+//     media under any top-level key but the schema and settings of tools and of the output (the
+//     keys naming an image, audio, video, embeddings or a document, the file keys, a part whose
+//     type is not text: in messages, inputs, vLLM's /score and /rerank fields alike); a markdown
+//     image with a data: or http(s): target in any string; and a top-level `chat_template` (or
+//     one in `chat_template_kwargs`), `prompt_embeds` or `images` (Ollama) that is not null (a
+//     client's own template may rewrite the text, reversed or decoded, before the model reads it).
 // Data-plane code: results are values (an error kind, its byte offset and a message), never
-// exceptions. Memory: the text is at most the body's size, and its two views (prose and the rest)
-// together at most the text's; nothing else grows with the body, and
-// an inspector reused for bodies of the usual shape allocates nothing.
+// exceptions. Memory: the text is at most the body's size, its two views (prose and the rest)
+// together at most the text's, and the window over a group's seams at most the prose's; nothing
+// else grows with the body, and an inspector reused for bodies of the usual shape allocates
+// nothing.
 
 #include <cstddef>
 #include <cstdint>
@@ -117,6 +122,9 @@ struct inspect_options {
 struct text_span {
   std::size_t begin = 0;
   std::size_t end = 0;
+  // Prose strings of one group (a message's content parts, a prompt or input array's items) are
+  // also read joined with nothing between them.
+  std::uint32_t group = 0;
 };
 
 // One per thread (not thread-safe); reusing it reuses its buffers.
@@ -135,7 +143,10 @@ class json_inspector {
 
  private:
   void scan_text(std::uint32_t which, bool locate, scan_result& scan);
+  void scan_glued(std::uint32_t which, bool locate, scan_result& scan);
+  void scan_seams(std::uint32_t which, bool locate, scan_result& scan);
   void scan_nested(std::uint32_t which, bool locate, scan_result& scan);
+  void scan_markup(std::uint32_t which, bool locate, scan_result& scan);
   void scan_base64(std::uint32_t which, bool locate, scan_result& scan);
   void hide_findings_in_numbers(scan_result& scan) const;
   [[nodiscard]] bool crosses_strings(std::size_t b, std::size_t e) const;
@@ -155,7 +166,12 @@ class json_inspector {
   std::string rest_;                 // the rest of text_
   std::vector<segment> joined_segments_;
   std::vector<segment> rest_segments_;
+  std::string glued_;  // a window over the seams of a group of prose strings (scan_glued)
+  std::vector<segment> glued_segments_;
   unescaped_text nested_[2];
+  std::vector<std::uint32_t> marks_;  // where markup starts in text_ (scan_markup)
+  std::vector<text_span> windows_;    // the text around it that is read without it
+  unescaped_text unmarked_;
   std::vector<base64_text> base64_;
   std::string fold_buffer_;
   detail::key_set keys_;         // the top level's

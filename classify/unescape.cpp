@@ -169,17 +169,97 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
   return {};
 }
 
+bool ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// An HTML comment or tag at in[i] ("<!-- x -->", "<b>", "</span>", "<br/>", "<a href=...>"): its
+// length, or 0; `inline_tag`: a comment, or a tag that renders within a line of text (b, span, a,
+// code, ...), not one that separates what is around it (td, p, div, br, li, ...). A tag's name is
+// letters, digits and '-' after a letter; its attributes run to the '>' within 256 bytes, on one
+// line; "a < b", "x<y" and "<3" are not tags.
+std::size_t html_markup_at(std::string_view in, std::size_t i, bool& inline_tag) {
+  inline_tag = true;
+  if (in.substr(i, 4) == "<!--") {
+    const std::size_t close = in.substr(i + 4, 4096).find("-->");
+    return close == std::string_view::npos ? 0 : close + 7;
+  }
+  std::size_t k = i + 1;
+  if (k < in.size() && in[k] == '/') {
+    ++k;
+  }
+  if (k >= in.size() || !ascii_letter(in[k])) {
+    return 0;
+  }
+  const std::size_t name = k;
+  while (k < in.size() && k - name < 32 &&
+         (ascii_letter(in[k]) || (in[k] >= '0' && in[k] <= '9') || in[k] == '-')) {
+    ++k;
+  }
+  std::string lower(in.substr(name, k - name));
+  for (char& c : lower) {
+    c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  static constexpr std::string_view inline_names[] = {
+      "a",    "abbr",   "b",      "bdi", "bdo", "cite", "code", "data", "del",  "dfn",
+      "em",   "font",   "i",      "ins", "kbd", "mark", "q",    "s",    "samp", "small",
+      "span", "strike", "strong", "sub", "sup", "time", "tt",   "u",    "var",  "wbr"};
+  inline_tag = std::find(std::begin(inline_names), std::end(inline_names), lower) != std::end(inline_names);
+  if (k < in.size() && (in[k] == ' ' || in[k] == '\t')) {
+    const std::size_t attributes = k;
+    while (k < in.size() && k - attributes < 256 && in[k] != '>' && in[k] != '<' && in[k] != '\n') {
+      ++k;
+    }
+  }
+  if (k < in.size() && in[k] == '/') {
+    ++k;
+  }
+  return k < in.size() && in[k] == '>' ? k + 1 - i : 0;
+}
+
+// Markup at in[i] (unescape_forms::markup): removed, or a backslash escape's character.
+decoded markup_at(std::string_view in, std::size_t i) {
+  const char c = in[i];
+  if (c == '\\') {
+    static constexpr std::string_view punctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+    return i + 1 < in.size() && punctuation.find(in[i + 1]) != std::string_view::npos
+               ? decoded{2, std::string(1, in[i + 1])}
+               : decoded{};
+  }
+  if (c == '<') {
+    bool inline_tag = true;
+    const std::size_t length = html_markup_at(in, i, inline_tag);
+    return decoded{length, length == 0 || inline_tag ? std::string() : std::string(" ")};
+  }
+  std::size_t k = i;
+  while (k < in.size() && in[k] == c && k - i < 8) {
+    ++k;
+  }
+  return c == '*' || c == '`' || k - i >= 2 ? decoded{k - i, {}} : decoded{};  // "~~", not one '~'
+}
+
 }  // namespace
+
+std::size_t markup_length(std::string_view in, std::size_t i) {
+  const char c = in[i];
+  return c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' ? markup_at(in, i).length : 0;
+}
 
 bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
   const auto starts = [&](char c) {
-    return ((forms & json_escapes) != 0 && c == '\\') || ((forms & percent_encoding) != 0 && c == '%') ||
-           ((forms & plus_as_space) != 0 && c == '+') || ((forms & html_references) != 0 && c == '&') ||
-           ((forms & quoted_printable) != 0 && c == '=');
+    return ((forms & (json_escapes | markup)) != 0 && c == '\\') ||
+           ((forms & percent_encoding) != 0 && c == '%') || ((forms & plus_as_space) != 0 && c == '+') ||
+           ((forms & html_references) != 0 && c == '&') || ((forms & quoted_printable) != 0 && c == '=') ||
+           ((forms & markup) != 0 && (c == '*' || c == '`' || c == '~' || c == '<'));
   };
   const auto at = [&](std::size_t i) {
-    if ((forms & json_escapes) != 0 && in[i] == '\\') {
-      return json_escape_at(in, i);
+    if (in[i] == '\\') {
+      decoded d = (forms & json_escapes) != 0 ? json_escape_at(in, i) : decoded{};
+      if (d.length == 0 && (forms & markup) != 0) {
+        d = markup_at(in, i);
+      }
+      return d;
+    }
+    if ((forms & markup) != 0 && (in[i] == '*' || in[i] == '`' || in[i] == '~' || in[i] == '<')) {
+      return markup_at(in, i);
     }
     if ((forms & percent_encoding) != 0 && in[i] == '%') {
       return percent_at(in, i);

@@ -25,6 +25,11 @@ enum unescape_forms : std::uint8_t {
                           // (&amp; &lt; &commat; &period; &nbsp; &plus; &lpar; ...)
   plus_as_space = 8,      // '+' (application/x-www-form-urlencoded; not in text a model reads)
   quoted_printable = 16,  // =XX (RFC 2045; the Q encoding of RFC 2047's encoded words in header fields)
+  markup = 32,            // what a model reads through as formatting: Markdown's emphasis and code
+                          // marks (runs of '*' and '`', "~~"), its backslash escapes ("\@"),
+                          // HTML comments ("<!-- -->") and inline tags ("<b>", "</span>",
+                          // "<a href=...>"), removed (an escape gives its character); other
+                          // tags ("<td>", "<br>") give a space, as they separate what they sit in
 };
 
 struct unescaped_text {
@@ -33,6 +38,9 @@ struct unescaped_text {
   // origin[text.size()] is the input's size.
   std::vector<std::uint32_t> origin;
 };
+
+// The length of the markup (unescape_forms::markup) that starts at in[i], or 0 when none does.
+std::size_t markup_length(std::string_view in, std::size_t i);
 
 // Decodes the `forms` in `in` into `out` and returns true, or returns false (leaving `out` alone)
 // when `in` holds none of them. Malformed escapes are kept as written; a \u escape that is a lone

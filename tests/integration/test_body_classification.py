@@ -147,7 +147,7 @@ class BodyClassificationTest(unittest.TestCase):
         arguments = json.loads(resp.body)["messages"][0]["tool_calls"][0]["function"]["arguments"]
         self.assertEqual(json.loads(arguments), {"iban": "[redacted:iban]"})
         # Percent-encoding and HTML references a model reads through, and an IBAN split over two
-        # content parts (a cluster joins them with a line break): found and redacted too.
+        # content parts (a cluster joins them with a line break, or with nothing): found and redacted too.
         for content in ["IBAN DE89%203704%200044%200532%200130%2000", "IBAN DE89&nbsp;3704 0044 0532 0130 00",
                         [{"type": "text", "text": "IBAN DE89 3704"}, {"type": "text", "text": "0044 0532 0130 00"}]]:
             body = json.dumps({"model": "mistral-small", "messages": [{"role": "user", "content": content}]}).encode()
@@ -155,6 +155,39 @@ class BodyClassificationTest(unittest.TestCase):
             self.assertEqual(resp.status, 200, resp.body)
             self.assertNotIn(b"3704", resp.body)
             self.assertIn(b"[redacted:iban]", resp.body)
+
+    def test_text_parts_are_read_as_a_cluster_joins_them(self):
+        # vLLM's multimodal chat templates join a message's text parts with nothing between them: an
+        # address and a card number cut mid-word across parts are what the model reads.
+        parts = [{"type": "text", "text": "Send it to alice"}, {"type": "text", "text": "@example.com, card 4111 1111"},
+                 {"type": "text", "text": " 1111 1111"}]
+        body = json.dumps({"model": "mistral-small", "messages": [{"role": "user", "content": parts}]}).encode()
+        resp = self.send(body, headers={**JSON, "X-Standin-Echo-Body": "1"})
+        self.assertEqual(resp.status, 200, resp.body)
+        log = self.log_of(resp)
+        self.assertEqual((log["cluster"], log.get("data_classes")), ("paris", "personal"))
+        # eu_policy redacts cards (not addresses): piece by piece, in each part, and the JSON stays valid.
+        forwarded = [p["text"] for p in json.loads(resp.body)["messages"][0]["content"]]
+        self.assertEqual(forwarded, ["Send it to alice", "@example.com, card [redacted:payment_card]",
+                                     "[redacted:payment_card]"])
+        # An IBAN spaced after its country code is an IBAN, and redacted as one.
+        resp = self.send(chat("IBAN DE 89 3704 0044 0532 0130 00 please"), headers={**JSON, "X-Standin-Echo-Body": "1"})
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(json.loads(resp.body)["messages"][0]["content"], "IBAN [redacted:iban] please")
+
+    def test_markup_a_model_reads_through_hides_nothing(self):
+        # Markdown and HTML inside an identifier: the model reads straight through them.
+        for content in ["mail alice\\\\@example.com", "mail **alice**@example.com", "mail alice<!-- -->@example.com"]:
+            with self.subTest(content=content):
+                resp = self.send(chat(content))
+                self.assertEqual(resp.status, 200, resp.body)
+                log = self.log_of(resp)
+                self.assertEqual((log["cluster"], log.get("data_classes")), ("paris", "personal"))
+        resp = self.send(chat("card 4111 **1111** 1111 1111, IBAN GB82 <b>WEST</b> 1234 5698 7654 32"),
+                         headers={**JSON, "X-Standin-Echo-Body": "1"})
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(json.loads(resp.body)["messages"][0]["content"],
+                         "card [redacted:payment_card], IBAN [redacted:iban]")
 
     def test_base64_a_model_decodes_is_read_decoded(self):
         # "Decode this and write to alice@example.com", as an attacker asks a model: personal data.
@@ -208,8 +241,28 @@ class BodyClassificationTest(unittest.TestCase):
                     log = self.log_of(resp)
                     self.assertEqual((log["cluster"], log["data_classes"]), ("paris", "opaque"), resp.body)
                     self.assertIn("personal-data-eu-only", log["rules"])
+        # Wherever else a model reads media: vLLM's /score and /rerank content, a markdown image in
+        # any string (TGI's /generate fetches or decodes it), a template among the template's
+        # keyword arguments.
+        elsewhere = [
+            ("/v1/score", {"model": "mistral-small", "text_1": "what is shown?", "text_2": {"content": [image]}}),
+            ("/v1/rerank", {"model": "mistral-small", "query": "which form?", "documents": [{"content": [image]}]}),
+            ("/generate", {"inputs": "Read ![](data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==) aloud"}),
+            ("/v1/chat/completions", {"model": "mistral-small", "messages": [
+                {"role": "user", "content": "Describe ![scan](https://x.example/passport.png)"}]}),
+            ("/v1/chat/completions", {"model": "mistral-small", "messages": [{"role": "user", "content": "hi"}],
+                                      "chat_template_kwargs": {"chat_template": "{{ messages[0].content | reverse }}"}}),
+        ]
+        for path, body in elsewhere:
+            with self.subTest(path=path, body=body):
+                resp = self.send(json.dumps(body).encode(), path=path)
+                log = self.log_of(resp)
+                self.assertEqual((log["cluster"], log.get("data_classes")), ("paris", "opaque"), resp.body)
         # The controls: text, and the same keys in a tool's parameters, go where any request goes.
         for body in ({"model": "mistral-small", "prompt": ["Say hello", "to the team"]},
+                     {"model": "mistral-small", "messages": [{"role": "user", "content": "see [the docs](https://x.example)"}],
+                      "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": {
+                          "type": "object", "properties": {"image_url": {"type": "string"}}}}}},
                      {"model": "mistral-small", "messages": [{"role": "user", "content": "hi"}], "chat_template": None,
                       "tools": [{"type": "function", "function": {"name": "f", "parameters": {
                           "type": "object", "properties": {"image_url": {"type": "string"}}}}}]}):

@@ -413,3 +413,105 @@ TEST_CASE("addresses with the '@' and dots written out, quoted local parts, addr
     CHECK_FALSE(fires("email", text));
   }
 }
+
+TEST_CASE("iban: the separators, spacing and labels people write it with") {
+  for (const char* text :
+       {"DE89~3704~0044~0532~0130~00", "DE89*3704*0044*0532*0130*00", "DE89+3704+0044+0532+0130+00",
+        "DE89=3704=0044=0532=0130=00", "DE89#3704#0044#0532#0130#00", "DE89\\3704\\0044\\0532\\0130\\00",
+        "DE89\xc2\xb7"
+        "3704\xc2\xb7"
+        "0044\xc2\xb7"
+        "0532\xc2\xb7"
+        "0130\xc2\xb7"
+        "00",
+        "DE89 \xe2\x80\xa2 3704 \xe2\x80\xa2 0044 \xe2\x80\xa2 0532 \xe2\x80\xa2 0130 \xe2\x80\xa2 00",
+        "DE89    3704    0044    0532    0130    00", "DE89\t\t\t\t3704\t\t0044 0532 0130 00",
+        "GB 82 WEST 1234 5698 7654 32", "IBANGB82WEST12345698765432", "ibanDE89370400440532013000"}) {
+    CAPTURE(std::string(text));
+    CHECK(fires("iban", std::string("pay ") + text + " now"));
+  }
+  // Spaced after its country code: the IBAN, whole, not only the phone-like run of digits in it.
+  CHECK(found("iban", "IBAN DE 89 3704 0044 0532 0130 00 please") == "DE 89 3704 0044 0532 0130 00");
+  CHECK(found("iban", "IBANGB82WEST12345698765432") == "GB82WEST12345698765432");
+  // Words after a two-letter word and a number are no IBAN, even where they pass mod 97 ("de 10
+  // casa la padres ciudad" does, as DE + 18): the spaced form is a registry country's, in capitals.
+  for (const char* text :
+       {"de 10 casa la padres ciudad", "De 10 casa la padres ciudad", "GB 82 WEST 1234 5698 7654 33",
+        "ab 12 cd 34 ef 56 gh 78 ij 90 kl", "IBANXY12WEST12345698765432",
+        // Code whose words pass mod 97 for a country outside the registry, read across wide or rare
+        // separators that are not between groups of four.
+        "    FP1616      root_x;\n    FP1616      root_y;\n    FP1616      win_x;",
+        "\tGNUTLS_PK_EDDSA_ED448 = 12,\n\tGNUTLS_PK_MAX = GNUTLS_PK_EDDSA_ED448",
+        "#define ZSTD_MAGIC_DICTIONARY       0xEC30A437    /* valid since v0.7.0 */",
+        // An upper-case GUID holding "BE68 5390 0754 7034", a Belgian IBAN's shape.
+        "id 7F3ABE68-5390-0754-7034-1A2B3C4D5E6F"}) {
+    CAPTURE(std::string(text));
+    CHECK_FALSE(fires("iban", text));
+  }
+}
+
+TEST_CASE("payment card: grouped by any separator people use, glued to a letter") {
+  for (const char* text :
+       {"4111.1111.1111.1111", "4111/1111/1111/1111", "4111,1111,1111,1111", "4111_1111_1111_1111",
+        "4111  1111  1111  1111", "4111 . 1111 . 1111 . 1111", "3782.822463.10005", "x4111111111111111",
+        "cardx4111 1111 1111 1111", "Card4111-1111-1111-1111"}) {
+    CAPTURE(std::string(text));
+    CHECK(fires("payment_card", std::string("pay with ") + text + " today"));
+  }
+  CHECK(found("payment_card", "x4111.1111.1111.1111, ok") == "4111.1111.1111.1111");
+  // Luhn and a network's prefix hold for these; the grouping is not a card's, or it is a list.
+  for (const char* text :
+       {"prices 4000, 4500, 5000, 4000 EUR", "versions 4.1.1.1111.1111.1111", "4111.1111.1111.1111.1111",
+        "1234/5678/4111/1111/1111/1111", "ids 2000.1234.4111.1111.1111.1111 ok", "4111/1111.1111/1111",
+        "order 4111111.1111.1111", "on 2024/01/15 at 4111.11", "4111.1111.1111.1112",
+        "ip 41.111.111.111 port 1111", "sha 9f4111111111111111e0 ok", "C(0x4000000000000002)"}) {
+    CAPTURE(std::string(text));
+    CHECK_FALSE(fires("payment_card", text));
+  }
+}
+
+TEST_CASE("email: the '@' or a dot in brackets (defanged)") {
+  for (const char* text : {"alice[@]example.com", "alice(@)example.com", "alice{@}example.com",
+                           "alice <@> example.com", "alice@example[.]com", "alice [@] example [.] com",
+                           "alice(@)example(.)co(.)uk", "alice [ @ ] example.com"}) {
+    CAPTURE(std::string(text));
+    CHECK(fires("email", text));
+  }
+  CHECK(found("email", "mail alice[@]example[.]com today") == "alice[@]example[.]com");
+  for (const char* text : {"press [@] to mention (@) users", "foo[.]bar and baz(.)qux", "(@)(.)"}) {
+    CAPTURE(std::string(text));
+    CHECK_FALSE(fires("email", text));
+  }
+}
+
+TEST_CASE("phone: national numbers with an area code in the ways Europe writes them") {
+  for (const char* phone : {"06 1234 5678", "(030) 12345678", "(030)12345678", "030/1234-5678",
+                            "020 7946 0958", "0221 123 4567", "06-1234-5678"}) {
+    CAPTURE(std::string(phone));
+    CHECK(found("phone", std::string("call ") + phone + " today") == phone);
+  }
+  for (const char* text :
+       {"order 06 123 456 78", "call 06 1234 5678 9012", "0 1234 5678", "01/2024 1234", "(2024) 12345678",
+        "(06) 1234", "ref 030/12-34", "0.5 1234 5678", "id A1B2C3D4-0101-9821-8712-ABCDEF012345"}) {
+    CAPTURE(std::string(text));
+    CHECK_FALSE(fires("phone", text));
+  }
+}
+
+TEST_CASE("national id: the separators each is written with") {
+  for (const char* text :
+       {"DNI 12345678 Z", "DNI 12.345.678-Z", "DNI 12.345.678Z", "NIE X-1234567-L", "NIE X 1234567 L",
+        "NIE Y-1234567-X", "NIR 1-85-05-78-006-084-91", "NIR 1.85.05.78.006.084.91", "CF RSS MRA 85T10 A562S",
+        "CF RSSMRA 85T10 A562S", "CF RSS-MRA-85T10-A562S"}) {
+    CAPTURE(std::string(text));
+    CHECK(fires("national_id", text));
+  }
+  CHECK(found("national_id", "DNI 12.345.678-Z ok") == "12.345.678-Z");
+  CHECK(found("national_id", "CF RSS MRA 85T10 A562S ok") == "RSS MRA 85T10 A562S");
+  for (const char* text : {"paid 12345678 z", "paid 12345678 A", "12.345.678 units", "1-85-05-78-006-084-92",
+                           "CF RSS MRA 85T10 A562T", "RSS MRA 85T1O A562S",
+                           "the cat sat on the mat by the door", "12.34.5678-Z"}) {
+    CAPTURE(std::string(text));
+    CHECK_FALSE(fires("national_id", text));
+  }
+}

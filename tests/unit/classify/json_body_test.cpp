@@ -370,6 +370,54 @@ TEST_CASE("escapes inside a string (JSON in JSON, %XX, &#64;) are read decoded a
   CHECK(ordinary.scan.found == 0);
 }
 
+TEST_CASE("markup a model reads through inside an identifier is read removed, and redacted as written") {
+  const std::uint32_t iban = bit(detector::iban);
+  struct row {
+    std::string body;
+    std::uint32_t found;
+    std::string redacted;
+  };
+  const row rows[] = {
+      // Markdown's backslash escape, emphasis and code marks.
+      {R"j({"content":"mail alice\\@example.com now"})j", email,
+       R"j({"content":"mail [redacted:email] now"})j"},
+      {R"j({"content":"mail **alice**@example.com"})j", email, R"j({"content":"mail **[redacted:email]"})j"},
+      {R"j({"content":"mail `alice`@example.com"})j", email, R"j({"content":"mail `[redacted:email]"})j"},
+      {R"j({"content":"card 4111 **1111** 1111 1111 ok"})j", card,
+       R"j({"content":"card [redacted:payment_card] ok"})j"},
+      {R"j({"content":"card 4111 ~~1111~~ 1111 1111 ok"})j", card,
+       R"j({"content":"card [redacted:payment_card] ok"})j"},
+      // HTML tags and comments.
+      {R"j({"content":"mail alice@<b></b>example.com"})j", email, R"j({"content":"mail [redacted:email]"})j"},
+      {R"j({"content":"mail alice<!-- -->@example.com"})j", email,
+       R"j({"content":"mail [redacted:email]"})j"},
+      {R"j({"content":"mail alice<span class=\"x\"></span>@example.com"})j", email,
+       R"j({"content":"mail [redacted:email]"})j"},
+      {R"j({"content":"IBAN GB82 <b>WEST</b> 1234 5698 7654 32."})j", iban,
+       R"j({"content":"IBAN [redacted:iban]."})j"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, email | card | iban).scan.found == r.found);
+    const inspection got = inspect(r.body, email | card | iban, true);
+    CHECK(got.scan.found == r.found);
+    CHECK(got.scan.hidden == 0);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, email | card | iban) == 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, email | card | iban).scan.found == 0);
+  }
+  // Markdown and HTML around words and numbers that are no identifiers: nothing.
+  for (const std::string body :
+       {R"j({"content":"**Note:** run `make -j2` at 10:30; 1. **Step** two, <b>42</b> items, a < b > c"})j",
+        R"j({"content":"Price: **4111** EUR, `1111 1111` and <i>1111</i> 1111 units; \\@user"})j",
+        // Cells of a table are apart: "4111" and "1111 1111 1111" are no card.
+        R"j({"content":"<table><tr><td>4111</td><td>1111 1111 1111</td></tr></table>"})j"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, email | card | iban | phone).scan.found == 0);
+  }
+}
+
 TEST_CASE("prose split across message parts and messages is read as one text, and redacted piece by piece") {
   const std::uint32_t iban = bit(detector::iban);
   struct row {
@@ -420,6 +468,75 @@ TEST_CASE("prose split across message parts and messages is read as one text, an
     }
   }
   CHECK(inspect(R"({"a":"DE89 3704","b":"0044 0532 0130 00"})", iban).scan.found == 0);
+}
+
+TEST_CASE("a message's text parts and a prompt array's items are read joined with nothing, too") {
+  // vLLM's multimodal chat templates join a message's text parts with nothing between them: an
+  // identifier cut mid-word across parts is the identifier to the model.
+  const std::uint32_t iban = bit(detector::iban);
+  struct row {
+    std::string body;
+    std::uint32_t found;
+    std::string redacted;
+  };
+  const std::string x(1000, 'x');
+  const row rows[] = {
+      {R"j({"messages":[{"role":"user","content":[{"type":"text","text":"Send it to alice"},)j"
+       R"j({"type":"text","text":"@example.com, card 4111 1111"},{"type":"text","text":" 1111 1111"}]}]})j",
+       email | card,
+       R"j({"messages":[{"role":"user","content":[{"type":"text","text":"Send it to [redacted:email]"},)j"
+       R"j({"type":"text","text":"[redacted:email], card [redacted:payment_card]"},)j"
+       R"j({"type":"text","text":"[redacted:payment_card]"}]}]})j"},
+      // Over three parts; in the Responses API's input; in a prompt array.
+      {R"j({"messages":[{"role":"user","content":[{"type":"text","text":"ali"},{"type":"text","text":"ce@exa"},)j"
+       R"j({"type":"text","text":"mple.com"}]}]})j",
+       email,
+       R"j({"messages":[{"role":"user","content":[{"type":"text","text":"[redacted:email]"},)j"
+       R"j({"type":"text","text":"[redacted:email]"},{"type":"text","text":"[redacted:email]"}]}]})j"},
+      {R"j({"input":[{"role":"user","content":[{"type":"input_text","text":"mail alice"},)j"
+       R"j({"type":"input_text","text":"@example.com"}]}]})j",
+       email,
+       R"j({"input":[{"role":"user","content":[{"type":"input_text","text":"mail [redacted:email]"},)j"
+       R"j({"type":"input_text","text":"[redacted:email]"}]}]})j"},
+      {R"j({"prompt":["IBAN DE89370400","440532013000 ok"]})j", iban,
+       R"j({"prompt":["IBAN [redacted:iban]","[redacted:iban] ok"]})j"},
+      // Long parts: read near the seam.
+      {R"j({"messages":[{"role":"user","content":[{"type":"text","text":")j" + x +
+           R"j( alice"},)j"
+           R"j({"type":"text","text":"@example.com )j" +
+           x + R"j("}]}]})j",
+       email,
+       R"j({"messages":[{"role":"user","content":[{"type":"text","text":")j" + x +
+           R"j( [redacted:email]"},)j"
+           R"j({"type":"text","text":"[redacted:email] )j" +
+           x + R"j("}]}]})j"},
+      // Spaced after its country code, the IBAN is found whole (not only the phone-like run of
+      // digits in it) and redacted.
+      {R"j({"messages":[{"role":"user","content":"IBAN DE 89 3704 0044 0532 0130 00 please"}]})j",
+       iban | phone, R"j({"messages":[{"role":"user","content":"IBAN [redacted:iban] please"}]})j"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, email | phone | card | iban).scan.found == r.found);
+    const inspection got = inspect(r.body, email | phone | card | iban, true);
+    CHECK(got.scan.found == r.found);
+    CHECK(got.scan.hidden == 0);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, email | card | iban) >= 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, email | card | iban).scan.found == 0);
+  }
+  // Two messages are not one text without a break, nor two fields, nor a part and a message.
+  for (
+      const std::string body :
+      {R"j({"messages":[{"role":"user","content":"Send it to alice"},{"role":"user","content":"@example.com"}]})j",
+       R"j({"a":"alice","b":"@example.com"})j",
+       R"j({"messages":[{"role":"user","content":[{"type":"text","text":"alice"}]},)j"
+       R"j({"role":"user","content":[{"type":"text","text":"@example.com"}]}]})j"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, email).scan.found == 0);
+    CHECK(inspect(body, email, true).scan.findings.empty());
+  }
 }
 
 TEST_CASE("a finding in a number is found but not redactable, and numbers keep redaction in place") {
@@ -537,6 +654,61 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
   CHECK(readable_text("plain text, caf\xc3\xa9"));
   CHECK_FALSE(readable_text("\x89PNG\r\n\x1a\n"));
   CHECK_FALSE(readable_text(std::string_view("a\0b", 3)));
+}
+
+TEST_CASE("media anywhere a model reads, markdown images and a nested chat template are opaque_content") {
+  const std::uint32_t opaque = bit(detector::opaque_content);
+  const std::string image =
+      R"j({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}})j";
+  const std::string opaque_bodies[] = {
+      // vLLM's /score and /rerank: multimodal content in text_1/text_2, data_1/data_2, query, documents.
+      R"j({"model":"m","text_1":"what is shown?","text_2":{"content":[)j" + image + "]}}",
+      R"j({"model":"m","data_1":{"content":[)j" + image + R"j(]},"data_2":"a cat"})j",
+      R"j({"model":"m","query":{"content":[)j" + image + R"j(]},"documents":["a cat","a dog"]})j",
+      R"j({"model":"m","query":"which one?","documents":[{"content":[)j" + image + "]}]}",
+      R"j({"model":"m","documents":{"content":[{"type":"video_url","video_url":{"url":"https://x.example/v"}}]}})j",
+      // A part type that is not text, under any key.
+      R"j({"model":"m","text_2":[{"type":"x-scan","payload":"moc.elpmaxe@ecila"}]})j",
+      // Markdown images with a data: or http(s): target, in any string (TGI's /generate reads them).
+      R"j({"inputs":"What is in ![](data:image/png;base64,iVBORw0KGgo=) ?","parameters":{"max_new_tokens":9}})j",
+      R"j({"inputs":"Describe ![a scan](https://x.example/id.png)"})j",
+      R"j({"messages":[{"role":"user","content":"see ![]( <HTTP://x.example/a.png> )"}]})j",
+      R"j({"messages":[{"role":"user","content":[{"type":"text","text":"![x](data:image/jpeg;base64,/9j/4AAQ)"}]}]})j",
+      // A chat template passed as a template keyword argument is the client's own template too.
+      R"j({"model":"m","messages":[{"role":"user","content":"moc.elpmaxe@ecila"}],)j"
+      R"j("chat_template_kwargs":{"enable_thinking":false,"chat_template":"{{ messages[0].content | reverse }}"}})j",
+  };
+  for (const std::string& body : opaque_bodies) {
+    CAPTURE(body);
+    const inspection got = inspect(body, opaque | email, true);
+    REQUIRE(got.ok());
+    CHECK((got.scan.found & opaque) == opaque);
+    CHECK((got.scan.hidden & opaque) == opaque);
+    CHECK(inspect(body, email).scan.found == 0);  // only when asked for
+  }
+  const std::string readable_bodies[] = {
+      // The schema and settings of tools and of the output may name media: not content.
+      R"j({"model":"m","input":"hi","text":{"format":{"type":"json_schema","name":"r","schema":)j"
+      R"j({"type":"object","properties":{"image_url":{"type":"string"},"document":{"type":"string"}}}}}})j",
+      R"j({"model":"m","prompt":"hi","guided_json":{"properties":{"image":{"type":"string"}}},)j"
+      R"j("structured_outputs":{"json":{"properties":{"video_url":{}}}}})j",
+      R"j({"inputs":"hi","parameters":{"grammar":{"type":"json","value":{"properties":{"image":{}}}}}})j",
+      R"j({"model":"m","messages":[],"metadata":{"document_id":"d-1"},"tool_choice":{"type":"function",)j"
+      R"j("function":{"name":"get_image"}},"mcp_servers":[{"type":"url","url":"https://x.example/sse"}]})j",
+      R"j({"model":"m","messages":[],"media_io_kwargs":{"video":{"num_frames":8}},"mm_processor_kwargs":{"image_size":4}})j",
+      // Scoring text against text.
+      R"j({"model":"m","text_1":"a cat","text_2":["a dog","a cow"]})j",
+      R"j({"model":"m","query":"cats","documents":["a cat","a dog"],"top_n":1})j",
+      // Links, relative images, an exclamation before a link: nothing a server fetches.
+      R"j({"messages":[{"role":"user","content":"see [the docs](https://x.example), ![logo](img/logo.png), wow![1]"}]})j",
+      R"j({"model":"m","messages":[],"chat_template_kwargs":{"enable_thinking":false,"chat_template":null}})j",
+  };
+  for (const std::string& body : readable_bodies) {
+    CAPTURE(body);
+    const inspection got = inspect(body, opaque, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == 0);
+  }
 }
 
 TEST_CASE("base64 a model reads through is read decoded, and redacted whole") {
