@@ -45,7 +45,7 @@ std::string_view fold_key(std::string_view key, std::string& buffer) {
 }
 
 // The fields the gateway reads, and where a value's key put us.
-enum class field : std::uint8_t { none, model, stream, stream_options, include_usage };
+enum class field : std::uint8_t { none, model, stream, stream_options, include_usage, max_tokens, choices };
 
 // SAX handler of inspect(): see json_body.hpp for what it checks. Strings (keys and values) are
 // collected into `text` as they arrive; with keep_text each stays there, followed by '\n', for the
@@ -144,9 +144,13 @@ class inspect_handler : public detail::no_size_limits {
     }
     return true;
   }
-  bool on_int64(std::int64_t, sv s, error_code& ec) { return number(s, ec); }
-  bool on_uint64(std::uint64_t, sv s, error_code& ec) { return number(s, ec); }
-  bool on_double(double, sv s, error_code& ec) { return number(s, ec); }
+  bool on_int64(std::int64_t v, sv s, error_code& ec) {
+    return count(static_cast<double>(v)) && number(s, ec);
+  }
+  bool on_uint64(std::uint64_t v, sv s, error_code& ec) {
+    return count(static_cast<double>(v)) && number(s, ec);
+  }
+  bool on_double(double v, sv s, error_code& ec) { return count(v) && number(s, ec); }
   bool on_bool(bool b, error_code& ec) {
     if (pending_ == field::stream) {
       out_.fields.stream = b;
@@ -178,6 +182,19 @@ class inspect_handler : public detail::no_size_limits {
   // A number's text is read like a string's (a card number in a tool's JSON schema reaches the
   // model as its digits); where prose is expected, numbers are token ids, which only the
   // cluster's tokenizer reads.
+  // The completion's bound: max_tokens (max_completion_tokens, max_output_tokens) and the number
+  // of choices generated (n, best_of), kept at their largest when several are given. A server
+  // reads 1e6 as an integer too; a count it would refuse (negative) bounds nothing here.
+  bool count(double v) {
+    if (pending_ == field::max_tokens || pending_ == field::choices) {
+      const double cap = pending_ == field::max_tokens ? 1e12 : 1e6;  // the product fits 64 bits
+      const std::uint64_t n = v >= 1 ? static_cast<std::uint64_t>(std::min(v, cap)) : 0;
+      std::uint64_t& slot = pending_ == field::max_tokens ? out_.fields.max_tokens : out_.fields.choices;
+      slot = std::max(slot, n);
+      pending_ = field::none;
+    }
+    return true;
+  }
   bool number(sv s, error_code& ec) {
     if (!scalar("a number", ec)) {
       return false;
@@ -375,9 +392,15 @@ class inspect_handler : public detail::no_size_limits {
       return refuse(body_error::not_object, fmt::format("the request body is {}, not a JSON object", what),
                     ec);
     }
-    static constexpr std::string_view expected[] = {"", "a string", "a boolean", "an object", "a boolean"};
-    static constexpr std::string_view names[] = {"", "model", "stream", "stream_options",
-                                                 "stream_options.include_usage"};
+    static constexpr std::string_view expected[] = {"",          "a string", "a boolean", "an object",
+                                                    "a boolean", "a number", "a number"};
+    static constexpr std::string_view names[] = {"",
+                                                 "model",
+                                                 "stream",
+                                                 "stream_options",
+                                                 "stream_options.include_usage",
+                                                 "max_tokens (max_completion_tokens, max_output_tokens)",
+                                                 "n (best_of)"};
     if (pending_ != field::none) {
       const auto f = static_cast<std::size_t>(pending_);
       return refuse(body_error::wrong_type,
@@ -432,7 +455,14 @@ class inspect_handler : public detail::no_size_limits {
                     ec);
     }
     static constexpr std::pair<std::string_view, field> top_fields[] = {
-        {"model", field::model}, {"stream", field::stream}, {"stream_options", field::stream_options}};
+        {"model", field::model},
+        {"stream", field::stream},
+        {"stream_options", field::stream_options},
+        {"max_tokens", field::max_tokens},
+        {"max_completion_tokens", field::max_tokens},
+        {"max_output_tokens", field::max_tokens},
+        {"n", field::choices},
+        {"best_of", field::choices}};
     static constexpr std::pair<std::string_view, field> option_fields[] = {
         {"include_usage", field::include_usage}};
     using known_fields = std::span<const std::pair<std::string_view, field>>;

@@ -86,6 +86,10 @@ struct body_fields {
   std::string model;  // empty when absent or null
   bool stream = false;
   std::optional<bool> include_usage;  // stream_options.include_usage, when given
+  // The completion's bound, 0 when not given: the largest of max_tokens, max_completion_tokens and
+  // max_output_tokens (capped at 10^12), and of n and best_of (choices generated, capped at 10^6).
+  std::uint64_t max_tokens = 0;
+  std::uint64_t choices = 0;
 };
 
 // What the detectors found in a body.

@@ -105,6 +105,7 @@ stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool lo
   ctx.model = result.fields.model;
   ctx.stream = result.fields.stream;
   ctx.include_usage = result.fields.include_usage;
+  ctx.completion_bound = result.fields.max_tokens * std::max<std::uint64_t>(1, result.fields.choices);
   ctx.scan = std::move(result.scan);
   return stage_result::next();
 }

@@ -14,6 +14,7 @@
 #include "gateway/client_address.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/pipeline.hpp"
+#include "gateway/usage_meter.hpp"
 #include "policy/countries.hpp"
 #include "policy/ip_address.hpp"
 
@@ -175,8 +176,11 @@ stage_result pipeline::admit(request_context& ctx) const {
     }
   }
   // Its tokens' estimate before the answer, reserved while it is in flight: one per 4 bytes of
-  // the body (the prompt; the completion is not known before it is generated).
-  const std::uint64_t reserve = std::max<std::uint64_t>(1, (ctx.body.size() + 3) / 4);
+  // the body (the prompt) plus the completion's bound when the client gave one (max_tokens times
+  // n, as OpenAI counts it against a rate limit); without one, the completion is not known before
+  // it is generated.
+  const std::uint64_t reserve =
+      std::max<std::uint64_t>(1, usage_meter::estimate_prompt(ctx.body.size()) + ctx.completion_bound);
   const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms(), reserve, ctx.reservation);
   ctx.retry_after_s = a.retry_after_s;
   const std::string who =

@@ -54,6 +54,9 @@ struct request_context {
   std::vector<std::string> detected_classes;  // every class the detectors found (declared or not)
   classify::scan_result scan;                 // what the policy's detectors found in the body, and where
   std::optional<bool> include_usage;          // the client's stream_options.include_usage, when given
+  // The completion's bound the client gave (max_tokens and the like, times n or best_of): what an
+  // answer may cost beyond its prompt, reserved against token limits while it is in flight.
+  std::uint64_t completion_bound = 0;
 
   // decide
   bool permitted = true;

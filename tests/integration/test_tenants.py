@@ -653,6 +653,8 @@ LIMITED_TENANTS = """tenants:
     limits: {tokens_per_month: 10}
   - name: burst
     limits: {tokens_per_month: 25}
+  - name: bounded
+    limits: {tokens_per_month: 1000}
 """
 
 
@@ -706,7 +708,7 @@ class LimitsTest(LimitedGateway):
     """Over a limit: 429 from the gateway with Retry-After and the OpenAI code; nothing forwarded."""
 
     TENANTS = LIMITED_TENANTS
-    KEYS = {t: (t,) for t in ("slow", "budget", "streamer", "burst")}
+    KEYS = {t: (t,) for t in ("slow", "budget", "streamer", "burst", "bounded")}
 
     def call(self, tenant, stream=False):
         return self.post(tenant, stream=stream)
@@ -759,6 +761,23 @@ class LimitsTest(LimitedGateway):
             reader.read_until(b"data: [DONE]")
         self.wait_charged("burst", 0)  # the stream crossed the budget and completed
         self.assert_429(self.call("burst"), "insufficient_quota")
+
+    def test_a_request_in_flight_reserves_the_completion_it_may_generate(self):
+        # max_tokens times n (as OpenAI counts it against a rate limit): a stream that may generate
+        # 2 x 600 tokens holds them while it runs, so parallel requests cannot each pass on the
+        # 1000-token budget and overshoot it many times over (one request's worth at most).
+        body = json.dumps({"model": "m", "messages": [], "stream": True, "max_tokens": 600, "n": 2}).encode()
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(request_bytes("POST", "/v1/chat/completions", body,
+                                    {"Content-Type": "application/json",
+                                     "Authorization": f"Bearer {self.keys['bounded']}",
+                                     "x-standin-chunks": "40", "x-standin-delay-ms": "25"}))
+            reader = Reader(s)
+            self.assertEqual(reader.read_response(head_only=True).status, 200)
+            self.assert_429(self.call("bounded"), "rate_limit_exceeded", "in flight")
+            reader.read_until(b"data: [DONE]")
+        self.wait_charged("bounded", 1000 - 52)  # charged what it used (12 + 40); the reservation is released
+        self.assertEqual(self.call("bounded").status, 200)
 
 
 SCOPED_TENANTS = """tenants:

@@ -241,9 +241,9 @@ TEST_CASE("redaction rewrites the decoded strings and re-encodes them") {
       {R"({"metadata":{"[redacted:iban]#2":"c","DE89370400440532013000":"a","GB82WEST12345698765432":"b"}})",
        bit(detector::iban), 2,
        R"({"metadata":{"[redacted:iban]#2":"c","[redacted:iban]":"a","[redacted:iban]#3":"b"}})"},
-      {R"({"m":{"[redacted:iban]":"a","DE89370400440532013000":"b"},"n":{"DE89370400440532013000":"c"}})",
+      {R"({"m":{"[redacted:iban]":"a","DE89370400440532013000":"b"},"o":{"DE89370400440532013000":"c"}})",
        bit(detector::iban), 2,
-       R"({"m":{"[redacted:iban]":"a","[redacted:iban]#2":"b"},"n":{"[redacted:iban]":"c"}})"},
+       R"({"m":{"[redacted:iban]":"a","[redacted:iban]#2":"b"},"o":{"[redacted:iban]":"c"}})"},
       // The top-level model is the name the request was routed by: never rewritten.
       {R"({"model":"a@b.example","a\"model":"c@d.example","x":{"model":"e@f.example"}})", email, 2,
        R"({"model":"a@b.example","a\"model":"[redacted:email]","x":{"model":"[redacted:email]"}})"},
@@ -542,7 +542,7 @@ TEST_CASE("a message's text parts and a prompt array's items are read joined wit
 TEST_CASE("a finding in a number is found but not redactable, and numbers keep redaction in place") {
   const std::uint32_t iban = bit(detector::iban);
   const std::string body = R"({"seed":4111111111111111,"temperature":0.25,"messages":[{"role":"user",)"
-                           R"("content":"IBAN DE89 3704 0044 0532 0130 00"}],"n":[1,2,3]})";
+                           R"("content":"IBAN DE89 3704 0044 0532 0130 00"}],"k":[1,2,3]})";
   const inspection got = inspect(body, card | iban, true);
   REQUIRE(got.ok());
   CHECK(got.scan.found == (card | iban));
@@ -552,7 +552,7 @@ TEST_CASE("a finding in a number is found but not redactable, and numbers keep r
   std::string redacted = body;
   CHECK(redact(redacted, got.scan.findings, card | iban) == 1);
   CHECK(redacted == R"({"seed":4111111111111111,"temperature":0.25,"messages":[{"role":"user",)"
-                    R"("content":"IBAN [redacted:iban]"}],"n":[1,2,3]})");
+                    R"("content":"IBAN [redacted:iban]"}],"k":[1,2,3]})");
   // A number split across the parser's parts is one number (and the offsets after it still hold).
   std::string long_number = R"({"a":)" + std::string(3000, '1') + R"(,"c":"x@y.example"})";
   const inspection split = inspect(long_number, email, true);
@@ -803,4 +803,30 @@ TEST_CASE("outside the prose, a finding never runs from one string into the next
   const std::string around = R"({"messages":[{"role":"DE89 3704","content":"x"},{"role":"0044 0532 0130 00",)"
                              R"("content":"y"}]})";
   CHECK(inspect(around, bit(detector::iban), true).scan.found == 0);
+}
+
+TEST_CASE("the completion's bound: max_tokens and its aliases, n and best_of, at their largest") {
+  inspection got;
+  got = inspect(R"({"model":"m","max_tokens":100,"max_completion_tokens":300,"n":2})");
+  REQUIRE(got.ok());
+  CHECK(got.fields.max_tokens == 300);
+  CHECK(got.fields.choices == 2);
+  got = inspect(R"({"model":"m","max_output_tokens":1e6,"best_of":3.0,"n":-1})");
+  REQUIRE(got.ok());
+  CHECK(got.fields.max_tokens == 1000000);  // a server reads 1e6 as an integer too
+  CHECK(got.fields.choices == 3);
+  got = inspect(R"({"model":"m","max_tokens":1e300,"n":18446744073709551616})");
+  REQUIRE(got.ok());
+  CHECK(got.fields.max_tokens == 1000000000000ULL);
+  CHECK(got.fields.choices == 1000000);
+  got = inspect(R"({"model":"m"})");
+  CHECK((got.fields.max_tokens == 0 && got.fields.choices == 0));
+  // A bound the gateway cannot read as a number is refused (a lenient server reads "500" as 500).
+  for (const char* body : {R"({"max_tokens":"500"})", R"({"n":[1]})", R"({"max_output_tokens":true})"}) {
+    CAPTURE(body);
+    got = inspect(body);
+    CHECK(got.error == body_error::wrong_type);
+  }
+  got = inspect(R"({"max_tokens":null,"n":null})");
+  CHECK(got.ok());
 }
