@@ -1022,8 +1022,9 @@ void json_inspector::scan_seams(std::uint32_t which, bool locate, scan_result& s
 
 // A decoded string that still holds escapes may be JSON inside JSON (tool call arguments, a
 // stringified document) that the cluster decodes again before the model reads it, or text whose
-// percent-encoding or HTML character references the model reads through ("alice%40example.com",
-// "alice&#64;example.com"): the detectors also read the text with those decoded, up to
+// percent-encoding, HTML character references or \xHH escapes the model reads through
+// ("alice%40example.com", "alice&#64;example.com", "\x61\x6c\x69\x63\x65\x40..."): the
+// detectors also read the text with those decoded, up to
 // max_nested_levels deep. A finding there that no finding of the same detector covers where the
 // client wrote it is listed with the span of the escapes that spell it ("alice%40example.com" is
 // redacted whole), unless that span holds a quote: then it would cut through the structure of
@@ -1042,7 +1043,7 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
   std::vector<std::uint32_t> origin;  // into text_, composed over the levels
   for (std::size_t depth = 0; depth < max_nested_levels; ++depth) {
     unescaped_text& next = nested_[depth % 2];
-    if (!unescape(level, json_escapes | percent_encoding | html_references, next)) {
+    if (!unescape(level, json_escapes | percent_encoding | html_references | hex_escapes, next)) {
       break;
     }
     if (depth == 0) {

@@ -16,9 +16,9 @@
 //     order, each followed by one '\n' (a finding in a number is not redactable:
 //     scan_result::hidden). A string split across parser calls is scanned whole. A string that still holds
 //     escapes after decoding (JSON inside JSON: tool call arguments; percent-encoding or HTML character
-//     references a model reads through) is read again with them decoded; base64 in a string that
-//     decodes to text ("YWxpY2VAZXhhbXBsZS5jb20=") is read decoded too, and a finding there is
-//     the whole base64 run (unescape.hpp: find_base64_texts); markup a model reads through
+//     references, \xHH escapes a model reads through) is read again with them decoded; base64 (and
+//     hex) in a string that decodes to text ("YWxpY2VAZXhhbXBsZS5jb20=") is read decoded too, and
+//     a finding there is the whole run (unescape.hpp: find_base64_texts); markup a model reads through
 //     (Markdown emphasis, code marks and backslash escapes, HTML tags and comments) near a digit
 //     or an '@' is read removed (scan_markup);
 //   - reads the prose a model is given as one text: the strings under `content`, `text`,

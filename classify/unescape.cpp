@@ -169,6 +169,12 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
   return {};
 }
 
+// \xHH: the byte.
+decoded hex_escape_at(std::string_view in, std::size_t i) {
+  const long v = i + 1 < in.size() && in[i] == '\\' && in[i + 1] == 'x' ? hex_at(in, i + 2, 2) : -1;
+  return v < 0 ? decoded{} : decoded{4, std::string(1, static_cast<char>(v))};
+}
+
 bool ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 // An HTML comment or tag at in[i] ("<!-- x -->", "<b>", "</span>", "<br/>", "<a href=...>"): its
@@ -245,7 +251,7 @@ std::size_t markup_length(std::string_view in, std::size_t i) {
 
 bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
   const auto starts = [&](char c) {
-    return ((forms & (json_escapes | markup)) != 0 && c == '\\') ||
+    return ((forms & (json_escapes | hex_escapes | markup)) != 0 && c == '\\') ||
            ((forms & percent_encoding) != 0 && c == '%') || ((forms & plus_as_space) != 0 && c == '+') ||
            ((forms & html_references) != 0 && c == '&') || ((forms & quoted_printable) != 0 && c == '=') ||
            ((forms & markup) != 0 && (c == '*' || c == '`' || c == '~' || c == '<'));
@@ -253,6 +259,9 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
   const auto at = [&](std::size_t i) {
     if (in[i] == '\\') {
       decoded d = (forms & json_escapes) != 0 ? json_escape_at(in, i) : decoded{};
+      if (d.length == 0 && (forms & hex_escapes) != 0) {
+        d = hex_escape_at(in, i);
+      }
       if (d.length == 0 && (forms & markup) != 0) {
         d = markup_at(in, i);
       }
@@ -322,9 +331,38 @@ constexpr std::array<std::int8_t, 256> base64_values = [] {
   return v;
 }();
 
-// Decodes the run `in` (its padding left off) into `out`; false when it is not text.
-bool decode_base64_text(std::string_view in, std::string& out) {
+// Text as UTF-16 (`little_endian` or big), after a byte order mark if any, in UTF-8 into `out`:
+// false when a unit is a control character (but tab and line breaks) or a lone surrogate.
+bool utf16_text(std::string_view bytes, bool little_endian, std::string& out) {
   out.clear();
+  std::size_t i = 0;
+  if (bytes.starts_with("\xff\xfe") || bytes.starts_with("\xfe\xff")) {
+    little_endian = bytes[0] == '\xff';
+    i = 2;
+  }
+  const auto unit = [&](std::size_t k) {
+    const auto lo = static_cast<unsigned char>(bytes[k + (little_endian ? 0 : 1)]);
+    const auto hi = static_cast<unsigned char>(bytes[k + (little_endian ? 1 : 0)]);
+    return static_cast<std::uint32_t>(hi << 8 | lo);
+  };
+  for (; i + 1 < bytes.size(); i += 2) {
+    std::uint32_t cp = unit(i);
+    if (cp >= 0xD800 && cp <= 0xDBFF && i + 3 < bytes.size() && unit(i + 2) >= 0xDC00 &&
+        unit(i + 2) <= 0xDFFF) {
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (unit(i + 2) - 0xDC00);
+      i += 2;
+    } else if ((cp >= 0xD800 && cp <= 0xDFFF) || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
+               cp == 0x7f) {
+      return false;
+    }
+    put_utf8(cp, out);
+  }
+  return !out.empty();
+}
+
+// Decodes the run `in` as UTF-16 text (decode_base64_text) into `out`.
+bool decode_base64_utf16(std::string_view in, std::string& out) {
+  std::string bytes;
   std::uint32_t bits = 0;
   int count = 0;
   for (const char c : in) {
@@ -332,11 +370,33 @@ bool decode_base64_text(std::string_view in, std::string& out) {
     count += 6;
     if (count >= 8) {
       count -= 8;
+      bytes.push_back(static_cast<char>((bits >> count) & 0xff));
+    }
+  }
+  return bytes.size() >= 4 && utf16_text(bytes, bytes[1] == '\0', out);
+}
+
+// Decodes the run `in` (its padding left off) into `out`; false when it is not text. Text is
+// UTF-8, or UTF-16 (as PowerShell's -EncodedCommand and .NET's Unicode encoding write it): a NUL
+// in its first two bytes, or a byte order mark.
+bool decode_base64_text(std::string_view in, std::string& out) {
+  out.clear();
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (std::size_t n = 0; n < in.size(); ++n) {
+    bits = (bits << 6) | static_cast<std::uint32_t>(base64_values[static_cast<unsigned char>(in[n])]);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
       const auto b = static_cast<unsigned char>((bits >> count) & 0xff);
       if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f) {
-        return false;  // the usual end: a word or an identifier decodes to control bytes at once
+        // The usual end: a word or an identifier decodes to control bytes at once.
+        return b == 0 && out.size() <= 1 && decode_base64_utf16(in, out);
       }
       out.push_back(static_cast<char>(b));
+      if (out.size() == 2 && (out == "\xff\xfe" || out == "\xfe\xff")) {
+        return decode_base64_utf16(in, out);
+      }
     }
   }
   return !out.empty() && first_invalid_utf8(out) == std::string_view::npos;
@@ -412,9 +472,117 @@ bool decode_hex_text(std::string_view in, std::string& out) {
   return first_invalid_utf8(out) == std::string_view::npos;
 }
 
-}  // namespace
+void read_inner(std::string& decoded, int depth);
+std::size_t find_texts(std::string_view in, std::vector<base64_text>& out, int depth);
 
-std::size_t find_base64_texts(std::string_view in, std::vector<base64_text>& out) {
+#if defined(__SSE2__)
+// Bit k: p[k] is a hex digit; in `separators`, bit k: p[k] is ' ', ':' or '-' (k < 16).
+std::uint64_t hex_mask16(const char* p, std::uint64_t& separators) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const auto between = [&](char lo, char hi) {
+    return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
+                         _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
+  };
+  const auto is = [&](char c) { return _mm_cmpeq_epi8(x, _mm_set1_epi8(c)); };
+  separators =
+      static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(is(' '), is(':')), is('-'))));
+  return static_cast<std::uint32_t>(
+      _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(between('0', '9'), between('a', 'f')), between('A', 'F'))));
+}
+#endif
+
+bool hex_separator(char c) { return c == ' ' || c == ':' || c == '-'; }
+
+// Where four hex pairs written apart ("61 6c 69 63") first start in `in`, or npos: text, where
+// they are rare, is passed over 53 bytes at a time.
+std::size_t first_spaced_hex(std::string_view in) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 64 <= in.size(); i += 53) {
+    const char* p = in.data() + i;
+    std::uint64_t s[4];
+    const std::uint64_t h = hex_mask16(p, s[0]) | hex_mask16(p + 16, s[1]) << 16 |
+                            hex_mask16(p + 32, s[2]) << 32 | hex_mask16(p + 48, s[3]) << 48;
+    const std::uint64_t sep = s[0] | s[1] << 16 | s[2] << 32 | s[3] << 48;
+    const std::uint64_t pair = h & (h >> 1);       // k, k + 1 hex
+    const std::uint64_t step = pair & (sep >> 2);  // ... and a separator after them
+    const std::uint64_t four = step & (step >> 3) & (step >> 6) & (pair >> 9);
+    if (const std::uint64_t starts = four & ((std::uint64_t{1} << 53) - 1); starts != 0) {
+      return i + static_cast<std::size_t>(std::countr_zero(starts));
+    }
+  }
+#endif
+  const auto hex = [&](std::size_t k) { return k < in.size() && hex_value(in[k]) >= 0; };
+  for (; i + 11 <= in.size(); ++i) {
+    bool four = true;
+    for (std::size_t k = i; four && k < i + 11; k += 3) {
+      four = hex(k) && hex(k + 1) && (k + 2 == i + 11 || hex_separator(in[k + 2]));
+    }
+    if (four) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// Hex bytes written apart that spell text ("61 6c 69 63 65 40 65 78 61 6d 70 6c 65 2e 63 6f 6d",
+// "61:6c:69:..."): at least eight pairs, one separator throughout, a word of their own; appended to
+// `out` as runs.
+void find_spaced_hex(std::string_view in, std::vector<base64_text>& out, int depth) {
+  const auto alnum = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  };
+  std::string decoded;
+  for (std::size_t from = 0; from < in.size();) {
+    const std::size_t at = first_spaced_hex(in.substr(from));
+    if (at == std::string_view::npos) {
+      return;
+    }
+    const std::size_t begin = from + at;
+    if (begin > 0 && alnum(in[begin - 1])) {
+      from = begin + 1;  // the end of a word ("decode 61 6c ..."): the run may start after it
+      continue;
+    }
+    const char sep = in[begin + 2];
+    const auto hex = [&](std::size_t n) { return hex_value(in[n]) >= 0; };
+    std::size_t k = begin;
+    decoded.clear();
+    bool text = true;
+    for (;;) {
+      const auto b = static_cast<unsigned char>(hex_value(in[k]) * 16 + hex_value(in[k + 1]));
+      text = text && !((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f);
+      decoded.push_back(static_cast<char>(b));
+      k += 2;
+      if (k + 2 >= in.size() || in[k] != sep || !hex(k + 1) || !hex(k + 2)) {
+        break;
+      }
+      ++k;
+    }
+    from = k;
+    if (decoded.size() >= 8 && text && (k >= in.size() || !alnum(in[k])) &&
+        first_invalid_utf8(decoded) == std::string_view::npos) {
+      read_inner(decoded, depth);
+      out.push_back({begin, k, decoded});
+    }
+  }
+}
+
+// Base64 or hex (find_texts) inside decoded text, for what was encoded twice: its text is appended
+// to `decoded`, after a line break, up to max_encoded_levels deep.
+void read_inner(std::string& decoded, int depth) {
+  constexpr int max_encoded_levels = 3;
+  if (depth + 1 >= max_encoded_levels || decoded.size() < min_base64_run) {
+    return;
+  }
+  std::vector<base64_text> inner;
+  find_texts(decoded, inner, depth + 1);
+  for (const base64_text& run : inner) {
+    decoded += '\n';
+    decoded += run.text;
+  }
+}
+
+std::size_t find_texts(std::string_view in, std::vector<base64_text>& out, int depth) {
   const std::size_t before = out.size();
   std::string decoded;
   std::string more;
@@ -433,6 +601,7 @@ std::size_t find_base64_texts(std::string_view in, std::vector<base64_text>& out
     i = end;
     const std::string_view run = in.substr(begin, end - begin);
     if (decode_hex_text(run, decoded)) {
+      read_inner(decoded, depth);
       out.push_back({begin, end, decoded});
       continue;
     }
@@ -476,9 +645,17 @@ std::size_t find_base64_texts(std::string_view in, std::vector<base64_text>& out
       open = padded == stop && piece.size() % 4 == 0;
       i = padded;
     }
+    read_inner(decoded, depth);
     out.push_back({begin, padded, decoded});
   }
+  find_spaced_hex(in, out, depth);
   return out.size() - before;
+}
+
+}  // namespace
+
+std::size_t find_base64_texts(std::string_view in, std::vector<base64_text>& out) {
+  return find_texts(in, out, 0);
 }
 
 }  // namespace sovgw::classify

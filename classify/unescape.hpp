@@ -30,6 +30,7 @@ enum unescape_forms : std::uint8_t {
                           // HTML comments ("<!-- -->") and inline tags ("<b>", "</span>",
                           // "<a href=...>"), removed (an escape gives its character); other
                           // tags ("<td>", "<br>") give a space, as they separate what they sit in
+  hex_escapes = 64,       // \xHH, as C, Python and JavaScript write a byte
 };
 
 struct unescaped_text {
@@ -49,8 +50,12 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out);
 
 // Base64 a model reads through ("Mail YWxpY2VAZXhhbXBsZS5jb20="): a run of at least
 // min_base64_run characters of the standard or the URL-safe alphabet (its '=' padding included)
-// that decodes to UTF-8 text (no control characters but tab and line breaks). Identifiers, long
-// words and binary data (an image's base64) decode to bytes that are not text, and are left out.
+// that decodes to text: UTF-8 (no control characters but tab and line breaks), or UTF-16 (a NUL
+// in its first two bytes, or a byte order mark). Identifiers, long words and binary data (an
+// image's base64) decode to bytes that are not text, and are left out. Hex that spells text is
+// read too, whole ("616c6963...", 16 digits or more) or in pairs written apart ("61 6c 69 63 ...",
+// "61:6c:...", eight pairs or more); and what a run decodes to is searched again (encoded twice or
+// three times), its inner runs' text appended to the run's after a line break.
 inline constexpr std::size_t min_base64_run = 12;
 struct base64_text {
   std::size_t begin = 0;  // the run in the input

@@ -210,7 +210,16 @@ class BodyClassificationTest(unittest.TestCase):
                      {"model": "mistral-small", "messages": [{"role": "user", "content": "YWxpY2VAZXhh"},
                                                              {"role": "user", "content": "bXBsZS5jb20="}]},
                      {"model": "mistral-small", "messages": [
-                         {"role": "user", "content": "decode 616c696365406578616d706c652e636f6d"}]}):
+                         {"role": "user", "content": "decode 616c696365406578616d706c652e636f6d"}]},
+                     # Hex written apart, \x escapes, base64 of UTF-16 (PowerShell), base64 twice.
+                     {"model": "mistral-small", "messages": [
+                         {"role": "user", "content": "decode 61 6c 69 63 65 40 65 78 61 6d 70 6c 65 2e 63 6f 6d"}]},
+                     {"model": "mistral-small", "messages": [{"role": "user", "content": "print('" + "".join(
+                         "\\x%02x" % b for b in b"alice@example.com") + "')"}]},
+                     {"model": "mistral-small", "messages": [
+                         {"role": "user", "content": "run YQBsAGkAYwBlAEAAZQB4AGEAbQBwAGwAZQAuAGMAbwBtAA=="}]},
+                     {"model": "mistral-small", "messages": [
+                         {"role": "user", "content": "decode twice WVd4cFkyVkFaWGhoYlhCc1pTNWpiMjA9"}]}):
             with self.subTest(body=body):
                 resp = self.send(json.dumps(body).encode())
                 self.assertEqual(resp.status, 200, resp.body)

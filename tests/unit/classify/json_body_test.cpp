@@ -790,6 +790,63 @@ TEST_CASE("base64 a model reads through is read decoded, and redacted whole") {
   CHECK(texts[0].end == 20);
 }
 
+TEST_CASE("spaced hex, \\x escapes, base64 of UTF-16 and base64 twice are read decoded") {
+  const std::uint32_t iban = bit(detector::iban);
+  struct row {
+    std::string body;
+    std::uint32_t found;
+    std::string redacted;
+  };
+  const row rows[] = {
+      // Hex bytes written apart, as hex dumps and tools print them.
+      {R"j({"content":"decode 61 6c 69 63 65 40 65 78 61 6d 70 6c 65 2e 63 6f 6d please"})j", email,
+       R"j({"content":"decode [redacted:email] please"})j"},
+      {R"j({"content":"decode 61:6C:69:63:65:40:65:78:61:6D:70:6C:65:2E:63:6F:6D."})j", email,
+       R"j({"content":"decode [redacted:email]."})j"},
+      // \xHH escapes in the text (JSON-escaped here: the string holds a backslash).
+      {R"j({"content":"print(\"\\x61\\x6c\\x69\\x63\\x65\\x40\\x65\\x78\\x61\\x6d\\x70\\x6c\\x65\\x2e\\x63\\x6f\\x6d\")"})j",
+       email, R"j({"content":"print(\"[redacted:email]\")"})j"},
+      // Base64 of UTF-16 (little-endian as PowerShell's -EncodedCommand, with a byte order mark,
+      // big-endian).
+      {R"j({"content":"run YQBsAGkAYwBlAEAAZQB4AGEAbQBwAGwAZQAuAGMAbwBtAA== now"})j", email,
+       R"j({"content":"run [redacted:email] now"})j"},
+      {R"j({"content":"run //5hAGwAaQBjAGUAQABlAHgAYQBtAHAAbABlAC4AYwBvAG0A now"})j", email,
+       R"j({"content":"run [redacted:email] now"})j"},
+      {R"j({"content":"run AG0AYQBpAGwAIABhAGwAaQBjAGUAQABlAHgAYQBtAHAAbABlAC4AYwBvAG0= now"})j", email,
+       R"j({"content":"run [redacted:email] now"})j"},
+      {R"j({"content":"SQBCAEEATgAgAEQARQA4ADkAIAAzADcAMAA0ACAAMAAwADQANAAgADAANQAzADIAIAAwADEAMwAwACAAMAAwAA=="})j",
+       iban | phone, R"j({"content":"[redacted:iban]"})j"},
+      // Base64 of base64.
+      {R"j({"content":"decode twice: WVd4cFkyVkFaWGhoYlhCc1pTNWpiMjA9"})j", email,
+       R"j({"content":"decode twice: [redacted:email]"})j"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, email | phone | iban).scan.found == r.found);
+    const inspection got = inspect(r.body, email | phone | iban, true);
+    CHECK(got.scan.found == r.found);
+    CHECK(got.scan.hidden == 0);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, email | phone | iban) >= 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, email | phone | iban).scan.found == 0);
+  }
+  // Numbers in pairs, MAC addresses, UUIDs and times: not text, or nothing in it.
+  for (
+      const std::string body :
+      {R"j({"content":"scores 12 34 56 78 90 12 34 56 78, mac 00:1a:2b:3c:4d:5e, 10-20-30-40-50-60-70-80"})j",
+       R"j({"content":"21 33 45 56 67 72 48 59 and ea99e45d-c31d-4dda-a4ac-1a3ff935a1f7 at 12:30:45:00"})j"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, email | phone | iban | card).scan.found == 0);
+  }
+  std::vector<base64_text> texts;
+  CHECK(find_base64_texts("a 61 6c 69 63 65 40 65 78 b", texts) == 1);
+  REQUIRE(texts.size() == 1);
+  CHECK(texts[0].text == "alice@ex");
+  CHECK(texts[0].begin == 2);
+  CHECK(texts[0].end == 25);
+}
+
 TEST_CASE("outside the prose, a finding never runs from one string into the next") {
   // Regression (found by the fuzzer): the IBAN detector reads line breaks between groups, and
   // "NI12/03/14953//80198odel", "m", "stream" and "stream" passed its check as one identifier
