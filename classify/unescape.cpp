@@ -518,11 +518,14 @@ std::size_t first_spaced_hex(std::string_view in) {
     }
   }
 #endif
-  const auto hex = [&](std::size_t k) { return k < in.size() && hex_value(in[k]) >= 0; };
+  const auto hex = [&](std::size_t k) { return hex_value(in[k]) >= 0; };
   for (; i + 11 <= in.size(); ++i) {
+    if (!hex_separator(in[i + 2]) || !hex_separator(in[i + 5]) || !hex_separator(in[i + 8])) {
+      continue;  // most text ends here
+    }
     bool four = true;
     for (std::size_t k = i; four && k < i + 11; k += 3) {
-      four = hex(k) && hex(k + 1) && (k + 2 == i + 11 || hex_separator(in[k + 2]));
+      four = hex(k) && hex(k + 1);
     }
     if (four) {
       return i;
