@@ -566,9 +566,9 @@ bool holds_markdown_image(std::string_view t) {
     if (close == std::string_view::npos) {
       continue;
     }
-    std::size_t k = at + 2 + close + 2;
-    while (k < t.size() && k - (at + close) < 16 &&
-           (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '<')) {
+    const std::size_t from = at + 2 + close + 2;
+    std::size_t k = from;
+    while (k < t.size() && k - from < 8 && (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '<')) {
       ++k;
     }
     const std::string_view target = t.substr(k, 8);
