@@ -230,12 +230,30 @@ bool spell_out(std::string_view t, spelled_view& out) {
   // Every marker ends its word with a 't' ("at", "dot") or is the symbol in brackets: look there
   // first, then back to where the marker would start (a blank or a bracket, up to two blanks
   // before it).
+  static constexpr auto candidate = [] {
+    std::array<bool, 256> table{};
+    for (const char c : std::string_view("tT@.")) {
+      table[static_cast<unsigned char>(c)] = true;
+    }
+    return table;
+  }();
   bool useful = false;
   for (std::size_t i = 2; i < t.size() && !useful; ++i) {
+    if (!candidate[static_cast<unsigned char>(t[i])]) {
+      continue;
+    }
     std::size_t word = i;
     if ((t[i] == 't' || t[i] == 'T') && (to_lower(t[i - 1]) == 'a' || to_lower(t[i - 1]) == 'o')) {
       word = to_lower(t[i - 1]) == 'a' ? i - 1 : i - 2;
-    } else if (t[i] != '@' && t[i] != '.') {
+    } else if (t[i] == '@' || t[i] == '.') {
+      std::size_t open = i - 1;  // the bracket before the symbol, past up to two blanks
+      for (std::size_t n = 0; n < 2 && open > 0 && (t[open] == ' ' || t[open] == '\t'); ++n) {
+        --open;
+      }
+      if (t[open] != '[' && t[open] != '(' && t[open] != '{' && t[open] != '<') {
+        continue;  // every sentence's full stop ends here
+      }
+    } else {
       continue;
     }
     for (std::size_t p = word; p-- > 0 && word - p <= 4 && !useful;) {
@@ -497,10 +515,13 @@ template <typename Hit>
 bool scan_iban(std::string_view t, Hit&& hit) {
   std::size_t last_end = npos;  // where the last IBAN found ended: the next may follow at once
   for (std::size_t i = 0; i + 4 < t.size(); ++i) {
+    // The check digits follow the country code, or separators after it ("GB 82 WEST ...").
+    if (!is_digit(t[i + 2]) && (is_alnum(t[i + 2]) || !is_upper(t[i]) || !is_upper(t[i + 1]))) {
+      continue;  // most text ends here
+    }
     if (!is_alpha(t[i]) || !is_alpha(t[i + 1])) {
       continue;
     }
-    // The check digits follow the country code, or separators after it ("GB 82 WEST ...").
     const bool capitals = is_upper(t[i]) && is_upper(t[i + 1]);
     std::size_t check = i + 2;
     bool wide = false;  // unused: a country code is not a group of four
@@ -793,8 +814,12 @@ std::size_t codice_fiscale_at(std::string_view t, std::size_t i) {
   const auto separator = [&](std::size_t at) {
     return at < t.size() && (t[at] == ' ' || t[at] == '-' || t[at] == '.');
   };
-  const bool maybe_grouped = separator(i + 3) || separator(i + 6) || separator(i + 11);
-  if (!maybe_grouped && (i + 16 > t.size() || !ends_word(t, i + 16))) {
+  const auto digit = [&](std::size_t at) { return at < t.size() && is_digit(t[at]); };
+  const bool whole = i + 16 <= t.size() && ends_word(t, i + 16);
+  // Grouped, the year's first digit follows the first separator: "RSS MRA 85…", "RSSMRA 85…",
+  // "RSSMRA85T10 A562S".
+  if (!whole && !((digit(i + 8) && separator(i + 3) && separator(i + 7)) ||
+                  (digit(i + 7) && separator(i + 6)) || (digit(i + 6) && separator(i + 11)))) {
     return npos;  // most words fail here
   }
   static constexpr std::string_view omocodia = "LMNPQRSTUV";  // letters that may replace digits
@@ -842,11 +867,16 @@ bool scan_national_id(std::string_view t, Hit&& hit) {
     if (!starts_word(t, i) || !is_alnum(t[i])) {
       continue;
     }
-    std::size_t end = nir_at(t, i);
-    if (end == npos) {
+    // Each starts its own way: a NIR with 1 or 2, a DNI with a digit, a NIE with X, Y or Z, a
+    // codice fiscale with a letter and a digit in its 7th to 9th place (most words fail here).
+    const char c = to_upper(t[i]);
+    std::size_t end = c == '1' || c == '2' ? nir_at(t, i) : npos;
+    if (end == npos && (is_digit(c) || c == 'X' || c == 'Y' || c == 'Z')) {
       end = dni_at(t, i);
     }
-    if (end == npos) {
+    if (end == npos && is_upper(c) && i + 8 < t.size() &&
+        (is_digit(t[i + 6]) || is_digit(t[i + 7]) || is_digit(t[i + 8]) ||
+         std::string_view("LMNPQRSTUV").find(to_upper(t[i + 6])) != npos)) {
       end = codice_fiscale_at(t, i);
     }
     if (end != npos) {

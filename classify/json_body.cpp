@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <boost/json/basic_parser_impl.hpp>
+#include <limits>
 
+#include "classify/detect_text.hpp"
 #include "classify/json_sax.hpp"
 
 namespace sovgw::classify {
@@ -594,9 +596,9 @@ bool holds_markdown_image(std::string_view t) {
     if (close == std::string_view::npos) {
       continue;
     }
-    std::size_t k = at + 2 + close + 2;
-    while (k < t.size() && k - (at + close) < 16 &&
-           (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '<')) {
+    const std::size_t from = at + 2 + close + 2;
+    std::size_t k = from;
+    while (k < t.size() && k - from < 8 && (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '<')) {
       ++k;
     }
     const std::string_view target = t.substr(k, 8);
@@ -935,11 +937,30 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
 // 3.2 Vision, Mistral 3.1) join a message's text parts and a server may concatenate a prompt
 // array: an identifier cut anywhere across them ("Send it to alice", "@example.com") is found,
 // its pieces findings in their own strings. Only what crosses a seam between two strings is taken
-// (the joined view reads the rest), so only the text near each seam is read: glue_reach bytes on
-// either side, a bound no identifier's written form exceeds; strings shorter than twice that are
-// read whole, so an identifier over three of them is found too.
+// (the joined view reads the rest), so only the text near a seam is read, glue_reach bytes on
+// either side (more than an identifier's written form; a short string is read whole, so that an
+// identifier over three strings is found too), and only at a seam where something could run on:
+// between two characters that are not blanks, or across blanks between letters, digits or '@'
+// ("4111 1111" and " 1111 1111"; not "… in Lyon. " and "Thanks").
 void json_inspector::scan_glued(std::uint32_t which, bool locate, scan_result& scan) {
-  constexpr std::size_t glue_reach = 256;
+  constexpr std::size_t glue_reach = 64;
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  const auto seam_matters = [&](const text_span& before, const text_span& after) {
+    std::size_t l = before.end;
+    std::size_t r = after.begin;
+    bool spaced = false;
+    for (int n = 0; n < 2 && l > before.begin && blank(text_[l - 1]); ++n, spaced = true) {
+      --l;
+    }
+    for (int n = 0; n < 2 && r < after.end && blank(text_[r]); ++n, spaced = true) {
+      ++r;
+    }
+    if (l == before.begin || r == after.end || blank(text_[l - 1]) || blank(text_[r])) {
+      return false;
+    }
+    const auto runs_on = [](char c) { return detail::is_alnum(c) || c == '@'; };
+    return !spaced || (runs_on(text_[l - 1]) && runs_on(text_[r]));
+  };
   const auto boundary = [&](std::size_t at, std::size_t lo, std::size_t hi, bool forward) {
     while (at > lo && at < hi && (static_cast<unsigned char>(text_[at]) & 0xC0u) == 0x80u) {
       at += forward ? 1 : -1;  // not inside a UTF-8 sequence
@@ -959,28 +980,33 @@ void json_inspector::scan_glued(std::uint32_t which, bool locate, scan_result& s
     glued_.clear();
     glued_segments_.clear();
   };
-  for (std::size_t first = 0; first + 1 < prose_.size();) {
-    std::size_t last = first;
-    while (last + 1 < prose_.size() && prose_[last + 1].group == prose_[first].group) {
-      ++last;
+  constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+  std::size_t window_ends_with = none;  // the string whose end closes the window, if any
+  for (std::size_t k = 1; k < prose_.size(); ++k) {
+    const text_span& before = prose_[k - 1];
+    const text_span& after = prose_[k];
+    if (before.group != after.group || !seam_matters(before, after)) {
+      flush();
+      window_ends_with = none;
+      continue;
     }
-    glued_.clear();
-    glued_segments_.clear();
-    for (std::size_t k = first; k <= last && last > first; ++k) {
-      const text_span& p = prose_[k];
-      if (p.end - p.begin <= 2 * glue_reach) {
-        take(p.begin, p.end);
-        continue;
-      }
-      if (k > first) {
-        take(p.begin, boundary(p.begin + glue_reach, p.begin, p.end, false));
-        flush();
-      }
-      take(boundary(p.end - glue_reach, p.begin, p.end, true), p.end);
+    if (window_ends_with != k - 1) {
+      flush();
+      take(before.end - before.begin <= glue_reach
+               ? before.begin
+               : boundary(before.end - glue_reach, before.begin, before.end, true),
+           before.end);
     }
-    flush();
-    first = last + 1;
+    if (after.end - after.begin <= 2 * glue_reach) {
+      take(after.begin, after.end);
+      window_ends_with = k;
+    } else {
+      take(after.begin, boundary(after.begin + glue_reach, after.begin, after.end, false));
+      flush();
+      window_ends_with = none;
+    }
   }
+  flush();
 }
 
 // What the detectors find across a seam of glued_ (scan_glued): in `found` and, with `locate`,
@@ -1082,13 +1108,13 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
 // Markup a model reads through as formatting, inside an identifier: Markdown's emphasis and code
 // marks, its backslash escapes, HTML tags and comments ("**alice**@example.com",
 // "alice\\@example.com", "card 4111 **1111** 1111 1111", "GB82 <b>WEST</b> 1234 5698 7654 32",
-// "alice<!-- -->@example.com"). Where markup has a digit or an '@' within a few bytes (markdown
-// around words is left alone: it hides nothing the detectors look for), the text around it is read
-// again with the markup removed, and what the markup hid (a finding with markup removed inside
-// it) is a finding over what the client wrote, markup and all.
+// "alice<!-- -->@example.com"). Where markup has a digit or an '@' next to it, or joins two
+// letters or digits (markdown around words is left alone: it hides nothing the detectors look
+// for), the words around it that an identifier may run through are read again with the markup
+// removed, and what the markup hid (a finding with markup removed inside it) is a finding over
+// what the client wrote, markup and all.
 void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& scan) {
-  constexpr std::size_t near = 8;    // a digit or '@' this close makes markup worth reading through
-  constexpr std::size_t reach = 96;  // the text read around it: more than an identifier's written form
+  constexpr std::size_t reach = 64;  // the most text read on either side: more than an identifier's form
   const std::string_view t = text_;
   marks_.clear();
   for (const char c : std::string_view("*`~<\\")) {
@@ -1100,26 +1126,98 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
     return;
   }
   std::sort(marks_.begin(), marks_.end());
-  const auto anchor = [](char c) { return (c >= '0' && c <= '9') || c == '@'; };
+  // A digit or an '@' next to the markup, or past one space; or letters or digits on both sides.
+  const auto anchor = [](char c) { return detail::is_digit(c) || c == '@'; };
+  const auto anchor_before = [&](std::size_t at) {
+    return at > 0 && (anchor(t[at - 1]) || (at > 1 && t[at - 1] == ' ' && anchor(t[at - 2])));
+  };
+  const auto anchor_after = [&](std::size_t end) {
+    return end < t.size() && (anchor(t[end]) || (end + 1 < t.size() && t[end] == ' ' && anchor(t[end + 1])));
+  };
+  // Words are split by blanks here (an IBAN's groups, a card's, "alice @ example.com").
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  const auto word_start = [&](std::size_t k) {
+    for (std::size_t n = 0; n < reach && k > 0 && !blank(t[k - 1]); ++n) {
+      --k;
+    }
+    return k;
+  };
+  const auto word_end = [&](std::size_t k) {
+    for (std::size_t n = 0; n < reach && k < t.size() && !blank(t[k]); ++n) {
+      ++k;
+    }
+    return k;
+  };
+  const auto gap_before = [&](std::size_t k) {
+    while (k > 0 && blank(t[k - 1]) && t[k - 1] != '\n') {
+      --k;
+    }
+    return k;
+  };
+  const auto gap_after = [&](std::size_t k) {
+    while (k < t.size() && blank(t[k]) && t[k] != '\n') {
+      ++k;
+    }
+    return k;
+  };
+  const auto continues = [&](std::size_t b, std::size_t e) {
+    std::size_t letters = 0;
+    bool capitals = true;
+    for (std::size_t k = b; k < e;) {
+      const char c = t[k];
+      if (const std::size_t m =
+              c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' ? markup_length(t, k) : 0;
+          m != 0) {
+        k += m;
+        continue;
+      }
+      if (anchor(t[k])) {
+        return true;
+      }
+      letters += detail::is_alnum(t[k]) ? 1 : 0;
+      capitals = capitals && !detail::is_lower(t[k]);
+      ++k;
+    }
+    return capitals && letters >= 1 && letters <= 4;
+  };
   windows_.clear();
+  std::size_t run_end = 0;
   for (const std::uint32_t at : marks_) {
-    const std::size_t length = markup_length(t, at);
-    if (length == 0 || (!windows_.empty() && at + length <= windows_.back().end)) {
+    if (at < run_end) {
+      continue;  // the rest of a run already read ("**", "<b></b>")
+    }
+    std::size_t end = at;  // markup runs on: "<b></b>", "**`"
+    for (std::size_t length = markup_length(t, end); length != 0 && end < t.size();
+         length = end < t.size() ? markup_length(t, end) : 0) {
+      end += length;
+    }
+    run_end = end;
+    if (end == at || (!windows_.empty() && end <= windows_.back().end)) {
       continue;
     }
-    const std::size_t lo = at > near ? at - near : 0;
-    const std::size_t hi = std::min(t.size(), at + length + near);
-    if (std::none_of(t.begin() + static_cast<std::ptrdiff_t>(lo), t.begin() + static_cast<std::ptrdiff_t>(hi),
-                     anchor)) {
-      continue;
+    const bool joins = at > 0 && end < t.size() && detail::is_alnum(t[at - 1]) && detail::is_alnum(t[end]);
+    if (!joins && !anchor_before(at) && !anchor_after(end)) {
+      continue;  // emphasis around words hides nothing the detectors look for
     }
-    std::size_t b = at > reach ? at - reach : 0;
-    std::size_t e = std::min(t.size(), at + length + reach);
-    for (std::size_t n = 0; n < 32 && b > 0 && t[b - 1] != ' ' && t[b - 1] != '\n'; ++n) {
-      --b;  // start and end between words, not inside a number
+    // The words around it that an identifier may run through: those with a digit or an '@', and
+    // short ones in capitals ("GB82 <b>WEST</b> 1234 5698 7654 32", "12345678 **Z**").
+    std::size_t b = word_start(at);
+    std::size_t e = word_end(end);
+    for (std::size_t from = gap_before(b); from != b && b - from <= 3 && end - from < reach;) {
+      const std::size_t w = word_start(from);
+      if (!continues(w, from)) {
+        break;
+      }
+      b = w;
+      from = gap_before(b);
     }
-    for (std::size_t n = 0; n < 32 && e < t.size() && t[e] != ' ' && t[e] != '\n'; ++n) {
-      ++e;
+    for (std::size_t to = gap_after(e); to != e && to - e <= 3 && to - at < reach;) {
+      const std::size_t w = word_end(to);
+      if (!continues(to, w)) {
+        break;
+      }
+      e = w;
+      to = gap_after(e);
     }
     if (!windows_.empty() && b <= windows_.back().end) {
       windows_.back().end = std::max(windows_.back().end, e);
@@ -1132,24 +1230,48 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
     return std::any_of(scan.findings.begin(), scan.findings.end(),
                        [&](const finding& f) { return f.detector == d && f.begin <= b && e <= f.end; });
   };
+  // The windows without their markup, read at once: five line breaks apart, which no identifier
+  // runs through; unmarked_.origin maps each byte to text_. Only a window with an '@' or seven
+  // digits can hold what the detectors look for (the shortest: a NIE, a codice fiscale, a phone).
+  constexpr std::size_t apart = 5;
+  unmarked_.text.clear();
+  unmarked_.origin.clear();
   for (const text_span& w : windows_) {
-    if (!unescape(t.substr(w.begin, w.end - w.begin), markup, unmarked_)) {
+    const std::string_view window = t.substr(w.begin, w.end - w.begin);
+    if (window.find('@') == std::string_view::npos &&
+        std::count_if(window.begin(), window.end(), [](char c) { return detail::is_digit(c); }) < 7) {
       continue;
     }
-    const std::vector<std::uint32_t>& origin = unmarked_.origin;
-    for (const finding& f : find_all(unmarked_.text, which)) {
-      if (origin[f.end - 1] - origin[f.begin] == f.end - 1 - f.begin) {
-        continue;  // no markup inside: the text's own finding
-      }
-      const std::size_t b = w.begin + origin[f.begin];
-      const std::size_t e = w.begin + origin[f.end - 1] + 1;
-      if (crosses_strings(b, e)) {
-        continue;
-      }
-      scan.found |= 1u << f.detector;
-      if (locate && !covered(b, e, f.detector)) {
-        scan.findings.push_back({b, e, f.detector});
-      }
+    if (!unescape(window, markup, window_)) {
+      continue;
+    }
+    if (!unmarked_.text.empty()) {
+      unmarked_.text.append(apart, '\n');
+      unmarked_.origin.insert(unmarked_.origin.end(), apart, static_cast<std::uint32_t>(w.begin));
+    }
+    unmarked_.text += window_.text;
+    for (std::size_t k = 0; k < window_.text.size(); ++k) {
+      unmarked_.origin.push_back(static_cast<std::uint32_t>(w.begin + window_.origin[k]));
+    }
+  }
+  if (unmarked_.text.empty()) {
+    return;
+  }
+  const std::vector<std::uint32_t>& origin = unmarked_.origin;
+  for (const finding& f : find_all(unmarked_.text, which)) {
+    if (origin[f.end - 1] - origin[f.begin] == f.end - 1 - f.begin) {
+      continue;  // no markup inside: the text's own finding
+    }
+    const std::size_t b = origin[f.begin];
+    const std::size_t e = origin[f.end - 1] + 1;
+    if (std::string_view(unmarked_.text).substr(f.begin, f.end - f.begin).find("\n\n\n\n\n") !=
+            std::string_view::npos ||
+        crosses_strings(b, e)) {
+      continue;  // across two windows, or two strings
+    }
+    scan.found |= 1u << f.detector;
+    if (locate && !covered(b, e, f.detector)) {
+      scan.findings.push_back({b, e, f.detector});
     }
   }
   if (scan.findings.size() != first_pass) {

@@ -19,8 +19,8 @@
 //     references, \xHH escapes a model reads through) is read again with them decoded; base64 (and
 //     hex) in a string that decodes to text ("YWxpY2VAZXhhbXBsZS5jb20=") is read decoded too, and
 //     a finding there is the whole run (unescape.hpp: find_base64_texts); markup a model reads through
-//     (Markdown emphasis, code marks and backslash escapes, HTML tags and comments) near a digit
-//     or an '@' is read removed (scan_markup);
+//     (Markdown emphasis, code marks and backslash escapes, HTML tags and comments) next to a
+//     digit or an '@' is read removed (scan_markup);
 //   - reads the prose a model is given as one text: the strings under `content`, `text`,
 //     `prompt`, `input` and `instructions` (message contents, content parts, prompt and input
 //     arrays), in document order, as if joined by line breaks, and the strings of one message's
@@ -175,7 +175,8 @@ class json_inspector {
   unescaped_text nested_[2];
   std::vector<std::uint32_t> marks_;  // where markup starts in text_ (scan_markup)
   std::vector<text_span> windows_;    // the text around it that is read without it
-  unescaped_text unmarked_;
+  unescaped_text unmarked_;           // the windows, unmarked, one text
+  unescaped_text window_;
   std::vector<base64_text> base64_;
   std::string fold_buffer_;
   detail::key_set keys_;         // the top level's

@@ -476,16 +476,19 @@ void read_inner(std::string& decoded, int depth);
 std::size_t find_texts(std::string_view in, std::vector<base64_text>& out, int depth);
 
 #if defined(__SSE2__)
-// Bit k: p[k] is a hex digit; in `separators`, bit k: p[k] is ' ', ':' or '-' (k < 16).
-std::uint64_t hex_mask16(const char* p, std::uint64_t& separators) {
+// Bit k: p[k] is ' ', ':' or '-' (k < 16).
+std::uint64_t separator_mask16(const char* p) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const auto is = [&](char c) { return _mm_cmpeq_epi8(x, _mm_set1_epi8(c)); };
+  return static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(is(' '), is(':')), is('-'))));
+}
+// Bit k: p[k] is a hex digit (k < 16).
+std::uint64_t hex_mask16(const char* p) {
   const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   const auto between = [&](char lo, char hi) {
     return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
                          _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
   };
-  const auto is = [&](char c) { return _mm_cmpeq_epi8(x, _mm_set1_epi8(c)); };
-  separators =
-      static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(is(' '), is(':')), is('-'))));
   return static_cast<std::uint32_t>(
       _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(between('0', '9'), between('a', 'f')), between('A', 'F'))));
 }
@@ -500,10 +503,13 @@ std::size_t first_spaced_hex(std::string_view in) {
 #if defined(__SSE2__)
   for (; i + 64 <= in.size(); i += 53) {
     const char* p = in.data() + i;
-    std::uint64_t s[4];
-    const std::uint64_t h = hex_mask16(p, s[0]) | hex_mask16(p + 16, s[1]) << 16 |
-                            hex_mask16(p + 32, s[2]) << 32 | hex_mask16(p + 48, s[3]) << 48;
-    const std::uint64_t sep = s[0] | s[1] << 16 | s[2] << 32 | s[3] << 48;
+    const std::uint64_t sep = separator_mask16(p) | separator_mask16(p + 16) << 16 |
+                              separator_mask16(p + 32) << 32 | separator_mask16(p + 48) << 48;
+    if ((sep & (sep >> 3) & (sep >> 6)) == 0) {
+      continue;  // no three separators three bytes apart: the usual case
+    }
+    const std::uint64_t h =
+        hex_mask16(p) | hex_mask16(p + 16) << 16 | hex_mask16(p + 32) << 32 | hex_mask16(p + 48) << 48;
     const std::uint64_t pair = h & (h >> 1);       // k, k + 1 hex
     const std::uint64_t step = pair & (sep >> 2);  // ... and a separator after them
     const std::uint64_t four = step & (step >> 3) & (step >> 6) & (pair >> 9);
@@ -512,11 +518,14 @@ std::size_t first_spaced_hex(std::string_view in) {
     }
   }
 #endif
-  const auto hex = [&](std::size_t k) { return k < in.size() && hex_value(in[k]) >= 0; };
+  const auto hex = [&](std::size_t k) { return hex_value(in[k]) >= 0; };
   for (; i + 11 <= in.size(); ++i) {
+    if (!hex_separator(in[i + 2]) || !hex_separator(in[i + 5]) || !hex_separator(in[i + 8])) {
+      continue;  // most text ends here
+    }
     bool four = true;
     for (std::size_t k = i; four && k < i + 11; k += 3) {
-      four = hex(k) && hex(k + 1) && (k + 2 == i + 11 || hex_separator(in[k + 2]));
+      four = hex(k) && hex(k + 1);
     }
     if (four) {
       return i;
