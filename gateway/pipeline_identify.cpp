@@ -245,7 +245,8 @@ stage_result pipeline::identify_tenant(request_context& ctx) const {
   }
   const std::int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(ctx.received_at.time_since_epoch()).count();
-  const tenants::key_lookup found = table->check_key(*token, now);
+  const tenants::key_lookup found =
+      ctx.key_memo != nullptr ? ctx.key_memo->check(*table, *token, now) : table->check_key(*token, now);
   if (found.key != nullptr) {
     ctx.key_id = found.key->id;
   } else {

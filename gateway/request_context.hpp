@@ -31,6 +31,8 @@ struct request_context {
   // The verified mTLS client certificate's identity (owned by the session, which outlives the
   // request); null without one.
   const client_certificate* client_cert = nullptr;
+  // The last valid API key of the connection (owned by the session), null when none is kept.
+  tenants::key_memo* key_memo = nullptr;
 
   // read
   http::message_head head;

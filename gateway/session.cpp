@@ -189,6 +189,7 @@ class session : public std::enable_shared_from_this<session> {
     if (client_certificate_.status != client_certificate::state::none) {
       ctx.client_cert = &client_certificate_;
     }
+    ctx.key_memo = &key_memo_;
   }
 
   // read: head and body, strictly framed (gateway/http_parser).
@@ -437,6 +438,7 @@ class session : public std::enable_shared_from_this<session> {
   std::uint16_t peer_port_;
   std::string proxy_source_ip_;
   client_certificate client_certificate_;
+  tenants::key_memo key_memo_;  // the connection's last valid API key (identify)
   std::string inbuf_;
   connection_count_guard counted_{*w_.shared.stats};  // the connection is active while the session lives
 };

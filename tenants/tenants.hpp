@@ -98,10 +98,14 @@ class table {
   [[nodiscard]] const std::vector<tenant>& tenants() const { return tenants_; }
   [[nodiscard]] const std::vector<api_key>& keys() const { return keys_; }
   [[nodiscard]] const tenant* find_tenant(std::string_view name) const;  // O(1)
+  // Unique to this table in the process (a new table, a new number: a reload's table too).
+  [[nodiscard]] std::uint64_t serial() const { return serial_; }
 
   // The key `presented` as of `now` (Unix seconds). Hashes it, finds the entry by hash and
   // compares the whole hash in constant time.
   [[nodiscard]] key_lookup check_key(std::string_view presented, std::int64_t now) const;
+  // What entry `k` (one of keys()) says as of `now`: valid, revoked or expired.
+  [[nodiscard]] static key_lookup status_of(const api_key& k, std::int64_t now);
 
   // The tenant that certificate `subjects` names, or nullptr; `ambiguous` is set when they name
   // more than one tenant (the certificate then identifies nobody).
@@ -109,11 +113,34 @@ class table {
                                                   bool& ambiguous) const;
 
  private:
+  std::uint64_t serial_;
   std::vector<tenant> tenants_;
   std::vector<api_key> keys_;
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> by_hash_;  // first 8 hash bytes
   std::unordered_map<std::string, std::uint32_t> by_subject_;              // "cn:..." -> tenant
   std::unordered_map<std::string_view, std::uint32_t> by_name_;            // into tenants_
+};
+
+// The last key one connection presented that a table found valid, so that the connection's next
+// requests (an SDK keeps its connections open) skip the hash and the lookup. The key is compared
+// in constant time with the one presented, remembered only for the table it was found in (a
+// reload forgets it), and its revocation and expiry are read again on every request. Holds the
+// key: one per connection, wiped when it forgets.
+class key_memo {
+ public:
+  key_memo() = default;
+  key_memo(const key_memo&) = delete;
+  key_memo& operator=(const key_memo&) = delete;
+  ~key_memo() { forget(); }
+
+  // Like t.check_key, through the memo.
+  [[nodiscard]] key_lookup check(const table& t, std::string_view presented, std::int64_t now);
+  void forget() noexcept;
+
+ private:
+  std::uint64_t table_ = 0;  // its serial; 0: nothing remembered
+  std::uint32_t key_ = 0;    // index in its keys()
+  std::array<char, key_scheme.size() + key_secret_chars> presented_{};
 };
 
 struct load_result {

@@ -240,6 +240,43 @@ class TenantKeysTest(unittest.TestCase):
         shown = sovgw("audit", "verify-proof", proof, "--pubkey", os.path.join(self.keys, "signing.pub"))
         self.assertIn(f"tenant default (API key {self.acme_key[:17]}...)", shown.stdout)
 
+    def test_one_connection_many_requests_each_key_checked(self):
+        # An SDK keeps its connections, and a front proxy may pool several clients' requests on one:
+        # every request is identified by the key it carries, and a revocation reaches open connections.
+        globex_key = self.create_key("globex")
+        self.reload()
+        keys = [self.acme_key, globex_key, self.acme_key, self.acme_key, self.acme_key[:-1] + "!", None,
+                globex_key, self.acme_key[:-1] + ("A" if self.acme_key[-1] != "A" else "B"), self.acme_key]
+        expected = [(200, "acme"), (200, "globex"), (200, "acme"), (200, "acme"), (401, "default"),
+                    (401, "default"), (200, "globex"), (401, "default"), (200, "acme")]
+        with tls_connect(self.gateway.port, self.certs) as s:
+            reader = Reader(s)
+            for key, want in zip(keys, expected):
+                headers = {"Authorization": f"Bearer {key}"} if key else {}
+                s.sendall(chat_request(extra_headers=headers))
+                resp = reader.read_response()
+                self.assertEqual((resp.status, access_line(self.gateway, resp)["tenant"]), want, key)
+            # The last key's entry removed from the file: globex's key takes its place in the table.
+            with open(self.tenants) as f:
+                lines = f.readlines()
+            with open(self.tenants, "w") as f:
+                f.writelines(line for line in lines if self.acme_key[:17] not in line)
+            self.reload()
+            s.sendall(chat_request(extra_headers={"Authorization": f"Bearer {self.acme_key}"}))
+            resp = reader.read_response()
+            self.assertEqual(resp.status, 401, resp.body)
+            self.assertEqual(resp.json()["error"]["message"], "incorrect API key provided")
+            # A key revoked while its connection is open.
+            s.sendall(chat_request(extra_headers={"Authorization": f"Bearer {globex_key}"}))
+            self.assertEqual(reader.read_response().status, 200)
+            r = sovgw("tenants", "key", "revoke", globex_key[:17], "--file", self.tenants)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.reload()
+            s.sendall(chat_request(extra_headers={"Authorization": f"Bearer {globex_key}"}))
+            resp = reader.read_response()
+            self.assertEqual(resp.status, 401, resp.body)
+            self.assertIn("revoked", resp.json()["error"]["message"])
+
     def test_client_certificate_subjects_map_to_tenants(self):
         acme = make_client_cert(self.certs, os.path.join(self.tmp.path, "acme"), [cn("acme-app")])
         globex = make_client_cert(self.certs, os.path.join(self.tmp.path, "globex"), [cn("someone")],

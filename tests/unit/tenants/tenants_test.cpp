@@ -69,6 +69,52 @@ TEST_CASE("tenants file: keys are found by hash; revoked, expired, unknown and m
   CHECK(r.tenants->find_by_certificate({{subject_kind::cn, "nobody"}}, ambiguous) == nullptr);
 }
 
+TEST_CASE("key memo: a connection's valid key is recalled only for itself, its table and its time") {
+  const std::string good = generate_key(), other = generate_key(), soon = generate_key();
+  const std::string keys = key_line("acme", good, "") + key_line("globex", other, "") +
+                           key_line("acme", soon, ", expires: 2026-12-03T04:00:00Z");
+  const load_result r = parse_tenants("tenants:\n  - name: acme\n  - name: globex\nkeys:\n" + keys, "t.yaml");
+  REQUIRE_MESSAGE(r.ok(), errors_of(r));
+  const std::int64_t now = *parse_time("2026-12-03T03:00:00Z");
+  key_memo memo;
+  key_lookup k = memo.check(*r.tenants, good, now);
+  REQUIRE(k.status == key_check::valid);
+  CHECK(k.key->tenant == "acme");
+  k = memo.check(*r.tenants, good, now);  // recalled
+  REQUIRE(k.status == key_check::valid);
+  CHECK(k.key->tenant == "acme");
+  // Another client's key on the same connection (a pooled front proxy), or one byte changed, at
+  // either end: looked up, never taken for the remembered one.
+  k = memo.check(*r.tenants, other, now);
+  REQUIRE(k.status == key_check::valid);
+  CHECK(k.key->tenant == "globex");
+  for (const std::size_t at : {std::size_t{9}, good.size() - 1}) {
+    (void)memo.check(*r.tenants, good, now);
+    std::string near = good;
+    near[at] = near[at] == 'A' ? 'B' : 'A';
+    CHECK(memo.check(*r.tenants, near, now).status == key_check::unknown);
+    CHECK(memo.check(*r.tenants, good.substr(0, good.size() - 1), now).status == key_check::malformed);
+  }
+  // A remembered key expires like any other.
+  REQUIRE(memo.check(*r.tenants, soon, now).status == key_check::valid);
+  CHECK(memo.check(*r.tenants, soon, *parse_time("2026-12-03T04:00:00Z")).status == key_check::expired);
+  // A reload (a new table) that revokes the key: the memo of the old table does not answer for it.
+  REQUIRE(memo.check(*r.tenants, good, now).status == key_check::valid);
+  const load_result revoked = parse_tenants("tenants:\n  - name: acme\n  - name: globex\nkeys:\n" +
+                                                key_line("acme", good, ", revoked: 2026-12-03T02:00:00Z"),
+                                            "t.yaml");
+  REQUIRE_MESSAGE(revoked.ok(), errors_of(revoked));
+  CHECK(revoked.tenants->serial() != r.tenants->serial());
+  CHECK(memo.check(*revoked.tenants, good, now).status == key_check::revoked);
+  // A reload that removes the key: another key has its place in the new table, and is not taken
+  // for it.
+  REQUIRE(memo.check(*r.tenants, good, now).status == key_check::valid);
+  const load_result removed = parse_tenants(
+      "tenants:\n  - name: acme\n  - name: globex\nkeys:\n" + key_line("globex", other, ""), "t.yaml");
+  REQUIRE_MESSAGE(removed.ok(), errors_of(removed));
+  CHECK(memo.check(*removed.tenants, good, now).status == key_check::unknown);
+}
+
 TEST_CASE("tenants file: a certificate naming two tenants identifies nobody") {
   const load_result r = parse_tenants(
       "tenants:\n  - name: a\n    certificates: [{cn: x}]\n  - name: b\n    certificates: [{dns: "
