@@ -109,15 +109,15 @@ stage_result refused_key(std::string message) {
 }
 
 // Whether a tenant key (its scheme, sk-sovgw-) is in the request target or in a header field the
-// gateway forwards: they reach the cluster as sent, and the key with them (into its logs). Any
-// key, the caller's or another's.
+// gateway forwards, its name or its value: they reach the cluster as sent, and the key with them
+// (into its logs). Any key, the caller's or another's.
 bool key_outside_authorization(const http::message_head& head) {
   if (head.target.find(tenants::key_scheme) != std::string_view::npos) {
     return true;
   }
   return std::any_of(head.fields.begin(), head.fields.end(), [](const http::field& f) {
-    return !http::never_forwarded(f.id) &&
-           std::string_view(f.value).find(tenants::key_scheme) != std::string_view::npos;
+    return !http::never_forwarded(f.id) && (f.value.find(tenants::key_scheme) != std::string_view::npos ||
+                                            f.name.find(tenants::key_scheme) != std::string_view::npos);
   });
 }
 

@@ -191,7 +191,8 @@ class TenantKeysTest(unittest.TestCase):
         # In the query or a custom field the key would be forwarded as sent: refused, whoever's it is.
         for path, extra in (("/debug/headers?api-key=" + self.acme_key, {}),
                             ("/debug/headers", {"X-My-Key": self.acme_key}),
-                            ("/debug/headers", {"X-Note": "old key sk-sovgw-abcdefgh"})):
+                            ("/debug/headers", {"X-Note": "old key sk-sovgw-abcdefgh"}),
+                            ("/debug/headers", {"X-" + self.acme_key: "1"})):
             with self.subTest(path=path, extra=extra):
                 resp = self.call(raw=request_bytes("POST", path, b"{}", {
                     "Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}", **extra}))
