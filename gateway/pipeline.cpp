@@ -344,7 +344,7 @@ stage_result declared_data_classes(const http::message_head& head, const policy:
 }
 
 // The spellings a cluster may take for the path and the model the policy saw: many routers match
-// paths case-insensitively (Express, ASP.NET, IIS) or map /admin to /admin/, and some servers
+// paths case-insensitively (Express, ASP.NET, IIS) or with or without a trailing slash, and some servers
 // look model names up without regard to case. A forbid that matches a spelling forbids the
 // request; a permitted spelling's routes narrow the clusters. A spelling that no rule permits
 // changes nothing (permits are written for the canonical spelling).
@@ -354,7 +354,9 @@ void decide_spelling_variants(const policy::snapshot& policy, const policy::boun
     return;
   }
   static thread_local policy::decision variant_decision;
-  static thread_local std::string variant;
+  static thread_local std::string model_lower;
+  static thread_local std::string path_lower;
+  static thread_local std::string path_slash;
   const auto consider = [&](const policy::request_attributes& a) {
     policy.decide(a, routes, variant_decision);
     if (variant_decision.result != policy::effect::permit) {
@@ -369,20 +371,38 @@ void decide_spelling_variants(const policy::snapshot& policy, const policy::boun
     });
     d.duties.redact |= variant_decision.duties.redact;
   };
+  // Every combination of the path's spellings (as sent, in lower case, in lower case with the
+  // trailing slash added or removed) and the model's (as sent, in lower case), but the request's own: a
+  // cluster that folds both would otherwise get a request no spelling the policy saw was forbidden
+  // (/V1/CHAT/... for GPT-4O against a forbid on /v1/chat/* and gpt-4o).
+  std::array<std::string_view, 3> paths{attrs.path};
+  std::size_t path_count = 1;
+  if (ascii_lower_into(attrs.path, path_lower)) {
+    paths[path_count++] = path_lower;
+  }
+  path_slash = path_lower;  // ascii_lower_into writes it either way
+  if (!attrs.path.ends_with('/')) {
+    path_slash += '/';  // /admin for /admin/
+    paths[path_count++] = path_slash;
+  } else if (attrs.path.size() > 1) {
+    path_slash.pop_back();  // /v1/embeddings/ for /v1/embeddings
+    paths[path_count++] = path_slash;
+  }
+  std::array<std::string_view, 2> models{attrs.model};
+  std::size_t model_count = 1;
+  if (ascii_lower_into(attrs.model, model_lower)) {
+    models[model_count++] = model_lower;
+  }
   policy::request_attributes a = attrs;
-  if (ascii_lower_into(attrs.model, variant)) {
-    a.model = variant;
-    consider(a);
-    a.model = attrs.model;
-  }
-  if (ascii_lower_into(attrs.path, variant) && d.result == policy::effect::permit) {
-    a.path = variant;
-    consider(a);
-  }
-  if (d.result == policy::effect::permit && !attrs.path.ends_with('/')) {
-    variant += '/';  // the path in lower case, with a slash
-    a.path = variant;
-    consider(a);
+  for (std::size_t p = 0; p < path_count; ++p) {
+    for (std::size_t m = 0; m < model_count && d.result == policy::effect::permit; ++m) {
+      if (p == 0 && m == 0) {
+        continue;  // the request as sent: decided already
+      }
+      a.path = paths[p];
+      a.model = models[m];
+      consider(a);
+    }
   }
   if (d.result == policy::effect::permit && d.allowed_clusters.empty()) {
     d.result = policy::effect::deny;

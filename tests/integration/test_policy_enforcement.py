@@ -33,6 +33,12 @@ rules:
     when:
       model: ["llama-*"]
     reason: Llama models are not approved for this tenant.
+  - id: forbid-embeddings-gpt-4o
+    effect: forbid
+    when:
+      model: ["gpt-4o"]
+      path: ["/v1/embeddings"]
+    reason: Embeddings come from the in-house model.
   - id: permit-internal
     effect: permit
     when:
@@ -179,6 +185,23 @@ class PolicyEnforcementTest(unittest.TestCase):
                 resp = exchange(self.gateway.port, self.certs, chat_request(body))
                 self.assertEqual(resp.status, 403, resp.body)
                 self.assertIn("forbid-llama", resp.json()["error"]["message"])
+
+    def test_a_forbid_on_a_path_and_a_model_holds_when_both_are_in_another_case(self):
+        # A router that folds the path and a server that folds the model read /V1/EMBEDDINGS for
+        # GPT-4O as /v1/embeddings for gpt-4o: each spelling folded alone matches neither condition.
+        for path, model in (("/v1/embeddings", "gpt-4o"), ("/V1/EMBEDDINGS", "GPT-4O"), ("/v1/Embeddings", "Gpt-4o"),
+                            ("/V1/EMBEDDINGS/", "GPT-4O"), ("/v1/embeddings/", "gpt-4o"), ("/v1/embeddings", "GPT-4O"),
+                            ("/V1/embeddings", "gpt-4o")):
+            with self.subTest(path=path, model=model):
+                body = json.dumps({"model": model, "input": "hello"}).encode()
+                resp = exchange(self.gateway.port, self.certs, request_bytes("POST", path, body, {
+                    "Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-embeddings-gpt-4o", resp.json()["error"]["message"])
+        body = json.dumps({"model": "GPT-4O-mini", "input": "hello"}).encode()
+        resp = exchange(self.gateway.port, self.certs, request_bytes("POST", "/V1/EMBEDDINGS", body, {
+            "Content-Type": "application/json"}))
+        self.assertNotEqual(resp.status, 403, resp.body)
 
     def test_data_classes_declared_in_the_request_header_reach_the_policy(self):
         health = exchange(self.gateway.port, self.certs,
