@@ -556,11 +556,9 @@ parse_error check_canonical_path(std::string_view path) {
 
 bool iequals(std::string_view a, std::string_view b) { return ascii_iequals(a, b); }
 
-namespace {
 std::string_view target_path(const message_head& head) {
   return std::string_view(head.target).substr(0, head.target.find('?'));
 }
-}  // namespace
 
 bool path_is(const message_head& head, std::string_view path) { return iequals(target_path(head), path); }
 

@@ -107,6 +107,7 @@ struct message_head {
 
 // The request target's path (what precedes '?'), compared as a case-insensitive router compares
 // it: a cluster that serves /V1/Chat/Completions must be metered and counted like /v1/chat/completions.
+[[nodiscard]] std::string_view target_path(const message_head& head);  // the target before '?'
 [[nodiscard]] bool path_is(const message_head& head, std::string_view path);
 [[nodiscard]] bool path_under(const message_head& head, std::string_view prefix);
 

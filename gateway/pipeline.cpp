@@ -139,20 +139,32 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
   ctx.scan = {};
   ctx.scan.ran = detectors;
   ctx.scan.located = true;
-  if (detectors == 0) {
+  const bool json_like = looks_like_json(ctx.body);
+  if (detectors == 0 && !json_like) {
     return stage_result::next();
   }
-  ctx.scan.found = classify::detect(ctx.body, detectors);
-  if (!classify::readable_text(ctx.body)) {
-    ctx.scan.found |= detectors & classify::bit(classify::detector::opaque_content);
+  if (detectors != 0) {
+    ctx.scan.found = classify::detect(ctx.body, detectors);
+    if (!classify::readable_text(ctx.body)) {
+      ctx.scan.found |= detectors & classify::bit(classify::detector::opaque_content);
+    }
   }
   static thread_local classify::inspection as_json;
   thread_inspector().inspect(ctx.body, {detectors, false}, as_json);
   if (as_json.ok()) {
     ctx.scan.found |= as_json.scan.found;
+    // Many servers parse a body as JSON whatever its label (Ollama's /api/chat with text/plain):
+    // the model it names is the model they run, and the one the policy decides.
+    if (!as_json.fields.model.empty()) {
+      ctx.model = as_json.fields.model;
+    }
+    ctx.completion_bound = as_json.fields.max_tokens * std::max<std::uint64_t>(1, as_json.fields.choices);
     return stage_result::next();
   }
-  if (looks_like_json(ctx.body)) {
+  if (detectors == 0) {
+    return stage_result::next();  // no detectors to answer to: forwarded as it is
+  }
+  if (json_like) {
     return stage_result::respond(
         outcome::invalid_json,
         fmt::format("the request body looks like JSON but is not strict UTF-8 JSON ({}); a cluster could "
@@ -222,18 +234,90 @@ stage_result unsupported_media_type(std::string message) {
   return stage_result::respond(outcome::unsupported_media_type, std::move(message));
 }
 
-// The endpoints that run a model, with or without the /v1 prefix (servers such as LiteLLM serve
-// both). A body there that names no model ("model" absent, null or "") would be served by whatever
-// model the cluster defaults to, which no model rule of the policy or of a tenant's limits saw.
+// The endpoints that run a model: the OpenAI API's under any prefix (/v1, none as LiteLLM serves
+// them, /openai/v1, /api/v1), Anthropic's messages and Ollama's; in any case and with a trailing
+// slash, as routers fold them. A body there that names no model ("model" absent, null or "")
+// would be served by whatever model the cluster defaults to, which no model rule of the policy or
+// of a tenant's limits saw.
 bool runs_a_model(const http::message_head& head) {
-  for (const std::string_view path :
-       {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/chat/completions",
-        "/completions", "/embeddings", "/responses"}) {
-    if (http::path_is(head, path)) {
+  std::string_view path = http::target_path(head);
+  if (path.size() > 1 && path.ends_with('/')) {
+    path.remove_suffix(1);
+  }
+  const auto ends_with = [&](std::string_view suffix) {
+    return path.size() >= suffix.size() && ascii_iequals(path.substr(path.size() - suffix.size()), suffix);
+  };
+  for (const std::string_view suffix : {"/chat/completions", "/completions", "/embeddings", "/responses"}) {
+    if (ends_with(suffix)) {
+      return true;
+    }
+  }
+  for (const std::string_view exact :
+       {"/v1/messages", "/api/chat", "/api/generate", "/api/embed", "/api/embeddings"}) {
+    if (ascii_iequals(path, exact)) {
       return true;
     }
   }
   return false;
+}
+
+// The model a request target names, in the forms APIs put it there: Azure OpenAI's
+// /openai/deployments/{model}/..., the legacy /v1/engines/{model}/..., Bedrock's /model/{id}/...,
+// Gemini's and Vertex's .../models/{model}:{method} (':' also as %3A, which a server decodes).
+// Empty when the target names none. A cluster serving such a path runs that model, whatever
+// the body says.
+std::string_view model_in_path(const http::message_head& head) {
+  const std::string_view path = http::target_path(head);
+  std::string_view previous;
+  std::size_t at = 1;
+  while (at <= path.size()) {
+    std::size_t end = path.find('/', at);
+    if (end == std::string_view::npos) {
+      end = path.size();
+    }
+    const std::string_view segment = path.substr(at, end - at);
+    if (!segment.empty()) {
+      if (ascii_iequals(previous, "deployments") || ascii_iequals(previous, "engines") ||
+          ascii_iequals(previous, "model")) {
+        return segment;
+      }
+      if (ascii_iequals(previous, "models")) {
+        std::size_t colon = segment.find(':');
+        for (std::size_t i = 0; colon == std::string_view::npos && i + 3 <= segment.size(); ++i) {
+          if (segment[i] == '%' && segment[i + 1] == '3' && ascii_lower(segment[i + 2]) == 'a') {
+            colon = i;
+          }
+        }
+        if (colon != std::string_view::npos && colon > 0) {
+          return segment.substr(0, colon);
+        }
+      }
+    }
+    previous = segment;
+    at = end + 1;
+  }
+  return {};
+}
+
+// The body's model and the target's must be one model: the policy decides the model the cluster
+// runs, and a cluster reading the model from the path runs the path's.
+stage_result settle_model(request_context& ctx) {
+  const std::string_view in_path = model_in_path(ctx.head);
+  if (in_path.empty()) {
+    return stage_result::next();
+  }
+  if (ctx.model.empty()) {
+    ctx.model = in_path;
+    return stage_result::next();
+  }
+  if (ctx.model != in_path) {
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format("the request target names the model '{}' and the body the model '{}': a cluster may run "
+                    "either; name one model",
+                    in_path, ctx.model));
+  }
+  return stage_result::next();
 }
 
 // The OpenAI-style API (/v1/...): its request bodies are JSON.
@@ -248,6 +332,11 @@ bool json_endpoint(const http::message_head& head) {
 // body not labelled JSON on a JSON endpoint (415) would be read by the detectors as something
 // other than what the cluster decodes.
 stage_result pipeline::classify(request_context& ctx) const {
+  stage_result r = classify_body(ctx);
+  return r.proceed() ? settle_model(ctx) : r;
+}
+
+stage_result pipeline::classify_body(request_context& ctx) const {
   if (ctx.body.empty()) {
     return stage_result::next();
   }
@@ -278,7 +367,7 @@ stage_result pipeline::classify(request_context& ctx) const {
   const std::uint32_t detectors = b ? b->detectors | b->redactors : 0;
   if (kind == classify::json_media::json) {
     stage_result r = inspect_json(ctx, detectors, b && b->redactors != 0);
-    if (r.proceed() && ctx.model.empty() && runs_a_model(ctx.head)) {
+    if (r.proceed() && ctx.model.empty() && runs_a_model(ctx.head) && model_in_path(ctx.head).empty()) {
       return stage_result::respond(outcome::invalid_body,
                                    "the request names no model: set \"model\" to the model to run");
     }

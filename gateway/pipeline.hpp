@@ -118,6 +118,7 @@ class pipeline {
   };
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
+  [[nodiscard]] stage_result classify_body(request_context& ctx) const;
   [[nodiscard]] stage_result identify_tenant(request_context& ctx) const;
   // Whether some cluster of the configuration lists `model` (policy aside).
   [[nodiscard]] bool served_anywhere(std::string_view model) const;

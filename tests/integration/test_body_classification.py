@@ -346,8 +346,11 @@ class BodyClassificationTest(unittest.TestCase):
         for body, headers in ((b"prompt=mail+alice%40example.com", form),
                               (b"mail alice\\u0040example.com", plain), (b"mail alice&#64;example.com", plain)):
             with self.subTest(body):
-                self.assert_refused(self.send(body, headers=headers, path="/api/generate"), 415,
+                self.assert_refused(self.send(body, headers=headers, path="/tools/generate"), 415,
                                     "redaction_unsupported", "redacts JSON bodies only")
+        # Ollama's /api/generate runs a model: its bodies are JSON, labelled so.
+        self.assert_refused(self.send(b"prompt=hello", headers=form, path="/api/generate"), 415,
+                            "unsupported_media_type", "must be application/json")
 
     def test_a_content_encoded_body_is_refused(self):
         body = gzip.compress(chat("Mail alice@example.com"))

@@ -186,6 +186,56 @@ class PolicyEnforcementTest(unittest.TestCase):
                 self.assertEqual(resp.status, 403, resp.body)
                 self.assertIn("forbid-llama", resp.json()["error"]["message"])
 
+    def post(self, path, body, content_type="application/json"):
+        headers = {"Content-Type": content_type} if content_type else {}
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return exchange(self.gateway.port, self.certs, request_bytes("POST", path, data, headers))
+
+    def test_a_model_named_in_the_target_is_the_model_the_policy_decides(self):
+        # Azure OpenAI, the legacy engines API, Bedrock and Gemini put the model in the path: a
+        # cluster serving those paths runs it whatever the body says.
+        for path in ("/openai/deployments/llama-3/chat/completions?api-version=2024-10-21",
+                     "/v1/engines/llama-3/completions", "/OPENAI/Deployments/llama-3/chat/completions",
+                     "/v1beta/models/llama-3:generateContent", "/v1/models/llama-3:generateContent",
+                     "/v1beta/models/llama-3%3AgenerateContent", "/model/llama-3/invoke"):
+            with self.subTest(path=path):
+                resp = self.post(path, {"messages": [{"role": "user", "content": "hi"}]})
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-llama", resp.json()["error"]["message"])
+                self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], "llama-3")
+        # Named twice, differently: a cluster may run either.
+        resp = self.post("/openai/deployments/mistral-small/chat/completions", {"model": "llama-3", "messages": []})
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertIn("'mistral-small'", resp.json()["error"]["message"])
+        # Named once, or twice alike: decided and served as that model.
+        for body in ({"messages": []}, {"model": "mistral-small", "messages": []}):
+            resp = self.post("/openai/deployments/mistral-small/chat/completions", body)
+            self.assertNotIn(resp.status, (400, 403), resp.body)
+            log = self.last_request_log(resp.header("x-request-id"))
+            self.assertEqual((log["model"], log["cluster"]), ("mistral-small", "paris"))
+
+    def test_a_json_body_names_its_model_whatever_its_label(self):
+        # Servers that parse a body as JSON whatever its Content-Type run the model it names.
+        for content_type in ("text/plain", None, "application/octet-stream"):
+            with self.subTest(content_type=content_type):
+                resp = self.post("/custom/generate", {"model": "llama-3", "prompt": "hi"}, content_type)
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-llama", resp.json()["error"]["message"])
+
+    def test_every_spelling_of_an_endpoint_that_runs_a_model_needs_one(self):
+        # Prefixes (LiteLLM-style proxies, /openai/v1), a trailing slash, Anthropic and Ollama: a
+        # body naming no model would run the cluster's default, which no model rule saw.
+        for path in ("/v1/chat/completions/", "/openai/v1/chat/completions", "/api/v1/chat/completions",
+                     "/v1/openai/chat/completions", "/V1/EMBEDDINGS/", "/v1/messages", "/api/chat", "/api/generate",
+                     "/api/embed"):
+            with self.subTest(path=path):
+                resp = self.post(path, {"messages": [{"role": "user", "content": "hi"}]})
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertIn("names no model", resp.json()["error"]["message"])
+        # And their bodies are JSON, labelled so.
+        resp = self.post("/api/chat", {"model": "llama-3", "messages": []}, "text/plain")
+        self.assertEqual(resp.status, 415, resp.body)
+
     def test_a_forbid_on_a_path_and_a_model_holds_when_both_are_in_another_case(self):
         # A router that folds the path and a server that folds the model read /V1/EMBEDDINGS for
         # GPT-4O as /v1/embeddings for gpt-4o: each spelling folded alone matches neither condition.
