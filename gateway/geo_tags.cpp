@@ -219,13 +219,8 @@ void geo_tagger::append_receipt(std::string& head, const request_context& ctx, i
   spans.clear();
   append_line(head, "Sovereign-Request-Id", spans,
               [&](std::string& o) { append_sf_text(o, ctx.request_id); });
-  append_line(head, "Sovereign-Decision", spans, [&](std::string& o) {
-    if (!ctx.permitted) {
-      o += ctx.policy_decided() ? "deny" : "none";
-    } else {
-      o += ctx.cluster >= 0 || !ctx.allowed_clusters.empty() ? "permit" : "none";
-    }
-  });
+  // The audit record's word for it: the auditor checks one against the other.
+  append_line(head, "Sovereign-Decision", spans, [&](std::string& o) { o += ctx.decision(true); });
   append_line(head, "Sovereign-Policy-Version", spans,
               [&](std::string& o) { append_sf_text(o, ctx.policy_version); });
   const bool sign = key_ && sign_receipts_ && !ctx.head.method.empty();

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "audit/record.hpp"
 #include "gateway/thread_blocks.hpp"
 
 namespace sovgw::gateway {
@@ -35,6 +36,13 @@ request_slot::~request_slot() {
   if (!context_blocks::keep({ctx_, sizeof(request_context)})) {
     std::free(ctx_);
   }
+}
+
+std::string_view request_context::decision(bool answered) const {
+  if (!policy_decided()) {
+    return answered ? audit::decision_no_policy : audit::decision_none;
+  }
+  return permitted ? audit::decision_permit : audit::decision_deny;
 }
 
 }  // namespace sovgw::gateway

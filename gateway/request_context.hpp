@@ -72,6 +72,10 @@ struct request_context {
   [[nodiscard]] bool policy_decided() const {
     return !policy_version.empty() && result != outcome::model_not_found;
   }
+  // The decision in the one vocabulary of the audit record and the receipt
+  // (audit::request_decisions): permit or deny when the policy decided, no-policy when it did not,
+  // none for a request that ended before any answer (`answered` false), which has no receipt.
+  [[nodiscard]] std::string_view decision(bool answered) const;
   // The matched rules' `log_payload` obligation: how much of the payload the audit record may
   // keep (it can only lower the configured audit.payload).
   policy::log_payload payload_obligation = policy::log_payload::unset;

@@ -138,8 +138,7 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.path = std::string(ctx.head.target.substr(0, ctx.head.target.find('?')));
   r.model = ctx.model;
   r.data_classes = ctx.data_classes;
-  r.decision = !ctx.policy_decided() ? (ctx.status == 0 ? audit::decision_none : audit::decision_no_policy)
-                                     : (ctx.permitted ? audit::decision_permit : audit::decision_deny);
+  r.decision = ctx.decision(ctx.status != 0);
   r.rule_ids = ctx.matched_rules;
   r.policy_version = ctx.policy_version;
   if (ctx.cluster >= 0) {

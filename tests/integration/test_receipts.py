@@ -170,6 +170,20 @@ class ReceiptTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("status 403", r.stdout)
 
+    def test_an_answer_the_policy_did_not_decide_says_so_as_the_audit_log_does(self):
+        # A model no cluster serves (404) and a body refused before the decision (400): the audit
+        # record's decision is no-policy, and the receipt an auditor checks it against says the same.
+        for name, body, status in (("unknown-model.txt", json.dumps({"model": "gpt-4o", "messages": []}), 404),
+                                   ("no-model.txt", json.dumps({"messages": []}), 400)):
+            with self.subTest(name):
+                head, raw = self.curl_head(name, body=body)
+                text = raw.decode()
+                self.assertTrue(text.startswith(f"HTTP/1.1 {status}"), text)
+                self.assertIn("Sovereign-Decision: no-policy\r\n", text)
+                r = self.verify(head)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertIn("Sovereign-Decision: no-policy", r.stdout)
+
     def test_the_key_may_be_a_pem_a_jwk_or_the_published_jwk_set(self):
         head, _ = self.curl_head("keys.txt")
         published = admin_get(self.gateway, "/.well-known/sovgw-keys.json")

@@ -192,7 +192,7 @@ class TenantKeysTest(unittest.TestCase):
         for path, extra in (("/debug/headers?api-key=" + self.acme_key, {}),
                             ("/debug/headers", {"X-My-Key": self.acme_key}),
                             ("/debug/headers", {"X-Note": "old key sk-sovgw-abcdefgh"}),
-                            ("/debug/headers", {"X-" + self.acme_key: "1"})):
+                            ("/debug/headers", {"X-sk-sovgw-" + "Ab3" * 14 + "A": "1"})):
             with self.subTest(path=path, extra=extra):
                 resp = self.call(raw=request_bytes("POST", path, b"{}", {
                     "Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}", **extra}))
@@ -208,6 +208,9 @@ class TenantKeysTest(unittest.TestCase):
     def test_wrong_missing_revoked_and_expired_keys_are_401_and_audited(self):
         other = self.acme_key[:-1] + ("A" if self.acme_key[-1] != "A" else "B")
         self.assert_invalid_key(self.call(other))
+        # A well-formed key the file does not know is traced by its id like any other.
+        stranger = "sk-sovgw-" + "Zq3" * 14 + "Z"
+        self.assertEqual(self.assert_invalid_key(self.call(stranger))["key_id"], stranger[:17])
         self.assert_invalid_key(self.call("not-a-key"))
         self.assert_invalid_key(self.call())
         self.assert_invalid_key(self.call(raw=chat_request(extra_headers={"Authorization": f"Basic {self.acme_key}"})))
