@@ -626,14 +626,17 @@ bool card_network_prefix(std::string_view d) {
          p2 == 62;                                                                      // UnionPay
 }
 
-// A card number in groups with one separator throughout, of one to three characters of " -./,_"
-// with one mark at most ("4111.1111.1111.1111", "4111  1111  1111  1111", "4111 / 1111 / ..."; a
-// comma only alone, as "4000, 4500, 5000, 4000" is a list), in the groups cards are printed in:
+// A card number in groups with one separator throughout, of one to three characters of " -./,_|"
+// and white space (a group per line, a tab-separated paste) with one mark at most
+// ("4111.1111.1111.1111", "4111  1111  1111  1111", "4111 / 1111 / ...", "4111\r\n1111\r\n...",
+// "4111|1111|..."; a comma only alone, as "4000, 4500, 5000, 4000" is a list), in the groups
+// cards are printed in:
 // 4-4-4-4 (a fifth of 1 to 3 digits for 17 to 19), American Express 4-6-5, Diners 4-6-4, and
 // no more groups before or after. Its end, with its digits in `digits`, or npos.
 std::size_t grouped_card_at(std::string_view t, std::size_t i, std::string& digits) {
-  const auto separator = [](char c) {
-    return c == ' ' || c == '-' || c == '.' || c == '/' || c == ',' || c == '_';
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  const auto separator = [&](char c) {
+    return blank(c) || c == '-' || c == '.' || c == '/' || c == ',' || c == '_' || c == '|';
   };
   std::array<std::size_t, 6> groups{};
   std::size_t count = 0;
@@ -657,7 +660,7 @@ std::size_t grouped_card_at(std::string_view t, std::size_t i, std::string& digi
     if (next == k || next >= t.size() || !is_digit(t[next]) || (!between.empty() && sep != between)) {
       break;
     }
-    const auto marks = std::count_if(sep.begin(), sep.end(), [](char c) { return c != ' '; });
+    const auto marks = std::count_if(sep.begin(), sep.end(), [&](char c) { return !blank(c); });
     if (marks > 1 || (sep.find(',') != npos && sep != ",")) {
       break;
     }
