@@ -318,9 +318,34 @@ class inspect_handler : public detail::no_size_limits {
   // Whether key() reads the keys of the current object.
   [[nodiscard]] bool read_keys_here() const { return depth_ == 1 || (in_options_ && depth_ == 2); }
 
-  // The keys whose string values (or arrays of strings) are the prose a model reads.
+  // The keys whose string values (or arrays of strings) are the prose a model reads: the OpenAI
+  // APIs' (content, text, prompt, input, instructions; a completion's suffix; an assistant turn's
+  // refusal and reasoning; a tool call's arguments and a tool's output, which the template writes
+  // into the conversation), Anthropic's and Ollama's system prompt and thinking blocks, TGI's
+  // inputs, and the pairs a reranker or a cross-encoder reads as one input (query and documents,
+  // text_1 and text_2).
   static bool is_prose_key(std::string_view k) {
-    return k == "content" || k == "text" || k == "prompt" || k == "input" || k == "instructions";
+    switch (k.size()) {
+      case 4:
+        return k == "text";
+      case 5:
+        return k == "input" || k == "query";
+      case 6:
+        return k == "prompt" || k == "system" || k == "suffix" || k == "inputs" || k == "output" ||
+               k == "text_1" || k == "text_2";
+      case 7:
+        return k == "content" || k == "refusal";
+      case 8:
+        return k == "thinking";
+      case 9:
+        return k == "arguments" || k == "documents" || k == "reasoning";
+      case 12:
+        return k == "instructions";
+      case 17:
+        return k == "reasoning_content";
+      default:
+        return false;
+    }
   }
   // Called with the new depth_: an array under a prose key (or inside such an array) holds prose.
   void mark_container(bool array) {

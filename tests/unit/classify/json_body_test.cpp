@@ -440,6 +440,23 @@ TEST_CASE("prose split across message parts and messages is read as one text, an
        R"({"prompt":["[redacted:iban]","[redacted:iban]"]})"},
       {R"({"input":["x","DE89 3704 0044","0532 0130 00"]})",
        R"({"input":["x","[redacted:iban]","[redacted:iban]"]})"},
+      // The other strings a model reads with the conversation: a system prompt (Anthropic,
+      // Ollama), a completion's suffix, an assistant's reasoning and refusal, a tool call's
+      // arguments and a tool's output, a reranker's query and documents, a cross-encoder's pair.
+      {R"({"system":"pay DE89 3704","messages":[{"role":"user","content":"0044 0532 0130 00"}]})",
+       R"({"system":"pay [redacted:iban]","messages":[{"role":"user","content":"[redacted:iban]"}]})"},
+      {R"({"prompt":"pay DE89 3704","suffix":"0044 0532 0130 00"})",
+       R"({"prompt":"pay [redacted:iban]","suffix":"[redacted:iban]"})"},
+      {R"({"messages":[{"role":"assistant","reasoning_content":"DE89 3704","content":"0044 0532 0130 00"}]})",
+       R"({"messages":[{"role":"assistant","reasoning_content":"[redacted:iban]","content":"[redacted:iban]"}]})"},
+      {R"({"messages":[{"role":"assistant","refusal":"DE89 3704"},{"role":"user","content":"0044 0532 0130 00"}]})",
+       R"({"messages":[{"role":"assistant","refusal":"[redacted:iban]"},{"role":"user","content":"[redacted:iban]"}]})"},
+      {R"({"input":[{"role":"user","content":"DE89 3704"},{"type":"function_call_output","output":"0044 0532 0130 00"}]})",
+       R"({"input":[{"role":"user","content":"[redacted:iban]"},{"type":"function_call_output","output":"[redacted:iban]"}]})"},
+      {R"({"query":"DE89 3704","documents":["0044 0532 0130 00"]})",
+       R"({"query":"[redacted:iban]","documents":["[redacted:iban]"]})"},
+      {R"({"text_1":"DE89 3704","text_2":"0044 0532 0130 00"})",
+       R"({"text_1":"[redacted:iban]","text_2":"[redacted:iban]"})"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
