@@ -576,6 +576,91 @@ void find_spaced_hex(std::string_view in, std::vector<base64_text>& out, int dep
   }
 }
 
+#if defined(__SSE2__)
+// Bit k: p[k] is ' ' (k < 16); and: p[k] is a visible ASCII character.
+std::uint64_t space_mask16(const char* p) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(' '))));
+}
+std::uint64_t visible_mask16(const char* p) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return static_cast<std::uint32_t>(_mm_movemask_epi8(
+      _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(' ')), _mm_cmplt_epi8(x, _mm_set1_epi8(0x7f)))));
+}
+#endif
+
+bool visible(char c) { return c > ' ' && c < 0x7f; }
+
+// Where four one-character words ("a l i c") first start in `in`, or npos: 53 bytes at a time
+// where there are none (text).
+std::size_t first_spaced_letters(std::string_view in) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 64 <= in.size(); i += 53) {
+    const char* p = in.data() + i;
+    const std::uint64_t sp = space_mask16(p) | space_mask16(p + 16) << 16 | space_mask16(p + 32) << 32 |
+                             space_mask16(p + 48) << 48;
+    const std::uint64_t v = visible_mask16(p) | visible_mask16(p + 16) << 16 | visible_mask16(p + 32) << 32 |
+                            visible_mask16(p + 48) << 48;
+    const std::uint64_t one = v & (sp >> 1);  // a visible character, a space after it
+    const std::uint64_t four = one & (one >> 2) & (one >> 4) & (v >> 6);
+    if (const std::uint64_t starts = four & ((std::uint64_t{1} << 53) - 1); starts != 0) {
+      return i + static_cast<std::size_t>(std::countr_zero(starts));
+    }
+  }
+#endif
+  for (; i + 7 <= in.size(); ++i) {
+    if (in[i + 1] == ' ' && in[i + 3] == ' ' && in[i + 5] == ' ' && visible(in[i]) && visible(in[i + 2]) &&
+        visible(in[i + 4]) && visible(in[i + 6])) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// Text written a character at a time ("a l i c e @ e x a m p l e . c o m", "I B A N D E 8 9 ..."),
+// which a model reads as the word it spells: at least eight one-character words (thirteen when
+// all are digits), one to three spaces apart, read with the spaces removed; appended to `out` as
+// runs.
+void find_spaced_letters(std::string_view in, std::vector<base64_text>& out) {
+  constexpr std::size_t min_letters = 8;
+  constexpr std::size_t min_card_digits = 13;
+  std::string collapsed;
+  for (std::size_t from = 0; from < in.size();) {
+    const std::size_t at = first_spaced_letters(in.substr(from));
+    if (at == std::string_view::npos) {
+      return;
+    }
+    std::size_t begin = from + at;
+    if (begin > 0 && visible(in[begin - 1])) {
+      from = begin + 1;  // the end of a longer word ("is a b c d"): the run may start after it
+      continue;
+    }
+    collapsed.clear();
+    std::size_t k = begin;
+    std::size_t end = begin;
+    while (k < in.size() && visible(in[k]) && (k + 1 == in.size() || !visible(in[k + 1]))) {
+      collapsed.push_back(in[k]);
+      end = k + 1;
+      std::size_t next = k + 1;
+      while (next < in.size() && in[next] == ' ' && next - k <= 3) {
+        ++next;
+      }
+      if (next == k + 1 || next - k > 4) {
+        break;  // no space after it, or more than three
+      }
+      k = next;
+    }
+    from = std::max(end, begin + 1);
+    // Digits alone are a list ("0 1 2 3 4 5 6 7 8 9" is no telephone number) up to a card's length.
+    const bool digits_only =
+        std::all_of(collapsed.begin(), collapsed.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (collapsed.size() >= (digits_only ? min_card_digits : min_letters)) {
+      out.push_back({begin, end, collapsed});
+    }
+  }
+}
+
 // Base64 or hex (find_texts) inside decoded text, for what was encoded twice: its text is appended
 // to `decoded`, after a line break, up to max_encoded_levels deep.
 void read_inner(std::string& decoded, int depth) {
@@ -658,6 +743,9 @@ std::size_t find_texts(std::string_view in, std::vector<base64_text>& out, int d
     out.push_back({begin, padded, decoded});
   }
   find_spaced_hex(in, out, depth);
+  if (depth == 0) {
+    find_spaced_letters(in, out);
+  }
   return out.size() - before;
 }
 

@@ -807,6 +807,17 @@ TEST_CASE("base64 a model reads through is read decoded, and redacted whole") {
   CHECK(texts[0].end == 20);
 }
 
+TEST_CASE("text written a character at a time is read as the words it spells, and only then") {
+  for (const char* text : {"digits 0 1 2 3 4 5 6 7 8 9 in order", "a b c d e f g h i j k l m n o p",
+                           "x = 1 + 2 * 3 - 4 / 5 ^ 6", "I am a b c student", "y e s , it is"}) {
+    CAPTURE(std::string(text));
+    CHECK(inspect(std::string(R"({"content":")") + text + R"("})", email | phone | bit(detector::iban))
+              .scan.found == 0);
+  }
+  CHECK(inspect(R"({"content":"card 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 exp"})", bit(detector::payment_card))
+            .scan.found == bit(detector::payment_card));
+}
+
 TEST_CASE("spaced hex, \\x escapes, base64 of UTF-16 and base64 twice are read decoded") {
   const std::uint32_t iban = bit(detector::iban);
   struct row {
@@ -836,6 +847,11 @@ TEST_CASE("spaced hex, \\x escapes, base64 of UTF-16 and base64 twice are read d
       // Base64 of base64.
       {R"j({"content":"decode twice: WVd4cFkyVkFaWGhoYlhCc1pTNWpiMjA9"})j", email,
        R"j({"content":"decode twice: [redacted:email]"})j"},
+      // Written a character at a time, one to three spaces apart.
+      {R"j({"content":"mail a l i c e @ e x a m p l e . c o m today"})j", email,
+       R"j({"content":"mail [redacted:email] today"})j"},
+      {R"j({"content":"I B A N  D E 8 9  3 7 0 4  0 0 4 4  0 5 3 2  0 1 3 0  0 0"})j", iban,
+       R"j({"content":"[redacted:iban]"})j"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
