@@ -73,7 +73,7 @@ enum class body_error : std::uint8_t {
   case_variant_key,   // keys equal but for letter case, or a case variant of model/stream/...
   wrong_type,         // model not a string, stream or include_usage not a boolean, ...
   model_too_long,     // model over max_model_bytes
-  model_control_char  // model with a control character
+  model_control_char  // model with a control character, an invisible one or a space before or after it
 };
 
 // Whether `s` is UTF-8 text (RFC 3629) without NUL bytes: text the detectors can read.

@@ -125,6 +125,12 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
       {escaped_model, body_error::model_too_long, "longer than 256 bytes"},
       {R"({"model":"mistral-small\n"})", body_error::model_control_char, "control character"},
       {R"({"model":"a\u0000b"})", body_error::model_control_char, "control character"},
+      {R"({"model":"llama-3.1-70b "})", body_error::model_control_char, "ends with a space"},
+      {R"({"model":" llama-3.1-70b"})", body_error::model_control_char, "begins or ends with a space"},
+      {R"({"model":"llama-3.1-70b\u200b"})", body_error::model_control_char, "U+200B"},
+      {R"({"model":"llama\u00a0-3"})", body_error::model_control_char, "U+00A0"},
+      {"{\"model\":\"llama-3\xef\xbb\xbf\"}", body_error::model_control_char, "U+FEFF"},
+      {R"({"model":"llama-3\udb40\udc41"})", body_error::model_control_char, "U+E0041"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
