@@ -306,6 +306,13 @@ stage_result settle_model(request_context& ctx) {
   if (in_path.empty()) {
     return stage_result::next();
   }
+  if (in_path.find('%') != std::string_view::npos) {
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format("the model in the request target is percent-encoded ('{}'): a cluster "
+                    "decodes it into a name the policy did not see; write it as it is",
+                    in_path));
+  }
   if (ctx.model.empty()) {
     ctx.model = in_path;
     return stage_result::next();

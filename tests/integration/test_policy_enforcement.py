@@ -203,6 +203,10 @@ class PolicyEnforcementTest(unittest.TestCase):
                 self.assertEqual(resp.status, 403, resp.body)
                 self.assertIn("forbid-llama", resp.json()["error"]["message"])
                 self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], "llama-3")
+        # Percent-encoded: the cluster decodes it into a name the policy never saw.
+        resp = self.post("/openai/deployments/llama-3%E2%80%8B/chat/completions", {"messages": []})
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertIn("percent-encoded", resp.json()["error"]["message"])
         # Named twice, differently: a cluster may run either.
         resp = self.post("/openai/deployments/mistral-small/chat/completions", {"model": "llama-3", "messages": []})
         self.assertEqual(resp.status, 400, resp.body)
