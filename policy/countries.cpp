@@ -51,6 +51,18 @@ bool is_geo_data_only_country(country_id id) noexcept {
   return id < country_slots && codes.test(id);
 }
 
+std::string request_country_problem(std::string_view text) {
+  const std::optional<country_id> id = pack_country(text);
+  if (!id) {
+    return "'" + std::string(text) + "' is not a country code (two upper-case letters), private or unknown";
+  }
+  if (*id >= country_private || is_assigned_country(*id) || is_geo_data_only_country(*id)) {
+    return {};
+  }
+  return "'" + std::string(text) +
+         "' is not an ISO 3166-1 alpha-2 code (nor one a geo database returns: AP, EU, AN, CS, UK)";
+}
+
 std::string country_name(country_id id) {
   if (id == country_private) {
     return "private";

@@ -33,6 +33,11 @@ using country_set = std::bitset<country_slots>;
 // assigned). Tor's geoip files hold all five, so a request's client country can be one of them.
 [[nodiscard]] bool is_geo_data_only_country(country_id id) noexcept;
 
+// What is wrong with `text` as a request's client country (a policy test, `policy explain
+// --request`), empty when nothing: an assigned code, one a geo database returns
+// (is_geo_data_only_country), private or unknown.
+[[nodiscard]] std::string request_country_problem(std::string_view text);
+
 // "DE", "private" or "unknown".
 [[nodiscard]] std::string country_name(country_id id);
 

@@ -74,10 +74,8 @@ std::optional<request_values> parse_request_json(std::string_view json, std::str
       return std::nullopt;
     }
     if (key == "client.country") {
-      const auto id = pack_country(*text);
-      if (!id) {
-        error = "\"client.country\": '" + *text +
-                "' is not a country code (two upper-case letters), private or unknown";
+      if (const std::string problem = request_country_problem(*text); !problem.empty()) {
+        error = "\"client.country\": " + problem;
         return std::nullopt;
       }
       out.client_country = *text;

@@ -299,6 +299,14 @@ class PolicyTest(unittest.TestCase):
 
 
 class PolicyExplain(unittest.TestCase):
+    def test_a_country_no_one_assigns_is_refused(self):
+        r = run("policy", "explain", POLICY, "--clusters", CLUSTERS, "--request", '{"client.country":"XX"}')
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("'XX' is not an ISO 3166-1 alpha-2 code", r.stderr)
+        # A code geo databases return (not GB) is a country a request may come from.
+        r = run("policy", "explain", POLICY, "--clusters", CLUSTERS, "--request", '{"client.country":"UK"}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_text_trace(self):
         r = run("policy", "explain", POLICY, "--clusters", CLUSTERS, "--request",
                 '{"client.ip":"8.8.8.8","tenant":"initech","model":"mistral-large","method":"POST"}')

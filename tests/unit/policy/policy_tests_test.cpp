@@ -59,6 +59,12 @@ tests:
     request: {client.country: Germany}
   - request: {tenant: x}
     expect: {cause: because}
+  - name: c
+    request: {client.country: XX}
+    expect: {effect: deny}
+  - name: d
+    request: {client.country: UK}
+    expect: {effect: deny}
 extra: 1
 )",
                                         "t.yaml", ".");
@@ -71,7 +77,11 @@ extra: 1
   CHECK(out.find("t.yaml:6:5: error: test 'b' has no 'expect'") != std::string::npos);
   CHECK(out.find("t.yaml:7:31: error: client.country 'Germany' is not a country code") != std::string::npos);
   CHECK(out.find("t.yaml:9:21: error: unknown cause 'because'") != std::string::npos);
-  CHECK(out.find("t.yaml:10:1: error: unknown key 'extra' in the test file") != std::string::npos);
+  CHECK(out.find("t.yaml:16:1: error: unknown key 'extra' in the test file") != std::string::npos);
+  // An unassigned code is no country; UK is one a geo database returns (not GB), so a test may use it.
+  CHECK(out.find("t.yaml:11:31: error: client.country 'XX' is not an ISO 3166-1 alpha-2 code") !=
+        std::string::npos);
+  CHECK(out.find("'UK'") == std::string::npos);
 }
 
 TEST_CASE("test files say which classes the client declared and which the gateway detected") {
