@@ -141,6 +141,14 @@ int cmd_verify(const options& o) {
     throw usage_error("give --content-digest or --body-file, not both", false);
   }
   if (const auto value = o.get("content-digest")) {
+    const crypto::digest_verdict form = crypto::verify_content_digest(*value, std::string_view());
+    if (form == crypto::digest_verdict::malformed || form == crypto::digest_verdict::no_known_algorithm) {
+      throw usage_error(
+          fmt::format("--content-digest '{}' is not a Content-Digest field value with a sha-256 or "
+                      "sha-512 member (sha-256=:<base64>:, as the request sent it)",
+                      *value),
+          false);
+    }
     digest = *value;
   } else if (const auto body = o.get("body-file")) {
     digest = crypto::content_digest(crypto::read_small_file(*body, "body file"));
@@ -151,6 +159,17 @@ int cmd_verify(const options& o) {
   }
   hs::message_view request;
   request.method = o.need("method");
+  // HTTP methods are case-sensitive (RFC 9110, 9.1): "post" signs differently from POST.
+  if (std::any_of(request.method.begin(), request.method.end(),
+                  [](char c) { return c >= 'a' && c <= 'z'; })) {
+    std::string upper(request.method);
+    std::transform(upper.begin(), upper.end(), upper.begin(),
+                   [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; });
+    throw usage_error(fmt::format("--method '{}': methods are case-sensitive and clients send them in upper "
+                                  "case; did you mean {}?",
+                                  request.method, upper),
+                      false);
+  }
   request.authority = authority;
   request.set_target(target);
   request.fields = request_fields;

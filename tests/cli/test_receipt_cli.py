@@ -78,6 +78,18 @@ class receipt_cli_test(unittest.TestCase):
         out = self.verify(self.head("nobody.txt", body=False), key, check=0).stdout
         self.assertIn("not bound to a request body", out)
 
+    def test_a_malformed_digest_or_a_lower_case_method_is_bad_input_not_a_bad_signature(self):
+        head = self.head("head.txt")
+        key = self.public("gw.jwk", "--format", "jwk")
+        for digest in ("garbage", "md5=:AAAA:", "sha-256=AAAA"):
+            with self.subTest(digest):
+                p = self.verify(head, key, "--content-digest", digest, check=2)
+                self.assertIn(f"--content-digest '{digest}' is not a Content-Digest field value", p.stderr)
+        p = sovgw("receipt", "verify", head, "--key", key, "--method", "post", "--url", URL, "--body-file", self.body,
+                  check=2)
+        self.assertIn("--method 'post': methods are case-sensitive", p.stderr)
+        self.assertIn("did you mean POST?", p.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
