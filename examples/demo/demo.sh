@@ -144,7 +144,7 @@ pids+=($!)
 wait_ready
 
 KEY=$(cat demo/demo.key)
-CURL="curl --cacert certs/out/ca.pem https://localhost:8443/v1/chat/completions"
+CURL="curl --cacert certs/out/ca.pem -w '\n' https://localhost:8443/v1/chat/completions"
 AUTH="-H 'Authorization: Bearer $KEY' -H 'Content-Type: application/json'"
 chat() { # content [extra]
   printf '%s' "-d '{\"model\":\"llama-3.1-70b\",${2:-}\"messages\":[{\"role\":\"user\",\"content\":\"$1\"}]}'"
@@ -197,6 +197,11 @@ $SHOWN_SOVGW audit query --db demo/audit --since 15m
 $SHOWN_SOVGW audit verify --db demo/audit --pubkey demo/keys/signing.pub
 $SHOWN_SOVGW audit prove --db demo/audit --last > demo/last.proof && $SHOWN_SOVGW audit verify-proof demo/last.proof --pubkey demo/keys/signing.pub
 $SHOWN_SOVGW audit report --db demo/audit --pubkey demo/keys/signing.pub --policy examples/policies/eu_policy.yaml --out demo/report.html
+
+# The client's receipt: the answer's signed head, kept and checked offline with the gateway's public key
+$CURL -sS -D demo/receipt.txt -o /dev/null \\
+  $AUTH \\
+  $(chat 'Bonjour') && $SHOWN_SOVGW receipt verify demo/receipt.txt --key demo/http-signing.pub.pem --method POST --url https://localhost:8443/v1/chat/completions
 
 Metrics: curl http://127.0.0.1:9901/metrics. Ctrl-C stops the demo (the gateway signs a last checkpoint).
 MSG

@@ -200,6 +200,14 @@ class DemoTest(unittest.TestCase):
         self.assertIn("The log verifies: 5 records", banner_text)
         self.assertIn("Requests from sanctioned countries are refused.", text)
 
+        # The client keeps the answer's head and checks its receipt offline, as printed.
+        (receipt_title,) = [t for t in steps if t.startswith("The client's receipt")]
+        (receipt,) = steps[receipt_title]
+        r = run(receipt, self.dir)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("receipt verifies: status 200 for POST localhost:8443/v1/chat/completions", r.stdout)
+        self.assertIn('Sovereign-Cluster: "de-fra-hyperscaler"', r.stdout)
+
         # Ctrl-C: everything stops and the last checkpoint covers every record.
         self.demo.ctrl_c()
         for port in PORTS:
