@@ -1116,10 +1116,15 @@ void json_inspector::scan_seams(std::uint32_t which, bool locate, scan_result& s
 // redacted whole), unless that span holds a quote: then it would cut through the structure of
 // JSON inside the string, and it is not redactable in place (scan_result::hidden).
 void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& scan) {
+  // Quoted-printable only where it writes an '@' ("alice=40example.com", mail pasted raw): '='
+  // and hex digits are everywhere in code.
+  const bool qp_at = text_.find("=40") != std::string::npos;
   if (text_.find('\\') == std::string::npos && text_.find('%') == std::string::npos &&
-      text_.find('&') == std::string::npos) {
-    return;  // the usual case (three memchr calls: find_first_of reads byte by byte)
+      text_.find('&') == std::string::npos && !qp_at) {
+    return;  // the usual case (four memchr calls: find_first_of reads byte by byte)
   }
+  const std::uint8_t forms =
+      json_escapes | percent_encoding | html_references | hex_escapes | (qp_at ? quoted_printable : 0);
   const std::size_t first_pass = scan.findings.size();
   const auto covered = [&](std::size_t b, std::size_t e, unsigned d) {
     return std::any_of(scan.findings.begin(), scan.findings.end(),
@@ -1129,7 +1134,7 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
   std::vector<std::uint32_t> origin;  // into text_, composed over the levels
   for (std::size_t depth = 0; depth < max_nested_levels; ++depth) {
     unescaped_text& next = nested_[depth % 2];
-    if (!unescape(level, json_escapes | percent_encoding | html_references | hex_escapes, next)) {
+    if (!unescape(level, forms, next)) {
       break;
     }
     if (depth == 0) {

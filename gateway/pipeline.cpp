@@ -173,7 +173,8 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
   }
   static thread_local classify::unescaped_text decoded;
   using enum classify::unescape_forms;
-  if (classify::unescape(ctx.body, json_escapes | percent_encoding | plus_as_space | html_references,
+  const std::uint8_t qp = ctx.body.find("=40") != std::string::npos ? quoted_printable : 0;  // alice=40...
+  if (classify::unescape(ctx.body, json_escapes | percent_encoding | plus_as_space | html_references | qp,
                          decoded)) {
     ctx.scan.found |= classify::detect(decoded.text, detectors);
   }

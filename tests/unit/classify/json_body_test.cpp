@@ -853,6 +853,9 @@ TEST_CASE("spaced hex, \\x escapes, base64 of UTF-16 and base64 twice are read d
       // Base64 of base64.
       {R"j({"content":"decode twice: WVd4cFkyVkFaWGhoYlhCc1pTNWpiMjA9"})j", email,
        R"j({"content":"decode twice: [redacted:email]"})j"},
+      // Quoted-printable's '@', as mail pasted raw writes it.
+      {R"j({"content":"write to alice=40example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
       // Written a character at a time, one to three spaces apart.
       {R"j({"content":"mail a l i c e @ e x a m p l e . c o m today"})j", email,
        R"j({"content":"mail [redacted:email] today"})j"},
