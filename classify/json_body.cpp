@@ -455,15 +455,18 @@ class inspect_handler : public detail::no_size_limits {
   // a character that shows as nothing or as a space (U+200B, U+00A0, U+FEFF, tags ...), which a
   // server may strip or a glob may route.
   bool model(std::string_view name, error_code& ec) {
+    unsigned high = 0;  // any byte of a multi-byte character
     for (const char c : name) {
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      const auto b = static_cast<unsigned char>(c);
+      if (b < 0x20 || b == 0x7f) {
         return refuse(body_error::model_control_char, "model contains a control character", ec);
       }
+      high |= b;
     }
     if (name.starts_with(' ') || name.ends_with(' ')) {
       return refuse(body_error::model_control_char, "model begins or ends with a space", ec);
     }
-    for (std::size_t i = 0; i < name.size();) {
+    for (std::size_t i = 0; (high & 0x80u) != 0 && i < name.size();) {
       const auto b = static_cast<unsigned char>(name[i]);
       std::uint32_t cp = b;
       std::size_t n = 1;
