@@ -97,8 +97,27 @@ decoded json_escape_at(std::string_view in, std::size_t i) {
   return k == std::string_view::npos ? decoded{} : decoded{2, std::string(1, to[k])};
 }
 
+// A code point a model reads (not a surrogate or a control character) as UTF-8, `length` bytes of
+// input; nothing otherwise.
+decoded code_point(std::uint32_t cp, std::size_t length) {
+  decoded d{length, {}};
+  if ((cp >= 0xD800 && cp <= 0xDFFF) || cp < 0x20 || cp == 0x7F || cp > 0x10FFFF) {
+    return {};
+  }
+  put_utf8(cp, d.text);
+  return d;
+}
+
 decoded percent_at(std::string_view in, std::size_t i) {
-  const long v = in[i] == '%' ? hex_at(in, i + 1, 2) : -1;
+  if (in[i] != '%') {
+    return {};
+  }
+  // %uHHHH: JavaScript's escape(), which some servers still decode.
+  if (i + 1 < in.size() && (in[i + 1] == 'u' || in[i + 1] == 'U')) {
+    const long cp = hex_at(in, i + 2, 4);
+    return cp < 0 ? decoded{} : code_point(static_cast<std::uint32_t>(cp), 6);
+  }
+  const long v = hex_at(in, i + 1, 2);
   return v < 0 ? decoded{} : decoded{3, std::string(1, static_cast<char>(v))};
 }
 
@@ -170,9 +189,38 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
 }
 
 // \xHH: the byte.
+// The escapes programming languages write a character with: \xHH (C, Python, JavaScript),
+// \u{H...} (JavaScript, Rust, Swift: one to six hex digits), and an octal \NNN (C, Python) of a
+// printable ASCII character.
 decoded hex_escape_at(std::string_view in, std::size_t i) {
-  const long v = i + 1 < in.size() && in[i] == '\\' && in[i + 1] == 'x' ? hex_at(in, i + 2, 2) : -1;
-  return v < 0 ? decoded{} : decoded{4, std::string(1, static_cast<char>(v))};
+  if (i + 1 >= in.size() || in[i] != '\\') {
+    return {};
+  }
+  if (in[i + 1] == 'x') {
+    const long v = hex_at(in, i + 2, 2);
+    return v < 0 ? decoded{} : decoded{4, std::string(1, static_cast<char>(v))};
+  }
+  if (in[i + 1] == 'u' && i + 2 < in.size() && in[i + 2] == '{') {
+    std::uint32_t cp = 0;
+    std::size_t j = i + 3;
+    for (; j < in.size() && j - (i + 3) < 7; ++j) {
+      const long d = hex_at(in, j, 1);
+      if (d < 0) {
+        break;
+      }
+      cp = cp * 16 + static_cast<std::uint32_t>(d);
+    }
+    const std::size_t digits = j - (i + 3);
+    return digits >= 1 && digits <= 6 && j < in.size() && in[j] == '}' ? code_point(cp, j + 1 - i)
+                                                                       : decoded{};
+  }
+  if (i + 3 < in.size() && in[i + 1] >= '0' && in[i + 1] <= '3' && in[i + 2] >= '0' && in[i + 2] <= '7' &&
+      in[i + 3] >= '0' && in[i + 3] <= '7') {
+    const auto v =
+        static_cast<std::uint32_t>((in[i + 1] - '0') * 64 + (in[i + 2] - '0') * 8 + (in[i + 3] - '0'));
+    return v >= 0x20 && v < 0x7F ? decoded{4, std::string(1, static_cast<char>(v))} : decoded{};
+  }
+  return {};
 }
 
 bool ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }

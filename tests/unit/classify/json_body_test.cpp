@@ -853,6 +853,13 @@ TEST_CASE("spaced hex, \\x escapes, base64 of UTF-16 and base64 twice are read d
       // Base64 of base64.
       {R"j({"content":"decode twice: WVd4cFkyVkFaWGhoYlhCc1pTNWpiMjA9"})j", email,
        R"j({"content":"decode twice: [redacted:email]"})j"},
+      // Other escapes languages write a character with: octal, \u{...}, JavaScript's %uHHHH.
+      {R"j({"content":"write to alice\\100example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
+      {R"j({"content":"write to alice\\u{40}example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
+      {R"j({"content":"write to alice%u0040example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
       // Quoted-printable's '@', as mail pasted raw writes it.
       {R"j({"content":"write to alice=40example.com today"})j", email,
        R"j({"content":"write to [redacted:email] today"})j"},
