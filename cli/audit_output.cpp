@@ -241,12 +241,14 @@ void print_record_summary(const record& r) {
               r.client_country.empty() ? "unknown" : r.client_country.c_str(), r.country_source.c_str());
   std::printf("  data:        %s\n",
               r.data_classes.empty() ? "(none declared or detected)" : join(r.data_classes, ", ").c_str());
+  // The record keeps every rule that matched, not the one that decided: a permit matched under a
+  // forbid, or a restrict beside it, is listed too.
   std::string decision = r.decision;  // "no-policy" or "none" name no rule and no policy
   if (!r.rule_ids.empty()) {
-    decision += " by rule(s) " + join(r.rule_ids, ", ");
+    decision += "; rules matched: " + join(r.rule_ids, ", ");
   }
   if (!r.policy_version.empty()) {
-    decision += ", policy " + r.policy_version;
+    decision += "; policy " + r.policy_version;
   }
   std::printf("  decision:    %s\n", decision.c_str());
   std::printf("  destination: %s\n",
