@@ -121,6 +121,31 @@ class tamper_test(tampered_log_case):
                 self.assertIn("3 of 3 stored checkpoint(s) not checked: the records they cover could not be read",
                               p.stdout)
 
+    def test_a_log_without_its_current_file_is_damaged_not_absent(self):
+        copy = os.path.join(self.tmp, "no-current")
+        shutil.copytree(self.db, copy)
+        os.remove(os.path.join(copy, "CURRENT"))
+        manifest = [f for f in os.listdir(copy) if f.startswith("MANIFEST-")][0]
+        p = sovgw("audit", "verify", "--db", copy, "--pubkey", self.pub)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)  # a damaged log, not exit 3 (no log)
+        self.assertNotIn("no audit log", p.stdout + p.stderr)
+        self.assertIn(f"the audit log at {copy} is damaged: its CURRENT file (which names the MANIFEST to open) "
+                      f"is missing, but it holds {manifest}, ", p.stdout)
+        doc = json.loads(sovgw("audit", "verify", "--db", copy, "--pubkey", self.pub, "--format", "json",
+                               check=1).stdout)
+        self.assertEqual([q["kind"] for q in doc["problems"]], ["read_failed"])
+        self.assertIn("CURRENT file", sovgw("audit", "query", "--db", copy, "--tenant", "acme", check=1).stderr)
+        # A writer refuses it too, rather than start a new log over its files.
+        p = sovgw("audit", "append", "--db", copy, "--keys", self.keys, "--synthetic", "1", check=1)
+        self.assertIn("CURRENT file", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(copy, "CURRENT")))
+        # A folder of other files (an app.log) is still no log at all.
+        elsewhere = os.path.join(self.tmp, "elsewhere")
+        os.makedirs(elsewhere)
+        write_file(os.path.join(elsewhere, "app.log"), "hello\n")
+        p = sovgw("audit", "verify", "--db", elsewhere, "--pubkey", self.pub, check=3)
+        self.assertIn("no audit log at", p.stderr)
+
     def test_newest_records_deleted(self):
         self.assert_caught(self.tampered("delete-newest", "7"),
                            "the log holds 293 records but a signed checkpoint covers 300: records 293..299 are missing")
