@@ -53,6 +53,10 @@ class problem_list {
     if (pins_record && (!first_pinned_ || at < *first_pinned_)) {
       first_pinned_ = at;
     }
+    if (kind == problem_kind::read_failed &&
+        std::any_of(items_.begin(), items_.end(), [&](const found_problem& p) { return p.text == text; })) {
+      return;  // one storage error met again by another read says nothing new
+    }
     found_problem p{where, kind, at, std::move(text), pins_record};
     if (items_.size() < max_collected) {
       items_.push_back(std::move(p));
@@ -81,7 +85,13 @@ class problem_list {
   }
 
  private:
+  // What could not be read comes first: the problems after it may be its consequences.
   static bool before(const found_problem& a, const found_problem& b) {
+    const bool a_read = a.kind == problem_kind::read_failed;
+    const bool b_read = b.kind == problem_kind::read_failed;
+    if (a_read != b_read) {
+      return a_read;
+    }
     return a.where != b.where ? a.where < b.where : a.at < b.at;
   }
   std::vector<found_problem> items_;
@@ -139,6 +149,7 @@ class index_scanner {
     window_sums sums;
     std::uint64_t entries = 0;
     std::vector<found_problem> problems;  // malformed keys, entries naming records past the end
+    std::array<bool, index_columns.size()> unreadable{};  // a read failed: not compared with the records
   };
 
   index_scanner(const store& s, const crypto::siphash& hash, std::uint64_t bound)
@@ -186,6 +197,7 @@ class index_scanner {
         add_to(out_.sums[i], *seq >> window_bits, hash_(key));
       }
       if (!it->status().ok()) {
+        out_.unreadable[i] = true;
         problem(problem_kind::read_failed, 0,
                 fmt::format("reading the {} index failed: {}", index_name(c), it->status().ToString()));
       }
@@ -340,11 +352,17 @@ class verifier {
     scan_leaves();
     classify_suspects();
     check_tail();
-    check_consistency();
+    if (!tree_unread_) {
+      check_consistency();  // else every proof from the stored tree would fail, for want of a read
+    }
     if (scanner) {
       check_indexes(scanner->wait());
     }
-    if (options_.require_checkpoint && report_.checkpoints == 0) {
+    if (records_unread_) {
+      count_unchecked_checkpoints();
+    }
+    if (options_.require_checkpoint && report_.checkpoints == 0 && report_.unchecked_checkpoints == 0 &&
+        !checkpoints_unread_) {
       problems_.add(area::records, problem_kind::no_checkpoint, report_.records,
                     fmt::format("{} record(s) but no stored checkpoint signed by {} verifies",
                                 report_.records, key_.label()));
@@ -402,6 +420,7 @@ class verifier {
       checkpoints_.emplace(size, known_checkpoint{std::move(*cp), false});
     }
     if (!it->status().ok()) {
+      checkpoints_unread_ = true;
       problems_.add(area::records, problem_kind::read_failed, 0,
                     fmt::format("reading checkpoints failed: {}", it->status().ToString()));
     }
@@ -419,6 +438,14 @@ class verifier {
       checkpoints_.emplace(held.size, known_checkpoint{held, true});
     }
     next_cp_ = checkpoints_.begin();
+  }
+
+  // The records stopped at a read failure: the signed checkpoints beyond them were not checked
+  // (neither verified nor failed).
+  void count_unchecked_checkpoints() {
+    for (auto i = checkpoints_.upper_bound(report_.records); i != checkpoints_.end(); ++i) {
+      report_.unchecked_checkpoints += i->second.held ? 0 : 1;
+    }
   }
 
   // Checks the checkpoints for tree size `size` against the recomputed tree.
@@ -465,6 +492,9 @@ class verifier {
   // Level-0 tiles are read in key order alongside the leaves (one sequential scan instead of a
   // point lookup per tile); other levels are rare enough for point lookups.
   std::optional<std::string> stored_tile(std::uint32_t level, std::uint64_t index) {
+    if (tree_unread_) {
+      return std::nullopt;  // its read failure is reported once
+    }
     const std::string key = tile_key(level, index);
     if (level == 0) {
       if (!tile_it_) {
@@ -478,6 +508,7 @@ class verifier {
         return tile_it_->value().ToString();
       }
       if (!tile_it_->status().ok()) {
+        tree_unread_ = true;
         problems_.add(area::records, problem_kind::read_failed, index * tile_width,
                       fmt::format("reading the stored tree failed: {}", tile_it_->status().ToString()));
       }
@@ -485,6 +516,7 @@ class verifier {
     }
     auto stored = store_.get(column::tree, key);
     if (!stored.is_ok()) {
+      tree_unread_ = true;
       problems_.add(area::records, problem_kind::read_failed, 0, stored.error().message());
       return std::nullopt;
     }
@@ -494,6 +526,9 @@ class verifier {
   void compare_tile(std::uint32_t level, std::uint64_t index, std::span<const m::hash> computed,
                     bool partial) {
     const auto stored = stored_tile(level, index);
+    if (!stored && tree_unread_) {
+      return;  // not read, so neither matching nor damaged
+    }
     bool ok = false;
     const auto hashes = stored ? decode_tile(*stored, ok) : std::vector<m::hash>();
     const std::uint64_t first_leaf = (index * tile_width) << (level * tile_height);
@@ -644,6 +679,7 @@ class verifier {
         at_size(expected);
       }
       if (c.error) {
+        records_unread_ = true;
         problems_.add(area::records, problem_kind::read_failed, expected,
                       fmt::format("reading records failed after record {}: {}", expected, *c.error));
         report_.contiguous = false;
@@ -749,6 +785,9 @@ class verifier {
       problems_.add(p.where, p.kind, p.at, std::move(p.text));
     }
     for (std::size_t i = 0; i < index_columns.size() && !problems_.full(); ++i) {
+      if (scanned.unreadable[i] || records_unread_) {
+        continue;  // what was not read cannot be compared: the read failure says so
+      }
       const auto& expected = expected_.sums()[i];
       const auto& present = scanned.sums[i];
       std::vector<std::uint64_t> differing;  // windows that hold records (beyond them, the scan stopped)
@@ -853,6 +892,10 @@ class verifier {
   };
   std::vector<mismatch> mismatches_;
   std::unique_ptr<rocksdb::Iterator> tile_it_;
+  // Storage that failed to read: what depends on it is not judged.
+  bool records_unread_ = false;
+  bool checkpoints_unread_ = false;
+  bool tree_unread_ = false;
   std::optional<std::vector<m::hash>> gap_tile_;
   std::uint64_t gap_tile_index_ = 0;
   std::vector<std::uint64_t> suspects_;
@@ -863,6 +906,11 @@ class verifier {
 };
 
 }  // namespace
+
+bool verify_report::unreadable() const {
+  return std::any_of(problems.begin(), problems.end(),
+                     [](const problem& p) { return p.kind == problem_kind::read_failed; });
+}
 
 const char* to_string(problem_kind kind) {
   switch (kind) {

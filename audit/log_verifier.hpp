@@ -66,10 +66,13 @@ struct problem {
 // against it. `problems` name the record, checkpoint or index entry at fault, in log order
 // (record and tree problems first, index problems after), capped at 20 (then one `more`).
 struct verify_report {
-  std::uint64_t records = 0;                 // records scanned: the tree size recomputed (gaps included)
-  std::uint64_t missing_records = 0;         // positions in 0..records-1 with no record (deleted)
-  std::uint64_t checkpoints = 0;             // stored checkpoints whose signature and root verified
-  std::uint64_t stored_checkpoints = 0;      // checkpoints stored in the log, whether they verify or not
+  std::uint64_t records = 0;             // records scanned: the tree size recomputed (gaps included)
+  std::uint64_t missing_records = 0;     // positions in 0..records-1 with no record (deleted)
+  std::uint64_t checkpoints = 0;         // stored checkpoints whose signature and root verified
+  std::uint64_t stored_checkpoints = 0;  // checkpoints stored in the log, whether they verify or not
+  // Stored checkpoints over records that could not be read (a read_failed problem): not checked,
+  // so neither verified nor failed.
+  std::uint64_t unchecked_checkpoints = 0;
   std::uint64_t newest_checkpoint_size = 0;  // the largest size a stored checkpoint is kept under
   std::uint64_t held_checkpoints = 0;        // options.held entries the log reproduced
   std::uint64_t index_entries = 0;           // index entries checked (when options.indexes)
@@ -86,7 +89,11 @@ struct verify_report {
 
   [[nodiscard]] bool ok() const { return problems.empty(); }
   // Stored checkpoints that do not verify (a bad signature, another key, a root that does not match).
-  [[nodiscard]] std::uint64_t failed_checkpoints() const { return stored_checkpoints - checkpoints; }
+  [[nodiscard]] std::uint64_t failed_checkpoints() const {
+    return stored_checkpoints - checkpoints - unchecked_checkpoints;
+  }
+  // A read_failed problem: part of the log could not be read, so it was not all checked.
+  [[nodiscard]] bool unreadable() const;
   // Records newer than every stored checkpoint, verified or not: the only ones not covered yet.
   [[nodiscard]] std::uint64_t uncovered_records() const {
     return records > newest_checkpoint_size ? records - newest_checkpoint_size : 0;

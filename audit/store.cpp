@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <rocksdb/env.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/rate_limiter.h>
@@ -110,6 +111,38 @@ status check_column_families(const std::string& dir) {
                         fmt::join(names, ", "), fmt::join(ours, ", "))};
   }
   return status::ok();
+}
+
+// A RocksDB file name: digits, then `suffix` (000063.log, 000064.sst), not any app.log.
+bool numbered(std::string_view name, std::string_view suffix) {
+  return name.size() > suffix.size() && name.ends_with(suffix) &&
+         name.find_first_not_of("0123456789") == name.size() - suffix.size();
+}
+
+// The RocksDB files in `dir` (MANIFEST-*, OPTIONS-*, *.sst, *.log), described for a message:
+// "MANIFEST-000060, OPTIONS-000062, 41 table file(s) (.sst), 1 write-ahead log(s) (.log)"; empty
+// when there are none.
+std::string rocksdb_files_in(const std::string& dir) {
+  std::vector<std::string> named;
+  std::size_t tables = 0;
+  std::size_t wals = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("MANIFEST-") || name.starts_with("OPTIONS-")) {
+      named.push_back(name);
+    }
+    tables += numbered(name, ".sst") ? 1 : 0;
+    wals += numbered(name, ".log") ? 1 : 0;
+  }
+  std::sort(named.begin(), named.end());
+  if (tables > 0) {
+    named.push_back(fmt::format("{} table file(s) (.sst)", tables));
+  }
+  if (wals > 0) {
+    named.push_back(fmt::format("{} write-ahead log(s) (.log)", wals));
+  }
+  return fmt::format("{}", fmt::join(named, ", "));
 }
 
 }  // namespace
@@ -235,6 +268,16 @@ status from_rocksdb(const rocksdb::Status& s, std::string_view what) {
 result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mode) {
   struct stat st {};
   const bool exists = ::stat((dir + "/CURRENT").c_str(), &st) == 0;
+  if (!exists) {
+    // A log whose CURRENT was lost is a damaged log, not an absent one; and a writer must not
+    // create a new database over its files.
+    if (const auto files = rocksdb_files_in(dir); !files.empty()) {
+      return status{error_code::corruption,
+                    fmt::format("the audit log at {} is damaged: its CURRENT file (which names the MANIFEST "
+                                "to open) is missing, but it holds {}",
+                                dir, files)};
+    }
+  }
   if (!exists && mode != open_mode::read_write) {
     return status{error_code::not_found, fmt::format("no audit log at {} (no RocksDB database there)", dir)};
   }

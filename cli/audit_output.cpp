@@ -110,10 +110,12 @@ std::string record_json(const record& r) {
 }
 
 const char* const record_csv_header =
-    "seq,time,kind,request_id,tenant,client_country,country_source,client_ip,method,path,model,data_classes,"
-    "decision,rule_ids,policy_version,cluster,cluster_country,status,bytes_in,bytes_out,latency_us,prompt_"
-    "tokens,"
-    "completion_tokens,error_kind,payload,payload_sha256,note";
+    "seq,time,kind,request_id,tenant,client_country,country_source,client_ip,method,path,model,"
+    "data_classes,decision,rule_ids,policy_version,cluster,cluster_country,status,bytes_in,bytes_out,"
+    "latency_us,prompt_tokens,completion_tokens,error_kind,payload,payload_sha256,note,"
+    // The evidence fields came later: after `note`, so that a reader by position keeps working.
+    "key_id,endpoint,endpoint_country,signature_keyid,forwarded_digest,endpoint_rtt_us,distance_bound_km,"
+    "redactions";
 
 std::string record_csv(const record& r) {
   std::vector<std::string> f = {std::to_string(r.seq),
@@ -142,7 +144,15 @@ std::string record_csv(const record& r) {
                                 r.error_kind,
                                 to_string(r.payload),
                                 crypto::to_hex(r.payload_digest),
-                                r.note};
+                                r.note,
+                                r.key_id,
+                                r.endpoint,
+                                r.endpoint_country,
+                                r.signature_keyid,
+                                r.forwarded_digest,
+                                std::to_string(r.endpoint_rtt_us),
+                                std::to_string(r.distance_bound_km),
+                                std::to_string(r.redactions)};
   std::string out;
   for (std::size_t i = 0; i < f.size(); ++i) {
     out += (i == 0 ? "" : ",") + csv_field(f[i]);
@@ -241,12 +251,14 @@ void print_record_summary(const record& r) {
               r.client_country.empty() ? "unknown" : r.client_country.c_str(), r.country_source.c_str());
   std::printf("  data:        %s\n",
               r.data_classes.empty() ? "(none declared or detected)" : join(r.data_classes, ", ").c_str());
+  // The record keeps every rule that matched, not the one that decided: a permit matched under a
+  // forbid, or a restrict beside it, is listed too.
   std::string decision = r.decision;  // "no-policy" or "none" name no rule and no policy
   if (!r.rule_ids.empty()) {
-    decision += " by rule(s) " + join(r.rule_ids, ", ");
+    decision += "; rules matched: " + join(r.rule_ids, ", ");
   }
   if (!r.policy_version.empty()) {
-    decision += ", policy " + r.policy_version;
+    decision += "; policy " + r.policy_version;
   }
   std::printf("  decision:    %s\n", decision.c_str());
   std::printf("  destination: %s\n",

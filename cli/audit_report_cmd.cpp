@@ -55,12 +55,13 @@ std::string verification_json(const audit::verify_report& v) {
     problems.push_back(json_problem(to_string(p.kind), p.record, p.text));
   }
   return fmt::format(
-      R"({{"ok":{},"records":{},"checkpoints":{},"failed_checkpoints":{},"checkpoint":{},"held_checkpoints":{},)"
+      R"({{"ok":{},"records":{},"checkpoints":{},"failed_checkpoints":{},"unchecked_checkpoints":{},)"
+      R"("checkpoint":{},"held_checkpoints":{},)"
       R"("uncovered_records":{},)"
       R"("index_entries":{},)"
       R"("forced_opens":{},"first_bad_record":{},"problems":[{}]}})",
-      v.ok() ? "true" : "false", v.records, v.checkpoints, v.failed_checkpoints(), json_checkpoint(v.latest),
-      v.held_checkpoints, v.uncovered_records(), v.index_entries, v.forced_opens,
+      v.ok() ? "true" : "false", v.records, v.checkpoints, v.failed_checkpoints(), v.unchecked_checkpoints,
+      json_checkpoint(v.latest), v.held_checkpoints, v.uncovered_records(), v.index_entries, v.forced_opens,
       json_optional(v.first_bad_record), fmt::join(problems, ","));
 }
 

@@ -173,9 +173,12 @@ std::string verification_section(const audit::report& r, const report_context& c
   } else {
     out += fmt::format(
         R"(<div class="banner bad">&#10007; The log does NOT verify{}: the figures below come from records that may have been altered or removed</div>)",
-        v.failed_checkpoints() > 0 ? fmt::format(" ({} of {} signed checkpoints fail verification)",
-                                                 num(v.failed_checkpoints()), num(v.stored_checkpoints))
-                                   : std::string());
+        v.unchecked_checkpoints > 0
+            ? fmt::format(" (it cannot be read: {} of {} signed checkpoints not checked)",
+                          num(v.unchecked_checkpoints), num(v.stored_checkpoints))
+        : v.failed_checkpoints() > 0 ? fmt::format(" ({} of {} signed checkpoints fail verification)",
+                                                   num(v.failed_checkpoints()), num(v.stored_checkpoints))
+                                     : std::string());
   }
   out += R"(<dl class="facts">)";
   if (v.ok()) {

@@ -67,6 +67,10 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
           "FAILED: the audit log at %s does not verify: its records and checkpoints do, but stored payloads "
           "or data keys do not\n",
           dir.c_str());
+    } else if (report.unreadable()) {
+      // What could not be read was not checked: the read error comes first, and nothing below it
+      // is to be read as forgery.
+      std::printf("FAILED: the audit log at %s cannot be read, so it does not verify\n", dir.c_str());
     } else {
       std::printf("FAILED: the audit log at %s does not verify\n", dir.c_str());
     }
@@ -81,6 +85,11 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     if (report.failed_checkpoints() > 0) {
       std::printf("%llu of %llu stored checkpoint(s) fail verification\n",
                   static_cast<unsigned long long>(report.failed_checkpoints()),
+                  static_cast<unsigned long long>(report.stored_checkpoints));
+    }
+    if (report.unchecked_checkpoints > 0) {
+      std::printf("%llu of %llu stored checkpoint(s) not checked: the records they cover could not be read\n",
+                  static_cast<unsigned long long>(report.unchecked_checkpoints),
                   static_cast<unsigned long long>(report.stored_checkpoints));
     }
     if (unknown_signer && report.checkpoints == 0) {
@@ -165,12 +174,13 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
                                                                     : std::nullopt;
   fmt::print(
       R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"checkpoints":{},"failed_checkpoints":{},)"
-      R"("checkpoint":{},"held_checkpoints":[{}],"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
+      R"("unchecked_checkpoints":{},"checkpoint":{},"held_checkpoints":[{}],"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
       R"("payloads_checked":{},"data_keys_checked":{},"first_bad_record":{},"problems":[{}]}})"
       "\n",
       v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.checkpoints,
-      r.failed_checkpoints(), json_checkpoint(r.latest), fmt::join(held, ","), r.uncovered_records(),
-      r.index_entries, r.forced_opens, v.payloads ? std::to_string(v.payloads->checked) : "null",
+      r.failed_checkpoints(), r.unchecked_checkpoints, json_checkpoint(r.latest), fmt::join(held, ","),
+      r.uncovered_records(), r.index_entries, r.forced_opens,
+      v.payloads ? std::to_string(v.payloads->checked) : "null",
       v.payloads ? std::to_string(v.payloads->data_keys) : "null", json_optional(first_bad),
       fmt::join(problems, ","));
 }

@@ -149,5 +149,24 @@ class verify_names_its_key_test(audit_case):
                               f"signed by {self.label}\n")
 
 
+class decision_wording_test(audit_case):
+    """A record keeps every rule that matched, not the one that decided: the summary says so."""
+
+    def setUp(self):
+        super().setUp()
+        self.append(30, run_name="w")  # w-20 is a denied request from the US, w-1 a permitted one
+
+    def test_show_and_verify_proof_list_the_rules_matched(self):
+        proof = os.path.join(self.tmp, "w-20.proof")
+        write_file(proof, sovgw("audit", "prove", "--db", self.db, "--request-id", "w-20", check=0).stdout)
+        denied = sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout
+        self.assertIn("  decision:    deny; rules matched: no-us-personal-data; policy 2026-11-01.1\n", denied)
+        shown = sovgw("audit", "show", "--db", self.db, "--request-id", "w-1", "--auditor-key", self.auditor_key,
+                      check=0).stdout
+        self.assertIn("  decision:    permit; rules matched: eu-default; policy 2026-11-01.1\n", shown)
+        for out in (denied, shown):
+            self.assertNotIn("by rule", out)
+
+
 if __name__ == "__main__":
     unittest.main()

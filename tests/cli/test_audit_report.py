@@ -4,6 +4,8 @@ print), its JSON checked against the records themselves, a tampered log reported
 period options and the usage errors."""
 
 import collections
+import csv
+import io
 import json
 import os
 import re
@@ -162,6 +164,23 @@ class gateway_log_report_test(unittest.TestCase):
         for r in self.requests:
             # rtt/2 x 200 km/ms, rounded up: rtt_us / 10 km
             self.assertEqual(r["distance_bound_km"], -(-r["endpoint_rtt_us"] // 10))
+
+    def test_csv_carries_every_field_jsonl_does(self):
+        out = sovgw("audit", "query", "--db", self.log["db"], "--scan", "--format", "csv", check=0).stdout
+        rows = list(csv.reader(io.StringIO(out, newline="")))
+        header = rows[0]
+        self.assertEqual(header[:27], [
+            "seq", "time", "kind", "request_id", "tenant", "client_country", "country_source", "client_ip", "method",
+            "path", "model", "data_classes", "decision", "rule_ids", "policy_version", "cluster", "cluster_country",
+            "status", "bytes_in", "bytes_out", "latency_us", "prompt_tokens", "completion_tokens", "error_kind",
+            "payload", "payload_sha256", "note"])  # the columns before the evidence, in their order
+        self.assertEqual(sorted(header), sorted(self.records[0].keys()))
+        self.assertEqual(len(rows) - 1, len(self.records))
+        for row, record in zip(rows[1:], self.records):
+            expected = {k: ";".join(v) if isinstance(v, list) else str(v) for k, v in record.items()}
+            self.assertEqual(dict(zip(header, row)), expected)
+        forwarded = [r for r in self.requests if r["endpoint"]]
+        self.assertTrue(forwarded and all(r["endpoint_rtt_us"] > 0 and r["distance_bound_km"] > 0 for r in forwarded))
 
     def test_a_denial_in_the_table_can_be_proved(self):
         j = json.loads(self.report("--format", "json").stdout)

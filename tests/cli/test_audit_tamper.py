@@ -79,7 +79,8 @@ class tamper_test(tampered_log_case):
         for db in (self.damaged_copy("manifest"), self.tampered("corrupt-sst", "leaves", "footer")):
             p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub)
             self.assertEqual(p.returncode, 1, p.stdout + p.stderr)  # the log is damaged: not exit 3
-            self.assertTrue(p.stdout.startswith(f"FAILED: the audit log at {db} does not verify\n"), p.stdout)
+            headline = f"FAILED: the audit log at {db} cannot be read, so it does not verify\n"
+            self.assertTrue(p.stdout.startswith(headline), p.stdout)
             self.assertIn(f"cannot open the audit log at {db}: Corruption:", p.stdout)
             doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--format", "json",
                                    check=1).stdout)
@@ -92,6 +93,57 @@ class tamper_test(tampered_log_case):
         # A missing log stays an environment error.
         p = sovgw("audit", "verify", "--db", os.path.join(self.tmp, "nowhere"), "--pubkey", self.pub)
         self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertIn("no audit log at", p.stderr)
+
+    def test_a_log_that_cannot_be_read_says_so_once_and_first(self):
+        # A table file block that fails its checksum: the records (or the stored tree, or an index)
+        # cannot be read. That is the verdict; the checkpoints over them are not checked, not failed.
+        for column, error in (("leaves", "reading records failed"), ("tree", "reading the stored tree failed"),
+                              ("idx_tenant", "reading the tenant index failed")):
+            db = self.tampered("corrupt-sst", column, "data")
+            p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            lines = p.stdout.splitlines()
+            self.assertEqual(lines[0], f"FAILED: the audit log at {db} cannot be read, so it does not verify")
+            self.assertTrue(lines[1].startswith(f"  - {error}"), p.stdout)
+            self.assertIn("Corruption: block checksum mismatch", lines[1])
+            self.assertEqual(p.stdout.count("Corruption"), 1, p.stdout)
+            self.assertEqual(len([line for line in lines if line.startswith("  - ")]), 1, p.stdout)
+            self.assertNotIn("fail verification", p.stdout)
+            self.assertNotIn("no stored checkpoint signed by", p.stdout)
+            doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--format", "json",
+                                   check=1).stdout)
+            self.assertEqual([q["kind"] for q in doc["problems"]], ["read_failed"])
+            self.assertEqual(doc["failed_checkpoints"], 0)
+            unchecked = 3 if column == "leaves" else 0
+            self.assertEqual(doc["unchecked_checkpoints"], unchecked)
+            if unchecked:
+                self.assertIn("3 of 3 stored checkpoint(s) not checked: the records they cover could not be read",
+                              p.stdout)
+
+    def test_a_log_without_its_current_file_is_damaged_not_absent(self):
+        copy = os.path.join(self.tmp, "no-current")
+        shutil.copytree(self.db, copy)
+        os.remove(os.path.join(copy, "CURRENT"))
+        manifest = [f for f in os.listdir(copy) if f.startswith("MANIFEST-")][0]
+        p = sovgw("audit", "verify", "--db", copy, "--pubkey", self.pub)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)  # a damaged log, not exit 3 (no log)
+        self.assertNotIn("no audit log", p.stdout + p.stderr)
+        self.assertIn(f"the audit log at {copy} is damaged: its CURRENT file (which names the MANIFEST to open) "
+                      f"is missing, but it holds {manifest}, ", p.stdout)
+        doc = json.loads(sovgw("audit", "verify", "--db", copy, "--pubkey", self.pub, "--format", "json",
+                               check=1).stdout)
+        self.assertEqual([q["kind"] for q in doc["problems"]], ["read_failed"])
+        self.assertIn("CURRENT file", sovgw("audit", "query", "--db", copy, "--tenant", "acme", check=1).stderr)
+        # A writer refuses it too, rather than start a new log over its files.
+        p = sovgw("audit", "append", "--db", copy, "--keys", self.keys, "--synthetic", "1", check=1)
+        self.assertIn("CURRENT file", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(copy, "CURRENT")))
+        # A folder of other files (an app.log) is still no log at all.
+        elsewhere = os.path.join(self.tmp, "elsewhere")
+        os.makedirs(elsewhere)
+        write_file(os.path.join(elsewhere, "app.log"), "hello\n")
+        p = sovgw("audit", "verify", "--db", elsewhere, "--pubkey", self.pub, check=3)
         self.assertIn("no audit log at", p.stderr)
 
     def test_newest_records_deleted(self):
