@@ -163,7 +163,7 @@ std::string record_csv(const record& r) {
 namespace {
 
 const std::vector<std::string> table_header = {"seq", "time (UTC)", "request id",      "tenant",
-                                               "cc",  "effect",     "rules",           "cluster",
+                                               "cc",  "decision",   "rules",           "cluster",
                                                "at",  "st",         "tokens (in+out)", "model / event"};
 constexpr std::size_t right_aligned[] = {0, 9};  // seq, status
 

@@ -83,7 +83,7 @@ class query_test(audit_case):
         self.assertEqual(footer, "(43 records)")
         self.assertEqual(len(rows), 43)
         # Every column starts where its header does, in every row: nothing overflows into the next.
-        starts = [header.index(name) for name in ("request id", "tenant", "cc", "effect", "rules", "cluster")]
+        starts = [header.index(name) for name in ("request id", "tenant", "cc", "decision", "rules", "cluster")]
         for row in rows:
             for start in starts:
                 self.assertEqual(row[start - 2:start], "  ", (row, start))
