@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "classify/detect_text.hpp"
+#include "classify/fold.hpp"
 #include "classify/json_sax.hpp"
 
 namespace sovgw::classify {
@@ -452,8 +453,14 @@ class inspect_handler : public detail::no_size_limits {
   }
   // A model name is compared exactly as configured: one a server could read as another name is
   // refused — a control character, white space before or after it (trimmed by many servers), or
-  // a character that shows as nothing or as a space (U+200B, U+00A0, U+FEFF, tags ...), which a
-  // server may strip or a glob may route.
+  // a character that fold() turns into another or removes (U+200B, U+00A0, U+FEFF, tags,
+  // full-width forms: a server normalising or trimming the name reads something else, which a
+  // glob may still route) or a line separator (JavaScript's trim() removes U+2028 and U+2029).
+  // Whether fold() changes `text` (a model reads it as other characters).
+  static bool folds(std::string_view text) {
+    static thread_local folded_text folded;
+    return fold(text, folded);
+  }
   bool model(std::string_view name, error_code& ec) {
     unsigned high = 0;  // any byte of a multi-byte character
     for (const char c : name) {
@@ -466,33 +473,26 @@ class inspect_handler : public detail::no_size_limits {
     if (name.starts_with(' ') || name.ends_with(' ')) {
       return refuse(body_error::model_control_char, "model begins or ends with a space", ec);
     }
-    for (std::size_t i = 0; (high & 0x80u) != 0 && i < name.size();) {
-      const auto b = static_cast<unsigned char>(name[i]);
-      std::uint32_t cp = b;
-      std::size_t n = 1;
-      if (b >= 0xF0 && i + 3 < name.size()) {
-        cp = (b & 0x07u) << 18 | (name[i + 1] & 0x3Fu) << 12 | (name[i + 2] & 0x3Fu) << 6 |
-             (name[i + 3] & 0x3Fu);
-        n = 4;
-      } else if (b >= 0xE0 && i + 2 < name.size()) {
-        cp = (b & 0x0Fu) << 12 | (name[i + 1] & 0x3Fu) << 6 | (name[i + 2] & 0x3Fu);
-        n = 3;
-      } else if (b >= 0xC0 && i + 1 < name.size()) {
-        cp = (b & 0x1Fu) << 6 | (name[i + 1] & 0x3Fu);
-        n = 2;
+    if ((high & 0x80u) != 0 && (name.find("\u2028") != std::string_view::npos ||
+                                name.find("\u2029") != std::string_view::npos || folds(name))) {
+      // The first character that folds, named by its code point (the name is valid UTF-8).
+      for (std::size_t i = 0; i < name.size();) {
+        const auto b = static_cast<unsigned char>(name[i]);
+        const std::size_t n = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+        const std::string_view c = name.substr(i, n);
+        if (n > 1 && (c == "\u2028" || c == "\u2029" || folds(c))) {
+          std::uint32_t cp = n == 2 ? b & 0x1Fu : n == 3 ? b & 0x0Fu : b & 0x07u;
+          for (const char k : c.substr(1)) {
+            cp = cp << 6 | (static_cast<unsigned char>(k) & 0x3Fu);
+          }
+          return refuse(body_error::model_control_char,
+                        fmt::format("model contains U+{:04X}, which a server may read as another character "
+                                    "or drop",
+                                    cp),
+                        ec);
+        }
+        i += n;
       }
-      const bool invisible = cp == 0xA0 || cp == 0xAD || cp == 0x34F || cp == 0x61C || cp == 0x115F ||
-                             cp == 0x1160 || cp == 0x1680 || (cp >= 0x17B4 && cp <= 0x17B5) ||
-                             (cp >= 0x180B && cp <= 0x180F) || (cp >= 0x2000 && cp <= 0x200F) ||
-                             (cp >= 0x2028 && cp <= 0x202F) || (cp >= 0x205F && cp <= 0x206F) ||
-                             cp == 0x3000 || cp == 0x3164 || (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF ||
-                             cp == 0xFFA0 || (cp >= 0xFFF0 && cp <= 0xFFF8) ||
-                             (cp >= 0xE0000 && cp <= 0xE0FFF) || (cp >= 0x80 && cp <= 0x9F);
-      if (invisible) {
-        return refuse(body_error::model_control_char,
-                      fmt::format("model contains U+{:04X}, which shows as nothing or as a space", cp), ec);
-      }
-      i += n;
     }
     out_.fields.model.assign(name);
     return true;

@@ -131,6 +131,8 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
       {R"({"model":"llama\u00a0-3"})", body_error::model_control_char, "U+00A0"},
       {"{\"model\":\"llama-3\xef\xbb\xbf\"}", body_error::model_control_char, "U+FEFF"},
       {R"({"model":"llama-3\udb40\udc41"})", body_error::model_control_char, "U+E0041"},
+      {R"({"model":"\uff4c\uff4c\uff41\uff4d\uff41-3"})", body_error::model_control_char, "U+FF4C"},
+      {R"({"model":"llama-3\u2028"})", body_error::model_control_char, "U+2028"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
