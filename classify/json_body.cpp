@@ -1119,15 +1119,12 @@ void json_inspector::scan_seams(std::uint32_t which, bool locate, scan_result& s
 // redacted whole), unless that span holds a quote: then it would cut through the structure of
 // JSON inside the string, and it is not redactable in place (scan_result::hidden).
 void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& scan) {
-  // Quoted-printable only where it writes an '@' ("alice=40example.com", mail pasted raw): '='
-  // and hex digits are everywhere in code.
-  const bool qp_at = text_.find("=40") != std::string::npos;
+  const std::uint8_t qp = quoted_printable_at_sign(text_);
   if (text_.find('\\') == std::string::npos && text_.find('%') == std::string::npos &&
-      text_.find('&') == std::string::npos && !qp_at) {
+      text_.find('&') == std::string::npos && qp == 0) {
     return;  // the usual case (four memchr calls: find_first_of reads byte by byte)
   }
-  const std::uint8_t forms =
-      json_escapes | percent_encoding | html_references | hex_escapes | (qp_at ? quoted_printable : 0);
+  const std::uint8_t forms = json_escapes | percent_encoding | html_references | hex_escapes | qp;
   const std::size_t first_pass = scan.findings.size();
   const auto covered = [&](std::size_t b, std::size_t e, unsigned d) {
     return std::any_of(scan.findings.begin(), scan.findings.end(),

@@ -48,6 +48,12 @@ std::size_t markup_length(std::string_view in, std::size_t i);
 // surrogate or NUL-to-control character decodes to nothing, as a model never reads it.
 bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out);
 
+// quoted_printable when `text` writes an '@' in it ("alice=40example.com", mail pasted raw), else
+// 0: '=' and hex digits are everywhere in code, so text is read as quoted-printable only then.
+[[nodiscard]] inline std::uint8_t quoted_printable_at_sign(std::string_view text) {
+  return text.find("=40") != std::string_view::npos ? quoted_printable : 0;
+}
+
 // Base64 a model reads through ("Mail YWxpY2VAZXhhbXBsZS5jb20="): a run of at least
 // min_base64_run characters of the standard or the URL-safe alphabet (its '=' padding included)
 // that decodes to text: UTF-8 (no control characters but tab and line breaks), or UTF-16 (a NUL

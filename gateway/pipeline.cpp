@@ -173,8 +173,9 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
   }
   static thread_local classify::unescaped_text decoded;
   using enum classify::unescape_forms;
-  const std::uint8_t qp = ctx.body.find("=40") != std::string::npos ? quoted_printable : 0;  // alice=40...
-  if (classify::unescape(ctx.body, json_escapes | percent_encoding | plus_as_space | html_references | qp,
+  if (classify::unescape(ctx.body,
+                         json_escapes | percent_encoding | plus_as_space | html_references |
+                             classify::quoted_printable_at_sign(ctx.body),
                          decoded)) {
     ctx.scan.found |= classify::detect(decoded.text, detectors);
   }
@@ -248,7 +249,8 @@ bool runs_a_model(const http::message_head& head) {
   const auto ends_with = [&](std::string_view suffix) {
     return path.size() >= suffix.size() && ascii_iequals(path.substr(path.size() - suffix.size()), suffix);
   };
-  for (const std::string_view suffix : {"/chat/completions", "/completions", "/embeddings", "/responses"}) {
+  for (const std::string_view suffix :
+       {"/completions", "/embeddings", "/responses"}) {  // and chat/completions
     if (ends_with(suffix)) {
       return true;
     }
