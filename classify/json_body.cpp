@@ -78,6 +78,9 @@ class inspect_handler : public detail::no_size_limits {
     } else if (depth_ > 0 && !value_may_be("an object", ec)) {
       return false;
     }
+    if (depth_ == 1 && audio_settings_) {
+      scalar_is_absent();  // {"voice": ..., "format": ...}
+    }
     ++depth_;
     mark_container(false);
     pending_ = field::none;
@@ -111,7 +114,11 @@ class inspect_handler : public detail::no_size_limits {
   bool on_key(sv s, std::size_t, error_code& ec) {
     append(s, keep_text_ || read_keys_here());
     if (keep_text_) {
-      key_is_prose_ = is_prose_key(std::string_view(text_).substr(start_));
+      // Read as a case-insensitive decoder (Ollama's Go) reads it: "Content" and "IMAGES" are
+      // the content and the images it serves.
+      const std::string_view folded = fold_key(std::string_view(text_).substr(start_), fold_buffer_);
+      key_is_prose_ = is_prose_key(folded);
+      note_opaque_key(folded);
     }
     const bool ok = key(std::string_view(text_).substr(start_), ec);
     end_string();
@@ -162,6 +169,7 @@ class inspect_handler : public detail::no_size_limits {
     } else if (!value_may_be("a boolean", ec)) {
       return false;
     }
+    scalar_is_absent();
     pending_ = field::none;
     return true;
   }
@@ -169,9 +177,7 @@ class inspect_handler : public detail::no_size_limits {
     if (depth_ == 0) {
       return refuse(body_error::not_object, "the request body is null, not a JSON object", ec);
     }
-    if (depth_ == opaque_depth_ && opaque_key_) {
-      --opaque_fields_;  // null is absent
-    }
+    scalar_is_absent();
     pending_ = field::none;
     return true;
   }
@@ -202,6 +208,7 @@ class inspect_handler : public detail::no_size_limits {
     if (!scalar("a number", ec)) {
       return false;
     }
+    scalar_is_absent();
     if (keep_text_) {
       append(s, true);
       numbers_.push_back({start_, text_.size()});
@@ -217,19 +224,18 @@ class inspect_handler : public detail::no_size_limits {
   // image, audio, video, embeddings or a document, and the file keys) under any top-level key
   // but those that hold the schema and settings of tools and of the output (not_content()): a
   // message's or an input's, and vLLM's /score and /rerank `text_1`, `data_1`, `query` and
-  // `documents` alike. At the top level a client's own chat template (vLLM's `chat_template`, or
-  // the one in `chat_template_kwargs`: it may rewrite the text the gateway read, reversing or
-  // decoding it, before the model sees it), embeddings (`prompt_embeds`, any `*_embeds`),
-  // Ollama's images, and token ids under any key naming tokens (number arrays: `tokens` of vLLM's
-  // /detokenize, `token_ids` of its generate endpoint) but the output constraints
-  // (`stop_token_ids`, `allowed_token_ids`, `bad_words_ids`). A part's `type` is read too
-  // (part_type_is_text).
+  // `documents` alike; reasoning a client cannot read either (`encrypted_content`). At the top
+  // level the same media and file keys, a client's own chat template (vLLM's `chat_template`, or
+  // the one in `chat_template_kwargs`, Ollama's `template`: it may rewrite the text the gateway
+  // read, reversing or decoding it, before the model sees it), and token ids under any key
+  // naming tokens (number arrays: `tokens` of vLLM's /detokenize, `token_ids` of its generate
+  // endpoint, Ollama's `context`) but the output constraints (`stop_token_ids`,
+  // `allowed_token_ids`, `bad_words_ids`). Keys are read folded, as Go's decoder matches them
+  // (fold_key). A part's `type` is read too (part_type_is_text).
   void note_opaque_key(std::string_view name) {
-    static constexpr std::string_view files[] = {"file",     "file_data",   "file_id", "file_url",
-                                                 "filename", "inline_data", "blob"};
-    static constexpr std::string_view media[] = {"image", "audio", "video", "embed", "document"};
+    static constexpr std::string_view media[] = {"image", "audio", "video", "embed", "document", "encrypted"};
     const auto names_media = [&] {
-      return std::find(std::begin(files), std::end(files), name) != std::end(files) ||
+      return names_a_file(name) || name == "inline_data" || name == "blob" ||
              std::any_of(std::begin(media), std::end(media),
                          [&](std::string_view m) { return name.find(m) != std::string_view::npos; });
     };
@@ -237,12 +243,17 @@ class inspect_handler : public detail::no_size_limits {
     if (depth_ == 1) {
       in_content_ = !not_content(name);
       in_template_kwargs_ = name == "chat_template_kwargs";
-      opaque_key_ = name == "chat_template" || name == "images" || name.ends_with("embeds");
+      // Media and stored files at the top level too (SGLang's image_data, llama.cpp's, a batch's
+      // input_file_id); a flag, a number or null there is no content (scalar_is_absent()), nor
+      // is an object under `audio` (the OpenAI API's settings of audio output).
+      opaque_key_ = name == "chat_template" || name == "template" ||
+                    (in_content_ && !is_prose_key(name) && names_media());
+      audio_settings_ = name == "audio";
       opaque_fields_ += opaque_key_ ? 1 : 0;
       opaque_depth_ = 1;
       token_ids_ = (name.find("token") != std::string_view::npos && !name.starts_with("stop_") &&
                     !name.starts_with("allowed_") && !name.starts_with("bad_")) ||
-                   name == "input_ids";
+                   name == "input_ids" || name == "context";
     } else if (depth_ == 2 && in_template_kwargs_) {
       opaque_key_ = name == "chat_template";
       opaque_fields_ += opaque_key_ ? 1 : 0;
@@ -253,6 +264,26 @@ class inspect_handler : public detail::no_size_limits {
       const bool in_array = depth_ < 64 && ((arrays_ >> (depth_ - 1)) & 1) != 0;
       part_type_next_ = name == "type" && in_array;
       opaque_parts_ = opaque_parts_ || names_media();
+    }
+  }
+  // A key naming a file, by one of its words: file, file_id, file_ids, input_file_id,
+  // training_file, filename (not profile).
+  static bool names_a_file(std::string_view name) {
+    for (std::size_t at = 0; at <= name.size();) {
+      const std::size_t end = std::min(name.find('_', at), name.size());
+      const std::string_view word = name.substr(at, end - at);
+      if (word == "file" || word == "files" || word == "filename") {
+        return true;
+      }
+      at = end + 1;
+    }
+    return false;
+  }
+  // A scalar where a key naming opaque content expects it: no content, as if absent.
+  void scalar_is_absent() {
+    if (depth_ == opaque_depth_ && opaque_key_) {
+      --opaque_fields_;
+      opaque_key_ = false;
     }
   }
   // The top-level keys that hold the schema and settings of tools and of the output, not content:
@@ -276,7 +307,8 @@ class inspect_handler : public detail::no_size_limits {
                                                 "metadata",
                                                 "mcp_servers",
                                                 "media_io_kwargs",
-                                                "mm_processor_kwargs"};
+                                                "mm_processor_kwargs",
+                                                "embedding_types"};
     return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
   }
   // The `type` of a part in a message or an input: what is not known to be text (or a call, a
@@ -501,9 +533,6 @@ class inspect_handler : public detail::no_size_limits {
   // A key of the top-level object or of stream_options: no duplicates, no case variants.
   bool key(std::string_view name, error_code& ec) {
     pending_ = field::none;
-    if (keep_text_) {
-      note_opaque_key(name);
-    }
     if (!read_keys_here()) {
       return true;
     }
@@ -516,6 +545,16 @@ class inspect_handler : public detail::no_size_limits {
       }
       return refuse(body_error::case_variant_key,
                     fmt::format("the keys \"{}\" and \"{}\" differ only in letter case", printable(*earlier),
+                                printable(name)),
+                    ec);
+    }
+    // A router runs one of these instead of `model` when it fails or as it chooses (LiteLLM's
+    // fallbacks, also forced by mock_testing_fallbacks; OpenRouter's models): a model the
+    // policy never saw.
+    if (top && (folded == "fallbacks" || folded == "models" || folded == "fallback_models")) {
+      return refuse(body_error::other_models,
+                    fmt::format("the body names other models a router may run instead of \"model\" (\"{}\"); "
+                                "the policy decides one model: remove it",
                                 printable(name)),
                     ec);
     }
@@ -575,6 +614,7 @@ class inspect_handler : public detail::no_size_limits {
   bool in_content_ = false;          // under a top-level key that holds content (not_content())
   bool in_template_kwargs_ = false;  // under the top-level chat_template_kwargs
   bool opaque_key_ = false;          // the last key at opaque_depth_ names opaque content
+  bool audio_settings_ = false;      // the last top-level key is `audio`
   std::size_t opaque_depth_ = 1;     // where opaque_key_ was read: the top level or the kwargs
   bool opaque_parts_ = false;        // a media part, or token ids
   bool part_type_next_ = false;      // the value being read is a content part's type
@@ -728,6 +768,8 @@ std::string_view body_error_name(body_error e) noexcept {
       return "model_too_long";
     case body_error::model_control_char:
       return "model_control_char";
+    case body_error::other_models:
+      return "other_models";
   }
   return "unknown";
 }

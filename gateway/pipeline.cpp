@@ -199,11 +199,32 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
     text += decoded.text;
     text += '\n';
   }
-  for (const http::field& f : head.fields) {
-    if (!http::never_forwarded(f.id) && !http::is_hop_by_hop(head, f)) {
+  const auto forwarded = [&](const http::field& f) {
+    return !http::never_forwarded(f.id) && !http::is_hop_by_hop(head, f);
+  };
+  for (std::size_t i = 0; i < head.fields.size(); ++i) {
+    const http::field& f = head.fields[i];
+    if (!forwarded(f)) {
+      continue;
+    }
+    text += f.name;
+    text += ": ";
+    text += f.value;
+    text += '\n';
+    // A field given more than once is also read as a server or a logger joins it (RFC 9110
+    // 5.3): "X-Iban: GB82 WEST" and "X-Iban: 1234 5698 7654 32" are one IBAN there.
+    const auto same = [&](const http::field& g) { return forwarded(g) && ascii_iequals(g.name, f.name); };
+    if (std::none_of(head.fields.begin(), head.fields.begin() + static_cast<std::ptrdiff_t>(i), same) &&
+        std::any_of(head.fields.begin() + static_cast<std::ptrdiff_t>(i) + 1, head.fields.end(), same)) {
       text += f.name;
       text += ": ";
       text += f.value;
+      for (std::size_t j = i + 1; j < head.fields.size(); ++j) {
+        if (same(head.fields[j])) {
+          text += ", ";
+          text += head.fields[j].value;
+        }
+      }
       text += '\n';
     }
   }
@@ -236,39 +257,61 @@ stage_result unsupported_media_type(std::string message) {
   return stage_result::respond(outcome::unsupported_media_type, std::move(message));
 }
 
-// The endpoints that run a model: the OpenAI API's under any prefix (/v1, none as LiteLLM serves
-// them, /openai/v1, /api/v1), Anthropic's messages and Ollama's; in any case and with a trailing
-// slash, as routers fold them. A body there that names no model ("model" absent, null or "")
-// would be served by whatever model the cluster defaults to, which no model rule of the policy or
-// of a tenant's limits saw.
+// The endpoints that run a model, by how their path ends, under any prefix (/v1, none as LiteLLM
+// serves them, /openai/v1, /api/v1, /ollama) and in any case, with a trailing slash, as routers
+// fold them: the OpenAI API's (chat and text completions, embeddings, responses, moderations,
+// image generation, speech; transcriptions and image edits are multipart, which the gateway
+// does not read: refused as not JSON), Anthropic's messages, Ollama's and Cohere's chat and embed,
+// TGI's and SGLang's generate, vLLM's pooling, scoring, reranking, classification and tokenizer,
+// SageMaker's invocations, TEI's embed and predict, Triton's infer, Replicate's predictions. A
+// body there that names no model ("model" absent, null or "") would be served by whatever model
+// the cluster defaults to, which no model rule of the policy or of a tenant's limits saw.
 bool runs_a_model(const http::message_head& head) {
   std::string_view path = http::target_path(head);
   if (path.size() > 1 && path.ends_with('/')) {
     path.remove_suffix(1);
   }
-  const auto ends_with = [&](std::string_view suffix) {
+  static constexpr std::string_view endings[] = {"/completions",
+                                                 "/embeddings",
+                                                 "/responses",
+                                                 "/moderations",
+                                                 "/images/generations",
+                                                 "/audio/speech",
+                                                 "/audio/transcriptions",
+                                                 "/audio/translations",
+                                                 "/images/edits",
+                                                 "/images/variations",
+                                                 "/v1/messages",
+                                                 "/messages/count_tokens",
+                                                 "/chat",
+                                                 "/generate",
+                                                 "/generate_stream",
+                                                 "/embed",
+                                                 "/embed_sparse",
+                                                 "/embed_all",
+                                                 "/invocations",
+                                                 "/rerank",
+                                                 "/score",
+                                                 "/pooling",
+                                                 "/classify",
+                                                 "/tokenize",
+                                                 "/detokenize",
+                                                 "/encode",
+                                                 "/predict",
+                                                 "/infer",
+                                                 "/predictions"};
+  return std::any_of(std::begin(endings), std::end(endings), [&](std::string_view suffix) {
     return path.size() >= suffix.size() && ascii_iequals(path.substr(path.size() - suffix.size()), suffix);
-  };
-  for (const std::string_view suffix :
-       {"/completions", "/embeddings", "/responses"}) {  // and chat/completions
-    if (ends_with(suffix)) {
-      return true;
-    }
-  }
-  for (const std::string_view exact :
-       {"/v1/messages", "/api/chat", "/api/generate", "/api/embed", "/api/embeddings"}) {
-    if (ascii_iequals(path, exact)) {
-      return true;
-    }
-  }
-  return false;
+  });
 }
 
 // The model a request target names, in the forms APIs put it there: Azure OpenAI's
 // /openai/deployments/{model}/..., the legacy /v1/engines/{model}/..., Bedrock's /model/{id}/...,
-// Gemini's and Vertex's .../models/{model}:{method} (':' also as %3A, which a server decodes).
-// Empty when the target names none. A cluster serving such a path runs that model, whatever
-// the body says.
+// Gemini's, Vertex's and KServe's .../models/{model}:{method} (':' also as %3A, which a server
+// decodes), and .../models/{model}/... (Hugging Face's router, Triton's /v2/models/{model}/infer,
+// Replicate's /v1/models/{owner}/{name}/predictions, read as its first segment: a model no
+// cluster serves, refused). Empty when the target names none. A cluster serving such a path runs
+// that model, whatever the body says.
 std::string_view model_in_path(const http::message_head& head) {
   const std::string_view path = http::target_path(head);
   std::string_view previous;
@@ -293,6 +336,9 @@ std::string_view model_in_path(const http::message_head& head) {
         }
         if (colon != std::string_view::npos && colon > 0) {
           return segment.substr(0, colon);
+        }
+        if (end + 1 < path.size()) {
+          return segment;  // more follows: /models/{model}/v1/chat/completions, /models/{model}/infer
         }
       }
     }
@@ -330,10 +376,27 @@ stage_result settle_model(request_context& ctx) {
   return stage_result::next();
 }
 
-// The OpenAI-style API (/v1/...): its request bodies are JSON.
-// Compared case-insensitively: a case-insensitive router serves /V1/chat/completions too.
+// The APIs whose request bodies are JSON: the OpenAI-style API under /v1/ and /v2/ behind any
+// prefix (/openai/v1/files, /api/v1/..., Cohere's and Triton's /v2/), its file, batch and upload
+// endpoints without one (LiteLLM serves /files), and every endpoint that runs a model. Compared
+// case-insensitively: a case-insensitive router serves /V1/chat/completions too.
 bool json_endpoint(const http::message_head& head) {
-  return http::path_under(head, "/v1/") || runs_a_model(head);
+  const std::string_view path = http::target_path(head);
+  std::size_t at = 1;
+  while (at < path.size()) {
+    std::size_t end = path.find('/', at);
+    if (end == std::string_view::npos) {
+      end = path.size();
+    }
+    const std::string_view segment = path.substr(at, end - at);
+    if (((ascii_iequals(segment, "v1") || ascii_iequals(segment, "v2")) && end + 1 < path.size()) ||
+        ascii_iequals(segment, "files") || ascii_iequals(segment, "uploads") ||
+        ascii_iequals(segment, "batches")) {
+      return true;
+    }
+    at = end + 1;
+  }
+  return runs_a_model(head);
 }
 
 }  // namespace

@@ -617,7 +617,7 @@ class UsageTest(unittest.TestCase):
         # its prompt only. (The stand-in echoes the body: no usage in it.)
         for path, generates in (("/generate", True), ("/invocations", True), ("/embed", False)):
             with self.subTest(path):
-                raw = request_bytes("POST", path, json.dumps({"inputs": "hello there"}).encode(),
+                raw = request_bytes("POST", path, json.dumps({"model": "tgi-model", "inputs": "hello there"}).encode(),
                                     {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
                                      "x-standin-echo-body": "1"})
                 resp = send(self.gateway.port, self.certs, raw)
