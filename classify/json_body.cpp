@@ -81,6 +81,7 @@ class inspect_handler : public detail::no_size_limits {
     if (depth_ == 1 && audio_settings_) {
       scalar_is_absent();  // {"voice": ..., "format": ...}
     }
+    remote_value();
     ++depth_;
     mark_container(false);
     pending_ = field::none;
@@ -96,6 +97,7 @@ class inspect_handler : public detail::no_size_limits {
     if (!value_may_be("an array", ec)) {
       return false;
     }
+    remote_value();
     ++depth_;
     mark_container(true);
     group_ += prose_array() ? 1 : 0;  // its items, and the prose of its parts, are one group
@@ -141,6 +143,11 @@ class inspect_handler : public detail::no_size_limits {
       opaque_parts_ = opaque_parts_ || !part_type_is_text(std::string_view(text_).substr(start_));
       part_type_next_ = false;
     }
+    if (tool_type_next_) {
+      remote_tools_ = remote_tools_ || calls_out(std::string_view(text_).substr(start_));
+      tool_type_next_ = false;
+    }
+    remote_value();
     if (keep_text_ && in_prose()) {
       prose_.push_back({start_, text_.size(), prose_group()});
     }
@@ -186,6 +193,8 @@ class inspect_handler : public detail::no_size_limits {
 
   // Whether the body holds content a model reads that the gateway cannot (opaque_content).
   [[nodiscard]] bool opaque() const { return opaque_parts_ || opaque_fields_ > 0; }
+  // Whether the body asks the cluster to call a remote server with what it reads (remote_tools).
+  [[nodiscard]] bool remote_tools() const { return remote_tools_; }
 
  private:
   // A number's text is read like a string's (a card number in a tool's JSON schema reaches the
@@ -240,7 +249,11 @@ class inspect_handler : public detail::no_size_limits {
                          [&](std::string_view m) { return name.find(m) != std::string_view::npos; });
     };
     part_type_next_ = false;
+    tool_type_next_ = false;
     if (depth_ == 1) {
+      in_tools_ = name == "tools";
+      // Anthropic's MCP servers, Chat Completions' web search: the cluster sends what it reads on.
+      remote_key_ = name == "mcp_servers" || name == "web_search_options";
       in_content_ = !not_content(name);
       in_template_kwargs_ = name == "chat_template_kwargs";
       // Media and stored files at the top level too (SGLang's image_data, llama.cpp's, a batch's
@@ -254,6 +267,10 @@ class inspect_handler : public detail::no_size_limits {
       token_ids_ = (name.find("token") != std::string_view::npos && !name.starts_with("stop_") &&
                     !name.starts_with("allowed_") && !name.starts_with("bad_")) ||
                    name == "input_ids" || name == "context";
+    } else if (in_tools_) {
+      // tools[i].type, tools[i].server_url (not a function's parameters named so)
+      tool_type_next_ = depth_ == 3 && name == "type";
+      remote_tools_ = remote_tools_ || (depth_ == 3 && (name == "server_url" || name == "connector_id"));
     } else if (depth_ == 2 && in_template_kwargs_) {
       opaque_key_ = name == "chat_template";
       opaque_fields_ += opaque_key_ ? 1 : 0;
@@ -278,6 +295,18 @@ class inspect_handler : public detail::no_size_limits {
       at = end + 1;
     }
     return false;
+  }
+  // A tool the cluster runs by sending what the model reads to a server the client names or to
+  // a search engine: OpenAI's remote MCP tool and web search, Anthropic's web search and fetch.
+  static bool calls_out(std::string_view type) {
+    return type.starts_with("mcp") || type.starts_with("web_search") || type.starts_with("web_fetch");
+  }
+  // The value of a top-level key that names remote servers: anything but null or a flag.
+  void remote_value() {
+    if (depth_ == 1 && remote_key_) {
+      remote_tools_ = true;
+      remote_key_ = false;
+    }
   }
   // A scalar where a key naming opaque content expects it: no content, as if absent.
   void scalar_is_absent() {
@@ -618,6 +647,10 @@ class inspect_handler : public detail::no_size_limits {
   std::size_t opaque_depth_ = 1;     // where opaque_key_ was read: the top level or the kwargs
   bool opaque_parts_ = false;        // a media part, or token ids
   bool part_type_next_ = false;      // the value being read is a content part's type
+  bool in_tools_ = false;            // under the top-level tools
+  bool tool_type_next_ = false;      // the value being read is a tool's type
+  bool remote_key_ = false;          // the last top-level key names remote servers
+  bool remote_tools_ = false;        // a tool or a server the cluster calls out to
   bool token_ids_ = false;           // the last top-level key names token ids
   int opaque_fields_ = 0;            // top-level opaque fields that are not null
 };
@@ -841,6 +874,10 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
       (parser.handler().opaque() || holds_markdown_image(text_))) {
     out.scan.found |= bit(detector::opaque_content);
     out.scan.hidden |= bit(detector::opaque_content);
+  }
+  if ((which & bit(detector::remote_tools)) != 0 && parser.handler().remote_tools()) {
+    out.scan.found |= bit(detector::remote_tools);
+    out.scan.hidden |= bit(detector::remote_tools);
   }
 }
 

@@ -302,6 +302,10 @@ class compiler {
         diags_.error(d.pos,
                      "'opaque_content' cannot be redacted: it is content the gateway cannot read "
                      "(images, audio, files, token ids, a client's own chat template)");
+      } else if (index && d.text == "remote_tools") {
+        diags_.error(d.pos,
+                     "'remote_tools' cannot be redacted: it is a tool the cluster runs by calling "
+                     "out (remote MCP servers, web search), not text");
       } else if (index) {
         rule.duties.redact |= 1u << *index;
       } else {

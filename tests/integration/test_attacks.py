@@ -2,6 +2,7 @@
 refuses in one spelling is refused in every other spelling; what the gateway sees is what the
 cluster sees, or the request is refused. Real TLS on loopback, the real stand-in cluster."""
 
+import json
 import os
 import socket
 import ssl
@@ -52,6 +53,25 @@ class AttackTest(unittest.TestCase):
                 err = resp.json()["error"]
                 self.assertEqual(err["code"], "non_canonical_target")  # the gateway's answer, not a cluster's
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+
+    def test_tools_that_send_the_conversation_elsewhere_are_forbidden(self):
+        # A remote MCP server or a web search would receive what the model reads, from wherever the
+        # cluster is, to wherever that server is.
+        for tools in ({"tools": [{"type": "mcp", "server_label": "x", "server_url": "https://x.example/mcp"}]},
+                      {"tools": [{"type": "web_search_preview"}]},
+                      {"mcp_servers": [{"type": "url", "url": "https://x.example/sse", "name": "x"}]},
+                      {"TOOLS": [{"type": "web_search"}]}):
+            with self.subTest(tools):
+                body = json.dumps(dict({"model": "mistral-small", "input": "Bonjour"}, **tools)).encode()
+                resp = self.send(request_bytes("POST", "/v1/responses", body, {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-remote-tools", resp.json()["error"]["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+        # A function the client runs itself is no egress.
+        body = json.dumps({"model": "mistral-small", "input": "Bonjour",
+                           "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]}).encode()
+        resp = self.send(request_bytes("POST", "/v1/responses", body, {"Content-Type": "application/json"}))
+        self.assertEqual(resp.status, 200, resp.body)
 
     def test_spellings_a_cluster_router_may_fold_are_refused_or_forbidden(self):
         # Non-canonical: Windows servers drop trailing dots and spaces; routers decode ';', '?', '#';

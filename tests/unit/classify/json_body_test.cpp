@@ -721,6 +721,42 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
   CHECK_FALSE(readable_text(std::string_view("a\0b", 3)));
 }
 
+TEST_CASE("tools the cluster runs by calling out to another server are remote_tools") {
+  const std::uint32_t remote = bit(detector::remote_tools);
+  const std::string calls_out[] = {
+      R"({"model":"m","input":"hi","tools":[{"type":"mcp","server_label":"x","server_url":"https://x.example/mcp"}]})",
+      R"({"model":"m","input":"hi","tools":[{"type":"web_search_preview"}]})",
+      R"({"model":"m","input":"hi","tools":[{"type":"function","name":"f"},{"type":"web_search"}]})",
+      R"({"model":"m","messages":[],"tools":[{"type":"web_search_20250305","name":"web_search"}]})",
+      R"({"model":"m","messages":[],"tools":[{"type":"web_fetch_20250910","name":"web_fetch"}]})",
+      R"({"model":"m","messages":[],"mcp_servers":[{"type":"url","url":"https://x.example/sse","name":"x"}]})",
+      R"({"model":"m","messages":[],"web_search_options":{}})",
+      R"({"model":"m","input":"hi","tools":[{"type":"mcp","server_label":"x","connector_id":"connector_gmail"}]})",
+      R"({"model":"m","input":"hi","Tools":[{"Type":"mcp","server_url":"https://x.example/mcp"}]})",
+  };
+  for (const std::string& body : calls_out) {
+    CAPTURE(body);
+    const inspection got = inspect(body, remote | bit(detector::email), true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == remote);
+    CHECK(got.scan.hidden == remote);
+    CHECK(inspect(body, bit(detector::email)).scan.found == 0);  // only when asked for
+  }
+  const std::string local[] = {
+      R"({"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"mcp","parameters":)"
+      R"({"type":"object","properties":{"server_url":{"type":"string"}}}}}]})",
+      R"({"model":"m","input":"hi","tools":[{"type":"file_search","vector_store_ids":["vs_1"]},{"type":"code_interpreter"}]})",
+      R"({"model":"m","messages":[],"mcp_servers":null,"web_search_options":null})",
+      R"({"model":"m","messages":[{"role":"user","content":"what is an mcp server_url?"}]})",
+  };
+  for (const std::string& body : local) {
+    CAPTURE(body);
+    const inspection got = inspect(body, remote, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == 0);
+  }
+}
+
 TEST_CASE("media anywhere a model reads, markdown images and a nested chat template are opaque_content") {
   const std::uint32_t opaque = bit(detector::opaque_content);
   const std::string image =
