@@ -11,6 +11,7 @@
 #include "classify/media_type.hpp"
 #include "classify/unescape.hpp"
 #include "common/ascii.hpp"
+#include "crypto/content_digest.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/log.hpp"
 #include "policy/compiled_policy.hpp"
@@ -376,6 +377,43 @@ stage_result settle_model(request_context& ctx) {
   return stage_result::next();
 }
 
+// A client's Content-Digest (RFC 9530) must be the digest of the body the gateway received: the
+// receipt covers it (`content-digest;req`), and a client that sent the digest of another body
+// would hold a receipt "bound" to a prompt the gateway never saw; a cluster checking it would
+// refuse the request anyway. Every sha-256 and sha-512 member is checked; a field with neither
+// binds nothing the gateway can vouch for.
+stage_result check_content_digest(const request_context& ctx) {
+  static thread_local std::string joined;
+  joined.clear();
+  for (const http::field& f : ctx.head.fields) {
+    if (f.id == http::field_id::content_digest) {
+      joined += joined.empty() ? "" : ", ";
+      joined += f.value;
+    }
+  }
+  if (joined.empty()) {
+    return stage_result::next();
+  }
+  using enum crypto::digest_verdict;
+  switch (crypto::verify_content_digest(joined, ctx.body)) {
+    case ok:
+      return stage_result::next();
+    case mismatch:
+      return stage_result::respond(outcome::bad_content_digest,
+                                   "Content-Digest does not match the request body received: send the "
+                                   "digest of the body as sent, or no Content-Digest");
+    case no_known_algorithm:
+      return stage_result::respond(outcome::bad_content_digest,
+                                   "Content-Digest has neither sha-256 nor sha-512, the digests the gateway "
+                                   "checks: send one of them, or no Content-Digest");
+    case malformed:
+      break;
+  }
+  return stage_result::respond(outcome::bad_content_digest,
+                               "Content-Digest is not an RFC 9530 dictionary of byte sequences "
+                               "(sha-256=:<base64>:)");
+}
+
 // The APIs whose request bodies are JSON: the OpenAI-style API under /v1/ and /v2/ behind any
 // prefix (/openai/v1/files, /api/v1/..., Cohere's and Triton's /v2/), its file, batch and upload
 // endpoints without one (LiteLLM serves /files), and every endpoint that runs a model. Compared
@@ -405,7 +443,8 @@ bool json_endpoint(const http::message_head& head) {
 // body not labelled JSON on a JSON endpoint (415) would be read by the detectors as something
 // other than what the cluster decodes.
 stage_result pipeline::classify(request_context& ctx) const {
-  stage_result r = classify_body(ctx);
+  stage_result r = check_content_digest(ctx);
+  r = r.proceed() ? classify_body(ctx) : r;
   return r.proceed() ? settle_model(ctx) : r;
 }
 

@@ -8,7 +8,8 @@ import re
 import subprocess
 import unittest
 
-from support import SOVGW, Gateway, TempDir, admin_get, cluster_yaml, gateway_yaml, make_certs, start_standin
+from support import (SOVGW, Gateway, TempDir, admin_get, cluster_yaml, exchange, gateway_yaml, make_certs,
+                     request_bytes, start_standin)
 from test_signed_requests import make_keys
 
 POLICY = """version: 1
@@ -133,6 +134,32 @@ class ReceiptTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("the method, URL (host, port, path, query) or body (Content-Digest) may differ", r.stdout)
         self.assertEqual(self.verify(head).returncode, 1)  # the receipt covers a digest: it must be given
+
+    def test_a_content_digest_of_another_body_is_refused(self):
+        # Else the receipt would cover the digest of a prompt the gateway never received, and
+        # `receipt verify --body-file` would call the receipt bound to that prompt.
+        import base64
+        import hashlib
+        claimed = BODY.replace("Bonjour", "Patient Jean Dupont, IBAN DE89 3704 0044 0532 0130 00")
+        lie = f"sha-256=:{base64.b64encode(hashlib.sha256(claimed.encode()).digest()).decode()}:"
+        right = f"sha-256=:{base64.b64encode(hashlib.sha256(BODY.encode()).digest()).decode()}:"
+        right512 = f"sha-512=:{base64.b64encode(hashlib.sha512(BODY.encode()).digest()).decode()}:"
+        for value, text in ((lie, "does not match the request body"),
+                            (f"{right}, {lie.replace('sha-256', 'sha-512')}", "does not match"),
+                            ("md5=:AAAAAAAAAAAAAAAAAAAAAA==:", "neither sha-256 nor sha-512"),
+                            ("sha-256=AAAA", "not an RFC 9530 dictionary")):
+            with self.subTest(value):
+                resp = self.send_with_digest(value)
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "bad_content_digest")
+                self.assertIn(text, resp.json()["error"]["message"])
+        # The right digest, alone or with a right sha-512 beside it, is served.
+        for value in (right, f"{right}, {right512}"):
+            self.assertEqual(self.send_with_digest(value).status, 200)
+
+    def send_with_digest(self, value):
+        return exchange(self.gateway.port, self.certs, request_bytes(
+            "POST", "/v1/chat/completions", BODY.encode(), {"Content-Type": "application/json", "Content-Digest": value}))
 
     def test_a_body_the_receipt_does_not_cover_fails(self):
         # Sent without Content-Digest: the receipt covers no body, so no body given can be checked.
