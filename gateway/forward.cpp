@@ -159,11 +159,11 @@ stage_result upstream_exchange::upstream_failed(upstream_error_kind kind, io_sta
     return stage_result::respond(outcome::client_disconnected, "the client went away");
   }
   w_.shared.stats->upstream_error(ctx_.cluster, kind);
-  // Only a broken endpoint is marked down. A slow generation is not: any client can ask for one,
-  // and a few such requests must not steer every request away from a healthy cluster.
-  if (kind != upstream_error_kind::timeout) {
-    w_.pool.report_failure(ctx_.cluster, *lease_.endpoint);
-  }
+  // Not an endpoint failure (the pool counts those: connect and TLS failures). Once the request
+  // is sent, what goes wrong may be what the client sent: a head the cluster refuses by closing,
+  // input it answers with garbage or resets on, a slow generation. A few such requests from any
+  // tenant must not steer every request away from a healthy cluster; they are counted here
+  // (sovgw_upstream_errors_total) and logged.
   log_line("warn", "upstream failed")
       .str("request_id", ctx_.request_id)
       .str("cluster", name)
@@ -186,12 +186,10 @@ void upstream_exchange::failed_mid_body(outcome o, io_status s) {
     return;  // the client left; not the cluster's fault
   }
   ctx_.result = o;
-  const bool slow = o == outcome::upstream_stream_timeout;  // an idle stream is not a broken endpoint
+  const bool slow = o == outcome::upstream_stream_timeout;
+  // Not an endpoint failure either (upstream_failed()).
   w_.shared.stats->upstream_error(ctx_.cluster,
                                   slow ? upstream_error_kind::timeout : upstream_error_kind::reset);
-  if (!slow) {
-    w_.pool.report_failure(ctx_.cluster, *lease_.endpoint);
-  }
   log_line("warn", "upstream failed mid-body")
       .str("request_id", ctx_.request_id)
       .str("endpoint", lease_.endpoint->label)

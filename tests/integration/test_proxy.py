@@ -348,6 +348,21 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertGreaterEqual(metric(g, "sovgw_upstream_errors_total"), 2)
         g.wait_for_json(lambda o: o.get("msg") == "endpoint marked down")
 
+    def test_what_a_request_can_cause_never_marks_an_endpoint_down(self):
+        # A client chooses what it sends: a head the cluster refuses by closing, input it answers
+        # with garbage or resets on. Were those endpoint failures, three requests from any tenant
+        # would take the cluster away from everyone (here one would: failures_before_down: 1).
+        g = self.gateway(cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs,
+                                      extra="    failures_before_down: 1\n    down_retry_interval: 1m"))
+        for fault, status in (("close-before-response", 502), ("bad-response", 502)):
+            resp = exchange(g.port, self.certs, chat_request(extra_headers={"x-standin-fault": fault}))
+            self.assertEqual(resp.status, status, fault)
+        with tls_connect(g.port, self.certs) as s:
+            s.sendall(chat_request(extra_headers={"x-standin-fault": "reset-mid-body"}))
+            Reader(s).closed_by_peer(10)
+        self.assertEqual(exchange(g.port, self.certs, chat_request()).status, 200)
+        self.assertFalse(any(o.get("msg") == "endpoint marked down" for o in g.logs()))
+
     def test_slow_generations_never_mark_an_endpoint_down(self):
         # One failure would mark the endpoint down; a slow answer is not one.
         g = self.gateway(cluster_yaml("slow", f"127.0.0.1:{self.standin.port}", self.certs,
