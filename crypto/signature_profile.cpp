@@ -136,7 +136,9 @@ std::string hmac_keyid(const secret_bytes& secret) {
 std::vector<component> forwarded_request_components(const message_view& request) {
   std::vector<component> covered = {component::derived("@method"), component::derived("@authority"),
                                     component::derived("@path"), component::derived("@query")};
-  for (std::string_view name : {"content-type", "content-digest"}) {
+  // The gateway's own account of the client and the request id are covered too (docs/http.md).
+  for (std::string_view name : {"content-type", "content-digest", "x-forwarded-for", "forwarded",
+                                "x-forwarded-proto", "x-request-id"}) {
     if (has_field(request, name)) {
       covered.push_back(component::field(name));
     }

@@ -266,13 +266,23 @@ bool upstream_exchange::request_head(std::string& out, std::string& unsignable) 
       out += *line;
     }
   }
-  append_field(out, "X-Forwarded-For", ctx_.client_ip);
+  // The gateway's own account of the client, signed with the rest: a cluster that trusts these
+  // fields cannot be told another address or request id on the way.
+  static thread_local std::string forwarded_for;
   const bool v6 = ctx_.client_ip.find(':') != std::string::npos;
-  out += v6 ? "Forwarded: for=\"[" : "Forwarded: for=";
-  out += ctx_.client_ip;
-  out += v6 ? "]\";proto=https\r\n" : ";proto=https\r\n";
-  append_field(out, "X-Forwarded-Proto", "https");
-  append_field(out, "X-Request-Id", ctx_.request_id);
+  forwarded_for.assign(v6 ? "for=\"[" : "for=");
+  forwarded_for += ctx_.client_ip;
+  forwarded_for += v6 ? "]\";proto=https" : ";proto=https";
+  const crypto::httpsig::field_line written[] = {{"X-Forwarded-For", ctx_.client_ip},
+                                                 {"Forwarded", forwarded_for},
+                                                 {"X-Forwarded-Proto", "https"},
+                                                 {"X-Request-Id", ctx_.request_id}};
+  for (const crypto::httpsig::field_line& f : written) {
+    append_field(out, f.name, f.value);
+    if (tagger.signing()) {
+      forwarded.push_back(f);
+    }
+  }
   if (!tagger.tag(out, ctx_, cluster_.host_header, forwarded, unsignable)) {
     return false;
   }

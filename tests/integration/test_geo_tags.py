@@ -188,6 +188,17 @@ class GeoTagsTest(unittest.TestCase):
         h["sovereign-cluster-country"] = "US"
         self.assert_refused(self.direct(h, body), "bad_signature")
 
+    def test_changed_client_address_or_request_id_is_refused(self):
+        # The gateway's own X-Forwarded-For, Forwarded, X-Forwarded-Proto and X-Request-Id are
+        # signed: a cluster trusting them cannot be told another client on the way.
+        for field, value in (("x-forwarded-for", "5.255.255.5"), ("forwarded", "for=5.255.255.5;proto=https"),
+                             ("x-forwarded-proto", "http"), ("x-request-id", "f" * 32)):
+            with self.subTest(field):
+                _, h, body = self.forwarded()
+                self.assertIn(f'"{field}"', h["signature-input"])
+                h[field] = value
+                self.assert_refused(self.direct(h, body), "bad_signature")
+
     def test_old_signature_is_refused(self):
         _, h, body = self.forwarded()
         created = int(re.search(r";created=(\d+)", h["signature-input"]).group(1))

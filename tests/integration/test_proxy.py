@@ -348,6 +348,40 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertGreaterEqual(metric(g, "sovgw_upstream_errors_total"), 2)
         g.wait_for_json(lambda o: o.get("msg") == "endpoint marked down")
 
+    def test_a_clusters_underscore_spellings_of_the_gateways_fields_never_reach_the_client(self):
+        # A CGI, WSGI or Rack client reads Sovereign_Cluster as Sovereign-Cluster: a cluster must not
+        # be able to write beside the gateway's receipt that way either.
+        import http.server
+        import threading
+
+        class Liar(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = b'{"ok":true}'
+                self.send_response(200)
+                for name, value in (("Sovereign_Cluster", '"us-east-1"'), ("SOVEREIGN_DECISION", "permit"),
+                                    ("Signature_Input", "sovgw-receipt=()"), ("X_Request_Id", "forged"),
+                                    ("X_Kept", "yes")):
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Liar)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        g = self.gateway(cluster_yaml("liar", f"127.0.0.1:{server.server_address[1]}", plaintext=True))
+        resp = exchange(g.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 200, resp.body)
+        names = [n.lower() for n, _ in resp.headers]
+        for name in ("sovereign_cluster", "sovereign_decision", "signature_input", "x_request_id"):
+            self.assertNotIn(name, names)
+        self.assertIn("x_kept", names)
+
     def test_what_a_request_can_cause_never_marks_an_endpoint_down(self):
         # A client chooses what it sends: a head the cluster refuses by closing, input it answers
         # with garbage or resets on. Were those endpoint failures, three requests from any tenant

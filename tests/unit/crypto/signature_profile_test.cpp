@@ -162,6 +162,34 @@ TEST_CASE(
                         "\";alg=\"ed25519\";nonce=\"n1\";tag=\"sovgw-request\""));
 }
 
+TEST_CASE("the gateway's own account of the client and the request id are covered when written") {
+  forwarded r;
+  r.fields.emplace_back("X-Forwarded-For", "192.0.2.7");
+  r.fields.emplace_back("Forwarded", "for=192.0.2.7;proto=https");
+  r.fields.emplace_back("X-Forwarded-Proto", "https");
+  r.fields.emplace_back("X-Request-Id", "0123456789abcdef0123456789abcdef");
+  r.rebuild();
+  std::vector<std::string> names;
+  for (const auto& comp : hs::forwarded_request_components(r.view)) {
+    names.push_back(comp.identifier());
+  }
+  for (const char* name :
+       {"\"x-forwarded-for\"", "\"forwarded\"", "\"x-forwarded-proto\"", "\"x-request-id\""}) {
+    CHECK(std::find(names.begin(), names.end(), name) != names.end());
+  }
+  cluster k;
+  r.sign(k.key, k.now, "n2");
+  CHECK(k.check(r).ok());
+  for (const auto& [field, value] :
+       {std::pair{"X-Forwarded-For", "5.255.255.5"}, std::pair{"Forwarded", "for=5.255.255.5;proto=https"},
+        std::pair{"X-Request-Id", "ffffffffffffffffffffffffffffffff"}}) {
+    CAPTURE(field);
+    forwarded changed = r;
+    changed.set(field, value);
+    CHECK(k.check(changed).failure == hs::verify_failure::bad_signature);
+  }
+}
+
 TEST_CASE("a cluster accepts a forwarded request only as the gateway signed it") {
   cluster k;
   struct row {
