@@ -670,9 +670,9 @@ class verifier {
         const auto leaf = bytes_of(value);
         const bool index_fields_unread = undecodable != c.undecodable.end() && *undecodable == seq;
         undecodable += index_fields_unread ? 1 : 0;
-        check_leaf(seq, leaf, index_fields_unread);
+        const bool decoded = check_leaf(seq, leaf, index_fields_unread);
         if (on_leaf_) {
-          on_leaf_(seq, leaf);
+          on_leaf_(seq, leaf, decoded ? &record_ : nullptr);
         }
         report_.tiles.append(m::leaf_hash(leaf), emit);
         ++expected;
@@ -693,12 +693,14 @@ class verifier {
   }
 
   // `index_fields_unread`: the leaf reader could not read the fields the indexes are keyed by.
-  void check_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf, bool index_fields_unread) {
+  // Every record is decoded as strictly as a proof of it would be (into record_, reused): true
+  // when it decodes.
+  bool check_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf, bool index_fields_unread) {
     constexpr std::size_t kind_offset = record_seq_offset + 16;
     if (leaf.size() <= kind_offset || !is_record_format_version(leaf[0]) || index_fields_unread) {
       problems_.add(area::records, problem_kind::record_malformed, seq,
                     fmt::format("record {}: not a valid record encoding", seq), true);
-      return;
+      return false;
     }
     std::uint64_t claimed = 0;
     for (std::size_t i = 0; i < 8; ++i) {
@@ -710,17 +712,16 @@ class verifier {
           fmt::format("record at position {} carries sequence number {} (records reordered or replaced)", seq,
                       claimed),
           true);
-      return;
     }
-    if (leaf[kind_offset] == static_cast<std::uint8_t>(record_kind::event)) {
-      auto r = decode(leaf);
-      if (!r.is_ok()) {
-        problems_.add(area::records, problem_kind::record_malformed, seq,
-                      fmt::format("record {}: {}", seq, r.error().message()), true);
-      } else if (r->note.rfind("forced-open", 0) == 0) {
-        ++report_.forced_opens;
-      }
+    if (auto decoded = decode_into(leaf, record_); !decoded.is_ok()) {
+      problems_.add(area::records, problem_kind::record_malformed, seq,
+                    fmt::format("record {}: {}", seq, decoded.message()), true);
+      return false;
     }
+    if (record_.kind == record_kind::event && record_.note.rfind("forced-open", 0) == 0) {
+      ++report_.forced_opens;
+    }
+    return true;
   }
 
   void check_tail() {
@@ -899,6 +900,7 @@ class verifier {
   std::optional<std::vector<m::hash>> gap_tile_;
   std::uint64_t gap_tile_index_ = 0;
   std::vector<std::uint64_t> suspects_;
+  record record_;  // the leaf check_leaf decoded last
   const crypto::siphash hash_;
   index_expectation expected_{hash_};
   problem_list problems_;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/record.hpp"
 #include "audit/tree_tiles.hpp"
 #include "crypto/checkpoint.hpp"
 #include "crypto/merkle.hpp"
@@ -107,9 +108,11 @@ struct verify_report {
 [[nodiscard]] verify_report verify_log(const store& s, const crypto::note_verifier& key,
                                        const verify_options& options = {});
 // The same, calling `on_leaf` with every leaf the scan reads, in log order, on the calling thread,
-// as stored (whether it verifies is the report's to say): a caller computes over the records in
-// the same pass (the sovereignty report, audit/report.hpp).
-using leaf_observer = std::function<void(std::uint64_t seq, std::span<const std::uint8_t> leaf)>;
+// as stored (whether it verifies is the report's to say), with the record it decodes to (null when
+// it does not: the report names it): a caller computes over the records in the same pass (the
+// sovereignty report, audit/report.hpp). The record is valid only during the call.
+using leaf_observer =
+    std::function<void(std::uint64_t seq, std::span<const std::uint8_t> leaf, const record* decoded)>;
 [[nodiscard]] verify_report verify_log(const store& s, const crypto::note_verifier& key,
                                        const verify_options& options, const leaf_observer& on_leaf);
 

@@ -401,6 +401,13 @@ result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq) {
   if (!leaf->has_value()) {
     return status{error_code::corruption, fmt::format("record {} is missing from the log", seq)};
   }
+  // A proof of a record that does not decode would not verify offline: the log is damaged.
+  if (auto r = decode(bytes_of(**leaf)); !r.is_ok()) {
+    return status{error_code::corruption,
+                  fmt::format("record {} does not decode ({}): the log is damaged (sovgw audit verify names "
+                              "it); no proof is made of it",
+                              seq, r.error().message())};
+  }
   stored_tree tree(s);
   auto path = m::inclusion_proof(seq, cp->size, tree.source());
   if (!path) {

@@ -16,6 +16,10 @@
 //        audit_tamper DB truncate N          remove the N newest records without a trace: their
 //                                            leaves, index entries and checkpoints, and the tree
 //                                            rewritten to the remaining records
+//        audit_tamper DB append-byte SEQ     append one byte to record SEQ (it no longer decodes)
+//        audit_tamper DB resign KEYS         what the holder of the signing key can do: rebuild the
+//                                            stored tree from the records as they are, delete every
+//                                            checkpoint and sign one over the whole log with KEYS
 //        audit_tamper DB corrupt-sst COLUMN data|footer   flush COLUMN (leaves, keys, payloads, ...)
 //                                            to a table file and flip a byte of it: in its first
 //                                            data block (found on read) or its footer (found at open)
@@ -31,8 +35,10 @@
 #include "audit/store.hpp"
 #include "audit/tree_tiles.hpp"
 #include "crypto/base64.hpp"
+#include "tamper_support.hpp"
 
 using namespace sovgw::audit;
+using sovgw::audit::testing::delete_checkpoints_from;
 
 namespace {
 
@@ -62,13 +68,6 @@ std::string index_key_of(const std::string& leaf, column c, std::uint64_t seq) {
   std::string key;
   append_index_key(c, f, seq, key);
   return key;
-}
-
-void delete_checkpoints_from(store& s, std::uint64_t size, rocksdb::WriteBatch& wb) {
-  auto it = s.iterate(column::checkpoints);
-  for (it->Seek(be64(size)); it->Valid(); it->Next()) {
-    wb.Delete(s.cf(column::checkpoints), it->key());
-  }
 }
 
 }  // namespace
@@ -157,6 +156,11 @@ int main(int argc, char** argv) {
     std::string bytes = **v;
     bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x20);
     wb.Put(s.cf(column::payloads), be64(seq), bytes);
+  } else if (op == "append-byte" && argc == 4) {
+    const auto seq = std::stoull(argv[3]);
+    wb.Put(s.cf(column::leaves), be64(seq), leaf(seq) + '\x00');
+  } else if (op == "resign" && argc == 4) {
+    sovgw::audit::testing::resign(s, argv[3], wb);
   } else if (op == "delete" && argc == 4) {
     wb.Delete(s.cf(column::leaves), be64(std::stoull(argv[3])));
   } else if (op == "delete-newest" && argc == 4) {
