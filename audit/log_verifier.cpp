@@ -11,11 +11,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "audit/payload_vault.hpp"
 #include "audit/record.hpp"
 #include "audit/store.hpp"
 #include "crypto/base64.hpp"
-#include "crypto/sha256.hpp"
 #include "crypto/siphash.hpp"
 
 namespace sovgw::audit {
@@ -718,8 +716,9 @@ class verifier {
                     fmt::format("record {}: {}", seq, decoded.message()), true);
       return false;
     }
-    if (record_.kind == record_kind::event && record_.note.rfind("forced-open", 0) == 0) {
-      ++report_.forced_opens;
+    if (record_.kind == record_kind::event) {
+      report_.forced_opens += record_.note.rfind("forced-open", 0) == 0 ? 1 : 0;
+      report_.events.add(record_);
     }
     return true;
   }
@@ -954,6 +953,14 @@ const char* to_string(problem_kind kind) {
       return "data_key_malformed";
     case problem_kind::more:
       return "more";
+    case problem_kind::payload_missing:
+      return "payload_missing";
+    case problem_kind::data_key_missing:
+      return "data_key_missing";
+    case problem_kind::data_key_unexpected:
+      return "data_key_unexpected";
+    case problem_kind::payload_undecryptable:
+      return "payload_undecryptable";
   }
   return "?";
 }
@@ -965,74 +972,6 @@ verify_report verify_log(const store& s, const crypto::note_verifier& key, const
 verify_report verify_log(const store& s, const crypto::note_verifier& key, const verify_options& options,
                          const leaf_observer& on_leaf) {
   return verifier(s, key, options, on_leaf).run();
-}
-
-payload_report verify_payloads(const store& s) {
-  payload_report out;
-  const auto problem = [&](problem_kind kind, std::optional<std::uint64_t> seq, std::string text) {
-    if (seq && !out.first_bad_record) {
-      out.first_bad_record = seq;
-    }
-    if (out.problems.size() < max_problems) {
-      out.problems.push_back({kind, seq, std::move(text)});
-    }
-  };
-  auto it = s.iterate(column::payloads, false);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != 8) {
-      problem(problem_kind::payload_malformed, std::nullopt, "a stored payload has a malformed key");
-      continue;
-    }
-    const std::uint64_t seq = read_be64(it->key().ToStringView());
-    ++out.checked;
-    auto leaf = s.get(column::leaves, be64(seq));
-    if (!leaf.is_ok()) {
-      problem(problem_kind::read_failed, seq, fmt::format("record {}: {}", seq, leaf.error().message()));
-      continue;
-    }
-    if (!leaf->has_value()) {
-      problem(problem_kind::payload_unexpected, seq,
-              fmt::format("record {}: a payload is stored but the record is missing", seq));
-      continue;
-    }
-    auto r = decode(bytes_of(**leaf));
-    if (!r.is_ok()) {
-      problem(problem_kind::record_malformed, seq,
-              fmt::format("record {}: cannot be decoded ({})", seq, r.error().message()));
-      continue;
-    }
-    if (r->payload != payload_mode::sealed) {
-      problem(problem_kind::payload_unexpected, seq,
-              fmt::format("record {}: a payload is stored but the record says payload mode {}", seq,
-                          to_string(r->payload)));
-      continue;
-    }
-    const auto digest = crypto::sha256(it->value().ToStringView());
-    if (r->payload_digest.size() != digest.size() ||
-        !std::equal(digest.begin(), digest.end(), r->payload_digest.begin())) {
-      problem(
-          problem_kind::payload_altered, seq,
-          fmt::format("record {}: the stored payload does not match the hash its record commits to", seq));
-    }
-  }
-  if (!it->status().ok()) {
-    problem(problem_kind::read_failed, std::nullopt,
-            "reading the stored payloads failed: " + it->status().ToString());
-  }
-  auto keys = s.iterate(column::keys, false);
-  for (keys->SeekToFirst(); keys->Valid(); keys->Next()) {
-    ++out.data_keys;
-    if (!is_well_formed_key_entry(keys->key().ToStringView(), keys->value().ToStringView())) {
-      problem(problem_kind::data_key_malformed, std::nullopt,
-              fmt::format("the data key store holds a malformed entry (key {} bytes, value {} bytes)",
-                          keys->key().size(), keys->value().size()));
-    }
-  }
-  if (!keys->status().ok()) {
-    problem(problem_kind::read_failed, std::nullopt,
-            "reading the data key store failed: " + keys->status().ToString());
-  }
-  return out;
 }
 
 }  // namespace sovgw::audit

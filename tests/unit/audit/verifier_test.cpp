@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "audit/log_verifier.hpp"
+#include "audit/payload_verifier.hpp"
 #include "audit/proof_file.hpp"
 #include "audit/store.hpp"
 #include "audit/synthetic.hpp"
@@ -20,7 +21,8 @@ namespace {
 
 constexpr std::uint64_t base_us = 1'780'000'000'000'000;  // 2026-05-28
 
-void write_log(const temp_log_dir& d, std::uint64_t n, payload_mode mode = payload_mode::digest) {
+void write_log(const temp_log_dir& d, std::uint64_t n, payload_mode mode = payload_mode::digest,
+               std::string_view run = "v") {
   auto log = audit_log::open(config_for(d));
   REQUIRE_MESSAGE(log.is_ok(), log.error().message());
   for (std::uint64_t i = 0; i < n; ++i) {
@@ -82,4 +84,26 @@ TEST_CASE("verify decodes every record: a signed request record that does not de
   CHECK_MESSAGE(proof.error().message().find("record 7 does not decode (trailing bytes after the record)") !=
                     std::string::npos,
                 proof.error().message());
+}
+
+TEST_CASE("a writer never reuses a data key version, even when the tenant's current-version entry is lost") {
+  temp_log_dir d;
+  write_log(d, 10, payload_mode::sealed);  // record 1 is globex's, sealed under its data key v1
+  {
+    auto s = open_store(d, store::open_mode::write_existing);
+    rocksdb::WriteBatch wb;
+    wb.Delete(s->cf(column::keys), "cur" + length_prefixed("globex"));
+    REQUIRE(s->write(wb, true).is_ok());
+  }
+  CHECK(verify_payloads(*open_store(d), verify(d).events).problems.front().kind ==
+        problem_kind::data_key_missing);
+  write_log(d, 10, payload_mode::sealed, "w");  // a new writer seals globex's payloads again
+  const auto auditor = load_auditor_key(default_auditor_dir(d.keys) + "/auditor.key");
+  const auditor_keys keys{auditor.public_key, auditor.secret_key};
+  const auto r = verify(d);
+  REQUIRE(r.ok());
+  const auto payloads = verify_payloads(*open_store(d), r.events, &keys);
+  CHECK_MESSAGE(payloads.ok(), payloads.problems.front().text);
+  CHECK(payloads.checked == 20);
+  CHECK(payloads.opened == 20);  // record 1 still opens: its data key v1 was not replaced
 }
