@@ -181,17 +181,28 @@ int cmd_query(const options& o) {
   }
   record_table table;
   std::uint64_t count = 0;
-  const auto st = audit::run_query(*s, f, [&](const audit::record& r) {
-    ++count;
-    if (format == "table") {
-      table.add(r);
-      return true;
-    }
-    const std::string line = format == "jsonl" ? record_json(r) : record_csv(r);
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-    return true;
-  });
+  audit::query_stats stats;
+  const auto st = audit::run_query(
+      *s, f,
+      [&](const audit::record& r) {
+        ++count;
+        if (format == "table") {
+          table.add(r);
+          return true;
+        }
+        const std::string line = format == "jsonl" ? record_json(r) : record_csv(r);
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fputc('\n', stdout);
+        return true;
+      },
+      &stats);
+  if (stats.scanned_after_index && stats.with_request_id > 0) {
+    std::fprintf(
+        stderr,
+        "sovgw audit query: note: the request id index lists no record for '%s', but reading the whole "
+        "log found %llu: the index is damaged (sovgw audit verify names the damage)\n",
+        f.request_id->c_str(), static_cast<unsigned long long>(stats.with_request_id));
+  }
   if (format == "table") {
     table.finish();
   }

@@ -188,11 +188,19 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
   if (o.has("seq")) {
     return parse_count(o.need("seq"), "seq");
   }
-  auto seq = audit::find_request(s, o.need("request-id"));
-  if (!seq.is_ok()) {
-    throw command_error(exit_code_for(seq.error().code()), seq.error().message());
+  const std::string& id = o.need("request-id");
+  auto found = audit::find_request(s, id);
+  if (!found.is_ok()) {
+    throw command_error(exit_code_for(found.error().code()), found.error().message());
   }
-  return seq.value();
+  if (found->index_missed) {
+    std::fprintf(
+        stderr,
+        "sovgw audit: note: the request id index does not list request id '%s', but record %llu carries "
+        "it: the index is damaged (sovgw audit verify names the damage)\n",
+        id.c_str(), static_cast<unsigned long long>(found->seq));
+  }
+  return found->seq;
 }
 
 }  // namespace sovgw::cli
