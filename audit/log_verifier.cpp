@@ -424,14 +424,17 @@ class verifier {
     }
     for (const auto& held : options_.held) {
       const auto [first, last] = checkpoints_.equal_range(held.size);
-      for (auto i = first; i != last; ++i) {
-        if (i->second.cp.root != held.root) {
-          problems_.add(
-              area::records, problem_kind::checkpoint_mismatch, held.size > 0 ? held.size - 1 : 0,
-              fmt::format("the log's signed checkpoint at size {} has root {}, but the one you hold "
-                          "for that size has root {}: the log forked or was rewritten",
-                          held.size, crypto::to_base64(i->second.cp.root), crypto::to_base64(held.root)));
+      for (auto i = first; i != last;) {
+        if (i->second.held || i->second.cp.root == held.root) {
+          ++i;
+          continue;
         }
+        problems_.add(
+            area::records, problem_kind::checkpoint_mismatch, held.size > 0 ? held.size - 1 : 0,
+            fmt::format("the log's signed checkpoint at size {} has root {}, but the one you hold "
+                        "for that size has root {}: the log forked or was rewritten",
+                        held.size, crypto::to_base64(i->second.cp.root), crypto::to_base64(held.root)));
+        i = checkpoints_.erase(i);  // signed, but contradicted: it does not verify the log
       }
       checkpoints_.emplace(held.size, known_checkpoint{held, true});
     }
@@ -446,24 +449,51 @@ class verifier {
     }
   }
 
-  // Checks the checkpoints for tree size `size` against the recomputed tree.
+  // Checks the checkpoints for tree size `size` against the recomputed tree: the ones the auditor
+  // holds first, since a stored one that agrees with the records after a held one disagreed signs
+  // the rewritten history.
   void at_size(std::uint64_t size) {
-    for (; next_cp_ != checkpoints_.end() && next_cp_->first <= size; ++next_cp_) {
-      if (next_cp_->first != size) {
-        continue;
+    for (; next_cp_ != checkpoints_.end() && next_cp_->first < size; ++next_cp_) {
+    }
+    const auto first = next_cp_;
+    for (; next_cp_ != checkpoints_.end() && next_cp_->first == size; ++next_cp_) {
+      if (next_cp_->second.held) {
+        check_checkpoint(size, next_cp_->second);
       }
-      const auto& [cp, held] = next_cp_->second;
-      if (report_.tiles.root() != cp.root) {
-        mismatches_.push_back({authenticated_size_, size, held});
-        continue;
+    }
+    for (auto i = first; i != next_cp_; ++i) {
+      if (!i->second.held) {
+        check_checkpoint(size, i->second);
       }
-      authenticated_size_ = size;  // every record below is the one that was signed
-      if (held) {
-        ++report_.held_checkpoints;
-      } else {
-        ++report_.checkpoints;
-        report_.latest = cp;
+    }
+  }
+
+  void check_checkpoint(std::uint64_t size, const known_checkpoint& known) {
+    const auto& [cp, held] = known;
+    if (report_.tiles.root() != cp.root) {
+      // Only a checkpoint the auditor holds bounds where the history the auditor saw was rewritten:
+      // the stored ones may have been signed again over the rewrite.
+      mismatches_.push_back({held ? held_authenticated_size_ : authenticated_size_, size, held});
+      if (held && !contradicted_held_) {
+        contradicted_held_ = size;
       }
+      return;
+    }
+    if (!held && contradicted_held_) {
+      problems_.add(
+          area::records, problem_kind::checkpoint_mismatch, size - 1,
+          fmt::format("checkpoint at size {} signs a history that contradicts the checkpoint you hold "
+                      "at size {}: it was signed over the rewrite",
+                      size, *contradicted_held_));
+      return;
+    }
+    authenticated_size_ = size;  // every record below is the one that was signed
+    if (held) {
+      held_authenticated_size_ = size;
+      ++report_.held_checkpoints;
+    } else {
+      ++report_.checkpoints;
+      report_.latest = cp;
     }
   }
 
@@ -574,11 +604,11 @@ class verifier {
                                 held ? "the checkpoint you hold" : "checkpoint", size, from, size - 1));
       if (from < size && from != pinned_from && !suspect_within(from, size)) {
         pinned_from = from;
+        // Which record is not known, only the range: no first bad record is named.
         problems_.add(area::records, problem_kind::record_altered, from,
                       fmt::format("records {}..{}: one differs from what was signed, and the stored tree was "
                                   "rewritten to match it",
-                                  from, size - 1),
-                      true);
+                                  from, size - 1));
       }
     }
     for (const std::uint64_t seq : suspects_) {
@@ -884,9 +914,11 @@ class verifier {
   const leaf_observer& on_leaf_;
   std::multimap<std::uint64_t, known_checkpoint> checkpoints_;
   std::multimap<std::uint64_t, known_checkpoint>::iterator next_cp_;
-  std::uint64_t authenticated_size_ = 0;  // the largest checkpoint (stored or held) that matched
+  std::uint64_t authenticated_size_ = 0;            // the largest checkpoint (stored or held) that matched
+  std::uint64_t held_authenticated_size_ = 0;       // the largest held checkpoint that matched
+  std::optional<std::uint64_t> contradicted_held_;  // the smallest held checkpoint the records contradict
   struct mismatch {
-    std::uint64_t from;  // authenticated_size_ when it was found
+    std::uint64_t from;  // authenticated_size_ (held ones: held_authenticated_size_) when it was found
     std::uint64_t size;
     bool held;
   };
