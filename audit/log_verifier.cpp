@@ -993,6 +993,8 @@ const char* to_string(problem_kind kind) {
       return "data_key_unexpected";
     case problem_kind::payload_undecryptable:
       return "payload_undecryptable";
+    case problem_kind::signing_key_changed:
+      return "signing_key_changed";
   }
   return "?";
 }

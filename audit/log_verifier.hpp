@@ -58,6 +58,8 @@ enum class problem_kind {
   data_key_missing,       // a data key gone without a crypto-shred event that destroyed it
   data_key_unexpected,    // a data key a crypto-shred event destroyed is still stored
   payload_undecryptable,  // (with the auditor key) a payload or data key that does not open
+  // (the CLI, for a kept checkpoint: proof_failure::key_changed)
+  signing_key_changed,  // the checkpoint the auditor holds is signed by another key under the log's name
 };
 [[nodiscard]] const char* to_string(problem_kind kind);
 

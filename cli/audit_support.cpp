@@ -156,7 +156,8 @@ crypto::note_verifier pubkey_option(const options& o) {
   return std::move(key.value());
 }
 
-crypto::checkpoint held_checkpoint_option(const options& o, const crypto::note_verifier& key) {
+std::optional<audit::problem> held_checkpoint_option(const options& o, const crypto::note_verifier& key,
+                                                     audit::verify_options& verify) {
   constexpr std::size_t max_bytes = 1 << 20;  // a checkpoint note or a proof file
   const std::string& path = o.need("checkpoint");
   const auto text = read_input_file(path, max_bytes);
@@ -165,10 +166,15 @@ crypto::checkpoint held_checkpoint_option(const options& o, const crypto::note_v
                       false);
   }
   auto cp = audit::read_kept_checkpoint(*text, key);
+  if (!cp.is_ok() && cp.error().kind == audit::proof_failure::key_changed) {
+    return audit::problem{audit::problem_kind::signing_key_changed, std::nullopt,
+                          fmt::format("--checkpoint {}: {}", path, cp.error().message())};
+  }
   if (!cp.is_ok()) {
     throw usage_error(fmt::format("--checkpoint {}: {}", path, cp.error().message()), false);
   }
-  return cp.value();
+  verify.held.push_back(cp.value());
+  return std::nullopt;
 }
 
 std::uint64_t record_option(const audit::store& s, const options& o) {

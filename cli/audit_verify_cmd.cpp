@@ -108,13 +108,13 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     }
     return;
   }
-  // The key, as `name+id`: what an auditor compares with the key the operator published (a log
-  // verifies under any key that signed it, a substituted one included).
+  // The key, as `name+id` and its full fingerprint: what an auditor compares with the key the
+  // operator published (a log verifies under any key that signed it, a substituted one included).
   std::printf(
       "OK: %llu records, %llu signed checkpoints verified with the key %s, %llu index entries match (%.0f "
       "leaves/s)\n",
       static_cast<unsigned long long>(report.records), static_cast<unsigned long long>(report.checkpoints),
-      key.label().c_str(), static_cast<unsigned long long>(report.index_entries),
+      key_description(key).c_str(), static_cast<unsigned long long>(report.index_entries),
       v.seconds > 0 ? static_cast<double>(report.records) / v.seconds : 0.0);
   std::printf("latest checkpoint: size %llu root %s\n", static_cast<unsigned long long>(report.latest->size),
               crypto::to_base64(report.latest->root).c_str());
@@ -210,9 +210,7 @@ int cmd_verify(const options& o) {
       o.has("auditor-key") ? std::optional(audit::load_auditor_key(o.need("auditor-key"))) : std::nullopt;
   verify_outcome v;
   audit::verify_options options{.indexes = true, .held = {}, .require_checkpoint = true};
-  if (o.has("checkpoint")) {
-    options.held.push_back(held_checkpoint_option(o, key));
-  }
+  const auto key_changed = o.has("checkpoint") ? held_checkpoint_option(o, key, options) : std::nullopt;
   auto opened = try_open_reader(o);
   if (!opened.is_ok() && open_failure_exit_code(opened.error()) == exit_failed) {
     // A damaged log is a verdict, not an environment error: say it like any other problem.
@@ -231,6 +229,9 @@ int cmd_verify(const options& o) {
   const auto t0 = std::chrono::steady_clock::now();
   v.report = audit::verify_log(*s, key, options);
   v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (key_changed) {
+    v.report.problems.insert(v.report.problems.begin(), *key_changed);
+  }
   if (v.report.ok()) {
     v.held = options.held;
     auto sizes = audit::stored_checkpoint_sizes(*s);
@@ -305,13 +306,13 @@ int cmd_verify_proof(const options& o) {
         "OK: checkpoint at size %llu is consistent with checkpoint at size %llu (append-only), both signed "
         "by %s\n",
         static_cast<unsigned long long>(old_checkpoint->size),
-        static_cast<unsigned long long>(checkpoint->size), key.label().c_str());
+        static_cast<unsigned long long>(checkpoint->size), key_description(key).c_str());
     return exit_ok;
   }
   std::printf("OK: record %llu is included in the log %s at tree size %llu (root %s), signed by %s\n",
               static_cast<unsigned long long>(rec->seq), checkpoint->origin.c_str(),
               static_cast<unsigned long long>(checkpoint->size), crypto::to_base64(checkpoint->root).c_str(),
-              key.label().c_str());
+              key_description(key).c_str());
   print_record_summary(*rec);
   return exit_ok;
 }

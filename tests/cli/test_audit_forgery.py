@@ -3,6 +3,7 @@ how `sovgw audit` names it: records that do not decode, rewritten history under 
 auditor kept, another signing key, duplicate request ids, implausible times."""
 
 import base64
+import hashlib
 import json
 import os
 import unittest
@@ -80,6 +81,57 @@ class forgery_test(tampered_log_case):
         doc = self.verify_json(db, "--checkpoint", held)
         self.assertEqual((doc["checkpoints"], doc["failed_checkpoints"], doc["checkpoint"]), (0, 1, None))
         self.assertIsNone(doc["first_bad_record"])
+
+    def fingerprint(self, pub):
+        """The RFC 7638 SHA-256 thumbprint of the Ed25519 key in a signing.pub (`name+id+base64(0x01||key)`)."""
+        with open(pub, encoding="utf-8") as f:
+            key = base64.b64decode(f.read().strip().split("+", 2)[2])[1:]
+        x = base64.urlsafe_b64encode(key).rstrip(b"=").decode()
+        jwk = '{"crv":"Ed25519","kty":"OKP","x":"%s"}' % x
+        return base64.urlsafe_b64encode(hashlib.sha256(jwk.encode()).digest()).rstrip(b"=").decode()
+
+    def test_the_key_is_named_by_its_full_fingerprint(self):
+        fingerprint = self.fingerprint(self.pub)
+        self.assertEqual(len(fingerprint), 43)
+        out = self.verify().stdout
+        self.assertIn(f"(SHA-256 fingerprint {fingerprint})", out.splitlines()[0])
+        doc = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",
+                               check=0).stdout)
+        self.assertEqual(doc["key"]["fingerprint"], fingerprint)
+        proof = os.path.join(self.tmp, "p")
+        write_file(proof, sovgw("audit", "prove", "--db", self.db, "--seq", "3", check=0).stdout)
+        out = sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout
+        self.assertIn(f"(SHA-256 fingerprint {fingerprint})", out.splitlines()[0])
+        init = sovgw("keys", "init", os.path.join(self.tmp, "more"), check=0).stdout
+        self.assertIn(f"SHA-256 fingerprint {self.fingerprint(os.path.join(self.tmp, 'more', 'signing.pub'))}", init)
+
+    def test_a_held_checkpoint_of_another_key_under_the_log_name_means_the_key_changed(self):
+        held = self.held(300)
+        other = os.path.join(self.tmp, "other-keys")
+        sovgw("keys", "init", other, "--name", "test.sovgw.local/audit", check=0)
+        db = self.resigned_with(other, "flip", "50")
+        other_pub = os.path.join(other, "signing.pub")
+        self.assertEqual(self.verify(db).returncode, 1)  # the log's own checkpoints are another key's now
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", other_pub, "--checkpoint", held, check=1)
+        self.assertIn("the checkpoint you hold is signed by test.sovgw.local/audit+", p.stdout)
+        self.assertIn("the log's signing key changed since your last visit", p.stdout)
+        doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", other_pub, "--checkpoint", held,
+                               "--format", "json", check=1).stdout)
+        self.assertEqual(doc["problems"][0]["kind"], "signing_key_changed")
+        report = json.loads(sovgw("audit", "report", "--db", db, "--pubkey", other_pub, "--checkpoint", held,
+                                  "--format", "json", check=1).stdout)
+        self.assertEqual(report["verification"]["problems"][0]["kind"], "signing_key_changed")
+        # A checkpoint of another log name is still a usage error: not this log's.
+        elsewhere = os.path.join(self.tmp, "elsewhere")
+        sovgw("keys", "init", elsewhere, "--name", "another.log/audit", check=0)
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", os.path.join(elsewhere, "signing.pub"), "--checkpoint",
+                  held, check=2)
+        self.assertIn("not signed by the key another.log/audit+", p.stderr)
+
+    def resigned_with(self, keys, *op):
+        db = self.tampered(*op)
+        run(TAMPER, db, "resign", keys, check=0)
+        return db
 
 
 if __name__ == "__main__":
