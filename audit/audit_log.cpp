@@ -1,6 +1,5 @@
 #include "audit/audit_log.hpp"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <pthread.h>
 #include <sys/statvfs.h>
@@ -13,6 +12,7 @@
 #include <limits>
 
 #include "audit/keys.hpp"
+#include "audit/log_events.hpp"
 #include "audit/log_verifier.hpp"
 #include "audit/store.hpp"
 #include "crypto/sha256.hpp"
@@ -529,7 +529,7 @@ result<std::uint64_t> audit_log::shred_tenant(const std::string& tenant) {
   if (!destroyed.is_ok()) {
     return destroyed.error();
   }
-  if (destroyed->destroyed == 0) {
+  if (destroyed->destroyed.empty()) {
     return status{
         error_code::not_found,
         destroyed->already_shredded
@@ -542,13 +542,11 @@ result<std::uint64_t> audit_log::shred_tenant(const std::string& tenant) {
   event.kind = record_kind::event;
   event.timestamp_us = now_us();
   event.tenant = tenant;
-  event.note =
-      fmt::format("crypto-shred: {} data key version(s) of the tenant destroyed; its payloads are unreadable",
-                  destroyed->destroyed);
+  event.note = shred_note(destroyed->destroyed);
   return append(std::move(event)).get();
 }
 
-result<std::uint64_t> audit_log::drop_payloads_before(std::uint64_t cutoff_us) {
+result<std::uint64_t> audit_log::drop_payloads_before(std::uint64_t cutoff_us, std::string_view remark) {
   std::uint64_t dropped = 0;
   rocksdb::WriteBatch wb;
   auto it = store_->iterate(column::idx_time, false);
@@ -562,7 +560,17 @@ result<std::uint64_t> audit_log::drop_payloads_before(std::uint64_t cutoff_us) {
     if (!blob.is_ok()) {
       return blob.error();
     }
-    if (blob->has_value()) {
+    if (!blob->has_value()) {
+      continue;
+    }
+    // The record's own time decides, not what the index says of it: the event must be true of every
+    // payload it dropped (verify --payloads holds the log to it).
+    auto leaf = store_->get(column::leaves, key);
+    if (!leaf.is_ok()) {
+      return leaf.error();
+    }
+    index_fields fields;
+    if (leaf->has_value() && read_index_fields(bytes_of(**leaf), fields) && fields.timestamp_us < cutoff_us) {
       wb.Delete(store_->cf(column::payloads), key);
       ++dropped;
     }
@@ -578,10 +586,7 @@ result<std::uint64_t> audit_log::drop_payloads_before(std::uint64_t cutoff_us) {
   record event;
   event.kind = record_kind::event;
   event.timestamp_us = now_us();
-  // The cut-off is a point in time (now less the retention age), written as one.
-  const std::chrono::sys_seconds cutoff{std::chrono::seconds(cutoff_us / 1000000)};
-  event.note = fmt::format(
-      "retention: dropped {} stored payload(s) of records older than {:%Y-%m-%dT%H:%M:%SZ}", dropped, cutoff);
+  event.note = retention_note(dropped, cutoff_us, remark);
   auto seq = append(std::move(event)).get();
   if (!seq.is_ok()) {
     return seq.error();

@@ -130,12 +130,15 @@ class audit_log {
   // Signs a checkpoint now if the tree grew since the last one; returns the latest checkpoint.
   [[nodiscard]] result<crypto::checkpoint> checkpoint_now();
   // Destroys the tenant's data keys and records that it did (an event record naming the tenant
-  // and the key versions, no request details). Returns the event's seq; not_found (and no event)
-  // when the tenant has no data key: never had a sealed payload here, or was shredded before.
+  // and the key versions destroyed, no request details: log_events.hpp). Returns the event's seq;
+  // not_found (and no event) when the tenant has no data key: never had a sealed payload here, or
+  // was shredded before.
   [[nodiscard]] result<std::uint64_t> shred_tenant(const std::string& tenant);
   // Deletes stored payloads of records older than `cutoff_us` (leaves and proofs unaffected) and
-  // records that it did. Returns the number of payloads dropped.
-  [[nodiscard]] result<std::uint64_t> drop_payloads_before(std::uint64_t cutoff_us);
+  // records that it did, with the cut-off (log_events.hpp) and `remark`. Returns the number of
+  // payloads dropped.
+  [[nodiscard]] result<std::uint64_t> drop_payloads_before(std::uint64_t cutoff_us,
+                                                           std::string_view remark = {});
 
   // Drains the queue, signs a final checkpoint, stops the sequencer and closes the store.
   [[nodiscard]] status close();

@@ -11,11 +11,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "audit/payload_vault.hpp"
 #include "audit/record.hpp"
 #include "audit/store.hpp"
 #include "crypto/base64.hpp"
-#include "crypto/sha256.hpp"
 #include "crypto/siphash.hpp"
 
 namespace sovgw::audit {
@@ -426,14 +424,17 @@ class verifier {
     }
     for (const auto& held : options_.held) {
       const auto [first, last] = checkpoints_.equal_range(held.size);
-      for (auto i = first; i != last; ++i) {
-        if (i->second.cp.root != held.root) {
-          problems_.add(
-              area::records, problem_kind::checkpoint_mismatch, held.size > 0 ? held.size - 1 : 0,
-              fmt::format("the log's signed checkpoint at size {} has root {}, but the one you hold "
-                          "for that size has root {}: the log forked or was rewritten",
-                          held.size, crypto::to_base64(i->second.cp.root), crypto::to_base64(held.root)));
+      for (auto i = first; i != last;) {
+        if (i->second.held || i->second.cp.root == held.root) {
+          ++i;
+          continue;
         }
+        problems_.add(
+            area::records, problem_kind::checkpoint_mismatch, held.size > 0 ? held.size - 1 : 0,
+            fmt::format("the log's signed checkpoint at size {} has root {}, but the one you hold "
+                        "for that size has root {}: the log forked or was rewritten",
+                        held.size, crypto::to_base64(i->second.cp.root), crypto::to_base64(held.root)));
+        i = checkpoints_.erase(i);  // signed, but contradicted: it does not verify the log
       }
       checkpoints_.emplace(held.size, known_checkpoint{held, true});
     }
@@ -448,24 +449,51 @@ class verifier {
     }
   }
 
-  // Checks the checkpoints for tree size `size` against the recomputed tree.
+  // Checks the checkpoints for tree size `size` against the recomputed tree: the ones the auditor
+  // holds first, since a stored one that agrees with the records after a held one disagreed signs
+  // the rewritten history.
   void at_size(std::uint64_t size) {
-    for (; next_cp_ != checkpoints_.end() && next_cp_->first <= size; ++next_cp_) {
-      if (next_cp_->first != size) {
-        continue;
+    for (; next_cp_ != checkpoints_.end() && next_cp_->first < size; ++next_cp_) {
+    }
+    const auto first = next_cp_;
+    for (; next_cp_ != checkpoints_.end() && next_cp_->first == size; ++next_cp_) {
+      if (next_cp_->second.held) {
+        check_checkpoint(size, next_cp_->second);
       }
-      const auto& [cp, held] = next_cp_->second;
-      if (report_.tiles.root() != cp.root) {
-        mismatches_.push_back({authenticated_size_, size, held});
-        continue;
+    }
+    for (auto i = first; i != next_cp_; ++i) {
+      if (!i->second.held) {
+        check_checkpoint(size, i->second);
       }
-      authenticated_size_ = size;  // every record below is the one that was signed
-      if (held) {
-        ++report_.held_checkpoints;
-      } else {
-        ++report_.checkpoints;
-        report_.latest = cp;
+    }
+  }
+
+  void check_checkpoint(std::uint64_t size, const known_checkpoint& known) {
+    const auto& [cp, held] = known;
+    if (report_.tiles.root() != cp.root) {
+      // Only a checkpoint the auditor holds bounds where the history the auditor saw was rewritten:
+      // the stored ones may have been signed again over the rewrite.
+      mismatches_.push_back({held ? held_authenticated_size_ : authenticated_size_, size, held});
+      if (held && !contradicted_held_) {
+        contradicted_held_ = size;
       }
+      return;
+    }
+    if (!held && contradicted_held_) {
+      problems_.add(
+          area::records, problem_kind::checkpoint_mismatch, size - 1,
+          fmt::format("checkpoint at size {} signs a history that contradicts the checkpoint you hold "
+                      "at size {}: it was signed over the rewrite",
+                      size, *contradicted_held_));
+      return;
+    }
+    authenticated_size_ = size;  // every record below is the one that was signed
+    if (held) {
+      held_authenticated_size_ = size;
+      ++report_.held_checkpoints;
+    } else {
+      ++report_.checkpoints;
+      report_.latest = cp;
     }
   }
 
@@ -576,11 +604,11 @@ class verifier {
                                 held ? "the checkpoint you hold" : "checkpoint", size, from, size - 1));
       if (from < size && from != pinned_from && !suspect_within(from, size)) {
         pinned_from = from;
+        // Which record is not known, only the range: no first bad record is named.
         problems_.add(area::records, problem_kind::record_altered, from,
                       fmt::format("records {}..{}: one differs from what was signed, and the stored tree was "
                                   "rewritten to match it",
-                                  from, size - 1),
-                      true);
+                                  from, size - 1));
       }
     }
     for (const std::uint64_t seq : suspects_) {
@@ -670,9 +698,9 @@ class verifier {
         const auto leaf = bytes_of(value);
         const bool index_fields_unread = undecodable != c.undecodable.end() && *undecodable == seq;
         undecodable += index_fields_unread ? 1 : 0;
-        check_leaf(seq, leaf, index_fields_unread);
+        const bool decoded = check_leaf(seq, leaf, index_fields_unread);
         if (on_leaf_) {
-          on_leaf_(seq, leaf);
+          on_leaf_(seq, leaf, decoded ? &record_ : nullptr);
         }
         report_.tiles.append(m::leaf_hash(leaf), emit);
         ++expected;
@@ -693,12 +721,14 @@ class verifier {
   }
 
   // `index_fields_unread`: the leaf reader could not read the fields the indexes are keyed by.
-  void check_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf, bool index_fields_unread) {
+  // Every record is decoded as strictly as a proof of it would be (into record_, reused): true
+  // when it decodes.
+  bool check_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf, bool index_fields_unread) {
     constexpr std::size_t kind_offset = record_seq_offset + 16;
     if (leaf.size() <= kind_offset || !is_record_format_version(leaf[0]) || index_fields_unread) {
       problems_.add(area::records, problem_kind::record_malformed, seq,
                     fmt::format("record {}: not a valid record encoding", seq), true);
-      return;
+      return false;
     }
     std::uint64_t claimed = 0;
     for (std::size_t i = 0; i < 8; ++i) {
@@ -710,17 +740,17 @@ class verifier {
           fmt::format("record at position {} carries sequence number {} (records reordered or replaced)", seq,
                       claimed),
           true);
-      return;
     }
-    if (leaf[kind_offset] == static_cast<std::uint8_t>(record_kind::event)) {
-      auto r = decode(leaf);
-      if (!r.is_ok()) {
-        problems_.add(area::records, problem_kind::record_malformed, seq,
-                      fmt::format("record {}: {}", seq, r.error().message()), true);
-      } else if (r->note.rfind("forced-open", 0) == 0) {
-        ++report_.forced_opens;
-      }
+    if (auto decoded = decode_into(leaf, record_); !decoded.is_ok()) {
+      problems_.add(area::records, problem_kind::record_malformed, seq,
+                    fmt::format("record {}: {}", seq, decoded.message()), true);
+      return false;
     }
+    if (record_.kind == record_kind::event) {
+      report_.forced_opens += record_.note.rfind("forced-open", 0) == 0 ? 1 : 0;
+      report_.events.add(record_);
+    }
+    return true;
   }
 
   void check_tail() {
@@ -884,9 +914,11 @@ class verifier {
   const leaf_observer& on_leaf_;
   std::multimap<std::uint64_t, known_checkpoint> checkpoints_;
   std::multimap<std::uint64_t, known_checkpoint>::iterator next_cp_;
-  std::uint64_t authenticated_size_ = 0;  // the largest checkpoint (stored or held) that matched
+  std::uint64_t authenticated_size_ = 0;            // the largest checkpoint (stored or held) that matched
+  std::uint64_t held_authenticated_size_ = 0;       // the largest held checkpoint that matched
+  std::optional<std::uint64_t> contradicted_held_;  // the smallest held checkpoint the records contradict
   struct mismatch {
-    std::uint64_t from;  // authenticated_size_ when it was found
+    std::uint64_t from;  // authenticated_size_ (held ones: held_authenticated_size_) when it was found
     std::uint64_t size;
     bool held;
   };
@@ -899,6 +931,7 @@ class verifier {
   std::optional<std::vector<m::hash>> gap_tile_;
   std::uint64_t gap_tile_index_ = 0;
   std::vector<std::uint64_t> suspects_;
+  record record_;  // the leaf check_leaf decoded last
   const crypto::siphash hash_;
   index_expectation expected_{hash_};
   problem_list problems_;
@@ -952,6 +985,16 @@ const char* to_string(problem_kind kind) {
       return "data_key_malformed";
     case problem_kind::more:
       return "more";
+    case problem_kind::payload_missing:
+      return "payload_missing";
+    case problem_kind::data_key_missing:
+      return "data_key_missing";
+    case problem_kind::data_key_unexpected:
+      return "data_key_unexpected";
+    case problem_kind::payload_undecryptable:
+      return "payload_undecryptable";
+    case problem_kind::signing_key_changed:
+      return "signing_key_changed";
   }
   return "?";
 }
@@ -963,74 +1006,6 @@ verify_report verify_log(const store& s, const crypto::note_verifier& key, const
 verify_report verify_log(const store& s, const crypto::note_verifier& key, const verify_options& options,
                          const leaf_observer& on_leaf) {
   return verifier(s, key, options, on_leaf).run();
-}
-
-payload_report verify_payloads(const store& s) {
-  payload_report out;
-  const auto problem = [&](problem_kind kind, std::optional<std::uint64_t> seq, std::string text) {
-    if (seq && !out.first_bad_record) {
-      out.first_bad_record = seq;
-    }
-    if (out.problems.size() < max_problems) {
-      out.problems.push_back({kind, seq, std::move(text)});
-    }
-  };
-  auto it = s.iterate(column::payloads, false);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != 8) {
-      problem(problem_kind::payload_malformed, std::nullopt, "a stored payload has a malformed key");
-      continue;
-    }
-    const std::uint64_t seq = read_be64(it->key().ToStringView());
-    ++out.checked;
-    auto leaf = s.get(column::leaves, be64(seq));
-    if (!leaf.is_ok()) {
-      problem(problem_kind::read_failed, seq, fmt::format("record {}: {}", seq, leaf.error().message()));
-      continue;
-    }
-    if (!leaf->has_value()) {
-      problem(problem_kind::payload_unexpected, seq,
-              fmt::format("record {}: a payload is stored but the record is missing", seq));
-      continue;
-    }
-    auto r = decode(bytes_of(**leaf));
-    if (!r.is_ok()) {
-      problem(problem_kind::record_malformed, seq,
-              fmt::format("record {}: cannot be decoded ({})", seq, r.error().message()));
-      continue;
-    }
-    if (r->payload != payload_mode::sealed) {
-      problem(problem_kind::payload_unexpected, seq,
-              fmt::format("record {}: a payload is stored but the record says payload mode {}", seq,
-                          to_string(r->payload)));
-      continue;
-    }
-    const auto digest = crypto::sha256(it->value().ToStringView());
-    if (r->payload_digest.size() != digest.size() ||
-        !std::equal(digest.begin(), digest.end(), r->payload_digest.begin())) {
-      problem(
-          problem_kind::payload_altered, seq,
-          fmt::format("record {}: the stored payload does not match the hash its record commits to", seq));
-    }
-  }
-  if (!it->status().ok()) {
-    problem(problem_kind::read_failed, std::nullopt,
-            "reading the stored payloads failed: " + it->status().ToString());
-  }
-  auto keys = s.iterate(column::keys, false);
-  for (keys->SeekToFirst(); keys->Valid(); keys->Next()) {
-    ++out.data_keys;
-    if (!is_well_formed_key_entry(keys->key().ToStringView(), keys->value().ToStringView())) {
-      problem(problem_kind::data_key_malformed, std::nullopt,
-              fmt::format("the data key store holds a malformed entry (key {} bytes, value {} bytes)",
-                          keys->key().size(), keys->value().size()));
-    }
-  }
-  if (!keys->status().ok()) {
-    problem(problem_kind::read_failed, std::nullopt,
-            "reading the data key store failed: " + keys->status().ToString());
-  }
-  return out;
 }
 
 }  // namespace sovgw::audit

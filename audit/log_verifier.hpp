@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "audit/log_events.hpp"
+#include "audit/record.hpp"
 #include "audit/tree_tiles.hpp"
 #include "crypto/checkpoint.hpp"
 #include "crypto/merkle.hpp"
@@ -51,6 +53,13 @@ enum class problem_kind {
   read_failed,         // the storage could not be read (an I/O error, or a block that fails its checksum)
   data_key_malformed,  // an entry of the data key store that is not a data key or a key version
   more,                // "... and N more problem(s)": the list was capped
+  // (verify_payloads, payload_verifier.hpp)
+  payload_missing,        // a sealed payload gone without a retention event that dropped it
+  data_key_missing,       // a data key gone without a crypto-shred event that destroyed it
+  data_key_unexpected,    // a data key a crypto-shred event destroyed is still stored
+  payload_undecryptable,  // (with the auditor key) a payload or data key that does not open
+  // (the CLI, for a kept checkpoint: proof_failure::key_changed)
+  signing_key_changed,  // the checkpoint the auditor holds is signed by another key under the log's name
 };
 [[nodiscard]] const char* to_string(problem_kind kind);
 
@@ -81,7 +90,8 @@ struct verify_report {
   std::optional<crypto::checkpoint> newest_signed;  // newest stored one with a valid signature
   std::vector<problem> problems;
   std::optional<std::uint64_t> first_bad_record;  // the first record found altered, missing or misplaced
-  bool contiguous = true;                         // leaves 0..records-1 are all present
+  log_events events;  // the events that explain stored data gone (retention, shredding), for verify_payloads
+  bool contiguous = true;  // leaves 0..records-1 are all present
   // The recomputed tree (root() over all `records`; positions of missing records carry the stored
   // tree's hashes). Usable for continuing the log only when `tree_complete`.
   tile_builder tiles;
@@ -107,27 +117,12 @@ struct verify_report {
 [[nodiscard]] verify_report verify_log(const store& s, const crypto::note_verifier& key,
                                        const verify_options& options = {});
 // The same, calling `on_leaf` with every leaf the scan reads, in log order, on the calling thread,
-// as stored (whether it verifies is the report's to say): a caller computes over the records in
-// the same pass (the sovereignty report, audit/report.hpp).
-using leaf_observer = std::function<void(std::uint64_t seq, std::span<const std::uint8_t> leaf)>;
+// as stored (whether it verifies is the report's to say), with the record it decodes to (null when
+// it does not: the report names it): a caller computes over the records in the same pass (the
+// sovereignty report, audit/report.hpp). The record is valid only during the call.
+using leaf_observer =
+    std::function<void(std::uint64_t seq, std::span<const std::uint8_t> leaf, const record* decoded)>;
 [[nodiscard]] verify_report verify_log(const store& s, const crypto::note_verifier& key,
                                        const verify_options& options, const leaf_observer& on_leaf);
-
-// The stored sealed payloads against the records they belong to: each one's SHA-256 must be the
-// payload hash its record (the Merkle leaf) commits to, and the record must say it was sealed.
-// Payloads that are absent (dropped by retention) are not problems; a record whose leaf is gone
-// is one. Then every entry of the data key store is read and must have a data key's form (the
-// keys are sealed to the auditor: their form is all a verifier without auditor.key can check).
-// Any read error (an I/O error, a block that fails its checksum) is a problem: a payload or key
-// that cannot be read is not verified. Reads every stored payload: slower than verify_log, so a
-// separate pass.
-struct payload_report {
-  std::uint64_t checked = 0;      // payloads read and compared
-  std::uint64_t data_keys = 0;    // entries of the data key store read
-  std::vector<problem> problems;  // first problem first (capped at 20)
-  std::optional<std::uint64_t> first_bad_record;
-  [[nodiscard]] bool ok() const { return problems.empty(); }
-};
-[[nodiscard]] payload_report verify_payloads(const store& s);
 
 }  // namespace sovgw::audit

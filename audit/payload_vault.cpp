@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <rocksdb/options.h>
 
+#include <algorithm>
 #include <optional>
 
+#include "audit/log_events.hpp"
 #include "audit/store.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/blake2b.hpp"
@@ -85,7 +87,20 @@ result<const payload_vault::tenant_key*> payload_vault::key_for(const std::strin
   if (!cur.is_ok()) {
     return cur.error();
   }
-  const std::uint32_t version = (cur->has_value() && (*cur)->size() == 5 ? read_be32(**cur) : 0) + 1;
+  // A new version never reuses a stored one, even if the current-version entry was lost (verify
+  // --payloads reports that): it would replace a data key that older payloads need.
+  std::uint32_t last = cur->has_value() && (*cur)->size() == 5 ? read_be32(**cur) : 0;
+  const std::string prefix = data_key_prefix(tenant);
+  auto stored = store_.iterate(column::keys);
+  for (stored->Seek(prefix); stored->Valid() && stored->key().starts_with(prefix); stored->Next()) {
+    if (stored->key().size() == prefix.size() + 4) {
+      last = std::max(last, read_be32(stored->key().ToStringView().substr(prefix.size())));
+    }
+  }
+  if (!stored->status().ok()) {
+    return from_rocksdb(stored->status(), "reading tenant keys failed");
+  }
+  const std::uint32_t version = last + 1;
   auto key = crypto::aead_generate_key();
   rocksdb::WriteBatch batch;
   batch.Put(store_.cf(column::keys), data_key_key(tenant, version),
@@ -127,7 +142,9 @@ result<payload_vault::shred_result> payload_vault::shred(const std::string& tena
   auto it = store_.iterate(column::keys);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     batch.Delete(store_.cf(column::keys), it->key());
-    ++out.destroyed;
+    if (it->key().size() == prefix.size() + 4) {
+      out.destroyed.push_back(read_be32(it->key().ToStringView().substr(prefix.size())));
+    }
   }
   if (!it->status().ok()) {
     return from_rocksdb(it->status(), "reading tenant keys failed");
@@ -140,7 +157,7 @@ result<payload_vault::shred_result> payload_vault::shred(const std::string& tena
     last_version = read_be32(**cur);
     out.already_shredded = (**cur)[4] == state_shredded;
   }
-  if (out.destroyed == 0) {
+  if (out.destroyed.empty()) {
     return out;
   }
   batch.Put(store_.cf(column::keys), current_key(tenant), be32(last_version) + state_shredded);
@@ -214,58 +231,61 @@ bool is_well_formed_key_entry(std::string_view key, std::string_view value) {
   return false;
 }
 
-result<payload> open_payload(const store& s, const record& r, const crypto::box_public_key& auditor_pk,
-                             const crypto::secret_bytes& auditor_sk) {
-  if (r.payload != payload_mode::sealed) {
-    return status{error_code::not_found, fmt::format("record {} has no sealed payload (payload mode: {})",
-                                                     r.seq, to_string(r.payload))};
+result<data_key_store> read_data_key_store(const store& s) {
+  data_key_store out;
+  // `prefix` || u16 length || tenant || what follows (empty for a current-version entry).
+  const auto tenant_of = [](std::string_view key, std::string_view prefix, std::string_view& rest) {
+    const std::size_t n = static_cast<std::size_t>(static_cast<unsigned char>(key[prefix.size()])) << 8 |
+                          static_cast<unsigned char>(key[prefix.size() + 1]);
+    rest = key.substr(prefix.size() + 2 + n);
+    return std::string(key.substr(prefix.size() + 2, n));
+  };
+  auto it = s.iterate(column::keys, false);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ++out.entries;
+    const auto key = it->key().ToStringView();
+    const auto value = it->value().ToStringView();
+    if (!is_well_formed_key_entry(key, value)) {
+      ++out.malformed;
+      continue;
+    }
+    std::string_view rest;
+    if (key.starts_with("cur")) {
+      out.tenants[tenant_of(key, "cur", rest)].current = read_be32(value);
+    } else {
+      auto& keys = out.tenants[tenant_of(key, "dk", rest)];
+      keys.data_keys.emplace(read_be32(rest), std::string(value));
+    }
   }
-  auto blob = s.get(column::payloads, be64(r.seq));
-  if (!blob.is_ok()) {
-    return blob.error();
+  if (!it->status().ok()) {
+    return from_rocksdb(it->status(), "reading the data key store failed");
   }
-  if (!blob->has_value()) {
-    return status{
-        error_code::not_found,
-        fmt::format("the payload of record {} was dropped by retention (the record stays provable)", r.seq)};
+  return out;
+}
+
+std::optional<std::uint32_t> payload_key_version(std::string_view blob) {
+  if (blob.size() < 5 || static_cast<std::uint8_t>(blob[0]) != blob_version) {
+    return std::nullopt;
   }
-  const std::string& b = **blob;
-  const auto digest = crypto::sha256(std::string_view(b));
-  if (r.payload_digest.size() != digest.size() ||
-      !std::equal(digest.begin(), digest.end(), r.payload_digest.begin())) {
-    return status{
-        error_code::verification_failed,
-        fmt::format("the stored payload of record {} does not match the hash its leaf commits to", r.seq)};
-  }
-  if (b.size() < 5 || static_cast<std::uint8_t>(b[0]) != blob_version) {
-    return status{error_code::corruption, fmt::format("the payload of record {} is malformed", r.seq)};
-  }
-  const std::uint32_t version = read_be32(std::string_view(b).substr(1));
-  auto entry = s.get(column::keys, data_key_key(r.tenant, version));
-  if (!entry.is_ok()) {
-    return entry.error();
-  }
-  if (!entry->has_value()) {
-    return status{
-        error_code::not_found,
-        fmt::format("the payload of record {} is unreadable: tenant '{}' data key v{} was destroyed "
-                    "(crypto-shredded)",
-                    r.seq, r.tenant, version)};
-  }
-  const auto sealed = read_key_entry(**entry);
+  return read_be32(blob.substr(1));
+}
+
+std::optional<crypto::secret_bytes> open_data_key(std::string_view entry, const auditor_keys& auditor) {
+  const auto sealed = read_key_entry(entry);
   if (!sealed) {
-    return status{error_code::corruption, "a tenant data key entry is malformed"};
+    return std::nullopt;
   }
-  auto key = crypto::box_open(auditor_pk, auditor_sk, bytes_of(sealed->sealed));
-  if (!key) {
-    return status{error_code::verification_failed,
-                  "the auditor key cannot open this tenant's data key (wrong auditor.key for this log?)"};
+  return crypto::box_open(auditor.public_key, auditor.secret_key, bytes_of(sealed->sealed));
+}
+
+std::optional<payload> open_blob(std::string_view blob, const crypto::secret_bytes& data_key,
+                                 const record& r) {
+  if (!payload_key_version(blob)) {
+    return std::nullopt;
   }
-  auto plain = crypto::aead_open(*key, bytes_of(std::string_view(b).substr(5)), payload_associated_data(r));
+  auto plain = crypto::aead_open(data_key, bytes_of(blob.substr(5)), payload_associated_data(r));
   if (!plain) {
-    return status{
-        error_code::verification_failed,
-        fmt::format("the payload of record {} does not decrypt against its record metadata", r.seq)};
+    return std::nullopt;
   }
   const auto v = plain->view();
   payload p;
@@ -284,10 +304,83 @@ result<payload> open_payload(const store& s, const record& r, const crypto::box_
   };
   std::size_t pos = 0;
   if (!read_part(pos, p.prompt) || !read_part(pos, p.completion) || pos != v.size()) {
-    return status{error_code::corruption,
-                  fmt::format("the payload of record {} decrypts to a malformed body", r.seq)};
+    return std::nullopt;
   }
   return p;
+}
+
+result<payload> open_payload(const store& s, const record& r, const auditor_keys& auditor,
+                             const log_events& events) {
+  if (r.payload != payload_mode::sealed) {
+    return status{error_code::not_found, fmt::format("record {} has no sealed payload (payload mode: {})",
+                                                     r.seq, to_string(r.payload))};
+  }
+  auto blob = s.get(column::payloads, be64(r.seq));
+  if (!blob.is_ok()) {
+    return blob.error();
+  }
+  if (!blob->has_value()) {
+    if (const auto* retention = events.retention_covering(r.seq, r.timestamp_us)) {
+      return status{error_code::not_found,
+                    fmt::format("the payload of record {} was dropped by retention (the event at record {}: "
+                                "payloads of records older than {}); the record stays provable",
+                                r.seq, retention->seq, retention_cutoff_text(*retention))};
+    }
+    return status{error_code::verification_failed,
+                  fmt::format("the payload of record {} is missing, and no retention event logged after it "
+                              "covers its time: it was deleted outside retention (the log is damaged or was "
+                              "tampered with; sovgw audit verify --payloads names every such payload)",
+                              r.seq)};
+  }
+  const std::string& b = **blob;
+  const auto digest = crypto::sha256(std::string_view(b));
+  if (r.payload_digest.size() != digest.size() ||
+      !std::equal(digest.begin(), digest.end(), r.payload_digest.begin())) {
+    return status{
+        error_code::verification_failed,
+        fmt::format("the stored payload of record {} does not match the hash its leaf commits to", r.seq)};
+  }
+  const auto version = payload_key_version(b);
+  if (!version) {
+    return status{error_code::corruption, fmt::format("the payload of record {} is malformed", r.seq)};
+  }
+  auto entry = s.get(column::keys, data_key_key(r.tenant, *version));
+  if (!entry.is_ok()) {
+    return entry.error();
+  }
+  if (!entry->has_value()) {
+    if (const auto* shred = events.shred_covering(r.seq, r.tenant, *version)) {
+      return status{
+          error_code::not_found,
+          fmt::format("the payload of record {} is unreadable: tenant '{}' data key v{} was destroyed "
+                      "by crypto-shredding (the event at record {})",
+                      r.seq, r.tenant, *version, shred->seq)};
+    }
+    return status{
+        error_code::verification_failed,
+        fmt::format("the payload of record {} is unreadable: tenant '{}' data key v{} is missing, and "
+                    "no crypto-shred event logged after the record destroyed it: it was deleted "
+                    "outside shredding (the log is damaged or was tampered with)",
+                    r.seq, r.tenant, *version)};
+  }
+  auto key = open_data_key(**entry, auditor);
+  if (!key) {
+    return status{
+        error_code::verification_failed,
+        fmt::format("the auditor key cannot open tenant '{}' data key v{}: wrong auditor.key for this "
+                    "log, or the data key was replaced",
+                    r.tenant, *version)};
+  }
+  auto p = open_blob(b, *key, r);
+  if (!p) {
+    // The blob is the one the record commits to, and the record's metadata is what the log signed:
+    // what differs is the data key.
+    return status{error_code::verification_failed,
+                  fmt::format("the payload of record {} matches the hash its record commits to but does not "
+                              "open under tenant '{}' data key v{}: the data key was replaced (or damaged)",
+                              r.seq, r.tenant, *version)};
+  }
+  return std::move(*p);
 }
 
 }  // namespace sovgw::audit

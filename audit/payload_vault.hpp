@@ -3,7 +3,9 @@
 #include <rocksdb/write_batch.h>
 
 #include <cstdint>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -48,8 +50,8 @@ class payload_vault {
 
   // Destroys every data key of `tenant` (and compacts them out of the key column family).
   struct shred_result {
-    std::uint32_t destroyed = 0;    // key versions destroyed now
-    bool already_shredded = false;  // the tenant's keys were destroyed before
+    std::vector<std::uint32_t> destroyed;  // the key versions destroyed now, ascending
+    bool already_shredded = false;         // the tenant's keys were destroyed before
   };
   [[nodiscard]] result<shred_result> shred(const std::string& tenant);
 
@@ -81,10 +83,44 @@ class payload_vault {
 // be32 version -> a data key sealed to the auditor, with or without an older KEK-wrapped copy).
 [[nodiscard]] bool is_well_formed_key_entry(std::string_view key, std::string_view value);
 
-// Auditor side: decrypts the payload of `r` with the auditor key pair. Errors say why a payload
-// cannot be read (not recorded, dropped by retention, shredded, altered).
-[[nodiscard]] result<payload> open_payload(const store& s, const record& r,
-                                           const crypto::box_public_key& auditor_pk,
-                                           const crypto::secret_bytes& auditor_sk);
+// The data key store as a verifier reads it: per tenant, its stored data keys (each entry as
+// stored, by version) and its current-version entry. Entries without their form are counted, not
+// kept.
+struct data_key_store {
+  struct tenant_keys {
+    std::map<std::uint32_t, std::string> data_keys;  // version -> the entry (is_well_formed_key_entry)
+    std::optional<std::uint32_t> current;            // the version its current-version entry names
+  };
+  std::map<std::string, tenant_keys> tenants;
+  std::uint64_t entries = 0;    // every entry read
+  std::uint64_t malformed = 0;  // entries that are neither a data key nor a current version
+};
+[[nodiscard]] result<data_key_store> read_data_key_store(const store& s);
+
+// The data key version a stored payload blob was sealed under; nullopt when the blob is not one.
+[[nodiscard]] std::optional<std::uint32_t> payload_key_version(std::string_view blob);
+
+class log_events;
+
+// Auditor side. The auditor's key pair.
+struct auditor_keys {
+  const crypto::box_public_key& public_key;
+  const crypto::secret_bytes& secret_key;
+};
+// A data key entry opened with the auditor key; nullopt when it does not open (not sealed to this
+// auditor, or not a data key).
+[[nodiscard]] std::optional<crypto::secret_bytes> open_data_key(std::string_view entry,
+                                                                const auditor_keys& auditor);
+// The payload of `r` from its stored blob and data key; nullopt when it does not open (the key is
+// not the one it was sealed under, or the blob or record differ from what was sealed).
+[[nodiscard]] std::optional<payload> open_blob(std::string_view blob, const crypto::secret_bytes& data_key,
+                                               const record& r);
+
+// Decrypts the payload of `r` with the auditor key pair. Errors say why a payload cannot be read:
+// not recorded, altered, dropped by retention or its data key destroyed by crypto-shredding (as
+// `events`, those logged after `r`, say: read_log_events), or missing without such an event (the
+// log was tampered with), or a data key that does not open it (replaced).
+[[nodiscard]] result<payload> open_payload(const store& s, const record& r, const auditor_keys& auditor,
+                                           const log_events& events);
 
 }  // namespace sovgw::audit

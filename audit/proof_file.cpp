@@ -205,6 +205,8 @@ const char* to_string(proof_failure f) {
       return "old_root_mismatch";
     case proof_failure::root_mismatch:
       return "root_mismatch";
+    case proof_failure::key_changed:
+      return "key_changed";
   }
   return "?";
 }
@@ -401,6 +403,13 @@ result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq) {
   if (!leaf->has_value()) {
     return status{error_code::corruption, fmt::format("record {} is missing from the log", seq)};
   }
+  // A proof of a record that does not decode would not verify offline: the log is damaged.
+  if (auto r = decode(bytes_of(**leaf)); !r.is_ok()) {
+    return status{error_code::corruption,
+                  fmt::format("record {} does not decode ({}): the log is damaged (sovgw audit verify names "
+                              "it); no proof is made of it",
+                              seq, r.error().message())};
+  }
   stored_tree tree(s);
   auto path = m::inclusion_proof(seq, cp->size, tree.source());
   if (!path) {
@@ -440,17 +449,62 @@ result<std::string> make_consistency_proof(const store& s, std::uint64_t old_siz
       consistency_proof_file{std::move(old_note.value()), std::move(*path), std::move(new_note.value())});
 }
 
+namespace {
+
+// A kept checkpoint that `key` does not verify, but that is signed under `key`'s name: the auditor
+// verified it with another key of this log on an earlier visit.
+std::optional<proof_error> key_changed(std::string_view note, const crypto::note_verifier& key) {
+  const auto parsed = crypto::parse_note(note);
+  if (!parsed) {
+    return std::nullopt;
+  }
+  const bool same_name = std::any_of(parsed->signatures.begin(), parsed->signatures.end(),
+                                     [&](const crypto::note_signature& s) { return s.name == key.name; });
+  if (!same_name) {
+    return std::nullopt;
+  }
+  return proof_error{
+      proof_failure::key_changed,
+      fmt::format(
+          "the checkpoint you hold is signed by {}, not by the key {} given with --pubkey, under the same "
+          "log name: the log's signing key changed since your last visit (or the checkpoint you hold was "
+          "altered, or --pubkey is not the key you verified with then)",
+          crypto::note_signer_labels(note), key.label())};
+}
+
+}  // namespace
+
 proof_result<crypto::checkpoint> read_kept_checkpoint(std::string_view text,
                                                       const crypto::note_verifier& key) {
+  std::string_view note = text;
+  std::string_view which = "the checkpoint";
+  inclusion_proof_file inclusion;
+  consistency_proof_file consistency;
   if (text.starts_with(inclusion_proof_header)) {
     auto p = parse_inclusion_proof(text);
-    return p.is_ok() ? open_checkpoint(p->checkpoint_note, key, "the proof's checkpoint") : p.error();
-  }
-  if (text.starts_with(consistency_proof_header)) {
+    if (!p.is_ok()) {
+      return p.error();
+    }
+    inclusion = std::move(p.value());
+    note = inclusion.checkpoint_note;
+    which = "the proof's checkpoint";
+  } else if (text.starts_with(consistency_proof_header)) {
     auto p = parse_consistency_proof(text);
-    return p.is_ok() ? open_checkpoint(p->new_note, key, "the proof's newer checkpoint") : p.error();
+    if (!p.is_ok()) {
+      return p.error();
+    }
+    consistency = std::move(p.value());
+    note = consistency.new_note;
+    which = "the proof's newer checkpoint";
   }
-  return open_checkpoint(text, key, "the checkpoint");
+  auto cp = open_checkpoint(note, key, which);
+  if (!cp.is_ok() &&
+      (cp.error().kind == proof_failure::unknown_key || cp.error().kind == proof_failure::bad_signature)) {
+    if (auto changed = key_changed(note, key)) {
+      return *changed;
+    }
+  }
+  return cp;
 }
 
 }  // namespace sovgw::audit

@@ -63,6 +63,7 @@ enum class proof_failure {
   proof_too_long,     // more hashes than the sizes call for
   old_root_mismatch,  // (consistency) the proof does not reproduce the old root
   root_mismatch,      // the path does not lead to the signed (new) root
+  key_changed,        // (a kept checkpoint) signed under the key's log name by another key
 };
 [[nodiscard]] const char* to_string(proof_failure f);
 
@@ -100,6 +101,8 @@ struct verified_consistency {
 
 // A checkpoint an auditor kept: a signed checkpoint note, or a proof file (inclusion: its
 // checkpoint; consistency: the newer one), checked like a proof's (signature by `key`, origin).
+// key_changed when it is not signed by `key` but carries a signature under `key`'s name: the log's
+// signing key changed since it was kept (another key, or one whose 32-bit id collides).
 [[nodiscard]] proof_result<crypto::checkpoint> read_kept_checkpoint(std::string_view text,
                                                                     const crypto::note_verifier& key);
 

@@ -79,16 +79,20 @@ const char* query_plan(const query_filter& f) {
   }
 }
 
-status run_query(const store& s, const query_filter& f, const std::function<bool(const record&)>& sink) {
+namespace {
+
+status run_plan(const store& s, const query_filter& f, const std::function<bool(const record&)>& sink,
+                query_stats& stats) {
   const auto choice = choose(f);
-  std::uint64_t emitted = 0;
   const auto deliver = [&](std::string_view leaf_bytes, std::uint64_t seq, bool& go_on) -> status {
     auto r = decode({reinterpret_cast<const std::uint8_t*>(leaf_bytes.data()), leaf_bytes.size()});
     if (!r.is_ok()) {
       return {error_code::corruption, fmt::format("record {}: {}", seq, r.error().message())};
     }
+    stats.with_request_id += f.request_id && r->request_id == *f.request_id ? 1 : 0;
     if (matches(f, r.value())) {
-      go_on = sink(r.value()) && (f.limit == 0 || ++emitted < f.limit);
+      ++stats.matched;
+      go_on = sink(r.value()) && (f.limit == 0 || stats.matched < f.limit);
     }
     return status::ok();
   };
@@ -99,6 +103,7 @@ status run_query(const store& s, const query_filter& f, const std::function<bool
       if (it->key().size() != 8) {
         return {error_code::corruption, "a leaf key is malformed"};
       }
+      ++stats.records_read;
       if (auto st = deliver(it->value().ToStringView(), read_be64(it->key().ToStringView()), go_on);
           !st.is_ok()) {
         return st;
@@ -136,23 +141,56 @@ status run_query(const store& s, const query_filter& f, const std::function<bool
   return from_rocksdb(it->status(), "reading an index failed");
 }
 
-result<std::uint64_t> find_request(const store& s, const std::string& request_id) {
+}  // namespace
+
+status run_query(const store& s, const query_filter& f, const std::function<bool(const record&)>& sink,
+                 query_stats* stats) {
+  query_stats local;
+  query_stats& out = stats != nullptr ? *stats : local;
+  out = {};
+  if (auto st = run_plan(s, f, sink, out);
+      !st.is_ok() || !f.request_id || f.scan_all || out.with_request_id > 0) {
+    return st;
+  }
+  query_filter scan = f;
+  scan.scan_all = true;
+  out.scanned_after_index = true;
+  return run_plan(s, scan, sink, out);
+}
+
+result<request_lookup> find_request(const store& s, const std::string& request_id) {
   query_filter f;
   f.request_id = request_id;
-  f.limit = 1;
-  std::optional<std::uint64_t> seq;
-  if (auto st = run_query(s, f,
-                          [&](const record& r) {
-                            seq = r.seq;
-                            return false;
-                          });
+  std::vector<std::uint64_t> seqs;
+  query_stats stats;
+  if (auto st = run_query(
+          s, f,
+          [&](const record& r) {
+            seqs.push_back(r.seq);
+            return seqs.size() < 10;
+          },
+          &stats);
       !st.is_ok()) {
     return st;
   }
-  if (!seq) {
-    return status{error_code::not_found, fmt::format("no record with request id '{}'", request_id)};
+  if (seqs.empty()) {
+    return status{
+        error_code::not_found,
+        fmt::format("no record with request id '{}': the request id index lists none, and none of the "
+                    "log's {} records carries it",
+                    request_id, stats.records_read)};
   }
-  return *seq;
+  if (seqs.size() > 1) {
+    std::string listed;
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      listed += fmt::format("{}{}", i == 0 ? "" : i + 1 == seqs.size() ? " and " : ", ", seqs[i]);
+    }
+    return status{error_code::verification_failed,
+                  fmt::format("request id '{}' is carried by records {}{}: a gateway gives every request its "
+                              "own id, so one of them was forged or replayed; name one with --seq",
+                              request_id, listed, seqs.size() == 10 ? " (and maybe more)" : "")};
+  }
+  return request_lookup{seqs.front(), stats.scanned_after_index};
 }
 
 result<record> read_record(const store& s, std::uint64_t seq) {

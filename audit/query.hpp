@@ -41,14 +41,31 @@ struct query_filter {
 // scan_all) a full scan.
 [[nodiscard]] const char* query_plan(const query_filter& f);
 
+// How run_query found its answer.
+struct query_stats {
+  // A request id query whose index listed no record read the whole log instead (a request id the
+  // index lost is still found: the receipt workflow must not depend on an index).
+  bool scanned_after_index = false;
+  std::uint64_t records_read = 0;     // by a scan
+  std::uint64_t with_request_id = 0;  // records read that carry the request id asked for
+  std::uint64_t matched = 0;          // records given to the sink
+};
+
 // Streams matching records in seq order (time order for time-only queries) to `sink` until it
 // returns false or `limit` is reached. Returns an error status on read failure or a record that
-// does not decode.
+// does not decode. `stats` (may be null) says how.
 [[nodiscard]] status run_query(const store& s, const query_filter& f,
-                               const std::function<bool(const record&)>& sink);
+                               const std::function<bool(const record&)>& sink, query_stats* stats = nullptr);
 
-// The seq of the first record with this request id; not_found when there is none.
-[[nodiscard]] result<std::uint64_t> find_request(const store& s, const std::string& request_id);
+// The record with this request id, looked up like run_query (the whole log is read when the index
+// lists none). not_found when no record carries it; verification_failed, naming them, when more
+// than one does (a gateway gives every request its own id: which one a receipt means is not the
+// log's to guess).
+struct request_lookup {
+  std::uint64_t seq = 0;
+  bool index_missed = false;  // found by reading the log: the request id index does not list it
+};
+[[nodiscard]] result<request_lookup> find_request(const store& s, const std::string& request_id);
 
 // Record `seq`, decoded; not_found when the log holds no such record, corruption when it does not
 // decode.

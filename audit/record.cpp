@@ -271,12 +271,11 @@ std::vector<std::uint8_t> encode(const record& r) {
   return out;
 }
 
-result<record> decode(std::span<const std::uint8_t> bytes) {
+status decode_into(std::span<const std::uint8_t> bytes, record& r) {
   if (bytes.size() > max_record_size) {
     return status{error_code::corruption, "record larger than the format allows"};
   }
   reader in(bytes);
-  record r;
   std::uint8_t version = 0;
   std::uint8_t kind = 0;
   std::uint8_t mode = 0;
@@ -301,6 +300,14 @@ result<record> decode(std::span<const std::uint8_t> bytes) {
     ok = ok && in.u64(*v);
   }
   ok = ok && in.str(r.error_kind) && in.u8(mode) && in.bytes(r.payload_digest, 64) && in.str(r.note);
+  // Fields an older version does not hold read as absent.
+  for (std::string* s :
+       {&r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest, &r.key_id}) {
+    s->clear();
+  }
+  r.endpoint_rtt_us = 0;
+  r.distance_bound_km = 0;
+  r.redactions = 0;
   if (version >= record_format_version_evidence) {
     ok = ok && in.str(r.endpoint) && in.str(r.endpoint_country) && in.str(r.signature_keyid) &&
          in.str(r.forwarded_digest);
@@ -327,6 +334,14 @@ result<record> decode(std::span<const std::uint8_t> bytes) {
   r.payload = static_cast<payload_mode>(mode);
   if (auto s = validate(r); !s.is_ok()) {
     return status{error_code::corruption, s.message()};
+  }
+  return status::ok();
+}
+
+result<record> decode(std::span<const std::uint8_t> bytes) {
+  record r;
+  if (auto s = decode_into(bytes, r); !s.is_ok()) {
+    return s;
   }
   return r;
 }

@@ -127,6 +127,9 @@ bool clamp_to_limits(record& r);
 }
 // Strict: rejects unknown versions, bad enum values, over-long fields and trailing bytes.
 [[nodiscard]] result<record> decode(std::span<const std::uint8_t> bytes);
+// The same into `out`, reusing its strings' storage (no allocation once they are large enough: a
+// verifier decodes every record with one). On error `out` holds part of the record.
+[[nodiscard]] status decode_into(std::span<const std::uint8_t> bytes, record& out);
 
 // The fields the log's indexes are keyed by, read in place from an encoding (views into it).
 struct index_fields {

@@ -95,16 +95,15 @@ class aggregator {
  public:
   explicit aggregator(const report_options& o) : options_(o) {}
 
-  void add_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf) {
+  void add_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf, const record* decoded) {
     // Redactions are recorded from version 3 on; a log without such a record says nothing of them.
     redactions_recorded_ =
         redactions_recorded_ || (!leaf.empty() && leaf[0] >= record_format_version_distance);
-    auto r = decode(leaf);
-    if (!r.is_ok()) {
+    if (decoded == nullptr) {
       ++out_.undecodable;
       return;
     }
-    const record& rec = r.value();
+    const record& rec = *decoded;
     if ((options_.since_us && rec.timestamp_us < *options_.since_us) ||
         (options_.until_us && rec.timestamp_us >= *options_.until_us)) {
       return;
@@ -378,9 +377,9 @@ void outcome_counts::add(request_outcome o) {
 
 report build_report(const store& s, const crypto::note_verifier& key, const report_options& options) {
   aggregator agg(options);
-  return agg.finish(
-      verify_log(s, key, options.verify,
-                 [&agg](std::uint64_t seq, std::span<const std::uint8_t> leaf) { agg.add_leaf(seq, leaf); }));
+  return agg.finish(verify_log(s, key, options.verify,
+                               [&agg](std::uint64_t seq, std::span<const std::uint8_t> leaf,
+                                      const record* decoded) { agg.add_leaf(seq, leaf, decoded); }));
 }
 
 }  // namespace sovgw::audit

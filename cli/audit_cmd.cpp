@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "audit/keys.hpp"
+#include "audit/log_events.hpp"
 #include "audit/payload_vault.hpp"
 #include "audit/proof_file.hpp"
 #include "audit/query.hpp"
@@ -31,12 +32,14 @@ constexpr const char* query_usage =
   --scan: read every record, not the indexes; --explain: print the plan on stderr
 )";
 constexpr const char* verify_usage =
-    R"(usage: sovgw audit verify --db DIR --pubkey KEY [--payloads] [--checkpoint FILE]
+    R"(usage: sovgw audit verify --db DIR --pubkey KEY [--payloads [--auditor-key KEY]] [--checkpoint FILE]
           [--save-checkpoint FILE] [--format text|json]
   recompute the tree, check every checkpoint and the indexes; --payloads: every stored payload
-  against its record too; --checkpoint: the log must still reproduce a checkpoint kept from an
-  earlier visit (a checkpoint or proof file); --save-checkpoint: keep the latest verified
-  checkpoint for the next visit; --format json: one JSON document on stdout (docs/auditing.md)
+  against its record too, and every payload or data key gone against the log's retention and
+  shredding events; --auditor-key: also open every payload with its data key (auditor.key);
+  --checkpoint: the log must still reproduce a checkpoint kept from an earlier visit (a
+  checkpoint or proof file); --save-checkpoint: keep the latest verified checkpoint for the next
+  visit; --format json: one JSON document on stdout (docs/auditing.md)
 )";
 constexpr const char* prove_usage =
     R"(usage: sovgw audit prove --db DIR (--request-id ID | --seq N | --last) > proof.tlog-proof
@@ -81,12 +84,13 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
              Unix seconds or an age (15m, 2h, 7d ago); --since must be before --until
           D: permit, deny, no-policy or none; CC: an ISO 3166-1 code (any case), private or unknown
           --scan: read every record, not the indexes; --explain: print the plan on stderr
-  verify  --db DIR --pubkey KEY [--payloads] [--checkpoint FILE] [--save-checkpoint FILE]
-          [--format text|json]
+  verify  --db DIR --pubkey KEY [--payloads [--auditor-key KEY]] [--checkpoint FILE]
+          [--save-checkpoint FILE] [--format text|json]
           recompute the tree, check every checkpoint and the indexes; --payloads: every stored
-          payload against its record too; --checkpoint: the log must still reproduce a checkpoint
-          kept from an earlier visit (a checkpoint or proof file); --save-checkpoint: keep the
-          latest verified checkpoint for the next visit
+          payload against its record too, and what is gone against the log's retention and
+          shredding events; --auditor-key: open every payload too; --checkpoint: the log must
+          still reproduce a checkpoint kept from an earlier visit (a checkpoint or proof file);
+          --save-checkpoint: keep the latest verified checkpoint for the next visit
   prove   --db DIR (--request-id ID | --seq N | --last) > proof.tlog-proof
   prove   --db DIR --old SIZE [--new SIZE] > consistency.proof
   verify-proof FILE --pubkey KEY [--format text|json]   check an inclusion or consistency proof offline
@@ -177,17 +181,28 @@ int cmd_query(const options& o) {
   }
   record_table table;
   std::uint64_t count = 0;
-  const auto st = audit::run_query(*s, f, [&](const audit::record& r) {
-    ++count;
-    if (format == "table") {
-      table.add(r);
-      return true;
-    }
-    const std::string line = format == "jsonl" ? record_json(r) : record_csv(r);
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-    return true;
-  });
+  audit::query_stats stats;
+  const auto st = audit::run_query(
+      *s, f,
+      [&](const audit::record& r) {
+        ++count;
+        if (format == "table") {
+          table.add(r);
+          return true;
+        }
+        const std::string line = format == "jsonl" ? record_json(r) : record_csv(r);
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fputc('\n', stdout);
+        return true;
+      },
+      &stats);
+  if (stats.scanned_after_index && stats.with_request_id > 0) {
+    std::fprintf(
+        stderr,
+        "sovgw audit query: note: the request id index lists no record for '%s', but reading the whole "
+        "log found %llu: the index is damaged (sovgw audit verify names the damage)\n",
+        f.request_id->c_str(), static_cast<unsigned long long>(stats.with_request_id));
+  }
   if (format == "table") {
     table.finish();
   }
@@ -237,9 +252,14 @@ int cmd_show(const options& o) {
     throw_status(r.error());
   }
   print_record_summary(r.value());
-  auto p = audit::open_payload(*s, r.value(), pair.public_key, pair.secret_key);
+  // What happened to stored data is told by the events logged after the record.
+  auto events = audit::read_log_events(*s, r->seq + 1);
+  if (!events.is_ok()) {
+    throw_status(events.error());
+  }
+  auto p = audit::open_payload(*s, r.value(), {pair.public_key, pair.secret_key}, events.value());
   if (!p.is_ok()) {
-    // Not recorded, dropped by retention, shredded: an answer about the log, not a usage error.
+    // Not recorded, dropped by retention, shredded, missing: an answer about the log, not a usage error.
     throw command_error(p.error().code() == error_code::io ? exit_environment : exit_failed,
                         p.error().message());
   }
@@ -340,7 +360,8 @@ const subcommand audit_subcommands[] = {
      cmd_query},
     {"verify",
      verify_usage,
-     {.valued = {"db", "pubkey", "checkpoint", "save-checkpoint", "format"}, .flags = {"payloads"}},
+     {.valued = {"db", "pubkey", "checkpoint", "save-checkpoint", "format", "auditor-key"},
+      .flags = {"payloads"}},
      cmd_verify},
     {"prove",
      prove_usage,

@@ -8,6 +8,7 @@
 
 #include "crypto/base64.hpp"
 #include "crypto/hex.hpp"
+#include "crypto/jwk.hpp"
 
 namespace sovgw::cli {
 namespace {
@@ -61,9 +62,17 @@ std::string json_string(std::string_view s) {
   return out + "\"";
 }
 
+std::string key_fingerprint(const crypto::note_verifier& key) {
+  return crypto::ed25519_jwk_thumbprint(key.public_key);
+}
+
+std::string key_description(const crypto::note_verifier& key) {
+  return fmt::format("{} (SHA-256 fingerprint {})", key.label(), key_fingerprint(key));
+}
+
 std::string json_key(const crypto::note_verifier& key) {
-  return fmt::format(R"({{"name":{},"id":"{:08x}","vkey":{}}})", json_string(key.name), key.key_id,
-                     json_string(key.to_vkey()));
+  return fmt::format(R"({{"name":{},"id":"{:08x}","vkey":{},"fingerprint":{}}})", json_string(key.name),
+                     key.key_id, json_string(key.to_vkey()), json_string(key_fingerprint(key)));
 }
 
 std::string json_checkpoint(const std::optional<crypto::checkpoint>& cp) {

@@ -22,6 +22,12 @@ namespace sovgw::cli {
 // {"name","id","vkey"}, a checkpoint as {"origin","size","root"} or null, a number or null, a
 // problem as {"kind","record","text"}.
 [[nodiscard]] std::string json_key(const crypto::note_verifier& key);
+// The key's full fingerprint: its RFC 7638 SHA-256 thumbprint (base64url, 43 characters), the one
+// `keys init`, verify, verify-proof and the report print. The key id in `name+id` is 32 bits only:
+// another key with the same name and id can be found by brute force.
+[[nodiscard]] std::string key_fingerprint(const crypto::note_verifier& key);
+// "name+id (SHA-256 fingerprint ...)": how text output names the key.
+[[nodiscard]] std::string key_description(const crypto::note_verifier& key);
 [[nodiscard]] std::string json_checkpoint(const std::optional<crypto::checkpoint>& cp);
 [[nodiscard]] std::string json_optional(const std::optional<std::uint64_t>& v);
 [[nodiscard]] std::string json_problem(std::string_view kind, const std::optional<std::uint64_t>& record,

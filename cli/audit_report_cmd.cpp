@@ -12,7 +12,6 @@
 #include "cli/audit_output.hpp"
 #include "cli/audit_report.hpp"
 #include "cli/audit_support.hpp"
-#include "crypto/jwk.hpp"
 #include "policy/compiled_policy.hpp"
 #include "policy/policy.hpp"
 #include "policy/policy_source.hpp"
@@ -182,10 +181,10 @@ std::string report_json(const audit::report& r, const report_context& c) {
       R"("recent_denials":{},"recent_events":{}}})"
       "\n",
       r.verification.ok() ? "true" : "false", json_string(c.db), json_key(c.key),
-      json_string(crypto::ed25519_jwk_thumbprint(c.key.public_key)), json_string(format_time(c.generated_us)),
-      json_time(r.since_us), json_time(r.until_us), json_time(r.first_us), json_time(r.last_us),
-      verification_json(r.verification), r.records_in_period, r.events, r.undecodable,
-      json_outcomes(r.outcomes), r.bucket_us / 1000000, series, flows, rules, r.default_denials,
+      json_string(key_fingerprint(c.key)), json_string(format_time(c.generated_us)), json_time(r.since_us),
+      json_time(r.until_us), json_time(r.first_us), json_time(r.last_us), verification_json(r.verification),
+      r.records_in_period, r.events, r.undecodable, json_outcomes(r.outcomes), r.bucket_us / 1000000, series,
+      flows, rules, r.default_denials,
       c.policy_file.empty() ? "null"
                             : fmt::format(R"({{"file":{},"version":{}}})", json_string(c.policy_file),
                                           json_string(c.policy_version)),
@@ -221,11 +220,13 @@ int cmd_report(const options& o) {
       }
     }
   }
-  if (o.has("checkpoint")) {
-    options.verify.held.push_back(held_checkpoint_option(o, c.key));
-  }
+  const auto key_changed =
+      o.has("checkpoint") ? held_checkpoint_option(o, c.key, options.verify) : std::nullopt;
   const auto s = open_reader(o);
-  const auto r = audit::build_report(*s, c.key, options);
+  auto r = audit::build_report(*s, c.key, options);
+  if (key_changed) {
+    r.verification.problems.insert(r.verification.problems.begin(), *key_changed);
+  }
   write_output(o, format == "json" ? report_json(r, c) : report_html(r, c));
   if (!r.verification.ok()) {
     std::fprintf(stderr,

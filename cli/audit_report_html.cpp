@@ -15,7 +15,6 @@
 #include "cli/audit_output.hpp"
 #include "cli/audit_report.hpp"
 #include "crypto/base64.hpp"
-#include "crypto/jwk.hpp"
 
 namespace sovgw::cli {
 namespace {
@@ -213,7 +212,7 @@ std::string verification_section(const audit::report& r, const report_context& c
   out += fmt::format(
       "<dt>Signing key</dt><dd><code>{}+{:08x}</code><br>fingerprint (RFC 7638 SHA-256 thumbprint) "
       "<code>{}</code></dd>",
-      esc(c.key.name), c.key.key_id, esc(crypto::ed25519_jwk_thumbprint(c.key.public_key)));
+      esc(c.key.name), c.key.key_id, esc(key_fingerprint(c.key)));
   out += fmt::format("<dt>Index entries checked</dt><dd>{}</dd>", num(v.index_entries));
   if (v.held_checkpoints > 0) {
     out += fmt::format(

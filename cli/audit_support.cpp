@@ -156,7 +156,8 @@ crypto::note_verifier pubkey_option(const options& o) {
   return std::move(key.value());
 }
 
-crypto::checkpoint held_checkpoint_option(const options& o, const crypto::note_verifier& key) {
+std::optional<audit::problem> held_checkpoint_option(const options& o, const crypto::note_verifier& key,
+                                                     audit::verify_options& verify) {
   constexpr std::size_t max_bytes = 1 << 20;  // a checkpoint note or a proof file
   const std::string& path = o.need("checkpoint");
   const auto text = read_input_file(path, max_bytes);
@@ -165,10 +166,15 @@ crypto::checkpoint held_checkpoint_option(const options& o, const crypto::note_v
                       false);
   }
   auto cp = audit::read_kept_checkpoint(*text, key);
+  if (!cp.is_ok() && cp.error().kind == audit::proof_failure::key_changed) {
+    return audit::problem{audit::problem_kind::signing_key_changed, std::nullopt,
+                          fmt::format("--checkpoint {}: {}", path, cp.error().message())};
+  }
   if (!cp.is_ok()) {
     throw usage_error(fmt::format("--checkpoint {}: {}", path, cp.error().message()), false);
   }
-  return cp.value();
+  verify.held.push_back(cp.value());
+  return std::nullopt;
 }
 
 std::uint64_t record_option(const audit::store& s, const options& o) {
@@ -188,11 +194,19 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
   if (o.has("seq")) {
     return parse_count(o.need("seq"), "seq");
   }
-  auto seq = audit::find_request(s, o.need("request-id"));
-  if (!seq.is_ok()) {
-    throw command_error(exit_code_for(seq.error().code()), seq.error().message());
+  const std::string& id = o.need("request-id");
+  auto found = audit::find_request(s, id);
+  if (!found.is_ok()) {
+    throw command_error(exit_code_for(found.error().code()), found.error().message());
   }
-  return seq.value();
+  if (found->index_missed) {
+    std::fprintf(
+        stderr,
+        "sovgw audit: note: the request id index does not list request id '%s', but record %llu carries "
+        "it: the index is damaged (sovgw audit verify names the damage)\n",
+        id.c_str(), static_cast<unsigned long long>(found->seq));
+  }
+  return found->seq;
 }
 
 }  // namespace sovgw::cli

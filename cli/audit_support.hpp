@@ -6,6 +6,7 @@
 #include <string>
 
 #include "audit/audit_log.hpp"
+#include "audit/log_verifier.hpp"
 #include "audit/store.hpp"
 #include "cli/options.hpp"
 #include "crypto/checkpoint.hpp"
@@ -54,8 +55,12 @@ enum class missing_log { create, refuse };
 [[nodiscard]] crypto::note_verifier pubkey_option(const options& o);
 
 // --checkpoint: a checkpoint the auditor kept from an earlier visit (a checkpoint note or a proof
-// file), its signature verified by `key`. Not one: exit 2; unreadable: exit 3.
-[[nodiscard]] crypto::checkpoint held_checkpoint_option(const options& o, const crypto::note_verifier& key);
+// file), its signature verified by `key`, added to `verify`'s held checkpoints. Not one: exit 2;
+// unreadable: exit 3. Signed under the log's name by another key: not held, but the problem to
+// report (signing_key_changed, exit 1: the log's signing key changed since that visit).
+[[nodiscard]] std::optional<audit::problem> held_checkpoint_option(const options& o,
+                                                                   const crypto::note_verifier& key,
+                                                                   audit::verify_options& verify);
 
 // The seq named by --seq or --request-id.
 [[nodiscard]] std::uint64_t record_option(const audit::store& s, const options& o);

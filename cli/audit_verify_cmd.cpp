@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "audit/keys.hpp"
 #include "audit/log_verifier.hpp"
+#include "audit/payload_verifier.hpp"
 #include "audit/proof_file.hpp"
 #include "cli/audit_output.hpp"
 #include "cli/audit_support.hpp"
@@ -106,13 +108,13 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     }
     return;
   }
-  // The key, as `name+id`: what an auditor compares with the key the operator published (a log
-  // verifies under any key that signed it, a substituted one included).
+  // The key, as `name+id` and its full fingerprint: what an auditor compares with the key the
+  // operator published (a log verifies under any key that signed it, a substituted one included).
   std::printf(
       "OK: %llu records, %llu signed checkpoints verified with the key %s, %llu index entries match (%.0f "
       "leaves/s)\n",
       static_cast<unsigned long long>(report.records), static_cast<unsigned long long>(report.checkpoints),
-      key.label().c_str(), static_cast<unsigned long long>(report.index_entries),
+      key_description(key).c_str(), static_cast<unsigned long long>(report.index_entries),
       v.seconds > 0 ? static_cast<double>(report.records) / v.seconds : 0.0);
   std::printf("latest checkpoint: size %llu root %s\n", static_cast<unsigned long long>(report.latest->size),
               crypto::to_base64(report.latest->root).c_str());
@@ -146,11 +148,18 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
         v.saved ? " (--checkpoint)" : ": --save-checkpoint FILE now, --checkpoint FILE next time");
   }
   if (v.payloads) {
+    const auto& p = *v.payloads;
     std::printf(
-        "payloads: %llu stored payload(s) match the hashes their records commit to; %llu data key store "
-        "entr%s read, all well-formed\n",
-        static_cast<unsigned long long>(v.payloads->checked),
-        static_cast<unsigned long long>(v.payloads->data_keys), v.payloads->data_keys == 1 ? "y" : "ies");
+        "payloads: %llu stored payload(s) match the hashes their records commit to, %llu dropped by "
+        "retention, "
+        "%llu unreadable after crypto-shredding (as the log's events record); %llu data key store entr%s "
+        "read, "
+        "all well-formed; %s\n",
+        static_cast<unsigned long long>(p.checked), static_cast<unsigned long long>(p.dropped_by_retention),
+        static_cast<unsigned long long>(p.shredded), static_cast<unsigned long long>(p.data_keys),
+        p.data_keys == 1 ? "y" : "ies",
+        p.opened ? "every stored payload opens with the auditor key"
+                 : "data keys not opened (--auditor-key opens every payload with them)");
   }
 }
 
@@ -175,12 +184,16 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
   fmt::print(
       R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"checkpoints":{},"failed_checkpoints":{},)"
       R"("unchecked_checkpoints":{},"checkpoint":{},"held_checkpoints":[{}],"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
-      R"("payloads_checked":{},"data_keys_checked":{},"first_bad_record":{},"problems":[{}]}})"
+      R"("payloads_checked":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_opened":{},)"
+      R"("data_keys_checked":{},"first_bad_record":{},"problems":[{}]}})"
       "\n",
       v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.checkpoints,
       r.failed_checkpoints(), r.unchecked_checkpoints, json_checkpoint(r.latest), fmt::join(held, ","),
       r.uncovered_records(), r.index_entries, r.forced_opens,
       v.payloads ? std::to_string(v.payloads->checked) : "null",
+      v.payloads ? std::to_string(v.payloads->dropped_by_retention) : "null",
+      v.payloads ? std::to_string(v.payloads->shredded) : "null",
+      json_optional(v.payloads ? v.payloads->opened : std::nullopt),
       v.payloads ? std::to_string(v.payloads->data_keys) : "null", json_optional(first_bad),
       fmt::join(problems, ","));
 }
@@ -190,11 +203,14 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
 int cmd_verify(const options& o) {
   const bool json = json_format(o);
   const auto key = pubkey_option(o);
+  if (o.has("auditor-key") && !o.flag("payloads")) {
+    throw usage_error("--auditor-key needs --payloads (it opens every stored payload)", false);
+  }
+  const auto auditor =
+      o.has("auditor-key") ? std::optional(audit::load_auditor_key(o.need("auditor-key"))) : std::nullopt;
   verify_outcome v;
   audit::verify_options options{.indexes = true, .held = {}, .require_checkpoint = true};
-  if (o.has("checkpoint")) {
-    options.held.push_back(held_checkpoint_option(o, key));
-  }
+  const auto key_changed = o.has("checkpoint") ? held_checkpoint_option(o, key, options) : std::nullopt;
   auto opened = try_open_reader(o);
   if (!opened.is_ok() && open_failure_exit_code(opened.error()) == exit_failed) {
     // A damaged log is a verdict, not an environment error: say it like any other problem.
@@ -213,6 +229,9 @@ int cmd_verify(const options& o) {
   const auto t0 = std::chrono::steady_clock::now();
   v.report = audit::verify_log(*s, key, options);
   v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (key_changed) {
+    v.report.problems.insert(v.report.problems.begin(), *key_changed);
+  }
   if (v.report.ok()) {
     v.held = options.held;
     auto sizes = audit::stored_checkpoint_sizes(*s);
@@ -225,7 +244,10 @@ int cmd_verify(const options& o) {
       v.saved = true;
     }
     if (o.flag("payloads")) {
-      v.payloads = audit::verify_payloads(*s);
+      const auto keys = auditor
+                            ? std::optional<audit::auditor_keys>({auditor->public_key, auditor->secret_key})
+                            : std::nullopt;
+      v.payloads = audit::verify_payloads(*s, v.report.events, keys ? &*keys : nullptr);
     }
   }
   if (json) {
@@ -284,13 +306,13 @@ int cmd_verify_proof(const options& o) {
         "OK: checkpoint at size %llu is consistent with checkpoint at size %llu (append-only), both signed "
         "by %s\n",
         static_cast<unsigned long long>(old_checkpoint->size),
-        static_cast<unsigned long long>(checkpoint->size), key.label().c_str());
+        static_cast<unsigned long long>(checkpoint->size), key_description(key).c_str());
     return exit_ok;
   }
   std::printf("OK: record %llu is included in the log %s at tree size %llu (root %s), signed by %s\n",
               static_cast<unsigned long long>(rec->seq), checkpoint->origin.c_str(),
               static_cast<unsigned long long>(checkpoint->size), crypto::to_base64(checkpoint->root).c_str(),
-              key.label().c_str());
+              key_description(key).c_str());
   print_record_summary(*rec);
   return exit_ok;
 }

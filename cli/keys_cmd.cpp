@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "audit/keys.hpp"
+#include "cli/audit_output.hpp"
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "crypto/ed25519.hpp"
@@ -38,6 +39,11 @@ int cmd_init(const options& o) {
   std::printf("created the gateway's keys in %s (secret key files are mode 0600)\n", dir.c_str());
   std::printf("checkpoint verifier key (%s/signing.pub, give to auditors):\n  %s\n", dir.c_str(),
               keys.signing_vkey.c_str());
+  // What `audit verify` and the report print: auditors compare it with the key published.
+  if (const auto verifier = crypto::note_verifier::parse(keys.signing_vkey)) {
+    std::printf("  SHA-256 fingerprint %s (publish it: audit verify and report print it)\n",
+                key_fingerprint(*verifier).c_str());
+  }
   std::printf("auditor public key (%s/auditor.pub):\n  %s\n", dir.c_str(), keys.auditor_public.c_str());
   std::printf(
       "the auditor's secret key is in %s/auditor.key: it opens every stored payload and belongs OFF the "

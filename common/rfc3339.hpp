@@ -2,12 +2,15 @@
 
 // RFC 3339 timestamps as people type them on a command line: pure, no locale, no time zone
 // database. One parser for every CLI option that takes a time (audit query/report --since and
-// --until, tenants key create --expires).
+// --until, tenants key create --expires), and the one formatter of the audit log's times.
+
+#include <fmt/format.h>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace sovgw {
@@ -108,6 +111,26 @@ inline constexpr std::int64_t us_per_second = 1000000;
     return std::nullopt;
   }
   return seconds * us_per_second + frac_us;
+}
+
+// Unix microseconds as an RFC 3339 UTC date-time, "2026-11-27T10:00:00.250000Z" (six fraction
+// digits), or to the second ("2026-11-27T10:00:00Z") when `fraction` is false. nullopt from
+// 10000-01-01T00:00:00Z on: RFC 3339 years have four digits, so no text would be a valid time.
+[[nodiscard]] inline std::optional<std::string> format_rfc3339_us(std::uint64_t us, bool fraction = true) {
+  constexpr std::uint64_t year_10000_s = 253'402'300'800;
+  const std::uint64_t s = us / 1'000'000;
+  if (s >= year_10000_s) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::sys_days(std::chrono::days(s / 86400))};
+  const std::uint64_t in_day = s % 86400;
+  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(date.year()),
+                                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                                in_day / 3600, in_day / 60 % 60, in_day % 60);
+  if (fraction) {
+    out += fmt::format(".{:06}", us % 1'000'000);
+  }
+  return out + "Z";
 }
 
 }  // namespace sovgw

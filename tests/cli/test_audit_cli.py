@@ -39,7 +39,7 @@ class walkthrough_test(unittest.TestCase):
             self.assertIn("--- prompt (512 bytes) ---", out)
             self.assertIn("unreadable, as intended", out)
             self.assertIn("crypto-shred", out)
-            self.assertIn("was destroyed (crypto-shredded)", proc.stderr)
+            self.assertIn("was destroyed by crypto-shredding (the event at record", proc.stderr)
             self.assertIn("The log verifies", read_file(os.path.join(tmp, "report.html")))
             self.assertTrue(json.loads(read_file(os.path.join(tmp, "report.json")))["ok"])
         finally:

@@ -42,13 +42,13 @@ class evidence_test(tampered_log_case):
                       "matches the signed checkpoint at size 300", out)
         self.assertNotIn("first record that does not match", out)
 
-    def test_an_altered_record_with_the_tree_rewritten_to_match_is_pinned_by_the_checkpoints(self):
+    def test_an_altered_record_with_the_tree_rewritten_to_match_is_bounded_by_the_checkpoints(self):
         db = self.tampered("flip", "150")
         run(TAMPER, db, "truncate", "0", check=0)  # rebuilds the stored tree from the records
         out = self.failed(db)
         self.assertIn("records 100..199: one differs from what was signed, and the stored tree was rewritten", out)
         self.assertEqual(out.count("one differs from what was signed"), 1)  # not repeated for size 300
-        self.assertIn("first record that does not match: 100", out)
+        self.assertNotIn("first record that does not match", out)  # only the range is known
 
     def test_a_held_checkpoint_authenticates_records_like_a_stored_one(self):
         held = os.path.join(self.tmp, "held")

@@ -25,7 +25,9 @@ class json_test(tampered_log_case):
     def assert_key(self, doc):
         vkey = read_file(self.pub).strip()
         name, key_id, _ = vkey.split("+", 2)  # the base64 key may hold '+' too
-        self.assertEqual(doc["key"], {"name": name, "id": key_id, "vkey": vkey})
+        self.assertEqual(doc["key"], {"name": name, "id": key_id, "vkey": vkey,
+                                      "fingerprint": doc["key"]["fingerprint"]})
+        self.assertRegex(doc["key"]["fingerprint"], r"^[A-Za-z0-9_-]{43}$")  # RFC 7638 SHA-256, base64url
 
     def test_verify_an_intact_log(self):
         doc = self.verify_json(self.db, "--payloads", check=0)

@@ -122,7 +122,8 @@ class verify_names_its_key_test(audit_case):
         out = self.verify().stdout
         first = out.splitlines()[0]
         self.assertRegex(first, r"^OK: 7 records, 2 signed checkpoints verified with the key "
-                                + re.escape(self.label) + r", \d+ index entries match")
+                                + re.escape(self.label) + r" \(SHA-256 fingerprint [A-Za-z0-9_-]{43}\), \d+ index "
+                                r"entries match")
         hint = ("note: records deleted from the end of the log together with their checkpoints are found only "
                 "against a checkpoint kept from an earlier visit")
         self.assertIn(hint + ": --save-checkpoint FILE now, --checkpoint FILE next time\n", out)
@@ -142,11 +143,12 @@ class verify_names_its_key_test(audit_case):
         write_file(proof, sovgw("audit", "prove", "--db", self.db, "--seq", "3", check=0).stdout)
         out = sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout
         self.assertIn(f"OK: record 3 is included in the log test.sovgw.local/audit at tree size 7", out)
-        self.assertIn(f"signed by {self.label}\n", out.splitlines(keepends=True)[0])
+        self.assertRegex(out.splitlines(keepends=True)[0],
+                         f"signed by {re.escape(self.label)} \\(SHA-256 fingerprint [A-Za-z0-9_-]{{43}}\\)\n$")
         write_file(proof, sovgw("audit", "prove", "--db", self.db, "--old", "5", check=0).stdout)
         out = sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout
-        self.assertEqual(out, "OK: checkpoint at size 5 is consistent with checkpoint at size 7 (append-only), both "
-                              f"signed by {self.label}\n")
+        self.assertRegex(out, r"^OK: checkpoint at size 5 is consistent with checkpoint at size 7 \(append-only\), "
+                              f"both signed by {re.escape(self.label)} \\(SHA-256 fingerprint [A-Za-z0-9_-]{{43}}\\)\n$")
 
 
 class decision_wording_test(audit_case):

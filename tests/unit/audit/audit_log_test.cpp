@@ -228,18 +228,17 @@ TEST_CASE("sealed payloads: auditors decrypt, associated data binds, shredding m
           std::span(reinterpret_cast<const std::uint8_t*>(s->get(column::leaves, be64(seq)).value()->data()),
                     s->get(column::leaves, be64(seq)).value()->size()))
           .value();
-  auto p = open_payload(*s, rec, auditor.public_key, auditor.secret_key);
+  auto p = testing::open_payload(*s, rec, auditor);
   REQUIRE_MESSAGE(p.is_ok(), p.error().message());
   CHECK(p->prompt == "my prompt");
   CHECK(p->completion == "my completion");
 
   record moved = rec;
   moved.cluster = "elsewhere";
-  CHECK_FALSE(open_payload(*s, moved, auditor.public_key, auditor.secret_key).is_ok());
+  CHECK_FALSE(testing::open_payload(*s, moved, auditor).is_ok());
   temp_log_dir stranger;
   const auto wrong = load_auditor_key(default_auditor_dir(stranger.keys) + "/auditor.key");
-  CHECK(open_payload(*s, rec, wrong.public_key, wrong.secret_key).error().message().find("auditor key") !=
-        std::string::npos);
+  CHECK(testing::open_payload(*s, rec, wrong).error().message().find("auditor key") != std::string::npos);
   s.reset();
 
   auto log2 = open_ok(config_for(d));
@@ -256,13 +255,16 @@ TEST_CASE("sealed payloads: auditors decrypt, associated data binds, shredding m
   CHECK(log2->durable_size() == size_after_shred);
   REQUIRE(log2->close().is_ok());
   auto s2 = reader(d);
-  auto shredded = open_payload(*s2, rec, auditor.public_key, auditor.secret_key);
-  CHECK(shredded.error().message().find("shredded") != std::string::npos);
+  auto shredded = testing::open_payload(*s2, rec, auditor);
+  CHECK_MESSAGE(
+      shredded.error().message().find("tenant 'acme' data key v1 was destroyed by crypto-shredding (the "
+                                      "event at record 2)") != std::string::npos,
+      shredded.error().message());
   auto other_rec = decode(std::span(reinterpret_cast<const std::uint8_t*>(
                                         s2->get(column::leaves, be64(other_seq)).value()->data()),
                                     s2->get(column::leaves, be64(other_seq)).value()->size()))
                        .value();
-  CHECK(open_payload(*s2, other_rec, auditor.public_key, auditor.secret_key).is_ok());
+  CHECK(testing::open_payload(*s2, other_rec, auditor).is_ok());
   CHECK(make_inclusion_proof(*s2, seq).is_ok());
   CHECK(verify_log(*s2, load_verifier(d.keys + "/signing.pub")).ok());
 }

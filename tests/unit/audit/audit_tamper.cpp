@@ -16,6 +16,14 @@
 //        audit_tamper DB truncate N          remove the N newest records without a trace: their
 //                                            leaves, index entries and checkpoints, and the tree
 //                                            rewritten to the remaining records
+//        audit_tamper DB delete-payload SEQ  delete record SEQ's stored payload
+//        audit_tamper DB delete-data-keys TENANT      delete every entry of TENANT in the data key store
+//        audit_tamper DB replace-data-key TENANT V AUDITOR_PUB   store a new random data key, sealed
+//                                            to AUDITOR_PUB, as TENANT's data key version V
+//        audit_tamper DB append-byte SEQ     append one byte to record SEQ (it no longer decodes)
+//        audit_tamper DB resign KEYS         what the holder of the signing key can do: rebuild the
+//                                            stored tree from the records as they are, delete every
+//                                            checkpoint and sign one over the whole log with KEYS
 //        audit_tamper DB corrupt-sst COLUMN data|footer   flush COLUMN (leaves, keys, payloads, ...)
 //                                            to a table file and flip a byte of it: in its first
 //                                            data block (found on read) or its footer (found at open)
@@ -28,11 +36,15 @@
 #include <string>
 #include <vector>
 
+#include "audit/keys.hpp"
 #include "audit/store.hpp"
 #include "audit/tree_tiles.hpp"
+#include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
+#include "tamper_support.hpp"
 
 using namespace sovgw::audit;
+using sovgw::audit::testing::delete_checkpoints_from;
 
 namespace {
 
@@ -64,10 +76,21 @@ std::string index_key_of(const std::string& leaf, column c, std::uint64_t seq) {
   return key;
 }
 
-void delete_checkpoints_from(store& s, std::uint64_t size, rocksdb::WriteBatch& wb) {
-  auto it = s.iterate(column::checkpoints);
-  for (it->Seek(be64(size)); it->Valid(); it->Next()) {
-    wb.Delete(s.cf(column::checkpoints), it->key());
+std::string be32(std::uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+// Every key of the data key store that belongs to `tenant` (`cur` || u16 length || tenant, `dk` ||
+// u16 length || tenant || be32 version: audit/payload_vault.cpp).
+void delete_data_keys(store& s, const std::string& tenant, rocksdb::WriteBatch& wb) {
+  const std::string named = length_prefixed(tenant);
+  auto it = s.iterate(column::keys);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const auto key = it->key().ToStringView();
+    if (key == "cur" + named || key.substr(0, 2 + named.size()) == "dk" + named) {
+      wb.Delete(s.cf(column::keys), it->key());
+    }
   }
 }
 
@@ -157,6 +180,21 @@ int main(int argc, char** argv) {
     std::string bytes = **v;
     bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x20);
     wb.Put(s.cf(column::payloads), be64(seq), bytes);
+  } else if (op == "delete-payload" && argc == 4) {
+    wb.Delete(s.cf(column::payloads), be64(std::stoull(argv[3])));
+  } else if (op == "delete-data-keys" && argc == 4) {
+    delete_data_keys(s, argv[3], wb);
+  } else if (op == "replace-data-key" && argc == 6) {
+    const auto version = static_cast<std::uint32_t>(std::stoul(argv[4]));
+    const auto sealed =
+        sovgw::crypto::box_seal(load_auditor_public(argv[5]), sovgw::crypto::aead_generate_key().view());
+    wb.Put(s.cf(column::keys), "dk" + length_prefixed(argv[3]) + be32(version),
+           be32(0) + std::string(sealed.begin(), sealed.end()));
+  } else if (op == "append-byte" && argc == 4) {
+    const auto seq = std::stoull(argv[3]);
+    wb.Put(s.cf(column::leaves), be64(seq), leaf(seq) + '\x00');
+  } else if (op == "resign" && argc == 4) {
+    sovgw::audit::testing::resign(s, argv[3], wb);
   } else if (op == "delete" && argc == 4) {
     wb.Delete(s.cf(column::leaves), be64(std::stoull(argv[3])));
   } else if (op == "delete-newest" && argc == 4) {

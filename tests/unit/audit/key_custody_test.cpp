@@ -126,7 +126,7 @@ TEST_CASE("the gateway's keys and the database open no payload; the auditor key 
   const auto sealed = sealed_records(*s.value());
   REQUIRE(sealed.size() == 10);
   for (const auto& r : sealed) {
-    auto p = open_payload(*s.value(), r, auditor.public_key, auditor.secret_key);
+    auto p = testing::open_payload(*s.value(), r, auditor);
     REQUIRE_MESSAGE(p.is_ok(), p.error().message());
     CHECK(p->prompt == "prompt of " + r.tenant);
   }
@@ -182,7 +182,7 @@ TEST_CASE("a log with KEK-wrapped data keys (an older log) opens, loses those co
     CHECK(files.find(w) == std::string::npos);  // compacted away, not only hidden
   }
   for (const auto& r : sealed_records(*s.value())) {
-    CHECK(open_payload(*s.value(), r, auditor.public_key, auditor.secret_key).is_ok());
+    CHECK(testing::open_payload(*s.value(), r, auditor).is_ok());
   }
   std::vector<std::string> events;
   query_filter all;

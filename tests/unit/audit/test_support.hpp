@@ -8,6 +8,8 @@
 
 #include "audit/audit_log.hpp"
 #include "audit/keys.hpp"
+#include "audit/log_events.hpp"
+#include "audit/payload_vault.hpp"
 
 namespace sovgw::audit::testing {
 
@@ -36,6 +38,13 @@ inline log_config config_for(const temp_log_dir& d) {
   c.key_dir = d.keys;
   c.checkpoint_interval = std::chrono::milliseconds(50);
   return c;
+}
+
+// The payload of `r` as `sovgw audit show` opens it: told by the events logged after the record.
+inline result<payload> open_payload(const store& s, const record& r, const auditor_key_pair& auditor) {
+  auto events = read_log_events(s, r.seq + 1);
+  REQUIRE(events.is_ok());
+  return audit::open_payload(s, r, {auditor.public_key, auditor.secret_key}, events.value());
 }
 
 }  // namespace sovgw::audit::testing

@@ -1,0 +1,265 @@
+#include "audit/payload_verifier.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "audit/store.hpp"
+#include "crypto/sha256.hpp"
+
+namespace sovgw::audit {
+namespace {
+
+constexpr std::size_t max_problems = 20;
+
+class payload_checker {
+ public:
+  payload_checker(const store& s, const log_events& events, const auditor_keys* auditor)
+      : store_(s), events_(events), auditor_(auditor) {
+    if (auditor_ != nullptr) {
+      out_.opened = 0;
+    }
+  }
+
+  payload_report run() {
+    read_keys();
+    auto payloads = store_.iterate(column::payloads, false);
+    payloads->SeekToFirst();
+    auto leaves = store_.iterate(column::leaves, false);
+    for (leaves->SeekToFirst(); leaves->Valid(); leaves->Next()) {
+      if (leaves->key().size() != 8) {
+        continue;  // verify_log names it
+      }
+      const std::uint64_t seq = read_be64(leaves->key().ToStringView());
+      skip_payloads_before(*payloads, seq);
+      const bool stored = payloads->Valid() && payloads->key().ToStringView() == be64(seq);
+      check_record(seq, leaves->value().ToStringView(),
+                   stored ? std::optional(payloads->value().ToStringView()) : std::nullopt,
+                   payloads->Valid() || payloads->status().ok());
+      if (stored) {
+        payloads->Next();
+      }
+    }
+    if (!leaves->status().ok()) {
+      problem(problem_kind::read_failed, std::nullopt,
+              "reading the records failed: " + leaves->status().ToString());
+    }
+    skip_payloads_before(*payloads, UINT64_MAX);
+    if (!payloads->status().ok()) {
+      problem(problem_kind::read_failed, std::nullopt,
+              "reading the stored payloads failed: " + payloads->status().ToString());
+    }
+    if (dropped_ > 0) {
+      out_.problems.push_back(
+          {problem_kind::more, std::nullopt, fmt::format("... and {} more problem(s)", dropped_)});
+    }
+    return std::move(out_);
+  }
+
+ private:
+  void problem(problem_kind kind, std::optional<std::uint64_t> seq, std::string text) {
+    if (seq && !out_.first_bad_record) {
+      out_.first_bad_record = seq;
+    }
+    if (out_.problems.size() < max_problems) {
+      out_.problems.push_back({kind, seq, std::move(text)});
+    } else {
+      ++dropped_;
+    }
+  }
+
+  void read_keys() {
+    auto keys = read_data_key_store(store_);
+    if (!keys.is_ok()) {
+      keys_unread_ = true;
+      problem(problem_kind::read_failed, std::nullopt, std::string(keys.error().message()));
+      return;
+    }
+    keys_ = std::move(keys.value());
+    out_.data_keys = keys_.entries;
+    if (keys_.malformed > 0) {
+      problem(problem_kind::data_key_malformed, std::nullopt,
+              fmt::format("the data key store holds {} malformed entr{} (neither a data key nor a current "
+                          "version)",
+                          keys_.malformed, keys_.malformed == 1 ? "y" : "ies"));
+    }
+    for (const auto& [tenant, stored] : keys_.tenants) {
+      if (stored.data_keys.empty()) {
+        continue;
+      }
+      const std::uint32_t newest = stored.data_keys.rbegin()->first;
+      if (!stored.current || *stored.current < newest) {
+        problem(problem_kind::data_key_missing, std::nullopt,
+                stored.current
+                    ? fmt::format("the data key store holds tenant '{}' data keys up to v{} but its "
+                                  "current-version entry says v{}: the next writer would reuse a version and "
+                                  "replace a data key",
+                                  tenant, newest, *stored.current)
+                    : fmt::format("the data key store holds tenant '{}' data keys up to v{} but no "
+                                  "current-version entry for it: the next writer would reuse a version and "
+                                  "replace a data key",
+                                  tenant, newest));
+      }
+    }
+  }
+
+  // Payloads stored under keys before record `seq`'s: their record is missing (or the key is
+  // malformed).
+  void skip_payloads_before(rocksdb::Iterator& payloads, std::uint64_t seq) {
+    const std::string until = be64(seq);
+    for (; payloads.Valid() && (seq == UINT64_MAX || payloads.key().ToStringView() < std::string_view(until));
+         payloads.Next()) {
+      if (payloads.key().size() != 8) {
+        problem(problem_kind::payload_malformed, std::nullopt, "a stored payload has a malformed key");
+        continue;
+      }
+      const std::uint64_t orphan = read_be64(payloads.key().ToStringView());
+      ++out_.checked;
+      problem(problem_kind::payload_unexpected, orphan,
+              fmt::format("record {}: a payload is stored but the record is missing", orphan));
+    }
+  }
+
+  // `payloads_readable`: the payload store was read up to here (else a payload not found is not
+  // known to be gone).
+  void check_record(std::uint64_t seq, std::string_view leaf, std::optional<std::string_view> blob,
+                    bool payloads_readable) {
+    if (!decode_into(bytes_of(leaf), record_).is_ok()) {
+      if (blob) {
+        ++out_.checked;
+        problem(problem_kind::record_malformed, seq,
+                fmt::format("record {}: a payload is stored but the record does not decode", seq));
+      }
+      return;
+    }
+    if (record_.payload != payload_mode::sealed) {
+      if (blob) {
+        ++out_.checked;
+        problem(problem_kind::payload_unexpected, seq,
+                fmt::format("record {}: a payload is stored but the record says payload mode {}", seq,
+                            to_string(record_.payload)));
+      }
+      return;
+    }
+    if (!blob) {
+      if (!payloads_readable) {
+        return;
+      }
+      if (events_.retention_covering(seq, record_.timestamp_us) != nullptr) {
+        ++out_.dropped_by_retention;
+      } else {
+        problem(
+            problem_kind::payload_missing, seq,
+            fmt::format("record {}: its sealed payload is missing, and no retention event logged after it "
+                        "covers its time: deleted outside retention",
+                        seq));
+      }
+      return;
+    }
+    ++out_.checked;
+    const auto digest = crypto::sha256(*blob);
+    if (record_.payload_digest.size() != digest.size() ||
+        !std::equal(digest.begin(), digest.end(), record_.payload_digest.begin())) {
+      problem(
+          problem_kind::payload_altered, seq,
+          fmt::format("record {}: the stored payload does not match the hash its record commits to", seq));
+      return;
+    }
+    const auto version = payload_key_version(*blob);
+    if (!version) {
+      problem(problem_kind::payload_malformed, seq,
+              fmt::format("record {}: the stored payload is malformed", seq));
+      return;
+    }
+    if (!keys_unread_) {
+      check_data_key(seq, *blob, *version);
+    }
+  }
+
+  void check_data_key(std::uint64_t seq, std::string_view blob, std::uint32_t version) {
+    const auto tenant = keys_.tenants.find(record_.tenant);
+    const std::string* entry = nullptr;
+    if (tenant != keys_.tenants.end()) {
+      const auto found = tenant->second.data_keys.find(version);
+      entry = found == tenant->second.data_keys.end() ? nullptr : &found->second;
+    }
+    const auto* shred = events_.shred_covering(seq, record_.tenant, version);
+    const bool first = reported_.insert({record_.tenant, version}).second;
+    if (entry == nullptr) {
+      if (shred != nullptr) {
+        ++out_.shredded;
+      } else if (first) {
+        problem(
+            problem_kind::data_key_missing, seq,
+            fmt::format("tenant '{}' data key v{} is missing from the data key store (record {} needs it), "
+                        "and no crypto-shred event logged after record {} destroyed it: deleted outside "
+                        "shredding",
+                        record_.tenant, version, seq, seq));
+      }
+      return;
+    }
+    if (shred != nullptr) {
+      if (first) {
+        problem(problem_kind::data_key_unexpected, seq,
+                fmt::format("tenant '{}' data key v{} is still stored (record {} needs it), though the "
+                            "crypto-shred event at record {} destroyed it: its payloads are readable",
+                            record_.tenant, version, seq, shred->seq));
+      }
+      return;
+    }
+    if (auditor_ != nullptr) {
+      open_with_auditor(seq, blob, version, *entry);
+    }
+  }
+
+  void open_with_auditor(std::uint64_t seq, std::string_view blob, std::uint32_t version,
+                         const std::string& entry) {
+    auto& key = opened_keys_[{record_.tenant, version}];
+    if (!key) {
+      key = open_data_key(entry, *auditor_);
+      if (!*key) {
+        problem(
+            problem_kind::payload_undecryptable, seq,
+            fmt::format("tenant '{}' data key v{} does not open with the auditor key (record {} needs it): "
+                        "the data key was replaced, or the key given is not this log's auditor key",
+                        record_.tenant, version, seq));
+      }
+    }
+    if (!*key) {
+      return;
+    }
+    if (open_blob(blob, **key, record_)) {
+      ++*out_.opened;
+    } else if (failed_keys_.insert({record_.tenant, version}).second) {
+      problem(problem_kind::payload_undecryptable, seq,
+              fmt::format("record {}: the stored payload matches the hash its record commits to but does not "
+                          "open under tenant '{}' data key v{}: the data key was replaced",
+                          seq, record_.tenant, version));
+    }
+  }
+
+  const store& store_;
+  const log_events& events_;
+  const auditor_keys* auditor_;
+  payload_report out_;
+  std::size_t dropped_ = 0;
+  data_key_store keys_;
+  bool keys_unread_ = false;
+  record record_;
+  using key_version = std::pair<std::string, std::uint32_t>;
+  std::set<key_version> reported_;     // data keys a problem was reported for (once each)
+  std::set<key_version> failed_keys_;  // data keys that failed to open a payload
+  // Data keys opened with the auditor key (nullopt inside: it does not open).
+  std::map<key_version, std::optional<std::optional<crypto::secret_bytes>>> opened_keys_;
+};
+
+}  // namespace
+
+payload_report verify_payloads(const store& s, const log_events& events, const auditor_keys* auditor) {
+  return payload_checker(s, events, auditor).run();
+}
+
+}  // namespace sovgw::audit

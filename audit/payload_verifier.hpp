@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "audit/log_events.hpp"
+#include "audit/log_verifier.hpp"
+#include "audit/payload_vault.hpp"
+
+namespace sovgw::audit {
+
+class store;
+
+// The stored sealed payloads and data keys against the records and the log's events. In one pass
+// over the records and the payloads beside them:
+//   * a stored payload's SHA-256 must be the payload hash its record (the Merkle leaf) commits to,
+//     and the record must say it was sealed (payload_altered, payload_unexpected);
+//   * a sealed record whose payload is gone must be older than the cut-off of a retention event
+//     logged after it (payload_missing);
+//   * the data key a stored payload was sealed under must be stored, unless a crypto-shred event of
+//     its tenant logged after the record destroyed it (data_key_missing), and must not be when one
+//     did (data_key_unexpected); a tenant's data keys need its current-version entry, without
+//     which the next writer would reuse a version (data_key_missing);
+//   * with the auditor's key pair, every data key a payload needs must open, and every stored
+//     payload must open under it (payload_undecryptable: a data key replaced).
+// Every entry of the data key store is read and must have a data key's form (data_key_malformed).
+// `events` are those of the whole log (verify_report::events). Any read error (an I/O error, a
+// block that fails its checksum) is a problem: what cannot be read is not verified, and nothing that
+// depends on it is judged. Reads every stored payload: slower than verify_log, so a separate pass.
+// Memory: the data key store's entries, and one entry per data key version the payloads need.
+struct payload_report {
+  std::uint64_t checked = 0;               // payloads read and compared
+  std::uint64_t dropped_by_retention = 0;  // sealed payloads gone, as a retention event says
+  std::uint64_t shredded = 0;              // stored payloads whose data key a crypto-shred destroyed
+  std::optional<std::uint64_t> opened;     // with the auditor key: payloads decrypted
+  std::uint64_t data_keys = 0;             // entries of the data key store read
+  std::vector<problem> problems;           // first problem first (capped at 20, then one `more`)
+  std::optional<std::uint64_t> first_bad_record;
+  [[nodiscard]] bool ok() const { return problems.empty(); }
+};
+// `auditor`: null, or the auditor's key pair (must outlive the call).
+[[nodiscard]] payload_report verify_payloads(const store& s, const log_events& events,
+                                             const auditor_keys* auditor = nullptr);
+
+}  // namespace sovgw::audit

@@ -1,0 +1,138 @@
+"""What the holder of the signing key (or a writer) can put into a log that no gateway writes, and
+how `sovgw audit` names it: records that do not decode, rewritten history under a checkpoint the
+auditor kept, another signing key, duplicate request ids, implausible times."""
+
+import base64
+import hashlib
+import json
+import os
+import unittest
+
+from test_audit_support import TAMPER, run, sovgw, tampered_log_case, write_file
+
+
+class forgery_test(tampered_log_case):
+    def resigned(self, *op):
+        """A copy changed by the tamper tool, then re-signed with the log's own keys."""
+        db = self.tampered(*op)
+        run(TAMPER, db, "resign", self.keys, check=0)
+        return db
+
+    def test_a_signed_record_that_does_not_decode_fails_verification(self):
+        db = self.resigned("append-byte", "150")
+        out = self.failed(db)
+        self.assertIn("record 150: trailing bytes after the record", out)
+        self.assertIn("first record that does not match: 150", out)
+        doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--format", "json",
+                               check=1).stdout)
+        self.assertEqual([(p["kind"], p["record"]) for p in doc["problems"]], [("record_malformed", 150)])
+        report = json.loads(sovgw("audit", "report", "--db", db, "--pubkey", self.pub, "--format", "json",
+                                  check=1).stdout)
+        self.assertIs(report["verification"]["ok"], False)
+        self.assertEqual(report["undecodable"], 1)
+        # No proof of it is made: it would not verify offline.
+        p = sovgw("audit", "prove", "--db", db, "--seq", "150", check=1)
+        self.assertIn("record 150 does not decode (trailing bytes after the record)", p.stderr)
+        self.assertEqual(p.stdout, "")
+
+    def held(self, size):
+        """The log's signed checkpoint at `size` (100, 200 or 300), as an auditor kept it on a visit."""
+        path = os.path.join(self.tmp, f"visit-{size}.checkpoint")
+        if size == 300:
+            sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", path, check=0)
+        else:
+            proof = sovgw("audit", "prove", "--db", self.db, "--old", str(size), check=0).stdout
+            old = next(line for line in proof.splitlines() if line.startswith("old "))
+            write_file(path, base64.b64decode(old[4:]).decode())
+        return path
+
+    def verify_json(self, db, *extra):
+        return json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--format", "json", *extra,
+                                check=1).stdout)
+
+    def test_a_rewritten_history_resigned_at_the_size_the_auditor_holds_is_a_fork(self):
+        held = self.held(300)
+        db = self.resigned("flip", "50")
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held, check=1)
+        self.assertIn("the log's signed checkpoint at size 300 has root", p.stdout)
+        self.assertIn("the log forked or was rewritten", p.stdout)
+        self.assertIn("the checkpoint you hold at size 300: its signed root does not match the recomputed tree; a "
+                      "record in 0..299 was altered", p.stdout)
+        self.assertNotIn("300..299", p.stdout)
+        self.assertNotIn("first record that does not match", p.stdout)  # only the range is known
+        self.assertIn("1 of 1 stored checkpoint(s) fail verification", p.stdout)
+        doc = self.verify_json(db, "--checkpoint", held)
+        self.assertEqual((doc["checkpoints"], doc["failed_checkpoints"], doc["checkpoint"]), (0, 1, None))
+        self.assertIsNone(doc["first_bad_record"])
+        report = json.loads(sovgw("audit", "report", "--db", db, "--pubkey", self.pub, "--checkpoint", held,
+                                  "--format", "json", check=1).stdout)["verification"]
+        self.assertEqual((report["checkpoints"], report["failed_checkpoints"], report["checkpoint"]), (0, 1, None))
+
+    def test_a_rewritten_history_under_an_older_held_checkpoint_names_the_range_it_covers(self):
+        held = self.held(200)
+        db = self.resigned("flip", "50")
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held, check=1)
+        self.assertIn("the checkpoint you hold at size 200: its signed root does not match the recomputed tree; a "
+                      "record in 0..199 was altered", p.stdout)
+        self.assertNotIn("first record that does not match", p.stdout)
+        # The stored checkpoint at 300 signs the rewritten history: it is not a verified one.
+        self.assertIn("checkpoint at size 300 signs a history that contradicts the checkpoint you hold at size 200",
+                      p.stdout)
+        doc = self.verify_json(db, "--checkpoint", held)
+        self.assertEqual((doc["checkpoints"], doc["failed_checkpoints"], doc["checkpoint"]), (0, 1, None))
+        self.assertIsNone(doc["first_bad_record"])
+
+    def fingerprint(self, pub):
+        """The RFC 7638 SHA-256 thumbprint of the Ed25519 key in a signing.pub (`name+id+base64(0x01||key)`)."""
+        with open(pub, encoding="utf-8") as f:
+            key = base64.b64decode(f.read().strip().split("+", 2)[2])[1:]
+        x = base64.urlsafe_b64encode(key).rstrip(b"=").decode()
+        jwk = '{"crv":"Ed25519","kty":"OKP","x":"%s"}' % x
+        return base64.urlsafe_b64encode(hashlib.sha256(jwk.encode()).digest()).rstrip(b"=").decode()
+
+    def test_the_key_is_named_by_its_full_fingerprint(self):
+        fingerprint = self.fingerprint(self.pub)
+        self.assertEqual(len(fingerprint), 43)
+        out = self.verify().stdout
+        self.assertIn(f"(SHA-256 fingerprint {fingerprint})", out.splitlines()[0])
+        doc = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",
+                               check=0).stdout)
+        self.assertEqual(doc["key"]["fingerprint"], fingerprint)
+        proof = os.path.join(self.tmp, "p")
+        write_file(proof, sovgw("audit", "prove", "--db", self.db, "--seq", "3", check=0).stdout)
+        out = sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout
+        self.assertIn(f"(SHA-256 fingerprint {fingerprint})", out.splitlines()[0])
+        init = sovgw("keys", "init", os.path.join(self.tmp, "more"), check=0).stdout
+        self.assertIn(f"SHA-256 fingerprint {self.fingerprint(os.path.join(self.tmp, 'more', 'signing.pub'))}", init)
+
+    def test_a_held_checkpoint_of_another_key_under_the_log_name_means_the_key_changed(self):
+        held = self.held(300)
+        other = os.path.join(self.tmp, "other-keys")
+        sovgw("keys", "init", other, "--name", "test.sovgw.local/audit", check=0)
+        db = self.resigned_with(other, "flip", "50")
+        other_pub = os.path.join(other, "signing.pub")
+        self.assertEqual(self.verify(db).returncode, 1)  # the log's own checkpoints are another key's now
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", other_pub, "--checkpoint", held, check=1)
+        self.assertIn("the checkpoint you hold is signed by test.sovgw.local/audit+", p.stdout)
+        self.assertIn("the log's signing key changed since your last visit", p.stdout)
+        doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", other_pub, "--checkpoint", held,
+                               "--format", "json", check=1).stdout)
+        self.assertEqual(doc["problems"][0]["kind"], "signing_key_changed")
+        report = json.loads(sovgw("audit", "report", "--db", db, "--pubkey", other_pub, "--checkpoint", held,
+                                  "--format", "json", check=1).stdout)
+        self.assertEqual(report["verification"]["problems"][0]["kind"], "signing_key_changed")
+        # A checkpoint of another log name is still a usage error: not this log's.
+        elsewhere = os.path.join(self.tmp, "elsewhere")
+        sovgw("keys", "init", elsewhere, "--name", "another.log/audit", check=0)
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", os.path.join(elsewhere, "signing.pub"), "--checkpoint",
+                  held, check=2)
+        self.assertIn("not signed by the key another.log/audit+", p.stderr)
+
+    def resigned_with(self, keys, *op):
+        db = self.tampered(*op)
+        run(TAMPER, db, "resign", keys, check=0)
+        return db
+
+
+if __name__ == "__main__":
+    unittest.main()

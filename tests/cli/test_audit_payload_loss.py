@@ -1,0 +1,103 @@
+"""Every way a stored payload or data key can disappear is either explained by an event the log
+records (retention, crypto-shredding) or reported: `verify --payloads` fails and `show` says what
+is missing rather than blaming a process that never ran."""
+
+import json
+import os
+import re
+import unittest
+
+from test_audit_support import TAMPER, run, sovgw, tampered_log_case
+
+
+class payload_loss_test(tampered_log_case):
+    # In each writer session of tampered_log_case's log, record 1 and record 6 are globex's and
+    # permitted, so sealed: the first session's globex payloads use its data key version 1.
+
+    def verify_payloads(self, db, *extra, check):
+        return sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--payloads", *extra, check=check)
+
+    def show(self, db, seq, check):
+        return sovgw("audit", "show", "--db", db, "--seq", seq, "--auditor-key", self.auditor_key, check=check)
+
+    def problems(self, db, *extra):
+        doc = json.loads(self.verify_payloads(db, "--format", "json", *extra, check=1).stdout)
+        return [(p["kind"], p["record"]) for p in doc["problems"]]
+
+    def test_a_payload_deleted_outside_retention_is_missing(self):
+        db = self.tampered("delete-payload", "6")
+        out = self.verify_payloads(db, check=1).stdout
+        self.assertIn("record 6: its sealed payload is missing, and no retention event logged after it covers "
+                      "its time: deleted outside retention", out)
+        self.assertEqual(self.problems(db), [("payload_missing", 6)])
+        p = self.show(db, "6", check=1)
+        self.assertNotIn("dropped by retention", p.stderr)
+        self.assertIn("the payload of record 6 is missing, and no retention event logged after it covers its "
+                      "time: it was deleted outside retention", p.stderr)
+
+    def test_retention_explains_the_payloads_it_dropped_and_no_others(self):
+        retain = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--force",
+                       check=0).stdout
+        dropped = re.search(r"dropped (\d+) payload", retain).group(1)
+        ok = self.verify_payloads(self.db, check=0).stdout
+        self.assertIn(f"{dropped} dropped by retention", ok)
+        p = self.show(self.db, "6", check=1)
+        self.assertRegex(p.stderr, r"the payload of record 6 was dropped by retention \(the event at record 300: "
+                                   r"payloads of records older than 20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z\)")
+        # A payload of a record logged after the retention ran is not covered by it.
+        self.append(10, run_name="later")
+        db = self.tampered("delete-payload", "307")
+        self.assertEqual(self.problems(db), [("payload_missing", 307)])
+
+    def test_data_keys_deleted_outside_shredding_are_missing(self):
+        db = self.tampered("delete-data-keys", "globex")
+        out = self.verify_payloads(db, check=1).stdout
+        self.assertIn("tenant 'globex' data key v1 is missing from the data key store (record 1 needs it), and no "
+                      "crypto-shred event logged after record 1 destroyed it: deleted outside shredding", out)
+        self.assertEqual(self.problems(db), [("data_key_missing", 1), ("data_key_missing", 101),
+                                             ("data_key_missing", 201)])
+        p = self.show(db, "1", check=1)
+        self.assertNotIn("crypto-shredded", p.stderr)
+        self.assertIn("tenant 'globex' data key v1 is missing, and no crypto-shred event logged after the record "
+                      "destroyed it: it was deleted outside shredding", p.stderr)
+
+    def test_shredding_explains_the_data_keys_it_destroyed(self):
+        shred = sovgw("audit", "shred", "--db", self.db, "--keys", self.keys, "--tenant", "globex", check=0).stdout
+        self.assertIn("recorded as record 300", shred)
+        events = sovgw("audit", "query", "--db", self.db, "--tenant", "globex", "--format", "jsonl",
+                       check=0).stdout
+        self.assertIn("crypto-shred: data key version(s) 1-3 of the tenant destroyed; its payloads are unreadable",
+                      events)
+        ok = self.verify_payloads(self.db, check=0).stdout
+        self.assertIn("60 unreadable after crypto-shredding", ok)  # globex's 60 sealed payloads
+        p = self.show(self.db, "1", check=1)
+        self.assertIn("tenant 'globex' data key v1 was destroyed by crypto-shredding (the event at record 300)",
+                      p.stderr)
+
+    def test_a_replaced_data_key_is_found_with_the_auditor_key(self):
+        db = self.tampered("replace-data-key", "globex", "1", os.path.join(self.keys, "auditor.pub"))
+        # Without the auditor key only the form of a data key can be checked.
+        self.assertIn("data keys not opened", self.verify_payloads(db, check=0).stdout)
+        out = self.verify_payloads(db, "--auditor-key", self.auditor_key, check=1).stdout
+        self.assertIn("record 1: the stored payload matches the hash its record commits to but does not open "
+                      "under tenant 'globex' data key v1: the data key was replaced", out)
+        self.assertIn(("payload_undecryptable", 1), self.problems(db, "--auditor-key", self.auditor_key))
+        p = self.show(db, "1", check=1)
+        self.assertIn("the payload of record 1 matches the hash its record commits to but does not open under "
+                      "tenant 'globex' data key v1: the data key was replaced", p.stderr)
+        ok = self.verify_payloads(self.db, "--auditor-key", self.auditor_key, check=0).stdout
+        self.assertIn("every stored payload opens with the auditor key", ok)
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--auditor-key", self.auditor_key, check=2)
+        self.assertIn("--auditor-key needs --payloads", p.stderr)
+
+    def test_a_missing_current_version_entry_is_reported(self):
+        # Without it the next writer would start the tenant's data keys at version 1 again.
+        db = self.tampered("delete-data-keys", "globex")
+        run(TAMPER, db, "replace-data-key", "globex", "1", os.path.join(self.keys, "auditor.pub"), check=0)
+        self.assertIn(("data_key_missing", None), self.problems(db))
+        self.assertIn("the data key store holds tenant 'globex' data keys up to v1 but no current-version entry for "
+                      "it", self.verify_payloads(db, check=1).stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
