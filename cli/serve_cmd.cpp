@@ -1,17 +1,14 @@
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "cli/commands.hpp"
+#include "common/regular_file.hpp"
 #include "gateway/cluster_credentials.hpp"
 #include "gateway/config.hpp"
 #include "gateway/endpoint_geo.hpp"
@@ -49,22 +46,15 @@ constexpr const char* config_usage = R"(usage: sovgw config check FILE | sovgw c
 exit codes: 0 ok; 1 the config has errors; 2 bad usage; 3 the config file is missing or unreadable
 )";
 
-// A config file's text. Read here, not by gateway::load_config, so that a missing or unreadable
-// file is exit 3 with the system's reason, as for every other input.
+// A config file's text. Read here, not by gateway::parse_config, so that a file that cannot be read
+// (missing, unreadable, not a regular file, over 16 MiB) is exit 3 with the reason, as for every
+// other input.
 std::string read_config_file(const std::string& path) {
-  constexpr std::size_t max_config_bytes = 16 << 20;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw command_error(exit_environment, fmt::format("{}: cannot open the configuration file: {}", path,
-                                                      std::strerror(errno)));
+  auto text = read_regular_file(path, max_config_bytes, "configuration file");
+  if (!text.is_ok()) {
+    throw command_error(exit_environment, fmt::format("{}: {}", path, text.error().message()));
   }
-  ::close(fd);
-  const auto text = read_input_file(path, max_config_bytes);
-  if (!text) {
-    throw command_error(exit_environment,
-                        fmt::format("{}: larger than 16 MiB: not a configuration file", path));
-  }
-  return *text;
+  return std::move(text).value();
 }
 
 // A YAML syntax error in `text`, as `path:line:col: message`, reported as the policy tools report

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
-#include <fstream>
-#include <sstream>
 
 #include "common/utf8.hpp"
 #include "gateway/config_reader.hpp"
@@ -222,16 +220,6 @@ std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_vi
     throw config_error(all);
   }
   return cfg;
-}
-
-std::shared_ptr<const config> load_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw config_error(fmt::format("{}: cannot open the configuration file", path));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path);
 }
 
 }  // namespace sovgw::gateway

@@ -3,10 +3,9 @@
 #include <fmt/format.h>
 
 #include <charconv>
-#include <fstream>
 #include <set>
-#include <sstream>
 
+#include "common/regular_file.hpp"
 #include "policy/config_values.hpp"
 #include "policy/yaml_util.hpp"
 
@@ -429,16 +428,14 @@ clusters_result parse_clusters_text(std::string_view text, const std::string& fi
 }
 
 clusters_result load_clusters_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = read_regular_file(path.string(), max_config_bytes, "configuration file");
+  if (!text.is_ok()) {
     clusters_result result;
     result.file = path.string();
-    result.diagnostics.push_back({path.string(), {}, severity::error, "cannot open config file"});
+    result.diagnostics.push_back({path.string(), {}, severity::error, text.error().message()});
     return result;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return parse_clusters_text(buf.str(), path.string());
+  return parse_clusters_text(*text, path.string());
 }
 
 bool is_loopback_host(std::string_view host) {

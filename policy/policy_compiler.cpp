@@ -1,9 +1,8 @@
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
+#include "common/regular_file.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/sha256.hpp"
 #include "policy/compiled_policy.hpp"
@@ -763,15 +762,13 @@ compile_result compile_policy(std::string_view text, const std::string& file_nam
 }
 
 compile_result compile_policy_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = read_regular_file(path.string(), max_policy_bytes, "policy file");
+  if (!text.is_ok()) {
     compile_result result;
-    result.diagnostics.push_back({path.string(), {}, severity::error, "cannot open policy file"});
+    result.diagnostics.push_back({path.string(), {}, severity::error, text.error().message()});
     return result;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return compile_policy(buf.str(), path.string());
+  return compile_policy(*text, path.string());
 }
 
 }  // namespace sovgw::policy

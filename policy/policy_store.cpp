@@ -1,25 +1,21 @@
 #include "policy/policy_store.hpp"
 
-#include <fstream>
-#include <sstream>
-
+#include "common/regular_file.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/sha256.hpp"
 
 namespace sovgw::policy {
 
 reload_result policy_store::reload(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = read_regular_file(path.string(), max_policy_bytes, "policy file");
+  if (!text.is_ok()) {
     reload_result result;
     const auto live = current();
     result.previous_version = live ? live->version() : std::string();
-    result.diagnostics.push_back({path.string(), {}, severity::error, "cannot open policy file"});
+    result.diagnostics.push_back({path.string(), {}, severity::error, text.error().message()});
     return result;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return reload_text(buf.str(), path.string());
+  return reload_text(*text, path.string());
 }
 
 reload_result policy_store::reload_text(std::string_view text, const std::string& file_name) {
