@@ -12,12 +12,14 @@
 #include "common/regular_file.hpp"
 #include "policy/clusters_config.hpp"
 #include "policy/compiled_policy.hpp"
+#include "policy/deployment_check.hpp"
 #include "policy/explain.hpp"
 #include "policy/invariant_checker.hpp"
 #include "policy/policy.hpp"
 #include "policy/policy_source.hpp"
 #include "policy/policy_tests.hpp"
 #include "policy/request_json.hpp"
+#include "tenants/tenants.hpp"
 
 namespace sovgw::cli {
 namespace {
@@ -66,10 +68,6 @@ std::optional<std::string> read_input(const std::string& path, std::size_t max_b
     return std::nullopt;
   }
   return std::move(text).value();
-}
-
-bool has_errors(const std::vector<diagnostic>& items) {
-  return std::any_of(items.begin(), items.end(), [](const auto& d) { return d.level == severity::error; });
 }
 
 void print_diagnostics(const std::vector<diagnostic>& items) {
@@ -176,14 +174,31 @@ int cmd_check(const options& o) {
   if (!clusters) {
     return exit_failed;
   }
-  bool failed = false;
   const bool with_clusters = o.has("clusters");
-  if (with_clusters) {
-    const auto lint = lint_clusters(*policy, *clusters);
-    print_diagnostics(lint);
-    failed = has_errors(lint);
+  // With --clusters, the tenants file that config names, as the gateway reads it (relative to the
+  // working directory). One that cannot be loaded is the gateway's to refuse (`config check` says
+  // why); the tenant names are then not checked here.
+  std::optional<std::vector<std::string>> tenant_names;
+  if (with_clusters && !clusters->tenants_file.empty()) {
+    const tenants::load_result t = tenants::load_tenants_file(clusters->tenants_file);
+    if (t.ok()) {
+      tenant_names.emplace();
+      for (const tenants::tenant& tenant : t.tenants->tenants()) {
+        tenant_names->push_back(tenant.name);
+      }
+    } else {
+      fmt::print(stderr,
+                 "{}: warning: the tenants file {} cannot be loaded ({}): tenant names are not checked\n",
+                 clusters->file, clusters->tenants_file, t.diagnostics.front().message);
+    }
   }
-  const auto results = check_invariants(*policy, clusters->clusters);
+  // The check the gateway runs at start and on reload (deployment_check.hpp): the same verdict.
+  const deployment where{with_clusters ? &clusters->clusters : nullptr,
+                         tenant_names ? &*tenant_names : nullptr, clusters->tenants_file};
+  const policy_verdict verdict = check_deployment(*policy, where);
+  print_diagnostics(verdict.diagnostics);
+  const bool failed = !verdict.ok();
+  const auto& results = verdict.invariants;
   for (const auto& r : results) {
     if (r.holds) {
       fmt::print("proved    {} over {} request classes{}{}\n", r.id, r.classes_checked,
@@ -191,7 +206,6 @@ int cmd_check(const options& o) {
                  r.exhaustive ? "" : " (sampled: globs with inner wildcards or more than 10 data classes)");
       continue;
     }
-    failed = true;
     if (r.too_large) {
       fmt::print("UNPROVED  {}: the request domain exceeds the class budget\n", r.id);
       continue;

@@ -34,13 +34,16 @@ and a demo tenant, with its files under demo/ (`./run.sh demo` creates them). Lo
 stdout. SIGTERM/SIGINT drain; SIGHUP reloads the certificates, the policy, the tenants file, cluster
 credentials and the admin token, and resolves the endpoint names again.
 
-exit codes: 0 drained and stopped; 2 bad usage or an invalid config; 3 the config file is missing
-or unreadable, or start-up failed (a port, certificate, key, geo database or audit log that cannot
-be used)
+exit codes: 0 drained and stopped; 2 bad usage or an invalid config (the config, its policy or its
+tenants file has errors, or the policy fails its checks against the config); 3 the config file is
+missing or unreadable, or start-up failed (a port, certificate, key, geo database or audit log that
+cannot be used)
 )";
 
 constexpr const char* config_usage = R"(usage: sovgw config check FILE | sovgw config default
-  check: validate a config file (certificates and keys loaded, policy compiled) and exit
+  check: validate a config file (certificates and keys loaded, endpoints resolved, the policy
+         compiled and checked against the clusters and tenants as serve checks it: invariants
+         proved, routes and tenant names cross-checked; its warnings shown) and exit
   default: print the embedded default config
 
 exit codes: 0 ok; 1 the config has errors; 2 bad usage; 3 the config file is missing or unreadable
@@ -103,9 +106,15 @@ int cmd_serve(const options& o) {
     std::fprintf(stderr, "%s\n", e.what());
     return exit_usage;
   }
-  gateway::server srv(cfg);  // start-up failures throw: exit 3 (run_command)
-  srv.bind();
-  return srv.run();
+  std::optional<gateway::server> srv;
+  try {
+    srv.emplace(cfg);  // other start-up failures throw: exit 3 (run_command)
+  } catch (const gateway::config_error& e) {
+    std::fprintf(stderr, "%s\n", e.what());  // a policy or tenants file with errors, a policy check
+    return exit_usage;
+  }
+  srv->bind();
+  return srv->run();
 }
 
 int cmd_check(const options& o) {
@@ -117,7 +126,8 @@ int cmd_check(const options& o) {
     const gateway::cluster_credentials credentials(cfg);  // reads and permission-checks auth: files
     const gateway::endpoint_geo_report geo = gateway::check_endpoint_geo(*cfg, upstreams);
     std::fputs(geo.text().c_str(), stdout);
-    gateway::pipeline stages(cfg);           // compiles the policy, if any
+    gateway::pipeline stages(cfg);  // compiles the policy, if any, and checks it as serve does
+    std::fputs(policy::format_diagnostics(stages.policy_warnings()).c_str(), stderr);
     const gateway::geo_tagger tagger(*cfg);  // reads the signing keys, if any
     for (const std::string& reason : geo.cluster_reasons) {
       if (!reason.empty()) {
@@ -136,6 +146,9 @@ int cmd_check(const options& o) {
   } catch (const command_error& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return e.exit_code();
+  } catch (const gateway::config_error& e) {
+    std::fprintf(stderr, "%s\n", e.what());  // file:line:col, one a line
+    return exit_failed;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), e.what());
     return exit_failed;

@@ -408,6 +408,9 @@ clusters_result parse_clusters_text(std::string_view text, const std::string& fi
     } else {
       bool found = false;
       for (auto it = root.begin(); it != root.end(); ++it) {
+        if (it->first.IsScalar() && it->first.Scalar() == "tenants" && it->second.IsScalar()) {
+          result.tenants_file = it->second.Scalar();
+        }
         if (!it->first.IsScalar() || it->first.Scalar() != "clusters") {
           continue;  // the gateway's keys
         }

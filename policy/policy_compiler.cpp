@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/regular_file.hpp"
+#include "common/tenant_name.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/sha256.hpp"
 #include "policy/compiled_policy.hpp"
@@ -178,6 +179,7 @@ class compiler {
       rc.constrained = true;
       for (const auto& v : cond.values) {
         rc.written.push_back(v.text);
+        rc.positions.push_back(v.pos);
         resolve_value(cond.attr, v, rc);
       }
     }
@@ -203,6 +205,10 @@ class compiler {
       case attribute::tenant:
         if (glob_pattern::is_glob(v.text)) {
           diags_.error(v.pos, "tenant '" + v.text + "': globs are only allowed for model and path");
+          return;
+        }
+        if (const std::string problem = tenant_name_problem(v.text); !problem.empty()) {
+          diags_.error(v.pos, "tenant '" + v.text + "' is not a tenant name: " + problem);
           return;
         }
         rc.exact.push_back(v.text);
@@ -245,6 +251,7 @@ class compiler {
       out.constrained[index] = true;
       for (const auto& v : r.values) {
         out.written[index].push_back(v.text);
+        out.positions[index].push_back(v.pos);
         switch (r.attr) {
           case route_attribute::cluster:
             out.clusters.push_back(v.text);

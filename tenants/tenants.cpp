@@ -610,18 +610,4 @@ std::optional<std::int64_t> parse_time(std::string_view text) {
   return static_cast<std::int64_t>(t);
 }
 
-bool valid_tenant_name(std::string_view s) {
-  if (s.empty() || s.size() > 64) {
-    return false;
-  }
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace sovgw::tenants
