@@ -1,5 +1,4 @@
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -19,7 +18,6 @@
 #include "gateway/tls_buffers.hpp"
 #include "gateway/tls_context.hpp"
 #include "gateway/upstream_pool.hpp"
-#include "policy/yaml_util.hpp"
 
 namespace sovgw::cli {
 
@@ -60,27 +58,10 @@ std::string read_config_file(const std::string& path) {
   return std::move(text).value();
 }
 
-// A YAML syntax error in `text`, as `path:line:col: message`, reported as the policy tools report
-// one (a tab in the indentation is named as such wherever yaml-cpp trips over it); nullopt when
-// the text parses.
-std::optional<std::string> yaml_syntax_error(const std::string& text, const std::string& path) {
-  try {
-    (void)YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    const policy::yaml::syntax_error error = policy::yaml::describe_syntax_error(text, e.mark, e.msg);
-    return fmt::format("{}:{}:{}: YAML syntax error: {}", path, error.pos.line, error.pos.column,
-                       error.message);
-  }
-  return std::nullopt;
-}
-
 // Reads and parses a config file; on an invalid config prints why and throws command_error with
 // `invalid_exit`.
 std::shared_ptr<const gateway::config> load_config_file(const std::string& path, int invalid_exit) {
   const std::string text = read_config_file(path);
-  if (const auto error = yaml_syntax_error(text, path)) {
-    throw command_error(invalid_exit, *error);
-  }
   try {
     return gateway::parse_config(text, path, gateway::file_checks::check);
   } catch (const gateway::config_error& e) {

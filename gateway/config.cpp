@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
-#include "common/utf8.hpp"
 #include "gateway/config_reader.hpp"
 #include "gateway/config_sections.hpp"
 #include "policy/clusters_config.hpp"
@@ -195,16 +194,11 @@ std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_vi
   cfg->source = std::string(source);
   config_reader r(source);
   r.check_files = files == file_checks::check;
-  YAML::Node root;
-  if (const utf8_problem bad = find_utf8_problem(yaml); bad.line != 0) {
-    throw config_error(fmt::format("{}:{}:{}: {}", source, bad.line, bad.column, bad.message));
-  }
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::ParserException& e) {
-    const policy::yaml::syntax_error error = policy::yaml::describe_syntax_error(yaml, e.mark, e.msg);
-    throw config_error(fmt::format("{}:{}:{}: YAML syntax error: {}", source, error.pos.line,
-                                   error.pos.column, error.message));
+  std::optional<policy::yaml::load_error> error;
+  const YAML::Node root = policy::yaml::load_document(yaml, error);
+  if (error) {
+    throw config_error(
+        fmt::format("{}:{}:{}: {}", source, error->pos.line, error->pos.column, error->message));
   }
   if (!root.IsDefined() || root.IsNull()) {
     throw config_error(fmt::format("{}: the configuration is empty", source));
