@@ -16,6 +16,10 @@ namespace sovgw::gateway {
 
 namespace {
 
+// Wider than the widest block of private addresses (10/8, fc00::/7): it takes in the Internet, and
+// every client there could choose its own address (and country).
+bool too_broad_to_trust(const policy::cidr_block& block) { return block.prefix < (block.base.v4 ? 8u : 7u); }
+
 void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
   std::vector<YAML::Mark> hmac_marks;
   std::vector<policy::source_pos> cluster_positions;
@@ -48,7 +52,14 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
                  continue;
                }
                std::string why;
-               if (auto block = policy::parse_cidr(text, why)) {
+               if (auto block = policy::parse_cidr(text, why); block && too_broad_to_trust(*block)) {
+                 r.error(item.Mark(),
+                         fmt::format("trusted_proxies: '{}' is too broad: a client in it could name any "
+                                     "address, and so any country, in X-Forwarded-For or a PROXY header; "
+                                     "list the front proxies' own addresses (at most a /8 in IPv4, a /7 "
+                                     "in IPv6)",
+                                     text));
+               } else if (block) {
                  cfg.trusted_proxies.push_back(*block);
                } else {
                  r.error(item.Mark(),

@@ -278,6 +278,23 @@ class ConfigCheckTest(unittest.TestCase):
         self.assertTrue(any("duplicate cluster name 'paris'" in e for e in errors), errors)
         self.assertGreaterEqual(len(errors), 6)
 
+    def test_trusted_proxies_that_take_in_the_internet_are_refused(self):
+        # Every client in a trusted block chooses its own address in X-Forwarded-For, and so its country.
+        for block in ("0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96", "2000::/3", "0.0.0.0/7"):
+            text = gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:9443", self.certs),
+                                extra=f'trusted_proxies: [10.0.0.0/8, "{block}"]\n')
+            path, r = self.check(text)
+            self.assertEqual(r.returncode, 1, (block, r.stderr))
+            line = next(n for n, l in enumerate(text.splitlines(), 1) if l.startswith("trusted_proxies:"))
+            self.assertEqual(r.stderr, f"{path}:{line}:31: trusted_proxies: '{block}' is too broad: a client in it "
+                                       "could name any address, and so any country, in X-Forwarded-For or a PROXY "
+                                       "header; list the front proxies' own addresses (at most a /8 in IPv4, a /7 in "
+                                       "IPv6)\n")
+        for block in ("10.0.0.0/8", "fc00::/7", "203.0.113.0/24"):
+            _, r = self.check(gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:9443", self.certs),
+                                           extra=f'trusted_proxies: ["{block}"]\n'))
+            self.assertEqual(r.returncode, 0, (block, r.stderr))
+
     def test_yaml_syntax_error_has_position(self):
         path, r = self.check("listen: [unclosed\n")
         self.assertEqual(r.returncode, 1)
