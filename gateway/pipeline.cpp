@@ -16,6 +16,7 @@
 #include "gateway/log.hpp"
 #include "policy/compiled_policy.hpp"
 #include "policy/countries.hpp"
+#include "policy/deployment_check.hpp"
 #include "policy/diagnostics.hpp"
 #include "policy/ip_address.hpp"
 #include "policy/policy_source.hpp"
@@ -37,27 +38,42 @@ pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
                                                    : tenants::budget_outage::closed);
   }
   if (std::string errors = reload_tenants(); !errors.empty()) {
-    throw std::runtime_error(errors);
+    throw config_error(errors.substr(0, errors.find_last_not_of('\n') + 1));
   }
   if (cfg_->policy_file.empty()) {
     return;
   }
   geo_ = std::make_unique<policy::geo_db>(load_geo_database(*cfg_));
   if (std::string errors = reload_policy(); !errors.empty()) {
-    throw std::runtime_error(errors);
+    throw config_error(errors.substr(0, errors.find_last_not_of('\n') + 1));
   }
 }
 
-std::string pipeline::reload_policy() {
+std::string pipeline::reload_policy(std::stop_token stop) {
   if (cfg_->policy_file.empty()) {
     return {};
   }
-  policy::reload_result r = store_.reload(cfg_->policy_file);
+  // Checked against the clusters and the live tenants as `sovgw policy check --clusters` checks it.
+  const std::shared_ptr<const tenants::table> table = tenants_.load();
+  std::vector<std::string> tenant_names;
+  if (table) {
+    for (const tenants::tenant& t : table->tenants()) {
+      tenant_names.push_back(t.name);
+    }
+  }
+  const policy::deployment where{&cluster_infos_, table ? &tenant_names : nullptr, cfg_->tenants_file};
+  policy::reload_result r = store_.reload(cfg_->policy_file, [&](const policy::snapshot& s) {
+    return policy::check_deployment(s, where, stop).all();
+  });
   if (!r.ok) {
     return policy::format_diagnostics(r.diagnostics);
   }
   std::shared_ptr<const policy::snapshot> snap = store_.current();
-  auto b = std::make_shared<binding>(binding{snap, policy::bound_clusters(*snap, cluster_infos_), {}, 0, 0});
+  auto b =
+      std::make_shared<binding>(binding{snap, policy::bound_clusters(*snap, cluster_infos_), {}, 0, 0, {}});
+  std::erase_if(r.diagnostics,
+                [](const policy::diagnostic& d) { return d.level != policy::severity::warning; });
+  b->warnings = std::move(r.diagnostics);
   b->redactors = snap->redact_detectors();
   std::uint32_t missing = b->redactors & ~classify::implemented_detectors();
   for (std::string_view name : snap->data_class_names()) {
@@ -82,6 +98,11 @@ std::string pipeline::reload_policy() {
 std::string pipeline::policy_version() const {
   std::shared_ptr<const binding> b = binding_.load();
   return b ? b->policy->version() : std::string();
+}
+
+std::vector<policy::diagnostic> pipeline::policy_warnings() const {
+  std::shared_ptr<const binding> b = binding_.load();
+  return b ? b->warnings : std::vector<policy::diagnostic>();
 }
 
 namespace {

@@ -71,11 +71,20 @@ tenants:
     limits:
       requests_per_minute: 600
       tokens_per_month: 10000000
+  - name: acme                      # the example policy pins acme to its dedicated cluster
+  - name: globex                    # and lets globex in from its partner network
 keys:
 YAML
     (umask 077 && "$SOVGW" tenants key create demo --file demo/tenants.yaml > demo/demo.key \
       2>> demo/logs/first-run.log)
   fi
+  # The gateway checks every tenant the policy names against the tenants file: a demo folder from
+  # before that declares only `demo`; add the example policy's tenants (before `keys:`, kept last).
+  for tenant in acme globex; do
+    if ! grep -qE "^  - name: $tenant( |\$)" demo/tenants.yaml; then
+      sed -i "s/^keys:/  - name: $tenant\nkeys:/" demo/tenants.yaml
+    fi
+  done
 }
 
 pids=()

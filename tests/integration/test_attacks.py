@@ -9,8 +9,8 @@ import ssl
 import struct
 import unittest
 
-from support import (Gateway, Reader, TempDir, chat_request, client_context, cluster_yaml, exchange, gateway_yaml,
-                     make_certs, metric, request_bytes, start_standin, wait_until)
+from support import (Gateway, Reader, TempDir, chat_request, client_context, cluster_yaml, eu_policy_dedicated_cluster,
+                     exchange, gateway_yaml, make_certs, metric, request_bytes, start_standin, wait_until)
 
 SOURCE = os.environ.get("SOVGW_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
 EU_POLICY = os.path.join(SOURCE, "examples", "policies", "eu_policy.yaml")
@@ -27,7 +27,9 @@ class AttackTest(unittest.TestCase):
         us = cluster_yaml("us-east-1", endpoint, cls.certs).replace("country: FR", "country: US").replace(
             "operator_jurisdiction: EU", "operator_jurisdiction: US")
         fr = cluster_yaml("fr-par-1", endpoint, cls.certs)
-        cls.gateway = Gateway(gateway_yaml(cls.certs, us + fr, extra=f"policy: {EU_POLICY}\n"), cls.tmp.path)
+        dedicated = eu_policy_dedicated_cluster(endpoint, cls.certs)
+        cls.gateway = Gateway(gateway_yaml(cls.certs, us + fr + dedicated, extra=f"policy: {EU_POLICY}\n"),
+                              cls.tmp.path)
 
     @classmethod
     def tearDownClass(cls):
@@ -173,7 +175,8 @@ class TrustedProxyTest(unittest.TestCase):
         cls.tmp = TempDir()
         cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
         cls.standin = start_standin(cls.certs)
-        clusters = cluster_yaml("fr-par-1", f"127.0.0.1:{cls.standin.port}", cls.certs)
+        endpoint = f"127.0.0.1:{cls.standin.port}"
+        clusters = cluster_yaml("fr-par-1", endpoint, cls.certs) + eu_policy_dedicated_cluster(endpoint, cls.certs)
         extra = f"policy: {EU_POLICY}\ntrusted_proxies: [127.0.0.0/8]\n"
         cls.xff = Gateway(gateway_yaml(cls.certs, clusters, extra=extra), cls.tmp.path)
         cls.proxied = Gateway(gateway_yaml(cls.certs, clusters, extra=extra).replace(

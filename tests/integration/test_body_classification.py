@@ -7,8 +7,8 @@ import json
 import os
 import unittest
 
-from support import (SOURCE, Gateway, TempDir, cluster_yaml, exchange, gateway_yaml, make_certs, request_bytes,
-                     start_standin)
+from support import (SOURCE, Gateway, TempDir, cluster_yaml, eu_policy_dedicated_cluster, exchange,
+                     gateway_yaml, make_certs, request_bytes, start_standin)
 
 POLICY = os.path.join(SOURCE, "examples", "policies", "eu_policy.yaml")
 JSON = {"Content-Type": "application/json"}
@@ -31,7 +31,9 @@ class BodyClassificationTest(unittest.TestCase):
         hyperscaler = cluster_yaml("de-fra-hyperscaler", endpoint, cls.certs).replace(
             "country: FR", "country: DE").replace("operator_jurisdiction: EU", "operator_jurisdiction: US")
         paris = cluster_yaml("paris", endpoint, cls.certs)
-        cls.gateway = Gateway(gateway_yaml(cls.certs, hyperscaler + paris, extra=f"policy: {POLICY}\n"), cls.tmp.path)
+        dedicated = eu_policy_dedicated_cluster(endpoint, cls.certs)
+        cls.gateway = Gateway(gateway_yaml(cls.certs, hyperscaler + paris + dedicated, extra=f"policy: {POLICY}\n"),
+                              cls.tmp.path)
 
     @classmethod
     def tearDownClass(cls):
