@@ -838,6 +838,8 @@ const char* to_string(verify_failure f) {
       return "content_digest_mismatch";
     case verify_failure::content_digest_malformed:
       return "content_digest_malformed";
+    case verify_failure::wrong_cluster:
+      return "wrong_cluster";
   }
   return "unknown";
 }

@@ -88,6 +88,21 @@ std::optional<verify_result> check_content_digest(const message_view& request,
   return fail(verify_failure::content_digest_malformed, *digest);
 }
 
+// The covered Sovereign-Cluster is an RFC 8941 String naming `cluster` (the verifier's own).
+std::optional<verify_result> check_cluster(const message_view& request, std::string_view cluster) {
+  if (cluster.empty()) {
+    return std::nullopt;
+  }
+  const std::string value = combined_field(request.fields, "sovereign-cluster").value_or("");
+  const auto parsed = sf::parse_item(value);
+  const auto* name =
+      parsed.ok() && parsed->params.empty() ? std::get_if<std::string>(&parsed->value) : nullptr;
+  if (name == nullptr || *name != cluster) {
+    return fail(verify_failure::wrong_cluster, value);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::vector<std::string> default_required_request_fields() {
@@ -178,9 +193,15 @@ verify_result verify_forwarded_request(const message_view& request, std::span<co
   for (const auto& name : policy.required_fields) {
     o.required.push_back(component::field(name));
   }
+  if (!policy.cluster.empty()) {
+    o.required.push_back(component::field("sovereign-cluster"));
+  }
   verify_result r = verify(request, o);
   if (!r.ok()) {
     return r;
+  }
+  if (auto f = check_cluster(request, policy.cluster)) {
+    return *f;
   }
   if (auto f = check_sovereign_coverage(request, r, false)) {
     return *f;

@@ -15,6 +15,8 @@
 //   - every `Sovereign-*` field present in the request is covered: a field added after signing is
 //     refused (uncovered_field) and a covered field removed or changed breaks the base or the
 //     signature (component_unavailable / bad_signature);
+//   - when the verifier knows its cluster's name, sovereign-cluster is covered and names it: a
+//     request signed for another cluster is refused (wrong_cluster);
 //   - a request with a body covers content-digest, and Content-Digest matches the body received;
 //   - created is within max_age (and at most max_skew in the future), expires has not passed;
 //   - the nonce was not seen before (checked last, only for a request that passed everything else).
@@ -84,7 +86,11 @@ struct request_verifier {
   std::int64_t max_age = 300;
   std::int64_t max_skew = 30;
   std::vector<std::string> required_fields = default_required_request_fields();
-  nonce_cache* nonces = nullptr;  // replays are only refused with a cache
+  // The name of the cluster this verifier serves, as the gateway's configuration names it
+  // (`clusters[].name`). When set, sovereign-cluster must be covered and be this String; empty:
+  // a request signed for any cluster is accepted.
+  std::string cluster;
+  nonce_cache* nonces = nullptr;  // replays are only refused with a cache (once per cache)
 };
 
 // Verifies a forwarded request and its body (the bytes received, after de-chunking).

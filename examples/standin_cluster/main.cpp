@@ -18,7 +18,8 @@
 // --require-signature (with --verify-key FILE and/or --hmac-key FILE) makes it a cluster that only
 // serves requests the gateway signed: every request must carry a valid RFC 9421 signature under the
 // sovgw profile (see signature_check.hpp and docs/signatures.md), else it is answered 401 with
-// {"error":{"type":"signature_error","code":<reason>,...}} and never reaches the handlers.
+// {"error":{"type":"signature_error","code":<reason>,...}} and never reaches the handlers. With
+// --cluster NAME it serves only requests the gateway signed for the cluster named NAME.
 
 #include <fmt/format.h>
 
@@ -561,9 +562,8 @@ void usage_exit() {
       "usage: standin-cluster [--address A] [--port P] (--cert F --key F | --plaintext) [--chunks N] "
       "[--delay-ms D] "
       "[--name NAME] [--echo]\n"
-      "         [--require-signature (--verify-key PEM_OR_JWK | --hmac-key FILE)... [--require-field "
-      "NAME]...\n"
-      "          [--max-age S] [--max-skew S] [--nonce-cache N]]\n",
+      "         [--require-signature (--verify-key PEM_OR_JWK | --hmac-key FILE)... [--cluster NAME]\n"
+      "          [--require-field NAME]... [--max-age S] [--max-skew S] [--nonce-cache N]]\n",
       stderr);
   std::exit(2);
 }
@@ -604,6 +604,8 @@ int main(int argc, char** argv) {
       opt.signature.verify_key_files.push_back(value());
     } else if (a == "--hmac-key") {
       opt.signature.hmac_key_files.push_back(value());
+    } else if (a == "--cluster") {
+      opt.signature.cluster = value();
     } else if (a == "--require-field") {
       opt.signature.required_fields.push_back(value());
     } else if (a == "--max-age") {
@@ -627,8 +629,15 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "standin-cluster: %s\n", e.what());
       return 2;
     }
-  } else if (!opt.signature.verify_key_files.empty() || !opt.signature.hmac_key_files.empty()) {
-    std::fputs("standin-cluster: --verify-key and --hmac-key need --require-signature\n", stderr);
+    if (opt.signature.cluster.empty()) {
+      std::fputs(
+          "standin-cluster: without --cluster, a request the gateway signed for any other cluster is "
+          "accepted too (docs/signatures.md)\n",
+          stderr);
+    }
+  } else if (!opt.signature.verify_key_files.empty() || !opt.signature.hmac_key_files.empty() ||
+             !opt.signature.cluster.empty()) {
+    std::fputs("standin-cluster: --verify-key, --hmac-key and --cluster need --require-signature\n", stderr);
     return 2;
   }
   asio::io_context ioc(1);
@@ -642,9 +651,13 @@ int main(int argc, char** argv) {
   asio::co_spawn(ioc, listen(acceptor, ctx.get(), opt, signatures.get()), asio::detached);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](auto, int) { ioc.stop(); });
-  std::printf("{\"msg\":\"listening\",\"name\":\"%s\",\"port\":%u,\"tls\":%s,\"require_signature\":%s}\n",
-              opt.name.c_str(), acceptor.local_endpoint().port(), opt.plaintext ? "false" : "true",
-              signatures ? "true" : "false");
+  const std::string ready = json::serialize(json::object{{"msg", "listening"},
+                                                         {"name", opt.name},
+                                                         {"port", acceptor.local_endpoint().port()},
+                                                         {"tls", !opt.plaintext},
+                                                         {"require_signature", signatures != nullptr},
+                                                         {"cluster", opt.signature.cluster}});
+  std::printf("%s\n", ready.c_str());
   std::fflush(stdout);
   ioc.run();
   return 0;

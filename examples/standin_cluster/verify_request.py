@@ -7,7 +7,8 @@ a full RFC 9421 library and apply the same rules. The stand-in cluster's --requi
 (signature_check.cpp) is the complete implementation.
 
     from verify_request import verify
-    reason = verify("POST", "cluster.example:9443", "/v1/chat/completions", headers, body, jwk_text)
+    reason = verify("POST", "cluster.example:9443", "/v1/chat/completions", headers, body, jwk_text,
+                    cluster="paris")
     # None when the request is good, else a reason such as "content_digest_mismatch"
 """
 
@@ -32,8 +33,17 @@ def _thumbprint(x):
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
-def verify(method, authority, target, headers, body, jwk_text, now=None, max_age=300, max_skew=30, seen=None):
-    """headers: (name, value) pairs as received; body: bytes; seen: a set of nonces already used."""
+def _sf_string(value):
+    """The text of an RFC 8941 String ("..." with \\ and \" escapes), or None."""
+    m = re.fullmatch(r' *"((?:[ !#-\[\]-~]|\\["\\])*)" *', value)
+    return re.sub(r'\\(.)', r'\1', m.group(1)) if m else None
+
+
+def verify(method, authority, target, headers, body, jwk_text, now=None, max_age=300, max_skew=30, seen=None,
+           cluster=None):
+    """headers: (name, value) pairs as received; body: bytes; seen: a set of nonces already used;
+    cluster: this cluster's name in the gateway's configuration (then a request signed for another
+    cluster is refused: give it)."""
     jwk = json.loads(jwk_text)
     fields = {}
     for name, value in headers:
@@ -67,7 +77,8 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
         return "expired"
     if "nonce" not in params:
         return "missing_nonce"
-    for name in REQUIRED + (["content-type"] if "content-type" in combined else []):
+    required = REQUIRED + (["content-type"] if "content-type" in combined else [])
+    for name in required + (["sovereign-cluster"] if cluster is not None else []):
         if name not in covered:
             return "missing_required_component"
     for name in combined:
@@ -89,6 +100,8 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
         key.verify(base64.b64decode(signature.group(1)), "\n".join(lines).encode())
     except InvalidSignature:
         return "bad_signature"
+    if cluster is not None and _sf_string(combined["sovereign-cluster"]) != cluster:
+        return "wrong_cluster"
     if body or "content-digest" in combined:
         if "content-digest" not in covered:
             return "content_digest_missing"

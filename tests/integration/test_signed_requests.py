@@ -56,11 +56,12 @@ def sign_fields(key_args, headers, body_file=None, target=TARGET, authority="loc
     return dict(line.split(": ", 1) for line in out.splitlines())
 
 
-def start_standin(certs, extra, chunks=2, delay_ms=1):
-    """The stand-in in --require-signature mode (`extra`: its key options)."""
+def start_standin(certs, extra, chunks=2, delay_ms=1, cluster=None):
+    """The stand-in in --require-signature mode (`extra`: its key options; `cluster`: the name the
+    gateway's configuration gives it, so it refuses requests signed for another cluster)."""
     argv = [STANDIN, "--port", "0", "--chunks", str(chunks), "--delay-ms", str(delay_ms), "--cert",
             os.path.join(certs, "cluster.pem"), "--key", os.path.join(certs, "cluster.key"),
-            "--require-signature"] + extra
+            "--require-signature"] + extra + (["--cluster", cluster] if cluster else [])
     p = Process(argv)
     ready = p.wait_for_json(lambda o: o.get("msg") == "listening")
     assert ready["require_signature"] is True
@@ -185,6 +186,57 @@ class SignedRequests(KeyedTest):
         self.assertEqual(error["detail"], '"sovereign-policy-version"')
 
 
+class ClusterIdentity(KeyedTest):
+    """A stand-in started with --cluster serves only requests the gateway signed for that cluster:
+    a request captured on its way to one cluster is refused by every other."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.paris = start_standin(cls.certs, ["--verify-key", os.path.join(cls.keys, "gateway.pub.pem")],
+                                  cluster="paris")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.paris.stop()
+        super().tearDownClass()
+
+    def send(self, port, sovereign_cluster):
+        tags = dict(GEO_TAGS)
+        if sovereign_cluster is not None:
+            tags["Sovereign-Cluster"] = sovereign_cluster
+        headers = dict(tags)
+        headers.update(sign_fields(["--key", os.path.join(self.keys, "gateway.key")], tags, self.body_file))
+        return exchange(port, self.certs, request_bytes(body=BODY, headers=headers))
+
+    def refusal(self, response):
+        self.assertEqual(response.status, 401, response.body)
+        return response.json()["error"]
+
+    def test_request_signed_for_this_cluster_is_served(self):
+        response = self.send(self.paris.port, '"paris"')
+        self.assertEqual(response.status, 200, response.body)
+
+    def test_request_signed_for_another_cluster_is_refused(self):
+        error = self.refusal(self.send(self.paris.port, '"berlin"'))
+        self.assertEqual((error["code"], error["detail"]), ("wrong_cluster", '"berlin"'))
+        self.assertEqual(self.refusal(self.send(self.paris.port, "paris"))["code"], "wrong_cluster")
+
+    def test_request_that_names_no_cluster_is_refused(self):
+        error = self.refusal(self.send(self.paris.port, None))
+        self.assertEqual((error["code"], error["detail"]), ("missing_required_component", '"sovereign-cluster"'))
+
+    def test_without_cluster_any_cluster_is_accepted_and_the_start_says_so(self):
+        anywhere = start_standin(self.certs, ["--verify-key", os.path.join(self.keys, "gateway.pub.pem")])
+        self.addCleanup(anywhere.stop)
+        self.assertEqual(self.send(anywhere.port, '"berlin"').status, 200)
+        self.assertEqual(anywhere.wait_for_json(lambda o: o.get("msg") == "listening")["cluster"], "")
+        self.assertEqual(self.paris.wait_for_json(lambda o: o.get("msg") == "listening")["cluster"], "paris")
+        anywhere.stop()
+        self.assertIn("without --cluster, a request the gateway signed for any other cluster is accepted",
+                      anywhere.stderr_text)
+
+
 class KeyFormats(KeyedTest):
     """The published JWK works like the PEM; hmac-sha256 per cluster; bad keys stop the start."""
 
@@ -233,6 +285,9 @@ class KeyFormats(KeyedTest):
             (["--require-signature", "--verify-key", os.path.join(self.tmp.path, "missing.pem")], "missing.pem"),
             (["--require-signature", "--hmac-key", os.path.join(self.keys, "gateway.key")], "gateway.key"),
             (["--verify-key", os.path.join(self.keys, "gateway.pub.pem")], "need --require-signature"),
+            (["--cluster", "paris"], "need --require-signature"),
+            (["--require-signature", "--verify-key", os.path.join(self.keys, "gateway.pub.pem"), "--cluster",
+              "caf\u00e9"], "--cluster 'caf\u00e9': give the name as the gateway sends it in Sovereign-Cluster"),
         ]
         for extra, message in cases:
             with self.subTest(extra=extra):
@@ -261,8 +316,9 @@ class PythonRecipe(KeyedTest):
                              authority="cluster.example:9443", created=created)
         return [("Host", "cluster.example:9443")] + list(GEO_TAGS.items()) + list(fields.items())
 
-    def check(self, headers, body=BODY, seen=None):
-        return self.verify("POST", "cluster.example:9443", TARGET, headers, body, self.jwk, seen=seen)
+    def check(self, headers, body=BODY, seen=None, cluster=None):
+        return self.verify("POST", "cluster.example:9443", TARGET, headers, body, self.jwk, seen=seen,
+                           cluster=cluster)
 
     def test_recipe_accepts_and_refuses_like_the_standin(self):
         headers = self.signed()
@@ -276,6 +332,20 @@ class PythonRecipe(KeyedTest):
         self.assertEqual(self.check(changed), "bad_signature")
         self.assertEqual(self.check(self.signed(created=int(time.time()) - 3600)), "too_old")
         self.assertEqual(self.check(list(GEO_TAGS.items())), "missing_signature")
+
+    def test_recipe_refuses_a_request_signed_for_another_cluster(self):
+        def signed_for(name):
+            tags = dict(GEO_TAGS, **({"Sovereign-Cluster": name} if name is not None else {}))
+            fields = sign_fields(["--key", os.path.join(self.keys, "gateway.key")], tags, self.body_file,
+                                 authority="cluster.example:9443")
+            return [("Host", "cluster.example:9443")] + list(tags.items()) + list(fields.items())
+
+        self.assertIsNone(self.check(signed_for('"paris"'), cluster="paris"))
+        self.assertEqual(self.check(signed_for('"berlin"'), cluster="paris"), "wrong_cluster")
+        self.assertEqual(self.check(signed_for("paris"), cluster="paris"), "wrong_cluster")
+        self.assertEqual(self.check(signed_for('"pa\\"ris"'), cluster='pa"ris'), None)
+        self.assertEqual(self.check(signed_for(None), cluster="paris"), "missing_required_component")
+        self.assertIsNone(self.check(signed_for('"berlin"')))  # not told its name: any cluster
 
 
 if __name__ == "__main__":
