@@ -44,15 +44,23 @@ std::vector<std::string> sovereign_names(const message_view& m) {
   return out;
 }
 
-// The profile's rule that no Sovereign-* field travels uncovered.
-std::optional<verify_result> check_sovereign_coverage(const message_view& m, const verify_result& r,
-                                                      bool req) {
-  for (const auto& name : sovereign_names(m)) {
-    if (!covers_name(r.params.covered, name, req)) {
-      verify_result f;
-      f.failure = verify_failure::uncovered_field;
-      f.detail = name;
-      return f;
+// The profile's rule that nothing the application may read as a Sovereign-* field or as a covered
+// field travels uncovered. Servers that map field names to variables (CGI, WSGI, Rack, PHP) read
+// `_` as `-`: `Sovereign_Client_Country` is Sovereign-Client-Country to them, `Content_Digest` is
+// Content-Digest. So a field whose name, lower-cased with `_` read as `-`, is `sovereign-*` or a
+// covered field's name must itself be covered.
+std::optional<verify_result> check_coverage(const message_view& m, const verify_result& r, bool req) {
+  for (const auto& f : m.fields) {
+    std::string name(f.name);
+    std::transform(name.begin(), name.end(), name.begin(), lower);
+    std::string read_as = name;
+    std::replace(read_as.begin(), read_as.end(), '_', '-');
+    const bool guarded = is_sovereign_field(read_as) || covers_name(r.params.covered, read_as, req);
+    if (guarded && !covers_name(r.params.covered, name, req)) {
+      verify_result failure;
+      failure.failure = verify_failure::uncovered_field;
+      failure.detail = std::move(name);
+      return failure;
     }
   }
   return std::nullopt;
@@ -203,7 +211,7 @@ verify_result verify_forwarded_request(const message_view& request, std::span<co
   if (auto f = check_cluster(request, policy.cluster)) {
     return *f;
   }
-  if (auto f = check_sovereign_coverage(request, r, false)) {
+  if (auto f = check_coverage(request, r, false)) {
     return *f;
   }
   if (auto f = check_content_digest(request, body, r)) {
@@ -266,7 +274,7 @@ verify_result verify_receipt(const message_view& response, const message_view& r
   if (!r.ok()) {
     return r;
   }
-  if (auto f = check_sovereign_coverage(response, r, false)) {
+  if (auto f = check_coverage(response, r, false)) {
     return *f;
   }
   return r;

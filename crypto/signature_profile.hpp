@@ -14,7 +14,9 @@
 //     sovereign-request-id and sovereign-policy-version);
 //   - every `Sovereign-*` field present in the request is covered: a field added after signing is
 //     refused (uncovered_field) and a covered field removed or changed breaks the base or the
-//     signature (component_unavailable / bad_signature);
+//     signature (component_unavailable / bad_signature). Names are read as servers that map `_`
+//     to `-` read them: `Sovereign_Client_Country` counts as a Sovereign-* field, and a field that
+//     reads as a covered one (`Content_Digest`) must be covered too;
 //   - when the verifier knows its cluster's name, sovereign-cluster is covered and names it: a
 //     request signed for another cluster is refused (wrong_cluster);
 //   - a request with a body covers content-digest, and Content-Digest matches the body received;
@@ -26,6 +28,8 @@
 //            "@authority";req "@path";req "@query";req and "content-digest";req when the client's
 //            request had one;
 //   params:  created, keyid, alg, tag.
+// A receipt verifier applies the same coverage rule to the response's fields (a `Sovereign_*`
+// field added to the response is refused).
 //
 // Thread-safety: pure functions; the nonce cache passed in is itself thread-safe.
 

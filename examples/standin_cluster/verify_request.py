@@ -82,7 +82,10 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
         if name not in covered:
             return "missing_required_component"
     for name in combined:
-        if name.startswith("sovereign-") and name not in covered:
+        # WSGI, CGI and Rack read "_" as "-": Sovereign_Client_Country is a Sovereign-* field to them,
+        # Content_Digest is Content-Digest. Whatever reads as a geo-tag or a covered field is covered.
+        read_as = name.replace("_", "-")
+        if (read_as.startswith("sovereign-") or read_as in covered) and name not in covered:
             return "uncovered_field"
     path, _, query = target.partition("?")
     host = authority.lower()

@@ -78,6 +78,17 @@ class receipt_cli_test(unittest.TestCase):
         out = self.verify(self.head("nobody.txt", body=False), key, check=0).stdout
         self.assertIn("not bound to a request body", out)
 
+    def test_a_field_added_to_the_head_that_reads_as_a_sovereign_field_fails(self):
+        key = self.public("gw.jwk", "--format", "jwk")
+        head = self.head("head.txt")
+        self.verify(head, key, "--body-file", self.body, check=0)
+        text = open(head).read().rstrip()
+        for added in ("Sovereign_Cluster_Country: US", "sovereign_cluster: \"us-east-1\""):
+            with self.subTest(added):
+                write_file(head, f"{text}\n{added}\n\n")
+                p = self.verify(head, key, "--body-file", self.body, check=1)
+                self.assertIn(f"receipt does NOT verify: uncovered_field: {added.split(':')[0].lower()}", p.stdout)
+
     def test_a_malformed_digest_or_a_lower_case_method_is_bad_input_not_a_bad_signature(self):
         head = self.head("head.txt")
         key = self.public("gw.jwk", "--format", "jwk")

@@ -152,6 +152,20 @@ class SignedRequests(KeyedTest):
         error = self.assert_refused(self.send(headers), "uncovered_field")
         self.assertEqual(error["detail"], "sovereign-data-class")
 
+    def test_field_that_reads_as_a_sovereign_or_covered_field_is_refused(self):
+        # WSGI, CGI and Rack servers read "_" as "-": the application would see these as the
+        # geo-tag Sovereign-Client-Country and as the covered Content-Type.
+        for name, value in (("Sovereign_Client_Country", "RU"), ("sovereign_data_class", "public"),
+                            ("Content_Type", "text/plain")):
+            with self.subTest(name):
+                headers = self.signed_headers()
+                headers[name] = value
+                error = self.assert_refused(self.send(headers), "uncovered_field")
+                self.assertEqual(error["detail"], name.lower())
+        headers = self.signed_headers()
+        headers["X_Trace_Id"] = "abc"  # underscores elsewhere are not the profile's business
+        self.assertEqual(self.send(headers).status, 200)
+
     def test_changed_sovereign_field_is_refused(self):
         headers = self.signed_headers()
         headers["Sovereign-Client-Country"] = "US;method=geoip-socket"
@@ -328,6 +342,8 @@ class PythonRecipe(KeyedTest):
         self.assertEqual(self.check(headers, body=BODY + b" "), "content_digest_mismatch")
         self.assertEqual(self.check([h for h in headers if h[0] != "Sovereign-Decision"]), "component_unavailable")
         self.assertEqual(self.check(headers + [("Sovereign-Data-Class", "public")]), "uncovered_field")
+        self.assertEqual(self.check(headers + [("Sovereign_Client_Country", "RU")]), "uncovered_field")
+        self.assertEqual(self.check(headers + [("Content_Digest", "sha-256=:AAAA:")]), "uncovered_field")
         changed = [(n, "US" if n == "Sovereign-Client-Country" else v) for n, v in headers]
         self.assertEqual(self.check(changed), "bad_signature")
         self.assertEqual(self.check(self.signed(created=int(time.time()) - 3600)), "too_old")

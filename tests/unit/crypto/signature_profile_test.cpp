@@ -206,6 +206,14 @@ TEST_CASE("a cluster accepts a forwarded request only as the gateway signed it")
        same_clock, hs::verify_failure::bad_signature, "sovgw"},
       {"a Sovereign field added", nothing, [](forwarded& r) { r.set("Sovereign-Data-Class", "public"); },
        same_clock, hs::verify_failure::uncovered_field, "sovereign-data-class"},
+      {"a Sovereign field added with underscores (CGI, WSGI, Rack read it as Sovereign-Client-Country)",
+       nothing, [](forwarded& r) { r.set("Sovereign_Client_Country", "RU"); }, same_clock,
+       hs::verify_failure::uncovered_field, "sovereign_client_country"},
+      {"a field added that reads as a covered one with `_` as `-`", nothing,
+       [](forwarded& r) { r.set("Content_Digest", c::content_digest(std::string_view("other"))); },
+       same_clock, hs::verify_failure::uncovered_field, "content_digest"},
+      {"another field with underscores is none of the profile's business", nothing,
+       [](forwarded& r) { r.set("X_Trace_Id", "abc"); }, same_clock, hs::verify_failure::none, ""},
       {"a required Sovereign field never sent",
        [](forwarded& r) { r.set("Sovereign-Policy-Version", std::nullopt); }, nothing, same_clock,
        hs::verify_failure::missing_required_component, "\"sovereign-policy-version\""},
@@ -457,6 +465,12 @@ TEST_CASE("a receipt binds the response's Sovereign fields and status to the cli
       {"a Sovereign field slipped in",
        [](exchange& e) {
          e.response_text.emplace_back("Sovereign-Extra", "?1");
+         e.rebuild();
+       },
+       hs::verify_failure::uncovered_field},
+      {"a Sovereign field slipped in with underscores",
+       [](exchange& e) {
+         e.response_text.emplace_back("Sovereign_Cluster_Country", "US");
          e.rebuild();
        },
        hs::verify_failure::uncovered_field},
