@@ -184,6 +184,13 @@ class SignedRequests(KeyedTest):
         error = self.assert_refused(self.send(headers), "replayed_nonce")
         self.assertEqual(error["detail"], headers["Signature-Input"].split('nonce="')[1].split('"')[0])
 
+    def test_signature_no_key_could_have_made_is_malformed(self):
+        for value in ("sovgw=:AAA:", "sovgw=:A:", "sovgw=:" + "A" * 88 + ":"):
+            with self.subTest(value):
+                headers = self.signed_headers()
+                headers["Signature"] = value
+                self.assert_refused(self.send(headers), "malformed_signature")
+
     def test_request_signed_by_another_key_is_refused(self):
         headers = self.signed_headers(key=os.path.join(self.other_keys, "gateway.key"))
         self.assert_refused(self.send(headers), "unknown_key")
@@ -320,6 +327,7 @@ class PythonRecipe(KeyedTest):
     def setUpClass(cls):
         sys.path.insert(0, os.path.join(SOURCE, "examples", "standin_cluster"))
         import verify_request
+        cls.recipe = verify_request
         cls.verify = staticmethod(verify_request.verify)
         super().setUpClass()
         with open(os.path.join(cls.keys, "gateway.pub.jwk")) as f:
@@ -330,15 +338,13 @@ class PythonRecipe(KeyedTest):
                              authority="cluster.example:9443", created=created)
         return [("Host", "cluster.example:9443")] + list(GEO_TAGS.items()) + list(fields.items())
 
-    def check(self, headers, body=BODY, seen=None, cluster=None):
-        return self.verify("POST", "cluster.example:9443", TARGET, headers, body, self.jwk, seen=seen,
-                           cluster=cluster)
+    def check(self, headers, body=BODY, method="POST", **kwargs):
+        return self.verify(method, "cluster.example:9443", TARGET, headers, body, self.jwk, **kwargs)
 
     def test_recipe_accepts_and_refuses_like_the_standin(self):
         headers = self.signed()
-        seen = set()
-        self.assertIsNone(self.check(headers, seen=seen))
-        self.assertEqual(self.check(headers, seen=seen), "replayed_nonce")
+        self.assertIsNone(self.check(headers))
+        self.assertEqual(self.check(headers), "replayed_nonce")  # the process's cache, by default
         self.assertEqual(self.check(headers, body=BODY + b" "), "content_digest_mismatch")
         self.assertEqual(self.check([h for h in headers if h[0] != "Sovereign-Decision"]), "component_unavailable")
         self.assertEqual(self.check(headers + [("Sovereign-Data-Class", "public")]), "uncovered_field")
@@ -348,6 +354,48 @@ class PythonRecipe(KeyedTest):
         self.assertEqual(self.check(changed), "bad_signature")
         self.assertEqual(self.check(self.signed(created=int(time.time()) - 3600)), "too_old")
         self.assertEqual(self.check(list(GEO_TAGS.items())), "missing_signature")
+
+    def test_recipe_answers_bad_input_with_a_reason_not_an_exception(self):
+        headers = self.signed()
+        for value, reason in (("sovgw=:AAA:", "malformed_signature"), ("sovgw=:A:", "malformed_signature"),
+                              ("sovgw=:A=A=:", "malformed_signature"), ("sovgw=:" + "A" * 88 + ":", "malformed_signature")):
+            with self.subTest(value):
+                changed = [(n, value if n == "Signature" else v) for n, v in headers]
+                self.assertEqual(self.check(changed), reason)
+        # A covered value with a byte outside ASCII: WSGI hands it over as Latin-1 text, a server may
+        # hand over bytes or surrogate escapes. The gateway never signs such a value.
+        for odd in ("permit\u00ff", "permit\udcff", b"permit\xff"):
+            with self.subTest(odd):
+                changed = [(n, odd if n == "Sovereign-Decision" else v) for n, v in headers]
+                self.assertEqual(self.check(changed), "component_unavailable")
+        as_bytes = [(n.encode(), v.encode()) for n, v in headers]
+        self.assertIsNone(self.check(as_bytes))
+        # A Content-Digest that is not base64, signed as it is: malformed, as the stand-in says.
+        tags = dict(GEO_TAGS, **{"Content-Digest": "sha-256=:A:"})
+        fields = sign_fields(["--key", os.path.join(self.keys, "gateway.key")], tags, authority="cluster.example:9443")
+        signed = [("Host", "cluster.example:9443")] + list(tags.items()) + list(fields.items())
+        self.assertEqual(self.check(signed, method="GET"), "content_digest_malformed")
+
+    def test_recipe_replay_cache_is_bounded_in_time_and_size(self):
+        cache = self.recipe.NonceCache(window=100, capacity=3)
+        self.assertIsNone(cache.check("k", "a", 1000, 1000))
+        self.assertEqual(cache.check("k", "a", 1000, 1001), "replayed_nonce")
+        self.assertIsNone(cache.check("other-key", "a", 1000, 1001))  # scoped by keyid
+        self.assertIsNone(cache.check("k", "b", 1001, 1001))
+        # Full: the oldest (created 1000) is forgotten and becomes the floor.
+        self.assertIsNone(cache.check("k", "c", 1002, 1002))
+        self.assertEqual(len(cache._created), 3)
+        self.assertEqual(cache.check("k", "a", 1000, 1002), "nonce_unverifiable")  # could be a replay
+        self.assertEqual(cache.check("k", "b", 1001, 1002), "replayed_nonce")
+        self.assertEqual(cache.check("k", "e", 1002 - 101, 1002), "nonce_unverifiable")  # older than the window
+        self.assertIsNone(cache.check("k", "f", 1200, 1200))  # time passes: the window is emptied
+        self.assertEqual(len(cache._created), 1)
+        # A cache given to verify() is the one used: a request it accepted is a replay to it only.
+        headers = self.signed()
+        mine, theirs = self.recipe.NonceCache(), self.recipe.NonceCache()
+        self.assertIsNone(self.check(headers, nonces=mine))
+        self.assertEqual(self.check(headers, nonces=mine), "replayed_nonce")
+        self.assertIsNone(self.check(headers, nonces=theirs))  # "once" is once per cache
 
     def test_recipe_refuses_a_request_signed_for_another_cluster(self):
         def signed_for(name):
