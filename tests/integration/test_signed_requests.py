@@ -258,6 +258,65 @@ class ClusterIdentity(KeyedTest):
                       anywhere.stderr_text)
 
 
+class Framing(KeyedTest):
+    """The stand-in frames requests as strictly as the gateway does (RFC 9112): the request it
+    verifies is the one the application reads, and every refusal is answered, never a silent close."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.standin = start_standin(cls.certs, ["--verify-key", os.path.join(cls.keys, "gateway.pub.pem"),
+                                                "--read-timeout-ms", "300"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.standin.stop()
+        super().tearDownClass()
+
+    def signed_request(self, extra=(), body=BODY, content_length=True):
+        """A correctly signed request with `extra` field lines (uncovered) before the body."""
+        headers = dict(GEO_TAGS)
+        headers.update(sign_fields(["--key", os.path.join(self.keys, "gateway.key")], GEO_TAGS, self.body_file))
+        lines = ["POST /v1/chat/completions HTTP/1.1", "Host: localhost"] + [f"{k}: {v}" for k, v in headers.items()]
+        lines += [f"{k}: {v}" for k, v in extra]
+        if content_length:
+            lines.append(f"Content-Length: {len(BODY)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+    def refused(self, raw, status, code):
+        response = exchange(self.standin.port, self.certs, raw)
+        self.assertEqual(response.status, status, response.body)
+        self.assertEqual(response.json()["error"]["code"], code)
+        self.assertEqual(response.header("connection"), "close")
+        self.assertEqual(response.header("x-standin-cluster"), "standin")
+
+    def test_signed_request_with_a_large_header_section_is_served(self):
+        # As large as the gateway forwards: 64 KiB of the client's fields (limits.max_header_bytes).
+        padding = [("X-Pad-1", "a" * 40000), ("X-Pad-2", "b" * 25000)]
+        response = exchange(self.standin.port, self.certs, self.signed_request(padding))
+        self.assertEqual(response.status, 200, response.body)
+
+    def test_header_section_too_large_is_431(self):
+        self.refused(self.signed_request([("X-Pad", "a" * 200000)]), 431, "header_too_large")
+        # One field line longer than the parser can store is the same answer, and the server lives on.
+        self.refused(self.signed_request([("X-Pad", "a" * 70000)]), 431, "header_too_large")
+        self.assertEqual(exchange(self.standin.port, self.certs, self.signed_request()).status, 200)
+
+    def test_two_host_fields_are_400(self):
+        raw = self.signed_request([("Host", "evil.example")])
+        self.refused(raw, 400, "bad_host")
+        self.refused(self.signed_request().replace(b"Host: localhost\r\n", b""), 400, "bad_host")  # none
+
+    def test_content_length_and_transfer_encoding_together_are_400(self):
+        chunked = b"%x\r\n" % len(BODY) + BODY + b"\r\n0\r\n\r\n"
+        raw = self.signed_request([("Transfer-Encoding", "chunked")], body=chunked)
+        self.refused(raw, 400, "bad_request")
+
+    def test_body_shorter_than_its_content_length_is_408(self):
+        raw = self.signed_request([("Content-Length", str(len(BODY) + 100))], content_length=False)
+        self.refused(raw, 408, "request_timeout")
+
+
 class KeyFormats(KeyedTest):
     """The published JWK works like the PEM; hmac-sha256 per cluster; bad keys stop the start."""
 
