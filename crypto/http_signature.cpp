@@ -838,6 +838,8 @@ const char* to_string(verify_failure f) {
       return "content_digest_mismatch";
     case verify_failure::content_digest_malformed:
       return "content_digest_malformed";
+    case verify_failure::wrong_cluster:
+      return "wrong_cluster";
   }
   return "unknown";
 }
@@ -885,6 +887,10 @@ verify_result verify(const message_view& message, const verify_options& options)
   }
   if (r.params.alg && algorithm_from_string(*r.params.alg) != key->alg()) {
     return failed(verify_failure::algorithm_mismatch, *r.params.alg);
+  }
+  if (sig->size() !=
+      (key->alg() == algorithm::ed25519 ? ed25519_signature_size : crypto_auth_hmacsha256_BYTES)) {
+    return failed(verify_failure::malformed_signature, chosen->key);  // no key could sign that
   }
   if (auto t = check_time(r.params, options)) {
     return *t;

@@ -228,6 +228,7 @@ enum class verify_failure : std::uint8_t {
   content_digest_missing,   // a body without a covered Content-Digest
   content_digest_mismatch,  // Content-Digest does not match the body received
   content_digest_malformed,
+  wrong_cluster,  // the covered Sovereign-Cluster names another cluster than the verifier's own
 };
 
 [[nodiscard]] const char* to_string(verify_failure f);

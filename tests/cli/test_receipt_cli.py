@@ -78,6 +78,36 @@ class receipt_cli_test(unittest.TestCase):
         out = self.verify(self.head("nobody.txt", body=False), key, check=0).stdout
         self.assertIn("not bound to a request body", out)
 
+    def test_heads_saved_over_http2_and_http3_verify(self):
+        key = self.public("gw.jwk", "--format", "jwk")
+        lines = open(self.head("head.txt")).read().strip().splitlines()
+        self.assertTrue(lines[0].startswith("HTTP/1.1 200"), lines[0])
+        fields = [f"{n.lower()}:{v}" for n, _, v in (line.partition(":") for line in lines[1:])]
+        for status_line in ("HTTP/2 200 ", "HTTP/3 200", "HTTP/1.1 200"):
+            with self.subTest(status_line):
+                # As curl -D saves them: lower-case names over HTTP/2 and 3, an interim head first.
+                head = os.path.join(self.tmp, "h2.txt")
+                interim = status_line.split(" ")[0] + " 103 \r\nlink: </style.css>\r\n\r\n"
+                write_file(head, interim + "\r\n".join([status_line] + fields) + "\r\n\r\n")
+                out = self.verify(head, key, "--body-file", self.body, check=0).stdout
+                self.assertIn("receipt verifies: status 200", out)
+        for not_a_status_line in ("HTTP/2 2000", "HTTP/2.5 200", "HTTP/ 200", "HTTP/2"):
+            with self.subTest(not_a_status_line):
+                write_file(head, "\r\n".join([not_a_status_line] + fields) + "\r\n\r\n")
+                p = self.verify(head, key, "--body-file", self.body, check=2)
+                self.assertIn("no final HTTP response head in the file", p.stderr)
+
+    def test_a_field_added_to_the_head_that_reads_as_a_sovereign_field_fails(self):
+        key = self.public("gw.jwk", "--format", "jwk")
+        head = self.head("head.txt")
+        self.verify(head, key, "--body-file", self.body, check=0)
+        text = open(head).read().rstrip()
+        for added in ("Sovereign_Cluster_Country: US", "sovereign_cluster: \"us-east-1\""):
+            with self.subTest(added):
+                write_file(head, f"{text}\n{added}\n\n")
+                p = self.verify(head, key, "--body-file", self.body, check=1)
+                self.assertIn(f"receipt does NOT verify: uncovered_field: {added.split(':')[0].lower()}", p.stdout)
+
     def test_a_malformed_digest_or_a_lower_case_method_is_bad_input_not_a_bad_signature(self):
         head = self.head("head.txt")
         key = self.public("gw.jwk", "--format", "jwk")

@@ -58,9 +58,11 @@ class GeoTagsTest(unittest.TestCase):
         cls.keyid = make_keys(cls.keys)
         with open(os.path.join(cls.keys, "gateway.pub.jwk")) as f:
             cls.jwk = f.read()
-        cls.standin = start_verifying_standin(cls.certs, ["--verify-key", os.path.join(cls.keys, "gateway.pub.jwk")])
+        cls.standin = start_verifying_standin(cls.certs, ["--verify-key", os.path.join(cls.keys, "gateway.pub.jwk")],
+                                              cluster="paris")
         # A second cluster that checks an hmac-sha256 secret instead of the Ed25519 key.
-        cls.hmac_standin = start_verifying_standin(cls.certs, ["--hmac-key", os.path.join(cls.keys, "cluster.hmac")])
+        cls.hmac_standin = start_verifying_standin(cls.certs, ["--hmac-key", os.path.join(cls.keys, "cluster.hmac")],
+                                                   cluster="berlin")
         cls.policy = os.path.join(cls.tmp.path, "policy.yaml")
         with open(cls.policy, "w") as f:
             f.write(POLICY)
@@ -199,6 +201,15 @@ class GeoTagsTest(unittest.TestCase):
                 h[field] = value
                 self.assert_refused(self.direct(h, body), "bad_signature")
 
+    def test_request_captured_on_its_way_to_one_cluster_is_refused_by_another(self):
+        _, h, body = self.forwarded()
+        self.assertEqual(h["sovereign-cluster"], '"paris"')
+        lyon = start_verifying_standin(self.certs, ["--verify-key", os.path.join(self.keys, "gateway.pub.jwk")],
+                                       cluster="lyon")
+        self.addCleanup(lyon.stop)
+        error = self.assert_refused(self.direct(h, body, port=lyon.port), "wrong_cluster")
+        self.assertEqual(error["detail"], '"paris"')
+
     def test_old_signature_is_refused(self):
         _, h, body = self.forwarded()
         created = int(re.search(r";created=(\d+)", h["signature-input"]).group(1))
@@ -223,7 +234,10 @@ class GeoTagsTest(unittest.TestCase):
         import verify_request
         _, h, body = self.forwarded()
         pairs = [(k, v) for k, v in h.items()]
-        self.assertIsNone(verify_request.verify("POST", h["host"], "/debug/headers", pairs, body, self.jwk))
+        self.assertIsNone(verify_request.verify("POST", h["host"], "/debug/headers", pairs, body, self.jwk,
+                                                cluster="paris"))
+        self.assertEqual(verify_request.verify("POST", h["host"], "/debug/headers", pairs, body, self.jwk,
+                                               cluster="lyon"), "wrong_cluster")
         self.assertEqual(verify_request.verify("POST", h["host"], "/debug/headers", pairs, body + b" ", self.jwk),
                          "content_digest_mismatch")
 

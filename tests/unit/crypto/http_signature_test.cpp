@@ -863,6 +863,7 @@ TEST_CASE("the verifier names every way a signature fails") {
       m.rebuild();
     };
   };
+  const std::string long_signature = "sig=:" + std::string(88, 'A') + ":";  // 66 bytes
   const std::vector<row> rows = {
       {"no signature fields", nothing_p,
        [](test_message& m) {
@@ -884,6 +885,11 @@ TEST_CASE("the verifier names every way a signature fails") {
        nothing_o, hs::verify_failure::malformed_signature_input, "covered component that is not a String"},
       {"the signature is not a byte sequence", nothing_p, set_field("Signature", "sig=\"abc\""), nothing_o,
        hs::verify_failure::malformed_signature, "sig"},
+      {"the signature is shorter than any the key makes (unpadded base64 of two bytes)", nothing_p,
+       set_field("Signature", "sig=:AAA:"), nothing_o, hs::verify_failure::malformed_signature, "sig"},
+      {"the signature is longer than any the key makes", nothing_p,
+       set_field("Signature", long_signature.c_str()), nothing_o, hs::verify_failure::malformed_signature,
+       "sig"},
       {"another label in Signature", nothing_p, set_field("Signature", "other=:AAAA:"), nothing_o,
        hs::verify_failure::missing_signature_value, "sig"},
       {"no signature with the tag", [](hs::signature_params& p) { p.tag = "other"; }, nothing_m, nothing_o,

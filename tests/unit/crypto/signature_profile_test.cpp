@@ -234,6 +234,14 @@ TEST_CASE("a cluster accepts a forwarded request only as the gateway signed it")
        same_clock, hs::verify_failure::bad_signature, "sovgw"},
       {"a Sovereign field added", nothing, [](forwarded& r) { r.set("Sovereign-Data-Class", "public"); },
        same_clock, hs::verify_failure::uncovered_field, "sovereign-data-class"},
+      {"a Sovereign field added with underscores (CGI, WSGI, Rack read it as Sovereign-Client-Country)",
+       nothing, [](forwarded& r) { r.set("Sovereign_Client_Country", "RU"); }, same_clock,
+       hs::verify_failure::uncovered_field, "sovereign_client_country"},
+      {"a field added that reads as a covered one with `_` as `-`", nothing,
+       [](forwarded& r) { r.set("Content_Digest", c::content_digest(std::string_view("other"))); },
+       same_clock, hs::verify_failure::uncovered_field, "content_digest"},
+      {"another field with underscores is none of the profile's business", nothing,
+       [](forwarded& r) { r.set("X_Trace_Id", "abc"); }, same_clock, hs::verify_failure::none, ""},
       {"a required Sovereign field never sent",
        [](forwarded& r) { r.set("Sovereign-Policy-Version", std::nullopt); }, nothing, same_clock,
        hs::verify_failure::missing_required_component, "\"sovereign-policy-version\""},
@@ -297,6 +305,75 @@ TEST_CASE("a replayed request is refused, and a request that failed does not bur
   CHECK(k.check(tampered).failure == hs::verify_failure::content_digest_mismatch);
   tampered.body.pop_back();
   CHECK(k.check(tampered).ok());
+}
+
+TEST_CASE("a cluster that knows its name refuses a request signed for another cluster") {
+  cluster k;
+  const auto check_as = [&](const forwarded& r, const std::string& name) {
+    hs::request_verifier v = k.verifier();
+    v.cluster = name;
+    return hs::verify_forwarded_request(r.view, bytes(r.body), v);
+  };
+  int nonce = 0;
+  const auto signed_for = [&](std::optional<std::string> sovereign_cluster) {
+    forwarded r;
+    r.set("Sovereign-Cluster", std::move(sovereign_cluster));
+    r.sign(k.key, k.now, "n" + std::to_string(++nonce));
+    return r;
+  };
+  CHECK(check_as(signed_for("\"paris\""), "paris").ok());
+  const auto berlin = check_as(signed_for("\"berlin\""), "paris");
+  CHECK(berlin.failure == hs::verify_failure::wrong_cluster);
+  CHECK(berlin.detail == "\"berlin\"");
+  CHECK(std::string(hs::to_string(berlin.failure)) == "wrong_cluster");
+  // Not a String, a String with parameters, a prefix: not the name.
+  for (const char* other : {"paris", "\"paris\";x=1", "\"pari\"", "\"paris-2\"", "\"Paris\""}) {
+    INFO(other);
+    CHECK(check_as(signed_for(other), "paris").failure == hs::verify_failure::wrong_cluster);
+  }
+  // Not covered at all: the signature must name the cluster.
+  const auto unnamed = check_as(signed_for(std::nullopt), "paris");
+  CHECK(unnamed.failure == hs::verify_failure::missing_required_component);
+  CHECK(unnamed.detail == "\"sovereign-cluster\"");
+  // A verifier that was not told its name accepts any cluster (docs/signatures.md says why not to).
+  CHECK(check_as(signed_for("\"berlin\""), "").ok());
+  CHECK(check_as(signed_for(std::nullopt), "").ok());
+  // A refused request does not burn its nonce.
+  const forwarded later = signed_for("\"paris\"");
+  CHECK(check_as(later, "berlin").failure == hs::verify_failure::wrong_cluster);
+  CHECK(check_as(later, "paris").ok());
+}
+
+TEST_CASE("a request covering more than the profile's minimum is accepted (forwarding fields)") {
+  cluster k;
+  forwarded r;
+  r.set("Sovereign-Cluster", "\"paris\"");
+  r.set("X-Forwarded-For", "192.0.2.7");
+  r.set("Forwarded", "for=192.0.2.7;proto=https");
+  r.set("X-Forwarded-Proto", "https");
+  r.set("X-Request-Id", "req-7");
+  hs::signature_params p;
+  p.covered = hs::forwarded_request_components(r.view);
+  for (const char* name : {"x-forwarded-for", "forwarded", "x-forwarded-proto", "x-request-id"}) {
+    p.covered.push_back(hs::component::field(name));
+  }
+  p.created = k.now;
+  p.expires = k.now + 60;
+  p.keyid = k.keyid;
+  p.alg = "ed25519";
+  p.nonce = "more";
+  p.tag = std::string(hs::request_tag);
+  const auto s = hs::sign(r.view, hs::request_label, p, k.key);
+  REQUIRE(s.ok());
+  r.fields.emplace_back("Signature-Input", s.fields.signature_input);
+  r.fields.emplace_back("Signature", s.fields.signature);
+  r.rebuild();
+  hs::request_verifier v = k.verifier();
+  v.cluster = "paris";
+  CHECK(hs::verify_forwarded_request(r.view, bytes(r.body), v).ok());
+  // ... and a covered forwarding field changed after signing breaks the signature.
+  r.set("X-Forwarded-For", "203.0.113.9");
+  CHECK(hs::verify_forwarded_request(r.view, bytes(r.body), v).failure == hs::verify_failure::bad_signature);
 }
 
 TEST_CASE("hmac-sha256 per cluster: the keyid is derived from the secret on both sides") {
@@ -416,6 +493,12 @@ TEST_CASE("a receipt binds the response's Sovereign fields and status to the cli
       {"a Sovereign field slipped in",
        [](exchange& e) {
          e.response_text.emplace_back("Sovereign-Extra", "?1");
+         e.rebuild();
+       },
+       hs::verify_failure::uncovered_field},
+      {"a Sovereign field slipped in with underscores",
+       [](exchange& e) {
+         e.response_text.emplace_back("Sovereign_Cluster_Country", "US");
          e.rebuild();
        },
        hs::verify_failure::uncovered_field},
