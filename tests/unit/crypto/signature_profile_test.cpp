@@ -355,7 +355,11 @@ TEST_CASE("a request covering more than the profile's minimum is accepted (forwa
   hs::signature_params p;
   p.covered = hs::forwarded_request_components(r.view);
   for (const char* name : {"x-forwarded-for", "forwarded", "x-forwarded-proto", "x-request-id"}) {
-    p.covered.push_back(hs::component::field(name));
+    const hs::component c = hs::component::field(name);
+    if (std::none_of(p.covered.begin(), p.covered.end(),
+                     [&](const hs::component& d) { return d.identifier() == c.identifier(); })) {
+      p.covered.push_back(c);  // the profile covers them since the gateway writes them signed
+    }
   }
   p.created = k.now;
   p.expires = k.now + 60;
