@@ -138,6 +138,16 @@ int cmd_verify(const options& o) {
   }
   std::vector<hs::verification_key> verifiers;
   for (const crypto::public_key_result& k : keys.keys) {
+    // The gateway's keyid is the key's thumbprint: a kid that says otherwise would be printed as
+    // the signer's keyid for a key that is not that one.
+    const std::string thumbprint = crypto::ed25519_jwk_thumbprint(k.key);
+    if (k.kid != thumbprint) {
+      throw usage_error(
+          fmt::format("{}: the JWK's kid '{}' is not the key's RFC 7638 thumbprint {} (the keyid "
+                      "the gateway signs with)",
+                      key_path, k.kid, thumbprint),
+          false);
+    }
     verifiers.push_back(hs::verification_key::ed25519(k.kid, k.key));
   }
 

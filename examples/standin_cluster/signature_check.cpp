@@ -37,6 +37,12 @@ signature_check::signature_check(const signature_options& options)
     if (!parsed.ok()) {
       throw std::runtime_error(path + ": " + sovgw::crypto::describe(parsed.error));
     }
+    const std::string thumbprint = sovgw::crypto::ed25519_jwk_thumbprint(parsed.key);
+    if (parsed.kid != thumbprint) {  // the gateway's keyid is the thumbprint: a kid that says otherwise lies
+      throw std::runtime_error(path + ": the JWK's kid '" + parsed.kid +
+                               "' is not the key's RFC 7638 thumbprint " + thumbprint +
+                               " (the keyid the gateway signs with)");
+    }
     keys_.insert_or_assign(parsed.kid, hs::verification_key::ed25519(parsed.kid, parsed.key));
   }
   for (const auto& path : options.hmac_key_files) {

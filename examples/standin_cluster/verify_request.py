@@ -38,6 +38,17 @@ def _thumbprint(x):
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
+def _key(jwk_text):
+    """The gateway's public key and its keyid, the RFC 7638 thumbprint; a JWK whose kid says
+    otherwise is refused (a kid that lies would be printed as the signer's)."""
+    jwk = json.loads(jwk_text)
+    keyid = _thumbprint(jwk["x"])
+    if jwk.get("kid", keyid) != keyid:
+        raise ValueError(f"the JWK's kid {jwk['kid']!r} is not its RFC 7638 thumbprint {keyid!r}, the keyid "
+                         "the gateway signs with")
+    return keyid, Ed25519PublicKey.from_public_bytes(_b64url(jwk["x"]))
+
+
 def _sf_bytes(text):
     """An RFC 8941 Byte Sequence's base64 as the C++ parser reads it (padding optional), or None."""
     data = text.rstrip("=")
@@ -92,7 +103,7 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
     body: bytes; nonces: where the nonces of accepted requests are kept (window at most max_age +
     max_skew); cluster: this cluster's name in the gateway's configuration (then a request signed
     for another cluster is refused: give it)."""
-    jwk = json.loads(jwk_text)
+    keyid, key = _key(jwk_text)
     fields = {}
     for name, value in headers:
         name, value = (x.decode("latin-1") if isinstance(x, bytes) else x for x in (name, value))
@@ -100,20 +111,32 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
     combined = {name: ", ".join(values) for name, values in fields.items()}
     if "signature-input" not in combined or "signature" not in combined:
         return "missing_signature"
-    # Our signature's member: sovgw=("..." "...");created=...;keyid="...";...
-    member = re.search(r'(?:^|,)[ \t]*sovgw=(\(([^)]*)\)((?:;[a-z]+=(?:"[^"\\]*"|-?[0-9]+))*))', combined["signature-input"])
-    signature = re.search(r'(?:^|,)[ \t]*sovgw=:([^:]*):', combined["signature"])
-    if not member or not signature:
+    inputs, signatures = combined["signature-input"], combined["signature"]
+    label = r'(?:^|,)[ \t]*sovgw='
+    if not re.search(label, inputs):
         return "missing_signature"
+    # One sovgw member in each field, one signature tagged sovgw-request: else which one is meant?
+    if len(re.findall(label, inputs)) > 1 or len(re.findall(label, signatures)) > 1 or \
+            inputs.count('tag="sovgw-request"') > 1:
+        return "ambiguous_signature"
+    # As the gateway writes it: sovgw=("..." "...");created=...;keyid="...";...
+    member = re.search(label + r'(\(((?:"[^"\\]+"(?: "[^"\\]+")*)?)\)((?:;[a-z]+=(?:"[^"\\]*"|-?[0-9]+))*))'
+                       r'[ \t]*(?:,|$)', inputs)
+    if not member:
+        return "malformed_signature_input"
     signature_params = member.group(1)
     covered = re.findall(r'"([^"]+)"', member.group(2))
     params = dict((k, v.strip('"')) for k, v in re.findall(r';([a-z]+)=("[^"]*"|-?[0-9]+)', member.group(3)))
-    signature = _sf_bytes(signature.group(1))
+    signature = re.search(label + r'([^,]*)', signatures)
+    if not signature:
+        return "missing_signature_value"
+    signature = re.fullmatch(r':([^:]*):[ \t]*', signature.group(1))
+    signature = _sf_bytes(signature.group(1)) if signature else None
     if signature is None or len(signature) != 64:
         return "malformed_signature"
     if params.get("tag") != "sovgw-request":
         return "tag_mismatch"
-    if params.get("keyid") != jwk.get("kid", _thumbprint(jwk["x"])):
+    if params.get("keyid") != keyid:
         return "unknown_key"
     if params.get("alg", "ed25519") != "ed25519":
         return "algorithm_mismatch"
@@ -155,7 +178,7 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
     except UnicodeEncodeError:  # the gateway signs ASCII only
         return "component_unavailable"
     try:
-        Ed25519PublicKey.from_public_bytes(_b64url(jwk["x"])).verify(signature, base)
+        key.verify(signature, base)
     except InvalidSignature:
         return "bad_signature"
     if cluster is not None and _sf_string(combined["sovereign-cluster"]) != cluster:

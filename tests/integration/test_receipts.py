@@ -2,6 +2,8 @@
 signing key, an RFC 9421 `sovgw-receipt` signature bound to the client's request. `sovgw receipt
 verify` checks a head saved by curl offline with the published key; one altered byte fails."""
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -216,11 +218,15 @@ class ReceiptTest(unittest.TestCase):
         published = admin_get(self.gateway, "/.well-known/sovgw-keys.json")
         self.assertEqual(published.status, 200)
         key_set = json.loads(published.body)
-        other = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "old-key"}
+        x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+        old_kid = base64.urlsafe_b64encode(hashlib.sha256(
+            json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":")).encode()).digest()).decode()
+        other = {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": old_kid.rstrip("=")}
         rsa = {"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": "not-ours"}  # skipped: not an Ed25519 key
         files = {}
         for name, content in (("set.json", key_set), ("rotated.json", {"keys": [other, rsa] + key_set["keys"]}),
-                              ("other.json", {"keys": [other]}), ("bad.json", {"keys": [other, dict(other, d="x")]})):
+                              ("other.json", {"keys": [other]}), ("bad.json", {"keys": [other, dict(other, d="x")]}),
+                              ("lying.json", {"keys": [dict(other, kid=self.keyid)]})):
             files[name] = os.path.join(self.tmp.path, name)
             with open(files[name], "w") as f:
                 json.dump(content, f)
@@ -231,11 +237,17 @@ class ReceiptTest(unittest.TestCase):
         r = self.verify(head, "--key", files["other.json"])
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(f"receipt does NOT verify: it was signed with keyid {self.keyid}, which {files['other.json']} "
-                      f"does not hold (it holds old-key)", r.stdout)
+                      f"does not hold (it holds {other['kid']})", r.stdout)
         r = self.verify(head, "--key", files["bad.json"])
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn(f"{files['bad.json']}: not an Ed25519 public key (JWK Set member 1): this holds a private key",
                       r.stderr)
+        # Another key that calls itself by the gateway's keyid: it would "verify" a receipt its own
+        # holder signed as the gateway's; a kid must be the key's thumbprint.
+        r = self.verify(head, "--key", files["lying.json"])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn(f"{files['lying.json']}: the JWK's kid '{self.keyid}' is not the key's RFC 7638 thumbprint "
+                      f"{other['kid']} (the keyid the gateway signs with)", r.stderr)
 
     def test_bad_input_is_a_usage_error(self):
         path = os.path.join(self.tmp.path, "not-a-head.txt")

@@ -191,6 +191,16 @@ class SignedRequests(KeyedTest):
                 headers["Signature"] = value
                 self.assert_refused(self.send(headers), "malformed_signature")
 
+    def test_two_candidate_signatures_are_ambiguous(self):
+        genuine = self.signed_headers()
+        other = self.sign(GEO_TAGS)  # another signature of the gateway's, valid on its own
+        for field in ("Signature-Input", "Signature"):
+            with self.subTest(field):
+                raw = request_bytes(body=BODY, headers=genuine).replace(
+                    b"\r\n\r\n", f"\r\n{field}: {other[field]}\r\n\r\n".encode(), 1)
+                response = exchange(self.standin.port, self.certs, raw)
+                self.assertEqual(response.json()["error"]["code"], "ambiguous_signature", response.body)
+
     def test_request_signed_by_another_key_is_refused(self):
         headers = self.signed_headers(key=os.path.join(self.other_keys, "gateway.key"))
         self.assert_refused(self.send(headers), "unknown_key")
@@ -353,6 +363,9 @@ class KeyFormats(KeyedTest):
         with open(private_jwk, "w") as f:
             f.write('{"kty":"OKP","crv":"Ed25519","x":"JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs",'
                     '"d":"n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU"}')
+        lying_jwk = os.path.join(self.tmp.path, "lying.jwk")
+        with open(os.path.join(self.keys, "gateway.pub.jwk")) as f, open(lying_jwk, "w") as out:
+            json.dump(dict(json.load(f), kid="gw-1"), out)
         cluster_public_key = os.path.join(self.tmp.path, "cluster.pub.pem")
         subprocess.run(["openssl", "x509", "-in", os.path.join(self.certs, "cluster.pem"), "-pubkey", "-noout",
                         "-out", cluster_public_key], check=True)
@@ -366,6 +379,8 @@ class KeyFormats(KeyedTest):
             (["--require-signature", "--hmac-key", os.path.join(self.keys, "gateway.key")], "gateway.key"),
             (["--verify-key", os.path.join(self.keys, "gateway.pub.pem")], "need --require-signature"),
             (["--cluster", "paris"], "need --require-signature"),
+            (["--require-signature", "--verify-key", lying_jwk], lying_jwk + ": the JWK's kid 'gw-1' is not the key's "
+             "RFC 7638 thumbprint"),
             (["--require-signature", "--verify-key", os.path.join(self.keys, "gateway.pub.pem"), "--cluster",
               "caf\u00e9"], "--cluster 'caf\u00e9': give the name as the gateway sends it in Sovereign-Cluster"),
         ]
@@ -434,6 +449,29 @@ class PythonRecipe(KeyedTest):
         fields = sign_fields(["--key", os.path.join(self.keys, "gateway.key")], tags, authority="cluster.example:9443")
         signed = [("Host", "cluster.example:9443")] + list(tags.items()) + list(fields.items())
         self.assertEqual(self.check(signed, method="GET"), "content_digest_malformed")
+
+    def test_recipe_refuses_two_candidate_signatures_and_a_lying_kid(self):
+        headers = self.signed()
+        other = self.signed()
+        for field in ("Signature-Input", "Signature"):
+            with self.subTest(field):
+                added = [(n, v) for n, v in other if n == field]
+                self.assertEqual(self.check(headers + added), "ambiguous_signature")
+        # Another label with the gateway's tag: the stand-in picks by tag, the recipe by label.
+        tagged = [(n, v.replace("sovgw=", "other=")) for n, v in other if n in ("Signature-Input", "Signature")]
+        self.assertEqual(self.check(headers + tagged), "ambiguous_signature")
+        kid = json.loads(self.jwk)["kid"]
+        with self.assertRaisesRegex(ValueError, f"the JWK's kid 'gw-1' is not its RFC 7638 thumbprint '{kid}'"):
+            self.verify("POST", "cluster.example:9443", TARGET, headers, BODY,
+                        json.dumps(dict(json.loads(self.jwk), kid="gw-1")))
+
+    def test_recipe_is_as_strict_as_the_gateway_writes_the_signature(self):
+        headers = self.signed()
+        spaced = [(n, v.replace('("@method" "@authority"', '( "@method"  "@authority"') if n == "Signature-Input"
+                   else v) for n, v in headers]
+        self.assertEqual(self.check(spaced), "malformed_signature_input")
+        token = [(n, "sovgw=abc" if n == "Signature" else v) for n, v in headers]
+        self.assertEqual(self.check(token), "malformed_signature")
 
     def test_recipe_replay_cache_is_bounded_in_time_and_size(self):
         cache = self.recipe.NonceCache(window=100, capacity=3)

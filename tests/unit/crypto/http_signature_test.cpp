@@ -983,6 +983,44 @@ TEST_CASE("the verifier picks its signature among several, and unsigned paramete
   CHECK(verdict.ok());
   CHECK(verdict.label == "sig");
 
+  // Two candidates are refused, whichever of them is genuine: a second signature with the tag, the
+  // label twice in Signature-Input or in Signature (RFC 8941 keeps the last; a reader of the first
+  // would see another signature than the verifier).
+  const std::string forged_value = "sig=:" + std::string(86, 'A') + "==:";
+  struct twice {
+    const char* what;
+    std::function<void(test_message&)> add;
+  };
+  const std::vector<twice> ambiguous = {
+      {"a second signature with the tag",
+       [&](test_message& t) {
+         auto again = hs::sign(t.view, "sig2", f.params(), f.key);
+         REQUIRE(again.ok());
+         t.add("Signature-Input", again.fields.signature_input);
+         t.add("Signature", again.fields.signature);
+       }},
+      {"the label twice in Signature-Input",
+       [&](test_message& t) { t.add("Signature-Input", ours.fields.signature_input); }},
+      {"the label twice in Signature, the genuine one last",
+       [&](test_message& t) {
+         t.field_text.insert(t.field_text.end() - 1, {"Signature", forged_value});
+         t.rebuild();
+       }},
+      {"the label twice in Signature, the genuine one first",
+       [&](test_message& t) { t.add("Signature", forged_value); }},
+  };
+  for (const twice& row : ambiguous) {
+    INFO(row.what);
+    test_message t = test_request();
+    t.add("Signature-Input", ours.fields.signature_input);
+    t.add("Signature", ours.fields.signature);
+    row.add(t);
+    const auto two = hs::verify(t.view, f.options());
+    CHECK(two.failure == hs::verify_failure::ambiguous_signature);
+    CHECK(two.detail == "sig");
+  }
+  CHECK(std::string(hs::to_string(hs::verify_failure::ambiguous_signature)) == "ambiguous_signature");
+
   // The nonce hook is not consulted for a signature that does not verify (no cache poisoning).
   int calls = 0;
   auto o = f.options();

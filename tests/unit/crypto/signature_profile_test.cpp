@@ -500,6 +500,15 @@ TEST_CASE("a receipt binds the response's Sovereign fields and status to the cli
          e.rebuild();
        },
        hs::verify_failure::uncovered_field},
+      {"a second receipt signature under the same label (which one would a reader take?)",
+       [](exchange& e) {
+         const auto input = e.response_text[e.response_text.size() - 2];
+         const auto signature = e.response_text.back();
+         e.response_text.push_back(input);
+         e.response_text.push_back(signature);
+         e.rebuild();
+       },
+       hs::verify_failure::ambiguous_signature},
       {"a Sovereign field slipped in with underscores",
        [](exchange& e) {
          e.response_text.emplace_back("Sovereign_Cluster_Country", "US");
