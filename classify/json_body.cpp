@@ -81,6 +81,10 @@ class inspect_handler : public detail::no_size_limits {
     if (depth_ == 1 && audio_settings_) {
       scalar_is_absent();  // {"voice": ..., "format": ...}
     }
+    if (depth_ == 1 && stored_prompt_) {
+      ++opaque_fields_;  // a stored template's text, which the gateway never reads
+      stored_prompt_ = false;
+    }
     remote_value();
     ++depth_;
     mark_container(false);
@@ -244,7 +248,7 @@ class inspect_handler : public detail::no_size_limits {
   void note_opaque_key(std::string_view name) {
     static constexpr std::string_view media[] = {"image", "audio", "video", "embed", "document", "encrypted"};
     const auto names_media = [&] {
-      return names_a_file(name) || name == "inline_data" || name == "blob" ||
+      return names_a_file(name) || name == "inline_data" || name == "inlinedata" || name == "blob" ||
              std::any_of(std::begin(media), std::end(media),
                          [&](std::string_view m) { return name.find(m) != std::string_view::npos; });
     };
@@ -259,8 +263,10 @@ class inspect_handler : public detail::no_size_limits {
       // Media and stored files at the top level too (SGLang's image_data, llama.cpp's, a batch's
       // input_file_id); a flag, a number or null there is no content (scalar_is_absent()), nor
       // is an object under `audio` (the OpenAI API's settings of audio output).
-      opaque_key_ = name == "chat_template" || name == "template" ||
+      opaque_key_ = name == "chat_template" || name == "template" || names_stored_content(name) ||
                     (in_content_ && !is_prose_key(name) && names_media());
+      // The Responses API's stored prompt template: {"id": "pmpt_...", "variables": {...}}.
+      stored_prompt_ = name == "prompt";
       audio_settings_ = name == "audio";
       opaque_fields_ += opaque_key_ ? 1 : 0;
       opaque_depth_ = 1;
@@ -283,9 +289,23 @@ class inspect_handler : public detail::no_size_limits {
       opaque_parts_ = opaque_parts_ || names_media();
     }
   }
+  // Content the cluster keeps and the model reads again, which the gateway never sees: the
+  // Responses API's previous response and stored conversation, Gemini's cached content (as a
+  // protobuf JSON reader takes it, snake_case or lowerCamelCase). Like an item_reference, where
+  // regions share a store, a conversation first held in the EU would be read elsewhere.
+  static bool names_stored_content(std::string_view name) {
+    return name == "previous_response_id" || name == "conversation" || name == "cached_content" ||
+           name == "cachedcontent";
+  }
   // A key naming a file, by one of its words: file, file_id, file_ids, input_file_id,
-  // training_file, filename (not profile).
+  // training_file, filename (not profile); and in lowerCamelCase, which Google's APIs take as
+  // well as snake_case (Gemini's fileData and fileUri, read folded).
   static bool names_a_file(std::string_view name) {
+    static constexpr std::string_view camel[] = {"filedata", "fileuri",     "fileurl",  "fileid",
+                                                 "fileids",  "inputfileid", "filepath", "filecontent"};
+    if (std::find(std::begin(camel), std::end(camel), name) != std::end(camel)) {
+      return true;
+    }
     for (std::size_t at = 0; at <= name.size();) {
       const std::size_t end = std::min(name.find('_', at), name.size());
       const std::string_view word = name.substr(at, end - at);
@@ -534,6 +554,12 @@ class inspect_handler : public detail::no_size_limits {
     if (name.starts_with(' ') || name.ends_with(' ')) {
       return refuse(body_error::model_control_char, "model begins or ends with a space", ec);
     }
+    if (name.find(',') != std::string_view::npos) {
+      // LiteLLM runs "a,b" as a batch of both models.
+      return refuse(body_error::other_models,
+                    "model holds a comma: a router may read it as a list and run each model; name one model",
+                    ec);
+    }
     if ((high & 0x80u) != 0 && (name.find("\u2028") != std::string_view::npos ||
                                 name.find("\u2029") != std::string_view::npos || folds(name))) {
       // The first character that folds, named by its code point (the name is valid UTF-8).
@@ -578,12 +604,23 @@ class inspect_handler : public detail::no_size_limits {
                     ec);
     }
     // A router runs one of these instead of `model` when it fails or as it chooses (LiteLLM's
-    // fallbacks, also forced by mock_testing_fallbacks; OpenRouter's models): a model the
-    // policy never saw.
-    if (top && (folded == "fallbacks" || folded == "models" || folded == "fallback_models")) {
+    // fallbacks, also forced by mock_testing_fallbacks; OpenRouter's models; LiteLLM's
+    // deployment_id and the legacy engine): a model the policy never saw.
+    if (top && (folded == "fallbacks" || folded == "models" || folded == "fallback_models" ||
+                folded == "deployment_id" || folded == "engine")) {
       return refuse(body_error::other_models,
                     fmt::format("the body names other models a router may run instead of \"model\" (\"{}\"); "
                                 "the policy decides one model: remove it",
+                                printable(name)),
+                    ec);
+    }
+    // A router that takes the server, the credentials or a whole routing table from the request
+    // (LiteLLM's user_config, api_base, base_url, api_key with client-side credentials) sends
+    // the prompt where the client says, to a model the policy never saw.
+    if (top && names_client_route(folded)) {
+      return refuse(body_error::other_models,
+                    fmt::format("the body names a server, credentials or routes for the cluster to use "
+                                "(\"{}\"); the gateway routes and authenticates: remove it",
                                 printable(name)),
                     ec);
     }
@@ -608,6 +645,13 @@ class inspect_handler : public detail::no_size_limits {
       }
     }
     return true;
+  }
+
+  static bool names_client_route(std::string_view key) {
+    static constexpr std::string_view keys[] = {"user_config",       "api_base",           "base_url",
+                                                "api_key",           "azure_endpoint",     "azure_ad_token",
+                                                "aws_access_key_id", "vertex_credentials", "model_list"};
+    return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
   }
 
   // A key for a message: at most 64 bytes of it, control characters as '?'.
@@ -647,6 +691,7 @@ class inspect_handler : public detail::no_size_limits {
   std::size_t opaque_depth_ = 1;     // where opaque_key_ was read: the top level or the kwargs
   bool opaque_parts_ = false;        // a media part, or token ids
   bool part_type_next_ = false;      // the value being read is a content part's type
+  bool stored_prompt_ = false;       // the top-level key read last is `prompt`
   bool in_tools_ = false;            // under the top-level tools
   bool tool_type_next_ = false;      // the value being read is a tool's type
   bool remote_key_ = false;          // the last top-level key names remote servers

@@ -74,7 +74,8 @@ enum class body_error : std::uint8_t {
   wrong_type,          // model not a string, stream or include_usage not a boolean, ...
   model_too_long,      // model over max_model_bytes
   model_control_char,  // model with a control character, an invisible one or a space before or after it
-  other_models  // models besides `model` a router may run instead (LiteLLM's fallbacks, OpenRouter's models)
+  other_models  // models, servers or credentials besides `model` a router may use instead (LiteLLM's
+                // fallbacks, user_config, api_base; OpenRouter's models; "a,b")
 };
 
 // Whether `s` is UTF-8 text (RFC 3629) without NUL bytes: text the detectors can read.

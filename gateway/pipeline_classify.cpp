@@ -293,12 +293,64 @@ std::string_view model_in_path(const http::message_head& head) {
   return {};
 }
 
+// The first query parameter that names a model or a deployment (decoded as a server decodes a
+// query: '&' or ';' between parameters, percent-encoding, '+' as a space; in any case; `model[]`
+// too), or empty. LiteLLM's handlers take `?model=` over the body's model; FastAPI and others
+// bind such a parameter wherever the route has none in its path.
+std::string model_parameter(const http::message_head& head) {
+  const std::string_view target = head.target;
+  const std::size_t q = target.find('?');
+  if (q == std::string_view::npos) {
+    return {};
+  }
+  static constexpr std::string_view names[] = {"model",           "models",     "model_name",
+                                               "model_id",        "deployment", "deployment_id",
+                                               "deployment_name", "engine",     "fallbacks"};
+  static thread_local classify::unescaped_text decoded;
+  const std::string_view query = target.substr(q + 1);
+  for (std::size_t at = 0; at <= query.size();) {
+    const std::size_t end = std::min(query.find_first_of("&;", at), query.size());
+    const std::string_view param = query.substr(at, end - at);
+    std::string_view name = param.substr(0, param.find('='));
+    if (classify::unescape(name, classify::percent_encoding | classify::plus_as_space, decoded)) {
+      name = decoded.text;
+    }
+    static thread_local std::string lowered;
+    (void)ascii_lower_into(name, lowered);
+    if (const std::size_t bracket = lowered.find('['); bracket != std::string::npos) {
+      lowered.resize(bracket);  // model[]=a&model[]=b, model[0]=a
+    }
+    while (!lowered.empty() && (lowered.back() == ' ' || lowered.back() == '\t')) {
+      lowered.pop_back();
+    }
+    if (std::find(std::begin(names), std::end(names), lowered) != std::end(names)) {
+      return std::string(param);
+    }
+    at = end + 1;
+  }
+  return {};
+}
+
 // The body's model and the target's must be one model: the policy decides the model the cluster
-// runs, and a cluster reading the model from the path runs the path's.
+// runs, and a cluster reading the model from the path (or the query) runs the path's.
 stage_result settle_model(request_context& ctx) {
+  if (const std::string param = model_parameter(ctx.head); !param.empty()) {
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format("the query names a model ('{}'): a cluster may run it instead of the body's model, which "
+                    "the policy decided; name the model in the body only",
+                    param.substr(0, 128)));
+  }
   const std::string_view in_path = model_in_path(ctx.head);
   if (in_path.empty()) {
     return stage_result::next();
+  }
+  if (in_path.find(',') != std::string_view::npos) {
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format("the model in the request target holds a comma ('{}'): a router may read it as a list "
+                    "and run each model; name one model",
+                    in_path));
   }
   if (in_path.find('%') != std::string_view::npos) {
     return stage_result::respond(

@@ -283,6 +283,33 @@ decision snapshot::decide(const request_attributes& request, std::span<const clu
 
 // Matches the rules and settles forbid / default deny; returns true when the request is permitted
 // and the route still has to be decided.
+//
+// A rule's `log_payload` keeps less of the request in the audit log: a client's declaration, which
+// makes restrict rules match so that it can make its own request stricter, must not also switch
+// off the recording of its prompt. So that obligation counts only from a rule the request
+// matches without its declared classes (one that does not constrain data.class, or lists a
+// detected class); matched rules passed the other attributes already.
+namespace {
+bool matches_undeclared(const compiled_policy& p, const request_attributes& request, std::uint32_t rule) {
+  if (request.declared_classes.empty()) {
+    return true;
+  }
+  const auto position =
+      static_cast<std::size_t>(std::find(p.rule_at.begin(), p.rule_at.end(), rule) - p.rule_at.begin());
+  const auto holds = [&](std::uint32_t set) {
+    return ((p.pool.get(set)[position / 64] >> (position % 64)) & 1) != 0;
+  };
+  if (holds(p.data_class_any)) {
+    return true;
+  }
+  return std::any_of(request.detected_classes.begin(), request.detected_classes.end(),
+                     [&](std::string_view c) {
+                       const auto it = p.data_class_index.find(c);
+                       return it != p.data_class_index.end() && holds(p.data_class_sets[it->second]);
+                     });
+}
+}  // namespace
+
 bool snapshot::match_rules(const request_attributes& request, decision& out) const {
   const compiled_policy& p = *compiled_;
   const std::size_t words = p.pool.words;
@@ -386,7 +413,9 @@ bool snapshot::match_rules(const request_attributes& request, decision& out) con
       out.reason = rule.reason;
     }
     out.duties.redact |= rule.duties.redact;
-    out.duties.log = std::max(out.duties.log, rule.duties.log);
+    if (rule.duties.log != log_payload::unset && matches_undeclared(p, request, r)) {
+      out.duties.log = std::max(out.duties.log, rule.duties.log);
+    }
   }
   return true;
 }

@@ -214,6 +214,20 @@ class PolicyEnforcementTest(unittest.TestCase):
         resp = self.post("/openai/deployments/mistral-small/chat/completions", {"model": "llama-3", "messages": []})
         self.assertEqual(resp.status, 400, resp.body)
         self.assertIn("'mistral-small'", resp.json()["error"]["message"])
+        # In the query (LiteLLM's handlers take ?model= over the body's), in any spelling a query
+        # parser decodes; or as a list a router runs as a batch: refused, audited.
+        for query in ("model=llama-3", "MODEL=llama-3", "%6Dodel=llama-3", "x=1;model=llama-3", "model[]=llama-3",
+                      "deployment_id=llama-3", "engine=llama-3", "model+=llama-3"):
+            with self.subTest(query=query):
+                resp = self.post("/v1/chat/completions?" + query, {"model": "mistral-small", "messages": []})
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertIn("the query names a model", resp.json()["error"]["message"])
+                self.assertEqual(self.last_request_log(resp.header("x-request-id"))["error"], "invalid_body")
+        resp = self.post("/openai/deployments/mistral-small,llama-3/chat/completions", {"messages": []})
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertIn("holds a comma", resp.json()["error"]["message"])
+        resp = self.post("/v1/chat/completions?api-version=2024-10-21&modelx=1", {"model": "mistral-small", "messages": []})
+        self.assertNotIn(resp.status, (400, 403), resp.body)
         # Named once, or twice alike: decided and served as that model.
         for body in ({"messages": []}, {"model": "mistral-small", "messages": []}):
             resp = self.post("/openai/deployments/mistral-small/chat/completions", body)

@@ -118,6 +118,18 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
       {R"({"model":"llama-3","models":["gpt-4o","llama-3"]})", body_error::other_models,
        "instead of \"model\""},
       {R"({"model":"llama-3","Fallbacks":null})", body_error::other_models, "Fallbacks"},
+      // LiteLLM runs "a,b" as a batch of both; deployment_id and engine replace the model; a
+      // client's own routing table, server or credentials send the prompt where it says.
+      {R"({"model":"mistral-small,gpt-4o"})", body_error::other_models, "holds a comma"},
+      {R"({"model":"mistral-small, gpt-4o"})", body_error::other_models, "holds a comma"},
+      {R"({"model":"m","deployment_id":"gpt-4o"})", body_error::other_models, "(\"deployment_id\")"},
+      {R"({"model":"m","Engine":"gpt-4o"})", body_error::other_models, "(\"Engine\")"},
+      {R"({"model":"m","user_config":{"model_list":[{"model_name":"m","litellm_params":{"model":"gpt-4o",)"
+       R"("api_base":"https://x.example"}}]}})",
+       body_error::other_models, "(\"user_config\")"},
+      {R"({"model":"m","api_base":"https://x.example/v1"})", body_error::other_models, "server, credentials"},
+      {R"({"model":"m","BASE_URL":"https://x.example/v1"})", body_error::other_models, "BASE_URL"},
+      {R"({"model":"m","api_key":"sk-other"})", body_error::other_models, "api_key"},
       {R"({"model":5})", body_error::wrong_type, "model must be a string or null, not a number"},
       {R"({"model":["llama-3"]})", body_error::wrong_type, "model must be a string"},
       {R"({"model":{"name":"llama-3"}})", body_error::wrong_type, "not an object"},
@@ -666,6 +678,17 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       R"({"model":"m","prompt":"and tomorrow?","context":[128000,9906,11,856,2613]})",
       // Reasoning the client holds only encrypted.
       R"({"model":"m","input":[{"type":"reasoning","encrypted_content":"gAAAAB"},{"role":"user","content":"hi"}]})",
+      // Gemini's media in lowerCamelCase, as protobuf JSON readers take it beside snake_case.
+      R"({"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="}}]}]})",
+      R"({"contents":[{"role":"user","parts":[{"fileData":{"mimeType":"application/pdf",)"
+      R"("fileUri":"gs://b/id.pdf"}}]}]})",
+      R"({"contents":[{"role":"user","parts":[{"text":"summarise"},{"fileUri":"gs://b/id.pdf"}]}]})",
+      // Content the cluster stores and the model reads again.
+      R"({"model":"m","previous_response_id":"resp_123","input":"and then?"})",
+      R"({"model":"m","conversation":"conv_123","input":"and then?"})",
+      R"({"model":"m","conversation":{"id":"conv_123"},"input":"and then?"})",
+      R"({"model":"m","prompt":{"id":"pmpt_123","variables":{"city":"Paris"}},"input":"hi"})",
+      R"({"contents":[{"role":"user","parts":[{"text":"and then?"}]}],"cachedContent":"cachedContents/x"})",
   };
   for (const std::string& body : opaque_bodies) {
     CAPTURE(body);
@@ -687,6 +710,9 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       R"({"model":"m","query":"q","documents":["a","b"],"return_documents":true,"max_images":2})",
       R"({"model":"m","texts":["hello"],"input_type":"search_document","embedding_types":["float"]})",
       R"({"model":"m","prompt":"hi","context":"the user asked about trains","profile":"x"})",
+      // A stored response or conversation left unset; a prompt as text or a list of texts.
+      R"({"model":"m","previous_response_id":null,"conversation":null,"input":"hi"})",
+      R"({"model":"m","prompt":["a",{"x":1}]})",
       // The same keys outside a message's content are a tool's parameters, read as text.
       R"({"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object",)"
       R"("properties":{"image_url":{"type":"string"},"file":{"type":"string"}}}}}],"messages":[]})",

@@ -183,6 +183,26 @@ TEST_CASE("restricts intersect; clusters must serve the model; obligations merge
   CHECK(names(cs, d) == std::vector<std::string>{"paris"});
   CHECK(d.duties.log == log_payload::digest);  // keeps less than sealed
 
+  // Declared instead of detected: the restricts still apply (a client may make its own request
+  // stricter) and so does their redaction, but not their log_payload: a client cannot keep its
+  // prompt out of the audit log by declaring a class. A rule matched without it keeps its own.
+  r.model = "llama";
+  r.detected_classes = {};
+  r.declared_classes = classes;
+  d = p->decide(r, cs);
+  CHECK(names(cs, d) == std::vector<std::string>{"paris", "berlin"});
+  CHECK(d.duties.redact_names() == std::vector<std::string_view>{"email", "iban"});
+  CHECK(d.duties.log == log_payload::unset);
+  r.model = "mistral-large";
+  d = p->decide(r, cs);
+  CHECK(names(cs, d) == std::vector<std::string>{"paris"});
+  CHECK(d.duties.log == log_payload::digest);  // mistral-to-west's, which names no class
+  r.model = "llama";
+  r.detected_classes = classes;  // declared and detected: the class's rules count
+  d = p->decide(r, cs);
+  CHECK(d.duties.log == log_payload::sealed);
+  r.declared_classes = {};
+
   r.model = "mistral-tiny";
   classes = {"personal", "undeclared-class"};
   r.detected_classes = classes;
