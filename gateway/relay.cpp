@@ -162,9 +162,9 @@ class relay_run {
     if (!meter_.active() || ctx_.usage_known || ctx_.usage_estimated) {
       return;
     }
-    ctx_.usage_known = meter_.known();
+    const bool generates = answers_with_text(ctx_.head);
+    ctx_.usage_known = meter_.known(generates);
     if (!ctx_.usage_known) {
-      const bool generates = answers_with_text(ctx_.head);
       meter_.estimate(ctx_.body.size(), generates);
       ctx_.usage_estimated = true;
     }

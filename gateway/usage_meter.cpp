@@ -2,6 +2,7 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
+#include <optional>
 
 namespace sovgw::gateway {
 
@@ -27,9 +28,10 @@ class usage_handler {
   [[nodiscard]] bool is_object() const { return is_object_; }
   // A count was read: a usage object without one (other names, negative or fractional values)
   // does not say what the answer cost, so it is estimated like an answer without usage.
-  [[nodiscard]] bool counted() const { return counted_; }
-  [[nodiscard]] std::uint64_t prompt() const { return counts_[0]; }
-  [[nodiscard]] std::uint64_t completion() const { return counts_[1]; }
+  [[nodiscard]] bool counted() const { return present_[0] || present_[1]; }
+  // Each count when the object gave it.
+  [[nodiscard]] std::optional<std::uint64_t> prompt() const { return given(0); }
+  [[nodiscard]] std::optional<std::uint64_t> completion() const { return given(1); }
 
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
@@ -81,9 +83,12 @@ class usage_handler {
   bool count(std::uint64_t v) {
     if (slot_ != none) {
       counts_[slot_] = v;
-      counted_ = true;
+      present_[slot_] = true;
     }
     return other();
+  }
+  [[nodiscard]] std::optional<std::uint64_t> given(std::size_t i) const {
+    return present_[i] ? std::optional(counts_[i]) : std::nullopt;
   }
   bool other() {
     slot_ = none;
@@ -94,7 +99,7 @@ class usage_handler {
   std::size_t depth_ = 0;
   std::size_t slot_ = none;
   bool is_object_ = false;
-  bool counted_ = false;
+  bool present_[2] = {false, false};
   std::uint64_t counts_[2] = {0, 0};
 };
 
@@ -136,9 +141,16 @@ bool usage_meter::read_usage(std::string_view text) {
       boost::system::error_code ec;
       p.write_some(false, text.data() + i + 1, text.size() - i - 1, ec);
       if (!ec && p.done() && p.handler().is_object() && p.handler().counted()) {
-        prompt_ = p.handler().prompt();
-        completion_ = p.handler().completion();
-        known_ = true;
+        // A stream may report usage in several events, each with the counts it knows: Anthropic's
+        // message_start has the input tokens, its message_delta the output tokens so far. A count an
+        // event does not give is not reset, and counts only grow (they are cumulative).
+        const auto merge = [](std::uint64_t& into, std::optional<std::uint64_t> v) {
+          into = v ? std::max(into, *v) : into;
+        };
+        merge(prompt_, p.handler().prompt());
+        merge(completion_, p.handler().completion());
+        prompt_given_ = prompt_given_ || p.handler().prompt().has_value();
+        completion_given_ = completion_given_ || p.handler().completion().has_value();
         return true;
       }
       return false;  // "usage": null, not an object, or no count in it
@@ -222,11 +234,15 @@ void usage_meter::finish(std::string& out) {
 }
 
 void usage_meter::estimate(std::size_t request_body_bytes, bool generates) {
-  if (mode_ == mode::off || known_) {
+  if (mode_ == mode::off) {
     return;
   }
-  prompt_ = estimate_prompt(request_body_bytes);
-  completion_ = mode_ == mode::sse ? events_ : generates ? (json_bytes_ + 3) / 4 : 0;
+  if (!prompt_given_) {
+    prompt_ = estimate_prompt(request_body_bytes);
+  }
+  if (!completion_given_) {
+    completion_ = mode_ == mode::sse ? events_ : generates ? (json_bytes_ + 3) / 4 : 0;
+  }
 }
 
 }  // namespace sovgw::gateway

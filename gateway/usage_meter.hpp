@@ -35,10 +35,16 @@ class usage_meter {
   // The end of the body: appends what is still held back to `out` and reads the JSON usage.
   void finish(std::string& out);
 
-  // The cluster reported a count (a `usage` object without one is not taken for "free").
-  [[nodiscard]] bool known() const { return known_; }
+  // The cluster reported the counts the answer has: the prompt's, and the completion's when it
+  // `generates` text (an embedding's usage has no completion). A `usage` object without a count is
+  // not taken for "free", nor one event's partial counts for the whole (Anthropic's stream gives the
+  // input tokens in its first event and the output tokens in a later one).
+  [[nodiscard]] bool known(bool generates) const {
+    return prompt_given_ && (completion_given_ || !generates);
+  }
   // When the answer ended without the cluster's usage (the client left mid-stream, the cluster
-  // broke off, or it never reported any): an estimate, so that no answer is charged nothing. The
+  // broke off, or it never reported any): an estimate of each count the cluster did not report, so
+  // that no answer is charged nothing. The
   // prompt at one token per 4 bytes of the request body as forwarded; the completion at one token
   // per content event of a stream (a cluster sends one or more tokens per event) or per 4 bytes of
   // a JSON answer that generates text (`generates`: not an embedding's vector). Counted from what
@@ -58,7 +64,8 @@ class usage_meter {
 
   mode mode_ = mode::off;
   bool strip_ = false;
-  bool known_ = false;
+  bool prompt_given_ = false;      // some usage object gave the prompt's count
+  bool completion_given_ = false;  // ... the completion's
   std::uint64_t prompt_ = 0;
   std::uint64_t completion_ = 0;
   std::uint64_t events_ = 0;      // sse: events with data other than [DONE]

@@ -31,7 +31,7 @@ TEST_CASE("usage meter: a stream's usage event is read wherever the reads split 
     CAPTURE(step);
     usage_meter kept(usage_meter::mode::sse, false);
     CHECK(run(kept, body, step) == body);
-    CHECK(kept.known());
+    CHECK(kept.known(true));
     CHECK(kept.prompt_tokens() == 12);
     CHECK(kept.completion_tokens() == 5);
     usage_meter stripped(usage_meter::mode::sse, true);
@@ -52,7 +52,7 @@ TEST_CASE("usage meter: CRLF events, usage:null chunks, and a usage event with c
   CHECK(n.completion_tokens() == 2);
   usage_meter none(usage_meter::mode::sse, true);
   CHECK(run(none, chunk + done, 2) == chunk + done);
-  CHECK_FALSE(none.known());
+  CHECK_FALSE(none.known(true));
 }
 
 TEST_CASE("usage meter: JSON bodies, including usage far from the start and text that mentions usage") {
@@ -61,12 +61,12 @@ TEST_CASE("usage meter: JSON bodies, including usage far from the start and text
                            "\"}}],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":9}}";
   usage_meter m(usage_meter::mode::json, false);
   CHECK(run(m, body, 16384) == body);
-  CHECK(m.known());
+  CHECK(m.known(true));
   CHECK(m.prompt_tokens() == 7);
   CHECK(m.completion_tokens() == 9);
   usage_meter none(usage_meter::mode::json, false);
   (void)run(none, "{\"usage\":null}", 4);
-  CHECK_FALSE(none.known());
+  CHECK_FALSE(none.known(true));
   // The relay's path for answers that pass through unchanged: observe() reads without copying.
   usage_meter observed(usage_meter::mode::json, false);
   REQUIRE(observed.passes_through());
@@ -76,7 +76,7 @@ TEST_CASE("usage meter: JSON bodies, including usage far from the start and text
   std::string held;
   observed.finish(held);
   CHECK(held.empty());
-  CHECK(observed.known());
+  CHECK(observed.known(true));
   CHECK(observed.prompt_tokens() == 7);
   CHECK(observed.completion_tokens() == 9);
   CHECK_FALSE(usage_meter(usage_meter::mode::sse, false).passes_through());
@@ -92,21 +92,21 @@ TEST_CASE("usage meter: only the usage object's own counts, non-negative integer
   const usage_meter nested =
       read(R"({"prompt_tokens":10,"prompt_tokens_details":{"prompt_tokens":99,"cached_tokens":4},)"
            R"("completion_tokens":3,"completion_tokens_details":{"completion_tokens":77}})");
-  CHECK(nested.known());
+  CHECK(nested.known(true));
   CHECK(nested.prompt_tokens() == 10);
   CHECK(nested.completion_tokens() == 3);
   // Negative, fractional, string or null counts count 0; an escaped key is still the key. A usage
   // object with no count in it says nothing of what the answer cost: estimated, never free.
   const usage_meter odd = read(R"({"prompt_tokens":-5,"completion_\u0074okens":2.5})");
-  CHECK_FALSE(odd.known());
-  CHECK_FALSE(read(R"({"total_tokens":30})").known());
-  CHECK_FALSE(read(R"({})").known());
+  CHECK_FALSE(odd.known(true));
+  CHECK_FALSE(read(R"({"total_tokens":30})").known(true));
+  CHECK_FALSE(read(R"({})").known(true));
   const usage_meter escaped = read(R"({"prompt_\u0074okens":"7","completion_\u0074okens":8})");
   CHECK(escaped.prompt_tokens() == 0);
   CHECK(escaped.completion_tokens() == 8);
-  CHECK_FALSE(read("[1,2]").known());
-  CHECK_FALSE(read("\"12\"").known());
-  CHECK_FALSE(read("{\"prompt_tokens\":").known());  // not JSON
+  CHECK_FALSE(read("[1,2]").known(true));
+  CHECK_FALSE(read("\"12\"").known(true));
+  CHECK_FALSE(read("{\"prompt_tokens\":").known(true));  // not JSON
 }
 
 TEST_CASE("usage meter: without the cluster's usage, an estimate from what was relayed") {
@@ -114,7 +114,7 @@ TEST_CASE("usage meter: without the cluster's usage, an estimate from what was r
   std::string out;
   cut.feed(chunk + chunk + chunk + "data: {\"choi", out);  // the client left here
   cut.estimate(101, true);
-  CHECK_FALSE(cut.known());
+  CHECK_FALSE(cut.known(true));
   CHECK(cut.prompt_tokens() == 26);     // 101 bytes forwarded, one token per 4
   CHECK(cut.completion_tokens() == 3);  // one per whole event relayed
   usage_meter json(usage_meter::mode::json, false);
@@ -137,7 +137,7 @@ TEST_CASE("usage meter: the Responses API's usage (input_tokens, output_tokens),
       R"("output_tokens":9,"output_tokens_details":{"reasoning_tokens":4},"total_tokens":30}})";
   usage_meter json(usage_meter::mode::json, false);
   CHECK(run(json, body, 11) == body);
-  CHECK(json.known());
+  CHECK(json.known(true));
   CHECK(json.prompt_tokens() == 21);
   CHECK(json.completion_tokens() == 9);
 
@@ -152,8 +152,41 @@ TEST_CASE("usage meter: the Responses API's usage (input_tokens, output_tokens),
     CAPTURE(step);
     usage_meter sse(usage_meter::mode::sse, false);
     CHECK(run(sse, stream, step) == stream);
-    CHECK(sse.known());
+    CHECK(sse.known(true));
     CHECK(sse.prompt_tokens() == 21);
     CHECK(sse.completion_tokens() == 9);
   }
+}
+
+TEST_CASE("usage meter: counts reported over several events are merged, none reset by an event without it") {
+  // Anthropic's Messages stream: message_start has the input tokens (and a first output count),
+  // message_delta the output tokens so far, and no input count.
+  const std::string stream =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"usage\":"
+      "{\"input_tokens\":5000,\"output_tokens\":1}}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+      "{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n"
+      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+      "\"usage\":{\"output_tokens\":7}}\n\n"
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+  for (std::size_t step : {1u, 17u, 4096u}) {
+    CAPTURE(step);
+    usage_meter sse(usage_meter::mode::sse, false);
+    CHECK(run(sse, stream, step) == stream);
+    CHECK(sse.known(true));
+    CHECK(sse.prompt_tokens() == 5000);
+    CHECK(sse.completion_tokens() == 7);
+  }
+  // Only the output count reported: the prompt's is estimated, the output's kept.
+  usage_meter half(usage_meter::mode::sse, false);
+  (void)run(half, "data: {\"usage\":{\"output_tokens\":7}}\n\n", 4096);
+  CHECK_FALSE(half.known(true));
+  half.estimate(4000, true);
+  CHECK(half.prompt_tokens() == 1000);
+  CHECK(half.completion_tokens() == 7);
+  // An embedding's usage has no completion count, and needs none.
+  usage_meter embedding(usage_meter::mode::json, false);
+  (void)run(embedding, R"({"data":[],"usage":{"prompt_tokens":8,"total_tokens":8}})", 4096);
+  CHECK(embedding.known(false));
+  CHECK_FALSE(embedding.known(true));
 }
