@@ -356,6 +356,14 @@ class PolicyExplain(unittest.TestCase):
             '{"client.ip":"1.2.3"}': "--request: \"client.ip\": '1.2.3' is not an IP address",
             '{"client.country":"Germany"}': "--request: \"client.country\": 'Germany' is not a country code",
             '{"tenant":7}': '--request: "tenant" must be a string',
+            # What `policy test` refuses, and the gateway would answer 400 for or could never see.
+            '{"client.country":"FR","client.country":"RU"}': '--request: "client.country" is given twice',
+            '{"data.class":["personal"],"data.class.detected":["health"]}':
+                '--request: "data.class" and "data.class.detected" name the same list: give one of them',
+            '{"data.class.detected":["persnal"]}': "--request: data class 'persnal' is not defined by the policy",
+            '{"data.class.declared":["persnal"]}': "--request: data class 'persnal' is not defined by the policy",
+            '{"data.class":["public"]}': "--request: data class 'public' has no detectors, so it is never detected: "
+                                         "a client can only declare it (data.class.declared)",
         }
         for request, message in cases.items():
             r = run("policy", "explain", POLICY, "--request", request)
@@ -397,6 +405,10 @@ class PolicyDiff(unittest.TestCase):
             r = run("policy", "diff", POLICY, POLICY, "--requests", "requests.jsonl", cwd=d)
             self.assertEqual(r.returncode, 2)
             self.assertEqual(r.stderr, 'requests.jsonl:2:3: error: "tenant" must be a string\n')
+            requests.write_text('{"tenant":"t"}\n{"data.class":["persnal"]}\n')
+            r = run("policy", "diff", POLICY, POLICY, "--requests", "requests.jsonl", cwd=d)
+            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.stderr, "requests.jsonl:2: error: data class 'persnal' is not defined by the policy\n")
 
     def test_usage_errors(self):
         self.assertEqual(run("policy", "diff", POLICY, POLICY).returncode, 2)
