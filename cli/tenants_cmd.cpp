@@ -34,7 +34,8 @@ constexpr const char* tenants_usage =
     "  FILE is rewritten atomically, one command at a time (they wait for each other); send the\n"
     "  gateway SIGHUP to load it\n"
     "\n"
-    "exit codes: 0 ok; 1 the file has errors, or the key is already revoked; 2 bad usage;\n"
+    "exit codes: 0 ok; 1 the file has errors (group or others may write it among them), or the key\n"
+    "is already revoked; 2 bad usage;\n"
     "3 I/O or environment (the file cannot be read or written)\n";
 
 constexpr std::size_t max_file = 64 * 1024 * 1024;
