@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
+#include "crypto/sha256.hpp"
 #include "gateway/config_reader.hpp"
 #include "gateway/config_sections.hpp"
 #include "policy/clusters_config.hpp"
@@ -229,6 +230,7 @@ std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_vi
                                            file_checks files) {
   auto cfg = std::make_shared<config>();
   cfg->source = std::string(source);
+  cfg->text_sha256 = crypto::sha256(yaml);
   config_reader r(source);
   r.check_files = files == file_checks::check;
   std::optional<policy::yaml::load_error> error;

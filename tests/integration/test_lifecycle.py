@@ -120,6 +120,20 @@ class LifecycleTest(unittest.TestCase):
             s.sendall(chat_request())
             self.assertEqual(Reader(s).read_response().status, 200)
 
+    def test_sighup_says_when_the_configuration_changed_and_needs_a_restart(self):
+        g = Gateway(gateway_yaml(self.certs, self.clusters()), self.tmp.path)
+        self.addCleanup(g.stop)
+        g.signal(signal.SIGHUP)
+        g.wait_for_json(lambda o: o.get("msg") == "endpoint re-resolution asked for")
+        self.assertFalse(any(o.get("level") == "warn" for o in g.logs()), g.logs())
+        with open(g.config_path, "a") as f:
+            f.write("access_log: false\n")
+        g.signal(signal.SIGHUP)
+        changed = g.wait_for_json(lambda o: o.get("msg", "").startswith("the configuration file changed"))
+        self.assertEqual(changed["config"], g.config_path)
+        self.assertEqual(changed["level"], "warn")
+        self.assertTrue(changed["msg"].endswith("restart to apply it"), changed)
+
     def test_sigterm_drains_in_flight_streams_then_exits(self):
         g = Gateway(gateway_yaml(self.certs, self.clusters(), timeouts="  drain: 20s\n"), self.tmp.path)
         self.addCleanup(g.stop)
