@@ -200,12 +200,20 @@ append_point where_to_append(const std::string& text, const std::string& path) {
       keys_line = it->first.Mark().line;
     }
   }
-  if (keys_line != last_line || keys.Style() == YAML::EmitterStyle::Flow) {
+  if (keys_line != last_line) {
     throw command_error(
         exit_environment,
-        fmt::format("{}: keys: must be the last section and a block list (one '- {{...}}' per "
-                    "line) for keys to be appended; move it to the end",
-                    path));
+        fmt::format("{}:{}:1: keys: must be the last section for keys to be appended; move it "
+                    "to the end",
+                    path, keys_line + 1));
+  }
+  if (keys.Style() == YAML::EmitterStyle::Flow) {
+    throw command_error(
+        exit_environment,
+        fmt::format("{}:{}:{}: keys: is a flow list ([...]): write it as a block list, one "
+                    "'- {{...}}' per line (or 'keys:' alone while there are none), for keys to "
+                    "be appended",
+                    path, keys.Mark().line + 1, keys.Mark().column + 1));
   }
   if (keys.IsSequence() && keys.size() > 0) {
     const int column = keys[0].Mark().column;
