@@ -244,6 +244,29 @@ domain build_domain(const compiled_policy& p) {
   return d;
 }
 
+// With clusters, the models also fall into classes by which clusters serve them: every exact model
+// a cluster names, a sample of each of its globs, and a model no cluster serves (denied no_cluster,
+// which a permit invariant must see).
+void add_cluster_models(std::span<const cluster_info> clusters, std::vector<std::string>& models) {
+  const auto add = [&](std::string model) {
+    if (std::find(models.begin(), models.end(), model) == models.end()) {
+      models.push_back(std::move(model));
+    }
+  };
+  for (const cluster_info& c : clusters) {
+    for (const std::string& m : c.models) {
+      add(glob_pattern::is_glob(m) ? glob_pattern(m).sample('~') : m);
+    }
+  }
+  for (const char* unserved : {"(unserved)", "~", "(unserved)~"}) {
+    if (std::none_of(clusters.begin(), clusters.end(),
+                     [&](const cluster_info& c) { return serves_model(c.models, unserved); })) {
+      add(unserved);
+      return;
+    }
+  }
+}
+
 // The values an invariant's `for` admits. On data.class it admits a request whether the class is
 // declared or detected (class_view::all).
 template <typename value_t, typename setter_t>
@@ -446,7 +469,10 @@ std::vector<invariant_result> check_invariants(const snapshot& policy, std::span
   if (p.invariants.empty()) {
     return out;
   }
-  const domain dom = build_domain(p);
+  domain dom = build_domain(p);
+  if (!clusters.empty()) {
+    add_cluster_models(clusters, dom.models);
+  }
   for (const auto& inv : p.invariants) {
     out.push_back(check_one(policy, dom, inv, clusters, max_classes, stop));
     if (out.back().cancelled) {

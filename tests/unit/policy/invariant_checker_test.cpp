@@ -346,3 +346,17 @@ TEST_CASE("a policy store's vetter refuses a policy and keeps the last good one"
             .find("bad.yaml:2:51: error: route of rule 'pin' names cluster "
                   "'pariss'") != std::string::npos);
 }
+
+TEST_CASE("with clusters, a permit invariant meets a model no cluster serves") {
+  const auto p = compiled(R"(rules:
+  - {id: p, effect: permit, when: {client.country: [FR]}}
+invariants:
+  - {id: i, for: {client.country: [FR]}, require: {effect: permit}}
+)");
+  CHECK(check_invariants(*p, {})[0].holds);  // the rules alone permit every such request
+  const std::vector<cluster_info> served = {{"fr-1", "FR", "", "FR", {"mistral-large", "llama-*"}}};
+  const auto results = check_invariants(*p, served);
+  REQUIRE_FALSE(results[0].holds);
+  CHECK(results[0].counterexample->model == "(unserved)");
+  CHECK(results[0].violation == "the request is denied (no_cluster)");
+}
