@@ -218,6 +218,26 @@ class PolicyCheck(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertEqual(errors(r), "c.yaml:4:14: error: country must be an ISO 3166-1 alpha-2 code like FR, not 'ZZ'\n")
 
+    def test_clusters_lint_routes_that_never_succeed(self):
+        """A model no cluster serves is a warning at the model (the check passes); restricts every request
+        meets that together admit no cluster are an error at the rule that closes the last one (it fails)."""
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "p.yaml"
+            p.write_text("rules:\n"
+                         "  - {id: permit-eu, effect: permit, when: {client.country: [EU], model: [mistral-large, gpt-5]}}\n")
+            warning = ("p.yaml:2:89: warning: permit rule 'permit-eu' names model 'gpt-5', which no configured "
+                       "cluster serves: requests for it are denied (no_cluster)\n")
+            r = run("policy", "check", "p.yaml", "--clusters", CLUSTERS, cwd=d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.stderr, warning)
+            p.write_text(p.read_text() + "  - {id: in-ch, effect: restrict, route: {cluster.country: [CH]}}\n"
+                         "  - {id: us-operated, effect: restrict, route: {cluster.operator_jurisdiction: [US]}}\n")
+            r = run("policy", "check", "p.yaml", "--clusters", CLUSTERS, cwd=d)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertEqual(r.stderr, warning + "p.yaml:4:5: error: restrict rules 'in-ch', 'us-operated' apply to "
+                             "every request and together admit none of the 6 configured clusters: every request is "
+                             "denied (no_cluster)\n")
+
     def test_gateway_config_as_clusters(self):
         """--clusters takes a whole gateway config: its other keys belong to the gateway."""
         with tempfile.TemporaryDirectory() as d:
