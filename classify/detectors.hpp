@@ -69,7 +69,7 @@ struct finding {
 
 // detect() over what the base64 and hex in `text` spell (find_base64_texts in unescape.hpp):
 // what a reader decoding them sees. For text that cannot be redacted in place, such as a
-// request's target and header fields or a body that is not JSON (gateway/pipeline.cpp).
+// request's target and header fields or a body that is not JSON (gateway/pipeline_classify.cpp).
 [[nodiscard]] std::uint32_t detect_encoded(std::string_view text, std::uint32_t wanted);
 
 // Every finding of the detectors in `which`, ordered by position (they may overlap).

@@ -142,12 +142,16 @@ MSG
 fi
 
 first_run
-signed=(--require-signature --verify-key demo/http-signing.pub.pem)
-standin de-fra-hyperscaler 9443 "${signed[@]}"
-standin fr-par-1 9444 "${signed[@]}"
-standin ch-zrh-1 9445 "${signed[@]}"
-standin us-east-1 9446 "${signed[@]}"
-standin acme-dedicated 9447 "${signed[@]}"
+# Each stand-in serves only requests the gateway signed for it: one signed for us-east-1 and
+# replayed to fr-par-1 is refused (wrong_cluster), as a real cluster's verifier would.
+signed_standin() { # name port
+  standin "$1" "$2" --require-signature --verify-key demo/http-signing.pub.pem --cluster "$1"
+}
+signed_standin de-fra-hyperscaler 9443
+signed_standin fr-par-1 9444
+signed_standin ch-zrh-1 9445
+signed_standin us-east-1 9446
+signed_standin acme-dedicated 9447
 "$SOVGW" serve &
 pids+=($!)
 wait_ready
