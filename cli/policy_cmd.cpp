@@ -288,6 +288,10 @@ int cmd_explain(const options& o) {
   if (!policy || !clusters) {
     return exit_usage;
   }
+  if (const auto problems = request_class_problems(*policy, *request); !problems.empty()) {
+    fmt::print(stderr, "--request: {}\n", fmt::join(problems, "; "));
+    return exit_usage;  // `policy test` refuses such a request too; the gateway answers 400
+  }
   geo_option geo(o);
   if (request->client_ip && request->client_country.empty()) {
     geolocate(*request, geo.get());
@@ -348,6 +352,23 @@ int cmd_diff(const options& o) {
   }
   auto requests = parse_requests(file, in->extra);
   if (!requests) {
+    return exit_usage;
+  }
+  // A request neither policy could see (as `policy test` refuses it; the gateway answers 400).
+  bool impossible = false;
+  for (const auto& [n, r] : *requests) {
+    std::vector<std::string> problems = request_class_problems(*old_policy, r);
+    for (std::string& p : request_class_problems(*new_policy, r)) {
+      if (std::find(problems.begin(), problems.end(), p) == problems.end()) {
+        problems.push_back(std::move(p));
+      }
+    }
+    for (const std::string& problem : problems) {
+      fmt::print(stderr, "{}:{}: error: {}\n", file, n, problem);
+      impossible = true;
+    }
+  }
+  if (impossible) {
     return exit_usage;
   }
   geo_option geo(o);

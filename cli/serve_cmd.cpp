@@ -44,7 +44,9 @@ constexpr const char* config_usage = R"(usage: sovgw config check FILE | sovgw c
          proved, routes and tenant names cross-checked; its warnings shown) and exit
   default: print the embedded default config
 
-exit codes: 0 ok; 1 the config has errors; 2 bad usage; 3 the config file is missing or unreadable
+exit codes: 0 ok; 1 the config has errors (a certificate, key or credential file that cannot be used,
+an unsafe file mode and a policy that fails its checks among them); 2 bad usage; 3 the config file
+is missing, unreadable, not a regular file or over 16 MiB
 )";
 
 // A config file's text. Read here, not by gateway::parse_config, so that a file that cannot be read

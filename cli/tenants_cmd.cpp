@@ -34,7 +34,8 @@ constexpr const char* tenants_usage =
     "  FILE is rewritten atomically, one command at a time (they wait for each other); send the\n"
     "  gateway SIGHUP to load it\n"
     "\n"
-    "exit codes: 0 ok; 1 the file has errors, or the key is already revoked; 2 bad usage;\n"
+    "exit codes: 0 ok; 1 the file has errors (group or others may write it among them), or the key\n"
+    "is already revoked; 2 bad usage;\n"
     "3 I/O or environment (the file cannot be read or written)\n";
 
 constexpr std::size_t max_file = 64 * 1024 * 1024;
@@ -199,12 +200,20 @@ append_point where_to_append(const std::string& text, const std::string& path) {
       keys_line = it->first.Mark().line;
     }
   }
-  if (keys_line != last_line || keys.Style() == YAML::EmitterStyle::Flow) {
+  if (keys_line != last_line) {
     throw command_error(
         exit_environment,
-        fmt::format("{}: keys: must be the last section and a block list (one '- {{...}}' per "
-                    "line) for keys to be appended; move it to the end",
-                    path));
+        fmt::format("{}:{}:1: keys: must be the last section for keys to be appended; move it "
+                    "to the end",
+                    path, keys_line + 1));
+  }
+  if (keys.Style() == YAML::EmitterStyle::Flow) {
+    throw command_error(
+        exit_environment,
+        fmt::format("{}:{}:{}: keys: is a flow list ([...]): write it as a block list, one "
+                    "'- {{...}}' per line (or 'keys:' alone while there are none), for keys to "
+                    "be appended",
+                    path, keys.Mark().line + 1, keys.Mark().column + 1));
   }
   if (keys.IsSequence() && keys.size() > 0) {
     const int column = keys[0].Mark().column;

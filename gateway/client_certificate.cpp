@@ -76,7 +76,7 @@ client_certificate read_client_certificate(X509* cert) {
     if (!utf8_text(value, c.common_name) || c.common_name.empty()) {
       return refuse("its subject CN is empty, holds a NUL or is not valid text");
     }
-    c.subjects.push_back({tenants::subject_kind::cn, c.common_name});
+    c.subjects.push_back({tenants::subject_kind::cn, c.common_name, {}});
   }
   using names_ptr = std::unique_ptr<GENERAL_NAMES, decltype(&GENERAL_NAMES_free)>;
   const names_ptr sans(

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
+#include "crypto/sha256.hpp"
 #include "gateway/config_reader.hpp"
 #include "gateway/config_sections.hpp"
 #include "policy/clusters_config.hpp"
@@ -15,6 +16,28 @@
 namespace sovgw::gateway {
 
 namespace {
+
+// The admin listener and the gateway's cannot share a port on one address, nor on an unspecified
+// one (0.0.0.0 or ::) that covers the other's. Port 0 picks a free one.
+void check_listeners(config_reader& r, const config& cfg) {
+  if (!cfg.admin_enabled || cfg.admin_port == 0 || cfg.admin_port != cfg.listen_port) {
+    return;
+  }
+  boost::system::error_code e1;
+  boost::system::error_code e2;
+  const auto listen = boost::asio::ip::make_address(cfg.listen_address, e1);
+  const auto admin = boost::asio::ip::make_address(cfg.admin_address, e2);
+  // `::` takes the port in IPv4 too (dual stack); 0.0.0.0 only in IPv4.
+  const auto covers = [](const boost::asio::ip::address& any, const boost::asio::ip::address& other) {
+    return any.is_unspecified() && (any.is_v6() || other.is_v4());
+  };
+  if (e1 || e2 || (listen != admin && !covers(listen, admin) && !covers(admin, listen))) {
+    return;
+  }
+  r.error(r.key_mark("admin.port", {}),
+          fmt::format("admin.port {} is listen.port too: the admin listener needs a port of its own",
+                      cfg.admin_port));
+}
 
 // Wider than the widest block of private addresses (10/8, fc00::/7): it takes in the Internet, and
 // every client there could choose its own address (and country).
@@ -31,7 +54,7 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
              r.map(v, "listen",
                    {
                        {"address",
-                        [&](const YAML::Node& x) { r.non_empty(x, "listen.address", cfg.listen_address); }},
+                        [&](const YAML::Node& x) { r.ip_literal(x, "listen.address", cfg.listen_address); }},
                        {"port",
                         [&](const YAML::Node& x) { r.integer(x, "listen.port", cfg.listen_port, 0, 65535); }},
                        {"proxy_protocol",
@@ -147,27 +170,30 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
   if (!root.IsMap()) {
     return;
   }
+  // Errors about keys that need others are reported at the key that needs them.
+  const auto at = [&](const std::string& key) { return r.key_mark(key, root.Mark()); };
   if (cfg.tls.certificate.empty() || cfg.tls.private_key.empty()) {
-    r.error(root.Mark(), "tls.certificate and tls.private_key are required (the gateway only serves HTTPS)");
+    r.error(at("tls"), "tls.certificate and tls.private_key are required (the gateway only serves HTTPS)");
   }
   if (cfg.listen_proxy_protocol && cfg.trusted_proxies.empty()) {
-    r.error(root.Mark(),
+    r.error(at("listen.proxy_protocol"),
             "listen.proxy_protocol needs trusted_proxies (the peers allowed to send the header)");
   }
   if (cfg.admin_enabled && cfg.admin_token_file.empty()) {
     boost::system::error_code ec;
     const auto address = boost::asio::ip::make_address(cfg.admin_address, ec);
     if (!ec && !address.is_loopback()) {
-      r.error(root.Mark(), fmt::format("admin.address {} is not a loopback address: the admin listener "
-                                       "serves other hosts only with authentication (admin.token_file)",
-                                       cfg.admin_address));
+      r.error(at("admin.address"),
+              fmt::format("admin.address {} is not a loopback address: the admin listener "
+                          "serves other hosts only with authentication (admin.token_file)",
+                          cfg.admin_address));
     }
   }
   if (!cfg.limits_store.host.empty() && cfg.tenants_file.empty()) {
-    r.error(root.Mark(), "limits_store needs tenants (the limits it shares are the tenants file's)");
+    r.error(at("limits_store"), "limits_store needs tenants (the limits it shares are the tenants file's)");
   }
   if (cfg.tls.require_client_certificate && cfg.tls.client_ca.empty()) {
-    r.error(root.Mark(), "tls.require_client_certificate needs tls.client_ca");
+    r.error(at("tls.require_client_certificate"), "tls.require_client_certificate needs tls.client_ca");
   }
   for (std::size_t i = 0; i < cfg.signing.cluster_hmac_keys.size(); ++i) {
     const std::string& name = cfg.signing.cluster_hmac_keys[i].cluster;
@@ -178,8 +204,9 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
   }
   check_distances(r, cfg, cluster_positions);
   check_client_country(r, root, cfg);
-  if (cfg.clusters.empty() && !root["clusters"]) {
-    r.error(root.Mark(), "at least one cluster is required under clusters:");
+  check_listeners(r, cfg);
+  if (cfg.clusters.empty() && (!root["clusters"] || root["clusters"].IsSequence())) {
+    r.error(at("clusters"), "at least one cluster is required under clusters:");
   }
 }
 
@@ -203,6 +230,7 @@ std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_vi
                                            file_checks files) {
   auto cfg = std::make_shared<config>();
   cfg->source = std::string(source);
+  cfg->text_sha256 = crypto::sha256(yaml);
   config_reader r(source);
   r.check_files = files == file_checks::check;
   std::optional<policy::yaml::load_error> error;

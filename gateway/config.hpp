@@ -4,6 +4,7 @@
 // `file:line:col: message`, all of them in one pass), then frozen as std::shared_ptr<const config>.
 // Pure code: no sockets, no TLS; loading certificates is tls_contexts' job.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -72,7 +73,8 @@ struct gateway_location {
 [[nodiscard]] std::optional<policy::geo_place> declared_place(const cluster_config& c);
 
 struct config {
-  std::string source;  // file name, or "<embedded default>"
+  std::string source;                          // file name, or "<embedded default>"
+  std::array<std::uint8_t, 32> text_sha256{};  // of the text parsed: SIGHUP says when the file changed
   std::string listen_address = "127.0.0.1";
   std::uint16_t listen_port = 8443;
   // Front proxies whose word on the client address is taken (docs/configuration.md): from these

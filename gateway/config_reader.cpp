@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/ip/address.hpp>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -50,8 +51,31 @@ void config_reader::map(const YAML::Node& node, std::string_view where,
       error(it->first.Mark(), fmt::format("duplicate key '{}' in {}", key, where));
       continue;
     }
+    key_marks_[where == "the configuration" ? key : fmt::format("{}.{}", where, key)] = it->first.Mark();
     h->second(it->second);
   }
+}
+
+YAML::Mark config_reader::key_mark(const std::string& path, const YAML::Mark& fallback) const {
+  const auto it = key_marks_.find(path);
+  return it == key_marks_.end() ? fallback : it->second;
+}
+
+void config_reader::ip_literal(const YAML::Node& n, std::string_view what, std::string& out) {
+  std::string text;
+  if (!scalar(n, what, text)) {
+    return;
+  }
+  boost::system::error_code ec;
+  (void)boost::asio::ip::make_address(text, ec);
+  if (ec) {
+    error(n.Mark(),
+          fmt::format("{} '{}' is not an IP address (write an address such as 127.0.0.1, 0.0.0.0 or "
+                      "::, not a host name)",
+                      what, text));
+    return;
+  }
+  out = std::move(text);
 }
 
 bool config_reader::scalar(const YAML::Node& n, std::string_view what, std::string& out) {

@@ -31,9 +31,15 @@ class config_reader {
   [[nodiscard]] const std::vector<std::string>& errors() const { return errors_; }
   [[nodiscard]] const std::string& source() const { return source_; }
 
-  // Visits a mapping's keys; reports unknown keys; `handlers` maps a key to its reader.
+  // Visits a mapping's keys; reports unknown keys; `handlers` maps a key to its reader. Remembers
+  // where each key is (key_mark), named `where.key` (`key` at the top, `where` "the configuration").
   void map(const YAML::Node& node, std::string_view where,
            const std::map<std::string, std::function<void(const YAML::Node&)>>& handlers);
+  // Where a key map() visited is ("listen.proxy_protocol", "trusted_proxies"): errors about how keys
+  // go together are reported at the key that asks for the other; `fallback` when it is absent.
+  [[nodiscard]] YAML::Mark key_mark(const std::string& path, const YAML::Mark& fallback) const;
+  // An IP address literal, as the listeners bind it ("127.0.0.1", "::"; not a host name).
+  void ip_literal(const YAML::Node& n, std::string_view what, std::string& out);
 
   // Each reads one value into `out`, or reports why it cannot (naming `what`) and leaves `out` alone.
   bool scalar(const YAML::Node& n, std::string_view what, std::string& out);
@@ -81,6 +87,7 @@ class config_reader {
 
   std::string source_;
   std::vector<std::string> errors_;
+  std::map<std::string, YAML::Mark> key_marks_;
 };
 
 }  // namespace sovgw::gateway

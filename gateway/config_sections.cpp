@@ -26,7 +26,7 @@ void read_admin(config_reader& r, const YAML::Node& v, config& cfg) {
   r.map(v, "admin",
         {
             {"enabled", [&](const YAML::Node& x) { r.boolean(x, "admin.enabled", cfg.admin_enabled); }},
-            {"address", [&](const YAML::Node& x) { r.non_empty(x, "admin.address", cfg.admin_address); }},
+            {"address", [&](const YAML::Node& x) { r.ip_literal(x, "admin.address", cfg.admin_address); }},
             {"port", [&](const YAML::Node& x) { r.integer(x, "admin.port", cfg.admin_port, 0, 65535); }},
             {"token_file",
              [&](const YAML::Node& x) { r.non_empty(x, "admin.token_file", cfg.admin_token_file); }},
@@ -319,7 +319,7 @@ void read_client_country(config_reader& r, const YAML::Node& v, config& cfg) {
 
 void check_client_country(config_reader& r, const YAML::Node& root, const config& cfg) {
   if (cfg.client_country_from_certificate && cfg.tls.client_ca.empty()) {
-    r.error(root["client_country"].Mark(),
+    r.error(r.key_mark("client_country.from_certificate", root.Mark()),
             "client_country.from_certificate needs tls.client_ca (only a verified client certificate "
             "names a country)");
   }

@@ -12,6 +12,8 @@
 #include <csignal>
 #include <stdexcept>
 
+#include "common/regular_file.hpp"
+#include "crypto/sha256.hpp"
 #include "gateway/admin_server.hpp"
 #include "gateway/endpoint_distance.hpp"
 #include "gateway/log.hpp"
@@ -281,6 +283,23 @@ void server::reload_policy(std::stop_token stop) {
   }
 }
 
+void server::warn_if_config_changed() {
+  const config& cfg = *state_.cfg;
+  if (cfg.source == "<embedded default>") {
+    return;
+  }
+  auto text = read_regular_file(cfg.source, max_config_bytes, "configuration file");
+  if (text.is_ok() && crypto::sha256(*text) == cfg.text_sha256) {
+    return;
+  }
+  log_line("warn",
+           "the configuration file changed since start; SIGHUP reloads the files it names (certificates, "
+           "credentials, admin token, tenants, policy), not the configuration itself: restart to apply it")
+      .str("config", cfg.source)
+      .str("now", text.is_ok() ? "changed" : text.error().message())
+      .emit();
+}
+
 void server::log_policy_warnings() {
   const std::vector<policy::diagnostic> warnings = state_.stages->policy_warnings();
   if (!warnings.empty()) {
@@ -341,6 +360,7 @@ int server::run() {
   // once whatever a reload is doing (a 10k-rule policy's compilation and proofs take seconds).
   reload_thread reloads([this](std::stop_token stop) {
     log_line("info", "reloading").str("config", state_.cfg->source).emit();
+    warn_if_config_changed();
     reload_certificates();
     reload_credentials();
     reload_admin_token();

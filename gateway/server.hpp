@@ -39,6 +39,8 @@ class server {
   void reload_certificates();
   void reload_policy(std::stop_token stop);
   void log_policy_warnings();
+  // Says (warn) when the configuration file is no longer what the gateway started with.
+  void warn_if_config_changed();
   void reload_tenants();
   void reload_credentials();
   void reload_admin_token();

@@ -12,8 +12,9 @@
 // The one check of a compiled policy against what it will run with: the gateway's clusters and its
 // tenants file. `sovgw policy check --clusters CONFIG`, `sovgw config check`, `sovgw serve` at start
 // and every SIGHUP reload run it, so a policy gets the same verdict everywhere: the invariants are
-// proved (on the configured clusters), every cluster a route names is configured and every restrict
-// route admits one, and every tenant a rule or an invariant names is declared in the tenants file.
+// proved (on the configured clusters), every cluster a route names is configured, every restrict
+// route admits one and the restricts every request meets admit one together, and every tenant a rule
+// or an invariant names is declared in the tenants file (see lint_clusters for its warnings).
 // A policy with an error, or an invariant that is not proved, is refused (a reload keeps the last
 // good one). Pure; thread-safe on a shared snapshot. docs/policy.md is the reference.
 namespace sovgw::policy {

@@ -41,6 +41,13 @@ bool glob_pattern::matches(std::string_view text) const noexcept {
   return p == pattern_.size();
 }
 
+bool glob_pattern::covers(const glob_pattern& other) const noexcept {
+  if (other.prefix_.size() == other.pattern_.size()) {
+    return matches(other.pattern_);
+  }
+  return pattern_ == other.pattern_ || (prefix_only_ && other.prefix_.starts_with(prefix_));
+}
+
 std::string glob_pattern::sample(char fill) const {
   std::string out;
   for (char c : pattern_) {

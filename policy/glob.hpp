@@ -23,6 +23,11 @@ class glob_pattern {
   [[nodiscard]] std::string_view literal_prefix() const noexcept { return prefix_; }
   [[nodiscard]] const std::string& text() const noexcept { return pattern_; }
 
+  // Whether this pattern matches every text `other` matches, as far as that can be told simply: the
+  // same pattern, `*`, or a prefix pattern whose prefix starts every text `other` matches (an exact
+  // `other`: matches()). A false answer may be wrong for patterns with inner wildcards.
+  [[nodiscard]] bool covers(const glob_pattern& other) const noexcept;
+
   // A string this pattern matches (wildcards filled with `fill`), used to pick class representatives.
   [[nodiscard]] std::string sample(char fill) const;
 

@@ -1,6 +1,7 @@
 #include "policy/invariant_checker.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <map>
@@ -244,6 +245,29 @@ domain build_domain(const compiled_policy& p) {
   return d;
 }
 
+// With clusters, the models also fall into classes by which clusters serve them: every exact model
+// a cluster names, a sample of each of its globs, and a model no cluster serves (denied no_cluster,
+// which a permit invariant must see).
+void add_cluster_models(std::span<const cluster_info> clusters, std::vector<std::string>& models) {
+  const auto add = [&](std::string model) {
+    if (std::find(models.begin(), models.end(), model) == models.end()) {
+      models.push_back(std::move(model));
+    }
+  };
+  for (const cluster_info& c : clusters) {
+    for (const std::string& m : c.models) {
+      add(glob_pattern::is_glob(m) ? glob_pattern(m).sample('~') : m);
+    }
+  }
+  for (const char* unserved : {"(unserved)", "~", "(unserved)~"}) {
+    if (std::none_of(clusters.begin(), clusters.end(),
+                     [&](const cluster_info& c) { return serves_model(c.models, unserved); })) {
+      add(unserved);
+      return;
+    }
+  }
+}
+
 // The values an invariant's `for` admits. On data.class it admits a request whether the class is
 // declared or detected (class_view::all).
 template <typename value_t, typename setter_t>
@@ -446,7 +470,10 @@ std::vector<invariant_result> check_invariants(const snapshot& policy, std::span
   if (p.invariants.empty()) {
     return out;
   }
-  const domain dom = build_domain(p);
+  domain dom = build_domain(p);
+  if (!clusters.empty()) {
+    add_cluster_models(clusters, dom.models);
+  }
   for (const auto& inv : p.invariants) {
     out.push_back(check_one(policy, dom, inv, clusters, max_classes, stop));
     if (out.back().cancelled) {
@@ -455,6 +482,79 @@ std::vector<invariant_result> check_invariants(const snapshot& policy, std::span
   }
   return out;
 }
+
+namespace {
+
+// Warnings for the models a rule names exactly (globs are left alone: a pattern may match a model a
+// cluster will serve later): a permit for a model no cluster serves, a restrict whose route admits
+// none of the clusters that serve a model it names. A restrict whose route admits no cluster at all
+// is already an error of its own (lint_clusters), so it gets no warning per model.
+void lint_rule_models(const compiled_policy& p, const compiled_rule& rule,
+                      std::span<const cluster_info> clusters, std::vector<diagnostic>& out) {
+  const resolved_condition& models = rule.when[static_cast<std::size_t>(attribute::model)];
+  const auto serving = [&](const std::string& model, bool admitted_only) {
+    return std::any_of(clusters.begin(), clusters.end(), [&](const cluster_info& c) {
+      return serves_model(c.models, model) && (!admitted_only || p.route_admits(rule.route, c));
+    });
+  };
+  const bool route_admits_any = std::any_of(
+      clusters.begin(), clusters.end(), [&](const cluster_info& c) { return p.route_admits(rule.route, c); });
+  for (std::size_t i = 0; i < models.written.size(); ++i) {
+    const std::string& model = models.written[i];
+    if (glob_pattern::is_glob(model)) {
+      continue;
+    }
+    if (rule.effect == rule_effect::permit && !serving(model, false)) {
+      out.push_back({p.file, models.positions[i], severity::warning,
+                     fmt::format("permit rule '{}' names model '{}', which no configured cluster serves: "
+                                 "requests for it are denied (no_cluster)",
+                                 rule.id, model)});
+    } else if (rule.effect == rule_effect::restrict && route_admits_any && serving(model, false) &&
+               !serving(model, true)) {
+      out.push_back(
+          {p.file, models.positions[i], severity::warning,
+           fmt::format("restrict rule '{}': no configured cluster that serves '{}' is admitted by its "
+                       "route, so the requests for it this rule matches are always denied "
+                       "(no_cluster); a forbid says so plainly",
+                       rule.id, model)});
+    }
+  }
+}
+
+// Restricts that every request meets (no `when`) intersect: when each admits some cluster but
+// together they admit none, every request is denied. The error is at the rule that closes the last
+// cluster; a single restrict that admits none is lint_clusters' own error, reported once there.
+void lint_unconditional_restricts(const compiled_policy& p, std::span<const cluster_info> clusters,
+                                  std::vector<diagnostic>& out) {
+  std::vector<bool> open(clusters.size(), true);
+  std::vector<std::string> ids;
+  for (const auto& rule : p.rules) {
+    const bool every_request = std::none_of(rule.when.begin(), rule.when.end(),
+                                            [](const resolved_condition& c) { return c.constrained; });
+    if (rule.effect != rule_effect::restrict || !every_request) {
+      continue;
+    }
+    ids.push_back(fmt::format("'{}'", rule.id));
+    bool open_before = false;
+    bool open_after = false;
+    bool admits_alone = false;
+    for (std::size_t c = 0; c < clusters.size(); ++c) {
+      const bool admits = p.route_admits(rule.route, clusters[c]);
+      admits_alone = admits_alone || admits;
+      open_before = open_before || open[c];
+      open[c] = open[c] && admits;
+      open_after = open_after || open[c];
+    }
+    if (open_before && !open_after && admits_alone) {
+      out.push_back({p.file, rule.pos, severity::error,
+                     fmt::format("restrict rules {} apply to every request and together admit none of the {} "
+                                 "configured clusters: every request is denied (no_cluster)",
+                                 fmt::join(ids, ", "), clusters.size())});
+    }
+  }
+}
+
+}  // namespace
 
 std::vector<diagnostic> lint_clusters(const snapshot& policy, std::span<const cluster_info> clusters) {
   const compiled_policy& p = policy.compiled();
@@ -482,6 +582,10 @@ std::vector<diagnostic> lint_clusters(const snapshot& policy, std::span<const cl
                                  rule.id, clusters.size())});
     }
   }
+  for (const auto& rule : p.rules) {
+    lint_rule_models(p, rule, clusters, out);
+  }
+  lint_unconditional_restricts(p, clusters, out);
   return out;
 }
 

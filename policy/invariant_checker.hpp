@@ -45,9 +45,12 @@ struct invariant_result {
                                                              std::uint64_t max_classes = 20'000'000,
                                                              std::stop_token stop = {});
 
-// Cross-checks a policy against configured clusters: every cluster named in a route exists, every
-// restrict route admits at least one cluster. (The clusters' own values were checked when they were
-// parsed: see clusters_config.hpp.)
+// Cross-checks a policy against configured clusters. Errors: a route names a cluster that does not
+// exist; a restrict route admits no cluster; restricts without `when`, each admitting some cluster,
+// together admit none (every request is denied). Warnings, for models a rule names exactly (not
+// globs): a permit names a model no cluster serves; a restrict's route admits none of the clusters
+// serving a model it names. (The clusters' own values were checked when they were parsed: see
+// clusters_config.hpp.)
 [[nodiscard]] std::vector<diagnostic> lint_clusters(const snapshot& policy,
                                                     std::span<const cluster_info> clusters);
 

@@ -380,11 +380,8 @@ class compiler {
       }
     }
     for (const auto& g : inner.globs) {
-      const bool hit = std::any_of(outer.globs.begin(), outer.globs.end(), [&](const glob_pattern& o) {
-        return o.text() == g.text() || o.text() == "*" ||
-               (o.is_prefix() &&
-                g.literal_prefix().substr(0, o.literal_prefix().size()) == o.literal_prefix());
-      });
+      const bool hit = std::any_of(outer.globs.begin(), outer.globs.end(),
+                                   [&](const glob_pattern& o) { return o.covers(g); });
       if (!hit) {
         return false;
       }

@@ -1,8 +1,27 @@
+#include <algorithm>
+
 #include "policy/policy_source.hpp"
 #include "policy/yaml_util.hpp"
 
 namespace sovgw::policy {
 namespace {
+
+// A class's `header` value is what a client writes in the Sovereign-Data-Class field, a list the
+// gateway splits at commas and trims: an RFC 9110 token (letters, digits, !#$%&'*+-.^_`|~), or no
+// client could ever declare it.
+void header_value_check(const std::string& value, source_pos pos, diagnostics& diags) {
+  constexpr std::string_view specials = "!#$%&'*+-.^_`|~";
+  const bool token = !value.empty() && std::all_of(value.begin(), value.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           specials.find(c) != std::string_view::npos;
+  });
+  if (!token) {
+    diags.error(pos,
+                "header value '" + value +
+                    "' is not a token (letters, digits and !#$%&'*+-.^_`|~, no spaces or commas): a client "
+                    "declares a class in the Sovereign-Data-Class field, a comma-separated list");
+  }
+}
 
 constexpr std::array<std::string_view, attribute_count> attribute_names = {
     "client.country", "client.ip", "tenant", "model", "path", "method", "data.class"};
@@ -315,6 +334,7 @@ policy_source parse_policy_source(std::string_view text, diagnostics& diags) {
                                          if (k == "header") {
                                            if (auto h = yaml::scalar(v, p, diags, "header")) {
                                              dc.header = *h;
+                                             header_value_check(*h, yaml::pos_of(v), diags);
                                            }
                                          } else if (k == "detectors") {
                                            dc.detectors = yaml::value_list(v, p, diags, "detectors");

@@ -108,26 +108,6 @@ void parse_expect(const YAML::Node& node, source_pos owner, diagnostics& diags, 
   }
 }
 
-// A request a test cannot describe: a class the policy does not define, or one detected that no
-// detector finds (the gateway could only ever see it declared).
-std::vector<std::string> impossible_classes(const snapshot& policy, const request_values& r) {
-  std::vector<std::string> out;
-  for (const auto* list : {&r.detected_classes, &r.declared_classes}) {
-    for (const auto& c : *list) {
-      const auto names = policy.data_class_names();
-      if (std::find(names.begin(), names.end(), c) == names.end()) {
-        out.push_back(fmt::format("data class '{}' is not defined by the policy", c));
-      } else if (list == &r.detected_classes && policy.data_class_detectors(c) == 0) {
-        out.push_back(
-            fmt::format("data class '{}' has no detectors, so it is never detected: a client can "
-                        "only declare it (data.class.declared)",
-                        c));
-      }
-    }
-  }
-  return out;
-}
-
 std::string set_text(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   return fmt::format("[{}]", fmt::join(v, ", "));
@@ -256,7 +236,7 @@ std::vector<test_outcome> run_policy_tests(const snapshot& policy, const policy_
       geolocate(request, *geo);
     }
     const decision d = policy.decide(request.view(class_storage), clusters);
-    std::vector<std::string> failures = impossible_classes(policy, request);
+    std::vector<std::string> failures = request_class_problems(policy, request);
     const auto effect_name = [](effect e) { return e == effect::permit ? "permit" : "deny"; };
     if (tc.expect_effect && *tc.expect_effect != d.result) {
       failures.push_back(

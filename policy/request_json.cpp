@@ -1,7 +1,12 @@
 #include "policy/request_json.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <optional>
+#include <set>
 #include <string>
 
 namespace sovgw::policy {
@@ -14,6 +19,56 @@ std::optional<std::string> string_field(const boost::json::value& v, std::string
     return std::nullopt;
   }
   return std::string(v.get_string());
+}
+
+// Finds the first key the top-level object repeats: a value the parsed object would keep only once
+// (one reader takes the first, another the last).
+struct duplicate_key_finder {
+  constexpr static std::size_t max_object_size = std::size_t(-1);
+  constexpr static std::size_t max_array_size = std::size_t(-1);
+  constexpr static std::size_t max_key_size = std::size_t(-1);
+  constexpr static std::size_t max_string_size = std::size_t(-1);
+
+  int depth = 0;
+  std::string key;
+  std::set<std::string, std::less<>> seen;
+  std::optional<std::string> repeated;
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code&) { return ++depth, true; }
+  bool on_array_end(std::size_t, boost::system::error_code&) { return --depth, true; }
+  bool on_object_begin(boost::system::error_code&) { return ++depth, true; }
+  bool on_object_end(std::size_t, boost::system::error_code&) { return --depth, true; }
+  bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    key.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    key.append(s.data(), s.size());
+    if (depth == 1 && !seen.insert(key).second && !repeated) {
+      repeated = key;
+    }
+    key.clear();
+    return true;
+  }
+  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_double(double, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_bool(bool, boost::system::error_code&) { return true; }
+  bool on_null(boost::system::error_code&) { return true; }
+  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+};
+
+std::optional<std::string> repeated_key(std::string_view json) {
+  boost::json::basic_parser<duplicate_key_finder> parser{boost::json::parse_options{}};
+  boost::system::error_code ec;
+  parser.write_some(false, json.data(), json.size(), ec);
+  return parser.handler().repeated;
 }
 
 }  // namespace
@@ -44,6 +99,14 @@ std::optional<request_values> parse_request_json(std::string_view json, std::str
   const boost::json::value root = parser.release();
   if (!root.is_object()) {
     error = "the request must be a JSON object";
+    return std::nullopt;
+  }
+  if (const std::optional<std::string> key = repeated_key(json)) {
+    error = "\"" + *key + "\" is given twice";
+    return std::nullopt;
+  }
+  if (root.as_object().contains("data.class") && root.as_object().contains("data.class.detected")) {
+    error = "\"data.class\" and \"data.class.detected\" name the same list: give one of them";
     return std::nullopt;
   }
   request_values out;
@@ -98,6 +161,24 @@ std::optional<request_values> parse_request_json(std::string_view json, std::str
               "\" (expected client.country, client.ip, tenant, model, path, method, data.class.detected, "
               "data.class.declared, data.class)";
       return std::nullopt;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> request_class_problems(const snapshot& policy, const request_values& r) {
+  std::vector<std::string> out;
+  for (const auto* list : {&r.detected_classes, &r.declared_classes}) {
+    for (const auto& c : *list) {
+      const auto names = policy.data_class_names();
+      if (std::find(names.begin(), names.end(), c) == names.end()) {
+        out.push_back(fmt::format("data class '{}' is not defined by the policy", c));
+      } else if (list == &r.detected_classes && policy.data_class_detectors(c) == 0) {
+        out.push_back(
+            fmt::format("data class '{}' has no detectors, so it is never detected: a client can "
+                        "only declare it (data.class.declared)",
+                        c));
+      }
     }
   }
   return out;

@@ -22,6 +22,11 @@ namespace sovgw::policy {
 [[nodiscard]] std::vector<std::string>* data_class_list(std::string_view key, request_values& request);
 
 [[nodiscard]] std::optional<request_values> parse_request_json(std::string_view json, std::string& error);
+// What a request names that the gateway could never see with this policy: a data class the policy
+// does not define, or one detected that no detector finds (it can only be declared). One message
+// each; empty when the request is possible. `policy test`, `explain` and `diff` refuse such requests.
+[[nodiscard]] std::vector<std::string> request_class_problems(const snapshot& policy,
+                                                              const request_values& request);
 [[nodiscard]] std::string request_to_json(const request_values& request);
 // One line, `key=value` pairs, for traces.
 [[nodiscard]] std::string request_to_text(const request_values& request);

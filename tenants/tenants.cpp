@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -38,7 +39,13 @@ std::uint64_t bucket_of(const key_hash& h) {
   return v;
 }
 
+// A DNS name is the same name in any ASCII case: it is keyed in lower case.
 std::string subject_key(subject_kind k, std::string_view value) {
+  std::string folded;
+  if (k == subject_kind::dns) {
+    (void)ascii_lower_into(value, folded);
+    value = folded;
+  }
   return fmt::format("{}:{}", kind_name(k), value);
 }
 
@@ -123,6 +130,7 @@ void read_subject(reader& r, const YAML::Node& n, tenant& t) {
                    : key == "dns"   ? subject_kind::dns
                    : key == "email" ? subject_kind::email
                                     : subject_kind::uri;
+          s.pos = pos_of(v);
           if (!r.scalar(v, key, s.value)) {
             return;
           }
@@ -179,20 +187,20 @@ void read_model_limits(reader& r, const YAML::Node& n, std::vector<model_limit>&
     }
     std::string folded;
     (void)ascii_lower_into(pattern, folded);
-    const auto earlier = std::find_if(out.begin(), out.end(), [&](const model_limit& m) {
-      return m.folded.text() == folded ||
-             (!policy::glob_pattern::is_glob(folded) && m.folded.matches(folded));
-    });
+    policy::glob_pattern folded_glob(std::move(folded));
+    const auto earlier = std::find_if(out.begin(), out.end(),
+                                      [&](const model_limit& m) { return m.folded.covers(folded_glob); });
     if (earlier != out.end()) {
       r.d_.error(
           at,
-          earlier->folded.text() == folded
+          earlier->folded.text() == folded_glob.text()
               ? fmt::format("model_limits names '{}' twice (model names match whatever their case)", pattern)
-              : fmt::format("model_limits '{}' never applies: '{}' (line {}) matches it first", pattern,
-                            earlier->model.text(), earlier->pos.line));
+              : fmt::format("model_limits '{}' never applies: '{}' (line {}) matches {} first", pattern,
+                            earlier->model.text(), earlier->pos.line,
+                            policy::glob_pattern::is_glob(pattern) ? "every model it does" : "it"));
       continue;
     }
-    model_limit m{policy::glob_pattern(pattern), policy::glob_pattern(std::move(folded)), {}, at};
+    model_limit m{policy::glob_pattern(pattern), std::move(folded_glob), {}, at};
     read_limits(r, it->second, fmt::format("model_limits '{}'", pattern), m.limits);
     out.push_back(std::move(m));
   }
@@ -294,6 +302,12 @@ void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out) {
           r.d_.error(k.pos, fmt::format("a key needs {}", required));
         }
       }
+      if (k.created != 0 && k.expires != 0 && k.expires <= k.created) {
+        r.d_.error(pos_of(item["expires"]), fmt::format("key {} expires before it was created", k.id));
+      }
+      if (k.created != 0 && k.revoked != 0 && k.revoked < k.created) {
+        r.d_.error(pos_of(item["revoked"]), fmt::format("key {} was revoked before it was created", k.id));
+      }
     }
     if (has_hash) {
       out.push_back(std::move(k));
@@ -304,15 +318,21 @@ void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out) {
 void cross_check(policy::diagnostics& d, const std::vector<tenant>& tenants,
                  const std::vector<api_key>& keys) {
   std::set<std::string> names;
+  std::map<std::string, const tenant*> folded_names;  // acme and ACME would be two tenants in logs
   std::map<std::string, std::string> subjects;
   for (const tenant& t : tenants) {
+    std::string folded;
+    (void)ascii_lower_into(t.name, folded);
     if (!t.name.empty() && !names.insert(t.name).second) {
       d.error(t.pos, fmt::format("tenant '{}' is declared twice", t.name));
+    } else if (const auto [it, added] = folded_names.emplace(folded, &t); !t.name.empty() && !added) {
+      d.error(t.pos, fmt::format("tenant '{}' differs from '{}' (line {}) only in case: name them apart",
+                                 t.name, it->second->name, it->second->pos.line));
     }
     for (const certificate_subject& s : t.certificates) {
       const auto [it, added] = subjects.emplace(subject_key(s.kind, s.value), t.name);
       if (!added) {
-        d.error(t.pos, fmt::format("certificate {} '{}' is claimed by tenants '{}' and '{}'",
+        d.error(s.pos, fmt::format("certificate {} '{}' is claimed by tenants '{}' and '{}'",
                                    kind_name(s.kind), s.value, it->second, t.name));
       }
     }
@@ -506,13 +526,22 @@ load_result parse_tenants(std::string_view text, const std::string& file) {
 
 std::string writable_by_others(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & 022) == 0) {
-    return {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 022) != 0) {
+    return fmt::format(
+        "the tenants file's mode {:04o} lets group or others change it (and add keys); run "
+        "`chmod go-w {}`",
+        st.st_mode & 07777, path);
   }
-  return fmt::format(
-      "the tenants file's mode {:04o} lets group or others change it (and add keys); run "
-      "`chmod go-w {}`",
-      st.st_mode & 07777, path);
+  const std::string folder = std::filesystem::path(path).parent_path().empty()
+                                 ? std::string(".")
+                                 : std::filesystem::path(path).parent_path().string();
+  if (::stat(folder.c_str(), &st) == 0 && (st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    return fmt::format(
+        "the tenants file's folder {} (mode {:04o}) lets group or others replace the file (and so add "
+        "keys); run `chmod go-w {}`",
+        folder, st.st_mode & 07777, folder);
+  }
+  return {};
 }
 
 load_result load_tenants_file(const std::string& path) {

@@ -37,7 +37,8 @@ enum class subject_kind : std::uint8_t { cn, dns, email, uri };
 
 struct certificate_subject {
   subject_kind kind = subject_kind::cn;
-  std::string value;  // UTF-8, no NUL
+  std::string value;       // UTF-8, no NUL; a dns name matches whatever its ASCII case (as DNS does)
+  policy::source_pos pos;  // where the tenants file names it
 };
 
 // The limits of one scope: a tenant, a key or a tenant's model rule (0: none). Enforced by
@@ -154,8 +155,9 @@ struct load_result {
 // duplicate tenants, subjects or key ids, a key for an undeclared tenant, malformed hashes or
 // times, non-UTF-8 or NUL in a subject).
 [[nodiscard]] load_result parse_tenants(std::string_view text, const std::string& file);
-// Who can write the tenants file can give themselves a key: a file group or others may write is
-// refused (the message says why and how to fix it; empty when the mode is fine).
+// Who can write the tenants file can give themselves a key: a file group or others may write, or
+// one in a folder they may write without the sticky bit (they could replace it), is refused (the
+// message says why and how to fix it; empty when the modes are fine).
 [[nodiscard]] std::string writable_by_others(const std::string& path);
 [[nodiscard]] load_result load_tenants_file(const std::string& path);
 

@@ -218,6 +218,26 @@ class PolicyCheck(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertEqual(errors(r), "c.yaml:4:14: error: country must be an ISO 3166-1 alpha-2 code like FR, not 'ZZ'\n")
 
+    def test_clusters_lint_routes_that_never_succeed(self):
+        """A model no cluster serves is a warning at the model (the check passes); restricts every request
+        meets that together admit no cluster are an error at the rule that closes the last one (it fails)."""
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "p.yaml"
+            p.write_text("rules:\n"
+                         "  - {id: permit-eu, effect: permit, when: {client.country: [EU], model: [mistral-large, gpt-5]}}\n")
+            warning = ("p.yaml:2:89: warning: permit rule 'permit-eu' names model 'gpt-5', which no configured "
+                       "cluster serves: requests for it are denied (no_cluster)\n")
+            r = run("policy", "check", "p.yaml", "--clusters", CLUSTERS, cwd=d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.stderr, warning)
+            p.write_text(p.read_text() + "  - {id: in-ch, effect: restrict, route: {cluster.country: [CH]}}\n"
+                         "  - {id: us-operated, effect: restrict, route: {cluster.operator_jurisdiction: [US]}}\n")
+            r = run("policy", "check", "p.yaml", "--clusters", CLUSTERS, cwd=d)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertEqual(r.stderr, warning + "p.yaml:4:5: error: restrict rules 'in-ch', 'us-operated' apply to "
+                             "every request and together admit none of the 6 configured clusters: every request is "
+                             "denied (no_cluster)\n")
+
     def test_gateway_config_as_clusters(self):
         """--clusters takes a whole gateway config: its other keys belong to the gateway."""
         with tempfile.TemporaryDirectory() as d:
@@ -356,6 +376,14 @@ class PolicyExplain(unittest.TestCase):
             '{"client.ip":"1.2.3"}': "--request: \"client.ip\": '1.2.3' is not an IP address",
             '{"client.country":"Germany"}': "--request: \"client.country\": 'Germany' is not a country code",
             '{"tenant":7}': '--request: "tenant" must be a string',
+            # What `policy test` refuses, and the gateway would answer 400 for or could never see.
+            '{"client.country":"FR","client.country":"RU"}': '--request: "client.country" is given twice',
+            '{"data.class":["personal"],"data.class.detected":["health"]}':
+                '--request: "data.class" and "data.class.detected" name the same list: give one of them',
+            '{"data.class.detected":["persnal"]}': "--request: data class 'persnal' is not defined by the policy",
+            '{"data.class.declared":["persnal"]}': "--request: data class 'persnal' is not defined by the policy",
+            '{"data.class":["public"]}': "--request: data class 'public' has no detectors, so it is never detected: "
+                                         "a client can only declare it (data.class.declared)",
         }
         for request, message in cases.items():
             r = run("policy", "explain", POLICY, "--request", request)
@@ -397,6 +425,10 @@ class PolicyDiff(unittest.TestCase):
             r = run("policy", "diff", POLICY, POLICY, "--requests", "requests.jsonl", cwd=d)
             self.assertEqual(r.returncode, 2)
             self.assertEqual(r.stderr, 'requests.jsonl:2:3: error: "tenant" must be a string\n')
+            requests.write_text('{"tenant":"t"}\n{"data.class":["persnal"]}\n')
+            r = run("policy", "diff", POLICY, POLICY, "--requests", "requests.jsonl", cwd=d)
+            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.stderr, "requests.jsonl:2: error: data class 'persnal' is not defined by the policy\n")
 
     def test_usage_errors(self):
         self.assertEqual(run("policy", "diff", POLICY, POLICY).returncode, 2)

@@ -184,6 +184,27 @@ class TenantsCliTest(unittest.TestCase):
         self.assertIn("keys: must be the last section", r.stderr)
         self.assertEqual(Path(self.file).read_text(), before)
 
+    def test_an_empty_flow_list_of_keys_is_named_as_such(self):
+        with open(self.file, "a") as f:
+            f.write("keys: []\n")
+        self.assertEqual(run("tenants", "check", self.file).returncode, 0)
+        r = run("tenants", "key", "create", "acme", "--file", self.file)
+        self.assertEqual(r.returncode, 3)
+        self.assertEqual(r.stderr, f"sovgw tenants key create: {self.file}:5:7: keys: is a flow list ([...]): write "
+                                   "it as a block list, one '- {...}' per line (or 'keys:' alone while there are "
+                                   "none), for keys to be appended\n")
+
+    def test_a_folder_others_may_write_is_refused(self):
+        # They could not edit the file, but could replace it with one that gives them a key.
+        os.chmod(self.dir.name, 0o777)
+        r = run("tenants", "check", self.file)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr, f"sovgw tenants check: {self.file}: the tenants file's folder {self.dir.name} "
+                                   f"(mode 0777) lets group or others replace the file (and so add keys); run "
+                                   f"`chmod go-w {self.dir.name}`\n")
+        os.chmod(self.dir.name, 0o1777)  # sticky, as /tmp: only the owner may replace it
+        self.assertEqual(run("tenants", "check", self.file).returncode, 0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -120,6 +120,20 @@ class LifecycleTest(unittest.TestCase):
             s.sendall(chat_request())
             self.assertEqual(Reader(s).read_response().status, 200)
 
+    def test_sighup_says_when_the_configuration_changed_and_needs_a_restart(self):
+        g = Gateway(gateway_yaml(self.certs, self.clusters()), self.tmp.path)
+        self.addCleanup(g.stop)
+        g.signal(signal.SIGHUP)
+        g.wait_for_json(lambda o: o.get("msg") == "endpoint re-resolution asked for")
+        self.assertFalse(any(o.get("level") == "warn" for o in g.logs()), g.logs())
+        with open(g.config_path, "a") as f:
+            f.write("access_log: false\n")
+        g.signal(signal.SIGHUP)
+        changed = g.wait_for_json(lambda o: o.get("msg", "").startswith("the configuration file changed"))
+        self.assertEqual(changed["config"], g.config_path)
+        self.assertEqual(changed["level"], "warn")
+        self.assertTrue(changed["msg"].endswith("restart to apply it"), changed)
+
     def test_sigterm_drains_in_flight_streams_then_exits(self):
         g = Gateway(gateway_yaml(self.certs, self.clusters(), timeouts="  drain: 20s\n"), self.tmp.path)
         self.addCleanup(g.stop)
@@ -294,6 +308,60 @@ class ConfigCheckTest(unittest.TestCase):
             _, r = self.check(gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:9443", self.certs),
                                            extra=f'trusted_proxies: ["{block}"]\n'))
             self.assertEqual(r.returncode, 0, (block, r.stderr))
+
+    def test_what_serve_would_refuse_config_check_refuses_at_its_key(self):
+        """config check used to pass a listen.address that is no IP address, an admin port that is the
+        listen port and an empty clusters list, all of which serve refused (or served nothing)."""
+        cluster = cluster_yaml("paris", "127.0.0.1:9443", self.certs)
+        good = gateway_yaml(self.certs, cluster)
+        listen = "listen:\n  address: 127.0.0.1\n  port: 0\n"
+        admin = "admin:\n  address: 127.0.0.1\n  port: 0\n"
+        not_an_ip = ("listen.address '{}' is not an IP address (write an address such as 127.0.0.1, 0.0.0.0 or ::, "
+                     "not a host name)")
+        for old, new, at, message in (
+                (listen, listen.replace("127.0.0.1", "localhost"), "localhost", not_an_ip.format("localhost")),
+                (listen, listen.replace("127.0.0.1", "127.0.0.256"), "127.0.0.256", not_an_ip.format("127.0.0.256")),
+                (listen + "tls:", listen.replace("port: 0", "port: 24443") + "tls:", None, None),
+                (admin, admin.replace("port: 0", "port: 24443"), "port: 24443",
+                 "admin.port 24443 is listen.port too: the admin listener needs a port of its own"),
+                ("clusters:\n" + cluster, "clusters: []\n", "clusters",
+                 "at least one cluster is required under clusters:")):
+            self.assertIn(old, good)
+            good = good.replace(old, new, 1)
+            if at is None:
+                continue  # listen.port 24443, for the admin port below
+            text = good
+            good = gateway_yaml(self.certs, cluster)
+            hits = [n for n, l in enumerate(text.splitlines(), 1) if at in l]
+            line = hits[-1] if at == "port: 24443" else hits[0]  # the admin port comes after the listen port
+            column = text.splitlines()[line - 1].index(at) + 1
+            path, r = self.check(text)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(r.stderr, f"{path}:{line}:{column}: {message}\n")
+            r = subprocess.run([SOVGW, "serve", "--config", path], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertEqual(r.stderr, f"{path}:{line}:{column}: {message}\n")
+
+    def test_keys_that_need_others_are_named_at_their_position(self):
+        cluster = cluster_yaml("paris", "127.0.0.1:9443", self.certs)
+        for extra, key, message in (
+                ("listen_extra", "proxy_protocol: true",
+                 "listen.proxy_protocol needs trusted_proxies (the peers allowed to send the header)"),
+                ("tls_extra", "require_client_certificate: true", "tls.require_client_certificate needs tls.client_ca"),
+                ("extra", "limits_store: redis://127.0.0.1:6379/0",
+                 "limits_store needs tenants (the limits it shares are the tenants file's)")):
+            if extra == "listen_extra":
+                text = gateway_yaml(self.certs, cluster).replace("  port: 0\ntls:", "  port: 0\n  proxy_protocol: "
+                                                                                    "true\ntls:", 1)
+            elif extra == "tls_extra":
+                text = gateway_yaml(self.certs, cluster, tls_extra=f"  {key}\n")
+            else:
+                text = gateway_yaml(self.certs, cluster, extra=f"{key}\n")
+            line = next(n for n, l in enumerate(text.splitlines(), 1) if key in l)
+            column = text.splitlines()[line - 1].index(key) + 1
+            path, r = self.check(text)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(r.stderr, f"{path}:{line}:{column}: {message}\n")
 
     def test_yaml_syntax_error_has_position(self):
         path, r = self.check("listen: [unclosed\n")

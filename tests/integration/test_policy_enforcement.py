@@ -372,10 +372,11 @@ class PolicyEnforcementTest(unittest.TestCase):
         config = os.path.join(self.tmp.path, "bad.yaml")
         with open(config, "w") as f:
             f.write(self.config.replace(self.policy, bad))
-        for argv in ([SOVGW, "config", "check", config], [SOVGW, "serve", "--config", config]):
+        # Exit codes as `--help` says them: config check 1 (the config has errors), serve 2 (an invalid config).
+        for argv, code in (([SOVGW, "config", "check", config], 1), ([SOVGW, "serve", "--config", config], 2)):
             r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-            self.assertNotEqual(r.returncode, 0)
-            self.assertRegex(r.stderr, rf"{bad}:\d+:\d+: .*ZZ")
+            self.assertEqual(r.returncode, code, r.stderr)
+            self.assertRegex(r.stderr, rf"^{bad}:\d+:\d+: .*ZZ")
 
 
 if __name__ == "__main__":

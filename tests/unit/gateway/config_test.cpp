@@ -161,7 +161,7 @@ TEST_CASE("limits_store: redis://HOST:PORT[/DB], with tenants, and its outage mo
           fmt::format("gw.yaml:10:15: limits_store must be redis://HOST:PORT[/DB] (DB 0-15), not '{}'", url));
   }
   CHECK(errors_of(base + "limits_store: redis://h:6379\n") ==
-        "gw.yaml:1:1: limits_store needs tenants (the limits it shares are the tenants file's)");
+        "gw.yaml:9:1: limits_store needs tenants (the limits it shares are the tenants file's)");
   CHECK(errors_of(tenants + "limits_store_outage: maybe\n") ==
         "gw.yaml:10:22: limits_store_outage must be closed or open, not 'maybe'");
   CHECK(errors_of(tenants + "limits_store_sync_interval: 5ms\n") ==
@@ -208,7 +208,7 @@ TEST_CASE("client_country.from_certificate: off by default, needs tls.client_ca"
             ->client_country_from_certificate);
   CHECK(
       errors_of(base + "client_country: {from_certificate: true}\n") ==
-      "gw.yaml:9:17: client_country.from_certificate needs tls.client_ca (only a verified client certificate "
+      "gw.yaml:9:18: client_country.from_certificate needs tls.client_ca (only a verified client certificate "
       "names a country)");
   CHECK(errors_of(mtls + "client_country: {from_cert: true}\n") ==
         "gw.yaml:9:18: unknown key 'from_cert' in client_country (known: from_certificate)");

@@ -181,6 +181,64 @@ clusters:
       std::string::npos);
 }
 
+TEST_CASE("cluster lint: models a rule names that no configured cluster can serve") {
+  constexpr std::string_view text = R"(rules:
+  - id: permit-eu
+    effect: permit
+    when: {client.country: [EU], model: ["gpt-*", mistral-tiny, mistral-large, llama-3.1-8b]}
+  - {id: forbid-old, effect: forbid, when: {model: [gpt-3]}}
+  - {id: gpt-in-us, effect: restrict, when: {model: [gpt-4o, mistral-large]}, route: {cluster.country: [US]}}
+  - {id: pin, effect: restrict, when: {model: [mistral-large]}, route: {cluster: [nowhere]}}
+)";
+  const std::vector<cluster_info> clusters = {{"fr-1", "FR", "", "FR", {"mistral-large", "llama-3.1-*"}},
+                                              {"us-1", "US", "", "US", {"gpt-4o*"}}};
+  // Each warning is at the model it is about (the glob before it in the list does not shift it);
+  // a model a cluster serves by a glob, a glob in a rule and a forbid's model are not warned about;
+  // 'pin' admits no cluster at all, which is its own error, not one more per model.
+  CHECK(
+      format_diagnostics(lint_clusters(*compiled(text), clusters)) ==
+      "p.yaml:4:51: warning: permit rule 'permit-eu' names model 'mistral-tiny', which no configured cluster "
+      "serves: requests for it are denied (no_cluster)\n"
+      "p.yaml:6:62: warning: restrict rule 'gpt-in-us': no configured cluster that serves 'mistral-large' is "
+      "admitted by its route, so the requests for it this rule matches are always denied (no_cluster); a "
+      "forbid says so plainly\n"
+      "p.yaml:7:5: error: route of restrict rule 'pin' admits none of the 2 configured clusters\n"
+      "p.yaml:7:83: error: route of rule 'pin' names cluster 'nowhere', which the config does not define\n");
+  // Warnings do not fail the check the gateway runs.
+  std::string warned(text);
+  warned.erase(warned.find("  - {id: pin"));
+  CHECK(check_deployment(*compiled(warned), deployment{&clusters, nullptr, {}}).ok());
+  // Clusters that serve every model: nothing to warn about.
+  const std::vector<cluster_info> serve_all = {{"fr-1", "FR", "", "FR", {"*"}},
+                                               {"us-1", "US", "", "US", {"*"}}};
+  CHECK(lint_clusters(*compiled(warned), serve_all).empty());
+}
+
+TEST_CASE("cluster lint: restricts every request meets that together admit no cluster, reported once") {
+  const std::vector<cluster_info> clusters = {{"fr-1", "FR", "", "FR", {"*"}},
+                                              {"us-1", "US", "", "US", {"*"}}};
+  // Each admits a cluster, together none: an error at the rule that closes the last one. A restrict
+  // with a `when` does not meet every request; the rule after the error adds nothing to report.
+  CHECK(format_diagnostics(lint_clusters(*compiled(R"(rules:
+  - {id: permit-all, effect: permit}
+  - {id: in-eu, effect: restrict, route: {cluster.country: [EU]}}
+  - {id: post-in-us, effect: restrict, when: {method: [POST]}, route: {cluster.country: [US]}}
+  - {id: us-operated, effect: restrict, route: {cluster.operator_jurisdiction: [US]}}
+  - {id: in-fr, effect: restrict, route: {cluster.country: [FR]}}
+)"),
+                                         clusters)) ==
+        "p.yaml:5:5: error: restrict rules 'in-eu', 'us-operated' apply to every request and together "
+        "admit none of the 2 configured clusters: every request is denied (no_cluster)\n");
+  // One that admits no cluster by itself is its own error, whichever comes first, and only that.
+  constexpr std::string_view eu = "  - {id: in-eu, effect: restrict, route: {cluster.country: [EU]}}\n";
+  constexpr std::string_view ch = "  - {id: in-ch, effect: restrict, route: {cluster.country: [CH]}}\n";
+  const std::string head = "rules:\n  - {id: permit-all, effect: permit}\n";
+  CHECK(format_diagnostics(lint_clusters(*compiled(head + std::string(eu) + std::string(ch)), clusters)) ==
+        "p.yaml:4:5: error: route of restrict rule 'in-ch' admits none of the 2 configured clusters\n");
+  CHECK(format_diagnostics(lint_clusters(*compiled(head + std::string(ch) + std::string(eu)), clusters)) ==
+        "p.yaml:3:5: error: route of restrict rule 'in-ch' admits none of the 2 configured clusters\n");
+}
+
 TEST_CASE("clusters config: the gateway's schema, every error with its position") {
   const auto bad = parse_clusters_text(R"(clusters:
   - name: a
@@ -345,4 +403,18 @@ TEST_CASE("a policy store's vetter refuses a policy and keeps the last good one"
   CHECK(format_diagnostics(bad.diagnostics)
             .find("bad.yaml:2:51: error: route of rule 'pin' names cluster "
                   "'pariss'") != std::string::npos);
+}
+
+TEST_CASE("with clusters, a permit invariant meets a model no cluster serves") {
+  const auto p = compiled(R"(rules:
+  - {id: p, effect: permit, when: {client.country: [FR]}}
+invariants:
+  - {id: i, for: {client.country: [FR]}, require: {effect: permit}}
+)");
+  CHECK(check_invariants(*p, {})[0].holds);  // the rules alone permit every such request
+  const std::vector<cluster_info> served = {{"fr-1", "FR", "", "FR", {"mistral-large", "llama-*"}}};
+  const auto results = check_invariants(*p, served);
+  REQUIRE_FALSE(results[0].holds);
+  CHECK(results[0].counterexample->model == "(unserved)");
+  CHECK(results[0].violation == "the request is denied (no_cluster)");
 }

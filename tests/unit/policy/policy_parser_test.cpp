@@ -160,3 +160,23 @@ TEST_CASE("a tab in the indentation is named as such, wherever yaml-cpp trips ov
   CHECK(sovgw::policy::yaml::line_of("a\r\nb\n", 1) == "a");
   CHECK(sovgw::policy::yaml::line_of("a\nb", 3).empty());
 }
+
+TEST_CASE("a data class's header value must be a token a client can write in Sovereign-Data-Class") {
+  const auto result = compile_policy(
+      "data_classes:\n"
+      "  a: {header: \"\"}\n"
+      "  b: {header: \" pii\"}\n"
+      "  c: {header: \"pii,x\"}\n"
+      "  d: {header: \"pii\\x01\"}\n"
+      "  e: {header: health-data}\n"
+      "rules: []\n",
+      "p.yaml");
+  const std::string rest =
+      "' is not a token (letters, digits and !#$%&'*+-.^_`|~, no spaces or commas): a client declares a "
+      "class "
+      "in the Sovereign-Data-Class field, a comma-separated list\n";
+  CHECK(format_diagnostics(result.diagnostics) == "p.yaml:2:15: error: header value '" + rest +
+                                                      "p.yaml:3:15: error: header value ' pii" + rest +
+                                                      "p.yaml:4:15: error: header value 'pii,x" + rest +
+                                                      "p.yaml:5:15: error: header value 'pii\x01" + rest);
+}

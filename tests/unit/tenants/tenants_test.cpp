@@ -62,11 +62,11 @@ TEST_CASE("tenants file: keys are found by hash; revoked, expired, unknown and m
   CHECK(r.tenants->check_key(near, now).status == key_check::unknown);
 
   bool ambiguous = false;
-  const tenant* t = r.tenants->find_by_certificate({{subject_kind::cn, "acme-app"}}, ambiguous);
+  const tenant* t = r.tenants->find_by_certificate({{subject_kind::cn, "acme-app", {}}}, ambiguous);
   REQUIRE(t != nullptr);
   CHECK(t->name == "acme");
-  CHECK(r.tenants->find_by_certificate({{subject_kind::dns, "acme-app"}}, ambiguous) == nullptr);
-  CHECK(r.tenants->find_by_certificate({{subject_kind::cn, "nobody"}}, ambiguous) == nullptr);
+  CHECK(r.tenants->find_by_certificate({{subject_kind::dns, "acme-app", {}}}, ambiguous) == nullptr);
+  CHECK(r.tenants->find_by_certificate({{subject_kind::cn, "nobody", {}}}, ambiguous) == nullptr);
 }
 
 TEST_CASE("key memo: a connection's valid key is recalled only for itself, its table and its time") {
@@ -122,7 +122,7 @@ TEST_CASE("tenants file: a certificate naming two tenants identifies nobody") {
       "t.yaml");
   REQUIRE_MESSAGE(r.ok(), errors_of(r));
   bool ambiguous = false;
-  CHECK(r.tenants->find_by_certificate({{subject_kind::cn, "x"}, {subject_kind::dns, "y.example"}},
+  CHECK(r.tenants->find_by_certificate({{subject_kind::cn, "x", {}}, {subject_kind::dns, "y.example", {}}},
                                        ambiguous) == nullptr);
   CHECK(ambiguous);
 }
@@ -141,7 +141,7 @@ TEST_CASE("tenants file: every problem reported at file:line:col") {
       {"tenants:\n  - name: a\n    certificates: [{cn: x, dns: y}]\n",
        "t.yaml:3:20: error: a certificate subject names exactly one"},
       {"tenants:\n  - name: a\n    certificates: [{cn: x}]\n  - name: b\n    certificates: [{cn: x}]\n",
-       "t.yaml:4:5: error: certificate cn 'x' is claimed by tenants 'a' and 'b'"},
+       "t.yaml:5:25: error: certificate cn 'x' is claimed by tenants 'a' and 'b'"},
       {"tenants:\n  - name: a\n    certificates: [{cn: \"a\\0b\"}]\n",
        "t.yaml:3:25: error: certificate cn must be"},
       {"tenants:\n  - name: a\nkeys:\n" + key_line("b", k),
@@ -289,4 +289,47 @@ TEST_CASE("model limits match a model name whatever its case") {
       "      GPT-4O: {tokens_per_month: 6}\n",
       "t.yaml");
   CHECK(errors_of(twice).find("t.yaml:5:7: error: model_limits names 'GPT-4O' twice") != std::string::npos);
+}
+
+TEST_CASE("tenants file: mistakes that used to pass (probe F16)") {
+  const std::string key = generate_key();
+  const load_result bad = parse_tenants(
+      "tenants:\n"
+      "  - name: acme\n"
+      "    certificates: [{dns: App.Acme.example}]\n"
+      "    model_limits:\n"
+      "      \"*\": {tokens_per_month: 5}\n"
+      "      \"gpt-*\": {tokens_per_month: 9}\n"
+      "  - name: ACME\n"
+      "    certificates: [{dns: app.acme.example}]\n"
+      "keys:\n"
+      "  - {tenant: acme, id: " +
+          key_id_of(key) + ", hash: \"" + format_hash(hash_key(key)) +
+          "\", created: 2026-12-01T00:00:00Z, expires: 2026-11-01T00:00:00Z, revoked: "
+          "2026-10-01T00:00:00Z}\n",
+      "t.yaml");
+  CHECK_FALSE(bad.ok());
+  CHECK(
+      errors_of(bad) ==
+      "t.yaml:6:7: error: model_limits 'gpt-*' never applies: '*' (line 5) matches every model it does "
+      "first\n"
+      "t.yaml:10:169: error: key " +
+          key_id_of(key) +
+          " expires before it was created\n"
+          "t.yaml:10:200: error: key " +
+          key_id_of(key) +
+          " was revoked before it was created\n"
+          "t.yaml:7:5: error: tenant 'ACME' differs from 'acme' (line 2) only in case: name them apart\n"
+          "t.yaml:8:26: error: certificate dns 'app.acme.example' is claimed by tenants 'acme' and 'ACME'\n");
+}
+
+TEST_CASE("tenants file: a DNS name identifies its tenant whatever its case") {
+  const load_result r =
+      parse_tenants("tenants:\n  - name: acme\n    certificates: [{dns: App.Acme.example}]\n", "t");
+  REQUIRE(r.ok());
+  bool ambiguous = false;
+  const tenant* t = r.tenants->find_by_certificate({{subject_kind::dns, "app.ACME.example", {}}}, ambiguous);
+  REQUIRE(t != nullptr);
+  CHECK(t->name == "acme");
+  CHECK(r.tenants->find_by_certificate({{subject_kind::cn, "app.acme.example", {}}}, ambiguous) == nullptr);
 }
