@@ -13,6 +13,7 @@
 
 #include "audit/record.hpp"
 #include "audit/store.hpp"
+#include "common/rfc3339.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/siphash.hpp"
 
@@ -105,6 +106,31 @@ std::string quoted(std::string_view v) {
     out += c >= 0x20 && c < 0x7f && ch != '\'' ? std::string(1, ch) : fmt::format("\\x{:02x}", c);
   }
   return out + (v.size() > 64 ? "...'" : "'");
+}
+
+// A record time for a message: RFC 3339, or what it is beyond the year 9999.
+std::string time_text(std::uint64_t us) {
+  return format_rfc3339_us(us, us % 1'000'000 != 0)
+      .value_or(fmt::format("after 9999-12-31 ({} us since 1970)", us));
+}
+std::string when_text(std::uint64_t us) {
+  const auto t = format_rfc3339_us(us, us % 1'000'000 != 0);
+  return t ? "at " + *t : time_text(us);
+}
+
+// "62 min", "5 h", "3 days", "58 years".
+std::string duration_text(std::uint64_t us) {
+  constexpr std::uint64_t minute = 60'000'000;
+  if (us < 120 * minute) {
+    return fmt::format("{} min", us / minute);
+  }
+  if (us < 96 * 60 * minute) {
+    return fmt::format("{} h", us / (60 * minute));
+  }
+  if (us < 730 * 1440 * minute) {
+    return fmt::format("{} days", us / (1440 * minute));
+  }
+  return fmt::format("{} years", us / (36525 * 1440 * minute / 100));
 }
 
 // The value an index key lists its record under (key = prefix || be64(seq), already checked).
@@ -714,6 +740,7 @@ class verifier {
         report_.tree_complete = false;
       }
     }
+    close_time_run();
     report_.records = expected;
     report_.tiles.flush([this](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
       compare_tile(level, index, h, true);
@@ -750,7 +777,87 @@ class verifier {
       report_.forced_opens += record_.note.rfind("forced-open", 0) == 0 ? 1 : 0;
       report_.events.add(record_);
     }
+    if (options_.check_times_at_us) {
+      check_time(seq, *options_.check_times_at_us);
+    }
     return true;
+  }
+
+  // Records whose times are out of line come in runs (a clock stepped back stays back): one
+  // problem per run of records of one kind.
+  struct time_run {
+    problem_kind kind = problem_kind::time_backwards;
+    bool before_2020 = false;
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    std::uint64_t first_time = 0;  // the first record's (implausible: its time or end)
+    std::uint64_t worst = 0;       // the largest gap to the reference
+    std::uint64_t ref_seq = 0;     // backwards: the record they end before
+    std::uint64_t ref_time = 0;
+  };
+
+  void check_time(std::uint64_t seq, std::uint64_t now) {
+    const auto saturated = [](std::uint64_t a, std::uint64_t b) {
+      return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+    };
+    const std::uint64_t end = saturated(record_.timestamp_us, record_.latency_us);
+    time_run r;
+    if (record_.timestamp_us < earliest_plausible_time_us) {
+      r = {problem_kind::time_implausible, true, seq, seq, record_.timestamp_us, 0, 0, 0};
+    } else if (end > saturated(now, time_tolerance_us)) {
+      r = {problem_kind::time_implausible, false, seq, seq, end, end - now, 0, now};
+    } else if (latest_end_ && saturated(end, time_tolerance_us) < latest_end_->second) {
+      r = {problem_kind::time_backwards, false, seq, seq, end, latest_end_->second - end, latest_end_->first,
+           latest_end_->second};
+    } else {
+      close_time_run();
+      if (!latest_end_ || end >= latest_end_->second) {
+        latest_end_ = {seq, end};
+      }
+      return;
+    }
+    if (time_run_ && time_run_->kind == r.kind && time_run_->before_2020 == r.before_2020 &&
+        time_run_->last + 1 == seq) {
+      time_run_->last = seq;
+      time_run_->worst = std::max(time_run_->worst, r.worst);
+      return;
+    }
+    close_time_run();
+    time_run_ = r;
+  }
+
+  void close_time_run() {
+    if (!time_run_) {
+      return;
+    }
+    const time_run& r = *time_run_;
+    const std::string which = r.first == r.last ? fmt::format("record {}", r.first)
+                                                : fmt::format("records {}..{}", r.first, r.last);
+    const bool one = r.first == r.last;
+    std::string text;
+    if (r.kind == problem_kind::time_backwards) {
+      text = fmt::format(
+          "{} end{} {}{} before record {} did ({}): the clock went back more than {}, or {} forged", which,
+          one ? "s" : "", one ? "" : "up to ", duration_text(r.worst), r.ref_seq, time_text(r.ref_time),
+          duration_text(time_tolerance_us), one ? "its time is" : "their times are");
+    } else if (r.before_2020) {
+      text = fmt::format(
+          "{}: {} {} {} before 2020-01-01, earlier than any sovgw log: a clock that was not set, or "
+          "a forged time",
+          which, one ? "its time" : "times from", time_text(r.first_time), one ? "is" : "are");
+    } else if (one) {
+      text = fmt::format(
+          "{}: it ended {}, more than {} after this verification's time ({}): a clock that ran "
+          "ahead, or a forged time",
+          which, when_text(r.first_time), duration_text(time_tolerance_us), time_text(r.ref_time));
+    } else {
+      text = fmt::format(
+          "{} end up to {} after this verification's time ({}), more than {}: a clock that ran "
+          "ahead, or forged times",
+          which, duration_text(r.worst), time_text(r.ref_time), duration_text(time_tolerance_us));
+    }
+    problems_.add(area::records, r.kind, r.first, std::move(text));
+    time_run_.reset();
   }
 
   void check_tail() {
@@ -931,7 +1038,9 @@ class verifier {
   std::optional<std::vector<m::hash>> gap_tile_;
   std::uint64_t gap_tile_index_ = 0;
   std::vector<std::uint64_t> suspects_;
-  record record_;  // the leaf check_leaf decoded last
+  record record_;                                                      // the leaf check_leaf decoded last
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> latest_end_;  // the record that ended last, and when
+  std::optional<time_run> time_run_;
   const crypto::siphash hash_;
   index_expectation expected_{hash_};
   problem_list problems_;
@@ -995,6 +1104,10 @@ const char* to_string(problem_kind kind) {
       return "payload_undecryptable";
     case problem_kind::signing_key_changed:
       return "signing_key_changed";
+    case problem_kind::time_backwards:
+      return "time_backwards";
+    case problem_kind::time_implausible:
+      return "time_implausible";
   }
   return "?";
 }

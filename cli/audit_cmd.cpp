@@ -112,12 +112,6 @@ usage; 3 I/O or environment (no log there, the log in use by another writer, a k
 unreadable or readable by others)
 )";
 
-std::uint64_t now_us() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
-
 // --decision: one of the words records hold; any other would silently match nothing.
 std::string decision_option(const std::string& text) {
   if (!audit::is_request_decision(text)) {

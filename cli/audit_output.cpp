@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 
+#include "common/rfc3339.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/jwk.hpp"
@@ -38,12 +38,17 @@ std::string csv_field(std::string_view s) {
 }  // namespace
 
 std::string format_time(std::uint64_t us) {
-  const std::time_t secs = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:06}Z", buf, us % 1000000);
+  return format_rfc3339_us(us).value_or(fmt::format("after 9999-12-31 ({} us since 1970)", us));
+}
+
+std::string format_time_to(std::uint64_t us, std::size_t length) {
+  const auto t = format_rfc3339_us(us);
+  return t ? t->substr(0, length) : std::string("after 9999-12-31");
+}
+
+std::string json_time(std::uint64_t us) {
+  const auto t = format_rfc3339_us(us);
+  return t ? json_string(*t) : std::string("null");
 }
 
 std::string json_string(std::string_view s) {
@@ -107,8 +112,8 @@ std::string record_json(const record& r) {
       R"("latency_us":{},"prompt_tokens":{},"completion_tokens":{},"error_kind":{},"payload":{},"payload_sha256":{},)"
       R"("note":{},"endpoint":{},"endpoint_country":{},"signature_keyid":{},"forwarded_digest":{},)"
       R"("endpoint_rtt_us":{},"distance_bound_km":{},"redactions":{}}})",
-      r.seq, json_string(format_time(r.timestamp_us)), json_string(to_string(r.kind)),
-      json_string(r.request_id), json_string(r.tenant), json_string(r.key_id), json_string(r.client_country),
+      r.seq, json_time(r.timestamp_us), json_string(to_string(r.kind)), json_string(r.request_id),
+      json_string(r.tenant), json_string(r.key_id), json_string(r.client_country),
       json_string(r.country_source), json_string(r.client_ip), json_string(r.method), json_string(r.path),
       json_string(r.model), join(classes, ","), json_string(r.decision), join(rules, ","),
       json_string(r.policy_version), json_string(r.cluster), json_string(r.cluster_country), r.status,
@@ -182,7 +187,7 @@ std::vector<std::string> table_cells(const record& r) {
                                  : fmt::format("{}{}+{}", r.note.starts_with("tokens estimated") ? "~" : "",
                                                r.prompt_tokens, r.completion_tokens);
   return {std::to_string(r.seq),
-          format_time(r.timestamp_us).substr(0, 23),
+          format_time_to(r.timestamp_us, 23),
           r.request_id.empty() ? "-" : r.request_id,
           r.tenant.empty() ? "-" : r.tenant,
           r.client_country.empty() ? "-" : r.client_country,

@@ -108,11 +108,14 @@ std::string num(std::uint64_t v) {
   return out;
 }
 
-// "2026-11-27 10:00:00 UTC"
+// "2026-11-27 10:00:00 UTC" ("after 9999-12-31" from the year 10000 on)
 std::string when(std::uint64_t us) {
-  std::string t = format_time(us).substr(0, 19);
-  t[10] = ' ';
-  return t + " UTC";
+  std::string t = format_time_to(us, 19);
+  if (t.size() == 19) {
+    t[10] = ' ';
+    t += " UTC";
+  }
+  return t;
 }
 
 constexpr std::size_t max_flow_rows = 15;

@@ -22,6 +22,12 @@ constexpr std::uint64_t us_per_second = 1000000;
 
 }  // namespace
 
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
 std::uint64_t parse_count(const std::string& text, const char* what) {
   std::uint64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -46,9 +52,7 @@ std::uint64_t parse_checkpoint_size(const std::string& text, const char* what) {
 std::uint64_t parse_time(const std::string& text, const char* what) {
   std::optional<std::uint64_t> us;
   if (const auto age = audit::parse_age_seconds(text)) {
-    const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                    std::chrono::system_clock::now().time_since_epoch())
-                                                    .count());
+    const auto now = now_us();
     const std::uint64_t back = *age > now / us_per_second ? now : *age * us_per_second;
     us = now - back;
   } else if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {

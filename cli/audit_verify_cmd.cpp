@@ -209,7 +209,9 @@ int cmd_verify(const options& o) {
   const auto auditor =
       o.has("auditor-key") ? std::optional(audit::load_auditor_key(o.need("auditor-key"))) : std::nullopt;
   verify_outcome v;
-  audit::verify_options options{.indexes = true, .held = {}, .require_checkpoint = true};
+  // Record times are judged against now (docs/auditing.md: time_backwards, time_implausible).
+  audit::verify_options options{
+      .indexes = true, .held = {}, .require_checkpoint = true, .check_times_at_us = now_us()};
   const auto key_changed = o.has("checkpoint") ? held_checkpoint_option(o, key, options) : std::nullopt;
   auto opened = try_open_reader(o);
   if (!opened.is_ok() && open_failure_exit_code(opened.error()) == exit_failed) {

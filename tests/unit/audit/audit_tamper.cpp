@@ -24,6 +24,9 @@
 //        audit_tamper DB resign KEYS         what the holder of the signing key can do: rebuild the
 //                                            stored tree from the records as they are, delete every
 //                                            checkpoint and sign one over the whole log with KEYS
+//        audit_tamper DB append-at KEYS TIME   append a request record with this time (Unix
+//                                            microseconds) through the writer, as a gateway whose
+//                                            clock is wrong would (or a writer forging it)
 //        audit_tamper DB corrupt-sst COLUMN data|footer   flush COLUMN (leaves, keys, payloads, ...)
 //                                            to a table file and flip a byte of it: in its first
 //                                            data block (found on read) or its footer (found at open)
@@ -36,8 +39,10 @@
 #include <string>
 #include <vector>
 
+#include "audit/audit_log.hpp"
 #include "audit/keys.hpp"
 #include "audit/store.hpp"
+#include "audit/synthetic.hpp"
 #include "audit/tree_tiles.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
@@ -96,6 +101,20 @@ void delete_data_keys(store& s, const std::string& tenant, rocksdb::WriteBatch& 
 
 }  // namespace
 
+int append_at(const log_config& config, std::uint64_t time_us) {
+  auto log = audit_log::open(config);
+  if (!log.is_ok()) {
+    return die(log.error().message());
+  }
+  record r = synthetic_record("at", time_us, time_us, payload_mode::none);
+  r.timestamp_us = time_us;
+  r.latency_us = 0;
+  if (auto seq = log.value()->append(r).get(); !seq.is_ok()) {
+    return die(seq.error().message());
+  }
+  return log.value()->close().is_ok() ? 0 : die("closing the log failed");
+}
+
 // Flushes `name`'s column family, closes the log and flips one byte of its first table file.
 int corrupt_sst(std::unique_ptr<store> s, const std::string& name, const std::string& where) {
   if (where != "data" && where != "footer") {
@@ -147,6 +166,12 @@ int main(int argc, char** argv) {
     return die(
         "usage: audit_tamper DB flip SEQ|flip-payload SEQ|delete-newest N|swap A B|forge-checkpoint|delete "
         "SEQ");
+  }
+  if (argc == 5 && std::string(argv[2]) == "append-at") {
+    log_config config;
+    config.db_dir = argv[1];
+    config.key_dir = argv[3];
+    return append_at(config, std::stoull(argv[4]));
   }
   auto opened = store::open(argv[1], store::open_mode::read_write);
   if (!opened.is_ok()) {
