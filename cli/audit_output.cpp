@@ -24,9 +24,16 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
-std::string csv_field(std::string_view s) {
-  if (s.find_first_of(",\"\n\r") == std::string_view::npos) {
-    return std::string(s);
+// RFC 4180, and a cell that a spreadsheet would read as a formula (it starts with = + - @, a tab or
+// a carriage return: OWASP's CSV injection list) starts with a single quote, which makes it text.
+// The values a client chose (a model name, a path) reach the CSV: `query --format jsonl` keeps
+// them as recorded.
+std::string csv_field(std::string_view value) {
+  const bool formula =
+      !value.empty() && std::string_view("=+-@\t\r").find(value.front()) != std::string_view::npos;
+  const std::string s = formula ? "'" + std::string(value) : std::string(value);
+  if (s.find_first_of(",\"\n\r") == std::string::npos) {
+    return s;
   }
   std::string out = "\"";
   for (const char ch : s) {

@@ -27,10 +27,14 @@
 //        audit_tamper DB append-at KEYS TIME   append a request record with this time (Unix
 //                                            microseconds) through the writer, as a gateway whose
 //                                            clock is wrong would (or a writer forging it)
+//        audit_tamper DB append-with KEYS FIELD VALUE  append a request record (now) whose FIELD
+//                                            (model, path, request_id, tenant, note) holds VALUE,
+//                                            written with C escapes (\n, \t, \r, \e, \0, \xNN, \\)
 //        audit_tamper DB corrupt-sst COLUMN data|footer   flush COLUMN (leaves, keys, payloads, ...)
 //                                            to a table file and flip a byte of it: in its first
 //                                            data block (found on read) or its footer (found at open)
 // IDX: time, tenant, request, decision or country.
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -101,14 +105,31 @@ void delete_data_keys(store& s, const std::string& tenant, rocksdb::WriteBatch& 
 
 }  // namespace
 
-int append_at(const log_config& config, std::uint64_t time_us) {
+// "a\nb" -> a, newline, b (the escapes append-with takes).
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\' || i + 1 == s.size()) {
+      out += s[i];
+      continue;
+    }
+    const char c = s[++i];
+    if (c == 'x' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c == 'e' ? '\x1b' : c == '0' ? '\0' : c;
+    }
+  }
+  return out;
+}
+
+// Appends `r` through the writer, as a gateway (or a writer forging records) would.
+int append_record(const log_config& config, const record& r) {
   auto log = audit_log::open(config);
   if (!log.is_ok()) {
     return die(log.error().message());
   }
-  record r = synthetic_record("at", time_us, time_us, payload_mode::none);
-  r.timestamp_us = time_us;
-  r.latency_us = 0;
   if (auto seq = log.value()->append(r).get(); !seq.is_ok()) {
     return die(seq.error().message());
   }
@@ -167,11 +188,31 @@ int main(int argc, char** argv) {
         "usage: audit_tamper DB flip SEQ|flip-payload SEQ|delete-newest N|swap A B|forge-checkpoint|delete "
         "SEQ");
   }
-  if (argc == 5 && std::string(argv[2]) == "append-at") {
+  if (argc >= 5 && (std::string(argv[2]) == "append-at" || std::string(argv[2]) == "append-with")) {
     log_config config;
     config.db_dir = argv[1];
     config.key_dir = argv[3];
-    return append_at(config, std::stoull(argv[4]));
+    const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count());
+    const bool at = std::string(argv[2]) == "append-at";
+    record r = synthetic_record(at ? "at" : "with", at ? std::stoull(argv[4]) : now, now, payload_mode::none);
+    r.timestamp_us = at ? std::stoull(argv[4]) : now;
+    r.latency_us = 0;
+    if (!at && argc == 6) {
+      const std::string field = argv[4];
+      std::string* into = field == "model"        ? &r.model
+                          : field == "path"       ? &r.path
+                          : field == "request_id" ? &r.request_id
+                          : field == "tenant"     ? &r.tenant
+                          : field == "note"       ? &r.note
+                                                  : nullptr;
+      if (into == nullptr) {
+        return die("append-with takes model, path, request_id, tenant or note, not " + field);
+      }
+      *into = unescape(argv[5]);
+    }
+    return append_record(config, r);
   }
   auto opened = store::open(argv[1], store::open_mode::read_write);
   if (!opened.is_ok()) {
