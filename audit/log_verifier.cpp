@@ -174,6 +174,9 @@ class index_scanner {
     std::uint64_t entries = 0;
     std::vector<found_problem> problems;  // malformed keys, entries naming records past the end
     std::array<bool, index_columns.size()> unreadable{};  // a read failed: not compared with the records
+    // Request ids two records carry, as the request id index lists them (equal ids side by side):
+    // they are the records' own only when that index matches the records (check_indexes says).
+    std::vector<found_problem> duplicates;
   };
 
   index_scanner(const store& s, const crypto::siphash& hash, std::uint64_t bound)
@@ -198,6 +201,26 @@ class index_scanner {
     }
   }
 
+  // Keys are u16 length || request id || be64(seq): records with one id are listed side by side.
+  // An empty id (events) is no request's.
+  void note_request_id(std::string_view key, std::uint64_t seq) {
+    const auto id = key.substr(0, key.size() - 8);
+    if (id.size() > 2 && id == previous_id_ && out_.duplicates.size() < max_collected) {
+      out_.duplicates.push_back(
+          {area::indexes, problem_kind::request_id_duplicate, seq,
+           fmt::format(
+               "records {} and {} carry the same request id {}: a gateway gives every request its own "
+               "random id, so one of them was forged or replayed",
+               first_with_id_, seq, listed_value(column::idx_request, key)),
+           false});
+      return;
+    }
+    if (id != previous_id_) {
+      previous_id_.assign(id);
+      first_with_id_ = seq;
+    }
+  }
+
   void run() {
     for (std::size_t i = 0; i < index_columns.size(); ++i) {
       const column c = index_columns[i];
@@ -219,6 +242,9 @@ class index_scanner {
           continue;
         }
         add_to(out_.sums[i], *seq >> window_bits, hash_(key));
+        if (c == column::idx_request) {
+          note_request_id(key, *seq);
+        }
       }
       if (!it->status().ok()) {
         out_.unreadable[i] = true;
@@ -231,6 +257,8 @@ class index_scanner {
   const store& store_;
   const crypto::siphash& hash_;
   std::uint64_t bound_;
+  std::string previous_id_;  // the request id index's last key's prefix
+  std::uint64_t first_with_id_ = 0;
   outcome out_;
   std::thread thread_;  // last: starts once the rest is built
 };
@@ -935,6 +963,11 @@ class verifier {
         }
       }
       if (differing.empty()) {
+        if (index_columns[i] == column::idx_request) {
+          for (auto& p : scanned.duplicates) {
+            problems_.add(p.where, p.kind, p.at, std::move(p.text));
+          }
+        }
         continue;
       }
       const std::vector<std::uint64_t> located(
@@ -1104,6 +1137,8 @@ const char* to_string(problem_kind kind) {
       return "payload_undecryptable";
     case problem_kind::signing_key_changed:
       return "signing_key_changed";
+    case problem_kind::request_id_duplicate:
+      return "request_id_duplicate";
     case problem_kind::time_backwards:
       return "time_backwards";
     case problem_kind::time_implausible:
