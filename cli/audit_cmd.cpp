@@ -195,7 +195,7 @@ int cmd_query(const options& o) {
         stderr,
         "sovgw audit query: note: the request id index lists no record for '%s', but reading the whole "
         "log found %llu: the index is damaged (sovgw audit verify names the damage)\n",
-        f.request_id->c_str(), static_cast<unsigned long long>(stats.with_request_id));
+        printable(*f.request_id).c_str(), static_cast<unsigned long long>(stats.with_request_id));
   }
   if (format == "table") {
     table.finish();
@@ -257,8 +257,10 @@ int cmd_show(const options& o) {
     throw command_error(p.error().code() == error_code::io ? exit_environment : exit_failed,
                         p.error().message());
   }
+  // What a client sent, shown as text: no control character reaches the terminal, nothing is cut.
   std::printf("--- prompt (%zu bytes) ---\n%s\n--- completion (%zu bytes) ---\n%s\n", p->prompt.size(),
-              p->prompt.c_str(), p->completion.size(), p->completion.c_str());
+              printable(p->prompt, true).c_str(), p->completion.size(),
+              printable(p->completion, true).c_str());
   return exit_ok;
 }
 

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cli/printable.hpp"
 #include "common/rfc3339.hpp"
+#include "common/utf8.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/jwk.hpp"
@@ -60,16 +62,23 @@ std::string json_time(std::uint64_t us) {
 
 std::string json_string(std::string_view s) {
   std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += ch;
+  for (std::size_t i = 0; i < s.size();) {
+    char32_t c = 0;
+    const std::size_t n = utf8_sequence_at(s, i, c);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
     }
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (hidden_from_terminals(c)) {
+      out += fmt::format("\\u{:04x}", static_cast<std::uint32_t>(c));
+    } else {
+      out.append(s.substr(i, n));
+    }
+    i += n;
   }
   return out + "\"";
 }
@@ -188,7 +197,15 @@ const std::vector<std::string> table_header = {"seq", "time (UTC)", "request id"
                                                "at",  "st",         "tokens (in+out)", "model / event"};
 constexpr std::size_t right_aligned[] = {0, 9};  // seq, status
 
-std::vector<std::string> table_cells(const record& r) {
+// `r` with every text field printable (a value a writer chose: it must not forge a line of output).
+record printable_fields(const record& r) {
+  record p = r;
+  audit::for_each_text(p, [](std::string& s) { s = printable(s); });
+  return p;
+}
+
+std::vector<std::string> table_cells(const record& original) {
+  const record r = printable_fields(original);
   const std::string tokens = r.prompt_tokens + r.completion_tokens == 0
                                  ? std::string("-")
                                  : fmt::format("{}{}+{}", r.note.starts_with("tokens estimated") ? "~" : "",
@@ -255,7 +272,8 @@ void record_table::print(const std::vector<std::string>& cells) const {
   std::puts(line.c_str());
 }
 
-void print_record_summary(const record& r) {
+void print_record_summary(const record& original) {
+  const record r = printable_fields(original);
   std::printf("record %llu (%s) at %s\n", static_cast<unsigned long long>(r.seq), to_string(r.kind),
               format_time(r.timestamp_us).c_str());
   if (r.kind == record_kind::event) {

@@ -10,6 +10,7 @@
 #include "audit/keys.hpp"
 #include "audit/proof_file.hpp"
 #include "audit/query.hpp"
+#include "cli/audit_output.hpp"
 #include "common/rfc3339.hpp"
 
 namespace sovgw::cli {
@@ -208,7 +209,7 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
         stderr,
         "sovgw audit: note: the request id index does not list request id '%s', but record %llu carries "
         "it: the index is damaged (sovgw audit verify names the damage)\n",
-        id.c_str(), static_cast<unsigned long long>(found->seq));
+        printable(id).c_str(), static_cast<unsigned long long>(found->seq));
   }
   return found->seq;
 }

@@ -78,11 +78,11 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     }
     bool unknown_signer = false;
     for (const auto& p : report.problems) {
-      std::printf("  - %s\n", p.text.c_str());
+      std::printf("  - %s\n", printable(p.text, true).c_str());
       unknown_signer = unknown_signer || p.kind == audit::problem_kind::checkpoint_unknown_key;
     }
     for (const auto& p : v.payloads ? v.payloads->problems : std::vector<audit::problem>{}) {
-      std::printf("  - %s\n", p.text.c_str());
+      std::printf("  - %s\n", printable(p.text, true).c_str());
     }
     if (report.failed_checkpoints() > 0) {
       std::printf("%llu of %llu stored checkpoint(s) fail verification\n",
