@@ -801,6 +801,7 @@ class verifier {
                     fmt::format("record {}: {}", seq, decoded.message()), true);
       return false;
     }
+    report_.sealed_records += record_.payload == payload_mode::sealed ? 1 : 0;
     if (record_.kind == record_kind::event) {
       report_.forced_opens += record_.note.rfind("forced-open", 0) == 0 ? 1 : 0;
       report_.events.add(record_);

@@ -103,6 +103,7 @@ struct verify_report {
   std::uint64_t held_checkpoints = 0;        // options.held entries the log reproduced
   std::uint64_t index_entries = 0;           // index entries checked (when options.indexes)
   std::uint64_t forced_opens = 0;
+  std::uint64_t sealed_records = 0;  // records that sealed their payload (verify_payloads checks those)
   std::optional<crypto::checkpoint> latest;         // latest stored checkpoint that verified
   std::optional<crypto::checkpoint> newest_signed;  // newest stored one with a valid signature
   std::vector<problem> problems;

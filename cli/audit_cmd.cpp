@@ -65,11 +65,11 @@ constexpr const char* append_usage =
 )";
 constexpr const char* report_usage =
     R"(usage: sovgw audit report --db DIR --pubkey KEY [--since T] [--until T] [--policy FILE]
-          [--checkpoint FILE] [--format html|json] [--out FILE]
+          [--checkpoint FILE] [--payloads] [--format html|json] [--out FILE]
   the sovereignty report: verification status, flows from client to cluster countries by data
   class, decisions over time, denials by rule (reasons from --policy), policy versions, tenants,
   evidence, the 20 newest denials; one self-contained HTML page (or JSON) on --out or stdout;
-  the verification is verify's (--checkpoint as there); exit 1 when the log does not verify
+  the verification is verify's (--checkpoint and --payloads as there); exit 1 when the log does not verify
   (the report is still written and says why)
 )";
 constexpr const char* checkpoint_usage =
@@ -101,7 +101,7 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
           [--run NAME]                  write N synthetic records (tests and walkthroughs)
   checkpoint --db DIR --keys DIR        sign a checkpoint now
   report  --db DIR --pubkey KEY [--since T] [--until T] [--policy FILE] [--checkpoint FILE]
-          [--format html|json] [--out FILE]   the sovereignty report: one self-contained HTML page
+          [--payloads] [--format html|json] [--out FILE]   the sovereignty report: one HTML page
 
 KEY is a signing.pub file (or its `name+id+key` text); writers take --force to open a log that
 does not verify against its last checkpoint (recorded in the log).
@@ -379,7 +379,8 @@ const subcommand audit_subcommands[] = {
      cmd_append},
     {"report",
      report_usage,
-     {.valued = {"db", "pubkey", "since", "until", "policy", "checkpoint", "format", "out"}},
+     {.valued = {"db", "pubkey", "since", "until", "policy", "checkpoint", "format", "out"},
+      .flags = {"payloads"}},
      cmd_report},
     {"checkpoint", checkpoint_usage, {.valued = {"db", "keys"}, .flags = {"force"}}, cmd_checkpoint},
 };

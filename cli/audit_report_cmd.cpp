@@ -48,7 +48,7 @@ std::vector<std::string> split_classes(const std::string& joined) {
   return out;
 }
 
-std::string verification_json(const audit::verify_report& v) {
+std::string verification_json(const audit::verify_report& v, const report_context& c) {
   std::vector<std::string> problems;
   for (const auto& p : v.problems) {
     problems.push_back(json_problem(to_string(p.kind), p.record, p.text));
@@ -58,9 +58,13 @@ std::string verification_json(const audit::verify_report& v) {
       R"("checkpoint":{},"held_checkpoints":{},)"
       R"("uncovered_records":{},)"
       R"("index_entries":{},)"
-      R"("forced_opens":{},"first_bad_record":{},"problems":[{}]}})",
+      R"("forced_opens":{},"payloads_checked":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
+      R"("first_bad_record":{},"problems":[{}]}})",
       v.ok() ? "true" : "false", v.records, v.checkpoints, v.failed_checkpoints(), v.unchecked_checkpoints,
       json_checkpoint(v.latest), v.held_checkpoints, v.uncovered_records(), v.index_entries, v.forced_opens,
+      json_optional(c.payloads ? std::optional(c.payloads->checked) : std::nullopt),
+      json_optional(c.payloads ? std::optional(c.payloads->dropped_by_retention) : std::nullopt),
+      json_optional(c.payloads ? std::optional(c.payloads->shredded) : std::nullopt),
       json_optional(v.first_bad_record), fmt::join(problems, ","));
 }
 
@@ -180,7 +184,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
       r.verification.ok() ? "true" : "false", json_string(c.db), json_key(c.key),
       json_string(key_fingerprint(c.key)), json_time(c.generated_us), json_optional_time(r.since_us),
       json_optional_time(r.until_us), json_optional_time(r.first_us), json_optional_time(r.last_us),
-      verification_json(r.verification), r.records_in_period, r.events, r.undecodable,
+      verification_json(r.verification, c), r.records_in_period, r.events, r.undecodable,
       json_outcomes(r.outcomes), r.bucket_us / 1000000, series, flows, rules, r.default_denials,
       c.policy_file.empty() ? "null"
                             : fmt::format(R"({{"file":{},"version":{}}})", json_string(c.policy_file),
@@ -203,7 +207,8 @@ int cmd_report(const options& o) {
                    .policy_file = {},
                    .policy_version = {},
                    .rule_reasons = {},
-                   .rule_effects = {}};
+                   .rule_effects = {},
+                   .payloads = std::nullopt};
   if (o.has("policy")) {
     read_policy(o.need("policy"), c);
     for (const auto& [id, effect] : c.rule_effects) {
@@ -221,6 +226,11 @@ int cmd_report(const options& o) {
   auto r = audit::build_report(*s, c.key, options);
   if (key_changed) {
     r.verification.problems.insert(r.verification.problems.begin(), *key_changed);
+  }
+  if (o.flag("payloads") && r.verification.ok()) {  // as verify --payloads: over a log that verifies
+    c.payloads = audit::verify_payloads(*s, r.verification.events);
+    r.verification.problems = c.payloads->problems;
+    r.verification.first_bad_record = c.payloads->first_bad_record;
   }
   write_output(o, format == "json" ? report_json(r, c) : report_html(r, c));
   if (!r.verification.ok()) {
