@@ -614,8 +614,30 @@ class verifier {
     bool ok = false;
     const auto hashes = stored ? decode_tile(*stored, ok) : std::vector<m::hash>();
     const std::uint64_t first_leaf = (index * tile_width) << (level * tile_height);
-    for (std::size_t i = 0; i < computed.size(); ++i) {
-      if (i >= hashes.size() || hashes[i] != computed[i]) {
+    if (stored && !ok) {
+      problems_.add(area::records, problem_kind::tree_damaged, first_leaf,
+                    fmt::format("stored Merkle tree tile {}/{} is malformed", level, index));
+      return;
+    }
+    if (hashes.size() < computed.size()) {
+      // Hashes missing from the stored tree say nothing of the records (the checkpoints judge them):
+      // the tree is incomplete, and the hashes it still holds are compared below.
+      const std::uint64_t span = std::uint64_t{1} << (level * tile_height);
+      const std::uint64_t end = first_leaf + computed.size() * span;  // a partial tile's last hash: fewer
+      const std::uint64_t last = (partial ? std::min(end, report_.records) : end) - 1;
+      missing_hashes_.emplace_back(first_leaf + hashes.size() * span, last + 1);
+      problems_.add(area::records, problem_kind::tree_damaged, first_leaf + hashes.size() * span,
+                    hashes.empty()
+                        ? fmt::format("stored Merkle tree tile {}/{} is missing (the hashes of records "
+                                      "{}..{})",
+                                      level, index, first_leaf, last)
+                        : fmt::format("stored Merkle tree tile {}/{} holds {} of its {} hashes (those of "
+                                      "records {}..{} are missing)",
+                                      level, index, hashes.size(), computed.size(),
+                                      first_leaf + hashes.size() * span, last));
+    }
+    for (std::size_t i = 0; i < computed.size() && i < hashes.size(); ++i) {
+      if (hashes[i] != computed[i]) {
         if (level == 0) {
           if (suspects_.size() < max_collected) {
             suspects_.push_back(first_leaf + i);
@@ -625,7 +647,7 @@ class verifier {
               area::records, problem_kind::tree_damaged, first_leaf,
               fmt::format("stored Merkle tree tile {}/{} does not match the records", level, index));
         }
-        if (level > 0 || i >= hashes.size()) {
+        if (level > 0) {
           return;
         }
       }
@@ -659,10 +681,17 @@ class verifier {
       if (from < size && from != pinned_from && !suspect_within(from, size)) {
         pinned_from = from;
         // Which record is not known, only the range: no first bad record is named.
-        problems_.add(area::records, problem_kind::record_altered, from,
-                      fmt::format("records {}..{}: one differs from what was signed, and the stored tree was "
-                                  "rewritten to match it",
-                                  from, size - 1));
+        const auto missing = std::find_if(missing_hashes_.begin(), missing_hashes_.end(),
+                                          [&](const auto& m) { return m.first < size && m.second > from; });
+        problems_.add(
+            area::records, problem_kind::record_altered, from,
+            missing == missing_hashes_.end()
+                ? fmt::format("records {}..{}: one differs from what was signed, and the stored tree was "
+                              "rewritten to match it",
+                              from, size - 1)
+                : fmt::format("records {}..{}: one differs from what was signed (the stored tree lacks the "
+                              "hashes of records {}..{}, which would name it)",
+                              from, size - 1, missing->first, missing->second - 1));
       }
     }
     for (const std::uint64_t seq : suspects_) {
@@ -1072,7 +1101,9 @@ class verifier {
   std::optional<std::vector<m::hash>> gap_tile_;
   std::uint64_t gap_tile_index_ = 0;
   std::vector<std::uint64_t> suspects_;
-  record record_;                                                      // the leaf check_leaf decoded last
+  std::vector<std::pair<std::uint64_t, std::uint64_t>>
+      missing_hashes_;  // records [first, end) the stored tree lacks
+  record record_;       // the leaf check_leaf decoded last
   std::optional<std::pair<std::uint64_t, std::uint64_t>> latest_end_;  // the record that ended last, and when
   std::optional<time_run> time_run_;
   const crypto::siphash hash_;

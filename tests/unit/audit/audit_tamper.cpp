@@ -13,6 +13,7 @@
 //        audit_tamper DB put-checkpoint SIZE FILE     store the signed note in FILE as the checkpoint at SIZE
 //        audit_tamper DB copy-leaf FROM TO  store record FROM's bytes as record TO as well
 //        audit_tamper DB damage-tile SEQ     zero record SEQ's hash in the stored tree
+//        audit_tamper DB delete-tile SEQ     delete the stored tree tile holding record SEQ's hash
 //        audit_tamper DB truncate N          remove the N newest records without a trace: their
 //                                            leaves, index entries and checkpoints, and the tree
 //                                            rewritten to the remaining records
@@ -319,6 +320,8 @@ int main(int argc, char** argv) {
     std::string tile = **v;
     std::fill_n(tile.begin() + static_cast<std::ptrdiff_t>(32 * (seq % tile_width)), 32, '\0');
     wb.Put(s.cf(column::tree), key, tile);
+  } else if (op == "delete-tile" && argc == 4) {
+    wb.Delete(s.cf(column::tree), tile_key(0, std::stoull(argv[3]) / tile_width));
   } else if (op == "truncate" && argc == 4) {
     const std::uint64_t count = s.leaf_count().value();
     const std::uint64_t keep = count - std::min<std::uint64_t>(std::stoull(argv[3]), count);
