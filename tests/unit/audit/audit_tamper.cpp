@@ -31,6 +31,11 @@
 //        audit_tamper DB append-with KEYS FIELD VALUE  append a request record (now) whose FIELD
 //                                            (model, path, request_id, tenant, note) holds VALUE,
 //                                            written with C escapes (\n, \t, \r, \e, \0, \xNN, \\)
+//        audit_tamper DB append-synthetic KEYS RUN N [--payload none|digest|sealed] [--force]
+//                                            the tests' fixture: N synthetic records (run RUN, times
+//                                            from now, 1 KB payloads) through the writer, as a
+//                                            gateway writes records, without the event and marks of
+//                                            `sovgw audit append` (its own tests cover those)
 //        audit_tamper DB corrupt-sst COLUMN data|footer   flush COLUMN (leaves, keys, payloads, ...)
 //                                            to a table file and flip a byte of it: in its first
 //                                            data block (found on read) or its footer (found at open)
@@ -38,9 +43,11 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -125,6 +132,46 @@ std::string unescape(const std::string& s) {
   return out;
 }
 
+// The fixture: `n` synthetic records, as a gateway appends records (no event, no marks).
+int append_synthetic(log_config config, const std::string& run, std::uint64_t n, std::span<char*> options) {
+  payload_mode mode = payload_mode::sealed;
+  for (std::size_t i = 0; i < options.size(); ++i) {
+    const std::string option = options[i];
+    if (option == "--force") {
+      config.allow_unverified_open = true;
+    } else if (option == "--payload" && i + 1 < options.size() && parse_payload_mode(options[i + 1], mode)) {
+      ++i;
+    } else {
+      return die("append-synthetic takes --payload none|digest|sealed and --force, not " + option);
+    }
+  }
+  auto log = audit_log::open(config);
+  if (!log.is_ok()) {
+    return die(log.error().message());
+  }
+  const auto base = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                   std::chrono::system_clock::now().time_since_epoch())
+                                                   .count());
+  std::vector<std::future<sovgw::result<std::uint64_t>>> pending;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    pending.push_back(log.value()->append(synthetic_record(run, i, base, mode), synthetic_payload(i, 1024)));
+  }
+  std::uint64_t last = 0;
+  for (auto& f : pending) {
+    auto seq = f.get();
+    if (!seq.is_ok()) {
+      return die(seq.error().message());
+    }
+    last = seq.value();
+  }
+  if (!log.value()->close().is_ok()) {
+    return die("closing the log failed");
+  }
+  std::printf("appended %llu record(s); last seq %llu\n", static_cast<unsigned long long>(n),
+              static_cast<unsigned long long>(last));
+  return 0;
+}
+
 // Appends `r` through the writer, as a gateway (or a writer forging records) would.
 int append_record(const log_config& config, const record& r) {
   auto log = audit_log::open(config);
@@ -188,6 +235,12 @@ int main(int argc, char** argv) {
     return die(
         "usage: audit_tamper DB flip SEQ|flip-payload SEQ|delete-newest N|swap A B|forge-checkpoint|delete "
         "SEQ");
+  }
+  if (argc >= 6 && std::string(argv[2]) == "append-synthetic") {
+    log_config config;
+    config.db_dir = argv[1];
+    config.key_dir = argv[3];
+    return append_synthetic(config, argv[4], std::stoull(argv[5]), std::span(argv + 6, argv + argc));
   }
   if (argc >= 5 && (std::string(argv[2]) == "append-at" || std::string(argv[2]) == "append-with")) {
     log_config config;
