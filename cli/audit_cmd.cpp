@@ -57,7 +57,7 @@ constexpr const char* shred_usage =
     "keys\n";
 constexpr const char* retain_usage =
     "usage: sovgw audit retain --db DIR --keys DIR --older-than AGE [--force]\n"
-    "  drop payloads older than AGE (90d, 12h, 30m, 10s)\n";
+    "  drop payloads older than AGE (90d, 12h, 30m, 10s); under 1d only with --force (recorded)\n";
 constexpr const char* append_usage =
     R"(usage: sovgw audit append --db DIR --keys DIR --synthetic N [--payload-bytes B]
           [--payload none|digest|sealed] [--run NAME] [--force]
@@ -96,7 +96,8 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
   verify-proof FILE --pubkey KEY [--format text|json]   check an inclusion or consistency proof offline
   show    --db DIR (--request-id ID | --seq N | --last) --auditor-key KEY   decrypt a payload
   shred   --db DIR --keys DIR --tenant T           destroy a tenant's payload data keys
-  retain  --db DIR --keys DIR --older-than AGE     drop payloads older than AGE (90d, 12h, 30m, 10s)
+  retain  --db DIR --keys DIR --older-than AGE     drop payloads older than AGE (90d, 12h, 30m, 10s;
+                                        under 1d only with --force, recorded in the log)
   append  --db DIR --keys DIR --synthetic N [--payload-bytes B] [--payload none|digest|sealed]
           [--run NAME]                  write N synthetic records (tests and walkthroughs)
   checkpoint --db DIR --keys DIR        sign a checkpoint now
@@ -104,7 +105,8 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
           [--payloads] [--format html|json] [--out FILE]   the sovereignty report: one HTML page
 
 KEY is a signing.pub file (or its `name+id+key` text); writers take --force to open a log that
-does not verify against its last checkpoint (recorded in the log).
+does not verify against its last checkpoint (recorded in the log); retain's --force also lets
+AGE be under 1d: one flag for both.
 
 exit codes: 0 ok; 1 the log or proof does not verify, the log is damaged (a file that fails its
 checksum), or the log answered no (no such tenant key, a payload that cannot be read); 2 bad
@@ -291,11 +293,26 @@ int cmd_shred(const options& o) {
   return exit_ok;
 }
 
+// What the admin listener refuses without a config saying otherwise (admin.min_retention's default).
+constexpr std::uint64_t min_retention_us = 86400ULL * 1000000;
+
 int cmd_retain(const options& o) {
   const std::uint64_t age = parse_age_us(o.need("older-than"));
+  // Like the admin listener: payloads younger than a day are kept unless the operator insists, and
+  // then the log's event says so.
+  if (age < min_retention_us && !o.flag("force")) {
+    throw usage_error(
+        fmt::format("--older-than {} is under the 1d minimum that the admin listener keeps to "
+                    "by default (admin.min_retention): give --force to drop payloads that young "
+                    "(the retention event then records it)",
+                    o.need("older-than")),
+        false);
+  }
   const std::uint64_t now = now_us();
   auto log = open_writer(o, missing_log::refuse);
-  auto dropped = log->drop_payloads_before(now > age ? now - age : 0);
+  auto dropped = log->drop_payloads_before(
+      now > age ? now - age : 0,
+      age < min_retention_us ? "forced below the 1d minimum (sovgw audit retain --force)" : "");
   if (!dropped.is_ok()) {
     throw_status(dropped.error());
   }

@@ -1,5 +1,5 @@
 """The writing commands: shred, retain and checkpoint never create a log; what shred and retention
-leave behind."""
+leave behind; retention under a day only when forced."""
 
 import json
 import os
@@ -91,14 +91,16 @@ class retention_test(audit_case):
         auditor_key = self.auditor_key
         sovgw("audit", "show", "--db", self.db, "--seq", "4", "--auditor-key", auditor_key, check=0)
         time.sleep(0.05)  # the newest record is a few ms old; 0s keeps only what is younger than now
-        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", check=0)
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--force",
+                  check=0)
         self.assertIn("dropped 10 payload(s) older than 0s", p.stdout)
         events = [json.loads(line) for line in sovgw("audit", "query", "--db", self.db, "--format", "jsonl",
                                                      check=0).stdout.splitlines() if '"kind":"event"' in line]
         # The event names the cut-off as a time (it is now less the age), not as raw microseconds, and
         # exactly: verify --payloads holds the log to it.
         self.assertRegex(events[-1]["note"], r"^retention: dropped 10 stored payload\(s\) of records older than "
-                                             r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$")
+                                             r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z; forced below the 1d "
+                                             r"minimum \(sovgw audit retain --force\)$")
 
         proof = sovgw("audit", "prove", "--db", self.db, "--seq", "4", check=0).stdout
         path = os.path.join(self.tmp, "r4.tlog-proof")
@@ -113,7 +115,18 @@ class retention_test(audit_case):
         self.assertIn("payloads: 0 stored payload(s) match",
                       sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads",
                             check=0).stdout)
-        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", check=0)
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--force",
+                  check=0)
+        self.assertIn("dropped 0 payload(s)", p.stdout)
+
+    def test_retention_under_a_day_is_refused_unless_forced_as_the_admin_listener_does(self):
+        self.append(3)
+        for age in ("0s", "3600s", "23h"):
+            p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", age, check=2)
+            self.assertIn(f"--older-than {age} is under the 1d minimum", p.stderr)
+        self.assertNotIn("retention",
+                         sovgw("audit", "query", "--db", self.db, "--format", "jsonl", check=0).stdout)
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "1d", check=0)
         self.assertIn("dropped 0 payload(s)", p.stdout)
 
 
