@@ -61,7 +61,7 @@ constexpr const char* retain_usage =
 constexpr const char* append_usage =
     R"(usage: sovgw audit append --db DIR --keys DIR --synthetic N [--payload-bytes B]
           [--payload none|digest|sealed] [--run NAME] [--force]
-  write N synthetic records (tests and walkthroughs)
+  write N synthetic records (tests and walkthroughs), marked as such and announced by an event
 )";
 constexpr const char* report_usage =
     R"(usage: sovgw audit report --db DIR --pubkey KEY [--since T] [--until T] [--policy FILE]
@@ -99,7 +99,8 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
   retain  --db DIR --keys DIR --older-than AGE     drop payloads older than AGE (90d, 12h, 30m, 10s;
                                         under 1d only with --force, recorded in the log)
   append  --db DIR --keys DIR --synthetic N [--payload-bytes B] [--payload none|digest|sealed]
-          [--run NAME]                  write N synthetic records (tests and walkthroughs)
+          [--run NAME]                  write N synthetic records (tests and walkthroughs), each
+                                        marked synthetic, after an event that names them
   checkpoint --db DIR --keys DIR        sign a checkpoint now
   report  --db DIR --pubkey KEY [--since T] [--until T] [--policy FILE] [--checkpoint FILE]
           [--payloads] [--format html|json] [--out FILE]   the sovereignty report: one HTML page
@@ -324,6 +325,9 @@ int cmd_retain(const options& o) {
 
 int cmd_append(const options& o) {
   const std::uint64_t n = parse_count(o.need("synthetic"), "synthetic");
+  if (n == 0) {
+    throw usage_error("--synthetic must be at least 1", false);
+  }
   const std::uint64_t bytes =
       o.has("payload-bytes") ? parse_count(o.need("payload-bytes"), "payload-bytes") : 1024;
   audit::payload_mode mode = audit::payload_mode::sealed;
@@ -333,12 +337,27 @@ int cmd_append(const options& o) {
   const std::string run = o.get("run").value_or("req");
   auto log = open_writer(o, missing_log::create);
   const std::uint64_t base = now_us();
+  // Fabricated traffic says so, in the log and in every record: an event before them names them
+  // (one writer holds the log, so they follow it), and each one's note marks it.
+  audit::record event;
+  event.kind = audit::record_kind::event;
+  event.timestamp_us = base;
+  const std::uint64_t first = log->durable_size() + 1;
+  event.note = fmt::format(
+      "synthetic: records {}..{} are synthetic traffic written by sovgw audit append --synthetic (run '{}'), "
+      "not requests a gateway served",
+      first, first + n - 1, run);
+  auto announced = log->append(std::move(event)).get();
+  if (!announced.is_ok()) {
+    throw_status(announced.error());
+  }
   std::vector<std::future<result<std::uint64_t>>> pending;
   for (std::uint64_t i = 0; i < n; ++i) {
-    pending.push_back(
-        log->append(audit::synthetic_record(run, i, base, mode), audit::synthetic_payload(i, bytes)));
+    auto r = audit::synthetic_record(run, i, base, mode);
+    r.note = "synthetic: written by sovgw audit append, not a gateway request";
+    pending.push_back(log->append(std::move(r), audit::synthetic_payload(i, bytes)));
   }
-  std::uint64_t last = 0;
+  std::uint64_t last = announced.value();
   for (auto& f : pending) {
     auto r = f.get();
     if (!r.is_ok()) {
@@ -347,8 +366,9 @@ int cmd_append(const options& o) {
     last = r.value();
   }
   close_writer(*log);
-  std::printf("appended %llu record(s); last seq %llu\n", static_cast<unsigned long long>(n),
-              static_cast<unsigned long long>(last));
+  std::printf("appended %llu synthetic record(s) (%llu..%llu), announced by the event at record %llu\n",
+              static_cast<unsigned long long>(n), static_cast<unsigned long long>(announced.value() + 1),
+              static_cast<unsigned long long>(last), static_cast<unsigned long long>(announced.value()));
   return exit_ok;
 }
 
