@@ -20,7 +20,8 @@
   X(health_code)           \
   X(postal_address)        \
   X(date_of_birth)         \
-  X(opaque_content)
+  X(opaque_content)        \
+  X(remote_tools)
 
 namespace sovgw::classify {
 

@@ -1119,7 +1119,8 @@ bool scan_health_code(std::string_view t, Hit&& hit) {
 
 std::uint32_t implemented_detectors() noexcept {
   return bit(email) | bit(phone) | bit(iban) | bit(payment_card) | bit(national_id) | bit(ip_address) |
-         bit(person_name) | bit(health_code) | bit(postal_address) | bit(date_of_birth) | bit(opaque_content);
+         bit(person_name) | bit(health_code) | bit(postal_address) | bit(date_of_birth) |
+         bit(opaque_content) | bit(remote_tools);
 }
 
 namespace {

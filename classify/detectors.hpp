@@ -35,6 +35,10 @@
 //   opaque_content content a model reads that the gateway cannot: found from a JSON body's
 //                  structure and its markdown images, not by these scanners (json_body.hpp),
 //                  and never redactable; a raw body that is not UTF-8 text
+//   remote_tools   a request asking the cluster to send what the model reads on to another server:
+//                  a remote MCP tool or server (OpenAI's `{"type": "mcp", "server_url": ...}`,
+//                  Anthropic's `mcp_servers`), web search or fetch tools, `web_search_options`
+//                  (json_body.hpp); never redactable
 // Every detector a policy may name is implemented (implemented_detectors()). The text is scanned
 // as a model reads it (fold.hpp: fullwidth forms, other scripts' digits, invisible characters,
 // ...), with findings in the text's own bytes; a JSON body is scanned decoded (json_body.hpp:
@@ -65,7 +69,7 @@ struct finding {
 
 // detect() over what the base64 and hex in `text` spell (find_base64_texts in unescape.hpp):
 // what a reader decoding them sees. For text that cannot be redacted in place, such as a
-// request's target and header fields or a body that is not JSON (gateway/pipeline.cpp).
+// request's target and header fields or a body that is not JSON (gateway/pipeline_classify.cpp).
 [[nodiscard]] std::uint32_t detect_encoded(std::string_view text, std::uint32_t wanted);
 
 // Every finding of the detectors in `which`, ordered by position (they may overlap).

@@ -78,6 +78,10 @@ class inspect_handler : public detail::no_size_limits {
     } else if (depth_ > 0 && !value_may_be("an object", ec)) {
       return false;
     }
+    if (depth_ == 1 && audio_settings_) {
+      scalar_is_absent();  // {"voice": ..., "format": ...}
+    }
+    remote_value();
     ++depth_;
     mark_container(false);
     pending_ = field::none;
@@ -93,6 +97,7 @@ class inspect_handler : public detail::no_size_limits {
     if (!value_may_be("an array", ec)) {
       return false;
     }
+    remote_value();
     ++depth_;
     mark_container(true);
     group_ += prose_array() ? 1 : 0;  // its items, and the prose of its parts, are one group
@@ -111,7 +116,11 @@ class inspect_handler : public detail::no_size_limits {
   bool on_key(sv s, std::size_t, error_code& ec) {
     append(s, keep_text_ || read_keys_here());
     if (keep_text_) {
-      key_is_prose_ = is_prose_key(std::string_view(text_).substr(start_));
+      // Read as a case-insensitive decoder (Ollama's Go) reads it: "Content" and "IMAGES" are
+      // the content and the images it serves.
+      const std::string_view folded = fold_key(std::string_view(text_).substr(start_), fold_buffer_);
+      key_is_prose_ = is_prose_key(folded);
+      note_opaque_key(folded);
     }
     const bool ok = key(std::string_view(text_).substr(start_), ec);
     end_string();
@@ -134,6 +143,11 @@ class inspect_handler : public detail::no_size_limits {
       opaque_parts_ = opaque_parts_ || !part_type_is_text(std::string_view(text_).substr(start_));
       part_type_next_ = false;
     }
+    if (tool_type_next_) {
+      remote_tools_ = remote_tools_ || calls_out(std::string_view(text_).substr(start_));
+      tool_type_next_ = false;
+    }
+    remote_value();
     if (keep_text_ && in_prose()) {
       prose_.push_back({start_, text_.size(), prose_group()});
     }
@@ -162,6 +176,7 @@ class inspect_handler : public detail::no_size_limits {
     } else if (!value_may_be("a boolean", ec)) {
       return false;
     }
+    scalar_is_absent();
     pending_ = field::none;
     return true;
   }
@@ -169,9 +184,7 @@ class inspect_handler : public detail::no_size_limits {
     if (depth_ == 0) {
       return refuse(body_error::not_object, "the request body is null, not a JSON object", ec);
     }
-    if (depth_ == opaque_depth_ && opaque_key_) {
-      --opaque_fields_;  // null is absent
-    }
+    scalar_is_absent();
     pending_ = field::none;
     return true;
   }
@@ -180,6 +193,8 @@ class inspect_handler : public detail::no_size_limits {
 
   // Whether the body holds content a model reads that the gateway cannot (opaque_content).
   [[nodiscard]] bool opaque() const { return opaque_parts_ || opaque_fields_ > 0; }
+  // Whether the body asks the cluster to call a remote server with what it reads (remote_tools).
+  [[nodiscard]] bool remote_tools() const { return remote_tools_; }
 
  private:
   // A number's text is read like a string's (a card number in a tool's JSON schema reaches the
@@ -202,6 +217,7 @@ class inspect_handler : public detail::no_size_limits {
     if (!scalar("a number", ec)) {
       return false;
     }
+    scalar_is_absent();
     if (keep_text_) {
       append(s, true);
       numbers_.push_back({start_, text_.size()});
@@ -217,32 +233,44 @@ class inspect_handler : public detail::no_size_limits {
   // image, audio, video, embeddings or a document, and the file keys) under any top-level key
   // but those that hold the schema and settings of tools and of the output (not_content()): a
   // message's or an input's, and vLLM's /score and /rerank `text_1`, `data_1`, `query` and
-  // `documents` alike. At the top level a client's own chat template (vLLM's `chat_template`, or
-  // the one in `chat_template_kwargs`: it may rewrite the text the gateway read, reversing or
-  // decoding it, before the model sees it), embeddings (`prompt_embeds`, any `*_embeds`),
-  // Ollama's images, and token ids under any key naming tokens (number arrays: `tokens` of vLLM's
-  // /detokenize, `token_ids` of its generate endpoint) but the output constraints
-  // (`stop_token_ids`, `allowed_token_ids`, `bad_words_ids`). A part's `type` is read too
-  // (part_type_is_text).
+  // `documents` alike; reasoning a client cannot read either (`encrypted_content`). At the top
+  // level the same media and file keys, a client's own chat template (vLLM's `chat_template`, or
+  // the one in `chat_template_kwargs`, Ollama's `template`: it may rewrite the text the gateway
+  // read, reversing or decoding it, before the model sees it), and token ids under any key
+  // naming tokens (number arrays: `tokens` of vLLM's /detokenize, `token_ids` of its generate
+  // endpoint, Ollama's `context`) but the output constraints (`stop_token_ids`,
+  // `allowed_token_ids`, `bad_words_ids`). Keys are read folded, as Go's decoder matches them
+  // (fold_key). A part's `type` is read too (part_type_is_text).
   void note_opaque_key(std::string_view name) {
-    static constexpr std::string_view files[] = {"file",     "file_data",   "file_id", "file_url",
-                                                 "filename", "inline_data", "blob"};
-    static constexpr std::string_view media[] = {"image", "audio", "video", "embed", "document"};
+    static constexpr std::string_view media[] = {"image", "audio", "video", "embed", "document", "encrypted"};
     const auto names_media = [&] {
-      return std::find(std::begin(files), std::end(files), name) != std::end(files) ||
+      return names_a_file(name) || name == "inline_data" || name == "blob" ||
              std::any_of(std::begin(media), std::end(media),
                          [&](std::string_view m) { return name.find(m) != std::string_view::npos; });
     };
     part_type_next_ = false;
+    tool_type_next_ = false;
     if (depth_ == 1) {
+      in_tools_ = name == "tools";
+      // Anthropic's MCP servers, Chat Completions' web search: the cluster sends what it reads on.
+      remote_key_ = name == "mcp_servers" || name == "web_search_options";
       in_content_ = !not_content(name);
       in_template_kwargs_ = name == "chat_template_kwargs";
-      opaque_key_ = name == "chat_template" || name == "images" || name.ends_with("embeds");
+      // Media and stored files at the top level too (SGLang's image_data, llama.cpp's, a batch's
+      // input_file_id); a flag, a number or null there is no content (scalar_is_absent()), nor
+      // is an object under `audio` (the OpenAI API's settings of audio output).
+      opaque_key_ = name == "chat_template" || name == "template" ||
+                    (in_content_ && !is_prose_key(name) && names_media());
+      audio_settings_ = name == "audio";
       opaque_fields_ += opaque_key_ ? 1 : 0;
       opaque_depth_ = 1;
       token_ids_ = (name.find("token") != std::string_view::npos && !name.starts_with("stop_") &&
                     !name.starts_with("allowed_") && !name.starts_with("bad_")) ||
-                   name == "input_ids";
+                   name == "input_ids" || name == "context";
+    } else if (in_tools_) {
+      // tools[i].type, tools[i].server_url (not a function's parameters named so)
+      tool_type_next_ = depth_ == 3 && name == "type";
+      remote_tools_ = remote_tools_ || (depth_ == 3 && (name == "server_url" || name == "connector_id"));
     } else if (depth_ == 2 && in_template_kwargs_) {
       opaque_key_ = name == "chat_template";
       opaque_fields_ += opaque_key_ ? 1 : 0;
@@ -253,6 +281,38 @@ class inspect_handler : public detail::no_size_limits {
       const bool in_array = depth_ < 64 && ((arrays_ >> (depth_ - 1)) & 1) != 0;
       part_type_next_ = name == "type" && in_array;
       opaque_parts_ = opaque_parts_ || names_media();
+    }
+  }
+  // A key naming a file, by one of its words: file, file_id, file_ids, input_file_id,
+  // training_file, filename (not profile).
+  static bool names_a_file(std::string_view name) {
+    for (std::size_t at = 0; at <= name.size();) {
+      const std::size_t end = std::min(name.find('_', at), name.size());
+      const std::string_view word = name.substr(at, end - at);
+      if (word == "file" || word == "files" || word == "filename") {
+        return true;
+      }
+      at = end + 1;
+    }
+    return false;
+  }
+  // A tool the cluster runs by sending what the model reads to a server the client names or to
+  // a search engine: OpenAI's remote MCP tool and web search, Anthropic's web search and fetch.
+  static bool calls_out(std::string_view type) {
+    return type.starts_with("mcp") || type.starts_with("web_search") || type.starts_with("web_fetch");
+  }
+  // The value of a top-level key that names remote servers: anything but null or a flag.
+  void remote_value() {
+    if (depth_ == 1 && remote_key_) {
+      remote_tools_ = true;
+      remote_key_ = false;
+    }
+  }
+  // A scalar where a key naming opaque content expects it: no content, as if absent.
+  void scalar_is_absent() {
+    if (depth_ == opaque_depth_ && opaque_key_) {
+      --opaque_fields_;
+      opaque_key_ = false;
     }
   }
   // The top-level keys that hold the schema and settings of tools and of the output, not content:
@@ -276,7 +336,8 @@ class inspect_handler : public detail::no_size_limits {
                                                 "metadata",
                                                 "mcp_servers",
                                                 "media_io_kwargs",
-                                                "mm_processor_kwargs"};
+                                                "mm_processor_kwargs",
+                                                "embedding_types"};
     return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
   }
   // The `type` of a part in a message or an input: what is not known to be text (or a call, a
@@ -501,9 +562,6 @@ class inspect_handler : public detail::no_size_limits {
   // A key of the top-level object or of stream_options: no duplicates, no case variants.
   bool key(std::string_view name, error_code& ec) {
     pending_ = field::none;
-    if (keep_text_) {
-      note_opaque_key(name);
-    }
     if (!read_keys_here()) {
       return true;
     }
@@ -516,6 +574,16 @@ class inspect_handler : public detail::no_size_limits {
       }
       return refuse(body_error::case_variant_key,
                     fmt::format("the keys \"{}\" and \"{}\" differ only in letter case", printable(*earlier),
+                                printable(name)),
+                    ec);
+    }
+    // A router runs one of these instead of `model` when it fails or as it chooses (LiteLLM's
+    // fallbacks, also forced by mock_testing_fallbacks; OpenRouter's models): a model the
+    // policy never saw.
+    if (top && (folded == "fallbacks" || folded == "models" || folded == "fallback_models")) {
+      return refuse(body_error::other_models,
+                    fmt::format("the body names other models a router may run instead of \"model\" (\"{}\"); "
+                                "the policy decides one model: remove it",
                                 printable(name)),
                     ec);
     }
@@ -575,9 +643,14 @@ class inspect_handler : public detail::no_size_limits {
   bool in_content_ = false;          // under a top-level key that holds content (not_content())
   bool in_template_kwargs_ = false;  // under the top-level chat_template_kwargs
   bool opaque_key_ = false;          // the last key at opaque_depth_ names opaque content
+  bool audio_settings_ = false;      // the last top-level key is `audio`
   std::size_t opaque_depth_ = 1;     // where opaque_key_ was read: the top level or the kwargs
   bool opaque_parts_ = false;        // a media part, or token ids
   bool part_type_next_ = false;      // the value being read is a content part's type
+  bool in_tools_ = false;            // under the top-level tools
+  bool tool_type_next_ = false;      // the value being read is a tool's type
+  bool remote_key_ = false;          // the last top-level key names remote servers
+  bool remote_tools_ = false;        // a tool or a server the cluster calls out to
   bool token_ids_ = false;           // the last top-level key names token ids
   int opaque_fields_ = 0;            // top-level opaque fields that are not null
 };
@@ -728,6 +801,8 @@ std::string_view body_error_name(body_error e) noexcept {
       return "model_too_long";
     case body_error::model_control_char:
       return "model_control_char";
+    case body_error::other_models:
+      return "other_models";
   }
   return "unknown";
 }
@@ -799,6 +874,10 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
       (parser.handler().opaque() || holds_markdown_image(text_))) {
     out.scan.found |= bit(detector::opaque_content);
     out.scan.hidden |= bit(detector::opaque_content);
+  }
+  if ((which & bit(detector::remote_tools)) != 0 && parser.handler().remote_tools()) {
+    out.scan.found |= bit(detector::remote_tools);
+    out.scan.hidden |= bit(detector::remote_tools);
   }
 }
 

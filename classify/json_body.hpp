@@ -63,17 +63,18 @@ inline constexpr std::size_t max_nested_levels = 3;
 
 enum class body_error : std::uint8_t {
   none,
-  bom,                // starts with a UTF-8 byte order mark
-  utf16_or_32,        // UTF-16 or UTF-32: their byte order marks, or NUL among the first four bytes
-  not_utf8,           // a byte sequence that is not UTF-8 (overlong, surrogate, truncated, ...)
-  invalid_json,       // not one strict JSON text
-  too_deep,           // nested deeper than max_depth
-  not_object,         // the JSON text is not an object
-  duplicate_key,      // a top-level (or stream_options) key given twice
-  case_variant_key,   // keys equal but for letter case, or a case variant of model/stream/...
-  wrong_type,         // model not a string, stream or include_usage not a boolean, ...
-  model_too_long,     // model over max_model_bytes
-  model_control_char  // model with a control character, an invisible one or a space before or after it
+  bom,                 // starts with a UTF-8 byte order mark
+  utf16_or_32,         // UTF-16 or UTF-32: their byte order marks, or NUL among the first four bytes
+  not_utf8,            // a byte sequence that is not UTF-8 (overlong, surrogate, truncated, ...)
+  invalid_json,        // not one strict JSON text
+  too_deep,            // nested deeper than max_depth
+  not_object,          // the JSON text is not an object
+  duplicate_key,       // a top-level (or stream_options) key given twice
+  case_variant_key,    // keys equal but for letter case, or a case variant of model/stream/...
+  wrong_type,          // model not a string, stream or include_usage not a boolean, ...
+  model_too_long,      // model over max_model_bytes
+  model_control_char,  // model with a control character, an invisible one or a space before or after it
+  other_models  // models besides `model` a router may run instead (LiteLLM's fallbacks, OpenRouter's models)
 };
 
 // Whether `s` is UTF-8 text (RFC 3629) without NUL bytes: text the detectors can read.

@@ -6,7 +6,7 @@
 // labelled JSON) may be percent-encoded, hold HTML character references or JSON escapes that its
 // server decodes; and a model reads "alice%40example.com" or "alice&#64;example.com" in a prompt
 // as the address it encodes. The detectors also scan these views (json_body.hpp,
-// gateway/pipeline.cpp).
+// gateway/pipeline_classify.cpp).
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -1,13 +1,11 @@
 #include "cli/options.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 
 #include "cli/printable.hpp"
+#include "common/regular_file.hpp"
 
 namespace sovgw::cli {
 namespace {
@@ -135,33 +133,20 @@ int run_command(std::string_view name, const subcommand& cmd, args_t args) {
 }
 
 std::optional<std::string> read_input_file(const std::string& path, std::size_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw command_error(exit_environment, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  auto text = read_regular_file(path, max_bytes, "file");
+  if (text.is_ok()) {
+    return std::move(text).value();
   }
-  std::string text;
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw command_error(exit_environment, fmt::format("cannot read {}: {}", path, std::strerror(err)));
-    }
-    if (n == 0) {
-      break;
-    }
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > max_bytes) {
-      ::close(fd);
+  const file_error& e = text.error();
+  switch (e.kind) {
+    case file_problem::too_large:
       return std::nullopt;
-    }
+    case file_problem::cannot_open:
+      throw command_error(exit_environment,
+                          fmt::format("cannot open {}: {}", path, std::strerror(e.system_error)));
+    default:
+      throw command_error(exit_environment, fmt::format("cannot read {}: {}", path, e.message()));
   }
-  ::close(fd);
-  return text;
 }
 
 }  // namespace sovgw::cli

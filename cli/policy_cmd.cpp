@@ -1,10 +1,7 @@
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,14 +9,17 @@
 #include "classify/detectors.hpp"
 #include "cli/commands.hpp"
 #include "cli/geo_option.hpp"
+#include "common/regular_file.hpp"
 #include "policy/clusters_config.hpp"
 #include "policy/compiled_policy.hpp"
+#include "policy/deployment_check.hpp"
 #include "policy/explain.hpp"
 #include "policy/invariant_checker.hpp"
 #include "policy/policy.hpp"
 #include "policy/policy_source.hpp"
 #include "policy/policy_tests.hpp"
 #include "policy/request_json.hpp"
+#include "tenants/tenants.hpp"
 
 namespace sovgw::cli {
 namespace {
@@ -59,18 +59,15 @@ exit codes: 0 ok; 1 a check or test failed (including errors in the policy or cl
 3 a file cannot be read, or the geo database cannot be loaded
 )";
 
-// Missing or unreadable inputs are exit 3 (environment), before a library reports them as one of
-// its diagnostics.
-bool readable(const std::string& path, std::string_view what) {
-  if (::access(path.c_str(), R_OK) == 0) {
-    return true;
+// An input file's text; nullopt after saying why it cannot be read (exit 3: missing, unreadable,
+// not a regular file, or too large), before a library reports it as one of its diagnostics.
+std::optional<std::string> read_input(const std::string& path, std::size_t max_bytes, std::string_view what) {
+  auto text = read_regular_file(path, max_bytes, what);
+  if (!text.is_ok()) {
+    fmt::print(stderr, "{}: {}\n", path, text.error().message());
+    return std::nullopt;
   }
-  fmt::print(stderr, "{}: cannot open the {}: {}\n", path, what, std::strerror(errno));
-  return false;
-}
-
-bool has_errors(const std::vector<diagnostic>& items) {
-  return std::any_of(items.begin(), items.end(), [](const auto& d) { return d.level == severity::error; });
+  return std::move(text).value();
 }
 
 void print_diagnostics(const std::vector<diagnostic>& items) {
@@ -78,34 +75,56 @@ void print_diagnostics(const std::vector<diagnostic>& items) {
 }
 
 // Compiles or prints every diagnostic; null on errors.
-std::shared_ptr<const snapshot> load_policy(const std::string& path) {
-  auto result = compile_policy_file(path);
+std::shared_ptr<const snapshot> load_policy(const std::string& path, const std::string& text) {
+  auto result = compile_policy(text, path);
   print_diagnostics(result.diagnostics);
   return result.policy;
 }
 
+// The inputs of a policy command, read before anything is parsed: the policies, the --clusters
+// file, and `extra` (a tests or requests file). nullopt after saying which cannot be read.
+struct inputs {
+  std::vector<std::string> policies;
+  std::optional<std::string> clusters;
+  std::string extra;
+};
+std::optional<inputs> read_inputs(const std::vector<std::string>& policies, const options& o,
+                                  const std::string* extra = nullptr, std::string_view extra_what = {},
+                                  std::size_t extra_max = 0) {
+  inputs in;
+  for (const auto& p : policies) {
+    auto text = read_input(p, max_policy_bytes, "policy file");
+    if (!text) {
+      return std::nullopt;
+    }
+    in.policies.push_back(std::move(*text));
+  }
+  if (const auto clusters = o.get("clusters")) {
+    if (!(in.clusters = read_input(*clusters, max_config_bytes, "configuration file"))) {
+      return std::nullopt;
+    }
+  }
+  if (extra != nullptr) {
+    auto text = read_input(*extra, extra_max, extra_what);
+    if (!text) {
+      return std::nullopt;
+    }
+    in.extra = std::move(*text);
+  }
+  return in;
+}
+
 // The --clusters file (an empty list without it); nullopt after printing its errors.
-std::optional<clusters_result> load_clusters_option(const options& o) {
-  const auto path = o.get("clusters");
-  if (!path) {
+std::optional<clusters_result> load_clusters_option(const options& o, const inputs& in) {
+  if (!in.clusters) {
     return clusters_result{};
   }
-  auto result = load_clusters_file(*path);
+  auto result = parse_clusters_text(*in.clusters, *o.get("clusters"));
   print_diagnostics(result.diagnostics);
   if (!result.ok()) {
     return std::nullopt;
   }
   return result;
-}
-
-bool inputs_readable(const std::vector<std::string>& policies, const options& o) {
-  for (const auto& p : policies) {
-    if (!readable(p, "policy file")) {
-      return false;
-    }
-  }
-  const auto clusters = o.get("clusters");
-  return !clusters || readable(*clusters, "configuration file");
 }
 
 // A detector the policy names but the gateway does not implement never fires: say so, per data
@@ -142,26 +161,44 @@ void warn_unimplemented_detectors(const snapshot& policy) {
 
 int cmd_check(const options& o) {
   const std::string& path = o.positional()[0];
-  if (!inputs_readable({path}, o)) {
+  const auto in = read_inputs({path}, o);
+  if (!in) {
     return exit_environment;
   }
-  const auto policy = load_policy(path);
+  const auto policy = load_policy(path, in->policies[0]);
   if (!policy) {
     return exit_failed;
   }
   warn_unimplemented_detectors(*policy);
-  const auto clusters = load_clusters_option(o);
+  const auto clusters = load_clusters_option(o, *in);
   if (!clusters) {
     return exit_failed;
   }
-  bool failed = false;
   const bool with_clusters = o.has("clusters");
-  if (with_clusters) {
-    const auto lint = lint_clusters(*policy, *clusters);
-    print_diagnostics(lint);
-    failed = has_errors(lint);
+  // With --clusters, the tenants file that config names, as the gateway reads it (relative to the
+  // working directory). One that cannot be loaded is the gateway's to refuse (`config check` says
+  // why); the tenant names are then not checked here.
+  std::optional<std::vector<std::string>> tenant_names;
+  if (with_clusters && !clusters->tenants_file.empty()) {
+    const tenants::load_result t = tenants::load_tenants_file(clusters->tenants_file);
+    if (t.ok()) {
+      tenant_names.emplace();
+      for (const tenants::tenant& tenant : t.tenants->tenants()) {
+        tenant_names->push_back(tenant.name);
+      }
+    } else {
+      fmt::print(stderr,
+                 "{}: warning: the tenants file {} cannot be loaded ({}): tenant names are not checked\n",
+                 clusters->file, clusters->tenants_file, t.diagnostics.front().message);
+    }
   }
-  const auto results = check_invariants(*policy, clusters->clusters);
+  // The check the gateway runs at start and on reload (deployment_check.hpp): the same verdict.
+  const deployment where{with_clusters ? &clusters->clusters : nullptr,
+                         tenant_names ? &*tenant_names : nullptr, clusters->tenants_file};
+  const policy_verdict verdict = check_deployment(*policy, where);
+  print_diagnostics(verdict.diagnostics);
+  const bool failed = !verdict.ok();
+  const auto& results = verdict.invariants;
   for (const auto& r : results) {
     if (r.holds) {
       fmt::print("proved    {} over {} request classes{}{}\n", r.id, r.classes_checked,
@@ -169,7 +206,6 @@ int cmd_check(const options& o) {
                  r.exhaustive ? "" : " (sampled: globs with inner wildcards or more than 10 data classes)");
       continue;
     }
-    failed = true;
     if (r.too_large) {
       fmt::print("UNPROVED  {}: the request domain exceeds the class budget\n", r.id);
       continue;
@@ -198,16 +234,18 @@ std::string indented(const std::string& text) {
 int cmd_test(const options& o) {
   const std::string& policy_path = o.positional()[0];
   const std::string& tests_path = o.positional()[1];
-  if (!inputs_readable({policy_path}, o) || !readable(tests_path, "test file")) {
+  const auto in = read_inputs({policy_path}, o, &tests_path, "test file", max_policy_bytes);
+  if (!in) {
     return exit_environment;
   }
-  const auto policy = load_policy(policy_path);
-  const policy_tests tests = load_policy_tests(tests_path);
+  const auto policy = load_policy(policy_path, in->policies[0]);
+  const policy_tests tests =
+      parse_policy_tests(in->extra, tests_path, std::filesystem::path(tests_path).parent_path());
   print_diagnostics(tests.diagnostics);
   if (!policy || !tests.ok()) {
     return exit_usage;
   }
-  auto clusters = load_clusters_option(o);
+  auto clusters = load_clusters_option(o, *in);
   if (!clusters) {
     return exit_usage;
   }
@@ -241,11 +279,12 @@ int cmd_explain(const options& o) {
     fmt::print(stderr, "--request: {}\n", error);
     return exit_usage;
   }
-  if (!inputs_readable({path}, o)) {
+  const auto in = read_inputs({path}, o);
+  if (!in) {
     return exit_environment;
   }
-  const auto policy = load_policy(path);
-  const auto clusters = load_clusters_option(o);
+  const auto policy = load_policy(path, in->policies[0]);
+  const auto clusters = load_clusters_option(o, *in);
   if (!policy || !clusters) {
     return exit_usage;
   }
@@ -263,14 +302,18 @@ int cmd_explain(const options& o) {
 
 // The JSON requests of a --requests file (one per line; blank lines and # comments skipped), with
 // their line numbers; nullopt after printing each malformed line as file:line:col.
-std::optional<std::vector<std::pair<std::size_t, request_values>>> load_requests(const std::string& file) {
-  std::ifstream in(file);
+std::optional<std::vector<std::pair<std::size_t, request_values>>> parse_requests(const std::string& file,
+                                                                                  std::string_view text) {
   std::vector<std::pair<std::size_t, request_values>> requests;
-  std::string line;
   bool bad = false;
-  for (std::size_t n = 1; std::getline(in, line); ++n) {
+  std::size_t n = 0;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    const std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    ++n;
     const auto first = line.find_first_not_of(" \t\r");
-    if (first == std::string::npos || line[first] == '#') {
+    if (first == std::string_view::npos || line[first] == '#') {
       continue;
     }
     std::string error;
@@ -293,16 +336,17 @@ int cmd_diff(const options& o) {
     throw usage_error("policy diff needs --requests FILE (one JSON request per line)");
   }
   const std::string& file = o.need("requests");
-  if (!inputs_readable(o.positional(), o) || !readable(file, "requests file")) {
+  const auto in = read_inputs(o.positional(), o, &file, "requests file", max_data_bytes);
+  if (!in) {
     return exit_environment;
   }
-  const auto old_policy = load_policy(o.positional()[0]);
-  const auto new_policy = load_policy(o.positional()[1]);
-  const auto clusters = load_clusters_option(o);
+  const auto old_policy = load_policy(o.positional()[0], in->policies[0]);
+  const auto new_policy = load_policy(o.positional()[1], in->policies[1]);
+  const auto clusters = load_clusters_option(o, *in);
   if (!old_policy || !new_policy || !clusters) {
     return exit_usage;
   }
-  auto requests = load_requests(file);
+  auto requests = parse_requests(file, in->extra);
   if (!requests) {
     return exit_usage;
   }

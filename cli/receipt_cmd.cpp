@@ -22,7 +22,8 @@ constexpr const char* receipt_usage = R"(usage:
   sovgw receipt verify HEAD_FILE --key PUBLIC_KEY --method METHOD --url URL
                        [--content-digest VALUE | --body-file FILE]
       checks offline the receipt the gateway signed on a response (docs/auditing.md): HEAD_FILE is
-      the response head as saved (`curl -D head.txt`; interim 1xx heads are skipped), PUBLIC_KEY
+      the response head as saved (`curl -D head.txt`, over HTTP/1.1, 2 or 3; interim 1xx heads are
+      skipped), PUBLIC_KEY
       the gateway's verification key (PEM, JWK or both, as `sovgw keys http-public` prints them,
       or the JWK Set the admin listener serves at /.well-known/sovgw-keys.json: the receipt's
       keyid picks the key),
@@ -41,10 +42,37 @@ struct saved_head {
   std::vector<hs::field_line> fields;
 };
 
-// The last final response head in a `curl -D` file (CRLF or LF line ends).
+// The status code of a status line as curl -D saves it: "HTTP/1.1 200 OK", "HTTP/1.1 200",
+// "HTTP/2 200 ", "HTTP/3 200"; nullopt for any other line.
+std::optional<int> status_of(std::string_view line) {
+  if (!line.starts_with("HTTP/")) {
+    return std::nullopt;
+  }
+  const std::size_t sp = line.find(' ');
+  const std::string_view version = line.substr(5, sp - 5);
+  const bool version_ok = version == "1.0" || version == "1.1" || version == "2" || version == "3";
+  const std::string_view code = sp == std::string_view::npos ? "" : line.substr(sp + 1, 3);
+  if (!version_ok || code.size() != 3 || code.find_first_not_of("0123456789") != std::string_view::npos ||
+      (line.size() > sp + 4 && line[sp + 4] != ' ')) {
+    return std::nullopt;
+  }
+  return (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+}
+
+// The last final response head in a `curl -D` file (CRLF or LF line ends; HTTP/1.x, HTTP/2 or
+// HTTP/3, whose field names are lower case).
 saved_head parse_head(const std::string& path, const std::string& text) {
   std::vector<std::string> block;
   std::vector<std::string> last;
+  std::optional<int> last_status;
+  const auto end_block = [&] {
+    const std::optional<int> status = block.empty() ? std::nullopt : status_of(block[0]);
+    if (status && *status >= 200) {
+      last = block;
+      last_status = status;
+    }
+    block.clear();
+  };
   std::size_t at = 0;
   while (at <= text.size()) {
     std::size_t eol = text.find('\n', at);
@@ -58,28 +86,16 @@ saved_head parse_head(const std::string& path, const std::string& text) {
     at = eol + 1;
     if (!line.empty()) {
       block.push_back(std::move(line));
-      continue;
+    } else {
+      end_block();
     }
-    if (!block.empty() && block[0].starts_with("HTTP/") && block[0].size() >= 12 && block[0][9] != '1') {
-      last = block;
-    }
-    block.clear();
   }
-  if (!block.empty() && block[0].starts_with("HTTP/") && block[0].size() >= 12 && block[0][9] != '1') {
-    last = block;
-  }
+  end_block();
   if (last.empty()) {
     throw usage_error(fmt::format("{}: no final HTTP response head in the file", path), false);
   }
   saved_head h;
-  const std::string_view status_line = last[0];
-  const std::size_t sp = status_line.find(' ');
-  const std::string_view code = status_line.substr(sp + 1, 3);
-  if (sp == std::string_view::npos || code.size() != 3 ||
-      code.find_first_not_of("0123456789") != std::string::npos) {
-    throw usage_error(fmt::format("{}:1: '{}' is not an HTTP status line", path, status_line), false);
-  }
-  h.status = std::stoi(std::string(code));
+  h.status = *last_status;
   h.lines.assign(last.begin() + 1, last.end());
   for (std::size_t i = 0; i < h.lines.size(); ++i) {
     const std::string_view l = h.lines[i];
@@ -122,6 +138,16 @@ int cmd_verify(const options& o) {
   }
   std::vector<hs::verification_key> verifiers;
   for (const crypto::public_key_result& k : keys.keys) {
+    // The gateway's keyid is the key's thumbprint: a kid that says otherwise would be printed as
+    // the signer's keyid for a key that is not that one.
+    const std::string thumbprint = crypto::ed25519_jwk_thumbprint(k.key);
+    if (k.kid != thumbprint) {
+      throw usage_error(
+          fmt::format("{}: the JWK's kid '{}' is not the key's RFC 7638 thumbprint {} (the keyid "
+                      "the gateway signs with)",
+                      key_path, k.kid, thumbprint),
+          false);
+    }
     verifiers.push_back(hs::verification_key::ed25519(k.kid, k.key));
   }
 

@@ -1,17 +1,13 @@
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "cli/commands.hpp"
+#include "common/regular_file.hpp"
 #include "gateway/cluster_credentials.hpp"
 #include "gateway/config.hpp"
 #include "gateway/endpoint_geo.hpp"
@@ -22,7 +18,6 @@
 #include "gateway/tls_buffers.hpp"
 #include "gateway/tls_context.hpp"
 #include "gateway/upstream_pool.hpp"
-#include "policy/yaml_util.hpp"
 
 namespace sovgw::cli {
 
@@ -37,57 +32,36 @@ and a demo tenant, with its files under demo/ (`./run.sh demo` creates them). Lo
 stdout. SIGTERM/SIGINT drain; SIGHUP reloads the certificates, the policy, the tenants file, cluster
 credentials and the admin token, and resolves the endpoint names again.
 
-exit codes: 0 drained and stopped; 2 bad usage or an invalid config; 3 the config file is missing
-or unreadable, or start-up failed (a port, certificate, key, geo database or audit log that cannot
-be used)
+exit codes: 0 drained and stopped; 2 bad usage or an invalid config (the config, its policy or its
+tenants file has errors, or the policy fails its checks against the config); 3 the config file is
+missing or unreadable, or start-up failed (a port, certificate, key, geo database or audit log that
+cannot be used)
 )";
 
 constexpr const char* config_usage = R"(usage: sovgw config check FILE | sovgw config default
-  check: validate a config file (certificates and keys loaded, policy compiled) and exit
+  check: validate a config file (certificates and keys loaded, endpoints resolved, the policy
+         compiled and checked against the clusters and tenants as serve checks it: invariants
+         proved, routes and tenant names cross-checked; its warnings shown) and exit
   default: print the embedded default config
 
 exit codes: 0 ok; 1 the config has errors; 2 bad usage; 3 the config file is missing or unreadable
 )";
 
-// A config file's text. Read here, not by gateway::load_config, so that a missing or unreadable
-// file is exit 3 with the system's reason, as for every other input.
+// A config file's text. Read here, not by gateway::parse_config, so that a file that cannot be read
+// (missing, unreadable, not a regular file, over 16 MiB) is exit 3 with the reason, as for every
+// other input.
 std::string read_config_file(const std::string& path) {
-  constexpr std::size_t max_config_bytes = 16 << 20;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw command_error(exit_environment, fmt::format("{}: cannot open the configuration file: {}", path,
-                                                      std::strerror(errno)));
+  auto text = read_regular_file(path, max_config_bytes, "configuration file");
+  if (!text.is_ok()) {
+    throw command_error(exit_environment, fmt::format("{}: {}", path, text.error().message()));
   }
-  ::close(fd);
-  const auto text = read_input_file(path, max_config_bytes);
-  if (!text) {
-    throw command_error(exit_environment,
-                        fmt::format("{}: larger than 16 MiB: not a configuration file", path));
-  }
-  return *text;
-}
-
-// A YAML syntax error in `text`, as `path:line:col: message`, reported as the policy tools report
-// one (a tab in the indentation is named as such wherever yaml-cpp trips over it); nullopt when
-// the text parses.
-std::optional<std::string> yaml_syntax_error(const std::string& text, const std::string& path) {
-  try {
-    (void)YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    const policy::yaml::syntax_error error = policy::yaml::describe_syntax_error(text, e.mark, e.msg);
-    return fmt::format("{}:{}:{}: YAML syntax error: {}", path, error.pos.line, error.pos.column,
-                       error.message);
-  }
-  return std::nullopt;
+  return std::move(text).value();
 }
 
 // Reads and parses a config file; on an invalid config prints why and throws command_error with
 // `invalid_exit`.
 std::shared_ptr<const gateway::config> load_config_file(const std::string& path, int invalid_exit) {
   const std::string text = read_config_file(path);
-  if (const auto error = yaml_syntax_error(text, path)) {
-    throw command_error(invalid_exit, *error);
-  }
   try {
     return gateway::parse_config(text, path, gateway::file_checks::check);
   } catch (const gateway::config_error& e) {
@@ -113,9 +87,15 @@ int cmd_serve(const options& o) {
     std::fprintf(stderr, "%s\n", e.what());
     return exit_usage;
   }
-  gateway::server srv(cfg);  // start-up failures throw: exit 3 (run_command)
-  srv.bind();
-  return srv.run();
+  std::optional<gateway::server> srv;
+  try {
+    srv.emplace(cfg);  // other start-up failures throw: exit 3 (run_command)
+  } catch (const gateway::config_error& e) {
+    std::fprintf(stderr, "%s\n", e.what());  // a policy or tenants file with errors, a policy check
+    return exit_usage;
+  }
+  srv->bind();
+  return srv->run();
 }
 
 int cmd_check(const options& o) {
@@ -127,7 +107,8 @@ int cmd_check(const options& o) {
     const gateway::cluster_credentials credentials(cfg);  // reads and permission-checks auth: files
     const gateway::endpoint_geo_report geo = gateway::check_endpoint_geo(*cfg, upstreams);
     std::fputs(geo.text().c_str(), stdout);
-    gateway::pipeline stages(cfg);           // compiles the policy, if any
+    gateway::pipeline stages(cfg);  // compiles the policy, if any, and checks it as serve does
+    std::fputs(policy::format_diagnostics(stages.policy_warnings()).c_str(), stderr);
     const gateway::geo_tagger tagger(*cfg);  // reads the signing keys, if any
     for (const std::string& reason : geo.cluster_reasons) {
       if (!reason.empty()) {
@@ -146,6 +127,9 @@ int cmd_check(const options& o) {
   } catch (const command_error& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return e.exit_code();
+  } catch (const gateway::config_error& e) {
+    std::fprintf(stderr, "%s\n", e.what());  // file:line:col, one a line
+    return exit_failed;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), e.what());
     return exit_failed;

@@ -469,6 +469,13 @@ verify_result failed(verify_failure f, std::string detail) {
   return r;
 }
 
+bool has_tag(const sf::dictionary_member& m, std::string_view wanted) {
+  const auto* l = std::get_if<sf::inner_list>(&m.value);
+  const sf::bare_item* tag = l != nullptr ? sf::find(l->params, "tag") : nullptr;
+  const auto* text = tag != nullptr ? std::get_if<std::string>(tag) : nullptr;
+  return text != nullptr && *text == wanted;
+}
+
 // Section 3.2 step 1: choose the signature to verify.
 const sf::dictionary_member* choose(const sf::dictionary& inputs, const verify_options& options) {
   for (const auto& m : inputs) {
@@ -478,17 +485,27 @@ const sf::dictionary_member* choose(const sf::dictionary& inputs, const verify_o
       }
       continue;
     }
-    if (options.tag.empty()) {
-      return &m;
-    }
-    const auto* l = std::get_if<sf::inner_list>(&m.value);
-    const sf::bare_item* tag = l != nullptr ? sf::find(l->params, "tag") : nullptr;
-    const auto* text = tag != nullptr ? std::get_if<std::string>(tag) : nullptr;
-    if (text != nullptr && *text == options.tag) {
+    if (options.tag.empty() || has_tag(m, options.tag)) {
       return &m;
     }
   }
   return nullptr;
+}
+
+// Whether another signature could be the one meant: `label` repeated in either field, or, when
+// the signature was chosen by its tag, a second one with that tag.
+bool ambiguous(const sf::dictionary& inputs, const std::vector<std::string>& repeated_inputs,
+               const std::vector<std::string>& repeated_signatures, std::string_view label,
+               const verify_options& options) {
+  const auto repeats = [&](const std::vector<std::string>& keys) {
+    return std::find(keys.begin(), keys.end(), label) != keys.end();
+  };
+  if (repeats(repeated_inputs) || repeats(repeated_signatures)) {
+    return true;
+  }
+  return options.label.empty() && !options.tag.empty() &&
+         std::count_if(inputs.begin(), inputs.end(),
+                       [&](const sf::dictionary_member& m) { return has_tag(m, options.tag); }) > 1;
 }
 
 std::optional<verify_result> check_time(const signature_params& p, const verify_options& o) {
@@ -804,6 +821,8 @@ const char* to_string(verify_failure f) {
       return "malformed_signature";
     case verify_failure::missing_signature_value:
       return "missing_signature_value";
+    case verify_failure::ambiguous_signature:
+      return "ambiguous_signature";
     case verify_failure::unknown_key:
       return "unknown_key";
     case verify_failure::algorithm_mismatch:
@@ -838,6 +857,8 @@ const char* to_string(verify_failure f) {
       return "content_digest_mismatch";
     case verify_failure::content_digest_malformed:
       return "content_digest_malformed";
+    case verify_failure::wrong_cluster:
+      return "wrong_cluster";
   }
   return "unknown";
 }
@@ -848,17 +869,22 @@ verify_result verify(const message_view& message, const verify_options& options)
   if (!input_text || !signature_text) {
     return failed(verify_failure::missing_signature, !input_text ? "Signature-Input" : "Signature");
   }
-  const auto inputs = sf::parse_dictionary(*input_text);
+  std::vector<std::string> repeated_inputs;
+  const auto inputs = sf::parse_dictionary(*input_text, repeated_inputs);
   if (!inputs.ok()) {
     return failed(verify_failure::malformed_signature_input, sf::describe(inputs.why().code));
   }
-  const auto signatures = sf::parse_dictionary(*signature_text);
+  std::vector<std::string> repeated_signatures;
+  const auto signatures = sf::parse_dictionary(*signature_text, repeated_signatures);
   if (!signatures.ok()) {
     return failed(verify_failure::malformed_signature, sf::describe(signatures.why().code));
   }
   const sf::dictionary_member* chosen = choose(inputs.value(), options);
   if (chosen == nullptr) {
     return failed(verify_failure::missing_signature, !options.label.empty() ? options.label : options.tag);
+  }
+  if (ambiguous(inputs.value(), repeated_inputs, repeated_signatures, chosen->key, options)) {
+    return failed(verify_failure::ambiguous_signature, chosen->key);
   }
   const auto* input = std::get_if<sf::inner_list>(&chosen->value);
   verify_result r;
@@ -885,6 +911,10 @@ verify_result verify(const message_view& message, const verify_options& options)
   }
   if (r.params.alg && algorithm_from_string(*r.params.alg) != key->alg()) {
     return failed(verify_failure::algorithm_mismatch, *r.params.alg);
+  }
+  if (sig->size() !=
+      (key->alg() == algorithm::ed25519 ? ed25519_signature_size : crypto_auth_hmacsha256_BYTES)) {
+    return failed(verify_failure::malformed_signature, chosen->key);  // no key could sign that
   }
   if (auto t = check_time(r.params, options)) {
     return *t;

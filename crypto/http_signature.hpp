@@ -210,6 +210,8 @@ enum class verify_failure : std::uint8_t {
   malformed_signature_input,   // not a Dictionary of Inner Lists of component Strings with valid params
   malformed_signature,         // not a Dictionary, or the chosen member is not a Byte Sequence
   missing_signature_value,     // a label in Signature-Input that Signature does not have
+  ambiguous_signature,         // the chosen label twice in Signature-Input or Signature, or (chosen
+                               // by tag) two signatures with the tag: which one was meant is a guess
   unknown_key,                 // no keyid, or the resolver does not know it
   algorithm_mismatch,          // `alg` names another algorithm than the key's
   missing_created,             // `created` required but absent
@@ -228,6 +230,7 @@ enum class verify_failure : std::uint8_t {
   content_digest_missing,   // a body without a covered Content-Digest
   content_digest_mismatch,  // Content-Digest does not match the body received
   content_digest_malformed,
+  wrong_cluster,  // the covered Sovereign-Cluster names another cluster than the verifier's own
 };
 
 [[nodiscard]] const char* to_string(verify_failure f);
@@ -237,8 +240,9 @@ enum class nonce_check : std::uint8_t { fresh, replayed, unverifiable };
 struct verify_options {
   // Returns the key for a keyid, or nullptr. Required.
   std::function<const verification_key*(std::string_view keyid)> resolve_key;
-  // Verify the signature with this label; when empty, the first signature (in Signature-Input
-  // order) whose tag matches `tag` (or the first signature at all when `tag` is empty).
+  // Verify the signature with this label; when empty, the signature whose tag matches `tag` (or
+  // the first signature at all when `tag` is empty). A label given twice (RFC 8941 keeps the last
+  // value) or, chosen by tag, a second signature with the tag is refused: ambiguous_signature.
   std::string label;
   std::string tag;  // when set, the signature's `tag` must equal it
   std::vector<component> required;

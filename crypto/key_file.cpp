@@ -82,7 +82,8 @@ void write_secret_key_file(const std::string& path, std::string_view kind, const
 }
 
 secret_bytes read_secret_key_file(const std::string& path, std::string_view kind) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  // O_NONBLOCK: a FIFO named by mistake is refused below instead of blocking the open.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     throw key_file_error("cannot open secret key " + path + ": " + std::strerror(errno));
   }
@@ -132,9 +133,14 @@ secret_bytes read_secret_key_file(const std::string& path, std::string_view kind
 void write_public_file(const std::string& path, std::string_view text) { write_exclusive(path, text, 0644); }
 
 std::string read_small_file(const std::string& path, std::string_view what) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     throw key_file_error("cannot open " + path + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw key_file_error(path + " is not a regular file");
   }
   std::string text;
   try {

@@ -44,15 +44,23 @@ std::vector<std::string> sovereign_names(const message_view& m) {
   return out;
 }
 
-// The profile's rule that no Sovereign-* field travels uncovered.
-std::optional<verify_result> check_sovereign_coverage(const message_view& m, const verify_result& r,
-                                                      bool req) {
-  for (const auto& name : sovereign_names(m)) {
-    if (!covers_name(r.params.covered, name, req)) {
-      verify_result f;
-      f.failure = verify_failure::uncovered_field;
-      f.detail = name;
-      return f;
+// The profile's rule that nothing the application may read as a Sovereign-* field or as a covered
+// field travels uncovered. Servers that map field names to variables (CGI, WSGI, Rack, PHP) read
+// `_` as `-`: `Sovereign_Client_Country` is Sovereign-Client-Country to them, `Content_Digest` is
+// Content-Digest. So a field whose name, lower-cased with `_` read as `-`, is `sovereign-*` or a
+// covered field's name must itself be covered.
+std::optional<verify_result> check_coverage(const message_view& m, const verify_result& r, bool req) {
+  for (const auto& f : m.fields) {
+    std::string name(f.name);
+    std::transform(name.begin(), name.end(), name.begin(), lower);
+    std::string read_as = name;
+    std::replace(read_as.begin(), read_as.end(), '_', '-');
+    const bool guarded = is_sovereign_field(read_as) || covers_name(r.params.covered, read_as, req);
+    if (guarded && !covers_name(r.params.covered, name, req)) {
+      verify_result failure;
+      failure.failure = verify_failure::uncovered_field;
+      failure.detail = std::move(name);
+      return failure;
     }
   }
   return std::nullopt;
@@ -86,6 +94,21 @@ std::optional<verify_result> check_content_digest(const message_view& request,
       break;
   }
   return fail(verify_failure::content_digest_malformed, *digest);
+}
+
+// The covered Sovereign-Cluster is an RFC 8941 String naming `cluster` (the verifier's own).
+std::optional<verify_result> check_cluster(const message_view& request, std::string_view cluster) {
+  if (cluster.empty()) {
+    return std::nullopt;
+  }
+  const std::string value = combined_field(request.fields, "sovereign-cluster").value_or("");
+  const auto parsed = sf::parse_item(value);
+  const auto* name =
+      parsed.ok() && parsed->params.empty() ? std::get_if<std::string>(&parsed->value) : nullptr;
+  if (name == nullptr || *name != cluster) {
+    return fail(verify_failure::wrong_cluster, value);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -136,7 +159,9 @@ std::string hmac_keyid(const secret_bytes& secret) {
 std::vector<component> forwarded_request_components(const message_view& request) {
   std::vector<component> covered = {component::derived("@method"), component::derived("@authority"),
                                     component::derived("@path"), component::derived("@query")};
-  for (std::string_view name : {"content-type", "content-digest"}) {
+  // The gateway's own account of the client and the request id are covered too (docs/http.md).
+  for (std::string_view name : {"content-type", "content-digest", "x-forwarded-for", "forwarded",
+                                "x-forwarded-proto", "x-request-id"}) {
     if (has_field(request, name)) {
       covered.push_back(component::field(name));
     }
@@ -178,11 +203,17 @@ verify_result verify_forwarded_request(const message_view& request, std::span<co
   for (const auto& name : policy.required_fields) {
     o.required.push_back(component::field(name));
   }
+  if (!policy.cluster.empty()) {
+    o.required.push_back(component::field("sovereign-cluster"));
+  }
   verify_result r = verify(request, o);
   if (!r.ok()) {
     return r;
   }
-  if (auto f = check_sovereign_coverage(request, r, false)) {
+  if (auto f = check_cluster(request, policy.cluster)) {
+    return *f;
+  }
+  if (auto f = check_coverage(request, r, false)) {
     return *f;
   }
   if (auto f = check_content_digest(request, body, r)) {
@@ -245,7 +276,7 @@ verify_result verify_receipt(const message_view& response, const message_view& r
   if (!r.ok()) {
     return r;
   }
-  if (auto f = check_sovereign_coverage(response, r, false)) {
+  if (auto f = check_coverage(response, r, false)) {
     return *f;
   }
   return r;

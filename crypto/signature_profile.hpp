@@ -14,7 +14,11 @@
 //     sovereign-request-id and sovereign-policy-version);
 //   - every `Sovereign-*` field present in the request is covered: a field added after signing is
 //     refused (uncovered_field) and a covered field removed or changed breaks the base or the
-//     signature (component_unavailable / bad_signature);
+//     signature (component_unavailable / bad_signature). Names are read as servers that map `_`
+//     to `-` read them: `Sovereign_Client_Country` counts as a Sovereign-* field, and a field that
+//     reads as a covered one (`Content_Digest`) must be covered too;
+//   - when the verifier knows its cluster's name, sovereign-cluster is covered and names it: a
+//     request signed for another cluster is refused (wrong_cluster);
 //   - a request with a body covers content-digest, and Content-Digest matches the body received;
 //   - created is within max_age (and at most max_skew in the future), expires has not passed;
 //   - the nonce was not seen before (checked last, only for a request that passed everything else).
@@ -24,6 +28,8 @@
 //            "@authority";req "@path";req "@query";req and "content-digest";req when the client's
 //            request had one;
 //   params:  created, keyid, alg, tag.
+// A receipt verifier applies the same coverage rule to the response's fields (a `Sovereign_*`
+// field added to the response is refused).
 //
 // Thread-safety: pure functions; the nonce cache passed in is itself thread-safe.
 
@@ -84,7 +90,11 @@ struct request_verifier {
   std::int64_t max_age = 300;
   std::int64_t max_skew = 30;
   std::vector<std::string> required_fields = default_required_request_fields();
-  nonce_cache* nonces = nullptr;  // replays are only refused with a cache
+  // The name of the cluster this verifier serves, as the gateway's configuration names it
+  // (`clusters[].name`). When set, sovereign-cluster must be covered and be this String; empty:
+  // a request signed for any cluster is accepted.
+  std::string cluster;
+  nonce_cache* nonces = nullptr;  // replays are only refused with a cache (once per cache)
 };
 
 // Verifies a forwarded request and its body (the bytes received, after de-chunking).

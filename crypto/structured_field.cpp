@@ -171,7 +171,7 @@ class parser {
     return true;
   }
 
-  bool parse_dictionary(dictionary& out) {
+  bool parse_dictionary(dictionary& out, std::vector<std::string>* repeated = nullptr) {
     while (!empty()) {
       std::string key;
       if (!parse_key(key)) {
@@ -195,6 +195,9 @@ class parser {
         if (existing.key == key) {
           existing.value = std::move(value);
           replaced = true;
+          if (repeated != nullptr && std::find(repeated->begin(), repeated->end(), key) == repeated->end()) {
+            repeated->push_back(key);
+          }
           break;
         }
       }
@@ -695,6 +698,11 @@ result<list> parse_list(std::string_view input) {
 
 result<dictionary> parse_dictionary(std::string_view input) {
   return parse_top<dictionary>(input, [](parser& p, dictionary& out) { return p.parse_dictionary(out); });
+}
+
+result<dictionary> parse_dictionary(std::string_view input, std::vector<std::string>& repeated) {
+  return parse_top<dictionary>(
+      input, [&](parser& p, dictionary& out) { return p.parse_dictionary(out, &repeated); });
 }
 
 error append_string(std::string& out, std::string_view text) {

@@ -133,6 +133,9 @@ class [[nodiscard]] result {
 [[nodiscard]] result<item> parse_item(std::string_view input);
 [[nodiscard]] result<list> parse_list(std::string_view input);
 [[nodiscard]] result<dictionary> parse_dictionary(std::string_view input);
+// The same, and `repeated` receives each key that appears more than once (the Dictionary keeps its
+// last value, as section 4.2.2 says; a caller that must not guess which member was meant refuses).
+[[nodiscard]] result<dictionary> parse_dictionary(std::string_view input, std::vector<std::string>& repeated);
 
 // Serialization (RFC 8941 section 4.1). An empty List or Dictionary serializes to "" (the field
 // is then omitted, section 4.1 step 1). The append_* forms write into `out` and return

@@ -18,7 +18,8 @@ constexpr std::size_t max_credential = 8192;
 
 // The credential in `path`, or nullopt with `why` set.
 std::optional<std::string> read_credential(const std::string& path, std::string& why) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  const int fd =
+      ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);  // a FIFO: refused below
   if (fd < 0) {
     why = fmt::format("{}: cannot read the credential file: {}", path, std::strerror(errno));
     return std::nullopt;

@@ -5,10 +5,7 @@
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
-#include <fstream>
-#include <sstream>
 
-#include "common/utf8.hpp"
 #include "gateway/config_reader.hpp"
 #include "gateway/config_sections.hpp"
 #include "policy/clusters_config.hpp"
@@ -18,6 +15,10 @@
 namespace sovgw::gateway {
 
 namespace {
+
+// Wider than the widest block of private addresses (10/8, fc00::/7): it takes in the Internet, and
+// every client there could choose its own address (and country).
+bool too_broad_to_trust(const policy::cidr_block& block) { return block.prefix < (block.base.v4 ? 8u : 7u); }
 
 void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
   std::vector<YAML::Mark> hmac_marks;
@@ -51,7 +52,14 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
                  continue;
                }
                std::string why;
-               if (auto block = policy::parse_cidr(text, why)) {
+               if (auto block = policy::parse_cidr(text, why); block && too_broad_to_trust(*block)) {
+                 r.error(item.Mark(),
+                         fmt::format("trusted_proxies: '{}' is too broad: a client in it could name any "
+                                     "address, and so any country, in X-Forwarded-For or a PROXY header; "
+                                     "list the front proxies' own addresses (at most a /8 in IPv4, a /7 "
+                                     "in IPv6)",
+                                     text));
+               } else if (block) {
                  cfg.trusted_proxies.push_back(*block);
                } else {
                  r.error(item.Mark(),
@@ -197,16 +205,11 @@ std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_vi
   cfg->source = std::string(source);
   config_reader r(source);
   r.check_files = files == file_checks::check;
-  YAML::Node root;
-  if (const utf8_problem bad = find_utf8_problem(yaml); bad.line != 0) {
-    throw config_error(fmt::format("{}:{}:{}: {}", source, bad.line, bad.column, bad.message));
-  }
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::ParserException& e) {
-    const policy::yaml::syntax_error error = policy::yaml::describe_syntax_error(yaml, e.mark, e.msg);
-    throw config_error(fmt::format("{}:{}:{}: YAML syntax error: {}", source, error.pos.line,
-                                   error.pos.column, error.message));
+  std::optional<policy::yaml::load_error> error;
+  const YAML::Node root = policy::yaml::load_document(yaml, error);
+  if (error) {
+    throw config_error(
+        fmt::format("{}:{}:{}: {}", source, error->pos.line, error->pos.column, error->message));
   }
   if (!root.IsDefined() || root.IsNull()) {
     throw config_error(fmt::format("{}: the configuration is empty", source));
@@ -222,16 +225,6 @@ std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_vi
     throw config_error(all);
   }
   return cfg;
-}
-
-std::shared_ptr<const config> load_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw config_error(fmt::format("{}: cannot open the configuration file", path));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path);
 }
 
 }  // namespace sovgw::gateway

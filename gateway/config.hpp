@@ -136,7 +136,7 @@ struct config {
   std::vector<cluster_config> clusters;
 };
 
-// Thrown by load_config/parse_config with every problem found, one `file:line:col: message` a line.
+// Thrown by parse_config with every problem found, one `file:line:col: message` a line.
 class config_error : public std::runtime_error {
  public:
   explicit config_error(const std::string& what) : std::runtime_error(what) {}
@@ -149,7 +149,6 @@ enum class file_checks : bool { skip, check };
 
 [[nodiscard]] std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_view source,
                                                          file_checks files = file_checks::skip);
-[[nodiscard]] std::shared_ptr<const config> load_config(const std::string& path);
 
 // The configuration `sovgw serve` uses without --config: the demo's stand-in cluster on loopback,
 // dev certificates from certs/out/.

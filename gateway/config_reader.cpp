@@ -1,11 +1,14 @@
 #include "gateway/config_reader.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <set>
+
+#include "common/regular_file.hpp"
 
 namespace sovgw::gateway {
 
@@ -75,13 +78,15 @@ void config_reader::existing_file(const YAML::Node& n, std::string_view what, st
     error(n.Mark(), fmt::format("{} must not be empty", what));
     return;
   }
+  struct stat st {};
   if (!check_files) {
     // checked where the file is opened
-  } else if (::access(path.c_str(), R_OK) == 0) {
-    // readable (not opened: a FIFO would be consumed)
-  } else {
+  } else if (::access(path.c_str(), R_OK) != 0) {
     const int e = errno;
     error(n.Mark(), fmt::format("{}: cannot open {}: {}", what, path, std::strerror(e)));
+  } else if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    // not opened: a FIFO would block, or be consumed
+    error(n.Mark(), fmt::format("{}: {} is {}, not a regular file", what, path, file_type_name(st.st_mode)));
   }
   out = std::move(path);  // set even when missing: one error, not a second "required" one
 }

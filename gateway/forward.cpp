@@ -159,11 +159,11 @@ stage_result upstream_exchange::upstream_failed(upstream_error_kind kind, io_sta
     return stage_result::respond(outcome::client_disconnected, "the client went away");
   }
   w_.shared.stats->upstream_error(ctx_.cluster, kind);
-  // Only a broken endpoint is marked down. A slow generation is not: any client can ask for one,
-  // and a few such requests must not steer every request away from a healthy cluster.
-  if (kind != upstream_error_kind::timeout) {
-    w_.pool.report_failure(ctx_.cluster, *lease_.endpoint);
-  }
+  // Not an endpoint failure (the pool counts those: connect and TLS failures). Once the request
+  // is sent, what goes wrong may be what the client sent: a head the cluster refuses by closing,
+  // input it answers with garbage or resets on, a slow generation. A few such requests from any
+  // tenant must not steer every request away from a healthy cluster; they are counted here
+  // (sovgw_upstream_errors_total) and logged.
   log_line("warn", "upstream failed")
       .str("request_id", ctx_.request_id)
       .str("cluster", name)
@@ -186,12 +186,10 @@ void upstream_exchange::failed_mid_body(outcome o, io_status s) {
     return;  // the client left; not the cluster's fault
   }
   ctx_.result = o;
-  const bool slow = o == outcome::upstream_stream_timeout;  // an idle stream is not a broken endpoint
+  const bool slow = o == outcome::upstream_stream_timeout;
+  // Not an endpoint failure either (upstream_failed()).
   w_.shared.stats->upstream_error(ctx_.cluster,
                                   slow ? upstream_error_kind::timeout : upstream_error_kind::reset);
-  if (!slow) {
-    w_.pool.report_failure(ctx_.cluster, *lease_.endpoint);
-  }
   log_line("warn", "upstream failed mid-body")
       .str("request_id", ctx_.request_id)
       .str("endpoint", lease_.endpoint->label)
@@ -268,13 +266,23 @@ bool upstream_exchange::request_head(std::string& out, std::string& unsignable) 
       out += *line;
     }
   }
-  append_field(out, "X-Forwarded-For", ctx_.client_ip);
+  // The gateway's own account of the client, signed with the rest: a cluster that trusts these
+  // fields cannot be told another address or request id on the way.
+  static thread_local std::string forwarded_for;
   const bool v6 = ctx_.client_ip.find(':') != std::string::npos;
-  out += v6 ? "Forwarded: for=\"[" : "Forwarded: for=";
-  out += ctx_.client_ip;
-  out += v6 ? "]\";proto=https\r\n" : ";proto=https\r\n";
-  append_field(out, "X-Forwarded-Proto", "https");
-  append_field(out, "X-Request-Id", ctx_.request_id);
+  forwarded_for.assign(v6 ? "for=\"[" : "for=");
+  forwarded_for += ctx_.client_ip;
+  forwarded_for += v6 ? "]\";proto=https" : ";proto=https";
+  const crypto::httpsig::field_line written[] = {{"X-Forwarded-For", ctx_.client_ip},
+                                                 {"Forwarded", forwarded_for},
+                                                 {"X-Forwarded-Proto", "https"},
+                                                 {"X-Request-Id", ctx_.request_id}};
+  for (const crypto::httpsig::field_line& f : written) {
+    append_field(out, f.name, f.value);
+    if (tagger.signing()) {
+      forwarded.push_back(f);
+    }
+  }
   if (!tagger.tag(out, ctx_, cluster_.host_header, forwarded, unsignable)) {
     return false;
   }

@@ -176,6 +176,9 @@ std::string metrics::render() const {
         "counter", load(cert_reload_failures));
   gauge("sovgw_tenants_reload_failures_total", "Failed tenants-file reloads (the last good tenants stay).",
         "counter", load(tenants_reload_failures));
+  gauge("sovgw_policy_reload_failures_total",
+        "Failed policy reloads: errors, or a check against the configuration (the last good policy stays).",
+        "counter", load(policy_reload_failures));
   gauge("sovgw_admin_token_reload_failures_total",
         "Failed admin.token_file reloads (the current token stays).", "counter",
         load(admin_token_reload_failures));

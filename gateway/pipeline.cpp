@@ -8,13 +8,13 @@
 #include "classify/detectors.hpp"
 #include "classify/json_body.hpp"
 #include "classify/json_edit.hpp"
-#include "classify/media_type.hpp"
-#include "classify/unescape.hpp"
 #include "common/ascii.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/log.hpp"
+#include "gateway/pipeline_classify.hpp"
 #include "policy/compiled_policy.hpp"
 #include "policy/countries.hpp"
+#include "policy/deployment_check.hpp"
 #include "policy/diagnostics.hpp"
 #include "policy/ip_address.hpp"
 #include "policy/policy_source.hpp"
@@ -36,27 +36,42 @@ pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
                                                    : tenants::budget_outage::closed);
   }
   if (std::string errors = reload_tenants(); !errors.empty()) {
-    throw std::runtime_error(errors);
+    throw config_error(errors.substr(0, errors.find_last_not_of('\n') + 1));
   }
   if (cfg_->policy_file.empty()) {
     return;
   }
   geo_ = std::make_unique<policy::geo_db>(load_geo_database(*cfg_));
   if (std::string errors = reload_policy(); !errors.empty()) {
-    throw std::runtime_error(errors);
+    throw config_error(errors.substr(0, errors.find_last_not_of('\n') + 1));
   }
 }
 
-std::string pipeline::reload_policy() {
+std::string pipeline::reload_policy(std::stop_token stop) {
   if (cfg_->policy_file.empty()) {
     return {};
   }
-  policy::reload_result r = store_.reload(cfg_->policy_file);
+  // Checked against the clusters and the live tenants as `sovgw policy check --clusters` checks it.
+  const std::shared_ptr<const tenants::table> table = tenants_.load();
+  std::vector<std::string> tenant_names;
+  if (table) {
+    for (const tenants::tenant& t : table->tenants()) {
+      tenant_names.push_back(t.name);
+    }
+  }
+  const policy::deployment where{&cluster_infos_, table ? &tenant_names : nullptr, cfg_->tenants_file};
+  policy::reload_result r = store_.reload(cfg_->policy_file, [&](const policy::snapshot& s) {
+    return policy::check_deployment(s, where, stop).all();
+  });
   if (!r.ok) {
     return policy::format_diagnostics(r.diagnostics);
   }
   std::shared_ptr<const policy::snapshot> snap = store_.current();
-  auto b = std::make_shared<binding>(binding{snap, policy::bound_clusters(*snap, cluster_infos_), {}, 0, 0});
+  auto b =
+      std::make_shared<binding>(binding{snap, policy::bound_clusters(*snap, cluster_infos_), {}, 0, 0, {}});
+  std::erase_if(r.diagnostics,
+                [](const policy::diagnostic& d) { return d.level != policy::severity::warning; });
+  b->warnings = std::move(r.diagnostics);
   b->redactors = snap->redact_detectors();
   std::uint32_t missing = b->redactors & ~classify::implemented_detectors();
   for (std::string_view name : snap->data_class_names()) {
@@ -83,317 +98,9 @@ std::string pipeline::policy_version() const {
   return b ? b->policy->version() : std::string();
 }
 
-namespace {
-
-// One inspector per thread: its buffers are reused from request to request.
-classify::json_inspector& thread_inspector() {
-  static thread_local classify::json_inspector inspector;
-  return inspector;
-}
-
-// The body as JSON (see classify/json_body.hpp): the fields the gateway routes on and what the
-// detectors find in the decoded strings; 400 for a body the cluster could read differently.
-stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool locate) {
-  static thread_local classify::inspection result;
-  thread_inspector().inspect(ctx.body, {detectors, locate}, result);
-  if (!result.ok()) {
-    using enum classify::body_error;
-    const classify::body_error e = result.error;
-    const bool not_json = e == bom || e == utf16_or_32 || e == not_utf8 || e == invalid_json || e == too_deep;
-    return stage_result::respond(not_json ? outcome::invalid_json : outcome::invalid_body, result.message);
-  }
-  ctx.model = result.fields.model;
-  ctx.stream = result.fields.stream;
-  ctx.include_usage = result.fields.include_usage;
-  ctx.completion_bound = result.fields.max_tokens * std::max<std::uint64_t>(1, result.fields.choices);
-  ctx.scan = std::move(result.scan);
-  return stage_result::next();
-}
-
-// Whether a body is text a server may parse as JSON whatever its label says: its first
-// character (after a byte order mark and white space) opens an object or an array, in UTF-8 or
-// UTF-16.
-bool looks_like_json(std::string_view body) {
-  if (body.starts_with("\xef\xbb\xbf")) {
-    body.remove_prefix(3);
-  } else if (body.starts_with("\xff\xfe") || body.starts_with("\xfe\xff")) {
-    return true;  // UTF-16 text of any kind: nothing the detectors can read
-  }
-  const std::size_t first = body.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) {
-    return false;
-  }
-  const bool utf16 =
-      first + 1 < body.size() && body[first] == '\0' && (body[first + 1] == '{' || body[first + 1] == '[');
-  return body[first] == '{' || body[first] == '[' || utf16;
-}
-
-// A body that is not labelled JSON, on a path that is not a JSON endpoint: a server may still
-// parse it as JSON (many ignore the label) or decode it as a form. The detectors read its bytes,
-// its decoded strings when it is strict JSON, its text with JSON escapes, percent-encoding and
-// HTML character references decoded, and base64 that decodes to text; a body that looks like
-// JSON but is not strict JSON is refused, since a lenient parser could read it differently. Such
-// a body cannot be redacted. A body that is not UTF-8 text (an image, an archive) is
-// opaque_content.
-stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
-  ctx.scan = {};
-  ctx.scan.ran = detectors;
-  ctx.scan.located = true;
-  const bool json_like = looks_like_json(ctx.body);
-  if (detectors == 0 && !json_like) {
-    return stage_result::next();
-  }
-  if (detectors != 0) {
-    ctx.scan.found = classify::detect(ctx.body, detectors);
-    if (!classify::readable_text(ctx.body)) {
-      ctx.scan.found |= detectors & classify::bit(classify::detector::opaque_content);
-    }
-  }
-  static thread_local classify::inspection as_json;
-  thread_inspector().inspect(ctx.body, {detectors, false}, as_json);
-  if (as_json.ok()) {
-    ctx.scan.found |= as_json.scan.found;
-    // Many servers parse a body as JSON whatever its label (Ollama's /api/chat with text/plain):
-    // the model it names is the model they run, and the one the policy decides.
-    if (!as_json.fields.model.empty()) {
-      ctx.model = as_json.fields.model;
-    }
-    ctx.completion_bound = as_json.fields.max_tokens * std::max<std::uint64_t>(1, as_json.fields.choices);
-    return stage_result::next();
-  }
-  if (detectors == 0) {
-    return stage_result::next();  // no detectors to answer to: forwarded as it is
-  }
-  if (json_like) {
-    return stage_result::respond(
-        outcome::invalid_json,
-        fmt::format("the request body looks like JSON but is not strict UTF-8 JSON ({}); a cluster could "
-                    "read it differently from the gateway: send strict JSON (RFC 8259)",
-                    as_json.message));
-  }
-  static thread_local classify::unescaped_text decoded;
-  using enum classify::unescape_forms;
-  if (classify::unescape(ctx.body,
-                         json_escapes | percent_encoding | plus_as_space | html_references |
-                             classify::quoted_printable_at_sign(ctx.body),
-                         decoded)) {
-    ctx.scan.found |= classify::detect(decoded.text, detectors);
-  }
-  ctx.scan.found |= classify::detect_encoded(ctx.body, detectors);
-  return stage_result::next();
-}
-
-// What a cluster reads besides the body: the request target (path and query, also
-// percent-decoded with '+' as a space, as a server reads a query) and every header field the
-// gateway forwards as the client wrote it. A cluster's logs keep `?user=alice%40example.com` or
-// `X-Customer: alice@example.com` as surely as a prompt, so the detectors read them too: one
-// line each, so that no finding runs from one into the next; base64 and hex that spell text
-// (an RFC 2047 encoded word, a query value) decoded too. Nothing there can be redacted.
-std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors) {
-  static thread_local std::string text;
-  static thread_local classify::unescaped_text decoded;
-  text.assign(head.target);
-  text += '\n';
-  using enum classify::unescape_forms;
-  if (classify::unescape(head.target, percent_encoding | plus_as_space, decoded)) {
-    text += decoded.text;
-    text += '\n';
-  }
-  for (const http::field& f : head.fields) {
-    if (!http::never_forwarded(f.id) && !http::is_hop_by_hop(head, f)) {
-      text += f.name;
-      text += ": ";
-      text += f.value;
-      text += '\n';
-    }
-  }
-  // Escapes a server, a logger or a mail library decodes, once or twice: "?u=alice%2540example.com",
-  // "X-Customer: alice&#64;example.com", an RFC 2047 Q word "=?UTF-8?Q?alice=40example.com?=".
-  // Up to three layers, each read as well as what it was decoded from.
-  std::size_t layer_from = 0;
-  for (int depth = 0; depth < 3; ++depth) {
-    const std::string_view source =
-        depth == 0 ? std::string_view(text) : std::string_view(text).substr(layer_from);
-    if (!classify::unescape(source, percent_encoding | html_references | quoted_printable, decoded)) {
-      break;
-    }
-    layer_from = text.size();
-    text += decoded.text;
-    text += '\n';
-  }
-  // And what base64 and hex spell: "=?UTF-8?B?...?=", ?q=<base64>.
-  return classify::detect(text, detectors) | classify::detect_encoded(text, detectors);
-}
-
-// The redacted detectors that still find something in the redacted body.
-std::uint32_t remaining_after_redaction(std::string_view body, std::uint32_t redacted) {
-  static thread_local classify::inspection again;
-  thread_inspector().inspect(body, {redacted, false}, again);
-  return again.ok() ? again.scan.found & redacted : redacted;
-}
-
-stage_result unsupported_media_type(std::string message) {
-  return stage_result::respond(outcome::unsupported_media_type, std::move(message));
-}
-
-// The endpoints that run a model: the OpenAI API's under any prefix (/v1, none as LiteLLM serves
-// them, /openai/v1, /api/v1), Anthropic's messages and Ollama's; in any case and with a trailing
-// slash, as routers fold them. A body there that names no model ("model" absent, null or "")
-// would be served by whatever model the cluster defaults to, which no model rule of the policy or
-// of a tenant's limits saw.
-bool runs_a_model(const http::message_head& head) {
-  std::string_view path = http::target_path(head);
-  if (path.size() > 1 && path.ends_with('/')) {
-    path.remove_suffix(1);
-  }
-  const auto ends_with = [&](std::string_view suffix) {
-    return path.size() >= suffix.size() && ascii_iequals(path.substr(path.size() - suffix.size()), suffix);
-  };
-  for (const std::string_view suffix :
-       {"/completions", "/embeddings", "/responses"}) {  // and chat/completions
-    if (ends_with(suffix)) {
-      return true;
-    }
-  }
-  for (const std::string_view exact :
-       {"/v1/messages", "/api/chat", "/api/generate", "/api/embed", "/api/embeddings"}) {
-    if (ascii_iequals(path, exact)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// The model a request target names, in the forms APIs put it there: Azure OpenAI's
-// /openai/deployments/{model}/..., the legacy /v1/engines/{model}/..., Bedrock's /model/{id}/...,
-// Gemini's and Vertex's .../models/{model}:{method} (':' also as %3A, which a server decodes).
-// Empty when the target names none. A cluster serving such a path runs that model, whatever
-// the body says.
-std::string_view model_in_path(const http::message_head& head) {
-  const std::string_view path = http::target_path(head);
-  std::string_view previous;
-  std::size_t at = 1;
-  while (at <= path.size()) {
-    std::size_t end = path.find('/', at);
-    if (end == std::string_view::npos) {
-      end = path.size();
-    }
-    const std::string_view segment = path.substr(at, end - at);
-    if (!segment.empty()) {
-      if (ascii_iequals(previous, "deployments") || ascii_iequals(previous, "engines") ||
-          ascii_iequals(previous, "model")) {
-        return segment;
-      }
-      if (ascii_iequals(previous, "models")) {
-        std::size_t colon = segment.find(':');
-        for (std::size_t i = 0; colon == std::string_view::npos && i + 3 <= segment.size(); ++i) {
-          if (segment[i] == '%' && segment[i + 1] == '3' && ascii_lower(segment[i + 2]) == 'a') {
-            colon = i;
-          }
-        }
-        if (colon != std::string_view::npos && colon > 0) {
-          return segment.substr(0, colon);
-        }
-      }
-    }
-    previous = segment;
-    at = end + 1;
-  }
-  return {};
-}
-
-// The body's model and the target's must be one model: the policy decides the model the cluster
-// runs, and a cluster reading the model from the path runs the path's.
-stage_result settle_model(request_context& ctx) {
-  const std::string_view in_path = model_in_path(ctx.head);
-  if (in_path.empty()) {
-    return stage_result::next();
-  }
-  if (in_path.find('%') != std::string_view::npos) {
-    return stage_result::respond(
-        outcome::invalid_body,
-        fmt::format("the model in the request target is percent-encoded ('{}'): a cluster "
-                    "decodes it into a name the policy did not see; write it as it is",
-                    in_path));
-  }
-  if (ctx.model.empty()) {
-    ctx.model = in_path;
-    return stage_result::next();
-  }
-  if (ctx.model != in_path) {
-    return stage_result::respond(
-        outcome::invalid_body,
-        fmt::format("the request target names the model '{}' and the body the model '{}': a cluster may run "
-                    "either; name one model",
-                    in_path, ctx.model));
-  }
-  return stage_result::next();
-}
-
-// The OpenAI-style API (/v1/...): its request bodies are JSON.
-// Compared case-insensitively: a case-insensitive router serves /V1/chat/completions too.
-bool json_endpoint(const http::message_head& head) {
-  return http::path_under(head, "/v1/") || runs_a_model(head);
-}
-
-}  // namespace
-
-// A body is inspected the way the cluster will read it, or refused: an encoded body (415) or a
-// body not labelled JSON on a JSON endpoint (415) would be read by the detectors as something
-// other than what the cluster decodes.
-stage_result pipeline::classify(request_context& ctx) const {
-  stage_result r = classify_body(ctx);
-  return r.proceed() ? settle_model(ctx) : r;
-}
-
-stage_result pipeline::classify_body(request_context& ctx) const {
-  if (ctx.body.empty()) {
-    return stage_result::next();
-  }
-  const http::field* type = nullptr;
-  for (const http::field& f : ctx.head.fields) {
-    if (f.id == http::field_id::content_encoding && !classify::identity_encoding(f.value)) {
-      return stage_result::respond(
-          outcome::unsupported_content_encoding,
-          fmt::format("Content-Encoding '{}': the gateway inspects request bodies as sent; send them "
-                      "without a content coding (identity)",
-                      f.value));
-    }
-    if (f.id == http::field_id::content_type) {
-      if (type != nullptr) {
-        return unsupported_media_type("more than one Content-Type field");
-      }
-      type = &f;
-    }
-  }
-  const std::optional<classify::media_type> media =
-      type != nullptr ? classify::parse_media_type(type->value) : std::nullopt;
-  const classify::json_media kind = media ? classify::json_media_of(*media) : classify::json_media::not_json;
-  if (kind == classify::json_media::not_utf8) {
-    return unsupported_media_type(
-        fmt::format("Content-Type '{}': JSON request bodies must be UTF-8 (charset=utf-8)", type->value));
-  }
+std::vector<policy::diagnostic> pipeline::policy_warnings() const {
   std::shared_ptr<const binding> b = binding_.load();
-  const std::uint32_t detectors = b ? b->detectors | b->redactors : 0;
-  if (kind == classify::json_media::json) {
-    stage_result r = inspect_json(ctx, detectors, b && b->redactors != 0);
-    if (r.proceed() && ctx.model.empty() && runs_a_model(ctx.head) && model_in_path(ctx.head).empty()) {
-      return stage_result::respond(outcome::invalid_body,
-                                   "the request names no model: set \"model\" to the model to run");
-    }
-    return r;
-  }
-  if (json_endpoint(ctx.head)) {
-    return unsupported_media_type(
-        type == nullptr
-            ? std::string("a request body on the API (/v1/, /chat/completions and the like) needs "
-                          "Content-Type: application/json")
-            : fmt::format(
-                  "Content-Type '{}': request bodies on the API (/v1/, /chat/completions and the like) "
-                  "must be application/json",
-                  type->value));
-  }
-  return scan_raw(ctx, detectors);
+  return b ? b->warnings : std::vector<policy::diagnostic>();
 }
 
 namespace {

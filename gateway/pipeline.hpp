@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,15 +44,22 @@ struct permitted_model {
 
 class pipeline {
  public:
-  // With config.policy_file set, loads the policy and the geo database (tor-geoipdb) and throws
-  // std::runtime_error with every policy error (file:line:col) if the policy does not compile.
+  // Loads the tenants file, if any; with config.policy_file set, the geo database (tor-geoipdb) and
+  // the policy, checked as reload_policy() checks it. Throws config_error with every error of the
+  // tenants file or the policy (file:line:col, one a line), std::runtime_error when the geo
+  // database cannot be loaded.
   explicit pipeline(std::shared_ptr<const config> cfg);
 
-  // Recompiles the policy file and swaps it in atomically. Slow for a large policy (0.7 s at 10k
-  // rules): call it from the control thread, never an I/O thread. On failure the last good policy
-  // stays live and the errors are returned (one per line). Thread-safe.
-  [[nodiscard]] std::string reload_policy();
+  // Recompiles the policy file, checks it against the configured clusters and the live tenants
+  // (policy/deployment_check.hpp: the invariants proved, routes and tenant names cross-checked, as
+  // `sovgw policy check --clusters` does) and swaps it in atomically. Slow for a large policy
+  // (0.7 s to compile 10k rules, plus the proofs): call it from the reload thread, never an I/O
+  // thread; a stop requested on `stop` abandons it. On failure the last good policy stays live and
+  // the errors are returned (file:line:col, one per line). Thread-safe.
+  [[nodiscard]] std::string reload_policy(std::stop_token stop = {});
   [[nodiscard]] std::string policy_version() const;
+  // The warnings of the live policy's compilation and checks (file:line:col).
+  [[nodiscard]] std::vector<policy::diagnostic> policy_warnings() const;
   // Reloads config.tenants_file and swaps it in atomically; on failure the last good tenants stay
   // live and the errors are returned (file:line:col, one per line). Thread-safe.
   [[nodiscard]] std::string reload_tenants();
@@ -115,6 +123,7 @@ class pipeline {
     std::vector<std::pair<std::string_view, std::uint32_t>> detected_classes;
     std::uint32_t detectors = 0;
     std::uint32_t redactors = 0;  // detectors some rule's `redact` obligation lists
+    std::vector<policy::diagnostic> warnings;
   };
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <thread>
 
+#include "classify/unescape.hpp"
+#include "common/ascii.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/pipeline.hpp"
@@ -114,6 +116,21 @@ stage_result refused_key(std::string message) {
 bool key_outside_authorization(const http::message_head& head) {
   if (head.target.find(tenants::key_scheme) != std::string_view::npos) {
     return true;
+  }
+  // As a server decodes the query (`?k=sk%2Dsovgw%2D...`), in any case: the secret after the
+  // scheme is what must not reach the cluster's logs. (A target without a k, a % or a + holds
+  // none: the usual case, looked at once.)
+  if (head.target.find_first_of("kK%+") != std::string_view::npos) {
+    static thread_local classify::unescaped_text decoded;
+    using enum classify::unescape_forms;
+    const std::string_view target = classify::unescape(head.target, percent_encoding | plus_as_space, decoded)
+                                        ? decoded.text
+                                        : head.target;
+    for (std::size_t at = 0; at + tenants::key_scheme.size() <= target.size(); ++at) {
+      if (ascii_iequals(target.substr(at, tenants::key_scheme.size()), tenants::key_scheme)) {
+        return true;
+      }
+    }
   }
   return std::any_of(head.fields.begin(), head.fields.end(), [](const http::field& f) {
     return !http::never_forwarded(f.id) && (f.value.find(tenants::key_scheme) != std::string_view::npos ||
@@ -278,14 +295,8 @@ stage_result pipeline::identify(request_context& ctx) const {
     return stage_result::respond(outcome::invalid_client_certificate,
                                  fmt::format("the client certificate identifies nobody: {}", cert->refusal));
   }
-  if (!cfg_->tenants_file.empty()) {
-    if (stage_result r = identify_tenant(ctx); !r.proceed()) {
-      return r;
-    }
-  } else if (cert != nullptr && cert->status == client_certificate::state::verified &&
-             !cert->common_name.empty()) {
-    ctx.tenant = cert->common_name;
-  }
+  // The client's address and country first: a request refused for its key is recorded with the
+  // client that sent it, not with the front proxy it came through.
   std::optional<client_address> client =
       establish_client_address(ctx.peer_ip, ctx.proxy_source_ip, ctx.head, cfg_->trusted_proxies);
   if (!client) {
@@ -303,13 +314,17 @@ stage_result pipeline::identify(request_context& ctx) const {
       client->source != address_source::trusted_xff && client->source != address_source::trusted_forwarded) {
     ctx.client_country = cert->country;
     ctx.client_country_source = mtls_country_source;
-    return stage_result::next();
-  }
-  if (geo_) {
+  } else if (geo_) {
     if (std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip)) {
       ctx.client_country = policy::country_name(geo_->lookup(*ip));
       ctx.client_country_source = country_source_name(client->source);
     }
+  }
+  if (!cfg_->tenants_file.empty()) {
+    return identify_tenant(ctx);
+  }
+  if (cert != nullptr && cert->status == client_certificate::state::verified && !cert->common_name.empty()) {
+    ctx.tenant = cert->common_name;
   }
   return stage_result::next();
 }

@@ -28,6 +28,20 @@ bool receipt_field(http::field_id id) {
   return id == signature || id == signature_input || id == sovereign_data_class || id == sovereign_other;
 }
 
+// A name with `_` that a CGI, WSGI or Rack client reads as one of those (or as X-Request-Id):
+// `Sovereign_Cluster`, `Signature_Input`. Dropped like them.
+bool underscore_variant_of_ours(std::string_view name) {
+  if (name.find('_') == std::string_view::npos) {
+    return false;
+  }
+  std::string normal(name);
+  for (char& c : normal) {
+    c = c == '_' ? '-' : ascii_lower(c);
+  }
+  return normal.starts_with("sovereign-") || normal == "signature" || normal == "signature-input" ||
+         normal == "x-request-id";
+}
+
 // Appends the client's response head to `out`.
 void client_response_head(std::string& out, const request_context& ctx, const http::message_head& up,
                           bool chunked, bool close, const geo_tagger& tagger) {
@@ -39,6 +53,7 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
   out += "\r\n";
   for (const http::field& f : up.fields) {
     if (http::is_hop_by_hop(up, f) || f.id == http::field_id::x_request_id || receipt_field(f.id) ||
+        underscore_variant_of_ours(f.name) ||
         (f.id == http::field_id::content_length && up.framing != http::body_framing::none)) {
       continue;
     }

@@ -15,6 +15,7 @@
 #include "gateway/admin_server.hpp"
 #include "gateway/endpoint_distance.hpp"
 #include "gateway/log.hpp"
+#include "gateway/reload_thread.hpp"
 #include "gateway/session.hpp"
 
 namespace sovgw::gateway {
@@ -114,7 +115,8 @@ server::server(std::shared_ptr<const config> cfg) {
     names.push_back(c.name);
   }
   state_.stats = std::make_unique<metrics>(std::move(names));
-  state_.stages = std::make_unique<pipeline>(cfg);
+  state_.stages = std::make_unique<pipeline>(cfg);  // the policy checked: throws with its errors
+  log_policy_warnings();
   state_.endpoints = std::make_unique<endpoint_refresher>(*cfg, state_.upstreams);
   const std::shared_ptr<const endpoint_geo_report> geo = state_.endpoints->report();
   // The 503 message of a cluster without a usable endpoint says why; set again after each refresh.
@@ -254,17 +256,38 @@ void server::reload_tenants() {
   }
 }
 
-void server::reload_policy() {
+void server::reload_policy(std::stop_token stop) {
   if (state_.cfg->policy_file.empty()) {
     return;
   }
-  std::string errors = state_.stages->reload_policy();
+  std::string errors = state_.stages->reload_policy(stop);
   if (errors.empty()) {
-    log_line("info", "policy reloaded").str("version", state_.stages->policy_version()).emit();
+    log_line("info", "policy reloaded")
+        .str("file", state_.cfg->policy_file)
+        .str("version", state_.stages->policy_version())
+        .emit();
+    log_policy_warnings();
+  } else if (stop.stop_requested()) {
+    log_line("info", "policy reload abandoned: the gateway is stopping")
+        .str("file", state_.cfg->policy_file)
+        .emit();
   } else {
+    state_.stats->policy_reload_failures.fetch_add(1, std::memory_order_relaxed);
     log_line("error", "policy reload failed; keeping the current policy")
+        .str("file", state_.cfg->policy_file)
         .str("version", state_.stages->policy_version())
         .str("errors", errors)
+        .emit();
+  }
+}
+
+void server::log_policy_warnings() {
+  const std::vector<policy::diagnostic> warnings = state_.stages->policy_warnings();
+  if (!warnings.empty()) {
+    log_line("warn", "the policy has warnings")
+        .str("file", state_.cfg->policy_file)
+        .str("version", state_.stages->policy_version())
+        .str("warnings", policy::format_diagnostics(warnings))
         .emit();
   }
 }
@@ -310,10 +333,21 @@ void server::begin_drain() {
 int server::run() {
   const config& cfg = *state_.cfg;
   worker& w0 = *workers_[0];
-  // Signals are handled on a control thread of their own: a SIGHUP recompiles the policy (0.7 s at
-  // 10k rules) and rebuilds TLS contexts, which must not stall any worker's connections.
+  // Signals are handled on a control thread of their own, which never blocks: no worker's
+  // connections wait for it.
   asio::io_context control(1);
   asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+  // SIGHUP's reloads run on a thread of their own: the signal thread only asks, so SIGTERM drains at
+  // once whatever a reload is doing (a 10k-rule policy's compilation and proofs take seconds).
+  reload_thread reloads([this](std::stop_token stop) {
+    log_line("info", "reloading").str("config", state_.cfg->source).emit();
+    reload_certificates();
+    reload_credentials();
+    reload_admin_token();
+    reload_tenants();
+    reload_policy(stop);
+    reload_endpoints("sighup");
+  });
   std::function<void()> wait_signal;
   wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -321,12 +355,9 @@ int server::run() {
         return;
       }
       if (sig == SIGHUP) {
-        reload_certificates();
-        reload_credentials();
-        reload_admin_token();
-        reload_tenants();
-        reload_policy();
-        reload_endpoints("sighup");
+        if (reloads.request()) {
+          log_line("info", "reload asked for; it follows the one in progress").emit();
+        }
       } else {
         begin_drain();
       }
@@ -377,6 +408,7 @@ int server::run() {
   }
   control.stop();
   control_thread.join();
+  reloads.stop();              // a reload in flight is asked to stop (its proofs end) and waited for
   state_.endpoints->cancel();  // a DNS query in flight ends now; joined below, after the audit log
   if (state_.limits) {
     state_.limits->stop();

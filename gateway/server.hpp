@@ -1,13 +1,16 @@
 #pragma once
 
 // The gateway process: workers (one io_context and SO_REUSEPORT acceptor per thread), the admin
-// listener, and a control thread for signals (SIGTERM/SIGINT drain; SIGHUP reloads certificates, cluster
-// credentials and the tenants file, recompiles the policy, never on an I/O thread, and asks the
-// endpoint refresher's resolver thread for a round: DNS never blocks the control thread).
+// listener, and a control thread for signals (SIGTERM/SIGINT drain at once; SIGHUP asks the reload
+// thread, gateway/reload_thread.hpp, to reload certificates, cluster credentials, the admin token
+// and the tenants file, to recompile and check the policy, and to ask the endpoint refresher's
+// resolver thread for a round: neither a slow reload nor DNS blocks the control thread or an I/O
+// thread).
 // Control plane: the constructor and bind() throw std::runtime_error on bad certificates, keys or
 // addresses; run() only returns after a drain.
 
 #include <memory>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -34,7 +37,8 @@ class server {
  private:
   void begin_drain();
   void reload_certificates();
-  void reload_policy();
+  void reload_policy(std::stop_token stop);
+  void log_policy_warnings();
   void reload_tenants();
   void reload_credentials();
   void reload_admin_token();

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/regular_file.hpp"
+
 namespace sovgw::gateway {
 
 namespace {
@@ -24,6 +26,15 @@ std::string openssl_reason() {
 }
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + openssl_reason()); }
+
+// OpenSSL opens PEM files itself, blocking on a FIFO and reading a device without end: `path` must
+// be a regular file first.
+const std::string& pem_file(const std::string& path, std::string_view what) {
+  if (const file_error e = check_regular_file(path, max_pem_bytes, what); e.kind != file_problem::none) {
+    throw std::runtime_error(fmt::format("{}: {}", path, e.message()));
+  }
+  return path;
+}
 
 constexpr const char* intermediate_tls12_ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
@@ -74,11 +85,11 @@ ssl_ctx_ptr new_context(const SSL_METHOD* method) {
 }
 
 void load_certificate_and_key(SSL_CTX* ctx, const std::string& cert, const std::string& key) {
-  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, pem_file(cert, "certificate").c_str()) != 1) {
     fail(fmt::format("{}: cannot load the certificate chain", cert));
   }
   check_private_key_permissions(key);
-  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+  if (SSL_CTX_use_PrivateKey_file(ctx, pem_file(key, "private key").c_str(), SSL_FILETYPE_PEM) != 1) {
     fail(fmt::format("{}: cannot load the private key", key));
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -112,7 +123,7 @@ ssl_ctx_ptr make_server_context(const downstream_tls_config& tls) {
   SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_SERVER);
   SSL_CTX_set_session_id_context(raw, reinterpret_cast<const unsigned char*>("sovgw"), 5);
   if (!tls.client_ca.empty()) {
-    if (SSL_CTX_load_verify_locations(raw, tls.client_ca.c_str(), nullptr) != 1) {
+    if (SSL_CTX_load_verify_locations(raw, pem_file(tls.client_ca, "client CA").c_str(), nullptr) != 1) {
       fail(fmt::format("{}: cannot load the client CA", tls.client_ca));
     }
     STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.client_ca.c_str());
@@ -140,7 +151,8 @@ ssl_ctx_ptr make_client_context(const cluster_config& cluster) {
     if (SSL_CTX_set_default_verify_paths(raw) != 1) {
       fail(fmt::format("cluster '{}': cannot load the system trust store", cluster.name));
     }
-  } else if (SSL_CTX_load_verify_locations(raw, cluster.tls.ca_file.c_str(), nullptr) != 1) {
+  } else if (SSL_CTX_load_verify_locations(raw, pem_file(cluster.tls.ca_file, "CA bundle").c_str(),
+                                           nullptr) != 1) {
     fail(fmt::format("cluster '{}': {}: cannot load the CA bundle", cluster.name, cluster.tls.ca_file));
   }
   if (!cluster.tls.client_certificate.empty()) {

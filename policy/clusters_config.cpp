@@ -3,10 +3,9 @@
 #include <fmt/format.h>
 
 #include <charconv>
-#include <fstream>
 #include <set>
-#include <sstream>
 
+#include "common/regular_file.hpp"
 #include "policy/config_values.hpp"
 #include "policy/yaml_util.hpp"
 
@@ -409,6 +408,9 @@ clusters_result parse_clusters_text(std::string_view text, const std::string& fi
     } else {
       bool found = false;
       for (auto it = root.begin(); it != root.end(); ++it) {
+        if (it->first.IsScalar() && it->first.Scalar() == "tenants" && it->second.IsScalar()) {
+          result.tenants_file = it->second.Scalar();
+        }
         if (!it->first.IsScalar() || it->first.Scalar() != "clusters") {
           continue;  // the gateway's keys
         }
@@ -429,16 +431,14 @@ clusters_result parse_clusters_text(std::string_view text, const std::string& fi
 }
 
 clusters_result load_clusters_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = read_regular_file(path.string(), max_config_bytes, "configuration file");
+  if (!text.is_ok()) {
     clusters_result result;
     result.file = path.string();
-    result.diagnostics.push_back({path.string(), {}, severity::error, "cannot open config file"});
+    result.diagnostics.push_back({path.string(), {}, severity::error, text.error().message()});
     return result;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return parse_clusters_text(buf.str(), path.string());
+  return parse_clusters_text(*text, path.string());
 }
 
 bool is_loopback_host(std::string_view host) {

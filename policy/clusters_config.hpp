@@ -89,6 +89,9 @@ struct clusters_result {
   std::vector<cluster_info> clusters;
   std::vector<source_pos> positions;  // where each cluster is defined
   std::vector<diagnostic> diagnostics;
+  // The config's `tenants:` file, when it names one (the policy's tenant names are checked against
+  // it, as the gateway checks them); as written, relative to the working directory.
+  std::string tenants_file;
 
   [[nodiscard]] bool ok() const noexcept;
 };
@@ -98,7 +101,8 @@ struct clusters_result {
 void read_clusters_node(const YAML::Node& list, source_pos owner, diagnostics& diags, clusters_result& out);
 
 // A gateway config file (or an excerpt of one): its `clusters:` list is required and parsed with
-// parse_clusters_node; the other top-level keys belong to the gateway and are not looked at.
+// parse_clusters_node; of the other top-level keys, which belong to the gateway, only `tenants` is
+// read (its file name).
 [[nodiscard]] clusters_result load_clusters_file(const std::filesystem::path& path);
 [[nodiscard]] clusters_result parse_clusters_text(std::string_view text, const std::string& file_name);
 

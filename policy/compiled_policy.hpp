@@ -40,6 +40,7 @@ struct resolved_condition {
   std::vector<std::string> exact;                  // tenant, model, path, method, data.class
   std::vector<glob_pattern> globs;                 // model, path
   std::vector<std::string> written;                // the values as written (for explanations)
+  std::vector<source_pos> positions;               // where each of `written` is in the file
 
   // Does a concrete (string) value satisfy it? For client.country the value is a country name.
   [[nodiscard]] bool admits_string(attribute attr, std::string_view value) const;
@@ -54,6 +55,7 @@ struct resolved_route {
   const country_set* countries = &no_countries();
   const country_set* jurisdictions = &no_countries();
   std::array<std::vector<std::string>, route_attribute_count> written;
+  std::array<std::vector<source_pos>, route_attribute_count> positions;  // of each written value
 };
 
 struct compiled_rule {

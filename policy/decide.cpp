@@ -266,7 +266,7 @@ std::size_t snapshot::memory_bytes() const noexcept {
     bytes += sizeof(r) + r.id.size() + r.reason.size();
     for (const auto& c : r.when) {
       bytes += c.exact.size() * 40 + c.globs.size() * 72 + c.cidrs.size() * sizeof(cidr_block) +
-               c.written.size() * 40;
+               c.written.size() * 40 + c.positions.size() * sizeof(source_pos);
     }
   }
   for (const auto* index : {&p.tenant, &p.model, &p.path, &p.method}) {

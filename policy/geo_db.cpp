@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <limits>
 #include <span>
-#include <sstream>
 #include <string_view>
 #include <unordered_map>
+
+#include "common/regular_file.hpp"
 
 namespace sovgw::policy {
 namespace {
@@ -167,13 +167,11 @@ void check_sorted(std::vector<interval<key_t>>& data, const std::string& file) {
 }
 
 std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw geo_error(path.string() + ": cannot open geo database");
+  auto text = read_regular_file(path.string(), max_data_bytes, "geo database");
+  if (!text.is_ok()) {
+    throw geo_error(path.string() + ": " + text.error().message());
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return std::move(buf).str();
+  return std::move(text).value();
 }
 
 country_id tor_country(std::string_view cc) {
@@ -350,6 +348,11 @@ geo_db geo_db::load_tor(const std::filesystem::path& v4_file, const std::filesys
 geo_db geo_db::load_default() { return load_tor(SOVGW_DEFAULT_GEOIP, SOVGW_DEFAULT_GEOIP6); }
 
 geo_db geo_db::load_mmdb(const std::filesystem::path& file) {
+  // libmaxminddb opens the file itself: a FIFO would block its open(2).
+  if (const file_error e = check_regular_file(file.string(), max_data_bytes, "geo database");
+      e.kind != file_problem::none) {
+    throw geo_error(file.string() + ": " + e.message());
+  }
   MMDB_s mmdb{};
   const int status = MMDB_open(file.c_str(), MMDB_MODE_MMAP, &mmdb);
   if (status != MMDB_SUCCESS) {

@@ -364,7 +364,8 @@ std::string violation_of(const compiled_policy& p, const compiled_invariant& inv
 }
 
 invariant_result check_one(const snapshot& policy, const domain& dom, const compiled_invariant& inv,
-                           std::span<const cluster_info> clusters, std::uint64_t max_classes) {
+                           std::span<const cluster_info> clusters, std::uint64_t max_classes,
+                           const std::stop_token& stop) {
   const compiled_policy& p = policy.compiled();
   invariant_result result;
   result.id = inv.id;
@@ -404,6 +405,10 @@ invariant_result check_one(const snapshot& policy, const domain& dom, const comp
   std::vector<std::string_view> class_storage;
   decision d;
   for (std::uint64_t n = 0; n < total; ++n) {
+    if (n % 4096 == 0 && stop.stop_requested()) {
+      result.cancelled = true;
+      return result;
+    }
     r.client_country = countries[at[0]];
     r.client_ip = ips[at[1]];
     r.tenant = tenants[at[2]];
@@ -435,7 +440,7 @@ invariant_result check_one(const snapshot& policy, const domain& dom, const comp
 }  // namespace
 
 std::vector<invariant_result> check_invariants(const snapshot& policy, std::span<const cluster_info> clusters,
-                                               std::uint64_t max_classes) {
+                                               std::uint64_t max_classes, std::stop_token stop) {
   const compiled_policy& p = policy.compiled();
   std::vector<invariant_result> out;
   if (p.invariants.empty()) {
@@ -443,33 +448,38 @@ std::vector<invariant_result> check_invariants(const snapshot& policy, std::span
   }
   const domain dom = build_domain(p);
   for (const auto& inv : p.invariants) {
-    out.push_back(check_one(policy, dom, inv, clusters, max_classes));
+    out.push_back(check_one(policy, dom, inv, clusters, max_classes, stop));
+    if (out.back().cancelled) {
+      break;
+    }
   }
   return out;
 }
 
-std::vector<diagnostic> lint_clusters(const snapshot& policy, const clusters_result& clusters) {
+std::vector<diagnostic> lint_clusters(const snapshot& policy, std::span<const cluster_info> clusters) {
   const compiled_policy& p = policy.compiled();
   std::vector<diagnostic> out;
   for (const auto& rule : p.rules) {
     if (rule.effect != rule_effect::restrict) {
       continue;
     }
-    for (const auto& name : rule.route.clusters) {
-      const bool known = std::any_of(clusters.clusters.begin(), clusters.clusters.end(),
+    const auto slot = static_cast<std::size_t>(route_attribute::cluster);
+    for (std::size_t i = 0; i < rule.route.clusters.size(); ++i) {
+      const std::string& name = rule.route.clusters[i];
+      const bool known = std::any_of(clusters.begin(), clusters.end(),
                                      [&](const cluster_info& c) { return c.name == name; });
       if (!known) {
-        out.push_back({p.file, rule.pos, severity::error,
+        out.push_back({p.file, rule.route.positions[slot][i], severity::error,
                        fmt::format("route of rule '{}' names cluster '{}', which the config does not define",
                                    rule.id, name)});
       }
     }
-    const bool any = std::any_of(clusters.clusters.begin(), clusters.clusters.end(),
+    const bool any = std::any_of(clusters.begin(), clusters.end(),
                                  [&](const cluster_info& c) { return p.route_admits(rule.route, c); });
     if (!any) {
       out.push_back({p.file, rule.pos, severity::error,
                      fmt::format("route of restrict rule '{}' admits none of the {} configured clusters",
-                                 rule.id, clusters.clusters.size())});
+                                 rule.id, clusters.size())});
     }
   }
   return out;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -30,19 +31,24 @@ struct invariant_result {
   bool exhaustive = true;  // false when a domain was sampled (globs with inner wildcards, more than
                            // 4096 combinations of data-class states)
   bool too_large = false;  // not checked: more than the class budget
+  bool cancelled = false;  // not finished: `stop` was requested
   std::uint64_t classes_checked = 0;
   std::optional<request_values> counterexample;
   std::string violation;  // why the counterexample violates the invariant
   std::string decision;   // decision_summary of the counterexample
 };
 
+// A stop requested on `stop` ends the proof early (the invariant being proved is `cancelled`, the
+// rest are not tried): a gateway that is stopping does not wait for a reload's proof.
 [[nodiscard]] std::vector<invariant_result> check_invariants(const snapshot& policy,
                                                              std::span<const cluster_info> clusters,
-                                                             std::uint64_t max_classes = 20'000'000);
+                                                             std::uint64_t max_classes = 20'000'000,
+                                                             std::stop_token stop = {});
 
 // Cross-checks a policy against configured clusters: every cluster named in a route exists, every
 // restrict route admits at least one cluster. (The clusters' own values were checked when they were
 // parsed: see clusters_config.hpp.)
-[[nodiscard]] std::vector<diagnostic> lint_clusters(const snapshot& policy, const clusters_result& clusters);
+[[nodiscard]] std::vector<diagnostic> lint_clusters(const snapshot& policy,
+                                                    std::span<const cluster_info> clusters);
 
 }  // namespace sovgw::policy

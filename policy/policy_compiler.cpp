@@ -1,9 +1,9 @@
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
+#include "common/regular_file.hpp"
+#include "common/tenant_name.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/sha256.hpp"
 #include "policy/compiled_policy.hpp"
@@ -179,6 +179,7 @@ class compiler {
       rc.constrained = true;
       for (const auto& v : cond.values) {
         rc.written.push_back(v.text);
+        rc.positions.push_back(v.pos);
         resolve_value(cond.attr, v, rc);
       }
     }
@@ -204,6 +205,10 @@ class compiler {
       case attribute::tenant:
         if (glob_pattern::is_glob(v.text)) {
           diags_.error(v.pos, "tenant '" + v.text + "': globs are only allowed for model and path");
+          return;
+        }
+        if (const std::string problem = tenant_name_problem(v.text); !problem.empty()) {
+          diags_.error(v.pos, "tenant '" + v.text + "' is not a tenant name: " + problem);
           return;
         }
         rc.exact.push_back(v.text);
@@ -246,6 +251,7 @@ class compiler {
       out.constrained[index] = true;
       for (const auto& v : r.values) {
         out.written[index].push_back(v.text);
+        out.positions[index].push_back(v.pos);
         switch (r.attr) {
           case route_attribute::cluster:
             out.clusters.push_back(v.text);
@@ -302,6 +308,10 @@ class compiler {
         diags_.error(d.pos,
                      "'opaque_content' cannot be redacted: it is content the gateway cannot read "
                      "(images, audio, files, token ids, a client's own chat template)");
+      } else if (index && d.text == "remote_tools") {
+        diags_.error(d.pos,
+                     "'remote_tools' cannot be redacted: it is a tool the cluster runs by calling "
+                     "out (remote MCP servers, web search), not text");
       } else if (index) {
         rule.duties.redact |= 1u << *index;
       } else {
@@ -763,15 +773,13 @@ compile_result compile_policy(std::string_view text, const std::string& file_nam
 }
 
 compile_result compile_policy_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = read_regular_file(path.string(), max_policy_bytes, "policy file");
+  if (!text.is_ok()) {
     compile_result result;
-    result.diagnostics.push_back({path.string(), {}, severity::error, "cannot open policy file"});
+    result.diagnostics.push_back({path.string(), {}, severity::error, text.error().message()});
     return result;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return compile_policy(buf.str(), path.string());
+  return compile_policy(*text, path.string());
 }
 
 }  // namespace sovgw::policy

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -13,8 +14,8 @@
 // std::atomic<std::shared_ptr> (one reference-count increment; libstdc++ guards it with a tiny
 // internal spin lock, never the reload mutex). Load once per request and keep the pointer: the
 // snapshot stays valid for as long as it is held, even across reloads.
-// reload() reads and compiles off the hot path (serialised by a mutex) and swaps atomically only on
-// success; a failing reload keeps the last good snapshot and returns the errors. Thread-safe.
+// reload() reads, compiles and vets off the hot path (serialised by a mutex) and swaps atomically
+// only on success; a failing reload keeps the last good snapshot and returns the errors. Thread-safe.
 namespace sovgw::policy {
 
 struct reload_result {
@@ -28,8 +29,12 @@ class policy_store {
  public:
   policy_store() = default;
 
-  [[nodiscard]] reload_result reload(const std::filesystem::path& path);
-  [[nodiscard]] reload_result reload_text(std::string_view text, const std::string& file_name);
+  // `vet` judges a compiled policy before it is swapped in (the gateway checks it against its
+  // clusters and tenants: deployment_check.hpp); an error among its diagnostics refuses the policy.
+  using vetter = std::function<std::vector<diagnostic>(const snapshot&)>;
+  [[nodiscard]] reload_result reload(const std::filesystem::path& path, const vetter& vet = {});
+  [[nodiscard]] reload_result reload_text(std::string_view text, const std::string& file_name,
+                                          const vetter& vet = {});
 
   // Null until the first successful reload.
   [[nodiscard]] std::shared_ptr<const snapshot> current() const noexcept {

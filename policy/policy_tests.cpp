@@ -3,9 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
+#include "common/regular_file.hpp"
 #include "policy/explain.hpp"
 #include "policy/request_json.hpp"
 #include "policy/yaml_util.hpp"
@@ -146,6 +145,25 @@ bool policy_tests::needs_geo() const noexcept {
                      [](const auto& c) { return c.request.client_ip && c.request.client_country.empty(); });
 }
 
+namespace {
+
+// A test file's `clusters: FILE` (relative to the test file): its clusters, or why it cannot be
+// read at the entry's position.
+void load_clusters_entry(const std::filesystem::path& path, source_pos pos, diagnostics& diags,
+                         policy_tests& out) {
+  auto text = read_regular_file(path.string(), max_config_bytes, "configuration file");
+  if (!text.is_ok()) {
+    out.clusters.file = path.string();
+    diags.error(pos, fmt::format("clusters: {}: {}", path.string(), text.error().message()));
+    return;
+  }
+  out.clusters = parse_clusters_text(*text, path.string());
+  out.diagnostics.insert(out.diagnostics.end(), out.clusters.diagnostics.begin(),
+                         out.clusters.diagnostics.end());
+}
+
+}  // namespace
+
 policy_tests parse_policy_tests(std::string_view text, const std::string& file_name,
                                 const std::filesystem::path& base_dir) {
   diagnostics diags(file_name);
@@ -156,35 +174,33 @@ policy_tests parse_policy_tests(std::string_view text, const std::string& file_n
     diags.error(source_pos{1, 1}, "a policy test file must be a mapping with a 'tests' list");
   } else if (root.IsDefined()) {
     bool has_tests = false;
-    yaml::for_each_entry(root, diags, "the test file", {"clusters", "tests"},
-                         [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
-                           if (key == "clusters") {
-                             out.has_clusters = true;
-                             if (value.IsScalar()) {
-                               out.clusters = load_clusters_file(base_dir / value.Scalar());
-                               out.diagnostics.insert(out.diagnostics.end(), out.clusters.diagnostics.begin(),
-                                                      out.clusters.diagnostics.end());
-                             } else {
-                               out.clusters.file = file_name;
-                               read_clusters_node(value, kpos, diags, out.clusters);
-                             }
-                             return;
-                           }
-                           has_tests = true;
-                           if (!yaml::expect_list(value, kpos, diags, "tests")) {
-                             return;
-                           }
-                           for (const auto& item : value) {
-                             const source_pos pos = yaml::pos_of(item);
-                             if (!yaml::expect_map(item, pos, diags, "a test")) {
-                               continue;
-                             }
-                             policy_test_case tc;
-                             tc.pos = pos;
-                             bool has_request = false;
-                             bool has_expect = false;
-                             yaml::for_each_entry(
-                                 item, diags, "a test", {"name", "request", "expect"},
+    yaml::for_each_entry(
+        root, diags, "the test file", {"clusters", "tests"},
+        [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
+          if (key == "clusters") {
+            out.has_clusters = true;
+            if (value.IsScalar()) {
+              load_clusters_entry(base_dir / value.Scalar(), yaml::pos_of(value), diags, out);
+            } else {
+              out.clusters.file = file_name;
+              read_clusters_node(value, kpos, diags, out.clusters);
+            }
+            return;
+          }
+          has_tests = true;
+          if (!yaml::expect_list(value, kpos, diags, "tests")) {
+            return;
+          }
+          for (const auto& item : value) {
+            const source_pos pos = yaml::pos_of(item);
+            if (!yaml::expect_map(item, pos, diags, "a test")) {
+              continue;
+            }
+            policy_test_case tc;
+            tc.pos = pos;
+            bool has_request = false;
+            bool has_expect = false;
+            yaml::for_each_entry(item, diags, "a test", {"name", "request", "expect"},
                                  [&](const std::string& k, source_pos p, const YAML::Node& v) {
                                    if (k == "name") {
                                      if (auto n = yaml::scalar(v, p, diags, "name")) {
@@ -198,18 +214,18 @@ policy_tests parse_policy_tests(std::string_view text, const std::string& file_n
                                      parse_expect(v, p, diags, tc);
                                    }
                                  });
-                             if (tc.name.empty()) {
-                               tc.name = "test at line " + std::to_string(pos.line);
-                             }
-                             if (!has_request) {
-                               diags.error(pos, "test '" + tc.name + "' has no 'request'");
-                             }
-                             if (!has_expect) {
-                               diags.error(pos, "test '" + tc.name + "' has no 'expect'");
-                             }
-                             out.cases.push_back(std::move(tc));
-                           }
-                         });
+            if (tc.name.empty()) {
+              tc.name = "test at line " + std::to_string(pos.line);
+            }
+            if (!has_request) {
+              diags.error(pos, "test '" + tc.name + "' has no 'request'");
+            }
+            if (!has_expect) {
+              diags.error(pos, "test '" + tc.name + "' has no 'expect'");
+            }
+            out.cases.push_back(std::move(tc));
+          }
+        });
     if (!has_tests) {
       diags.error(source_pos{1, 1}, "the test file has no 'tests' list");
     }
@@ -220,16 +236,14 @@ policy_tests parse_policy_tests(std::string_view text, const std::string& file_n
 }
 
 policy_tests load_policy_tests(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = read_regular_file(path.string(), max_policy_bytes, "test file");
+  if (!text.is_ok()) {
     policy_tests out;
     out.file = path.string();
-    out.diagnostics.push_back({path.string(), {}, severity::error, "cannot open test file"});
+    out.diagnostics.push_back({path.string(), {}, severity::error, text.error().message()});
     return out;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return parse_policy_tests(buf.str(), path.string(), path.parent_path());
+  return parse_policy_tests(*text, path.string(), path.parent_path());
 }
 
 std::vector<test_outcome> run_policy_tests(const snapshot& policy, const policy_tests& tests,

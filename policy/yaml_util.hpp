@@ -1,9 +1,12 @@
 #pragma once
 
 // Internal helpers for reading YAML with positions (yaml-cpp marks are 0-based; we report 1-based).
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,22 +93,72 @@ inline syntax_error describe_syntax_error(std::string_view text, const YAML::Mar
   return {at, message};
 }
 
-// Parses a whole document; on a syntax error reports it and returns an undefined node.
-inline YAML::Node load(std::string_view text, diagnostics& diags) {
-  // yaml-cpp reads any bytes; a Latin-1 accent would reach answers and logs as invalid JSON.
+// Why a text is not one YAML document: where, and what (without the file name).
+struct load_error {
+  source_pos pos;
+  std::string message;
+};
+
+// Records where each document of a stream starts (its `---`).
+class document_starts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+  }
+  void OnMapEnd() override {}
+};
+
+// Parses `text` as one YAML document: valid UTF-8 (a Latin-1 accent would reach answers and logs as
+// invalid JSON), no syntax error, and nothing after it — a second document (after a `---`) would
+// be silently ignored by every reader, so it is refused where it starts. Every YAML file sovgw
+// reads (configs, policies, policy tests, clusters, tenants) goes through here. On failure returns
+// an undefined node and sets `error`.
+inline YAML::Node load_document(std::string_view text, std::optional<load_error>& error) {
   if (const utf8_problem bad = find_utf8_problem(text); bad.line != 0) {
-    diags.error(source_pos{bad.line, bad.column}, bad.message);
+    error = load_error{source_pos{bad.line, bad.column}, bad.message};
     return YAML::Node(YAML::NodeType::Undefined);
   }
   try {
-    return YAML::Load(std::string(text));
+    // The first document as nodes; whether a second one follows, from the parser's events alone
+    // (LoadAll would build every document's nodes: the policy fuzzer found inputs where that took
+    // over a gigabyte and never finished).
+    YAML::Node first = YAML::Load(std::string(text));
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    document_starts starts;
+    while (starts.starts.size() < 2 && parser.HandleNextDocument(starts)) {
+    }
+    if (starts.starts.size() < 2) {
+      return first;
+    }
+    error = load_error{pos_of(starts.starts[1]),
+                       "a second YAML document is not supported: a file holds one document (remove this "
+                       "'---' and what follows, or merge it into the first)"};
   } catch (const YAML::ParserException& e) {
-    const syntax_error error = describe_syntax_error(text, e.mark, e.msg);
-    diags.error(error.pos, "YAML syntax error: " + error.message);
+    const syntax_error s = describe_syntax_error(text, e.mark, e.msg);
+    error = load_error{s.pos, "YAML syntax error: " + s.message};
   } catch (const YAML::Exception& e) {
-    diags.error(pos_of(e.mark), std::string("YAML error: ") + e.msg);
+    error = load_error{pos_of(e.mark), std::string("YAML error: ") + e.msg};
   }
   return YAML::Node(YAML::NodeType::Undefined);
+}
+
+// load_document, its error reported to `diags`.
+inline YAML::Node load(std::string_view text, diagnostics& diags) {
+  std::optional<load_error> error;
+  YAML::Node root = load_document(text, error);
+  if (error) {
+    diags.error(error->pos, error->message);
+  }
+  return root;
 }
 
 // Iterates a mapping's entries, reporting non-scalar and duplicate keys and keys not in `allowed`

@@ -10,12 +10,11 @@
 #include <atomic>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "common/ascii.hpp"
+#include "common/regular_file.hpp"
 #include "crypto/blake2b.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/secret_bytes.hpp"
@@ -517,20 +516,14 @@ std::string writable_by_others(const std::string& path) {
 }
 
 load_result load_tenants_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    load_result out;
-    out.diagnostics.push_back({path, {}, policy::severity::error, "cannot open the tenants file"});
-    return out;
-  }
-  if (std::string problem = writable_by_others(path); !problem.empty()) {
+  auto text = read_regular_file(path, max_tenants_bytes, "tenants file");
+  std::string problem = text.is_ok() ? writable_by_others(path) : text.error().message();
+  if (!problem.empty()) {
     load_result out;
     out.diagnostics.push_back({path, {}, policy::severity::error, std::move(problem)});
     return out;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_tenants(text.str(), path);
+  return parse_tenants(*text, path);
 }
 
 std::string generate_key() {
@@ -615,20 +608,6 @@ std::optional<std::int64_t> parse_time(std::string_view text) {
     return std::nullopt;  // 2026-02-31 normalised into March
   }
   return static_cast<std::int64_t>(t);
-}
-
-bool valid_tenant_name(std::string_view s) {
-  if (s.empty() || s.size() > 64) {
-    return false;
-  }
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace sovgw::tenants

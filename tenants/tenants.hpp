@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/tenant_name.hpp"
 #include "common/utf8.hpp"
 #include "policy/diagnostics.hpp"
 #include "policy/glob.hpp"
@@ -170,8 +171,8 @@ struct load_result {
 [[nodiscard]] std::optional<std::int64_t> parse_time(std::string_view text);
 
 // Strict checks for identity text from the outside world.
-using sovgw::valid_utf8;                                   // common/utf8.hpp
-[[nodiscard]] bool valid_tenant_name(std::string_view s);  // [A-Za-z0-9][A-Za-z0-9._-]{0,63}
+using sovgw::valid_tenant_name;  // common/tenant_name.hpp: [A-Za-z0-9][A-Za-z0-9._-]{0,63}
+using sovgw::valid_utf8;         // common/utf8.hpp
 
 [[nodiscard]] std::string_view kind_name(subject_kind k);
 

@@ -7,7 +7,7 @@
 //
 //   build/bench/detectors_bench/detectors_bench [--kib 1,16] [--seconds 1] [--per-detector] [--head]
 //
-// --head: instead, what the gateway reads outside the body (gateway/pipeline.cpp, scan_head): the
+// --head: instead, what the gateway reads outside the body (gateway/pipeline_classify.cpp, scan_head): the
 // detectors and the base64/hex pass over the target and header fields of an OpenAI Python SDK
 // request (395 bytes), as classify::detect and classify::detect_encoded read them:
 //   head bytes=395 us=... (detect alone us=...)

@@ -71,11 +71,20 @@ tenants:
     limits:
       requests_per_minute: 600
       tokens_per_month: 10000000
+  - name: acme                      # the example policy pins acme to its dedicated cluster
+  - name: globex                    # and lets globex in from its partner network
 keys:
 YAML
     (umask 077 && "$SOVGW" tenants key create demo --file demo/tenants.yaml > demo/demo.key \
       2>> demo/logs/first-run.log)
   fi
+  # The gateway checks every tenant the policy names against the tenants file: a demo folder from
+  # before that declares only `demo`; add the example policy's tenants (before `keys:`, kept last).
+  for tenant in acme globex; do
+    if ! grep -qE "^  - name: $tenant( |\$)" demo/tenants.yaml; then
+      sed -i "s/^keys:/  - name: $tenant\nkeys:/" demo/tenants.yaml
+    fi
+  done
 }
 
 pids=()
@@ -133,12 +142,16 @@ MSG
 fi
 
 first_run
-signed=(--require-signature --verify-key demo/http-signing.pub.pem)
-standin de-fra-hyperscaler 9443 "${signed[@]}"
-standin fr-par-1 9444 "${signed[@]}"
-standin ch-zrh-1 9445 "${signed[@]}"
-standin us-east-1 9446 "${signed[@]}"
-standin acme-dedicated 9447 "${signed[@]}"
+# Each stand-in serves only requests the gateway signed for it: one signed for us-east-1 and
+# replayed to fr-par-1 is refused (wrong_cluster), as a real cluster's verifier would.
+signed_standin() { # name port
+  standin "$1" "$2" --require-signature --verify-key demo/http-signing.pub.pem --cluster "$1"
+}
+signed_standin de-fra-hyperscaler 9443
+signed_standin fr-par-1 9444
+signed_standin ch-zrh-1 9445
+signed_standin us-east-1 9446
+signed_standin acme-dedicated 9447
 "$SOVGW" serve &
 pids+=($!)
 wait_ready

@@ -18,7 +18,13 @@
 // --require-signature (with --verify-key FILE and/or --hmac-key FILE) makes it a cluster that only
 // serves requests the gateway signed: every request must carry a valid RFC 9421 signature under the
 // sovgw profile (see signature_check.hpp and docs/signatures.md), else it is answered 401 with
-// {"error":{"type":"signature_error","code":<reason>,...}} and never reaches the handlers.
+// {"error":{"type":"signature_error","code":<reason>,...}} and never reaches the handlers. With
+// --cluster NAME it serves only requests the gateway signed for the cluster named NAME.
+//
+// Requests are framed as strictly as the gateway frames them (request_framing.hpp): what the
+// parser refuses is answered 400 (a header section over --max-header-bytes 431, a body over 64 MiB
+// 413), no Host or two Host fields 400, and a request not complete --read-timeout-ms after its
+// first byte 408; the connection closes after each of these.
 
 #include <fmt/format.h>
 
@@ -34,6 +40,7 @@
 #include <memory>
 #include <string>
 
+#include "request_framing.hpp"
 #include "signature_check.hpp"
 
 namespace asio = boost::asio;
@@ -58,6 +65,11 @@ struct options {
   int delay_ms = 100;
   std::string name = "standin";
   bool echo = false;  // answers name the cluster and quote what it received (the demo shows redactions)
+  // At least what the gateway forwards: limits.max_request_line (8 KiB) + limits.max_header_bytes
+  // (64 KiB) + the fields it adds. Larger: 431.
+  std::size_t max_header_bytes = 128 * 1024;
+  // From a request's first byte to its last; the wait for a request's first byte has no deadline.
+  std::chrono::milliseconds read_timeout{60'000};
   bool require_signature = false;
   standin::signature_options signature;
 };
@@ -505,19 +517,77 @@ class handler {
   const standin::signature_check* signatures_;
 };
 
+// Reads one request whose first byte is in `buffer`; the socket's operations are cancelled when
+// `timeout` passes first (`timed_out` then says so).
+template <typename Stream>
+asio::awaitable<boost::system::error_code> read_request(Stream& stream, beast::flat_buffer& buffer,
+                                                        standin::request_parser& parser,
+                                                        std::chrono::milliseconds timeout, bool& timed_out) {
+  asio::steady_timer deadline(co_await asio::this_coro::executor, timeout);
+  auto read_done = std::make_shared<bool>(false);
+  auto expired = std::make_shared<bool>(false);
+  auto& socket = beast::get_lowest_layer(stream);
+  deadline.async_wait([&socket, read_done, expired](boost::system::error_code ec) {
+    if (!ec && !*read_done) {
+      *expired = true;
+      socket.cancel();
+    }
+  });
+  auto [ec, n] = co_await http::async_read(stream, buffer, parser, nothrow);
+  *read_done = true;
+  deadline.cancel();
+  timed_out = *expired;
+  co_return ec;
+}
+
+std::string refusal_body(const standin::framing_refusal& r) {
+  return json::serialize(json::object{
+      {"error", json::object{{"message", r.message}, {"type", "invalid_request_error"}, {"code", r.code}}}});
+}
+
+// Answers a request that cannot be served as it was framed; the connection closes after it.
+template <typename Stream>
+asio::awaitable<void> refuse(Stream& stream, const options& opt, const standin::framing_refusal& r) {
+  http::response<http::string_body> res{r.status, 11};
+  res.set(http::field::server, "standin-cluster");
+  res.set(http::field::content_type, "application/json");
+  res.set("x-standin-cluster", opt.name);
+  res.keep_alive(false);
+  res.body() = refusal_body(r);
+  res.prepare_payload();
+  co_await http::async_write(stream, res, nothrow);
+}
+
 template <typename Stream>
 asio::awaitable<void> serve_http(Stream& stream, const options& opt,
                                  const standin::signature_check* signatures) {
   beast::flat_buffer buffer;
   handler<Stream> h(stream, opt, signatures);
   while (true) {
-    http::request_parser<http::string_body> parser;
+    if (buffer.size() == 0) {
+      // Between requests the client's connection pool decides how long to keep the connection.
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(16 * 1024), nothrow);
+      if (ec) {
+        co_return;
+      }
+      buffer.commit(n);
+    }
+    standin::request_parser parser;
+    parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
     parser.body_limit(64 * 1024 * 1024);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, nothrow);
-    if (ec) {
+    bool timed_out = false;
+    const auto ec = co_await read_request(stream, buffer, parser, opt.read_timeout, timed_out);
+    if (ec || timed_out) {
+      if (const auto refusal = standin::refusal_for_read_error(ec, timed_out)) {
+        co_await refuse(stream, opt, *refusal);
+      }
       co_return;
     }
     auto req = parser.release();
+    if (const auto refusal = standin::refusal_for_request(req)) {
+      co_await refuse(stream, opt, *refusal);
+      co_return;
+    }
     if (!co_await h.handle(req)) {
       co_return;
     }
@@ -560,10 +630,9 @@ void usage_exit() {
   std::fputs(
       "usage: standin-cluster [--address A] [--port P] (--cert F --key F | --plaintext) [--chunks N] "
       "[--delay-ms D] "
-      "[--name NAME] [--echo]\n"
-      "         [--require-signature (--verify-key PEM_OR_JWK | --hmac-key FILE)... [--require-field "
-      "NAME]...\n"
-      "          [--max-age S] [--max-skew S] [--nonce-cache N]]\n",
+      "[--name NAME] [--echo] [--max-header-bytes N] [--read-timeout-ms T]\n"
+      "         [--require-signature (--verify-key PEM_OR_JWK | --hmac-key FILE)... [--cluster NAME]\n"
+      "          [--require-field NAME]... [--max-age S] [--max-skew S] [--nonce-cache N]]\n",
       stderr);
   std::exit(2);
 }
@@ -598,12 +667,18 @@ int main(int argc, char** argv) {
       opt.name = value();
     } else if (a == "--echo") {
       opt.echo = true;
+    } else if (a == "--max-header-bytes") {
+      opt.max_header_bytes = std::stoull(value());
+    } else if (a == "--read-timeout-ms") {
+      opt.read_timeout = std::chrono::milliseconds(std::stoll(value()));
     } else if (a == "--require-signature") {
       opt.require_signature = true;
     } else if (a == "--verify-key") {
       opt.signature.verify_key_files.push_back(value());
     } else if (a == "--hmac-key") {
       opt.signature.hmac_key_files.push_back(value());
+    } else if (a == "--cluster") {
+      opt.signature.cluster = value();
     } else if (a == "--require-field") {
       opt.signature.required_fields.push_back(value());
     } else if (a == "--max-age") {
@@ -627,8 +702,15 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "standin-cluster: %s\n", e.what());
       return 2;
     }
-  } else if (!opt.signature.verify_key_files.empty() || !opt.signature.hmac_key_files.empty()) {
-    std::fputs("standin-cluster: --verify-key and --hmac-key need --require-signature\n", stderr);
+    if (opt.signature.cluster.empty()) {
+      std::fputs(
+          "standin-cluster: without --cluster, a request the gateway signed for any other cluster is "
+          "accepted too (docs/signatures.md)\n",
+          stderr);
+    }
+  } else if (!opt.signature.verify_key_files.empty() || !opt.signature.hmac_key_files.empty() ||
+             !opt.signature.cluster.empty()) {
+    std::fputs("standin-cluster: --verify-key, --hmac-key and --cluster need --require-signature\n", stderr);
     return 2;
   }
   asio::io_context ioc(1);
@@ -642,9 +724,13 @@ int main(int argc, char** argv) {
   asio::co_spawn(ioc, listen(acceptor, ctx.get(), opt, signatures.get()), asio::detached);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](auto, int) { ioc.stop(); });
-  std::printf("{\"msg\":\"listening\",\"name\":\"%s\",\"port\":%u,\"tls\":%s,\"require_signature\":%s}\n",
-              opt.name.c_str(), acceptor.local_endpoint().port(), opt.plaintext ? "false" : "true",
-              signatures ? "true" : "false");
+  const std::string ready = json::serialize(json::object{{"msg", "listening"},
+                                                         {"name", opt.name},
+                                                         {"port", acceptor.local_endpoint().port()},
+                                                         {"tls", !opt.plaintext},
+                                                         {"require_signature", signatures != nullptr},
+                                                         {"cluster", opt.signature.cluster}});
+  std::printf("%s\n", ready.c_str());
   std::fflush(stdout);
   ioc.run();
   return 0;

@@ -1,5 +1,6 @@
 #include "signature_check.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <stdexcept>
@@ -25,6 +26,7 @@ std::int64_t unix_now() {
 signature_check::signature_check(const signature_options& options)
     : required_fields_(options.required_fields.empty() ? hs::default_required_request_fields()
                                                        : options.required_fields),
+      cluster_(options.cluster),
       max_age_(options.max_age),
       max_skew_(options.max_skew),
       nonces_(std::make_unique<sovgw::crypto::nonce_cache>(options.nonce_capacity,
@@ -34,6 +36,12 @@ signature_check::signature_check(const signature_options& options)
         sovgw::crypto::parse_ed25519_public_key(sovgw::crypto::read_small_file(path, "verification key"));
     if (!parsed.ok()) {
       throw std::runtime_error(path + ": " + sovgw::crypto::describe(parsed.error));
+    }
+    const std::string thumbprint = sovgw::crypto::ed25519_jwk_thumbprint(parsed.key);
+    if (parsed.kid != thumbprint) {  // the gateway's keyid is the thumbprint: a kid that says otherwise lies
+      throw std::runtime_error(path + ": the JWK's kid '" + parsed.kid +
+                               "' is not the key's RFC 7638 thumbprint " + thumbprint +
+                               " (the keyid the gateway signs with)");
     }
     keys_.insert_or_assign(parsed.kid, hs::verification_key::ed25519(parsed.kid, parsed.key));
   }
@@ -47,6 +55,11 @@ signature_check::signature_check(const signature_options& options)
   }
   if (keys_.empty()) {
     throw std::runtime_error("--require-signature needs at least one --verify-key or --hmac-key");
+  }
+  if (std::any_of(cluster_.begin(), cluster_.end(), [](char c) { return c < 0x20 || c > 0x7e; })) {
+    throw std::runtime_error("--cluster '" + cluster_ +
+                             "': give the name as the gateway sends it in Sovereign-Cluster (printable "
+                             "ASCII, any other byte as %XX)");
   }
 }
 
@@ -79,6 +92,7 @@ hs::verify_result signature_check::check(const http::request<http::string_body>&
   policy.max_age = max_age_;
   policy.max_skew = max_skew_;
   policy.required_fields = required_fields_;
+  policy.cluster = cluster_;
   policy.nonces = nonces_.get();
   const std::string& body = req.body();
   return hs::verify_forwarded_request(

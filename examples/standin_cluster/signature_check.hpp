@@ -22,6 +22,7 @@ struct signature_options {
   std::vector<std::string> verify_key_files;  // PEM or JWK Ed25519 public keys
   std::vector<std::string> hmac_key_files;    // sovgw secret key files of kind hmac-sha256-http-signing
   std::vector<std::string> required_fields;   // empty: the profile's default
+  std::string cluster;  // this cluster's name in the gateway's configuration; empty: any cluster
   std::int64_t max_age = 300;
   std::int64_t max_skew = 30;
   std::size_t nonce_capacity = 100000;
@@ -41,6 +42,7 @@ class signature_check {
  private:
   std::map<std::string, sovgw::crypto::httpsig::verification_key, std::less<>> keys_;
   std::vector<std::string> required_fields_;
+  std::string cluster_;
   std::int64_t max_age_;
   std::int64_t max_skew_;
   std::unique_ptr<sovgw::crypto::nonce_cache> nonces_;

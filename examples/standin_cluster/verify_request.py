@@ -7,14 +7,20 @@ a full RFC 9421 library and apply the same rules. The stand-in cluster's --requi
 (signature_check.cpp) is the complete implementation.
 
     from verify_request import verify
-    reason = verify("POST", "cluster.example:9443", "/v1/chat/completions", headers, body, jwk_text)
+    reason = verify("POST", "cluster.example:9443", "/v1/chat/completions", headers, body, jwk_text,
+                    cluster="paris")
     # None when the request is good, else a reason such as "content_digest_mismatch"
+
+Replays are refused by a NonceCache of this process (the default); replicas of one cluster pass
+`nonces=` a store they share, with the same check() (docs/signatures.md shows one on Redis).
 """
 
 import base64
 import hashlib
+import heapq
 import json
 import re
+import threading
 import time
 
 from cryptography.exceptions import InvalidSignature
@@ -32,26 +38,105 @@ def _thumbprint(x):
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
-def verify(method, authority, target, headers, body, jwk_text, now=None, max_age=300, max_skew=30, seen=None):
-    """headers: (name, value) pairs as received; body: bytes; seen: a set of nonces already used."""
+def _key(jwk_text):
+    """The gateway's public key and its keyid, the RFC 7638 thumbprint; a JWK whose kid says
+    otherwise is refused (a kid that lies would be printed as the signer's)."""
     jwk = json.loads(jwk_text)
+    keyid = _thumbprint(jwk["x"])
+    if jwk.get("kid", keyid) != keyid:
+        raise ValueError(f"the JWK's kid {jwk['kid']!r} is not its RFC 7638 thumbprint {keyid!r}, the keyid "
+                         "the gateway signs with")
+    return keyid, Ed25519PublicKey.from_public_bytes(_b64url(jwk["x"]))
+
+
+def _sf_bytes(text):
+    """An RFC 8941 Byte Sequence's base64 as the C++ parser reads it (padding optional), or None."""
+    data = text.rstrip("=")
+    pads = len(text) - len(data)
+    if pads > 2 or len(data) % 4 == 1 or (pads and (len(data) + pads) % 4) or re.search(r"[^A-Za-z0-9+/]", data):
+        return None
+    return base64.b64decode(data + "=" * (-len(data) % 4))
+
+
+class NonceCache:
+    """The nonces of accepted requests, each kept `window` seconds after its `created` (max_age +
+    max_skew: anything older is refused as too old anyway), `capacity` at most. When full, the
+    oldest is forgotten and becomes the floor: a request created at or before it is refused
+    (nonce_unverifiable), so a replay is never accepted. Thread-safe. Once per cache: a restarted
+    process or another replica has its own."""
+
+    def __init__(self, window=330, capacity=100000):
+        self.window, self.capacity, self.floor = window, capacity, None
+        self._created, self._oldest, self._lock = {}, [], threading.Lock()
+
+    def check(self, keyid, nonce, created, now):
+        """None when the nonce is fresh (it is remembered now), else the reason to refuse."""
+        with self._lock:
+            while self._oldest and self._oldest[0][0] < now - self.window:
+                del self._created[heapq.heappop(self._oldest)[1]]
+            if created < now - self.window or (self.floor is not None and created <= self.floor):
+                return "nonce_unverifiable"
+            if (keyid, nonce) in self._created:
+                return "replayed_nonce"
+            if len(self._created) >= self.capacity:
+                self.floor, oldest = heapq.heappop(self._oldest)
+                del self._created[oldest]
+                if created <= self.floor:
+                    return "nonce_unverifiable"
+            self._created[(keyid, nonce)] = created
+            heapq.heappush(self._oldest, (created, (keyid, nonce)))
+            return None
+
+
+NONCES = NonceCache()
+
+
+def _sf_string(value):
+    """The text of an RFC 8941 String ("..." with \\ and \" escapes), or None."""
+    m = re.fullmatch(r' *"((?:[ !#-\[\]-~]|\\["\\])*)" *', value)
+    return re.sub(r'\\(.)', r'\1', m.group(1)) if m else None
+
+
+def verify(method, authority, target, headers, body, jwk_text, now=None, max_age=300, max_skew=30,
+           nonces=NONCES, cluster=None):
+    """headers: (name, value) pairs as received (str, or bytes read as Latin-1 like WSGI does);
+    body: bytes; nonces: where the nonces of accepted requests are kept (window at most max_age +
+    max_skew); cluster: this cluster's name in the gateway's configuration (then a request signed
+    for another cluster is refused: give it)."""
+    keyid, key = _key(jwk_text)
     fields = {}
     for name, value in headers:
-        fields.setdefault(name.lower(), []).append(value.strip())
+        name, value = (x.decode("latin-1") if isinstance(x, bytes) else x for x in (name, value))
+        fields.setdefault(name.lower(), []).append(value.strip(" \t"))
     combined = {name: ", ".join(values) for name, values in fields.items()}
     if "signature-input" not in combined or "signature" not in combined:
         return "missing_signature"
-    # Our signature's member: sovgw=("..." "...");created=...;keyid="...";...
-    member = re.search(r'(?:^|,)\s*sovgw=(\(([^)]*)\)((?:;[a-z]+=(?:"[^"\\]*"|-?\d+))*))', combined["signature-input"])
-    signature = re.search(r'(?:^|,)\s*sovgw=:([A-Za-z0-9+/=]+):', combined["signature"])
-    if not member or not signature:
+    inputs, signatures = combined["signature-input"], combined["signature"]
+    label = r'(?:^|,)[ \t]*sovgw='
+    if not re.search(label, inputs):
         return "missing_signature"
+    # One sovgw member in each field, one signature tagged sovgw-request: else which one is meant?
+    if len(re.findall(label, inputs)) > 1 or len(re.findall(label, signatures)) > 1 or \
+            inputs.count('tag="sovgw-request"') > 1:
+        return "ambiguous_signature"
+    # As the gateway writes it: sovgw=("..." "...");created=...;keyid="...";...
+    member = re.search(label + r'(\(((?:"[^"\\]+"(?: "[^"\\]+")*)?)\)((?:;[a-z]+=(?:"[^"\\]*"|-?[0-9]+))*))'
+                       r'[ \t]*(?:,|$)', inputs)
+    if not member:
+        return "malformed_signature_input"
     signature_params = member.group(1)
     covered = re.findall(r'"([^"]+)"', member.group(2))
-    params = dict((k, v.strip('"')) for k, v in re.findall(r';([a-z]+)=("[^"]*"|-?\d+)', member.group(3)))
+    params = dict((k, v.strip('"')) for k, v in re.findall(r';([a-z]+)=("[^"]*"|-?[0-9]+)', member.group(3)))
+    signature = re.search(label + r'([^,]*)', signatures)
+    if not signature:
+        return "missing_signature_value"
+    signature = re.fullmatch(r':([^:]*):[ \t]*', signature.group(1))
+    signature = _sf_bytes(signature.group(1)) if signature else None
+    if signature is None or len(signature) != 64:
+        return "malformed_signature"
     if params.get("tag") != "sovgw-request":
         return "tag_mismatch"
-    if params.get("keyid") != jwk.get("kid", _thumbprint(jwk["x"])):
+    if params.get("keyid") != keyid:
         return "unknown_key"
     if params.get("alg", "ed25519") != "ed25519":
         return "algorithm_mismatch"
@@ -67,11 +152,15 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
         return "expired"
     if "nonce" not in params:
         return "missing_nonce"
-    for name in REQUIRED + (["content-type"] if "content-type" in combined else []):
+    required = REQUIRED + (["content-type"] if "content-type" in combined else [])
+    for name in required + (["sovereign-cluster"] if cluster is not None else []):
         if name not in covered:
             return "missing_required_component"
     for name in combined:
-        if name.startswith("sovereign-") and name not in covered:
+        # WSGI, CGI and Rack read "_" as "-": Sovereign_Client_Country is a Sovereign-* field to them,
+        # Content_Digest is Content-Digest. Whatever reads as a geo-tag or a covered field is covered.
+        read_as = name.replace("_", "-")
+        if (read_as.startswith("sovereign-") or read_as in covered) and name not in covered:
             return "uncovered_field"
     path, _, query = target.partition("?")
     host = authority.lower()
@@ -85,22 +174,23 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
         lines.append(f'"{name}": {value}')
     lines.append(f'"@signature-params": {signature_params}')
     try:
-        key = Ed25519PublicKey.from_public_bytes(_b64url(jwk["x"]))
-        key.verify(base64.b64decode(signature.group(1)), "\n".join(lines).encode())
+        base = "\n".join(lines).encode("ascii")
+    except UnicodeEncodeError:  # the gateway signs ASCII only
+        return "component_unavailable"
+    try:
+        key.verify(signature, base)
     except InvalidSignature:
         return "bad_signature"
+    if cluster is not None and _sf_string(combined["sovereign-cluster"]) != cluster:
+        return "wrong_cluster"
     if body or "content-digest" in combined:
         if "content-digest" not in covered:
             return "content_digest_missing"
-        digests = dict(re.findall(r'(sha-256|sha-512)=:([A-Za-z0-9+/=]*):', combined["content-digest"]))
-        if not digests:
+        digests = dict(re.findall(r'(sha-256|sha-512)=:([^:]*):', combined["content-digest"]))
+        if not digests or any(_sf_bytes(value) is None for value in digests.values()):
             return "content_digest_malformed"
         for algorithm, value in digests.items():
             h = hashlib.sha256 if algorithm == "sha-256" else hashlib.sha512
-            if base64.b64decode(value) != h(body).digest():
+            if _sf_bytes(value) != h(body).digest():
                 return "content_digest_mismatch"
-    if seen is not None:
-        if (params["keyid"], params["nonce"]) in seen:
-            return "replayed_nonce"
-        seen.add((params["keyid"], params["nonce"]))
-    return None
+    return nonces.check(params["keyid"], params["nonce"], created, now)

@@ -59,6 +59,41 @@ class config_check_test(unittest.TestCase):
         self.assertEqual(run("config", "check", config).stderr,
                          f"{config}:3:1: YAML syntax error: illegal tab when looking for indentation\n")
 
+    def test_a_second_yaml_document_is_refused_in_every_file_kind(self):
+        """Every reader used to take the first document and drop the rest without a word."""
+        second = "---\npolicy: /nonexistent\n"
+        message = ("error: a second YAML document is not supported: a file holds one document (remove this "
+                   "'---' and what follows, or merge it into the first)")
+        lines = self.default.count("\n")
+        config = self.write("config.yaml", self.default + second)
+        for argv, code in ((["config", "check", config], 1), (["serve", "--config", config], 2)):
+            r = run(*argv)
+            self.assertEqual(r.returncode, code, r.stderr)
+            self.assertEqual(r.stderr, f"{config}:{lines + 1}:1: {message[len('error: '):]}\n")
+        policy = self.write("policy.yaml", "rules: []\n---\nrules:\n  - {id: a, effect: permit}\n")
+        r = run("policy", "check", policy)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr, f"{policy}:2:1: {message}\n")
+        good_policy = self.write("good.yaml", "rules:\n  - {id: a, effect: permit}\n")
+        tests = self.write("tests.yaml", "tests: []\n--- # more tests\ntests: []\n")
+        r = run("policy", "test", good_policy, tests)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr, f"{tests}:2:1: {message}\n")
+        clusters = self.write("clusters.yaml", "clusters:\n  - {name: a, endpoints: [\"h:1\"], country: FR, "
+                                               "operator_jurisdiction: FR}\n---\n")
+        r = run("policy", "check", good_policy, "--clusters", clusters)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr, f"{clusters}:3:1: {message}\n")
+        tests = self.write("tests2.yaml", "clusters: clusters.yaml\ntests: []\n")
+        r = run("policy", "test", good_policy, tests)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr, f"{clusters}:3:1: {message}\n")
+        tenants = self.write("tenants.yaml", "tenants:\n  - name: acme\n---\ntenants:\n  - name: globex\n")
+        os.chmod(tenants, 0o600)
+        r = run("tenants", "check", tenants)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertTrue(r.stderr.startswith(f"{tenants}:3:1: {message}\n"), r.stderr)
+
     def test_a_missing_file_is_exit_3_with_the_reason(self):
         missing = os.path.join(self.dir, "nowhere.yaml")
         for argv, what in ((["config", "check", missing], "configuration"), (["serve", "--config", missing],

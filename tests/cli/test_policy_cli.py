@@ -102,7 +102,7 @@ class PolicyCheck(unittest.TestCase):
             # Valid, and every detector it names is implemented (person_name too): no warning.
             self.assertEqual(r.stderr, "")
             proved = [l for l in r.stdout.splitlines() if l.startswith("proved")]
-            self.assertEqual(len(proved), 5, r.stdout)
+            self.assertEqual(len(proved), 6, r.stdout)
             self.assertIn("no-personal-data-from-adequacy-countries", r.stdout)
             self.assertIn("personal-data-stays-in-eu", r.stdout)
             self.assertTrue(r.stdout.rstrip().endswith(": OK"), r.stdout)
@@ -211,7 +211,7 @@ class PolicyCheck(unittest.TestCase):
             c.write_text(Path(CLUSTERS).read_text().replace("name: acme-dedicated", "name: acme-shared"))
             r = run("policy", "check", POLICY, "--clusters", str(c))
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-            self.assertIn(f"{POLICY}:106:5: error: route of rule 'acme-pinned' names cluster 'acme-dedicated', "
+            self.assertIn(f"{POLICY}:121:17: error: route of rule 'acme-pinned' names cluster 'acme-dedicated', "
                           "which the config does not define", r.stderr)
             c.write_text("clusters:\n  - name: x\n    endpoints: [h:1]\n    country: ZZ\n    operator_jurisdiction: EU\n")
             r = run("policy", "check", POLICY, "--clusters", "c.yaml", cwd=d)
@@ -268,7 +268,7 @@ class PolicyTest(unittest.TestCase):
     def test_example_tests_pass(self):
         r = run("policy", "test", POLICY, TESTS)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertRegex(r.stdout, r"\n18 passed, 0 failed\n$")
+        self.assertRegex(r.stdout, r"\n19 passed, 0 failed\n$")
 
     def test_failure_prints_trace(self):
         with tempfile.TemporaryDirectory() as d:
@@ -314,7 +314,7 @@ class PolicyExplain(unittest.TestCase):
         self.assertIn("client.country=US client.ip=8.8.8.8", r.stdout)
         self.assertIn("decision DENY", r.stdout)
         self.assertIn("cause: no_permit", r.stdout)
-        self.assertIn("nearest permit: permit-eea-clients (line 46) failed on client.country US not in [EEA, private]",
+        self.assertIn("nearest permit: permit-eea-clients (line 56) failed on client.country US not in [EEA, private]",
                       r.stdout)
 
     def test_json_trace(self):
@@ -329,7 +329,7 @@ class PolicyExplain(unittest.TestCase):
                          ["permit-eea-clients", "residency-eea-or-adequacy", "personal-data-eu-only", "acme-pinned"])
         self.assertEqual(out["obligations"], {"redact": ["iban", "payment_card", "national_id"], "log_payload": "digest"})
         self.assertEqual(len(out["version"]), 64)
-        self.assertEqual(len(out["rules"]), 10)
+        self.assertEqual(len(out["rules"]), 11)
 
     def test_declared_classes(self):
         """The attack of issue 13: a UK client declares `public` over personal data the detectors miss."""

@@ -1,6 +1,7 @@
 """`sovgw receipt verify` as an enterprise runs it: with the key file `sovgw keys http-public` wrote,
 on a receipt signed as the gateway signs one (tests/support/sign-request receipt)."""
 
+import json
 import os
 import shutil
 import tempfile
@@ -77,6 +78,61 @@ class receipt_cli_test(unittest.TestCase):
         # A receipt without a body is checked without either option.
         out = self.verify(self.head("nobody.txt", body=False), key, check=0).stdout
         self.assertIn("not bound to a request body", out)
+
+    def test_heads_saved_over_http2_and_http3_verify(self):
+        key = self.public("gw.jwk", "--format", "jwk")
+        lines = open(self.head("head.txt")).read().strip().splitlines()
+        self.assertTrue(lines[0].startswith("HTTP/1.1 200"), lines[0])
+        fields = [f"{n.lower()}:{v}" for n, _, v in (line.partition(":") for line in lines[1:])]
+        for status_line in ("HTTP/2 200 ", "HTTP/3 200", "HTTP/1.1 200"):
+            with self.subTest(status_line):
+                # As curl -D saves them: lower-case names over HTTP/2 and 3, an interim head first.
+                head = os.path.join(self.tmp, "h2.txt")
+                interim = status_line.split(" ")[0] + " 103 \r\nlink: </style.css>\r\n\r\n"
+                write_file(head, interim + "\r\n".join([status_line] + fields) + "\r\n\r\n")
+                out = self.verify(head, key, "--body-file", self.body, check=0).stdout
+                self.assertIn("receipt verifies: status 200", out)
+        for not_a_status_line in ("HTTP/2 2000", "HTTP/2.5 200", "HTTP/ 200", "HTTP/2"):
+            with self.subTest(not_a_status_line):
+                write_file(head, "\r\n".join([not_a_status_line] + fields) + "\r\n\r\n")
+                p = self.verify(head, key, "--body-file", self.body, check=2)
+                self.assertIn("no final HTTP response head in the file", p.stderr)
+
+    def test_a_field_added_to_the_head_that_reads_as_a_sovereign_field_fails(self):
+        key = self.public("gw.jwk", "--format", "jwk")
+        head = self.head("head.txt")
+        self.verify(head, key, "--body-file", self.body, check=0)
+        text = open(head).read().rstrip()
+        for added in ("Sovereign_Cluster_Country: US", "sovereign_cluster: \"us-east-1\""):
+            with self.subTest(added):
+                write_file(head, f"{text}\n{added}\n\n")
+                p = self.verify(head, key, "--body-file", self.body, check=1)
+                self.assertIn(f"receipt does NOT verify: uncovered_field: {added.split(':')[0].lower()}", p.stdout)
+
+    def test_a_head_with_two_receipt_signatures_is_ambiguous(self):
+        key = self.public("gw.jwk", "--format", "jwk")
+        lines = open(self.head("head.txt")).read().strip().splitlines()
+        signature_lines = [line for line in lines if line.lower().startswith("signature")]
+        self.assertEqual(len(signature_lines), 2)
+        # Another receipt's signature lines added after the genuine ones, or the genuine ones repeated.
+        other = open(self.head("other.txt", body=False)).read().strip().splitlines()
+        for added in ([line for line in other if line.lower().startswith("signature")], signature_lines):
+            with self.subTest(added):
+                head = os.path.join(self.tmp, "twice.txt")
+                write_file(head, "\n".join(lines + added) + "\n\n")
+                p = self.verify(head, key, "--body-file", self.body, check=1)
+                self.assertIn("receipt does NOT verify: ambiguous_signature: sovgw-receipt", p.stdout)
+
+    def test_a_key_whose_kid_is_not_its_thumbprint_is_refused(self):
+        jwk = json.loads(sovgw("keys", "http-public", self.key, "--format", "jwk", check=0).stdout)
+        other = os.path.join(self.tmp, "other.key")
+        sovgw("keys", "http-new", other, check=0)
+        impostor = json.loads(sovgw("keys", "http-public", other, "--format", "jwk", check=0).stdout)
+        lying = os.path.join(self.tmp, "lying.jwk")
+        write_file(lying, json.dumps(dict(impostor, kid=jwk["kid"])))
+        p = self.verify(self.head("head.txt"), lying, "--body-file", self.body, check=2)
+        self.assertIn(f"{lying}: the JWK's kid '{jwk['kid']}' is not the key's RFC 7638 thumbprint {impostor['kid']}",
+                      p.stderr)
 
     def test_a_malformed_digest_or_a_lower_case_method_is_bad_input_not_a_bad_signature(self):
         head = self.head("head.txt")

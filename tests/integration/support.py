@@ -122,6 +122,13 @@ def cluster_yaml(name, endpoint, certs=None, ca=None, server_name="localhost", p
     return "\n".join(lines) + "\n"
 
 
+def eu_policy_dedicated_cluster(endpoint, certs):
+    """The cluster examples/policies/eu_policy.yaml names (acme's dedicated one, in an EU core region):
+    a gateway runs that policy only with every cluster its routes name (deployment_check.hpp)."""
+    return cluster_yaml("acme-dedicated", endpoint, certs).replace("country: FR", "country: NL").replace(
+        "region: eu-west-3", "region: eu-west").replace('models: ["*"]', "models: [mistral-large]")
+
+
 def gateway_yaml(certs, clusters, limits="", timeouts="", tls_extra="", extra=""):
     text = f"""listen:
   address: 127.0.0.1

@@ -2,14 +2,15 @@
 refuses in one spelling is refused in every other spelling; what the gateway sees is what the
 cluster sees, or the request is refused. Real TLS on loopback, the real stand-in cluster."""
 
+import json
 import os
 import socket
 import ssl
 import struct
 import unittest
 
-from support import (Gateway, Reader, TempDir, chat_request, client_context, cluster_yaml, exchange, gateway_yaml,
-                     make_certs, metric, request_bytes, start_standin, wait_until)
+from support import (Gateway, Reader, TempDir, chat_request, client_context, cluster_yaml, eu_policy_dedicated_cluster,
+                     exchange, gateway_yaml, make_certs, metric, request_bytes, start_standin, wait_until)
 
 SOURCE = os.environ.get("SOVGW_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
 EU_POLICY = os.path.join(SOURCE, "examples", "policies", "eu_policy.yaml")
@@ -26,7 +27,9 @@ class AttackTest(unittest.TestCase):
         us = cluster_yaml("us-east-1", endpoint, cls.certs).replace("country: FR", "country: US").replace(
             "operator_jurisdiction: EU", "operator_jurisdiction: US")
         fr = cluster_yaml("fr-par-1", endpoint, cls.certs)
-        cls.gateway = Gateway(gateway_yaml(cls.certs, us + fr, extra=f"policy: {EU_POLICY}\n"), cls.tmp.path)
+        dedicated = eu_policy_dedicated_cluster(endpoint, cls.certs)
+        cls.gateway = Gateway(gateway_yaml(cls.certs, us + fr + dedicated, extra=f"policy: {EU_POLICY}\n"),
+                              cls.tmp.path)
 
     @classmethod
     def tearDownClass(cls):
@@ -52,6 +55,25 @@ class AttackTest(unittest.TestCase):
                 err = resp.json()["error"]
                 self.assertEqual(err["code"], "non_canonical_target")  # the gateway's answer, not a cluster's
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+
+    def test_tools_that_send_the_conversation_elsewhere_are_forbidden(self):
+        # A remote MCP server or a web search would receive what the model reads, from wherever the
+        # cluster is, to wherever that server is.
+        for tools in ({"tools": [{"type": "mcp", "server_label": "x", "server_url": "https://x.example/mcp"}]},
+                      {"tools": [{"type": "web_search_preview"}]},
+                      {"mcp_servers": [{"type": "url", "url": "https://x.example/sse", "name": "x"}]},
+                      {"TOOLS": [{"type": "web_search"}]}):
+            with self.subTest(tools):
+                body = json.dumps(dict({"model": "mistral-small", "input": "Bonjour"}, **tools)).encode()
+                resp = self.send(request_bytes("POST", "/v1/responses", body, {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-remote-tools", resp.json()["error"]["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+        # A function the client runs itself is no egress.
+        body = json.dumps({"model": "mistral-small", "input": "Bonjour",
+                           "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]}).encode()
+        resp = self.send(request_bytes("POST", "/v1/responses", body, {"Content-Type": "application/json"}))
+        self.assertEqual(resp.status, 200, resp.body)
 
     def test_spellings_a_cluster_router_may_fold_are_refused_or_forbidden(self):
         # Non-canonical: Windows servers drop trailing dots and spaces; routers decode ';', '?', '#';
@@ -153,7 +175,8 @@ class TrustedProxyTest(unittest.TestCase):
         cls.tmp = TempDir()
         cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
         cls.standin = start_standin(cls.certs)
-        clusters = cluster_yaml("fr-par-1", f"127.0.0.1:{cls.standin.port}", cls.certs)
+        endpoint = f"127.0.0.1:{cls.standin.port}"
+        clusters = cluster_yaml("fr-par-1", endpoint, cls.certs) + eu_policy_dedicated_cluster(endpoint, cls.certs)
         extra = f"policy: {EU_POLICY}\ntrusted_proxies: [127.0.0.0/8]\n"
         cls.xff = Gateway(gateway_yaml(cls.certs, clusters, extra=extra), cls.tmp.path)
         cls.proxied = Gateway(gateway_yaml(cls.certs, clusters, extra=extra).replace(

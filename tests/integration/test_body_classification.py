@@ -7,8 +7,8 @@ import json
 import os
 import unittest
 
-from support import (SOURCE, Gateway, TempDir, cluster_yaml, exchange, gateway_yaml, make_certs, request_bytes,
-                     start_standin)
+from support import (SOURCE, Gateway, TempDir, cluster_yaml, eu_policy_dedicated_cluster, exchange,
+                     gateway_yaml, make_certs, request_bytes, start_standin)
 
 POLICY = os.path.join(SOURCE, "examples", "policies", "eu_policy.yaml")
 JSON = {"Content-Type": "application/json"}
@@ -31,7 +31,9 @@ class BodyClassificationTest(unittest.TestCase):
         hyperscaler = cluster_yaml("de-fra-hyperscaler", endpoint, cls.certs).replace(
             "country: FR", "country: DE").replace("operator_jurisdiction: EU", "operator_jurisdiction: US")
         paris = cluster_yaml("paris", endpoint, cls.certs)
-        cls.gateway = Gateway(gateway_yaml(cls.certs, hyperscaler + paris, extra=f"policy: {POLICY}\n"), cls.tmp.path)
+        dedicated = eu_policy_dedicated_cluster(endpoint, cls.certs)
+        cls.gateway = Gateway(gateway_yaml(cls.certs, hyperscaler + paris + dedicated, extra=f"policy: {POLICY}\n"),
+                              cls.tmp.path)
 
     @classmethod
     def tearDownClass(cls):
@@ -256,7 +258,8 @@ class BodyClassificationTest(unittest.TestCase):
         elsewhere = [
             ("/v1/score", {"model": "mistral-small", "text_1": "what is shown?", "text_2": {"content": [image]}}),
             ("/v1/rerank", {"model": "mistral-small", "query": "which form?", "documents": [{"content": [image]}]}),
-            ("/generate", {"inputs": "Read ![](data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==) aloud"}),
+            ("/generate", {"model": "mistral-small",
+                           "inputs": "Read ![](data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==) aloud"}),
             ("/v1/chat/completions", {"model": "mistral-small", "messages": [
                 {"role": "user", "content": "Describe ![scan](https://x.example/passport.png)"}]}),
             ("/v1/chat/completions", {"model": "mistral-small", "messages": [{"role": "user", "content": "hi"}],
@@ -324,21 +327,24 @@ class BodyClassificationTest(unittest.TestCase):
                 self.assertEqual((log["cluster"], log["data_classes"]), ("paris", "personal"))
         for path, headers in (("/v1/chat/completions?note=DE89370400440532013000", JSON),
                               ("/v1/chat/completions?note=DE89+3704+0044+0532+0130+00", JSON),
-                              ("/v1/chat/completions", dict(JSON, **{"X-Note": "card 4111 1111 1111 1111"}))):
+                              ("/v1/chat/completions", dict(JSON, **{"X-Note": "card 4111 1111 1111 1111"})),
+                              # One field given twice, which a server or a logger joins with ", ".
+                              ("/v1/chat/completions", dict(JSON, **{"X-Iban": "GB82 WEST",
+                                                                     "x-iban": "1234 5698 7654 32"}))):
             with self.subTest(path=path, headers=headers):
                 self.assert_refused(self.send(body, headers=headers, path=path), 415, "redaction_unsupported",
                                     "target or a header field")
 
     def test_off_the_api_a_body_is_read_as_its_server_might_decode_it(self):
         plain = {"Content-Type": "text/plain"}
-        control = self.send(b"hello team", headers=plain, path="/generate")
+        control = self.send(b"hello team", headers=plain, path="/search")
         self.assertEqual(control.status, 404, control.body)  # the stand-in's own answer: forwarded
         self.assertEqual(self.log_of(control)["cluster"], "de-fra-hyperscaler")
         # Looks like JSON but is not strict JSON: a lenient server would read it, so it is refused.
         for body in (b'{"model":"m","content":"mail alice\\u0040example.com","user":"a","user":"b"}',
                      b'{"content":"alice\\u0040example.com",}', b'  [NaN]', b'\xef\xbb\xbf{"a":1}'):
             with self.subTest(body):
-                self.assert_refused(self.send(body, headers=plain, path="/generate"), 400,
+                self.assert_refused(self.send(body, headers=plain, path="/search"), 400,
                                     "invalid_json", "looks like JSON")
         # Percent-encoding, JSON escapes and HTML references are decoded for the detectors: personal
         # data found in a body the gateway cannot redact is refused (eu_policy redacts it).
@@ -346,7 +352,7 @@ class BodyClassificationTest(unittest.TestCase):
         for body, headers in ((b"prompt=mail+alice%40example.com", form),
                               (b"mail alice\\u0040example.com", plain), (b"mail alice&#64;example.com", plain)):
             with self.subTest(body):
-                self.assert_refused(self.send(body, headers=headers, path="/tools/generate"), 415,
+                self.assert_refused(self.send(body, headers=headers, path="/tools/search"), 415,
                                     "redaction_unsupported", "redacts JSON bodies only")
         # Ollama's /api/generate runs a model: its bodies are JSON, labelled so.
         self.assert_refused(self.send(b"prompt=hello", headers=form, path="/api/generate"), 415,

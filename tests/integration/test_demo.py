@@ -172,6 +172,11 @@ class DemoTest(unittest.TestCase):
                        "https://localhost:9444/v1/chat/completions -H 'Content-Type: application/json' "
                        "-d '{\"model\":\"llama-3.1-70b\",\"messages\":[]}'", self.dir)
         self.assertEqual(straight.stdout, "401", straight.stderr)
+        # ... and each serves only what was signed for it: a request signed for us-east-1 and
+        # replayed to fr-par-1 is refused (the stand-in warns when it would accept it).
+        for name in ("de-fra-hyperscaler", "fr-par-1", "ch-zrh-1", "us-east-1", "acme-dedicated"):
+            with open(os.path.join(self.dir, "demo", "logs", name + ".log")) as f:
+                self.assertNotIn("without --cluster", f.read(), name)
 
         (auditor,) = [t for t in steps if t.startswith("The auditor")]
         query, verify, prove, report = steps[auditor]

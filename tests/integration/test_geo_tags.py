@@ -58,9 +58,11 @@ class GeoTagsTest(unittest.TestCase):
         cls.keyid = make_keys(cls.keys)
         with open(os.path.join(cls.keys, "gateway.pub.jwk")) as f:
             cls.jwk = f.read()
-        cls.standin = start_verifying_standin(cls.certs, ["--verify-key", os.path.join(cls.keys, "gateway.pub.jwk")])
+        cls.standin = start_verifying_standin(cls.certs, ["--verify-key", os.path.join(cls.keys, "gateway.pub.jwk")],
+                                              cluster="paris")
         # A second cluster that checks an hmac-sha256 secret instead of the Ed25519 key.
-        cls.hmac_standin = start_verifying_standin(cls.certs, ["--hmac-key", os.path.join(cls.keys, "cluster.hmac")])
+        cls.hmac_standin = start_verifying_standin(cls.certs, ["--hmac-key", os.path.join(cls.keys, "cluster.hmac")],
+                                                   cluster="berlin")
         cls.policy = os.path.join(cls.tmp.path, "policy.yaml")
         with open(cls.policy, "w") as f:
             f.write(POLICY)
@@ -140,14 +142,16 @@ class GeoTagsTest(unittest.TestCase):
         self.assertEqual(h["content-digest"], f"sha-256=:{digest}:")
 
     def test_client_signature_and_geo_tag_fields_are_replaced(self):
+        # The client's Content-Digest must match its body (else 400 bad_content_digest): a sha-512
+        # one is replaced by the gateway's sha-256 of the body as forwarded.
+        sha512 = f"sha-512=:{base64.b64encode(hashlib.sha512(BODY).digest()).decode()}:"
         fake = {"Signature-Input": 'sovgw=("@method");created=1;keyid="x"', "Signature": "sovgw=:AAAA:",
-                "Content-Digest": "sha-256=:AAAA:", "Sovereign-Decision": "forbid",
-                "Sovereign-Cluster-Country": "US"}
+                "Content-Digest": sha512, "Sovereign-Decision": "forbid", "Sovereign-Cluster-Country": "US"}
         _, h, _ = self.forwarded(headers=fake)
         self.assertEqual(h["sovereign-decision"], "permit")
         self.assertEqual(h["sovereign-cluster-country"], "FR")
         self.assertNotIn("\n", h["signature-input"])  # only the gateway's signature
-        self.assertNotIn("AAAA", h["content-digest"])
+        self.assertEqual(h["content-digest"], f"sha-256=:{base64.b64encode(hashlib.sha256(BODY).digest()).decode()}:")
 
     def test_request_without_body_is_signed_without_digest(self):
         resp = self.via_gateway(body=b"", method="GET", path="/v1/models")
@@ -186,6 +190,26 @@ class GeoTagsTest(unittest.TestCase):
         h["sovereign-cluster-country"] = "US"
         self.assert_refused(self.direct(h, body), "bad_signature")
 
+    def test_changed_client_address_or_request_id_is_refused(self):
+        # The gateway's own X-Forwarded-For, Forwarded, X-Forwarded-Proto and X-Request-Id are
+        # signed: a cluster trusting them cannot be told another client on the way.
+        for field, value in (("x-forwarded-for", "5.255.255.5"), ("forwarded", "for=5.255.255.5;proto=https"),
+                             ("x-forwarded-proto", "http"), ("x-request-id", "f" * 32)):
+            with self.subTest(field):
+                _, h, body = self.forwarded()
+                self.assertIn(f'"{field}"', h["signature-input"])
+                h[field] = value
+                self.assert_refused(self.direct(h, body), "bad_signature")
+
+    def test_request_captured_on_its_way_to_one_cluster_is_refused_by_another(self):
+        _, h, body = self.forwarded()
+        self.assertEqual(h["sovereign-cluster"], '"paris"')
+        lyon = start_verifying_standin(self.certs, ["--verify-key", os.path.join(self.keys, "gateway.pub.jwk")],
+                                       cluster="lyon")
+        self.addCleanup(lyon.stop)
+        error = self.assert_refused(self.direct(h, body, port=lyon.port), "wrong_cluster")
+        self.assertEqual(error["detail"], '"paris"')
+
     def test_old_signature_is_refused(self):
         _, h, body = self.forwarded()
         created = int(re.search(r";created=(\d+)", h["signature-input"]).group(1))
@@ -210,7 +234,10 @@ class GeoTagsTest(unittest.TestCase):
         import verify_request
         _, h, body = self.forwarded()
         pairs = [(k, v) for k, v in h.items()]
-        self.assertIsNone(verify_request.verify("POST", h["host"], "/debug/headers", pairs, body, self.jwk))
+        self.assertIsNone(verify_request.verify("POST", h["host"], "/debug/headers", pairs, body, self.jwk,
+                                                cluster="paris"))
+        self.assertEqual(verify_request.verify("POST", h["host"], "/debug/headers", pairs, body, self.jwk,
+                                               cluster="lyon"), "wrong_cluster")
         self.assertEqual(verify_request.verify("POST", h["host"], "/debug/headers", pairs, body + b" ", self.jwk),
                          "content_digest_mismatch")
 

@@ -90,33 +90,35 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(served_cert_fingerprint(g.port, self.certs), new)
         self.assertEqual(metric(g, "sovgw_certificate_reload_failures_total"), 1)
 
-    def test_sighup_policy_recompile_does_not_stall_connections(self):
-        # The policy file is a FIFO: a reload blocks in reading it until this test writes the policy.
-        # If the reload ran on an I/O thread (the gateway has one worker), no request could be
-        # served meanwhile; on the control thread it is answered at once.
+    def test_a_fifo_policy_is_refused_at_start_and_on_reload_without_blocking(self):
+        # A FIFO named as the policy used to block the reader's open(2) until someone wrote to it:
+        # at start the gateway hung, on SIGHUP the reload thread did. Only regular files are read.
         fifo = os.path.join(self.tmp.path, f"policy-{time.time_ns()}.fifo")
         os.mkfifo(fifo)
-        policy = open(os.path.join(os.environ.get("SOVGW_SOURCE_DIR", "../.."),
-                                   "examples/policies/eu_policy.yaml")).read()
+        config = gateway_yaml(self.certs, self.clusters(), extra=f"policy: {fifo}\n")
+        path = os.path.join(self.tmp.path, "fifo-policy.yaml")
+        with open(path, "w") as f:
+            f.write(config)
+        r = subprocess.run([SOVGW, "serve", "--config", path], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        line = config.splitlines().index(f"policy: {fifo}") + 1
+        self.assertEqual(r.stderr, f"{path}:{line}:9: policy: {fifo} is a FIFO, not a regular file\n")
 
-        def feed():
-            with open(fifo, "w") as f:
-                f.write(policy)
-
-        start = threading.Thread(target=feed, daemon=True)
-        start.start()
-        config = gateway_yaml(self.certs, self.clusters(), extra=f"policy: {fifo}\n").replace("threads: 2", "threads: 1")
-        g = Gateway(config, self.tmp.path)
+        policy = os.path.join(self.tmp.path, f"policy-{time.time_ns()}.yaml")
+        with open(policy, "w") as f:
+            f.write("rules:\n  - {id: permit-all, effect: permit}\n")
+        g = Gateway(gateway_yaml(self.certs, self.clusters(), extra=f"policy: {policy}\n"), self.tmp.path)
         self.addCleanup(g.stop)
-        start.join(timeout=10)
+        version = g.wait_for_json(lambda o: o.get("msg") == "listening")["policy_version"]
+        os.unlink(policy)
+        os.mkfifo(policy)
         g.signal(signal.SIGHUP)
-        g.wait_for_json(lambda o: o.get("msg") == "certificates reloaded")  # then the policy reload blocks
+        failed = g.wait_for_json(lambda o: o.get("msg", "").startswith("policy reload failed"))
+        self.assertEqual(failed["errors"].rstrip("\n"), f"{policy}: error: the policy file is a FIFO, not a regular file")
+        self.assertEqual(failed["version"], version)
         with tls_connect(g.port, self.certs, timeout=10) as s:
             s.sendall(chat_request())
             self.assertEqual(Reader(s).read_response().status, 200)
-        self.assertFalse(any(o.get("msg") == "policy reloaded" for o in g.logs()))
-        feed()
-        g.wait_for_json(lambda o: o.get("msg") == "policy reloaded")
 
     def test_sigterm_drains_in_flight_streams_then_exits(self):
         g = Gateway(gateway_yaml(self.certs, self.clusters(), timeouts="  drain: 20s\n"), self.tmp.path)
@@ -275,6 +277,23 @@ class ConfigCheckTest(unittest.TestCase):
                         errors)
         self.assertTrue(any("duplicate cluster name 'paris'" in e for e in errors), errors)
         self.assertGreaterEqual(len(errors), 6)
+
+    def test_trusted_proxies_that_take_in_the_internet_are_refused(self):
+        # Every client in a trusted block chooses its own address in X-Forwarded-For, and so its country.
+        for block in ("0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96", "2000::/3", "0.0.0.0/7"):
+            text = gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:9443", self.certs),
+                                extra=f'trusted_proxies: [10.0.0.0/8, "{block}"]\n')
+            path, r = self.check(text)
+            self.assertEqual(r.returncode, 1, (block, r.stderr))
+            line = next(n for n, l in enumerate(text.splitlines(), 1) if l.startswith("trusted_proxies:"))
+            self.assertEqual(r.stderr, f"{path}:{line}:31: trusted_proxies: '{block}' is too broad: a client in it "
+                                       "could name any address, and so any country, in X-Forwarded-For or a PROXY "
+                                       "header; list the front proxies' own addresses (at most a /8 in IPv4, a /7 in "
+                                       "IPv6)\n")
+        for block in ("10.0.0.0/8", "fc00::/7", "203.0.113.0/24"):
+            _, r = self.check(gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:9443", self.certs),
+                                           extra=f'trusted_proxies: ["{block}"]\n'))
+            self.assertEqual(r.returncode, 0, (block, r.stderr))
 
     def test_yaml_syntax_error_has_position(self):
         path, r = self.check("listen: [unclosed\n")

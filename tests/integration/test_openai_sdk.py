@@ -41,7 +41,7 @@ class OpenAISdkTest(unittest.TestCase):
         keys = os.path.join(cls.tmp.path, "keys")
         make_keys(keys)
         cls.standin = start_verifying_standin(cls.certs, ["--verify-key", os.path.join(keys, "gateway.pub.jwk")],
-                                              chunks=6, delay_ms=20)
+                                              chunks=6, delay_ms=20, cluster="paris")
         clusters = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
             'models: ["*"]', 'models: ["mistral-small", "mistral-*", "llama-*"]')
         signing = f"signing:\n  key: {os.path.join(keys, 'gateway.key')}\n"

@@ -197,7 +197,10 @@ class PolicyEnforcementTest(unittest.TestCase):
         for path in ("/openai/deployments/llama-3/chat/completions?api-version=2024-10-21",
                      "/v1/engines/llama-3/completions", "/OPENAI/Deployments/llama-3/chat/completions",
                      "/v1beta/models/llama-3:generateContent", "/v1/models/llama-3:generateContent",
-                     "/v1beta/models/llama-3%3AgenerateContent", "/model/llama-3/invoke"):
+                     "/v1beta/models/llama-3%3AgenerateContent", "/model/llama-3/invoke",
+                     # Hugging Face's router, Triton, KServe: .../models/{model}/...
+                     "/models/llama-3/v1/chat/completions", "/v2/models/llama-3/infer",
+                     "/v2/models/llama-3/versions/1/generate", "/v1/models/llama-3:predict"):
             with self.subTest(path=path):
                 resp = self.post(path, {"messages": [{"role": "user", "content": "hi"}]})
                 self.assertEqual(resp.status, 403, resp.body)
@@ -222,7 +225,7 @@ class PolicyEnforcementTest(unittest.TestCase):
         # Servers that parse a body as JSON whatever its Content-Type run the model it names.
         for content_type in ("text/plain", None, "application/octet-stream"):
             with self.subTest(content_type=content_type):
-                resp = self.post("/custom/generate", {"model": "llama-3", "prompt": "hi"}, content_type)
+                resp = self.post("/custom/search", {"model": "llama-3", "prompt": "hi"}, content_type)
                 self.assertEqual(resp.status, 403, resp.body)
                 self.assertIn("forbid-llama", resp.json()["error"]["message"])
 
@@ -236,9 +239,37 @@ class PolicyEnforcementTest(unittest.TestCase):
                 resp = self.post(path, {"messages": [{"role": "user", "content": "hi"}]})
                 self.assertEqual(resp.status, 400, resp.body)
                 self.assertIn("names no model", resp.json()["error"]["message"])
+        # The other servers' endpoints that run a model, under any prefix: Ollama behind a router,
+        # Anthropic behind one, TGI and SGLang, SageMaker, vLLM's pooling, scoring and tokenizer,
+        # Cohere, TEI, and the rest of the OpenAI API.
+        for path in ("/ollama/api/chat", "/anthropic/v1/messages", "/api/v1/messages", "/generate",
+                     "/generate_stream", "/invocations", "/v1/rerank", "/v2/rerank", "/rerank", "/v1/score",
+                     "/pooling", "/classify", "/tokenize", "/v1/moderations", "/v1/images/generations",
+                     "/v1/audio/speech", "/v2/chat", "/v1/embed", "/embed", "/predict", "/custom/prefix/generate/"):
+            with self.subTest(path=path):
+                resp = self.post(path, {"inputs": "hi", "messages": [{"role": "user", "content": "hi"}]})
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertIn("names no model", resp.json()["error"]["message"])
         # And their bodies are JSON, labelled so.
-        resp = self.post("/api/chat", {"model": "llama-3", "messages": []}, "text/plain")
-        self.assertEqual(resp.status, 415, resp.body)
+        for path in ("/api/chat", "/generate", "/openai/v1/audio/transcriptions", "/openai/v1/files", "/files",
+                     "/api/v1/uploads"):
+            with self.subTest(path=path):
+                resp = self.post(path, {"model": "llama-3", "messages": []}, "text/plain")
+                self.assertEqual(resp.status, 415, resp.body)
+                resp = self.post(path, b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--b--\r\n",
+                                 "multipart/form-data; boundary=b")
+                self.assertEqual(resp.status, 415, resp.body)
+
+    def test_models_a_router_would_run_instead_are_refused(self):
+        # LiteLLM's fallbacks (forced by mock_testing_fallbacks) and OpenRouter's models run a
+        # model other than the one the policy decided.
+        for extra in ({"fallbacks": ["llama-3"], "mock_testing_fallbacks": True}, {"models": ["llama-3"]},
+                      {"Fallbacks": ["llama-3"]}):
+            with self.subTest(extra):
+                resp = self.post("/v1/chat/completions", dict({"model": "mistral-small", "messages": []}, **extra))
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "invalid_body")
+                self.assertIn("other models", resp.json()["error"]["message"])
 
     def test_a_forbid_on_a_path_and_a_model_holds_when_both_are_in_another_case(self):
         # A router that folds the path and a server that folds the model read /V1/EMBEDDINGS for

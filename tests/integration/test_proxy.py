@@ -348,6 +348,55 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertGreaterEqual(metric(g, "sovgw_upstream_errors_total"), 2)
         g.wait_for_json(lambda o: o.get("msg") == "endpoint marked down")
 
+    def test_a_clusters_underscore_spellings_of_the_gateways_fields_never_reach_the_client(self):
+        # A CGI, WSGI or Rack client reads Sovereign_Cluster as Sovereign-Cluster: a cluster must not
+        # be able to write beside the gateway's receipt that way either.
+        import http.server
+        import threading
+
+        class Liar(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = b'{"ok":true}'
+                self.send_response(200)
+                for name, value in (("Sovereign_Cluster", '"us-east-1"'), ("SOVEREIGN_DECISION", "permit"),
+                                    ("Signature_Input", "sovgw-receipt=()"), ("X_Request_Id", "forged"),
+                                    ("X_Kept", "yes")):
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Liar)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        g = self.gateway(cluster_yaml("liar", f"127.0.0.1:{server.server_address[1]}", plaintext=True))
+        resp = exchange(g.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 200, resp.body)
+        names = [n.lower() for n, _ in resp.headers]
+        for name in ("sovereign_cluster", "sovereign_decision", "signature_input", "x_request_id"):
+            self.assertNotIn(name, names)
+        self.assertIn("x_kept", names)
+
+    def test_what_a_request_can_cause_never_marks_an_endpoint_down(self):
+        # A client chooses what it sends: a head the cluster refuses by closing, input it answers
+        # with garbage or resets on. Were those endpoint failures, three requests from any tenant
+        # would take the cluster away from everyone (here one would: failures_before_down: 1).
+        g = self.gateway(cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs,
+                                      extra="    failures_before_down: 1\n    down_retry_interval: 1m"))
+        for fault, status in (("close-before-response", 502), ("bad-response", 502)):
+            resp = exchange(g.port, self.certs, chat_request(extra_headers={"x-standin-fault": fault}))
+            self.assertEqual(resp.status, status, fault)
+        with tls_connect(g.port, self.certs) as s:
+            s.sendall(chat_request(extra_headers={"x-standin-fault": "reset-mid-body"}))
+            Reader(s).closed_by_peer(10)
+        self.assertEqual(exchange(g.port, self.certs, chat_request()).status, 200)
+        self.assertFalse(any(o.get("msg") == "endpoint marked down" for o in g.logs()))
+
     def test_slow_generations_never_mark_an_endpoint_down(self):
         # One failure would mark the endpoint down; a slow answer is not one.
         g = self.gateway(cluster_yaml("slow", f"127.0.0.1:{self.standin.port}", self.certs,

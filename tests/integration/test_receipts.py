@@ -2,13 +2,16 @@
 signing key, an RFC 9421 `sovgw-receipt` signature bound to the client's request. `sovgw receipt
 verify` checks a head saved by curl offline with the published key; one altered byte fails."""
 
+import base64
+import hashlib
 import json
 import os
 import re
 import subprocess
 import unittest
 
-from support import SOVGW, Gateway, TempDir, admin_get, cluster_yaml, gateway_yaml, make_certs, start_standin
+from support import (SOVGW, Gateway, TempDir, admin_get, cluster_yaml, exchange, gateway_yaml, make_certs,
+                     request_bytes, start_standin)
 from test_signed_requests import make_keys
 
 POLICY = """version: 1
@@ -134,6 +137,32 @@ class ReceiptTest(unittest.TestCase):
         self.assertIn("the method, URL (host, port, path, query) or body (Content-Digest) may differ", r.stdout)
         self.assertEqual(self.verify(head).returncode, 1)  # the receipt covers a digest: it must be given
 
+    def test_a_content_digest_of_another_body_is_refused(self):
+        # Else the receipt would cover the digest of a prompt the gateway never received, and
+        # `receipt verify --body-file` would call the receipt bound to that prompt.
+        import base64
+        import hashlib
+        claimed = BODY.replace("Bonjour", "Patient Jean Dupont, IBAN DE89 3704 0044 0532 0130 00")
+        lie = f"sha-256=:{base64.b64encode(hashlib.sha256(claimed.encode()).digest()).decode()}:"
+        right = f"sha-256=:{base64.b64encode(hashlib.sha256(BODY.encode()).digest()).decode()}:"
+        right512 = f"sha-512=:{base64.b64encode(hashlib.sha512(BODY.encode()).digest()).decode()}:"
+        for value, text in ((lie, "does not match the request body"),
+                            (f"{right}, {lie.replace('sha-256', 'sha-512')}", "does not match"),
+                            ("md5=:AAAAAAAAAAAAAAAAAAAAAA==:", "neither sha-256 nor sha-512"),
+                            ("sha-256=AAAA", "not an RFC 9530 dictionary")):
+            with self.subTest(value):
+                resp = self.send_with_digest(value)
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "bad_content_digest")
+                self.assertIn(text, resp.json()["error"]["message"])
+        # The right digest, alone or with a right sha-512 beside it, is served.
+        for value in (right, f"{right}, {right512}"):
+            self.assertEqual(self.send_with_digest(value).status, 200)
+
+    def send_with_digest(self, value):
+        return exchange(self.gateway.port, self.certs, request_bytes(
+            "POST", "/v1/chat/completions", BODY.encode(), {"Content-Type": "application/json", "Content-Digest": value}))
+
     def test_a_body_the_receipt_does_not_cover_fails(self):
         # Sent without Content-Digest: the receipt covers no body, so no body given can be checked.
         head, raw = self.curl_head("no-digest.txt")
@@ -189,11 +218,15 @@ class ReceiptTest(unittest.TestCase):
         published = admin_get(self.gateway, "/.well-known/sovgw-keys.json")
         self.assertEqual(published.status, 200)
         key_set = json.loads(published.body)
-        other = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "old-key"}
+        x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+        old_kid = base64.urlsafe_b64encode(hashlib.sha256(
+            json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":")).encode()).digest()).decode()
+        other = {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": old_kid.rstrip("=")}
         rsa = {"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": "not-ours"}  # skipped: not an Ed25519 key
         files = {}
         for name, content in (("set.json", key_set), ("rotated.json", {"keys": [other, rsa] + key_set["keys"]}),
-                              ("other.json", {"keys": [other]}), ("bad.json", {"keys": [other, dict(other, d="x")]})):
+                              ("other.json", {"keys": [other]}), ("bad.json", {"keys": [other, dict(other, d="x")]}),
+                              ("lying.json", {"keys": [dict(other, kid=self.keyid)]})):
             files[name] = os.path.join(self.tmp.path, name)
             with open(files[name], "w") as f:
                 json.dump(content, f)
@@ -204,11 +237,17 @@ class ReceiptTest(unittest.TestCase):
         r = self.verify(head, "--key", files["other.json"])
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(f"receipt does NOT verify: it was signed with keyid {self.keyid}, which {files['other.json']} "
-                      f"does not hold (it holds old-key)", r.stdout)
+                      f"does not hold (it holds {other['kid']})", r.stdout)
         r = self.verify(head, "--key", files["bad.json"])
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn(f"{files['bad.json']}: not an Ed25519 public key (JWK Set member 1): this holds a private key",
                       r.stderr)
+        # Another key that calls itself by the gateway's keyid: it would "verify" a receipt its own
+        # holder signed as the gateway's; a kid must be the key's thumbprint.
+        r = self.verify(head, "--key", files["lying.json"])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn(f"{files['lying.json']}: the JWK's kid '{self.keyid}' is not the key's RFC 7638 thumbprint "
+                      f"{other['kid']} (the keyid the gateway signs with)", r.stderr)
 
     def test_bad_input_is_a_usage_error(self):
         path = os.path.join(self.tmp.path, "not-a-head.txt")

@@ -56,11 +56,12 @@ def sign_fields(key_args, headers, body_file=None, target=TARGET, authority="loc
     return dict(line.split(": ", 1) for line in out.splitlines())
 
 
-def start_standin(certs, extra, chunks=2, delay_ms=1):
-    """The stand-in in --require-signature mode (`extra`: its key options)."""
+def start_standin(certs, extra, chunks=2, delay_ms=1, cluster=None):
+    """The stand-in in --require-signature mode (`extra`: its key options; `cluster`: the name the
+    gateway's configuration gives it, so it refuses requests signed for another cluster)."""
     argv = [STANDIN, "--port", "0", "--chunks", str(chunks), "--delay-ms", str(delay_ms), "--cert",
             os.path.join(certs, "cluster.pem"), "--key", os.path.join(certs, "cluster.key"),
-            "--require-signature"] + extra
+            "--require-signature"] + extra + (["--cluster", cluster] if cluster else [])
     p = Process(argv)
     ready = p.wait_for_json(lambda o: o.get("msg") == "listening")
     assert ready["require_signature"] is True
@@ -151,6 +152,20 @@ class SignedRequests(KeyedTest):
         error = self.assert_refused(self.send(headers), "uncovered_field")
         self.assertEqual(error["detail"], "sovereign-data-class")
 
+    def test_field_that_reads_as_a_sovereign_or_covered_field_is_refused(self):
+        # WSGI, CGI and Rack servers read "_" as "-": the application would see these as the
+        # geo-tag Sovereign-Client-Country and as the covered Content-Type.
+        for name, value in (("Sovereign_Client_Country", "RU"), ("sovereign_data_class", "public"),
+                            ("Content_Type", "text/plain")):
+            with self.subTest(name):
+                headers = self.signed_headers()
+                headers[name] = value
+                error = self.assert_refused(self.send(headers), "uncovered_field")
+                self.assertEqual(error["detail"], name.lower())
+        headers = self.signed_headers()
+        headers["X_Trace_Id"] = "abc"  # underscores elsewhere are not the profile's business
+        self.assertEqual(self.send(headers).status, 200)
+
     def test_changed_sovereign_field_is_refused(self):
         headers = self.signed_headers()
         headers["Sovereign-Client-Country"] = "US;method=geoip-socket"
@@ -169,6 +184,23 @@ class SignedRequests(KeyedTest):
         error = self.assert_refused(self.send(headers), "replayed_nonce")
         self.assertEqual(error["detail"], headers["Signature-Input"].split('nonce="')[1].split('"')[0])
 
+    def test_signature_no_key_could_have_made_is_malformed(self):
+        for value in ("sovgw=:AAA:", "sovgw=:A:", "sovgw=:" + "A" * 88 + ":"):
+            with self.subTest(value):
+                headers = self.signed_headers()
+                headers["Signature"] = value
+                self.assert_refused(self.send(headers), "malformed_signature")
+
+    def test_two_candidate_signatures_are_ambiguous(self):
+        genuine = self.signed_headers()
+        other = self.sign(GEO_TAGS)  # another signature of the gateway's, valid on its own
+        for field in ("Signature-Input", "Signature"):
+            with self.subTest(field):
+                raw = request_bytes(body=BODY, headers=genuine).replace(
+                    b"\r\n\r\n", f"\r\n{field}: {other[field]}\r\n\r\n".encode(), 1)
+                response = exchange(self.standin.port, self.certs, raw)
+                self.assertEqual(response.json()["error"]["code"], "ambiguous_signature", response.body)
+
     def test_request_signed_by_another_key_is_refused(self):
         headers = self.signed_headers(key=os.path.join(self.other_keys, "gateway.key"))
         self.assert_refused(self.send(headers), "unknown_key")
@@ -183,6 +215,116 @@ class SignedRequests(KeyedTest):
         headers.update(self.sign(tags))
         error = self.assert_refused(self.send(headers), "missing_required_component")
         self.assertEqual(error["detail"], '"sovereign-policy-version"')
+
+
+class ClusterIdentity(KeyedTest):
+    """A stand-in started with --cluster serves only requests the gateway signed for that cluster:
+    a request captured on its way to one cluster is refused by every other."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.paris = start_standin(cls.certs, ["--verify-key", os.path.join(cls.keys, "gateway.pub.pem")],
+                                  cluster="paris")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.paris.stop()
+        super().tearDownClass()
+
+    def send(self, port, sovereign_cluster):
+        tags = dict(GEO_TAGS)
+        if sovereign_cluster is not None:
+            tags["Sovereign-Cluster"] = sovereign_cluster
+        headers = dict(tags)
+        headers.update(sign_fields(["--key", os.path.join(self.keys, "gateway.key")], tags, self.body_file))
+        return exchange(port, self.certs, request_bytes(body=BODY, headers=headers))
+
+    def refusal(self, response):
+        self.assertEqual(response.status, 401, response.body)
+        return response.json()["error"]
+
+    def test_request_signed_for_this_cluster_is_served(self):
+        response = self.send(self.paris.port, '"paris"')
+        self.assertEqual(response.status, 200, response.body)
+
+    def test_request_signed_for_another_cluster_is_refused(self):
+        error = self.refusal(self.send(self.paris.port, '"berlin"'))
+        self.assertEqual((error["code"], error["detail"]), ("wrong_cluster", '"berlin"'))
+        self.assertEqual(self.refusal(self.send(self.paris.port, "paris"))["code"], "wrong_cluster")
+
+    def test_request_that_names_no_cluster_is_refused(self):
+        error = self.refusal(self.send(self.paris.port, None))
+        self.assertEqual((error["code"], error["detail"]), ("missing_required_component", '"sovereign-cluster"'))
+
+    def test_without_cluster_any_cluster_is_accepted_and_the_start_says_so(self):
+        anywhere = start_standin(self.certs, ["--verify-key", os.path.join(self.keys, "gateway.pub.pem")])
+        self.addCleanup(anywhere.stop)
+        self.assertEqual(self.send(anywhere.port, '"berlin"').status, 200)
+        self.assertEqual(anywhere.wait_for_json(lambda o: o.get("msg") == "listening")["cluster"], "")
+        self.assertEqual(self.paris.wait_for_json(lambda o: o.get("msg") == "listening")["cluster"], "paris")
+        anywhere.stop()
+        self.assertIn("without --cluster, a request the gateway signed for any other cluster is accepted",
+                      anywhere.stderr_text)
+
+
+class Framing(KeyedTest):
+    """The stand-in frames requests as strictly as the gateway does (RFC 9112): the request it
+    verifies is the one the application reads, and every refusal is answered, never a silent close."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.standin = start_standin(cls.certs, ["--verify-key", os.path.join(cls.keys, "gateway.pub.pem"),
+                                                "--read-timeout-ms", "300"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.standin.stop()
+        super().tearDownClass()
+
+    def signed_request(self, extra=(), body=BODY, content_length=True):
+        """A correctly signed request with `extra` field lines (uncovered) before the body."""
+        headers = dict(GEO_TAGS)
+        headers.update(sign_fields(["--key", os.path.join(self.keys, "gateway.key")], GEO_TAGS, self.body_file))
+        lines = ["POST /v1/chat/completions HTTP/1.1", "Host: localhost"] + [f"{k}: {v}" for k, v in headers.items()]
+        lines += [f"{k}: {v}" for k, v in extra]
+        if content_length:
+            lines.append(f"Content-Length: {len(BODY)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+    def refused(self, raw, status, code):
+        response = exchange(self.standin.port, self.certs, raw)
+        self.assertEqual(response.status, status, response.body)
+        self.assertEqual(response.json()["error"]["code"], code)
+        self.assertEqual(response.header("connection"), "close")
+        self.assertEqual(response.header("x-standin-cluster"), "standin")
+
+    def test_signed_request_with_a_large_header_section_is_served(self):
+        # As large as the gateway forwards: 64 KiB of the client's fields (limits.max_header_bytes).
+        padding = [("X-Pad-1", "a" * 40000), ("X-Pad-2", "b" * 25000)]
+        response = exchange(self.standin.port, self.certs, self.signed_request(padding))
+        self.assertEqual(response.status, 200, response.body)
+
+    def test_header_section_too_large_is_431(self):
+        self.refused(self.signed_request([("X-Pad", "a" * 200000)]), 431, "header_too_large")
+        # One field line longer than the parser can store is the same answer, and the server lives on.
+        self.refused(self.signed_request([("X-Pad", "a" * 70000)]), 431, "header_too_large")
+        self.assertEqual(exchange(self.standin.port, self.certs, self.signed_request()).status, 200)
+
+    def test_two_host_fields_are_400(self):
+        raw = self.signed_request([("Host", "evil.example")])
+        self.refused(raw, 400, "bad_host")
+        self.refused(self.signed_request().replace(b"Host: localhost\r\n", b""), 400, "bad_host")  # none
+
+    def test_content_length_and_transfer_encoding_together_are_400(self):
+        chunked = b"%x\r\n" % len(BODY) + BODY + b"\r\n0\r\n\r\n"
+        raw = self.signed_request([("Transfer-Encoding", "chunked")], body=chunked)
+        self.refused(raw, 400, "bad_request")
+
+    def test_body_shorter_than_its_content_length_is_408(self):
+        raw = self.signed_request([("Content-Length", str(len(BODY) + 100))], content_length=False)
+        self.refused(raw, 408, "request_timeout")
 
 
 class KeyFormats(KeyedTest):
@@ -221,6 +363,9 @@ class KeyFormats(KeyedTest):
         with open(private_jwk, "w") as f:
             f.write('{"kty":"OKP","crv":"Ed25519","x":"JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs",'
                     '"d":"n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU"}')
+        lying_jwk = os.path.join(self.tmp.path, "lying.jwk")
+        with open(os.path.join(self.keys, "gateway.pub.jwk")) as f, open(lying_jwk, "w") as out:
+            json.dump(dict(json.load(f), kid="gw-1"), out)
         cluster_public_key = os.path.join(self.tmp.path, "cluster.pub.pem")
         subprocess.run(["openssl", "x509", "-in", os.path.join(self.certs, "cluster.pem"), "-pubkey", "-noout",
                         "-out", cluster_public_key], check=True)
@@ -233,6 +378,11 @@ class KeyFormats(KeyedTest):
             (["--require-signature", "--verify-key", os.path.join(self.tmp.path, "missing.pem")], "missing.pem"),
             (["--require-signature", "--hmac-key", os.path.join(self.keys, "gateway.key")], "gateway.key"),
             (["--verify-key", os.path.join(self.keys, "gateway.pub.pem")], "need --require-signature"),
+            (["--cluster", "paris"], "need --require-signature"),
+            (["--require-signature", "--verify-key", lying_jwk], lying_jwk + ": the JWK's kid 'gw-1' is not the key's "
+             "RFC 7638 thumbprint"),
+            (["--require-signature", "--verify-key", os.path.join(self.keys, "gateway.pub.pem"), "--cluster",
+              "caf\u00e9"], "--cluster 'caf\u00e9': give the name as the gateway sends it in Sovereign-Cluster"),
         ]
         for extra, message in cases:
             with self.subTest(extra=extra):
@@ -251,6 +401,7 @@ class PythonRecipe(KeyedTest):
     def setUpClass(cls):
         sys.path.insert(0, os.path.join(SOURCE, "examples", "standin_cluster"))
         import verify_request
+        cls.recipe = verify_request
         cls.verify = staticmethod(verify_request.verify)
         super().setUpClass()
         with open(os.path.join(cls.keys, "gateway.pub.jwk")) as f:
@@ -261,21 +412,101 @@ class PythonRecipe(KeyedTest):
                              authority="cluster.example:9443", created=created)
         return [("Host", "cluster.example:9443")] + list(GEO_TAGS.items()) + list(fields.items())
 
-    def check(self, headers, body=BODY, seen=None):
-        return self.verify("POST", "cluster.example:9443", TARGET, headers, body, self.jwk, seen=seen)
+    def check(self, headers, body=BODY, method="POST", **kwargs):
+        return self.verify(method, "cluster.example:9443", TARGET, headers, body, self.jwk, **kwargs)
 
     def test_recipe_accepts_and_refuses_like_the_standin(self):
         headers = self.signed()
-        seen = set()
-        self.assertIsNone(self.check(headers, seen=seen))
-        self.assertEqual(self.check(headers, seen=seen), "replayed_nonce")
+        self.assertIsNone(self.check(headers))
+        self.assertEqual(self.check(headers), "replayed_nonce")  # the process's cache, by default
         self.assertEqual(self.check(headers, body=BODY + b" "), "content_digest_mismatch")
         self.assertEqual(self.check([h for h in headers if h[0] != "Sovereign-Decision"]), "component_unavailable")
         self.assertEqual(self.check(headers + [("Sovereign-Data-Class", "public")]), "uncovered_field")
+        self.assertEqual(self.check(headers + [("Sovereign_Client_Country", "RU")]), "uncovered_field")
+        self.assertEqual(self.check(headers + [("Content_Digest", "sha-256=:AAAA:")]), "uncovered_field")
         changed = [(n, "US" if n == "Sovereign-Client-Country" else v) for n, v in headers]
         self.assertEqual(self.check(changed), "bad_signature")
         self.assertEqual(self.check(self.signed(created=int(time.time()) - 3600)), "too_old")
         self.assertEqual(self.check(list(GEO_TAGS.items())), "missing_signature")
+
+    def test_recipe_answers_bad_input_with_a_reason_not_an_exception(self):
+        headers = self.signed()
+        for value, reason in (("sovgw=:AAA:", "malformed_signature"), ("sovgw=:A:", "malformed_signature"),
+                              ("sovgw=:A=A=:", "malformed_signature"), ("sovgw=:" + "A" * 88 + ":", "malformed_signature")):
+            with self.subTest(value):
+                changed = [(n, value if n == "Signature" else v) for n, v in headers]
+                self.assertEqual(self.check(changed), reason)
+        # A covered value with a byte outside ASCII: WSGI hands it over as Latin-1 text, a server may
+        # hand over bytes or surrogate escapes. The gateway never signs such a value.
+        for odd in ("permit\u00ff", "permit\udcff", b"permit\xff"):
+            with self.subTest(odd):
+                changed = [(n, odd if n == "Sovereign-Decision" else v) for n, v in headers]
+                self.assertEqual(self.check(changed), "component_unavailable")
+        as_bytes = [(n.encode(), v.encode()) for n, v in headers]
+        self.assertIsNone(self.check(as_bytes))
+        # A Content-Digest that is not base64, signed as it is: malformed, as the stand-in says.
+        tags = dict(GEO_TAGS, **{"Content-Digest": "sha-256=:A:"})
+        fields = sign_fields(["--key", os.path.join(self.keys, "gateway.key")], tags, authority="cluster.example:9443")
+        signed = [("Host", "cluster.example:9443")] + list(tags.items()) + list(fields.items())
+        self.assertEqual(self.check(signed, method="GET"), "content_digest_malformed")
+
+    def test_recipe_refuses_two_candidate_signatures_and_a_lying_kid(self):
+        headers = self.signed()
+        other = self.signed()
+        for field in ("Signature-Input", "Signature"):
+            with self.subTest(field):
+                added = [(n, v) for n, v in other if n == field]
+                self.assertEqual(self.check(headers + added), "ambiguous_signature")
+        # Another label with the gateway's tag: the stand-in picks by tag, the recipe by label.
+        tagged = [(n, v.replace("sovgw=", "other=")) for n, v in other if n in ("Signature-Input", "Signature")]
+        self.assertEqual(self.check(headers + tagged), "ambiguous_signature")
+        kid = json.loads(self.jwk)["kid"]
+        with self.assertRaisesRegex(ValueError, f"the JWK's kid 'gw-1' is not its RFC 7638 thumbprint '{kid}'"):
+            self.verify("POST", "cluster.example:9443", TARGET, headers, BODY,
+                        json.dumps(dict(json.loads(self.jwk), kid="gw-1")))
+
+    def test_recipe_is_as_strict_as_the_gateway_writes_the_signature(self):
+        headers = self.signed()
+        spaced = [(n, v.replace('("@method" "@authority"', '( "@method"  "@authority"') if n == "Signature-Input"
+                   else v) for n, v in headers]
+        self.assertEqual(self.check(spaced), "malformed_signature_input")
+        token = [(n, "sovgw=abc" if n == "Signature" else v) for n, v in headers]
+        self.assertEqual(self.check(token), "malformed_signature")
+
+    def test_recipe_replay_cache_is_bounded_in_time_and_size(self):
+        cache = self.recipe.NonceCache(window=100, capacity=3)
+        self.assertIsNone(cache.check("k", "a", 1000, 1000))
+        self.assertEqual(cache.check("k", "a", 1000, 1001), "replayed_nonce")
+        self.assertIsNone(cache.check("other-key", "a", 1000, 1001))  # scoped by keyid
+        self.assertIsNone(cache.check("k", "b", 1001, 1001))
+        # Full: the oldest (created 1000) is forgotten and becomes the floor.
+        self.assertIsNone(cache.check("k", "c", 1002, 1002))
+        self.assertEqual(len(cache._created), 3)
+        self.assertEqual(cache.check("k", "a", 1000, 1002), "nonce_unverifiable")  # could be a replay
+        self.assertEqual(cache.check("k", "b", 1001, 1002), "replayed_nonce")
+        self.assertEqual(cache.check("k", "e", 1002 - 101, 1002), "nonce_unverifiable")  # older than the window
+        self.assertIsNone(cache.check("k", "f", 1200, 1200))  # time passes: the window is emptied
+        self.assertEqual(len(cache._created), 1)
+        # A cache given to verify() is the one used: a request it accepted is a replay to it only.
+        headers = self.signed()
+        mine, theirs = self.recipe.NonceCache(), self.recipe.NonceCache()
+        self.assertIsNone(self.check(headers, nonces=mine))
+        self.assertEqual(self.check(headers, nonces=mine), "replayed_nonce")
+        self.assertIsNone(self.check(headers, nonces=theirs))  # "once" is once per cache
+
+    def test_recipe_refuses_a_request_signed_for_another_cluster(self):
+        def signed_for(name):
+            tags = dict(GEO_TAGS, **({"Sovereign-Cluster": name} if name is not None else {}))
+            fields = sign_fields(["--key", os.path.join(self.keys, "gateway.key")], tags, self.body_file,
+                                 authority="cluster.example:9443")
+            return [("Host", "cluster.example:9443")] + list(tags.items()) + list(fields.items())
+
+        self.assertIsNone(self.check(signed_for('"paris"'), cluster="paris"))
+        self.assertEqual(self.check(signed_for('"berlin"'), cluster="paris"), "wrong_cluster")
+        self.assertEqual(self.check(signed_for("paris"), cluster="paris"), "wrong_cluster")
+        self.assertEqual(self.check(signed_for('"pa\\"ris"'), cluster='pa"ris'), None)
+        self.assertEqual(self.check(signed_for(None), cluster="paris"), "missing_required_component")
+        self.assertIsNone(self.check(signed_for('"berlin"')))  # not told its name: any cluster
 
 
 if __name__ == "__main__":

@@ -192,7 +192,11 @@ class TenantKeysTest(unittest.TestCase):
         for path, extra in (("/debug/headers?api-key=" + self.acme_key, {}),
                             ("/debug/headers", {"X-My-Key": self.acme_key}),
                             ("/debug/headers", {"X-Note": "old key sk-sovgw-abcdefgh"}),
-                            ("/debug/headers", {"X-sk-sovgw-" + "Ab3" * 14 + "A": "1"})):
+                            ("/debug/headers", {"X-sk-sovgw-" + "Ab3" * 14 + "A": "1"}),
+                            # Percent-encoded or in another case, as a server decodes a query.
+                            ("/debug/headers?k=sk%2Dsovgw%2D" + self.acme_key[9:], {}),
+                            ("/debug/headers?k=%73k-sovgw-" + self.acme_key[9:], {}),
+                            ("/debug/headers?k=SK-SOVGW-" + self.acme_key[9:], {})):
             with self.subTest(path=path, extra=extra):
                 resp = self.call(raw=request_bytes("POST", path, b"{}", {
                     "Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}", **extra}))
@@ -204,6 +208,17 @@ class TenantKeysTest(unittest.TestCase):
             "Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}", "api-key": self.acme_key}))
         self.assertEqual(seen.status, 200, seen.body)
         self.assertNotIn(self.acme_key, seen.body.decode())
+
+    def test_a_refused_key_is_recorded_with_the_client_behind_a_trusted_proxy(self):
+        # Not with the proxy's address: failed attempts must be traceable to whoever made them.
+        behind = Gateway(
+            gateway_yaml(self.certs, cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs),
+                         extra=f"tenants: {self.tenants}\ntrusted_proxies: [127.0.0.0/8]\n"), self.tmp.path)
+        self.addCleanup(behind.stop)
+        resp = send(behind.port, self.certs, chat_request(extra_headers={
+            "Authorization": "Bearer sk-sovgw-" + "Zq3" * 14 + "Z", "X-Forwarded-For": "192.0.2.44"}))
+        self.assertEqual(resp.status, 401, resp.body)
+        self.assertEqual(access_line(behind, resp)["client_ip"], "192.0.2.44")
 
     def test_wrong_missing_revoked_and_expired_keys_are_401_and_audited(self):
         other = self.acme_key[:-1] + ("A" if self.acme_key[-1] != "A" else "B")
@@ -617,7 +632,7 @@ class UsageTest(unittest.TestCase):
         # its prompt only. (The stand-in echoes the body: no usage in it.)
         for path, generates in (("/generate", True), ("/invocations", True), ("/embed", False)):
             with self.subTest(path):
-                raw = request_bytes("POST", path, json.dumps({"inputs": "hello there"}).encode(),
+                raw = request_bytes("POST", path, json.dumps({"model": "tgi-model", "inputs": "hello there"}).encode(),
                                     {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
                                      "x-standin-echo-body": "1"})
                 resp = send(self.gateway.port, self.certs, raw)

@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)explain_text(policy, *request, {}, d2);
     }
     (void)check_invariants(policy, clusters.clusters, 2000);
-    (void)lint_clusters(policy, clusters);
+    (void)lint_clusters(policy, clusters.clusters);
     if (tests.ok()) {
       (void)run_policy_tests(policy, tests, clusters.clusters, nullptr);
     }

@@ -112,6 +112,12 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
       {R"({"stream_options":{"include_u\u017fage":true}})", body_error::case_variant_key, "include_usage"},
       {R"({"kind":1,"\u212aind":2})", body_error::case_variant_key, "differ only in letter case"},  // Kelvin
       {R"({"user":"a","User":"b"})", body_error::case_variant_key, "differ only in letter case"},
+      // Models a router may run instead of the one the policy decided.
+      {R"({"model":"llama-3","fallbacks":["gpt-4o"],"mock_testing_fallbacks":true})",
+       body_error::other_models, "(\"fallbacks\")"},
+      {R"({"model":"llama-3","models":["gpt-4o","llama-3"]})", body_error::other_models,
+       "instead of \"model\""},
+      {R"({"model":"llama-3","Fallbacks":null})", body_error::other_models, "Fallbacks"},
       {R"({"model":5})", body_error::wrong_type, "model must be a string or null, not a number"},
       {R"({"model":["llama-3"]})", body_error::wrong_type, "model must be a string"},
       {R"({"model":{"name":"llama-3"}})", body_error::wrong_type, "not an object"},
@@ -145,6 +151,7 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
   }
   CHECK(inspect(R"({"a":1,})").offset == 7);
   CHECK(body_error_name(body_error::case_variant_key) == "case_variant_key");
+  CHECK(body_error_name(body_error::other_models) == "other_models");
 }
 
 TEST_CASE("the detectors see the decoded text of every key and string") {
@@ -465,6 +472,11 @@ TEST_CASE("prose split across message parts and messages is read as one text, an
        R"({"query":"[redacted:iban]","documents":["[redacted:iban]"]})"},
       {R"({"text_1":"DE89 3704","text_2":"0044 0532 0130 00"})",
        R"({"text_1":"[redacted:iban]","text_2":"[redacted:iban]"})"},
+      // Keys in another letter case, which Ollama's Go decoder reads as content and system.
+      {R"({"messages":[{"role":"user","Content":"pay DE89 3704"},{"role":"user","CONTENT":"0044 0532 0130 00"}]})",
+       R"({"messages":[{"role":"user","Content":"pay [redacted:iban]"},{"role":"user","CONTENT":"[redacted:iban]"}]})"},
+      {R"({"ſystem":"pay DE89 3704","prompt":"0044 0532 0130 00"})",
+       R"({"ſystem":"pay [redacted:iban]","prompt":"[redacted:iban]"})"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
@@ -632,6 +644,28 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       // Ollama: images beside a message, or beside the prompt.
       R"({"model":"m","messages":[{"role":"user","content":"what is this?","images":["iVBORw0KGgo="]}]})",
       R"({"model":"m","prompt":"what is this?","images":["iVBORw0KGgo="]})",
+      // Media and stored files at the top level: SGLang's /generate, llama.cpp's /completion, a
+      // batch's input file, an image beside a chat.
+      R"({"text":"read the name on this card","image_data":"data:image/png;base64,iVBORw0KGgo="})",
+      R"({"prompt":"describe","image_data":[{"data":"iVBORw0KGgo=","id":1}]})",
+      R"({"text":"transcribe","audio_data":"https://x.example/a.wav"})",
+      R"({"model":"m","messages":[],"image":"iVBORw0KGgo="})",
+      R"({"model":"m","messages":[],"input_audio":{"data":"UklGR","format":"wav"}})",
+      R"({"model":"m","messages":[],"video_data":["https://x.example/v.mp4"]})",
+      R"({"model":"m","messages":[],"file":{"file_data":"JVBERi0x"}})",
+      R"({"input_file_id":"file-abc","endpoint":"/v1/chat/completions","completion_window":"24h"})",
+      R"({"model":"m","training_file":"file-abc"})",
+      R"({"model":"m","messages":[],"document":"JVBERi0x"})",
+      // Keys in any letter case (Ollama's Go decoder matches them so); the long s and the Kelvin
+      // sign fold to s and k there too.
+      R"({"model":"m","prompt":"describe","Images":["iVBORw0KGgo="]})",
+      R"({"model":"m","messages":[{"role":"user","content":"describe","IMAGES":["iVBORw0KGgo="]}]})",
+      R"({"model":"m","Chat_Template":"{{ messages[0].content | reverse }}","messages":[]})",
+      // Ollama: a client's Go template, the token ids of an earlier answer.
+      R"({"model":"m","prompt":"alice","system":"example.com","template":"{{ .Prompt }}@{{ .System }}"})",
+      R"({"model":"m","prompt":"and tomorrow?","context":[128000,9906,11,856,2613]})",
+      // Reasoning the client holds only encrypted.
+      R"({"model":"m","input":[{"type":"reasoning","encrypted_content":"gAAAAB"},{"role":"user","content":"hi"}]})",
   };
   for (const std::string& body : opaque_bodies) {
     CAPTURE(body);
@@ -647,6 +681,12 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       R"({"model":"m","prompt":["a","b"],"logit_bias":{"50256":-100}})",
       R"({"model":"m","input":"text","dimensions":256})",
       R"({"model":"m","chat_template":null,"prompt_embeds":null,"messages":[]})",
+      // Settings beside content: audio output's voice, Cohere's flags and embedding types, a
+      // count; a context given as text is read as text.
+      R"({"model":"m","modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"},"messages":[]})",
+      R"({"model":"m","query":"q","documents":["a","b"],"return_documents":true,"max_images":2})",
+      R"({"model":"m","texts":["hello"],"input_type":"search_document","embedding_types":["float"]})",
+      R"({"model":"m","prompt":"hi","context":"the user asked about trains","profile":"x"})",
       // The same keys outside a message's content are a tool's parameters, read as text.
       R"({"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object",)"
       R"("properties":{"image_url":{"type":"string"},"file":{"type":"string"}}}}}],"messages":[]})",
@@ -679,6 +719,42 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
   CHECK(readable_text("plain text, caf\xc3\xa9"));
   CHECK_FALSE(readable_text("\x89PNG\r\n\x1a\n"));
   CHECK_FALSE(readable_text(std::string_view("a\0b", 3)));
+}
+
+TEST_CASE("tools the cluster runs by calling out to another server are remote_tools") {
+  const std::uint32_t remote = bit(detector::remote_tools);
+  const std::string calls_out[] = {
+      R"({"model":"m","input":"hi","tools":[{"type":"mcp","server_label":"x","server_url":"https://x.example/mcp"}]})",
+      R"({"model":"m","input":"hi","tools":[{"type":"web_search_preview"}]})",
+      R"({"model":"m","input":"hi","tools":[{"type":"function","name":"f"},{"type":"web_search"}]})",
+      R"({"model":"m","messages":[],"tools":[{"type":"web_search_20250305","name":"web_search"}]})",
+      R"({"model":"m","messages":[],"tools":[{"type":"web_fetch_20250910","name":"web_fetch"}]})",
+      R"({"model":"m","messages":[],"mcp_servers":[{"type":"url","url":"https://x.example/sse","name":"x"}]})",
+      R"({"model":"m","messages":[],"web_search_options":{}})",
+      R"({"model":"m","input":"hi","tools":[{"type":"mcp","server_label":"x","connector_id":"connector_gmail"}]})",
+      R"({"model":"m","input":"hi","Tools":[{"Type":"mcp","server_url":"https://x.example/mcp"}]})",
+  };
+  for (const std::string& body : calls_out) {
+    CAPTURE(body);
+    const inspection got = inspect(body, remote | bit(detector::email), true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == remote);
+    CHECK(got.scan.hidden == remote);
+    CHECK(inspect(body, bit(detector::email)).scan.found == 0);  // only when asked for
+  }
+  const std::string local[] = {
+      R"({"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"mcp","parameters":)"
+      R"({"type":"object","properties":{"server_url":{"type":"string"}}}}}]})",
+      R"({"model":"m","input":"hi","tools":[{"type":"file_search","vector_store_ids":["vs_1"]},{"type":"code_interpreter"}]})",
+      R"({"model":"m","messages":[],"mcp_servers":null,"web_search_options":null})",
+      R"({"model":"m","messages":[{"role":"user","content":"what is an mcp server_url?"}]})",
+  };
+  for (const std::string& body : local) {
+    CAPTURE(body);
+    const inspection got = inspect(body, remote, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == 0);
+  }
 }
 
 TEST_CASE("media anywhere a model reads, markdown images and a nested chat template are opaque_content") {

@@ -863,6 +863,7 @@ TEST_CASE("the verifier names every way a signature fails") {
       m.rebuild();
     };
   };
+  const std::string long_signature = "sig=:" + std::string(88, 'A') + ":";  // 66 bytes
   const std::vector<row> rows = {
       {"no signature fields", nothing_p,
        [](test_message& m) {
@@ -884,6 +885,11 @@ TEST_CASE("the verifier names every way a signature fails") {
        nothing_o, hs::verify_failure::malformed_signature_input, "covered component that is not a String"},
       {"the signature is not a byte sequence", nothing_p, set_field("Signature", "sig=\"abc\""), nothing_o,
        hs::verify_failure::malformed_signature, "sig"},
+      {"the signature is shorter than any the key makes (unpadded base64 of two bytes)", nothing_p,
+       set_field("Signature", "sig=:AAA:"), nothing_o, hs::verify_failure::malformed_signature, "sig"},
+      {"the signature is longer than any the key makes", nothing_p,
+       set_field("Signature", long_signature.c_str()), nothing_o, hs::verify_failure::malformed_signature,
+       "sig"},
       {"another label in Signature", nothing_p, set_field("Signature", "other=:AAAA:"), nothing_o,
        hs::verify_failure::missing_signature_value, "sig"},
       {"no signature with the tag", [](hs::signature_params& p) { p.tag = "other"; }, nothing_m, nothing_o,
@@ -976,6 +982,44 @@ TEST_CASE("the verifier picks its signature among several, and unsigned paramete
   auto verdict = hs::verify(m.view, f.options());
   CHECK(verdict.ok());
   CHECK(verdict.label == "sig");
+
+  // Two candidates are refused, whichever of them is genuine: a second signature with the tag, the
+  // label twice in Signature-Input or in Signature (RFC 8941 keeps the last; a reader of the first
+  // would see another signature than the verifier).
+  const std::string forged_value = "sig=:" + std::string(86, 'A') + "==:";
+  struct twice {
+    const char* what;
+    std::function<void(test_message&)> add;
+  };
+  const std::vector<twice> ambiguous = {
+      {"a second signature with the tag",
+       [&](test_message& t) {
+         auto again = hs::sign(t.view, "sig2", f.params(), f.key);
+         REQUIRE(again.ok());
+         t.add("Signature-Input", again.fields.signature_input);
+         t.add("Signature", again.fields.signature);
+       }},
+      {"the label twice in Signature-Input",
+       [&](test_message& t) { t.add("Signature-Input", ours.fields.signature_input); }},
+      {"the label twice in Signature, the genuine one last",
+       [&](test_message& t) {
+         t.field_text.insert(t.field_text.end() - 1, {"Signature", forged_value});
+         t.rebuild();
+       }},
+      {"the label twice in Signature, the genuine one first",
+       [&](test_message& t) { t.add("Signature", forged_value); }},
+  };
+  for (const twice& row : ambiguous) {
+    INFO(row.what);
+    test_message t = test_request();
+    t.add("Signature-Input", ours.fields.signature_input);
+    t.add("Signature", ours.fields.signature);
+    row.add(t);
+    const auto two = hs::verify(t.view, f.options());
+    CHECK(two.failure == hs::verify_failure::ambiguous_signature);
+    CHECK(two.detail == "sig");
+  }
+  CHECK(std::string(hs::to_string(hs::verify_failure::ambiguous_signature)) == "ambiguous_signature");
 
   // The nonce hook is not consulted for a signature that does not verify (no cache poisoning).
   int calls = 0;

@@ -162,6 +162,34 @@ TEST_CASE(
                         "\";alg=\"ed25519\";nonce=\"n1\";tag=\"sovgw-request\""));
 }
 
+TEST_CASE("the gateway's own account of the client and the request id are covered when written") {
+  forwarded r;
+  r.fields.emplace_back("X-Forwarded-For", "192.0.2.7");
+  r.fields.emplace_back("Forwarded", "for=192.0.2.7;proto=https");
+  r.fields.emplace_back("X-Forwarded-Proto", "https");
+  r.fields.emplace_back("X-Request-Id", "0123456789abcdef0123456789abcdef");
+  r.rebuild();
+  std::vector<std::string> names;
+  for (const auto& comp : hs::forwarded_request_components(r.view)) {
+    names.push_back(comp.identifier());
+  }
+  for (const char* name :
+       {"\"x-forwarded-for\"", "\"forwarded\"", "\"x-forwarded-proto\"", "\"x-request-id\""}) {
+    CHECK(std::find(names.begin(), names.end(), name) != names.end());
+  }
+  cluster k;
+  r.sign(k.key, k.now, "n2");
+  CHECK(k.check(r).ok());
+  for (const auto& [field, value] :
+       {std::pair{"X-Forwarded-For", "5.255.255.5"}, std::pair{"Forwarded", "for=5.255.255.5;proto=https"},
+        std::pair{"X-Request-Id", "ffffffffffffffffffffffffffffffff"}}) {
+    CAPTURE(field);
+    forwarded changed = r;
+    changed.set(field, value);
+    CHECK(k.check(changed).failure == hs::verify_failure::bad_signature);
+  }
+}
+
 TEST_CASE("a cluster accepts a forwarded request only as the gateway signed it") {
   cluster k;
   struct row {
@@ -206,6 +234,14 @@ TEST_CASE("a cluster accepts a forwarded request only as the gateway signed it")
        same_clock, hs::verify_failure::bad_signature, "sovgw"},
       {"a Sovereign field added", nothing, [](forwarded& r) { r.set("Sovereign-Data-Class", "public"); },
        same_clock, hs::verify_failure::uncovered_field, "sovereign-data-class"},
+      {"a Sovereign field added with underscores (CGI, WSGI, Rack read it as Sovereign-Client-Country)",
+       nothing, [](forwarded& r) { r.set("Sovereign_Client_Country", "RU"); }, same_clock,
+       hs::verify_failure::uncovered_field, "sovereign_client_country"},
+      {"a field added that reads as a covered one with `_` as `-`", nothing,
+       [](forwarded& r) { r.set("Content_Digest", c::content_digest(std::string_view("other"))); },
+       same_clock, hs::verify_failure::uncovered_field, "content_digest"},
+      {"another field with underscores is none of the profile's business", nothing,
+       [](forwarded& r) { r.set("X_Trace_Id", "abc"); }, same_clock, hs::verify_failure::none, ""},
       {"a required Sovereign field never sent",
        [](forwarded& r) { r.set("Sovereign-Policy-Version", std::nullopt); }, nothing, same_clock,
        hs::verify_failure::missing_required_component, "\"sovereign-policy-version\""},
@@ -269,6 +305,79 @@ TEST_CASE("a replayed request is refused, and a request that failed does not bur
   CHECK(k.check(tampered).failure == hs::verify_failure::content_digest_mismatch);
   tampered.body.pop_back();
   CHECK(k.check(tampered).ok());
+}
+
+TEST_CASE("a cluster that knows its name refuses a request signed for another cluster") {
+  cluster k;
+  const auto check_as = [&](const forwarded& r, const std::string& name) {
+    hs::request_verifier v = k.verifier();
+    v.cluster = name;
+    return hs::verify_forwarded_request(r.view, bytes(r.body), v);
+  };
+  int nonce = 0;
+  const auto signed_for = [&](std::optional<std::string> sovereign_cluster) {
+    forwarded r;
+    r.set("Sovereign-Cluster", std::move(sovereign_cluster));
+    r.sign(k.key, k.now, "n" + std::to_string(++nonce));
+    return r;
+  };
+  CHECK(check_as(signed_for("\"paris\""), "paris").ok());
+  const auto berlin = check_as(signed_for("\"berlin\""), "paris");
+  CHECK(berlin.failure == hs::verify_failure::wrong_cluster);
+  CHECK(berlin.detail == "\"berlin\"");
+  CHECK(std::string(hs::to_string(berlin.failure)) == "wrong_cluster");
+  // Not a String, a String with parameters, a prefix: not the name.
+  for (const char* other : {"paris", "\"paris\";x=1", "\"pari\"", "\"paris-2\"", "\"Paris\""}) {
+    INFO(other);
+    CHECK(check_as(signed_for(other), "paris").failure == hs::verify_failure::wrong_cluster);
+  }
+  // Not covered at all: the signature must name the cluster.
+  const auto unnamed = check_as(signed_for(std::nullopt), "paris");
+  CHECK(unnamed.failure == hs::verify_failure::missing_required_component);
+  CHECK(unnamed.detail == "\"sovereign-cluster\"");
+  // A verifier that was not told its name accepts any cluster (docs/signatures.md says why not to).
+  CHECK(check_as(signed_for("\"berlin\""), "").ok());
+  CHECK(check_as(signed_for(std::nullopt), "").ok());
+  // A refused request does not burn its nonce.
+  const forwarded later = signed_for("\"paris\"");
+  CHECK(check_as(later, "berlin").failure == hs::verify_failure::wrong_cluster);
+  CHECK(check_as(later, "paris").ok());
+}
+
+TEST_CASE("a request covering more than the profile's minimum is accepted (forwarding fields)") {
+  cluster k;
+  forwarded r;
+  r.set("Sovereign-Cluster", "\"paris\"");
+  r.set("X-Forwarded-For", "192.0.2.7");
+  r.set("Forwarded", "for=192.0.2.7;proto=https");
+  r.set("X-Forwarded-Proto", "https");
+  r.set("X-Request-Id", "req-7");
+  hs::signature_params p;
+  p.covered = hs::forwarded_request_components(r.view);
+  for (const char* name : {"x-forwarded-for", "forwarded", "x-forwarded-proto", "x-request-id"}) {
+    const hs::component c = hs::component::field(name);
+    if (std::none_of(p.covered.begin(), p.covered.end(),
+                     [&](const hs::component& d) { return d.identifier() == c.identifier(); })) {
+      p.covered.push_back(c);  // the profile covers them since the gateway writes them signed
+    }
+  }
+  p.created = k.now;
+  p.expires = k.now + 60;
+  p.keyid = k.keyid;
+  p.alg = "ed25519";
+  p.nonce = "more";
+  p.tag = std::string(hs::request_tag);
+  const auto s = hs::sign(r.view, hs::request_label, p, k.key);
+  REQUIRE(s.ok());
+  r.fields.emplace_back("Signature-Input", s.fields.signature_input);
+  r.fields.emplace_back("Signature", s.fields.signature);
+  r.rebuild();
+  hs::request_verifier v = k.verifier();
+  v.cluster = "paris";
+  CHECK(hs::verify_forwarded_request(r.view, bytes(r.body), v).ok());
+  // ... and a covered forwarding field changed after signing breaks the signature.
+  r.set("X-Forwarded-For", "203.0.113.9");
+  CHECK(hs::verify_forwarded_request(r.view, bytes(r.body), v).failure == hs::verify_failure::bad_signature);
 }
 
 TEST_CASE("hmac-sha256 per cluster: the keyid is derived from the secret on both sides") {
@@ -388,6 +497,21 @@ TEST_CASE("a receipt binds the response's Sovereign fields and status to the cli
       {"a Sovereign field slipped in",
        [](exchange& e) {
          e.response_text.emplace_back("Sovereign-Extra", "?1");
+         e.rebuild();
+       },
+       hs::verify_failure::uncovered_field},
+      {"a second receipt signature under the same label (which one would a reader take?)",
+       [](exchange& e) {
+         const auto input = e.response_text[e.response_text.size() - 2];
+         const auto signature = e.response_text.back();
+         e.response_text.push_back(input);
+         e.response_text.push_back(signature);
+         e.rebuild();
+       },
+       hs::verify_failure::ambiguous_signature},
+      {"a Sovereign field slipped in with underscores",
+       [](exchange& e) {
+         e.response_text.emplace_back("Sovereign_Cluster_Country", "US");
          e.rebuild();
        },
        hs::verify_failure::uncovered_field},

@@ -355,6 +355,17 @@ TEST_CASE("serialization of each type, and round trips") {
             .value() == R"(("@method" "x";req);created=1)");
 }
 
+TEST_CASE("a Dictionary keeps a repeated key's last value, and can say which keys were repeated") {
+  std::vector<std::string> repeated;
+  const auto d = sf::parse_dictionary("a=1, b=2, a=3, c, b=4, a=5", repeated);
+  REQUIRE(d.ok());
+  CHECK(sf::serialize(d.value()).value() == "a=5, b=4, c");
+  CHECK(repeated == std::vector<std::string>{"a", "b"});
+  repeated.clear();
+  CHECK(sf::parse_dictionary("a=1, b=2", repeated).ok());
+  CHECK(repeated.empty());
+}
+
 TEST_CASE("decimals round half to even on their decimal digits") {
   CHECK(sf::decimal::from_double(0.0025)->thousandths == 2);
   CHECK(sf::decimal::from_double(0.0035)->thousandths == 4);

@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include "policy/clusters_config.hpp"
+#include "policy/deployment_check.hpp"
 #include "policy/policy.hpp"
+#include "policy/policy_store.hpp"
 #include "policy/request_json.hpp"
 
 using namespace sovgw::policy;
@@ -44,7 +46,7 @@ TEST_CASE("example policy: all invariants proved, symbolically and on the exampl
   const auto clusters = load_clusters_file(SOVGW_SOURCE_DIR "/examples/policies/clusters.yaml");
   REQUIRE(clusters.ok());
   CHECK(clusters.clusters.size() == 6);
-  CHECK(lint_clusters(*result.policy, clusters).empty());
+  CHECK(lint_clusters(*result.policy, clusters.clusters).empty());
   for (const auto& r : check_invariants(*result.policy, clusters.clusters)) {
     CAPTURE(r.id);
     CHECK(r.holds);
@@ -171,11 +173,9 @@ clusters:
 )",
                                             "c.yaml");
   REQUIRE(clusters.ok());
-  const std::string out = format_diagnostics(lint_clusters(*p, clusters));
-  CHECK(
-      out.find(
-          "p.yaml:8:5: error: route of rule 'pin' names cluster 'nl-1', which the config does not define") !=
-      std::string::npos);
+  const std::string out = format_diagnostics(lint_clusters(*p, clusters.clusters));
+  CHECK(out.find("p.yaml:11:23: error: route of rule 'pin' names cluster 'nl-1', which the config does not "
+                 "define") != std::string::npos);
   CHECK(
       out.find("p.yaml:8:5: error: route of restrict rule 'pin' admits none of the 1 configured clusters") !=
       std::string::npos);
@@ -262,4 +262,87 @@ TEST_CASE("request JSON") {
   CHECK_FALSE(parse_request_json(R"({"client.ip":"1.2.3"})", error));
   CHECK_FALSE(parse_request_json(R"({"tenant":5})", error));
   CHECK_FALSE(parse_request_json(R"({"data.class":[1]})", error));
+}
+
+namespace {
+
+const std::vector<cluster_info> configured = {{"fr-1", "FR", "eu-west", "FR", {"*"}},
+                                              {"de-1", "DE", "eu-central", "DE", {"*"}}};
+
+}  // namespace
+
+TEST_CASE("deployment check: an invariant that fails is an error at the invariant, with its counterexample") {
+  const auto p = compiled(R"(rules:
+  - {id: permit-all, effect: permit}
+invariants:
+  - id: sanctioned-denied
+    for: {client.country: [RU]}
+    require: {effect: deny}
+)");
+  const deployment where{&configured, nullptr, {}};
+  const policy_verdict verdict = check_deployment(*p, where);
+  CHECK_FALSE(verdict.ok());
+  CHECK(verdict.diagnostics.empty());
+  CHECK(format_diagnostics(verdict.all()) ==
+        "p.yaml:4:5: error: invariant 'sanctioned-denied' is violated: counterexample "
+        "{\"client.country\":\"RU\"}; "
+        "decision: permit rules [permit-all] clusters [fr-1, de-1]; violation: the request is permitted\n");
+}
+
+TEST_CASE("deployment check: routes against the configured clusters, tenants against the tenants file") {
+  const auto p = compiled(R"(rules:
+  - {id: permit-all, effect: permit}
+  - id: pin
+    effect: restrict
+    when: {tenant: [acmee, globex]}
+    route: {cluster: [pariss]}
+)");
+  const std::vector<std::string> tenants = {"acme", "globex"};
+  const deployment where{&configured, &tenants, "t.yaml"};
+  const policy_verdict verdict = check_deployment(*p, where);
+  CHECK_FALSE(verdict.ok());
+  CHECK(format_diagnostics(verdict.all()) ==
+        "p.yaml:3:5: error: route of restrict rule 'pin' admits none of the 2 configured clusters\n"
+        "p.yaml:5:21: error: rule 'pin' names tenant 'acmee', which the tenants file t.yaml does not "
+        "declare: it "
+        "never matches; did you mean 'acme'?\n"
+        "p.yaml:6:23: error: route of rule 'pin' names cluster 'pariss', which the config does not define\n");
+  // Without clusters and tenants (policy check without --clusters), neither is cross-checked.
+  CHECK(check_deployment(*p, deployment{}).ok());
+}
+
+TEST_CASE("deployment check: a policy may only name tenants by the tenant-name syntax") {
+  const auto result = compile_policy(
+      "rules:\n  - {id: a, effect: permit, when: {tenant: [\"\xd0\xb0"
+      "cme\", \"acme\xe2\x80\x8b\", \"acme corp\"]}}\n",
+      "p.yaml");
+  CHECK_FALSE(result.ok());
+  CHECK(format_diagnostics(result.diagnostics) ==
+        "p.yaml:2:45: error: tenant '\xd0\xb0"
+        "cme' is not a tenant name: U+0430 at character 1: tenant names are "
+        "ASCII letters, digits, '.', '_' and '-', starting with a letter or digit\n"
+        "p.yaml:2:54: error: tenant 'acme\xe2\x80\x8b' is not a tenant name: U+200B at character 5: tenant "
+        "names are "
+        "ASCII letters, digits, '.', '_' and '-', starting with a letter or digit\n"
+        "p.yaml:2:65: error: tenant 'acme corp' is not a tenant name: U+0020 at character 5: tenant names "
+        "are ASCII "
+        "letters, digits, '.', '_' and '-', starting with a letter or digit\n");
+}
+
+TEST_CASE("a policy store's vetter refuses a policy and keeps the last good one") {
+  policy_store store;
+  const auto vet = [](const snapshot& s) {
+    return check_deployment(s, deployment{&configured, nullptr, {}}).all();
+  };
+  REQUIRE(store.reload_text("rules:\n  - {id: permit-all, effect: permit}\n", "good.yaml", vet).ok);
+  const std::string good = store.current()->version();
+  const reload_result bad = store.reload_text(
+      "rules:\n  - {id: pin, effect: restrict, route: {cluster: [pariss]}}\n  - {id: p, effect: permit}\n",
+      "bad.yaml", vet);
+  CHECK_FALSE(bad.ok);
+  CHECK(bad.previous_version == good);
+  CHECK(store.current()->version() == good);
+  CHECK(format_diagnostics(bad.diagnostics)
+            .find("bad.yaml:2:51: error: route of rule 'pin' names cluster "
+                  "'pariss'") != std::string::npos);
 }

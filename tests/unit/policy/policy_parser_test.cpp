@@ -26,7 +26,7 @@ TEST_CASE("the example policy compiles cleanly and its version is the SHA-256 of
   CHECK(format_diagnostics(result.diagnostics).empty());
   REQUIRE(result.ok());
   CHECK(result.policy->version().size() == 64);
-  CHECK(result.policy->rule_count() == 10);
+  CHECK(result.policy->rule_count() == 11);
   const auto again = compile_policy_file(SOVGW_SOURCE_DIR "/examples/policies/eu_policy.yaml");
   CHECK(again.policy->version() == result.policy->version());
   CHECK(compile_policy("rules: []\n", "a").policy->version() !=
@@ -71,6 +71,9 @@ TEST_CASE("opaque_content may mark a class but cannot be redacted") {
   CHECK(errors_of(rule + "    obligations: {redact: [iban, opaque_content]}\n") ==
         "p.yaml:7:34: error: 'opaque_content' cannot be redacted: it is content the gateway cannot read "
         "(images, audio, files, token ids, a client's own chat template)\n");
+  CHECK(errors_of(rule + "    obligations: {redact: [remote_tools]}\n") ==
+        "p.yaml:7:28: error: 'remote_tools' cannot be redacted: it is a tool the cluster runs by calling out "
+        "(remote MCP servers, web search), not text\n");
 }
 
 TEST_CASE("structural errors") {

@@ -1,0 +1,445 @@
+// The classify stage, kept apart from pipeline.cpp: the body read the way the cluster will read it
+// (JSON decoded by the inspector, anything else scanned as text or refused), the request target
+// and forwarded header fields read by the detectors, the model settled between body and target,
+// and a client's Content-Digest checked against the body.
+#include "gateway/pipeline_classify.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string>
+
+#include "classify/detectors.hpp"
+#include "classify/json_body.hpp"
+#include "classify/json_edit.hpp"
+#include "classify/media_type.hpp"
+#include "classify/unescape.hpp"
+#include "common/ascii.hpp"
+#include "crypto/content_digest.hpp"
+#include "gateway/pipeline.hpp"
+
+namespace sovgw::gateway {
+
+namespace {
+
+// One inspector per thread: its buffers are reused from request to request.
+classify::json_inspector& thread_inspector() {
+  static thread_local classify::json_inspector inspector;
+  return inspector;
+}
+
+}  // namespace
+
+// The body as JSON (see classify/json_body.hpp): the fields the gateway routes on and what the
+// detectors find in the decoded strings; 400 for a body the cluster could read differently.
+stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool locate) {
+  static thread_local classify::inspection result;
+  thread_inspector().inspect(ctx.body, {detectors, locate}, result);
+  if (!result.ok()) {
+    using enum classify::body_error;
+    const classify::body_error e = result.error;
+    const bool not_json = e == bom || e == utf16_or_32 || e == not_utf8 || e == invalid_json || e == too_deep;
+    return stage_result::respond(not_json ? outcome::invalid_json : outcome::invalid_body, result.message);
+  }
+  ctx.model = result.fields.model;
+  ctx.stream = result.fields.stream;
+  ctx.include_usage = result.fields.include_usage;
+  ctx.completion_bound = result.fields.max_tokens * std::max<std::uint64_t>(1, result.fields.choices);
+  ctx.scan = std::move(result.scan);
+  return stage_result::next();
+}
+
+namespace {
+
+// Whether a body is text a server may parse as JSON whatever its label says: its first
+// character (after a byte order mark and white space) opens an object or an array, in UTF-8 or
+// UTF-16.
+bool looks_like_json(std::string_view body) {
+  if (body.starts_with("\xef\xbb\xbf")) {
+    body.remove_prefix(3);
+  } else if (body.starts_with("\xff\xfe") || body.starts_with("\xfe\xff")) {
+    return true;  // UTF-16 text of any kind: nothing the detectors can read
+  }
+  const std::size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) {
+    return false;
+  }
+  const bool utf16 =
+      first + 1 < body.size() && body[first] == '\0' && (body[first + 1] == '{' || body[first + 1] == '[');
+  return body[first] == '{' || body[first] == '[' || utf16;
+}
+
+}  // namespace
+
+// A body that is not labelled JSON, on a path that is not a JSON endpoint: a server may still
+// parse it as JSON (many ignore the label) or decode it as a form. The detectors read its bytes,
+// its decoded strings when it is strict JSON, its text with JSON escapes, percent-encoding and
+// HTML character references decoded, and base64 that decodes to text; a body that looks like
+// JSON but is not strict JSON is refused, since a lenient parser could read it differently. Such
+// a body cannot be redacted. A body that is not UTF-8 text (an image, an archive) is
+// opaque_content.
+stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
+  ctx.scan = {};
+  ctx.scan.ran = detectors;
+  ctx.scan.located = true;
+  const bool json_like = looks_like_json(ctx.body);
+  if (detectors == 0 && !json_like) {
+    return stage_result::next();
+  }
+  if (detectors != 0) {
+    ctx.scan.found = classify::detect(ctx.body, detectors);
+    if (!classify::readable_text(ctx.body)) {
+      ctx.scan.found |= detectors & classify::bit(classify::detector::opaque_content);
+    }
+  }
+  static thread_local classify::inspection as_json;
+  thread_inspector().inspect(ctx.body, {detectors, false}, as_json);
+  if (as_json.ok()) {
+    ctx.scan.found |= as_json.scan.found;
+    // Many servers parse a body as JSON whatever its label (Ollama's /api/chat with text/plain):
+    // the model it names is the model they run, and the one the policy decides.
+    if (!as_json.fields.model.empty()) {
+      ctx.model = as_json.fields.model;
+    }
+    ctx.completion_bound = as_json.fields.max_tokens * std::max<std::uint64_t>(1, as_json.fields.choices);
+    return stage_result::next();
+  }
+  if (detectors == 0) {
+    return stage_result::next();  // no detectors to answer to: forwarded as it is
+  }
+  if (json_like) {
+    return stage_result::respond(
+        outcome::invalid_json,
+        fmt::format("the request body looks like JSON but is not strict UTF-8 JSON ({}); a cluster could "
+                    "read it differently from the gateway: send strict JSON (RFC 8259)",
+                    as_json.message));
+  }
+  static thread_local classify::unescaped_text decoded;
+  using enum classify::unescape_forms;
+  if (classify::unescape(ctx.body,
+                         json_escapes | percent_encoding | plus_as_space | html_references |
+                             classify::quoted_printable_at_sign(ctx.body),
+                         decoded)) {
+    ctx.scan.found |= classify::detect(decoded.text, detectors);
+  }
+  ctx.scan.found |= classify::detect_encoded(ctx.body, detectors);
+  return stage_result::next();
+}
+
+// What a cluster reads besides the body: the request target (path and query, also
+// percent-decoded with '+' as a space, as a server reads a query) and every header field the
+// gateway forwards as the client wrote it. A cluster's logs keep `?user=alice%40example.com` or
+// `X-Customer: alice@example.com` as surely as a prompt, so the detectors read them too: one
+// line each, so that no finding runs from one into the next; base64 and hex that spell text
+// (an RFC 2047 encoded word, a query value) decoded too. Nothing there can be redacted.
+std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors) {
+  static thread_local std::string text;
+  static thread_local classify::unescaped_text decoded;
+  text.assign(head.target);
+  text += '\n';
+  using enum classify::unescape_forms;
+  if (classify::unescape(head.target, percent_encoding | plus_as_space, decoded)) {
+    text += decoded.text;
+    text += '\n';
+  }
+  const auto forwarded = [&](const http::field& f) {
+    return !http::never_forwarded(f.id) && !http::is_hop_by_hop(head, f);
+  };
+  for (std::size_t i = 0; i < head.fields.size(); ++i) {
+    const http::field& f = head.fields[i];
+    if (!forwarded(f)) {
+      continue;
+    }
+    text += f.name;
+    text += ": ";
+    text += f.value;
+    text += '\n';
+    // A field given more than once is also read as a server or a logger joins it (RFC 9110
+    // 5.3): "X-Iban: GB82 WEST" and "X-Iban: 1234 5698 7654 32" are one IBAN there.
+    const auto same = [&](const http::field& g) { return forwarded(g) && ascii_iequals(g.name, f.name); };
+    if (std::none_of(head.fields.begin(), head.fields.begin() + static_cast<std::ptrdiff_t>(i), same) &&
+        std::any_of(head.fields.begin() + static_cast<std::ptrdiff_t>(i) + 1, head.fields.end(), same)) {
+      text += f.name;
+      text += ": ";
+      text += f.value;
+      for (std::size_t j = i + 1; j < head.fields.size(); ++j) {
+        if (same(head.fields[j])) {
+          text += ", ";
+          text += head.fields[j].value;
+        }
+      }
+      text += '\n';
+    }
+  }
+  // Escapes a server, a logger or a mail library decodes, once or twice: "?u=alice%2540example.com",
+  // "X-Customer: alice&#64;example.com", an RFC 2047 Q word "=?UTF-8?Q?alice=40example.com?=".
+  // Up to three layers, each read as well as what it was decoded from.
+  std::size_t layer_from = 0;
+  for (int depth = 0; depth < 3; ++depth) {
+    const std::string_view source =
+        depth == 0 ? std::string_view(text) : std::string_view(text).substr(layer_from);
+    if (!classify::unescape(source, percent_encoding | html_references | quoted_printable, decoded)) {
+      break;
+    }
+    layer_from = text.size();
+    text += decoded.text;
+    text += '\n';
+  }
+  // And what base64 and hex spell: "=?UTF-8?B?...?=", ?q=<base64>.
+  return classify::detect(text, detectors) | classify::detect_encoded(text, detectors);
+}
+
+// The redacted detectors that still find something in the redacted body.
+std::uint32_t remaining_after_redaction(std::string_view body, std::uint32_t redacted) {
+  static thread_local classify::inspection again;
+  thread_inspector().inspect(body, {redacted, false}, again);
+  return again.ok() ? again.scan.found & redacted : redacted;
+}
+
+namespace {
+
+stage_result unsupported_media_type(std::string message) {
+  return stage_result::respond(outcome::unsupported_media_type, std::move(message));
+}
+
+// The endpoints that run a model, by how their path ends, under any prefix (/v1, none as LiteLLM
+// serves them, /openai/v1, /api/v1, /ollama) and in any case, with a trailing slash, as routers
+// fold them: the OpenAI API's (chat and text completions, embeddings, responses, moderations,
+// image generation, speech; transcriptions and image edits are multipart, which the gateway
+// does not read: refused as not JSON), Anthropic's messages, Ollama's and Cohere's chat and embed,
+// TGI's and SGLang's generate, vLLM's pooling, scoring, reranking, classification and tokenizer,
+// SageMaker's invocations, TEI's embed and predict, Triton's infer, Replicate's predictions. A
+// body there that names no model ("model" absent, null or "") would be served by whatever model
+// the cluster defaults to, which no model rule of the policy or of a tenant's limits saw.
+bool runs_a_model(const http::message_head& head) {
+  std::string_view path = http::target_path(head);
+  if (path.size() > 1 && path.ends_with('/')) {
+    path.remove_suffix(1);
+  }
+  static constexpr std::string_view endings[] = {"/completions",
+                                                 "/embeddings",
+                                                 "/responses",
+                                                 "/moderations",
+                                                 "/images/generations",
+                                                 "/audio/speech",
+                                                 "/audio/transcriptions",
+                                                 "/audio/translations",
+                                                 "/images/edits",
+                                                 "/images/variations",
+                                                 "/v1/messages",
+                                                 "/messages/count_tokens",
+                                                 "/chat",
+                                                 "/generate",
+                                                 "/generate_stream",
+                                                 "/embed",
+                                                 "/embed_sparse",
+                                                 "/embed_all",
+                                                 "/invocations",
+                                                 "/rerank",
+                                                 "/score",
+                                                 "/pooling",
+                                                 "/classify",
+                                                 "/tokenize",
+                                                 "/detokenize",
+                                                 "/encode",
+                                                 "/predict",
+                                                 "/infer",
+                                                 "/predictions"};
+  return std::any_of(std::begin(endings), std::end(endings), [&](std::string_view suffix) {
+    return path.size() >= suffix.size() && ascii_iequals(path.substr(path.size() - suffix.size()), suffix);
+  });
+}
+
+// The model a request target names, in the forms APIs put it there: Azure OpenAI's
+// /openai/deployments/{model}/..., the legacy /v1/engines/{model}/..., Bedrock's /model/{id}/...,
+// Gemini's, Vertex's and KServe's .../models/{model}:{method} (':' also as %3A, which a server
+// decodes), and .../models/{model}/... (Hugging Face's router, Triton's /v2/models/{model}/infer,
+// Replicate's /v1/models/{owner}/{name}/predictions, read as its first segment: a model no
+// cluster serves, refused). Empty when the target names none. A cluster serving such a path runs
+// that model, whatever the body says.
+std::string_view model_in_path(const http::message_head& head) {
+  const std::string_view path = http::target_path(head);
+  std::string_view previous;
+  std::size_t at = 1;
+  while (at <= path.size()) {
+    std::size_t end = path.find('/', at);
+    if (end == std::string_view::npos) {
+      end = path.size();
+    }
+    const std::string_view segment = path.substr(at, end - at);
+    if (!segment.empty()) {
+      if (ascii_iequals(previous, "deployments") || ascii_iequals(previous, "engines") ||
+          ascii_iequals(previous, "model")) {
+        return segment;
+      }
+      if (ascii_iequals(previous, "models")) {
+        std::size_t colon = segment.find(':');
+        for (std::size_t i = 0; colon == std::string_view::npos && i + 3 <= segment.size(); ++i) {
+          if (segment[i] == '%' && segment[i + 1] == '3' && ascii_lower(segment[i + 2]) == 'a') {
+            colon = i;
+          }
+        }
+        if (colon != std::string_view::npos && colon > 0) {
+          return segment.substr(0, colon);
+        }
+        if (end + 1 < path.size()) {
+          return segment;  // more follows: /models/{model}/v1/chat/completions, /models/{model}/infer
+        }
+      }
+    }
+    previous = segment;
+    at = end + 1;
+  }
+  return {};
+}
+
+// The body's model and the target's must be one model: the policy decides the model the cluster
+// runs, and a cluster reading the model from the path runs the path's.
+stage_result settle_model(request_context& ctx) {
+  const std::string_view in_path = model_in_path(ctx.head);
+  if (in_path.empty()) {
+    return stage_result::next();
+  }
+  if (in_path.find('%') != std::string_view::npos) {
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format("the model in the request target is percent-encoded ('{}'): a cluster "
+                    "decodes it into a name the policy did not see; write it as it is",
+                    in_path));
+  }
+  if (ctx.model.empty()) {
+    ctx.model = in_path;
+    return stage_result::next();
+  }
+  if (ctx.model != in_path) {
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format("the request target names the model '{}' and the body the model '{}': a cluster may run "
+                    "either; name one model",
+                    in_path, ctx.model));
+  }
+  return stage_result::next();
+}
+
+// A client's Content-Digest (RFC 9530) must be the digest of the body the gateway received: the
+// receipt covers it (`content-digest;req`), and a client that sent the digest of another body
+// would hold a receipt "bound" to a prompt the gateway never saw; a cluster checking it would
+// refuse the request anyway. Every sha-256 and sha-512 member is checked; a field with neither
+// binds nothing the gateway can vouch for.
+stage_result check_content_digest(const request_context& ctx) {
+  static thread_local std::string joined;
+  joined.clear();
+  for (const http::field& f : ctx.head.fields) {
+    if (f.id == http::field_id::content_digest) {
+      joined += joined.empty() ? "" : ", ";
+      joined += f.value;
+    }
+  }
+  if (joined.empty()) {
+    return stage_result::next();
+  }
+  using enum crypto::digest_verdict;
+  switch (crypto::verify_content_digest(joined, ctx.body)) {
+    case ok:
+      return stage_result::next();
+    case mismatch:
+      return stage_result::respond(outcome::bad_content_digest,
+                                   "Content-Digest does not match the request body received: send the "
+                                   "digest of the body as sent, or no Content-Digest");
+    case no_known_algorithm:
+      return stage_result::respond(outcome::bad_content_digest,
+                                   "Content-Digest has neither sha-256 nor sha-512, the digests the gateway "
+                                   "checks: send one of them, or no Content-Digest");
+    case malformed:
+      break;
+  }
+  return stage_result::respond(outcome::bad_content_digest,
+                               "Content-Digest is not an RFC 9530 dictionary of byte sequences "
+                               "(sha-256=:<base64>:)");
+}
+
+// The APIs whose request bodies are JSON: the OpenAI-style API under /v1/ and /v2/ behind any
+// prefix (/openai/v1/files, /api/v1/..., Cohere's and Triton's /v2/), its file, batch and upload
+// endpoints without one (LiteLLM serves /files), and every endpoint that runs a model. Compared
+// case-insensitively: a case-insensitive router serves /V1/chat/completions too.
+bool json_endpoint(const http::message_head& head) {
+  const std::string_view path = http::target_path(head);
+  std::size_t at = 1;
+  while (at < path.size()) {
+    std::size_t end = path.find('/', at);
+    if (end == std::string_view::npos) {
+      end = path.size();
+    }
+    const std::string_view segment = path.substr(at, end - at);
+    if (((ascii_iequals(segment, "v1") || ascii_iequals(segment, "v2")) && end + 1 < path.size()) ||
+        ascii_iequals(segment, "files") || ascii_iequals(segment, "uploads") ||
+        ascii_iequals(segment, "batches")) {
+      return true;
+    }
+    at = end + 1;
+  }
+  return runs_a_model(head);
+}
+
+}  // namespace
+
+// A body is inspected the way the cluster will read it, or refused: an encoded body (415) or a
+// body not labelled JSON on a JSON endpoint (415) would be read by the detectors as something
+// other than what the cluster decodes.
+stage_result pipeline::classify(request_context& ctx) const {
+  stage_result r = check_content_digest(ctx);
+  r = r.proceed() ? classify_body(ctx) : r;
+  return r.proceed() ? settle_model(ctx) : r;
+}
+
+stage_result pipeline::classify_body(request_context& ctx) const {
+  if (ctx.body.empty()) {
+    return stage_result::next();
+  }
+  const http::field* type = nullptr;
+  for (const http::field& f : ctx.head.fields) {
+    if (f.id == http::field_id::content_encoding && !classify::identity_encoding(f.value)) {
+      return stage_result::respond(
+          outcome::unsupported_content_encoding,
+          fmt::format("Content-Encoding '{}': the gateway inspects request bodies as sent; send them "
+                      "without a content coding (identity)",
+                      f.value));
+    }
+    if (f.id == http::field_id::content_type) {
+      if (type != nullptr) {
+        return unsupported_media_type("more than one Content-Type field");
+      }
+      type = &f;
+    }
+  }
+  const std::optional<classify::media_type> media =
+      type != nullptr ? classify::parse_media_type(type->value) : std::nullopt;
+  const classify::json_media kind = media ? classify::json_media_of(*media) : classify::json_media::not_json;
+  if (kind == classify::json_media::not_utf8) {
+    return unsupported_media_type(
+        fmt::format("Content-Type '{}': JSON request bodies must be UTF-8 (charset=utf-8)", type->value));
+  }
+  std::shared_ptr<const binding> b = binding_.load();
+  const std::uint32_t detectors = b ? b->detectors | b->redactors : 0;
+  if (kind == classify::json_media::json) {
+    stage_result r = inspect_json(ctx, detectors, b && b->redactors != 0);
+    if (r.proceed() && ctx.model.empty() && runs_a_model(ctx.head) && model_in_path(ctx.head).empty()) {
+      return stage_result::respond(outcome::invalid_body,
+                                   "the request names no model: set \"model\" to the model to run");
+    }
+    return r;
+  }
+  if (json_endpoint(ctx.head)) {
+    return unsupported_media_type(
+        type == nullptr
+            ? std::string("a request body on the API (/v1/, /chat/completions and the like) needs "
+                          "Content-Type: application/json")
+            : fmt::format(
+                  "Content-Type '{}': request bodies on the API (/v1/, /chat/completions and the like) "
+                  "must be application/json",
+                  type->value));
+  }
+  return scan_raw(ctx, detectors);
+}
+
+}  // namespace sovgw::gateway

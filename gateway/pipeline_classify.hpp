@@ -1,0 +1,29 @@
+#pragma once
+
+// What the classify stage (gateway/pipeline_classify.cpp) also offers decide: a policy reloaded
+// between the two stages may ask for detectors classify did not run, and decide scans again.
+
+#include <cstdint>
+#include <string_view>
+
+#include "gateway/http_parser.hpp"
+#include "gateway/request_context.hpp"
+
+namespace sovgw::gateway {
+
+// The body as JSON: the fields the gateway routes on and what `detectors` find in its decoded
+// strings (their places too when `locate`, for redaction); 400 for a body a cluster could read
+// differently.
+stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool locate);
+
+// A body that is not JSON on a path that is not a JSON endpoint, read as text in every form a
+// server may decode it; refused when it looks like JSON but is not strict JSON.
+stage_result scan_raw(request_context& ctx, std::uint32_t detectors);
+
+// The detectors that find something in the request target or a forwarded header field.
+std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors);
+
+// Of the `redacted` detectors, those that still find something in the redacted `body`.
+std::uint32_t remaining_after_redaction(std::string_view body, std::uint32_t redacted);
+
+}  // namespace sovgw::gateway

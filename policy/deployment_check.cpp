@@ -1,0 +1,114 @@
+#include "policy/deployment_check.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "policy/compiled_policy.hpp"
+#include "policy/request_json.hpp"
+
+namespace sovgw::policy {
+namespace {
+
+// Levenshtein distance, ASCII case ignored (names are short).
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] =
+          std::min({row[j] + 1, row[j - 1] + 1, diagonal + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "; did you mean 'acme'?" for the declared name closest to `name` (two edits at most), else "".
+std::string did_you_mean(std::string_view name, const std::vector<std::string>& known) {
+  const std::string* best = nullptr;
+  std::size_t best_distance = 3;
+  for (const std::string& k : known) {
+    if (const std::size_t d = edit_distance(name, k); d < best_distance) {
+      best = &k;
+      best_distance = d;
+    }
+  }
+  return best == nullptr ? std::string() : fmt::format("; did you mean '{}'?", *best);
+}
+
+// Every tenant a rule or an invariant names must be one the tenants file declares: a misspelled
+// name makes a rule that never matches (a pin that pins nobody, a forbid that forbids nothing).
+void check_tenants(const compiled_policy& p, const deployment& where, std::vector<diagnostic>& out) {
+  const auto slot = static_cast<std::size_t>(attribute::tenant);
+  const auto check = [&](const resolved_condition& cond, std::string_view what, const std::string& id) {
+    for (std::size_t i = 0; i < cond.written.size(); ++i) {
+      const std::string& name = cond.written[i];
+      if (std::find(where.tenants->begin(), where.tenants->end(), name) != where.tenants->end()) {
+        continue;
+      }
+      out.push_back({p.file, cond.positions[i], severity::error,
+                     fmt::format("{} '{}' names tenant '{}', which the tenants file {} does not declare: it "
+                                 "never matches{}",
+                                 what, id, name, where.tenants_file, did_you_mean(name, *where.tenants))});
+    }
+  };
+  for (const compiled_rule& r : p.rules) {
+    check(r.when[slot], "rule", r.id);
+  }
+  for (const compiled_invariant& inv : p.invariants) {
+    check(inv.when[slot], "invariant", inv.id);
+  }
+}
+
+}  // namespace
+
+bool policy_verdict::ok() const noexcept {
+  return std::none_of(diagnostics.begin(), diagnostics.end(),
+                      [](const diagnostic& d) { return d.level == severity::error; }) &&
+         std::all_of(invariants.begin(), invariants.end(), [](const invariant_result& r) { return r.holds; });
+}
+
+std::vector<diagnostic> policy_verdict::all() const {
+  std::vector<diagnostic> out = diagnostics;
+  for (const invariant_result& r : invariants) {
+    if (r.holds) {
+      continue;
+    }
+    std::string why;
+    if (r.cancelled) {
+      why = "is not proved: the proof was cancelled";
+    } else if (r.too_large || !r.counterexample) {
+      why = "is not proved: the request domain exceeds the class budget";
+    } else {
+      why = fmt::format("is violated: counterexample {}; decision: {}; violation: {}",
+                        request_to_json(*r.counterexample), r.decision, r.violation);
+    }
+    out.push_back({file, r.pos, severity::error, fmt::format("invariant '{}' {}", r.id, why)});
+  }
+  return out;
+}
+
+policy_verdict check_deployment(const snapshot& policy, const deployment& where, std::stop_token stop) {
+  policy_verdict verdict;
+  verdict.file = policy.compiled().file;
+  const std::span<const cluster_info> clusters = where.clusters != nullptr
+                                                     ? std::span<const cluster_info>(*where.clusters)
+                                                     : std::span<const cluster_info>();
+  if (where.clusters != nullptr) {
+    verdict.diagnostics = lint_clusters(policy, clusters);
+  }
+  if (where.tenants != nullptr) {
+    check_tenants(policy.compiled(), where, verdict.diagnostics);
+  }
+  verdict.invariants = check_invariants(policy, clusters, 20'000'000, std::move(stop));
+  return verdict;
+}
+
+}  // namespace sovgw::policy
