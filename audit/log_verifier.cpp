@@ -13,6 +13,7 @@
 
 #include "audit/record.hpp"
 #include "audit/store.hpp"
+#include "common/rfc3339.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/siphash.hpp"
 
@@ -107,6 +108,31 @@ std::string quoted(std::string_view v) {
   return out + (v.size() > 64 ? "...'" : "'");
 }
 
+// A record time for a message: RFC 3339, or what it is beyond the year 9999.
+std::string time_text(std::uint64_t us) {
+  return format_rfc3339_us(us, us % 1'000'000 != 0)
+      .value_or(fmt::format("after 9999-12-31 ({} us since 1970)", us));
+}
+std::string when_text(std::uint64_t us) {
+  const auto t = format_rfc3339_us(us, us % 1'000'000 != 0);
+  return t ? "at " + *t : time_text(us);
+}
+
+// "62 min", "5 h", "3 days", "58 years".
+std::string duration_text(std::uint64_t us) {
+  constexpr std::uint64_t minute = 60'000'000;
+  if (us < 120 * minute) {
+    return fmt::format("{} min", us / minute);
+  }
+  if (us < 96 * 60 * minute) {
+    return fmt::format("{} h", us / (60 * minute));
+  }
+  if (us < 730 * 1440 * minute) {
+    return fmt::format("{} days", us / (1440 * minute));
+  }
+  return fmt::format("{} years", us / (36525 * 1440 * minute / 100));
+}
+
 // The value an index key lists its record under (key = prefix || be64(seq), already checked).
 std::string listed_value(column c, std::string_view key) {
   if (c == column::idx_time) {
@@ -148,6 +174,9 @@ class index_scanner {
     std::uint64_t entries = 0;
     std::vector<found_problem> problems;  // malformed keys, entries naming records past the end
     std::array<bool, index_columns.size()> unreadable{};  // a read failed: not compared with the records
+    // Request ids two records carry, as the request id index lists them (equal ids side by side):
+    // they are the records' own only when that index matches the records (check_indexes says).
+    std::vector<found_problem> duplicates;
   };
 
   index_scanner(const store& s, const crypto::siphash& hash, std::uint64_t bound)
@@ -172,6 +201,26 @@ class index_scanner {
     }
   }
 
+  // Keys are u16 length || request id || be64(seq): records with one id are listed side by side.
+  // An empty id (events) is no request's.
+  void note_request_id(std::string_view key, std::uint64_t seq) {
+    const auto id = key.substr(0, key.size() - 8);
+    if (id.size() > 2 && id == previous_id_ && out_.duplicates.size() < max_collected) {
+      out_.duplicates.push_back(
+          {area::indexes, problem_kind::request_id_duplicate, seq,
+           fmt::format(
+               "records {} and {} carry the same request id {}: a gateway gives every request its own "
+               "random id, so one of them was forged or replayed",
+               first_with_id_, seq, listed_value(column::idx_request, key)),
+           false});
+      return;
+    }
+    if (id != previous_id_) {
+      previous_id_.assign(id);
+      first_with_id_ = seq;
+    }
+  }
+
   void run() {
     for (std::size_t i = 0; i < index_columns.size(); ++i) {
       const column c = index_columns[i];
@@ -193,6 +242,9 @@ class index_scanner {
           continue;
         }
         add_to(out_.sums[i], *seq >> window_bits, hash_(key));
+        if (c == column::idx_request) {
+          note_request_id(key, *seq);
+        }
       }
       if (!it->status().ok()) {
         out_.unreadable[i] = true;
@@ -205,6 +257,8 @@ class index_scanner {
   const store& store_;
   const crypto::siphash& hash_;
   std::uint64_t bound_;
+  std::string previous_id_;  // the request id index's last key's prefix
+  std::uint64_t first_with_id_ = 0;
   outcome out_;
   std::thread thread_;  // last: starts once the rest is built
 };
@@ -560,8 +614,30 @@ class verifier {
     bool ok = false;
     const auto hashes = stored ? decode_tile(*stored, ok) : std::vector<m::hash>();
     const std::uint64_t first_leaf = (index * tile_width) << (level * tile_height);
-    for (std::size_t i = 0; i < computed.size(); ++i) {
-      if (i >= hashes.size() || hashes[i] != computed[i]) {
+    if (stored && !ok) {
+      problems_.add(area::records, problem_kind::tree_damaged, first_leaf,
+                    fmt::format("stored Merkle tree tile {}/{} is malformed", level, index));
+      return;
+    }
+    if (hashes.size() < computed.size()) {
+      // Hashes missing from the stored tree say nothing of the records (the checkpoints judge them):
+      // the tree is incomplete, and the hashes it still holds are compared below.
+      const std::uint64_t span = std::uint64_t{1} << (level * tile_height);
+      const std::uint64_t end = first_leaf + computed.size() * span;  // a partial tile's last hash: fewer
+      const std::uint64_t last = (partial ? std::min(end, report_.records) : end) - 1;
+      missing_hashes_.emplace_back(first_leaf + hashes.size() * span, last + 1);
+      problems_.add(area::records, problem_kind::tree_damaged, first_leaf + hashes.size() * span,
+                    hashes.empty()
+                        ? fmt::format("stored Merkle tree tile {}/{} is missing (the hashes of records "
+                                      "{}..{})",
+                                      level, index, first_leaf, last)
+                        : fmt::format("stored Merkle tree tile {}/{} holds {} of its {} hashes (those of "
+                                      "records {}..{} are missing)",
+                                      level, index, hashes.size(), computed.size(),
+                                      first_leaf + hashes.size() * span, last));
+    }
+    for (std::size_t i = 0; i < computed.size() && i < hashes.size(); ++i) {
+      if (hashes[i] != computed[i]) {
         if (level == 0) {
           if (suspects_.size() < max_collected) {
             suspects_.push_back(first_leaf + i);
@@ -571,7 +647,7 @@ class verifier {
               area::records, problem_kind::tree_damaged, first_leaf,
               fmt::format("stored Merkle tree tile {}/{} does not match the records", level, index));
         }
-        if (level > 0 || i >= hashes.size()) {
+        if (level > 0) {
           return;
         }
       }
@@ -605,10 +681,17 @@ class verifier {
       if (from < size && from != pinned_from && !suspect_within(from, size)) {
         pinned_from = from;
         // Which record is not known, only the range: no first bad record is named.
-        problems_.add(area::records, problem_kind::record_altered, from,
-                      fmt::format("records {}..{}: one differs from what was signed, and the stored tree was "
-                                  "rewritten to match it",
-                                  from, size - 1));
+        const auto missing = std::find_if(missing_hashes_.begin(), missing_hashes_.end(),
+                                          [&](const auto& m) { return m.first < size && m.second > from; });
+        problems_.add(
+            area::records, problem_kind::record_altered, from,
+            missing == missing_hashes_.end()
+                ? fmt::format("records {}..{}: one differs from what was signed, and the stored tree was "
+                              "rewritten to match it",
+                              from, size - 1)
+                : fmt::format("records {}..{}: one differs from what was signed (the stored tree lacks the "
+                              "hashes of records {}..{}, which would name it)",
+                              from, size - 1, missing->first, missing->second - 1));
       }
     }
     for (const std::uint64_t seq : suspects_) {
@@ -714,6 +797,7 @@ class verifier {
         report_.tree_complete = false;
       }
     }
+    close_time_run();
     report_.records = expected;
     report_.tiles.flush([this](std::uint32_t level, std::uint64_t index, std::span<const m::hash> h) {
       compare_tile(level, index, h, true);
@@ -746,11 +830,92 @@ class verifier {
                     fmt::format("record {}: {}", seq, decoded.message()), true);
       return false;
     }
+    report_.sealed_records += record_.payload == payload_mode::sealed ? 1 : 0;
     if (record_.kind == record_kind::event) {
       report_.forced_opens += record_.note.rfind("forced-open", 0) == 0 ? 1 : 0;
       report_.events.add(record_);
     }
+    if (options_.check_times_at_us) {
+      check_time(seq, *options_.check_times_at_us);
+    }
     return true;
+  }
+
+  // Records whose times are out of line come in runs (a clock stepped back stays back): one
+  // problem per run of records of one kind.
+  struct time_run {
+    problem_kind kind = problem_kind::time_backwards;
+    bool before_2020 = false;
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    std::uint64_t first_time = 0;  // the first record's (implausible: its time or end)
+    std::uint64_t worst = 0;       // the largest gap to the reference
+    std::uint64_t ref_seq = 0;     // backwards: the record they end before
+    std::uint64_t ref_time = 0;
+  };
+
+  void check_time(std::uint64_t seq, std::uint64_t now) {
+    const auto saturated = [](std::uint64_t a, std::uint64_t b) {
+      return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+    };
+    const std::uint64_t end = saturated(record_.timestamp_us, record_.latency_us);
+    time_run r;
+    if (record_.timestamp_us < earliest_plausible_time_us) {
+      r = {problem_kind::time_implausible, true, seq, seq, record_.timestamp_us, 0, 0, 0};
+    } else if (end > saturated(now, time_tolerance_us)) {
+      r = {problem_kind::time_implausible, false, seq, seq, end, end - now, 0, now};
+    } else if (latest_end_ && saturated(end, time_tolerance_us) < latest_end_->second) {
+      r = {problem_kind::time_backwards, false, seq, seq, end, latest_end_->second - end, latest_end_->first,
+           latest_end_->second};
+    } else {
+      close_time_run();
+      if (!latest_end_ || end >= latest_end_->second) {
+        latest_end_ = {seq, end};
+      }
+      return;
+    }
+    if (time_run_ && time_run_->kind == r.kind && time_run_->before_2020 == r.before_2020 &&
+        time_run_->last + 1 == seq) {
+      time_run_->last = seq;
+      time_run_->worst = std::max(time_run_->worst, r.worst);
+      return;
+    }
+    close_time_run();
+    time_run_ = r;
+  }
+
+  void close_time_run() {
+    if (!time_run_) {
+      return;
+    }
+    const time_run& r = *time_run_;
+    const std::string which = r.first == r.last ? fmt::format("record {}", r.first)
+                                                : fmt::format("records {}..{}", r.first, r.last);
+    const bool one = r.first == r.last;
+    std::string text;
+    if (r.kind == problem_kind::time_backwards) {
+      text = fmt::format(
+          "{} end{} {}{} before record {} did ({}): the clock went back more than {}, or {} forged", which,
+          one ? "s" : "", one ? "" : "up to ", duration_text(r.worst), r.ref_seq, time_text(r.ref_time),
+          duration_text(time_tolerance_us), one ? "its time is" : "their times are");
+    } else if (r.before_2020) {
+      text = fmt::format(
+          "{}: {} {} {} before 2020-01-01, earlier than any sovgw log: a clock that was not set, or "
+          "a forged time",
+          which, one ? "its time" : "times from", time_text(r.first_time), one ? "is" : "are");
+    } else if (one) {
+      text = fmt::format(
+          "{}: it ended {}, more than {} after this verification's time ({}): a clock that ran "
+          "ahead, or a forged time",
+          which, when_text(r.first_time), duration_text(time_tolerance_us), time_text(r.ref_time));
+    } else {
+      text = fmt::format(
+          "{} end up to {} after this verification's time ({}), more than {}: a clock that ran "
+          "ahead, or forged times",
+          which, duration_text(r.worst), time_text(r.ref_time), duration_text(time_tolerance_us));
+    }
+    problems_.add(area::records, r.kind, r.first, std::move(text));
+    time_run_.reset();
   }
 
   void check_tail() {
@@ -828,6 +993,11 @@ class verifier {
         }
       }
       if (differing.empty()) {
+        if (index_columns[i] == column::idx_request) {
+          for (auto& p : scanned.duplicates) {
+            problems_.add(p.where, p.kind, p.at, std::move(p.text));
+          }
+        }
         continue;
       }
       const std::vector<std::uint64_t> located(
@@ -931,7 +1101,11 @@ class verifier {
   std::optional<std::vector<m::hash>> gap_tile_;
   std::uint64_t gap_tile_index_ = 0;
   std::vector<std::uint64_t> suspects_;
-  record record_;  // the leaf check_leaf decoded last
+  std::vector<std::pair<std::uint64_t, std::uint64_t>>
+      missing_hashes_;  // records [first, end) the stored tree lacks
+  record record_;       // the leaf check_leaf decoded last
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> latest_end_;  // the record that ended last, and when
+  std::optional<time_run> time_run_;
   const crypto::siphash hash_;
   index_expectation expected_{hash_};
   problem_list problems_;
@@ -995,6 +1169,12 @@ const char* to_string(problem_kind kind) {
       return "payload_undecryptable";
     case problem_kind::signing_key_changed:
       return "signing_key_changed";
+    case problem_kind::request_id_duplicate:
+      return "request_id_duplicate";
+    case problem_kind::time_backwards:
+      return "time_backwards";
+    case problem_kind::time_implausible:
+      return "time_implausible";
   }
   return "?";
 }

@@ -18,6 +18,13 @@ namespace sovgw::audit {
 
 class store;
 
+// How far record times may disagree before verify says so (verify_options::check_times_at_us): a
+// record may end this much before one logged earlier (clocks are stepped by NTP, requests overlap)
+// or after the verification's time (the auditor's clock is not the gateway's).
+inline constexpr std::uint64_t time_tolerance_us = 10 * 60 * 1'000'000ULL;
+// No sovgw log holds a record before 2020-01-01T00:00:00Z: an earlier time is a clock never set.
+inline constexpr std::uint64_t earliest_plausible_time_us = 1'577'836'800'000'000ULL;
+
 struct verify_options {
   // Also check the five indexes against the records: every record listed under its own values,
   // nothing else listed (a query trusts the index to be complete).
@@ -29,6 +36,13 @@ struct verify_options {
   // A log with no stored checkpoint that verifies under the key is a problem (no_checkpoint): an
   // auditor's verification needs one; a writer opening a new log does not.
   bool require_checkpoint = false;
+  // The verification's time (Unix microseconds): when set, record times are judged (an auditor's
+  // verify and report set it to now). A record ends at its time plus its latency; none may end
+  // more than time_tolerance_us before a record logged earlier (time_backwards), nor after this
+  // time plus time_tolerance_us, nor lie before earliest_plausible_time_us (time_implausible): a
+  // query by period would not find it where it happened. Unset (a writer opening its log): the
+  // log's clock is not the writer's to refuse.
+  std::optional<std::uint64_t> check_times_at_us;
 };
 
 // What kind of damage a verification found (a closed list: tools branch on it, people read the
@@ -58,6 +72,9 @@ enum class problem_kind {
   data_key_missing,       // a data key gone without a crypto-shred event that destroyed it
   data_key_unexpected,    // a data key a crypto-shred event destroyed is still stored
   payload_undecryptable,  // (with the auditor key) a payload or data key that does not open
+  request_id_duplicate,   // two records carry one request id (a gateway gives each request its own)
+  time_backwards,    // records that end well before one logged earlier (verify_options::check_times_at_us)
+  time_implausible,  // records that end after the verification's time, or lie before 2020
   // (the CLI, for a kept checkpoint: proof_failure::key_changed)
   signing_key_changed,  // the checkpoint the auditor holds is signed by another key under the log's name
 };
@@ -86,6 +103,7 @@ struct verify_report {
   std::uint64_t held_checkpoints = 0;        // options.held entries the log reproduced
   std::uint64_t index_entries = 0;           // index entries checked (when options.indexes)
   std::uint64_t forced_opens = 0;
+  std::uint64_t sealed_records = 0;  // records that sealed their payload (verify_payloads checks those)
   std::optional<crypto::checkpoint> latest;         // latest stored checkpoint that verified
   std::optional<crypto::checkpoint> newest_signed;  // newest stored one with a valid signature
   std::vector<problem> problems;

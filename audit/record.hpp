@@ -88,6 +88,22 @@ struct record {
   friend bool operator==(const record&, const record&) = default;
 };
 
+// Calls `fn(std::string&)` with every text field of `r`: its strings and the entries of its lists.
+template <typename fn_t>
+void for_each_text(record& r, fn_t&& fn) {
+  for (std::string* s :
+       {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
+        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
+        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.key_id, &r.forwarded_digest}) {
+    fn(*s);
+  }
+  for (auto* list : {&r.data_classes, &r.rule_ids}) {
+    for (auto& s : *list) {
+      fn(s);
+    }
+  }
+}
+
 // Encoding version 1 (deterministic; the same record always gives the same bytes):
 //   u8 version=1, u64 seq, u64 timestamp_us, u8 kind, then the strings request_id, tenant,
 //   client_country, country_source, client_ip, method, path, model, list data_classes, decision,

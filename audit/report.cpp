@@ -11,9 +11,27 @@ namespace sovgw::audit {
 namespace {
 
 constexpr std::uint64_t second_us = 1000000;
-// Each width divides the next, so coarsening merges whole buckets.
-constexpr std::array<std::uint64_t, 12> bucket_widths_s = {
-    1, 10, 60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400, 28 * 86400, 364 * 86400};
+// Each width divides the next, so coarsening merges whole buckets. The widest ones are there for
+// any times the records may hold (verify names those out of line): 96 buckets of the widest span
+// more than the 584,000 years of microseconds a record time can count.
+constexpr std::uint64_t year_s = 364 * 86400;
+constexpr std::array<std::uint64_t, 17> bucket_widths_s = {1,
+                                                           10,
+                                                           60,
+                                                           300,
+                                                           900,
+                                                           3600,
+                                                           3 * 3600,
+                                                           6 * 3600,
+                                                           86400,
+                                                           7 * 86400,
+                                                           28 * 86400,
+                                                           year_s,
+                                                           10 * year_s,
+                                                           100 * year_s,
+                                                           1000 * year_s,
+                                                           10000 * year_s,
+                                                           100000 * year_s};
 
 std::string joined_classes(std::vector<std::string> classes) {
   std::sort(classes.begin(), classes.end());

@@ -36,7 +36,8 @@ struct report_options {
   // Without them, a denial counts under every rule its record names.
   std::unordered_set<std::string> forbid_rules;
   std::unordered_set<std::string> permit_rules;
-  verify_options verify{.indexes = true, .held = {}, .require_checkpoint = true};
+  verify_options verify{
+      .indexes = true, .held = {}, .require_checkpoint = true, .check_times_at_us = std::nullopt};
 };
 
 // How a request ended, for the report: denied by the policy (error_kind policy_denied, or a deny /

@@ -57,19 +57,19 @@ constexpr const char* shred_usage =
     "keys\n";
 constexpr const char* retain_usage =
     "usage: sovgw audit retain --db DIR --keys DIR --older-than AGE [--force]\n"
-    "  drop payloads older than AGE (90d, 12h, 30m, 10s)\n";
+    "  drop payloads older than AGE (90d, 12h, 30m, 10s); under 1d only with --force (recorded)\n";
 constexpr const char* append_usage =
     R"(usage: sovgw audit append --db DIR --keys DIR --synthetic N [--payload-bytes B]
           [--payload none|digest|sealed] [--run NAME] [--force]
-  write N synthetic records (tests and walkthroughs)
+  write N synthetic records (tests and walkthroughs), marked as such and announced by an event
 )";
 constexpr const char* report_usage =
     R"(usage: sovgw audit report --db DIR --pubkey KEY [--since T] [--until T] [--policy FILE]
-          [--checkpoint FILE] [--format html|json] [--out FILE]
+          [--checkpoint FILE] [--payloads] [--format html|json] [--out FILE]
   the sovereignty report: verification status, flows from client to cluster countries by data
   class, decisions over time, denials by rule (reasons from --policy), policy versions, tenants,
   evidence, the 20 newest denials; one self-contained HTML page (or JSON) on --out or stdout;
-  the verification is verify's (--checkpoint as there); exit 1 when the log does not verify
+  the verification is verify's (--checkpoint and --payloads as there); exit 1 when the log does not verify
   (the report is still written and says why)
 )";
 constexpr const char* checkpoint_usage =
@@ -96,27 +96,24 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
   verify-proof FILE --pubkey KEY [--format text|json]   check an inclusion or consistency proof offline
   show    --db DIR (--request-id ID | --seq N | --last) --auditor-key KEY   decrypt a payload
   shred   --db DIR --keys DIR --tenant T           destroy a tenant's payload data keys
-  retain  --db DIR --keys DIR --older-than AGE     drop payloads older than AGE (90d, 12h, 30m, 10s)
+  retain  --db DIR --keys DIR --older-than AGE     drop payloads older than AGE (90d, 12h, 30m, 10s;
+                                        under 1d only with --force, recorded in the log)
   append  --db DIR --keys DIR --synthetic N [--payload-bytes B] [--payload none|digest|sealed]
-          [--run NAME]                  write N synthetic records (tests and walkthroughs)
+          [--run NAME]                  write N synthetic records (tests and walkthroughs), each
+                                        marked synthetic, after an event that names them
   checkpoint --db DIR --keys DIR        sign a checkpoint now
   report  --db DIR --pubkey KEY [--since T] [--until T] [--policy FILE] [--checkpoint FILE]
-          [--format html|json] [--out FILE]   the sovereignty report: one self-contained HTML page
+          [--payloads] [--format html|json] [--out FILE]   the sovereignty report: one HTML page
 
 KEY is a signing.pub file (or its `name+id+key` text); writers take --force to open a log that
-does not verify against its last checkpoint (recorded in the log).
+does not verify against its last checkpoint (recorded in the log); retain's --force also lets
+AGE be under 1d: one flag for both.
 
 exit codes: 0 ok; 1 the log or proof does not verify, the log is damaged (a file that fails its
 checksum), or the log answered no (no such tenant key, a payload that cannot be read); 2 bad
 usage; 3 I/O or environment (no log there, the log in use by another writer, a key file missing,
 unreadable or readable by others)
 )";
-
-std::uint64_t now_us() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 // --decision: one of the words records hold; any other would silently match nothing.
 std::string decision_option(const std::string& text) {
@@ -201,7 +198,7 @@ int cmd_query(const options& o) {
         stderr,
         "sovgw audit query: note: the request id index lists no record for '%s', but reading the whole "
         "log found %llu: the index is damaged (sovgw audit verify names the damage)\n",
-        f.request_id->c_str(), static_cast<unsigned long long>(stats.with_request_id));
+        printable(*f.request_id).c_str(), static_cast<unsigned long long>(stats.with_request_id));
   }
   if (format == "table") {
     table.finish();
@@ -263,8 +260,10 @@ int cmd_show(const options& o) {
     throw command_error(p.error().code() == error_code::io ? exit_environment : exit_failed,
                         p.error().message());
   }
+  // What a client sent, shown as text: no control character reaches the terminal, nothing is cut.
   std::printf("--- prompt (%zu bytes) ---\n%s\n--- completion (%zu bytes) ---\n%s\n", p->prompt.size(),
-              p->prompt.c_str(), p->completion.size(), p->completion.c_str());
+              printable(p->prompt, true).c_str(), p->completion.size(),
+              printable(p->completion, true).c_str());
   return exit_ok;
 }
 
@@ -295,11 +294,26 @@ int cmd_shred(const options& o) {
   return exit_ok;
 }
 
+// What the admin listener refuses without a config saying otherwise (admin.min_retention's default).
+constexpr std::uint64_t min_retention_us = 86400ULL * 1000000;
+
 int cmd_retain(const options& o) {
   const std::uint64_t age = parse_age_us(o.need("older-than"));
+  // Like the admin listener: payloads younger than a day are kept unless the operator insists, and
+  // then the log's event says so.
+  if (age < min_retention_us && !o.flag("force")) {
+    throw usage_error(
+        fmt::format("--older-than {} is under the 1d minimum that the admin listener keeps to "
+                    "by default (admin.min_retention): give --force to drop payloads that young "
+                    "(the retention event then records it)",
+                    o.need("older-than")),
+        false);
+  }
   const std::uint64_t now = now_us();
   auto log = open_writer(o, missing_log::refuse);
-  auto dropped = log->drop_payloads_before(now > age ? now - age : 0);
+  auto dropped = log->drop_payloads_before(
+      now > age ? now - age : 0,
+      age < min_retention_us ? "forced below the 1d minimum (sovgw audit retain --force)" : "");
   if (!dropped.is_ok()) {
     throw_status(dropped.error());
   }
@@ -311,6 +325,9 @@ int cmd_retain(const options& o) {
 
 int cmd_append(const options& o) {
   const std::uint64_t n = parse_count(o.need("synthetic"), "synthetic");
+  if (n == 0) {
+    throw usage_error("--synthetic must be at least 1", false);
+  }
   const std::uint64_t bytes =
       o.has("payload-bytes") ? parse_count(o.need("payload-bytes"), "payload-bytes") : 1024;
   audit::payload_mode mode = audit::payload_mode::sealed;
@@ -320,12 +337,27 @@ int cmd_append(const options& o) {
   const std::string run = o.get("run").value_or("req");
   auto log = open_writer(o, missing_log::create);
   const std::uint64_t base = now_us();
+  // Fabricated traffic says so, in the log and in every record: an event before them names them
+  // (one writer holds the log, so they follow it), and each one's note marks it.
+  audit::record event;
+  event.kind = audit::record_kind::event;
+  event.timestamp_us = base;
+  const std::uint64_t first = log->durable_size() + 1;
+  event.note = fmt::format(
+      "synthetic: records {}..{} are synthetic traffic written by sovgw audit append --synthetic (run '{}'), "
+      "not requests a gateway served",
+      first, first + n - 1, run);
+  auto announced = log->append(std::move(event)).get();
+  if (!announced.is_ok()) {
+    throw_status(announced.error());
+  }
   std::vector<std::future<result<std::uint64_t>>> pending;
   for (std::uint64_t i = 0; i < n; ++i) {
-    pending.push_back(
-        log->append(audit::synthetic_record(run, i, base, mode), audit::synthetic_payload(i, bytes)));
+    auto r = audit::synthetic_record(run, i, base, mode);
+    r.note = "synthetic: written by sovgw audit append, not a gateway request";
+    pending.push_back(log->append(std::move(r), audit::synthetic_payload(i, bytes)));
   }
-  std::uint64_t last = 0;
+  std::uint64_t last = announced.value();
   for (auto& f : pending) {
     auto r = f.get();
     if (!r.is_ok()) {
@@ -334,8 +366,9 @@ int cmd_append(const options& o) {
     last = r.value();
   }
   close_writer(*log);
-  std::printf("appended %llu record(s); last seq %llu\n", static_cast<unsigned long long>(n),
-              static_cast<unsigned long long>(last));
+  std::printf("appended %llu synthetic record(s) (%llu..%llu), announced by the event at record %llu\n",
+              static_cast<unsigned long long>(n), static_cast<unsigned long long>(announced.value() + 1),
+              static_cast<unsigned long long>(last), static_cast<unsigned long long>(announced.value()));
   return exit_ok;
 }
 
@@ -383,7 +416,8 @@ const subcommand audit_subcommands[] = {
      cmd_append},
     {"report",
      report_usage,
-     {.valued = {"db", "pubkey", "since", "until", "policy", "checkpoint", "format", "out"}},
+     {.valued = {"db", "pubkey", "since", "until", "policy", "checkpoint", "format", "out"},
+      .flags = {"payloads"}},
      cmd_report},
     {"checkpoint", checkpoint_usage, {.valued = {"db", "keys"}, .flags = {"force"}}, cmd_checkpoint},
 };

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 
+#include "cli/printable.hpp"
+#include "common/rfc3339.hpp"
+#include "common/utf8.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/jwk.hpp"
@@ -24,9 +26,16 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
-std::string csv_field(std::string_view s) {
-  if (s.find_first_of(",\"\n\r") == std::string_view::npos) {
-    return std::string(s);
+// RFC 4180, and a cell that a spreadsheet would read as a formula (it starts with = + - @, a tab or
+// a carriage return: OWASP's CSV injection list) starts with a single quote, which makes it text.
+// The values a client chose (a model name, a path) reach the CSV: `query --format jsonl` keeps
+// them as recorded.
+std::string csv_field(std::string_view value) {
+  const bool formula =
+      !value.empty() && std::string_view("=+-@\t\r").find(value.front()) != std::string_view::npos;
+  const std::string s = formula ? "'" + std::string(value) : std::string(value);
+  if (s.find_first_of(",\"\n\r") == std::string::npos) {
+    return s;
   }
   std::string out = "\"";
   for (const char ch : s) {
@@ -38,26 +47,38 @@ std::string csv_field(std::string_view s) {
 }  // namespace
 
 std::string format_time(std::uint64_t us) {
-  const std::time_t secs = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:06}Z", buf, us % 1000000);
+  return format_rfc3339_us(us).value_or(fmt::format("after 9999-12-31 ({} us since 1970)", us));
+}
+
+std::string format_time_to(std::uint64_t us, std::size_t length) {
+  const auto t = format_rfc3339_us(us);
+  return t ? t->substr(0, length) : std::string("after 9999-12-31");
+}
+
+std::string json_time(std::uint64_t us) {
+  const auto t = format_rfc3339_us(us);
+  return t ? json_string(*t) : std::string("null");
 }
 
 std::string json_string(std::string_view s) {
   std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += ch;
+  for (std::size_t i = 0; i < s.size();) {
+    char32_t c = 0;
+    const std::size_t n = utf8_sequence_at(s, i, c);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
     }
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (hidden_from_terminals(c)) {
+      out += fmt::format("\\u{:04x}", static_cast<std::uint32_t>(c));
+    } else {
+      out.append(s.substr(i, n));
+    }
+    i += n;
   }
   return out + "\"";
 }
@@ -107,8 +128,8 @@ std::string record_json(const record& r) {
       R"("latency_us":{},"prompt_tokens":{},"completion_tokens":{},"error_kind":{},"payload":{},"payload_sha256":{},)"
       R"("note":{},"endpoint":{},"endpoint_country":{},"signature_keyid":{},"forwarded_digest":{},)"
       R"("endpoint_rtt_us":{},"distance_bound_km":{},"redactions":{}}})",
-      r.seq, json_string(format_time(r.timestamp_us)), json_string(to_string(r.kind)),
-      json_string(r.request_id), json_string(r.tenant), json_string(r.key_id), json_string(r.client_country),
+      r.seq, json_time(r.timestamp_us), json_string(to_string(r.kind)), json_string(r.request_id),
+      json_string(r.tenant), json_string(r.key_id), json_string(r.client_country),
       json_string(r.country_source), json_string(r.client_ip), json_string(r.method), json_string(r.path),
       json_string(r.model), join(classes, ","), json_string(r.decision), join(rules, ","),
       json_string(r.policy_version), json_string(r.cluster), json_string(r.cluster_country), r.status,
@@ -176,13 +197,21 @@ const std::vector<std::string> table_header = {"seq", "time (UTC)", "request id"
                                                "at",  "st",         "tokens (in+out)", "model / event"};
 constexpr std::size_t right_aligned[] = {0, 9};  // seq, status
 
-std::vector<std::string> table_cells(const record& r) {
+// `r` with every text field printable (a value a writer chose: it must not forge a line of output).
+record printable_fields(const record& r) {
+  record p = r;
+  audit::for_each_text(p, [](std::string& s) { s = printable(s); });
+  return p;
+}
+
+std::vector<std::string> table_cells(const record& original) {
+  const record r = printable_fields(original);
   const std::string tokens = r.prompt_tokens + r.completion_tokens == 0
                                  ? std::string("-")
                                  : fmt::format("{}{}+{}", r.note.starts_with("tokens estimated") ? "~" : "",
                                                r.prompt_tokens, r.completion_tokens);
   return {std::to_string(r.seq),
-          format_time(r.timestamp_us).substr(0, 23),
+          format_time_to(r.timestamp_us, 23),
           r.request_id.empty() ? "-" : r.request_id,
           r.tenant.empty() ? "-" : r.tenant,
           r.client_country.empty() ? "-" : r.client_country,
@@ -243,7 +272,8 @@ void record_table::print(const std::vector<std::string>& cells) const {
   std::puts(line.c_str());
 }
 
-void print_record_summary(const record& r) {
+void print_record_summary(const record& original) {
+  const record r = printable_fields(original);
   std::printf("record %llu (%s) at %s\n", static_cast<unsigned long long>(r.seq), to_string(r.kind),
               format_time(r.timestamp_us).c_str());
   if (r.kind == record_kind::event) {

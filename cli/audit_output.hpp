@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "audit/record.hpp"
+#include "cli/printable.hpp"
 #include "crypto/checkpoint.hpp"
 #include "crypto/signed_note.hpp"
 
@@ -14,10 +15,19 @@
 // multi-line summary of `show` and `verify-proof`.
 namespace sovgw::cli {
 
-// RFC 3339 UTC with microseconds: 2026-11-27T10:00:00.000000Z.
+// RFC 3339 UTC with microseconds: 2026-11-27T10:00:00.000000Z. A time from the year 10000 on (a
+// record's clock gone wrong, or forged: verify names it) has no RFC 3339 form and is written
+// "after 9999-12-31 (N us since 1970)".
 [[nodiscard]] std::string format_time(std::uint64_t us);
-// A JSON string literal (quotes included).
+// The same cut to `length` characters (19: to the second, 23: to the millisecond); "after
+// 9999-12-31" from the year 10000 on.
+[[nodiscard]] std::string format_time_to(std::uint64_t us, std::size_t length);
+// A time as a JSON value: its RFC 3339 string, or null from the year 10000 on.
+[[nodiscard]] std::string json_time(std::uint64_t us);
+// A JSON string literal (quotes included), always valid JSON: control characters, DEL, C1 controls,
+// U+2028/2029 and the bidirectional controls as \uXXXX; a byte that is not UTF-8 as U+FFFD.
 [[nodiscard]] std::string json_string(std::string_view s);
+// (Text output of record values: cli/printable.hpp.)
 // JSON values the audit commands share (verify, verify-proof, report): the key as
 // {"name","id","vkey"}, a checkpoint as {"origin","size","root"} or null, a number or null, a
 // problem as {"kind","record","text"}.

@@ -2,8 +2,10 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
+#include "audit/payload_verifier.hpp"
 #include "audit/report.hpp"
 #include "cli/options.hpp"
 #include "crypto/signed_note.hpp"
@@ -22,6 +24,8 @@ struct report_context {
   std::string policy_version;                       // its SHA-256 (the version records name)
   std::map<std::string, std::string> rule_reasons;  // its rules' reasons by rule id
   std::map<std::string, std::string> rule_effects;  // and effects: "forbid", "permit", "restrict"
+  // --payloads: the stored payloads checked (their problems are among the verification's).
+  std::optional<audit::payload_report> payloads;
 };
 
 [[nodiscard]] std::string report_html(const audit::report& r, const report_context& c);

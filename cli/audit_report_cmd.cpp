@@ -21,8 +21,8 @@ namespace {
 
 constexpr std::size_t max_policy_bytes = 16 << 20;
 
-std::string json_time(const std::optional<std::uint64_t>& us) {
-  return us ? json_string(format_time(*us)) : "null";
+std::string json_optional_time(const std::optional<std::uint64_t>& us) {
+  return us ? json_time(*us) : "null";
 }
 
 std::string json_outcomes(const audit::outcome_counts& o) {
@@ -48,7 +48,7 @@ std::vector<std::string> split_classes(const std::string& joined) {
   return out;
 }
 
-std::string verification_json(const audit::verify_report& v) {
+std::string verification_json(const audit::verify_report& v, const report_context& c) {
   std::vector<std::string> problems;
   for (const auto& p : v.problems) {
     problems.push_back(json_problem(to_string(p.kind), p.record, p.text));
@@ -58,9 +58,13 @@ std::string verification_json(const audit::verify_report& v) {
       R"("checkpoint":{},"held_checkpoints":{},)"
       R"("uncovered_records":{},)"
       R"("index_entries":{},)"
-      R"("forced_opens":{},"first_bad_record":{},"problems":[{}]}})",
+      R"("forced_opens":{},"payloads_checked":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
+      R"("first_bad_record":{},"problems":[{}]}})",
       v.ok() ? "true" : "false", v.records, v.checkpoints, v.failed_checkpoints(), v.unchecked_checkpoints,
       json_checkpoint(v.latest), v.held_checkpoints, v.uncovered_records(), v.index_entries, v.forced_opens,
+      json_optional(c.payloads ? std::optional(c.payloads->checked) : std::nullopt),
+      json_optional(c.payloads ? std::optional(c.payloads->dropped_by_retention) : std::nullopt),
+      json_optional(c.payloads ? std::optional(c.payloads->shredded) : std::nullopt),
       json_optional(v.first_bad_record), fmt::join(problems, ","));
 }
 
@@ -126,8 +130,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
                        json_list(split_classes(f.data_classes)), f.requests);
   });
   const std::string series = json_array(r.series, [](const audit::time_bucket& b) {
-    return fmt::format(R"({{"start":{},{}}})", json_string(format_time(b.start_us)),
-                       json_outcomes(b.outcomes));
+    return fmt::format(R"({{"start":{},{}}})", json_time(b.start_us), json_outcomes(b.outcomes));
   });
   const std::string rules = json_array(r.denials_by_rule, [&](const audit::rule_denials& d) {
     const auto reason = reason_of(c, d.rule_id);
@@ -135,12 +138,11 @@ std::string report_json(const audit::report& r, const report_context& c) {
     return fmt::format(R"({{"rule":{},"effect":{},"denials":{},"last":{},"reason":{}}})",
                        json_string(d.rule_id),
                        effect == c.rule_effects.end() ? "null" : json_string(effect->second), d.denials,
-                       json_string(format_time(d.last_us)), reason ? json_string(*reason) : "null");
+                       json_time(d.last_us), reason ? json_string(*reason) : "null");
   });
   const std::string versions = json_array(r.policy_versions, [&](const audit::policy_version_span& v) {
     return fmt::format(R"({{"version":{},"first":{},"last":{},"requests":{},"given_policy":{}}})",
-                       json_string(v.version), json_string(format_time(v.first_us)),
-                       json_string(format_time(v.last_us)), v.requests,
+                       json_string(v.version), json_time(v.first_us), json_time(v.last_us), v.requests,
                        !v.version.empty() && v.version == c.policy_version ? "true" : "false");
   });
   const std::string tenants = json_array(r.tenants, [](const audit::tenant_usage& t) {
@@ -154,9 +156,8 @@ std::string report_json(const audit::report& r, const report_context& c) {
         R"({{"cluster":{},"declared_country":{},"requests":{},"first":{},"last":{},"endpoints":{},)"
         R"("endpoints_not_listed":{},"verified_country":{},"max_distance_km":{},"min_distance_km":{},)"
         R"("requests_with_distance_bound":{}}})",
-        json_string(e.cluster), json_string(e.declared_country), e.requests,
-        json_string(format_time(e.first_us)), json_string(format_time(e.last_us)),
-        e.endpoints.empty() ? "null" : json_list(e.endpoints), e.endpoints_not_listed,
+        json_string(e.cluster), json_string(e.declared_country), e.requests, json_time(e.first_us),
+        json_time(e.last_us), e.endpoints.empty() ? "null" : json_list(e.endpoints), e.endpoints_not_listed,
         e.verified_country ? json_string(*e.verified_country) : "null", json_optional(e.max_distance_km),
         json_optional(e.min_distance_km), e.requests_with_bound);
   });
@@ -164,12 +165,12 @@ std::string report_json(const audit::report& r, const report_context& c) {
     return fmt::format(
         R"({{"seq":{},"time":{},"request_id":{},"tenant":{},"client_country":{},"data_classes":{},"rules":{},)"
         R"("error_kind":{},"status":{}}})",
-        d.seq, json_string(format_time(d.timestamp_us)), json_string(d.request_id), json_string(d.tenant),
+        d.seq, json_time(d.timestamp_us), json_string(d.request_id), json_string(d.tenant),
         json_string(d.client_country), json_list(split_classes(d.data_classes)), json_list(d.rule_ids),
         json_string(d.error_kind), d.status);
   });
   const std::string events = json_array(r.recent_events, [](const audit::log_event& e) {
-    return fmt::format(R"({{"seq":{},"time":{},"note":{}}})", e.seq, json_string(format_time(e.timestamp_us)),
+    return fmt::format(R"({{"seq":{},"time":{},"note":{}}})", e.seq, json_time(e.timestamp_us),
                        json_string(e.note));
   });
   return fmt::format(
@@ -181,10 +182,10 @@ std::string report_json(const audit::report& r, const report_context& c) {
       R"("recent_denials":{},"recent_events":{}}})"
       "\n",
       r.verification.ok() ? "true" : "false", json_string(c.db), json_key(c.key),
-      json_string(key_fingerprint(c.key)), json_string(format_time(c.generated_us)), json_time(r.since_us),
-      json_time(r.until_us), json_time(r.first_us), json_time(r.last_us), verification_json(r.verification),
-      r.records_in_period, r.events, r.undecodable, json_outcomes(r.outcomes), r.bucket_us / 1000000, series,
-      flows, rules, r.default_denials,
+      json_string(key_fingerprint(c.key)), json_time(c.generated_us), json_optional_time(r.since_us),
+      json_optional_time(r.until_us), json_optional_time(r.first_us), json_optional_time(r.last_us),
+      verification_json(r.verification, c), r.records_in_period, r.events, r.undecodable,
+      json_outcomes(r.outcomes), r.bucket_us / 1000000, series, flows, rules, r.default_denials,
       c.policy_file.empty() ? "null"
                             : fmt::format(R"({{"file":{},"version":{}}})", json_string(c.policy_file),
                                           json_string(c.policy_version)),
@@ -200,16 +201,14 @@ int cmd_report(const options& o) {
   const time_window window = time_window_option(o);
   options.since_us = window.since_us;
   options.until_us = window.until_us;
-  report_context c{
-      .db = o.need("db"),
-      .key = pubkey_option(o),
-      .generated_us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                     std::chrono::system_clock::now().time_since_epoch())
-                                                     .count()),
-      .policy_file = {},
-      .policy_version = {},
-      .rule_reasons = {},
-      .rule_effects = {}};
+  report_context c{.db = o.need("db"),
+                   .key = pubkey_option(o),
+                   .generated_us = now_us(),
+                   .policy_file = {},
+                   .policy_version = {},
+                   .rule_reasons = {},
+                   .rule_effects = {},
+                   .payloads = std::nullopt};
   if (o.has("policy")) {
     read_policy(o.need("policy"), c);
     for (const auto& [id, effect] : c.rule_effects) {
@@ -222,10 +221,16 @@ int cmd_report(const options& o) {
   }
   const auto key_changed =
       o.has("checkpoint") ? held_checkpoint_option(o, c.key, options.verify) : std::nullopt;
+  options.verify.check_times_at_us = c.generated_us;  // record times judged as verify judges them
   const auto s = open_reader(o);
   auto r = audit::build_report(*s, c.key, options);
   if (key_changed) {
     r.verification.problems.insert(r.verification.problems.begin(), *key_changed);
+  }
+  if (o.flag("payloads") && r.verification.ok()) {  // as verify --payloads: over a log that verifies
+    c.payloads = audit::verify_payloads(*s, r.verification.events);
+    r.verification.problems = c.payloads->problems;
+    r.verification.first_bad_record = c.payloads->first_bad_record;
   }
   write_output(o, format == "json" ? report_json(r, c) : report_html(r, c));
   if (!r.verification.ok()) {

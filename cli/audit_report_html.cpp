@@ -108,11 +108,14 @@ std::string num(std::uint64_t v) {
   return out;
 }
 
-// "2026-11-27 10:00:00 UTC"
+// "2026-11-27 10:00:00 UTC" ("after 9999-12-31" from the year 10000 on)
 std::string when(std::uint64_t us) {
-  std::string t = format_time(us).substr(0, 19);
-  t[10] = ' ';
-  return t + " UTC";
+  std::string t = format_time_to(us, 19);
+  if (t.size() == 19) {
+    t[10] = ' ';
+    t += " UTC";
+  }
+  return t;
 }
 
 constexpr std::size_t max_flow_rows = 15;
@@ -166,9 +169,13 @@ std::string verification_section(const audit::report& r, const report_context& c
   const auto& v = r.verification;
   std::string out = R"(<section id="verification"><h2>Log verification</h2>)";
   if (v.ok()) {
+    // Whether the stored payloads were read is part of the verdict: a green banner says so.
     out += fmt::format(
-        R"(<div class="banner ok">&#10003; The log verifies: {} records, none altered, missing or reordered</div>)",
-        num(v.records));
+        R"(<div class="banner ok">&#10003; The log verifies: {} records, none altered, missing or reordered{}</div>)",
+        num(v.records),
+        c.payloads ? fmt::format("; its {} stored payloads match their records", num(c.payloads->checked))
+        : v.sealed_records > 0 ? std::string("; its stored payloads were NOT checked (--payloads)")
+                               : std::string());
   } else {
     out += fmt::format(
         R"(<div class="banner bad">&#10007; The log does NOT verify{}: the figures below come from records that may have been altered or removed</div>)",
@@ -214,6 +221,19 @@ std::string verification_section(const audit::report& r, const report_context& c
       "<code>{}</code></dd>",
       esc(c.key.name), c.key.key_id, esc(key_fingerprint(c.key)));
   out += fmt::format("<dt>Index entries checked</dt><dd>{}</dd>", num(v.index_entries));
+  if (c.payloads) {
+    out += fmt::format(
+        "<dt>Stored payloads</dt><dd>{} checked against their records' hashes; {} dropped by retention and "
+        "{} "
+        "unreadable after crypto-shredding, as the log's events record; {} data key store entries read</dd>",
+        num(c.payloads->checked), num(c.payloads->dropped_by_retention), num(c.payloads->shredded),
+        num(c.payloads->data_keys));
+  } else if (v.sealed_records > 0) {
+    out += fmt::format(
+        R"(<dt>Stored payloads</dt><dd class="warn">not checked: {} records sealed a payload; <code>--payloads</code> )"
+        "checks them against their records and the log's events</dd>",
+        num(v.sealed_records));
+  }
   if (v.held_checkpoints > 0) {
     out += fmt::format(
         "<dt>Checkpoints you kept</dt><dd>{} reproduced: the log only grew since (--checkpoint)</dd>",
@@ -248,8 +268,8 @@ std::string verification_section(const audit::report& r, const report_context& c
     out += "</table>";
   }
   out += fmt::format(
-      R"(<p class="note">Re-check it yourself: <code>sovgw audit verify --db {} --pubkey signing.pub</code></p></section>)",
-      esc(c.db));
+      R"(<p class="note">Re-check it yourself: <code>sovgw audit verify --db {} --pubkey signing.pub{}</code></p></section>)",
+      esc(c.db), v.sealed_records > 0 ? " --payloads" : "");
   return out;
 }
 

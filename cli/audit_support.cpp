@@ -10,6 +10,7 @@
 #include "audit/keys.hpp"
 #include "audit/proof_file.hpp"
 #include "audit/query.hpp"
+#include "cli/audit_output.hpp"
 #include "common/rfc3339.hpp"
 
 namespace sovgw::cli {
@@ -21,6 +22,12 @@ usage_error value_error(const std::string& message) { return usage_error(message
 constexpr std::uint64_t us_per_second = 1000000;
 
 }  // namespace
+
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
 
 std::uint64_t parse_count(const std::string& text, const char* what) {
   std::uint64_t v = 0;
@@ -46,9 +53,7 @@ std::uint64_t parse_checkpoint_size(const std::string& text, const char* what) {
 std::uint64_t parse_time(const std::string& text, const char* what) {
   std::optional<std::uint64_t> us;
   if (const auto age = audit::parse_age_seconds(text)) {
-    const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                    std::chrono::system_clock::now().time_since_epoch())
-                                                    .count());
+    const auto now = now_us();
     const std::uint64_t back = *age > now / us_per_second ? now : *age * us_per_second;
     us = now - back;
   } else if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
@@ -204,7 +209,7 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
         stderr,
         "sovgw audit: note: the request id index does not list request id '%s', but record %llu carries "
         "it: the index is damaged (sovgw audit verify names the damage)\n",
-        id.c_str(), static_cast<unsigned long long>(found->seq));
+        printable(id).c_str(), static_cast<unsigned long long>(found->seq));
   }
   return found->seq;
 }

@@ -16,6 +16,9 @@
 // error. Errors are thrown as cli::usage_error / cli::command_error (see options.hpp).
 namespace sovgw::cli {
 
+// The time now, in Unix microseconds.
+[[nodiscard]] std::uint64_t now_us();
+
 [[nodiscard]] std::uint64_t parse_count(const std::string& text, const char* what);
 // A checkpoint size given as --what: at least 1.
 [[nodiscard]] std::uint64_t parse_checkpoint_size(const std::string& text, const char* what);

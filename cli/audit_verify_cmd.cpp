@@ -78,11 +78,11 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     }
     bool unknown_signer = false;
     for (const auto& p : report.problems) {
-      std::printf("  - %s\n", p.text.c_str());
+      std::printf("  - %s\n", printable(p.text, true).c_str());
       unknown_signer = unknown_signer || p.kind == audit::problem_kind::checkpoint_unknown_key;
     }
     for (const auto& p : v.payloads ? v.payloads->problems : std::vector<audit::problem>{}) {
-      std::printf("  - %s\n", p.text.c_str());
+      std::printf("  - %s\n", printable(p.text, true).c_str());
     }
     if (report.failed_checkpoints() > 0) {
       std::printf("%llu of %llu stored checkpoint(s) fail verification\n",
@@ -209,7 +209,9 @@ int cmd_verify(const options& o) {
   const auto auditor =
       o.has("auditor-key") ? std::optional(audit::load_auditor_key(o.need("auditor-key"))) : std::nullopt;
   verify_outcome v;
-  audit::verify_options options{.indexes = true, .held = {}, .require_checkpoint = true};
+  // Record times are judged against now (docs/auditing.md: time_backwards, time_implausible).
+  audit::verify_options options{
+      .indexes = true, .held = {}, .require_checkpoint = true, .check_times_at_us = now_us()};
   const auto key_changed = o.has("checkpoint") ? held_checkpoint_option(o, key, options) : std::nullopt;
   auto opened = try_open_reader(o);
   if (!opened.is_ok() && open_failure_exit_code(opened.error()) == exit_failed) {

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "cli/printable.hpp"
 #include "common/regular_file.hpp"
 
 namespace sovgw::cli {
@@ -116,17 +117,17 @@ int run_command(std::string_view name, const subcommand& cmd, args_t args) {
   try {
     return cmd.run(options(args, cmd.spec));
   } catch (const usage_error& e) {
-    fmt::print(stderr, "sovgw {}: {}\n", name, e.what());
+    fmt::print(stderr, "sovgw {}: {}\n", name, printable(e.what(), true));
     if (e.show_usage()) {
       fmt::print(stderr, "\n{}", cmd.usage);
     }
     return exit_usage;
   } catch (const command_error& e) {
-    fmt::print(stderr, "sovgw {}: {}\n", name, e.what());
+    fmt::print(stderr, "sovgw {}: {}\n", name, printable(e.what(), true));
     return e.exit_code();
   } catch (const std::exception& e) {
     // The libraries throw only where they load their environment: key files, geo data.
-    fmt::print(stderr, "sovgw {}: {}\n", name, e.what());
+    fmt::print(stderr, "sovgw {}: {}\n", name, printable(e.what(), true));
     return exit_environment;
   }
 }

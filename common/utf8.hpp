@@ -9,39 +9,56 @@
 
 namespace sovgw {
 
+// The length (1 to 4) of the valid UTF-8 sequence at `s[i]` (no overlongs, surrogates or values
+// over U+10FFFF), or 0 when the byte there does not start one; `code_point` gets its value.
+[[nodiscard]] inline std::size_t utf8_sequence_at(std::string_view s, std::size_t i,
+                                                  char32_t& code_point) noexcept {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) {
+    code_point = c;
+    return 1;
+  }
+  std::size_t n = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 1;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 2;
+    lo = c == 0xe0 ? 0xa0 : 0x80;
+    hi = c == 0xed ? 0x9f : 0xbf;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 3;
+    lo = c == 0xf0 ? 0x90 : 0x80;
+    hi = c == 0xf4 ? 0x8f : 0xbf;
+  } else {
+    return 0;
+  }
+  code_point = c & (0x3f >> n);
+  for (std::size_t k = 1; k <= n; ++k) {
+    const auto d = i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
+    if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xbf)) {
+      return 0;
+    }
+    code_point = code_point << 6 | (d & 0x3f);
+  }
+  return n + 1;
+}
+
 // The offset of the first byte of `s` that does not start or continue a valid UTF-8 sequence
 // (no overlongs, surrogates or values over U+10FFFF), or npos.
 [[nodiscard]] inline std::size_t first_invalid_utf8(std::string_view s) noexcept {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
+  char32_t code_point = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {  // the common case, kept short: request bodies
       ++i;
       continue;
     }
-    std::size_t n = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      lo = c == 0xe0 ? 0xa0 : 0x80;
-      hi = c == 0xed ? 0x9f : 0xbf;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      lo = c == 0xf0 ? 0x90 : 0x80;
-      hi = c == 0xf4 ? 0x8f : 0xbf;
-    } else {
+    const std::size_t n = utf8_sequence_at(s, i, code_point);
+    if (n == 0) {
       return i;
     }
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto d = i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
-      if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xbf)) {
-        return i;
-      }
-    }
-    i += n + 1;
+    i += n;
   }
   return std::string_view::npos;
 }

@@ -25,6 +25,12 @@ namespace {
 using namespace sovgw::audit;
 using clock_type = std::chrono::steady_clock;
 
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
 double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
@@ -47,11 +53,7 @@ void fill(const std::string& db, const std::string& keys, std::uint64_t records)
   const std::uint64_t have = log.durable_size();
   if (have < records) {
     const auto t0 = clock_type::now();
-    const std::uint64_t now =
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count());
-    const std::uint64_t base = now - records * 1000;
+    const std::uint64_t base = now_us() - records * 1000;
     std::vector<std::future<sovgw::result<std::uint64_t>>> pending;
     for (std::uint64_t i = have; i < records; ++i) {
       pending.push_back(
@@ -116,13 +118,17 @@ int main(int argc, char** argv) {
   if (!key.is_ok()) {
     die(key.error().message());
   }
-  const verify_options options{.indexes = true, .held = {}, .require_checkpoint = true};
+  // As `sovgw audit verify` and `report` run it: record times judged against now.
+  const verify_options options{
+      .indexes = true, .held = {}, .require_checkpoint = true, .check_times_at_us = now_us()};
+  report_options with_times;
+  with_times.verify = options;
   for (int round = 0; round < rounds; ++round) {
     auto t0 = clock_type::now();
     const auto verified = verify_log(*reader.value(), key.value(), options);
     const double verify_s = seconds_since(t0);
     t0 = clock_type::now();
-    const auto r = build_report(*reader.value(), key.value(), report_options{});
+    const auto r = build_report(*reader.value(), key.value(), with_times);
     const double report_s = seconds_since(t0);
     fmt::print(
         "report round={} records={} verify_s={:.2f} report_s={:.2f} ratio report/verify={:.2f} "

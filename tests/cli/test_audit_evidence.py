@@ -50,6 +50,12 @@ class evidence_test(tampered_log_case):
         self.assertEqual(out.count("one differs from what was signed"), 1)  # not repeated for size 300
         self.assertNotIn("first record that does not match", out)  # only the range is known
 
+    def test_a_deleted_tree_tile_is_named_as_missing_not_as_one_differing_hash(self):
+        out = self.failed(self.tampered("delete-tile", "50"))
+        self.assertIn("stored Merkle tree tile 0/3 is missing (the hashes of records 48..63)", out)
+        self.assertNotIn("differs", out)
+        self.assertNotIn("first record that does not match", out)  # the records match the checkpoints
+
     def test_a_held_checkpoint_authenticates_records_like_a_stored_one(self):
         held = os.path.join(self.tmp, "held")
         write_file(held, self.checkpoint_note(self.db, 300))

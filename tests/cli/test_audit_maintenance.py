@@ -1,5 +1,5 @@
 """The writing commands: shred, retain and checkpoint never create a log; what shred and retention
-leave behind."""
+leave behind; retention under a day only when forced; what `append --synthetic` marks and announces."""
 
 import json
 import os
@@ -7,7 +7,7 @@ import subprocess
 import time
 import unittest
 
-from test_audit_support import CRASH_WRITER, audit_case, sovgw, write_file
+from test_audit_support import CRASH_WRITER, TAMPER, audit_case, run, sovgw, write_file
 
 
 class missing_log_test(audit_case):
@@ -91,14 +91,16 @@ class retention_test(audit_case):
         auditor_key = self.auditor_key
         sovgw("audit", "show", "--db", self.db, "--seq", "4", "--auditor-key", auditor_key, check=0)
         time.sleep(0.05)  # the newest record is a few ms old; 0s keeps only what is younger than now
-        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", check=0)
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--force",
+                  check=0)
         self.assertIn("dropped 10 payload(s) older than 0s", p.stdout)
         events = [json.loads(line) for line in sovgw("audit", "query", "--db", self.db, "--format", "jsonl",
                                                      check=0).stdout.splitlines() if '"kind":"event"' in line]
         # The event names the cut-off as a time (it is now less the age), not as raw microseconds, and
         # exactly: verify --payloads holds the log to it.
         self.assertRegex(events[-1]["note"], r"^retention: dropped 10 stored payload\(s\) of records older than "
-                                             r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$")
+                                             r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z; forced below the 1d "
+                                             r"minimum \(sovgw audit retain --force\)$")
 
         proof = sovgw("audit", "prove", "--db", self.db, "--seq", "4", check=0).stdout
         path = os.path.join(self.tmp, "r4.tlog-proof")
@@ -113,8 +115,57 @@ class retention_test(audit_case):
         self.assertIn("payloads: 0 stored payload(s) match",
                       sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads",
                             check=0).stdout)
-        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", check=0)
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--force",
+                  check=0)
         self.assertIn("dropped 0 payload(s)", p.stdout)
+
+    def test_retention_under_a_day_is_refused_unless_forced_as_the_admin_listener_does(self):
+        self.append(3)
+        for age in ("0s", "3600s", "23h"):
+            p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", age, check=2)
+            self.assertIn(f"--older-than {age} is under the 1d minimum", p.stderr)
+        self.assertNotIn("retention",
+                         sovgw("audit", "query", "--db", self.db, "--format", "jsonl", check=0).stdout)
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "1d", check=0)
+        self.assertIn("dropped 0 payload(s)", p.stdout)
+
+
+class synthetic_append_test(audit_case):
+    def test_synthetic_records_are_marked_and_announced_by_an_event(self):
+        self.append(5, run_name="real")  # a log with records of its own (the test fixture writes them)
+        p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "3", "--run", "fake",
+                  check=0)
+        self.assertIn("appended 3 synthetic record(s) (6..8), announced by the event at record 5", p.stdout)
+        records = [json.loads(line) for line in sovgw("audit", "query", "--db", self.db, "--format", "jsonl",
+                                                      check=0).stdout.splitlines()]
+        self.assertEqual(records[5]["kind"], "event")
+        self.assertEqual(records[5]["note"], "synthetic: records 6..8 are synthetic traffic written by sovgw audit "
+                                             "append --synthetic (run 'fake'), not requests a gateway served")
+        for r in records[6:]:
+            self.assertEqual(r["note"], "synthetic: written by sovgw audit append, not a gateway request")
+        for r in records[:5]:
+            self.assertEqual(r["note"], "")
+        self.assertIn("OK: 9 records", self.verify().stdout)
+
+    def test_the_announced_range_follows_the_events_a_forced_open_writes_first(self):
+        self.append(5, run_name="a")
+        self.append(5, run_name="b")  # a checkpoint at 5 and one at 10
+        run(TAMPER, self.db, "delete-newest", "2", check=0)  # records 8 and 9 gone; the signed tree goes on
+        p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "2", "--force",
+                  check=0)
+        # The forced open's event took 10, the announcing event 11: the range is what was written.
+        self.assertIn("appended 2 synthetic record(s) (12..13), announced by the event at record 11", p.stdout)
+        records = {r["seq"]: r for r in (json.loads(line) for line in sovgw(
+            "audit", "query", "--db", self.db, "--format", "jsonl", check=0).stdout.splitlines())}
+        self.assertTrue(records[10]["note"].startswith("forced-open: "), records[10])
+        self.assertTrue(records[11]["note"].startswith("synthetic: records 12..13 are synthetic traffic"),
+                        records[11])
+        self.assertEqual([records[s]["request_id"] for s in (12, 13)], ["req-0", "req-1"])
+
+    def test_zero_synthetic_records_is_refused_and_creates_no_log(self):
+        p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "0", check=2)
+        self.assertIn("--synthetic must be at least 1", p.stderr)
+        self.assertFalse(os.path.exists(self.db))
 
 
 if __name__ == "__main__":

@@ -98,6 +98,28 @@ class payload_loss_test(tampered_log_case):
         self.assertIn("the data key store holds tenant 'globex' data keys up to v1 but no current-version entry for "
                       "it", self.verify_payloads(db, check=1).stdout)
 
+    def report(self, db, *extra, check):
+        return sovgw("audit", "report", "--db", db, "--pubkey", self.pub, *extra, check=check).stdout
+
+    def test_the_report_says_whether_it_checked_the_payloads(self):
+        db = self.tampered("flip-payload", "6")
+        html = self.report(db, check=0)  # the records verify; the payloads were not read
+        self.assertIn("The log verifies: 300 records, none altered, missing or reordered; its stored payloads were "
+                      "NOT checked (--payloads)", html)
+        self.assertIn("sovgw audit verify --db " + db + " --pubkey signing.pub --payloads", html)
+        html = self.report(db, "--payloads", check=1)
+        self.assertIn("The log does NOT verify", html)
+        self.assertIn("record 6: the stored payload does not match the hash its record commits to", html)
+        doc = json.loads(self.report(db, "--payloads", "--format", "json", check=1))
+        self.assertIs(doc["ok"], False)
+        self.assertIs(doc["verification"]["ok"], False)
+        self.assertEqual(doc["verification"]["payloads_checked"], 273)
+        self.assertIn(("payload_altered", 6), [(p["kind"], p["record"]) for p in doc["verification"]["problems"]])
+        self.assertIsNone(json.loads(self.report(db, "--format", "json", check=0))["verification"]["payloads_checked"])
+        html = self.report(self.db, "--payloads", check=0)
+        self.assertIn("The log verifies: 300 records, none altered, missing or reordered; its 273 stored payloads "
+                      "match their records", html)
+
 
 if __name__ == "__main__":
     unittest.main()

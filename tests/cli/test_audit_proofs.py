@@ -73,8 +73,8 @@ class proof_test(audit_case):
 
     def test_records_newer_than_the_last_checkpoint_are_not_covered_yet(self):
         # A writer killed between two checkpoints leaves durable records no checkpoint covers.
-        for _ in range(5):
-            proc = subprocess.Popen([CRASH_WRITER, self.db, self.keys, "crash", "2"], stdout=subprocess.DEVNULL,
+        for attempt in range(5):
+            proc = subprocess.Popen([CRASH_WRITER, self.db, self.keys, f"crash{attempt}", "2"], stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
             time.sleep(0.5)
             proc.send_signal(signal.SIGKILL)

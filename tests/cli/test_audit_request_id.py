@@ -44,6 +44,10 @@ class request_id_test(tampered_log_case):
             self.assertEqual(p.stdout, "")
         rows = sovgw("audit", "query", "--db", self.db, "--request-id", "s0-5", "--format", "jsonl", check=0).stdout
         self.assertEqual([json.loads(line)["seq"] for line in rows.splitlines()], [5, 305])
+        out = self.failed(self.db)
+        self.assertIn("records 5 and 305 carry the same request id 's0-5': a gateway gives every request its own "
+                      "random id, so one of them was forged or replayed", out)
+        self.assertNotIn("first record that does not match", out)  # the records are as they were signed
 
 
 if __name__ == "__main__":

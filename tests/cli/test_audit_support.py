@@ -53,8 +53,9 @@ class audit_case(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def append(self, n, run_name="req", db=None, extra=()):
-        return sovgw("audit", "append", "--db", db or self.db, "--keys", self.keys, "--synthetic", n, "--run",
-                     run_name, *extra, check=0)
+        """N synthetic records written the way a gateway writes records (`sovgw audit append` also records
+        an event and marks them: test_audit_maintenance covers it). `extra`: --force, --payload MODE."""
+        return run(TAMPER, db or self.db, "append-synthetic", self.keys, run_name, n, *extra, check=0)
 
     def verify(self, db=None):
         return sovgw("audit", "verify", "--db", db or self.db, "--pubkey", self.pub)

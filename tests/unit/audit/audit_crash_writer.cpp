@@ -3,6 +3,7 @@
 // record is durable. The test kills it with SIGKILL at random moments.
 //
 // usage: audit_crash_writer DB KEYS RUN [threads]
+#include <chrono>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -30,16 +31,20 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stdout, "open %llu\n", static_cast<unsigned long long>(log.value()->durable_size()));
   std::fflush(stdout);
+  // Times from now on, as a gateway writes them (verify judges record times against each other).
+  const auto base_us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                      std::chrono::system_clock::now().time_since_epoch())
+                                                      .count());
   std::mutex out;
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       for (std::uint64_t i = static_cast<std::uint64_t>(t);; i += static_cast<std::uint64_t>(threads)) {
-        auto r = log.value()
-                     ->append(sovgw::audit::synthetic_record(run, i, 1'700'000'000'000'000,
-                                                             sovgw::audit::payload_mode::sealed),
-                              sovgw::audit::synthetic_payload(i, 256))
-                     .get();
+        auto r =
+            log.value()
+                ->append(sovgw::audit::synthetic_record(run, i, base_us, sovgw::audit::payload_mode::sealed),
+                         sovgw::audit::synthetic_payload(i, 256))
+                .get();
         if (!r.is_ok()) {
           std::fprintf(stderr, "append failed: %s\n", r.error().message().c_str());
           std::exit(1);

@@ -13,6 +13,7 @@
 //        audit_tamper DB put-checkpoint SIZE FILE     store the signed note in FILE as the checkpoint at SIZE
 //        audit_tamper DB copy-leaf FROM TO  store record FROM's bytes as record TO as well
 //        audit_tamper DB damage-tile SEQ     zero record SEQ's hash in the stored tree
+//        audit_tamper DB delete-tile SEQ     delete the stored tree tile holding record SEQ's hash
 //        audit_tamper DB truncate N          remove the N newest records without a trace: their
 //                                            leaves, index entries and checkpoints, and the tree
 //                                            rewritten to the remaining records
@@ -24,20 +25,36 @@
 //        audit_tamper DB resign KEYS         what the holder of the signing key can do: rebuild the
 //                                            stored tree from the records as they are, delete every
 //                                            checkpoint and sign one over the whole log with KEYS
+//        audit_tamper DB append-at KEYS TIME   append a request record with this time (Unix
+//                                            microseconds) through the writer, as a gateway whose
+//                                            clock is wrong would (or a writer forging it)
+//        audit_tamper DB append-with KEYS FIELD VALUE  append a request record (now) whose FIELD
+//                                            (model, path, request_id, tenant, note) holds VALUE,
+//                                            written with C escapes (\n, \t, \r, \e, \0, \xNN, \\)
+//        audit_tamper DB append-synthetic KEYS RUN N [--payload none|digest|sealed] [--force]
+//                                            the tests' fixture: N synthetic records (run RUN, times
+//                                            from now, 1 KB payloads) through the writer, as a
+//                                            gateway writes records, without the event and marks of
+//                                            `sovgw audit append` (its own tests cover those)
 //        audit_tamper DB corrupt-sst COLUMN data|footer   flush COLUMN (leaves, keys, payloads, ...)
 //                                            to a table file and flip a byte of it: in its first
 //                                            data block (found on read) or its footer (found at open)
 // IDX: time, tenant, request, decision or country.
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "audit/audit_log.hpp"
 #include "audit/keys.hpp"
 #include "audit/store.hpp"
+#include "audit/synthetic.hpp"
 #include "audit/tree_tiles.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
@@ -96,6 +113,77 @@ void delete_data_keys(store& s, const std::string& tenant, rocksdb::WriteBatch& 
 
 }  // namespace
 
+// "a\nb" -> a, newline, b (the escapes append-with takes).
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\' || i + 1 == s.size()) {
+      out += s[i];
+      continue;
+    }
+    const char c = s[++i];
+    if (c == 'x' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c == 'e' ? '\x1b' : c == '0' ? '\0' : c;
+    }
+  }
+  return out;
+}
+
+// The fixture: `n` synthetic records, as a gateway appends records (no event, no marks).
+int append_synthetic(log_config config, const std::string& run, std::uint64_t n, std::span<char*> options) {
+  payload_mode mode = payload_mode::sealed;
+  for (std::size_t i = 0; i < options.size(); ++i) {
+    const std::string option = options[i];
+    if (option == "--force") {
+      config.allow_unverified_open = true;
+    } else if (option == "--payload" && i + 1 < options.size() && parse_payload_mode(options[i + 1], mode)) {
+      ++i;
+    } else {
+      return die("append-synthetic takes --payload none|digest|sealed and --force, not " + option);
+    }
+  }
+  auto log = audit_log::open(config);
+  if (!log.is_ok()) {
+    return die(log.error().message());
+  }
+  const auto base = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                   std::chrono::system_clock::now().time_since_epoch())
+                                                   .count());
+  std::vector<std::future<sovgw::result<std::uint64_t>>> pending;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    pending.push_back(log.value()->append(synthetic_record(run, i, base, mode), synthetic_payload(i, 1024)));
+  }
+  std::uint64_t last = 0;
+  for (auto& f : pending) {
+    auto seq = f.get();
+    if (!seq.is_ok()) {
+      return die(seq.error().message());
+    }
+    last = seq.value();
+  }
+  if (!log.value()->close().is_ok()) {
+    return die("closing the log failed");
+  }
+  std::printf("appended %llu record(s); last seq %llu\n", static_cast<unsigned long long>(n),
+              static_cast<unsigned long long>(last));
+  return 0;
+}
+
+// Appends `r` through the writer, as a gateway (or a writer forging records) would.
+int append_record(const log_config& config, const record& r) {
+  auto log = audit_log::open(config);
+  if (!log.is_ok()) {
+    return die(log.error().message());
+  }
+  if (auto seq = log.value()->append(r).get(); !seq.is_ok()) {
+    return die(seq.error().message());
+  }
+  return log.value()->close().is_ok() ? 0 : die("closing the log failed");
+}
+
 // Flushes `name`'s column family, closes the log and flips one byte of its first table file.
 int corrupt_sst(std::unique_ptr<store> s, const std::string& name, const std::string& where) {
   if (where != "data" && where != "footer") {
@@ -147,6 +235,38 @@ int main(int argc, char** argv) {
     return die(
         "usage: audit_tamper DB flip SEQ|flip-payload SEQ|delete-newest N|swap A B|forge-checkpoint|delete "
         "SEQ");
+  }
+  if (argc >= 6 && std::string(argv[2]) == "append-synthetic") {
+    log_config config;
+    config.db_dir = argv[1];
+    config.key_dir = argv[3];
+    return append_synthetic(config, argv[4], std::stoull(argv[5]), std::span(argv + 6, argv + argc));
+  }
+  if (argc >= 5 && (std::string(argv[2]) == "append-at" || std::string(argv[2]) == "append-with")) {
+    log_config config;
+    config.db_dir = argv[1];
+    config.key_dir = argv[3];
+    const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count());
+    const bool at = std::string(argv[2]) == "append-at";
+    record r = synthetic_record(at ? "at" : "with", at ? std::stoull(argv[4]) : now, now, payload_mode::none);
+    r.timestamp_us = at ? std::stoull(argv[4]) : now;
+    r.latency_us = 0;
+    if (!at && argc == 6) {
+      const std::string field = argv[4];
+      std::string* into = field == "model"        ? &r.model
+                          : field == "path"       ? &r.path
+                          : field == "request_id" ? &r.request_id
+                          : field == "tenant"     ? &r.tenant
+                          : field == "note"       ? &r.note
+                                                  : nullptr;
+      if (into == nullptr) {
+        return die("append-with takes model, path, request_id, tenant or note, not " + field);
+      }
+      *into = unescape(argv[5]);
+    }
+    return append_record(config, r);
   }
   auto opened = store::open(argv[1], store::open_mode::read_write);
   if (!opened.is_ok()) {
@@ -253,6 +373,8 @@ int main(int argc, char** argv) {
     std::string tile = **v;
     std::fill_n(tile.begin() + static_cast<std::ptrdiff_t>(32 * (seq % tile_width)), 32, '\0');
     wb.Put(s.cf(column::tree), key, tile);
+  } else if (op == "delete-tile" && argc == 4) {
+    wb.Delete(s.cf(column::tree), tile_key(0, std::stoull(argv[3]) / tile_width));
   } else if (op == "truncate" && argc == 4) {
     const std::uint64_t count = s.leaf_count().value();
     const std::uint64_t keep = count - std::min<std::uint64_t>(std::stoull(argv[3]), count);

@@ -136,6 +136,16 @@ TEST_CASE("a denial counts under the rules that made it when the rules' effects 
   CHECK(unknown.default_denials == 0);
 }
 
+TEST_CASE("the time series keeps to its most buckets whatever times the records hold") {
+  temp_log_dir d;
+  write_log(d, {request(0, 5'000'000, "permit", {}), request(1, t0, "permit", {}),
+                request(2, UINT64_MAX, "deny", {"r"})});
+  const auto r = report_of(d);
+  CHECK(r.series.size() <= report_options{}.max_time_buckets);
+  CHECK(r.series.size() >= 2);
+  CHECK(r.outcomes.total() == 3);
+}
+
 TEST_CASE("the period bounds the aggregates; the verification covers the whole log") {
   temp_log_dir d;
   std::vector<record> records;

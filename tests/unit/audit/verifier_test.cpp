@@ -27,7 +27,7 @@ void write_log(const temp_log_dir& d, std::uint64_t n, payload_mode mode = paylo
   REQUIRE_MESSAGE(log.is_ok(), log.error().message());
   for (std::uint64_t i = 0; i < n; ++i) {
     REQUIRE(
-        log.value()->append(synthetic_record("v", i, base_us, mode), synthetic_payload(i, 64)).get().is_ok());
+        log.value()->append(synthetic_record(run, i, base_us, mode), synthetic_payload(i, 64)).get().is_ok());
   }
   REQUIRE(log.value()->close().is_ok());
 }
@@ -101,9 +101,109 @@ TEST_CASE("a writer never reuses a data key version, even when the tenant's curr
   const auto auditor = load_auditor_key(default_auditor_dir(d.keys) + "/auditor.key");
   const auditor_keys keys{auditor.public_key, auditor.secret_key};
   const auto r = verify(d);
-  REQUIRE(r.ok());
+  REQUIRE_MESSAGE(r.ok(), r.problems.front().text);
   const auto payloads = verify_payloads(*open_store(d), r.events, &keys);
   CHECK_MESSAGE(payloads.ok(), payloads.problems.front().text);
   CHECK(payloads.checked == 20);
   CHECK(payloads.opened == 20);  // record 1 still opens: its data key v1 was not replaced
+}
+
+namespace {
+
+constexpr std::uint64_t minute_us = 60'000'000;
+
+// A log whose records have these times (latency 0), in this order.
+void write_times(const temp_log_dir& d, const std::vector<std::uint64_t>& times) {
+  auto log = audit_log::open(config_for(d));
+  REQUIRE(log.is_ok());
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    record r = synthetic_record("t", i, 0, payload_mode::none);
+    r.timestamp_us = times[i];
+    r.latency_us = 0;
+    REQUIRE(log.value()->append(r).get().is_ok());
+  }
+  REQUIRE(log.value()->close().is_ok());
+}
+
+std::vector<std::pair<problem_kind, std::uint64_t>> time_problems(const verify_report& r) {
+  std::vector<std::pair<problem_kind, std::uint64_t>> out;
+  for (const auto& p : r.problems) {
+    if (p.kind == problem_kind::time_backwards || p.kind == problem_kind::time_implausible) {
+      out.emplace_back(p.kind, p.record.value_or(UINT64_MAX));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("verify flags record times that go back beyond the tolerance, lie in the future or before 2020") {
+  temp_log_dir d;
+  const std::uint64_t t = base_us;
+  write_times(d, {t, t + minute_us, t - 4 * minute_us,  // 5 minutes back: within the tolerance
+                  t + 2 * minute_us, t - 60 * minute_us, t - 59 * minute_us,  // an hour back, twice
+                  t + 3 * minute_us, 5'000'000,                               // 1970
+                  UINT64_MAX, t + 4 * minute_us});
+  // A writer (no verification time) does not judge its clock.
+  CHECK(verify(d).ok());
+  verify_options options;
+  options.check_times_at_us = t + 10 * minute_us;
+  const auto r = verify(d, options);
+  using enum problem_kind;
+  CHECK(time_problems(r) == std::vector<std::pair<problem_kind, std::uint64_t>>{
+                                {time_backwards, 4}, {time_implausible, 7}, {time_implausible, 8}});
+  const auto text = [&](std::uint64_t seq) {
+    return std::find_if(r.problems.begin(), r.problems.end(),
+                        [&](const problem& p) { return p.record == seq; })
+        ->text;
+  };
+  CHECK_MESSAGE(
+      text(4).starts_with("records 4..5 end up to 62 min before record 3 did (2026-05-28T20:28:40Z): "
+                          "the clock went back more than 10 min, or their times are forged"),
+      text(4));
+  CHECK_MESSAGE(text(7) ==
+                    "record 7: its time 1970-01-01T00:00:05Z is before 2020-01-01, earlier than any sovgw "
+                    "log: a clock that was not set, or a forged time",
+                text(7));
+  CHECK_MESSAGE(
+      text(8).starts_with("record 8: it ended after 9999-12-31 (18446744073709551615 us since 1970), "
+                          "more than 10 min after this verification's time"),
+      text(8));
+  CHECK_FALSE(r.first_bad_record);  // the records are as they were signed
+  // Ten minutes in the future is within the tolerance.
+  options.check_times_at_us = t + minute_us;
+  CHECK(time_problems(verify(d, options)).size() == 3);
+}
+
+TEST_CASE("verify names records that carry a request id another record carries") {
+  temp_log_dir d;
+  write_log(d, 10);
+  write_log(d, 3, payload_mode::digest, "other");
+  write_log(d, 2);  // records 13 and 14 repeat v-0 and v-1
+  const auto r = verify(d);
+  std::vector<std::pair<std::uint64_t, std::string>> found;
+  for (const auto& p : r.problems) {
+    if (p.kind == problem_kind::request_id_duplicate) {
+      found.emplace_back(p.record.value_or(UINT64_MAX), p.text);
+    }
+  }
+  CHECK(found ==
+        std::vector<std::pair<std::uint64_t, std::string>>{
+            {13,
+             "records 0 and 13 carry the same request id 'v-0': a gateway gives every request its own "
+             "random id, so one of them was forged or replayed"},
+            {14,
+             "records 1 and 14 carry the same request id 'v-1': a gateway gives every request its own "
+             "random id, so one of them was forged or replayed"}});
+  CHECK_FALSE(r.first_bad_record);
+  // Events carry no request id: many of them are no duplicate.
+  temp_log_dir events;
+  write_log(events, 2);
+  for (int i = 0; i < 3; ++i) {
+    auto log = audit_log::open(config_for(events));
+    REQUIRE(log.is_ok());
+    REQUIRE(log.value()->drop_payloads_before(0).is_ok());
+    REQUIRE(log.value()->close().is_ok());
+  }
+  CHECK(verify(events).ok());
 }
