@@ -171,7 +171,7 @@ class inspect_handler : public detail::no_size_limits {
   bool on_uint64(std::uint64_t v, sv s, error_code& ec) {
     return count(static_cast<double>(v)) && number(s, ec);
   }
-  bool on_double(double v, sv s, error_code& ec) { return count(v) && number(s, ec); }
+  bool on_double(double v, sv s, error_code& ec) { return count(v) && number(s, ec, true); }
   bool on_bool(bool b, error_code& ec) {
     if (pending_ == field::stream) {
       out_.fields.stream = b;
@@ -217,13 +217,20 @@ class inspect_handler : public detail::no_size_limits {
     }
     return true;
   }
-  bool number(sv s, error_code& ec) {
+  bool number(sv s, error_code& ec, bool may_have_exponent = false) {
     if (!scalar("a number", ec)) {
       return false;
     }
     scalar_is_absent();
     if (keep_text_) {
       append(s, true);
+      if (may_have_exponent) {
+        char as_read[64];
+        if (const std::size_t n =
+                detail::number_as_read(std::string_view(text_).substr(start_), as_read)) {
+          text_.append(as_read, n);  // within the number: a finding there is hidden, never redacted
+        }
+      }
       numbers_.push_back({start_, text_.size()});
       opaque_parts_ = opaque_parts_ || in_prose() || (token_ids_ && depth_ >= 2);
       end_string();

@@ -61,6 +61,7 @@ class redact_handler : public detail::no_size_limits {
     if (!in_number_) {
       separate();
       in_number_ = true;
+      number_begin_ = out_.size();
     }
     out_.append(s.data(), s.size());
     pos_ += s.size();
@@ -68,7 +69,7 @@ class redact_handler : public detail::no_size_limits {
   }
   bool on_int64(std::int64_t, sv s, error_code& ec) { return number(s, ec); }
   bool on_uint64(std::uint64_t, sv s, error_code& ec) { return number(s, ec); }
-  bool on_double(double, sv s, error_code& ec) { return number(s, ec); }
+  bool on_double(double, sv s, error_code& ec) { return number(s, ec, true); }
   bool on_bool(bool b, error_code&) { return literal(b ? "true" : "false"); }
   bool on_null(error_code&) { return literal("null"); }
   bool on_comment_part(sv, error_code&) { return true; }
@@ -103,12 +104,17 @@ class redact_handler : public detail::no_size_limits {
     out_ += s;
     return true;
   }
-  bool number(sv s, error_code&) {
+  bool number(sv s, error_code&, bool may_have_exponent = false) {
     if (!in_number_) {
       separate();
+      number_begin_ = out_.size();
     }
     out_.append(s.data(), s.size());
     pos_ += s.size() + 1;  // its digits and the '\n' after them in the text
+    if (may_have_exponent) {
+      char as_read[64];  // the inspector's text holds the number as a server reads it too
+      pos_ += detail::number_as_read(std::string_view(out_).substr(number_begin_), as_read);
+    }
     in_number_ = false;
     return true;
   }
@@ -213,8 +219,9 @@ class redact_handler : public detail::no_size_limits {
   bool model_next_ = false;  // the next value is the top-level model
   bool was_model_ = false;   // the last string was "model"
   bool in_number_ = false;
-  std::size_t pos_ = 0;   // where the current string (or number) starts in the body's text
-  std::size_t next_ = 0;  // the first finding not yet passed
+  std::size_t number_begin_ = 0;  // where the number being read starts in out_
+  std::size_t pos_ = 0;           // where the current string (or number) starts in the body's text
+  std::size_t next_ = 0;          // the first finding not yet passed
   std::size_t redacted_ = 0;
 };
 

@@ -37,7 +37,10 @@ models_target models_request(const http::message_head& head, std::string_view& i
   }
   if (under_list && path.size() > list_path.size() + 1 && path[list_path.size()] == '/') {
     id = path.substr(list_path.size() + 1);
-    return models_target::one;
+    if (id.ends_with('/')) {
+      id.remove_suffix(1);  // /v1/models/gpt-4o/ is gpt-4o to a router that folds the slash
+    }
+    return id.empty() ? models_target::none : models_target::one;
   }
   return models_target::none;
 }

@@ -501,6 +501,8 @@ class ModelsTest(unittest.TestCase):
         self.assertEqual(one.status, 200)
         self.assertEqual(one.json(), {"id": "mistral-large", "object": "model", "created": 0, "owned_by": "sovgw",
                                       "countries": ["DE"]})
+        # A trailing slash is the same model, as a router folding it reads it.
+        self.assertEqual(self.get("acme", "/v1/models/mistral-large/").json()["id"], "mistral-large")
         denied = self.get("acme", "/v1/models/llama-3")
         self.assertEqual((denied.status, denied.json()["error"]["code"]), (404, "model_not_found"))
         # A glob of a cluster matches an id the list cannot name; the policy still decides.
@@ -603,15 +605,17 @@ class UsageTest(unittest.TestCase):
                 self.assertTrue(log["usage_estimated"])
                 self.assertEqual(log["completion_tokens"],
                                  (log["response_bytes"] + 3) // 4 if generates else 0)
-        # A stream on the upper-case path is asked for its usage like any other (what the cluster
-        # received, echoed).
-        raw = request_bytes("POST", "/V1/Chat/Completions",
-                            json.dumps({"model": "m", "stream": True, "messages": []}).encode(),
-                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
-                             "x-standin-echo-body": "1"})
-        resp = send(self.gateway.port, self.certs, raw)
-        self.assertEqual(resp.status, 200, resp.body)
-        self.assertEqual(json.loads(resp.body)["stream_options"], {"include_usage": True})
+        # A stream on any spelling of the endpoint (case, trailing slash, prefix) is asked for its
+        # usage like any other (what the cluster received, echoed).
+        for path in ("/V1/Chat/Completions", "/v1/chat/completions/", "/chat/completions",
+                     "/openai/deployments/m/chat/completions", "/api/v1/completions"):
+            with self.subTest(path=path):
+                raw = request_bytes("POST", path, json.dumps({"model": "m", "stream": True, "messages": []}).encode(),
+                                    {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
+                                     "x-standin-echo-body": "1"})
+                resp = send(self.gateway.port, self.certs, raw)
+                self.assertEqual(resp.status, 200, resp.body)
+                self.assertEqual(json.loads(resp.body)["stream_options"], {"include_usage": True})
 
     def test_a_client_that_leaves_before_the_answer_is_charged_its_prompt(self):
         body = json.dumps({"model": "early-leaver", "messages": [{"role": "user", "content": "x" * 400}]}).encode()

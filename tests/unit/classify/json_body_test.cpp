@@ -608,6 +608,22 @@ TEST_CASE("a finding in a number is found but not redactable, and numbers keep r
   REQUIRE(split.ok());
   CHECK(redact(long_number, split.scan.findings, email) == 1);
   CHECK(long_number.ends_with(R"(,"c":"[redacted:email]"})"));
+  // Written with an exponent, a card number reaches a model as its server prints the value
+  // (Python: 4111111111111111.0): found in that reading, hidden; the offsets after it still hold.
+  for (const std::string n : {"4.111111111111111e15", "41111111111111110e-1", "0.4111111111111111E+16"}) {
+    CAPTURE(n);
+    const std::string b = R"({"tools":[{"type":"function","function":{"name":"pay","parameters":)"
+                          R"({"properties":{"card":{"enum":[)" +
+                          n + R"(]}}}}}],"messages":[{"role":"user","content":"x@y.example"}]})";
+    const inspection e = inspect(b, card | email, true);
+    REQUIRE(e.ok());
+    CHECK((e.scan.hidden & card) == card);
+    std::string r = b;
+    CHECK(redact(r, e.scan.findings, email) == 1);
+    CHECK(r.ends_with(R"("content":"[redacted:email]"}]})"));
+  }
+  // Exponents whose value spells no identifier add nothing found.
+  CHECK(inspect(R"({"a":[1e3,2.5e-3,1e300,-7E2]})", card | phone, true).scan.found == 0);
 }
 
 TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
