@@ -56,8 +56,9 @@ constexpr const char* shred_usage =
     "usage: sovgw audit shred --db DIR --keys DIR --tenant T [--force]   destroy a tenant's payload data "
     "keys\n";
 constexpr const char* retain_usage =
-    "usage: sovgw audit retain --db DIR --keys DIR --older-than AGE [--force]\n"
-    "  drop payloads older than AGE (90d, 12h, 30m, 10s); under 1d only with --force (recorded)\n";
+    "usage: sovgw audit retain --db DIR --keys DIR --older-than AGE [--below-minimum] [--force]\n"
+    "  drop payloads older than AGE (90d, 12h, 30m, 10s); under 1d only with --below-minimum "
+    "(recorded)\n";
 constexpr const char* append_usage =
     R"(usage: sovgw audit append --db DIR --keys DIR --synthetic N [--payload-bytes B]
           [--payload none|digest|sealed] [--run NAME] [--force]
@@ -97,7 +98,7 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
   show    --db DIR (--request-id ID | --seq N | --last) --auditor-key KEY   decrypt a payload
   shred   --db DIR --keys DIR --tenant T           destroy a tenant's payload data keys
   retain  --db DIR --keys DIR --older-than AGE     drop payloads older than AGE (90d, 12h, 30m, 10s;
-                                        under 1d only with --force, recorded in the log)
+                                        under 1d only with --below-minimum, recorded in the log)
   append  --db DIR --keys DIR --synthetic N [--payload-bytes B] [--payload none|digest|sealed]
           [--run NAME]                  write N synthetic records (tests and walkthroughs), each
                                         marked synthetic, after an event that names them
@@ -106,8 +107,7 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
           [--payloads] [--format html|json] [--out FILE]   the sovereignty report: one HTML page
 
 KEY is a signing.pub file (or its `name+id+key` text); writers take --force to open a log that
-does not verify against its last checkpoint (recorded in the log); retain's --force also lets
-AGE be under 1d: one flag for both.
+does not verify against its last checkpoint (recorded in the log).
 
 exit codes: 0 ok; 1 the log or proof does not verify, the log is damaged (a file that fails its
 checksum), or the log answered no (no such tenant key, a payload that cannot be read); 2 bad
@@ -301,10 +301,10 @@ int cmd_retain(const options& o) {
   const std::uint64_t age = parse_age_us(o.need("older-than"));
   // Like the admin listener: payloads younger than a day are kept unless the operator insists, and
   // then the log's event says so.
-  if (age < min_retention_us && !o.flag("force")) {
+  if (age < min_retention_us && !o.flag("below-minimum")) {
     throw usage_error(
         fmt::format("--older-than {} is under the 1d minimum that the admin listener keeps to "
-                    "by default (admin.min_retention): give --force to drop payloads that young "
+                    "by default (admin.min_retention): give --below-minimum to drop payloads that young "
                     "(the retention event then records it)",
                     o.need("older-than")),
         false);
@@ -313,7 +313,7 @@ int cmd_retain(const options& o) {
   auto log = open_writer(o, missing_log::refuse);
   auto dropped = log->drop_payloads_before(
       now > age ? now - age : 0,
-      age < min_retention_us ? "forced below the 1d minimum (sovgw audit retain --force)" : "");
+      age < min_retention_us ? "below the 1d minimum (sovgw audit retain --below-minimum)" : "");
   if (!dropped.is_ok()) {
     throw_status(dropped.error());
   }
@@ -409,7 +409,10 @@ const subcommand audit_subcommands[] = {
      cmd_verify_proof},
     {"show", show_usage, {.valued = {"db", "request-id", "seq", "auditor-key"}, .flags = {"last"}}, cmd_show},
     {"shred", shred_usage, {.valued = {"db", "keys", "tenant"}, .flags = {"force"}}, cmd_shred},
-    {"retain", retain_usage, {.valued = {"db", "keys", "older-than"}, .flags = {"force"}}, cmd_retain},
+    {"retain",
+     retain_usage,
+     {.valued = {"db", "keys", "older-than"}, .flags = {"force", "below-minimum"}},
+     cmd_retain},
     {"append",
      append_usage,
      {.valued = {"db", "keys", "synthetic", "payload-bytes", "payload", "run"}, .flags = {"force"}},

@@ -91,7 +91,7 @@ class retention_test(audit_case):
         auditor_key = self.auditor_key
         sovgw("audit", "show", "--db", self.db, "--seq", "4", "--auditor-key", auditor_key, check=0)
         time.sleep(0.05)  # the newest record is a few ms old; 0s keeps only what is younger than now
-        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--force",
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--below-minimum",
                   check=0)
         self.assertIn("dropped 10 payload(s) older than 0s", p.stdout)
         events = [json.loads(line) for line in sovgw("audit", "query", "--db", self.db, "--format", "jsonl",
@@ -99,8 +99,8 @@ class retention_test(audit_case):
         # The event names the cut-off as a time (it is now less the age), not as raw microseconds, and
         # exactly: verify --payloads holds the log to it.
         self.assertRegex(events[-1]["note"], r"^retention: dropped 10 stored payload\(s\) of records older than "
-                                             r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z; forced below the 1d "
-                                             r"minimum \(sovgw audit retain --force\)$")
+                                             r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z; below the 1d "
+                                             r"minimum \(sovgw audit retain --below-minimum\)$")
 
         proof = sovgw("audit", "prove", "--db", self.db, "--seq", "4", check=0).stdout
         path = os.path.join(self.tmp, "r4.tlog-proof")
@@ -115,7 +115,7 @@ class retention_test(audit_case):
         self.assertIn("payloads: 0 stored payload(s) match",
                       sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads",
                             check=0).stdout)
-        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--force",
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--below-minimum",
                   check=0)
         self.assertIn("dropped 0 payload(s)", p.stdout)
 
@@ -124,6 +124,10 @@ class retention_test(audit_case):
         for age in ("0s", "3600s", "23h"):
             p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", age, check=2)
             self.assertIn(f"--older-than {age} is under the 1d minimum", p.stderr)
+        # --force is the writers' flag to open a log that does not verify: it does not shorten
+        # retention (nor does a short retention open a damaged log by the way).
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "1h", "--force", check=2)
+        self.assertIn("give --below-minimum", p.stderr)
         self.assertNotIn("retention",
                          sovgw("audit", "query", "--db", self.db, "--format", "jsonl", check=0).stdout)
         p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "1d", check=0)

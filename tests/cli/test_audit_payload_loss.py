@@ -36,7 +36,7 @@ class payload_loss_test(tampered_log_case):
                       "time: it was deleted outside retention", p.stderr)
 
     def test_retention_explains_the_payloads_it_dropped_and_no_others(self):
-        retain = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--force",
+        retain = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--below-minimum",
                        check=0).stdout
         dropped = re.search(r"dropped (\d+) payload", retain).group(1)
         ok = self.verify_payloads(self.db, check=0).stdout
