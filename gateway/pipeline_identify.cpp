@@ -38,7 +38,8 @@ tenants::limit_target limit_target_of(const request_context& ctx) {
 
 void pipeline::account(request_context& ctx) const {
   if (!cfg_->tenants_file.empty()) {
-    limiter_.charge(ctx.reservation, ctx.prompt_tokens + ctx.completion_tokens, now_ms());
+    limiter_.charge(ctx.reservation, ctx.prompt_tokens + ctx.completion_tokens, now_ms(),
+                    ctx.completion_tokens);
   }
 }
 
@@ -194,11 +195,13 @@ stage_result pipeline::admit(request_context& ctx) const {
   }
   // Its tokens' estimate before the answer, reserved while it is in flight: one per 4 bytes of
   // the body (the prompt) plus the completion's bound when the client gave one (max_tokens times
-  // n, as OpenAI counts it against a rate limit); without one, the completion is not known before
-  // it is generated.
+  // n, as OpenAI counts it against a rate limit); without one, what such completions of its scopes
+  // have used (limiter::admit). An endpoint that generates nothing (embeddings) has no completion.
   const std::uint64_t reserve =
       std::max<std::uint64_t>(1, usage_meter::estimate_prompt(ctx.body.size()) + ctx.completion_bound);
-  const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms(), reserve, ctx.reservation);
+  const bool unbounded = ctx.completion_bound == 0 && answers_with_text(ctx.head);
+  const tenants::admission a =
+      limiter_.admit(limit_target_of(ctx), now_ms(), reserve, ctx.reservation, unbounded);
   ctx.retry_after_s = a.retry_after_s;
   const std::string who =
       a.verdict == tenants::limit_verdict::admitted ? std::string() : scope_text(ctx, a.scope);

@@ -54,7 +54,8 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
   for (const http::field& f : up.fields) {
     if (http::is_hop_by_hop(up, f) || f.id == http::field_id::x_request_id || receipt_field(f.id) ||
         underscore_variant_of_ours(f.name) ||
-        (f.id == http::field_id::content_length && up.framing != http::body_framing::none)) {
+        (f.id == http::field_id::content_length &&
+         (up.framing != http::body_framing::none || up.status < 200 || up.status == 204))) {
       continue;
     }
     append_field(out, f.name, f.value);
@@ -88,49 +89,25 @@ bool any_media_type(const http::message_head& up, const auto& visit) {
 
 // Usage is read from successful answers of the OpenAI-style API, and of every POST elsewhere
 // (clusters serve models off /v1/ too: /chat/completions, TGI's /generate, SageMaker-style
-// /invocations): JSON bodies and event streams. The usage event the gateway asked for is removed
-// only where the client's framing allows it (not under a Content-Length the client was already told).
+// /invocations): event streams event by event, and every other body (JSON, Ollama's NDJSON
+// stream, text, no type at all) from its end, charged by its size when it reports no usage. The
+// usage event the gateway asked for is removed only where the client's framing allows it (not
+// under a Content-Length the client was already told).
 usage_meter usage_meter_for(const request_context& ctx, const http::message_head& up) {
   if (up.status < 200 || up.status >= 300 ||
       !(http::path_under(ctx.head, "/v1/") || ctx.head.method == "POST")) {
     return {};
   }
-  usage_meter meter;
+  usage_meter meter(usage_meter::mode::json, false);
   any_media_type(up, [&](std::string_view type) {
     if (http::iequals(type, "text/event-stream")) {
       meter = usage_meter(usage_meter::mode::sse,
                           ctx.usage_requested && up.framing != http::body_framing::content_length);
       return true;
     }
-    if (http::iequals(type, "application/json")) {
-      meter = usage_meter(usage_meter::mode::json, false);
-      return true;
-    }
     return false;
   });
   return meter;
-}
-
-// Whether an answer is generated text (charged by its size when the cluster reports no usage):
-// on /v1/, the endpoints that generate; elsewhere every POST but those that answer with vectors
-// or scores (embeddings, rerank, tokenize and the like).
-bool answers_with_text(const http::message_head& head) {
-  if (http::path_under(head, "/v1/")) {
-    return http::path_under(head, "/v1/chat/completions") || http::path_under(head, "/v1/completions") ||
-           http::path_under(head, "/v1/responses");
-  }
-  std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
-  while (path.ends_with('/')) {
-    path.remove_suffix(1);
-  }
-  const std::string_view last = path.substr(path.rfind('/') + 1);
-  for (const std::string_view vector : {"embeddings", "embed", "embedding", "score", "rerank", "tokenize",
-                                        "detokenize", "classify", "pooling"}) {
-    if (ascii_iequals(last, vector)) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // One relay: the state the per-framing loops share.

@@ -1,8 +1,12 @@
 #include "gateway/usage_meter.hpp"
 
+#include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <optional>
+#include <utility>
+
+#include "common/ascii.hpp"
 
 namespace sovgw::gateway {
 
@@ -70,6 +74,7 @@ class usage_handler {
 
  private:
   static constexpr std::size_t none = 2;
+  static constexpr std::uint64_t max_count = std::uint64_t{1} << 40;
   bool open() {
     ++depth_;
     slot_ = none;
@@ -82,7 +87,7 @@ class usage_handler {
   }
   bool count(std::uint64_t v) {
     if (slot_ != none) {
-      counts_[slot_] = v;
+      counts_[slot_] = std::min(v, max_count);  // a count past any real answer's cannot wrap a sum
       present_[slot_] = true;
     }
     return other();
@@ -107,12 +112,13 @@ class usage_handler {
 std::string event_data(std::string_view ev) {
   std::string data;
   while (!ev.empty()) {
-    const std::size_t nl = ev.find('\n');
+    // Lines end in CRLF, LF or CR (the SSE grammar allows all three).
+    const std::size_t nl = ev.find_first_of("\r\n");
     std::string_view line = ev.substr(0, nl);
-    ev = nl == std::string_view::npos ? std::string_view() : ev.substr(nl + 1);
-    if (!line.empty() && line.back() == '\r') {
-      line.remove_suffix(1);
-    }
+    const std::size_t next = nl == std::string_view::npos ? ev.size()
+                             : ev.substr(nl, 2) == "\r\n" ? nl + 2
+                                                          : nl + 1;
+    ev = ev.substr(next);
     if (line.starts_with("data:")) {
       line.remove_prefix(5);
       if (!line.empty() && line.front() == ' ') {
@@ -127,9 +133,45 @@ std::string event_data(std::string_view ev) {
   return data;
 }
 
+// The length of the line end (CRLF, LF or CR) at s[i], or 0 when a CR ends the buffer (its LF may
+// still come).
+std::size_t line_end(std::string_view s, std::size_t i) {
+  if (s[i] == '\n') {
+    return 1;
+  }
+  if (i + 1 >= s.size()) {
+    return 0;
+  }
+  return s[i + 1] == '\n' ? 2 : 1;
+}
+
+// Where the event that starts at `from` ends (a blank line: two line ends in a row) and the
+// length of that separator; npos while the buffer does not hold it yet.
+std::pair<std::size_t, std::size_t> event_end(std::string_view s, std::size_t from) {
+  for (std::size_t i = s.find_first_of("\r\n", from); i != std::string_view::npos;) {
+    const std::size_t first = line_end(s, i);
+    if (first == 0 || i + first >= s.size()) {
+      break;
+    }
+    const std::size_t j = i + first;
+    if (s[j] == '\r' || s[j] == '\n') {
+      const std::size_t second = line_end(s, j);
+      if (second == 0) {
+        break;
+      }
+      return {i, first + second};
+    }
+    i = s.find_first_of("\r\n", j);
+  }
+  return {std::string_view::npos, 0};
+}
+
 }  // namespace
 
+// Every `"usage"` object in `text` counts, each count at its largest: a cluster's answer may echo
+// objects of the client's after its own usage (one with zeros would otherwise make it free).
 bool usage_meter::read_usage(std::string_view text) {
+  bool found = false;
   std::size_t at = text.rfind("\"usage\"");
   while (at != std::string_view::npos) {
     std::size_t i = at + 7;
@@ -151,13 +193,13 @@ bool usage_meter::read_usage(std::string_view text) {
         merge(completion_, p.handler().completion());
         prompt_given_ = prompt_given_ || p.handler().prompt().has_value();
         completion_given_ = completion_given_ || p.handler().completion().has_value();
-        return true;
+        found = true;
       }
-      return false;  // "usage": null, not an object, or no count in it
+      // else "usage": null, not an object, or no count in it
     }
     at = at == 0 ? std::string_view::npos : text.rfind("\"usage\"", at - 1);
   }
-  return false;
+  return found;
 }
 
 void usage_meter::event(std::string_view ev, std::string_view separator, std::string& out) {
@@ -193,23 +235,28 @@ void usage_meter::feed(std::string_view data, std::string& out) {
   pending_ += data;
   std::size_t start = 0;
   while (true) {
-    const std::size_t lf = pending_.find("\n\n", start);
-    const std::size_t crlf = pending_.find("\r\n\r\n", start);
-    if (lf == std::string::npos && crlf == std::string::npos) {
+    const auto [end, sep] = event_end(pending_, start);
+    if (end == std::string::npos) {
       break;
     }
-    const bool use_crlf = crlf != std::string::npos && (lf == std::string::npos || crlf < lf);
-    const std::size_t end = use_crlf ? crlf : lf;
-    const std::size_t sep = use_crlf ? 4 : 2;
-    event(std::string_view(pending_).substr(start, end - start), std::string_view(pending_).substr(end, sep),
-          out);
+    if (skipping_) {
+      // The end of an event too large to hold (it went on as it came): counted, not read.
+      out.append(pending_, start, end + sep - start);
+      skipping_ = false;
+      ++events_;
+    } else {
+      event(std::string_view(pending_).substr(start, end - start),
+            std::string_view(pending_).substr(end, sep), out);
+    }
     start = end + sep;
   }
   pending_.erase(0, start);
-  if (pending_.size() > max_event) {
-    out += pending_;  // not an event stream the meter can read: pass it on
-    pending_.clear();
-    mode_ = mode::off;
+  if (pending_.size() > max_event || (skipping_ && pending_.size() > 4)) {
+    // An event too large to hold (a prompt echoed back): passed on as it comes, the meter reading
+    // on from the next event; the last bytes wait, as they may begin the blank line that ends it.
+    out.append(pending_, 0, pending_.size() - 3);
+    pending_.erase(0, pending_.size() - 3);
+    skipping_ = true;
   }
 }
 
@@ -228,6 +275,10 @@ void usage_meter::finish(std::string& out) {
   if (mode_ == mode::json) {
     (void)read_usage(pending_);
   } else if (mode_ == mode::sse) {
+    if (!skipping_ && !pending_.empty() && pending_.find("\"usage\"") != std::string::npos &&
+        pending_.size() <= max_event) {
+      (void)read_usage(event_data(pending_));  // a last event without its blank line
+    }
     out += pending_;
   }
   pending_.clear();
@@ -243,6 +294,28 @@ void usage_meter::estimate(std::size_t request_body_bytes, bool generates) {
   if (!completion_given_) {
     completion_ = mode_ == mode::sse ? events_ : generates ? (json_bytes_ + 3) / 4 : 0;
   }
+}
+
+// Whether an answer is generated text (charged by its size when the cluster reports no usage):
+// on /v1/, the endpoints that generate; elsewhere every POST but those that answer with vectors
+// or scores (embeddings, rerank, tokenize and the like).
+bool answers_with_text(const http::message_head& head) {
+  if (http::path_under(head, "/v1/")) {
+    return http::path_under(head, "/v1/chat/completions") || http::path_under(head, "/v1/completions") ||
+           http::path_under(head, "/v1/responses");
+  }
+  std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
+  while (path.ends_with('/')) {
+    path.remove_suffix(1);
+  }
+  const std::string_view last = path.substr(path.rfind('/') + 1);
+  for (const std::string_view vector : {"embeddings", "embed", "embedding", "score", "rerank", "tokenize",
+                                        "detokenize", "classify", "pooling"}) {
+    if (ascii_iequals(last, vector)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace sovgw::gateway

@@ -4,7 +4,8 @@
 // completion_tokens; the Responses API's input_tokens, output_tokens). Pure code, one instance per response,
 // on the request's thread.
 //
-// - JSON answers: the `usage` object near the end of the body (the last 64 KiB are kept).
+// - Other answers (JSON, Ollama's NDJSON, text): the `usage` objects near the end of the body (the
+//   last 64 KiB are kept), each count at its largest; none, and the body is charged by its size.
 // - Server-sent events: the event whose data carries a non-null `usage` (a Responses API stream's
 //   `response.completed` event carries it inside its `response`). When the gateway itself
 //   asked the cluster for usage (stream_options.include_usage, which the client did not ask for),
@@ -14,6 +15,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "gateway/http_parser.hpp"
 
 namespace sovgw::gateway {
 
@@ -64,6 +67,7 @@ class usage_meter {
 
   mode mode_ = mode::off;
   bool strip_ = false;
+  bool skipping_ = false;          // sse: passing on an event too large to hold, up to its end
   bool prompt_given_ = false;      // some usage object gave the prompt's count
   bool completion_given_ = false;  // ... the completion's
   std::uint64_t prompt_ = 0;
@@ -72,5 +76,11 @@ class usage_meter {
   std::uint64_t json_bytes_ = 0;  // json: the body's bytes
   std::string pending_;           // sse: an incomplete event; json: the body's tail
 };
+
+// Whether an answer is generated text (charged by its size when the cluster reports no usage, and
+// a completion reserved for before it when the request does not bound it): on /v1/, the endpoints
+// that generate; elsewhere every POST but those that answer with vectors or scores (embeddings,
+// rerank, tokenize and the like).
+[[nodiscard]] bool answers_with_text(const http::message_head& head);
 
 }  // namespace sovgw::gateway

@@ -109,6 +109,8 @@ struct limiter::state {
   std::array<window_count, counters> windows;
   std::int64_t last_admit_ms = 0;  // 0: never
   std::uint64_t in_flight = 0;     // tokens reserved by requests admitted and not yet charged
+  // What an unbounded completion of this scope is expected to use (limiter::admit).
+  double completion_estimate = static_cast<double>(limiter::first_completion_estimate);
 
   void refill(std::int64_t now_ms) {
     const double elapsed = static_cast<double>(std::max<std::int64_t>(0, now_ms - at_ms));
@@ -251,7 +253,7 @@ limiter::scopes limiter::find_all(const limit_target& target) const {
 }
 
 admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve,
-                         reservation& held) {
+                         reservation& held, bool completion_unbounded) {
   reserve = std::max<std::uint64_t>(reserve, 1);
   scopes sc = find_all(target);
   std::array<state*, 3> order{};
@@ -296,6 +298,13 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::u
   if (refused.verdict != limit_verdict::admitted) {
     return refused;
   }
+  if (completion_unbounded) {
+    double expected = 0;
+    for (const std::shared_ptr<state>& s : sc) {
+      expected = s ? std::max(expected, s->completion_estimate) : expected;
+    }
+    reserve += static_cast<std::uint64_t>(std::ceil(expected));
+  }
   for (const std::shared_ptr<state>& s : sc) {
     if (s) {
       s->take(now_ms, reserve);
@@ -303,12 +312,23 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::u
   }
   held.states_ = std::move(sc);
   held.tokens_ = reserve;
+  held.unbounded_ = completion_unbounded;
   return {};
 }
 
-void limiter::charge(reservation& held, std::uint64_t tokens, std::int64_t now_ms) {
+void limiter::charge(reservation& held, std::uint64_t tokens, std::int64_t now_ms, std::uint64_t completion) {
   charge_scopes(held.states_, tokens, now_ms, held.tokens_);
+  if (held.unbounded_) {
+    // A running average (weight 1/4 for the newest) of what unbounded completions used.
+    for (const std::shared_ptr<state>& s : held.states_) {
+      if (s) {
+        const std::lock_guard lock(s->mutex);
+        s->completion_estimate += (static_cast<double>(completion) - s->completion_estimate) / 4;
+      }
+    }
+  }
   held.tokens_ = 0;
+  held.unbounded_ = false;
   held.states_ = {};
 }
 
@@ -322,6 +342,7 @@ void limiter::reservation::release() noexcept {
     }
   }
   tokens_ = 0;
+  unbounded_ = false;
   states_ = {};
 }
 

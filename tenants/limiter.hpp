@@ -100,12 +100,15 @@ class limiter {
    public:
     reservation() = default;
     reservation(reservation&& other) noexcept
-        : states_(std::move(other.states_)), tokens_(std::exchange(other.tokens_, 0)) {}
+        : states_(std::move(other.states_)),
+          tokens_(std::exchange(other.tokens_, 0)),
+          unbounded_(std::exchange(other.unbounded_, false)) {}
     reservation& operator=(reservation&& other) noexcept {
       if (this != &other) {
         release();
         states_ = std::move(other.states_);
         tokens_ = std::exchange(other.tokens_, 0);
+        unbounded_ = std::exchange(other.unbounded_, false);
       }
       return *this;
     }
@@ -119,22 +122,32 @@ class limiter {
     void release() noexcept;                        // the tokens back to every scope, the reservation emptied
     std::array<std::shared_ptr<state>, 3> states_;  // by limit_scope; null: no limits there
     std::uint64_t tokens_ = 0;
+    bool unbounded_ = false;  // its completion had no bound: the scopes learn from what it used
   };
+
+  // What a request whose completion has no bound (no max_tokens) reserves for it before any such
+  // request of its scope was charged; after that, an average of what they used (see admit).
+  static constexpr std::uint64_t first_completion_estimate = 256;
 
   // Takes the limits of `t`'s tenants, keys and model rules; keeps the counters of scopes that stay.
   void configure(const table& t, std::int64_t now_ms);
 
-  // Admitted: `reserve` tokens are held in every scope of `target` until charge(held, ...).
+  // Admitted: `reserve` tokens are held in every scope of `target` until charge(held, ...). With
+  // `completion_unbounded` (the request does not bound its completion), the reservation adds the
+  // scopes' estimate of such a completion (the largest of theirs): a running average of what the
+  // completions of their unbounded requests used, first_completion_estimate before any, so that
+  // requests sent together on a budget's last tokens are refused rather than all let through.
   [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve,
-                                reservation& held);
+                                reservation& held, bool completion_unbounded = false);
   // A request admitted and done at once (nothing stays reserved).
   [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms) {
     reservation held;
     return admit(target, now_ms, 1, held);
   }
   // The request's `tokens` (0 when it used none) into the scopes admit() counted it against; its
-  // reservation released. Empties `held`.
-  void charge(reservation& held, std::uint64_t tokens, std::int64_t now_ms);
+  // reservation released; `completion`, its completion's share, teaches the scopes the estimate of
+  // unbounded completions when it was one. Empties `held`.
+  void charge(reservation& held, std::uint64_t tokens, std::int64_t now_ms, std::uint64_t completion = 0);
   // `tokens` into `target`'s scopes as they are now, with no reservation.
   void charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms);
   [[nodiscard]] admission admit(std::string_view tenant, std::int64_t now_ms) {

@@ -13,7 +13,8 @@
 // x-standin-fault: slow-headers | reset-mid-body | close-before-response | bad-response |
 // late-extra-response,
 // x-standin-head-delay-ms (used by slow-headers), x-standin-echo-body (the answer is the request
-// body exactly as received: tests check what the gateway forwarded, byte for byte).
+// body exactly as received: tests check what the gateway forwarded, byte for byte),
+// x-standin-content-type (the answer's Content-Type instead of application/json; empty: none).
 //
 // --require-signature (with --verify-key FILE and/or --hmac-key FILE) makes it a cluster that only
 // serves requests the gateway signed: every request must carry a valid RFC 9421 signature under the
@@ -452,6 +453,13 @@ class handler {
     http::response<http::string_body> res{status, 11};
     res.set(http::field::server, "standin-cluster");
     res.set(http::field::content_type, "application/json");
+    if (const auto type = req.find("x-standin-content-type"); type != req.end()) {
+      if (type->value().empty()) {
+        res.erase(http::field::content_type);
+      } else {
+        res.set(http::field::content_type, type->value());
+      }
+    }
     res.set("x-standin-cluster", opt_.name);
     res.keep_alive(req.keep_alive());
     res.body() = std::move(body);

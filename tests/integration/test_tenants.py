@@ -593,12 +593,20 @@ class UsageTest(unittest.TestCase):
         # endpoint is charged its answer's bytes, however the client cased the path (a
         # case-insensitive router serves /V1/Chat/Completions too); an embedding's is not text.
         body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hello there"}]}).encode()
-        for path, generates in (("/v1/chat/completions", True), ("/V1/Chat/Completions", True),
-                                ("/v1/embeddings", False)):
-            with self.subTest(path=path):
-                raw = request_bytes("POST", path, body, {"Content-Type": "application/json",
-                                                         "Authorization": f"Bearer {self.key}",
-                                                         "x-standin-echo-body": "1"})
+        # Whatever the answer's media type: Ollama streams NDJSON, a server may answer text or
+        # name no type at all; none of them is free.
+        for path, generates, answer_type in (("/v1/chat/completions", True, None),
+                                             ("/V1/Chat/Completions", True, None),
+                                             ("/v1/embeddings", False, None),
+                                             ("/api/chat", True, "application/x-ndjson"),
+                                             ("/v1/chat/completions", True, "text/plain"),
+                                             ("/v1/chat/completions", True, "")):
+            with self.subTest(path=path, answer_type=answer_type):
+                fields = {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
+                          "x-standin-echo-body": "1"}
+                if answer_type is not None:
+                    fields["x-standin-content-type"] = answer_type
+                raw = request_bytes("POST", path, body, fields)
                 resp = send(self.gateway.port, self.certs, raw)
                 self.assertEqual(resp.status, 200, resp.body)
                 log = access_line(self.gateway, resp)

@@ -190,3 +190,56 @@ TEST_CASE("usage meter: counts reported over several events are merged, none res
   CHECK(embedding.known(false));
   CHECK_FALSE(embedding.known(true));
 }
+
+TEST_CASE("usage meter: an event too large to hold is passed on and counted, and the meter reads on") {
+  // A vLLM stream with echo: the first event repeats a 1.1 MiB prompt.
+  const std::string big = "data: {\"choices\":[{\"text\":\"" + std::string(1100 * 1024, 'p') + "\"}]}\n\n";
+  const std::string stream = big + chunk + usage_event + done;
+  for (std::size_t step : {4096u, 65536u, 1u << 21}) {
+    CAPTURE(step);
+    usage_meter m(usage_meter::mode::sse, true);
+    CHECK(run(m, stream, step) == big + chunk + done);  // the usage event the gateway asked for removed
+    CHECK(m.known(true));
+    CHECK(m.prompt_tokens() == 12);
+    CHECK(m.completion_tokens() == 5);
+  }
+  // Cut inside the large event: estimated from the events relayed, never nothing.
+  usage_meter cut(usage_meter::mode::sse, true);
+  std::string out;
+  cut.feed(big.substr(0, big.size() - 10), out);
+  cut.estimate(4000, true);
+  CHECK(cut.prompt_tokens() == 1000);
+  CHECK(out.size() + 3 == big.size() - 10);  // all but the bytes that may start the blank line
+}
+
+TEST_CASE("usage meter: events whose lines end in CR alone, and every usage object counts at its largest") {
+  std::string cr = chunk + usage_event + done;
+  for (char& c : cr) {
+    c = c == '\n' ? '\r' : c;
+  }
+  for (std::size_t step : {1u, 5u, 4096u}) {
+    CAPTURE(step);
+    usage_meter m(usage_meter::mode::sse, true);
+    std::string cr_chunk = chunk;
+    std::string cr_done = done;
+    for (std::string* s : {&cr_chunk, &cr_done}) {
+      for (char& c : *s) {
+        c = c == '\n' ? '\r' : c;
+      }
+    }
+    CHECK(run(m, cr, step) == cr_chunk + cr_done);
+    CHECK((m.prompt_tokens() == 12 && m.completion_tokens() == 5));
+  }
+  // A body that echoes an object of the client's with its own "usage" after the cluster's.
+  usage_meter echoed(usage_meter::mode::json, false);
+  (void)run(echoed,
+            R"({"usage":{"prompt_tokens":900,"completion_tokens":40},)"
+            R"("metadata":{"usage":{"prompt_tokens":0,"completion_tokens":0}}})",
+            4096);
+  CHECK((echoed.prompt_tokens() == 900 && echoed.completion_tokens() == 40));
+  // A count beyond any real answer's is held to 2^40: a sum of two cannot wrap.
+  usage_meter huge(usage_meter::mode::json, false);
+  (void)run(huge, R"({"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":2}})", 4096);
+  CHECK(huge.prompt_tokens() == (std::uint64_t{1} << 40));
+  CHECK(huge.prompt_tokens() + huge.completion_tokens() > huge.prompt_tokens());
+}

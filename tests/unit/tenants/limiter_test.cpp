@@ -357,6 +357,34 @@ TEST_CASE("limiter: requests in flight reserve their estimate; sent together, th
   CHECK(m.admit({"free", {}, {}}, t0, 1000000, a).verdict == limit_verdict::admitted);
 }
 
+TEST_CASE("limiter: a request without a completion bound reserves what such completions have used") {
+  limiter l;
+  l.configure(with_limits({.tokens_per_month = 3000}), t0);
+  const limit_target acme{"acme", {}, {}};
+  // 60 requests sent at once, each with a 23-token prompt and no max_tokens: before any was
+  // charged, each reserves the prompt and limiter::first_completion_estimate.
+  std::vector<limiter::reservation> held(60);
+  std::size_t admitted = 0;
+  for (auto& r : held) {
+    admitted += l.admit(acme, t0, 23, r, true).verdict == limit_verdict::admitted ? 1 : 0;
+  }
+  const std::size_t per = 23 + limiter::first_completion_estimate;
+  CHECK(admitted == (3000 + per - 1) / per);  // until the reservations reach the budget, not 60
+  CHECK(held[0].tokens() == per);
+  // Their completions used 100 each: the estimate moves toward it (a quarter of the way per request).
+  for (std::size_t i = 0; i < admitted; ++i) {
+    l.charge(held[i], 123, t0, 100);
+  }
+  limiter::reservation next;
+  REQUIRE(l.admit(acme, t0, 23, next, true).verdict == limit_verdict::admitted);
+  CHECK(next.tokens() < per);
+  CHECK(next.tokens() > 23 + 100);
+  // A request that bounds its completion reserves its bound only.
+  limiter::reservation bounded;
+  REQUIRE(l.admit(acme, t0, 73, bounded).verdict == limit_verdict::admitted);
+  CHECK(bounded.tokens() == 73);
+}
+
 TEST_CASE("limiter: a reservation goes back to the scopes that admitted it, whatever reloads did meanwhile") {
   limiter l;
   l.configure(with_limits({.tokens_per_minute = 1000}), t0);
