@@ -127,4 +127,12 @@ void config_reader::size(const YAML::Node& n, std::string_view what, std::uint64
   parsed(n, what, out, policy::parse_size, policy::size_error);
 }
 
+void config_reader::size_or_zero(const YAML::Node& n, std::string_view what, std::uint64_t& out) {
+  if (n.IsScalar() && n.Scalar() == "0") {
+    out = 0;
+    return;
+  }
+  size(n, what, out);
+}
+
 }  // namespace sovgw::gateway

@@ -53,6 +53,8 @@ class config_reader {
   void duration(const YAML::Node& n, std::string_view what, milliseconds& out);
   // "512", "64KiB", "10MiB", "1GiB".
   void size(const YAML::Node& n, std::string_view what, std::uint64_t& out);
+  // A size, or 0 where 0 means no bound.
+  void size_or_zero(const YAML::Node& n, std::string_view what, std::uint64_t& out);
 
   template <typename T>
   void integer(const YAML::Node& n, std::string_view what, T& out, std::uint64_t min, std::uint64_t max) {

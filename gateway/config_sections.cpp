@@ -52,32 +52,34 @@ void read_admin(config_reader& r, const YAML::Node& v, config& cfg) {
 }
 
 void read_audit(config_reader& r, const YAML::Node& v, config& cfg) {
-  r.map(v, "audit",
-        {
-            {"db", [&](const YAML::Node& x) { r.non_empty(x, "audit.db", cfg.audit_db); }},
-            {"keys", [&](const YAML::Node& x) { r.non_empty(x, "audit.keys", cfg.audit_keys); }},
-            {"checkpoint_interval",
-             [&](const YAML::Node& x) {
-               r.duration(x, "audit.checkpoint_interval", cfg.audit_checkpoint_interval);
-             }},
-            {"payload",
-             [&](const YAML::Node& x) {
-               if (r.scalar(x, "audit.payload", cfg.audit_payload) && cfg.audit_payload != "sealed" &&
-                   cfg.audit_payload != "digest" && cfg.audit_payload != "none") {
-                 r.error(x.Mark(), fmt::format("audit.payload must be sealed, digest or none, not '{}'",
-                                               cfg.audit_payload));
-               }
-             }},
-            {"hash_client_ip",
-             [&](const YAML::Node& x) { r.boolean(x, "audit.hash_client_ip", cfg.audit_hash_client_ip); }},
-            {"record_before_response",
-             [&](const YAML::Node& x) {
-               r.boolean(x, "audit.record_before_response", cfg.audit_record_before_response);
-             }},
-            {"max_bytes", [&](const YAML::Node& x) { r.size(x, "audit.max_bytes", cfg.audit_max_bytes); }},
-            {"min_free_bytes",
-             [&](const YAML::Node& x) { r.size(x, "audit.min_free_bytes", cfg.audit_min_free_bytes); }},
-        });
+  r.map(
+      v, "audit",
+      {
+          {"db", [&](const YAML::Node& x) { r.non_empty(x, "audit.db", cfg.audit_db); }},
+          {"keys", [&](const YAML::Node& x) { r.non_empty(x, "audit.keys", cfg.audit_keys); }},
+          {"checkpoint_interval",
+           [&](const YAML::Node& x) {
+             r.duration(x, "audit.checkpoint_interval", cfg.audit_checkpoint_interval);
+           }},
+          {"payload",
+           [&](const YAML::Node& x) {
+             if (r.scalar(x, "audit.payload", cfg.audit_payload) && cfg.audit_payload != "sealed" &&
+                 cfg.audit_payload != "digest" && cfg.audit_payload != "none") {
+               r.error(x.Mark(), fmt::format("audit.payload must be sealed, digest or none, not '{}'",
+                                             cfg.audit_payload));
+             }
+           }},
+          {"hash_client_ip",
+           [&](const YAML::Node& x) { r.boolean(x, "audit.hash_client_ip", cfg.audit_hash_client_ip); }},
+          {"record_before_response",
+           [&](const YAML::Node& x) {
+             r.boolean(x, "audit.record_before_response", cfg.audit_record_before_response);
+           }},
+          {"max_bytes",
+           [&](const YAML::Node& x) { r.size_or_zero(x, "audit.max_bytes", cfg.audit_max_bytes); }},
+          {"min_free_bytes",
+           [&](const YAML::Node& x) { r.size_or_zero(x, "audit.min_free_bytes", cfg.audit_min_free_bytes); }},
+      });
   if (v.IsMap() && (cfg.audit_db.empty() || cfg.audit_keys.empty())) {
     r.error(v.Mark(), "audit needs both db and keys (make keys with `sovgw keys init DIR`)");
   }
@@ -134,7 +136,7 @@ void read_limits(config_reader& r, const YAML::Node& v, config& cfg) {
             {"max_body_bytes",
              [&](const YAML::Node& x) { r.size(x, "limits.max_body_bytes", cfg.http.max_body_bytes); }},
             {"min_body_rate",
-             [&](const YAML::Node& x) { r.size(x, "limits.min_body_rate", cfg.http.min_body_rate); }},
+             [&](const YAML::Node& x) { r.size_or_zero(x, "limits.min_body_rate", cfg.http.min_body_rate); }},
         });
   cfg.http.max_request_line = line;
   cfg.http.max_head_bytes = head;

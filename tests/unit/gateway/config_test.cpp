@@ -68,6 +68,17 @@ TEST_CASE("defaults and values") {
   CHECK(cfg->clusters[0].endpoints[0].port == 9443);
 }
 
+TEST_CASE("0 is no bound where the docs say so, and not a size elsewhere") {
+  auto cfg = parse_config(
+      base + "audit: {db: d, keys: k, max_bytes: 0, min_free_bytes: 0}\nlimits: {min_body_rate: 0}\n",
+      "gw.yaml");
+  CHECK(cfg->audit_max_bytes == 0);
+  CHECK(cfg->audit_min_free_bytes == 0);
+  CHECK(cfg->http.min_body_rate == 0);
+  CHECK(errors_of(base + "limits: {max_body_bytes: 0}\n").find("max_body_bytes must be a positive size") !=
+        std::string::npos);
+}
+
 TEST_CASE("every error is reported with file:line:col") {
   std::string e = errors_of(base + "bogus: 1\nthreads: lots\n");
   CHECK(e.find("gw.yaml:9:1: unknown key 'bogus' in the configuration") != std::string::npos);
