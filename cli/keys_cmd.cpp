@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <span>
 
 #include "audit/keys.hpp"
 #include "cli/audit_output.hpp"
@@ -7,6 +8,7 @@
 #include "crypto/ed25519.hpp"
 #include "crypto/jwk.hpp"
 #include "crypto/key_file.hpp"
+#include "crypto/secret_bytes.hpp"
 #include "crypto/signature_profile.hpp"
 
 namespace sovgw::cli {
@@ -21,6 +23,9 @@ constexpr const char* keys_usage =
     "usage: sovgw keys http-new FILE\n"
     "  creates the gateway's Ed25519 key for signing forwarded requests and receipts (RFC 9421;\n"
     "  config `signing.key`) in FILE, mode 0600, and prints its verification key\n"
+    "usage: sovgw keys hmac-new FILE\n"
+    "  creates a 32-byte hmac-sha256 secret that the gateway and one cluster share instead of the\n"
+    "  Ed25519 key (config `signing.cluster_hmac_keys`; the stand-in's --hmac-key) in FILE, mode 0600\n"
     "usage: sovgw keys http-public FILE [--format jwk|pem]\n"
     "  prints the verification key of the signing key FILE, for clusters and clients: a JWK\n"
     "  (RFC 8037, `kid` = the keyid in signatures) and a PEM SubjectPublicKeyInfo (both by default;\n"
@@ -73,6 +78,18 @@ int cmd_http_new(const options& o) {
   return exit_ok;
 }
 
+int cmd_hmac_new(const options& o) {
+  const std::string& path = o.positional()[0];
+  crypto::secret_bytes secret(32);
+  crypto::random_bytes(std::span(secret.data(), 32));
+  crypto::write_secret_key_file(path, crypto::httpsig::hmac_key_kind, secret);
+  std::fprintf(
+      stderr,
+      "created %s (mode 0600): give the same file to the cluster's verifier, over a channel you trust\n",
+      path.c_str());
+  return exit_ok;
+}
+
 int cmd_http_public(const options& o) {
   const std::string format = o.get("format").value_or("both");
   if (format != "jwk" && format != "pem" && format != "both") {
@@ -89,6 +106,10 @@ const subcommand keys_subcommands[] = {
      keys_usage,
      {.min_positional = 1, .max_positional = 1, .arguments = "exactly one key FILE"},
      cmd_http_new},
+    {"hmac-new",
+     keys_usage,
+     {.min_positional = 1, .max_positional = 1, .arguments = "exactly one key FILE"},
+     cmd_hmac_new},
     {"http-public",
      keys_usage,
      {.valued = {"format"}, .min_positional = 1, .max_positional = 1, .arguments = "exactly one key FILE"},

@@ -13,7 +13,7 @@ import sys
 import time
 import unittest
 
-from support import BUILD, SOURCE, STANDIN, Process, TempDir, exchange, make_certs, request_bytes
+from support import BUILD, SOURCE, SOVGW, STANDIN, Process, TempDir, exchange, make_certs, request_bytes
 
 HAVE_CRYPTOGRAPHY = importlib.util.find_spec("cryptography") is not None
 
@@ -357,6 +357,19 @@ class KeyFormats(KeyedTest):
         response = exchange(standin.port, self.certs, request_bytes(body=BODY, headers=headers))
         self.assertEqual(response.status, 401)
         self.assertEqual(response.json()["error"]["code"], "unknown_key")
+
+    def test_an_hmac_secret_made_by_sovgw_keys_hmac_new(self):
+        path = os.path.join(self.tmp.path, "paris.hmac")
+        made = subprocess.run([SOVGW, "keys", "hmac-new", path], capture_output=True, text=True)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        standin = self.serve(["--hmac-key", path])
+        headers = self.signed(["--hmac", path])
+        response = exchange(standin.port, self.certs, request_bytes(body=BODY, headers=headers))
+        self.assertEqual(response.status, 200, response.body)
+        # Never over an existing secret.
+        again = subprocess.run([SOVGW, "keys", "hmac-new", path], capture_output=True, text=True)
+        self.assertEqual(again.returncode, 3, again.stderr)
 
     def test_bad_keys_stop_the_start(self):
         private_jwk = os.path.join(self.tmp.path, "private.jwk")
