@@ -20,6 +20,7 @@ commands:
                                     query, verify, prove and report on the audit log
   keys init DIR                     create the gateway's keys, and the auditor's key apart from them
   keys http-new|http-public FILE    create the request-signing key; print its JWK and PEM
+  keys hmac-new FILE                create a cluster's hmac-sha256 signing secret
   receipt verify HEAD_FILE          check a response's signed receipt offline
   tenants check|key create|list|revoke
                                     validate a tenants file; create, list and revoke API keys
@@ -71,6 +72,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "sovgw version: unexpected argument '%.*s'\nusage: sovgw version\n",
                      static_cast<int>(rest[0].size()), rest[0].data());
         return sovgw::cli::exit_usage;
+      }
+      if (!rest.empty()) {
+        std::puts("usage: sovgw version\n  prints the version (sovgw " SOVGW_VERSION ")");
+        return sovgw::cli::exit_ok;
       }
       std::puts("sovgw " SOVGW_VERSION);
       return sovgw::cli::exit_ok;

@@ -111,6 +111,7 @@ class config_check_test(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stdout)
         self.assertIn("unexpected argument '--bogus'", r.stderr)
         self.assertEqual(run("version").returncode, 0)
+        self.assertTrue(run("version", "--help").stdout.startswith("usage: sovgw version"))
         # The overview lists every audit subcommand, the report among them.
         self.assertIn("report", run("--help").stdout)
 
