@@ -139,10 +139,10 @@ class relay_run {
     if (!meter_.active() || ctx_.usage_known || ctx_.usage_estimated) {
       return;
     }
-    const bool generates = answers_with_text(ctx_.head);
-    ctx_.usage_known = meter_.known(generates);
+    // Whether the answer generates text matters only when the cluster gave no completion count.
+    ctx_.usage_known = meter_.known(true) || (meter_.known(false) && !answers_with_text(ctx_.head));
     if (!ctx_.usage_known) {
-      meter_.estimate(ctx_.body.size(), generates);
+      meter_.estimate(ctx_.body.size(), answers_with_text(ctx_.head));
       ctx_.usage_estimated = true;
     }
     ctx_.prompt_tokens = meter_.prompt_tokens();
