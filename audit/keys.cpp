@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 
 #include "audit/store.hpp"
 #include "crypto/aead.hpp"
@@ -95,9 +96,9 @@ initialized_keys init_keys(const std::string& dir, const std::string& log_name,
   const std::string auditor =
       auditor_dir.empty() ? default_auditor_dir(dir) : without_trailing_slashes(auditor_dir);
   if (within(auditor, dir)) {
-    throw crypto::key_file_error("the auditor's directory " + auditor +
-                                 " is inside the gateway's key directory " + dir +
-                                 ": the auditor key must not stay with the gateway's keys");
+    throw std::invalid_argument("the auditor's directory " + auditor +
+                                " is inside the gateway's key directory " + dir +
+                                ": the auditor key must not stay with the gateway's keys");
   }
   for (const char* name : {"signing.key", "signing.pub", "kek.key", "auditor.key", "auditor.pub"}) {
     if (exists(dir + "/" + name)) {

@@ -36,7 +36,8 @@ struct initialized_keys {
 [[nodiscard]] std::string default_auditor_dir(const std::string& dir);
 
 // Creates DIR and the auditor's directory (mode 0700) if needed and the keys above; refuses to
-// overwrite existing keys, and an auditor directory that is DIR or inside it.
+// overwrite existing keys (crypto::key_file_error), and an auditor directory that is DIR or inside
+// it (std::invalid_argument: a mistake in what was asked, not in the file system).
 [[nodiscard]] initialized_keys init_keys(const std::string& dir, const std::string& log_name,
                                          const std::string& auditor_dir = {});
 

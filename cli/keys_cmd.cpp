@@ -1,5 +1,6 @@
 #include <cstdio>
 #include <span>
+#include <stdexcept>
 
 #include "audit/keys.hpp"
 #include "cli/audit_output.hpp"
@@ -40,7 +41,13 @@ int cmd_init(const options& o) {
   if (!crypto::valid_note_key_name(name)) {
     throw usage_error("invalid log name '" + name + "': no spaces or '+' allowed", false);
   }
-  const auto keys = audit::init_keys(dir, name, o.get("auditor-dir").value_or(""));
+  const auto keys = [&] {
+    try {
+      return audit::init_keys(dir, name, o.get("auditor-dir").value_or(""));
+    } catch (const std::invalid_argument& e) {
+      throw usage_error(e.what(), false);  // --auditor-dir inside DIR: exit 2
+    }
+  }();
   std::printf("created the gateway's keys in %s (secret key files are mode 0600)\n", dir.c_str());
   std::printf("checkpoint verifier key (%s/signing.pub, give to auditors):\n  %s\n", dir.c_str(),
               keys.signing_vkey.c_str());

@@ -276,8 +276,7 @@ int cmd_explain(const options& o) {
   std::string error;
   auto request = parse_request_json(o.need("request"), error);
   if (!request) {
-    fmt::print(stderr, "--request: {}\n", error);
-    return exit_usage;
+    throw usage_error("--request: " + error, false);
   }
   const auto in = read_inputs({path}, o);
   if (!in) {
@@ -289,8 +288,8 @@ int cmd_explain(const options& o) {
     return exit_usage;
   }
   if (const auto problems = request_class_problems(*policy, *request); !problems.empty()) {
-    fmt::print(stderr, "--request: {}\n", fmt::join(problems, "; "));
-    return exit_usage;  // `policy test` refuses such a request too; the gateway answers 400
+    // `policy test` refuses such a request too; the gateway answers 400.
+    throw usage_error(fmt::format("--request: {}", fmt::join(problems, "; ")), false);
   }
   geo_option geo(o);
   if (request->client_ip && request->client_country.empty()) {

@@ -388,7 +388,8 @@ class PolicyExplain(unittest.TestCase):
         for request, message in cases.items():
             r = run("policy", "explain", POLICY, "--request", request)
             self.assertEqual(r.returncode, 2, request)
-            self.assertTrue(r.stderr.startswith(message), (request, r.stderr))
+            # Named like every other error of the command.
+            self.assertTrue(r.stderr.startswith("sovgw policy explain: " + message), (request, r.stderr))
         r = run("policy", "explain", POLICY)
         self.assertEqual(r.returncode, 2)
         self.assertIn("needs --request", r.stderr)
