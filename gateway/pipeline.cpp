@@ -232,7 +232,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
     // first to ask for detectors (a body that looks like JSON, see scan_raw).
     if (ctx.scan.decoded) {
       (void)inspect_json(ctx, wanted, b.redactors != 0);
-    } else if (stage_result r = scan_raw(ctx, wanted); !r.proceed()) {
+    } else if (stage_result r = scan_raw(ctx, wanted, true); !r.proceed()) {
       return r;
     }
   }

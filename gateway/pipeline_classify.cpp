@@ -78,7 +78,7 @@ bool looks_like_json(std::string_view body) {
 // JSON but is not strict JSON is refused, since a lenient parser could read it differently. Such
 // a body cannot be redacted. A body that is not UTF-8 text (an image, an archive) is
 // opaque_content.
-stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
+stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_decides) {
   ctx.scan = {};
   ctx.scan.ran = detectors;
   ctx.scan.located = true;
@@ -104,15 +104,19 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors) {
     ctx.completion_bound = as_json.fields.max_tokens * std::max<std::uint64_t>(1, as_json.fields.choices);
     return stage_result::next();
   }
-  if (detectors == 0) {
-    return stage_result::next();  // no detectors to answer to: forwarded as it is
-  }
-  if (json_like) {
+  // Not strict JSON, but a server that parses bodies whatever their label may read it as JSON
+  // anyway, its own way: the model it takes from `{"model":"a","model":"b"}` or beside a
+  // `fallbacks` list is not one the policy (or a tenant's model limit) can decide. Without them, nothing
+  // depends on it: forwarded as it is.
+  if (json_like && (detectors != 0 || model_decides)) {
     return stage_result::respond(
         outcome::invalid_json,
         fmt::format("the request body looks like JSON but is not strict UTF-8 JSON ({}); a cluster could "
                     "read it differently from the gateway: send strict JSON (RFC 8259)",
                     as_json.message));
+  }
+  if (detectors == 0) {
+    return stage_result::next();  // no detectors to answer to: forwarded as it is
   }
   static thread_local classify::unescaped_text decoded;
   using enum classify::unescape_forms;
@@ -491,7 +495,7 @@ stage_result pipeline::classify_body(request_context& ctx) const {
                   "must be application/json",
                   type->value));
   }
-  return scan_raw(ctx, detectors);
+  return scan_raw(ctx, detectors, b != nullptr || !cfg_->tenants_file.empty());
 }
 
 }  // namespace sovgw::gateway

@@ -17,8 +17,9 @@ namespace sovgw::gateway {
 stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool locate);
 
 // A body that is not JSON on a path that is not a JSON endpoint, read as text in every form a
-// server may decode it; refused when it looks like JSON but is not strict JSON.
-stage_result scan_raw(request_context& ctx, std::uint32_t detectors);
+// server may decode it; refused when it looks like JSON but is not strict JSON and there are
+// detectors to run or, `model_decides` (a policy or tenants' model limits), a model to decide.
+stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_decides);
 
 // The detectors that find something in the request target or a forwarded header field.
 std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors);

@@ -125,6 +125,58 @@ class UnknownModelTest(unittest.TestCase):
         self.assertEqual(len(log["policy_version"]), 64)
 
 
+MODEL_ONLY_POLICY = """version: 1
+rules:
+  - id: forbid-llama
+    effect: forbid
+    when:
+      model: ["llama-*"]
+    reason: Llama models are not approved.
+  - id: permit-all
+    effect: permit
+    reason: Every other model may be used.
+"""
+
+
+class ModelOnlyPolicyTest(unittest.TestCase):
+    """A policy without detectors still decides the model: a body a lenient server could read as
+    another model than the gateway's is refused, whatever its label."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
+        cls.standin = start_standin(cls.certs)
+        cls.policy = os.path.join(cls.tmp.path, "policy.yaml")
+        with open(cls.policy, "w") as f:
+            f.write(MODEL_ONLY_POLICY)
+        paris = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs)
+        cls.gateway = Gateway(gateway_yaml(cls.certs, paris, extra=f"policy: {cls.policy}\n"), cls.tmp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.standin.stop()
+        cls.tmp.cleanup()
+
+    def post(self, body, content_type="text/plain"):
+        return exchange(self.gateway.port, self.certs,
+                        request_bytes("POST", "/custom/search", body, {"Content-Type": content_type}))
+
+    def test_a_body_a_lenient_server_could_read_as_another_model_is_refused(self):
+        for body in (b'{"model":"mistral-small","model":"llama-3"}', b'{"model":"mistral-small","Model":"llama-3"}',
+                     b'{"model":"mistral-small","fallbacks":["llama-3"]}', b'{"model":"mistral-small",}'):
+            with self.subTest(body=body):
+                resp = self.post(body)
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "invalid_json")
+        # Strict JSON is read for its model, whatever its label; text that is not JSON passes.
+        resp = self.post(b'{"model":"llama-3","prompt":"hi"}')
+        self.assertEqual(resp.status, 403, resp.body)
+        self.assertIn("forbid-llama", resp.json()["error"]["message"])
+        self.assertNotIn(self.post(b"plain words, no model").status, (400, 403))
+
+
 class PolicyEnforcementTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
