@@ -567,6 +567,14 @@ bool path_under(const message_head& head, std::string_view prefix) {
   return path.size() >= prefix.size() && iequals(path.substr(0, prefix.size()), prefix);
 }
 
+bool path_ends_with(const message_head& head, std::string_view suffix) {
+  std::string_view path = target_path(head);
+  if (path.size() > 1 && path.ends_with('/')) {
+    path.remove_suffix(1);
+  }
+  return path.size() >= suffix.size() && iequals(path.substr(path.size() - suffix.size()), suffix);
+}
+
 const field* message_head::find(std::string_view name) const {
   for (const field& f : fields) {
     if (iequals(f.name, name)) {

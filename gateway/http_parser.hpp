@@ -110,6 +110,9 @@ struct message_head {
 [[nodiscard]] std::string_view target_path(const message_head& head);  // the target before '?'
 [[nodiscard]] bool path_is(const message_head& head, std::string_view path);
 [[nodiscard]] bool path_under(const message_head& head, std::string_view prefix);
+// Whether the path ends in `suffix` ("/chat/completions"), under any prefix, with or without one
+// trailing slash, as a router folding both reads it.
+[[nodiscard]] bool path_ends_with(const message_head& head, std::string_view suffix);
 
 // True for the fields a proxy must never forward (RFC 9110 7.6.1) plus the names listed in the
 // message's Connection field.

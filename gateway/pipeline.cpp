@@ -372,21 +372,11 @@ namespace {
 // A streamed completion whose client did not ask for usage: the gateway asks the cluster for it
 // (stream_options.include_usage), so that no stream goes uncounted, and the relay removes the
 // usage-only event again (ctx.usage_requested). The body was inspected as strict JSON already.
-// Every spelling of the two endpoints that the policy and the JSON checks take for them: any
-// prefix (/openai/deployments/{model}/chat/completions, /api/v1/...), any case, a trailing slash.
-bool openai_completions(const http::message_head& head) {
-  std::string_view path = http::target_path(head);
-  if (path.ends_with('/')) {
-    path.remove_suffix(1);
-  }
-  const auto ends_in = [&](std::string_view tail) {
-    return path.size() >= tail.size() && http::iequals(path.substr(path.size() - tail.size()), tail);
-  };
-  return ends_in("/chat/completions") || ends_in("/completions");
-}
-
 void request_usage(request_context& ctx) {
-  if (!ctx.stream || ctx.include_usage.value_or(false) || !openai_completions(ctx.head)) {
+  // Every spelling of the two endpoints that the policy and the JSON checks take for them: any
+  // prefix (/openai/deployments/{model}/chat/completions, /api/v1/...), any case, a trailing slash
+  // ("/completions" ends "/chat/completions" too).
+  if (!ctx.stream || ctx.include_usage.value_or(false) || !http::path_ends_with(ctx.head, "/completions")) {
     return;
   }
   // Edited in place: every other byte reaches the cluster as the detectors read it.

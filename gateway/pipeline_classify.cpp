@@ -216,10 +216,6 @@ stage_result unsupported_media_type(std::string message) {
 // body there that names no model ("model" absent, null or "") would be served by whatever model
 // the cluster defaults to, which no model rule of the policy or of a tenant's limits saw.
 bool runs_a_model(const http::message_head& head) {
-  std::string_view path = http::target_path(head);
-  if (path.size() > 1 && path.ends_with('/')) {
-    path.remove_suffix(1);
-  }
   static constexpr std::string_view endings[] = {"/completions",
                                                  "/embeddings",
                                                  "/responses",
@@ -249,9 +245,8 @@ bool runs_a_model(const http::message_head& head) {
                                                  "/predict",
                                                  "/infer",
                                                  "/predictions"};
-  return std::any_of(std::begin(endings), std::end(endings), [&](std::string_view suffix) {
-    return path.size() >= suffix.size() && ascii_iequals(path.substr(path.size() - suffix.size()), suffix);
-  });
+  return std::any_of(std::begin(endings), std::end(endings),
+                     [&](std::string_view suffix) { return http::path_ends_with(head, suffix); });
 }
 
 // The model a request target names, in the forms APIs put it there: Azure OpenAI's
