@@ -140,9 +140,11 @@ class relay_run {
       return;
     }
     // Whether the answer generates text matters only when the cluster gave no completion count.
-    ctx_.usage_known = meter_.known(true) || (meter_.known(false) && !answers_with_text(ctx_.head));
+    const bool reported = meter_.known(true);
+    const bool generates = !reported && answers_with_text(ctx_.head);
+    ctx_.usage_known = reported || (meter_.known(false) && !generates);
     if (!ctx_.usage_known) {
-      meter_.estimate(ctx_.body.size(), answers_with_text(ctx_.head));
+      meter_.estimate(ctx_.body.size(), generates);
       ctx_.usage_estimated = true;
     }
     ctx_.prompt_tokens = meter_.prompt_tokens();

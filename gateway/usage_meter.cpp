@@ -303,9 +303,6 @@ void usage_meter::estimate(std::size_t request_body_bytes, bool generates) {
   }
 }
 
-// Whether an answer is generated text (charged by its size when the cluster reports no usage):
-// on /v1/, the endpoints that generate; elsewhere every POST but those that answer with vectors
-// or scores (embeddings, rerank, tokenize and the like).
 bool answers_with_text(const http::message_head& head) {
   if (http::path_under(head, "/v1/")) {
     return http::path_under(head, "/v1/chat/completions") || http::path_under(head, "/v1/completions") ||

@@ -317,16 +317,8 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::u
 }
 
 void limiter::charge(reservation& held, std::uint64_t tokens, std::int64_t now_ms, std::uint64_t completion) {
-  charge_scopes(held.states_, tokens, now_ms, held.tokens_);
-  if (held.unbounded_) {
-    // A running average (weight 1/4 for the newest) of what unbounded completions used.
-    for (const std::shared_ptr<state>& s : held.states_) {
-      if (s) {
-        const std::lock_guard lock(s->mutex);
-        s->completion_estimate += (static_cast<double>(completion) - s->completion_estimate) / 4;
-      }
-    }
-  }
+  charge_scopes(held.states_, tokens, now_ms, held.tokens_,
+                held.unbounded_ ? std::optional(completion) : std::nullopt);
   held.tokens_ = 0;
   held.unbounded_ = false;
   held.states_ = {};
@@ -348,13 +340,13 @@ void limiter::reservation::release() noexcept {
 
 void limiter::charge(const limit_target& target, std::uint64_t tokens, std::int64_t now_ms) {
   if (tokens != 0) {
-    charge_scopes(find_all(target), tokens, now_ms, 0);
+    charge_scopes(find_all(target), tokens, now_ms, 0, std::nullopt);
   }
 }
 
 void limiter::charge_scopes(const scopes& sc, std::uint64_t tokens, std::int64_t now_ms,
-                            std::uint64_t reserved) {
-  if (tokens == 0 && reserved == 0) {
+                            std::uint64_t reserved, std::optional<std::uint64_t> unbounded_completion) {
+  if (tokens == 0 && reserved == 0 && !unbounded_completion) {
     return;
   }
   const month_of month = month_at(now_ms);
@@ -364,6 +356,10 @@ void limiter::charge_scopes(const scopes& sc, std::uint64_t tokens, std::int64_t
     }
     const std::lock_guard lock(s->mutex);
     s->in_flight -= std::min(s->in_flight, reserved);
+    if (unbounded_completion) {
+      // A running average (weight 1/4 for the newest) of what unbounded completions used.
+      s->completion_estimate += (static_cast<double>(*unbounded_completion) - s->completion_estimate) / 4;
+    }
     if (tokens == 0) {
       continue;
     }

@@ -199,7 +199,10 @@ class limiter {
   using scopes = std::array<std::shared_ptr<state>, 3>;  // by limit_scope; null: no limits there
   [[nodiscard]] std::shared_ptr<state> find(std::string_view name) const;
   [[nodiscard]] scopes find_all(const limit_target& target) const;
-  void charge_scopes(const scopes& sc, std::uint64_t tokens, std::int64_t now_ms, std::uint64_t reserved);
+  // `unbounded_completion`: the completion of a request that did not bound it, which the scopes'
+  // estimate learns from (admit).
+  void charge_scopes(const scopes& sc, std::uint64_t tokens, std::int64_t now_ms, std::uint64_t reserved,
+                     std::optional<std::uint64_t> unbounded_completion);
 
   std::atomic<std::shared_ptr<const map>> states_{std::make_shared<const map>()};
   bool shared_ = false;
