@@ -54,9 +54,14 @@ rules:
 """
 
 
-class UnknownModelTest(unittest.TestCase):
-    """A model no cluster serves is the client's mistake (404), not a residency refusal, with or without
-    a policy; the gateway's model list is recorded under the policy that filtered it."""
+class PolicyGatewayCase(unittest.TestCase):
+    """A stand-in cluster and a gateway running `policy_text` over the clusters `clusters()` names."""
+
+    policy_text = POLICY
+
+    @classmethod
+    def clusters(cls):
+        return cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs)
 
     @classmethod
     def setUpClass(cls):
@@ -65,13 +70,8 @@ class UnknownModelTest(unittest.TestCase):
         cls.standin = start_standin(cls.certs)
         cls.policy = os.path.join(cls.tmp.path, "policy.yaml")
         with open(cls.policy, "w") as f:
-            f.write(POLICY)
-        paris = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
-            'models: ["*"]', 'models: ["mistral-small"]')
-        virginia = cluster_yaml("virginia", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
-            "country: FR", "country: US").replace("operator_jurisdiction: EU", "operator_jurisdiction: US").replace(
-            'models: ["*"]', 'models: ["gpt-4o"]')
-        cls.gateway = Gateway(gateway_yaml(cls.certs, paris + virginia, extra=f"policy: {cls.policy}\n"),
+            f.write(cls.policy_text)
+        cls.gateway = Gateway(gateway_yaml(cls.certs, cls.clusters(), extra=f"policy: {cls.policy}\n"),
                               cls.tmp.path)
 
     @classmethod
@@ -79,6 +79,20 @@ class UnknownModelTest(unittest.TestCase):
         cls.gateway.stop()
         cls.standin.stop()
         cls.tmp.cleanup()
+
+
+class UnknownModelTest(PolicyGatewayCase):
+    """A model no cluster serves is the client's mistake (404), not a residency refusal, with or without
+    a policy; the gateway's model list is recorded under the policy that filtered it."""
+
+    @classmethod
+    def clusters(cls):
+        paris = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
+            'models: ["*"]', 'models: ["mistral-small"]')
+        virginia = cluster_yaml("virginia", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
+            "country: FR", "country: US").replace("operator_jurisdiction: EU", "operator_jurisdiction: US").replace(
+            'models: ["*"]', 'models: ["gpt-4o"]')
+        return paris + virginia
 
     def log_of(self, resp):
         rid = resp.header("x-request-id")
@@ -138,26 +152,11 @@ rules:
 """
 
 
-class ModelOnlyPolicyTest(unittest.TestCase):
+class ModelOnlyPolicyTest(PolicyGatewayCase):
     """A policy without detectors still decides the model: a body a lenient server could read as
     another model than the gateway's is refused, whatever its label."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = TempDir()
-        cls.certs = make_certs(os.path.join(cls.tmp.path, "certs"))
-        cls.standin = start_standin(cls.certs)
-        cls.policy = os.path.join(cls.tmp.path, "policy.yaml")
-        with open(cls.policy, "w") as f:
-            f.write(MODEL_ONLY_POLICY)
-        paris = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs)
-        cls.gateway = Gateway(gateway_yaml(cls.certs, paris, extra=f"policy: {cls.policy}\n"), cls.tmp.path)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gateway.stop()
-        cls.standin.stop()
-        cls.tmp.cleanup()
+    policy_text = MODEL_ONLY_POLICY
 
     def post(self, body, content_type="text/plain"):
         return exchange(self.gateway.port, self.certs,

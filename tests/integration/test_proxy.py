@@ -382,6 +382,29 @@ class UpstreamFailureTest(unittest.TestCase):
             self.assertNotIn(name, names)
         self.assertIn("x_kept", names)
 
+    def test_a_204_goes_out_without_content_length(self):
+        # RFC 9110 8.6: a 204 carries no Content-Length, whatever the cluster wrote.
+        import http.server
+        import threading
+
+        class NoContent(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoContent)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        g = self.gateway(cluster_yaml("quiet", f"127.0.0.1:{server.server_address[1]}", plaintext=True))
+        resp = exchange(g.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 204, resp.body)
+        self.assertNotIn("content-length", [n.lower() for n, _ in resp.headers])
+
     def test_what_a_request_can_cause_never_marks_an_endpoint_down(self):
         # A client chooses what it sends: a head the cluster refuses by closing, input it answers
         # with garbage or resets on. Were those endpoint failures, three requests from any tenant

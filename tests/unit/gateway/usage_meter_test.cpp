@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
 using namespace sovgw::gateway;
@@ -213,21 +214,14 @@ TEST_CASE("usage meter: an event too large to hold is passed on and counted, and
 }
 
 TEST_CASE("usage meter: events whose lines end in CR alone, and every usage object counts at its largest") {
-  std::string cr = chunk + usage_event + done;
-  for (char& c : cr) {
-    c = c == '\n' ? '\r' : c;
-  }
+  const auto cr_only = [](std::string text) {
+    std::replace(text.begin(), text.end(), '\n', '\r');
+    return text;
+  };
   for (std::size_t step : {1u, 5u, 4096u}) {
     CAPTURE(step);
     usage_meter m(usage_meter::mode::sse, true);
-    std::string cr_chunk = chunk;
-    std::string cr_done = done;
-    for (std::string* s : {&cr_chunk, &cr_done}) {
-      for (char& c : *s) {
-        c = c == '\n' ? '\r' : c;
-      }
-    }
-    CHECK(run(m, cr, step) == cr_chunk + cr_done);
+    CHECK(run(m, cr_only(chunk + usage_event + done), step) == cr_only(chunk + done));
     CHECK((m.prompt_tokens() == 12 && m.completion_tokens() == 5));
   }
   // A body that echoes an object of the client's with its own "usage" after the cluster's.
