@@ -10,6 +10,7 @@
 #include "classify/detect_text.hpp"
 #include "classify/fold.hpp"
 #include "classify/json_sax.hpp"
+#include "common/word_set.hpp"
 
 namespace sovgw::classify {
 namespace {
@@ -226,8 +227,7 @@ class inspect_handler : public detail::no_size_limits {
       append(s, true);
       if (may_have_exponent) {
         char as_read[64];
-        if (const std::size_t n =
-                detail::number_as_read(std::string_view(text_).substr(start_), as_read)) {
+        if (const std::size_t n = detail::number_as_read(std::string_view(text_).substr(start_), as_read)) {
           text_.append(as_read, n);  // within the number: a finding there is hidden, never redacted
         }
       }
@@ -308,9 +308,9 @@ class inspect_handler : public detail::no_size_limits {
   // training_file, filename (not profile); and in lowerCamelCase, which Google's APIs take as
   // well as snake_case (Gemini's fileData and fileUri, read folded).
   static bool names_a_file(std::string_view name) {
-    static constexpr std::string_view camel[] = {"filedata", "fileuri",     "fileurl",  "fileid",
-                                                 "fileids",  "inputfileid", "filepath", "filecontent"};
-    if (std::find(std::begin(camel), std::end(camel), name) != std::end(camel)) {
+    static constexpr word_set camel{"filedata", "fileuri",     "fileurl",  "fileid",
+                                    "fileids",  "inputfileid", "filepath", "filecontent"};
+    if (camel.contains(name)) {
       return true;
     }
     for (std::size_t at = 0; at <= name.size();) {
@@ -347,61 +347,61 @@ class inspect_handler : public detail::no_size_limits {
   // tool or server list has types of its own. (The model reads a tool's description and schema as
   // text, which the detectors read; it never reads media there.)
   static bool not_content(std::string_view key) {
-    static constexpr std::string_view keys[] = {"tools",
-                                                "functions",
-                                                "tool_choice",
-                                                "response_format",
-                                                "text",
-                                                "structured_outputs",
-                                                "guided_json",
-                                                "guided_grammar",
-                                                "guided_regex",
-                                                "guided_choice",
-                                                "json_schema",
-                                                "grammar",
-                                                "parameters",
-                                                "metadata",
-                                                "mcp_servers",
-                                                "media_io_kwargs",
-                                                "mm_processor_kwargs",
-                                                "embedding_types"};
-    return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
+    static constexpr word_set keys{"tools",
+                                   "functions",
+                                   "tool_choice",
+                                   "response_format",
+                                   "text",
+                                   "structured_outputs",
+                                   "guided_json",
+                                   "guided_grammar",
+                                   "guided_regex",
+                                   "guided_choice",
+                                   "json_schema",
+                                   "grammar",
+                                   "parameters",
+                                   "metadata",
+                                   "mcp_servers",
+                                   "media_io_kwargs",
+                                   "mm_processor_kwargs",
+                                   "embedding_types"};
+    return keys.contains(key);
   }
   // The `type` of a part in a message or an input: what is not known to be text (or a call, a
   // result, a citation holding text) is opaque: an Anthropic `image` or `document` block, vLLM's
   // `prompt_embeds` part, a `redacted_thinking` block, types the gateway has never seen. (Citations
   // and Anthropic's `cache_control: {"type": "ephemeral"}` sit in parts too, and are no content.)
   static bool part_type_is_text(std::string_view type) {
-    static constexpr std::string_view text[] = {"text",
-                                                "input_text",
-                                                "output_text",
-                                                "refusal",
-                                                "summary_text",
-                                                "reasoning_text",
-                                                "message",
-                                                "function",
-                                                "function_call",
-                                                "function_call_output",
-                                                "custom_tool_call",
-                                                "custom_tool_call_output",
-                                                "tool_use",
-                                                "tool_result",
-                                                "tool_call",
-                                                "server_tool_use",
-                                                "thinking",
-                                                "reasoning",
-                                                "search_result",
-                                                "char_location",
-                                                "page_location",
-                                                "content_block_location",
-                                                "search_result_location",
-                                                "web_search_result_location",
-                                                "url_citation",
-                                                "file_citation",
-                                                "container_file_citation",
-                                                "file_path",
-                                                "ephemeral"};
-    return std::find(std::begin(text), std::end(text), type) != std::end(text);
+    static constexpr word_set text{"text",
+                                   "input_text",
+                                   "output_text",
+                                   "refusal",
+                                   "summary_text",
+                                   "reasoning_text",
+                                   "message",
+                                   "function",
+                                   "function_call",
+                                   "function_call_output",
+                                   "custom_tool_call",
+                                   "custom_tool_call_output",
+                                   "tool_use",
+                                   "tool_result",
+                                   "tool_call",
+                                   "server_tool_use",
+                                   "thinking",
+                                   "reasoning",
+                                   "search_result",
+                                   "char_location",
+                                   "page_location",
+                                   "content_block_location",
+                                   "search_result_location",
+                                   "web_search_result_location",
+                                   "url_citation",
+                                   "file_citation",
+                                   "container_file_citation",
+                                   "file_path",
+                                   "ephemeral"};
+    return text.contains(type);
   }
 
   // Whether key() reads the keys of the current object.
@@ -655,10 +655,10 @@ class inspect_handler : public detail::no_size_limits {
   }
 
   static bool names_client_route(std::string_view key) {
-    static constexpr std::string_view keys[] = {"user_config",       "api_base",           "base_url",
-                                                "api_key",           "azure_endpoint",     "azure_ad_token",
-                                                "aws_access_key_id", "vertex_credentials", "model_list"};
-    return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
+    static constexpr word_set keys{"user_config",       "api_base",           "base_url",
+                                   "api_key",           "azure_endpoint",     "azure_ad_token",
+                                   "aws_access_key_id", "vertex_credentials", "model_list"};
+    return keys.contains(key);
   }
 
   // A key for a message: at most 64 bytes of it, control characters as '?'.

@@ -237,3 +237,22 @@ TEST_CASE("usage meter: events whose lines end in CR alone, and every usage obje
   CHECK(huge.prompt_tokens() == (std::uint64_t{1} << 40));
   CHECK(huge.prompt_tokens() + huge.completion_tokens() > huge.prompt_tokens());
 }
+
+TEST_CASE("usage meter: the usage key is found at every offset, near-misses around it ignored") {
+  // The search tests sixteen positions at a time and the last few bytes one by one: the key at
+  // every offset of a short body crosses both, and decoys that share its first, second or last
+  // byte must not stop it.
+  for (std::size_t pad = 0; pad < 48; ++pad) {
+    const std::string body =
+        "{\"" + std::string(pad, 'a') +
+        "\":\"\\\"us\\\"\"u\"usag\",\"usage\":{\"prompt_tokens\":" + std::to_string(pad + 1) +
+        ",\"completion_tokens\":2}}";
+    usage_meter m(usage_meter::mode::json, false);
+    CHECK(run(m, body, body.size()) == body);
+    CHECK(m.known(true));
+    CHECK(m.prompt_tokens() == pad + 1);
+  }
+  usage_meter tail(usage_meter::mode::json, false);
+  (void)run(tail, std::string(40, ' ') + "\"usage\"", 64);
+  CHECK_FALSE(tail.known(true));
+}
