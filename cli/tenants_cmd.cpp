@@ -174,22 +174,25 @@ std::int64_t parse_expiry(const std::string& text, std::int64_t now) {
 }
 
 // Where a new `keys:` entry goes: appended at the end, which must be the keys: list (or the file
-// has none yet). Returns the text to append before the entry line, and its indentation.
+// has none yet). `base` is the file's text to append the entry line to (an empty `keys: []`
+// becomes a block list), `indent` the entry's indentation.
 struct append_point {
-  std::string prefix;
+  std::string base;
   std::string indent;
 };
 
 append_point where_to_append(const std::string& text, const std::string& path) {
   const YAML::Node root = YAML::Load(text);
-  append_point out;
-  out.indent = "  ";
-  if (!text.empty() && text.back() != '\n') {
-    out.prefix = "\n";
-  }
+  append_point out{text, "  "};
+  const auto end_line = [&out] {
+    if (!out.base.empty() && out.base.back() != '\n') {
+      out.base += '\n';
+    }
+  };
   const YAML::Node keys = root["keys"];
   if (!keys) {
-    out.prefix += "keys:\n";
+    end_line();
+    out.base += "keys:\n";
     return out;
   }
   int keys_line = -1;
@@ -208,13 +211,21 @@ append_point where_to_append(const std::string& text, const std::string& path) {
                     path, keys_line + 1));
   }
   if (keys.Style() == YAML::EmitterStyle::Flow) {
-    throw command_error(
-        exit_environment,
-        fmt::format("{}:{}:{}: keys: is a flow list ([...]): write it as a block list, one "
-                    "'- {{...}}' per line (or 'keys:' alone while there are none), for keys to "
-                    "be appended",
-                    path, keys.Mark().line + 1, keys.Mark().column + 1));
+    const auto open = static_cast<std::size_t>(keys.Mark().pos);
+    const std::size_t close = text.find(']', open);
+    if (keys.IsSequence() && keys.size() == 0 && open < text.size() && text[open] == '[' &&
+        close != std::string::npos) {
+      // `keys: []` (or `[ ]`): the same empty list, written as a block list the entries can follow.
+      out.base.erase(open, close + 1 - open);
+      end_line();
+      return out;
+    }
+    throw command_error(exit_environment,
+                        fmt::format("{}:{}:{}: keys: is a flow list ([...]): write it as a block list, one "
+                                    "'- {{...}}' per line, for keys to be appended",
+                                    path, keys.Mark().line + 1, keys.Mark().column + 1));
   }
+  end_line();
   if (keys.IsSequence() && keys.size() > 0) {
     const int column = keys[0].Mark().column;
     out.indent.assign(static_cast<std::size_t>(std::max(0, column - 2)), ' ');
@@ -276,7 +287,7 @@ int cmd_create(const options& o) {
     entry += fmt::format(", expires: {}", tenants::format_time(expires));
   }
   entry += limits + "}\n";
-  const std::string updated = text + at.prefix + entry;
+  const std::string updated = at.base + entry;
   // The new file must parse and hold the new key before it replaces the old one.
   const tenants::load_result check = tenants::parse_tenants(updated, path);
   if (!check.ok() || check.tenants->check_key(key, now).status != tenants::key_check::valid) {

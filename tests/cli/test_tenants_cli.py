@@ -184,15 +184,32 @@ class TenantsCliTest(unittest.TestCase):
         self.assertIn("keys: must be the last section", r.stderr)
         self.assertEqual(Path(self.file).read_text(), before)
 
-    def test_an_empty_flow_list_of_keys_is_named_as_such(self):
+    def test_an_empty_flow_list_of_keys_takes_the_first_key(self):
+        # `keys: []` is how many write "none yet"; the first key turns it into a block list.
         with open(self.file, "a") as f:
-            f.write("keys: []\n")
+            f.write("keys: [ ]  # none yet")
         self.assertEqual(run("tenants", "check", self.file).returncode, 0)
+        first = run("tenants", "key", "create", "acme", "--file", self.file)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        second = run("tenants", "key", "create", "acme", "--file", self.file)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        text = Path(self.file).read_text()
+        self.assertIn("keys:   # none yet\n  - {tenant: acme, id: ", text)
+        self.assertEqual(text.count("- {tenant: acme"), 2)
+        r = run("tenants", "check", self.file)
+        self.assertEqual(r.stdout, f"{self.file}: 2 tenants, 2 keys\n")
+
+    def test_a_flow_list_with_keys_is_named_as_such(self):
+        self.create("acme")
+        head, entry = Path(self.file).read_text().split("keys:\n")
+        Path(self.file).write_text(head + "keys: [" + entry.strip()[2:] + "]\n")
+        self.assertEqual(run("tenants", "check", self.file).returncode, 0)
+        before = Path(self.file).read_text()
         r = run("tenants", "key", "create", "acme", "--file", self.file)
         self.assertEqual(r.returncode, 3)
         self.assertEqual(r.stderr, f"sovgw tenants key create: {self.file}:5:7: keys: is a flow list ([...]): write "
-                                   "it as a block list, one '- {...}' per line (or 'keys:' alone while there are "
-                                   "none), for keys to be appended\n")
+                                   "it as a block list, one '- {...}' per line, for keys to be appended\n")
+        self.assertEqual(Path(self.file).read_text(), before)
 
     def test_a_folder_others_may_write_is_refused(self):
         # They could not edit the file, but could replace it with one that gives them a key.
