@@ -14,6 +14,8 @@
 #include "audit/keys.hpp"
 #include "audit/log_events.hpp"
 #include "audit/log_verifier.hpp"
+#include "audit/proof_file.hpp"
+#include "audit/published_checkpoint.hpp"
 #include "audit/store.hpp"
 #include "crypto/sha256.hpp"
 
@@ -58,6 +60,18 @@ std::optional<std::uint64_t> parse_age_seconds(std::string_view text) {
 
 result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
   auto keys = load_writer_keys(config.key_dir);
+  if (std::error_code ec; !std::filesystem::exists(config.db_dir, ec) && !ec) {
+    // A store gone altogether, where this log published a checkpoint: not replaced by a new one.
+    const std::string path = published_checkpoint_path(config.db_dir);
+    auto published = read_published_checkpoint(path, keys.signer.verifier());
+    if (published.is_ok() && *published && (*published)->size > 0) {
+      return status{error_code::verification_failed,
+                    fmt::format("refusing to create a new audit log at {}: this log published a checkpoint "
+                                "covering {} records at {}, so its store is missing. Restore it; to start a "
+                                "new log instead, move {} aside and keep it as evidence",
+                                config.db_dir, (*published)->size, path, path)};
+    }
+  }
   auto opened = store::open(config.db_dir, config.create_if_missing ? store::open_mode::read_write
                                                                     : store::open_mode::write_existing);
   if (!opened.is_ok()) {
@@ -86,10 +100,17 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
     }
   }
 
-  auto report = verify_log(
-      *log->store_, log->signer_->verifier(),
-      verify_options{
-          .indexes = false, .held = {}, .require_checkpoint = false, .check_times_at_us = std::nullopt});
+  // The checkpoint published beside the store: a store that lost records it covers (restored from
+  // an old copy, replaced, or missing its newest writes with their checkpoints) is never continued.
+  log->published_path_ = published_checkpoint_path(config.db_dir);
+  auto published = read_published_checkpoint(log->published_path_, log->signer_->verifier());
+  verify_options checks{
+      .indexes = false, .held = {}, .require_checkpoint = false, .check_times_at_us = std::nullopt};
+  if (published.is_ok() && *published) {
+    checks.held.push_back(**published);
+    checks.held_label = fmt::format("the checkpoint this log published at {}", log->published_path_);
+  }
+  auto report = verify_log(*log->store_, log->signer_->verifier(), checks);
   if (report.checkpoints == 0 && report.stored_checkpoints > 0) {
     // Not one stored checkpoint is signed by this key: the keys are another log's (same name), and
     // even a forced open would sign this log's checkpoints with a key its auditors do not hold.
@@ -103,6 +124,29 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
                                 config.key_dir, log->signer_->verifier().label(), config.db_dir,
                                 report.stored_checkpoints, foreign->text)};
     }
+  }
+  if (!published.is_ok()) {
+    return status{error_code::verification_failed,
+                  fmt::format("refusing to open the audit log at {}: {} (if the keys in {} replaced the ones "
+                              "that signed it, move that file aside)",
+                              config.db_dir, published.error().message(), config.key_dir)};
+  }
+  // Records the published checkpoint covers and the log would not continue after: never signed over.
+  const auto lost = [&](std::uint64_t reach, std::string_view also) {
+    const std::uint64_t covered = (*published)->size;
+    return status{
+        error_code::verification_failed,
+        fmt::format(
+            "refusing to open the audit log at {}: it reaches {} records, but the checkpoint this log "
+            "published at {} covers {}: records {}..{} are gone (the store was restored from an "
+            "older copy, replaced, or lost its newest writes). Restore a copy of the store that "
+            "holds them{}; to start a new log instead, move {} and {} aside and keep them as evidence",
+            config.db_dir, reach, log->published_path_, covered, reach, covered - 1, also, config.db_dir,
+            log->published_path_)};
+  };
+  if (*published && (*published)->size > report.records && !config.allow_unverified_open) {
+    return lost(report.records,
+                " (a forced open continues only where the stored Merkle tree still covers them)");
   }
   std::string forced_reason;
   if (report.ok()) {
@@ -121,10 +165,23 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
       return resumed.error();
     }
     forced_reason = fmt::format("{}; {}", report.problems.front().text, resumed.value());
+    if (*published && log->tiles_.size() < (*published)->size) {
+      return lost(log->tiles_.size(), "");
+    }
   }
   log->next_seq_ = log->tiles_.size();
   log->durable_size_ = log->next_seq_;
   log->durable_root_ = log->tiles_.root();
+  if (log->latest_ && (!*published || (*published)->size < log->latest_->size)) {
+    // A log older than publishing, or whose last publication failed: its newest checkpoint now.
+    auto note = stored_checkpoint_note(*log->store_, log->latest_->size);
+    if (!note.is_ok()) {
+      return note.error();
+    }
+    if (auto s = publish_checkpoint(log->published_path_, note.value()); !s.is_ok()) {
+      return s;
+    }
+  }
   log->vault_ = std::make_unique<payload_vault>(*log->store_, keys.kek, keys.auditor_public);
   auto unwrapped = log->vault_->remove_wrapped_copies();
   if (!unwrapped.is_ok()) {
@@ -509,7 +566,10 @@ status audit_log::sign_checkpoint_locked() {
     return s;
   }
   latest_ = std::move(cp);
-  return status::ok();
+  // Published only once stored durably: the file never covers a record the store may lose. A
+  // failure is reported (a periodic one is counted); the file keeps the previous checkpoint and the
+  // next one signed replaces it.
+  return publish_checkpoint(published_path_, note);
 }
 
 result<crypto::checkpoint> audit_log::checkpoint_now() {

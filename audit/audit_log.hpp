@@ -64,11 +64,11 @@ enum class health_state : std::uint8_t {
 
 struct log_health {
   health_state state = health_state::ok;
-  std::string reason;               // empty when ok
-  std::uint64_t bytes = 0;          // the database directory's size at the last check
-  std::uint64_t free_bytes = 0;     // free space on its file system at the last check
-  std::uint64_t failures = 0;       // storage errors since open()
-  std::uint64_t recoveries = 0;     // times it resumed after one
+  std::string reason;            // empty when ok
+  std::uint64_t bytes = 0;       // the database directory's size at the last check
+  std::uint64_t free_bytes = 0;  // free space on its file system at the last check
+  std::uint64_t failures = 0;    // storage errors since open()
+  std::uint64_t recoveries = 0;  // times it resumed after one
 };
 
 // Called once the record is durable (or failed), in seq order, on one of the log's threads (or
@@ -144,7 +144,9 @@ class audit_log {
   [[nodiscard]] status close();
 
   // Cheap (one atomic load): true when health() is ok. Safe from any thread.
-  [[nodiscard]] bool accepting() const noexcept { return health_state_.load(std::memory_order_acquire) == health_state::ok; }
+  [[nodiscard]] bool accepting() const noexcept {
+    return health_state_.load(std::memory_order_acquire) == health_state::ok;
+  }
   [[nodiscard]] log_health health() const;
 
   [[nodiscard]] std::uint64_t durable_size() const;
@@ -174,6 +176,7 @@ class audit_log {
   std::unique_ptr<store> store_;
   std::unique_ptr<crypto::note_signer> signer_;
   std::unique_ptr<payload_vault> vault_;
+  std::string published_path_;  // published_checkpoint_path(db_dir): each signed checkpoint too
 
   // Sequencer state: touched only by the sequencer thread (and open() before it starts), except
   // where guarded by state_mutex_.

@@ -485,9 +485,10 @@ class verifier {
         }
         problems_.add(
             area::records, problem_kind::checkpoint_mismatch, held.size > 0 ? held.size - 1 : 0,
-            fmt::format("the log's signed checkpoint at size {} has root {}, but the one you hold "
-                        "for that size has root {}: the log forked or was rewritten",
-                        held.size, crypto::to_base64(i->second.cp.root), crypto::to_base64(held.root)));
+            fmt::format("the log's signed checkpoint at size {} has root {}, but {} has root {}: the log "
+                        "forked or was rewritten",
+                        held.size, crypto::to_base64(i->second.cp.root), options_.held_label,
+                        crypto::to_base64(held.root)));
         i = checkpoints_.erase(i);  // signed, but contradicted: it does not verify the log
       }
       checkpoints_.emplace(held.size, known_checkpoint{held, true});
@@ -536,9 +537,9 @@ class verifier {
     if (!held && contradicted_held_) {
       problems_.add(
           area::records, problem_kind::checkpoint_mismatch, size - 1,
-          fmt::format("checkpoint at size {} signs a history that contradicts the checkpoint you hold "
-                      "at size {}: it was signed over the rewrite",
-                      size, *contradicted_held_));
+          fmt::format("checkpoint at size {} signs a history that contradicts {} at size {}: it was "
+                      "signed over the rewrite",
+                      size, options_.held_label, *contradicted_held_));
       return;
     }
     authenticated_size_ = size;  // every record below is the one that was signed
@@ -677,7 +678,7 @@ class verifier {
       problems_.add(area::records, problem_kind::checkpoint_mismatch, size - 1,
                     fmt::format("{} at size {}: its signed root does not match the recomputed tree; a record "
                                 "in {}..{} was altered",
-                                held ? "the checkpoint you hold" : "checkpoint", size, from, size - 1));
+                                held ? options_.held_label : "checkpoint", size, from, size - 1));
       if (from < size && from != pinned_from && !suspect_within(from, size)) {
         pinned_from = from;
         // Which record is not known, only the range: no first bad record is named.
@@ -924,15 +925,15 @@ class verifier {
     }
     if (!checkpoints_.empty() && checkpoints_.rbegin()->first > report_.records) {
       const auto& [newest, entry] = *checkpoints_.rbegin();
-      problems_.add(area::records, problem_kind::records_truncated, report_.records,
-                    entry.held
-                        ? fmt::format("the log holds {} records but the checkpoint you hold covers {}: "
-                                      "records {}..{} were deleted since (or this is another log)",
-                                      report_.records, newest, report_.records, newest - 1)
-                        : fmt::format("the log holds {} records but a signed checkpoint covers {}: "
-                                      "records {}..{} are missing (deleted)",
-                                      report_.records, newest, report_.records, newest - 1),
-                    true);
+      problems_.add(
+          area::records, problem_kind::records_truncated, report_.records,
+          entry.held ? fmt::format("the log holds {} records but {} covers {}: records {}..{} were "
+                                   "deleted since (or this is another log)",
+                                   report_.records, options_.held_label, newest, report_.records, newest - 1)
+                     : fmt::format("the log holds {} records but a signed checkpoint covers {}: "
+                                   "records {}..{} are missing (deleted)",
+                                   report_.records, newest, report_.records, newest - 1),
+          true);
       return;
     }
     auto stored = stored_tree_size(store_);

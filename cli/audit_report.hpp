@@ -4,9 +4,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "audit/payload_verifier.hpp"
 #include "audit/report.hpp"
+#include "cli/audit_support.hpp"
 #include "cli/options.hpp"
 #include "crypto/signed_note.hpp"
 
@@ -26,6 +28,10 @@ struct report_context {
   std::map<std::string, std::string> rule_effects;  // and effects: "forbid", "permit", "restrict"
   // --payloads: the stored payloads checked (their problems are among the verification's).
   std::optional<audit::payload_report> payloads;
+  // Where the checkpoints kept outside the log came from (--checkpoint, the one published beside
+  // it), one per verify_options::held entry; none: the end of the log was not checked.
+  std::vector<held_checkpoints::source> held_from;
+  std::string published_path;  // audit::published_checkpoint_path(db)
 };
 
 [[nodiscard]] std::string report_html(const audit::report& r, const report_context& c);

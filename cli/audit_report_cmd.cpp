@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "audit/log_verifier.hpp"
+#include "audit/published_checkpoint.hpp"
 #include "cli/audit_output.hpp"
 #include "cli/audit_report.hpp"
 #include "cli/audit_support.hpp"
@@ -53,15 +54,22 @@ std::string verification_json(const audit::verify_report& v, const report_contex
   for (const auto& p : v.problems) {
     problems.push_back(json_problem(to_string(p.kind), p.record, p.text));
   }
+  std::vector<std::string> held_from;
+  for (const auto& from : c.held_from) {
+    held_from.push_back(fmt::format(R"({{"source":"{}","file":{}}})",
+                                    from.published ? "published" : "checkpoint_option",
+                                    json_string(from.path)));
+  }
   return fmt::format(
       R"({{"ok":{},"records":{},"checkpoints":{},"failed_checkpoints":{},"unchecked_checkpoints":{},)"
-      R"("checkpoint":{},"held_checkpoints":{},)"
+      R"("checkpoint":{},"held_checkpoints":{},"tail_checked":{},"held_from":[{}],)"
       R"("uncovered_records":{},)"
       R"("index_entries":{},)"
       R"("forced_opens":{},"payloads_checked":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
       R"("first_bad_record":{},"problems":[{}]}})",
       v.ok() ? "true" : "false", v.records, v.checkpoints, v.failed_checkpoints(), v.unchecked_checkpoints,
-      json_checkpoint(v.latest), v.held_checkpoints, v.uncovered_records(), v.index_entries, v.forced_opens,
+      json_checkpoint(v.latest), v.held_checkpoints, c.held_from.empty() ? "false" : "true",
+      fmt::join(held_from, ","), v.uncovered_records(), v.index_entries, v.forced_opens,
       json_optional(c.payloads ? std::optional(c.payloads->checked) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->dropped_by_retention) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->shredded) : std::nullopt),
@@ -208,7 +216,9 @@ int cmd_report(const options& o) {
                    .policy_version = {},
                    .rule_reasons = {},
                    .rule_effects = {},
-                   .payloads = std::nullopt};
+                   .payloads = std::nullopt,
+                   .held_from = {},
+                   .published_path = {}};
   if (o.has("policy")) {
     read_policy(o.need("policy"), c);
     for (const auto& [id, effect] : c.rule_effects) {
@@ -219,14 +229,13 @@ int cmd_report(const options& o) {
       }
     }
   }
-  const auto key_changed =
-      o.has("checkpoint") ? held_checkpoint_option(o, c.key, options.verify) : std::nullopt;
+  const held_checkpoints extra = held_checkpoint_options(o, c.key, options.verify);
+  c.held_from = extra.sources;
+  c.published_path = audit::published_checkpoint_path(c.db);
   options.verify.check_times_at_us = c.generated_us;  // record times judged as verify judges them
   const auto s = open_reader(o);
   auto r = audit::build_report(*s, c.key, options);
-  if (key_changed) {
-    r.verification.problems.insert(r.verification.problems.begin(), *key_changed);
-  }
+  extra.add_problems_to(r.verification);
   if (o.flag("payloads") && r.verification.ok()) {  // as verify --payloads: over a log that verifies
     c.payloads = audit::verify_payloads(*s, r.verification.events);
     r.verification.problems = c.payloads->problems;

@@ -171,8 +171,13 @@ std::string verification_section(const audit::report& r, const report_context& c
   if (v.ok()) {
     // Whether the stored payloads were read is part of the verdict: a green banner says so.
     out += fmt::format(
-        R"(<div class="banner ok">&#10003; The log verifies: {} records, none altered, missing or reordered{}</div>)",
+        R"(<div class="banner ok">&#10003; The log verifies: {} records, none altered, missing or reordered{}{}</div>)",
         num(v.records),
+        // Without a checkpoint kept outside the log, its end is only as complete as its own newest
+        // checkpoint says: records deleted together with their checkpoints would not show.
+        c.held_from.empty() && v.latest
+            ? fmt::format(" up to its newest signed checkpoint (size {})", num(v.latest->size))
+            : std::string(),
         c.payloads ? fmt::format("; its {} stored payloads match their records", num(c.payloads->checked))
         : v.sealed_records > 0 ? std::string("; its stored payloads were NOT checked (--payloads)")
                                : std::string());
@@ -234,10 +239,24 @@ std::string verification_section(const audit::report& r, const report_context& c
         "checks them against their records and the log's events</dd>",
         num(v.sealed_records));
   }
-  if (v.held_checkpoints > 0) {
+  if (!c.held_from.empty() && v.held_checkpoints > 0) {
+    std::vector<std::string> from;
+    for (const auto& f : c.held_from) {
+      from.push_back(f.published
+                         ? fmt::format("the one published at <code>{}</code>", esc(f.path))
+                         : fmt::format("the one you hold, <code>--checkpoint {}</code>", esc(f.path)));
+    }
     out += fmt::format(
-        "<dt>Checkpoints you kept</dt><dd>{} reproduced: the log only grew since (--checkpoint)</dd>",
-        num(v.held_checkpoints));
+        "<dt>End of the log</dt><dd>checked against {} checkpoint{} kept outside it ({}), reproduced: the "
+        "log only grew since</dd>",
+        num(v.held_checkpoints), v.held_checkpoints == 1 ? "" : "s",
+        fmt::format("{}", fmt::join(from, "; ")));
+  } else if (c.held_from.empty()) {
+    out += fmt::format(
+        R"(<dt>End of the log</dt><dd class="warn">not checked: no checkpoint kept outside the log )"
+        "(<code>--checkpoint</code>) and none published beside it (<code>{}</code>); records deleted from "
+        "its end together with their checkpoints would not show</dd>",
+        esc(c.published_path));
   }
   if (v.uncovered_records() > 0) {
     out += fmt::format(

@@ -9,6 +9,7 @@
 
 #include "audit/keys.hpp"
 #include "audit/proof_file.hpp"
+#include "audit/published_checkpoint.hpp"
 #include "audit/query.hpp"
 #include "cli/audit_output.hpp"
 #include "common/rfc3339.hpp"
@@ -161,25 +162,49 @@ crypto::note_verifier pubkey_option(const options& o) {
   return std::move(key.value());
 }
 
-std::optional<audit::problem> held_checkpoint_option(const options& o, const crypto::note_verifier& key,
-                                                     audit::verify_options& verify) {
-  constexpr std::size_t max_bytes = 1 << 20;  // a checkpoint note or a proof file
-  const std::string& path = o.need("checkpoint");
-  const auto text = read_input_file(path, max_bytes);
-  if (!text) {
-    throw usage_error(fmt::format("--checkpoint {}: too large to be a checkpoint or proof file", path),
-                      false);
+held_checkpoints held_checkpoint_options(const options& o, const crypto::note_verifier& key,
+                                         audit::verify_options& verify) {
+  held_checkpoints out;
+  if (o.has("checkpoint")) {
+    constexpr std::size_t max_bytes = 1 << 20;  // a checkpoint note or a proof file
+    const std::string& path = o.need("checkpoint");
+    const auto text = read_input_file(path, max_bytes);
+    if (!text) {
+      throw usage_error(fmt::format("--checkpoint {}: too large to be a checkpoint or proof file", path),
+                        false);
+    }
+    auto cp = audit::read_kept_checkpoint(*text, key);
+    if (!cp.is_ok() && cp.error().kind == audit::proof_failure::key_changed) {
+      out.problems.push_back({audit::problem_kind::signing_key_changed, std::nullopt,
+                              fmt::format("--checkpoint {}: {}", path, cp.error().message())});
+    } else if (!cp.is_ok()) {
+      throw usage_error(fmt::format("--checkpoint {}: {}", path, cp.error().message()), false);
+    } else {
+      verify.held.push_back(cp.value());
+      out.sources.push_back({false, path});
+    }
   }
-  auto cp = audit::read_kept_checkpoint(*text, key);
-  if (!cp.is_ok() && cp.error().kind == audit::proof_failure::key_changed) {
-    return audit::problem{audit::problem_kind::signing_key_changed, std::nullopt,
-                          fmt::format("--checkpoint {}: {}", path, cp.error().message())};
-  }
+  const std::string published = audit::published_checkpoint_path(o.need("db"));
+  auto cp = audit::read_published_checkpoint(published, key);
   if (!cp.is_ok()) {
-    throw usage_error(fmt::format("--checkpoint {}: {}", path, cp.error().message()), false);
+    out.published_problem =
+        audit::problem{audit::problem_kind::checkpoint_invalid, std::nullopt, cp.error().message()};
+  } else if (cp.value()) {
+    verify.held.push_back(**cp);
+    out.sources.push_back({true, published});
+    verify.held_label = out.sources.size() == 1
+                            ? fmt::format("the checkpoint the gateway published at {}", published)
+                            : fmt::format("a checkpoint you hold (--checkpoint or {})", published);
   }
-  verify.held.push_back(cp.value());
-  return std::nullopt;
+  return out;
+}
+
+void held_checkpoints::add_problems_to(audit::verify_report& report) const {
+  std::vector<audit::problem> first = problems;
+  if (published_problem && report.checkpoints > 0) {
+    first.push_back(*published_problem);
+  }
+  report.problems.insert(report.problems.begin(), first.begin(), first.end());
 }
 
 std::uint64_t record_option(const audit::store& s, const options& o) {

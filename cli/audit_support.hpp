@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "audit/audit_log.hpp"
 #include "audit/log_verifier.hpp"
@@ -57,13 +58,28 @@ enum class missing_log { create, refuse };
 // --pubkey: a signing.pub file or its text. Not a key: exit 2; missing or unreadable: exit 3.
 [[nodiscard]] crypto::note_verifier pubkey_option(const options& o);
 
-// --checkpoint: a checkpoint the auditor kept from an earlier visit (a checkpoint note or a proof
-// file), its signature verified by `key`, added to `verify`'s held checkpoints. Not one: exit 2;
-// unreadable: exit 3. Signed under the log's name by another key: not held, but the problem to
-// report (signing_key_changed, exit 1: the log's signing key changed since that visit).
-[[nodiscard]] std::optional<audit::problem> held_checkpoint_option(const options& o,
-                                                                   const crypto::note_verifier& key,
-                                                                   audit::verify_options& verify);
+// The checkpoints a store is checked against beyond its own, added to `verify`'s held ones:
+// --checkpoint, one the auditor kept from an earlier visit (a checkpoint note or a proof file; not
+// one: exit 2; unreadable: exit 3), and the one the gateway published beside the store
+// (audit::published_checkpoint_path of --db), when there is one.
+struct held_checkpoints {
+  struct source {
+    bool published = false;  // else --checkpoint
+    std::string path;
+  };
+  std::vector<source> sources;  // per verify.held entry
+  // To report first: a --checkpoint signed under the log's name by another key
+  // (signing_key_changed: the key changed since that visit; not held).
+  std::vector<audit::problem> problems;
+  // A published file that is not one of this log's checkpoints (checkpoint_invalid): reported when
+  // the log's own checkpoints verify under the key (with the wrong key, that is the problem).
+  std::optional<audit::problem> published_problem;
+
+  // Adds the problems to `report`'s, first.
+  void add_problems_to(audit::verify_report& report) const;
+};
+[[nodiscard]] held_checkpoints held_checkpoint_options(const options& o, const crypto::note_verifier& key,
+                                                       audit::verify_options& verify);
 
 // The seq named by --seq or --request-id.
 [[nodiscard]] std::uint64_t record_option(const audit::store& s, const options& o);

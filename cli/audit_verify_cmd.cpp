@@ -14,6 +14,7 @@
 #include "audit/log_verifier.hpp"
 #include "audit/payload_verifier.hpp"
 #include "audit/proof_file.hpp"
+#include "audit/published_checkpoint.hpp"
 #include "cli/audit_output.hpp"
 #include "cli/audit_support.hpp"
 #include "crypto/base64.hpp"
@@ -52,7 +53,8 @@ struct verify_outcome {
   audit::verify_report report;
   std::optional<audit::payload_report> payloads;
   std::vector<crypto::checkpoint> held;
-  std::vector<std::uint64_t> checkpoint_sizes;  // of a log that verifies
+  std::vector<held_checkpoints::source> held_from;  // where each held checkpoint came from
+  std::vector<std::uint64_t> checkpoint_sizes;      // of a log that verifies
   bool saved = false;
   double seconds = 0;
 
@@ -125,9 +127,11 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
                 audit::format_checkpoint_sizes(v.checkpoint_sizes, UINT64_MAX).c_str(),
                 n > audit::max_listed_checkpoint_sizes ? fmt::format(" ({} in all)", n).c_str() : "");
   }
-  for (const auto& held : v.held) {
-    std::printf("the checkpoint you hold (size %llu) is reproduced: the log only grew since\n",
-                static_cast<unsigned long long>(held.size));
+  for (std::size_t i = 0; i < v.held.size(); ++i) {
+    const bool published = i < v.held_from.size() && v.held_from[i].published;
+    std::printf("the checkpoint %s (size %llu) is reproduced: the log only grew since\n",
+                published ? fmt::format("published at {}", v.held_from[i].path).c_str() : "you hold",
+                static_cast<unsigned long long>(v.held[i].size));
   }
   if (v.saved) {
     std::printf("saved the checkpoint at size %llu to %s: give it to --checkpoint next time\n",
@@ -144,8 +148,10 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
   if (v.held.empty()) {
     std::printf(
         "note: records deleted from the end of the log together with their checkpoints are found only "
-        "against a checkpoint kept from an earlier visit%s\n",
-        v.saved ? " (--checkpoint)" : ": --save-checkpoint FILE now, --checkpoint FILE next time");
+        "against a checkpoint kept outside it (none here: no --checkpoint, and no %s published beside "
+        "it)%s\n",
+        audit::published_checkpoint_path(o.need("db")).c_str(),
+        v.saved ? "" : ": --save-checkpoint FILE now, --checkpoint FILE next time");
   }
   if (v.payloads) {
     const auto& p = *v.payloads;
@@ -212,7 +218,7 @@ int cmd_verify(const options& o) {
   // Record times are judged against now (docs/auditing.md: time_backwards, time_implausible).
   audit::verify_options options{
       .indexes = true, .held = {}, .require_checkpoint = true, .check_times_at_us = now_us()};
-  const auto key_changed = o.has("checkpoint") ? held_checkpoint_option(o, key, options) : std::nullopt;
+  const held_checkpoints extra = held_checkpoint_options(o, key, options);
   auto opened = try_open_reader(o);
   if (!opened.is_ok() && open_failure_exit_code(opened.error()) == exit_failed) {
     // A damaged log is a verdict, not an environment error: say it like any other problem.
@@ -231,11 +237,10 @@ int cmd_verify(const options& o) {
   const auto t0 = std::chrono::steady_clock::now();
   v.report = audit::verify_log(*s, key, options);
   v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (key_changed) {
-    v.report.problems.insert(v.report.problems.begin(), *key_changed);
-  }
+  extra.add_problems_to(v.report);
   if (v.report.ok()) {
     v.held = options.held;
+    v.held_from = extra.sources;
     auto sizes = audit::stored_checkpoint_sizes(*s);
     if (!sizes.is_ok()) {
       throw_status(sizes.error());

@@ -3,6 +3,7 @@ tree, a truncation that took its checkpoints along), and why a forced open never
 
 import base64
 import os
+import shutil
 import unittest
 
 from test_audit_support import TAMPER, read_file, run, sovgw, tampered_log_case, write_file
@@ -90,6 +91,34 @@ class evidence_test(tampered_log_case):
                       out)
         self.assertIn("the tenant index lists record 280 (under 'acme'), but the log's records end at 280", out)
         self.assertIn("first record that does not match: 280", out)
+
+    def test_a_store_that_lost_its_newest_records_is_not_written_on(self):
+        # What a restore from an older copy, or a lost write-ahead log, leaves: a shorter log that
+        # verifies alone. The checkpoint the writer published beside the store still covers the rest.
+        published = self.db + ".checkpoint"
+        self.assertIn("sovgw.local/audit\n300\n", read_file(published))
+        older = self.tampered("truncate", "20")
+        shutil.rmtree(self.db)
+        shutil.move(older, self.db)
+        for extra in ((), ("--force",)):
+            p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "1", *extra)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertIn(f"refusing to open the audit log at {self.db}: it reaches 280 records, but the checkpoint "
+                          f"this log published at {published} covers 300: records 280..299 are gone", p.stderr)
+        out = self.failed(self.db)
+        self.assertIn(f"the log holds 280 records but the checkpoint the gateway published at {published} covers "
+                      "300", out)
+        # Nor is a missing store replaced by a new, empty one.
+        shutil.rmtree(self.db)
+        p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "1")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn(f"refusing to create a new audit log at {self.db}: this log published a checkpoint covering "
+                      "300 records", p.stderr)
+        self.assertFalse(os.path.exists(self.db))
+        # Moved aside as the message says, a new log starts.
+        shutil.move(published, os.path.join(self.tmp, "evidence.checkpoint"))
+        self.append(2, run_name="new")
+        self.assertIn("OK: 2 records", self.verify().stdout)
 
     def test_a_clean_truncation_is_found_with_a_checkpoint_the_auditor_kept(self):
         # A forger who removes records, index entries, tree and checkpoints leaves a log that

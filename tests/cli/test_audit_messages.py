@@ -124,14 +124,21 @@ class verify_names_its_key_test(audit_case):
         self.assertRegex(first, r"^OK: 7 records, 2 signed checkpoints verified with the key "
                                 + re.escape(self.label) + r" \(SHA-256 fingerprint [A-Za-z0-9_-]{43}\), \d+ index "
                                 r"entries match")
+        # The writer published its last checkpoint beside the store: the end of the log is checked.
+        self.assertIn(f"the checkpoint published at {self.db}.checkpoint (size 7) is reproduced: the log only grew "
+                      "since\n", out)
+        self.assertNotIn("note: records deleted", out)
+        os.rename(self.db + ".checkpoint", os.path.join(self.tmp, "aside"))  # as on a copy of the store alone
+        out = self.verify().stdout
         hint = ("note: records deleted from the end of the log together with their checkpoints are found only "
-                "against a checkpoint kept from an earlier visit")
+                f"against a checkpoint kept outside it (none here: no --checkpoint, and no {self.db}.checkpoint "
+                "published beside it)")
         self.assertIn(hint + ": --save-checkpoint FILE now, --checkpoint FILE next time\n", out)
         self.assertEqual(out.count("note: records deleted"), 1)
         kept = os.path.join(self.tmp, "visit.checkpoint")
         out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", kept,
                     check=0).stdout
-        self.assertIn(hint + " (--checkpoint)\n", out)
+        self.assertIn(hint + "\n", out)  # the line above it says to give --checkpoint next time
         out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", kept, check=0).stdout
         self.assertNotIn("note: records deleted", out)
         j = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",

@@ -104,8 +104,8 @@ class payload_loss_test(tampered_log_case):
     def test_the_report_says_whether_it_checked_the_payloads(self):
         db = self.tampered("flip-payload", "6")
         html = self.report(db, check=0)  # the records verify; the payloads were not read
-        self.assertIn("The log verifies: 300 records, none altered, missing or reordered; its stored payloads were "
-                      "NOT checked (--payloads)", html)
+        self.assertIn("The log verifies: 300 records, none altered, missing or reordered up to its newest signed "
+                      "checkpoint (size 300); its stored payloads were NOT checked (--payloads)", html)
         self.assertIn("sovgw audit verify --db " + db + " --pubkey signing.pub --payloads", html)
         html = self.report(db, "--payloads", check=1)
         self.assertIn("The log does NOT verify", html)

@@ -276,11 +276,22 @@ class report_options_test(audit_case):
         proof = sovgw("audit", "prove", "--db", self.db, "--seq", "7", check=0).stdout
         write_file(held, proof)  # a proof file kept from the last visit carries its checkpoint
         ok = json.loads(self.report("--checkpoint", held, "--format", "json", check=0).stdout)
-        self.assertEqual(ok["verification"]["held_checkpoints"], 1)
+        # The one kept, and the one the writer published beside the store.
+        self.assertEqual(ok["verification"]["held_checkpoints"], 2)
+        self.assertEqual(ok["verification"]["held_from"],
+                         [{"source": "checkpoint_option", "file": held},
+                          {"source": "published", "file": self.db + ".checkpoint"}])
+        self.assertTrue(ok["verification"]["tail_checked"])
         copy = os.path.join(self.tmp, "truncated")
         shutil.copytree(self.db, copy)
         run(TAMPER, copy, "truncate", "20", check=0)
-        self.report(db=copy, check=0)  # records, tree, indexes and checkpoints all cut: it verifies alone
+        # Records, tree, indexes and checkpoints all cut, and no checkpoint beside the copy: it
+        # verifies alone, but the report does not claim the end of the log was checked.
+        alone = self.report(db=copy, check=0).stdout
+        self.assertIn("none altered, missing or reordered up to its newest signed checkpoint (size 200)", alone)
+        self.assertIn('<dt>End of the log</dt><dd class="warn">not checked', alone)
+        self.assertFalse(json.loads(self.report("--format", "json", db=copy, check=0).stdout)
+                         ["verification"]["tail_checked"])
         html = os.path.join(self.tmp, "truncated.html")
         self.report("--checkpoint", held, "--out", html, db=copy, check=1)
         self.assertIn("the log holds 280 records but the checkpoint you hold covers 300", read_file(html))

@@ -1,0 +1,100 @@
+#include "audit/published_checkpoint.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "audit/proof_file.hpp"
+
+namespace sovgw::audit {
+
+namespace {
+
+constexpr std::size_t max_note_bytes = 64 * 1024;
+
+status io_error(const std::string& what, const std::string& path) {
+  return status{error_code::io, fmt::format("{} {}: {}", what, path, std::strerror(errno))};
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string published_checkpoint_path(std::string_view db_dir) {
+  std::string path(db_dir);
+  while (path.size() > 1 && path.back() == '/') {
+    path.pop_back();
+  }
+  return path + ".checkpoint";
+}
+
+result<std::optional<crypto::checkpoint>> read_published_checkpoint(const std::string& path,
+                                                                    const crypto::note_verifier& key) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec) && !ec) {
+    return std::optional<crypto::checkpoint>();
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string text(max_note_bytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad() || (!in && !in.eof()) || ec) {
+    return status{error_code::verification_failed,
+                  fmt::format("the checkpoint published at {} cannot be read", path)};
+  }
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > max_note_bytes) {
+    return status{error_code::verification_failed,
+                  fmt::format("the checkpoint published at {} is too large to be a checkpoint", path)};
+  }
+  auto cp = read_kept_checkpoint(text, key);
+  if (!cp.is_ok()) {
+    return status{error_code::verification_failed,
+                  fmt::format("the checkpoint published at {} is not one of this log's: {}", path,
+                              cp.error().message())};
+  }
+  return std::optional<crypto::checkpoint>(std::move(cp.value()));
+}
+
+status publish_checkpoint(const std::string& path, std::string_view note) {
+  const std::string partial = path + ".partial";
+  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return io_error("cannot write", partial);
+  }
+  const bool written = write_all(fd, note) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) {
+    return io_error("cannot write", partial);
+  }
+  if (::rename(partial.c_str(), path.c_str()) != 0) {
+    return io_error("cannot replace", path);
+  }
+  const std::string folder = std::filesystem::path(path).parent_path().string();
+  const int dir = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) {
+    return io_error("cannot sync the folder of", path);
+  }
+  const bool synced = ::fsync(dir) == 0;
+  ::close(dir);
+  return synced ? status::ok() : io_error("cannot sync the folder of", path);
+}
+
+}  // namespace sovgw::audit
