@@ -1,5 +1,7 @@
 #include "gateway/client_address.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <vector>
 
 namespace sovgw::gateway {
@@ -31,14 +33,37 @@ std::string_view trim(std::string_view s) {
 
 // An X-Forwarded-For entry as an address: "192.0.2.1", "192.0.2.1:443", "2001:db8::1",
 // "[2001:db8::1]" or "[2001:db8::1]:443". nullopt for anything else ("unknown", obfuscated ids).
+// A node's port (RFC 7239 node-port): 1 to 5 digits up to 65535, or an obfuscated port, "_"
+// followed by letters, digits, ".", "_" or "-".
+bool node_port(std::string_view p) {
+  if (p.size() >= 2 && p.front() == '_') {
+    return std::all_of(p.begin() + 1, p.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+             c == '_' || c == '-';
+    });
+  }
+  unsigned port = 0;
+  const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+  return !p.empty() && p.size() <= 5 && ec == std::errc() && end == p.data() + p.size() && port <= 65535 &&
+         p.front() != '+';
+}
+
 std::optional<std::string> entry_address(std::string_view e) {
+  // Anything but an address and an optional port is refused, as `sovgw geo lookup` refuses it.
   if (!e.empty() && e.front() == '[') {
     const auto close = e.find(']');
     if (close == std::string_view::npos) {
       return std::nullopt;
     }
+    const std::string_view after = e.substr(close + 1);
+    if (!after.empty() && (after.front() != ':' || !node_port(after.substr(1)))) {
+      return std::nullopt;
+    }
     e = e.substr(1, close - 1);
   } else if (e.find(':') != std::string_view::npos && e.find(':') == e.rfind(':')) {
+    if (!node_port(e.substr(e.find(':') + 1))) {
+      return std::nullopt;
+    }
     e = e.substr(0, e.find(':'));  // IPv4 with a port
   }
   const std::optional<policy::ip_address> a = policy::parse_ip(e);

@@ -65,6 +65,16 @@ TEST_CASE("client address: the socket peer unless it is a trusted proxy") {
       {"10.0.0.2", "", "X-Forwarded-For: [2a00:1450::1]:443\r\n", "2a00:1450::1",
        address_source::trusted_xff},
       {"10.0.0.2", "", "X-Forwarded-For: 5.255.255.5:1234\r\n", "5.255.255.5", address_source::trusted_xff},
+      // Anything more than an address and a port is refused, as `sovgw geo lookup` refuses it.
+      {"10.0.0.2", "", "X-Forwarded-For: 5.255.255.5:abc\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "X-Forwarded-For: 5.255.255.5:\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "X-Forwarded-For: 5.255.255.5:65536\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "X-Forwarded-For: 5.255.255.5:+80\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "X-Forwarded-For: [5.255.255.5]junk\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "X-Forwarded-For: [2a00:1450::1]:\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "X-Forwarded-For: [2a00:1450::1]:443x\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "Forwarded: for=\"[2a00:1450::1]:_port-1\"\r\n", "2a00:1450::1",
+       address_source::trusted_forwarded},  // an obfuscated port (RFC 7239)
       // The client-chosen part left of the real client is never reached, even if it is garbage.
       {"10.0.0.2", "", "X-Forwarded-For: not-an-ip, 5.255.255.5\r\n", "5.255.255.5",
        address_source::trusted_xff},
