@@ -40,8 +40,8 @@ constexpr const char* reachable_v4[] = {"192.0.0.9/32", "192.0.0.10/32"};
 constexpr const char* reachable_v6[] = {"2001:1::1/128",   "2001:1::2/128", "2001:1::3/128", "2001:3::/32",
                                         "2001:4:112::/48", "2001:20::/28",  "2001:30::/28"};
 // ...and the IPv6 blocks whose addresses carry an IPv4 address (ip_address.hpp: ::/96,
-// ::ffff:0:0/96, 64:ff9b::/96, 64:ff9b:1::/48, Teredo 2001::/32, 6to4 2002::/16): they are marked
-// carries_ipv4, and lookup() resolves the IPv4 address instead.
+// ::ffff:0:0/96, ::ffff:0:0:0/96, 64:ff9b::/96, 64:ff9b:1::/48, Teredo 2001::/32, 6to4 2002::/16): they are
+// marked carries_ipv4, and lookup() resolves the IPv4 address instead.
 constexpr const char* embedding_v6[] = {"::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2001::/32", "2002::/16"};
 
 template <typename key_t>
@@ -73,6 +73,8 @@ std::vector<interval<key_t>> reserved_intervals(bool v4) {
     const auto mapped =
         static_cast<key_t>(u128{0xffff} << 32);  // ::ffff:0:0/96 (parse_cidr reads it as IPv4)
     carrying.push_back({mapped, static_cast<key_t>(mapped | 0xffffffffu), carries_ipv4});
+    const auto translated = static_cast<key_t>(u128{0xffff0000} << 32);  // ::ffff:0:0:0/96
+    carrying.push_back({translated, static_cast<key_t>(translated | 0xffffffffu), carries_ipv4});
     holes.insert(holes.end(), carrying.begin(), carrying.end());
   }
   sort_intervals(reserved);

@@ -66,6 +66,9 @@ embedded_ipv4 find_embedded_ipv4(const ip_address& ip) noexcept {
   if ((v >> 32) == 0xffff) {
     return one(ipv4_embedding::mapped, low32);
   }
+  if ((v >> 32) == 0xffff0000) {
+    return one(ipv4_embedding::translated, low32);
+  }
   if ((v >> 32) == 0) {
     return one(ipv4_embedding::compatible, low32);
   }

@@ -28,6 +28,7 @@ struct ip_address {
 enum class ipv4_embedding : std::uint8_t {
   none,
   mapped,       // ::ffff:0:0/96, the last 32 bits
+  translated,   // ::ffff:0:0:0/96 (RFC 2765 IPv4-translated, SIIT), the last 32 bits
   compatible,   // ::/96 (deprecated IPv4-compatible), the last 32 bits
   nat64,        // 64:ff9b::/96 (RFC 6052 well-known prefix), the last 32 bits
   nat64_local,  // 64:ff9b:1::/48 (RFC 8215 local use): see embedded_ipv4::count

@@ -92,6 +92,7 @@ TEST_CASE("translated and tunnelled IPv6 addresses resolve to the IPv4 address t
   // 5.255.255.5 is RU, 85.214.132.117 DE, 8.8.8.8 US in the tor data (checked above).
   for (const row& r : std::initializer_list<row>{
            {"::ffff:5.255.255.5", "RU"},                     // IPv4-mapped
+           {"::ffff:0:5.255.255.5", "RU"},                   // IPv4-translated (RFC 2765)
            {"::5.255.255.5", "RU"},                          // IPv4-compatible
            {"64:ff9b::5.255.255.5", "RU"},                   // NAT64, well-known prefix
            {"64:ff9b::8.8.8.8", "US"},                       //
@@ -132,6 +133,10 @@ TEST_CASE("embedded IPv4: the forms and the RFC 6052 readings of 64:ff9b:1::/48"
   CHECK(embedded("2001:0:4136:e378:8000:63bf:fa00:fafa").form == ipv4_embedding::teredo);
   CHECK(embedded("2001:1::1").form == ipv4_embedding::none);  // 2001::/32 only
   CHECK(embedded("64:ff9b::1").form == ipv4_embedding::nat64);
+  const auto translated = embedded("::ffff:0:5.255.255.5");  // RFC 2765, not ::ffff:5.255.255.5
+  CHECK(translated.form == ipv4_embedding::translated);
+  CHECK(translated.candidates[0] == 0x05ffff05u);
+  CHECK(embedded("::fffe:0:5.255.255.5").form == ipv4_embedding::none);
   CHECK(embedded("64:ff9b:0:0:1::1").form == ipv4_embedding::none);
   const auto local = embedded("64:ff9b:1:5ff:ff:500::");  // 5.255.255.5 in the /48 layout
   CHECK(local.form == ipv4_embedding::nat64_local);
