@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -13,11 +14,13 @@
 #include <optional>
 #include <thread>
 
+#include "common/ascii.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/sha256.hpp"
 #include "gateway/endpoint_distance.hpp"
 #include "gateway/log.hpp"
 #include "gateway/responses.hpp"
+#include "policy/ip_address.hpp"
 
 namespace sovgw::gateway {
 
@@ -207,9 +210,6 @@ asio::awaitable<admin_answer> audit_admin(worker& w, std::string_view path, std:
   co_return co_await run_audit_job(w, job);
 }
 
-// Whether an admin job may run: a browser's cross-site request is refused whatever it carries
-// (a local web page must not be able to post a form here), then the bearer token must match
-// admin.token_file's, compared in constant time (as SHA-256 digests: the length leaks nothing).
 // /readyz: not while draining, nor while the audit log cannot record (nothing would be forwarded).
 std::string readiness(const worker& w, bool draining) {
   if (draining) {
@@ -222,6 +222,9 @@ std::string readiness(const worker& w, bool draining) {
   return "ready\n";
 }
 
+// Whether an admin job may run: a browser's cross-site request is refused whatever it carries
+// (a local web page must not be able to post a form here), then the bearer token must match
+// admin.token_file's, compared in constant time (as SHA-256 digests: the length leaks nothing).
 // Status 0 when the job may run.
 admin_answer authorize_admin_job(const worker& w, const http::message_head& head) {
   if (const http::field* site = head.find("sec-fetch-site");
@@ -277,11 +280,36 @@ std::string load_admin_token(const std::string& path) {
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());
 }
 
-asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
+// Whether the listener answers a request addressed to `host` (the Host field, port included): an
+// IP address, `localhost`, or a name in admin.hosts. A web page whose own name its DNS server
+// turns into this listener's address (DNS rebinding) reaches it as that name, which is refused:
+// it could otherwise read /metrics and /readyz across origins.
+bool addressed_to_us(std::string_view host, const std::vector<std::string>& names) {
+  if (host.empty()) {
+    return true;  // HTTP/1.0 without Host: no browser sends that
+  }
+  if (host.front() == '[') {
+    const std::size_t close = host.find(']');
+    return close != std::string_view::npos && policy::parse_ip(host.substr(1, close - 1)).has_value();
+  }
+  const std::string_view name = host.substr(0, host.find(':'));
+  if (const auto ip = policy::parse_ip(name); ip && ip->v4) {
+    return true;
+  }
+  return ascii_iequals(name, "localhost") ||
+         std::any_of(names.begin(), names.end(),
+                     [&](const std::string& n) { return ascii_iequals(name, n); });
+}
+
+asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket,
+                                             std::shared_ptr<admin_slot> slot) {
   auto conn = std::make_shared<connection>(std::move(socket), nullptr);
+  slot->conn = conn;
   std::string buf;
   http::limits lim;
   while (true) {
+    slot->idle = true;
+    slot->idle_since = std::chrono::steady_clock::now();
     http::head_scanner scanner(lim, true);
     http::head_scanner::state st = scanner.scan(buf);
     // The whole head within admin_request_time, however slowly it trickles in.
@@ -299,6 +327,7 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
       }
       st = scanner.scan(buf);
     }
+    slot->idle = false;
     http::message_head head;
     if (st == http::head_scanner::state::error ||
         http::parse_request_head(buf.substr(0, scanner.head_size()), lim, head) != http::parse_error::none ||
@@ -316,7 +345,15 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket) {
     std::string_view type = "text/plain; charset=utf-8";
     bool draining = w.shared.draining.load(std::memory_order_relaxed);
     const bool admin_job = path == "/admin/audit/shred" || path == "/admin/audit/retain";
-    if (admin_job && head.method == "POST") {
+    if (!addressed_to_us(head.host, w.shared.cfg->admin_hosts)) {
+      admin_answer a = admin_error(403, fmt::format("the admin listener answers requests addressed to an IP "
+                                                    "address or localhost, not to '{}': add the name to "
+                                                    "admin.hosts to use it",
+                                                    head.host.substr(0, 253)));
+      status = a.status;
+      body = std::move(a.body);
+      type = "application/json";
+    } else if (admin_job && head.method == "POST") {
       admin_answer a = authorize_admin_job(w, head);
       if (a.status == 0) {
         a = co_await audit_admin(w, path, head.target);

@@ -18,7 +18,9 @@ namespace sovgw::gateway {
 // token of at least 32 characters.
 [[nodiscard]] std::string load_admin_token(const std::string& path);
 
-// Serves one admin connection until it closes. Never throws for traffic errors.
-boost::asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket);
+// Serves one admin connection until it closes, keeping `slot` up to date (the accept loop may close
+// it while it waits for a request head). Never throws for traffic errors.
+boost::asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket,
+                                                    std::shared_ptr<admin_slot> slot);
 
 }  // namespace sovgw::gateway

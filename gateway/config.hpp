@@ -95,6 +95,8 @@ struct config {
   std::string admin_token_file;
   std::uint64_t admin_min_retention_seconds = 86400;  // retain?older_than below this is refused
   std::size_t admin_max_connections = 16;
+  // Host names the admin listener answers besides IP addresses and localhost (DNS rebinding).
+  std::vector<std::string> admin_hosts;
   unsigned threads = 0;  // 0: one per core
   std::size_t max_connections = 20000;
   http::limits http;

@@ -72,16 +72,32 @@ asio::awaitable<void> admin_accept_loop(worker& w, tcp::acceptor& acceptor) {
       }
       continue;
     }
-    if (w.shared.admin_connections >= w.shared.cfg->admin_max_connections) {
-      boost::system::error_code ignored;
-      socket.close(ignored);  // admin.max_connections: a flood cannot starve worker 0
-      continue;
+    auto& slots = w.shared.admin_slots;
+    if (slots.size() >= w.shared.cfg->admin_max_connections) {
+      // admin.max_connections: a flood cannot starve worker 0. The connection idle the longest
+      // gives up its slot (closed now; its coroutine ends and frees the entry); when every one is
+      // serving a request, the new one is refused.
+      std::shared_ptr<admin_slot> oldest;
+      for (const auto& slot : slots) {
+        if (slot->idle && slot->conn && (!oldest || slot->idle_since < oldest->idle_since)) {
+          oldest = slot;
+        }
+      }
+      if (!oldest) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      oldest->conn->close();
+      oldest->conn = nullptr;
     }
-    ++w.shared.admin_connections;
-    asio::co_spawn(w.ioc, serve_admin_connection(w, std::move(socket)), [&w](std::exception_ptr e) {
-      --w.shared.admin_connections;
-      log_exceptions("admin session failed")(e);
-    });
+    auto slot = std::make_shared<admin_slot>();
+    const auto entry = slots.insert(slots.end(), slot);
+    asio::co_spawn(w.ioc, serve_admin_connection(w, std::move(socket), slot),
+                   [&w, entry](std::exception_ptr e) {
+                     w.shared.admin_slots.erase(entry);
+                     log_exceptions("admin session failed")(e);
+                   });
   }
 }
 

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -30,6 +32,15 @@
 #include "gateway/upstream_pool.hpp"
 
 namespace sovgw::gateway {
+
+// One connection of the admin listener. At admin.max_connections a new connection takes the slot
+// of the one that has waited longest for a request head (a slow or idle client cannot keep probes
+// out); one serving a request keeps its slot.
+struct admin_slot {
+  std::shared_ptr<connection> conn;  // set once serve_admin_connection has it
+  std::chrono::steady_clock::time_point idle_since = std::chrono::steady_clock::now();
+  bool idle = true;  // waiting for (the rest of) a request head
+};
 
 struct shared_state {
   std::shared_ptr<const config> cfg;
@@ -53,7 +64,7 @@ struct shared_state {
   // keeps the current token).
   std::atomic<std::shared_ptr<const std::string>> admin_token;
   // The admin listener's connections open now (worker 0's thread only; admin.max_connections).
-  std::size_t admin_connections = 0;
+  std::list<std::shared_ptr<admin_slot>> admin_slots;
 };
 
 struct worker {

@@ -304,7 +304,7 @@ def curl(args, timeout=30):
 
 def admin_get(gateway, path):
     with socket.create_connection(("127.0.0.1", gateway.admin_port), timeout=10) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n".encode())
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.admin_port}\r\nConnection: close\r\n\r\n".encode())
         return Reader(s).read_response()
 
 

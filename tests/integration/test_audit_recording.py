@@ -38,10 +38,11 @@ def sovgw(*args):
 ADMIN_TOKEN = "t0ken-for-tests-" + "9" * 32
 
 
-def admin_request(host, port, method, target, token=ADMIN_TOKEN, headers=""):
+def admin_request(host, port, method, target, token=ADMIN_TOKEN, headers="", host_field=None):
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    host_field = host_field or f"{host}:{port}"  # what curl sends
     with socket.create_connection((host, port), timeout=60) as s:
-        s.sendall(f"{method} {target} HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n{auth}{headers}"
+        s.sendall(f"{method} {target} HTTP/1.1\r\nHost: {host_field}\r\nContent-Length: 0\r\n{auth}{headers}"
                   f"Connection: close\r\n\r\n".encode())
         return Reader(s).read_response()
 
@@ -360,6 +361,14 @@ class AuditRecordingTest(unittest.TestCase):
         ok = admin("POST", "/admin/audit/shred?tenant=default")
         self.assertEqual(ok.status, 404, ok.body)  # authorised; this tenant has no data key yet
         self.assertIn("no data key", ok.json()["error"]["message"])
+        # DNS rebinding: a page whose own name resolves to the listener reaches it under that name,
+        # and may read what it answers (same origin for the browser): every path is refused to it.
+        for path in ("/metrics", "/readyz", "/healthz"):
+            rebound = admin("GET", path, token=None, host_field=f"evil.example:{g.admin_port}")
+            self.assertEqual(rebound.status, 403, rebound.body)
+            self.assertIn("add the name to admin.hosts", rebound.json()["error"]["message"])
+        for host in ("localhost", f"LOCALHOST:{g.admin_port}", "[::1]:80", "127.0.0.1"):
+            self.assertEqual(admin("GET", "/healthz", token=None, host_field=host).status, 200, host)
 
     def test_the_admin_token_rotates_on_sighup(self):
         a = AuditedGateway(self)

@@ -299,7 +299,7 @@ class ProxyTest(unittest.TestCase):
     def test_metrics_and_health(self):
         self.assertEqual(admin_get(self.gateway, "/healthz").status, 200)
         self.assertEqual(admin_get(self.gateway, "/readyz").status, 200)
-        self.curl("/v1/models")
+        self.assertEqual(exchange(self.gateway.port, self.certs, chat_request()).status, 200)  # served by paris
         body = admin_get(self.gateway, "/metrics").body.decode()
         self.assertIn('sovgw_requests_total{cluster="paris",status="200"}', body)
         self.assertIn("sovgw_request_duration_seconds_bucket", body)
@@ -315,6 +315,24 @@ class ProxyTest(unittest.TestCase):
                 pass
         self.assertTrue(wait_until(lambda: metric(self.gateway, "sovgw_tls_handshake_failures_total") > before))
         self.assertEqual(admin_get(self.gateway, "/nope").status, 404)
+
+    def test_slow_clients_cannot_keep_probes_off_the_admin_listener(self):
+        # More half-sent heads than admin.max_connections (16): each new connection takes the slot of
+        # the one idle the longest, so a probe still gets its answer.
+        slow = []
+        try:
+            for _ in range(24):
+                s = socket.create_connection(("127.0.0.1", self.gateway.admin_port), timeout=10)
+                s.sendall(b"GET /readyz HTTP/1.1\r\n")
+                slow.append(s)
+            for path in ("/readyz", "/metrics"):
+                self.assertEqual(admin_get(self.gateway, path).status, 200, path)
+            # The oldest were the ones closed.
+            slow[0].settimeout(5)
+            self.assertEqual(slow[0].recv(100), b"")
+        finally:
+            for s in slow:
+                s.close()
 
 
 class UpstreamFailureTest(unittest.TestCase):

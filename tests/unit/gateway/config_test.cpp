@@ -79,6 +79,17 @@ TEST_CASE("0 is no bound where the docs say so, and not a size elsewhere") {
         std::string::npos);
 }
 
+TEST_CASE("admin.hosts: the names the admin listener answers besides IP addresses and localhost") {
+  auto cfg = parse_config(base + "admin: {hosts: [sovgw-admin.internal, Prom.Example]}\n", "gw.yaml");
+  CHECK(cfg->admin_hosts == std::vector<std::string>{"sovgw-admin.internal", "Prom.Example"});
+  CHECK(parse_config(base, "gw.yaml")->admin_hosts.empty());
+  CHECK(errors_of(base + "admin: {hosts: [\"admin:9901\"]}\n")
+            .find("admin.hosts: 'admin:9901' is not a host name (letters, digits, '-' and '.'; no port)") !=
+        std::string::npos);
+  CHECK(errors_of(base + "admin: {hosts: admin}\n").find("admin.hosts must be a list of host names") !=
+        std::string::npos);
+}
+
 TEST_CASE("every error is reported with file:line:col") {
   std::string e = errors_of(base + "bogus: 1\nthreads: lots\n");
   CHECK(e.find("gw.yaml:9:1: unknown key 'bogus' in the configuration") != std::string::npos);
