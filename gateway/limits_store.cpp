@@ -4,6 +4,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 
@@ -30,6 +31,30 @@ for i, k in ipairs(KEYS) do
 end
 return r
 )lua";
+
+// What Redis may send back (hiredis 0.14 sets no bound: a server that answers with a 50-million
+// element array makes it allocate them all): an array at most the items of the round in flight
+// (the reply holds one total per item; 1 outside a round), a string at most 64 KiB (an error
+// message), and at most 1 MiB waiting unparsed in the reader. Beyond, the reply is refused as
+// hiredis refuses one it has no memory for, and the connection is lost.
+constexpr std::size_t max_reply_string = 64 * 1024;
+constexpr std::size_t max_unparsed = 1024 * 1024;
+const redisReplyObjectFunctions* hiredis_functions = nullptr;  // hiredis's own, wrapped below
+
+redisReplyObjectFunctions bounded_functions() {
+  redisReplyObjectFunctions f = *hiredis_functions;
+  f.createArray = [](const redisReadTask* task, int elements) -> void* {
+    const auto* limit = static_cast<const std::size_t*>(task->privdata);
+    if (elements < 0 || static_cast<std::size_t>(elements) > *limit) {
+      return nullptr;
+    }
+    return hiredis_functions->createArray(task, elements);
+  };
+  f.createString = [](const redisReadTask* task, char* str, size_t len) -> void* {
+    return len > max_reply_string ? nullptr : hiredis_functions->createString(task, str, len);
+  };
+  return f;
+}
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -66,6 +91,11 @@ struct limits_store::events : std::enable_shared_from_this<events> {
       }
       if (dir == 0) {
         redisAsyncHandleRead(e->ac);
+        if (e->alive && e->ac->c.reader != nullptr &&
+            e->ac->c.reader->len - e->ac->c.reader->pos > max_unparsed) {
+          static_cast<limits_store*>(e->ac->data)->lost("a reply larger than any sync reply");
+          return;
+        }
       } else {
         redisAsyncHandleWrite(e->ac);
       }
@@ -145,6 +175,12 @@ void limits_store::connect() {
   }
   ac_ = ac;
   ac->data = this;
+  if (hiredis_functions == nullptr) {
+    hiredis_functions = ac->c.reader->fn;
+  }
+  static redisReplyObjectFunctions bounded = bounded_functions();
+  ac->c.reader->fn = &bounded;
+  ac->c.reader->privdata = &max_reply_elements_;
   events::attach(ioc_, ac);
   redisAsyncSetDisconnectCallback(ac, &limits_store::on_disconnect);
   redisAsyncSetConnectCallback(ac, &limits_store::on_connect);  // after attach: it adds a write wait
@@ -236,6 +272,7 @@ void limits_store::send_round() {
     lens.push_back(numbers[i].size());
   }
   round_started_ = std::chrono::steady_clock::now();
+  max_reply_elements_ = std::max<std::size_t>(1, items.size());
   const int rc = redisAsyncCommandArgv(
       ac_, [](redisAsyncContext* c, void* r, void*) { static_cast<limits_store*>(c->data)->on_reply(r); },
       nullptr, static_cast<int>(argv.size()), argv.data(), lens.data());

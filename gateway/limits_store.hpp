@@ -75,6 +75,7 @@ class limits_store {
   bool connected_ = false;
   bool stopping_ = false;
   std::optional<tenants::limiter::sync_batch> in_flight_;
+  std::size_t max_reply_elements_ = 1;  // the largest array a reply may hold (the round's items)
   std::chrono::steady_clock::time_point round_started_;
   std::chrono::steady_clock::time_point last_full_;  // the last round with every tenant
   std::chrono::milliseconds backoff_{100};

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -284,6 +285,65 @@ class StalledTest(LimitsStoreBase):
             self.redis.proc.signal(signal.SIGCONT)
         self.assertTrue(wait_until(lambda: metric(self.gateways[0], "sovgw_limits_store_up") == 1))
         self.assertEqual(self.call(self.gateways[0], "outage").status, 200)
+
+
+class HostileRedis:
+    """Answers SELECT, then the first sync with the head of a 50-million-element array and 8 MiB of
+    its elements (read in well under the sync timeout), noting whether the gateway hung up first."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.sent = 0
+        self.hung_up = threading.Event()
+        self.done = threading.Event()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            data = b""
+            while b"EVAL" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    self.done.set()
+                    return
+                data += chunk
+                if b"SELECT" in data and not data.startswith(b"+"):
+                    conn.sendall(b"+OK\r\n")
+                    data = data.replace(b"SELECT", b"")
+            try:
+                conn.sendall(b"*50000000\r\n")
+                elements = b":1\r\n" * 65536
+                while self.sent < 8 * 1024 * 1024:
+                    conn.sendall(elements)
+                    self.sent += len(elements)
+            except OSError:
+                self.hung_up.set()
+        self.done.set()
+
+
+class HostileRedisTest(unittest.TestCase):
+    def test_a_reply_larger_than_any_sync_reply_drops_the_connection(self):
+        # hiredis would allocate every element of a reply as it arrives: the gateway refuses an
+        # array longer than the round's items at its head, before the elements come.
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        standin = start_standin(certs)
+        self.addCleanup(standin.stop)
+        tenants = os.path.join(tmp.path, "tenants.yaml")
+        with open(tenants, "w") as f:
+            f.write(TENANTS)
+        fake = HostileRedis()
+        g = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs),
+                                 extra=f"tenants: {tenants}\nlimits_store: redis://127.0.0.1:{fake.port}/3\n"
+                                       "limits_store_sync_interval: 20ms\n"), tmp.path)
+        self.addCleanup(g.stop)
+        self.assertTrue(fake.done.wait(60))
+        self.assertTrue(fake.hung_up.is_set(), f"the gateway read {fake.sent} bytes of elements")
+        self.assertTrue(wait_until(lambda: metric(g, "sovgw_limits_store_errors_total") >= 1))
+        self.assertEqual(metric(g, "sovgw_limits_store_up"), 0)
 
 
 class ShutdownTest(LimitsStoreBase):
