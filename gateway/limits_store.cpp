@@ -16,17 +16,25 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Adds each delta to its key (with the window's TTL) and returns every key's total; a delta of
-// zero only reads. One round trip and one atomic step for all tenants.
+// Raises each key to the total the instance last read for it (a Redis that lost its data starts
+// again from what was known spent, not from zero), adds its delta (with the window's TTL) and
+// returns every key's total; a delta of zero only reads. One round trip and one atomic step for
+// all tenants. ARGV: delta, TTL and floor per key.
 constexpr std::string_view sync_script = R"lua(
 local r = {}
 for i, k in ipairs(KEYS) do
-  local d = tonumber(ARGV[2 * i - 1])
+  local d = tonumber(ARGV[3 * i - 2])
+  local floor = tonumber(ARGV[3 * i])
+  local cur = tonumber(redis.call('GET', k) or '0')
+  if cur < floor then
+    redis.call('SET', k, floor, 'EX', ARGV[3 * i - 1])
+    cur = floor
+  end
   if d > 0 then
     r[i] = redis.call('INCRBY', k, d)
-    redis.call('EXPIRE', k, ARGV[2 * i])
+    redis.call('EXPIRE', k, ARGV[3 * i - 1])
   else
-    r[i] = tonumber(redis.call('GET', k) or '0')
+    r[i] = cur
   end
 end
 return r
@@ -255,11 +263,12 @@ void limits_store::send_round() {
   in_flight_ = limiter_.begin_sync(now_ms(), all);
   const std::vector<tenants::sync_item>& items = in_flight_->items();
   std::vector<std::string> numbers;
-  numbers.reserve(1 + 2 * items.size());
+  numbers.reserve(1 + 3 * items.size());
   numbers.push_back(std::to_string(items.size()));
   for (const tenants::sync_item& item : items) {
     numbers.push_back(std::to_string(item.delta));
     numbers.push_back(std::to_string(item.ttl_s));
+    numbers.push_back(std::to_string(item.floor));
   }
   std::vector<const char*> argv{"EVAL", sync_script.data(), numbers[0].c_str()};
   std::vector<std::size_t> lens{4, sync_script.size(), numbers[0].size()};

@@ -412,7 +412,8 @@ limiter::sync_batch limiter::begin_sync(std::int64_t now_ms, bool all) {
                             ? fmt::format("sovgw:limits:{}:month:{}", name, month_name)
                             : fmt::format("sovgw:limits:{}:{}:{}", name,
                                           c == minute_requests ? "requests" : "tokens", w.window);
-      b.items_.push_back({std::move(key), w.pending, c == month_tokens ? month_ttl_s : minute_key_ttl_s});
+      b.items_.push_back(
+          {std::move(key), w.pending, c == month_tokens ? month_ttl_s : minute_key_ttl_s, w.shared});
       b.slots_.push_back({s, c, w.window});
       w.sending += w.pending;
       w.pending = 0;
@@ -428,7 +429,9 @@ void limiter::end_sync(const sync_batch& batch, const std::vector<std::uint64_t>
     window_count& w = slot.state->windows[static_cast<std::size_t>(slot.counter)];
     if (w.window == slot.window) {
       w.sending -= std::min(w.sending, batch.items_[i].delta);
-      w.shared = totals[i];
+      // Totals within a window only grow: a smaller one (a store that lost its data, or one that
+      // answers wrongly) never gives back what this instance knows was spent.
+      w.shared = std::max(w.shared, totals[i]);
     }
   }
   syncs_.fetch_add(1, std::memory_order_relaxed);

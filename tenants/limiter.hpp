@@ -84,6 +84,10 @@ struct sync_item {
   std::string key;
   std::uint64_t delta = 0;
   std::int64_t ttl_s = 0;
+  // The total this instance last read for the key: the store's total is raised to it first, so a
+  // store that lost its data (restarted without persistence, flushed) does not hand out again
+  // what every instance knows was spent.
+  std::uint64_t floor = 0;
 };
 
 class limiter {

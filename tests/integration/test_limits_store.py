@@ -1,7 +1,8 @@
 """The shared limits store: two gateways count one tenant's limits in one real redis-server (started
 here on a loopback port, no persistence); a Redis outage degrades to local counting, said in
 metrics and one log line, with monthly budgets refused (limits_store_outage: closed, the default)
-or counted locally (open); a restarted Redis is found again and gets the deltas counted meanwhile.
+or counted locally (open); a restarted Redis is found again, raised to the totals the gateways knew,
+and gets the deltas counted meanwhile.
 
 No test sleeps for a sync: each waits for a condition (Redis holds the expected total; a gateway's
 sovgw_limits_store_syncs_total has advanced by two rounds, so one round started after it)."""
@@ -179,6 +180,15 @@ class TwoGatewaysTest(LimitsStoreBase):
         # The keys live in the configured database (3), with the month's TTL (its end, plus a day)
         self.assertEqual(redis_command(self.redis.port, "EXISTS", month_key("shared"), db=0), ":0\r\n")
         self.assertGreater(int(redis_command(self.redis.port, "TTL", month_key("shared"))[1:]), 86400)
+        # Redis loses its data (a restart without persistence, a flush): the gateways know what was
+        # spent, raise the total back to it, and the budget stays spent.
+        self.assertEqual(redis_command(self.redis.port, "FLUSHDB"), "+OK\r\n")
+        for g in self.gateways:
+            self.wait_for_syncs(g)
+        self.assertGreaterEqual(redis_int(self.redis.port, month_key("shared")), 6 * TOKENS_PER_CALL)
+        for g in self.gateways:
+            resp = self.call(g, "shared")
+            self.assertEqual((resp.status, resp.json()["error"]["code"]), (429, "insufficient_quota"))
 
     def alternate_within_a_minute(self, tenant):
         """Calls alternating between the gateways, each waiting for its tokens to reach Redis and the
@@ -260,10 +270,11 @@ class OutageTest(LimitsStoreBase):
             self.assertTrue(wait_until(lambda: metric(g, "sovgw_limits_store_up") == 1))
             self.assertTrue(wait_until(lambda: self.log_count(g, REACHABLE) == 2))
             self.assertEqual(self.log_count(g, UNREACHABLE), 1)
-        # what the open gateway counted during the outage reached the new Redis
-        self.assertTrue(wait_until(lambda: redis_int(self.redis.port, month_key("outage")) == TOKENS_PER_CALL))
+        # the new Redis starts from the total the gateways knew (two calls), plus what the open
+        # gateway counted during the outage (one)
+        self.assertTrue(wait_until(lambda: redis_int(self.redis.port, month_key("outage")) == 3 * TOKENS_PER_CALL))
         self.assertEqual(self.call(self.closed, "outage").status, 200)
-        self.assertTrue(wait_until(lambda: redis_int(self.redis.port, month_key("outage")) == 2 * TOKENS_PER_CALL))
+        self.assertTrue(wait_until(lambda: redis_int(self.redis.port, month_key("outage")) == 4 * TOKENS_PER_CALL))
 
 
 class StalledTest(LimitsStoreBase):

@@ -78,7 +78,9 @@ struct store_totals {
     const limiter::sync_batch b = l.begin_sync(now_ms);
     std::vector<std::uint64_t> out;
     for (const sync_item& item : b.items()) {
-      out.push_back(totals[item.key] += item.delta);
+      std::uint64_t& total = totals[item.key];
+      total = std::max(total, item.floor);  // raised to what the instance last read
+      out.push_back(total += item.delta);
       ttls[item.key] = item.ttl_s;
     }
     l.end_sync(b, out);
@@ -412,4 +414,33 @@ TEST_CASE("limiter: a reservation goes back to the scopes that admitted it, what
     CHECK(l.admit(acme, t0).verdict == limit_verdict::in_flight);
   }
   CHECK(l.admit(acme, t0).verdict == limit_verdict::admitted);
+}
+
+TEST_CASE("shared totals only grow: a store that lost its data, or answers less, gives no budget back") {
+  limiter a;
+  limiter b;
+  store_totals store;
+  share(a, {.tokens_per_month = 100});
+  share(b, {.tokens_per_month = 100});
+  store.sync(a, t0);  // budgets are refused until the first sync
+  store.sync(b, t0);
+  for (int i = 0; i < 6; ++i) {  // 102 tokens, spent alternately and synced
+    limiter& l = i % 2 == 0 ? a : b;
+    REQUIRE(l.admit("acme", t0).verdict == limit_verdict::admitted);
+    l.charge("acme", 17, t0);
+    store.sync(l, t0);
+    store.sync(i % 2 == 0 ? b : a, t0);
+  }
+  CHECK(a.admit("acme", t0).verdict == limit_verdict::month);
+  store.totals.clear();  // Redis restarted without persistence
+  store.sync(a, t0 + 1000);
+  store.sync(b, t0 + 1000);
+  CHECK(store.totals.begin()->second == 102);  // raised back to what both knew
+  CHECK(a.admit("acme", t0 + 1000).verdict == limit_verdict::month);
+  CHECK(b.admit("acme", t0 + 1000).verdict == limit_verdict::month);
+  // A store that answers 0 whatever it holds: the instance keeps what it read before.
+  const limiter::sync_batch zero = a.begin_sync(t0 + 2000);
+  a.end_sync(zero, std::vector<std::uint64_t>(zero.items().size(), 0));
+  CHECK(a.month_left("acme", t0 + 2000) == 0);
+  CHECK(a.admit("acme", t0 + 2000).verdict == limit_verdict::month);
 }
