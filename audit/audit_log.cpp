@@ -61,15 +61,22 @@ std::optional<std::uint64_t> parse_age_seconds(std::string_view text) {
 result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
   auto keys = load_writer_keys(config.key_dir);
   if (std::error_code ec; !std::filesystem::exists(config.db_dir, ec) && !ec) {
-    // A store gone altogether, where this log published a checkpoint: not replaced by a new one.
+    // A store gone altogether, where a checkpoint was published: not replaced by a new one (nor
+    // created before refusing).
     const std::string path = published_checkpoint_path(config.db_dir);
     auto published = read_published_checkpoint(path, keys.signer.verifier());
-    if (published.is_ok() && *published && (*published)->size > 0) {
+    const std::string what =
+        !published.is_ok()       ? fmt::format("{} is there ({})", path, published.error().message())
+        : !*published            ? std::string()
+        : (*published)->size > 0 ? fmt::format("this log published a checkpoint covering {} records at {}",
+                                               (*published)->size, path)
+                                 : std::string();
+    if (!what.empty()) {
       return status{error_code::verification_failed,
-                    fmt::format("refusing to create a new audit log at {}: this log published a checkpoint "
-                                "covering {} records at {}, so its store is missing. Restore it; to start a "
-                                "new log instead, move {} aside and keep it as evidence",
-                                config.db_dir, (*published)->size, path, path)};
+                    fmt::format("refusing to create a new audit log at {}: its store is missing, but {}. "
+                                "Restore the store; to start a new log instead, move {} aside and keep it "
+                                "as evidence",
+                                config.db_dir, what, path)};
     }
   }
   auto opened = store::open(config.db_dir, config.create_if_missing ? store::open_mode::read_write
@@ -172,13 +179,14 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
   log->next_seq_ = log->tiles_.size();
   log->durable_size_ = log->next_seq_;
   log->durable_root_ = log->tiles_.root();
-  if (log->latest_ && (!*published || (*published)->size < log->latest_->size)) {
+  log->published_size_ = *published ? (*published)->size : 0;
+  if (log->latest_ && log->published_size_ < log->latest_->size) {
     // A log older than publishing, or whose last publication failed: its newest checkpoint now.
     auto note = stored_checkpoint_note(*log->store_, log->latest_->size);
     if (!note.is_ok()) {
       return note.error();
     }
-    if (auto s = publish_checkpoint(log->published_path_, note.value()); !s.is_ok()) {
+    if (auto s = log->publish_locked(note.value(), log->latest_->size); !s.is_ok()) {
       return s;
     }
   }
@@ -389,9 +397,17 @@ void audit_log::run() {
       batch.clear();
     }
     if (std::chrono::steady_clock::now() >= next_checkpoint) {
-      std::lock_guard lock(state_mutex_);
-      if (!sign_checkpoint_locked().is_ok()) {
-        ++stats_.checkpoint_failures;
+      status signed_now;
+      {
+        std::lock_guard lock(state_mutex_);
+        signed_now = sign_checkpoint_locked();
+        stats_.checkpoint_failures += signed_now.is_ok() ? 0 : 1;
+      }
+      if (signed_now.is_ok() == checkpoint_failing_) {  // a change: say it once
+        checkpoint_failing_ = !signed_now.is_ok();
+        if (config_.on_checkpoint_problem) {
+          config_.on_checkpoint_problem(signed_now.is_ok() ? std::string_view() : signed_now.message());
+        }
       }
       next_checkpoint = std::chrono::steady_clock::now() + config_.checkpoint_interval;
     }
@@ -528,6 +544,13 @@ void audit_log::run_completions() {
 
 status audit_log::sign_checkpoint_locked() {
   if (latest_ && latest_->size == durable_size_) {
+    if (published_size_ < latest_->size) {  // its publication failed: again, until it works
+      auto note = stored_checkpoint_note(*store_, latest_->size);
+      if (!note.is_ok()) {
+        return note.error();
+      }
+      return publish_locked(note.value(), latest_->size);
+    }
     return status::ok();
   }
   if (!latest_ && durable_size_ == 0) {
@@ -567,9 +590,17 @@ status audit_log::sign_checkpoint_locked() {
   }
   latest_ = std::move(cp);
   // Published only once stored durably: the file never covers a record the store may lose. A
-  // failure is reported (a periodic one is counted); the file keeps the previous checkpoint and the
-  // next one signed replaces it.
-  return publish_checkpoint(published_path_, note);
+  // failure is reported (a periodic one is counted); the file keeps the previous checkpoint until
+  // a later attempt publishes this one or a newer one.
+  return publish_locked(note, latest_->size);
+}
+
+status audit_log::publish_locked(std::string_view note, std::uint64_t size) {
+  status s = publish_checkpoint(published_path_, note);
+  if (s.is_ok()) {
+    published_size_ = size;
+  }
+  return s;
 }
 
 result<crypto::checkpoint> audit_log::checkpoint_now() {

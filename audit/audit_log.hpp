@@ -52,6 +52,10 @@ struct log_config {
   std::uint64_t min_free_bytes = 0;
   // How often the sequencer checks the space bounds and, after a storage error, tries to resume.
   std::chrono::milliseconds health_interval{1000};
+  // Called on the sequencer thread when signing, storing or publishing the periodic checkpoint
+  // starts failing (with why) and when it works again (empty): the log goes on recording, but a
+  // copy of the store taken meanwhile could lose records unnoticed (published_checkpoint.hpp).
+  std::function<void(std::string_view problem)> on_checkpoint_problem;
 };
 
 // Whether the log can make new records durable. The gateway forwards no request unless it can.
@@ -166,6 +170,7 @@ class audit_log {
   void run();
   void commit(std::vector<pending>& batch);
   status sign_checkpoint_locked();
+  status publish_locked(std::string_view note, std::uint64_t size);  // the note to published_path_
   void fail_all(std::vector<pending>& batch, const status& s);
   status rebuild_tiles();
   void check_health();  // sequencer thread: space bounds, and resuming after a storage error
@@ -176,7 +181,8 @@ class audit_log {
   std::unique_ptr<store> store_;
   std::unique_ptr<crypto::note_signer> signer_;
   std::unique_ptr<payload_vault> vault_;
-  std::string published_path_;  // published_checkpoint_path(db_dir): each signed checkpoint too
+  std::string published_path_;        // published_checkpoint_path(db_dir): each signed checkpoint too
+  std::uint64_t published_size_ = 0;  // the size of the checkpoint last published there
 
   // Sequencer state: touched only by the sequencer thread (and open() before it starts), except
   // where guarded by state_mutex_.
@@ -195,6 +201,7 @@ class audit_log {
   bool stopping_ = false;
   bool sequencer_idle_ = false;  // waiting on queue_cv_: the next append must notify
   bool stopped_ = false;
+  bool checkpoint_failing_ = false;  // sequencer thread: the last periodic checkpoint failed
   status failed_;
   std::thread sequencer_;
 

@@ -38,11 +38,21 @@ bool write_all(int fd, std::string_view data) {
 }  // namespace
 
 std::string published_checkpoint_path(std::string_view db_dir) {
-  std::string path(db_dir);
-  while (path.size() > 1 && path.back() == '/') {
-    path.pop_back();
+  // The folder's own name, however it is written: `audit/`, `audit/.` and `./audit/./` all name
+  // `audit` (else the file would land inside the store, at `audit/..checkpoint`); a path that ends
+  // in `.` or `..` after that (`.`, `x/..`) is made absolute to find the name.
+  std::filesystem::path p = std::filesystem::path(db_dir).lexically_normal();
+  if (!p.empty() && p.filename().empty()) {
+    p = p.parent_path();
   }
-  return path + ".checkpoint";
+  if (p.empty() || p.filename() == "." || p.filename() == "..") {
+    std::error_code ec;
+    p = std::filesystem::absolute(p.empty() ? "." : p, ec).lexically_normal();
+    if (p.filename().empty()) {
+      p = p.parent_path();
+    }
+  }
+  return p.string() + ".checkpoint";
 }
 
 result<std::optional<crypto::checkpoint>> read_published_checkpoint(const std::string& path,
@@ -65,9 +75,14 @@ result<std::optional<crypto::checkpoint>> read_published_checkpoint(const std::s
   }
   auto cp = read_kept_checkpoint(text, key);
   if (!cp.is_ok()) {
+    const std::string why = cp.error().kind == proof_failure::key_changed
+                                ? fmt::format(
+                                      "it is signed by {}, not by the key {} under the same log name "
+                                      "(the log's signing key changed, or the file was altered)",
+                                      crypto::note_signer_labels(text), key.label())
+                                : cp.error().message();
     return status{error_code::verification_failed,
-                  fmt::format("the checkpoint published at {} is not one of this log's: {}", path,
-                              cp.error().message())};
+                  fmt::format("the checkpoint published at {} is not one of this log's: {}", path, why)};
   }
   return std::optional<crypto::checkpoint>(std::move(cp.value()));
 }

@@ -173,6 +173,17 @@ server::server(std::shared_ptr<const config> cfg) {
     ac.max_bytes = cfg->audit_max_bytes;
     ac.min_free_bytes = cfg->audit_min_free_bytes;
     (void)audit::parse_payload_mode(cfg->audit_payload, ac.max_payload);
+    ac.on_checkpoint_problem = [](std::string_view problem) {
+      if (problem.empty()) {
+        log_line("info", "audit checkpoints are signed and published again").emit();
+      } else {
+        log_line("error",
+                 "audit checkpoint not signed or published: records are still recorded, but a copy of "
+                 "the store taken now could lose its newest ones unnoticed")
+            .str("error", problem)
+            .emit();
+      }
+    };
     auto opened = audit::audit_log::open(ac);
     if (!opened.is_ok()) {
       throw std::runtime_error(fmt::format("audit log {}: {}", cfg->audit_db, opened.error().message()));

@@ -112,9 +112,23 @@ class evidence_test(tampered_log_case):
         shutil.rmtree(self.db)
         p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "1")
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-        self.assertIn(f"refusing to create a new audit log at {self.db}: this log published a checkpoint covering "
-                      "300 records", p.stderr)
+        self.assertIn(f"refusing to create a new audit log at {self.db}: its store is missing, but this log "
+                      "published a checkpoint covering 300 records", p.stderr)
         self.assertFalse(os.path.exists(self.db))
+        # However the store's path is written.
+        for spelling in (self.db + "/.", self.db + "//", os.path.join(self.db, "x", "..")):
+            p = sovgw("audit", "append", "--db", spelling, "--keys", self.keys, "--synthetic", "1")
+            self.assertEqual(p.returncode, 1, spelling + p.stdout + p.stderr)
+            self.assertFalse(os.path.exists(self.db))
+        # A file there that is no checkpoint of this log: still no new store behind it.
+        saved = read_file(published)
+        write_file(published, "garbage\n")
+        p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "1")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn(f"its store is missing, but {published} is there (the checkpoint published at {published} "
+                      "is not one of this log's", p.stderr)
+        self.assertFalse(os.path.exists(self.db))
+        write_file(published, saved)
         # Moved aside as the message says, a new log starts.
         shutil.move(published, os.path.join(self.tmp, "evidence.checkpoint"))
         self.append(2, run_name="new")

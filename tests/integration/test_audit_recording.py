@@ -84,6 +84,26 @@ class AuditedGateway:
 
 
 class AuditRecordingTest(unittest.TestCase):
+    def test_a_checkpoint_that_cannot_be_published_is_said_once_and_its_recovery_too(self):
+        a = AuditedGateway(self, "  checkpoint_interval: 100ms\n")
+        g = a.gateway
+        self.assertEqual(exchange(g.port, a.certs, chat_request()).status, 200)
+        self.assertTrue(wait_until(lambda: os.path.exists(a.db + ".checkpoint")))
+        blocker = a.db + ".checkpoint.partial"  # a folder where the new file is written aside
+        os.mkdir(blocker)
+        for _ in range(3):  # each grows the tree: a checkpoint is due, and fails
+            self.assertEqual(exchange(g.port, a.certs, chat_request()).status, 200)
+        line = g.wait_for_json(lambda o: o.get("msg", "").startswith("audit checkpoint not signed or published"))
+        self.assertEqual(line["level"], "error")
+        self.assertIn(blocker, line["error"])
+        self.assertTrue(wait_until(lambda: metric(g, "sovgw_audit_checkpoint_failures_total") >= 1))
+        os.rmdir(blocker)  # retried without a new record: the checkpoint signed meanwhile is published
+        g.wait_for_json(lambda o: o.get("msg") == "audit checkpoints are signed and published again")
+        signed = sovgw("audit", "verify", "--db", a.db, "--pubkey", os.path.join(a.keys, "signing.pub"))
+        self.assertIn(f"the checkpoint published at {a.db}.checkpoint (size 4) is reproduced", signed.stdout)
+        failing = [o for o in g.logs() if o.get("msg", "").startswith("audit checkpoint not signed")]
+        self.assertEqual(len(failing), 1)  # said once, not per attempt
+
     def test_every_request_is_recorded_and_verifiable(self):
         # Records appended after each response (the faster mode); the SIGKILL test below covers the
         # default, durable before the response's last byte.

@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <filesystem>
 #include <set>
 #include <thread>
 
 #include "audit/log_verifier.hpp"
 #include "audit/proof_file.hpp"
+#include "audit/published_checkpoint.hpp"
 #include "audit/query.hpp"
 #include "audit/store.hpp"
 #include "audit/synthetic.hpp"
@@ -375,4 +377,15 @@ TEST_CASE("the configured payload ceiling lowers a record's payload mode") {
   CHECK(rec.payload == payload_mode::digest);
   CHECK(rec.payload_digest.size() == 32);
   CHECK_FALSE(s->get(column::payloads, be64(seq)).value().has_value());
+}
+
+TEST_CASE("the published checkpoint is beside the store, however the store's path is written") {
+  for (const char* db : {"audit", "audit/", "audit//", "audit/.", "./audit/./", "audit/x/.."}) {
+    CAPTURE(db);
+    CHECK(published_checkpoint_path(db) == "audit.checkpoint");
+  }
+  CHECK(published_checkpoint_path("/var/lib/sovgw/audit/.") == "/var/lib/sovgw/audit.checkpoint");
+  const std::filesystem::path cwd = std::filesystem::current_path();
+  CHECK(published_checkpoint_path(".") == cwd.string() + ".checkpoint");
+  CHECK(published_checkpoint_path("x/../.") == cwd.string() + ".checkpoint");
 }
