@@ -537,11 +537,13 @@ asio::awaitable<void> connection::linger_close(milliseconds max_wait) {
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
   // Closing with unread bytes in the receive queue makes the kernel send RST, which can destroy the
-  // error response still in flight. Drain (and drop) what the client sends until it closes.
-  char sink[4096];
+  // error response still in flight. Drain (and drop) what the client sends until it closes, for
+  // at most max_wait and 64 MiB: a client that writes a whole body before it reads the answer (Node's
+  // HTTP client, the OpenAI SDK) must still read the 413 for a body over the limit.
+  char sink[16384];
   std::size_t drained = 0;
   clock::time_point until = clock::now() + max_wait;
-  while (drained < 256 * 1024 && clock::now() < until) {
+  while (drained < 64 * 1024 * 1024 && clock::now() < until) {
     std::size_t n = socket_.read_some(asio::buffer(sink), ec);
     if (!ec) {
       drained += n;

@@ -194,6 +194,17 @@ class StrictFramingTest(unittest.TestCase):
         self.assert_rejected(req([POST, HOST, "Transfer-Encoding: chunked"], chunk * 3 + b"0\r\n\r\n"), 413,
                              "chunked body too large")
 
+    def test_a_client_that_sends_its_whole_large_body_first_still_reads_the_413(self):
+        # What Node's HTTP client (the OpenAI SDK) does: the whole body, then the answer. 4 MiB over
+        # the 64 KiB limit: the gateway reads and drops it after answering, instead of resetting the
+        # connection under the client's feet.
+        body = b"x" * (4 * 1024 * 1024)
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(req([POST, HOST, f"Content-Length: {len(body)}"], body))
+            resp = Reader(s).read_response()
+        self.assertEqual(resp.status, 413)
+        self.assertEqual(resp.json()["error"]["code"], "request_too_large")
+
     def test_slow_headers_get_408_and_close(self):
         with tls_connect(self.gateway.port, self.certs) as s:
             s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: local")
