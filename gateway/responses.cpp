@@ -92,11 +92,14 @@ response error_response(outcome o, std::string_view message, std::string_view re
   r.body += ",\"request_id\":";
   append_json_string(r.body, request_id);
   r.body += "}}\n";
+  // The OpenAI SDKs retry every 429 (twice by default, after at most a minute): a monthly budget
+  // used up is not back in a minute, and `x-should-retry: false` is how they are told so.
   r.head = fmt::format(
       "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Request-Id: "
-      "{}\r\n{}{}\r\n",
+      "{}\r\n{}{}{}\r\n",
       i.status, reason_phrase(i.status), r.body.size(), request_id,
       retry_after_s > 0 ? fmt::format("Retry-After: {}\r\n", retry_after_s) : std::string(),
+      o == outcome::insufficient_quota ? "x-should-retry: false\r\n" : "",
       close ? "Connection: close\r\n" : "");
   return r;
 }

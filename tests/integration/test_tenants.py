@@ -768,6 +768,8 @@ class LimitedGateway(unittest.TestCase):
         if message is not None:
             self.assertRegex(err["message"], message)
         self.assertGreaterEqual(int(resp.header("retry-after")), 1)
+        # An SDK retries a 429 unless told not to: a monthly budget is not back in a minute.
+        self.assertEqual(resp.header("x-should-retry"), "false" if code == "insufficient_quota" else None)
         log = access_line(self.gateway, resp)
         self.assertEqual((log["error"], log["cluster"]), (code, ""))
 
