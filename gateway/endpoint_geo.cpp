@@ -50,6 +50,24 @@ address_check judge_address(const cluster_config& cluster, const policy::ip_addr
     return c;
   }
   if (id == policy::country_unknown) {
+    // An IPv4 address embedded in a way the address does not settle (a local-use NAT64 prefix,
+    // read at every RFC 6052 length it fits) is unknown to the geo lookup; here, any reading that
+    // places it in another country is enough to refuse it (a reading in a reserved block, such as
+    // the 0.0.0.0 a shorter prefix leaves at the end, places it nowhere).
+    const policy::embedded_ipv4 e = policy::find_embedded_ipv4(ip);
+    for (unsigned i = 0; i < e.count; ++i) {
+      const policy::ip_address v4{e.candidates[i], true};
+      const policy::country_id reading = geo.lookup(v4);
+      if (reading != policy::country_unknown && reading != policy::country_private &&
+          policy::country_name(reading) != cluster.country) {
+        c.verdict = geo_verdict::refused;
+        c.reason = fmt::format(
+            "{} embeds {} (one reading of its NAT64 prefix), which geolocates to {}, not {} "
+            "as cluster '{}' declares",
+            c.address, policy::format_ip(v4), policy::country_name(reading), cluster.country, cluster.name);
+        return c;
+      }
+    }
     c.verdict = geo_verdict::unverified;
     return c;
   }

@@ -150,6 +150,16 @@ server::server(std::shared_ptr<const config> cfg) {
       }
     }
   }
+  for (const cluster_config& c : cfg->clusters) {
+    if (!c.endpoint_geo_exempt.empty()) {
+      log_line("warn",
+               "endpoint country check off for this cluster: its addresses are used wherever they are")
+          .str("cluster", c.name)
+          .str("country", c.country)
+          .str("endpoint_geo_exempt", c.endpoint_geo_exempt)
+          .emit();
+    }
+  }
   state_.tagger = std::make_unique<const geo_tagger>(*cfg);
   if (!cfg->limits_store.host.empty()) {
     state_.limits = std::make_unique<limits_store>(cfg->limits_store, state_.stages->limiter());

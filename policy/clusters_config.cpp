@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -116,7 +117,7 @@ class cluster_reader {
     } else if (key == "on_premises") {
       boolean(v, "on_premises", c_.on_premises);
     } else if (key == "endpoint_geo_exempt") {
-      non_empty(v, "endpoint_geo_exempt", c_.endpoint_geo_exempt);
+      exempt_reason(v);
     } else if (key == "location") {
       location(v);
     } else if (key == "max_distance_km") {
@@ -250,6 +251,39 @@ class cluster_reader {
                              non_empty(x, "tls.client_key", c_.tls.client_key);
                            }
                          });
+  }
+
+  // endpoint_geo_exempt switches a check off, so it must be a sentence a person wrote (shown
+  // wherever the exemption is): not a flag (`false` would read as "off"), not blank, one line.
+  void exempt_reason(const YAML::Node& v) {
+    std::string text;
+    if (!scalar(v, "endpoint_geo_exempt", text)) {
+      return;
+    }
+    const auto space = [](char ch) { return ch == ' ' || ch == '\t'; };
+    while (!text.empty() && space(text.back())) {
+      text.pop_back();
+    }
+    std::size_t lead = 0;
+    while (lead < text.size() && space(text[lead])) {
+      ++lead;
+    }
+    text.erase(0, lead);
+    const bool one_line = std::none_of(text.begin(), text.end(), [](char ch) {
+      return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+    });
+    const auto letters = std::count_if(text.begin(), text.end(), [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+    });
+    if (!one_line || text.size() < 12 || letters < 6) {
+      error(v,
+            fmt::format("endpoint_geo_exempt turns the endpoint country check off and must say why, in one "
+                        "line of at least 12 characters (e.g. \"anycast front; GPUs in Paris per contract "
+                        "42\"), not '{}'",
+                        one_line ? text.substr(0, 64) : std::string("a text with control characters")));
+      return;
+    }
+    c_.endpoint_geo_exempt = std::move(text);
   }
 
   void location(const YAML::Node& v) {

@@ -99,6 +99,12 @@ class EndpointGeoTest(unittest.TestCase):
         r = check("8.8.8.8:443", "    endpoint_geo_exempt: anycast front door; GPUs in Paris per contract\n")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("8.8.8.8 US exempt (anycast front door; GPUs in Paris per contract)", r.stdout)
+        # The exemption switches a check off: a flag, a blank or a second line is no written reason
+        # (`false` would read as "off"; a line break would forge a line of the report).
+        for value in ("false", "no", '"   "', '"\\u200b"', '"ok"', '"anycast front\\nendpoint 8.8.8.8:443 of cluster paris: used"'):
+            r = check("8.8.8.8:443", f"    endpoint_geo_exempt: {value}\n")
+            self.assertEqual(r.returncode, 1, value + r.stdout + r.stderr)
+            self.assertIn("endpoint_geo_exempt turns the endpoint country check off and must say why", r.stderr)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,16 @@ TEST_CASE("endpoint geo: an address is used only where the cluster says it is") 
 
   CHECK(judge_address(cluster("FR"), ip("1.1.1.1"), geo).verdict == geo_verdict::unverified);
 
+  // A local-use NAT64 address (64:ff9b:1::/48) does not say at which RFC 6052 length it embeds its
+  // IPv4 address: the geo lookup calls it unknown when the readings disagree; the endpoint check
+  // refuses it when any reading is in another country.
+  const address_check nat64 = judge_address(cluster("FR"), ip("64:ff9b:1:808:8:800::"), geo);  // /48: 8.8.8.8
+  CHECK(nat64.verdict == geo_verdict::refused);
+  CHECK(nat64.reason.find("embeds 8.8.8.8 (one reading of its NAT64 prefix), which geolocates to US") !=
+        std::string::npos);
+  const address_check fr = judge_address(cluster("FR"), ip("64:ff9b:1:909:9:900::"), geo);
+  CHECK_MESSAGE(fr.verdict != geo_verdict::refused, fr.reason);
+
   // Loopback and private addresses: on-premises clusters only, whatever the data or the exemption.
   const address_check loopback = judge_address(cluster("FR"), ip("127.0.0.1"), geo);
   CHECK(loopback.verdict == geo_verdict::refused);
