@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,6 +14,25 @@
 #include "gateway/log.hpp"
 
 namespace sovgw::gateway {
+
+bool endpoint_addresses::operator==(const endpoint_addresses& o) const {
+  const auto as_set = [](std::vector<tcp::endpoint> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  const auto countries = [](std::string_view list) {
+    std::vector<std::string_view> out;
+    for (std::size_t at = 0; at <= list.size();) {
+      const std::size_t comma = std::min(list.find(',', at), list.size());
+      out.push_back(list.substr(at, comma - at));
+      at = comma + 1;
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  return usable.size() == o.usable.size() && as_set(usable) == as_set(o.usable) &&
+         countries(geo_country) == countries(o.geo_country) && geo_reason == o.geo_reason;
+}
 
 namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);

@@ -50,10 +50,9 @@ struct endpoint_addresses {
   std::shared_ptr<rtt_minima> minima = std::make_shared<rtt_minima>();
 
   [[nodiscard]] bool geo_refused() const { return usable.empty(); }
-  // The judged addresses, not what was measured to them.
-  [[nodiscard]] bool operator==(const endpoint_addresses& o) const {
-    return usable == o.usable && geo_country == o.geo_country && geo_reason == o.geo_reason;
-  }
+  // The judged addresses, not what was measured to them, in any order: a resolver that rotates its
+  // answers would otherwise reset the minima (the distance evidence) at every re-resolution.
+  [[nodiscard]] bool operator==(const endpoint_addresses& o) const;
 };
 
 // The last TLS session an endpoint handed out (a TLS 1.3 ticket), offered by the next new

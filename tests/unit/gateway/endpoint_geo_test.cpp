@@ -107,3 +107,16 @@ TEST_CASE("endpoint geo: a resolved set is judged into the addresses to use (re-
   CHECK(again == use);
   CHECK_FALSE(again == refused);
 }
+
+TEST_CASE("endpoint addresses: the same set in another order is the same (its round trips are kept)") {
+  const auto at = [](const char* a) { return tcp::endpoint(boost::asio::ip::make_address(a), 443); };
+  endpoint_addresses first{{at("9.9.9.9"), at("9.9.9.10")}, "FR,DE", "", {}};
+  endpoint_addresses rotated{{at("9.9.9.10"), at("9.9.9.9")}, "DE,FR", "", {}};
+  CHECK(first == rotated);
+  endpoint_addresses other{{at("9.9.9.10"), at("9.9.9.11")}, "DE,FR", "", {}};
+  CHECK_FALSE(first == other);
+  endpoint_addresses fewer{{at("9.9.9.9")}, "FR", "", {}};
+  CHECK_FALSE(first == fewer);
+  endpoint_addresses repeated{{at("9.9.9.9"), at("9.9.9.9")}, "FR,DE", "", {}};
+  CHECK_FALSE(first == repeated);
+}
