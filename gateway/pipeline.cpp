@@ -466,7 +466,8 @@ std::optional<permitted_model> pipeline::model(const request_context& ctx, std::
   return permitted_model{std::string(id), std::move(countries)};
 }
 
-stage_result pipeline::route(request_context& ctx, const availability_fn& cluster_available) const {
+stage_result pipeline::route(request_context& ctx, const availability_fn& cluster_available,
+                             const unavailable_reason_fn& unavailable_reason) const {
   bool served = false;
   std::string why;
   for (int i : ctx.allowed_clusters) {
@@ -489,6 +490,11 @@ stage_result pipeline::route(request_context& ctx, const availability_fn& cluste
     const std::shared_ptr<const std::vector<std::string>> unusable = unusable_.load();
     if (static_cast<std::size_t>(i) < unusable->size() && !(*unusable)[static_cast<std::size_t>(i)].empty()) {
       why += "; " + (*unusable)[static_cast<std::size_t>(i)];
+    }
+    if (unavailable_reason) {
+      if (const std::string reason = unavailable_reason(i); !reason.empty()) {
+        why += "; " + reason;
+      }
     }
   }
   if (!served) {

@@ -35,6 +35,9 @@ inline constexpr std::string_view data_class_header = "Sovereign-Data-Class";
 
 // `cluster_available(i)`: whether cluster i has an endpoint worth trying now.
 using availability_fn = std::function<bool(int)>;
+// Why cluster i has none, when something lasting says so (an endpoint whose round trip contradicted
+// its declared location); empty otherwise.
+using unavailable_reason_fn = std::function<std::string(int)>;
 
 // A model a tenant may use, with the countries of the clusters that would serve it.
 struct permitted_model {
@@ -105,7 +108,8 @@ class pipeline {
   [[nodiscard]] std::optional<permitted_model> model(const request_context& ctx, std::string_view id) const;
 
   // route: the first allowed cluster that serves the model and is available; fail closed.
-  [[nodiscard]] stage_result route(request_context& ctx, const availability_fn& cluster_available) const;
+  [[nodiscard]] stage_result route(request_context& ctx, const availability_fn& cluster_available,
+                                   const unavailable_reason_fn& unavailable_reason = {}) const;
   // Why a cluster can never serve (its endpoints failed the geo check, gateway/endpoint_geo.hpp), by
   // cluster index; route's 503 names it. Call at start-up, before any request.
   // Why each cluster has no usable endpoint ("" when it has one), for 503 messages; swapped after

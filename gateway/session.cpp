@@ -157,7 +157,9 @@ class session : public std::enable_shared_from_this<session> {
         r = stages.decide(ctx);  // 5. decide
       }
       if (r.proceed() && models == models_target::none) {
-        r = stages.route(ctx, [this](int c) { return w_.pool.cluster_available(c); });  // 6. route
+        r = stages.route(  // 6. route
+            ctx, [this](int c) { return w_.pool.cluster_available(c); },
+            [this](int c) { return w_.pool.unavailable_reason(c); });
       }
       if (r.proceed()) {
         r = w_.shared.recorder->admit(ctx);  // the audit log can record what goes out

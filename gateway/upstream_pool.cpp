@@ -197,6 +197,19 @@ upstream_pool::upstream_pool(asio::io_context& ioc,
   }
 }
 
+std::string upstream_pool::unavailable_reason(int cluster) const {
+  std::string out;
+  for (const auto& ep : clusters_[static_cast<std::size_t>(cluster)]->endpoints) {
+    if (ep->distance_contradicted.load(std::memory_order_acquire)) {
+      if (const std::shared_ptr<const std::string> reason = ep->distance_reason.load()) {
+        out += out.empty() ? "" : "; ";
+        out += *reason + " (not used until the gateway restarts)";
+      }
+    }
+  }
+  return out;
+}
+
 bool upstream_pool::cluster_available(int cluster) const {
   std::int64_t now = steady_now_ms();
   for (const auto& ep : clusters_[static_cast<std::size_t>(cluster)]->endpoints) {
@@ -355,11 +368,12 @@ bool upstream_pool::distance_acceptable(const upstream_cluster& c, endpoint_stat
     return true;
   }
   ep.distance_refusals.fetch_add(1, std::memory_order_relaxed);
-  if (j.verdict == policy::distance_verdict::contradicted) {
-    ep.distance_contradicted.store(true, std::memory_order_relaxed);
-  }
   why.kind = upstream_error_kind::distance;
   why.detail = fmt::format("endpoint {}: {}", ep.label, j.reason);
+  if (j.verdict == policy::distance_verdict::contradicted) {
+    ep.distance_reason.store(std::make_shared<const std::string>(why.detail));
+    ep.distance_contradicted.store(true, std::memory_order_release);
+  }
   return false;
 }
 

@@ -97,6 +97,7 @@ struct endpoint_state {
   // trips are kept with the addresses (endpoint_addresses::minima).
   std::atomic<std::uint64_t> distance_refusals{0};
   std::atomic<bool> distance_contradicted{false};
+  std::atomic<std::shared_ptr<const std::string>> distance_reason;  // why, once contradicted
   tls_session_slot tls_session;
   [[nodiscard]] bool available(std::int64_t now_ms) const {
     return !geo_refused.load(std::memory_order_relaxed) &&
@@ -168,6 +169,9 @@ class upstream_pool {
   void release(int cluster, lease&& l, bool reusable);
 
   [[nodiscard]] bool cluster_available(int cluster) const;
+  // Why the cluster's endpoints are out for good (a round trip contradicted the declared location),
+  // for the 503 of a request only it could serve; empty when none is.
+  [[nodiscard]] std::string unavailable_reason(int cluster) const;
   void report_failure(int cluster, endpoint_state& ep);
   void report_success(endpoint_state& ep);
 

@@ -131,10 +131,12 @@ class EndpointDistanceTest(unittest.TestCase):
         ready = admin_get(self.gateway, "/readyz").body.decode()
         self.assertIn("of cluster antipodes", ready)
         self.assertRegex(ready, r"cluster antipodes: .*FLAGGED: .*declared location is at least")
-        # From now on the endpoint is not even tried.
+        # From now on the endpoint is not even tried, and the 503 still says why.
         resp, _ = self.request("anti-2")
         self.assertEqual(resp.status, 503)
         self.assertIsNone(resp.header("x-standin-cluster"))
+        self.assertRegex(resp.json()["error"]["message"],
+                         r"declared location is at least 200\d\d km .*\(not used until the gateway restarts\)")
 
     def test_config_check_refuses_a_maximum_the_declared_location_cannot_meet(self):
         frankfurt = cluster("frankfurt", self.standin.port, self.certs, "*",
