@@ -60,23 +60,24 @@ std::optional<std::uint64_t> parse_age_seconds(std::string_view text) {
 
 result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
   auto keys = load_writer_keys(config.key_dir);
+  // The checkpoint published beside the store: a store that lost records it covers (restored from
+  // an old copy, replaced, emptied, or missing its newest writes with their checkpoints) is never
+  // continued, nor replaced by a new one (nor created before refusing).
+  const std::string published_path = published_checkpoint_path(config.db_dir);
+  auto published = read_published_checkpoint(published_path, keys.signer.verifier());
   if (std::error_code ec; !std::filesystem::exists(config.db_dir, ec) && !ec) {
-    // A store gone altogether, where a checkpoint was published: not replaced by a new one (nor
-    // created before refusing).
-    const std::string path = published_checkpoint_path(config.db_dir);
-    auto published = read_published_checkpoint(path, keys.signer.verifier());
     const std::string what =
-        !published.is_ok()       ? fmt::format("{} is there ({})", path, published.error().message())
-        : !*published            ? std::string()
-        : (*published)->size > 0 ? fmt::format("this log published a checkpoint covering {} records at {}",
-                                               (*published)->size, path)
-                                 : std::string();
+        !published.is_ok() ? fmt::format("{} is there ({})", published_path, published.error().message())
+        : *published && (*published)->size > 0
+            ? fmt::format("this log published a checkpoint covering {} records at {}", (*published)->size,
+                          published_path)
+            : std::string();
     if (!what.empty()) {
       return status{error_code::verification_failed,
                     fmt::format("refusing to create a new audit log at {}: its store is missing, but {}. "
                                 "Restore the store; to start a new log instead, move {} aside and keep it "
                                 "as evidence",
-                                config.db_dir, what, path)};
+                                config.db_dir, what, published_path)};
     }
   }
   auto opened = store::open(config.db_dir, config.create_if_missing ? store::open_mode::read_write
@@ -107,10 +108,7 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
     }
   }
 
-  // The checkpoint published beside the store: a store that lost records it covers (restored from
-  // an old copy, replaced, or missing its newest writes with their checkpoints) is never continued.
-  log->published_path_ = published_checkpoint_path(config.db_dir);
-  auto published = read_published_checkpoint(log->published_path_, log->signer_->verifier());
+  log->published_path_ = published_path;
   verify_options checks{
       .indexes = false, .held = {}, .require_checkpoint = false, .check_times_at_us = std::nullopt};
   if (published.is_ok() && *published) {

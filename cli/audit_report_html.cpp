@@ -249,8 +249,7 @@ std::string verification_section(const audit::report& r, const report_context& c
     out += fmt::format(
         "<dt>End of the log</dt><dd>checked against {} checkpoint{} kept outside it ({}), reproduced: the "
         "log only grew since</dd>",
-        num(v.held_checkpoints), v.held_checkpoints == 1 ? "" : "s",
-        fmt::format("{}", fmt::join(from, "; ")));
+        num(v.held_checkpoints), v.held_checkpoints == 1 ? "" : "s", fmt::join(from, "; "));
   } else if (c.held_from.empty()) {
     out += fmt::format(
         R"(<dt>End of the log</dt><dd class="warn">not checked: no checkpoint kept outside the log )"

@@ -44,8 +44,8 @@ bool node_port(std::string_view p) {
   }
   unsigned port = 0;
   const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
-  return !p.empty() && p.size() <= 5 && ec == std::errc() && end == p.data() + p.size() && port <= 65535 &&
-         p.front() != '+';
+  // from_chars takes neither a sign nor spaces: only the digits
+  return !p.empty() && p.size() <= 5 && ec == std::errc() && end == p.data() + p.size() && port <= 65535;
 }
 
 std::optional<std::string> entry_address(std::string_view e) {

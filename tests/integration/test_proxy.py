@@ -1,10 +1,12 @@
 """The gateway in front of the stand-in cluster: completions, streaming, keep-alive, header hygiene,
 and every way a cluster can fail. Real TLS on loopback; curl and raw TLS sockets as clients."""
 
+import http.server
 import json
 import os
 import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -366,11 +368,16 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertGreaterEqual(metric(g, "sovgw_upstream_errors_total"), 2)
         g.wait_for_json(lambda o: o.get("msg") == "endpoint marked down")
 
+    def gateway_to_handler(self, name, handler):
+        """A gateway whose one cluster is a plaintext http.server answering with `handler`."""
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        return self.gateway(cluster_yaml(name, f"127.0.0.1:{server.server_address[1]}", plaintext=True))
+
     def test_a_clusters_underscore_spellings_of_the_gateways_fields_never_reach_the_client(self):
         # A CGI, WSGI or Rack client reads Sovereign_Cluster as Sovereign-Cluster: a cluster must not
         # be able to write beside the gateway's receipt that way either.
-        import http.server
-        import threading
 
         class Liar(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
@@ -389,10 +396,7 @@ class UpstreamFailureTest(unittest.TestCase):
             def log_message(self, *args):
                 pass
 
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Liar)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.shutdown)
-        g = self.gateway(cluster_yaml("liar", f"127.0.0.1:{server.server_address[1]}", plaintext=True))
+        g = self.gateway_to_handler("liar", Liar)
         resp = exchange(g.port, self.certs, chat_request())
         self.assertEqual(resp.status, 200, resp.body)
         names = [n.lower() for n, _ in resp.headers]
@@ -402,8 +406,6 @@ class UpstreamFailureTest(unittest.TestCase):
 
     def test_a_204_goes_out_without_content_length(self):
         # RFC 9110 8.6: a 204 carries no Content-Length, whatever the cluster wrote.
-        import http.server
-        import threading
 
         class NoContent(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
@@ -415,10 +417,7 @@ class UpstreamFailureTest(unittest.TestCase):
             def log_message(self, *args):
                 pass
 
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoContent)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.shutdown)
-        g = self.gateway(cluster_yaml("quiet", f"127.0.0.1:{server.server_address[1]}", plaintext=True))
+        g = self.gateway_to_handler("quiet", NoContent)
         resp = exchange(g.port, self.certs, chat_request())
         self.assertEqual(resp.status, 204, resp.body)
         self.assertNotIn("content-length", [n.lower() for n, _ in resp.headers])
