@@ -29,6 +29,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -563,7 +564,31 @@ asio::awaitable<void> refuse(Stream& stream, const options& opt, const standin::
   res.keep_alive(false);
   res.body() = refusal_body(r);
   res.prepare_payload();
-  co_await http::async_write(stream, res, nothrow);
+  auto [ec, n] = co_await http::async_write(stream, res, nothrow);
+  if (ec) {
+    co_return;
+  }
+  // A lingering close, as the gateway makes: read and drop what the client is still sending (at most
+  // 8 MiB, for at most 2 s) before closing, or the unread bytes would make the kernel reset the
+  // connection, and a client still writing its request would never read the answer.
+  asio::steady_timer deadline(co_await asio::this_coro::executor, std::chrono::seconds(2));
+  auto& socket = beast::get_lowest_layer(stream);
+  auto done = std::make_shared<bool>(false);
+  deadline.async_wait([&socket, done](boost::system::error_code e) {
+    if (!e && !*done) {
+      socket.cancel();
+    }
+  });
+  std::array<char, 16 * 1024> scratch;
+  for (std::size_t drained = 0; drained < 8 * 1024 * 1024;) {
+    auto [rec, got] = co_await stream.async_read_some(asio::buffer(scratch), nothrow);
+    if (rec) {
+      break;
+    }
+    drained += got;
+  }
+  *done = true;
+  deadline.cancel();
 }
 
 template <typename Stream>
