@@ -112,10 +112,12 @@ bool has_distance(const record& r) {
 
 void encode_into(const record& r, std::vector<std::uint8_t>& out) {
   writer w(out);
-  const bool key = !r.key_id.empty();
+  const bool address = !r.endpoint_address.empty();
+  const bool key = address || !r.key_id.empty();
   const bool distance = key || has_distance(r);
   const bool evidence = distance || has_evidence(r);
-  w.u8(key        ? record_format_version_key
+  w.u8(address    ? record_format_version_address
+       : key      ? record_format_version_key
        : distance ? record_format_version_distance
        : evidence ? record_format_version_evidence
                   : record_format_version);
@@ -155,6 +157,10 @@ void encode_into(const record& r, std::vector<std::uint8_t>& out) {
   if (key) {
     w.str(r.key_id);
   }
+  if (address) {
+    w.str(r.endpoint_address);
+    w.str(r.endpoint_address_country);
+  }
 }
 
 }  // namespace
@@ -188,10 +194,7 @@ bool parse_payload_mode(std::string_view text, payload_mode& out) {
 }
 
 status validate(const record& r) {
-  for (const std::string* s :
-       {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
-        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
-        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest, &r.key_id}) {
+  for (const std::string* s : string_fields(r)) {
     if (s->size() > max_string_size) {
       return {error_code::invalid_argument, fmt::format("a record field exceeds {} bytes", max_string_size)};
     }
@@ -209,11 +212,11 @@ status validate(const record& r) {
   if (r.kind != record_kind::request && r.kind != record_kind::event) {
     return {error_code::invalid_argument, "unknown record kind"};
   }
+  if (r.endpoint_address.empty() && !r.endpoint_address_country.empty()) {
+    return {error_code::invalid_argument, "an endpoint address country needs the endpoint address"};
+  }
   std::size_t size = 128 + r.payload_digest.size();
-  for (const std::string* f :
-       {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
-        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
-        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest, &r.key_id}) {
+  for (const std::string* f : string_fields(r)) {
     size += 4 + f->size();
   }
   for (const auto* l : {&r.data_classes, &r.rule_ids}) {
@@ -243,10 +246,7 @@ bool clamp_to_limits(record& r) {
       cut = true;
     }
   };
-  for (std::string* f :
-       {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
-        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
-        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest, &r.key_id}) {
+  for (std::string* f : string_fields(r)) {
     clamp(*f, string_cap);
   }
   for (auto* l : {&r.data_classes, &r.rule_ids}) {
@@ -301,8 +301,8 @@ status decode_into(std::span<const std::uint8_t> bytes, record& r) {
   }
   ok = ok && in.str(r.error_kind) && in.u8(mode) && in.bytes(r.payload_digest, 64) && in.str(r.note);
   // Fields an older version does not hold read as absent.
-  for (std::string* s :
-       {&r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest, &r.key_id}) {
+  for (std::string* s : {&r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.forwarded_digest, &r.key_id,
+                         &r.endpoint_address, &r.endpoint_address_country}) {
     s->clear();
   }
   r.endpoint_rtt_us = 0;
@@ -316,7 +316,12 @@ status decode_into(std::span<const std::uint8_t> bytes, record& r) {
     ok = ok && in.u64(r.endpoint_rtt_us) && in.u32(r.distance_bound_km) && in.u32(r.redactions);
   }
   if (version >= record_format_version_key) {
-    ok = ok && in.str(r.key_id) && !r.key_id.empty();  // written only when there is one
+    // Version 4 is written only for a key id, version 5 only for an endpoint address.
+    ok = ok && in.str(r.key_id) && (version > record_format_version_key || !r.key_id.empty());
+  }
+  if (version >= record_format_version_address) {
+    ok =
+        ok && in.str(r.endpoint_address) && in.str(r.endpoint_address_country) && !r.endpoint_address.empty();
   }
   if (!ok) {
     return status{error_code::corruption, "record truncated or a field is over its limit"};

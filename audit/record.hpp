@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "audit/status.hpp"
@@ -84,17 +85,46 @@ struct record {
   std::uint64_t endpoint_rtt_us = 0;
   std::uint32_t distance_bound_km = 0;
   std::uint32_t redactions = 0;  // findings the `redact` obligation replaced before forwarding
+  // The address the connection that carried the request was made to ("203.0.113.7", "2001:db8::7"),
+  // and where that one address geolocates: `endpoint` may be a name resolving to several addresses
+  // in several countries. A record with an address is encoded as version 5.
+  std::string endpoint_address;
+  std::string endpoint_address_country;
 
   friend bool operator==(const record&, const record&) = default;
 };
 
+// Every string field of a record (not its lists), for the checks that treat them alike.
+template <typename record_t>
+[[nodiscard]] auto string_fields(record_t& r) {
+  using string_t = std::conditional_t<std::is_const_v<record_t>, const std::string, std::string>;
+  return std::array<string_t*, 21>{&r.request_id,
+                                   &r.tenant,
+                                   &r.client_country,
+                                   &r.country_source,
+                                   &r.client_ip,
+                                   &r.method,
+                                   &r.path,
+                                   &r.model,
+                                   &r.decision,
+                                   &r.policy_version,
+                                   &r.cluster,
+                                   &r.cluster_country,
+                                   &r.error_kind,
+                                   &r.note,
+                                   &r.endpoint,
+                                   &r.endpoint_country,
+                                   &r.signature_keyid,
+                                   &r.key_id,
+                                   &r.forwarded_digest,
+                                   &r.endpoint_address,
+                                   &r.endpoint_address_country};
+}
+
 // Calls `fn(std::string&)` with every text field of `r`: its strings and the entries of its lists.
 template <typename fn_t>
 void for_each_text(record& r, fn_t&& fn) {
-  for (std::string* s :
-       {&r.request_id, &r.tenant, &r.client_country, &r.country_source, &r.client_ip, &r.method, &r.path,
-        &r.model, &r.decision, &r.policy_version, &r.cluster, &r.cluster_country, &r.error_kind, &r.note,
-        &r.endpoint, &r.endpoint_country, &r.signature_keyid, &r.key_id, &r.forwarded_digest}) {
+  for (std::string* s : string_fields(r)) {
     fn(*s);
   }
   for (auto* list : {&r.data_classes, &r.rule_ids}) {
@@ -118,12 +148,15 @@ void for_each_text(record& r, fn_t&& fn) {
 //   Version 3 is version 2 followed by u64 endpoint_rtt_us, u32 distance_bound_km, u32 redactions;
 //   written only for a record with one of them non-zero (older records stay readable as they are).
 //   Version 4 is version 3 followed by the string key_id; written only for a record with a key id.
+//   Version 5 is version 4 followed by the strings endpoint_address, endpoint_address_country;
+//   written only for a record with an endpoint address (its key_id may then be empty).
 inline constexpr std::uint8_t record_format_version = 1;
 inline constexpr std::uint8_t record_format_version_evidence = 2;
 inline constexpr std::uint8_t record_format_version_distance = 3;
 inline constexpr std::uint8_t record_format_version_key = 4;
+inline constexpr std::uint8_t record_format_version_address = 5;
 [[nodiscard]] inline bool is_record_format_version(std::uint8_t v) {
-  return v >= record_format_version && v <= record_format_version_key;
+  return v >= record_format_version && v <= record_format_version_address;
 }
 inline constexpr std::size_t record_seq_offset = 1;  // where the big-endian seq sits in the encoding
 inline constexpr std::size_t max_string_size = 16 * 1024;
@@ -155,7 +188,7 @@ struct index_fields {
   std::string_view client_country;
   std::string_view decision;
 };
-// False when the bytes are not a version-1, -2 or -3 encoding that reaches the decision field. Checks no
+// False when the bytes are not a record encoding (any version) that reaches the decision field. Checks no
 // more than that (decode() is the strict reader); allocates nothing.
 [[nodiscard]] bool read_index_fields(std::span<const std::uint8_t> bytes, index_fields& out);
 

@@ -68,18 +68,25 @@ void add_each(std::string& into, std::string_view values) {
 
 // The evidence a record carries about where it was served: the cluster and its declared country;
 // from version 2 the endpoint used and where its addresses geolocate; from version 3 the distance
-// bound of the TLS endpoint from the handshake's round trip (docs/evidence.md).
+// bound of the TLS endpoint from the handshake's round trip (docs/evidence.md); from version 5 the
+// address connected to and where it geolocates.
 void observe_evidence(cluster_evidence& e, const record& r) {
   if (e.declared_country.empty()) {
     e.declared_country = r.cluster_country;
   }
-  if (!r.endpoint.empty() &&
-      std::find(e.endpoints.begin(), e.endpoints.end(), r.endpoint) == e.endpoints.end()) {
-    if (e.endpoints.size() < max_evidence_endpoints) {
-      e.endpoints.push_back(r.endpoint);
-    } else {
-      ++e.endpoints_not_listed;
+  const auto list = [&e](std::vector<std::string>& listed, std::uint64_t& not_listed, std::string_view one) {
+    if (!one.empty() && std::find(listed.begin(), listed.end(), one) == listed.end()) {
+      if (listed.size() < max_evidence_endpoints) {
+        listed.emplace_back(one);
+      } else if (e.unlisted.insert(std::hash<std::string_view>{}(one)).second) {
+        ++not_listed;
+      }
     }
+  };
+  list(e.endpoints, e.endpoints_not_listed, r.endpoint);
+  if (!r.endpoint_address.empty()) {
+    list(e.addresses, e.addresses_not_listed,
+         r.endpoint_address + " " + (r.endpoint_address_country.empty() ? "?" : r.endpoint_address_country));
   }
   if (!r.endpoint_country.empty()) {
     if (!e.verified_country) {

@@ -108,7 +108,13 @@ struct cluster_evidence {
   std::uint64_t first_us = 0;
   std::uint64_t last_us = 0;
   std::vector<std::string> endpoints;
-  std::uint64_t endpoints_not_listed = 0;        // distinct endpoints beyond max_evidence_endpoints
+  std::uint64_t endpoints_not_listed = 0;  // distinct endpoints beyond max_evidence_endpoints
+  // The addresses connections went to, each with where it geolocates ("203.0.113.7 FR"; version-5
+  // records), listed like the endpoints.
+  std::vector<std::string> addresses;
+  std::uint64_t addresses_not_listed = 0;
+  std::unordered_set<std::size_t> unlisted;      // hashes of the endpoints and addresses not listed, to count
+                                                 // each once (a collision undercounts by one)
   std::optional<std::string> verified_country;   // comma-separated, as the records give them
   std::optional<std::uint64_t> max_distance_km;  // the loosest RTT bound seen: every request is within it
   std::optional<std::uint64_t> min_distance_km;  // the tightest

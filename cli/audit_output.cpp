@@ -127,7 +127,8 @@ std::string record_json(const record& r) {
       R"("policy_version":{},"cluster":{},"cluster_country":{},"status":{},"bytes_in":{},"bytes_out":{},)"
       R"("latency_us":{},"prompt_tokens":{},"completion_tokens":{},"error_kind":{},"payload":{},"payload_sha256":{},)"
       R"("note":{},"endpoint":{},"endpoint_country":{},"signature_keyid":{},"forwarded_digest":{},)"
-      R"("endpoint_rtt_us":{},"distance_bound_km":{},"redactions":{}}})",
+      R"("endpoint_rtt_us":{},"distance_bound_km":{},"redactions":{},"endpoint_address":{},)"
+      R"("endpoint_address_country":{}}})",
       r.seq, json_time(r.timestamp_us), json_string(to_string(r.kind)), json_string(r.request_id),
       json_string(r.tenant), json_string(r.key_id), json_string(r.client_country),
       json_string(r.country_source), json_string(r.client_ip), json_string(r.method), json_string(r.path),
@@ -136,7 +137,8 @@ std::string record_json(const record& r) {
       r.bytes_in, r.bytes_out, r.latency_us, r.prompt_tokens, r.completion_tokens, json_string(r.error_kind),
       json_string(to_string(r.payload)), json_string(crypto::to_hex(r.payload_digest)), json_string(r.note),
       json_string(r.endpoint), json_string(r.endpoint_country), json_string(r.signature_keyid),
-      json_string(r.forwarded_digest), r.endpoint_rtt_us, r.distance_bound_km, r.redactions);
+      json_string(r.forwarded_digest), r.endpoint_rtt_us, r.distance_bound_km, r.redactions,
+      json_string(r.endpoint_address), json_string(r.endpoint_address_country));
 }
 
 const char* const record_csv_header =
@@ -145,7 +147,7 @@ const char* const record_csv_header =
     "latency_us,prompt_tokens,completion_tokens,error_kind,payload,payload_sha256,note,"
     // The evidence fields came later: after `note`, so that a reader by position keeps working.
     "key_id,endpoint,endpoint_country,signature_keyid,forwarded_digest,endpoint_rtt_us,distance_bound_km,"
-    "redactions";
+    "redactions,endpoint_address,endpoint_address_country";
 
 std::string record_csv(const record& r) {
   std::vector<std::string> f = {std::to_string(r.seq),
@@ -182,7 +184,9 @@ std::string record_csv(const record& r) {
                                 r.forwarded_digest,
                                 std::to_string(r.endpoint_rtt_us),
                                 std::to_string(r.distance_bound_km),
-                                std::to_string(r.redactions)};
+                                std::to_string(r.redactions),
+                                r.endpoint_address,
+                                r.endpoint_address_country};
   std::string out;
   for (std::size_t i = 0; i < f.size(); ++i) {
     out += (i == 0 ? "" : ",") + csv_field(f[i]);
@@ -304,9 +308,17 @@ void print_record_summary(const record& original) {
               r.cluster.empty() ? "none (not forwarded)"
                                 : fmt::format("cluster {} in {}", r.cluster, r.cluster_country).c_str());
   if (!r.endpoint.empty() || !r.signature_keyid.empty()) {
-    std::printf("  forwarded:   to %s (%s), signed by key %s, body %s\n",
-                r.endpoint.empty() ? "-" : r.endpoint.c_str(),
-                r.endpoint_country.empty() ? "country not checked" : r.endpoint_country.c_str(),
+    // The address the connection went to, when recorded (version 5): the endpoint's name may
+    // resolve to several addresses, `endpoint_country` being where all of them geolocate.
+    std::string to = r.endpoint.empty() ? "-" : r.endpoint;
+    std::string where = r.endpoint_country.empty() ? "country not checked" : r.endpoint_country;
+    if (!r.endpoint_address.empty()) {
+      to += " at " + r.endpoint_address;
+      where = fmt::format(
+          "{}; all its addresses: {}",
+          r.endpoint_address_country.empty() ? "country not checked" : r.endpoint_address_country, where);
+    }
+    std::printf("  forwarded:   to %s (%s), signed by key %s, body %s\n", to.c_str(), where.c_str(),
                 r.signature_keyid.empty() ? "(unsigned)" : r.signature_keyid.c_str(),
                 r.forwarded_digest.empty() ? "(none)" : r.forwarded_digest.c_str());
   }

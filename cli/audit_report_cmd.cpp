@@ -163,11 +163,12 @@ std::string report_json(const audit::report& r, const report_context& c) {
     return fmt::format(
         R"({{"cluster":{},"declared_country":{},"requests":{},"first":{},"last":{},"endpoints":{},)"
         R"("endpoints_not_listed":{},"verified_country":{},"max_distance_km":{},"min_distance_km":{},)"
-        R"("requests_with_distance_bound":{}}})",
+        R"("requests_with_distance_bound":{},"addresses":{},"addresses_not_listed":{}}})",
         json_string(e.cluster), json_string(e.declared_country), e.requests, json_time(e.first_us),
         json_time(e.last_us), e.endpoints.empty() ? "null" : json_list(e.endpoints), e.endpoints_not_listed,
         e.verified_country ? json_string(*e.verified_country) : "null", json_optional(e.max_distance_km),
-        json_optional(e.min_distance_km), e.requests_with_bound);
+        json_optional(e.min_distance_km), e.requests_with_bound,
+        e.addresses.empty() ? "null" : json_list(e.addresses), e.addresses_not_listed);
   });
   const std::string denials = json_array(r.recent_denials, [](const audit::denial& d) {
     return fmt::format(

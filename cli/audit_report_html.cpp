@@ -721,12 +721,16 @@ std::string evidence_section(const audit::report& r) {
     return out + R"(<p class="nr">No cluster served a request in this period.</p></section>)";
   }
   out +=
-      R"(<table><tr><th>cluster</th><th>declared country</th><th class="n">requests</th><th>first</th><th>last</th><th>endpoints</th><th>verified country</th><th>RTT distance bound</th></tr>)";
+      R"(<table><tr><th>cluster</th><th>declared country</th><th class="n">requests</th><th>first</th><th>last</th><th>endpoints</th><th>verified country</th><th>addresses connected to</th><th>RTT distance bound</th></tr>)";
   for (const auto& e : r.evidence) {
-    std::string endpoints = code_list(e.endpoints, "<br>");
-    if (e.endpoints_not_listed > 0) {
-      endpoints += fmt::format("<br>and {} more", num(e.endpoints_not_listed));
-    }
+    const auto listed = [](const std::vector<std::string>& items, std::uint64_t more) {
+      std::string out = code_list(items, "<br>");
+      if (more > 0) {
+        out += fmt::format("<br>and {} more", num(more));
+      }
+      return out.empty() ? not_recorded() : out;
+    };
+    const std::string endpoints = listed(e.endpoints, e.endpoints_not_listed);
     std::string bound = not_recorded();
     if (e.max_distance_km) {
       bound = fmt::format("within {} km of the gateway", num(*e.max_distance_km));
@@ -738,10 +742,11 @@ std::string evidence_section(const audit::report& r) {
       }
     }
     out += fmt::format(
-        R"(<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>)",
+        R"(<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>)",
         esc(e.cluster), e.declared_country.empty() ? not_recorded() : esc(e.declared_country),
-        num(e.requests), when(e.first_us), when(e.last_us), endpoints.empty() ? not_recorded() : endpoints,
-        e.verified_country ? esc(*e.verified_country) : not_recorded(), bound);
+        num(e.requests), when(e.first_us), when(e.last_us), endpoints,
+        e.verified_country ? esc(*e.verified_country) : not_recorded(),
+        listed(e.addresses, e.addresses_not_listed), bound);
   }
   out += "</table>";
   out +=

@@ -118,6 +118,9 @@ class connection : public std::enable_shared_from_this<connection> {
   // connect for plaintext), microseconds; 0: not measured. The physical evidence of docs/evidence.md.
   [[nodiscard]] std::uint64_t rtt_us() const { return rtt_us_; }
   void set_rtt_us(std::uint64_t us) { rtt_us_ = us; }
+  // Upstream: which of the endpoint's addresses (endpoint_addresses::usable) it was made to.
+  [[nodiscard]] std::uint32_t address_index() const { return address_index_; }
+  void set_address_index(std::uint32_t i) { address_index_ = i; }
 
  private:
   using clock = std::chrono::steady_clock;
@@ -156,6 +159,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::uint64_t timer_generation_ = 0;
   std::uint64_t rtt_us_ = 0;
   std::function<void(io_status)> on_readable_;
+  std::uint32_t address_index_ = 0;
   bool timer_pending_ = false;
   bool timed_out_ = false;
   bool cancelled_ = false;

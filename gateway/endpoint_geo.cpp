@@ -141,6 +141,7 @@ endpoint_geo_report::endpoint_line endpoint_geo_judge::judge(const cluster_confi
       use.geo_reason = c.reason;
     } else {
       use.usable.push_back(addr);
+      use.notes.push_back({addr.address().to_string(), c.country});
       if (use.geo_country.find(c.country) == std::string::npos) {
         use.geo_country += use.geo_country.empty() ? c.country : "," + c.country;
       }

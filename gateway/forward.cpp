@@ -76,6 +76,10 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
   }
   ctx_.endpoint = lease_.endpoint->label;
   ctx_.endpoint_country = lease_.addresses->geo_country;
+  if (const std::size_t at = lease_.conn->address_index(); at < lease_.addresses->notes.size()) {
+    ctx_.endpoint_address = lease_.addresses->notes[at].text;
+    ctx_.endpoint_address_country = lease_.addresses->notes[at].country;
+  }
   ctx_.upstream_reused = lease_.reused;
   ctx_.endpoint_rtt_us =
       static_cast<std::uint32_t>(std::min<std::uint64_t>(lease_.conn->rtt_us(), UINT32_MAX));

@@ -96,6 +96,9 @@ struct request_context {
   // Where the endpoint's addresses geolocate (gateway/endpoint_geo.hpp), as judged when the
   // connection's address set was; empty when nothing was forwarded.
   std::string endpoint_country;
+  // The one address the connection was made to, and where it geolocates (empty: not judged).
+  std::string endpoint_address;
+  std::string endpoint_address_country;
   // forward: the gateway added stream_options.include_usage, so the cluster's usage-only event is
   // the gateway's and is removed before the client sees it
   bool usage_requested = false;

@@ -159,6 +159,8 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.payload = payload_mode(ctx);
   r.endpoint = ctx.endpoint;  // evidence of what was forwarded (gateway/geo_tags.hpp)
   r.endpoint_country = ctx.endpoint_country;
+  r.endpoint_address = ctx.endpoint_address;
+  r.endpoint_address_country = ctx.endpoint_address_country;
   r.signature_keyid = ctx.signature_keyid;
   r.key_id = ctx.key_id;
   r.forwarded_digest = ctx.forwarded_digest;
@@ -188,6 +190,7 @@ void request_recorder::access_line(const request_context& ctx, double seconds) c
                           ? std::string_view(cfg_->clusters[static_cast<std::size_t>(ctx.cluster)].name)
                           : std::string_view())
       .str("endpoint", ctx.endpoint)
+      .str("endpoint_address", ctx.endpoint_address)
       .num("request_bytes", static_cast<std::int64_t>(ctx.body.size()))
       .num("response_bytes", static_cast<std::int64_t>(ctx.response_bytes))
       .num("prompt_tokens", static_cast<std::int64_t>(ctx.prompt_tokens))

@@ -16,7 +16,11 @@
 namespace sovgw::gateway {
 
 bool endpoint_addresses::operator==(const endpoint_addresses& o) const {
-  const auto as_set = [](std::vector<tcp::endpoint> v) {
+  const auto as_set = [](const endpoint_addresses& a) {
+    std::vector<std::pair<tcp::endpoint, std::string_view>> v;
+    for (std::size_t i = 0; i < a.usable.size(); ++i) {
+      v.emplace_back(a.usable[i], i < a.notes.size() ? std::string_view(a.notes[i].country) : "");
+    }
     std::sort(v.begin(), v.end());
     return v;
   };
@@ -30,7 +34,7 @@ bool endpoint_addresses::operator==(const endpoint_addresses& o) const {
     std::sort(out.begin(), out.end());
     return out;
   };
-  return usable.size() == o.usable.size() && as_set(usable) == as_set(o.usable) &&
+  return usable.size() == o.usable.size() && as_set(*this) == as_set(o) &&
          countries(geo_country) == countries(o.geo_country) && geo_reason == o.geo_reason;
 }
 
@@ -249,7 +253,9 @@ asio::awaitable<std::shared_ptr<connection>> upstream_pool::connect(upstream_clu
   tcp::socket socket(ioc_);
   boost::system::error_code last;
   std::uint64_t connect_us = 0;
-  for (const tcp::endpoint& addr : addresses.usable) {
+  std::size_t connected_to = 0;
+  for (; connected_to < addresses.usable.size(); ++connected_to) {
+    const tcp::endpoint& addr = addresses.usable[connected_to];
     boost::system::error_code ec;
     socket.close(ec);
     socket.open(addr.protocol(), ec);
@@ -335,6 +341,7 @@ asio::awaitable<std::shared_ptr<connection>> upstream_pool::connect(upstream_clu
     keep_min(addresses.minima->handshake_us, handshake_us);
   }
   conn->set_rtt_us(std::max<std::uint64_t>(c.tls ? handshake_us : connect_us, 1));
+  conn->set_address_index(static_cast<std::uint32_t>(connected_to));
   if (!distance_acceptable(c, ep, conn->rtt_us(), why)) {
     conn->close();
     co_return nullptr;

@@ -48,6 +48,14 @@ struct endpoint_addresses {
   std::string geo_reason;             // why none is usable ("" when some is)
   // Round trips measured to `usable`. A set judged equal is not swapped in: the minima stay.
   std::shared_ptr<rtt_minima> minima = std::make_shared<rtt_minima>();
+  // For each of `usable`, same order, once judged: the address as text and where it alone geolocates
+  // (what a request's audit record names as the address it went to).
+  struct address_note {
+    std::string text;
+    std::string country;
+    bool operator==(const address_note&) const = default;
+  };
+  std::vector<address_note> notes;
 
   [[nodiscard]] bool geo_refused() const { return usable.empty(); }
   // The judged addresses, not what was measured to them, in any order: a resolver that rotates its

@@ -157,6 +157,9 @@ class gateway_log_report_test(unittest.TestCase):
             self.assertTrue(forwarded, e["cluster"])
             self.assertEqual(sorted(e["endpoints"]), sorted({r["endpoint"] for r in forwarded}))
             self.assertEqual(e["verified_country"], "private")
+            # ... and the addresses the connections went to, each with where it alone geolocates
+            self.assertEqual(e["addresses"], ["127.0.0.1 private"])
+            self.assertEqual(e["addresses_not_listed"], 0)
             bounds = [r["distance_bound_km"] for r in served_by if r["endpoint_rtt_us"]]
             self.assertEqual(len(bounds), len(forwarded))  # every forwarded request has its bound
             self.assertEqual(e["requests_with_distance_bound"], len(bounds))

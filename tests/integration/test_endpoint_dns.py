@@ -28,14 +28,14 @@ LLAMA = json.dumps({"model": "llama-3", "messages": [{"role": "user", "content":
 
 
 def set_hosts(address):
-    """Points NAME at `address` (None: NAME resolves to nothing). Writes in place: /etc/hosts may be a
-    bind mount that cannot be replaced by a rename."""
+    """Points NAME at `address`, or at each of a list of addresses (None: NAME resolves to nothing).
+    Writes in place: /etc/hosts may be a bind mount that cannot be replaced by a rename."""
     with open(HOSTS) as f:
         lines = [line for line in f.read().splitlines(keepends=True) if not line.rstrip().endswith(MARK)]
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    if address:
-        lines.append(f"{address} {NAME} {MARK}\n")
+    for each in [address] if isinstance(address, str) else address or []:
+        lines.append(f"{each} {NAME} {MARK}\n")
     with open(HOSTS, "w") as f:
         f.write("".join(lines))
 
@@ -72,6 +72,18 @@ class EndpointReResolutionTest(unittest.TestCase):
 
     def llama(self, gateway):
         return exchange(gateway.port, self.certs, chat_request(LLAMA))
+
+    def test_the_address_connected_to_is_named(self):
+        """A name with several addresses: the access line names the one the connection went to (and
+        where it alone geolocates), not only the name (test_geo_tags checks the audit record)."""
+        set_hosts(["127.0.0.2", "127.0.0.1"])  # nothing listens on 127.0.0.2: refused, the next is tried
+        gateway = self.start()
+        resp = self.llama(gateway)
+        self.assertEqual(resp.status, 200, resp.body)
+        request_id = resp.header("x-request-id")
+        line = gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
+        self.assertEqual((line["endpoint"], line["endpoint_address"]), (self.endpoint, "127.0.0.1"))
+        self.assertIn(f"endpoint {self.endpoint} of cluster moving: used;", admin_get(gateway, "/readyz").body.decode())
 
     def test_sighup_swaps_in_judged_addresses_and_keeps_the_last_good_ones(self):
         set_hosts("8.8.8.8")

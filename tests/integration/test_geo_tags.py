@@ -273,8 +273,10 @@ class AuditEvidenceTest(unittest.TestCase):
         self.assertEqual(record["endpoint_country"], "private")  # loopback, an on_premises cluster
         self.assertEqual(record["signature_keyid"], keyid)
         self.assertEqual(record["forwarded_digest"], seen["content-digest"])  # what the cluster received
-        self.assertIn(f"forwarded:   to 127.0.0.1:{standin.port} (private), signed by key {keyid}, body "
-                      f"{seen['content-digest']}", shown)
+        # The address the connection went to, and where that one address geolocates.
+        self.assertEqual((record["endpoint_address"], record["endpoint_address_country"]), ("127.0.0.1", "private"))
+        self.assertIn(f"forwarded:   to 127.0.0.1:{standin.port} at 127.0.0.1 (private; all its addresses: private), "
+                      f"signed by key {keyid}, body {seen['content-digest']}", shown)
 
 
 class PublishedKeyTest(unittest.TestCase):

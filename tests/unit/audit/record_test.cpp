@@ -117,6 +117,51 @@ TEST_CASE("the API key's id: version 4, only when there is one") {
   CHECK_FALSE(decode(empty_key).is_ok());
 }
 
+TEST_CASE("the address connected to: version 5, only when there is one; the key id may then be empty") {
+  record r = synthetic_record("t", 12, 1'700'000'000'000'000, payload_mode::none);
+  r.endpoint = "llm.example:443";
+  r.endpoint_country = "FR,DE";
+  r.key_id = "sk-sovgw-Ab3dEf9h";
+  const auto v4 = encode(r);
+  CHECK(v4[0] == record_format_version_key);
+  r.endpoint_address = "2001:db8::7";
+  r.endpoint_address_country = "DE";
+  const auto v5 = encode(r);
+  CHECK(v5[0] == record_format_version_address);
+  CHECK(v5.size() == v4.size() + 8 + r.endpoint_address.size() + r.endpoint_address_country.size());
+  CHECK(std::equal(v4.begin() + 1, v4.end(), v5.begin() + 1));  // version 4, then the address
+  auto back = decode(v5);
+  REQUIRE(back.is_ok());
+  CHECK(back.value() == r);
+  for (std::size_t n = v4.size(); n < v5.size(); ++n) {
+    CHECK_FALSE(decode(std::span(v5).first(n)).is_ok());
+  }
+  auto as_v4 = v5;
+  as_v4[0] = record_format_version_key;
+  CHECK(decode(as_v4).error().message().find("trailing") != std::string::npos);
+  auto old = decode(v4);  // a version-4 record reads with no address
+  REQUIRE(old.is_ok());
+  CHECK(old.value().endpoint_address.empty());
+
+  record no_key = r;  // an address without a key id: version 5 with an empty key id
+  no_key.key_id.clear();
+  const auto v5_no_key = encode(no_key);
+  CHECK(v5_no_key[0] == record_format_version_address);
+  auto back2 = decode(v5_no_key);
+  REQUIRE(back2.is_ok());
+  CHECK(back2.value() == no_key);
+
+  // Version 5 with an empty address is not what the encoder writes: refused.
+  std::vector<std::uint8_t> empty_address(v4);
+  empty_address[0] = record_format_version_address;
+  empty_address.insert(empty_address.end(), {0, 0, 0, 0, 0, 0, 0, 0});
+  CHECK_FALSE(decode(empty_address).is_ok());
+  // A country without the address it belongs to is refused before it could be silently dropped.
+  record country_only = synthetic_record("t", 13, 1'700'000'000'000'000, payload_mode::none);
+  country_only.endpoint_address_country = "FR";
+  CHECK_FALSE(validate(country_only).is_ok());
+}
+
 TEST_CASE("record decoding is strict") {
   record r = synthetic_record("t", 1, 0, payload_mode::none);
   auto bytes = encode(r);

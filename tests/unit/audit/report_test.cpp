@@ -1,6 +1,7 @@
 #include "audit/report.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <future>
@@ -184,4 +185,32 @@ TEST_CASE("a request is denied when the policy refused it, failed when anything 
   CHECK(with("deny", "") == denied);
   CHECK(with("forbid", "") == denied);  // logs written before the vocabulary was one list
   CHECK(with("permit", "") == permitted);
+}
+
+TEST_CASE(
+    "the evidence lists endpoints and the addresses connected to; those beyond the list count once each") {
+  temp_log_dir d;
+  std::vector<record> records;
+  const std::uint64_t n = max_evidence_endpoints + 5;
+  for (std::uint64_t i = 0; i < 3 * n; ++i) {
+    record r = request(i, t0 + i * second, "permit", {});
+    r.endpoint = fmt::format("node-{}.example:443", i % n);  // each endpoint three times
+    r.endpoint_country = "FR";
+    if (i % n != 0) {  // node-0's records predate version 5: no address
+      r.endpoint_address = fmt::format("192.0.2.{}", i % n);
+      r.endpoint_address_country = i % n == 1 ? "DE" : "FR";
+    }
+    records.push_back(std::move(r));
+  }
+  write_log(d, std::move(records));
+  const auto r = report_of(d);
+  REQUIRE(r.evidence.size() == 1);
+  const cluster_evidence& e = r.evidence[0];
+  CHECK(e.endpoints.size() == max_evidence_endpoints);
+  CHECK(e.endpoints_not_listed == n - max_evidence_endpoints);  // distinct endpoints, not records
+  CHECK(e.endpoints.front() == "node-0.example:443");
+  REQUIRE(e.addresses.size() == max_evidence_endpoints);
+  CHECK(e.addresses[0] == "192.0.2.1 DE");
+  CHECK(e.addresses[1] == "192.0.2.2 FR");
+  CHECK(e.addresses_not_listed == n - 1 - max_evidence_endpoints);
 }

@@ -87,6 +87,9 @@ TEST_CASE("endpoint geo: a resolved set is judged into the addresses to use (re-
   CHECK(mixed.addresses[1].verdict == geo_verdict::refused);
   CHECK(use.usable == std::vector<tcp::endpoint>{addr("127.0.0.1"), addr("9.9.9.9")});
   CHECK(use.geo_country == "private,FR");
+  // Each usable address with where it alone geolocates: what a request's audit record names.
+  CHECK(use.notes ==
+        std::vector<endpoint_addresses::address_note>{{"127.0.0.1", "private"}, {"9.9.9.9", "FR"}});
   CHECK(use.geo_reason.empty());
   CHECK(cluster_unusable_reason("paris", {&mixed}).empty());
 
@@ -110,13 +113,21 @@ TEST_CASE("endpoint geo: a resolved set is judged into the addresses to use (re-
 
 TEST_CASE("endpoint addresses: the same set in another order is the same (its round trips are kept)") {
   const auto at = [](const char* a) { return tcp::endpoint(boost::asio::ip::make_address(a), 443); };
-  endpoint_addresses first{{at("9.9.9.9"), at("9.9.9.10")}, "FR,DE", "", {}};
-  endpoint_addresses rotated{{at("9.9.9.10"), at("9.9.9.9")}, "DE,FR", "", {}};
+  using notes = std::vector<endpoint_addresses::address_note>;
+  endpoint_addresses first{
+      {at("9.9.9.9"), at("9.9.9.10")}, "FR,DE", "", {}, notes{{"9.9.9.9", "FR"}, {"9.9.9.10", "DE"}}};
+  endpoint_addresses rotated{
+      {at("9.9.9.10"), at("9.9.9.9")}, "DE,FR", "", {}, notes{{"9.9.9.10", "DE"}, {"9.9.9.9", "FR"}}};
   CHECK(first == rotated);
-  endpoint_addresses other{{at("9.9.9.10"), at("9.9.9.11")}, "DE,FR", "", {}};
+  endpoint_addresses other{{at("9.9.9.10"), at("9.9.9.11")}, "DE,FR", "", {}, notes{}};
   CHECK_FALSE(first == other);
-  endpoint_addresses fewer{{at("9.9.9.9")}, "FR", "", {}};
+  endpoint_addresses fewer{{at("9.9.9.9")}, "FR", "", {}, notes{{"9.9.9.9", "FR"}}};
   CHECK_FALSE(first == fewer);
-  endpoint_addresses repeated{{at("9.9.9.9"), at("9.9.9.9")}, "FR,DE", "", {}};
+  endpoint_addresses repeated{{at("9.9.9.9"), at("9.9.9.9")}, "FR,DE", "", {}, notes{}};
   CHECK_FALSE(first == repeated);
+  // The same addresses and countries, but the geo database now places each in the other country:
+  // a change (the records must not name the old country for an address).
+  endpoint_addresses swapped{
+      {at("9.9.9.9"), at("9.9.9.10")}, "FR,DE", "", {}, notes{{"9.9.9.9", "DE"}, {"9.9.9.10", "FR"}}};
+  CHECK_FALSE(first == swapped);
 }
