@@ -55,6 +55,19 @@ class tamper_test(tampered_log_case):
         self.assertIn("reading the stored payloads failed: Corruption: block checksum mismatch", p.stdout)
         self.assertEqual(p.stdout.count("FAILED"), 1)
 
+    def test_payloads_behind_a_damaged_block_are_unread_not_missing(self):
+        # The payload column has several table files on one level; the first block of the last one fails
+        # its checksum (RocksDB's iterator then ends at the file before, with an ok status). What that
+        # block held cannot be judged: the verdict is read_failed, never "missing ... deleted outside
+        # retention" (an accusation of tampering).
+        db = self.tampered("corrupt-sst", "payloads", "later-in-level")
+        for args in ([], ["--format", "json"]):
+            p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--payloads", *args)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertNotIn("missing", p.stdout)
+        self.assertIn("reading the stored payloads failed: Corruption: block checksum mismatch", p.stdout)
+        self.assertEqual({q["kind"] for q in json.loads(p.stdout)["problems"]}, {"read_failed"})
+
     def test_payload_failure_is_one_verdict(self):
         p = sovgw("audit", "verify", "--db", self.tampered("flip-payload", "151"), "--pubkey", self.pub, "--payloads")
         self.assertEqual(p.returncode, 1)
@@ -94,6 +107,17 @@ class tamper_test(tampered_log_case):
         p = sovgw("audit", "verify", "--db", os.path.join(self.tmp, "nowhere"), "--pubkey", self.pub)
         self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
         self.assertIn("no audit log at", p.stderr)
+
+    def test_records_behind_a_damaged_block_are_unread_not_deleted(self):
+        # The same for the records, the checkpoints and an index: unread, never "deleted".
+        for column, error in (("leaves", "reading records failed"), ("checkpoints", "reading checkpoints failed"),
+                              ("idx_time", "reading the time index failed")):
+            db = self.tampered("corrupt-sst", column, "later-in-level")
+            p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertIn(f"  - {error}: Corruption: block checksum mismatch", p.stdout)
+            for accusation in ("deleted", "missing", "rewritten"):
+                self.assertNotIn(accusation, p.stdout)
 
     def test_a_log_that_cannot_be_read_says_so_once_and_first(self):
         # A table file block that fails its checksum: the records (or the stored tree, or an index)

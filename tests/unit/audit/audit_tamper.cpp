@@ -186,8 +186,11 @@ int append_record(const log_config& config, const record& r) {
 
 // Flushes `name`'s column family, closes the log and flips one byte of its first table file.
 int corrupt_sst(std::unique_ptr<store> s, const std::string& name, const std::string& where) {
-  if (where != "data" && where != "footer") {
-    return die("corrupt-sst takes data or footer, not " + where);
+  // data: the first data block of a table file; footer: its footer; later-in-level: the first data
+  // block of the last of several table files on level 1 (each of the column's files compacted there
+  // alone first), which RocksDB 7.8's iterators step over silently (audit/store.hpp).
+  if (where != "data" && where != "footer" && where != "later-in-level") {
+    return die("corrupt-sst takes data, footer or later-in-level, not " + where);
   }
   std::optional<column> c;
   for (std::size_t i = 0; i < column_count; ++i) {
@@ -205,21 +208,46 @@ int corrupt_sst(std::unique_ptr<store> s, const std::string& name, const std::st
   }
   std::vector<rocksdb::LiveFileMetaData> files;
   s->db().GetLiveFilesMetaData(&files);
+  if (where == "later-in-level") {
+    std::sort(files.begin(), files.end(),
+              [](const auto& a, const auto& b) { return a.smallestkey < b.smallestkey; });
+    for (const auto& f : files) {
+      if (f.column_family_name == name && f.level == 0 &&
+          !s->db().CompactFiles(rocksdb::CompactionOptions(), s->cf(*c), {f.name}, 1).ok()) {
+        return die("cannot compact " + f.name + " to level 1");
+      }
+    }
+    files.clear();
+    s->db().GetLiveFilesMetaData(&files);
+  }
   std::string path;
   std::uint64_t size = 0;
+  std::string largest_first;
+  std::size_t on_level_1 = 0;
   for (const auto& f : files) {
-    if (f.column_family_name == name) {
+    if (f.column_family_name != name) {
+      continue;
+    }
+    if (where != "later-in-level") {
       path = f.db_path + f.name;
       size = f.size;
       break;
+    }
+    if (f.level == 1 && (++on_level_1 == 1 || f.smallestkey > largest_first)) {
+      path = f.db_path + f.name;
+      size = f.size;
+      largest_first = f.smallestkey;
     }
   }
   if (path.empty()) {
     return die("column family " + name + " has no table file");
   }
+  if (where == "later-in-level" && on_level_1 < 2) {
+    return die("column family " + name + " has fewer than two table files on level 1");
+  }
   s.reset();  // closed: nothing rewrites the file now
   // A data block starts the file; the footer (with its magic number) ends it.
-  const std::uint64_t at = where == "data" ? 8 : size - 4;
+  const std::uint64_t at = where == "footer" ? size - 4 : 8;
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
   f.seekg(static_cast<std::streamoff>(at));
   char b = 0;
