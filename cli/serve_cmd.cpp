@@ -6,8 +6,10 @@
 #include <optional>
 #include <string>
 
+#include "audit/keys.hpp"
 #include "cli/commands.hpp"
 #include "common/regular_file.hpp"
+#include "gateway/admin_server.hpp"
 #include "gateway/cluster_credentials.hpp"
 #include "gateway/config.hpp"
 #include "gateway/endpoint_geo.hpp"
@@ -112,6 +114,19 @@ int cmd_check(const options& o) {
     gateway::pipeline stages(cfg);  // compiles the policy, if any, and checks it as serve does
     std::fputs(policy::format_diagnostics(stages.policy_warnings()).c_str(), stderr);
     const gateway::geo_tagger tagger(*cfg);  // reads the signing keys, if any
+    // The audit log's keys and the admin token, as serve loads them (permissions, the auditor's key
+    // kept off the gateway, the token's length); the log itself is not opened (a running gateway
+    // holds its writer lock).
+    if (!cfg->audit_keys.empty()) {
+      try {
+        (void)audit::load_writer_keys(cfg->audit_keys);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(fmt::format("audit.keys: {}", e.what()));
+      }
+    }
+    if (!cfg->admin_token_file.empty()) {
+      (void)gateway::load_admin_token(cfg->admin_token_file);
+    }
     for (const std::string& reason : geo.cluster_reasons) {
       if (!reason.empty()) {
         std::fprintf(stderr, "%s: %s\n", path.c_str(), reason.c_str());

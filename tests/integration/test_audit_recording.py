@@ -426,6 +426,48 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(r.status, 400, r.body)
         self.assertIn("admin.min_retention", r.json()["error"]["message"])
 
+    def test_config_check_refuses_what_serve_refuses_in_the_audit_keys_and_admin_token(self):
+        # `config check` is the pre-flight of `serve`: each of these made serve exit 3 while check said ok.
+        a = AuditedGateway(self)
+        a.gateway.stop()
+        path = os.path.join(a.tmp.path, "gw.yaml")
+        token_file = os.path.join(a.tmp.path, "admin.token")
+
+        def check(config):
+            with open(path, "w") as f:
+                f.write(config)
+            return sovgw("config", "check", path)
+
+        self.assertEqual(check(a.config).returncode, 0, check(a.config).stderr)
+        cases = []
+        missing = a.config.replace(f"keys: {a.keys}", f"keys: {a.keys}-missing")
+        cases.append((missing, f"audit.keys: cannot open secret key {a.keys}-missing/signing.key"))
+        os.chmod(os.path.join(a.keys, "signing.key"), 0o644)
+        cases.append((a.config, "its mode 0644 lets group or others access it"))
+        for config, needle in cases:
+            r = check(config)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(needle, r.stderr)
+            self.assertNotIn(": ok (", r.stdout)
+        os.chmod(os.path.join(a.keys, "signing.key"), 0o600)
+        shutil.copy(os.path.join(a.keys, "signing.key"), os.path.join(a.keys, "auditor.key"))
+        r = check(a.config)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("auditor.key is in the gateway's key directory", r.stderr)
+        os.remove(os.path.join(a.keys, "auditor.key"))
+        for mode, content, needle in ((0o644, ADMIN_TOKEN, "lets other users read it (chmod 600"),
+                                      (0o600, "short", "at least 32 characters")):
+            with open(token_file, "w") as f:
+                f.write(content + "\n")
+            os.chmod(token_file, mode)
+            r = check(a.config)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(needle, r.stderr)
+        os.remove(token_file)
+        r = check(a.config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"admin.token_file {token_file} is not a readable regular file", r.stderr)
+
     def test_token_file_permissions_and_non_loopback_bind(self):
         a = AuditedGateway(self)
         a.gateway.stop()
