@@ -395,7 +395,8 @@ class session : public std::enable_shared_from_this<session> {
 
   // Writes a successful answer of the gateway's own after its audit record, as answer() does for
   // errors (it carries nothing of a cluster's, so it goes out even if the record failed).
-  asio::awaitable<next_step> write_own(request_context& ctx, const response& resp, next_step after) {
+  asio::awaitable<next_step> write_own(request_context& ctx, response& resp, next_step after) {
+    add_receipt(ctx, resp);
     ctx.status = resp.status;
     const bool head_only = ctx.head.method == "HEAD";
     ctx.response_bytes = head_only ? 0 : resp.body.size();
@@ -404,6 +405,14 @@ class session : public std::enable_shared_from_this<session> {
     const io_status s = co_await client_->write(resp.head, head_only ? std::string_view() : resp.body,
                                                 cfg_.timeouts.stream_idle);
     co_return s == io_status::ok ? after : next_step::close;
+  }
+
+  // Every answer of the gateway's own carries a signed receipt too (when signing is on), as relayed
+  // ones do: an error, a denial, and the model list.
+  void add_receipt(const request_context& ctx, response& resp) const {
+    resp.head.resize(resp.head.size() - 2);  // the receipt goes before the head's final CRLF
+    w_.shared.tagger->append_receipt(resp.head, ctx, resp.status);
+    resp.head += "\r\n";
   }
 
   // The gateway's own answer for a stage's outcome: an OpenAI-style JSON error, after which the
@@ -420,9 +429,7 @@ class session : public std::enable_shared_from_this<session> {
     }
     response resp = error_response(r.result, r.message, ctx.request_id, after != next_step::keep_alive,
                                    ctx.retry_after_s);
-    resp.head.resize(resp.head.size() - 2);  // the receipt goes before the head's final CRLF
-    w_.shared.tagger->append_receipt(resp.head, ctx, resp.status);
-    resp.head += "\r\n";
+    add_receipt(ctx, resp);
     ctx.status = resp.status;
     const bool head_only = ctx.head.method == "HEAD";
     ctx.response_bytes = head_only ? 0 : resp.body.size();

@@ -199,6 +199,24 @@ class ReceiptTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("status 403", r.stdout)
 
+    def test_the_gateways_model_list_carries_a_verifiable_receipt(self):
+        # GET/HEAD /v1/models[/{id}] are answered by the gateway itself: their 200s carry a receipt too.
+        base = self.url.replace("/chat/completions", "/models")
+        ca = os.path.join(self.certs, "ca.pem")
+        for method, url in (("GET", base), ("HEAD", base), ("GET", f"{base}/mistral-small")):
+            with self.subTest(method=method, url=url):
+                head = os.path.join(self.tmp.path, "models-head.txt")
+                argv = ["curl", "-sS", "-D", head, "-o", os.devnull, "--cacert", ca, url]
+                subprocess.run(argv + (["-I"] if method == "HEAD" else []), check=True, capture_output=True,
+                               timeout=30)
+                with open(head, "rb") as f:
+                    text = f.read().decode()
+                self.assertTrue(text.startswith("HTTP/1.1 200"), text)
+                self.assertIn('tag="sovgw-receipt"', text)
+                r = self.verify(head, method=method, url=url)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertIn("receipt verifies: status 200", r.stdout)
+
     def test_an_answer_the_policy_did_not_decide_says_so_as_the_audit_log_does(self):
         # A model no cluster serves (404) and a body refused before the decision (400): the audit
         # record's decision is no-policy, and the receipt an auditor checks it against says the same.
