@@ -76,6 +76,10 @@ class pipeline {
   // or no identity at all, is 401 invalid_api_key. Without one, it is the certificate's CN, else
   // "default".
   [[nodiscard]] stage_result identify(request_context& ctx) const;
+  // For a request refused before identify (its head did not parse): the client's address and country
+  // from what the connection itself says (the socket, or a PROXY protocol header), never from the
+  // head's fields, so that its record names where it came from.
+  void locate_connection(request_context& ctx) const;
   // The limits (after classify, which reads the model): with a tenants file, the request counts
   // against its tenant's limits, its key's (api_key::limits) and its tenant's first model rule that
   // matches ctx.model (model_limits), and must pass all of them: otherwise 429

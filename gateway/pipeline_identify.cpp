@@ -292,6 +292,20 @@ stage_result pipeline::identify_tenant(request_context& ctx) const {
   return stage_result::next();
 }
 
+void pipeline::locate_connection(request_context& ctx) const {
+  static const http::message_head no_fields;
+  const std::optional<client_address> client =
+      establish_client_address(ctx.peer_ip, ctx.proxy_source_ip, no_fields, cfg_->trusted_proxies);
+  if (!client) {
+    return;
+  }
+  ctx.client_ip = client->ip;
+  if (const std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip); ip && geo_) {
+    ctx.client_country = policy::country_name(geo_->lookup(*ip));
+    ctx.client_country_source = country_source_name(client->source);
+  }
+}
+
 stage_result pipeline::identify(request_context& ctx) const {
   const client_certificate* cert = ctx.client_cert;
   if (cert != nullptr && cert->status == client_certificate::state::refused) {

@@ -140,7 +140,10 @@ class session : public std::enable_shared_from_this<session> {
     request_context& ctx = *slot;
     accept_request(ctx);                          // 1. accept
     stage_result r = co_await read_request(ctx);  // 2. read
-    next_step after = next_step::linger_close;    // a framing error ends the connection
+    if (!r.proceed()) {
+      w_.shared.stages->locate_connection(ctx);  // refused before identify: recorded with where it came from
+    }
+    next_step after = next_step::linger_close;  // a framing error ends the connection
     std::string_view model_id;
     models_target models = models_target::none;  // GET /v1/models: the gateway answers
     if (r.proceed()) {

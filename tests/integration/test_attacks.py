@@ -55,6 +55,11 @@ class AttackTest(unittest.TestCase):
                 err = resp.json()["error"]
                 self.assertEqual(err["code"], "non_canonical_target")  # the gateway's answer, not a cluster's
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+                # Refused before identify, it is still recorded with where it came from (the socket).
+                request_id = resp.header("x-request-id")
+                line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
+                self.assertEqual((line["client_ip"], line["client_country"], line["client_country_source"]),
+                                 ("127.0.0.1", "private", "geoip:socket"))
 
     def test_tools_that_send_the_conversation_elsewhere_are_forbidden(self):
         # A remote MCP server or a web search would receive what the model reads, from wherever the
