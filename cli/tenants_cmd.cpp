@@ -25,7 +25,7 @@ constexpr const char* tenants_usage =
     "       sovgw tenants key create TENANT --file FILE [--expires 90d|12h|2027-03-01T00:00:00Z]\n"
     "                [--requests-per-minute N] [--tokens-per-minute N] [--tokens-per-month N]\n"
     "       sovgw tenants key list --file FILE [--tenant TENANT]\n"
-    "       sovgw tenants key revoke KEY_ID --file FILE\n"
+    "       sovgw tenants key revoke KEY_ID|KEY --file FILE\n"
     "  check: validate a tenants file (errors as file:line:col)\n"
     "  key create: print a new API key once (stdout) and append its hash to FILE's keys: list;\n"
     "    the limits options give the key limits of its own, on top of its tenant's\n"
@@ -346,20 +346,33 @@ int cmd_list(const options& o) {
 
 int cmd_revoke(const options& o) {
   const std::string& path = o.need("file");
-  const std::string& id = o.positional()[0];
+  const std::string& given = o.positional()[0];
   lock_folder_of(path);
   const std::string text = read_file(path);
   const auto table = parse_or_fail(text, path);
+  const std::int64_t now = now_seconds();
   const tenants::api_key* key = nullptr;
-  for (const tenants::api_key& k : table->keys()) {
-    if (k.id == id) {
-      key = &k;
+  // A whole key (pasted from where it leaked) revokes the entry it hashes to. What is given is
+  // never printed whole: it may be a secret.
+  const std::string id_of_key = tenants::key_id_of(given);
+  if (!id_of_key.empty() && given.size() > id_of_key.size()) {
+    key = table->check_key(given, now).key;
+  } else {
+    for (const tenants::api_key& k : table->keys()) {
+      if (k.id == given) {
+        key = &k;
+      }
     }
   }
   if (key == nullptr) {
-    throw usage_error(fmt::format("no key {} in {}", id, path), false);
+    constexpr std::size_t shown = 17;  // an id's length: a longer argument may be a key
+    throw usage_error(
+        fmt::format("no key {}{} in {} (give the key's id, its first {} characters, as `tenants key "
+                    "list` shows it, or the whole key)",
+                    given.substr(0, shown), given.size() > shown ? "..." : "", path, shown),
+        false);
   }
-  const std::int64_t now = now_seconds();
+  const std::string& id = key->id;
   if (key->revoked != 0) {
     std::fprintf(stderr, "key %s was already revoked at %s\n", id.c_str(),
                  tenants::format_time(key->revoked).c_str());
@@ -408,7 +421,10 @@ const subcommand key_subcommands[] = {
     {"list", tenants_usage, {.valued = {"file", "tenant"}}, cmd_list},
     {"revoke",
      tenants_usage,
-     {.valued = {"file"}, .min_positional = 1, .max_positional = 1, .arguments = "one KEY_ID"},
+     {.valued = {"file"},
+      .min_positional = 1,
+      .max_positional = 1,
+      .arguments = "one KEY_ID (or the whole key)"},
      cmd_revoke},
 };
 

@@ -114,6 +114,21 @@ class TenantsCliTest(unittest.TestCase):
         self.assertIn("already revoked", again.stderr)
         self.assertEqual(run("tenants", "key", "revoke", "sk-sovgw-nothere0", "--file", self.file).returncode, 2)
 
+    def test_revoke_by_the_whole_key_never_prints_it(self):
+        # An operator pastes the leaked key itself: it revokes its entry, and no message echoes it.
+        key = self.create("acme")
+        r = run("tenants", "key", "revoke", key, "--file", self.file)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(key, r.stdout + r.stderr)
+        self.assertIn("revoked", run("tenants", "key", "list", "--file", self.file).stdout.splitlines()[1])
+        other = self.create("acme")
+        unknown = other[:-4] + ("AAAA" if not other.endswith("AAAA") else "BBBB")  # same id, another secret
+        r = run("tenants", "key", "revoke", unknown, "--file", self.file)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertNotIn(unknown[17:], r.stdout + r.stderr)
+        self.assertIn(f"no key {unknown[:17]}... in", r.stderr)
+        self.assertNotIn("revoked", run("tenants", "key", "list", "--file", self.file).stdout.splitlines()[2])
+
     def test_revoke_marks_the_entry_whatever_follows_it(self):
         # A comment after the entry holding braces, a quoted value holding one: revoked: goes into
         # the mapping itself, and the command checks that the key is revoked before it says so.
