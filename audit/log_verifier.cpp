@@ -388,6 +388,7 @@ class leaf_reader {
 struct known_checkpoint {
   crypto::checkpoint cp;
   bool held = false;  // given by the auditor (verify_options::held), not read from the store
+  std::string_view label = "checkpoint";  // how problems name it (verify_options::held_labels)
 };
 
 class verifier {
@@ -508,7 +509,10 @@ class verifier {
       problems_.add(area::records, problem_kind::read_failed, 0,
                     fmt::format("reading checkpoints failed: {}", it->status().ToString()));
     }
-    for (const auto& held : options_.held) {
+    for (std::size_t h = 0; h < options_.held.size(); ++h) {
+      const crypto::checkpoint& held = options_.held[h];
+      const std::string_view label =
+          h < options_.held_labels.size() ? options_.held_labels[h] : std::string_view(options_.held_label);
       const auto [first, last] = checkpoints_.equal_range(held.size);
       for (auto i = first; i != last;) {
         if (i->second.held || i->second.cp.root == held.root) {
@@ -519,11 +523,11 @@ class verifier {
             area::records, problem_kind::checkpoint_mismatch, held.size > 0 ? held.size - 1 : 0,
             fmt::format("the log's signed checkpoint at size {} has root {}, but {} has root {}: the log "
                         "forked or was rewritten",
-                        held.size, crypto::to_base64(i->second.cp.root), options_.held_label,
+                        held.size, crypto::to_base64(i->second.cp.root), label,
                         crypto::to_base64(held.root)));
         i = checkpoints_.erase(i);  // signed, but contradicted: it does not verify the log
       }
-      checkpoints_.emplace(held.size, known_checkpoint{held, true});
+      checkpoints_.emplace(held.size, known_checkpoint{held, true, label});
     }
     next_cp_ = checkpoints_.begin();
   }
@@ -556,13 +560,14 @@ class verifier {
   }
 
   void check_checkpoint(std::uint64_t size, const known_checkpoint& known) {
-    const auto& [cp, held] = known;
+    const auto& [cp, held, label] = known;
     if (report_.tiles.root() != cp.root) {
       // Only a checkpoint the auditor holds bounds where the history the auditor saw was rewritten:
       // the stored ones may have been signed again over the rewrite.
-      mismatches_.push_back({held ? held_authenticated_size_ : authenticated_size_, size, held});
+      mismatches_.push_back({held ? held_authenticated_size_ : authenticated_size_, size, label});
       if (held && !contradicted_held_) {
         contradicted_held_ = size;
+        contradicted_label_ = label;
       }
       return;
     }
@@ -571,7 +576,7 @@ class verifier {
           area::records, problem_kind::checkpoint_mismatch, size - 1,
           fmt::format("checkpoint at size {} signs a history that contradicts {} at size {}: it was "
                       "signed over the rewrite",
-                      size, options_.held_label, *contradicted_held_));
+                      size, contradicted_label_, *contradicted_held_));
       return;
     }
     authenticated_size_ = size;  // every record below is the one that was signed
@@ -703,14 +708,14 @@ class verifier {
   // matched, pins the first record of that range (the tree was rewritten to match an altered one).
   void classify_suspects() {
     std::uint64_t pinned_from = UINT64_MAX;  // one pin per range: later checkpoints repeat it
-    for (const auto& [from, size, held] : mismatches_) {
+    for (const auto& [from, size, label] : mismatches_) {
       if (size == 0) {
         continue;  // a stored key claiming size 0: the signature check named it
       }
       problems_.add(area::records, problem_kind::checkpoint_mismatch, size - 1,
                     fmt::format("{} at size {}: its signed root does not match the recomputed tree; a record "
                                 "in {}..{} was altered",
-                                held ? options_.held_label : "checkpoint", size, from, size - 1));
+                                label, size, from, size - 1));
       if (from < size && from != pinned_from && !suspect_within(from, size)) {
         pinned_from = from;
         // Which record is not known, only the range: no first bad record is named.
@@ -957,15 +962,15 @@ class verifier {
     }
     if (!checkpoints_.empty() && checkpoints_.rbegin()->first > report_.records) {
       const auto& [newest, entry] = *checkpoints_.rbegin();
-      problems_.add(
-          area::records, problem_kind::records_truncated, report_.records,
-          entry.held ? fmt::format("the log holds {} records but {} covers {}: records {}..{} were "
-                                   "deleted since (or this is another log)",
-                                   report_.records, options_.held_label, newest, report_.records, newest - 1)
-                     : fmt::format("the log holds {} records but a signed checkpoint covers {}: "
-                                   "records {}..{} are missing (deleted)",
-                                   report_.records, newest, report_.records, newest - 1),
-          true);
+      problems_.add(area::records, problem_kind::records_truncated, report_.records,
+                    entry.held
+                        ? fmt::format("the log holds {} records but {} covers {}: records {}..{} were "
+                                      "deleted since (or this is another log)",
+                                      report_.records, entry.label, newest, report_.records, newest - 1)
+                        : fmt::format("the log holds {} records but a signed checkpoint covers {}: "
+                                      "records {}..{} are missing (deleted)",
+                                      report_.records, newest, report_.records, newest - 1),
+                    true);
       return;
     }
     auto stored = stored_tree_size(store_);
@@ -1120,10 +1125,11 @@ class verifier {
   std::uint64_t authenticated_size_ = 0;            // the largest checkpoint (stored or held) that matched
   std::uint64_t held_authenticated_size_ = 0;       // the largest held checkpoint that matched
   std::optional<std::uint64_t> contradicted_held_;  // the smallest held checkpoint the records contradict
+  std::string_view contradicted_label_;
   struct mismatch {
     std::uint64_t from;  // authenticated_size_ (held ones: held_authenticated_size_) when it was found
     std::uint64_t size;
-    bool held;
+    std::string_view label;  // the checkpoint's (known_checkpoint::label)
   };
   std::vector<mismatch> mismatches_;
   std::unique_ptr<rocksdb::Iterator> tile_it_;

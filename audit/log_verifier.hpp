@@ -33,8 +33,10 @@ struct verify_options {
   // still reach each one's size with the same root, which finds a truncation that also removed
   // the stored checkpoints covering the deleted records.
   std::vector<crypto::checkpoint> held;
-  // How the problems name a held checkpoint.
+  // How the problems name a held checkpoint: held_labels[i] names held[i] when given (an auditor
+  // who gave two must be told which one the log contradicts), else held_label names each.
   std::string held_label = "the checkpoint you hold";
+  std::vector<std::string> held_labels = {};
   // A log with no stored checkpoint that verifies under the key is a problem (no_checkpoint): an
   // auditor's verification needs one; a writer opening a new log does not.
   bool require_checkpoint = false;

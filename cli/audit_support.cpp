@@ -181,6 +181,8 @@ held_checkpoints held_checkpoint_options(const options& o, const crypto::note_ve
       throw usage_error(fmt::format("--checkpoint {}: {}", path, cp.error().message()), false);
     } else {
       verify.held.push_back(cp.value());
+      verify.held_labels.push_back(
+          "the checkpoint you hold");  // --checkpoint's; the published one names its file
       out.sources.push_back({false, path});
     }
   }
@@ -191,10 +193,8 @@ held_checkpoints held_checkpoint_options(const options& o, const crypto::note_ve
         audit::problem{audit::problem_kind::checkpoint_invalid, std::nullopt, cp.error().message()};
   } else if (cp.value()) {
     verify.held.push_back(**cp);
+    verify.held_labels.push_back(fmt::format("the checkpoint the gateway published at {}", published));
     out.sources.push_back({true, published});
-    verify.held_label = out.sources.size() == 1
-                            ? fmt::format("the checkpoint the gateway published at {}", published)
-                            : fmt::format("a checkpoint you hold (--checkpoint or {})", published);
   }
   return out;
 }

@@ -157,6 +157,22 @@ class evidence_test(tampered_log_case):
         p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", proof, check=2)
         self.assertIn("--checkpoint " + proof, p.stderr)
 
+    def test_each_held_checkpoint_is_named_when_the_log_contradicts_one(self):
+        # The checkpoint published beside the store covers 300; the auditor's own (--checkpoint) 200.
+        # The truncated log reproduces the auditor's and not the published one: the message names that one.
+        proof = sovgw("audit", "prove", "--db", self.db, "--old", "200", check=0).stdout
+        old_line = next(line for line in proof.splitlines() if line.startswith("old "))
+        held = os.path.join(self.tmp, "held-200")
+        write_file(held, base64.b64decode(old_line[4:]).decode())
+        db = self.tampered("truncate", "20")
+        published = db + ".checkpoint"
+        write_file(published, self.checkpoint_note(self.db, 300))
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn(f"the log holds 280 records but the checkpoint the gateway published at {published} covers 300",
+                      p.stdout)
+        self.assertNotIn("--checkpoint or", p.stdout)
+
     def checkpoint_note(self, db, size):
         """The signed checkpoint at `size`, as an auditor keeps it: the last part of a proof file."""
         proof = sovgw("audit", "prove", "--db", db, "--seq", "0", check=0).stdout
