@@ -64,12 +64,14 @@ std::string read_config_file(const std::string& path) {
 
 // Reads and parses a config file; on an invalid config prints why and throws command_error with
 // `invalid_exit`.
-std::shared_ptr<const gateway::config> load_config_file(const std::string& path, int invalid_exit) {
+// A config whose only problems are files it names that cannot be opened is `files_exit`'s instead.
+std::shared_ptr<const gateway::config> load_config_file(const std::string& path, int invalid_exit,
+                                                        int files_exit) {
   const std::string text = read_config_file(path);
   try {
     return gateway::parse_config(text, path, gateway::file_checks::check);
   } catch (const gateway::config_error& e) {
-    throw command_error(invalid_exit, e.what());
+    throw command_error(e.files_only() ? files_exit : invalid_exit, e.what());
   }
 }
 
@@ -81,7 +83,7 @@ int cmd_serve(const options& o) {
   }
   std::shared_ptr<const gateway::config> cfg;
   try {
-    cfg = o.has("config") ? load_config_file(o.need("config"), exit_usage)
+    cfg = o.has("config") ? load_config_file(o.need("config"), exit_usage, exit_environment)
                           : gateway::parse_config(gateway::embedded_default_config(), "<embedded default>",
                                                   gateway::file_checks::check);
   } catch (const command_error& e) {
@@ -89,7 +91,7 @@ int cmd_serve(const options& o) {
     return e.exit_code();
   } catch (const gateway::config_error& e) {
     std::fprintf(stderr, "%s\n", e.what());
-    return exit_usage;
+    return e.files_only() ? exit_environment : exit_usage;
   }
   std::optional<gateway::server> srv;
   try {
@@ -105,7 +107,7 @@ int cmd_serve(const options& o) {
 int cmd_check(const options& o) {
   const std::string& path = o.positional()[0];
   try {
-    auto cfg = load_config_file(path, exit_failed);
+    auto cfg = load_config_file(path, exit_failed, exit_failed);
     auto server_tls = gateway::make_server_context(cfg->tls);
     auto upstreams = gateway::build_upstreams(*cfg);
     const gateway::cluster_credentials credentials(cfg);  // reads and permission-checks auth: files

@@ -250,7 +250,7 @@ std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_vi
       all += '\n';
     }
     all.pop_back();
-    throw config_error(all);
+    throw config_error(all, r.file_errors() == r.errors().size());
   }
   return cfg;
 }

@@ -143,7 +143,14 @@ struct config {
 // Thrown by parse_config with every problem found, one `file:line:col: message` a line.
 class config_error : public std::runtime_error {
  public:
-  explicit config_error(const std::string& what) : std::runtime_error(what) {}
+  // `files_only`: every problem is a file the configuration names that cannot be opened (the
+  // configuration itself is valid): serve exits 3, an environment problem, rather than 2.
+  explicit config_error(const std::string& what, bool files_only = false)
+      : std::runtime_error(what), files_only_(files_only) {}
+  [[nodiscard]] bool files_only() const { return files_only_; }
+
+ private:
+  bool files_only_;
 };
 
 // Whether parse_config also checks that the files the configuration names and the gateway opens

@@ -108,9 +108,11 @@ void config_reader::existing_file(const YAML::Node& n, std::string_view what, st
   } else if (::access(path.c_str(), R_OK) != 0) {
     const int e = errno;
     error(n.Mark(), fmt::format("{}: cannot open {}: {}", what, path, std::strerror(e)));
+    ++file_errors_;
   } else if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     // not opened: a FIFO would block, or be consumed
     error(n.Mark(), fmt::format("{}: {} is {}, not a regular file", what, path, file_type_name(st.st_mode)));
+    ++file_errors_;
   }
   out = std::move(path);  // set even when missing: one error, not a second "required" one
 }

@@ -100,7 +100,7 @@ class LifecycleTest(unittest.TestCase):
         with open(path, "w") as f:
             f.write(config)
         r = subprocess.run([SOVGW, "serve", "--config", path], capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.returncode, 3, r.stderr)  # a file it cannot use: the environment's, not the config's
         line = config.splitlines().index(f"policy: {fifo}") + 1
         self.assertEqual(r.stderr, f"{path}:{line}:9: policy: {fifo} is a FIFO, not a regular file\n")
 
@@ -395,6 +395,15 @@ class ConfigCheckTest(unittest.TestCase):
         self.assertRegex(r.stderr, r"\.yaml:\d+:\d+: tls\.certificate: cannot open /nonexistent/gateway\.pem: "
                                    r"No such file or directory")
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        # serve: a start-up it cannot complete, exit 3 (README), as for a certificate that does not load;
+        # still 2 when the config also has an error of its own.
+        r = subprocess.run([SOVGW, "serve", "--config", path], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("tls.certificate: cannot open /nonexistent/gateway.pem", r.stderr)
+        with open(path, "a") as f:
+            f.write("threads: many\n")
+        r = subprocess.run([SOVGW, "serve", "--config", path], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
 
     def test_embedded_default_is_the_demo_config(self):
         r = subprocess.run([SOVGW, "config", "default"], capture_output=True, text=True)
