@@ -34,8 +34,8 @@ constexpr const char* tenants_usage =
     "  FILE is rewritten atomically, one command at a time (they wait for each other); send the\n"
     "  gateway SIGHUP to load it\n"
     "\n"
-    "exit codes: 0 ok; 1 the file has errors (group or others may write it among them), or the key\n"
-    "is already revoked; 2 bad usage;\n"
+    "exit codes: 0 ok; 1 the file has errors (group or others may write it among them), is laid out\n"
+    "so that the command cannot edit it (named at file:line), or the key is already revoked; 2 bad usage;\n"
     "3 I/O or environment (the file cannot be read or written)\n";
 
 constexpr std::size_t max_file = 64 * 1024 * 1024;
@@ -205,10 +205,9 @@ append_point where_to_append(const std::string& text, const std::string& path) {
   }
   if (keys_line != last_line) {
     throw command_error(
-        exit_environment,
-        fmt::format("{}:{}:1: keys: must be the last section for keys to be appended; move it "
-                    "to the end",
-                    path, keys_line + 1));
+        exit_failed, fmt::format("{}:{}:1: keys: must be the last section for keys to be appended; move it "
+                                 "to the end",
+                                 path, keys_line + 1));
   }
   if (keys.Style() == YAML::EmitterStyle::Flow) {
     const auto open = static_cast<std::size_t>(keys.Mark().pos);
@@ -220,7 +219,7 @@ append_point where_to_append(const std::string& text, const std::string& path) {
       end_line();
       return out;
     }
-    throw command_error(exit_environment,
+    throw command_error(exit_failed,
                         fmt::format("{}:{}:{}: keys: is a flow list ([...]): write it as a block list, one "
                                     "'- {{...}}' per line, for keys to be appended",
                                     path, keys.Mark().line + 1, keys.Mark().column + 1));
@@ -292,7 +291,7 @@ int cmd_create(const options& o) {
   const tenants::load_result check = tenants::parse_tenants(updated, path);
   if (!check.ok() || check.tenants->check_key(key, now).status != tenants::key_check::valid) {
     throw command_error(
-        exit_environment,
+        exit_failed,
         fmt::format("{}: the key could not be appended to its keys: list; add it by hand:\n{}", path, entry));
   }
   replace_file(path, updated);
@@ -382,10 +381,9 @@ int cmd_revoke(const options& o) {
   // before the brace that closes it (not one in a comment after it, or in a quoted value).
   const std::size_t close = closing_brace(text, key->pos);
   if (close == std::string::npos) {
-    throw command_error(exit_environment,
-                        fmt::format("{}:{}: key {} is not written as one line '- {{...}}'; add "
-                                    "`revoked: {}` to it by hand",
-                                    path, key->pos.line, id, tenants::format_time(now)));
+    throw command_error(exit_failed, fmt::format("{}:{}: key {} is not written as one line '- {{...}}'; add "
+                                                 "`revoked: {}` to it by hand",
+                                                 path, key->pos.line, id, tenants::format_time(now)));
   }
   std::string updated = text;
   updated.insert(close, fmt::format(", revoked: {}", tenants::format_time(now)));
@@ -400,7 +398,7 @@ int cmd_revoke(const options& o) {
     return false;
   };
   if (!check.ok() || !revoked()) {
-    throw command_error(exit_environment,
+    throw command_error(exit_failed,
                         fmt::format("{}:{}: could not mark key {} revoked; add `revoked: {}` by hand", path,
                                     key->pos.line, id, tenants::format_time(now)));
   }
