@@ -283,6 +283,15 @@ struct mmdb_walker {
       code = string_at("registered_country", "iso_code");
     }
     if (code) {
+      // ISO 3166 codes are upper case; a database that writes "de" means DE, not "no country".
+      char upper[2] = {};
+      if (code->size() == 2) {
+        for (std::size_t i = 0; i < 2; ++i) {
+          const char c = (*code)[i];
+          upper[i] = c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+        }
+        code = std::string_view(upper, 2);
+      }
       const auto id = pack_country(*code);
       if (id && *id < country_private) {
         it->second = *id;

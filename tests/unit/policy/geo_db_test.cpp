@@ -199,9 +199,10 @@ TEST_CASE("mmdb: IPv6 database with IPv4 under ::/96") {
 
 TEST_CASE("mmdb: IPv4-only database, and a corrupt file") {
   const auto file = temp_path("v4.mmdb");
-  test::write_mmdb(file, {{"81.0.0.0/8", "FR"}, {"128.0.0.0/1", "JP"}}, 4);
+  test::write_mmdb(file, {{"81.0.0.0/8", "FR"}, {"128.0.0.0/1", "JP"}, {"9.0.0.0/8", "de"}}, 4);
   const geo_db db = geo_db::load_mmdb(file);
   CHECK(lookup(db, "81.2.3.4") == "FR");
+  CHECK(lookup(db, "9.9.9.9") == "DE");  // a lower-case code is the same country, not unknown
   CHECK(lookup(db, "200.1.1.1") == "JP");
   CHECK(lookup(db, "2a00::1") == "unknown");
   std::ofstream(file) << "this is not a MaxMind DB";
