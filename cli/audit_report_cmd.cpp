@@ -3,8 +3,10 @@
 // reasons from --policy, and writes the HTML page (audit_report_html.cpp) or the JSON document.
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <vector>
 
@@ -122,8 +124,9 @@ void write_output(const options& o, const std::string& text) {
   out << text;
   out.close();
   if (!out || std::rename(partial.c_str(), path.c_str()) != 0) {
+    const int e = errno;  // the open, the write or the rename's
     std::remove(partial.c_str());
-    throw command_error(exit_environment, fmt::format("cannot write {}", path));
+    throw command_error(exit_environment, fmt::format("cannot write {}: {}", path, std::strerror(e)));
   }
   std::printf("wrote the %s report to %s (%zu bytes)\n", o.get("format").value_or("html").c_str(),
               path.c_str(), text.size());

@@ -3,8 +3,10 @@
 // outcome as text or as one JSON document (schema in docs/auditing.md).
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -44,8 +46,9 @@ void save_checkpoint(const audit::store& s, std::uint64_t size, const std::strin
   out << note.value();
   out.close();
   if (!out || std::rename(partial.c_str(), path.c_str()) != 0) {
+    const int e = errno;  // the open, the write or the rename's
     std::remove(partial.c_str());
-    throw command_error(exit_environment, fmt::format("cannot write {}", path));
+    throw command_error(exit_environment, fmt::format("cannot write {}: {}", path, std::strerror(e)));
   }
 }
 

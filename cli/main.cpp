@@ -15,14 +15,14 @@ commands:
   config check FILE                 validate a config file (certificates and keys loaded) and exit
   config default                    print the embedded default config
   policy check|test|explain|diff    lint, prove, test and explain policy files
-  geo lookup IP...                  geolocate addresses with the configured geo database
+  geo lookup IP... [--mmdb FILE]    geolocate addresses (Debian's tor-geoipdb, or a MaxMind DB file)
   audit query|verify|prove|verify-proof|report|show|shred|retain|append|checkpoint
                                     query, verify, prove and report on the audit log
   keys init DIR                     create the gateway's keys, and the auditor's key apart from them
   keys http-new|http-public FILE    create the request-signing key; print its JWK and PEM
   keys hmac-new FILE                create a cluster's hmac-sha256 signing secret
   receipt verify HEAD_FILE          check a response's signed receipt offline
-  tenants check|key create|list|revoke
+  tenants check FILE | tenants key create|list|revoke
                                     validate a tenants file; create, list and revoke API keys
   version                           print the version
 

@@ -164,6 +164,13 @@ std::int64_t parse_expiry(const std::string& text, std::int64_t now) {
                                   text),
                       false);
   }
+  if (i > 4 && text[i] == '-') {  // a year of five digits or more: RFC 3339 stops at 9999
+    throw usage_error(
+        fmt::format("--expires '{}' is after the year 9999 (RFC 3339 has four-digit years); leave "
+                    "--expires out for a key that does not expire",
+                    text),
+        false);
+  }
   if (i == 0 || n == 0 || factor == 0) {
     throw usage_error(fmt::format("--expires '{}': give a duration (90d, 12h, 30m) or an RFC 3339 time like "
                                   "2027-03-01T00:00:00Z or 2027-03-01T01:00:00+01:00",

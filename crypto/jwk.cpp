@@ -206,7 +206,8 @@ const char* describe(public_key_error e) {
     case public_key_error::bad_kid:
       return "the JWK's \"kid\" is not a non-empty string";
     case public_key_error::private_key:
-      return "this holds a private key: publish and configure only the public key";
+      return "this holds a private key: publish and configure only the public key (`sovgw keys http-public "
+             "KEY_FILE` prints it)";
     case public_key_error::key_mismatch:
       return "the JWK and the PEM key in the file are different keys";
     case public_key_error::bad_key_set:
@@ -248,7 +249,9 @@ public_key_result parse_ed25519_public_key(std::string_view text) {
     }
     return from_jwk(v.as_object());
   }
-  r.error = public_key_error::unrecognized;
+  // The gateway's own secret key file (crypto/key_file.cpp), given where its public key belongs.
+  r.error = text.starts_with("sovgw-secret-key-v1 ") ? public_key_error::private_key
+                                                     : public_key_error::unrecognized;
   return r;
 }
 

@@ -26,6 +26,17 @@ namespace sovgw::gateway {
 
 namespace {
 
+// An age as the config and the CLI write it: "1d", "36h", "90m", "45s" (the largest whole unit).
+std::string age_words(std::uint64_t seconds) {
+  for (const auto& [unit, size] :
+       {std::pair{"d", 86400ULL}, std::pair{"h", 3600ULL}, std::pair{"m", 60ULL}}) {
+    if (seconds != 0 && seconds % size == 0) {
+      return fmt::format("{}{}", seconds / size, unit);
+    }
+  }
+  return fmt::format("{}s", seconds);
+}
+
 constexpr milliseconds linger_time{2000};
 constexpr milliseconds admin_request_time{10000};
 
@@ -184,10 +195,9 @@ asio::awaitable<admin_answer> audit_admin(worker& w, std::string_view path, std:
   }
   if (*age < w.shared.cfg->admin_min_retention_seconds) {
     co_return admin_error(
-        400,
-        fmt::format("refusing to drop payloads younger than {} seconds (admin.min_retention); ask for an "
-                    "older_than of at least that",
-                    w.shared.cfg->admin_min_retention_seconds));
+        400, fmt::format("refusing to drop payloads younger than {} (admin.min_retention); ask for an "
+                         "older_than of at least that",
+                         age_words(w.shared.cfg->admin_min_retention_seconds)));
   }
   std::function<admin_answer()> job = [log, age = *age, age_text = *age_text] {
     const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(

@@ -425,6 +425,7 @@ class AuditRecordingTest(unittest.TestCase):
         r = admin_request("127.0.0.1", g.admin_port, "POST", "/admin/audit/retain?older_than=0s")
         self.assertEqual(r.status, 400, r.body)
         self.assertIn("admin.min_retention", r.json()["error"]["message"])
+        self.assertIn("younger than 1d (admin.min_retention)", r.json()["error"]["message"])  # as the config writes it
 
     def test_config_check_refuses_what_serve_refuses_in_the_audit_keys_and_admin_token(self):
         # `config check` is the pre-flight of `serve`: each of these made serve exit 3 while check said ok.

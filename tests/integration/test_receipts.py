@@ -256,6 +256,11 @@ class ReceiptTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(f"receipt does NOT verify: it was signed with keyid {self.keyid}, which {files['other.json']} "
                       f"does not hold (it holds {other['kid']})", r.stdout)
+        # The gateway's secret signing key given by mistake: said so, and how to get the public one.
+        r = self.verify(head, "--key", os.path.join(self.keys, "gateway.key"))
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("this holds a private key: publish and configure only the public key (`sovgw keys "
+                      "http-public KEY_FILE` prints it)", r.stderr)
         r = self.verify(head, "--key", files["bad.json"])
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn(f"{files['bad.json']}: not an Ed25519 public key (JWK Set member 1): this holds a private key",
