@@ -132,6 +132,7 @@ if ((PLAIN)); then
   cat << MSG
 
 Sovereign Gateway (bare proxy: no policy, no audit log) is serving https://localhost:8443
+Try, from $PWD in another terminal:
   curl --cacert certs/out/ca.pem https://localhost:8443/v1/chat/completions \\
        -H 'Content-Type: application/json' \\
        -d '{"model":"mistral-small","messages":[{"role":"user","content":"Bonjour"}]}'
