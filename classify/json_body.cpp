@@ -264,7 +264,11 @@ class inspect_handler : public detail::no_size_limits {
     if (depth_ == 1) {
       in_tools_ = name == "tools";
       // Anthropic's MCP servers, Chat Completions' web search: the cluster sends what it reads on.
-      remote_key_ = name == "mcp_servers" || name == "web_search_options";
+      // Azure's On Your Data sources, Cohere's connectors, xAI's live search, OpenRouter's plugins.
+      static constexpr word_set remote_keys{
+          "mcp_servers", "web_search_options", "data_sources",     "datasources",
+          "connectors",  "search_parameters",  "searchparameters", "plugins"};
+      remote_key_ = remote_keys.contains(name);
       in_content_ = !not_content(name);
       in_template_kwargs_ = name == "chat_template_kwargs";
       // Media and stored files at the top level too (SGLang's image_data, llama.cpp's, a batch's
@@ -283,7 +287,14 @@ class inspect_handler : public detail::no_size_limits {
     } else if (in_tools_) {
       // tools[i].type, tools[i].server_url (not a function's parameters named so)
       tool_type_next_ = depth_ == 3 && name == "type";
-      remote_tools_ = remote_tools_ || (depth_ == 3 && (name == "server_url" || name == "connector_id"));
+      // Gemini's tools are keyed by kind ({"google_search": {}}, {"urlContext": {}}), not typed.
+      static constexpr word_set searching{
+          "google_search", "googlesearch", "google_search_retrieval", "googlesearchretrieval", "url_context",
+          "urlcontext",    "retrieval",    "enterprise_web_search",   "enterprisewebsearch",   "google_maps",
+          "googlemaps"};
+      remote_tools_ =
+          remote_tools_ ||
+          (depth_ == 3 && (name == "server_url" || name == "connector_id" || searching.contains(name)));
     } else if (depth_ == 2 && in_template_kwargs_) {
       opaque_key_ = name == "chat_template";
       opaque_fields_ += opaque_key_ ? 1 : 0;
@@ -326,7 +337,9 @@ class inspect_handler : public detail::no_size_limits {
   // A tool the cluster runs by sending what the model reads to a server the client names or to
   // a search engine: OpenAI's remote MCP tool and web search, Anthropic's web search and fetch.
   static bool calls_out(std::string_view type) {
-    return type.starts_with("mcp") || type.starts_with("web_search") || type.starts_with("web_fetch");
+    return type.starts_with("mcp") || type.starts_with("web_search") || type.starts_with("web_fetch") ||
+           type.starts_with("google_search") || type.starts_with("url_context") ||
+           type.starts_with("browser_search");
   }
   // The value of a top-level key that names remote servers: anything but null or a flag.
   void remote_value() {
@@ -654,11 +667,36 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
 
+  // LiteLLM's router merges the body over the operator's deployment settings, so any of them in
+  // the body moves the call: a server, credentials, a region or location, a project, a provider
+  // (OpenRouter's provider preferences too), an API version. By name, and by the suffixes those
+  // settings share (aws_region_name, vertex_location, aws_bedrock_runtime_endpoint, ...).
   static bool names_client_route(std::string_view key) {
-    static constexpr word_set keys{"user_config",       "api_base",           "base_url",
-                                   "api_key",           "azure_endpoint",     "azure_ad_token",
-                                   "aws_access_key_id", "vertex_credentials", "model_list"};
-    return keys.contains(key);
+    static constexpr word_set keys{"user_config",
+                                   "api_base",
+                                   "base_url",
+                                   "api_key",
+                                   "azure_endpoint",
+                                   "azure_ad_token",
+                                   "azure_ad_token_provider",
+                                   "aws_access_key_id",
+                                   "aws_secret_access_key",
+                                   "aws_session_token",
+                                   "aws_role_name",
+                                   "aws_profile_name",
+                                   "aws_session_name",
+                                   "aws_web_identity_token",
+                                   "vertex_credentials",
+                                   "vertex_project",
+                                   "model_list",
+                                   "region_name",
+                                   "custom_llm_provider",
+                                   "provider",
+                                   "api_version",
+                                   "organization",
+                                   "extra_body"};
+    return keys.contains(key) || key.ends_with("_region_name") || key.ends_with("_location") ||
+           key.ends_with("_endpoint") || key.ends_with("_api_base");
   }
 
   // A key for a message: at most 64 bytes of it, control characters as '?'.

@@ -330,9 +330,40 @@ std::string model_parameter(const http::message_head& head) {
   return {};
 }
 
+// A header field a serving stack routes on to choose the model or the deployment, or nullptr:
+// any field whose name holds "model" or "deployment" (Azure ML's Azureml-Model-Deployment,
+// SageMaker's X-Amzn-SageMaker-Target-Model, Seldon's Seldon-Model, ModelMesh's mm-vmodel-id,
+// Envoy AI Gateway's x-ai-eg-model), SageMaker's other routing fields (target variant, container,
+// inference component) and the Gateway API inference extension's destination endpoint. The
+// policy decides one model, and the gateway routes: the query's like fields are refused too.
+const http::field* model_field(const http::message_head& head) {
+  static thread_local std::string lowered;
+  for (const http::field& f : head.fields) {
+    if (f.id != http::field_id::other) {
+      continue;  // the fields the gateway knows by name route nothing
+    }
+    (void)ascii_lower_into(f.name, lowered);
+    const std::string_view name = lowered;
+    if (name.find("model") != std::string_view::npos || name.find("deployment") != std::string_view::npos ||
+        name.starts_with("x-amzn-sagemaker-") ||
+        name.find("destination-endpoint") != std::string_view::npos) {
+      return &f;
+    }
+  }
+  return nullptr;
+}
+
 // The body's model and the target's must be one model: the policy decides the model the cluster
 // runs, and a cluster reading the model from the path (or the query) runs the path's.
 stage_result settle_model(request_context& ctx) {
+  if (const http::field* f = model_field(ctx.head)) {
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format(
+            "the header field {} chooses a model or a deployment: a cluster may run it instead of the "
+            "body's model, which the policy decided; remove it",
+            std::string_view(f->name).substr(0, 64)));
+  }
   if (const std::string param = model_parameter(ctx.head); !param.empty()) {
     return stage_result::respond(
         outcome::invalid_body,

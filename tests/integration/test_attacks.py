@@ -61,13 +61,43 @@ class AttackTest(unittest.TestCase):
                 self.assertEqual((line["client_ip"], line["client_country"], line["client_country_source"]),
                                  ("127.0.0.1", "private", "geoip:socket"))
 
+    def test_what_chooses_another_region_provider_or_model_is_refused(self):
+        # A LiteLLM-style router merges the body over the operator's deployment settings; serving
+        # stacks route on header fields naming a model or a deployment. The policy decided one route.
+        chat = {"model": "mistral-small", "messages": [{"role": "user", "content": "Bonjour"}]}
+        for extra in ({"aws_region_name": "us-east-1"}, {"vertex_location": "us-central1"},
+                      {"aws_bedrock_runtime_endpoint": "https://bedrock-runtime.us-east-1.amazonaws.com"},
+                      {"custom_llm_provider": "openai"}, {"provider": {"order": ["us"]}},
+                      {"extra_body": {"provider": {"order": ["us"]}}}, {"AWS_Region_Name": "us-east-1"}):
+            with self.subTest(extra):
+                resp = self.send(chat_request(json.dumps(dict(chat, **extra)).encode()))
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "invalid_body")
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+        for name in ("Azureml-Model-Deployment", "X-Amzn-SageMaker-Target-Model", "X-Amzn-SageMaker-Target-Variant",
+                     "Seldon-Model", "mm-vmodel-id", "x-gateway-destination-endpoint", "x-ai-eg-model"):
+            with self.subTest(name):
+                resp = self.send(chat_request(json.dumps(chat).encode(), {name: "us-deployment"}))
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "invalid_body")
+                self.assertIn(f"the header field {name} chooses a model or a deployment", resp.json()["error"]["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+        self.assertEqual(self.send(chat_request(json.dumps(chat).encode(), {"X-Request-Tag": "a"})).status, 200)
+
     def test_tools_that_send_the_conversation_elsewhere_are_forbidden(self):
         # A remote MCP server or a web search would receive what the model reads, from wherever the
         # cluster is, to wherever that server is.
         for tools in ({"tools": [{"type": "mcp", "server_label": "x", "server_url": "https://x.example/mcp"}]},
                       {"tools": [{"type": "web_search_preview"}]},
                       {"mcp_servers": [{"type": "url", "url": "https://x.example/sse", "name": "x"}]},
-                      {"TOOLS": [{"type": "web_search"}]}):
+                      {"TOOLS": [{"type": "web_search"}]},
+                      # Gemini's tools are keyed by kind; Azure's On Your Data, Cohere's connectors, xAI's
+                      # live search and OpenRouter's plugins send a query built from the conversation out.
+                      {"tools": [{"google_search": {}}]}, {"tools": [{"googleSearchRetrieval": {}}]},
+                      {"tools": [{"urlContext": {}}]}, {"tools": [{"type": "google_search"}]},
+                      {"data_sources": [{"type": "azure_search", "parameters": {"endpoint": "https://us.example"}}]},
+                      {"connectors": [{"id": "web-search"}]}, {"search_parameters": {"mode": "on"}},
+                      {"plugins": [{"id": "web"}]}):
             with self.subTest(tools):
                 body = json.dumps(dict({"model": "mistral-small", "input": "Bonjour"}, **tools)).encode()
                 resp = self.send(request_bytes("POST", "/v1/responses", body, {"Content-Type": "application/json"}))
