@@ -49,7 +49,17 @@ std::string_view fold_key(std::string_view key, std::string& buffer) {
 }
 
 // The fields the gateway reads, and where a value's key put us.
-enum class field : std::uint8_t { none, model, stream, stream_options, include_usage, max_tokens, choices };
+enum class field : std::uint8_t {
+  none,
+  model,
+  stream,
+  stream_options,
+  include_usage,
+  max_tokens,
+  max_completion_tokens,
+  max_output_tokens,
+  choices
+};
 
 // SAX handler of inspect(): see json_body.hpp for what it checks. Strings (keys and values) are
 // collected into `text` as they arrive; with keep_text each stays there, followed by '\n', for the
@@ -209,10 +219,14 @@ class inspect_handler : public detail::no_size_limits {
   // of choices generated (n, best_of), kept at their largest when several are given. A server
   // reads 1e6 as an integer too; a count it would refuse (negative) bounds nothing here.
   bool count(double v) {
-    if (pending_ == field::max_tokens || pending_ == field::choices) {
-      const double cap = pending_ == field::max_tokens ? 1e12 : 1e6;  // the product fits 64 bits
+    if (pending_ == field::max_tokens || pending_ == field::max_completion_tokens ||
+        pending_ == field::max_output_tokens || pending_ == field::choices) {
+      const double cap = pending_ == field::choices ? 1e6 : 1e12;  // the product fits 64 bits
       const std::uint64_t n = v >= 1 ? static_cast<std::uint64_t>(std::min(v, cap)) : 0;
-      std::uint64_t& slot = pending_ == field::max_tokens ? out_.fields.max_tokens : out_.fields.choices;
+      std::uint64_t& slot = pending_ == field::max_tokens              ? out_.fields.max_tokens
+                            : pending_ == field::max_completion_tokens ? out_.fields.max_completion_tokens
+                            : pending_ == field::max_output_tokens     ? out_.fields.max_output_tokens
+                                                                       : out_.fields.choices;
       slot = std::max(slot, n);
       pending_ = field::none;
     }
@@ -649,8 +663,8 @@ class inspect_handler : public detail::no_size_limits {
         {"stream", field::stream},
         {"stream_options", field::stream_options},
         {"max_tokens", field::max_tokens},
-        {"max_completion_tokens", field::max_tokens},
-        {"max_output_tokens", field::max_tokens},
+        {"max_completion_tokens", field::max_completion_tokens},
+        {"max_output_tokens", field::max_output_tokens},
         {"n", field::choices},
         {"best_of", field::choices}};
     static constexpr std::pair<std::string_view, field> option_fields[] = {

@@ -74,8 +74,8 @@ enum class body_error : std::uint8_t {
   wrong_type,          // model not a string, stream or include_usage not a boolean, ...
   model_too_long,      // model over max_model_bytes
   model_control_char,  // model with a control character, an invisible one or a space before or after it
-  other_models  // models, servers or credentials besides `model` a router may use instead (LiteLLM's
-                // fallbacks, user_config, api_base; OpenRouter's models; "a,b")
+  other_models         // models, servers or credentials besides `model` a router may use instead (LiteLLM's
+                       // fallbacks, user_config, api_base; OpenRouter's models; "a,b")
 };
 
 // Whether `s` is UTF-8 text (RFC 3629) without NUL bytes: text the detectors can read.
@@ -88,9 +88,12 @@ struct body_fields {
   std::string model;  // empty when absent or null
   bool stream = false;
   std::optional<bool> include_usage;  // stream_options.include_usage, when given
-  // The completion's bound, 0 when not given: the largest of max_tokens, max_completion_tokens and
-  // max_output_tokens (capped at 10^12), and of n and best_of (choices generated, capped at 10^6).
+  // The completion's bounds, each 0 when not given (capped at 10^12): which one the cluster honours
+  // depends on the endpoint (gateway/usage_meter.hpp, completion_bound); and the largest of n and
+  // best_of (choices generated, capped at 10^6).
   std::uint64_t max_tokens = 0;
+  std::uint64_t max_completion_tokens = 0;
+  std::uint64_t max_output_tokens = 0;
   std::uint64_t choices = 0;
 };
 

@@ -17,6 +17,7 @@
 #include "common/ascii.hpp"
 #include "crypto/content_digest.hpp"
 #include "gateway/pipeline.hpp"
+#include "gateway/usage_meter.hpp"
 
 namespace sovgw::gateway {
 
@@ -44,7 +45,7 @@ stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool lo
   ctx.model = result.fields.model;
   ctx.stream = result.fields.stream;
   ctx.include_usage = result.fields.include_usage;
-  ctx.completion_bound = result.fields.max_tokens * std::max<std::uint64_t>(1, result.fields.choices);
+  ctx.completion_bound = completion_bound(ctx.head, result.fields);
   ctx.scan = std::move(result.scan);
   return stage_result::next();
 }
@@ -101,7 +102,7 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
     if (!as_json.fields.model.empty()) {
       ctx.model = as_json.fields.model;
     }
-    ctx.completion_bound = as_json.fields.max_tokens * std::max<std::uint64_t>(1, as_json.fields.choices);
+    ctx.completion_bound = completion_bound(ctx.head, as_json.fields);
     return stage_result::next();
   }
   // Not strict JSON, but a server that parses bodies whatever their label may read it as JSON

@@ -348,4 +348,16 @@ bool answers_with_text(const http::message_head& head) {
   return true;
 }
 
+std::uint64_t completion_bound(const http::message_head& head, const classify::body_fields& f) {
+  std::uint64_t bound = 0;
+  if (http::path_ends_with(head, "/responses")) {
+    bound = f.max_output_tokens;
+  } else if (http::path_ends_with(head, "/chat/completions")) {
+    bound = std::max(f.max_tokens, f.max_completion_tokens);
+  } else if (http::path_ends_with(head, "/completions") || http::path_ends_with(head, "/messages")) {
+    bound = f.max_tokens;
+  }
+  return bound * std::max<std::uint64_t>(1, f.choices);
+}
+
 }  // namespace sovgw::gateway

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "classify/json_body.hpp"
 #include "gateway/http_parser.hpp"
 
 namespace sovgw::gateway {
@@ -82,5 +83,13 @@ class usage_meter {
 // that generate; elsewhere every POST but those that answer with vectors or scores (embeddings,
 // rerank, tokenize and the like).
 [[nodiscard]] bool answers_with_text(const http::message_head& head);
+// The completion's bound the cluster honours on this endpoint, times the choices (n, best_of); 0
+// when the client gave none it honours (the limiter then estimates from like completions):
+// max_output_tokens on /responses; the larger of max_tokens and max_completion_tokens on chat
+// completions; max_tokens on completions and Anthropic's messages; none elsewhere (Ollama's
+// /api/chat reads options.num_predict, not max_tokens). A field the endpoint ignores bounds
+// nothing: `max_output_tokens: 1` on chat completions would otherwise reserve one token for a
+// completion the cluster does not limit.
+[[nodiscard]] std::uint64_t completion_bound(const http::message_head& head, const classify::body_fields& f);
 
 }  // namespace sovgw::gateway

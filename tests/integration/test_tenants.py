@@ -3,6 +3,7 @@ gateway, audited; the cluster never sees the client's key; the client certificat
 read strictly (a NUL, a BMPString or a second CN cannot make one tenant look like another)."""
 
 import datetime
+import contextlib
 import json
 import os
 import signal
@@ -723,6 +724,8 @@ LIMITED_TENANTS = """tenants:
     limits: {tokens_per_month: 25}
   - name: bounded
     limits: {tokens_per_month: 1000}
+  - name: ignored
+    limits: {tokens_per_month: 1000}
 """
 
 
@@ -778,7 +781,7 @@ class LimitsTest(LimitedGateway):
     """Over a limit: 429 from the gateway with Retry-After and the OpenAI code; nothing forwarded."""
 
     TENANTS = LIMITED_TENANTS
-    KEYS = {t: (t,) for t in ("slow", "budget", "streamer", "burst", "bounded")}
+    KEYS = {t: (t,) for t in ("slow", "budget", "streamer", "burst", "bounded", "ignored")}
 
     def call(self, tenant, stream=False):
         return self.post(tenant, stream=stream)
@@ -848,6 +851,23 @@ class LimitsTest(LimitedGateway):
             reader.read_until(b"data: [DONE]")
         self.wait_charged("bounded", 1000 - 52)  # charged what it used (12 + 40); the reservation is released
         self.assertEqual(self.call("bounded").status, 200)
+
+    def test_a_bound_the_endpoint_ignores_reserves_nothing_less(self):
+        # max_output_tokens is the Responses API's: chat completions ignore it and generate unbounded.
+        # Were it taken as the bound, each stream would reserve one token and any number would run at
+        # once over the 1000-token budget; as unbounded ones, each reserves the 256-token estimate,
+        # so once four are in flight (over 1000 reserved) the fifth is refused.
+        body = json.dumps({"model": "m", "messages": [], "stream": True, "max_output_tokens": 1}).encode()
+        statuses = []
+        with contextlib.ExitStack() as held:
+            for _ in range(6):
+                s = held.enter_context(tls_connect(self.gateway.port, self.certs))
+                s.sendall(request_bytes("POST", "/v1/chat/completions", body,
+                                        {"Content-Type": "application/json",
+                                         "Authorization": f"Bearer {self.keys['ignored']}",
+                                         "x-standin-chunks": "40", "x-standin-delay-ms": "25"}))
+                statuses.append(Reader(s).read_response(head_only=True).status)
+        self.assertEqual(statuses[:5], [200, 200, 200, 200, 429], statuses)
 
 
 SCOPED_TENANTS = """tenants:

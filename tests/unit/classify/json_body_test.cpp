@@ -1031,22 +1031,24 @@ TEST_CASE("outside the prose, a finding never runs from one string into the next
   CHECK(inspect(around, bit(detector::iban), true).scan.found == 0);
 }
 
-TEST_CASE("the completion's bound: max_tokens and its aliases, n and best_of, at their largest") {
+TEST_CASE("the completion's bounds: max_tokens and its aliases apart, n and best_of at their largest") {
   inspection got;
   got = inspect(R"({"model":"m","max_tokens":100,"max_completion_tokens":300,"n":2})");
   REQUIRE(got.ok());
-  CHECK(got.fields.max_tokens == 300);
+  CHECK(got.fields.max_tokens == 100);  // each apart: which one bounds depends on the endpoint
+  CHECK(got.fields.max_completion_tokens == 300);
   CHECK(got.fields.choices == 2);
   got = inspect(R"({"model":"m","max_output_tokens":1e6,"best_of":3.0,"n":-1})");
   REQUIRE(got.ok());
-  CHECK(got.fields.max_tokens == 1000000);  // a server reads 1e6 as an integer too
+  CHECK(got.fields.max_output_tokens == 1000000);  // a server reads 1e6 as an integer too
   CHECK(got.fields.choices == 3);
   got = inspect(R"({"model":"m","max_tokens":1e300,"n":18446744073709551616})");
   REQUIRE(got.ok());
   CHECK(got.fields.max_tokens == 1000000000000ULL);
   CHECK(got.fields.choices == 1000000);
   got = inspect(R"({"model":"m"})");
-  CHECK((got.fields.max_tokens == 0 && got.fields.choices == 0));
+  CHECK((got.fields.max_tokens == 0 && got.fields.max_completion_tokens == 0 &&
+         got.fields.max_output_tokens == 0 && got.fields.choices == 0));
   // A bound the gateway cannot read as a number is refused (a lenient server reads "500" as 500).
   for (const char* body : {R"({"max_tokens":"500"})", R"({"n":[1]})", R"({"max_output_tokens":true})"}) {
     CAPTURE(body);

@@ -256,3 +256,24 @@ TEST_CASE("usage meter: the usage key is found at every offset, near-misses arou
   (void)run(tail, std::string(40, ' ') + "\"usage\"", 64);
   CHECK_FALSE(tail.known(true));
 }
+
+TEST_CASE("the completion's bound is the one the endpoint honours; one it ignores bounds nothing") {
+  const auto bound = [](const char* path, const sovgw::classify::body_fields& f) {
+    sovgw::http::message_head h;
+    REQUIRE(sovgw::http::parse_request_head(std::string("POST ") + path + " HTTP/1.1\r\nHost: a\r\n\r\n", {},
+                                            h) == sovgw::http::parse_error::none);
+    return sovgw::gateway::completion_bound(h, f);
+  };
+  sovgw::classify::body_fields f;
+  f.max_output_tokens = 1;  // the Responses API's field, sent to chat completions
+  CHECK(bound("/v1/chat/completions", f) == 0);
+  CHECK(bound("/v1/responses", f) == 1);
+  f.max_tokens = 100;
+  f.max_completion_tokens = 300;
+  f.choices = 2;
+  CHECK(bound("/v1/chat/completions", f) == 600);  // the larger, times n
+  CHECK(bound("/v1/completions", f) == 200);
+  CHECK(bound("/v1/messages", f) == 200);
+  CHECK(bound("/api/chat", f) == 0);  // Ollama reads options.num_predict
+  CHECK(bound("/openai/deployments/x/chat/completions", f) == 600);
+}
