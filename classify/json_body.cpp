@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/json/basic_parser_impl.hpp>
+#include <cstring>
 #include <limits>
 
 #include "classify/detect_text.hpp"
@@ -83,6 +84,7 @@ class inspect_handler : public detail::no_size_limits {
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
   bool on_object_begin(error_code& ec) {
+    nested_model_next_ = false;
     if (depth_ == 1 && pending_ == field::stream_options) {
       in_options_ = true;
       option_keys_.clear();
@@ -109,6 +111,7 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
   bool on_array_begin(error_code& ec) {
+    nested_model_next_ = false;
     if (!value_may_be("an array", ec)) {
       return false;
     }
@@ -126,10 +129,13 @@ class inspect_handler : public detail::no_size_limits {
   }
   bool on_key_part(sv s, std::size_t, error_code&) {
     append(s, keep_text_ || read_keys_here());
+    short_key(s);
     return true;
   }
   bool on_key(sv s, std::size_t, error_code& ec) {
     append(s, keep_text_ || read_keys_here());
+    short_key(s);
+    note_nested_model();
     if (keep_text_) {
       // Read as a case-insensitive decoder (Ollama's Go) reads it: "Content" and "IMAGES" are
       // the content and the images it serves.
@@ -147,6 +153,16 @@ class inspect_handler : public detail::no_size_limits {
   }
   bool on_string(sv s, std::size_t, error_code& ec) {
     append(s, keep_text_ || pending_ == field::model);
+    if (nested_model_next_) {
+      return refuse(
+          body_error::other_models,
+          fmt::format("the body names a model inside it (\"model\": \"{}\" at depth {}): a cluster may run "
+                      "it, and the policy decides only the top-level \"model\"; name the model there",
+                      printable(keep_text_ ? std::string_view(text_).substr(start_)
+                                           : std::string_view(s.data(), s.size())),
+                      depth_),
+          ec);
+    }
     if (pending_ == field::model) {
       if (!model_length_ok(ec) || !model(std::string_view(text_).substr(start_), ec)) {
         return false;
@@ -171,19 +187,26 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
   bool on_number_part(sv s, error_code&) {
+    nested_model_next_ = false;
     if (keep_text_) {
       append(s, true);
     }
     return true;
   }
   bool on_int64(std::int64_t v, sv s, error_code& ec) {
+    nested_model_next_ = false;
     return count(static_cast<double>(v)) && number(s, ec);
   }
   bool on_uint64(std::uint64_t v, sv s, error_code& ec) {
+    nested_model_next_ = false;
     return count(static_cast<double>(v)) && number(s, ec);
   }
-  bool on_double(double v, sv s, error_code& ec) { return count(v) && number(s, ec, true); }
+  bool on_double(double v, sv s, error_code& ec) {
+    nested_model_next_ = false;
+    return count(v) && number(s, ec, true);
+  }
   bool on_bool(bool b, error_code& ec) {
+    nested_model_next_ = false;
     if (pending_ == field::stream) {
       out_.fields.stream = b;
     } else if (pending_ == field::include_usage) {
@@ -196,6 +219,7 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
   bool on_null(error_code& ec) {
+    nested_model_next_ = false;
     if (depth_ == 0) {
       return refuse(body_error::not_object, "the request body is null, not a JSON object", ec);
     }
@@ -530,20 +554,60 @@ class inspect_handler : public detail::no_size_limits {
   }
 
   // A value of kind `what` where the pending field expects another, or at the top level.
+  // The first bytes of the key being read, at any depth (keys deeper than the top are not kept).
+  void short_key(std::string_view part) {
+    const std::size_t room = sizeof(short_key_) - short_key_size_;
+    std::memcpy(short_key_ + short_key_size_, part.data(), std::min(room, part.size()));
+    short_key_size_ += std::min(room, part.size());
+    short_key_long_ = short_key_long_ || part.size() > room;
+  }
+  // A model named below the top level is one the cluster may run (a batch's requests[].params,
+  // an eval run's data_source, a realtime session, a tool that generates images): refused at its
+  // string value, since the policy decides the top-level model only. Not inside what the client's
+  // own tools take or a tag map (a tool call's `input` or `arguments`, `metadata`): data, which no
+  // cluster runs. Any letter case.
+  void note_nested_model() {
+    const std::string_view key(short_key_, short_key_long_ ? sizeof(short_key_) : short_key_size_);
+    short_key_size_ = 0;
+    short_key_long_ = false;
+    if (depth_ <= data_from_) {
+      data_from_ = SIZE_MAX;  // a key beside (or above) the data key: out of its value
+    }
+    nested_model_next_ = false;
+    if (data_from_ != SIZE_MAX || in_options_ || key.size() > 9) {
+      return;
+    }
+    char lowered[9];
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      lowered[i] = key[i] >= 'A' && key[i] <= 'Z' ? static_cast<char>(key[i] - 'A' + 'a') : key[i];
+    }
+    const std::string_view k(lowered, key.size());
+    if (k == "metadata" || (depth_ >= 2 && (k == "input" || k == "arguments"))) {
+      data_from_ = depth_;  // (the top-level input is the Responses API's prompt, not a tool's)
+    } else {
+      nested_model_next_ = depth_ >= 2 && k == "model";
+    }
+  }
+
   bool value_may_be(std::string_view what, error_code& ec) {
     if (depth_ == 0) {
       return refuse(body_error::not_object, fmt::format("the request body is {}, not a JSON object", what),
                     ec);
     }
-    static constexpr std::string_view expected[] = {"",          "a string", "a boolean", "an object",
-                                                    "a boolean", "a number", "a number"};
-    static constexpr std::string_view names[] = {"",
-                                                 "model",
-                                                 "stream",
-                                                 "stream_options",
-                                                 "stream_options.include_usage",
-                                                 "max_tokens (max_completion_tokens, max_output_tokens)",
-                                                 "n (best_of)"};
+    // Indexed by `field`, in its order.
+    static constexpr std::array<std::string_view, 9> expected = {"",          "a string",  "a boolean",
+                                                                 "an object", "a boolean", "a number",
+                                                                 "a number",  "a number",  "a number"};
+    static constexpr std::array<std::string_view, 9> names = {"",
+                                                              "model",
+                                                              "stream",
+                                                              "stream_options",
+                                                              "stream_options.include_usage",
+                                                              "max_tokens",
+                                                              "max_completion_tokens",
+                                                              "max_output_tokens",
+                                                              "n (best_of)"};
+    static_assert(names.size() == static_cast<std::size_t>(field::choices) + 1);
     if (pending_ != field::none) {
       const auto f = static_cast<std::size_t>(pending_);
       return refuse(body_error::wrong_type,
@@ -754,9 +818,14 @@ class inspect_handler : public detail::no_size_limits {
   bool in_tools_ = false;            // under the top-level tools
   bool tool_type_next_ = false;      // the value being read is a tool's type
   bool remote_key_ = false;          // the last top-level key names remote servers
-  bool remote_tools_ = false;        // a tool or a server the cluster calls out to
-  bool token_ids_ = false;           // the last top-level key names token ids
-  int opaque_fields_ = 0;            // top-level opaque fields that are not null
+  char short_key_[16] = {};          // short_key(): the key being read, its first bytes
+  std::size_t short_key_size_ = 0;
+  bool short_key_long_ = false;
+  bool nested_model_next_ = false;    // the value being read is a nested "model" (note_nested_model)
+  std::size_t data_from_ = SIZE_MAX;  // depth of the key whose value is the client's data, if any
+  bool remote_tools_ = false;         // a tool or a server the cluster calls out to
+  bool token_ids_ = false;            // the last top-level key names token ids
+  int opaque_fields_ = 0;             // top-level opaque fields that are not null
 };
 
 // Refuses what is not UTF-8 before the parser sees it: a BOM, or UTF-16/32 (RFC 4627 section 3:

@@ -83,6 +83,18 @@ class AttackTest(unittest.TestCase):
                 self.assertIn(f"the header field {name} chooses a model or a deployment", resp.json()["error"]["message"])
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
         self.assertEqual(self.send(chat_request(json.dumps(chat).encode(), {"X-Request-Tag": "a"})).status, 200)
+        # A model named below the top level (a batch's, an eval run's, a realtime session's): the policy
+        # never decided it, and the cluster would run it.
+        for path, body in (("/v1/messages/batches", {"requests": [{"custom_id": "a", "params": {
+                               "model": "claude-3-opus", "max_tokens": 10, "messages": []}}]}),
+                           ("/v1/evals/e1/runs", {"data_source": {"type": "completions", "model": "gpt-4o"}}),
+                           ("/v1/realtime/client_secrets", {"session": {"type": "realtime", "model": "gpt-4o"}})):
+            with self.subTest(path):
+                resp = self.send(request_bytes("POST", path, json.dumps(body).encode(),
+                                               {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertIn("the body names a model inside it", resp.json()["error"]["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
 
     def test_tools_that_send_the_conversation_elsewhere_are_forbidden(self):
         # A remote MCP server or a web search would receive what the model reads, from wherever the

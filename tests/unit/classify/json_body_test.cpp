@@ -38,7 +38,14 @@ TEST_CASE("the fields the gateway reads") {
       {R"({"stream_options":{"include_usage":false,"other":{"include_usage":1}}})", "", false, false},
       {R"( {"mod\u0065l" : "mis\u0074ral\/small"} )", "mistral/small", false, {}},
       // Only the top level counts: nested objects may have any keys.
-      {R"({"model":"a","messages":[{"model":"b","Model":"c","model":1}]})", "a", false, {}},
+      {R"({"model":"a","metadata":{"model":"b","Model":"c","model":1}})", "a", false, {}},
+      // The client's own tool's input (a parameter named model) is data: no cluster runs it.
+      {R"({"model":"a","messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f",)"
+       R"("input":{"model":"x","deeper":{"model":"y"}}}]}],"tools":[{"name":"f","input_schema":{"type":"object",)"
+       R"("properties":{"model":{"type":"string"}}}}]})",
+       "a",
+       false,
+       {}},
       {R"({"model":")" + std::string(max_model_bytes, 'm') + "\"}",
        std::string(max_model_bytes, 'm'),
        false,
@@ -130,6 +137,20 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
       {R"({"model":"m","api_base":"https://x.example/v1"})", body_error::other_models, "server, credentials"},
       {R"({"model":"m","BASE_URL":"https://x.example/v1"})", body_error::other_models, "BASE_URL"},
       {R"({"model":"m","api_key":"sk-other"})", body_error::other_models, "api_key"},
+      // A model below the top level is one a cluster may run (a batch, an eval run, a realtime
+      // session, an image-generating tool): the policy decides the top-level one only.
+      {R"({"requests":[{"custom_id":"a","params":{"model":"claude-3-opus","messages":[]}}]})",
+       body_error::other_models, R"("model": "claude-3-opus" at depth 4)"},
+      {R"({"data_source":{"type":"completions","model":"gpt-4o"}})", body_error::other_models, "gpt-4o"},
+      {R"({"session":{"type":"realtime","MODEL":"gpt-4o"}})", body_error::other_models, "inside it"},
+      {R"({"model":"m","tools":[{"type":"image_generation","model":"gpt-image-1"}]})",
+       body_error::other_models, "gpt-image-1"},
+      // ... also after the client's own data beside it.
+      {R"({"model":"m","messages":[{"role":"assistant","content":[{"type":"tool_use","input":{"model":"x"}},)"
+       R"({"type":"text","model":"y"}]}]})",
+       body_error::other_models, R"("model": "y")"},
+      {R"({"model":"m","aws_region_name":"us-east-1"})", body_error::other_models, "aws_region_name"},
+      {R"({"model":"m","Vertex_Location":"us-central1"})", body_error::other_models, "Vertex_Location"},
       {R"({"model":5})", body_error::wrong_type, "model must be a string or null, not a number"},
       {R"({"model":["llama-3"]})", body_error::wrong_type, "model must be a string"},
       {R"({"model":{"name":"llama-3"}})", body_error::wrong_type, "not an object"},
@@ -272,8 +293,8 @@ TEST_CASE("redaction rewrites the decoded strings and re-encodes them") {
        bit(detector::iban), 2,
        R"({"m":{"[redacted:iban]":"a","[redacted:iban]#2":"b"},"o":{"[redacted:iban]":"c"}})"},
       // The top-level model is the name the request was routed by: never rewritten.
-      {R"({"model":"a@b.example","a\"model":"c@d.example","x":{"model":"e@f.example"}})", email, 2,
-       R"({"model":"a@b.example","a\"model":"[redacted:email]","x":{"model":"[redacted:email]"}})"},
+      {R"({"model":"a@b.example","a\"model":"c@d.example","metadata":{"model":"e@f.example"}})", email, 2,
+       R"({"model":"a@b.example","a\"model":"[redacted:email]","metadata":{"model":"[redacted:email]"}})"},
       // Nothing found: the body is left as it was (whitespace and all).
       {R"({ "content" : "nothing here" })", email, 0, R"({ "content" : "nothing here" })"},
   };
@@ -1050,10 +1071,17 @@ TEST_CASE("the completion's bounds: max_tokens and its aliases apart, n and best
   CHECK((got.fields.max_tokens == 0 && got.fields.max_completion_tokens == 0 &&
          got.fields.max_output_tokens == 0 && got.fields.choices == 0));
   // A bound the gateway cannot read as a number is refused (a lenient server reads "500" as 500).
-  for (const char* body : {R"({"max_tokens":"500"})", R"({"n":[1]})", R"({"max_output_tokens":true})"}) {
+  for (const auto& [body, message] :
+       {std::pair{R"({"max_tokens":"500"})", "max_tokens must be a number or null, not a string"},
+        std::pair{R"({"n":[1]})", "n (best_of) must be a number or null, not an array"},
+        std::pair{R"({"max_output_tokens":true})",
+                  "max_output_tokens must be a number or null, not a boolean"},
+        std::pair{R"({"max_completion_tokens":{}})",
+                  "max_completion_tokens must be a number or null, not an object"}}) {
     CAPTURE(body);
     got = inspect(body);
     CHECK(got.error == body_error::wrong_type);
+    CHECK(got.message.starts_with(message));
   }
   got = inspect(R"({"max_tokens":null,"n":null})");
   CHECK(got.ok());
