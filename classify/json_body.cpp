@@ -105,6 +105,12 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
   bool on_object_end(std::size_t, error_code&) {
+    // An input item that is only an id is a reference to a stored item (the Responses API's
+    // item_reference, whose `type` is optional): content the gateway never sees.
+    if (input_item()) {
+      opaque_parts_ = opaque_parts_ || (item_id_ && !item_other_);
+      item_id_ = item_other_ = false;
+    }
     --depth_;
     in_options_ = in_options_ && depth_ > 1;
     pending_ = field::none;
@@ -299,8 +305,13 @@ class inspect_handler : public detail::no_size_limits {
     };
     part_type_next_ = false;
     tool_type_next_ = false;
+    if (input_item()) {
+      item_id_ = item_id_ || name == "id";
+      item_other_ = item_other_ || name != "id";
+    }
     if (depth_ == 1) {
       in_tools_ = name == "tools";
+      in_input_ = name == "input";
       // Anthropic's MCP servers, Chat Completions' web search: the cluster sends what it reads on.
       // Azure's On Your Data sources, Cohere's connectors, xAI's live search, OpenRouter's plugins.
       static constexpr word_set remote_keys{
@@ -333,6 +344,11 @@ class inspect_handler : public detail::no_size_limits {
       remote_tools_ =
           remote_tools_ ||
           (depth_ == 3 && (name == "server_url" || name == "connector_id" || searching.contains(name)));
+      // Stored files a tool puts before the model: file_search's vector stores, code_interpreter's
+      // files (tools[i].vector_store_ids, tools[i].container.file_ids; not a function's parameters).
+      opaque_parts_ =
+          opaque_parts_ ||
+          (depth_ <= 4 && (names_a_file(name) || name == "vector_store_ids" || name == "vectorstoreids"));
     } else if (depth_ == 2 && in_template_kwargs_) {
       opaque_key_ = name == "chat_template";
       opaque_fields_ += opaque_key_ ? 1 : 0;
@@ -346,12 +362,13 @@ class inspect_handler : public detail::no_size_limits {
     }
   }
   // Content the cluster keeps and the model reads again, which the gateway never sees: the
-  // Responses API's previous response and stored conversation, Gemini's cached content (as a
+  // Responses API's previous response and stored conversation, an Assistants run's stored
+  // assistant (its instructions and files) over a stored thread, Gemini's cached content (as a
   // protobuf JSON reader takes it, snake_case or lowerCamelCase). Like an item_reference, where
   // regions share a store, a conversation first held in the EU would be read elsewhere.
   static bool names_stored_content(std::string_view name) {
     return name == "previous_response_id" || name == "conversation" || name == "cached_content" ||
-           name == "cachedcontent";
+           name == "cachedcontent" || name == "assistant_id";
   }
   // A key naming a file, by one of its words: file, file_id, file_ids, input_file_id,
   // training_file, filename (not profile); and in lowerCamelCase, which Google's APIs take as
@@ -488,6 +505,8 @@ class inspect_handler : public detail::no_size_limits {
     }
   }
   // Called with the new depth_: an array under a prose key (or inside such an array) holds prose.
+  // Whether the object at depth_ is an item of the top-level input list.
+  [[nodiscard]] bool input_item() const { return depth_ == 3 && in_input_ && ((arrays_ >> 2) & 1) != 0; }
   void mark_container(bool array) {
     if (depth_ >= 64) {
       return;  // deeper than max_depth: the parser refuses the body
@@ -816,6 +835,9 @@ class inspect_handler : public detail::no_size_limits {
   bool part_type_next_ = false;      // the value being read is a content part's type
   bool stored_prompt_ = false;       // the top-level key read last is `prompt`
   bool in_tools_ = false;            // under the top-level tools
+  bool in_input_ = false;            // under the top-level input
+  bool item_id_ = false;             // the input item being read has an id ...
+  bool item_other_ = false;          // ... and other keys
   bool tool_type_next_ = false;      // the value being read is a tool's type
   bool remote_key_ = false;          // the last top-level key names remote servers
   char short_key_[16] = {};          // short_key(): the key being read, its first bytes

@@ -684,6 +684,12 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       // A part type never seen, an encrypted block: what is not known to be text is not read as text.
       R"({"messages":[{"role":"user","content":[{"type":"x-scan","payload":"moc.elpmaxe@ecila"}]}]})",
       R"({"messages":[{"role":"assistant","content":[{"type":"redacted_thinking","data":"EmwKAhgB"}]}]})",
+      // A stored item referred to by its id alone (item_reference's type is optional); stored files a
+      // tool puts before the model; an Assistants run's stored assistant and thread.
+      R"({"model":"m","input":[{"role":"user","content":"hi"},{"id":"msg_1"}]})",
+      R"({"model":"m","input":"hi","tools":[{"type":"file_search","vector_store_ids":["vs_1"]}]})",
+      R"({"model":"m","input":"hi","tools":[{"type":"code_interpreter","container":{"type":"auto","file_ids":["f"]}}]})",
+      R"({"assistant_id":"asst_1"})",
       // Token ids under a key naming tokens: vLLM's /detokenize and its token-in generate endpoint.
       R"({"model":"m","tokens":[9906,11,1917]})",
       R"({"model":"m","token_ids":[9906,11,1917],"sampling_params":{"max_tokens":5}})",
@@ -750,6 +756,11 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       // A stored response or conversation left unset; a prompt as text or a list of texts.
       R"({"model":"m","previous_response_id":null,"conversation":null,"input":"hi"})",
       R"({"model":"m","prompt":["a",{"x":1}]})",
+      // An input item with its content inline (an earlier output item, id and all); a function whose
+      // parameters name a file (its schema, read as text).
+      R"({"model":"m","input":[{"id":"msg_1","type":"message","role":"assistant","content":"ok"}]})",
+      R"({"model":"m","input":"hi","tools":[{"type":"function","name":"f","parameters":{"type":"object",)"
+      R"("properties":{"file_id":{"type":"string"}}}}]})",
       // The same keys outside a message's content are a tool's parameters, read as text.
       R"({"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object",)"
       R"("properties":{"image_url":{"type":"string"},"file":{"type":"string"}}}}}],"messages":[]})",
