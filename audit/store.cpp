@@ -389,6 +389,18 @@ std::unique_ptr<rocksdb::Iterator> store::iterate(column c, bool fill_cache) con
 }
 
 status store::verify_table_checksums(std::span<const column> columns) const {
+  // A writer's compactions delete the files they replace: held back while the listed files are
+  // read (a read-only store has none; there the call fails harmlessly).
+  const bool held = db_->DisableFileDeletions().ok();
+  struct release {
+    rocksdb::DB* db;
+    bool held;
+    ~release() {
+      if (held) {
+        (void)db->EnableFileDeletions(/*force=*/false);
+      }
+    }
+  } released{db_.get(), held};
   std::vector<rocksdb::LiveFileMetaData> files;
   db_->GetLiveFilesMetaData(&files);
   for (const rocksdb::LiveFileMetaData& f : files) {
