@@ -371,7 +371,7 @@ int cmd_revoke(const options& o) {
     }
   }
   if (key == nullptr) {
-    constexpr std::size_t shown = 17;  // an id's length: a longer argument may be a key
+    constexpr std::size_t shown = tenants::key_scheme.size() + tenants::key_id_chars;  // longer: maybe a key
     throw usage_error(
         fmt::format("no key {}{} in {} (give the key's id, its first {} characters, as `tenants key "
                     "list` shows it, or the whole key)",
