@@ -9,6 +9,7 @@
 #include "classify/json_body.hpp"
 #include "classify/json_edit.hpp"
 #include "common/ascii.hpp"
+#include "common/model_alias.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/log.hpp"
 #include "gateway/pipeline_classify.hpp"
@@ -151,7 +152,8 @@ stage_result declared_data_classes(const http::message_head& head, const policy:
 
 // The spellings a cluster may take for the path and the model the policy saw: many routers match
 // paths case-insensitively (Express, ASP.NET, IIS) or with or without a trailing slash, and some servers
-// look model names up without regard to case. A forbid that matches a spelling forbids the
+// look model names up without regard to case or by their base name (Ollama: llama3 for
+// registry.ollama.ai/library/llama3:latest). A forbid that matches a spelling forbids the
 // request; a permitted spelling's routes narrow the clusters. A spelling that no rule permits
 // changes nothing (permits are written for the canonical spelling).
 void decide_spelling_variants(const policy::snapshot& policy, const policy::bound_clusters& routes,
@@ -194,10 +196,13 @@ void decide_spelling_variants(const policy::snapshot& policy, const policy::boun
     path_slash.pop_back();  // /v1/embeddings/ for /v1/embeddings
     paths[path_count++] = path_slash;
   }
-  std::array<std::string_view, 2> models{attrs.model};
+  std::array<std::string_view, 3> models{attrs.model};
   std::size_t model_count = 1;
   if (ascii_lower_into(attrs.model, model_lower)) {
     models[model_count++] = model_lower;
+  }
+  if (const std::string_view base = model_base_name(model_lower); base.size() != model_lower.size()) {
+    models[model_count++] = base;  // llama3 for llama3:latest (common/model_alias.hpp)
   }
   policy::request_attributes a = attrs;
   for (std::size_t p = 0; p < path_count; ++p) {

@@ -2,6 +2,8 @@
 #include <map>
 #include <set>
 
+#include "common/ascii.hpp"
+#include "common/model_alias.hpp"
 #include "common/regular_file.hpp"
 #include "common/tenant_name.hpp"
 #include "crypto/hex.hpp"
@@ -219,6 +221,9 @@ class compiler {
           diags_.error(v.pos, "path '" + v.text + "' must start with '/'");
           return;
         }
+        if (attr == attribute::model && !glob_pattern::is_glob(v.text)) {
+          warn_model_alias(v);
+        }
         if (glob_pattern::is_glob(v.text)) {
           rc.globs.emplace_back(v.text);
         } else {
@@ -329,6 +334,21 @@ class compiler {
     // A rule whose `when` had a mistake (an unknown attribute, dropped) may match more than its
     // author wrote: checking what it makes unreachable would only add wrong errors.
     broken_.push_back(when_has_errors);
+  }
+
+  // A model written as an alias (`llama3:latest`, `library/llama3`) meets only that spelling: a
+  // request for the base name, which Ollama serves as the same model, does not meet it.
+  void warn_model_alias(const sourced& v) {
+    std::string lower;
+    (void)ascii_lower_into(v.text, lower);
+    const std::string_view base = model_base_name(lower);
+    if (base.size() != lower.size()) {
+      const std::string b(base);
+      diags_.warning(v.pos,
+                     "model '" + v.text + "' is one alias of '" + b +
+                         "' (Ollama fills in its registry, 'library/' and ':latest'): a request for '" + b +
+                         "' does not meet it; write '" + b + "', which every alias meets");
+    }
   }
 
   // A permit's data.class condition is met by detected classes, and by declared ones only when the

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "common/ascii.hpp"
+#include "common/model_alias.hpp"
 #include "common/regular_file.hpp"
 #include "crypto/blake2b.hpp"
 #include "crypto/hex.hpp"
@@ -187,14 +188,16 @@ void read_model_limits(reader& r, const YAML::Node& n, std::vector<model_limit>&
     }
     std::string folded;
     (void)ascii_lower_into(pattern, folded);
-    policy::glob_pattern folded_glob(std::move(folded));
+    policy::glob_pattern folded_glob{std::string(model_base_name(folded))};
     const auto earlier = std::find_if(out.begin(), out.end(),
                                       [&](const model_limit& m) { return m.folded.covers(folded_glob); });
     if (earlier != out.end()) {
       r.d_.error(
           at,
           earlier->folded.text() == folded_glob.text()
-              ? fmt::format("model_limits names '{}' twice (model names match whatever their case)", pattern)
+              ? fmt::format("model_limits names '{}' twice (a model matches whatever its case, and by its "
+                            "base name: '{}' for every alias)",
+                            pattern, folded_glob.text())
               : fmt::format("model_limits '{}' never applies: '{}' (line {}) matches {} first", pattern,
                             earlier->model.text(), earlier->pos.line,
                             policy::glob_pattern::is_glob(pattern) ? "every model it does" : "it"));
@@ -396,8 +399,9 @@ const model_limit* tenant::model_rule(std::string_view model) const {
   }
   static thread_local std::string folded;
   (void)ascii_lower_into(model, folded);
+  const std::string_view base = model_base_name(folded);  // llama3 for llama3:latest
   for (const model_limit& m : model_limits) {
-    if (m.folded.matches(folded)) {
+    if (m.folded.matches(base)) {
       return &m;
     }
   }

@@ -65,7 +65,8 @@ struct api_key {
 // requests to every model the pattern matches count together.
 struct model_limit {
   policy::glob_pattern model;   // as written
-  policy::glob_pattern folded;  // in lower case: a model name matches whatever its case (a server
+  policy::glob_pattern folded;  // in lower case, as its base name (common/model_alias.hpp): a model
+                                // name matches whatever its case and alias (a server
                                 // that looks models up without regard to case serves GPT-4O as gpt-4o)
   tenant_limits limits;
   policy::source_pos pos;

@@ -353,6 +353,32 @@ class PolicyEnforcementTest(unittest.TestCase):
             "Content-Type": "application/json"}))
         self.assertNotEqual(resp.status, 403, resp.body)
 
+    def test_a_forbid_on_a_model_holds_for_its_aliases(self):
+        # Ollama fills in a registry, a namespace and a tag, and folds case: every one of these is the
+        # model gpt-4o (or llama-3) to it, which a forbid written for the bare name must meet.
+        for path, model, rule in (("/v1/embeddings", "gpt-4o:latest", "forbid-embeddings-gpt-4o"),
+                                  ("/v1/embeddings", "library/gpt-4o", "forbid-embeddings-gpt-4o"),
+                                  ("/V1/Embeddings", "Registry.Ollama.AI/Library/GPT-4o:LATEST",
+                                   "forbid-embeddings-gpt-4o"),
+                                  ("/v1/embeddings", "https://registry.ollama.ai/library/gpt-4o",
+                                   "forbid-embeddings-gpt-4o"),
+                                  ("/v1/chat/completions", "library/llama-3", "forbid-llama"),
+                                  ("/v1/chat/completions", "registry.ollama.ai/library/LLAMA-3:latest",
+                                   "forbid-llama")):
+            with self.subTest(path=path, model=model):
+                body = json.dumps({"model": model, "input": "hello", "messages": []}).encode()
+                resp = exchange(self.gateway.port, self.certs, request_bytes("POST", path, body, {
+                    "Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn(rule, resp.json()["error"]["message"])
+        # Another tag is another model; another namespace another publisher's.
+        for model in ("gpt-4o:8b", "someone/gpt-4o"):
+            with self.subTest(model=model):
+                body = json.dumps({"model": model, "input": "hello"}).encode()
+                resp = exchange(self.gateway.port, self.certs, request_bytes("POST", "/v1/embeddings", body, {
+                    "Content-Type": "application/json"}))
+                self.assertNotEqual(resp.status, 403, resp.body)
+
     def test_data_classes_declared_in_the_request_header_reach_the_policy(self):
         health = exchange(self.gateway.port, self.certs,
                           chat_request(extra_headers={"Sovereign-Data-Class": 'public, "health-data"'}))

@@ -333,6 +333,25 @@ rules:
         "r.yaml:1:43: error: permit_on_declaration must be true or false, not 'yes'\n");
 }
 
+TEST_CASE("a model written as an Ollama alias is a warning: the base name meets every alias") {
+  const auto result = compile_policy(R"(
+rules:
+  - id: forbid-llama
+    effect: forbid
+    when: {model: ["llama3:latest", "library/qwen2", "mistral", "phi-*:latest"]}
+)",
+                                     "p.yaml");
+  REQUIRE(result.ok());
+  CHECK(
+      format_diagnostics(result.diagnostics) ==
+      "p.yaml:5:20: warning: model 'llama3:latest' is one alias of 'llama3' (Ollama fills in its registry, "
+      "'library/' and ':latest'): a request for 'llama3' does not meet it; write 'llama3', which every alias "
+      "meets\n"
+      "p.yaml:5:37: warning: model 'library/qwen2' is one alias of 'qwen2' (Ollama fills in its registry, "
+      "'library/' and ':latest'): a request for 'qwen2' does not meet it; write 'qwen2', which every alias "
+      "meets\n");
+}
+
 TEST_CASE("nearest permit: fewest failing attributes wins, earliest on ties, across 64-rule words") {
   std::string text = "rules:\n";
   for (int i = 0; i < 150; ++i) {  // three failing attributes for a request from DE / t-x / GET

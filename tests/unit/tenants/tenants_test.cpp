@@ -291,6 +291,42 @@ TEST_CASE("model limits match a model name whatever its case") {
   CHECK(errors_of(twice).find("t.yaml:5:7: error: model_limits names 'GPT-4O' twice") != std::string::npos);
 }
 
+TEST_CASE("model limits match a model by its base name, whatever alias a client writes") {
+  // Ollama serves llama3, llama3:latest, library/llama3 and registry.ollama.ai/library/llama3 as one model.
+  const load_result r = parse_tenants(
+      "tenants:\n"
+      "  - name: a\n"
+      "    model_limits:\n"
+      "      llama3: {tokens_per_month: 5}\n"
+      "      \"library/mistral:latest\": {tokens_per_month: 6}\n",
+      "t.yaml");
+  REQUIRE_MESSAGE(r.ok(), errors_of(r));
+  const tenant& t = *r.tenants->find_tenant("a");
+  for (const char* model :
+       {"llama3", "llama3:latest", "LLAMA3:Latest", "library/llama3",
+        "registry.ollama.ai/library/llama3:latest", "https://registry.ollama.ai/library/llama3"}) {
+    CAPTURE(model);
+    REQUIRE(t.model_rule(model) != nullptr);
+    CHECK(t.model_rule(model)->model.text() == "llama3");
+  }
+  for (const char* model : {"mistral", "mistral:latest"}) {
+    CAPTURE(model);
+    REQUIRE(t.model_rule(model) != nullptr);
+    CHECK(t.model_rule(model)->model.text() == "library/mistral:latest");
+  }
+  for (const char* model : {"llama3:70b", "someone/llama3", "llama3-latest", ":latest"}) {
+    CAPTURE(model);
+    CHECK(t.model_rule(model) == nullptr);
+  }
+  const load_result twice = parse_tenants(
+      "tenants:\n  - name: a\n    model_limits:\n      llama3: {tokens_per_month: 5}\n"
+      "      llama3:latest: {tokens_per_month: 6}\n",
+      "t.yaml");
+  CHECK(errors_of(twice).find("t.yaml:5:7: error: model_limits names 'llama3:latest' twice (a model matches "
+                              "whatever its case, and by its base name: 'llama3' for every alias)") !=
+        std::string::npos);
+}
+
 TEST_CASE("tenants file: mistakes that used to pass (probe F16)") {
   const std::string key = generate_key();
   const load_result bad = parse_tenants(
