@@ -583,6 +583,7 @@ class verifier {
     if (held) {
       held_authenticated_size_ = size;
       ++report_.held_checkpoints;
+      report_.newest_held_size = std::max(report_.newest_held_size, size);
     } else {
       ++report_.checkpoints;
       report_.latest = cp;

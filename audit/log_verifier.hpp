@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -105,6 +106,7 @@ struct verify_report {
   std::uint64_t unchecked_checkpoints = 0;
   std::uint64_t newest_checkpoint_size = 0;  // the largest size a stored checkpoint is kept under
   std::uint64_t held_checkpoints = 0;        // options.held entries the log reproduced
+  std::uint64_t newest_held_size = 0;        // the largest of them
   std::uint64_t index_entries = 0;           // index entries checked (when options.indexes)
   std::uint64_t forced_opens = 0;
   std::uint64_t sealed_records = 0;  // records that sealed their payload (verify_payloads checks those)
@@ -126,10 +128,15 @@ struct verify_report {
   }
   // A read_failed problem: part of the log could not be read, so it was not all checked.
   [[nodiscard]] bool unreadable() const;
-  // Records newer than every stored checkpoint, verified or not: the only ones not covered yet.
+  // Records newer than every stored checkpoint (verified or not) and every held one the log
+  // reproduced: no signature covers them, so nothing vouches for them yet (a writer may have
+  // appended them since its last checkpoint, or anyone who can write the database).
   [[nodiscard]] std::uint64_t uncovered_records() const {
-    return records > newest_checkpoint_size ? records - newest_checkpoint_size : 0;
+    const std::uint64_t covered = std::max(newest_checkpoint_size, newest_held_size);
+    return records > covered ? records - covered : 0;
   }
+  // The records a signed checkpoint covers: 0..signed_records()-1.
+  [[nodiscard]] std::uint64_t signed_records() const { return records - uncovered_records(); }
 };
 
 // Recomputes the tree from every leaf, compares it with the stored tiles, verifies each

@@ -7,6 +7,8 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "audit/store.hpp"
+
 namespace sovgw::audit {
 namespace {
 
@@ -118,7 +120,9 @@ std::vector<value_t> values_by(std::unordered_map<std::string, value_t>& m,
 
 class aggregator {
  public:
-  explicit aggregator(const report_options& o) : options_(o) {}
+  // Records from `signed_bound` on are covered by no checkpoint: counted apart, never aggregated.
+  aggregator(const report_options& o, std::uint64_t signed_bound)
+      : options_(o), signed_bound_(signed_bound) {}
 
   void add_leaf(std::uint64_t seq, std::span<const std::uint8_t> leaf, const record* decoded) {
     // Redactions are recorded from version 3 on; a log without such a record says nothing of them.
@@ -134,6 +138,10 @@ class aggregator {
       return;
     }
     ++out_.records_in_period;
+    if (seq >= signed_bound_) {
+      ++out_.unsigned_in_period;
+      return;
+    }
     out_.first_us = std::min(out_.first_us.value_or(rec.timestamp_us), rec.timestamp_us);
     out_.last_us = std::max(out_.last_us.value_or(rec.timestamp_us), rec.timestamp_us);
     if (rec.kind == record_kind::event) {
@@ -339,6 +347,7 @@ class aggregator {
   [[nodiscard]] std::uint64_t width_us() const { return bucket_widths_s[width_] * second_us; }
 
   const report_options& options_;
+  std::uint64_t signed_bound_;
   report out_;
   const std::string unknown_ = "unknown";
   const std::string refused_ = destination_refused;
@@ -401,7 +410,15 @@ void outcome_counts::add(request_outcome o) {
 }
 
 report build_report(const store& s, const crypto::note_verifier& key, const report_options& options) {
-  aggregator agg(options);
+  // The newest checkpoint's size, stored or held, read before the pass: what it covers is what the
+  // aggregates may count. (Whether it verifies is the verification's verdict, shown above them.)
+  // A read failure is the verification's to report (red, figures unvouched): aggregate everything.
+  const result<std::uint64_t> newest = s.newest_checkpoint_size();
+  std::uint64_t signed_bound = newest.is_ok() ? newest.value() : UINT64_MAX;
+  for (const crypto::checkpoint& held : options.verify.held) {
+    signed_bound = std::max(signed_bound, held.size);
+  }
+  aggregator agg(options, signed_bound);
   return agg.finish(verify_log(s, key, options.verify,
                                [&agg](std::uint64_t seq, std::span<const std::uint8_t> leaf,
                                       const record* decoded) { agg.add_leaf(seq, leaf, decoded); }));

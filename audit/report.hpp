@@ -144,6 +144,9 @@ struct report {
   std::optional<std::uint64_t> since_us;
   std::optional<std::uint64_t> until_us;
   std::uint64_t records_in_period = 0;  // requests and events whose timestamp is in the period
+  // Of those, records after the newest checkpoint (stored or held): no signature covers them, so
+  // they are counted here and left out of every aggregate below.
+  std::uint64_t unsigned_in_period = 0;
   std::uint64_t undecodable = 0;        // leaves that are not valid records (verification names them)
   std::uint64_t events = 0;
   std::optional<std::uint64_t> first_us;  // the first and last record in the period

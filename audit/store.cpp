@@ -454,4 +454,13 @@ result<std::optional<std::string>> store::latest_checkpoint() const {
   return std::optional<std::string>(it->value().ToString());
 }
 
+result<std::uint64_t> store::newest_checkpoint_size() const {
+  auto it = iterate(column::checkpoints);
+  it->SeekToLast();
+  if (!it->status().ok()) {
+    return from_rocksdb(it->status(), "audit log read failed");
+  }
+  return it->Valid() && it->key().size() == 8 ? read_be64(it->key().ToStringView()) : std::uint64_t{0};
+}
+
 }  // namespace sovgw::audit

@@ -113,6 +113,8 @@ class store {
   [[nodiscard]] result<std::uint64_t> leaf_count() const;
   // The latest stored checkpoint note, if any.
   [[nodiscard]] result<std::optional<std::string>> latest_checkpoint() const;
+  // The tree size the latest stored checkpoint is kept under (0 without one); not verified.
+  [[nodiscard]] result<std::uint64_t> newest_checkpoint_size() const;
 
  private:
   store() = default;

@@ -63,15 +63,16 @@ std::string verification_json(const audit::verify_report& v, const report_contex
                                     json_string(from.path)));
   }
   return fmt::format(
-      R"({{"ok":{},"records":{},"checkpoints":{},"failed_checkpoints":{},"unchecked_checkpoints":{},)"
+      R"({{"ok":{},"records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},"unchecked_checkpoints":{},)"
       R"("checkpoint":{},"held_checkpoints":{},"tail_checked":{},"held_from":[{}],)"
       R"("uncovered_records":{},)"
       R"("index_entries":{},)"
       R"("forced_opens":{},"payloads_checked":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
       R"("first_bad_record":{},"problems":[{}]}})",
-      v.ok() ? "true" : "false", v.records, v.checkpoints, v.failed_checkpoints(), v.unchecked_checkpoints,
-      json_checkpoint(v.latest), v.held_checkpoints, c.held_from.empty() ? "false" : "true",
-      fmt::join(held_from, ","), v.uncovered_records(), v.index_entries, v.forced_opens,
+      v.ok() ? "true" : "false", v.records, v.signed_records(), v.checkpoints, v.failed_checkpoints(),
+      v.unchecked_checkpoints, json_checkpoint(v.latest), v.held_checkpoints,
+      c.held_from.empty() ? "false" : "true", fmt::join(held_from, ","), v.uncovered_records(),
+      v.index_entries, v.forced_opens,
       json_optional(c.payloads ? std::optional(c.payloads->checked) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->dropped_by_retention) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->shredded) : std::nullopt),
@@ -188,7 +189,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
   return fmt::format(
       R"({{"command":"report","ok":{},"log":{},"key":{},"key_fingerprint":{},"generated":{},)"
       R"("period":{{"since":{},"until":{},"first":{},"last":{}}},"verification":{},)"
-      R"("records_in_period":{},"events":{},"undecodable":{},"outcomes":{{{}}},)"
+      R"("records_in_period":{},"unsigned_in_period":{},"events":{},"undecodable":{},"outcomes":{{{}}},)"
       R"("series":{{"bucket_seconds":{},"buckets":{}}},"flows":{},"denials_by_rule":{},)"
       R"("default_denials":{},"policy":{},"policy_versions":{},"tenants":{},"evidence":{},)"
       R"("recent_denials":{},"recent_events":{}}})"
@@ -196,8 +197,9 @@ std::string report_json(const audit::report& r, const report_context& c) {
       r.verification.ok() ? "true" : "false", json_string(c.db), json_key(c.key),
       json_string(key_fingerprint(c.key)), json_time(c.generated_us), json_optional_time(r.since_us),
       json_optional_time(r.until_us), json_optional_time(r.first_us), json_optional_time(r.last_us),
-      verification_json(r.verification, c), r.records_in_period, r.events, r.undecodable,
-      json_outcomes(r.outcomes), r.bucket_us / 1000000, series, flows, rules, r.default_denials,
+      verification_json(r.verification, c), r.records_in_period, r.unsigned_in_period, r.events,
+      r.undecodable, json_outcomes(r.outcomes), r.bucket_us / 1000000, series, flows, rules,
+      r.default_denials,
       c.policy_file.empty() ? "null"
                             : fmt::format(R"({{"file":{},"version":{}}})", json_string(c.policy_file),
                                           json_string(c.policy_version)),

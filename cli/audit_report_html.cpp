@@ -172,7 +172,7 @@ std::string verification_section(const audit::report& r, const report_context& c
     // Whether the stored payloads were read is part of the verdict: a green banner says so.
     out += fmt::format(
         R"(<div class="banner ok">&#10003; The log verifies: {} records, none altered, missing or reordered{}{}</div>)",
-        num(v.records),
+        num(v.signed_records()),
         // Without a checkpoint kept outside the log, its end is only as complete as its own newest
         // checkpoint says: records deleted together with their checkpoints would not show.
         c.held_from.empty() && v.latest
@@ -193,8 +193,10 @@ std::string verification_section(const audit::report& r, const report_context& c
   }
   out += R"(<dl class="facts">)";
   if (v.ok()) {
-    out += fmt::format("<dt>Records verified</dt><dd>{} (the whole log; {} in this report's period)</dd>",
-                       num(v.records), num(r.records_in_period));
+    out += fmt::format(
+        "<dt>Records verified</dt><dd>{} (the whole log up to its newest signed checkpoint; {} in "
+        "this report's period)</dd>",
+        num(v.signed_records()), num(r.records_in_period - r.unsigned_in_period));
   } else {
     out +=
         fmt::format(R"(<dt>Records read</dt><dd class="bad">{} (the whole log; {} in this report's period): )"
@@ -259,8 +261,12 @@ std::string verification_section(const audit::report& r, const report_context& c
   }
   if (v.uncovered_records() > 0) {
     out += fmt::format(
-        R"(<dt>Not yet checkpointed</dt><dd class="warn">{} newer record(s) are not covered by a signed checkpoint yet</dd>)",
-        num(v.uncovered_records()));
+        R"(<dt>Unsigned records</dt><dd class="warn">{} newer record(s), {}..{}, are not covered by a signed )"
+        "checkpoint yet: nothing vouches for them, and the figures below leave them out ({} in this report's "
+        "period). A running gateway signs a checkpoint every <code>checkpoint_interval</code> and its last "
+        "at a "
+        "clean shutdown</dd>",
+        num(v.uncovered_records()), num(v.signed_records()), num(v.records - 1), num(r.unsigned_in_period));
   }
   if (v.forced_opens > 0) {
     out += fmt::format(

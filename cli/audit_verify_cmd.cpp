@@ -115,12 +115,25 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
   }
   // The key, as `name+id` and its full fingerprint: what an auditor compares with the key the
   // operator published (a log verifies under any key that signed it, a substituted one included).
+  // The headline counts what a signature covers: records after the newest checkpoint are unsigned,
+  // whoever appended them (the writer since its last checkpoint, or anyone with the database).
   std::printf(
       "OK: %llu records, %llu signed checkpoints verified with the key %s, %llu index entries match (%.0f "
       "leaves/s)\n",
-      static_cast<unsigned long long>(report.records), static_cast<unsigned long long>(report.checkpoints),
-      key_description(key).c_str(), static_cast<unsigned long long>(report.index_entries),
+      static_cast<unsigned long long>(report.signed_records()),
+      static_cast<unsigned long long>(report.checkpoints), key_description(key).c_str(),
+      static_cast<unsigned long long>(report.index_entries),
       v.seconds > 0 ? static_cast<double>(report.records) / v.seconds : 0.0);
+  if (report.uncovered_records() > 0) {
+    std::printf(
+        "UNSIGNED: %llu newer record(s), %llu..%llu, are covered by no signed checkpoint: nothing vouches "
+        "for "
+        "them yet: they are not verified (a running gateway signs a checkpoint every checkpoint_interval, "
+        "and its last at a clean shutdown)\n",
+        static_cast<unsigned long long>(report.uncovered_records()),
+        static_cast<unsigned long long>(report.signed_records()),
+        static_cast<unsigned long long>(report.records - 1));
+  }
   std::printf("latest checkpoint: size %llu root %s\n", static_cast<unsigned long long>(report.latest->size),
               crypto::to_base64(report.latest->root).c_str());
   if (!v.checkpoint_sizes.empty()) {
@@ -139,10 +152,6 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
   if (v.saved) {
     std::printf("saved the checkpoint at size %llu to %s: give it to --checkpoint next time\n",
                 static_cast<unsigned long long>(report.latest->size), o.need("save-checkpoint").c_str());
-  }
-  if (report.uncovered_records() > 0) {
-    std::printf("note: %llu newer record(s) are not covered by a checkpoint yet\n",
-                static_cast<unsigned long long>(report.uncovered_records()));
   }
   if (report.forced_opens > 0) {
     std::printf("note: the log records %llu forced open(s) over a failed verification\n",
@@ -191,14 +200,14 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
                                                  : v.payloads       ? v.payloads->first_bad_record
                                                                     : std::nullopt;
   fmt::print(
-      R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"checkpoints":{},"failed_checkpoints":{},)"
+      R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},)"
       R"("unchecked_checkpoints":{},"checkpoint":{},"held_checkpoints":[{}],"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
       R"("payloads_checked":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_opened":{},)"
       R"("data_keys_checked":{},"first_bad_record":{},"problems":[{}]}})"
       "\n",
-      v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.checkpoints,
-      r.failed_checkpoints(), r.unchecked_checkpoints, json_checkpoint(r.latest), fmt::join(held, ","),
-      r.uncovered_records(), r.index_entries, r.forced_opens,
+      v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.signed_records(),
+      r.checkpoints, r.failed_checkpoints(), r.unchecked_checkpoints, json_checkpoint(r.latest),
+      fmt::join(held, ","), r.uncovered_records(), r.index_entries, r.forced_opens,
       v.payloads ? std::to_string(v.payloads->checked) : "null",
       v.payloads ? std::to_string(v.payloads->dropped_by_retention) : "null",
       v.payloads ? std::to_string(v.payloads->shredded) : "null",

@@ -265,12 +265,27 @@ class report_options_test(audit_case):
         self.assertEqual((doc["failed_checkpoints"], doc["uncovered_records"]), (3, 0))
         text = sovgw("audit", "verify", "--db", copy, "--pubkey", self.pub, check=1).stdout
         self.assertIn("3 of 4 stored checkpoint(s) fail verification", text)
-        # Records genuinely newer than every checkpoint are still called so.
+        # Records genuinely newer than every checkpoint are still called so: unsigned, so neither
+        # counted as verified nor in any figure (whoever can write the database could have added them).
         run(TAMPER, self.db, "delete-checkpoints-from", "305", check=0)
-        v = json.loads(self.report("--format", "json", check=0).stdout)["verification"]
-        self.assertEqual((v["failed_checkpoints"], v["uncovered_records"]), (0, 5))
-        self.assertIn("5 newer record(s) are not covered by a signed checkpoint yet",
-                      self.report(check=0).stdout)
+        # (The checkpoint published beside the log still covers them: one held outside it does.)
+        self.assertEqual(json.loads(self.report("--format", "json", check=0).stdout)["verification"]
+                         ["uncovered_records"], 0)
+        os.remove(self.db + ".checkpoint")
+        j = json.loads(self.report("--format", "json", check=0).stdout)
+        v = j["verification"]
+        self.assertEqual((v["failed_checkpoints"], v["uncovered_records"], v["signed_records"]), (0, 5, 300))
+        self.assertEqual((j["records_in_period"], j["unsigned_in_period"]), (305, 5))
+        self.assertEqual(j["outcomes"]["requests"] + j["events"], 300)
+        page = self.report(check=0).stdout
+        self.assertIn("The log verifies: 300 records", page)
+        self.assertIn("5 newer record(s), 300..304, are not covered by a signed checkpoint yet", page)
+        text = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, check=0).stdout
+        self.assertIn("OK: 300 records, 3 signed checkpoints", text)
+        self.assertIn("UNSIGNED: 5 newer record(s), 300..304, are covered by no signed checkpoint", text)
+        doc = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",
+                               check=0).stdout)
+        self.assertEqual((doc["records"], doc["signed_records"], doc["uncovered_records"]), (305, 300, 5))
 
     def test_a_kept_checkpoint_finds_a_clean_truncation_as_verify_does(self):
         for i in range(3):  # checkpoints at 100, 200 and 300
