@@ -2,7 +2,9 @@
 
 // What a tenant name is: 1 to 64 ASCII letters, digits, '.', '_' or '-', starting with a letter or
 // digit. The tenants file declares names of this form and the policy may only name such tenants,
-// so a look-alike (a Cyrillic 'а', a zero-width space) is refused where it is written.
+// so a look-alike (a Cyrillic 'а', a zero-width space) is refused where it is written. Cluster
+// names follow the same rule: they go into metrics labels, log lines, Sovereign-* fields and the
+// report, where a line break or a bidi override would forge what a reader sees.
 
 #include <fmt/format.h>
 
@@ -31,12 +33,13 @@ namespace sovgw {
 
 // Why `s` is not a tenant name ("" when it is one): its length, or its first character that may
 // not be there, named by code point when it is not printable ASCII ("U+0430 at character 1").
-[[nodiscard]] inline std::string tenant_name_problem(std::string_view s) {
+// `kind` names what the name is of ("tenant", "cluster").
+[[nodiscard]] inline std::string tenant_name_problem(std::string_view s, std::string_view kind = "tenant") {
   if (valid_tenant_name(s)) {
     return {};
   }
   if (s.empty() || s.size() > 64) {
-    return "a tenant name has 1 to 64 characters";
+    return fmt::format("a {} name has 1 to 64 characters", kind);
   }
   std::size_t chars = 0;
   for (std::size_t i = 0; i < s.size();) {
@@ -46,8 +49,8 @@ namespace sovgw {
       ++i;
       continue;
     }
-    const std::string rule =
-        "tenant names are ASCII letters, digits, '.', '_' and '-', starting with a letter or digit";
+    const std::string rule = fmt::format(
+        "{} names are ASCII letters, digits, '.', '_' and '-', starting with a letter or digit", kind);
     if (c >= 0x21 && c < 0x7f) {
       return fmt::format("'{}' at character {}: {}", s[i], chars, rule);
     }

@@ -10,8 +10,8 @@ constexpr const char* error_kind_names[] = {"connect", "tls", "timeout", "reset"
 
 metrics::metrics(std::vector<std::string> cluster_names) {
   names_.push_back("none");
-  for (auto& n : cluster_names) {
-    names_.push_back(std::move(n));
+  for (const auto& n : cluster_names) {
+    names_.push_back(metric_label(n));  // as label values are written (the config's names are tokens)
   }
   clusters_ = std::make_unique<per_cluster[]>(names_.size());
   outcomes_ = std::make_unique<std::atomic<std::uint64_t>[]>(outcome_count());

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/regular_file.hpp"
+#include "common/tenant_name.hpp"
 #include "policy/config_values.hpp"
 #include "policy/yaml_util.hpp"
 
@@ -89,7 +90,11 @@ class cluster_reader {
 
   void value(const std::string& key, const YAML::Node& v) {
     if (key == "name") {
-      non_empty(v, "cluster name", c_.name);
+      if (non_empty(v, "cluster name", c_.name)) {
+        if (const std::string problem = tenant_name_problem(c_.name, "cluster"); !problem.empty()) {
+          error(v, fmt::format("cluster name '{}' is not a name: {}", c_.name, problem));
+        }
+      }
     } else if (key == "endpoints") {
       endpoints(v);
     } else if (key == "country") {
@@ -153,10 +158,12 @@ class cluster_reader {
     return true;
   }
 
-  void non_empty(const YAML::Node& n, std::string_view what, std::string& out) {
+  bool non_empty(const YAML::Node& n, std::string_view what, std::string& out) {
     if (scalar(n, what, out) && out.empty()) {
       error(n, fmt::format("{} must not be empty", what));
+      return false;
     }
+    return !out.empty();
   }
 
   void boolean(const YAML::Node& n, std::string_view what, bool& out) {
@@ -197,6 +204,12 @@ class cluster_reader {
       if (!scalar(e, "endpoint", s)) {
         continue;
       }
+      if (const std::size_t scheme = s.find("://"); scheme != std::string::npos) {
+        error(e, fmt::format("endpoint must be host:port, not a URL: write '{}' (TLS unless the cluster sets "
+                             "insecure_loopback_plaintext)",
+                             s.substr(scheme + 3, s.find('/', scheme + 3) - (scheme + 3))));
+        continue;
+      }
       const std::size_t colon = s.rfind(':');
       if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) {
         error(e, fmt::format("endpoint must be host:port (IPv6 as [::1]:port), not '{}'", s));
@@ -204,8 +217,19 @@ class cluster_reader {
       }
       endpoint_config ep;
       ep.host = s.substr(0, colon);
-      if (ep.host.front() == '[' && ep.host.back() == ']') {
+      const bool bracketed = ep.host.front() == '[' && ep.host.back() == ']';
+      if (bracketed) {
         ep.host = ep.host.substr(1, ep.host.size() - 2);
+      }
+      // A DNS name or an IPv4 address; an IPv6 address (a zone too) in brackets.
+      const bool host_ok = !ep.host.empty() && std::all_of(ep.host.begin(), ep.host.end(), [&](char c) {
+        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        return alnum || c == '.' || c == '-' || c == '_' || (bracketed && (c == ':' || c == '%'));
+      });
+      if (!host_ok) {
+        error(e, fmt::format(
+                     "endpoint host must be a DNS name or an IP address (IPv6 as [::1]:port), not '{}'", s));
+        continue;
       }
       unsigned port = 0;
       const auto [p, ec] = std::from_chars(s.data() + colon + 1, s.data() + s.size(), port);

@@ -2,15 +2,19 @@
 
 #include <algorithm>
 
+#include "common/printable.hpp"
+
 namespace sovgw::policy {
 
+// A message quotes what the file holds (a name, a value): shown so that no byte of it can forge a
+// line of the report, reorder what follows (bidi controls) or drive the terminal.
 std::string diagnostic::format() const {
-  std::string out = file;
+  std::string out = printable(file);
   if (pos.line > 0) {
     out += ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
   }
   out += level == severity::error ? ": error: " : ": warning: ";
-  out += message;
+  out += printable(message);
   return out;
 }
 

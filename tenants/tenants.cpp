@@ -226,9 +226,7 @@ void read_tenants(reader& r, const YAML::Node& list, std::vector<tenant>& out) {
             } else if (key == "name") {
               if (r.scalar(v, "name", t.name) && !valid_tenant_name(t.name)) {
                 r.d_.error(pos_of(v),
-                           fmt::format("tenant name '{}': 1 to 64 letters, digits, '.', '_' or '-', "
-                                       "starting with a letter or digit",
-                                       t.name));
+                           fmt::format("tenant name '{}': {}", t.name, tenant_name_problem(t.name)));
                 t.name.clear();
               } else if (t.name == "default") {
                 // The tenant of every request no key or certificate identified (refused ones too):

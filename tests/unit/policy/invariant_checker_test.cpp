@@ -256,6 +256,10 @@ TEST_CASE("clusters config: the gateway's schema, every error with its position"
     insecure_loopback_plaintext: true
     tls: {ca: x.pem, client_key: k.pem}
     down_retry_interval: 10
+  - name: "de\r\nX-Evil: 1\u202e<b>"
+    endpoints: ["http://10.0.0.1:8000/v1", "::1:8443", "h st:1", "[::1]:1"]
+    country: DE
+    operator_jurisdiction: DE
 )",
                                        "c.yaml");
   CHECK_FALSE(bad.ok());
@@ -275,6 +279,19 @@ TEST_CASE("clusters config: the gateway's schema, every error with its position"
            "loopback",
            "c.yaml:10:5: error: cluster 'a': tls.client_certificate and tls.client_key go together",
            "c.yaml:16:26: error: down_retry_interval must be a positive duration",
+           // A name goes into metrics labels, log lines and the report: no line breaks, no bidi controls,
+           // and the message shows them escaped.
+           "c.yaml:17:11: error: cluster name 'de\\r\\nX-Evil: 1\\u202e<b>' is not a name: U+000D at "
+           "character 3: "
+           "cluster names are ASCII letters, digits, '.', '_' and '-', starting with a letter or digit",
+           "c.yaml:18:17: error: endpoint must be host:port, not a URL: write '10.0.0.1:8000' (TLS unless "
+           "the "
+           "cluster sets insecure_loopback_plaintext)",
+           "c.yaml:18:44: error: endpoint host must be a DNS name or an IP address (IPv6 as [::1]:port), not "
+           "'::1:8443'",
+           "c.yaml:18:56: error: endpoint host must be a DNS name or an IP address (IPv6 as [::1]:port), not "
+           "'h "
+           "st:1'",
        }) {
     CHECK(out.find(line) != std::string::npos);
   }

@@ -178,5 +178,5 @@ TEST_CASE("a data class's header value must be a token a client can write in Sov
   CHECK(format_diagnostics(result.diagnostics) == "p.yaml:2:15: error: header value '" + rest +
                                                       "p.yaml:3:15: error: header value ' pii" + rest +
                                                       "p.yaml:4:15: error: header value 'pii,x" + rest +
-                                                      "p.yaml:5:15: error: header value 'pii\x01" + rest);
+                                                      "p.yaml:5:15: error: header value 'pii\\x01" + rest);
 }

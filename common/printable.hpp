@@ -1,17 +1,30 @@
-#include "cli/printable.hpp"
+#pragma once
+
+// Text a terminal (or a text viewer) shows as it is, whatever bytes a value holds: for messages
+// that quote a value from a file or a request (a name in a config error, a log line).
 
 #include <fmt/format.h>
 
+#include <cstdint>
+#include <string>
+#include <string_view>
+
 #include "common/utf8.hpp"
 
-namespace sovgw::cli {
+namespace sovgw {
 
-bool hidden_from_terminals(char32_t c) {
+// What no terminal should receive as it is: C0 and C1 controls, DEL, the line and paragraph
+// separators (U+2028/2029) and the bidirectional controls (which reorder what follows).
+[[nodiscard]] inline bool hidden_from_terminals(char32_t c) {
   return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 || c == 0x200e || c == 0x200f ||
          (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
-std::string printable(std::string_view s, bool lines) {
+// A value as text for a terminal: control characters as \n, \t, \r or \xNN, DEL and bytes that are
+// not UTF-8 as \xNN, the other hidden characters as \uXXXX, and a backslash as \\: a value can
+// neither forge a line nor drive the terminal, and reads back unambiguously. `lines`: a text of
+// several lines (a payload, a message): newlines and tabs stay, backslashes too.
+[[nodiscard]] inline std::string printable(std::string_view s, bool lines = false) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size();) {
@@ -39,4 +52,4 @@ std::string printable(std::string_view s, bool lines) {
   return out;
 }
 
-}  // namespace sovgw::cli
+}  // namespace sovgw
