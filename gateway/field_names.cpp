@@ -37,6 +37,7 @@ constexpr known_field names[] = {
     {"content-length", field_id::content_length},
     {"content-digest", field_id::content_digest},
     {"true-client-ip", field_id::true_client_ip},
+    {"accept-encoding", field_id::accept_encoding},
     {"signature-input", field_id::signature_input},
     {"x-forwarded-for", field_id::x_forwarded_for},
     {"content-encoding", field_id::content_encoding},

@@ -29,6 +29,7 @@ enum class field_id : std::uint8_t {
   // the body
   content_type,
   content_encoding,
+  accept_encoding,
   // credentials
   authorization,
   cookie,
@@ -83,7 +84,9 @@ struct known_field {
 // client must not present another tenant's cluster credentials (clusters get the gateway's own).
 // Forwarding fields: the gateway writes its own from the client address it established, so a
 // cluster that trusts them cannot be told another address. Sovereign-*: only the gateway writes
-// geo-tags. And the fields the gateway itself sets (Content-Digest and the signature fields too: the
+// geo-tags. Accept-Encoding: the gateway asks for `identity` itself, since it reads the usage of
+// what it relays (a compressed answer would be charged by its compressed size, a stream nothing).
+// And the fields the gateway itself sets (Content-Digest and the signature fields too: the
 // body may have been redacted, and only the gateway signs what it forwards).
 [[nodiscard]] constexpr bool never_forwarded(field_id id) noexcept {
   using enum field_id;
@@ -106,6 +109,7 @@ struct known_field {
     case host:
     case content_length:
     case expect:
+    case accept_encoding:  // the gateway asks for identity: it reads usage from what it relays
     case x_request_id:
     case content_digest:
     case signature:

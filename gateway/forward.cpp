@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "gateway/geo_tags.hpp"
 #include "gateway/log.hpp"
 #include "gateway/responses.hpp"
@@ -110,9 +113,29 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
   co_return answered;
 }
 
+namespace {
+
+// Interim (1xx) answers a cluster may send before its final one: more is a cluster holding the
+// request open, not informing the client.
+constexpr int max_interim_responses = 8;
+
+// Whether `up` is encoded otherwise than as the gateway asked (Accept-Encoding: identity): its
+// usage could not be read, and a client would be charged by the compressed size, or nothing.
+bool encoded(const http::message_head& up) {
+  return std::any_of(up.fields.begin(), up.fields.end(), [](const http::field& f) {
+    return f.id == http::field_id::content_encoding && !http::iequals(f.value, "identity");
+  });
+}
+
+}  // namespace
+
 asio::awaitable<stage_result> upstream_exchange::read_response_head() {
   connection& upstream = *lease_.conn;
-  const milliseconds wait = w_.shared.cfg->timeouts.upstream_response;
+  // upstream_response bounds the wait for the final head, however many interim ones come first
+  // (a 103 a second must not hold a request forever).
+  const milliseconds limit = w_.shared.cfg->timeouts.upstream_response;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  milliseconds wait = limit;
   http::limits response_limits;
   response_limits.max_request_line = 8 * 1024;
   response_limits.max_head_bytes = 64 * 1024;
@@ -123,12 +146,23 @@ asio::awaitable<stage_result> upstream_exchange::read_response_head() {
         ready == io_status::timeout ? upstream_error_kind::timeout : upstream_error_kind::reset, ready,
         "waiting for the response");
   }
-  while (true) {
+  for (int heads = 0;; ++heads) {
+    if (heads > max_interim_responses) {
+      co_return upstream_failed(upstream_error_kind::protocol, io_status::error,
+                                fmt::format("more than {} interim (1xx) responses", max_interim_responses));
+    }
+    wait = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (wait <= milliseconds::zero()) {
+      co_return upstream_failed(upstream_error_kind::timeout, io_status::timeout, "waiting for the response");
+    }
     http::head_scanner scanner(response_limits, false);
     http::head_scanner::state st = scanner.scan(*buffered_);
     while (st == http::head_scanner::state::need_more) {
       connection::read_result r;
       if (!upstream.read_now(*buffered_, read_chunk, r)) {
+        wait =
+            std::max(milliseconds(1),
+                     std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now()));
         r = co_await upstream.read_into_after_block(*buffered_, read_chunk, wait);
       }
       if (r.status != io_status::ok) {
@@ -150,6 +184,11 @@ asio::awaitable<stage_result> upstream_exchange::read_response_head() {
     if (head_.status >= 200) {
       break;
     }
+  }
+  if (head_.status >= 200 && head_.status < 300 && encoded(head_)) {
+    co_return upstream_failed(upstream_error_kind::protocol, io_status::error,
+                              "the answer has a Content-Encoding although the gateway asked for identity "
+                              "(its usage could not be read)");
   }
   w_.pool.report_success(*lease_.endpoint);
   co_return stage_result::next();
@@ -277,7 +316,8 @@ bool upstream_exchange::request_head(std::string& out, std::string& unsignable) 
   forwarded_for.assign(v6 ? "for=\"[" : "for=");
   forwarded_for += ctx_.client_ip;
   forwarded_for += v6 ? "]\";proto=https" : ";proto=https";
-  const crypto::httpsig::field_line written[] = {{"X-Forwarded-For", ctx_.client_ip},
+  const crypto::httpsig::field_line written[] = {{"Accept-Encoding", "identity"},
+                                                 {"X-Forwarded-For", ctx_.client_ip},
                                                  {"Forwarded", forwarded_for},
                                                  {"X-Forwarded-Proto", "https"},
                                                  {"X-Request-Id", ctx_.request_id}};

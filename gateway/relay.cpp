@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iterator>
+#include <optional>
+#include <string>
 
 #include "common/ascii.hpp"
 #include "gateway/buffer_pool.hpp"
@@ -42,6 +45,76 @@ bool underscore_variant_of_ours(std::string_view name) {
          normal == "x-request-id";
 }
 
+// Fields of a cluster's answer that would send the client, or its next requests, elsewhere than the
+// gateway, or set state on the gateway's origin for it: cookies (the gateway never forwards a
+// client's Cookie anyway), alternative services (Alt-Svc may name another host), HSTS, Refresh,
+// Link (preconnect, preload), Content-Location, browsers' report endpoints, and CORS (which
+// origins may read the gateway's answers is the gateway's business, not a cluster's).
+bool points_client_elsewhere(std::string_view name) {
+  static constexpr std::string_view names[] = {"set-cookie",
+                                               "set-cookie2",
+                                               "alt-svc",
+                                               "alt-used",
+                                               "strict-transport-security",
+                                               "refresh",
+                                               "link",
+                                               "content-location",
+                                               "nel",
+                                               "report-to",
+                                               "reporting-endpoints",
+                                               "clear-site-data",
+                                               "service-worker-allowed"};
+  constexpr std::string_view cors = "access-control-";
+  return std::any_of(std::begin(names), std::end(names),
+                     [&](std::string_view n) { return http::iequals(name, n); }) ||
+         (name.size() > cors.size() && http::iequals(name.substr(0, cors.size()), cors));
+}
+
+// The Location a client may follow: one on the gateway, where the request is decided again. A
+// path or a relative reference stays; an http(s) URL, or a network-path reference (//host/...),
+// becomes its path and query on the gateway, whatever host it names (a cluster names itself by its
+// own address, which the client must not reach around the gateway); another scheme is dropped
+// (nullopt). Read as browsers and fetch() read it: tabs and line breaks ignored, `\` as `/`.
+std::optional<std::string> location_on_gateway(std::string_view value) {
+  std::string s;
+  s.reserve(value.size() + 1);
+  for (const char c : value) {
+    if (c != '\t' && c != '\r' && c != '\n') {
+      s += c == '\\' ? '/' : c;
+    }
+  }
+  std::size_t at = 0;  // where the part after the scheme starts
+  const auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (!s.empty() && alpha(s[0])) {
+    std::size_t j = 1;
+    while (j < s.size() &&
+           (alpha(s[j]) || (s[j] >= '0' && s[j] <= '9') || s[j] == '+' || s[j] == '-' || s[j] == '.')) {
+      ++j;
+    }
+    if (j < s.size() && s[j] == ':') {
+      const std::string_view scheme(s.data(), j);
+      if (!http::iequals(scheme, "http") && !http::iequals(scheme, "https")) {
+        return std::nullopt;
+      }
+      at = j + 1;
+    }
+  }
+  std::string rest;
+  if (s.compare(at, 2, "//") == 0) {
+    const std::size_t end = s.find_first_of("/?#", at + 2);
+    rest = end == std::string::npos ? "/" : s.substr(end);
+  } else {
+    rest = s.substr(at);
+  }
+  if (at > 0 && (rest.empty() || rest.front() != '/')) {
+    rest.insert(rest.begin(), '/');  // http:x is x on the host the client asked
+  }
+  while (rest.size() > 1 && rest[0] == '/' && rest[1] == '/') {
+    rest.erase(0, 1);  // never a network path again
+  }
+  return rest;
+}
+
 // Appends the client's response head to `out`.
 void client_response_head(std::string& out, const request_context& ctx, const http::message_head& up,
                           bool chunked, bool close, const geo_tagger& tagger) {
@@ -55,7 +128,14 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
     if (http::is_hop_by_hop(up, f) || f.id == http::field_id::x_request_id || receipt_field(f.id) ||
         underscore_variant_of_ours(f.name) ||
         (f.id == http::field_id::content_length &&
-         (up.framing != http::body_framing::none || up.status < 200 || up.status == 204))) {
+         (up.framing != http::body_framing::none || up.status < 200 || up.status == 204)) ||
+        points_client_elsewhere(f.name)) {
+      continue;
+    }
+    if (http::iequals(f.name, "location")) {
+      if (const std::optional<std::string> on_gateway = location_on_gateway(f.value)) {
+        append_field(out, f.name, *on_gateway);
+      }
       continue;
     }
     append_field(out, f.name, f.value);

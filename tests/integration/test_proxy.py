@@ -1,6 +1,7 @@
 """The gateway in front of the stand-in cluster: completions, streaming, keep-alive, header hygiene,
 and every way a cluster can fail. Real TLS on loopback; curl and raw TLS sockets as clients."""
 
+import gzip
 import http.server
 import json
 import os
@@ -368,12 +369,134 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertGreaterEqual(metric(g, "sovgw_upstream_errors_total"), 2)
         g.wait_for_json(lambda o: o.get("msg") == "endpoint marked down")
 
-    def gateway_to_handler(self, name, handler):
+    def gateway_to_handler(self, name, handler, timeouts=""):
         """A gateway whose one cluster is a plaintext http.server answering with `handler`."""
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.addCleanup(server.shutdown)
-        return self.gateway(cluster_yaml(name, f"127.0.0.1:{server.server_address[1]}", plaintext=True))
+        return self.gateway(cluster_yaml(name, f"127.0.0.1:{server.server_address[1]}", plaintext=True), timeouts)
+
+    def request_line(self, g, resp):
+        return g.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == resp.header("x-request-id"))
+
+    def test_a_clusters_redirect_keeps_the_client_on_the_gateway(self):
+        # An SDK follows a 307 and posts the prompt again (with its key, to a host it takes for the same
+        # site): wherever the cluster points, the client is sent back to the gateway, which decides again.
+        # Fields that bind the client elsewhere or set state on the gateway's origin never reach it.
+
+        class Redirector(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(307)
+                self.send_header("Location", self.headers["X-Location"])
+                for name, value in (("Set-Cookie", "session=1; Domain=example.com"), ("Alt-Svc", 'h2="evil.example:443"'),
+                                    ("Strict-Transport-Security", "max-age=0"), ("Refresh", "0; url=https://evil.example/"),
+                                    ("Link", "<https://evil.example/>; rel=preconnect"),
+                                    ("Content-Location", "https://evil.example/x"),
+                                    ("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Credentials", "true"),
+                                    ("NEL", '{"report_to":"x"}'), ("X-Kept", "yes")):
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        g = self.gateway_to_handler("redirector", Redirector)
+        for location, expected in (("https://us-east.example.com/v1/chat/completions?x=1", "/v1/chat/completions?x=1"),
+                                   ("HTTP://Evil.Example:8443", "/"),
+                                   ("//evil.example/steal", "/steal"),
+                                   ("/\\evil.example/steal", "/steal"),
+                                   ("\\\\evil.example/steal", "/steal"),
+                                   ("http:\t//evil.example/steal", "/steal"),
+                                   ("https://evil.example//other.example/x", "/other.example/x"),
+                                   ("http:evil.example", "/evil.example"),
+                                   ("/v1/chat/completions", "/v1/chat/completions"),
+                                   ("completions", "completions"),
+                                   ("javascript:alert(1)", None), ("ftp://evil.example/x", None),
+                                   ("evil.example:443/x", None)):
+            with self.subTest(location=location):
+                resp = exchange(g.port, self.certs, chat_request(extra_headers={"X-Location": location}))
+                self.assertEqual(resp.status, 307, resp.body)
+                self.assertEqual(resp.header("location"), expected)
+                names = {n.lower() for n, _ in resp.headers}
+                for name in ("set-cookie", "alt-svc", "strict-transport-security", "refresh", "link",
+                             "content-location", "access-control-allow-origin", "access-control-allow-credentials",
+                             "nel"):
+                    self.assertNotIn(name, names)
+                self.assertIn("x-kept", names)
+
+    def test_the_cluster_is_asked_for_an_answer_it_can_meter(self):
+        # Both OpenAI SDKs send Accept-Encoding: gzip. A compressed answer's usage cannot be read: it
+        # would be charged by its compressed size, a stream nothing. The gateway asks for identity, and
+        # an answer compressed all the same is the cluster's protocol error, not a free request.
+        seen = []
+
+        class Compressor(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                seen.append(self.headers.get_all("Accept-Encoding"))
+                body = json.dumps({"object": "chat.completion", "choices": [],
+                                   "usage": {"prompt_tokens": 10, "completion_tokens": 2000, "total_tokens": 2010}}).encode()
+                force = self.headers.get("X-Force-Gzip") == "1"
+                if force or "gzip" in (self.headers.get("Accept-Encoding") or ""):
+                    body = gzip.compress(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if force or "gzip" in (self.headers.get("Accept-Encoding") or ""):
+                    self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        g = self.gateway_to_handler("compressor", Compressor)
+        resp = exchange(g.port, self.certs, chat_request(extra_headers={"Accept-Encoding": "gzip, deflate, br"}))
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(seen[-1], ["identity"])
+        self.assertEqual(json.loads(resp.body)["usage"]["completion_tokens"], 2000)
+        line = self.request_line(g, resp)
+        self.assertEqual((line["prompt_tokens"], line["completion_tokens"]), (10, 2000))
+        forced = exchange(g.port, self.certs, chat_request(extra_headers={"X-Force-Gzip": "1"}))
+        self.assertEqual(forced.status, 502, forced.body)
+        self.assertEqual(forced.json()["error"]["code"], "upstream_error")
+        self.assertIn("Content-Encoding", forced.json()["error"]["message"])
+
+    def test_interim_answers_do_not_hold_a_request_past_its_timeout(self):
+        # A 103 every 100 ms once restarted the wait for the answer each time: a cluster could hold a
+        # request (and its client) as long as it liked.
+
+        class Hinter(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                count = int(self.headers.get("X-Hints", "100"))
+                try:
+                    for _ in range(count):
+                        self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n")
+                        self.wfile.flush()
+                        time.sleep(float(self.headers.get("X-Pause", "0.1")))
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        g = self.gateway_to_handler("hinter", Hinter, "  upstream_response: 800ms\n")
+        started = time.monotonic()
+        resp = exchange(g.port, self.certs, chat_request(extra_headers={"X-Hints": "100"}))
+        self.assertEqual(resp.status, 504, resp.body)
+        self.assertLess(time.monotonic() - started, 8)  # not the 10 s the hints last
+        self.assertEqual(exchange(g.port, self.certs, chat_request(extra_headers={"X-Hints": "2"})).status, 200)
+        many = exchange(g.port, self.certs, chat_request(extra_headers={"X-Hints": "20", "X-Pause": "0"}))
+        self.assertEqual(many.status, 502, many.body)
+        self.assertIn("interim", many.json()["error"]["message"])
 
     def test_a_clusters_underscore_spellings_of_the_gateways_fields_never_reach_the_client(self):
         # A CGI, WSGI or Rack client reads Sovereign_Cluster as Sovereign-Cluster: a cluster must not
