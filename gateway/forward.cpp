@@ -194,6 +194,22 @@ asio::awaitable<stage_result> upstream_exchange::read_response_head() {
   co_return stage_result::next();
 }
 
+// Before the answer's head the cluster had the prompt, and may have generated for as long as
+// upstream_response lets it: a request that ends there (the client leaves, the wait times out, the
+// cluster resets or answers garbage) is charged what admission reserved for it (the prompt's
+// estimate and its completion's bound, or what unbounded completions of its scopes used), so that
+// no way of ending it early makes it free.
+void upstream_exchange::charge_unanswered() {
+  if (ctx_.usage_known || ctx_.usage_estimated) {
+    return;
+  }
+  ctx_.prompt_tokens = usage_meter::estimate_prompt(ctx_.body.size());
+  const std::uint64_t reserved = ctx_.reservation.tokens();
+  ctx_.completion_tokens =
+      reserved > ctx_.prompt_tokens ? reserved - ctx_.prompt_tokens : ctx_.completion_bound;
+  ctx_.usage_estimated = true;
+}
+
 stage_result upstream_exchange::upstream_failed(upstream_error_kind kind, io_status s,
                                                 std::string_view what) {
   const std::string& name = cluster_.config->name;
@@ -201,6 +217,7 @@ stage_result upstream_exchange::upstream_failed(upstream_error_kind kind, io_sta
     // The client left (release() says so); nobody is there to read an answer.
     return stage_result::respond(outcome::client_disconnected, "the client went away");
   }
+  charge_unanswered();
   w_.shared.stats->upstream_error(ctx_.cluster, kind);
   // Not an endpoint failure (the pool counts those: connect and TLS failures). Once the request
   // is sent, what goes wrong may be what the client sent: a head the cluster refuses by closing,
@@ -251,13 +268,7 @@ bool upstream_exchange::release(bool reusable) {
     ctx_.result = outcome::client_disconnected;
     if (ctx_.status == 0) {
       ctx_.status = 499;  // nginx's convention: the client closed the request
-      // Before the answer's head: the cluster had the prompt (and may have begun to answer).
-      // Charged the prompt's estimate, so that leaving early never makes a request free.
-      if (!ctx_.usage_known && !ctx_.usage_estimated && !ctx_.body.empty()) {
-        ctx_.prompt_tokens = usage_meter::estimate_prompt(ctx_.body.size());
-        ctx_.completion_tokens = 0;
-        ctx_.usage_estimated = true;
-      }
+      charge_unanswered();
     }
     w_.shared.stats->client_disconnects.fetch_add(1, std::memory_order_relaxed);
   }

@@ -57,6 +57,8 @@ class upstream_exchange {
   [[nodiscard]] bool request_head(std::string& out, std::string& unsignable) const;
   [[nodiscard]] boost::asio::awaitable<stage_result> read_response_head();
   [[nodiscard]] stage_result upstream_failed(upstream_error_kind kind, io_status s, std::string_view what);
+  // The request reached the cluster and ended without an answer's head: charged an estimate.
+  void charge_unanswered();
   void watch_client();
 
   worker& w_;

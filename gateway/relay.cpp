@@ -179,14 +179,27 @@ usage_meter usage_meter_for(const request_context& ctx, const http::message_head
     return {};
   }
   usage_meter meter(usage_meter::mode::json, false);
+  bool json = false;
   any_media_type(up, [&](std::string_view type) {
+    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) {
+      type.remove_suffix(1);
+    }
     if (http::iequals(type, "text/event-stream")) {
       meter = usage_meter(usage_meter::mode::sse,
                           ctx.usage_requested && up.framing != http::body_framing::content_length);
       return true;
     }
+    // JSON, and the JSON lines of Ollama's and TGI's streams: a model's text is a string in
+    // them, so a `"usage"` key is the cluster's own, never what the model wrote.
+    constexpr std::string_view suffix = "+json";
+    json = json || http::iequals(type, "application/json") || http::iequals(type, "application/x-ndjson") ||
+           http::iequals(type, "application/jsonl") || http::iequals(type, "application/json-seq") ||
+           (type.size() > suffix.size() && http::iequals(type.substr(type.size() - suffix.size()), suffix));
     return false;
   });
+  if (meter.passes_through() && !json) {
+    meter.ignore_usage_in_body();
+  }
   return meter;
 }
 

@@ -306,7 +306,9 @@ void usage_meter::observe(std::string_view data) {
 
 void usage_meter::finish(std::string& out) {
   if (mode_ == mode::json) {
-    (void)read_usage(pending_);
+    if (usage_in_body_) {
+      (void)read_usage(pending_);
+    }
   } else if (mode_ == mode::sse) {
     if (!skipping_ && !pending_.empty() && pending_.find("\"usage\"") != std::string::npos &&
         pending_.size() <= max_event) {

@@ -27,6 +27,9 @@ class usage_meter {
 
   usage_meter() = default;
   usage_meter(mode m, bool strip_usage_event) : mode_(m), strip_(strip_usage_event) {}
+  // A body that is not JSON (text/plain, no type): its `usage` would be whatever the model wrote,
+  // which a prompt can steer; it is charged by its size.
+  void ignore_usage_in_body() { usage_in_body_ = false; }
 
   [[nodiscard]] bool active() const { return mode_ != mode::off; }
 
@@ -69,6 +72,7 @@ class usage_meter {
   mode mode_ = mode::off;
   bool strip_ = false;
   bool skipping_ = false;          // sse: passing on an event too large to hold, up to its end
+  bool usage_in_body_ = true;      // json: the body is JSON, so a `usage` key is the cluster's
   bool prompt_given_ = false;      // some usage object gave the prompt's count
   bool completion_given_ = false;  // ... the completion's
   std::uint64_t prompt_ = 0;

@@ -627,7 +627,9 @@ class UsageTest(unittest.TestCase):
                 self.assertEqual(json.loads(resp.body)["stream_options"], {"include_usage": True})
 
     def test_a_client_that_leaves_before_the_answer_is_charged_its_prompt(self):
-        body = json.dumps({"model": "early-leaver", "messages": [{"role": "user", "content": "x" * 400}]}).encode()
+        # ...and the completion admission reserved: the cluster may have generated all along.
+        body = json.dumps({"model": "early-leaver", "max_tokens": 50,
+                           "messages": [{"role": "user", "content": "x" * 400}]}).encode()
         s = tls_connect(self.gateway.port, self.certs)
         s.sendall(request_bytes("POST", "/v1/chat/completions", body,
                                 {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
@@ -637,7 +639,43 @@ class UsageTest(unittest.TestCase):
         log = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("model") == "early-leaver")
         self.assertEqual(log["status"], 499)
         self.assertTrue(log["usage_estimated"])
-        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), ((len(body) + 3) // 4, 0))
+        self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), ((len(body) + 3) // 4, 50))
+
+    def test_a_request_the_cluster_never_answers_is_not_free(self):
+        # A cluster that closes, resets or answers garbage after it had the request (or a generation
+        # that outlives upstream_response): the request is charged what admission reserved for it.
+        for fault, model in (("close-before-response", "closer"), ("bad-response", "garbler")):
+            with self.subTest(fault=fault):
+                body = json.dumps({"model": model, "max_tokens": 70,
+                                   "messages": [{"role": "user", "content": "y" * 200}]}).encode()
+                resp = send(self.gateway.port, self.certs, request_bytes(
+                    "POST", "/v1/chat/completions", body,
+                    {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}", "x-standin-fault": fault}))
+                self.assertEqual(resp.status, 502, resp.body)
+                log = access_line(self.gateway, resp)
+                self.assertTrue(log["usage_estimated"])
+                self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), ((len(body) + 3) // 4, 70))
+
+    def test_usage_is_read_only_from_an_answer_that_is_json(self):
+        # In a text answer, a `usage` object is whatever the model wrote (and a prompt steers that):
+        # charged by its size instead.
+        # (The stand-in echoes the request: its `usage` is the answer's.)
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "z" * 4000}],
+                           "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
+        for answer_type, believed in (("text/plain", False), ("", False), ("application/json", True),
+                                      ("Application/JSON; charset=utf-8", True), ("application/vnd.x+json", True)):
+            with self.subTest(answer_type=answer_type):
+                resp = send(self.gateway.port, self.certs, request_bytes(
+                    "POST", "/v1/chat/completions", body,
+                    {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
+                     "x-standin-echo-body": "1", "x-standin-content-type": answer_type}))
+                self.assertEqual(resp.status, 200, resp.body)
+                log = access_line(self.gateway, resp)
+                if believed:
+                    self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (1, 1))
+                else:
+                    self.assertTrue(log["usage_estimated"])
+                    self.assertGreater(log["completion_tokens"], 500)
 
     def test_answers_off_v1_are_metered(self):
         # Clusters serve models off /v1/ too (TGI's /generate, /invocations): an answer there is
