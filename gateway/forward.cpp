@@ -199,6 +199,8 @@ asio::awaitable<stage_result> upstream_exchange::read_response_head() {
 // cluster resets or answers garbage) is charged what admission reserved for it (the prompt's
 // estimate and its completion's bound, or what unbounded completions of its scopes used), so that
 // no way of ending it early makes it free.
+const std::string& upstream_exchange::cluster_name() const { return cluster_.config->name; }
+
 void upstream_exchange::charge_unanswered() {
   if (ctx_.usage_known || ctx_.usage_estimated) {
     return;

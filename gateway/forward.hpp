@@ -44,6 +44,9 @@ class upstream_exchange {
   // logged, and the endpoint reported unless the stream merely went idle (a slow generation is not
   // a broken endpoint). A cancelled read is the client's doing and reports nothing.
   void failed_mid_body(outcome o, io_status s);
+  // The request reached the cluster and ended without an answer the client got: charged an estimate.
+  void charge_unanswered();
+  [[nodiscard]] const std::string& cluster_name() const;
 
   // Ends the exchange: stops watching the client, returns the connection to the pool (kept only if
   // `reusable` and the client did not leave). True if the client went away meanwhile (ctx.result is
@@ -57,8 +60,6 @@ class upstream_exchange {
   [[nodiscard]] bool request_head(std::string& out, std::string& unsignable) const;
   [[nodiscard]] boost::asio::awaitable<stage_result> read_response_head();
   [[nodiscard]] stage_result upstream_failed(upstream_error_kind kind, io_status s, std::string_view what);
-  // The request reached the cluster and ended without an answer's head: charged an estimate.
-  void charge_unanswered();
   void watch_client();
 
   worker& w_;

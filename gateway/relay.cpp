@@ -325,7 +325,7 @@ class relay_run {
       upbuf.erase(0, consumed);
       if (st == http::chunk_decoder::state::error) {
         ex_.failed_mid_body(outcome::upstream_bad_chunking, io_status::error);
-        co_return relay_result{};
+        co_return unanswered_or_cut("malformed chunked framing in its answer");
       }
       body(decoded);
       if (st == http::chunk_decoder::state::done) {
@@ -372,7 +372,7 @@ class relay_run {
       }
       if (r.status == io_status::eof) {
         const bool ended = co_await end_stream();
-        co_return ended ? relay_result{after_, false} : relay_result{};
+        co_return ended ? relay_result{after_, false, {}} : relay_result{};
       }
       if (r.status != io_status::ok) {
         co_return mid_body_failure(r.status);
@@ -469,17 +469,39 @@ class relay_run {
       ctx_.result = s == io_status::timeout ? outcome::client_write_timeout : outcome::client_write_failed;
       return false;
     }
+    wrote_any_ = true;
     return true;
   }
 
   relay_result mid_body_failure(io_status s) {
+    if (s == io_status::cancelled) {
+      return relay_result{};  // the client left (release() says so)
+    }
     ex_.failed_mid_body(
         s == io_status::timeout ? outcome::upstream_stream_timeout : outcome::upstream_reset_mid_body, s);
-    return relay_result{};  // the client sees a truncated body
+    return unanswered_or_cut(s == io_status::timeout ? "its answer stalled" : "its answer broke off");
+  }
+
+  // A failed answer: cut short when the client has had part of it (it sees a truncated body);
+  // when it has had nothing, not even the head, it is answered 502 by the gateway (and charged as
+  // a request the cluster never answered), so that the record and the client agree.
+  relay_result unanswered_or_cut(std::string_view what) {
+    if (wrote_any_ || ctx_.result == outcome::client_write_failed ||
+        ctx_.result == outcome::client_write_timeout || ctx_.result == outcome::client_disconnected) {
+      return relay_result{};
+    }
+    out_->clear();
+    ctx_.response_bytes = 0;
+    ctx_.completion.clear();
+    ctx_.result = outcome::upstream_protocol;
+    ex_.charge_unanswered();
+    relay_result r;
+    r.unanswered_message = fmt::format("cluster '{}' failed: {}", ex_.cluster_name(), what);
+    return r;
   }
 
   relay_result done() const {
-    return relay_result{after_, ex_.response_head().keep_alive && ex_.buffered().empty()};
+    return relay_result{after_, ex_.response_head().keep_alive && ex_.buffered().empty(), {}};
   }
 
   request_context& ctx_;
@@ -490,6 +512,7 @@ class relay_run {
   bool chunked_ = false;
   bool paced_ = false;  // an event stream: wait for the cluster's next bytes before reading
   bool capture_ = false;
+  bool wrote_any_ = false;  // the head (and maybe more) reached the client
   next_step after_ = next_step::close;
   pooled_buffer out_;           // what goes to the client next
   std::string_view unwritten_;  // the part of out_ the client's socket has not taken yet

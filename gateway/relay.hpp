@@ -19,6 +19,9 @@ namespace sovgw::gateway {
 struct relay_result {
   next_step step = next_step::close;
   bool upstream_reusable = false;  // the cluster's connection ended cleanly at a message boundary
+  // The cluster's answer failed before any byte of it reached the client: the client gets the
+  // gateway's own error for `unanswered_message` (ctx.result says which), not a closed connection.
+  std::string unanswered_message;
 };
 
 // Writes the client's response head and streams the body, by the cluster's framing. `keep_alive`:

@@ -361,6 +361,12 @@ class session : public std::enable_shared_from_this<session> {
           co_await answer(ctx, r, keep_alive(ctx) ? next_step::keep_alive : next_step::close);
       co_return after;
     }
+    if (!relayed.unanswered_message.empty()) {
+      // The answer failed before any byte reached the client: the gateway's 502 instead.
+      const stage_result failed = stage_result::respond(ctx.result, std::move(relayed.unanswered_message));
+      const next_step after = co_await answer(ctx, failed, next_step::close);
+      co_return after;
+    }
     co_return relayed.step;
   }
 

@@ -464,6 +464,31 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertEqual(forced.json()["error"]["code"], "upstream_error")
         self.assertIn("Content-Encoding", forced.json()["error"]["message"])
 
+    def test_an_answer_that_fails_before_any_byte_reaches_the_client_is_a_502(self):
+        # A malformed first chunk once closed the connection with nothing sent, while the record said
+        # 200: an SDK retried, and the cluster ran (and charged) the request twice.
+
+        class BadChunks(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                chunks = {"hex": b"zz\r\n{}\r\n0\r\n\r\n", "negative": b"-1\r\n\r\n", "overrun": b"2\r\n{}XX"}
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Transfer-Encoding: chunked\r\n\r\n" + chunks[self.headers["X-Chunk"]])
+                self.wfile.flush()
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        g = self.gateway_to_handler("badchunks", BadChunks)
+        for chunk in ("hex", "negative", "overrun"):
+            with self.subTest(chunk=chunk):
+                resp = exchange(g.port, self.certs, chat_request(extra_headers={"X-Chunk": chunk}))
+                self.assertEqual(resp.status, 502, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "upstream_error")
+                self.assertIn("chunked", resp.json()["error"]["message"])
+                self.assertEqual(self.request_line(g, resp)["status"], 502)
+
     def test_interim_answers_do_not_hold_a_request_past_its_timeout(self):
         # A 103 every 100 ms once restarted the wait for the answer each time: a cluster could hold a
         # request (and its client) as long as it liked.
