@@ -147,6 +147,29 @@ asio::awaitable<admin_answer> run_audit_job(worker& w, std::function<admin_answe
       asio::use_awaitable);
 }
 
+// The query of an irreversible job names its one parameter once: `tenant=a&tenant=b` or an unknown
+// name is refused rather than read one way here and another by whoever wrote it. "" when it does.
+std::string query_problem(std::string_view target, std::string_view expected) {
+  const auto q = target.find('?');
+  std::string_view rest = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  bool seen = false;
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    const std::string_view name = pair.substr(0, pair.find('='));
+    if (name != expected) {
+      return fmt::format("unexpected query parameter '{}': this job takes only {}", name.substr(0, 64),
+                         expected);
+    }
+    if (seen) {
+      return fmt::format("{} is given twice: give it once", expected);
+    }
+    seen = true;
+  }
+  return {};
+}
+
 // POST /admin/audit/shred?tenant=T and POST /admin/audit/retain?older_than=90d: the auditors'
 // `shred` and `retain` for a log a running gateway holds open (the CLI cannot open it then).
 asio::awaitable<admin_answer> audit_admin(worker& w, std::string_view path, std::string_view target) {
@@ -157,6 +180,11 @@ asio::awaitable<admin_answer> audit_admin(worker& w, std::string_view path, std:
   if (w.shared.draining.load(std::memory_order_relaxed)) {
     co_return admin_error(
         503, "the gateway is shutting down; run the job with the sovgw audit CLI once it has stopped");
+  }
+  if (const std::string problem =
+          query_problem(target, path == "/admin/audit/shred" ? "tenant" : "older_than");
+      !problem.empty()) {
+    co_return admin_error(400, problem);
   }
   if (path == "/admin/audit/shred") {
     const auto tenant = query_param(target, "tenant");
@@ -253,6 +281,10 @@ admin_answer authorize_admin_job(const worker& w, const http::message_head& head
                        "(docs/configuration.md)");
   }
   const http::field* auth = head.find("authorization");
+  if (std::count_if(head.fields.begin(), head.fields.end(),
+                    [](const http::field& f) { return f.id == http::field_id::authorization; }) > 1) {
+    return admin_error(401, "admin jobs need one Authorization field, not several");
+  }
   constexpr std::string_view scheme = "Bearer ";
   if (auth == nullptr || auth->value.size() <= scheme.size() ||
       !http::iequals(auth->value.substr(0, scheme.size()), scheme)) {
@@ -403,6 +435,10 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket,
       body = std::move(a.body);
       type = "application/json";
     }
+    // Writing waits on the client as reading does: a client that does not read its answers (requests
+    // pipelined, never read) gives up its slot to a new connection like an idle one.
+    slot->idle = true;
+    slot->idle_since = std::chrono::steady_clock::now();
     std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n",
                                   status, reason_phrase(status), type, body.size(),
                                   status == 401   ? "WWW-Authenticate: Bearer\r\n"

@@ -34,12 +34,13 @@
 namespace sovgw::gateway {
 
 // One connection of the admin listener. At admin.max_connections a new connection takes the slot
-// of the one that has waited longest for a request head (a slow or idle client cannot keep probes
-// out); one serving a request keeps its slot.
+// of the one that has waited longest on its client, for a request head or for it to read an answer
+// (a slow, idle or non-reading client cannot keep probes out); one whose request the gateway is
+// still working on (an audit job) keeps its slot.
 struct admin_slot {
   std::shared_ptr<connection> conn;  // set once serve_admin_connection has it
   std::chrono::steady_clock::time_point idle_since = std::chrono::steady_clock::now();
-  bool idle = true;  // waiting for (the rest of) a request head
+  bool idle = true;  // waiting on the client: for (the rest of) a request head, or to take an answer
 };
 
 struct shared_state {

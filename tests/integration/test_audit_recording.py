@@ -378,6 +378,15 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(cross.status, 403, cross.body)
         fetch = admin("POST", "/admin/audit/retain?older_than=1d", headers="Sec-Fetch-Site: cross-site\r\n")
         self.assertEqual(fetch.status, 403, fetch.body)
+        # An irreversible job takes no ambiguous input: a second Authorization (the first is the
+        # token), a parameter given twice or an unknown one.
+        twice = admin("POST", "/admin/audit/shred?tenant=default", headers="Authorization: Bearer x\r\n")
+        self.assertEqual(twice.status, 401, twice.body)
+        for target in ("/admin/audit/shred?tenant=default&tenant=other", "/admin/audit/shred?tenant=a&x=1",
+                       "/admin/audit/retain?older_than=1000d&older_than=0s", "/admin/audit/retain?older_than=1000d&older_than"):
+            with self.subTest(target=target):
+                r = admin("POST", target)
+                self.assertEqual(r.status, 400, r.body)
         ok = admin("POST", "/admin/audit/shred?tenant=default")
         self.assertEqual(ok.status, 404, ok.body)  # authorised; this tenant has no data key yet
         self.assertIn("no data key", ok.json()["error"]["message"])

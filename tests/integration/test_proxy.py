@@ -337,6 +337,24 @@ class ProxyTest(unittest.TestCase):
             for s in slow:
                 s.close()
 
+    def test_clients_that_never_read_cannot_keep_probes_off_the_admin_listener(self):
+        # Requests pipelined by the hundred, answers never read: a connection waiting for its client
+        # to take an answer gives up its slot like one waiting for a head.
+        stalled = []
+        try:
+            for _ in range(24):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.settimeout(10)
+                s.connect(("127.0.0.1", self.gateway.admin_port))
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 300)
+                stalled.append(s)
+            for path in ("/healthz", "/readyz"):
+                self.assertEqual(admin_get(self.gateway, path).status, 200, path)
+        finally:
+            for s in stalled:
+                s.close()
+
 
 class UpstreamFailureTest(unittest.TestCase):
     """Clusters that refuse, fail verification, or speak plaintext."""
