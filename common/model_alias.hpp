@@ -1,10 +1,13 @@
 #pragma once
 
-// The base name of a model whatever alias of it a client writes. Ollama fills in a default
-// registry host, namespace and tag, and looks names up without regard to case: `llama3`,
-// `llama3:latest`, `library/llama3`, `registry.ollama.ai/library/llama3:latest` (a scheme too) are
-// one model. The policy and the tenants' model limits decide the base name besides the name as sent,
-// so that an alias does not escape a rule written for the bare name.
+// The base name of a model whatever alias of it a client writes. Routers name one model many ways:
+// Ollama fills in a default registry host, namespace and tag, and looks names up without regard to
+// case (`llama3`, `llama3:latest`, `library/llama3`, `registry.ollama.ai/library/llama3:latest`);
+// LiteLLM and OpenRouter-style routers put a provider before it (`openai/gpt-4o`, `azure/gpt-4o`:
+// gpt-4o, run elsewhere); Hugging Face names carry their publisher (`meta-llama/llama-3.1-8b`). The
+// policy and the tenants' model limits decide the base name (the last path segment, without
+// `:latest`) besides the name as sent, so that a rule written for `gpt-4o` or `llama-*` meets every
+// such spelling. Another tag (`llama3:70b`) stays another model.
 
 #include <string_view>
 
@@ -19,8 +22,10 @@ namespace sovgw {
   };
   strip_prefix("https://");
   strip_prefix("http://");
-  strip_prefix("registry.ollama.ai/");
-  strip_prefix("library/");
+  if (const std::size_t slash = lower.rfind('/');
+      slash != std::string_view::npos && slash + 1 < lower.size()) {
+    lower.remove_prefix(slash + 1);  // registry, namespace, provider, publisher
+  }
   constexpr std::string_view default_tag = ":latest";
   if (lower.size() > default_tag.size() && lower.ends_with(default_tag)) {
     lower.remove_suffix(default_tag.size());

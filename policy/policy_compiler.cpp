@@ -342,7 +342,11 @@ class compiler {
     std::string lower;
     (void)ascii_lower_into(v.text, lower);
     const std::string_view base = model_base_name(lower);
-    if (base.size() != lower.size()) {
+    // Ollama's defaults only: a publisher's or provider's name (meta-llama/llama-3.1-8b) is how vLLM
+    // serves a model, and writing it so is no mistake.
+    const bool ollama_default = lower.ends_with(":latest") || lower.starts_with("library/") ||
+                                lower.find("registry.ollama.ai/") != std::string::npos;
+    if (ollama_default && base.size() != lower.size()) {
       const std::string b(base);
       diags_.warning(v.pos,
                      "model '" + v.text + "' is one alias of '" + b +

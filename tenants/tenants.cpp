@@ -188,7 +188,10 @@ void read_model_limits(reader& r, const YAML::Node& n, std::vector<model_limit>&
     }
     std::string folded;
     (void)ascii_lower_into(pattern, folded);
-    policy::glob_pattern folded_glob{std::string(model_base_name(folded))};
+    // An exact name by its base name (llama3 for library/llama3:latest); a glob as written, in
+    // lower case (meta-llama/* must not become *).
+    policy::glob_pattern folded_glob{
+        policy::glob_pattern::is_glob(folded) ? folded : std::string(model_base_name(folded))};
     const auto earlier = std::find_if(out.begin(), out.end(),
                                       [&](const model_limit& m) { return m.folded.covers(folded_glob); });
     if (earlier != out.end()) {
@@ -397,9 +400,9 @@ const model_limit* tenant::model_rule(std::string_view model) const {
   }
   static thread_local std::string folded;
   (void)ascii_lower_into(model, folded);
-  const std::string_view base = model_base_name(folded);  // llama3 for llama3:latest
+  const std::string_view base = model_base_name(folded);  // llama3 for library/llama3:latest
   for (const model_limit& m : model_limits) {
-    if (m.folded.matches(base)) {
+    if (m.folded.matches(folded) || m.folded.matches(base)) {
       return &m;
     }
   }

@@ -363,6 +363,9 @@ class PolicyEnforcementTest(unittest.TestCase):
                                   ("/v1/embeddings", "https://registry.ollama.ai/library/gpt-4o",
                                    "forbid-embeddings-gpt-4o"),
                                   ("/v1/chat/completions", "library/llama-3", "forbid-llama"),
+                                  # LiteLLM's provider prefix: gpt-4o, run at that provider.
+                                  ("/v1/embeddings", "openai/gpt-4o", "forbid-embeddings-gpt-4o"),
+                                  ("/v1/chat/completions", "meta/Llama-3", "forbid-llama"),
                                   ("/v1/chat/completions", "registry.ollama.ai/library/LLAMA-3:latest",
                                    "forbid-llama")):
             with self.subTest(path=path, model=model):
@@ -371,8 +374,8 @@ class PolicyEnforcementTest(unittest.TestCase):
                     "Content-Type": "application/json"}))
                 self.assertEqual(resp.status, 403, resp.body)
                 self.assertIn(rule, resp.json()["error"]["message"])
-        # Another tag is another model; another namespace another publisher's.
-        for model in ("gpt-4o:8b", "someone/gpt-4o"):
+        # Another tag is another model.
+        for model in ("gpt-4o:8b", "gpt-4o/x"):
             with self.subTest(model=model):
                 body = json.dumps({"model": model, "input": "hello"}).encode()
                 resp = exchange(self.gateway.port, self.certs, request_bytes("POST", "/v1/embeddings", body, {
