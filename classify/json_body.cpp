@@ -654,10 +654,13 @@ class inspect_handler : public detail::no_size_limits {
   // a character that fold() turns into another or removes (U+200B, U+00A0, U+FEFF, tags,
   // full-width forms: a server normalising or trimming the name reads something else, which a
   // glob may still route) or a line separator (JavaScript's trim() removes U+2028 and U+2029).
-  // Whether fold() changes `text` (a model reads it as other characters).
+  // Whether fold() changes `text` (a model reads it as other characters), or a case-insensitive
+  // comparison could take it for ASCII: the dotless ı and the dotted İ are I and i to Java's
+  // equalsIgnoreCase, .NET's invariant culture, JavaScript's toUpperCase() and Python's upper().
   static bool folds(std::string_view text) {
     static thread_local folded_text folded;
-    return fold(text, folded);
+    return text.find("\u0130") != std::string_view::npos || text.find("\u0131") != std::string_view::npos ||
+           fold(text, folded);
   }
   bool model(std::string_view name, error_code& ec) {
     unsigned high = 0;  // any byte of a multi-byte character

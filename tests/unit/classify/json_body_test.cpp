@@ -172,6 +172,11 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
       {R"({"model":"llama-3\udb40\udc41"})", body_error::model_control_char, "U+E0041"},
       {R"({"model":"\uff4c\uff4c\uff41\uff4d\uff41-3"})", body_error::model_control_char, "U+FF4C"},
       {R"({"model":"llama-3\u2028"})", body_error::model_control_char, "U+2028"},
+      // I and i to Java's equalsIgnoreCase, .NET's invariant culture, JavaScript's toUpperCase().
+      {R"({"model":"m\u0131stral-large"})", body_error::model_control_char, "U+0131"},
+      {"{\"model\":\"M\xc4\xb0STRAL-LARGE\"}", body_error::model_control_char, "U+0130"},
+      {R"({"model":"\u017ftral"})", body_error::model_control_char, "U+017F"},
+      {R"({"model":"\u212aimi"})", body_error::model_control_char, "U+212A"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
