@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "audit/store.hpp"
+#include "common/trusted_file.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/ed25519.hpp"
@@ -68,6 +69,9 @@ result<std::string> read_public_file(const std::string& path) {
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return status{error_code::io, "refusing to use public key " + path + ": its mode " + mode +
                                       " lets group or others change it; run `chmod go-w " + path + "`"};
+  }
+  if (std::string problem = others_may_change(path, "public key"); !problem.empty()) {
+    return status{error_code::io, std::move(problem)};
   }
   try {
     return trim_line(crypto::read_small_file(path));

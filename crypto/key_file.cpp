@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/trusted_file.hpp"
 #include "crypto/base64.hpp"
 
 namespace sovgw::crypto {
@@ -115,6 +116,10 @@ secret_bytes read_secret_key_file(const std::string& path, std::string_view kind
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     throw key_file_error("refusing to use secret key " + path + ": its mode " + mode +
                          " lets group or others access it; run `chmod 600 " + path + "`");
+  }
+  if (std::string problem = others_may_change(path, "secret key"); !problem.empty()) {
+    wipe(text);
+    throw key_file_error(problem);
   }
   std::string_view b64 = std::string_view(text).substr(prefix.size());
   if (!b64.empty() && b64.back() == '\n') {

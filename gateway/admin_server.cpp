@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/ascii.hpp"
+#include "common/trusted_file.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/sha256.hpp"
 #include "gateway/endpoint_distance.hpp"
@@ -308,6 +309,9 @@ std::string load_admin_token(const std::string& path) {
     throw std::runtime_error(fmt::format(
         "refusing to use admin.token_file {}: its mode {:04o} lets other users read it (chmod 600 {})", path,
         st.st_mode & 07777, path));
+  }
+  if (std::string problem = others_may_change(path, "admin.token_file"); !problem.empty()) {
+    throw std::runtime_error(problem);
   }
   std::string token = crypto::read_small_file(path, "admin token file");
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {

@@ -10,6 +10,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "common/trusted_file.hpp"
+
 namespace sovgw::gateway {
 
 namespace {
@@ -32,6 +34,8 @@ std::optional<std::string> read_credential(const std::string& path, std::string&
     why = fmt::format(
         "{}: the credential file is accessible by group or others (mode {:04o}); run chmod 600 {}", path,
         st.st_mode & 07777, path);
+  } else if (std::string problem = others_may_change(path, "the credential file"); !problem.empty()) {
+    why = std::move(problem);
   } else {
     char buf[max_credential + 2];
     ssize_t n = 0;

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/regular_file.hpp"
+#include "common/trusted_file.hpp"
 
 namespace sovgw::gateway {
 
@@ -32,6 +33,11 @@ std::string openssl_reason() {
 const std::string& pem_file(const std::string& path, std::string_view what) {
   if (const file_error e = check_regular_file(path, max_pem_bytes, what); e.kind != file_problem::none) {
     throw std::runtime_error(fmt::format("{}: {}", path, e.message()));
+  }
+  // A CA bundle others could change would let them add a CA (and read the cluster traffic); a
+  // certificate or key, swap the gateway's identity.
+  if (std::string problem = others_may_change(path, what); !problem.empty()) {
+    throw std::runtime_error(problem);
   }
   return path;
 }

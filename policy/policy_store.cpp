@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/regular_file.hpp"
+#include "common/trusted_file.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/sha256.hpp"
 
@@ -10,11 +11,15 @@ namespace sovgw::policy {
 
 reload_result policy_store::reload(const std::filesystem::path& path, const vetter& vet) {
   auto text = read_regular_file(path.string(), max_policy_bytes, "policy file");
-  if (!text.is_ok()) {
+  // Who may change the policy may permit anything: a file others could change is not loaded.
+  const std::string untrusted =
+      text.is_ok() ? others_may_change(path.string(), "the policy file") : std::string();
+  if (!text.is_ok() || !untrusted.empty()) {
     reload_result result;
     const auto live = current();
     result.previous_version = live ? live->version() : std::string();
-    result.diagnostics.push_back({path.string(), {}, severity::error, text.error().message()});
+    result.diagnostics.push_back(
+        {path.string(), {}, severity::error, text.is_ok() ? untrusted : text.error().message()});
     return result;
   }
   return reload_text(*text, path.string(), vet);

@@ -17,6 +17,7 @@
 #include "common/ascii.hpp"
 #include "common/model_alias.hpp"
 #include "common/regular_file.hpp"
+#include "common/trusted_file.hpp"
 #include "crypto/blake2b.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/secret_bytes.hpp"
@@ -546,7 +547,7 @@ std::string writable_by_others(const std::string& path) {
         "keys); run `chmod go-w {}`",
         folder, st.st_mode & 07777, folder);
   }
-  return {};
+  return others_may_change(path, "the tenants file");  // a folder further up, its owner, a link
 }
 
 load_result load_tenants_file(const std::string& path) {

@@ -109,6 +109,52 @@ class PolicyChecksTest(unittest.TestCase):
         policy, config = self.deployment("typo-tenant-no-file", TYPO_TENANT)
         self.assertEqual(run("config", "check", config).returncode, 0)
 
+    def test_files_others_could_change_are_refused_everywhere(self):
+        # Who may change the policy may permit anything; the tenants file, give themselves a key; a CA
+        # bundle, add a CA. A file others may write, one in a folder they may write (they could replace
+        # it), or reached through a link into such a folder is refused, however it is named.
+        policy, config = self.deployment("loose", GOOD)
+        os.chmod(policy, 0o666)
+        r = run("config", "check", config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"refusing the policy file {policy}: it {policy} (mode 0666) lets group or others change it",
+                      r.stderr)
+        self.assertEqual(run("serve", "--config", config).returncode, 2)
+        os.chmod(policy, 0o644)
+        self.assertEqual(run("config", "check", config).returncode, 0)
+        open_dir = os.path.join(self.tmp.path, "open")
+        os.makedirs(open_dir, exist_ok=True)
+        os.chmod(open_dir, 0o777)
+        for name, target in (("policy", policy), ("tenants", self.tenants)):
+            with self.subTest(name=name):
+                moved = os.path.join(open_dir, f"{name}.yaml")
+                with open(target) as src, open(moved, "w") as dst:
+                    dst.write(src.read())
+                os.chmod(moved, 0o600)
+                link = os.path.join(self.tmp.path, f"{name}.link.yaml")
+                if os.path.lexists(link):
+                    os.remove(link)
+                os.symlink(moved, link)
+                extra = f"policy: {link if name == 'policy' else policy}\ntenants: {link if name == 'tenants' else self.tenants}\n"
+                linked = os.path.join(self.tmp.path, f"{name}.linked.gateway.yaml")
+                with open(linked, "w") as f:
+                    f.write(gateway_yaml(self.certs, cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs),
+                                         extra=extra))
+                r = run("config", "check", linked)
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertIn(f"its folder {open_dir} (mode 0777) lets group or others replace what is in it",
+                              r.stderr)
+        # A CA bundle for a cluster.
+        ca = os.path.join(self.certs, "ca.pem")
+        mode = os.stat(ca).st_mode & 0o777
+        os.chmod(ca, 0o666)
+        try:
+            r = run("config", "check", config)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(f"{ca} (mode 0666) lets group or others change it", r.stderr)
+        finally:
+            os.chmod(ca, mode)
+
     def test_warnings_are_shown_by_every_check_and_logged_by_the_gateway(self):
         policy, config = self.deployment("warned", WARNED)
         warning = (f"{policy}:{position(WARNED, '{id: public-anywhere')}: warning: permit rule 'public-anywhere' "
