@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <vector>
 
 namespace sovgw::audit {
@@ -97,7 +98,9 @@ rocksdb::ColumnFamilyOptions column_options(column c, store::open_mode mode) {
 
 // The column families of `dir`'s database, compared with ours: a RocksDB database with others is
 // not an audit log (opening it would fail, or worse, add our families to someone else's data).
-status check_column_families(const std::string& dir) {
+// Some of ours and no other (`partial`): a log whose creation was interrupted (RocksDB creates the
+// database, then each family in turn), which a writer finishes creating.
+status check_column_families(const std::string& dir, bool& partial) {
   std::vector<std::string> names;
   const auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names);
   if (!s.ok()) {
@@ -106,7 +109,10 @@ status check_column_families(const std::string& dir) {
   std::vector<std::string> ours(column_names.begin(), column_names.end());
   std::sort(names.begin(), names.end());
   std::sort(ours.begin(), ours.end());
-  if (names != ours) {
+  // (Ours beyond `default`: a database with only `default` is anyone's.)
+  partial = names != ours && names.size() > 1 &&
+            std::includes(ours.begin(), ours.end(), names.begin(), names.end());
+  if (names != ours && !partial) {
     return {error_code::not_found,
             fmt::format("{} is not a sovgw audit log: its RocksDB column families are [{}], not [{}]", dir,
                         fmt::join(names, ", "), fmt::join(ours, ", "))};
@@ -282,6 +288,23 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   if (!exists && mode != open_mode::read_write) {
     return status{error_code::not_found, fmt::format("no audit log at {} (no RocksDB database there)", dir)};
   }
+  if (exists) {
+    // CURRENT names the MANIFEST that lists the log's files: that one gone is damage, not an
+    // environment problem to retry (RocksDB reports it as an I/O error).
+    std::ifstream current(dir + "/CURRENT");
+    std::string manifest;
+    std::getline(current, manifest);
+    // (Only a folder that holds the log's other files: a lone CURRENT is no log at all.)
+    if (manifest.starts_with("MANIFEST-") && manifest.find('/') == std::string::npos &&
+        ::stat((dir + "/" + manifest).c_str(), &st) != 0 && errno == ENOENT &&
+        !rocksdb_files_in(dir).empty()) {
+      return status{
+          error_code::corruption,
+          fmt::format("the audit log at {} is damaged: {}, the MANIFEST its CURRENT file names (the "
+                      "list of its files), is missing",
+                      dir, manifest)};
+    }
+  }
   if (!exists) {
     if (auto made = make_private_dir(dir); !made.is_ok()) {
       return made;
@@ -295,14 +318,22 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
     }
     lock = std::move(taken.value());
   }
+  bool partial = false;
   if (exists) {
-    if (auto families = check_column_families(dir); !families.is_ok()) {
+    if (auto families = check_column_families(dir, partial); !families.is_ok()) {
       return families;
     }
   }
+  if (partial && mode != open_mode::read_write) {
+    return status{error_code::not_found,
+                  fmt::format("the audit log at {} was never finished: its creation was interrupted (it has "
+                              "only some of the log's column families); the gateway finishes creating it "
+                              "when it starts, or remove it to start afresh",
+                              dir)};
+  }
   rocksdb::DBOptions options;
   options.create_if_missing = !exists;
-  options.create_missing_column_families = !exists;
+  options.create_missing_column_families = !exists || partial;
   options.paranoid_checks = true;
   // The newest records live in the write-ahead log until a flush. RocksDB's default recovery
   // (point in time) ends the log at the first damaged WAL record and drops every record after it,

@@ -211,6 +211,7 @@ int cmd_report(const options& o) {
   if (format != "html" && format != "json") {
     throw usage_error(fmt::format("--format must be html or json, not '{}'", format), false);
   }
+  check_output_option(o, "out");
   audit::report_options options;
   const time_window window = time_window_option(o);
   options.since_us = window.since_us;

@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 
 #include "audit/keys.hpp"
@@ -146,6 +148,36 @@ std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log miss
               "'.../admin/audit/retain?older_than=90d')");
     default:
       throw command_error(exit_environment, e.message());
+  }
+}
+
+void check_output_option(const options& o, const char* option) {
+  if (!o.has(option)) {
+    return;
+  }
+  namespace fs = std::filesystem;
+  const std::string& out = o.need(option);
+  std::error_code ec;
+  // Where the file would be: its folder resolved (links followed), then its name.
+  const fs::path target = fs::weakly_canonical(fs::absolute(out, ec), ec);
+  if (o.has("db")) {
+    const fs::path db = fs::weakly_canonical(fs::absolute(o.need("db"), ec), ec);
+    const auto [db_end, at] = std::mismatch(db.begin(), db.end(), target.begin(), target.end());
+    if (db_end == db.end()) {
+      throw usage_error(
+          fmt::format("--{} {} is inside the audit log {}: writing it would destroy a file of the "
+                      "log; write it elsewhere",
+                      option, out, o.need("db")),
+          false);
+    }
+  }
+  for (const char* input : {"pubkey", "checkpoint", "policy", "auditor-key"}) {
+    if (o.has(input) && fs::exists(out, ec) && fs::equivalent(out, o.need(input), ec)) {
+      throw usage_error(fmt::format("--{} {} is the file given to --{}: writing it would replace what this "
+                                    "command reads; write it elsewhere",
+                                    option, out, input),
+                        false);
+    }
   }
 }
 

@@ -55,6 +55,11 @@ enum class missing_log { create, refuse };
 // it exit 2, anything else that stops it opening exit 3 (busy: says to use the admin listener).
 [[nodiscard]] std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log missing);
 
+// The file an option writes (`--out`, `--save-checkpoint`): usage_error (exit 2) when it is inside
+// --db (it would overwrite a file of the log) or is one of the files the command reads (--pubkey,
+// --checkpoint, --policy, --auditor-key): a typo must not destroy the evidence or a trust anchor.
+void check_output_option(const options& o, const char* option);
+
 // --pubkey: a signing.pub file or its text. Not a key: exit 2; missing or unreadable: exit 3.
 [[nodiscard]] crypto::note_verifier pubkey_option(const options& o);
 

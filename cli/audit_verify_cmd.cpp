@@ -220,6 +220,7 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
 
 int cmd_verify(const options& o) {
   const bool json = json_format(o);
+  check_output_option(o, "save-checkpoint");
   const auto key = pubkey_option(o);
   if (o.has("auditor-key") && !o.flag("payloads")) {
     throw usage_error("--auditor-key needs --payloads (it opens every stored payload)", false);

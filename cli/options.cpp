@@ -57,7 +57,15 @@ options::options(args_t args, const option_spec& spec) {
       throw usage_error(fmt::format("unknown option '{}'", name));
     }
     if (!value) {
-      if (i + 1 >= args.size()) {
+      // The next argument is the value, unless it is one of this command's options: `--since
+      // --limit 10` lacks the time, it does not mean the time "--limit". (A value that does begin
+      // with "--" can be given as --name=value.)
+      const auto is_option = [&](std::string_view next) {
+        const std::string_view n = next.substr(0, next.find('='));
+        return n.starts_with("--") &&
+               (spec.flags.count(n.substr(2)) != 0 || spec.valued.count(n.substr(2)) != 0);
+      };
+      if (i + 1 >= args.size() || is_option(args[i + 1])) {
         throw usage_error(fmt::format("option '{}' needs a value", name));
       }
       value = std::string(args[++i]);

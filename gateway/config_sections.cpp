@@ -1,6 +1,7 @@
 #include "gateway/config_sections.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
@@ -8,6 +9,7 @@
 #include <optional>
 
 #include "audit/audit_log.hpp"
+#include "common/regular_file.hpp"
 #include "policy/countries.hpp"
 #include "policy/geo_distance.hpp"
 
@@ -80,7 +82,20 @@ void read_audit(config_reader& r, const YAML::Node& v, config& cfg) {
   r.map(
       v, "audit",
       {
-          {"db", [&](const YAML::Node& x) { r.non_empty(x, "audit.db", cfg.audit_db); }},
+          {"db",
+           [&](const YAML::Node& x) {
+             struct stat st {};
+             r.non_empty(x, "audit.db", cfg.audit_db);
+             if (!cfg.audit_db.empty() && ::stat(cfg.audit_db.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+               // The log is a folder (made on first start): a file there would stop the start.
+               r.error(x.Mark(),
+                       fmt::format(
+                           "audit.db {} is {}, not a folder: the audit log is a folder (made "
+                           "on the first start if missing)",
+                           cfg.audit_db,
+                           S_ISREG(st.st_mode) ? std::string_view("a file") : file_type_name(st.st_mode)));
+             }
+           }},
           {"keys", [&](const YAML::Node& x) { r.non_empty(x, "audit.keys", cfg.audit_keys); }},
           {"checkpoint_interval",
            [&](const YAML::Node& x) {

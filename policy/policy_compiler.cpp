@@ -10,6 +10,7 @@
 #include "crypto/sha256.hpp"
 #include "policy/compiled_policy.hpp"
 #include "policy/policy.hpp"
+#include "policy/request_json.hpp"
 
 namespace sovgw::policy {
 namespace {
@@ -223,6 +224,11 @@ class compiler {
         }
         if (attr == attribute::model && !glob_pattern::is_glob(v.text)) {
           warn_model_alias(v);
+        }
+        if (attr == attribute::path) {
+          if (const std::string problem = request_path_problem(v.text, true); !problem.empty()) {
+            diags_.warning(v.pos, "path " + problem);
+          }
         }
         if (glob_pattern::is_glob(v.text)) {
           rc.globs.emplace_back(v.text);

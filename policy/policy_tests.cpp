@@ -46,6 +46,9 @@ void parse_request(const YAML::Node& node, source_pos owner, diagnostics& diags,
                          } else if (key == "model") {
                            out.model = *text;
                          } else if (key == "path") {
+                           if (std::string problem = request_path_problem(*text); !problem.empty()) {
+                             diags.error(yaml::pos_of(value), "path " + problem);
+                           }
                            out.path = *text;
                          } else {
                            out.method = *text;
@@ -171,6 +174,10 @@ policy_tests parse_policy_tests(std::string_view text, const std::string& file_n
           if (!yaml::expect_list(value, kpos, diags, "tests")) {
             return;
           }
+          if (value.size() == 0) {
+            // A run of no tests would "pass": the file was cut short, or the tests never written.
+            diags.error(kpos, "'tests' is empty: a test file holds at least one test");
+          }
           for (const auto& item : value) {
             const source_pos pos = yaml::pos_of(item);
             if (!yaml::expect_map(item, pos, diags, "a test")) {
@@ -196,6 +203,12 @@ policy_tests parse_policy_tests(std::string_view text, const std::string& file_n
                                  });
             if (tc.name.empty()) {
               tc.name = "test at line " + std::to_string(pos.line);
+            } else if (const auto same =
+                           std::find_if(out.cases.begin(), out.cases.end(),
+                                        [&](const policy_test_case& c) { return c.name == tc.name; });
+                       same != out.cases.end()) {
+              diags.error(pos, "test '" + tc.name + "' is named twice (first at line " +
+                                   std::to_string(same->pos.line) + "): a failure must name one test");
             }
             if (!has_request) {
               diags.error(pos, "test '" + tc.name + "' has no 'request'");

@@ -83,6 +83,33 @@ std::vector<std::string>* data_class_list(std::string_view key, request_values& 
   return nullptr;
 }
 
+std::string request_path_problem(std::string_view path, bool glob) {
+  const std::string quoted = "'" + std::string(path) + "'";
+  if (path.empty() || (path.front() != '/' && !(glob && path.front() == '*'))) {
+    return quoted + " is not a request path: it starts with '/'";
+  }
+  if (!glob && path.find_first_of("?#") != std::string_view::npos) {
+    return quoted +
+           " holds a query or fragment: the gateway decides the path without them (/v1/models for "
+           "/v1/models?x=1)";
+  }
+  // Not canonical: the gateway answers 400 before the policy is asked.
+  const std::string padded = std::string(path) + "/";
+  if (path.find_first_of("%\\;") != std::string_view::npos || path.find("//") != std::string_view::npos ||
+      padded.find("/./") != std::string::npos || padded.find("/../") != std::string::npos) {
+    return quoted +
+           " is not canonical (an empty or dot segment, a %, a backslash or a ;): the gateway refuses such a "
+           "target (400 non_canonical_target) before the policy sees it";
+  }
+  if (glob && path.find('?') != std::string_view::npos &&
+      (path.find("?*") != std::string_view::npos || path.find_first_of("=&") != std::string_view::npos)) {
+    return quoted +
+           " looks like it names a query, but '?' matches one character of the path: the policy "
+           "never sees the query";
+  }
+  return {};
+}
+
 std::optional<request_values> parse_request_json(std::string_view json, std::string& error) {
   // A stream parser, so that the error says where: `--request` is typed by hand on a command line.
   boost::system::error_code ec;
@@ -153,6 +180,10 @@ std::optional<request_values> parse_request_json(std::string_view json, std::str
     } else if (key == "model") {
       out.model = *text;
     } else if (key == "path") {
+      if (std::string problem = request_path_problem(*text); !problem.empty()) {
+        error = "\"path\": " + problem;
+        return std::nullopt;
+      }
       out.path = *text;
     } else if (key == "method") {
       out.method = *text;

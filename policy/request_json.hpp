@@ -22,6 +22,10 @@ namespace sovgw::policy {
 [[nodiscard]] std::vector<std::string>* data_class_list(std::string_view key, request_values& request);
 
 [[nodiscard]] std::optional<request_values> parse_request_json(std::string_view json, std::string& error);
+// Why `path` is not a path the policy could be asked about ("" when it is one): the gateway decides
+// the canonical path, without the query, and refuses a target that is not canonical (docs/http.md)
+// before the policy sees it. With `glob`, `*` and `?` are pattern characters (a rule's path).
+[[nodiscard]] std::string request_path_problem(std::string_view path, bool glob = false);
 // What a request names that the gateway could never see with this policy: a data class the policy
 // does not define, or one detected that no detector finds (it can only be declared). One message
 // each; empty when the request is possible. `policy test`, `explain` and `diff` refuse such requests.

@@ -99,21 +99,38 @@ struct load_error {
   std::string message;
 };
 
-// Records where each document of a stream starts (its `---`).
+// Records where each document of a stream starts (its `---`), and the first explicit tag
+// (`!!binary`, `!custom`): the readers take every value as plain text, so a tag would be dropped
+// without a word (`id: !!binary YWJj` read as the id YWJj).
 class document_starts : public YAML::EventHandler {
  public:
   std::vector<YAML::Mark> starts;
+  std::optional<std::pair<YAML::Mark, std::string>> first_tag;
   void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
   void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t, const std::string&) override {
+    note(mark, tag);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    note(mark, tag);
+  }
   void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    note(mark, tag);
   }
   void OnMapEnd() override {}
+
+ private:
+  // yaml-cpp says "?" for a plain node and "!" for a quoted scalar: neither was written.
+  void note(const YAML::Mark& mark, const std::string& tag) {
+    if (!first_tag && starts.size() < 2 && !tag.empty() && tag != "?" && tag != "!") {
+      first_tag.emplace(mark, tag);
+    }
+  }
 };
 
 // Parses `text` as one YAML document: valid UTF-8 (a Latin-1 accent would reach answers and logs as
@@ -135,6 +152,16 @@ inline YAML::Node load_document(std::string_view text, std::optional<load_error>
     YAML::Parser parser(in);
     document_starts starts;
     while (starts.starts.size() < 2 && parser.HandleNextDocument(starts)) {
+    }
+    if (starts.first_tag) {
+      std::string tag = starts.first_tag->second;
+      if (tag.starts_with("tag:yaml.org,2002:")) {
+        tag = "!!" + tag.substr(18);
+      }
+      error = load_error{
+          pos_of(starts.first_tag->first),
+          "a YAML tag (" + tag + ") is not read: every value is taken as written, so remove the tag"};
+      return YAML::Node(YAML::NodeType::Undefined);
     }
     if (starts.starts.size() < 2) {
       return first;

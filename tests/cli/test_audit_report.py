@@ -198,6 +198,24 @@ class report_options_test(audit_case):
     def report(self, *args, db=None, check=None):
         return sovgw("audit", "report", "--db", db or self.db, "--pubkey", self.pub, *args, check=check)
 
+    def test_an_output_never_overwrites_the_log_or_an_input(self):
+        # An auditor's typo must not destroy the evidence or a trust anchor they hold.
+        self.append(10)
+        before = sorted(os.listdir(self.db))
+        current = read_file(os.path.join(self.db, "CURRENT"))
+        for args in (("--out", os.path.join(self.db, "CURRENT")), ("--out", os.path.join(self.db, "new.html")),
+                     ("--out", self.pub)):
+            with self.subTest(args=args):
+                p = self.report(*args, check=2)
+                self.assertIn("write it elsewhere", p.stderr)
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint",
+                  os.path.join(self.db, "CURRENT"), check=2)
+        self.assertIn("is inside the audit log", p.stderr)
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", self.pub, check=2)
+        self.assertIn("is the file given to --pubkey", p.stderr)
+        self.assertEqual((sorted(os.listdir(self.db)), read_file(os.path.join(self.db, "CURRENT"))), (before, current))
+        self.assertIn("OK: 10 records", sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, check=0).stdout)
+
     def test_since_and_until_bound_the_period_and_the_verification_stays_whole(self):
         self.append(1000)
         times = [json.loads(line)["time"] for line in

@@ -170,6 +170,17 @@ class tamper_test(tampered_log_case):
         p = sovgw("audit", "verify", "--db", elsewhere, "--pubkey", self.pub, check=3)
         self.assertIn("no audit log at", p.stderr)
 
+    def test_a_log_without_the_manifest_its_current_file_names_is_damaged(self):
+        # Damage (exit 1), not an environment problem to retry (exit 3) as RocksDB's I/O error had it.
+        copy = os.path.join(self.tmp, "no-manifest")
+        shutil.copytree(self.db, copy)
+        manifest = open(os.path.join(copy, "CURRENT")).read().strip()
+        os.remove(os.path.join(copy, manifest))
+        p = sovgw("audit", "verify", "--db", copy, "--pubkey", self.pub)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn(f"the audit log at {copy} is damaged: {manifest}, the MANIFEST its CURRENT file names", p.stdout)
+        self.assertEqual(sovgw("audit", "query", "--db", copy, "--tenant", "acme").returncode, 1)
+
     def test_newest_records_deleted(self):
         self.assert_caught(self.tampered("delete-newest", "7"),
                            "the log holds 293 records but a signed checkpoint covers 300: records 293..299 are missing")

@@ -84,7 +84,7 @@ class config_check_test(unittest.TestCase):
         r = run("policy", "check", good_policy, "--clusters", clusters)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertEqual(r.stderr, f"{clusters}:3:1: {message}\n")
-        tests = self.write("tests2.yaml", "clusters: clusters.yaml\ntests: []\n")
+        tests = self.write("tests2.yaml", "clusters: clusters.yaml\ntests:\n  - {name: t, request: {}, expect: {effect: permit}}\n")
         r = run("policy", "test", good_policy, tests)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertEqual(r.stderr, f"{clusters}:3:1: {message}\n")
@@ -93,6 +93,22 @@ class config_check_test(unittest.TestCase):
         r = run("tenants", "check", tenants)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertTrue(r.stderr.startswith(f"{tenants}:3:1: {message}\n"), r.stderr)
+
+    def test_an_audit_db_that_is_a_file_is_named_at_its_key(self):
+        # serve would refuse it (a lock file cannot go in it): config check says so first.
+        lines = self.default.split("\n")
+        n = next(i for i, line in enumerate(lines) if line.startswith("  db:"))
+        not_a_folder = self.write("not-a-folder", "x")
+        lines[n] = f"  db: {not_a_folder}"
+        config = self.write("dbfile.yaml", "\n".join(lines))
+        r = run("config", "check", config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"{config}:{n + 1}:7: audit.db {not_a_folder} is a file, not a folder", r.stderr)
+
+    def test_an_option_without_its_value_does_not_take_the_next_option(self):
+        r = run("audit", "query", "--db", self.dir, "--since", "--limit", "10")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("option '--since' needs a value", r.stderr)
 
     def test_a_missing_file_is_exit_3_with_the_reason(self):
         missing = os.path.join(self.dir, "nowhere.yaml")

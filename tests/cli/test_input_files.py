@@ -25,7 +25,7 @@ class input_files_test(unittest.TestCase):
         with open(self.huge, "wb") as f:
             f.truncate(1 << 30)  # sparse: 1 GiB that takes no room
         self.tests = str(self.dir / "t.yaml")
-        Path(self.tests).write_text("tests: []\n")
+        Path(self.tests).write_text("tests:\n  - {name: t, request: {}, expect: {effect: deny}}\n")
         self.requests = str(self.dir / "r.jsonl")
         Path(self.requests).write_text('{"client.country":"FR"}\n')
 
@@ -64,12 +64,12 @@ class input_files_test(unittest.TestCase):
         self.assertEqual(r.stderr, f"{self.huge}: larger than 16 MiB: not a configuration file\n")
 
     def test_a_test_files_clusters_entry_is_read_the_same_way(self):
-        Path(self.tests).write_text(f"clusters: {self.fifo}\ntests: []\n")
+        Path(self.tests).write_text(f"clusters: {self.fifo}\ntests:\n  - {{name: t, request: {{}}, expect: {{effect: deny}}}}\n")
         r = run("policy", "test", POLICY, self.tests)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertEqual(r.stderr, f"{self.tests}:1:11: error: clusters: {self.fifo}: the configuration file is a "
                                    "FIFO, not a regular file\n")
-        Path(self.tests).write_text("clusters: nowhere.yaml\ntests: []\n")
+        Path(self.tests).write_text("clusters: nowhere.yaml\ntests:\n  - {name: t, request: {}, expect: {effect: deny}}\n")
         r = run("policy", "test", POLICY, self.tests)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertEqual(r.stderr, f"{self.tests}:1:11: error: clusters: {self.dir / 'nowhere.yaml'}: cannot open the "

@@ -317,6 +317,35 @@ class PolicyTest(unittest.TestCase):
             ])
         self.assertEqual(run("policy", "test", POLICY).returncode, 2)
 
+    def test_a_tests_file_that_tests_nothing_or_names_a_test_twice_is_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            t = Path(d) / "t.yaml"
+            t.write_text("tests: []\n")
+            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("t.yaml:1:1: error: 'tests' is empty", r.stderr)
+            case = "  - name: a\n    request: {path: /v1/models}\n    expect: {effect: deny}\n"
+            t.write_text("tests:\n" + case + case.replace("/v1/models", "v1"))
+            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("t.yaml:5:5: error: test 'a' is named twice (first at line 2)", r.stderr)
+            self.assertIn("t.yaml:6:21: error: path 'v1' is not a request path", r.stderr)
+
+    def test_yaml_tags_and_paths_that_never_match_are_named(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "p.yaml"
+            p.write_text("rules:\n  - id: !!binary YWJj\n    effect: permit\n")
+            r = run("policy", "check", str(p))
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(f"{p}:2:9: error: a YAML tag (!!binary) is not read", r.stderr)
+            p.write_text("rules:\n  - id: f\n    effect: forbid\n"
+                         "    when: {path: ['/v1/models?*', /v1//chat, /admin/./x, /v1/%61dmin]}\n")
+            r = run("policy", "check", str(p))
+            self.assertIn(f"{p}:4:19: warning: path '/v1/models?*' looks like it names a query", r.stderr)
+            self.assertIn(f"{p}:4:35: warning: path '/v1//chat' is not canonical", r.stderr)
+            self.assertIn(f"{p}:4:46: warning: path '/admin/./x' is not canonical", r.stderr)
+            self.assertIn(f"{p}:4:58: warning: path '/v1/%61dmin' is not canonical", r.stderr)
+
 
 class PolicyExplain(unittest.TestCase):
     def test_a_country_no_one_assigns_is_refused(self):
@@ -384,6 +413,11 @@ class PolicyExplain(unittest.TestCase):
             '{"data.class.declared":["persnal"]}': "--request: data class 'persnal' is not defined by the policy",
             '{"data.class":["public"]}': "--request: data class 'public' has no detectors, so it is never detected: "
                                          "a client can only declare it (data.class.declared)",
+            # The gateway decides the canonical path without its query: such a request never reaches it.
+            '{"path":"/v1/models?x=1"}': "--request: \"path\": '/v1/models?x=1' holds a query or fragment",
+            '{"path":"v1/models"}': "--request: \"path\": 'v1/models' is not a request path",
+            '{"path":"/v1//models"}': "--request: \"path\": '/v1//models' is not canonical",
+            '{"path":"/v1/%61dmin"}': "--request: \"path\": '/v1/%61dmin' is not canonical",
         }
         for request, message in cases.items():
             r = run("policy", "explain", POLICY, "--request", request)

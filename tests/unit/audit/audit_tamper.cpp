@@ -40,6 +40,7 @@
 //                                            to a table file and flip a byte of it: in its first
 //                                            data block (found on read) or its footer (found at open)
 // IDX: time, tenant, request, decision or country.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -149,9 +150,20 @@ int append_synthetic(log_config config, const std::string& run, std::uint64_t n,
   if (!log.is_ok()) {
     return die(log.error().message());
   }
-  const auto base = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                   std::chrono::system_clock::now().time_since_epoch())
-                                                   .count());
+  // Records are 1 ms apart from now on, or from where the last session's ended if that is later:
+  // sessions of one log never overlap in time, so each one's time index entries are a key range of
+  // their own (corrupt-sst later-in-level needs table files that do not overlap; sessions started
+  // within 100 ms of each other made it fail now and then).
+  const std::string clock_file = config.db_dir + ".synthetic-clock";
+  std::uint64_t base = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                      std::chrono::system_clock::now().time_since_epoch())
+                                                      .count());
+  if (std::ifstream in(clock_file); in) {
+    std::uint64_t next = 0;
+    in >> next;
+    base = std::max(base, next);
+  }
+  std::ofstream(clock_file, std::ios::trunc) << base + n * 1000 + 1000;
   std::vector<std::future<sovgw::result<std::uint64_t>>> pending;
   for (std::uint64_t i = 0; i < n; ++i) {
     pending.push_back(log.value()->append(synthetic_record(run, i, base, mode), synthetic_payload(i, 1024)));

@@ -7,7 +7,9 @@
 #include <array>
 #include <atomic>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "audit/audit_log.hpp"
 #include "audit/proof_file.hpp"
@@ -87,6 +89,34 @@ TEST_CASE("a RocksDB database with other column families is not an audit log, an
   std::vector<std::string> families;
   REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), d.db, &families).ok());
   CHECK(families == std::vector<std::string>{"default"});
+}
+
+TEST_CASE("a log whose creation was interrupted is finished by a writer, named as such to readers") {
+  // RocksDB creates the database, then each column family in turn: a gateway stopped in between
+  // left some of ours, and every later start refused the folder as "not a sovgw audit log".
+  temp_log_dir d;
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(o, d.db, &raw).ok());
+    rocksdb::ColumnFamilyHandle* h = nullptr;
+    REQUIRE(raw->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "leaves", &h).ok());
+    REQUIRE(raw->DestroyColumnFamilyHandle(h).ok());
+    delete raw;
+  }
+  auto reader = store::open(d.db, store::open_mode::read_only);
+  REQUIRE_FALSE(reader.is_ok());
+  CHECK_MESSAGE(
+      reader.error().message().find("was never finished: its creation was interrupted") != std::string::npos,
+      reader.error().message());
+  auto writer = store::open(d.db, store::open_mode::read_write);
+  REQUIRE_MESSAGE(writer.is_ok(), writer.error().message());
+  writer.value().reset();
+  std::vector<std::string> families;
+  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), d.db, &families).ok());
+  CHECK(families.size() > 2);
+  CHECK(store::open(d.db, store::open_mode::read_only).is_ok());
 }
 
 TEST_CASE("a new log's directory is created 0700") {
