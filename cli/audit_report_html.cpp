@@ -14,6 +14,7 @@
 
 #include "cli/audit_output.hpp"
 #include "cli/audit_report.hpp"
+#include "common/printable.hpp"
 #include "crypto/base64.hpp"
 
 namespace sovgw::cli {
@@ -69,7 +70,12 @@ constexpr const char* colour_unclassified = "#a3acb8";
 constexpr std::array<const char*, 6> class_colours = {"#3b6fd1", "#e07b1e", "#8e55c9",
                                                       "#1c9a94", "#d45792", "#8a9a2b"};
 
-std::string esc(std::string_view s) {
+// HTML text for a value: markup characters as references, and characters no reader should get as
+// they are (controls, bidi overrides that reorder what follows, line separators) shown as \uXXXX,
+// as the CLI shows them (printable()): a tenant or cluster name cannot reverse a table cell.
+std::string esc(std::string_view raw) {
+  const std::string shown = printable(raw);
+  const std::string_view s = shown;
   std::string out;
   out.reserve(s.size());
   for (const char ch : s) {

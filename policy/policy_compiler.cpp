@@ -225,6 +225,14 @@ class compiler {
         if (attr == attribute::model && !glob_pattern::is_glob(v.text)) {
           warn_model_alias(v);
         }
+        if (const std::size_t at = v.text.find_first_of("[]{}"); at != std::string::npos) {
+          diags_.warning(v.pos, std::string(attribute_name(attr)) + " '" + v.text + "': '" + v.text[at] +
+                                    "' is matched as itself (globs have only * and ?, no classes or "
+                                    "alternatives: write each value in the list)");
+        } else if (v.text.find("**") != std::string::npos) {
+          diags_.warning(v.pos, std::string(attribute_name(attr)) + " '" + v.text +
+                                    "': '**' is the same as '*' (which already matches '/' too)");
+        }
         if (attr == attribute::path) {
           if (const std::string problem = request_path_problem(v.text, true); !problem.empty()) {
             diags_.warning(v.pos, "path " + problem);

@@ -159,6 +159,16 @@ std::optional<request_values> parse_request_json(std::string_view json, std::str
       }
       continue;
     }
+    // An unknown key is named before a wrong type: a line of `audit query --format jsonl` (a record,
+    // with "seq" first) is told it is not a request, not that "seq" must be a string.
+    static constexpr std::string_view known[] = {"client.country", "client.ip", "tenant",
+                                                 "model",          "path",      "method"};
+    if (std::find(std::begin(known), std::end(known), key) == std::end(known)) {
+      error = "unknown request attribute \"" + key +
+              "\" (expected client.country, client.ip, tenant, model, path, method, data.class.detected, "
+              "data.class.declared, data.class)";
+      return std::nullopt;
+    }
     auto text = string_field(value, key, error);
     if (!text) {
       return std::nullopt;

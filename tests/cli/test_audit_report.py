@@ -344,5 +344,18 @@ class report_options_test(audit_case):
         self.assertIn("missing.yaml", self.report("--policy", os.path.join(self.tmp, "missing.yaml"), check=3).stderr)
         self.assertIn(os.path.join(self.tmp, "nolog"), self.report(db=os.path.join(self.tmp, "nolog"), check=3).stderr)
 
+    def test_a_reason_cannot_reorder_or_forge_what_the_report_shows(self):
+        # A bidi override in a rule's reason would reverse the rest of its table cell on screen and on
+        # paper: shown as \u202e, as the CLI shows it.
+        self.append(100)
+        policy = os.path.join(self.tmp, "bidi.yaml")
+        write_file(policy, "rules:\n  - id: no-us-personal-data\n    effect: forbid\n"
+                           "    when: {client.country: [US]}\n    reason: \"Refused \\u202Eevoba\"\n"
+                           "  - id: eu-default\n    effect: permit\n")
+        page = self.report("--policy", policy, check=0).stdout
+        self.assertNotIn("\u202e", page)
+        self.assertIn("Refused \\u202eevoba", page)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -345,6 +345,12 @@ class PolicyTest(unittest.TestCase):
             self.assertIn(f"{p}:4:35: warning: path '/v1//chat' is not canonical", r.stderr)
             self.assertIn(f"{p}:4:46: warning: path '/admin/./x' is not canonical", r.stderr)
             self.assertIn(f"{p}:4:58: warning: path '/v1/%61dmin' is not canonical", r.stderr)
+            # Globs have * and ? only: a character class or alternatives is matched as written.
+            p.write_text("rules:\n  - id: f\n    effect: forbid\n    when: {model: ['llama-[23]*', 'gpt-{4o,4}', 'a**']}\n")
+            r = run("policy", "check", str(p))
+            self.assertIn(f"{p}:4:20: warning: model 'llama-[23]*': '[' is matched as itself", r.stderr)
+            self.assertIn(f"{p}:4:35: warning: model 'gpt-{{4o,4}}': '{{' is matched as itself", r.stderr)
+            self.assertIn(f"{p}:4:49: warning: model 'a**': '**' is the same as '*'", r.stderr)
 
 
 class PolicyExplain(unittest.TestCase):
@@ -418,6 +424,8 @@ class PolicyExplain(unittest.TestCase):
             '{"path":"v1/models"}': "--request: \"path\": 'v1/models' is not a request path",
             '{"path":"/v1//models"}': "--request: \"path\": '/v1//models' is not canonical",
             '{"path":"/v1/%61dmin"}': "--request: \"path\": '/v1/%61dmin' is not canonical",
+            # A line of `audit query --format jsonl` is a record: its first key is named, not its type.
+            '{"seq":3,"time":"2026-12-01T00:00:00Z"}': '--request: unknown request attribute "seq"',
         }
         for request, message in cases.items():
             r = run("policy", "explain", POLICY, "--request", request)
