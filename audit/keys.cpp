@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "audit/store.hpp"
+#include "common/regular_file.hpp"
 #include "common/trusted_file.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
@@ -63,6 +64,10 @@ result<std::string> read_public_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return status{error_code::io, "cannot open the public key file " + path + ": " + std::strerror(errno)};
+  }
+  if (!S_ISREG(st.st_mode)) {  // what it is comes before its mode (a 1777 folder is no key)
+    return status{error_code::io, "the public key file " + path + " is " +
+                                      std::string(file_type_name(st.st_mode)) + ", not a file"};
   }
   if ((st.st_mode & 022) != 0) {
     char mode[8];

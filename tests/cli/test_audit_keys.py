@@ -91,6 +91,9 @@ class key_custody_test(audit_case):
         os.chmod(os.path.join(self.keys, "auditor.pub"), 0o620)
         p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "1", check=3)
         self.assertIn("auditor.pub: its mode 0620", p.stderr)
+        # A folder named as the key is named as a folder, whatever its mode (/tmp is 1777).
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", "/tmp", check=3)
+        self.assertIn("the public key file /tmp is a directory, not a file", p.stderr)
 
     def test_a_writer_refuses_a_key_directory_holding_the_auditor_key(self):
         shutil.copy(self.auditor_key, os.path.join(self.keys, "auditor.key"))
