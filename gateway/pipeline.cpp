@@ -170,6 +170,10 @@ void decide_spelling_variants(const policy::snapshot& policy, const policy::boun
     if (variant_decision.result != policy::effect::permit) {
       if (variant_decision.cause == policy::deny_cause::forbidden) {
         d = variant_decision;
+      } else if (variant_decision.cause == policy::deny_cause::no_cluster) {
+        // Permitted, but its restrict rules leave none of the clusters that serve the request: a
+        // restrict on llama-* (to FR) holds for meta/llama-3 that only a US cluster serves.
+        d.allowed_clusters.clear();
       }
       return;
     }
@@ -205,6 +209,7 @@ void decide_spelling_variants(const policy::snapshot& policy, const policy::boun
     models[model_count++] = base;  // llama3 for llama3:latest (common/model_alias.hpp)
   }
   policy::request_attributes a = attrs;
+  a.serving_model = attrs.model;  // a spelling's rules narrow the clusters; which serve it stays the name's
   for (std::size_t p = 0; p < path_count; ++p) {
     for (std::size_t m = 0; m < model_count && d.result == policy::effect::permit; ++m) {
       if (p == 0 && m == 0) {
@@ -265,7 +270,8 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
                                          .path = path,
                                          .method = ctx.head.method,
                                          .declared_classes = classes,
-                                         .detected_classes = detected};
+                                         .detected_classes = detected,
+                                         .serving_model = {}};
   b.policy->decide(attrs, b.routes, d);
   decide_spelling_variants(*b.policy, b.routes, attrs, d);
   ctx.matched_rules.clear();
@@ -426,7 +432,8 @@ std::vector<std::string> pipeline::countries_serving(const request_context& ctx,
                                            .path = "/v1/chat/completions",
                                            .method = "POST",
                                            .declared_classes = {},
-                                           .detected_classes = {}};
+                                           .detected_classes = {},
+                                           .serving_model = {}};
     b->policy->decide(attrs, b->routes, d);
     decide_spelling_variants(*b->policy, b->routes, attrs, d);  // as a request for it would be decided
     if (d.result == policy::effect::permit) {

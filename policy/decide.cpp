@@ -201,7 +201,8 @@ request_attributes request_values::view(std::vector<std::string_view>& class_sto
           path,
           method,
           all.first(declared_classes.size()),
-          all.subspan(declared_classes.size())};
+          all.subspan(declared_classes.size()),
+          {}};
 }
 
 std::vector<std::string_view> obligations::redact_names() const { return detector_names(redact); }
@@ -428,7 +429,7 @@ void snapshot::decide(const request_attributes& request, std::span<const cluster
   const compiled_policy& p = *compiled_;
   for (std::uint32_t c = 0; c < clusters.size(); ++c) {
     const auto& cluster = clusters[c];
-    if (!serves_model(cluster.models, request.model)) {
+    if (!serves_model(cluster.models, request.model_served())) {
       continue;
     }
     bool admitted = true;
@@ -463,7 +464,7 @@ void snapshot::decide(const request_attributes& request, const bound_clusters& c
     const std::uint32_t c = clusters.pattern_cluster_[i];
     const std::uint64_t bit = std::uint64_t{1} << (c % 64);
     if (!(allowed[c / 64] & bit) &&
-        (request.model.empty() || clusters.model_patterns_[i].matches(request.model))) {
+        (request.model_served().empty() || clusters.model_patterns_[i].matches(request.model_served()))) {
       allowed[c / 64] |= bit;
     }
   }

@@ -48,6 +48,13 @@ struct request_attributes {
   std::string_view method;
   std::span<const std::string_view> declared_classes;  // claimed by the client
   std::span<const std::string_view> detected_classes;  // found by the gateway's detectors
+  // The model whose name the clusters' `models:` are matched against, when it is not `model`: the
+  // gateway decides other spellings of a request's model (lower case, its base name) by the rules,
+  // while the clusters that can serve it stay those that serve the name as sent.
+  std::string_view serving_model;
+  [[nodiscard]] std::string_view model_served() const {
+    return serving_model.empty() ? model : serving_model;
+  }
 };
 
 // An owning request (tests, CLI, tools); view() borrows from it.

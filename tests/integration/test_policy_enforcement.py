@@ -176,6 +176,56 @@ class ModelOnlyPolicyTest(PolicyGatewayCase):
         self.assertNotIn(self.post(b"plain words, no model").status, (400, 403))
 
 
+ALIAS_ROUTES_POLICY = """version: 1
+rules:
+  - id: permit-all
+    effect: permit
+    reason: Every model may be used.
+  - id: llama-in-france
+    effect: restrict
+    when:
+      model: ["llama-*"]
+    route:
+      cluster.country: [FR]
+    reason: Llama models run in France only.
+"""
+
+
+class AliasRoutesTest(PolicyGatewayCase):
+    """A restrict rule written for a base name holds for every spelling of it, and a spelling's rules
+    never drop a cluster merely because its `models:` names the model another way."""
+
+    policy_text = ALIAS_ROUTES_POLICY
+
+    @classmethod
+    def clusters(cls):
+        # A LiteLLM-style US cluster serving provider/publisher names, and a French one serving bare names.
+        virginia = cluster_yaml("virginia", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
+            "country: FR", "country: US").replace("operator_jurisdiction: EU", "operator_jurisdiction: US").replace(
+            'models: ["*"]', 'models: ["meta/*", "openai/*"]')
+        paris = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs).replace(
+            'models: ["*"]', 'models: ["llama-3", "gpt-4o"]')
+        return virginia + paris
+
+    def chat(self, model):
+        return exchange(self.gateway.port, self.certs,
+                        chat_request(json.dumps({"model": model, "messages": []}).encode()))
+
+    def test_a_restrict_on_the_base_name_holds_for_a_prefixed_spelling(self):
+        # meta/llama-3 is llama-3 to LiteLLM; only the US cluster serves that spelling, and llama runs in
+        # France only: refused rather than run in the US.
+        resp = self.chat("meta/llama-3")
+        self.assertEqual(resp.status, 403, resp.body)
+        self.assertEqual(self.chat("llama-3").status, 200)
+
+    def test_a_prefixed_spelling_is_served_where_its_name_is_served(self):
+        # openai/gpt-4o: served by the cluster that lists that spelling, though its base name is another
+        # cluster's (the base name's rules narrow, its serving clusters do not).
+        resp = self.chat("openai/gpt-4o")
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(self.chat("gpt-4o").status, 200)
+
+
 class PolicyEnforcementTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
