@@ -103,10 +103,12 @@ namespace detail {
 // The whole content of the regular file `path`, at most `max_bytes`. Opened with O_NONBLOCK (a
 // FIFO does not block the open) and judged by fstat(2) on what was opened; the size is checked
 // again while reading (a file that grows meanwhile). `extra_flags` adds open flags (O_NOFOLLOW).
+// `opened` receives the fstat of what was read (a caller that checked the file first compares).
 [[nodiscard]] inline result<std::string, file_error> read_regular_file(const std::string& path,
                                                                        std::size_t max_bytes,
                                                                        std::string_view what,
-                                                                       int extra_flags = 0) {
+                                                                       int extra_flags = 0,
+                                                                       struct stat* opened = nullptr) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | extra_flags);
   if (fd < 0) {
     return detail::system_problem(file_problem::cannot_open, "open", what);
@@ -117,6 +119,9 @@ namespace detail {
     problem = detail::system_problem(file_problem::cannot_read, "read", what);
   } else {
     problem = detail::check_stat(st, max_bytes, what);
+    if (opened != nullptr) {
+      *opened = st;
+    }
   }
   std::string text;
   if (problem.kind == file_problem::none) {

@@ -15,70 +15,126 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace sovgw {
 
 namespace detail {
 
-// The problem with one path (a file or a folder): "" when only root or this user may change it.
-[[nodiscard]] inline std::string untrusted_entry(const std::filesystem::path& p, bool folder) {
+// The problem with one path (a file or a folder): "" when only root or this user may change it
+// (with `any_owner`, whoever owns it, as long as group and others may not).
+[[nodiscard]] inline std::string untrusted_entry(const std::filesystem::path& p, bool folder,
+                                                 bool any_owner = false) {
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0) {
     return {};  // gone meanwhile: the reader reports it
   }
   const uid_t me = ::geteuid();
-  if (st.st_uid != 0 && st.st_uid != me) {
+  if (!any_owner && st.st_uid != 0 && st.st_uid != me) {
     return fmt::format(
         "{} {} belongs to uid {}, not to root or to the user the gateway runs as (uid {}); "
-        "run `chown {} {}`",
+        "run `chown {} '{}'`",
         folder ? "its folder" : "it", p.string(), st.st_uid, me, me, p.string());
   }
   if ((st.st_mode & 022) != 0 && !(folder && (st.st_mode & S_ISVTX) != 0)) {
-    return fmt::format("{} {} (mode {:04o}) lets group or others {} it; run `chmod go-w {}`",
+    return fmt::format("{} {} (mode {:04o}) lets group or others {} it; run `chmod go-w '{}'`",
                        folder ? "its folder" : "it", p.string(), st.st_mode & 07777,
                        folder ? "replace what is in" : "change", p.string());
   }
   return {};
 }
 
-// The problem with `dir` or a folder above it, up to `/`.
-[[nodiscard]] inline std::string untrusted_folders(std::filesystem::path dir) {
-  for (;; dir = dir.parent_path()) {
-    if (std::string p = untrusted_entry(dir, true); !p.empty()) {
-      return p;
-    }
-    if (dir.empty() || dir == dir.root_path()) {
-      return {};
-    }
-  }
-}
-
 }  // namespace detail
 
+// What a trusted file was when it was checked: a reader compares it with what it opened, so that a
+// link or the file swapped between the check and the read is not loaded.
+struct file_identity {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  [[nodiscard]] bool same_as(const struct stat& st) const {
+    return ino != 0 && st.st_dev == dev && st.st_ino == ino;
+  }
+};
+
 // Why others could change `path` ("" when they cannot, or when it does not exist: reading it
-// reports that). `what` names the file in the message ("the policy file").
-[[nodiscard]] inline std::string others_may_change(const std::string& path, std::string_view what) {
+// reports that). The path is resolved one name at a time from `/`: every folder passed through is
+// checked, the one holding each symbolic link met included (whoever may change it may point the
+// link elsewhere), at any depth, and the file reached. `what` names the file in the message ("the
+// policy file"); `checked` receives what the file was. `any_owner`: a public file others may read
+// (a public key an auditor reads from the gateway's folder): only group and others' write matter.
+[[nodiscard]] inline std::string others_may_change(const std::string& path, std::string_view what,
+                                                   file_identity* checked = nullptr, bool any_owner = false) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  const fs::path absolute = fs::absolute(path, ec);
   if (ec) {
-    return {};
+    return fmt::format("refusing {} {}: cannot resolve its path: {}", what, path, ec.message());
   }
-  const std::filesystem::path real = std::filesystem::canonical(absolute, ec);
-  if (ec) {
-    return {};
-  }
-  std::string problem = detail::untrusted_entry(real, false);
-  if (problem.empty()) {
-    problem = detail::untrusted_folders(real.parent_path());
-  }
-  if (problem.empty() && real != absolute.lexically_normal()) {
-    // Through a link: whoever may change the link's folder may point it elsewhere.
-    const std::filesystem::path link_dir = std::filesystem::canonical(absolute.parent_path(), ec);
-    if (!ec) {
-      problem = detail::untrusted_folders(link_dir);
+  std::vector<std::string> todo;  // the names still to walk, the next last
+  const auto push = [&](const fs::path& p) {
+    std::vector<std::string> names;
+    for (const auto& part : p.relative_path()) {
+      names.push_back(part.string());
     }
+    todo.insert(todo.end(), names.rbegin(), names.rend());
+  };
+  push(absolute);
+  fs::path current = "/";
+  const auto refuse = [&](const std::string& problem) {
+    return fmt::format("refusing {} {}: {}", what, path, problem);
+  };
+  if (std::string p = detail::untrusted_entry(current, true, any_owner); !p.empty()) {
+    return refuse(p);
   }
-  return problem.empty() ? problem : fmt::format("refusing {} {}: {}", what, path, problem);
+  int links = 0;
+  while (!todo.empty()) {
+    const std::string name = todo.back();
+    todo.pop_back();
+    if (name.empty() || name == ".") {
+      continue;
+    }
+    if (name == "..") {
+      current = current.parent_path();  // `current` holds no link: its parent is the real one
+      continue;
+    }
+    const fs::path next = current / name;
+    struct stat st {};
+    if (::lstat(next.c_str(), &st) != 0) {
+      return {};  // missing: the reader says so (and a reader that compares identities refuses)
+    }
+    if (S_ISLNK(st.st_mode)) {
+      // `current`, which holds the link, was checked on the way in.
+      if (++links > 40) {
+        return refuse("too many symbolic links on its path");
+      }
+      const fs::path target = fs::read_symlink(next, ec);
+      if (ec) {
+        return refuse(fmt::format("cannot read the link {}: {}", next.string(), ec.message()));
+      }
+      if (target.is_absolute()) {
+        current = "/";
+      }
+      push(target);
+      continue;
+    }
+    if (todo.empty()) {
+      if (std::string p = detail::untrusted_entry(next, false, any_owner); !p.empty()) {
+        return refuse(p);
+      }
+      if (checked != nullptr) {
+        *checked = file_identity{st.st_dev, st.st_ino};
+      }
+      return {};
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return {};  // not a folder: the reader says so
+    }
+    if (std::string p = detail::untrusted_entry(next, true, any_owner); !p.empty()) {
+      return refuse(p);
+    }
+    current = next;
+  }
+  return {};
 }
 
 }  // namespace sovgw

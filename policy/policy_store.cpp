@@ -10,16 +10,25 @@
 namespace sovgw::policy {
 
 reload_result policy_store::reload(const std::filesystem::path& path, const vetter& vet) {
-  auto text = read_regular_file(path.string(), max_policy_bytes, "policy file");
-  // Who may change the policy may permit anything: a file others could change is not loaded.
-  const std::string untrusted =
-      text.is_ok() ? others_may_change(path.string(), "the policy file") : std::string();
-  if (!text.is_ok() || !untrusted.empty()) {
+  // Who may change the policy may permit anything: a file others could change is not loaded, nor
+  // one swapped between that check and the read (a link on its path re-pointed meanwhile).
+  file_identity checked;
+  std::string problem = others_may_change(path.string(), "the policy file", &checked);
+  struct stat opened {};
+  auto text = problem.empty() ? read_regular_file(path.string(), max_policy_bytes, "policy file", 0, &opened)
+                              : result<std::string, file_error>(std::string());
+  if (problem.empty() && !text.is_ok()) {
+    problem = text.error().message();
+  } else if (problem.empty() && !checked.same_as(opened)) {
+    problem =
+        "the policy file " + path.string() +
+        " changed while it was checked (it, or a link on its path, was replaced): not loaded; try again";
+  }
+  if (!problem.empty()) {
     reload_result result;
     const auto live = current();
     result.previous_version = live ? live->version() : std::string();
-    result.diagnostics.push_back(
-        {path.string(), {}, severity::error, text.is_ok() ? untrusted : text.error().message()});
+    result.diagnostics.push_back({path.string(), {}, severity::error, std::move(problem)});
     return result;
   }
   return reload_text(*text, path.string(), vet);

@@ -530,7 +530,7 @@ load_result parse_tenants(std::string_view text, const std::string& file) {
   return out;
 }
 
-std::string writable_by_others(const std::string& path) {
+std::string writable_by_others(const std::string& path, file_identity* checked) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 022) != 0) {
     return fmt::format(
@@ -547,12 +547,24 @@ std::string writable_by_others(const std::string& path) {
         "keys); run `chmod go-w {}`",
         folder, st.st_mode & 07777, folder);
   }
-  return others_may_change(path, "the tenants file");  // a folder further up, its owner, a link
+  return others_may_change(path, "the tenants file", checked);  // a folder further up, its owner, a link
 }
 
 load_result load_tenants_file(const std::string& path) {
-  auto text = read_regular_file(path, max_tenants_bytes, "tenants file");
-  std::string problem = text.is_ok() ? writable_by_others(path) : text.error().message();
+  // Checked, then read, then compared: a file swapped between the two (a link on its path
+  // re-pointed meanwhile) is not loaded.
+  file_identity checked;
+  std::string problem = writable_by_others(path, &checked);
+  struct stat opened {};
+  auto text = problem.empty() ? read_regular_file(path, max_tenants_bytes, "tenants file", 0, &opened)
+                              : result<std::string, file_error>(std::string());
+  if (problem.empty() && !text.is_ok()) {
+    problem = text.error().message();
+  } else if (problem.empty() && !checked.same_as(opened)) {
+    problem =
+        "the tenants file " + path +
+        " changed while it was checked (it, or a link on its path, was replaced): not loaded; try again";
+  }
   if (!problem.empty()) {
     load_result out;
     out.diagnostics.push_back({path, {}, policy::severity::error, std::move(problem)});

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/tenant_name.hpp"
+#include "common/trusted_file.hpp"
 #include "common/utf8.hpp"
 #include "policy/diagnostics.hpp"
 #include "policy/glob.hpp"
@@ -159,7 +160,7 @@ struct load_result {
 // Who can write the tenants file can give themselves a key: a file group or others may write, or
 // one in a folder they may write without the sticky bit (they could replace it), is refused (the
 // message says why and how to fix it; empty when the modes are fine).
-[[nodiscard]] std::string writable_by_others(const std::string& path);
+[[nodiscard]] std::string writable_by_others(const std::string& path, file_identity* checked = nullptr);
 [[nodiscard]] load_result load_tenants_file(const std::string& path);
 
 // A new random key. Pure apart from the randomness (libsodium).

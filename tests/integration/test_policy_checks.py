@@ -144,6 +144,25 @@ class PolicyChecksTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
                 self.assertIn(f"its folder {open_dir} (mode 0777) lets group or others replace what is in it",
                               r.stderr)
+        # A folder link (a deploy's `current -> releases/r1`) kept in a folder others may write: they
+        # could point it at another release, or at their own policy.
+        releases = os.path.join(self.tmp.path, "releases", "r1")
+        os.makedirs(releases, exist_ok=True)
+        with open(policy) as src, open(os.path.join(releases, "policy.yaml"), "w") as dst:
+            dst.write(src.read())
+        current = os.path.join(open_dir, "current")
+        if not os.path.lexists(current):
+            os.symlink(releases, current)
+        deployed = os.path.join(self.tmp.path, "deployed.gateway.yaml")
+        with open(deployed, "w") as f:
+            f.write(gateway_yaml(self.certs, cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs),
+                                 extra=f"policy: {current}/policy.yaml\n"))
+        r = run("config", "check", deployed)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"its folder {open_dir} (mode 0777) lets group or others replace what is in it", r.stderr)
+        os.chmod(open_dir, 0o755)
+        self.assertEqual(run("config", "check", deployed).returncode, 0)
+        os.chmod(open_dir, 0o777)
         # A CA bundle for a cluster.
         ca = os.path.join(self.certs, "ca.pem")
         mode = os.stat(ca).st_mode & 0o777
