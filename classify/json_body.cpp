@@ -769,32 +769,22 @@ class inspect_handler : public detail::no_size_limits {
 
   // LiteLLM's router merges the body over the operator's deployment settings, so any of them in
   // the body moves the call: a server, credentials, a region or location, a project, a provider
-  // (OpenRouter's provider preferences too), an API version. By name, and by the suffixes those
+  // (OpenRouter's provider preferences too), an API version, deployment tags (which pick among a
+  // model's deployments), the headers sent to the provider; and vLLM's kv_transfer_params send the
+  // prompt's KV cache to a host they name. By name, and by the suffixes those
   // settings share (aws_region_name, vertex_location, aws_bedrock_runtime_endpoint, ...).
   static bool names_client_route(std::string_view key) {
-    static constexpr word_set keys{"user_config",
-                                   "api_base",
-                                   "base_url",
-                                   "api_key",
-                                   "azure_endpoint",
-                                   "azure_ad_token",
-                                   "azure_ad_token_provider",
-                                   "aws_access_key_id",
-                                   "aws_secret_access_key",
-                                   "aws_session_token",
-                                   "aws_role_name",
-                                   "aws_profile_name",
-                                   "aws_session_name",
-                                   "aws_web_identity_token",
-                                   "vertex_credentials",
-                                   "vertex_project",
-                                   "model_list",
-                                   "region_name",
-                                   "custom_llm_provider",
-                                   "provider",
-                                   "api_version",
-                                   "organization",
-                                   "extra_body"};
+    static constexpr word_set keys{
+        "user_config", "api_base", "base_url", "api_key", "azure_endpoint", "azure_ad_token",
+        "azure_ad_token_provider", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+        "aws_role_name", "aws_profile_name", "aws_session_name", "aws_web_identity_token",
+        "vertex_credentials", "vertex_project", "model_list", "region_name", "custom_llm_provider",
+        "provider", "api_version", "organization", "extra_body",
+        // the headers LiteLLM sends the provider, and its deployment tags
+        "extra_headers", "tags",
+        // vLLM's disaggregated prefill: where the KV cache (the prompt's
+        // state) is sent, remote_host/remote_port included
+        "kv_transfer_params"};
     return keys.contains(key) || key.ends_with("_region_name") || key.ends_with("_location") ||
            key.ends_with("_endpoint") || key.ends_with("_api_base");
   }

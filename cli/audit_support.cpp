@@ -170,6 +170,17 @@ void check_output_option(const options& o, const char* option) {
                       option, out, o.need("db")),
           false);
     }
+    // The checkpoint the gateway publishes beside the log: writers require it, verify reads it.
+    const fs::path published =
+        fs::weakly_canonical(fs::absolute(audit::published_checkpoint_path(o.need("db")), ec), ec);
+    if (target == published) {
+      throw usage_error(
+          fmt::format("--{} {} is the checkpoint the gateway publishes beside the log: writing it "
+                      "would replace what writers and verify check the log against; write it "
+                      "elsewhere",
+                      option, out),
+          false);
+    }
   }
   for (const char* input : {"pubkey", "checkpoint", "policy", "auditor-key"}) {
     if (o.has(input) && fs::exists(out, ec) && fs::equivalent(out, o.need(input), ec)) {

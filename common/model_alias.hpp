@@ -13,6 +13,22 @@
 
 namespace sovgw {
 
+// `lower` without what Ollama fills in by default (a scheme, registry.ollama.ai/, library/, :latest):
+// the one model a name written with them means. A provider's or publisher's prefix stays (a rule
+// written for openai/gpt-4o is about that spelling). A piece of `lower`.
+[[nodiscard]] constexpr std::string_view ollama_name(std::string_view lower) noexcept {
+  for (const std::string_view prefix : {"https://", "http://", "registry.ollama.ai/", "library/"}) {
+    if (lower.size() > prefix.size() && lower.starts_with(prefix)) {
+      lower.remove_prefix(prefix.size());
+    }
+  }
+  constexpr std::string_view default_tag = ":latest";
+  if (lower.size() > default_tag.size() && lower.ends_with(default_tag)) {
+    lower.remove_suffix(default_tag.size());
+  }
+  return lower;
+}
+
 // `lower` is the name in ASCII lower case; the result is a piece of it (never empty when it is not).
 [[nodiscard]] constexpr std::string_view model_base_name(std::string_view lower) noexcept {
   const auto strip_prefix = [&](std::string_view prefix) {
@@ -22,6 +38,9 @@ namespace sovgw {
   };
   strip_prefix("https://");
   strip_prefix("http://");
+  while (lower.size() > 1 && lower.ends_with('/')) {
+    lower.remove_suffix(1);  // meta/llama-3/ is meta/llama-3 to a router that trims it
+  }
   if (const std::size_t slash = lower.rfind('/');
       slash != std::string_view::npos && slash + 1 < lower.size()) {
     lower.remove_prefix(slash + 1);  // registry, namespace, provider, publisher

@@ -379,6 +379,9 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket,
         http::parse_request_head(buf.substr(0, scanner.head_size()), lim, head) != http::parse_error::none ||
         (head.framing != http::body_framing::none &&
          !(head.framing == http::body_framing::content_length && head.content_length == 0))) {
+      // Answering and lingering wait on the client too: the slot is anyone's meanwhile.
+      slot->idle = true;
+      slot->idle_since = std::chrono::steady_clock::now();
       co_await conn->write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", {},
                            milliseconds(5000));
       co_await conn->linger_close(linger_time);

@@ -185,7 +185,8 @@ asio::awaitable<stage_result> upstream_exchange::read_response_head() {
       break;
     }
   }
-  if (head_.status >= 200 && head_.status < 300 && encoded(head_)) {
+  if (head_.framing != http::body_framing::none && encoded(head_) &&
+      usage_meter_for(ctx_.head, head_, false).active()) {  // an answer whose usage is read
     co_return upstream_failed(upstream_error_kind::protocol, io_status::error,
                               "the answer has a Content-Encoding although the gateway asked for identity "
                               "(its usage could not be read)");
@@ -201,14 +202,15 @@ asio::awaitable<stage_result> upstream_exchange::read_response_head() {
 // no way of ending it early makes it free.
 const std::string& upstream_exchange::cluster_name() const { return cluster_.config->name; }
 
-void upstream_exchange::charge_unanswered() {
-  if (ctx_.usage_known || ctx_.usage_estimated) {
-    return;
+void upstream_exchange::charge_unanswered(bool generated) {
+  if (ctx_.usage_known || ctx_.usage_estimated || ctx_.body.empty()) {
+    return;  // a request without a body gives a cluster nothing to generate from
   }
   ctx_.prompt_tokens = usage_meter::estimate_prompt(ctx_.body.size());
   const std::uint64_t reserved = ctx_.reservation.tokens();
-  ctx_.completion_tokens =
-      reserved > ctx_.prompt_tokens ? reserved - ctx_.prompt_tokens : ctx_.completion_bound;
+  ctx_.completion_tokens = !generated                      ? 0
+                           : reserved > ctx_.prompt_tokens ? reserved - ctx_.prompt_tokens
+                                                           : ctx_.completion_bound;
   ctx_.usage_estimated = true;
 }
 
@@ -219,7 +221,10 @@ stage_result upstream_exchange::upstream_failed(upstream_error_kind kind, io_sta
     // The client left (release() says so); nobody is there to read an answer.
     return stage_result::respond(outcome::client_disconnected, "the client went away");
   }
-  charge_unanswered();
+  // A wait that timed out, or an answer that came wrong: the cluster had the request and worked on
+  // it. A connection that broke (sending, or before any answer: a pooled connection the cluster
+  // had closed) may have been the network's or the pool's: the prompt only.
+  charge_unanswered(s == io_status::timeout || kind == upstream_error_kind::protocol);
   w_.shared.stats->upstream_error(ctx_.cluster, kind);
   // Not an endpoint failure (the pool counts those: connect and TLS failures). Once the request
   // is sent, what goes wrong may be what the client sent: a head the cluster refuses by closing,
@@ -270,7 +275,7 @@ bool upstream_exchange::release(bool reusable) {
     ctx_.result = outcome::client_disconnected;
     if (ctx_.status == 0) {
       ctx_.status = 499;  // nginx's convention: the client closed the request
-      charge_unanswered();
+      charge_unanswered(true);
     }
     w_.shared.stats->client_disconnects.fetch_add(1, std::memory_order_relaxed);
   }

@@ -45,7 +45,9 @@ class upstream_exchange {
   // a broken endpoint). A cancelled read is the client's doing and reports nothing.
   void failed_mid_body(outcome o, io_status s);
   // The request reached the cluster and ended without an answer the client got: charged an estimate.
-  void charge_unanswered();
+  // `generated`: the cluster may have generated all along (a timeout, a client gone, garbage): the
+  // reservation; else only the prompt's estimate.
+  void charge_unanswered(bool generated);
   [[nodiscard]] const std::string& cluster_name() const;
 
   // Ends the exchange: stops watching the client, returns the connection to the pool (kept only if

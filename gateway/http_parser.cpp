@@ -863,6 +863,11 @@ parse_error parse_response_head(std::string raw, std::string_view request_method
   if (parse_error e = transfer_encoding_of(out, has_te, chunked, codings); e != parse_error::none) {
     return e;
   }
+  if (has_te && (codings > 1 || !chunked)) {
+    // The gateway asks for no transfer coding (it sends no TE): a gzip'd body would reach the
+    // client undecoded (Transfer-Encoding is hop-by-hop) and its usage could not be read.
+    return parse_error::transfer_encoding_not_implemented;
+  }
   read_connection(out);
   if (request_method == "HEAD" || status < 200 || status == 204 || status == 304) {
     out.framing = body_framing::none;

@@ -347,7 +347,8 @@ const http::field* model_field(const http::message_head& head) {
     const std::string_view name = lowered;
     if (name.find("model") != std::string_view::npos || name.find("deployment") != std::string_view::npos ||
         name.starts_with("x-amzn-sagemaker-") ||
-        name.find("destination-endpoint") != std::string_view::npos) {
+        name.find("destination-endpoint") != std::string_view::npos ||
+        name.starts_with("x-litellm-")) {  // x-litellm-tags picks among a model's deployments
       return &f;
     }
   }

@@ -51,23 +51,19 @@ bool underscore_variant_of_ours(std::string_view name) {
 // Link (preconnect, preload), Content-Location, browsers' report endpoints, and CORS (which
 // origins may read the gateway's answers is the gateway's business, not a cluster's).
 bool points_client_elsewhere(std::string_view name) {
-  static constexpr std::string_view names[] = {"set-cookie",
-                                               "set-cookie2",
-                                               "alt-svc",
-                                               "alt-used",
-                                               "strict-transport-security",
-                                               "refresh",
-                                               "link",
-                                               "content-location",
-                                               "nel",
-                                               "report-to",
-                                               "reporting-endpoints",
-                                               "clear-site-data",
-                                               "service-worker-allowed"};
-  constexpr std::string_view cors = "access-control-";
+  static constexpr std::string_view names[] = {
+      "set-cookie", "set-cookie2", "alt-svc", "alt-used", "strict-transport-security", "refresh", "link",
+      "content-location", "nel", "report-to", "reporting-endpoints", "clear-site-data",
+      "service-worker-allowed", "expect-ct", "speculation-rules", "set-login",
+      // what a front proxy or CDN before the gateway acts on: serve a file of its own
+      // (X-Accel-Redirect, X-Sendfile), or cache one tenant's answer for others
+      "x-sendfile", "x-lighttpd-send-file", "surrogate-control", "cdn-cache-control"};
+  const auto starts = [&](std::string_view prefix) {
+    return name.size() > prefix.size() && http::iequals(name.substr(0, prefix.size()), prefix);
+  };
   return std::any_of(std::begin(names), std::end(names),
                      [&](std::string_view n) { return http::iequals(name, n); }) ||
-         (name.size() > cors.size() && http::iequals(name.substr(0, cors.size()), cors));
+         starts("access-control-") || starts("x-accel-");
 }
 
 // The Location a client may follow: one on the gateway, where the request is decided again. A
@@ -167,42 +163,6 @@ bool any_media_type(const http::message_head& up, const auto& visit) {
   return false;
 }
 
-// Usage is read from successful answers of the OpenAI-style API, and of every POST elsewhere
-// (clusters serve models off /v1/ too: /chat/completions, TGI's /generate, SageMaker-style
-// /invocations): event streams event by event, and every other body (JSON, Ollama's NDJSON
-// stream, text, no type at all) from its end, charged by its size when it reports no usage. The
-// usage event the gateway asked for is removed only where the client's framing allows it (not
-// under a Content-Length the client was already told).
-usage_meter usage_meter_for(const request_context& ctx, const http::message_head& up) {
-  if (up.status < 200 || up.status >= 300 ||
-      !(http::path_under(ctx.head, "/v1/") || ctx.head.method == "POST")) {
-    return {};
-  }
-  usage_meter meter(usage_meter::mode::json, false);
-  bool json = false;
-  any_media_type(up, [&](std::string_view type) {
-    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) {
-      type.remove_suffix(1);
-    }
-    if (http::iequals(type, "text/event-stream")) {
-      meter = usage_meter(usage_meter::mode::sse,
-                          ctx.usage_requested && up.framing != http::body_framing::content_length);
-      return true;
-    }
-    // JSON, and the JSON lines of Ollama's and TGI's streams: a model's text is a string in
-    // them, so a `"usage"` key is the cluster's own, never what the model wrote.
-    constexpr std::string_view suffix = "+json";
-    json = json || http::iequals(type, "application/json") || http::iequals(type, "application/x-ndjson") ||
-           http::iequals(type, "application/jsonl") || http::iequals(type, "application/json-seq") ||
-           (type.size() > suffix.size() && http::iequals(type.substr(type.size() - suffix.size()), suffix));
-    return false;
-  });
-  if (meter.passes_through() && !json) {
-    meter.ignore_usage_in_body();
-  }
-  return meter;
-}
-
 // One relay: the state the per-framing loops share.
 class relay_run {
  public:
@@ -217,7 +177,7 @@ class relay_run {
     const bool close = !keep_alive || (streamed && client_http10);
     after_ = close ? next_step::close : next_step::keep_alive;
     capture_ = recorder.captures_completion(ctx);
-    meter_ = usage_meter_for(ctx, up);
+    meter_ = usage_meter_for(ctx.head, up, ctx.usage_requested);
     // An event stream's next event is seldom there when the last one has just been relayed.
     paced_ = streamed && any_media_type(up, [](std::string_view type) {
                return http::iequals(type, "text/event-stream");
@@ -494,7 +454,7 @@ class relay_run {
     ctx_.response_bytes = 0;
     ctx_.completion.clear();
     ctx_.result = outcome::upstream_protocol;
-    ex_.charge_unanswered();
+    ex_.charge_unanswered(true);
     relay_result r;
     r.unanswered_message = fmt::format("cluster '{}' failed: {}", ex_.cluster_name(), what);
     return r;

@@ -331,6 +331,43 @@ void usage_meter::estimate(std::size_t request_body_bytes, bool generates) {
   }
 }
 
+usage_meter usage_meter_for(const http::message_head& request, const http::message_head& up,
+                            bool usage_requested) {
+  if (up.status < 200 || up.status >= 300) {
+    return {};
+  }
+  bool json = false;
+  bool events = false;
+  for (const http::field& f : up.fields) {
+    if (f.id != http::field_id::content_type) {
+      continue;
+    }
+    std::string_view type = std::string_view(f.value).substr(0, f.value.find(';'));
+    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) {
+      type.remove_suffix(1);
+    }
+    events = events || http::iequals(type, "text/event-stream");
+    // JSON, and the JSON lines of Ollama's and TGI's streams: a model's text is a string in them,
+    // so a `"usage"` key is the cluster's own, never what the model wrote.
+    constexpr std::string_view suffix = "+json";
+    json = json || http::iequals(type, "application/json") || http::iequals(type, "application/x-ndjson") ||
+           http::iequals(type, "application/jsonl") || http::iequals(type, "application/json-seq") ||
+           (type.size() > suffix.size() && http::iequals(type.substr(type.size() - suffix.size()), suffix));
+  }
+  if (!(http::path_under(request, "/v1/") || request.method == "POST" || json || events)) {
+    return {};
+  }
+  if (events) {
+    return usage_meter(usage_meter::mode::sse,
+                       usage_requested && up.framing != http::body_framing::content_length);
+  }
+  usage_meter meter(usage_meter::mode::json, false);
+  if (!json) {
+    meter.ignore_usage_in_body();
+  }
+  return meter;
+}
+
 bool answers_with_text(const http::message_head& head) {
   if (http::path_under(head, "/v1/")) {
     return http::path_under(head, "/v1/chat/completions") || http::path_under(head, "/v1/completions") ||

@@ -82,6 +82,17 @@ class usage_meter {
   std::string pending_;           // sse: an incomplete event; json: the body's tail
 };
 
+// The meter for the answer `up` to `request`: usage is read from successful answers of the
+// OpenAI-style API, of every POST elsewhere (clusters serve models off /v1/ too: /chat/completions,
+// TGI's /generate, SageMaker-style /invocations), and of any request answered with JSON or events
+// (a background response read back with GET /responses/{id} under any prefix): event streams event
+// by event, every other body from its end, charged by its size when it reports no usage; a `usage`
+// only in a body that is JSON (in text it is whatever the model wrote). The usage event the gateway
+// asked for (`usage_requested`) is removed only where the client's framing allows it (not under a
+// Content-Length the client was already told). Inactive for other answers.
+[[nodiscard]] usage_meter usage_meter_for(const http::message_head& request, const http::message_head& up,
+                                          bool usage_requested);
+
 // Whether an answer is generated text (charged by its size when the cluster reports no usage, and
 // a completion reserved for before it when the request does not bound it): on /v1/, the endpoints
 // that generate; elsewhere every POST but those that answer with vectors or scores (embeddings,

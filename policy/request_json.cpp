@@ -86,20 +86,47 @@ std::vector<std::string>* data_class_list(std::string_view key, request_values& 
 std::string request_path_problem(std::string_view path, bool glob) {
   const std::string quoted = "'" + std::string(path) + "'";
   if (path.empty() || (path.front() != '/' && !(glob && path.front() == '*'))) {
-    return quoted + " is not a request path: it starts with '/'";
+    return quoted + " is not a request path: a path starts with '/'";
   }
   if (!glob && path.find_first_of("?#") != std::string_view::npos) {
     return quoted +
            " holds a query or fragment: the gateway decides the path without them (/v1/models for "
            "/v1/models?x=1)";
   }
-  // Not canonical: the gateway answers 400 before the policy is asked.
+  if (glob && path.find('#') != std::string_view::npos) {
+    return quoted + " holds a fragment: a client never sends one, and the policy never sees it";
+  }
+  // Not canonical as the gateway reads a target (docs/http.md): it answers 400 before the policy is
+  // asked. Encodings it keeps (%3A, %C3%A9, a space inside a segment) are canonical.
   const std::string padded = std::string(path) + "/";
-  if (path.find_first_of("%\\;") != std::string_view::npos || path.find("//") != std::string_view::npos ||
-      padded.find("/./") != std::string::npos || padded.find("/../") != std::string::npos) {
+  bool refused = path.find_first_of("\\;") != std::string_view::npos ||
+                 path.find("//") != std::string_view::npos || padded.find("/./") != std::string::npos ||
+                 padded.find("/../") != std::string::npos || padded.find("./") != std::string::npos ||
+                 padded.find("%20/") != std::string::npos;
+  const auto hex = [](char c) -> int {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+  };
+  for (std::size_t i = path.find('%'); !refused && i != std::string_view::npos; i = path.find('%', i + 1)) {
+    if (i + 2 >= path.size() || hex(path[i + 1]) < 0 || hex(path[i + 2]) < 0) {
+      refused = true;  // a % that encodes nothing
+      break;
+    }
+    const auto c = static_cast<char>(hex(path[i + 1]) * 16 + hex(path[i + 2]));
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                            c == '-' || c == '.' || c == '_' || c == '~';
+    refused = unreserved || c == '/' || c == '\\' || c == '%' || c == ';' || c == '?' || c == '#' ||
+              static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  }
+  if (refused) {
     return quoted +
-           " is not canonical (an empty or dot segment, a %, a backslash or a ;): the gateway refuses such a "
-           "target (400 non_canonical_target) before the policy sees it";
+           " is not canonical (an empty or dot segment, a segment ending in '.' or an encoded space, a "
+           "backslash or a ';', or an encoded letter, digit, '-', '.', '_', '~', '/', backslash, '%', ';', "
+           "'?', "
+           "'#' or control character): the gateway refuses such a target (400 non_canonical_target) before "
+           "the policy sees it";
   }
   if (glob && path.find('?') != std::string_view::npos &&
       (path.find("?*") != std::string_view::npos || path.find_first_of("=&") != std::string_view::npos)) {

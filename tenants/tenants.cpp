@@ -189,10 +189,11 @@ void read_model_limits(reader& r, const YAML::Node& n, std::vector<model_limit>&
     }
     std::string folded;
     (void)ascii_lower_into(pattern, folded);
-    // An exact name by its base name (llama3 for library/llama3:latest); a glob as written, in
-    // lower case (meta-llama/* must not become *).
+    // An exact name without Ollama's defaults (llama3 for library/llama3:latest; a provider's prefix
+    // stays: a limit for openai/gpt-4o is not one for azure/gpt-4o); a glob as written, in lower
+    // case (meta-llama/* must not become *). A request meets it as sent or by its base name.
     policy::glob_pattern folded_glob{
-        policy::glob_pattern::is_glob(folded) ? folded : std::string(model_base_name(folded))};
+        policy::glob_pattern::is_glob(folded) ? folded : std::string(ollama_name(folded))};
     const auto earlier = std::find_if(out.begin(), out.end(),
                                       [&](const model_limit& m) { return m.folded.covers(folded_glob); });
     if (earlier != out.end()) {

@@ -507,6 +507,41 @@ class UpstreamFailureTest(unittest.TestCase):
                 self.assertIn("chunked", resp.json()["error"]["message"])
                 self.assertEqual(self.request_line(g, resp)["status"], 502)
 
+    def test_usage_is_read_from_any_json_answer_and_no_transfer_coding_hides_it(self):
+        # A background response read back with GET under another prefix (LiteLLM's, Azure's) carries
+        # the generation's usage: charged like any. A body under a transfer coding the gateway did not
+        # ask for would reach the client undecoded and unmetered: 502. And what a front proxy would act
+        # on (X-Accel-Redirect: serve a file of its own) never leaves the gateway.
+
+        class Stored(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps({"object": "response", "status": "completed",
+                                   "usage": {"input_tokens": 7, "output_tokens": 5000}}).encode()
+                if self.headers.get("X-Coding") == "gzip":
+                    compressed = gzip.compress(body)
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                     b"Transfer-Encoding: gzip, chunked\r\n\r\n" +
+                                     f"{len(compressed):x}\r\n".encode() + compressed + b"\r\n0\r\n\r\n")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("X-Accel-Redirect", "/internal/secrets")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        g = self.gateway_to_handler("stored", Stored)
+        resp = exchange(g.port, self.certs, request_bytes("GET", "/openai/v1/responses/resp_1"))
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertNotIn("x-accel-redirect", [n.lower() for n, _ in resp.headers])
+        line = self.request_line(g, resp)
+        self.assertEqual((line["prompt_tokens"], line["completion_tokens"]), (7, 5000))
+        coded = exchange(g.port, self.certs, request_bytes("GET", "/responses/resp_1", b"", {"X-Coding": "gzip"}))
+        self.assertEqual(coded.status, 502, coded.body)
+
     def test_interim_answers_do_not_hold_a_request_past_its_timeout(self):
         # A 103 every 100 ms once restarted the wait for the answer each time: a cluster could hold a
         # request (and its client) as long as it liked.

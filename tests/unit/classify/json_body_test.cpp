@@ -150,6 +150,12 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
        R"({"type":"text","model":"y"}]}]})",
        body_error::other_models, R"("model": "y")"},
       {R"({"model":"m","aws_region_name":"us-east-1"})", body_error::other_models, "aws_region_name"},
+      // vLLM sends the prompt's KV cache where these say; LiteLLM picks a deployment by tags and sends
+      // the provider headers the client chose.
+      {R"({"model":"m","kv_transfer_params":{"remote_host":"10.0.0.9"}})", body_error::other_models,
+       "kv_transfer_params"},
+      {R"({"model":"m","tags":["us-deployment"]})", body_error::other_models, "tags"},
+      {R"({"model":"m","extra_headers":{"x":"y"}})", body_error::other_models, "extra_headers"},
       {R"({"model":"m","Vertex_Location":"us-central1"})", body_error::other_models, "Vertex_Location"},
       {R"({"model":5})", body_error::wrong_type, "model must be a string or null, not a number"},
       {R"({"model":["llama-3"]})", body_error::wrong_type, "model must be a string"},
