@@ -204,7 +204,8 @@ class report_options_test(audit_case):
         before = sorted(os.listdir(self.db))
         current = read_file(os.path.join(self.db, "CURRENT"))
         for args in (("--out", os.path.join(self.db, "CURRENT")), ("--out", os.path.join(self.db, "new.html")),
-                     ("--out", self.pub)):
+                     ("--out", self.pub), ("--out", self.db + ".checkpoint"),
+                     ("--out", os.path.join(self.db, "..", os.path.basename(self.db) + ".checkpoint"))):
             with self.subTest(args=args):
                 p = self.report(*args, check=2)
                 self.assertIn("write it elsewhere", p.stderr)

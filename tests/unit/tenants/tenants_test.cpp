@@ -319,6 +319,15 @@ TEST_CASE("model limits match a model by its base name, whatever alias a client 
     CAPTURE(model);
     CHECK(t.model_rule(model) == nullptr);
   }
+  // A provider's spelling is a limit of its own: openai/gpt-4o's is not azure/gpt-4o's.
+  const load_result providers = parse_tenants(
+      "tenants:\n  - name: a\n    model_limits:\n      openai/gpt-4o: {tokens_per_month: 5}\n"
+      "      azure/gpt-4o: {tokens_per_month: 6}\n",
+      "t.yaml");
+  REQUIRE_MESSAGE(providers.ok(), errors_of(providers));
+  const tenant& p = *providers.tenants->find_tenant("a");
+  CHECK(p.model_rule("azure/gpt-4o")->model.text() == "azure/gpt-4o");
+  CHECK(p.model_rule("gpt-4o") == nullptr);
   const load_result twice = parse_tenants(
       "tenants:\n  - name: a\n    model_limits:\n      llama3: {tokens_per_month: 5}\n"
       "      llama3:latest: {tokens_per_month: 6}\n",
