@@ -86,6 +86,13 @@ std::string shred_note(const std::vector<std::uint32_t>& versions) {
                      format_versions(versions), shred_versions_end);
 }
 
+void log_events::drop_from(std::uint64_t seq) {
+  std::erase_if(retentions_, [&](const retention& r) { return r.seq >= seq; });
+  for (auto& [tenant, events] : shreds_) {
+    std::erase_if(events, [&](const shred& s) { return s.seq >= seq; });
+  }
+}
+
 void log_events::add(const record& r) {
   if (r.kind != record_kind::event) {
     return;

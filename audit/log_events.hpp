@@ -45,6 +45,9 @@ class log_events {
 
   // Takes in an event record (others are ignored). Events are added in log order.
   void add(const record& r);
+  // Forgets the events of records `seq` and later: no signature covers them, so they explain no
+  // payload gone (whoever can write the database could append one that "retains" everything).
+  void drop_from(std::uint64_t seq);
 
   // The first retention event logged after record `seq` whose cut-off is later than `time_us`: it
   // dropped that record's payload.

@@ -444,6 +444,7 @@ class verifier {
                     fmt::format("{} record(s) but no stored checkpoint signed by {} verifies",
                                 report_.records, key_.label()));
     }
+    report_.events.drop_from(report_.signed_records());
     problems_.finish(report_);
     return std::move(report_);
   }

@@ -49,6 +49,18 @@ class payload_loss_test(tampered_log_case):
         db = self.tampered("delete-payload", "307")
         self.assertEqual(self.problems(db), [("payload_missing", 307)])
 
+    def test_an_event_no_signature_covers_explains_nothing(self):
+        # Whoever can write the database, without the signing key, could append a "retention" after
+        # the last checkpoint and delete every payload under it: an unsigned event explains nothing.
+        sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--below-minimum",
+              check=0)
+        run(TAMPER, self.db, "delete-checkpoints-from", "301", check=0)
+        if os.path.exists(self.db + ".checkpoint"):
+            os.remove(self.db + ".checkpoint")
+        out = self.verify_payloads(self.db, check=1).stdout
+        self.assertIn("record 6: its sealed payload is missing", out)
+        self.assertIn(("payload_missing", 6), self.problems(self.db))
+
     def test_data_keys_deleted_outside_shredding_are_missing(self):
         db = self.tampered("delete-data-keys", "globex")
         out = self.verify_payloads(db, check=1).stdout
