@@ -9,6 +9,7 @@
 #include "audit/keys.hpp"
 #include "cli/commands.hpp"
 #include "common/regular_file.hpp"
+#include "common/trusted_file.hpp"
 #include "gateway/admin_server.hpp"
 #include "gateway/cluster_credentials.hpp"
 #include "gateway/config.hpp"
@@ -68,6 +69,10 @@ std::string read_config_file(const std::string& path) {
 std::shared_ptr<const gateway::config> load_config_file(const std::string& path, int invalid_exit,
                                                         int files_exit) {
   const std::string text = read_config_file(path);
+  // Whoever may change the config may drop the policy at the next start, as for the files it names.
+  if (std::string problem = others_may_change(path, "the configuration file"); !problem.empty()) {
+    throw command_error(invalid_exit, problem);
+  }
   try {
     return gateway::parse_config(text, path, gateway::file_checks::check);
   } catch (const gateway::config_error& e) {

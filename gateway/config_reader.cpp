@@ -9,23 +9,27 @@
 #include <cstring>
 #include <set>
 
+#include "common/printable.hpp"
 #include "common/regular_file.hpp"
 
 namespace sovgw::gateway {
 
+// A message quotes the file's values: shown so that none can forge a line or reorder the text.
 void config_reader::error(const YAML::Mark& mark, const std::string& message) {
   if (mark.is_null()) {
-    errors_.push_back(fmt::format("{}: {}", source_, message));
+    errors_.push_back(fmt::format("{}: {}", printable(source_), printable(message)));
   } else {
-    errors_.push_back(fmt::format("{}:{}:{}: {}", source_, mark.line + 1, mark.column + 1, message));
+    errors_.push_back(
+        fmt::format("{}:{}:{}: {}", printable(source_), mark.line + 1, mark.column + 1, printable(message)));
   }
 }
 
 void config_reader::error(const policy::diagnostic& d) {
   if (d.pos.line == 0) {
-    errors_.push_back(fmt::format("{}: {}", source_, d.message));
+    errors_.push_back(fmt::format("{}: {}", printable(source_), printable(d.message)));
   } else {
-    errors_.push_back(fmt::format("{}:{}:{}: {}", source_, d.pos.line, d.pos.column, d.message));
+    errors_.push_back(
+        fmt::format("{}:{}:{}: {}", printable(source_), d.pos.line, d.pos.column, printable(d.message)));
   }
 }
 

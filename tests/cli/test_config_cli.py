@@ -105,6 +105,24 @@ class config_check_test(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(f"{config}:{n + 1}:7: audit.db {not_a_folder} is a file, not a folder", r.stderr)
 
+    def test_a_config_others_could_change_is_refused_and_its_values_are_shown_escaped(self):
+        config = self.write("open.yaml", self.default)
+        os.chmod(config, 0o666)
+        r = run("config", "check", config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"refusing the configuration file {config}: it {config} (mode 0666) lets group or others "
+                      "change it", r.stderr)
+        self.assertEqual(run("serve", "--config", config).returncode, 2)
+        # A value quoted in a message cannot forge a line or reorder what follows.
+        lines = self.default.split("\n")
+        n = next(i for i, line in enumerate(lines) if line.startswith("  - name:"))
+        lines[n] = '  - name: "de\\u202e\\r\\nX-Evil: 1"'
+        config = self.write("bidi.yaml", "\n".join(lines))
+        r = run("config", "check", config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("cluster name 'de\\u202e\\r\\nX-Evil: 1' is not a name", r.stderr)
+        self.assertNotIn("\u202e", r.stderr)
+
     def test_an_option_without_its_value_does_not_take_the_next_option(self):
         r = run("audit", "query", "--db", self.dir, "--since", "--limit", "10")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
