@@ -8,6 +8,9 @@
 // as the link itself can be swapped. Header-only; reads the file system, no state.
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,7 +39,17 @@ namespace detail {
         "run `chown {} '{}'`",
         folder ? "its folder" : "it", p.string(), st.st_uid, me, me, p.string());
   }
-  if ((st.st_mode & 022) != 0 && !(folder && (st.st_mode & S_ISVTX) != 0)) {
+  // Group write by a user private group (the owner's own group, named after it, with no other
+  // member: umask 002 makes such files) lets nobody else in.
+  const auto private_group = [&] {
+    const passwd* owner = ::getpwuid(st.st_uid);
+    const group* g = ::getgrgid(st.st_gid);
+    return owner != nullptr && g != nullptr && owner->pw_gid == st.st_gid &&
+           std::string_view(g->gr_name) == owner->pw_name &&
+           (g->gr_mem == nullptr || g->gr_mem[0] == nullptr);
+  };
+  const mode_t writers = st.st_mode & ((st.st_mode & 020) != 0 && private_group() ? 002 : 022);
+  if (writers != 0 && !(folder && (st.st_mode & S_ISVTX) != 0)) {
     return fmt::format("{} {} (mode {:04o}) lets group or others {} it; run `chmod go-w '{}'`",
                        folder ? "its folder" : "it", p.string(), st.st_mode & 07777,
                        folder ? "replace what is in" : "change", p.string());
@@ -80,12 +93,18 @@ struct file_identity {
   };
   push(absolute);
   fs::path current = "/";
-  const auto refuse = [&](const std::string& problem) {
-    return fmt::format("refusing {} {}: {}", what, path, problem);
+  // Every problem on the way, so that one run names every folder to fix.
+  std::vector<std::string> problems;
+  const auto refuse = [&](std::string problem) {
+    problems.push_back(std::move(problem));
+    return fmt::format("refusing {} {}: {}", what, path, fmt::join(problems, "; and "));
   };
-  if (std::string p = detail::untrusted_entry(current, true, any_owner); !p.empty()) {
-    return refuse(p);
-  }
+  const auto note = [&](std::string problem) {
+    if (!problem.empty()) {
+      problems.push_back(std::move(problem));
+    }
+  };
+  note(detail::untrusted_entry(current, true, any_owner));
   int links = 0;
   while (!todo.empty()) {
     const std::string name = todo.back();
@@ -100,7 +119,7 @@ struct file_identity {
     const fs::path next = current / name;
     struct stat st {};
     if (::lstat(next.c_str(), &st) != 0) {
-      return {};  // missing: the reader says so (and a reader that compares identities refuses)
+      break;  // missing: the reader says so (and a reader that compares identities refuses)
     }
     if (S_ISLNK(st.st_mode)) {
       // `current`, which holds the link, was checked on the way in.
@@ -118,23 +137,24 @@ struct file_identity {
       continue;
     }
     if (todo.empty()) {
-      if (std::string p = detail::untrusted_entry(next, false, any_owner); !p.empty()) {
-        return refuse(p);
-      }
-      if (checked != nullptr) {
+      note(detail::untrusted_entry(next, false, any_owner));
+      if (checked != nullptr && problems.empty()) {
         *checked = file_identity{st.st_dev, st.st_ino};
       }
-      return {};
+      break;
     }
     if (!S_ISDIR(st.st_mode)) {
-      return {};  // not a folder: the reader says so
+      break;  // not a folder: the reader says so
     }
-    if (std::string p = detail::untrusted_entry(next, true, any_owner); !p.empty()) {
-      return refuse(p);
-    }
+    note(detail::untrusted_entry(next, true, any_owner));
     current = next;
   }
-  return {};
+  if (problems.empty()) {
+    return {};
+  }
+  const std::string last = std::move(problems.back());
+  problems.pop_back();
+  return refuse(last);
 }
 
 }  // namespace sovgw

@@ -120,6 +120,9 @@ class PolicyChecksTest(unittest.TestCase):
         self.assertIn(f"refusing the policy file {policy}: it {policy} (mode 0666) lets group or others change it",
                       r.stderr)
         self.assertEqual(run("serve", "--config", config).returncode, 2)
+        # Group write by the owner's own private group (umask 002: root:root here) lets nobody else in.
+        os.chmod(policy, 0o664)
+        self.assertEqual(run("config", "check", config).returncode, 0, run("config", "check", config).stderr)
         os.chmod(policy, 0o644)
         self.assertEqual(run("config", "check", config).returncode, 0)
         open_dir = os.path.join(self.tmp.path, "open")
@@ -140,10 +143,14 @@ class PolicyChecksTest(unittest.TestCase):
                 with open(linked, "w") as f:
                     f.write(gateway_yaml(self.certs, cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs),
                                          extra=extra))
+                if name == "policy":
+                    os.chmod(moved, 0o606)
                 r = run("config", "check", linked)
                 self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-                self.assertIn(f"its folder {open_dir} (mode 0777) lets group or others replace what is in it",
-                              r.stderr)
+                self.assertIn(f"its folder {open_dir} (mode 0777) lets group or others replace what is in it", r.stderr)
+                if name == "policy":  # every problem on the way in one run: the folder, and the file
+                    self.assertIn(f"it {moved} (mode 0606) lets group or others change it", r.stderr)
+                    os.chmod(moved, 0o600)
         # A folder link (a deploy's `current -> releases/r1`) kept in a folder others may write: they
         # could point it at another release, or at their own policy.
         releases = os.path.join(self.tmp.path, "releases", "r1")
