@@ -205,9 +205,20 @@ class cluster_reader {
         continue;
       }
       if (const std::size_t scheme = s.find("://"); scheme != std::string::npos) {
+        // What to write instead: the URL's host and port (its scheme's default when it names none),
+        // never its user or password.
+        std::string authority = s.substr(scheme + 3, s.find_first_of("/?#", scheme + 3) - (scheme + 3));
+        if (const std::size_t at = authority.rfind('@'); at != std::string::npos) {
+          authority.erase(0, at + 1);
+        }
+        const std::size_t close = authority.rfind(']');
+        const std::size_t colon = authority.rfind(':');
+        if (colon == std::string::npos || (close != std::string::npos && colon < close)) {
+          authority += s.compare(0, 5, "http:") == 0 ? ":80" : ":443";
+        }
         error(e, fmt::format("endpoint must be host:port, not a URL: write '{}' (TLS unless the cluster sets "
                              "insecure_loopback_plaintext)",
-                             s.substr(scheme + 3, s.find('/', scheme + 3) - (scheme + 3))));
+                             authority));
         continue;
       }
       const std::size_t colon = s.rfind(':');

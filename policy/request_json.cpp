@@ -128,8 +128,12 @@ std::string request_path_problem(std::string_view path, bool glob) {
            "'#' or control character): the gateway refuses such a target (400 non_canonical_target) before "
            "the policy sees it";
   }
-  if (glob && path.find('?') != std::string_view::npos &&
-      (path.find("?*") != std::string_view::npos || path.find_first_of("=&") != std::string_view::npos)) {
+  // `/v1/models?*` or `?x=1`: a query spelled out ('?' after a name, not a segment's first character
+  // as in /v1/files/?*, or a `=`/`&` after it).
+  const std::size_t q = glob ? path.find('?') : std::string_view::npos;
+  if (q != std::string_view::npos && q > 0 &&
+      ((path[q - 1] != '/' && path.substr(q).starts_with("?*")) ||
+       path.find_first_of("=&", q) != std::string_view::npos)) {
     return quoted +
            " looks like it names a query, but '?' matches one character of the path: the policy "
            "never sees the query";

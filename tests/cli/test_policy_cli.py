@@ -345,6 +345,8 @@ class PolicyTest(unittest.TestCase):
             self.assertIn(f"{p}:4:35: warning: path '/v1//chat' is not canonical", r.stderr)
             self.assertIn(f"{p}:4:46: warning: path '/admin/./x' is not canonical", r.stderr)
             self.assertIn(f"{p}:4:58: warning: path '/v1/%61dmin' is not canonical", r.stderr)
+            p.write_text("rules:\n  - id: f\n    effect: forbid\n    when: {path: ['/v1/files/?*', /v1/ft%3Ax]}\n")
+            self.assertNotIn("warning: path", run("policy", "check", str(p)).stderr)  # one character; a kept encoding
             # Globs have * and ? only: a character class or alternatives is matched as written.
             p.write_text("rules:\n  - id: f\n    effect: forbid\n    when: {model: ['llama-[23]*', 'gpt-{4o,4}', 'a**']}\n")
             r = run("policy", "check", str(p))

@@ -257,7 +257,7 @@ TEST_CASE("clusters config: the gateway's schema, every error with its position"
     tls: {ca: x.pem, client_key: k.pem}
     down_retry_interval: 10
   - name: "de\r\nX-Evil: 1\u202e<b>"
-    endpoints: ["http://10.0.0.1:8000/v1", "::1:8443", "h st:1", "[::1]:1"]
+    endpoints: ["http://10.0.0.1:8000/v1", "::1:8443", "h st:1", "[::1]:1", "https://u:pw@api.example.com/v1"]
     country: DE
     operator_jurisdiction: DE
 )",
@@ -292,6 +292,8 @@ TEST_CASE("clusters config: the gateway's schema, every error with its position"
            "c.yaml:18:56: error: endpoint host must be a DNS name or an IP address (IPv6 as [::1]:port), not "
            "'h "
            "st:1'",
+           // Never the URL's password, and the scheme's port when it names none.
+           "c.yaml:18:77: error: endpoint must be host:port, not a URL: write 'api.example.com:443'",
        }) {
     CHECK(out.find(line) != std::string::npos);
   }
