@@ -59,6 +59,7 @@ struct verify_outcome {
   std::vector<held_checkpoints::source> held_from;  // where each held checkpoint came from
   std::vector<std::uint64_t> checkpoint_sizes;      // of a log that verifies
   bool saved = false;
+  std::uint64_t newer_held = 0;  // --save-checkpoint not saved: a held checkpoint of this size is newer
   double seconds = 0;
 
   [[nodiscard]] bool ok() const { return report.ok() && (!payloads || payloads->ok()); }
@@ -152,6 +153,12 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
   if (v.saved) {
     std::printf("saved the checkpoint at size %llu to %s: give it to --checkpoint next time\n",
                 static_cast<unsigned long long>(report.latest->size), o.need("save-checkpoint").c_str());
+  } else if (v.newer_held > 0) {
+    std::printf(
+        "not saved to %s: the checkpoint you hold (size %llu) is newer than the log's newest stored one "
+        "(size %llu); keep giving that one to --checkpoint\n",
+        o.need("save-checkpoint").c_str(), static_cast<unsigned long long>(v.newer_held),
+        static_cast<unsigned long long>(report.latest->size));
   }
   if (report.forced_opens > 0) {
     std::printf("note: the log records %llu forced open(s) over a failed verification\n",
@@ -260,8 +267,13 @@ int cmd_verify(const options& o) {
     }
     v.checkpoint_sizes = std::move(sizes.value());
     if (o.has("save-checkpoint")) {
-      save_checkpoint(*s, v.report.latest->size, o.need("save-checkpoint"));
-      v.saved = true;
+      // Never an older checkpoint than one the auditor holds: kept for the next visit, it would let
+      // the records between the two be removed unnoticed.
+      v.newer_held = v.report.newest_held_size > v.report.latest->size ? v.report.newest_held_size : 0;
+      if (v.newer_held == 0) {
+        save_checkpoint(*s, v.report.latest->size, o.need("save-checkpoint"));
+        v.saved = true;
+      }
     }
     if (o.flag("payloads")) {
       const auto keys = auditor

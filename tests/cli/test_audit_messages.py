@@ -6,7 +6,7 @@ import os
 import re
 import unittest
 
-from test_audit_support import audit_case, read_file, sovgw, write_file
+from test_audit_support import TAMPER, audit_case, read_file, run, sovgw, write_file
 
 
 class command_prefix_test(audit_case):
@@ -156,6 +156,24 @@ class verify_names_its_key_test(audit_case):
         out = sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout
         self.assertRegex(out, r"^OK: checkpoint at size 5 is consistent with checkpoint at size 7 \(append-only\), "
                               f"both signed by {re.escape(self.label)} \\(SHA-256 fingerprint [A-Za-z0-9_-]{{43}}\\)\n$")
+
+
+class save_checkpoint_test(audit_case):
+    def test_an_older_checkpoint_than_the_one_held_is_never_saved(self):
+        # The log's newest stored checkpoint deleted: the one the auditor holds (size 7) is newer. Saving
+        # the stored one (size 5) for next time would let records 5..6 go unnoticed later.
+        self.append(5, run_name="a")
+        self.append(2, run_name="b")
+        held = os.path.join(self.tmp, "held.checkpoint")
+        sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", held, check=0)
+        run(TAMPER, self.db, "delete-checkpoints-from", "7", check=0)
+        os.remove(self.db + ".checkpoint")
+        again = os.path.join(self.tmp, "again.checkpoint")
+        out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", held,
+                    "--save-checkpoint", again, check=0).stdout
+        self.assertIn(f"not saved to {again}: the checkpoint you hold (size 7) is newer than the log's newest stored "
+                      "one (size 5)", out)
+        self.assertFalse(os.path.exists(again))
 
 
 class decision_wording_test(audit_case):
