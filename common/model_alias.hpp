@@ -7,7 +7,9 @@
 // gpt-4o, run elsewhere); Hugging Face names carry their publisher (`meta-llama/llama-3.1-8b`). The
 // policy and the tenants' model limits decide the base name (the last path segment, without
 // `:latest`) besides the name as sent, so that a rule written for `gpt-4o` or `llama-*` meets every
-// such spelling. Another tag (`llama3:70b`) stays another model.
+// such spelling, as it does a pinned version or digest (`claude-3-5-sonnet@20240620`,
+// `llama3@sha256:...`) and OpenRouter's variants (`:free`, `:nitro`, ...). Another tag
+// (`llama3:70b`) stays another model.
 
 #include <string_view>
 
@@ -45,9 +47,17 @@ namespace sovgw {
       slash != std::string_view::npos && slash + 1 < lower.size()) {
     lower.remove_prefix(slash + 1);  // registry, namespace, provider, publisher
   }
-  constexpr std::string_view default_tag = ":latest";
-  if (lower.size() > default_tag.size() && lower.ends_with(default_tag)) {
-    lower.remove_suffix(default_tag.size());
+  // A pinned version or digest (Vertex's claude-3-5-sonnet@20240620, Ollama's llama3@sha256:...).
+  if (const std::size_t at = lower.find('@'); at != std::string_view::npos && at > 0) {
+    lower.remove_suffix(lower.size() - at);
+  }
+  // Ollama's default tag, and OpenRouter's variants of one model (:free, :nitro, ...).
+  for (const std::string_view suffix :
+       {":latest", ":free", ":nitro", ":beta", ":extended", ":thinking", ":online", ":floor", ":exacto"}) {
+    if (lower.size() > suffix.size() && lower.ends_with(suffix)) {
+      lower.remove_suffix(suffix.size());
+      break;
+    }
   }
   return lower;
 }

@@ -305,6 +305,7 @@ TEST_CASE("model limits match a model by its base name, whatever alias a client 
   const tenant& t = *r.tenants->find_tenant("a");
   for (const char* model :
        {"llama3", "llama3:latest", "LLAMA3:Latest", "library/llama3", "openai/llama3", "meta/Llama3",
+        "llama3@sha256:0123abcd", "openrouter/llama3:free", "meta/llama3/",
         "registry.ollama.ai/library/llama3:latest", "https://registry.ollama.ai/library/llama3"}) {
     CAPTURE(model);
     REQUIRE(t.model_rule(model) != nullptr);
