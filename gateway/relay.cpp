@@ -58,11 +58,12 @@ bool points_client_elsewhere(std::string_view name) {
       // what a front proxy or CDN before the gateway acts on: serve a file of its own
       // (X-Accel-Redirect, X-Sendfile), or cache one tenant's answer for others
       "x-sendfile", "x-lighttpd-send-file", "surrogate-control", "cdn-cache-control"};
+  // Inline comparisons (most fail on the length at once): this runs for every field of every answer.
   const auto starts = [&](std::string_view prefix) {
-    return name.size() > prefix.size() && http::iequals(name.substr(0, prefix.size()), prefix);
+    return name.size() > prefix.size() && ascii_iequals(name.substr(0, prefix.size()), prefix);
   };
   return std::any_of(std::begin(names), std::end(names),
-                     [&](std::string_view n) { return http::iequals(name, n); }) ||
+                     [&](std::string_view n) { return ascii_iequals(name, n); }) ||
          starts("access-control-") || starts("x-accel-");
 }
 
@@ -128,7 +129,7 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
         points_client_elsewhere(f.name)) {
       continue;
     }
-    if (http::iequals(f.name, "location")) {
+    if (ascii_iequals(f.name, "location")) {
       if (const std::optional<std::string> on_gateway = location_on_gateway(f.value)) {
         append_field(out, f.name, *on_gateway);
       }
