@@ -290,14 +290,23 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   }
   if (exists) {
     // CURRENT names the MANIFEST that lists the log's files: that one gone is damage, not an
-    // environment problem to retry (RocksDB reports it as an I/O error).
-    std::ifstream current(dir + "/CURRENT");
-    std::string manifest;
-    std::getline(current, manifest);
+    // environment problem to retry (RocksDB reports it as an I/O error). A writer opening the log
+    // meanwhile rolls to a new MANIFEST and deletes the old one: CURRENT is read again, and only a
+    // name it still gives that is still missing is damage.
+    const auto named_manifest = [&] {
+      std::ifstream current(dir + "/CURRENT");
+      std::string manifest;
+      std::getline(current, manifest);
+      return manifest;
+    };
+    const auto missing = [&](const std::string& manifest) {
+      struct stat m {};
+      return manifest.starts_with("MANIFEST-") && manifest.find('/') == std::string::npos &&
+             ::stat((dir + "/" + manifest).c_str(), &m) != 0 && errno == ENOENT;
+    };
     // (Only a folder that holds the log's other files: a lone CURRENT is no log at all.)
-    if (manifest.starts_with("MANIFEST-") && manifest.find('/') == std::string::npos &&
-        ::stat((dir + "/" + manifest).c_str(), &st) != 0 && errno == ENOENT &&
-        !rocksdb_files_in(dir).empty()) {
+    if (const std::string manifest = named_manifest(); missing(manifest) && named_manifest() == manifest &&
+                                                       missing(manifest) && !rocksdb_files_in(dir).empty()) {
       return status{
           error_code::corruption,
           fmt::format("the audit log at {} is damaged: {}, the MANIFEST its CURRENT file names (the "
