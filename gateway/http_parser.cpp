@@ -7,6 +7,7 @@
 #endif
 
 #include "common/ascii.hpp"
+#include "common/canonical_path.hpp"
 
 namespace sovgw::http {
 
@@ -154,24 +155,6 @@ bool is_valid_host(std::string_view h) {
     }
   }
   return true;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-bool is_unreserved(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-         c == '_' || c == '~';
 }
 
 bool known_method(std::string_view m) {
@@ -472,86 +455,16 @@ std::string_view describe(parse_error e) {
   return "unknown error";
 }
 
-// The length of the percent-encoded UTF-8 character at path[i] ('%' and two hex digits, its lead
-// byte >= 0x80, and its continuation bytes encoded the same way), or 0 when the bytes are not one
-// well-formed UTF-8 character (overlong, surrogate, truncated, over U+10FFFF).
-std::size_t encoded_utf8_length(std::string_view path, std::size_t i) {
-  const auto byte_at = [&](std::size_t k) -> int {
-    if (k + 2 >= path.size() || path[k] != '%' || hex_value(path[k + 1]) < 0 || hex_value(path[k + 2]) < 0) {
-      return -1;
-    }
-    return hex_value(path[k + 1]) * 16 + hex_value(path[k + 2]);
-  };
-  const int lead = byte_at(i);
-  std::size_t n = 0;
-  std::uint32_t cp = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    n = 2;
-    cp = static_cast<std::uint32_t>(lead & 0x1F);
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    n = 3;
-    cp = static_cast<std::uint32_t>(lead & 0x0F);
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    n = 4;
-    cp = static_cast<std::uint32_t>(lead & 0x07);
-  } else {
-    return 0;
-  }
-  for (std::size_t k = 1; k < n; ++k) {
-    const int b = byte_at(i + 3 * k);
-    if (b < 0x80 || b > 0xBF) {
-      return 0;
-    }
-    cp = (cp << 6) | static_cast<std::uint32_t>(b & 0x3F);
-  }
-  const bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
-  return overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : 3 * n;
-}
-
 parse_error check_canonical_path(std::string_view path) {
-  if (path.empty() || path.front() != '/') {
-    return parse_error::bad_target;
+  switch (canonical_path_form(path)) {
+    case path_form::canonical:
+      return parse_error::none;
+    case path_form::malformed:
+      return parse_error::bad_target;
+    case path_form::not_canonical:
+      break;
   }
-  std::size_t segment_start = 1;
-  for (std::size_t i = 1; i <= path.size(); ++i) {
-    if (i < path.size() && path[i] != '/') {
-      const char c = path[i];
-      if (c == '\\' || c == ';') {
-        return parse_error::non_canonical_target;
-      }
-      if (c == '%') {
-        if (i + 2 >= path.size() || hex_value(path[i + 1]) < 0 || hex_value(path[i + 2]) < 0) {
-          return parse_error::bad_target;
-        }
-        const auto decoded = static_cast<unsigned char>(hex_value(path[i + 1]) * 16 + hex_value(path[i + 2]));
-        if (is_unreserved(decoded) || decoded == '/' || decoded == '\\' || decoded == '%' || decoded < 0x20 ||
-            decoded == 0x7f || decoded == ';' || decoded == '?' || decoded == '#') {
-          return parse_error::non_canonical_target;
-        }
-        if (decoded >= 0x80) {  // the encoded bytes must be UTF-8: no overlong '/' (%C0%AF)
-          const std::size_t used = encoded_utf8_length(path, i);
-          if (used == 0) {
-            return parse_error::non_canonical_target;
-          }
-          i += used - 1;
-          continue;
-        }
-        i += 2;
-      }
-      continue;
-    }
-    const std::string_view segment = path.substr(segment_start, i - segment_start);
-    const bool last = i == path.size();
-    if ((segment.empty() && !last) || segment == "." || segment == "..") {
-      return parse_error::non_canonical_target;
-    }
-    // Windows servers (IIS, http.sys) drop a segment's trailing dots and spaces: "admin." is "admin".
-    if (segment.ends_with('.') || segment.ends_with("%20")) {
-      return parse_error::non_canonical_target;
-    }
-    segment_start = i + 1;
-  }
-  return parse_error::none;
+  return parse_error::non_canonical_target;
 }
 
 bool iequals(std::string_view a, std::string_view b) { return ascii_iequals(a, b); }

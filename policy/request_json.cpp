@@ -9,6 +9,8 @@
 #include <set>
 #include <string>
 
+#include "common/canonical_path.hpp"
+
 namespace sovgw::policy {
 namespace {
 
@@ -96,30 +98,9 @@ std::string request_path_problem(std::string_view path, bool glob) {
   if (glob && path.find('#') != std::string_view::npos) {
     return quoted + " holds a fragment: a client never sends one, and the policy never sees it";
   }
-  // Not canonical as the gateway reads a target (docs/http.md): it answers 400 before the policy is
-  // asked. Encodings it keeps (%3A, %C3%A9, a space inside a segment) are canonical.
-  const std::string padded = std::string(path) + "/";
-  bool refused = path.find_first_of("\\;") != std::string_view::npos ||
-                 path.find("//") != std::string_view::npos || padded.find("/./") != std::string::npos ||
-                 padded.find("/../") != std::string::npos || padded.find("./") != std::string::npos ||
-                 padded.find("%20/") != std::string::npos;
-  const auto hex = [](char c) -> int {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-  };
-  for (std::size_t i = path.find('%'); !refused && i != std::string_view::npos; i = path.find('%', i + 1)) {
-    if (i + 2 >= path.size() || hex(path[i + 1]) < 0 || hex(path[i + 2]) < 0) {
-      refused = true;  // a % that encodes nothing
-      break;
-    }
-    const auto c = static_cast<char>(hex(path[i + 1]) * 16 + hex(path[i + 2]));
-    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                            c == '-' || c == '.' || c == '_' || c == '~';
-    refused = unreserved || c == '/' || c == '\\' || c == '%' || c == ';' || c == '?' || c == '#' ||
-              static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-  }
+  // Not canonical as the gateway reads a target (common/canonical_path.hpp, docs/http.md): it
+  // answers 400 before the policy is asked. Encodings it keeps (%3A, %C3%A9) are canonical.
+  const bool refused = path.front() == '/' && canonical_path_form(path) != path_form::canonical;
   if (refused) {
     return quoted +
            " is not canonical (an empty or dot segment, a segment ending in '.' or an encoded space, a "

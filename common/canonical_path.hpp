@@ -1,0 +1,125 @@
+#pragma once
+
+// Whether a request path is in canonical form (RFC 3986 section 6), as the gateway requires of every
+// target before the policy sees it, so that whatever decodes or normalises paths (the policy's
+// matcher, a cluster's router) sees the same path. One rule for the gateway's parser and the
+// policy tools (`policy explain`/`test` refuse a path the gateway would refuse, `policy check`
+// warns at a rule's). Header-only, pure.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace sovgw {
+
+[[nodiscard]] constexpr int hex_digit_value(char c) noexcept {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+// RFC 3986 unreserved: a percent-encoding of one of these has a plain spelling.
+[[nodiscard]] constexpr bool is_unreserved_char(unsigned char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+// The length of the percent-encoded UTF-8 character at path[i] ('%' and two hex digits, its lead
+// byte >= 0x80, and its continuation bytes encoded the same way), or 0 when the bytes are not one
+// well-formed UTF-8 character (overlong, surrogate, truncated, over U+10FFFF).
+[[nodiscard]] inline std::size_t encoded_utf8_length(std::string_view path, std::size_t i) noexcept {
+  const auto byte_at = [&](std::size_t k) -> int {
+    if (k + 2 >= path.size() || path[k] != '%' || hex_digit_value(path[k + 1]) < 0 ||
+        hex_digit_value(path[k + 2]) < 0) {
+      return -1;
+    }
+    return hex_digit_value(path[k + 1]) * 16 + hex_digit_value(path[k + 2]);
+  };
+  const int lead = byte_at(i);
+  std::size_t n = 0;
+  std::uint32_t cp = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    n = 2;
+    cp = static_cast<std::uint32_t>(lead & 0x1F);
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    n = 3;
+    cp = static_cast<std::uint32_t>(lead & 0x0F);
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    n = 4;
+    cp = static_cast<std::uint32_t>(lead & 0x07);
+  } else {
+    return 0;
+  }
+  for (std::size_t k = 1; k < n; ++k) {
+    const int b = byte_at(i + 3 * k);
+    if (b < 0x80 || b > 0xBF) {
+      return 0;
+    }
+    cp = (cp << 6) | static_cast<std::uint32_t>(b & 0x3F);
+  }
+  const bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+  return overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : 3 * n;
+}
+
+enum class path_form { canonical, malformed, not_canonical };
+
+// No empty ("//") or dot ("." / "..") segments, no segment ending in '.' or an encoded space
+// (Windows servers drop them), no percent-encoded unreserved characters, slashes, backslashes,
+// control characters, percent signs, ';', '?' or '#', encoded bytes that are well-formed UTF-8, no
+// raw backslash, no ';' path parameters; `malformed`: not starting with '/', or a '%' not followed
+// by two hex digits. A trailing '/' is allowed.
+[[nodiscard]] inline path_form canonical_path_form(std::string_view path) noexcept {
+  if (path.empty() || path.front() != '/') {
+    return path_form::malformed;
+  }
+  std::size_t segment_start = 1;
+  for (std::size_t i = 1; i <= path.size(); ++i) {
+    if (i < path.size() && path[i] != '/') {
+      const char c = path[i];
+      if (c == '\\' || c == ';') {
+        return path_form::not_canonical;
+      }
+      if (c == '%') {
+        if (i + 2 >= path.size() || hex_digit_value(path[i + 1]) < 0 || hex_digit_value(path[i + 2]) < 0) {
+          return path_form::malformed;
+        }
+        const auto decoded =
+            static_cast<unsigned char>(hex_digit_value(path[i + 1]) * 16 + hex_digit_value(path[i + 2]));
+        if (is_unreserved_char(decoded) || decoded == '/' || decoded == '\\' || decoded == '%' ||
+            decoded < 0x20 || decoded == 0x7f || decoded == ';' || decoded == '?' || decoded == '#') {
+          return path_form::not_canonical;
+        }
+        if (decoded >= 0x80) {  // the encoded bytes must be UTF-8: no overlong '/' (%C0%AF)
+          const std::size_t used = encoded_utf8_length(path, i);
+          if (used == 0) {
+            return path_form::not_canonical;
+          }
+          i += used - 1;
+          continue;
+        }
+        i += 2;
+      }
+      continue;
+    }
+    const std::string_view segment = path.substr(segment_start, i - segment_start);
+    const bool last = i == path.size();
+    if ((segment.empty() && !last) || segment == "." || segment == "..") {
+      return path_form::not_canonical;
+    }
+    // Windows servers (IIS, http.sys) drop a segment's trailing dots and spaces: "admin." is "admin".
+    if (segment.ends_with('.') || segment.ends_with("%20")) {
+      return path_form::not_canonical;
+    }
+    segment_start = i + 1;
+  }
+  return path_form::canonical;
+}
+
+}  // namespace sovgw
