@@ -73,7 +73,8 @@ result<std::string> read_public_file(const std::string& path) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return status{error_code::io, "refusing to use public key " + path + ": its mode " + mode +
-                                      " lets group or others change it; run `chmod go-w " + path + "`"};
+                                      " lets group or others change it; run `chmod go-w " + shell_word(path) +
+                                      "`"};
   }
   // Any owner: an auditor reads the gateway's own public key (only who may write it matters).
   if (std::string problem = others_may_change(path, "public key", nullptr, true); !problem.empty()) {

@@ -21,6 +21,7 @@ namespace sovgw::cli {
 struct report_context {
   std::string db;  // --db as given: the prove commands in the page use it
   crypto::note_verifier key;
+  std::string pubkey_path;  // --pubkey as given: the commands the page prints use it
   std::uint64_t generated_us = 0;
   std::string policy_file;                          // --policy, or empty
   std::string policy_version;                       // its SHA-256 (the version records name)

@@ -218,6 +218,7 @@ int cmd_report(const options& o) {
   options.until_us = window.until_us;
   report_context c{.db = o.need("db"),
                    .key = pubkey_option(o),
+                   .pubkey_path = o.need("pubkey"),
                    .generated_us = now_us(),
                    .policy_file = {},
                    .policy_version = {},

@@ -15,6 +15,7 @@
 #include "cli/audit_output.hpp"
 #include "cli/audit_report.hpp"
 #include "common/printable.hpp"
+#include "common/shell_word.hpp"
 #include "crypto/base64.hpp"
 
 namespace sovgw::cli {
@@ -297,9 +298,19 @@ std::string verification_section(const audit::report& r, const report_context& c
     }
     out += "</table>";
   }
-  out += fmt::format(
-      R"(<p class="note">Re-check it yourself: <code>sovgw audit verify --db {} --pubkey signing.pub{}</code></p></section>)",
-      esc(c.db), v.sealed_records > 0 ? " --payloads" : "");
+  // The command that checks what this page checked: the same key, the same held checkpoint (the
+  // published one, beside the log, verify finds by itself).
+  std::string recheck =
+      fmt::format("sovgw audit verify --db {} --pubkey {}", shell_word(c.db), shell_word(c.pubkey_path));
+  for (const auto& f : c.held_from) {
+    if (!f.published) {
+      recheck += " --checkpoint " + shell_word(f.path);
+    }
+  }
+  if (v.sealed_records > 0) {
+    recheck += " --payloads";
+  }
+  out += fmt::format(R"(<p class="note">Re-check it yourself: <code>{}</code></p></section>)", esc(recheck));
   return out;
 }
 
@@ -785,8 +796,8 @@ std::string recent_denials_section(const audit::report& r, const report_context&
   out += "</table>";
   const std::string& id = r.recent_denials.front().request_id;
   out += fmt::format(
-      R"(<p class="note">Prove any of them offline, e.g. the newest: <code>sovgw audit prove --db {} --request-id {} &gt; denial.tlog-proof</code> then <code>sovgw audit verify-proof denial.tlog-proof --pubkey signing.pub</code></p>)",
-      esc(c.db), esc(id));
+      R"(<p class="note">Prove any of them offline, e.g. the newest: <code>sovgw audit prove --db {} --request-id {} &gt; denial.tlog-proof</code> then <code>sovgw audit verify-proof denial.tlog-proof --pubkey {}</code></p>)",
+      esc(shell_word(c.db)), esc(shell_word(id)), esc(shell_word(c.pubkey_path)));
   return out + "</section>";
 }
 

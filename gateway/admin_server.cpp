@@ -307,8 +307,8 @@ std::string load_admin_token(const std::string& path) {
   }
   if ((st.st_mode & 077) != 0) {
     throw std::runtime_error(fmt::format(
-        "refusing to use admin.token_file {}: its mode {:04o} lets other users read it (chmod 600 {})", path,
-        st.st_mode & 07777, path));
+        "refusing to use admin.token_file {}: its mode {:04o} lets other users read it (run `chmod 600 {}`)",
+        path, st.st_mode & 07777, shell_word(path)));
   }
   if (std::string problem = others_may_change(path, "admin.token_file"); !problem.empty()) {
     throw std::runtime_error(problem);

@@ -32,8 +32,8 @@ std::optional<std::string> read_credential(const std::string& path, std::string&
     why = fmt::format("{}: the credential file is not a regular file", path);
   } else if ((st.st_mode & 077) != 0) {
     why = fmt::format(
-        "{}: the credential file is accessible by group or others (mode {:04o}); run chmod 600 {}", path,
-        st.st_mode & 07777, path);
+        "{}: the credential file is accessible by group or others (mode {:04o}); run `chmod 600 {}`", path,
+        st.st_mode & 07777, shell_word(path));
   } else if (std::string problem = others_may_change(path, "the credential file"); !problem.empty()) {
     why = std::move(problem);
   } else {

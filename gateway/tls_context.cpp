@@ -112,8 +112,8 @@ void check_private_key_permissions(const std::string& path) {
   }
   if ((st.st_mode & 077) != 0) {
     throw std::runtime_error(
-        fmt::format("{}: private key is readable by group or others (mode {:04o}); run chmod 600 {}", path,
-                    st.st_mode & 07777, path));
+        fmt::format("{}: private key is readable by group or others (mode {:04o}); run `chmod 600 {}`", path,
+                    st.st_mode & 07777, shell_word(path)));
   }
 }
 

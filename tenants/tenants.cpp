@@ -537,7 +537,7 @@ std::string writable_by_others(const std::string& path, file_identity* checked) 
     return fmt::format(
         "the tenants file's mode {:04o} lets group or others change it (and add keys); run "
         "`chmod go-w {}`",
-        st.st_mode & 07777, path);
+        st.st_mode & 07777, shell_word(path));
   }
   const std::string folder = std::filesystem::path(path).parent_path().empty()
                                  ? std::string(".")
@@ -546,7 +546,7 @@ std::string writable_by_others(const std::string& path, file_identity* checked) 
     return fmt::format(
         "the tenants file's folder {} (mode {:04o}) lets group or others replace the file (and so add "
         "keys); run `chmod go-w {}`",
-        folder, st.st_mode & 07777, folder);
+        folder, st.st_mode & 07777, shell_word(folder));
   }
   return others_may_change(path, "the tenants file", checked);  // a folder further up, its owner, a link
 }

@@ -118,7 +118,7 @@ class payload_loss_test(tampered_log_case):
         html = self.report(db, check=0)  # the records verify; the payloads were not read
         self.assertIn("The log verifies: 300 records, none altered, missing or reordered up to its newest signed "
                       "checkpoint (size 300); its stored payloads were NOT checked (--payloads)", html)
-        self.assertIn("sovgw audit verify --db " + db + " --pubkey signing.pub --payloads", html)
+        self.assertIn("sovgw audit verify --db " + db + " --pubkey " + self.pub + " --payloads", html)
         html = self.report(db, "--payloads", check=1)
         self.assertIn("The log does NOT verify", html)
         self.assertIn("record 6: the stored payload does not match the hash its record commits to", html)

@@ -12,10 +12,11 @@ import re
 import shutil
 import tempfile
 import unittest
+from html import unescape
 
 import report_log
 from chromium_page import Page
-from test_audit_support import TAMPER, audit_case, read_file, run, sovgw, write_file
+from test_audit_support import SOVGW, TAMPER, audit_case, read_file, run, sovgw, write_file
 
 SECTIONS = ["verification", "summary", "flows", "decisions", "denials-by-rule", "policies", "tenants", "evidence",
             "recent-denials"]
@@ -309,7 +310,7 @@ class report_options_test(audit_case):
     def test_a_kept_checkpoint_finds_a_clean_truncation_as_verify_does(self):
         for i in range(3):  # checkpoints at 100, 200 and 300
             self.append(100, run_name=f"s{i}")
-        held = os.path.join(self.tmp, "held-checkpoint")
+        held = os.path.join(self.tmp, "held checkpoint")  # a space: the printed command quotes it
         proof = sovgw("audit", "prove", "--db", self.db, "--seq", "7", check=0).stdout
         write_file(held, proof)  # a proof file kept from the last visit carries its checkpoint
         ok = json.loads(self.report("--checkpoint", held, "--format", "json", check=0).stdout)
@@ -319,6 +320,12 @@ class report_options_test(audit_case):
                          [{"source": "checkpoint_option", "file": held},
                           {"source": "published", "file": self.db + ".checkpoint"}])
         self.assertTrue(ok["verification"]["tail_checked"])
+        # The page's "re-check it yourself" command checks what the page checked, pasted as printed.
+        page = self.report("--checkpoint", held, check=0).stdout
+        command = unescape(re.search(r"Re-check it yourself: <code>(.*?)</code>", page).group(1))
+        self.assertIn("--checkpoint", command)
+        again = run("bash", "-c", command.replace("sovgw ", SOVGW + " ", 1), check=0).stdout
+        self.assertIn("the checkpoint you hold (size 300) is reproduced", again)
         copy = os.path.join(self.tmp, "truncated")
         shutil.copytree(self.db, copy)
         run(TAMPER, copy, "truncate", "20", check=0)

@@ -465,7 +465,7 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("auditor.key is in the gateway's key directory", r.stderr)
         os.remove(os.path.join(a.keys, "auditor.key"))
-        for mode, content, needle in ((0o644, ADMIN_TOKEN, "lets other users read it (chmod 600"),
+        for mode, content, needle in ((0o644, ADMIN_TOKEN, "lets other users read it (run `chmod 600"),
                                       (0o600, "short", "at least 32 characters")):
             with open(token_file, "w") as f:
                 f.write(content + "\n")

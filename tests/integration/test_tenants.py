@@ -409,7 +409,7 @@ class ClusterCredentialsTest(unittest.TestCase):
             r = subprocess.run([SOVGW, *command], capture_output=True, text=True, timeout=30)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn(f"cluster 'bearer': {self.bearer}: the credential file is accessible by group or others "
-                          f"(mode 0640); run chmod 600", r.stderr)
+                          f"(mode 0640); run `chmod 600", r.stderr)
         with open(config, "w") as f:
             f.write(gateway_yaml(self.certs, cluster_yaml("x", "127.0.0.1:1", self.certs,
                                                           extra="    auth: {bearer_file: a, header: X-A}")))
