@@ -4,6 +4,8 @@
 #include <array>
 #include <cstdint>
 #include <iterator>
+#include <string_view>
+#include <unordered_set>
 
 #include "classify/detect_text.hpp"
 
@@ -98,16 +100,25 @@ constexpr std::string_view not_names =
     "consultant designer architect software data vice ";
 
 bool not_a_name(std::string_view t, std::size_t begin, std::size_t end) {
-  std::array<char, 44> word{};  // " word ", lower case
-  if (end - begin + 2 > word.size()) {
+  // A hash set of the words, made once: a search of the list cost ~1 us per capitalised word,
+  // which a text of nothing but "Mr Mr Mr ..." multiplies.
+  static const std::unordered_set<std::string_view> words = [] {
+    std::unordered_set<std::string_view> out;
+    for (std::size_t b = 1; b < not_names.size();) {
+      const std::size_t e = not_names.find(' ', b);
+      out.insert(not_names.substr(b, e - b));
+      b = e + 1;
+    }
+    return out;
+  }();
+  std::array<char, 42> word{};  // lower case
+  if (end - begin > word.size()) {
     return false;
   }
-  word[0] = ' ';
   for (std::size_t i = begin; i < end; ++i) {
-    word[i - begin + 1] = to_lower(t[i]);
+    word[i - begin] = to_lower(t[i]);
   }
-  word[end - begin + 1] = ' ';
-  return not_names.find(std::string_view(word.data(), end - begin + 2)) != npos;
+  return words.contains(std::string_view(word.data(), end - begin));
 }
 
 // Lower-case words inside a name ("Ludwig van Beethoven", "Jeanne de La Fontaine"); the first

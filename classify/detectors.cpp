@@ -680,12 +680,23 @@ std::size_t grouped_card_at(std::string_view t, std::size_t i, std::string& digi
 
 // Whether the digit at t[i], after a letter, is inside a word of hex digits (a digest, a trace or
 // request id) or a hex literal ("0x4000000000000002"), where a run of digits is no number of its
-// own.
-bool in_hex_word(std::string_view t, std::size_t i) {
+// own. The answer holds for the whole word: `word` remembers the last one, so that a scan asking
+// for every digit of a long word ("a1a1a1...") reads it once, not once per digit.
+struct hex_word {
+  std::size_t begin = npos;
+  std::size_t end = 0;
+  bool hex = false;
+};
+
+bool in_hex_word(std::string_view t, std::size_t i, hex_word& word) {
+  if (word.begin != npos && i >= word.begin && i < word.end) {
+    return word.hex;
+  }
   std::size_t b = i;
   while (b > 0 && is_alnum(t[b - 1])) {
     --b;
   }
+  word.begin = b;
   if (i - b >= 2 && t[b] == '0' && (t[b + 1] == 'x' || t[b + 1] == 'X')) {
     b += 2;
   }
@@ -693,8 +704,10 @@ bool in_hex_word(std::string_view t, std::size_t i) {
   while (e < t.size() && is_alnum(t[e])) {
     ++e;
   }
-  return std::all_of(t.begin() + static_cast<std::ptrdiff_t>(b), t.begin() + static_cast<std::ptrdiff_t>(e),
-                     is_hex);
+  word.end = e;
+  word.hex = std::all_of(t.begin() + static_cast<std::ptrdiff_t>(b),
+                         t.begin() + static_cast<std::ptrdiff_t>(e), is_hex);
+  return word.hex;
 }
 
 // Digits, grouped or not, glued to a word or not ("x4111 1111 1111 1111", "4111111111111111exp":
@@ -703,12 +716,13 @@ bool in_hex_word(std::string_view t, std::size_t i) {
 template <typename Hit>
 bool scan_payment_card(std::string_view t, Hit&& hit) {
   std::string digits;
+  hex_word word;
   const auto card = [&](std::size_t end) {
     return digits.size() >= 13 && digits.size() <= 19 && ends_identifier(t, end) &&
            card_network_prefix(digits) && luhn(digits);
   };
   for (std::size_t i = 0; i < t.size(); ++i) {
-    if (!is_digit(t[i]) || !(starts_word(t, i) || (is_alpha(t[i - 1]) && !in_hex_word(t, i)))) {
+    if (!is_digit(t[i]) || !(starts_word(t, i) || (is_alpha(t[i - 1]) && !in_hex_word(t, i, word)))) {
       continue;
     }
     std::size_t end = 0;

@@ -11,6 +11,7 @@
 #include "classify/detect_text.hpp"
 #include "classify/fold.hpp"
 #include "classify/json_sax.hpp"
+#include "common/ascii.hpp"
 #include "common/word_set.hpp"
 
 namespace sovgw::classify {
@@ -699,6 +700,23 @@ class inspect_handler : public detail::no_size_limits {
                         ec);
         }
         i += n;
+      }
+    }
+    // OpenRouter's variants that choose more than the model: `:online` adds its web search (the
+    // conversation goes to a search provider, as with the `plugins` key: remote_tools), `:nitro`,
+    // `:floor` and `:exacto` sort its providers (as the `provider` key, refused).
+    const std::size_t colon = name.rfind(':');
+    if (colon != std::string_view::npos) {
+      const std::string_view variant = name.substr(colon + 1);
+      if (ascii_iequals(variant, "online")) {
+        remote_tools_ = true;
+      } else if (ascii_iequals(variant, "nitro") || ascii_iequals(variant, "floor") ||
+                 ascii_iequals(variant, "exacto")) {
+        return refuse(body_error::other_models,
+                      fmt::format("the model's variant ':{}' chooses the provider that serves it (as the "
+                                  "\"provider\" key); the gateway routes: name the model without it",
+                                  printable(variant)),
+                      ec);
       }
     }
     out_.fields.model.assign(name);
@@ -1458,6 +1476,7 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
     return;
   }
   std::sort(marks_.begin(), marks_.end());
+  comment_memo memo;  // the marks are read in order: each comment's end is searched for once
   // A digit or an '@' next to the markup, or past one space; or letters or digits on both sides.
   const auto anchor = [](char c) { return detail::is_digit(c) || c == '@'; };
   const auto anchor_before = [&](std::size_t at) {
@@ -1498,7 +1517,7 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
     for (std::size_t k = b; k < e;) {
       const char c = t[k];
       if (const std::size_t m =
-              c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' ? markup_length(t, k) : 0;
+              c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' ? markup_length(t, k, memo) : 0;
           m != 0) {
         k += m;
         continue;
@@ -1519,8 +1538,8 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
       continue;  // the rest of a run already read ("**", "<b></b>")
     }
     std::size_t end = at;  // markup runs on: "<b></b>", "**`"
-    for (std::size_t length = markup_length(t, end); length != 0 && end < t.size();
-         length = end < t.size() ? markup_length(t, end) : 0) {
+    for (std::size_t length = markup_length(t, end, memo); length != 0 && end < t.size();
+         length = end < t.size() ? markup_length(t, end, memo) : 0) {
       end += length;
     }
     run_end = end;

@@ -149,10 +149,12 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
     }
     return d;
   }
-  const std::size_t semi = in.find(';', i + 1);
-  if (semi == std::string_view::npos || semi - i > 10) {
+  // A name is at most 9 characters: look no further (a text of '&' and no ';' is read once).
+  const std::size_t name_end = in.substr(i + 1, 10).find(';');
+  if (name_end == std::string_view::npos) {
     return {};
   }
+  const std::size_t semi = i + 1 + name_end;
   const std::string_view name = in.substr(i + 1, semi - i - 1);
   const std::size_t length = semi - i + 1;
   // The punctuation and spaces an identifier is written with (HTML 5's names for them).
@@ -230,11 +232,23 @@ bool ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= '
 // code, ...), not one that separates what is around it (td, p, div, br, li, ...). A tag's name is
 // letters, digits and '-' after a letter; its attributes run to the '>' within 256 bytes, on one
 // line; "a < b", "x<y" and "<3" are not tags.
-std::size_t html_markup_at(std::string_view in, std::size_t i, bool& inline_tag) {
+std::size_t html_markup_at(std::string_view in, std::size_t i, bool& inline_tag, comment_memo& memo) {
   inline_tag = true;
   if (in.substr(i, 4) == "<!--") {
-    const std::size_t close = in.substr(i + 4, 4096).find("-->");
-    return close == std::string_view::npos ? 0 : close + 7;
+    constexpr std::size_t npos = std::string_view::npos;
+    const std::size_t from = i + 4;
+    std::size_t close = npos;
+    if (memo.from != npos && from >= memo.from && (memo.close == npos || from <= memo.close)) {
+      close = memo.close;  // no "-->" between the last search's start and what it found
+    } else if (memo.from != npos && from < memo.from) {
+      close = in.substr(from, 4096).find("-->");  // behind the memo: a bounded look
+      close = close == npos ? npos : from + close;
+    } else {
+      close = in.find("-->", from);
+      memo = {from, close};
+    }
+    // A comment ends within 4 KiB.
+    return close == npos || close + 3 - from > 4096 ? 0 : close + 3 - i;
   }
   std::size_t k = i + 1;
   if (k < in.size() && in[k] == '/') {
@@ -270,7 +284,7 @@ std::size_t html_markup_at(std::string_view in, std::size_t i, bool& inline_tag)
 }
 
 // Markup at in[i] (unescape_forms::markup): removed, or a backslash escape's character.
-decoded markup_at(std::string_view in, std::size_t i) {
+decoded markup_at(std::string_view in, std::size_t i, comment_memo& memo) {
   const char c = in[i];
   if (c == '\\') {
     static constexpr std::string_view punctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
@@ -280,7 +294,7 @@ decoded markup_at(std::string_view in, std::size_t i) {
   }
   if (c == '<') {
     bool inline_tag = true;
-    const std::size_t length = html_markup_at(in, i, inline_tag);
+    const std::size_t length = html_markup_at(in, i, inline_tag, memo);
     return decoded{length, length == 0 || inline_tag ? std::string() : std::string(" ")};
   }
   std::size_t k = i;
@@ -292,12 +306,13 @@ decoded markup_at(std::string_view in, std::size_t i) {
 
 }  // namespace
 
-std::size_t markup_length(std::string_view in, std::size_t i) {
+std::size_t markup_length(std::string_view in, std::size_t i, comment_memo& memo) {
   const char c = in[i];
-  return c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' ? markup_at(in, i).length : 0;
+  return c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' ? markup_at(in, i, memo).length : 0;
 }
 
 bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
+  comment_memo memo;
   const auto starts = [&](char c) {
     return ((forms & (json_escapes | hex_escapes | markup)) != 0 && c == '\\') ||
            ((forms & percent_encoding) != 0 && c == '%') || ((forms & plus_as_space) != 0 && c == '+') ||
@@ -311,12 +326,12 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
         d = hex_escape_at(in, i);
       }
       if (d.length == 0 && (forms & markup) != 0) {
-        d = markup_at(in, i);
+        d = markup_at(in, i, memo);
       }
       return d;
     }
     if ((forms & markup) != 0 && (in[i] == '*' || in[i] == '`' || in[i] == '~' || in[i] == '<')) {
-      return markup_at(in, i);
+      return markup_at(in, i, memo);
     }
     if ((forms & percent_encoding) != 0 && in[i] == '%') {
       return percent_at(in, i);

@@ -40,8 +40,17 @@ struct unescaped_text {
   std::vector<std::uint32_t> origin;
 };
 
+// Where the last search for an HTML comment's end ("-->") in one text began and what it found
+// (npos: none to the end): a pass over one text that asks at growing offsets reads the text once,
+// not once per "<!--" (a text of nothing but "<!--" would otherwise cost 4 KiB per 4 bytes). One
+// per pass over one text; a fresh one for another text.
+struct comment_memo {
+  std::size_t from = std::string_view::npos;
+  std::size_t close = std::string_view::npos;
+};
+
 // The length of the markup (unescape_forms::markup) that starts at in[i], or 0 when none does.
-std::size_t markup_length(std::string_view in, std::size_t i);
+std::size_t markup_length(std::string_view in, std::size_t i, comment_memo& memo);
 
 // Decodes the `forms` in `in` into `out` and returns true, or returns false (leaving `out` alone)
 // when `in` holds none of them. Malformed escapes are kept as written; a \u escape that is a lone

@@ -806,6 +806,16 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
   CHECK_FALSE(readable_text(std::string_view("a\0b", 3)));
 }
 
+TEST_CASE("a model variant that chooses the provider is refused as the provider key is") {
+  for (const char* model : {"llama-3.1-70b:nitro", "x/llama:floor", "llama:Exacto"}) {
+    CAPTURE(model);
+    const inspection got = inspect(std::string(R"({"model":")") + model + R"(","messages":[]})", 0);
+    CHECK(got.error == body_error::other_models);
+    CHECK(got.message.find("chooses the provider") != std::string::npos);
+  }
+  CHECK(inspect(R"({"model":"llama-3.1-70b:free","messages":[]})", 0).ok());
+}
+
 TEST_CASE("tools the cluster runs by calling out to another server are remote_tools") {
   const std::uint32_t remote = bit(detector::remote_tools);
   const std::string calls_out[] = {
@@ -818,6 +828,9 @@ TEST_CASE("tools the cluster runs by calling out to another server are remote_to
       R"({"model":"m","messages":[],"web_search_options":{}})",
       R"({"model":"m","input":"hi","tools":[{"type":"mcp","server_label":"x","connector_id":"connector_gmail"}]})",
       R"({"model":"m","input":"hi","Tools":[{"Type":"mcp","server_url":"https://x.example/mcp"}]})",
+      // OpenRouter's :online variant is its web search plugin.
+      R"({"model":"meta-llama/llama-3.1-70b:online","messages":[]})",
+      R"({"model":"llama-3.1-70b:ONLINE","messages":[]})",
   };
   for (const std::string& body : calls_out) {
     CAPTURE(body);

@@ -1,0 +1,113 @@
+// Inspection time grows linearly with the text: a client must not be able to hold a worker thread
+// with a small body. Each case is a 512 KiB text of one repeated unit chosen to hit a detector's or
+// a decoding pass's worst case (letters and digits alternating inside one word, '&' with no ';',
+// "<!--" with no "-->", honorifics before capitalised words, ...), read by every detector, by the
+// encoded-text pass and by the JSON inspector (one string, and an array of short strings).
+//
+// There is no clock here: with linear passes the whole suite takes a few seconds; a quadratic one
+// takes hours on these inputs, and the test's TIMEOUT (tests/unit/classify/CMakeLists.txt, ten
+// times the linear run at the least) stops it as a failure.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <string_view>
+
+#include "classify/detectors.hpp"
+#include "classify/json_body.hpp"
+
+using namespace sovgw::classify;
+
+namespace {
+
+constexpr std::size_t size = 512 * 1024;
+
+std::string repeated(std::string_view unit, std::size_t bytes) {
+  std::string out;
+  out.reserve(bytes + unit.size());
+  while (out.size() < bytes) {
+    out += unit;
+  }
+  return out;
+}
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Units that reached a pass's worst case once (each is a regression test) or that look like one.
+constexpr std::string_view units[] = {"a1",
+                                      "1a",
+                                      "aZ1",
+                                      "a*1",
+                                      "a`1",
+                                      "0x",
+                                      "ab12",
+                                      "A1B2",
+                                      "x1y2z3",
+                                      "1e",
+                                      "FR76",
+                                      "NL91",
+                                      "&",
+                                      "&#",
+                                      "&#x",
+                                      "<!--",
+                                      "<!--a",
+                                      "<a ",
+                                      "<",
+                                      "Mr ",
+                                      "Dr. ",
+                                      "Ab Cd ",
+                                      "@",
+                                      "a@",
+                                      "a.",
+                                      "aa@bb.",
+                                      "1 ",
+                                      "1-",
+                                      "+1 ",
+                                      "%",
+                                      "%2",
+                                      "=",
+                                      "\\u",
+                                      "\\x",
+                                      "\\\\",
+                                      "[at]",
+                                      " at ",
+                                      "1.1.1.1 ",
+                                      "::1:",
+                                      "QUJD",
+                                      "\xe2\x80\xa8",
+                                      "a\xe2\x80\x8b"
+                                      "1"};
+
+}  // namespace
+
+TEST_SUITE("linear") {
+  TEST_CASE("every pass reads a 1 MiB adversarial text in linear time") {
+    json_inspector inspector;
+    inspection out;
+    const std::uint32_t all = implemented_detectors();
+    for (const std::string_view unit : units) {
+      CAPTURE(unit);
+      const std::string text = repeated(unit, size);
+      (void)detect(text, all);
+      (void)detect_encoded(text, all);
+      (void)find_all(text, all);
+      inspector.inspect(R"({"model":"m","messages":[{"role":"user","content":)" + json_string(text) + "}]}",
+                        {all, true}, out);
+      CHECK(out.error == body_error::none);
+      std::string items = R"({"model":"m","prompt":[)";
+      for (std::size_t i = 0; i < size / 8; ++i) {
+        items += (i == 0 ? "" : ",") + json_string(unit);
+      }
+      inspector.inspect(items + "]}", {all, true}, out);
+      CHECK(out.error == body_error::none);
+    }
+  }
+}
