@@ -12,7 +12,9 @@ to `ascii` (step 0: every one of them) or to ascii, ascii + 1, ... (step 1); asc
     Unicode spaces, small and fullwidth punctuation, ligatures such as U+FB01 "fi", circled and
     parenthesised numbers such as U+2469 "10", ...);
   - every decimal digit (category Nd) of every script, to its value;
-  - dashes and minus signs to '-', ideographic full stops to '.', OGHAM SPACE MARK to ' ';
+  - dashes and minus signs, and the dots and bullets that separate a number's groups, to '-';
+    ideographic full stops to '.'; OGHAM SPACE MARK to ' '; the line and paragraph separators to
+    line feed;
   - the tag characters U+E0020..E007E to the ASCII they spell.
 Removed: the default-ignorable code points (invisible: zero width space and joiners, soft hyphen,
 bidirectional controls, variation selectors, the other tags, ...), combining and enclosing marks
@@ -31,8 +33,16 @@ DEFAULT_IGNORABLE = [(0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x11
                      (0xE0000, 0xE0FFF)]
 # Shown as nothing or a blank a model skips: OBJECT REPLACEMENT CHARACTER, BRAILLE PATTERN BLANK.
 INVISIBLE = {0xFFFC, 0x2800}
+# Dots, bullets and dashes that separate a number's groups as '-' does ("4111·1111·..."):
+# MIDDLE DOT, MODIFIER LETTER MINUS SIGN, BULLET, HYPHENATION POINT, HYPHEN BULLET, BULLET
+# OPERATOR, DOT OPERATOR, TWO- and THREE-EM DASH, WAVE DASH, KATAKANA-HIRAGANA PROLONGED SOUND MARK
+# and its halfwidth form. The line and paragraph separators (U+2028, U+2029) break lines as line
+# feed does: a model and Python's str.splitlines() read them so.
+GROUP_SEPARATORS = (0x00B7, 0x02D7, 0x2022, 0x2027, 0x2043, 0x2219, 0x22C5, 0x2E3A, 0x2E3B, 0x301C, 0x30FC,
+                    0xFF70)
 EXTRA = {**{cp: ord("-") for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE58)},
-         0x3002: ord("."), 0xFF61: ord("."), 0x1680: ord(" ")}
+         **{cp: ord("-") for cp in GROUP_SEPARATORS},
+         0x3002: ord("."), 0xFF61: ord("."), 0x1680: ord(" "), 0x2028: ord("\n"), 0x2029: ord("\n")}
 
 fold = {}
 multi = {}

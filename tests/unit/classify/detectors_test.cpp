@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -320,6 +321,26 @@ TEST_CASE("identifiers in characters a model reads as ASCII are found where the 
     tags.push_back(static_cast<char>(0x80 | (static_cast<unsigned char>(c) & 0x3f)));
   }
   CHECK(fires("email", "see " + tags));
+  // Line and paragraph separators break a line as a line feed does; middle dots, bullets and the
+  // like separate a number's groups as '-' does.
+  for (const char* sep : {"\xe2\x80\xa8", "\xe2\x80\xa9", "\xc2\xb7", "\xe2\x80\xa2", "\xe2\x80\xa7",
+                          "\xe2\x88\x99", "\xe2\x8b\x85", "\xcb\x97", "\xe2\x81\x83", "\xe3\x83\xbc"}) {
+    CAPTURE(std::string(sep));
+    const auto joined = [&](std::initializer_list<const char*> groups) {
+      std::string out;
+      for (const char* g : groups) {
+        out += (out.empty() ? "" : sep) + std::string(g);
+      }
+      return out;
+    };
+    CHECK(fires("iban", "IBAN " + joined({"DE89", "3704", "0044", "0532", "0130", "00"})));
+    CHECK(fires("payment_card", "card " + joined({"4111", "1111", "1111", "1111"})));
+    const bool line_break =
+        std::string_view(sep) == "\xe2\x80\xa8" || std::string_view(sep) == "\xe2\x80\xa9";
+    if (!line_break) {  // a phone number's groups are on one line
+      CHECK(fires("phone", "call " + joined({"+33", "6", "12", "34", "56", "78"})));
+    }
+  }
   // Letters of other scripts are not folded, but an internationalised domain is an address all the
   // same (a Cyrillic е in the domain).
   CHECK(fires("email", "alice@\xd0\xb5xample.com"));
