@@ -34,7 +34,8 @@ namespace sovgw {
 // The length of the percent-encoded UTF-8 character at path[i] ('%' and two hex digits, its lead
 // byte >= 0x80, and its continuation bytes encoded the same way), or 0 when the bytes are not one
 // well-formed UTF-8 character (overlong, surrogate, truncated, over U+10FFFF).
-[[nodiscard]] inline std::size_t encoded_utf8_length(std::string_view path, std::size_t i) noexcept {
+[[nodiscard]] inline std::size_t encoded_utf8_length(std::string_view path, std::size_t i,
+                                                     std::uint32_t* code_point = nullptr) noexcept {
   const auto byte_at = [&](std::size_t k) -> int {
     if (k + 2 >= path.size() || path[k] != '%' || hex_digit_value(path[k + 1]) < 0 ||
         hex_digit_value(path[k + 2]) < 0) {
@@ -65,14 +66,26 @@ namespace sovgw {
     cp = (cp << 6) | static_cast<std::uint32_t>(b & 0x3F);
   }
   const bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+  if (code_point != nullptr) {
+    *code_point = cp;
+  }
   return overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : 3 * n;
+}
+
+// The characters that Unicode case folding, or a case-insensitive comparison (Java's
+// equalsIgnoreCase, .NET's invariant culture, Python's upper()), takes for an ASCII letter: the
+// dotted İ and dotless ı (i, I), the long s ſ (s) and the Kelvin sign K (k). A router matching
+// paths in any case reads "/adm%C4%B1n" as "/admin".
+[[nodiscard]] constexpr bool folds_to_ascii_letter(std::uint32_t cp) noexcept {
+  return cp == 0x130 || cp == 0x131 || cp == 0x17F || cp == 0x212A;
 }
 
 enum class path_form { canonical, malformed, not_canonical };
 
 // No empty ("//") or dot ("." / "..") segments, no segment ending in '.' or an encoded space
 // (Windows servers drop them), no percent-encoded unreserved characters, slashes, backslashes,
-// control characters, percent signs, ';', '?' or '#', encoded bytes that are well-formed UTF-8, no
+// control characters, percent signs, ';', '?' or '#', or characters a case-insensitive router takes
+// for an ASCII letter (folds_to_ascii_letter); encoded bytes that are well-formed UTF-8, no
 // raw backslash, no ';' path parameters; `malformed`: not starting with '/', or a '%' not followed
 // by two hex digits. A trailing '/' is allowed.
 [[nodiscard]] inline path_form canonical_path_form(std::string_view path) noexcept {
@@ -97,8 +110,9 @@ enum class path_form { canonical, malformed, not_canonical };
           return path_form::not_canonical;
         }
         if (decoded >= 0x80) {  // the encoded bytes must be UTF-8: no overlong '/' (%C0%AF)
-          const std::size_t used = encoded_utf8_length(path, i);
-          if (used == 0) {
+          std::uint32_t cp = 0;
+          const std::size_t used = encoded_utf8_length(path, i, &cp);
+          if (used == 0 || folds_to_ascii_letter(cp)) {
             return path_form::not_canonical;
           }
           i += used - 1;

@@ -27,20 +27,29 @@ models_target models_request(const http::message_head& head, std::string_view& i
   if (head.method != "GET" && head.method != "HEAD") {
     return models_target::none;
   }
-  // Every spelling a cluster's router may take for the list (case-insensitive routers, a trailing
-  // slash) is answered here: the cluster's own list would show what the policy does not permit.
-  const std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
-  const bool under_list =
-      path.size() >= list_path.size() && http::iequals(path.substr(0, list_path.size()), list_path);
-  if (under_list && (path.size() == list_path.size() || path.substr(list_path.size()) == "/")) {
+  // Every spelling a cluster's router may take for the list is answered here: the cluster's own
+  // list would show what the policy does not permit. In any case, with a trailing slash, as
+  // `/models` or `{prefix}/v1/models` (`/openai/v1/models`, `/api/v1/models`), and Ollama's.
+  std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
+  if (path.size() > 1 && path.ends_with('/')) {
+    path.remove_suffix(1);  // /v1/models/ and /v1/models/gpt-4o/ to a router that folds the slash
+  }
+  if (http::iequals(path, "/api/tags")) {
+    return models_target::ollama_tags;
+  }
+  const auto list_at = [&](std::string_view p) {
+    return http::iequals(p, "/models") ||
+           (p.size() >= list_path.size() && http::iequals(p.substr(p.size() - list_path.size()), list_path));
+  };
+  if (list_at(path)) {
     return models_target::list;
   }
-  if (under_list && path.size() > list_path.size() + 1 && path[list_path.size()] == '/') {
-    id = path.substr(list_path.size() + 1);
-    if (id.ends_with('/')) {
-      id.remove_suffix(1);  // /v1/models/gpt-4o/ is gpt-4o to a router that folds the slash
+  // One model: what follows the first list path (an id may hold '/': meta-llama/Llama-3.1-8B).
+  for (std::size_t slash = path.find('/', 1); slash != std::string_view::npos; slash = path.find('/', slash + 1)) {
+    if (list_at(path.substr(0, slash))) {
+      id = path.substr(slash + 1);
+      return id.empty() ? models_target::none : models_target::one;
     }
-    return id.empty() ? models_target::none : models_target::one;
   }
   return models_target::none;
 }
@@ -61,6 +70,19 @@ std::string model_json(const permitted_model& model) {
   std::string out;
   append_model(out, model);
   out += '\n';
+  return out;
+}
+
+std::string ollama_tags_json(const std::vector<permitted_model>& models) {
+  std::string out = "{\"models\":[";
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    out += i == 0 ? "{\"name\":" : ",{\"name\":";
+    append_json_string(out, models[i].id);
+    out += ",\"model\":";
+    append_json_string(out, models[i].id);
+    out += ",\"modified_at\":\"1970-01-01T00:00:00Z\",\"size\":0,\"digest\":\"\",\"details\":{}}";
+  }
+  out += "]}\n";
   return out;
 }
 

@@ -131,6 +131,37 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
   return stage_result::next();
 }
 
+// Whether the target reads back or acts on content the cluster stores, by its id: a stored
+// response or chat completion (/responses/{id}, /responses/{id}/input_items,
+// /chat/completions/{id}/messages), a conversation's items, a file's content, an Assistants
+// thread, a vector store, a batch, an upload, a container. The gateway never sees that content;
+// where clusters share a store, a conversation first held in the EU would be read elsewhere: the
+// same as naming it in the body (previous_response_id, docs/policy.md).
+bool names_stored_object(const http::message_head& head) {
+  static constexpr std::string_view collections[] = {"responses",     "conversations", "threads", "files",
+                                                     "vector_stores", "assistants",    "batches", "uploads",
+                                                     "containers",    "fine_tuning"};
+  const std::string_view path = http::target_path(head);
+  std::string_view previous;
+  std::string_view before_previous;
+  for (std::size_t at = 1; at <= path.size();) {
+    const std::size_t end = std::min(path.find('/', at), path.size());
+    const std::string_view segment = path.substr(at, end - at);
+    if (!segment.empty()) {
+      const bool stored = std::any_of(std::begin(collections), std::end(collections),
+                                      [&](std::string_view c) { return ascii_iequals(previous, c); }) ||
+                          (ascii_iequals(before_previous, "chat") && ascii_iequals(previous, "completions"));
+      if (stored) {
+        return true;  // the collection's name, then an id (or a sub-resource: /threads/runs)
+      }
+    }
+    before_previous = previous;
+    previous = segment;
+    at = end + 1;
+  }
+  return false;
+}
+
 // What a cluster reads besides the body: the request target (path and query, also
 // percent-decoded with '+' as a space, as a server reads a query) and every header field the
 // gateway forwards as the client wrote it. A cluster's logs keep `?user=alice%40example.com` or
@@ -191,7 +222,9 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
     text += '\n';
   }
   // And what base64 and hex spell: "=?UTF-8?B?...?=", ?q=<base64>.
-  return classify::detect(text, detectors) | classify::detect_encoded(text, detectors);
+  const std::uint32_t opaque = classify::bit(classify::detector::opaque_content);
+  return classify::detect(text, detectors) | classify::detect_encoded(text, detectors) |
+         ((detectors & opaque) != 0 && names_stored_object(head) ? opaque : 0);
 }
 
 // The redacted detectors that still find something in the redacted body.
@@ -252,8 +285,8 @@ bool runs_a_model(const http::message_head& head) {
 
 // The model a request target names, in the forms APIs put it there: Azure OpenAI's
 // /openai/deployments/{model}/..., the legacy /v1/engines/{model}/..., Bedrock's /model/{id}/...,
-// Gemini's, Vertex's and KServe's .../models/{model}:{method} (':' also as %3A, which a server
-// decodes), and .../models/{model}/... (Hugging Face's router, Triton's /v2/models/{model}/infer,
+// Gemini's, Vertex's and KServe's .../models/{model}:{method} (the last ':', also as %3A, which a
+// server decodes), and .../models/{model}/... (Hugging Face's router, Triton's /v2/models/{model}/infer,
 // Replicate's /v1/models/{owner}/{name}/predictions, read as its first segment: a model no
 // cluster serves, refused). Empty when the target names none. A cluster serving such a path runs
 // that model, whatever the body says.
@@ -273,8 +306,11 @@ std::string_view model_in_path(const http::message_head& head) {
         return segment;
       }
       if (ascii_iequals(previous, "models")) {
-        std::size_t colon = segment.find(':');
-        for (std::size_t i = 0; colon == std::string_view::npos && i + 3 <= segment.size(); ++i) {
+        // The method follows the last ':' (path templates and Starlette's {model}:{method} are
+        // greedy): in "llama3:70b:generateContent" the model is "llama3:70b", another model than
+        // "llama3" to Ollama.
+        std::size_t colon = segment.rfind(':');
+        for (std::size_t i = colon == std::string_view::npos ? 0 : colon; i + 3 <= segment.size(); ++i) {
           if (segment[i] == '%' && segment[i + 1] == '3' && ascii_lower(segment[i + 2]) == 'a') {
             colon = i;
           }
@@ -355,9 +391,34 @@ const http::field* model_field(const http::message_head& head) {
   return nullptr;
 }
 
+// A region or location named in the target (Vertex's /projects/{p}/locations/{region}/..., which
+// LiteLLM's Vertex pass-through and Vertex-style servers run the request in), or empty: as a
+// `*_location` key in the body, it moves the call where the policy did not decide.
+std::string_view region_in_path(const http::message_head& head) {
+  const std::string_view path = http::target_path(head);
+  std::string_view previous;
+  for (std::size_t at = 1; at <= path.size();) {
+    const std::size_t end = std::min(path.find('/', at), path.size());
+    const std::string_view segment = path.substr(at, end - at);
+    if (!segment.empty() && (ascii_iequals(previous, "locations") || ascii_iequals(previous, "regions"))) {
+      return segment;
+    }
+    previous = segment;
+    at = end + 1;
+  }
+  return {};
+}
+
 // The body's model and the target's must be one model: the policy decides the model the cluster
 // runs, and a cluster reading the model from the path (or the query) runs the path's.
 stage_result settle_model(request_context& ctx) {
+  if (const std::string_view region = region_in_path(ctx.head); !region.empty()) {
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format("the request target names a region or location ('{}'): a cluster may run the request "
+                    "there, which the policy did not decide; the gateway routes: remove it",
+                    region.substr(0, 64)));
+  }
   if (const http::field* f = model_field(ctx.head)) {
     return stage_result::respond(
         outcome::invalid_body,

@@ -111,32 +111,43 @@ stage_result refused_key(std::string message) {
   return stage_result::respond(outcome::invalid_api_key, std::move(message));
 }
 
-// Whether a tenant key (its scheme, sk-sovgw-) is in the request target or in a header field the
-// gateway forwards, its name or its value: they reach the cluster as sent, and the key with them
-// (into its logs). Any key, the caller's or another's.
-bool key_outside_authorization(const http::message_head& head) {
-  if (head.target.find(tenants::key_scheme) != std::string_view::npos) {
-    return true;
-  }
-  // As a server decodes the query (`?k=sk%2Dsovgw%2D...`), in any case: the secret after the
-  // scheme is what must not reach the cluster's logs. (A target without a k, a % or a + holds
-  // none: the usual case, looked at once.)
-  if (head.target.find_first_of("kK%+") != std::string_view::npos) {
-    static thread_local classify::unescaped_text decoded;
-    using enum classify::unescape_forms;
-    const std::string_view target = classify::unescape(head.target, percent_encoding | plus_as_space, decoded)
-                                        ? decoded.text
-                                        : head.target;
-    for (std::size_t at = 0; at + tenants::key_scheme.size() <= target.size(); ++at) {
-      if (ascii_iequals(target.substr(at, tenants::key_scheme.size()), tenants::key_scheme)) {
-        return true;
-      }
+// Whether `text` holds a tenant key's scheme (sk-sovgw-) in any letter case.
+bool holds_key_scheme(std::string_view text) {
+  constexpr std::string_view scheme = tenants::key_scheme;
+  for (std::size_t at = text.find_first_of("sS"); at != std::string_view::npos && at + scheme.size() <= text.size();
+       at = text.find_first_of("sS", at + 1)) {
+    if (ascii_iequals(text.substr(at, scheme.size()), scheme)) {
+      return true;
     }
   }
-  return std::any_of(head.fields.begin(), head.fields.end(), [](const http::field& f) {
-    return !http::never_forwarded(f.id) && (f.value.find(tenants::key_scheme) != std::string_view::npos ||
-                                            f.name.find(tenants::key_scheme) != std::string_view::npos);
-  });
+  return false;
+}
+
+// The same, also in `text` decoded the way its reader decodes it (`forms`): a query's
+// `?k=sk%2Dsovgw%2D...`, a header's `SK-SOVGW-...`, a body's `sk\u002dsovgw\u002d...`.
+bool holds_key(std::string_view text, std::uint8_t forms) {
+  if (holds_key_scheme(text)) {
+    return true;
+  }
+  static thread_local classify::unescaped_text decoded;
+  return classify::unescape(text, forms, decoded) && holds_key_scheme(decoded.text);
+}
+
+// Whether a tenant key is in the request target, in a header field the gateway forwards (its
+// name or its value), or in the body: they reach the cluster as sent, and the key with them (into
+// its logs, and the body into the audit log's sealed payload). Any key, the caller's or another's.
+bool key_outside_authorization(const http::message_head& head, std::string_view body) {
+  using enum classify::unescape_forms;
+  if (holds_key(head.target, percent_encoding | plus_as_space)) {
+    return true;
+  }
+  for (const http::field& f : head.fields) {
+    if (!http::never_forwarded(f.id) &&
+        (holds_key(f.value, percent_encoding) || holds_key(f.name, percent_encoding))) {
+      return true;
+    }
+  }
+  return holds_key(body, json_escapes | percent_encoding);
 }
 
 // The bearer token of the request's Authorization field: empty without one; nullopt when the
@@ -234,10 +245,10 @@ stage_result pipeline::admit(request_context& ctx) const {
 }
 
 stage_result pipeline::identify_tenant(request_context& ctx) const {
-  if (key_outside_authorization(ctx.head)) {
+  if (key_outside_authorization(ctx.head, ctx.body)) {
     return stage_result::respond(outcome::bad_request,
-                                 "an API key (sk-sovgw-...) in the URL or in a header field other than "
-                                 "Authorization would reach the cluster; send it only as "
+                                 "an API key (sk-sovgw-...) in the URL, in a header field other than "
+                                 "Authorization or in the body would reach the cluster; send it only as "
                                  "'Authorization: Bearer <API key>'");
   }
   const std::shared_ptr<const tenants::table> table = tenants_.load();

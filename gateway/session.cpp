@@ -374,7 +374,7 @@ class session : public std::enable_shared_from_this<session> {
     return ctx.head.keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
   }
 
-  // GET /v1/models[/{id}]: the gateway's own answer (gateway/models_endpoint.hpp), recorded like
+  // GET /v1/models[/{id}], /api/tags: the gateway's own answer (gateway/models_endpoint.hpp), recorded like
   // any request.
   asio::awaitable<next_step> answer_models(request_context& ctx, models_target target, std::string_view id,
                                            next_step after) {
@@ -388,6 +388,8 @@ class session : public std::enable_shared_from_this<session> {
     response resp;
     if (target == models_target::list) {
       resp = json_response(models_list_json(stages.models(ctx)), ctx.request_id, close);
+    } else if (target == models_target::ollama_tags) {
+      resp = json_response(ollama_tags_json(stages.models(ctx)), ctx.request_id, close);
     } else if (std::optional<permitted_model> m = stages.model(ctx, id)) {
       ctx.model = m->id;
       resp = json_response(model_json(*m), ctx.request_id, close);

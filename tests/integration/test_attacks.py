@@ -61,6 +61,36 @@ class AttackTest(unittest.TestCase):
                 self.assertEqual((line["client_ip"], line["client_country"], line["client_country_source"]),
                                  ("127.0.0.1", "private", "geoip:socket"))
 
+    def test_the_inference_servers_management_endpoints_are_forbidden(self):
+        # Ollama's, vLLM's and SGLang's: replacing or pulling a model is the cluster operator's.
+        for path in ("/api/create", "/api/copy", "/api/pull", "/api/push", "/api/delete", "/api/blobs/sha256:ab",
+                     "/v1/load_lora_adapter", "/load_lora_adapter", "/update_weights_from_disk", "/sleep",
+                     "/reset_prefix_cache", "/API/PULL"):
+            with self.subTest(path=path):
+                resp = self.send(request_bytes("POST", path, b'{"model":"llama-3.1-70b","name":"x"}',
+                                               {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-model-management", resp.json()["error"]["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+
+    def test_stored_content_read_back_by_its_id_stays_where_personal_data_goes(self):
+        # As previous_response_id in a body: the gateway never sees what the cluster stored, so a
+        # target naming it is opaque content, served by an EU-operated cluster only.
+        for path in ("/v1/responses/resp_abc", "/v1/responses/resp_abc/input_items",
+                     "/v1/chat/completions/chatcmpl-abc/messages", "/v1/conversations/conv_abc/items",
+                     "/v1/files/file-abc/content", "/v1/threads/thread_abc/messages", "/V1/Responses/resp_abc"):
+            with self.subTest(path=path):
+                resp = self.send(request_bytes("GET", path))
+                request_id = resp.header("x-request-id")
+                line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
+                self.assertEqual((line["cluster"], line["data_classes"]), ("fr-par-1", "opaque"), line)
+        # Creating one is not reading one back: the body decides.
+        resp = self.send(request_bytes("POST", "/v1/responses", b'{"model":"mistral-small","input":"hi"}',
+                                       {"Content-Type": "application/json"}))
+        request_id = resp.header("x-request-id")
+        line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
+        self.assertNotEqual(line.get("data_classes"), "opaque", line)
+
     def test_what_chooses_another_region_provider_or_model_is_refused(self):
         # A LiteLLM-style router merges the body over the operator's deployment settings; serving
         # stacks route on header fields naming a model or a deployment. The policy decided one route.
@@ -95,6 +125,15 @@ class AttackTest(unittest.TestCase):
                 self.assertEqual(resp.status, 400, resp.body)
                 self.assertIn("the body names a model inside it", resp.json()["error"]["message"])
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+        # A region in the target, as Vertex-style servers take it, as vertex_location in the body.
+        for path in ("/vertex_ai/v1/projects/p/locations/us-central1/publishers/google/models/mistral-small:generateContent",
+                     "/v1/projects/p/Locations/us-east5/endpoints/e:rawPredict", "/v1/regions/us/chat/completions"):
+            with self.subTest(path):
+                resp = self.send(request_bytes("POST", path, json.dumps(chat).encode(),
+                                               {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertIn("names a region or location", resp.json()["error"]["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
 
     def test_tools_that_send_the_conversation_elsewhere_are_forbidden(self):
         # A remote MCP server or a web search would receive what the model reads, from wherever the
@@ -125,8 +164,11 @@ class AttackTest(unittest.TestCase):
     def test_spellings_a_cluster_router_may_fold_are_refused_or_forbidden(self):
         # Non-canonical: Windows servers drop trailing dots and spaces; routers decode ';', '?', '#';
         # an overlong UTF-8 '/' or '.' decodes to one on lenient servers.
+        # A character a case-insensitive router takes for an ASCII letter (dotless i, dotted I, long s,
+        # Kelvin sign) is refused: "/adm%C4%B1n" is "/admin" to Java's equalsIgnoreCase.
         for path in ("/admin./users", "/admin%20/users", "/admin%3B/users", "/admin%3Fx/users",
-                     "/admin%C0%AFusers", "/%C0%AE%C0%AE/admin/users", "/admin%E0%80%AF/x", "/x%ED%A0%80"):
+                     "/admin%C0%AFusers", "/%C0%AE%C0%AE/admin/users", "/admin%E0%80%AF/x", "/x%ED%A0%80",
+                     "/adm%C4%B1n/x", "/%C4%B0nfo", "/admin/%C5%BFecrets", "/%E2%84%AAeys"):
             with self.subTest(path=path):
                 resp = self.send(request_bytes("POST", path, b"{}", {"Content-Type": "application/json"}))
                 self.assertEqual(resp.status, 400, resp.body)
@@ -143,11 +185,16 @@ class AttackTest(unittest.TestCase):
         # /V1/ is the API too: a body there must be JSON; the model list answers every spelling.
         resp = self.send(request_bytes("POST", "/V1/chat/completions", b'{"model":"x"}', {"Content-Type": "text/plain"}))
         self.assertEqual(resp.status, 415, resp.body)
-        for path in ("/v1/models/", "/V1/Models"):
+        # Under any prefix a cluster serves the API at, and Ollama's list (in its own shape).
+        for path in ("/v1/models/", "/V1/Models", "/models", "/openai/v1/models", "/api/v1/models/", "/api/tags"):
             resp = self.send(request_bytes("GET", path))
             self.assertEqual(resp.status, 200, resp.body)
             self.assertEqual(resp.header("server"), None)  # the gateway's list, not the stand-in's
             self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+            listed = resp.json()["models"] if path == "/api/tags" else resp.json()["data"]
+            self.assertTrue(listed and all(m.get("id", m.get("name")) for m in listed), resp.body)
+        resp = self.send(request_bytes("GET", "/openai/v1/models/mistral-small"))
+        self.assertEqual((resp.status, resp.json()["id"]), (200, "mistral-small"), resp.body)
 
     def test_no_other_spelling_of_a_checked_field_reaches_the_cluster(self):
         # '_' spellings: CGI-style servers read X_Api_Key as X-Api-Key.

@@ -307,6 +307,9 @@ class PolicyEnforcementTest(unittest.TestCase):
                 self.assertEqual(resp.status, 403, resp.body)
                 self.assertIn("forbid-llama", resp.json()["error"]["message"])
                 self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], "llama-3")
+        # The method follows the last ':' (greedy path templates): a tagged model is that model.
+        resp = self.post("/v1beta/models/llama-3:70b:generateContent", {"messages": []})
+        self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], "llama-3:70b")
         # Percent-encoded: the cluster decodes it into a name the policy never saw.
         resp = self.post("/openai/deployments/llama-3%E2%80%8B/chat/completions", {"messages": []})
         self.assertEqual(resp.status, 400, resp.body)

@@ -197,9 +197,15 @@ class TenantKeysTest(unittest.TestCase):
                             # Percent-encoded or in another case, as a server decodes a query.
                             ("/debug/headers?k=sk%2Dsovgw%2D" + self.acme_key[9:], {}),
                             ("/debug/headers?k=%73k-sovgw-" + self.acme_key[9:], {}),
-                            ("/debug/headers?k=SK-SOVGW-" + self.acme_key[9:], {})):
+                            ("/debug/headers?k=SK-SOVGW-" + self.acme_key[9:], {}),
+                            # And in a header field or the body, in any case or encoding a reader decodes.
+                            ("/debug/headers", {"X-Note": "SK-SOVGW-" + self.acme_key[9:]}),
+                            ("/debug/headers", {"X-Note": "sk%2Dsovgw%2D" + self.acme_key[9:]}),
+                            ("/debug/headers", {"body": '{"user":"' + self.acme_key + '"}'}),
+                            ("/debug/headers", {"body": '{"user":"sk\\u002dsovgw\\u002d' + self.acme_key[9:] + '"}'})):
             with self.subTest(path=path, extra=extra):
-                resp = self.call(raw=request_bytes("POST", path, b"{}", {
+                body = extra.pop("body", "{}").encode()
+                resp = self.call(raw=request_bytes("POST", path, body, {
                     "Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}", **extra}))
                 self.assertEqual(resp.status, 400, resp.body)
                 self.assertIn("send it only as 'Authorization: Bearer", resp.json()["error"]["message"])

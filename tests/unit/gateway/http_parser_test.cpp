@@ -262,6 +262,10 @@ TEST_CASE("request paths must be canonical: what the policy matches is what a cl
       {"/v1/.", parse_error::non_canonical_target},
       {"/admin;x/y", parse_error::non_canonical_target},
       {"/admin\\x", parse_error::non_canonical_target},
+      {"/adm%C4%B1n/x", parse_error::non_canonical_target},     // dotless i: "I" to a case-insensitive router
+      {"/%C4%B0nfo", parse_error::non_canonical_target},        // dotted I
+      {"/v1/%C5%BFcore", parse_error::non_canonical_target},    // long s
+      {"/v1/%E2%84%AAeys", parse_error::non_canonical_target},  // Kelvin sign
       {"/a%4", parse_error::bad_target},
       {"/a%zz", parse_error::bad_target},
       {"/a%", parse_error::bad_target},

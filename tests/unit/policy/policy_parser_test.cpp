@@ -26,7 +26,7 @@ TEST_CASE("the example policy compiles cleanly and its version is the SHA-256 of
   CHECK(format_diagnostics(result.diagnostics).empty());
   REQUIRE(result.ok());
   CHECK(result.policy->version().size() == 64);
-  CHECK(result.policy->rule_count() == 11);
+  CHECK(result.policy->rule_count() == 12);
   const auto again = compile_policy_file(SOVGW_SOURCE_DIR "/examples/policies/eu_policy.yaml");
   CHECK(again.policy->version() == result.policy->version());
   CHECK(compile_policy("rules: []\n", "a").policy->version() !=
