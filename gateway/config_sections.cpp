@@ -99,7 +99,23 @@ void read_audit(config_reader& r, const YAML::Node& v, config& cfg) {
           {"keys", [&](const YAML::Node& x) { r.non_empty(x, "audit.keys", cfg.audit_keys); }},
           {"checkpoint_interval",
            [&](const YAML::Node& x) {
-             r.duration(x, "audit.checkpoint_interval", cfg.audit_checkpoint_interval);
+             milliseconds interval{};
+             r.duration(x, "audit.checkpoint_interval", interval);
+             // Records newer than the last checkpoint are signed by nobody: whoever can write the
+             // log could change them unseen (verify counts them UNSIGNED). An hour bounds that.
+             if (interval == milliseconds{}) {
+               return;  // unreadable: reported
+             }
+             if (interval < milliseconds(10) || interval > std::chrono::hours(1)) {
+               r.error(
+                   x.Mark(),
+                   fmt::format("audit.checkpoint_interval must be between 10ms and 1h, not {}: records "
+                               "newer than the last signed checkpoint are signed by nobody (verify counts "
+                               "them UNSIGNED), so the log signs one at least every hour",
+                               x.Scalar()));
+               return;
+             }
+             cfg.audit_checkpoint_interval = interval;
            }},
           {"payload",
            [&](const YAML::Node& x) {

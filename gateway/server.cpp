@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "common/regular_file.hpp"
+#include "crypto/key_file.hpp"
 #include "crypto/sha256.hpp"
 #include "gateway/admin_server.hpp"
 #include "gateway/endpoint_distance.hpp"
@@ -194,7 +195,13 @@ server::server(std::shared_ptr<const config> cfg) {
             .emit();
       }
     };
-    auto opened = audit::audit_log::open(ac);
+    auto opened = [&] {
+      try {
+        return audit::audit_log::open(ac);  // reads audit.keys first: its errors throw
+      } catch (const crypto::key_file_error& e) {
+        throw crypto::key_file_error(fmt::format("audit.keys: {}", e.what()));  // as config check says
+      }
+    }();
     if (!opened.is_ok()) {
       throw std::runtime_error(fmt::format("audit log {}: {}", cfg->audit_db, opened.error().message()));
     }

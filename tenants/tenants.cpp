@@ -219,6 +219,12 @@ void read_tenants(reader& r, const YAML::Node& list, std::vector<tenant>& out) {
     r.d_.error(pos_of(list), "tenants must be a list");
     return;
   }
+  if (list.size() == 0) {
+    r.d_.warning(
+        pos_of(list),
+        "the tenants file names no tenant: every request is refused (401 invalid_api_key) until "
+        "one is added (- name: NAME), with a key (sovgw tenants key create NAME) or a client certificate");
+  }
   for (const YAML::Node& item : list) {
     tenant t;
     t.pos = pos_of(item);

@@ -452,8 +452,16 @@ class AuditRecordingTest(unittest.TestCase):
         cases = []
         missing = a.config.replace(f"keys: {a.keys}", f"keys: {a.keys}-missing")
         cases.append((missing, f"audit.keys: cannot open secret key {a.keys}-missing/signing.key"))
+        # A key file the config names is named by its setting, by serve as by check.
+        cases.append((a.config + f"signing:\n  key: {a.keys}-missing/http.key\n",
+                      f"signing.key: cannot open secret key {a.keys}-missing/http.key"))
+        for config, needle in cases:
+            check(config)  # writes it
+            r = sovgw("serve", "--config", path)
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn(needle, r.stderr)
         os.chmod(os.path.join(a.keys, "signing.key"), 0o644)
-        cases.append((a.config, "its mode 0644 lets group or others access it"))
+        cases.insert(1, (a.config, "its mode 0644 lets group or others access it"))
         for config, needle in cases:
             r = check(config)
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
