@@ -130,6 +130,10 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
                                 report.stored_checkpoints, foreign->text)};
     }
   }
+  if (!published.is_ok() && published.error().code() == error_code::io) {
+    return status{error_code::io, fmt::format("refusing to open the audit log at {}: {} (move it aside)",
+                                              config.db_dir, published.error().message())};
+  }
   if (!published.is_ok()) {
     return status{error_code::verification_failed,
                   fmt::format("refusing to open the audit log at {}: {} (if the keys in {} replaced the ones "

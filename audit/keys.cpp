@@ -225,16 +225,21 @@ crypto::box_public_key load_auditor_public(const std::string& path) {
 
 auditor_key_pair load_auditor_key(const std::string& path) {
   {
-    // A public key given for the secret one: say which file is wanted.
-    std::ifstream in(path, std::ios::binary);
-    std::string head(512, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<std::size_t>(in.gcount()));
-    if (head.rfind(auditor_pub_prefix, 0) == 0 ||
-        crypto::note_verifier::parse(head.substr(0, head.find('\n')))) {
+    // A public key given for the secret one: say which file is wanted. Read as a regular file
+    // (common/regular_file.hpp): a FIFO is refused, never waited on.
+    constexpr std::size_t max_key_file_bytes = 64 * 1024;
+    auto read = read_regular_file(path, max_key_file_bytes, "file", O_NOFOLLOW);
+    if (!read.is_ok() && read.error().kind != file_problem::cannot_open) {
+      throw crypto::key_file_error("secret key " + path + ": " + read.error().message());
+    }
+    std::string text = read.is_ok() ? std::move(read.value()) : std::string();
+    const bool auditor_pub = text.rfind(auditor_pub_prefix, 0) == 0;
+    const bool verifier_key =
+        !auditor_pub && crypto::note_verifier::parse(std::string_view(text).substr(0, text.find('\n')));
+    crypto::wipe(text);  // a secret key's text is not kept: read_secret_key_file reads it
+    if (auditor_pub || verifier_key) {
       throw crypto::key_file_error(path + " is a public key (" +
-                                   (head.rfind(auditor_pub_prefix, 0) == 0 ? "the auditor's auditor.pub"
-                                                                           : "a checkpoint verifier key") +
+                                   (auditor_pub ? "the auditor's auditor.pub" : "a checkpoint verifier key") +
                                    "): give the auditor's secret key, auditor.key, from the auditors' "
                                    "directory (keys init's DIR-auditor)");
     }

@@ -474,8 +474,20 @@ std::optional<proof_error> key_changed(std::string_view note, const crypto::note
 
 }  // namespace
 
-proof_result<crypto::checkpoint> read_kept_checkpoint(std::string_view text,
-                                                      const crypto::note_verifier& key) {
+std::string line_ending_hint(std::string_view text) {
+  if (text.find('\r') != std::string_view::npos) {
+    return "the file has Windows line endings (CR LF), as an editor or a transfer may write them: proof and "
+           "checkpoint files end their lines with LF alone (convert it back, e.g. with dos2unix)";
+  }
+  if (text.ends_with("\n\n")) {
+    return "the file ends with a blank line after its last signature line, which a signed note does not "
+           "have: remove it";
+  }
+  return {};
+}
+
+proof_result<crypto::checkpoint> read_kept_checkpoint(std::string_view text, const crypto::note_verifier& key,
+                                                      std::string* note_out) {
   std::string_view note = text;
   std::string_view which = "the checkpoint";
   inclusion_proof_file inclusion;
@@ -498,8 +510,12 @@ proof_result<crypto::checkpoint> read_kept_checkpoint(std::string_view text,
     which = "the proof's newer checkpoint";
   }
   auto cp = open_checkpoint(note, key, which);
-  if (!cp.is_ok() &&
-      (cp.error().kind == proof_failure::unknown_key || cp.error().kind == proof_failure::bad_signature)) {
+  if (cp.is_ok() && note_out != nullptr) {
+    *note_out = std::string(note);
+  }
+  // A signature line naming the key itself (its name and id) that fails is an altered checkpoint
+  // (bad_signature), never a changed key.
+  if (!cp.is_ok() && cp.error().kind == proof_failure::unknown_key) {
     if (auto changed = key_changed(note, key)) {
       return *changed;
     }

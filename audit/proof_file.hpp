@@ -99,12 +99,20 @@ struct verified_consistency {
 [[nodiscard]] proof_result<verified_consistency> verify_consistency_proof(std::string_view text,
                                                                           const crypto::note_verifier& key);
 
+// Why a proof or checkpoint file that does not parse may have been damaged in transit, for its
+// message: CR LF line endings (a Windows editor or transfer), or a blank line added at its end.
+// Empty when neither.
+[[nodiscard]] std::string line_ending_hint(std::string_view text);
+
 // A checkpoint an auditor kept: a signed checkpoint note, or a proof file (inclusion: its
 // checkpoint; consistency: the newer one), checked like a proof's (signature by `key`, origin).
-// key_changed when it is not signed by `key` but carries a signature under `key`'s name: the log's
-// signing key changed since it was kept (another key, or one whose 32-bit id collides).
+// key_changed when no signature line names `key` (its name and id) but one carries `key`'s name: the
+// log's signing key changed since it was kept; bad_signature when a line names `key` and does not
+// verify: the checkpoint was altered or damaged (or signed by another key whose 32-bit id collides). `note`,
+// when given, receives the signed checkpoint note verbatim (a proof file's own), to be kept in turn.
 [[nodiscard]] proof_result<crypto::checkpoint> read_kept_checkpoint(std::string_view text,
-                                                                    const crypto::note_verifier& key);
+                                                                    const crypto::note_verifier& key,
+                                                                    std::string* note = nullptr);
 
 // The signed checkpoint note stored for tree size `size`; size 0: the newest one the stored records
 // reach. not_found when there is none (the message lists the sizes there are, near `size`).

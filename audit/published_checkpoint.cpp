@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <fstream>
 
 #include "audit/proof_file.hpp"
+#include "common/regular_file.hpp"
 
 namespace sovgw::audit {
 
@@ -55,25 +57,60 @@ std::string published_checkpoint_path(std::string_view db_dir) {
   return p.string() + ".checkpoint";
 }
 
-result<std::optional<crypto::checkpoint>> read_published_checkpoint(const std::string& path,
-                                                                    const crypto::note_verifier& key) {
+std::vector<std::string> published_checkpoint_paths(std::string_view db_dir) {
+  std::vector<std::string> paths{published_checkpoint_path(db_dir)};
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec) && !ec) {
-    return std::optional<crypto::checkpoint>();
+  const std::filesystem::path real = std::filesystem::canonical(std::string(db_dir), ec);
+  if (!ec) {
+    std::string beside_real = published_checkpoint_path(real.string());
+    if (beside_real != paths.front() &&
+        !std::filesystem::equivalent(beside_real, paths.front(), ec)) {  // two names of one file: once
+      paths.push_back(std::move(beside_real));
+    }
   }
-  std::ifstream in(path, std::ios::binary);
-  std::string text(max_note_bytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad() || (!in && !in.eof()) || ec) {
+  return paths;
+}
+
+result<std::optional<crypto::checkpoint>> read_published_checkpoint(const std::string& path,
+                                                                    const crypto::note_verifier& key,
+                                                                    std::string* note) {
+  struct stat link {};
+  if (::lstat(path.c_str(), &link) != 0) {
+    if (errno == ENOENT) {
+      return std::optional<crypto::checkpoint>();
+    }
+    return status{error_code::io, fmt::format("the checkpoint published at {} cannot be read: {}", path,
+                                              std::strerror(errno))};
+  }
+  // O_NONBLOCK and fstat (common/regular_file.hpp): a FIFO there is refused, never waited on.
+  auto read = read_regular_file(path, max_note_bytes, "file");
+  if (!read.is_ok()) {
+    const file_error& e = read.error();
+    if (e.kind == file_problem::too_large) {
+      return status{error_code::verification_failed,
+                    fmt::format("the checkpoint published at {} is too large to be a checkpoint", path)};
+    }
+    if (e.kind == file_problem::cannot_open && e.system_error == ENOENT && S_ISLNK(link.st_mode)) {
+      std::error_code ec;
+      return status{
+          error_code::io,
+          fmt::format("the checkpoint published at {} is a symbolic link to {}, which does not exist", path,
+                      std::filesystem::read_symlink(path, ec).string())};
+    }
+    if (e.kind == file_problem::not_regular) {
+      return status{error_code::io, fmt::format("the checkpoint published at {}: {}", path, e.message())};
+    }
+    return status{error_code::io, fmt::format("the checkpoint published at {} cannot be read: {}", path,
+                                              std::strerror(e.system_error))};
+  }
+  const std::string& text = read.value();
+  auto cp = read_kept_checkpoint(text, key, note);
+  if (!cp.is_ok() && cp.error().kind == proof_failure::bad_signature) {
     return status{error_code::verification_failed,
-                  fmt::format("the checkpoint published at {} cannot be read", path)};
+                  fmt::format("the checkpoint published at {} does not verify under the key {}: it was "
+                              "altered or damaged",
+                              path, key.label())};
   }
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > max_note_bytes) {
-    return status{error_code::verification_failed,
-                  fmt::format("the checkpoint published at {} is too large to be a checkpoint", path)};
-  }
-  auto cp = read_kept_checkpoint(text, key);
   if (!cp.is_ok()) {
     const std::string why = cp.error().kind == proof_failure::key_changed
                                 ? fmt::format(

@@ -1,9 +1,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "audit/keys.hpp"
@@ -47,7 +50,8 @@ constexpr const char* prove_usage =
 )";
 constexpr const char* verify_proof_usage =
     R"(usage: sovgw audit verify-proof FILE --pubkey KEY [--format text|json]
-  check an inclusion or consistency proof offline
+  check an inclusion or consistency proof offline; FILE - reads it from standard input
+  (sovgw audit prove ... | sovgw audit verify-proof - --pubkey KEY)
 )";
 constexpr const char* show_usage =
     "usage: sovgw audit show --db DIR (--request-id ID | --seq N | --last) --auditor-key KEY   decrypt a "
@@ -164,6 +168,9 @@ int cmd_query(const options& o) {
   f.request_id = o.get("request-id");
   if (o.has("limit")) {
     f.limit = parse_count(o.need("limit"), "limit");
+    if (f.limit == 0) {
+      throw usage_error("--limit must be at least 1 (leave it out for every record)", false);
+    }
   }
   const std::string format = o.get("format").value_or("table");
   if (format != "table" && format != "jsonl" && format != "csv") {
@@ -174,8 +181,12 @@ int cmd_query(const options& o) {
     std::fprintf(stderr, "plan: %s\n", audit::query_plan(f));
   }
   if (format == "csv") {
-    std::puts(record_csv_header);
+    std::printf("%s,signed\n", record_csv_header);
   }
+  // Records no checkpoint covers are flagged: anyone who can write the database could have put them
+  // there (docs/auditing.md, "Query").
+  const std::uint64_t signed_size = claimed_signed_size(*s, o);
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> unsigned_listed;  // first and last listed
   record_table table;
   std::uint64_t count = 0;
   audit::query_stats stats;
@@ -183,11 +194,22 @@ int cmd_query(const options& o) {
       *s, f,
       [&](const audit::record& r) {
         ++count;
+        const bool is_signed = r.seq < signed_size;
+        if (!is_signed) {
+          unsigned_listed = {std::min(unsigned_listed ? unsigned_listed->first : r.seq, r.seq),
+                             std::max(unsigned_listed ? unsigned_listed->second : r.seq, r.seq)};
+        }
         if (format == "table") {
           table.add(r);
           return true;
         }
-        const std::string line = format == "jsonl" ? record_json(r) : record_csv(r);
+        std::string line = format == "jsonl" ? record_json(r) : record_csv(r);
+        if (format == "jsonl") {
+          line.pop_back();  // the closing brace
+          line += is_signed ? R"(,"signed":true})" : R"(,"signed":false})";
+        } else {
+          line += is_signed ? ",true" : ",false";
+        }
         std::fwrite(line.data(), 1, line.size(), stdout);
         std::fputc('\n', stdout);
         return true;
@@ -208,6 +230,14 @@ int cmd_query(const options& o) {
   }
   if (format == "table") {
     std::printf("(%llu record%s)\n", static_cast<unsigned long long>(count), count == 1 ? "" : "s");
+    if (unsigned_listed) {
+      std::printf(
+          "UNSIGNED: records listed from %llu to %llu are covered by no signed checkpoint (stored or "
+          "published): "
+          "nothing vouches for them yet (sovgw audit verify says which records a signature covers)\n",
+          static_cast<unsigned long long>(unsigned_listed->first),
+          static_cast<unsigned long long>(unsigned_listed->second));
+    }
   }
   return exit_ok;
 }
@@ -249,6 +279,12 @@ int cmd_show(const options& o) {
     throw_status(r.error());
   }
   print_record_summary(r.value());
+  if (r->seq >= claimed_signed_size(*s, o)) {
+    std::printf(
+        "  UNSIGNED:    covered by no signed checkpoint (stored or published): nothing vouches for this "
+        "record "
+        "yet\n");
+  }
   // What happened to stored data is told by the events logged after the record.
   auto events = audit::read_log_events(*s, r->seq + 1);
   if (!events.is_ok()) {

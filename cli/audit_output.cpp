@@ -336,6 +336,9 @@ void print_record_summary(const record& original) {
               static_cast<unsigned long long>(r.completion_tokens));
   std::printf("  payload:     %s%s\n", to_string(r.payload),
               r.payload_digest.empty() ? "" : (" sha256 " + crypto::to_hex(r.payload_digest)).c_str());
+  if (!r.note.empty()) {  // what the writer says of it: synthetic, tokens estimated, ...
+    std::printf("  note:        %s\n", r.note.c_str());
+  }
 }
 
 }  // namespace sovgw::cli

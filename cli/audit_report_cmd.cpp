@@ -70,7 +70,7 @@ std::string verification_json(const audit::verify_report& v, const report_contex
       R"("forced_opens":{},"payloads_checked":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
       R"("first_bad_record":{},"problems":[{}]}})",
       v.ok() ? "true" : "false", v.records, v.signed_records(), v.checkpoints, v.failed_checkpoints(),
-      v.unchecked_checkpoints, json_checkpoint(v.latest), v.held_checkpoints,
+      v.unchecked_checkpoints, json_checkpoint(v.latest), json_held_checkpoints(c.held_from, v),
       c.held_from.empty() ? "false" : "true", fmt::join(held_from, ","), v.uncovered_records(),
       v.index_entries, v.forced_opens,
       json_optional(c.payloads ? std::optional(c.payloads->checked) : std::nullopt),

@@ -1,6 +1,7 @@
 #include "cli/audit_support.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
@@ -14,6 +15,7 @@
 #include "audit/published_checkpoint.hpp"
 #include "audit/query.hpp"
 #include "cli/audit_output.hpp"
+#include "common/regular_file.hpp"
 #include "common/rfc3339.hpp"
 
 namespace sovgw::cli {
@@ -59,6 +61,12 @@ std::uint64_t parse_time(const std::string& text, const char* what) {
     const auto now = now_us();
     const std::uint64_t back = *age > now / us_per_second ? now : *age * us_per_second;
     us = now - back;
+  } else if (text.size() == 8 && text.find_first_not_of("0123456789") == std::string::npos &&
+             parse_rfc3339_date_us(
+                 fmt::format("{}-{}-{}", text.substr(0, 4), text.substr(4, 2), text.substr(6)))) {
+    // 20261206 is Unix seconds in August 1970, which no log holds: a compact date was meant.
+    throw value_error(fmt::format("--{}: '{}' reads as Unix seconds in 1970; for that date write {}-{}-{}",
+                                  what, text, text.substr(0, 4), text.substr(4, 2), text.substr(6)));
   } else if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
     std::uint64_t seconds = 0;
     if (std::from_chars(text.data(), text.data() + text.size(), seconds).ec != std::errc() ||
@@ -67,7 +75,7 @@ std::uint64_t parse_time(const std::string& text, const char* what) {
                                     UINT64_MAX / us_per_second));
     }
     us = seconds * us_per_second;
-  } else if (const auto t = text.size() == 10 ? parse_rfc3339_date_us(text) : parse_rfc3339_us(text)) {
+  } else if (const auto t = text.size() == 10 ? parse_rfc3339_date_us(text) : parse_rfc3339_us(text, true)) {
     us = static_cast<std::uint64_t>(*t);
   }
   if (!us) {
@@ -171,9 +179,10 @@ void check_output_option(const options& o, const char* option) {
           false);
     }
     // The checkpoint the gateway publishes beside the log: writers require it, verify reads it.
-    const fs::path published =
-        fs::weakly_canonical(fs::absolute(audit::published_checkpoint_path(o.need("db")), ec), ec);
-    if (target == published) {
+    const auto beside = audit::published_checkpoint_paths(o.need("db"));
+    if (std::any_of(beside.begin(), beside.end(), [&](const std::string& published) {
+          return target == fs::weakly_canonical(fs::absolute(published, ec), ec);
+        })) {
       throw usage_error(
           fmt::format("--{} {} is the checkpoint the gateway publishes beside the log: writing it "
                       "would replace what writers and verify check the log against; write it "
@@ -216,38 +225,78 @@ held_checkpoints held_checkpoint_options(const options& o, const crypto::note_ve
       throw usage_error(fmt::format("--checkpoint {}: too large to be a checkpoint or proof file", path),
                         false);
     }
-    auto cp = audit::read_kept_checkpoint(*text, key);
+    std::string note;
+    auto cp = audit::read_kept_checkpoint(*text, key, &note);
     if (!cp.is_ok() && cp.error().kind == audit::proof_failure::key_changed) {
       out.problems.push_back({audit::problem_kind::signing_key_changed, std::nullopt,
                               fmt::format("--checkpoint {}: {}", path, cp.error().message())});
+    } else if (!cp.is_ok() && cp.error().kind == audit::proof_failure::bad_signature) {
+      out.problems.push_back(
+          {audit::problem_kind::checkpoint_invalid, std::nullopt,
+           fmt::format("--checkpoint {}: the checkpoint you hold does not verify under the key {} given with "
+                       "--pubkey: it was altered or damaged (the log is checked without it)",
+                       path, key.label())});
     } else if (!cp.is_ok()) {
-      throw usage_error(fmt::format("--checkpoint {}: {}", path, cp.error().message()), false);
+      const std::string hint = audit::line_ending_hint(*text);
+      throw usage_error(
+          fmt::format("--checkpoint {}: {}", path,
+                      hint.empty() ? cp.error().message()
+                                   : fmt::format("{} (as it is: {})", hint, cp.error().message())),
+          false);
     } else {
       verify.held.push_back(cp.value());
       verify.held_labels.push_back(
           "the checkpoint you hold");  // --checkpoint's; the published one names its file
-      out.sources.push_back({false, path});
+      out.sources.push_back({false, path, std::move(note), cp.value()});
     }
   }
-  const std::string published = audit::published_checkpoint_path(o.need("db"));
-  auto cp = audit::read_published_checkpoint(published, key);
-  if (!cp.is_ok()) {
-    out.published_problem =
-        audit::problem{audit::problem_kind::checkpoint_invalid, std::nullopt, cp.error().message()};
-  } else if (cp.value()) {
-    verify.held.push_back(**cp);
-    verify.held_labels.push_back(fmt::format("the checkpoint the gateway published at {}", published));
-    out.sources.push_back({true, published});
+  for (const std::string& published : audit::published_checkpoint_paths(o.need("db"))) {
+    std::string note;
+    auto cp = audit::read_published_checkpoint(published, key, &note);
+    if (!cp.is_ok()) {
+      out.published_problems.push_back(
+          audit::problem{audit::problem_kind::checkpoint_invalid, std::nullopt, cp.error().message()});
+    } else if (cp.value()) {
+      verify.held.push_back(**cp);
+      verify.held_labels.push_back(fmt::format("the checkpoint the gateway published at {}", published));
+      out.sources.push_back({true, published, std::move(note), **cp});
+    }
   }
   return out;
 }
 
+std::string json_held_checkpoints(const std::vector<held_checkpoints::source>& held,
+                                  const audit::verify_report& report) {
+  std::vector<std::string> out;
+  for (const auto& h : report.ok() ? held : std::vector<held_checkpoints::source>{}) {
+    out.push_back(json_checkpoint(h.checkpoint));
+  }
+  return fmt::format("[{}]", fmt::join(out, ","));
+}
+
 void held_checkpoints::add_problems_to(audit::verify_report& report) const {
   std::vector<audit::problem> first = problems;
-  if (published_problem && report.checkpoints > 0) {
-    first.push_back(*published_problem);
+  if (report.checkpoints > 0) {
+    first.insert(first.end(), published_problems.begin(), published_problems.end());
   }
   report.problems.insert(report.problems.begin(), first.begin(), first.end());
+}
+
+std::uint64_t claimed_signed_size(const audit::store& s, const options& o) {
+  std::uint64_t size = 0;
+  if (auto sizes = audit::stored_checkpoint_sizes(s); sizes.is_ok() && !sizes->empty()) {
+    size = sizes->back();
+  }
+  for (const std::string& path : audit::published_checkpoint_paths(o.need("db"))) {
+    constexpr std::size_t max_note_bytes = 64 * 1024;
+    auto text = read_regular_file(path, max_note_bytes, "file");  // a FIFO is not waited on
+    const auto note = text.is_ok() ? crypto::parse_note(text.value()) : std::nullopt;
+    const auto cp = note ? crypto::checkpoint::parse(note->text) : std::nullopt;
+    if (cp) {
+      size = std::max(size, cp->size);
+    }
+  }
+  return size;
 }
 
 std::uint64_t record_option(const audit::store& s, const options& o) {
@@ -260,9 +309,12 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
       throw command_error(exit_code_for(count.error().code()), count.error().message());
     }
     if (count.value() == 0) {
-      throw command_error(exit_failed, "there is no last record: the log holds no records");
+      throw command_error(exit_usage, "there is no last record: the log holds no records");
     }
     return count.value() - 1;
+  }
+  if (o.has("seq") && o.has("request-id")) {
+    throw usage_error("--seq and --request-id each name a record: give one of them", false);
   }
   if (o.has("seq")) {
     return parse_count(o.need("seq"), "seq");

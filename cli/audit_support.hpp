@@ -66,25 +66,39 @@ void check_output_option(const options& o, const char* option);
 // The checkpoints a store is checked against beyond its own, added to `verify`'s held ones:
 // --checkpoint, one the auditor kept from an earlier visit (a checkpoint note or a proof file; not
 // one: exit 2; unreadable: exit 3), and the one the gateway published beside the store
-// (audit::published_checkpoint_path of --db), when there is one.
+// (audit::published_checkpoint_paths of --db: beside it, and beside its real folder), when there is one.
 struct held_checkpoints {
   struct source {
     bool published = false;  // else --checkpoint
     std::string path;
+    std::string note;  // the signed checkpoint note, verbatim (`verify --save-checkpoint` keeps it)
+    crypto::checkpoint checkpoint;
   };
   std::vector<source> sources;  // per verify.held entry
   // To report first: a --checkpoint signed under the log's name by another key
   // (signing_key_changed: the key changed since that visit; not held).
   std::vector<audit::problem> problems;
-  // A published file that is not one of this log's checkpoints (checkpoint_invalid): reported when
-  // the log's own checkpoints verify under the key (with the wrong key, that is the problem).
-  std::optional<audit::problem> published_problem;
+  // A published file that is not one of this log's checkpoints, or cannot be read
+  // (checkpoint_invalid): reported when the log's own checkpoints verify under the key (with the
+  // wrong key, that is the problem).
+  std::vector<audit::problem> published_problems;
 
   // Adds the problems to `report`'s, first.
   void add_problems_to(audit::verify_report& report) const;
 };
+// `held_checkpoints` in verify's and report's JSON: the held checkpoints the log reproduced, as
+// [{"origin", "size", "root"}]: every one when the log verifies, else none.
+[[nodiscard]] std::string json_held_checkpoints(const std::vector<held_checkpoints::source>& held,
+                                                const audit::verify_report& report);
+
 [[nodiscard]] held_checkpoints held_checkpoint_options(const options& o, const crypto::note_verifier& key,
                                                        audit::verify_options& verify);
+
+// The records a signed checkpoint claims to cover, 0..N-1: the largest size of a checkpoint stored
+// in the log or published beside it (audit::published_checkpoint_paths), read without --pubkey
+// (query and show have none): records from N on are signed by nobody yet. `verify` checks the
+// signatures; this only tells query and show which records no checkpoint even claims.
+[[nodiscard]] std::uint64_t claimed_signed_size(const audit::store& s, const options& o);
 
 // The seq named by --seq or --request-id.
 [[nodiscard]] std::uint64_t record_option(const audit::store& s, const options& o);

@@ -34,16 +34,12 @@ bool json_format(const options& o) {
   return format == "json";
 }
 
-// --save-checkpoint: the verified checkpoint's note, written aside and renamed (the file being
-// replaced may be the checkpoint just checked).
-void save_checkpoint(const audit::store& s, std::uint64_t size, const std::string& path) {
-  auto note = audit::stored_checkpoint_note(s, size);
-  if (!note.is_ok()) {
-    throw command_error(exit_code_for(note.error().code()), note.error().message());
-  }
+// --save-checkpoint: a verified checkpoint's signed note, verbatim, written aside and renamed (the
+// file being replaced may be the checkpoint just checked).
+void write_checkpoint(const std::string& note, const std::string& path) {
   const std::string partial = path + ".partial";
   std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-  out << note.value();
+  out << note;
   out.close();
   if (!out || std::rename(partial.c_str(), path.c_str()) != 0) {
     const int e = errno;  // the open, the write or the rename's
@@ -52,14 +48,62 @@ void save_checkpoint(const audit::store& s, std::uint64_t size, const std::strin
   }
 }
 
+// What --save-checkpoint kept: the newest checkpoint that verified and that the log reproduces.
+struct saved_checkpoint {
+  std::string file;
+  std::uint64_t size = 0;
+  std::optional<held_checkpoints::source> held;  // a held one newer than every stored one, else stored
+};
+
+// The newest of the log's stored checkpoint and the held ones (--checkpoint, DB.checkpoint), all of
+// which the log reproduced: an older one kept for the next visit would let the records after it be
+// removed unnoticed.
+saved_checkpoint save_newest_checkpoint(const audit::store& s, const audit::verify_report& report,
+                                        const std::vector<held_checkpoints::source>& held,
+                                        const std::string& path) {
+  saved_checkpoint saved{.file = path, .size = report.latest->size, .held = std::nullopt};
+  for (const auto& h : held) {
+    if (h.checkpoint.size > saved.size) {
+      saved = {.file = path, .size = h.checkpoint.size, .held = h};
+    }
+  }
+  if (saved.held) {
+    write_checkpoint(saved.held->note, path);
+    return saved;
+  }
+  auto note = audit::stored_checkpoint_note(s, saved.size);
+  if (!note.is_ok()) {
+    throw command_error(exit_code_for(note.error().code()), note.error().message());
+  }
+  write_checkpoint(note.value(), path);
+  return saved;
+}
+
+// `verify-proof -`: a proof piped in (prove ... | verify-proof -), at most max_bytes; nullopt beyond.
+std::optional<std::string> read_standard_input(std::size_t max_bytes) {
+  std::string text;
+  char buf[16384];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) {
+    text.append(buf, n);
+    if (text.size() > max_bytes) {
+      return std::nullopt;
+    }
+  }
+  if (std::ferror(stdin)) {
+    throw command_error(exit_environment,
+                        fmt::format("cannot read standard input: {}", std::strerror(errno)));
+  }
+  return text;
+}
+
 struct verify_outcome {
   audit::verify_report report;
   std::optional<audit::payload_report> payloads;
-  std::vector<crypto::checkpoint> held;
-  std::vector<held_checkpoints::source> held_from;  // where each held checkpoint came from
-  std::vector<std::uint64_t> checkpoint_sizes;      // of a log that verifies
-  bool saved = false;
-  std::uint64_t newer_held = 0;  // --save-checkpoint not saved: a held checkpoint of this size is newer
+  std::vector<held_checkpoints::source>
+      held;  // kept outside the log, all reproduced (of a log that verifies)
+  std::vector<std::uint64_t> checkpoint_sizes;  // of a log that verifies
+  std::optional<saved_checkpoint> saved;        // --save-checkpoint, of a log that verifies
   double seconds = 0;
 
   [[nodiscard]] bool ok() const { return report.ok() && (!payloads || payloads->ok()); }
@@ -112,6 +156,10 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     if (first_bad) {
       std::printf("first record that does not match: %llu\n", static_cast<unsigned long long>(*first_bad));
     }
+    if (o.has("save-checkpoint")) {
+      std::printf("not saved to %s: the log does not verify, so none of its checkpoints is to be kept\n",
+                  o.need("save-checkpoint").c_str());
+    }
     return;
   }
   // The key, as `name+id` and its full fingerprint: what an auditor compares with the key the
@@ -144,21 +192,24 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
                 audit::format_checkpoint_sizes(v.checkpoint_sizes, UINT64_MAX).c_str(),
                 n > audit::max_listed_checkpoint_sizes ? fmt::format(" ({} in all)", n).c_str() : "");
   }
-  for (std::size_t i = 0; i < v.held.size(); ++i) {
-    const bool published = i < v.held_from.size() && v.held_from[i].published;
+  for (const auto& h : v.held) {
     std::printf("the checkpoint %s (size %llu) is reproduced: the log only grew since\n",
-                published ? fmt::format("published at {}", v.held_from[i].path).c_str() : "you hold",
-                static_cast<unsigned long long>(v.held[i].size));
+                h.published ? fmt::format("published at {}", h.path).c_str() : "you hold",
+                static_cast<unsigned long long>(h.checkpoint.size));
   }
   if (v.saved) {
-    std::printf("saved the checkpoint at size %llu to %s: give it to --checkpoint next time\n",
-                static_cast<unsigned long long>(report.latest->size), o.need("save-checkpoint").c_str());
-  } else if (v.newer_held > 0) {
-    std::printf(
-        "not saved to %s: the checkpoint you hold (size %llu) is newer than the log's newest stored one "
-        "(size %llu); keep giving that one to --checkpoint\n",
-        o.need("save-checkpoint").c_str(), static_cast<unsigned long long>(v.newer_held),
-        static_cast<unsigned long long>(report.latest->size));
+    const std::string& file = o.need("save-checkpoint");
+    if (!v.saved->held) {
+      std::printf("saved the checkpoint at size %llu to %s: give it to --checkpoint next time\n",
+                  static_cast<unsigned long long>(v.saved->size), file.c_str());
+    } else {
+      std::printf(
+          "saved the checkpoint %s (size %llu) to %s: newer than the log's newest stored one (size %llu), "
+          "it is the one to give to --checkpoint next time\n",
+          v.saved->held->published ? fmt::format("published at {}", v.saved->held->path).c_str() : "you hold",
+          static_cast<unsigned long long>(v.saved->size), file.c_str(),
+          static_cast<unsigned long long>(report.latest->size));
+    }
   }
   if (report.forced_opens > 0) {
     std::printf("note: the log records %llu forced open(s) over a failed verification\n",
@@ -199,27 +250,30 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
       problems.push_back(json_problem(to_string(p.kind), p.record, p.text));
     }
   }
-  std::vector<std::string> held;
-  for (const auto& cp : v.held) {
-    held.push_back(json_checkpoint(cp));
-  }
   const std::optional<std::uint64_t> first_bad = r.first_bad_record ? r.first_bad_record
                                                  : v.payloads       ? v.payloads->first_bad_record
                                                                     : std::nullopt;
+  // As report's held_from names a held checkpoint's source.
+  const std::string saved = !v.saved ? "null"
+                                     : fmt::format(R"({{"file":{},"size":{},"source":"{}"}})",
+                                                   json_string(v.saved->file), v.saved->size,
+                                                   !v.saved->held             ? "stored"
+                                                   : v.saved->held->published ? "published"
+                                                                              : "checkpoint_option");
   fmt::print(
       R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},)"
-      R"("unchecked_checkpoints":{},"checkpoint":{},"held_checkpoints":[{}],"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
+      R"("unchecked_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
       R"("payloads_checked":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_opened":{},)"
-      R"("data_keys_checked":{},"first_bad_record":{},"problems":[{}]}})"
+      R"("data_keys_checked":{},"first_bad_record":{},"saved_checkpoint":{},"problems":[{}]}})"
       "\n",
       v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.signed_records(),
       r.checkpoints, r.failed_checkpoints(), r.unchecked_checkpoints, json_checkpoint(r.latest),
-      fmt::join(held, ","), r.uncovered_records(), r.index_entries, r.forced_opens,
+      json_held_checkpoints(v.held, r), r.uncovered_records(), r.index_entries, r.forced_opens,
       v.payloads ? std::to_string(v.payloads->checked) : "null",
       v.payloads ? std::to_string(v.payloads->dropped_by_retention) : "null",
       v.payloads ? std::to_string(v.payloads->shredded) : "null",
       json_optional(v.payloads ? v.payloads->opened : std::nullopt),
-      v.payloads ? std::to_string(v.payloads->data_keys) : "null", json_optional(first_bad),
+      v.payloads ? std::to_string(v.payloads->data_keys) : "null", json_optional(first_bad), saved,
       fmt::join(problems, ","));
 }
 
@@ -259,27 +313,20 @@ int cmd_verify(const options& o) {
   v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   extra.add_problems_to(v.report);
   if (v.report.ok()) {
-    v.held = options.held;
-    v.held_from = extra.sources;
+    v.held = extra.sources;
     auto sizes = audit::stored_checkpoint_sizes(*s);
     if (!sizes.is_ok()) {
       throw_status(sizes.error());
     }
     v.checkpoint_sizes = std::move(sizes.value());
-    if (o.has("save-checkpoint")) {
-      // Never an older checkpoint than one the auditor holds: kept for the next visit, it would let
-      // the records between the two be removed unnoticed.
-      v.newer_held = v.report.newest_held_size > v.report.latest->size ? v.report.newest_held_size : 0;
-      if (v.newer_held == 0) {
-        save_checkpoint(*s, v.report.latest->size, o.need("save-checkpoint"));
-        v.saved = true;
-      }
-    }
     if (o.flag("payloads")) {
       const auto keys = auditor
                             ? std::optional<audit::auditor_keys>({auditor->public_key, auditor->secret_key})
                             : std::nullopt;
       v.payloads = audit::verify_payloads(*s, v.report.events, keys ? &*keys : nullptr);
+    }
+    if (o.has("save-checkpoint") && v.ok()) {  // payloads that fail fail the log: nothing is saved
+      v.saved = save_newest_checkpoint(*s, v.report, v.held, o.need("save-checkpoint"));
     }
   }
   if (json) {
@@ -294,7 +341,8 @@ int cmd_verify_proof(const options& o) {
   const bool json = json_format(o);
   const auto key = pubkey_option(o);
   const std::string& path = o.positional()[0];
-  const auto text = read_input_file(path, max_proof_file_bytes);
+  const auto text =
+      path == "-" ? read_standard_input(max_proof_file_bytes) : read_input_file(path, max_proof_file_bytes);
   std::optional<audit::proof_error> error;
   std::string_view kind = "inclusion";
   std::optional<crypto::checkpoint> old_checkpoint;
@@ -302,7 +350,8 @@ int cmd_verify_proof(const options& o) {
   std::optional<audit::record> rec;
   if (!text) {
     error = audit::proof_error{audit::proof_failure::malformed,
-                               fmt::format("{} is too large to be a proof file (over 1 MiB)", path)};
+                               fmt::format("{} is too large to be a proof file (over 1 MiB)",
+                                           path == "-" ? "standard input" : path)};
   } else if (text->starts_with(audit::consistency_proof_header)) {
     kind = "consistency";
     auto v = audit::verify_consistency_proof(*text, key);
@@ -319,6 +368,11 @@ int cmd_verify_proof(const options& o) {
       rec = std::move(v->rec);
     } else {
       error = v.error();
+    }
+  }
+  if (error && text) {
+    if (const std::string hint = audit::line_ending_hint(*text); !hint.empty()) {
+      error->text = fmt::format("{} (as it is: {})", hint, error->text);
     }
   }
   if (json) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "audit/keys.hpp"
+#include "audit/published_checkpoint.hpp"
 #include "cli/commands.hpp"
 #include "common/regular_file.hpp"
 #include "common/trusted_file.hpp"
@@ -125,10 +126,18 @@ int cmd_check(const options& o) {
     // kept off the gateway, the token's length); the log itself is not opened (a running gateway
     // holds its writer lock).
     if (!cfg->audit_keys.empty()) {
+      std::optional<audit::writer_keys> keys;
       try {
-        (void)audit::load_writer_keys(cfg->audit_keys);
+        keys.emplace(audit::load_writer_keys(cfg->audit_keys));
       } catch (const std::exception& e) {
         throw std::runtime_error(fmt::format("audit.keys: {}", e.what()));
+      }
+      // The checkpoint the log published beside its store, as the writer reads it when it opens
+      // (a FIFO or a file that is not this log's stops the gateway from starting).
+      const auto published = audit::read_published_checkpoint(audit::published_checkpoint_path(cfg->audit_db),
+                                                              keys->signer.verifier());
+      if (!published.is_ok()) {
+        throw std::runtime_error(fmt::format("audit.db: {}", published.error().message()));
       }
     }
     if (!cfg->admin_token_file.empty()) {

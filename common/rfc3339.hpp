@@ -67,10 +67,13 @@ inline constexpr std::int64_t us_per_second = 1000000;
 
 // An RFC 3339 date-time (section 5.6), converted to UTC, in Unix microseconds:
 // "2026-11-27T10:00:00Z", "2026-11-27T11:00:00+01:00", "2026-11-27T10:00:00.25-05:30". `T` and `Z`
-// in either case; a fraction of any length (microseconds kept, the rest dropped); second 60 (a leap
-// second) reads as the next second. nullopt for anything else: no offset, an impossible date or time
-// (2026-02-30, 24:00:00, an offset of 24 hours or more), a time before 1970-01-01T00:00:00Z.
-[[nodiscard]] inline std::optional<std::int64_t> parse_rfc3339_us(std::string_view text) {
+// in either case; a fraction of any length (microseconds kept, the rest dropped, or with `round_up`
+// rounded up to the next microsecond when not zero: a bound of a period then takes in exactly the
+// microsecond records at or after that instant); second 60 (a leap second) reads as the next second.
+// nullopt for anything else: no offset, an impossible date or time (2026-02-30, 24:00:00, an offset
+// of 24 hours or more), a time before 1970-01-01T00:00:00Z.
+[[nodiscard]] inline std::optional<std::int64_t> parse_rfc3339_us(std::string_view text,
+                                                                  bool round_up = false) {
   using namespace rfc3339_detail;
   unsigned h = 0, mi = 0, s = 0;
   const auto date = days(text);
@@ -81,12 +84,15 @@ inline constexpr std::int64_t us_per_second = 1000000;
   }
   std::size_t pos = 19;
   std::int64_t frac_us = 0;
+  bool below_us = false;  // a non-zero digit after the sixth
   if (at(text, pos, '.')) {
     const std::size_t first = ++pos;
     unsigned digit = 0;
     for (; pos < text.size() && digits(text, pos, 1, digit); ++pos) {
       if (pos - first < 6) {
         frac_us = frac_us * 10 + digit;
+      } else if (digit != 0 && round_up) {
+        below_us = true;
       }
     }
     if (pos == first) {
@@ -110,7 +116,7 @@ inline constexpr std::int64_t us_per_second = 1000000;
   if (seconds < 0) {
     return std::nullopt;
   }
-  return seconds * us_per_second + frac_us;
+  return seconds * us_per_second + frac_us + (below_us ? 1 : 0);
 }
 
 // Unix microseconds as an RFC 3339 UTC date-time, "2026-11-27T10:00:00.250000Z" (six fraction

@@ -8,7 +8,7 @@ import json
 import os
 import unittest
 
-from test_audit_support import TAMPER, run, sovgw, tampered_log_case, write_file
+from test_audit_support import TAMPER, read_file, run, sovgw, tampered_log_case, write_file
 
 
 class forgery_test(tampered_log_case):
@@ -127,6 +127,31 @@ class forgery_test(tampered_log_case):
         p = sovgw("audit", "verify", "--db", db, "--pubkey", os.path.join(elsewhere, "signing.pub"), "--checkpoint",
                   held, check=2)
         self.assertIn("not signed by the key another.log/audit+", p.stderr)
+
+    def test_an_altered_checkpoint_signed_by_the_key_itself_is_invalid_not_a_changed_key(self):
+        # One character of the root line changed: the signature line still names the key (name and id).
+        lines = read_file(self.held(300)).split("\n")
+        lines[2] = ("B" if lines[2][0] != "B" else "C") + lines[2][1:]
+        altered = os.path.join(self.tmp, "altered.checkpoint")
+        write_file(altered, "\n".join(lines))
+        label = "+".join(read_file(self.pub).split("+")[:2])  # name+id
+        doc = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", altered,
+                               "--format", "json", check=1).stdout)
+        self.assertEqual([p["kind"] for p in doc["problems"]], ["checkpoint_invalid"])
+        self.assertEqual(doc["problems"][0]["text"],
+                         f"--checkpoint {altered}: the checkpoint you hold does not verify under the key {label} "
+                         "given with --pubkey: it was altered or damaged (the log is checked without it)")
+        report = json.loads(sovgw("audit", "report", "--db", self.db, "--pubkey", self.pub, "--checkpoint", altered,
+                                  "--format", "json", check=1).stdout)
+        self.assertEqual([p["kind"] for p in report["verification"]["problems"]], ["checkpoint_invalid"])
+        # The same file published beside the log.
+        write_file(self.db + ".checkpoint", "\n".join(lines))
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, check=1)
+        self.assertIn(f"  - the checkpoint published at {self.db}.checkpoint does not verify under the key {label}: "
+                      "it was altered or damaged\n", p.stdout)
+        self.assertNotIn("not by the key", p.stdout)
+        doc = self.verify_json(self.db)
+        self.assertEqual([p["kind"] for p in doc["problems"]], ["checkpoint_invalid"])
 
     def resigned_with(self, keys, *op):
         db = self.tampered(*op)

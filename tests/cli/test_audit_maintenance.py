@@ -150,6 +150,15 @@ class synthetic_append_test(audit_case):
         for r in records[:5]:
             self.assertEqual(r["note"], "")
         self.assertIn("OK: 9 records", self.verify().stdout)
+        # show and verify-proof print the note, escaped as every record value; a record without one has no line.
+        note = "  note:        synthetic: written by sovgw audit append, not a gateway request\n"
+        proof = os.path.join(self.tmp, "fake.proof")
+        write_file(proof, sovgw("audit", "prove", "--db", self.db, "--seq", "7", check=0).stdout)
+        self.assertIn(note, sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout)
+        self.assertIn(note, sovgw("audit", "show", "--db", self.db, "--seq", "7", "--auditor-key", self.auditor_key)
+                      .stdout)
+        self.assertNotIn("  note:", sovgw("audit", "show", "--db", self.db, "--seq", "2", "--auditor-key",
+                                          self.auditor_key, check=0).stdout)
 
     def test_the_announced_range_follows_the_events_a_forced_open_writes_first(self):
         self.append(5, run_name="a")

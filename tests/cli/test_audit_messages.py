@@ -159,21 +159,61 @@ class verify_names_its_key_test(audit_case):
 
 
 class save_checkpoint_test(audit_case):
-    def test_an_older_checkpoint_than_the_one_held_is_never_saved(self):
+    def setUp(self):
+        super().setUp()
+        self.append(5, run_name="a")
+        self.append(2, run_name="b")  # stored checkpoints at 5 and 7, 7 published
+        self.held = os.path.join(self.tmp, "held.checkpoint")
+        sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", self.held, check=0)
+        self.assertEqual(read_file(self.held), read_file(self.db + ".checkpoint"))
+
+    def test_the_held_checkpoint_is_saved_when_newer_than_the_stored_ones(self):
         # The log's newest stored checkpoint deleted: the one the auditor holds (size 7) is newer. Saving
         # the stored one (size 5) for next time would let records 5..6 go unnoticed later.
-        self.append(5, run_name="a")
-        self.append(2, run_name="b")
-        held = os.path.join(self.tmp, "held.checkpoint")
-        sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", held, check=0)
         run(TAMPER, self.db, "delete-checkpoints-from", "7", check=0)
         os.remove(self.db + ".checkpoint")
         again = os.path.join(self.tmp, "again.checkpoint")
-        out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", held,
+        out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", self.held,
                     "--save-checkpoint", again, check=0).stdout
-        self.assertIn(f"not saved to {again}: the checkpoint you hold (size 7) is newer than the log's newest stored "
-                      "one (size 5)", out)
-        self.assertFalse(os.path.exists(again))
+        self.assertIn(f"saved the checkpoint you hold (size 7) to {again}: newer than the log's newest stored one "
+                      "(size 5)", out)
+        self.assertEqual(read_file(again), read_file(self.held))
+
+    def test_the_published_checkpoint_is_saved_when_newer_than_the_stored_ones(self):
+        # The attack: the newest stored checkpoint deleted, the published one (size 7) left. The visit saves
+        # it, so that deleting records 5..6 and the published file before the next visit is found.
+        old = os.path.join(self.tmp, "old.checkpoint")
+        write_file(old, sovgw("audit", "prove", "--db", self.db, "--old", "5", "--new", "5", check=0).stdout)
+        run(TAMPER, self.db, "delete-checkpoints-from", "7", check=0)
+        published = read_file(self.db + ".checkpoint")
+        for extra in ((), ("--checkpoint", old)):
+            kept = os.path.join(self.tmp, "visit.checkpoint")
+            out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, *extra, "--save-checkpoint", kept,
+                        check=0).stdout
+            self.assertIn(f"saved the checkpoint published at {self.db}.checkpoint (size 7) to {kept}: newer than "
+                          "the log's newest stored one (size 5)", out)
+            self.assertNotIn("you hold (size 7)", out)
+            self.assertEqual(read_file(kept), published)
+            j = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, *extra, "--format", "json",
+                                 "--save-checkpoint", kept, check=0).stdout)
+            self.assertEqual(j["saved_checkpoint"], {"file": kept, "size": 7, "source": "published"})
+        run(TAMPER, self.db, "truncate", "2", check=0)
+        os.remove(self.db + ".checkpoint")
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", kept, check=1)
+        self.assertIn("FAILED", p.stdout)
+
+    def test_nothing_is_saved_from_a_log_that_does_not_verify(self):
+        run(TAMPER, self.db, "flip", "3", check=0)
+        kept = os.path.join(self.tmp, "visit.checkpoint")
+        out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", kept,
+                    check=1).stdout
+        self.assertIn(f"not saved to {kept}: the log does not verify, so none of its checkpoints is to be kept\n",
+                      out)
+        self.assertFalse(os.path.exists(kept))
+        j = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",
+                             "--save-checkpoint", kept, check=1).stdout)
+        self.assertIsNone(j["saved_checkpoint"])
+        self.assertFalse(os.path.exists(kept))
 
 
 class decision_wording_test(audit_case):

@@ -121,8 +121,11 @@ class query_test(audit_case):
             self.assertEqual(self.seqs("--since", shifted(t10, offset), "--until", shifted(t20, offset)), want,
                              offset)
         self.assertEqual(self.seqs("--since", t10.lower(), "--until", t20.replace("Z", "z")), want)
-        # A fraction longer than microseconds is cut to them; one shorter is padded.
-        self.assertEqual(self.seqs("--since", t10.replace("Z", "999Z"), "--until", t20.replace("Z", "000Z")), want)
+        # A fraction longer than microseconds rounds up to the next one (an instant after record 10's is not
+        # "since" it; one after record 20's is "until" it); one shorter is padded.
+        self.assertEqual(self.seqs("--since", t10.replace("Z", "000Z"), "--until", t20.replace("Z", "000Z")), want)
+        self.assertEqual(self.seqs("--since", t10.replace("Z", "1Z"), "--until", t20.replace("Z", "0001Z")),
+                         list(range(11, 21)))
         whole = t10[:19]  # the record's second, without its fraction
         self.assertIn(10, self.seqs("--since", whole + ".0+00:00"))
         for text in ("2026-12-04T19:45:18+1:00", "2026-12-04T19:45:18+01", "2026-12-04T19:45:18+0100",
@@ -134,6 +137,16 @@ class query_test(audit_case):
         j = json.loads(sovgw("audit", "report", "--db", self.db, "--pubkey", self.pub, "--format", "json",
                              "--since", shifted(t10, "+01:00"), "--until", shifted(t20, "-05:30"), check=0).stdout)
         self.assertEqual(j["records_in_period"], 10)
+
+    def test_a_compact_date_is_not_read_as_unix_seconds(self):
+        for command in ("query", "report"):
+            extra = ("--pubkey", self.pub) if command == "report" else ()
+            for option in ("--since", "--until"):
+                p = sovgw("audit", command, "--db", self.db, *extra, option, "20261206", check=2)
+                self.assertEqual(p.stderr, f"sovgw audit {command}: {option}: '20261206' reads as Unix seconds in "
+                                           "1970; for that date write 2026-12-06\n")
+        self.assertEqual(self.seqs("--until", "99999999"), [])  # no date: Unix seconds (1973)
+        self.assertEqual(self.seqs("--until", "20261306"), [])
 
     def test_an_age_is_a_time_before_now(self):
         self.assertEqual(self.seqs("--since", "1d"), list(range(40)))  # appended just now

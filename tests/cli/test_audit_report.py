@@ -181,7 +181,8 @@ class gateway_log_report_test(unittest.TestCase):
         self.assertEqual(sorted(header), sorted(self.records[0].keys()))
         self.assertEqual(len(rows) - 1, len(self.records))
         for row, record in zip(rows[1:], self.records):
-            expected = {k: ";".join(v) if isinstance(v, list) else str(v) for k, v in record.items()}
+            expected = {k: ";".join(v) if isinstance(v, list) else str(v).lower() if isinstance(v, bool) else str(v)
+                        for k, v in record.items()}
             self.assertEqual(dict(zip(header, row)), expected)
         forwarded = [r for r in self.requests if r["endpoint"]]
         self.assertTrue(forwarded and all(r["endpoint_rtt_us"] > 0 and r["distance_bound_km"] > 0 for r in forwarded))
@@ -315,7 +316,11 @@ class report_options_test(audit_case):
         write_file(held, proof)  # a proof file kept from the last visit carries its checkpoint
         ok = json.loads(self.report("--checkpoint", held, "--format", "json", check=0).stdout)
         # The one kept, and the one the writer published beside the store.
-        self.assertEqual(ok["verification"]["held_checkpoints"], 2)
+        # held_checkpoints is verify's list (docs/auditing.md): the same two, as verify prints them.
+        self.assertEqual([c["size"] for c in ok["verification"]["held_checkpoints"]], [300, 300])
+        doc = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", held,
+                               "--format", "json", check=0).stdout)
+        self.assertEqual(ok["verification"]["held_checkpoints"], doc["held_checkpoints"])
         self.assertEqual(ok["verification"]["held_from"],
                          [{"source": "checkpoint_option", "file": held},
                           {"source": "published", "file": self.db + ".checkpoint"}])

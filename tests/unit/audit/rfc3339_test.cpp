@@ -63,6 +63,15 @@ TEST_CASE("RFC 3339 date-times are read as UTC microseconds, offsets applied") {
   }
 }
 
+TEST_CASE("RFC 3339 fractions finer than a microsecond round up only when asked") {
+  const std::int64_t at = t0 * s;
+  CHECK(sovgw::parse_rfc3339_us("2026-12-04T18:45:18.3440769Z") == at + 344076);
+  CHECK(sovgw::parse_rfc3339_us("2026-12-04T18:45:18.3440769Z", true) == at + 344077);
+  CHECK(sovgw::parse_rfc3339_us("2026-12-04T18:45:18.3440760000Z", true) == at + 344076);
+  CHECK(sovgw::parse_rfc3339_us("2026-12-04T18:45:18.344076Z", true) == at + 344076);
+  CHECK(sovgw::parse_rfc3339_us("2026-12-04T18:45:18.9999999Z", true) == at + s);
+}
+
 TEST_CASE("RFC 3339 full-dates are their midnight UTC") {
   const row rows[] = {
       {"2026-12-04", (t0 - (18 * 3600 + 45 * 60 + 18)) * s},

@@ -1,0 +1,148 @@
+"""The checkpoint published beside the log (`DB.checkpoint`) and the auditor's own files, as the tools
+find and read them: never waited on (a FIFO), found beside a symlinked --db too, and the records
+no checkpoint covers flagged wherever they are listed. Each command runs under a timeout: a hang
+fails the test."""
+
+import json
+import os
+import subprocess
+import unittest
+
+from test_audit_support import SOVGW, TAMPER, audit_case, read_file, run, sovgw, write_file
+
+
+class fifo_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        self.append(5)
+        self.fifo = os.path.join(self.tmp, "named.fifo")
+        os.mkfifo(self.fifo)
+
+    def test_a_fifo_at_the_published_checkpoint_is_refused_at_once(self):
+        os.remove(self.db + ".checkpoint")
+        os.mkfifo(self.db + ".checkpoint")
+        why = f"the checkpoint published at {self.db}.checkpoint: the file is a FIFO, not a regular file"
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, check=1, timeout=20)
+        self.assertIn(f"  - {why}\n", p.stdout)
+        doc = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json", check=1,
+                               timeout=20).stdout)
+        self.assertEqual([(p["kind"], p["text"]) for p in doc["problems"]], [("checkpoint_invalid", why)])
+        j = json.loads(sovgw("audit", "report", "--db", self.db, "--pubkey", self.pub, "--format", "json", check=1,
+                             timeout=20).stdout)
+        self.assertEqual([p["kind"] for p in j["verification"]["problems"]], ["checkpoint_invalid"])
+        # Every writer opens the log the same way (the gateway too).
+        p = sovgw("audit", "checkpoint", "--db", self.db, "--keys", self.keys, check=3, timeout=20)
+        self.assertIn(f"refusing to open the audit log at {self.db}: {why} (move it aside)", p.stderr)
+        # query and show read it for the size it covers: as if it were not there.
+        sovgw("audit", "query", "--db", self.db, check=0, timeout=20)
+
+    def test_a_fifo_given_as_the_auditor_key_is_refused_at_once(self):
+        p = sovgw("audit", "show", "--db", self.db, "--seq", "1", "--auditor-key", self.fifo, check=3, timeout=20)
+        self.assertIn(f"secret key {self.fifo}: the file is a FIFO, not a regular file", p.stderr)
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads", "--auditor-key", self.fifo,
+                  check=3, timeout=20)
+        self.assertIn("the file is a FIFO, not a regular file", p.stderr)
+
+
+class symlinked_db_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        self.append(5, run_name="a")
+        self.append(3, run_name="b")  # checkpoints at 5 and 8, 8 published beside db
+
+    def test_the_checkpoint_beside_the_real_folder_is_checked(self):
+        run(TAMPER, self.db, "truncate", "3", check=0)  # records 5..7 and their checkpoint gone
+        link = os.path.join(self.tmp, "linkdb")
+        os.symlink(self.db, link)
+        p = sovgw("audit", "verify", "--db", link, "--pubkey", self.pub, check=1)
+        self.assertIn(f"the checkpoint the gateway published at {self.db}.checkpoint", p.stdout)
+        self.assertIn("FAILED", p.stdout)
+
+    def test_a_dangling_link_at_the_published_checkpoint_is_a_problem(self):
+        os.remove(self.db + ".checkpoint")
+        os.symlink(os.path.join(self.tmp, "gone"), self.db + ".checkpoint")
+        doc = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",
+                               check=1).stdout)
+        self.assertEqual([(p["kind"], p["text"]) for p in doc["problems"]],
+                         [("checkpoint_invalid", f"the checkpoint published at {self.db}.checkpoint is a symbolic "
+                                                 f"link to {self.tmp}/gone, which does not exist")])
+
+
+class record_option_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        self.append(5)
+
+    def test_two_ways_of_naming_a_record_are_refused(self):
+        for command, extra in (("prove", ()), ("show", ("--auditor-key", self.auditor_key))):
+            p = sovgw("audit", command, "--db", self.db, "--seq", "3", "--request-id", "req-1", *extra, check=2)
+            self.assertEqual(p.stderr, f"sovgw audit {command}: --seq and --request-id each name a record: give one "
+                                       "of them\n")
+            self.assertEqual(p.stdout, "")
+
+    def test_last_on_a_log_without_records_is_a_usage_error(self):
+        empty = os.path.join(self.tmp, "empty")
+        run(TAMPER, empty, "append-synthetic", self.keys, "none", "0", check=0)
+        p = sovgw("audit", "prove", "--db", empty, "--last", check=2)
+        self.assertIn("there is no last record: the log holds no records", p.stderr)
+
+
+class proof_file_test(audit_case):
+    def setUp(self):
+        super().setUp()
+        self.append(5)
+        self.proof = sovgw("audit", "prove", "--db", self.db, "--seq", "2", check=0).stdout
+
+    def test_line_endings_added_in_transit_are_named(self):
+        path = os.path.join(self.tmp, "p")
+        with open(path, "w", newline="") as f:
+            f.write(self.proof.replace("\n", "\r\n"))
+        p = sovgw("audit", "verify-proof", path, "--pubkey", self.pub, check=1)
+        self.assertIn("the file has Windows line endings (CR LF)", p.stderr)
+        write_file(path, self.proof + "\n")
+        p = sovgw("audit", "verify-proof", path, "--pubkey", self.pub, check=1)
+        self.assertIn("the file ends with a blank line after its last signature line", p.stderr)
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", path, check=2)
+        self.assertIn("the file ends with a blank line after its last signature line", p.stderr)
+
+    def test_a_proof_is_read_from_standard_input(self):
+        prove = subprocess.Popen([SOVGW, "audit", "prove", "--db", self.db, "--seq", "2"], stdout=subprocess.PIPE)
+        p = subprocess.run([SOVGW, "audit", "verify-proof", "-", "--pubkey", self.pub], stdin=prove.stdout,
+                           capture_output=True, text=True, timeout=20)
+        prove.stdout.close()
+        self.assertEqual(prove.wait(timeout=20), 0)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("OK: record 2 is included", p.stdout)
+
+    def test_limit_0_is_refused(self):
+        p = sovgw("audit", "query", "--db", self.db, "--limit", "0", check=2)
+        self.assertIn("--limit must be at least 1 (leave it out for every record)", p.stderr)
+
+
+class unsigned_records_test(audit_case):
+    def test_query_and_show_flag_records_no_checkpoint_covers(self):
+        self.append(5)  # checkpoint at 5, published
+        published = read_file(self.db + ".checkpoint")
+        run(TAMPER, self.db, "append-synthetic", self.keys, "forged", "3", "--payload", "none", check=0)
+        run(TAMPER, self.db, "delete-checkpoints-from", "6", check=0)  # the forger drops the checkpoint at 8
+        write_file(self.db + ".checkpoint", published)  # and puts back the size-5 one
+        out = sovgw("audit", "query", "--db", self.db, check=0).stdout
+        self.assertIn("(8 records)\nUNSIGNED: records listed from 5 to 7 are covered by no signed checkpoint", out)
+        out = sovgw("audit", "query", "--db", self.db, "--tenant", "acme", "--limit", "1", check=0).stdout
+        self.assertNotIn("UNSIGNED", out)
+        rows = [json.loads(line) for line in
+                sovgw("audit", "query", "--db", self.db, "--format", "jsonl", check=0).stdout.splitlines()]
+        self.assertEqual([r["signed"] for r in rows], [True] * 5 + [False] * 3)
+        csv_rows = sovgw("audit", "query", "--db", self.db, "--format", "csv", check=0).stdout.splitlines()
+        self.assertTrue(csv_rows[0].endswith(",signed"))
+        self.assertEqual([row.rsplit(",", 1)[1] for row in csv_rows[1:]], ["true"] * 5 + ["false"] * 3)
+        shown = sovgw("audit", "show", "--db", self.db, "--request-id", "forged-1", "--auditor-key",
+                      self.auditor_key).stdout
+        self.assertIn("  UNSIGNED:    covered by no signed checkpoint (stored or published)", shown)
+        shown = sovgw("audit", "show", "--db", self.db, "--seq", "1", "--auditor-key", self.auditor_key,
+                      check=0).stdout
+        self.assertNotIn("UNSIGNED", shown)
+
+
+if __name__ == "__main__":
+    unittest.main()
