@@ -162,7 +162,9 @@ class aggregator {
                                             std::tie(b.client_country, b.destination, b.data_classes);
     });
     out_.denials_by_rule = values_by<rule_denials>(rules_, [](const auto& a, const auto& b) {
-      return a.denials != b.denials ? a.denials > b.denials : a.rule_id < b.rule_id;
+      return a.denials != b.denials
+                 ? a.denials > b.denials
+                 : std::tie(a.rule_id, b.by_given_policy) < std::tie(b.rule_id, a.by_given_policy);
     });
     out_.policy_versions = values_by<policy_version_span>(versions_, [](const auto& a, const auto& b) {
       return a.first_us != b.first_us ? a.first_us < b.first_us : a.version < b.version;
@@ -231,21 +233,26 @@ class aggregator {
   }
 
   void add_denial(std::uint64_t seq, const record& rec, const std::string& classes) {
+    const bool by_given = !options_.policy_version.empty() && rec.policy_version == options_.policy_version;
+    if (!options_.policy_version.empty() && !by_given) {
+      ++out_.denials_other_versions;
+    }
     const auto named = [&](const std::unordered_set<std::string>& set) {
       return std::any_of(rec.rule_ids.begin(), rec.rule_ids.end(),
                          [&](const auto& id) { return set.count(id); });
     };
-    const bool forbidden = named(options_.forbid_rules);
-    const bool permitted = named(options_.permit_rules);
-    const bool known = !options_.forbid_rules.empty() || !options_.permit_rules.empty();
+    const bool forbidden = by_given && named(options_.forbid_rules);
+    const bool permitted = by_given && named(options_.permit_rules);
     bool counted = false;
     for (const auto& id : rec.rule_ids) {
-      const bool deciding = !known      ? true
-                            : forbidden ? options_.forbid_rules.count(id) != 0
-                                        : permitted && !options_.permit_rules.count(id);  // a restrict rule
+      const bool deciding = !by_given || unknown_rule(id) ||
+                            (forbidden ? options_.forbid_rules.count(id) != 0
+                                       : permitted && options_.restrict_rules.count(id) != 0);
       if (deciding) {
-        auto& rule = rules_[id];
+        scratch_.assign(id).append(1, '\0').append(1, by_given ? '1' : '0');
+        auto& rule = rules_[scratch_];
         rule.rule_id = id;
+        rule.by_given_policy = by_given;
         ++rule.denials;
         rule.last_us = std::max(rule.last_us, rec.timestamp_us);
         counted = true;
@@ -265,6 +272,11 @@ class aggregator {
                        .error_kind = rec.error_kind,
                        .status = rec.status},
                 options_.recent_denials);
+  }
+
+  [[nodiscard]] bool unknown_rule(const std::string& id) const {
+    return options_.forbid_rules.count(id) == 0 && options_.permit_rules.count(id) == 0 &&
+           options_.restrict_rules.count(id) == 0;
   }
 
   // Keeps the `limit` newest (by time, then log position) in a heap whose top is the oldest kept.

@@ -29,13 +29,17 @@ struct report_options {
   // buckets) until the period from the first to the last record fits in this many buckets.
   std::size_t max_time_buckets = 96;
   std::size_t recent_events = 10;
-  // The policy's rule ids by effect, when the caller has the policy file: a denial then counts
-  // under the rules that made it: the forbid rules its record names; else, when a permit matched,
-  // the restrict rules it names (together they left no cluster); else it is a default deny (no
-  // permit matched).
-  // Without them, a denial counts under every rule its record names.
+  // The policy file the caller has: its version (SHA-256, as records name it) and its rule ids by
+  // effect. A denial decided under that version counts under the rules that made it: the forbid
+  // rules its record names; else, when a permit matched, the restrict rules it names (together they
+  // left no cluster); else it is a default deny (no permit matched). A denial decided under another
+  // version (or without `policy_version`) counts under every rule its record names, its effect
+  // unknown: a reload may have renamed, dropped or changed any rule. A rule id the three sets do
+  // not hold counts under its own id, whatever the version (never as a default deny).
+  std::string policy_version;
   std::unordered_set<std::string> forbid_rules;
   std::unordered_set<std::string> permit_rules;
+  std::unordered_set<std::string> restrict_rules;
   verify_options verify{
       .indexes = true, .held = {}, .require_checkpoint = true, .check_times_at_us = std::nullopt};
 };
@@ -71,9 +75,13 @@ struct time_bucket {
   outcome_counts outcomes;
 };
 
-// The denials a rule made (see report_options::forbid_rules).
+// The denials a rule made (see report_options::policy_version). A rule id has up to two entries:
+// the denials of records decided under the given policy's version, counted by its effects
+// (`by_given_policy`), and those of records decided under other versions, which count under every
+// rule they name.
 struct rule_denials {
   std::string rule_id;
+  bool by_given_policy = false;
   std::uint64_t denials = 0;
   std::uint64_t last_us = 0;
 };
@@ -147,16 +155,19 @@ struct report {
   // Of those, records after the newest checkpoint (stored or held): no signature covers them, so
   // they are counted here and left out of every aggregate below.
   std::uint64_t unsigned_in_period = 0;
-  std::uint64_t undecodable = 0;        // leaves that are not valid records (verification names them)
+  std::uint64_t undecodable = 0;  // leaves that are not valid records (verification names them)
   std::uint64_t events = 0;
   std::optional<std::uint64_t> first_us;  // the first and last record in the period
   std::optional<std::uint64_t> last_us;
   outcome_counts outcomes;
   std::uint64_t bucket_us = 0;
-  std::vector<time_bucket> series;                   // consecutive buckets from first_us to last_us
-  std::vector<flow> flows;                           // most requests first
-  std::vector<rule_denials> denials_by_rule;         // most denials first
-  std::uint64_t default_denials = 0;                 // denials no rule made: no permit matched
+  std::vector<time_bucket> series;            // consecutive buckets from first_us to last_us
+  std::vector<flow> flows;                    // most requests first
+  std::vector<rule_denials> denials_by_rule;  // most denials first
+  std::uint64_t default_denials = 0;          // denials no rule made: no permit matched
+  // Denials decided under another policy version than report_options::policy_version (0 when
+  // that is empty): counted under every rule they name.
+  std::uint64_t denials_other_versions = 0;
   std::vector<policy_version_span> policy_versions;  // in order of coming into force
   std::vector<tenant_usage> tenants;                 // most requests first
   std::vector<cluster_evidence> evidence;            // most requests first

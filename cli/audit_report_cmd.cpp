@@ -147,10 +147,12 @@ std::string report_json(const audit::report& r, const report_context& c) {
   const std::string rules = json_array(r.denials_by_rule, [&](const audit::rule_denials& d) {
     const auto reason = reason_of(c, d.rule_id);
     const auto effect = c.rule_effects.find(d.rule_id);
-    return fmt::format(R"({{"rule":{},"effect":{},"denials":{},"last":{},"reason":{}}})",
-                       json_string(d.rule_id),
-                       effect == c.rule_effects.end() ? "null" : json_string(effect->second), d.denials,
-                       json_time(d.last_us), reason ? json_string(*reason) : "null");
+    return fmt::format(
+        R"({{"rule":{},"effect":{},"by_given_policy":{},"denials":{},"last":{},"reason":{}}})",
+        json_string(d.rule_id),
+        !d.by_given_policy || effect == c.rule_effects.end() ? "null" : json_string(effect->second),
+        d.by_given_policy ? "true" : "false", d.denials, json_time(d.last_us),
+        reason ? json_string(*reason) : "null");
   });
   const std::string versions = json_array(r.policy_versions, [&](const audit::policy_version_span& v) {
     return fmt::format(R"({{"version":{},"first":{},"last":{},"requests":{},"given_policy":{}}})",
@@ -191,7 +193,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
       R"("period":{{"since":{},"until":{},"first":{},"last":{}}},"verification":{},)"
       R"("records_in_period":{},"unsigned_in_period":{},"events":{},"undecodable":{},"outcomes":{{{}}},)"
       R"("series":{{"bucket_seconds":{},"buckets":{}}},"flows":{},"denials_by_rule":{},)"
-      R"("default_denials":{},"policy":{},"policy_versions":{},"tenants":{},"evidence":{},)"
+      R"("default_denials":{},"denials_other_versions":{},"policy":{},"policy_versions":{},"tenants":{},"evidence":{},)"
       R"("recent_denials":{},"recent_events":{}}})"
       "\n",
       r.verification.ok() ? "true" : "false", json_string(c.db), json_key(c.key),
@@ -199,7 +201,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
       json_optional_time(r.until_us), json_optional_time(r.first_us), json_optional_time(r.last_us),
       verification_json(r.verification, c), r.records_in_period, r.unsigned_in_period, r.events,
       r.undecodable, json_outcomes(r.outcomes), r.bucket_us / 1000000, series, flows, rules,
-      r.default_denials,
+      r.default_denials, c.policy_file.empty() ? "null" : std::to_string(r.denials_other_versions),
       c.policy_file.empty() ? "null"
                             : fmt::format(R"({{"file":{},"version":{}}})", json_string(c.policy_file),
                                           json_string(c.policy_version)),
@@ -229,11 +231,14 @@ int cmd_report(const options& o) {
                    .published_path = {}};
   if (o.has("policy")) {
     read_policy(o.need("policy"), c);
+    options.policy_version = c.policy_version;
     for (const auto& [id, effect] : c.rule_effects) {
       if (effect == "forbid") {
         options.forbid_rules.insert(id);
       } else if (effect == "permit") {
         options.permit_rules.insert(id);
+      } else {
+        options.restrict_rules.insert(id);
       }
     }
   }

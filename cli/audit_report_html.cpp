@@ -660,10 +660,15 @@ std::string rules_section(const audit::report& r, const report_context& c) {
         reason != c.rule_reasons.end() ? esc(reason->second)
         : c.policy_file.empty()        ? R"(<span class="nr">give --policy to show the rule's reason</span>)"
                                 : R"(<span class="nr">not a rule of the policy given with --policy</span>)";
+    const std::string effect_html =
+        effect == c.rule_effects.end()
+            ? (c.policy_file.empty() ? std::string() : R"(<span class="nr">unknown (not in --policy)</span>)")
+        : rule.by_given_policy ? esc(effect->second)
+                               : R"(<span class="nr">unknown (decided under another policy version)</span>)";
     out += fmt::format(
         R"(<tr><td><code>{}</code></td><td>{}</td><td class="n">{}</td><td><div class="bar" style="width:{:.1f}%"></div></td><td>{}</td><td>{}</td></tr>)",
-        esc(rule.rule_id), effect == c.rule_effects.end() ? "" : esc(effect->second), num(rule.denials),
-        share(rule.denials), reason_html, when(rule.last_us));
+        esc(rule.rule_id), effect_html, num(rule.denials), share(rule.denials), reason_html,
+        when(rule.last_us));
   }
   if (r.default_denials > 0) {
     out += fmt::format(
@@ -680,6 +685,13 @@ std::string rules_section(const audit::report& r, const report_context& c) {
             "permit matched, the restrict rules it names, which together left no allowed cluster; else it is "
             "a "
             "default deny.");
+  if (r.denials_other_versions > 0) {
+    out += fmt::format(
+        R"(<p class="note warn">{} of the denials were decided under another policy version than <code>{}</code> )"
+        "(see Policy versions in force): the file given cannot say what those rules did, so each of these "
+        "denials counts under every rule its record names, with its effect unknown.</p>",
+        num(r.denials_other_versions), esc(c.policy_file));
+  }
   return out + "</section>";
 }
 
@@ -708,6 +720,16 @@ std::string policies_section(const audit::report& r, const report_context& c) {
   if (!c.policy_file.empty()) {
     out += fmt::format(R"(<p class="note">Reasons come from <code>{}</code> (version <code>{}</code>).</p>)",
                        esc(c.policy_file), esc(c.policy_version.substr(0, 16)));
+    std::uint64_t other = 0;
+    for (const auto& v : r.policy_versions) {
+      other += !v.version.empty() && v.version != c.policy_version ? v.requests : 0;
+    }
+    if (other > 0) {
+      out += fmt::format(
+          R"(<p class="note warn">{} request(s) were decided under another policy version than <code>{}</code>: )"
+          "its rules' effects are used only for the requests of its own version.</p>",
+          num(other), esc(c.policy_file));
+    }
   }
   return out + "</section>";
 }

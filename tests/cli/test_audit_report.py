@@ -126,21 +126,28 @@ class gateway_log_report_test(unittest.TestCase):
         self.assertEqual(len(given), 1)
         self.assertEqual(given[0]["version"], j["policy"]["version"])
 
-        # A denial counts under the forbid rules its record names; else, when a permit matched, under
-        # the restrict rules that left no cluster; else it is a default deny.
+        # A denial decided under the given policy's version counts under the forbid rules its record
+        # names; else, when a permit matched, under the restrict rules that left no cluster; else it is
+        # a default deny. One decided under another version counts under every rule it names.
         denied = [r for r in self.requests if outcome(r) == "denied"]
         effects = dict(re.findall(r"- id: (\S+)\n\s+effect: (\w+)", read_file(self.log["policy"])))
-        by_rule, default = collections.Counter(), 0
+        by_rule, default, other = collections.Counter(), 0, 0
         for r in denied:
+            given = r["policy_version"] == j["policy"]["version"]
             forbids = [x for x in r["rule_ids"] if effects.get(x) == "forbid"]
             permitted = any(effects.get(x) == "permit" for x in r["rule_ids"])
-            deciding = forbids or ([x for x in r["rule_ids"] if effects.get(x) != "permit"] if permitted else [])
-            by_rule.update(deciding)
+            deciding = (r["rule_ids"] if not given else
+                        forbids or ([x for x in r["rule_ids"] if effects.get(x) != "permit"] if permitted else []))
+            by_rule.update((x, given) for x in deciding)
             default += 0 if deciding else 1
-        self.assertEqual({d["rule"]: d["denials"] for d in j["denials_by_rule"]}, dict(by_rule))
-        self.assertEqual(j["default_denials"], default)
-        self.assertGreater(by_rule["forbid-sanctioned-origins"], 0)
-        self.assertTrue(all(d["reason"] and d["effect"] == effects[d["rule"]] for d in j["denials_by_rule"]))
+            other += 0 if given else 1
+        self.assertEqual({(d["rule"], d["by_given_policy"]): d["denials"] for d in j["denials_by_rule"]},
+                         dict(by_rule))
+        self.assertEqual((j["default_denials"], j["denials_other_versions"]), (default, other))
+        self.assertGreater(by_rule[("forbid-sanctioned-origins", True)], 0)
+        self.assertGreater(other, 0)
+        self.assertTrue(all(d["reason"] and d["effect"] == (effects[d["rule"]] if d["by_given_policy"] else None)
+                            for d in j["denials_by_rule"]))
         bare = json.loads(sovgw("audit", "report", "--db", self.log["db"], "--pubkey", self.log["pubkey"], "--format",
                                 "json", check=0).stdout)
         self.assertEqual({d["rule"]: d["denials"] for d in bare["denials_by_rule"]},
@@ -168,6 +175,31 @@ class gateway_log_report_test(unittest.TestCase):
         for r in self.requests:
             # rtt/2 x 200 km/ms, rounded up: rtt_us / 10 km
             self.assertEqual(r["distance_bound_km"], -(-r["endpoint_rtt_us"] // 10))
+
+    def test_a_rule_the_given_policy_does_not_define_is_never_a_default_deny(self):
+        # A reload renamed the sanctions rule: the file given now was never in force for any record.
+        # The denials that name the old id are counted under it, effect unknown, and the page says
+        # that the records were decided under other versions (probe round 12, M2).
+        renamed = os.path.join(self.tmp, "renamed.yaml")
+        write_file(renamed, read_file(self.log["policy"]).replace("forbid-sanctioned-origins", "forbid-sanctioned-v2"))
+        j = json.loads(sovgw("audit", "report", "--db", self.log["db"], "--pubkey", self.log["pubkey"], "--policy",
+                             renamed, "--format", "json", check=0).stdout)
+        denied = [r for r in self.requests if outcome(r) == "denied"]
+        sanctions = sum("forbid-sanctioned-origins" in r["rule_ids"] for r in denied)
+        self.assertGreater(sanctions, 0)
+        rules = {(d["rule"], d["by_given_policy"]): d for d in j["denials_by_rule"]}
+        self.assertEqual(rules[("forbid-sanctioned-origins", False)]["denials"], sanctions)
+        self.assertIsNone(rules[("forbid-sanctioned-origins", False)]["effect"])
+        self.assertNotIn("forbid-sanctioned-v2", {d["rule"] for d in j["denials_by_rule"]})
+        self.assertEqual(j["default_denials"], sum(not r["rule_ids"] for r in denied))
+        self.assertEqual(j["denials_other_versions"], len(denied))
+        page = sovgw("audit", "report", "--db", self.log["db"], "--pubkey", self.log["pubkey"], "--policy", renamed,
+                     check=0).stdout
+        row = re.search(r"<tr><td><code>forbid-sanctioned-origins</code></td><td>(.*?)</td>", page)
+        self.assertIn("unknown (not in --policy)", row.group(1))
+        self.assertIn(f"{len(denied)} of the denials were decided under another policy version than", page)
+        decided = sum(bool(r["policy_version"]) for r in self.requests)
+        self.assertIn(f"{decided} request(s) were decided under another policy version than", page)
 
     def test_csv_carries_every_field_jsonl_does(self):
         out = sovgw("audit", "query", "--db", self.log["db"], "--scan", "--format", "csv", check=0).stdout

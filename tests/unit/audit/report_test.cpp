@@ -109,15 +109,21 @@ TEST_CASE("the newest denials are kept by time, newest first, not by log positio
 
 TEST_CASE("a denial counts under the rules that made it when the rules' effects are known") {
   temp_log_dir d;
-  write_log(d, {
-                   request(0, t0, "deny", {"forbid-a", "permit-p", "restrict-r"}),        // forbidden
-                   request(1, t0 + 1, "deny", {"permit-p", "restrict-r", "restrict-s"}),  // no cluster left
-                   request(2, t0 + 2, "deny", {"restrict-r"}),                            // no permit
-                   request(3, t0 + 3, "permit", {"permit-p", "restrict-r"}),
-               });
+  std::vector<record> records = {
+      request(0, t0, "deny", {"forbid-a", "permit-p", "restrict-r"}),        // forbidden
+      request(1, t0 + 1, "deny", {"permit-p", "restrict-r", "restrict-s"}),  // no cluster left
+      request(2, t0 + 2, "deny", {"restrict-r"}),                            // no permit
+      request(3, t0 + 3, "permit", {"permit-p", "restrict-r"}),
+  };
+  for (auto& r : records) {
+    r.policy_version = "v2";
+  }
+  write_log(d, std::move(records));
   report_options options;
+  options.policy_version = "v2";
   options.forbid_rules = {"forbid-a"};
   options.permit_rules = {"permit-p"};
+  options.restrict_rules = {"restrict-r", "restrict-s"};
   const auto known = report_of(d, options);
   std::map<std::string, std::uint64_t> counts;
   for (const auto& rule : known.denials_by_rule) {
@@ -135,6 +141,41 @@ TEST_CASE("a denial counts under the rules that made it when the rules' effects 
   CHECK(counts == std::map<std::string, std::uint64_t>{
                       {"forbid-a", 1}, {"permit-p", 2}, {"restrict-r", 3}, {"restrict-s", 1}});
   CHECK(unknown.default_denials == 0);
+}
+
+TEST_CASE(
+    "a denial decided under another policy version counts under every rule it names, never as a "
+    "default deny") {
+  // The forbid rule was renamed by a reload: the given policy (v2) does not know the old id (v1).
+  temp_log_dir d;
+  std::vector<record> records = {
+      request(0, t0, "deny", {"forbid-old"}),
+      request(1, t0 + 1, "deny", {"permit-p", "restrict-r"}),
+      request(2, t0 + 2, "deny", {}),
+      request(3, t0 + 3, "deny", {"forbid-new"}),
+      request(4, t0 + 4, "deny", {"forbid-old"}),  // a record of v2 naming an id v2 does not define
+  };
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    records[i].policy_version = i < 3 ? "v1" : "v2";
+  }
+  write_log(d, std::move(records));
+  report_options options;
+  options.policy_version = "v2";
+  options.forbid_rules = {"forbid-new"};
+  options.permit_rules = {"permit-p"};
+  options.restrict_rules = {"restrict-r"};
+  const auto r = report_of(d, options);
+  std::map<std::pair<std::string, bool>, std::uint64_t> counts;
+  for (const auto& rule : r.denials_by_rule) {
+    counts[{rule.rule_id, rule.by_given_policy}] = rule.denials;
+  }
+  CHECK(counts == std::map<std::pair<std::string, bool>, std::uint64_t>{{{"forbid-old", false}, 1},
+                                                                        {{"permit-p", false}, 1},
+                                                                        {{"restrict-r", false}, 1},
+                                                                        {{"forbid-new", true}, 1},
+                                                                        {{"forbid-old", true}, 1}});
+  CHECK(r.default_denials == 1);  // record 2 names no rule at all
+  CHECK(r.denials_other_versions == 3);
 }
 
 TEST_CASE("the time series keeps to its most buckets whatever times the records hold") {
