@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "audit/store.hpp"
+#include "audit/synthetic.hpp"
 
 namespace sovgw::audit {
 namespace {
@@ -146,6 +147,8 @@ class aggregator {
     out_.last_us = std::max(out_.last_us.value_or(rec.timestamp_us), rec.timestamp_us);
     if (rec.kind == record_kind::event) {
       add_event(seq, rec);
+    } else if (rec.note == synthetic_request_note) {
+      ++out_.synthetic_in_period;
     } else {
       add_request(seq, rec);
     }

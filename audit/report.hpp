@@ -155,6 +155,10 @@ struct report {
   // Of those, records after the newest checkpoint (stored or held): no signature covers them, so
   // they are counted here and left out of every aggregate below.
   std::uint64_t unsigned_in_period = 0;
+  // Of the signed ones, requests the log marks synthetic (audit/synthetic.hpp: written by `sovgw
+  // audit append --synthetic`): not gateway traffic, so counted here and left out of every
+  // aggregate below.
+  std::uint64_t synthetic_in_period = 0;
   std::uint64_t undecodable = 0;  // leaves that are not valid records (verification names them)
   std::uint64_t events = 0;
   std::optional<std::uint64_t> first_us;  // the first and last record in the period

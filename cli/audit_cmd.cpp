@@ -390,7 +390,7 @@ int cmd_append(const options& o) {
   std::vector<std::future<result<std::uint64_t>>> pending;
   for (std::uint64_t i = 0; i < n; ++i) {
     auto r = audit::synthetic_record(run, i, base, mode);
-    r.note = "synthetic: written by sovgw audit append, not a gateway request";
+    r.note = audit::synthetic_request_note;
     pending.push_back(log->append(std::move(r), audit::synthetic_payload(i, bytes)));
   }
   std::uint64_t last = announced.value();

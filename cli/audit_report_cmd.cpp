@@ -191,7 +191,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
   return fmt::format(
       R"({{"command":"report","ok":{},"log":{},"key":{},"key_fingerprint":{},"generated":{},)"
       R"("period":{{"since":{},"until":{},"first":{},"last":{}}},"verification":{},)"
-      R"("records_in_period":{},"unsigned_in_period":{},"events":{},"undecodable":{},"outcomes":{{{}}},)"
+      R"("records_in_period":{},"unsigned_in_period":{},"synthetic_in_period":{},"events":{},"undecodable":{},"outcomes":{{{}}},)"
       R"("series":{{"bucket_seconds":{},"buckets":{}}},"flows":{},"denials_by_rule":{},)"
       R"("default_denials":{},"denials_other_versions":{},"policy":{},"policy_versions":{},"tenants":{},"evidence":{},)"
       R"("recent_denials":{},"recent_events":{}}})"
@@ -199,8 +199,8 @@ std::string report_json(const audit::report& r, const report_context& c) {
       r.verification.ok() ? "true" : "false", json_string(c.db), json_key(c.key),
       json_string(key_fingerprint(c.key)), json_time(c.generated_us), json_optional_time(r.since_us),
       json_optional_time(r.until_us), json_optional_time(r.first_us), json_optional_time(r.last_us),
-      verification_json(r.verification, c), r.records_in_period, r.unsigned_in_period, r.events,
-      r.undecodable, json_outcomes(r.outcomes), r.bucket_us / 1000000, series, flows, rules,
+      verification_json(r.verification, c), r.records_in_period, r.unsigned_in_period, r.synthetic_in_period,
+      r.events, r.undecodable, json_outcomes(r.outcomes), r.bucket_us / 1000000, series, flows, rules,
       r.default_denials, c.policy_file.empty() ? "null" : std::to_string(r.denials_other_versions),
       c.policy_file.empty() ? "null"
                             : fmt::format(R"({{"file":{},"version":{}}})", json_string(c.policy_file),

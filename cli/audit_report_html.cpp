@@ -334,8 +334,15 @@ std::string summary_section(const audit::report& r) {
   out += card(num(clients.size()), "client countries", "var(--ink)");
   out += card(num(r.evidence.size()), "clusters that served", "var(--ink)");
   out += card(num(r.tenants.size()), "tenants", "var(--ink)");
-  out += "</div></section>";
-  return out;
+  out += "</div>";
+  if (r.synthetic_in_period > 0) {
+    out += fmt::format(
+        R"(<p class="note warn">{} synthetic record(s) in the period, not gateway traffic: written by )"
+        "<code>sovgw audit append --synthetic</code> (their note says so), they are left out of every "
+        "figure of this report.</p>",
+        num(r.synthetic_in_period));
+  }
+  return out + "</section>";
 }
 
 // --- the flow picture ---------------------------------------------------------------------

@@ -262,6 +262,24 @@ class report_options_test(audit_case):
         self.assertEqual(j["verification"]["records"], 1000)
         self.assertEqual((j["period"]["since"], j["period"]["first"]), (since, since))
 
+    def test_records_the_log_marks_synthetic_are_not_counted_as_traffic(self):
+        # `audit append --synthetic` marks each record in its note: not a gateway request, so in no
+        # figure, counted apart (probe round 12, M3).
+        self.append(50)
+        sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "30", "--run", "w1", check=0)
+        j = json.loads(self.report("--format", "json", check=0).stdout)
+        self.assertEqual(j["outcomes"]["requests"], 50)
+        self.assertEqual((j["records_in_period"], j["unsigned_in_period"], j["synthetic_in_period"], j["events"]),
+                         (81, 0, 30, 1))
+        self.assertEqual(sum(b["requests"] for b in j["series"]["buckets"]), 50)
+        self.assertEqual(sum(f["requests"] for f in j["flows"]), 50)
+        self.assertEqual(sum(t["requests"] for t in j["tenants"]), 50)
+        self.assertEqual(sum(v["requests"] for v in j["policy_versions"]), 50)
+        self.assertTrue(all("w1-" not in d["request_id"] for d in j["recent_denials"]))
+        page = self.report(check=0).stdout
+        self.assertIn("30 synthetic record(s) in the period, not gateway traffic", page)
+        self.assertIn('<b style="color:var(--ink)">50</b><span>requests</span>', page)
+
     def test_a_tampered_log_is_reported_in_red_and_exits_1(self):
         self.append(300)
         copy = os.path.join(self.tmp, "tampered")
