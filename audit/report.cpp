@@ -192,8 +192,10 @@ class aggregator {
  private:
   void add_event(std::uint64_t seq, const record& rec) {
     ++out_.events;
-    keep_recent(events_, log_event{.seq = seq, .timestamp_us = rec.timestamp_us, .note = rec.note},
-                options_.recent_events);
+    keep_recent(
+        events_,
+        log_event{.seq = seq, .timestamp_us = rec.timestamp_us, .tenant = rec.tenant, .note = rec.note},
+        options_.recent_events);
   }
 
   void add_request(std::uint64_t seq, const record& rec) {

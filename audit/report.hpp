@@ -144,6 +144,7 @@ struct denial {
 struct log_event {
   std::uint64_t seq = 0;
   std::uint64_t timestamp_us = 0;
+  std::string tenant;  // the tenant the event concerns (crypto-shredding), or empty
   std::string note;
 };
 

@@ -185,8 +185,8 @@ std::string report_json(const audit::report& r, const report_context& c) {
         json_string(d.error_kind), d.status);
   });
   const std::string events = json_array(r.recent_events, [](const audit::log_event& e) {
-    return fmt::format(R"({{"seq":{},"time":{},"note":{}}})", e.seq, json_time(e.timestamp_us),
-                       json_string(e.note));
+    return fmt::format(R"({{"seq":{},"time":{},"tenant":{},"note":{}}})", e.seq, json_time(e.timestamp_us),
+                       e.tenant.empty() ? "null" : json_string(e.tenant), json_string(e.note));
   });
   return fmt::format(
       R"({{"command":"report","ok":{},"log":{},"key":{},"key_fingerprint":{},"generated":{},)"

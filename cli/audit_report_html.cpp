@@ -290,11 +290,11 @@ std::string verification_section(const audit::report& r, const report_context& c
   }
   if (!r.recent_events.empty()) {
     out += fmt::format(
-        R"(<p class="note">{} log event(s) in the period (crypto-shredding, retention, forced opens); the newest:</p><table><tr><th>time</th><th class="n">record</th><th>event</th></tr>)",
+        R"(<p class="note">{} log event(s) in the period (crypto-shredding, retention, forced opens); the newest:</p><table><tr><th>time</th><th class="n">record</th><th>tenant</th><th>event</th></tr>)",
         num(r.events));
     for (const auto& e : r.recent_events) {
-      out += fmt::format(R"(<tr><td>{}</td><td class="n">{}</td><td>{}</td></tr>)", when(e.timestamp_us),
-                         e.seq, esc(e.note.substr(0, 400)));
+      out += fmt::format(R"(<tr><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td></tr>)",
+                         when(e.timestamp_us), e.seq, esc(e.tenant), esc(e.note.substr(0, 400)));
     }
     out += "</table>";
   }

@@ -280,6 +280,16 @@ class report_options_test(audit_case):
         self.assertIn("30 synthetic record(s) in the period, not gateway traffic", page)
         self.assertIn('<b style="color:var(--ink)">50</b><span>requests</span>', page)
 
+    def test_a_crypto_shred_event_names_its_tenant(self):
+        # Whose data was erased is what a regulator asks first (probe round 12, L5).
+        self.append(20)
+        sovgw("audit", "shred", "--db", self.db, "--keys", self.keys, "--tenant", "acme", check=0)
+        j = json.loads(self.report("--format", "json", check=0).stdout)
+        self.assertEqual([(e["seq"], e["tenant"]) for e in j["recent_events"]], [(20, "acme")])
+        self.assertTrue(j["recent_events"][0]["note"].startswith("crypto-shred: "))
+        page = self.report(check=0).stdout
+        self.assertRegex(page, r'<td class="n">20</td><td>acme</td><td>crypto-shred: ')
+
     def test_a_tampered_log_is_reported_in_red_and_exits_1(self):
         self.append(300)
         copy = os.path.join(self.tmp, "tampered")
