@@ -204,9 +204,10 @@ class aggregator {
     add_to_series(rec.timestamp_us, outcome);
     const std::string classes = joined_classes(rec.data_classes);
     const std::string& client = rec.client_country.empty() ? unknown_ : rec.client_country;
-    const std::string& destination = outcome == request_outcome::denied ? refused_
-                                     : rec.cluster.empty()              ? not_served_
-                                                                        : rec.cluster_country;
+    const std::string& destination = outcome == request_outcome::denied      ? refused_
+                                     : !rec.cluster.empty()                  ? rec.cluster_country
+                                     : outcome == request_outcome::permitted ? gateway_
+                                                                             : not_served_;
     scratch_.assign(client).append(1, '\0').append(destination).append(1, '\0').append(classes);
     auto f = flows_.find(scratch_);
     if (f == flows_.end()) {
@@ -369,6 +370,7 @@ class aggregator {
   const std::string unknown_ = "unknown";
   const std::string refused_ = destination_refused;
   const std::string not_served_ = destination_not_served;
+  const std::string gateway_ = destination_gateway;
   std::string scratch_;
   std::unordered_map<std::string, flow> flows_;
   std::unordered_map<std::string, rule_denials> rules_;

@@ -63,9 +63,11 @@ struct outcome_counts {
 // Where the requests that came from one client country with one set of data classes went.
 inline constexpr const char* destination_refused = "refused";        // denied by the policy
 inline constexpr const char* destination_not_served = "not served";  // failed before reaching a cluster
+// Permitted, and answered by the gateway itself with no cluster (GET /v1/models).
+inline constexpr const char* destination_gateway = "answered by the gateway";
 struct flow {
   std::string client_country;  // ISO code, or "unknown"
-  std::string destination;     // the cluster's country, destination_refused or destination_not_served
+  std::string destination;     // the cluster's country, or one of the destination_* above
   std::string data_classes;    // the record's classes sorted and joined with "+", empty for none
   std::uint64_t requests = 0;
 };

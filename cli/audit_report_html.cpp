@@ -68,6 +68,7 @@ constexpr const char* colour_permitted = "#2e8b57";
 constexpr const char* colour_denied = "#c62828";
 constexpr const char* colour_failed = "#e0a100";
 constexpr const char* colour_unclassified = "#a3acb8";
+constexpr const char* colour_gateway = "#7a8796";
 constexpr std::array<const char*, 6> class_colours = {"#3b6fd1", "#e07b1e", "#8e55c9",
                                                       "#1c9a94", "#d45792", "#8a9a2b"};
 
@@ -416,7 +417,9 @@ std::string flow_svg(const audit::report& r, const std::vector<band_style>& styl
   std::map<std::string, std::size_t> li;
   std::map<std::string, std::size_t> ri;
   auto left = pick_nodes(left_totals, 11, li);
-  auto right = pick_nodes(right_totals, 9, ri, {audit::destination_refused, audit::destination_not_served});
+  auto right =
+      pick_nodes(right_totals, 9, ri,
+                 {audit::destination_gateway, audit::destination_refused, audit::destination_not_served});
   // (left, right, class) -> requests, in drawing order.
   std::map<std::tuple<std::size_t, std::size_t, std::size_t>, std::uint64_t> bands;
   for (const auto& f : r.flows) {
@@ -480,7 +483,11 @@ std::string flow_svg(const audit::report& r, const std::vector<band_style>& styl
   const auto node = [&](const flow_node& n, double x, bool on_left) {
     const bool refused = n.label == audit::destination_refused;
     const bool unserved = n.label == audit::destination_not_served;
-    const char* fill = refused ? colour_denied : unserved ? colour_failed : "#33414f";
+    const bool gateway = n.label == audit::destination_gateway;
+    const char* fill = refused    ? colour_denied
+                       : unserved ? colour_failed
+                       : gateway  ? colour_gateway
+                                  : "#33414f";
     const double cy = n.y + n.height / 2 + 4;
     out += fmt::format(R"(<rect x="{:.1f}" y="{:.2f}" width="{}" height="{:.2f}" fill="{}"/>)", x, n.y,
                        node_w, std::max(n.height, 1.0), fill);
@@ -564,6 +571,9 @@ std::string flows_section(const audit::report& r) {
                      colour_denied);
   out += fmt::format(R"(<span><i style="background:{}"></i>not served: failed before a cluster</span>)",
                      colour_failed);
+  out += fmt::format(
+      R"(<span><i style="background:{}"></i>answered by the gateway: permitted, no cluster needed (such as the model list)</span>)",
+      colour_gateway);
   out += "</div>";
   out +=
       R"(<table><tr><th>client country</th><th>served in</th><th>data classes</th><th class="n">requests</th></tr>)";

@@ -2,7 +2,8 @@
 (examples/policies/eu_policy.yaml, reloaded once mid-run with one more rule, so two versions are in
 force), five clusters in four countries (all served by one stand-in), clients from many countries
 (through a trusted front proxy's X-Forwarded-For), four tenants (client certificates) and a mix of
-plain, personal, IBAN, health, streamed and malformed requests. Deterministic in content; the
+plain, personal, IBAN, health, streamed and malformed requests, and every 40th a model listing (GET
+/v1/models, which the gateway answers itself). Deterministic in content; the
 timestamps are real.
 
     python3 tests/cli/report_log.py OUT_DIR [--requests N] [--seconds S]
@@ -173,8 +174,10 @@ clusters:
                 headers["Sovereign-Data-Class"] = kind
             elif kind == "unknown_class":
                 headers["Sovereign-Data-Class"] = "confidential"
-            status = send(gateway.port, certs, tenant_certs.get(tenant),
-                          request_bytes(body=body_for(kind, model, i), headers=headers))
+            raw = request_bytes(body=body_for(kind, model, i), headers=headers)
+            if i % 40 == 39:  # an SDK listing the models (from DE: permitted): the gateway answers it itself
+                raw = request_bytes(method="GET", path="/v1/models", headers={"X-Forwarded-For": addresses["DE"]})
+            status = send(gateway.port, certs, tenant_certs.get(tenant), raw)
             statuses[status] = statuses.get(status, 0) + 1
             if seconds:
                 time.sleep(seconds / requests)
