@@ -17,8 +17,9 @@ constexpr std::size_t max_problems = 20;
 
 class payload_checker {
  public:
-  payload_checker(const store& s, const log_events& events, const auditor_keys* auditor)
-      : store_(s), events_(events), auditor_(auditor) {
+  payload_checker(const store& s, const log_events& events, const auditor_keys* auditor,
+                  std::uint64_t signed_records)
+      : store_(s), events_(events), auditor_(auditor), signed_records_(signed_records) {
     if (auditor_ != nullptr) {
       out_.opened = 0;
     }
@@ -46,9 +47,13 @@ class payload_checker {
       const std::uint64_t seq = read_be64(leaves->key().ToStringView());
       skip_payloads_before(*payloads, seq);
       const bool stored = payloads->Valid() && payloads->key().ToStringView() == be64(seq);
-      check_record(seq, leaves->value().ToStringView(),
-                   stored ? std::optional(payloads->value().ToStringView()) : std::nullopt,
-                   payloads->Valid() || payloads->status().ok());
+      if (seq >= signed_records_) {
+        out_.unsigned_payloads += stored ? 1 : 0;
+      } else {
+        check_record(seq, leaves->value().ToStringView(),
+                     stored ? std::optional(payloads->value().ToStringView()) : std::nullopt,
+                     payloads->Valid() || payloads->status().ok());
+      }
       if (stored) {
         payloads->Next();
       }
@@ -254,6 +259,7 @@ class payload_checker {
   const store& store_;
   const log_events& events_;
   const auditor_keys* auditor_;
+  std::uint64_t signed_records_;
   payload_report out_;
   std::size_t dropped_ = 0;
   data_key_store keys_;
@@ -268,8 +274,9 @@ class payload_checker {
 
 }  // namespace
 
-payload_report verify_payloads(const store& s, const log_events& events, const auditor_keys* auditor) {
-  return payload_checker(s, events, auditor).run();
+payload_report verify_payloads(const store& s, const log_events& events, const auditor_keys* auditor,
+                               std::uint64_t signed_records) {
+  return payload_checker(s, events, auditor, signed_records).run();
 }
 
 }  // namespace sovgw::audit

@@ -29,8 +29,12 @@ class store;
 // block that fails its checksum) is a problem: what cannot be read is not verified, and nothing that
 // depends on it is judged. Reads every stored payload: slower than verify_log, so a separate pass.
 // Memory: the data key store's entries, and one entry per data key version the payloads need.
+// Records from `signed_records` on (verify_report::signed_records()) are covered by no signed
+// checkpoint: nothing vouches for them, so their payloads are neither checked nor judged, only
+// counted apart (`unsigned_payloads`).
 struct payload_report {
   std::uint64_t checked = 0;               // payloads read and compared
+  std::uint64_t unsigned_payloads = 0;     // payloads stored for records no signed checkpoint covers
   std::uint64_t dropped_by_retention = 0;  // sealed payloads gone, as a retention event says
   std::uint64_t shredded = 0;              // stored payloads whose data key a crypto-shred destroyed
   std::optional<std::uint64_t> opened;     // with the auditor key: payloads decrypted
@@ -41,6 +45,7 @@ struct payload_report {
 };
 // `auditor`: null, or the auditor's key pair (must outlive the call).
 [[nodiscard]] payload_report verify_payloads(const store& s, const log_events& events,
-                                             const auditor_keys* auditor = nullptr);
+                                             const auditor_keys* auditor = nullptr,
+                                             std::uint64_t signed_records = UINT64_MAX);
 
 }  // namespace sovgw::audit

@@ -67,13 +67,14 @@ std::string verification_json(const audit::verify_report& v, const report_contex
       R"("checkpoint":{},"held_checkpoints":{},"tail_checked":{},"held_from":[{}],)"
       R"("uncovered_records":{},)"
       R"("index_entries":{},)"
-      R"("forced_opens":{},"payloads_checked":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
+      R"("forced_opens":{},"payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
       R"("first_bad_record":{},"problems":[{}]}})",
       v.ok() ? "true" : "false", v.records, v.signed_records(), v.checkpoints, v.failed_checkpoints(),
       v.unchecked_checkpoints, json_checkpoint(v.latest), json_held_checkpoints(c.held_from, v),
       c.held_from.empty() ? "false" : "true", fmt::join(held_from, ","), v.uncovered_records(),
       v.index_entries, v.forced_opens,
       json_optional(c.payloads ? std::optional(c.payloads->checked) : std::nullopt),
+      json_optional(c.payloads ? std::optional(c.payloads->unsigned_payloads) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->dropped_by_retention) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->shredded) : std::nullopt),
       json_optional(v.first_bad_record), fmt::join(problems, ","));
@@ -250,7 +251,7 @@ int cmd_report(const options& o) {
   auto r = audit::build_report(*s, c.key, options);
   extra.add_problems_to(r.verification);
   if (o.flag("payloads") && r.verification.ok()) {  // as verify --payloads: over a log that verifies
-    c.payloads = audit::verify_payloads(*s, r.verification.events);
+    c.payloads = audit::verify_payloads(*s, r.verification.events, nullptr, r.verification.signed_records());
     r.verification.problems = c.payloads->problems;
     r.verification.first_bad_record = c.payloads->first_bad_record;
   }

@@ -240,9 +240,15 @@ std::string verification_section(const audit::report& r, const report_context& c
     out += fmt::format(
         "<dt>Stored payloads</dt><dd>{} checked against their records' hashes; {} dropped by retention and "
         "{} "
-        "unreadable after crypto-shredding, as the log's events record; {} data key store entries read</dd>",
+        "unreadable after crypto-shredding, as the log's events record; {} data key store entries "
+        "read{}</dd>",
         num(c.payloads->checked), num(c.payloads->dropped_by_retention), num(c.payloads->shredded),
-        num(c.payloads->data_keys));
+        num(c.payloads->data_keys),
+        c.payloads->unsigned_payloads == 0
+            ? std::string()
+            : fmt::format(R"(; <span class="warn">{} stored for the unsigned records not checked</span> )"
+                          "(nothing vouches for those records)",
+                          num(c.payloads->unsigned_payloads)));
   } else if (v.sealed_records > 0) {
     out += fmt::format(
         R"(<dt>Stored payloads</dt><dd class="warn">not checked: {} records sealed a payload; <code>--payloads</code> )"

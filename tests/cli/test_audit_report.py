@@ -296,6 +296,23 @@ class report_options_test(audit_case):
         page = self.report(check=0).stdout
         self.assertRegex(page, r'<td class="n">20</td><td>acme</td><td>crypto-shred: ')
 
+    def test_payload_figures_count_only_the_payloads_of_signed_records(self):
+        # Records beyond every signed checkpoint are in no figure: their payloads neither (round 11, L1).
+        self.append(40)
+        self.append(5, run_name="late")
+        run(TAMPER, self.db, "delete-checkpoints-from", "41", check=0)
+        os.remove(self.db + ".checkpoint")
+        j = json.loads(self.report("--payloads", "--format", "json", check=0).stdout)
+        v = j["verification"]
+        self.assertEqual((v["signed_records"], v["uncovered_records"]), (40, 5))
+        self.assertEqual(v["payloads_checked"], 37)  # 3 of the 40 are denials, which store none
+        self.assertEqual(v["payloads_unsigned"], 5)
+        page = self.report("--payloads", check=0).stdout
+        self.assertIn("its 37 stored payloads match their records", page)
+        self.assertIn("5 stored for the unsigned records not checked", page)
+        self.assertIsNone(json.loads(self.report("--format", "json", check=0).stdout)["verification"]
+                          ["payloads_unsigned"])
+
     def test_a_tampered_log_is_reported_in_red_and_exits_1(self):
         self.append(300)
         copy = os.path.join(self.tmp, "tampered")
