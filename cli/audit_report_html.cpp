@@ -200,11 +200,15 @@ std::string verification_section(const audit::report& r, const report_context& c
                                      : std::string());
   }
   out += R"(<dl class="facts">)";
+  // The records a stored checkpoint covers, and beyond them those only one kept outside the log does.
+  const std::uint64_t stored_size = v.latest ? v.latest->size : 0;
+  const bool held_newer = v.newest_held_size > stored_size;
   if (v.ok()) {
     out += fmt::format(
-        "<dt>Records verified</dt><dd>{} (the whole log up to its newest signed checkpoint; {} in "
+        "<dt>Records verified</dt><dd>{} (the whole log up to its newest signed checkpoint, size {}{}; {} in "
         "this report's period)</dd>",
-        num(v.signed_records()), num(r.records_in_period - r.unsigned_in_period));
+        num(v.signed_records()), num(held_newer ? v.newest_held_size : stored_size),
+        held_newer ? ", one kept outside it" : "", num(r.records_in_period - r.unsigned_in_period));
   } else {
     out +=
         fmt::format(R"(<dt>Records read</dt><dd class="bad">{} (the whole log; {} in this report's period): )"
@@ -224,9 +228,13 @@ std::string verification_section(const audit::report& r, const report_context& c
   } else if (v.latest) {
     out += fmt::format(
         "<dt>Checked against checkpoint</dt><dd>{}, size {}, root <code>{}</code> ({} signed "
-        "checkpoint{} verified)</dd>",
+        "checkpoint{} stored in the log verified){}</dd>",
         esc(v.latest->origin), num(v.latest->size), esc(crypto::to_base64(v.latest->root)),
-        num(v.checkpoints), v.checkpoints == 1 ? "" : "s");
+        num(v.checkpoints), v.checkpoints == 1 ? "" : "s",
+        held_newer ? fmt::format("; records {}..{} against the newer one kept outside it (size {}), which "
+                                 "the log reproduces",
+                                 num(v.latest->size), num(v.newest_held_size - 1), num(v.newest_held_size))
+                   : std::string());
   } else {
     out +=
         R"(<dt>Checked against checkpoint</dt><dd class="bad">none: no stored checkpoint verifies under this key</dd>)";

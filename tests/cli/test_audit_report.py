@@ -429,6 +429,23 @@ class report_options_test(audit_case):
         self.assertIn("the log holds 280 records but the checkpoint you hold covers 300", read_file(html))
         self.assertIn("cannot read " + self.db, self.report("--checkpoint", self.db, check=3).stderr)
 
+    def test_the_records_verified_agree_with_the_checkpoints_they_were_checked_against(self):
+        # The newest stored checkpoint (300) is gone; the one published beside the log still covers
+        # every record: the page says which checkpoint vouches for which records (round 11, L8).
+        for i in range(3):
+            self.append(100, run_name=f"s{i}")
+        run(TAMPER, self.db, "delete-checkpoints-from", "300", check=0)
+        page = self.report(check=0).stdout
+        self.assertIn("<dt>Records verified</dt><dd>300 (the whole log up to its newest signed checkpoint, size "
+                      "300, one kept outside it; 300 in this report's period)</dd>", page)
+        self.assertRegex(page, r"<dt>Checked against checkpoint</dt><dd>[^<]*, size 200, root <code>[^<]*</code> "
+                               r"\(2 signed checkpoints stored in the log verified\); records 200..299 against the "
+                               r"newer one kept outside it \(size 300\), which the log reproduces</dd>")
+        os.remove(self.db + ".checkpoint")  # then the log vouches for its first 200 records only
+        page = self.report(check=0).stdout
+        self.assertIn("<dt>Records verified</dt><dd>200 (the whole log up to its newest signed checkpoint, size "
+                      "200; 200 in this report's period)</dd>", page)
+
     def test_bad_usage_is_refused_with_a_clear_error(self):
         self.append(10)
         self.assertIn("--format must be html or json", self.report("--format", "pdf", check=2).stderr)
