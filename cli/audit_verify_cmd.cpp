@@ -225,6 +225,14 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
   }
   if (v.payloads) {
     const auto& p = *v.payloads;
+    // "every" only when it is true: not of the payloads a crypto-shred made unreadable, nor with problems.
+    const std::string opened =
+        !p.opened ? "data keys not opened (--auditor-key opens every payload with them)"
+        : !p.ok() ? fmt::format("{} opened with the auditor key", *p.opened)
+        : p.shredded > 0
+            ? fmt::format("every stored payload not crypto-shredded ({}) opens with the auditor key",
+                          *p.opened)
+            : std::string("every stored payload opens with the auditor key");
     std::printf(
         "payloads: %llu stored payload(s) match the hashes their records commit to, %llu dropped by "
         "retention, "
@@ -233,9 +241,7 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
         "all well-formed; %s\n",
         static_cast<unsigned long long>(p.checked), static_cast<unsigned long long>(p.dropped_by_retention),
         static_cast<unsigned long long>(p.shredded), static_cast<unsigned long long>(p.data_keys),
-        p.data_keys == 1 ? "y" : "ies",
-        p.opened ? "every stored payload opens with the auditor key"
-                 : "data keys not opened (--auditor-key opens every payload with them)");
+        p.data_keys == 1 ? "y" : "ies", opened.c_str());
   }
 }
 

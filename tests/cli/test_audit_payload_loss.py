@@ -82,6 +82,11 @@ class payload_loss_test(tampered_log_case):
                       events)
         ok = self.verify_payloads(self.db, check=0).stdout
         self.assertIn("60 unreadable after crypto-shredding", ok)  # globex's 60 sealed payloads
+        # ... which the auditor key does not open either: "every" payload is not claimed (round 11, L12).
+        opened = self.verify_payloads(self.db, "--auditor-key", self.auditor_key, check=0).stdout
+        self.assertIn("60 unreadable after crypto-shredding", opened)
+        self.assertRegex(opened, r"; every stored payload not crypto-shredded \(\d+\) opens with the auditor key\n")
+        self.assertNotIn("every stored payload opens", opened)
         p = self.show(self.db, "1", check=1)
         self.assertIn("tenant 'globex' data key v1 was destroyed by crypto-shredding (the event at record 300)",
                       p.stderr)
