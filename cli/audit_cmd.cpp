@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <future>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -254,7 +255,7 @@ int cmd_prove(const options& o) {
   if (!o.has("old") && !o.has("request-id") && !o.has("seq") && !o.flag("last")) {
     throw usage_error("prove needs --request-id ID, --seq N, --last, or --old SIZE");
   }
-  const auto s = open_reader(o);
+  auto s = open_reader(o);
   result<std::string> proof = std::string();
   if (o.has("old")) {
     // make_consistency_proof reads new size 0 as "the latest": only an absent --new may mean that.
@@ -262,7 +263,29 @@ int cmd_prove(const options& o) {
     const std::uint64_t new_size = o.has("new") ? parse_checkpoint_size(o.need("new"), "new") : 0;
     proof = audit::make_consistency_proof(*s, old_size, new_size);
   } else {
-    proof = audit::make_inclusion_proof(*s, record_option(*s, o));
+    const std::uint64_t seq = record_option(*s, o);
+    // A record a running gateway wrote a moment ago is signed at its next checkpoint (every
+    // checkpoint_interval, 1 s by default): wait for it a few seconds rather than send someone who
+    // proves the request they just made away to retry.
+    const auto uncovered = [&] {
+      const auto signed_size = s->newest_checkpoint_size();
+      const auto count = s->leaf_count();
+      return signed_size.is_ok() && count.is_ok() && seq >= signed_size.value() && seq < count.value();
+    };
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    bool said = false;
+    while (uncovered() && std::chrono::steady_clock::now() < give_up) {
+      if (!said) {
+        std::fprintf(stderr,
+                     "sovgw audit prove: record %llu is not signed yet; waiting up to 5 s for the next "
+                     "checkpoint\n",
+                     static_cast<unsigned long long>(seq));
+        said = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      s = open_reader(o);  // a reader sees the log as it was when opened
+    }
+    proof = audit::make_inclusion_proof(*s, seq);
   }
   if (!proof.is_ok()) {
     throw_status(proof.error());

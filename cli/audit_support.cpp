@@ -152,8 +152,9 @@ std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log miss
           exit_environment,
           e.message() +
               "\n(if a running gateway holds it, shred and retain through its admin listener "
-              "instead, e.g. curl -X POST 'http://127.0.0.1:9901/admin/audit/shred?tenant=T' or "
-              "'.../admin/audit/retain?older_than=90d')");
+              "instead (admin.address and admin.port in its configuration), e.g. curl -X POST -H "
+              "\"Authorization: Bearer $(cat ADMIN_TOKEN_FILE)\" 'http://ADMIN/admin/audit/shred?tenant=T' "
+              "or '.../admin/audit/retain?older_than=90d')");
     default:
       throw command_error(exit_environment, e.message());
   }

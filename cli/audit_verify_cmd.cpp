@@ -242,6 +242,10 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
         static_cast<unsigned long long>(p.checked), static_cast<unsigned long long>(p.dropped_by_retention),
         static_cast<unsigned long long>(p.shredded), static_cast<unsigned long long>(p.data_keys),
         p.data_keys == 1 ? "y" : "ies", opened.c_str());
+    if (p.unsigned_payloads > 0) {
+      std::printf("          %llu more stored for the UNSIGNED records above: not checked\n",
+                  static_cast<unsigned long long>(p.unsigned_payloads));
+    }
   }
 }
 
@@ -269,13 +273,14 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
   fmt::print(
       R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},)"
       R"("unchecked_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
-      R"("payloads_checked":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_opened":{},)"
+      R"("payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_opened":{},)"
       R"("data_keys_checked":{},"first_bad_record":{},"saved_checkpoint":{},"problems":[{}]}})"
       "\n",
       v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.signed_records(),
       r.checkpoints, r.failed_checkpoints(), r.unchecked_checkpoints, json_checkpoint(r.latest),
       json_held_checkpoints(v.held, r), r.uncovered_records(), r.index_entries, r.forced_opens,
       v.payloads ? std::to_string(v.payloads->checked) : "null",
+      v.payloads ? std::to_string(v.payloads->unsigned_payloads) : "null",
       v.payloads ? std::to_string(v.payloads->dropped_by_retention) : "null",
       v.payloads ? std::to_string(v.payloads->shredded) : "null",
       json_optional(v.payloads ? v.payloads->opened : std::nullopt),
@@ -329,7 +334,10 @@ int cmd_verify(const options& o) {
       const auto keys = auditor
                             ? std::optional<audit::auditor_keys>({auditor->public_key, auditor->secret_key})
                             : std::nullopt;
-      v.payloads = audit::verify_payloads(*s, v.report.events, keys ? &*keys : nullptr);
+      // Only what a signed checkpoint covers: anyone who can write the database could have
+      // written the rest (counted apart, as the records are).
+      v.payloads =
+          audit::verify_payloads(*s, v.report.events, keys ? &*keys : nullptr, v.report.signed_records());
     }
     if (o.has("save-checkpoint") && v.ok()) {  // payloads that fail fail the log: nothing is saved
       v.saved = save_newest_checkpoint(*s, v.report, v.held, o.need("save-checkpoint"));

@@ -10,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "cli/geo_option.hpp"
 #include "common/regular_file.hpp"
+#include "common/trusted_file.hpp"
 #include "policy/clusters_config.hpp"
 #include "policy/compiled_policy.hpp"
 #include "policy/deployment_check.hpp"
@@ -196,8 +197,14 @@ int cmd_check(const options& o) {
   const deployment where{with_clusters ? &clusters->clusters : nullptr,
                          tenant_names ? &*tenant_names : nullptr, clusters->tenants_file};
   const policy_verdict verdict = check_deployment(*policy, where);
+  // Who may change the policy may permit anything: the gateway refuses a file others may change
+  // (policy_store::reload), and so does its pre-flight.
+  const std::string unsafe = others_may_change(path, "the policy file");
+  if (!unsafe.empty()) {
+    print_diagnostics({diagnostic{path, {}, severity::error, unsafe}});
+  }
   print_diagnostics(verdict.diagnostics);
-  const bool failed = !verdict.ok();
+  const bool failed = !verdict.ok() || !unsafe.empty();
   const auto& results = verdict.invariants;
   for (const auto& r : results) {
     if (r.holds) {

@@ -64,6 +64,7 @@ std::shared_ptr<const tenants::table> parse_or_fail(const std::string& text, con
     std::fputs(policy::format_diagnostics(std::move(r.diagnostics)).c_str(), stderr);
     throw command_error(exit_failed, fmt::format("{} has errors; fix them first", path));
   }
+  std::fputs(policy::format_diagnostics(std::move(r.diagnostics)).c_str(), stderr);  // its warnings
   return r.tenants;
 }
 

@@ -14,6 +14,7 @@
 #include "classify/unescape.hpp"
 #include "common/ascii.hpp"
 #include "gateway/client_address.hpp"
+#include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/pipeline.hpp"
 #include "gateway/usage_meter.hpp"
@@ -96,6 +97,9 @@ std::string pipeline::reload_tenants() {
   if (!r.ok()) {
     return policy::format_diagnostics(std::move(r.diagnostics));
   }
+  for (const policy::diagnostic& d : r.diagnostics) {  // warnings: loaded all the same
+    log_line("warn", "tenants file").str("warning", d.format()).emit();
+  }
   auto copy = std::make_shared<const tenants::table>(std::vector<tenants::tenant>(r.tenants->tenants()),
                                                      std::vector<tenants::api_key>(r.tenants->keys()));
   r = {};
@@ -114,7 +118,8 @@ stage_result refused_key(std::string message) {
 // Whether `text` holds a tenant key's scheme (sk-sovgw-) in any letter case.
 bool holds_key_scheme(std::string_view text) {
   constexpr std::string_view scheme = tenants::key_scheme;
-  for (std::size_t at = text.find_first_of("sS"); at != std::string_view::npos && at + scheme.size() <= text.size();
+  for (std::size_t at = text.find_first_of("sS");
+       at != std::string_view::npos && at + scheme.size() <= text.size();
        at = text.find_first_of("sS", at + 1)) {
     if (ascii_iequals(text.substr(at, scheme.size()), scheme)) {
       return true;

@@ -312,6 +312,13 @@ class report_options_test(audit_case):
         self.assertIn("5 stored for the unsigned records not checked", page)
         self.assertIsNone(json.loads(self.report("--format", "json", check=0).stdout)["verification"]
                           ["payloads_unsigned"])
+        # verify --payloads counts as the report does.
+        v = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads", "--format",
+                             "json", check=0).stdout)
+        self.assertEqual((v["payloads_checked"], v["payloads_unsigned"]), (37, 5))
+        text = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads", check=0).stdout
+        self.assertIn("payloads: 37 stored payload(s) match", text)
+        self.assertIn("5 more stored for the UNSIGNED records above: not checked", text)
 
     def test_a_tampered_log_is_reported_in_red_and_exits_1(self):
         self.append(300)

@@ -107,6 +107,20 @@ class PolicyCheck(unittest.TestCase):
             self.assertIn("personal-data-stays-in-eu", r.stdout)
             self.assertTrue(r.stdout.rstrip().endswith(": OK"), r.stdout)
 
+    def test_a_policy_file_others_may_change_fails_the_check(self):
+        # As the gateway refuses to load it: whoever may change the policy may permit anything.
+        with tempfile.TemporaryDirectory() as d:
+            copy = os.path.join(d, "policy.yaml")
+            Path(copy).write_text(Path(POLICY).read_text())
+            os.chmod(copy, 0o666)
+            r = run("policy", "check", copy)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(f"{copy}: error: refusing the policy file {copy}: it {copy} (mode 0666) lets group or others "
+                          "change it", r.stderr)
+            self.assertTrue(r.stdout.rstrip().endswith(": FAILED"), r.stdout)
+            os.chmod(copy, 0o644)
+            self.assertEqual(run("policy", "check", copy).returncode, 0)
+
     def test_names_and_addresses_are_detected(self):
         # Once accepted but never firing (and warned about); now implemented, so no warning.
         with tempfile.TemporaryDirectory() as d:
@@ -386,7 +400,7 @@ class PolicyExplain(unittest.TestCase):
                          ["permit-eea-clients", "residency-eea-or-adequacy", "personal-data-eu-only", "acme-pinned"])
         self.assertEqual(out["obligations"], {"redact": ["iban", "payment_card", "national_id"], "log_payload": "digest"})
         self.assertEqual(len(out["version"]), 64)
-        self.assertEqual(len(out["rules"]), 11)
+        self.assertEqual(len(out["rules"]), 12)
 
     def test_declared_classes(self):
         """The attack of issue 13: a UK client declares `public` over personal data the detectors miss."""

@@ -46,6 +46,14 @@ class TenantsCliTest(unittest.TestCase):
             f.write(text.replace("  - name: globex  # comments survive appends\n", ""))
         self.assertEqual(run("tenants", "check", self.file).stdout, f"{self.file}: 1 tenant, 1 key\n")
 
+    def test_a_file_with_no_tenant_warns_that_every_request_will_be_refused(self):
+        with open(self.file, "w") as f:
+            f.write("tenants: []\n")
+        r = run("tenants", "check", self.file)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"{self.file}:1:10: warning: the tenants file names no tenant: every request is refused",
+                      r.stderr)
+
     def test_create_prints_the_key_once_and_stores_only_its_hash(self):
         key = self.create("acme")
         self.assertRegex(key, r"^sk-sovgw-[A-Za-z0-9_-]{43}$")

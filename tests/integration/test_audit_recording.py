@@ -155,6 +155,17 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertIn("Bonjour", shown.stdout)  # the prompt
         self.assertIn("chat.completion", shown.stdout)  # the completion as relayed
 
+    def test_the_request_just_made_can_be_proved_at_once(self):
+        # The demo's tour proves its last request right after making it: prove waits for the
+        # gateway's next checkpoint rather than answer "not covered yet".
+        a = AuditedGateway(self, "  checkpoint_interval: 2s\n")
+        for _ in range(2):
+            ok = exchange(a.gateway.port, a.certs, chat_request())
+            self.assertEqual(ok.status, 200)
+            r = sovgw("audit", "prove", "--db", a.db, "--request-id", ok.header("x-request-id"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(r.stdout.startswith("c2sp.org/tlog-proof@v1\n"), r.stdout)
+
     def test_a_request_whose_client_leaves_mid_body_is_recorded(self):
         a = AuditedGateway(self, "  checkpoint_interval: 200ms\n")
         g, db = a.gateway, a.db
