@@ -34,15 +34,18 @@ DEFAULT_IGNORABLE = [(0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x11
 # Shown as nothing or a blank a model skips: OBJECT REPLACEMENT CHARACTER, BRAILLE PATTERN BLANK.
 INVISIBLE = {0xFFFC, 0x2800}
 # Dots, bullets and dashes that separate a number's groups as '-' does ("4111·1111·..."):
-# MIDDLE DOT, MODIFIER LETTER MINUS SIGN, BULLET, HYPHENATION POINT, HYPHEN BULLET, BULLET
-# OPERATOR, DOT OPERATOR, TWO- and THREE-EM DASH, WAVE DASH, KATAKANA-HIRAGANA PROLONGED SOUND MARK
-# and its halfwidth form. The line and paragraph separators (U+2028, U+2029) break lines as line
+# MIDDLE DOT and GREEK ANO TELEIA (NFKC: the middle dot), MODIFIER LETTER MINUS SIGN, BULLET,
+# TRIANGULAR BULLET, HYPHENATION POINT, HYPHEN BULLET, BULLET OPERATOR, DOT OPERATOR, BLACK CIRCLE,
+# WHITE BULLET, WORD SEPARATOR MIDDLE DOT, RAISED DOT, TWO- and THREE-EM DASH, WAVE DASH, KATAKANA
+# MIDDLE DOT, KATAKANA-HIRAGANA PROLONGED SOUND MARK, LATIN LETTER SINOLOGICAL DOT and the halfwidth
+# forms. FRACTION SLASH and DIVISION SLASH are '/', the ideographic commas ','. The line and paragraph separators (U+2028, U+2029) break lines as line
 # feed does: a model and Python's str.splitlines() read them so.
-GROUP_SEPARATORS = (0x00B7, 0x02D7, 0x2022, 0x2027, 0x2043, 0x2219, 0x22C5, 0x2E3A, 0x2E3B, 0x301C, 0x30FC,
-                    0xFF70)
+GROUP_SEPARATORS = (0x00B7, 0x0387, 0x02D7, 0x2022, 0x2023, 0x2027, 0x2043, 0x2219, 0x22C5, 0x25CF, 0x25E6,
+                    0x2E31, 0x2E33, 0x2E3A, 0x2E3B, 0x301C, 0x30FB, 0x30FC, 0xA78F, 0xFF65, 0xFF70)
 EXTRA = {**{cp: ord("-") for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE58)},
          **{cp: ord("-") for cp in GROUP_SEPARATORS},
-         0x3002: ord("."), 0xFF61: ord("."), 0x1680: ord(" "), 0x2028: ord("\n"), 0x2029: ord("\n")}
+         0x3002: ord("."), 0xFF61: ord("."), 0x1680: ord(" "), 0x2028: ord("\n"), 0x2029: ord("\n"),
+         0x2044: ord("/"), 0x2215: ord("/"), 0x3001: ord(","), 0xFF64: ord(",")}
 
 fold = {}
 multi = {}

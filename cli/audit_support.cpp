@@ -192,6 +192,19 @@ void check_output_option(const options& o, const char* option) {
           false);
     }
   }
+  // The file is written beside and renamed over the name: whatever is there is replaced, a link
+  // or a device included (--save-checkpoint /dev/stdout, run as root, would replace the link).
+  if (const fs::file_status st = fs::symlink_status(out, ec);
+      !ec && fs::exists(st) && !fs::is_regular_file(st)) {
+    throw usage_error(fmt::format("--{} {} is {}, not a regular file: writing it would replace it; name a "
+                                  "file (or a new name)",
+                                  option, out,
+                                  fs::is_symlink(st)     ? "a symbolic link"
+                                  : fs::is_directory(st) ? "a folder"
+                                  : fs::is_fifo(st)      ? "a FIFO"
+                                                         : "a device or socket"),
+                      false);
+  }
   for (const char* input : {"pubkey", "checkpoint", "policy", "auditor-key"}) {
     if (o.has(input) && fs::exists(out, ec) && fs::equivalent(out, o.need(input), ec)) {
       throw usage_error(fmt::format("--{} {} is the file given to --{}: writing it would replace what this "

@@ -29,23 +29,29 @@ models_target models_request(const http::message_head& head, std::string_view& i
   }
   // Every spelling a cluster's router may take for the list is answered here: the cluster's own
   // list would show what the policy does not permit. In any case, with a trailing slash, as
-  // `/models` or `{prefix}/v1/models` (`/openai/v1/models`, `/api/v1/models`), and Ollama's.
+  // `/models` or `{prefix}/v1/models` (`/openai/v1/models`, `/api/v1/models`), and Ollama's
+  // (`/api/tags`, and `/api/ps`, the models it holds in memory).
   std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
   if (path.size() > 1 && path.ends_with('/')) {
     path.remove_suffix(1);  // /v1/models/ and /v1/models/gpt-4o/ to a router that folds the slash
   }
-  if (http::iequals(path, "/api/tags")) {
+  if (http::iequals(path, "/api/tags") || http::iequals(path, "/api/ps")) {
     return models_target::ollama_tags;
   }
   const auto list_at = [&](std::string_view p) {
     return http::iequals(p, "/models") ||
            (p.size() >= list_path.size() && http::iequals(p.substr(p.size() - list_path.size()), list_path));
   };
-  if (list_at(path)) {
+  // Any other list of models a server answers: .../models under any prefix (/v1beta/models,
+  // /openai/models, /v2/models), the legacy /v1/engines, Azure's /openai/deployments.
+  const std::string_view last = path.substr(path.rfind('/') + 1);
+  if (list_at(path) || http::iequals(last, "models") || http::iequals(last, "engines") ||
+      http::iequals(last, "deployments")) {
     return models_target::list;
   }
   // One model: what follows the first list path (an id may hold '/': meta-llama/Llama-3.1-8B).
-  for (std::size_t slash = path.find('/', 1); slash != std::string_view::npos; slash = path.find('/', slash + 1)) {
+  for (std::size_t slash = path.find('/', 1); slash != std::string_view::npos;
+       slash = path.find('/', slash + 1)) {
     if (list_at(path.substr(0, slash))) {
       id = path.substr(slash + 1);
       return id.empty() ? models_target::none : models_target::one;

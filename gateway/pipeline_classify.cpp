@@ -10,6 +10,7 @@
 #include <string>
 
 #include "classify/detectors.hpp"
+#include "classify/fold.hpp"
 #include "classify/json_body.hpp"
 #include "classify/json_edit.hpp"
 #include "classify/media_type.hpp"
@@ -134,32 +135,36 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
 // Whether the target reads back or acts on content the cluster stores, by its id: a stored
 // response or chat completion (/responses/{id}, /responses/{id}/input_items,
 // /chat/completions/{id}/messages), a conversation's items, a file's content, an Assistants
-// thread, a vector store, a batch, an upload, a container. The gateway never sees that content;
+// thread, a vector store, a batch, an upload, a container, an eval's runs; and a collection of
+// them read (GET /v1/chat/completions, GET /v1/files). The gateway never sees that content;
 // where clusters share a store, a conversation first held in the EU would be read elsewhere: the
 // same as naming it in the body (previous_response_id, docs/policy.md).
 bool names_stored_object(const http::message_head& head) {
   static constexpr std::string_view collections[] = {"responses",     "conversations", "threads", "files",
                                                      "vector_stores", "assistants",    "batches", "uploads",
-                                                     "containers",    "fine_tuning"};
+                                                     "containers",    "fine_tuning",   "evals"};
   const std::string_view path = http::target_path(head);
   std::string_view previous;
   std::string_view before_previous;
+  const auto collection = [&] {
+    return std::any_of(std::begin(collections), std::end(collections),
+                       [&](std::string_view c) { return ascii_iequals(previous, c); }) ||
+           (ascii_iequals(before_previous, "chat") && ascii_iequals(previous, "completions"));
+  };
   for (std::size_t at = 1; at <= path.size();) {
     const std::size_t end = std::min(path.find('/', at), path.size());
     const std::string_view segment = path.substr(at, end - at);
     if (!segment.empty()) {
-      const bool stored = std::any_of(std::begin(collections), std::end(collections),
-                                      [&](std::string_view c) { return ascii_iequals(previous, c); }) ||
-                          (ascii_iequals(before_previous, "chat") && ascii_iequals(previous, "completions"));
-      if (stored) {
+      if (collection()) {
         return true;  // the collection's name, then an id (or a sub-resource: /threads/runs)
       }
+      before_previous = previous;
+      previous = segment;
     }
-    before_previous = previous;
-    previous = segment;
     at = end + 1;
   }
-  return false;
+  // Or the collection itself, read: GET /v1/chat/completions lists the stored ones, messages too.
+  return (head.method == "GET" || head.method == "HEAD") && collection();
 }
 
 // What a cluster reads besides the body: the request target (path and query, also
@@ -329,7 +334,7 @@ std::string_view model_in_path(const http::message_head& head) {
   return {};
 }
 
-// The first query parameter that names a model or a deployment (decoded as a server decodes a
+// The first query parameter that names a model, a deployment or a region (decoded as a server decodes a
 // query: '&' or ';' between parameters, percent-encoding, '+' as a space; in any case; `model[]`
 // too), or empty. LiteLLM's handlers take `?model=` over the body's model; FastAPI and others
 // bind such a parameter wherever the route has none in its path.
@@ -339,9 +344,11 @@ std::string model_parameter(const http::message_head& head) {
   if (q == std::string_view::npos) {
     return {};
   }
-  static constexpr std::string_view names[] = {"model",           "models",     "model_name",
-                                               "model_id",        "deployment", "deployment_id",
-                                               "deployment_name", "engine",     "fallbacks"};
+  static constexpr std::string_view names[] = {"model", "models", "model_name", "model_id", "deployment",
+                                               "deployment_id", "deployment_name", "engine", "fallbacks",
+                                               // where to run it, as *_location in the body
+                                               "location", "locations", "region", "regions", "zone",
+                                               "region_name"};
   static thread_local classify::unescaped_text decoded;
   const std::string_view query = target.substr(q + 1);
   for (std::size_t at = 0; at <= query.size();) {
@@ -400,7 +407,9 @@ std::string_view region_in_path(const http::message_head& head) {
   for (std::size_t at = 1; at <= path.size();) {
     const std::size_t end = std::min(path.find('/', at), path.size());
     const std::string_view segment = path.substr(at, end - at);
-    if (!segment.empty() && (ascii_iequals(previous, "locations") || ascii_iequals(previous, "regions"))) {
+    if (!segment.empty() && (ascii_iequals(previous, "locations") || ascii_iequals(previous, "regions") ||
+                             ascii_iequals(previous, "location") || ascii_iequals(previous, "region") ||
+                             ascii_iequals(previous, "zones") || ascii_iequals(previous, "zone"))) {
       return segment;
     }
     previous = segment;
@@ -430,9 +439,11 @@ stage_result settle_model(request_context& ctx) {
   if (const std::string param = model_parameter(ctx.head); !param.empty()) {
     return stage_result::respond(
         outcome::invalid_body,
-        fmt::format("the query names a model ('{}'): a cluster may run it instead of the body's model, which "
-                    "the policy decided; name the model in the body only",
-                    param.substr(0, 128)));
+        fmt::format(
+            "the query names a model, a deployment or a region ('{}'): a cluster may run the request "
+            "with it instead of what the policy decided; name the model in the body only, and let the "
+            "gateway route",
+            param.substr(0, 128)));
   }
   const std::string_view in_path = model_in_path(ctx.head);
   if (in_path.empty()) {
@@ -531,8 +542,31 @@ bool json_endpoint(const http::message_head& head) {
 // A body is inspected the way the cluster will read it, or refused: an encoded body (415) or a
 // body not labelled JSON on a JSON endpoint (415) would be read by the detectors as something
 // other than what the cluster decodes.
+// A percent-encoded character in the path that a router normalising or case-folding paths takes
+// for other ASCII (Unicode NFKC or case folding: the ligature "\uFB02" is "fl", a fullwidth
+// letter is its ASCII letter, a zero-width space is nothing): "/%EF%AC%82ush_cache" would meet no
+// rule on /flush_cache and run it. (The dotless i, dotted I, long s and Kelvin sign are refused by
+// the parser already: common/canonical_path.hpp.)
+stage_result check_folded_path(const http::message_head& head) {
+  const std::string_view path = http::target_path(head);
+  if (path.find('%') == std::string_view::npos) {
+    return stage_result::next();
+  }
+  static thread_local classify::unescaped_text decoded;
+  static thread_local classify::folded_text folded;
+  if (classify::unescape(path, classify::percent_encoding, decoded) && classify::fold(decoded.text, folded)) {
+    return stage_result::respond(
+        outcome::non_canonical_target,
+        "the request path holds a percent-encoded character that a server normalising or case-folding "
+        "paths reads as other ASCII characters (a ligature, a fullwidth or mathematical letter, an "
+        "invisible character): write the path in ASCII");
+  }
+  return stage_result::next();
+}
+
 stage_result pipeline::classify(request_context& ctx) const {
-  stage_result r = check_content_digest(ctx);
+  stage_result r = check_folded_path(ctx.head);
+  r = r.proceed() ? check_content_digest(ctx) : r;
   r = r.proceed() ? classify_body(ctx) : r;
   return r.proceed() ? settle_model(ctx) : r;
 }

@@ -115,13 +115,26 @@ stage_result refused_key(std::string message) {
   return stage_result::respond(outcome::invalid_api_key, std::move(message));
 }
 
-// Whether `text` holds a tenant key's scheme (sk-sovgw-) in any letter case.
+// Whether `text` holds what looks like a tenant key, in any letter case: its scheme (sk-sovgw-)
+// starting a word, then at least 8 of the key's characters (a key cut short still gives most of
+// its secret away). "ask-sovgw-team" or a question about what "sk-sovgw-" means holds none.
 bool holds_key_scheme(std::string_view text) {
   constexpr std::string_view scheme = tenants::key_scheme;
+  const auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  const auto key_char = [&](char c) { return alnum(c) || c == '-' || c == '_'; };
   for (std::size_t at = text.find_first_of("sS");
        at != std::string_view::npos && at + scheme.size() <= text.size();
        at = text.find_first_of("sS", at + 1)) {
-    if (ascii_iequals(text.substr(at, scheme.size()), scheme)) {
+    if ((at > 0 && alnum(text[at - 1])) || !ascii_iequals(text.substr(at, scheme.size()), scheme)) {
+      continue;
+    }
+    std::size_t n = 0;
+    while (at + scheme.size() + n < text.size() && n < 8 && key_char(text[at + scheme.size() + n])) {
+      ++n;
+    }
+    if (n == 8) {
       return true;
     }
   }

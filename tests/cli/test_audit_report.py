@@ -256,6 +256,15 @@ class report_options_test(audit_case):
         self.assertIn("is the file given to --pubkey", p.stderr)
         self.assertEqual((sorted(os.listdir(self.db)), read_file(os.path.join(self.db, "CURRENT"))), (before, current))
         self.assertIn("OK: 10 records", sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, check=0).stdout)
+        # Written beside and renamed over the name: a link, a FIFO or a device there would be replaced.
+        fifo, link = os.path.join(self.tmp, "fifo"), os.path.join(self.tmp, "link")
+        os.mkfifo(fifo)
+        os.symlink(self.pub, link)
+        for out, what in ((fifo, "a FIFO"), (link, "a symbolic link"), ("/dev/null", "a device or socket")):
+            with self.subTest(out=out):
+                p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", out, check=2)
+                self.assertIn(f"--save-checkpoint {out} is {what}, not a regular file", p.stderr)
+        self.assertTrue(os.path.islink(link) and os.path.exists("/dev/null") and not os.path.isfile("/dev/null"))
 
     def test_since_and_until_bound_the_period_and_the_verification_stays_whole(self):
         self.append(1000)

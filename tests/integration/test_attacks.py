@@ -78,7 +78,8 @@ class AttackTest(unittest.TestCase):
         # target naming it is opaque content, served by an EU-operated cluster only.
         for path in ("/v1/responses/resp_abc", "/v1/responses/resp_abc/input_items",
                      "/v1/chat/completions/chatcmpl-abc/messages", "/v1/conversations/conv_abc/items",
-                     "/v1/files/file-abc/content", "/v1/threads/thread_abc/messages", "/V1/Responses/resp_abc"):
+                     "/v1/files/file-abc/content", "/v1/threads/thread_abc/messages", "/V1/Responses/resp_abc",
+                     "/v1/chat/completions", "/v1/evals/e1/runs/r1/output_items", "/v1/files"):
             with self.subTest(path=path):
                 resp = self.send(request_bytes("GET", path))
                 request_id = resp.header("x-request-id")
@@ -127,12 +128,14 @@ class AttackTest(unittest.TestCase):
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
         # A region in the target, as Vertex-style servers take it, as vertex_location in the body.
         for path in ("/vertex_ai/v1/projects/p/locations/us-central1/publishers/google/models/mistral-small:generateContent",
-                     "/v1/projects/p/Locations/us-east5/endpoints/e:rawPredict", "/v1/regions/us/chat/completions"):
+                     "/v1/projects/p/Locations/us-east5/endpoints/e:rawPredict", "/v1/regions/us/chat/completions",
+                     "/v1/location/us/chat/completions", "/v1/projects/p/zones/us-east1-b/chat/completions",
+                     "/v1/chat/completions?location=us-east5", "/v1/chat/completions?Region=us-east-1"):
             with self.subTest(path):
                 resp = self.send(request_bytes("POST", path, json.dumps(chat).encode(),
                                                {"Content-Type": "application/json"}))
                 self.assertEqual(resp.status, 400, resp.body)
-                self.assertIn("names a region or location", resp.json()["error"]["message"])
+                self.assertRegex(resp.json()["error"]["message"], "names a region or location|or a region")
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
 
     def test_tools_that_send_the_conversation_elsewhere_are_forbidden(self):
@@ -168,7 +171,9 @@ class AttackTest(unittest.TestCase):
         # Kelvin sign) is refused: "/adm%C4%B1n" is "/admin" to Java's equalsIgnoreCase.
         for path in ("/admin./users", "/admin%20/users", "/admin%3B/users", "/admin%3Fx/users",
                      "/admin%C0%AFusers", "/%C0%AE%C0%AE/admin/users", "/admin%E0%80%AF/x", "/x%ED%A0%80",
-                     "/adm%C4%B1n/x", "/%C4%B0nfo", "/admin/%C5%BFecrets", "/%E2%84%AAeys"):
+                     "/adm%C4%B1n/x", "/%C4%B0nfo", "/admin/%C5%BFecrets", "/%E2%84%AAeys",
+                     # what NFKC or case folding reads as ASCII: a ligature, a fullwidth letter, an invisible one
+                     "/%EF%AC%82ush_cache", "/start_pro%EF%AC%81le", "/%EF%BD%81dmin/x", "/ad%E2%80%8Bmin/x"):
             with self.subTest(path=path):
                 resp = self.send(request_bytes("POST", path, b"{}", {"Content-Type": "application/json"}))
                 self.assertEqual(resp.status, 400, resp.body)
@@ -186,12 +191,13 @@ class AttackTest(unittest.TestCase):
         resp = self.send(request_bytes("POST", "/V1/chat/completions", b'{"model":"x"}', {"Content-Type": "text/plain"}))
         self.assertEqual(resp.status, 415, resp.body)
         # Under any prefix a cluster serves the API at, and Ollama's list (in its own shape).
-        for path in ("/v1/models/", "/V1/Models", "/models", "/openai/v1/models", "/api/v1/models/", "/api/tags"):
+        for path in ("/v1/models/", "/V1/Models", "/models", "/openai/v1/models", "/api/v1/models/", "/api/tags",
+                     "/api/ps", "/v1beta/models", "/openai/models", "/v2/models", "/v1/engines", "/openai/deployments"):
             resp = self.send(request_bytes("GET", path))
             self.assertEqual(resp.status, 200, resp.body)
             self.assertEqual(resp.header("server"), None)  # the gateway's list, not the stand-in's
             self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
-            listed = resp.json()["models"] if path == "/api/tags" else resp.json()["data"]
+            listed = resp.json()["models"] if path.startswith("/api/") and "v1" not in path else resp.json()["data"]
             self.assertTrue(listed and all(m.get("id", m.get("name")) for m in listed), resp.body)
         resp = self.send(request_bytes("GET", "/openai/v1/models/mistral-small"))
         self.assertEqual((resp.status, resp.json()["id"]), (200, "mistral-small"), resp.body)

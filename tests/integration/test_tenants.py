@@ -210,6 +210,11 @@ class TenantKeysTest(unittest.TestCase):
                 self.assertEqual(resp.status, 400, resp.body)
                 self.assertIn("send it only as 'Authorization: Bearer", resp.json()["error"]["message"])
                 self.assertNotIn(self.acme_key, resp.body.decode())
+        # Text that only looks like the scheme is no key: a word ending in it, a question about it.
+        for body in ('{"note":"ask-sovgw-team channel"}', '{"note":"what does sk-sovgw- mean?"}'):
+            seen = self.call(raw=request_bytes("POST", "/debug/headers", body.encode(), {
+                "Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}"}))
+            self.assertEqual(seen.status, 200, seen.body)
         # Fields the gateway never forwards may carry it (Azure-style SDKs send api-key too).
         seen = self.call(raw=request_bytes("POST", "/debug/headers", b"{}", {
             "Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}", "api-key": self.acme_key}))
