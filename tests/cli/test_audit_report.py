@@ -10,6 +10,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import stat
 import tempfile
 import unittest
 from html import unescape
@@ -257,14 +259,20 @@ class report_options_test(audit_case):
         self.assertEqual((sorted(os.listdir(self.db)), read_file(os.path.join(self.db, "CURRENT"))), (before, current))
         self.assertIn("OK: 10 records", sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, check=0).stdout)
         # Written beside and renamed over the name: a link, a FIFO or a device there would be replaced.
-        fifo, link = os.path.join(self.tmp, "fifo"), os.path.join(self.tmp, "link")
+        # (Never a real device such as /dev/null here: a binary without the check, run as root,
+        # would replace it.)
+        fifo, link, sock = (os.path.join(self.tmp, name) for name in ("fifo", "link", "sock"))
         os.mkfifo(fifo)
         os.symlink(self.pub, link)
-        for out, what in ((fifo, "a FIFO"), (link, "a symbolic link"), ("/dev/null", "a device or socket")):
+        listener = socket.socket(socket.AF_UNIX)
+        self.addCleanup(listener.close)
+        listener.bind(sock)
+        for out, what in ((fifo, "a FIFO"), (link, "a symbolic link"), (sock, "a device or socket")):
             with self.subTest(out=out):
                 p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", out, check=2)
                 self.assertIn(f"--save-checkpoint {out} is {what}, not a regular file", p.stderr)
-        self.assertTrue(os.path.islink(link) and os.path.exists("/dev/null") and not os.path.isfile("/dev/null"))
+        self.assertTrue(os.path.islink(link) and stat.S_ISFIFO(os.stat(fifo).st_mode)
+                        and stat.S_ISSOCK(os.stat(sock).st_mode))
 
     def test_since_and_until_bound_the_period_and_the_verification_stays_whole(self):
         self.append(1000)
