@@ -9,21 +9,10 @@
 #include <bit>
 #include <cstddef>
 
+#include "common/ascii.hpp"
+
 namespace sovgw::classify {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 // The value of `digits` hex digits at in[i], or -1.
 long hex_at(std::string_view in, std::size_t i, std::size_t digits) {
@@ -32,7 +21,7 @@ long hex_at(std::string_view in, std::size_t i, std::size_t digits) {
   }
   long v = 0;
   for (std::size_t k = 0; k < digits; ++k) {
-    const int h = hex_value(in[i + k]);
+    const int h = hex_digit_value(in[i + k]);
     if (h < 0) {
       return -1;
     }
@@ -521,8 +510,8 @@ bool decode_hex_text(std::string_view in, std::string& out) {
     return false;
   }
   for (std::size_t i = 0; i < in.size(); i += 2) {
-    const int hi = hex_value(in[i]);
-    const int lo = hex_value(in[i + 1]);
+    const int hi = hex_digit_value(in[i]);
+    const int lo = hex_digit_value(in[i + 1]);
     if (hi < 0 || lo < 0) {
       return false;
     }
@@ -581,7 +570,7 @@ std::size_t first_spaced_hex(std::string_view in) {
     }
   }
 #endif
-  const auto hex = [&](std::size_t k) { return hex_value(in[k]) >= 0; };
+  const auto hex = [&](std::size_t k) { return hex_digit_value(in[k]) >= 0; };
   for (; i + 11 <= in.size(); ++i) {
     if (!hex_separator(in[i + 2]) || !hex_separator(in[i + 5]) || !hex_separator(in[i + 8])) {
       continue;  // most text ends here
@@ -616,12 +605,12 @@ void find_spaced_hex(std::string_view in, std::vector<base64_text>& out, int dep
       continue;
     }
     const char sep = in[begin + 2];
-    const auto hex = [&](std::size_t n) { return hex_value(in[n]) >= 0; };
+    const auto hex = [&](std::size_t n) { return hex_digit_value(in[n]) >= 0; };
     std::size_t k = begin;
     decoded.clear();
     bool text = true;
     for (;;) {
-      const auto b = static_cast<unsigned char>(hex_value(in[k]) * 16 + hex_value(in[k + 1]));
+      const auto b = static_cast<unsigned char>(hex_digit_value(in[k]) * 16 + hex_digit_value(in[k + 1]));
       text = text && !((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f);
       decoded.push_back(static_cast<char>(b));
       k += 2;

@@ -1,12 +1,27 @@
 #pragma once
 
-// ASCII case folding for protocol tokens (HTTP field names, schemes): never locale-dependent.
+// ASCII case folding for protocol tokens (HTTP field names, schemes) and hex digits: never
+// locale-dependent.
 
 #include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace sovgw {
+
+// The value of a hex digit (either case), or -1.
+[[nodiscard]] constexpr int hex_digit_value(char c) noexcept {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
 
 [[nodiscard]] constexpr char ascii_lower(char c) noexcept {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;

@@ -10,20 +10,9 @@
 #include <cstdint>
 #include <string_view>
 
-namespace sovgw {
+#include "common/ascii.hpp"
 
-[[nodiscard]] constexpr int hex_digit_value(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
+namespace sovgw {
 
 // RFC 3986 unreserved: a percent-encoding of one of these has a plain spelling.
 [[nodiscard]] constexpr bool is_unreserved_char(unsigned char c) noexcept {

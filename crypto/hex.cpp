@@ -1,5 +1,7 @@
 #include "crypto/hex.hpp"
 
+#include "common/ascii.hpp"
+
 namespace sovgw::crypto {
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {
@@ -12,27 +14,14 @@ std::string to_hex(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 std::optional<std::vector<std::uint8_t>> from_hex(std::string_view hex) {
   if (hex.size() % 2 != 0) {
     return std::nullopt;
   }
   std::vector<std::uint8_t> out(hex.size() / 2);
   for (std::size_t i = 0; i < out.size(); ++i) {
-    int hi = hex_value(hex[2 * i]);
-    int lo = hex_value(hex[2 * i + 1]);
+    int hi = hex_digit_value(hex[2 * i]);
+    int lo = hex_digit_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       return std::nullopt;
     }

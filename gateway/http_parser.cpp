@@ -860,10 +860,7 @@ chunk_decoder::state chunk_decoder::feed(std::string_view in, std::size_t& consu
     const auto c = static_cast<unsigned char>(in[i]);
     switch (phase_) {
       case phase::size: {
-        int v = (c >= '0' && c <= '9')   ? c - '0'
-                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                         : -1;
+        const int v = hex_digit_value(static_cast<char>(c));
         if (v >= 0) {
           if (size_digits_ >= 16) {
             return fail(parse_error::chunk_size_overflow);

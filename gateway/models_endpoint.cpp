@@ -38,18 +38,18 @@ models_target models_request(const http::message_head& head, std::string_view& i
   if (http::iequals(path, "/api/tags") || http::iequals(path, "/api/ps")) {
     return models_target::ollama_tags;
   }
+  // The list under any prefix (/models, /v1/models, /openai/v1/models, /v1beta/models, /v2/models),
+  // the legacy /v1/engines, Azure's /openai/deployments.
+  const std::string_view last = path.substr(path.rfind('/') + 1);
+  if (http::iequals(last, "models") || http::iequals(last, "engines") || http::iequals(last, "deployments")) {
+    return models_target::list;
+  }
+  // One model: what follows the first `/models/` or `.../v1/models/` (an id may hold '/':
+  // meta-llama/Llama-3.1-8B); not KServe's /v2/models/{name}/ready.
   const auto list_at = [&](std::string_view p) {
     return http::iequals(p, "/models") ||
            (p.size() >= list_path.size() && http::iequals(p.substr(p.size() - list_path.size()), list_path));
   };
-  // Any other list of models a server answers: .../models under any prefix (/v1beta/models,
-  // /openai/models, /v2/models), the legacy /v1/engines, Azure's /openai/deployments.
-  const std::string_view last = path.substr(path.rfind('/') + 1);
-  if (list_at(path) || http::iequals(last, "models") || http::iequals(last, "engines") ||
-      http::iequals(last, "deployments")) {
-    return models_target::list;
-  }
-  // One model: what follows the first list path (an id may hold '/': meta-llama/Llama-3.1-8B).
   for (std::size_t slash = path.find('/', 1); slash != std::string_view::npos;
        slash = path.find('/', slash + 1)) {
     if (list_at(path.substr(0, slash))) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "classify/detectors.hpp"
 #include "classify/fold.hpp"
@@ -132,6 +133,37 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
   return stage_result::next();
 }
 
+// One segment of a request path, with the two before it (empty at the start) and where it ends.
+struct path_step {
+  std::string_view before;
+  std::string_view previous;
+  std::string_view segment;
+  std::size_t end = 0;
+};
+
+// Calls visit(step) for each non-empty segment of `path` in order until it returns true; returns
+// whether one did. `last`, if given, is left at the last segment's step.
+template <typename Visit>
+bool any_segment(std::string_view path, Visit&& visit, path_step* last = nullptr) {
+  path_step step;
+  for (std::size_t at = 1; at <= path.size();) {
+    step.end = std::min(path.find('/', at), path.size());
+    step.segment = path.substr(at, step.end - at);
+    if (!step.segment.empty()) {
+      if (visit(std::as_const(step))) {
+        return true;
+      }
+      if (last != nullptr) {
+        *last = step;
+      }
+      step.before = step.previous;
+      step.previous = step.segment;
+    }
+    at = step.end + 1;
+  }
+  return false;
+}
+
 // Whether the target reads back or acts on content the cluster stores, by its id: a stored
 // response or chat completion (/responses/{id}, /responses/{id}/input_items,
 // /chat/completions/{id}/messages), a conversation's items, a file's content, an Assistants
@@ -143,28 +175,20 @@ bool names_stored_object(const http::message_head& head) {
   static constexpr std::string_view collections[] = {"responses",     "conversations", "threads", "files",
                                                      "vector_stores", "assistants",    "batches", "uploads",
                                                      "containers",    "fine_tuning",   "evals"};
-  const std::string_view path = http::target_path(head);
-  std::string_view previous;
-  std::string_view before_previous;
-  const auto collection = [&] {
+  const auto collection = [](std::string_view before, std::string_view name) {
     return std::any_of(std::begin(collections), std::end(collections),
-                       [&](std::string_view c) { return ascii_iequals(previous, c); }) ||
-           (ascii_iequals(before_previous, "chat") && ascii_iequals(previous, "completions"));
+                       [&](std::string_view c) { return ascii_iequals(name, c); }) ||
+           (ascii_iequals(before, "chat") && ascii_iequals(name, "completions"));
   };
-  for (std::size_t at = 1; at <= path.size();) {
-    const std::size_t end = std::min(path.find('/', at), path.size());
-    const std::string_view segment = path.substr(at, end - at);
-    if (!segment.empty()) {
-      if (collection()) {
-        return true;  // the collection's name, then an id (or a sub-resource: /threads/runs)
-      }
-      before_previous = previous;
-      previous = segment;
-    }
-    at = end + 1;
+  // The collection's name, then an id (or a sub-resource: /threads/runs).
+  path_step last;
+  if (any_segment(
+          http::target_path(head), [&](const path_step& s) { return collection(s.before, s.previous); },
+          &last)) {
+    return true;
   }
   // Or the collection itself, read: GET /v1/chat/completions lists the stored ones, messages too.
-  return (head.method == "GET" || head.method == "HEAD") && collection();
+  return (head.method == "GET" || head.method == "HEAD") && collection(last.previous, last.segment);
 }
 
 // What a cluster reads besides the body: the request target (path and query, also
@@ -297,41 +321,36 @@ bool runs_a_model(const http::message_head& head) {
 // that model, whatever the body says.
 std::string_view model_in_path(const http::message_head& head) {
   const std::string_view path = http::target_path(head);
-  std::string_view previous;
-  std::size_t at = 1;
-  while (at <= path.size()) {
-    std::size_t end = path.find('/', at);
-    if (end == std::string_view::npos) {
-      end = path.size();
+  std::string_view model;
+  any_segment(path, [&](const path_step& s) {
+    if (ascii_iequals(s.previous, "deployments") || ascii_iequals(s.previous, "engines") ||
+        ascii_iequals(s.previous, "model")) {
+      model = s.segment;
+      return true;
     }
-    const std::string_view segment = path.substr(at, end - at);
-    if (!segment.empty()) {
-      if (ascii_iequals(previous, "deployments") || ascii_iequals(previous, "engines") ||
-          ascii_iequals(previous, "model")) {
-        return segment;
-      }
-      if (ascii_iequals(previous, "models")) {
-        // The method follows the last ':' (path templates and Starlette's {model}:{method} are
-        // greedy): in "llama3:70b:generateContent" the model is "llama3:70b", another model than
-        // "llama3" to Ollama.
-        std::size_t colon = segment.rfind(':');
-        for (std::size_t i = colon == std::string_view::npos ? 0 : colon; i + 3 <= segment.size(); ++i) {
-          if (segment[i] == '%' && segment[i + 1] == '3' && ascii_lower(segment[i + 2]) == 'a') {
-            colon = i;
-          }
-        }
-        if (colon != std::string_view::npos && colon > 0) {
-          return segment.substr(0, colon);
-        }
-        if (end + 1 < path.size()) {
-          return segment;  // more follows: /models/{model}/v1/chat/completions, /models/{model}/infer
-        }
+    if (!ascii_iequals(s.previous, "models")) {
+      return false;
+    }
+    // The method follows the last ':' (path templates and Starlette's {model}:{method} are
+    // greedy): in "llama3:70b:generateContent" the model is "llama3:70b", another model than
+    // "llama3" to Ollama.
+    std::size_t colon = s.segment.rfind(':');
+    for (std::size_t i = colon == std::string_view::npos ? 0 : colon; i + 3 <= s.segment.size(); ++i) {
+      if (s.segment[i] == '%' && s.segment[i + 1] == '3' && ascii_lower(s.segment[i + 2]) == 'a') {
+        colon = i;
       }
     }
-    previous = segment;
-    at = end + 1;
-  }
-  return {};
+    if (colon != std::string_view::npos && colon > 0) {
+      model = s.segment.substr(0, colon);
+      return true;
+    }
+    if (s.end + 1 < path.size()) {
+      model = s.segment;  // more follows: /models/{model}/v1/chat/completions, /models/{model}/infer
+      return true;
+    }
+    return false;
+  });
+  return model;
 }
 
 // The first query parameter that names a model, a deployment or a region (decoded as a server decodes a
@@ -402,20 +421,15 @@ const http::field* model_field(const http::message_head& head) {
 // LiteLLM's Vertex pass-through and Vertex-style servers run the request in), or empty: as a
 // `*_location` key in the body, it moves the call where the policy did not decide.
 std::string_view region_in_path(const http::message_head& head) {
-  const std::string_view path = http::target_path(head);
-  std::string_view previous;
-  for (std::size_t at = 1; at <= path.size();) {
-    const std::size_t end = std::min(path.find('/', at), path.size());
-    const std::string_view segment = path.substr(at, end - at);
-    if (!segment.empty() && (ascii_iequals(previous, "locations") || ascii_iequals(previous, "regions") ||
-                             ascii_iequals(previous, "location") || ascii_iequals(previous, "region") ||
-                             ascii_iequals(previous, "zones") || ascii_iequals(previous, "zone"))) {
-      return segment;
-    }
-    previous = segment;
-    at = end + 1;
-  }
-  return {};
+  static constexpr std::string_view names[] = {"locations", "regions", "location", "region", "zones", "zone"};
+  std::string_view region;
+  any_segment(http::target_path(head), [&](const path_step& s) {
+    const bool named = std::any_of(std::begin(names), std::end(names),
+                                   [&](std::string_view n) { return ascii_iequals(s.previous, n); });
+    region = named ? s.segment : region;
+    return named;
+  });
+  return region;
 }
 
 // The body's model and the target's must be one model: the policy decides the model the cluster
