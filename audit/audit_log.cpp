@@ -555,9 +555,6 @@ status audit_log::sign_checkpoint_locked() {
     }
     return status::ok();
   }
-  if (!latest_ && durable_size_ == 0) {
-    return status::ok();
-  }
   // Never sign a tree that the stored one does not prove to extend the last signed tree, and never
   // replace a stored checkpoint: two checkpoints that disagree would be a fork signed by this log.
   if (latest_) {
@@ -610,10 +607,7 @@ result<crypto::checkpoint> audit_log::checkpoint_now() {
   if (auto s = sign_checkpoint_locked(); !s.is_ok()) {
     return s;
   }
-  if (!latest_) {
-    return status{error_code::not_found, "the log is empty: nothing to checkpoint"};
-  }
-  return *latest_;
+  return *latest_;  // set by any successful signing, at size 0 too
 }
 
 result<std::uint64_t> audit_log::shred_tenant(const std::string& tenant) {

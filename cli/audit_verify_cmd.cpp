@@ -167,11 +167,11 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
   // The headline counts what a signature covers: records after the newest checkpoint are unsigned,
   // whoever appended them (the writer since its last checkpoint, or anyone with the database).
   std::printf(
-      "OK: %llu records, %llu signed checkpoints verified with the key %s, %llu index entries match (%.0f "
+      "OK: %llu record%s, %llu signed checkpoint%s verified with the key %s, %llu index entries match (%.0f "
       "leaves/s)\n",
-      static_cast<unsigned long long>(report.signed_records()),
-      static_cast<unsigned long long>(report.checkpoints), key_description(key).c_str(),
-      static_cast<unsigned long long>(report.index_entries),
+      static_cast<unsigned long long>(report.signed_records()), report.signed_records() == 1 ? "" : "s",
+      static_cast<unsigned long long>(report.checkpoints), report.checkpoints == 1 ? "" : "s",
+      key_description(key).c_str(), static_cast<unsigned long long>(report.index_entries),
       v.seconds > 0 ? static_cast<double>(report.records) / v.seconds : 0.0);
   if (report.uncovered_records() > 0) {
     std::printf(

@@ -88,7 +88,7 @@ class key_messages_test(audit_case):
             self.assertIn(f"signed by {self.name}+{self.key_id}", p.stderr)
             self.assertNotIn("--pubkey", p.stderr)
             self.assertNotIn("--force", p.stderr)
-        self.assertIn("OK: 5 records, 1 signed checkpoints", self.verify().stdout)  # nothing was written
+        self.assertIn("OK: 5 records, 1 signed checkpoint ", self.verify().stdout)  # nothing was written
 
     def test_verify_with_another_key_names_who_signed(self):
         p = sovgw("audit", "verify", "--db", self.db, "--pubkey", os.path.join(self.other, "signing.pub"), check=1)

@@ -112,6 +112,34 @@ TEST_CASE("reopen continues the tree; appends after close fail cleanly") {
   CHECK(report.latest->size == 57);
 }
 
+TEST_CASE("a log closed before its first record verifies: it holds a checkpoint signed at size 0") {
+  // A gateway started and stopped before any request: an auditor's verify must say "0 records,
+  // intact", not "no signed checkpoint", and the next run's records extend that signed empty tree.
+  temp_log_dir d;
+  {
+    auto log = open_ok(config_for(d));
+    REQUIRE(log->close().is_ok());
+  }
+  {
+    auto s = reader(d);
+    const auto report = verify_log(*s, load_verifier(d.keys + "/signing.pub"));
+    CHECK_MESSAGE(report.ok(), (report.problems.empty() ? "" : report.problems.front().text));
+    REQUIRE(report.latest);
+    CHECK(report.latest->size == 0);
+    CHECK(report.records == 0);
+  }
+  {
+    auto log = open_ok(config_for(d));
+    append_n(*log, "a", 3);
+    REQUIRE(log->close().is_ok());
+  }
+  auto s = reader(d);
+  const auto report = verify_log(*s, load_verifier(d.keys + "/signing.pub"));
+  CHECK_MESSAGE(report.ok(), (report.problems.empty() ? "" : report.problems.front().text));
+  CHECK(report.checkpoints == 2);
+  CHECK(report.latest->size == 3);
+}
+
 TEST_CASE("checkpoints are signed periodically while appending") {
   temp_log_dir d;
   auto log = open_ok(config_for(d));
