@@ -380,6 +380,12 @@ std::size_t area_code_phone_at(std::string_view t, std::size_t i) {
   return area >= 3 && first_len >= 5 && total >= 10 && total <= 12 && ends_word(t, first) ? first : npos;
 }
 
+// What may separate a phone number's digits: blanks and ASCII marks, not those of lists and sums
+// (", ; +": "+1,000,000,000" is an amount). Pairs of the national form: not ':' either, as a time
+// or a MAC address ("01:23:45:67:89:ab") is written.
+constexpr std::string_view phone_marks = " -.()/_|~*#:='\"`^<>[]{}!?$%&@\\";
+constexpr std::string_view pair_marks = " -.()/_|~*#='\"`^<>[]{}!?$%&@\\";
+
 template <typename Hit>
 bool scan_phone(std::string_view t, Hit&& hit) {
   for (std::size_t i = 0; i < t.size(); ++i) {
@@ -392,9 +398,10 @@ bool scan_phone(std::string_view t, Hit&& hit) {
     }
     if (start != npos) {
       std::size_t end = 0;
-      // "+33 (0)6 12 34 56 78", "+49/30/12345678": up to two separators between digits; the
-      // trunk 0 counts as a digit.
-      const std::string digits = digit_run(t, start, " -.()/", 16, end, 2);
+      // "+33 (0)6 12 34 56 78", "+49/30/12345678", "+49*30*1234*5678": up to two separators
+      // between digits, any ASCII mark but those of lists and sums (a mark outside ASCII is a
+      // blank in the folded text); the trunk 0 counts as a digit.
+      const std::string digits = digit_run(t, start, phone_marks, 16, end, 2);
       if (digits.size() >= 8 && digits.size() <= 15 && ends_word(t, end)) {
         if (hit(i, end)) {
           return true;
@@ -406,9 +413,10 @@ bool scan_phone(std::string_view t, Hit&& hit) {
     // National form 0X XX XX XX XX (France, Belgium mobile, ...): ten digits in pairs after 0X.
     if (t[i] == '0' && starts_word(t, i) && i + 1 < t.size() && is_digit(t[i + 1]) && t[i + 1] != '0') {
       std::size_t end = 0;
-      const std::string digits = digit_run(t, i, " .-", 11, end);
+      const std::string digits = digit_run(t, i, pair_marks, 11, end);
       if (digits.size() == 10 && ends_word(t, end)) {
-        // Grouped in pairs (or not at all): "06 12 34 56 78", "06.12.34.56.78", "0612345678".
+        // Grouped in pairs (or not at all): "06 12 34 56 78", "06.12.34.56.78", "0612345678",
+        // one mark throughout.
         const std::string_view span = t.substr(i, end - i);
         bool pairs = span.size() == 10;
         if (span.size() == 14) {
@@ -454,15 +462,16 @@ std::size_t iban_length(char a, char b) {
 
 // A separator a reader skips between an IBAN's groups at t[k]: its length in bytes, or 0. Spaces,
 // tabs and line breaks and the ASCII punctuation numbers are grouped with (`plain`), and the
-// rarer marks people use too (~ * + = # \, the middle dot, bullet, bullet operator and
-// hyphenation point: U+00B7, U+2022, U+2219, U+2027).
+// rarer marks: every other ASCII mark, the middle dot, bullet, bullet operator and hyphenation
+// point (U+00B7, U+2022, U+2219, U+2027; any other mark outside ASCII is a blank in the folded
+// text, fold.hpp).
 std::size_t iban_separator(std::string_view t, std::size_t k, bool& plain) {
   static constexpr auto table = [] {
     std::array<std::uint8_t, 256> kinds{};  // 1: plain, 2: rarer
     for (const char c : std::string_view(" \t\n\r-./_,:;|")) {
       kinds[static_cast<unsigned char>(c)] = 1;
     }
-    for (const char c : std::string_view("~*+=#\\")) {
+    for (const char c : std::string_view("~*+=#\\!\"$%&'()<>?@[]^`{}")) {
       kinds[static_cast<unsigned char>(c)] = 2;
     }
     return kinds;
@@ -626,18 +635,16 @@ bool card_network_prefix(std::string_view d) {
          p2 == 62;                                                                      // UnionPay
 }
 
-// A card number in groups with one separator throughout, of one to three characters of " -./,_|"
-// and white space (a group per line, a tab-separated paste) with one mark at most
-// ("4111.1111.1111.1111", "4111  1111  1111  1111", "4111 / 1111 / ...", "4111\r\n1111\r\n...",
-// "4111|1111|..."; a comma only alone, as "4000, 4500, 5000, 4000" is a list), in the groups
+// A card number in groups with one separator throughout, of one to three characters: white space
+// (a group per line, a tab-separated paste) and one ASCII mark at most ("4111.1111.1111.1111",
+// "4111  1111  1111  1111", "4111 / 1111 / ...", "4111\r\n1111\r\n...", "4111|1111|...",
+// "4111*1111*..."; a comma only alone, as "4000, 4500, 5000, 4000" is a list), in the groups
 // cards are printed in:
 // 4-4-4-4 (a fifth of 1 to 3 digits for 17 to 19), American Express 4-6-5, Diners 4-6-4, and
 // no more groups before or after. Its end, with its digits in `digits`, or npos.
 std::size_t grouped_card_at(std::string_view t, std::size_t i, std::string& digits) {
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  const auto separator = [&](char c) {
-    return blank(c) || c == '-' || c == '.' || c == '/' || c == ',' || c == '_' || c == '|';
-  };
+  const auto separator = [&](char c) { return blank(c) || (c > ' ' && c < 0x7f && !is_alnum(c)); };
   std::array<std::size_t, 6> groups{};
   std::size_t count = 0;
   std::string_view between;
@@ -1167,7 +1174,7 @@ namespace {
 // The text the detectors scan: `text`, or its folded form (fold.hpp) when anything in it folds.
 std::string_view scanned_text(std::string_view text, const folded_text*& folded) {
   thread_local folded_text buffer;
-  folded = fold(text, buffer) ? &buffer : nullptr;
+  folded = fold(text, buffer, /*marks=*/true) ? &buffer : nullptr;
   return folded != nullptr ? std::string_view(buffer.text) : text;
 }
 

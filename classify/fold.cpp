@@ -12,7 +12,7 @@ namespace {
 struct fold_run {
   std::uint32_t first;
   std::uint32_t last;
-  std::uint8_t ascii;  // 0: removed
+  std::uint8_t ascii;  // 0: removed; mark: a punctuation mark or symbol (fold.hpp)
   std::uint8_t step;   // 0: every code point folds to ascii; 1: to ascii + (cp - first)
 };
 
@@ -20,6 +20,8 @@ struct fold_multi {
   std::uint32_t cp;
   const char* ascii;  // two to four characters
 };
+
+constexpr std::uint8_t mark = 0x1F;
 
 #include "classify/fold_table.inc"
 
@@ -38,14 +40,21 @@ static_assert(sorted_by(fold_multis, [](const fold_multi& m) { return std::pair(
               "fold_multis must be sorted");
 
 // What `cp` folds to: kept as it is (nullopt), removed (empty) or the ASCII it stands for, in
-// `one` for a single character.
-std::optional<std::string_view> fold_of(std::uint32_t cp, char& one) {
+// `one` for a single character. A mark is a blank when `marks`, else kept.
+std::optional<std::string_view> fold_of(std::uint32_t cp, bool marks, char& one) {
   const auto* run = std::upper_bound(std::begin(fold_runs), std::end(fold_runs), cp,
                                      [](std::uint32_t c, const fold_run& r) { return c < r.first; });
   if (run != std::begin(fold_runs) && cp <= (run - 1)->last) {
     const fold_run& r = *(run - 1);
     if (r.ascii == 0) {
       return std::string_view();
+    }
+    if (r.ascii == mark) {
+      if (!marks) {
+        return std::nullopt;
+      }
+      one = ' ';
+      return std::string_view(&one, 1);
     }
     one = static_cast<char>(r.ascii + r.step * (cp - r.first));
     return std::string_view(&one, 1);
@@ -104,18 +113,18 @@ bool plain_ascii(std::string_view t) {
 // Whether the byte at t[i] (with its code point decoded into cp, n bytes; n == 0: not UTF-8 or
 // ASCII) folds: a removed control or a code point of the table.
 std::optional<std::string_view> fold_at(std::string_view t, std::size_t i, std::size_t n, std::uint32_t cp,
-                                        char& one) {
+                                        bool marks, char& one) {
   if (n == 0) {
     return removed_control(static_cast<unsigned char>(t[i]))
                ? std::optional<std::string_view>(std::string_view())
                : std::nullopt;
   }
-  return fold_of(cp, one);
+  return fold_of(cp, marks, one);
 }
 
 }  // namespace
 
-bool fold(std::string_view text, folded_text& out) {
+bool fold(std::string_view text, folded_text& out, bool marks) {
   if (plain_ascii(text)) {
     return false;
   }
@@ -125,7 +134,7 @@ bool fold(std::string_view text, folded_text& out) {
     std::uint32_t cp = 0;
     const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
     char one = 0;
-    if (fold_at(text, i, n, cp, one)) {
+    if (fold_at(text, i, n, cp, marks, one)) {
       first = i;
       break;
     }
@@ -143,7 +152,7 @@ bool fold(std::string_view text, folded_text& out) {
     std::uint32_t cp = 0;
     const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
     char one = 0;
-    const std::optional<std::string_view> folded = fold_at(text, i, n, cp, one);
+    const std::optional<std::string_view> folded = fold_at(text, i, n, cp, marks, one);
     if (folded) {
       out.text += *folded;  // nothing for a removed one
       out.origin.insert(out.origin.end(), folded->size(), static_cast<std::uint32_t>(i));

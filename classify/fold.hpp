@@ -34,6 +34,12 @@ struct folded_text {
 // Folds `text` into `out` and returns true, or returns false (leaving `out` alone) when nothing
 // in it folds (every ASCII text, and most others): then the text is scanned as it is.
 // Bytes that are not UTF-8 are kept as they are.
-bool fold(std::string_view text, folded_text& out);
+//
+// `marks`: also write a blank for every other punctuation mark and symbol outside ASCII (Unicode
+// categories P and S, and the spacing modifiers U+02B0..02FF: "❖", "→", "€", "“", "ː"), as the
+// detectors read them: a model reads "4111❖1111❖1111❖1111" as a card number whatever mark
+// separates the groups, so no list of separators is complete. Off for the checks that ask whether
+// a name reads as another ASCII name (a model name, a request path): a mark is not a letter.
+bool fold(std::string_view text, folded_text& out, bool marks = false);
 
 }  // namespace sovgw::classify

@@ -2,9 +2,12 @@
 
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 using namespace sovgw::classify;
 
@@ -358,6 +361,66 @@ TEST_CASE("identifiers in characters a model reads as ASCII are found where the 
   CHECK(text.substr(found[0].begin, found[0].end - found[0].begin) ==
         "alice\xef\xbc\xa0"
         "example.com");
+}
+
+TEST_CASE("a number's groups separated by any mark, not a list of separators") {
+  // A model reads the number whatever mark separates its groups, so every ASCII mark (but those of
+  // a list or a sum for a phone number) and every punctuation mark and symbol outside ASCII
+  // (arrows, mathematical operators, currency signs, emoji...) must do, not the ones listed.
+  const auto utf8 = [](char32_t cp) {
+    std::string s;
+    if (cp < 0x80) {
+      s += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      s += static_cast<char>(0xC0 | (cp >> 6));
+      s += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      s += static_cast<char>(0xE0 | (cp >> 12));
+      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      s += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      s += static_cast<char>(0xF0 | (cp >> 18));
+      s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      s += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    return s;
+  };
+  std::vector<char32_t> marks;
+  for (char32_t c = '!'; c < 0x7F; ++c) {
+    if (!std::isalnum(static_cast<int>(c))) {
+      marks.push_back(c);
+    }
+  }
+  // Arrows, mathematical operators and technical symbols (but the integrals that NFKC spells as
+  // two or three), currency signs (but the rupee sign, "Rs"), emoji and pictographs.
+  for (const auto& [lo, hi] : {std::pair<char32_t, char32_t>{0x2190, 0x222B},
+                               {0x2231, 0x2328},
+                               {0x20A0, 0x20A7},
+                               {0x20A9, 0x20C0},
+                               {0x1F300, 0x1F5FF}}) {
+    for (char32_t c = lo; c <= hi; ++c) {
+      marks.push_back(c);
+    }
+  }
+  for (const char32_t m : marks) {
+    const std::string sep = utf8(m);
+    CAPTURE(static_cast<unsigned>(m));
+    CHECK(found("payment_card", "card 4111" + sep + "1111" + sep + "1111" + sep + "1111 ok") ==
+          "4111" + sep + "1111" + sep + "1111" + sep + "1111");
+    CHECK(!found("iban",
+                 "IBAN DE89" + sep + "3704" + sep + "0044" + sep + "0532" + sep + "0130" + sep + "00 ok")
+               .empty());
+    if (m != ',' && m != ';' && m != '+') {
+      CHECK(!found("phone", "call +49" + sep + "30" + sep + "1234" + sep + "5678 ok").empty());
+    }
+  }
+  CHECK(found("payment_card", R"(card 4111"1111"1111"1111 ok)") == R"(4111"1111"1111"1111)");
+  CHECK(found("payment_card", R"(card 4111\1111\1111\1111 ok)") == R"(4111\1111\1111\1111)");
+  // Lists and sums stay what they are.
+  CHECK(!fires("phone", "raised +1,000,000,000 this year"));
+  CHECK(!fires("phone", "sum +12+34+56+78"));
+  CHECK(!fires("phone", "mac 01:23:45:67:89:ab"));
 }
 
 TEST_CASE("identifiers a model reads plainly, in the forms readers and mail systems accept") {
