@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -9,7 +10,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <stdexcept>
 
 #include "common/regular_file.hpp"
@@ -102,15 +105,13 @@ asio::awaitable<void> admin_accept_loop(worker& w, tcp::acceptor& acceptor) {
   }
 }
 
-void open_listener(tcp::acceptor& acceptor, const tcp::endpoint& ep, bool reuse_port) {
+// A listening socket of its own: never SO_REUSEPORT, with which a second gateway (or any process
+// of the same user) started on the same port would bind beside this one and silently take a share
+// of its connections, routed by its own configuration into its own audit log. A port in use is
+// refused (serve exits 3). SO_REUSEADDR only lets a restart bind over connections in TIME_WAIT.
+void open_listener(tcp::acceptor& acceptor, const tcp::endpoint& ep) {
   acceptor.open(ep.protocol());
   acceptor.set_option(tcp::acceptor::reuse_address(true));
-  if (reuse_port) {
-    int one = 1;
-    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-      throw std::runtime_error("setsockopt(SO_REUSEPORT) failed");
-    }
-  }
   boost::system::error_code ec;
   acceptor.bind(ep, ec);
   if (ec) {
@@ -227,18 +228,24 @@ void server::bind() {
     throw std::runtime_error(fmt::format("listen.address '{}' is not an IP address", cfg.listen_address));
   }
   tcp::endpoint ep(address, cfg.listen_port);
-  for (auto& w : workers_) {
-    open_listener(w->acceptor, ep, true);
-    ep.port(w->acceptor.local_endpoint().port());
+  // One listening socket; every other worker accepts from a duplicate of it in its own io_context
+  // (the kernel wakes the workers' epolls and one of them takes each connection).
+  open_listener(workers_[0]->acceptor, ep);
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    const int fd = ::dup(workers_[0]->acceptor.native_handle());
+    if (fd < 0) {
+      throw std::runtime_error(fmt::format("cannot share the listening socket: {}", std::strerror(errno)));
+    }
+    workers_[i]->acceptor.assign(ep.protocol(), fd);
   }
-  port_ = ep.port();
+  port_ = workers_[0]->acceptor.local_endpoint().port();
   if (cfg.admin_enabled) {
     auto admin_address = asio::ip::make_address(cfg.admin_address, ec);
     if (ec) {
       throw std::runtime_error(fmt::format("admin.address '{}' is not an IP address", cfg.admin_address));
     }
     admin_acceptor_ = std::make_unique<tcp::acceptor>(workers_[0]->ioc);
-    open_listener(*admin_acceptor_, tcp::endpoint(admin_address, cfg.admin_port), false);
+    open_listener(*admin_acceptor_, tcp::endpoint(admin_address, cfg.admin_port));
     admin_port_ = admin_acceptor_->local_endpoint().port();
   }
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-// The gateway process: workers (one io_context and SO_REUSEPORT acceptor per thread), the admin
+// The gateway process: workers (one io_context and acceptor per thread, on one listening socket), the admin
 // listener, and a control thread for signals (SIGTERM/SIGINT drain at once; SIGHUP asks the reload
 // thread, gateway/reload_thread.hpp, to reload certificates, cluster credentials, the admin token
 // and the tenants file, to recompile and check the policy, and to ask the endpoint refresher's

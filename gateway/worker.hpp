@@ -2,8 +2,9 @@
 
 // The server's shared state and its per-thread workers.
 //
-// Threading: one io_context per worker thread, each with its own SO_REUSEPORT acceptor, so a
-// connection lives on one thread from accept to close and session code needs no locks or strands.
+// Threading: one io_context per worker thread, each accepting from the one listening socket (a
+// duplicate of its descriptor: gateway/server.cpp), so a connection lives on one thread from
+// accept to close and session code needs no locks or strands.
 // What workers share (configuration, TLS context, upstream health, metrics) is immutable or atomic.
 
 #include <atomic>

@@ -173,6 +173,23 @@ class LifecycleTest(unittest.TestCase):
         drained = g.wait_for_json(lambda o: o.get("msg") == "drained")
         self.assertEqual(drained["connections_cut"], 1)
 
+    def test_a_second_gateway_on_the_same_port_is_refused(self):
+        # Two gateways on one port would split its connections: the second's requests would go to
+        # its own clusters and into its own audit log, and the first gateway's log would miss them.
+        first = Gateway(gateway_yaml(self.certs, self.clusters()), self.tmp.path)
+        self.addCleanup(first.stop)
+        config = gateway_yaml(self.certs, self.clusters()).replace("  port: 0\ntls:", f"  port: {first.port}\ntls:")
+        path = os.path.join(self.tmp.path, "second.yaml")
+        with open(path, "w") as f:
+            f.write(config)
+        r = subprocess.run([SOVGW, "serve", "--config", path], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn(f"cannot listen on 127.0.0.1:{first.port}: Address already in use", r.stderr)
+        self.assertNotIn('"msg":"listening"', r.stdout)
+        # The first one still answers, every time.
+        for _ in range(20):
+            self.assertEqual(exchange(first.port, self.certs, chat_request()).status, 200)
+
     def test_mutual_tls(self):
         config = gateway_yaml(self.certs, self.clusters(),
                               tls_extra=f"  client_ca: {os.path.join(self.certs, 'ca.pem')}\n"
