@@ -112,20 +112,53 @@ int cmd_serve(const options& o) {
 
 int cmd_check(const options& o) {
   const std::string& path = o.positional()[0];
+  std::shared_ptr<const gateway::config> cfg;
   try {
-    auto cfg = load_config_file(path, exit_failed, exit_failed);
-    auto server_tls = gateway::make_server_context(cfg->tls);
+    cfg = load_config_file(path, exit_failed, exit_failed);
+  } catch (const command_error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return e.exit_code();
+  }
+  // Then each part serve loads, each on its own: one run names every problem (four files with
+  // unsafe modes are four lines, not four runs).
+  bool failed = false;
+  const auto step = [&](auto&& load) {
+    try {
+      load();
+      return true;
+    } catch (const gateway::config_error& e) {
+      std::fprintf(stderr, "%s\n", e.what());  // file:line:col, one a line
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s: %s\n", path.c_str(), e.what());
+    }
+    failed = true;
+    return false;
+  };
+  step([&] { (void)gateway::make_server_context(cfg->tls); });
+  step([&] { const gateway::cluster_credentials credentials(cfg); });  // reads and checks auth: files
+  step([&] {
     auto upstreams = gateway::build_upstreams(*cfg);
-    const gateway::cluster_credentials credentials(cfg);  // reads and permission-checks auth: files
     const gateway::endpoint_geo_report geo = gateway::check_endpoint_geo(*cfg, upstreams);
     std::fputs(geo.text().c_str(), stdout);
+    for (const std::string& reason : geo.cluster_reasons) {
+      if (!reason.empty()) {
+        std::fprintf(stderr, "%s: %s\n", path.c_str(), reason.c_str());
+        failed = true;
+      }
+    }
+  });
+  std::string policy_version;
+  step([&] {
     gateway::pipeline stages(cfg);  // compiles the policy, if any, and checks it as serve does
     std::fputs(policy::format_diagnostics(stages.policy_warnings()).c_str(), stderr);
-    const gateway::geo_tagger tagger(*cfg);  // reads the signing keys, if any
-    // The audit log's keys and the admin token, as serve loads them (permissions, the auditor's key
-    // kept off the gateway, the token's length); the log itself is not opened (a running gateway
-    // holds its writer lock).
-    if (!cfg->audit_keys.empty()) {
+    policy_version = stages.policy_version();
+  });
+  step([&] { const gateway::geo_tagger tagger(*cfg); });  // reads the signing keys, if any
+  // The audit log's keys and the admin token, as serve loads them (permissions, the auditor's key
+  // kept off the gateway, the token's length); the log itself is not opened (a running gateway
+  // holds its writer lock).
+  if (!cfg->audit_keys.empty()) {
+    step([&] {
       std::optional<audit::writer_keys> keys;
       try {
         keys.emplace(audit::load_writer_keys(cfg->audit_keys));
@@ -139,34 +172,19 @@ int cmd_check(const options& o) {
       if (!published.is_ok()) {
         throw std::runtime_error(fmt::format("audit.db: {}", published.error().message()));
       }
-    }
-    if (!cfg->admin_token_file.empty()) {
-      (void)gateway::load_admin_token(cfg->admin_token_file);
-    }
-    for (const std::string& reason : geo.cluster_reasons) {
-      if (!reason.empty()) {
-        std::fprintf(stderr, "%s: %s\n", path.c_str(), reason.c_str());
-      }
-    }
-    if (std::any_of(geo.cluster_reasons.begin(), geo.cluster_reasons.end(),
-                    [](const std::string& r) { return !r.empty(); })) {
-      return exit_failed;
-    }
-    std::printf("%s: ok (listen %s:%u, %zu cluster%s, certificates and keys loaded%s%s)\n", path.c_str(),
-                cfg->listen_address.c_str(), cfg->listen_port, cfg->clusters.size(),
-                cfg->clusters.size() == 1 ? "" : "s", cfg->policy_file.empty() ? "" : ", policy ",
-                stages.policy_version().c_str());
-    return exit_ok;
-  } catch (const command_error& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    return e.exit_code();
-  } catch (const gateway::config_error& e) {
-    std::fprintf(stderr, "%s\n", e.what());  // file:line:col, one a line
-    return exit_failed;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: %s\n", path.c_str(), e.what());
+    });
+  }
+  if (!cfg->admin_token_file.empty()) {
+    step([&] { (void)gateway::load_admin_token(cfg->admin_token_file); });
+  }
+  if (failed) {
     return exit_failed;
   }
+  std::printf("%s: ok (listen %s:%u, %zu cluster%s, certificates and keys loaded%s%s)\n", path.c_str(),
+              cfg->listen_address.c_str(), cfg->listen_port, cfg->clusters.size(),
+              cfg->clusters.size() == 1 ? "" : "s", cfg->policy_file.empty() ? "" : ", policy ",
+              policy_version.c_str());
+  return exit_ok;
 }
 
 int cmd_default(const options&) {

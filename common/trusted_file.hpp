@@ -39,7 +39,7 @@ namespace detail {
     return fmt::format(
         "{} {} belongs to uid {}, not to root or to the user the gateway runs as (uid {}); "
         "run `chown {} {}`",
-        folder ? "its folder" : "it", p.string(), st.st_uid, me, me, shell_word(p.string()));
+        folder ? "its folder" : "the file", p.string(), st.st_uid, me, me, shell_word(p.string()));
   }
   // Group write by a user private group (the owner's own group, named after it, with no other
   // member: umask 002 makes such files) lets nobody else in.
@@ -53,7 +53,7 @@ namespace detail {
   const mode_t writers = st.st_mode & ((st.st_mode & 020) != 0 && private_group() ? 002 : 022);
   if (writers != 0 && !(folder && (st.st_mode & S_ISVTX) != 0)) {
     return fmt::format("{} {} (mode {:04o}) lets group or others {} it; run `chmod go-w {}`",
-                       folder ? "its folder" : "it", p.string(), st.st_mode & 07777,
+                       folder ? "its folder" : "the file", p.string(), st.st_mode & 07777,
                        folder ? "replace what is in" : "change", shell_word(p.string()));
   }
   return {};

@@ -110,7 +110,7 @@ class config_check_test(unittest.TestCase):
         os.chmod(config, 0o666)
         r = run("config", "check", config)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn(f"refusing the configuration file {config}: it {config} (mode 0666) lets group or others "
+        self.assertIn(f"refusing the configuration file {config}: the file {config} (mode 0666) lets group or others "
                       "change it", r.stderr)
         self.assertEqual(run("serve", "--config", config).returncode, 2)
         # A value quoted in a message cannot forge a line or reorder what follows.

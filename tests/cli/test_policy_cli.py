@@ -115,7 +115,7 @@ class PolicyCheck(unittest.TestCase):
             os.chmod(copy, 0o666)
             r = run("policy", "check", copy)
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-            self.assertIn(f"{copy}: error: refusing the policy file {copy}: it {copy} (mode 0666) lets group or others "
+            self.assertIn(f"{copy}: error: refusing the policy file {copy}: the file {copy} (mode 0666) lets group or others "
                           "change it", r.stderr)
             self.assertTrue(r.stdout.rstrip().endswith(": FAILED"), r.stdout)
             os.chmod(copy, 0o644)

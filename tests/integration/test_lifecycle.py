@@ -422,6 +422,36 @@ class ConfigCheckTest(unittest.TestCase):
         r = subprocess.run([SOVGW, "serve", "--config", path], capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 2, r.stderr)
 
+    def test_every_unsafe_file_is_named_in_one_run(self):
+        # Four files others could change: four lines in one run, not one a run.
+        d = os.path.join(self.tmp.path, "unsafe")
+        os.makedirs(d, exist_ok=True)
+        key = os.path.join(d, "gateway.key")
+        shutil.copy(os.path.join(self.certs, "gateway.key"), key)
+        tenants = os.path.join(d, "tenants.yaml")
+        with open(tenants, "w") as f:
+            f.write("tenants:\n  - name: acme\n    certificates:\n      - cn: acme-app\n")
+        token = os.path.join(d, "admin.token")
+        with open(token, "w") as f:
+            f.write("t" * 40 + "\n")
+        keys = os.path.join(d, "keys")
+        subprocess.run([SOVGW, "keys", "init", keys, "--name", "t", "--auditor-dir", os.path.join(d, "auditor")],
+                       check=True, capture_output=True)
+        os.chmod(key, 0o644)
+        os.chmod(tenants, 0o664)
+        os.chmod(token, 0o644)
+        os.chmod(os.path.join(keys, "signing.key"), 0o640)
+        text = gateway_yaml(self.certs, cluster_yaml("paris", "127.0.0.1:9443", self.certs),
+                            extra=f"tenants: {tenants}\naudit:\n  db: {d}/db\n  keys: {keys}\n").replace(
+            os.path.join(self.certs, "gateway.key"), key).replace("  port: 0\nthreads", f"  port: 0\n  token_file: {token}\nthreads")
+        path, r = self.check(text)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("private key is readable by group or others (mode 0644)", r.stderr)
+        self.assertIn("the tenants file's mode 0664 lets group or others change it", r.stderr)
+        self.assertIn(f"admin.token_file {token}: its mode 0644 lets other users read it", r.stderr)
+        self.assertIn(f"{os.path.join(keys, 'signing.key')}", r.stderr)
+        self.assertNotIn(": ok (", r.stdout)
+
     def test_embedded_default_is_the_demo_config(self):
         r = subprocess.run([SOVGW, "config", "default"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)

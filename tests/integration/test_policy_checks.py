@@ -117,7 +117,7 @@ class PolicyChecksTest(unittest.TestCase):
         os.chmod(policy, 0o666)
         r = run("config", "check", config)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn(f"refusing the policy file {policy}: it {policy} (mode 0666) lets group or others change it",
+        self.assertIn(f"refusing the policy file {policy}: the file {policy} (mode 0666) lets group or others change it",
                       r.stderr)
         self.assertEqual(run("serve", "--config", config).returncode, 2)
         # Group write by the owner's own private group (umask 002: root:root here) lets nobody else in.
@@ -149,7 +149,7 @@ class PolicyChecksTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
                 self.assertIn(f"its folder {open_dir} (mode 0777) lets group or others replace what is in it", r.stderr)
                 if name == "policy":  # every problem on the way in one run: the folder, and the file
-                    self.assertIn(f"it {moved} (mode 0606) lets group or others change it", r.stderr)
+                    self.assertIn(f"the file {moved} (mode 0606) lets group or others change it", r.stderr)
                     os.chmod(moved, 0o600)
         # A folder link (a deploy's `current -> releases/r1`) kept in a folder others may write: they
         # could point it at another release, or at their own policy.
