@@ -63,8 +63,15 @@ std::vector<std::string> published_checkpoint_paths(std::string_view db_dir) {
   const std::filesystem::path real = std::filesystem::canonical(std::string(db_dir), ec);
   if (!ec) {
     std::string beside_real = published_checkpoint_path(real.string());
-    if (beside_real != paths.front() &&
-        !std::filesystem::equivalent(beside_real, paths.front(), ec)) {  // two names of one file: once
+    // Two names of one file count once: the same name in the same folder (whatever the file is: a
+    // dangling link or a FIFO has no identity to compare), or one file.
+    const std::filesystem::path given(paths.front());
+    std::error_code dir_ec;
+    const std::filesystem::path given_dir =
+        std::filesystem::canonical(given.has_parent_path() ? given.parent_path() : ".", dir_ec);
+    const bool same_name = !dir_ec && (given_dir / given.filename()).string() == beside_real;
+    if (beside_real != paths.front() && !same_name &&
+        !std::filesystem::equivalent(beside_real, paths.front(), ec)) {
       paths.push_back(std::move(beside_real));
     }
   }

@@ -35,6 +35,11 @@ class fifo_test(audit_case):
         self.assertIn(f"refusing to open the audit log at {self.db}: {why} (move it aside)", p.stderr)
         # query and show read it for the size it covers: as if it were not there.
         sovgw("audit", "query", "--db", self.db, check=0, timeout=20)
+        # --db written relative to the working folder names the same file: one problem, not two.
+        rel = os.path.relpath(self.db, self.tmp)
+        doc = json.loads(sovgw("audit", "verify", "--db", rel, "--pubkey", self.pub, "--format", "json", check=1,
+                               timeout=20, cwd=self.tmp).stdout)
+        self.assertEqual([p["kind"] for p in doc["problems"]], ["checkpoint_invalid"], doc["problems"])
 
     def test_a_fifo_given_as_the_auditor_key_is_refused_at_once(self):
         p = sovgw("audit", "show", "--db", self.db, "--seq", "1", "--auditor-key", self.fifo, check=3, timeout=20)
@@ -66,6 +71,10 @@ class symlinked_db_test(audit_case):
         self.assertEqual([(p["kind"], p["text"]) for p in doc["problems"]],
                          [("checkpoint_invalid", f"the checkpoint published at {self.db}.checkpoint is a symbolic "
                                                  f"link to {self.tmp}/gone, which does not exist")])
+        rel = os.path.relpath(self.db, self.tmp)
+        doc = json.loads(sovgw("audit", "verify", "--db", rel, "--pubkey", self.pub, "--format", "json", check=1,
+                               cwd=self.tmp).stdout)
+        self.assertEqual(len(doc["problems"]), 1, doc["problems"])
 
 
 class record_option_test(audit_case):
