@@ -963,15 +963,34 @@ class verifier {
       return;
     }
     if (!checkpoints_.empty() && checkpoints_.rbegin()->first > report_.records) {
-      const auto& [newest, entry] = *checkpoints_.rbegin();
+      const std::uint64_t newest = checkpoints_.rbegin()->first;
+      // Every checkpoint at that size is named: the auditor's or the published one, and one stored
+      // in the log (each counts among the failed ones).
+      std::string held_labels;
+      bool stored = false;
+      const auto [first, last] = checkpoints_.equal_range(newest);
+      for (auto i = first; i != last; ++i) {
+        if (i->second.held) {
+          held_labels += fmt::format("{}{}", held_labels.empty() ? "" : " and ", i->second.label);
+        } else {
+          stored = true;
+        }
+      }
+      const std::string gone = newest - report_.records == 1
+                                   ? fmt::format("record {}", report_.records)
+                                   : fmt::format("records {}..{}", report_.records, newest - 1);
+      const bool one = newest - report_.records == 1;
       problems_.add(area::records, problem_kind::records_truncated, report_.records,
-                    entry.held
-                        ? fmt::format("the log holds {} records but {} covers {}: records {}..{} were "
-                                      "deleted since (or this is another log)",
-                                      report_.records, entry.label, newest, report_.records, newest - 1)
-                        : fmt::format("the log holds {} records but a signed checkpoint covers {}: "
-                                      "records {}..{} are missing (deleted)",
-                                      report_.records, newest, report_.records, newest - 1),
+                    !held_labels.empty()
+                        ? fmt::format("the log holds {} records but {}{} cover{} {}: {} {} deleted since (or "
+                                      "this is another log)",
+                                      report_.records, held_labels,
+                                      stored ? ", and a checkpoint signed in the log," : "",
+                                      stored || held_labels.find(" and ") != std::string::npos ? "" : "s",
+                                      newest, gone, one ? "was" : "were")
+                        : fmt::format("the log holds {} records but a signed checkpoint covers {}: {} {} "
+                                      "missing (deleted)",
+                                      report_.records, newest, gone, one ? "is" : "are"),
                     true);
       return;
     }
