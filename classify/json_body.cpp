@@ -86,6 +86,10 @@ class inspect_handler : public detail::no_size_limits {
   bool on_document_end(error_code&) { return true; }
   bool on_object_begin(error_code& ec) {
     nested_model_next_ = false;
+    if (chosen_next_ != chosen::none && depth_ <= 2) {
+      return refuse_chosen(ec);
+    }
+    chosen_next_ = chosen::none;
     if (depth_ == 1 && pending_ == field::stream_options) {
       in_options_ = true;
       option_keys_.clear();
@@ -119,17 +123,19 @@ class inspect_handler : public detail::no_size_limits {
   }
   bool on_array_begin(error_code& ec) {
     nested_model_next_ = false;
+    if (chosen_next_ != chosen::none && depth_ <= 2) {
+      return refuse_chosen(ec);
+    }
+    chosen_next_ = chosen::none;
     if (!value_may_be("an array", ec)) {
       return false;
     }
     remote_value();
     ++depth_;
     mark_container(true);
-    group_ += prose_array() ? 1 : 0;  // its items, and the prose of its parts, are one group
     return true;
   }
   bool on_array_end(std::size_t, error_code&) {
-    group_ += prose_array() ? 1 : 0;
     --depth_;
     pending_ = field::none;
     return true;
@@ -143,6 +149,9 @@ class inspect_handler : public detail::no_size_limits {
     append(s, keep_text_ || read_keys_here());
     short_key(s);
     note_nested_model();
+    if (chosen_next_ != chosen::none && keep_text_) {
+      chosen_key_.assign(std::string_view(text_).substr(start_));  // whole, not its first bytes
+    }
     if (keep_text_) {
       // Read as a case-insensitive decoder (Ollama's Go) reads it: "Content" and "IMAGES" are
       // the content and the images it serves.
@@ -160,6 +169,9 @@ class inspect_handler : public detail::no_size_limits {
   }
   bool on_string(sv s, std::size_t, error_code& ec) {
     append(s, keep_text_ || pending_ == field::model);
+    if (chosen_next_ != chosen::none) {
+      return refuse_chosen(ec);
+    }
     if (nested_model_next_) {
       return refuse(
           body_error::other_models,
@@ -187,7 +199,7 @@ class inspect_handler : public detail::no_size_limits {
     }
     remote_value();
     if (keep_text_ && in_prose()) {
-      prose_.push_back({start_, text_.size(), prose_group()});
+      prose_.push_back({start_, text_.size()});
     }
     end_string();
     pending_ = field::none;
@@ -195,6 +207,7 @@ class inspect_handler : public detail::no_size_limits {
   }
   bool on_number_part(sv s, error_code&) {
     nested_model_next_ = false;
+    chosen_next_ = chosen::none;
     if (keep_text_) {
       append(s, true);
     }
@@ -202,18 +215,22 @@ class inspect_handler : public detail::no_size_limits {
   }
   bool on_int64(std::int64_t v, sv s, error_code& ec) {
     nested_model_next_ = false;
+    chosen_next_ = chosen::none;
     return count(static_cast<double>(v)) && number(s, ec);
   }
   bool on_uint64(std::uint64_t v, sv s, error_code& ec) {
     nested_model_next_ = false;
+    chosen_next_ = chosen::none;
     return count(static_cast<double>(v)) && number(s, ec);
   }
   bool on_double(double v, sv s, error_code& ec) {
     nested_model_next_ = false;
+    chosen_next_ = chosen::none;
     return count(v) && number(s, ec, true);
   }
   bool on_bool(bool b, error_code& ec) {
     nested_model_next_ = false;
+    chosen_next_ = chosen::none;
     if (pending_ == field::stream) {
       out_.fields.stream = b;
     } else if (pending_ == field::include_usage) {
@@ -227,6 +244,7 @@ class inspect_handler : public detail::no_size_limits {
   }
   bool on_null(error_code& ec) {
     nested_model_next_ = false;
+    chosen_next_ = chosen::none;
     if (depth_ == 0) {
       return refuse(body_error::not_object, "the request body is null, not a JSON object", ec);
     }
@@ -298,7 +316,8 @@ class inspect_handler : public detail::no_size_limits {
   // `allowed_token_ids`, `bad_words_ids`). Keys are read folded, as Go's decoder matches them
   // (fold_key). A part's `type` is read too (part_type_is_text).
   void note_opaque_key(std::string_view name) {
-    static constexpr std::string_view media[] = {"image", "audio", "video", "embed", "document", "encrypted"};
+    static constexpr std::string_view media[] = {"image",    "audio",     "video",     "embed",
+                                                 "document", "encrypted", "multimodal"};
     const auto names_media = [&] {
       return names_a_file(name) || name == "inline_data" || name == "inlinedata" || name == "blob" ||
              std::any_of(std::begin(media), std::end(media),
@@ -480,8 +499,9 @@ class inspect_handler : public detail::no_size_limits {
   // APIs' (content, text, prompt, input, instructions; a completion's suffix; an assistant turn's
   // refusal and reasoning; a tool call's arguments and a tool's output, which the template writes
   // into the conversation), Anthropic's and Ollama's system prompt and thinking blocks, TGI's
-  // inputs, and the pairs a reranker or a cross-encoder reads as one input (query and documents,
-  // text_1 and text_2).
+  // inputs, the pairs a reranker or a cross-encoder reads as one input (query and documents,
+  // text_1 and text_2), and Cohere's chat (message, preamble, chat_history's messages, documents'
+  // snippets).
   static bool is_prose_key(std::string_view k) {
     switch (k.size()) {
       case 4:
@@ -492,9 +512,9 @@ class inspect_handler : public detail::no_size_limits {
         return k == "prompt" || k == "system" || k == "suffix" || k == "inputs" || k == "output" ||
                k == "text_1" || k == "text_2";
       case 7:
-        return k == "content" || k == "refusal";
+        return k == "content" || k == "refusal" || k == "message" || k == "snippet";
       case 8:
-        return k == "thinking";
+        return k == "thinking" || k == "preamble";
       case 9:
         return k == "arguments" || k == "documents" || k == "reasoning";
       case 12:
@@ -520,18 +540,6 @@ class inspect_handler : public detail::no_size_limits {
   }
   // Whether the container at depth_ is an array of prose.
   [[nodiscard]] bool prose_array() const { return depth_ < 64 && ((prose_arrays_ >> depth_) & 1) != 0; }
-  // The group of a prose string here: an item of an array of prose, or a value in an object that
-  // is one (a content part's text), joins the other strings of that array; any other prose string
-  // (a message's content string) is a group of its own.
-  std::uint32_t prose_group() {
-    const bool item = depth_ < 64 && ((arrays_ >> depth_) & 1) != 0;
-    const bool part = !item && depth_ >= 1 && depth_ <= 64 && ((prose_arrays_ >> (depth_ - 1)) & 1) != 0;
-    if (item || part) {
-      return group_;
-    }
-    group_ += 2;
-    return group_ - 1;
-  }
   // Whether a string value here is prose: under a prose key, or in an array of prose.
   [[nodiscard]] bool in_prose() const {
     if (depth_ >= 64) {
@@ -566,6 +574,23 @@ class inspect_handler : public detail::no_size_limits {
     in_string_ = false;
   }
 
+  bool refuse_chosen(error_code& ec) {
+    const std::string key = printable(chosen_key_);
+    if (chosen_next_ == chosen::adapter) {
+      return refuse(
+          body_error::other_models,
+          fmt::format("the body names an adapter for the cluster to load or run (\"{}\" at depth {}): "
+                      "weights the policy never decided; remove it",
+                      key, depth_),
+          ec);
+    }
+    return refuse(body_error::other_models,
+                  fmt::format("the body names credentials for the cluster to use (\"{}\" at depth {}); the "
+                              "gateway authenticates: remove it",
+                              key, depth_),
+                  ec);
+  }
+
   bool refuse(body_error e, std::string message, error_code& ec) {
     out_.error = e;
     out_.message = std::move(message);
@@ -586,22 +611,46 @@ class inspect_handler : public detail::no_size_limits {
   // string value, since the policy decides the top-level model only. Not inside what the client's
   // own tools take or a tag map (a tool call's `input` or `arguments`, `metadata`): data, which no
   // cluster runs. Any letter case.
+  //
+  // Likewise an adapter (a LoRA) named anywhere but in that data — LoRAX's and TGI's
+  // parameters.adapter_id (with adapter_source "hub", downloaded from where it says), SGLang's
+  // lora_path, vLLM's lora_request: weights the policy never decided, run on the model it did —
+  // and, below the top level (TGI's and LoRAX's `parameters`), a credential for the cluster to use
+  // (api_token, api_key): refused at a string value, or at an object or array one or two levels
+  // down (a tool's schema may name a property so, deeper).
   void note_nested_model() {
-    const std::string_view key(short_key_, short_key_long_ ? sizeof(short_key_) : short_key_size_);
+    const std::string_view key(short_key_, short_key_size_);  // its first bytes
     short_key_size_ = 0;
+    const bool long_key = short_key_long_;
     short_key_long_ = false;
     if (depth_ <= data_from_) {
       data_from_ = SIZE_MAX;  // a key beside (or above) the data key: out of its value
     }
     nested_model_next_ = false;
-    if (data_from_ != SIZE_MAX || in_options_ || key.size() > 9) {
+    chosen_next_ = chosen::none;
+    if (data_from_ != SIZE_MAX || in_options_) {
       return;
     }
-    char lowered[9];
+    char lowered[sizeof(short_key_)];
     for (std::size_t i = 0; i < key.size(); ++i) {
       lowered[i] = key[i] >= 'A' && key[i] <= 'Z' ? static_cast<char>(key[i] - 'A' + 'a') : key[i];
     }
     const std::string_view k(lowered, key.size());
+    if (k.starts_with("lora") || k.starts_with("adapter")) {
+      chosen_next_ = chosen::adapter;
+      chosen_key_.assign(key);
+      chosen_key_ += long_key ? "…" : "";
+      return;
+    }
+    if (depth_ >= 2 && !long_key &&
+        (k == "api_key" || k == "api_token" || k == "hf_token" || k == "access_token" || k == "auth_token")) {
+      chosen_next_ = chosen::credential;
+      chosen_key_.assign(key);
+      return;
+    }
+    if (long_key || k.size() > 9) {
+      return;
+    }
     if (k == "metadata" || (depth_ >= 2 && (k == "input" || k == "arguments"))) {
       data_from_ = depth_;  // (the top-level input is the Responses API's prompt, not a tool's)
     } else {
@@ -792,17 +841,18 @@ class inspect_handler : public detail::no_size_limits {
   // prompt's KV cache to a host they name. By name, and by the suffixes those
   // settings share (aws_region_name, vertex_location, aws_bedrock_runtime_endpoint, ...).
   static bool names_client_route(std::string_view key) {
-    static constexpr word_set keys{
-        "user_config", "api_base", "base_url", "api_key", "azure_endpoint", "azure_ad_token",
-        "azure_ad_token_provider", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
-        "aws_role_name", "aws_profile_name", "aws_session_name", "aws_web_identity_token",
-        "vertex_credentials", "vertex_project", "model_list", "region_name", "custom_llm_provider",
-        "provider", "api_version", "organization", "extra_body",
-        // the headers LiteLLM sends the provider, and its deployment tags
-        "extra_headers", "tags",
-        // vLLM's disaggregated prefill: where the KV cache (the prompt's
-        // state) is sent, remote_host/remote_port included
-        "kv_transfer_params"};
+    static constexpr word_set keys{"user_config", "api_base", "base_url", "api_key", "azure_endpoint",
+                                   "azure_ad_token", "azure_ad_token_provider", "aws_access_key_id",
+                                   "aws_secret_access_key", "aws_session_token", "aws_role_name",
+                                   "aws_profile_name", "aws_session_name", "aws_web_identity_token",
+                                   "vertex_credentials", "vertex_project", "model_list", "region_name",
+                                   "custom_llm_provider", "api_token", "hf_token", "access_token",
+                                   "auth_token", "provider", "api_version", "organization", "extra_body",
+                                   // the headers LiteLLM sends the provider, and its deployment tags
+                                   "extra_headers", "tags",
+                                   // vLLM's disaggregated prefill: where the KV cache (the prompt's
+                                   // state) is sent, remote_host/remote_port included
+                                   "kv_transfer_params"};
     return keys.contains(key) || key.ends_with("_region_name") || key.ends_with("_location") ||
            key.ends_with("_endpoint") || key.ends_with("_api_base");
   }
@@ -834,7 +884,6 @@ class inspect_handler : public detail::no_size_limits {
   bool collecting_ = false;          // the current string goes into text_
   std::size_t start_ = 0;            // where the current string starts in text_
   bool key_is_prose_ = false;        // the last key read names prose
-  std::uint32_t group_ = 0;          // the current group of prose strings (prose_group())
   std::uint64_t arrays_ = 0;         // bit d: the container at depth d is an array
   std::uint64_t prose_arrays_ = 0;   // bit d: ... an array of prose
   bool in_content_ = false;          // under a top-level key that holds content (not_content())
@@ -854,11 +903,14 @@ class inspect_handler : public detail::no_size_limits {
   char short_key_[16] = {};          // short_key(): the key being read, its first bytes
   std::size_t short_key_size_ = 0;
   bool short_key_long_ = false;
-  bool nested_model_next_ = false;    // the value being read is a nested "model" (note_nested_model)
-  std::size_t data_from_ = SIZE_MAX;  // depth of the key whose value is the client's data, if any
-  bool remote_tools_ = false;         // a tool or a server the cluster calls out to
-  bool token_ids_ = false;            // the last top-level key names token ids
-  int opaque_fields_ = 0;             // top-level opaque fields that are not null
+  bool nested_model_next_ = false;  // the value being read is a nested "model" (note_nested_model)
+  enum class chosen { none, adapter, credential };
+  chosen chosen_next_ = chosen::none;  // the value being read names one (note_nested_model)
+  std::string chosen_key_;             // its key's first bytes
+  std::size_t data_from_ = SIZE_MAX;   // depth of the key whose value is the client's data, if any
+  bool remote_tools_ = false;          // a tool or a server the cluster calls out to
+  bool token_ids_ = false;             // the last top-level key names token ids
+  int opaque_fields_ = 0;              // top-level opaque fields that are not null
 };
 
 // Refuses what is not UTF-8 before the parser sees it: a BOM, or UTF-16/32 (RFC 4627 section 3:
@@ -1280,10 +1332,11 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
             [](const finding& a, const finding& b) { return a.begin < b.begin; });
 }
 
-// The prose strings of one group (a message's content parts, a prompt or input array's items)
-// joined with nothing between them, as vLLM's multimodal chat templates (Qwen2-VL, Gemma 3, Llama
-// 3.2 Vision, Mistral 3.1) join a message's text parts and a server may concatenate a prompt
-// array: an identifier cut anywhere across them ("Send it to alice", "@example.com") is found,
+// Consecutive prose strings joined with nothing between them, as vLLM's multimodal chat templates
+// (Qwen2-VL, Gemma 3, Llama 3.2 Vision, Mistral 3.1) join a message's text parts, a server may
+// concatenate a prompt array, and a model asked to joins two messages, a system prompt and a user
+// turn, a prompt and its suffix, or Gemini's parts: an identifier cut anywhere across them ("Send
+// it to alice", "@example.com"; "my card is 4111 1111", "1111 1111") is found,
 // its pieces findings in their own strings. Only what crosses a seam between two strings is taken
 // (the joined view reads the rest), so only the text near a seam is read, glue_reach bytes on
 // either side (more than an identifier's written form; a short string is read whole, so that an
@@ -1333,7 +1386,7 @@ void json_inspector::scan_glued(std::uint32_t which, bool locate, scan_result& s
   for (std::size_t k = 1; k < prose_.size(); ++k) {
     const text_span& before = prose_[k - 1];
     const text_span& after = prose_[k];
-    if (before.group != after.group || !seam_matters(before, after)) {
+    if (!seam_matters(before, after)) {
       flush();
       window_ends_with = none;
       continue;

@@ -38,7 +38,7 @@
 //     client's own template may rewrite the text, reversed or decoded, before the model reads it).
 // Data-plane code: results are values (an error kind, its byte offset and a message), never
 // exceptions. Memory: the text is at most the body's size, its two views (prose and the rest)
-// together at most the text's, and the window over a group's seams at most the prose's; nothing
+// together at most the text's, and the window over the prose's seams at most the prose's; nothing
 // else grows with the body, and an inspector reused for bodies of the usual shape allocates
 // nothing.
 
@@ -131,9 +131,6 @@ struct inspect_options {
 struct text_span {
   std::size_t begin = 0;
   std::size_t end = 0;
-  // Prose strings of one group (a message's content parts, a prompt or input array's items) are
-  // also read joined with nothing between them.
-  std::uint32_t group = 0;
 };
 
 // One per thread (not thread-safe); reusing it reuses its buffers.

@@ -65,7 +65,8 @@ class AttackTest(unittest.TestCase):
         # Ollama's, vLLM's and SGLang's: replacing or pulling a model is the cluster operator's.
         for path in ("/api/create", "/api/copy", "/api/pull", "/api/push", "/api/delete", "/api/blobs/sha256:ab",
                      "/v1/load_lora_adapter", "/load_lora_adapter", "/update_weights_from_disk", "/sleep",
-                     "/reset_prefix_cache", "/API/PULL"):
+                     "/reset_prefix_cache", "/API/PULL", "/release_memory_occupation", "/abort_request",
+                     "/set_internal_state", "/open_session", "/pause", "/slots/0"):
             with self.subTest(path=path):
                 resp = self.send(request_bytes("POST", path, b'{"model":"llama-3.1-70b","name":"x"}',
                                                {"Content-Type": "application/json"}))
@@ -137,6 +138,32 @@ class AttackTest(unittest.TestCase):
                 self.assertEqual(resp.status, 400, resp.body)
                 self.assertRegex(resp.json()["error"]["message"], "names a region or location|or a region")
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+
+    def test_an_identifier_cut_between_two_messages_stays_in_the_eu(self):
+        # Probe round 15: a card, a phone number or an address cut between two messages (or a
+        # system prompt and a user turn, a prompt and its suffix, Gemini's parts) reached the
+        # US-operated cluster; a model asked to join them reads the identifier.
+        for path, body in (
+                ("/v1/chat/completions", {"model": "mistral-small", "messages": [
+                    {"role": "user", "content": "my card is 4111 1111"}, {"role": "user", "content": "1111 1111"}]}),
+                ("/v1/chat/completions", {"model": "mistral-small", "messages": [
+                    {"role": "system", "content": "call +49 30"}, {"role": "user", "content": "1234 5678"}]}),
+                ("/v1/completions", {"model": "mistral-small", "prompt": "mail alice", "suffix": "@example.com"}),
+                ("/v1/chat", {"model": "mistral-small", "preamble": "card 4111 1111", "message": "1111 1111"})):
+            with self.subTest(body):
+                resp = self.send(request_bytes("POST", path, json.dumps(body).encode(),
+                                               {"Content-Type": "application/json"}))
+                request_id = resp.header("x-request-id")  # (the stand-in answers /v1/chat 404)
+                line = self.gateway.wait_for_json(
+                    lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
+                self.assertEqual((line.get("cluster"), line.get("data_classes")), ("fr-par-1", "personal"), line)
+        # An adapter the cluster would load is refused, as another model is.
+        resp = self.send(request_bytes("POST", "/generate", json.dumps(
+            {"model": "mistral-small", "inputs": "hi", "parameters": {"adapter_id": "x/lora", "adapter_source": "hub"}}
+        ).encode(), {"Content-Type": "application/json"}))
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertIn("names an adapter", resp.json()["error"]["message"])
+        self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
 
     def test_tools_that_send_the_conversation_elsewhere_are_forbidden(self):
         # A remote MCP server or a web search would receive what the model reads, from wherever the

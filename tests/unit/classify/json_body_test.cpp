@@ -157,6 +157,18 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
       {R"({"model":"m","tags":["us-deployment"]})", body_error::other_models, "tags"},
       {R"({"model":"m","extra_headers":{"x":"y"}})", body_error::other_models, "extra_headers"},
       {R"({"model":"m","Vertex_Location":"us-central1"})", body_error::other_models, "Vertex_Location"},
+      // Adapters (LoRA): weights the policy never decided (LoRAX and TGI, SGLang, vLLM); and
+      // credentials for the cluster below the top level (LoRAX's parameters.api_token).
+      {R"({"model":"m","inputs":"hi","parameters":{"adapter_id":"someone/evil-lora","adapter_source":"hub"}})",
+       body_error::other_models, R"(adapter for the cluster to load or run ("adapter_id" at depth 2))"},
+      {R"({"model":"m","text":"hi","LoRA_Path":"evil"})", body_error::other_models, "LoRA_Path"},
+      {R"({"model":"m","lora_request":{"lora_name":"x","lora_path":"/tmp/x"}})", body_error::other_models,
+       "lora_request"},
+      {R"({"model":"m","parameters":{"adapter_parameters":{"ids":["a","b"]}}})", body_error::other_models,
+       "adapter_parameters"},
+      {R"({"model":"m","parameters":{"api_token":"hf_x"}})", body_error::other_models,
+       R"(credentials for the cluster to use ("api_token" at depth 2))"},
+      {R"({"model":"m","hf_token":"hf_x"})", body_error::other_models, "hf_token"},
       {R"({"model":5})", body_error::wrong_type, "model must be a string or null, not a number"},
       {R"({"model":["llama-3"]})", body_error::wrong_type, "model must be a string"},
       {R"({"model":{"name":"llama-3"}})", body_error::wrong_type, "not an object"},
@@ -607,17 +619,68 @@ TEST_CASE("a message's text parts and a prompt array's items are read joined wit
     CHECK(body == r.redacted);
     CHECK(inspect(body, email | card | iban).scan.found == 0);
   }
-  // Two messages are not one text without a break, nor two fields, nor a part and a message.
+  // Two strings that are not prose are not one text, nor are two sentences.
   for (
       const std::string body :
-      {R"j({"messages":[{"role":"user","content":"Send it to alice"},{"role":"user","content":"@example.com"}]})j",
-       R"j({"a":"alice","b":"@example.com"})j",
-       R"j({"messages":[{"role":"user","content":[{"type":"text","text":"alice"}]},)j"
-       R"j({"role":"user","content":[{"type":"text","text":"@example.com"}]}]})j"}) {
+      {R"j({"a":"alice","b":"@example.com"})j",
+       R"j({"messages":[{"role":"user","content":"Thanks, see you in Lyon."},{"role":"user","content":"Bye"}]})j",
+       R"j({"messages":[{"role":"user","content":"order 4111"},{"role":"user","content":"is late"}]})j"}) {
     CAPTURE(body);
-    CHECK(inspect(body, email).scan.found == 0);
-    CHECK(inspect(body, email, true).scan.findings.empty());
+    CHECK(inspect(body, email | card).scan.found == 0);
+    CHECK(inspect(body, email | card, true).scan.findings.empty());
   }
+}
+
+TEST_CASE("consecutive prose strings of any kind are read joined with nothing near their seams") {
+  // A model asked to join two messages, a system prompt and a user turn, a prompt and its suffix,
+  // or Gemini's parts reads the identifier cut between them (probe round 15: a card, a phone number
+  // or an address cut between two messages reached a US-operated cluster).
+  struct row {
+    std::string body;
+    std::uint32_t found;
+    std::string redacted;
+  };
+  const row rows[] = {
+      {R"j({"messages":[{"role":"user","content":"Send it to alice"},{"role":"user","content":"@example.com"}]})j",
+       email,
+       R"j({"messages":[{"role":"user","content":"Send it to [redacted:email]"},)j"
+       R"j({"role":"user","content":"[redacted:email]"}]})j"},
+      {R"j({"messages":[{"role":"user","content":[{"type":"text","text":"alice"}]},)j"
+       R"j({"role":"user","content":[{"type":"text","text":"@example.com"}]}]})j",
+       email,
+       R"j({"messages":[{"role":"user","content":[{"type":"text","text":"[redacted:email]"}]},)j"
+       R"j({"role":"user","content":[{"type":"text","text":"[redacted:email]"}]}]})j"},
+      {R"j({"messages":[{"role":"system","content":"my card is 4111 1111"},{"role":"user","content":"1111 1111"}]})j",
+       card,
+       R"j({"messages":[{"role":"system","content":"my card is [redacted:payment_card]"},)j"
+       R"j({"role":"user","content":"[redacted:payment_card]"}]})j"},
+      {R"j({"prompt":"card 4111 1111","suffix":"1111 1111"})j", card,
+       R"j({"prompt":"card [redacted:payment_card]","suffix":"[redacted:payment_card]"})j"},
+      {R"j({"contents":[{"role":"user","parts":[{"text":"mail alice"},{"text":"@example.com"}]}]})j", email,
+       R"j({"contents":[{"role":"user","parts":[{"text":"mail [redacted:email]"},{"text":"[redacted:email]"}]}]})j"},
+      // Cohere's chat: its preamble, message, history and documents are prose.
+      {R"j({"preamble":"customer card: 4111 1111","message":"1111 1111 charge it"})j", card,
+       R"j({"preamble":"customer card: [redacted:payment_card]","message":"[redacted:payment_card] charge it"})j"},
+      {R"j({"message":"join","documents":[{"title":"a","snippet":"4111 1111"},{"title":"b","snippet":"1111 1111"}]})j",
+       card,
+       R"j({"message":"join","documents":[{"title":"a","snippet":"[redacted:payment_card]"},)j"
+       R"j({"title":"b","snippet":"[redacted:payment_card]"}]})j"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, email | phone | card).scan.found == r.found);
+    const inspection got = inspect(r.body, email | phone | card, true);
+    CHECK(got.scan.found == r.found);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, email | card) >= 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, email | card).scan.found == 0);
+  }
+  CHECK(
+      inspect(
+          R"j({"messages":[{"role":"user","content":"call +49 30"},{"role":"user","content":"1234 5678"}]})j",
+          phone)
+          .scan.found == phone);
 }
 
 TEST_CASE("a finding in a number is found but not redactable, and numbers keep redaction in place") {
@@ -876,6 +939,9 @@ TEST_CASE("media anywhere a model reads, markdown images and a nested chat templ
       // A chat template passed as a template keyword argument is the client's own template too.
       R"j({"model":"m","messages":[{"role":"user","content":"moc.elpmaxe@ecila"}],)j"
       R"j("chat_template_kwargs":{"enable_thinking":false,"chat_template":"{{ messages[0].content | reverse }}"}})j",
+      // llama.cpp's multimodal prompt, in a prompt array and at the top level.
+      R"j({"model":"m","prompt":[{"prompt_string":"Describe <__media__>","multimodal_data":["iVBORw0KGgo="]}]})j",
+      R"j({"model":"m","messages":[{"role":"user","content":"hi"}],"multimodal_data":["iVBORw0KGgo="]})j",
   };
   for (const std::string& body : opaque_bodies) {
     CAPTURE(body);
