@@ -886,7 +886,13 @@ std::size_t codice_fiscale_at(std::string_view t, std::size_t i) {
 }
 
 template <typename Hit>
+bool scan_labelled_ids(std::string_view t, Hit&& hit);
+
+template <typename Hit>
 bool scan_national_id(std::string_view t, Hit&& hit) {
+  if (scan_labelled_ids(t, hit)) {
+    return true;
+  }
   for (std::size_t i = 0; i < t.size(); ++i) {
     if (!starts_word(t, i) || !is_alnum(t[i])) {
       continue;
@@ -1095,6 +1101,132 @@ bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& c
     }
   }
   return false;
+}
+
+// The digits of an id from t[i]: up to `want` digits, a single space, dot or dash allowed between
+// two of them ("111 222 333", "65 929 970 489", "1112.22.333"); its end when exactly `want` were
+// read and the word ends there, else npos.
+std::size_t id_digits_at(std::string_view t, std::size_t i, std::size_t want, std::array<int, 11>& d) {
+  std::size_t n = 0;
+  std::size_t k = i;
+  while (k < t.size() && n < want) {
+    if (is_digit(t[k])) {
+      d[n++] = t[k++] - '0';
+    } else if (n > 0 && (t[k] == ' ' || t[k] == '.' || t[k] == '-') && k + 1 < t.size() &&
+               is_digit(t[k + 1])) {
+      ++k;
+    } else {
+      break;
+    }
+  }
+  return n == want && ends_word(t, k) && (k >= t.size() || !is_digit(t[k])) ? k : npos;
+}
+
+// Poland's PESEL: 11 digits, a birth month (+20, +40, +60 or +80 for the century) and a check
+// digit of weights 1 3 7 9.
+std::size_t pesel_at(std::string_view t, std::size_t i) {
+  std::array<int, 11> d{};
+  const std::size_t end = id_digits_at(t, i, 11, d);
+  if (end == npos) {
+    return npos;
+  }
+  const int month = (d[2] * 10 + d[3]) % 20;
+  static constexpr std::array<int, 10> weights = {1, 3, 7, 9, 1, 3, 7, 9, 1, 3};
+  int sum = 0;
+  for (std::size_t j = 0; j < 10; ++j) {
+    sum += d[j] * weights[j];
+  }
+  return month >= 1 && month <= 12 && (10 - sum % 10) % 10 == d[10] ? end : npos;
+}
+
+// The Netherlands' BSN: 9 digits passing the eleven test (9·d1 + 8·d2 + … + 2·d8 − d9 ≡ 0 mod 11).
+std::size_t bsn_at(std::string_view t, std::size_t i) {
+  std::array<int, 11> d{};
+  const std::size_t end = id_digits_at(t, i, 9, d);
+  if (end == npos) {
+    return npos;
+  }
+  int sum = -d[8];
+  for (std::size_t j = 0; j < 8; ++j) {
+    sum += d[j] * static_cast<int>(9 - j);
+  }
+  return sum % 11 == 0 && sum != 0 ? end : npos;
+}
+
+// Germany's Steuer-ID (steuerliche Identifikationsnummer): 11 digits, no leading zero, the last an
+// ISO 7064 MOD 11,10 check digit.
+std::size_t steuer_id_at(std::string_view t, std::size_t i) {
+  std::array<int, 11> d{};
+  const std::size_t end = id_digits_at(t, i, 11, d);
+  if (end == npos || d[0] == 0) {
+    return npos;
+  }
+  int product = 10;
+  for (std::size_t j = 0; j < 10; ++j) {
+    int sum = (d[j] + product) % 10;
+    sum = sum == 0 ? 10 : sum;
+    product = (sum * 2) % 11;
+  }
+  const int check = 11 - product;
+  return (check == 10 ? 0 : check) == d[10] ? end : npos;
+}
+
+// The UK's National Insurance number: two letters, six digits (in pairs or not) and A to D
+// ("QQ 12 34 56 C").
+std::size_t nino_at(std::string_view t, std::size_t i) {
+  if (t.size() - i < 9 || !is_upper(t[i]) || !is_upper(t[i + 1])) {
+    return npos;
+  }
+  std::size_t k = i + 2;
+  std::size_t digits = 0;
+  while (k < t.size() && digits < 6) {
+    if (is_digit(t[k])) {
+      ++digits;
+      ++k;
+    } else if (t[k] == ' ' && digits % 2 == 0 && k + 1 < t.size() && is_digit(t[k + 1])) {
+      ++k;
+    } else {
+      break;
+    }
+  }
+  if (digits != 6) {
+    return npos;
+  }
+  if (k + 1 < t.size() && t[k] == ' ' && t[k + 1] >= 'A' && t[k + 1] <= 'D') {
+    ++k;
+  }
+  return k < t.size() && t[k] >= 'A' && t[k] <= 'D' && ends_word(t, k + 1) ? k + 1 : npos;
+}
+
+// National ids whose shape alone says too little (any nine or eleven digits pass a check one time
+// in ten or eleven), found after the label people write them with: Poland's PESEL, the
+// Netherlands' BSN (burgerservicenummer, sofinummer), Germany's Steuer-ID
+// (Steueridentifikationsnummer, IdNr), the UK's National Insurance number (NINO).
+template <typename Hit>
+bool scan_labelled_ids(std::string_view t, Hit&& hit) {
+  static constexpr std::array<std::string_view, 11> cues = {"pesel",
+                                                            "bsn",
+                                                            "burgerservicenummer",
+                                                            "sofinummer",
+                                                            "steuer-id",
+                                                            "steuerid",
+                                                            "steuer-identifikationsnummer",
+                                                            "steueridentifikationsnummer",
+                                                            "identifikationsnummer",
+                                                            "idnr",
+                                                            "nino"};
+  static constexpr std::array<std::string_view, 1> long_cues = {"national insurance"};
+  const auto value_at = [](std::string_view text, std::size_t k) {
+    std::size_t end = is_upper(text[k]) ? nino_at(text, k) : npos;
+    if (end == npos && is_digit(text[k])) {
+      end = pesel_at(text, k);
+      end = end != npos ? end : steuer_id_at(text, k);
+      end = end != npos ? end : bsn_at(text, k);
+    }
+    return end;
+  };
+  return scan_after_cue(t, cues, {"bsn", "idnr", "nino", "pesel"}, value_at, hit) ||
+         scan_after_cue(t, long_cues, {}, value_at, hit);
 }
 
 template <typename Hit>

@@ -112,6 +112,24 @@ TEST_CASE("national id: NIR, DNI/NIE, codice fiscale") {
   CHECK_FALSE(fires("national_id", "CF RSSMRA85T10A562T"));  // check letter wrong
 }
 
+TEST_CASE("national id: PESEL, BSN, Steuer-ID and NINO after their labels") {
+  // Nine or eleven digits pass a check one time in ten or eleven: the label says what they are.
+  CHECK(found("national_id", "PESEL 44051401359") == "44051401359");
+  CHECK(found("national_id", "pesel: 44051401359, thanks") == "44051401359");
+  CHECK(found("national_id", "mijn BSN is 111 222 333.") == "111 222 333");
+  CHECK(found("national_id", "Burgerservicenummer 1112.22.333") == "1112.22.333");
+  CHECK(found("national_id", "Steuer-ID: 65 929 970 489") == "65 929 970 489");
+  CHECK(found("national_id", "Steueridentifikationsnummer 65929970489") == "65929970489");
+  CHECK(found("national_id", "IdNr 65929970489") == "65929970489");
+  CHECK(found("national_id", "NINO QQ123456C") == "QQ123456C");
+  CHECK(found("national_id", "National Insurance number: QQ 12 34 56 C") == "QQ 12 34 56 C");
+  CHECK(found("national_id", "PESEL 44051401358").empty());  // check digit wrong
+  CHECK(found("national_id", "BSN 123456789").empty());      // fails the eleven test
+  CHECK(found("national_id", "Steuer-ID 65929970488").empty());
+  CHECK(found("national_id", "order 111222333, invoice 44051401359").empty());  // no label
+  CHECK(found("national_id", "bsnx 111222333").empty());                        // not the label
+}
+
 TEST_CASE("ip address: IPv4 and IPv6, not versions or code") {
   CHECK(fires("ip_address", "from 192.168.1.20 yesterday"));
   CHECK(fires("ip_address", "host 2001:db8::8a2e:370:7334."));

@@ -82,6 +82,8 @@ constexpr std::string_view units[] = {"a1",
                                       "1.1.1.1 ",
                                       "::1:",
                                       "QUJD",
+                                      "BSN 1 ",
+                                      "\xe2\x9d\x96",  // a mark outside ASCII: a blank to the detectors
                                       "\xe2\x80\xa8",
                                       "a\xe2\x80\x8b"
                                       "1"};
