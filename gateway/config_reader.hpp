@@ -16,6 +16,7 @@
 #include "gateway/config.hpp"
 #include "policy/config_values.hpp"
 #include "policy/diagnostics.hpp"
+#include "policy/yaml_util.hpp"
 
 namespace sovgw::gateway {
 
@@ -65,7 +66,9 @@ class config_reader {
       return;
     }
     const auto v = policy::parse_whole_number(s);
-    if (!v) {
+    if (policy::yaml::quoted_scalar(n)) {
+      error(n.Mark(), policy::quoted_number_error(what, s));
+    } else if (!v) {
       error(n.Mark(), policy::whole_number_error(what, s));
     } else if (*v < min || *v > max) {
       error(n.Mark(), policy::range_error(what, min, max, *v));

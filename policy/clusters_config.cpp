@@ -185,7 +185,9 @@ class cluster_reader {
       return;
     }
     const auto v = parse_whole_number(s);
-    if (!v) {
+    if (yaml::quoted_scalar(n)) {
+      error(n, quoted_number_error(what, s));
+    } else if (!v) {
       error(n, whole_number_error(what, s));
     } else if (*v < min || *v > max) {
       error(n, range_error(what, min, max, *v));

@@ -79,6 +79,10 @@ std::string whole_number_error(std::string_view what, std::string_view text) {
   return fmt::format("{} must be a whole number, not '{}'", what, text);
 }
 
+std::string quoted_number_error(std::string_view what, std::string_view text) {
+  return fmt::format("{} must be a whole number, not the string \"{}\" (remove the quotes)", what, text);
+}
+
 std::string range_error(std::string_view what, std::uint64_t min, std::uint64_t max, std::uint64_t value) {
   return fmt::format("{} must be between {} and {}, not {}", what, min, max, value);
 }

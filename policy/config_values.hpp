@@ -22,6 +22,8 @@ namespace sovgw::policy {
 
 [[nodiscard]] std::string bool_error(std::string_view what, std::string_view text);
 [[nodiscard]] std::string whole_number_error(std::string_view what, std::string_view text);
+// A number written in quotes: a string in YAML, named as the mistake it is.
+[[nodiscard]] std::string quoted_number_error(std::string_view what, std::string_view text);
 [[nodiscard]] std::string range_error(std::string_view what, std::uint64_t min, std::uint64_t max,
                                       std::uint64_t value);
 [[nodiscard]] std::string duration_error(std::string_view what, std::string_view text);

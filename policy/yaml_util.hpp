@@ -28,6 +28,10 @@ inline source_pos pos_of(const YAML::Node& node) {
   return node.IsDefined() ? pos_of(node.Mark()) : source_pos{};
 }
 
+// A scalar written in quotes ("48443", '600'): a string, where a number is asked for a mistake to
+// name rather than read through (yaml-cpp tags a quoted scalar "!", a plain one "?").
+inline bool quoted_scalar(const YAML::Node& node) { return node.IsScalar() && node.Tag() == "!"; }
+
 inline std::string_view type_name(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map:

@@ -156,6 +156,10 @@ void read_limits(reader& r, const YAML::Node& n, std::string_view what, tenant_l
             return;
           }
           const auto value = policy::parse_whole_number(s);
+          if (policy::yaml::quoted_scalar(v)) {
+            r.d_.error(pos_of(v), policy::quoted_number_error(fmt::format("{}.{}", what, key), s));
+            return;
+          }
           if (!value || *value == 0 || *value > 1000000000000ULL) {
             r.d_.error(pos_of(v),
                        fmt::format("{}.{} must be a whole number from 1 to 10^12, not '{}'", what, key, s));

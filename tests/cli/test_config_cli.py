@@ -123,6 +123,18 @@ class config_check_test(unittest.TestCase):
         self.assertIn("cluster name 'de\\u202e\\r\\nX-Evil: 1' is not a name", r.stderr)
         self.assertNotIn("\u202e", r.stderr)
 
+    def test_a_number_in_quotes_is_named_as_the_string_it_is(self):
+        config = self.write("quoted.yaml", self.default.replace("  port: 8443", '  port: "8443"', 1))
+        r = run("config", "check", config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stderr, rf'{config}:7:9: listen.port must be a whole number, not the string "8443" '
+                                   r'\(remove the quotes\)')
+        tenants = self.write("tenants.yaml", "tenants:\n  - name: acme\n    limits:\n      requests_per_minute: '600'\n")
+        r = run("tenants", "check", tenants)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"{tenants}:4:28: error: limits.requests_per_minute must be a whole number, not the string \"600\"",
+                      r.stderr)
+
     def test_an_option_without_its_value_does_not_take_the_next_option(self):
         r = run("audit", "query", "--db", self.dir, "--since", "--limit", "10")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
