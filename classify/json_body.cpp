@@ -751,22 +751,19 @@ class inspect_handler : public detail::no_size_limits {
         i += n;
       }
     }
-    // OpenRouter's variants that choose more than the model: `:online` adds its web search (the
-    // conversation goes to a search provider, as with the `plugins` key: remote_tools), `:nitro`,
-    // `:floor` and `:exacto` sort its providers (as the `provider` key, refused).
-    const std::size_t colon = name.rfind(':');
-    if (colon != std::string_view::npos) {
-      const std::string_view variant = name.substr(colon + 1);
-      if (ascii_iequals(variant, "online")) {
+    // OpenRouter's variants that choose more than the model (variant_of_model).
+    switch (variant_of_model(name)) {
+      case model_variant::web_search:
         remote_tools_ = true;
-      } else if (ascii_iequals(variant, "nitro") || ascii_iequals(variant, "floor") ||
-                 ascii_iequals(variant, "exacto")) {
+        break;
+      case model_variant::chooses_provider:
         return refuse(body_error::other_models,
                       fmt::format("the model's variant ':{}' chooses the provider that serves it (as the "
                                   "\"provider\" key); the gateway routes: name the model without it",
-                                  printable(variant)),
+                                  printable(name.substr(name.rfind(':') + 1))),
                       ec);
-      }
+      case model_variant::plain:
+        break;
     }
     out_.fields.model.assign(name);
     return true;
@@ -1031,6 +1028,20 @@ void parse_failed(std::string_view body, const error_code& ec, std::size_t at, i
 
 bool readable_text(std::string_view s) noexcept {
   return s.find('\0') == std::string_view::npos && first_invalid_utf8(s) == std::string_view::npos;
+}
+
+model_variant variant_of_model(std::string_view name) noexcept {
+  const std::size_t colon = name.rfind(':');
+  if (colon == std::string_view::npos) {
+    return model_variant::plain;
+  }
+  const std::string_view variant = name.substr(colon + 1);
+  if (ascii_iequals(variant, "online")) {
+    return model_variant::web_search;
+  }
+  return ascii_iequals(variant, "nitro") || ascii_iequals(variant, "floor") || ascii_iequals(variant, "exacto")
+             ? model_variant::chooses_provider
+             : model_variant::plain;
 }
 
 std::string_view body_error_name(body_error e) noexcept {

@@ -197,6 +197,10 @@ bool names_stored_object(const http::message_head& head) {
 // `X-Customer: alice@example.com` as surely as a prompt, so the detectors read them too: one
 // line each, so that no finding runs from one into the next; base64 and hex that spell text
 // (an RFC 2047 encoded word, a query value) decoded too. Nothing there can be redacted.
+namespace {
+std::string_view model_in_path(const http::message_head& head);
+}  // namespace
+
 std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors) {
   static thread_local std::string text;
   static thread_local classify::unescaped_text decoded;
@@ -251,9 +255,16 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
     text += '\n';
   }
   // And what base64 and hex spell: "=?UTF-8?B?...?=", ?q=<base64>.
+  // A stored object named in the target; a model variant there that adds a web search
+  // (OpenRouter's `:online`), as the body's model would.
   const std::uint32_t opaque = classify::bit(classify::detector::opaque_content);
+  const std::uint32_t remote = classify::bit(classify::detector::remote_tools);
   return classify::detect(text, detectors) | classify::detect_encoded(text, detectors) |
-         ((detectors & opaque) != 0 && names_stored_object(head) ? opaque : 0);
+         ((detectors & opaque) != 0 && names_stored_object(head) ? opaque : 0) |
+         ((detectors & remote) != 0 &&
+                  classify::variant_of_model(model_in_path(head)) == classify::model_variant::web_search
+              ? remote
+              : 0);
 }
 
 // The redacted detectors that still find something in the redacted body.
@@ -478,6 +489,14 @@ stage_result settle_model(request_context& ctx) {
                     in_path));
   }
   if (ctx.model.empty()) {
+    // As for the body's model; its `:online` (web search) is read with the target (scan_head).
+    if (classify::variant_of_model(in_path) == classify::model_variant::chooses_provider) {
+      return stage_result::respond(
+          outcome::invalid_body,
+          fmt::format("the model's variant in the request target ('{}') chooses the provider that serves "
+                      "it; the gateway routes: name the model without it",
+                      in_path));
+    }
     ctx.model = in_path;
     return stage_result::next();
   }

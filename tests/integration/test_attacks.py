@@ -185,6 +185,19 @@ class AttackTest(unittest.TestCase):
                 self.assertEqual(resp.status, 403, resp.body)
                 self.assertIn("forbid-remote-tools", resp.json()["error"]["message"])
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+        # OpenRouter's :online variant is its web search, in the body's model or the target's.
+        for path, body in (("/v1/chat/completions", {"model": "mistral-small:online", "messages": [
+                               {"role": "user", "content": "Bonjour"}]}),
+                           ("/v1beta/models/mistral-small:online:generateContent", {"contents": [
+                               {"role": "user", "parts": [{"text": "Bonjour"}]}]}),
+                           ("/openai/deployments/mistral-small:ONLINE/chat/completions", {"messages": [
+                               {"role": "user", "content": "Bonjour"}]})):
+            with self.subTest(path):
+                resp = self.send(request_bytes("POST", path, json.dumps(body).encode(),
+                                               {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-remote-tools", resp.json()["error"]["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
         # A function the client runs itself is no egress.
         body = json.dumps({"model": "mistral-small", "input": "Bonjour",
                            "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]}).encode()
