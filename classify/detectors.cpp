@@ -380,12 +380,6 @@ std::size_t area_code_phone_at(std::string_view t, std::size_t i) {
   return area >= 3 && first_len >= 5 && total >= 10 && total <= 12 && ends_word(t, first) ? first : npos;
 }
 
-// What may separate a phone number's digits: blanks and ASCII marks, not those of lists and sums
-// (", ; +": "+1,000,000,000" is an amount). Pairs of the national form: not ':' either, as a time
-// or a MAC address ("01:23:45:67:89:ab") is written.
-constexpr std::string_view phone_marks = " -.()/_|~*#:='\"`^<>[]{}!?$%&@\\";
-constexpr std::string_view pair_marks = " -.()/_|~*#='\"`^<>[]{}!?$%&@\\";
-
 template <typename Hit>
 bool scan_phone(std::string_view t, Hit&& hit) {
   for (std::size_t i = 0; i < t.size(); ++i) {
@@ -398,10 +392,9 @@ bool scan_phone(std::string_view t, Hit&& hit) {
     }
     if (start != npos) {
       std::size_t end = 0;
-      // "+33 (0)6 12 34 56 78", "+49/30/12345678", "+49*30*1234*5678": up to two separators
-      // between digits, any ASCII mark but those of lists and sums (a mark outside ASCII is a
-      // blank in the folded text); the trunk 0 counts as a digit.
-      const std::string digits = digit_run(t, start, phone_marks, 16, end, 2);
+      // "+33 (0)6 12 34 56 78", "+49/30/12345678": up to two separators between digits; the
+      // trunk 0 counts as a digit.
+      const std::string digits = digit_run(t, start, " -.()/", 16, end, 2);
       if (digits.size() >= 8 && digits.size() <= 15 && ends_word(t, end)) {
         if (hit(i, end)) {
           return true;
@@ -413,10 +406,9 @@ bool scan_phone(std::string_view t, Hit&& hit) {
     // National form 0X XX XX XX XX (France, Belgium mobile, ...): ten digits in pairs after 0X.
     if (t[i] == '0' && starts_word(t, i) && i + 1 < t.size() && is_digit(t[i + 1]) && t[i + 1] != '0') {
       std::size_t end = 0;
-      const std::string digits = digit_run(t, i, pair_marks, 11, end);
+      const std::string digits = digit_run(t, i, " .-", 11, end);
       if (digits.size() == 10 && ends_word(t, end)) {
-        // Grouped in pairs (or not at all): "06 12 34 56 78", "06.12.34.56.78", "0612345678",
-        // one mark throughout.
+        // Grouped in pairs (or not at all): "06 12 34 56 78", "06.12.34.56.78", "0612345678".
         const std::string_view span = t.substr(i, end - i);
         bool pairs = span.size() == 10;
         if (span.size() == 14) {
@@ -462,30 +454,22 @@ std::size_t iban_length(char a, char b) {
 
 // A separator a reader skips between an IBAN's groups at t[k]: its length in bytes, or 0. Spaces,
 // tabs and line breaks and the ASCII punctuation numbers are grouped with (`plain`), and the
-// rarer marks: every other ASCII mark, the middle dot, bullet, bullet operator and hyphenation
-// point (U+00B7, U+2022, U+2219, U+2027; any other mark outside ASCII is a blank in the folded
-// text, fold.hpp).
+// rarer marks: every other ASCII mark, and every mark outside ASCII (fold.hpp's mark_byte in the
+// folded text; the middle dot, bullet and the like fold to '-').
 std::size_t iban_separator(std::string_view t, std::size_t k, bool& plain) {
   static constexpr auto table = [] {
     std::array<std::uint8_t, 256> kinds{};  // 1: plain, 2: rarer
     for (const char c : std::string_view(" \t\n\r-./_,:;|")) {
       kinds[static_cast<unsigned char>(c)] = 1;
     }
-    for (const char c : std::string_view("~*+=#\\!\"$%&'()<>?@[]^`{}")) {
+    for (const char c : std::string_view("~*+=#\\!\"$%&'()<>?@[]^`{}\x1f")) {
       kinds[static_cast<unsigned char>(c)] = 2;
     }
     return kinds;
   }();
   const std::uint8_t kind = table[static_cast<unsigned char>(t[k])];
   plain = kind == 1;
-  if (kind != 0) {
-    return 1;
-  }
-  if (t.substr(k, 2) == "\xc2\xb7") {
-    return 2;
-  }
-  const std::string_view three = t.substr(k, 3);
-  return three == "\xe2\x80\xa2" || three == "\xe2\x88\x99" || three == "\xe2\x80\xa7" ? 3 : 0;
+  return kind != 0 ? 1 : 0;
 }
 
 // The end of the separators between two groups from t[k] ("  ", " - ", "\t\t", " · "), or k when
@@ -635,16 +619,21 @@ bool card_network_prefix(std::string_view d) {
          p2 == 62;                                                                      // UnionPay
 }
 
-// A card number in groups with one separator throughout, of one to three characters: white space
-// (a group per line, a tab-separated paste) and one ASCII mark at most ("4111.1111.1111.1111",
-// "4111  1111  1111  1111", "4111 / 1111 / ...", "4111\r\n1111\r\n...", "4111|1111|...",
-// "4111*1111*..."; a comma only alone, as "4000, 4500, 5000, 4000" is a list), in the groups
+// A card number in groups with one separator throughout, of one to three characters of " -./,_|"
+// and white space (a group per line, a tab-separated paste) with one mark at most
+// ("4111.1111.1111.1111", "4111  1111  1111  1111", "4111 / 1111 / ...", "4111\r\n1111\r\n...",
+// "4111|1111|..."; a comma only alone, as "4000, 4500, 5000, 4000" is a list), in the groups
 // cards are printed in:
 // 4-4-4-4 (a fifth of 1 to 3 digits for 17 to 19), American Express 4-6-5, Diners 4-6-4, and
 // no more groups before or after. Its end, with its digits in `digits`, or npos.
 std::size_t grouped_card_at(std::string_view t, std::size_t i, std::string& digits) {
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  const auto separator = [&](char c) { return blank(c) || (c > ' ' && c < 0x7f && !is_alnum(c)); };
+  // Not the marks of sums, lists, relations and amounts ("4210 + 3875 + 4390 + 4527 = ?",
+  // "Jan;4210;3875", "4210 → 3875", "4210 € 3875 €"): four figures of four digits with a network's
+  // prefix pass the Luhn check one time in ten.
+  const auto separator = [&](char c) {
+    return blank(c) || c == '-' || c == '.' || c == '/' || c == ',' || c == '_' || c == '|';
+  };
   std::array<std::size_t, 6> groups{};
   std::size_t count = 0;
   std::string_view between;

@@ -53,7 +53,7 @@ std::optional<std::string_view> fold_of(std::uint32_t cp, bool marks, char& one)
       if (!marks) {
         return std::nullopt;
       }
-      one = ' ';
+      one = static_cast<char>(mark);  // the unit separator: no other control survives folding
       return std::string_view(&one, 1);
     }
     one = static_cast<char>(r.ascii + r.step * (cp - r.first));

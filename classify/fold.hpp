@@ -35,11 +35,14 @@ struct folded_text {
 // in it folds (every ASCII text, and most others): then the text is scanned as it is.
 // Bytes that are not UTF-8 are kept as they are.
 //
-// `marks`: also write a blank for every other punctuation mark and symbol outside ASCII (Unicode
-// categories P and S, and the spacing modifiers U+02B0..02FF: "❖", "→", "€", "“", "ː"), as the
-// detectors read them: a model reads "4111❖1111❖1111❖1111" as a card number whatever mark
-// separates the groups, so no list of separators is complete. Off for the checks that ask whether
-// a name reads as another ASCII name (a model name, a request path): a mark is not a letter.
+// `marks`: also write every other punctuation mark and symbol outside ASCII (Unicode categories P
+// and S, and the spacing modifiers U+02B0..02FF: "❖", "→", "€", "ː") as one byte, `mark_byte`
+// (ASCII's unit separator, which nothing else leaves in the folded text), so that a detector can
+// take any of them for what separates an identifier's groups where its check is strong enough
+// (an IBAN's mod 97: "DE89❖3704❖…"), and none where benign text writes them between numbers
+// ("4210 → 3875 → 4390 → 4527", "4210 € 3875 €"). Off for the checks that ask whether a name
+// reads as another ASCII name (a model name, a request path): a mark is not a letter.
+inline constexpr char mark_byte = '\x1f';
 bool fold(std::string_view text, folded_text& out, bool marks = false);
 
 }  // namespace sovgw::classify

@@ -1039,7 +1039,8 @@ model_variant variant_of_model(std::string_view name) noexcept {
   if (ascii_iequals(variant, "online")) {
     return model_variant::web_search;
   }
-  return ascii_iequals(variant, "nitro") || ascii_iequals(variant, "floor") || ascii_iequals(variant, "exacto")
+  return ascii_iequals(variant, "nitro") || ascii_iequals(variant, "floor") ||
+                 ascii_iequals(variant, "exacto")
              ? model_variant::chooses_provider
              : model_variant::plain;
 }
