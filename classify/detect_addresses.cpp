@@ -1,5 +1,6 @@
 // postal_address: a street with its house number, in the ways the EU's languages write one, and
 // the postal code and town after it when there are. The rules, and why, are in docs/policy.md.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <iterator>
@@ -75,6 +76,15 @@ constexpr street_suffix street_suffixes[] = {{"stra\u00dfe"}, {"strasse"}, {"str
 // The same as a word of its own after a capitalised one: "Berliner Straße 12".
 constexpr std::string_view street_words[] = {"stra\u00dfe", "strasse", "str.", "allee", "platz", "gasse"};
 
+// German words with a street's ending that name no street: a place to work, park or store, a
+// way back or around ("Speicherplatz 500 GB", "Arbeitsplatz 12", "Lösungsweg 2").
+constexpr std::string_view not_streets[] = {
+    "arbeitsplatz",     "speicherplatz", "parkplatz",   "stellplatz",   "sitzplatz",
+    "steckplatz",       "standplatz",    "liegeplatz",  "studienplatz", "kitaplatz",
+    "ausbildungsplatz", "lösungsweg",    "rückweg",     "umweg",        "ausweg",
+    "heimweg",          "hinweg",        "rechtsweg",   "bildungsweg",  "dienstweg",
+    "lieferweg",        "versandweg",    "zahlungsweg", "lernweg",      "staudamm"};
+
 // Capitalised words that are not a street's name though one may come before "Straße" or "Platz".
 constexpr std::string_view not_street_names[] = {"der", "die", "das", "the", "ein", "eine", "den", "dem"};
 
@@ -120,6 +130,18 @@ std::size_t house_number_at(std::string_view t, std::size_t i) {
   }
   if (k + 1 < t.size() && (t[k] == '.' || t[k] == ',' || t[k] == ':') && is_digit(t[k + 1])) {
     return npos;
+  }
+  // A quantity, not a house number: "Speicherplatz 500 GB", "Rückweg 3 km", "Parkplatz 5 €".
+  static constexpr std::string_view units[] = {
+      "gb",  "mb",  "kb", "tb",   "gib", "mib", "km",  "m", "cm",  "mm",    "kg",  "g",   "min",    "h",
+      "std", "sek", "s",  "euro", "eur", "usd", "chf", "x", "mal", "stück", "stk", "pcs", "prozent"};
+  if (k + 1 < t.size() && space(t[k])) {
+    const std::size_t u = k + 1;
+    if (t[u] == '%' || t.substr(u, 3) == "\xe2\x82\xac" || t[u] == '$' ||
+        std::any_of(std::begin(units), std::end(units),
+                    [&](std::string_view w) { return word_end(t, u, w) != npos; })) {
+      return npos;
+    }
   }
   for (const std::string_view suffix : {std::string_view(" bis"), std::string_view(" ter")}) {
     if (const std::size_t e = word_end(t, k, suffix); e != npos) {
@@ -321,7 +343,7 @@ std::size_t street_word_first_at(std::string_view t, std::size_t i, std::size_t&
       street = true;
     }
   }
-  if (!street) {
+  if (!street || one_of(t, i, word, not_streets, std::size(not_streets))) {
     return npos;
   }
   const std::size_t number = number_after_name(t, word);

@@ -293,6 +293,16 @@ TEST_CASE("postal address: what is not one") {
       fires("postal_address", "12 March 2024, 10:30, version 2.5, 75002 Paris"));  // a town is no address
   CHECK_FALSE(fires("postal_address", "for (int i = 0; i < 10; ++i) { street[i] = rue_5; }"));
   CHECK_FALSE(fires("postal_address", "Der Platz 2 ist frei; 3 rue sans nom; Via 10"));
+  // German words with a street's ending, and a quantity after a street (probe round 16).
+  for (const char* text :
+       {"Speicherplatz 500 GB frei", "Arbeitsplatz 12 ist besetzt", "Parkplatz 5",
+        "L\xc3\xb6sungsweg 2 ist k\xc3\xbcrzer", "R\xc3\xbc\x63kweg 3", "Waldweg 12 km entfernt"}) {
+    CAPTURE(text);
+    CHECK(found("postal_address", text).empty());
+  }
+  CHECK(found("postal_address", "Am Marktplatz 3") == "Marktplatz 3");
+  CHECK(found("postal_address", "an Hauptstra\xc3\x9f\x65 5, 10115 Berlin") ==
+        "Hauptstra\xc3\x9f\x65 5, 10115 Berlin");
 }
 
 TEST_CASE("only wanted and implemented detectors run") {
