@@ -54,6 +54,9 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
     lease_ = co_await w_.pool.acquire_rest(ctx_.cluster, why, walk);
   }
   const std::string& name = cluster_.config->name;
+  if (lease_.conn) {
+    w_.busy_upstreams.insert(lease_.conn.get());  // cut at the drain deadline (worker.hpp)
+  }
   if (!lease_.conn) {
     log_line("warn", "no upstream connection")
         .str("request_id", ctx_.request_id)
@@ -202,6 +205,8 @@ asio::awaitable<stage_result> upstream_exchange::read_response_head() {
 // no way of ending it early makes it free.
 const std::string& upstream_exchange::cluster_name() const { return cluster_.config->name; }
 
+bool upstream_exchange::cut_by_shutdown() const { return w_.cutting; }
+
 void upstream_exchange::charge_unanswered(bool generated) {
   if (ctx_.usage_known || ctx_.usage_estimated || ctx_.body.empty()) {
     return;  // a request without a body gives a cluster nothing to generate from
@@ -218,8 +223,10 @@ stage_result upstream_exchange::upstream_failed(upstream_error_kind kind, io_sta
                                                 std::string_view what) {
   const std::string& name = cluster_.config->name;
   if (s == io_status::cancelled) {
-    // The client left (release() says so); nobody is there to read an answer.
-    return stage_result::respond(outcome::client_disconnected, "the client went away");
+    // The client left (release() says so), or the drain deadline cut the request: nobody is there
+    // to read an answer.
+    return w_.cutting ? stage_result::respond(outcome::shutdown_cut, "the gateway shut down")
+                      : stage_result::respond(outcome::client_disconnected, "the client went away");
   }
   // A wait that timed out, or an answer that came wrong: the cluster had the request and worked on
   // it. A connection that broke (sending, or before any answer: a pooled connection the cluster
@@ -250,7 +257,10 @@ stage_result upstream_exchange::upstream_failed(upstream_error_kind kind, io_sta
 
 void upstream_exchange::failed_mid_body(outcome o, io_status s) {
   if (s == io_status::cancelled) {
-    return;  // the client left; not the cluster's fault
+    if (w_.cutting) {
+      ctx_.result = outcome::shutdown_cut;
+    }
+    return;  // the client left, or the drain deadline cut it; not the cluster's fault
   }
   ctx_.result = o;
   const bool slow = o == outcome::upstream_stream_timeout;
@@ -280,7 +290,8 @@ bool upstream_exchange::release(bool reusable) {
     w_.shared.stats->client_disconnects.fetch_add(1, std::memory_order_relaxed);
   }
   if (lease_.conn) {
-    w_.pool.release(ctx_.cluster, std::move(lease_), reusable && !gone);
+    w_.busy_upstreams.erase(lease_.conn.get());
+    w_.pool.release(ctx_.cluster, std::move(lease_), reusable && !gone && !w_.cutting);
   }
   return gone;
 }

@@ -49,6 +49,8 @@ class upstream_exchange {
   // reservation; else only the prompt's estimate.
   void charge_unanswered(bool generated);
   [[nodiscard]] const std::string& cluster_name() const;
+  // The drain deadline passed: a cancelled operation is the gateway's cut (worker.hpp).
+  [[nodiscard]] bool cut_by_shutdown() const;
 
   // Ends the exchange: stops watching the client, returns the connection to the pool (kept only if
   // `reusable` and the client did not leave). True if the client went away meanwhile (ctx.result is

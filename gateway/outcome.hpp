@@ -65,6 +65,8 @@ namespace sovgw::gateway {
   X(client_disconnected, 0, "", "")                                                             \
   X(client_write_timeout, 0, "", "")                                                            \
   X(client_write_failed, 0, "", "")                                                             \
+  /* any stage: still in progress when the drain deadline passed, cut by the gateway */         \
+  X(shutdown_cut, 0, "", "")                                                                    \
   /* record: the audit record could not be made durable */                                      \
   X(audit_unavailable, 503, "server_error", "audit_unavailable")
 

@@ -427,7 +427,9 @@ class relay_run {
     out_->clear();
     unwritten_ = {};
     if (s != io_status::ok) {
-      ctx_.result = s == io_status::timeout ? outcome::client_write_timeout : outcome::client_write_failed;
+      ctx_.result = s == io_status::cancelled && ex_.cut_by_shutdown() ? outcome::shutdown_cut
+                    : s == io_status::timeout                          ? outcome::client_write_timeout
+                                                                       : outcome::client_write_failed;
       return false;
     }
     wrote_any_ = true;
@@ -436,7 +438,10 @@ class relay_run {
 
   relay_result mid_body_failure(io_status s) {
     if (s == io_status::cancelled) {
-      return relay_result{};  // the client left (release() says so)
+      if (ex_.cut_by_shutdown()) {
+        ctx_.result = outcome::shutdown_cut;
+      }
+      return relay_result{};  // the client left (release() says so), or the drain deadline cut it
     }
     ex_.failed_mid_body(
         s == io_status::timeout ? outcome::upstream_stream_timeout : outcome::upstream_reset_mid_body, s);
@@ -448,7 +453,8 @@ class relay_run {
   // a request the cluster never answered), so that the record and the client agree.
   relay_result unanswered_or_cut(std::string_view what) {
     if (wrote_any_ || ctx_.result == outcome::client_write_failed ||
-        ctx_.result == outcome::client_write_timeout || ctx_.result == outcome::client_disconnected) {
+        ctx_.result == outcome::client_write_timeout || ctx_.result == outcome::client_disconnected ||
+        ctx_.result == outcome::shutdown_cut) {
       return relay_result{};
     }
     out_->clear();

@@ -364,6 +364,10 @@ void server::log_policy_warnings() {
 
 void server::reload_endpoints(const char* trigger) { state_.endpoints->request(trigger); }
 
+// How long the requests cut at the drain deadline have to be recorded before the workers stop:
+// an audit append and its durability wait take milliseconds; a log that cannot write fails them.
+constexpr milliseconds cut_grace{5000};
+
 void server::begin_drain() {
   if (state_.draining.exchange(true)) {
     return;
@@ -392,7 +396,33 @@ void server::begin_drain() {
           co_await tick.async_wait(nothrow);
         }
         std::int64_t left = state_.stats->active_connections.load();
-        log_line(left == 0 ? "info" : "warn", "drained").num("connections_cut", left).emit();
+        if (left > 0) {
+          // Cut what is still in progress, then let each cut request end through its recording
+          // (an audit record, durable, as shutdown_cut) before the workers stop: a request the
+          // gateway accepted is never left unrecorded, even one it cut.
+          for (auto& w : workers_) {
+            asio::post(w->ioc, [wp = w.get()] {
+              wp->cutting = true;
+              for (connection* c : wp->busy_clients) {
+                c->cancel();
+              }
+              for (connection* c : wp->busy_upstreams) {
+                c->cancel();
+              }
+            });
+          }
+          const auto recorded_by = std::chrono::steady_clock::now() + cut_grace;
+          while (state_.stats->active_connections.load() > 0 &&
+                 std::chrono::steady_clock::now() < recorded_by) {
+            tick.expires_after(milliseconds(20));
+            co_await tick.async_wait(nothrow);
+          }
+        }
+        const std::int64_t stopped = state_.stats->active_connections.load();
+        log_line(left == 0 ? "info" : "warn", "drained")
+            .num("connections_cut", left)
+            .num("connections_stopped", stopped)  // still open after the cut's grace: stopped unrecorded
+            .emit();
         for (auto& w : workers_) {
           w->ioc.stop();
         }

@@ -113,6 +113,14 @@ class session : public std::enable_shared_from_this<session> {
 
   // Serves requests while bytes are there, then parks the connection again.
   asio::awaitable<void> serve_ready() {
+    struct busy {  // cut at the drain deadline while it serves (server::begin_drain)
+      std::unordered_set<connection*>& set;
+      connection* c;
+      busy(std::unordered_set<connection*>& s, connection* conn) : set(s), c(conn) { set.insert(c); }
+      ~busy() { set.erase(c); }
+      busy(const busy&) = delete;
+      busy& operator=(const busy&) = delete;
+    } const serving(w_.busy_clients, client_.get());
     while (true) {
       next_step step = co_await handle_one();
       if (step == next_step::linger_close) {
@@ -430,6 +438,17 @@ class session : public std::enable_shared_from_this<session> {
   // connection does `after`. An outcome without a status (the client left) writes nothing.
   asio::awaitable<next_step> answer(request_context& ctx, const stage_result& r, next_step after) {
     ctx.result = r.result;
+    if (w_.cutting && r.result == outcome::client_disconnected) {
+      ctx.result = outcome::shutdown_cut;  // the gateway cancelled the connection, not the client
+    }
+    if (ctx.result == outcome::shutdown_cut) {
+      // Cut at the drain deadline: the client is sent nothing more; recorded with 503 when it had
+      // no answer yet, else with the status it had.
+      if (ctx.status == 0 && !ctx.head.method.empty()) {
+        ctx.status = 503;
+      }
+      co_return next_step::close;
+    }
     if (info(r.result).status == 0) {
       // A client that left after its head (before sending all of its body) made a request: it is
       // recorded, with nginx's 499 as forward() does when it leaves before the answer.

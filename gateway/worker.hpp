@@ -86,6 +86,12 @@ struct worker {
   std::mt19937_64 rng;
   // Connections waiting for their next request; closed at once when draining starts.
   std::unordered_set<connection*> idle_connections;
+  // Client connections serving a request, and the cluster connections their requests hold: when
+  // the drain deadline passes, each is cancelled (`cutting` set), so that every request still in
+  // progress ends through its recording, as shutdown_cut, before the worker stops.
+  std::unordered_set<connection*> busy_clients;
+  std::unordered_set<connection*> busy_upstreams;
+  bool cutting = false;
 };
 
 }  // namespace sovgw::gateway

@@ -193,6 +193,39 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(shown.returncode, 0, shown.stderr)
         self.assertIn("  decision:    no-policy\n", shown.stdout)
 
+    def test_requests_cut_at_the_drain_deadline_are_recorded(self):
+        # Probe round 17: at the drain deadline the workers stopped, and the requests still in
+        # progress (a stream half sent, a request waiting for its answer) had no record, though the
+        # client held a signed receipt for one. Each is now cut, then recorded, before the stop.
+        a = AuditedGateway(self, "  checkpoint_interval: 200ms\n")
+        a.config = a.config.replace("threads: 2\n", "threads: 2\ntimeouts:\n  drain: 500ms\n")
+        a.gateway.stop()
+        g = a.start()
+        streaming = tls_connect(g.port, a.certs)
+        streaming.sendall(chat_request(CHAT_STREAM, {"x-standin-chunks": "200", "x-standin-delay-ms": "100"}))
+        head = Reader(streaming).read_response(head_only=True)
+        self.assertEqual(head.status, 200)
+        waiting = tls_connect(g.port, a.certs)
+        waiting.sendall(chat_request(extra_headers={"x-standin-fault": "slow-headers", "x-standin-head-delay-ms": "8000"}))
+        self.assertTrue(wait_until(lambda: metric(g, "sovgw_active_connections") >= 2))
+        time.sleep(0.3)  # the second request is at the cluster
+        g.signal(signal.SIGTERM)
+        g.proc.wait(timeout=20)
+        self.assertEqual(g.proc.returncode, 0)
+        q = sovgw("audit", "query", "--db", a.db, "--format", "jsonl")
+        rows = {r["request_id"]: r for r in (json.loads(line) for line in q.stdout.splitlines() if line.strip())}
+        cut = rows.get(head.header("x-request-id"))
+        self.assertIsNotNone(cut, rows)
+        self.assertEqual((cut["error_kind"], cut["status"]), ("shutdown_cut", 200), cut)
+        others = [r for r in rows.values() if r["request_id"] != head.header("x-request-id")]
+        self.assertEqual([(r["error_kind"], r["status"]) for r in others], [("shutdown_cut", 503)], others)
+        drained = g.wait_for_json(lambda o: o.get("msg") == "drained")
+        self.assertEqual((drained["connections_cut"], drained.get("connections_stopped")), (2, 0), drained)
+        self.assertEqual(sovgw("audit", "verify", "--db", a.db, "--pubkey", os.path.join(a.keys, "signing.pub"))
+                         .returncode, 0)
+        streaming.close()
+        waiting.close()
+
     def test_a_corrupted_write_ahead_log_is_reported_not_cut_short(self):
         # While the gateway runs, the newest records live in RocksDB's write-ahead log. A byte
         # flipped in the middle of it must fail verification, not end the log early and pass.
