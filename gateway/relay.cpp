@@ -114,7 +114,7 @@ std::optional<std::string> location_on_gateway(std::string_view value) {
 
 // Appends the client's response head to `out`.
 void client_response_head(std::string& out, const request_context& ctx, const http::message_head& up,
-                          bool chunked, bool close, const geo_tagger& tagger) {
+                          bool chunked, bool close, bool reframed, const geo_tagger& tagger) {
   out.reserve(out.size() + up.raw.size() + (tagger.signing() ? 1024 : 512));  // receipt, signature
   out += "HTTP/1.1 ";
   append_number(out, static_cast<std::uint64_t>(up.status));
@@ -139,7 +139,7 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
   }
   append_field(out, "X-Request-Id", ctx.request_id);
   tagger.append_receipt(out, ctx, up.status);
-  if (up.framing == http::body_framing::content_length) {
+  if (up.framing == http::body_framing::content_length && !reframed) {
     out += "Content-Length: ";
     append_number(out, up.content_length);
     out += "\r\n";
@@ -174,17 +174,21 @@ class relay_run {
     const bool client_http10 = ctx.head.version_minor == 0;
     const bool streamed =
         up.framing == http::body_framing::chunked || up.framing == http::body_framing::until_close;
-    chunked_ = streamed && !client_http10;
-    const bool close = !keep_alive || (streamed && client_http10);
+    const bool events =
+        any_media_type(up, [](std::string_view type) { return http::iequals(type, "text/event-stream"); });
+    // An event stream the cluster sent with a Content-Length, holding the usage-only event the
+    // gateway asked for: its length changes once that event is removed, so the client gets it
+    // chunked (or, HTTP/1.0, until close) instead.
+    const bool reframed = ctx.usage_requested && events && up.framing == http::body_framing::content_length;
+    chunked_ = (streamed || reframed) && !client_http10;
+    const bool close = !keep_alive || ((streamed || reframed) && client_http10);
     after_ = close ? next_step::close : next_step::keep_alive;
     capture_ = recorder.captures_completion(ctx);
     meter_ = usage_meter_for(ctx.head, up, ctx.usage_requested);
     // An event stream's next event is seldom there when the last one has just been relayed.
-    paced_ = streamed && any_media_type(up, [](std::string_view type) {
-               return http::iequals(type, "text/event-stream");
-             });
+    paced_ = streamed && events;
     ctx.status = up.status;
-    client_response_head(*out_, ctx, up, chunked_, close, ex.tagger());
+    client_response_head(*out_, ctx, up, chunked_, close, reframed, ex.tagger());
   }
 
   // The request's tokens: the cluster's usage, or an estimate when the answer ended without it
@@ -252,6 +256,9 @@ class relay_run {
         }
         if (!durable) {
           co_return relay_result{};  // the client sees a truncated body
+        }
+        if (chunked_) {
+          *out_ += "0\r\n\r\n";  // re-framed (the constructor)
         }
       }
       bool written;

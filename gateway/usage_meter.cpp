@@ -246,8 +246,11 @@ void usage_meter::event(std::string_view ev, std::string_view separator, std::st
       const json::value v = json::parse(data, ec);
       const json::object* o = ec ? nullptr : v.if_object();
       const json::value* choices = o != nullptr ? o->if_contains("choices") : nullptr;
-      if (choices != nullptr && choices->is_array() && choices->as_array().empty()) {
-        return;  // the usage-only event the gateway asked for: not the client's
+      // No choices (an empty list, null, or none at all): the usage-only event the gateway asked
+      // for, not the client's.
+      if (o != nullptr && (choices == nullptr || choices->is_null() ||
+                           (choices->is_array() && choices->as_array().empty()))) {
+        return;
       }
     }
   }
@@ -358,8 +361,9 @@ usage_meter usage_meter_for(const http::message_head& request, const http::messa
     return {};
   }
   if (events) {
-    return usage_meter(usage_meter::mode::sse,
-                       usage_requested && up.framing != http::body_framing::content_length);
+    // A stream sent with a Content-Length is relayed re-framed (relay.cpp), so that the event can
+    // go whatever the framing.
+    return usage_meter(usage_meter::mode::sse, usage_requested);
   }
   usage_meter meter(usage_meter::mode::json, false);
   if (!json) {

@@ -14,7 +14,8 @@
 // late-extra-response,
 // x-standin-head-delay-ms (used by slow-headers), x-standin-echo-body (the answer is the request
 // body exactly as received: tests check what the gateway forwarded, byte for byte),
-// x-standin-content-type (the answer's Content-Type instead of application/json; empty: none).
+// x-standin-content-type (the answer's Content-Type instead of application/json; empty: none),
+// x-standin-stream-length (a stream sent whole, with a Content-Length, instead of chunked).
 //
 // --require-signature (with --verify-key FILE and/or --hmac-key FILE) makes it a cluster that only
 // serves requests the gateway signed: every request must carry a valid RFC 9421 signature under the
@@ -478,6 +479,26 @@ class handler {
                                      bool chat, int chunks, int delay_ms, bool reset_mid, bool include_usage,
                                      bool responses = false) {
     counters.streams_started++;
+    const int last = responses ? chunks + 1 : chunks;
+    if (req.count("x-standin-stream-length") != 0) {
+      // The whole stream at once, framed by a Content-Length (as some servers buffer it).
+      std::string all;
+      for (int i = 0; i <= last; ++i) {
+        const std::string first_words = opt_.echo ? "[" + opt_.name + "] " : std::string();
+        all += responses ? responses_event(model, i, chunks, first_words)
+                         : stream_event(model, chat, i, chunks, include_usage, first_words);
+      }
+      http::response<http::string_body> whole{http::status::ok, 11};
+      whole.set(http::field::server, "standin-cluster");
+      whole.set(http::field::content_type, "text/event-stream");
+      whole.set("x-standin-cluster", opt_.name);
+      whole.keep_alive(req.keep_alive());
+      whole.body() = std::move(all);
+      whole.prepare_payload();
+      auto [ec, n] = co_await http::async_write(stream_, whole, nothrow);
+      counters.streams_completed += ec ? 0 : 1;
+      co_return !ec && req.keep_alive();
+    }
     http::response<http::empty_body> res{http::status::ok, 11};
     res.set(http::field::server, "standin-cluster");
     res.set(http::field::content_type, "text/event-stream");
@@ -492,7 +513,6 @@ class handler {
       co_return false;
     }
     asio::steady_timer timer(co_await asio::this_coro::executor);
-    const int last = responses ? chunks + 1 : chunks;
     for (int i = 0; i <= last; ++i) {
       const std::string first_words = opt_.echo ? "[" + opt_.name + "] " : std::string();
       std::string data = responses ? responses_event(model, i, chunks, first_words)

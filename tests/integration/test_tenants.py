@@ -551,9 +551,10 @@ class UsageTest(unittest.TestCase):
         self.standin.stop()
         self.tmp.cleanup()
 
-    def call(self, path, body):
+    def call(self, path, body, extra_headers=None):
         raw = request_bytes("POST", path, json.dumps(body).encode(),
-                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"})
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
+                             **(extra_headers or {})})
         resp = send(self.gateway.port, self.certs, raw)
         self.assertEqual(resp.status, 200)
         return resp, access_line(self.gateway, resp)
@@ -575,6 +576,27 @@ class UsageTest(unittest.TestCase):
         self.assertEqual(len(events), 6)  # 5 chunks and [DONE]: no usage event, as the client asked
         self.assertFalse(any('"usage"' in e for e in events))
         self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
+
+    def test_a_stream_sent_with_a_content_length_is_unchanged_too(self):
+        # Probe round 17: a cluster that sends the whole stream with a Content-Length had its
+        # usage-only event (the gateway's) passed to a client that did not ask for it, or asked for
+        # false. The client now gets the stream re-framed (chunked), without that event.
+        for options in ({}, {"stream_options": {"include_usage": False}}):
+            with self.subTest(options):
+                resp, log = self.call("/v1/chat/completions", {"model": "m", "stream": True, "messages": [],
+                                                               **options}, {"x-standin-stream-length": "1"})
+                events = self.events(resp)
+                self.assertEqual(len(events), 6, events)
+                self.assertFalse(any('"usage"' in e for e in events))
+                self.assertEqual(resp.header("transfer-encoding"), "chunked")
+                self.assertIsNone(resp.header("content-length"))
+                self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
+        # Asked for, it is the client's, and the stream keeps its length.
+        resp, log = self.call("/v1/chat/completions", {"model": "m", "stream": True, "messages": [],
+                                                       "stream_options": {"include_usage": True}},
+                              {"x-standin-stream-length": "1"})
+        self.assertEqual(len(self.events(resp)), 7)
+        self.assertIsNotNone(resp.header("content-length"))
 
     def test_a_stream_with_include_usage_keeps_its_usage_event(self):
         resp, log = self.call("/v1/chat/completions", {"model": "m", "stream": True, "messages": [],
