@@ -139,7 +139,8 @@ class limiter {
   // Admitted: `reserve` tokens are held in every scope of `target` until charge(held, ...). With
   // `completion_unbounded` (the request does not bound its completion), the reservation adds the
   // scopes' estimate of such a completion (the largest of theirs): a running average of what the
-  // completions of their unbounded requests used, first_completion_estimate before any, so that
+  // completions of their unbounded requests used, first_completion_estimate before any and never
+  // less (a tenant cannot lower it with short answers before sending long ones together), so that
   // requests sent together on a budget's last tokens are refused rather than all let through.
   [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve,
                                 reservation& held, bool completion_unbounded = false);
