@@ -1193,18 +1193,10 @@ std::size_t nino_at(std::string_view t, std::size_t i) {
 // (Steueridentifikationsnummer, IdNr), the UK's National Insurance number (NINO).
 template <typename Hit>
 bool scan_labelled_ids(std::string_view t, Hit&& hit) {
-  static constexpr std::array<std::string_view, 11> cues = {"pesel",
-                                                            "bsn",
-                                                            "burgerservicenummer",
-                                                            "sofinummer",
-                                                            "steuer-id",
-                                                            "steuerid",
-                                                            "steuer-identifikationsnummer",
-                                                            "steueridentifikationsnummer",
-                                                            "identifikationsnummer",
-                                                            "idnr",
-                                                            "nino"};
-  static constexpr std::array<std::string_view, 1> long_cues = {"national insurance"};
+  // One pass for every label ("steuer" as a prefix: Steuer-ID, SteuerID, Steueridentifikationsnummer).
+  static constexpr std::array<std::string_view, 9> cues = {"pesel",      "bsn",    "burgerservicenummer",
+                                                           "sofinummer", "steuer", "identifikationsnummer",
+                                                           "idnr",       "nino",   "national insurance"};
   const auto value_at = [](std::string_view text, std::size_t k) {
     std::size_t end = is_upper(text[k]) ? nino_at(text, k) : npos;
     if (end == npos && is_digit(text[k])) {
@@ -1214,8 +1206,7 @@ bool scan_labelled_ids(std::string_view t, Hit&& hit) {
     }
     return end;
   };
-  return scan_after_cue(t, cues, {"bsn", "idnr", "nino", "pesel"}, value_at, hit) ||
-         scan_after_cue(t, long_cues, {}, value_at, hit);
+  return scan_after_cue(t, cues, {"bsn", "idnr", "nino", "pesel"}, value_at, hit);
 }
 
 template <typename Hit>
