@@ -462,9 +462,10 @@ std::size_t iban_separator(std::string_view t, std::size_t k, bool& plain) {
     for (const char c : std::string_view(" \t\n\r-./_,:;|")) {
       kinds[static_cast<unsigned char>(c)] = 1;
     }
-    for (const char c : std::string_view("~*+=#\\!\"$%&'()<>?@[]^`{}\x1f")) {
+    for (const char c : std::string_view("~*+=#\\!\"$%&'()<>?@[]^`{}")) {
       kinds[static_cast<unsigned char>(c)] = 2;
     }
+    kinds[static_cast<unsigned char>(mark_byte)] = 2;  // any mark outside ASCII (fold.hpp)
     return kinds;
   }();
   const std::uint8_t kind = table[static_cast<unsigned char>(t[k])];

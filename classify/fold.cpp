@@ -21,7 +21,9 @@ struct fold_multi {
   const char* ascii;  // two to four characters
 };
 
-constexpr std::uint8_t mark = 0x1F;
+constexpr std::uint8_t mark = 0x1F;  // the generator's MARK
+static_assert(static_cast<char>(mark) == mark_byte,
+              "a mark is written as the byte that marks it in the table");
 
 #include "classify/fold_table.inc"
 
@@ -53,7 +55,7 @@ std::optional<std::string_view> fold_of(std::uint32_t cp, bool marks, char& one)
       if (!marks) {
         return std::nullopt;
       }
-      one = static_cast<char>(mark);  // the unit separator: no other control survives folding
+      one = mark_byte;  // the unit separator: no other control survives folding
       return std::string_view(&one, 1);
     }
     one = static_cast<char>(r.ascii + r.step * (cp - r.first));
