@@ -77,6 +77,20 @@ class symlinked_db_test(audit_case):
         self.assertEqual(len(doc["problems"]), 1, doc["problems"])
 
 
+class deleted_newest_test(audit_case):
+    def test_every_checkpoint_over_the_deleted_records_is_named(self):
+        # Probe round 14: with the published checkpoint beside the log, the summary counted the
+        # failed stored checkpoint ("1 of N fail verification") but no line named it.
+        self.append(12)
+        run(TAMPER, self.db, "delete-newest", "1", check=0)
+        p = self.verify()
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn(f"the log holds 11 records but the checkpoint the gateway published at {self.db}.checkpoint, "
+                      "and a checkpoint signed in the log, cover 12: record 11 was deleted since", p.stdout)
+        run(TAMPER, self.db, "delete-newest", "2", check=0)
+        self.assertIn("cover 12: records 9..11 were deleted since", self.verify().stdout)
+
+
 class record_option_test(audit_case):
     def setUp(self):
         super().setUp()
