@@ -63,7 +63,7 @@ constexpr street_type english_types[] = {
     {"court", true}, {"close", true}, {"walk", true}, {"hill", true}, {"row", true},   {"gardens", true},
     {"mews", true},  {"grove", true}};
 
-// The end of a German or Dutch street's one word ("Hauptstraße", "Keizersgracht"), after at least
+// The end of a German or Dutch street's one word ("Hauptstra\u00dfe", "Keizersgracht"), after at least
 // `min_before` bytes: "Spring" is not a street, nor "Blockade" a quay.
 struct street_suffix {
   std::string_view text;
@@ -73,19 +73,51 @@ constexpr street_suffix street_suffixes[] = {{"stra\u00dfe"}, {"strasse"}, {"str
                                              {"allee"},       {"platz"},   {"damm"},  {"ufer"},    {"straat"},
                                              {"gracht"},      {"laan"},    {"plein"}, {"kade", 5}, {"singel"},
                                              {"dijk"},        {"dreef"},   {"steeg"}};
-// The same as a word of its own after a capitalised one: "Berliner Straße 12".
+// The same as a word of its own after a capitalised one: "Berliner Stra\u00dfe 12".
 constexpr std::string_view street_words[] = {"stra\u00dfe", "strasse", "str.", "allee", "platz", "gasse"};
 
 // German words with a street's ending that name no street: a place to work, park or store, a
-// way back or around ("Speicherplatz 500 GB", "Arbeitsplatz 12", "Lösungsweg 2").
-constexpr std::string_view not_streets[] = {
-    "arbeitsplatz",     "speicherplatz", "parkplatz",   "stellplatz",   "sitzplatz",
-    "steckplatz",       "standplatz",    "liegeplatz",  "studienplatz", "kitaplatz",
-    "ausbildungsplatz", "lösungsweg",    "rückweg",     "umweg",        "ausweg",
-    "heimweg",          "hinweg",        "rechtsweg",   "bildungsweg",  "dienstweg",
-    "lieferweg",        "versandweg",    "zahlungsweg", "lernweg",      "staudamm"};
+// way back or around, a production line ("Speicherplatz 500 GB", "Arbeitsplatz 12",
+// "Lösungsweg 2", "Fertigungsstraße 2").
+constexpr std::string_view not_streets[] = {"arbeitsplatz",
+                                            "speicherplatz",
+                                            "parkplatz",
+                                            "stellplatz",
+                                            "sitzplatz",
+                                            "steckplatz",
+                                            "standplatz",
+                                            "liegeplatz",
+                                            "studienplatz",
+                                            "kitaplatz",
+                                            "ausbildungsplatz",
+                                            "lösungsweg",
+                                            "rückweg",
+                                            "umweg",
+                                            "ausweg",
+                                            "heimweg",
+                                            "hinweg",
+                                            "rechtsweg",
+                                            "bildungsweg",
+                                            "dienstweg",
+                                            "lieferweg",
+                                            "versandweg",
+                                            "zahlungsweg",
+                                            "lernweg",
+                                            "staudamm",
+                                            "lagerplatz",
+                                            "tabellenplatz",
+                                            "startplatz",
+                                            "fluchtweg",
+                                            "fertigungsstra\u00dfe",
+                                            "fertigungsstrasse",
+                                            "montagestra\u00dfe",
+                                            "montagestrasse",
+                                            "produktionsstra\u00dfe",
+                                            "produktionsstrasse",
+                                            "waschstra\u00dfe",
+                                            "waschstrasse"};
 
-// Capitalised words that are not a street's name though one may come before "Straße" or "Platz".
+// Capitalised words that are not a street's name though one may come before "Stra\u00dfe" or "Platz".
 constexpr std::string_view not_street_names[] = {"der", "die", "das", "the", "ein", "eine", "den", "dem"};
 
 bool space(char c) { return c == ' ' || c == '\t'; }
@@ -131,6 +163,9 @@ std::size_t house_number_at(std::string_view t, std::size_t i) {
   if (k + 1 < t.size() && (t[k] == '.' || t[k] == ',' || t[k] == ':') && is_digit(t[k + 1])) {
     return npos;
   }
+  if (k < t.size() && t[k] == ':') {
+    return npos;  // a heading or an item: "Corso Python 2023: lezione 3", "Linie 2: steht"
+  }
   // A quantity, not a house number: "Speicherplatz 500 GB", "Rückweg 3 km", "Parkplatz 5 €".
   static constexpr std::string_view units[] = {
       "gb",  "mb",  "kb", "tb",   "gib", "mib", "km",  "m", "cm",  "mm",    "kg",  "g",   "min",    "h",
@@ -149,6 +184,23 @@ std::size_t house_number_at(std::string_view t, std::size_t i) {
     }
   }
   return k;
+}
+
+// Whether a space and a lower-case plural follow at k: what comes before counts things ("3 Hard
+// Drive units", "Via SSH 2 tunnels", "Click Place Order 2 times"), it is no address.
+bool counted_things_at(std::string_view t, std::size_t k) {
+  if (k >= t.size() || !space(t[k])) {
+    return false;
+  }
+  const std::size_t b = k + 1;
+  std::size_t e = b;
+  while (e < t.size() && is_lower(t[e])) {
+    ++e;
+  }
+  static constexpr std::string_view verbs[] = {"this", "thus", "plus",  "says",  "does", "goes", "lies",
+                                               "sits", "runs", "looks", "seems", "gets", "was",  "has"};
+  return e - b >= 4 && t[e - 1] == 's' && !is_alnum(e < t.size() ? t[e] : ' ') &&
+         !one_of(t, b, e, verbs, std::size(verbs));
 }
 
 // Spaces, then a house number optionally after a ',' and "nº", "n.º", "n°", "no.", "nr." ("Calle
@@ -255,7 +307,15 @@ std::size_t number_first_at(std::string_view t, std::size_t i) {
   for (const std::string_view type : french_types) {
     if (const std::size_t e = word_end(t, k, type); e != npos && e < t.size() && t[e] == ' ') {
       const std::size_t name = street_name_at(t, e + 1);
-      return name == npos ? npos : with_postal_code(t, name, false);
+      // "route", "place", "cours", "voie" are English words too ("add 2 route Guards"): without a
+      // particle ("2 route de Lyon") they need a postal code after them.
+      static constexpr std::string_view also_english[] = {"route", "place", "cours", "voie"};
+      static constexpr std::string_view particles[] = {"de", "du", "des", "d'", "la", "le"};
+      const bool weak =
+          std::find(std::begin(also_english), std::end(also_english), type) != std::end(also_english) &&
+          !std::any_of(std::begin(particles), std::end(particles),
+                       [&](std::string_view p) { return t.substr(e + 1, p.size()) == p; });
+      return name == npos ? npos : with_postal_code(t, name, weak);
     }
   }
   // One to three capitalised words, then an English street type.
@@ -267,7 +327,7 @@ std::size_t number_first_at(std::string_view t, std::size_t i) {
     k = e + 1;
     for (const street_type& type : english_types) {
       if (const std::size_t end = word_end(t, k, type.text); end != npos) {
-        return with_postal_code(t, end, type.weak);
+        return counted_things_at(t, end) ? npos : with_postal_code(t, end, type.weak);
       }
     }
   }
@@ -290,7 +350,7 @@ std::size_t type_first_at(std::string_view t, std::size_t i) {
     }
     const std::size_t name = street_name_at(t, k);
     const std::size_t number = name == npos ? npos : number_after_name(t, name);
-    if (number == npos) {
+    if (number == npos || counted_things_at(t, number)) {
       return false;
     }
     found = with_postal_code(t, number, type.text == "via" && !is_upper(t[i]));
@@ -299,8 +359,8 @@ std::size_t type_first_at(std::string_view t, std::size_t i) {
   return found;
 }
 
-// "Hauptstraße 5", "Keizersgracht 123", "Berliner Straße 12": from a capitalised word at i.
-// Returns the finding's end or npos; `begin` is where it starts (the word before "Straße").
+// "Hauptstra\u00dfe 5", "Keizersgracht 123", "Berliner Stra\u00dfe 12": from a capitalised word at i.
+// Returns the finding's end or npos; `begin` is where it starts (the word before "Stra\u00dfe").
 std::size_t street_word_first_at(std::string_view t, std::size_t i, std::size_t& begin) {
   const std::size_t letters_end = capitalised_word_at(t, i);
   if (letters_end == npos) {
@@ -308,7 +368,7 @@ std::size_t street_word_first_at(std::string_view t, std::size_t i, std::size_t&
   }
   // "Hauptstr." ends with its dot.
   const std::size_t dotted = letters_end < t.size() && t[letters_end] == '.' ? letters_end + 1 : letters_end;
-  // A house number follows ("Hauptstraße 5", "Calle Mayor, nº 3"): most words fail here.
+  // A house number follows ("Hauptstra\u00dfe 5", "Calle Mayor, nº 3"): most words fail here.
   std::size_t next = dotted;
   while (next < t.size() && (t[next] == ',' || space(t[next])) && next - dotted < 3) {
     ++next;

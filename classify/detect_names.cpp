@@ -84,7 +84,8 @@ constexpr auto cues = [] {
 constexpr auto cue_index = make_pair_index(cues, [](const cue& c) { return c.text; });
 
 // Capitalised words that start a sentence or fill a field without being a name: pronouns,
-// articles, yes and no, greetings, placeholders, and the job titles "Sr." (senior) comes before.
+// articles, yes and no, greetings, placeholders, the job titles "Sr." (senior) comes before, and
+// those of "je suis Product Owner", "je suis Responsable RH".
 // Lower case, each between spaces; compared case-insensitively (not_a_name).
 constexpr std::string_view not_names =
     " the and not yes hello hi hey dear thanks thank please we you he she it they this that "
@@ -97,7 +98,14 @@ constexpr std::string_view not_names =
     "hij zij wij het een en maar nee hoi dank mijn onbekend ty ona wy oni tak nie dzie\xc5\x84 "
     "cze\xc5\x9b\xc4\x87 nieznany eu ele ela n\xc3\xb3s os um uma sim n\xc3\xa3o ol\xc3\xa1 "
     "obrigado obrigada meu minha desconhecido developer engineer manager director analyst "
-    "consultant designer architect software data vice ";
+    "consultant designer architect software data vice product project owner lead head senior "
+    "junior student intern founder freelance freelancer ceo cto cfo coo scrum programmer "
+    "assistant responsable directeur directrice d\xc3\xa9veloppeur d\xc3\xa9veloppeuse "
+    "ing\xc3\xa9nieur ing\xc3\xa9nieure chef cheffe consultante stagiaire \xc3\xa9tudiant "
+    "\xc3\xa9tudiante m\xc3\xa9"
+    "decin avocat avocate infirmier infirmi\xc3\xa8re pr\xc3\xa9sident "
+    "pr\xc3\xa9sidente g\xc3\xa9rant g\xc3\xa9rante comptable technicien technicienne commercial "
+    "commerciale fondateur fondatrice administrateur administratrice assistante ";
 
 bool not_a_name(std::string_view t, std::size_t begin, std::size_t end) {
   // A hash set of the words, made once: a search of the list cost ~1 us per capitalised word,
@@ -117,6 +125,11 @@ bool not_a_name(std::string_view t, std::size_t begin, std::size_t end) {
   }
   for (std::size_t i = begin; i < end; ++i) {
     word[i - begin] = to_lower(t[i]);
+    // Latin-1's capitals (U+00C0..00DE but U+00D7): "Étudiante" is "étudiante".
+    if (i > begin && t[i - 1] == '\xc3' && static_cast<unsigned char>(t[i]) >= 0x80 &&
+        static_cast<unsigned char>(t[i]) <= 0x9e && static_cast<unsigned char>(t[i]) != 0x97) {
+      word[i - begin] = static_cast<char>(t[i] + 0x20);
+    }
   }
   return words.contains(std::string_view(word.data(), end - begin));
 }

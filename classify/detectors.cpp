@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <type_traits>
 
 #include "classify/detect_text.hpp"
 #include "classify/fold.hpp"
@@ -27,6 +28,23 @@ using namespace detail;
 // the '@' ("alice @ example.com" reads as an address to a model; a line break ends it, as it
 // separates two strings in a JSON body's text), and up to two on either side of a dot of the
 // domain when a lower-case label follows ("alice@example .com"; "at home . Then" is a sentence).
+#include "classify/tld_table.inc"
+
+// Whether an ASCII top-level domain (any letter case) is one an address can end in: a delegated
+// one or a name reserved for private use (tld_table.inc). "q@k.transpose(", "@pytest.fixture" and
+// "@john.doe" at the start of a message glued to the word before it end in none.
+bool known_tld(std::string_view tld) {
+  char lowered[64];
+  if (tld.size() > sizeof(lowered)) {
+    return false;
+  }
+  for (std::size_t i = 0; i < tld.size(); ++i) {
+    lowered[i] = to_lower(tld[i]);
+  }
+  return std::binary_search(std::begin(known_tlds), std::end(known_tlds),
+                            std::string_view(lowered, tld.size()));
+}
+
 template <typename Hit>
 bool scan_plain_email(std::string_view t, Hit&& hit) {
   const auto utf8 = [](char c) { return static_cast<unsigned char>(c) >= 0x80; };
@@ -110,24 +128,39 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
       while (end > domain && t[end - 1] == '.') {  // a sentence's full stop
         --end;
       }
-      if (last_dot != npos && last_dot >= end) {
-        last_dot = t.substr(0, end).rfind('.');
+      // The top-level domain: letters of a known name (known_tld), a Unicode name or an xn-- one.
+      // Labels after the last that is one are dropped: "alice@example.com.zz" is an address with
+      // something stuck to it.
+      const auto is_tld = [&](std::string_view tld) {
+        const bool punycode =
+            tld.size() > 4 && to_lower(tld[0]) == 'x' && to_lower(tld[1]) == 'n' && tld[2] == '-' &&
+            tld[3] == '-' &&
+            std::all_of(tld.begin() + 4, tld.end(), [](char c) { return is_alnum(c) || c == '-'; });
+        const bool letters =
+            std::all_of(tld.begin(), tld.end(), [&](char c) { return is_alpha(c) || utf8(c); });
+        return punycode || (letters && (std::any_of(tld.begin(), tld.end(), utf8) || known_tld(tld)));
+      };
+      bool ends_in_tld = false;
+      while (!ends_in_tld) {
+        if (last_dot != npos && last_dot >= end) {
+          last_dot = t.substr(0, end).rfind('.');
+        }
+        if (last_dot == npos || last_dot <= domain) {
+          break;
+        }
+        std::size_t tld_begin = last_dot + 1;
+        while (tld_begin < end && blank(t[tld_begin])) {
+          ++tld_begin;
+        }
+        ends_in_tld = end - tld_begin >= 2 && is_tld(t.substr(tld_begin, end - tld_begin));
+        if (!ends_in_tld) {
+          end = last_dot;
+          while (end > domain && blank(t[end - 1])) {
+            --end;
+          }
+        }
       }
-      std::size_t tld_begin = last_dot == npos ? npos : last_dot + 1;
-      while (tld_begin < end && blank(t[tld_begin])) {
-        ++tld_begin;
-      }
-      if (last_dot == npos || last_dot <= domain || end - tld_begin < 2) {
-        continue;
-      }
-      const std::string_view tld = t.substr(tld_begin, end - tld_begin);
-      const bool punycode =
-          tld.size() > 4 && to_lower(tld[0]) == 'x' && to_lower(tld[1]) == 'n' && tld[2] == '-' &&
-          tld[3] == '-' &&
-          std::all_of(tld.begin() + 4, tld.end(), [](char c) { return is_alnum(c) || c == '-'; });
-      const bool letters =
-          std::all_of(tld.begin(), tld.end(), [&](char c) { return is_alpha(c) || utf8(c); });
-      if (!letters && !punycode) {
+      if (!ends_in_tld) {
         continue;
       }
     }
@@ -1037,10 +1070,32 @@ std::size_t date_at(std::string_view t, std::size_t i) {
   return sep(" ") && word() && sep(" ") && number(4, 4) ? k : npos;
 }
 
+// Whether the word at t[i] is a label of its own, a compound naming some other number
+// ("Artikelnummer", "Kassenzeichen", "Kundennr", "ordernumber"): what follows it is that number.
+bool other_label_at(std::string_view t, std::size_t i) {
+  std::size_t e = i;
+  while (e < t.size() && is_alpha(t[e])) {
+    ++e;
+  }
+  const std::string_view word = t.substr(i, e - i);
+  const auto ends_with = [&](std::string_view suffix) {
+    if (word.size() <= suffix.size() + 1) {
+      return false;  // the suffix alone ("Nummer", "Nr") is the cue's own noun
+    }
+    for (std::size_t j = 0; j < suffix.size(); ++j) {
+      if (to_lower(word[word.size() - suffix.size() + j]) != suffix[j]) {
+        return false;
+      }
+    }
+    return true;
+  };
+  return ends_with("nummer") || ends_with("number") || ends_with("zeichen") || ends_with("nr");
+}
+
 // A value (date_at, icd10_at: its end, or npos) that starts a word within 48 characters after a
-// cue that starts a word. Cues are lower case, start with a letter and are matched
-// case-insensitively as prefixes ("diagnos" finds "diagnosed"); a cue in `whole_words` must also
-// end a word ("dx", not "dxf").
+// cue that starts a word, with no other label between them (other_label_at). Cues are lower case,
+// start with a letter and are matched case-insensitively as prefixes ("diagnos" finds
+// "diagnosed"); a cue in `whole_words` must also end a word ("dx", not "dxf").
 template <std::size_t N, typename ValueAt, typename Hit>
 bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& cues,
                     std::initializer_list<std::string_view> whole_words, ValueAt&& value_at, Hit&& hit) {
@@ -1048,8 +1103,10 @@ bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& c
   for (std::string_view cue : cues) {
     first_letters |= 1u << (cue[0] - 'a');
   }
+  std::string_view cue;  // the one cue_at found
   const auto cue_at = [&](std::size_t i) {
-    for (std::string_view cue : cues) {
+    for (std::string_view candidate : cues) {
+      cue = candidate;
       if (cue[0] != to_lower(t[i]) || t.size() - i < cue.size()) {
         continue;
       }
@@ -1081,7 +1138,16 @@ bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& c
       if (!is_alnum(t[k]) || !starts_word(t, k)) {
         continue;
       }
-      if (const std::size_t end = value_at(t, k); end != npos) {
+      if (is_alpha(t[k]) && other_label_at(t, k)) {
+        break;
+      }
+      std::size_t end = npos;
+      if constexpr (std::is_invocable_v<ValueAt, std::string_view, std::size_t, std::string_view>) {
+        end = value_at(t, k, cue);  // a value of the kind the cue names
+      } else {
+        end = value_at(t, k);
+      }
+      if (end != npos) {
         if (hit(k, end)) {
           return true;
         }
@@ -1143,12 +1209,21 @@ std::size_t bsn_at(std::string_view t, std::size_t i) {
   return sum % 11 == 0 && sum != 0 ? end : npos;
 }
 
-// Germany's Steuer-ID (steuerliche Identifikationsnummer): 11 digits, no leading zero, the last an
-// ISO 7064 MOD 11,10 check digit.
+// Germany's Steuer-ID (steuerliche Identifikationsnummer): 11 digits, no leading zero; in the
+// first ten exactly one digit repeats, twice or three times, and the others appear once at most;
+// the last is an ISO 7064 MOD 11,10 check digit. (About one eleven-digit number in 250 passes.)
 std::size_t steuer_id_at(std::string_view t, std::size_t i) {
   std::array<int, 11> d{};
   const std::size_t end = id_digits_at(t, i, 11, d);
   if (end == npos || d[0] == 0) {
+    return npos;
+  }
+  std::array<int, 10> seen{};
+  for (std::size_t j = 0; j < 10; ++j) {
+    ++seen[static_cast<std::size_t>(d[j])];
+  }
+  const auto repeated = std::count_if(seen.begin(), seen.end(), [](int n) { return n > 1; });
+  if (repeated != 1 || *std::max_element(seen.begin(), seen.end()) > 3) {
     return npos;
   }
   int product = 10;
@@ -1194,18 +1269,23 @@ std::size_t nino_at(std::string_view t, std::size_t i) {
 // (Steueridentifikationsnummer, IdNr), the UK's National Insurance number (NINO).
 template <typename Hit>
 bool scan_labelled_ids(std::string_view t, Hit&& hit) {
-  // One pass for every label ("steuer" as a prefix: Steuer-ID, SteuerID, Steueridentifikationsnummer).
-  static constexpr std::array<std::string_view, 9> cues = {"pesel",      "bsn",    "burgerservicenummer",
-                                                           "sofinummer", "steuer", "identifikationsnummer",
-                                                           "idnr",       "nino",   "national insurance"};
-  const auto value_at = [](std::string_view text, std::size_t k) {
-    std::size_t end = is_upper(text[k]) ? nino_at(text, k) : npos;
-    if (end == npos && is_digit(text[k])) {
-      end = pesel_at(text, k);
-      end = end != npos ? end : steuer_id_at(text, k);
-      end = end != npos ? end : bsn_at(text, k);
+  // One pass for every label; as prefixes, "steuer-id" and "steuerid" find Steuer-ID,
+  // Steuer-Identifikationsnummer, SteuerID and Steueridentifikationsnummer (not Steuergerät).
+  static constexpr std::array<std::string_view, 11> cues = {
+      "pesel",     "bsn",  "burgerservicenummer",   "sofinummer", "steuer-id",         "steuerid",
+      "steuer id", "idnr", "identifikationsnummer", "nino",       "national insurance"};
+  const auto value_at = [](std::string_view text, std::size_t k, std::string_view cue) {
+    switch (cue[0]) {
+      case 'p':
+        return pesel_at(text, k);
+      case 'b':
+      case 's':
+        return cue[1] == 't' ? steuer_id_at(text, k) : bsn_at(text, k);  // steuer… or sofinummer
+      case 'i':
+        return steuer_id_at(text, k);
+      default:  // nino, national insurance
+        return nino_at(text, k);
     }
-    return end;
   };
   return scan_after_cue(t, cues, {"bsn", "idnr", "nino", "pesel"}, value_at, hit);
 }

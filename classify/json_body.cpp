@@ -7,6 +7,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "classify/detect_text.hpp"
 #include "classify/fold.hpp"
@@ -648,14 +649,43 @@ class inspect_handler : public detail::no_size_limits {
       chosen_key_.assign(key);
       return;
     }
-    if (long_key || k.size() > 9) {
+    if (long_key) {
       return;
     }
-    if (k == "metadata" || (depth_ >= 2 && (k == "input" || k == "arguments"))) {
-      data_from_ = depth_;  // (the top-level input is the Responses API's prompt, not a tool's)
+    if (is_data_key(k, depth_)) {
+      data_from_ = depth_;
     } else {
       nested_model_next_ = depth_ >= 2 && k == "model";
     }
+  }
+  // The keys whose values are the client's data or a schema, which no cluster runs or loads
+  // (note_nested_model): tags, documents, the schemas of tools and of the output (JSON Schema's
+  // `default` and `examples` hold any object: pydantic writes a nested model's default there),
+  // and below the top level what tools take and give back (OpenAI's `arguments`, Anthropic's
+  // `input`, Gemini's `args` and `response`, Cohere's `parameters` and `outputs`) and a stored
+  // prompt's `variables`. The top-level `input` is the Responses API's prompt, and the top-level
+  // `parameters` TGI's and LoRAX's generation settings (where an adapter is chosen), so those two
+  // are read. `k` is in lower case, at most short_key_ bytes.
+  static bool is_data_key(std::string_view k, std::size_t depth) {
+    static constexpr word_set anywhere{"metadata",
+                                       "documents",
+                                       "tool_results",
+                                       "response_format",
+                                       "structured_outputs",
+                                       "guided_json",
+                                       "json_schema",
+                                       "response_schema",
+                                       "responseschema",
+                                       "responsejsonschema",
+                                       "parametersjsonschema",
+                                       "input_schema",
+                                       "output_schema",
+                                       "text",
+                                       "format"};
+    static constexpr word_set below_top{"input",   "arguments", "args",   "response", "parameters",
+                                        "outputs", "output",    "schema", "default",  "examples",
+                                        "example", "const",     "enum",   "variables"};
+    return anywhere.contains(k) || (depth >= 2 && below_top.contains(k));
   }
 
   bool value_may_be(std::string_view what, error_code& ec) {
@@ -798,6 +828,14 @@ class inspect_handler : public detail::no_size_limits {
                                 printable(name)),
                     ec);
     }
+    // Laravel runs a JSON body's `_method` as the request's method (Symfony and Spring a form's):
+    // one the policy never decided.
+    if (top && folded == "_method") {
+      return refuse(body_error::other_models,
+                    "the body overrides the method (\"_method\"): a server may run the request as that "
+                    "method instead of the one the policy decided; send the method itself",
+                    ec);
+    }
     // A router that takes the server, the credentials or a whole routing table from the request
     // (LiteLLM's user_config, api_base, base_url, api_key with client-side credentials) sends
     // the prompt where the client says, to a model the policy never saw.
@@ -897,7 +935,7 @@ class inspect_handler : public detail::no_size_limits {
   bool item_other_ = false;          // ... and other keys
   bool tool_type_next_ = false;      // the value being read is a tool's type
   bool remote_key_ = false;          // the last top-level key names remote servers
-  char short_key_[16] = {};          // short_key(): the key being read, its first bytes
+  char short_key_[24] = {};          // short_key(): the key being read, its first bytes
   std::size_t short_key_size_ = 0;
   bool short_key_long_ = false;
   bool nested_model_next_ = false;  // the value being read is a nested "model" (note_nested_model)
@@ -1358,10 +1396,20 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
 void json_inspector::scan_glued(std::uint32_t which, bool locate, scan_result& scan) {
   constexpr std::size_t glue_reach = 64;
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  const auto seam_matters = [&](const text_span& before, const text_span& after) {
+  // A string of blanks or nothing between two others is no boundary: a template puts the two
+  // side by side all the same ("card 4111 1111", "", "1111 1111"). It is skipped, as blanks.
+  const auto is_blank = [&](const text_span& s) {
+    for (std::size_t at = s.begin; at < s.end; ++at) {
+      if (!blank(text_[at])) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const auto seam_matters = [&](const text_span& before, const text_span& after, bool skipped) {
     std::size_t l = before.end;
     std::size_t r = after.begin;
-    bool spaced = false;
+    bool spaced = skipped;
     for (int n = 0; n < 2 && l > before.begin && blank(text_[l - 1]); ++n, spaced = true) {
       --l;
     }
@@ -1395,15 +1443,25 @@ void json_inspector::scan_glued(std::uint32_t which, bool locate, scan_result& s
   };
   constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
   std::size_t window_ends_with = none;  // the string whose end closes the window, if any
-  for (std::size_t k = 1; k < prose_.size(); ++k) {
-    const text_span& before = prose_[k - 1];
+  std::size_t previous = none;          // the last string that is not blank
+  for (std::size_t k = 0; k < prose_.size(); ++k) {
+    if (is_blank(prose_[k])) {
+      continue;
+    }
+    if (previous == none) {
+      previous = k;
+      continue;
+    }
+    const text_span& before = prose_[previous];
     const text_span& after = prose_[k];
-    if (!seam_matters(before, after)) {
+    const bool skipped = k - previous > 1;
+    const std::size_t before_index = std::exchange(previous, k);
+    if (!seam_matters(before, after, skipped)) {
       flush();
       window_ends_with = none;
       continue;
     }
-    if (window_ends_with != k - 1) {
+    if (window_ends_with != before_index) {
       flush();
       take(before.end - before.begin <= glue_reach
                ? before.begin

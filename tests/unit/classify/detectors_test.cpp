@@ -47,6 +47,18 @@ TEST_CASE("email") {
   CHECK_FALSE(fires("email", "decorators like @property, or x@2x.p"));
 }
 
+TEST_CASE("email: the domain ends in a top-level domain there is, or one kept for private use") {
+  CHECK(found("email", "bob@corp.internal, eve@nas.local") == "bob@corp.internal|eve@nas.local");
+  CHECK(found("email", "ALICE@EXAMPLE.COM") == "ALICE@EXAMPLE.COM");
+  // Something stuck after the address does not hide it.
+  CHECK(found("email", "write to alice@example.com.zz now") == "alice@example.com");
+  CHECK(found("email", "write to alice@example.com.Thanks") == "alice@example.com");
+  // Code and mentions end in none (probe round 18).
+  CHECK_FALSE(fires("email", "attn = q@k.transpose(-2, -1); y = W@x.shape"));
+  CHECK_FALSE(fires("email", "done@john.doe can you check"));
+  CHECK_FALSE(fires("email", "handler@pytest.fixture"));
+}
+
 TEST_CASE("phone: international and the 0X XX XX XX XX national form") {
   CHECK(fires("phone", "call +33 6 12 34 56 78 tomorrow"));
   CHECK(fires("phone", "call +33 (0)6 12 34 56 78 tomorrow"));
@@ -128,6 +140,15 @@ TEST_CASE("national id: PESEL, BSN, Steuer-ID and NINO after their labels") {
   CHECK(found("national_id", "Steuer-ID 65929970488").empty());
   CHECK(found("national_id", "order 111222333, invoice 44051401359").empty());  // no label
   CHECK(found("national_id", "bsnx 111222333").empty());                        // not the label
+  // Probe round 18: a word that starts like a label, a number another label names, a Steuer-ID
+  // without its one repeated digit, and a PESEL after a Steuer-ID's label.
+  CHECK(found("national_id", "Steuergerät (ECU) Teilenummer 52175337723").empty());
+  CHECK(found("national_id", "Steuerberatung Schulz, Mandantennummer 52175337723").empty());
+  CHECK(found("national_id", "BSN medical Leukoplast, Artikelnummer 662662465").empty());
+  CHECK(found("national_id", "Steuer-ID 52175337723").empty());  // passes MOD 11,10; five digits repeat
+  CHECK(found("national_id", "IdNr. 44051401359").empty());      // a PESEL
+  CHECK(found("national_id", "Steuer ID 65929970489") == "65929970489");
+  CHECK(found("national_id", "Identifikationsnummer: 65929970489") == "65929970489");
 }
 
 TEST_CASE("ip address: IPv4 and IPv6, not versions or code") {
@@ -246,6 +267,13 @@ TEST_CASE("person name: what is not one") {
   CHECK_FALSE(fires("person_name", "Herr der Ringe, Sr. Software Engineer, Mr 5, Dr. J."));
   CHECK_FALSE(fires("person_name", "user.name = getName(); // name:\"x\", Name:42 Name: _Foo"));
   CHECK_FALSE(fires("person_name", "meeting on 12/03/2025 at 10:30, Name:\n"));
+  // A job title after "je suis" (probe round 18), accented and capitalised too.
+  CHECK_FALSE(fires("person_name",
+                    "Bonjour, je suis Product Owner chez un \xc3\xa9"
+                    "diteur"));
+  CHECK_FALSE(fires("person_name", "je suis Responsable RH; je suis D\xc3\xa9veloppeur Full-Stack"));
+  CHECK_FALSE(fires("person_name", "je suis \xc3\x89tudiante, je suis Ing\xc3\xa9nieur"));
+  CHECK(found("person_name", "je suis \xc3\x89mile Zola") == "\xc3\x89mile Zola");
 }
 
 TEST_CASE("postal address: a street and its number, in each language") {
@@ -303,6 +331,20 @@ TEST_CASE("postal address: what is not one") {
   CHECK(found("postal_address", "Am Marktplatz 3") == "Marktplatz 3");
   CHECK(found("postal_address", "an Hauptstra\xc3\x9f\x65 5, 10115 Berlin") ==
         "Hauptstra\xc3\x9f\x65 5, 10115 Berlin");
+  // Probe round 18: production lines and places that are no street, things counted after a
+  // street type, a heading's number, and French types that are English words.
+  for (const char* text :
+       {"Die Maschine steht an Lagerplatz 7", "auf Tabellenplatz 3.",
+        "Fehler an Fertigungsstra\xc3\x9f\x65 2: Roboter steht", "Fluchtweg 2 blockiert",
+        "We replaced 3 Hard Drive units", "Upload the 5 Google Drive files", "Click Place Order 2 times",
+        "Via SSH 2 tunnels are opened", "Corso Python 2023: lezione 3", "add 2 route Guards to the module"}) {
+    CAPTURE(text);
+    CHECK(found("postal_address", text).empty());
+  }
+  CHECK(found("postal_address", "I live at 4 Privet Drive, Little Whinging") == "4 Privet Drive");
+  CHECK(found("postal_address", "au 2 route de Lyon") == "2 route de Lyon");
+  CHECK(found("postal_address", "2 route Nationale, 13001 Marseille") ==
+        "2 route Nationale, 13001 Marseille");
 }
 
 TEST_CASE("only wanted and implemented detectors run") {

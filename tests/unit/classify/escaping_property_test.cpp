@@ -57,8 +57,11 @@ std::string email(rng& r) {
   if (pick(r, 2) == 0) {
     local += (pick(r, 2) == 0 ? "." : "_") + letters(r, 1 + pick(r, 6)) + digits(r, pick(r, 3));
   }
+  // An address ends in a top-level domain there is (the detector knows them).
+  static const char* const tlds[] = {"com", "org", "net", "eu",   "de",    "fr",     "it",
+                                     "es",  "nl",  "pl",  "info", "email", "online", "io"};
   return local + "@" + letters(r, 3 + pick(r, 6)) + (pick(r, 2) == 0 ? "." + letters(r, 4) : "") + "." +
-         letters(r, 2 + pick(r, 3));
+         tlds[pick(r, std::size(tlds))];
 }
 
 std::string iban(rng& r) {

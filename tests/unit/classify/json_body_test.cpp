@@ -169,6 +169,7 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
       {R"({"model":"m","parameters":{"api_token":"hf_x"}})", body_error::other_models,
        R"(credentials for the cluster to use ("api_token" at depth 2))"},
       {R"({"model":"m","hf_token":"hf_x"})", body_error::other_models, "hf_token"},
+      {R"({"model":"m","_Method":"DELETE"})", body_error::other_models, "overrides the method"},
       {R"({"model":5})", body_error::wrong_type, "model must be a string or null, not a number"},
       {R"({"model":["llama-3"]})", body_error::wrong_type, "model must be a string"},
       {R"({"model":{"name":"llama-3"}})", body_error::wrong_type, "not an object"},
@@ -665,6 +666,16 @@ TEST_CASE("consecutive prose strings of any kind are read joined with nothing ne
        card,
        R"j({"message":"join","documents":[{"title":"a","snippet":"[redacted:payment_card]"},)j"
        R"j({"title":"b","snippet":"[redacted:payment_card]"}]})j"},
+      // An empty or blank string between the halves is no boundary (probe round 18: it was).
+      {R"j({"messages":[{"role":"user","content":"card 4111 1111"},{"role":"user","content":""},)j"
+       R"j({"role":"user","content":"1111 1111"}]})j",
+       card,
+       R"j({"messages":[{"role":"user","content":"card [redacted:payment_card]"},{"role":"user","content":""},)j"
+       R"j({"role":"user","content":"[redacted:payment_card]"}]})j"},
+      {R"j({"prompt":["mail alice"," \n ","@example.com"]})j", email,
+       R"j({"prompt":["mail [redacted:email]"," \n ","[redacted:email]"]})j"},
+      {R"j({"input":["card 4111 1111","","  ","1111 1111"]})j", card,
+       R"j({"input":["card [redacted:payment_card]","","  ","[redacted:payment_card]"]})j"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
@@ -681,6 +692,55 @@ TEST_CASE("consecutive prose strings of any kind are read joined with nothing ne
           R"j({"messages":[{"role":"user","content":"call +49 30"},{"role":"user","content":"1234 5678"}]})j",
           phone)
           .scan.found == phone);
+  CHECK(inspect(R"j({"messages":[{"role":"user","content":"call +49 30"},{"role":"user","content":" "},)j"
+                R"j({"role":"user","content":"1234 5678"}]})j",
+                phone)
+            .scan.found == phone);
+  // A mention or a decorator opening the next string is no address's domain ("done" +
+  // "@john.doe", "handler" + "@app.route(...)"): those end in no top-level domain.
+  CHECK(inspect(R"j({"messages":[{"role":"user","content":"Deploy to prod is done"},)j"
+                R"j({"role":"user","content":"@john.doe can you verify?"}]})j",
+                email)
+            .scan.found == 0);
+  CHECK(inspect(R"j({"input":["    return app","@app.route('/health')\ndef health(): ..."]})j", email)
+            .scan.found == 0);
+}
+
+TEST_CASE(
+    "schemas, documents and what tools take are data: a model, an adapter or a key there is no choice") {
+  // Probe round 18: pydantic writes a nested model's default into the schema ("default":
+  // {"adapter": "eth0"}, {"model": "iPhone 15"}), and Gemini's args, Cohere's documents and a stored
+  // prompt's variables are the client's data. None of them is refused.
+  const std::string bodies[] = {
+      R"({"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"setup","parameters":)"
+      R"({"type":"object","properties":{"network":{"type":"object","default":{"adapter":"eth0","dhcp":true}},)"
+      R"("phone":{"default":{"model":"iPhone 15"}},"keys":{"examples":[{"api_key":""}]}}}}}]})",
+      R"({"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":{"name":"q","schema":)"
+      R"({"type":"object","examples":[{"model":"Pixel 8","adapter_type":"USB-C","access_token":"x"}]}}}})",
+      R"({"model":"m","input":"hi","text":{"format":{"type":"json_schema","schema":{"default":{"model":"x"}}}}})",
+      R"({"model":"m","prompt":"hi","guided_json":{"properties":{"p":{"default":{"model":"x","lora":"y"}}}}})",
+      R"({"model":"m","format":{"type":"object","default":{"model":"x"}}})",
+      R"({"model":"m","contents":[{"role":"model","parts":[{"functionCall":{"name":"f","args":)"
+      R"({"adapter":"USB-C","model":"XPS 13"}}},{"functionResponse":{"name":"f","response":{"adapter_sku":"D"}}}]}]})",
+      R"({"model":"m","message":"which?","documents":[{"title":"FAQ","model":"XPS 13","adapter_type":"USB-C"}]})",
+      R"({"model":"m","message":"x","tool_results":[{"call":{"name":"f","parameters":{"model":"a"}},)"
+      R"("outputs":[{"adapter":"b"}]}]})",
+      R"({"model":"m","prompt":{"id":"pmpt_1","variables":{"adapter_name":"USB-C"}}})",
+      R"({"model":"m","chat_template_kwargs":{"documents":[{"text":"t","adapter":"USB-C"}]}})",
+  };
+  for (const std::string& body : bodies) {
+    CAPTURE(body);
+    const inspection got = inspect(body);
+    CAPTURE(got.message);
+    CHECK(got.error == body_error::none);
+  }
+  // Beside such data, and in the settings a cluster reads, they are refused still.
+  CHECK(inspect(R"({"model":"m","inputs":"hi","parameters":{"adapter_id":"x/y"}})").error ==
+        body_error::other_models);
+  CHECK(
+      inspect(R"({"model":"m","tools":[{"type":"image_generation","model":"gpt-image-1","parameters":{}}]})")
+          .error == body_error::other_models);
+  CHECK(inspect(R"({"model":"m","documents":[],"lora_path":"/x"})").error == body_error::other_models);
 }
 
 TEST_CASE("a finding in a number is found but not redactable, and numbers keep redaction in place") {
