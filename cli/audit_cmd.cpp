@@ -31,7 +31,7 @@ constexpr const char* query_usage =
           [--country CC] [--cluster C] [--model M] [--request-id ID] [--limit N]
           [--format table|jsonl|csv] [--scan] [--explain]
   T: RFC 3339 (2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00), a date (2026-11-27, UTC), Unix
-     seconds or an age (15m, 2h, 7d ago); --since must be before --until
+     seconds or an age before now (15m, 2h, 7d); --since must be before --until
   D: permit, deny, no-policy or none; CC: an ISO 3166-1 code (any case), private or unknown
   --scan: read every record, not the indexes; --explain: print the plan on stderr
 )";
@@ -87,7 +87,7 @@ constexpr const char* audit_usage = R"(usage: sovgw audit <command> [options]
           [--cluster C] [--model M] [--request-id ID] [--limit N] [--format table|jsonl|csv]
           [--scan] [--explain]
           T: RFC 3339 (2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00), a date (2026-11-27, UTC),
-             Unix seconds or an age (15m, 2h, 7d ago); --since must be before --until
+             Unix seconds or an age before now (15m, 2h, 7d); --since must be before --until
           D: permit, deny, no-policy or none; CC: an ISO 3166-1 code (any case), private or unknown
           --scan: read every record, not the indexes; --explain: print the plan on stderr
   verify  --db DIR --pubkey KEY [--payloads [--auditor-key KEY]] [--checkpoint FILE]

@@ -1,4 +1,6 @@
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -34,8 +36,24 @@ exit codes (every command): 0 ok; 1 a verification, check, test or diff failed; 
 
 }  // namespace
 
+namespace {
+int run(std::vector<std::string_view> args);
+}  // namespace
+
+// A command's output that could not be written (a full disk under `> proof.json`, a closed pipe)
+// is a failure, exit 3, whatever the command made of it.
 int main(int argc, char** argv) {
-  std::vector<std::string_view> args(argv + 1, argv + argc);
+  const int code = run(std::vector<std::string_view>(argv + 1, argv + argc));
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
+    std::fprintf(stderr, "sovgw: cannot write to standard output (%s): the output is incomplete\n",
+                 std::strerror(errno));
+    return code == sovgw::cli::exit_ok ? sovgw::cli::exit_environment : code;
+  }
+  return code;
+}
+
+namespace {
+int run(std::vector<std::string_view> args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::fputs(usage, args.empty() ? stderr : stdout);
     return args.empty() ? sovgw::cli::exit_usage : sovgw::cli::exit_ok;
@@ -88,3 +106,4 @@ int main(int argc, char** argv) {
                command.data(), usage);
   return sovgw::cli::exit_usage;
 }
+}  // namespace

@@ -70,6 +70,9 @@ options::options(args_t args, const option_spec& spec) {
       }
       value = std::string(args[++i]);
     }
+    if (value->empty()) {  // `--clusters=` or `--db ""`: no file, no time, no id is named by nothing
+      throw usage_error(fmt::format("option '{}' needs a value, not an empty one", name));
+    }
     if (!named_.emplace(std::string(bare), std::move(*value)).second) {
       throw usage_error(fmt::format("option '{}' given twice", name));
     }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "common/ascii.hpp"
 #include "crypto/content_digest.hpp"
 #include "crypto/jwk.hpp"
 #include "crypto/key_file.hpp"
@@ -155,6 +156,18 @@ int cmd_verify(const options& o) {
   const std::size_t scheme_end = url.find("://");
   if (scheme_end == std::string::npos) {
     throw usage_error(fmt::format("--url '{}' is not an absolute URL (https://host:port/path)", url), false);
+  }
+  if (const std::string_view scheme = std::string_view(url).substr(0, scheme_end);
+      !ascii_iequals(scheme, "https") && !ascii_iequals(scheme, "http")) {
+    throw usage_error(
+        fmt::format(
+            "--url '{}' is not an https:// URL: the gateway answers HTTPS only (https://host:port/path)",
+            url),
+        false);
+  }
+  if (url.find('#') != std::string::npos) {
+    throw usage_error(
+        fmt::format("--url '{}' has a fragment (#...), which no request sends: leave it out", url), false);
   }
   const std::size_t path_at = url.find('/', scheme_end + 3);
   const std::string authority = url.substr(scheme_end + 3, path_at - scheme_end - 3);

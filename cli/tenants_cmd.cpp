@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -302,8 +303,16 @@ int cmd_create(const options& o) {
         exit_failed,
         fmt::format("{}: the key could not be appended to its keys: list; add it by hand:\n{}", path, entry));
   }
-  replace_file(path, updated);
+  // The key is delivered before it is stored: a key written nowhere (a full disk under
+  // `> demo.key`) must not become an active key nobody holds.
   std::printf("%s\n", key.c_str());
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
+    throw command_error(
+        exit_environment,
+        fmt::format("cannot write the new key to standard output ({}): no key was added to {}",
+                    std::strerror(errno), path));
+  }
+  replace_file(path, updated);
   std::fprintf(stderr,
                "created key %s for tenant '%s'%s; it is shown once, only its hash is stored in %s.\n"
                "Send the gateway SIGHUP to load it.\n",

@@ -157,6 +157,8 @@ std::string_view country_source_name(address_source s) noexcept {
       return "geoip:socket";
     case address_source::proxy_protocol:
       return "proxy-protocol";
+    case address_source::proxy_local:
+      return "proxy-protocol-local";
     case address_source::trusted_xff:
       return "trusted-xff";
     case address_source::trusted_forwarded:
@@ -170,6 +172,9 @@ std::optional<client_address> establish_client_address(std::string_view peer_ip,
                                                        const http::message_head& head,
                                                        std::span<const policy::cidr_block> trusted) {
   client_address out{std::string(peer_ip), address_source::socket};
+  if (proxy_source_ip == proxy_local_source && is_trusted(peer_ip, trusted)) {
+    return client_address{std::string(peer_ip), address_source::proxy_local};  // no XFF: the client's own
+  }
   if (!proxy_source_ip.empty() && is_trusted(peer_ip, trusted)) {
     out = {std::string(proxy_source_ip), address_source::proxy_protocol};
   }

@@ -18,7 +18,20 @@
 
 namespace sovgw::gateway {
 
-enum class address_source : std::uint8_t { socket, proxy_protocol, trusted_xff, trusted_forwarded };
+// proxy_local: a trusted L4 proxy's PROXY v2 LOCAL header, which carries no client (HAProxy sends
+// it for its own health checks, and for client connections whose front is a UNIX socket): the
+// client is nobody known, so its country is `unknown`, never the proxy's own (`private`) nor what
+// the client wrote in X-Forwarded-For (over an L4 proxy, the client's own claim).
+enum class address_source : std::uint8_t {
+  socket,
+  proxy_protocol,
+  proxy_local,
+  trusted_xff,
+  trusted_forwarded
+};
+
+// The proxy_source_ip of a connection that began with a PROXY v2 LOCAL header.
+inline constexpr std::string_view proxy_local_source = "local";
 
 // How the audit record and the access log name the source of the client country.
 [[nodiscard]] std::string_view country_source_name(address_source s) noexcept;
@@ -31,7 +44,8 @@ struct client_address {
   address_source source = address_source::socket;
 };
 
-// `proxy_source_ip`: the source address of a PROXY v2 header the trusted peer sent (empty: none).
+// `proxy_source_ip`: the source address of a PROXY v2 header the trusted peer sent (empty: none;
+// proxy_local_source: a LOCAL header).
 // nullopt when a trusted proxy's X-Forwarded-For or Forwarded holds an entry that is not an IP
 // address where the client's address should be ("unknown", an obfuscated identifier), or when
 // the two name different clients (refused, never guessed).

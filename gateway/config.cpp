@@ -43,6 +43,52 @@ void check_listeners(config_reader& r, const config& cfg) {
 // every client there could choose its own address (and country).
 bool too_broad_to_trust(const policy::cidr_block& block) { return block.prefix < (block.base.v4 ? 8u : 7u); }
 
+// forward_fields: client fields on no list of the gateway's that clusters are sent all the same
+// (a field a cluster's own middleware reads). Names or prefixes ending in '*'; never one the gateway
+// acts on or refuses to forward (a credential, a claim, a forwarding or framing field, Sovereign-*).
+void read_forward_fields(config_reader& r, const YAML::Node& v, config& cfg) {
+  if (!v.IsSequence()) {
+    r.error(v.Mark(), "forward_fields must be a list of header field names (a trailing '*' for a prefix)");
+    return;
+  }
+  for (const auto& item : v) {
+    std::string text;
+    if (!r.scalar(item, "forward_fields entry", text)) {
+      continue;
+    }
+    const std::string_view name =
+        std::string_view(text).substr(0, text.size() - (text.ends_with('*') ? 1 : 0));
+    const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    });
+    if (!token) {
+      r.error(item.Mark(), fmt::format("forward_fields: '{}' is not a header field name (letters, digits and "
+                                       "'-', a trailing '*' for a prefix)",
+                                       text));
+      continue;
+    }
+    const http::field_id id = http::identify_field(name);
+    if (id == http::field_id::other) {
+      r.error(item.Mark(), fmt::format("forward_fields: '{}' is forwarded already (docs/http.md lists the "
+                                       "fields every cluster is sent)",
+                                       text));
+      continue;
+    }
+    if (id != http::field_id::unlisted) {
+      r.error(item.Mark(),
+              fmt::format("forward_fields: '{}' is a field the gateway acts on or never forwards "
+                          "(a credential, a claim about the client, a forwarding, framing or "
+                          "Sovereign-* field): it cannot be sent as the client wrote it",
+                          text));
+      continue;
+    }
+    std::string lower(text);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; });
+    cfg.http.forward_fields.push_back(std::move(lower));
+  }
+}
+
 void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
   std::vector<YAML::Mark> hmac_marks;
   std::vector<policy::source_pos> cluster_positions;
@@ -90,6 +136,7 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
                }
              }
            }},
+          {"forward_fields", [&](const YAML::Node& v) { read_forward_fields(r, v, cfg); }},
           {"tls",
            [&](const YAML::Node& v) {
              r.map(v, "tls",

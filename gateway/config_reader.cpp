@@ -129,16 +129,16 @@ void config_reader::duration(const YAML::Node& n, std::string_view what, millise
   parsed(n, what, out, policy::parse_duration, policy::duration_error);
 }
 
-void config_reader::size(const YAML::Node& n, std::string_view what, std::uint64_t& out) {
-  parsed(n, what, out, policy::parse_size, policy::size_error);
+bool config_reader::size(const YAML::Node& n, std::string_view what, std::uint64_t& out) {
+  return parsed(n, what, out, policy::parse_size, policy::size_error);
 }
 
-void config_reader::size_or_zero(const YAML::Node& n, std::string_view what, std::uint64_t& out) {
+bool config_reader::size_or_zero(const YAML::Node& n, std::string_view what, std::uint64_t& out) {
   if (n.IsScalar() && n.Scalar() == "0") {
     out = 0;
-    return;
+    return true;
   }
-  size(n, what, out);
+  return size(n, what, out);
 }
 
 }  // namespace sovgw::gateway

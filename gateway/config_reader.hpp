@@ -55,9 +55,9 @@ class config_reader {
   // "250ms", "10s", "5m", "1h".
   void duration(const YAML::Node& n, std::string_view what, milliseconds& out);
   // "512", "64KiB", "10MiB", "1GiB".
-  void size(const YAML::Node& n, std::string_view what, std::uint64_t& out);
+  bool size(const YAML::Node& n, std::string_view what, std::uint64_t& out);  // false: reported
   // A size, or 0 where 0 means no bound.
-  void size_or_zero(const YAML::Node& n, std::string_view what, std::uint64_t& out);
+  bool size_or_zero(const YAML::Node& n, std::string_view what, std::uint64_t& out);
 
   template <typename T>
   void integer(const YAML::Node& n, std::string_view what, T& out, std::uint64_t min, std::uint64_t max) {
@@ -80,16 +80,17 @@ class config_reader {
  private:
   // A scalar read by `parse` (an optional value), or the message `why(what, text)` at its position.
   template <typename T, typename Parse, typename Why>
-  void parsed(const YAML::Node& n, std::string_view what, T& out, Parse parse, Why why) {
+  bool parsed(const YAML::Node& n, std::string_view what, T& out, Parse parse, Why why) {
     std::string s;
     if (!scalar(n, what, s)) {
-      return;
+      return false;
     }
     if (const auto v = parse(s)) {
       out = *v;
-    } else {
-      error(n.Mark(), why(what, s));
+      return true;
     }
+    error(n.Mark(), why(what, s));
+    return false;
   }
 
   std::string source_;

@@ -185,8 +185,24 @@ void read_limits(config_reader& r, const YAML::Node& v, config& cfg) {
              [&](const YAML::Node& x) {
                r.integer(x, "limits.max_connections", cfg.max_connections, 1, 10000000);
              }},
-            {"max_request_line", [&](const YAML::Node& x) { r.size(x, "limits.max_request_line", line); }},
-            {"max_header_bytes", [&](const YAML::Node& x) { r.size(x, "limits.max_header_bytes", head); }},
+            {"max_request_line",
+             [&](const YAML::Node& x) {
+               if (r.size(x, "limits.max_request_line", line) && line < 64) {
+                 r.error(x.Mark(),
+                         fmt::format("limits.max_request_line must be at least 64 bytes, not {}: no "
+                                     "API request line is shorter ('POST /v1/chat/completions "
+                                     "HTTP/1.1' is 34)",
+                                     line));
+               }
+             }},
+            {"max_header_bytes",
+             [&](const YAML::Node& x) {
+               if (r.size(x, "limits.max_header_bytes", head) && head < 1024) {
+                 r.error(x.Mark(), fmt::format("limits.max_header_bytes must be at least 1KiB, not {}: an "
+                                               "OpenAI SDK's request head alone is ~400 bytes",
+                                               head));
+               }
+             }},
             {"max_headers",
              [&](const YAML::Node& x) { r.integer(x, "limits.max_headers", cfg.http.max_fields, 1, 10000); }},
             {"max_body_bytes",
@@ -233,8 +249,8 @@ void read_signing(config_reader& r, const YAML::Node& v, signing_config& out,
             {"gateway_id",
              [&](const YAML::Node& x) {
                if (r.scalar(x, "signing.gateway_id", out.gateway_id) &&
-                   (out.gateway_id.empty() || !sf_printable(out.gateway_id))) {
-                 r.error(x.Mark(), "signing.gateway_id must be non-empty printable ASCII");
+                   (out.gateway_id.empty() || !sf_printable(out.gateway_id) || out.gateway_id.size() > 256)) {
+                 r.error(x.Mark(), "signing.gateway_id must be non-empty printable ASCII, at most 256 bytes");
                }
              }},
             {"receipts", [&](const YAML::Node& x) { r.boolean(x, "signing.receipts", out.receipts); }},

@@ -203,7 +203,53 @@ constexpr std::string_view claim_names[] = {"via",
                                             "openai-organization",
                                             "openai-project"};
 
-bool client_claim_name_uncached(std::string_view name) {
+// The end-to-end fields a cluster is sent as the client wrote them (lower case; a trailing '*'
+// makes a prefix): what the request's body is and what answer is wanted (Accept*, Content-Language),
+// conditional and range requests (a file's content), caching directives, the request's priority,
+// a browser's Origin and Referer (a cluster's CORS answer), trace context (W3C, B3, AWS X-Ray,
+// Google Cloud, Sentry), an idempotency key, and the fields of the OpenAI and Anthropic SDKs
+// (OpenAI-Beta, X-Stainless-*: the SDK's language, version and retry count; anthropic-version and
+// anthropic-beta). The gateway writes Host, Content-Length, Accept-Encoding, the forwarding fields,
+// X-Request-Id, the geo-tags and the signature itself.
+constexpr std::string_view end_to_end[] = {"accept",
+                                           "accept-language",
+                                           "accept-charset",
+                                           "content-language",
+                                           "user-agent",
+                                           "cache-control",
+                                           "pragma",
+                                           "if-match",
+                                           "if-none-match",
+                                           "if-modified-since",
+                                           "if-unmodified-since",
+                                           "if-range",
+                                           "range",
+                                           "priority",
+                                           "date",
+                                           "origin",
+                                           "referer",
+                                           "access-control-request-method",
+                                           "access-control-request-headers",
+                                           "idempotency-key",
+                                           "traceparent",
+                                           "tracestate",
+                                           "baggage",
+                                           "b3",
+                                           "x-b3-*",
+                                           "x-amzn-trace-id",
+                                           "x-cloud-trace-context",
+                                           "sentry-trace",
+                                           "openai-beta",
+                                           "x-stainless-*",
+                                           "anthropic-version",
+                                           "anthropic-beta"};
+
+// Whether `lower` (lower case) is `entry` or, for an entry ending in '*', starts with the rest.
+bool matches(std::string_view lower, std::string_view entry) {
+  return entry.ends_with('*') ? lower.starts_with(entry.substr(0, entry.size() - 1)) : lower == entry;
+}
+
+field_id client_field_uncached(std::string_view name) {
   std::array<char, 128> buffer;  // no allocation but for names longer than any real field's
   std::string longer;
   char* lowered = buffer.data();
@@ -217,38 +263,44 @@ bool client_claim_name_uncached(std::string_view name) {
   }
   const std::string_view lower(lowered, name.size());
   const auto in = [&](std::string_view w) { return lower.find(w) != std::string_view::npos; };
-  return std::any_of(std::begin(claim_prefixes), std::end(claim_prefixes),
-                     [&](std::string_view p) { return lower.starts_with(p); }) ||
-         std::any_of(std::begin(claim_words), std::end(claim_words), in) ||
-         std::find(std::begin(claim_names), std::end(claim_names), lower) != std::end(claim_names);
+  if (std::any_of(std::begin(claim_prefixes), std::end(claim_prefixes),
+                  [&](std::string_view p) { return lower.starts_with(p); }) ||
+      std::any_of(std::begin(claim_words), std::end(claim_words), in) ||
+      std::find(std::begin(claim_names), std::end(claim_names), lower) != std::end(claim_names)) {
+    return field_id::client_claim;
+  }
+  return std::any_of(std::begin(end_to_end), std::end(end_to_end),
+                     [&](std::string_view e) { return matches(lower, e); })
+             ? field_id::other
+             : field_id::unlisted;
 }
 
-// client_claim_name_uncached reads ~60 words and names in a name (~0.2 us); a client sends the same
+// client_field_uncached reads ~90 words and names in a name (~0.2 us); a client sends the same
 // dozen names on every request. So the verdicts of the names seen last are kept per thread: a
 // direct-mapped table by the name's words (its first 24 bytes, lowered) and length, checked against
 // the name's bytes as sent.
-bool client_claim_name(std::string_view name, const name_words& w) {
+field_id client_field(std::string_view name, const name_words& w) {
   struct slot {
     std::uint8_t size = 0;  // 0: empty
-    bool claim = false;
+    field_id id = field_id::other;
     std::array<char, 62> name;
   };
   static_assert(sizeof(slot) == 64);
   constexpr unsigned slot_bits = 7;
   thread_local std::array<slot, std::size_t{1} << slot_bits> seen{};
   if (name.size() > std::tuple_size_v<decltype(slot::name)>) {
-    return client_claim_name_uncached(name);
+    return client_field_uncached(name);
   }
   const std::uint64_t h = (w[0] * 0x9E3779B97F4A7C15ULL) ^ (w[1] * 0xC2B2AE3D27D4EB4FULL) ^
                           (w[2] * 0x165667B19E3779F9ULL) ^ name.size();
   slot& s = seen[(h * 0x9E3779B97F4A7C15ULL) >> (64 - slot_bits)];
   if (s.size == name.size() && std::memcmp(s.name.data(), name.data(), name.size()) == 0) {
-    return s.claim;
+    return s.id;
   }
-  s.claim = client_claim_name_uncached(name);
+  s.id = client_field_uncached(name);
   s.size = static_cast<std::uint8_t>(name.size());
   std::memcpy(s.name.data(), name.data(), name.size());
-  return s.claim;
+  return s.id;
 }
 
 constexpr std::string_view sovereign_prefix = "sovereign-";
@@ -266,9 +318,24 @@ std::span<const std::string_view> client_claim_words() noexcept { return claim_w
 
 std::span<const std::string_view> client_claim_names() noexcept { return claim_names; }
 
+std::span<const std::string_view> end_to_end_names() noexcept { return end_to_end; }
+
+bool name_listed(std::string_view name, std::span<const std::string> names) noexcept {
+  if (names.empty() || name.size() > 128) {
+    return false;
+  }
+  std::array<char, 128> lowered;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    lowered[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
+  }
+  const std::string_view lower(lowered.data(), name.size());
+  return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return matches(lower, n); });
+}
+
 field_id identify_field(std::string_view name) noexcept {
   if (name.empty()) {
-    return field_id::other;
+    return field_id::unlisted;
   }
   const name_words w = lowered_words(name);
   if (name.size() <= longest) {
@@ -285,7 +352,7 @@ field_id identify_field(std::string_view name) noexcept {
   if (name.size() > proxy_prefix.size() && starts_with_words(w, proxy_words, proxy_prefix.size())) {
     return field_id::proxy_other;
   }
-  return client_claim_name(name, w) ? field_id::client_claim : field_id::other;
+  return client_field(name, w);
 }
 
 }  // namespace sovgw::http

@@ -48,6 +48,12 @@ enum class field_id : std::uint8_t {
   // what front proxies and auth proxies assert about the client or the request, in the many
   // spellings servers honour (see client_claim_prefixes in field_names.cpp): never the client's
   client_claim,
+  // any other field but those every cluster may be sent (end_to_end_names(): content negotiation,
+  // caching, tracing, the OpenAI and Anthropic SDKs' own) and those the configuration adds
+  // (`forward_fields`, http::limits): a cluster, or a router or proxy in front of it, may act on
+  // a field no list of the gateway's knows (Portkey's x-portkey-custom-host sends the request
+  // elsewhere, a CDN's CF-IPCountry asserts a country), so it is never forwarded
+  unlisted,
   // what the gateway writes itself
   x_request_id,
   content_digest,
@@ -74,6 +80,14 @@ struct known_field {
 [[nodiscard]] std::span<const std::string_view> client_claim_prefixes() noexcept;
 [[nodiscard]] std::span<const std::string_view> client_claim_words() noexcept;
 [[nodiscard]] std::span<const std::string_view> client_claim_names() noexcept;
+
+// The names of the end-to-end fields a cluster is sent (lower case; a trailing '*' a prefix):
+// identify_field() calls field_id::other only those, and field_id::unlisted the rest it has no
+// name for.
+[[nodiscard]] std::span<const std::string_view> end_to_end_names() noexcept;
+
+// Whether `name` (any case) is one of `names` (lower case; a trailing '*' makes a prefix).
+[[nodiscard]] bool name_listed(std::string_view name, std::span<const std::string> names) noexcept;
 
 // Hop-by-hop by name alone (a message's Connection field may name more).
 [[nodiscard]] constexpr bool hop_by_hop_id(field_id id) noexcept {
@@ -106,6 +120,7 @@ struct known_field {
     case x_client_ip:
     case true_client_ip:
     case client_claim:
+    case unlisted:
     case host:
     case content_length:
     case expect:

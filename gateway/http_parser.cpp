@@ -447,6 +447,9 @@ std::string_view describe(parse_error e) {
       return "chunk data not followed by CRLF";
     case parse_error::bad_trailer:
       return "invalid trailer section";
+    case parse_error::sovereign_field_in_trailer:
+      return "a Sovereign-* field in the trailer section: the gateway reads Sovereign-Data-Class in the "
+             "head only, so a class declared after the body would be lost; send it in the head";
     case parse_error::body_too_large:
       return "request body exceeds the configured limit";
     case parse_error::bad_status_line:
@@ -666,9 +669,12 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
   }
 
   int hosts = 0;
-  for (const field& f : out.fields) {
+  for (field& f : out.fields) {
     if (f.name.find('_') != std::string_view::npos) {
       return parse_error::underscore_in_field_name;
+    }
+    if (f.id == field_id::unlisted && name_listed(f.name, lim.forward_fields)) {
+      f.id = field_id::other;  // the configuration sends it to clusters
     }
     if (f.id == field_id::host) {
       ++hosts;
@@ -718,7 +724,8 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
   read_connection(out);
   for (const std::string& token : out.connection_tokens) {
     const field_id id = identify_field(token);  // a claim is dropped either way: naming it changes nothing
-    if (id != field_id::other && id != field_id::client_claim && !hop_by_hop_id(id)) {
+    if (id != field_id::other && id != field_id::client_claim && id != field_id::unlisted &&
+        !hop_by_hop_id(id)) {
       return parse_error::connection_names_checked_field;
     }
   }
@@ -967,13 +974,23 @@ chunk_decoder::state chunk_decoder::feed(std::string_view in, std::size_t& consu
           if (trailer_line_empty_) {
             trailer_in_name_ = true;
             trailer_colon_ = false;
+            trailer_sovereign_ = 0;
           }
           trailer_line_empty_ = false;
+          constexpr std::string_view sovereign = "sovereign-";
           if (trailer_in_name_ && c == ':') {
             trailer_in_name_ = false;
             trailer_colon_ = true;
+            if (request_ && trailer_sovereign_ == sovereign.size()) {
+              return fail(parse_error::sovereign_field_in_trailer);
+            }
           } else if (trailer_in_name_ && !tchar_table[c]) {
             return fail(parse_error::bad_trailer);
+          } else if (trailer_in_name_ && trailer_sovereign_ < sovereign.size() &&
+                     (c | (c >= 'A' && c <= 'Z' ? 0x20 : 0)) == sovereign[trailer_sovereign_]) {
+            ++trailer_sovereign_;
+          } else if (trailer_in_name_ && trailer_sovereign_ < sovereign.size()) {
+            trailer_sovereign_ = sovereign.size() + 1;  // spells something else: never again
           }
         }
         break;

@@ -51,7 +51,8 @@ enum class parse_error : std::uint8_t {
   bad_chunk_extension,
   chunk_missing_crlf,
   bad_trailer,
-  body_too_large,  // 413
+  sovereign_field_in_trailer,  // a declaration the gateway reads in the head only
+  body_too_large,              // 413
   bad_status_line,
 };
 
@@ -67,6 +68,9 @@ struct limits {
   // Bytes per second a request body must keep up on average once timeouts.request_body has passed
   // (0: no minimum): one byte every few seconds would otherwise hold a connection for ever.
   std::uint64_t min_body_rate = 1024;
+  // Fields on no list that clusters are sent all the same (`forward_fields`; lower case, a
+  // trailing '*' a prefix): parsed as field_id::other, not field_id::unlisted.
+  std::vector<std::string> forward_fields;
 };
 
 struct field {
@@ -165,7 +169,9 @@ class head_scanner {
 class chunk_decoder {
  public:
   enum class state : std::uint8_t { need_more, done, error };
-  explicit chunk_decoder(std::uint64_t max_body) : max_body_(max_body) {}
+  // `request`: a client's body, whose trailer may hold no Sovereign-* field (a cluster's answer's may).
+  explicit chunk_decoder(std::uint64_t max_body, bool request = false)
+      : max_body_(max_body), request_(request) {}
 
   // Consumes bytes from `in`, appending decoded data to `out`. Returns how far it got in
   // `consumed`. After `done`, bytes past `consumed` belong to the next message.
@@ -181,6 +187,7 @@ class chunk_decoder {
   }
 
   std::uint64_t max_body_;
+  bool request_ = false;
   std::uint64_t total_ = 0;
   std::uint64_t remaining_ = 0;
   phase phase_ = phase::size;
@@ -188,9 +195,10 @@ class chunk_decoder {
   std::size_t line_bytes_ = 0;      // bytes of the current size line / trailer section
   bool trailer_line_empty_ = true;  // no byte yet on the current trailer line
   bool trailer_seen_cr_ = false;
-  bool trailer_in_name_ = false;  // the current trailer line's field name is being read
-  bool trailer_colon_ = false;    // ... and its colon came
-  std::string ext_;               // the current size line's chunk extensions, checked at its CR
+  bool trailer_in_name_ = false;        // the current trailer line's field name is being read
+  bool trailer_colon_ = false;          // ... and its colon came
+  std::uint8_t trailer_sovereign_ = 0;  // how many of its first bytes spell "sovereign-"
+  std::string ext_;                     // the current size line's chunk extensions, checked at its CR
   parse_error error_ = parse_error::none;
 };
 

@@ -48,12 +48,14 @@ pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
   }
 }
 
-std::string pipeline::reload_policy(std::stop_token stop) {
+std::string pipeline::reload_policy(std::stop_token stop, const tenants::table* with) {
   if (cfg_->policy_file.empty()) {
     return {};
   }
-  // Checked against the clusters and the live tenants as `sovgw policy check --clusters` checks it.
-  const std::shared_ptr<const tenants::table> table = tenants_.load();
+  // Checked against the clusters and the live tenants (or those about to be) as `sovgw policy
+  // check --clusters` checks it.
+  const std::shared_ptr<const tenants::table> live = with != nullptr ? nullptr : tenants_.load();
+  const tenants::table* table = with != nullptr ? with : live.get();
   std::vector<std::string> tenant_names;
   if (table) {
     for (const tenants::tenant& t : table->tenants()) {
@@ -92,6 +94,25 @@ std::string pipeline::reload_policy(std::stop_token stop) {
         .emit();
   }
   return {};
+}
+
+std::string pipeline::check_live_policy(const tenants::table& with, std::stop_token stop) const {
+  const std::shared_ptr<const binding> b = binding_.load();
+  if (cfg_->policy_file.empty() || !b) {
+    return {};
+  }
+  std::vector<std::string> tenant_names;
+  for (const tenants::tenant& t : with.tenants()) {
+    tenant_names.push_back(t.name);
+  }
+  const policy::deployment where{&cluster_infos_, &tenant_names, cfg_->tenants_file};
+  const policy::policy_verdict verdict = policy::check_deployment(*b->policy, where, stop);
+  if (verdict.ok()) {
+    return {};
+  }
+  std::vector<policy::diagnostic> errors = verdict.all();
+  std::erase_if(errors, [](const policy::diagnostic& d) { return d.level != policy::severity::error; });
+  return policy::format_diagnostics(errors);
 }
 
 std::string pipeline::policy_version() const {

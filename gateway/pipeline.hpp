@@ -59,13 +59,23 @@ class pipeline {
   // (0.7 s to compile 10k rules, plus the proofs): call it from the reload thread, never an I/O
   // thread; a stop requested on `stop` abandons it. On failure the last good policy stays live and
   // the errors are returned (file:line:col, one per line). Thread-safe.
-  [[nodiscard]] std::string reload_policy(std::stop_token stop = {});
+  // `with`: check it against these tenants instead of the live ones (a tenants file about to be
+  // swapped in, on SIGHUP).
+  [[nodiscard]] std::string reload_policy(std::stop_token stop = {}, const tenants::table* with = nullptr);
   [[nodiscard]] std::string policy_version() const;
   // The warnings of the live policy's compilation and checks (file:line:col).
   [[nodiscard]] std::vector<policy::diagnostic> policy_warnings() const;
   // Reloads config.tenants_file and swaps it in atomically; on failure the last good tenants stay
   // live and the errors are returned (file:line:col, one per line). Thread-safe.
   [[nodiscard]] std::string reload_tenants();
+  // The tenants file parsed, not yet live (null, with `errors`, when it does not load; null without
+  // a tenants file); use_tenants() swaps one in. SIGHUP checks the policy against a new tenants
+  // file before either goes live: the pair `config check` and `serve` accept, or the last good.
+  [[nodiscard]] std::shared_ptr<const tenants::table> load_tenants(std::string& errors) const;
+  void use_tenants(std::shared_ptr<const tenants::table> table);
+  // The live policy's checks against `with` instead of the live tenants: its errors, empty when it
+  // holds (or without a policy).
+  [[nodiscard]] std::string check_live_policy(const tenants::table& with, std::stop_token stop = {}) const;
   // The live tenants table, null without a tenants file.
   [[nodiscard]] std::shared_ptr<const tenants::table> tenants() const { return tenants_.load(); }
 

@@ -364,21 +364,15 @@ std::string_view model_in_path(const http::message_head& head) {
   return model;
 }
 
-// The first query parameter that names a model, a deployment or a region (decoded as a server decodes a
-// query: '&' or ';' between parameters, percent-encoding, '+' as a space; in any case; `model[]`
-// too), or empty. LiteLLM's handlers take `?model=` over the body's model; FastAPI and others
-// bind such a parameter wherever the route has none in its path.
-std::string model_parameter(const http::message_head& head) {
+// The first query parameter named one of `names` (decoded as a server decodes a query: '&' or ';'
+// between parameters, percent-encoding, '+' as a space; in any case; `model[]` too), or empty.
+template <std::size_t N>
+std::string query_parameter(const http::message_head& head, const std::string_view (&names)[N]) {
   const std::string_view target = head.target;
   const std::size_t q = target.find('?');
   if (q == std::string_view::npos) {
     return {};
   }
-  static constexpr std::string_view names[] = {"model", "models", "model_name", "model_id", "deployment",
-                                               "deployment_id", "deployment_name", "engine", "fallbacks",
-                                               // where to run it, as *_location in the body
-                                               "location", "locations", "region", "regions", "zone",
-                                               "region_name"};
   static thread_local classify::unescaped_text decoded;
   const std::string_view query = target.substr(q + 1);
   for (std::size_t at = 0; at <= query.size();) {
@@ -404,6 +398,27 @@ std::string model_parameter(const http::message_head& head) {
   return {};
 }
 
+// A query parameter that names a model, a deployment or a region, or empty. LiteLLM's handlers
+// take `?model=` over the body's model; FastAPI and others bind such a parameter wherever the
+// route has none in its path.
+std::string model_parameter(const http::message_head& head) {
+  static constexpr std::string_view names[] = {"model", "models", "model_name", "model_id", "deployment",
+                                               "deployment_id", "deployment_name", "engine", "fallbacks",
+                                               // where to run it, as *_location in the body
+                                               "location", "locations", "region", "regions", "zone",
+                                               "region_name"};
+  return query_parameter(head, names);
+}
+
+// A query parameter that overrides the method, or empty: Laravel, Symfony and Spring run
+// `POST ...?_method=DELETE` as a DELETE, which the policy never decided (the header forms,
+// X-HTTP-Method-Override and the like, are claims the gateway removes).
+std::string method_parameter(const http::message_head& head) {
+  static constexpr std::string_view names[] = {"_method", "x-http-method-override", "x-http-method",
+                                               "x-method-override", "_httpmethod"};
+  return query_parameter(head, names);
+}
+
 // A header field a serving stack routes on to choose the model or the deployment, or nullptr:
 // any field whose name holds "model" or "deployment" (Azure ML's Azureml-Model-Deployment,
 // SageMaker's X-Amzn-SageMaker-Target-Model, Seldon's Seldon-Model, ModelMesh's mm-vmodel-id,
@@ -413,7 +428,7 @@ std::string model_parameter(const http::message_head& head) {
 const http::field* model_field(const http::message_head& head) {
   static thread_local std::string lowered;
   for (const http::field& f : head.fields) {
-    if (f.id != http::field_id::other) {
+    if (f.id != http::field_id::other && f.id != http::field_id::unlisted) {
       continue;  // the fields the gateway knows by name route nothing
     }
     (void)ascii_lower_into(f.name, lowered);
@@ -460,6 +475,13 @@ stage_result settle_model(request_context& ctx) {
             "the header field {} chooses a model or a deployment: a cluster may run it instead of the "
             "body's model, which the policy decided; remove it",
             std::string_view(f->name).substr(0, 64)));
+  }
+  if (const std::string param = method_parameter(ctx.head); !param.empty()) {
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format("the query overrides the method ('{}'): a server may run the request as that method "
+                    "instead of {}, which the policy decided; send the method itself",
+                    param.substr(0, 128), ctx.head.method));
   }
   if (const std::string param = model_parameter(ctx.head); !param.empty()) {
     return stage_result::respond(

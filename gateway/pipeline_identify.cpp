@@ -84,8 +84,21 @@ void pipeline::render_budgets(std::string& out) const {
 }
 
 std::string pipeline::reload_tenants() {
+  std::string errors;
+  if (std::shared_ptr<const tenants::table> table = load_tenants(errors)) {
+    use_tenants(std::move(table));
+  }
+  return errors;
+}
+
+void pipeline::use_tenants(std::shared_ptr<const tenants::table> table) {
+  limiter_.configure(*table, now_ms());
+  tenants_.store(std::move(table));
+}
+
+std::shared_ptr<const tenants::table> pipeline::load_tenants(std::string& errors) const {
   if (cfg_->tenants_file.empty()) {
-    return {};
+    return nullptr;
   }
   // Parsing a large file allocates ~100 MiB of YAML nodes for 10,000 tenants and keys, interleaved
   // with the table it builds: freed, they would leave the table's few MiB scattered over pages
@@ -95,7 +108,8 @@ std::string pipeline::reload_tenants() {
   tenants::load_result r;
   std::thread([&] { r = tenants::load_tenants_file(cfg_->tenants_file); }).join();
   if (!r.ok()) {
-    return policy::format_diagnostics(std::move(r.diagnostics));
+    errors = policy::format_diagnostics(std::move(r.diagnostics));
+    return nullptr;
   }
   for (const policy::diagnostic& d : r.diagnostics) {  // warnings: loaded all the same
     log_line("warn", "tenants file").str("warning", d.format()).emit();
@@ -103,10 +117,8 @@ std::string pipeline::reload_tenants() {
   auto copy = std::make_shared<const tenants::table>(std::vector<tenants::tenant>(r.tenants->tenants()),
                                                      std::vector<tenants::api_key>(r.tenants->keys()));
   r = {};
-  limiter_.configure(*copy, now_ms());
-  tenants_.store(std::move(copy));
   ::malloc_trim(0);
-  return {};
+  return copy;
 }
 
 namespace {
@@ -329,7 +341,10 @@ void pipeline::locate_connection(request_context& ctx) const {
     return;
   }
   ctx.client_ip = client->ip;
-  if (const std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip); ip && geo_) {
+  if (client->source == address_source::proxy_local) {
+    ctx.client_country = "unknown";
+    ctx.client_country_source = country_source_name(client->source);
+  } else if (const std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip); ip && geo_) {
     ctx.client_country = policy::country_name(geo_->lookup(*ip));
     ctx.client_country_source = country_source_name(client->source);
   }
@@ -360,6 +375,9 @@ stage_result pipeline::identify(request_context& ctx) const {
       client->source != address_source::trusted_xff && client->source != address_source::trusted_forwarded) {
     ctx.client_country = cert->country;
     ctx.client_country_source = mtls_country_source;
+  } else if (client->source == address_source::proxy_local) {
+    ctx.client_country = "unknown";  // the proxy's own address says nothing of the client
+    ctx.client_country_source = country_source_name(client->source);
   } else if (geo_) {
     if (std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip)) {
       ctx.client_country = policy::country_name(geo_->lookup(*ip));

@@ -288,33 +288,62 @@ void server::reload_admin_token() {
   }
 }
 
-void server::reload_tenants() {
+// The tenants file and the policy go live as a pair that passes the checks `config check` and
+// `serve` make: a new tenants file that the policy (new or current) names tenants it lacks is
+// refused, and the current tenants stay, as a policy that fails its checks is.
+void server::reload_tenants_and_policy(std::stop_token stop) {
   if (state_.cfg->tenants_file.empty()) {
+    reload_policy(stop, {});
     return;
   }
-  std::string errors = state_.stages->reload_tenants();
-  if (errors.empty()) {
-    const auto t = state_.stages->tenants();
-    log_line("info", "tenants reloaded")
-        .str("file", state_.cfg->tenants_file)
-        .num("tenants", static_cast<std::int64_t>(t->tenants().size()))
-        .num("keys", static_cast<std::int64_t>(t->keys().size()))
-        .emit();
-  } else {
-    state_.stats->tenants_reload_failures.fetch_add(1, std::memory_order_relaxed);
-    log_line("error", "tenants reload failed; keeping the current tenants")
-        .str("file", state_.cfg->tenants_file)
-        .str("errors", errors)
-        .emit();
+  std::string errors;
+  std::shared_ptr<const tenants::table> table = state_.stages->load_tenants(errors);
+  if (table) {
+    const auto go_live = [&](std::string policy_errors) {
+      state_.stages->use_tenants(table);
+      log_line("info", "tenants reloaded")
+          .str("file", state_.cfg->tenants_file)
+          .num("tenants", static_cast<std::int64_t>(table->tenants().size()))
+          .num("keys", static_cast<std::int64_t>(table->keys().size()))
+          .emit();
+      reload_policy(stop, std::move(policy_errors));
+    };
+    // The new policy against the new tenants: both go live together.
+    std::string with_new = state_.stages->reload_policy(stop, table.get());
+    if (stop.stop_requested()) {
+      reload_policy(stop, std::move(with_new));  // abandoned: neither goes live
+      return;
+    }
+    if (with_new.empty()) {
+      go_live({});
+      return;
+    }
+    // The new policy fails: the new tenants go live if the policy in force holds with them.
+    std::string live = state_.stages->check_live_policy(*table, stop);
+    if (live.empty() && !stop.stop_requested()) {
+      go_live(std::move(with_new));
+      return;
+    }
+    errors = fmt::format(
+        "the policy in force does not hold with the new tenants file, which stays unloaded:\n{}", live);
   }
+  state_.stats->tenants_reload_failures.fetch_add(1, std::memory_order_relaxed);
+  log_line("error", "tenants reload failed; keeping the current tenants")
+      .str("file", state_.cfg->tenants_file)
+      .str("errors", errors)
+      .emit();
+  reload_policy(stop, state_.stages->reload_policy(stop));
 }
 
-void server::reload_policy(std::stop_token stop) {
+// Reports a policy reload that has run (`errors` its result).
+void server::reload_policy(std::stop_token stop, std::optional<std::string> errors) {
   if (state_.cfg->policy_file.empty()) {
     return;
   }
-  std::string errors = state_.stages->reload_policy(stop);
-  if (errors.empty()) {
+  if (!errors) {
+    errors = state_.stages->reload_policy(stop);
+  }
+  if (errors->empty()) {
     log_line("info", "policy reloaded")
         .str("file", state_.cfg->policy_file)
         .str("version", state_.stages->policy_version())
@@ -329,7 +358,7 @@ void server::reload_policy(std::stop_token stop) {
     log_line("error", "policy reload failed; keeping the current policy")
         .str("file", state_.cfg->policy_file)
         .str("version", state_.stages->policy_version())
-        .str("errors", errors)
+        .str("errors", *errors)
         .emit();
   }
 }
@@ -445,8 +474,7 @@ int server::run() {
     reload_certificates();
     reload_credentials();
     reload_admin_token();
-    reload_tenants();
-    reload_policy(stop);
+    reload_tenants_and_policy(stop);
     reload_endpoints("sighup");
   });
   std::function<void()> wait_signal;

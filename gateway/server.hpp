@@ -10,6 +10,7 @@
 // addresses; run() only returns after a drain.
 
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -37,11 +38,12 @@ class server {
  private:
   void begin_drain();
   void reload_certificates();
-  void reload_policy(std::stop_token stop);
+  // Reports a policy reload whose result is `errors` (nullopt: runs one first).
+  void reload_policy(std::stop_token stop, std::optional<std::string> errors);
   void log_policy_warnings();
   // Says (warn) when the configuration file is no longer what the gateway started with.
   void warn_if_config_changed();
-  void reload_tenants();
+  void reload_tenants_and_policy(std::stop_token stop);
   void reload_credentials();
   void reload_admin_token();
   void reload_endpoints(const char* trigger);

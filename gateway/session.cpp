@@ -310,7 +310,7 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   asio::awaitable<stage_result> read_chunked_body(request_context& ctx) {
-    http::chunk_decoder decoder(cfg_.http.max_body_bytes);
+    http::chunk_decoder decoder(cfg_.http.max_body_bytes, true);
     const auto started = std::chrono::steady_clock::now();
     std::size_t received = inbuf_.size();
     while (true) {
@@ -523,7 +523,7 @@ asio::awaitable<proxy_read> read_proxy_header(tcp::socket& socket, milliseconds 
     co_return out;
   }
   out.ok = true;
-  out.source_ip = parsed.local ? std::string() : parsed.source_address;
+  out.source_ip = parsed.local ? std::string(proxy_local_source) : parsed.source_address;
   co_return out;
 }
 

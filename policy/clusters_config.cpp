@@ -53,15 +53,48 @@ bool settable_field_name(std::string_view name) {
   for (char& c : lower) {
     c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
   }
-  static constexpr std::string_view reserved[] = {
-      "host",    "content-length", "transfer-encoding", "connection", "te",
-      "upgrade", "x-request-id",   "x-forwarded-for",   "forwarded",  "x-forwarded-proto"};
+  // What the gateway writes itself, frames the message with, or signs: the credential must not be
+  // sent twice under one name, nor stand in for the body's digest or the signature.
+  static constexpr std::string_view reserved[] = {"host",
+                                                  "content-length",
+                                                  "transfer-encoding",
+                                                  "connection",
+                                                  "te",
+                                                  "upgrade",
+                                                  "keep-alive",
+                                                  "trailer",
+                                                  "expect",
+                                                  "content-type",
+                                                  "content-encoding",
+                                                  "accept-encoding",
+                                                  "x-request-id",
+                                                  "x-forwarded-for",
+                                                  "forwarded",
+                                                  "x-forwarded-proto",
+                                                  "x-forwarded-host",
+                                                  "x-forwarded-port",
+                                                  "x-real-ip",
+                                                  "content-digest",
+                                                  "signature",
+                                                  "signature-input"};
   for (std::string_view r : reserved) {
     if (lower == r) {
       return false;
     }
   }
-  return !lower.starts_with("sovereign-");
+  return !lower.starts_with("sovereign-") && !lower.starts_with("proxy-");
+}
+
+// A host, an IPv4 address or a bracketed IPv6 address, with an optional port: what a Host field or
+// a TLS server name may hold, nothing a request head could be split with.
+bool host_text(std::string_view text, bool port_allowed) {
+  if (text.empty() || text.size() > 255) {
+    return false;
+  }
+  return std::all_of(text.begin(), text.end(), [&](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_' || (port_allowed && (c == ':' || c == '[' || c == ']'));
+  });
 }
 
 bool is_assigned_code(std::string_view s) {
@@ -118,7 +151,10 @@ class cluster_reader {
     } else if (key == "insecure_loopback_plaintext") {
       boolean(v, "insecure_loopback_plaintext", c_.insecure_loopback_plaintext);
     } else if (key == "host_header") {
-      non_empty(v, "host_header", c_.host_header);
+      if (non_empty(v, "host_header", c_.host_header) && !host_text(c_.host_header, true)) {
+        error(v, fmt::format("host_header must be a host name or address with an optional port, not '{}'",
+                             c_.host_header));
+      }
     } else if (key == "on_premises") {
       boolean(v, "on_premises", c_.on_premises);
     } else if (key == "endpoint_geo_exempt") {
@@ -276,18 +312,22 @@ class cluster_reader {
     if (!yaml::expect_map(v, yaml::pos_of(v), diags_, "cluster tls")) {
       return;
     }
-    yaml::for_each_entry(v, diags_, "cluster tls", keys(tls_keys),
-                         [&](const std::string& key, source_pos, const YAML::Node& x) {
-                           if (key == "ca") {
-                             non_empty(x, "tls.ca", c_.tls.ca_file);
-                           } else if (key == "server_name") {
-                             non_empty(x, "tls.server_name", c_.tls.server_name);
-                           } else if (key == "client_certificate") {
-                             non_empty(x, "tls.client_certificate", c_.tls.client_certificate);
-                           } else {
-                             non_empty(x, "tls.client_key", c_.tls.client_key);
-                           }
-                         });
+    yaml::for_each_entry(
+        v, diags_, "cluster tls", keys(tls_keys),
+        [&](const std::string& key, source_pos, const YAML::Node& x) {
+          if (key == "ca") {
+            non_empty(x, "tls.ca", c_.tls.ca_file);
+          } else if (key == "server_name") {
+            if (non_empty(x, "tls.server_name", c_.tls.server_name) &&
+                !host_text(c_.tls.server_name, false)) {
+              error(x, fmt::format("tls.server_name must be a host name, not '{}'", c_.tls.server_name));
+            }
+          } else if (key == "client_certificate") {
+            non_empty(x, "tls.client_certificate", c_.tls.client_certificate);
+          } else {
+            non_empty(x, "tls.client_key", c_.tls.client_key);
+          }
+        });
   }
 
   // endpoint_geo_exempt switches a check off, so it must be a sentence a person wrote (shown

@@ -119,6 +119,7 @@ void parse_rule(const YAML::Node& node, diagnostics& diags, policy_source& out) 
   bool has_id = false;
   bool has_effect = false;
   bool bad_effect = false;
+  const std::size_t errors_at_start = diags.error_count();
   yaml::for_each_entry(
       node, diags, "a rule", {"id", "effect", "when", "route", "reason", "obligations", "description"},
       [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
@@ -161,6 +162,10 @@ void parse_rule(const YAML::Node& node, diagnostics& diags, policy_source& out) 
           (void)yaml::scalar(value, kpos, diags, "description");
         }
       });
+  // A rule with a mistake anywhere (a misspelled `when:` reads as no condition, so as "every
+  // request") is not what its author wrote: it is left out of the unreachable-rule check, so that
+  // one mistake is one error.
+  rule.when_has_errors = rule.when_has_errors || diags.error_count() != errors_at_start;
   if (!has_id) {
     diags.error(pos, "rule has no 'id'");
     return;

@@ -65,7 +65,7 @@ struct rule_source {
   source_pos pos;
   rule_effect effect = rule_effect::permit;
   bool effect_valid = true;      // false: an unknown effect was reported; only the id is checked
-  bool when_has_errors = false;  // a problem was reported in its `when` (an attribute may be missing)
+  bool when_has_errors = false;  // a problem was reported in the rule (its `when` may be missing)
   std::vector<condition_source> when;
   std::vector<route_source> route;
   bool has_route = false;

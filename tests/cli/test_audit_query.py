@@ -47,7 +47,9 @@ class query_test(audit_case):
         denied = self.expected(lambda r: r["decision"] == "deny")
         self.assertGreater(len(denied), 0)
         self.assertEqual(self.seqs("--decision", "deny", "--country", "US"), denied)
-        for word in ("forbid", "Deny", "allow", ""):
+        p = sovgw("audit", "query", "--db", self.db, "--decision", "", check=2)
+        self.assertIn("option '--decision' needs a value, not an empty one", p.stderr)
+        for word in ("forbid", "Deny", "allow"):
             p = sovgw("audit", "query", "--db", self.db, "--decision", word, check=2)
             self.assertIn(f"--decision must be one of permit, deny, no-policy, none (what the gateway records), "
                           f"not '{word}'", p.stderr)
@@ -62,7 +64,9 @@ class query_test(audit_case):
         self.assertEqual(self.seqs("--country", "uS", "--scan"), us)
         self.assertEqual(self.seqs("--country", "private"), [])
         self.assertEqual(self.seqs("--country", "unknown"), [])
-        for text in ("USA", "U", "XX1", "Private", "", "u5"):
+        p = sovgw("audit", "query", "--db", self.db, "--country", "", check=2)
+        self.assertIn("option '--country' needs a value, not an empty one", p.stderr)
+        for text in ("USA", "U", "XX1", "Private", "u5"):
             p = sovgw("audit", "query", "--db", self.db, "--country", text, check=2)
             self.assertIn(f"--country must be a two-letter country code (DE, us), private or unknown, not '{text}'",
                           p.stderr)

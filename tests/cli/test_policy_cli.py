@@ -507,6 +507,10 @@ class PolicyUsage(unittest.TestCase):
         r = run("policy", "check", POLICY, "--clusters")
         self.assertEqual(r.returncode, 2)
         self.assertIn("option '--clusters' needs a value", r.stderr)
+        for empty in (["--clusters="], ["--clusters", ""]):  # bad usage, not a file that cannot be opened
+            r = run("policy", "check", POLICY, *empty)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("option '--clusters' needs a value, not an empty one", r.stderr)
         self.assertEqual(run("policy", "check").returncode, 2)
         r = run("policy", "explain", POLICY, "--json=yes", "--request", "{}")
         self.assertEqual(r.returncode, 2)

@@ -145,6 +145,13 @@ class receipt_cli_test(unittest.TestCase):
                   check=2)
         self.assertIn("--method 'post': methods are case-sensitive", p.stderr)
         self.assertIn("did you mean POST?", p.stderr)
+        # A URL no request to the gateway could have had is bad usage, not a receipt that fails.
+        for url, message in (("ftp://127.0.0.1:8443/v1/chat/completions", "is not an https:// URL"),
+                             (URL + "#frag", "has a fragment")):
+            with self.subTest(url=url):
+                p = sovgw("receipt", "verify", head, "--key", key, "--method", "POST", "--url", url, "--body-file",
+                          self.body, check=2)
+                self.assertIn(message, p.stderr)
 
 
 if __name__ == "__main__":

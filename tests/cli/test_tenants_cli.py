@@ -76,6 +76,25 @@ class TenantsCliTest(unittest.TestCase):
         self.assertNotIn(key[:17], only)
         self.assertIn(second[:17], only)
 
+    def test_a_key_that_cannot_be_printed_is_not_stored(self):
+        # Probe round 18: with standard output on a full disk (`> demo.key`), `key create` said it had
+        # created a key, exit 0, and stored an active key nobody holds. /dev/full is opened for
+        # writing only, as a shell redirection does.
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([SOVGW, "tenants", "key", "create", "acme", "--file", self.file], stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("cannot write the new key to standard output", r.stderr)
+        self.assertIn("no key was added", r.stderr)
+        self.assertEqual(Path(self.file).read_text(), TENANTS)
+        # Any command whose output is lost says so and exits 3.
+        self.create("acme")
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([SOVGW, "tenants", "key", "list", "--file", self.file], stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("cannot write to standard output", r.stderr)
+
     def test_expires_takes_rfc3339_times_with_an_offset_and_stores_them_in_utc(self):
         for text, stored in (("2099-03-01T01:00:00+01:00", "2099-03-01T00:00:00Z"),
                              ("2099-02-28T19:30:00-04:30", "2099-03-01T00:00:00Z"),

@@ -149,9 +149,17 @@ threads: 2
     return text
 
 
+# The stand-in cluster's control fields (x-standin-chunks, x-standin-fault, ...) are on no list of
+# the gateway's: a test's gateway forwards them (`forward_fields`), as an operator would a field
+# their cluster's middleware reads.
+STANDIN_FIELDS = 'forward_fields: ["x-standin-*"]\n'
+
+
 class Gateway(Process):
     def __init__(self, config_text, workdir):
         self.config_path = os.path.join(workdir, f"gateway-{time.time_ns()}.yaml")
+        if "\nforward_fields:" not in "\n" + config_text and "\nclusters:" in "\n" + config_text:
+            config_text = STANDIN_FIELDS + config_text
         with open(self.config_path, "w") as f:
             f.write(config_text)
         super().__init__([SOVGW, "serve", "--config", self.config_path])

@@ -265,11 +265,19 @@ class AttackTest(unittest.TestCase):
                   "X-Middleware-Subrequest": "middleware", "Forwarded-For": "5.255.255.5", "X-Forwarded": "for=x",
                   "Via": "1.1 trusted", "X-Url-Scheme": "http", "Front-End-Https": "off", "X-Tenant-Id": "other",
                   "OpenAI-Organization": "org-x",
-                  "X-Stainless-Lang": "js", "Idempotency-Key": "i", "OpenAI-Beta": "assistants=v2"}
+                  # Probe round 18: fields on no list reach no cluster: routers' steering fields
+                  # (Portkey, Helicone), a CDN's country, RFC 9440's client certificate, an auth
+                  # proxy's claims, and any name the gateway has never heard of.
+                  "X-Portkey-Custom-Host": "https://us.example/v1", "X-Portkey-Config": "{}",
+                  "Helicone-Target-Url": "https://us.example", "CF-IPCountry": "DE",
+                  "CloudFront-Viewer-Country": "DE", "Client-Cert": ":MIIB:", "Remote-Email": "a@b.example",
+                  "X-Pomerium-Claim-Groups": "admins", "X-Never-Heard-Of": "x",
+                  "X-Stainless-Lang": "js", "Idempotency-Key": "i", "OpenAI-Beta": "assistants=v2",
+                  "Traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
         resp = self.send(request_bytes("POST", "/debug/headers", b"{}", {"Content-Type": "application/json", **claims}))
         self.assertEqual(resp.status, 200, resp.body)
         seen = resp.json()["headers"]
-        passed = ("X-Stainless-Lang", "Idempotency-Key", "OpenAI-Beta")  # the control: other fields pass
+        passed = ("X-Stainless-Lang", "Idempotency-Key", "OpenAI-Beta", "Traceparent")  # the end-to-end fields pass
         for name in passed:
             self.assertEqual(seen.get(name.lower()), claims[name])
         for name in claims:
@@ -353,11 +361,19 @@ class TrustedProxyTest(unittest.TestCase):
             resp = Reader(s).read_response()
         self.assertEqual(resp.status, 403)
         self.assertIn("forbid-sanctioned-origins", resp.json()["error"]["message"])
-        raw = socket.create_connection(("127.0.0.1", self.proxied.port), timeout=10)
-        raw.sendall(proxy_v2_header("", local=True))  # a health check: the socket address stands
-        with client_context(self.certs).wrap_socket(raw, server_hostname="localhost") as s:
-            s.sendall(chat_request())
-            self.assertEqual(Reader(s).read_response().status, 200)
+        # LOCAL names no client (a health check, or a client behind a UNIX-socket front): its country
+        # is unknown, never the balancer's own (private) nor the X-Forwarded-For the client wrote
+        # (probe round 18: a LOCAL connection's client chose its country that way).
+        for xff in (None, "84.16.0.1", "10.0.0.1"):
+            with self.subTest(xff=xff):
+                raw = socket.create_connection(("127.0.0.1", self.proxied.port), timeout=10)
+                raw.sendall(proxy_v2_header("", local=True))
+                with client_context(self.certs).wrap_socket(raw, server_hostname="localhost") as s:
+                    s.sendall(chat_request(extra_headers={"X-Forwarded-For": xff} if xff else None))
+                    resp = Reader(s).read_response()
+                log = self.proxied.wait_for_json(lambda o: o.get("request_id") == resp.header("x-request-id"))
+                self.assertEqual((log["client_country"], log["client_country_source"]),
+                                 ("unknown", "proxy-protocol-local"))
 
     def test_trusted_peer_without_proxy_header_is_cut(self):
         before = metric(self.proxied, "sovgw_proxy_protocol_errors_total")

@@ -32,7 +32,11 @@ class BodyClassificationTest(unittest.TestCase):
             "country: FR", "country: DE").replace("operator_jurisdiction: EU", "operator_jurisdiction: US")
         paris = cluster_yaml("paris", endpoint, cls.certs)
         dedicated = eu_policy_dedicated_cluster(endpoint, cls.certs)
-        cls.gateway = Gateway(gateway_yaml(cls.certs, hyperscaler + paris + dedicated, extra=f"policy: {POLICY}\n"),
+        # The test's own fields are forwarded (forward_fields), and so read by the detectors like
+        # every forwarded field.
+        cls.gateway = Gateway(gateway_yaml(cls.certs, hyperscaler + paris + dedicated, extra=(
+            f"policy: {POLICY}\n"
+            'forward_fields: ["x-standin-*", x-customer, x-caller, x-to, x-note, x-iban]\n')),
                               cls.tmp.path)
 
     @classmethod
@@ -334,6 +338,10 @@ class BodyClassificationTest(unittest.TestCase):
             with self.subTest(path=path, headers=headers):
                 self.assert_refused(self.send(body, headers=headers, path=path), 415, "redaction_unsupported",
                                     "target or a header field")
+        # A field on no list never reaches the cluster: nothing of it to classify.
+        resp = self.send(body, headers=dict(JSON, **{"X-Unlisted": "card 4111 1111 1111 1111"}))
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(self.log_of(resp)["cluster"], "de-fra-hyperscaler")
 
     def test_off_the_api_a_body_is_read_as_its_server_might_decode_it(self):
         plain = {"Content-Type": "text/plain"}

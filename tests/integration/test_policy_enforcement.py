@@ -327,6 +327,15 @@ class PolicyEnforcementTest(unittest.TestCase):
                 self.assertEqual(resp.status, 400, resp.body)
                 self.assertIn("the query names a model", resp.json()["error"]["message"])
                 self.assertEqual(self.last_request_log(resp.header("x-request-id"))["error"], "invalid_body")
+        # A method override in the query or the body (Laravel, Symfony, Spring run it as that method):
+        # refused like its header forms are removed (probe round 18).
+        for path, body in (("/v1/chat/completions?_method=DELETE", {"model": "mistral-small", "messages": []}),
+                           ("/v1/chat/completions?%5Fmethod=PUT", {"model": "mistral-small", "messages": []}),
+                           ("/v1/chat/completions", {"model": "mistral-small", "messages": [], "_method": "DELETE"})):
+            with self.subTest(path=path, body=body):
+                resp = self.post(path, body)
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertIn("overrides the method", resp.json()["error"]["message"])
         resp = self.post("/openai/deployments/mistral-small,llama-3/chat/completions", {"messages": []})
         self.assertEqual(resp.status, 400, resp.body)
         self.assertIn("holds a comma", resp.json()["error"]["message"])

@@ -140,7 +140,8 @@ class ProxyTest(unittest.TestCase):
             "Cookie": "session=c2Vzc2lvbg",
             "X-Api-Key": "sk-other-tenant",
             "Api-Key": "azure-style-key",
-            "X-Custom": "kept",
+            "X-Custom": "on no list",
+            "Accept-Language": "fr-FR",
         })
         resp = exchange(self.gateway.port, self.certs, raw)
         self.assertEqual(resp.status, 200)
@@ -160,7 +161,9 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(h["forwarded"], "for=127.0.0.1;proto=https")
         self.assertEqual(h["x-forwarded-proto"], "https")
         self.assertEqual(h["x-request-id"], resp.header("x-request-id"))
-        self.assertEqual(h["x-custom"], "kept")
+        # End-to-end fields pass; a field on no list is dropped (docs/http.md).
+        self.assertEqual(h["accept-language"], "fr-FR")
+        self.assertNotIn("x-custom", h)
         self.assertEqual(h["host"], "localhost")
         # The access log never carries a credential.
         logs = "".join(self.gateway.lines)
@@ -406,7 +409,7 @@ class UpstreamFailureTest(unittest.TestCase):
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
                 self.send_response(307)
-                self.send_header("Location", self.headers["X-Location"])
+                self.send_header("Location", self.headers["X-Standin-Location"])
                 for name, value in (("Set-Cookie", "session=1; Domain=example.com"), ("Alt-Svc", 'h2="evil.example:443"'),
                                     ("Strict-Transport-Security", "max-age=0"), ("Refresh", "0; url=https://evil.example/"),
                                     ("Link", "<https://evil.example/>; rel=preconnect"),
@@ -434,7 +437,7 @@ class UpstreamFailureTest(unittest.TestCase):
                                    ("javascript:alert(1)", None), ("ftp://evil.example/x", None),
                                    ("evil.example:443/x", None)):
             with self.subTest(location=location):
-                resp = exchange(g.port, self.certs, chat_request(extra_headers={"X-Location": location}))
+                resp = exchange(g.port, self.certs, chat_request(extra_headers={"X-Standin-Location": location}))
                 self.assertEqual(resp.status, 307, resp.body)
                 self.assertEqual(resp.header("location"), expected)
                 names = {n.lower() for n, _ in resp.headers}
@@ -456,7 +459,7 @@ class UpstreamFailureTest(unittest.TestCase):
                 seen.append(self.headers.get_all("Accept-Encoding"))
                 body = json.dumps({"object": "chat.completion", "choices": [],
                                    "usage": {"prompt_tokens": 10, "completion_tokens": 2000, "total_tokens": 2010}}).encode()
-                force = self.headers.get("X-Force-Gzip") == "1"
+                force = self.headers.get("X-Standin-Force-Gzip") == "1"
                 if force or "gzip" in (self.headers.get("Accept-Encoding") or ""):
                     body = gzip.compress(body)
                 self.send_response(200)
@@ -477,7 +480,7 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertEqual(json.loads(resp.body)["usage"]["completion_tokens"], 2000)
         line = self.request_line(g, resp)
         self.assertEqual((line["prompt_tokens"], line["completion_tokens"]), (10, 2000))
-        forced = exchange(g.port, self.certs, chat_request(extra_headers={"X-Force-Gzip": "1"}))
+        forced = exchange(g.port, self.certs, chat_request(extra_headers={"X-Standin-Force-Gzip": "1"}))
         self.assertEqual(forced.status, 502, forced.body)
         self.assertEqual(forced.json()["error"]["code"], "upstream_error")
         self.assertIn("Content-Encoding", forced.json()["error"]["message"])
@@ -491,7 +494,7 @@ class UpstreamFailureTest(unittest.TestCase):
                 self.rfile.read(int(self.headers["Content-Length"]))
                 chunks = {"hex": b"zz\r\n{}\r\n0\r\n\r\n", "negative": b"-1\r\n\r\n", "overrun": b"2\r\n{}XX"}
                 self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                 b"Transfer-Encoding: chunked\r\n\r\n" + chunks[self.headers["X-Chunk"]])
+                                 b"Transfer-Encoding: chunked\r\n\r\n" + chunks[self.headers["X-Standin-Chunk"]])
                 self.wfile.flush()
                 self.close_connection = True
 
@@ -501,7 +504,7 @@ class UpstreamFailureTest(unittest.TestCase):
         g = self.gateway_to_handler("badchunks", BadChunks)
         for chunk in ("hex", "negative", "overrun"):
             with self.subTest(chunk=chunk):
-                resp = exchange(g.port, self.certs, chat_request(extra_headers={"X-Chunk": chunk}))
+                resp = exchange(g.port, self.certs, chat_request(extra_headers={"X-Standin-Chunk": chunk}))
                 self.assertEqual(resp.status, 502, resp.body)
                 self.assertEqual(resp.json()["error"]["code"], "upstream_error")
                 self.assertIn("chunked", resp.json()["error"]["message"])
@@ -517,7 +520,7 @@ class UpstreamFailureTest(unittest.TestCase):
             def do_GET(self):
                 body = json.dumps({"object": "response", "status": "completed",
                                    "usage": {"input_tokens": 7, "output_tokens": 5000}}).encode()
-                if self.headers.get("X-Coding") == "gzip":
+                if self.headers.get("X-Standin-Coding") == "gzip":
                     compressed = gzip.compress(body)
                     self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                      b"Transfer-Encoding: gzip, chunked\r\n\r\n" +
@@ -539,7 +542,7 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertNotIn("x-accel-redirect", [n.lower() for n, _ in resp.headers])
         line = self.request_line(g, resp)
         self.assertEqual((line["prompt_tokens"], line["completion_tokens"]), (7, 5000))
-        coded = exchange(g.port, self.certs, request_bytes("GET", "/responses/resp_1", b"", {"X-Coding": "gzip"}))
+        coded = exchange(g.port, self.certs, request_bytes("GET", "/responses/resp_1", b"", {"X-Standin-Coding": "gzip"}))
         self.assertEqual(coded.status, 502, coded.body)
 
     def test_interim_answers_do_not_hold_a_request_past_its_timeout(self):
@@ -549,12 +552,12 @@ class UpstreamFailureTest(unittest.TestCase):
         class Hinter(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
-                count = int(self.headers.get("X-Hints", "100"))
+                count = int(self.headers.get("X-Standin-Hints", "100"))
                 try:
                     for _ in range(count):
                         self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n")
                         self.wfile.flush()
-                        time.sleep(float(self.headers.get("X-Pause", "0.1")))
+                        time.sleep(float(self.headers.get("X-Standin-Pause", "0.1")))
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", "2")
@@ -568,11 +571,11 @@ class UpstreamFailureTest(unittest.TestCase):
 
         g = self.gateway_to_handler("hinter", Hinter, "  upstream_response: 800ms\n")
         started = time.monotonic()
-        resp = exchange(g.port, self.certs, chat_request(extra_headers={"X-Hints": "100"}))
+        resp = exchange(g.port, self.certs, chat_request(extra_headers={"X-Standin-Hints": "100"}))
         self.assertEqual(resp.status, 504, resp.body)
         self.assertLess(time.monotonic() - started, 8)  # not the 10 s the hints last
-        self.assertEqual(exchange(g.port, self.certs, chat_request(extra_headers={"X-Hints": "2"})).status, 200)
-        many = exchange(g.port, self.certs, chat_request(extra_headers={"X-Hints": "20", "X-Pause": "0"}))
+        self.assertEqual(exchange(g.port, self.certs, chat_request(extra_headers={"X-Standin-Hints": "2"})).status, 200)
+        many = exchange(g.port, self.certs, chat_request(extra_headers={"X-Standin-Hints": "20", "X-Standin-Pause": "0"}))
         self.assertEqual(many.status, 502, many.body)
         self.assertIn("interim", many.json()["error"]["message"])
 

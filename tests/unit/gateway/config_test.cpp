@@ -90,6 +90,48 @@ TEST_CASE("admin.hosts: the names the admin listener answers besides IP addresse
         std::string::npos);
 }
 
+TEST_CASE("forward_fields: fields on no list that clusters are sent, never one the gateway acts on") {
+  auto cfg = parse_config(base + "forward_fields: [X-Team, x-custom-*]\n", "gw.yaml");
+  CHECK(cfg->http.forward_fields == std::vector<std::string>{"x-team", "x-custom-*"});
+  CHECK(parse_config(base, "gw.yaml")->http.forward_fields.empty());
+  CHECK(errors_of(base + "forward_fields: [Authorization]\n")
+            .find("gw.yaml:9:18: forward_fields: 'Authorization' is a field the gateway acts on or never "
+                  "forwards") != std::string::npos);
+  for (const char* name : {"X-Forwarded-For", "Sovereign-Data-Class", "x-api-key*", "Content-Length",
+                           "CF-Connecting-IP", "X-Auth-Anything"}) {
+    CAPTURE(name);
+    CHECK(
+        errors_of(base + fmt::format("forward_fields: [\"{}\"]\n", name)).find("acts on or never forwards") !=
+        std::string::npos);
+  }
+  CHECK(errors_of(base + "forward_fields: [Accept]\n").find("'Accept' is forwarded already") !=
+        std::string::npos);
+  CHECK(errors_of(base + "forward_fields: [\"*\"]\n").find("is not a header field name") !=
+        std::string::npos);
+  CHECK(errors_of(base + "forward_fields: [\"x team\"]\n").find("is not a header field name") !=
+        std::string::npos);
+  CHECK(errors_of(base + "forward_fields: x-team\n").find("forward_fields must be a list") !=
+        std::string::npos);
+}
+
+TEST_CASE("a cluster's host_header, server name and credential field cannot split or forge a request head") {
+  // Probe round 18: CR LF in host_header reached the cluster as a field of its own; an auth.header
+  // named Content-Digest was sent beside the gateway's digest.
+  CHECK(errors_of(base + "    host_header: \"a\\r\\nX-Injected: yes\"\n")
+            .find("gw.yaml:9:18: host_header must be a host name or address with an optional port") !=
+        std::string::npos);
+  CHECK(errors_of(base + "    host_header: \"api.example:8443\"\n").empty());
+  CHECK(errors_of(base + "    host_header: \"[::1]:8443\"\n").empty());
+  CHECK(errors_of(base + "    tls: {server_name: \"local host\"}\n")
+            .find("tls.server_name must be a host name") != std::string::npos);
+  for (const char* name : {"Content-Digest", "Signature", "signature-input", "Expect", "Keep-Alive",
+                           "Proxy-Authorization", "Content-Type"}) {
+    CAPTURE(name);
+    CHECK(errors_of(base + fmt::format("    auth: {{header: {}, file: k.txt}}\n", name))
+              .find("is not a field name the gateway may set") != std::string::npos);
+  }
+}
+
 TEST_CASE("every error is reported with file:line:col") {
   std::string e = errors_of(base + "bogus: 1\nthreads: lots\n");
   CHECK(e.find("gw.yaml:9:1: unknown key 'bogus' in the configuration") != std::string::npos);
@@ -122,6 +164,12 @@ TEST_CASE("bad values") {
         std::string::npos);
   CHECK(errors_of(base + "limits: {max_body_bytes: 5TB}\n")
             .find("limits.max_body_bytes must be a positive size") != std::string::npos);
+  // Values that would leave the gateway refusing everything (probe round 18).
+  CHECK(errors_of(base + "limits: {max_header_bytes: 1}\n")
+            .find("limits.max_header_bytes must be at least 1KiB, not 1") != std::string::npos);
+  CHECK(errors_of(base + "limits: {max_request_line: 10}\n")
+            .find("limits.max_request_line must be at least 64 bytes") != std::string::npos);
+  CHECK(errors_of(base + "limits: {max_header_bytes: 1KiB, max_request_line: 64}\n").empty());
   std::string port = base;
   port.replace(port.find("port: 8443"), 10, "port: 70000");
   CHECK(errors_of(port) == "gw.yaml:1:36: listen.port must be between 0 and 65535, not 70000");

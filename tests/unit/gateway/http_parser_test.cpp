@@ -50,19 +50,25 @@ TEST_CASE("a plain request parses with its framing") {
 TEST_CASE("field names are recognised once, in any letter case, prefixes included") {
   CHECK(identify_field("content-length") == field_id::content_length);
   CHECK(identify_field("CONTENT-LENGTH") == field_id::content_length);
-  CHECK(identify_field("Content-Lengthx") == field_id::other);
-  CHECK(identify_field("Content-Lengt") == field_id::other);
+  CHECK(identify_field("Content-Lengthx") == field_id::unlisted);
+  CHECK(identify_field("Content-Lengt") == field_id::unlisted);
   CHECK(identify_field("tE") == field_id::te);
   CHECK(identify_field("X-Forwarded-For") == field_id::x_forwarded_for);
   CHECK(identify_field("Sovereign-Data-Class") == field_id::sovereign_data_class);
   CHECK(identify_field("SOVEREIGN-Client-Country") == field_id::sovereign_other);
   CHECK(identify_field("Sovereign-") == field_id::sovereign_other);
-  CHECK(identify_field("Sovereign") == field_id::other);
+  CHECK(identify_field("Sovereign") == field_id::unlisted);
   CHECK(identify_field("Proxy-Authorization") == field_id::proxy_authorization);
   CHECK(identify_field("proxy-anything") == field_id::proxy_other);
-  CHECK(identify_field("proxy-") == field_id::other);
-  CHECK(identify_field("") == field_id::other);
-  CHECK(identify_field(std::string(300, 'x')) == field_id::other);
+  CHECK(identify_field("proxy-") == field_id::unlisted);
+  CHECK(identify_field("") == field_id::unlisted);
+  CHECK(identify_field(std::string(300, 'x')) == field_id::unlisted);
+  // Only the end-to-end fields are `other` (forwarded); what no list names is `unlisted`.
+  CHECK(identify_field("Accept") == field_id::other);
+  CHECK(identify_field("X-Stainless-Retry-Count") == field_id::other);
+  CHECK(identify_field("TRACEPARENT") == field_id::other);
+  CHECK(identify_field("X-Portkey-Custom-Host") == field_id::unlisted);
+  CHECK(identify_field("CF-IPCountry") == field_id::unlisted);
   const auto p = parse("GET / HTTP/1.1\r\nhOsT: a\r\nX-API-KEY: k\r\nAccept: */*\r\n\r\n");
   REQUIRE(p.error == parse_error::none);
   REQUIRE(p.head.fields.size() == 3);
@@ -71,6 +77,16 @@ TEST_CASE("field names are recognised once, in any letter case, prefixes include
   CHECK(p.head.fields[2].id == field_id::other);
   CHECK(p.head.find(field_id::x_api_key)->value == "k");
   CHECK(p.head.find(field_id::cookie) == nullptr);
+  // The configuration's forward_fields make an unlisted field one clusters are sent.
+  limits lim;
+  lim.forward_fields = {"x-team", "x-custom-*"};
+  message_head head;
+  REQUIRE(
+      parse_request_head("GET / HTTP/1.1\r\nHost: a\r\nX-Team: t\r\nX-CUSTOM-Trace: c\r\nX-Teams: u\r\n\r\n",
+                         lim, head) == parse_error::none);
+  CHECK(head.fields[1].id == field_id::other);
+  CHECK(head.fields[2].id == field_id::other);
+  CHECK(head.fields[3].id == field_id::unlisted);
 }
 
 TEST_CASE("the head scanner resumes across arbitrary splits") {
@@ -180,7 +196,7 @@ TEST_CASE("the chunk decoder decodes, drops trailers and stops at the message en
 
 TEST_CASE("chunk decoder errors") {
   auto run = [](const std::string& in, std::uint64_t max = 1 << 20) {
-    chunk_decoder d(max);
+    chunk_decoder d(max, true);
     std::string out;
     std::size_t consumed = 0;
     d.feed(in, consumed, out);
@@ -209,6 +225,15 @@ TEST_CASE("chunk decoder errors") {
   }
   // A trailer line is a field: a name, a colon, a value.
   CHECK(run("5\r\nhello\r\n0\r\nno colon here\r\n\r\n") == parse_error::bad_trailer);
+  // A data class declared after the body would be lost (probe round 18): refused, not dropped.
+  CHECK(run("5\r\nhello\r\n0\r\nX: 1\r\nSOVEREIGN-Data-Class: personal\r\n\r\n") ==
+        parse_error::sovereign_field_in_trailer);
+  CHECK(run("5\r\nhello\r\n0\r\nSovereign-: x\r\n\r\n") == parse_error::sovereign_field_in_trailer);
+  CHECK(run("5\r\nhello\r\n0\r\nX-Sovereign-Data-Class: x\r\nSovereig: y\r\n\r\n") == parse_error::none);
+  chunk_decoder answer(1 << 20);  // a cluster's answer's trailer is its own
+  std::string out;
+  std::size_t consumed = 0;
+  CHECK(answer.feed("0\r\nSovereign-X: y\r\n\r\n", consumed, out) == chunk_decoder::state::done);
   CHECK(run("5\r\nhello\r\n0\r\nBad Name: x\r\n\r\n") == parse_error::bad_trailer);
   CHECK(run("5\r\nhello\r\n0\r\nX-Ok: a:b\r\n\r\n") == parse_error::none);
 }
@@ -314,7 +339,15 @@ field_id identify_field_reference(std::string_view name) {
       return field_id::client_claim;
     }
   }
-  return field_id::other;
+  for (std::string_view e : end_to_end_names()) {
+    const bool prefix = e.ends_with('*');
+    const std::string_view stem = prefix ? e.substr(0, e.size() - 1) : e;
+    if ((prefix ? name.size() >= stem.size() : name.size() == stem.size()) &&
+        sovgw::ascii_iequals(name.substr(0, stem.size()), stem)) {
+      return field_id::other;
+    }
+  }
+  return field_id::unlisted;
 }
 
 }  // namespace
@@ -336,6 +369,8 @@ TEST_CASE("field names: the word-at-a-time lookup agrees with a byte-at-a-time o
                                     "x-request-id",
                                     "Transfer-Encoding",
                                     "accept",
+                                    "X-Stainless-Lang",
+                                    "traceparent",
                                     "a-very-long-field-name-indeed"};
   std::size_t checked = 0;
   for (const std::string_view seed : seeds) {

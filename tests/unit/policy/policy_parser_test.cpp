@@ -141,6 +141,20 @@ rules:
   CHECK(format_diagnostics(shadowed.diagnostics) ==
         "p.yaml:6:5: error: rule 'covered' is unreachable: every request it matches is denied by forbid rule "
         "'forbid-acme-gpt' (line 3)\n");
+  // A misspelled `when:` is one error, not a forbid of everything that shadows every rule after it
+  // (probe round 18).
+  const auto misspelled = compile_policy(R"(
+rules:
+  - id: forbid-sanctioned
+    effect: forbid
+    wehn: {client.country: [RU]}
+  - id: permit-eu
+    effect: permit
+    when: {client.country: [EU]}
+)",
+                                         "p.yaml");
+  CHECK(format_diagnostics(misspelled.diagnostics).find("unknown key 'wehn' in a rule") != std::string::npos);
+  CHECK(format_diagnostics(misspelled.diagnostics).find("unreachable") == std::string::npos);
 }
 
 TEST_CASE("a tab in the indentation is named as such, wherever yaml-cpp trips over it") {
