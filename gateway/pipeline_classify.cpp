@@ -628,6 +628,12 @@ stage_result pipeline::classify(request_context& ctx) const {
 
 stage_result pipeline::classify_body(request_context& ctx) const {
   if (ctx.body.empty()) {
+    // A POST that runs a model and names none, in the body or the path: as an empty JSON object.
+    if (ctx.head.method == "POST" && runs_a_model(ctx.head) && model_in_path(ctx.head).empty()) {
+      return stage_result::respond(outcome::invalid_body,
+                                   "the request names no model (its body is empty): send a JSON body with "
+                                   "\"model\" set to the model to run");
+    }
     return stage_result::next();
   }
   const http::field* type = nullptr;
