@@ -67,6 +67,14 @@ void read_forward_fields(config_reader& r, const YAML::Node& v, config& cfg) {
                                        text));
       continue;
     }
+    if (text.ends_with('*') && name.size() < 4) {
+      r.error(item.Mark(),
+              fmt::format("forward_fields: '{}' is too broad a prefix: it would send the cluster "
+                          "fields routers act on (x-portkey-custom-host, helicone-target-url); "
+                          "name your own fields, or a prefix of at least 4 characters",
+                          text));
+      continue;
+    }
     const http::field_id id = http::identify_field(name);
     if (id == http::field_id::other) {
       r.error(item.Mark(), fmt::format("forward_fields: '{}' is forwarded already (docs/http.md lists the "

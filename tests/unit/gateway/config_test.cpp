@@ -108,6 +108,8 @@ TEST_CASE("forward_fields: fields on no list that clusters are sent, never one t
         std::string::npos);
   CHECK(errors_of(base + "forward_fields: [\"*\"]\n").find("is not a header field name") !=
         std::string::npos);
+  CHECK(errors_of(base + "forward_fields: [\"x-*\"]\n").find("is too broad a prefix") != std::string::npos);
+  CHECK(errors_of(base + "forward_fields: [\"x-my*\"]\n").empty());
   CHECK(errors_of(base + "forward_fields: [\"x team\"]\n").find("is not a header field name") !=
         std::string::npos);
   CHECK(errors_of(base + "forward_fields: x-team\n").find("forward_fields must be a list") !=
