@@ -153,6 +153,15 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
           ++tld_begin;
         }
         ends_in_tld = end - tld_begin >= 2 && is_tld(t.substr(tld_begin, end - tld_begin));
+        // Capitals stuck to a lower-case top-level domain ("comA": an invisible tag character folds
+        // to its ASCII) end it there.
+        for (std::size_t p = tld_begin + 2; !ends_in_tld && p < end; ++p) {
+          if (is_lower(t[p - 1]) && is_upper(t[p])) {
+            ends_in_tld = known_tld(t.substr(tld_begin, p - tld_begin));
+            end = ends_in_tld ? p : end;
+            break;
+          }
+        }
         if (!ends_in_tld) {
           end = last_dot;
           while (end > domain && blank(t[end - 1])) {

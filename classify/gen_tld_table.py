@@ -10,13 +10,16 @@ top-level domains are matched by their script, and their `xn--` forms by shape, 
 table), and the names reserved for private and special use that addresses inside a company use:
 RFC 2606's and RFC 6761's `example`, `test`, `invalid`, `localhost`, mDNS's `local` (RFC 6762),
 `internal` (ICANN, 2024), `alt` (RFC 9476), `onion` (RFC 7686) and the private names seen in
-company networks (`lan`, `corp`, `home`, `intranet`, `private`, `localdomain`).
+company networks (`lan`, `corp`, `home`, `intranet`, `private`, `localdomain`, and `intern`,
+`lokal`, `loc`, `priv`, `prive`, `interno`, `interne`, `localnet`, `office`).
 """
 import subprocess
 import sys
 
 PRIVATE_USE = ["example", "test", "invalid", "localhost", "local", "internal", "alt", "onion", "lan",
-               "corp", "home", "intranet", "private", "localdomain"]
+               "corp", "home", "intranet", "private", "localdomain",
+               # the same in the EU's languages, as company networks name them
+               "intern", "lokal", "loc", "priv", "prive", "interno", "interne", "localnet", "office"]
 
 
 def main(path):

@@ -1397,7 +1397,7 @@ void json_inspector::scan_glued(std::uint32_t which, bool locate, scan_result& s
   constexpr std::size_t glue_reach = 64;
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
   // A string of blanks or nothing between two others is no boundary: a template puts the two
-  // side by side all the same ("card 4111 1111", "", "1111 1111"). It is skipped, as blanks.
+  // side by side all the same ("card 4111 1111", "", "1111 1111"). It is skipped.
   const auto is_blank = [&](const text_span& s) {
     for (std::size_t at = s.begin; at < s.end; ++at) {
       if (!blank(text_[at])) {
@@ -1454,7 +1454,12 @@ void json_inspector::scan_glued(std::uint32_t which, bool locate, scan_result& s
     }
     const text_span& before = prose_[previous];
     const text_span& after = prose_[k];
-    const bool skipped = k - previous > 1;
+    // A skipped string of blanks reads as a blank between the two; an empty one as nothing
+    // ("alice.smith@example", "", ".com").
+    bool skipped = false;
+    for (std::size_t j = previous + 1; j < k; ++j) {
+      skipped = skipped || prose_[j].end > prose_[j].begin;
+    }
     const std::size_t before_index = std::exchange(previous, k);
     if (!seam_matters(before, after, skipped)) {
       flush();

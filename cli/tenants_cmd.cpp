@@ -312,7 +312,14 @@ int cmd_create(const options& o) {
         fmt::format("cannot write the new key to standard output ({}): no key was added to {}",
                     std::strerror(errno), path));
   }
-  replace_file(path, updated);
+  try {
+    replace_file(path, updated);
+  } catch (const command_error& e) {
+    throw command_error(e.exit_code(),
+                        fmt::format("{}; the key printed above ({}) was not stored and is void: "
+                                    "discard it and create another",
+                                    e.what(), id));
+  }
   std::fprintf(stderr,
                "created key %s for tenant '%s'%s; it is shown once, only its hash is stored in %s.\n"
                "Send the gateway SIGHUP to load it.\n",

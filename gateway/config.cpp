@@ -75,6 +75,54 @@ void read_forward_fields(config_reader& r, const YAML::Node& v, config& cfg) {
                           text));
       continue;
     }
+    // A prefix must not cover a field the gateway acts on or never forwards ("content*" covers
+    // Content-Length, "sovereign*" the geo-tags, "x-forwarded*" the forwarding fields).
+    if (text.ends_with('*')) {
+      std::string stem(name);
+      std::transform(stem.begin(), stem.end(), stem.begin(),
+                     [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; });
+      std::string_view covered;
+      for (const http::known_field& k : http::known_field_names()) {
+        covered = covered.empty() && k.name.starts_with(stem) ? k.name : covered;
+      }
+      for (const auto& list : {http::client_claim_prefixes(), http::client_claim_names()}) {
+        for (std::string_view n : list) {
+          covered = covered.empty() && n.starts_with(stem) ? n : covered;
+        }
+      }
+      for (std::string_view n : {std::string_view("sovereign-"), std::string_view("proxy-")}) {
+        covered = covered.empty() && n.starts_with(stem) ? n : covered;
+      }
+      if (!covered.empty()) {
+        r.error(item.Mark(), fmt::format("forward_fields: '{}' covers '{}', a field the gateway acts on or "
+                                         "never forwards: name your own fields",
+                                         text, covered));
+        continue;
+      }
+    }
+    // Words of the fields routers, CDNs and auth proxies act on: what the client writes there
+    // would route the prompt, or assert a country, an address, a certificate or an identity.
+    static constexpr std::string_view risky[] = {
+        "country",  "region",   "geo",     "location",  "cert",      "key",     "signature",  "claim",
+        "identity", "email",    "group",   "role",      "host",      "url",     "target",     "route",
+        "routing",  "provider", "config",  "fallback",  "override",  "-ip",     "ip-",        "clientip",
+        "peerip",   "sourceip", "addr",    "portkey",   "helicone",  "cf-",     "cloudfront", "azure",
+        "amz",      "vercel",   "fastly",  "appengine", "akamai",    "remote-", "pomerium",   "oidc",
+        "vouch",    "spiffe",   "litellm", "model",     "deployment"};
+    std::string lowered(name);
+    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; });
+    if (const auto word =
+            std::find_if(std::begin(risky), std::end(risky),
+                         [&](std::string_view w) { return lowered.find(w) != std::string::npos; });
+        word != std::end(risky)) {
+      r.error(item.Mark(),
+              fmt::format("forward_fields: '{}' holds '{}', a word of the fields routers, CDNs and "
+                          "auth proxies act on (a destination, a country, an address, a "
+                          "certificate, an identity): the gateway does not forward such a field",
+                          text, *word));
+      continue;
+    }
     const http::field_id id = http::identify_field(name);
     if (id == http::field_id::other) {
       r.error(item.Mark(), fmt::format("forward_fields: '{}' is forwarded already (docs/http.md lists the "

@@ -987,7 +987,8 @@ chunk_decoder::state chunk_decoder::feed(std::string_view in, std::size_t& consu
           } else if (trailer_in_name_ && !tchar_table[c]) {
             return fail(parse_error::bad_trailer);
           } else if (trailer_in_name_ && trailer_sovereign_ < sovereign.size() &&
-                     (c | (c >= 'A' && c <= 'Z' ? 0x20 : 0)) == sovereign[trailer_sovereign_]) {
+                     ((c | (c >= 'A' && c <= 'Z' ? 0x20 : 0)) == sovereign[trailer_sovereign_] ||
+                      (c == '_' && sovereign[trailer_sovereign_] == '-'))) {  // CGI-style Sovereign_
             ++trailer_sovereign_;
           } else if (trailer_in_name_ && trailer_sovereign_ < sovereign.size()) {
             trailer_sovereign_ = sovereign.size() + 1;  // spells something else: never again

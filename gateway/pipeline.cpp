@@ -127,6 +127,15 @@ std::vector<policy::diagnostic> pipeline::policy_warnings() const {
 
 namespace {
 
+// The client address the policy matches `client.ip` against: none on a PROXY LOCAL connection,
+// where the address is the balancer's own and says nothing of the client (as its country).
+std::optional<policy::ip_address> policy_client_ip(const request_context& ctx) {
+  if (ctx.client_country_source == country_source_name(address_source::proxy_local)) {
+    return std::nullopt;
+  }
+  return policy::parse_ip(ctx.client_ip);
+}
+
 // The data classes a request declares in `Sovereign-Data-Class` fields: comma-separated values
 // (tokens or quoted strings), each one a class's `header` value in the policy. An unknown value is
 // an error: a client that labels its data must not have the label silently dropped.
@@ -282,7 +291,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   ctx.detected_classes.assign(detected.begin(), detected.end());
   const std::vector<std::string_view> classes(
       ctx.data_classes.begin(), ctx.data_classes.begin() + static_cast<std::ptrdiff_t>(declared));
-  std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip);
+  const std::optional<policy::ip_address> ip = policy_client_ip(ctx);
   std::string_view path = ctx.head.target.substr(0, ctx.head.target.find('?'));
   const policy::request_attributes attrs{.client_country = ctx.client_country,
                                          .client_ip = ip,
@@ -447,7 +456,7 @@ std::vector<std::string> pipeline::countries_serving(const request_context& ctx,
     }
   } else {
     const policy::request_attributes attrs{.client_country = ctx.client_country,
-                                           .client_ip = policy::parse_ip(ctx.client_ip),
+                                           .client_ip = policy_client_ip(ctx),
                                            .tenant = ctx.tenant,
                                            .model = model,
                                            .path = "/v1/chat/completions",

@@ -73,6 +73,10 @@ class pipeline {
   // file before either goes live: the pair `config check` and `serve` accept, or the last good.
   [[nodiscard]] std::shared_ptr<const tenants::table> load_tenants(std::string& errors) const;
   void use_tenants(std::shared_ptr<const tenants::table> table);
+  // When a new tenants file cannot go live, what it takes away still does: every live key it
+  // revokes, shortens or no longer lists is revoked (or expires) in the live table. Returns how
+  // many keys changed. Never grants anything.
+  std::size_t apply_revocations(const tenants::table& next);
   // The live policy's checks against `with` instead of the live tenants: its errors, empty when it
   // holds (or without a policy).
   [[nodiscard]] std::string check_live_policy(const tenants::table& with, std::stop_token stop = {}) const;

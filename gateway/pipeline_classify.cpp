@@ -290,35 +290,14 @@ stage_result unsupported_media_type(std::string message) {
 // body there that names no model ("model" absent, null or "") would be served by whatever model
 // the cluster defaults to, which no model rule of the policy or of a tenant's limits saw.
 bool runs_a_model(const http::message_head& head) {
-  static constexpr std::string_view endings[] = {"/completions",
-                                                 "/embeddings",
-                                                 "/responses",
-                                                 "/moderations",
-                                                 "/images/generations",
-                                                 "/audio/speech",
-                                                 "/audio/transcriptions",
-                                                 "/audio/translations",
-                                                 "/images/edits",
-                                                 "/images/variations",
-                                                 "/v1/messages",
-                                                 "/messages/count_tokens",
-                                                 "/chat",
-                                                 "/generate",
-                                                 "/generate_stream",
-                                                 "/embed",
-                                                 "/embed_sparse",
-                                                 "/embed_all",
-                                                 "/invocations",
-                                                 "/rerank",
-                                                 "/score",
-                                                 "/pooling",
-                                                 "/classify",
-                                                 "/tokenize",
-                                                 "/detokenize",
-                                                 "/encode",
-                                                 "/predict",
-                                                 "/infer",
-                                                 "/predictions"};
+  static constexpr std::string_view endings[] = {
+      "/completions", "/embeddings", "/responses", "/moderations", "/images/generations", "/audio/speech",
+      "/audio/transcriptions", "/audio/translations", "/images/edits", "/images/variations", "/v1/messages",
+      "/messages/count_tokens", "/chat", "/generate", "/generate_stream", "/embed", "/embed_sparse",
+      "/embed_all", "/invocations", "/rerank", "/score", "/pooling", "/classify", "/tokenize", "/detokenize",
+      "/encode", "/predict", "/infer", "/predictions",
+      // llama.cpp's server's own
+      "/completion", "/infill", "/embedding", "/reranking"};
   return std::any_of(std::begin(endings), std::end(endings),
                      [&](std::string_view suffix) { return http::path_ends_with(head, suffix); });
 }
@@ -390,6 +369,14 @@ std::string query_parameter(const http::message_head& head, const std::string_vi
     while (!lowered.empty() && (lowered.back() == ' ' || lowered.back() == '\t')) {
       lowered.pop_back();
     }
+    if (std::find(std::begin(names), std::end(names), lowered) != std::end(names)) {
+      return std::string(param);
+    }
+    // As PHP reads a parameter's name (Laravel and Symfony take `_method` from it): leading
+    // spaces dropped, then spaces and dots as '_' (`?.method=`, `?+_method=`).
+    lowered.erase(0, std::min(lowered.find_first_not_of(' '), lowered.size()));
+    std::replace_if(
+        lowered.begin(), lowered.end(), [](char c) { return c == ' ' || c == '.'; }, '_');
     if (std::find(std::begin(names), std::end(names), lowered) != std::end(names)) {
       return std::string(param);
     }

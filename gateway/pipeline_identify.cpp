@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include "classify/unescape.hpp"
 #include "common/ascii.hpp"
@@ -89,6 +90,45 @@ std::string pipeline::reload_tenants() {
     use_tenants(std::move(table));
   }
   return errors;
+}
+
+std::size_t pipeline::apply_revocations(const tenants::table& next) {
+  const std::shared_ptr<const tenants::table> live = tenants_.load();
+  if (!live) {
+    return 0;
+  }
+  const std::int64_t now = now_ms() / 1000;
+  std::unordered_map<std::string_view, const tenants::api_key*> by_id;
+  for (const tenants::api_key& n : next.keys()) {
+    by_id.emplace(n.id, &n);
+  }
+  std::vector<tenants::api_key> keys(live->keys());
+  std::size_t changed = 0;
+  for (tenants::api_key& k : keys) {
+    const auto found = by_id.find(k.id);
+    const tenants::api_key* in_next =
+        found != by_id.end() && found->second->hash == k.hash ? found->second : nullptr;
+    std::int64_t revoked = k.revoked;
+    std::int64_t expires = k.expires;
+    if (in_next == nullptr) {
+      revoked = revoked != 0 ? revoked : now;  // removed from the file: no longer a key
+    } else {
+      revoked = revoked != 0 ? revoked : in_next->revoked;
+      if (in_next->expires != 0 && (expires == 0 || in_next->expires < expires)) {
+        expires = in_next->expires;
+      }
+    }
+    if (revoked != k.revoked || expires != k.expires) {
+      k.revoked = revoked;
+      k.expires = expires;
+      ++changed;
+    }
+  }
+  if (changed != 0) {
+    use_tenants(std::make_shared<const tenants::table>(std::vector<tenants::tenant>(live->tenants()),
+                                                       std::move(keys)));
+  }
+  return changed;
 }
 
 void pipeline::use_tenants(std::shared_ptr<const tenants::table> table) {

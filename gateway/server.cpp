@@ -327,9 +327,13 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
     errors = fmt::format(
         "the policy in force does not hold with the new tenants file, which stays unloaded:\n{}", live);
   }
+  // What the refused file revokes or removes is applied all the same: a leaked key must not stay
+  // usable because another line of the file does not fit the policy.
+  const std::size_t revoked = table ? state_.stages->apply_revocations(*table) : 0;
   state_.stats->tenants_reload_failures.fetch_add(1, std::memory_order_relaxed);
   log_line("error", "tenants reload failed; keeping the current tenants")
       .str("file", state_.cfg->tenants_file)
+      .num("keys_revoked_anyway", static_cast<std::int64_t>(revoked))
       .str("errors", errors)
       .emit();
   reload_policy(stop, state_.stages->reload_policy(stop));

@@ -118,7 +118,8 @@ class UnknownModelTest(PolicyGatewayCase):
         # Else the cluster's default model would serve it, unseen by any model rule.
         # No body at all is no model either (probe round 18: an empty POST was forwarded).
         for body in (b'{"messages":[]}', b'{"model":null,"messages":[]}', b'{"model":"","messages":[]}', b""):
-            for path in ("/v1/chat/completions", "/V1/Embeddings", "/v1/responses", "/chat/completions"):
+            for path in ("/v1/chat/completions", "/V1/Embeddings", "/v1/responses", "/chat/completions",
+                         "/completion", "/infill"):  # llama.cpp's own, too (probe round 19)
                 with self.subTest(body=body, path=path):
                     resp = exchange(self.gateway.port, self.certs, request_bytes(
                         "POST", path, body, {"Content-Type": "application/json"}))
@@ -332,6 +333,9 @@ class PolicyEnforcementTest(unittest.TestCase):
         # refused like its header forms are removed (probe round 18).
         for path, body in (("/v1/chat/completions?_method=DELETE", {"model": "mistral-small", "messages": []}),
                            ("/v1/chat/completions?%5Fmethod=PUT", {"model": "mistral-small", "messages": []}),
+                           # as PHP reads a name: spaces and dots are '_' (probe round 19)
+                           ("/v1/chat/completions?.method=PUT", {"model": "mistral-small", "messages": []}),
+                           ("/v1/chat/completions?+_method=PUT", {"model": "mistral-small", "messages": []}),
                            ("/v1/chat/completions", {"model": "mistral-small", "messages": [], "_method": "DELETE"})):
             with self.subTest(path=path, body=body):
                 resp = self.post(path, body)

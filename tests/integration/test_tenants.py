@@ -357,6 +357,7 @@ rules:
 """
         with open(policy, "w") as f:
             f.write(rules.format(t="acme"))
+        spare = self.create_key("acme")
         g = Gateway(gateway_yaml(self.certs, cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs),
                                  extra=f"tenants: {self.tenants}\npolicy: {policy}\n"), self.tmp.path)
         self.addCleanup(g.stop)
@@ -378,6 +379,13 @@ rules:
         resp = send(g.port, self.certs, chat_request(extra_headers={"Authorization": f"Bearer {self.acme_key}"}))
         self.assertEqual(resp.status, 403, resp.body)
         self.assertEqual(access_line(g, resp)["tenant"], "acme")
+        # What the refused file takes away applies all the same: a key it revokes is revoked.
+        r = sovgw("tenants", "key", "revoke", spare[:17], "--file", self.tenants)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        failed = sighup("tenants reload failed; keeping the current tenants")
+        self.assertEqual(failed["keys_revoked_anyway"], 1)
+        self.assertEqual(send(g.port, self.certs, chat_request(extra_headers={
+            "Authorization": f"Bearer {spare}"})).status, 401)
         # Renamed in both: the pair goes live.
         with open(policy, "w") as f:
             f.write(rules.format(t="acme-corp"))

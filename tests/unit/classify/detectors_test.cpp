@@ -53,6 +53,8 @@ TEST_CASE("email: the domain ends in a top-level domain there is, or one kept fo
   // Something stuck after the address does not hide it.
   CHECK(found("email", "write to alice@example.com.zz now") == "alice@example.com");
   CHECK(found("email", "write to alice@example.com.Thanks") == "alice@example.com");
+  CHECK(found("email", "alice@example.comA is it") == "alice@example.com");  // a tag character, folded
+  CHECK(found("email", "max@firma.intern, eva@nas.lokal") == "max@firma.intern|eva@nas.lokal");
   // Code and mentions end in none (probe round 18).
   CHECK_FALSE(fires("email", "attn = q@k.transpose(-2, -1); y = W@x.shape"));
   CHECK_FALSE(fires("email", "done@john.doe can you check"));

@@ -676,6 +676,9 @@ TEST_CASE("consecutive prose strings of any kind are read joined with nothing ne
        R"j({"prompt":["mail [redacted:email]"," \n ","[redacted:email]"]})j"},
       {R"j({"input":["card 4111 1111","","  ","1111 1111"]})j", card,
        R"j({"input":["card [redacted:payment_card]","","  ","[redacted:payment_card]"]})j"},
+      // An empty one is nothing between them, not a blank (probe round 19).
+      {R"j({"prompt":["mail alice.smith@example","",".com"]})j", email,
+       R"j({"prompt":["mail [redacted:email]","","[redacted:email]"]})j"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);

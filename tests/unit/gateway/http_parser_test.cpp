@@ -229,6 +229,7 @@ TEST_CASE("chunk decoder errors") {
   CHECK(run("5\r\nhello\r\n0\r\nX: 1\r\nSOVEREIGN-Data-Class: personal\r\n\r\n") ==
         parse_error::sovereign_field_in_trailer);
   CHECK(run("5\r\nhello\r\n0\r\nSovereign-: x\r\n\r\n") == parse_error::sovereign_field_in_trailer);
+  CHECK(run("5\r\nhello\r\n0\r\nSovereign_Data_Class: x\r\n\r\n") == parse_error::sovereign_field_in_trailer);
   CHECK(run("5\r\nhello\r\n0\r\nX-Sovereign-Data-Class: x\r\nSovereig: y\r\n\r\n") == parse_error::none);
   chunk_decoder answer(1 << 20);  // a cluster's answer's trailer is its own
   std::string out;
