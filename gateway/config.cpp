@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
+#include "common/ascii.hpp"
 #include "crypto/sha256.hpp"
 #include "gateway/config_reader.hpp"
 #include "gateway/config_sections.hpp"
@@ -43,106 +44,99 @@ void check_listeners(config_reader& r, const config& cfg) {
 // every client there could choose its own address (and country).
 bool too_broad_to_trust(const policy::cidr_block& block) { return block.prefix < (block.base.v4 ? 8u : 7u); }
 
-// forward_fields: client fields on no list of the gateway's that clusters are sent all the same
-// (a field a cluster's own middleware reads). Names or prefixes ending in '*'; never one the gateway
-// acts on or refuses to forward (a credential, a claim, a forwarding or framing field, Sovereign-*).
+// Why a `forward_fields` entry (`text`; `lower`, the same in lower case) cannot be one, or empty:
+// a client field clusters are sent all the same must be none the gateway acts on or refuses to
+// forward (a credential, a claim, a forwarding or framing field, Sovereign-*), nor one routers,
+// CDNs and auth proxies act on.
+std::string forward_field_problem(const std::string& text, const std::string& lower) {
+  const bool prefix = lower.ends_with('*');
+  const std::string_view name = std::string_view(lower).substr(0, lower.size() - (prefix ? 1 : 0));
+  const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+  if (!token) {
+    return fmt::format(
+        "forward_fields: '{}' is not a header field name (letters, digits and '-', a trailing "
+        "'*' for a prefix)",
+        text);
+  }
+  if (prefix && name.size() < 4) {
+    return fmt::format(
+        "forward_fields: '{}' is too broad a prefix: it would send the cluster fields routers "
+        "act on (x-portkey-custom-host, helicone-target-url); name your own fields, or a prefix "
+        "of at least 4 characters",
+        text);
+  }
+  // A prefix must not cover a field the gateway acts on or never forwards ("content*" covers
+  // Content-Length, "sovereign*" the geo-tags, "x-forwarded*" the forwarding fields).
+  if (prefix) {
+    const auto covers = [&](std::string_view n) { return n.starts_with(name); };
+    std::string_view covered;
+    for (const http::known_field& k : http::known_field_names()) {
+      covered = covered.empty() && covers(k.name) ? k.name : covered;
+    }
+    for (const auto& list : {http::client_claim_prefixes(), http::client_claim_names()}) {
+      for (std::string_view n : list) {
+        covered = covered.empty() && covers(n) ? n : covered;
+      }
+    }
+    for (std::string_view n : {std::string_view("sovereign-"), std::string_view("proxy-")}) {
+      covered = covered.empty() && covers(n) ? n : covered;
+    }
+    if (!covered.empty()) {
+      return fmt::format(
+          "forward_fields: '{}' covers '{}', a field the gateway acts on or never forwards: "
+          "name your own fields",
+          text, covered);
+    }
+  }
+  // Words of the fields routers, CDNs and auth proxies act on: what the client writes there
+  // would route the prompt, or assert a country, an address, a certificate or an identity.
+  static constexpr std::string_view risky[] = {
+      "country",  "region",   "geo",     "location",  "cert",      "key",     "signature",  "claim",
+      "identity", "email",    "group",   "role",      "host",      "url",     "target",     "route",
+      "routing",  "provider", "config",  "fallback",  "override",  "-ip",     "ip-",        "clientip",
+      "peerip",   "sourceip", "addr",    "portkey",   "helicone",  "cf-",     "cloudfront", "azure",
+      "amz",      "vercel",   "fastly",  "appengine", "akamai",    "remote-", "pomerium",   "oidc",
+      "vouch",    "spiffe",   "litellm", "model",     "deployment"};
+  if (const auto word =
+          std::find_if(std::begin(risky), std::end(risky),
+                       [&](std::string_view w) { return name.find(w) != std::string_view::npos; });
+      word != std::end(risky)) {
+    return fmt::format(
+        "forward_fields: '{}' holds '{}', a word of the fields routers, CDNs and auth proxies act "
+        "on (a destination, a country, an address, a certificate, an identity): the gateway does "
+        "not forward such a field",
+        text, *word);
+  }
+  const http::field_id id = http::identify_field(name);
+  if (id == http::field_id::other) {
+    return fmt::format(
+        "forward_fields: '{}' is forwarded already (docs/http.md lists the fields every cluster "
+        "is sent)",
+        text);
+  }
+  if (id != http::field_id::unlisted) {
+    return fmt::format(
+        "forward_fields: '{}' is a field the gateway acts on or never forwards (a credential, a "
+        "claim about the client, a forwarding, framing or Sovereign-* field): it cannot be sent "
+        "as the client wrote it",
+        text);
+  }
+  return {};
+}
+
 void read_forward_fields(config_reader& r, const YAML::Node& v, config& cfg) {
-  if (!v.IsSequence()) {
-    r.error(v.Mark(), "forward_fields must be a list of header field names (a trailing '*' for a prefix)");
-    return;
-  }
-  for (const auto& item : v) {
-    std::string text;
-    if (!r.scalar(item, "forward_fields entry", text)) {
-      continue;
-    }
-    const std::string_view name =
-        std::string_view(text).substr(0, text.size() - (text.ends_with('*') ? 1 : 0));
-    const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-    });
-    if (!token) {
-      r.error(item.Mark(), fmt::format("forward_fields: '{}' is not a header field name (letters, digits and "
-                                       "'-', a trailing '*' for a prefix)",
-                                       text));
-      continue;
-    }
-    if (text.ends_with('*') && name.size() < 4) {
-      r.error(item.Mark(),
-              fmt::format("forward_fields: '{}' is too broad a prefix: it would send the cluster "
-                          "fields routers act on (x-portkey-custom-host, helicone-target-url); "
-                          "name your own fields, or a prefix of at least 4 characters",
-                          text));
-      continue;
-    }
-    // A prefix must not cover a field the gateway acts on or never forwards ("content*" covers
-    // Content-Length, "sovereign*" the geo-tags, "x-forwarded*" the forwarding fields).
-    if (text.ends_with('*')) {
-      std::string stem(name);
-      std::transform(stem.begin(), stem.end(), stem.begin(),
-                     [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; });
-      std::string_view covered;
-      for (const http::known_field& k : http::known_field_names()) {
-        covered = covered.empty() && k.name.starts_with(stem) ? k.name : covered;
-      }
-      for (const auto& list : {http::client_claim_prefixes(), http::client_claim_names()}) {
-        for (std::string_view n : list) {
-          covered = covered.empty() && n.starts_with(stem) ? n : covered;
-        }
-      }
-      for (std::string_view n : {std::string_view("sovereign-"), std::string_view("proxy-")}) {
-        covered = covered.empty() && n.starts_with(stem) ? n : covered;
-      }
-      if (!covered.empty()) {
-        r.error(item.Mark(), fmt::format("forward_fields: '{}' covers '{}', a field the gateway acts on or "
-                                         "never forwards: name your own fields",
-                                         text, covered));
-        continue;
-      }
-    }
-    // Words of the fields routers, CDNs and auth proxies act on: what the client writes there
-    // would route the prompt, or assert a country, an address, a certificate or an identity.
-    static constexpr std::string_view risky[] = {
-        "country",  "region",   "geo",     "location",  "cert",      "key",     "signature",  "claim",
-        "identity", "email",    "group",   "role",      "host",      "url",     "target",     "route",
-        "routing",  "provider", "config",  "fallback",  "override",  "-ip",     "ip-",        "clientip",
-        "peerip",   "sourceip", "addr",    "portkey",   "helicone",  "cf-",     "cloudfront", "azure",
-        "amz",      "vercel",   "fastly",  "appengine", "akamai",    "remote-", "pomerium",   "oidc",
-        "vouch",    "spiffe",   "litellm", "model",     "deployment"};
-    std::string lowered(name);
-    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; });
-    if (const auto word =
-            std::find_if(std::begin(risky), std::end(risky),
-                         [&](std::string_view w) { return lowered.find(w) != std::string::npos; });
-        word != std::end(risky)) {
-      r.error(item.Mark(),
-              fmt::format("forward_fields: '{}' holds '{}', a word of the fields routers, CDNs and "
-                          "auth proxies act on (a destination, a country, an address, a "
-                          "certificate, an identity): the gateway does not forward such a field",
-                          text, *word));
-      continue;
-    }
-    const http::field_id id = http::identify_field(name);
-    if (id == http::field_id::other) {
-      r.error(item.Mark(), fmt::format("forward_fields: '{}' is forwarded already (docs/http.md lists the "
-                                       "fields every cluster is sent)",
-                                       text));
-      continue;
-    }
-    if (id != http::field_id::unlisted) {
-      r.error(item.Mark(),
-              fmt::format("forward_fields: '{}' is a field the gateway acts on or never forwards "
-                          "(a credential, a claim about the client, a forwarding, framing or "
-                          "Sovereign-* field): it cannot be sent as the client wrote it",
-                          text));
-      continue;
-    }
-    std::string lower(text);
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; });
-    cfg.http.forward_fields.push_back(std::move(lower));
-  }
+  r.strings(v, "forward_fields must be a list of header field names (a trailing '*' for a prefix)",
+            "forward_fields entry", [&](const YAML::Node& item, const std::string& text) {
+              std::string lower;
+              (void)ascii_lower_into(text, lower);
+              if (const std::string problem = forward_field_problem(text, lower); !problem.empty()) {
+                r.error(item.Mark(), problem);
+              } else {
+                cfg.http.forward_fields.push_back(std::move(lower));
+              }
+            });
 }
 
 void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
@@ -167,30 +161,25 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
            }},
           {"trusted_proxies",
            [&](const YAML::Node& v) {
-             if (!v.IsSequence()) {
-               r.error(v.Mark(), "trusted_proxies must be a list of addresses or CIDR blocks");
-               return;
-             }
-             for (const auto& item : v) {
-               std::string text;
-               if (!r.scalar(item, "trusted_proxies entry", text)) {
-                 continue;
-               }
-               std::string why;
-               if (auto block = policy::parse_cidr(text, why); block && too_broad_to_trust(*block)) {
-                 r.error(item.Mark(),
-                         fmt::format("trusted_proxies: '{}' is too broad: a client in it could name any "
-                                     "address, and so any country, in X-Forwarded-For or a PROXY header; "
-                                     "list the front proxies' own addresses (at most a /8 in IPv4, a /7 "
-                                     "in IPv6)",
-                                     text));
-               } else if (block) {
-                 cfg.trusted_proxies.push_back(*block);
-               } else {
-                 r.error(item.Mark(),
+             r.strings(
+                 v, "trusted_proxies must be a list of addresses or CIDR blocks", "trusted_proxies entry",
+                 [&](const YAML::Node& item, const std::string& text) {
+                   std::string why;
+                   if (auto block = policy::parse_cidr(text, why); block && too_broad_to_trust(*block)) {
+                     r.error(item.Mark(),
+                             fmt::format("trusted_proxies: '{}' is too broad: a client in it could name any "
+                                         "address, and so any country, in X-Forwarded-For or a PROXY header; "
+                                         "list the front proxies' own addresses (at most a /8 in IPv4, a /7 "
+                                         "in IPv6)",
+                                         text));
+                   } else if (block) {
+                     cfg.trusted_proxies.push_back(*block);
+                   } else {
+                     r.error(
+                         item.Mark(),
                          fmt::format("trusted_proxies: '{}' is not an address or CIDR block: {}", text, why));
-               }
-             }
+                   }
+                 });
            }},
           {"forward_fields", [&](const YAML::Node& v) { read_forward_fields(r, v, cfg); }},
           {"tls",

@@ -91,6 +91,20 @@ bool config_reader::scalar(const YAML::Node& n, std::string_view what, std::stri
   return true;
 }
 
+void config_reader::strings(const YAML::Node& n, std::string_view not_a_list, std::string_view entry,
+                            const std::function<void(const YAML::Node&, const std::string&)>& each) {
+  if (!n.IsSequence()) {
+    error(n.Mark(), std::string(not_a_list));
+    return;
+  }
+  for (const YAML::Node& item : n) {
+    std::string text;
+    if (scalar(item, entry, text)) {
+      each(item, text);
+    }
+  }
+}
+
 void config_reader::non_empty(const YAML::Node& n, std::string_view what, std::string& out) {
   if (scalar(n, what, out) && out.empty()) {
     error(n.Mark(), fmt::format("{} must not be empty", what));

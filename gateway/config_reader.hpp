@@ -46,6 +46,10 @@ class config_reader {
 
   // Each reads one value into `out`, or reports why it cannot (naming `what`) and leaves `out` alone.
   bool scalar(const YAML::Node& n, std::string_view what, std::string& out);
+  // Each string of the list `n` with its node (for positions): `not_a_list` reported when `n` is
+  // no list, and "`entry` must be a string" at each entry that is none.
+  void strings(const YAML::Node& n, std::string_view not_a_list, std::string_view entry,
+               const std::function<void(const YAML::Node&, const std::string&)>& each);
   void non_empty(const YAML::Node& n, std::string_view what, std::string& out);
   // A path to a file that must exist and be readable now (relative paths: from the working
   // directory), reported at the key's position with the system's reason when it cannot be opened;

@@ -52,28 +52,22 @@ void read_admin(config_reader& r, const YAML::Node& v, config& cfg) {
              }},
             {"hosts",
              [&](const YAML::Node& x) {
-               if (!x.IsSequence()) {
-                 r.error(x.Mark(), "admin.hosts must be a list of host names (e.g. [sovgw-admin.internal])");
-                 return;
-               }
-               for (const YAML::Node& item : x) {
-                 std::string name;
-                 if (!r.scalar(item, "admin.hosts entry", name)) {
-                   continue;
-                 }
-                 const bool ok =
-                     !name.empty() && name.size() <= 253 && std::all_of(name.begin(), name.end(), [](char c) {
-                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                              c == '-' || c == '.';
-                     });
-                 if (!ok) {
-                   r.error(item.Mark(), fmt::format("admin.hosts: '{}' is not a host name (letters, digits, "
-                                                    "'-' and '.'; no port)",
-                                                    name.substr(0, 253)));
-                   continue;
-                 }
-                 cfg.admin_hosts.push_back(name);
-               }
+               r.strings(x, "admin.hosts must be a list of host names (e.g. [sovgw-admin.internal])",
+                         "admin.hosts entry", [&](const YAML::Node& item, const std::string& name) {
+                           const bool ok = !name.empty() && name.size() <= 253 &&
+                                           std::all_of(name.begin(), name.end(), [](char c) {
+                                             return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                                    (c >= '0' && c <= '9') || c == '-' || c == '.';
+                                           });
+                           if (!ok) {
+                             r.error(item.Mark(),
+                                     fmt::format("admin.hosts: '{}' is not a host name (letters, digits, "
+                                                 "'-' and '.'; no port)",
+                                                 name.substr(0, 253)));
+                             return;
+                           }
+                           cfg.admin_hosts.push_back(name);
+                         });
              }},
         });
 }

@@ -249,9 +249,9 @@ bool matches(std::string_view lower, std::string_view entry) {
   return entry.ends_with('*') ? lower.starts_with(entry.substr(0, entry.size() - 1)) : lower == entry;
 }
 
-field_id client_field_uncached(std::string_view name) {
-  std::array<char, 128> buffer;  // no allocation but for names longer than any real field's
-  std::string longer;
+// `name` in ASCII lower case, in `buffer` (no allocation but for names longer than any real
+// field's: then in `longer`).
+std::string_view lowered_name(std::string_view name, std::array<char, 128>& buffer, std::string& longer) {
   char* lowered = buffer.data();
   if (name.size() > buffer.size()) {
     longer.resize(name.size());
@@ -261,7 +261,13 @@ field_id client_field_uncached(std::string_view name) {
     const char c = name[i];
     lowered[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
   }
-  const std::string_view lower(lowered, name.size());
+  return {lowered, name.size()};
+}
+
+field_id client_field_uncached(std::string_view name) {
+  std::array<char, 128> buffer;
+  std::string longer;
+  const std::string_view lower = lowered_name(name, buffer, longer);
   const auto in = [&](std::string_view w) { return lower.find(w) != std::string_view::npos; };
   if (std::any_of(std::begin(claim_prefixes), std::end(claim_prefixes),
                   [&](std::string_view p) { return lower.starts_with(p); }) ||
@@ -322,14 +328,11 @@ std::span<const std::string_view> end_to_end_names() noexcept { return end_to_en
 
 bool name_listed(std::string_view name, std::span<const std::string> names) noexcept {
   if (names.empty() || name.size() > 128) {
-    return false;
+    return false;  // (no listed name is longer: noexcept, no allocation)
   }
-  std::array<char, 128> lowered;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    lowered[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
-  }
-  const std::string_view lower(lowered.data(), name.size());
+  std::array<char, 128> buffer;
+  std::string unused;
+  const std::string_view lower = lowered_name(name, buffer, unused);
   return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return matches(lower, n); });
 }
 

@@ -48,6 +48,20 @@ pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
   }
 }
 
+namespace {
+
+// The tenant names a policy is checked against (policy/deployment_check.hpp).
+std::vector<std::string> tenant_names_of(const tenants::table& table) {
+  std::vector<std::string> names;
+  names.reserve(table.tenants().size());
+  for (const tenants::tenant& t : table.tenants()) {
+    names.push_back(t.name);
+  }
+  return names;
+}
+
+}  // namespace
+
 std::string pipeline::reload_policy(std::stop_token stop, const tenants::table* with) {
   if (cfg_->policy_file.empty()) {
     return {};
@@ -56,12 +70,7 @@ std::string pipeline::reload_policy(std::stop_token stop, const tenants::table* 
   // check --clusters` checks it.
   const std::shared_ptr<const tenants::table> live = with != nullptr ? nullptr : tenants_.load();
   const tenants::table* table = with != nullptr ? with : live.get();
-  std::vector<std::string> tenant_names;
-  if (table) {
-    for (const tenants::tenant& t : table->tenants()) {
-      tenant_names.push_back(t.name);
-    }
-  }
+  const std::vector<std::string> tenant_names = table ? tenant_names_of(*table) : std::vector<std::string>();
   const policy::deployment where{&cluster_infos_, table ? &tenant_names : nullptr, cfg_->tenants_file};
   policy::reload_result r = store_.reload(cfg_->policy_file, [&](const policy::snapshot& s) {
     return policy::check_deployment(s, where, stop).all();
@@ -101,10 +110,7 @@ std::string pipeline::check_live_policy(const tenants::table& with, std::stop_to
   if (cfg_->policy_file.empty() || !b) {
     return {};
   }
-  std::vector<std::string> tenant_names;
-  for (const tenants::tenant& t : with.tenants()) {
-    tenant_names.push_back(t.name);
-  }
+  const std::vector<std::string> tenant_names = tenant_names_of(with);
   const policy::deployment where{&cluster_infos_, &tenant_names, cfg_->tenants_file};
   const policy::policy_verdict verdict = policy::check_deployment(*b->policy, where, stop);
   if (verdict.ok()) {

@@ -293,25 +293,25 @@ void server::reload_admin_token() {
 // refused, and the current tenants stay, as a policy that fails its checks is.
 void server::reload_tenants_and_policy(std::stop_token stop) {
   if (state_.cfg->tenants_file.empty()) {
-    reload_policy(stop, {});
+    report_policy(stop, state_.stages->reload_policy(stop));
     return;
   }
   std::string errors;
   std::shared_ptr<const tenants::table> table = state_.stages->load_tenants(errors);
   if (table) {
-    const auto go_live = [&](std::string policy_errors) {
+    const auto go_live = [&](const std::string& policy_errors) {
       state_.stages->use_tenants(table);
       log_line("info", "tenants reloaded")
           .str("file", state_.cfg->tenants_file)
           .num("tenants", static_cast<std::int64_t>(table->tenants().size()))
           .num("keys", static_cast<std::int64_t>(table->keys().size()))
           .emit();
-      reload_policy(stop, std::move(policy_errors));
+      report_policy(stop, policy_errors);
     };
     // The new policy against the new tenants: both go live together.
     std::string with_new = state_.stages->reload_policy(stop, table.get());
     if (stop.stop_requested()) {
-      reload_policy(stop, std::move(with_new));  // abandoned: neither goes live
+      report_policy(stop, with_new);  // abandoned: neither goes live
       return;
     }
     if (with_new.empty()) {
@@ -321,7 +321,7 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
     // The new policy fails: the new tenants go live if the policy in force holds with them.
     std::string live = state_.stages->check_live_policy(*table, stop);
     if (live.empty() && !stop.stop_requested()) {
-      go_live(std::move(with_new));
+      go_live(with_new);
       return;
     }
     errors = fmt::format(
@@ -336,18 +336,15 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
       .num("keys_revoked_anyway", static_cast<std::int64_t>(revoked))
       .str("errors", errors)
       .emit();
-  reload_policy(stop, state_.stages->reload_policy(stop));
+  report_policy(stop, state_.stages->reload_policy(stop));  // against the tenants that stay
 }
 
-// Reports a policy reload that has run (`errors` its result).
-void server::reload_policy(std::stop_token stop, std::optional<std::string> errors) {
+// Says how a policy reload ended (`errors`: its result, empty when the policy went live).
+void server::report_policy(std::stop_token stop, const std::string& errors) {
   if (state_.cfg->policy_file.empty()) {
     return;
   }
-  if (!errors) {
-    errors = state_.stages->reload_policy(stop);
-  }
-  if (errors->empty()) {
+  if (errors.empty()) {
     log_line("info", "policy reloaded")
         .str("file", state_.cfg->policy_file)
         .str("version", state_.stages->policy_version())
@@ -362,7 +359,7 @@ void server::reload_policy(std::stop_token stop, std::optional<std::string> erro
     log_line("error", "policy reload failed; keeping the current policy")
         .str("file", state_.cfg->policy_file)
         .str("version", state_.stages->policy_version())
-        .str("errors", *errors)
+        .str("errors", errors)
         .emit();
   }
 }

@@ -10,7 +10,6 @@
 // addresses; run() only returns after a drain.
 
 #include <memory>
-#include <optional>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -38,8 +37,8 @@ class server {
  private:
   void begin_drain();
   void reload_certificates();
-  // Reports a policy reload whose result is `errors` (nullopt: runs one first).
-  void reload_policy(std::stop_token stop, std::optional<std::string> errors);
+  // Says how a policy reload ended (`errors` its result).
+  void report_policy(std::stop_token stop, const std::string& errors);
   void log_policy_warnings();
   // Says (warn) when the configuration file is no longer what the gateway started with.
   void warn_if_config_changed();
