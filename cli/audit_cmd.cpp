@@ -229,6 +229,17 @@ int cmd_query(const options& o) {
   if (!st.is_ok()) {
     throw_status(st);
   }
+  if (count == 0 && f.country && f.country->size() == 2) {
+    // EU, AP, ... are what a geo database says of an address it places no closer than a region; a
+    // reader asking for "EU" most likely meant the member states, which a policy's groups name.
+    if (const auto id = policy::pack_country(*f.country); id && policy::is_geo_data_only_country(*id)) {
+      std::fprintf(stderr,
+                   "sovgw audit query: note: --country %s matches only records whose client a geo database "
+                   "placed in no single country (%s); a record holds a country code, not a group such as the "
+                   "EU's member states: query them one by one (--country DE, --country FR, ...)\n",
+                   f.country->c_str(), f.country->c_str());
+    }
+  }
   if (format == "table") {
     std::printf("(%llu record%s)\n", static_cast<unsigned long long>(count), count == 1 ? "" : "s");
     if (unsigned_listed) {

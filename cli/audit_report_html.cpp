@@ -179,8 +179,8 @@ std::string verification_section(const audit::report& r, const report_context& c
   if (v.ok()) {
     // Whether the stored payloads were read is part of the verdict: a green banner says so.
     out += fmt::format(
-        R"(<div class="banner ok">&#10003; The log verifies: {} records, none altered, missing or reordered{}{}</div>)",
-        num(v.signed_records()),
+        R"(<div class="banner ok">&#10003; The log verifies: {} record{}, none altered, missing or reordered{}{}</div>)",
+        num(v.signed_records()), v.signed_records() == 1 ? "" : "s",
         // Without a checkpoint kept outside the log, its end is only as complete as its own newest
         // checkpoint says: records deleted together with their checkpoints would not show.
         c.held_from.empty() && v.latest
@@ -259,9 +259,9 @@ std::string verification_section(const audit::report& r, const report_context& c
                           num(c.payloads->unsigned_payloads)));
   } else if (v.sealed_records > 0) {
     out += fmt::format(
-        R"(<dt>Stored payloads</dt><dd class="warn">not checked: {} records sealed a payload; <code>--payloads</code> )"
+        R"(<dt>Stored payloads</dt><dd class="warn">not checked: {} record{} sealed a payload; <code>--payloads</code> )"
         "checks them against their records and the log's events</dd>",
-        num(v.sealed_records));
+        num(v.sealed_records), v.sealed_records == 1 ? "" : "s");
   }
   if (!c.held_from.empty() && v.held_checkpoints > 0) {
     std::vector<std::string> from;
@@ -831,8 +831,10 @@ std::string evidence_section(const audit::report& r) {
 }
 
 std::string recent_denials_section(const audit::report& r, const report_context& c) {
-  std::string out = fmt::format(R"(<section id="recent-denials"><h2>The {} most recent denials</h2>)",
-                                r.recent_denials.size());
+  const std::size_t n = r.recent_denials.size();
+  std::string out =
+      n <= 1 ? std::string(R"(<section id="recent-denials"><h2>The most recent denials</h2>)")
+             : fmt::format(R"(<section id="recent-denials"><h2>The {} most recent denials</h2>)", n);
   if (r.recent_denials.empty()) {
     return out + R"(<p class="nr">No request was denied in this period.</p></section>)";
   }

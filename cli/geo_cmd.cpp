@@ -49,6 +49,12 @@ const subcommand geo_subcommands[] = {
 
 }  // namespace
 
+geo_option::geo_option(const options& o) : options_(o) {
+  if (o.has("mmdb") || o.has("geoip") || o.has("geoip6")) {
+    get();
+  }
+}
+
 const policy::geo_db& geo_option::get() {
   if (!db_) {
     if (const auto mmdb = options_.get("mmdb")) {

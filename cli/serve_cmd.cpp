@@ -119,6 +119,7 @@ int cmd_check(const options& o) {
     std::fprintf(stderr, "%s\n", e.what());
     return e.exit_code();
   }
+  std::fputs(policy::format_diagnostics(cfg->warnings).c_str(), stderr);
   // Then each part serve loads, each on its own: one run names every problem (four files with
   // unsafe modes are four lines, not four runs).
   bool failed = false;

@@ -255,7 +255,11 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
                  v, m.is_null() ? policy::source_pos{} : policy::source_pos{m.line + 1, m.column + 1}, diags,
                  &cluster_positions);
              for (const policy::diagnostic& d : diags.items()) {
-               r.error(d);
+               if (d.level == policy::severity::warning) {
+                 cfg.warnings.push_back(d);
+               } else {
+                 r.error(d);
+               }
              }
            }},
       });

@@ -75,6 +75,9 @@ struct gateway_location {
 struct config {
   std::string source;                          // file name, or "<embedded default>"
   std::array<std::uint8_t, 32> text_sha256{};  // of the text parsed: SIGHUP says when the file changed
+  // What the file says that is allowed but most likely wrong (`config check` shows them; serve
+  // logs them at start and on reload).
+  std::vector<policy::diagnostic> warnings;
   std::string listen_address = "127.0.0.1";
   std::uint16_t listen_port = 8443;
   // Front proxies whose word on the client address is taken (docs/configuration.md): from these

@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <stdexcept>
 
+#include "common/ascii.hpp"
 #include "crypto/blake2b.hpp"
 #include "crypto/content_digest.hpp"
 #include "crypto/jwk.hpp"
@@ -279,6 +281,15 @@ void geo_tagger::append_receipt(std::string& head, const request_context& ctx, i
   head += "\r\nSignature: ";
   head += s.fields.signature;
   head += "\r\n";
+}
+
+bool is_replaced_geo_tag(std::string_view name) {
+  static constexpr std::string_view names[] = {
+      "sovereign-request-id",      "sovereign-client-country", "sovereign-decision",
+      "sovereign-rules",           "sovereign-policy-version", "sovereign-cluster",
+      "sovereign-cluster-country", "sovereign-gateway",        "sovereign-tenant"};
+  return std::any_of(std::begin(names), std::end(names),
+                     [&](std::string_view n) { return ascii_iequals(name, n); });
 }
 
 }  // namespace sovgw::gateway

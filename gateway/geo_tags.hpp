@@ -73,6 +73,11 @@ class geo_tagger {
   bool sign_receipts_ = true;
 };
 
+// Whether `name` (any case) is one of the geo-tags the gateway writes that carries no claim of the
+// client's: a client's copy of it is replaced. Sovereign-Data-Classes is not one: its `declared=`
+// is a declaration, which a client makes in Sovereign-Data-Class.
+[[nodiscard]] bool is_replaced_geo_tag(std::string_view name);
+
 // Appends `text` as an RFC 8941 String; bytes outside printable ASCII become %XX.
 void append_sf_text(std::string& out, std::string_view text);
 

@@ -10,7 +10,9 @@
 #include "classify/json_edit.hpp"
 #include "common/ascii.hpp"
 #include "common/model_alias.hpp"
+#include "common/printable.hpp"
 #include "gateway/client_address.hpp"
+#include "gateway/geo_tags.hpp"
 #include "gateway/log.hpp"
 #include "gateway/pipeline_classify.hpp"
 #include "policy/compiled_policy.hpp"
@@ -149,6 +151,16 @@ stage_result declared_data_classes(const http::message_head& head, const policy:
                                    std::vector<std::string>& out) {
   out.clear();
   for (const http::field& f : head.fields) {
+    if (f.id == http::field_id::sovereign_other && !is_replaced_geo_tag(f.name)) {
+      // A declaration under another name (Sovereign-Data-Classes, the gateway's own output, or a
+      // misspelling) would otherwise be dropped with the other Sovereign-* fields, and the request
+      // served as if it declared nothing.
+      return stage_result::respond(
+          outcome::unknown_data_class,
+          fmt::format("{}: a client declares data classes only in {}; the other Sovereign-* fields are "
+                      "the gateway's own",
+                      printable(f.name), data_class_header));
+    }
     if (f.id != http::field_id::sovereign_data_class) {
       continue;
     }

@@ -136,6 +136,12 @@ server::server(std::shared_ptr<const config> cfg) {
   }
   state_.stats = std::make_unique<metrics>(std::move(names));
   state_.stages = std::make_unique<pipeline>(cfg);  // the policy checked: throws with its errors
+  if (!cfg->warnings.empty()) {
+    log_line("warn", "the configuration has warnings")
+        .str("file", cfg->source)
+        .str("warnings", policy::format_diagnostics(cfg->warnings))
+        .emit();
+  }
   log_policy_warnings();
   state_.endpoints = std::make_unique<endpoint_refresher>(*cfg, state_.upstreams);
   const std::shared_ptr<const endpoint_geo_report> geo = state_.endpoints->report();

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <set>
 
+#include "common/ascii.hpp"
 #include "common/regular_file.hpp"
 #include "common/tenant_name.hpp"
 #include "policy/config_values.hpp"
@@ -13,6 +14,11 @@
 
 namespace sovgw::policy {
 namespace {
+
+// The same server: host names compare case-insensitively (IPv6 literals are compared as written).
+bool same_endpoint(const endpoint_config& a, const endpoint_config& b) {
+  return a.port == b.port && ascii_iequals(a.host, b.host);
+}
 
 constexpr std::string_view cluster_keys[] = {"name",
                                              "endpoints",
@@ -287,6 +293,11 @@ class cluster_reader {
         continue;
       }
       ep.port = static_cast<std::uint16_t>(port);
+      if (std::any_of(c_.endpoints.begin(), c_.endpoints.end(),
+                      [&](const endpoint_config& o) { return same_endpoint(o, ep); })) {
+        error(e, fmt::format("endpoint '{}' is listed twice", s));
+        continue;
+      }
       c_.endpoints.push_back(ep);
     }
   }
@@ -470,6 +481,13 @@ std::vector<cluster_config> parse_clusters_node(const YAML::Node& list, source_p
     return out;
   }
   std::set<std::string> names;
+  // Where each endpoint was seen, and in which country.
+  struct seen_endpoint {
+    endpoint_config endpoint;
+    std::string cluster;
+    std::string country;
+  };
+  std::vector<seen_endpoint> seen;
   for (const auto& item : list) {
     if (!item.IsMap()) {
       diags.error(yaml::pos_of(item), "cluster must be a mapping");
@@ -484,6 +502,21 @@ std::vector<cluster_config> parse_clusters_node(const YAML::Node& list, source_p
     check_cluster(item, c, reader.has_tls, reader.location_at, diags);
     if (!c.name.empty() && !names.insert(c.name).second) {
       diags.error(yaml::pos_of(item), fmt::format("duplicate cluster name '{}'", c.name));
+    }
+    for (const auto& ep : c.endpoints) {
+      const auto other = std::find_if(seen.begin(), seen.end(), [&](const seen_endpoint& o) {
+        return same_endpoint(o.endpoint, ep) && o.country != c.country;
+      });
+      if (other != seen.end()) {
+        // A warning: the endpoint's geo verification judges each declaration on its own, and a test
+        // bed may put every cluster on one loopback server.
+        diags.warning(
+            yaml::pos_of(item),
+            fmt::format("cluster '{}' (country {}) lists endpoint {}:{}, which cluster '{}' declares in "
+                        "{}: one server cannot be in two countries, so one of the declarations is wrong",
+                        c.name, c.country, ep.host, ep.port, other->cluster, other->country));
+      }
+      seen.push_back({ep, c.name, c.country});
     }
     if (positions) {
       positions->push_back(yaml::pos_of(item));

@@ -79,6 +79,12 @@ class query_test(audit_case):
         # Codes geo data returns for some addresses (EU, AP, UK in Tor's geoip files) can be in a record.
         for text in ("EU", "ap", "UK", "gb", "XK"):
             self.assertEqual(self.seqs("--country", text), [])
+        # EU is a record's code, not the member states: an empty answer says so.
+        p = sovgw("audit", "query", "--db", self.db, "--country", "eu", check=0)
+        self.assertIn("(0 records)", p.stdout)
+        self.assertIn("--country EU matches only records whose client a geo database placed in no single country",
+                      p.stderr)
+        self.assertNotIn("note:", sovgw("audit", "query", "--db", self.db, "--country", "XK", check=0).stderr)
 
     def test_the_table_columns_fit_their_content(self):
         self.append(3, run_name="0193a5c1e2f04b7c9d2e3f4a5b6c7d8e")  # request ids as long as the gateway's

@@ -88,6 +88,11 @@ class GeoLookup(unittest.TestCase):
             r = run("geo", "lookup", "1.1.1.1", "--mmdb", f.name)
             self.assertEqual(r.returncode, 3)
             self.assertIn(f.name, r.stderr)
+        # A database the command line names is opened even when no input needs it.
+        r = run("policy", "explain", POLICY, "--mmdb", "/nonexistent.mmdb", "--request",
+                '{"client.country":"RU","model":"mistral-large","method":"POST"}')
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("/nonexistent.mmdb: cannot open the geo database", r.stderr)
         self.assertEqual(run("geo", "lookup").returncode, 2)
         self.assertEqual(run("geo", "where", "1.1.1.1").returncode, 2)
         self.assertEqual(run("geo", "lookup", "1.1.1.1", "--bogus", "x").returncode, 2)

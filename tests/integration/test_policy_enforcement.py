@@ -466,6 +466,20 @@ class PolicyEnforcementTest(unittest.TestCase):
         self.assertEqual(err["code"], "unknown_data_class")
         self.assertIn("'secret'", err["message"])
         self.assertIn("health-data, public", err["message"])
+        # A declaration under another Sovereign-* name (the gateway's own Sovereign-Data-Classes, a
+        # misspelling) is refused, not dropped with the gateway's geo-tags: the request would be
+        # served as if it declared nothing. The gateway's other geo-tags are only replaced.
+        for name, value in (("Sovereign-Data-Classes", 'declared=("health-data")'),
+                            ("sovereign-data-classification", "health-data"), ("Sovereign-Class", "health-data")):
+            with self.subTest(name=name):
+                resp = exchange(self.gateway.port, self.certs, chat_request(extra_headers={name: value}))
+                self.assertEqual(resp.status, 400, resp.body)
+                err = resp.json()["error"]
+                self.assertEqual(err["code"], "unknown_data_class")
+                self.assertIn("Sovereign-Data-Class;", err["message"])
+        replaced = exchange(self.gateway.port, self.certs,
+                            chat_request(extra_headers={"Sovereign-Decision": "permit", "Sovereign-Cluster": "x"}))
+        self.assertEqual(replaced.status, 200, replaced.body)
 
     def test_detectors_put_requests_in_data_classes(self):
         card = b'{"model":"mistral-small","messages":[{"role":"user","content":"my card is 4111 1111 1111 1111"}]}'

@@ -220,6 +220,28 @@ TEST_CASE("clusters: the gateway and the policy tools give the same errors for t
   CHECK(gateway.find("gw.yaml:9:5: duplicate cluster name 'paris'") != std::string::npos);
 }
 
+TEST_CASE("an endpoint listed twice is an error; one server in two countries a warning") {
+  std::string twice = base;
+  twice.replace(twice.find(R"(["127.0.0.1:9443"])"), 18, R"(["h.example:9443", "H.EXAMPLE:9443"])");
+  CHECK(errors_of(twice) == "gw.yaml:5:35: endpoint 'H.EXAMPLE:9443' is listed twice");
+  const auto cfg = parse_config(base + R"(  - name: virginia
+    endpoints: ["127.0.0.1:9443"]
+    country: US
+    operator_jurisdiction: US
+  - name: lyon
+    endpoints: ["127.0.0.1:9443"]
+    country: FR
+    operator_jurisdiction: EU
+)",
+                                "gw.yaml");
+  REQUIRE(cfg->warnings.size() == 2);  // lyon agrees with paris, not with virginia
+  CHECK(cfg->warnings[0].format() ==
+        "gw.yaml:9:5: warning: cluster 'virginia' (country US) lists endpoint 127.0.0.1:9443, which cluster "
+        "'paris' declares in FR: one server cannot be in two countries, so one of the declarations is wrong");
+  CHECK(cfg->warnings[1].format().find("gw.yaml:13:5: warning: cluster 'lyon' (country FR) lists endpoint "
+                                       "127.0.0.1:9443, which cluster 'virginia' declares in US") == 0);
+}
+
 TEST_CASE("limits_store: redis://HOST:PORT[/DB], with tenants, and its outage mode") {
   const std::string tenants = base + "tenants: t.yaml\n";
   auto cfg = parse_config(tenants +
