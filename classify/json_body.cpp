@@ -104,6 +104,7 @@ class inspect_handler : public detail::no_size_limits {
       ++opaque_fields_;  // a stored template's text, which the gateway never reads
       stored_prompt_ = false;
     }
+    count_prompt();
     remote_value();
     ++depth_;
     mark_container(false);
@@ -131,6 +132,8 @@ class inspect_handler : public detail::no_size_limits {
     if (!value_may_be("an array", ec)) {
       return false;
     }
+    count_prompt();
+    in_batch_ = in_batch_ || (depth_ == 1 && batch_key_);
     remote_value();
     ++depth_;
     mark_container(true);
@@ -138,6 +141,7 @@ class inspect_handler : public detail::no_size_limits {
   }
   bool on_array_end(std::size_t, error_code&) {
     --depth_;
+    in_batch_ = in_batch_ && depth_ > 1;
     pending_ = field::none;
     return true;
   }
@@ -190,6 +194,7 @@ class inspect_handler : public detail::no_size_limits {
     } else if (!value_may_be("a string", ec)) {
       return false;
     }
+    count_prompt();
     if (part_type_next_) {
       opaque_parts_ = opaque_parts_ || !part_type_is_text(std::string_view(text_).substr(start_));
       part_type_next_ = false;
@@ -529,6 +534,12 @@ class inspect_handler : public detail::no_size_limits {
   // Called with the new depth_: an array under a prose key (or inside such an array) holds prose.
   // Whether the object at depth_ is an item of the top-level input list.
   [[nodiscard]] bool input_item() const { return depth_ == 3 && in_input_ && ((arrays_ >> 2) & 1) != 0; }
+  // One more prompt of a batch: a value directly in the top-level prompt array (see body_fields).
+  void count_prompt() {
+    if (in_batch_ && depth_ == 2 && out_.fields.prompts < 1'000'000) {
+      ++out_.fields.prompts;
+    }
+  }
   void mark_container(bool array) {
     if (depth_ >= 64) {
       return;  // deeper than max_depth: the parser refuses the body
@@ -806,6 +817,7 @@ class inspect_handler : public detail::no_size_limits {
       return true;
     }
     const bool top = depth_ == 1;
+    batch_key_ = top && (name == "prompt" || name == "text" || name == "input_ids");
     const std::string_view folded = fold_key(name, fold_buffer_);
     if (const auto earlier = (top ? keys_ : option_keys_).insert(folded, name)) {
       if (*earlier == name) {
@@ -945,6 +957,8 @@ class inspect_handler : public detail::no_size_limits {
   std::size_t data_from_ = SIZE_MAX;   // depth of the key whose value is the client's data, if any
   bool remote_tools_ = false;          // a tool or a server the cluster calls out to
   bool token_ids_ = false;             // the last top-level key names token ids
+  bool batch_key_ = false;             // the last top-level key may hold a batch of prompts ...
+  bool in_batch_ = false;              // ... and its value is the array being read
   int opaque_fields_ = 0;              // top-level opaque fields that are not null
 };
 

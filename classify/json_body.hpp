@@ -102,6 +102,11 @@ struct body_fields {
   std::uint64_t max_completion_tokens = 0;
   std::uint64_t max_output_tokens = 0;
   std::uint64_t choices = 0;
+  // The prompts of a batch (capped at 10^6): the elements of a top-level `prompt`, `text` or
+  // `input_ids` array that are strings, arrays (token ids) or objects (llama.cpp's multimodal
+  // prompts). vLLM, the legacy OpenAI API, llama.cpp and SGLang complete each one on its own. 0
+  // when the value is not such an array (one prompt, a flat array of token ids included).
+  std::uint64_t prompts = 0;
 };
 
 // What the detectors found in a body.

@@ -276,11 +276,13 @@ stage_result pipeline::admit(request_context& ctx) const {
   }
   // Its tokens' estimate before the answer, reserved while it is in flight: one per 4 bytes of
   // the body (the prompt) plus the completion's bound when the client gave one (max_tokens times
-  // n, as OpenAI counts it against a rate limit); without one, what such completions of its scopes
-  // have used (limiter::admit). An endpoint that generates nothing (embeddings) has no completion.
+  // n, as OpenAI counts it against a rate limit, for each prompt of a batch); without one, what
+  // such completions of its scopes have used, as many times as it asks for completions
+  // (limiter::admit). An endpoint that generates nothing (embeddings) has no completion.
   const std::uint64_t reserve =
       std::max<std::uint64_t>(1, usage_meter::estimate_prompt(ctx.body.size()) + ctx.completion_bound);
-  const bool unbounded = ctx.completion_bound == 0 && answers_with_text(ctx.head);
+  const std::uint64_t unbounded =
+      ctx.completion_bound == 0 && answers_with_text(ctx.head) ? ctx.completions : 0;
   const tenants::admission a =
       limiter_.admit(limit_target_of(ctx), now_ms(), reserve, ctx.reservation, unbounded);
   ctx.retry_after_s = a.retry_after_s;

@@ -400,7 +400,17 @@ std::uint64_t completion_bound(const http::message_head& head, const classify::b
   } else if (http::path_ends_with(head, "/completions") || http::path_ends_with(head, "/messages")) {
     bound = f.max_tokens;
   }
-  return bound * std::max<std::uint64_t>(1, f.choices);
+  const std::uint64_t n = completions(head, f);
+  return bound == 0 ? 0 : bound > max_completion_bound / n ? max_completion_bound : bound * n;
+}
+
+std::uint64_t completions(const http::message_head& head, const classify::body_fields& f) {
+  // A conversation is one prompt, whatever a `prompt` key holds.
+  const bool conversation = http::path_ends_with(head, "/chat/completions") ||
+                            http::path_ends_with(head, "/responses") ||
+                            http::path_ends_with(head, "/messages");
+  // At most 10^6 of each: the product fits 64 bits.
+  return std::max<std::uint64_t>(1, f.choices) * (conversation ? 1 : std::max<std::uint64_t>(1, f.prompts));
 }
 
 }  // namespace sovgw::gateway

@@ -98,7 +98,12 @@ class usage_meter {
 // that generate; elsewhere every POST but those that answer with vectors or scores (embeddings,
 // rerank, tokenize and the like).
 [[nodiscard]] bool answers_with_text(const http::message_head& head);
-// The completion's bound the cluster honours on this endpoint, times the choices (n, best_of); 0
+// How many completions a request asks for: its choices (n, best_of) for each prompt of its batch
+// (body_fields::prompts; a conversation endpoint's body is one prompt).
+[[nodiscard]] std::uint64_t completions(const http::message_head& head, const classify::body_fields& f);
+// The largest completion bound counted (10^15 tokens: far above any budget).
+inline constexpr std::uint64_t max_completion_bound = 1'000'000'000'000'000;
+// The completion's bound the cluster honours on this endpoint, times completions(); 0
 // when the client gave none it honours (the limiter then estimates from like completions):
 // max_output_tokens on /responses; the larger of max_tokens and max_completion_tokens on chat
 // completions; max_tokens on completions and Anthropic's messages; none elsewhere (Ollama's

@@ -253,7 +253,7 @@ limiter::scopes limiter::find_all(const limit_target& target) const {
 }
 
 admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve,
-                         reservation& held, bool completion_unbounded) {
+                         reservation& held, std::uint64_t unbounded_completions) {
   reserve = std::max<std::uint64_t>(reserve, 1);
   scopes sc = find_all(target);
   std::array<state*, 3> order{};
@@ -298,7 +298,7 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::u
   if (refused.verdict != limit_verdict::admitted) {
     return refused;
   }
-  if (completion_unbounded) {
+  if (unbounded_completions > 0) {
     // Never less than the first estimate: a tenant that lowers its own average with short answers
     // would otherwise fit ever more long ones in flight on a budget's last tokens (probe round 17:
     // an average of 3 let 76 requests of 5,000 tokens through on 2,000 left).
@@ -306,7 +306,9 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::u
     for (const std::shared_ptr<state>& s : sc) {
       expected = s ? std::max(expected, s->completion_estimate) : expected;
     }
-    reserve += static_cast<std::uint64_t>(std::ceil(expected));
+    // Capped far above any budget (10^15), so that the sum stays in 64 bits.
+    reserve += static_cast<std::uint64_t>(
+        std::min(std::ceil(expected) * static_cast<double>(unbounded_completions), 1e15));
   }
   for (const std::shared_ptr<state>& s : sc) {
     if (s) {
@@ -315,15 +317,15 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::u
   }
   held.states_ = std::move(sc);
   held.tokens_ = reserve;
-  held.unbounded_ = completion_unbounded;
+  held.unbounded_ = unbounded_completions;
   return {};
 }
 
 void limiter::charge(reservation& held, std::uint64_t tokens, std::int64_t now_ms, std::uint64_t completion) {
   charge_scopes(held.states_, tokens, now_ms, held.tokens_,
-                held.unbounded_ ? std::optional(completion) : std::nullopt);
+                held.unbounded_ > 0 ? std::optional(completion / held.unbounded_) : std::nullopt);
   held.tokens_ = 0;
-  held.unbounded_ = false;
+  held.unbounded_ = 0;
   held.states_ = {};
 }
 
@@ -337,7 +339,7 @@ void limiter::reservation::release() noexcept {
     }
   }
   tokens_ = 0;
-  unbounded_ = false;
+  unbounded_ = 0;
   states_ = {};
 }
 

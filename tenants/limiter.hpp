@@ -106,13 +106,13 @@ class limiter {
     reservation(reservation&& other) noexcept
         : states_(std::move(other.states_)),
           tokens_(std::exchange(other.tokens_, 0)),
-          unbounded_(std::exchange(other.unbounded_, false)) {}
+          unbounded_(std::exchange(other.unbounded_, 0)) {}
     reservation& operator=(reservation&& other) noexcept {
       if (this != &other) {
         release();
         states_ = std::move(other.states_);
         tokens_ = std::exchange(other.tokens_, 0);
-        unbounded_ = std::exchange(other.unbounded_, false);
+        unbounded_ = std::exchange(other.unbounded_, 0);
       }
       return *this;
     }
@@ -126,7 +126,9 @@ class limiter {
     void release() noexcept;                        // the tokens back to every scope, the reservation emptied
     std::array<std::shared_ptr<state>, 3> states_;  // by limit_scope; null: no limits there
     std::uint64_t tokens_ = 0;
-    bool unbounded_ = false;  // its completion had no bound: the scopes learn from what it used
+    // How many unbounded completions it asked for (0: its completion had a bound): the scopes
+    // learn from what each used.
+    std::uint64_t unbounded_ = 0;
   };
 
   // What a request whose completion has no bound (no max_tokens) reserves for it before any such
@@ -137,13 +139,14 @@ class limiter {
   void configure(const table& t, std::int64_t now_ms);
 
   // Admitted: `reserve` tokens are held in every scope of `target` until charge(held, ...). With
-  // `completion_unbounded` (the request does not bound its completion), the reservation adds the
-  // scopes' estimate of such a completion (the largest of theirs): a running average of what the
+  // `unbounded_completions` (the request asks for that many completions, n choices of each of its
+  // batch's prompts, and bounds none), the reservation adds that many times the scopes' estimate of
+  // such a completion (the largest of theirs): a running average of what the
   // completions of their unbounded requests used, first_completion_estimate before any and never
   // less (a tenant cannot lower it with short answers before sending long ones together), so that
   // requests sent together on a budget's last tokens are refused rather than all let through.
   [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve,
-                                reservation& held, bool completion_unbounded = false);
+                                reservation& held, std::uint64_t unbounded_completions = 0);
   // A request admitted and done at once (nothing stays reserved).
   [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms) {
     reservation held;
@@ -204,8 +207,8 @@ class limiter {
   using scopes = std::array<std::shared_ptr<state>, 3>;  // by limit_scope; null: no limits there
   [[nodiscard]] std::shared_ptr<state> find(std::string_view name) const;
   [[nodiscard]] scopes find_all(const limit_target& target) const;
-  // `unbounded_completion`: the completion of a request that did not bound it, which the scopes'
-  // estimate learns from (admit).
+  // `unbounded_completion`: what one completion of a request that did not bound them used (the
+  // whole completion over their number), which the scopes' estimate learns from (admit).
   void charge_scopes(const scopes& sc, std::uint64_t tokens, std::int64_t now_ms, std::uint64_t reserved,
                      std::optional<std::uint64_t> unbounded_completion);
 

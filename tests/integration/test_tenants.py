@@ -856,6 +856,8 @@ LIMITED_TENANTS = """tenants:
     limits: {tokens_per_month: 1000}
   - name: ignored
     limits: {tokens_per_month: 1000}
+  - name: batch
+    limits: {tokens_per_month: 1000}
 """
 
 
@@ -911,7 +913,7 @@ class LimitsTest(LimitedGateway):
     """Over a limit: 429 from the gateway with Retry-After and the OpenAI code; nothing forwarded."""
 
     TENANTS = LIMITED_TENANTS
-    KEYS = {t: (t,) for t in ("slow", "budget", "streamer", "burst", "bounded", "ignored")}
+    KEYS = {t: (t,) for t in ("slow", "budget", "streamer", "burst", "bounded", "ignored", "batch")}
 
     def call(self, tenant, stream=False):
         return self.post(tenant, stream=stream)
@@ -981,6 +983,21 @@ class LimitsTest(LimitedGateway):
             reader.read_until(b"data: [DONE]")
         self.wait_charged("bounded", 1000 - 52)  # charged what it used (12 + 40); the reservation is released
         self.assertEqual(self.call("bounded").status, 200)
+
+    def test_a_batch_of_prompts_reserves_a_completion_for_each(self):
+        # vLLM and the legacy completions API complete each prompt of a batch: 4 prompts of up to 300
+        # tokens may generate 1200, more than the 1000-token budget, so nothing else passes meanwhile
+        # (reserving one completion's 300 let six such batches through on a 5000-token budget).
+        body = json.dumps({"model": "m", "prompt": ["a", "b", "c", "d"], "stream": True, "max_tokens": 300}).encode()
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(request_bytes("POST", "/v1/completions", body,
+                                    {"Content-Type": "application/json",
+                                     "Authorization": f"Bearer {self.keys['batch']}",
+                                     "x-standin-chunks": "40", "x-standin-delay-ms": "25"}))
+            reader = Reader(s)
+            self.assertEqual(reader.read_response(head_only=True).status, 200)
+            self.assert_429(self.call("batch"), "rate_limit_exceeded", "in flight")
+            reader.read_until(b"data: [DONE]")
 
     def test_a_bound_the_endpoint_ignores_reserves_nothing_less(self):
         # max_output_tokens is the Responses API's: chat completions ignore it and generate unbounded.

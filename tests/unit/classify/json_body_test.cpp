@@ -1233,7 +1233,22 @@ TEST_CASE("the completion's bounds: max_tokens and its aliases apart, n and best
   CHECK(got.fields.choices == 1000000);
   got = inspect(R"({"model":"m"})");
   CHECK((got.fields.max_tokens == 0 && got.fields.max_completion_tokens == 0 &&
-         got.fields.max_output_tokens == 0 && got.fields.choices == 0));
+         got.fields.max_output_tokens == 0 && got.fields.choices == 0 && got.fields.prompts == 0));
+  // A batch: each string, token-id array or object of a top-level prompt (text, input_ids) array
+  // is completed on its own; a flat array of token ids is one prompt.
+  for (const bool keep_text : {false, true}) {
+    for (const auto& [body, prompts] :
+         {std::pair{R"({"prompt":["a","b",["c"],[1,2],{"prompt_string":"d"}],"max_tokens":5})", 5},
+          std::pair{R"({"prompt":[1,2,3]})", 0}, std::pair{R"({"prompt":"one"})", 0},
+          std::pair{R"({"text":["a","b"]})", 2}, std::pair{R"({"input_ids":[[1],[2],[3]]})", 3},
+          std::pair{R"({"messages":[{"content":["a","b"]}],"stop":["x","y"]})", 0},
+          std::pair{R"({"x":{"prompt":["a","b"]}})", 0}}) {
+      CAPTURE(body);
+      got = inspect(body, keep_text ? bit(detector::email) : 0);
+      REQUIRE(got.ok());
+      CHECK(got.fields.prompts == static_cast<std::uint64_t>(prompts));
+    }
+  }
   // A bound the gateway cannot read as a number is refused (a lenient server reads "500" as 500).
   for (const auto& [body, message] :
        {std::pair{R"({"max_tokens":"500"})", "max_tokens must be a number or null, not a string"},

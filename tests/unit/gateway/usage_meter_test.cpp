@@ -276,4 +276,12 @@ TEST_CASE("the completion's bound is the one the endpoint honours; one it ignore
   CHECK(bound("/v1/messages", f) == 200);
   CHECK(bound("/api/chat", f) == 0);  // Ollama reads options.num_predict
   CHECK(bound("/openai/deployments/x/chat/completions", f) == 600);
+  // Each prompt of a batch is completed n times; a conversation is one prompt.
+  f.prompts = 10;
+  CHECK(bound("/v1/completions", f) == 2000);
+  CHECK(bound("/v1/chat/completions", f) == 600);
+  f.max_tokens = 1'000'000'000'000;
+  f.choices = 1'000'000;
+  f.prompts = 1'000'000;
+  CHECK(bound("/v1/completions", f) == sovgw::gateway::max_completion_bound);
 }

@@ -368,7 +368,7 @@ TEST_CASE("limiter: a request without a completion bound reserves what such comp
   std::vector<limiter::reservation> held(60);
   std::size_t admitted = 0;
   for (auto& r : held) {
-    admitted += l.admit(acme, t0, 23, r, true).verdict == limit_verdict::admitted ? 1 : 0;
+    admitted += l.admit(acme, t0, 23, r, 1).verdict == limit_verdict::admitted ? 1 : 0;
   }
   const std::size_t per = 23 + limiter::first_completion_estimate;
   CHECK(admitted == (3000 + per - 1) / per);  // until the reservations reach the budget, not 60
@@ -380,17 +380,37 @@ TEST_CASE("limiter: a request without a completion bound reserves what such comp
     l.charge(held[i], 123, t0, 100);
   }
   limiter::reservation next;
-  REQUIRE(l.admit(acme, t0, 23, next, true).verdict == limit_verdict::admitted);
+  REQUIRE(l.admit(acme, t0, 23, next, 1).verdict == limit_verdict::admitted);
   CHECK(next.tokens() == per);
   // Longer ones raise it.
   l.charge(next, 23 + 1000, t0, 1000);
   limiter::reservation longer;
-  REQUIRE(l.admit(acme, t0, 23, longer, true).verdict == limit_verdict::admitted);
+  REQUIRE(l.admit(acme, t0, 23, longer, 1).verdict == limit_verdict::admitted);
   CHECK(longer.tokens() > per);
   // A request that bounds its completion reserves its bound only.
   limiter::reservation bounded;
   REQUIRE(l.admit(acme, t0, 73, bounded).verdict == limit_verdict::admitted);
   CHECK(bounded.tokens() == 73);
+}
+
+TEST_CASE("limiter: a request asking for several unbounded completions reserves an estimate for each") {
+  limiter l;
+  l.configure(with_limits({.tokens_per_month = 3000}), t0);
+  const limit_target acme{"acme", {}, {}};
+  // A batch of 10 prompts without max_tokens: ten completions of the first estimate.
+  limiter::reservation batch;
+  REQUIRE(l.admit(acme, t0, 23, batch, 10).verdict == limit_verdict::admitted);
+  CHECK(batch.tokens() == 23 + 10 * limiter::first_completion_estimate);
+  limiter::reservation another;
+  REQUIRE(l.admit(acme, t0, 23, another, 10).verdict == limit_verdict::admitted);  // 2583 of 3000 held
+  limiter::reservation third;
+  CHECK(l.admit(acme, t0, 23, third, 1).verdict == limit_verdict::in_flight);  // 5166 held
+  // Its 10 completions used 3000 tokens: the estimate learns 300 per completion, not 3000.
+  l.charge(batch, 23 + 3000, t0, 3000);
+  l.configure(with_limits({.tokens_per_month = 100000}), t0);
+  limiter::reservation one;
+  REQUIRE(l.admit(acme, t0, 23, one, 1).verdict == limit_verdict::admitted);
+  CHECK(one.tokens() == 23 + 267);  // 256 + (3000 / 10 - 256) / 4, rounded up
 }
 
 TEST_CASE("limiter: a reservation goes back to the scopes that admitted it, whatever reloads did meanwhile") {
