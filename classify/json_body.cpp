@@ -203,6 +203,8 @@ class inspect_handler : public detail::no_size_limits {
       remote_tools_ = remote_tools_ || calls_out(std::string_view(text_).substr(start_));
       tool_type_next_ = false;
     }
+    opaque_parts_ = opaque_parts_ || container_next_;  // a tool's container named by its id
+    container_next_ = false;
     remote_value();
     if (keep_text_ && in_prose()) {
       prose_.push_back({start_, text_.size()});
@@ -331,6 +333,7 @@ class inspect_handler : public detail::no_size_limits {
     };
     part_type_next_ = false;
     tool_type_next_ = false;
+    container_next_ = false;
     if (input_item()) {
       item_id_ = item_id_ || name == "id";
       item_other_ = item_other_ || name != "id";
@@ -371,10 +374,17 @@ class inspect_handler : public detail::no_size_limits {
           remote_tools_ ||
           (depth_ == 3 && (name == "server_url" || name == "connector_id" || searching.contains(name)));
       // Stored files a tool puts before the model: file_search's vector stores, code_interpreter's
-      // files (tools[i].vector_store_ids, tools[i].container.file_ids; not a function's parameters).
+      // files (tools[i].vector_store_ids, tools[i].container.file_ids; not a function's parameters),
+      // a container made earlier, by its id (code_interpreter's "container": "cntr_...", a shell
+      // tool's container_reference); and media a tool's model reads (image_generation's
+      // input_image_mask; not its partial_images, a count): a tool's own settings, not the schemas
+      // under its `parameters`.
       opaque_parts_ =
           opaque_parts_ ||
-          (depth_ <= 4 && (names_a_file(name) || name == "vector_store_ids" || name == "vectorstoreids"));
+          (depth_ <= 4 && (names_a_file(name) || name == "vector_store_ids" || name == "vectorstoreids" ||
+                           name == "container_id" || name == "containerid")) ||
+          (depth_ == 3 && name.starts_with("input_") && names_media());
+      container_next_ = depth_ == 3 && name == "container";
     } else if (depth_ == 2 && in_template_kwargs_) {
       opaque_key_ = name == "chat_template";
       opaque_fields_ += opaque_key_ ? 1 : 0;
@@ -389,12 +399,13 @@ class inspect_handler : public detail::no_size_limits {
   }
   // Content the cluster keeps and the model reads again, which the gateway never sees: the
   // Responses API's previous response and stored conversation, an Assistants run's stored
-  // assistant (its instructions and files) over a stored thread, Gemini's cached content (as a
+  // assistant (its instructions and files) over a stored thread, Anthropic's container (the files
+  // and skills its code execution reads), Gemini's cached content (as a
   // protobuf JSON reader takes it, snake_case or lowerCamelCase). Like an item_reference, where
   // regions share a store, a conversation first held in the EU would be read elsewhere.
   static bool names_stored_content(std::string_view name) {
     return name == "previous_response_id" || name == "conversation" || name == "cached_content" ||
-           name == "cachedcontent" || name == "assistant_id";
+           name == "cachedcontent" || name == "assistant_id" || name == "container";
   }
   // A key naming a file, by one of its words: file, file_id, file_ids, input_file_id,
   // training_file, filename (not profile); and in lowerCamelCase, which Google's APIs take as
@@ -898,8 +909,8 @@ class inspect_handler : public detail::no_size_limits {
                                    // the headers LiteLLM sends the provider, and its deployment tags
                                    "extra_headers", "tags",
                                    // vLLM's disaggregated prefill: where the KV cache (the prompt's
-                                   // state) is sent, remote_host/remote_port included
-                                   "kv_transfer_params"};
+                                   // state) is sent, remote_host/remote_port included; SGLang's
+                                   "kv_transfer_params", "bootstrap_host"};
     return keys.contains(key) || key.ends_with("_region_name") || key.ends_with("_location") ||
            key.ends_with("_endpoint") || key.ends_with("_api_base");
   }
@@ -946,6 +957,7 @@ class inspect_handler : public detail::no_size_limits {
   bool item_id_ = false;             // the input item being read has an id ...
   bool item_other_ = false;          // ... and other keys
   bool tool_type_next_ = false;      // the value being read is a tool's type
+  bool container_next_ = false;      // ... is a tool's container (tools[i].container)
   bool remote_key_ = false;          // the last top-level key names remote servers
   char short_key_[24] = {};          // short_key(): the key being read, its first bytes
   std::size_t short_key_size_ = 0;

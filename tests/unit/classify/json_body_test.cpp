@@ -154,6 +154,8 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
       // the provider headers the client chose.
       {R"({"model":"m","kv_transfer_params":{"remote_host":"10.0.0.9"}})", body_error::other_models,
        "kv_transfer_params"},
+      {R"({"text":"hi","bootstrap_host":"10.0.0.9","bootstrap_room":1})", body_error::other_models,
+       "bootstrap_host"},
       {R"({"model":"m","tags":["us-deployment"]})", body_error::other_models, "tags"},
       {R"({"model":"m","extra_headers":{"x":"y"}})", body_error::other_models, "extra_headers"},
       {R"({"model":"m","Vertex_Location":"us-central1"})", body_error::other_models, "Vertex_Location"},
@@ -869,6 +871,13 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       R"({"model":"m","conversation":{"id":"conv_123"},"input":"and then?"})",
       R"({"model":"m","prompt":{"id":"pmpt_123","variables":{"city":"Paris"}},"input":"hi"})",
       R"({"contents":[{"role":"user","parts":[{"text":"and then?"}]}],"cachedContent":"cachedContents/x"})",
+      // A container made earlier, with the files uploaded into it, named by its id; a tool's input media.
+      R"({"model":"m","input":"run it","tools":[{"type":"code_interpreter","container":"cntr_68a1"}]})",
+      R"({"model":"m","input":"ls","tools":[{"type":"shell","environment":{"type":"container_reference",)"
+      R"("container_id":"cntr_68a1"}}]})",
+      R"({"model":"m","messages":[],"container":"container_011C","tools":[{"type":"code_execution_20250825"}]})",
+      R"({"model":"m","input":"edit","tools":[{"type":"image_generation","input_image_mask":)"
+      R"({"image_url":"data:image/png;base64,iVBORw0KGgo="}}]})",
   };
   for (const std::string& body : opaque_bodies) {
     CAPTURE(body);
@@ -902,6 +911,11 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       R"({"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object",)"
       R"("properties":{"image_url":{"type":"string"},"file":{"type":"string"}}}}}],"messages":[]})",
       R"({"response_format":{"type":"json_schema","json_schema":{"schema":{"properties":{"image":{}}}}}})",
+      // A container made for the request; an image tool's settings (a count of partial images).
+      R"({"model":"m","input":"run","tools":[{"type":"code_interpreter","container":{"type":"auto"}}]})",
+      R"({"model":"m","input":"draw","tools":[{"type":"image_generation","partial_images":2,"size":"auto"}]})",
+      R"({"model":"m","input":"hi","tools":[{"type":"function","name":"f","parameters":{"type":"object",)"
+      R"("properties":{"container":{"type":"string"},"input_image":{"type":"string"}}}}]})",
       // Text parts of every API, with their citations and cache hints; tool calls and results.
       R"({"system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],)"
       R"("messages":[{"role":"user","content":[{"type":"text","text":"hi"}]},{"role":"assistant",)"
