@@ -356,8 +356,9 @@ int cmd_list(const options& o) {
     if (only && k.tenant != *only) {
       continue;
     }
-    const char* state = (k.revoked != 0 && k.revoked <= now)   ? "revoked"
-                        : (k.expires != 0 && k.expires <= now) ? "expired"
+    const tenants::key_check check = tenants::table::status_of(k, now).status;
+    const char* state = check == tenants::key_check::revoked   ? "revoked"
+                        : check == tenants::key_check::expired ? "expired"
                                                                : "active";
     std::printf("%-18s %-20s %-21s %-21s %-8s %s\n", k.id.c_str(), k.tenant.c_str(),
                 k.created != 0 ? tenants::format_time(k.created).c_str() : "-",

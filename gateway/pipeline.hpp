@@ -8,6 +8,8 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -71,12 +73,15 @@ class pipeline {
   // The tenants file parsed, not yet live (null, with `errors`, when it does not load; null without
   // a tenants file); use_tenants() swaps one in. SIGHUP checks the policy against a new tenants
   // file before either goes live: the pair `config check` and `serve` accept, or the last good.
-  [[nodiscard]] std::shared_ptr<const tenants::table> load_tenants(std::string& errors) const;
+  // A file that does not load may still list its keys (tenants::load_result::readable_keys): they
+  // go to `readable`, for apply_revocations.
+  [[nodiscard]] std::shared_ptr<const tenants::table> load_tenants(
+      std::string& errors, std::optional<std::vector<tenants::api_key>>* readable = nullptr) const;
   void use_tenants(std::shared_ptr<const tenants::table> table);
   // When a new tenants file cannot go live, what it takes away still does: every live key it
   // revokes, shortens or no longer lists is revoked (or expires) in the live table. Returns how
   // many keys changed. Never grants anything.
-  std::size_t apply_revocations(const tenants::table& next);
+  std::size_t apply_revocations(std::span<const tenants::api_key> next);
   // The live policy's checks against `with` instead of the live tenants: its errors, empty when it
   // holds (or without a policy).
   [[nodiscard]] std::string check_live_policy(const tenants::table& with, std::stop_token stop = {}) const;

@@ -92,14 +92,14 @@ std::string pipeline::reload_tenants() {
   return errors;
 }
 
-std::size_t pipeline::apply_revocations(const tenants::table& next) {
+std::size_t pipeline::apply_revocations(std::span<const tenants::api_key> next) {
   const std::shared_ptr<const tenants::table> live = tenants_.load();
   if (!live) {
     return 0;
   }
   const std::int64_t now = now_ms() / 1000;
   std::unordered_map<std::string_view, const tenants::api_key*> by_id;
-  for (const tenants::api_key& n : next.keys()) {
+  for (const tenants::api_key& n : next) {
     by_id.emplace(n.id, &n);
   }
   std::vector<tenants::api_key> keys(live->keys());
@@ -136,7 +136,8 @@ void pipeline::use_tenants(std::shared_ptr<const tenants::table> table) {
   tenants_.store(std::move(table));
 }
 
-std::shared_ptr<const tenants::table> pipeline::load_tenants(std::string& errors) const {
+std::shared_ptr<const tenants::table> pipeline::load_tenants(
+    std::string& errors, std::optional<std::vector<tenants::api_key>>* readable) const {
   if (cfg_->tenants_file.empty()) {
     return nullptr;
   }
@@ -149,6 +150,9 @@ std::shared_ptr<const tenants::table> pipeline::load_tenants(std::string& errors
   std::thread([&] { r = tenants::load_tenants_file(cfg_->tenants_file); }).join();
   if (!r.ok()) {
     errors = policy::format_diagnostics(std::move(r.diagnostics));
+    if (readable != nullptr) {
+      *readable = std::move(r.readable_keys);
+    }
     return nullptr;
   }
   for (const policy::diagnostic& d : r.diagnostics) {  // warnings: loaded all the same

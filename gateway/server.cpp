@@ -303,7 +303,8 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
     return;
   }
   std::string errors;
-  std::shared_ptr<const tenants::table> table = state_.stages->load_tenants(errors);
+  std::optional<std::vector<tenants::api_key>> readable_keys;
+  std::shared_ptr<const tenants::table> table = state_.stages->load_tenants(errors, &readable_keys);
   if (table) {
     const auto go_live = [&](const std::string& policy_errors) {
       state_.stages->use_tenants(table);
@@ -334,12 +335,19 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
         "the policy in force does not hold with the new tenants file, which stays unloaded:\n{}", live);
   }
   // What the refused file revokes or removes is applied all the same: a leaked key must not stay
-  // usable because another line of the file does not fit the policy.
-  const std::size_t revoked = table ? state_.stages->apply_revocations(*table) : 0;
+  // usable because another line of the file is wrong or does not fit the policy. A file whose
+  // keys cannot be read at all (not YAML, no `keys:` list) revokes nothing: the log says so.
+  const std::optional<std::span<const tenants::api_key>> next_keys =
+      table           ? std::optional(std::span(table->keys()))
+      : readable_keys ? std::optional(std::span<const tenants::api_key>(*readable_keys))
+                      : std::nullopt;
+  const std::size_t revoked = next_keys ? state_.stages->apply_revocations(*next_keys) : 0;
   state_.stats->tenants_reload_failures.fetch_add(1, std::memory_order_relaxed);
   log_line("error", "tenants reload failed; keeping the current tenants")
       .str("file", state_.cfg->tenants_file)
       .num("keys_revoked_anyway", static_cast<std::int64_t>(revoked))
+      .str("keys_read",
+           next_keys ? "yes" : "no: the file's keys could not be read, no revocation in it is in force")
       .str("errors", errors)
       .emit();
   report_policy(stop, state_.stages->reload_policy(stop));  // against the tenants that stay

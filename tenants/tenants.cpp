@@ -324,6 +324,19 @@ void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out) {
       if (k.created != 0 && k.revoked != 0 && k.revoked < k.created) {
         r.d_.error(pos_of(item["revoked"]), fmt::format("key {} was revoked before it was created", k.id));
       }
+      // A day's slack for clocks; beyond it, a time in the future is a typo worth a look.
+      const std::int64_t soon = static_cast<std::int64_t>(std::time(nullptr)) + 86400;
+      if (k.revoked > soon) {
+        r.d_.warning(
+            pos_of(item["revoked"]),
+            fmt::format("key {} is revoked at {}, in the future: it is revoked from now all the same "
+                        "(a key that should stop later takes expires:)",
+                        k.id, format_time(k.revoked)));
+      }
+      if (k.created > soon) {
+        r.d_.warning(pos_of(item["created"]),
+                     fmt::format("key {} was created at {}, in the future", k.id, format_time(k.created)));
+      }
     }
     if (has_hash) {
       out.push_back(std::move(k));
@@ -445,7 +458,11 @@ key_lookup table::check_key(std::string_view presented, std::int64_t now) const 
 }
 
 key_lookup table::status_of(const api_key& k, std::int64_t now) {
-  if (k.revoked != 0 && k.revoked <= now) {
+  // A revocation holds from the moment it is written, whatever time it names: one dated in the
+  // future (a typo, a clock ahead) must not leave a leaked key usable. A key meant to stop later
+  // takes `expires`.
+  (void)now;
+  if (k.revoked != 0) {
     return {key_check::revoked, &k};
   }
   if (k.expires != 0 && k.expires <= now) {
@@ -534,6 +551,9 @@ load_result parse_tenants(std::string_view text, const std::string& file) {
   cross_check(d, tenants, keys);
   if (d.has_errors()) {
     out.diagnostics = d.take();
+    if (root.IsMap() && root["keys"] && root["keys"].IsSequence()) {
+      out.readable_keys = std::move(keys);
+    }
     return out;
   }
   out.diagnostics = d.take();
@@ -565,10 +585,10 @@ load_result load_tenants_file(const std::string& path) {
   // Checked, then read, then compared: a file swapped between the two (a link on its path
   // re-pointed meanwhile) is not loaded.
   file_identity checked;
-  std::string problem = writable_by_others(path, &checked);
+  const std::string unsafe = writable_by_others(path, &checked);
   struct stat opened {};
-  auto text = problem.empty() ? read_regular_file(path, max_tenants_bytes, "tenants file", 0, &opened)
-                              : result<std::string, file_error>(std::string());
+  auto text = read_regular_file(path, max_tenants_bytes, "tenants file", 0, &opened);
+  std::string problem = unsafe;
   if (problem.empty() && !text.is_ok()) {
     problem = text.error().message();
   } else if (problem.empty() && !checked.same_as(opened)) {
@@ -576,12 +596,18 @@ load_result load_tenants_file(const std::string& path) {
         "the tenants file " + path +
         " changed while it was checked (it, or a link on its path, was replaced): not loaded; try again";
   }
-  if (!problem.empty()) {
-    load_result out;
-    out.diagnostics.push_back({path, {}, policy::severity::error, std::move(problem)});
-    return out;
+  if (problem.empty()) {
+    return parse_tenants(*text, path);
   }
-  return parse_tenants(*text, path);
+  load_result out;
+  out.diagnostics.push_back({path, {}, policy::severity::error, std::move(problem)});
+  // A file that others may change, or that changed meanwhile, is not loaded; what it revokes is
+  // read all the same (it only ever takes access away).
+  if (text.is_ok()) {
+    load_result parsed = parse_tenants(*text, path);
+    out.readable_keys = parsed.ok() ? std::optional(parsed.tenants->keys()) : std::move(parsed.readable_keys);
+  }
+  return out;
 }
 
 std::string generate_key() {

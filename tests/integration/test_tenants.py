@@ -339,6 +339,42 @@ class TenantKeysTest(unittest.TestCase):
         self.assertEqual(metric(self.gateway, "sovgw_tenants_reload_failures_total"), 1)
         self.assertEqual(self.call(self.acme_key).status, 200)
 
+    def test_a_broken_tenants_file_still_revokes_what_it_revokes(self):
+        # Probe round 20: a key revoked, then another line of the file broken (a tenant declared
+        # twice, the file left group-writable): SIGHUP kept the old table and the leaked key worked.
+        spare, other = self.create_key("acme"), self.create_key("acme")
+        self.reload()
+        self.assertEqual(self.call(spare).status, 200)
+        self.assertEqual(sovgw("tenants", "key", "revoke", spare[:17], "--file", self.tenants).returncode, 0)
+        with open(self.tenants) as f:
+            text = f.read()
+        with open(self.tenants, "w") as f:
+            f.write(text.replace("tenants:\n", "tenants:\n  - name: acme\n", 1))
+        self.reload("tenants reload failed; keeping the current tenants")
+        failed = [o for o in self.gateway.logs() if o.get("msg", "").startswith("tenants reload failed")][-1]
+        self.assert_invalid_key(self.call(spare))
+        self.assertIn("declared twice", failed["errors"])
+        self.assertEqual((failed["keys_revoked_anyway"], failed["keys_read"]), (1, "yes"))
+        self.assertEqual(self.call(self.acme_key).status, 200)  # nothing else changed
+        # A file refused for who may change it revokes all the same (it only takes access away).
+        with open(self.tenants, "w") as f:
+            f.write(text)
+        self.assertEqual(sovgw("tenants", "key", "revoke", other[:17], "--file", self.tenants).returncode, 0)
+        os.chmod(self.tenants, 0o664)
+        self.reload("tenants reload failed; keeping the current tenants")
+        failed = [o for o in self.gateway.logs() if o.get("msg", "").startswith("tenants reload failed")][-1]
+        self.assertIn("chmod go-w", failed["errors"])
+        self.assertEqual(failed["keys_revoked_anyway"], 1)
+        self.assert_invalid_key(self.call(other))
+        # Not YAML at all: nothing can be read, and the log says no revocation in it is in force.
+        os.chmod(self.tenants, 0o644)
+        with open(self.tenants, "w") as f:
+            f.write("tenants: [\n")
+        self.reload("tenants reload failed; keeping the current tenants")
+        failed = [o for o in self.gateway.logs() if o.get("msg", "").startswith("tenants reload failed")][-1]
+        self.assertTrue(failed["keys_read"].startswith("no:"), failed)
+        self.assertEqual(self.call(self.acme_key).status, 200)
+
     def test_a_tenants_file_the_policy_does_not_hold_with_is_not_loaded(self):
         # Probe round 18: a tenant renamed in the tenants file but not in the policy went live on
         # SIGHUP (the policy reload failed and kept the old policy, which then named nobody), so the

@@ -35,6 +35,22 @@ TEST_CASE("keys: generated keys are well formed, distinct, and identified by a s
   CHECK(format_hash(hash_key(a)).starts_with("blake2b-256:"));
 }
 
+TEST_CASE("tenants file: a revocation or a creation dated in the future is a warning") {
+  const std::string key = generate_key();
+  std::string line = key_line("acme", key, ", revoked: 2062-12-05T23:40:00Z");
+  line.replace(line.find("created: 2026"), 13, "created: 2062");
+  const load_result r = parse_tenants("tenants:\n  - name: acme\nkeys:\n" + line, "t.yaml");
+  REQUIRE_MESSAGE(r.ok(), errors_of(r));
+  REQUIRE(r.diagnostics.size() == 2);
+  CHECK(r.diagnostics[0].format().find("t.yaml:4:") == 0);
+  CHECK(r.diagnostics[0].message.find(
+            "is revoked at 2062-12-05T23:40:00Z, in the future: it is revoked from now") !=
+        std::string::npos);
+  CHECK(r.diagnostics[1].message.find("was created at 2062-12-01T00:00:00Z, in the future") !=
+        std::string::npos);
+  CHECK(r.tenants->check_key(key, *parse_time("2026-12-05T00:00:00Z")).status == key_check::revoked);
+}
+
 TEST_CASE("tenants file: keys are found by hash; revoked, expired, unknown and malformed told apart") {
   const std::string good = generate_key(), revoked = generate_key(), expired = generate_key();
   const std::string text =
@@ -52,6 +68,8 @@ TEST_CASE("tenants file: keys are found by hash; revoked, expired, unknown and m
   CHECK(k.key->tenant == "acme");
   CHECK(k.key->id == key_id_of(good));
   CHECK(r.tenants->check_key(revoked, now).status == key_check::revoked);
+  // A revocation holds from when it is written, whatever time it names (a typo for a later year).
+  CHECK(r.tenants->check_key(revoked, *parse_time("2026-12-01T00:00:00Z")).status == key_check::revoked);
   CHECK(r.tenants->check_key(expired, now).status == key_check::expired);
   CHECK(r.tenants->check_key(expired, *parse_time("2026-12-01T12:00:00Z")).status == key_check::valid);
   CHECK(r.tenants->check_key(generate_key(), now).status == key_check::unknown);
