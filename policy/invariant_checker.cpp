@@ -485,31 +485,85 @@ std::vector<invariant_result> check_invariants(const snapshot& policy, std::span
 
 namespace {
 
-// Warnings for the models a rule names exactly (globs are left alone: a pattern may match a model a
-// cluster will serve later): a permit for a model no cluster serves, a restrict whose route admits
-// none of the clusters that serve a model it names. A restrict whose route admits no cluster at all
-// is already an error of its own (lint_clusters), so it gets no warning per model.
+// Whether a model pattern a rule names and one a cluster serves (exact names or globs) may meet
+// in some request: a glob against a name by matching; two globs when their literal beginnings
+// agree (a coarse test: it errs towards "they may").
+bool may_meet(std::string_view rule_model, std::string_view cluster_model) {
+  const bool rule_glob = glob_pattern::is_glob(rule_model);
+  const bool cluster_glob = glob_pattern::is_glob(cluster_model);
+  if (!rule_glob || !cluster_glob) {
+    return rule_glob ? glob_or_exact_match(rule_model, cluster_model)
+                     : glob_or_exact_match(cluster_model, rule_model);
+  }
+  const std::string_view a = rule_model.substr(0, rule_model.find_first_of("*?"));
+  const std::string_view b = cluster_model.substr(0, cluster_model.find_first_of("*?"));
+  return a.starts_with(b) || b.starts_with(a);
+}
+
+std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  return out;
+}
+
+// Warnings for the models a rule names:
+//  - one no configured cluster serves: a permit for it denies (no_cluster); a forbid or restrict
+//    naming one that a cluster serves in another letter case never applies to a request a cluster
+//    serves, which is how a model written in the wrong case (models are compared exactly) silently
+//    drops a rule and its obligations. Globs, forbids and restricts are otherwise left alone: a
+//    pattern may match a model a cluster will serve later, and a forbid for a model nobody serves
+//    is a safeguard;
+//  - a restrict whose route admits none of the clusters that serve a model it names. A restrict
+//    whose route admits no cluster at all is already an error of its own (lint_clusters), so it
+//    gets no warning per model.
 void lint_rule_models(const compiled_policy& p, const compiled_rule& rule,
                       std::span<const cluster_info> clusters, std::vector<diagnostic>& out) {
   const resolved_condition& models = rule.when[static_cast<std::size_t>(attribute::model)];
   const auto serving = [&](const std::string& model, bool admitted_only) {
     return std::any_of(clusters.begin(), clusters.end(), [&](const cluster_info& c) {
-      return serves_model(c.models, model) && (!admitted_only || p.route_admits(rule.route, c));
+      return std::any_of(c.models.begin(), c.models.end(),
+                         [&](const std::string& m) { return may_meet(model, m); }) &&
+             (!admitted_only || p.route_admits(rule.route, c));
     });
+  };
+  // A model a cluster serves that `model` names in another letter case, if any.
+  const auto other_case = [&](const std::string& model) -> std::string {
+    const std::string low = lowered(model);
+    for (const cluster_info& c : clusters) {
+      for (const std::string& m : c.models) {
+        if (may_meet(low, lowered(m))) {
+          return m;
+        }
+      }
+    }
+    return {};
   };
   const bool route_admits_any = std::any_of(
       clusters.begin(), clusters.end(), [&](const cluster_info& c) { return p.route_admits(rule.route, c); });
   for (std::size_t i = 0; i < models.written.size(); ++i) {
     const std::string& model = models.written[i];
-    if (glob_pattern::is_glob(model)) {
-      continue;
-    }
-    if (rule.effect == rule_effect::permit && !serving(model, false)) {
-      out.push_back({p.file, models.positions[i], severity::warning,
-                     fmt::format("permit rule '{}' names model '{}', which no configured cluster serves: "
-                                 "requests for it are denied (no_cluster)",
-                                 rule.id, model)});
-    } else if (rule.effect == rule_effect::restrict && route_admits_any && serving(model, false) &&
+    if (!serving(model, false)) {
+      const std::string near = other_case(model);
+      if (near.empty() && (glob_pattern::is_glob(model) || rule.effect != rule_effect::permit)) {
+        continue;
+      }
+      const std::string hint =
+          near.empty()
+              ? std::string()
+              : fmt::format(" (models are compared exactly, in their letter case: a cluster serves '{}')",
+                            near);
+      out.push_back(
+          {p.file, models.positions[i], severity::warning,
+           rule.effect == rule_effect::permit
+               ? fmt::format("permit rule '{}' names model '{}', which no configured cluster serves: "
+                             "requests for it are denied (no_cluster){}",
+                             rule.id, model, hint)
+               : fmt::format("{} rule '{}' names model '{}', which no configured cluster serves: the "
+                             "rule never applies to a request a cluster serves{}",
+                             rule_effect_name(rule.effect), rule.id, model, hint)});
+    } else if (rule.effect == rule_effect::restrict && route_admits_any && !glob_pattern::is_glob(model) &&
                !serving(model, true)) {
       out.push_back(
           {p.file, models.positions[i], severity::warning,
@@ -517,6 +571,17 @@ void lint_rule_models(const compiled_policy& p, const compiled_rule& rule,
                        "route, so the requests for it this rule matches are always denied "
                        "(no_cluster); a forbid says so plainly",
                        rule.id, model)});
+    }
+  }
+  // A region no cluster is in: a route that names it admits fewer clusters than it says.
+  const auto slot = static_cast<std::size_t>(route_attribute::region);
+  for (std::size_t i = 0; i < rule.route.written[slot].size(); ++i) {
+    const std::string& region = rule.route.written[slot][i];
+    if (std::none_of(clusters.begin(), clusters.end(),
+                     [&](const cluster_info& c) { return c.region == region; })) {
+      out.push_back({p.file, rule.route.positions[slot][i], severity::warning,
+                     fmt::format("route of rule '{}' names region '{}', which no configured cluster is in",
+                                 rule.id, region)});
     }
   }
 }

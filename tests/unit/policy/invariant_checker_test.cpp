@@ -214,6 +214,30 @@ TEST_CASE("cluster lint: models a rule names that no configured cluster can serv
   CHECK(lint_clusters(*compiled(warned), serve_all).empty());
 }
 
+TEST_CASE("cluster lint: a model in another letter case, a region no cluster is in") {
+  // Models are compared exactly: a restrict written for 'Mistral-*' never applies to mistral-large,
+  // and its route and obligations are silently gone (probe round 20).
+  constexpr std::string_view text = R"(rules:
+  - {id: permit-all, effect: permit}
+  - {id: health, effect: restrict, when: {model: [Mistral-*, GPT-4o]}, route: {cluster.region: [eu-centrl, eu-west]}}
+  - {id: no-gpt, effect: forbid, when: {model: [Gpt-4O-mini, gpt-3]}}
+)";
+  const std::vector<cluster_info> clusters = {
+      {"fr-1", "FR", "eu-west", "FR", {"mistral-large", "llama-3.1-*"}},
+      {"us-1", "US", "us-east", "US", {"gpt-4o*"}}};
+  CHECK(format_diagnostics(lint_clusters(*compiled(text), clusters)) ==
+        "p.yaml:3:51: warning: restrict rule 'health' names model 'Mistral-*', which no configured cluster serves: "
+        "the rule never applies to a request a cluster serves (models are compared exactly, in their letter case: a "
+        "cluster serves 'mistral-large')\n"
+        "p.yaml:3:62: warning: restrict rule 'health' names model 'GPT-4o', which no configured cluster serves: the "
+        "rule never applies to a request a cluster serves (models are compared exactly, in their letter case: a "
+        "cluster serves 'gpt-4o*')\n"
+        "p.yaml:3:97: warning: route of rule 'health' names region 'eu-centrl', which no configured cluster is in\n"
+        "p.yaml:4:49: warning: forbid rule 'no-gpt' names model 'Gpt-4O-mini', which no configured cluster serves: "
+        "the rule never applies to a request a cluster serves (models are compared exactly, in their letter case: a "
+        "cluster serves 'gpt-4o*')\n");
+}
+
 TEST_CASE("cluster lint: restricts every request meets that together admit no cluster, reported once") {
   const std::vector<cluster_info> clusters = {{"fr-1", "FR", "", "FR", {"*"}},
                                               {"us-1", "US", "", "US", {"*"}}};
