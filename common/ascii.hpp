@@ -52,4 +52,11 @@ inline bool ascii_lower_into(std::string_view text, std::string& out) {
   return changed;
 }
 
+// `text` in ASCII lower case.
+[[nodiscard]] inline std::string ascii_lowered(std::string_view text) {
+  std::string out;
+  ascii_lower_into(text, out);
+  return out;
+}
+
 }  // namespace sovgw

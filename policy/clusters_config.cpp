@@ -486,6 +486,7 @@ std::vector<cluster_config> parse_clusters_node(const YAML::Node& list, source_p
     endpoint_config endpoint;
     std::string cluster;
     std::string country;
+    std::string jurisdiction;
   };
   std::vector<seen_endpoint> seen;
   for (const auto& item : list) {
@@ -500,23 +501,29 @@ std::vector<cluster_config> parse_clusters_node(const YAML::Node& list, source_p
       c.models.emplace_back("*");
     }
     check_cluster(item, c, reader.has_tls, reader.location_at, diags);
-    if (!c.name.empty() && !names.insert(c.name).second) {
-      diags.error(yaml::pos_of(item), fmt::format("duplicate cluster name '{}'", c.name));
+    if (!c.name.empty() && !names.insert(ascii_lowered(c.name)).second) {
+      // Policies name clusters in routes: two names told apart only by case are one typo away.
+      diags.error(yaml::pos_of(item), fmt::format("duplicate cluster name '{}' (names are compared "
+                                                  "regardless of case)",
+                                                  c.name));
     }
     for (const auto& ep : c.endpoints) {
       const auto other = std::find_if(seen.begin(), seen.end(), [&](const seen_endpoint& o) {
-        return same_endpoint(o.endpoint, ep) && o.country != c.country;
+        return same_endpoint(o.endpoint, ep) &&
+               (o.country != c.country || o.jurisdiction != c.operator_jurisdiction);
       });
       if (other != seen.end()) {
         // A warning: the endpoint's geo verification judges each declaration on its own, and a test
         // bed may put every cluster on one loopback server.
         diags.warning(
             yaml::pos_of(item),
-            fmt::format("cluster '{}' (country {}) lists endpoint {}:{}, which cluster '{}' declares in "
-                        "{}: one server cannot be in two countries, so one of the declarations is wrong",
-                        c.name, c.country, ep.host, ep.port, other->cluster, other->country));
+            fmt::format("cluster '{}' (country {}, operator_jurisdiction {}) lists endpoint {}:{}, which "
+                        "cluster '{}' declares in {} under {}: one server is in one country under one "
+                        "operator, so one of the declarations is wrong",
+                        c.name, c.country, c.operator_jurisdiction, ep.host, ep.port, other->cluster,
+                        other->country, other->jurisdiction));
       }
-      seen.push_back({ep, c.name, c.country});
+      seen.push_back({ep, c.name, c.country, c.operator_jurisdiction});
     }
     if (positions) {
       positions->push_back(yaml::pos_of(item));

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "common/ascii.hpp"
 #include "policy/compiled_policy.hpp"
 #include "policy/explain.hpp"
 
@@ -500,14 +501,6 @@ bool may_meet(std::string_view rule_model, std::string_view cluster_model) {
   return a.starts_with(b) || b.starts_with(a);
 }
 
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  }
-  return out;
-}
-
 // Warnings for the models a rule names:
 //  - one no configured cluster serves: a permit for it denies (no_cluster); a forbid or restrict
 //    naming one that a cluster serves in another letter case never applies to a request a cluster
@@ -530,10 +523,10 @@ void lint_rule_models(const compiled_policy& p, const compiled_rule& rule,
   };
   // A model a cluster serves that `model` names in another letter case, if any.
   const auto other_case = [&](const std::string& model) -> std::string {
-    const std::string low = lowered(model);
+    const std::string low = ascii_lowered(model);
     for (const cluster_info& c : clusters) {
       for (const std::string& m : c.models) {
-        if (may_meet(low, lowered(m))) {
+        if (may_meet(low, ascii_lowered(m))) {
           return m;
         }
       }

@@ -235,11 +235,20 @@ TEST_CASE("an endpoint listed twice is an error; one server in two countries a w
 )",
                                 "gw.yaml");
   REQUIRE(cfg->warnings.size() == 2);  // lyon agrees with paris, not with virginia
-  CHECK(cfg->warnings[0].format() ==
-        "gw.yaml:9:5: warning: cluster 'virginia' (country US) lists endpoint 127.0.0.1:9443, which cluster "
-        "'paris' declares in FR: one server cannot be in two countries, so one of the declarations is wrong");
-  CHECK(cfg->warnings[1].format().find("gw.yaml:13:5: warning: cluster 'lyon' (country FR) lists endpoint "
-                                       "127.0.0.1:9443, which cluster 'virginia' declares in US") == 0);
+  CHECK(
+      cfg->warnings[0].format() ==
+      "gw.yaml:9:5: warning: cluster 'virginia' (country US, operator_jurisdiction US) lists endpoint "
+      "127.0.0.1:9443, which cluster 'paris' declares in FR under EU: one server is in one country under one "
+      "operator, so one of the declarations is wrong");
+  CHECK(cfg->warnings[1].format().find(
+            "gw.yaml:13:5: warning: cluster 'lyon' (country FR, operator_jurisdiction "
+            "EU) lists endpoint 127.0.0.1:9443, which cluster 'virginia' declares in US") == 0);
+  // Cluster names differ by more than their case (policies name them in routes).
+  std::string cased = base +
+                      "  - name: PARIS\n    endpoints: [\"127.0.0.2:9443\"]\n    country: FR\n"
+                      "    operator_jurisdiction: EU\n";
+  CHECK(errors_of(cased) ==
+        "gw.yaml:9:5: duplicate cluster name 'PARIS' (names are compared regardless of case)");
 }
 
 TEST_CASE("limits_store: redis://HOST:PORT[/DB], with tenants, and its outage mode") {
