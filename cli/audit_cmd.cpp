@@ -151,6 +151,13 @@ std::string country_option(const std::string& text) {
   return *country;
 }
 
+// What the gateway writes as a request id: 32 lower-case hex digits.
+bool is_request_id(std::string_view id) {
+  return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 int cmd_query(const options& o) {
   audit::query_filter f;
   f.scan_all = o.flag("scan");
@@ -168,9 +175,15 @@ int cmd_query(const options& o) {
   f.model = o.get("model");
   f.request_id = o.get("request-id");
   if (o.has("limit")) {
-    f.limit = parse_count(o.need("limit"), "limit");
+    const std::string& text = o.need("limit");
+    const bool digits =
+        !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    f.limit = digits ? parse_count(text, "limit") : 0;
     if (f.limit == 0) {
-      throw usage_error("--limit must be at least 1 (leave it out for every record)", false);
+      throw usage_error(
+          fmt::format(
+              "--limit must be a whole number of at least 1, not '{}' (leave it out for every record)", text),
+          false);
     }
   }
   const std::string format = o.get("format").value_or("table");
@@ -228,6 +241,12 @@ int cmd_query(const options& o) {
   }
   if (!st.is_ok()) {
     throw_status(st);
+  }
+  if (count == 0 && f.request_id && !is_request_id(*f.request_id)) {
+    std::fprintf(stderr,
+                 "sovgw audit query: note: the gateway's request ids are 32 lower-case hex digits (as in its "
+                 "X-Request-Id), and '%s' is not one\n",
+                 printable(*f.request_id).c_str());
   }
   if (count == 0 && f.country && f.country->size() == 2) {
     // EU, AP, ... are what a geo database says of an address it places no closer than a region; a

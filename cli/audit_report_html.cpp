@@ -210,10 +210,14 @@ std::string verification_section(const audit::report& r, const report_context& c
         num(v.signed_records()), num(held_newer ? v.newest_held_size : stored_size),
         held_newer ? ", one kept outside it" : "", num(r.records_in_period - r.unsigned_in_period));
   } else {
-    out +=
-        fmt::format(R"(<dt>Records read</dt><dd class="bad">{} (the whole log; {} in this report's period): )"
-                    "verification FAILED, see the problems below</dd>",
-                    num(v.records), num(r.records_in_period));
+    out += fmt::format(
+        R"(<dt>Records read</dt><dd class="bad">{} (the whole log{}; {} in this report's period): )"
+        "verification FAILED, see the problems below</dd>",
+        num(v.records - v.missing_records),
+        v.missing_records > 0
+            ? fmt::format(", which has {} positions: {} missing", num(v.records), num(v.missing_records))
+            : std::string(),
+        num(r.records_in_period));
   }
   if (v.latest && v.failed_checkpoints() > 0) {
     out += fmt::format(
@@ -271,9 +275,15 @@ std::string verification_section(const audit::report& r, const report_context& c
                          : fmt::format("the one you hold, <code>--checkpoint {}</code>", esc(f.path)));
     }
     out += fmt::format(
-        "<dt>End of the log</dt><dd>checked against {} checkpoint{} kept outside it ({}), reproduced: the "
-        "log only grew since</dd>",
-        num(v.held_checkpoints), v.held_checkpoints == 1 ? "" : "s", fmt::join(from, "; "));
+        "<dt>End of the log</dt><dd{}>checked against {} checkpoint{} kept outside it ({}), reproduced: "
+        "{}</dd>",
+        v.missing_records > 0 ? R"( class="bad")" : "", num(v.held_checkpoints),
+        v.held_checkpoints == 1 ? "" : "s", fmt::join(from, "; "),
+        v.missing_records > 0
+            ? fmt::format("its root, from the stored tree; but {} record(s) it covers are missing",
+                          num(v.missing_records))
+        : v.records > v.newest_held_size ? "the log only grew since"
+                                         : "the log is as it was then");
   } else if (c.held_from.empty()) {
     out += fmt::format(
         R"(<dt>End of the log</dt><dd class="warn">not checked: no checkpoint kept outside the log )"
@@ -330,25 +340,32 @@ std::string verification_section(const audit::report& r, const report_context& c
 }
 
 std::string summary_section(const audit::report& r) {
+  // Countries only: `private` and `unknown` addresses are no country.
   std::set<std::string_view> clients;
   for (const auto& f : r.flows) {
-    clients.insert(f.client_country);
+    if (f.client_country.size() == 2) {
+      clients.insert(f.client_country);
+    }
   }
+  const auto label = [](std::uint64_t n, std::string_view one, std::string_view many) {
+    return std::string(n == 1 ? one : many);
+  };
   const auto card = [](std::string_view value, std::string_view label, const char* colour) {
     return fmt::format(R"(<div class="card"><b style="color:{}">{}</b><span>{}</span></div>)", colour, value,
                        label);
   };
   std::string out = R"(<section id="summary"><h2>The period at a glance</h2><div class="cards">)";
-  out += card(num(r.outcomes.total()), "requests", "var(--ink)");
+  out += card(num(r.outcomes.total()), label(r.outcomes.total(), "request", "requests"), "var(--ink)");
   out += card(num(r.outcomes.permitted), "permitted, " + percent(r.outcomes.permitted, r.outcomes.total()),
               colour_permitted);
   out += card(num(r.outcomes.denied),
               "denied by the policy, " + percent(r.outcomes.denied, r.outcomes.total()), colour_denied);
   out += card(num(r.outcomes.failed), "failed, " + percent(r.outcomes.failed, r.outcomes.total()),
               colour_failed);
-  out += card(num(clients.size()), "client countries", "var(--ink)");
-  out += card(num(r.evidence.size()), "clusters that served", "var(--ink)");
-  out += card(num(r.tenants.size()), "tenants", "var(--ink)");
+  out += card(num(clients.size()), label(clients.size(), "client country", "client countries"), "var(--ink)");
+  out += card(num(r.evidence.size()), label(r.evidence.size(), "cluster that served", "clusters that served"),
+              "var(--ink)");
+  out += card(num(r.tenants.size()), label(r.tenants.size(), "tenant", "tenants"), "var(--ink)");
   out += "</div>";
   if (r.synthetic_in_period > 0) {
     out += fmt::format(

@@ -47,7 +47,10 @@ std::uint64_t parse_checkpoint_size(const std::string& text, const char* what) {
   const std::uint64_t size = parse_count(text, what);
   if (size == 0) {
     throw value_error(
-        fmt::format("--{} must be a checkpoint size of at least 1 (a tree size from `verify`)", what));
+        fmt::format("--{} must be a checkpoint size of at least 1 (a tree size from `verify`): the empty "
+                    "log's checkpoint "
+                    "(size 0) needs no proof, every log extends it",
+                    what));
   }
   return size;
 }

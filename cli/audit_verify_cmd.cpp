@@ -193,9 +193,10 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
                 n > audit::max_listed_checkpoint_sizes ? fmt::format(" ({} in all)", n).c_str() : "");
   }
   for (const auto& h : v.held) {
-    std::printf("the checkpoint %s (size %llu) is reproduced: the log only grew since\n",
+    std::printf("the checkpoint %s (size %llu) is reproduced: %s\n",
                 h.published ? fmt::format("published at {}", h.path).c_str() : "you hold",
-                static_cast<unsigned long long>(h.checkpoint.size));
+                static_cast<unsigned long long>(h.checkpoint.size),
+                report.records > h.checkpoint.size ? "the log only grew since" : "the log is as it was then");
   }
   if (v.saved) {
     const std::string& file = o.need("save-checkpoint");
@@ -271,15 +272,15 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
                                                    : v.saved->held->published ? "published"
                                                                               : "checkpoint_option");
   fmt::print(
-      R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},)"
+      R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"missing_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},)"
       R"("unchecked_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
       R"("payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_opened":{},)"
       R"("data_keys_checked":{},"first_bad_record":{},"saved_checkpoint":{},"problems":[{}]}})"
       "\n",
-      v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.signed_records(),
-      r.checkpoints, r.failed_checkpoints(), r.unchecked_checkpoints, json_checkpoint(r.latest),
-      json_held_checkpoints(v.held, r), r.uncovered_records(), r.index_entries, r.forced_opens,
-      v.payloads ? std::to_string(v.payloads->checked) : "null",
+      v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.missing_records,
+      r.signed_records(), r.checkpoints, r.failed_checkpoints(), r.unchecked_checkpoints,
+      json_checkpoint(r.latest), json_held_checkpoints(v.held, r), r.uncovered_records(), r.index_entries,
+      r.forced_opens, v.payloads ? std::to_string(v.payloads->checked) : "null",
       v.payloads ? std::to_string(v.payloads->unsigned_payloads) : "null",
       v.payloads ? std::to_string(v.payloads->dropped_by_retention) : "null",
       v.payloads ? std::to_string(v.payloads->shredded) : "null",

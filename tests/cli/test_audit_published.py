@@ -138,8 +138,13 @@ class proof_file_test(audit_case):
         self.assertIn("OK: record 2 is included", p.stdout)
 
     def test_limit_0_is_refused(self):
-        p = sovgw("audit", "query", "--db", self.db, "--limit", "0", check=2)
-        self.assertIn("--limit must be at least 1 (leave it out for every record)", p.stderr)
+        for text in ("0", "-1", "x", "1.5"):  # one message for each
+            p = sovgw("audit", "query", "--db", self.db, "--limit", text, check=2)
+            self.assertIn(f"--limit must be a whole number of at least 1, not '{text}' (leave it out for every record)",
+                          p.stderr)
+        # A request id that is none the gateway writes finds nothing, and says why.
+        p = sovgw("audit", "query", "--db", self.db, "--request-id", "01A2", check=0)
+        self.assertIn("request ids are 32 lower-case hex digits", p.stderr)
 
 
 class unsigned_records_test(audit_case):

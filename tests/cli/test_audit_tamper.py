@@ -186,7 +186,13 @@ class tamper_test(tampered_log_case):
                            "the log holds 293 records but a signed checkpoint covers 300: records 293..299 are missing")
 
     def test_record_deleted_in_the_middle(self):
-        self.assert_caught(self.tampered("delete", "42"), "record 42 is missing")
+        db = self.tampered("delete", "42")
+        self.assert_caught(db, "record 42 is missing")
+        # The counts say so too: 300 positions, one without its record (probe round 20: "records": 300
+        # and "Records read 300" beside "record 42 is missing").
+        doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--format", "json",
+                               check=1).stdout)
+        self.assertEqual((doc["records"], doc["missing_records"]), (300, 1))
 
     def test_two_records_reordered(self):
         self.assert_caught(self.tampered("swap", "10", "20"),
