@@ -259,6 +259,10 @@ int cmd_test(const options& o) {
   if (!o.has("clusters") && tests.has_clusters) {
     clusters = tests.clusters;
   }
+  if (const auto problems = expectation_problems(*policy, tests, clusters->clusters); !problems.empty()) {
+    print_diagnostics(problems);
+    return exit_usage;
+  }
   geo_option geo(o);
   const geo_db* db = tests.needs_geo() ? &geo.get() : nullptr;
   const auto outcomes = run_policy_tests(*policy, tests, clusters->clusters, db);

@@ -15,9 +15,6 @@
 namespace sovgw::policy {
 namespace {
 
-constexpr std::array<std::string_view, 7> http_methods = {"GET",    "POST", "PUT",    "PATCH",
-                                                          "DELETE", "HEAD", "OPTIONS"};
-
 bool valid_identifier(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||

@@ -23,6 +23,10 @@ inline constexpr std::size_t route_attribute_count = 4;
 [[nodiscard]] std::string_view route_attribute_name(route_attribute a) noexcept;
 [[nodiscard]] std::optional<route_attribute> parse_route_attribute(std::string_view name) noexcept;
 
+// The methods a policy's `method` may name, upper case as on the wire (the gateway answers no other).
+inline constexpr std::array<std::string_view, 7> http_methods = {"GET",    "POST", "PUT",    "PATCH",
+                                                                 "DELETE", "HEAD", "OPTIONS"};
+
 enum class rule_effect : std::uint8_t { permit, forbid, restrict };
 [[nodiscard]] std::string_view rule_effect_name(rule_effect e) noexcept;
 

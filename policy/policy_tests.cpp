@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 
 #include "common/regular_file.hpp"
 #include "policy/explain.hpp"
@@ -16,44 +17,49 @@ void parse_request(const YAML::Node& node, source_pos owner, diagnostics& diags,
   if (!yaml::expect_map(node, owner, diags, "request")) {
     return;
   }
-  yaml::for_each_entry(node, diags, "request",
-                       {"client.country", "client.ip", "tenant", "model", "path", "method",
-                        "data.class.detected", "data.class.declared", "data.class"},
-                       [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
-                         if (auto* classes = data_class_list(key, out)) {
-                           for (auto& v : yaml::value_list(value, kpos, diags, key)) {
-                             classes->push_back(std::move(v.text));
-                           }
-                           return;
-                         }
-                         const auto text = yaml::scalar(value, kpos, diags, key);
-                         if (!text) {
-                           return;
-                         }
-                         if (key == "client.country") {
-                           if (const std::string problem = request_country_problem(*text); !problem.empty()) {
-                             diags.error(yaml::pos_of(value), "client.country " + problem);
-                           }
-                           out.client_country = *text;
-                         } else if (key == "client.ip") {
-                           out.client_ip = parse_ip(*text);
-                           if (!out.client_ip) {
-                             diags.error(yaml::pos_of(value),
-                                         "client.ip '" + *text + "' is not an IP address");
-                           }
-                         } else if (key == "tenant") {
-                           out.tenant = *text;
-                         } else if (key == "model") {
-                           out.model = *text;
-                         } else if (key == "path") {
-                           if (std::string problem = request_path_problem(*text); !problem.empty()) {
-                             diags.error(yaml::pos_of(value), "path " + problem);
-                           }
-                           out.path = *text;
-                         } else {
-                           out.method = *text;
-                         }
-                       });
+  yaml::for_each_entry(
+      node, diags, "request",
+      {"client.country", "client.ip", "tenant", "model", "path", "method", "data.class.detected",
+       "data.class.declared", "data.class"},
+      [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
+        if (auto* classes = data_class_list(key, out)) {
+          for (auto& v : yaml::value_list(value, kpos, diags, key)) {
+            classes->push_back(std::move(v.text));
+          }
+          return;
+        }
+        const auto text = yaml::scalar(value, kpos, diags, key);
+        if (!text) {
+          return;
+        }
+        if (key == "client.country") {
+          if (const std::string problem = request_country_problem(*text); !problem.empty()) {
+            diags.error(yaml::pos_of(value), "client.country " + problem);
+          }
+          out.client_country = *text;
+        } else if (key == "client.ip") {
+          out.client_ip = parse_ip(*text);
+          if (!out.client_ip) {
+            diags.error(yaml::pos_of(value), "client.ip '" + *text + "' is not an IP address");
+          }
+        } else if (key == "tenant") {
+          out.tenant = *text;
+        } else if (key == "model") {
+          out.model = *text;
+        } else if (key == "path") {
+          if (std::string problem = request_path_problem(*text); !problem.empty()) {
+            diags.error(yaml::pos_of(value), "path " + problem);
+          }
+          out.path = *text;
+        } else {
+          if (std::find(http_methods.begin(), http_methods.end(), *text) == http_methods.end()) {
+            diags.error(yaml::pos_of(value),
+                        fmt::format("method '{}' is not an HTTP method a policy matches (upper case: {})", *text,
+                                    fmt::join(http_methods, ", ")));
+          }
+          out.method = *text;
+        }
+      });
 }
 
 std::vector<std::string> names(const YAML::Node& node, source_pos owner, diagnostics& diags,
@@ -108,6 +114,25 @@ void parse_expect(const YAML::Node& node, source_pos owner, diagnostics& diags, 
       });
   if (node.IsMap() && node.size() == 0) {
     diags.error(yaml::pos_of(node), "expect is empty");
+  }
+  // Expectations no decision can meet: the test could only ever fail.
+  if (tc.expect_cause && tc.expect_effect == effect::permit) {
+    diags.error(yaml::pos_of(node["cause"]), "expect: a cause is a denial's, and this test expects a permit");
+  }
+  if (tc.expect_effect == effect::deny && tc.expect_clusters && !tc.expect_clusters->empty()) {
+    diags.error(yaml::pos_of(node["clusters"]),
+                "expect: a denied request is routed to no cluster: clusters must be [] or left out");
+  }
+  for (const auto* list : {&tc.expect_rules, &tc.expect_clusters}) {
+    if (!*list) {
+      continue;
+    }
+    std::vector<std::string> sorted = **list;
+    std::sort(sorted.begin(), sorted.end());
+    if (const auto twice = std::adjacent_find(sorted.begin(), sorted.end()); twice != sorted.end()) {
+      diags.error(yaml::pos_of(node[list == &tc.expect_rules ? "rules" : "clusters"]),
+                  fmt::format("expect: '{}' is listed twice (the list is a set)", *twice));
+    }
   }
 }
 
@@ -237,6 +262,37 @@ policy_tests load_policy_tests(const std::filesystem::path& path) {
     return out;
   }
   return parse_policy_tests(*text, path.string(), path.parent_path());
+}
+
+std::vector<diagnostic> expectation_problems(const snapshot& policy, const policy_tests& tests,
+                                             std::span<const cluster_info> clusters) {
+  std::vector<diagnostic> out;
+  std::set<std::string_view> rules;
+  for (std::uint32_t r = 0; r < policy.rule_count(); ++r) {
+    rules.insert(policy.rule_id(r));
+  }
+  for (const auto& tc : tests.cases) {
+    for (const std::string& id : tc.expect_rules.value_or(std::vector<std::string>{})) {
+      if (!rules.contains(id)) {
+        out.push_back(
+            {tests.file, tc.pos, severity::error,
+             fmt::format("test '{}' expects rule '{}', which the policy does not have", tc.name, id)});
+      }
+    }
+    for (const std::string& name : tc.expect_clusters.value_or(std::vector<std::string>{})) {
+      if (std::none_of(clusters.begin(), clusters.end(),
+                       [&](const cluster_info& c) { return c.name == name; })) {
+        out.push_back(
+            {tests.file, tc.pos, severity::error,
+             clusters.empty()
+                 ? fmt::format("test '{}' expects cluster '{}', but no clusters are given (--clusters, "
+                               "or clusters: in the test file)",
+                               tc.name, name)
+                 : fmt::format("test '{}' expects cluster '{}', which no given cluster is", tc.name, name)});
+      }
+    }
+  }
+  return out;
 }
 
 std::vector<test_outcome> run_policy_tests(const snapshot& policy, const policy_tests& tests,

@@ -51,6 +51,11 @@ struct policy_tests {
 [[nodiscard]] policy_tests parse_policy_tests(std::string_view text, const std::string& file_name,
                                               const std::filesystem::path& base_dir);
 
+// Expectations that name what the policy or the clusters do not have (a rule id, a cluster): the
+// test could only ever fail, so it is an error of the file, not a failed test.
+[[nodiscard]] std::vector<diagnostic> expectation_problems(const snapshot& policy, const policy_tests& tests,
+                                                           std::span<const cluster_info> clusters);
+
 struct test_outcome {
   std::string name;
   std::string location;  // file:line:col of the test

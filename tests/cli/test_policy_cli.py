@@ -314,11 +314,11 @@ class PolicyTest(unittest.TestCase):
             t = Path(d) / "t.yaml"
             t.write_text(f"clusters: {CLUSTERS}\ntests:\n  - name: wrong on purpose\n"
                          "    request: {client.country: DE, tenant: x, model: mistral-large, method: POST}\n"
-                         "    expect: {effect: deny, clusters: [us-east-1]}\n")
+                         "    expect: {effect: permit, clusters: [us-east-1], rules: []}\n")
             r = run("policy", "test", POLICY, str(t))
             self.assertEqual(r.returncode, 1)
             self.assertIn(f"FAIL  wrong on purpose ({t}:3:5)", r.stdout)
-            self.assertIn("effect: expected deny, got permit", r.stdout)
+            self.assertIn("rules: expected [], got [permit-eea-clients, residency-eea-or-adequacy]", r.stdout)
             self.assertIn("clusters: expected [us-east-1], got [acme-dedicated, ch-zrh-1, de-fra-1, fr-par-1]", r.stdout)
             self.assertIn("decision PERMIT", r.stdout)
             self.assertIn("0 passed, 1 failed", r.stdout)
@@ -349,6 +349,38 @@ class PolicyTest(unittest.TestCase):
             self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
             self.assertIn("t.yaml:5:5: error: test 'a' is named twice (first at line 2)", r.stderr)
             self.assertIn("t.yaml:6:21: error: path 'v1' is not a request path", r.stderr)
+
+    def test_expectations_no_decision_can_meet_are_errors_not_failures(self):
+        # Probe rounds 18-20: each of these ran, and FAILED as if the policy were wrong.
+        with tempfile.TemporaryDirectory() as d:
+            t = Path(d) / "t.yaml"
+            t.write_text("tests:\n"
+                         "  - name: a\n    request: {client.country: DE, model: m, method: post}\n"
+                         "    expect: {effect: permit, cause: forbidden}\n"
+                         "  - name: b\n    request: {client.country: RU, model: m, method: POST}\n"
+                         "    expect: {effect: deny, clusters: [fr-par-1], rules: [x, x]}\n")
+            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertEqual(r.stderr.splitlines(), [
+                "t.yaml:3:53: error: method 'post' is not an HTTP method a policy matches (upper case: GET, POST, "
+                "PUT, PATCH, DELETE, HEAD, OPTIONS)",
+                "t.yaml:4:37: error: expect: a cause is a denial's, and this test expects a permit",
+                "t.yaml:7:38: error: expect: a denied request is routed to no cluster: clusters must be [] or left out",
+                "t.yaml:7:57: error: expect: 'x' is listed twice (the list is a set)",
+            ])
+            # What the policy or the clusters do not have.
+            t.write_text("tests:\n"
+                         "  - name: a\n    request: {client.country: RU, model: m}\n"
+                         "    expect: {effect: deny, rules: [forbid-sanctioned-origins, no-such-rule]}\n"
+                         "  - name: b\n    request: {client.country: DE, model: m}\n"
+                         "    expect: {effect: permit, clusters: [nowhere]}\n")
+            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertEqual(r.stderr.splitlines(), [
+                "t.yaml:2:5: error: test 'a' expects rule 'no-such-rule', which the policy does not have",
+                "t.yaml:5:5: error: test 'b' expects cluster 'nowhere', but no clusters are given (--clusters, or "
+                "clusters: in the test file)",
+            ])
 
     def test_yaml_tags_and_paths_that_never_match_are_named(self):
         with tempfile.TemporaryDirectory() as d:
