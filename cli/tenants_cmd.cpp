@@ -13,6 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "common/ascii.hpp"
 #include "common/rfc3339.hpp"
 #include "policy/config_values.hpp"
 #include "policy/diagnostics.hpp"
@@ -270,6 +271,18 @@ int cmd_check(const options& o) {
   return exit_ok;
 }
 
+// "tenant 'ACME' is not declared in t.yaml; did you mean 'acme'?" (names are compared exactly).
+std::string undeclared_tenant(const tenants::table& table, std::string_view name, const std::string& path) {
+  std::string out = fmt::format("tenant '{}' is not declared in {}", name, path);
+  for (const tenants::tenant& t : table.tenants()) {
+    if (ascii_iequals(t.name, name)) {
+      out += fmt::format("; did you mean '{}'? (tenant names are compared exactly)", t.name);
+      break;
+    }
+  }
+  return out;
+}
+
 int cmd_create(const options& o) {
   const std::string& path = o.need("file");
   const std::string& tenant = o.positional()[0];
@@ -277,7 +290,7 @@ int cmd_create(const options& o) {
   const std::string text = read_file(path);
   const auto table = parse_or_fail(text, path);
   if (table->find_tenant(tenant) == nullptr) {
-    throw usage_error(fmt::format("tenant '{}' is not declared in {}", tenant, path), false);
+    throw usage_error(undeclared_tenant(*table, tenant, path), false);
   }
   const std::int64_t now = now_seconds();
   const std::int64_t expires = o.has("expires") ? parse_expiry(*o.get("expires"), now) : 0;
@@ -348,7 +361,7 @@ int cmd_list(const options& o) {
   const auto table = parse_or_fail(read_file(path), path);
   const std::optional<std::string> only = o.get("tenant");
   if (only && table->find_tenant(*only) == nullptr) {
-    throw usage_error(fmt::format("tenant '{}' is not declared in {}", *only, path), false);
+    throw usage_error(undeclared_tenant(*table, *only, path), false);
   }
   const std::int64_t now = now_seconds();
   std::printf("%-18s %-20s %-21s %-21s %-8s %s\n", "ID", "TENANT", "CREATED", "EXPIRES", "STATE", "LIMITS");
