@@ -345,46 +345,54 @@ std::string_view model_in_path(const http::message_head& head) {
   return model;
 }
 
-// The first query parameter named one of `names` (decoded as a server decodes a query: '&' or ';'
-// between parameters, percent-encoding, '+' as a space; in any case; `model[]` too), or empty.
+// Whether a parameter's name, as a server decodes it (percent-encoding, '+' as a space; in any
+// case; `model[]` too), is one of `names`; also as PHP reads a parameter's name (Laravel and
+// Symfony take `_method` from it): leading spaces dropped, then spaces and dots as '_'
+// (`?.method=`, `?+_method=`).
 template <std::size_t N>
-std::string query_parameter(const http::message_head& head, const std::string_view (&names)[N]) {
-  const std::string_view target = head.target;
-  const std::size_t q = target.find('?');
-  if (q == std::string_view::npos) {
-    return {};
-  }
+bool names_one_of(std::string_view name, const std::string_view (&names)[N]) {
   static thread_local classify::unescaped_text decoded;
-  const std::string_view query = target.substr(q + 1);
-  for (std::size_t at = 0; at <= query.size();) {
-    const std::size_t end = std::min(query.find_first_of("&;", at), query.size());
-    const std::string_view param = query.substr(at, end - at);
-    std::string_view name = param.substr(0, param.find('='));
-    if (classify::unescape(name, classify::percent_encoding | classify::plus_as_space, decoded)) {
-      name = decoded.text;
-    }
-    static thread_local std::string lowered;
-    (void)ascii_lower_into(name, lowered);
-    if (const std::size_t bracket = lowered.find('['); bracket != std::string::npos) {
-      lowered.resize(bracket);  // model[]=a&model[]=b, model[0]=a
-    }
-    while (!lowered.empty() && (lowered.back() == ' ' || lowered.back() == '\t')) {
-      lowered.pop_back();
-    }
-    if (std::find(std::begin(names), std::end(names), lowered) != std::end(names)) {
-      return std::string(param);
-    }
-    // As PHP reads a parameter's name (Laravel and Symfony take `_method` from it): leading
-    // spaces dropped, then spaces and dots as '_' (`?.method=`, `?+_method=`).
-    lowered.erase(0, std::min(lowered.find_first_not_of(' '), lowered.size()));
-    std::replace_if(
-        lowered.begin(), lowered.end(), [](char c) { return c == ' ' || c == '.'; }, '_');
-    if (std::find(std::begin(names), std::end(names), lowered) != std::end(names)) {
+  if (classify::unescape(name, classify::percent_encoding | classify::plus_as_space, decoded)) {
+    name = decoded.text;
+  }
+  static thread_local std::string lowered;
+  (void)ascii_lower_into(name, lowered);
+  if (const std::size_t bracket = lowered.find('['); bracket != std::string::npos) {
+    lowered.resize(bracket);  // model[]=a&model[]=b, model[0]=a
+  }
+  while (!lowered.empty() && (lowered.back() == ' ' || lowered.back() == '\t')) {
+    lowered.pop_back();
+  }
+  if (std::find(std::begin(names), std::end(names), lowered) != std::end(names)) {
+    return true;
+  }
+  lowered.erase(0, std::min(lowered.find_first_not_of(' '), lowered.size()));
+  std::replace_if(
+      lowered.begin(), lowered.end(), [](char c) { return c == ' ' || c == '.'; }, '_');
+  return std::find(std::begin(names), std::end(names), lowered) != std::end(names);
+}
+
+// The first parameter of `params` (a query, or a form-urlencoded body: '&' or ';' between
+// parameters) named one of `names` (names_one_of), or empty.
+template <std::size_t N>
+std::string named_parameter(std::string_view params, const std::string_view (&names)[N]) {
+  for (std::size_t at = 0; at <= params.size();) {
+    const std::size_t end = std::min(params.find_first_of("&;", at), params.size());
+    const std::string_view param = params.substr(at, end - at);
+    if (names_one_of(param.substr(0, param.find('=')), names)) {
       return std::string(param);
     }
     at = end + 1;
   }
   return {};
+}
+
+// The first query parameter named one of `names`, or empty.
+template <std::size_t N>
+std::string query_parameter(const http::message_head& head, const std::string_view (&names)[N]) {
+  const std::string_view target = head.target;
+  const std::size_t q = target.find('?');
+  return q == std::string_view::npos ? std::string() : named_parameter(target.substr(q + 1), names);
 }
 
 // A query parameter that names a model, a deployment or a region, or empty. LiteLLM's handlers
@@ -402,10 +410,45 @@ std::string model_parameter(const http::message_head& head) {
 // A query parameter that overrides the method, or empty: Laravel, Symfony and Spring run
 // `POST ...?_method=DELETE` as a DELETE, which the policy never decided (the header forms,
 // X-HTTP-Method-Override and the like, are claims the gateway removes).
+constexpr std::string_view method_override_names[] = {"_method", "x-http-method-override", "x-http-method",
+                                                      "x-method-override", "_httpmethod"};
+
 std::string method_parameter(const http::message_head& head) {
-  static constexpr std::string_view names[] = {"_method", "x-http-method-override", "x-http-method",
-                                               "x-method-override", "_httpmethod"};
-  return query_parameter(head, names);
+  return query_parameter(head, method_override_names);
+}
+
+// A form body's field that overrides the method (Laravel, Symfony and Spring read `_method` from
+// a form as from the query), or empty: a form-urlencoded body's parameters; a multipart body's
+// part names, read from every Content-Disposition line (a file's own lines of that shape are
+// read too: refusing one is the safe side).
+std::string form_method_parameter(std::string_view body, bool multipart) {
+  if (!multipart) {
+    return named_parameter(body, method_override_names);
+  }
+  constexpr std::string_view header = "content-disposition:";
+  for (std::size_t at = 0; at < body.size();) {
+    const std::size_t end = std::min(body.find('\n', at), body.size());
+    std::string_view line = body.substr(at, end - at);
+    at = end + 1;
+    if (line.size() < header.size() || !ascii_iequals(line.substr(0, header.size()), header)) {
+      continue;
+    }
+    // form-data; name="_method"; filename="x": each parameter's name, its value unquoted.
+    for (std::size_t p = line.find(';'); p != std::string_view::npos; p = line.find(';', p + 1)) {
+      std::string_view param = line.substr(p + 1);
+      param.remove_prefix(std::min(param.find_first_not_of(" \t"), param.size()));
+      if (param.size() < 5 || !ascii_iequals(param.substr(0, 5), "name=")) {
+        continue;
+      }
+      std::string_view value = param.substr(5);
+      value = value.starts_with('"') ? value.substr(1, value.find('"', 1) - 1)
+                                     : value.substr(0, value.find_first_of("; \t\r"));
+      if (names_one_of(value, method_override_names)) {
+        return std::string(line.substr(0, 128));
+      }
+    }
+  }
+  return {};
 }
 
 // A header field a serving stack routes on to choose the model or the deployment, or nullptr:
@@ -447,6 +490,16 @@ std::string_view region_in_path(const http::message_head& head) {
   return region;
 }
 
+stage_result method_override_refused(std::string_view where, std::string_view param,
+                                     std::string_view method) {
+  return stage_result::respond(
+      outcome::invalid_body,
+      fmt::format(
+          "{} overrides the method ('{}'): a server may run the request as that method instead of {}, "
+          "which the policy decided; send the method itself",
+          where, param.substr(0, 128), method));
+}
+
 // The body's model and the target's must be one model: the policy decides the model the cluster
 // runs, and a cluster reading the model from the path (or the query) runs the path's.
 stage_result settle_model(request_context& ctx) {
@@ -466,11 +519,7 @@ stage_result settle_model(request_context& ctx) {
             std::string_view(f->name).substr(0, 64)));
   }
   if (const std::string param = method_parameter(ctx.head); !param.empty()) {
-    return stage_result::respond(
-        outcome::invalid_body,
-        fmt::format("the query overrides the method ('{}'): a server may run the request as that method "
-                    "instead of {}, which the policy decided; send the method itself",
-                    param.substr(0, 128), ctx.head.method));
+    return method_override_refused("the query", param, ctx.head.method);
   }
   if (const std::string param = model_parameter(ctx.head); !param.empty()) {
     return stage_result::respond(
@@ -667,6 +716,16 @@ stage_result pipeline::classify_body(request_context& ctx) const {
                   "Content-Type '{}': request bodies on the API (/v1/, /chat/completions and the like) "
                   "must be application/json",
                   type->value));
+  }
+  if (media && ascii_iequals(media->type, "application") &&
+      ascii_iequals(media->subtype, "x-www-form-urlencoded")) {
+    if (const std::string param = form_method_parameter(ctx.body, false); !param.empty()) {
+      return method_override_refused("the form body", param, ctx.head.method);
+    }
+  } else if (media && ascii_iequals(media->type, "multipart") && ascii_iequals(media->subtype, "form-data")) {
+    if (const std::string param = form_method_parameter(ctx.body, true); !param.empty()) {
+      return method_override_refused("a part of the multipart body", param, ctx.head.method);
+    }
   }
   return scan_raw(ctx, detectors, b != nullptr || !cfg_->tenants_file.empty());
 }
