@@ -339,6 +339,7 @@ std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_vi
     throw config_error(fmt::format("{}: the configuration is empty", source));
   }
   read_root(r, root, *cfg);
+  cfg->warnings.insert(cfg->warnings.end(), r.warnings().begin(), r.warnings().end());
   if (!r.errors().empty()) {
     std::string all;
     for (const auto& e : r.errors()) {

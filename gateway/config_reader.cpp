@@ -24,6 +24,12 @@ void config_reader::error(const YAML::Mark& mark, const std::string& message) {
   }
 }
 
+void config_reader::warning(const YAML::Mark& mark, std::string message) {
+  warnings_.push_back(
+      {source_, mark.is_null() ? policy::source_pos{} : policy::source_pos{mark.line + 1, mark.column + 1},
+       policy::severity::warning, std::move(message)});
+}
+
 void config_reader::error(const policy::diagnostic& d) {
   if (d.pos.line == 0) {
     errors_.push_back(fmt::format("{}: {}", printable(source_), printable(d.message)));

@@ -30,6 +30,9 @@ class config_reader {
   // A problem found by a shared parser (policy/clusters_config.hpp), in the same form.
   void error(const policy::diagnostic& d);
   [[nodiscard]] const std::vector<std::string>& errors() const { return errors_; }
+  // What is allowed but most likely a mistake (config::warnings).
+  void warning(const YAML::Mark& mark, std::string message);
+  [[nodiscard]] const std::vector<policy::diagnostic>& warnings() const { return warnings_; }
   // How many of errors() are a named file that cannot be opened (existing_file), not a bad value.
   [[nodiscard]] std::size_t file_errors() const { return file_errors_; }
   [[nodiscard]] const std::string& source() const { return source_; }
@@ -99,6 +102,7 @@ class config_reader {
 
   std::string source_;
   std::vector<std::string> errors_;
+  std::vector<policy::diagnostic> warnings_;
   std::size_t file_errors_ = 0;
   std::map<std::string, YAML::Mark> key_marks_;
 };

@@ -40,6 +40,13 @@ void read_admin(config_reader& r, const YAML::Node& v, config& cfg) {
                }
                if (auto age = audit::parse_age_seconds(text)) {
                  cfg.admin_min_retention_seconds = *age;
+                 if (*age < 3600) {
+                   r.warning(x.Mark(),
+                             fmt::format("admin.min_retention {}: the admin token can erase the stored "
+                                         "payloads of the last hour too (retain?older_than); the default "
+                                         "is 1d",
+                                         text));
+                 }
                } else {
                  r.error(x.Mark(), fmt::format("admin.min_retention must be an age like 1d, 12h or 30m, "
                                                "not '{}'",
@@ -126,7 +133,15 @@ void read_audit(config_reader& r, const YAML::Node& v, config& cfg) {
              r.boolean(x, "audit.record_before_response", cfg.audit_record_before_response);
            }},
           {"max_bytes",
-           [&](const YAML::Node& x) { r.size_or_zero(x, "audit.max_bytes", cfg.audit_max_bytes); }},
+           [&](const YAML::Node& x) {
+             r.size_or_zero(x, "audit.max_bytes", cfg.audit_max_bytes);
+             if (cfg.audit_max_bytes != 0 && cfg.audit_max_bytes < (std::uint64_t{64} << 20)) {
+               r.warning(x.Mark(),
+                         "audit.max_bytes is under 64MiB, less than an audit log takes after a few "
+                         "thousand requests: every request is refused (503 audit_unavailable) once the "
+                         "database reaches it");
+             }
+           }},
           {"min_free_bytes",
            [&](const YAML::Node& x) { r.size_or_zero(x, "audit.min_free_bytes", cfg.audit_min_free_bytes); }},
       });

@@ -138,7 +138,7 @@ class bad_input_test(audit_case):
         cases = [
             (["--since", "yesterday"], "cannot read 'yesterday' as a time"),
             (["--until", "2026-02-30T25:00:00Z"], "cannot read"),
-            (["--limit", "-3"], "non-negative integer"),
+            (["--limit", "-3"], "--limit must be a whole number of at least 1, not '-3'"),
             (["--format", "xml"], "--format must be table, jsonl or csv"),
             (["--colour", "red"], "unknown option '--colour'"),
             (["--tenant"], "option '--tenant' needs a value"),

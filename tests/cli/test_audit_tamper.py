@@ -64,7 +64,7 @@ class tamper_test(tampered_log_case):
         for args in ([], ["--format", "json"]):
             p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--payloads", *args)
             self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-            self.assertNotIn("missing", p.stdout)
+            self.assertNotIn("missing", p.stdout.replace('"missing_records":0', ""))
         self.assertIn("reading the stored payloads failed: Corruption: block checksum mismatch", p.stdout)
         self.assertEqual({q["kind"] for q in json.loads(p.stdout)["problems"]}, {"read_failed"})
 

@@ -554,7 +554,7 @@ class PolicyEnforcementTest(unittest.TestCase):
         for argv, code in (([SOVGW, "config", "check", config], 1), ([SOVGW, "serve", "--config", config], 2)):
             r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, code, r.stderr)
-            self.assertRegex(r.stderr, rf"^{bad}:\d+:\d+: .*ZZ")
+            self.assertRegex(r.stderr, rf"(?m)^{bad}:\d+:\d+: .*ZZ")
 
 
 if __name__ == "__main__":

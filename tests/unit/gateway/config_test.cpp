@@ -251,6 +251,21 @@ TEST_CASE("an endpoint listed twice is an error; one server in two countries a w
         "gw.yaml:9:5: duplicate cluster name 'PARIS' (names are compared regardless of case)");
 }
 
+TEST_CASE("settings allowed but most likely a mistake are warnings") {
+  const auto cfg = parse_config(base + "audit: {db: d, keys: k, max_bytes: 1KiB}\n"
+                                       "admin: {token_file: t, min_retention: 0s}\n",
+                                "gw.yaml");
+  REQUIRE(cfg->warnings.size() == 2);
+  CAPTURE(cfg->warnings[0].format());
+  CHECK(cfg->warnings[0].format().find("gw.yaml:9:") == 0);
+  CHECK(cfg->warnings[0].message.find("audit.max_bytes is under 64MiB") == 0);
+  CHECK(cfg->warnings[1].format().find("gw.yaml:10:39: warning: admin.min_retention 0s: the admin token can erase") ==
+        0);
+  CHECK(parse_config(base + "audit: {db: d, keys: k, max_bytes: 50GiB}\nadmin: {token_file: t, min_retention: 1d}\n",
+                     "gw.yaml")
+            ->warnings.empty());
+}
+
 TEST_CASE("limits_store: redis://HOST:PORT[/DB], with tenants, and its outage mode") {
   const std::string tenants = base + "tenants: t.yaml\n";
   auto cfg = parse_config(tenants +
