@@ -1,10 +1,39 @@
+#include <fmt/format.h>
+
 #include <algorithm>
 
+#include "common/printable.hpp"
+#include "common/utf8.hpp"
 #include "policy/policy_source.hpp"
 #include "policy/yaml_util.hpp"
 
 namespace sovgw::policy {
 namespace {
+
+// A rule's or an invariant's reason: told to clients (403 bodies), printed by the tools, written
+// to logs. A control or bidirectional character in it would act on a terminal or reorder what a
+// reader sees (a newline is fine: a multi-line reason).
+std::optional<std::string> reason_text(const YAML::Node& value, source_pos kpos, diagnostics& diags,
+                                       std::string_view key) {
+  auto text = yaml::scalar(value, kpos, diags, key);
+  if (!text) {
+    return text;
+  }
+  for (std::size_t i = 0; i < text->size();) {
+    char32_t c = 0;
+    const std::size_t n = utf8_sequence_at(*text, i, c);
+    if (n != 0 && c != '\n' && hidden_from_terminals(c)) {
+      diags.error(
+          yaml::pos_of(value),
+          fmt::format("{} holds U+{:04X}, a control or bidirectional character that a terminal or a log "
+                      "reader would act on: write the reason as plain text",
+                      key, static_cast<std::uint32_t>(c)));
+      return std::nullopt;
+    }
+    i += n == 0 ? 1 : n;
+  }
+  return text;
+}
 
 // A class's `header` value is what a client writes in the Sovereign-Data-Class field, a list the
 // gateway splits at commas and trims: an RFC 9110 token (letters, digits, !#$%&'*+-.^_`|~), or no
@@ -153,7 +182,7 @@ void parse_rule(const YAML::Node& node, diagnostics& diags, policy_source& out) 
           rule.route_pos = kpos;
           rule.route = parse_route(value, kpos, diags, "route");
         } else if (key == "reason") {
-          if (auto text = yaml::scalar(value, kpos, diags, "reason")) {
+          if (auto text = reason_text(value, kpos, diags, "reason")) {
             rule.reason = *text;
           }
         } else if (key == "obligations") {
@@ -197,7 +226,7 @@ void parse_invariant(const YAML::Node& node, diagnostics& diags, policy_source& 
         } else if (key == "for") {
           inv.when = parse_conditions(value, kpos, diags, "for");
         } else if (key == "reason" || key == "description") {
-          if (auto text = yaml::scalar(value, kpos, diags, key)) {
+          if (auto text = reason_text(value, kpos, diags, key)) {
             inv.reason = *text;
           }
         } else if (key == "require") {
