@@ -650,11 +650,17 @@ bool luhn(std::string_view digits) {
   return sum % 10 == 0;
 }
 
+// A card network's prefix, at a length it issues: 14 to 19 digits; Visa 16 to 19 (its 13-digit
+// numbers are no longer issued, and a German EAN-13 starts with 400-440 and passes the Luhn check
+// one time in ten; no network issues 13 digits, which a Belgian or French EAN-13 also has).
 bool card_network_prefix(std::string_view d) {
+  if (d.size() < 14) {
+    return false;
+  }
   const auto prefix = [&](std::size_t n) { return std::stoi(std::string(d.substr(0, n))); };
   const int p2 = prefix(2);
   const int p4 = prefix(4);
-  return d[0] == '4' ||                                                                 // Visa
+  return (d[0] == '4' && d.size() >= 16) ||                                             // Visa
          (p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720) ||                        // Mastercard
          p2 == 34 || p2 == 37 ||                                                        // American Express
          p4 == 6011 || p2 == 65 || (prefix(3) >= 644 && prefix(3) <= 649) ||            // Discover
@@ -749,6 +755,25 @@ bool in_hex_word(std::string_view t, std::size_t i, hex_word& word) {
   return word.hex;
 }
 
+// Whether t[begin, end) is an integer written in thousands groups: one to three digits, then
+// groups of three, each after one separator ("4 111 111 111 111 111"). No card is printed so.
+bool thousands_grouped(std::string_view t, std::size_t begin, std::size_t end) {
+  std::size_t groups = 0;
+  std::size_t len = 0;
+  for (std::size_t k = begin; k <= end; ++k) {
+    if (k < end && is_digit(t[k])) {
+      ++len;
+      continue;
+    }
+    if (groups == 0 ? len > 3 : len != 3) {
+      return false;
+    }
+    ++groups;
+    len = 0;
+  }
+  return groups > 1;
+}
+
 // Digits, grouped or not, glued to a word or not ("x4111 1111 1111 1111", "4111111111111111exp":
 // where digits meet letters a reader sees the number start and end, but not inside a hex word),
 // with a network's prefix and a valid Luhn digit.
@@ -757,8 +782,7 @@ bool scan_payment_card(std::string_view t, Hit&& hit) {
   std::string digits;
   hex_word word;
   const auto card = [&](std::size_t end) {
-    return digits.size() >= 13 && digits.size() <= 19 && ends_identifier(t, end) &&
-           card_network_prefix(digits) && luhn(digits);
+    return digits.size() <= 19 && ends_identifier(t, end) && card_network_prefix(digits) && luhn(digits);
   };
   for (std::size_t i = 0; i < t.size(); ++i) {
     if (!is_digit(t[i]) || !(starts_word(t, i) || (is_alpha(t[i - 1]) && !in_hex_word(t, i, word)))) {
@@ -766,7 +790,7 @@ bool scan_payment_card(std::string_view t, Hit&& hit) {
     }
     std::size_t end = 0;
     digits = digit_run(t, i, " -", 19, end);
-    if (!card(end)) {
+    if (!card(end) || thousands_grouped(t, i, end)) {
       const std::size_t grouped = grouped_card_at(t, i, digits);
       if (grouped == npos || !card(grouped)) {
         i = end;

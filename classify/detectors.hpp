@@ -11,8 +11,8 @@
 //                  ("030 1234567", "(030) 12345678", "06 1234 5678", "020 7946 0958")
 //   iban           2 letters, 2 check digits, 11-30 characters, grouped or not (the separators
 //                  people write, "GB 82 WEST ...", "IBANGB82..."); ISO 7064 mod 97
-//   payment_card   13-19 digits, grouped or not ("4111.1111.1111.1111", "x4111..."), a card
-//                  network's prefix and the Luhn check
+//   payment_card   14-19 digits (Visa 16-19), grouped or not ("4111.1111.1111.1111", "x4111...";
+//                  not in thousands groups), a card network's prefix and the Luhn check
 //   national_id    France's NIR (key mod 97), Spain's DNI and NIE (letter mod 23), Italy's
 //                  codice fiscale (check letter), with the separators each is written with
 //   ip_address     IPv4 dotted quads and IPv6 addresses
