@@ -45,6 +45,30 @@ bool known_tld(std::string_view tld) {
                             std::string_view(lowered, tld.size()));
 }
 
+// Whether the local part at `begin` is a URL's userinfo: it follows "scheme://" and what is
+// between is userinfo too ("postgres://app:changeme@db.internal", "ssh://git@bitbucket.org"). A
+// login to a server, not a mailbox; an address in a URL's path or query
+// ("https://example.com/contact?to=alice@example.com") is one.
+bool url_userinfo(std::string_view t, std::size_t begin) {
+  std::size_t k = begin;
+  while (k > 0 && begin - k < 256) {
+    const char c = t[k - 1];
+    if (c == '/') {
+      if (k >= 3 && t[k - 2] == '/' && t[k - 3] == ':') {
+        return k >= 4 && is_alnum(t[k - 4]);  // the scheme's last character
+      }
+      return false;
+    }
+    // RFC 3986 userinfo: unreserved, percent-encoded, sub-delims and ':'.
+    if (!(is_alnum(c) || static_cast<unsigned char>(c) >= 0x80 ||
+          std::string_view("-._~%!$&'()*+,;=:").find(c) != npos)) {
+      return false;
+    }
+    --k;
+  }
+  return false;
+}
+
 template <typename Hit>
 bool scan_plain_email(std::string_view t, Hit&& hit) {
   const auto utf8 = [](char c) { return static_cast<unsigned char>(c) >= 0x80; };
@@ -172,6 +196,16 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
       if (!ends_in_tld) {
         continue;
       }
+      // A host and a path or a port ("git@github.com:acme/x.git", "deploy@host.example:~/in",
+      // "guest@rabbitmq.local:5672"): a login to a remote, not a mailbox ("alice@example.com: see"
+      // is one).
+      if (end + 1 < t.size() && t[end] == ':' &&
+          (is_alnum(t[end + 1]) || t[end + 1] == '/' || t[end + 1] == '~' || t[end + 1] == '.')) {
+        continue;
+      }
+    }
+    if (url_userinfo(t, begin)) {
+      continue;
     }
     if (hit(begin, end)) {
       return true;

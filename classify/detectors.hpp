@@ -5,7 +5,8 @@
 // where the identifier has one, checks its check digits, so that ordinary numbers rarely fire:
 //   email          local@domain.tld (quoted local parts, address literals), and written out or
 //                  bracketed: "alice [at] example [dot] com", "alice at example dot com",
-//                  "alice[@]example[.]com"
+//                  "alice[@]example[.]com"; not a URL's userinfo nor a host and a path or a port
+//                  ("postgres://app:pw@db.internal", "git@github.com:acme/x.git")
 //   phone          international (+CC or 00CC, 8-15 digits, common separators), the EU's
 //                  0X XX XX XX XX national form, and trunk 0, area code, subscriber
 //                  ("030 1234567", "(030) 12345678", "06 1234 5678", "020 7946 0958")

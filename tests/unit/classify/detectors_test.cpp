@@ -713,3 +713,22 @@ TEST_CASE("payment card: no 13-digit number, no integer in thousands groups (pro
   CHECK(found("payment_card", "diners 36227206271667") == "36227206271667");
   CHECK(found("payment_card", "amex 3782 822463 10005") == "3782 822463 10005");
 }
+
+TEST_CASE("email: git remotes and a URL's userinfo are not addresses (probe round 20)") {
+  for (const char* text :
+       {"git clone git@github.com:acme/payments-api.git fails with 'Permission denied (publickey)'.",
+        "url = git@gitlab.com:platform/shared-protos.git",
+        "source = \"git::ssh://git@bitbucket.org/acme/tf-modules.git//vpc?ref=v2.1.0\"",
+        "DATABASE_URL=postgres://app:changeme@db.internal:5432/shop",
+        "redis://default:secret@cache.prod.svc.cluster.local:6379/0",
+        "amqp://guest:guest@rabbitmq.local:5672/", "scp backup.tar deploy@files.example.com:~/in/"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("email", text).empty());
+  }
+  CHECK(found("email", "mailto:alice@example.com") == "alice@example.com");
+  CHECK(found("email", "Reply to alice@example.com: she knows") == "alice@example.com");
+  CHECK(found("email", "write to alice@example.com:") == "alice@example.com");
+  CHECK(found("email", "https://example.com/contact?to=alice@example.com") == "alice@example.com");
+  CHECK(found("email", "see https://example.com/ or alice@example.com") == "alice@example.com");
+  CHECK(found("email", "E-Mail:alice@example.com") == "alice@example.com");
+}
