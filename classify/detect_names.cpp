@@ -1,6 +1,7 @@
 // person_name: a name after an honorific ("Madame Jeanne Dupont"), a self-introduction ("my name
 // is Jeanne Dupont") or a form's label ("Nom : Dupont"). The rules, and why, are in
 // docs/policy.md; the cues are below.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <iterator>
@@ -13,10 +14,11 @@ namespace sovgw::classify::detail {
 namespace {
 
 enum class cue_kind : std::uint8_t {
-  title,      // an honorific, written capitalised ("Mr", "Frau", "M."); a '.' may follow
-  title_any,  // an honorific also written in lower case in running text ("madame", "pan", "dr")
-  phrase,     // a self-introduction, in any case ("my name is", "je m'appelle")
-  label,      // a form's field, capitalised, then ':' ("Name:", "Nom :", "Patient:")
+  title,       // an honorific, written capitalised ("Mr", "Frau", "M."); a '.' may follow
+  title_any,   // an honorific also written in lower case in running text ("madame", "pan", "dr")
+  phrase,      // a self-introduction, in any case ("my name is", "je m'appelle")
+  label,       // a form's field, capitalised, then ':' ("Name:", "Nom :", "Patient:")
+  team_label,  // a label that also heads a team or a company ("Contact:", "Kontakt:"): two words
 };
 
 struct cue {
@@ -37,7 +39,8 @@ constexpr std::string_view titles_any[] = {
     "mademoiselle", "docteur", "professeur", "se\xc3\xb1orita", "se\xc3\xb1ora", "se\xc3\xb1or",
     "senora",       "senor",   "signorina",  "signora",         "signore",       "signor",
     "meneer",       "mevrouw", "de heer",    "pani\xc4\x85",    "pani",          "pana",
-    "panu",         "panem",   "pan",        "senhora",         "senhor",        "dona"};
+    "panu",         "panem",   "pan",        "senhora",         "senhor",        "dona",
+    "geachte heer"};
 // Self-introductions, in any case.
 constexpr std::string_view phrases[] = {"my name is",        "my name's",          "je m'appelle",
                                         "je m\u2019appelle", "mon nom est",        "je suis",
@@ -61,23 +64,41 @@ constexpr std::string_view labels[] = {"full name",    "first name",  "last name
                                        "pati\u00ebnt", "klant",       "imi\u0119 i nazwisko",
                                        "imi\u0119",    "nazwisko",    "pacjentka",
                                        "pacjent",      "klient",      "nome completo"};
+// Labels that also head a department, a team or a company ("Kontakt: Vertrieb", "Author: OpenAI",
+// "Contact: Support Team"): a name after them is two words or more.
+constexpr std::string_view team_labels[] = {"ansprechpartnerin",
+                                            "ansprechpartner",
+                                            "kontakt",
+                                            "contact",
+                                            "empf\u00e4ngerin",
+                                            "empf\u00e4nger",
+                                            "destinataire",
+                                            "bewerberin",
+                                            "bewerber",
+                                            "candidate",
+                                            "author",
+                                            "autorin",
+                                            "autor"};
 
 template <std::size_t N>
-constexpr void add(
-    std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) + std::size(labels)>& out,
-    std::size_t& n, const std::string_view (&texts)[N], cue_kind kind) {
+constexpr void add(std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) +
+                                       std::size(labels) + std::size(team_labels)>& out,
+                   std::size_t& n, const std::string_view (&texts)[N], cue_kind kind) {
   for (std::string_view text : texts) {
     out[n++] = cue{text, kind};
   }
 }
 
 constexpr auto cues = [] {
-  std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) + std::size(labels)> all{};
+  std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) + std::size(labels) +
+                      std::size(team_labels)>
+      all{};
   std::size_t n = 0;
   add(all, n, titles, title);
   add(all, n, titles_any, title_any);
   add(all, n, phrases, phrase);
   add(all, n, labels, label);
+  add(all, n, team_labels, team_label);
   return all;
 }();
 
@@ -134,13 +155,64 @@ bool not_a_name(std::string_view t, std::size_t begin, std::size_t end) {
   return words.contains(std::string_view(word.data(), end - begin));
 }
 
+bool space(char c) { return c == ' ' || c == '\t'; }
+
+// A company's legal form, as companies write it (case matters: "Co" is a Dutch first name, "Co."
+// an abbreviation): in a name after a label, or right after it ("Siemens AG", "Contoso, Inc.",
+// "Acme plc", "Telef\u00f3nica S.A."), the name is a company's.
+constexpr std::string_view legal_forms[] = {
+    "AG",     "GmbH", "mbH",  "KG",     "KGaA",   "SE",   "Ltd",   "LTD",       "Limited", "plc",    "PLC",
+    "Inc",    "INC",  "LLC",  "LLP",    "Corp",   "Co.",  "Group", "GROUP",     "Gruppe",  "Groupe", "Grupo",
+    "Gruppo", "SA",   "SAS",  "SARL",   "SL",     "SLU",  "SpA",   "SPA",       "Srl",     "SRL",    "BV",
+    "NV",     "S.A.", "S.L.", "S.p.A.", "S.r.l.", "B.V.", "N.V.",  "Sp. z o.o."};
+// Words that make a name after a label an organisation's, a project's or a service's: anywhere in
+// it ("Checkout Service", "Support Team"), and as its first word ("Banco Santander", "Gemeente
+// Utrecht", "Case A"). Lower case, compared case-insensitively.
+constexpr std::string_view organisation_words[] = {
+    "service",    "services",  "team",     "support",       "helpdesk",     "hotline", "desk",
+    "department", "abteilung", "vertrieb", "kundenservice", "kundendienst", "project", "projekt",
+    "projet",     "progetto",  "proyecto", "projeto",       "holding"};
+constexpr std::string_view organisation_first_words[] = {
+    "gemeente",        "gemeinde",    "banco",      "bank",         "banca",
+    "banque",          "case",        "stichting",  "ayuntamiento", "comune",
+    "ministerio",      "ministerium", "university", "universidad",  "universit\u00e4t",
+    "universit\u00e0", "stadtwerke",  "sparkasse",  "volksbank"};
+
+// Whether a legal form starts at t[p] and ends a word there.
+bool legal_form_at(std::string_view t, std::size_t p) {
+  return std::any_of(std::begin(legal_forms), std::end(legal_forms), [&](std::string_view form) {
+    const std::size_t e = p + form.size();
+    return t.substr(p, form.size()) == form &&
+           (e >= t.size() || (!is_alnum(t[e]) && static_cast<unsigned char>(t[e]) < 0x80));
+  });
+}
+
+// Whether the name t[begin, end) found after a label is an organisation's: a word of it or the
+// word after it (past a ',') is a legal form, or one of its words names an organisation.
+bool organisation(std::string_view t, std::size_t begin, std::size_t end) {
+  for (std::size_t p = begin; p < end;) {
+    std::size_t e = p;
+    while (e < end && t[e] != ' ') {
+      ++e;
+    }
+    if (legal_form_at(t, p) || one_of(t, p, e, organisation_words, std::size(organisation_words)) ||
+        (p == begin && one_of(t, p, e, organisation_first_words, std::size(organisation_first_words)))) {
+      return true;
+    }
+    p = e + 1;
+  }
+  std::size_t q = end < t.size() && t[end] == ',' ? end + 1 : end;
+  while (q < t.size() && q - end < 3 && space(t[q])) {
+    ++q;
+  }
+  return q > end && q < t.size() && legal_form_at(t, q);
+}
+
 // Lower-case words inside a name ("Ludwig van Beethoven", "Jeanne de La Fontaine"); the first
 // list may also open one ("Monsieur de Villepin", "Mevrouw van Dijk").
 constexpr std::string_view leading_particles[] = {"de",  "du",    "des", "da",  "das", "dos", "do",  "di",
                                                   "del", "della", "van", "von", "vom", "zu",  "ten", "ter"};
 constexpr std::string_view inner_particles[] = {"der", "den", "la", "le", "y", "e", "i"};
-
-bool space(char c) { return c == ' ' || c == '\t'; }
 
 // A lower-case particle at i followed by a space: the position after the space, or npos.
 std::size_t particle_at(std::string_view t, std::size_t i, bool leading) {
@@ -157,48 +229,55 @@ std::size_t particle_at(std::string_view t, std::size_t i, bool leading) {
 }
 
 bool title_at(std::string_view t, std::size_t i);
+bool label_at(std::string_view t, std::size_t i);
 
-// The name at i: one to four capitalised words or initials ("J."), one space apart, with particles
-// between them, at least one a whole word and none a word of not_names. Returns its end or npos.
-std::size_t name_at(std::string_view t, std::size_t i) {
+// The name at i after a cue of `kind`: one to four capitalised words or initials ("J."), one space
+// apart, with particles between them, at least one a whole word (their count in `words`) and none a
+// word of not_names. A word followed by ':' is a form's next label after a label ("Nom : DUPONT
+// Prénom : Jeanne"), and ends the name after a salutation ("Dear Mr. Smith:") unless it is a label
+// ("Herr Name: Müller"). Returns its end or npos.
+std::size_t name_at(std::string_view t, std::size_t i, cue_kind kind, int& words) {
   std::size_t end = npos;
   std::size_t k = i;
   int names = 0;
-  bool whole_word = false;
+  words = 0;
   for (int tokens = 0; tokens < 7 && names < 4 && k < t.size(); ++tokens) {
     if (const std::size_t after = particle_at(t, k, names == 0); after != npos) {
       k = after;
       continue;
     }
     std::size_t e = npos;
+    bool whole = false;
     const latin_letter first = latin_letter_at(t, k);
     if (first.upper && k + first.len < t.size() && t[k + first.len] == '.') {
       e = k + first.len + 1;  // an initial
     } else if (e = capitalised_word_at(t, k); e != npos && (not_a_name(t, k, e) || title_at(t, k))) {
       e = npos;
-    } else if (e != npos) {
-      whole_word = true;
+    } else {
+      whole = e != npos;
     }
     std::size_t after = e;
     while (after != npos && after < t.size() && space(t[after])) {
       ++after;
     }
-    if (e == npos || (after < t.size() && t[after] == ':')) {
-      break;  // a form's next label ("Nom : DUPONT Prénom : Jeanne")
+    const bool colon = after < t.size() && t[after] == ':';
+    if (e == npos || (colon && (kind == label || kind == team_label || label_at(t, k)))) {
+      break;
     }
     end = e;
     ++names;
-    if (e + 1 >= t.size() || t[e] != ' ') {
+    words += whole ? 1 : 0;
+    if (colon || e + 1 >= t.size() || t[e] != ' ') {
       break;
     }
     k = e + 1;
   }
-  return whole_word ? end : npos;
+  return words > 0 ? end : npos;
 }
 
 // The end of the cue `c` at i, with what must follow it (a '.', spaces, a ':'), or npos.
 std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
-  if ((c.kind == title || c.kind == label) && !is_upper(t[i])) {
+  if ((c.kind == title || c.kind == label || c.kind == team_label) && !is_upper(t[i])) {
     return npos;
   }
   std::size_t k = cue_end(t, i, c.text);
@@ -215,7 +294,7 @@ std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
   while (k < t.size() && space(t[k])) {
     ++k;
   }
-  if (c.kind == label) {
+  if (c.kind == label || c.kind == team_label) {
     if (k >= t.size() || t[k] != ':') {
       return npos;
     }
@@ -237,6 +316,15 @@ bool title_at(std::string_view t, std::size_t i) {
   return found;
 }
 
+bool label_at(std::string_view t, std::size_t i) {
+  bool found = false;
+  cue_index.for_each(t, i, [&](std::size_t q) {
+    found = (cues[q].kind == label || cues[q].kind == team_label) && after_cue(t, i, cues[q]) != npos;
+    return found;
+  });
+  return found;
+}
+
 }  // namespace
 
 bool scan_person_name(std::string_view t, hit_ref hit) {
@@ -250,9 +338,12 @@ bool scan_person_name(std::string_view t, hit_ref hit) {
     }
     bool stop = false;
     cue_index.for_each(t, i, [&](std::size_t q) {
+      const cue_kind kind = cues[q].kind;
       const std::size_t from = after_cue(t, i, cues[q]);
-      const std::size_t end = from == npos ? npos : name_at(t, from);
-      if (end == npos) {
+      int words = 0;
+      const std::size_t end = from == npos ? npos : name_at(t, from, kind, words);
+      if (end == npos || (kind == team_label && words < 2) ||
+          (kind != title && kind != title_any && organisation(t, from, end))) {
         return false;
       }
       stop = hit(from, end);

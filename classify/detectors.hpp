@@ -26,8 +26,9 @@
 //                  them; initials; accented Latin letters) after an honorific (Mr, Mme, Frau,
 //                  Señora, Sig.ra, Mevrouw, Pani, Senhor, ...), a self-introduction ("my name is",
 //                  "je m'appelle", "ich heiße", "me llamo", "mi chiamo", "ik heet", "nazywam się",
-//                  "chamo-me", ...) or a capitalised label and ':' ("Name:", "Nom :", "Patient:");
-//                  the finding is the name, not its cue (detect_names.cpp)
+//                  "chamo-me", ...) or a capitalised label and ':' ("Name:", "Nom :", "Patient:";
+//                  not a company or a project: "Kunde: Siemens AG"); the finding is the name, not
+//                  its cue (detect_names.cpp)
 //   postal_address a street with its house number ("12 rue de la Paix", "Hauptstraße 5", "Via Roma
 //                  10", "221B Baker Street", "ul. Marszałkowska 10"), extended over the postal code
 //                  and town after it ("75002 Paris", "1015 CJ Amsterdam", "London NW1 6XE"); a

@@ -732,3 +732,51 @@ TEST_CASE("email: git remotes and a URL's userinfo are not addresses (probe roun
   CHECK(found("email", "see https://example.com/ or alice@example.com") == "alice@example.com");
   CHECK(found("email", "E-Mail:alice@example.com") == "alice@example.com");
 }
+
+TEST_CASE("person name: a salutation's name before a ':', the Dutch 'Geachte heer' (probe round 20)") {
+  CHECK(found("person_name", "Dear Mr. Smith:") == "Smith");
+  CHECK(found("person_name",
+              "Estimado Sr. Garc\xc3\xad"
+              "a: adjuntamos la factura.") ==
+        "Garc\xc3\xad"
+        "a");
+  CHECK(found("person_name", "Estimada Sra. L\xc3\xb3pez:") == "L\xc3\xb3pez");
+  CHECK(found("person_name", "Geachte heer De Vries, hierbij de offerte.") == "De Vries");
+  CHECK(found("person_name", "Nom : DUPONT Pr\xc3\xa9nom : Jeanne") == "DUPONT|Jeanne");
+  CHECK(found("person_name", "Anrede: Herr Name: M\xc3\xbcller") == "M\xc3\xbcller");  // the next label
+}
+
+TEST_CASE("person name: an organisation after a label is none (probe round 20)") {
+  for (const char* text :
+       {"Customer: Contoso Ltd\nIssue: SSO login loop after upgrade to 4.2",
+        "Kunde: Siemens AG, Projekt: Umstellung auf S/4HANA", "Client : Renault Group - Mission : audit",
+        "Cliente: Banco Santander, Proyecto: migraci\xc3\xb3n a la nube.",
+        "Klant: Gemeente Utrecht - opdracht: nieuw zaaksysteem.",
+        "Name: Checkout Service\nOwner team: Payments", "Nom : Projet Ph\xc3\xa9nix\nBudget : 250 k",
+        "Nome: Progetto Aurora - fase 2", "Customer: Contoso, Inc.", "Kunde: M\xc3\xbcller GmbH",
+        "Client: Acme plc", "Cliente: Telef\xc3\xb3nica S.A.", "Klant: Philips N.V."}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).empty());
+  }
+  CHECK(found("person_name", "Customer: Anna Bank, Projekt: X") == "Anna Bank");
+  CHECK(found("person_name", "Name: Steve Case") == "Steve Case");
+  CHECK(found("person_name", "Kunde: Max Mustermann, Projekt: Umzug") == "Max Mustermann");
+}
+
+TEST_CASE("person name: contact, recipient, applicant and author labels (probe round 20)") {
+  CHECK(found("person_name", "Ansprechpartner: Max Mustermann") == "Max Mustermann");
+  CHECK(found("person_name", "Contact: Jane Doe, HR") == "Jane Doe");
+  CHECK(found("person_name", "Kontakt: Anna Schmidt") == "Anna Schmidt");
+  CHECK(found("person_name", "Bewerber: Lukas Becker, 28 Jahre") == "Lukas Becker");
+  CHECK(found("person_name", "Candidate: Emily Clarke") == "Emily Clarke");
+  CHECK(found("person_name", "Destinataire : Pierre Lef\xc3\xa8vre") == "Pierre Lef\xc3\xa8vre");
+  CHECK(found("person_name", "Empf\xc3\xa4nger: Sabine Wolf") == "Sabine Wolf");
+  CHECK(found("person_name", "Author: Maria Fern\xc3\xa1ndez") == "Maria Fern\xc3\xa1ndez");
+  CHECK(found("person_name", "Autor: Jan Nowak") == "Jan Nowak");
+  // These labels also name a team, a department or a company: one word is not enough.
+  for (const char* text :
+       {"Contact: Support Team", "Kontakt: Vertrieb", "Author: OpenAI", "Empf\xc3\xa4nger: Finanzamt"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).empty());
+  }
+}
