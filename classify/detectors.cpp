@@ -1359,12 +1359,38 @@ bool scan_labelled_ids(std::string_view t, Hit&& hit) {
 
 template <typename Hit>
 bool scan_date_of_birth(std::string_view t, Hit&& hit) {
-  // "birth" also covers "date of birth" and "birthday".
-  static constexpr std::array<std::string_view, 20> cues = {
-      "born",        "birth",        "dob",        "d.o.b",   "n\xc3\xa9 le", "n\xc3\xa9\x65 le",
-      "n\\u00e9 le", "n\\u00e9e le", "naissance",  "geboren", "geburtsdatum", "geburtstag",
-      "nacido",      "nacida",       "nacimiento", "nato il", "nata il",      "nato a",
-      "nata a",      "nascita"};
+  // "birth" also covers "date of birth" and "birthday"; "geb." "Geb.-Datum"; "urodz" the Polish
+  // "data urodzenia", "urodzony", "urodzona", and "ur." its abbreviation ("ur. 12.05.1985 w
+  // Krakowie"); "född" and "födelsedatum" the Swedish.
+  static constexpr std::array<std::string_view, 29> cues = {"born",
+                                                            "birth",
+                                                            "dob",
+                                                            "d.o.b",
+                                                            "n\xc3\xa9 le",
+                                                            "n\xc3\xa9\x65 le",
+                                                            "n\\u00e9 le",
+                                                            "n\\u00e9e le",
+                                                            "naissance",
+                                                            "geboren",
+                                                            "geburtsdatum",
+                                                            "geburtstag",
+                                                            "nacido",
+                                                            "nacida",
+                                                            "nacimiento",
+                                                            "nato il",
+                                                            "nata il",
+                                                            "nato a",
+                                                            "nata a",
+                                                            "nascita",
+                                                            "geb.",
+                                                            "geboortedatum",
+                                                            "urodz",
+                                                            "ur.",
+                                                            "nascimento",
+                                                            "nascido",
+                                                            "nascida",
+                                                            "f\u00f6dd",
+                                                            "f\u00f6delsedatum"};
   return scan_after_cue(t, cues, {}, date_at, hit);
 }
 

@@ -18,8 +18,8 @@
 //                  codice fiscale (check letter), with the separators each is written with
 //   ip_address     IPv4 dotted quads and IPv6 addresses
 //   date_of_birth  a date within 48 characters after "born", "date of birth", "DOB", "né(e) le",
-//                  "geboren", "nacido/a", "nato/a il", ... (English, French, German, Spanish,
-//                  Italian)
+//                  "geboren", "geb.", "nacido/a", "nato/a il", "geboortedatum", "ur.", "data de
+//                  nascimento", "född", ... (the eight languages and Swedish)
 //   health_code    an ICD-10 code (E11.9, J45, U07.1) within 48 characters after "ICD", "CIM-10",
 //                  "diagnos…" (diagnosis, diagnosed, Diagnose, diagnosi), "diagnóstico" or "Dx"
 //   person_name    one to four capitalised words (particles such as de, van, von, di between

@@ -780,3 +780,19 @@ TEST_CASE("person name: contact, recipient, applicant and author labels (probe r
     CHECK(found("person_name", text).empty());
   }
 }
+
+TEST_CASE("date of birth: the cues of German, Dutch, Polish, Portuguese and Swedish (probe round 20)") {
+  CHECK(found("date_of_birth", "Anna Schmidt, geb. 12.05.1985, wohnhaft in K\xc3\xb6ln") == "12.05.1985");
+  CHECK(found("date_of_birth", "Geb.-Datum 12.05.1985") == "12.05.1985");
+  CHECK(found("date_of_birth", "geboortedatum: 12-05-1985") == "12-05-1985");
+  CHECK(found("date_of_birth", "data urodzenia: 12.05.1985") == "12.05.1985");
+  CHECK(found("date_of_birth", "Jan Kowalski, ur. 12.05.1985 w Krakowie") == "12.05.1985");
+  CHECK(found("date_of_birth", "data de nascimento: 12/05/1985") == "12/05/1985");
+  CHECK(found("date_of_birth",
+              "f\xc3\xb6"
+              "dd 1985-05-12") == "1985-05-12");
+  CHECK(found("date_of_birth",
+              "F\xc3\xb6"
+              "delsedatum: 1985-05-12") == "1985-05-12");
+  CHECK(found("date_of_birth", "Geb\xc3\xbchr f\xc3\xa4llig am 12.05.2025, gebaut 1985-05-12").empty());
+}
