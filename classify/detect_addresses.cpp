@@ -78,7 +78,7 @@ constexpr std::string_view street_words[] = {"stra\u00dfe", "strasse", "str.", "
 
 // German words with a street's ending that name no street: a place to work, park or store, a
 // way back or around, a production line ("Speicherplatz 500 GB", "Arbeitsplatz 12",
-// "Lösungsweg 2", "Fertigungsstraße 2").
+// "Lösungsweg 2", "Fertigungsstraße 2"), a road known by its number ("Bundesstraße 96").
 constexpr std::string_view not_streets[] = {"arbeitsplatz",
                                             "speicherplatz",
                                             "parkplatz",
@@ -115,7 +115,15 @@ constexpr std::string_view not_streets[] = {"arbeitsplatz",
                                             "produktionsstra\u00dfe",
                                             "produktionsstrasse",
                                             "waschstra\u00dfe",
-                                            "waschstrasse"};
+                                            "waschstrasse",
+                                            "bundesstra\u00dfe",
+                                            "bundesstrasse",
+                                            "landesstra\u00dfe",
+                                            "landesstrasse",
+                                            "kreisstra\u00dfe",
+                                            "kreisstrasse",
+                                            "staatsstra\u00dfe",
+                                            "staatsstrasse"};
 
 // Capitalised words that are not a street's name though one may come before "Stra\u00dfe" or "Platz".
 constexpr std::string_view not_street_names[] = {"der", "die", "das", "the", "ein", "eine", "den", "dem"};
@@ -277,6 +285,16 @@ std::size_t skip_separators(std::string_view t, std::size_t k) {
   return k;
 }
 
+// Whether the house number that ends at `end` is four digits from 1900 to 2099 alone: a year
+// ("Potsdamer Platz 2025", "Piazza Affari 2024") unless a postal code follows.
+bool year_before(std::string_view t, std::size_t end) {
+  if (end < 4 || (end > 4 && (is_digit(t[end - 5]) || t[end - 5] == '-' || t[end - 5] == '/'))) {
+    return false;
+  }
+  const std::string_view n = t.substr(end - 4, 4);
+  return std::all_of(n.begin(), n.end(), is_digit) && (n.starts_with("19") || n.starts_with("20"));
+}
+
 // A street that ends at `end`: extended over the postal code and town after it, if any. Returns
 // the finding's end, or npos when the street is weak and has none.
 std::size_t with_postal_code(std::string_view t, std::size_t end, bool weak) {
@@ -315,7 +333,7 @@ std::size_t number_first_at(std::string_view t, std::size_t i) {
           std::find(std::begin(also_english), std::end(also_english), type) != std::end(also_english) &&
           !std::any_of(std::begin(particles), std::end(particles),
                        [&](std::string_view p) { return t.substr(e + 1, p.size()) == p; });
-      return name == npos ? npos : with_postal_code(t, name, weak);
+      return name == npos ? npos : with_postal_code(t, name, weak || year_before(t, number));
     }
   }
   // One to three capitalised words, then an English street type.
@@ -327,7 +345,8 @@ std::size_t number_first_at(std::string_view t, std::size_t i) {
     k = e + 1;
     for (const street_type& type : english_types) {
       if (const std::size_t end = word_end(t, k, type.text); end != npos) {
-        return counted_things_at(t, end) ? npos : with_postal_code(t, end, type.weak);
+        return counted_things_at(t, end) ? npos
+                                         : with_postal_code(t, end, type.weak || year_before(t, number));
       }
     }
   }
@@ -353,7 +372,7 @@ std::size_t type_first_at(std::string_view t, std::size_t i) {
     if (number == npos || counted_things_at(t, number)) {
       return false;
     }
-    found = with_postal_code(t, number, type.text == "via" && !is_upper(t[i]));
+    found = with_postal_code(t, number, (type.text == "via" && !is_upper(t[i])) || year_before(t, number));
     return true;
   });
   return found;
@@ -407,7 +426,7 @@ std::size_t street_word_first_at(std::string_view t, std::size_t i, std::size_t&
     return npos;
   }
   const std::size_t number = number_after_name(t, word);
-  return number == npos ? npos : with_postal_code(t, number, false);
+  return number == npos ? npos : with_postal_code(t, number, year_before(t, number));
 }
 
 // A town: one to three capitalised words, one space apart ("Paris", "Den Haag", "Saint-Étienne").

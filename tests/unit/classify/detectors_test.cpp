@@ -796,3 +796,33 @@ TEST_CASE("date of birth: the cues of German, Dutch, Polish, Portuguese and Swed
               "delsedatum: 1985-05-12") == "1985-05-12");
   CHECK(found("date_of_birth", "Geb\xc3\xbchr f\xc3\xa4llig am 12.05.2025, gebaut 1985-05-12").empty());
 }
+
+TEST_CASE("postal address: a place and a year, a road's number (probe round 20)") {
+  for (const char* text :
+       {"Konferenz am Potsdamer Platz 2025 - erstelle eine Agenda",
+        "Das Stadtfest auf dem Rathausplatz 2024 war",
+        "Il FTSE MIB di Piazza Affari 2024 ha chiuso in rialzo", "Events on the Plaza Mayor 2023 vs 2024",
+        "Op het Museumplein 2024 is het Koningsdagconcert gehouden",
+        "Die Baustelle Bundesstra\xc3\x9f"
+        "e 96 ist bis Ende Juni gesperrt",
+        "Landesstra\xc3\x9f"
+        "e 12",
+        "Kreisstrasse 5",
+        "Staatsstra\xc3\x9f"
+        "e 2"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("postal_address", text).empty());
+  }
+  CHECK(found("postal_address", "Potsdamer Platz 1, 10785 Berlin") == "Potsdamer Platz 1, 10785 Berlin");
+  CHECK(found("postal_address",
+              "Hauptstra\xc3\x9f"
+              "e 2024, 10115 Berlin") ==
+        "Hauptstra\xc3\x9f"
+        "e 2024, 10115 Berlin");
+  CHECK(found("postal_address",
+              "Hauptstra\xc3\x9f"
+              "e 1899") ==
+        "Hauptstra\xc3\x9f"
+        "e 1899");
+  CHECK(found("postal_address", "Piazza Affari 6, 20123 Milano") == "Piazza Affari 6, 20123 Milano");
+}
