@@ -1338,9 +1338,12 @@ template <typename Hit>
 bool scan_labelled_ids(std::string_view t, Hit&& hit) {
   // One pass for every label; as prefixes, "steuer-id" and "steuerid" find Steuer-ID,
   // Steuer-Identifikationsnummer, SteuerID and Steueridentifikationsnummer (not Steuergerät).
-  static constexpr std::array<std::string_view, 11> cues = {
-      "pesel",     "bsn",  "burgerservicenummer",   "sofinummer", "steuer-id",         "steuerid",
-      "steuer id", "idnr", "identifikationsnummer", "nino",       "national insurance"};
+  // "tin" (the EU's and the OECD's name for it) and "steuer_id" (a JSON key) name the Steuer-ID,
+  // "sofi-nummer" the BSN, "ni number" the National Insurance number.
+  static constexpr std::array<std::string_view, 15> cues = {
+      "pesel",    "bsn",       "burgerservicenummer", "sofinummer", "sofi-nummer",           "steuer-id",
+      "steuerid", "steuer id", "steuer_id",           "idnr",       "identifikationsnummer", "tin",
+      "nino",     "ni number", "national insurance"};
   const auto value_at = [](std::string_view text, std::size_t k, std::string_view cue) {
     switch (cue[0]) {
       case 'p':
@@ -1349,12 +1352,13 @@ bool scan_labelled_ids(std::string_view t, Hit&& hit) {
       case 's':
         return cue[1] == 't' ? steuer_id_at(text, k) : bsn_at(text, k);  // steuer… or sofinummer
       case 'i':
+      case 't':
         return steuer_id_at(text, k);
       default:  // nino, national insurance
         return nino_at(text, k);
     }
   };
-  return scan_after_cue(t, cues, {"bsn", "idnr", "nino", "pesel"}, value_at, hit);
+  return scan_after_cue(t, cues, {"bsn", "idnr", "nino", "pesel", "tin"}, value_at, hit);
 }
 
 template <typename Hit>

@@ -826,3 +826,11 @@ TEST_CASE("postal address: a place and a year, a road's number (probe round 20)"
         "e 1899");
   CHECK(found("postal_address", "Piazza Affari 6, 20123 Milano") == "Piazza Affari 6, 20123 Milano");
 }
+
+TEST_CASE("national id: the TIN, steuer_id, sofi-nummer and NI number labels (probe round 20)") {
+  CHECK(found("national_id", "Hier meine Steuernummer und TIN: 65929970489") == "65929970489");
+  CHECK(found("national_id", "{\"steuer_id\": \"65929970489\"}") == "65929970489");
+  CHECK(found("national_id", "Mijn sofi-nummer is 111222333.") == "111222333");
+  CHECK(found("national_id", "NI number: AB123456C") == "AB123456C");
+  CHECK(found("national_id", "tiny 65929970489, TIN 44051401359").empty());  // not the label; a PESEL
+}
