@@ -272,6 +272,8 @@ class AttackTest(unittest.TestCase):
                   "Helicone-Target-Url": "https://us.example", "CF-IPCountry": "DE",
                   "CloudFront-Viewer-Country": "DE", "Client-Cert": ":MIIB:", "Remote-Email": "a@b.example",
                   "X-Pomerium-Claim-Groups": "admins", "X-Never-Heard-Of": "x",
+                  # a router's field under an SDK's or a tracer's name (probe round 19)
+                  "X-Stainless-Portkey-Custom-Host": "https://us.example/v1", "X-B3-Target-Url": "https://us.example",
                   "X-Stainless-Lang": "js", "Idempotency-Key": "i", "OpenAI-Beta": "assistants=v2",
                   "Traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
         resp = self.send(request_bytes("POST", "/debug/headers", b"{}", {"Content-Type": "application/json", **claims}))
