@@ -224,23 +224,38 @@ bool key_outside_authorization(const http::message_head& head, std::string_view 
   return holds_key(body, json_escapes | percent_encoding);
 }
 
-// The bearer token of the request's Authorization field: empty without one; nullopt when the
-// field is repeated or not `Bearer <token>`.
-std::optional<std::string_view> bearer_token(const http::message_head& head) {
+// The API key a request presents: the bearer token of its Authorization field (the OpenAI SDKs),
+// or the value of X-Api-Key (the Anthropic SDK) or Api-Key (the Azure OpenAI SDK). Empty without
+// any; nullopt when a field is repeated, Authorization is not `Bearer <token>`, or two of them
+// name different keys (which one the gateway checked would be a guess).
+std::optional<std::string_view> presented_key(const http::message_head& head) {
   std::optional<std::string_view> token = std::string_view();
-  bool seen = false;
+  bool seen[3] = {false, false, false};
   for (const http::field& f : head.fields) {
-    if (f.id != http::field_id::authorization) {
+    const int which = f.id == http::field_id::authorization ? 0
+                      : f.id == http::field_id::x_api_key   ? 1
+                      : f.id == http::field_id::api_key     ? 2
+                                                            : -1;
+    if (which < 0) {
       continue;
     }
-    constexpr std::string_view scheme = "bearer ";
-    if (seen || f.value.size() <= scheme.size() || !http::iequals(f.value.substr(0, scheme.size()), scheme)) {
+    if (seen[which]) {
       return std::nullopt;
     }
-    seen = true;
-    std::string_view t = f.value.substr(scheme.size());
+    seen[which] = true;
+    std::string_view t = f.value;
+    if (which == 0) {
+      constexpr std::string_view scheme = "bearer ";
+      if (t.size() <= scheme.size() || !http::iequals(t.substr(0, scheme.size()), scheme)) {
+        return std::nullopt;
+      }
+      t.remove_prefix(scheme.size());
+    }
     while (!t.empty() && t.front() == ' ') {
       t.remove_prefix(1);
+    }
+    if (!token->empty() && *token != t) {
+      return std::nullopt;
     }
     token = t;
   }
@@ -328,9 +343,12 @@ stage_result pipeline::identify_tenant(request_context& ctx) const {
                                  "'Authorization: Bearer <API key>'");
   }
   const std::shared_ptr<const tenants::table> table = tenants_.load();
-  const std::optional<std::string_view> token = bearer_token(ctx.head);
+  const std::optional<std::string_view> token = presented_key(ctx.head);
   if (!token) {
-    return refused_key("Authorization must be one field of the form 'Bearer <API key>'");
+    return refused_key(
+        "the API key must be sent once: one 'Authorization: Bearer <API key>' field (or X-Api-Key or "
+        "Api-Key, "
+        "naming the same key)");
   }
   const tenants::tenant* by_cert = nullptr;
   if (ctx.client_cert != nullptr && ctx.client_cert->status == client_certificate::state::verified) {

@@ -187,6 +187,21 @@ class TenantKeysTest(unittest.TestCase):
             "Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}"}))
         self.assertEqual(seen.status, 200)
         self.assertNotIn("authorization", seen.json()["headers"])
+        # As the Anthropic SDK (X-Api-Key) and the Azure OpenAI SDK (Api-Key) send it; with the
+        # bearer field too when both name the same key.
+        for headers in ({"X-Api-Key": self.acme_key}, {"api-key": self.acme_key},
+                        {"X-Api-Key": self.acme_key, "Authorization": f"Bearer {self.acme_key}"}):
+            with self.subTest(headers=list(headers)):
+                seen = self.call(raw=request_bytes("POST", "/debug/headers", b"{}",
+                                                   {"Content-Type": "application/json", **headers}))
+                self.assertEqual(seen.status, 200, seen.body)
+                self.assertEqual(access_line(self.gateway, seen)["tenant"], "acme")
+                self.assertFalse({"x-api-key", "api-key", "authorization"} & set(seen.json()["headers"]))
+        # Two fields naming two keys: which one was checked would be a guess.
+        globex = self.create_key("globex")
+        self.reload()
+        self.assert_invalid_key(self.call(raw=chat_request(extra_headers={
+            "Authorization": f"Bearer {self.acme_key}", "X-Api-Key": globex})))
 
     def test_a_key_where_it_would_reach_the_cluster_is_refused(self):
         # In the query or a field the gateway forwards the key would reach the cluster as sent:
