@@ -461,7 +461,6 @@ key_lookup table::status_of(const api_key& k, std::int64_t now) {
   // A revocation holds from the moment it is written, whatever time it names: one dated in the
   // future (a typo, a clock ahead) must not leave a leaked key usable. A key meant to stop later
   // takes `expires`.
-  (void)now;
   if (k.revoked != 0) {
     return {key_check::revoked, &k};
   }
@@ -585,10 +584,9 @@ load_result load_tenants_file(const std::string& path) {
   // Checked, then read, then compared: a file swapped between the two (a link on its path
   // re-pointed meanwhile) is not loaded.
   file_identity checked;
-  const std::string unsafe = writable_by_others(path, &checked);
+  std::string problem = writable_by_others(path, &checked);
   struct stat opened {};
   auto text = read_regular_file(path, max_tenants_bytes, "tenants file", 0, &opened);
-  std::string problem = unsafe;
   if (problem.empty() && !text.is_ok()) {
     problem = text.error().message();
   } else if (problem.empty() && !checked.same_as(opened)) {
