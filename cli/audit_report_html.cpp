@@ -704,10 +704,19 @@ std::string rules_section(const audit::report& r, const report_context& c) {
   for (const auto& rule : r.denials_by_rule) {
     const auto reason = c.rule_reasons.find(rule.rule_id);
     const auto effect = c.rule_effects.find(rule.rule_id);
+    // The given file's reason is its version's: under another version the rule may have said
+    // something else, so it is shown as the given version's words.
     const std::string reason_html =
-        reason != c.rule_reasons.end() ? esc(reason->second)
-        : c.policy_file.empty()        ? R"(<span class="nr">give --policy to show the rule's reason</span>)"
-                                : R"(<span class="nr">not a rule of the policy given with --policy</span>)";
+        reason == c.rule_reasons.end()
+            ? (c.policy_file.empty()
+                   ? R"(<span class="nr">give --policy to show the rule's reason</span>)"
+                   : R"(<span class="nr">not a rule of the policy given with --policy</span>)")
+        : rule.by_given_policy
+            ? esc(reason->second)
+            : fmt::format(
+                  R"({} <span class="nr">(its reason in the version given with --policy; the denials )"
+                  R"(were decided under another)</span>)",
+                  esc(reason->second));
     const std::string effect_html =
         effect == c.rule_effects.end()
             ? (c.policy_file.empty() ? std::string() : R"(<span class="nr">unknown (not in --policy)</span>)")

@@ -205,6 +205,14 @@ class gateway_log_report_test(unittest.TestCase):
                      check=0).stdout
         row = re.search(r"<tr><td><code>forbid-sanctioned-origins</code></td><td>(.*?)</td>", page)
         self.assertIn("unknown (not in --policy)", row.group(1))
+        # A rule the given file has, decided under another version: its reason is said to be the given
+        # version's words (probe round 20).
+        known = [d["rule"] for d in j["denials_by_rule"]
+                 if not d["by_given_policy"] and f"id: {d['rule']}\n" in read_file(renamed)]
+        self.assertGreater(len(known), 0)
+        for rule in known:
+            row = re.search(rf"<tr><td><code>{re.escape(rule)}</code></td>.*?</tr>", page)
+            self.assertIn("its reason in the version given with --policy", row.group(0))
         self.assertIn(f"{len(denied)} of the denials were decided under another policy version than", page)
         decided = sum(bool(r["policy_version"]) for r in self.requests)
         self.assertIn(f"{decided} request(s) were decided under another policy version than", page)
@@ -489,9 +497,10 @@ class report_options_test(audit_case):
         write_file(policy, "rules:\n  - id: no-us-personal-data\n    effect: forbid\n"
                            "    when: {client.country: [US]}\n    reason: \"Refused \\u202Eevoba\"\n"
                            "  - id: eu-default\n    effect: permit\n")
-        page = self.report("--policy", policy, check=0).stdout
-        self.assertNotIn("\u202e", page)
-        self.assertIn("Refused \\u202eevoba", page)
+        # Such a reason is an error of the policy file (as for the gateway and policy check).
+        p = self.report("--policy", policy, check=2)
+        self.assertIn("bidi.yaml:5:13: error: reason holds U+202E", p.stderr)
+        self.assertEqual(p.stdout, "")
 
 
 if __name__ == "__main__":
