@@ -242,6 +242,9 @@ int cmd_query(const options& o) {
   if (!st.is_ok()) {
     throw_status(st);
   }
+  if (count == 0 && f.since_us && *f.since_us > now_us()) {
+    std::fprintf(stderr, "sovgw audit query: note: --since is in the future: no record is that new yet\n");
+  }
   if (count == 0 && f.request_id && !is_request_id(*f.request_id)) {
     std::fprintf(stderr,
                  "sovgw audit query: note: the gateway's request ids are 32 lower-case hex digits (as in its "

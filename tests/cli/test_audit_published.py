@@ -145,6 +145,8 @@ class proof_file_test(audit_case):
         # A request id that is none the gateway writes finds nothing, and says why.
         p = sovgw("audit", "query", "--db", self.db, "--request-id", "01A2", check=0)
         self.assertIn("request ids are 32 lower-case hex digits", p.stderr)
+        p = sovgw("audit", "query", "--db", self.db, "--since", "2999-01-01", check=0)
+        self.assertIn("--since is in the future", p.stderr)
 
 
 class unsigned_records_test(audit_case):
