@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 #include <utility>
 
@@ -357,8 +358,9 @@ bool names_one_of(std::string_view name, const std::string_view (&names)[N]) {
   }
   static thread_local std::string lowered;
   (void)ascii_lower_into(name, lowered);
-  if (const std::size_t bracket = lowered.find('['); bracket != std::string::npos) {
-    lowered.resize(bracket);  // model[]=a&model[]=b, model[0]=a
+  // model[]=a&model[]=b, model[0]=a; and PHP ends a name at a NUL (`_method%00x`).
+  if (const std::size_t cut = lowered.find_first_of(std::string_view("[\0", 2)); cut != std::string::npos) {
+    lowered.resize(cut);
   }
   while (!lowered.empty() && (lowered.back() == ' ' || lowered.back() == '\t')) {
     lowered.pop_back();
@@ -419,33 +421,41 @@ std::string method_parameter(const http::message_head& head) {
 
 // A form body's field that overrides the method (Laravel, Symfony and Spring read `_method` from
 // a form as from the query), or empty: a form-urlencoded body's parameters; a multipart body's
-// part names, read from every Content-Disposition line (a file's own lines of that shape are
-// read too: refusing one is the safe side).
+// part names, read wherever `name` is given a value in the body — in any part header however
+// folded or spaced (`name="_method"`, `name = '_method'`, RFC 2231's `name*=utf-8''%5Fmethod`),
+// and in a file's own text too: refusing such a file is the safe side of a parser's guess.
 std::string form_method_parameter(std::string_view body, bool multipart) {
   if (!multipart) {
     return named_parameter(body, method_override_names);
   }
-  constexpr std::string_view header = "content-disposition:";
-  for (std::size_t at = 0; at < body.size();) {
-    const std::size_t end = std::min(body.find('\n', at), body.size());
-    std::string_view line = body.substr(at, end - at);
-    at = end + 1;
-    if (line.size() < header.size() || !ascii_iequals(line.substr(0, header.size()), header)) {
+  for (std::size_t at = 0; (at = body.find_first_of("nN", at)) != std::string_view::npos; ++at) {
+    if (at + 4 > body.size() || !ascii_iequals(body.substr(at, 4), "name") ||
+        (at > 0 && (std::isalnum(static_cast<unsigned char>(body[at - 1])) != 0 || body[at - 1] == '-'))) {
+      continue;  // not a parameter `name` (filename, username)
+    }
+    std::size_t k = at + 4;
+    k += body.substr(k, 1) == "*" ? 1 : 0;
+    while (k < body.size() && (body[k] == ' ' || body[k] == '\t')) {
+      ++k;
+    }
+    if (k >= body.size() || body[k] != '=') {
       continue;
     }
-    // form-data; name="_method"; filename="x": each parameter's name, its value unquoted.
-    for (std::size_t p = line.find(';'); p != std::string_view::npos; p = line.find(';', p + 1)) {
-      std::string_view param = line.substr(p + 1);
-      param.remove_prefix(std::min(param.find_first_not_of(" \t"), param.size()));
-      if (param.size() < 5 || !ascii_iequals(param.substr(0, 5), "name=")) {
-        continue;
-      }
-      std::string_view value = param.substr(5);
-      value = value.starts_with('"') ? value.substr(1, value.find('"', 1) - 1)
-                                     : value.substr(0, value.find_first_of("; \t\r"));
-      if (names_one_of(value, method_override_names)) {
-        return std::string(line.substr(0, 128));
-      }
+    ++k;
+    while (k < body.size() && (body[k] == ' ' || body[k] == '\t')) {
+      ++k;
+    }
+    std::string_view value = body.substr(k, 256);
+    if (!value.empty() && (value.front() == '"' || value.front() == '\'')) {
+      value = value.substr(1, value.find(value.front(), 1) - 1);
+    } else {
+      value = value.substr(0, value.find_first_of("; \t\r\n"));
+    }
+    if (const std::size_t charset = value.find("''"); charset != std::string_view::npos) {
+      value.remove_prefix(charset + 2);  // RFC 2231: charset'language'value
+    }
+    if (names_one_of(value, method_override_names)) {
+      return std::string(body.substr(at, std::min<std::size_t>(k - at + value.size() + 1, 128)));
     }
   }
   return {};
@@ -717,14 +727,17 @@ stage_result pipeline::classify_body(request_context& ctx) const {
                   "must be application/json",
                   type->value));
   }
-  if (media && ascii_iequals(media->type, "application") &&
-      ascii_iequals(media->subtype, "x-www-form-urlencoded")) {
-    if (const std::string param = form_method_parameter(ctx.body, false); !param.empty()) {
-      return method_override_refused("the form body", param, ctx.head.method);
-    }
-  } else if (media && ascii_iequals(media->type, "multipart") && ascii_iequals(media->subtype, "form-data")) {
+  // A form, by what its label says to a lenient parser too (PHP, Tomcat and Rack take
+  // `application/x-www-form-urlencoded;charset` or a list as a form).
+  static thread_local std::string label;
+  (void)ascii_lower_into(type != nullptr ? type->value : std::string_view(), label);
+  if (label.find("multipart") != std::string::npos) {
     if (const std::string param = form_method_parameter(ctx.body, true); !param.empty()) {
       return method_override_refused("a part of the multipart body", param, ctx.head.method);
+    }
+  } else if (label.find("x-www-form-urlencoded") != std::string::npos) {
+    if (const std::string param = form_method_parameter(ctx.body, false); !param.empty()) {
+      return method_override_refused("the form body", param, ctx.head.method);
     }
   }
   return scan_raw(ctx, detectors, b != nullptr || !cfg_->tenants_file.empty());
