@@ -11,6 +11,7 @@
 #include "common/ascii.hpp"
 #include "common/model_alias.hpp"
 #include "common/printable.hpp"
+#include "crypto/structured_field.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/geo_tags.hpp"
 #include "gateway/log.hpp"
@@ -144,6 +145,47 @@ std::optional<policy::ip_address> policy_client_ip(const request_context& ctx) {
   return policy::parse_ip(ctx.client_ip);
 }
 
+// The classes a Sovereign-Data-Classes field names (`declared=("health"), detected=("contact")`, as
+// a gateway in front of this one writes it), added to `out`; anything else in it, or a class the
+// policy does not define, is refused as a declaration the gateway cannot read.
+stage_result forwarded_data_classes(std::string_view value, const policy::snapshot& p,
+                                    std::vector<std::string>& out) {
+  const auto refuse = [&](std::string why) {
+    return stage_result::respond(
+        outcome::unknown_data_class,
+        fmt::format("Sovereign-Data-Classes: {} (a client declares data classes in {}; this field is what a "
+                    "gateway forwards: declared=(...), detected=(...), lists of the policy's class names)",
+                    why, data_class_header));
+  };
+  std::vector<std::string> repeated;
+  const auto dict = crypto::sf::parse_dictionary(value, repeated);
+  if (!dict.ok()) {
+    return refuse("not a structured-field dictionary");
+  }
+  if (!repeated.empty()) {
+    return refuse(fmt::format("'{}' is given twice", printable(repeated.front())));  // the last would win
+  }
+  for (const crypto::sf::dictionary_member& m : dict.value()) {
+    const auto* list = std::get_if<crypto::sf::inner_list>(&m.value);
+    if ((m.key != "declared" && m.key != "detected") || list == nullptr) {
+      return refuse(fmt::format("'{}' is not declared=(...) or detected=(...)", printable(m.key)));
+    }
+    for (const crypto::sf::item& i : list->items) {
+      const auto* name = std::get_if<std::string>(&i.value);
+      const auto names = p.data_class_names();
+      if (name == nullptr || std::find(names.begin(), names.end(), *name) == names.end()) {
+        return refuse(name == nullptr
+                          ? std::string("a class that is not a string")
+                          : fmt::format("'{}' is not a data class of the policy", printable(*name)));
+      }
+      if (std::find(out.begin(), out.end(), *name) == out.end()) {
+        out.push_back(*name);
+      }
+    }
+  }
+  return stage_result::next();
+}
+
 // The data classes a request declares in `Sovereign-Data-Class` fields: comma-separated values
 // (tokens or quoted strings), each one a class's `header` value in the policy. An unknown value is
 // an error: a client that labels its data must not have the label silently dropped.
@@ -151,10 +193,17 @@ stage_result declared_data_classes(const http::message_head& head, const policy:
                                    std::vector<std::string>& out) {
   out.clear();
   for (const http::field& f : head.fields) {
+    if (f.id == http::field_id::sovereign_other && ascii_iequals(f.name, "sovereign-data-classes")) {
+      // What a gateway in front of this one forwards (geo_tags.cpp): its declared and detected
+      // classes, both taken as declared here (a claim, which makes forbids and restricts match).
+      if (stage_result r = forwarded_data_classes(f.value, p, out); !r.proceed()) {
+        return r;
+      }
+      continue;
+    }
     if (f.id == http::field_id::sovereign_other && !is_replaced_geo_tag(f.name)) {
-      // A declaration under another name (Sovereign-Data-Classes, the gateway's own output, or a
-      // misspelling) would otherwise be dropped with the other Sovereign-* fields, and the request
-      // served as if it declared nothing.
+      // A declaration under another name (a misspelling) would otherwise be dropped with the
+      // other Sovereign-* fields, and the request served as if it declared nothing.
       return stage_result::respond(
           outcome::unknown_data_class,
           fmt::format("{}: a client declares data classes only in {}; the other Sovereign-* fields are "

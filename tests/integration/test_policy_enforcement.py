@@ -496,17 +496,26 @@ class PolicyEnforcementTest(unittest.TestCase):
         self.assertEqual(err["code"], "unknown_data_class")
         self.assertIn("'secret'", err["message"])
         self.assertIn("health-data, public", err["message"])
-        # A declaration under another Sovereign-* name (the gateway's own Sovereign-Data-Classes, a
-        # misspelling) is refused, not dropped with the gateway's geo-tags: the request would be
-        # served as if it declared nothing. The gateway's other geo-tags are only replaced.
+        # What a gateway in front of this one forwards, Sovereign-Data-Classes, declares its classes
+        # here too (both lists, as claims): the health data it found is refused (probe round 21: a
+        # chain of two gateways refused every request).
+        chained = exchange(self.gateway.port, self.certs, chat_request(extra_headers={
+            "Sovereign-Data-Classes": 'declared=(), detected=("health")'}))
+        self.assertEqual(chained.status, 403, chained.body)
+        self.assertIn("forbid-health-data", chained.json()["error"]["message"])
+        # A declaration under another Sovereign-* name (a misspelling) or not in the gateway's form is
+        # refused, not dropped with the gateway's geo-tags: the request would be served as if it declared
+        # nothing. The gateway's other geo-tags are only replaced.
         for name, value in (("Sovereign-Data-Classes", 'declared=("health-data")'),
+                            ("Sovereign-Data-Classes", "health"),
+                            ("Sovereign-Data-Classes", 'declared=("health"), declared=()'),
                             ("sovereign-data-classification", "health-data"), ("Sovereign-Class", "health-data")):
             with self.subTest(name=name):
                 resp = exchange(self.gateway.port, self.certs, chat_request(extra_headers={name: value}))
                 self.assertEqual(resp.status, 400, resp.body)
                 err = resp.json()["error"]
                 self.assertEqual(err["code"], "unknown_data_class")
-                self.assertIn("Sovereign-Data-Class;", err["message"])
+                self.assertIn("Sovereign-Data-Class", err["message"])
         replaced = exchange(self.gateway.port, self.certs,
                             chat_request(extra_headers={"Sovereign-Decision": "permit", "Sovereign-Cluster": "x"}))
         self.assertEqual(replaced.status, 200, replaced.body)
