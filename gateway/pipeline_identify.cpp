@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,16 +99,25 @@ std::size_t pipeline::apply_revocations(std::span<const tenants::api_key> next) 
     return 0;
   }
   const std::int64_t now = now_ms() / 1000;
+  // A key is its hash: an entry whose id has a typo is still its key's. An entry whose hash cannot
+  // be read (zero, tenants::load_result) is its key's by id: damaged, not removed.
   std::unordered_map<std::string_view, const tenants::api_key*> by_id;
+  std::map<tenants::key_hash, const tenants::api_key*> by_hash;
   for (const tenants::api_key& n : next) {
-    by_id.emplace(n.id, &n);
+    if (n.hash == tenants::key_hash{}) {
+      by_id.emplace(n.id, &n);
+    } else {
+      by_hash.emplace(n.hash, &n);
+    }
   }
   std::vector<tenants::api_key> keys(live->keys());
   std::size_t changed = 0;
   for (tenants::api_key& k : keys) {
-    const auto found = by_id.find(k.id);
-    const tenants::api_key* in_next =
-        found != by_id.end() && found->second->hash == k.hash ? found->second : nullptr;
+    const auto hashed = by_hash.find(k.hash);
+    const auto damaged = by_id.find(k.id);
+    const tenants::api_key* in_next = hashed != by_hash.end()  ? hashed->second
+                                      : damaged != by_id.end() ? damaged->second
+                                                               : nullptr;
     std::int64_t revoked = k.revoked;
     std::int64_t expires = k.expires;
     if (in_next == nullptr) {

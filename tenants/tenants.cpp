@@ -266,7 +266,9 @@ void read_tenants(reader& r, const YAML::Node& list, std::vector<tenant>& out) {
   }
 }
 
-void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out) {
+// Reads the `keys:` list into `out`; `damaged` gets the entries whose hash cannot be read but
+// whose id can (their hash left zero), for a refused file's revocations (load_result).
+void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out, std::vector<api_key>& damaged) {
   if (!list.IsSequence()) {
     r.d_.error(pos_of(list), "keys must be a list");
     return;
@@ -310,6 +312,10 @@ void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out) {
               r.time(v, "expires", k.expires);
             } else {
               r.time(v, "revoked", k.revoked);
+              if (k.revoked == 0 && !v.IsNull()) {
+                k.revoked =
+                    1;  // a revocation whose time cannot be read is a revocation (the file is refused)
+              }
             }
           });
     if (item.IsMap()) {
@@ -340,6 +346,8 @@ void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out) {
     }
     if (has_hash) {
       out.push_back(std::move(k));
+    } else if (!k.id.empty()) {
+      damaged.push_back(std::move(k));
     }
   }
 }
@@ -535,6 +543,7 @@ load_result parse_tenants(std::string_view text, const std::string& file) {
   }
   std::vector<tenant> tenants;
   std::vector<api_key> keys;
+  std::vector<api_key> damaged;
   reader r(d);
   if (!root.IsDefined() || root.IsNull()) {
     d.error({}, "the tenants file is empty (it needs tenants:)");
@@ -543,7 +552,7 @@ load_result parse_tenants(std::string_view text, const std::string& file) {
       if (key == "tenants") {
         read_tenants(r, v, tenants);
       } else if (!v.IsNull()) {
-        read_keys(r, v, keys);
+        read_keys(r, v, keys, damaged);
       }
     });
   }
@@ -551,6 +560,8 @@ load_result parse_tenants(std::string_view text, const std::string& file) {
   if (d.has_errors()) {
     out.diagnostics = d.take();
     if (root.IsMap() && root["keys"] && root["keys"].IsSequence()) {
+      keys.insert(keys.end(), std::make_move_iterator(damaged.begin()),
+                  std::make_move_iterator(damaged.end()));
       out.readable_keys = std::move(keys);
     }
     return out;

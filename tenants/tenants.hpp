@@ -150,9 +150,10 @@ class key_memo {
 struct load_result {
   std::shared_ptr<const table> tenants;  // null when there are errors
   std::vector<policy::diagnostic> diagnostics;
-  // With errors: the entries of the file's `keys:` list that could still be read (an id and a
-  // hash; a time that does not parse is left 0), when the file is YAML whose `keys:` is a list —
-  // also from a file refused for its mode. What they revoke or shorten can be applied all the
+  // With errors: the entries of the file's `keys:` list that could still be read (an id or a
+  // hash: an entry whose hash cannot be read has a zero hash; a `revoked:` whose time does not
+  // parse is a revocation, 1), when the file is YAML whose `keys:` is a list — also from a file
+  // refused for its mode. What they revoke or shorten can be applied all the
   // same (a leaked key must not stay usable because another line of the file is wrong); never
   // what they grant.
   std::optional<std::vector<api_key>> readable_keys;

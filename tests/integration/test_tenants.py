@@ -381,6 +381,29 @@ class TenantKeysTest(unittest.TestCase):
         self.assertIn("chmod go-w", failed["errors"])
         self.assertEqual(failed["keys_revoked_anyway"], 1)
         self.assert_invalid_key(self.call(other))
+        # A revocation whose time does not read is a revocation; a typo in another key's hash or id
+        # does not revoke that key (probe round 21: the first left the key usable, the second revoked
+        # a key nobody meant to).
+        os.chmod(self.tenants, 0o644)
+        third, fourth = self.create_key("acme"), self.create_key("acme")
+        self.reload()
+        with open(self.tenants) as f:
+            lines = f.read().splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            if third[:17] in line:
+                lines[i] = line.replace("}", ", revoked: yes}")
+            elif self.acme_key[:17] in line:
+                lines[i] = line.replace("hash: \"blake2b-256:", "hash: \"blake2b-265:")
+            elif fourth[:17] in line:
+                lines[i] = line.replace(fourth[:17], fourth[:16] + ("Z" if fourth[16] != "Z" else "Y"))
+        with open(self.tenants, "w") as f:
+            f.write("".join(lines))
+        self.reload("tenants reload failed; keeping the current tenants")
+        self.assert_invalid_key(self.call(third))
+        self.assertEqual(self.call(self.acme_key).status, 200)
+        self.assertEqual(self.call(fourth).status, 200)
+        with open(self.tenants, "w") as f:
+            f.write(text)
         # Not YAML at all: nothing can be read, and the log says no revocation in it is in force.
         os.chmod(self.tenants, 0o644)
         with open(self.tenants, "w") as f:
