@@ -409,6 +409,25 @@ std::string digit_run(std::string_view t, std::size_t i, std::string_view seps, 
   return digits;
 }
 
+// Whether t[begin, end) is an integer written in thousands groups: one to three digits, then
+// groups of three, each after one separator ("4 111 111 111 111 111"). No card is printed so.
+bool thousands_grouped(std::string_view t, std::size_t begin, std::size_t end) {
+  std::size_t groups = 0;
+  std::size_t len = 0;
+  for (std::size_t k = begin; k <= end; ++k) {
+    if (k < end && is_digit(t[k])) {
+      ++len;
+      continue;
+    }
+    if (groups == 0 ? len > 3 : len != 3) {
+      return false;
+    }
+    ++groups;
+    len = 0;
+  }
+  return groups > 1;
+}
+
 // Trunk 0, an area code, a separator, the subscriber (Germany, Austria, the Netherlands, the UK,
 // ...): "030 1234567", "089/12345678", "0221-1234567", "(030) 12345678", "06 1234 5678",
 // "020 7946 0958", "030/1234-5678". The subscriber one group of five digits or more after an area
@@ -456,56 +475,202 @@ std::size_t area_code_phone_at(std::string_view t, std::size_t i) {
   return area >= 3 && first_len >= 5 && total >= 10 && total <= 12 && ends_word(t, first) ? first : npos;
 }
 
+// A word after which a phone number is expected ("Tel.", "Telefon:", "mi número es", "Handy",
+// "WhatsApp", "numero di cellulare?"), in the eight languages and Swedish, in any case: a whole
+// word (not "Telegram", "Bestellnummer" or "Kunden-Nummer"). Its end, or npos.
+std::size_t phone_cue_at(std::string_view t, std::size_t i) {
+  static constexpr std::string_view cues[] = {
+      "tel",       "tlf",         "telefon",        "telefono",   "tel\u00e9fono", "telefone",
+      "telefonu",  "telefoon",    "telem\u00f3vel", "telemovel",  "telefonnummer", "telefoonnummer",
+      "rufnummer", "handynummer", "mobilnummer",    "phone",      "telephone",     "cellphone",
+      "nummer",    "n\u00famero", "numero",         "numer",      "cellulare",     "cell",
+      "celular",   "mobile",      "mobil",          "m\u00f3vil", "movil",         "handy",
+      "whatsapp",  "gsm",         "chiamami"};
+  if (!starts_word(t, i) || (i > 0 && t[i - 1] == '-')) {
+    return npos;
+  }
+  std::size_t e = i;
+  while (e < t.size() && e - i < 16) {
+    const latin_letter l = latin_letter_at(t, e);
+    if (l.len == 0) {
+      break;
+    }
+    e += l.len;
+  }
+  return e > i + 2 && ends_word(t, e) && one_of(t, i, e, cues, std::size(cues)) ? e : npos;
+}
+
+// A national number after a phone cue, in the groupings each country writes: a trunk 0 and 9 to
+// 12 digits ("06-12345678", "070-123 45 67", "0470 12 34 56", "044 668 18 00", "0171 / 234 56
+// 78", "030 / 12 34 56 78"), or, without one, 9 digits (Spain, Portugal, Poland: "612 345 678",
+// "91 123 45 67", "22 123 45 67") or 10 starting with 3 (Italy's mobiles: "347 123 4567").
+// Groups of two digits or more (an area code of up to five), each after a space, '-', '/' or
+// '.' (dots only after a trunk 0: "123.456.789" is an amount), with spaces around a '-' or '/'
+// allowed. Its end, or npos.
+std::size_t national_phone_at(std::string_view t, std::size_t i) {
+  const bool trunk = t[i] == '0';
+  if (trunk && (i + 1 >= t.size() || t[i + 1] == '0')) {
+    return npos;
+  }
+  std::size_t k = i;
+  std::size_t digits = 0;
+  std::size_t groups = 0;
+  std::size_t first = 0;
+  bool dots = false;
+  while (true) {
+    const std::size_t from = k;
+    while (k < t.size() && is_digit(t[k]) && k - from < 13) {
+      ++k;
+    }
+    const std::size_t len = k - from;
+    first = groups == 0 ? len : first;
+    digits += len;
+    if (len < 2 || ++groups > 6 || digits > 12) {
+      return npos;
+    }
+    std::size_t s = k;
+    if (s < t.size() && t[s] == ' ') {
+      ++s;
+    }
+    bool dot = false;
+    if (s < t.size() && (t[s] == '-' || t[s] == '/' || t[s] == '.')) {
+      dot = t[s] == '.';
+      ++s;
+      if (s < t.size() && t[s] == ' ' && s - k == 2) {
+        ++s;
+      }
+    }
+    if (s == k || s >= t.size() || !is_digit(t[s])) {
+      break;
+    }
+    dots = dots || dot;
+    k = s;
+  }
+  if (!ends_word(t, k) || (k + 1 < t.size() && (t[k] == ',' || t[k] == '.') && is_digit(t[k + 1]))) {
+    return npos;
+  }
+  if (trunk) {
+    return digits >= 9 && (groups == 1 || first <= 5) ? k : npos;
+  }
+  const bool shape = digits == 9 || (digits == 10 && t[i] == '3');
+  return shape && !dots && (groups == 1 || first <= 3) ? k : npos;
+}
+
+// Whether an amount's currency or unit follows t[end] ("+12 345 678 \u20ac", "+33 123 456 EUR",
+// "5 %"): a symbol outside ASCII (fold.hpp's mark), '$', '%', or a currency's code, after one
+// space at most.
+bool currency_after(std::string_view t, std::size_t end) {
+  std::size_t k = end < t.size() && t[end] == ' ' ? end + 1 : end;
+  if (k >= t.size()) {
+    return false;
+  }
+  if (t[k] == mark_byte || t[k] == '$' || t[k] == '%') {
+    return true;
+  }
+  static constexpr std::string_view codes[] = {"eur", "euro", "euros", "usd", "chf",
+                                               "gbp", "pln",  "sek",   "dkk"};
+  std::size_t e = k;
+  while (e < t.size() && is_alpha(t[e])) {
+    ++e;
+  }
+  return one_of(t, k, e, codes, std::size(codes));
+}
+
+// Whether the pairs of "0X XX XX XX XX" at t[i, end) are a list: one piece of a longer run of
+// pairs ("... 07 08 09 10 11 12"), or counting up by one ("01 02 03 04 05").
+bool list_of_pairs(std::string_view t, std::size_t i, std::size_t end) {
+  const std::string_view span = t.substr(i, end - i);
+  if (span.size() != 14) {
+    return false;
+  }
+  if (i >= 3 && t[i - 1] == span[2] && is_digit(t[i - 2]) && is_digit(t[i - 3])) {
+    return true;
+  }
+  bool counting = true;
+  for (std::size_t k = 3; k < 14 && counting; k += 3) {
+    const int before = (span[k - 3] - '0') * 10 + (span[k - 2] - '0');
+    counting = (span[k] - '0') * 10 + (span[k + 1] - '0') == before + 1;
+  }
+  return counting;
+}
+
+// The phone number that starts at t[i] (a '+', or a digit starting a word): its end, or npos,
+// `begin` where the finding starts ("(030) 1234567" from its '('). `cued`: the first number after
+// a phone cue, which may also be written in the national forms only a cue tells from other
+// numbers (national_phone_at).
+std::size_t phone_at(std::string_view t, std::size_t i, bool cued, std::size_t& begin) {
+  begin = i;
+  std::size_t start = npos;
+  if (t[i] == '+' && i + 1 < t.size() && is_digit(t[i + 1]) && t[i + 1] != '0' && starts_word(t, i)) {
+    start = i + 1;
+  } else if (t[i] == '0' && i + 2 < t.size() && t[i + 1] == '0' && is_digit(t[i + 2]) && t[i + 2] != '0' &&
+             starts_word(t, i)) {
+    start = i + 2;
+  }
+  if (start != npos) {
+    std::size_t end = 0;
+    // "+33 (0)6 12 34 56 78", "+49/30/12345678": up to two separators between digits; the
+    // trunk 0 counts as a digit. Not an amount with its sign ("+12 345 678 \u20ac").
+    const std::string digits = digit_run(t, start, " -.()/", 16, end, 2);
+    const bool amount = thousands_grouped(t, start, end) && currency_after(t, end);
+    return digits.size() >= 8 && digits.size() <= 15 && ends_word(t, end) && !amount ? end : npos;
+  }
+  if (!is_digit(t[i]) || !starts_word(t, i)) {
+    return npos;
+  }
+  // National form 0X XX XX XX XX (France, Belgium mobile, ...): ten digits in pairs after 0X.
+  if (t[i] == '0' && i + 1 < t.size() && is_digit(t[i + 1]) && t[i + 1] != '0') {
+    std::size_t end = 0;
+    const std::string digits = digit_run(t, i, " .-", 11, end);
+    if (digits.size() == 10 && ends_word(t, end)) {
+      // Grouped in pairs (or not at all): "06 12 34 56 78", "06.12.34.56.78", "0612345678".
+      const std::string_view span = t.substr(i, end - i);
+      bool pairs = span.size() == 10;
+      if (span.size() == 14) {
+        pairs = true;
+        for (std::size_t k = 2; k < 14; k += 3) {
+          pairs = pairs && !is_digit(span[k]) && span[k] == span[2];
+        }
+      }
+      if (pairs) {
+        return list_of_pairs(t, i, end) ? npos : end;
+      }
+    }
+    if (const std::size_t end = area_code_phone_at(t, i); end != npos) {
+      begin = i > 0 && t[i - 1] == '(' ? i - 1 : i;
+      return end;
+    }
+  }
+  return cued ? national_phone_at(t, i) : npos;
+}
+
 template <typename Hit>
 bool scan_phone(std::string_view t, Hit&& hit) {
+  // After a phone cue, the first number within cue_reach bytes is the cue's ("Telefon: 0171 ...",
+  // "numero di cellulare?\n347 ...", the question in one message and the answer in the next).
+  constexpr std::size_t cue_reach = 40;
+  std::size_t cued_until = 0;
   for (std::size_t i = 0; i < t.size(); ++i) {
-    std::size_t start = npos;
-    if (t[i] == '+' && i + 1 < t.size() && is_digit(t[i + 1]) && t[i + 1] != '0' && starts_word(t, i)) {
-      start = i + 1;
-    } else if (t[i] == '0' && i + 2 < t.size() && t[i + 1] == '0' && is_digit(t[i + 2]) && t[i + 2] != '0' &&
-               starts_word(t, i)) {
-      start = i + 2;
-    }
-    if (start != npos) {
-      std::size_t end = 0;
-      // "+33 (0)6 12 34 56 78", "+49/30/12345678": up to two separators between digits; the
-      // trunk 0 counts as a digit.
-      const std::string digits = digit_run(t, start, " -.()/", 16, end, 2);
-      if (digits.size() >= 8 && digits.size() <= 15 && ends_word(t, end)) {
-        if (hit(i, end)) {
-          return true;
-        }
-        i = end - 1;
+    const char c = t[i];
+    if (c != '+' && !is_digit(c)) {
+      if (const std::size_t e = is_alpha(c) ? phone_cue_at(t, i) : npos; e != npos) {
+        cued_until = e + cue_reach;
+        i = e - 1;
       }
       continue;
     }
-    // National form 0X XX XX XX XX (France, Belgium mobile, ...): ten digits in pairs after 0X.
-    if (t[i] == '0' && starts_word(t, i) && i + 1 < t.size() && is_digit(t[i + 1]) && t[i + 1] != '0') {
-      std::size_t end = 0;
-      const std::string digits = digit_run(t, i, " .-", 11, end);
-      if (digits.size() == 10 && ends_word(t, end)) {
-        // Grouped in pairs (or not at all): "06 12 34 56 78", "06.12.34.56.78", "0612345678".
-        const std::string_view span = t.substr(i, end - i);
-        bool pairs = span.size() == 10;
-        if (span.size() == 14) {
-          pairs = true;
-          for (std::size_t k = 2; k < 14; k += 3) {
-            pairs = pairs && !is_digit(span[k]) && span[k] == span[2];
-          }
-        }
-        if (pairs) {
-          if (hit(i, end)) {
-            return true;
-          }
-          i = end - 1;
-          continue;
-        }
+    const bool cued = i < cued_until;
+    cued_until = 0;
+    std::size_t begin = i;
+    const std::size_t end = phone_at(t, i, cued, begin);
+    if (end != npos) {
+      if (hit(begin, end)) {
+        return true;
       }
-      if (const std::size_t end = area_code_phone_at(t, i); end != npos) {
-        if (hit(i > 0 && t[i - 1] == '(' ? i - 1 : i, end)) {
-          return true;
-        }
-        i = end - 1;
+      i = end - 1;
+    } else if (c != '+') {
+      while (i + 1 < t.size() && is_digit(t[i + 1])) {
+        ++i;  // the rest of this number
       }
     }
   }
@@ -787,25 +952,6 @@ bool in_hex_word(std::string_view t, std::size_t i, hex_word& word) {
   word.hex = std::all_of(t.begin() + static_cast<std::ptrdiff_t>(b),
                          t.begin() + static_cast<std::ptrdiff_t>(e), is_hex);
   return word.hex;
-}
-
-// Whether t[begin, end) is an integer written in thousands groups: one to three digits, then
-// groups of three, each after one separator ("4 111 111 111 111 111"). No card is printed so.
-bool thousands_grouped(std::string_view t, std::size_t begin, std::size_t end) {
-  std::size_t groups = 0;
-  std::size_t len = 0;
-  for (std::size_t k = begin; k <= end; ++k) {
-    if (k < end && is_digit(t[k])) {
-      ++len;
-      continue;
-    }
-    if (groups == 0 ? len > 3 : len != 3) {
-      return false;
-    }
-    ++groups;
-    len = 0;
-  }
-  return groups > 1;
 }
 
 // Digits, grouped or not, glued to a word or not ("x4111 1111 1111 1111", "4111111111111111exp":

@@ -7,9 +7,12 @@
 //                  bracketed: "alice [at] example [dot] com", "alice at example dot com",
 //                  "alice[@]example[.]com"; not a URL's userinfo nor a host and a path or a port
 //                  ("postgres://app:pw@db.internal", "git@github.com:acme/x.git")
-//   phone          international (+CC or 00CC, 8-15 digits, common separators), the EU's
-//                  0X XX XX XX XX national form, and trunk 0, area code, subscriber
-//                  ("030 1234567", "(030) 12345678", "06 1234 5678", "020 7946 0958")
+//   phone          international (+CC or 00CC, 8-15 digits, common separators; not an amount,
+//                  "+12 345 678 €"), the EU's 0X XX XX XX XX national form (not a list of pairs),
+//                  and trunk 0, area code, subscriber ("030 1234567", "(030) 12345678", "06 1234
+//                  5678", "020 7946 0958"); after a phone cue ("Tel.", "Handy", "número",
+//                  "cellulare", ...) also each country's national groupings ("06-12345678",
+//                  "0470 12 34 56", "612 345 678", "347 123 4567")
 //   iban           2 letters, 2 check digits, 11-30 characters, grouped or not (the separators
 //                  people write, "GB 82 WEST ...", "IBANGB82..."); ISO 7064 mod 97
 //   payment_card   14-19 digits (Visa 16-19), grouped or not ("4111.1111.1111.1111", "x4111...";

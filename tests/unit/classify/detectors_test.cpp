@@ -834,3 +834,67 @@ TEST_CASE("national id: the TIN, steuer_id, sofi-nummer and NI number labels (pr
   CHECK(found("national_id", "NI number: AB123456C") == "AB123456C");
   CHECK(found("national_id", "tiny 65929970489, TIN 44051401359").empty());  // not the label; a PESEL
 }
+
+TEST_CASE("phone: national numbers without a country code after a phone cue (probe round 20 M-1)") {
+  const std::pair<const char*, const char*> cued[] = {
+      {"Chiamami al 347 123 4567.", "347 123 4567"},
+      {"Mi n\xc3\xbamero es 612 345 678.", "612 345 678"},
+      {"Tel\xc3\xa9"
+       "fono fijo 91 123 45 67",
+       "91 123 45 67"},
+      {"Mijn nummer is 06-12345678.", "06-12345678"},
+      {"Numer telefonu: 601 234 567", "601 234 567"},
+      {"tel. 22 123 45 67", "22 123 45 67"},
+      {"O meu telem\xc3\xb3vel \xc3\xa9 912 345 678.", "912 345 678"},
+      {"Mitt nummer \xc3\xa4r 070-123 45 67.", "070-123 45 67"},
+      {"Numero: 0470 12 34 56 (Belgi\xc3\xab)", "0470 12 34 56"},
+      {"Telefon 044 668 18 00 (Z\xc3\xbcrich)", "044 668 18 00"},
+      {"Tel. 0171 / 234 56 78", "0171 / 234 56 78"},
+      {"Telefon 030 / 12 34 56 78", "030 / 12 34 56 78"},
+      {"Qual \xc3\xa8 il suo numero di cellulare?\n347 123 4567", "347 123 4567"},
+      {"WhatsApp: 612 34 56 78", "612 34 56 78"},
+      {"Handy 0171-2345678", "0171-2345678"},
+      {"telefone (casa) 212 345 678", "212 345 678"},
+      {"Telefoonnummer: 020-1234567", "020-1234567"},
+      {"cell 347 1234567", "347 1234567"},
+      {"Mobil: 601234567", "601234567"},
+  };
+  for (const auto& [text, phone] : cued) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text) == phone);
+  }
+  // Without a cue, national numbers are read only in the forms listed before: these are none.
+  for (const char* text : {"Order 612 345 678 shipped", "IDs 347 123 4567 and 22 123 45 67",
+                           "code 06-12345678", "ref 070-123 45 67", "Artikel 0470 12 34 56",
+                           "Range 044 668 18 00", "Pfad 0171 / 234 56 78", "Batch 601234567"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text).empty());
+  }
+  // After a cue, what is no national number: too short or too long, a date, an amount, a
+  // grouping no country writes, the cue's number far away or after other digits, a compound.
+  for (const char* text :
+       {"Telefon 12.05.1985", "Nummer 12 von 30", "Tel. 2024", "Nummer 1.234.567", "Telefon 123 456",
+        "n\xc3\xbamero 612 345 678 901", "Nummer 123.456.789", "Handy kostet 1 234 567 890 Euro",
+        "Telefon defekt, Rechnung vom Haendler ueber den Austausch 612 345 678",
+        "Telefon 2, Zimmer 612 345 678", "Bestellnummer 612 345 678", "Kunden-Nummer 612 345 678",
+        "mobile 6123 45678", "tel 0612 3", "Nummer 0000 12 34 56"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text).empty());
+  }
+}
+
+TEST_CASE("phone: an amount with a sign and a list of pairs are none (probe round 20 FP-5)") {
+  for (const char* text :
+       {"Le chiffre d'affaires a progress\xc3\xa9 de +12 345 678 \xe2\x82\xac sur l'exercice.",
+        "Variation du r\xc3\xa9sultat net : +33 123 456 \xe2\x82\xac par rapport \xc3\xa0 2023.",
+        "delta +12 345 678 EUR", "delta +44 123 456 $", "+33 123 456 789\xe2\x82\xac",
+        "Months in the CSV header: 01 02 03 04 05 06 07 08 09 10 11 12", "Tage 01 02 03 04 05",
+        "Spalten 03.04.05.06.07"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text).empty());
+  }
+  CHECK(found("phone", "call +33 6 12 34 56 78 \xe2\x82\xac") == "+33 6 12 34 56 78");
+  CHECK(found("phone", "call +33 612 345 678 now") == "+33 612 345 678");
+  CHECK(found("phone", "portable 06 12 34 56 78") == "06 12 34 56 78");
+  CHECK(found("phone", "portable 01 23 45 67 89") == "01 23 45 67 89");
+}
