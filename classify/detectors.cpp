@@ -359,9 +359,57 @@ bool spell_out(std::string_view t, spelled_view& out) {
   return true;
 }
 
+// What a scanner reads beside the text it scans: the text as the client wrote it, and where each
+// byte of the scanned text came from when that is its folded form (fold.hpp; else nullptr).
+struct scan_source {
+  std::string_view written;
+  const folded_text* folded = nullptr;
+};
+
+// Whether the character written at t[at] is a middle dot (U+00B7, U+0387, U+2027, U+2E31, U+2E33,
+// U+30FB, U+FF65) or a Syriac full stop (U+0701, U+0702), which a model reads as a dot between a
+// domain's labels ("gmail\u00b7com"). fold.hpp reads the middle dots as '-', as they separate a
+// number's groups, and the stops as marks.
+bool dot_like(std::string_view t, std::size_t at) {
+  static constexpr std::string_view dots[] = {"\u00b7", "\u0387", "\u2027", "\u2e31", "\u2e33",
+                                              "\u30fb", "\uff65", "\u0701", "\u0702"};
+  return std::any_of(std::begin(dots), std::end(dots),
+                     [&](std::string_view d) { return t.substr(at, d.size()) == d; });
+}
+
+// `t` with the middle dots and full stops written before a top-level domain there is (known_tld)
+// read as the dot they stand for ("alice@gmail\u00b7com"), into `out`; false (leaving `out` alone)
+// when there are none. Only a folded text holds them.
+bool dots_read(std::string_view t, const scan_source& source, std::string& out) {
+  if (source.folded == nullptr || t.find('@') == npos) {
+    return false;
+  }
+  bool any = false;
+  for (std::size_t p = 1; p + 2 < t.size(); ++p) {
+    if ((t[p] != '-' && t[p] != mark_byte) || !is_alnum(t[p - 1]) ||
+        !dot_like(source.written, source.folded->origin[p])) {
+      continue;
+    }
+    std::size_t e = p + 1;
+    while (e < t.size() && is_alpha(t[e]) && e - p < 25) {
+      ++e;
+    }
+    if (e - p < 3 || !ends_word(t, e) || !known_tld(t.substr(p + 1, e - p - 1))) {
+      continue;
+    }
+    if (!any) {
+      out.assign(t);
+      any = true;
+    }
+    out[p] = '.';
+  }
+  return any;
+}
+
 template <typename Hit>
-bool scan_email(std::string_view t, Hit&& hit) {
-  if (scan_plain_email(t, hit)) {
+bool scan_email(std::string_view t, const scan_source& source, Hit&& hit) {
+  thread_local std::string dotted;
+  if (scan_plain_email(dots_read(t, source, dotted) ? std::string_view(dotted) : t, hit)) {
     return true;
   }
   thread_local spelled_view view;
@@ -1591,16 +1639,24 @@ void for_each_detector(std::uint32_t which, Each&& each) {
       each(d, scanner);
     }
   };
-  run(email, [](std::string_view t, auto&& hit) { return scan_email(t, hit); });
-  run(phone, [](std::string_view t, auto&& hit) { return scan_phone(t, hit); });
-  run(iban, [](std::string_view t, auto&& hit) { return scan_iban(t, hit); });
-  run(payment_card, [](std::string_view t, auto&& hit) { return scan_payment_card(t, hit); });
-  run(national_id, [](std::string_view t, auto&& hit) { return scan_national_id(t, hit); });
-  run(ip_address, [](std::string_view t, auto&& hit) { return scan_ip_address(t, hit); });
-  run(person_name, [](std::string_view t, auto&& hit) { return scan_person_name(t, hit_ref(hit)); });
-  run(health_code, [](std::string_view t, auto&& hit) { return scan_health_code(t, hit); });
-  run(postal_address, [](std::string_view t, auto&& hit) { return scan_postal_address(t, hit_ref(hit)); });
-  run(date_of_birth, [](std::string_view t, auto&& hit) { return scan_date_of_birth(t, hit); });
+  run(email,
+      [](std::string_view t, const scan_source& source, auto&& hit) { return scan_email(t, source, hit); });
+  run(phone, [](std::string_view t, const scan_source&, auto&& hit) { return scan_phone(t, hit); });
+  run(iban, [](std::string_view t, const scan_source&, auto&& hit) { return scan_iban(t, hit); });
+  run(payment_card,
+      [](std::string_view t, const scan_source&, auto&& hit) { return scan_payment_card(t, hit); });
+  run(national_id,
+      [](std::string_view t, const scan_source&, auto&& hit) { return scan_national_id(t, hit); });
+  run(ip_address, [](std::string_view t, const scan_source&, auto&& hit) { return scan_ip_address(t, hit); });
+  run(person_name,
+      [](std::string_view t, const scan_source&, auto&& hit) { return scan_person_name(t, hit_ref(hit)); });
+  run(health_code,
+      [](std::string_view t, const scan_source&, auto&& hit) { return scan_health_code(t, hit); });
+  run(postal_address, [](std::string_view t, const scan_source&, auto&& hit) {
+    return scan_postal_address(t, hit_ref(hit));
+  });
+  run(date_of_birth,
+      [](std::string_view t, const scan_source&, auto&& hit) { return scan_date_of_birth(t, hit); });
 }
 
 }  // namespace
@@ -1619,9 +1675,10 @@ std::string_view scanned_text(std::string_view text, const folded_text*& folded)
 std::uint32_t detect(std::string_view text, std::uint32_t wanted) {
   const folded_text* folded = nullptr;
   const std::string_view t = scanned_text(text, folded);
+  const scan_source source{text, folded};
   std::uint32_t found = 0;
   for_each_detector(wanted, [&](detector d, auto scanner) {
-    if (scanner(t, [](std::size_t, std::size_t) { return true; })) {
+    if (scanner(t, source, [](std::size_t, std::size_t) { return true; })) {
       found |= bit(d);
     }
   });
@@ -1631,9 +1688,10 @@ std::uint32_t detect(std::string_view text, std::uint32_t wanted) {
 std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
   const folded_text* folded = nullptr;
   const std::string_view t = scanned_text(text, folded);
+  const scan_source source{text, folded};
   std::vector<finding> out;
   for_each_detector(which, [&](detector d, auto scanner) {
-    scanner(t, [&](std::size_t begin, std::size_t end) {
+    scanner(t, source, [&](std::size_t begin, std::size_t end) {
       if (folded != nullptr) {  // where the client wrote it
         begin = folded->origin[begin];
         end = folded->origin[end];

@@ -5,7 +5,8 @@
 // where the identifier has one, checks its check digits, so that ordinary numbers rarely fire:
 //   email          local@domain.tld (quoted local parts, address literals), and written out or
 //                  bracketed: "alice [at] example [dot] com", "alice at example dot com",
-//                  "alice[@]example[.]com"; not a URL's userinfo nor a host and a path or a port
+//                  "alice[@]example[.]com", a middle dot for the domain's dot ("gmail·com");
+//                  not a URL's userinfo nor a host and a path or a port
 //                  ("postgres://app:pw@db.internal", "git@github.com:acme/x.git")
 //   phone          international (+CC or 00CC, 8-15 digits, common separators; not an amount,
 //                  "+12 345 678 €"), the EU's 0X XX XX XX XX national form (not a list of pairs),

@@ -6,7 +6,7 @@
 // mathematical letters and digits ("𝐚𝐥𝐢𝐜𝐞", "𝟒𝟏𝟏𝟏"), circled, superscript and subscript digits,
 // Unicode spaces and dashes as separators, invisible characters inside it (zero width space,
 // soft hyphen, word joiner, variation selectors, bidirectional controls, format characters,
-// ASCII and C1 control characters, the blank braille pattern), or the invisible tag
+// ASCII and C1 control characters, U+FFFC and U+FFFD, the blank braille pattern), or the invisible tag
 // characters (U+E0020–E007E) that spell ASCII, or ligatures ("proﬁle": U+FB01 is "fi"). fold()
 // maps each of those code points to the ASCII it stands for (compatibility decomposition, NFKC,
 // for the forms, one to four characters; the digit's value

@@ -23,7 +23,7 @@ Removed: the default-ignorable code points (invisible: zero width space and join
 bidirectional controls, variation selectors, the other tags, ...), combining and enclosing marks
 (categories Mn, Me), format characters (Cf: interlinear annotation marks U+FFF9..FFFB, Egyptian
 hieroglyph format controls, ...), the C1 controls (Cc above U+007F, NEXT LINE U+0085 among them),
-U+FFFC and the blank braille pattern U+2800. The ASCII controls (but tab, line feed and carriage
+U+FFFC, U+FFFD and the blank braille pattern U+2800. The ASCII controls (but tab, line feed and carriage
 return) are removed by fold.cpp itself.
 """
 import sys
@@ -34,8 +34,10 @@ DEFAULT_IGNORABLE = [(0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x11
                      (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
                      (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
                      (0xE0000, 0xE0FFF)]
-# Shown as nothing or a blank a model skips: OBJECT REPLACEMENT CHARACTER, BRAILLE PATTERN BLANK.
-INVISIBLE = {0xFFFC, 0x2800}
+# Shown as nothing or a blank a model skips: OBJECT REPLACEMENT CHARACTER, BRAILLE PATTERN BLANK,
+# and REPLACEMENT CHARACTER (what a decoder writes for a byte it could not read: "gm\ufffdail.com"
+# reads as the address).
+INVISIBLE = {0xFFFC, 0xFFFD, 0x2800}
 # Dots, bullets and dashes that separate a number's groups as '-' does ("4111·1111·..."):
 # MIDDLE DOT and GREEK ANO TELEIA (NFKC: the middle dot), MODIFIER LETTER MINUS SIGN, BULLET,
 # TRIANGULAR BULLET, HYPHENATION POINT, HYPHEN BULLET, BULLET OPERATOR, DOT OPERATOR, BLACK CIRCLE,

@@ -898,3 +898,50 @@ TEST_CASE("phone: an amount with a sign and a list of pairs are none (probe roun
   CHECK(found("phone", "portable 06 12 34 56 78") == "06 12 34 56 78");
   CHECK(found("phone", "portable 01 23 45 67 89") == "01 23 45 67 89");
 }
+
+TEST_CASE("email: U+FFFD inside and a middle dot for the domain's dot (probe round 20 A-F4)") {
+  // The replacement character, as the other invisible ones, is skipped inside an address.
+  CHECK(found("email",
+              "mail alice.smith@gm\xef\xbf\xbd"
+              "ail.com now") ==
+        "alice.smith@gm\xef\xbf\xbd"
+        "ail.com");
+  CHECK(found("email", "mail alice\xef\xbf\xbd.smith@gmail.com now") == "alice\xef\xbf\xbd.smith@gmail.com");
+  // Middle dots and the Syriac full stop before a top-level domain there is.
+  for (const char* dot :
+       {"\xc2\xb7", "\xe3\x83\xbb", "\xe2\xb8\xb3", "\xdc\x81", "\xce\x87", "\xef\xbd\xa5"}) {
+    const std::string address = std::string("alice.smith@gmail") + dot + "com";
+    CAPTURE(address);
+    CHECK(found("email", "mail " + address + " now") == address);
+    const std::string sub = std::string("bob@mail") + dot + "example" + dot + "de";
+    CHECK(found("email", "mail " + sub + ", thanks") == sub);
+  }
+  // Not before a name that is no top-level domain, nor an ASCII hyphen or another mark.
+  for (const char* text : {"alice@gmail\xc2\xb7xyzzy now", "alice@gmail-com now",
+                           "alice@gmail\xe2\x80\x90"
+                           "com now",
+                           "alice@gmail\xe2\x86\x92"
+                           "com now",
+                           "Preis 12\xc2\xb7"
+                           "com",
+                           "alice\xc2\xb7"
+                           "com and bob\xc2\xb7"
+                           "de"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("email", text).empty());
+  }
+  // What the middle dot separates elsewhere stays as it was: an IBAN's and a card's groups.
+  CHECK(found("iban",
+              "IBAN DE89\xc2\xb7"
+              "3704\xc2\xb7"
+              "0044\xc2\xb7"
+              "0532\xc2\xb7"
+              "0130\xc2\xb7"
+              "00") ==
+        "DE89\xc2\xb7"
+        "3704\xc2\xb7"
+        "0044\xc2\xb7"
+        "0532\xc2\xb7"
+        "0130\xc2\xb7"
+        "00");
+}
