@@ -1558,6 +1558,7 @@ void json_inspector::scan_seams(std::uint32_t which, bool locate, scan_result& s
 // redacted whole), unless that span holds a quote: then it would cut through the structure of
 // JSON inside the string, and it is not redactable in place (scan_result::hidden).
 void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& scan) {
+  scan_nested_numbers(text_, which, locate, scan);
   const std::uint8_t qp = quoted_printable_at_sign(text_);
   if (text_.find('\\') == std::string::npos && text_.find('%') == std::string::npos &&
       text_.find('&') == std::string::npos && qp == 0) {
@@ -1584,6 +1585,7 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
       }
       origin = next.origin;
     }
+    scan_nested_numbers(next.text, which, locate, scan);
     if (!locate) {
       scan.found |= detect(next.text, which);
     } else {
@@ -1606,6 +1608,52 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
   if (scan.findings.size() != first_pass) {
     std::sort(scan.findings.begin(), scan.findings.end(),
               [](const finding& a, const finding& b) { return a.begin < b.begin; });
+  }
+}
+
+// Numbers with an exponent in JSON held in a string (a tool call's `arguments`: "{\"card\":
+// 4.111111111111111E15}"), which the cluster's server parses and prints as it does the body's own
+// numbers: read in that reading too (detail::number_as_read). A number there is a JSON value: it
+// follows ':', '[' or ',' (past blanks) and ends before a blank, ',', ']' or '}'; a number in
+// prose is read as written. What is found is hidden, as in the body's numbers: a string there
+// would change the value's type.
+void json_inspector::scan_nested_numbers(std::string_view level, std::uint32_t which, bool locate,
+                                         scan_result& scan) const {
+  const auto number_char = [](char c) { return detail::is_digit(c) || c == '.' || c == '-'; };
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  for (std::size_t e = 1; e + 1 < level.size(); ++e) {
+    if ((level[e] != 'e' && level[e] != 'E') || !detail::is_digit(level[e - 1])) {
+      continue;
+    }
+    std::size_t end = e + 1;
+    if (level[end] == '+' || level[end] == '-') {
+      ++end;
+    }
+    const std::size_t digits = end;
+    while (end < level.size() && detail::is_digit(level[end]) && end - digits < 4) {
+      ++end;
+    }
+    std::size_t begin = e - 1;
+    while (begin > 0 && number_char(level[begin - 1]) && e - begin < 48) {
+      --begin;
+    }
+    std::size_t before = begin;
+    while (before > 0 && begin - before < 8 && blank(level[before - 1])) {
+      --before;
+    }
+    const bool value =
+        before > 0 && (level[before - 1] == ':' || level[before - 1] == '[' || level[before - 1] == ',');
+    const bool ends = end == level.size() || blank(level[end]) || level[end] == ',' || level[end] == ']' ||
+                      level[end] == '}';
+    char as_read[64];
+    const std::size_t n =
+        end > digits && value && ends ? detail::number_as_read(level.substr(begin, end - begin), as_read) : 0;
+    if (n != 0) {
+      const std::uint32_t found = detect(std::string_view(as_read, n), which);
+      scan.found |= found;
+      scan.hidden |= locate ? found : 0;
+    }
+    e = end - 1;
   }
 }
 

@@ -181,8 +181,8 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
 
 // \xHH: the byte.
 // The escapes programming languages write a character with: \xHH (C, Python, JavaScript),
-// \u{H...} (JavaScript, Rust, Swift: one to six hex digits), and an octal \NNN (C, Python) of a
-// printable ASCII character.
+// \u{H...} (JavaScript, Rust, Swift: one to six hex digits), an octal \NNN (C, Python) of a
+// printable ASCII character, and CSS's \H... of one.
 decoded hex_escape_at(std::string_view in, std::size_t i) {
   if (i + 1 >= in.size() || in[i] != '\\') {
     return {};
@@ -209,9 +209,27 @@ decoded hex_escape_at(std::string_view in, std::size_t i) {
       in[i + 3] >= '0' && in[i + 3] <= '7') {
     const auto v =
         static_cast<std::uint32_t>((in[i + 1] - '0') * 64 + (in[i + 2] - '0') * 8 + (in[i + 3] - '0'));
-    return v >= 0x20 && v < 0x7F ? decoded{4, std::string(1, static_cast<char>(v))} : decoded{};
+    if (v >= 0x20 && v < 0x7F) {
+      return decoded{4, std::string(1, static_cast<char>(v))};
+    }
   }
-  return {};
+  // CSS: two to six hex digits and one white space after them if any ("alice\40 example.com",
+  // "\000040"), of a printable ASCII character: "\d", "\be", "\2024" and "\5FAE" in a regular
+  // expression, TeX, a path or a font's name stay as written.
+  std::size_t j = i + 1;
+  std::uint32_t cp = 0;
+  for (; j < in.size() && j - (i + 1) < 6; ++j) {
+    const long d = hex_at(in, j, 1);
+    if (d < 0) {
+      break;
+    }
+    cp = cp * 16 + static_cast<std::uint32_t>(d);
+  }
+  if (j - (i + 1) < 2 || cp < 0x20 || cp >= 0x7F) {
+    return {};
+  }
+  const bool white = j < in.size() && (in[j] == ' ' || in[j] == '\t' || in[j] == '\n');
+  return decoded{j - i + (white ? 1 : 0), std::string(1, static_cast<char>(cp))};
 }
 
 bool ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }

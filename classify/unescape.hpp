@@ -30,7 +30,8 @@ enum unescape_forms : std::uint8_t {
                           // HTML comments ("<!-- -->") and inline tags ("<b>", "</span>",
                           // "<a href=...>"), removed (an escape gives its character); other
                           // tags ("<td>", "<br>") give a space, as they separate what they sit in
-  hex_escapes = 64,       // \xHH, as C, Python and JavaScript write a byte
+  hex_escapes = 64,       // \xHH, as C, Python and JavaScript write a byte; \u{H...}, octal \NNN
+                          // and CSS's "\40 " of a printable ASCII character
 };
 
 struct unescaped_text {

@@ -1279,3 +1279,60 @@ TEST_CASE("the completion's bounds: max_tokens and its aliases apart, n and best
   got = inspect(R"({"max_tokens":null,"n":null})");
   CHECK(got.ok());
 }
+
+TEST_CASE("CSS escapes and numbers with an exponent in JSON held in a string (probe round 20 A-F4)") {
+  const std::uint32_t iban = bit(detector::iban);
+  // CSS escapes: one to six hex digits and an optional white space.
+  const std::pair<std::string, std::string> css[] = {
+      {R"j({"content":"mail alice.smith\\40 gmail.com today"})j",
+       R"j({"content":"mail [redacted:email] today"})j"},
+      {R"j({"content":"mail alice.smith\\000040gmail.com today"})j",
+       R"j({"content":"mail [redacted:email] today"})j"},
+      {R"j({"content":"a::after { content: \"alice\\40 example\\2e com\" }"})j",
+       R"j({"content":"a::after { content: \"[redacted:email]\" }"})j"},
+  };
+  for (const auto& [body, redacted] : css) {
+    CAPTURE(body);
+    const inspection got = inspect(body, email | phone | iban, true);
+    CHECK(got.scan.found == email);
+    CHECK(got.scan.hidden == 0);
+    std::string r = body;
+    CHECK(redact(r, got.scan.findings, email) == 1);
+    CHECK(r == redacted);
+  }
+  // Backslashes of paths, regular expressions and TeX spell no address.
+  for (const std::string body :
+       {R"j({"content":"C:\\data\\40 files\\2024\\report and \\d+\\.\\d+ and \\frac{a}{b} \\beta"})j",
+        R"j({"content":"font-family: \"\\5FAE\\8F6F\\96C5\\9ED1\"; content: \"\\201C\""})j"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, email | phone | iban | card).scan.found == 0);
+  }
+  // A number with an exponent in JSON inside a string (a tool call's arguments) reaches the model
+  // as its server prints it, as the body's own numbers do: found in that reading, hidden.
+  for (const std::string args :
+       {R"j({\"card\": 4.111111111111111E15})j", R"j({\"cards\":[1,4.111111111111111e+15]})j",
+        R"j({\"a\": {\"card\" :41111111111111110e-1}})j"}) {
+    const std::string body =
+        R"j({"messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function",)j"
+        R"j("function":{"name":"pay","arguments":")j" +
+        args + R"j("}}]},{"role":"user","content":"x@y.example"}]})j";
+    CAPTURE(body);
+    CHECK(inspect(body, card).scan.found == card);
+    const inspection got = inspect(body, card | email, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == (card | email));
+    CHECK(got.scan.hidden == card);
+    std::string r = body;
+    CHECK(redact(r, got.scan.findings, email) == 1);
+  }
+  // Nested twice (JSON in a string in a string).
+  CHECK(inspect(R"j({"content":"{\"arguments\": \"{\\\"card\\\": 4.111111111111111E15}\"}"})j", card)
+            .scan.found == card);
+  // A number in prose is read as written; exponents that spell no identifier add nothing.
+  for (const std::string body :
+       {R"j({"content":"Avogadro: 6.02214076E23, and 4.111111111111111E15 in prose"})j",
+        R"j({"content":"{\"a\": 1.5e3, \"b\": [2.5E-3, 1e300], \"c\": -7E2}"})j"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, card | phone).scan.found == 0);
+  }
+}
