@@ -152,6 +152,16 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
       while (end > domain && t[end - 1] == '.') {  // a sentence's full stop
         --end;
       }
+      // Markdown's italics or bold around it ("_jean.dupont@orange.fr_", "__…__"): the marks that
+      // close it are not the domain's, nor those that open it the local part's.
+      std::size_t closing = 0;
+      while (end > domain && t[end - 1] == '_' && closing < 2) {
+        --end;
+        ++closing;
+      }
+      for (std::size_t n = 0; n < closing && t[begin] == '_' && begin + 1 < at; ++n) {
+        ++begin;
+      }
       // The top-level domain: letters of a known name (known_tld), a Unicode name or an xn-- one.
       // Labels after the last that is one are dropped: "alice@example.com.zz" is an address with
       // something stuck to it.

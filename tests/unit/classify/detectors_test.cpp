@@ -945,3 +945,13 @@ TEST_CASE("email: U+FFFD inside and a middle dot for the domain's dot (probe rou
         "0130\xc2\xb7"
         "00");
 }
+
+TEST_CASE("email: in Markdown italics (probe round 20 M-7)") {
+  CHECK(found("email", "Send it to _jean.dupont@orange.fr_ please") == "jean.dupont@orange.fr");
+  CHECK(found("email", "Schreib an _anna.schmidt@firma.de_") == "anna.schmidt@firma.de");
+  CHECK(found("email", "Send it to __jean.dupont@orange.fr__ please") == "jean.dupont@orange.fr");
+  // An underscore inside stays part of it, and one that opens a local part alone is kept.
+  CHECK(found("email", "mail first_last@mail_host.example.com now") == "first_last@mail_host.example.com");
+  CHECK(found("email", "mail _svc@example.com now") == "_svc@example.com");
+  CHECK(found("email", "see _x@y.notatld_ now").empty());
+}
