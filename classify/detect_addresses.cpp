@@ -63,16 +63,18 @@ constexpr street_type english_types[] = {
     {"court", true}, {"close", true}, {"walk", true}, {"hill", true}, {"row", true},   {"gardens", true},
     {"mews", true},  {"grove", true}};
 
-// The end of a German or Dutch street's one word ("Hauptstra\u00dfe", "Keizersgracht"), after at least
+// The end of a German, Dutch or Swedish street's one word ("Hauptstra\u00dfe", "Keizersgracht",
+// "Drottninggatan", "Vasav\u00e4gen"), after at least
 // `min_before` bytes: "Spring" is not a street, nor "Blockade" a quay.
 struct street_suffix {
   std::string_view text;
   std::size_t min_before = 4;
 };
-constexpr street_suffix street_suffixes[] = {{"stra\u00dfe"}, {"strasse"}, {"str."},  {"weg"},     {"gasse"},
-                                             {"allee"},       {"platz"},   {"damm"},  {"ufer"},    {"straat"},
-                                             {"gracht"},      {"laan"},    {"plein"}, {"kade", 5}, {"singel"},
-                                             {"dijk"},        {"dreef"},   {"steeg"}};
+constexpr street_suffix street_suffixes[] = {
+    {"stra\u00dfe"}, {"strasse"},    {"str."},       {"weg"},    {"gasse"},  {"allee"},
+    {"platz"},       {"damm"},       {"ufer"},       {"straat"}, {"gracht"}, {"laan"},
+    {"plein"},       {"kade", 5},    {"singel"},     {"dijk"},   {"dreef"},  {"steeg"},
+    {"gatan"},       {"v\u00e4gen"}, {"gr\u00e4nd"}, {"torget"}};
 // The same as a word of its own after a capitalised one: "Berliner Stra\u00dfe 12".
 constexpr std::string_view street_words[] = {"stra\u00dfe", "strasse", "str.", "allee", "platz", "gasse"};
 
@@ -167,6 +169,16 @@ std::size_t house_number_at(std::string_view t, std::size_t i) {
   }
   if (!ends_word(t, k) || (k < t.size() && t[k] == '_')) {
     return npos;
+  }
+  // A Polish flat after the house number ("D\u0142uga 5 m. 3": mieszkanie), not metres.
+  if (t.substr(k, 4) == " m. " && k + 4 < t.size() && is_digit(t[k + 4]) && t[k + 4] != '0') {
+    std::size_t e = k + 4;
+    while (e < t.size() && is_digit(t[e]) && e - k < 8) {
+      ++e;
+    }
+    if (ends_word(t, e)) {
+      return e;
+    }
   }
   if (k + 1 < t.size() && (t[k] == '.' || t[k] == ',' || t[k] == ':') && is_digit(t[k + 1])) {
     return npos;
@@ -482,8 +494,10 @@ std::size_t postal_code_and_town_at(std::string_view t, std::size_t i) {
     ++k;
     ++digits;
   }
-  if (digits == 4 && k + 3 < t.size() && t[k] == ' ' && is_upper(t[k + 1]) && is_upper(t[k + 2]) &&
-      t[k + 3] == ' ') {
+  if (digits == 3 && k + 3 < t.size() && t[k] == ' ' && is_digit(t[k + 1]) && is_digit(t[k + 2])) {
+    k += 3;  // 111 51 (SE)
+  } else if (digits == 4 && k + 3 < t.size() && t[k] == ' ' && is_upper(t[k + 1]) && is_upper(t[k + 2]) &&
+             t[k + 3] == ' ') {
     k += 3;  // 1012 AB
   } else if ((digits == 2 || digits == 4) && k + 3 < t.size() && t[k] == '-' && is_digit(t[k + 1])) {
     std::size_t more = 0;
@@ -514,6 +528,53 @@ std::size_t postal_code_and_town_at(std::string_view t, std::size_t i) {
   return town_at(t, k + 1);
 }
 
+// After an address label and ':' ("Anschrift: Unter den Linden 77, 10117 Berlin", "Wohnhaft: Am
+// Markt 3, 04109 Leipzig"), a street without a listed street type: up to five words, the first
+// capitalised, the others capitalised or short lower-case particles ("den", "der", "do"), then a
+// house number, then a postal code and town, which it needs. The finding's end or npos; `begin`
+// where the street starts.
+std::size_t after_address_label_at(std::string_view t, std::size_t i, std::size_t& begin) {
+  static constexpr std::string_view labels[] = {
+      "anschrift", "adresse",   "lieferadresse",  "rechnungsadresse", "wohnadresse",
+      "wohnhaft",  "indirizzo", "direcci\u00f3n", "direccion",        "morada",
+      "adres",     "adress",    "address"};
+  std::size_t e = i;
+  while (e < t.size() && (is_alpha(t[e]) || static_cast<unsigned char>(t[e]) >= 0x80) && e - i < 20) {
+    ++e;
+  }
+  if (!one_of(t, i, e, labels, std::size(labels))) {
+    return npos;
+  }
+  while (e < t.size() && space(t[e]) && e - i < 24) {
+    ++e;
+  }
+  if (e >= t.size() || t[e] != ':') {
+    return npos;
+  }
+  ++e;
+  while (e < t.size() && space(t[e]) && e - i < 32) {
+    ++e;
+  }
+  begin = e;
+  std::size_t name = capitalised_word_at(t, e);
+  for (int words = 1; name != npos && words < 5 && name + 1 < t.size() && t[name] == ' '; ++words) {
+    std::size_t next = capitalised_word_at(t, name + 1);
+    if (next == npos) {
+      next = name + 1;
+      while (next < t.size() && is_lower(t[next]) && next - name <= 4) {
+        ++next;
+      }
+      if (next - name - 1 < 2 || next - name - 1 > 3 || next >= t.size() || t[next] != ' ' ||
+          capitalised_word_at(t, next + 1) == npos) {
+        break;
+      }
+    }
+    name = next;
+  }
+  const std::size_t number = name == npos ? npos : number_after_name(t, name);
+  return number == npos || counted_things_at(t, number) ? npos : with_postal_code(t, number, true);
+}
+
 }  // namespace
 
 bool scan_postal_address(std::string_view t, hit_ref hit) {
@@ -529,6 +590,10 @@ bool scan_postal_address(std::string_view t, hit_ref hit) {
       end = type_first_at(t, i);
       if (end == npos && is_upper(t[i])) {
         end = street_word_first_at(t, i, begin);
+      }
+      if (end == npos) {
+        end = after_address_label_at(t, i, begin);
+        begin = end == npos ? i : begin;
       }
     }
     if (end != npos) {

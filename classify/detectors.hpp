@@ -38,7 +38,9 @@
 //                  and town after it ("75002 Paris", "1015 CJ Amsterdam", "London NW1 6XE"); a
 //                  street type that is also an ordinary word ("Way", lower-case "via") needs the
 //                  postal code, and so does a house number that reads as a year ("Potsdamer
-//                  Platz 2025") (detect_addresses.cpp)
+//                  Platz 2025"); after an address label ("Anschrift: Unter den Linden 77, 10117
+//                  Berlin"), a street without a listed type with its postal code and town
+//                  (detect_addresses.cpp)
 //   opaque_content content a model reads that the gateway cannot: found from a JSON body's
 //                  structure and its markdown images, not by these scanners (json_body.hpp),
 //                  and never redactable; a raw body that is not UTF-8 text

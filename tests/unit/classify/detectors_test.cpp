@@ -955,3 +955,37 @@ TEST_CASE("email: in Markdown italics (probe round 20 M-7)") {
   CHECK(found("email", "mail _svc@example.com now") == "_svc@example.com");
   CHECK(found("email", "see _x@y.notatld_ now").empty());
 }
+
+TEST_CASE("postal address: after an address label, Swedish streets, the Polish flat (probe round 20 M-5)") {
+  const std::pair<const char*, const char*> addresses[] = {
+      {"Anschrift: Unter den Linden 77, 10117 Berlin", "Unter den Linden 77, 10117 Berlin"},
+      {"Wohnhaft: Am Markt 3, 04109 Leipzig", "Am Markt 3, 04109 Leipzig"},
+      {"Lieferadresse: An der Alster 5, 20099 Hamburg", "An der Alster 5, 20099 Hamburg"},
+      {"Indirizzo: Borgo Pinti 12, 50121 Firenze", "Borgo Pinti 12, 50121 Firenze"},
+      {"Direcci\xc3\xb3n: Gran V\xc3\xad"
+       "a 28, 28013 Madrid",
+       "Gran V\xc3\xad"
+       "a 28, 28013 Madrid"},
+      {"Morada: Largo do Carmo 5, 1200-092 Lisboa", "Largo do Carmo 5, 1200-092 Lisboa"},
+      {"Adres: Lange Voorhout 3, 2514 EA Den Haag", "Lange Voorhout 3, 2514 EA Den Haag"},
+      {"Adress: Drottninggatan 5, 111 51 Stockholm", "Drottninggatan 5, 111 51 Stockholm"},
+      {"Kungsgatan 12, 411 19 G\xc3\xb6teborg", "Kungsgatan 12, 411 19 G\xc3\xb6teborg"},
+      {"Storgatan 1", "Storgatan 1"},
+      {"Vasav\xc3\xa4gen 7", "Vasav\xc3\xa4gen 7"},
+      {"ul. D\xc5\x82uga 5 m. 3, 80-827 Gda\xc5\x84sk", "ul. D\xc5\x82uga 5 m. 3, 80-827 Gda\xc5\x84sk"},
+  };
+  for (const auto& [text, address] : addresses) {
+    CAPTURE(std::string(text));
+    CHECK(found("postal_address", text) == address);
+  }
+  // After a label, a number without a postal code and town is none; nor a label alone.
+  for (const char* text :
+       {"Anschrift: Unter den Linden 77", "Adresse: siehe Anhang 2, Seite 3", "Adresse: 10117 Berlin",
+        "Adresse: Seite 2, 10 Punkte", "Anschrift folgt 12, 10117 Berlin", "Der Weg 5 m lang",
+        "Rohr 5 m. 3 St\xc3\xbc"
+        "ck",
+        "Sagatan 5"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("postal_address", text).empty());
+  }
+}
