@@ -61,7 +61,9 @@ enum class field : std::uint8_t {
   max_tokens,
   max_completion_tokens,
   max_output_tokens,
-  choices
+  max_new_tokens,
+  choices,
+  sampling  // SGLang's sampling_params, TGI's parameters
 };
 
 // SAX handler of inspect(): see json_body.hpp for what it checks. Strings (keys and values) are
@@ -94,6 +96,9 @@ class inspect_handler : public detail::no_size_limits {
     if (depth_ == 1 && pending_ == field::stream_options) {
       in_options_ = true;
       option_keys_.clear();
+    } else if (depth_ == 1 && pending_ == field::sampling) {
+      in_sampling_ = true;
+      option_keys_.clear();
     } else if (depth_ > 0 && !value_may_be("an object", ec)) {
       return false;
     }
@@ -120,6 +125,7 @@ class inspect_handler : public detail::no_size_limits {
     }
     --depth_;
     in_options_ = in_options_ && depth_ > 1;
+    in_sampling_ = in_sampling_ && depth_ > 1;
     pending_ = field::none;
     return true;
   }
@@ -277,12 +283,14 @@ class inspect_handler : public detail::no_size_limits {
   // reads 1e6 as an integer too; a count it would refuse (negative) bounds nothing here.
   bool count(double v) {
     if (pending_ == field::max_tokens || pending_ == field::max_completion_tokens ||
-        pending_ == field::max_output_tokens || pending_ == field::choices) {
+        pending_ == field::max_output_tokens || pending_ == field::max_new_tokens ||
+        pending_ == field::choices) {
       const double cap = pending_ == field::choices ? 1e6 : 1e12;  // the product fits 64 bits
       const std::uint64_t n = v >= 1 ? static_cast<std::uint64_t>(std::min(v, cap)) : 0;
       std::uint64_t& slot = pending_ == field::max_tokens              ? out_.fields.max_tokens
                             : pending_ == field::max_completion_tokens ? out_.fields.max_completion_tokens
                             : pending_ == field::max_output_tokens     ? out_.fields.max_output_tokens
+                            : pending_ == field::max_new_tokens        ? out_.fields.max_new_tokens
                                                                        : out_.fields.choices;
       slot = std::max(slot, n);
       pending_ = field::none;
@@ -510,7 +518,9 @@ class inspect_handler : public detail::no_size_limits {
   }
 
   // Whether key() reads the keys of the current object.
-  [[nodiscard]] bool read_keys_here() const { return depth_ == 1 || (in_options_ && depth_ == 2); }
+  [[nodiscard]] bool read_keys_here() const {
+    return depth_ == 1 || ((in_options_ || in_sampling_) && depth_ == 2);
+  }
 
   // The keys whose string values (or arrays of strings) are the prose a model reads: the OpenAI
   // APIs' (content, text, prompt, input, instructions; a completion's suffix; an assistant turn's
@@ -715,20 +725,27 @@ class inspect_handler : public detail::no_size_limits {
       return refuse(body_error::not_object, fmt::format("the request body is {}, not a JSON object", what),
                     ec);
     }
-    // Indexed by `field`, in its order.
-    static constexpr std::array<std::string_view, 9> expected = {"",          "a string",  "a boolean",
-                                                                 "an object", "a boolean", "a number",
-                                                                 "a number",  "a number",  "a number"};
-    static constexpr std::array<std::string_view, 9> names = {"",
-                                                              "model",
-                                                              "stream",
-                                                              "stream_options",
-                                                              "stream_options.include_usage",
-                                                              "max_tokens",
-                                                              "max_completion_tokens",
-                                                              "max_output_tokens",
-                                                              "n (best_of)"};
-    static_assert(names.size() == static_cast<std::size_t>(field::choices) + 1);
+    // Indexed by `field`, in its order (the sampling settings may be anything else: they are read
+    // only as an object).
+    static constexpr std::array<std::string_view, 11> expected = {
+        "",         "a string", "a boolean", "an object", "a boolean", "a number",
+        "a number", "a number", "a number",  "a number",  ""};
+    static constexpr std::array<std::string_view, 11> names = {"",
+                                                               "model",
+                                                               "stream",
+                                                               "stream_options",
+                                                               "stream_options.include_usage",
+                                                               "max_tokens",
+                                                               "max_completion_tokens",
+                                                               "max_output_tokens",
+                                                               "max_new_tokens",
+                                                               "n (best_of)",
+                                                               ""};
+    static_assert(names.size() == static_cast<std::size_t>(field::sampling) + 1);
+    if (pending_ == field::sampling) {
+      pending_ = field::none;
+      return true;
+    }
     if (pending_ != field::none) {
       const auto f = static_cast<std::size_t>(pending_);
       return refuse(body_error::wrong_type,
@@ -821,7 +838,8 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
 
-  // A key of the top-level object or of stream_options: no duplicates, no case variants.
+  // A key of the top-level object, of stream_options or of the sampling settings: no duplicates, no
+  // case variants.
   bool key(std::string_view name, error_code& ec) {
     pending_ = field::none;
     if (!read_keys_here()) {
@@ -876,12 +894,24 @@ class inspect_handler : public detail::no_size_limits {
         {"max_tokens", field::max_tokens},
         {"max_completion_tokens", field::max_completion_tokens},
         {"max_output_tokens", field::max_output_tokens},
+        {"max_new_tokens", field::max_new_tokens},
         {"n", field::choices},
-        {"best_of", field::choices}};
+        {"best_of", field::choices},
+        {"sampling_params", field::sampling},
+        {"parameters", field::sampling}};
     static constexpr std::pair<std::string_view, field> option_fields[] = {
         {"include_usage", field::include_usage}};
+    // The completion's bounds as SGLang's /generate (sampling_params) and TGI's (parameters) read
+    // them: the same count of choices, max_new_tokens for max_tokens.
+    static constexpr std::pair<std::string_view, field> sampling_fields[] = {
+        {"max_new_tokens", field::max_new_tokens},
+        {"max_tokens", field::max_new_tokens},
+        {"n", field::choices},
+        {"best_of", field::choices}};
     using known_fields = std::span<const std::pair<std::string_view, field>>;
-    for (const auto& [known, f] : top ? known_fields(top_fields) : known_fields(option_fields)) {
+    for (const auto& [known, f] : top            ? known_fields(top_fields)
+                                  : in_sampling_ ? known_fields(sampling_fields)
+                                                 : known_fields(option_fields)) {
       if (name == known) {
         pending_ = f;
       } else if (folded == known) {
@@ -938,6 +968,7 @@ class inspect_handler : public detail::no_size_limits {
   std::size_t depth_ = 0;
   field pending_ = field::none;
   bool in_options_ = false;
+  bool in_sampling_ = false;  // in the top-level sampling_params or parameters
   bool in_string_ = false;
   bool collecting_ = false;          // the current string goes into text_
   std::size_t start_ = 0;            // where the current string starts in text_

@@ -101,7 +101,8 @@ struct body_fields {
   std::uint64_t max_tokens = 0;
   std::uint64_t max_completion_tokens = 0;
   std::uint64_t max_output_tokens = 0;
-  std::uint64_t choices = 0;
+  std::uint64_t max_new_tokens = 0;  // TGI's and SGLang's (top level, parameters, sampling_params)
+  std::uint64_t choices = 0;         // also n and best_of in parameters or sampling_params
   // The prompts of a batch (capped at 10^6): the elements of a top-level `prompt`, `text` or
   // `input_ids` array that are strings, arrays (token ids) or objects (llama.cpp's multimodal
   // prompts). vLLM, the legacy OpenAI API, llama.cpp and SGLang complete each one on its own. 0

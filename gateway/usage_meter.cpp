@@ -382,8 +382,8 @@ bool answers_with_text(const http::message_head& head) {
     path.remove_suffix(1);
   }
   const std::string_view last = path.substr(path.rfind('/') + 1);
-  for (const std::string_view vector : {"embeddings", "embed", "embedding", "score", "rerank", "tokenize",
-                                        "detokenize", "classify", "pooling"}) {
+  for (const std::string_view vector : {"embeddings", "embed", "embedding", "encode", "score", "rerank",
+                                        "reranking", "tokenize", "detokenize", "classify", "pooling"}) {
     if (ascii_iequals(last, vector)) {
       return false;
     }
@@ -399,6 +399,8 @@ std::uint64_t completion_bound(const http::message_head& head, const classify::b
     bound = std::max(f.max_tokens, f.max_completion_tokens);
   } else if (http::path_ends_with(head, "/completions") || http::path_ends_with(head, "/messages")) {
     bound = f.max_tokens;
+  } else if (http::path_ends_with(head, "/generate") || http::path_ends_with(head, "/generate_stream")) {
+    bound = f.max_new_tokens;  // SGLang's and TGI's, at the top or in their sampling settings
   }
   const std::uint64_t n = completions(head, f);
   return bound == 0 ? 0 : bound > max_completion_bound / n ? max_completion_bound : bound * n;

@@ -1248,6 +1248,20 @@ TEST_CASE("the completion's bounds: max_tokens and its aliases apart, n and best
   got = inspect(R"({"model":"m"})");
   CHECK((got.fields.max_tokens == 0 && got.fields.max_completion_tokens == 0 &&
          got.fields.max_output_tokens == 0 && got.fields.choices == 0 && got.fields.prompts == 0));
+  // SGLang's sampling_params and TGI's parameters: their n, best_of and max_new_tokens count as the
+  // top level's (probe round 21: n there let six /generate batches spend 60,006 of 5,000 tokens).
+  got = inspect(R"({"text":"hi","sampling_params":{"n":6,"max_new_tokens":500}})");
+  REQUIRE(got.ok());
+  CHECK((got.fields.choices == 6 && got.fields.max_new_tokens == 500));
+  got = inspect(R"({"inputs":"hi","parameters":{"best_of":3,"max_new_tokens":20}})");
+  REQUIRE(got.ok());
+  CHECK((got.fields.choices == 3 && got.fields.max_new_tokens == 20));
+  CHECK(inspect(R"({"inputs":"hi","parameters":{"adapter_id":"x"}})").error ==
+        body_error::other_models);  // still
+  CHECK(inspect(R"({"text":"hi","sampling_params":{"n":2,"N":3}})").error == body_error::case_variant_key);
+  CHECK(inspect(R"({"text":"hi","sampling_params":{"n":"6"}})").error == body_error::wrong_type);
+  CHECK(inspect(R"({"model":"m","parameters":["a"],"stream_options":{"n":9}})").ok());  // not settings
+  CHECK(inspect(R"({"model":"m","stream_options":{"n":9}})").fields.choices == 0);
   // A batch: each string, token-id array or object of a top-level prompt (text, input_ids) array
   // is completed on its own; a flat array of token ids is one prompt.
   for (const bool keep_text : {false, true}) {

@@ -284,4 +284,12 @@ TEST_CASE("the completion's bound is the one the endpoint honours; one it ignore
   f.choices = 1'000'000;
   f.prompts = 1'000'000;
   CHECK(bound("/v1/completions", f) == sovgw::gateway::max_completion_bound);
+  // SGLang's and TGI's /generate honour max_new_tokens, for each of n choices of each prompt.
+  sovgw::classify::body_fields g;
+  g.max_new_tokens = 500;
+  g.choices = 6;
+  g.prompts = 2;
+  CHECK(bound("/generate", g) == 6000);
+  CHECK(bound("/generate_stream", g) == 6000);
+  CHECK(bound("/v1/chat/completions", g) == 0);
 }
