@@ -178,7 +178,7 @@ int cmd_query(const options& o) {
     const std::string& text = o.need("limit");
     const bool digits =
         !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-    f.limit = digits ? parse_count(text, "limit") : 0;
+    f.limit = digits && text.size() <= 19 ? parse_count(text, "limit") : 0;  // more than 19 digits: no count
     if (f.limit == 0) {
       throw usage_error(
           fmt::format(

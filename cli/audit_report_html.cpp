@@ -505,11 +505,11 @@ std::string flow_svg(const audit::report& r, const std::vector<band_style>& styl
     const double x0 = x_left + node_w;
     const band_style& band = styles[k];
     out += fmt::format(
-        R"(<path d="M{x0:.1f},{y0:.2f} C{m:.1f},{y0:.2f} {m:.1f},{y1:.2f} {x1:.1f},{y1:.2f} L{x1:.1f},{y1h:.2f} C{m:.1f},{y1h:.2f} {m:.1f},{y0h:.2f} {x0:.1f},{y0h:.2f} Z" fill="{c}" fill-opacity="0.55" stroke="{c}" stroke-opacity="0.8" stroke-width="0.3"><title>{l} &#8594; {r}, {k}: {n} requests</title></path>)",
+        R"(<path d="M{x0:.1f},{y0:.2f} C{m:.1f},{y0:.2f} {m:.1f},{y1:.2f} {x1:.1f},{y1:.2f} L{x1:.1f},{y1h:.2f} C{m:.1f},{y1h:.2f} {m:.1f},{y0h:.2f} {x0:.1f},{y0h:.2f} Z" fill="{c}" fill-opacity="0.55" stroke="{c}" stroke-opacity="0.8" stroke-width="0.3"><title>{l} &#8594; {r}, {k}: {n} request{s}</title></path>)",
         fmt::arg("x0", x0), fmt::arg("y0", y0), fmt::arg("m", mid), fmt::arg("y1", y1),
         fmt::arg("x1", x_right), fmt::arg("y1h", y1 + h), fmt::arg("y0h", y0 + h), fmt::arg("c", band.colour),
         fmt::arg("l", esc(left[i].label)), fmt::arg("r", esc(right[j].label)), fmt::arg("k", esc(band.label)),
-        fmt::arg("n", num(n)));
+        fmt::arg("n", num(n)), fmt::arg("s", n == 1 ? "" : "s"));
   }
   const auto node = [&](const flow_node& n, double x, bool on_left) {
     const bool refused = n.label == audit::destination_refused;

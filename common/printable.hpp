@@ -14,10 +14,11 @@
 namespace sovgw {
 
 // What no terminal should receive as it is: C0 and C1 controls, DEL, the line and paragraph
-// separators (U+2028/2029) and the bidirectional controls (which reorder what follows).
+// separators (U+2028/2029) and the bidirectional controls (which reorder what follows; the Arabic
+// letter mark U+061C too).
 [[nodiscard]] inline bool hidden_from_terminals(char32_t c) {
-  return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 || c == 0x200e || c == 0x200f ||
-         (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+  return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 || c == 0x061c || c == 0x200e ||
+         c == 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
 // A value as text for a terminal: control characters as \n, \t, \r or \xNN, DEL and bytes that are

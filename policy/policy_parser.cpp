@@ -12,7 +12,7 @@ namespace {
 
 // A rule's or an invariant's reason: told to clients (403 bodies), printed by the tools, written
 // to logs. A control or bidirectional character in it would act on a terminal or reorder what a
-// reader sees (a newline is fine: a multi-line reason).
+// reader sees (a newline or a tab is fine: a multi-line reason).
 std::optional<std::string> reason_text(const YAML::Node& value, source_pos kpos, diagnostics& diags,
                                        std::string_view key) {
   auto text = yaml::scalar(value, kpos, diags, key);
@@ -22,7 +22,7 @@ std::optional<std::string> reason_text(const YAML::Node& value, source_pos kpos,
   for (std::size_t i = 0; i < text->size();) {
     char32_t c = 0;
     const std::size_t n = utf8_sequence_at(*text, i, c);
-    if (n != 0 && c != '\n' && hidden_from_terminals(c)) {
+    if (n != 0 && c != '\n' && c != '\t' && hidden_from_terminals(c)) {
       diags.error(
           yaml::pos_of(value),
           fmt::format("{} holds U+{:04X}, a control or bidirectional character that a terminal or a log "

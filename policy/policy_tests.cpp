@@ -54,8 +54,8 @@ void parse_request(const YAML::Node& node, source_pos owner, diagnostics& diags,
         } else {
           if (std::find(http_methods.begin(), http_methods.end(), *text) == http_methods.end()) {
             diags.error(yaml::pos_of(value),
-                        fmt::format("method '{}' is not an HTTP method a policy matches (upper case: {})", *text,
-                                    fmt::join(http_methods, ", ")));
+                        fmt::format("method '{}' is not an HTTP method a policy matches (upper case: {})",
+                                    *text, fmt::join(http_methods, ", ")));
           }
           out.method = *text;
         }
@@ -122,6 +122,15 @@ void parse_expect(const YAML::Node& node, source_pos owner, diagnostics& diags, 
   if (tc.expect_effect == effect::deny && tc.expect_clusters && !tc.expect_clusters->empty()) {
     diags.error(yaml::pos_of(node["clusters"]),
                 "expect: a denied request is routed to no cluster: clusters must be [] or left out");
+  }
+  if (tc.expect_effect == effect::permit && tc.expect_clusters && tc.expect_clusters->empty()) {
+    diags.error(yaml::pos_of(node["clusters"]),
+                "expect: a permitted request is routed to at least one cluster (with none it is denied, "
+                "no_cluster)");
+  }
+  if (tc.expect_effect == effect::permit && tc.expect_rules && tc.expect_rules->empty()) {
+    diags.error(yaml::pos_of(node["rules"]),
+                "expect: a permitted request matched at least the permit rule that allowed it");
   }
   for (const auto* list : {&tc.expect_rules, &tc.expect_clusters}) {
     if (!*list) {
@@ -272,6 +281,9 @@ std::vector<diagnostic> expectation_problems(const snapshot& policy, const polic
     rules.insert(policy.rule_id(r));
   }
   for (const auto& tc : tests.cases) {
+    for (const std::string& problem : request_class_problems(policy, tc.request)) {
+      out.push_back({tests.file, tc.pos, severity::error, fmt::format("test '{}': {}", tc.name, problem)});
+    }
     for (const std::string& id : tc.expect_rules.value_or(std::vector<std::string>{})) {
       if (!rules.contains(id)) {
         out.push_back(

@@ -314,11 +314,12 @@ class PolicyTest(unittest.TestCase):
             t = Path(d) / "t.yaml"
             t.write_text(f"clusters: {CLUSTERS}\ntests:\n  - name: wrong on purpose\n"
                          "    request: {client.country: DE, tenant: x, model: mistral-large, method: POST}\n"
-                         "    expect: {effect: permit, clusters: [us-east-1], rules: []}\n")
+                         "    expect: {effect: permit, clusters: [us-east-1], rules: [permit-eea-clients]}\n")
             r = run("policy", "test", POLICY, str(t))
             self.assertEqual(r.returncode, 1)
             self.assertIn(f"FAIL  wrong on purpose ({t}:3:5)", r.stdout)
-            self.assertIn("rules: expected [], got [permit-eea-clients, residency-eea-or-adequacy]", r.stdout)
+            self.assertIn("rules: expected [permit-eea-clients], got [permit-eea-clients, residency-eea-or-adequacy]",
+                          r.stdout)
             self.assertIn("clusters: expected [us-east-1], got [acme-dedicated, ch-zrh-1, de-fra-1, fr-par-1]", r.stdout)
             self.assertIn("decision PERMIT", r.stdout)
             self.assertIn("0 passed, 1 failed", r.stdout)
@@ -368,18 +369,30 @@ class PolicyTest(unittest.TestCase):
                 "t.yaml:7:38: error: expect: a denied request is routed to no cluster: clusters must be [] or left out",
                 "t.yaml:7:57: error: expect: 'x' is listed twice (the list is a set)",
             ])
+            t.write_text("tests:\n  - name: a\n    request: {client.country: DE, model: m}\n"
+                         "    expect: {effect: permit, clusters: [], rules: []}\n")
+            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertEqual(r.stderr.splitlines(), [
+                "t.yaml:4:40: error: expect: a permitted request is routed to at least one cluster (with none it is "
+                "denied, no_cluster)",
+                "t.yaml:4:51: error: expect: a permitted request matched at least the permit rule that allowed it",
+            ])
             # What the policy or the clusters do not have.
             t.write_text("tests:\n"
                          "  - name: a\n    request: {client.country: RU, model: m}\n"
                          "    expect: {effect: deny, rules: [forbid-sanctioned-origins, no-such-rule]}\n"
                          "  - name: b\n    request: {client.country: DE, model: m}\n"
-                         "    expect: {effect: permit, clusters: [nowhere]}\n")
+                         "    expect: {effect: permit, clusters: [nowhere]}\n"
+                         "  - name: c\n    request: {client.country: DE, model: m, data.class.detected: [persnal]}\n"
+                         "    expect: {effect: permit}\n")
             r = run("policy", "test", POLICY, "t.yaml", cwd=d)
             self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
             self.assertEqual(r.stderr.splitlines(), [
                 "t.yaml:2:5: error: test 'a' expects rule 'no-such-rule', which the policy does not have",
                 "t.yaml:5:5: error: test 'b' expects cluster 'nowhere', but no clusters are given (--clusters, or "
                 "clusters: in the test file)",
+                "t.yaml:8:5: error: test 'c': data class 'persnal' is not defined by the policy",
             ])
 
     def test_yaml_tags_and_paths_that_never_match_are_named(self):

@@ -78,12 +78,18 @@ TEST_CASE("opaque_content may mark a class but cannot be redacted") {
 
 TEST_CASE("a reason is plain text: no control or bidirectional character, newlines allowed") {
   CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    reason: \"ok \\u202e evil\"\n") ==
-        "p.yaml:4:13: error: reason holds U+202E, a control or bidirectional character that a terminal or a log "
+        "p.yaml:4:13: error: reason holds U+202E, a control or bidirectional character that a terminal or a "
+        "log "
         "reader would act on: write the reason as plain text\n");
-  CHECK(contains(errors_of("rules:\n  - {id: a, effect: permit}\ninvariants:\n  - id: i\n    for: {tenant: [x]}\n"
-                           "    require: {effect: permit}\n    reason: \"\\e[31m\"\n"),
-                 "p.yaml:7:13: error: reason holds U+001B"));
-  CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    reason: |\n      line one\n      line two\n").empty());
+  CHECK(contains(
+      errors_of("rules:\n  - {id: a, effect: permit}\ninvariants:\n  - id: i\n    for: {tenant: [x]}\n"
+                "    require: {effect: permit}\n    reason: \"\\e[31m\"\n"),
+      "p.yaml:7:13: error: reason holds U+001B"));
+  CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    reason: |\n      line one\n      line two\n")
+            .empty());
+  CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    reason: \"a\\tb\"\n").empty());
+  CHECK(contains(errors_of("rules:\n  - id: a\n    effect: permit\n    reason: \"a \\u061c b\"\n"),
+                 "holds U+061C"));
 }
 
 TEST_CASE("structural errors") {
