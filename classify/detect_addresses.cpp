@@ -542,13 +542,12 @@ std::size_t after_address_label_at(std::string_view t, std::size_t i, std::size_
   while (e < t.size() && (is_alpha(t[e]) || static_cast<unsigned char>(t[e]) >= 0x80) && e - i < 20) {
     ++e;
   }
-  if (!one_of(t, i, e, labels, std::size(labels))) {
-    return npos;
-  }
+  const std::size_t word = e;
   while (e < t.size() && space(t[e]) && e - i < 24) {
     ++e;
   }
-  if (e >= t.size() || t[e] != ':') {
+  // The ':' first: most words are followed by none, and the labels are then not looked at.
+  if (e >= t.size() || t[e] != ':' || !one_of(t, i, word, labels, std::size(labels))) {
     return npos;
   }
   ++e;

@@ -702,23 +702,35 @@ std::size_t phone_at(std::string_view t, std::size_t i, bool cued, std::size_t& 
   return cued ? national_phone_at(t, i) : npos;
 }
 
+// Whether the number at `i` is the first after a phone cue that ends at most cue_reach bytes
+// before it ("Telefon: 0171 ...", "numero di cellulare?\n347 ...", the question in one message and
+// the answer in the next). Looked for back from a number, which is rarer than a word.
+bool cued_number_at(std::string_view t, std::size_t i) {
+  constexpr std::size_t cue_reach = 40;
+  constexpr std::size_t longest_cue = 16;
+  const std::size_t from = i > cue_reach + longest_cue ? i - cue_reach - longest_cue : 0;
+  for (std::size_t k = i; k-- > from;) {
+    const char c = t[k];
+    if (is_digit(c) || c == '+') {
+      return false;  // a number between: that one was the cue's
+    }
+    if (is_alpha(c) && starts_word(t, k)) {
+      if (const std::size_t e = phone_cue_at(t, k); e != npos && e <= i && i - e < cue_reach) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 template <typename Hit>
 bool scan_phone(std::string_view t, Hit&& hit) {
-  // After a phone cue, the first number within cue_reach bytes is the cue's ("Telefon: 0171 ...",
-  // "numero di cellulare?\n347 ...", the question in one message and the answer in the next).
-  constexpr std::size_t cue_reach = 40;
-  std::size_t cued_until = 0;
   for (std::size_t i = 0; i < t.size(); ++i) {
     const char c = t[i];
     if (c != '+' && !is_digit(c)) {
-      if (const std::size_t e = is_alpha(c) ? phone_cue_at(t, i) : npos; e != npos) {
-        cued_until = e + cue_reach;
-        i = e - 1;
-      }
       continue;
     }
-    const bool cued = i < cued_until;
-    cued_until = 0;
+    const bool cued = cued_number_at(t, i);
     std::size_t begin = i;
     const std::size_t end = phone_at(t, i, cued, begin);
     if (end != npos) {
