@@ -307,23 +307,19 @@ std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
   return k > before_spaces ? k : npos;
 }
 
-bool title_at(std::string_view t, std::size_t i) {
+// Whether a cue of kind `a` or `b` is written at i.
+bool cue_of_kind_at(std::string_view t, std::size_t i, cue_kind a, cue_kind b) {
   bool found = false;
   cue_index.for_each(t, i, [&](std::size_t q) {
-    found = (cues[q].kind == title || cues[q].kind == title_any) && after_cue(t, i, cues[q]) != npos;
+    found = (cues[q].kind == a || cues[q].kind == b) && after_cue(t, i, cues[q]) != npos;
     return found;
   });
   return found;
 }
 
-bool label_at(std::string_view t, std::size_t i) {
-  bool found = false;
-  cue_index.for_each(t, i, [&](std::size_t q) {
-    found = (cues[q].kind == label || cues[q].kind == team_label) && after_cue(t, i, cues[q]) != npos;
-    return found;
-  });
-  return found;
-}
+bool title_at(std::string_view t, std::size_t i) { return cue_of_kind_at(t, i, title, title_any); }
+
+bool label_at(std::string_view t, std::size_t i) { return cue_of_kind_at(t, i, label, team_label); }
 
 }  // namespace
 

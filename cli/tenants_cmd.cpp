@@ -13,7 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
-#include "common/ascii.hpp"
+#include "common/did_you_mean.hpp"
 #include "common/rfc3339.hpp"
 #include "policy/config_values.hpp"
 #include "policy/diagnostics.hpp"
@@ -273,14 +273,13 @@ int cmd_check(const options& o) {
 
 // "tenant 'ACME' is not declared in t.yaml; did you mean 'acme'?" (names are compared exactly).
 std::string undeclared_tenant(const tenants::table& table, std::string_view name, const std::string& path) {
-  std::string out = fmt::format("tenant '{}' is not declared in {}", name, path);
+  std::vector<std::string> names;
   for (const tenants::tenant& t : table.tenants()) {
-    if (ascii_iequals(t.name, name)) {
-      out += fmt::format("; did you mean '{}'? (tenant names are compared exactly)", t.name);
-      break;
-    }
+    names.push_back(t.name);
   }
-  return out;
+  const std::string hint = did_you_mean(name, names);
+  return fmt::format("tenant '{}' is not declared in {}{}", name, path,
+                     hint.empty() ? "" : hint + " (tenant names are compared exactly)");
 }
 
 int cmd_create(const options& o) {

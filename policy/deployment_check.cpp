@@ -4,44 +4,12 @@
 
 #include <algorithm>
 
+#include "common/did_you_mean.hpp"
 #include "policy/compiled_policy.hpp"
 #include "policy/request_json.hpp"
 
 namespace sovgw::policy {
 namespace {
-
-// Levenshtein distance, ASCII case ignored (names are short).
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] =
-          std::min({row[j] + 1, row[j - 1] + 1, diagonal + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// "; did you mean 'acme'?" for the declared name closest to `name` (two edits at most), else "".
-std::string did_you_mean(std::string_view name, const std::vector<std::string>& known) {
-  const std::string* best = nullptr;
-  std::size_t best_distance = 3;
-  for (const std::string& k : known) {
-    if (const std::size_t d = edit_distance(name, k); d < best_distance) {
-      best = &k;
-      best_distance = d;
-    }
-  }
-  return best == nullptr ? std::string() : fmt::format("; did you mean '{}'?", *best);
-}
 
 // Every tenant a rule or an invariant names must be one the tenants file declares: a misspelled
 // name makes a rule that never matches (a pin that pins nobody, a forbid that forbids nothing).

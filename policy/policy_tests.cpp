@@ -17,49 +17,47 @@ void parse_request(const YAML::Node& node, source_pos owner, diagnostics& diags,
   if (!yaml::expect_map(node, owner, diags, "request")) {
     return;
   }
-  yaml::for_each_entry(
-      node, diags, "request",
-      {"client.country", "client.ip", "tenant", "model", "path", "method", "data.class.detected",
-       "data.class.declared", "data.class"},
-      [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
-        if (auto* classes = data_class_list(key, out)) {
-          for (auto& v : yaml::value_list(value, kpos, diags, key)) {
-            classes->push_back(std::move(v.text));
-          }
-          return;
-        }
-        const auto text = yaml::scalar(value, kpos, diags, key);
-        if (!text) {
-          return;
-        }
-        if (key == "client.country") {
-          if (const std::string problem = request_country_problem(*text); !problem.empty()) {
-            diags.error(yaml::pos_of(value), "client.country " + problem);
-          }
-          out.client_country = *text;
-        } else if (key == "client.ip") {
-          out.client_ip = parse_ip(*text);
-          if (!out.client_ip) {
-            diags.error(yaml::pos_of(value), "client.ip '" + *text + "' is not an IP address");
-          }
-        } else if (key == "tenant") {
-          out.tenant = *text;
-        } else if (key == "model") {
-          out.model = *text;
-        } else if (key == "path") {
-          if (std::string problem = request_path_problem(*text); !problem.empty()) {
-            diags.error(yaml::pos_of(value), "path " + problem);
-          }
-          out.path = *text;
-        } else {
-          if (std::find(http_methods.begin(), http_methods.end(), *text) == http_methods.end()) {
-            diags.error(yaml::pos_of(value),
-                        fmt::format("method '{}' is not an HTTP method a policy matches (upper case: {})",
-                                    *text, fmt::join(http_methods, ", ")));
-          }
-          out.method = *text;
-        }
-      });
+  yaml::for_each_entry(node, diags, "request",
+                       {"client.country", "client.ip", "tenant", "model", "path", "method",
+                        "data.class.detected", "data.class.declared", "data.class"},
+                       [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
+                         if (auto* classes = data_class_list(key, out)) {
+                           for (auto& v : yaml::value_list(value, kpos, diags, key)) {
+                             classes->push_back(std::move(v.text));
+                           }
+                           return;
+                         }
+                         const auto text = yaml::scalar(value, kpos, diags, key);
+                         if (!text) {
+                           return;
+                         }
+                         if (key == "client.country") {
+                           if (const std::string problem = request_country_problem(*text); !problem.empty()) {
+                             diags.error(yaml::pos_of(value), "client.country " + problem);
+                           }
+                           out.client_country = *text;
+                         } else if (key == "client.ip") {
+                           out.client_ip = parse_ip(*text);
+                           if (!out.client_ip) {
+                             diags.error(yaml::pos_of(value),
+                                         "client.ip '" + *text + "' is not an IP address");
+                           }
+                         } else if (key == "tenant") {
+                           out.tenant = *text;
+                         } else if (key == "model") {
+                           out.model = *text;
+                         } else if (key == "path") {
+                           if (std::string problem = request_path_problem(*text); !problem.empty()) {
+                             diags.error(yaml::pos_of(value), "path " + problem);
+                           }
+                           out.path = *text;
+                         } else {
+                           if (std::string problem = request_method_problem(*text); !problem.empty()) {
+                             diags.error(yaml::pos_of(value), "method " + problem);
+                           }
+                           out.method = *text;
+                         }
+                       });
 }
 
 std::vector<std::string> names(const YAML::Node& node, source_pos owner, diagnostics& diags,

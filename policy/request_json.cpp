@@ -85,6 +85,14 @@ std::vector<std::string>* data_class_list(std::string_view key, request_values& 
   return nullptr;
 }
 
+std::string request_method_problem(std::string_view method) {
+  if (std::find(http_methods.begin(), http_methods.end(), method) != http_methods.end()) {
+    return {};
+  }
+  return fmt::format("'{}' is not an HTTP method a policy matches (upper case: {})", method,
+                     fmt::join(http_methods, ", "));
+}
+
 std::string request_path_problem(std::string_view path, bool glob) {
   const std::string quoted = "'" + std::string(path) + "'";
   if (path.empty() || (path.front() != '/' && !(glob && path.front() == '*'))) {
@@ -208,6 +216,10 @@ std::optional<request_values> parse_request_json(std::string_view json, std::str
       }
       out.path = *text;
     } else if (key == "method") {
+      if (std::string problem = request_method_problem(*text); !problem.empty()) {
+        error = "\"method\": " + problem;
+        return std::nullopt;
+      }
       out.method = *text;
     } else {
       error = "unknown request attribute \"" + key +

@@ -26,6 +26,9 @@ namespace sovgw::policy {
 // the canonical path, without the query, and refuses a target that is not canonical (docs/http.md)
 // before the policy sees it. With `glob`, `*` and `?` are pattern characters (a rule's path).
 [[nodiscard]] std::string request_path_problem(std::string_view path, bool glob = false);
+// Why `method` is not one a policy matches ("" when it is one of http_methods, upper case as on
+// the wire): a request with another would be evaluated, and silently denied.
+[[nodiscard]] std::string request_method_problem(std::string_view method);
 // What a request names that the gateway could never see with this policy: a data class the policy
 // does not define, or one detected that no detector finds (it can only be declared). One message
 // each; empty when the request is possible. `policy test`, `explain` and `diff` refuse such requests.

@@ -355,45 +355,45 @@ class PolicyTest(unittest.TestCase):
         # Probe rounds 18-20: each of these ran, and FAILED as if the policy were wrong.
         with tempfile.TemporaryDirectory() as d:
             t = Path(d) / "t.yaml"
-            t.write_text("tests:\n"
-                         "  - name: a\n    request: {client.country: DE, model: m, method: post}\n"
-                         "    expect: {effect: permit, cause: forbidden}\n"
-                         "  - name: b\n    request: {client.country: RU, model: m, method: POST}\n"
-                         "    expect: {effect: deny, clusters: [fr-par-1], rules: [x, x]}\n")
-            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
-            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
-            self.assertEqual(r.stderr.splitlines(), [
+
+            def errors(tests):
+                t.write_text("tests:\n" + tests)
+                r = run("policy", "test", POLICY, "t.yaml", cwd=d)
+                self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                return r.stderr.splitlines()
+
+            self.assertEqual(errors("  - name: a\n    request: {client.country: DE, model: m, method: post}\n"
+                                    "    expect: {effect: permit, cause: forbidden}\n"
+                                    "  - name: b\n    request: {client.country: RU, model: m, method: POST}\n"
+                                    "    expect: {effect: deny, clusters: [fr-par-1], rules: [x, x]}\n"), [
                 "t.yaml:3:53: error: method 'post' is not an HTTP method a policy matches (upper case: GET, POST, "
                 "PUT, PATCH, DELETE, HEAD, OPTIONS)",
                 "t.yaml:4:37: error: expect: a cause is a denial's, and this test expects a permit",
                 "t.yaml:7:38: error: expect: a denied request is routed to no cluster: clusters must be [] or left out",
                 "t.yaml:7:57: error: expect: 'x' is listed twice (the list is a set)",
             ])
-            t.write_text("tests:\n  - name: a\n    request: {client.country: DE, model: m}\n"
-                         "    expect: {effect: permit, clusters: [], rules: []}\n")
-            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
-            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
-            self.assertEqual(r.stderr.splitlines(), [
+            self.assertEqual(errors("  - name: a\n    request: {client.country: DE, model: m}\n"
+                                    "    expect: {effect: permit, clusters: [], rules: []}\n"), [
                 "t.yaml:4:40: error: expect: a permitted request is routed to at least one cluster (with none it is "
                 "denied, no_cluster)",
                 "t.yaml:4:51: error: expect: a permitted request matched at least the permit rule that allowed it",
             ])
             # What the policy or the clusters do not have.
-            t.write_text("tests:\n"
-                         "  - name: a\n    request: {client.country: RU, model: m}\n"
-                         "    expect: {effect: deny, rules: [forbid-sanctioned-origins, no-such-rule]}\n"
-                         "  - name: b\n    request: {client.country: DE, model: m}\n"
-                         "    expect: {effect: permit, clusters: [nowhere]}\n"
-                         "  - name: c\n    request: {client.country: DE, model: m, data.class.detected: [persnal]}\n"
-                         "    expect: {effect: permit}\n")
-            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
-            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
-            self.assertEqual(r.stderr.splitlines(), [
+            self.assertEqual(errors("  - name: a\n    request: {client.country: RU, model: m}\n"
+                                    "    expect: {effect: deny, rules: [forbid-sanctioned-origins, no-such-rule]}\n"
+                                    "  - name: b\n    request: {client.country: DE, model: m}\n"
+                                    "    expect: {effect: permit, clusters: [nowhere]}\n"
+                                    "  - name: c\n    request: {client.country: DE, model: m, data.class.detected: "
+                                    "[persnal]}\n    expect: {effect: permit}\n"), [
                 "t.yaml:2:5: error: test 'a' expects rule 'no-such-rule', which the policy does not have",
                 "t.yaml:5:5: error: test 'b' expects cluster 'nowhere', but no clusters are given (--clusters, or "
                 "clusters: in the test file)",
                 "t.yaml:8:5: error: test 'c': data class 'persnal' is not defined by the policy",
             ])
+        # explain and diff read a request's method the same way.
+        r = run("policy", "explain", POLICY, "--request", '{"client.country":"DE","model":"m","method":"post"}')
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn('--request: "method": \'post\' is not an HTTP method a policy matches', r.stderr)
 
     def test_yaml_tags_and_paths_that_never_match_are_named(self):
         with tempfile.TemporaryDirectory() as d:

@@ -1041,20 +1041,24 @@ class LimitsTest(LimitedGateway):
         self.wait_charged("burst", 0)  # the stream crossed the budget and completed
         self.assert_429(self.call("burst"), "insufficient_quota")
 
+    def assert_in_flight_refuses(self, tenant, path, body):
+        """While a slow stream of `tenant` with `body` runs, its next request is refused: in flight."""
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(request_bytes("POST", path, json.dumps(body).encode(),
+                                    {"Content-Type": "application/json",
+                                     "Authorization": f"Bearer {self.keys[tenant]}",
+                                     "x-standin-chunks": "40", "x-standin-delay-ms": "25"}))
+            reader = Reader(s)
+            self.assertEqual(reader.read_response(head_only=True).status, 200)
+            self.assert_429(self.call(tenant), "rate_limit_exceeded", "in flight")
+            reader.read_until(b"data: [DONE]")
+
     def test_a_request_in_flight_reserves_the_completion_it_may_generate(self):
         # max_tokens times n (as OpenAI counts it against a rate limit): a stream that may generate
         # 2 x 600 tokens holds them while it runs, so parallel requests cannot each pass on the
         # 1000-token budget and overshoot it many times over (one request's worth at most).
-        body = json.dumps({"model": "m", "messages": [], "stream": True, "max_tokens": 600, "n": 2}).encode()
-        with tls_connect(self.gateway.port, self.certs) as s:
-            s.sendall(request_bytes("POST", "/v1/chat/completions", body,
-                                    {"Content-Type": "application/json",
-                                     "Authorization": f"Bearer {self.keys['bounded']}",
-                                     "x-standin-chunks": "40", "x-standin-delay-ms": "25"}))
-            reader = Reader(s)
-            self.assertEqual(reader.read_response(head_only=True).status, 200)
-            self.assert_429(self.call("bounded"), "rate_limit_exceeded", "in flight")
-            reader.read_until(b"data: [DONE]")
+        self.assert_in_flight_refuses("bounded", "/v1/chat/completions",
+                                      {"model": "m", "messages": [], "stream": True, "max_tokens": 600, "n": 2})
         self.wait_charged("bounded", 1000 - 52)  # charged what it used (12 + 40); the reservation is released
         self.assertEqual(self.call("bounded").status, 200)
 
@@ -1062,16 +1066,8 @@ class LimitsTest(LimitedGateway):
         # vLLM and the legacy completions API complete each prompt of a batch: 4 prompts of up to 300
         # tokens may generate 1200, more than the 1000-token budget, so nothing else passes meanwhile
         # (reserving one completion's 300 let six such batches through on a 5000-token budget).
-        body = json.dumps({"model": "m", "prompt": ["a", "b", "c", "d"], "stream": True, "max_tokens": 300}).encode()
-        with tls_connect(self.gateway.port, self.certs) as s:
-            s.sendall(request_bytes("POST", "/v1/completions", body,
-                                    {"Content-Type": "application/json",
-                                     "Authorization": f"Bearer {self.keys['batch']}",
-                                     "x-standin-chunks": "40", "x-standin-delay-ms": "25"}))
-            reader = Reader(s)
-            self.assertEqual(reader.read_response(head_only=True).status, 200)
-            self.assert_429(self.call("batch"), "rate_limit_exceeded", "in flight")
-            reader.read_until(b"data: [DONE]")
+        self.assert_in_flight_refuses("batch", "/v1/completions",
+                                      {"model": "m", "prompt": ["a", "b", "c", "d"], "stream": True, "max_tokens": 300})
 
     def test_a_bound_the_endpoint_ignores_reserves_nothing_less(self):
         # max_output_tokens is the Responses API's: chat completions ignore it and generate unbounded.
