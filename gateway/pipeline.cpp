@@ -108,19 +108,17 @@ std::string pipeline::reload_policy(std::stop_token stop, const tenants::table* 
   return {};
 }
 
-std::string pipeline::check_live_policy(const tenants::table& with, std::stop_token stop) const {
+std::string pipeline::check_live_policy(const tenants::table& with) const {
   const std::shared_ptr<const binding> b = binding_.load();
   if (cfg_->policy_file.empty() || !b) {
     return {};
   }
+  // The live policy passed check_deployment with these clusters: only its tenant names depend on
+  // the tenants file.
   const std::vector<std::string> tenant_names = tenant_names_of(with);
   const policy::deployment where{&cluster_infos_, &tenant_names, cfg_->tenants_file};
-  const policy::policy_verdict verdict = policy::check_deployment(*b->policy, where, stop);
-  if (verdict.ok()) {
-    return {};
-  }
-  std::vector<policy::diagnostic> errors = verdict.all();
-  std::erase_if(errors, [](const policy::diagnostic& d) { return d.level != policy::severity::error; });
+  std::vector<policy::diagnostic> errors;
+  policy::check_tenant_names(b->policy->compiled(), where, errors);
   return policy::format_diagnostics(errors);
 }
 
@@ -324,6 +322,22 @@ void decide_spelling_variants(const policy::snapshot& policy, const policy::boun
   }
 }
 
+// What the detectors found, for a refusal: the detectors' names (never what they matched) and
+// whether it was in the target or a header field, so that a client can tell what to reword.
+std::string found_by_detectors(const request_context& ctx) {
+  if (ctx.class_detectors == 0) {
+    return {};
+  }
+  std::string out = fmt::format(" (the gateway's detectors found: {}",
+                                fmt::join(policy::detector_names(ctx.class_detectors), ", "));
+  if (ctx.class_detectors_in_head != 0) {
+    out += fmt::format("; in the target or a header field: {}",
+                       fmt::join(policy::detector_names(ctx.class_detectors_in_head), ", "));
+  }
+  out += ')';
+  return out;
+}
+
 }  // namespace
 
 stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b) const {
@@ -356,6 +370,8 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
   }
   ctx.declared_class_count = declared;
   ctx.detected_classes.assign(detected.begin(), detected.end());
+  ctx.class_detectors = (ctx.scan.found | in_head) & b.detectors;
+  ctx.class_detectors_in_head = in_head & b.detectors;
   const std::vector<std::string_view> classes(
       ctx.data_classes.begin(), ctx.data_classes.begin() + static_cast<std::ptrdiff_t>(declared));
   const std::optional<policy::ip_address> ip = policy_client_ip(ctx);
@@ -447,18 +463,19 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
       rules += rules.empty() ? std::string(compiled.rules[rule].id) : ", " + compiled.rules[rule].id;
     }
   }
+  const std::string found = found_by_detectors(ctx);
   if (d.cause == policy::deny_cause::no_permit && d.nearest_permit != policy::no_rule) {
     return stage_result::respond(
         outcome::policy_denied,
         fmt::format("denied by the residency policy (no_permit): {}; the nearest permit, {}, does not "
-                    "admit this request's {}",
-                    d.reason, compiled.rules[d.nearest_permit].id,
-                    policy::attribute_name(d.failed_attribute)));
+                    "admit this request's {}{}",
+                    d.reason, compiled.rules[d.nearest_permit].id, policy::attribute_name(d.failed_attribute),
+                    found));
   }
   return stage_result::respond(
       outcome::policy_denied,
-      fmt::format("denied by the residency policy ({}{}{}): {}", policy::deny_cause_name(d.cause),
-                  rules.empty() ? "" : "; rules: ", rules, d.reason));
+      fmt::format("denied by the residency policy ({}{}{}): {}{}", policy::deny_cause_name(d.cause),
+                  rules.empty() ? "" : "; rules: ", rules, d.reason, found));
 }
 
 stage_result pipeline::decide(request_context& ctx) const {

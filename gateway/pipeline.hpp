@@ -83,8 +83,8 @@ class pipeline {
   // many keys changed. Never grants anything.
   std::size_t apply_revocations(std::span<const tenants::api_key> next);
   // The live policy's checks against `with` instead of the live tenants: its errors, empty when it
-  // holds (or without a policy).
-  [[nodiscard]] std::string check_live_policy(const tenants::table& with, std::stop_token stop = {}) const;
+  // holds (or without a policy). Fast: of check_deployment, only the tenant names depend on them.
+  [[nodiscard]] std::string check_live_policy(const tenants::table& with) const;
   // The live tenants table, null without a tenants file.
   [[nodiscard]] std::shared_ptr<const tenants::table> tenants() const { return tenants_.load(); }
 

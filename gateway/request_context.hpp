@@ -55,7 +55,12 @@ struct request_context {
   std::size_t declared_class_count = 0;       // how many of data_classes the client declared
   std::vector<std::string> detected_classes;  // every class the detectors found (declared or not)
   classify::scan_result scan;                 // what the policy's detectors found in the body, and where
-  std::optional<bool> include_usage;          // the client's stream_options.include_usage, when given
+  // The detectors that put the request in a class of the policy: found in the body, and (a subset)
+  // in the target or a header field. A refusal and the access line name them (never the values),
+  // so that a user can tell what to reword.
+  std::uint32_t class_detectors = 0;
+  std::uint32_t class_detectors_in_head = 0;
+  std::optional<bool> include_usage;  // the client's stream_options.include_usage, when given
   // The completion's bound the client gave (max_tokens and the like, times n or best_of): what an
   // answer may cost beyond its prompt, reserved against token limits while it is in flight.
   std::uint64_t completion_bound = 0;

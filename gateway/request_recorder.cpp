@@ -8,6 +8,7 @@
 
 #include "gateway/log.hpp"
 #include "policy/geo_distance.hpp"
+#include "policy/policy_source.hpp"
 
 namespace sovgw::gateway {
 
@@ -206,6 +207,9 @@ void request_recorder::access_line(const request_context& ctx, double seconds) c
   }
   if (!ctx.data_classes.empty()) {
     line.str("data_classes", fmt::format("{}", fmt::join(ctx.data_classes, ",")));
+  }
+  if (ctx.class_detectors != 0) {
+    line.str("detectors", fmt::format("{}", fmt::join(policy::detector_names(ctx.class_detectors), ",")));
   }
   if (ctx.endpoint_rtt_us != 0) {
     line.num("upstream_rtt_us", static_cast<std::int64_t>(ctx.endpoint_rtt_us));

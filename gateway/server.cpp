@@ -296,52 +296,57 @@ void server::reload_admin_token() {
 
 // The tenants file and the policy go live as a pair that passes the checks `config check` and
 // `serve` make: a new tenants file that the policy (new or current) names tenants it lacks is
-// refused, and the current tenants stay, as a policy that fails its checks is.
+// refused, and the current tenants stay, as a policy that fails its checks is. What a new tenants
+// file takes away (a revoked, shortened or removed key) is in force at once, before any check: a
+// leaked key must not stay usable while a policy is proved (seconds) or because another line of
+// the file is wrong. A file that fits the policy in force goes live at once too (new keys work
+// within milliseconds); the policy is then reloaded against it.
 void server::reload_tenants_and_policy(std::stop_token stop) {
   if (state_.cfg->tenants_file.empty()) {
-    report_policy(stop, state_.stages->reload_policy(stop));
+    report_policy(stop, reload_policy(stop));
     return;
   }
   std::string errors;
   std::optional<std::vector<tenants::api_key>> readable_keys;
   std::shared_ptr<const tenants::table> table = state_.stages->load_tenants(errors, &readable_keys);
+  // A file whose keys cannot be read at all (not YAML, no `keys:` list) revokes nothing: the log
+  // says so.
+  const std::optional<std::span<const tenants::api_key>> next_keys =
+      table           ? std::optional(std::span(table->keys()))
+      : readable_keys ? std::optional(std::span<const tenants::api_key>(*readable_keys))
+                      : std::nullopt;
+  const std::size_t revoked = next_keys ? state_.stages->apply_revocations(*next_keys) : 0;
   if (table) {
-    const auto go_live = [&](const std::string& policy_errors) {
+    const auto go_live = [&] {
       state_.stages->use_tenants(table);
       log_line("info", "tenants reloaded")
           .str("file", state_.cfg->tenants_file)
           .num("tenants", static_cast<std::int64_t>(table->tenants().size()))
           .num("keys", static_cast<std::int64_t>(table->keys().size()))
           .emit();
-      report_policy(stop, policy_errors);
     };
-    // The new policy against the new tenants: both go live together.
-    std::string with_new = state_.stages->reload_policy(stop, table.get());
+    // The policy in force holds with the new tenants: they go live now, and the policy file is
+    // reloaded against them.
+    const std::string live = state_.stages->check_live_policy(*table);
+    if (live.empty()) {
+      go_live();
+      report_policy(stop, reload_policy(stop));
+      return;
+    }
+    // It names a tenant the new file lacks: the new policy may fit, and both go live together.
+    std::string with_new = reload_policy(stop, table.get());
     if (stop.stop_requested()) {
       report_policy(stop, with_new);  // abandoned: neither goes live
       return;
     }
     if (with_new.empty()) {
-      go_live({});
-      return;
-    }
-    // The new policy fails: the new tenants go live if the policy in force holds with them.
-    std::string live = state_.stages->check_live_policy(*table, stop);
-    if (live.empty() && !stop.stop_requested()) {
-      go_live(with_new);
+      go_live();
+      report_policy(stop, with_new);
       return;
     }
     errors = fmt::format(
         "the policy in force does not hold with the new tenants file, which stays unloaded:\n{}", live);
   }
-  // What the refused file revokes or removes is applied all the same: a leaked key must not stay
-  // usable because another line of the file is wrong or does not fit the policy. A file whose
-  // keys cannot be read at all (not YAML, no `keys:` list) revokes nothing: the log says so.
-  const std::optional<std::span<const tenants::api_key>> next_keys =
-      table           ? std::optional(std::span(table->keys()))
-      : readable_keys ? std::optional(std::span<const tenants::api_key>(*readable_keys))
-                      : std::nullopt;
-  const std::size_t revoked = next_keys ? state_.stages->apply_revocations(*next_keys) : 0;
   state_.stats->tenants_reload_failures.fetch_add(1, std::memory_order_relaxed);
   log_line("error", "tenants reload failed; keeping the current tenants")
       .str("file", state_.cfg->tenants_file)
@@ -350,7 +355,16 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
            next_keys ? "yes" : "no: the file's keys could not be read, no revocation in it is in force")
       .str("errors", errors)
       .emit();
-  report_policy(stop, state_.stages->reload_policy(stop));  // against the tenants that stay
+  report_policy(stop, reload_policy(stop));  // against the tenants that stay
+}
+
+std::string server::reload_policy(std::stop_token stop, const tenants::table* with) {
+  if (!state_.cfg->policy_file.empty()) {
+    log_line("info", "policy reload started: compiling it and proving its invariants")
+        .str("file", state_.cfg->policy_file)
+        .emit();
+  }
+  return state_.stages->reload_policy(std::move(stop), with);
 }
 
 // Says how a policy reload ended (`errors`: its result, empty when the policy went live).

@@ -37,6 +37,9 @@ class server {
  private:
   void begin_drain();
   void reload_certificates();
+  // Reloads the policy file (pipeline::reload_policy), saying in the log that it has begun: its
+  // compilation and proofs take seconds for a large policy. Returns its errors.
+  [[nodiscard]] std::string reload_policy(std::stop_token stop, const tenants::table* with = nullptr);
   // Says how a policy reload ended (`errors` its result).
   void report_policy(std::stop_token stop, const std::string& errors);
   void log_policy_warnings();

@@ -9,11 +9,8 @@
 #include "policy/request_json.hpp"
 
 namespace sovgw::policy {
-namespace {
 
-// Every tenant a rule or an invariant names must be one the tenants file declares: a misspelled
-// name makes a rule that never matches (a pin that pins nobody, a forbid that forbids nothing).
-void check_tenants(const compiled_policy& p, const deployment& where, std::vector<diagnostic>& out) {
+void check_tenant_names(const compiled_policy& p, const deployment& where, std::vector<diagnostic>& out) {
   const auto slot = static_cast<std::size_t>(attribute::tenant);
   const auto check = [&](const resolved_condition& cond, std::string_view what, const std::string& id) {
     for (std::size_t i = 0; i < cond.written.size(); ++i) {
@@ -34,8 +31,6 @@ void check_tenants(const compiled_policy& p, const deployment& where, std::vecto
     check(inv.when[slot], "invariant", inv.id);
   }
 }
-
-}  // namespace
 
 bool policy_verdict::ok() const noexcept {
   return std::none_of(diagnostics.begin(), diagnostics.end(),
@@ -73,7 +68,7 @@ policy_verdict check_deployment(const snapshot& policy, const deployment& where,
     verdict.diagnostics = lint_clusters(policy, clusters);
   }
   if (where.tenants != nullptr) {
-    check_tenants(policy.compiled(), where, verdict.diagnostics);
+    check_tenant_names(policy.compiled(), where, verdict.diagnostics);
   }
   verdict.invariants = check_invariants(policy, clusters, 20'000'000, std::move(stop));
   return verdict;

@@ -41,6 +41,12 @@ struct policy_verdict {
   [[nodiscard]] std::vector<diagnostic> all() const;
 };
 
+// Every tenant a rule or an invariant names must be one the tenants file declares (`where.tenants`,
+// not null): a misspelled name makes a rule that never matches (a pin that pins nobody, a forbid
+// that forbids nothing). The only part of check_deployment that depends on the tenants: a policy
+// already checked is checked against a new tenants file with this alone, in microseconds.
+void check_tenant_names(const compiled_policy& p, const deployment& where, std::vector<diagnostic>& out);
+
 // `stop`: see check_invariants (a gateway that is stopping abandons a reload's proof).
 [[nodiscard]] policy_verdict check_deployment(const snapshot& policy, const deployment& where,
                                               std::stop_token stop = {});

@@ -74,7 +74,7 @@ class BodyClassificationTest(unittest.TestCase):
                 self.assertEqual(resp.status, 200, resp.body)
                 log = self.log_of(resp)
                 self.assertEqual(log["cluster"], "paris")
-                self.assertEqual(log["data_classes"], "personal")
+                self.assertEqual((log["data_classes"], log["detectors"]), ("personal", "email"))
                 self.assertIn("personal-data-eu-only", log["rules"])
 
     def test_an_email_in_characters_a_model_reads_as_ascii_is_personal_data(self):

@@ -161,6 +161,9 @@ class DemoTest(unittest.TestCase):
         status, body = answers["4"]
         self.assertEqual(status, 403, body)
         self.assertIn("forbid-adequacy-personal-data", json.loads(body)["error"]["message"])
+        # ... and says what was found (the detector, never the value), so the client can tell what
+        # to reword (probe round 22: it said only the class, which eight detectors feed).
+        self.assertIn("(the gateway's detectors found: email)", json.loads(body)["error"]["message"])
         # 5. A stream, event by event, to its end.
         status, body = answers["5"]
         self.assertEqual(status, 200, body)
