@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "common/regular_file.hpp"
+#include "crypto/hex.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/sha256.hpp"
 #include "gateway/admin_server.hpp"
@@ -135,6 +136,15 @@ server::server(std::shared_ptr<const config> cfg) {
     names.push_back(c.name);
   }
   state_.stats = std::make_unique<metrics>(std::move(names));
+  if (!cfg->policy_file.empty()) {
+    // Seconds for a large policy, before the gateway listens: say what it is doing, and which
+    // version (the file's SHA-256, as the policy's version is; errors are the pipeline's to report).
+    auto text = read_regular_file(cfg->policy_file, max_policy_bytes, "policy file");
+    log_line("info", "loading the policy: compiling it and proving its invariants")
+        .str("file", cfg->policy_file)
+        .str("version", text.is_ok() ? crypto::to_hex(crypto::sha256(*text)) : std::string())
+        .emit();
+  }
   state_.stages = std::make_unique<pipeline>(cfg);  // the policy checked: throws with its errors
   if (!cfg->warnings.empty()) {
     log_line("warn", "the configuration has warnings")

@@ -108,8 +108,9 @@ standin() { # name port
   pids+=($!)
 }
 
+# The gateway proves the policy's invariants before it listens: a few seconds on a small machine.
 wait_ready() {
-  for _ in $(seq 100); do
+  for _ in $(seq 600); do
     if curl -fsS -o /dev/null http://127.0.0.1:9901/readyz 2> /dev/null; then
       return 0
     fi
@@ -119,7 +120,8 @@ wait_ready() {
     fi
     sleep 0.1
   done
-  echo "demo: the gateway is not ready after 10 s: curl http://127.0.0.1:9901/readyz says why" >&2
+  echo "demo: the gateway is not ready after 60 s: its log is above, and once its admin listener is up" \
+    "curl http://127.0.0.1:9901/readyz says why" >&2
   exit 1
 }
 
