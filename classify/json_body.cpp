@@ -62,8 +62,11 @@ enum class field : std::uint8_t {
   max_completion_tokens,
   max_output_tokens,
   max_new_tokens,
+  n_predict,    // llama.cpp's
+  num_predict,  // Ollama's, in `options`
   choices,
-  sampling  // SGLang's sampling_params, TGI's parameters
+  sampling,  // SGLang's sampling_params, TGI's parameters
+  options    // Ollama's
 };
 
 // SAX handler of inspect(): see json_body.hpp for what it checks. Strings (keys and values) are
@@ -96,8 +99,9 @@ class inspect_handler : public detail::no_size_limits {
     if (depth_ == 1 && pending_ == field::stream_options) {
       in_options_ = true;
       option_keys_.clear();
-    } else if (depth_ == 1 && pending_ == field::sampling) {
+    } else if (depth_ == 1 && (pending_ == field::sampling || pending_ == field::options)) {
       in_sampling_ = true;
+      in_ollama_options_ = pending_ == field::options;
       option_keys_.clear();
     } else if (depth_ > 0 && !value_may_be("an object", ec)) {
       return false;
@@ -126,6 +130,7 @@ class inspect_handler : public detail::no_size_limits {
     --depth_;
     in_options_ = in_options_ && depth_ > 1;
     in_sampling_ = in_sampling_ && depth_ > 1;
+    in_ollama_options_ = in_ollama_options_ && depth_ > 1;
     pending_ = field::none;
     return true;
   }
@@ -282,15 +287,15 @@ class inspect_handler : public detail::no_size_limits {
   // of choices generated (n, best_of), kept at their largest when several are given. A server
   // reads 1e6 as an integer too; a count it would refuse (negative) bounds nothing here.
   bool count(double v) {
-    if (pending_ == field::max_tokens || pending_ == field::max_completion_tokens ||
-        pending_ == field::max_output_tokens || pending_ == field::max_new_tokens ||
-        pending_ == field::choices) {
+    if (pending_ >= field::max_tokens && pending_ <= field::choices) {
       const double cap = pending_ == field::choices ? 1e6 : 1e12;  // the product fits 64 bits
       const std::uint64_t n = v >= 1 ? static_cast<std::uint64_t>(std::min(v, cap)) : 0;
       std::uint64_t& slot = pending_ == field::max_tokens              ? out_.fields.max_tokens
                             : pending_ == field::max_completion_tokens ? out_.fields.max_completion_tokens
                             : pending_ == field::max_output_tokens     ? out_.fields.max_output_tokens
                             : pending_ == field::max_new_tokens        ? out_.fields.max_new_tokens
+                            : pending_ == field::n_predict             ? out_.fields.n_predict
+                            : pending_ == field::num_predict           ? out_.fields.num_predict
                                                                        : out_.fields.choices;
       slot = std::max(slot, n);
       pending_ = field::none;
@@ -727,10 +732,10 @@ class inspect_handler : public detail::no_size_limits {
     }
     // Indexed by `field`, in its order (the sampling settings may be anything else: they are read
     // only as an object).
-    static constexpr std::array<std::string_view, 11> expected = {
-        "",         "a string", "a boolean", "an object", "a boolean", "a number",
-        "a number", "a number", "a number",  "a number",  ""};
-    static constexpr std::array<std::string_view, 11> names = {"",
+    static constexpr std::array<std::string_view, 13> expected = {
+        "",         "a string", "a boolean", "an object", "a boolean", "a number", "a number",
+        "a number", "a number", "a number",  "a number",  "a number",  ""};
+    static constexpr std::array<std::string_view, 13> names = {"",
                                                                "model",
                                                                "stream",
                                                                "stream_options",
@@ -739,10 +744,12 @@ class inspect_handler : public detail::no_size_limits {
                                                                "max_completion_tokens",
                                                                "max_output_tokens",
                                                                "max_new_tokens",
+                                                               "n_predict",
+                                                               "options.num_predict",
                                                                "n (best_of)",
                                                                ""};
     static_assert(names.size() == static_cast<std::size_t>(field::sampling) + 1);
-    if (pending_ == field::sampling) {
+    if (pending_ == field::sampling || pending_ == field::options) {
       pending_ = field::none;
       return true;
     }
@@ -895,23 +902,29 @@ class inspect_handler : public detail::no_size_limits {
         {"max_completion_tokens", field::max_completion_tokens},
         {"max_output_tokens", field::max_output_tokens},
         {"max_new_tokens", field::max_new_tokens},
+        {"n_predict", field::n_predict},
         {"n", field::choices},
         {"best_of", field::choices},
         {"sampling_params", field::sampling},
-        {"parameters", field::sampling}};
+        {"parameters", field::sampling},
+        {"options", field::options}};
     static constexpr std::pair<std::string_view, field> option_fields[] = {
         {"include_usage", field::include_usage}};
     // The completion's bounds as SGLang's /generate (sampling_params) and TGI's (parameters) read
-    // them: the same count of choices, max_new_tokens for max_tokens.
+    // them: the same count of choices, max_new_tokens for max_tokens; and Ollama's options, whose
+    // num_predict counts where Ollama reads it (gateway/usage_meter.cpp, completion_bound).
     static constexpr std::pair<std::string_view, field> sampling_fields[] = {
         {"max_new_tokens", field::max_new_tokens},
         {"max_tokens", field::max_new_tokens},
         {"n", field::choices},
         {"best_of", field::choices}};
+    static constexpr std::pair<std::string_view, field> ollama_fields[] = {
+        {"num_predict", field::num_predict}};
     using known_fields = std::span<const std::pair<std::string_view, field>>;
-    for (const auto& [known, f] : top            ? known_fields(top_fields)
-                                  : in_sampling_ ? known_fields(sampling_fields)
-                                                 : known_fields(option_fields)) {
+    for (const auto& [known, f] : top                  ? known_fields(top_fields)
+                                  : in_ollama_options_ ? known_fields(ollama_fields)
+                                  : in_sampling_       ? known_fields(sampling_fields)
+                                                       : known_fields(option_fields)) {
       if (name == known) {
         pending_ = f;
       } else if (folded == known) {
@@ -968,7 +981,8 @@ class inspect_handler : public detail::no_size_limits {
   std::size_t depth_ = 0;
   field pending_ = field::none;
   bool in_options_ = false;
-  bool in_sampling_ = false;  // in the top-level sampling_params or parameters
+  bool in_sampling_ = false;        // in the top-level sampling_params, parameters or options
+  bool in_ollama_options_ = false;  // in the top-level options
   bool in_string_ = false;
   bool collecting_ = false;          // the current string goes into text_
   std::size_t start_ = 0;            // where the current string starts in text_

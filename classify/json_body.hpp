@@ -102,6 +102,8 @@ struct body_fields {
   std::uint64_t max_completion_tokens = 0;
   std::uint64_t max_output_tokens = 0;
   std::uint64_t max_new_tokens = 0;  // TGI's and SGLang's (top level, parameters, sampling_params)
+  std::uint64_t n_predict = 0;       // llama.cpp's, which it reads before max_tokens on every endpoint
+  std::uint64_t num_predict = 0;     // Ollama's (options.num_predict)
   std::uint64_t choices = 0;         // also n and best_of in parameters or sampling_params
   // The prompts of a batch (capped at 10^6): the elements of a top-level `prompt`, `text` or
   // `input_ids` array that are strings, arrays (token ids) or objects (llama.cpp's multimodal

@@ -57,21 +57,37 @@ stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool lo
 namespace {
 
 // Whether a body is text a server may parse as JSON whatever its label says: its first
-// character (after a byte order mark and white space) opens an object or an array, in UTF-8 or
-// UTF-16.
+// character (after a byte order mark and white space) opens an object or an array, in UTF-8,
+// UTF-16 or UTF-32.
+// Whether, read as code units of `width` bytes (1, 2 or 4; `big_endian` for the byte order), the
+// body's first character after white space opens an object or an array.
+bool opens_json(std::string_view body, std::size_t width, bool big_endian) {
+  for (std::size_t at = 0; at + width <= body.size(); at += width) {
+    const std::size_t ascii = big_endian ? at + width - 1 : at;
+    for (std::size_t i = at; i < at + width; ++i) {
+      if (i != ascii && body[i] != '\0') {
+        return false;
+      }
+    }
+    const char c = body[ascii];
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+      return c == '{' || c == '[';
+    }
+  }
+  return false;
+}
+
 bool looks_like_json(std::string_view body) {
   if (body.starts_with("\xef\xbb\xbf")) {
     body.remove_prefix(3);
-  } else if (body.starts_with("\xff\xfe") || body.starts_with("\xfe\xff")) {
-    return true;  // UTF-16 text of any kind: nothing the detectors can read
+  } else if (body.starts_with("\xff\xfe") || body.starts_with("\xfe\xff") ||
+             body.starts_with(std::string_view("\0\0\xfe\xff", 4))) {
+    return true;  // UTF-16 or UTF-32 text of any kind: nothing the detectors can read
   }
-  const std::size_t first = body.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) {
-    return false;
-  }
-  const bool utf16 =
-      first + 1 < body.size() && body[first] == '\0' && (body[first + 1] == '{' || body[first + 1] == '[');
-  return body[first] == '{' || body[first] == '[' || utf16;
+  // UTF-8, and UTF-16 and UTF-32 in either byte order without a mark, white space first or not
+  // (Python's json.loads reads them all, by where the first bytes are NUL).
+  return opens_json(body, 1, false) || opens_json(body, 2, false) || opens_json(body, 2, true) ||
+         opens_json(body, 4, false) || opens_json(body, 4, true);
 }
 
 }  // namespace
@@ -310,14 +326,21 @@ bool runs_a_model(const http::message_head& head) {
 // Gemini's, Vertex's and KServe's .../models/{model}:{method} (the last ':', also as %3A, which a
 // server decodes), and .../models/{model}/... (Hugging Face's router, Triton's /v2/models/{model}/infer,
 // Replicate's /v1/models/{owner}/{name}/predictions, read as its first segment: a model no
-// cluster serves, refused). Empty when the target names none. A cluster serving such a path runs
-// that model, whatever the body says.
+// cluster serves, refused), TorchServe's /predictions/{model}/... Empty when the target names none. A cluster
+// serving such a path runs that model, whatever the body says.
 std::string_view model_in_path(const http::message_head& head) {
   const std::string_view path = http::target_path(head);
   std::string_view model;
   any_segment(path, [&](const path_step& s) {
     if (ascii_iequals(s.previous, "deployments") || ascii_iequals(s.previous, "engines") ||
         ascii_iequals(s.previous, "model")) {
+      model = s.segment;
+      return true;
+    }
+    // TorchServe's /predictions/{model}[/{version}[/v1/...]] and /explanations/{model} (the path
+    // picks the worker); not Replicate's /v1/predictions/{id}, a prediction's id.
+    if ((ascii_iequals(s.previous, "predictions") || ascii_iequals(s.previous, "explanations")) &&
+        !ascii_iequals(s.before, "v1")) {
       model = s.segment;
       return true;
     }
@@ -375,11 +398,13 @@ bool names_one_of(std::string_view name, const std::string_view (&names)[N]) {
 }
 
 // The first parameter of `params` (a query, or a form-urlencoded body: '&' or ';' between
-// parameters) named one of `names` (names_one_of), or empty.
+// parameters) named one of `names` (names_one_of), or empty. A '?' separates too: JavaScript's
+// URLSearchParams drops the one that starts a query (`??model=` names `model`) and Hono's query
+// reader finds `?model=` anywhere in the target (`?x=1?model=`).
 template <std::size_t N>
 std::string named_parameter(std::string_view params, const std::string_view (&names)[N]) {
   for (std::size_t at = 0; at <= params.size();) {
-    const std::size_t end = std::min(params.find_first_of("&;", at), params.size());
+    const std::size_t end = std::min(params.find_first_of("&;?", at), params.size());
     const std::string_view param = params.substr(at, end - at);
     if (names_one_of(param.substr(0, param.find('=')), names)) {
       return std::string(param);

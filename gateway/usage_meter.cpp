@@ -399,8 +399,15 @@ std::uint64_t completion_bound(const http::message_head& head, const classify::b
     bound = std::max(f.max_tokens, f.max_completion_tokens);
   } else if (http::path_ends_with(head, "/completions") || http::path_ends_with(head, "/messages")) {
     bound = f.max_tokens;
+  } else if (http::path_ends_with(head, "/api/generate") || http::path_ends_with(head, "/api/chat")) {
+    bound = f.num_predict;  // Ollama's
   } else if (http::path_ends_with(head, "/generate") || http::path_ends_with(head, "/generate_stream")) {
     bound = f.max_new_tokens;  // SGLang's and TGI's, at the top or in their sampling settings
+  } else if (http::path_ends_with(head, "/completion") || http::path_ends_with(head, "/infill")) {
+    bound = std::max(f.n_predict, f.max_tokens);  // llama.cpp's own
+  }
+  if (bound != 0) {
+    bound = std::max(bound, f.n_predict);  // llama.cpp's n_predict wins over its max_tokens
   }
   const std::uint64_t n = completions(head, f);
   return bound == 0 ? 0 : bound > max_completion_bound / n ? max_completion_bound : bound * n;

@@ -107,10 +107,12 @@ inline constexpr std::uint64_t max_completion_bound = 1'000'000'000'000'000;
 // when the client gave none it honours (the limiter then estimates from like completions):
 // max_output_tokens on /responses; the larger of max_tokens and max_completion_tokens on chat
 // completions; max_tokens on completions and Anthropic's messages; max_new_tokens on SGLang's and
-// TGI's /generate and /generate_stream (also in sampling_params or parameters); none elsewhere (Ollama's
-// /api/chat reads options.num_predict, not max_tokens). A field the endpoint ignores bounds
-// nothing: `max_output_tokens: 1` on chat completions would otherwise reserve one token for a
-// completion the cluster does not limit.
+// TGI's /generate and /generate_stream (also in sampling_params or parameters); options.num_predict
+// on Ollama's /api/generate and /api/chat; n_predict or max_tokens on llama.cpp's /completion and
+// /infill; none elsewhere. llama.cpp reads n_predict before max_tokens on every endpoint: a larger
+// n_predict raises any of these bounds. A field the endpoint ignores bounds nothing:
+// `max_output_tokens: 1` on chat completions would otherwise reserve one token for a completion
+// the cluster does not limit.
 [[nodiscard]] std::uint64_t completion_bound(const http::message_head& head, const classify::body_fields& f);
 
 }  // namespace sovgw::gateway

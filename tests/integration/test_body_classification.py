@@ -350,7 +350,10 @@ class BodyClassificationTest(unittest.TestCase):
         self.assertEqual(self.log_of(control)["cluster"], "de-fra-hyperscaler")
         # Looks like JSON but is not strict JSON: a lenient server would read it, so it is refused.
         for body in (b'{"model":"m","content":"mail alice\\u0040example.com","user":"a","user":"b"}',
-                     b'{"content":"alice\\u0040example.com",}', b'  [NaN]', b'\xef\xbb\xbf{"a":1}'):
+                     b'{"content":"alice\\u0040example.com",}', b'  [NaN]', b'\xef\xbb\xbf{"a":1}',
+                     # UTF-16 and UTF-32 without a mark, white space first (Python's json.loads reads
+                     # them by where the NULs are; probe round 22: these were read as opaque bytes)
+                     *['\n {"model":"m"}'.encode(e) for e in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")]):
             with self.subTest(body):
                 self.assert_refused(self.send(body, headers=plain, path="/search"), 400,
                                     "invalid_json", "looks like JSON")

@@ -303,7 +303,11 @@ class PolicyEnforcementTest(unittest.TestCase):
                      "/v1beta/models/llama-3%3AgenerateContent", "/model/llama-3/invoke",
                      # Hugging Face's router, Triton, KServe: .../models/{model}/...
                      "/models/llama-3/v1/chat/completions", "/v2/models/llama-3/infer",
-                     "/v2/models/llama-3/versions/1/generate", "/v1/models/llama-3:predict"):
+                     "/v2/models/llama-3/versions/1/generate", "/v1/models/llama-3:predict",
+                     # TorchServe's (probe round 22: the path picks the worker; the body's model
+                     # was all the policy saw)
+                     "/predictions/llama-3", "/predictions/llama-3/1.0",
+                     "/predictions/llama-3/1.0/v1/chat/completions", "/explanations/llama-3"):
             with self.subTest(path=path):
                 resp = self.post(path, {"messages": [{"role": "user", "content": "hi"}]})
                 self.assertEqual(resp.status, 403, resp.body)
@@ -323,7 +327,9 @@ class PolicyEnforcementTest(unittest.TestCase):
         # In the query (LiteLLM's handlers take ?model= over the body's), in any spelling a query
         # parser decodes; or as a list a router runs as a batch: refused, audited.
         for query in ("model=llama-3", "MODEL=llama-3", "%6Dodel=llama-3", "x=1;model=llama-3", "model[]=llama-3",
-                      "deployment_id=llama-3", "engine=llama-3", "model+=llama-3"):
+                      "deployment_id=llama-3", "engine=llama-3", "model+=llama-3",
+                      # as JavaScript's URLSearchParams and Hono's query reader find it (probe round 22)
+                      "?model=llama-3", "x=1?model=llama-3"):
             with self.subTest(query=query):
                 resp = self.post("/v1/chat/completions?" + query, {"model": "mistral-small", "messages": []})
                 self.assertEqual(resp.status, 400, resp.body)

@@ -1256,6 +1256,14 @@ TEST_CASE("the completion's bounds: max_tokens and its aliases apart, n and best
   got = inspect(R"({"inputs":"hi","parameters":{"best_of":3,"max_new_tokens":20}})");
   REQUIRE(got.ok());
   CHECK((got.fields.choices == 3 && got.fields.max_new_tokens == 20));
+  // llama.cpp's n_predict (top level) and Ollama's options.num_predict, where each is read.
+  got = inspect(R"({"prompt":"hi","n_predict":2000,"options":{"num_predict":300}})");
+  CHECK((got.fields.n_predict == 2000 && got.fields.num_predict == 300 && got.fields.max_new_tokens == 0));
+  got = inspect(
+      R"({"prompt":"hi","parameters":{"num_predict":300},"options":{"max_new_tokens":5},"n_predict":-1})");
+  CHECK((got.fields.num_predict == 0 && got.fields.max_new_tokens == 0 && got.fields.n_predict == 0));
+  got = inspect(R"({"prompt":"hi","options":"x","n_predict":"many"})");
+  CHECK(got.error == sovgw::classify::body_error::wrong_type);
   CHECK(inspect(R"({"inputs":"hi","parameters":{"adapter_id":"x"}})").error ==
         body_error::other_models);  // still
   CHECK(inspect(R"({"text":"hi","sampling_params":{"n":2,"N":3}})").error == body_error::case_variant_key);

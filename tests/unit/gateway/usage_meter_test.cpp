@@ -292,4 +292,22 @@ TEST_CASE("the completion's bound is the one the endpoint honours; one it ignore
   CHECK(bound("/generate", g) == 6000);
   CHECK(bound("/generate_stream", g) == 6000);
   CHECK(bound("/v1/chat/completions", g) == 0);
+  // Probe round 22: llama.cpp's n_predict and Ollama's options.num_predict were no bound, so six
+  // requests asking 2,000 tokens each were all admitted on a budget with room for three.
+  sovgw::classify::body_fields llama;
+  llama.n_predict = 2000;
+  CHECK(bound("/completion", llama) == 2000);  // llama.cpp's own endpoint
+  CHECK(bound("/infill", llama) == 2000);
+  CHECK(bound("/v1/chat/completions", llama) == 0);  // vLLM ignores it: no bound the cluster honours
+  llama.max_tokens = 10;  // llama.cpp reads n_predict first, on every endpoint: the larger counts
+  CHECK(bound("/v1/chat/completions", llama) == 2000);
+  CHECK(bound("/v1/completions", llama) == 2000);
+  CHECK(bound("/completion", llama) == 2000);
+  sovgw::classify::body_fields ollama;
+  ollama.num_predict = 2000;
+  CHECK(bound("/api/generate", ollama) == 2000);
+  CHECK(bound("/api/chat", ollama) == 2000);
+  CHECK(bound("/generate", ollama) == 0);  // SGLang and TGI read no options
+  ollama.max_new_tokens = 10;              // Ollama reads no max_new_tokens
+  CHECK(bound("/api/generate", ollama) == 2000);
 }
