@@ -13,6 +13,7 @@
 #include "crypto/jwk.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/signature_profile.hpp"
+#include "crypto/signed_note.hpp"
 
 namespace sovgw::cli {
 namespace {
@@ -129,8 +130,16 @@ int cmd_verify(const options& o) {
   const saved_head head = parse_head(head_path, crypto::read_small_file(head_path, "response head"));
 
   const std::string key_path = o.need("key");
-  const crypto::public_key_set_result keys =
-      crypto::parse_ed25519_public_keys(crypto::read_small_file(key_path));
+  const std::string key_text = crypto::read_small_file(key_path);
+  const crypto::public_key_set_result keys = crypto::parse_ed25519_public_keys(key_text);
+  if (!keys.ok() && crypto::note_verifier::parse(key_text.substr(0, key_text.find_last_not_of("\r\n") + 1))) {
+    throw usage_error(fmt::format("{}: this is the audit log's checkpoint key (a signed-note verifier key, "
+                                  "for sovgw audit verify); receipts are signed with the gateway's HTTP "
+                                  "signing key: `sovgw keys http-public SIGNING_KEY` prints it, and the "
+                                  "admin listener serves it at /.well-known/sovgw-keys.json",
+                                  key_path),
+                      false);
+  }
   if (!keys.ok()) {
     throw usage_error(fmt::format("{}: not an Ed25519 public key{}: {}", key_path,
                                   keys.member ? fmt::format(" (JWK Set member {})", *keys.member) : "",

@@ -142,6 +142,10 @@ void config_reader::existing_file(const YAML::Node& n, std::string_view what, st
 }
 
 void config_reader::boolean(const YAML::Node& n, std::string_view what, bool& out) {
+  if (n.IsScalar() && policy::yaml::quoted_scalar(n) && policy::parse_bool(n.Scalar())) {
+    error(n.Mark(), policy::quoted_bool_error(what, n.Scalar()));
+    return;
+  }
   parsed(n, what, out, policy::parse_bool, policy::bool_error);
 }
 

@@ -76,7 +76,7 @@ class config_reader {
     if (policy::yaml::quoted_scalar(n)) {
       error(n.Mark(), policy::quoted_number_error(what, s));
     } else if (!v) {
-      error(n.Mark(), policy::whole_number_error(what, s));
+      error(n.Mark(), policy::integer_error(what, s, min, max));
     } else if (*v < min || *v > max) {
       error(n.Mark(), policy::range_error(what, min, max, *v));
     } else {

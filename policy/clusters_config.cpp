@@ -213,7 +213,9 @@ class cluster_reader {
     if (!scalar(n, what, s)) {
       return;
     }
-    if (const auto b = parse_bool(s)) {
+    if (const auto b = parse_bool(s); b && yaml::quoted_scalar(n)) {
+      error(n, quoted_bool_error(what, s));
+    } else if (b) {
       out = *b;
     } else {
       error(n, bool_error(what, s));
@@ -230,7 +232,7 @@ class cluster_reader {
     if (yaml::quoted_scalar(n)) {
       error(n, quoted_number_error(what, s));
     } else if (!v) {
-      error(n, whole_number_error(what, s));
+      error(n, integer_error(what, s, min, max));
     } else if (*v < min || *v > max) {
       error(n, range_error(what, min, max, *v));
     } else {

@@ -87,6 +87,18 @@ std::string range_error(std::string_view what, std::uint64_t min, std::uint64_t 
   return fmt::format("{} must be between {} and {}, not {}", what, min, max, value);
 }
 
+std::string integer_error(std::string_view what, std::string_view text, std::uint64_t min,
+                          std::uint64_t max) {
+  if (text.size() > 1 && text[0] == '-' && parse_whole_number(text.substr(1))) {
+    return fmt::format("{} must be between {} and {}, not {}", what, min, max, text);
+  }
+  return whole_number_error(what, text);
+}
+
+std::string quoted_bool_error(std::string_view what, std::string_view text) {
+  return fmt::format("{} must be true or false, not the string \"{}\" (remove the quotes)", what, text);
+}
+
 std::string duration_error(std::string_view what, std::string_view text) {
   return fmt::format("{} must be a positive duration like 500ms, 10s, 5m or 1h, not '{}'", what, text);
 }

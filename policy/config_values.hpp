@@ -26,6 +26,12 @@ namespace sovgw::policy {
 [[nodiscard]] std::string quoted_number_error(std::string_view what, std::string_view text);
 [[nodiscard]] std::string range_error(std::string_view what, std::uint64_t min, std::uint64_t max,
                                       std::uint64_t value);
+// What is wrong with `text` for a whole number from min to max that parse_whole_number refused:
+// a negative number is out of the range (range_error's words), anything else not a number.
+[[nodiscard]] std::string integer_error(std::string_view what, std::string_view text, std::uint64_t min,
+                                        std::uint64_t max);
+// A boolean written in quotes ("true"): a string in YAML, named as the mistake it is.
+[[nodiscard]] std::string quoted_bool_error(std::string_view what, std::string_view text);
 [[nodiscard]] std::string duration_error(std::string_view what, std::string_view text);
 [[nodiscard]] std::string size_error(std::string_view what, std::string_view text);
 

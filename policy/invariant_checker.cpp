@@ -582,6 +582,9 @@ void lint_rule_models(const compiled_policy& p, const compiled_rule& rule,
 // Restricts that every request meets (no `when`) intersect: when each admits some cluster but
 // together they admit none, every request is denied. The error is at the rule that closes the last
 // cluster; a single restrict that admits none is lint_clusters' own error, reported once there.
+// A restrict with a `when` meets them too: when it admits clusters but none of theirs, every
+// request it matches is denied (a warning: a forbid says so plainly; probe round 22, a tenant's
+// pin copied as `cluster.country: [US]` beside an EEA-only restrict denied the tenant everything).
 void lint_unconditional_restricts(const compiled_policy& p, std::span<const cluster_info> clusters,
                                   std::vector<diagnostic>& out) {
   std::vector<bool> open(clusters.size(), true);
@@ -608,6 +611,32 @@ void lint_unconditional_restricts(const compiled_policy& p, std::span<const clus
                      fmt::format("restrict rules {} apply to every request and together admit none of the {} "
                                  "configured clusters: every request is denied (no_cluster)",
                                  fmt::join(ids, ", "), clusters.size())});
+    }
+  }
+  if (ids.empty() || std::none_of(open.begin(), open.end(), [](bool o) { return o; })) {
+    return;  // none, or they deny everything already (the error above)
+  }
+  for (const auto& rule : p.rules) {
+    const bool conditional = std::any_of(rule.when.begin(), rule.when.end(),
+                                         [](const resolved_condition& c) { return c.constrained; });
+    if (rule.effect != rule_effect::restrict || !conditional) {
+      continue;
+    }
+    bool admits_alone = false;
+    bool admits_with = false;
+    for (std::size_t c = 0; c < clusters.size(); ++c) {
+      const bool admits = p.route_admits(rule.route, clusters[c]);
+      admits_alone = admits_alone || admits;
+      admits_with = admits_with || (admits && open[c]);
+    }
+    if (admits_alone && !admits_with) {
+      out.push_back(
+          {p.file, rule.pos, severity::warning,
+           fmt::format("restrict rule '{}' admits none of the clusters that {} {} admit{} for every "
+                       "request: every request it matches is denied (no_cluster); a forbid says "
+                       "so plainly",
+                       rule.id, ids.size() == 1 ? "rule" : "rules", fmt::join(ids, ", "),
+                       ids.size() == 1 ? "s" : "")});
     }
   }
 }

@@ -277,6 +277,7 @@ void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out, std
     api_key k;
     k.pos = pos_of(item);
     bool has_hash = false;
+    bool revoked_unread = false;  // its error is said once: not also "revoked before it was created"
     r.map(item, "a key", {"tenant", "id", "hash", "created", "expires", "revoked", "limits"},
           [&](const std::string& key, const YAML::Node& v) {
             if (key == "tenant") {
@@ -315,6 +316,7 @@ void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out, std
               if (k.revoked == 0 && !v.IsNull()) {
                 k.revoked =
                     1;  // a revocation whose time cannot be read is a revocation (the file is refused)
+                revoked_unread = true;
               }
             }
           });
@@ -327,7 +329,7 @@ void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out, std
       if (k.created != 0 && k.expires != 0 && k.expires <= k.created) {
         r.d_.error(pos_of(item["expires"]), fmt::format("key {} expires before it was created", k.id));
       }
-      if (k.created != 0 && k.revoked != 0 && k.revoked < k.created) {
+      if (k.created != 0 && k.revoked != 0 && !revoked_unread && k.revoked < k.created) {
         r.d_.error(pos_of(item["revoked"]), fmt::format("key {} was revoked before it was created", k.id));
       }
       // A day's slack for clocks; beyond it, a time in the future is a typo worth a look.

@@ -129,6 +129,16 @@ class config_check_test(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertRegex(r.stderr, rf'{config}:7:9: listen.port must be a whole number, not the string "8443" '
                                    r'\(remove the quotes\)')
+        # A boolean in quotes likewise (probe round 22: accepted), and a negative number is out of range.
+        quoted = self.default.replace("on_premises: true", 'on_premises: "true"', 1)
+        config = self.write("quoted-bool.yaml", quoted)
+        r = run("config", "check", config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn('on_premises must be true or false, not the string "true" (remove the quotes)', r.stderr)
+        config = self.write("negative.yaml", self.default.replace("  port: 8443", "  port: -1", 1))
+        r = run("config", "check", config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"{config}:7:9: listen.port must be between 0 and 65535, not -1", r.stderr)
         tenants = self.write("tenants.yaml", "tenants:\n  - name: acme\n    limits:\n      requests_per_minute: '600'\n")
         r = run("tenants", "check", tenants)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)

@@ -256,6 +256,19 @@ class PolicyCheck(unittest.TestCase):
             self.assertEqual(r.stderr, warning + "p.yaml:4:5: error: restrict rules 'in-ch', 'us-operated' apply to "
                              "every request and together admit none of the 6 configured clusters: every request is "
                              "denied (no_cluster)\n")
+            # A restrict with a `when` that admits none of the clusters the unconditional ones leave: every
+            # request it matches is denied (probe round 22: a tenant's pin copied as `cluster.country: [US]`
+            # beside an EEA-only restrict denied that tenant everything, and the check said OK).
+            p.write_text("rules:\n"
+                         "  - {id: permit-eu, effect: permit, when: {client.country: [EU]}}\n"
+                         "  - {id: eea-only, effect: restrict, route: {cluster.country: [EEA]}}\n"
+                         "  - {id: acme-pinned, effect: restrict, when: {tenant: [acme]}, route: {cluster.country: [US]}}\n"
+                         "  - {id: acme-fr, effect: restrict, when: {tenant: [acme]}, route: {cluster.country: [FR]}}\n")
+            r = run("policy", "check", "p.yaml", "--clusters", CLUSTERS, cwd=d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.stderr, "p.yaml:4:5: warning: restrict rule 'acme-pinned' admits none of the clusters "
+                             "that rule 'eea-only' admits for every request: every request it matches is denied "
+                             "(no_cluster); a forbid says so plainly\n")
 
     def test_gateway_config_as_clusters(self):
         """--clusters takes a whole gateway config: its other keys belong to the gateway."""

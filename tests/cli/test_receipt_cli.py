@@ -67,6 +67,16 @@ class receipt_cli_test(unittest.TestCase):
         p = self.verify(head, mixed, check=2)
         self.assertIn("the JWK is not a JSON object", p.stderr)
 
+    def test_the_audit_logs_key_is_named_for_what_it_is(self):
+        # Probe round 22: an auditor holding "the public key" tries the audit log's signing.pub first,
+        # and was told only that it is neither a PEM key nor a JWK.
+        keys = os.path.join(self.tmp, "audit-keys")
+        sovgw("keys", "init", keys, check=0)
+        note_key = os.path.join(keys, "signing.pub")
+        p = self.verify(self.head("head.txt"), note_key, "--body-file", self.body, check=2)
+        self.assertIn(f"{note_key}: this is the audit log's checkpoint key", p.stderr)
+        self.assertIn("sovgw keys http-public", p.stderr)
+
     def test_a_receipt_covering_the_body_says_which_option_to_give(self):
         head = self.head("head.txt")
         key = self.public("gw.jwk", "--format", "jwk")

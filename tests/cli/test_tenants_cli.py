@@ -141,6 +141,17 @@ class TenantsCliTest(unittest.TestCase):
         self.assertIn("already revoked", again.stderr)
         self.assertEqual(run("tenants", "key", "revoke", "sk-sovgw-nothere0", "--file", self.file).returncode, 2)
 
+    def test_a_revoked_value_that_is_no_time_is_one_error(self):
+        # Probe round 22: `revoked: true` was also "revoked before it was created" (its time read as 0).
+        key = self.create("acme")
+        text = Path(self.file).read_text()
+        Path(self.file).write_text(text.replace(f"id: {key[:17]},", f"id: {key[:17]}, revoked: true,"))
+        r = run("tenants", "check", self.file)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("revoked 'true' is not a UTC time", r.stderr)
+        self.assertNotIn("before it was created", r.stderr)
+        self.assertEqual(r.stderr.count("error:"), 1, r.stderr)
+
     def test_revoke_by_the_whole_key_never_prints_it(self):
         # An operator pastes the leaked key itself: it revokes its entry, and no message echoes it.
         key = self.create("acme")
