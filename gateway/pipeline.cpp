@@ -65,7 +65,7 @@ std::vector<std::string> tenant_names_of(const tenants::table& table) {
 
 }  // namespace
 
-std::string pipeline::reload_policy(std::stop_token stop, const tenants::table* with) {
+std::string pipeline::reload_policy(std::stop_token stop, const tenants::table* with, bool* unchanged) {
   if (cfg_->policy_file.empty()) {
     return {};
   }
@@ -75,11 +75,26 @@ std::string pipeline::reload_policy(std::stop_token stop, const tenants::table* 
   const tenants::table* table = with != nullptr ? with : live.get();
   const std::vector<std::string> tenant_names = table ? tenant_names_of(*table) : std::vector<std::string>();
   const policy::deployment where{&cluster_infos_, table ? &tenant_names : nullptr, cfg_->tenants_file};
-  policy::reload_result r = store_.reload(cfg_->policy_file, [&](const policy::snapshot& s) {
-    return policy::check_deployment(s, where, stop).all();
-  });
+  // An unchanged file keeps the live policy, already checked against these clusters (they are the
+  // configuration's, which a reload does not read again): only its tenant names are checked again.
+  policy::reload_result r = store_.reload(
+      cfg_->policy_file,
+      [&](const policy::snapshot& s) { return policy::check_deployment(s, where, stop).all(); },
+      [&](const policy::snapshot& s) {
+        std::vector<policy::diagnostic> errors;
+        if (where.tenants != nullptr) {
+          policy::check_tenant_names(s.compiled(), where, errors);
+        }
+        return errors;
+      });
   if (!r.ok) {
     return policy::format_diagnostics(r.diagnostics);
+  }
+  if (unchanged != nullptr) {
+    *unchanged = r.unchanged;
+  }
+  if (r.unchanged) {
+    return {};
   }
   std::shared_ptr<const policy::snapshot> snap = store_.current();
   auto b =

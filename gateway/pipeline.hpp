@@ -62,8 +62,11 @@ class pipeline {
   // thread; a stop requested on `stop` abandons it. On failure the last good policy stays live and
   // the errors are returned (file:line:col, one per line). Thread-safe.
   // `with`: check it against these tenants instead of the live ones (a tenants file about to be
-  // swapped in, on SIGHUP).
-  [[nodiscard]] std::string reload_policy(std::stop_token stop = {}, const tenants::table* with = nullptr);
+  // swapped in, on SIGHUP). A file that holds the live version is not compiled again (the
+  // configuration's clusters do not change while the gateway runs): only its tenant names are
+  // checked, and `unchanged` (if given) is set.
+  [[nodiscard]] std::string reload_policy(std::stop_token stop = {}, const tenants::table* with = nullptr,
+                                          bool* unchanged = nullptr);
   [[nodiscard]] std::string policy_version() const;
   // The warnings of the live policy's compilation and checks (file:line:col).
   [[nodiscard]] std::vector<policy::diagnostic> policy_warnings() const;

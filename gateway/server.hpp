@@ -42,6 +42,7 @@ class server {
   [[nodiscard]] std::string reload_policy(std::stop_token stop, const tenants::table* with = nullptr);
   // Says how a policy reload ended (`errors` its result).
   void report_policy(std::stop_token stop, const std::string& errors);
+  bool policy_unchanged_ = false;  // the last reload_policy found the file unchanged (reload thread only)
   void log_policy_warnings();
   // Says (warn) when the configuration file is no longer what the gateway started with.
   void warn_if_config_changed();

@@ -9,7 +9,8 @@
 
 namespace sovgw::policy {
 
-reload_result policy_store::reload(const std::filesystem::path& path, const vetter& vet) {
+reload_result policy_store::reload(const std::filesystem::path& path, const vetter& vet,
+                                   const vetter& vet_unchanged) {
   // Who may change the policy may permit anything: a file others could change is not loaded, nor
   // one swapped between that check and the read (a link on its path re-pointed meanwhile).
   file_identity checked;
@@ -31,15 +32,23 @@ reload_result policy_store::reload(const std::filesystem::path& path, const vett
     result.diagnostics.push_back({path.string(), {}, severity::error, std::move(problem)});
     return result;
   }
-  return reload_text(*text, path.string(), vet);
+  return reload_text(*text, path.string(), vet, vet_unchanged);
 }
 
 reload_result policy_store::reload_text(std::string_view text, const std::string& file_name,
-                                        const vetter& vet) {
+                                        const vetter& vet, const vetter& vet_unchanged) {
   const std::lock_guard lock(reload_mutex_);
   reload_result result;
   const auto live = current();
   result.previous_version = live ? live->version() : std::string();
+  if (live && vet_unchanged && crypto::to_hex(crypto::sha256(text)) == live->version()) {
+    result.version = live->version();
+    result.unchanged = true;
+    result.diagnostics = vet_unchanged(*live);
+    result.ok = std::none_of(result.diagnostics.begin(), result.diagnostics.end(),
+                             [](const diagnostic& d) { return d.level == severity::error; });
+    return result;
+  }
   compile_result compiled = compile_policy(text, file_name);
   result.diagnostics = std::move(compiled.diagnostics);
   if (compiled.ok() && vet) {

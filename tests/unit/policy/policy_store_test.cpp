@@ -71,6 +71,36 @@ TEST_CASE("reload from a file: the version is the file's content hash; errors na
   std::filesystem::remove(path);
 }
 
+TEST_CASE("an unchanged policy is not compiled again: the live snapshot stays, vetted by vet_unchanged") {
+  policy_store store;
+  int full = 0;
+  int light = 0;
+  const policy_store::vetter vet = [&](const snapshot&) {
+    ++full;
+    return std::vector<diagnostic>{};
+  };
+  std::vector<diagnostic> light_says;
+  const policy_store::vetter vet_unchanged = [&](const snapshot&) {
+    ++light;
+    return light_says;
+  };
+  REQUIRE(store.reload_text(policy_with("a"), "p.yaml", vet, vet_unchanged).ok);  // nothing live yet
+  const auto first = store.current();
+  const auto again = store.reload_text(policy_with("a"), "p.yaml", vet, vet_unchanged);
+  CHECK((again.ok && again.unchanged && full == 1 && light == 1));
+  CHECK(store.current() == first);  // the same snapshot, not a recompiled one
+  light_says.push_back({"p.yaml", {}, severity::error, "names a tenant the new file lacks"});
+  const auto refused = store.reload_text(policy_with("a"), "p.yaml", vet, vet_unchanged);
+  CHECK((!refused.ok && refused.unchanged && refused.diagnostics.size() == 1));
+  CHECK(store.current() == first);
+  const auto changed = store.reload_text(policy_with("b"), "p.yaml", vet, vet_unchanged);
+  CHECK((changed.ok && !changed.unchanged && full == 2));
+  CHECK(store.current() != first);
+  // Without vet_unchanged every reload compiles (policy check, the tools).
+  REQUIRE(store.reload_text(policy_with("b"), "p.yaml", vet).ok);
+  CHECK(full == 3);
+}
+
 TEST_CASE("readers never see a partial policy while reloads run") {
   policy_store store;
   REQUIRE(store.reload_text(policy_with("a"), "p.yaml").ok);
