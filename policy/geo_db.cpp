@@ -343,6 +343,19 @@ template <typename key_t>
   return countries[static_cast<std::size_t>(std::upper_bound(lo, hi, key) - starts.data() - 1)];
 }
 
+bool geo_db::always_private(const cidr_block& block) {
+  const auto within = [&](const auto& intervals) {
+    using key_t = decltype(intervals.front().first);
+    return std::any_of(intervals.begin(), intervals.end(), [&](const auto& iv) {
+      return iv.country == country_private && iv.first <= static_cast<key_t>(block.first()) &&
+             static_cast<key_t>(block.last()) <= iv.last;
+    });
+  };
+  static const auto v4 = reserved_intervals<std::uint32_t>(true);
+  static const auto v6 = reserved_intervals<u128>(false);
+  return block.base.v4 ? within(v4) : within(v6);
+}
+
 geo_db::geo_db()
     : v4_(build_table<std::uint32_t>({}, true)),
       v6_(build_table<u128>({}, false)),

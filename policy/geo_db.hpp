@@ -44,6 +44,10 @@ class geo_db {
   [[nodiscard]] static geo_db load_mmdb(const std::filesystem::path& file);
 
   [[nodiscard]] country_id lookup(const ip_address& ip) const noexcept;
+  // Whether every address of `block` lies in one special-purpose block that is never globally
+  // reachable: `private` in every geo database (a policy rule that pairs it with a country code
+  // can never match).
+  [[nodiscard]] static bool always_private(const cidr_block& block);
 
   [[nodiscard]] std::size_t v4_ranges() const noexcept { return v4_.starts.size(); }
   [[nodiscard]] std::size_t v6_ranges() const noexcept { return v6_.starts.size(); }

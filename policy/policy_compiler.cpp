@@ -9,6 +9,7 @@
 #include "crypto/hex.hpp"
 #include "crypto/sha256.hpp"
 #include "policy/compiled_policy.hpp"
+#include "policy/geo_db.hpp"
 #include "policy/policy.hpp"
 #include "policy/request_json.hpp"
 
@@ -338,6 +339,7 @@ class compiler {
     if (src.effect == rule_effect::permit) {
       check_permit_classes(src, rule);
     }
+    check_private_addresses(src, rule);
     if (src.effect == rule_effect::forbid && (rule.duties.redact || rule.duties.log != log_payload::unset)) {
       diags_.warning(src.pos, "obligations on forbid rule '" + src.id.text + "' never apply");
     }
@@ -364,6 +366,23 @@ class compiler {
                          "' (Ollama fills in its registry, 'library/' and ':latest'): a request for '" + b +
                          "' does not meet it; write '" + b + "', which every alias meets");
     }
+  }
+
+  // client.ip listing only special-purpose blocks (10.0.0.0/8, fc00::/7, ...), which are always
+  // client.country `private`, beside a client.country without `private`: the rule never matches
+  // (probe round 22: `client.ip: [10.0.0.0/8]` with `client.country: [US]` passed).
+  void check_private_addresses(const rule_source& src, const compiled_rule& rule) {
+    const auto& ips = rule.when[static_cast<std::size_t>(attribute::client_ip)];
+    const auto& countries = rule.when[static_cast<std::size_t>(attribute::client_country)];
+    if (!ips.constrained || ips.cidrs.empty() || !countries.constrained ||
+        countries.countries->test(country_private) ||
+        !std::all_of(ips.cidrs.begin(), ips.cidrs.end(), geo_db::always_private)) {
+      return;
+    }
+    diags_.warning(src.pos, "rule '" + src.id.text +
+                                "' can never match: its client.ip lists only special-purpose addresses, "
+                                "whose client.country is always 'private', which its client.country does "
+                                "not list");
   }
 
   // A permit's data.class condition is met by detected classes, and by declared ones only when the

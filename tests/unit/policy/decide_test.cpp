@@ -333,6 +333,34 @@ rules:
         "r.yaml:1:43: error: permit_on_declaration must be true or false, not 'yes'\n");
 }
 
+TEST_CASE("a rule pairing special-purpose addresses with a country code can never match: a warning") {
+  // Probe round 22: 10.0.0.0/8 is always client.country `private`, so with `client.country: [US]`
+  // the permit never applied, and policy check said OK.
+  const auto result = compile_policy(R"(
+rules:
+  - id: never
+    effect: permit
+    when: {client.ip: [10.0.0.0/8, "fd00::/8", 192.0.2.0/24], client.country: [US]}
+  - id: wider-than-private
+    effect: permit
+    when: {client.ip: [10.0.0.0/7, "0.0.0.0/0"], client.country: [US]}
+  - id: lists-private
+    effect: permit
+    when: {client.ip: [10.0.0.0/8], client.country: [US, private]}
+  - id: no-country
+    effect: permit
+    when: {client.ip: [10.0.0.0/8]}
+  - id: carried
+    effect: permit
+    when: {client.ip: ["64:ff9b::/96"], client.country: [US]}
+)",
+                                     "p.yaml");
+  REQUIRE(result.ok());
+  CHECK(format_diagnostics(result.diagnostics) ==
+        "p.yaml:3:5: warning: rule 'never' can never match: its client.ip lists only special-purpose "
+        "addresses, whose client.country is always 'private', which its client.country does not list\n");
+}
+
 TEST_CASE("a model written as an Ollama alias is a warning: the base name meets every alias") {
   const auto result = compile_policy(R"(
 rules:
