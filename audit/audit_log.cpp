@@ -17,6 +17,7 @@
 #include "audit/proof_file.hpp"
 #include "audit/published_checkpoint.hpp"
 #include "audit/store.hpp"
+#include "common/plural.hpp"
 #include "crypto/sha256.hpp"
 
 namespace sovgw::audit {
@@ -123,11 +124,13 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
       return p.kind == problem_kind::checkpoint_unknown_key;
     });
     if (foreign != report.problems.end()) {
-      return status{error_code::invalid_argument,
-                    fmt::format("the keys in {} ({}) did not sign the audit log at {}: none of its {} stored "
-                                "checkpoint(s) is signed by them; {}",
-                                config.key_dir, log->signer_->verifier().label(), config.db_dir,
-                                report.stored_checkpoints, foreign->text)};
+      return status{
+          error_code::invalid_argument,
+          fmt::format("the keys in {} ({}) did not sign the audit log at {}: none of its {} stored "
+                      "{} is signed by them; {}",
+                      config.key_dir, log->signer_->verifier().label(), config.db_dir,
+                      report.stored_checkpoints,
+                      plural(report.stored_checkpoints, "checkpoint", "checkpoints"), foreign->text)};
     }
   }
   if (!published.is_ok() && published.error().code() == error_code::io) {

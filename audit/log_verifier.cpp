@@ -980,6 +980,7 @@ class verifier {
                                    ? fmt::format("record {}", report_.records)
                                    : fmt::format("records {}..{}", report_.records, newest - 1);
       const bool one = newest - report_.records == 1;
+      report_.truncated_records = newest - report_.records;
       problems_.add(area::records, problem_kind::records_truncated, report_.records,
                     !held_labels.empty()
                         ? fmt::format("the log holds {} records but {}{} cover{} {}: {} {} deleted since (or "
@@ -998,6 +999,7 @@ class verifier {
     if (!stored.is_ok()) {
       problems_.add(area::records, problem_kind::read_failed, report_.records, stored.error().message());
     } else if (stored.value() > report_.records) {
+      report_.truncated_records = stored.value() - report_.records;
       problems_.add(area::records, problem_kind::records_truncated, report_.records,
                     fmt::format("the stored Merkle tree holds hashes of records {}..{}, but the log ends at "
                                 "record {}: records deleted?",

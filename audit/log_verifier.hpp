@@ -97,8 +97,11 @@ struct problem {
 // against it. `problems` name the record, checkpoint or index entry at fault, in log order
 // (record and tree problems first, index problems after), capped at 20 (then one `more`).
 struct verify_report {
-  std::uint64_t records = 0;             // records scanned: the tree size recomputed (gaps included)
-  std::uint64_t missing_records = 0;     // positions in 0..records-1 with no record (deleted)
+  std::uint64_t records = 0;          // records scanned: the tree size recomputed (gaps included)
+  std::uint64_t missing_records = 0;  // positions in 0..records-1 with no record (deleted)
+  // Records after the last one the log holds that a signed checkpoint (stored or held) or the
+  // stored tree shows it held: deleted from its end.
+  std::uint64_t truncated_records = 0;
   std::uint64_t checkpoints = 0;         // stored checkpoints whose signature and root verified
   std::uint64_t stored_checkpoints = 0;  // checkpoints stored in the log, whether they verify or not
   // Stored checkpoints over records that could not be read (a read_failed problem): not checked,

@@ -20,6 +20,7 @@
 #include "cli/audit_report.hpp"
 #include "cli/audit_support.hpp"
 #include "cli/commands.hpp"
+#include "common/plural.hpp"
 #include "crypto/base64.hpp"
 #include "policy/countries.hpp"
 
@@ -410,8 +411,8 @@ int cmd_retain(const options& o) {
     throw_status(dropped.error());
   }
   close_writer(*log);
-  std::printf("retention: dropped %llu payload(s) older than %s; their records stay provable\n",
-              static_cast<unsigned long long>(dropped.value()), o.need("older-than").c_str());
+  fmt::print("retention: dropped {} {} older than {}; their records stay provable\n", dropped.value(),
+             plural(dropped.value(), "payload", "payloads"), o.need("older-than"));
   return exit_ok;
 }
 
@@ -458,9 +459,8 @@ int cmd_append(const options& o) {
     last = r.value();
   }
   close_writer(*log);
-  std::printf("appended %llu synthetic record(s) (%llu..%llu), announced by the event at record %llu\n",
-              static_cast<unsigned long long>(n), static_cast<unsigned long long>(announced.value() + 1),
-              static_cast<unsigned long long>(last), static_cast<unsigned long long>(announced.value()));
+  fmt::print("appended {} synthetic {} ({}..{}), announced by the event at record {}\n", n,
+             plural(n, "record", "records"), announced.value() + 1, last, announced.value());
   return exit_ok;
 }
 

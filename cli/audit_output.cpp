@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cli/printable.hpp"
+#include "common/plural.hpp"
 #include "common/rfc3339.hpp"
 #include "common/utf8.hpp"
 #include "crypto/base64.hpp"
@@ -327,7 +328,8 @@ void print_record_summary(const record& original) {
                 r.distance_bound_km, static_cast<double>(r.endpoint_rtt_us) / 1000.0);
   }
   if (r.redactions != 0) {
-    std::printf("  redactions:  %u finding(s) replaced before forwarding\n", r.redactions);
+    fmt::print("  redactions:  {} {} replaced before forwarding\n", r.redactions,
+               plural(r.redactions, "finding", "findings"));
   }
   std::printf("  outcome:     status %u%s, %llu ms, tokens %llu+%llu\n", r.status,
               r.error_kind.empty() ? "" : (", error " + r.error_kind).c_str(),

@@ -15,6 +15,7 @@
 #include "cli/audit_output.hpp"
 #include "cli/audit_report.hpp"
 #include "cli/audit_support.hpp"
+#include "common/plural.hpp"
 #include "policy/compiled_policy.hpp"
 #include "policy/policy.hpp"
 #include "policy/policy_source.hpp"
@@ -63,14 +64,14 @@ std::string verification_json(const audit::verify_report& v, const report_contex
                                     json_string(from.path)));
   }
   return fmt::format(
-      R"({{"ok":{},"records":{},"missing_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},"unchecked_checkpoints":{},)"
+      R"({{"ok":{},"records":{},"missing_records":{},"truncated_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},"unchecked_checkpoints":{},)"
       R"("checkpoint":{},"held_checkpoints":{},"tail_checked":{},"held_from":[{}],)"
       R"("uncovered_records":{},)"
       R"("index_entries":{},)"
       R"("forced_opens":{},"payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
       R"("first_bad_record":{},"problems":[{}]}})",
-      v.ok() ? "true" : "false", v.records, v.missing_records, v.signed_records(), v.checkpoints,
-      v.failed_checkpoints(), v.unchecked_checkpoints, json_checkpoint(v.latest),
+      v.ok() ? "true" : "false", v.records, v.missing_records, v.truncated_records, v.signed_records(),
+      v.checkpoints, v.failed_checkpoints(), v.unchecked_checkpoints, json_checkpoint(v.latest),
       json_held_checkpoints(c.held_from, v), c.held_from.empty() ? "false" : "true",
       fmt::join(held_from, ","), v.uncovered_records(), v.index_entries, v.forced_opens,
       json_optional(c.payloads ? std::optional(c.payloads->checked) : std::nullopt),
@@ -257,10 +258,11 @@ int cmd_report(const options& o) {
   }
   write_output(o, format == "json" ? report_json(r, c) : report_html(r, c));
   if (!r.verification.ok()) {
-    std::fprintf(stderr,
-                 "sovgw audit report: FAILED: the audit log at %s does not verify; the report says why (%zu "
-                 "problem(s))\n",
-                 s->dir().c_str(), r.verification.problems.size());
+    fmt::print(
+        stderr,
+        "sovgw audit report: FAILED: the audit log at {} does not verify; the report says why ({} {})\n",
+        s->dir(), r.verification.problems.size(),
+        plural(r.verification.problems.size(), "problem", "problems"));
     return exit_failed;
   }
   return exit_ok;

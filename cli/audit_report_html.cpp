@@ -14,6 +14,7 @@
 
 #include "cli/audit_output.hpp"
 #include "cli/audit_report.hpp"
+#include "common/plural.hpp"
 #include "common/printable.hpp"
 #include "common/shell_word.hpp"
 #include "crypto/base64.hpp"
@@ -214,8 +215,12 @@ std::string verification_section(const audit::report& r, const report_context& c
         R"(<dt>Records read</dt><dd class="bad">{} (the whole log{}; {} in this report's period): )"
         "verification FAILED, see the problems below</dd>",
         num(v.records - v.missing_records),
-        v.missing_records > 0
-            ? fmt::format(", which has {} positions: {} missing", num(v.records), num(v.missing_records))
+        v.missing_records > 0 || v.truncated_records > 0
+            ? fmt::format(", which has {} positions: {} missing{}", num(v.records + v.truncated_records),
+                          num(v.missing_records + v.truncated_records),
+                          v.truncated_records > 0
+                              ? fmt::format(", {} of them at its end", num(v.truncated_records))
+                              : std::string())
             : std::string(),
         num(r.records_in_period));
   }
@@ -280,8 +285,9 @@ std::string verification_section(const audit::report& r, const report_context& c
         v.missing_records > 0 ? R"( class="bad")" : "", num(v.held_checkpoints),
         v.held_checkpoints == 1 ? "" : "s", fmt::join(from, "; "),
         v.missing_records > 0
-            ? fmt::format("its root, from the stored tree; but {} record(s) it covers are missing",
-                          num(v.missing_records))
+            ? fmt::format("its root, from the stored tree; but {} {} it covers {} missing",
+                          num(v.missing_records), plural(v.missing_records, "record", "records"),
+                          v.missing_records == 1 ? "is" : "are")
         : v.records > v.newest_held_size ? "the log only grew since"
                                          : "the log is as it was then");
   } else if (c.held_from.empty()) {
@@ -293,17 +299,20 @@ std::string verification_section(const audit::report& r, const report_context& c
   }
   if (v.uncovered_records() > 0) {
     out += fmt::format(
-        R"(<dt>Unsigned records</dt><dd class="warn">{} newer record(s), {}..{}, are not covered by a signed )"
-        "checkpoint yet: nothing vouches for them, and the figures below leave them out ({} in this report's "
+        R"(<dt>Unsigned records</dt><dd class="warn">{} newer {}, {}, {} not covered by a signed )"
+        "checkpoint yet: nothing vouches for {}, and the figures below leave {} out ({} in this report's "
         "period). A running gateway signs a checkpoint every <code>checkpoint_interval</code> and its last "
-        "at a "
-        "clean shutdown</dd>",
-        num(v.uncovered_records()), num(v.signed_records()), num(v.records - 1), num(r.unsigned_in_period));
+        "at a clean shutdown</dd>",
+        num(v.uncovered_records()), plural(v.uncovered_records(), "record", "records"),
+        v.uncovered_records() == 1 ? num(v.signed_records())
+                                   : fmt::format("{}..{}", num(v.signed_records()), num(v.records - 1)),
+        v.uncovered_records() == 1 ? "is" : "are", v.uncovered_records() == 1 ? "it" : "them",
+        v.uncovered_records() == 1 ? "it" : "them", num(r.unsigned_in_period));
   }
   if (v.forced_opens > 0) {
     out += fmt::format(
-        R"(<dt>Forced opens</dt><dd class="warn">the log records {} forced open(s) over a failed verification</dd>)",
-        num(v.forced_opens));
+        R"(<dt>Forced opens</dt><dd class="warn">the log records {} forced {} over a failed verification</dd>)",
+        num(v.forced_opens), plural(v.forced_opens, "open", "opens"));
   }
   out += "</dl>";
   if (!v.problems.empty()) {
@@ -315,8 +324,8 @@ std::string verification_section(const audit::report& r, const report_context& c
   }
   if (!r.recent_events.empty()) {
     out += fmt::format(
-        R"(<p class="note">{} log event(s) in the period (crypto-shredding, retention, forced opens); the newest:</p><table><tr><th>time</th><th class="n">record</th><th>tenant</th><th>event</th></tr>)",
-        num(r.events));
+        R"(<p class="note">{} log {} in the period (crypto-shredding, retention, forced opens); the newest:</p><table><tr><th>time</th><th class="n">record</th><th>tenant</th><th>event</th></tr>)",
+        num(r.events), plural(r.events, "event", "events"));
     for (const auto& e : r.recent_events) {
       out += fmt::format(R"(<tr><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td></tr>)",
                          when(e.timestamp_us), e.seq, esc(e.tenant), esc(e.note.substr(0, 400)));
@@ -369,10 +378,10 @@ std::string summary_section(const audit::report& r) {
   out += "</div>";
   if (r.synthetic_in_period > 0) {
     out += fmt::format(
-        R"(<p class="note warn">{} synthetic record(s) in the period, not gateway traffic: written by )"
+        R"(<p class="note warn">{} synthetic {} in the period, not gateway traffic: written by )"
         "<code>sovgw audit append --synthetic</code> (their note says so), they are left out of every "
         "figure of this report.</p>",
-        num(r.synthetic_in_period));
+        num(r.synthetic_in_period), plural(r.synthetic_in_period, "record", "records"));
   }
   return out + "</section>";
 }
@@ -734,7 +743,8 @@ std::string rules_section(const audit::report& r, const report_context& c) {
   }
   out += "</table>";
   out += fmt::format(
-      R"(<p class="note">{} denied request(s). {}</p>)", num(r.outcomes.denied),
+      R"(<p class="note">{} denied {}. {}</p>)", num(r.outcomes.denied),
+      plural(r.outcomes.denied, "request", "requests"),
       c.policy_file.empty()
           ? "Without --policy a denial counts under every rule its record names (permits and restrictions "
             "included)."
@@ -783,9 +793,9 @@ std::string policies_section(const audit::report& r, const report_context& c) {
     }
     if (other > 0) {
       out += fmt::format(
-          R"(<p class="note warn">{} request(s) were decided under another policy version than <code>{}</code>: )"
+          R"(<p class="note warn">{} {} decided under another policy version than <code>{}</code>: )"
           "its rules' effects are used only for the requests of its own version.</p>",
-          num(other), esc(c.policy_file));
+          num(other), other == 1 ? "request was" : "requests were", esc(c.policy_file));
     }
   }
   return out + "</section>";

@@ -19,6 +19,7 @@
 #include "audit/published_checkpoint.hpp"
 #include "cli/audit_output.hpp"
 #include "cli/audit_support.hpp"
+#include "common/plural.hpp"
 #include "crypto/base64.hpp"
 
 namespace sovgw::cli {
@@ -135,14 +136,14 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
       std::printf("  - %s\n", printable(p.text, true).c_str());
     }
     if (report.failed_checkpoints() > 0) {
-      std::printf("%llu of %llu stored checkpoint(s) fail verification\n",
-                  static_cast<unsigned long long>(report.failed_checkpoints()),
-                  static_cast<unsigned long long>(report.stored_checkpoints));
+      fmt::print("{} of {} stored {} fail{} verification\n", report.failed_checkpoints(),
+                 report.stored_checkpoints, plural(report.stored_checkpoints, "checkpoint", "checkpoints"),
+                 report.failed_checkpoints() == 1 ? "s" : "");
     }
     if (report.unchecked_checkpoints > 0) {
-      std::printf("%llu of %llu stored checkpoint(s) not checked: the records they cover could not be read\n",
-                  static_cast<unsigned long long>(report.unchecked_checkpoints),
-                  static_cast<unsigned long long>(report.stored_checkpoints));
+      fmt::print("{} of {} stored {} not checked: the records they cover could not be read\n",
+                 report.unchecked_checkpoints, report.stored_checkpoints,
+                 plural(report.stored_checkpoints, "checkpoint", "checkpoints"));
     }
     if (unknown_signer && report.checkpoints == 0) {
       std::printf(
@@ -174,14 +175,15 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
       key_description(key).c_str(), static_cast<unsigned long long>(report.index_entries),
       v.seconds > 0 ? static_cast<double>(report.records) / v.seconds : 0.0);
   if (report.uncovered_records() > 0) {
-    std::printf(
-        "UNSIGNED: %llu newer record(s), %llu..%llu, are covered by no signed checkpoint: nothing vouches "
-        "for "
-        "them yet: they are not verified (a running gateway signs a checkpoint every checkpoint_interval, "
-        "and its last at a clean shutdown)\n",
-        static_cast<unsigned long long>(report.uncovered_records()),
-        static_cast<unsigned long long>(report.signed_records()),
-        static_cast<unsigned long long>(report.records - 1));
+    const std::uint64_t newer = report.uncovered_records();
+    fmt::print(
+        "UNSIGNED: {} newer {}, {}, {} covered by no signed checkpoint: nothing vouches for {} yet: {} not "
+        "verified (a running gateway signs a checkpoint every checkpoint_interval, and its last at a clean "
+        "shutdown)\n",
+        newer, plural(newer, "record", "records"),
+        newer == 1 ? fmt::format("{}", report.signed_records())
+                   : fmt::format("{}..{}", report.signed_records(), report.records - 1),
+        newer == 1 ? "is" : "are", newer == 1 ? "it" : "them", newer == 1 ? "it is" : "they are");
   }
   std::printf("latest checkpoint: size %llu root %s\n", static_cast<unsigned long long>(report.latest->size),
               crypto::to_base64(report.latest->root).c_str());
@@ -213,8 +215,8 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     }
   }
   if (report.forced_opens > 0) {
-    std::printf("note: the log records %llu forced open(s) over a failed verification\n",
-                static_cast<unsigned long long>(report.forced_opens));
+    fmt::print("note: the log records {} forced {} over a failed verification\n", report.forced_opens,
+               plural(report.forced_opens, "open", "opens"));
   }
   if (v.held.empty()) {
     std::printf(
@@ -235,14 +237,14 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
                           *p.opened)
             : std::string("every stored payload opens with the auditor key");
     std::printf(
-        "payloads: %llu stored payload(s) match the hashes their records commit to, %llu dropped by "
+        "payloads: %llu stored payload%s match%s the hashes their records commit to, %llu dropped by "
         "retention, "
         "%llu unreadable after crypto-shredding (as the log's events record); %llu data key store entr%s "
         "read, "
         "all well-formed; %s\n",
-        static_cast<unsigned long long>(p.checked), static_cast<unsigned long long>(p.dropped_by_retention),
-        static_cast<unsigned long long>(p.shredded), static_cast<unsigned long long>(p.data_keys),
-        p.data_keys == 1 ? "y" : "ies", opened.c_str());
+        static_cast<unsigned long long>(p.checked), p.checked == 1 ? "" : "s", p.checked == 1 ? "es" : "",
+        static_cast<unsigned long long>(p.dropped_by_retention), static_cast<unsigned long long>(p.shredded),
+        static_cast<unsigned long long>(p.data_keys), p.data_keys == 1 ? "y" : "ies", opened.c_str());
     if (p.unsigned_payloads > 0) {
       std::printf("          %llu more stored for the UNSIGNED records above: not checked\n",
                   static_cast<unsigned long long>(p.unsigned_payloads));
@@ -272,13 +274,13 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
                                                    : v.saved->held->published ? "published"
                                                                               : "checkpoint_option");
   fmt::print(
-      R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"missing_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},)"
+      R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"missing_records":{},"truncated_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},)"
       R"("unchecked_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
       R"("payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_opened":{},)"
       R"("data_keys_checked":{},"first_bad_record":{},"saved_checkpoint":{},"problems":[{}]}})"
       "\n",
       v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.missing_records,
-      r.signed_records(), r.checkpoints, r.failed_checkpoints(), r.unchecked_checkpoints,
+      r.truncated_records, r.signed_records(), r.checkpoints, r.failed_checkpoints(), r.unchecked_checkpoints,
       json_checkpoint(r.latest), json_held_checkpoints(v.held, r), r.uncovered_records(), r.index_entries,
       r.forced_opens, v.payloads ? std::to_string(v.payloads->checked) : "null",
       v.payloads ? std::to_string(v.payloads->unsigned_payloads) : "null",

@@ -81,7 +81,7 @@ class evidence_test(tampered_log_case):
         self.assertIn("its Merkle tree rebuilt from the records", self.query(db, "--format", "jsonl"))
         ok = self.verify(db)
         self.assertEqual(ok.returncode, 0, ok.stdout)
-        self.assertIn("note: the log records 1 forced open(s)", ok.stdout)
+        self.assertIn("note: the log records 1 forced open over", ok.stdout)
 
     def test_deleted_newest_records_and_checkpoints_leave_the_tree_and_indexes_behind(self):
         db = self.tampered("delete-newest", "20")

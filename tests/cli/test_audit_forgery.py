@@ -60,7 +60,7 @@ class forgery_test(tampered_log_case):
                       "record in 0..299 was altered", p.stdout)
         self.assertNotIn("300..299", p.stdout)
         self.assertNotIn("first record that does not match", p.stdout)  # only the range is known
-        self.assertIn("1 of 1 stored checkpoint(s) fail verification", p.stdout)
+        self.assertIn("1 of 1 stored checkpoint fails verification", p.stdout)
         doc = self.verify_json(db, "--checkpoint", held)
         self.assertEqual((doc["checkpoints"], doc["failed_checkpoints"], doc["checkpoint"]), (0, 1, None))
         self.assertIsNone(doc["first_bad_record"])

@@ -84,7 +84,7 @@ class key_messages_test(audit_case):
             p = sovgw("audit", "checkpoint", "--db", self.db, "--keys", self.other, *force, check=2)
             self.assertTrue(p.stderr.startswith("sovgw audit checkpoint: "), p.stderr)
             self.assertIn(f"the keys in {self.other} ({self.name}+{self.other_id}) did not sign the audit log "
-                          f"at {self.db}: none of its 1 stored checkpoint(s) is signed by them", p.stderr)
+                          f"at {self.db}: none of its 1 stored checkpoint is signed by them", p.stderr)
             self.assertIn(f"signed by {self.name}+{self.key_id}", p.stderr)
             self.assertNotIn("--pubkey", p.stderr)
             self.assertNotIn("--force", p.stderr)

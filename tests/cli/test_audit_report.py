@@ -215,7 +215,7 @@ class gateway_log_report_test(unittest.TestCase):
             self.assertIn("its reason in the version given with --policy", row.group(0))
         self.assertIn(f"{len(denied)} of the denials were decided under another policy version than", page)
         decided = sum(bool(r["policy_version"]) for r in self.requests)
-        self.assertIn(f"{decided} request(s) were decided under another policy version than", page)
+        self.assertIn(f"{decided} requests were decided under another policy version than", page)
 
     def test_csv_carries_every_field_jsonl_does(self):
         out = sovgw("audit", "query", "--db", self.log["db"], "--scan", "--format", "csv", check=0).stdout
@@ -308,7 +308,7 @@ class report_options_test(audit_case):
         self.assertEqual(sum(v["requests"] for v in j["policy_versions"]), 50)
         self.assertTrue(all("w1-" not in d["request_id"] for d in j["recent_denials"]))
         page = self.report(check=0).stdout
-        self.assertIn("30 synthetic record(s) in the period, not gateway traffic", page)
+        self.assertIn("30 synthetic records in the period, not gateway traffic", page)
         self.assertIn('<b style="color:var(--ink)">50</b><span>requests</span>', page)
 
     def test_a_crypto_shred_event_names_its_tenant(self):
@@ -342,7 +342,7 @@ class report_options_test(audit_case):
                              "json", check=0).stdout)
         self.assertEqual((v["payloads_checked"], v["payloads_unsigned"]), (37, 5))
         text = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads", check=0).stdout
-        self.assertIn("payloads: 37 stored payload(s) match", text)
+        self.assertIn("payloads: 37 stored payloads match", text)
         self.assertIn("5 more stored for the UNSIGNED records above: not checked", text)
 
     def test_a_tampered_log_is_reported_in_red_and_exits_1(self):
@@ -400,7 +400,7 @@ class report_options_test(audit_case):
                                check=1).stdout)
         self.assertEqual((doc["failed_checkpoints"], doc["uncovered_records"]), (3, 0))
         text = sovgw("audit", "verify", "--db", copy, "--pubkey", self.pub, check=1).stdout
-        self.assertIn("3 of 4 stored checkpoint(s) fail verification", text)
+        self.assertIn("3 of 4 stored checkpoints fail verification", text)
         # Records genuinely newer than every checkpoint are still called so: unsigned, so neither
         # counted as verified nor in any figure (whoever can write the database could have added them).
         run(TAMPER, self.db, "delete-checkpoints-from", "305", check=0)
@@ -415,10 +415,10 @@ class report_options_test(audit_case):
         self.assertEqual(j["outcomes"]["requests"] + j["events"], 300)
         page = self.report(check=0).stdout
         self.assertIn("The log verifies: 300 records", page)
-        self.assertIn("5 newer record(s), 300..304, are not covered by a signed checkpoint yet", page)
+        self.assertIn("5 newer records, 300..304, are not covered by a signed checkpoint yet", page)
         text = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, check=0).stdout
         self.assertIn("OK: 300 records, 3 signed checkpoints", text)
-        self.assertIn("UNSIGNED: 5 newer record(s), 300..304, are covered by no signed checkpoint", text)
+        self.assertIn("UNSIGNED: 5 newer records, 300..304, are covered by no signed checkpoint", text)
         doc = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",
                                check=0).stdout)
         self.assertEqual((doc["records"], doc["signed_records"], doc["uncovered_records"]), (305, 300, 5))
