@@ -10,6 +10,7 @@
 #include "common/ascii.hpp"
 #include "gateway/buffer_pool.hpp"
 #include "gateway/geo_tags.hpp"
+#include "gateway/log.hpp"
 #include "gateway/responses.hpp"
 #include "gateway/usage_meter.hpp"
 
@@ -49,7 +50,10 @@ bool underscore_variant_of_ours(std::string_view name) {
 // gateway, or set state on the gateway's origin for it: cookies (the gateway never forwards a
 // client's Cookie anyway), alternative services (Alt-Svc may name another host), HSTS, Refresh,
 // Link (preconnect, preload), Content-Location, browsers' report endpoints, and CORS (which
-// origins may read the gateway's answers is the gateway's business, not a cluster's).
+// origins may read the gateway's answers is the gateway's business, not a cluster's). And the
+// cluster's own authentication: a challenge (WWW-Authenticate) or credentials in an answer are
+// between the gateway and the cluster, whose credential is the gateway's (probe round 23: an
+// `Authorization: Bearer ...` named like it reached the client).
 bool points_client_elsewhere(std::string_view name) {
   static constexpr std::string_view names[] = {
       "set-cookie", "set-cookie2", "alt-svc", "alt-used", "strict-transport-security", "refresh", "link",
@@ -57,7 +61,10 @@ bool points_client_elsewhere(std::string_view name) {
       "service-worker-allowed", "expect-ct", "speculation-rules", "set-login",
       // what a front proxy or CDN before the gateway acts on: serve a file of its own
       // (X-Accel-Redirect, X-Sendfile), or cache one tenant's answer for others
-      "x-sendfile", "x-lighttpd-send-file", "surrogate-control", "cdn-cache-control"};
+      "x-sendfile", "x-lighttpd-send-file", "surrogate-control", "cdn-cache-control",
+      // the cluster's authentication
+      "www-authenticate", "proxy-authenticate", "authentication-info", "proxy-authentication-info",
+      "authorization", "proxy-authorization"};
   // Inline comparisons (most fail on the length at once): this runs for every field of every answer.
   const auto starts = [&](std::string_view prefix) {
     return name.size() > prefix.size() && ascii_iequals(name.substr(0, prefix.size()), prefix);
@@ -126,7 +133,9 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
         underscore_variant_of_ours(f.name) ||
         (f.id == http::field_id::content_length &&
          (up.framing != http::body_framing::none || up.status < 200 || up.status == 204)) ||
-        points_client_elsewhere(f.name)) {
+        points_client_elsewhere(f.name) ||
+        // the digest of a body the gateway changes (a usage event removed) would be wrong
+        (reframed && (ascii_iequals(f.name, "content-digest") || ascii_iequals(f.name, "repr-digest")))) {
       continue;
     }
     if (ascii_iequals(f.name, "location")) {
@@ -207,6 +216,19 @@ class relay_run {
     }
     ctx_.prompt_tokens = meter_.prompt_tokens();
     ctx_.completion_tokens = meter_.completion_tokens();
+    // A cluster cannot generate more than the request allowed: a report above the request's bound
+    // (max_tokens and the like, times its choices) is a cluster's error, charged at the bound, so
+    // that it cannot spend a tenant's budget (probe round 23: 4,000,000 tokens for max_tokens 10).
+    if (ctx_.completion_bound != 0 && ctx_.completion_tokens > ctx_.completion_bound) {
+      log_line("warn",
+               "the cluster reported more completion tokens than the request allowed; charged the bound")
+          .str("request_id", ctx_.request_id)
+          .str("cluster", ex_.cluster_name())
+          .num("reported", static_cast<std::int64_t>(ctx_.completion_tokens))
+          .num("bound", static_cast<std::int64_t>(ctx_.completion_bound))
+          .emit();
+      ctx_.completion_tokens = ctx_.completion_bound;
+    }
   }
 
   // Not a coroutine: it hands over the framing's own (one coroutine frame less per request).

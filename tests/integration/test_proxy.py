@@ -415,7 +415,11 @@ class UpstreamFailureTest(unittest.TestCase):
                                     ("Link", "<https://evil.example/>; rel=preconnect"),
                                     ("Content-Location", "https://evil.example/x"),
                                     ("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Credentials", "true"),
-                                    ("NEL", '{"report_to":"x"}'), ("X-Kept", "yes")):
+                                    ("NEL", '{"report_to":"x"}'),
+                                    # the cluster's own authentication (probe round 23)
+                                    ("WWW-Authenticate", 'Bearer realm="cluster"'),
+                                    ("Authorization", "Bearer cluster-secret"), ("Proxy-Authenticate", "Basic"),
+                                    ("X-Kept", "yes")):
                     self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -443,7 +447,7 @@ class UpstreamFailureTest(unittest.TestCase):
                 names = {n.lower() for n, _ in resp.headers}
                 for name in ("set-cookie", "alt-svc", "strict-transport-security", "refresh", "link",
                              "content-location", "access-control-allow-origin", "access-control-allow-credentials",
-                             "nel"):
+                             "nel", "www-authenticate", "authorization", "proxy-authenticate"):
                     self.assertNotIn(name, names)
                 self.assertIn("x-kept", names)
 
@@ -484,6 +488,37 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertEqual(forced.status, 502, forced.body)
         self.assertEqual(forced.json()["error"]["code"], "upstream_error")
         self.assertIn("Content-Encoding", forced.json()["error"]["message"])
+
+    def test_a_cluster_cannot_charge_more_than_the_request_allowed(self):
+        # Probe round 23: a cluster reporting 4,000,000 completion tokens for max_tokens 10 spent a
+        # tenant's monthly budget in one answer. It is charged the request's bound (max_tokens times n).
+
+        class Liar(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.dumps({"object": "chat.completion", "choices": [],
+                                   "usage": {"prompt_tokens": 7, "completion_tokens": 4000000}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        g = self.gateway_to_handler("liar", Liar)
+        for bound, n, charged in ((10, 1, 10), (10, 3, 30), (None, 1, 4000000)):
+            body = {"model": "mistral-small", "messages": [{"role": "user", "content": "Bonjour"}], "n": n}
+            if bound:
+                body["max_tokens"] = bound
+            with self.subTest(max_tokens=bound, n=n):
+                resp = exchange(g.port, self.certs, chat_request(json.dumps(body).encode()))
+                self.assertEqual(resp.status, 200, resp.body)
+                line = self.request_line(g, resp)
+                self.assertEqual((line["prompt_tokens"], line["completion_tokens"]), (7, charged))
+        warned = g.wait_for_json(lambda o: o.get("msg", "").startswith("the cluster reported more completion tokens"))
+        self.assertEqual((warned["reported"], warned["bound"]), (4000000, 10))
 
     def test_an_answer_that_fails_before_any_byte_reaches_the_client_is_a_502(self):
         # A malformed first chunk once closed the connection with nothing sent, while the record said
