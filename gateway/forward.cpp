@@ -110,10 +110,19 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
     sent = co_await lease_.conn->write(first, second, idle);
   }
   if (sent != io_status::ok) {
+    // A cluster may answer before it reads the whole body (413, 401) and close: the write then
+    // fails, and its answer, already here, is the client's (RFC 9112 section 9.5), not a 502 that
+    // an SDK retries and the tenant is charged the prompt for (probe round 23).
+    if (sent == io_status::error || sent == io_status::eof) {
+      if (std::optional<stage_result> early = co_await read_response_head(true)) {
+        body_unsent_ = true;
+        co_return std::move(*early);
+      }
+    }
     co_return upstream_failed(upstream_error_kind::reset, sent, "sending the request");
   }
-  stage_result answered = co_await read_response_head();
-  co_return answered;
+  std::optional<stage_result> answered = co_await read_response_head(false);
+  co_return std::move(*answered);
 }
 
 namespace {
@@ -132,11 +141,23 @@ bool encoded(const http::message_head& up) {
 
 }  // namespace
 
-asio::awaitable<stage_result> upstream_exchange::read_response_head() {
+// How long an answer sent before the request's body was read may take to be read after the write
+// failed: it is in the socket's receive queue already, or there is none.
+constexpr milliseconds early_answer_wait{200};
+
+asio::awaitable<std::optional<stage_result>> upstream_exchange::read_response_head(bool early) {
   connection& upstream = *lease_.conn;
   // upstream_response bounds the wait for the final head, however many interim ones come first
-  // (a 103 a second must not hold a request forever).
-  const milliseconds limit = w_.shared.cfg->timeouts.upstream_response;
+  // (a 103 a second must not hold a request forever). An early answer is already here, or none.
+  const milliseconds limit = early ? std::min(w_.shared.cfg->timeouts.upstream_response, early_answer_wait)
+                                   : w_.shared.cfg->timeouts.upstream_response;
+  const auto upstream_failed = [&](upstream_error_kind kind, io_status s,
+                                   std::string_view what) -> std::optional<stage_result> {
+    if (early) {
+      return std::nullopt;
+    }
+    return this->upstream_failed(kind, s, what);
+  };
   const auto deadline = std::chrono::steady_clock::now() + limit;
   milliseconds wait = limit;
   http::limits response_limits;
@@ -291,7 +312,7 @@ bool upstream_exchange::release(bool reusable) {
   }
   if (lease_.conn) {
     w_.busy_upstreams.erase(lease_.conn.get());
-    w_.pool.release(ctx_.cluster, std::move(lease_), reusable && !gone && !w_.cutting);
+    w_.pool.release(ctx_.cluster, std::move(lease_), reusable && !gone && !w_.cutting && !body_unsent_);
   }
   return gone;
 }

@@ -9,6 +9,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "gateway/buffer_pool.hpp"
@@ -62,7 +63,11 @@ class upstream_exchange {
   // The head as forwarded, geo-tagged and signed (gateway/geo_tags.hpp); false, with the reason in
   // `unsignable`, when it cannot be signed.
   [[nodiscard]] bool request_head(std::string& out, std::string& unsignable) const;
-  [[nodiscard]] boost::asio::awaitable<stage_result> read_response_head();
+  // The response head, waited for up to timeouts.upstream_response. `early`: the request's body
+  // could not all be sent, and an answer the cluster already sent (RFC 9112 section 9.5: a 413 or
+  // 401 before it read the body) is looked for briefly; nullopt when there is none (the caller
+  // then fails as the write did).
+  [[nodiscard]] boost::asio::awaitable<std::optional<stage_result>> read_response_head(bool early);
   [[nodiscard]] stage_result upstream_failed(upstream_error_kind kind, io_status s, std::string_view what);
   void watch_client();
 
@@ -75,6 +80,7 @@ class upstream_exchange {
   http::message_head head_;
   pooled_buffer buffered_;
   bool released_ = false;
+  bool body_unsent_ = false;  // answered before the whole request was sent: never reused
 };
 
 }  // namespace sovgw::gateway

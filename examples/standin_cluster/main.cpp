@@ -11,7 +11,8 @@
 //
 // Per-request knobs (headers): x-standin-chunks, x-standin-delay-ms (streaming pace),
 // x-standin-fault: slow-headers | reset-mid-body | close-before-response | bad-response |
-// late-extra-response,
+// late-extra-response | early-answer (413 as soon as the head is read, then the connection closes
+// with the body unread, as servers that cap a body's size do),
 // x-standin-head-delay-ms (used by slow-headers), x-standin-echo-body (the answer is the request
 // body exactly as received: tests check what the gateway forwarded, byte for byte),
 // x-standin-content-type (the answer's Content-Type instead of application/json; empty: none),
@@ -562,7 +563,18 @@ asio::awaitable<boost::system::error_code> read_request(Stream& stream, beast::f
       socket.cancel();
     }
   });
-  auto [ec, n] = co_await http::async_read(stream, buffer, parser, nothrow);
+  auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, nothrow);
+  boost::system::error_code ec = hec;
+  if (!ec && parser.get()["x-standin-fault"] == "early-answer") {
+    *read_done = true;
+    deadline.cancel();
+    timed_out = false;
+    co_return http::error::end_of_stream;  // the caller answers it (the body stays unread)
+  }
+  if (!ec) {
+    auto [bec, bn] = co_await http::async_read(stream, buffer, parser, nothrow);
+    ec = bec;
+  }
   *read_done = true;
   deadline.cancel();
   timed_out = *expired;
@@ -630,6 +642,23 @@ asio::awaitable<void> serve_http(Stream& stream, const options& opt,
     parser.body_limit(64 * 1024 * 1024);
     bool timed_out = false;
     const auto ec = co_await read_request(stream, buffer, parser, opt.read_timeout, timed_out);
+    if (ec == http::error::end_of_stream && parser.is_header_done() &&
+        parser.get()["x-standin-fault"] == "early-answer") {
+      // The answer before the body is read; then close at once, the body unread (the kernel resets
+      // the connection): what the gateway must relay rather than take for a failed send.
+      http::response<http::string_body> res{http::status::payload_too_large, 11};
+      res.set(http::field::content_type, "application/json");
+      res.set("x-standin-cluster", opt.name);
+      res.keep_alive(false);
+      res.body() =
+          R"({"error":{"message":"request too large for this cluster","type":"invalid_request_error","code":"too_large"}})";
+      res.prepare_payload();
+      auto [wec, wn] = co_await http::async_write(stream, res, nothrow);
+      (void)wec;
+      boost::system::error_code ignored;
+      beast::get_lowest_layer(stream).close(ignored);
+      co_return;
+    }
     if (ec || timed_out) {
       if (const auto refusal = standin::refusal_for_read_error(ec, timed_out)) {
         co_await refuse(stream, opt, *refusal);

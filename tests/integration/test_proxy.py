@@ -213,6 +213,20 @@ class ProxyTest(unittest.TestCase):
             self.assertTrue(wait_until(lambda: reader.closed_by_peer(10), timeout=10))
             self.assertNotIn(b"0\r\n\r\n", reader.buf)
 
+    def test_an_answer_sent_before_the_body_was_read_reaches_the_client(self):
+        # Probe round 23: a cluster that answers 413 as soon as it has the head and closes with the
+        # body unread made the gateway's write fail: the client got a 502 (which SDKs retry) and the
+        # tenant was charged the whole prompt's estimate. The cluster's answer is the client's.
+        big = json.dumps({"model": "mistral-small",
+                          "messages": [{"role": "user", "content": "x" * (6 << 20)}]}).encode()
+        resp = exchange(self.gateway.port, self.certs, chat_request(big, {"x-standin-fault": "early-answer"}))
+        self.assertEqual(resp.status, 413, resp.body)
+        self.assertEqual(resp.json()["error"]["code"], "too_large")
+        line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and
+                                          o.get("request_id") == resp.header("x-request-id"))
+        self.assertEqual((line["status"], line["prompt_tokens"], line["completion_tokens"]), (413, 0, 0))
+        self.assertEqual(exchange(self.gateway.port, self.certs, chat_request()).status, 200)
+
     def test_upstream_closing_before_response_gets_502(self):
         resp = exchange(self.gateway.port, self.certs,
                         chat_request(extra_headers={"x-standin-fault": "close-before-response"}))
