@@ -760,7 +760,8 @@ parse_error parse_response_head(std::string raw, std::string_view request_method
     }
     status = status * 10 + (line[i] - '0');
   }
-  if (status < 100 || (line.size() > 12 && line[12] != ' ')) {
+  // RFC 9110 section 15: values outside 100..599 are invalid (a client cannot tell their class).
+  if (status < 100 || status > 599 || (line.size() > 12 && line[12] != ' ')) {
     return parse_error::bad_status_line;
   }
   out.status = status;

@@ -241,7 +241,10 @@ void usage_meter::event(std::string_view ev, std::string_view separator, std::st
   }
   if (ev.find("\"usage\"") != std::string_view::npos && ev.size() <= max_event) {
     const std::string data = event_data(ev);
-    if (read_usage(data) && strip_) {
+    // Read whether or not the gateway strips it: an event whose counts do not read is still the
+    // usage-only event the gateway asked for, never the client's (probe round 23).
+    (void)read_usage(data);
+    if (strip_) {
       boost::system::error_code ec;
       const json::value v = json::parse(data, ec);
       const json::object* o = ec ? nullptr : v.if_object();

@@ -97,12 +97,22 @@ def main():
     parser.add_argument("--bind", default="127.0.0.1")
     args = parser.parse_args()
     family = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    sock.bind((args.bind, 0))
-    port = sock.getsockname()[1]
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((args.bind, port))
+    # One port for UDP and TCP: the kernel picks a free UDP port, whose TCP twin may be taken (a
+    # listener or a connection of another test running alongside): then another pick.
+    for attempt in range(100):
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock.bind((args.bind, 0))
+        port = sock.getsockname()[1]
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((args.bind, port))
+            break
+        except OSError:
+            if attempt == 99:
+                raise
+            listener.close()
+            sock.close()
     listener.listen(8)
     threading.Thread(target=serve_tcp, args=(listener, args.zone), daemon=True).start()
     say({"msg": "listening", "port": port})

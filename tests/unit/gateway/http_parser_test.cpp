@@ -255,6 +255,10 @@ TEST_CASE("response heads: framing and bodies that must be absent") {
   CHECK(h.framing == body_framing::none);
   CHECK(parse_response_head("HTTP/1.1 200\r\n\r\n", "GET", h) == parse_error::none);
   CHECK(parse_response_head("HTTP/1.1 2OO OK\r\n\r\n", "GET", h) == parse_error::bad_status_line);
+  // Outside 100..599 (RFC 9110 section 15; probe round 23: 999 was relayed and recorded as is).
+  CHECK(parse_response_head("HTTP/1.1 999 Weird\r\n\r\n", "GET", h) == parse_error::bad_status_line);
+  CHECK(parse_response_head("HTTP/1.1 600 X\r\n\r\n", "GET", h) == parse_error::bad_status_line);
+  CHECK(parse_response_head("HTTP/1.1 599 X\r\nContent-Length: 0\r\n\r\n", "GET", h) == parse_error::none);
   CHECK(parse_response_head("HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "GET", h) == parse_error::obs_fold);
 }
 

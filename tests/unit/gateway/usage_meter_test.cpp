@@ -41,6 +41,21 @@ TEST_CASE("usage meter: a stream's usage event is read wherever the reads split 
   }
 }
 
+TEST_CASE("usage meter: the usage-only event the gateway asked for is removed even when its counts do not read") {
+  // Probe round 23: negative, fractional or string counts made it reach a client that never asked
+  // for it (client code reading chunk.choices[0] breaks on it).
+  for (const std::string counts : {R"({"prompt_tokens":-1,"completion_tokens":4})",
+                                   R"({"prompt_tokens":1.5,"completion_tokens":"4"})", R"("lots")"}) {
+    CAPTURE(counts);
+    const std::string unread = "data: {\"choices\":[],\"usage\":" + counts + "}\n\n";
+    usage_meter m(usage_meter::mode::sse, true);
+    CHECK(run(m, chunk + unread + done, 7) == chunk + done);
+    CHECK_FALSE(m.known(true));
+    usage_meter kept(usage_meter::mode::sse, false);
+    CHECK(run(kept, chunk + unread + done, 7) == chunk + unread + done);
+  }
+}
+
 TEST_CASE("usage meter: CRLF events, usage:null chunks, and a usage event with choices is never removed") {
   std::string crlf = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\r\n\r\n";
   usage_meter m(usage_meter::mode::sse, true);
