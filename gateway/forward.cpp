@@ -312,7 +312,14 @@ bool upstream_exchange::release(bool reusable) {
   }
   if (lease_.conn) {
     w_.busy_upstreams.erase(lease_.conn.get());
-    w_.pool.release(ctx_.cluster, std::move(lease_), reusable && !gone && !w_.cutting && !body_unsent_);
+    // A cluster may refuse a request (403, 413, a redirect) without reading its body and keep the
+    // connection: the unread body would then be read as the start of the next request on it, maybe
+    // another tenant's, whose answer would quote this one's prompt (probe round 24). Only an answer
+    // that served the request (2xx) proves the body was read; after any other, a request with a
+    // body leaves the connection closed.
+    const bool body_read = ctx_.body.empty() || (head_.status >= 200 && head_.status < 300);
+    w_.pool.release(ctx_.cluster, std::move(lease_),
+                    reusable && !gone && !w_.cutting && !body_unsent_ && body_read);
   }
   return gone;
 }

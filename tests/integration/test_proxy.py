@@ -503,6 +503,44 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertEqual(forced.json()["error"]["code"], "upstream_error")
         self.assertIn("Content-Encoding", forced.json()["error"]["message"])
 
+    def test_a_body_a_cluster_left_unread_never_reaches_the_next_request(self):
+        # Probe round 24: a cluster (Python's http.server here) refused a request without reading its
+        # body and kept the connection; the gateway reused it, the cluster read the leftover body as
+        # the start of the next request, another tenant's, and answered it with a page quoting the
+        # first one's prompt. After an answer other than 2xx to a request with a body, the connection
+        # is closed.
+
+        class Refuser(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                if self.headers.get("X-Standin-Refuse"):
+                    self.send_response(403)  # the body is never read
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                answer = json.dumps({"object": "chat.completion", "choices": [], "seen": body.decode()}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        g = self.gateway_to_handler("refuser", Refuser)
+        secret = json.dumps({"model": "mistral-small",
+                             "messages": [{"role": "user", "content": "alice's secret prompt"}]}).encode()
+        refused = exchange(g.port, self.certs, chat_request(secret, {"X-Standin-Refuse": "1"}))
+        self.assertEqual(refused.status, 403, refused.body)
+        for _ in range(3):
+            resp = exchange(g.port, self.certs, chat_request())
+            self.assertEqual(resp.status, 200, resp.body)
+            self.assertNotIn(b"secret", resp.body)
+            self.assertEqual(json.loads(resp.json()["seen"])["messages"][0]["content"], "Bonjour")
+
     def test_a_cluster_cannot_charge_more_than_the_request_allowed(self):
         # Probe round 23: a cluster reporting 4,000,000 completion tokens for max_tokens 10 spent a
         # tenant's monthly budget in one answer. It is charged the request's bound (max_tokens times n).
