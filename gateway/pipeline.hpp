@@ -73,6 +73,9 @@ class pipeline {
   // Reloads config.tenants_file and swaps it in atomically; on failure the last good tenants stay
   // live and the errors are returned (file:line:col, one per line). Thread-safe.
   [[nodiscard]] std::string reload_tenants();
+  // The live policy's checks against `with` instead of the live tenants: its errors, empty when it
+  // holds (or without a policy). Fast: of check_deployment, only the tenant names depend on them.
+  [[nodiscard]] std::string check_live_policy(const tenants::table& with) const;
   // The tenants file parsed, not yet live (null, with `errors`, when it does not load; null without
   // a tenants file); use_tenants() swaps one in. SIGHUP checks the policy against a new tenants
   // file before either goes live: the pair `config check` and `serve` accept, or the last good.
@@ -85,9 +88,6 @@ class pipeline {
   // revokes, shortens or no longer lists is revoked (or expires) in the live table. Returns how
   // many keys changed. Never grants anything.
   std::size_t apply_revocations(std::span<const tenants::api_key> next);
-  // The live policy's checks against `with` instead of the live tenants: its errors, empty when it
-  // holds (or without a policy). Fast: of check_deployment, only the tenant names depend on them.
-  [[nodiscard]] std::string check_live_policy(const tenants::table& with) const;
   // The live tenants table, null without a tenants file.
   [[nodiscard]] std::shared_ptr<const tenants::table> tenants() const { return tenants_.load(); }
 

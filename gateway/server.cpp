@@ -305,12 +305,14 @@ void server::reload_admin_token() {
 }
 
 // The tenants file and the policy go live as a pair that passes the checks `config check` and
-// `serve` make: a new tenants file that the policy (new or current) names tenants it lacks is
-// refused, and the current tenants stay, as a policy that fails its checks is. What a new tenants
-// file takes away (a revoked, shortened or removed key) is in force at once, before any check: a
-// leaked key must not stay usable while a policy is proved (seconds) or because another line of
-// the file is wrong. A file that fits the policy in force goes live at once too (new keys work
-// within milliseconds); the policy is then reloaded against it.
+// `serve` make. What a new tenants file takes away (a revoked, shortened or removed key) is in
+// force at once, before any check: a leaked key must not stay usable while a policy is proved
+// (seconds) or because a line of either file is wrong. What it adds waits for the policy: a policy
+// file that did not change is only checked for the tenants it names (microseconds); one that
+// changed is compiled and proved first. When a changed policy does not load, the tenants file goes
+// live under the policy in force only if it adds no tenant: a new tenant's rules may be in the
+// edit that failed (probe round 24: a new tenant was served under the old policy, unconfined,
+// while its new rule was proved, and for good when that policy had an error).
 void server::reload_tenants_and_policy(std::stop_token stop) {
   if (state_.cfg->tenants_file.empty()) {
     report_policy(stop, reload_policy(stop));
@@ -326,6 +328,12 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
       : readable_keys ? std::optional(std::span<const tenants::api_key>(*readable_keys))
                       : std::nullopt;
   const std::size_t revoked = next_keys ? state_.stages->apply_revocations(*next_keys) : 0;
+  if (revoked != 0) {
+    log_line("info", "keys revoked at once")
+        .str("file", state_.cfg->tenants_file)
+        .num("keys_revoked", static_cast<std::int64_t>(revoked))
+        .emit();
+  }
   if (table) {
     const auto go_live = [&] {
       state_.stages->use_tenants(table);
@@ -335,15 +343,6 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
           .num("keys", static_cast<std::int64_t>(table->keys().size()))
           .emit();
     };
-    // The policy in force holds with the new tenants: they go live now, and the policy file is
-    // reloaded against them.
-    const std::string live = state_.stages->check_live_policy(*table);
-    if (live.empty()) {
-      go_live();
-      report_policy(stop, reload_policy(stop));
-      return;
-    }
-    // It names a tenant the new file lacks: the new policy may fit, and both go live together.
     std::string with_new = reload_policy(stop, table.get());
     if (stop.stop_requested()) {
       report_policy(stop, with_new);  // abandoned: neither goes live
@@ -354,8 +353,27 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
       report_policy(stop, with_new);
       return;
     }
-    errors = fmt::format(
-        "the policy in force does not hold with the new tenants file, which stays unloaded:\n{}", live);
+    const std::vector<std::string> added =
+        policy_unchanged_ ? std::vector<std::string>() : tenants_added(*table);
+    const std::string live =
+        policy_unchanged_ || !added.empty() ? std::string() : state_.stages->check_live_policy(*table);
+    if (policy_unchanged_) {
+      errors = fmt::format(
+          "the policy in force does not hold with the new tenants file, which stays unloaded:\n{}", with_new);
+    } else if (!added.empty()) {
+      errors = fmt::format(
+          "the policy file changed and does not load, and the new tenants file adds {} {}, whose rules may "
+          "be in that policy: it goes live with a policy that loads (its revocations apply):\n{}",
+          added.size() == 1 ? "tenant" : "tenants", fmt::join(added, ", "), with_new);
+    } else if (!live.empty()) {
+      errors = fmt::format(
+          "the policy in force does not hold with the new tenants file, which stays unloaded:\n{}", live);
+    } else {
+      // It adds no tenant: keys and limits of tenants the policy in force already decides for.
+      go_live();
+      report_policy(stop, with_new);
+      return;
+    }
   }
   state_.stats->tenants_reload_failures.fetch_add(1, std::memory_order_relaxed);
   log_line("error", "tenants reload failed; keeping the current tenants")
@@ -366,6 +384,19 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
       .str("errors", errors)
       .emit();
   report_policy(stop, reload_policy(stop));  // against the tenants that stay
+}
+
+std::vector<std::string> server::tenants_added(const tenants::table& next) const {
+  const std::shared_ptr<const tenants::table> live = state_.stages->tenants();
+  std::vector<std::string> added;
+  for (const tenants::tenant& t : next.tenants()) {
+    const bool known = live && std::any_of(live->tenants().begin(), live->tenants().end(),
+                                           [&](const tenants::tenant& l) { return l.name == t.name; });
+    if (!known) {
+      added.push_back(t.name);
+    }
+  }
+  return added;
 }
 
 std::string server::reload_policy(std::stop_token stop, const tenants::table* with) {

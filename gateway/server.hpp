@@ -47,6 +47,8 @@ class server {
   // Says (warn) when the configuration file is no longer what the gateway started with.
   void warn_if_config_changed();
   void reload_tenants_and_policy(std::stop_token stop);
+  // The tenants `next` declares that the live tenants file does not.
+  [[nodiscard]] std::vector<std::string> tenants_added(const tenants::table& next) const;
   void reload_credentials();
   void reload_admin_token();
   void reload_endpoints(const char* trigger);

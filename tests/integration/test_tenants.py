@@ -413,17 +413,17 @@ class TenantKeysTest(unittest.TestCase):
         self.assertTrue(failed["keys_read"].startswith("no:"), failed)
         self.assertEqual(self.call(self.acme_key).status, 200)
 
-    def test_a_revocation_and_a_new_key_are_in_force_before_the_policy_is_proved(self):
+    def test_a_revocation_is_in_force_before_the_policy_is_proved_and_a_new_tenant_waits_for_it(self):
         # Probe round 22: a new tenants file went live only after the policy file had been compiled
         # and its invariants proved again (8-9 s for the example policy on this machine), though the
-        # policy had not changed: a revoked key kept working all that time, a new one was refused.
-        # The policy in force holds with the new file (only its tenant names depend on it): the file
-        # goes live at once, and the policy's reload begins after.
+        # policy had not changed: a revoked key kept working all that time. What a file takes away is
+        # in force at once; an unchanged policy file is not proved again.
         policy = os.path.join(self.tmp.path, "policy.yaml")
+        rules = ("version: 1\nrules:\n  - id: permit-all\n    effect: permit\n    reason: Everyone.\n"
+                 "  - id: forbid-globex\n    effect: forbid\n    when:\n      tenant: [globex]\n"
+                 "    reason: This tenant is suspended.\n")
         with open(policy, "w") as f:
-            f.write("version: 1\nrules:\n  - id: permit-all\n    effect: permit\n    reason: Everyone.\n"
-                    "  - id: forbid-globex\n    effect: forbid\n    when:\n      tenant: [globex]\n"
-                    "    reason: This tenant is suspended.\n")
+            f.write(rules)
         spare = self.create_key("acme")
         g = Gateway(gateway_yaml(self.certs, cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs),
                                  extra=f"tenants: {self.tenants}\npolicy: {policy}\n"), self.tmp.path)
@@ -432,22 +432,45 @@ class TenantKeysTest(unittest.TestCase):
         def call(key):
             return send(g.port, self.certs, chat_request(extra_headers={"Authorization": f"Bearer {key}"}))
 
+        def sighup(until):
+            before = len(g.logs())
+            g.signal(signal.SIGHUP)
+            self.assertTrue(wait_until(lambda: any(o.get("msg") == until for o in g.logs()[before:])))
+            return [o for o in g.logs()[before:] if o.get("msg") in (
+                "keys revoked at once", "policy reload started", "tenants reloaded", "policy reloaded",
+                "tenants reload failed; keeping the current tenants")]
+
         self.assertEqual(call(spare).status, 200)
         self.assertEqual(sovgw("tenants", "key", "revoke", spare[:17], "--file", self.tenants).returncode, 0)
         fresh = self.create_key("acme")
-        before = len(g.logs())
-        g.signal(signal.SIGHUP)
-        self.assertTrue(wait_until(lambda: any(o.get("msg") == "policy reloaded" for o in g.logs()[before:])))
-        order = [o["msg"] for o in g.logs()[before:]
-                 if o.get("msg") in ("tenants reloaded", "policy reload started",
-                                     "policy reloaded")]
-        self.assertEqual(order, ["tenants reloaded", "policy reload started",
-                                 "policy reloaded"])
+        logged = sighup("policy reloaded")
+        self.assertEqual([o["msg"] for o in logged], ["keys revoked at once", "policy reload started",
+                                                      "tenants reloaded", "policy reloaded"])
+        self.assertTrue(logged[-1]["unchanged"], logged[-1])  # the policy file did not change: not proved again
         self.assertEqual(call(spare).status, 401)
         self.assertEqual(call(fresh).status, 200)
-        # The policy file did not change: it was not compiled and proved again.
-        reloaded = [o for o in g.logs()[before:] if o.get("msg") == "policy reloaded"][-1]
-        self.assertTrue(reloaded["unchanged"], reloaded)
+        # Probe round 24: a tenant added together with the rule that confines it was served under the
+        # old policy, unconfined, while the new one was proved, and for good when it had an error. A
+        # tenants file goes live only with the policy file as it now is.
+        with open(self.tenants) as f:
+            text = f.read()
+        with open(self.tenants, "w") as f:
+            f.write(text.replace("tenants:\n", "tenants:\n  - name: newco\n", 1))
+        newco = self.create_key("newco")
+        with open(policy, "w") as f:
+            f.write(rules.replace("tenant: [globex]", "tenant: [globex, newco]") + "  - id: broken\n")
+        (failed,) = [o for o in sighup("tenants reload failed; keeping the current tenants")
+                     if o["msg"].startswith("tenants reload failed")]
+        self.assertIn("the policy file changed and does not load, and the new tenants file adds tenant newco",
+                      failed["errors"])
+        self.assertEqual(call(newco).status, 401)  # not served under the old policy
+        self.assertEqual(call(fresh).status, 200)
+        with open(policy, "w") as f:
+            f.write(rules.replace("tenant: [globex]", "tenant: [globex, newco]"))
+        sighup("tenants reloaded")
+        resp = call(newco)
+        self.assertEqual(resp.status, 403, resp.body)
+        self.assertIn("forbid-globex", resp.json()["error"]["message"])
 
     def test_a_tenants_file_the_policy_does_not_hold_with_is_not_loaded(self):
         # Probe round 18: a tenant renamed in the tenants file but not in the policy went live on
