@@ -287,6 +287,10 @@ class inspect_handler : public detail::no_size_limits {
   // of choices generated (n, best_of), kept at their largest when several are given. A server
   // reads 1e6 as an integer too; a count it would refuse (negative) bounds nothing here.
   bool count(double v) {
+    if ((pending_ == field::n_predict || pending_ == field::num_predict) && v < 0) {
+      (pending_ == field::n_predict ? out_.fields.n_predict_unbounded : out_.fields.num_predict_unbounded) =
+          true;
+    }
     if (pending_ >= field::max_tokens && pending_ <= field::choices) {
       const double cap = pending_ == field::choices ? 1e6 : 1e12;  // the product fits 64 bits
       const std::uint64_t n = v >= 1 ? static_cast<std::uint64_t>(std::min(v, cap)) : 0;

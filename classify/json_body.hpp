@@ -104,7 +104,11 @@ struct body_fields {
   std::uint64_t max_new_tokens = 0;  // TGI's and SGLang's (top level, parameters, sampling_params)
   std::uint64_t n_predict = 0;       // llama.cpp's, which it reads before max_tokens on every endpoint
   std::uint64_t num_predict = 0;     // Ollama's (options.num_predict)
-  std::uint64_t choices = 0;         // also n and best_of in parameters or sampling_params
+  // A negative n_predict or options.num_predict: llama.cpp and Ollama then generate without a
+  // bound (-1: until a stop, -2: until the context is full), whatever max_tokens says.
+  bool n_predict_unbounded = false;
+  bool num_predict_unbounded = false;
+  std::uint64_t choices = 0;  // also n and best_of in parameters or sampling_params
   // The prompts of a batch (capped at 10^6): the elements of a top-level `prompt`, `text` or
   // `input_ids` array that are strings, arrays (token ids) or objects (llama.cpp's multimodal
   // prompts). vLLM, the legacy OpenAI API, llama.cpp and SGLang complete each one on its own. 0

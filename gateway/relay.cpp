@@ -216,18 +216,20 @@ class relay_run {
     }
     ctx_.prompt_tokens = meter_.prompt_tokens();
     ctx_.completion_tokens = meter_.completion_tokens();
-    // A cluster cannot generate more than the request allowed: a report above the request's bound
-    // (max_tokens and the like, times its choices) is a cluster's error, charged at the bound, so
-    // that it cannot spend a tenant's budget (probe round 23: 4,000,000 tokens for max_tokens 10).
+    // A completion above the request's bound (max_tokens and the like, times its choices, as the
+    // gateway read them) is charged as the cluster reports it, since the cluster ran it: a server
+    // may read a bound the gateway does not (llama.cpp's n_predict: -1, a decoy among nested
+    // settings), and charging the gateway's reading would make such requests cheap (probe round
+    // 24). The operator is told: a cluster that reports more than it could have generated is lying,
+    // or reads the request differently from the gateway.
     if (ctx_.completion_bound != 0 && ctx_.completion_tokens > ctx_.completion_bound) {
       log_line("warn",
-               "the cluster reported more completion tokens than the request allowed; charged the bound")
+               "the cluster reported more completion tokens than the request's bound as the gateway read it")
           .str("request_id", ctx_.request_id)
           .str("cluster", ex_.cluster_name())
           .num("reported", static_cast<std::int64_t>(ctx_.completion_tokens))
           .num("bound", static_cast<std::int64_t>(ctx_.completion_bound))
           .emit();
-      ctx_.completion_tokens = ctx_.completion_bound;
     }
   }
 

@@ -412,6 +412,11 @@ std::uint64_t completion_bound(const http::message_head& head, const classify::b
   if (bound != 0) {
     bound = std::max(bound, f.n_predict);  // llama.cpp's n_predict wins over its max_tokens
   }
+  // A negative n_predict lifts llama.cpp's bound on every endpoint, Ollama's num_predict on its own.
+  const bool ollama = http::path_ends_with(head, "/api/generate") || http::path_ends_with(head, "/api/chat");
+  if (f.n_predict_unbounded || (ollama && f.num_predict_unbounded)) {
+    bound = 0;
+  }
   const std::uint64_t n = completions(head, f);
   return bound == 0 ? 0 : bound > max_completion_bound / n ? max_completion_bound : bound * n;
 }

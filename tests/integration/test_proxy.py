@@ -541,9 +541,11 @@ class UpstreamFailureTest(unittest.TestCase):
             self.assertNotIn(b"secret", resp.body)
             self.assertEqual(json.loads(resp.json()["seen"])["messages"][0]["content"], "Bonjour")
 
-    def test_a_cluster_cannot_charge_more_than_the_request_allowed(self):
-        # Probe round 23: a cluster reporting 4,000,000 completion tokens for max_tokens 10 spent a
-        # tenant's monthly budget in one answer. It is charged the request's bound (max_tokens times n).
+    def test_a_cluster_reporting_more_than_the_request_allowed_is_charged_and_flagged(self):
+        # Probe round 23: a cluster reported 4,000,000 completion tokens for max_tokens 10. Capping
+        # the charge at the gateway's reading of the bound made requests cheap wherever a server reads
+        # a bound the gateway does not (probe round 24: llama.cpp's n_predict: -1): the cluster ran
+        # them, its report is charged, and the operator is told it exceeds the bound as read.
 
         class Liar(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
@@ -560,17 +562,14 @@ class UpstreamFailureTest(unittest.TestCase):
                 pass
 
         g = self.gateway_to_handler("liar", Liar)
-        for bound, n, charged in ((10, 1, 10), (10, 3, 30), (None, 1, 4000000)):
-            body = {"model": "mistral-small", "messages": [{"role": "user", "content": "Bonjour"}], "n": n}
-            if bound:
-                body["max_tokens"] = bound
-            with self.subTest(max_tokens=bound, n=n):
-                resp = exchange(g.port, self.certs, chat_request(json.dumps(body).encode()))
-                self.assertEqual(resp.status, 200, resp.body)
-                line = self.request_line(g, resp)
-                self.assertEqual((line["prompt_tokens"], line["completion_tokens"]), (7, charged))
+        body = {"model": "mistral-small", "messages": [{"role": "user", "content": "Bonjour"}], "n": 3, "max_tokens": 10}
+        resp = exchange(g.port, self.certs, chat_request(json.dumps(body).encode()))
+        self.assertEqual(resp.status, 200, resp.body)
+        line = self.request_line(g, resp)
+        self.assertEqual((line["prompt_tokens"], line["completion_tokens"]), (7, 4000000))
         warned = g.wait_for_json(lambda o: o.get("msg", "").startswith("the cluster reported more completion tokens"))
-        self.assertEqual((warned["reported"], warned["bound"]), (4000000, 10))
+        self.assertEqual((warned["reported"], warned["bound"], warned["request_id"]),
+                         (4000000, 30, resp.header("x-request-id")))
 
     def test_an_answer_that_fails_before_any_byte_reaches_the_client_is_a_502(self):
         # A malformed first chunk once closed the connection with nothing sent, while the record said

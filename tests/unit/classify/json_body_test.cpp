@@ -1262,6 +1262,9 @@ TEST_CASE("the completion's bounds: max_tokens and its aliases apart, n and best
   got = inspect(
       R"({"prompt":"hi","parameters":{"num_predict":300},"options":{"max_new_tokens":5},"n_predict":-1})");
   CHECK((got.fields.num_predict == 0 && got.fields.max_new_tokens == 0 && got.fields.n_predict == 0));
+  CHECK((got.fields.n_predict_unbounded && !got.fields.num_predict_unbounded));
+  got = inspect(R"({"prompt":"hi","options":{"num_predict":-2}})");
+  CHECK((got.fields.num_predict_unbounded && !got.fields.n_predict_unbounded));
   got = inspect(R"({"prompt":"hi","options":"x","n_predict":"many"})");
   CHECK(got.error == sovgw::classify::body_error::wrong_type);
   CHECK(inspect(R"({"inputs":"hi","parameters":{"adapter_id":"x"}})").error ==

@@ -41,7 +41,8 @@ TEST_CASE("usage meter: a stream's usage event is read wherever the reads split 
   }
 }
 
-TEST_CASE("usage meter: the usage-only event the gateway asked for is removed even when its counts do not read") {
+TEST_CASE(
+    "usage meter: the usage-only event the gateway asked for is removed even when its counts do not read") {
   // Probe round 23: negative, fractional or string counts made it reach a client that never asked
   // for it (client code reading chunk.choices[0] breaks on it).
   for (const std::string counts : {R"({"prompt_tokens":-1,"completion_tokens":4})",
