@@ -60,7 +60,10 @@ namespace {
 // character (after a byte order mark and white space) opens an object or an array, in UTF-8,
 // UTF-16 or UTF-32.
 // Whether, read as code units of `width` bytes (1, 2 or 4; `big_endian` for the byte order), the
-// body's first character after white space opens an object or an array.
+// body's first character after white space opens an object or an array. White space as lenient
+// parsers skip it, not only JSON's four: form feed, vertical tab, JSON text sequences' record
+// separator, and in UTF-8 a no-break space, U+2028, U+2029 and byte order marks (Json.NET, JSON5 and
+// .NET's char.IsWhiteSpace readers skip them; probe round 24: such a body went unread as JSON).
 bool opens_json(std::string_view body, std::size_t width, bool big_endian) {
   for (std::size_t at = 0; at + width <= body.size(); at += width) {
     const std::size_t ascii = big_endian ? at + width - 1 : at;
@@ -70,9 +73,22 @@ bool opens_json(std::string_view body, std::size_t width, bool big_endian) {
       }
     }
     const char c = body[ascii];
-    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-      return c == '{' || c == '[';
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v' || c == '\x1e') {
+      continue;
     }
+    if (width == 1) {
+      const std::string_view rest = body.substr(at);
+      if (rest.starts_with("\xc2\xa0")) {
+        at += 1;  // U+00A0
+        continue;
+      }
+      if (rest.starts_with("\xe2\x80\xa8") || rest.starts_with("\xe2\x80\xa9") ||
+          rest.starts_with("\xef\xbb\xbf")) {
+        at += 2;  // U+2028, U+2029, U+FEFF
+        continue;
+      }
+    }
+    return c == '{' || c == '[';
   }
   return false;
 }

@@ -121,7 +121,8 @@ std::optional<std::string> location_on_gateway(std::string_view value) {
 
 // Appends the client's response head to `out`.
 void client_response_head(std::string& out, const request_context& ctx, const http::message_head& up,
-                          bool chunked, bool close, bool reframed, const geo_tagger& tagger) {
+                          bool chunked, bool close, bool reframed, bool body_changed,
+                          const geo_tagger& tagger) {
   out.reserve(out.size() + up.raw.size() + (tagger.signing() ? 1024 : 512));  // receipt, signature
   out += "HTTP/1.1 ";
   append_number(out, static_cast<std::uint64_t>(up.status));
@@ -135,7 +136,8 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
          (up.framing != http::body_framing::none || up.status < 200 || up.status == 204)) ||
         points_client_elsewhere(f.name) ||
         // the digest of a body the gateway changes (a usage event removed) would be wrong
-        (reframed && (ascii_iequals(f.name, "content-digest") || ascii_iequals(f.name, "repr-digest")))) {
+        (body_changed && (ascii_iequals(f.name, "content-digest") || ascii_iequals(f.name, "repr-digest") ||
+                          ascii_iequals(f.name, "digest") || ascii_iequals(f.name, "content-md5")))) {
       continue;
     }
     if (ascii_iequals(f.name, "location")) {
@@ -197,7 +199,9 @@ class relay_run {
     // An event stream's next event is seldom there when the last one has just been relayed.
     paced_ = streamed && events;
     ctx.status = up.status;
-    client_response_head(*out_, ctx, up, chunked_, close, reframed, ex.tagger());
+    // The usage-only event the gateway asked for is removed: the body is not the cluster's.
+    const bool body_changed = ctx.usage_requested && events;
+    client_response_head(*out_, ctx, up, chunked_, close, reframed, body_changed, ex.tagger());
   }
 
   // The request's tokens: the cluster's usage, or an estimate when the answer ended without it

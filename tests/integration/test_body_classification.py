@@ -353,7 +353,11 @@ class BodyClassificationTest(unittest.TestCase):
                      b'{"content":"alice\\u0040example.com",}', b'  [NaN]', b'\xef\xbb\xbf{"a":1}',
                      # UTF-16 and UTF-32 without a mark, white space first (Python's json.loads reads
                      # them by where the NULs are; probe round 22: these were read as opaque bytes)
-                     *['\n {"model":"m"}'.encode(e) for e in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")]):
+                     *['\n {"model":"m"}'.encode(e) for e in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")],
+                     # white space lenient parsers skip (probe round 24: read as plain text, the model unread)
+                     *[lead + b'{"model":"m"}' for lead in (b"\x0c", b"\x0b", b"\x1e", b"\xc2\xa0", b"\xe2\x80\xa8",
+                                                        b" \xef\xbb\xbf")],
+                     "\x0c{\"model\":\"m\"}".encode("utf-16-le")):
             with self.subTest(body):
                 self.assert_refused(self.send(body, headers=plain, path="/search"), 400,
                                     "invalid_json", "looks like JSON")

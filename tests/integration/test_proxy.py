@@ -541,6 +541,34 @@ class UpstreamFailureTest(unittest.TestCase):
             self.assertNotIn(b"secret", resp.body)
             self.assertEqual(json.loads(resp.json()["seen"])["messages"][0]["content"], "Bonjour")
 
+    def test_the_clusters_digest_of_a_body_the_gateway_changed_is_dropped(self):
+        # The gateway removes the usage-only event it asked for from a stream: the cluster's digest
+        # of its body no longer describes what the client gets (probe round 24).
+
+        class Digester(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = (b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'
+                        b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}\n\ndata: [DONE]\n\n')
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                for name in ("Content-Digest", "Repr-Digest", "Digest", "Content-MD5"):
+                    self.send_header(name, "sha-256=:AAAA:")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        g = self.gateway_to_handler("digester", Digester)
+        resp = exchange(g.port, self.certs, chat_request(CHAT_STREAM))
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertNotIn(b'"usage"', resp.body)
+        names = {n.lower() for n, _ in resp.headers}
+        for name in ("content-digest", "repr-digest", "digest", "content-md5"):
+            self.assertNotIn(name, names)
+
     def test_a_cluster_reporting_more_than_the_request_allowed_is_charged_and_flagged(self):
         # Probe round 23: a cluster reported 4,000,000 completion tokens for max_tokens 10. Capping
         # the charge at the gateway's reading of the bound made requests cheap wherever a server reads
