@@ -38,6 +38,10 @@ class upstream_exchange {
   [[nodiscard]] connection& upstream() { return *lease_.conn; }
   [[nodiscard]] const http::message_head& response_head() const { return head_; }
   [[nodiscard]] const geo_tagger& tagger() const { return *w_.shared.tagger; }
+  // The cluster's credential field as the gateway sends it (`Name: value\r\n`), or null.
+  [[nodiscard]] std::shared_ptr<const std::string> credential_line() const {
+    return w_.shared.credentials->header_line(ctx_.cluster);
+  }
   // Response bytes read past the head (the start of the body).
   [[nodiscard]] std::string& buffered() { return *buffered_; }
 

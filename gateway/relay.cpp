@@ -122,7 +122,24 @@ std::optional<std::string> location_on_gateway(std::string_view value) {
 // Appends the client's response head to `out`.
 void client_response_head(std::string& out, const request_context& ctx, const http::message_head& up,
                           bool chunked, bool close, bool reframed, bool body_changed,
-                          const geo_tagger& tagger) {
+                          const geo_tagger& tagger, std::string_view credential_line) {
+  // The cluster's credential, as the gateway sends it: a field of that name, or a value holding its
+  // secret (the last word of the value, 8 characters or more), never reaches the client (probe round
+  // 24: a cluster echoing its key in its own auth header field, or in X-Debug).
+  std::string_view credential_name;
+  std::string_view credential_secret;
+  if (const std::size_t colon = credential_line.find(':'); colon != std::string_view::npos) {
+    credential_name = credential_line.substr(0, colon);
+    std::string_view value = credential_line.substr(colon + 1);
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' ')) {
+      value.remove_suffix(1);
+    }
+    const std::size_t space = value.find_last_of(' ');
+    credential_secret = space == std::string_view::npos ? value : value.substr(space + 1);
+    if (credential_secret.size() < 8) {
+      credential_secret = {};
+    }
+  }
   out.reserve(out.size() + up.raw.size() + (tagger.signing() ? 1024 : 512));  // receipt, signature
   out += "HTTP/1.1 ";
   append_number(out, static_cast<std::uint64_t>(up.status));
@@ -135,6 +152,8 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
         (f.id == http::field_id::content_length &&
          (up.framing != http::body_framing::none || up.status < 200 || up.status == 204)) ||
         points_client_elsewhere(f.name) ||
+        (!credential_name.empty() && ascii_iequals(f.name, credential_name)) ||
+        (!credential_secret.empty() && f.value.find(credential_secret) != std::string::npos) ||
         // the digest of a body the gateway changes (a usage event removed) would be wrong
         (body_changed && (ascii_iequals(f.name, "content-digest") || ascii_iequals(f.name, "repr-digest") ||
                           ascii_iequals(f.name, "digest") || ascii_iequals(f.name, "content-md5")))) {
@@ -201,7 +220,9 @@ class relay_run {
     ctx.status = up.status;
     // The usage-only event the gateway asked for is removed: the body is not the cluster's.
     const bool body_changed = ctx.usage_requested && events;
-    client_response_head(*out_, ctx, up, chunked_, close, reframed, body_changed, ex.tagger());
+    const std::shared_ptr<const std::string> credential = ex.credential_line();
+    client_response_head(*out_, ctx, up, chunked_, close, reframed, body_changed, ex.tagger(),
+                         credential ? std::string_view(*credential) : std::string_view());
   }
 
   // The request's tokens: the cluster's usage, or an estimate when the answer ended without it

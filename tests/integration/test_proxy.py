@@ -541,6 +541,43 @@ class UpstreamFailureTest(unittest.TestCase):
             self.assertNotIn(b"secret", resp.body)
             self.assertEqual(json.loads(resp.json()["seen"])["messages"][0]["content"], "Bonjour")
 
+    def test_the_clusters_credential_never_reaches_the_client(self):
+        # Probe round 24: a cluster echoing the gateway's credential for it (in the field it is sent
+        # in, or inside another) handed it to every client.
+        token = os.path.join(self.tmp.path, "cluster.token")
+        with open(token, "w") as f:
+            f.write("cluster-secret-1234567\n")
+        os.chmod(token, 0o600)
+
+        class Echo(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                sent = self.headers.get("X-Cluster-Key", "")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("X-Cluster-Key", sent)
+                self.send_header("X-Debug", f"auth={sent}; ok")
+                self.send_header("X-Kept", "yes")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        g = self.gateway(cluster_yaml("echo", f"127.0.0.1:{server.server_address[1]}", plaintext=True,
+                                      extra=f"    auth: {{header: X-Cluster-Key, file: {token}}}"))
+        resp = exchange(g.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 200, resp.body)
+        names = {n.lower() for n, _ in resp.headers}
+        self.assertNotIn("x-cluster-key", names)
+        self.assertNotIn("x-debug", names)
+        self.assertIn("x-kept", names)
+        self.assertNotIn("cluster-secret", " ".join(v for _, v in resp.headers))
+
     def test_the_clusters_digest_of_a_body_the_gateway_changed_is_dropped(self):
         # The gateway removes the usage-only event it asked for from a stream: the cluster's digest
         # of its body no longer describes what the client gets (probe round 24).
