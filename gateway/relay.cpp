@@ -64,14 +64,18 @@ bool points_client_elsewhere(std::string_view name) {
       "x-sendfile", "x-lighttpd-send-file", "surrogate-control", "cdn-cache-control",
       // the cluster's authentication
       "www-authenticate", "proxy-authenticate", "authentication-info", "proxy-authentication-info",
-      "authorization", "proxy-authorization"};
+      "authorization", "proxy-authorization",
+      // the addresses of the cluster's own network (request fields, meaningless in an answer)
+      "x-real-ip", "forwarded"};
   // Inline comparisons (most fail on the length at once): this runs for every field of every answer.
   const auto starts = [&](std::string_view prefix) {
     return name.size() > prefix.size() && ascii_iequals(name.substr(0, prefix.size()), prefix);
   };
   return std::any_of(std::begin(names), std::end(names),
                      [&](std::string_view n) { return ascii_iequals(name, n); }) ||
-         starts("access-control-") || starts("x-accel-");
+         starts("access-control-") || starts("x-accel-") || starts("x-forwarded-") ||
+         // any CDN's own cache control (Cloudflare-CDN-Cache-Control and the like)
+         (name.size() > 17 && ascii_iequals(name.substr(name.size() - 17), "cdn-cache-control"));
 }
 
 // The Location a client may follow: one on the gateway, where the request is decided again. A
@@ -157,6 +161,13 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
         // the digest of a body the gateway changes (a usage event removed) would be wrong
         (body_changed && (ascii_iequals(f.name, "content-digest") || ascii_iequals(f.name, "repr-digest") ||
                           ascii_iequals(f.name, "digest") || ascii_iequals(f.name, "content-md5")))) {
+      continue;
+    }
+    // An answer marked for shared caches (public, s-maxage) would let a cache before the gateway
+    // serve one tenant's answer to another: the cluster's caching directives go only when private.
+    if (ascii_iequals(f.name, "cache-control") &&
+        (ascii_lowered(f.value).find("public") != std::string::npos ||
+         ascii_lowered(f.value).find("s-maxage") != std::string::npos)) {
       continue;
     }
     if (ascii_iequals(f.name, "location")) {

@@ -433,6 +433,10 @@ class UpstreamFailureTest(unittest.TestCase):
                                     # the cluster's own authentication (probe round 23)
                                     ("WWW-Authenticate", 'Bearer realm="cluster"'),
                                     ("Authorization", "Bearer cluster-secret"), ("Proxy-Authenticate", "Basic"),
+                                    # shared caching and the cluster's network (probe round 24)
+                                    ("Cache-Control", "public, max-age=600"),
+                                    ("Cloudflare-CDN-Cache-Control", "max-age=600"),
+                                    ("X-Forwarded-For", "10.1.2.3"), ("X-Real-IP", "10.1.2.3"),
                                     ("X-Kept", "yes")):
                     self.send_header(name, value)
                 self.send_header("Content-Length", "0")
@@ -461,7 +465,8 @@ class UpstreamFailureTest(unittest.TestCase):
                 names = {n.lower() for n, _ in resp.headers}
                 for name in ("set-cookie", "alt-svc", "strict-transport-security", "refresh", "link",
                              "content-location", "access-control-allow-origin", "access-control-allow-credentials",
-                             "nel", "www-authenticate", "authorization", "proxy-authenticate"):
+                             "nel", "www-authenticate", "authorization", "proxy-authenticate", "cache-control",
+                             "cloudflare-cdn-cache-control", "x-forwarded-for", "x-real-ip"):
                     self.assertNotIn(name, names)
                 self.assertIn("x-kept", names)
 
