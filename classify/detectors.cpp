@@ -492,7 +492,7 @@ bool thousands_grouped(std::string_view t, std::size_t begin, std::size_t end) {
 // code of three or more (10 to 12 digits), or two groups of three or four (10 or 11 digits:
 // "06 123 456 78", the French form in other groups, is not one, nor Unicode's "0399 0308 0301").
 // The end, or npos; the finding starts at the '(' when there is one.
-std::size_t area_code_phone_at(std::string_view t, std::size_t i) {
+std::size_t area_code_phone_at(std::string_view t, std::size_t i, bool cued) {
   const bool parenthesised = i > 0 && t[i - 1] == '(';
   std::size_t k = i + 1;
   while (k < t.size() && is_digit(t[k]) && k - i < 7) {
@@ -514,23 +514,35 @@ std::size_t area_code_phone_at(std::string_view t, std::size_t i) {
   };
   const std::size_t first = group(k);
   const std::size_t first_len = first - k;
+  // Not a piece of a longer number or of a hyphenated id ("…-0101-9821-8712-…" in a GUID,
+  // "028-1234567-8901234", "030 1234567-01"), with one subscriber group or two.
+  const auto joins = [&](std::size_t at, char next) {
+    return t[at] == ' ' ? is_digit(next) : (t[at] == '-' || t[at] == '.' || t[at] == '/') && is_alnum(next);
+  };
+  const bool joined_before = i >= 2 && !parenthesised && joins(i - 1, t[i - 2]);
+  const auto more_after = [&](std::size_t end) { return end + 1 < t.size() && joins(end, t[end + 1]); };
   if (first + 1 < t.size() && (t[first] == ' ' || t[first] == '-') && is_digit(t[first + 1])) {
     const std::size_t second = group(first + 1);
     const std::size_t second_len = second - first - 1;
     const std::size_t total = area + first_len + second_len;
-    // Not a piece of a longer number or of a hyphenated id ("…-0101-9821-8712-…" in a GUID).
-    const auto joins = [&](std::size_t at, char next) {
-      return t[at] == ' ' ? is_digit(next) : (t[at] == '-' || t[at] == '.' || t[at] == '/') && is_alnum(next);
-    };
-    const bool more = (second + 1 < t.size() && joins(second, t[second + 1])) ||
-                      (i >= 2 && !parenthesised && joins(i - 1, t[i - 2]));
     if (first_len >= 3 && first_len <= 4 && second_len >= 3 && second_len <= 4 && total >= 10 &&
-        total <= 11 && !more && ends_word(t, second)) {
+        total <= 11 && !joined_before && !more_after(second) && ends_word(t, second)) {
       return second;
     }
   }
   const std::size_t total = area + first_len;
-  return area >= 3 && first_len >= 5 && total >= 10 && total <= 12 && ends_word(t, first) ? first : npos;
+  if (area < 3 || first_len < 5 || total < 10 || total > 12 || joined_before || !ends_word(t, first)) {
+    return npos;
+  }
+  if (!more_after(first)) {
+    return first;
+  }
+  // After a phone cue, an extension ("Tel. 030 1234567-0", the switchboard's).
+  const std::size_t extension = t[first] == '-' ? group(first + 1) : first;
+  return cued && extension - first >= 2 && extension - first <= 5 && !more_after(extension) &&
+                 ends_word(t, extension)
+             ? extension
+             : npos;
 }
 
 // A word after which a phone number is expected ("Tel.", "Telefon:", "mi número es", "Handy",
@@ -694,7 +706,7 @@ std::size_t phone_at(std::string_view t, std::size_t i, bool cued, std::size_t& 
         return list_of_pairs(t, i, end) ? npos : end;
       }
     }
-    if (const std::size_t end = area_code_phone_at(t, i); end != npos) {
+    if (const std::size_t end = area_code_phone_at(t, i, cued); end != npos) {
       begin = i > 0 && t[i - 1] == '(' ? i - 1 : i;
       return end;
     }

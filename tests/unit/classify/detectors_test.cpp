@@ -679,6 +679,24 @@ TEST_CASE("phone: national numbers with an area code in the ways Europe writes t
   }
 }
 
+TEST_CASE(
+    "phone: a trunk-0 number with one subscriber group is not a piece of a hyphenated id (probe round 22)") {
+  // Amazon.de-style order numbers and a drawing number: the two-group form already checked this.
+  for (const char* text :
+       {"Meine Amazon-Bestellung 028-1234567-8901234 ist nicht angekommen", "Bestellung 028-1234567-8901234",
+        "Zeichnungsnr. 030 1234567-01", "ref 089/12345678-3", "id X-030 1234567"}) {
+    CAPTURE(std::string(text));
+    CHECK_FALSE(fires("phone", text));
+  }
+  // Alone, or ended by punctuation, the same numbers are phones.
+  CHECK(found("phone", "call 028-1234567 today") == "028-1234567");
+  CHECK(found("phone", "call 030 1234567.") == "030 1234567");
+  CHECK(found("phone", "(030) 1234567-") == "(030) 1234567");
+  // After a phone cue, an extension: the switchboard's "-0".
+  CHECK(found("phone", "Tel. 030 1234567-0") == "030 1234567-0");
+  CHECK(found("phone", "Telefon 089/12345678-12, Fax") == "089/12345678-12");
+}
+
 TEST_CASE("national id: the separators each is written with") {
   for (const char* text :
        {"DNI 12345678 Z", "DNI 12.345.678-Z", "DNI 12.345.678Z", "NIE X-1234567-L", "NIE X 1234567 L",
