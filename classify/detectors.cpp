@@ -931,22 +931,96 @@ bool luhn(std::string_view digits) {
   return sum % 10 == 0;
 }
 
-// A card network's prefix, at a length it issues: 14 to 19 digits; Visa 16 to 19 (its 13-digit
-// numbers are no longer issued, and a German EAN-13 starts with 400-440 and passes the Luhn check
-// one time in ten; no network issues 13 digits, which a Belgian or French EAN-13 also has).
+// A card network's prefix, at a length it issues: Visa 16 to 19 (its 13-digit numbers are no
+// longer issued, and a German EAN-13 starts with 400-440 and passes the Luhn check one time in
+// ten; no network issues 13 digits, which a Belgian or French EAN-13 also has), American Express
+// 15 and no other network 15 (an IMEI has 15 digits and a Luhn digit, its TAC often 35),
+// Mastercard 16, JCB, Discover and UnionPay 16 to 19, Diners Club 14 or 16 to 19 (a SIRET has 14
+// digits and a Luhn digit: a Diners prefix only is left to its label, other_identifier_before).
 bool card_network_prefix(std::string_view d) {
-  if (d.size() < 14) {
+  const std::size_t n = d.size();
+  if (n < 14 || n > 19) {
     return false;
   }
-  const auto prefix = [&](std::size_t n) { return std::stoi(std::string(d.substr(0, n))); };
+  const auto prefix = [&](std::size_t len) { return std::stoi(std::string(d.substr(0, len))); };
   const int p2 = prefix(2);
+  const int p3 = prefix(3);
   const int p4 = prefix(4);
-  return (d[0] == '4' && d.size() >= 16) ||                                             // Visa
-         (p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720) ||                        // Mastercard
-         p2 == 34 || p2 == 37 ||                                                        // American Express
-         p4 == 6011 || p2 == 65 || (prefix(3) >= 644 && prefix(3) <= 649) ||            // Discover
-         p2 == 35 || p2 == 36 || p2 == 38 || (prefix(3) >= 300 && prefix(3) <= 305) ||  // JCB, Diners
-         p2 == 62;                                                                      // UnionPay
+  if (d[0] == '4') {
+    return n >= 16;  // Visa
+  }
+  if (p2 == 34 || p2 == 37) {
+    return n == 15;  // American Express
+  }
+  if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) {
+    return n == 16;  // Mastercard
+  }
+  if (p4 == 6011 || p2 == 65 || (p3 >= 644 && p3 <= 649) || p2 == 62 || (p4 >= 3528 && p4 <= 3589)) {
+    return n >= 16;  // Discover, UnionPay, JCB
+  }
+  if (p2 == 36 || p2 == 38 || (p3 >= 300 && p3 <= 305)) {
+    return n == 14 || n >= 16;  // Diners Club
+  }
+  return false;
+}
+
+// Whether the number at i comes right after a label that names another identifier with a Luhn
+// digit or a card's length: a device's (IMEI), a company's (SIRET, SIREN), a pallet's or a
+// product's (SSCC, GTIN, EAN), a parcel's or an order's ("Sendungsnummer 4307…", "tracking
+// number: …", "Bestellnummer: …", "order #…", "N° SIRET : …", "\"imei\": \"…"). Between them
+// only marks and spaces, and a word for "number" ("Order No. …"). Read back from the number, for
+// the rare number that passes a card's checks.
+bool other_identifier_before(std::string_view t, std::size_t i) {
+  static constexpr std::string_view labels[] = {"imei",         "imeisv",
+                                                "meid",         "iccid",
+                                                "siret",        "siren",
+                                                "sscc",         "gtin",
+                                                "ean",          "upc",
+                                                "isbn",         "tracking",
+                                                "track",        "sendungsnummer",
+                                                "sendung",      "sendungs",
+                                                "paketnummer",  "trackingnummer",
+                                                "suivi",        "colis",
+                                                "seguimiento",  "spedizione",
+                                                "awb",          "order",
+                                                "bestellung",   "bestellnummer",
+                                                "auftrag",      "auftragsnummer",
+                                                "commande",     "pedido",
+                                                "ordine",       "bestelling",
+                                                "ordernummer",  "invoice",
+                                                "rechnung",     "rechnungsnummer",
+                                                "facture",      "factura",
+                                                "fattura",      "serial",
+                                                "seriennummer", "zam\u00f3wienia"};
+  static constexpr std::string_view fillers[] = {"no",     "nr",          "n\u00b0",     "n\u00ba",
+                                                 "number", "nummer",      "num",         "id",
+                                                 "numer",  "num\u00e9ro", "n\u00famero", "numero"};
+  const auto mark = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ':' || c == '#' || c == '=' || c == '"' ||
+           c == '\'' || c == '.' || c == '-' || c == '(' || c == '[';
+  };
+  std::size_t k = i;
+  for (int words = 0; words < 2; ++words) {
+    const std::size_t marks_end = k;
+    while (k > 0 && marks_end - k < 8 && mark(t[k - 1])) {
+      --k;
+    }
+    const std::size_t word_end = k;
+    while (k > 0 && word_end - k < 24 &&
+           (is_alpha(t[k - 1]) || static_cast<unsigned char>(t[k - 1]) >= 0x80)) {
+      --k;
+    }
+    if (k == word_end || (k > 0 && is_alnum(t[k - 1]))) {
+      return false;
+    }
+    if (one_of(t, k, word_end, labels, std::size(labels))) {
+      return true;
+    }
+    if (!one_of(t, k, word_end, fillers, std::size(fillers))) {
+      return false;
+    }
+  }
+  return false;
 }
 
 // A card number in groups with one separator throughout, of one to three characters of " -./,_|"
@@ -1036,6 +1110,26 @@ bool in_hex_word(std::string_view t, std::size_t i, hex_word& word) {
   return word.hex;
 }
 
+// Whether the single spaces or dashes in the digits t[begin, end) of a card of `length` digits
+// fall where a card's printed groups end: 4-4-4-4 (and a fifth group for 17 to 19), American
+// Express 4-6-5, Diners 4-6-4, or some of them left out ("4111 11111111 1111", two strings joined
+// at a group's end). Not an order number's 3-7-7 ("302-4817263-5519024"), a SIRET's 3-3-3-5, nor
+// an integer in thousands groups ("4 111 111 111 111 111").
+bool printed_grouping(std::string_view t, std::size_t begin, std::size_t end, std::size_t length) {
+  std::size_t count = 0;
+  for (std::size_t k = begin; k < end; ++k) {
+    if (is_digit(t[k])) {
+      ++count;
+      continue;
+    }
+    const bool ok = length <= 15 ? count == 4 || count == 10 : count % 4 == 0 && count <= 16;
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Digits, grouped or not, glued to a word or not ("x4111 1111 1111 1111", "4111111111111111exp":
 // where digits meet letters a reader sees the number start and end, but not inside a hex word),
 // with a network's prefix and a valid Luhn digit.
@@ -1052,13 +1146,17 @@ bool scan_payment_card(std::string_view t, Hit&& hit) {
     }
     std::size_t end = 0;
     digits = digit_run(t, i, " -", 19, end);
-    if (!card(end) || thousands_grouped(t, i, end)) {
+    if (!card(end) || !printed_grouping(t, i, end, digits.size())) {
       const std::size_t grouped = grouped_card_at(t, i, digits);
       if (grouped == npos || !card(grouped)) {
         i = end;
         continue;
       }
       end = grouped;
+    }
+    if (other_identifier_before(t, i)) {
+      i = end;
+      continue;
     }
     if (hit(i, end)) {
       return true;

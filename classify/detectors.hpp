@@ -16,8 +16,11 @@
 //                  "0470 12 34 56", "612 345 678", "347 123 4567")
 //   iban           2 letters, 2 check digits, 11-30 characters, grouped or not (the separators
 //                  people write, "GB 82 WEST ...", "IBANGB82..."); ISO 7064 mod 97
-//   payment_card   14-19 digits (Visa 16-19), grouped or not ("4111.1111.1111.1111", "x4111...";
-//                  not in thousands groups), a card network's prefix and the Luhn check
+//   payment_card   a card network's prefix at its lengths (Visa 16-19, Amex 15, Mastercard 16,
+//                  JCB, Discover, UnionPay 16-19, Diners 14 or 16-19) and the Luhn check, grouped
+//                  as cards are printed or not ("4111.1111.1111.1111", "x4111..."; not 3-7-7 or
+//                  thousands groups), not after a label naming another identifier (IMEI, SIRET,
+//                  SSCC, an order or a tracking number)
 //   national_id    France's NIR (key mod 97), Spain's DNI and NIE (letter mod 23), Italy's
 //                  codice fiscale (check letter), with the separators each is written with
 //   ip_address     IPv4 dotted quads and IPv6 addresses

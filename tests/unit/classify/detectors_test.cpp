@@ -727,9 +727,55 @@ TEST_CASE("payment card: no 13-digit number, no integer in thousands groups (pro
   }
   CHECK(found("payment_card", "Visa 4111111111111111110 ok") == "4111111111111111110");
   CHECK(found("payment_card", "card 4111 1111 1111 1111") == "4111 1111 1111 1111");
-  CHECK(found("payment_card", "card 4111 111111 111111") == "4111 111111 111111");  // not thousands
+  CHECK(found("payment_card", "card 4111 1111 1111 1111 110") == "4111 1111 1111 1111 110");  // not thousands
   CHECK(found("payment_card", "diners 36227206271667") == "36227206271667");
   CHECK(found("payment_card", "amex 3782 822463 10005") == "3782 822463 10005");
+}
+
+TEST_CASE(
+    "payment card: each network's lengths, card groupings only, not another identifier (probe round 22)") {
+  // Published test numbers are what a checker sends as a card: they stay cards.
+  for (const char* card :
+       {"4111 1111 1111 1111", "4242 4242 4242 4242", "5555 5555 5555 4444", "3782 822463 10005",
+        "378282246310005", "4000 0000 0000 0002", "4000 0027 6000 3184", "5500-0000-0000-0004",
+        "2223 0031 2200 3222", "3530 1113 3330 0000", "3566002020360505", "6011 1111 1111 1117",
+        "6011000990139424", "6200 0000 0000 0005", "36227206271667", "3056 930902 5904", "5105105105105100",
+        "4111 1111 1111 1111 110"}) {
+    CAPTURE(std::string(card));
+    CHECK(found("payment_card", std::string("pay with ") + card + " today") == card);
+  }
+  // Luhn-valid, a network's prefix, but a length that network does not issue: only American
+  // Express has 15 digits (an IMEI has 15 and a Luhn digit, its TAC often 35), Mastercard only 16,
+  // JCB, Discover and UnionPay 16 to 19, Diners 14 or 16 to 19 (a SIRET has 14 and a Luhn digit).
+  for (const char* text : {"IMEI 356938035643809", "device 356938035643809", "513074185296303",
+                           "353074185296306", "601130741852964", "623074185296300", "52210822461663",
+                           "35697897376853", "26176312291964", "55307418529635", "35307418529630",
+                           "62307418529636", "SSCC 340123450000000017", "pallet 340123450000000017"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("payment_card", text).empty());
+  }
+  // Split by spaces or dashes only where a card's printed groups end, some of them left out (two
+  // strings joined at a group's end): not an Amazon-style order number (3-7-7) nor a SIRET in its
+  // groups (3-3-3-5), nor 4-6-6.
+  CHECK(found("payment_card", "4111 11111111 1111") == "4111 11111111 1111");
+  CHECK(found("payment_card", "3782-82246310005") == "3782-82246310005");
+  for (const char* text :
+       {"order 302-4817263-5519024 shipped", "302 4817263 5519024", "SIRET 363 074 185 29639",
+        "card 4111 111111 111111", "41111-11111-111111", "41 1111 1111 1111 11"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("payment_card", text).empty());
+  }
+  // A number right after a label naming another identifier is that identifier.
+  for (const char* text :
+       {"SIRET 36307418529639", "N\xc2\xb0 SIRET : 36307418529639", "Sendungsnummer 4307418529630747",
+        "tracking number: 4307418529630747", "Bestellnummer: 5307418529630744", "IMEI: 4307418529630747",
+        "order #4307418529630747", "GTIN 4307418529630747", "\"imei\": \"4307418529630747\"",
+        "imei\n4307418529630747\n"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("payment_card", text).empty());
+  }
+  CHECK(found("payment_card", "card 4307418529630747") == "4307418529630747");
+  CHECK(found("payment_card", "Diners 36307418529639") == "36307418529639");
 }
 
 TEST_CASE("email: git remotes and a URL's userinfo are not addresses (probe round 20)") {
