@@ -1,6 +1,7 @@
 // person_name: a name after an honorific ("Madame Jeanne Dupont"), a self-introduction ("my name
-// is Jeanne Dupont") or a form's label ("Nom : Dupont"). The rules, and why, are in
-// docs/policy.md; the cues are below.
+// is Jeanne Dupont"), a form's label ("Nom : Dupont"), a mail header ("Von: Schneider, Anna"), a
+// list of attendees, a letter's closing ("Viele Grüße\nAnna Schneider") or a data field's key
+// ("first_name": "Matteo"). The rules, and why, are in docs/policy.md; the cues are below.
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -19,6 +20,11 @@ enum class cue_kind : std::uint8_t {
   phrase,      // a self-introduction, in any case ("my name is", "je m'appelle")
   label,       // a form's field, capitalised, then ':' ("Name:", "Nom :", "Patient:")
   team_label,  // a label that also heads a team or a company ("Contact:", "Kontakt:"): two words
+  list_label,  // heads a list of people ("Attendees:", "Teilnehmer:"), capitalised, then ':'
+  closing,     // a letter's closing, in any case, ending its line ("Best regards", "Viele Grüße")
+  thanks,      // a closing that is also thanks ("Thanks,", "Danke"): a name of two words or more
+  key,         // a data field's key naming a person's name ("first_name", "lastName"): its value
+  name_key,    // "name" holding a name's parts ({"given": "Lukas", "family": "Hofmann"})
 };
 
 struct cue {
@@ -80,15 +86,80 @@ constexpr std::string_view team_labels[] = {"ansprechpartnerin",
                                             "autorin",
                                             "autor"};
 
-template <std::size_t N>
-constexpr void add(std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) +
-                                       std::size(labels) + std::size(team_labels)>& out,
-                   std::size_t& n, const std::string_view (&texts)[N], cue_kind kind) {
+// Labels that head a list of people ("Attendees: Laura Schmidt (chair), Daniel Kovač, ...").
+constexpr std::string_view list_labels[] = {
+    "attendees",     "participants", "invitees",      "teilnehmer", "teilnehmende", "anwesend",
+    "pr\u00e9sents", "partecipanti", "presenti",      "deelnemers", "aanwezig",     "uczestnicy",
+    "obecni",        "asistentes",   "participantes", "presentes",  "deltagare",    "n\u00e4rvarande"};
+// A letter's closings, in any case; the signature's name is on the next line.
+constexpr std::string_view closings[] = {"best regards",
+                                         "kind regards",
+                                         "warm regards",
+                                         "regards",
+                                         "best wishes",
+                                         "yours sincerely",
+                                         "sincerely",
+                                         "yours faithfully",
+                                         "viele gr\u00fc\u00dfe",
+                                         "viele gr\u00fcsse",
+                                         "viele gruesse",
+                                         "beste gr\u00fc\u00dfe",
+                                         "liebe gr\u00fc\u00dfe",
+                                         "freundliche gr\u00fc\u00dfe",
+                                         "mit freundlichen gr\u00fc\u00dfen",
+                                         "mit freundlichen gr\u00fcssen",
+                                         "mit besten gr\u00fc\u00dfen",
+                                         "gr\u00fc\u00dfe",
+                                         "gru\u00df",
+                                         "cordialement",
+                                         "bien cordialement",
+                                         "bien \u00e0 vous",
+                                         "salutations",
+                                         "meilleures salutations",
+                                         "cordiali saluti",
+                                         "distinti saluti",
+                                         "saluti",
+                                         "un saluto",
+                                         "met vriendelijke groet",
+                                         "met vriendelijke groeten",
+                                         "vriendelijke groet",
+                                         "groeten",
+                                         "groet",
+                                         "pozdrawiam",
+                                         "z powa\u017caniem",
+                                         "z wyrazami szacunku",
+                                         "saludos",
+                                         "saludos cordiales",
+                                         "un saludo",
+                                         "un cordial saludo",
+                                         "atentamente",
+                                         "atenciosamente",
+                                         "cumprimentos",
+                                         "melhores cumprimentos",
+                                         "med v\u00e4nlig h\u00e4lsning",
+                                         "v\u00e4nliga h\u00e4lsningar",
+                                         "h\u00e4lsningar"};
+// Closings that are also thanks, in any case: a name of two words or more after them.
+constexpr std::string_view thanks_closings[] = {"thanks",   "thank you", "many thanks", "danke",
+                                                "merci",    "grazie",    "gracias",     "bedankt",
+                                                "obrigado", "obrigada",  "tack",        "cheers"};
+// A data field's keys naming a person's name, in any case ("firstName", "FIRST_NAME").
+constexpr std::string_view keys[] = {
+    "first_name", "firstname", "last_name", "lastname",    "given_name", "givenname", "family_name",
+    "familyname", "full_name", "fullname",  "middle_name", "surname",    "forename",  "vorname",
+    "nachname",   "nom",       "prenom",    "pr\u00e9nom", "nombre",     "apellido",  "apellidos",
+    "cognome",    "nome",      "voornaam",  "achternaam",  "nazwisko",   "imie",      "imi\u0119"};
+constexpr std::string_view name_keys[] = {"name"};
+
+template <std::size_t M, std::size_t N>
+constexpr void add(std::array<cue, M>& out, std::size_t& n, const std::string_view (&texts)[N],
+                   cue_kind kind) {
   for (std::string_view text : texts) {
     out[n++] = cue{text, kind};
   }
 }
 
+// The cues looked for at any word.
 constexpr auto cues = [] {
   std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) + std::size(labels) +
                       std::size(team_labels)>
@@ -102,7 +173,23 @@ constexpr auto cues = [] {
   return all;
 }();
 
+// The cues looked for only at a line's start or after a quote (a JSON key): many begin as common
+// words do ("Thanks" as "the", "Best regards" as "be"), and these are written there.
+constexpr auto line_cues = [] {
+  std::array<cue, std::size(list_labels) + std::size(closings) + std::size(thanks_closings) +
+                      std::size(keys) + std::size(name_keys)>
+      all{};
+  std::size_t n = 0;
+  add(all, n, list_labels, list_label);
+  add(all, n, closings, closing);
+  add(all, n, thanks_closings, thanks);
+  add(all, n, keys, key);
+  add(all, n, name_keys, name_key);
+  return all;
+}();
+
 constexpr auto cue_index = make_pair_index(cues, [](const cue& c) { return c.text; });
+constexpr auto line_cue_index = make_pair_index(line_cues, [](const cue& c) { return c.text; });
 
 // Capitalised words that start a sentence or fill a field without being a name: pronouns,
 // articles, yes and no, greetings, placeholders, the job titles "Sr." (senior) comes before, and
@@ -111,7 +198,8 @@ constexpr auto cue_index = make_pair_index(cues, [](const cue& c) { return c.tex
 constexpr std::string_view not_names =
     " the and not yes hello hi hey dear thanks thank please we you he she it they this that "
     "what how why when where who is was my me an in at for to of from with unknown none null "
-    "anonymous redacted here there je tu il elle on nous vous ils elles les un une des et ou "
+    "anonymous redacted string example sample placeholder here there je tu il elle on nous vous ils elles "
+    "les un une des et ou "
     "mais oui non bonjour salut merci ce cette mon ma mes inconnu inconnue anonyme ich du er "
     "sie es wir ihr der die das ein eine und oder aber ja nein hallo danke bitte mein meine "
     "unbekannt anonym yo el ella los las una pero si s\xc3\xad no hola gracias mi desconocido "
@@ -169,9 +257,10 @@ constexpr std::string_view legal_forms[] = {
 // it ("Checkout Service", "Support Team"), and as its first word ("Banco Santander", "Gemeente
 // Utrecht", "Case A"). Lower case, compared case-insensitively.
 constexpr std::string_view organisation_words[] = {
-    "service",    "services",  "team",     "support",       "helpdesk",     "hotline", "desk",
-    "department", "abteilung", "vertrieb", "kundenservice", "kundendienst", "project", "projekt",
-    "projet",     "progetto",  "proyecto", "projeto",       "holding"};
+    "service",    "services",  "team",     "support",       "helpdesk",     "hotline",   "desk",
+    "department", "abteilung", "vertrieb", "kundenservice", "kundendienst", "project",   "projekt",
+    "projet",     "progetto",  "proyecto", "projeto",       "holding",      "guild",     "chapter",
+    "tribe",      "squad",     "einkauf",  "buchhaltung",   "sales",        "marketing", "staff"};
 constexpr std::string_view organisation_first_words[] = {
     "gemeente",        "gemeinde",    "banco",      "bank",         "banca",
     "banque",          "case",        "stichting",  "ayuntamiento", "comune",
@@ -277,7 +366,8 @@ std::size_t name_at(std::string_view t, std::size_t i, cue_kind kind, int& words
 
 // The end of the cue `c` at i, with what must follow it (a '.', spaces, a ':'), or npos.
 std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
-  if ((c.kind == title || c.kind == label || c.kind == team_label) && !is_upper(t[i])) {
+  const bool labelled = c.kind == label || c.kind == team_label || c.kind == list_label;
+  if ((c.kind == title || labelled) && !is_upper(t[i])) {
     return npos;
   }
   std::size_t k = cue_end(t, i, c.text);
@@ -287,6 +377,9 @@ std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
   if (c.text.back() != '.' && k < t.size() && (is_alnum(t[k]) || latin_letter_at(t, k).len != 0)) {
     return npos;  // "Mrs" is not "Mr", "Nomenclature" not "Nom"
   }
+  if (c.kind == closing || c.kind == thanks || c.kind == key || c.kind == name_key) {
+    return k;  // what follows is read by closing_name, key_value and name_parts
+  }
   if ((c.kind == title || c.kind == title_any) && c.text.back() != '.' && k < t.size() && t[k] == '.') {
     ++k;
   }
@@ -294,7 +387,7 @@ std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
   while (k < t.size() && space(t[k])) {
     ++k;
   }
-  if (c.kind == label || c.kind == team_label) {
+  if (labelled) {
     if (k >= t.size() || t[k] != ':') {
       return npos;
     }
@@ -321,23 +414,449 @@ bool title_at(std::string_view t, std::size_t i) { return cue_of_kind_at(t, i, t
 
 bool label_at(std::string_view t, std::size_t i) { return cue_of_kind_at(t, i, label, team_label); }
 
+// The end of the line break at p ("\n", "\r\n", or the JSON escapes "\\n", "\\r\\n" of a raw
+// body), or npos.
+std::size_t line_break(std::string_view t, std::size_t p) {
+  if (p >= t.size()) {
+    return npos;
+  }
+  if (t[p] == '\n') {
+    return p + 1;
+  }
+  if (t[p] == '\r') {
+    return p + 1 < t.size() && t[p + 1] == '\n' ? p + 2 : p + 1;
+  }
+  if (t[p] == '\\' && p + 1 < t.size() && (t[p + 1] == 'n' || t[p + 1] == 'r')) {
+    return t.substr(p, 4) == "\\r\\n" ? p + 4 : p + 2;
+  }
+  return npos;
+}
+
+// Whether a line, or a JSON string, ends at p.
+bool line_ends_at(std::string_view t, std::size_t p) {
+  return p >= t.size() || t[p] == '"' || line_break(t, p) != npos;
+}
+
+// Whether i starts a line, after spaces, quoting marks, a bullet or emphasis ("> From: ...",
+// "- Attendees:", "**Attendees:**"), or a JSON string.
+bool line_start(std::string_view t, std::size_t i) {
+  std::size_t p = i;
+  while (p > 0 && i - p < 8 && (space(t[p - 1]) || t[p - 1] == '>' || t[p - 1] == '*' || t[p - 1] == '-')) {
+    --p;
+  }
+  if (p == 0) {
+    return true;
+  }
+  const char c = t[p - 1];
+  return c == '\n' || c == '\r' || c == '"' || (p >= 2 && (c == 'n' || c == 'r') && t[p - 2] == '\\');
+}
+
+bool all_capitals(std::string_view t, std::size_t begin, std::size_t end) {
+  return std::none_of(t.begin() + static_cast<std::ptrdiff_t>(begin),
+                      t.begin() + static_cast<std::ptrdiff_t>(end), is_lower);
+}
+
+struct span {
+  std::size_t begin = npos;
+  std::size_t end = npos;
+};
+
+// The signature's name after a letter's closing that ends at k ("Viele Grüße\nAnna Schneider",
+// "Thanks,\nSiobhan O'Connor"): on the next line that is not empty, or on the closing's own line
+// after a ',' ("Best regards, Rachel Thompson"). The name ends its line, or a role follows it after
+// a ',' or a '|' when it has two words or more ("Anna Schneider, Teamleiterin"); it is not an
+// organisation's ("Kind regards,\nACME Support"), not one word of capitals ("Regards\nACME"), and
+// after thanks ("Thanks,\nSure") two words or more.
+span closing_name(std::string_view t, std::size_t k, cue_kind kind) {
+  std::size_t p = k;
+  const bool comma = p < t.size() && t[p] == ',';
+  if (p < t.size() && (t[p] == ',' || t[p] == '!' || t[p] == '.')) {
+    ++p;
+  }
+  while (p < t.size() && space(t[p])) {
+    ++p;
+  }
+  std::size_t from = p;
+  if (const std::size_t b = line_break(t, p); b != npos) {
+    from = b;
+    for (int lines = 0; lines < 2; ++lines) {  // at most one empty line between
+      while (from < t.size() && space(t[from])) {
+        ++from;
+      }
+      const std::size_t next = line_break(t, from);
+      if (next == npos) {
+        break;
+      }
+      if (lines == 1) {
+        return {};
+      }
+      from = next;
+    }
+  } else if (!comma || p == k + 1) {
+    return {};
+  }
+  int words = 0;
+  const std::size_t end = name_at(t, from, kind, words);
+  if (end == npos) {
+    return {};
+  }
+  const bool role =
+      end + 1 < t.size() && (t[end] == ',' || (t[end] == ' ' && (t[end + 1] == '|' || t[end + 1] == '-')));
+  if (!(line_ends_at(t, end) || (role && words >= 2)) || (kind == thanks && words < 2) ||
+      (words == 1 && all_capitals(t, from, end)) || organisation(t, from, end)) {
+    return {};
+  }
+  return {from, end};
+}
+
+// Whether the "Surname, Given" pair ends at p: a ';', an address or a role, or the line's end.
+bool pair_ends(std::string_view t, std::size_t p) {
+  while (p < t.size() && space(t[p])) {
+    ++p;
+  }
+  return line_ends_at(t, p) || t[p] == ';' || t[p] == '<' || t[p] == '(' || t[p] == '[';
+}
+
+// Names listed from p to the end of its line, after a mail header's label or an attendee list's
+// ("Laura Schmidt (chair), Daniel Kovač and Tom Jansen", "Weber, Thomas; Kowalczyk, Marek"): each
+// of two words or more, or with `pairs` one word, ',' and one word ("Surname, Given") before a ';'
+// or the line's end; entries separated by ',' or ';' or "and" (in the eight languages and
+// Swedish), each perhaps followed by an address or a role; organisations skipped ("Cc: Einkauf
+// DE"). Calls hit for each name; returns true when it asks to stop. `last` is where the list ends.
+bool name_list(std::string_view t, std::size_t p, bool pairs, hit_ref hit, std::size_t& last) {
+  static constexpr std::string_view ands[] = {"and", "und", "et", "e", "y", "en", "i", "och", "oraz", "&"};
+  for (int entries = 0; entries < 32 && p < t.size(); ++entries) {
+    while (p < t.size() && (space(t[p]) || t[p] == '"' || t[p] == '\'')) {
+      ++p;
+    }
+    int words = 0;
+    std::size_t end = name_at(t, p, label, words);
+    if (end != npos && words == 1 && pairs && end + 1 < t.size() && t[end] == ',') {
+      std::size_t q = end + 1;
+      while (q < t.size() && space(t[q])) {
+        ++q;
+      }
+      int given = 0;
+      const std::size_t e = name_at(t, q, label, given);
+      if (e != npos && given == 1 && pair_ends(t, e) && !organisation(t, q, e)) {
+        words = 2;
+        end = e;
+      }
+    }
+    if (end != npos && words >= 2 && !organisation(t, p, end) && hit(p, end)) {
+      return true;
+    }
+    std::size_t q = end == npos ? p : end;  // to the next entry
+    const std::size_t limit = q + 120;
+    bool next = false;
+    while (!next && q < t.size() && q < limit && line_break(t, q) == npos && t[q] != '"') {
+      if (t[q] == ',' || t[q] == ';') {
+        next = true;
+        p = q + 1;
+        break;
+      }
+      if (t[q] == ' ') {
+        std::size_t w = q + 1;
+        while (w < t.size() && w - q < 6 && t[w] != ' ' && !is_upper(t[w])) {
+          ++w;
+        }
+        if (w < t.size() && t[w] == ' ' && one_of(t, q + 1, w, ands, std::size(ands))) {
+          next = true;
+          p = w + 1;
+          break;
+        }
+      }
+      ++q;
+    }
+    if (!next) {
+      last = q;
+      return false;
+    }
+  }
+  last = p;
+  return false;
+}
+
+// A mail header's label at i, capitalised, then ':' ("From:", "An:", "De :", "À :", "Från:"): the
+// position after it, or npos.
+std::size_t mail_label_at(std::string_view t, std::size_t i) {
+  static constexpr std::string_view labels[] = {
+      "from", "to", "cc", "bcc", "von",  "an",  "de",        "da",   "a",     "van",   "aan",
+      "od",   "do", "dw", "udw", "para", "cco", "fr\u00e5n", "till", "kopia", "\u00c0"};
+  if (!is_upper(t[i]) && t.substr(i, 2) != "\u00c0") {
+    return npos;
+  }
+  std::size_t colon = i + 1;  // most capitalised words at a line's start are followed by no ':'
+  while (colon < t.size() && colon - i < 8 &&
+         (is_alpha(t[colon]) || t[colon] == ' ' || t[colon] == '\x80' ||
+          static_cast<unsigned char>(t[colon]) >= 0xa0)) {
+    ++colon;
+  }
+  if (colon >= t.size() || t[colon] != ':') {
+    return npos;
+  }
+  for (std::string_view label : labels) {
+    std::size_t k = cue_end(t, i, label);
+    if (k == npos || (k < t.size() && (is_alnum(t[k]) || latin_letter_at(t, k).len != 0))) {
+      continue;
+    }
+    while (k < t.size() && space(t[k]) && k - i < label.size() + 2) {
+      ++k;
+    }
+    if (k < t.size() && t[k] == ':') {
+      return k + 1;
+    }
+  }
+  return npos;
+}
+
+// Whether a mail header's line (a subject or the time it was sent: "Subject:", "Betreff:",
+// "Envoyé :", "Gesendet:") starts within reach of i: a "From:" or "To:" line is a mail's only in
+// its header block ("From: Berlin, Germany" may be a journey's). Read forward once: `checked` is
+// how far the text was read, `last` the last such line found.
+struct mail_header_block {
+  static constexpr std::size_t reach = 300;
+  std::size_t checked = 0;
+  std::size_t last = npos;
+
+  bool near(std::string_view t, std::size_t i) {
+    static constexpr std::string_view labels[] = {
+        "subject",   "betreff",      "objet",     "oggetto", "onderwerp", "temat",       "asunto",
+        "assunto",   "\u00e4mne",    "\u00c4mne", "sent",    "gesendet",  "envoy\u00e9", "inviato",
+        "verzonden", "wys\u0142ano", "enviado",   "enviada", "skickat"};
+    const std::size_t to = std::min(t.size(), i + reach);
+    for (std::size_t p = std::max(checked, i > reach ? i - reach : 0); p < to; ++p) {
+      if ((p == 0 || t[p - 1] == '\n' || (p >= 2 && t[p - 1] == 'n' && t[p - 2] == '\\')) &&
+          p + 1 < t.size()) {
+        std::size_t q = p;
+        while (q < t.size() && q - p < 4 && (space(t[q]) || t[q] == '>')) {
+          ++q;
+        }
+        for (std::string_view label : labels) {
+          std::size_t k = cue_end(t, q, label);
+          while (k != npos && k < t.size() && space(t[k]) && k - q < label.size() + 2) {
+            ++k;
+          }
+          if (k != npos && k < t.size() && t[k] == ':') {
+            last = p;
+            break;
+          }
+        }
+      }
+    }
+    checked = std::max(checked, to);
+    return last != npos && last + reach >= i;
+  }
+};
+
+// The value of a data field whose key t[i, k) names a person's name: a JSON member ("first_name":
+// "Matteo", also single-quoted and escaped inside a string: \"first_name\": \"Matteo\"), the JSON
+// inspector's text of one (the key and the value a line each: "first_name\nMatteo\n"), or a YAML
+// or form field of a key of seven letters or more ("surname: Smith"). The value is the name alone.
+span key_value(std::string_view t, std::size_t i, std::size_t k, std::string_view text) {
+  char close = 0;
+  std::size_t from = npos;
+  const char q = i > 0 && (t[i - 1] == '"' || t[i - 1] == '\'') ? t[i - 1] : 0;
+  const auto colon = [&](std::size_t p) {
+    while (p < t.size() && space(t[p])) {
+      ++p;
+    }
+    if (p >= t.size() || t[p] != ':') {
+      return npos;
+    }
+    ++p;
+    while (p < t.size() && space(t[p])) {
+      ++p;
+    }
+    return p;
+  };
+  if ((i == 0 || t[i - 1] == '\n') && k < t.size() && t[k] == '\n') {
+    close = '\n';
+    from = k + 1;
+  } else if (q != 0) {
+    std::size_t p = k < t.size() && t[k] == '\\' ? k + 1 : k;
+    p = p < t.size() && t[p] == q ? colon(p + 1) : npos;
+    p = p < t.size() && t[p] == '\\' ? p + 1 : p;
+    if (p < t.size() && t[p] == q) {
+      close = q;
+      from = p + 1;
+    }
+  } else if (text.size() >= 7 && line_start(t, i)) {
+    from = colon(k);
+  }
+  int words = 0;
+  const std::size_t end = from == npos || from >= t.size() ? npos : name_at(t, from, key, words);
+  if (end == npos || organisation(t, from, end)) {
+    return {};
+  }
+  const std::size_t e = close != 0 && close != '\n' && end < t.size() && t[end] == '\\' ? end + 1 : end;
+  const bool whole = close == 0 ? line_ends_at(t, end) : e < t.size() && t[e] == close;
+  return whole ? span{from, end} : span{};
+}
+
+// A name's parts under "name" at t[i, k): {"given": "Lukas", "family": "Hofmann"}, FHIR's
+// [{"family": "Hofmann", "given": ["Lukas"]}] (quoted with " or ', or escaped inside a string), or
+// the JSON inspector's lines for them ("name\ngiven\nLukas\nfamily\nHofmann\n"). Calls hit for
+// each part that is a name; returns true when it asks to stop. `last` is where the parts end.
+bool name_parts(std::string_view t, std::size_t i, std::size_t k, hit_ref hit, std::size_t& last) {
+  static constexpr std::string_view parts[] = {"given", "family", "first", "last", "middle"};
+  last = k;
+  const auto value = [&](std::size_t from, char close) {
+    int words = 0;
+    const std::size_t end = name_at(t, from, key, words);
+    const std::size_t e = end != npos && close != '\n' && end < t.size() && t[end] == '\\' ? end + 1 : end;
+    return e != npos && e < t.size() && t[e] == close ? end : npos;
+  };
+  if ((i == 0 || t[i - 1] == '\n') && k < t.size() && t[k] == '\n') {
+    std::size_t p = k + 1;
+    for (int n = 0; n < 8; ++n) {
+      std::size_t e = p;
+      while (e < t.size() && e - p < 8 && is_lower(t[e])) {
+        ++e;
+      }
+      if (e >= t.size() || t[e] != '\n' || !one_of(t, p, e, parts, std::size(parts))) {
+        break;
+      }
+      const std::size_t end = value(e + 1, '\n');
+      if (end == npos) {
+        break;
+      }
+      if (hit(e + 1, end)) {
+        return true;
+      }
+      p = last = end + 1;
+    }
+    return false;
+  }
+  const char q = i > 0 && (t[i - 1] == '"' || t[i - 1] == '\'') ? t[i - 1] : 0;
+  if (q == 0) {
+    return false;
+  }
+  std::size_t p = k;
+  const auto skip = [&](std::string_view what) {
+    while (p < t.size() && (space(t[p]) || what.find(t[p]) != npos)) {
+      ++p;
+    }
+  };
+  const auto quote = [&] {  // past an opening or closing quote, or npos
+    const std::size_t at = p < t.size() && t[p] == '\\' ? p + 1 : p;
+    return at < t.size() && t[at] == q ? at + 1 : npos;
+  };
+  if ((p = quote()) == npos) {
+    return false;
+  }
+  skip("");
+  if (p >= t.size() || t[p] != ':') {
+    return false;
+  }
+  ++p;
+  skip("[");
+  if (p >= t.size() || t[p] != '{') {
+    return false;
+  }
+  ++p;
+  for (int members = 0; members < 8; ++members) {
+    skip("");
+    if ((p = quote()) == npos) {
+      return false;
+    }
+    const std::size_t key_begin = p;
+    while (p < t.size() && p - key_begin < 12 && (is_alpha(t[p]) || t[p] == '_')) {
+      ++p;
+    }
+    const bool part = one_of(t, key_begin, p, parts, std::size(parts));
+    if ((p = quote()) == npos) {
+      return false;
+    }
+    skip("");
+    if (p >= t.size() || t[p] != ':') {
+      return false;
+    }
+    ++p;
+    skip("");
+    const bool array = p < t.size() && t[p] == '[';
+    p += array ? 1 : 0;
+    for (int strings = 0; strings < 4; ++strings) {
+      skip("");
+      if ((p = quote()) == npos) {
+        return false;
+      }
+      const std::size_t end = part ? value(p, q) : npos;
+      if (end != npos && hit(p, end)) {
+        return true;
+      }
+      const std::size_t close = t.substr(p, 80).find(q);  // a short string: a name or a word
+      if (close == npos) {
+        return false;
+      }
+      p = last = p + close + 1;
+      skip("");
+      if (!array || p >= t.size() || t[p] != ',') {
+        break;
+      }
+      ++p;
+    }
+    skip("]");
+    if (p >= t.size() || t[p] != ',') {
+      return false;
+    }
+    ++p;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool scan_person_name(std::string_view t, hit_ref hit) {
+  mail_header_block headers;
   for (std::size_t i = 0; i + 1 < t.size(); ++i) {
-    if (!is_alpha(t[i]) || !starts_word(t, i)) {
+    if ((!is_alpha(t[i]) && t[i] != '\xc3') || !starts_word(t, i)) {
       continue;
     }
-    if (!cue_index.any(t, i)) {
-      i = last_of_word(t, i);
+    // Mail headers, lists, closings and keys are looked for only at a line's start or after a
+    // quote; most words follow a word and a space.
+    const bool line =
+        !(i >= 2 && t[i - 1] == ' ' && is_alnum(t[i - 2])) && (line_start(t, i) || t[i - 1] == '\'');
+    if (line && (is_upper(t[i]) || t[i] == '\xc3')) {
+      if (const std::size_t from = mail_label_at(t, i); from != npos && headers.near(t, i)) {
+        std::size_t last = from;
+        if (name_list(t, from, true, hit, last)) {
+          return true;
+        }
+        i = std::max(i, last - 1);
+        continue;
+      }
+    }
+    if (!is_alpha(t[i])) {
       continue;
     }
     bool stop = false;
-    cue_index.for_each(t, i, [&](std::size_t q) {
-      const cue_kind kind = cues[q].kind;
-      const std::size_t from = after_cue(t, i, cues[q]);
+    const auto try_cue = [&](const cue& c) {
+      const cue_kind kind = c.kind;
+      const std::size_t from = after_cue(t, i, c);
+      if (from == npos) {
+        return false;
+      }
+      if (kind == list_label || kind == name_key) {
+        std::size_t last = from;
+        stop = kind == list_label ? name_list(t, from, false, hit, last) : name_parts(t, i, from, hit, last);
+        if (stop || last == from) {
+          return stop;
+        }
+        i = last - 1;
+        return true;
+      }
+      if (kind == closing || kind == thanks || kind == key) {
+        const span name = kind == key ? key_value(t, i, from, c.text) : closing_name(t, from, kind);
+        if (name.begin == npos) {
+          return false;
+        }
+        stop = hit(name.begin, name.end);
+        i = name.end - 1;
+        return true;
+      }
       int words = 0;
-      const std::size_t end = from == npos ? npos : name_at(t, from, kind, words);
+      const std::size_t end = name_at(t, from, kind, words);
       if (end == npos || (kind == team_label && words < 2) ||
           (kind != title && kind != title_any && organisation(t, from, end))) {
         return false;
@@ -345,7 +864,18 @@ bool scan_person_name(std::string_view t, hit_ref hit) {
       stop = hit(from, end);
       i = end - 1;
       return true;
-    });
+    };
+    bool matched = false;
+    if (line) {
+      line_cue_index.for_each(t, i, [&](std::size_t q) { return matched = try_cue(line_cues[q]); });
+    }
+    if (!matched) {
+      if (!cue_index.any(t, i)) {
+        i = last_of_word(t, i);
+        continue;
+      }
+      cue_index.for_each(t, i, [&](std::size_t q) { return try_cue(cues[q]); });
+    }
     if (stop) {
       return true;
     }

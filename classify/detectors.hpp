@@ -33,8 +33,11 @@
 //                  them; initials; accented Latin letters) after an honorific (Mr, Mme, Frau,
 //                  Señora, Sig.ra, Mevrouw, Pani, Senhor, ...), a self-introduction ("my name is",
 //                  "je m'appelle", "ich heiße", "me llamo", "mi chiamo", "ik heet", "nazywam się",
-//                  "chamo-me", ...) or a capitalised label and ':' ("Name:", "Nom :", "Patient:";
-//                  not a company or a project: "Kunde: Siemens AG"); the finding is the name, not
+//                  "chamo-me", ...), a capitalised label and ':' ("Name:", "Nom :", "Patient:";
+//                  not a company or a project: "Kunde: Siemens AG"), a mail header's in a header
+//                  block ("Von: Schneider, Anna; ..."), a list of attendees, the line after a
+//                  letter's closing ("Viele Grüße\nAnna Schneider"), or a data field's key
+//                  ("first_name": "Matteo", "name": {"given": ...}); the finding is the name, not
 //                  its cue (detect_names.cpp)
 //   postal_address a street with its house number ("12 rue de la Paix", "Hauptstraße 5", "Via Roma
 //                  10", "221B Baker Street", "ul. Marszałkowska 10"), extended over the postal code

@@ -1053,3 +1053,122 @@ TEST_CASE("postal address: after an address label, Swedish streets, the Polish f
     CHECK(found("postal_address", text).empty());
   }
 }
+
+TEST_CASE("person name: mail headers, closings, attendee lists and data keys (probe round 22)") {
+  // (a) After a mail header's label in a header block (a subject or sent line nearby), the names
+  // of each line: "Surname, Given" and "Given Surname", several separated by ';' or ','.
+  CHECK(found("person_name",
+              "Von: Schneider, Anna\nGesendet: Montag, 3. Juni 2024 09:14\nAn: Weber, Thomas; Kowalczyk, "
+              "Marek\nCc: Einkauf DE\nBetreff: AW: Lieferverzug") ==
+        "Schneider, Anna|Weber, Thomas|Kowalczyk, Marek");
+  CHECK(found("person_name",
+              "From: O'Connor, Siobhan\nSent: Tuesday, June 4, 2024 4:51 PM\nTo: Lindqvist, "
+              "Erik\nSubject: RE: Q2 forecast") == "O'Connor, Siobhan|Lindqvist, Erik");
+  CHECK(found("person_name",
+              "De : Lef\u00e8vre Camille\nEnvoy\u00e9 : mercredi 5 juin 2024 11:02\n\u00c0 : "
+              "Martin Julien\nObjet : Demande de cong\u00e9s") == "Lef\u00e8vre Camille|Martin Julien");
+  CHECK(found("person_name",
+              "Da: Giulia Bianchi <giulia.bianchi@example.it>\nInviato: luned\u00ec\nA: Marco "
+              "Rossi; Luca Verdi\nOggetto: offerta") == "Giulia Bianchi|Marco Rossi|Luca Verdi");
+  CHECK(found("person_name",
+              "> Van: Pieter de Vries\n> Verzonden: maandag\n> Aan: Jan Jansen, Eva Bakker\n> "
+              "Onderwerp: factuur") == "Pieter de Vries|Jan Jansen|Eva Bakker");
+  CHECK(found("person_name",
+              "Od: Agnieszka Wi\u015bniewska\nWys\u0142ano: poniedzia\u0142ek\nDo: Jan "
+              "Kowalski\nTemat: faktura") == "Agnieszka Wi\u015bniewska|Jan Kowalski");
+  CHECK(found("person_name", "De: Ana Souza\nEnviado: segunda\nPara: Jo\u00e3o Silva\nAssunto: x") ==
+        "Ana Souza|Jo\u00e3o Silva");
+  CHECK(found("person_name",
+              "Fr\u00e5n: Erik Lindqvist\nSkickat: m\u00e5ndag\nTill: Anna Berg\n\u00c4mne: x") ==
+        "Erik Lindqvist|Anna Berg");
+  for (const char* text :
+       {"From: Berlin, Germany\nTo: Paris, France\nDate: 12 May", "From: New York\nTo: Los Angeles",
+        "To: Sales Team\nSubject: x", "To: all staff\nSubject: x", "Cc: Einkauf DE\nBetreff: x",
+        "A: Si\nOggetto: x", "From: the start to the end, Subject: x"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).empty());
+  }
+  // (b) The name on the line after a letter's closing (or on its line after a ',').
+  for (const auto& [text, name] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"Viele Gr\u00fc\u00dfe\nAnna Schneider\nTeamleiterin Einkauf", "Anna Schneider"},
+           {"Thanks,\nSiobhan O'Connor\nSenior Financial Analyst | ACME Europe", "Siobhan O'Connor"},
+           {"Cordialement,\nCamille Lef\u00e8vre", "Camille Lef\u00e8vre"},
+           {"Mit freundlichen Gr\u00fc\u00dfen\n\nJ\u00fcrgen Hartmann", "J\u00fcrgen Hartmann"},
+           {"Cordiali saluti,\nGiulia Bianchi", "Giulia Bianchi"},
+           {"Met vriendelijke groet,\r\nPieter de Vries", "Pieter de Vries"},
+           {"Pozdrawiam,\nAgnieszka Wi\u015bniewska", "Agnieszka Wi\u015bniewska"},
+           {"Saludos,\nMarta Garc\u00eda", "Marta Garc\u00eda"},
+           {"Atenciosamente,\nJo\u00e3o Silva", "Jo\u00e3o Silva"},
+           {"Med v\u00e4nlig h\u00e4lsning\nErik Lindqvist", "Erik Lindqvist"},
+           {"Best regards,\nRachel Thompson, Head of Sales", "Rachel Thompson"},
+           {"Kind regards\nJ\u00fcrgen", "J\u00fcrgen"},
+           {"Bien \u00e0 vous,\nCamille", "Camille"},
+           {"Un saludo,\nLuc\u00eda", "Luc\u00eda"},
+           {"Best regards, Rachel Thompson", "Rachel Thompson"}}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text) == name);
+  }
+  for (const char* text :
+       {"Best regards, The ACME team", "Best regards,\nThe ACME team", "Kind regards,\nACME Support",
+        "Mit freundlichen Gr\u00fc\u00dfen\nM\u00fcller GmbH", "Regards\nACME", "Thanks,\nSure",
+        "Thanks!\nAlso, one more thing", "best regards\nplease reply", "Viele Gr\u00fc\u00dfe\nIhr Vertrieb",
+        "with regards to Paris Hilton's case", "Cordialement\nLe service client", "Thanks\nGood"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).empty());
+  }
+  // (c) Attendee lists: names of two words or more, roles in brackets, ',' or "and" between.
+  CHECK(found("person_name",
+              "Attendees: Laura Schmidt (chair), Daniel Kova\u010d, Marie Dubois, Tom Jansen\n1. Budget: "
+              "Daniel") == "Laura Schmidt|Daniel Kova\u010d|Marie Dubois|Tom Jansen");
+  CHECK(found("person_name", "Teilnehmer: Anna Schneider, Thomas Weber und Marek Kowalczyk.") ==
+        "Anna Schneider|Thomas Weber|Marek Kowalczyk");
+  CHECK(found("person_name", "Participants : Camille Lef\u00e8vre (RH), Julien Martin") ==
+        "Camille Lef\u00e8vre|Julien Martin");
+  for (const char* text : {"Partecipanti: Giulia Bianchi, Marco Rossi",
+                           "Deelnemers: Pieter de Vries, Eva Bakker", "Uczestnicy: Jan Kowalski, Anna Nowak",
+                           "Asistentes: Marta Garc\u00eda L\u00f3pez, Juan P\u00e9rez"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).find('|') != std::string::npos);
+  }
+  for (const char* text : {"Attendees: Engineering Team, Sales", "Participants: 12", "Teilnehmer: alle",
+                           "Attendees: Platform Guild, Payments Squad"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).empty());
+  }
+  // (d) A data field's key naming a person's name: JSON (raw, escaped inside a string, or as the
+  // JSON inspector's text writes a key and its value: a line each), YAML.
+  CHECK(found("person_name", R"({"first_name": "Matteo", "last_name": "Conti", "role": "CFO"})") ==
+        "Matteo|Conti");
+  CHECK(found("person_name", R"({\"first_name\": \"Matteo\", \"last_name\":\"Conti\"})") == "Matteo|Conti");
+  CHECK(found("person_name", "contact\nfirst_name\nMatteo\nlast_name\nConti\n") == "Matteo|Conti");
+  CHECK(found("person_name",
+              R"({"firstName":"Lukas","lastName":"Hofmann","givenName":"Eva","familyName":"Berg",)"
+              R"("full_name":"Anna Maria Schneider"})") == "Lukas|Hofmann|Eva|Berg|Anna Maria Schneider");
+  CHECK(found("person_name",
+              "{'vorname': 'Max', 'nachname': 'M\u00fcller', 'nom': 'Dupont', 'prenom': 'Jeanne', "
+              "'nombre': 'Luc\u00eda', 'apellidos': 'Fern\u00e1ndez Ortega', 'cognome': 'Rossi'}") ==
+        "Max|M\u00fcller|Dupont|Jeanne|Luc\u00eda|Fern\u00e1ndez Ortega|Rossi");
+  CHECK(found("person_name", "surname: Smith\nforename: John\n") == "Smith|John");
+  CHECK(found("person_name", R"({"id": "E1002", "name": {"given": "Lukas", "family": "Hofmann"}, "x": 1})") ==
+        "Lukas|Hofmann");
+  CHECK(found("person_name",
+              R"({"name": [{"use": "official", "family": "Hofmann", "given": ["Lukas", "Peter"]}]})") ==
+        "Hofmann|Lukas|Peter");
+  CHECK(found("person_name", "name\ngiven\nLukas\nfamily\nHofmann\n") == "Lukas|Hofmann");
+  for (const char* text :
+       {R"({"first_name": {"type": "string", "description": "First name of the customer"}})",
+        R"({"first_name": "string"})", R"({"first_name": "String", "last_name": "Example"})",
+        R"({"name": "Checkout Service"})", R"({"name": "Lukas Hofmann"})", R"({"name": {"type": "object"}})",
+        R"({"family": "Roboto", "given": "Bold"})", "first_name    VARCHAR(100) NOT NULL,",
+        "employee_id,first_name,last_name\nE1001,Sofia,Rossi", R"({"first_name": "Matteo is here"})",
+        "name: Build\nsurname: smith"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).empty());
+  }
+  // (e) Team words.
+  for (const char* text : {"Contact: Payments Guild", "Kontakt: Platform Chapter", "Contact: Checkout Tribe",
+                           "Author: Data Squad"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).empty());
+  }
+}

@@ -1361,3 +1361,29 @@ TEST_CASE("CSS escapes and numbers with an exponent in JSON held in a string (pr
     CHECK(inspect(body, card | phone).scan.found == 0);
   }
 }
+
+TEST_CASE("a data field's key names a person's name in the inspector's text (probe round 22)") {
+  // The inspector writes a key and its value a line each; person_name reads the value after a key
+  // such as first_name there, and in JSON held in a string (a tool's result).
+  const std::uint32_t name = bit(detector::person_name);
+  for (
+      const char* body :
+      {R"({"model":"m","customer":{"first_name":"Matteo","last_name":"Conti"}})",
+       R"({"model":"m","messages":[{"role":"tool","content":"{\"contact\": {\"firstName\": \"Matteo\"}}"}]})",
+       R"({"model":"m","record":{"name":{"given":"Lukas","family":"Hofmann"}}})",
+       R"({"model":"m","messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}],)"
+       R"("metadata":{"last_name":"Conti"}})"}) {
+    CAPTURE(std::string(body));
+    const inspection got = inspect(body, name, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == name);
+    CHECK(got.scan.findings.size() >= 1);
+  }
+  for (const char* body :
+       {R"({"model":"m","tools":[{"name":"lookup","parameters":{"properties":{"first_name":)"
+        R"({"type":"string","description":"First name"}}}}]})",
+        R"({"model":"m","user":{"first_name":"string"}})"}) {
+    CAPTURE(std::string(body));
+    CHECK(inspect(body, name).scan.found == 0);
+  }
+}

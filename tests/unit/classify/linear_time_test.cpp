@@ -42,6 +42,7 @@ std::string json_string(std::string_view text) {
 }
 
 // Units that reached a pass's worst case once (each is a regression test) or that look like one.
+// No control characters (the inspector's JSON string): "\\n" is a raw body's line break.
 constexpr std::string_view units[] = {"a1",
                                       "1a",
                                       "aZ1",
@@ -83,6 +84,17 @@ constexpr std::string_view units[] = {"a1",
                                       "::1:",
                                       "QUJD",
                                       "BSN 1 ",
+                                      "From: Ab Cd, Ef;\\n",
+                                      "To: Ab\\nSubject: x\\n",
+                                      "Attendees: Ab Cd, ",
+                                      "Ab Cd (x), ",
+                                      "Best regards,\\n",
+                                      "Thanks,\\nAb ",
+                                      "\"first_name\": \"",
+                                      "\"name\": {\"given\": [\"Ab\", ",
+                                      "name\\ngiven\\nAb\\n",
+                                      "IMEI 4111111111111111 ",
+                                      "030 1234567-",
                                       "\xe2\x9d\x96",  // a mark outside ASCII: a blank to the detectors
                                       "\xe2\x80\xa8",
                                       "a\xe2\x80\x8b"
