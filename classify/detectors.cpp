@@ -1110,24 +1110,34 @@ bool in_hex_word(std::string_view t, std::size_t i, hex_word& word) {
   return word.hex;
 }
 
-// Whether the single spaces or dashes in the digits t[begin, end) of a card of `length` digits
-// fall where a card's printed groups end: 4-4-4-4 (and a fifth group for 17 to 19), American
-// Express 4-6-5, Diners 4-6-4, or some of them left out ("4111 11111111 1111", two strings joined
-// at a group's end). Not an order number's 3-7-7 ("302-4817263-5519024"), a SIRET's 3-3-3-5, nor
-// an integer in thousands groups ("4 111 111 111 111 111").
-bool printed_grouping(std::string_view t, std::size_t begin, std::size_t end, std::size_t length) {
+// Whether the single spaces or dashes in the digits t[begin, end) may split a card: any split may
+// (a card written "4111 1111 1111 111 1" or "4 1 1 1 ..." to slip past a reader of printed groups
+// is still a card; probe round 22's strict groupings let such evasions through), but not the
+// printed shapes of identifiers that pass a card's checks: an integer in thousands groups
+// ("4 111 111 111 111 111"), an Amazon-style order number (3-7-7: "302-4817263-5519024"), a SIRET
+// in its groups (3-3-3-5), an IMEI in its (2-6-6-1).
+bool card_grouping(std::string_view t, std::size_t begin, std::size_t end) {
+  if (thousands_grouped(t, begin, end)) {
+    return false;
+  }
+  std::array<std::size_t, 20> groups{};
   std::size_t count = 0;
-  for (std::size_t k = begin; k < end; ++k) {
-    if (is_digit(t[k])) {
-      ++count;
+  std::size_t len = 0;
+  for (std::size_t k = begin; k <= end; ++k) {
+    if (k < end && is_digit(t[k])) {
+      ++len;
       continue;
     }
-    const bool ok = length <= 15 ? count == 4 || count == 10 : count % 4 == 0 && count <= 16;
-    if (!ok) {
-      return false;
+    if (count == groups.size()) {
+      return true;
     }
+    groups[count++] = len;
+    len = 0;
   }
-  return true;
+  const auto shape = [&](std::initializer_list<std::size_t> lengths) {
+    return count == lengths.size() && std::equal(lengths.begin(), lengths.end(), groups.begin());
+  };
+  return !shape({3, 7, 7}) && !shape({3, 3, 3, 5}) && !shape({2, 6, 6, 1});
 }
 
 // Digits, grouped or not, glued to a word or not ("x4111 1111 1111 1111", "4111111111111111exp":
@@ -1146,7 +1156,7 @@ bool scan_payment_card(std::string_view t, Hit&& hit) {
     }
     std::size_t end = 0;
     digits = digit_run(t, i, " -", 19, end);
-    if (!card(end) || !printed_grouping(t, i, end, digits.size())) {
+    if (!card(end) || !card_grouping(t, i, end)) {
       const std::size_t grouped = grouped_card_at(t, i, digits);
       if (grouped == npos || !card(grouped)) {
         i = end;
