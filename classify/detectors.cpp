@@ -964,34 +964,20 @@ bool card_network_prefix(std::string_view d) {
   return false;
 }
 
-// Whether the number at i comes right after a label that names another identifier with a Luhn
-// digit or a card's length: a device's (IMEI), a company's (SIRET, SIREN), a pallet's or a
-// product's (SSCC, GTIN, EAN), a parcel's or an order's ("Sendungsnummer 4307…", "tracking
-// number: …", "Bestellnummer: …", "order #…", "N° SIRET : …", "\"imei\": \"…"). Between them
-// only marks and spaces, and a word for "number" ("Order No. …"). Read back from the number, for
-// the rare number that passes a card's checks.
-bool other_identifier_before(std::string_view t, std::size_t i) {
-  static constexpr std::string_view labels[] = {"imei",         "imeisv",
-                                                "meid",         "iccid",
-                                                "siret",        "siren",
-                                                "sscc",         "gtin",
-                                                "ean",          "upc",
-                                                "isbn",         "tracking",
-                                                "track",        "sendungsnummer",
-                                                "sendung",      "sendungs",
-                                                "paketnummer",  "trackingnummer",
-                                                "suivi",        "colis",
-                                                "seguimiento",  "spedizione",
-                                                "awb",          "order",
-                                                "bestellung",   "bestellnummer",
-                                                "auftrag",      "auftragsnummer",
-                                                "commande",     "pedido",
-                                                "ordine",       "bestelling",
-                                                "ordernummer",  "invoice",
-                                                "rechnung",     "rechnungsnummer",
-                                                "facture",      "factura",
-                                                "fattura",      "serial",
-                                                "seriennummer", "zam\u00f3wienia"};
+// Whether the number at i, of `length` digits, comes right after a label that names another
+// identifier of that length whose digits can pass a card's checks: a company's SIRET (14 digits
+// with a Luhn digit: a Diners prefix at 14), a pallet's SSCC (18: a Visa length), a trade item's
+// GTIN-14 ("N° SIRET : …", "SSCC 340…", "\"gtin\": \"…"). Between them only marks and spaces, and
+// a word for "number". Only at the identifier's own length, and only identifiers with a fixed
+// one: a label is the client's to write, and "order number 4111 1111 1111 1111" or "IMEI: <a
+// card>" must not hide a card (a free-form number after "order" passes a card's checks one time
+// in ten at most, an IMEI's 15 digits no network but Amex issues, with its own prefixes).
+bool other_identifier_before(std::string_view t, std::size_t i, std::size_t length) {
+  struct label {
+    std::string_view word;
+    std::size_t length;
+  };
+  static constexpr label labels[] = {{"siret", 14}, {"sscc", 18}, {"gtin", 14}};
   static constexpr std::string_view fillers[] = {"no",     "nr",          "n\u00b0",     "n\u00ba",
                                                  "number", "nummer",      "num",         "id",
                                                  "numer",  "num\u00e9ro", "n\u00famero", "numero"};
@@ -1013,8 +999,10 @@ bool other_identifier_before(std::string_view t, std::size_t i) {
     if (k == word_end || (k > 0 && is_alnum(t[k - 1]))) {
       return false;
     }
-    if (one_of(t, k, word_end, labels, std::size(labels))) {
-      return true;
+    for (const label& l : labels) {
+      if (length == l.length && word_end - k == l.word.size() && one_of(t, k, word_end, &l.word, 1)) {
+        return true;
+      }
     }
     if (!one_of(t, k, word_end, fillers, std::size(fillers))) {
       return false;
@@ -1164,7 +1152,7 @@ bool scan_payment_card(std::string_view t, Hit&& hit) {
       }
       end = grouped;
     }
-    if (other_identifier_before(t, i)) {
+    if (other_identifier_before(t, i, digits.size())) {
       i = end;
       continue;
     }

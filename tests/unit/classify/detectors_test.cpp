@@ -768,14 +768,24 @@ TEST_CASE(
     CAPTURE(std::string(text));
     CHECK(found("payment_card", text).empty());
   }
-  // A number right after a label naming another identifier is that identifier.
+  // A number right after a label naming another identifier of that fixed length is that
+  // identifier (a SIRET's 14 digits, an SSCC's 18, a GTIN-14)...
   for (const char* text :
-       {"SIRET 36307418529639", "N\xc2\xb0 SIRET : 36307418529639", "Sendungsnummer 4307418529630747",
-        "tracking number: 4307418529630747", "Bestellnummer: 5307418529630744", "IMEI: 4307418529630747",
-        "order #4307418529630747", "GTIN 4307418529630747", "\"imei\": \"4307418529630747\"",
-        "imei\n4307418529630747\n"}) {
+       {"SIRET 36307418529639", "N\xc2\xb0 SIRET : 36307418529639", "\"siret\": \"36307418529639\"",
+        "SSCC 430741852963074718", "GTIN 36307418529639"}) {
     CAPTURE(std::string(text));
     CHECK(found("payment_card", text).empty());
+  }
+  CHECK(found("payment_card", "pallet 430741852963074718") == "430741852963074718");  // the control
+  // ... but a label is the client's to write: none hides a card of another length, and a free-form
+  // number's label (order, tracking, invoice) hides nothing.
+  for (const char* text :
+       {"Sendungsnummer 4307418529630747", "tracking number: 4307418529630747",
+        "Bestellnummer: 5307418529630744", "IMEI: 4307418529630747", "order #4307418529630747",
+        "GTIN 4307418529630747", "\"imei\": \"4307418529630747\"", "SIRET 4307418529630747",
+        "order number 4111 1111 1111 1111"}) {
+    CAPTURE(std::string(text));
+    CHECK_FALSE(found("payment_card", text).empty());
   }
   CHECK(found("payment_card", "card 4307418529630747") == "4307418529630747");
   CHECK(found("payment_card", "Diners 36307418529639") == "36307418529639");
