@@ -16,6 +16,24 @@ from support import (CHAT, CHAT_STREAM, SOVGW, Gateway, Reader, TempDir, admin_g
                      wait_until)
 
 
+class ClusterHandler(http.server.BaseHTTPRequestHandler):
+    """A test cluster's request handler (http.server): quiet, and one call to answer."""
+
+    def read_body(self):
+        return self.rfile.read(int(self.headers["Content-Length"]))
+
+    def answer(self, status, body=b"", headers=(("Content-Type", "application/json"),)):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -404,12 +422,13 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertGreaterEqual(metric(g, "sovgw_upstream_errors_total"), 2)
         g.wait_for_json(lambda o: o.get("msg") == "endpoint marked down")
 
-    def gateway_to_handler(self, name, handler, timeouts=""):
+    def gateway_to_handler(self, name, handler, timeouts="", cluster_extra=""):
         """A gateway whose one cluster is a plaintext http.server answering with `handler`."""
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.addCleanup(server.shutdown)
-        return self.gateway(cluster_yaml(name, f"127.0.0.1:{server.server_address[1]}", plaintext=True), timeouts)
+        return self.gateway(cluster_yaml(name, f"127.0.0.1:{server.server_address[1]}", plaintext=True,
+                                         extra=cluster_extra), timeouts)
 
     def request_line(self, g, resp):
         return g.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == resp.header("x-request-id"))
@@ -419,7 +438,7 @@ class UpstreamFailureTest(unittest.TestCase):
         # site): wherever the cluster points, the client is sent back to the gateway, which decides again.
         # Fields that bind the client elsewhere or set state on the gateway's origin never reach it.
 
-        class Redirector(http.server.BaseHTTPRequestHandler):
+        class Redirector(ClusterHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
                 self.send_response(307)
@@ -441,9 +460,6 @@ class UpstreamFailureTest(unittest.TestCase):
                     self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-
-            def log_message(self, *args):
-                pass
 
         g = self.gateway_to_handler("redirector", Redirector)
         for location, expected in (("https://us-east.example.com/v1/chat/completions?x=1", "/v1/chat/completions?x=1"),
@@ -476,7 +492,7 @@ class UpstreamFailureTest(unittest.TestCase):
         # an answer compressed all the same is the cluster's protocol error, not a free request.
         seen = []
 
-        class Compressor(http.server.BaseHTTPRequestHandler):
+        class Compressor(ClusterHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
                 seen.append(self.headers.get_all("Accept-Encoding"))
@@ -492,9 +508,6 @@ class UpstreamFailureTest(unittest.TestCase):
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
 
         g = self.gateway_to_handler("compressor", Compressor)
         resp = exchange(g.port, self.certs, chat_request(extra_headers={"Accept-Encoding": "gzip, deflate, br"}))
@@ -515,25 +528,15 @@ class UpstreamFailureTest(unittest.TestCase):
         # first one's prompt. After an answer other than 2xx to a request with a body, the connection
         # is closed.
 
-        class Refuser(http.server.BaseHTTPRequestHandler):
+        class Refuser(ClusterHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
                 if self.headers.get("X-Standin-Refuse"):
-                    self.send_response(403)  # the body is never read
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self.answer(403, headers=())  # the body is never read
                     return
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                answer = json.dumps({"object": "chat.completion", "choices": [], "seen": body.decode()}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
+                seen = self.read_body().decode()
+                self.answer(200, json.dumps({"object": "chat.completion", "choices": [], "seen": seen}).encode())
 
         g = self.gateway_to_handler("refuser", Refuser)
         secret = json.dumps({"model": "mistral-small",
@@ -554,27 +557,14 @@ class UpstreamFailureTest(unittest.TestCase):
             f.write("cluster-secret-1234567\n")
         os.chmod(token, 0o600)
 
-        class Echo(http.server.BaseHTTPRequestHandler):
+        class Echo(ClusterHandler):
             def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
+                self.read_body()
                 sent = self.headers.get("X-Cluster-Key", "")
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("X-Cluster-Key", sent)
-                self.send_header("X-Debug", f"auth={sent}; ok")
-                self.send_header("X-Kept", "yes")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
+                self.answer(200, b"{}", (("Content-Type", "application/json"), ("X-Cluster-Key", sent),
+                                         ("X-Debug", f"auth={sent}; ok"), ("X-Kept", "yes")))
 
-            def log_message(self, *args):
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.shutdown)
-        g = self.gateway(cluster_yaml("echo", f"127.0.0.1:{server.server_address[1]}", plaintext=True,
-                                      extra=f"    auth: {{header: X-Cluster-Key, file: {token}}}"))
+        g = self.gateway_to_handler("echo", Echo, cluster_extra=f"    auth: {{header: X-Cluster-Key, file: {token}}}")
         resp = exchange(g.port, self.certs, chat_request())
         self.assertEqual(resp.status, 200, resp.body)
         names = {n.lower() for n, _ in resp.headers}
@@ -587,21 +577,13 @@ class UpstreamFailureTest(unittest.TestCase):
         # The gateway removes the usage-only event it asked for from a stream: the cluster's digest
         # of its body no longer describes what the client gets (probe round 24).
 
-        class Digester(http.server.BaseHTTPRequestHandler):
+        class Digester(ClusterHandler):
             def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
+                self.read_body()
                 body = (b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'
                         b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}\n\ndata: [DONE]\n\n')
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                for name in ("Content-Digest", "Repr-Digest", "Digest", "Content-MD5"):
-                    self.send_header(name, "sha-256=:AAAA:")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
+                digests = [(name, "sha-256=:AAAA:") for name in ("Content-Digest", "Repr-Digest", "Digest", "Content-MD5")]
+                self.answer(200, body, [("Content-Type", "text/event-stream")] + digests)
 
         g = self.gateway_to_handler("digester", Digester)
         resp = exchange(g.port, self.certs, chat_request(CHAT_STREAM))
@@ -617,19 +599,11 @@ class UpstreamFailureTest(unittest.TestCase):
         # a bound the gateway does not (probe round 24: llama.cpp's n_predict: -1): the cluster ran
         # them, its report is charged, and the operator is told it exceeds the bound as read.
 
-        class Liar(http.server.BaseHTTPRequestHandler):
+        class Liar(ClusterHandler):
             def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                body = json.dumps({"object": "chat.completion", "choices": [],
-                                   "usage": {"prompt_tokens": 7, "completion_tokens": 4000000}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
+                self.read_body()
+                self.answer(200, json.dumps({"object": "chat.completion", "choices": [],
+                                             "usage": {"prompt_tokens": 7, "completion_tokens": 4000000}}).encode())
 
         g = self.gateway_to_handler("liar", Liar)
         body = {"model": "mistral-small", "messages": [{"role": "user", "content": "Bonjour"}], "n": 3, "max_tokens": 10}
@@ -645,7 +619,7 @@ class UpstreamFailureTest(unittest.TestCase):
         # A malformed first chunk once closed the connection with nothing sent, while the record said
         # 200: an SDK retried, and the cluster ran (and charged) the request twice.
 
-        class BadChunks(http.server.BaseHTTPRequestHandler):
+        class BadChunks(ClusterHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
                 chunks = {"hex": b"zz\r\n{}\r\n0\r\n\r\n", "negative": b"-1\r\n\r\n", "overrun": b"2\r\n{}XX"}
@@ -653,9 +627,6 @@ class UpstreamFailureTest(unittest.TestCase):
                                  b"Transfer-Encoding: chunked\r\n\r\n" + chunks[self.headers["X-Standin-Chunk"]])
                 self.wfile.flush()
                 self.close_connection = True
-
-            def log_message(self, *args):
-                pass
 
         g = self.gateway_to_handler("badchunks", BadChunks)
         for chunk in ("hex", "negative", "overrun"):
@@ -672,7 +643,7 @@ class UpstreamFailureTest(unittest.TestCase):
         # ask for would reach the client undecoded and unmetered: 502. And what a front proxy would act
         # on (X-Accel-Redirect: serve a file of its own) never leaves the gateway.
 
-        class Stored(http.server.BaseHTTPRequestHandler):
+        class Stored(ClusterHandler):
             def do_GET(self):
                 body = json.dumps({"object": "response", "status": "completed",
                                    "usage": {"input_tokens": 7, "output_tokens": 5000}}).encode()
@@ -689,9 +660,6 @@ class UpstreamFailureTest(unittest.TestCase):
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
         g = self.gateway_to_handler("stored", Stored)
         resp = exchange(g.port, self.certs, request_bytes("GET", "/openai/v1/responses/resp_1"))
         self.assertEqual(resp.status, 200, resp.body)
@@ -705,7 +673,7 @@ class UpstreamFailureTest(unittest.TestCase):
         # A 103 every 100 ms once restarted the wait for the answer each time: a cluster could hold a
         # request (and its client) as long as it liked.
 
-        class Hinter(http.server.BaseHTTPRequestHandler):
+        class Hinter(ClusterHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
                 count = int(self.headers.get("X-Standin-Hints", "100"))
@@ -722,9 +690,6 @@ class UpstreamFailureTest(unittest.TestCase):
                 except OSError:
                     pass
 
-            def log_message(self, *args):
-                pass
-
         g = self.gateway_to_handler("hinter", Hinter, "  upstream_response: 800ms\n")
         started = time.monotonic()
         resp = exchange(g.port, self.certs, chat_request(extra_headers={"X-Standin-Hints": "100"}))
@@ -739,7 +704,7 @@ class UpstreamFailureTest(unittest.TestCase):
         # A CGI, WSGI or Rack client reads Sovereign_Cluster as Sovereign-Cluster: a cluster must not
         # be able to write beside the gateway's receipt that way either.
 
-        class Liar(http.server.BaseHTTPRequestHandler):
+        class Liar(ClusterHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
                 body = b'{"ok":true}'
@@ -753,9 +718,6 @@ class UpstreamFailureTest(unittest.TestCase):
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
         g = self.gateway_to_handler("liar", Liar)
         resp = exchange(g.port, self.certs, chat_request())
         self.assertEqual(resp.status, 200, resp.body)
@@ -767,15 +729,12 @@ class UpstreamFailureTest(unittest.TestCase):
     def test_a_204_goes_out_without_content_length(self):
         # RFC 9110 8.6: a 204 carries no Content-Length, whatever the cluster wrote.
 
-        class NoContent(http.server.BaseHTTPRequestHandler):
+        class NoContent(ClusterHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
                 self.send_response(204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-
-            def log_message(self, *args):
-                pass
 
         g = self.gateway_to_handler("quiet", NoContent)
         resp = exchange(g.port, self.certs, chat_request())
