@@ -742,19 +742,17 @@ bool name_parts(std::string_view t, std::size_t i, std::size_t k, hit_ref hit, s
     const std::size_t at = p < t.size() && t[p] == '\\' ? p + 1 : p;
     return at < t.size() && t[at] == q ? at + 1 : npos;
   };
-  if ((p = quote()) == npos) {
+  const auto past = [&](char c, std::string_view also_skipped = "") {  // past `c` after spaces, or false
+    skip(also_skipped);
+    if (p >= t.size() || t[p] != c) {
+      return false;
+    }
+    ++p;
+    return true;
+  };
+  if ((p = quote()) == npos || !past(':') || !past('{', "[")) {
     return false;
   }
-  skip("");
-  if (p >= t.size() || t[p] != ':') {
-    return false;
-  }
-  ++p;
-  skip("[");
-  if (p >= t.size() || t[p] != '{') {
-    return false;
-  }
-  ++p;
   for (int members = 0; members < 8; ++members) {
     skip("");
     if ((p = quote()) == npos) {
@@ -765,14 +763,9 @@ bool name_parts(std::string_view t, std::size_t i, std::size_t k, hit_ref hit, s
       ++p;
     }
     const bool part = one_of(t, key_begin, p, parts, std::size(parts));
-    if ((p = quote()) == npos) {
+    if ((p = quote()) == npos || !past(':')) {
       return false;
     }
-    skip("");
-    if (p >= t.size() || t[p] != ':') {
-      return false;
-    }
-    ++p;
     skip("");
     const bool array = p < t.size() && t[p] == '[';
     p += array ? 1 : 0;
@@ -790,17 +783,13 @@ bool name_parts(std::string_view t, std::size_t i, std::size_t k, hit_ref hit, s
         return false;
       }
       p = last = p + close + 1;
-      skip("");
-      if (!array || p >= t.size() || t[p] != ',') {
+      if (!array || !past(',')) {
         break;
       }
-      ++p;
     }
-    skip("]");
-    if (p >= t.size() || t[p] != ',') {
+    if (!past(',', "]")) {
       return false;
     }
-    ++p;
   }
   return false;
 }
