@@ -31,31 +31,9 @@ void parse_request(const YAML::Node& node, source_pos owner, diagnostics& diags,
                          if (!text) {
                            return;
                          }
-                         if (key == "client.country") {
-                           if (const std::string problem = request_country_problem(*text); !problem.empty()) {
-                             diags.error(yaml::pos_of(value), "client.country " + problem);
-                           }
-                           out.client_country = *text;
-                         } else if (key == "client.ip") {
-                           out.client_ip = parse_ip(*text);
-                           if (!out.client_ip) {
-                             diags.error(yaml::pos_of(value),
-                                         "client.ip '" + *text + "' is not an IP address");
-                           }
-                         } else if (key == "tenant") {
-                           out.tenant = *text;
-                         } else if (key == "model") {
-                           out.model = *text;
-                         } else if (key == "path") {
-                           if (std::string problem = request_path_problem(*text); !problem.empty()) {
-                             diags.error(yaml::pos_of(value), "path " + problem);
-                           }
-                           out.path = *text;
-                         } else {
-                           if (std::string problem = request_method_problem(*text); !problem.empty()) {
-                             diags.error(yaml::pos_of(value), "method " + problem);
-                           }
-                           out.method = *text;
+                         if (const std::string problem = set_request_value(out, key, *text);
+                             !problem.empty()) {
+                           diags.error(yaml::pos_of(value), key + " " + problem);
                          }
                        });
 }

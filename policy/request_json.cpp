@@ -193,42 +193,40 @@ std::optional<request_values> parse_request_json(std::string_view json, std::str
     if (!text) {
       return std::nullopt;
     }
-    if (key == "client.country") {
-      if (const std::string problem = request_country_problem(*text); !problem.empty()) {
-        error = "\"client.country\": " + problem;
-        return std::nullopt;
-      }
-      out.client_country = *text;
-    } else if (key == "client.ip") {
-      out.client_ip = parse_ip(*text);
-      if (!out.client_ip) {
-        error = "\"client.ip\": '" + *text + "' is not an IP address";
-        return std::nullopt;
-      }
-    } else if (key == "tenant") {
-      out.tenant = *text;
-    } else if (key == "model") {
-      out.model = *text;
-    } else if (key == "path") {
-      if (std::string problem = request_path_problem(*text); !problem.empty()) {
-        error = "\"path\": " + problem;
-        return std::nullopt;
-      }
-      out.path = *text;
-    } else if (key == "method") {
-      if (std::string problem = request_method_problem(*text); !problem.empty()) {
-        error = "\"method\": " + problem;
-        return std::nullopt;
-      }
-      out.method = *text;
-    } else {
-      error = "unknown request attribute \"" + key +
-              "\" (expected client.country, client.ip, tenant, model, path, method, data.class.detected, "
-              "data.class.declared, data.class)";
+    if (const std::string problem = set_request_value(out, key, *text); !problem.empty()) {
+      error = "\"" + key + "\": " + problem;
       return std::nullopt;
     }
   }
   return out;
+}
+
+std::string set_request_value(request_values& request, std::string_view key, const std::string& text) {
+  if (key == "client.country") {
+    request.client_country = text;
+    return request_country_problem(text);
+  }
+  if (key == "client.ip") {
+    request.client_ip = parse_ip(text);
+    return request.client_ip ? std::string() : "'" + text + "' is not an IP address";
+  }
+  if (key == "tenant") {
+    request.tenant = text;
+    return {};
+  }
+  if (key == "model") {
+    request.model = text;
+    return {};
+  }
+  if (key == "path") {
+    request.path = text;
+    return request_path_problem(text);
+  }
+  if (key == "method") {
+    request.method = text;
+    return request_method_problem(text);
+  }
+  return "is not a request attribute";
 }
 
 std::vector<std::string> request_class_problems(const snapshot& policy, const request_values& r) {

@@ -22,6 +22,11 @@ namespace sovgw::policy {
 [[nodiscard]] std::vector<std::string>* data_class_list(std::string_view key, request_values& request);
 
 [[nodiscard]] std::optional<request_values> parse_request_json(std::string_view json, std::string& error);
+// Sets the scalar attribute `key` (client.country, client.ip, tenant, model, path, method) of a
+// request to `text`, and says what is wrong with it ("" when nothing), without naming the key:
+// the one reading of request values that the JSON requests and the policy test files share.
+[[nodiscard]] std::string set_request_value(request_values& request, std::string_view key,
+                                            const std::string& text);
 // Why `path` is not a path the policy could be asked about ("" when it is one): the gateway decides
 // the canonical path, without the query, and refuses a target that is not canonical (docs/http.md)
 // before the policy sees it. With `glob`, `*` and `?` are pattern characters (a rule's path).
