@@ -467,23 +467,39 @@ std::string digit_run(std::string_view t, std::size_t i, std::string_view seps, 
   return digits;
 }
 
-// Whether t[begin, end) is an integer written in thousands groups: one to three digits, then
-// groups of three, each after one separator ("4 111 111 111 111 111"). No card is printed so.
-bool thousands_grouped(std::string_view t, std::size_t begin, std::size_t end) {
-  std::size_t groups = 0;
+// The lengths of the digit groups of t[begin, end), a number whose groups single separators split
+// (the numbers read here have at most 19 digits: longer ones count their first 19 groups).
+struct digit_groups {
+  std::array<std::size_t, 19> lengths{};
+  std::size_t count = 0;
+
+  [[nodiscard]] bool are(std::initializer_list<std::size_t> shape) const {
+    return count == shape.size() && std::equal(shape.begin(), shape.end(), lengths.begin());
+  }
+};
+
+digit_groups groups_of(std::string_view t, std::size_t begin, std::size_t end) {
+  digit_groups g;
   std::size_t len = 0;
   for (std::size_t k = begin; k <= end; ++k) {
     if (k < end && is_digit(t[k])) {
       ++len;
       continue;
     }
-    if (groups == 0 ? len > 3 : len != 3) {
-      return false;
+    if (g.count < g.lengths.size()) {
+      g.lengths[g.count++] = len;
     }
-    ++groups;
     len = 0;
   }
-  return groups > 1;
+  return g;
+}
+
+// Whether the groups are an integer's in thousands: one to three digits, then groups of three
+// ("4 111 111 111 111 111"). No card is printed so.
+bool thousands_grouped(const digit_groups& g) {
+  return g.count > 1 && g.lengths[0] >= 1 && g.lengths[0] <= 3 &&
+         std::all_of(g.lengths.begin() + 1, g.lengths.begin() + static_cast<std::ptrdiff_t>(g.count),
+                     [](std::size_t len) { return len == 3; });
 }
 
 // Trunk 0, an area code, a separator, the subscriber (Germany, Austria, the Netherlands, the UK,
@@ -682,7 +698,7 @@ std::size_t phone_at(std::string_view t, std::size_t i, bool cued, std::size_t& 
     // "+33 (0)6 12 34 56 78", "+49/30/12345678": up to two separators between digits; the
     // trunk 0 counts as a digit. Not an amount with its sign ("+12 345 678 \u20ac").
     const std::string digits = digit_run(t, start, " -.()/", 16, end, 2);
-    const bool amount = thousands_grouped(t, start, end) && currency_after(t, end);
+    const bool amount = thousands_grouped(groups_of(t, start, end)) && currency_after(t, end);
     return digits.size() >= 8 && digits.size() <= 15 && ends_word(t, end) && !amount ? end : npos;
   }
   if (!is_digit(t[i]) || !starts_word(t, i)) {
@@ -1105,27 +1121,8 @@ bool in_hex_word(std::string_view t, std::size_t i, hex_word& word) {
 // ("4 111 111 111 111 111"), an Amazon-style order number (3-7-7: "302-4817263-5519024"), a SIRET
 // in its groups (3-3-3-5), an IMEI in its (2-6-6-1).
 bool card_grouping(std::string_view t, std::size_t begin, std::size_t end) {
-  if (thousands_grouped(t, begin, end)) {
-    return false;
-  }
-  std::array<std::size_t, 20> groups{};
-  std::size_t count = 0;
-  std::size_t len = 0;
-  for (std::size_t k = begin; k <= end; ++k) {
-    if (k < end && is_digit(t[k])) {
-      ++len;
-      continue;
-    }
-    if (count == groups.size()) {
-      return true;
-    }
-    groups[count++] = len;
-    len = 0;
-  }
-  const auto shape = [&](std::initializer_list<std::size_t> lengths) {
-    return count == lengths.size() && std::equal(lengths.begin(), lengths.end(), groups.begin());
-  };
-  return !shape({3, 7, 7}) && !shape({3, 3, 3, 5}) && !shape({2, 6, 6, 1});
+  const digit_groups g = groups_of(t, begin, end);
+  return !thousands_grouped(g) && !g.are({3, 7, 7}) && !g.are({3, 3, 3, 5}) && !g.are({2, 6, 6, 1});
 }
 
 // Digits, grouped or not, glued to a word or not ("x4111 1111 1111 1111", "4111111111111111exp":
