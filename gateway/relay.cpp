@@ -61,7 +61,7 @@ bool points_client_elsewhere(std::string_view name) {
       "service-worker-allowed", "expect-ct", "speculation-rules", "set-login",
       // what a front proxy or CDN before the gateway acts on: serve a file of its own
       // (X-Accel-Redirect, X-Sendfile), or cache one tenant's answer for others
-      "x-sendfile", "x-lighttpd-send-file", "surrogate-control", "cdn-cache-control",
+      "x-sendfile", "x-lighttpd-send-file", "surrogate-control",
       // the cluster's authentication
       "www-authenticate", "proxy-authenticate", "authentication-info", "proxy-authentication-info",
       "authorization", "proxy-authorization",
@@ -75,7 +75,7 @@ bool points_client_elsewhere(std::string_view name) {
                      [&](std::string_view n) { return ascii_iequals(name, n); }) ||
          starts("access-control-") || starts("x-accel-") || starts("x-forwarded-") ||
          // any CDN's own cache control (Cloudflare-CDN-Cache-Control and the like)
-         (name.size() > 17 && ascii_iequals(name.substr(name.size() - 17), "cdn-cache-control"));
+         (name.size() >= 17 && ascii_iequals(name.substr(name.size() - 17), "cdn-cache-control"));
 }
 
 // The Location a client may follow: one on the gateway, where the request is decided again. A
@@ -165,10 +165,12 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
     }
     // An answer marked for shared caches (public, s-maxage) would let a cache before the gateway
     // serve one tenant's answer to another: the cluster's caching directives go only when private.
-    if (ascii_iequals(f.name, "cache-control") &&
-        (ascii_lowered(f.value).find("public") != std::string::npos ||
-         ascii_lowered(f.value).find("s-maxage") != std::string::npos)) {
-      continue;
+    if (ascii_iequals(f.name, "cache-control")) {
+      const std::string directives = ascii_lowered(f.value);
+      if (directives.find("public") != std::string::npos ||
+          directives.find("s-maxage") != std::string::npos) {
+        continue;
+      }
     }
     if (ascii_iequals(f.name, "location")) {
       if (const std::optional<std::string> on_gateway = location_on_gateway(f.value)) {

@@ -454,7 +454,7 @@ class UpstreamFailureTest(unittest.TestCase):
                                     ("Authorization", "Bearer cluster-secret"), ("Proxy-Authenticate", "Basic"),
                                     # shared caching and the cluster's network (probe round 24)
                                     ("Cache-Control", "public, max-age=600"),
-                                    ("Cloudflare-CDN-Cache-Control", "max-age=600"),
+                                    ("Cloudflare-CDN-Cache-Control", "max-age=600"), ("CDN-Cache-Control", "max-age=60"),
                                     ("X-Forwarded-For", "10.1.2.3"), ("X-Real-IP", "10.1.2.3"),
                                     ("X-Kept", "yes")):
                     self.send_header(name, value)
@@ -482,7 +482,7 @@ class UpstreamFailureTest(unittest.TestCase):
                 for name in ("set-cookie", "alt-svc", "strict-transport-security", "refresh", "link",
                              "content-location", "access-control-allow-origin", "access-control-allow-credentials",
                              "nel", "www-authenticate", "authorization", "proxy-authenticate", "cache-control",
-                             "cloudflare-cdn-cache-control", "x-forwarded-for", "x-real-ip"):
+                             "cloudflare-cdn-cache-control", "cdn-cache-control", "x-forwarded-for", "x-real-ip"):
                     self.assertNotIn(name, names)
                 self.assertIn("x-kept", names)
 
