@@ -355,15 +355,22 @@ class inspect_handler : public detail::no_size_limits {
       item_id_ = item_id_ || name == "id";
       item_other_ = item_other_ || name != "id";
     }
+    // Anthropic's MCP servers, Chat Completions' web search: the cluster sends what it reads on.
+    // Azure's On Your Data sources, Cohere's connectors, xAI's live search, OpenRouter's plugins.
+    // At the top level, and below it wherever the client's own data is not (note_nested_model): a
+    // realtime `session` and an eval run's `sampling_params` carry `tools` of their own.
+    static constexpr word_set remote_keys{
+        "mcp_servers", "web_search_options", "data_sources",     "datasources",
+        "connectors",  "search_parameters",  "searchparameters", "plugins"};
+    const bool settings = depth_ == 1 || (data_from_ == SIZE_MAX && !in_options_);
+    remote_key_ = settings && remote_keys.contains(name);
+    remote_key_depth_ = depth_;
+    if (tools_depth_ > 1 && depth_ <= tools_depth_) {
+      tools_depth_ = 0;  // a key beside (or above) a nested `tools`: out of it
+    }
     if (depth_ == 1) {
-      in_tools_ = name == "tools";
+      tools_depth_ = name == "tools" ? 1 : 0;
       in_input_ = name == "input";
-      // Anthropic's MCP servers, Chat Completions' web search: the cluster sends what it reads on.
-      // Azure's On Your Data sources, Cohere's connectors, xAI's live search, OpenRouter's plugins.
-      static constexpr word_set remote_keys{
-          "mcp_servers", "web_search_options", "data_sources",     "datasources",
-          "connectors",  "search_parameters",  "searchparameters", "plugins"};
-      remote_key_ = remote_keys.contains(name);
       in_content_ = !not_content(name);
       in_template_kwargs_ = name == "chat_template_kwargs";
       // Media and stored files at the top level too (SGLang's image_data, llama.cpp's, a batch's
@@ -379,29 +386,32 @@ class inspect_handler : public detail::no_size_limits {
       token_ids_ = (name.find("token") != std::string_view::npos && !name.starts_with("stop_") &&
                     !name.starts_with("allowed_") && !name.starts_with("bad_")) ||
                    name == "input_ids" || name == "context";
-    } else if (in_tools_) {
+    } else if (tools_depth_ == 0 && settings && name == "tools") {
+      tools_depth_ = depth_;  // session.tools, sampling_params.tools: read as the top level's
+    } else if (tools_depth_ != 0) {
       // tools[i].type, tools[i].server_url (not a function's parameters named so)
-      tool_type_next_ = depth_ == 3 && name == "type";
+      const std::size_t tool_key = tools_depth_ + 2;
+      tool_type_next_ = depth_ == tool_key && name == "type";
       // Gemini's tools are keyed by kind ({"google_search": {}}, {"urlContext": {}}), not typed.
       static constexpr word_set searching{
           "google_search", "googlesearch", "google_search_retrieval", "googlesearchretrieval", "url_context",
           "urlcontext",    "retrieval",    "enterprise_web_search",   "enterprisewebsearch",   "google_maps",
           "googlemaps"};
       remote_tools_ =
-          remote_tools_ ||
-          (depth_ == 3 && (name == "server_url" || name == "connector_id" || searching.contains(name)));
+          remote_tools_ || (depth_ == tool_key &&
+                            (name == "server_url" || name == "connector_id" || searching.contains(name)));
       // Stored files a tool puts before the model: file_search's vector stores, code_interpreter's
       // files (tools[i].vector_store_ids, tools[i].container.file_ids; not a function's parameters),
       // a container made earlier, by its id (code_interpreter's "container": "cntr_...", a shell
       // tool's container_reference); and media a tool's model reads (image_generation's
       // input_image_mask; not its partial_images, a count): a tool's own settings, not the schemas
       // under its `parameters`.
-      opaque_parts_ =
-          opaque_parts_ ||
-          (depth_ <= 4 && (names_a_file(name) || name == "vector_store_ids" || name == "vectorstoreids" ||
-                           name == "container_id" || name == "containerid")) ||
-          (depth_ == 3 && name.starts_with("input_") && names_media());
-      container_next_ = depth_ == 3 && name == "container";
+      opaque_parts_ = opaque_parts_ ||
+                      (depth_ <= tool_key + 1 &&
+                       (names_a_file(name) || name == "vector_store_ids" || name == "vectorstoreids" ||
+                        name == "container_id" || name == "containerid")) ||
+                      (depth_ == tool_key && name.starts_with("input_") && names_media());
+      container_next_ = depth_ == tool_key && name == "container";
     } else if (depth_ == 2 && in_template_kwargs_) {
       opaque_key_ = name == "chat_template";
       opaque_fields_ += opaque_key_ ? 1 : 0;
@@ -450,9 +460,9 @@ class inspect_handler : public detail::no_size_limits {
            type.starts_with("google_search") || type.starts_with("url_context") ||
            type.starts_with("browser_search");
   }
-  // The value of a top-level key that names remote servers: anything but null or a flag.
+  // The value of a key that names remote servers: anything but null or a flag.
   void remote_value() {
-    if (depth_ == 1 && remote_key_) {
+    if (remote_key_ && depth_ == remote_key_depth_) {
       remote_tools_ = true;
       remote_key_ = false;
     }
@@ -988,27 +998,28 @@ class inspect_handler : public detail::no_size_limits {
   bool in_sampling_ = false;        // in the top-level sampling_params, parameters or options
   bool in_ollama_options_ = false;  // in the top-level options
   bool in_string_ = false;
-  bool collecting_ = false;          // the current string goes into text_
-  std::size_t start_ = 0;            // where the current string starts in text_
-  bool key_is_prose_ = false;        // the last key read names prose
-  std::uint64_t arrays_ = 0;         // bit d: the container at depth d is an array
-  std::uint64_t prose_arrays_ = 0;   // bit d: ... an array of prose
-  bool in_content_ = false;          // under a top-level key that holds content (not_content())
-  bool in_template_kwargs_ = false;  // under the top-level chat_template_kwargs
-  bool opaque_key_ = false;          // the last key at opaque_depth_ names opaque content
-  bool audio_settings_ = false;      // the last top-level key is `audio`
-  std::size_t opaque_depth_ = 1;     // where opaque_key_ was read: the top level or the kwargs
-  bool opaque_parts_ = false;        // a media part, or token ids
-  bool part_type_next_ = false;      // the value being read is a content part's type
-  bool stored_prompt_ = false;       // the top-level key read last is `prompt`
-  bool in_tools_ = false;            // under the top-level tools
-  bool in_input_ = false;            // under the top-level input
-  bool item_id_ = false;             // the input item being read has an id ...
-  bool item_other_ = false;          // ... and other keys
-  bool tool_type_next_ = false;      // the value being read is a tool's type
-  bool container_next_ = false;      // ... is a tool's container (tools[i].container)
-  bool remote_key_ = false;          // the last top-level key names remote servers
-  char short_key_[24] = {};          // short_key(): the key being read, its first bytes
+  bool collecting_ = false;           // the current string goes into text_
+  std::size_t start_ = 0;             // where the current string starts in text_
+  bool key_is_prose_ = false;         // the last key read names prose
+  std::uint64_t arrays_ = 0;          // bit d: the container at depth d is an array
+  std::uint64_t prose_arrays_ = 0;    // bit d: ... an array of prose
+  bool in_content_ = false;           // under a top-level key that holds content (not_content())
+  bool in_template_kwargs_ = false;   // under the top-level chat_template_kwargs
+  bool opaque_key_ = false;           // the last key at opaque_depth_ names opaque content
+  bool audio_settings_ = false;       // the last top-level key is `audio`
+  std::size_t opaque_depth_ = 1;      // where opaque_key_ was read: the top level or the kwargs
+  bool opaque_parts_ = false;         // a media part, or token ids
+  bool part_type_next_ = false;       // the value being read is a content part's type
+  bool stored_prompt_ = false;        // the top-level key read last is `prompt`
+  std::size_t tools_depth_ = 0;       // under a `tools` key at this depth (0: none)
+  bool in_input_ = false;             // under the top-level input
+  bool item_id_ = false;              // the input item being read has an id ...
+  bool item_other_ = false;           // ... and other keys
+  bool tool_type_next_ = false;       // the value being read is a tool's type
+  bool container_next_ = false;       // ... is a tool's container (tools[i].container)
+  bool remote_key_ = false;           // the last key read names remote servers ...
+  std::size_t remote_key_depth_ = 0;  // ... at this depth
+  char short_key_[24] = {};           // short_key(): the key being read, its first bytes
   std::size_t short_key_size_ = 0;
   bool short_key_long_ = false;
   bool nested_model_next_ = false;  // the value being read is a nested "model" (note_nested_model)

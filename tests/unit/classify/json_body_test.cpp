@@ -971,6 +971,14 @@ TEST_CASE("tools the cluster runs by calling out to another server are remote_to
       // OpenRouter's :online variant is its web search plugin.
       R"({"model":"meta-llama/llama-3.1-70b:online","messages":[]})",
       R"({"model":"llama-3.1-70b:ONLINE","messages":[]})",
+      // Tools one level down (probe round 25): a realtime session's, an eval run's sampling
+      // settings', and remote servers named below the top level.
+      R"({"session":{"type":"realtime","tools":[{"type":"mcp","server_label":"x","server_url":"https://x.example/sse"}]}})",
+      R"({"sdp":"v=0","session":{"type":"realtime","tools":[{"type":"web_search"}]}})",
+      R"({"data_source":{"type":"completions","sampling_params":{"tools":[{"type":"web_search_preview"}]}}})",
+      R"({"data_source":{"sampling_params":{"tools":[{"server_label":"x","server_url":"https://x.example/mcp"}]}}})",
+      R"({"session":{"tools":[{"type":"function","name":"f"}],"instructions":"hi","mcp_servers":[{"url":"https://x"}]}})",
+      R"({"data_source":{"sampling_params":{"web_search_options":{"search_context_size":"low"}}}})",
   };
   for (const std::string& body : calls_out) {
     CAPTURE(body);
@@ -986,6 +994,14 @@ TEST_CASE("tools the cluster runs by calling out to another server are remote_to
       R"({"model":"m","input":"hi","tools":[{"type":"file_search","vector_store_ids":["vs_1"]},{"type":"code_interpreter"}]})",
       R"({"model":"m","messages":[],"mcp_servers":null,"web_search_options":null})",
       R"({"model":"m","messages":[{"role":"user","content":"what is an mcp server_url?"}]})",
+      // The client's own data and schemas may name tools: no cluster runs them.
+      R"({"model":"m","messages":[],"metadata":{"tools":[{"type":"mcp"}],"plugins":"x"}})",
+      R"({"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":{"schema":)"
+      R"({"type":"object","properties":{"tools":{"type":"array","items":{"type":"string"}}}}}}})",
+      R"({"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f","parameters":)"
+      R"({"type":"object","properties":{"tools":{"type":"array"},"web_search_options":{"type":"object"}}}}}]})",
+      // A nested `tools` ends with its object: a `type` beside it later is not a tool's.
+      R"({"session":{"tools":[{"type":"function","name":"f"}]},"input":[{"type":"web_search_call","x":{"type":"mcp"}}]})",
   };
   for (const std::string& body : local) {
     CAPTURE(body);
