@@ -1624,8 +1624,22 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
       text_.find('&') == std::string::npos && qp == 0) {
     return;  // the usual case (four memchr calls: find_first_of reads byte by byte)
   }
-  const std::uint8_t forms = json_escapes | percent_encoding | html_references | hex_escapes | qp;
   const std::size_t first_pass = scan.findings.size();
+  // Quoted-printable is a reading of its own: read in the same pass, "card=4111%201111..." would
+  // lose its "=41" to an 'A' (probe round 25).
+  constexpr std::uint8_t forms = json_escapes | percent_encoding | html_references | hex_escapes;
+  scan_decoded(forms, which, locate, scan);
+  if (qp != 0) {
+    scan_decoded(forms | qp, which, locate, scan);
+  }
+  if (scan.findings.size() != first_pass) {
+    std::sort(scan.findings.begin(), scan.findings.end(),
+              [](const finding& a, const finding& b) { return a.begin < b.begin; });
+  }
+}
+
+// scan_nested's reading of text_ with `forms` decoded, up to max_nested_levels deep.
+void json_inspector::scan_decoded(std::uint8_t forms, std::uint32_t which, bool locate, scan_result& scan) {
   const auto covered = [&](std::size_t b, std::size_t e, unsigned d) {
     return std::any_of(scan.findings.begin(), scan.findings.end(),
                        [&](const finding& f) { return f.detector == d && f.begin <= b && e <= f.end; });
@@ -1664,10 +1678,6 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
       }
     }
     level = next.text;
-  }
-  if (scan.findings.size() != first_pass) {
-    std::sort(scan.findings.begin(), scan.findings.end(),
-              [](const finding& a, const finding& b) { return a.begin < b.begin; });
   }
 }
 

@@ -158,10 +158,13 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
   }
   static thread_local classify::unescaped_text decoded;
   using enum classify::unescape_forms;
-  if (classify::unescape(ctx.body,
-                         json_escapes | percent_encoding | plus_as_space | html_references |
-                             classify::quoted_printable_at_sign(ctx.body),
-                         decoded)) {
+  // Quoted-printable as a reading of its own (json_inspector::scan_nested says why).
+  constexpr std::uint8_t forms = json_escapes | percent_encoding | plus_as_space | html_references;
+  if (classify::unescape(ctx.body, forms, decoded)) {
+    ctx.scan.found |= classify::detect(decoded.text, detectors);
+  }
+  const std::uint8_t qp = classify::quoted_printable_at_sign(ctx.body);
+  if (qp != 0 && classify::unescape(ctx.body, forms | qp, decoded)) {
     ctx.scan.found |= classify::detect(decoded.text, detectors);
   }
   ctx.scan.found |= classify::detect_encoded(ctx.body, detectors);
@@ -236,6 +239,22 @@ namespace {
 std::string_view model_in_path(const http::message_head& head);
 }  // namespace
 
+namespace {
+// Whether `text` writes a quoted-printable escape ("=40", "=2E").
+bool has_quoted_printable(std::string_view text) {
+  const auto hex = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+  };
+  for (std::size_t at = text.find('='); at != std::string_view::npos && at + 2 < text.size();
+       at = text.find('=', at + 1)) {
+    if (hex(text[at + 1]) && hex(text[at + 2])) {
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
 std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors) {
   static thread_local std::string text;
   static thread_local classify::unescaped_text decoded;
@@ -277,17 +296,25 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
   }
   // Escapes a server, a logger or a mail library decodes, once or twice: "?u=alice%2540example.com",
   // "X-Customer: alice&#64;example.com", an RFC 2047 Q word "=?UTF-8?Q?alice=40example.com?=".
-  // Up to three layers, each read as well as what it was decoded from.
-  std::size_t layer_from = 0;
-  for (int depth = 0; depth < 3; ++depth) {
-    const std::string_view source =
-        depth == 0 ? std::string_view(text) : std::string_view(text).substr(layer_from);
-    if (!classify::unescape(source, percent_encoding | html_references | quoted_printable, decoded)) {
-      break;
+  // Up to three layers, each read as well as what it was decoded from. Quoted-printable in a
+  // reading of its own: in the same pass, "baggage: card=4111%201111..." would lose its "=41".
+  const std::size_t written = text.size();
+  const auto read_layers = [&](std::uint8_t forms) {
+    std::size_t from = 0;
+    std::size_t to = written;
+    for (int depth = 0; depth < 3; ++depth) {
+      if (!classify::unescape(std::string_view(text).substr(from, to - from), forms, decoded)) {
+        break;
+      }
+      from = text.size();
+      text += decoded.text;
+      text += '\n';
+      to = text.size();
     }
-    layer_from = text.size();
-    text += decoded.text;
-    text += '\n';
+  };
+  read_layers(percent_encoding | html_references);
+  if (has_quoted_printable(text)) {  // as written, or once decoded ("%3D40")
+    read_layers(percent_encoding | html_references | quoted_printable);
   }
   // And what base64 and hex spell: "=?UTF-8?B?...?=", ?q=<base64>.
   // A stored object named in the target; a model variant there that adds a web search

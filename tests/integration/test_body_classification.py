@@ -334,7 +334,12 @@ class BodyClassificationTest(unittest.TestCase):
                               ("/v1/chat/completions", dict(JSON, **{"X-Note": "card 4111 1111 1111 1111"})),
                               # One field given twice, which a server or a logger joins with ", ".
                               ("/v1/chat/completions", dict(JSON, **{"X-Iban": "GB82 WEST",
-                                                                     "x-iban": "1234 5698 7654 32"}))):
+                                                                     "x-iban": "1234 5698 7654 32"})),
+                              # Percent-encoded, beside an '=' that quoted-printable would read
+                              # as a byte (probe round 25: "=41" ate the card's first digits).
+                              ("/v1/chat/completions", dict(JSON, baggage="card=4111%201111%201111%201111")),
+                              ("/v1/chat/completions",
+                               dict(JSON, Referer="https://shop.example/pay?card=4111%201111%201111%201111"))):
             with self.subTest(path=path, headers=headers):
                 self.assert_refused(self.send(body, headers=headers, path=path), 415, "redaction_unsupported",
                                     "target or a header field")
@@ -365,6 +370,7 @@ class BodyClassificationTest(unittest.TestCase):
         # data found in a body the gateway cannot redact is refused (eu_policy redacts it).
         form = {"Content-Type": "application/x-www-form-urlencoded"}
         for body, headers in ((b"prompt=mail+alice%40example.com", form),
+                              (b"width=400&card=4111%201111%201111%201111", form),
                               (b"mail alice\\u0040example.com", plain), (b"mail alice&#64;example.com", plain)):
             with self.subTest(body):
                 self.assert_refused(self.send(body, headers=headers, path="/tools/search"), 415,

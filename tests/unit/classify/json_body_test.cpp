@@ -1198,6 +1198,10 @@ TEST_CASE("spaced hex, \\x escapes, base64 of UTF-16 and base64 twice are read d
       // Quoted-printable's '@', as mail pasted raw writes it.
       {R"j({"content":"write to alice=40example.com today"})j", email,
        R"j({"content":"write to [redacted:email] today"})j"},
+      // Quoted-printable is read on its own: an "=40" elsewhere does not turn the "=BE" of a
+      // percent-encoded value into a byte (probe round 25).
+      {R"j({"content":"width=400; https://bank.example/pay?iban=BE68%205390%200754%207034"})j", iban,
+       R"j({"content":"width=400; https://bank.example/pay?iban=[redacted:iban]"})j"},
       // Written a character at a time, one to three spaces apart.
       {R"j({"content":"mail a l i c e @ e x a m p l e . c o m today"})j", email,
        R"j({"content":"mail [redacted:email] today"})j"},
