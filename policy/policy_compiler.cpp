@@ -508,7 +508,9 @@ class compiler {
     }
     for (std::size_t i = 0; i < out_->rules.size(); ++i) {
       const auto& rule = out_->rules[i];
-      if (rule.effect == rule_effect::forbid) {
+      // A rule with a mistake of its own matches nothing as it reads now (a misspelled data class
+      // leaves an empty set, which any forbid subsumes): its mistake is the one error to report.
+      if (rule.effect == rule_effect::forbid || broken_[i]) {
         continue;
       }
       const auto covers = [&](std::size_t f) {
