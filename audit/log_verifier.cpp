@@ -13,6 +13,7 @@
 
 #include "audit/record.hpp"
 #include "audit/store.hpp"
+#include "common/plural.hpp"
 #include "common/rfc3339.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/siphash.hpp"
@@ -78,8 +79,8 @@ class problem_list {
       r.problems.push_back({items_[i].kind, items_[i].at, std::move(items_[i].text)});
     }
     if (more > 0) {
-      r.problems.push_back(
-          {problem_kind::more, std::nullopt, fmt::format("... and {} more problem(s)", more)});
+      r.problems.push_back({problem_kind::more, std::nullopt,
+                            fmt::format("... and {} more {}", more, plural(more, "problem", "problems"))});
     }
   }
 
@@ -231,6 +232,12 @@ class index_scanner {
         continue;
       }
       auto it = store_.iterate(c, false);
+      // Entries past the log's end, said in one line per index: records deleted from the end
+      // leave one in each index, and a line each would crowd out every other problem.
+      std::uint64_t beyond = 0;
+      std::uint64_t beyond_first = UINT64_MAX;
+      std::uint64_t beyond_last = 0;
+      std::string beyond_value;
       for (it->SeekToFirst(); it->Valid(); it->Next()) {
         const auto key = it->key().ToStringView();
         const auto seq = index_key_seq(c, key);
@@ -241,16 +248,28 @@ class index_scanner {
           continue;
         }
         if (*seq >= bound_) {
-          problem(problem_kind::index_mismatch, *seq,
-                  fmt::format("the {} index lists record {} (under {}), but the log's records end at "
-                              "{}: records deleted?",
-                              index_name(c), *seq, listed_value(c, key), bound_));
+          if (beyond++ == 0) {
+            beyond_value = listed_value(c, key);
+          }
+          beyond_first = std::min(beyond_first, *seq);
+          beyond_last = std::max(beyond_last, *seq);
           continue;
         }
         add_to(out_.sums[i], *seq >> window_bits, hash_(key));
         if (c == column::idx_request) {
           note_request_id(key, *seq);
         }
+      }
+      if (beyond == 1) {
+        problem(problem_kind::index_mismatch, beyond_first,
+                fmt::format("the {} index lists record {} (under {}), but the log's records end at "
+                            "{}: records deleted?",
+                            index_name(c), beyond_first, beyond_value, bound_));
+      } else if (beyond > 1) {
+        problem(problem_kind::index_mismatch, beyond_first,
+                fmt::format("the {} index lists {} records from {} to {}, but the log's records end at "
+                            "{}: records deleted?",
+                            index_name(c), beyond, beyond_first, beyond_last, bound_));
       }
       if (!it->status().ok()) {
         out_.unreadable[i] = true;
@@ -958,54 +977,67 @@ class verifier {
     time_run_.reset();
   }
 
+  // Records gone from the log's end: what the newest signed checkpoint covers, or the stored Merkle
+  // tree holds hashes of, beyond the last record (whichever reaches further: both are evidence).
   void check_tail() {
     if (!report_.tree_complete) {
       return;
     }
-    if (!checkpoints_.empty() && checkpoints_.rbegin()->first > report_.records) {
-      const std::uint64_t newest = checkpoints_.rbegin()->first;
-      // Every checkpoint at that size is named: the auditor's or the published one, and one stored
-      // in the log (each counts among the failed ones).
-      std::string held_labels;
-      bool stored = false;
-      const auto [first, last] = checkpoints_.equal_range(newest);
-      for (auto i = first; i != last; ++i) {
-        if (i->second.held) {
-          held_labels += fmt::format("{}{}", held_labels.empty() ? "" : " and ", i->second.label);
-        } else {
-          stored = true;
-        }
-      }
-      const std::string gone = newest - report_.records == 1
-                                   ? fmt::format("record {}", report_.records)
-                                   : fmt::format("records {}..{}", report_.records, newest - 1);
-      const bool one = newest - report_.records == 1;
-      report_.truncated_records = newest - report_.records;
+    auto stored_size = stored_tree_size(store_);
+    if (!stored_size.is_ok()) {
+      problems_.add(area::records, problem_kind::read_failed, report_.records, stored_size.error().message());
+    }
+    const std::uint64_t tree_end = stored_size.is_ok() ? stored_size.value() : 0;
+    const std::uint64_t newest = checkpoints_.empty() ? 0 : checkpoints_.rbegin()->first;
+    const std::uint64_t end = std::max(newest, tree_end);
+    if (end <= report_.records) {
+      return;
+    }
+    const std::uint64_t count = end - report_.records;
+    report_.truncated_records = count;
+    const std::string gone = count == 1 ? fmt::format("record {}", report_.records)
+                                        : fmt::format("records {}..{}", report_.records, end - 1);
+    if (newest <= report_.records) {
       problems_.add(area::records, problem_kind::records_truncated, report_.records,
-                    !held_labels.empty()
-                        ? fmt::format("the log holds {} records but {}{} cover{} {}: {} {} deleted since (or "
-                                      "this is another log)",
-                                      report_.records, held_labels,
-                                      stored ? ", and a checkpoint signed in the log," : "",
-                                      stored || held_labels.find(" and ") != std::string::npos ? "" : "s",
-                                      newest, gone, one ? "was" : "were")
-                        : fmt::format("the log holds {} records but a signed checkpoint covers {}: {} {} "
-                                      "missing (deleted)",
-                                      report_.records, newest, gone, one ? "is" : "are"),
+                    fmt::format("the stored Merkle tree holds hashes of {}, but the log ends at record {}: "
+                                "records deleted?",
+                                gone, report_.records),
                     true);
       return;
     }
-    auto stored = stored_tree_size(store_);
-    if (!stored.is_ok()) {
-      problems_.add(area::records, problem_kind::read_failed, report_.records, stored.error().message());
-    } else if (stored.value() > report_.records) {
-      report_.truncated_records = stored.value() - report_.records;
-      problems_.add(area::records, problem_kind::records_truncated, report_.records,
-                    fmt::format("the stored Merkle tree holds hashes of records {}..{}, but the log ends at "
-                                "record {}: records deleted?",
-                                report_.records, stored.value() - 1, report_.records),
-                    true);
+    // Every checkpoint at that size is named: the auditor's or the published one, and one stored
+    // in the log (each counts among the failed ones).
+    std::string held_labels;
+    bool stored = false;
+    const auto [first, last] = checkpoints_.equal_range(newest);
+    for (auto i = first; i != last; ++i) {
+      if (i->second.held) {
+        held_labels += fmt::format("{}{}", held_labels.empty() ? "" : " and ", i->second.label);
+      } else {
+        stored = true;
+      }
     }
+    const std::string tree = tree_end > newest ? fmt::format(
+                                                     ", and the stored Merkle tree holds hashes up to "
+                                                     "record {}",
+                                                     tree_end - 1)
+                                               : "";
+    const bool one = count == 1;
+    problems_.add(
+        area::records, problem_kind::records_truncated, report_.records,
+        !held_labels.empty()
+            // A checkpoint kept outside the log may simply be newer than this copy of it: a copy of a
+            // running log taken before its published checkpoint file was copied.
+            ? fmt::format("the log holds {} records but {}{} cover{} {}{}: {} {} deleted since (or this is "
+                          "another log, or a copy of it taken before that checkpoint: copy a running log's "
+                          "checkpoint file first, then its database)",
+                          report_.records, held_labels, stored ? ", and a checkpoint signed in the log," : "",
+                          stored || held_labels.find(" and ") != std::string::npos ? "" : "s", newest, tree,
+                          gone, one ? "was" : "were")
+            : fmt::format("the log holds {} records but a signed checkpoint covers {}{}: {} {} missing "
+                          "(deleted)",
+                          report_.records, newest, tree, gone, one ? "is" : "are"),
+        true);
   }
 
   void check_consistency() {

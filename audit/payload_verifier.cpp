@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "audit/store.hpp"
+#include "common/plural.hpp"
 #include "crypto/sha256.hpp"
 
 namespace sovgw::audit {
@@ -69,7 +70,8 @@ class payload_checker {
     }
     if (dropped_ > 0) {
       out_.problems.push_back(
-          {problem_kind::more, std::nullopt, fmt::format("... and {} more problem(s)", dropped_)});
+          {problem_kind::more, std::nullopt,
+           fmt::format("... and {} more {}", dropped_, plural(dropped_, "problem", "problems"))});
     }
     return std::move(out_);
   }

@@ -2,6 +2,7 @@
 tree, a truncation that took its checkpoints along), and why a forced open never forks the log."""
 
 import base64
+import json
 import os
 import shutil
 import unittest
@@ -89,8 +90,23 @@ class evidence_test(tampered_log_case):
         out = self.failed(db)
         self.assertIn("the stored Merkle tree holds hashes of records 280..299, but the log ends at record 280",
                       out)
-        self.assertIn("the tenant index lists record 280 (under 'acme'), but the log's records end at 280", out)
+        # One line per index for the entries past the end, not one per record (probe round 25: a
+        # line each filled the list and hid every other problem).
+        self.assertIn("the tenant index lists 20 records from 280 to 299, but the log's records end at 280", out)
+        self.assertNotIn("more problem", out)
         self.assertIn("first record that does not match: 280", out)
+
+    def test_deleted_records_are_counted_by_the_furthest_evidence(self):
+        # Probe round 25: with the newest signed checkpoint (200) short of the stored tree (300), the
+        # count stopped at the checkpoint: 20 of 120 deleted records went unmentioned.
+        db = self.tampered("delete-newest", "120")
+        run(TAMPER, db, "delete-checkpoints-from", "201", check=0)
+        out = self.failed(db)
+        self.assertIn("the log holds 180 records but a signed checkpoint covers 200, and the stored Merkle tree "
+                      "holds hashes up to record 299: records 180..299 are missing (deleted)", out)
+        doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--format", "json",
+                               check=1).stdout)
+        self.assertEqual(doc["truncated_records"], 120)
 
     def test_a_store_that_lost_its_newest_records_is_not_written_on(self):
         # What a restore from an older copy, or a lost write-ahead log, leaves: a shorter log that

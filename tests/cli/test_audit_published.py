@@ -88,7 +88,12 @@ class deleted_newest_test(audit_case):
         self.assertIn(f"the log holds 11 records but the checkpoint the gateway published at {self.db}.checkpoint, "
                       "and a checkpoint signed in the log, cover 12: record 11 was deleted since", p.stdout)
         run(TAMPER, self.db, "delete-newest", "2", check=0)
-        self.assertIn("cover 12: records 9..11 were deleted since", self.verify().stdout)
+        out = self.verify().stdout
+        self.assertIn("cover 12: records 9..11 were deleted since", out)
+        # A copy of a running log taken before its checkpoint file is the benign explanation (probe
+        # round 25: a backup in `cp -r DB DB.checkpoint` order was an accusation alone).
+        self.assertIn("or a copy of it taken before that checkpoint: copy a running log's checkpoint file first, "
+                      "then its database", out)
 
 
 class record_option_test(audit_case):
