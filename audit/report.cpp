@@ -432,10 +432,16 @@ report build_report(const store& s, const crypto::note_verifier& key, const repo
   // The newest checkpoint's size, stored or held, read before the pass: what it covers is what the
   // aggregates may count. (Whether it verifies is the verification's verdict, shown above them.)
   // A read failure is the verification's to report (red, figures unvouched): aggregate everything.
+  // A checkpoint kept outside the log that covers more records than the log holds cannot be
+  // reproduced (records were deleted, or the copy is older than it): it vouches for none of them,
+  // so the records past the stored checkpoints stay unsigned, as the verification counts them.
   const result<std::uint64_t> newest = s.newest_checkpoint_size();
+  const result<std::uint64_t> leaves = s.leaf_count();
   std::uint64_t signed_bound = newest.is_ok() ? newest.value() : UINT64_MAX;
   for (const crypto::checkpoint& held : options.verify.held) {
-    signed_bound = std::max(signed_bound, held.size);
+    if (!leaves.is_ok() || held.size <= leaves.value()) {
+      signed_bound = std::max(signed_bound, held.size);
+    }
   }
   aggregator agg(options, signed_bound);
   return agg.finish(verify_log(s, key, options.verify,

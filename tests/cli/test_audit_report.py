@@ -461,6 +461,21 @@ class report_options_test(audit_case):
         self.assertIn("the log holds 280 records but the checkpoint you hold covers 300", read_file(html))
         self.assertIn("cannot read " + self.db, self.report("--checkpoint", self.db, check=3).stderr)
 
+    def test_a_checkpoint_newer_than_the_copy_vouches_for_none_of_its_records(self):
+        # Probe round 25: a copy of a running log taken before its published checkpoint file (280
+        # records, stored checkpoints up to 200, DB.checkpoint at 300). The report said its 80
+        # unsigned records were left out of the figures ("0 in this report's period") and counted them.
+        for i in range(3):
+            self.append(100, run_name=f"s{i}")
+        copy = os.path.join(self.tmp, "copy")
+        shutil.copytree(self.db, copy)
+        run(TAMPER, copy, "truncate", "20", check=0)
+        shutil.copy(self.db + ".checkpoint", copy + ".checkpoint")
+        doc = json.loads(self.report("--format", "json", db=copy, check=1).stdout)
+        self.assertEqual(doc["verification"]["uncovered_records"], 80)
+        self.assertEqual(doc["unsigned_in_period"], 80)
+        self.assertEqual(doc["outcomes"]["requests"], 200)
+
     def test_the_records_verified_agree_with_the_checkpoints_they_were_checked_against(self):
         # The newest stored checkpoint (300) is gone; the one published beside the log still covers
         # every record: the page says which checkpoint vouches for which records (round 11, L8).
