@@ -417,6 +417,17 @@ result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq) {
                                 : tree.error();
   }
   const auto& l = **leaf;
+  // Nor would one of a record altered since it was signed, or under a stored tree that does not
+  // lead to the checkpoint's root: whoever asks for the proof learns it here, not from the person
+  // they hand it to.
+  if (m::verify_inclusion(m::leaf_hash(bytes_of(l)), seq, cp->size, *path, cp->root) != m::verdict::ok) {
+    return status{
+        error_code::corruption,
+        fmt::format("record {} does not lead to the root of the latest stored checkpoint (size {}): "
+                    "the record or the stored tree was altered since it was signed; the log is "
+                    "damaged (sovgw audit verify names it); no proof is made of it",
+                    seq, cp->size)};
+  }
   return format_proof(inclusion_proof_file{std::vector<std::uint8_t>(l.begin(), l.end()), seq,
                                            std::move(*path), std::move(note.value())});
 }

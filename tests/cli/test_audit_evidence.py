@@ -96,6 +96,16 @@ class evidence_test(tampered_log_case):
         self.assertNotIn("more problem", out)
         self.assertIn("first record that does not match: 280", out)
 
+    def test_no_proof_is_made_of_an_altered_record(self):
+        # Probe round 25: prove wrote a proof of a record flipped since it was signed and exited 0;
+        # only the person handed the proof found out.
+        db = self.tampered("flip", "150")
+        p = sovgw("audit", "prove", "--db", db, "--seq", "150", check=1)
+        self.assertIn("record 150 does not lead to the root of the latest stored checkpoint (size 300): the record "
+                      "or the stored tree was altered since it was signed", p.stderr)
+        self.assertEqual(p.stdout, "")
+        self.assertTrue(sovgw("audit", "prove", "--db", db, "--seq", "149", check=0).stdout.startswith("c2sp.org/tlog-proof"))
+
     def test_deleted_records_are_counted_by_the_furthest_evidence(self):
         # Probe round 25: with the newest signed checkpoint (200) short of the stored tree (300), the
         # count stopped at the checkpoint: 20 of 120 deleted records went unmentioned.
