@@ -61,7 +61,14 @@ void config_reader::map(const YAML::Node& node, std::string_view where,
       error(it->first.Mark(), fmt::format("duplicate key '{}' in {}", key, where));
       continue;
     }
-    key_marks_[where == "the configuration" ? key : fmt::format("{}.{}", where, key)] = it->first.Mark();
+    const std::string path = where == "the configuration" ? key : fmt::format("{}.{}", where, key);
+    key_marks_[path] = it->first.Mark();
+    // `policy:` with nothing after it: said at the key, not as a wrong type where the next key is.
+    if (it->second.IsNull()) {
+      error(it->first.Mark(),
+            fmt::format("{} has no value (write it after the colon, or remove the key)", path));
+      continue;
+    }
     h->second(it->second);
   }
 }

@@ -308,8 +308,8 @@ void read_location(config_reader& r, const YAML::Node& v, config& cfg) {
                  if (loc.country.size() != 2 || !id || !policy::is_assigned_country(*id)) {
                    r.error(x.Mark(),
                            fmt::format("gateway.location.country must be an ISO 3166-1 alpha-2 code "
-                                       "like FR, not '{}'",
-                                       loc.country));
+                                       "like FR, not '{}'{}",
+                                       loc.country, policy::country_code_hint(loc.country)));
                  }
                }
              }},

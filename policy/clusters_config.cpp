@@ -138,15 +138,16 @@ class cluster_reader {
       endpoints(v);
     } else if (key == "country") {
       if (scalar(v, "country", c_.country) && !is_assigned_code(c_.country)) {
-        error(v, fmt::format("country must be an ISO 3166-1 alpha-2 code like FR, not '{}'", c_.country));
+        error(v, fmt::format("country must be an ISO 3166-1 alpha-2 code like FR, not '{}'{}", c_.country,
+                             country_code_hint(c_.country)));
       }
     } else if (key == "region") {
       non_empty(v, "region", c_.region);
     } else if (key == "operator_jurisdiction") {
       if (scalar(v, "operator_jurisdiction", c_.operator_jurisdiction) &&
           !is_assigned_code(c_.operator_jurisdiction) && c_.operator_jurisdiction != "EU") {
-        error(v, fmt::format("operator_jurisdiction must be a country code or EU, not '{}'",
-                             c_.operator_jurisdiction));
+        error(v, fmt::format("operator_jurisdiction must be a country code or EU, not '{}'{}",
+                             c_.operator_jurisdiction, country_code_hint(c_.operator_jurisdiction)));
       }
     } else if (key == "models") {
       models(v);

@@ -51,6 +51,16 @@ bool is_geo_data_only_country(country_id id) noexcept {
   return id < country_slots && codes.test(id);
 }
 
+std::string_view country_code_hint(std::string_view text) noexcept {
+  if (text == "UK") {
+    return "; the United Kingdom is GB";
+  }
+  if (text == "EL") {
+    return "; Greece is GR (EL is the EU's own abbreviation)";
+  }
+  return {};
+}
+
 std::string request_country_problem(std::string_view text) {
   const std::optional<country_id> id = pack_country(text);
   if (!id) {

@@ -38,6 +38,10 @@ using country_set = std::bitset<country_slots>;
 // (is_geo_data_only_country), private or unknown.
 [[nodiscard]] std::string request_country_problem(std::string_view text);
 
+// A hint for a code people write for a country whose ISO 3166-1 code is another: "; the United
+// Kingdom is GB" for UK, "; Greece is GR (EL is the EU's abbreviation)" for EL; else empty.
+[[nodiscard]] std::string_view country_code_hint(std::string_view text) noexcept;
+
 // "DE", "private" or "unknown".
 [[nodiscard]] std::string country_name(country_id id);
 

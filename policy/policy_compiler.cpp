@@ -126,7 +126,8 @@ class compiler {
       diags_.error(v.pos,
                    "'" + v.text + "' is not allowed here (only client.country may be private or unknown)");
     } else if (v.text.size() == 2) {
-      diags_.error(v.pos, "unknown country code '" + v.text + "' (not an ISO 3166-1 alpha-2 code)");
+      diags_.error(v.pos, "unknown country code '" + v.text + "' (not an ISO 3166-1 alpha-2 code" +
+                              std::string(country_code_hint(v.text)) + ")");
     } else {
       diags_.error(v.pos,
                    "unknown country set '" + v.text + "'" +

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -194,6 +195,13 @@ TEST_CASE("bad values") {
   std::string bad_country = base;
   bad_country.replace(bad_country.find("country: FR"), 11, "country: fr");
   CHECK(errors_of(bad_country).find("country must be an ISO 3166-1 alpha-2 code") != std::string::npos);
+  // A key with nothing after it is said to have no value, at its own line (probe round 25: it was
+  // "must be a string" at the next key's line).
+  const std::string no_value = errors_of(base + "policy:\naccess_log: true\n");
+  CHECK(no_value.find("policy has no value (write it after the colon, or remove the key)") !=
+        std::string::npos);
+  CHECK(no_value.find(fmt::format("gw.yaml:{}:1:", std::count(base.begin(), base.end(), '\n') + 1)) == 0);
+  CHECK(errors_of(base + "timeouts:\n  drain:\n").find("timeouts.drain has no value") != std::string::npos);
   CHECK(errors_of("listen: [").find("gw.yaml:1:") == 0);
   CHECK(errors_of("").find("the configuration is empty") != std::string::npos);
 }
@@ -252,17 +260,19 @@ TEST_CASE("an endpoint listed twice is an error; one server in two countries a w
 }
 
 TEST_CASE("settings allowed but most likely a mistake are warnings") {
-  const auto cfg = parse_config(base + "audit: {db: d, keys: k, max_bytes: 1KiB}\n"
-                                       "admin: {token_file: t, min_retention: 0s}\n",
+  const auto cfg = parse_config(base +
+                                    "audit: {db: d, keys: k, max_bytes: 1KiB}\n"
+                                    "admin: {token_file: t, min_retention: 0s}\n",
                                 "gw.yaml");
   REQUIRE(cfg->warnings.size() == 2);
   CAPTURE(cfg->warnings[0].format());
   CHECK(cfg->warnings[0].format().find("gw.yaml:9:") == 0);
   CHECK(cfg->warnings[0].message.find("audit.max_bytes is under 64MiB") == 0);
-  CHECK(cfg->warnings[1].format().find("gw.yaml:10:39: warning: admin.min_retention 0s: the admin token can erase") ==
-        0);
-  CHECK(parse_config(base + "audit: {db: d, keys: k, max_bytes: 50GiB}\nadmin: {token_file: t, min_retention: 1d}\n",
-                     "gw.yaml")
+  CHECK(cfg->warnings[1].format().find(
+            "gw.yaml:10:39: warning: admin.min_retention 0s: the admin token can erase") == 0);
+  CHECK(parse_config(
+            base + "audit: {db: d, keys: k, max_bytes: 50GiB}\nadmin: {token_file: t, min_retention: 1d}\n",
+            "gw.yaml")
             ->warnings.empty());
 }
 

@@ -196,6 +196,22 @@ rules:
   }
 }
 
+TEST_CASE("UK and EL, the codes people write for GB and GR, are refused with the code to write") {
+  const auto bad = compile_policy(R"(
+rules:
+  - id: r
+    effect: forbid
+    when: {client.country: [UK, EL]}
+)",
+                                  "p.yaml");
+  const std::string diags = format_diagnostics(bad.diagnostics);
+  CHECK(
+      diags.find("p.yaml:5:29: error: unknown country code 'UK' (not an ISO 3166-1 alpha-2 code; the United "
+                 "Kingdom is GB)") != std::string::npos);
+  CHECK(diags.find("'EL' (not an ISO 3166-1 alpha-2 code; Greece is GR (EL is the EU's own abbreviation))") !=
+        std::string::npos);
+}
+
 TEST_CASE("a tab in the indentation is named as such, wherever yaml-cpp trips over it") {
   // yaml-cpp says "illegal block entry" or "end of ... not found" for these; the tools say what it is.
   CHECK(errors_of("version: 1\nrules:\n\t- id: a\n") ==
