@@ -111,6 +111,12 @@ result<std::optional<crypto::checkpoint>> read_published_checkpoint(const std::s
                                               std::strerror(e.system_error))};
   }
   const std::string& text = read.value();
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return status{error_code::verification_failed,
+                  fmt::format("the checkpoint published at {} is empty (as a crash or a full disk can leave "
+                              "it): it vouches for nothing; move it aside",
+                              path)};
+  }
   auto cp = read_kept_checkpoint(text, key, note);
   if (!cp.is_ok() && cp.error().kind == proof_failure::bad_signature) {
     return status{error_code::verification_failed,
@@ -119,12 +125,18 @@ result<std::optional<crypto::checkpoint>> read_published_checkpoint(const std::s
                               path, key.label())};
   }
   if (!cp.is_ok()) {
-    const std::string why = cp.error().kind == proof_failure::key_changed
-                                ? fmt::format(
-                                      "it is signed by {}, not by the key {} under the same log name "
-                                      "(the log's signing key changed, or the file was altered)",
-                                      crypto::note_signer_labels(text), key.label())
-                                : cp.error().message();
+    const std::string why =
+        cp.error().kind == proof_failure::key_changed
+            ? fmt::format(
+                  "it is signed by {}, not by the key {} under the same log name "
+                  "(the log's signing key changed, or the file was altered)",
+                  crypto::note_signer_labels(text), key.label())
+        : cp.error().kind == proof_failure::unknown_key
+            ? fmt::format(
+                  "it is signed by {}, not by the key {}: wrong public key, or the file is another "
+                  "log's",
+                  crypto::note_signer_labels(text), key.label())
+            : cp.error().message();
     return status{error_code::verification_failed,
                   fmt::format("the checkpoint published at {} is not one of this log's: {}", path, why)};
   }

@@ -5,6 +5,7 @@ fails the test."""
 
 import json
 import os
+import shutil
 import subprocess
 import unittest
 
@@ -75,6 +76,27 @@ class symlinked_db_test(audit_case):
         doc = json.loads(sovgw("audit", "verify", "--db", rel, "--pubkey", self.pub, "--format", "json", check=1,
                                cwd=self.tmp).stdout)
         self.assertEqual(len(doc["problems"]), 1, doc["problems"])
+
+
+    def test_an_empty_or_foreign_published_checkpoint_is_named_for_what_it_is(self):
+        # Probe round 25: an empty file was "malformed signed note", and another log's checkpoint
+        # was "wrong public key, or a proof from another log" (it is no proof).
+        write_file(self.db + ".checkpoint", "")
+        doc = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",
+                               check=1).stdout)
+        self.assertEqual([(p["kind"], p["text"]) for p in doc["problems"]],
+                         [("checkpoint_invalid", f"the checkpoint published at {self.db}.checkpoint is empty (as a "
+                                                 "crash or a full disk can leave it): it vouches for nothing; move "
+                                                 "it aside")])
+        other = os.path.join(self.tmp, "other")
+        sovgw("keys", "init", os.path.join(self.tmp, "other-keys"), "--name", "other.sovgw.local/audit", check=0)
+        run(TAMPER, other, "append-synthetic", os.path.join(self.tmp, "other-keys"), "x", "3", check=0)
+        shutil.copy(other + ".checkpoint", self.db + ".checkpoint")
+        out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, check=1).stdout
+        self.assertIn(f"the checkpoint published at {self.db}.checkpoint is not one of this log's: it is signed by "
+                      "other.sovgw.local/audit", out)
+        self.assertIn("wrong public key, or the file is another log's", out)
+        self.assertNotIn("proof", out)
 
 
 class deleted_newest_test(audit_case):
