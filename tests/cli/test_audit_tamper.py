@@ -1,5 +1,6 @@
 """Tampering with a log is found by `sovgw audit verify`, which names where."""
 
+import base64
 import json
 import os
 import shutil
@@ -222,8 +223,16 @@ class tamper_test(tampered_log_case):
         path = os.path.join(self.tmp, "p")
         write_file(path, proof)
         db = self.tampered("flip", "20")
-        tampered_proof = sovgw("audit", "prove", "--db", db, "--seq", "20", check=0).stdout
-        write_file(path, tampered_proof)
+        # prove makes no proof of the rewritten record (probe round 25) ...
+        self.assertIn("record 20 does not lead to the root of the latest stored checkpoint",
+                      sovgw("audit", "prove", "--db", db, "--seq", "20", check=1).stderr)
+        # ... and one made by hand, the rewritten record in the signed proof's place, fails offline.
+        lines = proof.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("extra "))
+        leaf = bytearray(base64.b64decode(lines[at][len("extra "):]))
+        leaf[len(leaf) // 2] ^= 1
+        lines[at] = "extra " + base64.b64encode(bytes(leaf)).decode()
+        write_file(path, "\n".join(lines) + "\n")
         p = sovgw("audit", "verify-proof", path, "--pubkey", self.pub, check=1)
         self.assertIn("does not", p.stderr)
 
