@@ -151,8 +151,7 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
   out += up.reason.empty() ? reason_phrase(up.status) : up.reason;
   out += "\r\n";
   for (const http::field& f : up.fields) {
-    if (http::is_hop_by_hop(up, f) || f.id == http::field_id::x_request_id || receipt_field(f.id) ||
-        underscore_variant_of_ours(f.name) ||
+    if (http::is_hop_by_hop(up, f) || receipt_field(f.id) || underscore_variant_of_ours(f.name) ||
         (f.id == http::field_id::content_length &&
          (up.framing != http::body_framing::none || up.status < 200 || up.status == 204)) ||
         points_client_elsewhere(f.name) ||
@@ -171,6 +170,17 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
           directives.find("s-maxage") != std::string::npos) {
         continue;
       }
+    }
+    // The cluster's software, and with it at times its address ("vLLM/0.6 on 10.0.0.7"): the
+    // client talks to the gateway (nginx drops an upstream's Server too). Its request id is kept
+    // under another name for the cluster operator's support: X-Request-Id is the gateway's, the
+    // one the audit log knows.
+    if (ascii_iequals(f.name, "server")) {
+      continue;
+    }
+    if (f.id == http::field_id::x_request_id) {
+      append_field(out, "X-Upstream-Request-Id", f.value);
+      continue;
     }
     if (ascii_iequals(f.name, "location")) {
       if (const std::optional<std::string> on_gateway = location_on_gateway(f.value)) {

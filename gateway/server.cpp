@@ -383,7 +383,7 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
            next_keys ? "yes" : "no: the file's keys could not be read, no revocation in it is in force")
       .str("errors", errors)
       .emit();
-  report_policy(stop, reload_policy(stop));  // against the tenants that stay
+  report_policy(stop, reload_policy(stop, nullptr, true));  // against the tenants that stay
 }
 
 std::vector<std::string> server::tenants_added(const tenants::table& next) const {
@@ -399,9 +399,12 @@ std::vector<std::string> server::tenants_added(const tenants::table& next) const
   return added;
 }
 
-std::string server::reload_policy(std::stop_token stop, const tenants::table* with) {
+std::string server::reload_policy(std::stop_token stop, const tenants::table* with, bool retry) {
   if (!state_.cfg->policy_file.empty()) {
-    log_line("info", "policy reload started").str("file", state_.cfg->policy_file).emit();
+    log_line("info", retry ? "policy reload: checking the policy file against the tenants in force"
+                           : "policy reload started")
+        .str("file", state_.cfg->policy_file)
+        .emit();
   }
   policy_unchanged_ = false;
   return state_.stages->reload_policy(std::move(stop), with, &policy_unchanged_);

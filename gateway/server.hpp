@@ -38,8 +38,11 @@ class server {
   void begin_drain();
   void reload_certificates();
   // Reloads the policy file (pipeline::reload_policy), saying in the log that it has begun: its
-  // compilation and proofs take seconds for a large policy. Returns its errors.
-  [[nodiscard]] std::string reload_policy(std::stop_token stop, const tenants::table* with = nullptr);
+  // compilation and proofs take seconds for a large policy. `with`: against that tenants table,
+  // else the one in force (`retry`: again, after it failed against a new tenants file). Returns
+  // its errors.
+  [[nodiscard]] std::string reload_policy(std::stop_token stop, const tenants::table* with = nullptr,
+                                          bool retry = false);
   // Says how a policy reload ended (`errors` its result).
   void report_policy(std::stop_token stop, const std::string& errors);
   bool policy_unchanged_ = false;  // the last reload_policy found the file unchanged (reload thread only)

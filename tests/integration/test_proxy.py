@@ -456,6 +456,8 @@ class UpstreamFailureTest(unittest.TestCase):
                                     ("Cache-Control", "public, max-age=600"),
                                     ("Cloudflare-CDN-Cache-Control", "max-age=600"), ("CDN-Cache-Control", "max-age=60"),
                                     ("X-Forwarded-For", "10.1.2.3"), ("X-Real-IP", "10.1.2.3"),
+                                    # its own request id, kept under another name (probe round 25)
+                                    ("X-Request-Id", "req_cluster_123"),
                                     ("X-Kept", "yes")):
                     self.send_header(name, value)
                 self.send_header("Content-Length", "0")
@@ -482,9 +484,13 @@ class UpstreamFailureTest(unittest.TestCase):
                 for name in ("set-cookie", "alt-svc", "strict-transport-security", "refresh", "link",
                              "content-location", "access-control-allow-origin", "access-control-allow-credentials",
                              "nel", "www-authenticate", "authorization", "proxy-authenticate", "cache-control",
-                             "cloudflare-cdn-cache-control", "cdn-cache-control", "x-forwarded-for", "x-real-ip"):
+                             "cloudflare-cdn-cache-control", "cdn-cache-control", "x-forwarded-for", "x-real-ip",
+                             # BaseHTTPRequestHandler's "BaseHTTP/0.6 Python/3.11": the cluster's software
+                             "server"):
                     self.assertNotIn(name, names)
                 self.assertIn("x-kept", names)
+                self.assertEqual(resp.header("x-upstream-request-id"), "req_cluster_123")
+                self.assertNotEqual(resp.header("x-request-id"), "req_cluster_123")
 
     def test_the_cluster_is_asked_for_an_answer_it_can_meter(self):
         # Both OpenAI SDKs send Accept-Encoding: gzip. A compressed answer's usage cannot be read: it

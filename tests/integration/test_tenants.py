@@ -438,7 +438,9 @@ class TenantKeysTest(unittest.TestCase):
             self.assertTrue(wait_until(lambda: any(o.get("msg") == until for o in g.logs()[before:])))
             return [o for o in g.logs()[before:] if o.get("msg") in (
                 "keys revoked at once", "policy reload started", "tenants reloaded", "policy reloaded",
-                "tenants reload failed; keeping the current tenants")]
+                "tenants reload failed; keeping the current tenants",
+                "policy reload: checking the policy file against the tenants in force",
+                "policy reload failed; keeping the current policy")]
 
         self.assertEqual(call(spare).status, 200)
         self.assertEqual(sovgw("tenants", "key", "revoke", spare[:17], "--file", self.tenants).returncode, 0)
@@ -459,8 +461,14 @@ class TenantKeysTest(unittest.TestCase):
         newco = self.create_key("newco")
         with open(policy, "w") as f:
             f.write(rules.replace("tenant: [globex]", "tenant: [globex, newco]") + "  - id: broken\n")
-        (failed,) = [o for o in sighup("tenants reload failed; keeping the current tenants")
-                     if o["msg"].startswith("tenants reload failed")]
+        logged = sighup("policy reload failed; keeping the current policy")
+        # One start, then the second check against the tenants that stay, said as such (probe round
+        # 25: "policy reload started" twice for one SIGHUP).
+        self.assertEqual([o["msg"] for o in logged],
+                         ["policy reload started", "tenants reload failed; keeping the current tenants",
+                          "policy reload: checking the policy file against the tenants in force",
+                          "policy reload failed; keeping the current policy"])
+        (failed,) = [o for o in logged if o["msg"].startswith("tenants reload failed")]
         self.assertIn("the policy file changed and does not load, and the new tenants file adds tenant newco",
                       failed["errors"])
         self.assertEqual(call(newco).status, 401)  # not served under the old policy
