@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/ascii.hpp"
+#include "common/did_you_mean.hpp"
 #include "policy/compiled_policy.hpp"
 #include "policy/explain.hpp"
 
@@ -651,19 +652,28 @@ std::vector<diagnostic> lint_clusters(const snapshot& policy, std::span<const cl
       continue;
     }
     const auto slot = static_cast<std::size_t>(route_attribute::cluster);
+    bool unknown_name = false;
     for (std::size_t i = 0; i < rule.route.clusters.size(); ++i) {
       const std::string& name = rule.route.clusters[i];
       const bool known = std::any_of(clusters.begin(), clusters.end(),
                                      [&](const cluster_info& c) { return c.name == name; });
       if (!known) {
-        out.push_back({p.file, rule.route.positions[slot][i], severity::error,
-                       fmt::format("route of rule '{}' names cluster '{}', which the config does not define",
-                                   rule.id, name)});
+        unknown_name = true;
+        std::vector<std::string> names;
+        for (const cluster_info& c : clusters) {
+          names.push_back(c.name);
+        }
+        out.push_back(
+            {p.file, rule.route.positions[slot][i], severity::error,
+             fmt::format("route of rule '{}' names cluster '{}', which the config does not define{}", rule.id,
+                         name, did_you_mean(name, names))});
       }
     }
+    // A misspelled cluster name is the one mistake: that the route then admits nothing is its
+    // consequence, said first (at the rule's line) it would hide the cause (probe round 25).
     const bool any = std::any_of(clusters.begin(), clusters.end(),
                                  [&](const cluster_info& c) { return p.route_admits(rule.route, c); });
-    if (!any) {
+    if (!any && !unknown_name) {
       out.push_back({p.file, rule.pos, severity::error,
                      fmt::format("route of restrict rule '{}' admits none of the {} configured clusters",
                                  rule.id, clusters.size())});
