@@ -4,13 +4,15 @@
 // characters that a language model reads as the plain one while a byte-level detector does not:
 // fullwidth forms ("alice＠example.com", "ＤＥ８９…"), digits of other scripts ("٤١١١"),
 // mathematical letters and digits ("𝐚𝐥𝐢𝐜𝐞", "𝟒𝟏𝟏𝟏"), circled, superscript and subscript digits,
+// enclosed digits and letters NFKC leaves alone or parenthesises ("❺", "⑸", "⒌", "🅰", "⒜", and
+// the regional indicators of flags, "🇩🇪"),
 // Unicode spaces and dashes as separators, invisible characters inside it (zero width space,
 // soft hyphen, word joiner, variation selectors, bidirectional controls, format characters,
 // ASCII and C1 control characters, U+FFFC and U+FFFD, the blank braille pattern), or the invisible tag
 // characters (U+E0020–E007E) that spell ASCII, or ligatures ("proﬁle": U+FB01 is "fi"). fold()
 // maps each of those code points to the ASCII it stands for (compatibility decomposition, NFKC,
-// for the forms, one to four characters; the digit's value
-// for decimal digits of every script; the tag's ASCII) or removes it (invisible ones), and keeps
+// for the forms, one to four characters; the digit's value for digits of every script and
+// enclosed ones; the enclosed letter; the tag's ASCII) or removes it (invisible ones), and keeps
 // every other byte as it is. The detectors then scan the folded text, and findings are mapped
 // back to the original bytes, so redaction replaces what the client sent.
 //

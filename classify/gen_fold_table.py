@@ -11,7 +11,16 @@ to `ascii` (step 0: every one of them) or to ascii, ascii + 1, ... (step 1); asc
     mathematical letters and digits, circled, superscript and subscript letters and digits,
     Unicode spaces, small and fullwidth punctuation, ligatures such as U+FB01 "fi", circled and
     parenthesised numbers such as U+2469 "10", ...);
-  - every decimal digit (category Nd) of every script, to its value;
+  - every decimal digit (category Nd) of every script, and every other digit (a
+    `unicodedata.digit()` value: the dingbat circled digits U+2776..2793, the double and negative
+    circled ones, the parenthesised U+2474.. and full-stop U+2488.. ones, Ethiopic and Brahmi
+    numerals, ...), to its value; the enclosed numbers ten and up (circled, parenthesised, with a
+    full stop: U+24EB, U+247D, U+2491, ...) to their digits: the parentheses and stop that NFKC
+    would write ("(1)", "1.") would separate every digit of a number written in them (probe round 25);
+  - the enclosed Latin letters NFKC leaves alone or encloses in parentheses (negative circled
+    U+1F150.., negative squared U+1F170.., parenthesised U+249C.. and U+1F110.., tortoise shell
+    bracketed, squared small) and the regional indicator symbols U+1F1E6.. (flags: "DE" is
+    U+1F1E9 U+1F1EA), to their letter;
   - dashes and minus signs, and the dots and bullets that separate a number's groups, to '-';
     ideographic full stops to '.'; OGHAM SPACE MARK to ' '; the line and paragraph separators to
     line feed; typographic apostrophes and quotation marks to ' and ";
@@ -26,6 +35,7 @@ hieroglyph format controls, ...), the C1 controls (Cc above U+007F, NEXT LINE U+
 U+FFFC, U+FFFD and the blank braille pattern U+2800. The ASCII controls (but tab, line feed and carriage
 return) are removed by fold.cpp itself.
 """
+import re
 import sys
 import unicodedata as u
 
@@ -57,6 +67,26 @@ EXTRA = {**{cp: ord("-") for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x20
          0x2044: ord("/"), 0x2215: ord("/"), 0x3001: ord(","), 0xFF64: ord(","),
          **{cp: ord("'") for cp in QUOTES_SINGLE}, **{cp: ord('"') for cp in QUOTES_DOUBLE}}
 
+# A letter or number in a frame: "NEGATIVE SQUARED LATIN CAPITAL LETTER A", "PARENTHESIZED NUMBER TEN".
+ENCLOSED_LETTER = re.compile(r"^(?:REGIONAL INDICATOR SYMBOL LETTER"
+                             r"|.*(?:CIRCLED|SQUARED|PARENTHESIZED|BRACKETED).* LATIN (CAPITAL|SMALL) LETTER) ([A-Z])$")
+ENCLOSED_NUMBER = re.compile(r"(?=.*(?:CIRCLED|PARENTHESIZED|FULL STOP|COMMA)).*\b(?:DIGIT|NUMBER)\b")
+
+
+def enclosed(c):
+    """What an enclosed letter, a digit or an enclosed number reads as, or None."""
+    name = u.name(c, "")
+    letter = ENCLOSED_LETTER.match(name)
+    if letter:
+        return letter.group(2).lower() if letter.group(1) == "SMALL" else letter.group(2)
+    if u.digit(c, None) is not None:
+        return str(u.digit(c))
+    value = u.numeric(c, None)
+    if u.category(c) == "No" and ENCLOSED_NUMBER.match(name) and value is not None and value == int(value):
+        return str(int(value))
+    return None
+
+
 # The table's value for a mark: fold(..., marks=true) writes a blank for it, fold(...) keeps it.
 MARK = 0x1F
 
@@ -76,7 +106,7 @@ for cp in range(0x80, 0x110000):
     if cat == "Nd":
         fold[cp] = 0x30 + u.decimal(c)
         continue
-    n = u.normalize("NFKC", c)
+    n = enclosed(c) or u.normalize("NFKC", c)
     if len(n) == 1 and 0x20 <= ord(n) < 0x7F:
         fold[cp] = ord(n)
     elif 2 <= len(n) <= 4 and all(0x20 <= ord(x) < 0x7F for x in n):

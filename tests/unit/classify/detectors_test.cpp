@@ -38,6 +38,46 @@ std::string found(std::string_view name, std::string_view text) {
   return out;
 }
 
+// `cp` in UTF-8.
+std::string utf8(char32_t cp) {
+  std::string s;
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    s += static_cast<char>(0xE0 | (cp >> 12));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    s += static_cast<char>(0xF0 | (cp >> 18));
+    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return s;
+}
+
+// `ascii` written in a block of enclosed characters: each digit 1-9 from `one` on, 0 as `zero`,
+// each letter (either case) from `a` on; a character whose code point is 0 is kept.
+std::string enclosed(std::string_view ascii, char32_t one, char32_t zero, char32_t a = 0) {
+  std::string out;
+  for (const char c : ascii) {
+    const auto lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (c >= '1' && c <= '9' && one != 0) {
+      out += utf8(one + static_cast<char32_t>(c - '1'));
+    } else if (c == '0' && zero != 0) {
+      out += utf8(zero);
+    } else if (lower >= 'a' && lower <= 'z' && a != 0) {
+      out += utf8(a + static_cast<char32_t>(lower - 'a'));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("email") {
@@ -435,6 +475,42 @@ TEST_CASE("identifiers in characters a model reads as ASCII are found where the 
         "example.com");
 }
 
+TEST_CASE("enclosed digits and letters without an NFKC form read as what they enclose (probe round 25)") {
+  // Digits: dingbat negative circled U+2776 (zero: U+24FF), dingbat circled sans-serif U+2780 (zero:
+  // U+1F10B) and negative U+278A (U+1F10C), double circled U+24F5, parenthesised U+2474 and with a
+  // full stop U+2488 (zero: U+1F100), which NFKC writes "(1)" and "1.", and with a comma U+1F102.
+  const std::pair<char32_t, char32_t> digit_blocks[] = {
+      {0x2776, 0x24FF},  {0x2780, 0x1F10B}, {0x278A, 0x1F10C}, {0x24F5, 0x24FF},
+      {0x2474, 0x1F100}, {0x2488, 0x1F100}, {0x1F102, 0x1F101}};
+  for (const auto& [one, zero] : digit_blocks) {
+    CAPTURE(static_cast<unsigned>(one));
+    for (const char* card : {"5555555555554444", "5555 5555 5555 4444", "4111 1111 1111 1111"}) {
+      const std::string written = enclosed(card, one, zero);
+      CHECK(found("payment_card", "card " + written + " exp") == written);
+    }
+    const std::string iban = "DE" + enclosed("89 3704 0044 0532 0130 00", one, zero);
+    CHECK(found("iban", "IBAN " + iban + " ok") == iban);
+    const std::string phone = "+" + enclosed("49 30 12345678", one, zero);
+    CHECK(found("phone", "tel " + phone + " ok") == phone);
+  }
+  // Letters: negative circled U+1F150, negative squared U+1F170, parenthesised U+1F110 (capitals)
+  // and U+249C (small), regional indicators U+1F1E6 (a flag is two of them: DE is the German flag).
+  for (const char32_t a : {0x1F150, 0x1F170, 0x1F110, 0x249C, 0x1F1E6}) {
+    CAPTURE(static_cast<unsigned>(a));
+    const std::string iban = enclosed("DE", 0, 0, a) + "89370400440532013000";
+    CHECK(found("iban", "IBAN " + iban + " ok") == iban);
+    const std::string mail = enclosed("alice", 0, 0, a) + "." + enclosed("smith", 0, 0, a) + "@gmail.com";
+    CHECK(found("email", "mail " + mail + " now") == mail);
+    const std::string domain = "alice.smith@" + enclosed("gmail", 0, 0, a) + ".com";
+    CHECK(found("email", "mail " + domain + " now") == domain);
+  }
+  // Numbers ten and up in the same frames: their digits, without NFKC's parentheses or stop.
+  CHECK(found("payment_card", "card 4" + utf8(0x2492) + "1 1111 1111 1111 exp") ==
+        "4" + utf8(0x2492) + "1 1111 1111 1111");
+  CHECK(found("payment_card", "card 41" + utf8(0x247E) + " 1111 1111 1111 exp") ==
+        "41" + utf8(0x247E) + " 1111 1111 1111");
+}
+
 TEST_CASE(
     "an IBAN's groups separated by any mark; a card's only as cards are written, not as sums and lists") {
   // A model reads an IBAN whatever mark separates its groups, and its mod-97 check keeps lists of
@@ -442,25 +518,6 @@ TEST_CASE(
   // operators, currency signs, emoji...) separates its groups of four. Four figures of four
   // digits pass a card's Luhn check one time in ten: sums, CSV rows and trends written with those
   // marks are not card numbers (probe round 16).
-  const auto utf8 = [](char32_t cp) {
-    std::string s;
-    if (cp < 0x80) {
-      s += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      s += static_cast<char>(0xC0 | (cp >> 6));
-      s += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      s += static_cast<char>(0xE0 | (cp >> 12));
-      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      s += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      s += static_cast<char>(0xF0 | (cp >> 18));
-      s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      s += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-    return s;
-  };
   std::vector<char32_t> marks;
   for (char32_t c = '!'; c < 0x7F; ++c) {
     if (!std::isalnum(static_cast<int>(c))) {
