@@ -8,7 +8,9 @@
 #include <array>
 #include <bit>
 #include <cstddef>
+#include <cstring>
 
+#include "classify/fold.hpp"
 #include "common/ascii.hpp"
 
 namespace sovgw::classify {
@@ -604,13 +606,14 @@ std::size_t first_spaced_hex(std::string_view in) {
   return std::string_view::npos;
 }
 
+bool ascii_alnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 // Hex bytes written apart that spell text ("61 6c 69 63 65 40 65 78 61 6d 70 6c 65 2e 63 6f 6d",
 // "61:6c:69:..."): at least eight pairs, one separator throughout, a word of their own; appended to
 // `out` as runs.
 void find_spaced_hex(std::string_view in, std::vector<base64_text>& out, int depth) {
-  const auto alnum = [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-  };
   std::string decoded;
   for (std::size_t from = 0; from < in.size();) {
     const std::size_t at = first_spaced_hex(in.substr(from));
@@ -618,7 +621,7 @@ void find_spaced_hex(std::string_view in, std::vector<base64_text>& out, int dep
       return;
     }
     const std::size_t begin = from + at;
-    if (begin > 0 && alnum(in[begin - 1])) {
+    if (begin > 0 && ascii_alnum(in[begin - 1])) {
       from = begin + 1;  // the end of a word ("decode 61 6c ..."): the run may start after it
       continue;
     }
@@ -638,7 +641,7 @@ void find_spaced_hex(std::string_view in, std::vector<base64_text>& out, int dep
       ++k;
     }
     from = k;
-    if (decoded.size() >= 8 && text && (k >= in.size() || !alnum(in[k])) &&
+    if (decoded.size() >= 8 && text && (k >= in.size() || !ascii_alnum(in[k])) &&
         first_invalid_utf8(decoded) == std::string_view::npos) {
       read_inner(decoded, depth);
       out.push_back({begin, k, decoded});
@@ -647,10 +650,11 @@ void find_spaced_hex(std::string_view in, std::vector<base64_text>& out, int dep
 }
 
 #if defined(__SSE2__)
-// Bit k: p[k] is ' ' (k < 16); and: p[k] is a visible ASCII character.
+// Bit k: p[k] is ' ' or a tab (k < 16); and: p[k] is a visible ASCII character.
 std::uint64_t space_mask16(const char* p) {
   const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(' '))));
+  return static_cast<std::uint32_t>(_mm_movemask_epi8(
+      _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\t')))));
 }
 std::uint64_t visible_mask16(const char* p) {
   const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -660,6 +664,7 @@ std::uint64_t visible_mask16(const char* p) {
 #endif
 
 bool visible(char c) { return c > ' ' && c < 0x7f; }
+bool blank(char c) { return c == ' ' || c == '\t'; }
 
 // Where four one-character words ("a l i c") first start in `in`, or npos: 53 bytes at a time
 // where there are none (text).
@@ -680,7 +685,7 @@ std::size_t first_spaced_letters(std::string_view in) {
   }
 #endif
   for (; i + 7 <= in.size(); ++i) {
-    if (in[i + 1] == ' ' && in[i + 3] == ' ' && in[i + 5] == ' ' && visible(in[i]) && visible(in[i + 2]) &&
+    if (blank(in[i + 1]) && blank(in[i + 3]) && blank(in[i + 5]) && visible(in[i]) && visible(in[i + 2]) &&
         visible(in[i + 4]) && visible(in[i + 6])) {
       return i;
     }
@@ -688,12 +693,13 @@ std::size_t first_spaced_letters(std::string_view in) {
   return std::string_view::npos;
 }
 
+constexpr std::size_t min_spaced_letters = 8;
+
 // Text written a character at a time ("a l i c e @ e x a m p l e . c o m", "I B A N D E 8 9 ..."),
 // which a model reads as the word it spells: at least eight one-character words (thirteen when
-// all are digits), one to three spaces apart, read with the spaces removed; appended to `out` as
-// runs.
-void find_spaced_letters(std::string_view in, std::vector<base64_text>& out) {
-  constexpr std::size_t min_letters = 8;
+// all are digits), one to three spaces or tabs apart, read with them removed; appended to `out`
+// as runs.
+void find_spaced_letters_in(std::string_view in, std::vector<base64_text>& out) {
   constexpr std::size_t min_card_digits = 13;
   std::string collapsed;
   for (std::size_t from = 0; from < in.size();) {
@@ -713,7 +719,7 @@ void find_spaced_letters(std::string_view in, std::vector<base64_text>& out) {
       collapsed.push_back(in[k]);
       end = k + 1;
       std::size_t next = k + 1;
-      while (next < in.size() && in[next] == ' ' && next - k <= 3) {
+      while (next < in.size() && blank(in[next]) && next - k <= 3) {
         ++next;
       }
       if (next == k + 1 || next - k > 4) {
@@ -725,9 +731,114 @@ void find_spaced_letters(std::string_view in, std::vector<base64_text>& out) {
     // Digits alone are a list ("0 1 2 3 4 5 6 7 8 9" is no telephone number) up to a card's length.
     const bool digits_only =
         std::all_of(collapsed.begin(), collapsed.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (collapsed.size() >= (digits_only ? min_card_digits : min_letters)) {
+    if (collapsed.size() >= (digits_only ? min_card_digits : min_spaced_letters)) {
       out.push_back({begin, end, collapsed});
     }
+  }
+}
+
+// Whether `in` holds a byte outside ASCII: eight bytes at a time, as text is mostly ASCII.
+bool any_non_ascii(std::string_view in) {
+  std::uint64_t bytes = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= in.size(); i += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, in.data() + i, 8);
+    bytes |= word;
+  }
+  for (; i < in.size(); ++i) {
+    bytes |= static_cast<unsigned char>(in[i]);
+  }
+  return (bytes & 0x8080808080808080ULL) != 0;
+}
+
+// What a code point is to spaced_characters: a blank (a space, a tab, or a Unicode space, which
+// fold() reads as a space), a character, invisible (fold() removes it: zero width and bidirectional
+// characters, soft hyphen, variation selectors, C1 controls), or the end of a line (a control).
+enum class spaced_kind : std::uint8_t { character, blank, invisible, line_end };
+
+spaced_kind spaced_kind_of(char32_t cp) {
+  if (cp < 0x80) {
+    return cp == ' ' || cp == '\t'   ? spaced_kind::blank
+           : cp < 0x20 || cp == 0x7F ? spaced_kind::line_end
+                                     : spaced_kind::character;
+  }
+  if (cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F ||
+      cp == 0x3000) {
+    return spaced_kind::blank;
+  }
+  if (cp <= 0x9F || cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
+      (cp >= 0x2060 && cp <= 0x206F) || (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF) {
+    return spaced_kind::invisible;
+  }
+  return cp == 0x2028 || cp == 0x2029 ? spaced_kind::line_end : spaced_kind::character;
+}
+
+// Whether `in` holds eight one-character words in a row, one to three blanks apart, code point
+// by code point ("a\u00a0l\u00a0i\u00a0c\u00a0e...", "\uff41 \uff4c \uff49 ..."): what
+// find_spaced_letters_in needs before the text is worth folding, which costs far more than this.
+bool spaced_characters(std::string_view in) {
+  int words = 0;   // one-character words so far, each one to three blanks after the last
+  int length = 0;  // the characters of the word being read
+  int blanks = 0;  // since the last word
+  int gap = 0;     // the blanks before the word being read
+  const auto word_ends = [&] {
+    words = length > 1 ? 0 : words > 0 && gap <= 3 ? words + 1 : 1;
+    length = 0;
+    return words >= static_cast<int>(min_spaced_letters);
+  };
+  for (std::size_t i = 0; i < in.size();) {
+    char32_t cp = static_cast<unsigned char>(in[i]);
+    const std::size_t n = cp < 0x80 ? 1 : utf8_sequence_at(in, i, cp);
+    i += n == 0 ? 1 : n;
+    const spaced_kind kind = spaced_kind_of(cp);
+    if (kind == spaced_kind::character) {
+      if (length++ == 0) {
+        gap = blanks;
+        blanks = 0;
+      }
+    } else if (kind != spaced_kind::invisible) {
+      if (length > 0 && word_ends()) {
+        return true;
+      }
+      blanks = kind == spaced_kind::blank ? blanks + 1 : 0;
+      words = kind == spaced_kind::blank ? words : 0;
+    }
+  }
+  return length > 0 && word_ends();
+}
+
+// find_spaced_letters_in, on the text as a model reads it (fold.hpp) where anything in it folds:
+// Unicode spaces separate the characters as spaces do ("a\u00a0l\u00a0i...", "D\u2009E\u20098..."),
+// and fullwidth, circled or enclosed letters and digits are the ASCII ones; each run's bounds are
+// mapped back to `in`. A dash, quotation mark or other punctuation that folds to ASCII ends a run
+// as it did unfolded ("a l i c e . c o m \u2014 ...", "\u201ca l i c e ...\u201d"): only '@' and '.' are
+// read as one-character words of their own.
+void find_spaced_letters(std::string_view in, std::vector<base64_text>& out) {
+  thread_local folded_text folded;
+  if (!any_non_ascii(in)) {
+    find_spaced_letters_in(in, out);
+    return;
+  }
+  if (!spaced_characters(in)) {
+    return;
+  }
+  if (!fold(in, folded)) {
+    find_spaced_letters_in(in, out);
+    return;
+  }
+  for (std::size_t i = 0; i < folded.text.size(); ++i) {
+    const char c = folded.text[i];
+    if (static_cast<unsigned char>(in[folded.origin[i]]) >= 0x80 && !ascii_alnum(c) && c != ' ' && c != '@' &&
+        c != '.') {
+      folded.text[i] = mark_byte;
+    }
+  }
+  const std::size_t before = out.size();
+  find_spaced_letters_in(folded.text, out);
+  for (std::size_t r = before; r < out.size(); ++r) {
+    out[r].begin = folded.origin[out[r].begin];
+    out[r].end = folded.origin[out[r].end];
   }
 }
 

@@ -71,7 +71,9 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out);
 // image's base64) decode to bytes that are not text, and are left out. Hex that spells text is
 // read too, whole ("616c6963...", 16 digits or more) or in pairs written apart ("61 6c 69 63 ...",
 // "61:6c:...", eight pairs or more); and what a run decodes to is searched again (encoded twice or
-// three times), its inner runs' text appended to the run's after a line break.
+// three times), its inner runs' text appended to the run's after a line break. So is text written a
+// character at a time ("a l i c e @ ...", spaced by spaces, tabs or Unicode spaces, in ASCII or in
+// characters fold.hpp reads as ASCII), as the characters it spells.
 inline constexpr std::size_t min_base64_run = 12;
 struct base64_text {
   std::size_t begin = 0;  // the run in the input

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 using namespace sovgw::classify;
 
@@ -1233,6 +1234,83 @@ TEST_CASE("spaced hex, \\x escapes, base64 of UTF-16 and base64 twice are read d
   CHECK(texts[0].text == "alice@ex");
   CHECK(texts[0].begin == 2);
   CHECK(texts[0].end == 25);
+}
+
+TEST_CASE("written a character at a time with tabs or Unicode spaces, in folded letters (probe round 25)") {
+  const std::uint32_t iban = bit(detector::iban);
+  // Each character apart, the separator written as a JSON escape.
+  const auto spaced = [](std::string_view text, std::string_view sep) {
+    std::string out;
+    for (const char c : text) {
+      out += (out.empty() ? "" : std::string(sep)) + c;
+    }
+    return out;
+  };
+  // Tab, no-break space, en space, thin space, narrow no-break space, ideographic space; a zero
+  // width space before a space.
+  for (const std::string_view sep :
+       {"\\t", "\\u00a0", "\\u2002", "\\u2009", "\\u202f", "\\u3000", "\\u200b "}) {
+    CAPTURE(sep);
+    const struct {
+      std::string id;
+      std::uint32_t which;
+    } rows[] = {
+        {"alice.smith@gmail.com", email}, {"DE89370400440532013000", iban}, {"5555555555554444", card}};
+    for (const auto& r : rows) {
+      CAPTURE(r.id);
+      const std::string body = R"({"content":"mine: )" + spaced(r.id, sep) + R"( thanks"})";
+      const inspection got = inspect(body, r.which, true);
+      CHECK((got.scan.found & r.which) == r.which);
+      std::string redacted = body;
+      CHECK(redact(redacted, got.scan.findings, r.which) >= 1);
+      CHECK(inspect(redacted, r.which).scan.found == 0);
+    }
+  }
+  // Letters that fold (fullwidth, circled), spaced by ASCII or ideographic spaces.
+  CHECK(
+      inspect(
+          R"({"content":"\uff41 \uff4c \uff49 \uff43 \uff45 \uff20 \uff45 \uff58 \uff41 \uff4d \uff50 \uff4c \uff45 . \uff43 \uff4f \uff4d"})",
+          email)
+          .scan.found == email);
+  CHECK(
+      inspect(
+          R"({"content":"\u24d0\u3000\u24db\u3000\u24d8\u3000\u24d2\u3000\u24d4\u3000@\u3000e\u3000x\u3000a\u3000m\u3000p\u3000l\u3000e\u3000.\u3000c\u3000o\u3000m"})",
+          email)
+          .scan.found == email);
+  // Where: the run's bytes as the client wrote them.
+  std::vector<base64_text> texts;
+  const std::string in =
+      "to a\xc2\xa0l\xc2\xa0i\xc2\xa0"
+      "c\xc2\xa0"
+      "e\xc2\xa0@\xc2\xa0"
+      "b\xc2\xa0.\xc2\xa0"
+      "d\xc2\xa0"
+      "e now";
+  CHECK(find_base64_texts(in, texts) == 1);
+  REQUIRE(texts.size() == 1);
+  CHECK(texts[0].text == "alice@b.de");
+  CHECK(texts[0].begin == 3);
+  CHECK(texts[0].end == in.size() - 4);
+  // Punctuation that folds to ASCII (a dash, typographic quotes) ends a run as it does unfolded.
+  for (const char* around : {"a l i c e @ e x a m p l e . c o m \xe2\x80\x94 ok",
+                             "\xe2\x80\x9c"
+                             "a l i c e @ e x a m p l e . c o m"
+                             "\xe2\x80\x9d",
+                             "\xe2\x80\x94 a l i c e @ e x a m p l e . c o m"}) {
+    CAPTURE(around);
+    texts.clear();
+    CHECK(find_base64_texts(around, texts) == 1);
+    CHECK((texts.size() == 1 && texts[0].text == "alice@example.com"));
+  }
+  // Prose with tabs and Unicode spaces is not a run: words, French typography, a table's cells.
+  for (
+      const char* body :
+      {R"({"content":"Prix\u00a0: 5\u00a0\u20ac ; TVA\u00a0: 20\u00a0% ; total\u00a0: 6\u00a0\u20ac !"})",
+       R"({"content":"a\tb\tc\td\n1\t2\t3\t4\nx\ty\tz\tw"})",
+       R"({"content":"Score\u2009: 4\u2009\u2013\u20092, then 3\u2009\u2013\u20091, so 7\u2009\u2013\u20093 in all"})"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, email | phone | iban | card).scan.found == 0);
+  }
 }
 
 TEST_CASE("outside the prose, a finding never runs from one string into the next") {
