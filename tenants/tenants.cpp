@@ -383,10 +383,13 @@ void cross_check(policy::diagnostics& d, const std::vector<tenant>& tenants,
       d.error(k.pos,
               fmt::format("key {} is for tenant '{}', which is not declared under tenants:", k.id, k.tenant));
     }
-    if (!k.id.empty() && !ids.insert(k.id).second) {
+    const bool id_again = !k.id.empty() && !ids.insert(k.id).second;
+    const bool hash_again = !hashes.insert(k.hash).second;
+    if (id_again && hash_again) {
+      d.error(k.pos, fmt::format("key {} appears twice (the same entry, copied)", k.id));  // one mistake
+    } else if (id_again) {
       d.error(k.pos, fmt::format("key id {} appears twice", k.id));
-    }
-    if (!hashes.insert(k.hash).second) {
+    } else if (hash_again) {
       d.error(k.pos, fmt::format("key {} has the same hash as an earlier key", k.id));
     }
   }

@@ -164,7 +164,9 @@ TEST_CASE("tenants file: every problem reported at file:line:col") {
        "t.yaml:3:25: error: certificate cn must be"},
       {"tenants:\n  - name: a\nkeys:\n" + key_line("b", k),
        "t.yaml:4:5: error: key " + key_id_of(k) + " is for tenant 'b'"},
-      {"tenants:\n  - name: a\nkeys:\n" + key_line("a", k) + key_line("a", k), "appears twice"},
+      // One copied entry is one mistake, one error (probe round 25: "id twice" and "same hash").
+      {"tenants:\n  - name: a\nkeys:\n" + key_line("a", k) + key_line("a", k),
+       "t.yaml:5:5: error: key " + key_id_of(k) + " appears twice (the same entry, copied)\n"},
       {"tenants:\n  - name: a\nkeys:\n  - {tenant: a, id: sk-sovgw-abcdefgh, hash: md5:00}\n",
        "t.yaml:4:46: error: hash must be blake2b-256:"},
       {"tenants:\n  - name: a\nkeys:\n" + key_line("a", k, ", expires: tomorrow"),
@@ -184,6 +186,10 @@ TEST_CASE("tenants file: every problem reported at file:line:col") {
     CHECK_FALSE(res.ok());
     CHECK_MESSAGE(errors_of(res).find(r.error) != std::string::npos, errors_of(res));
   }
+  const load_result copied =
+      parse_tenants("tenants:\n  - name: a\nkeys:\n" + key_line("a", k) + key_line("a", k), "t.yaml");
+  CHECK(errors_of(copied) ==
+        "t.yaml:5:5: error: key " + key_id_of(k) + " appears twice (the same entry, copied)\n");
 }
 
 TEST_CASE("times and text checks") {
