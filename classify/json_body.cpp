@@ -1619,18 +1619,19 @@ void json_inspector::scan_seams(std::uint32_t which, bool locate, scan_result& s
 // JSON inside the string, and it is not redactable in place (scan_result::hidden).
 void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& scan) {
   scan_nested_numbers(text_, which, locate, scan);
-  const std::uint8_t qp = quoted_printable_at_sign(text_);
+  std::uint8_t qp = quoted_printable_in(text_);
   if (text_.find('\\') == std::string::npos && text_.find('%') == std::string::npos &&
       text_.find('&') == std::string::npos && qp == 0) {
     return;  // the usual case (four memchr calls: find_first_of reads byte by byte)
   }
   const std::size_t first_pass = scan.findings.size();
   // Quoted-printable is a reading of its own: read in the same pass, "card=4111%201111..." would
-  // lose its "=41" to an 'A' (probe round 25).
+  // lose its "=41" to an 'A' (probe round 25). It is also read when one of the other decodings
+  // writes it ("alice%3D40example.com", "alice&#61;40...": probe round 26).
   constexpr std::uint8_t forms = json_escapes | percent_encoding | html_references | hex_escapes;
-  scan_decoded(forms, which, locate, scan);
+  qp |= scan_decoded(forms, which, locate, scan);
   if (qp != 0) {
-    scan_decoded(forms | qp, which, locate, scan);
+    (void)scan_decoded(forms | quoted_printable, which, locate, scan);
   }
   if (scan.findings.size() != first_pass) {
     std::sort(scan.findings.begin(), scan.findings.end(),
@@ -1638,8 +1639,11 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
   }
 }
 
-// scan_nested's reading of text_ with `forms` decoded, up to max_nested_levels deep.
-void json_inspector::scan_decoded(std::uint8_t forms, std::uint32_t which, bool locate, scan_result& scan) {
+// scan_nested's reading of text_ with `forms` decoded, up to max_nested_levels deep. Returns
+// quoted_printable when a decoded level is written as quoted-printable (quoted_printable_in).
+std::uint8_t json_inspector::scan_decoded(std::uint8_t forms, std::uint32_t which, bool locate,
+                                          scan_result& scan) {
+  std::uint8_t qp = 0;
   const auto covered = [&](std::size_t b, std::size_t e, unsigned d) {
     return std::any_of(scan.findings.begin(), scan.findings.end(),
                        [&](const finding& f) { return f.detector == d && f.begin <= b && e <= f.end; });
@@ -1660,6 +1664,7 @@ void json_inspector::scan_decoded(std::uint8_t forms, std::uint32_t which, bool 
       origin = next.origin;
     }
     scan_nested_numbers(next.text, which, locate, scan);
+    qp |= (forms & quoted_printable) == 0 ? quoted_printable_in(next.text) : 0;
     if (!locate) {
       scan.found |= detect(next.text, which);
     } else {
@@ -1679,6 +1684,7 @@ void json_inspector::scan_decoded(std::uint8_t forms, std::uint32_t which, bool 
     }
     level = next.text;
   }
+  return qp;
 }
 
 // Numbers with an exponent in JSON held in a string (a tool call's `arguments`: "{\"card\":

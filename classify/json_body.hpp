@@ -171,7 +171,8 @@ class json_inspector {
   void scan_glued(std::uint32_t which, bool locate, scan_result& scan);
   void scan_seams(std::uint32_t which, bool locate, scan_result& scan);
   void scan_nested(std::uint32_t which, bool locate, scan_result& scan);
-  void scan_decoded(std::uint8_t forms, std::uint32_t which, bool locate, scan_result& scan);
+  [[nodiscard]] std::uint8_t scan_decoded(std::uint8_t forms, std::uint32_t which, bool locate,
+                                          scan_result& scan);
   void scan_nested_numbers(std::string_view level, std::uint32_t which, bool locate, scan_result& scan) const;
   void scan_markup(std::uint32_t which, bool locate, scan_result& scan);
   void scan_base64(std::uint32_t which, bool locate, scan_result& scan);

@@ -320,6 +320,21 @@ std::size_t markup_length(std::string_view in, std::size_t i, comment_memo& memo
   return c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' ? markup_at(in, i, memo).length : 0;
 }
 
+std::uint8_t quoted_printable_in(std::string_view text) {
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  for (std::size_t at = text.find('='); at != std::string_view::npos && at + 2 < text.size();
+       at = text.find('=', at + 1)) {
+    const char a = text[at + 1];
+    const char b = text[at + 2];
+    if ((a == '4' && b == '0') || (a == '3' && b == 'D') || (a == '2' && b == 'E') ||
+        (a == '2' && b == '0' && at > 0 && digit(text[at - 1]) && at + 3 < text.size() &&
+         digit(text[at + 3]))) {
+      return quoted_printable;
+    }
+  }
+  return 0;
+}
+
 bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
   comment_memo memo;
   const auto starts = [&](char c) {
@@ -352,6 +367,13 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
       return html_reference_at(in, i);
     }
     if ((forms & quoted_printable) != 0 && in[i] == '=') {
+      // A soft line break (RFC 2045 6.7: mail is wrapped at 76 columns) joins the lines it ends.
+      if (in.compare(i + 1, 2, "\r\n") == 0) {
+        return decoded{3, std::string()};
+      }
+      if (i + 1 < in.size() && in[i + 1] == '\n') {
+        return decoded{2, std::string()};
+      }
       const long v = hex_at(in, i + 1, 2);
       return v < 0 ? decoded{} : decoded{3, std::string(1, static_cast<char>(v))};
     }

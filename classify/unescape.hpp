@@ -58,11 +58,12 @@ std::size_t markup_length(std::string_view in, std::size_t i, comment_memo& memo
 // surrogate or NUL-to-control character decodes to nothing, as a model never reads it.
 bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out);
 
-// quoted_printable when `text` writes an '@' in it ("alice=40example.com", mail pasted raw), else
-// 0: '=' and hex digits are everywhere in code, so text is read as quoted-printable only then.
-[[nodiscard]] inline std::uint8_t quoted_printable_at_sign(std::string_view text) {
-  return text.find("=40") != std::string_view::npos ? quoted_printable : 0;
-}
+// quoted_printable when `text` is written as mail pasted raw writes it: an '@' ("alice=40example.com"),
+// an '=' (every link of an HTML mail: "card=3D4111..."), a '.' ("alice=2Esmith"), or a space
+// between digits ("4111=201111"), in the upper-case hex RFC 2045 prescribes; else 0: '=' and hex
+// digits are everywhere in code, so text is read as quoted-printable only then (as a reading of its
+// own, beside the others).
+[[nodiscard]] std::uint8_t quoted_printable_in(std::string_view text);
 
 // Base64 a model reads through ("Mail YWxpY2VAZXhhbXBsZS5jb20="): a run of at least
 // min_base64_run characters of the standard or the URL-safe alphabet (its '=' padding included)

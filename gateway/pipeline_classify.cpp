@@ -159,13 +159,19 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
   static thread_local classify::unescaped_text decoded;
   using enum classify::unescape_forms;
   // Quoted-printable as a reading of its own (json_inspector::scan_nested says why).
+  // Also when a decoding writes it ("%3D40").
   constexpr std::uint8_t forms = json_escapes | percent_encoding | plus_as_space | html_references;
+  std::uint8_t qp = classify::quoted_printable_in(ctx.body);
   if (classify::unescape(ctx.body, forms, decoded)) {
     ctx.scan.found |= classify::detect(decoded.text, detectors);
+    qp |= classify::quoted_printable_in(decoded.text);
   }
-  const std::uint8_t qp = classify::quoted_printable_at_sign(ctx.body);
   if (qp != 0 && classify::unescape(ctx.body, forms | qp, decoded)) {
     ctx.scan.found |= classify::detect(decoded.text, detectors);
+    static thread_local classify::unescaped_text twice;
+    if (classify::unescape(decoded.text, forms | qp, twice)) {
+      ctx.scan.found |= classify::detect(twice.text, detectors);
+    }
   }
   ctx.scan.found |= classify::detect_encoded(ctx.body, detectors);
   return stage_result::next();

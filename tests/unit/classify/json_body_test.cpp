@@ -1203,6 +1203,14 @@ TEST_CASE("spaced hex, \\x escapes, base64 of UTF-16 and base64 twice are read d
       // percent-encoded value into a byte (probe round 25).
       {R"j({"content":"width=400; https://bank.example/pay?iban=BE68%205390%200754%207034"})j", iban,
        R"j({"content":"width=400; https://bank.example/pay?iban=[redacted:iban]"})j"},
+      // Quoted-printable an HTML mail writes every link in ("=3D" before a value), wrapped by soft
+      // line breaks, or written in another escape (probe round 26).
+      {R"j({"content":"<a href=3D\"https://bank.example/pay?iban=3DGB82WEST12345698765432\">"})j", iban,
+       R"j({"content":"<a href=3D\"https://bank.example/pay?iban=3D[redacted:iban]\">"})j"},
+      {R"j({"content":"mail alice.smith=40gm=\nail.com today"})j", email,
+       R"j({"content":"mail [redacted:email] today"})j"},
+      {R"j({"content":"mail alice.smith%3D40example.com today"})j", email,
+       R"j({"content":"mail [redacted:email] today"})j"},
       // Written a character at a time, one to three spaces apart.
       {R"j({"content":"mail a l i c e @ e x a m p l e . c o m today"})j", email,
        R"j({"content":"mail [redacted:email] today"})j"},
