@@ -257,6 +257,10 @@ class inspect_handler : public detail::no_size_limits {
     } else if (!value_may_be("a boolean", ec)) {
       return false;
     }
+    if (b) {
+      remote_value();  // a switch that turns a search on ("enable_search": true)
+    }
+    remote_key_ = false;
     scalar_is_absent();
     pending_ = field::none;
     return true;
@@ -359,9 +363,11 @@ class inspect_handler : public detail::no_size_limits {
     // Azure's On Your Data sources, Cohere's connectors, xAI's live search, OpenRouter's plugins.
     // At the top level, and below it wherever the client's own data is not (note_nested_model): a
     // realtime `session` and an eval run's `sampling_params` carry `tools` of their own.
+    // DashScope's, Groq's and Baidu's web search settings too.
     static constexpr word_set remote_keys{
-        "mcp_servers", "web_search_options", "data_sources",     "datasources",
-        "connectors",  "search_parameters",  "searchparameters", "plugins"};
+        "mcp_servers",       "web_search_options", "data_sources", "datasources",   "connectors",
+        "search_parameters", "searchparameters",   "plugins",      "enable_search", "search_options",
+        "compound_custom",   "search_settings",    "web_search"};
     const bool settings = depth_ == 1 || (data_from_ == SIZE_MAX && !in_options_);
     remote_key_ = settings && remote_keys.contains(name);
     remote_key_depth_ = depth_;
@@ -393,10 +399,19 @@ class inspect_handler : public detail::no_size_limits {
       const std::size_t tool_key = tools_depth_ + 2;
       tool_type_next_ = depth_ == tool_key && name == "type";
       // Gemini's tools are keyed by kind ({"google_search": {}}, {"urlContext": {}}), not typed.
-      static constexpr word_set searching{
-          "google_search", "googlesearch", "google_search_retrieval", "googlesearchretrieval", "url_context",
-          "urlcontext",    "retrieval",    "enterprise_web_search",   "enterprisewebsearch",   "google_maps",
-          "googlemaps"};
+      static constexpr word_set searching{"google_search",
+                                          "googlesearch",
+                                          "google_search_retrieval",
+                                          "googlesearchretrieval",
+                                          "url_context",
+                                          "urlcontext",
+                                          "retrieval",
+                                          "enterprise_web_search",
+                                          "enterprisewebsearch",
+                                          "google_maps",
+                                          "googlemaps",
+                                          "system_tool",
+                                          "systemtool"};  // Bedrock's systemTool: nova_grounding
       remote_tools_ =
           remote_tools_ || (depth_ == tool_key &&
                             (name == "server_url" || name == "connector_id" || searching.contains(name)));
@@ -454,13 +469,29 @@ class inspect_handler : public detail::no_size_limits {
     return false;
   }
   // A tool the cluster runs by sending what the model reads to a server the client names or to
-  // a search engine: OpenAI's remote MCP tool and web search, Anthropic's web search and fetch.
+  // a search engine: OpenAI's remote MCP tool and web search, Anthropic's web search and fetch,
+  // Azure's agents' OpenAPI, Bing grounding and browser tools, xAI's X search, and any tool type
+  // not known to run where the client or the cluster itself is (fail closed, as an unknown
+  // content part is opaque: probe round 26 found a dozen hosted tool types that call out). Known
+  // to stay: a function the client runs (OpenAI's function and custom tools), the cluster
+  // operator's own sandboxes and stores (file_search, code_interpreter, Anthropic's
+  // code_execution, tool_search_tool, memory), and tools that act on the client's machine
+  // (computer use, shell, apply_patch, Anthropic's bash and text_editor), image generation.
   static bool calls_out(std::string_view type) {
-    return type.starts_with("mcp") || type.starts_with("web_search") || type.starts_with("web_fetch") ||
-           type.starts_with("google_search") || type.starts_with("url_context") ||
-           type.starts_with("browser_search");
+    std::string lowered(type.substr(0, 64));
+    for (char& c : lowered) {
+      c = ascii_lower(c);
+    }
+    static constexpr std::string_view stays[] = {
+        "function",    "custom",      "file_search", "code_interpreter", "computer",
+        "local_shell", "shell",       "apply_patch", "image_generation", "bash",
+        "text_editor", "str_replace", "memory",      "code_execution",   "tool_search_tool"};
+    return std::none_of(std::begin(stays), std::end(stays), [&](std::string_view t) {
+      return lowered == t ||
+             (lowered.starts_with(t) && (lowered[t.size()] == '_' || lowered[t.size()] == '-'));
+    });
   }
-  // The value of a key that names remote servers: anything but null or a flag.
+  // The value of a key that names remote servers: anything but null or false.
   void remote_value() {
     if (remote_key_ && depth_ == remote_key_depth_) {
       remote_tools_ = true;

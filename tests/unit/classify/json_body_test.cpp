@@ -980,6 +980,18 @@ TEST_CASE("tools the cluster runs by calling out to another server are remote_to
       R"({"data_source":{"sampling_params":{"tools":[{"server_label":"x","server_url":"https://x.example/mcp"}]}}})",
       R"({"session":{"tools":[{"type":"function","name":"f"}],"instructions":"hi","mcp_servers":[{"url":"https://x"}]}})",
       R"({"data_source":{"sampling_params":{"web_search_options":{"search_context_size":"low"}}}})",
+      // Hosted tools that call out under names of their own, and a tool type the gateway does not
+      // know (fail closed, probe round 26): Azure agents' OpenAPI (its spec names the server) and
+      // Bing grounding, xAI's X search, Kimi's builtin $web_search, Bedrock's system tools, and
+      // the search switches of DashScope, Groq and Baidu.
+      R"({"model":"m","input":"hi","tools":[{"type":"openapi","openapi":{"spec":{"servers":[{"url":"https://x.example"}]}}}]})",
+      R"({"model":"m","input":"hi","tools":[{"type":"bing_grounding"}]})",
+      R"({"model":"m","messages":[],"tools":[{"type":"x_search"}]})",
+      R"({"model":"m","messages":[],"tools":[{"type":"builtin_function","function":{"name":"$web_search"}}]})",
+      R"({"model":"m","messages":[],"tools":[{"type":"Brand_New_Tool"}]})",
+      R"({"model":"m","messages":[],"toolConfig":{"tools":[{"systemTool":{"name":"nova_grounding"}}]}})",
+      R"({"model":"m","messages":[],"enable_search":true})",
+      R"({"model":"m","messages":[],"compound_custom":{"tools":{"enabled_tools":["web_search"]}}})",
   };
   for (const std::string& body : calls_out) {
     CAPTURE(body);
@@ -993,6 +1005,13 @@ TEST_CASE("tools the cluster runs by calling out to another server are remote_to
       R"({"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"mcp","parameters":)"
       R"({"type":"object","properties":{"server_url":{"type":"string"}}}}}]})",
       R"({"model":"m","input":"hi","tools":[{"type":"file_search","vector_store_ids":["vs_1"]},{"type":"code_interpreter"}]})",
+      // The tool types known to run where the client or the cluster itself is.
+      R"({"model":"m","input":"hi","tools":[{"type":"custom","name":"f"},{"type":"computer_use_preview"},)"
+      R"({"type":"local_shell"},{"type":"shell"},{"type":"apply_patch"},{"type":"image_generation"}]})",
+      R"({"model":"m","messages":[],"tools":[{"type":"bash_20250124","name":"bash"},)"
+      R"({"type":"text_editor_20250429","name":"str_replace_based_edit_tool"},{"type":"computer_20250124"},)"
+      R"({"type":"code_execution_20250825"},{"type":"memory_20250818"},{"type":"tool_search_tool_regex_20251119"}]})",
+      R"({"model":"m","messages":[],"enable_search":false,"web_search_options":null})",
       R"({"model":"m","messages":[],"mcp_servers":null,"web_search_options":null})",
       R"({"model":"m","messages":[{"role":"user","content":"what is an mcp server_url?"}]})",
       // The client's own data and schemas may name tools: no cluster runs them.
