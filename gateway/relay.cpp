@@ -270,7 +270,14 @@ class relay_run {
     // settings), and charging the gateway's reading would make such requests cheap (probe round
     // 24). The operator is told: a cluster that reports more than it could have generated is lying,
     // or reads the request differently from the gateway.
-    if (ctx_.completion_bound != 0 && ctx_.completion_tokens > ctx_.completion_bound) {
+    // An estimate, though, is the gateway's own guess from the bytes relayed (an NDJSON stream's
+    // lines are a hundred bytes a token): no more than the bound the cluster was asked to honour,
+    // and nothing to blame the cluster for (probe round 26).
+    if (ctx_.usage_estimated && ctx_.completion_bound != 0) {
+      ctx_.completion_tokens = std::min(ctx_.completion_tokens, ctx_.completion_bound);
+    }
+    if (!ctx_.usage_estimated && ctx_.completion_bound != 0 &&
+        ctx_.completion_tokens > ctx_.completion_bound) {
       log_line("warn",
                "the cluster reported more completion tokens than the request's bound as the gateway read it")
           .str("request_id", ctx_.request_id)

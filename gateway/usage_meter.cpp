@@ -21,9 +21,13 @@ namespace {
 constexpr std::size_t json_tail = 64 * 1024;
 constexpr std::size_t max_event = 1024 * 1024;  // an event larger than this passes unread
 
-// SAX handler for one JSON value, the usage object: keeps the prompt_tokens and
-// completion_tokens at its top level (input_tokens and output_tokens in the Responses API's usage)
-// (non-negative integers; anything else counts 0), without building a document.
+// SAX handler for one JSON value, the usage object: keeps the counts at its top level, each under
+// the names the APIs give it (non-negative integers; anything else counts 0), without building a
+// document: the prompt (OpenAI's prompt_tokens, the Responses API's and Anthropic's input_tokens,
+// Gemini's promptTokenCount), the prompt tokens Anthropic counts apart (cache_creation_input_tokens,
+// cache_read_input_tokens: its input_tokens are only those after the last cache breakpoint) and
+// Gemini's toolUsePromptTokenCount, the completion (completion_tokens, output_tokens,
+// candidatesTokenCount) and Gemini's thoughtsTokenCount, which its candidates count leaves out.
 class usage_handler {
  public:
   static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
@@ -36,10 +40,14 @@ class usage_handler {
   [[nodiscard]] bool is_object() const { return is_object_; }
   // A count was read: a usage object without one (other names, negative or fractional values)
   // does not say what the answer cost, so it is estimated like an answer without usage.
-  [[nodiscard]] bool counted() const { return present_[0] || present_[1]; }
-  // Each count when the object gave it.
-  [[nodiscard]] std::optional<std::uint64_t> prompt() const { return given(0); }
-  [[nodiscard]] std::optional<std::uint64_t> completion() const { return given(1); }
+  [[nodiscard]] bool counted() const {
+    return std::any_of(std::begin(present_), std::end(present_), [](bool p) { return p; });
+  }
+  // Each count when the object gave it (usage_part).
+  [[nodiscard]] std::optional<std::uint64_t> part(usage_part i) const {
+    const auto k = static_cast<std::size_t>(i);
+    return present_[k] ? std::optional(counts_[k]) : std::nullopt;
+  }
 
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
@@ -56,10 +64,7 @@ class usage_handler {
   }
   bool on_key(sv s, std::size_t, error_code&) {
     key_.append(s.data(), s.size());
-    slot_ = depth_ != 1                                              ? none
-            : key_ == "prompt_tokens" || key_ == "input_tokens"      ? 0
-            : key_ == "completion_tokens" || key_ == "output_tokens" ? 1
-                                                                     : none;
+    slot_ = depth_ != 1 ? none : static_cast<std::size_t>(usage_part_named(key_));
     key_.clear();
     return true;
   }
@@ -77,8 +82,7 @@ class usage_handler {
   bool on_comment(sv, error_code&) { return true; }
 
  private:
-  static constexpr std::size_t none = 2;
-  static constexpr std::uint64_t max_count = std::uint64_t{1} << 40;
+  static constexpr std::size_t none = usage_parts;
   bool open() {
     ++depth_;
     slot_ = none;
@@ -91,13 +95,10 @@ class usage_handler {
   }
   bool count(std::uint64_t v) {
     if (slot_ != none) {
-      counts_[slot_] = std::min(v, max_count);  // a count past any real answer's cannot wrap a sum
+      counts_[slot_] = std::min(v, max_usage_count);  // a count past any real answer's cannot wrap a sum
       present_[slot_] = true;
     }
     return other();
-  }
-  [[nodiscard]] std::optional<std::uint64_t> given(std::size_t i) const {
-    return present_[i] ? std::optional(counts_[i]) : std::nullopt;
   }
   bool other() {
     slot_ = none;
@@ -108,8 +109,8 @@ class usage_handler {
   std::size_t depth_ = 0;
   std::size_t slot_ = none;
   bool is_object_ = false;
-  bool present_[2] = {false, false};
-  std::uint64_t counts_[2] = {0, 0};
+  bool present_[usage_parts] = {};
+  std::uint64_t counts_[usage_parts] = {};
 };
 
 // Where the data of an SSE event is: the `data:` lines, joined.
@@ -199,38 +200,126 @@ const char* find_usage_key(const char* p, const char* end) {
   return at == std::string_view::npos ? nullptr : p + at;
 }
 
+// The unsigned integer after `"key":` (past blanks), if the text writes one.
+std::optional<std::uint64_t> number_after(std::string_view text, std::size_t key_end) {
+  std::size_t i = key_end;
+  const auto blank = [&] {
+    return i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n');
+  };
+  while (blank()) {
+    ++i;
+  }
+  if (i >= text.size() || text[i] != ':') {
+    return std::nullopt;
+  }
+  ++i;
+  while (blank()) {
+    ++i;
+  }
+  std::uint64_t v = 0;
+  const std::size_t first = i;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    v = std::min(v * 10 + static_cast<std::uint64_t>(text[i] - '0'), max_usage_count);
+  }
+  if (i == first || (i < text.size() && (text[i] == '.' || text[i] == 'e' || text[i] == 'E'))) {
+    return std::nullopt;
+  }
+  return v;
+}
+
 }  // namespace
 
-// Every `"usage"` object in `text` counts, each count at its largest: a cluster's answer may echo
+usage_part usage_part_named(std::string_view key) {
+  using enum usage_part;
+  if (key == "prompt_tokens" || key == "input_tokens" || key == "promptTokenCount") {
+    return prompt;
+  }
+  if (key == "completion_tokens" || key == "output_tokens" || key == "candidatesTokenCount") {
+    return completion;
+  }
+  if (key == "cache_creation_input_tokens") {
+    return cache_creation;
+  }
+  if (key == "cache_read_input_tokens") {
+    return cache_read;
+  }
+  if (key == "toolUsePromptTokenCount") {
+    return tool_use_prompt;
+  }
+  if (key == "thoughtsTokenCount") {
+    return thoughts;
+  }
+  return none;
+}
+
+namespace {
+
+// A stream may report usage in several events, each with the counts it knows: Anthropic's
+// message_start has the input tokens, its message_delta the output tokens so far. A count an event
+// does not give is not reset, and counts only grow (they are cumulative): each part at its largest.
+void merge_part(std::uint64_t (&parts)[usage_parts], bool (&given)[usage_parts], usage_part which,
+                std::optional<std::uint64_t> v) {
+  const auto k = static_cast<std::size_t>(which);
+  if (v) {
+    parts[k] = std::max(parts[k], *v);
+    given[k] = true;
+  }
+}
+
+}  // namespace
+
+// Every usage object in `text` counts, each count at its largest: a cluster's answer may echo
 // objects of the client's after its own usage (one with zeros would otherwise make it free).
+// OpenAI's and Anthropic's `"usage"`, Gemini's `"usageMetadata"`; and Ollama's own counts, which
+// its final object gives at its top level (`prompt_eval_count`, `eval_count`).
 bool usage_meter::read_usage(std::string_view text) {
   bool found = false;
   const char* const end = text.data() + text.size();
-  for (const char* hit = find_usage_key(text.data(), end); hit != nullptr;
-       hit = find_usage_key(hit + usage_key.size(), end)) {
-    std::size_t i = static_cast<std::size_t>(hit - text.data()) + usage_key.size();
+  const auto read_object = [&](std::size_t i) {
     while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')) {
       ++i;
     }
-    if (i < text.size() && text[i] == ':') {
-      json::basic_parser<usage_handler> p(json::parse_options{});
-      boost::system::error_code ec;
-      p.write_some(false, text.data() + i + 1, text.size() - i - 1, ec);
-      if (!ec && p.done() && p.handler().is_object() && p.handler().counted()) {
-        // A stream may report usage in several events, each with the counts it knows: Anthropic's
-        // message_start has the input tokens, its message_delta the output tokens so far. A count an
-        // event does not give is not reset, and counts only grow (they are cumulative).
-        const auto merge = [](std::uint64_t& into, std::optional<std::uint64_t> v) {
-          into = v ? std::max(into, *v) : into;
-        };
-        merge(prompt_, p.handler().prompt());
-        merge(completion_, p.handler().completion());
-        prompt_given_ = prompt_given_ || p.handler().prompt().has_value();
-        completion_given_ = completion_given_ || p.handler().completion().has_value();
+    if (i >= text.size() || text[i] != ':') {
+      return;
+    }
+    json::basic_parser<usage_handler> p(json::parse_options{});
+    boost::system::error_code ec;
+    p.write_some(false, text.data() + i + 1, text.size() - i - 1, ec);
+    if (!ec && p.done() && p.handler().is_object() && p.handler().counted()) {
+      for (std::size_t k = 0; k < usage_parts; ++k) {
+        merge_part(parts_, given_, static_cast<usage_part>(k), p.handler().part(static_cast<usage_part>(k)));
+      }
+      found = true;
+    }
+    // else "usage": null, not an object, or no count in it
+  };
+  for (const char* hit = find_usage_key(text.data(), end); hit != nullptr;
+       hit = find_usage_key(hit + usage_key.size(), end)) {
+    read_object(static_cast<std::size_t>(hit - text.data()) + usage_key.size());
+  }
+  constexpr std::string_view gemini_key = "\"usageMetadata\"";
+  for (std::size_t at = text.find(gemini_key); at != std::string_view::npos;
+       at = text.find(gemini_key, at + gemini_key.size())) {
+    read_object(at + gemini_key.size());
+  }
+  constexpr std::string_view ollama_keys[] = {"\"prompt_eval_count\"", "\"eval_count\""};
+  for (std::size_t k = 0; k < 2; ++k) {
+    for (std::size_t at = text.find(ollama_keys[k]); at != std::string_view::npos;
+         at = text.find(ollama_keys[k], at + ollama_keys[k].size())) {
+      if (const auto v = number_after(text, at + ollama_keys[k].size())) {
+        merge_part(parts_, given_, k == 0 ? usage_part::prompt : usage_part::completion, v);
         found = true;
       }
-      // else "usage": null, not an object, or no count in it
     }
+  }
+  if (found) {
+    using enum usage_part;
+    const auto at = [&](usage_part p) { return parts_[static_cast<std::size_t>(p)]; };
+    const auto was = [&](usage_part p) { return given_[static_cast<std::size_t>(p)]; };
+    prompt_ = at(prompt) + at(cache_creation) + at(cache_read) + at(tool_use_prompt);
+    completion_ = at(completion) + at(thoughts);
+    prompt_given_ = was(prompt) || was(cache_creation) || was(cache_read) || was(tool_use_prompt);
+    completion_given_ = was(completion) || was(thoughts);
   }
   return found;
 }
@@ -239,7 +328,9 @@ void usage_meter::event(std::string_view ev, std::string_view separator, std::st
   if (ev.find("data:") != std::string_view::npos && ev.find("[DONE]") == std::string_view::npos) {
     ++events_;
   }
-  if (ev.find("\"usage\"") != std::string_view::npos && ev.size() <= max_event) {
+  if ((ev.find("\"usage\"") != std::string_view::npos ||
+       ev.find("\"usageMetadata\"") != std::string_view::npos) &&
+      ev.size() <= max_event) {
     const std::string data = event_data(ev);
     // Read whether or not the gateway strips it: an event whose counts do not read is still the
     // usage-only event the gateway asked for, never the client's (probe round 23).
@@ -316,7 +407,9 @@ void usage_meter::finish(std::string& out) {
       (void)read_usage(pending_);
     }
   } else if (mode_ == mode::sse) {
-    if (!skipping_ && !pending_.empty() && pending_.find("\"usage\"") != std::string::npos &&
+    if (!skipping_ && !pending_.empty() &&
+        (pending_.find("\"usage\"") != std::string::npos ||
+         pending_.find("\"usageMetadata\"") != std::string::npos) &&
         pending_.size() <= max_event) {
       (void)read_usage(event_data(pending_));  // a last event without its blank line
     }
@@ -377,8 +470,12 @@ usage_meter usage_meter_for(const http::message_head& request, const http::messa
 
 bool answers_with_text(const http::message_head& head) {
   if (http::path_under(head, "/v1/")) {
+    // And Anthropic's messages, the legacy engines' completions, Cohere's chat and generate
+    // (probe round 26: /v1/messages reserved nothing for an unbounded completion).
     return http::path_under(head, "/v1/chat/completions") || http::path_under(head, "/v1/completions") ||
-           http::path_under(head, "/v1/responses");
+           http::path_under(head, "/v1/responses") || http::path_ends_with(head, "/v1/messages") ||
+           http::path_ends_with(head, "/completions") || http::path_ends_with(head, "/v1/chat") ||
+           http::path_ends_with(head, "/v1/generate");
   }
   std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
   while (path.ends_with('/')) {

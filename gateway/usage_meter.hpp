@@ -1,8 +1,9 @@
 #pragma once
 
 // Token usage read from a cluster's answer while it is relayed (OpenAI `usage`: prompt_tokens,
-// completion_tokens; the Responses API's input_tokens, output_tokens). Pure code, one instance per response,
-// on the request's thread.
+// completion_tokens; the Responses API's input_tokens, output_tokens; Anthropic's, with the prompt
+// tokens it counts apart for its prompt cache; Gemini's `usageMetadata`; Ollama's prompt_eval_count
+// and eval_count: usage_part). Pure code, one instance per response, on the request's thread.
 //
 // - Other answers (JSON, Ollama's NDJSON, text): the `usage` objects near the end of the body (the
 //   last 64 KiB are kept), each count at its largest; none, and the body is charged by its size.
@@ -20,6 +21,21 @@
 #include "gateway/http_parser.hpp"
 
 namespace sovgw::gateway {
+
+// The counts a usage object gives, by what they count (usage_part_named: the names the APIs give
+// them). The prompt is the sum of the first four, the completion of the last two.
+enum class usage_part : std::uint8_t {
+  prompt,           // prompt_tokens, input_tokens, promptTokenCount (Ollama's prompt_eval_count)
+  cache_creation,   // Anthropic's cache_creation_input_tokens
+  cache_read,       // Anthropic's cache_read_input_tokens
+  tool_use_prompt,  // Gemini's toolUsePromptTokenCount
+  completion,       // completion_tokens, output_tokens, candidatesTokenCount (Ollama's eval_count)
+  thoughts,         // Gemini's thoughtsTokenCount
+  none,
+};
+inline constexpr std::size_t usage_parts = static_cast<std::size_t>(usage_part::none);
+inline constexpr std::uint64_t max_usage_count = std::uint64_t{1} << 40;
+[[nodiscard]] usage_part usage_part_named(std::string_view key);
 
 class usage_meter {
  public:
@@ -77,6 +93,8 @@ class usage_meter {
   bool completion_given_ = false;  // ... the completion's
   std::uint64_t prompt_ = 0;
   std::uint64_t completion_ = 0;
+  std::uint64_t parts_[usage_parts] = {};  // each usage_part at its largest
+  bool given_[usage_parts] = {};
   std::uint64_t events_ = 0;      // sse: events with data other than [DONE]
   std::uint64_t json_bytes_ = 0;  // json: the body's bytes
   std::string pending_;           // sse: an incomplete event; json: the body's tail

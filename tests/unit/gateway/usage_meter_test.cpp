@@ -208,6 +208,52 @@ TEST_CASE("usage meter: counts reported over several events are merged, none res
   CHECK_FALSE(embedding.known(true));
 }
 
+TEST_CASE("usage meter: Anthropic's cached prompt, Gemini's usageMetadata and Ollama's own counts are read") {
+  // Probe round 26: each was charged a fraction of the work (a 40,000-token cached document cost 12
+  // tokens; a Gemini stream one token per event) or many times it (Ollama's NDJSON by its bytes).
+  const std::string anthropic =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":12,"
+      "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":40000,\"output_tokens\":1}}}\n\n"
+      "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":20}}\n\n";
+  usage_meter sse(usage_meter::mode::sse, false);
+  CHECK(run(sse, anthropic, 9) == anthropic);
+  CHECK(sse.known(true));
+  CHECK(sse.prompt_tokens() == 40012);
+  CHECK(sse.completion_tokens() == 20);
+  usage_meter json(usage_meter::mode::json, false);
+  (void)run(
+      json,
+      R"({"content":[],"usage":{"input_tokens":12,"cache_creation_input_tokens":40000,"output_tokens":20}})",
+      4096);
+  CHECK(json.prompt_tokens() == 40012);
+  // Gemini: cumulative usageMetadata in each chunk; thoughts are completion tokens the candidates
+  // count leaves out.
+  const std::string gemini =
+      "data: "
+      "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}],\"usageMetadata\":{"
+      "\"promptTokenCount\":5,"
+      "\"candidatesTokenCount\":500}}\r\n\r\n"
+      "data: "
+      "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"b\"}]}}],\"usageMetadata\":{"
+      "\"promptTokenCount\":5,"
+      "\"candidatesTokenCount\":1500,\"thoughtsTokenCount\":100,\"totalTokenCount\":1605}}\r\n\r\n";
+  usage_meter g(usage_meter::mode::sse, false);
+  CHECK(run(g, gemini, 13) == gemini);
+  CHECK(g.known(true));
+  CHECK(g.prompt_tokens() == 5);
+  CHECK(g.completion_tokens() == 1600);
+  // Ollama's NDJSON: its counts at the top level of the final object; a model's text that writes
+  // the key is a string, not a count.
+  const std::string ollama =
+      "{\"message\":{\"content\":\"say \\\"eval_count\\\": 1\"},\"done\":false}\n"
+      "{\"message\":{\"content\":\"\"},\"done\":true,\"prompt_eval_count\":26,\"eval_count\":300}\n";
+  usage_meter o(usage_meter::mode::json, false);
+  (void)run(o, ollama, 11);
+  CHECK(o.known(true));
+  CHECK(o.prompt_tokens() == 26);
+  CHECK(o.completion_tokens() == 300);
+}
+
 TEST_CASE("usage meter: an event too large to hold is passed on and counted, and the meter reads on") {
   // A vLLM stream with echo: the first event repeats a 1.1 MiB prompt.
   const std::string big = "data: {\"choices\":[{\"text\":\"" + std::string(1100 * 1024, 'p') + "\"}]}\n\n";
