@@ -202,6 +202,14 @@ class TenantKeysTest(unittest.TestCase):
         self.reload()
         self.assert_invalid_key(self.call(raw=chat_request(extra_headers={
             "Authorization": f"Bearer {self.acme_key}", "X-Api-Key": globex})))
+        # An empty one beside a key is refused whichever comes first (probe round 26: empty first
+        # was passed over).
+        for fields in ((("X-Api-Key", ""), ("Authorization", f"Bearer {self.acme_key}")),
+                       (("Authorization", f"Bearer {self.acme_key}"), ("X-Api-Key", ""))):
+            with self.subTest(fields=fields):
+                raw = chat_request().replace(b"\r\n\r\n", b"".join(
+                    b"\r\n" + n.encode() + b": " + v.encode() for n, v in fields) + b"\r\n\r\n", 1)
+                self.assert_invalid_key(self.call(raw=raw))
 
     def test_a_key_where_it_would_reach_the_cluster_is_refused(self):
         # In the query or a field the gateway forwards the key would reach the cluster as sent:
