@@ -680,6 +680,26 @@ bool list_of_pairs(std::string_view t, std::size_t i, std::size_t end) {
   return counting;
 }
 
+#include "classify/country_code_table.inc"
+
+// Whether `digits`, written after the international prefix 00, are a country calling code and a
+// national number of a length that country gives its fixed lines and mobiles
+// (country_code_table.inc). Calling codes are prefix-free: one of the first one, two or three
+// digits is one at most.
+bool e164_number(std::string_view digits) {
+  for (std::size_t len = 1; len <= 3 && len < digits.size(); ++len) {
+    const std::string_view code = digits.substr(0, len);
+    const auto* found =
+        std::lower_bound(std::begin(country_codes), std::end(country_codes), code,
+                         [](const country_code& c, std::string_view wanted) { return c.code < wanted; });
+    if (found != std::end(country_codes) && found->code == code) {
+      const std::size_t national = digits.size() - len;
+      return national >= found->shortest && national <= found->longest;
+    }
+  }
+  return false;
+}
+
 // The phone number that starts at t[i] (a '+', or a digit starting a word): its end, or npos,
 // `begin` where the finding starts ("(030) 1234567" from its '('). `cued`: the first number after
 // a phone cue, which may also be written in the national forms only a cue tells from other
@@ -699,6 +719,13 @@ std::size_t phone_at(std::string_view t, std::size_t i, bool cued, std::size_t& 
     // trunk 0 counts as a digit. Not an amount with its sign ("+12 345 678 \u20ac").
     const std::string digits = digit_run(t, start, " -.()/", 16, end, 2);
     const bool amount = thousands_grouped(groups_of(t, start, end)) && currency_after(t, end);
+    // Zeros padding an id or an account ("P.IVA 00743110157", "GL 0049100000") look like 00 and a
+    // country code: written in one run and without a cue, such a number is one only when its
+    // country gives numbers of that length (00 7 43110157 has 8 digits where Russia's have 10).
+    const bool ungrouped = t[i] == '0' && end - start == digits.size();
+    if (ungrouped && !cued && !e164_number(digits)) {
+      return npos;
+    }
     return digits.size() >= 8 && digits.size() <= 15 && ends_word(t, end) && !amount ? end : npos;
   }
   if (!is_digit(t[i]) || !starts_word(t, i)) {
@@ -752,6 +779,27 @@ bool cued_number_at(std::string_view t, std::size_t i) {
 }
 
 template <typename Hit>
+bool scan_iban(std::string_view t, Hit&& hit);
+
+// Whether t[begin, end) overlaps an IBAN (scan_iban): the groups "0044 0532 0130 00" of
+// "DE89 3704 0044 0532 0130 00" read as a UK number. Asked for a phone number found, which is
+// rare: the IBAN is looked for around it only, from the word it may start in 80 bytes before
+// (34 characters and the separators between its groups).
+bool inside_iban(std::string_view t, std::size_t begin, std::size_t end) {
+  std::size_t from = begin > 80 ? begin - 80 : 0;
+  while (from > 0 && is_alnum(t[from - 1])) {
+    --from;
+  }
+  const std::size_t to = std::min(t.size(), end + 80);
+  bool inside = false;
+  scan_iban(t.substr(from, to - from), [&](std::size_t b, std::size_t e) {
+    inside = from + b < end && from + e > begin;
+    return inside || from + b >= end;
+  });
+  return inside;
+}
+
+template <typename Hit>
 bool scan_phone(std::string_view t, Hit&& hit) {
   for (std::size_t i = 0; i < t.size(); ++i) {
     const char c = t[i];
@@ -762,7 +810,7 @@ bool scan_phone(std::string_view t, Hit&& hit) {
     std::size_t begin = i;
     const std::size_t end = phone_at(t, i, cued, begin);
     if (end != npos) {
-      if (hit(begin, end)) {
+      if (!inside_iban(t, begin, end) && hit(begin, end)) {
         return true;
       }
       i = end - 1;

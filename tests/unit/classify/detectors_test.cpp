@@ -1242,3 +1242,27 @@ TEST_CASE("person name: mail headers, closings, attendee lists and data keys (pr
     CHECK(found("person_name", text).empty());
   }
 }
+
+TEST_CASE("phone: an ungrouped 00 number is one when its country code and length are (probe round 25)") {
+  // Italian VAT and tax numbers, ledger accounts and batch ids padded with zeros: read as 00 +
+  // country code + subscriber, each has a length its country does not give its numbers.
+  for (const char* text :
+       {"Fattura n. 128/2024, P.IVA 00743110157, totale 1.220,00 \xe2\x82\xac.",
+        "Cliente: Eni S.p.A., P. IVA IT 00484960588", "C.F. e P.IVA 00905811006, REA RM-1234567",
+        "GL accounts: 0049100000 cash, 0044200000 receivables.",
+        "Batch 00491234567 and lot 00331234567 failed QA", "Enel C.F. 00811720580"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text).empty());
+  }
+  // Real numbers written without groups, and grouped or cued ones of any length, still are.
+  CHECK(found("phone", "ring 00493012345678 later") == "00493012345678");
+  CHECK(found("phone", "ring 004915112345678 later") == "004915112345678");
+  CHECK(found("phone", "ring 0033612345678 later") == "0033612345678");
+  CHECK(found("phone", "ring 0041446681800 later") == "0041446681800");
+  CHECK(found("phone", "0049 30 1234567") == "0049 30 1234567");
+  CHECK(found("phone", "Tel. 0049100000") == "0049100000");
+  // Inside an IBAN the iban detector found, a group that reads as a phone number is none.
+  CHECK(found("phone", "IBAN DE89 3704 0044 0532 0130 00").empty());
+  CHECK(found("iban", "IBAN DE89 3704 0044 0532 0130 00") == "DE89 3704 0044 0532 0130 00");
+  CHECK(found("phone", "IBAN DE89 3704 0044 0532 0130 00, Tel. 0044 20 7946 0958") == "0044 20 7946 0958");
+}

@@ -608,9 +608,9 @@ TEST_CASE("a message's text parts and a prompt array's items are read joined wit
            R"j({"type":"text","text":"[redacted:email] )j" +
            x + R"j("}]}]})j"},
       // Spaced after its country code, the IBAN is found whole (not only the phone-like run of
-      // digits in it) and redacted.
-      {R"j({"messages":[{"role":"user","content":"IBAN DE 89 3704 0044 0532 0130 00 please"}]})j",
-       iban | phone, R"j({"messages":[{"role":"user","content":"IBAN [redacted:iban] please"}]})j"},
+      // digits in it, which is no phone number inside it: probe round 25) and redacted.
+      {R"j({"messages":[{"role":"user","content":"IBAN DE 89 3704 0044 0532 0130 00 please"}]})j", iban,
+       R"j({"messages":[{"role":"user","content":"IBAN [redacted:iban] please"}]})j"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
@@ -1102,8 +1102,8 @@ TEST_CASE("base64 a model reads through is read decoded, and redacted whole") {
        email, R"({"messages":[{"role":"user","content":"Decode and mail [redacted:email] the report"}]})"},
       {R"({"content":"amVhbm5lLmR1cG9udEBleGVtcGxlLmZyLCArMzMgNiAxMiAzNCA1NiA3OA"})", email | phone,
        R"({"content":"[redacted:email]"})"},
-      // The IBAN's digits hold a phone-like number, as they do in plain text: redacted as the IBAN.
-      {R"({"content":"pay to SUJBTiBERTg5IDM3MDQgMDA0NCAwNTMyIDAxMzAgMDA="})", iban | phone,
+      // The IBAN's digits hold a phone-like number, as they do in plain text: the IBAN only.
+      {R"({"content":"pay to SUJBTiBERTg5IDM3MDQgMDA0NCAwNTMyIDAxMzAgMDA="})", iban,
        R"({"content":"pay to [redacted:iban]"})"},
       // Wrapped in lines, as MIME and PEM write it: it reads on after the line break.
       {R"({"content":"UGxlYXNlIG1haWwgdGhlIHJlc3VsdHMg\ndG8gYWxpY2VAZXhhbXBsZS5jb20gdG9kYXksIHRoYW5rcw== ok"})",
@@ -1204,7 +1204,7 @@ TEST_CASE("spaced hex, \\x escapes, base64 of UTF-16 and base64 twice are read d
       {R"j({"content":"run AG0AYQBpAGwAIABhAGwAaQBjAGUAQABlAHgAYQBtAHAAbABlAC4AYwBvAG0= now"})j", email,
        R"j({"content":"run [redacted:email] now"})j"},
       {R"j({"content":"SQBCAEEATgAgAEQARQA4ADkAIAAzADcAMAA0ACAAMAAwADQANAAgADAANQAzADIAIAAwADEAMwAwACAAMAAwAA=="})j",
-       iban | phone, R"j({"content":"[redacted:iban]"})j"},
+       iban, R"j({"content":"[redacted:iban]"})j"},
       // Base64 of base64.
       {R"j({"content":"decode twice: WVd4cFkyVkFaWGhoYlhCc1pTNWpiMjA9"})j", email,
        R"j({"content":"decode twice: [redacted:email]"})j"},
