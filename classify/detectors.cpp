@@ -561,29 +561,109 @@ std::size_t area_code_phone_at(std::string_view t, std::size_t i, bool cued) {
              : npos;
 }
 
-// A word after which a phone number is expected ("Tel.", "Telefon:", "mi número es", "Handy",
-// "WhatsApp", "numero di cellulare?"), in the eight languages and Swedish, in any case: a whole
-// word (not "Telegram", "Bestellnummer" or "Kunden-Nummer"). Its end, or npos.
-std::size_t phone_cue_at(std::string_view t, std::size_t i) {
-  static constexpr std::string_view cues[] = {
-      "tel",       "tlf",         "telefon",        "telefono",   "tel\u00e9fono", "telefone",
-      "telefonu",  "telefoon",    "telem\u00f3vel", "telemovel",  "telefonnummer", "telefoonnummer",
-      "rufnummer", "handynummer", "mobilnummer",    "phone",      "telephone",     "cellphone",
-      "nummer",    "n\u00famero", "numero",         "numer",      "cellulare",     "cell",
-      "celular",   "mobile",      "mobil",          "m\u00f3vil", "movil",         "handy",
-      "whatsapp",  "gsm",         "chiamami"};
-  if (!starts_word(t, i) || (i > 0 && t[i - 1] == '-')) {
-    return npos;
-  }
+// The end of the word of Latin letters at t[i] (i when there is none), at most 24 bytes long.
+std::size_t latin_word_end(std::string_view t, std::size_t i) {
   std::size_t e = i;
-  while (e < t.size() && e - i < 16) {
+  while (e < t.size() && e - i < 24) {
     const latin_letter l = latin_letter_at(t, e);
     if (l.len == 0) {
       break;
     }
     e += l.len;
   }
-  return e > i + 2 && ends_word(t, e) && one_of(t, i, e, cues, std::size(cues)) ? e : npos;
+  return e;
+}
+
+// Words that name a phone number, in the eight languages and Swedish: cues on their own.
+constexpr std::string_view phone_words[] = {
+    "tel",       "tlf",         "telefon",        "telefono",  "tel\u00e9fono", "telefone",
+    "telefonu",  "telefoon",    "telem\u00f3vel", "telemovel", "telefonnummer", "telefoonnummer",
+    "rufnummer", "handynummer", "mobilnummer",    "phone",     "telephone",     "cellphone",
+    "cellulare", "cell",        "celular",        "mobile",    "mobil",         "m\u00f3vil",
+    "movil",     "handy",       "whatsapp",       "gsm",       "chiamami"};
+// The bare words for "number": cues unless the words after them name another thing's number
+// (number_of_another).
+constexpr std::string_view number_words[] = {"nummer", "n\u00famero", "numero", "numer"};
+
+// Whether the words from t[k] after a bare word for "number" name another thing's: a preposition
+// and a noun that is no phone's ("número de pedido", "numero d'ordine", "Nummer des Artikels",
+// "nummer van uw bestelling", past an article or a possessive), a noun of another number right
+// after it ("Numero fattura"), or, after the Polish "numer", a noun in the genitive ("numer
+// zamówienia", "numer faktury"). The phone's own phrases stay cues: a phone word or "contact"
+// after the preposition ("numero di telefono", "número de contacto", "numer do mnie"), a verb or
+// a mark after the word ("mi número es", "Mój numer to", "Nummer:").
+bool number_of_another(std::string_view t, std::size_t k, bool polish) {
+  static constexpr std::string_view prepositions[] = {"de",    "di",  "da",  "do",  "del", "della",
+                                                      "dello", "dei", "des", "der", "van", "von",
+                                                      "du",    "dos", "das", "of"};
+  static constexpr std::string_view articles[] = {
+      "la",     "el",     "il",     "lo",  "l",   "los",  "las", "uw",  "je",  "jouw",
+      "mijn",   "zijn",   "haar",   "het", "mi",  "su",   "tu",  "mio", "mia", "suo",
+      "sua",    "meu",    "minha",  "seu", "the", "your", "my",  "dem", "den", "ihres",
+      "seines", "meines", "deines", "a",   "o",   "os",   "as"};
+  // Contact words and the Polish words of a phone's own number ("numer komórki", "numer do mnie").
+  static constexpr std::string_view contact[] = {
+      "contacto", "contatto", "contato", "contact",      "kontakt", "kontaktu",       "kontaktowy", "mobiel",
+      "mnie",     "mij",      "me",      "kom\u00f3rki", "komorki", "kom\u00f3rkowy", "to",         "jest"};
+  // Nouns of other numbers written right after the word, without a preposition.
+  static constexpr std::string_view other_nouns[] = {
+      "fattura",  "ordine",   "factura", "pedido",     "encomenda",  "fatura",   "cliente",
+      "conto",    "cuenta",   "conta",   "pratica",    "protocollo", "articolo", "art\u00edculo",
+      "articulo", "serie",    "lotto",   "ticket",     "order",      "factuur",  "bestelling",
+      "klant",    "rekening", "artikel", "referencia", "riferimento"};
+  const auto word_at = [&](std::size_t from, std::size_t& end) {
+    std::size_t b = from;
+    while (b < t.size() && b - from < 3 && t[b] == ' ') {
+      ++b;
+    }
+    end = latin_word_end(t, b);
+    return b;
+  };
+  const auto is = [&](std::size_t b, std::size_t e, const auto& words) {
+    return e > b && one_of(t, b, e, std::data(words), std::size(words));
+  };
+  const auto phone_word = [&](std::size_t b, std::size_t e) {
+    return is(b, e, phone_words) || is(b, e, contact);
+  };
+  std::size_t e = 0;
+  std::size_t b = word_at(k, e);
+  if (b == k || e == b) {
+    return false;  // a mark, a digit or nothing after the word
+  }
+  std::size_t noun = npos;
+  if (e == b + 1 && (t[b] == 'd' || t[b] == 'D') && e < t.size() && t[e] == '\'') {
+    noun = e + 1;  // "d'ordine"
+  } else if (is(b, e, prepositions)) {
+    noun = e;
+  }
+  if (noun == npos) {
+    return !phone_word(b, e) && (is(b, e, other_nouns) || (polish && !is(b, e, prepositions)));
+  }
+  b = word_at(noun, e);
+  if (is(b, e, articles) || (e == b + 1 && e < t.size() && t[e] == '\'')) {
+    b = word_at(e < t.size() && t[e] == '\'' ? e + 1 : e, e);  // "de l'article"
+  }
+  return e > b && !phone_word(b, e);
+}
+
+// A word after which a phone number is expected ("Tel.", "Telefon:", "mi número es", "Handy",
+// "WhatsApp", "numero di cellulare?"), in the eight languages and Swedish, in any case: a whole
+// word (not "Telegram", "Bestellnummer" or "Kunden-Nummer"). Its end, or npos.
+std::size_t phone_cue_at(std::string_view t, std::size_t i) {
+  if (!starts_word(t, i) || (i > 0 && t[i - 1] == '-')) {
+    return npos;
+  }
+  const std::size_t e = latin_word_end(t, i);
+  if (e <= i + 2 || e - i > 16 || !ends_word(t, e)) {
+    return npos;
+  }
+  if (one_of(t, i, e, phone_words, std::size(phone_words))) {
+    return e;
+  }
+  if (one_of(t, i, e, number_words, std::size(number_words))) {
+    return number_of_another(t, e, e - i == 5) ? npos : e;  // "numer", Polish
+  }
+  return npos;
 }
 
 // A national number after a phone cue, in the groupings each country writes: a trunk 0 and 9 to

@@ -1266,3 +1266,35 @@ TEST_CASE("phone: an ungrouped 00 number is one when its country code and length
   CHECK(found("iban", "IBAN DE89 3704 0044 0532 0130 00") == "DE89 3704 0044 0532 0130 00");
   CHECK(found("phone", "IBAN DE89 3704 0044 0532 0130 00, Tel. 0044 20 7946 0958") == "0044 20 7946 0958");
 }
+
+TEST_CASE("phone: the words for 'number' are no cue when they name another thing's (probe round 25)") {
+  for (const char* text :
+       {"N\xc3\xbamero de pedido: 612 345 678. \xc2\xbf"
+        "Cu\xc3\xa1ndo llega?",
+        "El n\xc3\xbamero de factura es 601234567", "Il numero d'ordine \xc3\xa8 347 123 4567.",
+        "Il numero d'ordine \xc3\xa8 347 123 4567 e il numero di spedizione 612 345 678",
+        "Numero fattura 601234567", "Numer zam\xc3\xb3wienia: 601 234 567.",
+        "Numer zam\xc3\xb3wienia: 601 234 567, numer faktury 22 123 45 67",
+        "O n\xc3\xbamero da encomenda \xc3\xa9 912 345 678", "Die Nummer des Artikels ist 0171 234 56 78",
+        "Het nummer van uw bestelling is 020-123 45 67"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text).empty());
+  }
+  // The phrases that name a phone number still are cues.
+  const std::pair<const char*, const char*> cued[] = {
+      {"Mi n\xc3\xbamero es 612 345 678.", "612 345 678"},
+      {"Il mio numero \xc3\xa8 347 123 4567", "347 123 4567"},
+      {"Numer telefonu: 601 234 567", "601 234 567"},
+      {"Numero di telefono: 347 123 4567", "347 123 4567"},
+      {"Mi n\xc3\xbamero de contacto es 612 345 678", "612 345 678"},
+      {"Telefonnummer 0171 2345678", "0171 2345678"},
+      {"Mijn nummer is 06-12345678.", "06-12345678"},
+      {"Meine Nummer: 0171 2345678", "0171 2345678"},
+      {"M\xc3\xb3j numer to 601 234 567", "601 234 567"},
+      {"Numero: 0470 12 34 56", "0470 12 34 56"},
+  };
+  for (const auto& [text, phone] : cued) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text) == phone);
+  }
+}
