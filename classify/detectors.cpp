@@ -1608,13 +1608,24 @@ bool other_label_at(std::string_view t, std::size_t i) {
   return ends_with("nummer") || ends_with("number") || ends_with("zeichen") || ends_with("nr");
 }
 
+// What a scanner of values after cues may add (scan_after_cue): whether the cue found at
+// t[begin, end) counts there, and whether the word at t[k] after it ends its reach.
+struct any_cue {
+  bool operator()(std::string_view, std::size_t, std::size_t, std::string_view) const { return true; }
+};
+struct no_end {
+  bool operator()(std::string_view, std::size_t) const { return false; }
+};
+
 // A value (date_at, icd10_at: its end, or npos) that starts a word within 48 characters after a
-// cue that starts a word, with no other label between them (other_label_at). Cues are lower case,
-// start with a letter and are matched case-insensitively as prefixes ("diagnos" finds
+// cue that starts a word, with no other label between them (other_label_at) and no word that
+// `ends` says ends the cue's reach; `counts` may refuse a cue where it stands. Cues are lower
+// case, start with a letter and are matched case-insensitively as prefixes ("diagnos" finds
 // "diagnosed"); a cue in `whole_words` must also end a word ("dx", not "dxf").
-template <std::size_t N, typename ValueAt, typename Hit>
+template <std::size_t N, typename ValueAt, typename Hit, typename Counts = any_cue, typename Ends = no_end>
 bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& cues,
-                    std::initializer_list<std::string_view> whole_words, ValueAt&& value_at, Hit&& hit) {
+                    std::initializer_list<std::string_view> whole_words, ValueAt&& value_at, Hit&& hit,
+                    Counts&& counts = {}, Ends&& ends = {}) {
   std::uint32_t first_letters = 0;  // bit c - 'a': some cue starts with c
   for (std::string_view cue : cues) {
     first_letters |= 1u << (cue[0] - 'a');
@@ -1646,7 +1657,7 @@ bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& c
       continue;
     }
     const std::size_t from = cue_at(i);
-    if (from == npos) {
+    if (from == npos || !counts(t, i, from, cue)) {
       continue;
     }
     const std::size_t to = std::min(t.size(), from + 48);
@@ -1654,7 +1665,7 @@ bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& c
       if (!is_alnum(t[k]) || !starts_word(t, k)) {
         continue;
       }
-      if (is_alpha(t[k]) && other_label_at(t, k)) {
+      if ((is_alpha(t[k]) && other_label_at(t, k)) || ends(t, k)) {
         break;
       }
       std::size_t end = npos;
@@ -1810,6 +1821,212 @@ bool scan_labelled_ids(std::string_view t, Hit&& hit) {
   return scan_after_cue(t, cues, {"bsn", "idnr", "nino", "pesel", "tin"}, value_at, hit);
 }
 
+// Whether the word at t[b] (its end in `e`) is one of `words`.
+template <std::size_t N>
+bool word_in(std::string_view t, std::size_t b, std::size_t& e, const std::string_view (&words)[N]) {
+  e = latin_word_end(t, b);
+  return e > b && one_of(t, b, e, words, N);
+}
+
+// The start of the word after t[e], past spaces (up to three), or npos.
+std::size_t next_word(std::string_view t, std::size_t e) {
+  std::size_t b = e;
+  while (b < t.size() && b - e < 3 && t[b] == ' ') {
+    ++b;
+  }
+  return b > e && b < t.size() && latin_letter_at(t, b).len != 0 ? b : npos;
+}
+
+// Things, not people, that are "born" or have a "date of birth" ("the project was born", "data
+// di nascita del progetto", "fecha de nacimiento de la empresa").
+constexpr std::string_view born_things[] = {"project",
+                                            "progetto",
+                                            "proyecto",
+                                            "projeto",
+                                            "projet",
+                                            "projekt",
+                                            "company",
+                                            "empresa",
+                                            "azienda",
+                                            "societ\u00e0",
+                                            "societa",
+                                            "entreprise",
+                                            "soci\u00e9t\u00e9",
+                                            "societe",
+                                            "firma",
+                                            "firm",
+                                            "unternehmens",
+                                            "unternehmen",
+                                            "marca",
+                                            "brand",
+                                            "product",
+                                            "prodotto",
+                                            "producto",
+                                            "produto",
+                                            "produit",
+                                            "app",
+                                            "software",
+                                            "platform",
+                                            "piattaforma",
+                                            "plataforma",
+                                            "plateforme",
+                                            "startup",
+                                            "band",
+                                            "gruppo",
+                                            "grupo",
+                                            "groupe",
+                                            "city",
+                                            "citt\u00e0",
+                                            "ciudad",
+                                            "cidade",
+                                            "ville",
+                                            "idea",
+                                            "idee",
+                                            "id\u00e9e",
+                                            "movement",
+                                            "movimento",
+                                            "movimiento",
+                                            "partito",
+                                            "partido",
+                                            "website",
+                                            "site",
+                                            "sito",
+                                            "sitio",
+                                            "language",
+                                            "framework",
+                                            "library",
+                                            "tool",
+                                            "business",
+                                            "initiative",
+                                            "concept",
+                                            "standard",
+                                            "protocol",
+                                            "system",
+                                            "game",
+                                            "series",
+                                            "show",
+                                            "magazine",
+                                            "newspaper",
+                                            "club",
+                                            "republic",
+                                            "repubblica",
+                                            "rep\u00fablica"};
+
+// Whether a date of birth cue at t[begin, end) is about a person. Not the birthday of an event or
+// a feature ("birthday party on 15.03.2024", "birthday discount", "Geburtstagsfeier"), not a
+// thing born ("Rust 1.0 was born on", "the company was born", "nascita del progetto").
+bool birth_cue_counts(std::string_view t, std::size_t begin, std::size_t end, std::string_view cue) {
+  static constexpr std::string_view events[] = {
+      "party",   "parties", "discount", "feature",      "cake",       "card",        "cards",
+      "present", "gift",    "gifts",    "reminder",     "reminders",  "celebration", "event",
+      "voucher", "coupon",  "offer",    "promo",        "promotion",  "sale",        "campaign",
+      "email",   "mail",    "message",  "greeting",     "greetings",  "wishes",      "song",
+      "lunch",   "dinner",  "bash",     "calendar",     "week",       "month",       "bonus",
+      "reward",  "deal",    "banner",   "notification", "newsletter", "club",        "paradox",
+      "problem", "surprise"};
+  static constexpr std::string_view german_events[] = {
+      "feier", "party",    "fest",      "rabatt",          "kuchen",
+      "karte", "geschenk", "gutschein", "aktion",          "kalender",
+      "essen", "lied",     "gru\u00df", "gr\u00fc\u00dfe", "\u00fcberraschung"};
+  static constexpr std::string_view of[] = {"del", "della", "dello", "de", "da",
+                                            "do",  "des",   "du",    "of", "di"};
+  static constexpr std::string_view articles[] = {"la", "el", "il", "lo", "the", "a", "o", "le", "l"};
+  static constexpr std::string_view auxiliaries[] = {"was",  "were", "is",    "are",
+                                                     "been", "be",   "being", "got"};
+  std::size_t e = 0;
+  if (cue == "geburtstag") {
+    const std::size_t word_end = latin_word_end(t, begin);
+    const std::size_t rest = end < word_end && t[end] == 's' ? end + 1 : end;
+    return rest == word_end || !one_of(t, rest, word_end, german_events, std::size(german_events));
+  }
+  if (cue == "birth") {
+    const std::size_t word_end = latin_word_end(t, begin);
+    const std::size_t b = cue_end(t, begin, "birthday") == npos ? npos : next_word(t, word_end);
+    if (b != npos && word_in(t, b, e, events)) {
+      return false;
+    }
+  }
+  if (cue == "born") {
+    // The subject before "born", past an auxiliary: a version number or a thing's noun.
+    std::size_t k = begin;
+    for (int words = 0; words < 2; ++words) {
+      while (k > 0 && t[k - 1] == ' ') {
+        --k;
+      }
+      const std::size_t word_end = k;
+      bool digit = false;
+      while (k > 0 && (is_alnum(t[k - 1]) || t[k - 1] == '.')) {
+        --k;
+        digit = digit || is_digit(t[k]);
+      }
+      if (k == word_end) {
+        return true;
+      }
+      if (digit || one_of(t, k, word_end, born_things, std::size(born_things))) {
+        return false;
+      }
+      if (!one_of(t, k, word_end, auxiliaries, std::size(auxiliaries))) {
+        return true;
+      }
+    }
+    return true;
+  }
+  // "nascita del progetto", "nacimiento de la empresa", "date of birth of the company".
+  std::size_t b = next_word(t, latin_word_end(t, begin));
+  if (b == npos || !word_in(t, b, e, of)) {
+    return true;
+  }
+  b = next_word(t, e);
+  if (b != npos && (word_in(t, b, e, articles))) {
+    b = e < t.size() && t[e] == '\'' ? e + 1 : next_word(t, e);
+  }
+  return b == npos || !word_in(t, b, e, born_things);
+}
+
+// Whether the word at t[k], after a date of birth cue, ends its reach: a clause after a ';', a
+// verb or a word that dates something else ("geb. 1998, renoviert 12.03.2015", "born at Google;
+// the first commit is dated 2014-06-06"), an example or a format ("dob (format date, example
+// 2000-01-01)"), or a year on its own: the year of birth, or a building's ("geb. 1998").
+bool birth_reach_ends(std::string_view t, std::size_t k) {
+  static constexpr std::string_view others[] = {
+      "dated",    "datiert", "renoviert",      "renovated", "renovado",    "built",
+      "gebaut",   "erbaut",  "died",           "gestorben", "deceased",    "updated",
+      "released", "founded", "gegr\u00fcndet", "married",   "verheiratet", "example",
+      "beispiel", "ejemplo", "esempio",        "exemple",   "format",      "formato"};
+  std::size_t p = k;
+  while (p > 0 && t[p - 1] == ' ') {
+    --p;
+  }
+  if (p > 0 && t[p - 1] == ';') {
+    return true;
+  }
+  if (is_digit(t[k])) {
+    std::size_t e = k;
+    while (e < t.size() && is_digit(t[e])) {
+      ++e;
+    }
+    return e - k == 4 && date_at(t, k) == npos;
+  }
+  std::size_t e = 0;
+  return word_in(t, k, e, others);
+}
+
+// A date (date_at) in 1900 or later: an earlier one is no living person's date of birth ("Marie
+// Curie: born 7 November 1867").
+std::size_t birth_date_at(std::string_view t, std::size_t k) {
+  const std::size_t end = date_at(t, k);
+  if (end == npos) {
+    return npos;
+  }
+  for (std::size_t p = k; p + 4 <= end; ++p) {
+    if (is_digit(t[p]) && (p == k || !is_digit(t[p - 1])) && is_digit(t[p + 1]) && is_digit(t[p + 2]) &&
+        is_digit(t[p + 3])) {
+      return t.substr(p, 4) >= "1900" ? end : npos;
+    }
+  }
+  return end;
+}
+
 template <typename Hit>
 bool scan_date_of_birth(std::string_view t, Hit&& hit) {
   // "birth" also covers "date of birth" and "birthday"; "geb." "Geb.-Datum"; "urodz" the Polish
@@ -1844,7 +2061,7 @@ bool scan_date_of_birth(std::string_view t, Hit&& hit) {
                                                             "nascida",
                                                             "f\u00f6dd",
                                                             "f\u00f6delsedatum"};
-  return scan_after_cue(t, cues, {}, date_at, hit);
+  return scan_after_cue(t, cues, {}, birth_date_at, hit, birth_cue_counts, birth_reach_ends);
 }
 
 // An ICD-10 code: a letter, two digits, optionally a dot and one to four letters or digits

@@ -1298,3 +1298,35 @@ TEST_CASE("phone: the words for 'number' are no cue when they name another thing
     CHECK(found("phone", text) == phone);
   }
 }
+
+TEST_CASE("date of birth: birthdays of events, things born, 'geb.' built, old dates (probe round 25)") {
+  for (const char* text :
+       {"Reminder: team birthday party on 15.03.2024 at 16:00.",
+        "Add a birthday discount feature: if today's date matches 2024-03-12 in the config",
+        "Kubernetes was born at Google; the first commit is dated 2014-06-06",
+        "Rust 1.0 was born on May 15, 2015.", "Geb\xc3\xa4ude A, geb. 1998, renoviert 12.03.2015.",
+        "La data di nascita del progetto \xc3\xa8 12/03/2019.",
+        "Fecha de nacimiento de la empresa: 01/02/1999", "fields dob (format date, example 2000-01-01)",
+        "Marie Curie: born 7 November 1867", "Leonardo da Vinci \xc3\xa8 nato il 15 aprile 1452",
+        "Die Geburtstagsfeier ist am 12.05.2024"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("date_of_birth", text).empty());
+  }
+  // About a person, they still are.
+  const std::pair<const char*, const char*> births[] = {
+      {"born on March 12, 1985", "March 12, 1985"},
+      {"She was born on 12.03.1985 in Lyon", "12.03.1985"},
+      {"My birthday is 12.03.1985", "12.03.1985"},
+      {"Birthday: 1985-03-12", "1985-03-12"},
+      {"date of birth: 1985-03-12", "1985-03-12"},
+      {"DOB: 12/03/1985", "12/03/1985"},
+      {"geboren am 12.03.1985", "12.03.1985"},
+      {"Anna Schmidt, geb. 12.05.1985, wohnhaft in K\xc3\xb6ln", "12.05.1985"},
+      {"Data di nascita del paziente: 12/03/1985", "12/03/1985"},
+      {"Fecha de nacimiento: 01/02/1999", "01/02/1999"},
+  };
+  for (const auto& [text, date] : births) {
+    CAPTURE(std::string(text));
+    CHECK(found("date_of_birth", text) == date);
+  }
+}
