@@ -2082,6 +2082,43 @@ std::size_t icd10_at(std::string_view t, std::size_t i) {
   return k < t.size() && is_alnum(t[k]) ? npos : k;
 }
 
+// Whether the word at t[k] names a device's fault or a device: what follows a diagnosis cue is
+// then an appliance's or a machine's error code ("Diagnose Geschirrspüler: Fehlercode E15",
+// "Diagnostic lave-linge : code erreur E21", "Dx of the outage: … R12"), not a disease's.
+bool device_fault_at(std::string_view t, std::size_t k) {
+  // As prefixes: errors in each language and German compounds ("Fehlercode", "Störungsmeldung",
+  // "errore", "błędu", "Geschirrspüler").
+  static constexpr std::string_view prefixes[] = {"fehler",         "st\u00f6rung",  "stoerung",
+                                                  "error",          "erreur",        "erro",
+                                                  "fout",           "storing",       "b\u0142\u0105d",
+                                                  "b\u0142\u0119d", "geschirrsp",    "sp\u00fclmaschin",
+                                                  "waschmaschin",   "trockner",      "k\u00fchlschrank",
+                                                  "heizung",        "dishwasher",    "washing",
+                                                  "lave",           "s\u00e8che",    "chaudi\u00e8re",
+                                                  "lavatric",       "lavastoviglie", "lavadora",
+                                                  "lavavajillas",   "wasmachine",    "vaatwasser",
+                                                  "pralk",          "zmywark",       "drucker"};
+  // As whole words.
+  static constexpr std::string_view words[] = {
+      "therme",    "boiler",     "washer",   "dryer",      "fridge",    "oven",      "caldaia",  "caldera",
+      "droger",    "ketel",      "printer",  "imprimante", "stampante", "impresora", "engine",   "motor",
+      "appliance", "ger\u00e4t", "appareil", "machine",    "maschine",  "outage",    "incident", "revision"};
+  for (std::string_view prefix : prefixes) {
+    if (cue_end(t, k, prefix) != npos) {
+      return true;
+    }
+  }
+  std::size_t e = 0;
+  return word_in(t, k, e, words);
+}
+
+// An ICD-10 code (icd10_at) that no error's word follows ("E15 Fehler", "F05 error").
+std::size_t diagnosis_code_at(std::string_view t, std::size_t k) {
+  const std::size_t end = icd10_at(t, k);
+  const std::size_t next = end == npos ? npos : next_word(t, end);
+  return next != npos && device_fault_at(t, next) ? npos : end;
+}
+
 template <typename Hit>
 bool scan_health_code(std::string_view t, Hit&& hit) {
   // A diagnosis code after a cue: "ICD-10 E11.9", "diagnosis: J45.909", "CIM-10 F32", "Diagnose
@@ -2089,7 +2126,7 @@ bool scan_health_code(std::string_view t, Hit&& hit) {
   // diagnosi. A bare code (a product "E11" or a seat "J45") is not health data on its own.
   static constexpr std::array<std::string_view, 7> cues = {
       "icd", "cim-10", "cim10", "diagnos", "diagn\xc3\xb3stic", "diagn\\u00f3stic", "dx"};
-  return scan_after_cue(t, cues, {"dx"}, icd10_at, hit);
+  return scan_after_cue(t, cues, {"dx"}, diagnosis_code_at, hit, any_cue{}, device_fault_at);
 }
 
 }  // namespace

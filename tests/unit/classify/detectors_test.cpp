@@ -1330,3 +1330,17 @@ TEST_CASE("date of birth: birthdays of events, things born, 'geb.' built, old da
     CHECK(found("date_of_birth", text) == date);
   }
 }
+
+TEST_CASE("health code: an appliance's error code is none (probe round 25)") {
+  for (const char* text :
+       {"Diagnose Geschirrsp\xc3\xbcler: Fehlercode E15 und E24 blinken. Was tun?",
+        "Diagnose Geschirrsp\xc3\xbcler: Fehlercode E15 blinkt. Was tun?",
+        "Diagnostic lave-linge : code erreur E21 puis F05.", "Diagnose: St\xc3\xb6rung F28 an der Therme",
+        "diagnostic error code E15 on the dishwasher", "Diagnosis of the washing machine: E21"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("health_code", text).empty());
+  }
+  CHECK(found("health_code", "Diagnose F41.1 laut Arzt") == "F41.1");
+  CHECK(found("health_code", "Diagnose: E11.9, Fehler in der Abrechnung") == "E11.9");
+  CHECK(found("health_code", "ICD-10 E11.9") == "E11.9");
+}
