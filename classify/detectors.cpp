@@ -576,11 +576,12 @@ std::size_t latin_word_end(std::string_view t, std::size_t i) {
 
 // Words that name a phone number, in the eight languages and Swedish: cues on their own.
 constexpr std::string_view phone_words[] = {
-    "tel",       "tlf",         "telefon",        "telefono",  "tel\u00e9fono", "telefone",
-    "telefonu",  "telefoon",    "telem\u00f3vel", "telemovel", "telefonnummer", "telefoonnummer",
-    "rufnummer", "handynummer", "mobilnummer",    "phone",     "telephone",     "cellphone",
-    "cellulare", "cell",        "celular",        "mobile",    "mobil",         "m\u00f3vil",
-    "movil",     "handy",       "whatsapp",       "gsm",       "chiamami"};
+    "tel",       "tlf",          "telefon",        "telefono",  "tel\u00e9fono", "telefone",
+    "telefonu",  "telefoon",     "telem\u00f3vel", "telemovel", "telefonnummer", "telefoonnummer",
+    "rufnummer", "handynummer",  "mobilnummer",    "phone",     "telephone",     "cellphone",
+    "cellulare", "cell",         "celular",        "mobile",    "mobil",         "m\u00f3vil",
+    "movil",     "handy",        "whatsapp",       "gsm",       "chiamami",      "ll\u00e1mame",
+    "llamame",   "zadzwo\u0144", "zadzwon",        "scrivimi"};
 // The bare words for "number": cues unless the words after them name another thing's number
 // (number_of_another).
 constexpr std::string_view number_words[] = {"nummer", "n\u00famero", "numero", "numer"};
@@ -662,6 +663,16 @@ std::size_t phone_cue_at(std::string_view t, std::size_t i) {
   }
   if (one_of(t, i, e, number_words, std::size(number_words))) {
     return number_of_another(t, e, e - i == 5) ? npos : e;  // "numer", Polish
+  }
+  // Asking to be called: "Bel me op", "Ruf mich unter … an", "Rappelle-moi au".
+  static constexpr std::string_view call[] = {"bel", "ruf", "rufen", "rappelle", "rappelez"};
+  static constexpr std::string_view me[] = {" me", " mij", " mich", " sie mich", "-moi"};
+  if (one_of(t, i, e, call, std::size(call))) {
+    for (std::string_view object : me) {
+      if (const std::size_t end = cue_end(t, e, object); end != npos && ends_word(t, end)) {
+        return end;
+      }
+    }
   }
   return npos;
 }
@@ -1583,6 +1594,9 @@ std::size_t date_at(std::string_view t, std::size_t i) {
     return k;
   }
   k = after_day;
+  if (k + 1 < t.size() && t[k] == '.' && t[k + 1] == ' ') {
+    ++k;  // the German ordinal's dot: "3. Mai 1985"
+  }
   return sep(" ") && word() && sep(" ") && number(4, 4) ? k : npos;
 }
 
@@ -2027,6 +2041,53 @@ std::size_t birth_date_at(std::string_view t, std::size_t k) {
   return end;
 }
 
+// The date before "geboren" in its clause, as German and Dutch write it ("wurde am 03.05.1985
+// geboren", "is op 3 mei 1985 in Utrecht geboren"): the last that starts within 48 characters
+// before the word and ends before it, with no clause's end between (a ';', a line break, or a
+// '.', '!' or '?' after a word). Its start in `begin` and its end, or npos.
+std::size_t date_before_geboren(std::string_view t, std::size_t cue, std::size_t& begin) {
+  std::size_t clause = cue;
+  while (clause > 0 && cue - clause < 48) {
+    const char c = t[clause - 1];
+    if (c == ';' || c == '\n' || c == '!' || c == '?' ||
+        (c == '.' && clause < t.size() && t[clause] == ' ' && clause >= 2 && !is_digit(t[clause - 2]))) {
+      break;
+    }
+    --clause;
+  }
+  std::size_t end = npos;
+  for (std::size_t k = clause; k < cue; ++k) {
+    if (is_alnum(t[k]) && starts_word(t, k)) {
+      if (const std::size_t e = birth_date_at(t, k); e != npos && e <= cue) {
+        begin = k;
+        end = e;
+        k = e - 1;
+      }
+    }
+  }
+  return end;
+}
+
+// Dates before "geboren" (date_before_geboren), in text order: at most Max, in `out`; their count.
+template <std::size_t Max>
+std::size_t dates_before_geboren(std::string_view t,
+                                 std::array<std::pair<std::size_t, std::size_t>, Max>& out) {
+  std::size_t n = 0;
+  for (std::size_t i = t.find_first_of("gG"); i != npos && n < Max; i = t.find_first_of("gG", i + 1)) {
+    const std::size_t e = cue_end(t, i, "geboren");
+    if (e == npos || !starts_word(t, i) || !ends_word(t, e)) {
+      continue;
+    }
+    std::size_t begin = 0;
+    if (const std::size_t end = date_before_geboren(t, i, begin); end != npos) {
+      if (n == 0 || out[n - 1].first != begin) {
+        out[n++] = {begin, end};
+      }
+    }
+  }
+  return n;
+}
+
 template <typename Hit>
 bool scan_date_of_birth(std::string_view t, Hit&& hit) {
   // "birth" also covers "date of birth" and "birthday"; "geb." "Geb.-Datum"; "urodz" the Polish
@@ -2061,7 +2122,27 @@ bool scan_date_of_birth(std::string_view t, Hit&& hit) {
                                                             "nascida",
                                                             "f\u00f6dd",
                                                             "f\u00f6delsedatum"};
-  return scan_after_cue(t, cues, {}, birth_date_at, hit, birth_cue_counts, birth_reach_ends);
+  // The dates before "geboren" are merged into the findings after cues, in text order and once.
+  std::array<std::pair<std::size_t, std::size_t>, 16> before{};
+  const std::size_t count = dates_before_geboren(t, before);
+  std::size_t next = 0;
+  const auto merged = [&](std::size_t begin, std::size_t end) {
+    for (; next < count && before[next].first <= begin; ++next) {
+      if (before[next].first != begin && hit(before[next].first, before[next].second)) {
+        return true;
+      }
+    }
+    return hit(begin, end);
+  };
+  if (scan_after_cue(t, cues, {}, birth_date_at, merged, birth_cue_counts, birth_reach_ends)) {
+    return true;
+  }
+  for (; next < count; ++next) {
+    if (hit(before[next].first, before[next].second)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // An ICD-10 code: a letter, two digits, optionally a dot and one to four letters or digits

@@ -1344,3 +1344,24 @@ TEST_CASE("health code: an appliance's error code is none (probe round 25)") {
   CHECK(found("health_code", "Diagnose: E11.9, Fehler in der Abrechnung") == "E11.9");
   CHECK(found("health_code", "ICD-10 E11.9") == "E11.9");
 }
+
+TEST_CASE("date of birth and phone: a date before 'geboren', 'call me' verbs (probe round 25)") {
+  CHECK(found("date_of_birth", "Der Antragsteller wurde am 03.05.1985 geboren.") == "03.05.1985");
+  CHECK(found("date_of_birth", "Mevrouw is op 3 mei 1985 in Utrecht geboren.") == "3 mei 1985");
+  CHECK(found("date_of_birth", "Sie wurde am 3. Mai 1985 in Köln geboren.") == "3. Mai 1985");
+  CHECK(found("date_of_birth", "Am 03.05.1985 war Markttag. Geboren wurde er sp\xc3\xa4ter.").empty());
+  CHECK(found("date_of_birth", "Die Stadt wurde 1850 gegr\xc3\xbcndet; am 03.05.1885 geboren.").empty());
+  const std::pair<const char*, const char*> cued[] = {
+      {"Bel me op 06-12345678 als je er bent.", "06-12345678"},
+      {"Ll\xc3\xa1mame al 612 345 678.", "612 345 678"},
+      {"Zadzwo\xc5\x84 do mnie: 601 234 567.", "601 234 567"},
+      {"Scrivimi al 347 123 4567", "347 123 4567"},
+      {"Rappelle-moi au 06-12345678", "06-12345678"},
+      {"Ruf mich unter 0171 234 56 78 an", "0171 234 56 78"},
+  };
+  for (const auto& [text, phone] : cued) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text) == phone);
+  }
+  CHECK(found("phone", "Bel 612 345 678").empty());
+}
