@@ -773,22 +773,77 @@ bool list_of_pairs(std::string_view t, std::size_t i, std::size_t end) {
 
 #include "classify/country_code_table.inc"
 
-// Whether `digits`, written after the international prefix 00, are a country calling code and a
-// national number of a length that country gives its fixed lines and mobiles
-// (country_code_table.inc). Calling codes are prefix-free: one of the first one, two or three
-// digits is one at most.
-bool e164_number(std::string_view digits) {
+// The length of the country calling code `digits` start with (country_code_table.inc), or 0;
+// `found` its entry. Calling codes are prefix-free: one of the first one, two or three digits is
+// one at most.
+std::size_t calling_code_length(std::string_view digits, const country_code*& found) {
   for (std::size_t len = 1; len <= 3 && len < digits.size(); ++len) {
     const std::string_view code = digits.substr(0, len);
-    const auto* found =
-        std::lower_bound(std::begin(country_codes), std::end(country_codes), code,
-                         [](const country_code& c, std::string_view wanted) { return c.code < wanted; });
+    found = std::lower_bound(std::begin(country_codes), std::end(country_codes), code,
+                             [](const country_code& c, std::string_view wanted) { return c.code < wanted; });
     if (found != std::end(country_codes) && found->code == code) {
-      const std::size_t national = digits.size() - len;
-      return national >= found->shortest && national <= found->longest;
+      return len;
     }
   }
-  return false;
+  return 0;
+}
+
+// Whether `digits`, written after the international prefix 00, are a country calling code and a
+// national number of a length that country gives its fixed lines and mobiles.
+bool e164_number(std::string_view digits) {
+  const country_code* code = nullptr;
+  const std::size_t len = calling_code_length(digits, code);
+  const std::size_t national = digits.size() - len;
+  return len != 0 && national >= code->shortest && national <= code->longest;
+}
+
+// Whether the phone number t[begin, end) is a non-geographic service number, a company's hotline
+// and never a person's line, as each numbering plan sets them apart: freephone and shared cost
+// (Germany 0800, 0180x and 0900, France 08 0x and 09 69, Spain 900, 901 and 902, Italy 800 and
+// 803, the Netherlands 0800 and 0900, the UK 0800, 0808 and 03, after +CC as well). Without a
+// country code: a trunk 0 and 800, 900 or 180 (a UK number of the 01803 area reads as Germany's
+// 0180 3 and is missed), 808 as a first group of its own ("0808 157 0192"; Germany's 08081 is
+// an area code), 80 and 969 in the French ten digits; 800, 803, 900, 901 or 902 without one.
+bool service_number(std::string_view t, std::size_t begin, std::size_t end) {
+  std::array<char, 20> buffer{};
+  std::size_t n = 0;
+  for (std::size_t k = begin; k < end && n < buffer.size(); ++k) {
+    if (is_digit(t[k])) {
+      buffer[n++] = t[k];
+    }
+  }
+  std::string_view digits(buffer.data(), n);
+  const auto starts = [](std::string_view number, std::initializer_list<std::string_view> prefixes) {
+    return std::any_of(prefixes.begin(), prefixes.end(),
+                       [&](std::string_view p) { return number.substr(0, p.size()) == p; });
+  };
+  const bool plus = t[begin] == '+';
+  if (plus || digits.substr(0, 2) == "00") {
+    digits.remove_prefix(plus ? 0 : 2);
+    const country_code* code = nullptr;
+    const std::size_t len = calling_code_length(digits, code);
+    std::string_view national = digits.substr(len);
+    if (len == 0) {
+      return false;
+    }
+    if (!national.empty() && national[0] == '0') {
+      national.remove_prefix(1);  // "+49 (0)800 …"
+    }
+    const std::string_view cc = code->code;
+    return (cc == "49" && starts(national, {"800", "180", "900"})) ||
+           (cc == "33" && starts(national, {"80", "969"})) ||
+           (cc == "34" && starts(national, {"900", "901", "902"})) ||
+           (cc == "39" && starts(national, {"800", "803"})) ||
+           (cc == "31" && starts(national, {"800", "900"})) ||
+           (cc == "44" && starts(national, {"800", "808", "3"}));
+  }
+  if (digits[0] == '0') {
+    const std::string_view national = digits.substr(1);
+    const bool own_group = end - begin > 4 && !is_digit(t[begin + 4]);
+    return starts(national, {"800", "900", "180"}) || (own_group && starts(national, {"808"})) ||
+           (digits.size() == 10 && starts(national, {"80", "969"}));
+  }
+  return digits.size() == 9 && starts(digits, {"800", "803", "900", "901", "902"});
 }
 
 // The phone number that starts at t[i] (a '+', or a digit starting a word): its end, or npos,
@@ -901,7 +956,7 @@ bool scan_phone(std::string_view t, Hit&& hit) {
     std::size_t begin = i;
     const std::size_t end = phone_at(t, i, cued, begin);
     if (end != npos) {
-      if (!inside_iban(t, begin, end) && hit(begin, end)) {
+      if (!service_number(t, begin, end) && !inside_iban(t, begin, end) && hit(begin, end)) {
         return true;
       }
       i = end - 1;

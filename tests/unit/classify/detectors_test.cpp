@@ -1365,3 +1365,26 @@ TEST_CASE("date of birth and phone: a date before 'geboren', 'call me' verbs (pr
   }
   CHECK(found("phone", "Bel 612 345 678").empty());
 }
+
+TEST_CASE("phone: freephone and shared-cost service numbers are none (probe round 25)") {
+  for (const char* text :
+       {"Deutsche Telekom's hotline is 0800 330 1000.", "EDF est joignable au 09 69 32 15 15.",
+        "El tel\xc3\xa9"
+        "fono de atenci\xc3\xb3n al cliente de Iberia es 901 111 500.",
+        "St\xc3\xb6rungsnummer der Stadtwerke 0800 1234567", "Hotline 01805 123456",
+        "Numero verde 800 123 456", "Tel. 0800 123 4567 (UK)", "Tel. +44 300 123 4567",
+        "Tel. +49 800 330 1000",
+        "Tel\xc3\xa9"
+        "fono 900 123 456",
+        "Bel 0900-1234567", "Service client 08 00 12 34 56"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text).empty());
+  }
+  // Geographic and mobile numbers around them still are.
+  CHECK(found("phone", "Tel. 030 1234567") == "030 1234567");
+  CHECK(found("phone",
+              "Tel\xc3\xa9"
+              "fono 912 320 320") == "912 320 320");
+  CHECK(found("phone", "Tel. +44 20 7946 0958") == "+44 20 7946 0958");
+  CHECK(found("phone", "portable 06 12 34 56 78") == "06 12 34 56 78");
+}
