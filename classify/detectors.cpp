@@ -69,6 +69,47 @@ bool url_userinfo(std::string_view t, std::size_t begin) {
   return false;
 }
 
+// Whether the local part at `begin` is the login a remote shell command is given ("ssh
+// ubuntu@bastion.prod.internal", "scp -r ./out ci@build.example.com", "mosh alice@dev.example"):
+// ssh, scp, sftp, rsync or mosh earlier on its line, with only options and their values between
+// ("ssh -i key.pem -p 2222 deploy@web1"). A login to a server, not a mailbox.
+bool remote_login(std::string_view t, std::size_t begin) {
+  static constexpr std::string_view commands[] = {"ssh", "scp", "sftp", "rsync", "mosh"};
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  std::size_t k = begin;
+  bool value = false;  // the token after this one was a value: this one must be an option
+  for (int tokens = 0; tokens < 8; ++tokens) {
+    while (k > 0 && blank(t[k - 1])) {
+      --k;
+    }
+    const std::size_t end = k;
+    while (k > 0 && !blank(t[k - 1]) && t[k - 1] != '\n' && t[k - 1] != '\r' && end - k < 64) {
+      --k;
+    }
+    if (k == end || (k > 0 && !blank(t[k - 1]) && t[k - 1] != '\n' && t[k - 1] != '\r')) {
+      return false;
+    }
+    std::size_t b = k;
+    for (std::size_t p = k; p + 1 < end; ++p) {  // a JSON escape's line break ends the line
+      if (t[p] == '\\' && (t[p + 1] == 'n' || t[p + 1] == 'r')) {
+        b = p + 2;
+      }
+    }
+    while (b < end && (t[b] == '`' || t[b] == '$' || t[b] == '"' || t[b] == '\'' || t[b] == '(')) {
+      ++b;
+    }
+    if (one_of(t, b, end, commands, std::size(commands))) {
+      return true;
+    }
+    const bool option = t[b] == '-';
+    if (b > k || (!option && value) || k == 0 || !blank(t[k - 1])) {
+      return false;  // the line's start, or two values in a row: no command's arguments
+    }
+    value = !option;
+  }
+  return false;
+}
+
 template <typename Hit>
 bool scan_plain_email(std::string_view t, Hit&& hit) {
   const auto utf8 = [](char c) { return static_cast<unsigned char>(c) >= 0x80; };
@@ -214,7 +255,7 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
         continue;
       }
     }
-    if (url_userinfo(t, begin)) {
+    if (url_userinfo(t, begin) || remote_login(t, begin)) {
       continue;
     }
     if (hit(begin, end)) {

@@ -1388,3 +1388,15 @@ TEST_CASE("phone: freephone and shared-cost service numbers are none (probe roun
   CHECK(found("phone", "Tel. +44 20 7946 0958") == "+44 20 7946 0958");
   CHECK(found("phone", "portable 06 12 34 56 78") == "06 12 34 56 78");
 }
+
+TEST_CASE("email: a login after ssh, scp, sftp, rsync or mosh is none (probe round 25)") {
+  for (const char* text :
+       {"ssh ubuntu@bastion.prod.internal fails with 'Permission denied (publickey)'.", "ssh admin@nas.local",
+        "run `ssh -i key.pem -p 2222 deploy@web1.example.com`", "$ mosh alice@dev.example.org",
+        "sftp backup@files.example.net", "scp -r ./out ci@build.example.com"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("email", text).empty());
+  }
+  CHECK(found("email", "ssh works; mail alice@example.com") == "alice@example.com");
+  CHECK(found("email", "after ssh login, write to bob@example.com") == "bob@example.com");
+}
