@@ -602,10 +602,11 @@ std::size_t area_code_phone_at(std::string_view t, std::size_t i, bool cued) {
              : npos;
 }
 
-// The end of the word of Latin letters at t[i] (i when there is none), at most 24 bytes long.
-std::size_t latin_word_end(std::string_view t, std::size_t i) {
+// The end of the word of Latin letters at t[i] (i when there is none), read up to `longest`
+// bytes.
+std::size_t latin_word_end(std::string_view t, std::size_t i, std::size_t longest = 24) {
   std::size_t e = i;
-  while (e < t.size() && e - i < 24) {
+  while (e < t.size() && e - i < longest) {
     const latin_letter l = latin_letter_at(t, e);
     if (l.len == 0) {
       break;
@@ -695,20 +696,21 @@ std::size_t phone_cue_at(std::string_view t, std::size_t i) {
   if (!starts_word(t, i) || (i > 0 && t[i - 1] == '-')) {
     return npos;
   }
-  const std::size_t e = latin_word_end(t, i);
-  if (e <= i + 2 || e - i > 16 || !ends_word(t, e)) {
+  const std::size_t e = latin_word_end(t, i, 16);
+  if (e <= i + 2 || !ends_word(t, e)) {
     return npos;
   }
   if (one_of(t, i, e, phone_words, std::size(phone_words))) {
     return e;
   }
-  if (one_of(t, i, e, number_words, std::size(number_words))) {
+  const char first = to_lower(t[i]);  // most words are none of these: one list is read per word
+  if (first == 'n' && one_of(t, i, e, number_words, std::size(number_words))) {
     return number_of_another(t, e, e - i == 5) ? npos : e;  // "numer", Polish
   }
   // Asking to be called: "Bel me op", "Ruf mich unter … an", "Rappelle-moi au".
   static constexpr std::string_view call[] = {"bel", "ruf", "rufen", "rappelle", "rappelez"};
   static constexpr std::string_view me[] = {" me", " mij", " mich", " sie mich", "-moi"};
-  if (one_of(t, i, e, call, std::size(call))) {
+  if ((first == 'b' || first == 'r') && one_of(t, i, e, call, std::size(call))) {
     for (std::string_view object : me) {
       if (const std::size_t end = cue_end(t, e, object); end != npos && ends_word(t, end)) {
         return end;
@@ -2169,8 +2171,10 @@ template <std::size_t Max>
 std::size_t dates_before_geboren(std::string_view t,
                                  std::array<std::pair<std::size_t, std::size_t>, Max>& out) {
   std::size_t n = 0;
-  for (std::size_t i = t.find_first_of("gG"); i != npos && n < Max; i = t.find_first_of("gG", i + 1)) {
-    const std::size_t e = cue_end(t, i, "geboren");
+  // Looked for at its "bor", rarer than a 'g' (and "GEBOREN" in capitals is not looked for).
+  for (std::size_t b = t.find("bor"); b != npos && n < Max; b = t.find("bor", b + 1)) {
+    const std::size_t i = b - 2;
+    const std::size_t e = b >= 2 ? cue_end(t, i, "geboren") : npos;
     if (e == npos || !starts_word(t, i) || !ends_word(t, e)) {
       continue;
     }
