@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -18,6 +19,7 @@
 #include "classify/media_type.hpp"
 #include "classify/unescape.hpp"
 #include "common/ascii.hpp"
+#include "crypto/base64.hpp"
 #include "crypto/content_digest.hpp"
 #include "gateway/pipeline.hpp"
 #include "gateway/usage_meter.hpp"
@@ -246,6 +248,65 @@ std::string_view model_in_path(const http::message_head& head);
 }  // namespace
 
 namespace {
+// RFC 2047 encoded words ("=?UTF-8?Q?alice.smith=40ex?= =?UTF-8?Q?ample.com?="), decoded as mail
+// and log libraries decode them: a Q word's '_' as a space and its =XX as the byte, a B word as
+// base64, and the white space between two adjacent words dropped (section 6.2), so that a value
+// split over words is read whole (probe round 26). nullopt when `text` holds none.
+std::optional<std::string> decode_encoded_words(std::string_view text) {
+  std::string out;
+  bool any = false;
+  bool after_word = false;  // only blanks since the last word's end
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t start = text.find("=?", i);
+    const std::size_t q = start == std::string_view::npos ? start : text.find('?', start + 2);
+    const std::size_t end = q == std::string_view::npos || q + 3 >= text.size() || text[q + 2] != '?'
+                                ? std::string_view::npos
+                                : text.find("?=", q + 3);
+    const char encoding = end == std::string_view::npos ? '\0' : ascii_lower(text[q + 1]);
+    if (start == std::string_view::npos || (encoding != 'q' && encoding != 'b') ||
+        text.substr(start, end - start).find('\n') != std::string_view::npos) {
+      const std::size_t to = start == std::string_view::npos ? text.size() : start + 2;
+      out.append(text.substr(i, to - i));
+      after_word = false;
+      i = to;
+      continue;
+    }
+    const std::string_view gap = text.substr(i, start - i);
+    if (!after_word || gap.find_first_not_of(" \t") != std::string_view::npos) {
+      out.append(gap);
+    }
+    const std::string_view payload = text.substr(q + 3, end - q - 3);
+    if (encoding == 'q') {
+      const auto nibble = [](char c) {
+        return c >= '0' && c <= '9'   ? c - '0'
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                      : -1;
+      };
+      for (std::size_t j = 0; j < payload.size(); ++j) {
+        if (payload[j] == '_') {
+          out += ' ';
+        } else if (payload[j] == '=' && j + 2 < payload.size() && nibble(payload[j + 1]) >= 0 &&
+                   nibble(payload[j + 2]) >= 0) {
+          out += static_cast<char>(nibble(payload[j + 1]) * 16 + nibble(payload[j + 2]));
+          j += 2;
+        } else {
+          out += payload[j];
+        }
+      }
+    } else if (const auto bytes = crypto::from_base64(payload)) {
+      out.append(bytes->begin(), bytes->end());
+    } else {
+      out.append(payload);
+    }
+    any = true;
+    after_word = true;
+    i = end + 2;
+  }
+  return any ? std::optional(std::move(out)) : std::nullopt;
+}
+
 // Whether `text` writes a quoted-printable escape ("=40", "=2E").
 bool has_quoted_printable(std::string_view text) {
   const auto hex = [](char c) {
@@ -304,6 +365,10 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
   // "X-Customer: alice&#64;example.com", an RFC 2047 Q word "=?UTF-8?Q?alice=40example.com?=".
   // Up to three layers, each read as well as what it was decoded from. Quoted-printable in a
   // reading of its own: in the same pass, "baggage: card=4111%201111..." would lose its "=41".
+  if (std::optional<std::string> words = decode_encoded_words(text)) {
+    text += *words;
+    text += '\n';
+  }
   const std::size_t written = text.size();
   const auto read_layers = [&](std::uint8_t forms) {
     std::size_t from = 0;

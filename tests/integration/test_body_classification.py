@@ -323,7 +323,14 @@ class BodyClassificationTest(unittest.TestCase):
                               ("/v1/chat/completions", dict(JSON, **{"X-Customer": "alice%40example.com"})),
                               ("/v1/chat/completions", dict(JSON, **{"X-Customer": "alice&#64;example.com"})),
                               ("/v1/chat/completions", dict(JSON, **{"X-Customer": "alice&#64example.com"})),
-                              ("/v1/chat/completions", dict(JSON, **{"X-To": "=?UTF-8?Q?alice=40example.com?="}))):
+                              ("/v1/chat/completions", dict(JSON, **{"X-To": "=?UTF-8?Q?alice=40example.com?="})),
+                              # encoded words joined and '_' read as a space, as mail libraries
+                              # decode them (probe round 26)
+                              ("/v1/chat/completions",
+                               dict(JSON, **{"User-Agent": "=?UTF-8?Q?alice.smith=40ex?= =?UTF-8?Q?ample.com?="})),
+                              ("/v1/chat/completions",
+                               dict(JSON, **{"X-To": "=?UTF-8?B?YWxpY2Uuc21pdGhAZXg=?= =?utf-8?b?YW1wbGUuY29t?="})),
+                              ("/v1/chat/completions", dict(JSON, **{"X-Caller": "=?UTF-8?Q?Tel_+49_30_1234_5678?="}))):
             with self.subTest(path=path, headers=headers):
                 resp = self.send(body, headers=headers, path=path)
                 self.assertEqual(resp.status, 200, resp.body)
