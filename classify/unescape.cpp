@@ -688,8 +688,29 @@ std::uint64_t visible_mask16(const char* p) {
 bool visible(char c) { return c > ' ' && c < 0x7f; }
 bool blank(char c) { return c == ' ' || c == '\t'; }
 
-// Where four one-character words ("a l i c") first start in `in`, or npos: 53 bytes at a time
-// where there are none (text).
+// Whether four one-character words, one to three blanks apart, start at in[i] ("a l i c",
+// "a  l\t\ti c").
+bool four_spaced_at(std::string_view in, std::size_t i) {
+  for (int word = 0;; ++word) {
+    if (i >= in.size() || !visible(in[i])) {
+      return false;
+    }
+    if (word == 3) {
+      return true;
+    }
+    std::size_t next = i + 1;
+    while (next < in.size() && blank(in[next]) && next - i <= 3) {
+      ++next;
+    }
+    if (next == i + 1) {
+      return false;
+    }
+    i = next;
+  }
+}
+
+// Where four one-character words ("a l i c", "a  l  i  c") first start in `in`, or npos: 53
+// bytes at a time where no visible character stands alone before a blank (text).
 std::size_t first_spaced_letters(std::string_view in) {
   std::size_t i = 0;
 #if defined(__SSE2__)
@@ -699,16 +720,18 @@ std::size_t first_spaced_letters(std::string_view in) {
                              space_mask16(p + 48) << 48;
     const std::uint64_t v = visible_mask16(p) | visible_mask16(p + 16) << 16 | visible_mask16(p + 32) << 32 |
                             visible_mask16(p + 48) << 48;
-    const std::uint64_t one = v & (sp >> 1);  // a visible character, a space after it
-    const std::uint64_t four = one & (one >> 2) & (one >> 4) & (v >> 6);
-    if (const std::uint64_t starts = four & ((std::uint64_t{1} << 53) - 1); starts != 0) {
-      return i + static_cast<std::size_t>(std::countr_zero(starts));
+    // A visible character with a blank after it and none before it (bit 0: whatever is before).
+    std::uint64_t starts = v & (sp >> 1) & ~(v << 1) & ((std::uint64_t{1} << 53) - 1);
+    for (; starts != 0; starts &= starts - 1) {
+      const std::size_t at = i + static_cast<std::size_t>(std::countr_zero(starts));
+      if (four_spaced_at(in, at)) {
+        return at;
+      }
     }
   }
 #endif
   for (; i + 7 <= in.size(); ++i) {
-    if (blank(in[i + 1]) && blank(in[i + 3]) && blank(in[i + 5]) && visible(in[i]) && visible(in[i + 2]) &&
-        visible(in[i + 4]) && visible(in[i + 6])) {
+    if (blank(in[i + 1]) && visible(in[i]) && four_spaced_at(in, i)) {
       return i;
     }
   }

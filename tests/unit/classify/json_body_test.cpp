@@ -1340,6 +1340,34 @@ TEST_CASE("written a character at a time with tabs or Unicode spaces, in folded 
   }
 }
 
+TEST_CASE("written a character at a time, two or three blanks apart from the start (probe round 26)") {
+  const std::uint32_t iban_bit = bit(detector::iban);
+  const auto spaced = [](std::string_view text, std::string_view sep) {
+    std::string out;
+    for (const char c : text) {
+      out += (out.empty() ? "" : std::string(sep)) + c;
+    }
+    return out;
+  };
+  for (const std::string_view sep :
+       {"  ", "   ", "\\t\\t", " \\t", "\\u00a0\\u00a0", "\\u3000\\u3000", "  \\u00a0"}) {
+    CAPTURE(sep);
+    for (const auto& [id, which] : {std::pair<std::string, std::uint32_t>{"alice.smith@gmail.com", email},
+                                    {"BE68539007547034", iban_bit},
+                                    {"4111111111111111", card}}) {
+      CAPTURE(id);
+      CHECK((inspect(R"({"content":"mine: )" + spaced(id, sep) + R"( thanks"})", which).scan.found & which) ==
+            which);
+    }
+  }
+  // Alternating two and one.
+  CHECK(inspect(R"({"content":"a  l i  c e  . s m  i t  h @ g  m a  i l  . c  o m"})", email).scan.found ==
+        email);
+  std::vector<base64_text> texts;
+  CHECK(find_base64_texts("to a  l  i  c  e  @  b  .  d  e now", texts) == 1);
+  CHECK((texts.size() == 1 && texts[0].text == "alice@b.de" && texts[0].begin == 3));
+}
+
 TEST_CASE("outside the prose, a finding never runs from one string into the next") {
   // Regression (found by the fuzzer): the IBAN detector reads line breaks between groups, and
   // "NI12/03/14953//80198odel", "m", "stream" and "stream" passed its check as one identifier
