@@ -40,25 +40,40 @@ static_assert(sorted_by(fold_runs, [](const fold_run& r) { return std::pair(r.fi
               "fold_runs must be sorted, disjoint runs");
 static_assert(sorted_by(fold_multis, [](const fold_multi& m) { return std::pair(m.cp, m.cp); }),
               "fold_multis must be sorted");
+static_assert(sorted_by(lookalike_runs, [](const fold_run& r) { return std::pair(r.first, r.last); }),
+              "lookalike_runs must be sorted, disjoint runs");
+
+const fold_run* run_of(const fold_run* begin, const fold_run* end, std::uint32_t cp) {
+  const auto* run =
+      std::upper_bound(begin, end, cp, [](std::uint32_t c, const fold_run& r) { return c < r.first; });
+  return run != begin && cp <= (run - 1)->last ? run - 1 : nullptr;
+}
+
+bool tag(std::uint32_t cp) { return cp >= 0xE0000 && cp <= 0xE007F; }
 
 // What `cp` folds to: kept as it is (nullopt), removed (empty) or the ASCII it stands for, in
-// `one` for a single character. A mark is a blank when `marks`, else kept.
-std::optional<std::string_view> fold_of(std::uint32_t cp, bool marks, char& one) {
-  const auto* run = std::upper_bound(std::begin(fold_runs), std::end(fold_runs), cp,
-                                     [](std::uint32_t c, const fold_run& r) { return c < r.first; });
-  if (run != std::begin(fold_runs) && cp <= (run - 1)->last) {
-    const fold_run& r = *(run - 1);
-    if (r.ascii == 0) {
+// `one` for a single character. A mark is a blank when `reading.marks`, else kept.
+std::optional<std::string_view> fold_of(std::uint32_t cp, const fold_reading& reading, char& one) {
+  if (reading.without_tags && tag(cp)) {
+    return std::string_view();
+  }
+  const fold_run* r =
+      reading.lookalikes ? run_of(std::begin(lookalike_runs), std::end(lookalike_runs), cp) : nullptr;
+  if (r == nullptr) {
+    r = run_of(std::begin(fold_runs), std::end(fold_runs), cp);
+  }
+  if (r != nullptr) {
+    if (r->ascii == 0) {
       return std::string_view();
     }
-    if (r.ascii == mark) {
-      if (!marks) {
+    if (r->ascii == mark) {
+      if (!reading.marks) {
         return std::nullopt;
       }
       one = mark_byte;  // the unit separator: no other control survives folding
       return std::string_view(&one, 1);
     }
-    one = static_cast<char>(r.ascii + r.step * (cp - r.first));
+    one = static_cast<char>(r->ascii + r->step * (cp - r->first));
     return std::string_view(&one, 1);
   }
   const auto* multi = std::lower_bound(std::begin(fold_multis), std::end(fold_multis), cp,
@@ -115,18 +130,22 @@ bool plain_ascii(std::string_view t) {
 // Whether the byte at t[i] (with its code point decoded into cp, n bytes; n == 0: not UTF-8 or
 // ASCII) folds: a removed control or a code point of the table.
 std::optional<std::string_view> fold_at(std::string_view t, std::size_t i, std::size_t n, std::uint32_t cp,
-                                        bool marks, char& one) {
+                                        const fold_reading& reading, char& one) {
   if (n == 0) {
     return removed_control(static_cast<unsigned char>(t[i]))
                ? std::optional<std::string_view>(std::string_view())
                : std::nullopt;
   }
-  return fold_of(cp, marks, one);
+  return fold_of(cp, reading, one);
 }
 
 }  // namespace
 
 bool fold(std::string_view text, folded_text& out, bool marks) {
+  return fold(text, out, fold_reading{.marks = marks});
+}
+
+bool fold(std::string_view text, folded_text& out, const fold_reading& reading) {
   if (plain_ascii(text)) {
     return false;
   }
@@ -136,7 +155,7 @@ bool fold(std::string_view text, folded_text& out, bool marks) {
     std::uint32_t cp = 0;
     const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
     char one = 0;
-    if (fold_at(text, i, n, cp, marks, one)) {
+    if (fold_at(text, i, n, cp, reading, one)) {
       first = i;
       break;
     }
@@ -154,7 +173,7 @@ bool fold(std::string_view text, folded_text& out, bool marks) {
     std::uint32_t cp = 0;
     const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
     char one = 0;
-    const std::optional<std::string_view> folded = fold_at(text, i, n, cp, marks, one);
+    const std::optional<std::string_view> folded = fold_at(text, i, n, cp, reading, one);
     if (folded) {
       out.text += *folded;  // nothing for a removed one
       out.origin.insert(out.origin.end(), folded->size(), static_cast<std::uint32_t>(i));
@@ -169,6 +188,41 @@ bool fold(std::string_view text, folded_text& out, bool marks) {
   }
   out.origin.push_back(static_cast<std::uint32_t>(text.size()));
   return true;
+}
+
+folds_to fold_class(char32_t cp, const fold_reading& reading) {
+  char one = 0;
+  const std::optional<std::string_view> f = fold_of(cp, reading, one);
+  return !f           ? folds_to::itself
+         : f->empty() ? folds_to::nothing
+         : *f == " "  ? folds_to::space
+         : *f == "\n" ? folds_to::line_break
+                      : folds_to::other;
+}
+
+bool has_tags(std::string_view text) {
+  // U+E0000..E007F: F3 A0 80 80..F3 A0 81 BF.
+  for (std::size_t at = text.find('\xF3'); at != std::string_view::npos; at = text.find('\xF3', at + 1)) {
+    if (text.substr(at + 1, 2) == "\xA0\x80" || text.substr(at + 1, 2) == "\xA0\x81") {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool has_lookalikes(std::string_view text) {
+  if (plain_ascii(text)) {
+    return false;
+  }
+  for (std::size_t i = 0; i < text.size();) {
+    std::uint32_t cp = 0;
+    const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
+    if (n != 0 && run_of(std::begin(lookalike_runs), std::end(lookalike_runs), cp) != nullptr) {
+      return true;
+    }
+    i += n == 0 ? 1 : n;
+  }
+  return false;
 }
 
 }  // namespace sovgw::classify

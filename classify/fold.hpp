@@ -16,8 +16,14 @@
 // every other byte as it is. The detectors then scan the folded text, and findings are mapped
 // back to the original bytes, so redaction replaces what the client sent.
 //
-// Not folded: letters of other scripts that merely look Latin (Cyrillic "е", Greek "ο"): a
-// confusables skeleton would also turn ordinary Cyrillic and Greek text into Latin noise.
+// The tag characters are read twice: as the ASCII they spell (a message hidden in them) and, where
+// any are present, as nothing (what is shown: "4111<tag x>1111…" is the card a model reads).
+//
+// Not folded in the reading every detector scans: letters of other scripts that merely look Latin
+// (Cyrillic "е", Greek "ο"), Latin small capitals ("ʙ") and precomposed accented letters ("É"): a
+// confusables skeleton would also turn ordinary Cyrillic and Greek prose into Latin noise for the
+// name and address detectors. fold_reading::lookalikes reads them as the Latin letter, for the
+// detectors whose check makes noise harmless (an IBAN's mod 97: "ВЕ68 5390 …", "ʙᴇ68 …", "BÉ68 …").
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -46,5 +52,24 @@ struct folded_text {
 // reads as another ASCII name (a model name, a request path): a mark is not a letter.
 inline constexpr char mark_byte = '\x1f';
 bool fold(std::string_view text, folded_text& out, bool marks = false);
+
+// Which reading of `text` fold() writes: `marks` as above; `without_tags`: the tag characters
+// U+E0000..E007F removed rather than read as the ASCII they spell; `lookalikes`: the letters
+// that look Latin (above) read as the Latin letter.
+struct fold_reading {
+  bool marks = false;
+  bool without_tags = false;
+  bool lookalikes = false;
+};
+bool fold(std::string_view text, folded_text& out, const fold_reading& reading);
+
+// What the reading makes of the code point `cp`.
+enum class folds_to : std::uint8_t { itself, nothing, space, line_break, other };
+folds_to fold_class(char32_t cp, const fold_reading& reading = {});
+
+// Whether `text` holds a tag character (U+E0000..E007F), or a letter fold_reading::lookalikes
+// reads as another: what makes that reading differ from the others. Cheap on ASCII.
+bool has_tags(std::string_view text);
+bool has_lookalikes(std::string_view text);
 
 }  // namespace sovgw::classify

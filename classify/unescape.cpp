@@ -797,10 +797,13 @@ bool any_non_ascii(std::string_view in) {
   return (bytes & 0x8080808080808080ULL) != 0;
 }
 
-// What a code point is to spaced_characters: a blank (a space, a tab, or a Unicode space, which
-// fold() reads as a space), a character, invisible (fold() removes it: zero width and bidirectional
-// characters, soft hyphen, variation selectors, C1 controls), or the end of a line (a control).
+// What a code point is to spaced_characters: a blank (a space, a tab, or what fold() reads as a
+// space: a Unicode space), a character, invisible (what fold() removes: zero width, bidirectional
+// and format characters, combining marks, variation selectors, U+FFFD, the blank braille pattern,
+// and here the tag characters, as a model sees them), or the end of a line (a control).
 enum class spaced_kind : std::uint8_t { character, blank, invisible, line_end };
+
+constexpr fold_reading spaced_reading{.without_tags = true};
 
 spaced_kind spaced_kind_of(char32_t cp) {
   if (cp < 0x80) {
@@ -808,15 +811,16 @@ spaced_kind spaced_kind_of(char32_t cp) {
            : cp < 0x20 || cp == 0x7F ? spaced_kind::line_end
                                      : spaced_kind::character;
   }
-  if (cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F ||
-      cp == 0x3000) {
-    return spaced_kind::blank;
+  switch (fold_class(cp, spaced_reading)) {
+    case folds_to::space:
+      return spaced_kind::blank;
+    case folds_to::nothing:
+      return spaced_kind::invisible;
+    case folds_to::line_break:
+      return spaced_kind::line_end;
+    default:
+      return spaced_kind::character;
   }
-  if (cp <= 0x9F || cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
-      (cp >= 0x2060 && cp <= 0x206F) || (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF) {
-    return spaced_kind::invisible;
-  }
-  return cp == 0x2028 || cp == 0x2029 ? spaced_kind::line_end : spaced_kind::character;
 }
 
 // Whether `in` holds eight one-character words in a row, one to three blanks apart, code point
@@ -868,7 +872,7 @@ void find_spaced_letters(std::string_view in, std::vector<base64_text>& out) {
   if (!spaced_characters(in)) {
     return;
   }
-  if (!fold(in, folded)) {
+  if (!fold(in, folded, spaced_reading)) {
     find_spaced_letters_in(in, out);
     return;
   }

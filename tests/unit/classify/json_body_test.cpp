@@ -1368,6 +1368,32 @@ TEST_CASE("written a character at a time, two or three blanks apart from the sta
   CHECK((texts.size() == 1 && texts[0].text == "alice@b.de" && texts[0].begin == 3));
 }
 
+TEST_CASE(
+    "written a character at a time with an invisible or combining character after each (probe round 26)") {
+  const std::uint32_t iban_bit = bit(detector::iban);
+  const auto spaced = [](std::string_view text, std::string_view after) {
+    std::string out;
+    for (const char c : text) {
+      out += (out.empty() ? "" : " ") + std::string(1, c) + std::string(after);
+    }
+    return out;
+  };
+  // Combining acute, grapheme joiner, Arabic letter mark, Hangul fillers, braille blank, object
+  // replacement and replacement characters, a tag, a variation selector of the supplement, a
+  // musical symbol format control.
+  for (const std::string_view after :
+       {"\\u0301", "\\u034f", "\\u061c", "\\u115f", "\\u3164", "\\u2800", "\\ufffc", "\\ufffd",
+        "\\udb40\\udc78", "\\udb40\\udd00", "\\ud834\\udd73"}) {
+    CAPTURE(after);
+    for (const auto& [id, which] : {std::pair<std::string, std::uint32_t>{"alice.smith@gmail.com", email},
+                                    {"BE68539007547034", iban_bit}}) {
+      CAPTURE(id);
+      CHECK((inspect(R"({"content":"mine: )" + spaced(id, after) + R"( thanks"})", which).scan.found &
+             which) == which);
+    }
+  }
+}
+
 TEST_CASE("outside the prose, a finding never runs from one string into the next") {
   // Regression (found by the fuzzer): the IBAN detector reads line breaks between groups, and
   // "NI12/03/14953//80198odel", "m", "stream" and "stream" passed its check as one identifier
