@@ -2354,32 +2354,28 @@ void for_each_detector(std::uint32_t which, Each&& each) {
 namespace {
 
 // The text the detectors scan: `text`, or its folded form (fold.hpp) when anything in it folds.
-std::string_view scanned_text(std::string_view text, const folded_text*& folded) {
+std::string_view scanned_text(std::string_view text, const folded_text*& folded,
+                              const fold_reading& reading) {
   thread_local folded_text buffer;
-  folded = fold(text, buffer, /*marks=*/true) ? &buffer : nullptr;
+  folded = fold(text, buffer, reading) ? &buffer : nullptr;
   return folded != nullptr ? std::string_view(buffer.text) : text;
 }
 
-}  // namespace
-
-std::uint32_t detect(std::string_view text, std::uint32_t wanted) {
-  const folded_text* folded = nullptr;
-  const std::string_view t = scanned_text(text, folded);
-  const scan_source source{text, folded};
-  std::uint32_t found = 0;
-  for_each_detector(wanted, [&](detector d, auto scanner) {
-    if (scanner(t, source, [](std::size_t, std::size_t) { return true; })) {
-      found |= bit(d);
-    }
-  });
-  return found;
+// The readings of `text` beyond the first (tags as the ASCII they spell) and the detectors each
+// runs, calling each(reading, which): without the tags, where there are any (what is shown:
+// "4111<tag>1111…").
+template <typename Each>
+void for_each_other_reading(std::string_view text, std::uint32_t which, Each&& each) {
+  if (has_tags(text)) {
+    each(fold_reading{.marks = true, .without_tags = true}, which);
+  }
 }
 
-std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
+void find_in(std::string_view text, std::uint32_t which, const fold_reading& reading,
+             std::vector<finding>& out) {
   const folded_text* folded = nullptr;
-  const std::string_view t = scanned_text(text, folded);
+  const std::string_view t = scanned_text(text, folded, reading);
   const scan_source source{text, folded};
-  std::vector<finding> out;
   for_each_detector(which, [&](detector d, auto scanner) {
     scanner(t, source, [&](std::size_t begin, std::size_t end) {
       if (folded != nullptr) {  // where the client wrote it
@@ -2389,6 +2385,46 @@ std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
       out.push_back({begin, end, static_cast<unsigned>(d)});
       return false;
     });
+  });
+}
+
+}  // namespace
+
+std::uint32_t detect(std::string_view text, std::uint32_t wanted) {
+  const folded_text* folded = nullptr;
+  const std::string_view t = scanned_text(text, folded, fold_reading{.marks = true});
+  const scan_source source{text, folded};
+  std::uint32_t found = 0;
+  for_each_detector(wanted, [&](detector d, auto scanner) {
+    if (scanner(t, source, [](std::size_t, std::size_t) { return true; })) {
+      found |= bit(d);
+    }
+  });
+  for_each_other_reading(text, wanted & ~found, [&](const fold_reading& reading, std::uint32_t which) {
+    const folded_text* other = nullptr;
+    const std::string_view o = scanned_text(text, other, reading);
+    for_each_detector(which & ~found, [&](detector d, auto scanner) {
+      if (scanner(o, scan_source{text, other}, [](std::size_t, std::size_t) { return true; })) {
+        found |= bit(d);
+      }
+    });
+  });
+  return found;
+}
+
+std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
+  std::vector<finding> out;
+  find_in(text, which, fold_reading{.marks = true}, out);
+  for_each_other_reading(text, which, [&](const fold_reading& reading, std::uint32_t detectors) {
+    // What another reading finds where the first found nothing of its kind.
+    const std::size_t first = out.size();
+    find_in(text, detectors, reading, out);
+    const auto seen = [&](const finding& f) {
+      return std::any_of(
+          out.begin(), out.begin() + static_cast<std::ptrdiff_t>(first),
+          [&](const finding& g) { return g.detector == f.detector && g.begin < f.end && f.begin < g.end; });
+    };
+    out.erase(std::remove_if(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(), seen), out.end());
   });
   std::sort(out.begin(), out.end(), [](const finding& a, const finding& b) { return a.begin < b.begin; });
   return out;

@@ -512,6 +512,30 @@ TEST_CASE("enclosed digits and letters without an NFKC form read as what they en
 }
 
 TEST_CASE(
+    "invisible tag characters between an identifier's characters are read as not there too (probe round "
+    "26)") {
+  const std::string x = utf8(0xE0078);  // TAG LATIN SMALL LETTER X
+  const std::string q = utf8(0xE0071);
+  const std::string card = "4111" + x + "1111" + utf8(0xE0079) + "1111" + utf8(0xE007A) + "1111";
+  CHECK(found("payment_card", "card " + card + " exp") == card);
+  const std::string glued = "4111" + utf8(0xE0061) + "111111111111";
+  CHECK(found("payment_card", "card " + glued + " exp") == glued);
+  const std::string inner = "4111 11" + utf8(0xE0039) + "11 1111 1111";
+  CHECK(found("payment_card", "card " + inner + " exp") == inner);
+  const std::string iban = "BE68" + q + "5390" + q + "0754" + q + "7034";
+  CHECK(found("iban", "IBAN " + iban + " ok") == iban);
+  CHECK(detect("IBAN BE68 " + q + "5390 " + q + "0754 " + q + "7034", bit_of("iban")) == bit_of("iban"));
+  // What the tags spell is still read (ASCII smuggling): an address written in tags.
+  std::string hidden;
+  for (const char c : std::string_view("alice@example.com")) {
+    hidden += utf8(0xE0000 + static_cast<unsigned char>(c));
+  }
+  CHECK(found("email", "hi " + hidden + " there") == hidden);
+  // Found once, not once per reading.
+  CHECK(find_all("card " + card + " and 4111 1111 1111 1111", bit_of("payment_card")).size() == 2);
+}
+
+TEST_CASE(
     "an IBAN's groups separated by any mark; a card's only as cards are written, not as sums and lists") {
   // A model reads an IBAN whatever mark separates its groups, and its mod-97 check keeps lists of
   // figures out: every ASCII mark and every punctuation mark or symbol outside ASCII (arrows,
