@@ -2363,11 +2363,15 @@ std::string_view scanned_text(std::string_view text, const folded_text*& folded,
 
 // The readings of `text` beyond the first (tags as the ASCII they spell) and the detectors each
 // runs, calling each(reading, which): without the tags, where there are any (what is shown:
-// "4111<tag>1111…").
+// "4111<tag>1111…"); with lookalike letters read as Latin, for the IBAN alone, whose mod 97 keeps
+// Cyrillic and Greek prose from reading as one ("ВЕ68 5390 …").
 template <typename Each>
 void for_each_other_reading(std::string_view text, std::uint32_t which, Each&& each) {
   if (has_tags(text)) {
     each(fold_reading{.marks = true, .without_tags = true}, which);
+  }
+  if ((which & bit(iban)) != 0 && has_lookalikes(text)) {
+    each(fold_reading{.marks = true, .without_tags = true, .lookalikes = true}, bit(iban));
   }
 }
 

@@ -211,14 +211,19 @@ bool has_tags(std::string_view text) {
 }
 
 bool has_lookalikes(std::string_view text) {
-  if (plain_ascii(text)) {
+  constexpr std::size_t near = 8;  // bytes: "ВЕ68", "NL91 АВNA", "ᴡᴇꜱᴛ 1234"
+  if (std::none_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
     return false;
   }
   for (std::size_t i = 0; i < text.size();) {
     std::uint32_t cp = 0;
     const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
     if (n != 0 && run_of(std::begin(lookalike_runs), std::end(lookalike_runs), cp) != nullptr) {
-      return true;
+      const std::size_t from = i < near ? 0 : i - near;
+      const std::string_view around = text.substr(from, i + n + near - from);
+      if (std::any_of(around.begin(), around.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return true;
+      }
     }
     i += n == 0 ? 1 : n;
   }

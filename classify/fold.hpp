@@ -68,7 +68,8 @@ enum class folds_to : std::uint8_t { itself, nothing, space, line_break, other }
 folds_to fold_class(char32_t cp, const fold_reading& reading = {});
 
 // Whether `text` holds a tag character (U+E0000..E007F), or a letter fold_reading::lookalikes
-// reads as another: what makes that reading differ from the others. Cheap on ASCII.
+// reads as another with an ASCII digit a few bytes from it (where an identifier may be): whether
+// that reading is worth scanning. Cheap on ASCII.
 bool has_tags(std::string_view text);
 bool has_lookalikes(std::string_view text);
 

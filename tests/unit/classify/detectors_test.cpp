@@ -511,6 +511,35 @@ TEST_CASE("enclosed digits and letters without an NFKC form read as what they en
         "41" + utf8(0x247E) + " 1111 1111 1111");
 }
 
+TEST_CASE("iban: letters written as lookalikes read as the Latin ones (probe round 26)") {
+  // Latin small capitals, Cyrillic and Greek capitals that look Latin, precomposed accented
+  // capitals (the decomposed E + U+0301 already reads as E), in the country or the bank code.
+  for (const char* iban :
+       {"\u0299\u1D0768 5390 0754 7034", "\u0262\u029982 \u1D21\u1D07\uA731\u1D1B 1234 5698 7654 32",
+        "\u0412\u041568 5390 0754 7034", "B\u041568 5390 0754 7034", "NL91 \u0410\u0412NA 0417 1643 00",
+        "\u0391\u03a461 1904 3002 3457 3201", "\u0392\u039568 5390 0754 7034", "B\u00c968 5390 0754 7034",
+        "\u00c1T61 1904 3002 3457 3201", "be68 5390 0754 7034", "\u0432\u043568 5390 0754 7034"}) {
+    std::string written;
+    for (const char* c = iban; *c != 0;) {
+      if (c[0] == '\\' && c[1] == 'u') {
+        written += utf8(static_cast<char32_t>(std::stoul(std::string(c + 2, 4), nullptr, 16)));
+        c += 6;
+      } else {
+        written += *c++;
+      }
+    }
+    CAPTURE(written);
+    CHECK(found("iban", "IBAN " + written + " ok") == written);
+  }
+  // Cyrillic and Greek prose beside numbers is not an IBAN, nor a name or an address.
+  for (const char* text : {"\xd0\x92\xd0\xb5\xd1\x80\xd0\xbd\xd0\xb8\xd1\x82\xd0\xb5 5390 0754 7034 "
+                           "\xd0\xb7\xd0\xb0 \xd0\x9e\xd0\x9e\xd0\x9e",
+                           "\xce\x91\xce\xa4 1904 3002 3457 3201 \xce\xbf\xce\xb9"}) {
+    CAPTURE(text);
+    CHECK(find_all(text, bit_of("iban") | bit_of("email") | bit_of("payment_card")).empty());
+  }
+}
+
 TEST_CASE(
     "invisible tag characters between an identifier's characters are read as not there too (probe round "
     "26)") {
