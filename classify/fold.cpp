@@ -43,6 +43,34 @@ static_assert(sorted_by(fold_multis, [](const fold_multi& m) { return std::pair(
 static_assert(sorted_by(lookalike_runs, [](const fold_run& r) { return std::pair(r.first, r.last); }),
               "lookalike_runs must be sorted, disjoint runs");
 
+// Bit cp: whether a code point of the Basic Multilingual Plane is in `runs` (or `multis`): most
+// text outside ASCII is letters no table holds, answered without a search.
+using bmp_bits = std::array<std::uint64_t, 0x10000 / 64>;
+template <std::size_t R>
+constexpr bmp_bits bmp_of(const fold_run (&runs)[R]) {
+  bmp_bits bits{};
+  for (const fold_run& r : runs) {
+    for (std::uint32_t cp = r.first; cp <= r.last && cp < 0x10000; ++cp) {
+      bits[cp / 64] |= std::uint64_t{1} << (cp % 64);
+    }
+  }
+  return bits;
+}
+constexpr bmp_bits fold_bmp = [] {
+  bmp_bits bits = bmp_of(fold_runs);
+  for (const fold_multi& m : fold_multis) {
+    if (m.cp < 0x10000) {
+      bits[m.cp / 64] |= std::uint64_t{1} << (m.cp % 64);
+    }
+  }
+  return bits;
+}();
+constexpr bmp_bits lookalike_bmp = bmp_of(lookalike_runs);
+
+bool in_bmp(const bmp_bits& bits, std::uint32_t cp) {
+  return cp >= 0x10000 || ((bits[cp / 64] >> (cp % 64)) & 1u) != 0;
+}
+
 const fold_run* run_of(const fold_run* begin, const fold_run* end, std::uint32_t cp) {
   const auto* run =
       std::upper_bound(begin, end, cp, [](std::uint32_t c, const fold_run& r) { return c < r.first; });
@@ -57,8 +85,12 @@ std::optional<std::string_view> fold_of(std::uint32_t cp, const fold_reading& re
   if (reading.without_tags && tag(cp)) {
     return std::string_view();
   }
-  const fold_run* r =
-      reading.lookalikes ? run_of(std::begin(lookalike_runs), std::end(lookalike_runs), cp) : nullptr;
+  const fold_run* r = reading.lookalikes && in_bmp(lookalike_bmp, cp)
+                          ? run_of(std::begin(lookalike_runs), std::end(lookalike_runs), cp)
+                          : nullptr;
+  if (r == nullptr && !in_bmp(fold_bmp, cp)) {
+    return std::nullopt;
+  }
   if (r == nullptr) {
     r = run_of(std::begin(fold_runs), std::end(fold_runs), cp);
   }
@@ -218,7 +250,8 @@ bool has_lookalikes(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     std::uint32_t cp = 0;
     const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 0 : decode(text, i, cp);
-    if (n != 0 && run_of(std::begin(lookalike_runs), std::end(lookalike_runs), cp) != nullptr) {
+    if (n != 0 && in_bmp(lookalike_bmp, cp) &&
+        run_of(std::begin(lookalike_runs), std::end(lookalike_runs), cp) != nullptr) {
       const std::size_t from = i < near ? 0 : i - near;
       const std::string_view around = text.substr(from, i + n + near - from);
       if (std::any_of(around.begin(), around.end(), [](char c) { return c >= '0' && c <= '9'; })) {
