@@ -2420,15 +2420,21 @@ std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
   std::vector<finding> out;
   find_in(text, which, fold_reading{.marks = true}, out);
   for_each_other_reading(text, which, [&](const fold_reading& reading, std::uint32_t detectors) {
-    // What another reading finds where the first found nothing of its kind.
-    const std::size_t first = out.size();
+    // What another reading finds where those before found nothing of its kind: one search in
+    // the findings so far, by detector and start, each.
+    const auto by_start = [](const finding& a, const finding& b) {
+      return std::pair(a.detector, a.begin) < std::pair(b.detector, b.begin);
+    };
+    const auto first = static_cast<std::ptrdiff_t>(out.size());
+    std::sort(out.begin(), out.end(), by_start);
     find_in(text, detectors, reading, out);
     const auto seen = [&](const finding& f) {
-      return std::any_of(
-          out.begin(), out.begin() + static_cast<std::ptrdiff_t>(first),
-          [&](const finding& g) { return g.detector == f.detector && g.begin < f.end && f.begin < g.end; });
+      const auto after =
+          std::lower_bound(out.begin(), out.begin() + first, finding{f.end, f.end, f.detector}, by_start);
+      return after != out.begin() && std::prev(after)->detector == f.detector &&
+             std::prev(after)->end > f.begin;
     };
-    out.erase(std::remove_if(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(), seen), out.end());
+    out.erase(std::remove_if(out.begin() + first, out.end(), seen), out.end());
   });
   std::sort(out.begin(), out.end(), [](const finding& a, const finding& b) { return a.begin < b.begin; });
   return out;

@@ -98,7 +98,13 @@ constexpr std::string_view units[] = {"a1",
                                       "\xe2\x9d\x96",  // a mark outside ASCII: a blank to the detectors
                                       "\xe2\x80\xa8",
                                       "a\xe2\x80\x8b"
-                                      "1"};
+                                      "1",
+                                      "4111 1111 1111 1111 x 4111\xf3\xa0\x81\xb8"  // read twice: tags
+                                      "1111 1111 1111 x ",
+                                      "\xd0\x92\xd0\x95"  // lookalikes beside digits: read for an IBAN
+                                      "68 ",
+                                      "a  ",
+                                      "a\xcc\x81 "};
 
 }  // namespace
 
