@@ -43,8 +43,8 @@ static_assert(sorted_by(fold_multis, [](const fold_multi& m) { return std::pair(
 static_assert(sorted_by(lookalike_runs, [](const fold_run& r) { return std::pair(r.first, r.last); }),
               "lookalike_runs must be sorted, disjoint runs");
 
-// Bit cp: whether a code point of the Basic Multilingual Plane is in `runs` (or `multis`): most
-// text outside ASCII is letters no table holds, answered without a search.
+// Bit cp: whether a code point of the Basic Multilingual Plane is in a table (fold_bmp: the runs
+// and the multis): most text outside ASCII is letters no table holds, answered without a search.
 using bmp_bits = std::array<std::uint64_t, 0x10000 / 64>;
 template <std::size_t R>
 constexpr bmp_bits bmp_of(const fold_run (&runs)[R]) {
