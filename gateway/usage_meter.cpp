@@ -297,6 +297,11 @@ bool usage_meter::read_usage(std::string_view text) {
        hit = find_usage_key(hit + usage_key.size(), end)) {
     read_object(static_cast<std::size_t>(hit - text.data()) + usage_key.size());
   }
+  // The other APIs' names only where no `usage` object counted: an OpenAI-style answer is read in
+  // one pass (std::string_view::find stops at every '"' of the JSON).
+  if (found) {
+    return finish_parts();
+  }
   constexpr std::string_view gemini_key = "\"usageMetadata\"";
   for (std::size_t at = text.find(gemini_key); at != std::string_view::npos;
        at = text.find(gemini_key, at + gemini_key.size())) {
@@ -312,16 +317,19 @@ bool usage_meter::read_usage(std::string_view text) {
       }
     }
   }
-  if (found) {
-    using enum usage_part;
-    const auto at = [&](usage_part p) { return parts_[static_cast<std::size_t>(p)]; };
-    const auto was = [&](usage_part p) { return given_[static_cast<std::size_t>(p)]; };
-    prompt_ = at(prompt) + at(cache_creation) + at(cache_read) + at(tool_use_prompt);
-    completion_ = at(completion) + at(thoughts);
-    prompt_given_ = was(prompt) || was(cache_creation) || was(cache_read) || was(tool_use_prompt);
-    completion_given_ = was(completion) || was(thoughts);
-  }
-  return found;
+  return found ? finish_parts() : false;
+}
+
+// The prompt and completion counts from the parts read so far; true.
+bool usage_meter::finish_parts() {
+  using enum usage_part;
+  const auto at = [&](usage_part p) { return parts_[static_cast<std::size_t>(p)]; };
+  const auto was = [&](usage_part p) { return given_[static_cast<std::size_t>(p)]; };
+  prompt_ = at(prompt) + at(cache_creation) + at(cache_read) + at(tool_use_prompt);
+  completion_ = at(completion) + at(thoughts);
+  prompt_given_ = was(prompt) || was(cache_creation) || was(cache_read) || was(tool_use_prompt);
+  completion_given_ = was(completion) || was(thoughts);
+  return true;
 }
 
 void usage_meter::event(std::string_view ev, std::string_view separator, std::string& out) {

@@ -84,6 +84,7 @@ class usage_meter {
   void event(std::string_view ev, std::string_view separator, std::string& out);
   // Reads the `usage` object that starts after the last `"usage"` key in `text`; true if found.
   bool read_usage(std::string_view text);
+  bool finish_parts();
 
   mode mode_ = mode::off;
   bool strip_ = false;
