@@ -336,9 +336,8 @@ void usage_meter::event(std::string_view ev, std::string_view separator, std::st
   if (ev.find("data:") != std::string_view::npos && ev.find("[DONE]") == std::string_view::npos) {
     ++events_;
   }
-  if ((ev.find("\"usage\"") != std::string_view::npos ||
-       ev.find("\"usageMetadata\"") != std::string_view::npos) &&
-      ev.size() <= max_event) {
+  // "usage" or Gemini's "usageMetadata", in one search.
+  if (ev.find("\"usage") != std::string_view::npos && ev.size() <= max_event) {
     const std::string data = event_data(ev);
     // Read whether or not the gateway strips it: an event whose counts do not read is still the
     // usage-only event the gateway asked for, never the client's (probe round 23).
@@ -415,9 +414,7 @@ void usage_meter::finish(std::string& out) {
       (void)read_usage(pending_);
     }
   } else if (mode_ == mode::sse) {
-    if (!skipping_ && !pending_.empty() &&
-        (pending_.find("\"usage\"") != std::string::npos ||
-         pending_.find("\"usageMetadata\"") != std::string::npos) &&
+    if (!skipping_ && !pending_.empty() && pending_.find("\"usage") != std::string::npos &&
         pending_.size() <= max_event) {
       (void)read_usage(event_data(pending_));  // a last event without its blank line
     }
