@@ -346,6 +346,7 @@ void usage_meter::event(std::string_view ev, std::string_view separator, std::st
       boost::system::error_code ec;
       const json::value v = json::parse(data, ec);
       const json::object* o = ec ? nullptr : v.if_object();
+      o = o != nullptr && o->contains("usage") ? o : nullptr;  // the OpenAI usage-only event's key
       const json::value* choices = o != nullptr ? o->if_contains("choices") : nullptr;
       // No choices (an empty list, null, or none at all): the usage-only event the gateway asked
       // for, not the client's.
