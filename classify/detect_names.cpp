@@ -257,11 +257,16 @@ constexpr std::string_view legal_forms[] = {
 // it ("Checkout Service", "Support Team"), and as its first word ("Banco Santander", "Gemeente
 // Utrecht", "Case A"). Lower case, compared case-insensitively.
 constexpr std::string_view organisation_words[] = {
-    "service",    "services",  "team",     "support",       "helpdesk",     "hotline",   "desk",
-    "department", "abteilung", "vertrieb", "kundenservice", "kundendienst", "project",   "projekt",
-    "projet",     "progetto",  "proyecto", "projeto",       "holding",      "guild",     "chapter",
-    "tribe",      "squad",     "einkauf",  "buchhaltung",   "sales",        "marketing", "staff"};
+    "service", "services", "team", "support", "helpdesk", "hotline", "desk", "department", "abteilung",
+    "vertrieb", "kundenservice", "kundendienst", "project", "projekt", "projet", "progetto", "proyecto",
+    "projeto", "holding", "guild", "chapter", "tribe", "squad", "einkauf", "buchhaltung", "sales",
+    "marketing", "staff",
+    // and the words of company and team names (probe round 25: "Customer: Acme Holdings",
+    // "Contact: Platform Engineering", "Client: Web Portal")
+    "holdings", "engineering", "portal", "platform", "operations", "solutions", "systems", "technologies",
+    "consulting", "logistics", "partners", "infrastructure"};
 constexpr std::string_view organisation_first_words[] = {
+    "deutsche",  // Deutsche Bahn, Deutsche Telekom, Deutsche Post, Deutsche Bank
     "gemeente",        "gemeinde",    "banco",      "bank",         "banca",
     "banque",          "case",        "stichting",  "ayuntamiento", "comune",
     "ministerio",      "ministerium", "university", "universidad",  "universit\u00e4t",

@@ -236,11 +236,13 @@ bool key_outside_authorization(const http::message_head& head, std::string_view 
 
 // The API key a request presents: the bearer token of its Authorization field (the OpenAI SDKs),
 // or the value of X-Api-Key (the Anthropic SDK) or Api-Key (the Azure OpenAI SDK). Empty without
-// any; nullopt when a field is repeated, Authorization is not `Bearer <token>`, or two of them
-// name different keys (which one the gateway checked would be a guess).
-std::optional<std::string_view> presented_key(const http::message_head& head) {
+// any; nullopt, with the reason in `why`, when a field is repeated, Authorization is not
+// `Bearer <token>`, or two of them name different keys (which one the gateway checked would be a
+// guess).
+std::optional<std::string_view> presented_key(const http::message_head& head, std::string& why) {
   std::optional<std::string_view> token = std::string_view();
   bool seen[3] = {false, false, false};
+  static constexpr std::string_view names[] = {"Authorization", "X-Api-Key", "Api-Key"};
   for (const http::field& f : head.fields) {
     const int which = f.id == http::field_id::authorization ? 0
                       : f.id == http::field_id::x_api_key   ? 1
@@ -250,6 +252,7 @@ std::optional<std::string_view> presented_key(const http::message_head& head) {
       continue;
     }
     if (seen[which]) {
+      why = fmt::format("the request sends {} twice", names[which]);
       return std::nullopt;
     }
     seen[which] = true;
@@ -257,6 +260,12 @@ std::optional<std::string_view> presented_key(const http::message_head& head) {
     if (which == 0) {
       constexpr std::string_view scheme = "bearer ";
       if (t.size() <= scheme.size() || !http::iequals(t.substr(0, scheme.size()), scheme)) {
+        const std::string_view sent = t.substr(0, t.find_first_of(" \t"));
+        why = sent.empty() || sent.size() > 16 ||
+                      !std::all_of(sent.begin(), sent.end(),
+                                   [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); })
+                  ? std::string("its Authorization field is not 'Bearer <API key>'")
+                  : fmt::format("its Authorization field uses the scheme '{}', not 'Bearer <API key>'", sent);
         return std::nullopt;
       }
       t.remove_prefix(scheme.size());
@@ -267,6 +276,7 @@ std::optional<std::string_view> presented_key(const http::message_head& head) {
     // An empty one counts as one that names no key, whichever comes first (probe round 26: an
     // empty X-Api-Key before Authorization was passed over, after it refused).
     if ((seen[0] + seen[1] + seen[2]) > 1 && *token != t) {
+      why = "its key fields (Authorization, X-Api-Key, Api-Key) do not all name the same key";
       return std::nullopt;
     }
     token = t;
@@ -355,12 +365,13 @@ stage_result pipeline::identify_tenant(request_context& ctx) const {
                                  "'Authorization: Bearer <API key>'");
   }
   const std::shared_ptr<const tenants::table> table = tenants_.load();
-  const std::optional<std::string_view> token = presented_key(ctx.head);
+  std::string why;
+  const std::optional<std::string_view> token = presented_key(ctx.head, why);
   if (!token) {
-    return refused_key(
+    return refused_key(fmt::format(
         "the API key must be sent once: one 'Authorization: Bearer <API key>' field (or X-Api-Key or "
-        "Api-Key, "
-        "naming the same key)");
+        "Api-Key, naming the same key); {}",
+        why));
   }
   const tenants::tenant* by_cert = nullptr;
   if (ctx.client_cert != nullptr && ctx.client_cert->status == client_certificate::state::verified) {

@@ -210,6 +210,17 @@ class TenantKeysTest(unittest.TestCase):
                 raw = chat_request().replace(b"\r\n\r\n", b"".join(
                     b"\r\n" + n.encode() + b": " + v.encode() for n, v in fields) + b"\r\n\r\n", 1)
                 self.assert_invalid_key(self.call(raw=raw))
+        # The refusal says what was wrong (probe round 26: a Basic credential was told to send the
+        # key "once").
+        for extra, why in (({"Authorization": "Basic YWxpY2U6c2VjcmV0"},
+                            "its Authorization field uses the scheme 'Basic', not 'Bearer <API key>'"),
+                           ({"Authorization": f"Token {self.acme_key}"}, "uses the scheme 'Token'"),
+                           ({"Authorization": f"Bearer {self.acme_key}", "X-Api-Key": globex},
+                            "do not all name the same key")):
+            with self.subTest(extra=list(extra)):
+                resp = self.call(raw=chat_request(extra_headers=extra))
+                self.assert_invalid_key(resp)
+                self.assertIn(why, resp.json()["error"]["message"])
 
     def test_a_key_where_it_would_reach_the_cluster_is_refused(self):
         # In the query or a field the gateway forwards the key would reach the cluster as sent:

@@ -941,7 +941,10 @@ TEST_CASE("person name: an organisation after a label is none (probe round 20)")
         "Klant: Gemeente Utrecht - opdracht: nieuw zaaksysteem.",
         "Name: Checkout Service\nOwner team: Payments", "Nom : Projet Ph\xc3\xa9nix\nBudget : 250 k",
         "Nome: Progetto Aurora - fase 2", "Customer: Contoso, Inc.", "Kunde: M\xc3\xbcller GmbH",
-        "Client: Acme plc", "Cliente: Telef\xc3\xb3nica S.A.", "Klant: Philips N.V."}) {
+        "Client: Acme plc", "Cliente: Telef\xc3\xb3nica S.A.", "Klant: Philips N.V.",
+        // company and team words (probe round 25)
+        "Kunde: Deutsche Bahn", "Customer: Acme Holdings", "Client: Web Portal",
+        "Contact: Platform Engineering", "Kunde: Deutsche Telekom, Projekt: Glasfaser"}) {
     CAPTURE(std::string(text));
     CHECK(found("person_name", text).empty());
   }
