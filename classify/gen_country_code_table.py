@@ -19,6 +19,8 @@ import json
 import os
 import sys
 
+from gen_table_lines import print_items
+
 # calling code: the shortest national length kept, and why
 NARROWED = {
     "48": 9,  # Poland: every subscriber's number has 9 digits
@@ -66,14 +68,7 @@ def main(path):
     print("  std::uint8_t longest;")
     print("};")
     print("constexpr country_code country_codes[] = {")
-    line = "   "
-    for code, shortest, longest in rows:
-        item = f' {{"{code}", {shortest}, {longest}}},'
-        if len(line) + len(item) > 110:
-            print(line)
-            line = "   "
-        line += item
-    print(line)
+    print_items(f'{{"{code}", {shortest}, {longest}}},' for code, shortest, longest in rows)
     print("};")
 
 
