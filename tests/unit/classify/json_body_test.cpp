@@ -18,6 +18,15 @@ const std::uint32_t email = bit(detector::email);
 const std::uint32_t phone = bit(detector::phone);
 const std::uint32_t card = bit(detector::payment_card);
 
+// `text` a character at a time, `sep` between the characters (written as JSON escapes).
+std::string spaced(std::string_view text, std::string_view sep) {
+  std::string out;
+  for (const char c : text) {
+    out += (out.empty() ? "" : std::string(sep)) + c;
+  }
+  return out;
+}
+
 std::string nested(std::size_t levels) {
   return "{\"a\":" + std::string(levels - 1, '[') + std::string(levels - 1, ']') + "}";
 }
@@ -1265,14 +1274,6 @@ TEST_CASE("spaced hex, \\x escapes, base64 of UTF-16 and base64 twice are read d
 
 TEST_CASE("written a character at a time with tabs or Unicode spaces, in folded letters (probe round 25)") {
   const std::uint32_t iban = bit(detector::iban);
-  // Each character apart, the separator written as a JSON escape.
-  const auto spaced = [](std::string_view text, std::string_view sep) {
-    std::string out;
-    for (const char c : text) {
-      out += (out.empty() ? "" : std::string(sep)) + c;
-    }
-    return out;
-  };
   // Tab, no-break space, en space, thin space, narrow no-break space, ideographic space; a zero
   // width space before a space.
   for (const std::string_view sep :
@@ -1342,13 +1343,6 @@ TEST_CASE("written a character at a time with tabs or Unicode spaces, in folded 
 
 TEST_CASE("written a character at a time, two or three blanks apart from the start (probe round 26)") {
   const std::uint32_t iban_bit = bit(detector::iban);
-  const auto spaced = [](std::string_view text, std::string_view sep) {
-    std::string out;
-    for (const char c : text) {
-      out += (out.empty() ? "" : std::string(sep)) + c;
-    }
-    return out;
-  };
   for (const std::string_view sep :
        {"  ", "   ", "\\t\\t", " \\t", "\\u00a0\\u00a0", "\\u3000\\u3000", "  \\u00a0"}) {
     CAPTURE(sep);
@@ -1371,7 +1365,8 @@ TEST_CASE("written a character at a time, two or three blanks apart from the sta
 TEST_CASE(
     "written a character at a time with an invisible or combining character after each (probe round 26)") {
   const std::uint32_t iban_bit = bit(detector::iban);
-  const auto spaced = [](std::string_view text, std::string_view after) {
+  // Each character followed by `after`, a space between them.
+  const auto marked = [](std::string_view text, std::string_view after) {
     std::string out;
     for (const char c : text) {
       out += (out.empty() ? "" : " ") + std::string(1, c) + std::string(after);
@@ -1388,7 +1383,7 @@ TEST_CASE(
     for (const auto& [id, which] : {std::pair<std::string, std::uint32_t>{"alice.smith@gmail.com", email},
                                     {"BE68539007547034", iban_bit}}) {
       CAPTURE(id);
-      CHECK((inspect(R"({"content":"mine: )" + spaced(id, after) + R"( thanks"})", which).scan.found &
+      CHECK((inspect(R"({"content":"mine: )" + marked(id, after) + R"( thanks"})", which).scan.found &
              which) == which);
     }
   }
