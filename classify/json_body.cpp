@@ -478,17 +478,14 @@ class inspect_handler : public detail::no_size_limits {
   // code_execution, tool_search_tool, memory), and tools that act on the client's machine
   // (computer use, shell, apply_patch, Anthropic's bash and text_editor), image generation.
   static bool calls_out(std::string_view type) {
-    std::string lowered(type.substr(0, 64));
-    for (char& c : lowered) {
-      c = ascii_lower(c);
-    }
     static constexpr std::string_view stays[] = {
         "function",    "custom",      "file_search", "code_interpreter", "computer",
         "local_shell", "shell",       "apply_patch", "image_generation", "bash",
         "text_editor", "str_replace", "memory",      "code_execution",   "tool_search_tool"};
     return std::none_of(std::begin(stays), std::end(stays), [&](std::string_view t) {
-      return lowered == t ||
-             (lowered.starts_with(t) && (lowered[t.size()] == '_' || lowered[t.size()] == '-'));
+      // The type itself, or a version of it ("bash_20250124"), in any case.
+      return type.size() >= t.size() && ascii_iequals(type.substr(0, t.size()), t) &&
+             (type.size() == t.size() || type[t.size()] == '_' || type[t.size()] == '-');
     });
   }
   // The value of a key that names remote servers: anything but null or false.

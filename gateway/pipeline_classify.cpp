@@ -253,6 +253,9 @@ namespace {
 // base64, and the white space between two adjacent words dropped (section 6.2), so that a value
 // split over words is read whole (probe round 26). nullopt when `text` holds none.
 std::optional<std::string> decode_encoded_words(std::string_view text) {
+  if (text.find("=?") == std::string_view::npos) {
+    return std::nullopt;  // the usual head: no copy of it
+  }
   std::string out;
   bool any = false;
   bool after_word = false;  // only blanks since the last word's end
@@ -278,18 +281,12 @@ std::optional<std::string> decode_encoded_words(std::string_view text) {
     }
     const std::string_view payload = text.substr(q + 3, end - q - 3);
     if (encoding == 'q') {
-      const auto nibble = [](char c) {
-        return c >= '0' && c <= '9'   ? c - '0'
-               : c >= 'A' && c <= 'F' ? c - 'A' + 10
-               : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                      : -1;
-      };
       for (std::size_t j = 0; j < payload.size(); ++j) {
         if (payload[j] == '_') {
           out += ' ';
-        } else if (payload[j] == '=' && j + 2 < payload.size() && nibble(payload[j + 1]) >= 0 &&
-                   nibble(payload[j + 2]) >= 0) {
-          out += static_cast<char>(nibble(payload[j + 1]) * 16 + nibble(payload[j + 2]));
+        } else if (payload[j] == '=' && j + 2 < payload.size() && hex_digit_value(payload[j + 1]) >= 0 &&
+                   hex_digit_value(payload[j + 2]) >= 0) {
+          out += static_cast<char>(hex_digit_value(payload[j + 1]) * 16 + hex_digit_value(payload[j + 2]));
           j += 2;
         } else {
           out += payload[j];
@@ -309,12 +306,9 @@ std::optional<std::string> decode_encoded_words(std::string_view text) {
 
 // Whether `text` writes a quoted-printable escape ("=40", "=2E").
 bool has_quoted_printable(std::string_view text) {
-  const auto hex = [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
-  };
   for (std::size_t at = text.find('='); at != std::string_view::npos && at + 2 < text.size();
        at = text.find('=', at + 1)) {
-    if (hex(text[at + 1]) && hex(text[at + 2])) {
+    if (hex_digit_value(text[at + 1]) >= 0 && hex_digit_value(text[at + 2]) >= 0) {
       return true;
     }
   }
