@@ -41,6 +41,7 @@ namespace sovgw::gateway {
   X(unsupported_media_type, 415, "invalid_request_error", "unsupported_media_type")             \
   X(unsupported_content_encoding, 415, "invalid_request_error", "unsupported_content_encoding") \
   X(bad_content_digest, 400, "invalid_request_error", "bad_content_digest")                     \
+  X(endpoint_not_served, 403, "permission_error", "endpoint_not_served")                        \
   /* decide */                                                                                  \
   X(unknown_data_class, 400, "invalid_request_error", "unknown_data_class")                     \
   X(policy_denied, 403, "permission_error", "policy_denied")                                    \

@@ -410,7 +410,7 @@ stage_result unsupported_media_type(std::string message) {
 // The endpoints that run a model, by how their path ends, under any prefix (/v1, none as LiteLLM
 // serves them, /openai/v1, /api/v1, /ollama) and in any case, with a trailing slash, as routers
 // fold them: the OpenAI API's (chat and text completions, embeddings, responses, moderations,
-// image generation, speech; transcriptions and image edits are multipart, which the gateway
+// image and video generation, speech; transcriptions and image edits are multipart, which the gateway
 // does not read: refused as not JSON), Anthropic's messages, Ollama's and Cohere's chat and embed,
 // TGI's and SGLang's generate, vLLM's pooling, scoring, reranking, classification and tokenizer,
 // SageMaker's invocations, TEI's embed and predict, Triton's infer, Replicate's predictions. A
@@ -419,10 +419,10 @@ stage_result unsupported_media_type(std::string message) {
 bool runs_a_model(const http::message_head& head) {
   static constexpr std::string_view endings[] = {
       "/completions", "/embeddings", "/responses", "/moderations", "/images/generations", "/audio/speech",
-      "/audio/transcriptions", "/audio/translations", "/images/edits", "/images/variations", "/v1/messages",
-      "/messages/count_tokens", "/chat", "/generate", "/generate_stream", "/embed", "/embed_sparse",
-      "/embed_all", "/invocations", "/rerank", "/score", "/pooling", "/classify", "/tokenize", "/detokenize",
-      "/encode", "/predict", "/infer", "/predictions",
+      "/audio/transcriptions", "/audio/translations", "/images/edits", "/images/variations", "/videos",
+      "/v1/messages", "/messages/count_tokens", "/chat", "/generate", "/generate_stream", "/embed",
+      "/embed_sparse", "/embed_all", "/invocations", "/rerank", "/score", "/pooling", "/classify",
+      "/tokenize", "/detokenize", "/encode", "/predict", "/infer", "/predictions",
       // llama.cpp's server's own
       "/completion", "/infill", "/embedding", "/reranking"};
   return std::any_of(std::begin(endings), std::end(endings),
@@ -800,8 +800,39 @@ stage_result check_folded_path(const http::message_head& head) {
   return stage_result::next();
 }
 
+// Endpoints whose use happens outside the gateway: a realtime session (OpenAI's and Azure's
+// /realtime, /realtime/calls, /realtime/client_secrets, /realtime/sessions,
+// /realtime/transcription_sessions; Azure's /realtimeapi/sessions) carries its audio and text
+// between the client and the cluster over WebRTC or a WebSocket opened with a client secret the
+// cluster mints, and ChatKit's sessions and Gemini Live's auth_tokens mint such a secret too. A
+// secret minted with the gateway's credential for the cluster lets the client call the cluster
+// without the gateway: no policy decides those calls and no audit record keeps them. Any prefix and
+// letter case, as routers serve them.
+stage_result check_endpoint_served(const http::message_head& head) {
+  std::string_view why;
+  any_segment(http::target_path(head), [&](const path_step& s) {
+    if (ascii_iequals(s.segment, "realtime") || ascii_iequals(s.segment, "realtimeapi")) {
+      why =
+          "realtime sessions run between the client and the cluster over WebRTC or a WebSocket, outside "
+          "the gateway";
+    } else if ((ascii_iequals(s.previous, "chatkit") && ascii_iequals(s.segment, "sessions")) ||
+               ascii_iequals(s.segment, "auth_tokens") || ascii_iequals(s.segment, "client_secrets")) {
+      why = "it mints a client secret with which a client calls the cluster directly, outside the gateway";
+    }
+    return !why.empty();
+  });
+  if (why.empty()) {
+    return stage_result::next();
+  }
+  return stage_result::respond(
+      outcome::endpoint_not_served,
+      fmt::format("the gateway does not serve {}: {}, where no policy decides and no audit record is kept",
+                  http::target_path(head).substr(0, 256), why));
+}
+
 stage_result pipeline::classify(request_context& ctx) const {
   stage_result r = check_folded_path(ctx.head);
+  r = r.proceed() ? check_endpoint_served(ctx.head) : r;
   r = r.proceed() ? check_content_digest(ctx) : r;
   r = r.proceed() ? classify_body(ctx) : r;
   return r.proceed() ? settle_model(ctx) : r;

@@ -115,12 +115,11 @@ class AttackTest(unittest.TestCase):
                 self.assertIn(f"the header field {name} chooses a model or a deployment", resp.json()["error"]["message"])
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
         self.assertEqual(self.send(chat_request(json.dumps(chat).encode(), {"X-Request-Tag": "a"})).status, 200)
-        # A model named below the top level (a batch's, an eval run's, a realtime session's): the policy
-        # never decided it, and the cluster would run it.
+        # A model named below the top level (a batch's, an eval run's): the policy never decided it,
+        # and the cluster would run it.
         for path, body in (("/v1/messages/batches", {"requests": [{"custom_id": "a", "params": {
                                "model": "claude-3-opus", "max_tokens": 10, "messages": []}}]}),
-                           ("/v1/evals/e1/runs", {"data_source": {"type": "completions", "model": "gpt-4o"}}),
-                           ("/v1/realtime/client_secrets", {"session": {"type": "realtime", "model": "gpt-4o"}})):
+                           ("/v1/evals/e1/runs", {"data_source": {"type": "completions", "model": "gpt-4o"}})):
             with self.subTest(path):
                 resp = self.send(request_bytes("POST", path, json.dumps(body).encode(),
                                                {"Content-Type": "application/json"}))
@@ -138,6 +137,34 @@ class AttackTest(unittest.TestCase):
                 self.assertEqual(resp.status, 400, resp.body)
                 self.assertRegex(resp.json()["error"]["message"], "names a region or location|or a region")
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+
+    def test_endpoints_used_outside_the_gateway_are_refused(self):
+        # Probe round 27: POST /v1/realtime/client_secrets with no session model was forwarded; the
+        # cluster minted a client secret with the gateway's credential, with which the client calls
+        # the cluster directly (WebRTC, WebSocket): no policy, no audit record.
+        session = json.dumps({"session": {"type": "realtime"}}).encode()
+        for method, path, body in (("POST", "/v1/realtime/client_secrets", session),
+                                   ("POST", "/V1/Realtime/Sessions/", session),
+                                   ("POST", "/openai/v1/realtime/transcription_sessions", b"{}"),
+                                   ("POST", "/openai/realtimeapi/sessions?api-version=2025-04-01-preview", session),
+                                   ("POST", "/v1/realtime/calls", b"{}"),
+                                   ("GET", "/v1/realtime?model=mistral-small", b""),
+                                   ("POST", "/v1/chatkit/sessions", b'{"user": "u1", "workflow": {"id": "wf"}}'),
+                                   ("POST", "/v1alpha/auth_tokens", b'{"uses": 1}')):
+            with self.subTest(path=path):
+                resp = self.send(request_bytes(method, path, body, {"Content-Type": "application/json"} if body else {}))
+                self.assertEqual(resp.status, 403, resp.body)
+                error = resp.json()["error"]
+                self.assertEqual(error["code"], "endpoint_not_served")
+                self.assertIn("outside the gateway", error["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+        # Sora's video generation runs the cluster's default model when the body names none.
+        resp = self.send(request_bytes("POST", "/v1/videos", b'{"prompt": "a cat"}', {"Content-Type": "application/json"}))
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertIn("names no model", resp.json()["error"]["message"])
+        # A path segment that only contains the word is another endpoint.
+        resp = self.send(request_bytes("GET", "/v1/realtime-stats", b""))
+        self.assertNotEqual(resp.status, 403, resp.body)
 
     def test_an_identifier_cut_between_two_messages_stays_in_the_eu(self):
         # Probe round 15: a card, a phone number or an address cut between two messages (or a
