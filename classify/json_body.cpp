@@ -363,13 +363,21 @@ class inspect_handler : public detail::no_size_limits {
     // Azure's On Your Data sources, Cohere's connectors, xAI's live search, OpenRouter's plugins.
     // At the top level, and below it wherever the client's own data is not (note_nested_model): a
     // realtime `session` and an eval run's `sampling_params` carry `tools` of their own.
-    // DashScope's, Groq's and Baidu's web search settings too.
+    // DashScope's, Groq's and Baidu's web search settings too. And a webhook or callback URL
+    // (Replicate's and Cog's `webhook`, which is sent the prediction, input and output, on every
+    // event): the cluster posts the conversation where it says.
     static constexpr word_set remote_keys{
-        "mcp_servers",       "web_search_options", "data_sources", "datasources",   "connectors",
-        "search_parameters", "searchparameters",   "plugins",      "enable_search", "search_options",
-        "compound_custom",   "search_settings",    "web_search"};
+        "mcp_servers",       "web_search_options", "data_sources",   "datasources",   "connectors",
+        "search_parameters", "searchparameters",   "plugins",        "enable_search", "search_options",
+        "compound_custom",   "search_settings",    "web_search",     "callback",      "callbacks",
+        "notify_url",        "notification_url",   "status_callback"};
+    const auto calls_back = [&] {
+      return name.find("webhook") != std::string_view::npos ||
+             name.find("callback_url") != std::string_view::npos ||
+             name.find("callbackurl") != std::string_view::npos;
+    };
     const bool settings = depth_ == 1 || (data_from_ == SIZE_MAX && !in_options_);
-    remote_key_ = settings && remote_keys.contains(name);
+    remote_key_ = settings && (remote_keys.contains(name) || calls_back());
     remote_key_depth_ = depth_;
     if (tools_depth_ > 1 && depth_ <= tools_depth_) {
       tools_depth_ = 0;  // a key beside (or above) a nested `tools`: out of it
@@ -869,9 +877,9 @@ class inspect_handler : public detail::no_size_limits {
         i += n;
       }
     }
-    // OpenRouter's variants that choose more than the model (variant_of_model).
+    // Variants that choose more than the model (variant_of_model).
     switch (variant_of_model(name)) {
-      case model_variant::web_search:
+      case model_variant::calls_out:
         remote_tools_ = true;
         break;
       case model_variant::chooses_provider:
@@ -909,9 +917,15 @@ class inspect_handler : public detail::no_size_limits {
     }
     // A router runs one of these instead of `model` when it fails or as it chooses (LiteLLM's
     // fallbacks, also forced by mock_testing_fallbacks; OpenRouter's models; LiteLLM's
-    // deployment_id and the legacy engine): a model the policy never saw.
-    if (top && (folded == "fallbacks" || folded == "models" || folded == "fallback_models" ||
-                folded == "deployment_id" || folded == "engine")) {
+    // deployment_id and the legacy engine), or a server takes it for the model (ElevenLabs' and
+    // LocalAI's model_id, a deployment, a served model's name, a speculative decoder's draft
+    // model): a model the policy never saw. The names the query is refused for too.
+    static constexpr word_set other_models{
+        "fallbacks",   "models",       "fallback_models",   "deployment_id",
+        "engine",      "deployment",   "deployment_name",   "model_id",
+        "modelid",     "model_name",   "served_model_name", "speculative_model",
+        "draft_model", "model_version"};
+    if (top && other_models.contains(folded)) {
       return refuse(body_error::other_models,
                     fmt::format("the body names other models a router may run instead of \"model\" (\"{}\"); "
                                 "the policy decides one model: remove it",
@@ -995,8 +1009,12 @@ class inspect_handler : public detail::no_size_limits {
                                    "extra_headers", "tags",
                                    // vLLM's disaggregated prefill: where the KV cache (the prompt's
                                    // state) is sent, remote_host/remote_port included; SGLang's
-                                   "kv_transfer_params", "bootstrap_host"};
-    return keys.contains(key) || key.ends_with("_region_name") || key.ends_with("_location") ||
+                                   "kv_transfer_params", "bootstrap_host",
+                                   // where inference runs: a region, a location, Anthropic's
+                                   // inference_geo ("global" runs it anywhere), a residency
+                                   "region", "location", "zone", "geo", "data_residency", "residency"};
+    return keys.contains(key) || key.ends_with("_region_name") || key.ends_with("_region") ||
+           key.ends_with("_location") || key.ends_with("_geo") || key.ends_with("_residency") ||
            key.ends_with("_endpoint") || key.ends_with("_api_base");
   }
 
@@ -1188,8 +1206,11 @@ model_variant variant_of_model(std::string_view name) noexcept {
     return model_variant::plain;
   }
   const std::string_view variant = name.substr(colon + 1);
-  if (ascii_iequals(variant, "online")) {
-    return model_variant::web_search;
+  constexpr std::string_view cloud = "-cloud";
+  if (ascii_iequals(variant, "online") || ascii_iequals(variant, "cloud") ||
+      (variant.size() > cloud.size() &&
+       ascii_iequals(variant.substr(variant.size() - cloud.size()), cloud))) {
+    return model_variant::calls_out;
   }
   return ascii_iequals(variant, "nitro") || ascii_iequals(variant, "floor") ||
                  ascii_iequals(variant, "exacto")

@@ -84,11 +84,13 @@ enum class body_error : std::uint8_t {
 // The error's name, snake_case ("duplicate_key"); "none" for none.
 [[nodiscard]] std::string_view body_error_name(body_error e) noexcept;
 
-// What a model name's variant (after its last ':') asks of an OpenRouter-style router beyond the
-// model: `:online` its web search (the conversation goes to a search provider: remote_tools),
-// `:nitro`, `:floor` and `:exacto` a choice of provider (refused, as the `provider` key is). For
-// the body's `model` and the one a request target names alike.
-enum class model_variant { plain, web_search, chooses_provider };
+// What a model name's variant (after its last ':') asks of the server beyond the model: OpenRouter's
+// `:online` its web search (the conversation goes to a search provider), and Ollama's cloud tags
+// (`:cloud`, `:120b-cloud`: a signed-in Ollama server runs them on ollama.com, not on itself) send
+// the conversation elsewhere (remote_tools); OpenRouter's `:nitro`, `:floor` and `:exacto` a choice
+// of provider (refused, as the `provider` key is). For the body's `model` and the one a request
+// target names alike; any letter case.
+enum class model_variant { plain, calls_out, chooses_provider };
 [[nodiscard]] model_variant variant_of_model(std::string_view name) noexcept;
 
 struct body_fields {

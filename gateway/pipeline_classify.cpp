@@ -382,14 +382,14 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
     read_layers(percent_encoding | html_references | quoted_printable);
   }
   // And what base64 and hex spell: "=?UTF-8?B?...?=", ?q=<base64>.
-  // A stored object named in the target; a model variant there that adds a web search
-  // (OpenRouter's `:online`), as the body's model would.
+  // A stored object named in the target; a model variant there that sends the conversation elsewhere
+  // (OpenRouter's `:online`, Ollama's `:cloud`), as the body's model would.
   const std::uint32_t opaque = classify::bit(classify::detector::opaque_content);
   const std::uint32_t remote = classify::bit(classify::detector::remote_tools);
   return classify::detect(text, detectors) | classify::detect_encoded(text, detectors) |
          ((detectors & opaque) != 0 && names_stored_object(head) ? opaque : 0) |
          ((detectors & remote) != 0 &&
-                  classify::variant_of_model(model_in_path(head)) == classify::model_variant::web_search
+                  classify::variant_of_model(model_in_path(head)) == classify::model_variant::calls_out
               ? remote
               : 0);
 }
@@ -424,9 +424,20 @@ bool runs_a_model(const http::message_head& head) {
       "/embed_sparse", "/embed_all", "/invocations", "/rerank", "/score", "/pooling", "/classify",
       "/tokenize", "/detokenize", "/encode", "/predict", "/infer", "/predictions",
       // llama.cpp's server's own
-      "/completion", "/infill", "/embedding", "/reranking"};
-  return std::any_of(std::begin(endings), std::end(endings),
-                     [&](std::string_view suffix) { return http::path_ends_with(head, suffix); });
+      "/completion", "/infill", "/embedding", "/reranking",
+      // TGI's Vertex route, TEI's similarity, Anthropic's legacy completions, LocalAI's speech,
+      // text-to-speech and sound generation (ElevenLabs' API, which LocalAI serves), summaries
+      "/vertex", "/similarity", "/complete", "/tts", "/sound-generation", "/summarize"};
+  if (std::any_of(std::begin(endings), std::end(endings),
+                  [&](std::string_view suffix) { return http::path_ends_with(head, suffix); })) {
+    return true;
+  }
+  // TGI generates at its root (POST /, as /generate or /generate_stream); ElevenLabs' speech
+  // endpoints take the voice after them (/v1/text-to-speech/{voice_id}[/stream]).
+  const std::string_view path = http::target_path(head);
+  return (path == "/" && head.method == "POST") || any_segment(path, [](const path_step& s) {
+           return ascii_iequals(s.segment, "text-to-speech") || ascii_iequals(s.segment, "speech-to-speech");
+         });
 }
 
 // The model a request target names, in the forms APIs put it there: Azure OpenAI's
@@ -539,6 +550,41 @@ std::string model_parameter(const http::message_head& head) {
                                                // where to run it, as *_location in the body
                                                "location", "locations", "region", "regions", "zone",
                                                "region_name"};
+  return query_parameter(head, names);
+}
+
+// A query parameter that carries a credential, or empty: Google's and LiteLLM's Gemini pass-through
+// read `?key=`, Azure API Management `?subscription-key=`, others `?api_key=`, `?access_token=`.
+// The client's credentials never reach a cluster (the gateway sends its own): in the query, a
+// key of another tenant of the cluster would be used instead of the gateway's.
+std::string credential_parameter(const http::message_head& head) {
+  static constexpr std::string_view names[] = {"key",
+                                               "api_key",
+                                               "apikey",
+                                               "api-key",
+                                               "x-api-key",
+                                               "x_api_key",
+                                               "access_token",
+                                               "accesstoken",
+                                               "token",
+                                               "auth",
+                                               "auth_token",
+                                               "authorization",
+                                               "bearer",
+                                               "id_token",
+                                               "password",
+                                               "passwd",
+                                               "secret",
+                                               "client_secret",
+                                               "api_secret",
+                                               "session_token",
+                                               "refresh_token",
+                                               "subscription-key",
+                                               "subscription_key",
+                                               "ocp-apim-subscription-key",
+                                               "code",
+                                               "sig",
+                                               "x-goog-api-key"};
   return query_parameter(head, names);
 }
 
@@ -663,6 +709,14 @@ stage_result settle_model(request_context& ctx) {
   }
   if (const std::string param = method_parameter(ctx.head); !param.empty()) {
     return method_override_refused("the query", param, ctx.head.method);
+  }
+  if (const std::string param = credential_parameter(ctx.head); !param.empty()) {
+    // The parameter's name only: its value is a secret.
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format("the query carries a credential ('{}'): the client's credentials never reach a cluster, "
+                    "the gateway authenticates to it; send your API key as Authorization: Bearer",
+                    std::string_view(param).substr(0, std::min<std::size_t>(param.find('='), 64))));
   }
   if (const std::string param = model_parameter(ctx.head); !param.empty()) {
     return stage_result::respond(

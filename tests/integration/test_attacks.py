@@ -158,13 +158,58 @@ class AttackTest(unittest.TestCase):
                 self.assertEqual(error["code"], "endpoint_not_served")
                 self.assertIn("outside the gateway", error["message"])
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
-        # Sora's video generation runs the cluster's default model when the body names none.
-        resp = self.send(request_bytes("POST", "/v1/videos", b'{"prompt": "a cat"}', {"Content-Type": "application/json"}))
-        self.assertEqual(resp.status, 400, resp.body)
-        self.assertIn("names no model", resp.json()["error"]["message"])
+        # Endpoints that run the cluster's default model when the body names none: Sora's videos,
+        # TGI's root and Vertex route, TEI's similarity, ElevenLabs-style text-to-speech (LocalAI).
+        for path, body in (("/v1/videos", {"prompt": "a cat"}), ("/", {"inputs": "hi"}),
+                           ("/vertex", {"instances": [{"inputs": "hi"}]}),
+                           ("/similarity", {"inputs": {"source_sentence": "a", "sentences": ["b"]}}),
+                           ("/v1/text-to-speech/voice1", {"text": "hi"}), ("/tts", {"input": "hi"}),
+                           ("/v1/complete", {"prompt": "hi"})):
+            with self.subTest(path=path):
+                resp = self.send(request_bytes("POST", path, json.dumps(body).encode(),
+                                               {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertIn("names no model", resp.json()["error"]["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
         # A path segment that only contains the word is another endpoint.
         resp = self.send(request_bytes("GET", "/v1/realtime-stats", b""))
         self.assertNotEqual(resp.status, 403, resp.body)
+
+    def test_credentials_in_the_query_never_reach_a_cluster(self):
+        # Probe round 27: ?key= (Google's and LiteLLM's Gemini pass-through), ?api_key= and the like
+        # reached the cluster, where the same key in the body is refused and in a header removed.
+        chat = json.dumps({"model": "mistral-small", "messages": [{"role": "user", "content": "hi"}]}).encode()
+        for query in ("api_key=sk-OTHER", "key=sk-litellm-OTHER", "x=1&Access_Token=t", "API%5Fkey=sk",
+                      "authorization=Bearer%20sk", "subscription-key=abc", "token=t"):
+            with self.subTest(query=query):
+                resp = self.send(request_bytes("POST", f"/v1/chat/completions?{query}", chat,
+                                               {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 400, resp.body)
+                message = resp.json()["error"]["message"]
+                self.assertIn("the query carries a credential", message)
+                secret = query.rsplit("=", 1)[1]
+                if len(secret) >= 3:
+                    self.assertNotIn(secret, message)  # the parameter's name only
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+        self.assertEqual(self.send(request_bytes("POST", "/v1/chat/completions?keys_only=1&monkey=2", chat,
+                                                 {"Content-Type": "application/json"})).status, 200)
+
+    def test_a_webhook_or_a_cloud_model_is_egress(self):
+        # Probe round 27: Replicate's and Cog's `webhook` is sent the prediction, input and output,
+        # on every event; a signed-in Ollama server runs a `:cloud` tag on ollama.com.
+        for path, body in (("/predictions", {"model": "mistral-small", "input": {"prompt": "hi"},
+                                             "webhook": "https://collector.example.us/hook"}),
+                           ("/v1/chat/completions", {"model": "mistral-small", "callback_url": "https://x.example",
+                                                     "messages": [{"role": "user", "content": "hi"}]}),
+                           ("/v1/chat/completions", {"model": "mistral-small:cloud",
+                                                     "messages": [{"role": "user", "content": "hi"}]}),
+                           ("/api/chat", {"model": "llama-3.1-70b:70b-cloud", "messages": []})):
+            with self.subTest(path=path, body=body):
+                resp = self.send(request_bytes("POST", path, json.dumps(body).encode(),
+                                               {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-remote-tools", resp.json()["error"]["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
 
     def test_an_identifier_cut_between_two_messages_stays_in_the_eu(self):
         # Probe round 15: a card, a phone number or an address cut between two messages (or a

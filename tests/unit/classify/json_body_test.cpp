@@ -169,6 +169,19 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
       {R"({"model":"m","tags":["us-deployment"]})", body_error::other_models, "tags"},
       {R"({"model":"m","extra_headers":{"x":"y"}})", body_error::other_models, "extra_headers"},
       {R"({"model":"m","Vertex_Location":"us-central1"})", body_error::other_models, "Vertex_Location"},
+      // Probe round 27: the names the query is refused for, and where inference runs (Anthropic's
+      // inference_geo), were forwarded in the body.
+      {R"({"model":"m","deployment":"us-only"})", body_error::other_models, "(\"deployment\")"},
+      {R"({"model":"m","model_id":"eleven_multilingual_v2"})", body_error::other_models, "model_id"},
+      {R"({"model":"m","modelId":"x"})", body_error::other_models, "modelId"},
+      {R"({"model":"m","Model_Name":"x"})", body_error::other_models, "Model_Name"},
+      {R"({"model":"m","served_model_name":"x"})", body_error::other_models, "served_model_name"},
+      {R"({"model":"m","speculative_model":"x"})", body_error::other_models, "speculative_model"},
+      {R"({"model":"m","region":"us-east-1"})", body_error::other_models, "(\"region\")"},
+      {R"({"model":"m","max_tokens":16,"inference_geo":"global","messages":[]})", body_error::other_models,
+       "inference_geo"},
+      {R"({"model":"m","data_residency":"us"})", body_error::other_models, "data_residency"},
+      {R"({"model":"m","bedrock_region":"us-east-1"})", body_error::other_models, "bedrock_region"},
       // Adapters (LoRA): weights the policy never decided (LoRAX and TGI, SGLang, vLLM); and
       // credentials for the cluster below the top level (LoRAX's parameters.api_token).
       {R"({"model":"m","inputs":"hi","parameters":{"adapter_id":"someone/evil-lora","adapter_source":"hub"}})",
@@ -1001,6 +1014,18 @@ TEST_CASE("tools the cluster runs by calling out to another server are remote_to
       R"({"model":"m","messages":[],"toolConfig":{"tools":[{"systemTool":{"name":"nova_grounding"}}]}})",
       R"({"model":"m","messages":[],"enable_search":true})",
       R"({"model":"m","messages":[],"compound_custom":{"tools":{"enabled_tools":["web_search"]}}})",
+      // Probe round 27: a webhook or callback the cluster posts the prediction (input and output)
+      // to (Replicate's and Cog's), in any spelling; and Ollama's cloud tags, which a signed-in
+      // Ollama server runs on ollama.com.
+      R"({"model":"m","input":{"prompt":"hi"},"webhook":"https://collector.example.us/hook"})",
+      R"({"model":"m","input":{"prompt":"hi"},"webhook_events_filter":["completed"]})",
+      R"({"model":"m","messages":[],"callback_url":"https://x.example"})",
+      R"({"model":"m","messages":[],"webhookUrl":"https://x.example"})",
+      R"({"model":"m","messages":[],"CallbackUrl":"https://x.example"})",
+      R"({"model":"m","messages":[],"notification_url":"https://x.example"})",
+      R"({"model":"m","messages":[],"completion_webhook":{"url":"https://x.example"}})",
+      R"({"model":"gpt-oss:120b-cloud","messages":[]})",
+      R"({"model":"gemma4:Cloud","messages":[]})",
   };
   for (const std::string& body : calls_out) {
     CAPTURE(body);
@@ -1022,6 +1047,12 @@ TEST_CASE("tools the cluster runs by calling out to another server are remote_to
       R"({"type":"code_execution_20250825"},{"type":"memory_20250818"},{"type":"tool_search_tool_regex_20251119"}]})",
       R"({"model":"m","messages":[],"enable_search":false,"web_search_options":null})",
       R"({"model":"m","messages":[],"mcp_servers":null,"web_search_options":null})",
+      R"({"model":"m","messages":[],"webhook":null})",
+      R"({"model":"mistral-small:latest","messages":[{"role":"user","content":"send it to my webhook_url"}]})",
+      R"({"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"notify","parameters":)"
+      R"({"type":"object","properties":{"webhook":{"type":"string"}}}}}]})",
+      R"({"model":"m","messages":[],"metadata":{"webhook":"https://x.example"}})",
+      R"({"model":"icloud-assistant:v1","messages":[]})",
       R"({"model":"m","messages":[{"role":"user","content":"what is an mcp server_url?"}]})",
       // The client's own data and schemas may name tools: no cluster runs them.
       R"({"model":"m","messages":[],"metadata":{"tools":[{"type":"mcp"}],"plugins":"x"}})",
