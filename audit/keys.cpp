@@ -59,8 +59,9 @@ void make_dir(const std::string& dir) {
 }
 
 // A public key file: readable by anyone, but written only by its owner (a key others can replace
-// would let them substitute their own). Refused when group or others can write it.
-result<std::string> read_public_file(const std::string& path) {
+// would let them substitute their own). Refused when group or others can write it; and, with
+// `any_owner` false, when it belongs to another user than root or the one reading it.
+result<std::string> read_public_file(const std::string& path, bool any_owner) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return status{error_code::io, "cannot open the public key file " + path + ": " + std::strerror(errno)};
@@ -76,8 +77,10 @@ result<std::string> read_public_file(const std::string& path) {
                                       " lets group or others change it; run `chmod go-w " + shell_word(path) +
                                       "`"};
   }
-  // Any owner: an auditor reads the gateway's own public key (only who may write it matters).
-  if (std::string problem = others_may_change(path, "public key", nullptr, true); !problem.empty()) {
+  // Any owner for a key that is read: an auditor reads the gateway's own public key (only who may
+  // write it matters). Not for the one the writer seals payloads to: its owner could swap in a key
+  // of their own, and open every payload sealed from then on.
+  if (std::string problem = others_may_change(path, "public key", nullptr, any_owner); !problem.empty()) {
     return status{error_code::io, std::move(problem)};
   }
   try {
@@ -182,7 +185,7 @@ result<crypto::note_verifier> read_verifier(const std::string& path_or_vkey) {
     return status{error_code::io,
                   "cannot open the public key file " + path_or_vkey + ": " + std::strerror(stat_errno)};
   }
-  auto text = read_public_file(path_or_vkey);
+  auto text = read_public_file(path_or_vkey, true);
   if (!text.is_ok()) {
     return text.error();
   }
@@ -206,7 +209,7 @@ crypto::note_verifier load_verifier(const std::string& path_or_vkey) {
 }
 
 crypto::box_public_key load_auditor_public(const std::string& path) {
-  auto read = read_public_file(path);
+  auto read = read_public_file(path, false);
   if (!read.is_ok()) {
     throw crypto::key_file_error(read.error().message());
   }

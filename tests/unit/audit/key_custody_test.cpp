@@ -3,6 +3,7 @@
 // KEK-wrapped data keys (older logs) lose those copies when a writer opens them.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -228,6 +229,23 @@ TEST_CASE("key custody: the auditor key lives apart; unsafe key files are refuse
     REQUIRE_FALSE(v.is_ok());
     CHECK(v.error().code() == sovgw::error_code::io);
     CHECK(v.error().message().find("mode 0646 lets group or others change it") != std::string::npos);
+  }
+  SUBCASE("the key payloads are sealed to must belong to the writer (or root)") {
+    // Probe round 27: a root-run gateway took an auditor.pub that user nobody owns (mode 0644), who
+    // could swap in a key of their own and open every payload sealed from then on. An auditor's
+    // reading of the gateway's signing.pub stays any owner's.
+    if (::geteuid() != 0) {
+      MESSAGE("not root: cannot give a file to another user, skipped");
+      return;
+    }
+    REQUIRE(::chown((d.keys + "/auditor.pub").c_str(), 65534, 65534) == 0);
+    CHECK_THROWS_WITH_AS((void)load_writer_keys(d.keys), doctest::Contains("belongs to uid 65534"),
+                         sovgw::crypto::key_file_error);
+    REQUIRE(::chown((d.keys + "/signing.pub").c_str(), 65534, 65534) == 0);
+    CHECK(read_verifier(d.keys + "/signing.pub").is_ok());
+    REQUIRE(::chown((d.keys + "/auditor.pub").c_str(), 0, 0) == 0);
+    REQUIRE(::chown((d.keys + "/signing.pub").c_str(), 0, 0) == 0);
+    CHECK_NOTHROW((void)load_writer_keys(d.keys));
   }
   SUBCASE("secret key files others can read are refused") {
     REQUIRE(::chmod((auditor_dir + "/auditor.key").c_str(), 0644) == 0);
