@@ -464,9 +464,13 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
     return stage_result::respond(outcome::model_not_found,
                                  fmt::format("no cluster of this gateway serves the model '{}'", ctx.model));
   }
-  // The client is told the rules that decided (the record keeps every rule that matched): the
-  // forbids for a forbidden request, the restricts that left no cluster, and for a request no
-  // permit covers, the permit that came closest and where it failed.
+  return denial(ctx, b, d);
+}
+
+// The client is told the rules that decided (the record keeps every rule that matched): the
+// forbids for a forbidden request, the restricts that left no cluster, and for a request no
+// permit covers, the permit that came closest and where it failed.
+stage_result pipeline::denial(const request_context& ctx, const binding& b, const policy::decision& d) const {
   std::string rules;
   const policy::compiled_policy& compiled = b.policy->compiled();
   for (std::uint32_t rule : d.matched_rules) {
@@ -596,6 +600,53 @@ std::vector<permitted_model> pipeline::models(const request_context& ctx) const 
     }
   }
   return out;
+}
+
+std::optional<stage_result> pipeline::model_denied(request_context& ctx, std::string_view model) const {
+  const std::shared_ptr<const binding> b = binding_.load();
+  if (!b) {
+    return std::nullopt;
+  }
+  std::string first;
+  if (model.empty()) {  // the first model listed by name, as models() lists them
+    for (const cluster_config& c : cfg_->clusters) {
+      for (const std::string& m : c.models) {
+        if (!policy::glob_pattern::is_glob(m) && (first.empty() || m < first)) {
+          first = m;
+        }
+      }
+    }
+    model = first;
+  }
+  if (model.empty() || !served_anywhere(model)) {
+    return std::nullopt;
+  }
+  static thread_local policy::decision d;
+  const policy::request_attributes attrs{.client_country = ctx.client_country,
+                                         .client_ip = policy_client_ip(ctx),
+                                         .tenant = ctx.tenant,
+                                         .model = model,
+                                         .path = "/v1/chat/completions",
+                                         .method = "POST",
+                                         .declared_classes = {},
+                                         .detected_classes = {},
+                                         .serving_model = {}};
+  b->policy->decide(attrs, b->routes, d);
+  decide_spelling_variants(*b->policy, b->routes, attrs, d);
+  if (d.result == policy::effect::permit) {
+    return std::nullopt;  // permitted, yet no cluster could list it (a glob): not a denial
+  }
+  ctx.matched_rules.clear();
+  for (std::uint32_t rule : d.matched_rules) {
+    ctx.matched_rules.emplace_back(b->policy->rule_id(rule));
+  }
+  ctx.decision_reason = std::string(d.reason);
+  ctx.policy_version = b->policy->version();
+  ctx.permitted = false;
+  stage_result r = denial(ctx, *b, d);
+  r.message = fmt::format("no model is permitted for this client{}; a request for '{}' is {}",
+                          first.empty() ? "" : " (an empty list)", model, r.message);
+  return r;
 }
 
 std::optional<permitted_model> pipeline::model(const request_context& ctx, std::string_view id) const {

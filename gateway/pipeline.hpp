@@ -132,6 +132,11 @@ class pipeline {
   // serving it. `model(ctx, id)` answers for one id (globs match it): nullopt when not permitted.
   [[nodiscard]] std::vector<permitted_model> models(const request_context& ctx) const;
   [[nodiscard]] std::optional<permitted_model> model(const request_context& ctx, std::string_view id) const;
+  // Why the live policy keeps `model` (or, when empty, every model a cluster lists) from this
+  // client: the denial (403 policy_denied, naming the rules, the record's rules and decision
+  // filled) of an inference request for it, as decide() would answer one; or, with no policy or
+  // when no cluster serves the model, nullopt.
+  [[nodiscard]] std::optional<stage_result> model_denied(request_context& ctx, std::string_view model) const;
 
   // route: the first allowed cluster that serves the model and is available; fail closed.
   [[nodiscard]] stage_result route(request_context& ctx, const availability_fn& cluster_available,
@@ -157,6 +162,9 @@ class pipeline {
   };
 
   [[nodiscard]] stage_result decide_with_policy(request_context& ctx, const binding& b) const;
+  // The 403 for a decision that did not permit: the rules that decided, or the nearest permit.
+  [[nodiscard]] stage_result denial(const request_context& ctx, const binding& b,
+                                    const policy::decision& d) const;
   [[nodiscard]] stage_result classify_body(request_context& ctx) const;
   [[nodiscard]] stage_result identify_tenant(request_context& ctx) const;
   // Whether some cluster of the configuration lists `model` (policy aside).

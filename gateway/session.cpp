@@ -393,19 +393,32 @@ class session : public std::enable_shared_from_this<session> {
     ctx.permitted = true;
     ctx.decision_reason = "the models the policy permits this client, answered by the gateway";
     // Every value a co_await uses is a named local (GCC 12 destroys co_await temporaries twice).
+    // A client the policy permits no model (a sanctioned origin; a country no permit covers), or a
+    // model it does not permit, is denied as a request for one would be (403, the rules named, the
+    // record a denial): an empty list recorded as permitted would tell an auditor otherwise.
     response resp;
-    if (target == models_target::list) {
-      resp = json_response(models_list_json(stages.models(ctx)), ctx.request_id, close);
-    } else if (target == models_target::ollama_tags) {
-      resp = json_response(ollama_tags_json(stages.models(ctx)), ctx.request_id, close);
+    std::optional<stage_result> denied;
+    if (target != models_target::one) {
+      const std::vector<permitted_model> listed = stages.models(ctx);
+      denied = listed.empty() ? stages.model_denied(ctx, {}) : std::nullopt;
+      resp =
+          json_response(target == models_target::list ? models_list_json(listed) : ollama_tags_json(listed),
+                        ctx.request_id, close);
     } else if (std::optional<permitted_model> m = stages.model(ctx, id)) {
       ctx.model = m->id;
       resp = json_response(model_json(*m), ctx.request_id, close);
     } else {
-      const stage_result missing =
-          stage_result::respond(outcome::model_not_found,
-                                fmt::format("the model '{}' does not exist or is not allowed for you", id));
-      const next_step refused = co_await answer(ctx, missing, after);
+      ctx.model = std::string(id);
+      denied = stages.model_denied(ctx, id);
+      if (!denied) {
+        ctx.model.clear();
+        denied =
+            stage_result::respond(outcome::model_not_found,
+                                  fmt::format("the model '{}' does not exist or is not allowed for you", id));
+      }
+    }
+    if (denied) {
+      const next_step refused = co_await answer(ctx, *denied, after);
       co_return refused;
     }
     const next_step written = co_await write_own(ctx, resp, after);

@@ -421,6 +421,26 @@ class TrustedProxyTest(unittest.TestCase):
         self.assertEqual(log["client_ip"], "5.255.255.5")
         self.assertEqual(log["client_country"], "RU")
 
+    def test_a_client_permitted_no_model_is_denied_the_model_list(self):
+        # Probe round 27: a client in Russia got 200 and an empty list, recorded and signed as a
+        # permit with no rule; now denied as a request for a model would be, naming the rule.
+        for path in ("/v1/models", "/api/tags", "/v1/models/mistral-small"):
+            with self.subTest(path=path):
+                resp = exchange(self.xff.port, self.certs,
+                                request_bytes("GET", path, b"", {"X-Forwarded-For": "5.255.255.5"}))
+                self.assertEqual(resp.status, 403, resp.body)
+                error = resp.json()["error"]
+                self.assertEqual(error["code"], "policy_denied")
+                self.assertIn("forbid-sanctioned-origins", error["message"])
+                log = self.xff.wait_for_json(lambda o: o.get("msg") == "request" and
+                                             o.get("request_id") == resp.header("x-request-id"))
+                self.assertEqual(log["decision"], "deny")
+                self.assertIn("forbid-sanctioned-origins", log["rules"])
+        # An EEA client's list is unchanged.
+        resp = exchange(self.xff.port, self.certs, request_bytes("GET", "/v1/models", b"", {"X-Forwarded-For": "84.16.0.1"}))
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual([m["id"] for m in resp.json()["data"]], ["mistral-large"])
+
     def test_garbage_where_the_client_address_should_be_is_refused(self):
         resp = exchange(self.xff.port, self.certs, chat_request(extra_headers={"X-Forwarded-For": "unknown"}))
         self.assertEqual(resp.status, 400)

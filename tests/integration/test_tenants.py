@@ -733,11 +733,15 @@ class ModelsTest(unittest.TestCase):
                                       "countries": ["DE"]})
         # A trailing slash is the same model, as a router folding it reads it.
         self.assertEqual(self.get("acme", "/v1/models/mistral-large/").json()["id"], "mistral-large")
+        # A model a cluster serves that the policy keeps from the tenant is denied, as a request for
+        # it would be (the record a denial, not a model that does not exist).
         denied = self.get("acme", "/v1/models/llama-3")
-        self.assertEqual((denied.status, denied.json()["error"]["code"]), (404, "model_not_found"))
+        self.assertEqual((denied.status, denied.json()["error"]["code"]), (403, "policy_denied"))
         # A glob of a cluster matches an id the list cannot name; the policy still decides.
-        self.assertEqual(self.get("acme", "/v1/models/gpt-4o").status, 404)
-        self.assertEqual(self.get("globex", "/v1/models/gpt-4o").status, 404)  # only in Germany
+        self.assertEqual(self.get("acme", "/v1/models/gpt-4o").status, 403)
+        self.assertEqual(self.get("globex", "/v1/models/gpt-4o").status, 403)  # only in Germany
+        missing = self.get("acme", "/v1/models/no-such-model")
+        self.assertEqual((missing.status, missing.json()["error"]["code"]), (404, "model_not_found"))
 
     def test_no_key_no_models(self):
         resp = send(self.gateway.port, self.certs, request_bytes("GET", "/v1/models"))
