@@ -255,7 +255,13 @@ int cmd_query(const options& o) {
   if (count == 0 && f.country && f.country->size() == 2) {
     // EU, AP, ... are what a geo database says of an address it places no closer than a region; a
     // reader asking for "EU" most likely meant the member states, which a policy's groups name.
-    if (const auto id = policy::pack_country(*f.country); id && policy::is_geo_data_only_country(*id)) {
+    if (const std::string_view hint = policy::country_code_hint(*f.country); !hint.empty()) {
+      // UK, EL: a code people write for a country recorded under its ISO code.
+      std::fprintf(stderr,
+                   "sovgw audit query: note: no record has the client country %s%.*s: query that code\n",
+                   f.country->c_str(), static_cast<int>(hint.size()), hint.data());
+    } else if (const auto id = policy::pack_country(*f.country);
+               id && policy::is_geo_data_only_country(*id)) {
       std::fprintf(stderr,
                    "sovgw audit query: note: --country %s matches only records whose client a geo database "
                    "placed in no single country (%s); a record holds a country code, not a group such as the "

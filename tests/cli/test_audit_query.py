@@ -85,6 +85,10 @@ class query_test(audit_case):
         self.assertIn("--country EU matches only records whose client a geo database placed in no single country",
                       p.stderr)
         self.assertNotIn("note:", sovgw("audit", "query", "--db", self.db, "--country", "XK", check=0).stderr)
+        # UK is what people write for GB (probe round 27: the note called it a group of countries).
+        p = sovgw("audit", "query", "--db", self.db, "--country", "uk", check=0)
+        self.assertIn("no record has the client country UK; the United Kingdom is GB", p.stderr)
+        self.assertNotIn("member states", p.stderr)
 
     def test_the_table_columns_fit_their_content(self):
         self.append(3, run_name="0193a5c1e2f04b7c9d2e3f4a5b6c7d8e")  # request ids as long as the gateway's
