@@ -708,6 +708,35 @@ asio::awaitable<void> listen(tcp::acceptor& acceptor, ssl::context* ctx, const o
   }
 }
 
+// A port another process holds is the usual start-up failure (a second demo, say): one line that
+// names the address and port, never an uncaught exception.
+bool open_acceptor(tcp::acceptor& acceptor, const options& opt) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(opt.address, ec);
+  if (ec) {
+    std::fprintf(stderr, "standin-cluster: --address %s: %s\n", opt.address.c_str(), ec.message().c_str());
+    return false;
+  }
+  const tcp::endpoint endpoint(address, opt.port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) {
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  }
+  if (!ec) {
+    acceptor.bind(endpoint, ec);
+  }
+  if (!ec) {
+    acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    const std::string shown = address.is_v6() ? "[" + opt.address + "]" : opt.address;
+    std::fprintf(stderr, "standin-cluster: cannot listen on %s:%u: %s\n", shown.c_str(), opt.port,
+                 ec.message().c_str());
+    return false;
+  }
+  return true;
+}
+
 void usage_exit() {
   std::fputs(
       "usage: standin-cluster [--address A] [--port P] (--cert F --key F | --plaintext) [--chunks N] "
@@ -802,7 +831,10 @@ int main(int argc, char** argv) {
     ctx->use_certificate_chain_file(opt.cert);
     ctx->use_private_key_file(opt.key, ssl::context::pem);
   }
-  tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address(opt.address), opt.port));
+  tcp::acceptor acceptor(ioc);
+  if (!open_acceptor(acceptor, opt)) {
+    return 1;
+  }
   asio::co_spawn(ioc, listen(acceptor, ctx.get(), opt, signatures.get()), asio::detached);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](auto, int) { ioc.stop(); });

@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from support import BUILD, SOURCE, SOVGW, TempDir, wait_until
+from support import BUILD, SOURCE, SOVGW, STANDIN, TempDir, wait_until
 
 sys.path.insert(0, os.path.join(SOURCE, "tests", "cli"))
 from chromium_page import Page  # noqa: E402
@@ -243,6 +243,21 @@ class DemoTest(unittest.TestCase):
         self.assertTrue(r.stdout.endswith("\n200"), r.stdout + r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "demo", "audit")))  # no audit log
         self.demo.ctrl_c()
+
+
+class StandinStartTest(unittest.TestCase):
+    def test_a_port_in_use_is_one_line_naming_it_and_exit_1(self):
+        # A second demo's stand-ins met the first one's ports with an uncaught exception (SIGABRT,
+        # "terminate called ...") that named no port (probe round 27).
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            port = holder.getsockname()[1]
+            r = subprocess.run([STANDIN, "--plaintext", "--port", str(port)], capture_output=True, text=True,
+                               timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr,
+                         "standin-cluster: cannot listen on 127.0.0.1:%d: Address already in use\n" % port)
 
 
 if __name__ == "__main__":
