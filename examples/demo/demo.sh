@@ -11,7 +11,9 @@
 #          log, tenants, logs), created on the first run (the folder too), and examples/ (a link to
 #          the repository's is made when it has none). The tests run the demo in a temporary
 #          directory this way.
-# Uses the binaries of ${SOVGW_BUILD_DIR:-<repository>/build}. Ctrl-C (or SIGTERM) stops it all.
+# Uses the binaries of ${SOVGW_BUILD_DIR:-<repository>/build}. Ctrl-C (or SIGTERM) stops it all:
+# the gateway first (it drains), then the stand-ins. One demo at a time: a
+# second start in the same folder, or while its ports are taken, says so and changes nothing.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD_DIR=${SOVGW_BUILD_DIR:-$SRC/build}
@@ -26,18 +28,47 @@ while (($#)); do
   esac
   shift
 done
-mkdir -p "$DIR"
-cd "$DIR"
-# The embedded configuration names files relative to the repository root: examples/ must be here.
-if [[ ! -e examples ]]; then
-  ln -s "$SRC/examples" examples
-  echo "demo: linked $PWD/examples to $SRC/examples"
-fi
 SOVGW=$BUILD_DIR/sovgw
 STANDIN=$BUILD_DIR/examples/standin-cluster
 for binary in "$SOVGW" "$STANDIN"; do
   [[ -x $binary ]] || { echo "demo: $binary is missing: run ./run.sh build first" >&2; exit 3; }
 done
+mkdir -p "$DIR/demo"
+cd "$DIR"
+
+# Before anything is written or started: a running demo's files and processes are left as they are.
+# The lock is held as long as this script runs (not by what it starts: see `{lock}>&-` below).
+exec {lock}>> demo/demo.lock
+if ! flock -n "$lock"; then
+  echo "demo: a demo is already running in $PWD (pid $(< demo/demo.lock)): stop it with Ctrl-C there," \
+    "or use --dir elsewhere" >&2
+  exit 1
+fi
+echo $$ > demo/demo.lock
+if ((PLAIN)); then
+  ports=(8443 9901 9443)
+else
+  ports=(8443 9901 9443 9444 9445 9446 9447)
+fi
+busy=()
+for port in "${ports[@]}"; do
+  if (: < "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
+    busy+=("$port")
+  fi
+done
+if ((${#busy[@]})); then
+  what="ports ${busy[*]} are"
+  ((${#busy[@]} > 1)) || what="port ${busy[*]} is"
+  echo "demo: $what in use: another demo (from another folder?) or another program listens there;" \
+    "stop it first (ss -ltnp shows which)" >&2
+  exit 1
+fi
+
+# The embedded configuration names files relative to the repository root: examples/ must be here.
+if [[ ! -e examples ]]; then
+  ln -s "$SRC/examples" examples
+  echo "demo: linked $PWD/examples to $SRC/examples"
+fi
 [[ -f examples/policies/eu_policy.yaml ]] || { echo "demo: $DIR has no examples/ folder" >&2; exit 3; }
 
 # How the tour names the binary: relative to where the user stands when it is below it.
@@ -87,7 +118,7 @@ YAML
   done
 }
 
-pids=()
+pids=() names=()
 stop_all() {
   trap - EXIT INT TERM
   if ((${#pids[@]})); then
@@ -104,19 +135,37 @@ trap 'exit 143' TERM
 
 standin() { # name port
   "$STANDIN" --port "$2" --name "$1" --cert certs/out/cluster.pem --key certs/out/cluster.key \
-    --chunks 8 --delay-ms 150 --echo "${@:3}" > "demo/logs/$1.log" 2>&1 &
-  pids+=($!)
+    --chunks 8 --delay-ms 150 --echo "${@:3}" > "demo/logs/$1.log" 2>&1 {lock}>&- &
+  pids+=($!) names+=("$1")
+}
+
+gateway() { # serve's arguments
+  "$SOVGW" serve "$@" {lock}>&- &
+  pids+=($!) names+=(gateway)
+}
+
+# Exits, saying which, when something this script started has stopped.
+check_alive() {
+  local i
+  for i in "${!pids[@]}"; do
+    kill -0 "${pids[i]}" 2> /dev/null && continue
+    if [[ ${names[i]} == gateway ]]; then
+      echo "demo: the gateway stopped (its error is above)" >&2
+    else
+      echo "demo: the stand-in ${names[i]} stopped: $(tail -n 1 "demo/logs/${names[i]}.log")" >&2
+    fi
+    exit 1
+  done
 }
 
 # The gateway proves the policy's invariants before it listens: a few seconds on a small machine.
+# The ports were free before it started, so the gateway that answers, while ours runs, is ours.
 wait_ready() {
   for _ in $(seq 600); do
+    check_alive
     if curl -fsS -o /dev/null http://127.0.0.1:9901/readyz 2> /dev/null; then
+      check_alive
       return 0
-    fi
-    if ! kill -0 "${pids[-1]}" 2> /dev/null; then
-      echo "demo: the gateway did not start (its error is above)" >&2
-      exit 1
     fi
     sleep 0.1
   done
@@ -125,11 +174,23 @@ wait_ready() {
   exit 1
 }
 
+# A Ctrl-C or SIGTERM this script receives runs stop_all. Started with SIGINT ignored (as a
+# background job is), it cannot trap a Ctrl-C: the gateway stops on it alone and exits 0, and the
+# demo ends with it.
+serve_until_stopped() {
+  local status=0
+  wait -n "${pids[@]}" || status=$?
+  if ((status == 0)) && ! kill -0 "${pids[-1]}" 2> /dev/null; then
+    exit 0
+  fi
+  check_alive
+  exit 1
+}
+
 if ((PLAIN)); then
   mkdir -p demo/logs
   standin standin-paris 9443
-  "$SOVGW" serve --config examples/plain.yaml &
-  pids+=($!)
+  gateway --config examples/plain.yaml
   wait_ready
   cat << MSG
 
@@ -140,8 +201,7 @@ Try, from $PWD in another terminal:
        -d '{"model":"mistral-small","messages":[{"role":"user","content":"Bonjour"}]}'
 Press Ctrl-C to stop.
 MSG
-  wait -n "${pids[@]}"
-  exit 0
+  serve_until_stopped
 fi
 
 first_run
@@ -155,8 +215,7 @@ signed_standin fr-par-1 9444
 signed_standin ch-zrh-1 9445
 signed_standin us-east-1 9446
 signed_standin acme-dedicated 9447
-"$SOVGW" serve &
-pids+=($!)
+gateway
 wait_ready
 
 KEY=$(cat demo/demo.key)
@@ -221,4 +280,4 @@ $CURL -sS -D demo/receipt.txt -o /dev/null \\
 
 Metrics: curl http://127.0.0.1:9901/metrics. Ctrl-C stops the demo (the gateway signs a last checkpoint).
 MSG
-wait -n "${pids[@]}"
+serve_until_stopped

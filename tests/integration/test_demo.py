@@ -70,6 +70,14 @@ class Demo:
         self.proc.stdout.close()
         return "".join(self.lines)
 
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        """The script alone gets sig (as `kill PID` does); returns its exit status."""
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=timeout)
+        self.done.wait(timeout)
+        self.proc.stdout.close()
+        return self.proc.returncode
+
     def kill(self):
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -93,6 +101,12 @@ def tour(banner):
                 sections[title].append("\n".join(command))
                 command = []
     return sections
+
+
+def step(banner, number):
+    """The tour's command numbered number ("1" to "5")."""
+    ((command,),) = [c for title, c in tour(banner).items() if title.startswith(number + ".")]
+    return command
 
 
 def run(command, cwd):
@@ -234,6 +248,50 @@ class DemoTest(unittest.TestCase):
         r = run(command + " -sS -o /dev/null -w '%{http_code}'", self.dir)
         self.assertEqual(r.stdout, "200", r.stderr)
         wait_until(lambda: "OK: 6 records" in run(verify, self.dir).stdout, timeout=30)
+
+    def test_a_second_start_is_refused_and_leaves_the_running_demo_as_it_was(self):
+        # Probe round 27: a second start in the same folder truncated the running demo's logs, its
+        # stand-ins crashed on the ports, and the first demo's gateway answered its readiness wait,
+        # so it printed the tour as if it were ready.
+        banner = self.start()
+        logs = os.path.join(self.dir, "demo", "logs")
+        before = {}
+        for name in os.listdir(logs):
+            with open(os.path.join(logs, name)) as f:
+                before[name] = f.read()
+        self.assertIn("de-fra-hyperscaler.log", before)
+
+        def second(directory):
+            demo = Demo(directory)
+            try:
+                demo.proc.wait(timeout=120)
+            finally:
+                demo.kill()
+            return demo.proc.returncode, "".join(demo.lines)
+
+        status, text = second(self.dir)
+        self.assertNotEqual(status, 0, text)
+        self.assertEqual(text, "demo: a demo is already running in %s (pid %d): stop it with Ctrl-C there, "
+                         "or use --dir elsewhere\n" % (os.path.realpath(self.dir), self.demo.proc.pid))
+        # Another folder: the ports are what is shared.
+        other = TempDir()
+        self.addCleanup(other.cleanup)
+        status, text = second(other.path)
+        self.assertNotEqual(status, 0, text)
+        self.assertEqual(text.count("\n"), 1, text)
+        self.assertIn("demo: ports 8443 9901 9443 9444 9445 9446 9447 are in use", text)
+        self.assertFalse(os.path.exists(os.path.join(other.path, "demo", "logs")), text)
+
+        for name, content in before.items():
+            with open(os.path.join(logs, name)) as f:
+                self.assertTrue(f.read().startswith(content), name)
+        r = run(step(banner, "1") + " -sS -w '\nstatus=%{http_code}'", self.dir)
+        self.assertTrue(r.stdout.endswith("\nstatus=200"), r.stdout + r.stderr)
+        self.assertIn("[de-fra-hyperscaler] received: Bonjour", r.stdout)
+        # `kill PID` (the script alone): it stops everything it started.
+        self.assertEqual(self.demo.stop(signal.SIGTERM), 143)
+        for port in PORTS:
+            self.assertTrue(port_free(port), port)
 
     def test_plain_keeps_the_bare_proxy(self):
         self.demo = Demo(self.dir, "--plain")
