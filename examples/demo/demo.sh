@@ -12,8 +12,8 @@
 #          the repository's is made when it has none). The tests run the demo in a temporary
 #          directory this way.
 # Uses the binaries of ${SOVGW_BUILD_DIR:-<repository>/build}. Ctrl-C (or SIGTERM) stops it all:
-# the gateway first (it drains), then the stand-ins. One demo at a time: a
-# second start in the same folder, or while its ports are taken, says so and changes nothing.
+# the gateway first (it drains: streams in flight finish), then the stand-ins. One demo at a time:
+# a second start in the same folder, or while its ports are taken, says so and changes nothing.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD_DIR=${SOVGW_BUILD_DIR:-$SRC/build}
@@ -120,7 +120,8 @@ YAML
 
 pids=() names=()
 stop_all() {
-  trap - EXIT INT TERM
+  trap - EXIT
+  trap '' INT TERM HUP # a second Ctrl-C must not leave the stand-ins running
   if ((${#pids[@]})); then
     # The gateway first: it drains, makes every record durable and signs a last checkpoint.
     kill -TERM "${pids[-1]}" 2> /dev/null || true
@@ -132,9 +133,12 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
 
+# In a session of their own: a terminal's Ctrl-C (SIGINT to its foreground process group) reaches
+# this script and the gateway, not the stand-ins, which serve until the gateway has drained.
 standin() { # name port
-  "$STANDIN" --port "$2" --name "$1" --cert certs/out/cluster.pem --key certs/out/cluster.key \
+  setsid "$STANDIN" --port "$2" --name "$1" --cert certs/out/cluster.pem --key certs/out/cluster.key \
     --chunks 8 --delay-ms 150 --echo "${@:3}" > "demo/logs/$1.log" 2>&1 {lock}>&- &
   pids+=($!) names+=("$1")
 }
@@ -175,7 +179,7 @@ wait_ready() {
 }
 
 # A Ctrl-C or SIGTERM this script receives runs stop_all. Started with SIGINT ignored (as a
-# background job is), it cannot trap a Ctrl-C: the gateway stops on it alone and exits 0, and the
+# background job is), it cannot trap a Ctrl-C: the gateway drains on it alone and exits 0, and the
 # demo ends with it.
 serve_until_stopped() {
   local status=0

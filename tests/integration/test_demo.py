@@ -79,9 +79,15 @@ class Demo:
         return self.proc.returncode
 
     def kill(self):
+        # The stand-ins run in sessions of their own (Ctrl-C must not reach them): only the script's
+        # trap stops them, so it is asked first; SIGKILL to the group is the last resort.
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
         self.done.wait(10)
         self.proc.stdout.close()
 
@@ -290,6 +296,45 @@ class DemoTest(unittest.TestCase):
         self.assertIn("[de-fra-hyperscaler] received: Bonjour", r.stdout)
         # `kill PID` (the script alone): it stops everything it started.
         self.assertEqual(self.demo.stop(signal.SIGTERM), 143)
+        for port in PORTS:
+            self.assertTrue(port_free(port), port)
+
+    def test_ctrl_c_lets_a_stream_in_flight_finish(self):
+        # A terminal's Ctrl-C signals the whole foreground process group: the stand-ins used to stop
+        # at once, cutting the streams the gateway was draining (probe round 27).
+        banner = self.start()
+        client = subprocess.Popen(["bash", "-c", step(banner, "5") + " -sS"], cwd=self.dir,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            first = client.stdout.readline()  # the stream has begun: one event is through
+            self.assertTrue(first.startswith("data: "), first)
+            text = self.demo.ctrl_c(timeout=60)
+            rest, errors = client.communicate(timeout=60)
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
+        self.assertEqual(client.returncode, 0, errors)
+        self.assertTrue(rest.rstrip().endswith("data: [DONE]"), first + rest)
+        logged = [json.loads(l).get("msg") for l in text.splitlines() if l.startswith("{")]
+        self.assertIn("drained", logged, text)
+        for port in PORTS:
+            self.assertTrue(port_free(port), port)
+
+    def test_a_gateway_that_cannot_start_leaves_nothing_running(self):
+        # The stand-ins run in sessions of their own: the script's exit must still stop them.
+        os.makedirs(os.path.join(self.dir, "demo"))
+        with open(os.path.join(self.dir, "demo", "demo.key"), "w") as f:
+            f.write("unused\n")
+        with open(os.path.join(self.dir, "demo", "tenants.yaml"), "w") as f:
+            f.write("tenants: [\n")
+        self.demo = Demo(self.dir)
+        self.demo.proc.wait(timeout=120)
+        self.demo.done.wait(10)
+        text = "".join(self.demo.lines)
+        self.assertEqual(self.demo.proc.returncode, 1, text)
+        self.assertTrue(text.endswith("demo: the gateway stopped (its error is above)\n"), text)
+        self.assertIn("tenants.yaml", text)
         for port in PORTS:
             self.assertTrue(port_free(port), port)
 
