@@ -223,7 +223,8 @@ gateway
 wait_ready
 
 KEY=$(cat demo/demo.key)
-CURL="curl --cacert certs/out/ca.pem -w '\n' https://localhost:8443/v1/chat/completions"
+URL=https://localhost:8443/v1/chat/completions
+CURL="curl --cacert certs/out/ca.pem -w '\n' $URL"
 AUTH="-H 'Authorization: Bearer $KEY' -H 'Content-Type: application/json'"
 chat() { # content [extra]
   printf '%s' "-d '{\"model\":\"llama-3.1-70b\",${2:-}\"messages\":[{\"role\":\"user\",\"content\":\"$1\"}]}'"
@@ -278,9 +279,9 @@ $SHOWN_SOVGW audit prove --db demo/audit --last > demo/last.proof && $SHOWN_SOVG
 $SHOWN_SOVGW audit report --db demo/audit --pubkey demo/keys/signing.pub --policy examples/policies/eu_policy.yaml --out demo/report.html
 
 # The client's receipt: the answer's signed head, kept and checked offline with the gateway's public key
-$CURL -sS -D demo/receipt.txt -o /dev/null \\
+curl --cacert certs/out/ca.pem -sS -D demo/receipt.txt -o /dev/null $URL \\
   $AUTH \\
-  $(chat 'Bonjour') && $SHOWN_SOVGW receipt verify demo/receipt.txt --key demo/http-signing.pub.pem --method POST --url https://localhost:8443/v1/chat/completions
+  $(chat 'Bonjour') && $SHOWN_SOVGW receipt verify demo/receipt.txt --key demo/http-signing.pub.pem --method POST --url $URL
 
 Metrics: curl http://127.0.0.1:9901/metrics. Ctrl-C stops the demo (the gateway signs a last checkpoint).
 MSG
