@@ -137,6 +137,16 @@ result<std::optional<crypto::checkpoint>> read_published_checkpoint(const std::s
                   "log's",
                   crypto::note_signer_labels(text), key.label())
             : cp.error().message();
+    // Unreadable as a checkpoint at all (CR LF line endings, a truncated or edited file): damaged,
+    // not another log's.
+    if (cp.error().kind == proof_failure::malformed ||
+        crypto::verify_note(text, key).verdict == crypto::note_verdict::malformed) {
+      const std::string hint = line_ending_hint(text);
+      return status{error_code::verification_failed,
+                    fmt::format("the checkpoint published at {} is damaged: {}{}", path,
+                                hint.empty() ? "it is not a signed checkpoint (" + why + ")" : hint,
+                                hint.empty() ? "" : " (as it is: " + why + ")")};
+    }
     return status{error_code::verification_failed,
                   fmt::format("the checkpoint published at {} is not one of this log's: {}", path, why)};
   }

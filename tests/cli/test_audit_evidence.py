@@ -152,7 +152,7 @@ class evidence_test(tampered_log_case):
         p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "1")
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertIn(f"its store is missing, but {published} is there (the checkpoint published at {published} "
-                      "is not one of this log's", p.stderr)
+                      "is damaged: it is not a signed checkpoint", p.stderr)
         self.assertFalse(os.path.exists(self.db))
         write_file(published, saved)
         # Moved aside as the message says, a new log starts.

@@ -97,6 +97,19 @@ class symlinked_db_test(audit_case):
                       "other.sovgw.local/audit", out)
         self.assertIn("wrong public key, or the file is another log's", out)
         self.assertNotIn("proof", out)
+        # Probe round 27: this log's own checkpoint, damaged (CR LF line endings, cut short), was
+        # "not one of this log's"; it is named damaged, with the line-ending hint --checkpoint gives.
+        os.remove(self.db + ".checkpoint")
+        saved = os.path.join(self.tmp, "own.checkpoint")
+        sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", saved)
+        own = read_file(saved)
+        for damaged, expected in ((own.replace("\n", "\r\n"), "has Windows line endings (CR LF)"),
+                                  (own[:40], "is damaged: it is not a signed checkpoint")):
+            write_file(self.db + ".checkpoint", damaged)
+            out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, check=1).stdout
+            self.assertIn(f"the checkpoint published at {self.db}.checkpoint is damaged", out)
+            self.assertIn(expected, out)
+            self.assertNotIn("not one of this log's", out)
 
 
 class deleted_newest_test(audit_case):
