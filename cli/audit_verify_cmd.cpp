@@ -127,10 +127,32 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     } else {
       std::printf("FAILED: the audit log at %s does not verify\n", dir.c_str());
     }
-    bool unknown_signer = false;
+    // No checkpoint signed by the key given: most likely the wrong key. Said first, with one of the
+    // checkpoints' lines (they all say the same) rather than one per checkpoint.
+    const std::size_t unknown_signer = static_cast<std::size_t>(std::count_if(
+        report.problems.begin(), report.problems.end(),
+        [](const audit::problem& p) { return p.kind == audit::problem_kind::checkpoint_unknown_key; }));
+    const bool wrong_key = unknown_signer > 0 && report.checkpoints == 0;
+    if (wrong_key) {
+      std::printf(
+          "  - none of the checkpoints is signed by the key %s given with --pubkey: wrong public key for "
+          "this log?\n",
+          key.label().c_str());
+    }
+    bool shown = false;
     for (const auto& p : report.problems) {
+      if (wrong_key && p.kind == audit::problem_kind::checkpoint_unknown_key) {
+        if (shown) {
+          continue;
+        }
+        shown = true;
+        if (unknown_signer > 1) {
+          std::printf("  - %s (and %zu more checkpoints likewise)\n", printable(p.text, true).c_str(),
+                      unknown_signer - 1);
+          continue;
+        }
+      }
       std::printf("  - %s\n", printable(p.text, true).c_str());
-      unknown_signer = unknown_signer || p.kind == audit::problem_kind::checkpoint_unknown_key;
     }
     for (const auto& p : v.payloads ? v.payloads->problems : std::vector<audit::problem>{}) {
       std::printf("  - %s\n", printable(p.text, true).c_str());
@@ -144,12 +166,6 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
       fmt::print("{} of {} stored {} not checked: the records they cover could not be read\n",
                  report.unchecked_checkpoints, report.stored_checkpoints,
                  plural(report.stored_checkpoints, "checkpoint", "checkpoints"));
-    }
-    if (unknown_signer && report.checkpoints == 0) {
-      std::printf(
-          "none of the checkpoints is signed by the key %s given with --pubkey: wrong public key for "
-          "this log?\n",
-          key.label().c_str());
     }
     const auto first_bad = report.first_bad_record ? report.first_bad_record
                            : v.payloads            ? v.payloads->first_bad_record
