@@ -98,6 +98,72 @@ std::size_t cue_end(std::string_view t, std::size_t i, std::string_view cue) noe
   return i + cue.size();
 }
 
+namespace {
+
+// The lower case of a two-byte UTF-8 code point (U+0080..U+07FF) in the scripts
+// word_end_any_case reads; any other is itself.
+unsigned lower_two_byte(unsigned cp) {
+  if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) {
+    return cp + 0x20;
+  }
+  if ((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177)) {  // pairs, upper first
+    return cp | 1u;
+  }
+  if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) {
+    return cp % 2 == 1 ? cp + 1 : cp;
+  }
+  if (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) {  // Greek capitals
+    return cp + 0x20;
+  }
+  if (cp == 0x386) {
+    return 0x3AC;
+  }
+  if (cp >= 0x388 && cp <= 0x38A) {
+    return cp + 0x25;
+  }
+  if (cp == 0x38C) {
+    return 0x3CC;
+  }
+  if (cp == 0x38E || cp == 0x38F) {
+    return cp + 0x3F;
+  }
+  if (cp >= 0x410 && cp <= 0x42F) {  // Cyrillic capitals
+    return cp + 0x20;
+  }
+  if (cp >= 0x400 && cp <= 0x40F) {
+    return cp + 0x50;
+  }
+  return cp;
+}
+
+}  // namespace
+
+std::size_t word_end_any_case(std::string_view t, std::size_t i, std::string_view word) noexcept {
+  std::size_t k = i;
+  for (std::size_t w = 0; w < word.size(); ++w, ++k) {
+    if (k >= t.size()) {
+      return npos;
+    }
+    const auto lead = static_cast<unsigned char>(t[k]);
+    if (lead >= 0xC2 && lead <= 0xDF && k + 1 < t.size() && w + 1 < word.size() &&
+        (static_cast<unsigned char>(t[k + 1]) & 0xC0u) == 0x80u) {
+      const unsigned cp =
+          lower_two_byte(((lead & 0x1Fu) << 6) | (static_cast<unsigned char>(t[k + 1]) & 0x3Fu));
+      if (static_cast<unsigned char>(word[w]) != (0xC0u | (cp >> 6)) ||
+          static_cast<unsigned char>(word[w + 1]) != (0x80u | (cp & 0x3Fu))) {
+        return npos;
+      }
+      ++w;
+      ++k;
+      continue;
+    }
+    if (to_lower(t[k]) != word[w]) {
+      return npos;
+    }
+  }
+  return k;
+}
+
 bool one_of(std::string_view t, std::size_t begin, std::size_t end, std::string_view const* words,
             std::size_t count) noexcept {
   const std::size_t len = end - begin;

@@ -74,6 +74,11 @@ std::size_t capitalised_word_at(std::string_view t, std::size_t i) noexcept;
 // every other byte matches itself.
 std::size_t cue_end(std::string_view t, std::size_t i, std::string_view cue) noexcept;
 
+// The end of `word` at t[i], or npos, in any letter case: `word` is lower case, and a letter of
+// ASCII, Latin-1, Latin Extended-A, Greek or Cyrillic in t matches its lower case ("MAŁPA",
+// "ΤΕΛΕΊΑ" match "małpa", "τελεία"); every other byte matches itself.
+std::size_t word_end_any_case(std::string_view t, std::size_t i, std::string_view word) noexcept;
+
 // Whether [begin, end) equals one of `words`, ASCII letters compared case-insensitively.
 bool one_of(std::string_view t, std::size_t begin, std::size_t end, std::string_view const* words,
             std::size_t count) noexcept;

@@ -9,6 +9,8 @@
 #include <initializer_list>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "classify/detect_text.hpp"
 #include "classify/fold.hpp"
@@ -266,148 +268,233 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
 }
 
 // An address with its '@' and dots written out or bracketed ("defanged"), as people write them to
-// escape address harvesters and as a model reads them: "alice [at] example [dot] com",
-// "alice(at)example(dot)com", "alice {at} example.com", "alice at example dot com",
-// "alice[@]example.com", "alice@example[.]com". A bare " at " counts only with a written out dot
-// after it: "see us at example.com" is a sentence.
-struct spelled_view {
-  enum kind : std::uint8_t { original, bracketed, spelled_at, spelled_dot };
-  std::string text;
-  std::vector<std::uint32_t> origin;  // as folded_text::origin
-  std::vector<kind> kinds;            // what gave text[i]
+// escape address harvesters and as a model reads them, in the words of the EU's languages:
+// "alice [at] example [dot] com", "alice(at)example(punkt)de", "alice {at} example.com",
+// "alice at example dot com", "alice arroba example punto com", "alice[@]example.com",
+// "alice@example[.]com", "alice(a)example.com".
+//
+// A word that is also an ordinary word ("at", "point", "punto", "chiocciola": a snail, "małpa": a
+// monkey) is `common`: bare, it counts only beside a written-out partner that vouches for it. A
+// bare common '@' word needs a written-out dot that is bracketed, not common ("dot"), or common in
+// a language it shares ("chiocciola ... punto", "małpa ... kropka"); a bare common dot word needs
+// a written-out '@' ("see us at example.com", "we are at this point in time", "thanks @team point
+// de" are sentences). Left out as too common to read: Latvian "et" (French "and"), Lithuanian
+// "eta", Estonian and Croatian "ät"/"et", Romanian "a rond".
+namespace lang {
+enum : std::uint32_t {
+  en = 1u << 0,
+  de = 1u << 1,
+  fr = 1u << 2,
+  es = 1u << 3,
+  it = 1u << 4,
+  pt = 1u << 5,
+  nl = 1u << 6,
+  pl = 1u << 7,
+  sv = 1u << 8,
+  da = 1u << 9,
+  fi = 1u << 10,
+  cs = 1u << 11,
+  sk = 1u << 12,
+  hu = 1u << 13,
+  ro = 1u << 14,
+  el = 1u << 15,
+  hr = 1u << 16,
+  sl = 1u << 17,
+  bg = 1u << 18,
+  lt = 1u << 19,
+  lv = 1u << 20,
+  et = 1u << 21,
+  ca = 1u << 22
+};
+}  // namespace lang
+
+struct spelled_word {
+  std::string_view text;  // lower case
+  char symbol;            // '@' or '.'
+  bool common;            // also an ordinary word: see above
+  std::uint32_t languages;
 };
 
-// The marker `word` ("at", "dot") at t[i], or npos: "[at]" "(at)" "{at}" "<at>" or the symbol it
-// names in brackets ("[@]", "(.)"; blanks inside allowed), or the bare word between blanks; up to
-// two blanks either side are part of it.
-std::size_t marker_end(std::string_view t, std::size_t i, std::string_view word, char symbol,
-                       bool& bracketed) {
+constexpr spelled_word spelled_words[] = {
+    {"at", '@', true, lang::en | lang::de | lang::nl},
+    {"at-sign", '@', false, lang::en},
+    {"at sign", '@', false, lang::en},
+    {"klammeraffe", '@', false, lang::de},
+    {"arroba", '@', false, lang::es | lang::pt},
+    {"arrova", '@', false, lang::ca},
+    {"arobase", '@', false, lang::fr},
+    {"arobas", '@', false, lang::fr},
+    {"arrobe", '@', false, lang::fr},
+    {"chiocciola", '@', true, lang::it},
+    {"chiocciolina", '@', true, lang::it},
+    {"ma\xc5\x82pa", '@', true, lang::pl},
+    {"malpa", '@', true, lang::pl},
+    {"ma\xc5\x82pka", '@', true, lang::pl},
+    {"apenstaartje", '@', false, lang::nl},
+    {"apenstaart", '@', false, lang::nl},
+    {"apestaartje", '@', false, lang::nl},
+    {"snabel-a", '@', false, lang::sv | lang::da},
+    {"zavin\xc3\xa1\xc4\x8d", '@', false, lang::cs | lang::sk},
+    {"zavinac", '@', false, lang::cs | lang::sk},
+    {"kukac", '@', true, lang::hu},
+    {"miukumauku", '@', false, lang::fi},
+    {"afna", '@', true, lang::sl},
+    {"\xcf\x80\xce\xb1\xcf\x80\xce\xac\xce\xba\xce\xb9", '@', true, lang::el},           // παπάκι
+    {"\xd0\xba\xd0\xbb\xd1\x8c\xd0\xbe\xd0\xbc\xd0\xb1\xd0\xb0", '@', false, lang::bg},  // кльомба
+    {"dot", '.', false, lang::en},
+    {"punkt", '.', true, lang::de | lang::sv | lang::et},
+    {"point", '.', true, lang::fr},
+    {"punto", '.', true, lang::es | lang::it},
+    {"ponto", '.', true, lang::pt},
+    {"punt", '.', true, lang::nl | lang::ca},
+    {"kropka", '.', true, lang::pl},
+    {"punktum", '.', true, lang::da},
+    {"piste", '.', true, lang::fi},
+    {"pont", '.', true, lang::hu},
+    {"punct", '.', true, lang::ro},
+    {"te\xc4\x8dka", '.', true, lang::cs},
+    {"tecka", '.', true, lang::cs},
+    {"bodka", '.', true, lang::sk},
+    {"to\xc4\x8dka", '.', true, lang::hr | lang::sl},
+    {"tocka", '.', true, lang::hr | lang::sl},
+    {"pika", '.', true, lang::sl},
+    {"ta\xc5\xa1kas", '.', true, lang::lt},
+    {"punkts", '.', true, lang::lv},
+    {"\xcf\x84\xce\xb5\xce\xbb\xce\xb5\xce\xaf\xce\xb1", '.', true, lang::el},  // τελεία
+    {"\xd1\x82\xd0\xbe\xd1\x87\xd0\xba\xd0\xb0", '.', true, lang::bg},          // точка
+};
+constexpr auto spelled_index = make_pair_index(spelled_words, [](const spelled_word& w) { return w.text; });
+
+struct spelled_view {
+  enum kind : std::uint8_t { original, bracketed, bare };
+  struct mark {
+    kind how = original;
+    std::uint8_t word = 0;  // spelled_words[word] when bare
+  };
+  std::string text;
+  std::vector<std::uint32_t> origin;  // as folded_text::origin
+  std::vector<mark> marks;            // what gave text[i]
+};
+
+// The written-out marker at t[i] (end, or npos), with the symbol it stands for: "[at]" "(at)"
+// "{at}" "<at>" (any word of spelled_words), the symbol in brackets ("[@]", "(.)"; blanks
+// inside allowed) or "(a)" for '@' (not bare: "a" is a word), or a bare word between blanks; up to two blanks
+// either side are part of it, and a letter or digit follows it.
+std::size_t marker_at(std::string_view t, std::size_t i, char& symbol, spelled_view::mark& mark) {
   const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  const char c = t[i];
+  if (i == 0 || (!blank(c) && c != '[' && c != '(' && c != '{' && c != '<') ||
+      !(is_alnum(t[i - 1]) || static_cast<unsigned char>(t[i - 1]) >= 0x80)) {
+    return npos;
+  }
   const auto skip_blanks = [&](std::size_t k) {
     for (std::size_t n = 0; n < 2 && k < t.size() && blank(t[k]); ++n) {
       ++k;
     }
     return k;
   };
-  const auto word_at = [&](std::size_t k) {
-    if (t.size() - k < word.size()) {
-      return false;
-    }
-    for (std::size_t n = 0; n < word.size(); ++n) {
-      if (to_lower(t[k + n]) != word[n]) {
-        return false;
+  // The longest word at k that `fits` (what follows it), or npos.
+  const auto word_at = [&](std::size_t k, auto&& fits) {
+    std::size_t best = npos;
+    std::size_t best_end = k;
+    spelled_index.for_each(t, k, [&](std::size_t w) {
+      const spelled_word& word = spelled_words[w];
+      const std::size_t e = word_end_any_case(t, k, word.text);
+      if (e != npos && e > best_end && fits(e)) {
+        best = w;
+        best_end = e;
       }
-    }
-    return true;
+      return false;
+    });
+    return std::pair(best, best_end);
   };
-  const std::size_t j = skip_blanks(i);
   static constexpr std::string_view open = "[({<";
   static constexpr std::string_view close = "])}>";
-  const std::size_t bracket = j < t.size() ? open.find(t[j]) : npos;
-  if (bracket != npos) {
+  const std::size_t j = skip_blanks(i);
+  std::size_t end = npos;
+  if (const std::size_t bracket = j < t.size() ? open.find(t[j]) : npos; bracket != npos) {
+    const auto closes = [&](std::size_t e) {
+      e = skip_blanks(e);
+      return e < t.size() && t[e] == close[bracket];
+    };
     std::size_t k = skip_blanks(j + 1);
-    if (k < t.size() && t[k] == symbol) {
-      k = skip_blanks(k + 1);
-    } else if (word_at(k)) {
-      k = skip_blanks(k + word.size());
+    if (k < t.size() && (t[k] == '@' || t[k] == '.' || to_lower(t[k]) == 'a') && closes(k + 1)) {
+      symbol = t[k] == '.' ? '.' : '@';
+    } else if (const auto [w, e] = word_at(k, closes); w != npos) {
+      symbol = spelled_words[w].symbol;
+      k = e - 1;
     } else {
       return npos;
     }
-    if (k >= t.size() || t[k] != close[bracket]) {
+    mark = {spelled_view::bracketed, 0};
+    end = skip_blanks(skip_blanks(k + 1) + 1);
+  } else {
+    const auto [w, e] = word_at(j, [&](std::size_t e) { return e < t.size() && blank(t[e]); });
+    if (j == i || w == npos) {
       return npos;
     }
-    bracketed = true;
-    return skip_blanks(k + 1);
+    symbol = spelled_words[w].symbol;
+    mark = {spelled_view::bare, static_cast<std::uint8_t>(w)};
+    end = skip_blanks(e);
   }
-  if (j == i || !word_at(j) || j + word.size() >= t.size() || !blank(t[j + word.size()])) {
-    return npos;
-  }
-  bracketed = false;
-  return skip_blanks(j + word.size());
-}
-
-// The written-out marker at t[i] (end, or npos), with what it stands for.
-std::size_t marker_at(std::string_view t, std::size_t i, char& replacement, spelled_view::kind& kind) {
-  const char c = t[i];
-  if (i == 0 || (c != ' ' && c != '\t' && c != '[' && c != '(' && c != '{' && c != '<') ||
-      !(is_alnum(t[i - 1]) || static_cast<unsigned char>(t[i - 1]) >= 0x80)) {
-    return npos;
-  }
-  bool bracketed = false;
-  std::size_t end = marker_end(t, i, "at", '@', bracketed);
-  replacement = '@';
-  if (end == npos) {
-    end = marker_end(t, i, "dot", '.', bracketed);
-    replacement = '.';
-  }
-  if (end == npos || end >= t.size() || !is_alnum(t[end])) {
-    return npos;
-  }
-  kind = bracketed            ? spelled_view::bracketed
-         : replacement == '@' ? spelled_view::spelled_at
-                              : spelled_view::spelled_dot;
-  return end;
+  return end < t.size() && is_alnum(t[end]) ? end : npos;
 }
 
 // The view of t with its written-out markers replaced by '@' and '.'; false when it cannot hold
-// an address that the plain scan does not see (no bracketed marker, no written-out dot).
+// an address that the plain scan does not see (no marker but bare common '@' words).
 bool spell_out(std::string_view t, spelled_view& out) {
-  char replacement = 0;
-  spelled_view::kind kind = spelled_view::original;
-  // Every marker ends its word with a 't' ("at", "dot") or is the symbol in brackets: look there
-  // first, then back to where the marker would start (a blank or a bracket, up to two blanks
-  // before it).
-  static constexpr auto candidate = [] {
-    std::array<bool, 256> table{};
-    for (const char c : std::string_view("tT@.")) {
-      table[static_cast<unsigned char>(c)] = true;
-    }
-    return table;
-  }();
+  char symbol = 0;
+  spelled_view::mark mark;
   bool useful = false;
-  for (std::size_t i = 2; i < t.size() && !useful; ++i) {
-    if (!candidate[static_cast<unsigned char>(t[i])]) {
-      continue;
-    }
-    std::size_t word = i;
-    if ((t[i] == 't' || t[i] == 'T') && (to_lower(t[i - 1]) == 'a' || to_lower(t[i - 1]) == 'o')) {
-      word = to_lower(t[i - 1]) == 'a' ? i - 1 : i - 2;
-    } else if (t[i] == '@' || t[i] == '.') {
-      std::size_t open = i - 1;  // the bracket before the symbol, past up to two blanks
-      for (std::size_t n = 0; n < 2 && open > 0 && (t[open] == ' ' || t[open] == '\t'); ++n) {
-        --open;
-      }
-      if (t[open] != '[' && t[open] != '(' && t[open] != '{' && t[open] != '<') {
-        continue;  // every sentence's full stop ends here
-      }
-    } else {
-      continue;
-    }
-    for (std::size_t p = word; p-- > 0 && word - p <= 4 && !useful;) {
-      useful = marker_at(t, p, replacement, kind) != npos && kind != spelled_view::spelled_at;
-    }
+  for (std::size_t i = 1; i < t.size() && !useful; ++i) {
+    useful = marker_at(t, i, symbol, mark) != npos &&
+             !(mark.how == spelled_view::bare && symbol == '@' && spelled_words[mark.word].common);
   }
   if (!useful) {
     return false;
   }
   out.text.clear();
   out.origin.clear();
-  out.kinds.clear();
+  out.marks.clear();
   for (std::size_t i = 0; i < t.size();) {
-    const std::size_t end = marker_at(t, i, replacement, kind);
+    const std::size_t end = marker_at(t, i, symbol, mark);
     out.origin.push_back(static_cast<std::uint32_t>(i));
     if (end != npos) {
-      out.text.push_back(replacement);
-      out.kinds.push_back(kind);
+      out.text.push_back(symbol);
+      out.marks.push_back(mark);
       i = end;
     } else {
       out.text.push_back(t[i]);
-      out.kinds.push_back(spelled_view::original);
+      out.marks.push_back({});
       ++i;
     }
   }
   out.origin.push_back(static_cast<std::uint32_t>(t.size()));
   return true;
+}
+
+// Whether the address of `view` with its '@' at `at` and its domain up to `end` has written-out
+// markers that count (the rules above spelled_words), and not only the plain scan's symbols.
+bool spelled_address(const spelled_view& view, std::size_t at, std::size_t end) {
+  const auto common = [&](const spelled_view::mark& m) {
+    return m.how == spelled_view::bare && spelled_words[m.word].common;
+  };
+  const spelled_view::mark& at_mark = view.marks[at];
+  for (std::size_t k = at + 1; k < end; ++k) {
+    const spelled_view::mark& m = view.marks[k];
+    if (view.text[k] != '.' || m.how == spelled_view::original) {
+      continue;
+    }
+    if (!common(m)) {  // bracketed, or "dot"
+      return true;
+    }
+    if (at_mark.how == spelled_view::bracketed ||
+        (at_mark.how == spelled_view::bare && (!common(at_mark) || (spelled_words[at_mark.word].languages &
+                                                                    spelled_words[m.word].languages) != 0))) {
+      return true;
+    }
+  }
+  return at_mark.how != spelled_view::original && !common(at_mark);
 }
 
 // What a scanner reads beside the text it scans: the text as the client wrote it, and where each
@@ -469,18 +556,7 @@ bool scan_email(std::string_view t, const scan_source& source, Hit&& hit) {
   }
   return scan_plain_email(view.text, [&](std::size_t begin, std::size_t end) {
     const std::size_t at = view.text.find('@', begin);
-    bool dot_written_out = false;
-    for (std::size_t k = at + 1; k < end; ++k) {
-      dot_written_out = dot_written_out || (view.text[k] == '.' && view.kinds[k] != spelled_view::original);
-    }
-    const spelled_view::kind at_kind = view.kinds[at];
-    if (at_kind == spelled_view::original && !dot_written_out) {
-      return false;  // the plain scan's finding
-    }
-    if (at_kind == spelled_view::spelled_at && !dot_written_out) {
-      return false;
-    }
-    return hit(view.origin[begin], view.origin[end]);
+    return spelled_address(view, at, end) && hit(view.origin[begin], view.origin[end]);
   });
 }
 

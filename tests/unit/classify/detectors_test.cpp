@@ -701,6 +701,45 @@ TEST_CASE("addresses with the '@' and dots written out, quoted local parts, addr
   }
 }
 
+TEST_CASE("addresses with the '@' and the dot written out in the EU's languages") {
+  for (const char* text : {"Kontakt: alice.martin (at) gmail (punkt) de",
+                           "alice.martin(at)gmail(punkt)de",
+                           "alice.martin [at] gmail [punkt] de",
+                           "alice.martin [AT] gmail [PUNKT] de",
+                           "escr\u00edbeme a alice.martin arroba gmail punto com",
+                           "escr\u00edbeme a alice.martin ARROBA gmail.com",
+                           "\u00e9cris \u00e0 alice.martin arobase gmail point com",
+                           "schreib an alice.martin Klammeraffe gmail Punkt com",
+                           "scrivi a alice.martin chiocciola gmail punto it",
+                           "napisz na alice.martin ma\u0142pa gmail kropka com",
+                           "napisz na alice.martin MA\u0141PA gmail KROPKA com",
+                           "mail naar alice.martin apenstaartje gmail punt nl",
+                           "Kontakt: alice.martin(a)gmail.com",
+                           "alice.martin at-sign gmail dot com",
+                           "alice.martin at sign gmail.com",
+                           "alice at gmail punkt de",
+                           "alice snabel-a gmail punkt se",
+                           "alice zavin\u00e1\u010d seznam te\u010dka cz",
+                           "alice kukac gmail pont hu",
+                           "alice.martin arobase gmail.com",
+                           "alice(at)gmail(point)fr"}) {
+    CAPTURE(text);
+    CHECK(fires("email", text));
+  }
+  CHECK(found("email", "Kontakt: alice.martin (at) gmail (punkt) de, danke") ==
+        "alice.martin (at) gmail (punkt) de");
+  // The words for the dot are common words: a bare one needs a written-out '@' whose language it
+  // shares, and the common words for the '@' (a snail, a monkey) a written-out dot.
+  for (const char* text :
+       {"we are at this point in time", "she looked at this point in the chart", "thanks @team point de vue",
+        "la chiocciola mangia la foglia.it", "alice@gmail punto com", "alice at gmail punto com",
+        "alice chiocciola gmail kropka com", "Treffpunkt (a) Rathaus", "item (a) and item (b) punkt de",
+        "the at-sign is a symbol", "a punto com", "Marie et Paul point de vue"}) {
+    CAPTURE(text);
+    CHECK_FALSE(fires("email", text));
+  }
+}
+
 TEST_CASE("iban: the separators, spacing and labels people write it with") {
   for (const char* text :
        {"DE89~3704~0044~0532~0130~00", "DE89*3704*0044*0532*0130*00", "DE89+3704+0044+0532+0130+00",
