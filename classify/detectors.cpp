@@ -26,10 +26,12 @@ using namespace detail;
 // as soon as hit returns true.
 // An address, internationalised ones too (RFC 6531: UTF-8 in the local part and the domain, a
 // Unicode or punycode "xn--" top-level domain), a quoted local part ("\"alice smith\"@example.com")
-// or an address literal ("alice@[192.0.2.1]"), with up to eight spaces or tabs on either side of
-// the '@' ("alice @ example.com" reads as an address to a model; a line break ends it, as it
-// separates two strings in a JSON body's text), and up to two on either side of a dot of the
-// domain when a lower-case label follows ("alice@example .com"; "at home . Then" is a sentence).
+// or an address literal ("alice@[192.0.2.1]"), with up to eight spaces, tabs or line breaks on
+// either side of the '@' ("alice @ example.com", "alice\n@\ngmail.com" read as an address to a
+// model), and up to two on either side of a dot of the domain when a lower-case label follows
+// ("alice@example .com"; "at home . Then" is a sentence). An '@' that starts a line glued to what
+// follows is a decorator's or a mention's ("    pass\n@app.post(\"/\")", "cc\n@team.dev"),
+// unless the local part is alone on the line before and no call follows ("alice.martin\n@gmail.com").
 #include "classify/tld_table.inc"
 
 // Whether an ASCII top-level domain (any letter case) is one an address can end in: a delegated
@@ -120,11 +122,15 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
   };
   const auto domain_char = [&](char c) { return is_alnum(c) || c == '-' || c == '.' || c == '_' || utf8(c); };
   const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  const auto line_break = [](char c) { return c == '\n' || c == '\r'; };
+  const auto space = [&](char c) { return blank(c) || line_break(c); };
   for (std::size_t at = t.find('@'); at != npos; at = t.find('@', at + 1)) {
     std::size_t local_end = at;
-    while (local_end > 0 && at - local_end < 8 && blank(t[local_end - 1])) {
+    while (local_end > 0 && at - local_end < 8 && space(t[local_end - 1])) {
       --local_end;
     }
+    const bool broken_before = std::any_of(t.begin() + static_cast<std::ptrdiff_t>(local_end),
+                                           t.begin() + static_cast<std::ptrdiff_t>(at), line_break);
     std::size_t begin = local_end;
     if (local_end >= 3 && t[local_end - 1] == '"') {  // "any text"@domain
       const std::size_t open = t.substr(0, local_end - 1).rfind('"');
@@ -142,8 +148,19 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
       }
     }
     std::size_t domain = at + 1;
-    while (domain < t.size() && domain - at <= 8 && blank(t[domain])) {
+    while (domain < t.size() && domain - at <= 8 && space(t[domain])) {
       ++domain;
+    }
+    // The '@' starts a line, glued to the domain: the local part must be alone on its line.
+    const bool line_start_at = broken_before && domain == at + 1;
+    if (line_start_at) {
+      std::size_t k = begin;
+      while (k > 0 && blank(t[k - 1])) {
+        --k;
+      }
+      if (k > 0 && !line_break(t[k - 1])) {
+        continue;
+      }
     }
     std::size_t end = domain;
     if (domain < t.size() && t[domain] == '[') {  // an address literal: [192.0.2.1], [IPv6:2001:db8::1]
@@ -257,7 +274,8 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
         continue;
       }
     }
-    if (url_userinfo(t, begin) || remote_login(t, begin)) {
+    if (url_userinfo(t, begin) || remote_login(t, begin) ||
+        (line_start_at && end < t.size() && t[end] == '(')) {
       continue;
     }
     if (hit(begin, end)) {

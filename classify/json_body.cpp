@@ -1342,6 +1342,33 @@ bool json_inspector::crosses_strings(std::size_t b, std::size_t e) const {
   return false;
 }
 
+bool json_inspector::crosses_in(const std::vector<segment>* segments, std::size_t b, std::size_t e) const {
+  if (segments == nullptr) {
+    return crosses_strings(b, e);
+  }
+  auto seg = std::upper_bound(segments->begin(), segments->end(), b,
+                              [](std::size_t at, const segment& s) { return at < s.view_begin; });
+  --seg;
+  return e > seg->view_begin + seg->length ||
+         crosses_strings(seg->text_begin + (b - seg->view_begin), seg->text_begin + (e - seg->view_begin));
+}
+
+// An e-mail address reads across a line break inside a string ("alice\n@\ngmail.com"), not
+// across the one between two strings ({"a": "alice", "b": "@example.com"}).
+std::uint32_t json_inspector::email_within_strings(std::uint32_t found, const std::string& view,
+                                                   const std::vector<segment>* segments) const {
+  const std::uint32_t email = bit(detector::email);
+  if ((found & email) == 0 || view.find('\n') == std::string::npos) {
+    return found;
+  }
+  for (const finding& f : find_all(view, email)) {
+    if (!crosses_in(segments, f.begin, f.end)) {
+      return found;
+    }
+  }
+  return found & ~email;
+}
+
 // Base64 (or hex) that decodes to text, which a model reads through: each run's text is scanned
 // on its own, and what is found there is a finding over the whole run (redact() replaces the
 // run). A run may go on from one string into the next (base64 split over a prompt array's
@@ -1458,7 +1485,7 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
         scan.found |= 1u << f.detector;
       }
     } else {
-      scan.found = detect(text_, which);
+      scan.found = email_within_strings(detect(text_, which), text_, nullptr);
     }
     return;
   }
@@ -1480,7 +1507,8 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
   }
   take(rest_, rest_segments_, cursor, text_.size());
   if (!locate) {
-    scan.found = detect(rest_, which) | detect(joined_, which);
+    scan.found = email_within_strings(detect(rest_, which), rest_, &rest_segments_) |
+                 email_within_strings(detect(joined_, which), joined_, &joined_segments_);
     scan_glued(which, false, scan);
     return;
   }
@@ -1489,10 +1517,9 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
       auto seg = std::upper_bound(segments.begin(), segments.end(), f.begin,
                                   [](std::size_t at, const segment& s) { return at < s.view_begin; });
       --seg;  // the segment f begins in
-      if (!prose && (f.end > seg->view_begin + seg->length ||
-                     crosses_strings(seg->text_begin + (f.begin - seg->view_begin),
-                                     seg->text_begin + (f.end - seg->view_begin)))) {
-        continue;  // outside the prose, a string never runs on into the next one
+      if ((!prose || f.detector == static_cast<unsigned>(detector::email)) &&
+          crosses_in(&segments, f.begin, f.end)) {
+        continue;  // outside the prose, a string never runs on into the next one; an address never
       }
       scan.found |= 1u << f.detector;
       bool first = true;

@@ -187,6 +187,11 @@ class json_inspector {
     std::size_t text_begin = 0;
     std::size_t length = 0;
   };
+  // Whether view[b, e) (text_ itself when segments is null) runs from one string into the next.
+  [[nodiscard]] bool crosses_in(const std::vector<segment>* segments, std::size_t b, std::size_t e) const;
+  // `found` without the e-mail bit when every address in `view` runs from one string into the next.
+  [[nodiscard]] std::uint32_t email_within_strings(std::uint32_t found, const std::string& view,
+                                                   const std::vector<segment>* segments) const;
 
   std::string text_;
   std::vector<std::uint64_t> ends_;  // bit i: text_[i] is the '\n' that ends a string (or number)

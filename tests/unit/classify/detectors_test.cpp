@@ -740,6 +740,22 @@ TEST_CASE("addresses with the '@' and the dot written out in the EU's languages"
   }
 }
 
+TEST_CASE("e-mail: line breaks and other whitespace around the '@'") {
+  for (const char* text :
+       {"alice.martin\n@\ngmail.com", "alice.martin\r\n@\r\ngmail.com", "alice.martin@\ngmail.com",
+        "alice.martin \n @ \n gmail.com", "alice.martin\n\t@\tgmail.com", "alice.martin\n@ gmail.com"}) {
+    CAPTURE(text);
+    CHECK(found("email", std::string("write to ") + text + " now") == text);
+  }
+  CHECK(found("email", "mail:\nalice.martin\n@gmail.com\nthanks") == "alice.martin\n@gmail.com");
+  // An '@' starting a line glued to a name is a decorator's or a mention's.
+  for (const char* text : {"    return item\n@app.post(\"/items\")", "    pass\n@app.post(\"/items\")",
+                           "ping the team\n@alice.dev please", "end\n\n@router.post(\"/x\")"}) {
+    CAPTURE(text);
+    CHECK(found("email", text).empty());
+  }
+}
+
 TEST_CASE("iban: the separators, spacing and labels people write it with") {
   for (const char* text :
        {"DE89~3704~0044~0532~0130~00", "DE89*3704*0044*0532*0130*00", "DE89+3704+0044+0532+0130+00",

@@ -645,6 +645,25 @@ TEST_CASE("a message's text parts and a prompt array's items are read joined wit
     CHECK(body == r.redacted);
     CHECK(inspect(body, email | card | iban).scan.found == 0);
   }
+  // A line break around the '@' inside a string is read; the break between two strings is not.
+  CHECK(
+      inspect(R"({"messages":[{"role":"user","content":"alice.martin\n@\ngmail.com"}]})", email).scan.found ==
+      email);
+  {
+    const std::string body = R"({"messages":[{"role":"user","content":"write alice.martin\n@\ngmail.com"}]})";
+    const inspection got = inspect(body, email, true);
+    REQUIRE(got.scan.findings.size() == 1);
+    std::string redacted = body;
+    CHECK(redact(redacted, got.scan.findings, email) == 1);
+    CHECK(redacted == R"({"messages":[{"role":"user","content":"write [redacted:email]"}]})");
+  }
+  for (const std::string body :
+       {R"j({"a":"alice","b":"@\nexample.com"})j", R"j({"a":"alice\n","b":"@example.com"})j",
+        R"j({"a":"alice","b":"@","c":"example.com"})j"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, email).scan.found == 0);
+    CHECK(inspect(body, email, true).scan.findings.empty());
+  }
   // Two strings that are not prose are not one text, nor are two sentences.
   for (
       const std::string body :
