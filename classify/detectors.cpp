@@ -934,6 +934,35 @@ bool e164_number(std::string_view digits) {
   return len != 0 && national >= code->shortest && national <= code->longest;
 }
 
+// Whether the digits from t[start] on (after 00, `end` past the last) are a document's number
+// written with a 00 prefix rather than a phone number: a '/' right after the country code
+// ("FV 0032/11/2024", "0033/2024/117": a phone number's country code is followed by a space, a
+// dash, a dot or its area code, "0049 30/1234567"), or a year of this era as the group after it,
+// between two of the same '-' or '.' ("0044-2024-118733": a sequence, a year, a number).
+bool document_number_after_00(std::string_view t, std::size_t start, std::size_t end) {
+  std::size_t k = start;
+  while (k < end && is_digit(t[k]) && k - start < 3) {
+    ++k;
+  }
+  const country_code* code = nullptr;
+  const std::size_t len = calling_code_length(t.substr(start, k - start + 1), code);
+  if (len == 0 || start + len >= end || !is_digit(t[start + len - 1])) {
+    return false;
+  }
+  k = start + len;
+  if (t[k] == '/') {
+    return true;
+  }
+  const auto year = [&](std::size_t y) {
+    return y + 4 < end &&
+           std::all_of(t.begin() + static_cast<std::ptrdiff_t>(y),
+                       t.begin() + static_cast<std::ptrdiff_t>(y + 4), is_digit) &&
+           ((t[y] == '1' && t[y + 1] == '9' && t[y + 2] == '9') ||
+            (t[y] == '2' && t[y + 1] == '0' && t[y + 2] <= '3'));
+  };
+  return (t[k] == '-' || t[k] == '.') && year(k + 1) && t[k + 5] == t[k];
+}
+
 // Whether the phone number t[begin, end) is a non-geographic service number, a company's hotline
 // and never a person's line, as each numbering plan sets them apart: freephone and shared cost
 // (Germany 0800, 0180x and 0900, France 08 0x and 09 69, Spain 900, 901 and 902, Italy 800 and
@@ -1007,6 +1036,9 @@ std::size_t phone_at(std::string_view t, std::size_t i, bool cued, std::size_t& 
     // country gives numbers of that length (00 7 43110157 has 8 digits where Russia's have 10).
     const bool ungrouped = t[i] == '0' && end - start == digits.size();
     if (ungrouped && !cued && !e164_number(digits)) {
+      return npos;
+    }
+    if (t[i] == '0' && !cued && document_number_after_00(t, start, end)) {
       return npos;
     }
     return digits.size() >= 8 && digits.size() <= 15 && ends_word(t, end) && !amount ? end : npos;

@@ -756,6 +756,25 @@ TEST_CASE("e-mail: line breaks and other whitespace around the '@'") {
   }
 }
 
+TEST_CASE("phone: document numbers written with a 00 prefix are not international numbers") {
+  for (const char* text :
+       {"Faktura FV 0032/11/2024 jest nieop\u0142acona.",
+        "Prosz\u0119 o korekt\u0119 faktury FV/0044/10/2024.",
+        "numer faktury 0032/11/2024 \u2014 napisz odpowied\u017a.",
+        "La facture n\u00b0 0033/2024/117 est en double.", "La fattura 0039/2024/55 risulta non pagata.",
+        "incident 0044-2024-118733 \u2014 write a postmortem.", "Angebot 0041/2024/12 bitte pr\u00fcfen.",
+        "Vorgang 0043-2024-5512 abgeschlossen.", "ref 0049.2025.123456 ok"}) {
+    CAPTURE(text);
+    CHECK_FALSE(fires("phone", text));
+  }
+  for (const char* text :
+       {"0044 20 7946 0958", "0049 30 1234567", "0049 30/1234567", "0033-1-23-45-67-89", "0033 1 23 45 67 89",
+        "0049-30-1234567", "0049 2024 123456", "Tel. 0049/30/1234567"}) {
+    CAPTURE(text);
+    CHECK(fires("phone", std::string("ruf an: ") + text + " danke"));
+  }
+}
+
 TEST_CASE("iban: the separators, spacing and labels people write it with") {
   for (const char* text :
        {"DE89~3704~0044~0532~0130~00", "DE89*3704*0044*0532*0130*00", "DE89+3704+0044+0532+0130+00",
