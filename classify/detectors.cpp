@@ -2166,8 +2166,9 @@ bool birth_cue_counts(std::string_view t, std::size_t begin, std::size_t end, st
       "feier", "party",    "fest",      "rabatt",          "kuchen",
       "karte", "geschenk", "gutschein", "aktion",          "kalender",
       "essen", "lied",     "gru\u00df", "gr\u00fc\u00dfe", "\u00fcberraschung"};
-  static constexpr std::string_view of[] = {"del", "della", "dello", "de", "da",
-                                            "do",  "des",   "du",    "of", "di"};
+  static constexpr std::string_view of[] = {"del", "della",   "dello",   "de",    "da",    "do",
+                                            "des", "du",      "of",      "di",    "der",   "von",
+                                            "vom", "unseres", "unserer", "eures", "ihres", "ihrer"};
   static constexpr std::string_view articles[] = {"la", "el", "il", "lo", "the", "a", "o", "le", "l"};
   static constexpr std::string_view auxiliaries[] = {"was",  "were", "is",    "are",
                                                      "been", "be",   "being", "got"};
@@ -2175,7 +2176,9 @@ bool birth_cue_counts(std::string_view t, std::size_t begin, std::size_t end, st
   if (cue == "geburtstag") {
     const std::size_t word_end = latin_word_end(t, begin);
     const std::size_t rest = end < word_end && t[end] == 's' ? end + 1 : end;
-    return rest == word_end || !one_of(t, rest, word_end, german_events, std::size(german_events));
+    if (rest != word_end) {
+      return !one_of(t, rest, word_end, german_events, std::size(german_events));
+    }  // else "Geburtstag des Unternehmens", below
   }
   if (cue == "birth") {
     const std::size_t word_end = latin_word_end(t, begin);
@@ -2209,7 +2212,8 @@ bool birth_cue_counts(std::string_view t, std::size_t begin, std::size_t end, st
     }
     return true;
   }
-  // "nascita del progetto", "nacimiento de la empresa", "date of birth of the company".
+  // "nascita del progetto", "nacimiento de la empresa", "date of birth of the company",
+  // "Geburtstag des Unternehmens".
   std::size_t b = next_word(t, latin_word_end(t, begin));
   if (b == npos || !word_in(t, b, e, of)) {
     return true;

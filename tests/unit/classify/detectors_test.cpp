@@ -775,6 +775,26 @@ TEST_CASE("phone: document numbers written with a 00 prefix are not internationa
   }
 }
 
+TEST_CASE("date of birth: a company's birthday is none (probe round 27)") {
+  for (const char* text :
+       {"Plane die Firmenfeier: Geburtstag des Unternehmens am 15.03.2025, 25 Jahre.",
+        "Geburtstag der Firma: 01.04.1999", "Der Geburtstag unseres Unternehmens ist am 15.03.2000",
+        "Geburtstag vom Projekt am 12.03.2019"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("date_of_birth", text).empty());
+  }
+  const std::pair<const char*, const char*> births[] = {
+      {"Geburtstag des Kunden: 15.03.1985", "15.03.1985"},
+      {"Geburtstag: 15.03.1985", "15.03.1985"},
+      {"Mein Geburtstag ist am 15.03.1985", "15.03.1985"},
+      {"Geburtstag von Anna Schmidt: 15.03.1985", "15.03.1985"},
+  };
+  for (const auto& [text, date] : births) {
+    CAPTURE(std::string(text));
+    CHECK(found("date_of_birth", text) == date);
+  }
+}
+
 TEST_CASE("iban: the separators, spacing and labels people write it with") {
   for (const char* text :
        {"DE89~3704~0044~0532~0130~00", "DE89*3704*0044*0532*0130*00", "DE89+3704+0044+0532+0130+00",
