@@ -2002,11 +2002,12 @@ std::size_t steuer_id_at(std::string_view t, std::size_t i) {
 }
 
 // The UK's National Insurance number: two letters, six digits (in pairs or not) and A to D
-// ("QQ 12 34 56 C").
+// ("QQ 12 34 56 C"), or all in lower case ("qq123456c": it is only read after its label).
 std::size_t nino_at(std::string_view t, std::size_t i) {
-  if (t.size() - i < 9 || !is_upper(t[i]) || !is_upper(t[i + 1])) {
+  if (t.size() - i < 9 || !is_alpha(t[i]) || is_upper(t[i]) != is_upper(t[i + 1]) || !is_alpha(t[i + 1])) {
     return npos;
   }
+  const char a = is_upper(t[i]) ? 'A' : 'a';
   std::size_t k = i + 2;
   std::size_t digits = 0;
   while (k < t.size() && digits < 6) {
@@ -2022,10 +2023,11 @@ std::size_t nino_at(std::string_view t, std::size_t i) {
   if (digits != 6) {
     return npos;
   }
-  if (k + 1 < t.size() && t[k] == ' ' && t[k + 1] >= 'A' && t[k + 1] <= 'D') {
+  const auto suffix = [&](char c) { return c >= a && c <= a + 3; };
+  if (k + 1 < t.size() && t[k] == ' ' && suffix(t[k + 1])) {
     ++k;
   }
-  return k < t.size() && t[k] >= 'A' && t[k] <= 'D' && ends_word(t, k + 1) ? k + 1 : npos;
+  return k < t.size() && suffix(t[k]) && ends_word(t, k + 1) ? k + 1 : npos;
 }
 
 // National ids whose shape alone says too little (any nine or eleven digits pass a check one time
@@ -2037,11 +2039,23 @@ bool scan_labelled_ids(std::string_view t, Hit&& hit) {
   // One pass for every label; as prefixes, "steuer-id" and "steuerid" find Steuer-ID,
   // Steuer-Identifikationsnummer, SteuerID and Steueridentifikationsnummer (not Steuergerät).
   // "tin" (the EU's and the OECD's name for it) and "steuer_id" (a JSON key) name the Steuer-ID,
-  // "sofi-nummer" the BSN, "ni number" the National Insurance number.
-  static constexpr std::array<std::string_view, 15> cues = {
-      "pesel",    "bsn",       "burgerservicenummer", "sofinummer", "sofi-nummer",           "steuer-id",
-      "steuerid", "steuer id", "steuer_id",           "idnr",       "identifikationsnummer", "tin",
-      "nino",     "ni number", "national insurance"};
+  // "sofi-nummer" the BSN, "ni number" and "ni no" the National Insurance number.
+  static constexpr std::array<std::string_view, 16> cues = {"pesel",
+                                                            "bsn",
+                                                            "burgerservicenummer",
+                                                            "sofinummer",
+                                                            "sofi-nummer",
+                                                            "steuer-id",
+                                                            "steuerid",
+                                                            "steuer id",
+                                                            "steuer_id",
+                                                            "idnr",
+                                                            "identifikationsnummer",
+                                                            "tin",
+                                                            "nino",
+                                                            "ni number",
+                                                            "ni no",
+                                                            "national insurance"};
   const auto value_at = [](std::string_view text, std::size_t k, std::string_view cue) {
     switch (cue[0]) {
       case 'p':
@@ -2056,7 +2070,7 @@ bool scan_labelled_ids(std::string_view t, Hit&& hit) {
         return nino_at(text, k);
     }
   };
-  return scan_after_cue(t, cues, {"bsn", "idnr", "nino", "pesel", "tin"}, value_at, hit);
+  return scan_after_cue(t, cues, {"bsn", "idnr", "nino", "ni no", "pesel", "tin"}, value_at, hit);
 }
 
 // Whether the word at t[b] (its end in `e`) is one of `words`.

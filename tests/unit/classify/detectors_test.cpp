@@ -795,6 +795,25 @@ TEST_CASE("date of birth: a company's birthday is none (probe round 27)") {
   }
 }
 
+TEST_CASE("national_id: the UK's National Insurance number in lower case, after its label") {
+  const std::pair<const char*, const char*> ninos[] = {
+      {"my ni no is qq123456c", "qq123456c"},
+      {"NI No. QQ 12 34 56 C", "QQ 12 34 56 C"},
+      {"national insurance: qq 12 34 56 c", "qq 12 34 56 c"},
+      {"NINO qq123456c", "qq123456c"},
+  };
+  for (const auto& [text, nino] : ninos) {
+    CAPTURE(std::string(text));
+    CHECK(found("national_id", text) == nino);
+  }
+  // Without its label, or in mixed case, none.
+  for (const char* text :
+       {"ref qq123456c", "my ni no is qQ123456c", "NINO QQ123456c", "ni nominal qq123456c"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("national_id", text).empty());
+  }
+}
+
 TEST_CASE("iban: the separators, spacing and labels people write it with") {
   for (const char* text :
        {"DE89~3704~0044~0532~0130~00", "DE89*3704*0044*0532*0130*00", "DE89+3704+0044+0532+0130+00",
