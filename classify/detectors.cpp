@@ -463,10 +463,20 @@ std::size_t marker_at(std::string_view t, std::size_t i, char& symbol, spelled_v
 bool spell_out(std::string_view t, spelled_view& out) {
   char symbol = 0;
   spelled_view::mark mark;
+  // Useful: an '@' marker that counts alone, or a common '@' word with a dot marker, or a dot
+  // marker beside a real '@' ("alice@example dot com").
+  const bool real_at = t.find('@') != std::string_view::npos;
+  bool common_at = false;
+  bool dot = false;
   bool useful = false;
   for (std::size_t i = 1; i < t.size() && !useful; ++i) {
-    useful = marker_at(t, i, symbol, mark) != npos &&
-             !(mark.how == spelled_view::bare && symbol == '@' && spelled_words[mark.word].common);
+    if (marker_at(t, i, symbol, mark) == npos) {
+      continue;
+    }
+    const bool common = mark.how == spelled_view::bare && spelled_words[mark.word].common;
+    common_at = common_at || (symbol == '@' && common);
+    dot = dot || symbol == '.';
+    useful = (symbol == '@' && !common) || (dot && (common_at || real_at));
   }
   if (!useful) {
     return false;
