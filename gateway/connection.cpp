@@ -255,6 +255,7 @@ connection::read_attempt connection::try_read(char* data, std::size_t size) {
     if (ec == asio::error::would_block) {
       return {read_result{io_status::ok, 0}, true, tcp::socket::wait_read};
     }
+    ended_by_reset_ = ended_by_reset_ || ec == asio::error::connection_reset;
     return {read_result{map_error(ec), 0}, false, tcp::socket::wait_read};
   }
   clear_tls_errors();
@@ -269,8 +270,10 @@ connection::read_attempt connection::try_read(char* data, std::size_t size) {
             err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write};
   }
   clear_tls_errors();
-  // ZERO_RETURN is a clean close_notify; SYSCALL with no error queue is an unclean EOF.
+  // ZERO_RETURN is a clean close_notify; SYSCALL with no error queue is a reset or an unclean EOF
+  // (OpenSSL 3 reports a close without close_notify as SSL_ERROR_SSL, an error).
   const bool eof = err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL;
+  ended_by_reset_ = ended_by_reset_ || err == SSL_ERROR_SYSCALL;
   return {read_result{eof ? io_status::eof : io_status::error, 0}, false, tcp::socket::wait_read};
 }
 

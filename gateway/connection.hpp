@@ -77,6 +77,10 @@ class connection : public std::enable_shared_from_this<connection> {
   // OpenSSL already holds some, instead of a read(2) that would find nothing.
   asio::awaitable<read_result> read_into_paced(std::string& buffer, std::size_t max_chunk,
                                                milliseconds timeout);
+  // Whether a read that ended the peer's data (io_status::eof) met a reset, not a clean close: a TCP
+  // RST, or over TLS a system error instead of close_notify. A body that ends when its connection
+  // closes is then cut short, not complete: anyone on the path can inject a reset.
+  [[nodiscard]] bool ended_by_reset() const noexcept { return ended_by_reset_; }
   // write_now: true with `out` set when all of `a` and `b` went out (or the write failed); false
   // when it would block, with `a` and `b` advanced past what went out: then co_await write(a, b, …).
   [[nodiscard]] bool write_now(std::string_view& a, std::string_view& b, io_status& out);
@@ -163,6 +167,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool timer_pending_ = false;
   bool timed_out_ = false;
   bool cancelled_ = false;
+  bool ended_by_reset_ = false;
   bool peek_queued_ = false;
   tcp::socket::wait_type blocked_on_ = tcp::socket::wait_read;  // what read_now last would block on
   char peek_byte_ = 0;

@@ -417,7 +417,8 @@ class relay_run {
       } else if (!ex_.upstream().read_now(upbuf, read_chunk, r)) {
         r = co_await ex_.upstream().read_into_after_block(upbuf, read_chunk, idle_);
       }
-      if (r.status == io_status::eof) {
+      // Only a clean close ends such a body: a reset cuts it short (upstream_reset_mid_body).
+      if (r.status == io_status::eof && !ex_.upstream().ended_by_reset()) {
         const bool ended = co_await end_stream();
         co_return ended ? relay_result{after_, false, {}} : relay_result{};
       }

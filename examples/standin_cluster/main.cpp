@@ -10,7 +10,8 @@
 //   GET  /debug/stats           stream counters (tests check that a client disconnect cancelled a stream)
 //
 // Per-request knobs (headers): x-standin-chunks, x-standin-delay-ms (streaming pace),
-// x-standin-fault: slow-headers | reset-mid-body | close-before-response | bad-response |
+// x-standin-fault: slow-headers | reset-mid-body | reset-until-close (a body without a length, which
+// ends at the close, cut by a reset) | close-before-response | bad-response |
 // late-extra-response | early-answer (413 as soon as the head is read, then the connection closes
 // with the body unread, as servers that cap a body's size do),
 // x-standin-head-delay-ms (used by slow-headers), x-standin-echo-body (the answer is the request
@@ -432,9 +433,12 @@ class handler {
       co_return co_await reply(req, http::status::ok, responses_json(model, chunks, echo));
     }
     std::string full = completion_json(model, chat, chunks, opt_.echo && chat ? echo_text(opt_.name, o) : "");
-    if (fault == "reset-mid-body") {
-      std::string head = fmt::format(
-          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", full.size());
+    if (fault == "reset-mid-body" || fault == "reset-until-close") {
+      std::string head =
+          fault == "reset-mid-body"
+              ? fmt::format("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                            full.size())
+              : std::string("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
       std::string partial = head + full.substr(0, full.size() / 2);
       co_await asio::async_write(stream_, asio::buffer(partial), nothrow);
       reset();

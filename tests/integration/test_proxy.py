@@ -223,6 +223,21 @@ class ProxyTest(unittest.TestCase):
             self.assertLess(len(reader.buf), length)
         self.assertEqual(exchange(self.gateway.port, self.certs, chat_request()).status, 200)
 
+    def test_a_body_that_ends_at_the_close_cut_by_a_reset_is_cut_short(self):
+        # Probe round 28: an answer without a length ends when the cluster closes; a reset (which
+        # anyone on the path can inject) was taken for that end: the client got part of the answer
+        # as a complete one, and the record said it succeeded.
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(chat_request(extra_headers={"x-standin-fault": "reset-until-close"}))
+            reader = Reader(s)
+            head = reader.read_response(head_only=True)
+            self.assertEqual(head.status, 200)
+            self.assertTrue(wait_until(lambda: reader.closed_by_peer(10), timeout=10))
+            self.assertNotIn(b"0\r\n\r\n", reader.buf)  # no last chunk: the client sees it cut
+        line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and
+                                          o.get("request_id") == head.header("x-request-id"))
+        self.assertEqual(line.get("error"), "upstream_reset_mid_body")
+
     def test_upstream_reset_mid_stream_ends_without_last_chunk(self):
         with tls_connect(self.gateway.port, self.certs) as s:
             s.sendall(chat_request(CHAT_STREAM, {"x-standin-fault": "reset-mid-body"}))
