@@ -332,6 +332,44 @@ bool usage_meter::finish_parts() {
   return true;
 }
 
+// Where an event carries the cluster's usage: at its top level (a Chat Completions chunk's `usage`,
+// Anthropic's message_delta, Gemini's `usageMetadata`), or in the object it reports (a Responses
+// stream's `response.usage`, Anthropic's message_start `message.usage`). Not anywhere else: a
+// Responses stream's first events echo the request (its tools' schemas, its metadata), where a
+// client may write a `usage` of its own, with zeros, and leave before the real one (probe round 28).
+bool usage_meter::read_event_usage(const json::object& event) {
+  bool found = false;
+  const auto read = [&](const json::object& o) {
+    for (const std::string_view key : {"usage", "usageMetadata"}) {
+      const json::value* u = o.if_contains(key);
+      const json::object* counts = u != nullptr ? u->if_object() : nullptr;
+      if (counts == nullptr) {
+        continue;
+      }
+      for (const auto& [name, value] : *counts) {
+        const usage_part part = usage_part_named(name);
+        std::optional<std::uint64_t> v;
+        if (value.is_uint64()) {
+          v = std::min(value.as_uint64(), max_usage_count);
+        } else if (value.is_int64() && value.as_int64() >= 0) {
+          v = std::min(static_cast<std::uint64_t>(value.as_int64()), max_usage_count);
+        }
+        if (part != usage_part::none && v) {
+          merge_part(parts_, given_, part, v);
+          found = true;
+        }
+      }
+    }
+  };
+  read(event);
+  for (const std::string_view container : {"response", "message"}) {
+    if (const json::value* c = event.if_contains(container); c != nullptr && c->is_object()) {
+      read(c->as_object());
+    }
+  }
+  return found ? finish_parts() : false;
+}
+
 void usage_meter::event(std::string_view ev, std::string_view separator, std::string& out) {
   if (ev.find("data:") != std::string_view::npos && ev.find("[DONE]") == std::string_view::npos) {
     ++events_;
@@ -339,13 +377,15 @@ void usage_meter::event(std::string_view ev, std::string_view separator, std::st
   // "usage" or Gemini's "usageMetadata", in one search.
   if (ev.find("\"usage") != std::string_view::npos && ev.size() <= max_event) {
     const std::string data = event_data(ev);
+    boost::system::error_code ec;
+    const json::value v = json::parse(data, ec);
+    const json::object* o = ec ? nullptr : v.if_object();
     // Read whether or not the gateway strips it: an event whose counts do not read is still the
     // usage-only event the gateway asked for, never the client's (probe round 23).
-    (void)read_usage(data);
+    if (o != nullptr) {
+      (void)read_event_usage(*o);
+    }
     if (strip_) {
-      boost::system::error_code ec;
-      const json::value v = json::parse(data, ec);
-      const json::object* o = ec ? nullptr : v.if_object();
       o = o != nullptr && o->contains("usage") ? o : nullptr;  // the OpenAI usage-only event's key
       const json::value* choices = o != nullptr ? o->if_contains("choices") : nullptr;
       // No choices (an empty list, null, or none at all): the usage-only event the gateway asked
@@ -417,7 +457,11 @@ void usage_meter::finish(std::string& out) {
   } else if (mode_ == mode::sse) {
     if (!skipping_ && !pending_.empty() && pending_.find("\"usage") != std::string::npos &&
         pending_.size() <= max_event) {
-      (void)read_usage(event_data(pending_));  // a last event without its blank line
+      boost::system::error_code ec;  // a last event without its blank line
+      const json::value v = json::parse(event_data(pending_), ec);
+      if (const json::object* o = ec ? nullptr : v.if_object()) {
+        (void)read_event_usage(*o);
+      }
     }
     out += pending_;
   }

@@ -8,7 +8,9 @@
 // - Other answers (JSON, Ollama's NDJSON, text): the `usage` objects near the end of the body (the
 //   last 64 KiB are kept), each count at its largest; none, and the body is charged by its size.
 // - Server-sent events: the event whose data carries a non-null `usage` (a Responses API stream's
-//   `response.completed` event carries it inside its `response`). When the gateway itself
+//   `response.completed` event carries it inside its `response`), read only where the APIs put it:
+//   a usage object elsewhere in an event is the client's (a Responses stream's first event echoes
+//   the request's tools, whose schemas may name `usage`). When the gateway itself
 //   asked the cluster for usage (stream_options.include_usage, which the client did not ask for),
 //   that usage-only event (`"choices":[]`) is removed before the client sees it. Events are passed
 //   on whole: a partial event waits for its end (the client could not use it before either).
@@ -19,6 +21,10 @@
 
 #include "classify/json_body.hpp"
 #include "gateway/http_parser.hpp"
+
+namespace boost::json {
+class object;
+}  // namespace boost::json
 
 namespace sovgw::gateway {
 
@@ -84,6 +90,8 @@ class usage_meter {
   void event(std::string_view ev, std::string_view separator, std::string& out);
   // Reads the `usage` object that starts after the last `"usage"` key in `text`; true if found.
   bool read_usage(std::string_view text);
+  // An event's usage, where the APIs put it (event_usage); true if it gave a count.
+  bool read_event_usage(const boost::json::object& event);
   bool finish_parts();
 
   mode mode_ = mode::off;

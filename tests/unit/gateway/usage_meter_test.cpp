@@ -373,3 +373,37 @@ TEST_CASE("the completion's bound is the one the endpoint honours; one it ignore
   ollama.max_new_tokens = 10;              // Ollama reads no max_new_tokens
   CHECK(bound("/api/generate", ollama) == 2000);
 }
+
+TEST_CASE("usage meter: an event's usage is read only where the APIs put it, never in what it echoes") {
+  // Probe round 28: a Responses stream's first event echoes the request's tools; a client put
+  // "usage":{"input_tokens":0,"output_tokens":0} in a tool's schema and left before
+  // response.completed: the request was charged nothing, as if the cluster had said so.
+  const std::string created =
+      "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"usage\":null,"
+      "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"properties\":"
+      "{\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}},\"usage\":{\"input_tokens\":0,"
+      "\"output_tokens\":0}}],\"metadata\":{\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}}}\n\n";
+  const std::string delta =
+      "event: response.output_text.delta\ndata: "
+      "{\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n";
+  for (std::size_t step : {1u, 13u, 4096u}) {
+    CAPTURE(step);
+    usage_meter cut(usage_meter::mode::sse, false);
+    CHECK(run(cut, created + delta, step) == created + delta);
+    CHECK_FALSE(cut.known(false));  // estimated, as an answer that ended without usage
+    cut.estimate(4000, true);
+    CHECK(cut.prompt_tokens() == 1000);
+  }
+  // The client's echoed zeros beside the cluster's own counts change nothing.
+  const std::string completed =
+      "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"tools\":[{\"usage\":"
+      "{\"input_tokens\":0}}],\"usage\":{\"input_tokens\":21,\"output_tokens\":9}}}\n\n";
+  usage_meter whole(usage_meter::mode::sse, false);
+  (void)run(whole, created + delta + completed, 7);
+  CHECK(whole.known(true));
+  CHECK((whole.prompt_tokens() == 21 && whole.completion_tokens() == 9));
+  // Nor in a chunk's choices (a model's tool call arguments are strings; an object there is not usage).
+  usage_meter chunked(usage_meter::mode::sse, false);
+  (void)run(chunked, "data: {\"choices\":[{\"delta\":{\"x\":{\"usage\":{\"prompt_tokens\":0}}}}]}\n\n", 4096);
+  CHECK_FALSE(chunked.known(false));
+}
