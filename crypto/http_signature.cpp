@@ -851,6 +851,8 @@ const char* to_string(verify_failure f) {
       return "nonce_unverifiable";
     case verify_failure::uncovered_field:
       return "uncovered_field";
+    case verify_failure::repeated_field:
+      return "repeated_field";
     case verify_failure::content_digest_missing:
       return "content_digest_missing";
     case verify_failure::content_digest_mismatch:

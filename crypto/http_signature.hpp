@@ -227,6 +227,7 @@ enum class verify_failure : std::uint8_t {
   nonce_unverifiable,          // older than the oldest nonce the hook still remembers
   // Checks of the sovgw profile (crypto/signature_profile.hpp) beyond RFC 9421:
   uncovered_field,          // a field the profile requires to be covered is present but not covered
+  repeated_field,           // a covered field on more than one field line (the signer writes one)
   content_digest_missing,   // a body without a covered Content-Digest
   content_digest_mismatch,  // Content-Digest does not match the body received
   content_digest_malformed,

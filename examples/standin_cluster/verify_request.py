@@ -11,6 +11,10 @@ a full RFC 9421 library and apply the same rules. The stand-in cluster's --requi
                     cluster="paris")
     # None when the request is good, else a reason such as "content_digest_mismatch"
 
+jwk_text is the gateway's public JWK or the JWK Set its admin listener publishes; a cluster the
+gateway signs for with hmac-sha256 passes hmac_secret=read_hmac_secret("cluster.hmac") (the file
+`sovgw keys hmac-new` writes) instead of, or as well as, the JWK.
+
 Replays are refused by a NonceCache of this process (the default); replicas of one cluster pass
 `nonces=` a store they share, with the same check() (docs/signatures.md shows one on Redis).
 """
@@ -18,6 +22,7 @@ Replays are refused by a NonceCache of this process (the default); replicas of o
 import base64
 import hashlib
 import heapq
+import hmac
 import json
 import re
 import threading
@@ -38,15 +43,40 @@ def _thumbprint(x):
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
-def _key(jwk_text):
-    """The gateway's public key and its keyid, the RFC 7638 thumbprint; a JWK whose kid says
-    otherwise is refused (a kid that lies would be printed as the signer's)."""
-    jwk = json.loads(jwk_text)
-    keyid = _thumbprint(jwk["x"])
-    if jwk.get("kid", keyid) != keyid:
-        raise ValueError(f"the JWK's kid {jwk['kid']!r} is not its RFC 7638 thumbprint {keyid!r}, the keyid "
-                         "the gateway signs with")
-    return keyid, Ed25519PublicKey.from_public_bytes(_b64url(jwk["x"]))
+def _keys(jwk_text, hmac_secret):
+    """{keyid: (alg, key)}: the gateway's Ed25519 public key(s), by their RFC 7638 thumbprint (a JWK
+    or a JWK Set), and the cluster's hmac-sha256 secret. A JWK that is not an Ed25519 public key
+    (another kty or crv, or private material) or whose kid is not its thumbprint is refused (a kid
+    that lies would be printed as the signer's)."""
+    keys = {}
+    if jwk_text is not None:
+        doc = json.loads(jwk_text)
+        for jwk in doc["keys"] if isinstance(doc, dict) and "keys" in doc else [doc]:
+            if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or \
+                    not isinstance(jwk.get("x"), str):
+                raise ValueError("the JWK is not an Ed25519 public key (kty OKP, crv Ed25519, x)")
+            if "d" in jwk:
+                raise ValueError("the JWK holds a private key (d): give the public key only")
+            keyid = _thumbprint(jwk["x"])
+            if jwk.get("kid", keyid) != keyid:
+                raise ValueError(f"the JWK's kid {jwk['kid']!r} is not its RFC 7638 thumbprint {keyid!r}, the "
+                                 "keyid the gateway signs with")
+            keys[keyid] = ("ed25519", Ed25519PublicKey.from_public_bytes(_b64url(jwk["x"])))
+    if hmac_secret is not None:
+        digest = hashlib.sha256(b"sovgw hmac-sha256 keyid\x00" + hmac_secret).digest()[:16]
+        keys["hmac-" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()] = ("hmac-sha256", hmac_secret)
+    if not keys:
+        raise ValueError("no key: give the gateway's JWK (or JWK Set), or the cluster's hmac secret")
+    return keys
+
+
+def read_hmac_secret(path):
+    """The secret of a `sovgw keys hmac-new` file: `sovgw-secret-key-v1 hmac-sha256-http-signing <base64>`."""
+    with open(path) as f:
+        magic, kind, b64 = f.read().split()
+    if (magic, kind) != ("sovgw-secret-key-v1", "hmac-sha256-http-signing"):
+        raise ValueError(f"{path} is not an hmac-sha256 signing secret")
+    return base64.b64decode(b64, validate=True)
 
 
 def _sf_bytes(text):
@@ -98,12 +128,12 @@ def _sf_string(value):
 
 
 def verify(method, authority, target, headers, body, jwk_text, now=None, max_age=300, max_skew=30,
-           nonces=NONCES, cluster=None):
+           nonces=NONCES, cluster=None, hmac_secret=None):
     """headers: (name, value) pairs as received (str, or bytes read as Latin-1 like WSGI does);
     body: bytes; nonces: where the nonces of accepted requests are kept (window at most max_age +
     max_skew); cluster: this cluster's name in the gateway's configuration (then a request signed
-    for another cluster is refused: give it)."""
-    keyid, key = _key(jwk_text)
+    for another cluster is refused: give it); hmac_secret: the cluster's hmac-sha256 secret, if any."""
+    keys = _keys(jwk_text, hmac_secret)
     fields = {}
     for name, value in headers:
         name, value = (x.decode("latin-1") if isinstance(x, bytes) else x for x in (name, value))
@@ -126,24 +156,31 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
         return "malformed_signature_input"
     signature_params = member.group(1)
     covered = re.findall(r'"([^"]+)"', member.group(2))
-    params = dict((k, v.strip('"')) for k, v in re.findall(r';([a-z]+)=("[^"]*"|-?[0-9]+)', member.group(3)))
+    raw = re.findall(r';([a-z]+)=("[^"]*"|-?[0-9]+)', member.group(3))
+    # created and expires are Integers, the others Strings: checked before anything reads them.
+    if len({k for k, _ in raw}) != len(raw) or any(
+            (k in ("created", "expires")) == v.startswith('"') for k, v in raw if k in
+            ("created", "expires", "keyid", "alg", "nonce", "tag")):
+        return "malformed_signature_input"
+    params = dict((k, v.strip('"')) for k, v in raw)
     signature = re.search(label + r'([^,]*)', signatures)
     if not signature:
         return "missing_signature_value"
     signature = re.fullmatch(r':([^:]*):[ \t]*', signature.group(1))
     signature = _sf_bytes(signature.group(1)) if signature else None
-    if signature is None or len(signature) != 64:
-        return "malformed_signature"
     if params.get("tag") != "sovgw-request":
         return "tag_mismatch"
-    if params.get("keyid") != keyid:
+    if params.get("keyid") not in keys:
         return "unknown_key"
-    if params.get("alg", "ed25519") != "ed25519":
+    alg, key = keys[params["keyid"]]
+    if params.get("alg", alg) != alg:
         return "algorithm_mismatch"
+    if signature is None or len(signature) != (64 if alg == "ed25519" else 32):
+        return "malformed_signature"
     now = int(time.time()) if now is None else now
-    created = int(params.get("created", "0"))
     if "created" not in params:
         return "missing_created"
+    created = int(params["created"])
     if created > now + max_skew:
         return "created_in_future"
     if now - created > max_age:
@@ -158,10 +195,17 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
             return "missing_required_component"
     for name in combined:
         # WSGI, CGI and Rack read "_" as "-": Sovereign_Client_Country is a Sovereign-* field to them,
-        # Content_Digest is Content-Digest. Whatever reads as a geo-tag or a covered field is covered.
+        # Content_Digest is Content-Digest. Whatever reads as a geo-tag, a covered field or one
+        # covered whenever present (Content_Type on a request without one) is covered.
         read_as = name.replace("_", "-")
-        if (read_as.startswith("sovereign-") or read_as in covered) and name not in covered:
+        if (read_as.startswith("sovereign-") or read_as in covered or read_as in ("content-type", "content-digest")) \
+                and name not in covered:
             return "uncovered_field"
+    for name in covered:
+        # One line each, as the gateway writes them: the signature covers the lines joined, an
+        # application reading the first would see part of the value.
+        if not name.startswith("@") and len(fields.get(name, [])) > 1:
+            return "repeated_field"
     path, _, query = target.partition("?")
     host = authority.lower()
     derived = {"@method": method, "@authority": host[:-4] if host.endswith(":443") else host,
@@ -177,10 +221,14 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
         base = "\n".join(lines).encode("ascii")
     except UnicodeEncodeError:  # the gateway signs ASCII only
         return "component_unavailable"
-    try:
-        key.verify(signature, base)
-    except InvalidSignature:
-        return "bad_signature"
+    if alg == "hmac-sha256":
+        if not hmac.compare_digest(hmac.new(key, base, hashlib.sha256).digest(), signature):
+            return "bad_signature"
+    else:
+        try:
+            key.verify(signature, base)
+        except InvalidSignature:
+            return "bad_signature"
     if cluster is not None and _sf_string(combined["sovereign-cluster"]) != cluster:
         return "wrong_cluster"
     if body or "content-digest" in combined:

@@ -8,6 +8,7 @@ changed the way an attacker or a broken proxy would change them, and sent over a
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -462,6 +463,51 @@ class PythonRecipe(KeyedTest):
         fields = sign_fields(["--key", os.path.join(self.keys, "gateway.key")], tags, authority="cluster.example:9443")
         signed = [("Host", "cluster.example:9443")] + list(tags.items()) + list(fields.items())
         self.assertEqual(self.check(signed, method="GET"), "content_digest_malformed")
+
+    def test_recipe_answers_probe_round_28s_inputs_as_the_standin_does(self):
+        # A String where an Integer belongs crashed the recipe (ValueError from int()): a reason now.
+        headers = self.signed()
+        for param in ("created", "expires"):
+            with self.subTest(param):
+                changed = [(n, re.sub(param + r"=[0-9]+", param + '="abc"', v) if n == "Signature-Input" else v)
+                           for n, v in headers]
+                self.assertEqual(self.check(changed), "malformed_signature_input")
+        changed = [(n, re.sub(r'nonce="([^"]*)"', "nonce=123", v) if n == "Signature-Input" else v)
+                   for n, v in headers]
+        self.assertEqual(self.check(changed), "malformed_signature_input")
+        # A covered field on two lines verifies as the value signed, but an application reading the
+        # first line sees part of it.
+        tags = dict(GEO_TAGS, **{"Sovereign-Data-Classes": 'declared=(), detected=("personal")'})
+        fields = sign_fields(["--key", os.path.join(self.keys, "gateway.key")], tags, self.body_file,
+                             authority="cluster.example:9443")
+        split = [("Host", "cluster.example:9443")] + [(n, v) for n, v in tags.items() if n != "Sovereign-Data-Classes"]
+        split += [("Sovereign-Data-Classes", "declared=()"), ("Sovereign-Data-Classes", 'detected=("personal")')]
+        self.assertEqual(self.check(split + list(fields.items())), "repeated_field")
+        # A field read as Content-Type on a request sent without one.
+        get_tags = {n: v for n, v in GEO_TAGS.items() if n not in ("Content-Type", "Content-Digest")}
+        get_fields = sign_fields(["--key", os.path.join(self.keys, "gateway.key")], get_tags, authority="cluster.example:9443")
+        get = [("Host", "cluster.example:9443")] + list(get_tags.items()) + list(get_fields.items())
+        self.assertIsNone(self.check(get, body=b"", method="GET"))
+        self.assertEqual(self.check(get + [("Content_Type", "text/plain")], body=b"", method="GET"), "uncovered_field")
+        # Keys: the published JWK Set works; a private JWK or another key type is refused.
+        jwk = json.loads(self.jwk)
+        self.assertIsNone(self.verify("POST", "cluster.example:9443", TARGET, self.signed(), BODY,
+                                      json.dumps({"keys": [jwk]})))
+        for bad, message in ((dict(jwk, d="AAAA"), "holds a private key"),
+                             (dict(jwk, kty="EC", crv="P-256"), "not an Ed25519 public key")):
+            with self.assertRaisesRegex(ValueError, message):
+                self.verify("POST", "cluster.example:9443", TARGET, headers, BODY, json.dumps(bad))
+        # hmac-sha256, as the gateway signs for a cluster listed in signing.cluster_hmac_keys.
+        hmac_path = os.path.join(self.keys, "cluster.hmac")
+        fields = sign_fields(["--hmac", hmac_path], GEO_TAGS, self.body_file, authority="cluster.example:9443")
+        signed = [("Host", "cluster.example:9443")] + list(GEO_TAGS.items()) + list(fields.items())
+        secret = self.recipe.read_hmac_secret(hmac_path)
+        self.assertIsNone(self.verify("POST", "cluster.example:9443", TARGET, signed, BODY, None, hmac_secret=secret))
+        self.assertEqual(self.check(signed), "unknown_key")  # the Ed25519 key alone does not know it
+        self.assertEqual(self.verify("POST", "cluster.example:9443", TARGET, signed, BODY + b" ", None,
+                                     hmac_secret=secret), "content_digest_mismatch")
+        self.assertEqual(self.verify("POST", "cluster.example:9443", TARGET, signed, BODY, None,
+                                     hmac_secret=secret), "replayed_nonce")
 
     def test_recipe_refuses_two_candidate_signatures_and_a_lying_kid(self):
         headers = self.signed()

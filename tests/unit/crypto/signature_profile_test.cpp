@@ -240,6 +240,26 @@ TEST_CASE("a cluster accepts a forwarded request only as the gateway signed it")
       {"a field added that reads as a covered one with `_` as `-`", nothing,
        [](forwarded& r) { r.set("Content_Digest", c::content_digest(std::string_view("other"))); },
        same_clock, hs::verify_failure::uncovered_field, "content_digest"},
+      // Probe round 28: the two lines verify as the one value signed (RFC 9421 joins them), but an
+      // application reading the first line would see only `permit`'s first rule.
+      {"a covered field split into two lines",
+       [](forwarded& r) { r.set("Sovereign-Data-Classes", "declared=(), detected=(\"personal\")"); },
+       [](forwarded& r) {
+         r.set("Sovereign-Data-Classes", "declared=()");
+         r.fields.emplace_back("Sovereign-Data-Classes", "detected=(\"personal\")");
+         r.rebuild();
+       },
+       same_clock, hs::verify_failure::repeated_field, "sovereign-data-classes"},
+      {"a field that reads as Content-Type on a request sent without one",
+       [](forwarded& r) {
+         r.method = "GET";
+         r.body.clear();
+         r.set("Content-Digest", std::nullopt);
+         r.set("Content-Type", std::nullopt);
+         r.set("Content-Length", std::nullopt);
+       },
+       [](forwarded& r) { r.set("Content_Type", "text/plain"); }, same_clock,
+       hs::verify_failure::uncovered_field, "content_type"},
       {"another field with underscores is none of the profile's business", nothing,
        [](forwarded& r) { r.set("X_Trace_Id", "abc"); }, same_clock, hs::verify_failure::none, ""},
       {"a required Sovereign field never sent",
