@@ -166,25 +166,31 @@ int cmd_verify(const options& o) {
   if (scheme_end == std::string::npos) {
     throw usage_error(fmt::format("--url '{}' is not an absolute URL (https://host:port/path)", url), false);
   }
+  // The scheme is not signed (@authority, @path and @query are): http:// is read as https://.
   if (const std::string_view scheme = std::string_view(url).substr(0, scheme_end);
       !ascii_iequals(scheme, "https") && !ascii_iequals(scheme, "http")) {
     throw usage_error(
-        fmt::format(
-            "--url '{}' is not an https:// URL: the gateway answers HTTPS only (https://host:port/path)",
-            url),
+        fmt::format("--url '{}' is not an https:// URL, as the request was sent (https://host:port/path)",
+                    url),
         false);
   }
   if (url.find('#') != std::string::npos) {
     throw usage_error(
         fmt::format("--url '{}' has a fragment (#...), which no request sends: leave it out", url), false);
   }
-  const std::size_t path_at = url.find('/', scheme_end + 3);
+  // The host ends at the path or, with none (https://host:port?x=1, which curl sends as /?x=1), at
+  // the query.
+  const std::size_t path_at = url.find_first_of("/?", scheme_end + 3);
   const std::string authority = url.substr(scheme_end + 3, path_at - scheme_end - 3);
-  const std::string target = path_at == std::string::npos ? "/" : url.substr(path_at);
+  const std::string target = path_at == std::string::npos ? "/"
+                             : url[path_at] == '?'        ? "/" + url.substr(path_at)
+                                                          : url.substr(path_at);
   if (authority.empty()) {
     throw usage_error(fmt::format("--url '{}' has no host", url), false);
   }
-  std::string digest;
+  // The Content-Digest the request carried, as the receipt covers it: given, or made from the body
+  // in each form a client writes (sha-256, sha-512, both): the first that verifies is the one.
+  std::vector<std::string> digests;
   if (o.has("content-digest") && o.has("body-file")) {
     throw usage_error("give --content-digest or --body-file, not both", false);
   }
@@ -197,14 +203,22 @@ int cmd_verify(const options& o) {
                       *value),
           false);
     }
-    digest = *value;
+    digests.push_back(*value);
   } else if (const auto body = o.get("body-file")) {
-    digest = crypto::content_digest(crypto::read_small_file(*body, "body file"));
+    const std::string content = crypto::read_small_file(*body, "body file");
+    const std::string sha256 = crypto::content_digest(content);
+    const std::string sha512 = crypto::content_digest(content, crypto::digest_algorithm::sha512);
+    digests = {sha256,
+               sha512,
+               sha256 + ", " + sha512,
+               sha512 + ", " + sha256,
+               sha256 + "," + sha512,
+               sha512 + "," + sha256};
   }
-  std::vector<hs::field_line> request_fields;
-  if (!digest.empty()) {
-    request_fields.push_back({"Content-Digest", digest});
+  if (digests.empty()) {
+    digests.emplace_back();
   }
+  std::string digest = digests.front();
   hs::message_view request;
   request.method = o.need("method");
   // HTTP methods are case-sensitive (RFC 9110, 9.1): "post" signs differently from POST.
@@ -220,7 +234,6 @@ int cmd_verify(const options& o) {
   }
   request.authority = authority;
   request.set_target(target);
-  request.fields = request_fields;
   hs::message_view response;
   response.status = head.status;
   response.fields = head.fields;
@@ -233,7 +246,20 @@ int cmd_verify(const options& o) {
                                     [id](const hs::verification_key& v) { return v.keyid() == id; });
     return found == verifiers.end() ? nullptr : &*found;
   };
-  const hs::verify_result r = hs::verify_receipt(response, request, policy);
+  std::vector<hs::field_line> request_fields;
+  hs::verify_result r;
+  for (const std::string& candidate : digests) {
+    request_fields.clear();
+    if (!candidate.empty()) {
+      request_fields.push_back({"Content-Digest", candidate});
+    }
+    request.fields = request_fields;
+    r = hs::verify_receipt(response, request, policy);
+    digest = candidate;
+    if (r.failure != hs::verify_failure::bad_signature) {
+      break;
+    }
+  }
   const bool covers_body = covers_request_digest(r.params);
   if (r.failure == hs::verify_failure::unknown_key && asked) {
     std::vector<std::string_view> known;
@@ -259,6 +285,11 @@ int cmd_verify(const options& o) {
           "query){} may differ from the request it answers, the head may have been altered, or {} may "
           "not hold the key that signed it\n",
           covers_body ? " or body (Content-Digest)" : "", key_path);
+      if (covers_body && o.has("body-file")) {
+        fmt::print(
+            "  (--body-file tries the body's sha-256 and sha-512 digests, alone and together; a request that "
+            "sent its Content-Digest in another form needs --content-digest with the value it sent)\n");
+      }
     }
     return exit_failed;
   }

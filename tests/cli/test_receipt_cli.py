@@ -30,9 +30,9 @@ class receipt_cli_test(unittest.TestCase):
         write_file(path, sovgw("keys", "http-public", key or self.key, *fmt, check=0).stdout)
         return path
 
-    def head(self, name, body=True):
+    def head(self, name, body=True, digest=None, target="/v1/chat/completions"):
         argv = [SIGN, "receipt", "--key", self.key, "--method", "POST", "--authority", "gw.example:8443",
-                "--target", "/v1/chat/completions"]
+                "--target", target] + (["--request-digest", digest] if digest else [])
         for f in FIELDS:
             argv += ["--header", f]
         if body:
@@ -43,6 +43,36 @@ class receipt_cli_test(unittest.TestCase):
 
     def verify(self, head, key, *extra, check):
         return sovgw("receipt", "verify", head, "--key", key, "--method", "POST", "--url", URL, *extra, check=check)
+
+    def test_the_body_sent_verifies_whatever_digest_form_the_client_used(self):
+        # Probe round 28: a request that sent its own Content-Digest as sha-512, or sha-256 and
+        # sha-512 together, got a receipt that --body-file with that very body said did not verify.
+        import base64
+        import hashlib
+        body = open(self.body, "rb").read()
+        sha256 = "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+        sha512 = "sha-512=:" + base64.b64encode(hashlib.sha512(body).digest()).decode() + ":"
+        key = self.public("gw.pub.jwk", "--format", "jwk")
+        for form in (sha512, f"{sha256}, {sha512}", f"{sha512},{sha256}"):
+            with self.subTest(form=form):
+                head = self.head("form.txt", digest=form)
+                out = self.verify(head, key, "--body-file", self.body, check=0).stdout
+                self.assertIn("receipt verifies", out)
+                self.assertIn(f"bound to the request body: Content-Digest {form}", out)
+                other = os.path.join(self.tmp, "other.json")
+                write_file(other, '{"model": "m", "messages": [1]}')
+                self.verify(head, key, "--body-file", other, check=1)
+        # A member --body-file cannot rebuild: the hint names --content-digest, which works.
+        odd = f"md5=:AAAA:, {sha256}"
+        head = self.head("odd.txt", digest=odd)
+        out = self.verify(head, key, "--body-file", self.body, check=1).stdout
+        self.assertIn("needs --content-digest with the value it sent", out)
+        self.assertIn("receipt verifies", self.verify(head, key, "--content-digest", odd, check=0).stdout)
+        # A URL with no path but a query: curl sends /?x=1.
+        head = self.head("query.txt", body=False, target="/?x=1")
+        out = sovgw("receipt", "verify", head, "--key", key, "--method", "POST", "--url", "https://gw.example:8443?x=1",
+                    check=0).stdout
+        self.assertIn("receipt verifies: status 200 for POST gw.example:8443/?x=1", out)
 
     def test_the_default_http_public_output_is_a_key_file(self):
         both = self.public("gw.jwk")  # JWK and PEM, as `keys http-public KEY > gw.jwk` writes them

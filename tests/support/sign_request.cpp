@@ -13,7 +13,8 @@
 //       body), Signature-Input, Signature. --header lines are the fields the request will carry
 //       (Host comes from --authority).
 //   sign-request receipt --key FILE --method M --authority A --target T [--status N]
-//                        [--header "Name: value"]... [--body-file F] [--created UNIX]
+//                        [--header "Name: value"]... [--body-file F] [--request-digest VALUE] [--created
+//                        UNIX]
 //       prints a response head (CRLF lines, a blank line at the end, as `curl -D` saves it) whose
 //       receipt is signed as the gateway signs it: --header lines are the response's Sovereign-*
 //       fields; --body-file: the request carried the Content-Digest of that body, so the receipt
@@ -164,6 +165,7 @@ int receipt(const std::vector<std::string>& args) {
   std::string authority;
   std::string target;
   std::string body;
+  std::string request_digest;
   bool has_body = false;
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -197,6 +199,8 @@ int receipt(const std::vector<std::string>& args) {
     } else if (a == "--body-file") {
       body = read_file(v);
       has_body = true;
+    } else if (a == "--request-digest") {
+      request_digest = v;  // the request's Content-Digest as the client wrote it
     } else if (a == "--created") {
       created = std::stoll(v);
     } else {
@@ -208,7 +212,9 @@ int receipt(const std::vector<std::string>& args) {
   }
   std::vector<hs::field_line> request_fields{{"Host", authority}};
   std::string digest;
-  if (has_body) {
+  if (!request_digest.empty()) {
+    request_fields.push_back({"Content-Digest", request_digest});
+  } else if (has_body) {
     digest = c::content_digest(std::string_view(body));
     request_fields.push_back({"Content-Digest", digest});
   }
