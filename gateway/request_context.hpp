@@ -36,7 +36,8 @@ struct request_context {
 
   // read
   http::message_head head;
-  std::string body;  // de-chunked; bounded by limits.max_body_bytes
+  std::string body;        // de-chunked; bounded by limits.max_body_bytes
+  bool head_read = false;  // the head was read and parsed (what failed after it, if anything, was the body)
 
   // identify
   std::string client_ip;  // as established (gateway/client_address.hpp)

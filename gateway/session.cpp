@@ -148,7 +148,11 @@ class session : public std::enable_shared_from_this<session> {
     request_context& ctx = *slot;
     accept_request(ctx);                          // 1. accept
     stage_result r = co_await read_request(ctx);  // 2. read
-    if (!r.proceed()) {
+    if (!r.proceed() && ctx.head_read) {
+      // The body failed: the record names the client and the tenant the head identifies (probe
+      // round 28: a valid key's request cut mid-body was recorded as tenant `default`).
+      (void)w_.shared.stages->identify(ctx);
+    } else if (!r.proceed()) {
       w_.shared.stages->locate_connection(ctx);  // refused before identify: recorded with where it came from
     }
     next_step after = next_step::linger_close;  // a framing error ends the connection
@@ -239,6 +243,7 @@ class session : public std::enable_shared_from_this<session> {
         e != http::parse_error::none) {
       co_return framing_error(e);
     }
+    ctx.head_read = true;
     if (ctx.head.framing == http::body_framing::none) {
       co_return stage_result::next();
     }

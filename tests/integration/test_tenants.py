@@ -174,6 +174,17 @@ class TenantKeysTest(unittest.TestCase):
         self.assertEqual(log["cluster"], "")
         return log
 
+    def test_a_request_cut_mid_body_is_recorded_with_its_tenant(self):
+        # Probe round 28: a valid key's request whose body never came whole was recorded as tenant
+        # `default` (which means no key identified it) with no key id.
+        body = b'{"model": "mistral-small", "messages": []}'
+        raw = request_bytes("POST", "/v1/chat/completions", body,
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.acme_key}"})
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(raw[:-10])  # the head and most of the body
+        line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("error") == "client_disconnected")
+        self.assertEqual((line["tenant"], line["key_id"]), ("acme", self.acme_key[:17]))
+
     def test_a_key_names_its_tenant_and_never_reaches_the_cluster(self):
         resp = self.call(self.acme_key)
         self.assertEqual(resp.status, 200)
