@@ -158,6 +158,11 @@ std::string metrics::render() const {
         load(connections_rejected));
   gauge("sovgw_tls_handshake_failures_total", "Failed downstream TLS handshakes.", "counter",
         load(tls_handshake_failures));
+  gauge("sovgw_plain_http_connections_total",
+        "Handshakes that failed because plain HTTP came to the TLS port (answered 400 "
+        "plain_http_to_https_port; anything such a request carried, an API key too, crossed the network in "
+        "clear).",
+        "counter", load(plain_http_connections));
   gauge("sovgw_proxy_protocol_errors_total",
         "Connections from trusted proxies closed for a missing or invalid PROXY v2 header.", "counter",
         load(proxy_protocol_errors));

@@ -58,7 +58,8 @@ class metrics {
   std::atomic<std::uint64_t> connections_total{0};
   std::atomic<std::uint64_t> connections_rejected{0};
   std::atomic<std::uint64_t> tls_handshake_failures{0};
-  std::atomic<std::uint64_t> proxy_protocol_errors{0};  // trusted peers that sent no valid PROXY v2 header
+  std::atomic<std::uint64_t> plain_http_connections{0};  // plain HTTP to the TLS port (of the failures)
+  std::atomic<std::uint64_t> proxy_protocol_errors{0};   // trusted peers that sent no valid PROXY v2 header
   std::atomic<std::uint64_t> client_disconnects{0};
   std::atomic<std::int64_t> upstream_connections_open{0};
   std::atomic<std::uint64_t> upstream_connections_reused{0};

@@ -588,6 +588,7 @@ asio::awaitable<void> serve_connection(worker& w, tcp::socket socket) {
   if (handshake != io_status::ok) {
     stats.tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
     if (client->plain_http_at_handshake()) {
+      stats.plain_http_connections.fetch_add(1, std::memory_order_relaxed);
       client->answer_plain_http();                 // as nginx does, rather than a silent close
       co_await client->linger_close(linger_time);  // the client reads it before its unread bytes reset
       co_return;

@@ -99,7 +99,9 @@ class StrictFramingTest(unittest.TestCase):
         cls.tmp.cleanup()
 
     def test_plain_http_to_the_tls_port_is_told_so(self):
-        # As nginx does: a 400 in plain HTTP that says what happened, not a silent close.
+        # As nginx does: a 400 in plain HTTP that says what happened, not a silent close; counted
+        # (probe round 28: it left no trace an operator could find).
+        before = metric(self.gateway, "sovgw_plain_http_connections_total")
         for method in ("GET", "POST"):
             with self.subTest(method), socket.create_connection(("127.0.0.1", self.gateway.port), timeout=10) as s:
                 s.sendall(f"{method} /v1/models HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n".encode())
@@ -107,6 +109,7 @@ class StrictFramingTest(unittest.TestCase):
                 self.assertEqual(resp.status, 400, resp.raw_head)
                 self.assertEqual(resp.json()["error"]["code"], "plain_http_to_https_port")
                 self.assertIn("https://", resp.json()["error"]["message"])
+        self.assertEqual(metric(self.gateway, "sovgw_plain_http_connections_total"), before + 2)
 
     def assert_rejected(self, raw, status, name):
         with tls_connect(self.gateway.port, self.certs) as s:
