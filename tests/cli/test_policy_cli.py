@@ -329,7 +329,7 @@ class PolicyTest(unittest.TestCase):
     def test_example_tests_pass(self):
         r = run("policy", "test", POLICY, TESTS)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertRegex(r.stdout, r"\n21 passed, 0 failed\n$")
+        self.assertRegex(r.stdout, r"\n23 passed, 0 failed\n$")
 
     def test_failure_prints_trace(self):
         with tempfile.TemporaryDirectory() as d:
