@@ -184,6 +184,19 @@ asio::awaitable<io_status> connection::wait(tcp::socket::wait_type type) {
   if (cancelled_ || !socket_.is_open()) {
     co_return io_status::cancelled;
   }
+  if (type == tcp::socket::wait_read && peek_queued_) {
+    // A peek receive that on_readable queued (the watch on a client while its request was at the
+    // cluster) is still ahead of any read wait on this socket. When the peer ends the stream or
+    // resets, asio completes that receive and ends its round there ("exhausted"), leaving a wait
+    // behind it unwoken until an edge that never comes: a pipelined request's partial head then
+    // waited out request_header after the client had gone (probe round 28). Wait on that receive.
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(io_status)>(
+        [this](auto handler) {
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          peek_waiter_ = [shared](io_status s) { (*shared)(s); };
+        },
+        asio::use_awaitable);
+  }
   auto [ec] = co_await socket_.async_wait(type, nothrow);
   if (ec) {
     co_return map_error(ec);
@@ -448,15 +461,20 @@ void connection::on_readable(milliseconds timeout, std::function<void(io_status)
   socket_.async_receive(asio::buffer(&peek_byte_, 1), tcp::socket::message_peek,
                         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
                           self->peek_queued_ = false;
+                          // End of stream and a reset are readable: the read that follows reports them.
+                          const bool readable =
+                              !ec || ec == asio::error::eof || ec == asio::error::connection_reset;
+                          if (std::function<void(io_status)> waiter = std::move(self->peek_waiter_)) {
+                            self->peek_waiter_ = nullptr;
+                            waiter(readable ? io_status::ok : self->map_error(ec));  // wait() behind it
+                            return;
+                          }
                           std::function<void(io_status)> done = std::move(self->on_readable_);
                           self->on_readable_ = nullptr;
                           if (!done) {
                             return;  // nobody is waiting: the next on_readable queues a new receive
                           }
                           self->clear_deadline(self->read_deadline_);
-                          // End of stream and a reset are readable: the read that follows reports them.
-                          const bool readable =
-                              !ec || ec == asio::error::eof || ec == asio::error::connection_reset;
                           done(readable ? io_status::ok : self->map_error(ec));
                         });
 }

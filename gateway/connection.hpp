@@ -163,6 +163,8 @@ class connection : public std::enable_shared_from_this<connection> {
   std::uint64_t timer_generation_ = 0;
   std::uint64_t rtt_us_ = 0;
   std::function<void(io_status)> on_readable_;
+  // A read wait() parked behind the queued peek receive (see wait()): resumed when it completes.
+  std::function<void(io_status)> peek_waiter_;
   std::uint32_t address_index_ = 0;
   bool timer_pending_ = false;
   bool timed_out_ = false;

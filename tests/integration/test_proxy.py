@@ -406,6 +406,31 @@ class ProxyTest(unittest.TestCase):
                 s.close()
 
 
+class PipelinedClientGoneTest(unittest.TestCase):
+    """A client that leaves with a pipelined request's head half sent is gone at once."""
+
+    def test_a_partial_pipelined_head_then_a_reset_ends_the_connection(self):
+        # Probe round 28: two requests and part of a third in one write, then the client left. The
+        # watch on the client while the second was at the cluster left a receive queued; the reset
+        # ended asio's round on it, and the wait for the rest of the head was never woken: the
+        # connection sat out request_header and recorded a 408 for a client long gone.
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        standin = start_standin(certs)
+        self.addCleanup(standin.stop)
+        g = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs),
+                                 timeouts="  request_header: 300s\n"), tmp.path)
+        self.addCleanup(g.stop)
+        good = chat_request()
+        s = tls_connect(g.port, certs)
+        s.sendall(good + good + good[:50])
+        self.assertTrue(wait_until(lambda: len([o for o in g.logs() if o.get("msg") == "request"]) == 2))
+        s.close()  # unread answers: the kernel resets the connection
+        self.assertTrue(wait_until(lambda: metric(g, "sovgw_active_connections") == 0, timeout=60))
+        self.assertEqual([o.get("status") for o in g.logs() if o.get("msg") == "request"], [200, 200])
+
+
 class UpstreamFailureTest(unittest.TestCase):
     """Clusters that refuse, fail verification, or speak plaintext."""
 
