@@ -1865,11 +1865,50 @@ struct no_end {
   bool operator()(std::string_view, std::size_t) const { return false; }
 };
 
+// Where the next value of a list after a cue may start (scan_after_cue): past blanks and line
+// breaks (a raw body's "\n" too), one ',', ';' or '&' (or a list's '-' or '*' on a new line) and
+// one conjunction ("65929970489 und 86095742719", "44051401359, 44051401359", "E11.9, J45 and
+// I10"), at most 16 characters; npos at anything else.
+std::size_t next_in_list(std::string_view t, std::size_t end) {
+  static constexpr std::string_view conjunctions[] = {"and", "und",  "et", "y", "e",   "i",  "oraz", "en",
+                                                      "or",  "oder", "ou", "o", "lub", "of", "sowie"};
+  const std::size_t limit = std::min(t.size(), end + 16);
+  bool line = false;
+  bool mark = false;
+  bool conjunction = false;
+  std::size_t k = end;
+  while (k < limit) {
+    const char c = t[k];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      line = line || c == '\n';
+      ++k;
+    } else if (c == '\\' && k + 1 < t.size() && (t[k + 1] == 'n' || t[k + 1] == 'r')) {
+      line = true;
+      k += 2;
+    } else if (!mark && !conjunction &&
+               (c == ',' || c == ';' || c == '&' || (line && (c == '-' || c == '*')))) {
+      mark = true;
+      ++k;
+    } else if (is_alpha(c) && !conjunction) {
+      const std::size_t e = latin_word_end(t, k, 8);
+      if (e >= t.size() || t[e] != ' ' || !one_of(t, k, e, conjunctions, std::size(conjunctions))) {
+        break;  // a value may start with a letter ("QQ123456C", "J45")
+      }
+      conjunction = true;
+      k = e;
+    } else {
+      break;
+    }
+  }
+  return k > end && k < limit && is_alnum(t[k]) && starts_word(t, k) ? k : npos;
+}
+
 // A value (date_at, icd10_at: its end, or npos) that starts a word within 48 characters after a
 // cue that starts a word, with no other label between them (other_label_at) and no word that
-// `ends` says ends the cue's reach; `counts` may refuse a cue where it stands. Cues are lower
-// case, start with a letter and are matched case-insensitively as prefixes ("diagnos" finds
-// "diagnosed"); a cue in `whole_words` must also end a word ("dx", not "dxf").
+// `ends` says ends the cue's reach, and the values listed after it (next_in_list); `counts` may
+// refuse a cue where it stands. Cues are lower case, start with a letter and are matched
+// case-insensitively as prefixes ("diagnos" finds "diagnosed"); a cue in `whole_words` must also
+// end a word ("dx", not "dxf").
 template <std::size_t N, typename ValueAt, typename Hit, typename Counts = any_cue, typename Ends = no_end>
 bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& cues,
                     std::initializer_list<std::string_view> whole_words, ValueAt&& value_at, Hit&& hit,
@@ -1899,6 +1938,13 @@ bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& c
     }
     return npos;
   };
+  const auto value_of = [&](std::size_t k) {
+    if constexpr (std::is_invocable_v<ValueAt, std::string_view, std::size_t, std::string_view>) {
+      return value_at(t, k, cue);  // a value of the kind the cue names
+    } else {
+      return value_at(t, k);
+    }
+  };
   for (std::size_t i = 0; i < t.size(); ++i) {
     const char c = to_lower(t[i]);
     if (!is_lower(c) || (first_letters & (1u << (c - 'a'))) == 0 || !starts_word(t, i)) {
@@ -1916,19 +1962,26 @@ bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& c
       if ((is_alpha(t[k]) && other_label_at(t, k)) || ends(t, k)) {
         break;
       }
-      std::size_t end = npos;
-      if constexpr (std::is_invocable_v<ValueAt, std::string_view, std::size_t, std::string_view>) {
-        end = value_at(t, k, cue);  // a value of the kind the cue names
-      } else {
-        end = value_at(t, k);
+      std::size_t end = value_of(k);
+      if (end == npos) {
+        continue;
       }
-      if (end != npos) {
-        if (hit(k, end)) {
+      if (hit(k, end)) {
+        return true;
+      }
+      for (std::size_t next = next_in_list(t, end); next != npos && !ends(t, next);
+           next = next_in_list(t, end)) {
+        const std::size_t next_end = value_of(next);
+        if (next_end == npos) {
+          break;
+        }
+        if (hit(next, next_end)) {
           return true;
         }
-        i = end - 1;
-        break;
+        end = next_end;
       }
+      i = end - 1;
+      break;
     }
   }
   return false;

@@ -1138,6 +1138,26 @@ TEST_CASE("national id: the TIN, steuer_id, sofi-nummer and NI number labels (pr
   CHECK(found("national_id", "tiny 65929970489, TIN 44051401359").empty());  // not the label; a PESEL
 }
 
+TEST_CASE("national id: every id of a list after one label (probe round 27 m-7)") {
+  // The label binds each id listed after it, so that redaction leaves none for the re-check to find.
+  CHECK(found("national_id", "Steuer-IDs der Eheleute: 65929970489 und 86095742719") ==
+        "65929970489|86095742719");
+  CHECK(found("national_id", "PESEL: 44051401359, 44051401359") == "44051401359|44051401359");
+  CHECK(found("national_id", "PESEL: 44051401359 oraz 44051401359.") == "44051401359|44051401359");
+  CHECK(found("national_id", "BSN's: 111 222 333; 111222333 en 111.222.333") ==
+        "111 222 333|111222333|111.222.333");
+  CHECK(found("national_id", "Steuer-IDs:\n- 65929970489\n- 86095742719") == "65929970489|86095742719");
+  CHECK(found("national_id", "Steuer-IDs:\\n65929970489\\n86095742719") == "65929970489|86095742719");
+  CHECK(found("national_id", "NINO: QQ123456C and AB123456C") == "QQ123456C|AB123456C");
+  CHECK(found("health_code", "ICD: E11.9, J45 and I10") == "E11.9|J45|I10");
+  // Only ids that pass their check, and only a list: a word that is no conjunction ends it.
+  CHECK(found("national_id", "PESEL: 44051401359, 44051401358") == "44051401359");
+  CHECK(found("national_id", "PESEL: 44051401359, Kundennummer 44051401359") == "44051401359");
+  CHECK(found("national_id", "Steuer-ID 65929970489, Tel 86095742719") == "65929970489");
+  CHECK(found("date_of_birth", "geb. 01.02.1980; Termin 03.04.2024") == "01.02.1980");
+  CHECK(found("date_of_birth", "born 01.02.1980, 2024") == "01.02.1980");
+}
+
 TEST_CASE("phone: national numbers without a country code after a phone cue (probe round 20 M-1)") {
   const std::pair<const char*, const char*> cued[] = {
       {"Chiamami al 347 123 4567.", "347 123 4567"},

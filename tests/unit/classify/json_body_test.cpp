@@ -372,6 +372,37 @@ TEST_CASE("redaction rewrites the decoded strings and re-encodes them") {
   CHECK(body == R"({"c":"4111 1111 1111 1111"})");
 }
 
+TEST_CASE(
+    "redact: every national id listed after one label, so the re-check finds none (probe round 27 m-7)") {
+  const std::uint32_t national_id = bit(detector::national_id);
+  struct row {
+    const char* body;
+    std::size_t count;
+    const char* expected;
+  };
+  const row rows[] = {
+      {R"({"model":"m","messages":[{"role":"user","content":"Steuer-IDs der Eheleute: 65929970489 und 86095742719"}]})",
+       2,
+       R"({"model":"m","messages":[{"role":"user","content":"Steuer-IDs der Eheleute: [redacted:national_id] und )"
+       R"([redacted:national_id]"}]})"},
+      {R"({"model":"m","messages":[{"role":"user","content":"PESEL: 44051401359, 44051401359"}]})", 2,
+       R"({"model":"m","messages":[{"role":"user","content":"PESEL: [redacted:national_id], [redacted:national_id]"}]})"},
+      {R"({"model":"m","pesel":["44051401359","44051401359"]})", 2,
+       R"({"model":"m","pesel":["[redacted:national_id]","[redacted:national_id]"]})"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    const inspection got = inspect(r.body, national_id, true);
+    REQUIRE(got.ok());
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, national_id) == r.count);
+    CHECK(body == r.expected);
+    const inspection again = inspect(body, national_id);
+    REQUIRE(again.ok());
+    CHECK(again.scan.found == 0);
+  }
+}
+
 TEST_CASE("large bodies are inspected with bounded memory") {
   // One string the size of the body (the gateway's max_body_bytes bounds it): the text holds it
   // once.
