@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "classify/detect_text.hpp"
 #include "classify/fold.hpp"
+#include "classify/table_columns.hpp"
 #include "classify/unescape.hpp"
 
 namespace sovgw::classify {
@@ -1903,12 +1905,62 @@ std::size_t next_in_list(std::string_view t, std::size_t end) {
   return k > end && k < limit && is_alnum(t[k]) && starts_word(t, k) ? k : npos;
 }
 
+// The end of the first of `cues` at t[i], its text in `found`, or npos. Cues are lower case and
+// matched case-insensitively as prefixes ("diagnos" finds "diagnosed"); a cue in `whole_words`
+// must also end a word ("dx", not "dxf").
+template <std::size_t N>
+std::size_t first_cue_at(std::string_view t, std::size_t i, const std::array<std::string_view, N>& cues,
+                         std::initializer_list<std::string_view> whole_words, std::string_view& found) {
+  for (std::string_view cue : cues) {
+    if (cue[0] != to_lower(t[i]) || t.size() - i < cue.size()) {
+      continue;
+    }
+    std::size_t j = 1;
+    while (j < cue.size() && to_lower(t[i + j]) == cue[j]) {
+      ++j;
+    }
+    if (j < cue.size()) {
+      continue;
+    }
+    const bool whole = std::find(whole_words.begin(), whole_words.end(), cue) != whole_words.end();
+    if (!whole || i + j >= t.size() || !is_alnum(t[i + j])) {
+      found = cue;
+      return i + j;
+    }
+  }
+  return npos;
+}
+
+// A label's explanation in parentheses before its colon ("Steuer-ID (steht oben rechts auf dem
+// Schreiben vom Finanzamt): 65929970489"): where the value may start after the colon, or npos. The
+// parentheses close within 160 characters on the same line.
+std::size_t after_explained_label(std::string_view t, std::size_t from) {
+  std::size_t k = from;
+  while (k < t.size() && t[k] == ' ') {
+    ++k;
+  }
+  if (k >= t.size() || t[k] != '(') {
+    return npos;
+  }
+  const std::size_t limit = std::min(t.size(), k + 160);
+  while (k < limit && t[k] != ')' && t[k] != '\n') {
+    ++k;
+  }
+  if (k >= limit || t[k] != ')') {
+    return npos;
+  }
+  ++k;
+  while (k < t.size() && t[k] == ' ') {
+    ++k;
+  }
+  return k < t.size() && t[k] == ':' ? k + 1 : npos;
+}
+
 // A value (date_at, icd10_at: its end, or npos) that starts a word within 48 characters after a
-// cue that starts a word, with no other label between them (other_label_at) and no word that
-// `ends` says ends the cue's reach, and the values listed after it (next_in_list); `counts` may
-// refuse a cue where it stands. Cues are lower case, start with a letter and are matched
-// case-insensitively as prefixes ("diagnos" finds "diagnosed"); a cue in `whole_words` must also
-// end a word ("dx", not "dxf").
+// cue that starts a word (first_cue_at), or after the colon that ends the cue's explanation in
+// parentheses (after_explained_label), with no other label between them (other_label_at) and no
+// word that `ends` says ends the cue's reach, and the values listed after it (next_in_list);
+// `counts` may refuse a cue where it stands.
 template <std::size_t N, typename ValueAt, typename Hit, typename Counts = any_cue, typename Ends = no_end>
 bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& cues,
                     std::initializer_list<std::string_view> whole_words, ValueAt&& value_at, Hit&& hit,
@@ -1917,27 +1969,7 @@ bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& c
   for (std::string_view cue : cues) {
     first_letters |= 1u << (cue[0] - 'a');
   }
-  std::string_view cue;  // the one cue_at found
-  const auto cue_at = [&](std::size_t i) {
-    for (std::string_view candidate : cues) {
-      cue = candidate;
-      if (cue[0] != to_lower(t[i]) || t.size() - i < cue.size()) {
-        continue;
-      }
-      std::size_t j = 1;
-      while (j < cue.size() && to_lower(t[i + j]) == cue[j]) {
-        ++j;
-      }
-      if (j < cue.size()) {
-        continue;
-      }
-      const bool whole = std::find(whole_words.begin(), whole_words.end(), cue) != whole_words.end();
-      if (!whole || i + j >= t.size() || !is_alnum(t[i + j])) {
-        return i + j;
-      }
-    }
-    return npos;
-  };
+  std::string_view cue;  // the one first_cue_at found
   const auto value_of = [&](std::size_t k) {
     if constexpr (std::is_invocable_v<ValueAt, std::string_view, std::size_t, std::string_view>) {
       return value_at(t, k, cue);  // a value of the kind the cue names
@@ -1945,32 +1977,26 @@ bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& c
       return value_at(t, k);
     }
   };
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    const char c = to_lower(t[i]);
-    if (!is_lower(c) || (first_letters & (1u << (c - 'a'))) == 0 || !starts_word(t, i)) {
-      continue;
-    }
-    const std::size_t from = cue_at(i);
-    if (from == npos || !counts(t, i, from, cue)) {
-      continue;
-    }
+  // The values within 48 characters from t[from]: true when hit stops the scan, the end of the
+  // last one in `last` (npos: none).
+  const auto read_from = [&](std::size_t from, std::size_t& last) {
     const std::size_t to = std::min(t.size(), from + 48);
     for (std::size_t k = from; k < to; ++k) {
       if (!is_alnum(t[k]) || !starts_word(t, k)) {
         continue;
       }
       if ((is_alpha(t[k]) && other_label_at(t, k)) || ends(t, k)) {
-        break;
+        return false;
       }
-      std::size_t end = value_of(k);
-      if (end == npos) {
+      last = value_of(k);
+      if (last == npos) {
         continue;
       }
-      if (hit(k, end)) {
+      if (hit(k, last)) {
         return true;
       }
-      for (std::size_t next = next_in_list(t, end); next != npos && !ends(t, next);
-           next = next_in_list(t, end)) {
+      for (std::size_t next = next_in_list(t, last); next != npos && !ends(t, next);
+           next = next_in_list(t, last)) {
         const std::size_t next_end = value_of(next);
         if (next_end == npos) {
           break;
@@ -1978,10 +2004,31 @@ bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& c
         if (hit(next, next_end)) {
           return true;
         }
-        end = next_end;
+        last = next_end;
       }
-      i = end - 1;
-      break;
+      return false;
+    }
+    return false;
+  };
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const char c = to_lower(t[i]);
+    if (!is_lower(c) || (first_letters & (1u << (c - 'a'))) == 0 || !starts_word(t, i)) {
+      continue;
+    }
+    const std::size_t from = first_cue_at(t, i, cues, whole_words, cue);
+    if (from == npos || !counts(t, i, from, cue)) {
+      continue;
+    }
+    std::size_t last = npos;
+    if (read_from(from, last)) {
+      return true;
+    }
+    if (const std::size_t after = last == npos ? after_explained_label(t, from) : npos;
+        after != npos && read_from(after, last)) {
+      return true;
+    }
+    if (last != npos) {
+      i = last - 1;
     }
   }
   return false;
@@ -2101,13 +2148,15 @@ template <typename Hit>
 bool scan_labelled_ids(std::string_view t, Hit&& hit) {
   // One pass for every label; as prefixes, "steuer-id" and "steuerid" find Steuer-ID,
   // Steuer-Identifikationsnummer, SteuerID and Steueridentifikationsnummer (not Steuergerät).
-  // "tin" (the EU's and the OECD's name for it) and "steuer_id" (a JSON key) name the Steuer-ID,
-  // "sofi-nummer" the BSN, "ni number" and "ni no" the National Insurance number.
-  static constexpr std::array<std::string_view, 16> cues = {"pesel",
+  // "tin" (the EU's and the OECD's name for it), "tax id" (tax ID number, tax identification
+  // number) and "steuer_id" or "tax_id" (a JSON key) name the Steuer-ID, "sofi-nummer" and
+  // "citizen service number" the BSN, "ni number" and "ni no" the National Insurance number.
+  static constexpr std::array<std::string_view, 22> cues = {"pesel",
                                                             "bsn",
                                                             "burgerservicenummer",
                                                             "sofinummer",
                                                             "sofi-nummer",
+                                                            "citizen service number",
                                                             "steuer-id",
                                                             "steuerid",
                                                             "steuer id",
@@ -2115,15 +2164,23 @@ bool scan_labelled_ids(std::string_view t, Hit&& hit) {
                                                             "idnr",
                                                             "identifikationsnummer",
                                                             "tin",
+                                                            "tax id",
+                                                            "tax-id",
+                                                            "tax_id",
+                                                            "taxid",
+                                                            "tax identification",
                                                             "nino",
                                                             "ni number",
                                                             "ni no",
                                                             "national insurance"};
+  const std::initializer_list<std::string_view> whole = {"bsn",   "idnr", "nino", "ni no",
+                                                         "pesel", "tin",  "taxid"};
   const auto value_at = [](std::string_view text, std::size_t k, std::string_view cue) {
     switch (cue[0]) {
       case 'p':
         return pesel_at(text, k);
       case 'b':
+      case 'c':
       case 's':
         return cue[1] == 't' ? steuer_id_at(text, k) : bsn_at(text, k);  // steuer… or sofinummer
       case 'i':
@@ -2133,7 +2190,24 @@ bool scan_labelled_ids(std::string_view t, Hit&& hit) {
         return nino_at(text, k);
     }
   };
-  return scan_after_cue(t, cues, {"bsn", "idnr", "nino", "ni no", "pesel", "tin"}, value_at, hit);
+  if (scan_after_cue(t, cues, whole, value_at, hit)) {
+    return true;
+  }
+  // A table's header cell that is a label (no digits, a cue at one of its words) binds its column.
+  const auto label_of = [&](std::size_t b, std::size_t e) {
+    std::string_view cue;
+    if (e - b > 48 || std::any_of(t.begin() + static_cast<std::ptrdiff_t>(b),
+                                  t.begin() + static_cast<std::ptrdiff_t>(e), is_digit)) {
+      return cue;
+    }
+    for (std::size_t p = b; p < e; ++p) {
+      if (is_alpha(t[p]) && starts_word(t, p) && first_cue_at(t, p, cues, whole, cue) <= e) {
+        return cue;
+      }
+    }
+    return std::string_view();
+  };
+  return scan_table_columns(t, label_of, value_at, hit);
 }
 
 // Whether the word at t[b] (its end in `e`) is one of `words`.
@@ -2643,7 +2717,12 @@ std::vector<finding> find_all(std::string_view text, std::uint32_t which) {
     };
     out.erase(std::remove_if(out.begin() + first, out.end(), seen), out.end());
   });
-  std::sort(out.begin(), out.end(), [](const finding& a, const finding& b) { return a.begin < b.begin; });
+  // A finding two passes of a scanner report (a label's and its table column's) is listed once.
+  const auto key = [](const finding& f) { return std::tuple(f.begin, f.end, f.detector); };
+  std::sort(out.begin(), out.end(), [&](const finding& a, const finding& b) { return key(a) < key(b); });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [&](const finding& a, const finding& b) { return key(a) == key(b); }),
+            out.end());
   return out;
 }
 

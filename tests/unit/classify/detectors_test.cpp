@@ -1158,6 +1158,65 @@ TEST_CASE("national id: every id of a list after one label (probe round 27 m-7)"
   CHECK(found("date_of_birth", "born 01.02.1980, 2024") == "01.02.1980");
 }
 
+TEST_CASE("national id: a table's header label binds its column (probe round 27 m-6)") {
+  // Markdown: the label in the header, the id three lines and 70 characters later.
+  CHECK(found("national_id",
+              "| Personalnummer | Abteilung | Eintrittsdatum | Steuer-ID |\n|---|---|---|---|\n"
+              "| 10023 | Vertrieb | 2021-03-01 | 65929970489 |\n| 10024 | Einkauf | 2022-01-01 | 86095742719 "
+              "|") == "65929970489|86095742719");
+  // CSV with ',' or ';', quoted cells, rows beyond the label's reach.
+  CHECK(found("national_id",
+              "name,steuer_id,city\nMax Mustermann,65929970489,Berlin\nErika Musterfrau,65929970489,"
+              "K\xc3\xb6ln") == "65929970489|65929970489");
+  CHECK(found("national_id", "nr;pesel;dzial\n1;44051401359;IT\n2;44051401359;HR") ==
+        "44051401359|44051401359");
+  CHECK(found("national_id",
+              "Name;Abteilung;Standort;Eintritt;Bemerkung;Steuer-ID\r\n"
+              "Max Mustermann;Vertrieb;Berlin;2021-03-01;Teilzeit seit Mai;65929970489\r\n") ==
+        "65929970489");
+  CHECK(found("national_id",
+              "\"Name\",\"BSN\"\n\"Jansen, Piet\",\"111222333\"\n\"de Vries, Jan\",\"111 222 333\"") ==
+        "111222333|111 222 333");
+  CHECK(found("national_id",
+              "Mitarbeiter\tAbteilung\tSteuer-ID\tStandort\nAnna Schmidt\tPersonalabteilung "
+              "und Recht\t65929970489\tBerlin") == "65929970489");
+  // Precision: only the labelled column, only whole cells passing the id's checks, only the table's
+  // rows (a line without the separator ends it).
+  CHECK(found("national_id",
+              "steuer_id,name,kundennummer\n65929970488,Max Mustermann Junior der Zweite,86095742719") == "");
+  CHECK(found("national_id",
+              "Steuer-ID;Notiz;Abteilung;Jahr\nx;Teilzeit seit Mai, Elternzeit geplant;Vertrieb;"
+              "2021\ny;Teilzeit seit Mai, Elternzeit geplant;Vertrieb;65929970489") == "");
+  CHECK(found("national_id",
+              "Spalten: Name, Steuer-ID, Ort\nDie Liste folgt morgen.\n"
+              "Max Mustermann aus Berlin, 65929970489") == "");
+}
+
+TEST_CASE("national id: long labels and English tax id labels (probe round 27 m-6a)") {
+  // An explanation in parentheses between the label and its colon.
+  CHECK(found("national_id",
+              "Steuer-ID (steht oben rechts auf dem Schreiben vom Finanzamt, bitte genau so "
+              "\xc3\xbc"
+              "bernehmen): 65929970489") == "65929970489");
+  CHECK(found("national_id",
+              "PESEL (numer z dowodu osobistego, prosz\xc4\x99 wpisa\xc4\x87 bez spacji ani "
+              "kresek): 44051401359") == "44051401359");
+  CHECK(found("national_id",
+              "PESEL (44051401359): bitte pr\xc3\xbc"
+              "fen") == "44051401359");
+  CHECK(found("national_id",
+              "Steuer-ID (steht oben rechts auf dem Schreiben vom Finanzamt, bitte genau so "
+              "eintragen): 65929970488") == "");
+  CHECK(found("national_id", "Steuer-ID (siehe Schreiben) 65929970489") == "65929970489");
+  CHECK(found("national_id", "My German tax id: 65929970489") == "65929970489");
+  CHECK(found("national_id", "Tax ID number 65 929 970 489, please") == "65 929 970 489");
+  CHECK(found("national_id", "tax identification number: 65929970489") == "65929970489");
+  CHECK(found("national_id", "{\"tax_id\": \"65929970489\"}") == "65929970489");
+  CHECK(found("national_id", "citizen service number 111222333") == "111222333");
+  CHECK(found("national_id", "tax id 65929970488") == "");
+  CHECK(found("national_id", "taxidermy 65929970489") == "");
+}
+
 TEST_CASE("phone: national numbers without a country code after a phone cue (probe round 20 M-1)") {
   const std::pair<const char*, const char*> cued[] = {
       {"Chiamami al 347 123 4567.", "347 123 4567"},

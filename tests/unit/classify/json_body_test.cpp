@@ -389,6 +389,16 @@ TEST_CASE(
        R"({"model":"m","messages":[{"role":"user","content":"PESEL: [redacted:national_id], [redacted:national_id]"}]})"},
       {R"({"model":"m","pesel":["44051401359","44051401359"]})", 2,
        R"({"model":"m","pesel":["[redacted:national_id]","[redacted:national_id]"]})"},
+      // A table's column under its header's label (probe round 27 m-6).
+      {R"({"model":"m","messages":[{"role":"user","content":"nr;pesel;dzial\n1;44051401359;IT\n2;44051401359;HR"}]})",
+       2,
+       R"({"model":"m","messages":[{"role":"user","content":"nr;pesel;dzial\n1;[redacted:national_id];IT\n2;)"
+       R"([redacted:national_id];HR"}]})"},
+      {R"({"model":"m","messages":[{"role":"user","content":"name,steuer_id,city\nMax Mustermann,65929970489,)"
+       R"(Berlin\nErika Musterfrau,65929970489,Koeln"}]})",
+       2,
+       R"({"model":"m","messages":[{"role":"user","content":"name,steuer_id,city\nMax Mustermann,)"
+       R"([redacted:national_id],Berlin\nErika Musterfrau,[redacted:national_id],Koeln"}]})"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
