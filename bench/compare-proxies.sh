@@ -114,10 +114,11 @@ sovgw_bench_config "$GW" "$GW_ADMIN" "$UP" 8000 > "$OUT/sovgw.yaml"
 "$BUILD/sovgw" serve --config "$OUT/sovgw.yaml" > "$OUT/sovgw.log" 2>&1 &
 GW_PID=$!; PIDS+=($GW_PID); PID_OF[sovgw]=$GW_PID
 # A copy of the sovgw config on other ports with an audit log (own keys and database).
-start_audited_gateway() { # name port admin_port extra_audit_yaml
-  local name=$1 port=$2 admin=$3 extra=$4
+start_audited_gateway() { # name port admin_port extra_audit_yaml [more_clusters_yaml]
+  local name=$1 port=$2 admin=$3 extra=$4 more=${5:-}
   "$BUILD/sovgw" keys init "$OUT/$name-keys" > /dev/null
   sed -e "s/port: $GW}/port: $port}/" -e "s/port: $GW_ADMIN}/port: $admin}/" "$OUT/sovgw.yaml" > "$OUT/$name.yaml"
+  printf '%b' "$more" >> "$OUT/$name.yaml"  # the clusters list ends the file
   printf 'audit:\n  db: %s\n  keys: %s\n  payload: sealed\n%b' "$OUT/$name-db" "$OUT/$name-keys" "$extra" \
     >> "$OUT/$name.yaml"
   "$BUILD/sovgw" serve --config "$OUT/$name.yaml" > "$OUT/$name.log" 2>&1 &
@@ -138,8 +139,12 @@ fi
 if ((COMPLIANCE)); then
   "$BUILD/sovgw" keys http-new "$OUT/compliance-signing.key" > /dev/null 2>&1
   POLICY="policy: $ROOT/examples/policies/eu_policy.yaml\n"
-  start_audited_gateway sovgw-compliance-unsigned "$GWU" "$GWU_ADMIN" "$POLICY"
-  start_audited_gateway sovgw-compliance "$GWC" "$GWC_ADMIN" "${POLICY}signing:\n  key: $OUT/compliance-signing.key\n"
+  # The policy pins tenant acme to its dedicated cluster, which must exist (the same upstream).
+  ACME=$(sed -n '/^  - name: bench$/,$p' "$OUT/sovgw.yaml" | sed -e 's/name: bench/name: acme-dedicated/' \
+    -e 's/country: FR/country: NL/' -e 's/region: eu-west-3/region: eu-west/')
+  start_audited_gateway sovgw-compliance-unsigned "$GWU" "$GWU_ADMIN" "$POLICY" "$ACME\n"
+  start_audited_gateway sovgw-compliance "$GWC" "$GWC_ADMIN" "${POLICY}signing:\n  key: $OUT/compliance-signing.key\n" \
+    "$ACME\n"
 fi
 
 # A copy with N tenants, keys and limits; BENCH_KEY is the key every client sends.
@@ -328,7 +333,11 @@ run_all() { # name:port...
   for t in "$@"; do
     local name=${t%%:*} port=${t#*:}
     curl -sk -o /dev/null "${URL_OF[$name]:-https://127.0.0.1:$port/v1/chat/completions}" \
-      -H 'Content-Type: application/json' -H "Authorization: Bearer $BENCH_KEY" -d @"$OUT/body.json"
+      -H 'Content-Type: application/json' -H "Authorization: Bearer $BENCH_KEY" -d @"$OUT/body.json" || {
+      echo "$name does not answer on port $port; the end of its log ($OUT/${name//_/-}.log):" >&2
+      tail -5 "$OUT/${name//_/-}.log" >&2 2> /dev/null
+      exit 1
+    }
     measure "$name" "$port" 2 > /dev/null  # warm-up: pools filled, caches hot
   done
   for round in $(seq 1 "$ROUNDS"); do
