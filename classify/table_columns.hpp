@@ -126,6 +126,9 @@ bool scan_table_columns(std::string_view t, LabelOf&& label_of, ValueAt&& value_
       continue;
     }
     sep = 0;
+    if (at >= t.size()) {
+      break;  // the last line: a header here has no rows under it
+    }
     for (const char candidate : {'|', '\t', ';', ','}) {
       if (text.find(candidate) == std::string_view::npos) {
         continue;
