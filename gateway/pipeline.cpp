@@ -644,8 +644,12 @@ std::optional<stage_result> pipeline::model_denied(request_context& ctx, std::st
   ctx.policy_version = b->policy->version();
   ctx.permitted = false;
   stage_result r = denial(ctx, *b, d);
-  r.message = fmt::format("no model is permitted for this client{}; a request for '{}' is {}",
-                          first.empty() ? "" : " (an empty list)", model, r.message);
+  r.message = first.empty()
+                  ? fmt::format("the model '{}' is not permitted for this client: {}", model, r.message)
+                  : fmt::format(
+                        "no model is permitted for this client (an empty list); a request for "
+                        "'{}' is {}",
+                        model, r.message);
   return r;
 }
 

@@ -432,6 +432,8 @@ class TrustedProxyTest(unittest.TestCase):
                 error = resp.json()["error"]
                 self.assertEqual(error["code"], "policy_denied")
                 self.assertIn("forbid-sanctioned-origins", error["message"])
+                self.assertIn("the model 'mistral-small' is not permitted for this client" if path.count("/") == 3
+                              else "no model is permitted for this client (an empty list)", error["message"])
                 log = self.xff.wait_for_json(lambda o: o.get("msg") == "request" and
                                              o.get("request_id") == resp.header("x-request-id"))
                 self.assertEqual(log["decision"], "deny")
