@@ -541,6 +541,24 @@ bool pipeline::served_anywhere(std::string_view model) const {
   });
 }
 
+// How the live policy decides an inference request for `model` from this client (POST
+// /v1/chat/completions, no data classes), its spellings as a router reads them included: what the
+// model list shows, and why a model is kept from it.
+void pipeline::decide_inference(const binding& b, const request_context& ctx, std::string_view model,
+                                policy::decision& d) const {
+  const policy::request_attributes attrs{.client_country = ctx.client_country,
+                                         .client_ip = policy_client_ip(ctx),
+                                         .tenant = ctx.tenant,
+                                         .model = model,
+                                         .path = "/v1/chat/completions",
+                                         .method = "POST",
+                                         .declared_classes = {},
+                                         .detected_classes = {},
+                                         .serving_model = {}};
+  b.policy->decide(attrs, b.routes, d);
+  decide_spelling_variants(*b.policy, b.routes, attrs, d);
+}
+
 std::vector<std::string> pipeline::countries_serving(const request_context& ctx, std::string_view model,
                                                      const binding* b) const {
   static thread_local policy::decision d;
@@ -558,17 +576,7 @@ std::vector<std::string> pipeline::countries_serving(const request_context& ctx,
       add(i);
     }
   } else {
-    const policy::request_attributes attrs{.client_country = ctx.client_country,
-                                           .client_ip = policy_client_ip(ctx),
-                                           .tenant = ctx.tenant,
-                                           .model = model,
-                                           .path = "/v1/chat/completions",
-                                           .method = "POST",
-                                           .declared_classes = {},
-                                           .detected_classes = {},
-                                           .serving_model = {}};
-    b->policy->decide(attrs, b->routes, d);
-    decide_spelling_variants(*b->policy, b->routes, attrs, d);  // as a request for it would be decided
+    decide_inference(*b, ctx, model, d);
     if (d.result == policy::effect::permit) {
       for (std::uint32_t i : d.allowed_clusters) {
         add(i);
@@ -622,17 +630,7 @@ std::optional<stage_result> pipeline::model_denied(request_context& ctx, std::st
     return std::nullopt;
   }
   static thread_local policy::decision d;
-  const policy::request_attributes attrs{.client_country = ctx.client_country,
-                                         .client_ip = policy_client_ip(ctx),
-                                         .tenant = ctx.tenant,
-                                         .model = model,
-                                         .path = "/v1/chat/completions",
-                                         .method = "POST",
-                                         .declared_classes = {},
-                                         .detected_classes = {},
-                                         .serving_model = {}};
-  b->policy->decide(attrs, b->routes, d);
-  decide_spelling_variants(*b->policy, b->routes, attrs, d);
+  decide_inference(*b, ctx, model, d);
   if (d.result == policy::effect::permit) {
     return std::nullopt;  // permitted, yet no cluster could list it (a glob): not a denial
   }

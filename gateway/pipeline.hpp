@@ -169,6 +169,8 @@ class pipeline {
   [[nodiscard]] stage_result identify_tenant(request_context& ctx) const;
   // Whether some cluster of the configuration lists `model` (policy aside).
   [[nodiscard]] bool served_anywhere(std::string_view model) const;
+  void decide_inference(const binding& b, const request_context& ctx, std::string_view model,
+                        policy::decision& d) const;
   [[nodiscard]] std::vector<std::string> countries_serving(const request_context& ctx, std::string_view model,
                                                            const binding* b) const;
 
