@@ -370,12 +370,39 @@ bool usage_meter::read_event_usage(const json::object& event) {
   return found ? finish_parts() : false;
 }
 
+namespace {
+
+// Whether a `usage` or `usageMetadata` key in `text` holds an object: the only value counts come
+// from. A stream's chunks carry `"usage":null` one after another; they are not parsed for it.
+bool usage_object_in(std::string_view text) {
+  for (std::size_t at = text.find("\"usage"); at != std::string_view::npos;
+       at = text.find("\"usage", at + 1)) {
+    std::size_t k = text.find('"', at + 1);
+    if (k == std::string_view::npos) {
+      return false;
+    }
+    k = text.find_first_not_of(" \t\r\n", k + 1);
+    if (k == std::string_view::npos || text[k] != ':') {
+      continue;
+    }
+    k = text.find_first_not_of(" \t\r\n", k + 1);
+    if (k != std::string_view::npos && text[k] == '{') {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 void usage_meter::event(std::string_view ev, std::string_view separator, std::string& out) {
   if (ev.find("data:") != std::string_view::npos && ev.find("[DONE]") == std::string_view::npos) {
     ++events_;
   }
-  // "usage" or Gemini's "usageMetadata", in one search.
-  if (ev.find("\"usage") != std::string_view::npos && ev.size() <= max_event) {
+  // "usage" or Gemini's "usageMetadata", in one search; parsed when it may hold counts, or when the
+  // gateway may have to remove the usage event it asked for.
+  if (ev.find("\"usage") != std::string_view::npos && ev.size() <= max_event &&
+      (strip_ || usage_object_in(ev))) {
     const std::string data = event_data(ev);
     boost::system::error_code ec;
     const json::value v = json::parse(data, ec);
