@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "cli/commands.hpp"
@@ -68,6 +69,20 @@ std::shared_ptr<const tenants::table> parse_or_fail(const std::string& text, con
   }
   std::fputs(policy::format_diagnostics(std::move(r.diagnostics)).c_str(), stderr);  // its warnings
   return r.tenants;
+}
+
+// The file a command edits: `path` with its symbolic links resolved. The file is replaced by a
+// rename, which through a link would replace the link with a regular file and leave the file the
+// gateway reads as it was (probe round 29: a "revoked" key stayed valid); and the lock below must
+// be the real folder's, whichever path a command is given.
+std::string file_to_edit(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr) {
+    throw command_error(exit_environment, fmt::format("{}: {}", path, std::strerror(errno)));
+  }
+  std::string resolved(real);
+  std::free(real);
+  return resolved;
 }
 
 // While a command reads, edits and rewrites the file, no other may: an exclusive lock on the
@@ -283,7 +298,7 @@ std::string undeclared_tenant(const tenants::table& table, std::string_view name
 }
 
 int cmd_create(const options& o) {
-  const std::string& path = o.need("file");
+  const std::string path = file_to_edit(o.need("file"));
   const std::string& tenant = o.positional()[0];
   lock_folder_of(path);
   const std::string text = read_file(path);
@@ -381,7 +396,7 @@ int cmd_list(const options& o) {
 }
 
 int cmd_revoke(const options& o) {
-  const std::string& path = o.need("file");
+  const std::string path = file_to_edit(o.need("file"));
   const std::string& given = o.positional()[0];
   lock_folder_of(path);
   const std::string text = read_file(path);

@@ -178,6 +178,22 @@ class TenantsCliTest(unittest.TestCase):
         self.assertIn("revoked", run("tenants", "key", "list", "--file", self.file).stdout.splitlines()[1])
         self.assertIn("# laptop key {alice}", Path(self.file).read_text())
 
+    def test_a_file_given_through_a_symbolic_link_is_edited_where_it_is(self):
+        # Probe round 29: the rename replaced the link with a regular file; the file the gateway
+        # reads kept the key active, while the command said "revoked".
+        os.makedirs(os.path.join(self.dir.name, "deploy"))
+        link = os.path.join(self.dir.name, "deploy", "tenants.yaml")
+        os.symlink(self.file, link)
+        key = self.create("acme")
+        r = run("tenants", "key", "revoke", key[:17], "--file", link)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.islink(link))
+        self.assertIn("revoked", run("tenants", "key", "list", "--file", self.file).stdout.splitlines()[1])
+        second = run("tenants", "key", "create", "globex", "--file", link)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        self.assertTrue(os.path.islink(link))
+        self.assertIn(second.stdout.strip()[:17], Path(self.file).read_text())
+
     def test_concurrent_commands_lose_no_key_and_no_revocation(self):
         first = self.create("acme")
         procs = [subprocess.Popen([SOVGW, "tenants", "key", "create", "globex", "--file", self.file],
