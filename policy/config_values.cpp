@@ -48,7 +48,11 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) n
                                : unit == "m" ? 60000
                                : unit == "h" ? 3600000
                                              : 0;
-  if (factor == 0 || v == 0 || v > 1000000000) {
+  // Ten years at most: a deadline is the steady clock's now plus the duration in nanoseconds,
+  // which overflows past 292 years (probe round 29: "3000000h" to mean "never" timed every
+  // request out at once, and a dns_refresh that large re-resolved in a busy loop).
+  constexpr std::uint64_t max_ms = std::uint64_t{87600} * 3600000;
+  if (factor == 0 || v == 0 || v > max_ms / factor) {
     return std::nullopt;
   }
   return std::chrono::milliseconds(v * factor);
@@ -100,7 +104,9 @@ std::string quoted_bool_error(std::string_view what, std::string_view text) {
 }
 
 std::string duration_error(std::string_view what, std::string_view text) {
-  return fmt::format("{} must be a positive duration like 500ms, 10s, 5m or 1h, not '{}'", what, text);
+  return fmt::format("{} must be a positive duration like 500ms, 10s, 5m or 1h, at most 87600h (ten years), "
+                     "not '{}'",
+                     what, text);
 }
 
 std::string size_error(std::string_view what, std::string_view text) {

@@ -15,7 +15,7 @@ namespace sovgw::policy {
 [[nodiscard]] std::optional<bool> parse_bool(std::string_view text) noexcept;
 // Decimal digits only, up to 2^64 - 1.
 [[nodiscard]] std::optional<std::uint64_t> parse_whole_number(std::string_view text) noexcept;
-// A positive duration: "250ms", "10s", "5m", "1h" (at most 10^9 of the unit).
+// A positive duration: "250ms", "10s", "5m", "1h"; at most 87600h (ten years).
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) noexcept;
 // A positive size: "512", "64KiB", "10MiB", "1GiB" (at most 1 TiB).
 [[nodiscard]] std::optional<std::uint64_t> parse_size(std::string_view text) noexcept;

@@ -176,6 +176,14 @@ clusters:
 TEST_CASE("bad values") {
   CHECK(errors_of(base + "timeouts: {drain: 10}\n").find("timeouts.drain must be a positive duration") !=
         std::string::npos);
+  // A duration the clock cannot add to now: "3000000h" for "never" timed every request out at
+  // once (probe round 29). Ten years at most.
+  CHECK(errors_of(base + "timeouts: {upstream_response: 3000000h}\n")
+            .find("timeouts.upstream_response must be a positive duration like 500ms, 10s, 5m or 1h, at most "
+                  "87600h (ten years), not '3000000h'") != std::string::npos);
+  CHECK(errors_of(base + "timeouts: {keep_alive_idle: 315360000001ms}\n").find("at most 87600h") !=
+        std::string::npos);
+  CHECK(errors_of(base + "timeouts: {upstream_response: 87600h, keep_alive_idle: 5256000m}\n").empty());
   CHECK(errors_of(base + "limits: {max_body_bytes: 5TB}\n")
             .find("limits.max_body_bytes must be a positive size") != std::string::npos);
   // Values that would leave the gateway refusing everything (probe round 18).
