@@ -420,15 +420,23 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
                     fmt::join(policy::detector_names(kept), ", ")));
   }
   if (ctx.permitted && d.duties.redact != 0 && !ctx.body.empty()) {
-    // An obligation the gateway cannot fulfil is not skipped: redaction works on JSON bodies.
+    // An obligation the gateway cannot fulfil is not skipped: redaction works on JSON bodies. A
+    // body that is not JSON is forwarded only when there is nothing to redact: the detectors read
+    // it (its decodings too) and found none of the redacted kinds, as a JSON body would be
+    // forwarded unchanged. A body they cannot read (not text) may hold anything: refused.
     if (!ctx.scan.decoded) {
-      ctx.permitted = false;
-      return stage_result::respond(
-          outcome::redaction_unsupported,
-          fmt::format(
-              "the residency policy requires redaction ({}) and the gateway redacts JSON bodies only; "
-              "send the request as application/json",
-              fmt::join(d.duties.redact_names(), ", ")));
+      const std::uint32_t found = ctx.scan.found & d.duties.redact;
+      if (found != 0 || !classify::readable_text(ctx.body)) {
+        ctx.permitted = false;
+        return stage_result::respond(
+            outcome::redaction_unsupported,
+            fmt::format("the residency policy requires redaction ({}) and the body {}, which the gateway "
+                        "can redact only in a JSON body; send the request as application/json",
+                        fmt::join(d.duties.redact_names(), ", "),
+                        found != 0 ? fmt::format("holds {}", fmt::join(policy::detector_names(found), ", "))
+                                   : std::string("is not text the detectors can read")));
+      }
+      return stage_result::next();  // nothing to redact
     }
     // A redaction that cannot be done, or that leaves what it had to remove, refuses the request.
     const auto unredactable = [&](std::uint32_t detectors, std::string_view why) {

@@ -149,6 +149,14 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
   // `fallbacks` list is not one the policy (or a tenant's model limit) can decide. Without them, nothing
   // depends on it: forwarded as it is.
   if (json_like && (detectors != 0 || model_decides)) {
+    using enum classify::body_error;
+    const classify::body_error e = as_json.error;
+    if (e == other_models || e == wrong_type || e == model_too_long || e == model_control_char) {
+      // Strict JSON, refused for what it says (a server, a credential or a route named, a model
+      // that is not one name): the inspector's own reason, as on the API (probe round 29: called
+      // "not strict JSON").
+      return stage_result::respond(outcome::invalid_body, as_json.message);
+    }
     return stage_result::respond(
         outcome::invalid_json,
         fmt::format("the request body looks like JSON but is not strict UTF-8 JSON ({}); a cluster could "
@@ -213,14 +221,16 @@ bool any_segment(std::string_view path, Visit&& visit, path_step* last = nullptr
 // Whether the target reads back or acts on content the cluster stores, by its id: a stored
 // response or chat completion (/responses/{id}, /responses/{id}/input_items,
 // /chat/completions/{id}/messages), a conversation's items, a file's content, an Assistants
-// thread, a vector store, a batch, an upload, a container, an eval's runs; and a collection of
-// them read (GET /v1/chat/completions, GET /v1/files). The gateway never sees that content;
+// thread, a vector store, a batch, an upload, a container, an eval's runs, a generated video (its
+// content, a remix of it); and a collection of them read (GET /v1/chat/completions, GET /v1/files,
+// GET /v1/videos). The gateway never sees that content;
 // where clusters share a store, a conversation first held in the EU would be read elsewhere: the
 // same as naming it in the body (previous_response_id, docs/policy.md).
 bool names_stored_object(const http::message_head& head) {
   static constexpr std::string_view collections[] = {"responses",     "conversations", "threads", "files",
                                                      "vector_stores", "assistants",    "batches", "uploads",
-                                                     "containers",    "fine_tuning",   "evals"};
+                                                     "containers",    "fine_tuning",   "evals",
+                                                     "videos"};
   const auto collection = [](std::string_view before, std::string_view name) {
     return std::any_of(std::begin(collections), std::end(collections),
                        [&](std::string_view c) { return ascii_iequals(name, c); }) ||
@@ -430,7 +440,9 @@ bool runs_a_model(const http::message_head& head) {
       "/vertex", "/similarity", "/complete", "/tts", "/sound-generation", "/summarize"};
   if (std::any_of(std::begin(endings), std::end(endings),
                   [&](std::string_view suffix) { return http::path_ends_with(head, suffix); })) {
-    return true;
+    // Not an upload's completion (/v1/uploads/{id}/complete): a stored object's action runs no
+    // model (probe round 29: "the request names no model").
+    return !http::path_ends_with(head, "/complete") || !names_stored_object(head);
   }
   // TGI generates at its root (POST /, as /generate or /generate_stream); ElevenLabs' speech
   // endpoints take the voice after them (/v1/text-to-speech/{voice_id}[/stream]).
@@ -543,14 +555,21 @@ std::string query_parameter(const http::message_head& head, const std::string_vi
 
 // A query parameter that names a model, a deployment or a region, or empty. LiteLLM's handlers
 // take `?model=` over the body's model; FastAPI and others bind such a parameter wherever the
-// route has none in its path.
+// route has none in its path. Except `?model=` on OpenAI's list of stored chat completions (GET
+// /v1/chat/completions?model=...), a filter of a read that runs no model (the read is opaque_content:
+// kept where personal data is).
 std::string model_parameter(const http::message_head& head) {
   static constexpr std::string_view names[] = {"model", "models", "model_name", "model_id", "deployment",
                                                "deployment_id", "deployment_name", "engine", "fallbacks",
                                                // where to run it, as *_location in the body
                                                "location", "locations", "region", "regions", "zone",
                                                "region_name"};
-  return query_parameter(head, names);
+  static constexpr std::string_view but_model[] = {
+      "models", "model_name", "model_id", "deployment", "deployment_id", "deployment_name", "engine", "fallbacks",
+      "location", "locations", "region", "regions", "zone", "region_name"};
+  const bool list_read = (head.method == "GET" || head.method == "HEAD") &&
+                         http::path_ends_with(head, "/chat/completions") && names_stored_object(head);
+  return list_read ? query_parameter(head, but_model) : query_parameter(head, names);
 }
 
 // A query parameter that carries a credential, or empty: Google's and LiteLLM's Gemini pass-through
@@ -936,6 +955,15 @@ stage_result pipeline::classify_body(request_context& ctx) const {
     return r;
   }
   if (json_endpoint(ctx.head)) {
+    if (media && ascii_iequals(media->type, "multipart")) {
+      // The file, upload-part, audio and image-edit APIs take only multipart: "send JSON" would be
+      // advice the client cannot follow (probe round 29).
+      return unsupported_media_type(fmt::format(
+          "Content-Type '{}': the gateway does not accept file, audio or image uploads "
+          "(multipart/form-data) on the API, since it cannot inspect them the way the cluster reads "
+          "them; request bodies on the API must be application/json",
+          std::string_view(type->value).substr(0, 64)));
+    }
     return unsupported_media_type(
         type == nullptr
             ? std::string("a request body on the API (/v1/, /chat/completions and the like) needs "

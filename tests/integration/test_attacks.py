@@ -80,12 +80,36 @@ class AttackTest(unittest.TestCase):
         for path in ("/v1/responses/resp_abc", "/v1/responses/resp_abc/input_items",
                      "/v1/chat/completions/chatcmpl-abc/messages", "/v1/conversations/conv_abc/items",
                      "/v1/files/file-abc/content", "/v1/threads/thread_abc/messages", "/V1/Responses/resp_abc",
-                     "/v1/chat/completions", "/v1/evals/e1/runs/r1/output_items", "/v1/files"):
+                     "/v1/chat/completions", "/v1/evals/e1/runs/r1/output_items", "/v1/files",
+                     # a generated video, its content and the list (probe round 29: served anywhere)
+                     "/v1/videos/video_abc", "/v1/videos/video_abc/content", "/v1/videos",
+                     # the list of stored completions filtered by model: a read, no model runs
+                     "/v1/chat/completions?model=mistral-small"):
             with self.subTest(path=path):
                 resp = self.send(request_bytes("GET", path))
                 request_id = resp.header("x-request-id")
                 line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
                 self.assertEqual((line["cluster"], line["data_classes"]), ("fr-par-1", "opaque"), line)
+        # A remix runs the model on a stored video: where the video is.
+        resp = self.send(request_bytes("POST", "/v1/videos/video_abc/remix", b'{"prompt":"make it blue"}',
+                                       {"Content-Type": "application/json"}))
+        request_id = resp.header("x-request-id")
+        line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
+        self.assertEqual((line["cluster"], line["data_classes"]), ("fr-par-1", "opaque"), line)
+        # The list's model filter does not name the model to run; anything else in that query still
+        # chooses where, and is refused.
+        resp = self.send(request_bytes("GET", "/v1/chat/completions?model=mistral-small&region=us-east-1"))
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertIn("the query names a model, a deployment or a region ('region=us-east-1')",
+                      resp.json()["error"]["message"])
+        # Completing an upload is an action on a stored object, not Anthropic's /v1/complete:
+        # no model to name (probe round 29: "the request names no model").
+        resp = self.send(request_bytes("POST", "/v1/uploads/upload_abc/complete", b'{"part_ids":["part_1"]}',
+                                       {"Content-Type": "application/json"}))
+        self.assertNotIn("names no model", resp.body.decode(errors="replace"))
+        request_id = resp.header("x-request-id")
+        line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
+        self.assertEqual((line["cluster"], line["data_classes"]), ("fr-par-1", "opaque"), line)
         # Creating one is not reading one back: the body decides.
         resp = self.send(request_bytes("POST", "/v1/responses", b'{"model":"mistral-small","input":"hi"}',
                                        {"Content-Type": "application/json"}))

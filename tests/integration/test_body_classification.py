@@ -296,7 +296,7 @@ class BodyClassificationTest(unittest.TestCase):
         # applies also asks for redaction, which only a JSON body allows.
         upload = self.send(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", headers={"Content-Type": "image/png"},
                            path="/upload")
-        self.assert_refused(upload, 415, "redaction_unsupported", "JSON bodies only")
+        self.assert_refused(upload, 415, "redaction_unsupported", "not text the detectors can read")
         self.assertEqual(self.log_of(upload)["data_classes"], "opaque")
 
     def test_what_the_cluster_reads_outside_the_body_is_classified_too(self):
@@ -373,18 +373,44 @@ class BodyClassificationTest(unittest.TestCase):
             with self.subTest(body):
                 self.assert_refused(self.send(body, headers=plain, path="/search"), 400,
                                     "invalid_json", "looks like JSON")
-        # Percent-encoding, JSON escapes and HTML references are decoded for the detectors: personal
-        # data found in a body the gateway cannot redact is refused (eu_policy redacts it).
+        # Percent-encoding, JSON escapes and HTML references are decoded for the detectors: what
+        # eu_policy redacts (a card), found in a body the gateway cannot redact, is refused...
         form = {"Content-Type": "application/x-www-form-urlencoded"}
-        for body, headers in ((b"prompt=mail+alice%40example.com", form),
-                              (b"width=400&card=4111%201111%201111%201111", form),
-                              (b"mail alice\\u0040example.com", plain), (b"mail alice&#64;example.com", plain)):
+        for body, headers in ((b"width=400&card=4111%201111%201111%201111", form),
+                              (b"pay with 4111&#32;1111&#32;1111&#32;1111", plain)):
             with self.subTest(body):
                 self.assert_refused(self.send(body, headers=headers, path="/tools/search"), 415,
-                                    "redaction_unsupported", "redacts JSON bodies only")
+                                    "redaction_unsupported", "the body holds payment_card")
+        # ... while personal data it does not redact (an e-mail address) leaves nothing to redact:
+        # forwarded, to the EU-operated cluster only (probe round 29: refused as if it had to be
+        # redacted, naming detectors that had found nothing).
+        for body, headers in ((b"prompt=mail+alice%40example.com", form),
+                              (b"mail alice\\u0040example.com", plain), (b"mail alice&#64;example.com", plain)):
+            with self.subTest(body):
+                resp = self.send(body, headers=headers, path="/tools/search")
+                self.assertEqual(resp.status, 404, resp.body)  # the stand-in's own answer: forwarded
+                log = self.log_of(resp)
+                self.assertEqual((log["cluster"], log["data_classes"]), ("paris", "personal"))
         # Ollama's /api/generate runs a model: its bodies are JSON, labelled so.
         self.assert_refused(self.send(b"prompt=hello", headers=form, path="/api/generate"), 415,
                             "unsupported_media_type", "must be application/json")
+        # An upload (the SDK's files.create, audio transcriptions, image edits) is told what it is
+        # refused for, not to send JSON it cannot send (probe round 29).
+        upload = (b"--B\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--B--\r\n")
+        for path in ("/v1/files", "/v1/audio/transcriptions", "/v1/images/edits"):
+            with self.subTest(path=path):
+                self.assert_refused(self.send(upload, headers={"Content-Type": "multipart/form-data; boundary=B"},
+                                              path=path), 415, "unsupported_media_type",
+                                    "does not accept file, audio or image uploads (multipart/form-data)")
+        # Strict JSON labelled text/plain that names a server is refused for that, not as "not
+        # strict JSON" (probe round 29).
+        resp = self.send(b'{"model":"m","prompt":"hi","api_base":"https://us.example/v1"}', headers=plain,
+                         path="/inference")
+        self.assertEqual(resp.status, 400, resp.body)
+        error = resp.json()["error"]
+        self.assertEqual(error["code"], "invalid_body")
+        self.assertNotIn("not strict", error["message"])
+        self.assertIn("api_base", error["message"])
 
     def test_a_content_encoded_body_is_refused(self):
         body = gzip.compress(chat("Mail alice@example.com"))
