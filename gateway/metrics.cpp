@@ -179,6 +179,9 @@ std::string metrics::render() const {
         load(cert_reloads));
   gauge("sovgw_certificate_reload_failures_total", "Failed certificate reloads (the old ones stay).",
         "counter", load(cert_reload_failures));
+  gauge("sovgw_certificate_not_after_seconds",
+        "When the listener's certificate expires (Unix time): alert well before it is reached.", "gauge",
+        load(certificate_not_after));
   gauge("sovgw_tenants_reload_failures_total", "Failed tenants-file reloads (the last good tenants stay).",
         "counter", load(tenants_reload_failures));
   gauge("sovgw_policy_reload_failures_total",

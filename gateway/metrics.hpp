@@ -66,6 +66,7 @@ class metrics {
   std::atomic<std::uint64_t> upstream_tls_resumed{0};
   std::atomic<std::uint64_t> cert_reloads{0};
   std::atomic<std::uint64_t> cert_reload_failures{0};
+  std::atomic<std::int64_t> certificate_not_after{0};  // the serving certificate's, seconds since the epoch
   std::atomic<std::uint64_t> tenants_reload_failures{0};      // SIGHUP found a broken tenants file
   std::atomic<std::uint64_t> policy_reload_failures{0};       // SIGHUP found a policy with errors
   std::atomic<std::uint64_t> admin_token_reload_failures{0};  // SIGHUP found a bad admin.token_file

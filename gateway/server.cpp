@@ -136,6 +136,8 @@ server::server(std::shared_ptr<const config> cfg) {
     names.push_back(c.name);
   }
   state_.stats = std::make_unique<metrics>(std::move(names));
+  state_.stats->certificate_not_after.store(certificate_not_after(state_.server_tls.load()),
+                                            std::memory_order_relaxed);
   if (!cfg->policy_file.empty()) {
     // Seconds for a large policy, before the gateway listens: say what it is doing, and which
     // version (the file's SHA-256, as the policy's version is; errors are the pipeline's to report).
@@ -268,7 +270,9 @@ void server::bind() {
 
 void server::reload_certificates() {
   try {
-    state_.server_tls.store(make_server_context(state_.cfg->tls));
+    ssl_ctx_ptr fresh = make_server_context(state_.cfg->tls);
+    state_.stats->certificate_not_after.store(certificate_not_after(fresh), std::memory_order_relaxed);
+    state_.server_tls.store(std::move(fresh));
     state_.stats->cert_reloads.fetch_add(1, std::memory_order_relaxed);
     log_line("info", "certificates reloaded").str("certificate", state_.cfg->tls.certificate).emit();
   } catch (const std::exception& e) {

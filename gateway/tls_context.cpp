@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 
 #include "common/regular_file.hpp"
@@ -117,6 +118,46 @@ void check_private_key_permissions(const std::string& path) {
   }
 }
 
+namespace {
+
+// A certificate outside its validity period fails every client's handshake: refused at start,
+// by `config check` and on SIGHUP (the current one stays), rather than loaded (probe round 29: an
+// expired certificate was "reloaded" and every handshake failed).
+void check_validity_period(SSL_CTX* ctx, const std::string& path) {
+  X509* leaf = SSL_CTX_get0_certificate(ctx);
+  if (leaf == nullptr) {
+    throw std::runtime_error(fmt::format("{}: no certificate in the file", path));
+  }
+  const auto when = [](const ASN1_TIME* t) {
+    struct tm tm {};
+    char text[32] = "?";
+    if (ASN1_TIME_to_tm(t, &tm) == 1) {
+      (void)std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    return std::string(text);
+  };
+  if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0) {
+    throw std::runtime_error(fmt::format("{}: the certificate expired at {} (not after); clients refuse it",
+                                         path, when(X509_get0_notAfter(leaf))));
+  }
+  if (X509_cmp_current_time(X509_get0_notBefore(leaf)) >= 0) {
+    throw std::runtime_error(fmt::format("{}: the certificate is not valid before {} (not before); clients "
+                                         "refuse it until then",
+                                         path, when(X509_get0_notBefore(leaf))));
+  }
+}
+
+}  // namespace
+
+std::int64_t certificate_not_after(const ssl_ctx_ptr& ctx) {
+  X509* leaf = ctx ? SSL_CTX_get0_certificate(ctx.get()) : nullptr;
+  struct tm tm {};
+  if (leaf == nullptr || ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) != 1) {
+    return 0;
+  }
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
 ssl_ctx_ptr make_server_context(const downstream_tls_config& tls) {
   ssl_ctx_ptr ctx = new_context(TLS_server_method());
   SSL_CTX* raw = ctx.get();
@@ -125,6 +166,7 @@ ssl_ctx_ptr make_server_context(const downstream_tls_config& tls) {
   }
   SSL_CTX_set_options(raw, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
   load_certificate_and_key(raw, tls.certificate, tls.private_key);
+  check_validity_period(raw, tls.certificate);
   SSL_CTX_set_alpn_select_cb(raw, select_alpn, nullptr);
   SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_SERVER);
   SSL_CTX_set_session_id_context(raw, reinterpret_cast<const unsigned char*>("sovgw"), 5);

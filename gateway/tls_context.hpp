@@ -16,7 +16,10 @@ using ssl_ctx_ptr = std::shared_ptr<SSL_CTX>;
 
 // Downstream: TLS 1.2 and 1.3 with the Mozilla "intermediate" profile, ALPN http/1.1, optional
 // client-certificate verification. Private keys readable by group or others are refused.
+// A certificate outside its validity period (expired, or not yet valid) is refused.
 [[nodiscard]] ssl_ctx_ptr make_server_context(const downstream_tls_config& tls);
+// The server certificate's notAfter, in seconds since the epoch (0 when unknown).
+[[nodiscard]] std::int64_t certificate_not_after(const ssl_ctx_ptr& ctx);
 
 // Upstream, one per cluster: verification always on (CA file or the system store), TLS 1.2+,
 // optional client certificate (mTLS). Returns null for an insecure_loopback_plaintext cluster.

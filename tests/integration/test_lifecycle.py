@@ -89,6 +89,28 @@ class LifecycleTest(unittest.TestCase):
         g.wait_for_json(lambda o: o.get("msg", "").startswith("certificate reload failed"))
         self.assertEqual(served_cert_fingerprint(g.port, self.certs), new)
         self.assertEqual(metric(g, "sovgw_certificate_reload_failures_total"), 1)
+        # The serving certificate's expiry is a gauge to alert on (the fresh one: 30 days).
+        not_after = metric(g, "sovgw_certificate_not_after_seconds")
+        self.assertTrue(time.time() + 29 * 86400 < not_after < time.time() + 31 * 86400, not_after)
+
+        # An expired certificate fails every handshake: refused on reload as on start and by
+        # `config check` (probe round 29: it was "reloaded", and then no client could connect).
+        subprocess.run(["openssl", "x509", "-req", "-in", os.path.join(fresh, "g.csr"), "-CA",
+                        os.path.join(self.certs, "ca.pem"), "-CAkey", os.path.join(self.certs, "ca.key"),
+                        "-CAcreateserial", "-days", "-1", "-extfile", ext, "-out", os.path.join(live, "gateway.pem")],
+                       check=True, capture_output=True)
+        g.signal(signal.SIGHUP)
+        failed = g.wait_for_json(lambda o: o.get("msg", "").startswith("certificate reload failed")
+                                 and "expired" in o.get("error", ""))
+        self.assertIn("the certificate expired at", failed["error"])
+        self.assertEqual(served_cert_fingerprint(g.port, self.certs), new)
+        self.assertEqual(metric(g, "sovgw_certificate_reload_failures_total"), 2)
+        path = os.path.join(self.tmp.path, "expired.yaml")
+        with open(path, "w") as f:
+            f.write(config)
+        r = subprocess.run([SOVGW, "config", "check", path], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("the certificate expired at", r.stderr)
 
     def test_a_fifo_policy_is_refused_at_start_and_on_reload_without_blocking(self):
         # A FIFO named as the policy used to block the reader's open(2) until someone wrote to it:
