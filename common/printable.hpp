@@ -54,3 +54,34 @@ namespace sovgw {
 }
 
 }  // namespace sovgw
+
+namespace sovgw {
+
+// A value written where a file's path belongs, for a message: as it is, unless it looks like the
+// secret itself pasted in place of its file (no '/', at least 16 characters, no spaces, letters of
+// both cases or letters and digits, no file-name extension), which is shown as its first four
+// characters only: an operator's slip must not copy a token into a log or a terminal (probe round 29).
+[[nodiscard]] inline std::string path_or_secret(std::string_view path) {
+  if (path.size() < 16 || path.find_first_of("/ \t") != std::string_view::npos) {
+    return printable(path);
+  }
+  const std::size_t dot = path.rfind('.');
+  if (dot != std::string_view::npos && path.size() - dot <= 5 && dot > 0) {
+    return printable(path);  // "credential.txt", "token.secret"
+  }
+  bool lower = false;
+  bool upper = false;
+  bool digit = false;
+  for (const char c : path) {
+    lower = lower || (c >= 'a' && c <= 'z');
+    upper = upper || (c >= 'A' && c <= 'Z');
+    digit = digit || (c >= '0' && c <= '9');
+  }
+  if (static_cast<int>(lower) + static_cast<int>(upper) + static_cast<int>(digit) < 2) {
+    return printable(path);
+  }
+  return fmt::format("'{}...' (this looks like a secret, not a file name: give the path of a file that holds it)",
+                     printable(path.substr(0, 4)));
+}
+
+}  // namespace sovgw

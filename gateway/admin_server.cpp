@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/ascii.hpp"
+#include "common/printable.hpp"
 #include "common/trusted_file.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/sha256.hpp"
@@ -303,7 +304,8 @@ admin_answer authorize_admin_job(const worker& w, const http::message_head& head
 std::string load_admin_token(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    throw std::runtime_error(fmt::format("admin.token_file {} is not a readable regular file", path));
+    throw std::runtime_error(
+        fmt::format("admin.token_file {} is not a readable regular file", path_or_secret(path)));
   }
   if ((st.st_mode & 077) != 0) {
     throw std::runtime_error(fmt::format(

@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "common/printable.hpp"
 #include "common/trusted_file.hpp"
 
 namespace sovgw::gateway {
@@ -23,7 +24,7 @@ std::optional<std::string> read_credential(const std::string& path, std::string&
   const int fd =
       ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);  // a FIFO: refused below
   if (fd < 0) {
-    why = fmt::format("{}: cannot read the credential file: {}", path, std::strerror(errno));
+    why = fmt::format("{}: cannot read the credential file: {}", path_or_secret(path), std::strerror(errno));
     return std::nullopt;
   }
   struct stat st {};

@@ -285,8 +285,18 @@ void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out, std
             } else if (key == "id") {
               if (r.scalar(v, "id", k.id) &&
                   (k.id.size() != key_scheme.size() + key_id_chars || !k.id.starts_with(key_scheme))) {
-                r.d_.error(pos_of(v), fmt::format("key id '{}' is not {} and {} characters", k.id, key_scheme,
-                                                  key_id_chars));
+                // A whole key pasted as its id is shown as its id only: the file's errors reach logs.
+                const bool whole_key = k.id.starts_with(key_scheme) && k.id.size() > key_scheme.size() + key_id_chars;
+                r.d_.error(pos_of(v),
+                           whole_key ? fmt::format("key id '{}...' is a whole key, not its id: write only its first "
+                                                   "{} characters (and never the key itself in the file)",
+                                                   k.id.substr(0, key_scheme.size() + key_id_chars),
+                                                   key_scheme.size() + key_id_chars)
+                                     : fmt::format("key id '{}' is not {} and {} characters", k.id, key_scheme,
+                                                   key_id_chars));
+                if (whole_key) {
+                  k.id.resize(key_scheme.size() + key_id_chars);  // the other messages name it too
+                }
               }
             } else if (key == "hash") {
               std::string s;

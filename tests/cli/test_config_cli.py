@@ -105,6 +105,24 @@ class config_check_test(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(f"{config}:{n + 1}:7: audit.db {not_a_folder} is a file, not a folder", r.stderr)
 
+    def test_a_secret_pasted_where_its_file_belongs_is_not_echoed(self):
+        # Probe round 29: `token_file: <the token>` was printed back whole by config check.
+        secret = "c60cab5e9f2d4b7a8e1f0d3c6b9a2e5dab"
+        certs = os.path.join(self.dir, "certs")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "certs", "make-dev-certs.sh")
+        subprocess.run([script, certs], check=True, capture_output=True, timeout=60)
+        config = self.write("secret.yaml", f"""listen: {{address: 127.0.0.1, port: 0}}
+tls: {{certificate: {certs}/gateway.pem, private_key: {certs}/gateway.key}}
+admin: {{address: 127.0.0.1, port: 0, token_file: {secret}}}
+clusters:
+  - {{name: a, endpoints: ["127.0.0.1:9"], country: FR, operator_jurisdiction: FR, on_premises: true,
+     models: ["*"], tls: {{ca: {certs}/ca.pem}}}}
+""")
+        r = run("config", "check", config, cwd=self.dir)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn(secret[4:], r.stdout + r.stderr)
+        self.assertIn("'c60c...' (this looks like a secret, not a file name", r.stderr)
+
     def test_a_config_others_could_change_is_refused_and_its_values_are_shown_escaped(self):
         config = self.write("open.yaml", self.default)
         os.chmod(config, 0o666)

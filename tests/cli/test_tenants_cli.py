@@ -194,6 +194,16 @@ class TenantsCliTest(unittest.TestCase):
         self.assertTrue(os.path.islink(link))
         self.assertIn(second.stdout.strip()[:17], Path(self.file).read_text())
 
+    def test_a_whole_key_written_as_its_id_is_never_printed(self):
+        # Probe round 29: the key pasted into `id:` was printed whole (and logged on SIGHUP).
+        key = self.create("acme")
+        text = Path(self.file).read_text()
+        Path(self.file).write_text(text.replace(f"id: {key[:17]},", f"id: {key},"))
+        r = run("tenants", "check", self.file)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertNotIn(key[17:], r.stdout + r.stderr)
+        self.assertIn(f"key id '{key[:17]}...' is a whole key, not its id", r.stderr)
+
     def test_concurrent_commands_lose_no_key_and_no_revocation(self):
         first = self.create("acme")
         procs = [subprocess.Popen([SOVGW, "tenants", "key", "create", "globex", "--file", self.file],
