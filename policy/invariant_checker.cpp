@@ -502,6 +502,36 @@ bool may_meet(std::string_view rule_model, std::string_view cluster_model) {
   return a.starts_with(b) || b.starts_with(a);
 }
 
+// "; did you mean 'gpt-4o'?" when `model` looks like a typo of a model a cluster serves: one edit
+// apart, or the same letters with two swapped ("gtp-4o"); globs compared without their wildcards.
+// Closer than did_you_mean's two edits, which would take a safeguard for a model not served yet
+// ("gpt-5") for a typo of one that is ("gpt-4o").
+std::string typo_of(const std::string& model, std::span<const cluster_info> clusters) {
+  const auto bare = [](std::string s) {
+    s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return c == '*' || c == '?'; }), s.end());
+    return s;
+  };
+  const std::string a = bare(ascii_lowered(model));
+  for (const cluster_info& c : clusters) {
+    for (const std::string& served : c.models) {
+      const std::string b = bare(ascii_lowered(served));
+      const std::size_t d = edit_distance(a, b);
+      bool swapped = false;
+      if (d == 2 && a.size() == b.size()) {
+        std::string sa = a;
+        std::string sb = b;
+        std::sort(sa.begin(), sa.end());
+        std::sort(sb.begin(), sb.end());
+        swapped = sa == sb;
+      }
+      if (!b.empty() && (d == 1 || swapped)) {
+        return fmt::format("; did you mean '{}'?", served);
+      }
+    }
+  }
+  return {};
+}
+
 // Warnings for the models a rule names:
 //  - one no configured cluster serves: a permit for it denies (no_cluster); a forbid or restrict
 //    naming one that a cluster serves in another letter case never applies to a request a cluster
@@ -540,14 +570,21 @@ void lint_rule_models(const compiled_policy& p, const compiled_rule& rule,
     const std::string& model = models.written[i];
     if (!serving(model, false)) {
       const std::string near = other_case(model);
-      if (near.empty() && (glob_pattern::is_glob(model) || rule.effect != rule_effect::permit)) {
+      // A typo: a model that a cluster serves is a letter or two away (probe round 29: a restrict on
+      // 'gtp-4o' let gpt-4o go anywhere, without a word). A restrict for a model nobody serves
+      // restricts nothing, whatever its spelling; a forbid may be a safeguard for a model served
+      // later, so it is named only when it looks like a typo.
+      const std::string typo = near.empty() ? typo_of(model, clusters) : std::string();
+      const bool warn = !near.empty() || !typo.empty() ||
+                        (rule.effect == rule_effect::permit && !glob_pattern::is_glob(model)) ||
+                        rule.effect == rule_effect::restrict;
+      if (!warn) {
         continue;
       }
       const std::string hint =
-          near.empty()
-              ? std::string()
-              : fmt::format(" (models are compared exactly, in their letter case: a cluster serves '{}')",
-                            near);
+          !near.empty()
+              ? fmt::format(" (models are compared exactly, in their letter case: a cluster serves '{}')", near)
+              : typo;
       out.push_back(
           {p.file, models.positions[i], severity::warning,
            rule.effect == rule_effect::permit
@@ -681,6 +718,28 @@ std::vector<diagnostic> lint_clusters(const snapshot& policy, std::span<const cl
   }
   for (const auto& rule : p.rules) {
     lint_rule_models(p, rule, clusters, out);
+  }
+  // An invariant about models no cluster serves holds over no request a cluster serves: "proved"
+  // says nothing (probe round 29: 'gtp-4o' for gpt-4o was proved, while gpt-4o went to the US).
+  for (const compiled_invariant& inv : p.invariants) {
+    const resolved_condition& models = inv.when[static_cast<std::size_t>(attribute::model)];
+    if (!models.constrained || models.written.empty()) {
+      continue;
+    }
+    const bool any_served = std::any_of(models.written.begin(), models.written.end(), [&](const std::string& m) {
+      return std::any_of(clusters.begin(), clusters.end(), [&](const cluster_info& c) {
+        return std::any_of(c.models.begin(), c.models.end(),
+                           [&](const std::string& served) { return may_meet(m, served); });
+      });
+    });
+    if (!any_served) {
+      out.push_back({p.file, models.positions[0], severity::warning,
+                     fmt::format("invariant '{}' is about model{} {}, which no configured cluster serves: it "
+                                 "holds vacuously, over no request a cluster serves{}",
+                                 inv.id, models.written.size() == 1 ? "" : "s",
+                                 fmt::format("'{}'", fmt::join(models.written, "', '")),
+                                 typo_of(models.written[0], clusters))});
+    }
   }
   lint_unconditional_restricts(p, clusters, out);
   return out;

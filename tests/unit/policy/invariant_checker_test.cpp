@@ -257,6 +257,35 @@ TEST_CASE("cluster lint: a model in another letter case, a region no cluster is 
         "cluster serves 'gpt-4o*')\n");
 }
 
+TEST_CASE("cluster lint: a typo in a model a restrict, forbid or invariant names") {
+  // Probe round 29: a restrict on 'gtp-4o' let gpt-4o go to any cluster, and an invariant with the
+  // same typo was "proved", without a word. A forbid for a model nobody serves yet (gpt-5) is a
+  // safeguard: named only when it looks like a typo of a model that is served.
+  constexpr std::string_view text = R"(rules:
+  - {id: permit-all, effect: permit}
+  - {id: gpt-in-eu, effect: restrict, when: {model: [gtp-4o, "gtp-4o*"]}, route: {cluster.country: [FR]}}
+  - {id: no-mini, effect: forbid, when: {model: [gpt4o, gpt-5]}}
+  - {id: nowhere, effect: restrict, when: {model: [claude-x]}, route: {cluster.country: [FR]}}
+invariants:
+  - id: gpt-stays-in-eu
+    for: {model: [gtp-4o]}
+    require: {route: {cluster.country: [FR]}}
+)";
+  const std::vector<cluster_info> clusters = {{"fr-1", "FR", "", "FR", {"mistral-large"}},
+                                              {"us-1", "US", "", "US", {"gpt-4o"}}};
+  CHECK(format_diagnostics(lint_clusters(*compiled(text), clusters)) ==
+        "p.yaml:3:54: warning: restrict rule 'gpt-in-eu' names model 'gtp-4o', which no configured cluster "
+        "serves: the rule never applies to a request a cluster serves; did you mean 'gpt-4o'?\n"
+        "p.yaml:3:62: warning: restrict rule 'gpt-in-eu' names model 'gtp-4o*', which no configured cluster "
+        "serves: the rule never applies to a request a cluster serves; did you mean 'gpt-4o'?\n"
+        "p.yaml:4:50: warning: forbid rule 'no-mini' names model 'gpt4o', which no configured cluster "
+        "serves: the rule never applies to a request a cluster serves; did you mean 'gpt-4o'?\n"
+        "p.yaml:5:52: warning: restrict rule 'nowhere' names model 'claude-x', which no configured cluster "
+        "serves: the rule never applies to a request a cluster serves\n"
+        "p.yaml:8:19: warning: invariant 'gpt-stays-in-eu' is about model 'gtp-4o', which no configured "
+        "cluster serves: it holds vacuously, over no request a cluster serves; did you mean 'gpt-4o'?\n");
+}
+
 TEST_CASE("cluster lint: restricts every request meets that together admit no cluster, reported once") {
   const std::vector<cluster_info> clusters = {{"fr-1", "FR", "", "FR", {"*"}},
                                               {"us-1", "US", "", "US", {"*"}}};
