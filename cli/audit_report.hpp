@@ -33,6 +33,9 @@ struct report_context {
   // it), one per verify_options::held entry; none: the end of the log was not checked.
   std::vector<held_checkpoints::source> held_from;
   std::string published_path;  // audit::published_checkpoint_path(db)
+  // The newest held checkpoint, when it covers fewer records than the log's stored ones: the end of
+  // the log was checked only up to it.
+  std::optional<stale_held_checkpoint> stale;
 };
 
 [[nodiscard]] std::string report_html(const audit::report& r, const report_context& c);

@@ -72,7 +72,7 @@ std::string verification_json(const audit::verify_report& v, const report_contex
       R"("first_bad_record":{},"problems":[{}]}})",
       v.ok() ? "true" : "false", v.records, v.missing_records, v.truncated_records, v.signed_records(),
       v.checkpoints, v.failed_checkpoints(), v.unchecked_checkpoints, json_checkpoint(v.latest),
-      json_held_checkpoints(c.held_from, v), c.held_from.empty() ? "false" : "true",
+      json_held_checkpoints(c.held_from, v), c.held_from.empty() || c.stale ? "false" : "true",
       fmt::join(held_from, ","), v.uncovered_records(), v.index_entries, v.forced_opens,
       json_optional(c.payloads ? std::optional(c.payloads->checked) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->unsigned_payloads) : std::nullopt),
@@ -230,7 +230,8 @@ int cmd_report(const options& o) {
                    .rule_effects = {},
                    .payloads = std::nullopt,
                    .held_from = {},
-                   .published_path = {}};
+                   .published_path = {},
+                   .stale = std::nullopt};
   if (o.has("policy")) {
     read_policy(o.need("policy"), c);
     options.policy_version = c.policy_version;
@@ -256,6 +257,7 @@ int cmd_report(const options& o) {
     r.verification.problems = c.payloads->problems;
     r.verification.first_bad_record = c.payloads->first_bad_record;
   }
+  c.stale = stale_held(*s, r.verification, c.held_from);
   write_output(o, format == "json" ? report_json(r, c) : report_html(r, c));
   if (!r.verification.ok()) {
     fmt::print(

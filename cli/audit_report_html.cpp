@@ -184,7 +184,7 @@ std::string verification_section(const audit::report& r, const report_context& c
         num(v.signed_records()), v.signed_records() == 1 ? "" : "s",
         // Without a checkpoint kept outside the log, its end is only as complete as its own newest
         // checkpoint says: records deleted together with their checkpoints would not show.
-        c.held_from.empty() && v.latest
+        (c.held_from.empty() || c.stale) && v.latest
             ? fmt::format(" up to its newest signed checkpoint (size {})", num(v.latest->size))
             : std::string(),
         c.payloads ? fmt::format("; its {} stored payloads match their records", num(c.payloads->checked))
@@ -272,7 +272,22 @@ std::string verification_section(const audit::report& r, const report_context& c
         "checks them against their records and the log's events</dd>",
         num(v.sealed_records), v.sealed_records == 1 ? "" : "s");
   }
-  if (!c.held_from.empty() && v.held_checkpoints > 0) {
+  if (c.stale) {
+    // A checkpoint kept outside the log that is older than the log's own vouches for its records
+    // only: the newest ones could be deleted with their stored checkpoints, unnoticed.
+    out += fmt::format(
+        R"(<dt>End of the log</dt><dd class="warn">checked only up to size {}: the checkpoint {} (kept outside )"
+        "the log, reproduced) {}; records deleted from its end after them would not show{}</dd>",
+        num(c.stale->source.checkpoint.size),
+        c.stale->source.published
+            ? fmt::format("published at <code>{}</code>", esc(c.stale->source.path))
+            : fmt::format("you hold, <code>--checkpoint {}</code>", esc(c.stale->source.path)),
+        esc(c.stale->text),
+        c.stale->source.published
+            ? " (the file is older than the log's own checkpoints: the writer could not publish since, or "
+              "it was replaced)"
+            : " (keep a newer one: <code>sovgw audit verify --save-checkpoint FILE</code>)");
+  } else if (!c.held_from.empty() && v.held_checkpoints > 0) {
     std::vector<std::string> from;
     for (const auto& f : c.held_from) {
       from.push_back(f.published

@@ -291,6 +291,35 @@ std::string json_held_checkpoints(const std::vector<held_checkpoints::source>& h
   return fmt::format("[{}]", fmt::join(out, ","));
 }
 
+std::optional<stale_held_checkpoint> stale_held(const audit::store& s, const audit::verify_report& report,
+                                                const std::vector<held_checkpoints::source>& held) {
+  const std::uint64_t size = report.newest_held_size;
+  const std::uint64_t signed_records = report.signed_records();
+  const auto newest =
+      std::find_if(held.begin(), held.end(), [&](const auto& h) { return h.checkpoint.size == size; });
+  if (!report.ok() || report.held_checkpoints == 0 || size >= signed_records || newest == held.end()) {
+    return std::nullopt;
+  }
+  stale_held_checkpoint out{.source = *newest, .newest_covered_us = std::nullopt, .text = {}};
+  if (size > 0) {
+    if (auto r = audit::read_record(s, size - 1); r.is_ok()) {
+      out.newest_covered_us = r->timestamp_us;
+    }
+  }
+  const auto range = [](std::uint64_t first, std::uint64_t last) {
+    return first == last ? fmt::format("record {}", first) : fmt::format("records {}..{}", first, last);
+  };
+  out.text = fmt::format(
+      "{}: {} {} covered only by checkpoints stored in the log, which are deleted with them",
+      size == 0 ? std::string("covers no record")
+                : fmt::format("covers {} only{}", range(0, size - 1),
+                              out.newest_covered_us ? fmt::format(" (the newest of them logged {})",
+                                                                  format_time(*out.newest_covered_us))
+                                                    : std::string()),
+      range(size, signed_records - 1), signed_records - size == 1 ? "is" : "are");
+  return out;
+}
+
 void held_checkpoints::add_problems_to(audit::verify_report& report) const {
   std::vector<audit::problem> first = problems;
   if (report.checkpoints > 0) {

@@ -91,6 +91,22 @@ struct held_checkpoints {
 [[nodiscard]] std::string json_held_checkpoints(const std::vector<held_checkpoints::source>& held,
                                                 const audit::verify_report& report);
 
+// The newest held checkpoint the log reproduced, when it is older than what the log's own stored
+// checkpoints cover (a published file that stopped being updated, a --checkpoint from an earlier
+// visit): it vouches for records 0..size-1 only; the records after it, up to signed_records()-1,
+// are vouched for only by checkpoints stored in the log, which whoever deletes the newest records
+// deletes with them. nullopt when the log does not verify, holds none, or it covers every signed record.
+struct stale_held_checkpoint {
+  held_checkpoints::source source;
+  std::optional<std::uint64_t> newest_covered_us;  // the time of record size-1 (none when it covers none)
+  // "covers records 0..1 only (the newest of them logged T): records 2..5 are covered only by
+  // checkpoints stored in the log, which are deleted with them"
+  std::string text;
+};
+[[nodiscard]] std::optional<stale_held_checkpoint> stale_held(
+    const audit::store& s, const audit::verify_report& report,
+    const std::vector<held_checkpoints::source>& held);
+
 [[nodiscard]] held_checkpoints held_checkpoint_options(const options& o, const crypto::note_verifier& key,
                                                        audit::verify_options& verify);
 

@@ -105,6 +105,7 @@ struct verify_outcome {
       held;  // kept outside the log, all reproduced (of a log that verifies)
   std::vector<std::uint64_t> checkpoint_sizes;  // of a log that verifies
   std::optional<saved_checkpoint> saved;        // --save-checkpoint, of a log that verifies
+  std::optional<stale_held_checkpoint> stale;   // the newest held one covers fewer than the signed records
   double seconds = 0;
 
   [[nodiscard]] bool ok() const { return report.ok() && (!payloads || payloads->ok()); }
@@ -241,6 +242,19 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
         "it)%s\n",
         audit::published_checkpoint_path(o.need("db")).c_str(),
         v.saved ? "" : ": --save-checkpoint FILE now, --checkpoint FILE next time");
+  } else if (v.stale) {
+    // A checkpoint kept outside the log vouches for its own records only: what was deleted from the
+    // end after them, together with its stored checkpoints, would not show.
+    fmt::print(
+        "note: the checkpoint {} (size {}) {}, unnoticed without a newer checkpoint kept outside the "
+        "log{}{}\n",
+        v.stale->source.published ? fmt::format("published at {}", v.stale->source.path) : "you hold",
+        v.stale->source.checkpoint.size, v.stale->text,
+        v.stale->source.published
+            ? " (a published checkpoint older than the log's own: the writer could not publish since, and "
+              "logged 'audit checkpoint not signed or published', or the file was replaced)"
+            : "",
+        v.saved ? "" : ": --save-checkpoint FILE now, --checkpoint FILE next time");
   }
   if (v.payloads) {
     const auto& p = *v.payloads;
@@ -344,6 +358,7 @@ int cmd_verify(const options& o) {
   extra.add_problems_to(v.report);
   if (v.report.ok()) {
     v.held = extra.sources;
+    v.stale = stale_held(*s, v.report, v.held);
     auto sizes = audit::stored_checkpoint_sizes(*s);
     if (!sizes.is_ok()) {
       throw_status(sizes.error());

@@ -461,6 +461,47 @@ class report_options_test(audit_case):
         self.assertIn("the log holds 280 records but the checkpoint you hold covers 300", read_file(html))
         self.assertIn("cannot read " + self.db, self.report("--checkpoint", self.db, check=3).stderr)
 
+    def test_a_stale_outside_checkpoint_vouches_only_for_the_records_it_covers(self):
+        # Probe round 29 (medium 1): a published checkpoint that stopped being updated at size 2, and
+        # the newest records deleted with their stored checkpoints. verify dropped its note about
+        # deleted records; the report said "none altered, missing or reordered" and "End of the log:
+        # checked", as if the checkpoint kept outside the log covered the records after it.
+        self.append(2, run_name="s0")
+        stale = os.path.join(self.tmp, "stale.checkpoint")
+        shutil.copy(self.db + ".checkpoint", stale)
+        for i in range(4):
+            self.append(2, run_name=f"s{i + 1}")  # checkpoints at 4, 6, 8 and 10
+        newer = os.path.join(self.tmp, "newer.checkpoint")
+        shutil.copy(self.db + ".checkpoint", newer)  # size 10
+        run(TAMPER, self.db, "truncate", "4", check=0)  # 6 records left, checkpoints up to 6
+        for held in ("published", "--checkpoint"):
+            with self.subTest(held=held):
+                if held == "published":
+                    shutil.copy(stale, self.db + ".checkpoint")
+                    args = ()
+                else:
+                    os.remove(self.db + ".checkpoint")
+                    args = ("--checkpoint", stale)
+                p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, *args, check=0)
+                self.assertIn("OK: 6 records", p.stdout)
+                self.assertRegex(p.stdout, r"note: the checkpoint (published at .*|you hold) \(size 2\) covers "
+                                           r"records 0\.\.1 only \(the newest of them logged [0-9-]+T[0-9:.]+Z\): "
+                                           r"records 2\.\.5 are covered only by checkpoints stored in the log")
+                page = self.report(*args, check=0).stdout
+                self.assertIn("none altered, missing or reordered up to its newest signed checkpoint (size 6)", page)
+                self.assertRegex(page, r'<dt>End of the log</dt><dd class="warn">checked only up to size 2: [^<]*'
+                                       r'(<code>[^<]*</code>[^<]*)?covers records 0..1 ')
+                self.assertIn("records 2..5 are covered only by checkpoints stored in the log", page)
+                doc = json.loads(self.report(*args, "--format", "json", check=0).stdout)
+                self.assertFalse(doc["verification"]["tail_checked"])
+                self.assertEqual([c["size"] for c in doc["verification"]["held_checkpoints"]], [2])
+        # A log shorter than the checkpoint kept outside it: records missing, red, exit 1.
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", newer, check=1)
+        self.assertIn("the log holds 6 records but the checkpoint you hold covers 10", p.stdout)
+        page = self.report("--checkpoint", newer, check=1).stdout
+        self.assertIn('<div class="banner bad">', page)
+        self.assertIn("records_truncated", page)
+
     def test_a_checkpoint_newer_than_the_copy_vouches_for_none_of_its_records(self):
         # Probe round 25: a copy of a running log taken before its published checkpoint file (280
         # records, stored checkpoints up to 200, DB.checkpoint at 300). The report said its 80
