@@ -4,6 +4,7 @@
 #include <array>
 #include <functional>
 #include <map>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 
@@ -204,8 +205,9 @@ class aggregator {
     add_to_series(rec.timestamp_us, outcome);
     const std::string classes = joined_classes(rec.data_classes);
     const std::string& client = rec.client_country.empty() ? unknown_ : rec.client_country;
+    const bool reached = reached_cluster(rec);
     const std::string& destination = outcome == request_outcome::denied      ? refused_
-                                     : !rec.cluster.empty()                  ? rec.cluster_country
+                                     : reached                               ? rec.cluster_country
                                      : outcome == request_outcome::permitted ? gateway_
                                                                              : not_served_;
     scratch_.assign(client).append(1, '\0').append(destination).append(1, '\0').append(classes);
@@ -227,7 +229,7 @@ class aggregator {
     tenant.classified += rec.data_classes.empty() ? 0 : 1;
     tenant.redactions = tenant.redactions.value_or(0) + rec.redactions;
 
-    if (!rec.cluster.empty()) {
+    if (reached) {
       auto& c = clusters_[rec.cluster];
       c.cluster = rec.cluster;
       widen(c.first_us, c.last_us, c.requests++, rec.timestamp_us);
@@ -412,6 +414,21 @@ request_outcome outcome_of(const record& r) {
   }
   return r.decision == decision_deny || r.decision == "forbid" ? request_outcome::denied
                                                                : request_outcome::permitted;
+}
+
+bool reached_cluster(const record& r) {
+  // Ended well (answered by the cluster: the gateway answers no request with a cluster itself), or
+  // in an error only a cluster that was sent the request causes.
+  static constexpr std::array<std::string_view, 7> after_sending = {"",
+                                                                    "upstream_timeout",
+                                                                    "upstream_reset",
+                                                                    "upstream_protocol",
+                                                                    "upstream_reset_mid_body",
+                                                                    "upstream_stream_timeout",
+                                                                    "upstream_bad_chunking"};
+  return outcome_of(r) != request_outcome::denied &&
+         (!r.endpoint.empty() || (!r.cluster.empty() && std::find(after_sending.begin(), after_sending.end(),
+                                                                  r.error_kind) != after_sending.end()));
 }
 
 void outcome_counts::add(request_outcome o) {

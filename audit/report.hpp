@@ -50,6 +50,13 @@ struct report_options {
 enum class request_outcome : std::uint8_t { permitted, denied, failed };
 [[nodiscard]] const char* to_string(request_outcome o);
 [[nodiscard]] request_outcome outcome_of(const record& r);
+// Whether the request reached its cluster (so that compute may have run there): the record names
+// the endpoint it was sent to; or, for a record that keeps no endpoint (written before the gateway
+// kept that evidence), it names a cluster and ended well or in an error that only a cluster that
+// was sent the request can cause (upstream_timeout, upstream_reset, upstream_protocol and the
+// mid-body ones). A cluster chosen but never connected to (upstream_connect_failed,
+// upstream_connect_timeout, upstream_tls_error, cluster_unavailable, ...) was not reached.
+[[nodiscard]] bool reached_cluster(const record& r);
 
 struct outcome_counts {
   std::uint64_t permitted = 0;
@@ -63,6 +70,7 @@ struct outcome_counts {
 // Where the requests that came from one client country with one set of data classes went.
 inline constexpr const char* destination_refused = "refused";        // denied by the policy
 inline constexpr const char* destination_not_served = "not served";  // failed before reaching a cluster
+                                                                     // (reached_cluster() is false)
 // Permitted, and answered by the gateway itself with no cluster (GET /v1/models).
 inline constexpr const char* destination_gateway = "answered by the gateway";
 struct flow {
@@ -106,8 +114,8 @@ struct tenant_usage {
   std::optional<std::uint64_t> redactions;  // nullopt: no record in the log carries it (version < 3)
 };
 
-// What the log says about one cluster that served requests: its declared country and, when the
-// records carry them, the endpoints used with where their addresses geolocate (version-2 records)
+// What the log says about one cluster that served requests (reached_cluster()): its declared country and,
+// when the records carry them, the endpoints used with where their addresses geolocate (version-2 records)
 // and the RTT distance bounds of the TLS endpoints (version 3; docs/evidence.md). nullopt / empty:
 // "not recorded". observe_evidence() in report.cpp is the one place that reads them.
 inline constexpr std::size_t max_evidence_endpoints = 32;  // listed per cluster; the others counted

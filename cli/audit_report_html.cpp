@@ -624,8 +624,9 @@ std::string flows_section(const audit::report& r) {
   }
   out += fmt::format(R"(<span><i style="background:{}"></i>refused: denied by the policy</span>)",
                      colour_denied);
-  out += fmt::format(R"(<span><i style="background:{}"></i>not served: failed before a cluster</span>)",
-                     colour_failed);
+  out += fmt::format(
+      R"(<span><i style="background:{}"></i>not served: failed before anything reached a cluster</span>)",
+      colour_failed);
   out += fmt::format(
       R"(<span><i style="background:{}"></i>answered by the gateway: permitted, no cluster needed (such as the model list)</span>)",
       colour_gateway);

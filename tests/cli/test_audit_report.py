@@ -30,6 +30,14 @@ def outcome(r):
     return "failed" if r["error_kind"] else "permitted"
 
 
+def reached(r):
+    """Whether the request reached its cluster: an endpoint recorded, or (older records) an outcome
+    only a cluster that was sent the request gives."""
+    after_sending = ("", "upstream_timeout", "upstream_reset", "upstream_protocol", "upstream_reset_mid_body",
+                     "upstream_stream_timeout", "upstream_bad_chunking")
+    return outcome(r) != "denied" and bool(r["endpoint"] or (r["cluster"] and r["error_kind"] in after_sending))
+
+
 class gateway_log_report_test(unittest.TestCase):
     """One log written by the gateway (report_log.py), shared by the tests of this class."""
 
@@ -109,8 +117,8 @@ class gateway_log_report_test(unittest.TestCase):
 
         flows = collections.Counter()
         for r in self.requests:
-            dest = ("refused" if outcome(r) == "denied" else r["cluster_country"] if r["cluster"] else
-                    "answered by the gateway" if outcome(r) == "permitted" else "not served")
+            dest = ("refused" if outcome(r) == "denied" else r["cluster_country"] if reached(r) else
+                    "answered by the gateway" if outcome(r) == "permitted" and not r["cluster"] else "not served")
             flows[(r["client_country"] or "unknown", dest, tuple(sorted(r["data_classes"])))] += 1
         self.assertEqual({(f["client_country"], f["destination"], tuple(f["data_classes"])): f["requests"]
                           for f in j["flows"]}, dict(flows))
@@ -163,12 +171,12 @@ class gateway_log_report_test(unittest.TestCase):
         newest = sorted(denied, key=lambda r: (r["time"], r["seq"]), reverse=True)[:20]
         self.assertEqual([d["request_id"] for d in j["recent_denials"]], [r["request_id"] for r in newest])
 
-        served = collections.Counter(r["cluster"] for r in self.requests if r["cluster"])
+        served = collections.Counter(r["cluster"] for r in self.requests if reached(r))
         self.assertEqual({e["cluster"]: e["requests"] for e in j["evidence"]}, dict(served))
         # The evidence of where each cluster served: the endpoints the records name, where their addresses
         # geolocate (loopback: the report's clusters are on-premises) and the loosest RTT distance bound.
         for e in j["evidence"]:
-            served_by = [r for r in self.requests if r["cluster"] == e["cluster"]]
+            served_by = [r for r in self.requests if r["cluster"] == e["cluster"] and reached(r)]
             forwarded = [r for r in served_by if r["endpoint"]]
             self.assertTrue(forwarded, e["cluster"])
             self.assertEqual(sorted(e["endpoints"]), sorted({r["endpoint"] for r in forwarded}))

@@ -255,3 +255,43 @@ TEST_CASE(
   CHECK(e.addresses[1] == "192.0.2.2 FR");
   CHECK(e.addresses_not_listed == n - 1 - max_evidence_endpoints);
 }
+
+TEST_CASE("a request that never reached its cluster is not served there, and is no evidence of it") {
+  // Probe round 29: three upstream_connect_failed records (a cluster chosen, no endpoint: nothing
+  // sent) were shown as "served in FR" and listed as a cluster that served.
+  temp_log_dir d;
+  std::vector<record> records;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    record r = request(i, t0 + i * second, "permit", {});
+    r.status = 503;
+    r.error_kind = i == 2 ? "upstream_tls_error" : "upstream_connect_failed";
+    records.push_back(std::move(r));
+  }
+  record sent = request(3, t0 + 3 * second, "permit", {});  // sent, then the cluster reset
+  sent.status = 502;
+  sent.error_kind = "upstream_reset";
+  sent.endpoint = "127.0.0.1:8443";
+  records.push_back(std::move(sent));
+  record cut = request(4, t0 + 4 * second, "permit", {});  // a pre-evidence record: no endpoint kept
+  cut.status = 200;
+  cut.error_kind = "upstream_reset_mid_body";
+  records.push_back(std::move(cut));
+  record denied = request(5, t0 + 5 * second, "deny", {"r"});  // a cluster chosen, then refused
+  denied.cluster = "fr-par-1";
+  denied.cluster_country = "FR";
+  denied.error_kind = "redaction_unsupported";
+  denied.status = 415;
+  records.push_back(std::move(denied));
+  write_log(d, std::move(records));
+  const auto r = report_of(d);
+  REQUIRE(r.verification.ok());
+  std::map<std::string, std::uint64_t> to;
+  for (const auto& f : r.flows) {
+    to[f.destination] += f.requests;
+  }
+  CHECK(to == std::map<std::string, std::uint64_t>{
+                  {destination_not_served, 3}, {"FR", 2}, {destination_refused, 1}});
+  REQUIRE(r.evidence.size() == 1);
+  CHECK(r.evidence[0].requests == 2);  // the reset and the cut answer: both reached the cluster
+  CHECK(r.evidence[0].first_us == t0 + 3 * second);
+}
