@@ -170,6 +170,9 @@ class aggregator {
                  ? a.denials > b.denials
                  : std::tie(a.rule_id, b.by_given_policy) < std::tie(b.rule_id, a.by_given_policy);
     });
+    out_.denials_by_kind = values_by<kind_denials>(kinds_, [](const auto& a, const auto& b) {
+      return a.denials != b.denials ? a.denials > b.denials : a.error_kind < b.error_kind;
+    });
     out_.policy_versions = values_by<policy_version_span>(versions_, [](const auto& a, const auto& b) {
       return a.first_us != b.first_us ? a.first_us < b.first_us : a.version < b.version;
     });
@@ -241,6 +244,24 @@ class aggregator {
   }
 
   void add_denial(std::uint64_t seq, const record& rec, const std::string& classes) {
+    keep_recent(denials_,
+                denial{.seq = seq,
+                       .timestamp_us = rec.timestamp_us,
+                       .request_id = rec.request_id,
+                       .tenant = rec.tenant,
+                       .client_country = rec.client_country,
+                       .data_classes = classes,
+                       .rule_ids = rec.rule_ids,
+                       .error_kind = rec.error_kind,
+                       .status = rec.status},
+                options_.recent_denials);
+    if (!rec.error_kind.empty() && rec.error_kind != "policy_denied") {
+      auto& kind = kinds_[rec.error_kind];
+      kind.error_kind = rec.error_kind;
+      ++kind.denials;
+      kind.last_us = std::max(kind.last_us, rec.timestamp_us);
+      return;
+    }
     const bool by_given = !options_.policy_version.empty() && rec.policy_version == options_.policy_version;
     if (!options_.policy_version.empty() && !by_given) {
       ++out_.denials_other_versions;
@@ -269,17 +290,6 @@ class aggregator {
     if (!counted) {
       ++out_.default_denials;
     }
-    keep_recent(denials_,
-                denial{.seq = seq,
-                       .timestamp_us = rec.timestamp_us,
-                       .request_id = rec.request_id,
-                       .tenant = rec.tenant,
-                       .client_country = rec.client_country,
-                       .data_classes = classes,
-                       .rule_ids = rec.rule_ids,
-                       .error_kind = rec.error_kind,
-                       .status = rec.status},
-                options_.recent_denials);
   }
 
   [[nodiscard]] bool unknown_rule(const std::string& id) const {
@@ -376,6 +386,7 @@ class aggregator {
   std::string scratch_;
   std::unordered_map<std::string, flow> flows_;
   std::unordered_map<std::string, rule_denials> rules_;
+  std::unordered_map<std::string, kind_denials> kinds_;
   std::unordered_map<std::string, policy_version_span> versions_;
   std::unordered_map<std::string, tenant_usage> tenants_;
   std::unordered_map<std::string, cluster_evidence> clusters_;

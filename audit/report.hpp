@@ -98,6 +98,13 @@ struct rule_denials {
 
 // A policy version (the policy file's SHA-256; empty: no policy) and when it was in force: the
 // first and last request decided under it.
+// Refusals no rule made (see report::denials_by_kind), by their error_kind.
+struct kind_denials {
+  std::string error_kind;
+  std::uint64_t denials = 0;
+  std::uint64_t last_us = 0;
+};
+
 struct policy_version_span {
   std::string version;
   std::uint64_t first_us = 0;
@@ -180,6 +187,11 @@ struct report {
   std::vector<flow> flows;                    // most requests first
   std::vector<rule_denials> denials_by_rule;  // most denials first
   std::uint64_t default_denials = 0;          // denials no rule made: no permit matched
+  // Denials of another error_kind than policy_denied (redaction_unsupported: a `redact` obligation
+  // applied and the gateway could not rewrite what it names): the policy allowed a cluster, so the
+  // rules their record names (those that matched) did not make them. Counted here, most first,
+  // never in denials_by_rule, default_denials or denials_other_versions.
+  std::vector<kind_denials> denials_by_kind;
   // Denials decided under another policy version than report_options::policy_version (0 when
   // that is empty): counted under every rule they name.
   std::uint64_t denials_other_versions = 0;

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/payload_verifier.hpp"
@@ -37,6 +38,9 @@ struct report_context {
   // the log was checked only up to it.
   std::optional<stale_held_checkpoint> stale;
 };
+
+// Why a refusal no rule made was refused (audit::report::denials_by_kind), by its error_kind.
+[[nodiscard]] std::string refusal_reason(std::string_view error_kind);
 
 [[nodiscard]] std::string report_html(const audit::report& r, const report_context& c);
 [[nodiscard]] std::string report_json(const audit::report& r, const report_context& c);

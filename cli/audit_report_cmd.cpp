@@ -156,6 +156,10 @@ std::string report_json(const audit::report& r, const report_context& c) {
         d.by_given_policy ? "true" : "false", d.denials, json_time(d.last_us),
         reason ? json_string(*reason) : "null");
   });
+  const std::string kinds = json_array(r.denials_by_kind, [](const audit::kind_denials& d) {
+    return fmt::format(R"({{"error_kind":{},"denials":{},"last":{},"reason":{}}})", json_string(d.error_kind),
+                       d.denials, json_time(d.last_us), json_string(refusal_reason(d.error_kind)));
+  });
   const std::string versions = json_array(r.policy_versions, [&](const audit::policy_version_span& v) {
     return fmt::format(R"({{"version":{},"first":{},"last":{},"requests":{},"given_policy":{}}})",
                        json_string(v.version), json_time(v.first_us), json_time(v.last_us), v.requests,
@@ -194,7 +198,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
       R"({{"command":"report","ok":{},"log":{},"key":{},"key_fingerprint":{},"generated":{},)"
       R"("period":{{"since":{},"until":{},"first":{},"last":{}}},"verification":{},)"
       R"("records_in_period":{},"unsigned_in_period":{},"synthetic_in_period":{},"events":{},"undecodable":{},"outcomes":{{{}}},)"
-      R"("series":{{"bucket_seconds":{},"buckets":{}}},"flows":{},"denials_by_rule":{},)"
+      R"("series":{{"bucket_seconds":{},"buckets":{}}},"flows":{},"denials_by_rule":{},"denials_by_kind":{},)"
       R"("default_denials":{},"denials_other_versions":{},"policy":{},"policy_versions":{},"tenants":{},"evidence":{},)"
       R"("recent_denials":{},"recent_events":{}}})"
       "\n",
@@ -202,7 +206,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
       json_string(key_fingerprint(c.key)), json_time(c.generated_us), json_optional_time(r.since_us),
       json_optional_time(r.until_us), json_optional_time(r.first_us), json_optional_time(r.last_us),
       verification_json(r.verification, c), r.records_in_period, r.unsigned_in_period, r.synthetic_in_period,
-      r.events, r.undecodable, json_outcomes(r.outcomes), r.bucket_us / 1000000, series, flows, rules,
+      r.events, r.undecodable, json_outcomes(r.outcomes), r.bucket_us / 1000000, series, flows, rules, kinds,
       r.default_denials, c.policy_file.empty() ? "null" : std::to_string(r.denials_other_versions),
       c.policy_file.empty() ? "null"
                             : fmt::format(R"({{"file":{},"version":{}}})", json_string(c.policy_file),

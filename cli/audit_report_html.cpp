@@ -757,6 +757,12 @@ std::string rules_section(const audit::report& r, const report_context& c) {
         R"(<tr><td><i>default deny</i></td><td></td><td class="n">{}</td><td><div class="bar" style="width:{:.1f}%"></div></td><td>no permit rule matched the request</td><td></td></tr>)",
         num(r.default_denials), share(r.default_denials));
   }
+  for (const auto& kind : r.denials_by_kind) {
+    out += fmt::format(
+        R"(<tr><td><i>refused: <code>{}</code></i></td><td></td><td class="n">{}</td><td><div class="bar" style="width:{:.1f}%"></div></td><td>{}</td><td>{}</td></tr>)",
+        esc(kind.error_kind), num(kind.denials), share(kind.denials), esc(refusal_reason(kind.error_kind)),
+        when(kind.last_us));
+  }
   out += "</table>";
   out += fmt::format(
       R"(<p class="note">{} denied {}. {}</p>)", num(r.outcomes.denied),
@@ -768,6 +774,11 @@ std::string rules_section(const audit::report& r, const report_context& c) {
             "permit matched, the restrict rules it names, which together left no allowed cluster; else it is "
             "a "
             "default deny.");
+  if (!r.denials_by_kind.empty()) {
+    out += R"(<p class="note">A refusal of another kind than <code>policy_denied</code> (such as )"
+           R"(<code>redaction_unsupported</code>) counts on a line of its own: the policy left an allowed )"
+           "cluster, so the rules its record names matched the request but did not refuse it.</p>";
+  }
   if (r.denials_other_versions > 0) {
     out += fmt::format(
         R"(<p class="note warn">{} of the denials were decided under another policy version than <code>{}</code> )"
@@ -909,6 +920,14 @@ std::string recent_denials_section(const audit::report& r, const report_context&
 }
 
 }  // namespace
+
+std::string refusal_reason(std::string_view error_kind) {
+  if (error_kind == "redaction_unsupported") {
+    return "redaction not possible: a redact obligation applied, and what it names is where the gateway "
+           "cannot rewrite it (a body that is not JSON, a number, the request target or a header field)";
+  }
+  return fmt::format("refused as {}, not by a rule", error_kind);
+}
 
 std::string report_html(const audit::report& r, const report_context& c) {
   const std::string origin = r.verification.latest ? r.verification.latest->origin : c.key.name;

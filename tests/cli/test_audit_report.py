@@ -148,6 +148,9 @@ class gateway_log_report_test(unittest.TestCase):
         denied = [r for r in self.requests if outcome(r) == "denied"]
         effects = dict(re.findall(r"- id: (\S+)\n\s+effect: (\w+)", read_file(self.log["policy"])))
         by_rule, default, other = collections.Counter(), 0, 0
+        by_kind = collections.Counter(r["error_kind"] for r in denied if r["error_kind"] not in ("", "policy_denied"))
+        self.assertEqual({d["error_kind"]: d["denials"] for d in j["denials_by_kind"]}, dict(by_kind))
+        denied = [r for r in denied if r["error_kind"] in ("", "policy_denied")]  # the rules' denials
         for r in denied:
             given = r["policy_version"] == j["policy"]["version"]
             forbids = [x for x in r["rule_ids"] if effects.get(x) == "forbid"]
@@ -168,6 +171,7 @@ class gateway_log_report_test(unittest.TestCase):
                                 "json", check=0).stdout)
         self.assertEqual({d["rule"]: d["denials"] for d in bare["denials_by_rule"]},
                          dict(collections.Counter(x for r in denied for x in r["rule_ids"])))
+        denied = [r for r in self.requests if outcome(r) == "denied"]
         newest = sorted(denied, key=lambda r: (r["time"], r["seq"]), reverse=True)[:20]
         self.assertEqual([d["request_id"] for d in j["recent_denials"]], [r["request_id"] for r in newest])
 

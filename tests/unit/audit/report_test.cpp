@@ -295,3 +295,41 @@ TEST_CASE("a request that never reached its cluster is not served there, and is 
   CHECK(r.evidence[0].requests == 2);  // the reset and the cut answer: both reached the cluster
   CHECK(r.evidence[0].first_us == t0 + 3 * second);
 }
+
+TEST_CASE("a refusal that is not a rule's counts under its own kind, not under the rules it names") {
+  // Probe round 29: redaction_unsupported (415) refusals were listed under the restrict rule that
+  // matched, as if it had left no allowed cluster.
+  temp_log_dir d;
+  std::vector<record> records = {
+      request(0, t0, "deny", {"permit-p", "restrict-r"}),      // no cluster left
+      request(1, t0 + 1, "deny", {"permit-p", "restrict-r"}),  // redaction not possible
+      request(2, t0 + 2, "deny", {"permit-p", "restrict-r"}),  // the same, under another version
+  };
+  records[1].error_kind = "redaction_unsupported";
+  records[1].status = 415;
+  records[2].error_kind = "redaction_unsupported";
+  records[2].status = 415;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    records[i].policy_version = i < 2 ? "v2" : "v1";
+  }
+  write_log(d, std::move(records));
+  report_options options;
+  options.policy_version = "v2";
+  options.permit_rules = {"permit-p"};
+  options.restrict_rules = {"restrict-r"};
+  const auto check = [](const report& r, const std::map<std::string, std::uint64_t>& expected) {
+    std::map<std::string, std::uint64_t> rules;
+    for (const auto& rule : r.denials_by_rule) {
+      rules[rule.rule_id] += rule.denials;
+    }
+    CHECK(rules == expected);  // only the denial that no cluster was left for
+    CHECK(r.default_denials == 0);
+    REQUIRE(r.denials_by_kind.size() == 1);
+    CHECK(r.denials_by_kind[0].error_kind == "redaction_unsupported");
+    CHECK(r.denials_by_kind[0].denials == 2);
+    CHECK(r.denials_by_kind[0].last_us == t0 + 2);
+    CHECK(r.outcomes.denied == 3);
+  };
+  check(report_of(d, options), {{"restrict-r", 1}});
+  check(report_of(d), {{"permit-p", 1}, {"restrict-r", 1}});
+}
