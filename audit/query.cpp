@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "audit/store.hpp"
 
 namespace sovgw::audit {
@@ -87,7 +89,11 @@ status run_plan(const store& s, const query_filter& f, const std::function<bool(
   const auto deliver = [&](std::string_view leaf_bytes, std::uint64_t seq, bool& go_on) -> status {
     auto r = decode({reinterpret_cast<const std::uint8_t*>(leaf_bytes.data()), leaf_bytes.size()});
     if (!r.is_ok()) {
-      return {error_code::corruption, fmt::format("record {}: {}", seq, r.error().message())};
+      if (stats.undecodable.size() < max_listed_undecodable) {
+        stats.undecodable.push_back({seq, r.error().message()});
+      }
+      ++stats.undecodable_count;
+      return status::ok();
     }
     stats.with_request_id += f.request_id && r->request_id == *f.request_id ? 1 : 0;
     if (matches(f, r.value())) {
@@ -148,14 +154,39 @@ status run_query(const store& s, const query_filter& f, const std::function<bool
   query_stats local;
   query_stats& out = stats != nullptr ? *stats : local;
   out = {};
-  if (auto st = run_plan(s, f, sink, out);
-      !st.is_ok() || !f.request_id || f.scan_all || out.with_request_id > 0) {
+  if (!f.request_id || f.scan_all) {
+    return run_plan(s, f, sink, out);
+  }
+  // A request id's index entries are read first. When none of the records they name carries the id,
+  // or the index cannot be read (a malformed key, an entry naming a record the log does not hold),
+  // the whole log is read instead; no record is given twice.
+  std::vector<std::uint64_t> given;
+  bool open = true;
+  const auto once = [&](const record& r) {
+    if (std::find(given.begin(), given.end(), r.seq) == given.end()) {
+      given.push_back(r.seq);
+      open = sink(r) && (f.limit == 0 || given.size() < f.limit);
+    }
+    return open;
+  };
+  query_filter by_index = f;
+  by_index.limit = 0;  // `once` keeps to f.limit
+  const status st = run_plan(s, by_index, once, out);
+  if (!open || (st.is_ok() && out.with_request_id > 0) ||
+      (!st.is_ok() && st.code() != error_code::corruption)) {
+    out.matched = given.size();
     return st;
   }
-  query_filter scan = f;
+  query_filter scan = by_index;
   scan.scan_all = true;
   out.scanned_after_index = true;
-  return run_plan(s, scan, sink, out);
+  out.index_error = st.is_ok() ? std::string() : st.message();
+  out.undecodable.clear();  // the scan reads every record again
+  out.undecodable_count = 0;
+  out.with_request_id = 0;
+  const status rest = run_plan(s, scan, once, out);
+  out.matched = given.size();
+  return rest;
 }
 
 result<request_lookup> find_request(const store& s, const std::string& request_id) {
@@ -177,8 +208,13 @@ result<request_lookup> find_request(const store& s, const std::string& request_i
     return status{
         error_code::not_found,
         fmt::format("no record with request id '{}': the request id index lists none, and none of the "
-                    "log's {} records carries it",
-                    request_id, stats.records_read)};
+                    "log's {} records carries it{}",
+                    request_id, stats.records_read,
+                    stats.undecodable_count == 0
+                        ? std::string()
+                        : fmt::format(" ({} of them {} not decode, record {} first: any may be the one)",
+                                      stats.undecodable_count, stats.undecodable_count == 1 ? "does" : "do",
+                                      stats.undecodable.front().seq))};
   }
   if (seqs.size() > 1) {
     std::string listed;
@@ -190,7 +226,11 @@ result<request_lookup> find_request(const store& s, const std::string& request_i
                               "own id, so one of them was forged or replayed; name one with --seq",
                               request_id, listed, seqs.size() == 10 ? " (and maybe more)" : "")};
   }
-  return request_lookup{seqs.front(), stats.scanned_after_index};
+  return request_lookup{.seq = seqs.front(),
+                        .index_missed = stats.scanned_after_index,
+                        .index_error = stats.index_error,
+                        .undecodable = std::move(stats.undecodable),
+                        .undecodable_count = stats.undecodable_count};
 }
 
 result<record> read_record(const store& s, std::uint64_t seq) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "audit/record.hpp"
 #include "audit/status.hpp"
@@ -41,19 +42,33 @@ struct query_filter {
 // scan_all) a full scan.
 [[nodiscard]] const char* query_plan(const query_filter& f);
 
+// A record a query read that does not decode (a damaged or altered log; verify names it).
+struct undecodable_record {
+  std::uint64_t seq = 0;
+  std::string reason;
+};
+inline constexpr std::size_t max_listed_undecodable = 20;
+
 // How run_query found its answer.
 struct query_stats {
-  // A request id query whose index listed no record read the whole log instead (a request id the
-  // index lost is still found: the receipt workflow must not depend on an index).
+  // A request id query whose index listed no record, or could not be read, read the whole log
+  // instead (a request id the index lost is still found: the receipt workflow must not depend on an
+  // index).
   bool scanned_after_index = false;
+  std::string index_error;  // why the request id index could not be read (then scanned_after_index)
+  // Records read that do not decode: no filter can be applied to them, so they are skipped (never
+  // given to the sink) and the query goes on past them. The first max_listed_undecodable, and how many.
+  std::vector<undecodable_record> undecodable;
+  std::uint64_t undecodable_count = 0;
   std::uint64_t records_read = 0;     // by a scan
   std::uint64_t with_request_id = 0;  // records read that carry the request id asked for
   std::uint64_t matched = 0;          // records given to the sink
 };
 
 // Streams matching records in seq order (time order for time-only queries) to `sink` until it
-// returns false or `limit` is reached. Returns an error status on read failure or a record that
-// does not decode. `stats` (may be null) says how.
+// returns false or `limit` is reached. Returns an error status on read failure or a damaged index
+// (a request id query then reads the whole log instead); a record that does not decode is skipped
+// and counted in `stats` (may be null), which says how the answer was found.
 [[nodiscard]] status run_query(const store& s, const query_filter& f,
                                const std::function<bool(const record&)>& sink, query_stats* stats = nullptr);
 
@@ -64,6 +79,10 @@ struct query_stats {
 struct request_lookup {
   std::uint64_t seq = 0;
   bool index_missed = false;  // found by reading the log: the request id index does not list it
+  std::string index_error;    // (then) why the index could not be read, when it could not
+  // Records read on the way that do not decode (any of them may be the one meant): the first few.
+  std::vector<undecodable_record> undecodable;
+  std::uint64_t undecodable_count = 0;
 };
 [[nodiscard]] result<request_lookup> find_request(const store& s, const std::string& request_id);
 

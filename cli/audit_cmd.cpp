@@ -231,12 +231,15 @@ int cmd_query(const options& o) {
       },
       &stats);
   if (stats.scanned_after_index && stats.with_request_id > 0) {
-    std::fprintf(
-        stderr,
-        "sovgw audit query: note: the request id index lists no record for '%s', but reading the whole "
-        "log found %llu: the index is damaged (sovgw audit verify names the damage)\n",
-        printable(*f.request_id).c_str(), static_cast<unsigned long long>(stats.with_request_id));
+    std::fprintf(stderr,
+                 "sovgw audit query: note: the request id index %s for '%s', but reading the whole log found "
+                 "%llu: the index is damaged (sovgw audit verify names the damage)\n",
+                 stats.index_error.empty()
+                     ? "lists no record"
+                     : fmt::format("cannot be read ({})", printable(stats.index_error)).c_str(),
+                 printable(*f.request_id).c_str(), static_cast<unsigned long long>(stats.with_request_id));
   }
+  print_undecodable("sovgw audit query", stats.undecodable, stats.undecodable_count);
   if (format == "table") {
     table.finish();
   }
@@ -280,7 +283,8 @@ int cmd_query(const options& o) {
           static_cast<unsigned long long>(unsigned_listed->second));
     }
   }
-  return exit_ok;
+  // Every record that decodes was listed; the ones that do not fail the query, at its end.
+  return stats.undecodable_count > 0 ? exit_failed : exit_ok;
 }
 
 int cmd_prove(const options& o) {

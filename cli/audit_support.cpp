@@ -345,6 +345,20 @@ std::uint64_t claimed_signed_size(const audit::store& s, const options& o) {
   return size;
 }
 
+void print_undecodable(std::string_view prefix, const std::vector<audit::undecodable_record>& listed,
+                       std::uint64_t count) {
+  for (const auto& u : listed) {
+    fmt::print(stderr,
+               "{}: record {} does not decode ({}): skipped; the log is damaged or was altered (sovgw audit "
+               "verify names it)\n",
+               prefix, u.seq, printable(u.reason));
+  }
+  if (count > listed.size()) {
+    fmt::print(stderr, "{}: and {} more records that do not decode, skipped\n", prefix,
+               count - listed.size());
+  }
+}
+
 std::uint64_t record_option(const audit::store& s, const options& o) {
   if (o.flag("last")) {
     if (o.has("seq") || o.has("request-id")) {
@@ -370,11 +384,15 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
   if (!found.is_ok()) {
     throw command_error(exit_code_for(found.error().code()), found.error().message());
   }
+  print_undecodable("sovgw audit: note", found->undecodable, found->undecodable_count);
   if (found->index_missed) {
     std::fprintf(
         stderr,
-        "sovgw audit: note: the request id index does not list request id '%s', but record %llu carries "
-        "it: the index is damaged (sovgw audit verify names the damage)\n",
+        "sovgw audit: note: the request id index %s request id '%s', but record %llu carries it: the "
+        "index is damaged (sovgw audit verify names the damage)\n",
+        found->index_error.empty()
+            ? "does not list"
+            : fmt::format("cannot be read ({}) for", printable(found->index_error)).c_str(),
         printable(id).c_str(), static_cast<unsigned long long>(found->seq));
   }
   return found->seq;

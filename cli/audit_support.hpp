@@ -4,10 +4,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/audit_log.hpp"
 #include "audit/log_verifier.hpp"
+#include "audit/query.hpp"
 #include "audit/store.hpp"
 #include "cli/options.hpp"
 #include "crypto/checkpoint.hpp"
@@ -115,6 +117,11 @@ struct stale_held_checkpoint {
 // (query and show have none): records from N on are signed by nobody yet. `verify` checks the
 // signatures; this only tells query and show which records no checkpoint even claims.
 [[nodiscard]] std::uint64_t claimed_signed_size(const audit::store& s, const options& o);
+
+// On stderr, one line per record a query read that does not decode (skipped), the first
+// audit::max_listed_undecodable of `count`: `PREFIX: record N does not decode (...): skipped ...`.
+void print_undecodable(std::string_view prefix, const std::vector<audit::undecodable_record>& listed,
+                       std::uint64_t count);
 
 // The seq named by --seq or --request-id.
 [[nodiscard]] std::uint64_t record_option(const audit::store& s, const options& o);

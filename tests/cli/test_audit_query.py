@@ -188,6 +188,44 @@ class query_test(audit_case):
         self.assertNotIn(3, self.seqs("--tenant", "umbrella", db=db))
         self.assertIn(3, self.seqs("--tenant", "umbrella", "--scan", db=db))
 
+    def test_an_undecodable_record_is_named_and_the_query_goes_on_past_it(self):
+        # Probe round 29 (medium 4): one record that does not decode stopped every scan and index
+        # plan that reached it (the rows before it, then exit 1), and the request id fallback too.
+        db = os.path.join(self.tmp, "damaged")
+        shutil.copytree(self.db, db)
+        run(TAMPER, db, "append-byte", "10", check=0)
+        tenant = self.all[10]["tenant"]
+        for args, want in (((), [r["seq"] for r in self.all]), (("--scan",), [r["seq"] for r in self.all]),
+                           (("--since", "2020-01-01"), [r["seq"] for r in self.all]),
+                           (("--tenant", tenant), self.expected(lambda r: r["tenant"] == tenant))):
+            with self.subTest(args=args):
+                p = sovgw("audit", "query", "--db", db, "--format", "jsonl", *args, check=1)
+                self.assertEqual([json.loads(line)["seq"] for line in p.stdout.splitlines()],
+                                 [seq for seq in want if seq != 10])
+                self.assertIn("record 10 does not decode (", p.stderr)
+                self.assertIn("skipped", p.stderr)
+        table = sovgw("audit", "query", "--db", db, check=1)
+        self.assertIn("(39 records)", table.stdout)
+        self.assertIn("req-39", table.stdout)
+        # A request id whose index entry is gone, or names a record the log does not hold: the lookup
+        # reads the whole log, past the undecodable record, and says so.
+        run(TAMPER, db, "delete-index", "request", "33", check=0)
+        run(TAMPER, db, "repoint-index", "request", "34", "1000", check=0)
+        for seq in (33, 34):
+            with self.subTest(seq=seq):
+                rid = self.all[seq]["request_id"]
+                p = sovgw("audit", "query", "--db", db, "--request-id", rid, "--format", "jsonl", check=1)
+                self.assertEqual([json.loads(line)["seq"] for line in p.stdout.splitlines()], [seq])
+                self.assertIn("the index is damaged", p.stderr)
+                self.assertIn("record 10 does not decode", p.stderr)
+                proof = sovgw("audit", "prove", "--db", db, "--request-id", rid, check=0)
+                self.assertIn("the index is damaged", proof.stderr)
+                self.assertEqual(proof.stdout.splitlines()[2], f"index {seq}")
+                shown = sovgw("audit", "show", "--db", db, "--request-id", rid, "--auditor-key", self.auditor_key,
+                              check=0)
+                self.assertIn(f"record {seq}", shown.stdout)
+                self.assertIn("the index is damaged", shown.stderr)
+
     def test_impossible_dates_and_overflowing_seconds_are_refused(self):
         for text in ("2026-02-30", "2025-02-29", "2026-02-31T00:00:00Z", "2026-04-31", "2026-13-01", "2026-00-10",
                      "2026-01-01T24:00:00Z", "2026-01-01T00:00:00.Z", "2026-1-01", "2026-01-01T00:00:00",
