@@ -174,6 +174,28 @@ std::string percent(std::uint64_t part, std::uint64_t whole) {
 
 // --- verification -------------------------------------------------------------------------
 
+// What only the stored checkpoints that fail cover: the records the log holds beyond the newest
+// that verifies, and those it no longer holds (deleted from its end).
+std::string failing_coverage(const audit::verify_report& v) {
+  const std::uint64_t from = v.latest->size;
+  const std::uint64_t held = std::min(v.newest_checkpoint_size, v.records);
+  const auto range = [](std::uint64_t first, std::uint64_t end) {
+    return end - first == 1 ? fmt::format("record {}", num(first))
+                            : fmt::format("records {}..{}", num(first), num(end - 1));
+  };
+  std::string out;
+  if (held > from) {
+    out += fmt::format("; {} {} covered only by checkpoints that fail", range(from, held),
+                       held - from == 1 ? "is" : "are");
+  }
+  if (v.newest_checkpoint_size > std::max(v.records, from)) {
+    const std::uint64_t first = std::max(v.records, from);
+    out += fmt::format("; they cover {} too, which the log no longer holds",
+                       range(first, v.newest_checkpoint_size));
+  }
+  return out;
+}
+
 std::string verification_section(const audit::report& r, const report_context& c) {
   const auto& v = r.verification;
   std::string out = R"(<section id="verification"><h2>Log verification</h2>)";
@@ -229,11 +251,7 @@ std::string verification_section(const audit::report& r, const report_context& c
         R"(<dt>Checked against checkpoint</dt><dd class="bad">{} of {} stored checkpoints FAIL verification; )"
         "the newest that verifies: {}, size {}, root <code>{}</code>{}</dd>",
         num(v.failed_checkpoints()), num(v.stored_checkpoints), esc(v.latest->origin), num(v.latest->size),
-        esc(crypto::to_base64(v.latest->root)),
-        v.newest_checkpoint_size > v.latest->size
-            ? fmt::format("; records {}..{} are covered only by checkpoints that fail", num(v.latest->size),
-                          num(std::min(v.newest_checkpoint_size, v.records) - 1))
-            : std::string());
+        esc(crypto::to_base64(v.latest->root)), failing_coverage(v));
   } else if (v.latest) {
     out += fmt::format(
         "<dt>Checked against checkpoint</dt><dd>{}, size {}, root <code>{}</code> ({} signed "

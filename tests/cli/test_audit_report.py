@@ -570,6 +570,17 @@ class report_options_test(audit_case):
         self.assertIn("bidi.yaml:5:13: error: reason holds U+202E", p.stderr)
         self.assertEqual(p.stdout, "")
 
+    def test_checkpoints_that_fail_name_the_records_only_they_cover(self):
+        # Probe round 29 (low 5): with the newest records deleted, the page said "records 200..199 are
+        # covered only by checkpoints that fail".
+        for i in range(3):
+            self.append(100, run_name=f"s{i}")
+        run(TAMPER, self.db, "delete-newest", "100", check=0)
+        page = self.report(check=1).stdout
+        self.assertRegex(page, r"the newest that verifies: [^<]*, size 200, root <code>[^<]*</code>; they cover "
+                               r"records 200..299 too, which the log no longer holds</dd>")
+        self.assertNotIn("200..199", page)
+
 
 if __name__ == "__main__":
     unittest.main()
