@@ -17,6 +17,7 @@
 #include "common/plural.hpp"
 #include "common/printable.hpp"
 #include "common/shell_word.hpp"
+#include "common/utf8.hpp"
 #include "crypto/base64.hpp"
 
 namespace sovgw::cli {
@@ -76,9 +77,7 @@ constexpr std::array<const char*, 6> class_colours = {"#3b6fd1", "#e07b1e", "#8e
 // HTML text for a value: markup characters as references, and characters no reader should get as
 // they are (controls, bidi overrides that reorder what follows, line separators) shown as \uXXXX,
 // as the CLI shows them (printable()): a tenant or cluster name cannot reverse a table cell.
-std::string esc(std::string_view raw) {
-  const std::string shown = printable(raw);
-  const std::string_view s = shown;
+std::string html_text(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (const char ch : s) {
@@ -103,6 +102,23 @@ std::string esc(std::string_view raw) {
     }
   }
   return out;
+}
+
+std::string esc(std::string_view raw) { return html_text(printable(raw)); }
+
+// A command to paste into a shell, its values quoted by shell_word(): as it is (esc() would double
+// the backslash of the quoting's '\''), unless it holds characters no reader should get as they
+// are, which esc() shows escaped.
+std::string esc_command(std::string_view command) {
+  for (std::size_t i = 0; i < command.size();) {
+    char32_t c = 0;
+    const std::size_t n = utf8_sequence_at(command, i, c);
+    if (n == 0 || hidden_from_terminals(c)) {
+      return esc(command);
+    }
+    i += n;
+  }
+  return html_text(command);
 }
 
 std::string num(std::uint64_t v) {
@@ -377,7 +393,8 @@ std::string verification_section(const audit::report& r, const report_context& c
   if (v.sealed_records > 0) {
     recheck += " --payloads";
   }
-  out += fmt::format(R"(<p class="note">Re-check it yourself: <code>{}</code></p></section>)", esc(recheck));
+  out += fmt::format(R"(<p class="note">Re-check it yourself: <code>{}</code></p></section>)",
+                     esc_command(recheck));
   return out;
 }
 
@@ -932,8 +949,10 @@ std::string recent_denials_section(const audit::report& r, const report_context&
   out += "</table>";
   const std::string& id = r.recent_denials.front().request_id;
   out += fmt::format(
-      R"(<p class="note">Prove any of them offline, e.g. the newest: <code>sovgw audit prove --db {} --request-id {} &gt; denial.tlog-proof</code> then <code>sovgw audit verify-proof denial.tlog-proof --pubkey {}</code></p>)",
-      esc(shell_word(c.db)), esc(shell_word(id)), esc(shell_word(c.pubkey_path)));
+      R"(<p class="note">Prove any of them offline, e.g. the newest: <code>{}</code> then <code>{}</code></p>)",
+      esc_command(fmt::format("sovgw audit prove --db {} --request-id {} > denial.tlog-proof",
+                              shell_word(c.db), shell_word(id))),
+      esc_command("sovgw audit verify-proof denial.tlog-proof --pubkey " + shell_word(c.pubkey_path)));
   return out + "</section>";
 }
 

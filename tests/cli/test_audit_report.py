@@ -581,6 +581,23 @@ class report_options_test(audit_case):
                                r"records 200..299 too, which the log no longer holds</dd>")
         self.assertNotIn("200..199", page)
 
+    def test_the_commands_the_page_gives_work_for_any_path(self):
+        # Probe round 29 (low 6): a path holding ' or \ gave commands whose shell quoting had its
+        # backslashes doubled; pasted into a shell, they named another file.
+        self.append(100)
+        weird = os.path.join(self.tmp, "we ird $(touch PWNED) `id` 'q' back\\slash")
+        shutil.copytree(self.db, weird)
+        pub = os.path.join(self.tmp, "key's \\ signing.pub")
+        shutil.copy(self.pub, pub)
+        page = sovgw("audit", "report", "--db", weird, "--pubkey", pub, check=0).stdout
+        recheck = unescape(re.search(r"Re-check it yourself: <code>(.*?)</code>", page).group(1))
+        again = run("bash", "-c", recheck.replace("sovgw ", SOVGW + " ", 1), cwd=self.tmp, check=0).stdout
+        self.assertIn("OK: 100 records", again)
+        prove = unescape(re.search(r"Prove any of them offline, e.g. the newest: <code>(.*?)</code>", page).group(1))
+        proof = run("bash", "-c", prove.replace("sovgw ", SOVGW + " ", 1), cwd=self.tmp, check=0)
+        self.assertTrue(os.path.getsize(os.path.join(self.tmp, "denial.tlog-proof")) > 0, proof.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "PWNED")))
+
 
 if __name__ == "__main__":
     unittest.main()
