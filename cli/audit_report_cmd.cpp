@@ -117,7 +117,7 @@ void read_policy(const std::string& path, report_context& c) {
 }
 
 void write_output(const options& o, const std::string& text) {
-  if (!o.has("out")) {
+  if (!o.has("out") || o.need("out") == "-") {  // `-`: standard output, as verify-proof reads `-`
     std::fwrite(text.data(), 1, text.size(), stdout);
     return;
   }
@@ -263,6 +263,9 @@ int cmd_report(const options& o) {
   }
   c.stale = stale_held(*s, r.verification, c.held_from);
   write_output(o, format == "json" ? report_json(r, c) : report_html(r, c));
+  if (r.records_in_period == 0 && options.since_us && *options.since_us > c.generated_us) {
+    std::fprintf(stderr, "sovgw audit report: note: --since is in the future: no record is that new yet\n");
+  }
   if (!r.verification.ok()) {
     fmt::print(
         stderr,

@@ -598,6 +598,22 @@ class report_options_test(audit_case):
         self.assertTrue(os.path.getsize(os.path.join(self.tmp, "denial.tlog-proof")) > 0, proof.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "PWNED")))
 
+    def test_out_dash_writes_to_standard_output(self):
+        # Probe round 29 (low 12): `--out -` wrote a file named "-".
+        self.append(10)
+        p = run(SOVGW, "audit", "report", "--db", self.db, "--pubkey", self.pub, "--format", "json", "--out", "-",
+                cwd=self.tmp, check=0)
+        self.assertEqual(json.loads(p.stdout)["records_in_period"], 10)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "-")))
+
+    def test_a_period_in_the_future_is_noted_as_query_notes_it(self):
+        # Probe round 29 (low 13): `report --since` in the future exited silently with 0 requests.
+        self.append(10)
+        p = self.report("--since", "2999-01-01", "--format", "json", check=0)
+        self.assertEqual(json.loads(p.stdout)["records_in_period"], 0)
+        self.assertIn("note: --since is in the future: no record is that new yet", p.stderr)
+        self.assertEqual(self.report("--since", "2020-01-01", "--format", "json", check=0).stderr, "")
+
 
 if __name__ == "__main__":
     unittest.main()
