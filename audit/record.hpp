@@ -94,6 +94,12 @@ struct record {
   friend bool operator==(const record&, const record&) = default;
 };
 
+// A request record's note when the gateway estimated its tokens: the answer ended without the
+// cluster's usage (docs/configuration.md, "Usage accounting").
+inline constexpr std::string_view tokens_estimated_note =
+    "tokens estimated: the answer ended without the cluster's usage";
+[[nodiscard]] inline bool tokens_estimated(const record& r) { return r.note.starts_with("tokens estimated"); }
+
 // Every string field of a record (not its lists), for the checks that treat them alike.
 template <typename record_t>
 [[nodiscard]] auto string_fields(record_t& r) {

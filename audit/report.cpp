@@ -229,6 +229,11 @@ class aggregator {
     tenant.outcomes.add(outcome);
     tenant.prompt_tokens += rec.prompt_tokens;
     tenant.completion_tokens += rec.completion_tokens;
+    if (tokens_estimated(rec)) {
+      ++tenant.estimated_requests;
+      tenant.estimated_prompt_tokens += rec.prompt_tokens;
+      tenant.estimated_completion_tokens += rec.completion_tokens;
+    }
     tenant.classified += rec.data_classes.empty() ? 0 : 1;
     tenant.redactions = tenant.redactions.value_or(0) + rec.redactions;
 

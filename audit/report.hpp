@@ -115,8 +115,13 @@ struct policy_version_span {
 struct tenant_usage {
   std::string tenant;
   outcome_counts outcomes;
-  std::uint64_t prompt_tokens = 0;
+  std::uint64_t prompt_tokens = 0;  // all, the cluster's counts and the gateway's estimates
   std::uint64_t completion_tokens = 0;
+  // Of those, the gateway's estimates: requests whose answer ended without the cluster's usage
+  // (their record's note says "tokens estimated"), and their tokens.
+  std::uint64_t estimated_requests = 0;
+  std::uint64_t estimated_prompt_tokens = 0;
+  std::uint64_t estimated_completion_tokens = 0;
   std::uint64_t classified = 0;             // requests carrying at least one data class
   std::optional<std::uint64_t> redactions;  // nullopt: no record in the log carries it (version < 3)
 };

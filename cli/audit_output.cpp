@@ -213,7 +213,7 @@ std::vector<std::string> table_cells(const record& original) {
   const record r = printable_fields(original);
   const std::string tokens = r.prompt_tokens + r.completion_tokens == 0
                                  ? std::string("-")
-                                 : fmt::format("{}{}+{}", r.note.starts_with("tokens estimated") ? "~" : "",
+                                 : fmt::format("{}{}+{}", audit::tokens_estimated(r) ? "~" : "",
                                                r.prompt_tokens, r.completion_tokens);
   return {std::to_string(r.seq),
           format_time_to(r.timestamp_us, 23),

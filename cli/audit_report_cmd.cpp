@@ -167,8 +167,10 @@ std::string report_json(const audit::report& r, const report_context& c) {
   });
   const std::string tenants = json_array(r.tenants, [](const audit::tenant_usage& t) {
     return fmt::format(
-        R"({{"tenant":{},{},"prompt_tokens":{},"completion_tokens":{},"with_data_classes":{},"redactions":{}}})",
-        json_string(t.tenant), json_outcomes(t.outcomes), t.prompt_tokens, t.completion_tokens, t.classified,
+        R"({{"tenant":{},{},"prompt_tokens":{},"completion_tokens":{},"estimated_requests":{},)"
+        R"("estimated_prompt_tokens":{},"estimated_completion_tokens":{},"with_data_classes":{},"redactions":{}}})",
+        json_string(t.tenant), json_outcomes(t.outcomes), t.prompt_tokens, t.completion_tokens,
+        t.estimated_requests, t.estimated_prompt_tokens, t.estimated_completion_tokens, t.classified,
         json_optional(t.redactions));
   });
   const std::string evidence = json_array(r.evidence, [](const audit::cluster_evidence& e) {

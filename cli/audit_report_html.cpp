@@ -863,6 +863,13 @@ std::string policies_section(const audit::report& r, const report_context& c) {
   return out + "</section>";
 }
 
+// A token total, and the part of it the gateway estimated (audit::tenant_usage).
+std::string with_estimate(std::uint64_t total, std::uint64_t estimated, const audit::tenant_usage& t) {
+  return t.estimated_requests == 0
+             ? num(total)
+             : fmt::format(R"({}<br><span class="warn">~{} estimated</span>)", num(total), num(estimated));
+}
+
 std::string tenants_section(const audit::report& r) {
   std::string out = R"(<section id="tenants"><h2>Per tenant</h2>)";
   if (r.tenants.empty()) {
@@ -882,11 +889,24 @@ std::string tenants_section(const audit::report& r) {
     out += fmt::format(
         R"(<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>)",
         t.tenant.empty() ? not_recorded() : esc(t.tenant), num(t.outcomes.total()), num(t.outcomes.permitted),
-        num(t.outcomes.denied), num(t.outcomes.failed), tokens == 0 ? not_recorded() : num(t.prompt_tokens),
-        tokens == 0 ? not_recorded() : num(t.completion_tokens), num(t.classified),
-        t.redactions ? num(*t.redactions) : not_recorded());
+        num(t.outcomes.denied), num(t.outcomes.failed),
+        tokens == 0 ? not_recorded() : with_estimate(t.prompt_tokens, t.estimated_prompt_tokens, t),
+        tokens == 0 ? not_recorded() : with_estimate(t.completion_tokens, t.estimated_completion_tokens, t),
+        num(t.classified), t.redactions ? num(*t.redactions) : not_recorded());
   }
-  return out + "</table>" + capped_note(max_tenant_rows, r.tenants.size(), "tenants") + "</section>";
+  out += "</table>" + capped_note(max_tenant_rows, r.tenants.size(), "tenants");
+  std::uint64_t estimated = 0;
+  for (const auto& t : r.tenants) {
+    estimated += t.estimated_requests;
+  }
+  if (estimated > 0) {
+    out += fmt::format(
+        R"(<p class="note warn">Token counts are the clusters' own, except for {} {} whose answer ended )"
+        "without the cluster's usage: their tokens are the gateway's estimates, included in the totals and "
+        "shown apart as <i>~N estimated</i>.</p>",
+        num(estimated), plural(estimated, "request", "requests"));
+  }
+  return out + "</section>";
 }
 
 std::string evidence_section(const audit::report& r) {

@@ -154,7 +154,7 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.prompt_tokens = ctx.prompt_tokens;
   r.completion_tokens = ctx.completion_tokens;
   if (ctx.usage_estimated) {
-    r.note = "tokens estimated: the answer ended without the cluster's usage";
+    r.note = std::string(audit::tokens_estimated_note);
   }
   r.error_kind = std::string(kind_of(ctx.result));
   r.payload = payload_mode(ctx);

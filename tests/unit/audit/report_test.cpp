@@ -333,3 +333,27 @@ TEST_CASE("a refusal that is not a rule's counts under its own kind, not under t
   check(report_of(d, options), {{"restrict-r", 1}});
   check(report_of(d), {{"permit-p", 1}, {"restrict-r", 1}});
 }
+
+TEST_CASE("a tenant's token totals say how much of them the gateway estimated") {
+  // Probe round 29 (low 9): estimates were added into the totals without a word.
+  temp_log_dir d;
+  std::vector<record> records;
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    record r = request(i, t0 + i * second, "permit", {});
+    r.prompt_tokens = 10 + i;
+    r.completion_tokens = 100;
+    if (i >= 3) {
+      r.note = std::string(tokens_estimated_note);
+    }
+    records.push_back(std::move(r));
+  }
+  write_log(d, std::move(records));
+  const auto r = report_of(d);
+  REQUIRE(r.tenants.size() == 1);
+  const tenant_usage& t = r.tenants[0];
+  CHECK(t.prompt_tokens == 60);
+  CHECK(t.completion_tokens == 500);
+  CHECK(t.estimated_requests == 2);
+  CHECK(t.estimated_prompt_tokens == 27);
+  CHECK(t.estimated_completion_tokens == 200);
+}
