@@ -176,4 +176,16 @@ class hit_ref {
 bool scan_person_name(std::string_view t, hit_ref hit);
 bool scan_postal_address(std::string_view t, hit_ref hit);
 
+// National ids (detect_national_ids.cpp). A label naming one at t[i], a word's start ("PESEL",
+// "Steuer-ID", "personnummer", "ЕГН", "rodné číslo"; a space in a label matches a run of blanks,
+// "-" or "_"): its end and its text in `label`, or npos.
+std::size_t national_id_label_at(std::string_view t, std::size_t i, std::string_view& label) noexcept;
+// The id `label` names at t[k], with its checks: its end, or npos.
+std::size_t labelled_national_id_at(std::string_view t, std::size_t k, std::string_view label) noexcept;
+// An id whose written form alone says what it is, at t[i]: Finland's with a letter for its century
+// or its check ("070985-123N"), Belgium's dotted "85.07.30-033.28". Its end, or npos.
+std::size_t distinctive_national_id_at(std::string_view t, std::size_t i) noexcept;
+// Spain's DNI or NIE at t[i]; `labelled`: after its label, a lower-case letter after a space too.
+std::size_t dni_at(std::string_view t, std::size_t i, bool labelled) noexcept;
+
 }  // namespace sovgw::classify::detail

@@ -1574,48 +1574,6 @@ std::size_t nir_at(std::string_view t, std::size_t i) {
   return key == static_cast<int>(97 - n % 97) ? k : npos;
 }
 
-// Spain: DNI 8 digits + letter, NIE X/Y/Z + 7 digits + letter; letter = table[n mod 23]. Written
-// "12345678Z", "12345678-Z", "12.345.678-Z", "12345678 Z" (a capital after a space: "... 12345678
-// a year" is no DNI), "X1234567L", "X-1234567-L".
-std::size_t dni_at(std::string_view t, std::size_t i) {
-  static constexpr std::string_view letters = "TRWAGMYFPDXBNJZSQVHLCKE";
-  std::uint64_t n = 0;
-  std::size_t k = i;
-  std::size_t want = 8;
-  const char first = to_upper(t[i]);
-  if (first == 'X' || first == 'Y' || first == 'Z') {
-    n = static_cast<std::uint64_t>(first - 'X');
-    want = 7;
-    ++k;
-    if (k + 1 < t.size() && (t[k] == '-' || t[k] == ' ') && is_digit(t[k + 1])) {
-      ++k;
-    }
-  }
-  std::size_t digits = 0;
-  while (k < t.size() && digits <= want) {
-    if (is_digit(t[k])) {
-      n = n * 10 + static_cast<std::uint64_t>(t[k++] - '0');
-      ++digits;
-    } else if (t[k] == '.' && want == 8 && (digits == 2 || digits == 5) && k + 1 < t.size() &&
-               is_digit(t[k + 1])) {
-      ++k;  // 12.345.678
-    } else {
-      break;
-    }
-  }
-  if (digits != want || k >= t.size()) {
-    return npos;
-  }
-  const bool spaced = t[k] == ' ';
-  if (t[k] == '-' || spaced) {
-    ++k;
-  }
-  return k < t.size() && to_upper(t[k]) == letters[n % 23] && (!spaced || is_upper(t[k])) &&
-                 ends_word(t, k + 1)
-             ? k + 1
-             : npos;
-}
-
 // Italy: codice fiscale, 16 characters (surname 3, name 3, year 2, month 1, day 2, town 4, check
 // 1), whole or in groups at its fields ("RSS MRA 85T10 A562S", "RSSMRA 85T10 A562S"); the check
 // letter from the odd/even position tables. Letters that replace digits (omocodia) are read in
@@ -1684,11 +1642,16 @@ bool scan_national_id(std::string_view t, Hit&& hit) {
       continue;
     }
     // Each starts its own way: a NIR with 1 or 2, a DNI with a digit, a NIE with X, Y or Z, a
-    // codice fiscale with a letter and a digit in its 7th to 9th place (most words fail here).
+    // codice fiscale with a letter and a digit in its 7th to 9th place (most words fail here),
+    // Finland's and Belgium's with a digit.
     const char c = to_upper(t[i]);
     std::size_t end = c == '1' || c == '2' ? nir_at(t, i) : npos;
     if (end == npos && (is_digit(c) || c == 'X' || c == 'Y' || c == 'Z')) {
-      end = dni_at(t, i);
+      end = dni_at(t, i, false);
+    }
+    if (end == npos && is_digit(c) && i + 10 < t.size() &&
+        (t[i + 2] == '.' || (is_digit(t[i + 5]) && !is_digit(t[i + 6])))) {
+      end = distinctive_national_id_at(t, i);
     }
     if (end == npos && is_upper(c) && i + 8 < t.size() &&
         (is_digit(t[i + 6]) || is_digit(t[i + 7]) || is_digit(t[i + 8]) ||
@@ -1961,13 +1924,16 @@ std::size_t after_explained_label(std::string_view t, std::size_t from) {
 // parentheses (after_explained_label), with no other label between them (other_label_at) and no
 // word that `ends` says ends the cue's reach, and the values listed after it (next_in_list);
 // `counts` may refuse a cue where it stands.
-template <std::size_t N, typename ValueAt, typename Hit, typename Counts = any_cue, typename Ends = no_end>
-bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& cues,
-                    std::initializer_list<std::string_view> whole_words, ValueAt&& value_at, Hit&& hit,
-                    Counts&& counts = {}, Ends&& ends = {}) {
+// `cues` may also be a function finding one at a word's start: cues(t, i, found), its end or npos.
+template <typename Cues, typename ValueAt, typename Hit, typename Counts = any_cue, typename Ends = no_end>
+bool scan_after_cue(std::string_view t, const Cues& cues, std::initializer_list<std::string_view> whole_words,
+                    ValueAt&& value_at, Hit&& hit, Counts&& counts = {}, Ends&& ends = {}) {
+  constexpr bool finder = std::is_invocable_v<const Cues&, std::string_view, std::size_t, std::string_view&>;
   std::uint32_t first_letters = 0;  // bit c - 'a': some cue starts with c
-  for (std::string_view cue : cues) {
-    first_letters |= 1u << (cue[0] - 'a');
+  if constexpr (!finder) {
+    for (std::string_view cue : cues) {
+      first_letters |= 1u << (cue[0] - 'a');
+    }
   }
   std::string_view cue;  // the one first_cue_at found
   const auto value_of = [&](std::size_t k) {
@@ -2011,11 +1977,19 @@ bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& c
     return false;
   };
   for (std::size_t i = 0; i < t.size(); ++i) {
-    const char c = to_lower(t[i]);
-    if (!is_lower(c) || (first_letters & (1u << (c - 'a'))) == 0 || !starts_word(t, i)) {
-      continue;
+    std::size_t from = npos;
+    if constexpr (finder) {
+      if (!(is_alpha(t[i]) || static_cast<unsigned char>(t[i]) >= 0xC0) || !starts_word(t, i)) {
+        continue;  // a cue starts with a letter (or a UTF-8 lead byte)
+      }
+      from = cues(t, i, cue);
+    } else {
+      const char c = to_lower(t[i]);
+      if (!is_lower(c) || (first_letters & (1u << (c - 'a'))) == 0 || !starts_word(t, i)) {
+        continue;
+      }
+      from = first_cue_at(t, i, cues, whole_words, cue);
     }
-    const std::size_t from = first_cue_at(t, i, cues, whole_words, cue);
     if (from == npos || !counts(t, i, from, cue)) {
       continue;
     }
@@ -2034,180 +2008,30 @@ bool scan_after_cue(std::string_view t, const std::array<std::string_view, N>& c
   return false;
 }
 
-// The digits of an id from t[i]: up to `want` digits, a single space, dot or dash allowed between
-// two of them ("111 222 333", "65 929 970 489", "1112.22.333"); its end when exactly `want` were
-// read and the word ends there, else npos.
-std::size_t id_digits_at(std::string_view t, std::size_t i, std::size_t want, std::array<int, 11>& d) {
-  std::size_t n = 0;
-  std::size_t k = i;
-  while (k < t.size() && n < want) {
-    if (is_digit(t[k])) {
-      d[n++] = t[k++] - '0';
-    } else if (n > 0 && (t[k] == ' ' || t[k] == '.' || t[k] == '-') && k + 1 < t.size() &&
-               is_digit(t[k + 1])) {
-      ++k;
-    } else {
-      break;
-    }
-  }
-  return n == want && ends_word(t, k) && (k >= t.size() || !is_digit(t[k])) ? k : npos;
-}
-
-// Poland's PESEL: 11 digits, a birth month (+20, +40, +60 or +80 for the century) and a check
-// digit of weights 1 3 7 9.
-std::size_t pesel_at(std::string_view t, std::size_t i) {
-  std::array<int, 11> d{};
-  const std::size_t end = id_digits_at(t, i, 11, d);
-  if (end == npos) {
-    return npos;
-  }
-  const int month = (d[2] * 10 + d[3]) % 20;
-  static constexpr std::array<int, 10> weights = {1, 3, 7, 9, 1, 3, 7, 9, 1, 3};
-  int sum = 0;
-  for (std::size_t j = 0; j < 10; ++j) {
-    sum += d[j] * weights[j];
-  }
-  return month >= 1 && month <= 12 && (10 - sum % 10) % 10 == d[10] ? end : npos;
-}
-
-// The Netherlands' BSN: 9 digits passing the eleven test (9·d1 + 8·d2 + … + 2·d8 − d9 ≡ 0 mod 11).
-std::size_t bsn_at(std::string_view t, std::size_t i) {
-  std::array<int, 11> d{};
-  const std::size_t end = id_digits_at(t, i, 9, d);
-  if (end == npos) {
-    return npos;
-  }
-  int sum = -d[8];
-  for (std::size_t j = 0; j < 8; ++j) {
-    sum += d[j] * static_cast<int>(9 - j);
-  }
-  return sum % 11 == 0 && sum != 0 ? end : npos;
-}
-
-// Germany's Steuer-ID (steuerliche Identifikationsnummer): 11 digits, no leading zero; in the
-// first ten exactly one digit repeats, twice or three times, and the others appear once at most;
-// the last is an ISO 7064 MOD 11,10 check digit. (About one eleven-digit number in 250 passes.)
-std::size_t steuer_id_at(std::string_view t, std::size_t i) {
-  std::array<int, 11> d{};
-  const std::size_t end = id_digits_at(t, i, 11, d);
-  if (end == npos || d[0] == 0) {
-    return npos;
-  }
-  std::array<int, 10> seen{};
-  for (std::size_t j = 0; j < 10; ++j) {
-    ++seen[static_cast<std::size_t>(d[j])];
-  }
-  const auto repeated = std::count_if(seen.begin(), seen.end(), [](int n) { return n > 1; });
-  if (repeated != 1 || *std::max_element(seen.begin(), seen.end()) > 3) {
-    return npos;
-  }
-  int product = 10;
-  for (std::size_t j = 0; j < 10; ++j) {
-    int sum = (d[j] + product) % 10;
-    sum = sum == 0 ? 10 : sum;
-    product = (sum * 2) % 11;
-  }
-  const int check = 11 - product;
-  return (check == 10 ? 0 : check) == d[10] ? end : npos;
-}
-
-// The UK's National Insurance number: two letters, six digits (in pairs or not) and A to D
-// ("QQ 12 34 56 C"), or all in lower case ("qq123456c": it is only read after its label).
-std::size_t nino_at(std::string_view t, std::size_t i) {
-  if (t.size() - i < 9 || !is_alpha(t[i]) || is_upper(t[i]) != is_upper(t[i + 1]) || !is_alpha(t[i + 1])) {
-    return npos;
-  }
-  const char a = is_upper(t[i]) ? 'A' : 'a';
-  std::size_t k = i + 2;
-  std::size_t digits = 0;
-  while (k < t.size() && digits < 6) {
-    if (is_digit(t[k])) {
-      ++digits;
-      ++k;
-    } else if (t[k] == ' ' && digits % 2 == 0 && k + 1 < t.size() && is_digit(t[k + 1])) {
-      ++k;
-    } else {
-      break;
-    }
-  }
-  if (digits != 6) {
-    return npos;
-  }
-  const auto suffix = [&](char c) { return c >= a && c <= a + 3; };
-  if (k + 1 < t.size() && t[k] == ' ' && suffix(t[k + 1])) {
-    ++k;
-  }
-  return k < t.size() && suffix(t[k]) && ends_word(t, k + 1) ? k + 1 : npos;
-}
-
 // National ids whose shape alone says too little (any nine or eleven digits pass a check one time
-// in ten or eleven), found after the label people write them with: Poland's PESEL, the
-// Netherlands' BSN (burgerservicenummer, sofinummer), Germany's Steuer-ID
-// (Steueridentifikationsnummer, IdNr), the UK's National Insurance number (NINO).
+// in ten or eleven), found after the label people write them with (national_id_label_at): Poland's
+// PESEL, the Netherlands' BSN, Germany's Steuer-ID, the UK's National Insurance number, and the
+// other member states' (detect_national_ids.cpp), each the id its label names.
 template <typename Hit>
 bool scan_labelled_ids(std::string_view t, Hit&& hit) {
-  // One pass for every label; as prefixes, "steuer-id" and "steuerid" find Steuer-ID,
-  // Steuer-Identifikationsnummer, SteuerID and Steueridentifikationsnummer (not Steuergerät).
-  // "tin" (the EU's and the OECD's name for it), "tax id" (tax ID number, tax identification
-  // number) and "steuer_id" or "tax_id" (a JSON key) name the Steuer-ID, "sofi-nummer" and
-  // "citizen service number" the BSN, "ni number" and "ni no" the National Insurance number.
-  static constexpr std::array<std::string_view, 22> cues = {"pesel",
-                                                            "bsn",
-                                                            "burgerservicenummer",
-                                                            "sofinummer",
-                                                            "sofi-nummer",
-                                                            "citizen service number",
-                                                            "steuer-id",
-                                                            "steuerid",
-                                                            "steuer id",
-                                                            "steuer_id",
-                                                            "idnr",
-                                                            "identifikationsnummer",
-                                                            "tin",
-                                                            "tax id",
-                                                            "tax-id",
-                                                            "tax_id",
-                                                            "taxid",
-                                                            "tax identification",
-                                                            "nino",
-                                                            "ni number",
-                                                            "ni no",
-                                                            "national insurance"};
-  const std::initializer_list<std::string_view> whole = {"bsn",   "idnr", "nino", "ni no",
-                                                         "pesel", "tin",  "taxid"};
-  const auto value_at = [](std::string_view text, std::size_t k, std::string_view cue) {
-    switch (cue[0]) {
-      case 'p':
-        return pesel_at(text, k);
-      case 'b':
-      case 'c':
-      case 's':
-        return cue[1] == 't' ? steuer_id_at(text, k) : bsn_at(text, k);  // steuer… or sofinummer
-      case 'i':
-      case 't':
-        return steuer_id_at(text, k);
-      default:  // nino, national insurance
-        return nino_at(text, k);
-    }
-  };
-  if (scan_after_cue(t, cues, whole, value_at, hit)) {
+  if (scan_after_cue(t, national_id_label_at, {}, labelled_national_id_at, hit)) {
     return true;
   }
-  // A table's header cell that is a label (no digits, a cue at one of its words) binds its column.
+  // A table's header cell that is a label (no digits, a label at one of its words) binds its column.
   const auto label_of = [&](std::size_t b, std::size_t e) {
-    std::string_view cue;
+    std::string_view label;
     if (e - b > 48 || std::any_of(t.begin() + static_cast<std::ptrdiff_t>(b),
                                   t.begin() + static_cast<std::ptrdiff_t>(e), is_digit)) {
-      return cue;
+      return label;
     }
     for (std::size_t p = b; p < e; ++p) {
-      if (is_alpha(t[p]) && starts_word(t, p) && first_cue_at(t, p, cues, whole, cue) <= e) {
-        return cue;
+      if (starts_word(t, p) && national_id_label_at(t, p, label) <= e) {
+        return label;
       }
     }
     return std::string_view();
   };
-  return scan_table_columns(t, label_of, value_at, hit);
+  return scan_table_columns(t, label_of, labelled_national_id_at, hit);
 }
 
 // Whether the word at t[b] (its end in `e`) is one of `words`.

@@ -193,6 +193,219 @@ TEST_CASE("national id: PESEL, BSN, Steuer-ID and NINO after their labels") {
   CHECK(found("national_id", "Identifikationsnummer: 65929970489") == "65929970489");
 }
 
+namespace {
+
+// Check digits computed here, apart from the detector's code: each test id is checked first.
+int weighted_sum(std::string_view digits, std::initializer_list<int> weights) {
+  int sum = 0;
+  std::size_t j = 0;
+  for (const int w : weights) {
+    sum += (digits[j++] - '0') * w;
+  }
+  return sum;
+}
+bool luhn_ok(std::string_view digits) {
+  int sum = 0;
+  for (std::size_t j = 0; j < digits.size(); ++j) {
+    int v = digits[digits.size() - 1 - j] - '0';
+    v = j % 2 == 1 ? (v * 2 > 9 ? v * 2 - 9 : v * 2) : v;
+    sum += v;
+  }
+  return sum % 10 == 0;
+}
+char luhn_digit(const std::string& digits) {
+  for (char c = '0'; c <= '9'; ++c) {
+    if (luhn_ok(digits + c)) {
+      return c;
+    }
+  }
+  return '?';
+}
+bool iso7064_mod11_10_ok(std::string_view digits) {
+  int product = 10;
+  for (std::size_t j = 0; j + 1 < digits.size(); ++j) {
+    const int sum = (digits[j] - '0' + product) % 10;
+    product = ((sum == 0 ? 10 : sum) * 2) % 11;
+  }
+  return (11 - product) % 10 == digits.back() - '0';
+}
+char hetu_check(std::string_view ddmmyynnn) {
+  return "0123456789ABCDEFHJKLMNPRSTUVWXY"[std::stoll(std::string(ddmmyynnn)) % 31];
+}
+long long be_check(std::string_view first_nine, bool from_2000) {
+  return 97 - (std::stoll(std::string(first_nine)) + (from_2000 ? 2000000000LL : 0)) % 97;
+}
+int verhoeff_digit(std::string_view digits) {
+  static constexpr int d[10][10] = {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2, 3, 4, 0, 6, 7, 8, 9, 5},
+                                    {2, 3, 4, 0, 1, 7, 8, 9, 5, 6}, {3, 4, 0, 1, 2, 8, 9, 5, 6, 7},
+                                    {4, 0, 1, 2, 3, 9, 5, 6, 7, 8}, {5, 9, 8, 7, 6, 0, 4, 3, 2, 1},
+                                    {6, 5, 9, 8, 7, 1, 0, 4, 3, 2}, {7, 6, 5, 9, 8, 2, 1, 0, 4, 3},
+                                    {8, 7, 6, 5, 9, 3, 2, 1, 0, 4}, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0}};
+  static constexpr int p[8][10] = {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 5, 7, 6, 2, 8, 3, 0, 9, 4},
+                                   {5, 8, 0, 3, 7, 9, 6, 1, 4, 2}, {8, 9, 1, 6, 0, 4, 3, 5, 2, 7},
+                                   {9, 4, 5, 3, 1, 2, 6, 8, 7, 0}, {4, 2, 8, 6, 5, 7, 3, 9, 0, 1},
+                                   {2, 7, 9, 3, 8, 0, 6, 4, 1, 5}, {7, 0, 4, 6, 9, 1, 3, 2, 5, 8}};
+  static constexpr int inv[10] = {0, 4, 3, 2, 1, 5, 6, 7, 8, 9};
+  int c = 0;
+  for (std::size_t j = 0; j < digits.size(); ++j) {
+    c = d[c][p[(j + 1) % 8][digits[digits.size() - 1 - j] - '0']];
+  }
+  return inv[c];
+}
+
+}  // namespace
+
+TEST_CASE("national id: the other member states' ids after their own labels (probe round 29 s-9)") {
+  // The report's numbers, each with its check verified here first.
+  CHECK(luhn_ok("8507099805"));
+  CHECK(found("national_id", "personnummer 850709-9805") == "850709-9805");
+  CHECK(found("national_id", "Personnummer: 19850709-9805") == "19850709-9805");
+  CHECK(found("national_id", "samordningsnummer 850769-9802") == "850769-9802");  // day + 60
+  CHECK(hetu_check("070985123") == 'N');
+  CHECK(found("national_id", "henkil\xc3\xb6tunnus 070985-123N") == "070985-123N");
+  CHECK(found("national_id", "CPR-nummer: 070985-1235") == "070985-1235");
+  CHECK(be_check("850730033", false) == 28);
+  CHECK(found("national_id", "Rijksregisternummer: 85.07.30-033.28") == "85.07.30-033.28");
+  CHECK(found("national_id", "num\xc3\xa9ro de registre national 85073003328") == "85073003328");
+  const std::string be_2001 = "010203123" + std::to_string(be_check("010203123", true));
+  CHECK(be_check("010203123", true) != be_check("010203123", false));
+  CHECK(found("national_id", "INSZ " + be_2001) == be_2001);            // born in 2001: 2 before the nine
+  CHECK(weighted_sum("12345678", {9, 8, 7, 6, 5, 4, 3, 2}) % 11 == 2);  // check 11 - 2 = 9
+  CHECK(found("national_id", "NIF: 123456789") == "123456789");
+  CHECK(weighted_sum("1234567", {8, 7, 6, 5, 4, 3, 2}) % 23 == 20);           // T
+  CHECK((weighted_sum("1234567", {8, 7, 6, 5, 4, 3, 2}) + 9 * 1) % 23 == 6);  // F, with A
+  CHECK(found("national_id", "PPSN 1234567T") == "1234567T");
+  CHECK(found("national_id", "PPS No. 1234567FA") == "1234567FA");
+  CHECK(weighted_sum("1230010180", {3, 7, 9, 0, 5, 8, 4, 2, 1, 6}) % 11 == 7);
+  CHECK(found("national_id", "SVNR 1237 010180") == "1237 010180");
+  CHECK(found("national_id", "Sozialversicherungsnummer: 65 170839 J 003") == "65 170839 J 003");
+  CHECK(weighted_sum("180010122114", {2, 7, 9, 1, 4, 6, 3, 5, 8, 2, 7, 9}) % 11 == 4);
+  CHECK(found("national_id", "CNP 1800101221144") == "1800101221144");
+  CHECK(weighted_sum("752316926", {2, 4, 8, 5, 10, 9, 7, 3, 6}) % 11 == 3);
+  CHECK(found("national_id", "\xd0\x95\xd0\x93\xd0\x9d 7523169263") == "7523169263");  // ЕГН
+  CHECK(found("national_id", "EGN 7523169263") == "7523169263");
+  CHECK(found("national_id", "\xd0\xb5\xd0\xb3\xd0\xbd: 7523169263") == "7523169263");  // егн
+  CHECK(iso7064_mod11_10_ok("69435151530"));
+  CHECK(found("national_id", "OIB: 69435151530") == "69435151530");
+  CHECK(8557091235LL % 11 == 0);
+  CHECK(found("national_id", "rodn\xc3\xa9 \xc4\x8d\xc3\xadslo 855709/1235") == "855709/1235");
+  CHECK(found("national_id", "R\xc4\x8c: 855709/1235") == "855709/1235");
+  CHECK(weighted_sum("3850101000", {1, 2, 3, 4, 5, 6, 7, 8, 9, 1}) % 11 == 2);
+  CHECK(found("national_id", "isikukood 38501010002") == "38501010002");
+  CHECK(weighted_sum("3850101123", {1, 2, 3, 4, 5, 6, 7, 8, 9, 1}) % 11 == 9);
+  CHECK(found("national_id", "asmens kodas 38501011239") == "38501011239");
+  CHECK((1 + weighted_sum("1611751999", {10, 5, 8, 4, 2, 1, 6, 3, 7, 9})) % 11 % 10 == 7);
+  CHECK(found("national_id", "personas kods 161175-19997") == "161175-19997");
+  CHECK(11 - weighted_sum("010100650000", {7, 6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2}) % 11 == 6);
+  CHECK(found("national_id", "EM\xc5\xa0O 0101006500006") == "0101006500006");
+  const std::string amka = std::string("0101851234") + luhn_digit("0101851234");
+  CHECK(found("national_id", "\xce\x91\xce\x9c\xce\x9a\xce\x91: " + amka) == amka);  // ΑΜΚΑ
+  CHECK(weighted_sum("12345678", {256, 128, 64, 32, 16, 8, 4, 2}) % 11 % 10 == 3);
+  CHECK(found("national_id", "AFM 123456783") == "123456783");
+  CHECK(weighted_sum("1850101123", {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}) % 11 == 1);
+  CHECK(found("national_id", "szem\xc3\xa9lyi azonos\xc3\xadt\xc3\xb3: 18501011231") == "18501011231");
+  CHECK(weighted_sum("812345678", {1, 2, 3, 4, 5, 6, 7, 8, 9}) % 11 == 6);
+  CHECK(found("national_id",
+              "Ad\xc3\xb3"
+              "azonos\xc3\xadt\xc3\xb3 jel: 8123456786") == "8123456786");
+  CHECK(weighted_sum("12345678", {3, 7, 3, 7, 3, 7, 3, 7}) % 10 == 8);
+  CHECK(found("national_id", "TAJ sz\xc3\xa1m: 123 456 788") == "123 456 788");
+  std::string matricule = "19850101123";
+  matricule += luhn_digit(matricule);
+  matricule += static_cast<char>('0' + verhoeff_digit("19850101123"));
+  CHECK(found("national_id", "matricule " + matricule) == matricule);
+  CHECK(found("national_id", "Personalausweisnummer: T220001293") == "T220001293");
+  CHECK(found("national_id", "Ausweisnummer T22000129") == "T22000129");
+  CHECK(found("national_id", "passport number: C01X00T47") == "C01X00T47");
+  CHECK(found("national_id", "num\xc3\xa9ro de passeport 18AV12345") == "18AV12345");
+  // A wrong check, or a date that is none, is no id even after its label.
+  for (const char* text : {"personnummer 850709-9804",
+                           "henkil\xc3\xb6tunnus 070985-123M",
+                           "CPR-nummer: 310285-1235",
+                           "Rijksregisternummer: 85.07.30-033.29",
+                           "NIF: 123456788",
+                           "NIF: 523456786",
+                           "PPSN 1234567A",
+                           "SVNR 1238 010180",
+                           "Sozialversicherungsnummer: 65 170839 J 004",
+                           "CNP 1800101221145",
+                           "EGN 7523169264",
+                           "OIB: 69435151531",
+                           "rodn\xc3\xa9 \xc4\x8d\xc3\xadslo 855709/1236",
+                           "isikukood 38501010003",
+                           "asmens kodas 38513011239",
+                           "personas kods 161175-19998",
+                           "EM\xc5\xa0O 0101006500007",
+                           "Personalausweisnummer: T220001294",
+                           "passport number field is required",
+                           "passport no. 1234",
+                           "matricule 12345",
+                           "Matricule de l'employ\xc3\xa9 : 4512"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("national_id", text).empty());
+  }
+}
+
+TEST_CASE("national id: the other member states' numbers without a label are not read (probe round 29 s-9)") {
+  // Plain digit runs pass a check one time in ten or a hundred: order numbers, invoices, accounts.
+  for (const char* text :
+       {"Order 850709-9805 shipped", "Batch 070985-1235 ready", "Konto 855709/1235", "invoice 1800101221144",
+        "7523169263 units", "Tracking 69435151530", "ticket 38501010002", "SKU 1234567T", "ref 123456789",
+        "1237 010180", "85073003328"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("national_id", text).empty());
+  }
+  // A form no other number has: Finland's with a letter for its century or its check, Belgium's
+  // dotted and dashed.
+  CHECK(found("national_id", "070985-123N") == "070985-123N");
+  CHECK(found("national_id", "HETU of the child: 010105A1234") == "");  // check wrong
+  const std::string child = std::string("010105A123") + hetu_check("010105123");
+  CHECK(found("national_id", "the child " + child + " ok") == child);
+  CHECK(found("national_id", "RRN 85.07.30-033.28.") == "85.07.30-033.28");
+  CHECK(found("national_id", "85.07.30-033.28") == "85.07.30-033.28");
+  // Finland's with a digit check and '-' is an order number's shape: after its label only.
+  std::string hetu;
+  for (int serial = 100; serial < 200 && hetu.empty(); ++serial) {
+    const std::string first = "010190" + std::to_string(serial);
+    const char check = hetu_check(first);
+    if (check >= '0' && check <= '9') {
+      hetu = "010190-" + std::to_string(serial) + check;
+    }
+  }
+  REQUIRE(!hetu.empty());
+  CHECK(found("national_id", "Order " + hetu).empty());
+  CHECK(found("national_id", "hetu " + hetu) == hetu);
+  // A table's header label binds its column.
+  CHECK(found("national_id", "naam;rijksregisternummer\nJan;85073003328\nPiet;85073003328") ==
+        "85073003328|85073003328");
+  CHECK(found("national_id", "| Name | \xd0\x95\xd0\x93\xd0\x9d |\n|---|---|\n| Ivan | 7523169263 |") ==
+        "7523169263");
+}
+
+TEST_CASE("national id: the forms and labels missed inside the covered states (probe round 29 s-9)") {
+  CHECK(found("national_id", "Steuernummer: 65929970489") == "65929970489");
+  CHECK(found("national_id", "steuerliche ID: 65929970489") == "65929970489");
+  CHECK(found("national_id", "numer ewidencyjny: 44051401359") == "44051401359");
+  CHECK(found("national_id", "dni 12345678 z") == "12345678 z");
+  CHECK(found("national_id", "my NI is QQ123456C") == "QQ123456C");
+  for (const char* text :
+       {"Steuernummer: 65929970488", "paid 12345678 z", "ni nominal qq123456c", "ni QQ123456E"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("national_id", text).empty());
+  }
+}
+
+TEST_CASE("national id: a doubled space or a tab inside a label (probe round 29 s-5)") {
+  CHECK(found("national_id", "Steuer  ID: 65929970489") == "65929970489");
+  CHECK(found("national_id", "tax  id: 65929970489") == "65929970489");
+  CHECK(found("national_id", "tax\tid: 65929970489") == "65929970489");
+  CHECK(found("national_id", "national  insurance: QQ 12 34 56 C") == "QQ 12 34 56 C");
+  CHECK(found("national_id", "citizen  service  number: 111222333") == "111222333");
+  CHECK(found("national_id", "{\"citizen_service_number\": \"111222333\"}") == "111222333");
+  CHECK(found("national_id", "tax  id: 65929970488").empty());
+  CHECK(found("national_id", "tax, id 65929970489").empty());  // no label
+}
+
 TEST_CASE("ip address: IPv4 and IPv6, not versions or code") {
   CHECK(fires("ip_address", "from 192.168.1.20 yesterday"));
   CHECK(fires("ip_address", "host 2001:db8::8a2e:370:7334."));

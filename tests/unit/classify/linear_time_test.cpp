@@ -109,7 +109,13 @@ constexpr std::string_view units[] = {"a1",
                                       "\xd0\x92\xd0\x95"  // lookalikes beside digits: read for an IBAN
                                       "68 ",
                                       "a  ",
-                                      "a\xcc\x81 "};
+                                      "a\xcc\x81 ",
+                                      "NI 1 ",  // national id labels, their values, wrapped ids
+                                      "personnummer ",
+                                      "tax  id  ",
+                                      "\xd0\x95\xd0\x93\xd0\x9d 1",
+                                      "070985-",
+                                      "85.07.30-"};
 
 }  // namespace
 
