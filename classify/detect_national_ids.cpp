@@ -932,4 +932,26 @@ std::size_t dni_at(std::string_view t, std::size_t i, bool labelled) noexcept {
              : npos;
 }
 
+std::size_t line_break_at(std::string_view t, std::size_t k) noexcept {
+  const auto blanks = [&](std::size_t at) {
+    std::size_t b = at;
+    while (b < t.size() && b - at < 2 && (t[b] == ' ' || t[b] == '\t')) {
+      ++b;
+    }
+    return b;
+  };
+  std::size_t b = blanks(k);
+  const auto take = [&](std::string_view s) {
+    if (t.substr(b, s.size()) == s) {
+      b += s.size();
+      return true;
+    }
+    return false;
+  };
+  if (!(take("\n") || take("\r\n") || take("\\n") || take("\\r\\n"))) {
+    return 0;
+  }
+  return blanks(b) - k;
+}
+
 }  // namespace sovgw::classify::detail

@@ -187,5 +187,8 @@ std::size_t labelled_national_id_at(std::string_view t, std::size_t k, std::stri
 std::size_t distinctive_national_id_at(std::string_view t, std::size_t i) noexcept;
 // Spain's DNI or NIE at t[i]; `labelled`: after its label, a lower-case letter after a space too.
 std::size_t dni_at(std::string_view t, std::size_t i, bool labelled) noexcept;
+// The length of one line break at t[k] ("\n", "\r\n", or a raw body's "\\n"), with up to two blanks
+// on either side, or 0: an id wrapped once is read through it.
+std::size_t line_break_at(std::string_view t, std::size_t k) noexcept;
 
 }  // namespace sovgw::classify::detail

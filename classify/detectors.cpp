@@ -1544,17 +1544,33 @@ std::size_t nir_at(std::string_view t, std::size_t i) {
   }
   std::string chars;
   std::size_t k = i;
+  char slashed = 0;  // '/' or '_' between the groups: then only that one
+  bool plain = false;
+  bool wrapped = false;
   while (k < t.size() && chars.size() < 15) {
+    std::size_t wrap = 0;
     if (is_digit(t[k]) || ((t[k] == 'A' || t[k] == 'B') && chars.size() == 6 && chars.back() == '2')) {
       chars.push_back(t[k++]);
-    } else if ((t[k] == ' ' || t[k] == '-' || t[k] == '.') && k + 1 < t.size() && is_alnum(t[k + 1]) &&
-               !chars.empty()) {
+    } else if ((t[k] == ' ' || t[k] == '-' || t[k] == '.' || t[k] == '/' || t[k] == '_') &&
+               k + 1 < t.size() && is_alnum(t[k + 1]) && !chars.empty()) {
+      if (t[k] == '/' || t[k] == '_') {
+        if (slashed != 0 && slashed != t[k]) {
+          return npos;
+        }
+        slashed = t[k];
+      } else {
+        plain = true;
+      }
       ++k;
+    } else if (!wrapped && !chars.empty() && (wrap = line_break_at(t, k)) != 0 && k + wrap < t.size() &&
+               is_alnum(t[k + wrap])) {
+      wrapped = true;  // once: "1 85 05 78\n006 084 91"
+      k += wrap;
     } else {
       break;
     }
   }
-  if (chars.size() != 15 || !ends_identifier(t, k)) {
+  if (chars.size() != 15 || !ends_identifier(t, k) || (plain && slashed != 0)) {
     return npos;
   }
   const int month = (chars[3] - '0') * 10 + (chars[4] - '0');
@@ -1579,15 +1595,23 @@ std::size_t nir_at(std::string_view t, std::size_t i) {
 // letter from the odd/even position tables. Letters that replace digits (omocodia) are read in
 // the whole form only.
 std::size_t codice_fiscale_at(std::string_view t, std::size_t i) {
-  const auto separator = [&](std::size_t at) {
-    return at < t.size() && (t[at] == ' ' || t[at] == '-' || t[at] == '.');
+  const auto separator = [&](std::size_t at) -> std::size_t {
+    if (at >= t.size() || !(t[at] == ' ' || t[at] == '-' || t[at] == '.' || t[at] == '\t' || t[at] == '\n' ||
+                            t[at] == '\r' || t[at] == '\\')) {
+      return 0;
+    }
+    if (const std::size_t wrap = line_break_at(t, at); wrap != 0) {
+      return wrap;  // "RSSMRA\n85T10A562S": once
+    }
+    return t[at] == ' ' || t[at] == '-' || t[at] == '.' ? 1 : 0;
   };
   const auto digit = [&](std::size_t at) { return at < t.size() && is_digit(t[at]); };
   const bool whole = i + 16 <= t.size() && ends_word(t, i + 16);
   // Grouped, the year's first digit follows the first separator: "RSS MRA 85…", "RSSMRA 85…",
   // "RSSMRA85T10 A562S".
   if (!whole && !((digit(i + 8) && separator(i + 3) && separator(i + 7)) ||
-                  (digit(i + 7) && separator(i + 6)) || (digit(i + 6) && separator(i + 11)))) {
+                  (digit(i + 7) && separator(i + 6)) || (digit(i + 6) && separator(i + 11)) ||
+                  separator(i + 3) > 1 || separator(i + 6) > 1 || separator(i + 11) > 1)) {
     return npos;  // most words fail here
   }
   static constexpr std::string_view omocodia = "LMNPQRSTUV";  // letters that may replace digits
@@ -1599,10 +1623,17 @@ std::size_t codice_fiscale_at(std::string_view t, std::size_t i) {
   std::size_t n = 0;
   std::size_t k = i;
   bool grouped = false;
+  bool wrapped = false;
   while (n < 16 && k < t.size()) {
-    if ((n == 3 || n == 6 || n == 11) && separator(k) && k + 1 < t.size() && is_alnum(t[k + 1])) {
+    if (const std::size_t sep = n == 3 || n == 6 || n == 11 ? separator(k) : 0;
+        sep != 0 && k + sep < t.size() && is_alnum(t[k + sep])) {
+      const bool wrap = sep > 1 || t[k] == '\n';
+      if (wrap && wrapped) {
+        return npos;
+      }
+      wrapped = wrapped || wrap;
       grouped = true;
-      ++k;
+      k += sep;
     }
     const char c = to_upper(t[k]);
     const bool letter_slot = n < 6 || n == 8 || n == 11 || n == 15;
@@ -1642,8 +1673,8 @@ bool scan_national_id(std::string_view t, Hit&& hit) {
       continue;
     }
     // Each starts its own way: a NIR with 1 or 2, a DNI with a digit, a NIE with X, Y or Z, a
-    // codice fiscale with a letter and a digit in its 7th to 9th place (most words fail here),
-    // Finland's and Belgium's with a digit.
+    // codice fiscale with a letter and a digit in its 7th to 9th place or a line break in it (most
+    // words fail here), Finland's and Belgium's with a digit.
     const char c = to_upper(t[i]);
     std::size_t end = c == '1' || c == '2' ? nir_at(t, i) : npos;
     if (end == npos && (is_digit(c) || c == 'X' || c == 'Y' || c == 'Z')) {
@@ -1653,9 +1684,13 @@ bool scan_national_id(std::string_view t, Hit&& hit) {
         (t[i + 2] == '.' || (is_digit(t[i + 5]) && !is_digit(t[i + 6])))) {
       end = distinctive_national_id_at(t, i);
     }
+    const auto blank = [&](std::size_t at) {
+      return t[at] == ' ' || t[at] == '\t' || t[at] == '\n' || t[at] == '\r' || t[at] == '\\';
+    };
     if (end == npos && is_upper(c) && i + 8 < t.size() &&
         (is_digit(t[i + 6]) || is_digit(t[i + 7]) || is_digit(t[i + 8]) ||
-         std::string_view("LMNPQRSTUV").find(to_upper(t[i + 6])) != npos)) {
+         std::string_view("LMNPQRSTUV").find(to_upper(t[i + 6])) != npos ||
+         (blank(i + 3) && line_break_at(t, i + 3) != 0) || (blank(i + 6) && line_break_at(t, i + 6) != 0))) {
       end = codice_fiscale_at(t, i);
     }
     if (end != npos) {

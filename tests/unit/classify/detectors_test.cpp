@@ -387,9 +387,25 @@ TEST_CASE("national id: the forms and labels missed inside the covered states (p
   CHECK(found("national_id", "steuerliche ID: 65929970489") == "65929970489");
   CHECK(found("national_id", "numer ewidencyjny: 44051401359") == "44051401359");
   CHECK(found("national_id", "dni 12345678 z") == "12345678 z");
+  CHECK(found("national_id", "NIR 1/85/05/78/006/084/91") == "1/85/05/78/006/084/91");
+  CHECK(found("national_id", "secu 1_85_05_78_006_084_91") == "1_85_05_78_006_084_91");
   CHECK(found("national_id", "my NI is QQ123456C") == "QQ123456C");
-  for (const char* text :
-       {"Steuernummer: 65929970488", "paid 12345678 z", "ni nominal qq123456c", "ni QQ123456E"}) {
+  for (const char* text : {"Steuernummer: 65929970488", "paid 12345678 z", "1/85/05-78/006/084/91",
+                           "1/85/05/78/006/084/92", "ni nominal qq123456c", "ni QQ123456E"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("national_id", text).empty());
+  }
+}
+
+TEST_CASE("national id: a line break inside a NIR or a codice fiscale (probe round 29 s-1)") {
+  CHECK(found("national_id", "NIR 1 85 05 78\n006 084 91") == "1 85 05 78\n006 084 91");
+  CHECK(found("national_id", "NIR 1 85 05 78 \r\n006 084 91") == "1 85 05 78 \r\n006 084 91");
+  CHECK(found("national_id", "CF RSSMRA\n85T10A562S") == "RSSMRA\n85T10A562S");
+  CHECK(found("national_id", "CF RSS\r\nMRA 85T10 A562S") == "RSS\r\nMRA 85T10 A562S");
+  CHECK(fires("national_id", "NIR 1 85 05 78\\n006 084 91"));  // a raw body's escape
+  CHECK(fires("national_id", "CF RSSMRA\\r\\n85T10A562S"));
+  for (const char* text : {"NIR 1 85\n05 78\n006 084 91", "NIR 1 85 05 78\n006 084 92",
+                           "CF RSSMRA\n85T10A562T", "CF RSS\nMRA\n85T10A562S", "1 85 05 78\n\n006 084 91"}) {
     CAPTURE(std::string(text));
     CHECK(found("national_id", text).empty());
   }

@@ -115,7 +115,9 @@ constexpr std::string_view units[] = {"a1",
                                       "tax  id  ",
                                       "\xd0\x95\xd0\x93\xd0\x9d 1",
                                       "070985-",
-                                      "85.07.30-"};
+                                      "85.07.30-",
+                                      "RSSMRA\\n",
+                                      "1 85\\n"};
 
 }  // namespace
 
