@@ -954,4 +954,53 @@ std::size_t line_break_at(std::string_view t, std::size_t k) noexcept {
   return blanks(b) - k;
 }
 
+bool thing_label_before(std::string_view t, std::size_t i) noexcept {
+  // Words that name a product's, an order's or a document's number, and the words for "number".
+  static constexpr std::string_view things[] = {
+      "part",       "product",  "order",         "article",  "item",       "sku",        "serial",
+      "model",      "ref",      "invoice",       "batch",    "lot",        "artikel",    "teil",
+      "bestellung", "pedido",   "art\u00edculo", "articulo", "referencia", "commande",   "produit",
+      "pi\u00e8ce", "piece",    "ordine",        "articolo", "prodotto",   "bestelling", "onderdeel",
+      "reference",  "tracking", "shipment",      "sendung"};
+  static constexpr std::string_view fillers[] = {"no",  "nr",          "number",  "nummer",
+                                                 "num", "n\u00famero", "numero",  "num\u00e9ro",
+                                                 "id",  "code",        "n\u00b0", "n\u00ba"};
+  const auto mark = [](char c) {
+    return c == ' ' || c == '\t' || c == ':' || c == '#' || c == '.' || c == '-' || c == '(' || c == '"' ||
+           c == '\'' || c == '=';
+  };
+  std::size_t k = i;
+  for (int words = 0; words < 3; ++words) {
+    const std::size_t marks_end = k;
+    while (k > 0 && marks_end - k < 8 && mark(t[k - 1])) {
+      --k;
+    }
+    if (k == marks_end) {
+      return false;
+    }
+    const std::size_t word_end = k;
+    while (k > 0 && word_end - k < 24 &&
+           (is_alpha(t[k - 1]) || static_cast<unsigned char>(t[k - 1]) >= 0x80)) {
+      --k;
+    }
+    if (k == word_end || (k > 0 && is_alnum(t[k - 1]))) {
+      return false;
+    }
+    if (one_of(t, k, word_end, things, std::size(things))) {
+      return true;
+    }
+    const std::string_view word = t.substr(k, word_end - k);
+    const auto ends_with = [&](std::string_view suffix) {
+      return word.size() > suffix.size() + 1 && cue_end(t, word_end - suffix.size(), suffix) == word_end;
+    };
+    if (ends_with("nummer") || ends_with("number") || ends_with("nr")) {
+      return true;  // Artikelnummer, Bestellnr, ordernumber
+    }
+    if (!one_of(t, k, word_end, fillers, std::size(fillers))) {
+      return false;
+    }
+  }
+  return false;
+}
+
 }  // namespace sovgw::classify::detail

@@ -190,5 +190,8 @@ std::size_t dni_at(std::string_view t, std::size_t i, bool labelled) noexcept;
 // The length of one line break at t[k] ("\n", "\r\n", or a raw body's "\\n"), with up to two blanks
 // on either side, or 0: an id wrapped once is read through it.
 std::size_t line_break_at(std::string_view t, std::size_t k) noexcept;
+// Whether the number at t[i] follows a label naming a product's, an order's or a document's
+// number ("Part number", "SKU", "Artikelnummer", "order no."), past up to two words for "number".
+bool thing_label_before(std::string_view t, std::size_t i) noexcept;
 
 }  // namespace sovgw::classify::detail

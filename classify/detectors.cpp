@@ -1674,11 +1674,13 @@ bool scan_national_id(std::string_view t, Hit&& hit) {
     }
     // Each starts its own way: a NIR with 1 or 2, a DNI with a digit, a NIE with X, Y or Z, a
     // codice fiscale with a letter and a digit in its 7th to 9th place or a line break in it (most
-    // words fail here), Finland's and Belgium's with a digit.
+    // words fail here), Finland's and Belgium's with a digit. A DNI's shape after a product's or an
+    // order's number label is that number ("Part number 12345678Z"; one in 23 passes).
     const char c = to_upper(t[i]);
     std::size_t end = c == '1' || c == '2' ? nir_at(t, i) : npos;
     if (end == npos && (is_digit(c) || c == 'X' || c == 'Y' || c == 'Z')) {
       end = dni_at(t, i, false);
+      end = end != npos && thing_label_before(t, i) ? npos : end;
     }
     if (end == npos && is_digit(c) && i + 10 < t.size() &&
         (t[i + 2] == '.' || (is_digit(t[i + 5]) && !is_digit(t[i + 6])))) {

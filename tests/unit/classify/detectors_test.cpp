@@ -422,6 +422,19 @@ TEST_CASE("national id: a doubled space or a tab inside a label (probe round 29 
   CHECK(found("national_id", "tax, id 65929970489").empty());  // no label
 }
 
+TEST_CASE("national id: a DNI's shape after a product's or an order's number label (probe round 29 s-14)") {
+  for (const char* text :
+       {"Part number 12345678Z is backordered", "SKU: 12345678Z", "Artikelnummer 12345678Z",
+        "order no. X1234567L", "Item #12345678Z", "Serial number: 12345678Z"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("national_id", text).empty());
+  }
+  CHECK(found("national_id", "DNI 12345678Z") == "12345678Z");
+  CHECK(found("national_id", "Mi DNI es 12345678Z, gracias") == "12345678Z");
+  CHECK(found("national_id", "12345678Z") == "12345678Z");
+  CHECK(found("national_id", "Part number 12345678Z, DNI 12345678Z") == "12345678Z");
+}
+
 TEST_CASE("ip address: IPv4 and IPv6, not versions or code") {
   CHECK(fires("ip_address", "from 192.168.1.20 yesterday"));
   CHECK(fires("ip_address", "host 2001:db8::8a2e:370:7334."));

@@ -116,6 +116,7 @@ constexpr std::string_view units[] = {"a1",
                                       "\xd0\x95\xd0\x93\xd0\x9d 1",
                                       "070985-",
                                       "85.07.30-",
+                                      "Part number 12345678Z ",
                                       "RSSMRA\\n",
                                       "1 85\\n"};
 
