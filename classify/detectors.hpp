@@ -22,9 +22,12 @@
 //                  thousands groups), not after a label naming another identifier (IMEI, SIRET,
 //                  SSCC, an order or a tracking number)
 //   national_id    France's NIR (key mod 97), Spain's DNI and NIE (letter mod 23), Italy's
-//                  codice fiscale (check letter), with the separators each is written with; after
-//                  their labels PESEL, BSN, Steuer-ID and NINO (every id of a list after one label,
-//                  and the column under a table header's label: table_columns.hpp)
+//                  codice fiscale (check letter), with the separators each is written with (and
+//                  one line break), Finland's henkilötunnus with a letter in it and Belgium's
+//                  dotted "85.07.30-033.28"; after their labels the ids of 25 member states and
+//                  the UK (PESEL, BSN, Steuer-ID, NINO, personnummer, CPR, CNP, ЕГН, OIB, rodné
+//                  číslo, ...: detect_national_ids.cpp; every id of a list after one label, and the
+//                  column under a table header's label: table_columns.hpp)
 //   ip_address     IPv4 dotted quads and IPv6 addresses
 //   date_of_birth  a date within 48 characters after "born", "date of birth", "DOB", "né(e) le",
 //                  "geboren", "geb.", "nacido/a", "nato/a il", "geboortedatum", "ur.", "data de
