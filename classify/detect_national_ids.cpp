@@ -119,7 +119,6 @@ constexpr id_label labels[] = {
     {"sv nr", social},
     {"sv nummer", social},
     {"sozialversicherungsnummer", social},
-    {"versicherungsnummer", social},
     {"social security number", social},
     {"rentenversicherungsnummer", de_rv},
     {"rvnr", de_rv, true},

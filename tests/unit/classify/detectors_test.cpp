@@ -351,7 +351,7 @@ TEST_CASE("national id: the other member states' numbers without a label are not
   for (const char* text :
        {"Order 850709-9805 shipped", "Batch 070985-1235 ready", "Konto 855709/1235", "invoice 1800101221144",
         "7523169263 units", "Tracking 69435151530", "ticket 38501010002", "SKU 1234567T", "ref 123456789",
-        "1237 010180", "85073003328"}) {
+        "1237 010180", "85073003328", "Versicherungsnummer 1237 010180", "Steuernummer 21/815/08150"}) {
     CAPTURE(std::string(text));
     CHECK(found("national_id", text).empty());
   }
