@@ -915,17 +915,8 @@ class inspect_handler : public detail::no_size_limits {
                                 printable(name)),
                     ec);
     }
-    // A router runs one of these instead of `model` when it fails or as it chooses (LiteLLM's
-    // fallbacks, also forced by mock_testing_fallbacks; OpenRouter's models; LiteLLM's
-    // deployment_id and the legacy engine), or a server takes it for the model (ElevenLabs' and
-    // LocalAI's model_id, a deployment, a served model's name, a speculative decoder's draft
-    // model): a model the policy never saw. The names the query is refused for too.
-    static constexpr word_set other_models{
-        "fallbacks",   "models",       "fallback_models",   "deployment_id",
-        "engine",      "deployment",   "deployment_name",   "model_id",
-        "modelid",     "model_name",   "served_model_name", "speculative_model",
-        "draft_model", "model_version"};
-    if (top && other_models.contains(folded)) {
+    const routing_key routes = top ? routing_key_of(folded) : routing_key::none;
+    if (routes == routing_key::other_model) {
       return refuse(body_error::other_models,
                     fmt::format("the body names other models a router may run instead of \"model\" (\"{}\"); "
                                 "the policy decides one model: remove it",
@@ -940,10 +931,7 @@ class inspect_handler : public detail::no_size_limits {
                     "method instead of the one the policy decided; send the method itself",
                     ec);
     }
-    // A router that takes the server, the credentials or a whole routing table from the request
-    // (LiteLLM's user_config, api_base, base_url, api_key with client-side credentials) sends
-    // the prompt where the client says, to a model the policy never saw.
-    if (top && names_client_route(folded)) {
+    if (routes == routing_key::client_route) {
       return refuse(body_error::other_models,
                     fmt::format("the body names a server, credentials or routes for the cluster to use "
                                 "(\"{}\"); the gateway routes and authenticates: remove it",
@@ -989,33 +977,6 @@ class inspect_handler : public detail::no_size_limits {
       }
     }
     return true;
-  }
-
-  // LiteLLM's router merges the body over the operator's deployment settings, so any of them in
-  // the body moves the call: a server, credentials, a region or location, a project, a provider
-  // (OpenRouter's provider preferences too), an API version, deployment tags (which pick among a
-  // model's deployments), the headers sent to the provider; and vLLM's kv_transfer_params send the
-  // prompt's KV cache to a host they name. By name, and by the suffixes those
-  // settings share (aws_region_name, vertex_location, aws_bedrock_runtime_endpoint, ...).
-  static bool names_client_route(std::string_view key) {
-    static constexpr word_set keys{"user_config", "api_base", "base_url", "api_key", "azure_endpoint",
-                                   "azure_ad_token", "azure_ad_token_provider", "aws_access_key_id",
-                                   "aws_secret_access_key", "aws_session_token", "aws_role_name",
-                                   "aws_profile_name", "aws_session_name", "aws_web_identity_token",
-                                   "vertex_credentials", "vertex_project", "model_list", "region_name",
-                                   "custom_llm_provider", "api_token", "hf_token", "access_token",
-                                   "auth_token", "provider", "api_version", "organization", "extra_body",
-                                   // the headers LiteLLM sends the provider, and its deployment tags
-                                   "extra_headers", "tags",
-                                   // vLLM's disaggregated prefill: where the KV cache (the prompt's
-                                   // state) is sent, remote_host/remote_port included; SGLang's
-                                   "kv_transfer_params", "bootstrap_host",
-                                   // where inference runs: a region, a location, Anthropic's
-                                   // inference_geo ("global" runs it anywhere), a residency
-                                   "region", "location", "zone", "geo", "data_residency", "residency"};
-    return keys.contains(key) || key.ends_with("_region_name") || key.ends_with("_region") ||
-           key.ends_with("_location") || key.ends_with("_geo") || key.ends_with("_residency") ||
-           key.ends_with("_endpoint") || key.ends_with("_api_base");
   }
 
   // A key for a message: at most 64 bytes of it, control characters as '?'.
@@ -1195,6 +1156,49 @@ void parse_failed(std::string_view body, const error_code& ec, std::size_t at, i
 }
 
 }  // namespace
+
+routing_key routing_key_of(std::string_view key) noexcept {
+  // A router runs one of these instead of `model` when it fails or as it chooses (LiteLLM's
+  // fallbacks, also forced by mock_testing_fallbacks; OpenRouter's models; LiteLLM's
+  // deployment_id and the legacy engine), or a server takes it for the model (ElevenLabs' and
+  // LocalAI's model_id, a deployment, a served model's name, a speculative decoder's draft
+  // model): a model the policy never saw. The names the query is refused for too.
+  static constexpr word_set other_models{
+      "fallbacks",   "models",       "fallback_models",   "deployment_id",
+      "engine",      "deployment",   "deployment_name",   "model_id",
+      "modelid",     "model_name",   "served_model_name", "speculative_model",
+      "draft_model", "model_version"};
+  if (other_models.contains(key)) {
+    return routing_key::other_model;
+  }
+  // A router that takes the server, the credentials or a whole routing table from the request
+  // (LiteLLM's user_config, api_base, base_url, api_key with client-side credentials) sends
+  // the prompt where the client says, to a model the policy never saw. LiteLLM's router merges
+  // the body over the operator's deployment settings, so any of them in the body moves the call:
+  // a server, credentials, a region or location, a project, a provider (OpenRouter's provider
+  // preferences too), an API version, deployment tags (which pick among a model's deployments),
+  // the headers sent to the provider; and vLLM's kv_transfer_params send the prompt's KV cache to
+  // a host they name. By name, and by the suffixes those settings share (aws_region_name,
+  // vertex_location, aws_bedrock_runtime_endpoint, ...).
+  static constexpr word_set keys{
+      "user_config", "api_base", "base_url", "api_key", "azure_endpoint", "azure_ad_token",
+      "azure_ad_token_provider", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+      "aws_role_name", "aws_profile_name", "aws_session_name", "aws_web_identity_token", "vertex_credentials",
+      "vertex_project", "model_list", "region_name", "custom_llm_provider", "api_token", "hf_token",
+      "access_token", "auth_token", "provider", "api_version", "organization", "extra_body",
+      // the headers LiteLLM sends the provider, and its deployment tags
+      "extra_headers", "tags",
+      // vLLM's disaggregated prefill: where the KV cache (the prompt's
+      // state) is sent, remote_host/remote_port included; SGLang's
+      "kv_transfer_params", "bootstrap_host",
+      // where inference runs: a region, a location, Anthropic's
+      // inference_geo ("global" runs it anywhere), a residency
+      "region", "location", "zone", "geo", "data_residency", "residency"};
+  const bool route = keys.contains(key) || key.ends_with("_region_name") || key.ends_with("_region") ||
+                     key.ends_with("_location") || key.ends_with("_geo") || key.ends_with("_residency") ||
+                     key.ends_with("_endpoint") || key.ends_with("_api_base");
+  return route ? routing_key::client_route : routing_key::none;
+}
 
 bool readable_text(std::string_view s) noexcept {
   return s.find('\0') == std::string_view::npos && first_invalid_utf8(s) == std::string_view::npos;

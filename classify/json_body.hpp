@@ -81,6 +81,14 @@ enum class body_error : std::uint8_t {
 // Whether `s` is UTF-8 text (RFC 3629) without NUL bytes: text the detectors can read.
 [[nodiscard]] bool readable_text(std::string_view s) noexcept;
 
+// What a top-level key (folded: lower case) names that the inspector refuses (body_error::other_models):
+// other models a router may run instead of `model` (fallbacks, deployment_id, model_name, ...), or a
+// server, credentials, a region or routes for the cluster to use (api_base, api_key, region_name,
+// aws_region_name, *_endpoint, ...). A form's fields are refused by the same names
+// (gateway/pipeline_classify.cpp).
+enum class routing_key : std::uint8_t { none, other_model, client_route };
+[[nodiscard]] routing_key routing_key_of(std::string_view key) noexcept;
+
 // The error's name, snake_case ("duplicate_key"); "none" for none.
 [[nodiscard]] std::string_view body_error_name(body_error e) noexcept;
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bounded libFuzzer sessions over the classifier (clang, ASan + UBSan), SECONDS each: the
-# detectors over raw bytes, and the JSON body inspector with redaction.
+# detectors over raw bytes, the JSON body inspector with redaction, and the multipart reader.
 #   tests/fuzz/classify/run_libfuzzer.sh [SECONDS] [WORK_DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,3 +28,4 @@ mkdir -p "$work"
 classify=("$root"/classify/*.cpp)
 run detectors_fuzz detectors_corpus 2048 "$here/detectors_fuzz.cpp" "${classify[@]}" -lboost_json -lfmt
 run json_body_fuzz json_body_corpus 4096 "$here/json_body_fuzz.cpp" "${classify[@]}" -lboost_json -lfmt
+run multipart_fuzz multipart_corpus 4096 "$here/multipart_fuzz.cpp" "${classify[@]}" -lboost_json -lfmt

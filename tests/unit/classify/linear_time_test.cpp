@@ -14,6 +14,8 @@
 
 #include "classify/detectors.hpp"
 #include "classify/json_body.hpp"
+#include "classify/mime_decoding.hpp"
+#include "classify/multipart.hpp"
 
 using namespace sovgw::classify;
 
@@ -142,6 +144,53 @@ TEST_SUITE("linear") {
       }
       inspector.inspect(items + "]}", {all, true}, out);
       CHECK(out.error == body_error::none);
+    }
+  }
+
+  TEST_CASE("a multipart body is read in linear time, however many parts, sections or near-delimiters") {
+    // Each body is 512 KiB of one unit after a head; the reader, its decodings and the search
+    // for binary written as text read it.
+    struct body_case {
+      std::string_view head;
+      std::string_view unit;
+      std::string_view type;
+    };
+    const std::string long_boundary(1000, 'b');
+    const std::string near_delimiter = "--" + long_boundary.substr(1) + "c\n";
+    const std::string long_type = "multipart/form-data; boundary=" + long_boundary;
+    const body_case cases[] = {
+        {"", "--b\r\n\r\nx\r\n", "multipart/form-data; boundary=b"},  // parts
+        {"", "--b\n", "multipart/form-data; boundary=b"},             // empty parts
+        {"--b\r\nContent-Disposition: form-data; name*0=a", "; name*9*=%41",
+         "multipart/form-data; boundary=b"},
+        {"--b\r\nContent-Disposition: form-data; name=", "\"a\\\"", "multipart/form-data; boundary=b"},
+        {"--b\r\nX: ", "=?a?q?x", "multipart/form-data; boundary=b"},  // encoded words that never end
+        {"--b\r\nX: ", "=?", "multipart/form-data; boundary=b"},
+        {"--b\r\n", "X: y\r\n", "multipart/form-data; boundary=b"},  // a header without its end
+        {"--b\r\n", " folded\r\n", "multipart/form-data; boundary=b"},
+        {"--b\r\nContent-Transfer-Encoding: base64\r\n\r\n", "QUJD\r\n", "multipart/form-data; boundary=b"},
+        {"--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", "=\r\n",
+         "multipart/form-data; boundary=b"},
+        {"", near_delimiter, long_type},    // lines that almost delimit
+        {"", "--", "multipart/form-data"},  // the boundary from the first line
+        {"", "--b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n", "multipart/form-data; boundary=b"},
+        {"", "data:", "text/plain"},
+        {"", "data:;base64,", "text/plain"},
+        {"", "data:,%", "text/plain"},
+        {"", "QUJDREVGR0hJSktMTU5PUFFS\n", "text/plain"},  // wrapped base64 of text
+        {"", "0123456789abcdef", "text/plain"},
+    };
+    mime_reader reader;
+    mime_reading reading;
+    written_binary binary;
+    for (const body_case& c : cases) {
+      CAPTURE(c.unit);
+      const std::string body = std::string(c.head) + repeated(c.unit, size);
+      reader.read(body, c.type, reading);
+      read_written_binary(body, binary);
+      read_written_binary(reading.text, binary);
+      (void)decode_encoded_words(body);
+      CHECK(reading.text.size() <= 2 * body.size() + reading.parts + 16);
     }
   }
 }
