@@ -17,9 +17,11 @@
 #include "classify/json_body.hpp"
 #include "classify/json_edit.hpp"
 #include "classify/media_type.hpp"
+#include "classify/mime_decoding.hpp"
+#include "classify/multipart.hpp"
 #include "classify/unescape.hpp"
 #include "common/ascii.hpp"
-#include "crypto/base64.hpp"
+#include "common/printable.hpp"
 #include "crypto/content_digest.hpp"
 #include "gateway/pipeline.hpp"
 #include "gateway/usage_meter.hpp"
@@ -110,14 +112,64 @@ bool looks_like_json(std::string_view body) {
 
 }  // namespace
 
+// The body as its server's MIME reader decodes it (classify/multipart.hpp), by its Content-Type:
+// a multipart body's parts, a message, the charset of any other.
+const classify::mime_reading& read_mime_body(const request_context& ctx) {
+  static thread_local classify::mime_reader reader;
+  static thread_local classify::mime_reading reading;
+  const auto type = std::find_if(ctx.head.fields.begin(), ctx.head.fields.end(),
+                                 [](const http::field& f) { return f.id == http::field_id::content_type; });
+  reader.read(ctx.body, type != ctx.head.fields.end() ? std::string_view(type->value) : std::string_view(),
+              reading);
+  return reading;
+}
+
+namespace {
+
+// What the detectors find in text a server may decode: as written; with JSON escapes,
+// percent-encoding ('+' as a space) and HTML character references decoded, again while that
+// changes it, up to three times, as the JSON inspector reads JSON in a string in JSON (a batch
+// line's tool call arguments, probe round 29); quoted-printable as a reading of its own
+// (json_inspector::scan_nested says why), also when a decoding writes it ("%3D40"); and base64
+// and hex that spell text.
+std::uint32_t scan_text(std::string_view text, std::uint32_t detectors) {
+  static thread_local classify::unescaped_text layers[2];
+  using enum classify::unescape_forms;
+  constexpr std::uint8_t forms = json_escapes | percent_encoding | plus_as_space | html_references;
+  std::uint32_t found = classify::detect(text, detectors);
+  std::uint8_t qp = classify::quoted_printable_in(text);
+  std::string_view layer = text;
+  for (std::size_t depth = 0; depth < classify::max_nested_levels; ++depth) {
+    classify::unescaped_text& next = layers[depth % 2];
+    if (!classify::unescape(layer, forms, next)) {
+      break;
+    }
+    found |= classify::detect(next.text, detectors);
+    qp |= classify::quoted_printable_in(next.text);
+    layer = next.text;
+  }
+  if (qp != 0 && classify::unescape(text, forms | qp, layers[0])) {
+    found |= classify::detect(layers[0].text, detectors);
+    if (classify::unescape(layers[0].text, forms | qp, layers[1])) {
+      found |= classify::detect(layers[1].text, detectors);
+    }
+  }
+  return found | classify::detect_encoded(text, detectors);
+}
+
+}  // namespace
+
 // A body that is not labelled JSON, on a path that is not a JSON endpoint: a server may still
 // parse it as JSON (many ignore the label) or decode it as a form. The detectors read its bytes,
 // its decoded strings when it is strict JSON, its text with JSON escapes, percent-encoding and
 // HTML character references decoded, and base64 that decodes to text; a body that looks like
 // JSON but is not strict JSON is refused, since a lenient parser could read it differently. Such
-// a body cannot be redacted. A body that is not UTF-8 text (an image, an archive) is
-// opaque_content.
-stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_decides) {
+// a body cannot be redacted. A body that is not UTF-8 text (an image, an archive), or holds binary
+// data written as text (classify/mime_decoding.hpp: data: URIs, long base64), is opaque_content.
+// What its server's MIME reader decodes (`parts`, read here when null) is read too: a multipart
+// body's part header values and decoded contents; what that reader cannot decode is refused (415).
+stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_decides,
+                      const classify::mime_reading* parts) {
   ctx.scan = {};
   ctx.scan.ran = detectors;
   ctx.scan.located = true;
@@ -125,9 +177,20 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
   if (detectors == 0 && !json_like) {
     return stage_result::next();
   }
+  static thread_local classify::written_binary in_body;
+  static thread_local classify::written_binary in_parts;
   if (detectors != 0) {
+    parts = parts != nullptr ? parts : &read_mime_body(ctx);
+    if (!parts->ok()) {
+      return stage_result::respond(parts->error == classify::mime_error::content_encoding
+                                       ? outcome::unsupported_content_encoding
+                                       : outcome::unsupported_media_type,
+                                   parts->message);
+    }
     ctx.scan.found = classify::detect(ctx.body, detectors);
-    if (!classify::readable_text(ctx.body)) {
+    classify::read_written_binary(ctx.body, in_body);
+    classify::read_written_binary(parts->text, in_parts);
+    if (!classify::readable_text(ctx.body) || parts->opaque || in_body.found || in_parts.found) {
       ctx.scan.found |= detectors & classify::bit(classify::detector::opaque_content);
     }
   }
@@ -166,24 +229,13 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
   if (detectors == 0) {
     return stage_result::next();  // no detectors to answer to: forwarded as it is
   }
-  static thread_local classify::unescaped_text decoded;
-  using enum classify::unescape_forms;
-  // Quoted-printable as a reading of its own (json_inspector::scan_nested says why).
-  // Also when a decoding writes it ("%3D40").
-  constexpr std::uint8_t forms = json_escapes | percent_encoding | plus_as_space | html_references;
-  std::uint8_t qp = classify::quoted_printable_in(ctx.body);
-  if (classify::unescape(ctx.body, forms, decoded)) {
-    ctx.scan.found |= classify::detect(decoded.text, detectors);
-    qp |= classify::quoted_printable_in(decoded.text);
-  }
-  if (qp != 0 && classify::unescape(ctx.body, forms | qp, decoded)) {
-    ctx.scan.found |= classify::detect(decoded.text, detectors);
-    static thread_local classify::unescaped_text twice;
-    if (classify::unescape(decoded.text, forms | qp, twice)) {
-      ctx.scan.found |= classify::detect(twice.text, detectors);
+  ctx.scan.found |= scan_text(ctx.body, detectors);
+  for (const std::string_view decoded :
+       {std::string_view(parts->text), std::string_view(in_body.text), std::string_view(in_parts.text)}) {
+    if (!decoded.empty()) {
+      ctx.scan.found |= scan_text(decoded, detectors);
     }
   }
-  ctx.scan.found |= classify::detect_encoded(ctx.body, detectors);
   return stage_result::next();
 }
 
@@ -258,62 +310,6 @@ std::string_view model_in_path(const http::message_head& head);
 }  // namespace
 
 namespace {
-// RFC 2047 encoded words ("=?UTF-8?Q?alice.smith=40ex?= =?UTF-8?Q?ample.com?="), decoded as mail
-// and log libraries decode them: a Q word's '_' as a space and its =XX as the byte, a B word as
-// base64, and the white space between two adjacent words dropped (section 6.2), so that a value
-// split over words is read whole (probe round 26). nullopt when `text` holds none.
-std::optional<std::string> decode_encoded_words(std::string_view text) {
-  if (text.find("=?") == std::string_view::npos) {
-    return std::nullopt;  // the usual head: no copy of it
-  }
-  std::string out;
-  bool any = false;
-  bool after_word = false;  // only blanks since the last word's end
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const std::size_t start = text.find("=?", i);
-    const std::size_t q = start == std::string_view::npos ? start : text.find('?', start + 2);
-    const std::size_t end = q == std::string_view::npos || q + 3 >= text.size() || text[q + 2] != '?'
-                                ? std::string_view::npos
-                                : text.find("?=", q + 3);
-    const char encoding = end == std::string_view::npos ? '\0' : ascii_lower(text[q + 1]);
-    if (start == std::string_view::npos || (encoding != 'q' && encoding != 'b') ||
-        text.substr(start, end - start).find('\n') != std::string_view::npos) {
-      const std::size_t to = start == std::string_view::npos ? text.size() : start + 2;
-      out.append(text.substr(i, to - i));
-      after_word = false;
-      i = to;
-      continue;
-    }
-    const std::string_view gap = text.substr(i, start - i);
-    if (!after_word || gap.find_first_not_of(" \t") != std::string_view::npos) {
-      out.append(gap);
-    }
-    const std::string_view payload = text.substr(q + 3, end - q - 3);
-    if (encoding == 'q') {
-      for (std::size_t j = 0; j < payload.size(); ++j) {
-        if (payload[j] == '_') {
-          out += ' ';
-        } else if (payload[j] == '=' && j + 2 < payload.size() && hex_digit_value(payload[j + 1]) >= 0 &&
-                   hex_digit_value(payload[j + 2]) >= 0) {
-          out += static_cast<char>(hex_digit_value(payload[j + 1]) * 16 + hex_digit_value(payload[j + 2]));
-          j += 2;
-        } else {
-          out += payload[j];
-        }
-      }
-    } else if (const auto bytes = crypto::from_base64(payload)) {
-      out.append(bytes->begin(), bytes->end());
-    } else {
-      out.append(payload);
-    }
-    any = true;
-    after_word = true;
-    i = end + 2;
-  }
-  return any ? std::optional(std::move(out)) : std::nullopt;
-}
-
 // Whether `text` writes a quoted-printable escape ("=40", "=2E").
 bool has_quoted_printable(std::string_view text) {
   for (std::size_t at = text.find('='); at != std::string_view::npos && at + 2 < text.size();
@@ -369,7 +365,8 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
   // "X-Customer: alice&#64;example.com", an RFC 2047 Q word "=?UTF-8?Q?alice=40example.com?=".
   // Up to three layers, each read as well as what it was decoded from. Quoted-printable in a
   // reading of its own: in the same pass, "baggage: card=4111%201111..." would lose its "=41".
-  if (std::optional<std::string> words = decode_encoded_words(text)) {
+  // RFC 2047 encoded words, as mail and log libraries decode them (probe round 26).
+  if (std::optional<std::string> words = classify::decode_encoded_words(text)) {
     text += *words;
     text += '\n';
   }
@@ -621,10 +618,18 @@ std::string method_parameter(const http::message_head& head) {
 // a form as from the query), or empty: a form-urlencoded body's parameters; a multipart body's
 // part names, read wherever `name` is given a value in the body — in any part header however
 // folded or spaced (`name="_method"`, `name = '_method'`, RFC 2231's `name*=utf-8''%5Fmethod`),
-// and in a file's own text too: refusing such a file is the safe side of a parser's guess.
-std::string form_method_parameter(std::string_view body, bool multipart) {
+// and in a file's own text too: refusing such a file is the safe side of a parser's guess — and
+// as its MIME reader reads them (`parts`: RFC 2231 sections joined, `name*0="_met"; name*1="hod"`,
+// and encoded words decoded; probe round 29).
+std::string form_method_parameter(std::string_view body, bool multipart,
+                                  const classify::mime_reading* parts) {
   if (!multipart) {
     return named_parameter(body, method_override_names);
+  }
+  for (std::size_t i = 0; parts != nullptr && i < parts->name_count(); ++i) {
+    if (names_one_of(parts->name(i), method_override_names)) {
+      return std::string(parts->name(i).substr(0, 128));
+    }
   }
   for (std::size_t at = 0; (at = body.find_first_of("nN", at)) != std::string_view::npos; ++at) {
     if (at + 4 > body.size() || !ascii_iequals(body.substr(at, 4), "name") ||
@@ -657,6 +662,72 @@ std::string form_method_parameter(std::string_view body, bool multipart) {
     }
   }
   return {};
+}
+
+// Whether a form field's name chooses a model, a deployment, a region, a server or credentials:
+// the names the query is refused for (model_parameter) and those a JSON body is (other models, a
+// server, credentials or routes: classify::routing_key_of), read as names_one_of reads a name
+// (decoded, any case, `model[]`, PHP's spaces and dots). Whisper-style servers and FastAPI's
+// Form(...) read the model from the form as others from the query or the body.
+bool form_field_routes(std::string_view name) {
+  static thread_local classify::unescaped_text decoded;
+  if (classify::unescape(name, classify::percent_encoding | classify::plus_as_space, decoded)) {
+    name = decoded.text;
+  }
+  static thread_local std::string lowered;
+  (void)ascii_lower_into(name, lowered);
+  if (const std::size_t cut = lowered.find_first_of(std::string_view("[\0", 2)); cut != std::string::npos) {
+    lowered.resize(cut);
+  }
+  while (!lowered.empty() && (lowered.back() == ' ' || lowered.back() == '\t')) {
+    lowered.pop_back();
+  }
+  // `model` itself, and the query's plurals that the JSON body's key set does not list.
+  const auto routes = [](std::string_view n) {
+    return n == "model" || n == "locations" || n == "regions" ||
+           classify::routing_key_of(n) != classify::routing_key::none;
+  };
+  if (routes(lowered)) {
+    return true;
+  }
+  lowered.erase(0, std::min(lowered.find_first_not_of(' '), lowered.size()));
+  std::replace_if(
+      lowered.begin(), lowered.end(), [](char c) { return c == ' ' || c == '.'; }, '_');
+  return routes(lowered);
+}
+
+// The first field of a form that routes (form_field_routes), or empty: a form-urlencoded body's
+// parameters (as named_parameter splits them), or a multipart body's part names as its MIME
+// reader reads them (`parts`).
+std::string routing_form_field(std::string_view body, const classify::mime_reading* parts) {
+  if (parts != nullptr) {
+    for (std::size_t i = 0; i < parts->name_count(); ++i) {
+      if (form_field_routes(parts->name(i))) {
+        return std::string(parts->name(i));
+      }
+    }
+    return {};
+  }
+  for (std::size_t at = 0; at <= body.size();) {
+    const std::size_t end = std::min(body.find_first_of("&;?", at), body.size());
+    const std::string_view name = body.substr(at, std::min(body.find('=', at), end) - at);
+    if (form_field_routes(name)) {
+      return std::string(name);
+    }
+    at = end + 1;
+  }
+  return {};
+}
+
+stage_result routing_field_refused(std::string_view where, std::string_view field) {
+  // The field's name only: its value may be a secret.
+  return stage_result::respond(
+      outcome::invalid_body,
+      fmt::format(
+          "{} names a model, a deployment, a region, a server or credentials ('{}'): a server reading "
+          "the form may run the request with it instead of what the policy decided; the gateway "
+          "routes and authenticates: remove the field",
+          where, printable(field.substr(0, 64))));
 }
 
 // A header field a serving stack routes on to choose the model or the deployment, or nullptr:
@@ -977,16 +1048,26 @@ stage_result pipeline::classify_body(request_context& ctx) const {
   // `application/x-www-form-urlencoded;charset` or a list as a form).
   static thread_local std::string label;
   (void)ascii_lower_into(type != nullptr ? type->value : std::string_view(), label);
+  const bool model_decides = b != nullptr || !cfg_->tenants_file.empty();
   if (label.find("multipart") != std::string::npos) {
-    if (const std::string param = form_method_parameter(ctx.body, true); !param.empty()) {
+    const classify::mime_reading& parts = read_mime_body(ctx);
+    if (const std::string param = form_method_parameter(ctx.body, true, &parts); !param.empty()) {
       return method_override_refused("a part of the multipart body", param, ctx.head.method);
     }
-  } else if (label.find("x-www-form-urlencoded") != std::string::npos) {
-    if (const std::string param = form_method_parameter(ctx.body, false); !param.empty()) {
+    if (const std::string field = routing_form_field(ctx.body, &parts); !field.empty()) {
+      return routing_field_refused("a part of the multipart body", field);
+    }
+    return scan_raw(ctx, detectors, model_decides, &parts);
+  }
+  if (label.find("x-www-form-urlencoded") != std::string::npos) {
+    if (const std::string param = form_method_parameter(ctx.body, false, nullptr); !param.empty()) {
       return method_override_refused("the form body", param, ctx.head.method);
     }
+    if (const std::string field = routing_form_field(ctx.body, nullptr); !field.empty()) {
+      return routing_field_refused("the form body", field);
+    }
   }
-  return scan_raw(ctx, detectors, b != nullptr || !cfg_->tenants_file.empty());
+  return scan_raw(ctx, detectors, model_decides);
 }
 
 }  // namespace sovgw::gateway

@@ -9,6 +9,10 @@
 #include "gateway/http_parser.hpp"
 #include "gateway/request_context.hpp"
 
+namespace sovgw::classify {
+struct mime_reading;
+}  // namespace sovgw::classify
+
 namespace sovgw::gateway {
 
 // The body as JSON: the fields the gateway routes on and what `detectors` find in its decoded
@@ -17,9 +21,16 @@ namespace sovgw::gateway {
 stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool locate);
 
 // A body that is not JSON on a path that is not a JSON endpoint, read as text in every form a
-// server may decode it; refused when it looks like JSON but is not strict JSON and there are
-// detectors to run or, `model_decides` (a policy or tenants' model limits), a model to decide.
-stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_decides);
+// server may decode it, its MIME parts too (`parts`: read_mime_body's reading of it, or null to
+// read it here); refused when it looks like JSON but is not strict JSON and there are detectors to
+// run or, `model_decides` (a policy or tenants' model limits), a model to decide, and when its
+// server's MIME reader would decode what the gateway cannot (with detectors to run).
+stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_decides,
+                      const classify::mime_reading* parts = nullptr);
+
+// The body as its server's MIME reader decodes it, by its Content-Type (classify/multipart.hpp);
+// valid until the next call on this thread.
+const classify::mime_reading& read_mime_body(const request_context& ctx);
 
 // The detectors that find something in the request target or a forwarded header field.
 std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors);

@@ -2,10 +2,15 @@
 stand-in cluster): JSON escapes do not hide personal data from the detectors or from redaction, and
 a body the gateway cannot read the way the cluster reads it is refused before it leaves."""
 
+import base64
+import binascii
 import gzip
 import json
 import os
+import random
+import struct
 import unittest
+import zlib
 
 from support import (SOURCE, Gateway, TempDir, cluster_yaml, eu_policy_dedicated_cluster, exchange,
                      gateway_yaml, make_certs, request_bytes, start_standin)
@@ -17,6 +22,41 @@ JSON = {"Content-Type": "application/json"}
 def chat(content, model="mistral-small"):
     """A chat body with `content` inserted verbatim (already JSON-escaped) into the string."""
     return ('{"model":"%s","messages":[{"role":"user","content":"%s"}]}' % (model, content)).encode()
+
+
+def multipart(parts, boundary="sovgw-b0undary"):
+    """A multipart/form-data body of (Content-Disposition value, other header fields, content) parts,
+    and its Content-Type."""
+    out = b""
+    for disposition, headers, content in parts:
+        out += b"--" + boundary.encode() + b"\r\nContent-Disposition: " + disposition.encode() + b"\r\n"
+        for k, v in headers.items():
+            out += f"{k}: {v}\r\n".encode()
+        out += b"\r\n" + content + b"\r\n"
+    return out + b"--" + boundary.encode() + b"--\r\n", f"multipart/form-data; boundary={boundary}"
+
+
+def wrap(text, width):
+    return b"\r\n".join(text[i:i + width].encode() for i in range(0, len(text), width))
+
+
+def batch_line():
+    """A JSONL batch line (OpenAI's Batch API) whose tool call arguments hold an address whose '@' is
+    escaped once more inside them: JSON in a string in JSON, three levels."""
+    arguments = json.dumps({"to": "alice.smith\\u0040example.com"})
+    return json.dumps({"custom_id": "1", "method": "POST", "url": "/v1/chat/completions", "body": {
+        "model": "mistral-small", "messages": [{"role": "assistant", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "send", "arguments": arguments}}]}]}}).encode() + b"\n"
+
+
+def png_bytes(side=16):
+    """A PNG of random pixels (which do not compress): binary data, some 800 bytes."""
+    rng = random.Random(29)
+    raw = b"".join(b"\x00" + bytes(rng.randrange(256) for _ in range(side * 3)) for _ in range(side))
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 class BodyClassificationTest(unittest.TestCase):
@@ -411,6 +451,128 @@ class BodyClassificationTest(unittest.TestCase):
         self.assertEqual(error["code"], "invalid_body")
         self.assertNotIn("not strict", error["message"])
         self.assertIn("api_base", error["message"])
+
+    def test_a_multipart_body_is_read_as_its_server_decodes_it(self):
+        # Probe round 29: off the API, what a MIME library decodes in a multipart body (RFC 2231
+        # continuations, RFC 2047 words, base64 wrapped short or mixed with junk) hid personal data.
+        # Read decoded now: eu_policy redacts, which only a JSON body allows, so it is refused.
+        email_b64 = base64.b64encode(b"Write to alice.smith@example.com").decode()
+        cases = {
+            "rfc2231 filename": multipart(
+                [("form-data; name=\"file\"; filename*0*=UTF-8''alice.smi; filename*1*=th%40exam; "
+                  "filename*2=\"ple.com.txt\"", {}, b"hello")]),
+            "rfc2047 q words": multipart(
+                [("form-data; name=\"file\"; filename=\"=?UTF-8?Q?alice.smith=40ex?= =?UTF-8?Q?ample.com?=\"",
+                  {}, b"hello")]),
+            "rfc2047 short b words": multipart(
+                [("form-data; name=\"file\"; filename=\"=?UTF-8?B?YWxpY2Uu?= =?UTF-8?B?c21pdGhA?= "
+                  "=?UTF-8?B?ZXhhbXBs?= =?UTF-8?B?ZS5jb20=?=\"", {}, b"hello")]),
+            "base64 wrapped at 4": multipart(
+                [("form-data; name=\"note\"", {"Content-Transfer-Encoding": "base64"}, wrap(email_b64, 4))]),
+            "base64 wrapped at 8": multipart(
+                [("form-data; name=\"note\"", {"Content-Transfer-Encoding": "base64"}, wrap(email_b64, 8))]),
+            "base64 with junk": multipart(
+                [("form-data; name=\"note\"", {"Content-Transfer-Encoding": "base64"},
+                  "* ".join(email_b64[i:i + 3] for i in range(0, len(email_b64), 3)).encode())]),
+            "quoted-printable soft breaks": multipart(
+                [("form-data; name=\"note\"", {"Content-Transfer-Encoding": "quoted-printable"},
+                  b"Write to alice.sm=\r\nith=40exam=\r\nple.com")]),
+            # a JSONL batch whose tool call arguments hold the address escaped twice more
+            "jsonl part": multipart([("form-data; name=\"file\"; filename=\"batch.jsonl\"",
+                                      {"Content-Type": "application/jsonl"}, batch_line())]),
+            "nested multipart": multipart(
+                [("form-data; name=\"files\"", {"Content-Type": "multipart/mixed; boundary=inner"},
+                  multipart([("attachment; filename=\"a.txt\"", {"Content-Transfer-Encoding": "base64"},
+                              wrap(email_b64, 4))], boundary="inner")[0])]),
+        }
+        for case, (body, content_type) in cases.items():
+            with self.subTest(case):
+                resp = self.send(body, headers={"Content-Type": content_type}, path="/upload")
+                self.assert_refused(resp, 415, "redaction_unsupported", "redacts JSON bodies only")
+                self.assertEqual(self.log_of(resp)["data_classes"], "personal")
+        # The controls: a text file and a small binary file, as curl and browsers upload them.
+        text_file = multipart([("form-data; name=\"file\"; filename=\"notes.txt\"", {"Content-Type": "text/plain"},
+                                b"Meeting notes: ship the release on Friday.\r\n"),
+                               ("form-data; name=\"purpose\"", {}, b"assistants")])
+        resp = self.send(text_file[0], headers={"Content-Type": text_file[1]}, path="/upload")
+        self.assertNotEqual(resp.status, 415, resp.body)
+        self.assertEqual(self.log_of(resp)["cluster"], "de-fra-hyperscaler")
+        binary_file = multipart([("form-data; name=\"file\"; filename=\"a.bin\"",
+                                  {"Content-Type": "application/octet-stream"}, bytes(range(128, 256)) + bytes(16))])
+        resp = self.send(binary_file[0], headers={"Content-Type": binary_file[1]}, path="/upload")
+        self.assert_refused(resp, 415, "redaction_unsupported", "redacts JSON bodies only")
+        self.assertEqual(self.log_of(resp)["data_classes"], "opaque")  # as it was: not text
+
+    def test_a_multipart_encoding_the_gateway_does_not_decode_is_refused(self):
+        gz = gzip.compress(b"Write to alice.smith@example.com")
+        uu = b"begin 644 a.txt\r\n" + binascii.b2a_uu(b"alice.smith@example.com") + b"`\r\nend\r\n"
+        for headers, content, code, text in (
+                ({"Content-Transfer-Encoding": "x-uuencode"}, uu, "unsupported_media_type", "'x-uuencode'"),
+                ({"Content-Type": "text/plain; charset=utf-7"}, b"Write to alice.smith+AEA-example.com",
+                 "unsupported_media_type", "'utf-7'"),
+                ({"Content-Encoding": "gzip"}, gz, "unsupported_content_encoding", "'gzip'")):
+            body, content_type = multipart([("form-data; name=\"note\"", headers, content)])
+            with self.subTest(headers):
+                resp = self.send(body, headers={"Content-Type": content_type}, path="/upload")
+                self.assert_refused(resp, 415, code, text)
+                self.assertIn("part 1", resp.json()["error"]["message"])
+        # The same charset for the whole body.
+        resp = self.send(b"Write to alice.smith+AEA-example.com", headers={"Content-Type": "text/plain; charset=utf-7"},
+                         path="/upload")
+        self.assert_refused(resp, 415, "unsupported_media_type", "'utf-7'")
+
+    def test_binary_written_as_text_is_opaque(self):
+        png = png_bytes()
+        self.assertGreater(len(png), 256)
+        png_b64 = base64.b64encode(png).decode()
+        part = multipart([("form-data; name=\"file\"; filename=\"scan.png\"",
+                           {"Content-Type": "image/png", "Content-Transfer-Encoding": "base64"}, wrap(png_b64, 76))])
+        svg = ('<svg xmlns="http://www.w3.org/2000/svg"><image href="data:image/png;base64,%s"/></svg>'
+               % base64.b64encode(png[:64]).decode()).encode()
+        for body, content_type in (part, (png_b64.encode(), "text/plain"),
+                                   (b"data:image/png;base64," + base64.b64encode(png[:64]), "text/plain"),
+                                   (svg, "image/svg+xml")):
+            with self.subTest(body=body[:60], content_type=content_type):
+                resp = self.send(body, headers={"Content-Type": content_type}, path="/inference")
+                self.assert_refused(resp, 415, "redaction_unsupported", "redacts JSON bodies only")
+                self.assertEqual(self.log_of(resp)["data_classes"], "opaque")
+        # Base64 that spells text, a hash and a short identifier are not binary data.
+        for body in (b"see " + base64.b64encode(b"The meeting is on Friday at ten. " * 12),
+                     b"sha256 " + b"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" * 8):
+            with self.subTest(control=body[:40]):
+                resp = self.send(body, headers={"Content-Type": "text/plain"}, path="/inference")
+                self.assertEqual(self.log_of(resp)["cluster"], "de-fra-hyperscaler", resp.body)
+
+    def test_json_in_a_raw_body_is_read_three_levels_deep(self):
+        # As the JSON inspector reads a JSON body's nested JSON (probe round 29: one level only).
+        resp = self.send(b"batch:\n" + batch_line(), headers={"Content-Type": "text/plain"}, path="/inference")
+        self.assert_refused(resp, 415, "redaction_unsupported", "redacts JSON bodies only")
+        self.assertEqual(self.log_of(resp)["data_classes"], "personal")
+
+    def test_a_form_field_that_routes_is_refused_off_the_api(self):
+        # Whisper-style and FastAPI Form(...) servers read the model, a server or credentials from a
+        # form as others from the query, which is refused (probe round 29: a form's were not).
+        urlencoded = {"Content-Type": "application/x-www-form-urlencoded"}
+        for body in (b"model=claude-x&prompt=hello", b"prompt=hello&mod%65l=claude-x", b"MODEL=claude-x",
+                     b"api_base=https%3A%2F%2Fx.example", b"region_name=us-east-1", b"aws_region_name=us-east-1",
+                     b"deployment_id=d1", b"fallbacks=claude-x", b"api_key=sk-1", b"model[]=claude-x"):
+            with self.subTest(body):
+                resp = self.send(body, headers=urlencoded, path="/inference")
+                self.assert_refused(resp, 400, "invalid_body", "the gateway routes")
+        for disposition in ("form-data; name=\"model\"", "form-data; name*0=\"mod\"; name*1=\"el\"",
+                            "form-data; name=\"region_name\"", "form-data; name*=utf-8''api%5Fbase"):
+            body, content_type = multipart([("form-data; name=\"file\"; filename=\"a.wav\"", {}, b"RIFF"),
+                                            (disposition, {}, b"claude-x")])
+            with self.subTest(disposition):
+                resp = self.send(body, headers={"Content-Type": content_type}, path="/inference")
+                self.assert_refused(resp, 400, "invalid_body", "the gateway routes")
+        # A method override spelled over RFC 2231 continuations (probe round 29).
+        body, content_type = multipart([("form-data; name*0=\"_met\"; name*1=\"hod\"", {}, b"DELETE")])
+        resp = self.send(body, headers={"Content-Type": content_type}, path="/inference")
+        self.assert_refused(resp, 400, "invalid_body", "overrides the method")
+        # The control: a form without such fields.
+        resp = self.send(b"prompt=hello&temperature=0.2&model_card_url=x", headers=urlencoded, path="/inference")
+        self.assertEqual(self.log_of(resp)["cluster"], "de-fra-hyperscaler", resp.body)
 
     def test_a_content_encoded_body_is_refused(self):
         body = gzip.compress(chat("Mail alice@example.com"))
