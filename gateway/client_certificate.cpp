@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "common/printable.hpp"
 #include "policy/countries.hpp"
 
 namespace sovgw::gateway {
@@ -31,6 +32,22 @@ bool utf8_text(const ASN1_STRING* s, std::string& out) {
   out.assign(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
   OPENSSL_free(utf8);
   return out.find('\0') == std::string::npos && tenants::valid_utf8(out);
+}
+
+// Whether `text` (valid UTF-8) holds what a reader of a log line or a report cannot see as it
+// is: controls (C0, C1, DEL), line and paragraph separators, bidirectional controls, and zero-width
+// or other format characters (a name "ac\u200bme" that shows as "acme").
+bool hidden_characters(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    char32_t cp = 0;
+    const std::size_t n = utf8_sequence_at(text, i, cp);
+    if (n == 0 || hidden_from_terminals(cp) || cp == 0x00ad || (cp >= 0x200b && cp <= 0x200f) ||
+        (cp >= 0x2060 && cp <= 0x2064) || cp == 0xfeff || cp == 0x180e || (cp >= 0xfff9 && cp <= 0xfffb)) {
+      return true;
+    }
+    i += n;
+  }
+  return false;
 }
 
 // A SAN of IA5String type: printable ASCII, no NUL.
@@ -75,6 +92,11 @@ client_certificate read_client_certificate(X509* cert) {
     const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at));
     if (!utf8_text(value, c.common_name) || c.common_name.empty()) {
       return refuse("its subject CN is empty, holds a NUL or is not valid text");
+    }
+    if (hidden_characters(c.common_name)) {
+      // The CN names the tenant in log lines, metrics and the report: a line break, a terminal
+      // control or a bidi override there would forge what a reader sees (probe round 29).
+      return refuse("its subject CN holds a control, invisible or bidirectional character");
     }
     c.subjects.push_back({tenants::subject_kind::cn, c.common_name, {}});
   }

@@ -426,7 +426,9 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
     // forwarded unchanged. A body they cannot read (not text) may hold anything: refused.
     if (!ctx.scan.decoded) {
       const std::uint32_t found = ctx.scan.found & d.duties.redact;
-      if (found != 0 || !classify::readable_text(ctx.body)) {
+      const bool unreadable = !classify::readable_text(ctx.body) ||
+                              (ctx.scan.found & classify::bit(classify::detector::opaque_content)) != 0;
+      if (found != 0 || unreadable) {
         ctx.permitted = false;
         return stage_result::respond(
             outcome::redaction_unsupported,

@@ -102,6 +102,14 @@ class ClientCertificateIdentityTest(unittest.TestCase):
     def test_a_nul_in_the_cn_does_not_truncate_it_into_another_tenant(self):
         self.assert_refused(self.cert("nul", [cn("acme\x00x")]))
 
+    def test_a_cn_with_characters_a_reader_cannot_see_is_refused(self):
+        # Probe round 29: a line separator, a C1 control, a bidi override or a zero-width space in
+        # a CN became a tenant name that broke the access log into lines or looked like another.
+        for n, value in enumerate(("a\u2028FAKE", "b\u0085FAKE", "c\u009b31mred", "acme\u202egnp.exe",
+                                   "ac\u200bme", "a\nINJECTED", "\x1b[31mred")):
+            with self.subTest(value=value):
+                self.assert_refused(self.cert(f"hidden{n}", [cn(value)]))
+
     def test_a_second_cn_is_refused(self):
         self.assert_refused(self.cert("two", [cn("acme"), cn("globex")]))
 
