@@ -614,8 +614,9 @@ std::string digit_run(std::string_view t, std::size_t i, std::string_view seps, 
   return digits;
 }
 
-// The lengths of the digit groups of t[begin, end), a number whose groups single separators split
-// (the numbers read here have at most 19 digits: longer ones count their first 19 groups).
+// The lengths of the digit groups of t[begin, end), a number whose groups separators split (a
+// run of them is one; the numbers read here have at most 19 digits: longer ones count their first
+// 19 groups).
 struct digit_groups {
   std::array<std::size_t, 19> lengths{};
   std::size_t count = 0;
@@ -633,7 +634,7 @@ digit_groups groups_of(std::string_view t, std::size_t begin, std::size_t end) {
       ++len;
       continue;
     }
-    if (g.count < g.lengths.size()) {
+    if (len > 0 && g.count < g.lengths.size()) {
       g.lengths[g.count++] = len;
     }
     len = 0;
@@ -1024,6 +1025,43 @@ bool service_number(std::string_view t, std::size_t begin, std::size_t end) {
   return digits.size() == 9 && starts(digits, {"800", "803", "900", "901", "902"});
 }
 
+// An international number's `digits` read on across a line break (up to two) while they are
+// fewer than its country gives its numbers ("+33 6 12 34\n56 78", "+49\n30\n12345678": a number
+// wrapped in a PDF or a mail, read as the JSON inspector reads it across two messages), when the
+// number they make is one of a length that country gives (e164_number); `end` past them. A number
+// whole on its line takes nothing from the next ("+49 30 12345678\n2024").
+void wrapped_phone(std::string_view t, std::string& digits, std::size_t& end) {
+  const auto short_of_number = [](std::string_view d) {
+    const country_code* code = nullptr;
+    const std::size_t len = calling_code_length(d, code);
+    return d.size() < 8 || (len != 0 && d.size() - len < code->shortest);
+  };
+  std::string wrapped = digits;
+  std::size_t wrapped_end = end;
+  for (int breaks = 0; breaks < 2 && short_of_number(wrapped); ++breaks) {
+    std::size_t k = wrapped_end;
+    while (k < t.size() && k - wrapped_end < 2 && (t[k] == ' ' || t[k] == '\t')) {
+      ++k;
+    }
+    k += k + 1 < t.size() && t[k] == '\r' && t[k + 1] == '\n' ? 1 : 0;
+    if (k >= t.size() || t[k] != '\n') {
+      break;
+    }
+    const std::size_t line = ++k;
+    while (k < t.size() && k - line < 2 && (t[k] == ' ' || t[k] == '\t')) {
+      ++k;
+    }
+    if (k >= t.size() || !is_digit(t[k])) {
+      break;
+    }
+    wrapped += digit_run(t, k, " -.()/", 16, wrapped_end, 2);
+  }
+  if (wrapped_end != end && wrapped.size() <= 15 && e164_number(wrapped)) {
+    digits = std::move(wrapped);
+    end = wrapped_end;
+  }
+}
+
 // The phone number that starts at t[i] (a '+', or a digit starting a word): its end, or npos,
 // `begin` where the finding starts ("(030) 1234567" from its '('). `cued`: the first number after
 // a phone cue, which may also be written in the national forms only a cue tells from other
@@ -1041,7 +1079,8 @@ std::size_t phone_at(std::string_view t, std::size_t i, bool cued, std::size_t& 
     std::size_t end = 0;
     // "+33 (0)6 12 34 56 78", "+49/30/12345678": up to two separators between digits; the
     // trunk 0 counts as a digit. Not an amount with its sign ("+12 345 678 \u20ac").
-    const std::string digits = digit_run(t, start, " -.()/", 16, end, 2);
+    std::string digits = digit_run(t, start, " -.()/", 16, end, 2);
+    wrapped_phone(t, digits, end);
     const bool amount = thousands_grouped(groups_of(t, start, end)) && currency_after(t, end);
     // Zeros padding an id or an account ("P.IVA 00743110157", "GL 0049100000") look like 00 and a
     // country code: written in one run and without a cue, such a number is one only when its
@@ -1500,9 +1539,179 @@ bool card_grouping(std::string_view t, std::size_t begin, std::size_t end) {
   return !thousands_grouped(g) && !g.are({3, 7, 7}) && !g.are({3, 3, 3, 5}) && !g.are({2, 6, 6, 1});
 }
 
+// A card's digits from t[i] with what people write between its groups: a space or a dash, a dash
+// with spaces around it ("4111 - 1111 1111 1111"; not two spaces: an HTML table's cells read
+// "4111  1111 …"), or a line break with up to two blanks either side ("Card: 4111 1111\n1111
+// 1111", "…1111 \r\n1111": a number wrapped in a PDF or a mail, read as the JSON inspector reads
+// it across two messages), on four lines at most (a fifth is a list's: no digits). Returns the
+// digits (up to 20, or none for a fifth line); `end` is past the last one taken.
+std::string card_run(std::string_view t, std::size_t i, std::size_t& end) {
+  std::string digits;
+  std::size_t breaks = 0;
+  end = i;
+  while (i < t.size() && digits.size() <= 19) {
+    if (is_digit(t[i])) {
+      digits.push_back(t[i]);
+      end = ++i;
+      continue;
+    }
+    std::size_t k = i;
+    std::size_t dashes = 0;
+    while (k < t.size() && k - i < 3 && (t[k] == ' ' || t[k] == '-')) {
+      dashes += t[k++] == '-' ? 1 : 0;
+    }
+    if (k >= t.size() || !is_digit(t[k]) || (k - i > 1 && dashes != 1)) {
+      k = i;
+      while (k < t.size() && k - i < 2 && (t[k] == ' ' || t[k] == '\t')) {
+        ++k;
+      }
+      k += k + 1 < t.size() && t[k] == '\r' && t[k + 1] == '\n' ? 1 : 0;
+      if (k >= t.size() || t[k] != '\n') {
+        break;
+      }
+      const std::size_t line = ++k;
+      while (k < t.size() && k - line < 2 && (t[k] == ' ' || t[k] == '\t')) {
+        ++k;
+      }
+      if (k < t.size() && is_digit(t[k]) && ++breaks > 3) {
+        digits.clear();
+        break;
+      }
+    }
+    if (k == i || digits.empty() || k >= t.size() || !is_digit(t[k])) {
+      break;
+    }
+    i = k;
+  }
+  return digits;
+}
+
+// Whether the card-like number t[begin, end) (`digits` its digits) is figures written in a way no
+// card is:
+// - four groups of four counting on by one step ("ports 4040 4041 4042 4043", "EXPOSE 3000 3001
+//   3002 3003"; a card's groups that repeat, "4242 4242 4242 4242", stay one);
+// - the cells of a table row, tab- or '|'-separated, with another cell on its line or a row of as
+//   many cells above or below it (an Excel copy under "Q1\tQ2\tQ3\tQ4", "| 4210 | 3875 | … |");
+// - a list, one figure per line: groups on several lines, the first alone on its line (but for a
+//   list's '-' or '*'), unless the line before names a card ("Sales per region:\n4210\n3875\n…";
+//   "Card: 4111 1111\n1111 1111", "4111 1111\n1111 1111" and "Card number:\n4111\n1111\n…" are
+//   cards);
+// - the value of an id's key, ungrouped and longer than the 16 digits cards are issued with: a
+//   64-bit trace or request id ("dd.trace_id=4986947095633979044", "\"spanId\": …", "Trace ID:
+//   …"; not after a key naming a card, "card_id").
+bool figures_not_card(std::string_view t, std::size_t begin, std::size_t end, std::string_view digits) {
+  const digit_groups g = groups_of(t, begin, end);
+  if (g.are({4, 4, 4, 4})) {
+    std::array<int, 4> v{};
+    for (std::size_t k = 0; k < 4; ++k) {
+      v[k] = std::stoi(std::string(digits.substr(k * 4, 4)));
+    }
+    if (v[1] != v[0] && v[2] - v[1] == v[1] - v[0] && v[3] - v[2] == v[1] - v[0]) {
+      return true;
+    }
+  }
+  const std::string_view span = t.substr(begin, end - begin);
+  // The number's line, read up to 256 bytes either side.
+  std::size_t line_begin = begin;
+  while (line_begin > 0 && t[line_begin - 1] != '\n' && begin - line_begin < 256) {
+    --line_begin;
+  }
+  std::size_t line_end = end;
+  while (line_end < t.size() && t[line_end] != '\n' && line_end - end < 256) {
+    ++line_end;
+  }
+  // The line before the one that starts at `at`, and the one after the one that ends at `at`,
+  // read up to 256 bytes.
+  const auto line_before = [&](std::size_t at) {
+    std::size_t from = at - 1;
+    while (from > 0 && t[from - 1] != '\n' && at - 1 - from < 256) {
+      --from;
+    }
+    return t.substr(from, at - 1 - from);
+  };
+  const auto line_after = [&](std::size_t at) {
+    std::size_t to = at + 1;
+    while (to < t.size() && t[to] != '\n' && to - at - 1 < 256) {
+      ++to;
+    }
+    return t.substr(at + 1, to - at - 1);
+  };
+  for (const char cell : {'\t', '|'}) {
+    if (span.find(cell) == npos) {
+      continue;
+    }
+    const auto cells = [&](std::string_view line) {
+      return static_cast<std::size_t>(std::count(line.begin(), line.end(), cell));
+    };
+    if (cells(t.substr(line_begin, begin - line_begin)) > 0 || cells(t.substr(end, line_end - end)) > 0 ||
+        (line_begin > 0 && t[line_begin - 1] == '\n' && cells(line_before(line_begin)) + 1 >= g.count) ||
+        (line_end < t.size() && t[line_end] == '\n' && cells(line_after(line_end)) + 1 >= g.count)) {
+      return true;
+    }
+  }
+  if (const std::size_t first_break = span.find('\n'); first_break != npos) {
+    const std::string_view before = t.substr(line_begin, begin - line_begin);
+    const bool labelled = std::any_of(before.begin(), before.end(), [](char c) {
+      return is_alpha(c) || static_cast<unsigned char>(c) >= 0x80;
+    });
+    const std::string_view first = span.substr(0, first_break);
+    const std::size_t gap = first.find_first_not_of("0123456789");
+    const bool groups = gap != npos && first.find_first_of("0123456789", gap) != npos;
+    if (!labelled && !groups) {
+      static constexpr std::string_view card_words[] = {"card",  "kart", "carte", "carta",      "tarjeta",
+                                                        "kaart", "visa", "amex",  "cart\u00e3o"};
+      std::string_view heading = line_begin > 0 && t[line_begin - 1] == '\n' ? line_before(line_begin) : "";
+      heading.remove_prefix(heading.size() > 64 ? heading.size() - 64 : 0);
+      bool card = false;
+      for (std::size_t k = 0; k < heading.size() && !card; ++k) {
+        for (std::string_view w : card_words) {
+          card = card || cue_end(heading, k, w) != npos;
+        }
+      }
+      if (!card) {
+        return true;
+      }
+    }
+  }
+  if (digits.size() > 16 && end - begin == digits.size()) {
+    std::size_t k = begin;
+    const auto skip = [&](auto&& what, std::size_t most) {
+      for (std::size_t n = 0; n < most && k > 0 && what(t[k - 1]); ++n) {
+        --k;
+      }
+    };
+    const auto quote = [](char c) { return c == '"' || c == '\''; };
+    const auto blank = [](char c) { return c == ' '; };
+    skip(quote, 1);
+    skip(blank, 2);
+    if (k == 0 || (t[k - 1] != '=' && t[k - 1] != ':')) {
+      return false;
+    }
+    --k;
+    skip(blank, 2);
+    skip(quote, 1);
+    const std::size_t key_end = k;
+    skip([](char c) { return is_alnum(c) || c == '_' || c == '-' || c == '.'; }, 48);
+    const std::string_view key = t.substr(k, key_end - k);
+    const std::size_t n = key.size();
+    if (n < 2 || to_lower(key[n - 2]) != 'i' || to_lower(key[n - 1]) != 'd') {
+      return false;
+    }
+    const bool own_word = n == 2 || key[n - 3] == '_' || key[n - 3] == '-' || key[n - 3] == '.' ||
+                          (key[n - 2] == 'I' && is_lower(key[n - 3]));
+    bool card = false;
+    for (std::size_t j = 0; j + 4 <= n && !card; ++j) {
+      card = cue_end(key, j, "card") != npos;
+    }
+    return own_word && !card;
+  }
+  return false;
+}
+
 // Digits, grouped or not, glued to a word or not ("x4111 1111 1111 1111", "4111111111111111exp":
 // where digits meet letters a reader sees the number start and end, but not inside a hex word),
-// with a network's prefix and a valid Luhn digit.
+// with a network's prefix and a valid Luhn digit, and not figures written as no card is
+// (figures_not_card).
 template <typename Hit>
 bool scan_payment_card(std::string_view t, Hit&& hit) {
   std::string digits;
@@ -1514,15 +1723,25 @@ bool scan_payment_card(std::string_view t, Hit&& hit) {
     if (!is_digit(t[i]) || !(starts_word(t, i) || (is_alpha(t[i - 1]) && !in_hex_word(t, i, word)))) {
       continue;
     }
-    std::size_t end = 0;
-    digits = digit_run(t, i, " -", 19, end);
+    // Where the scan goes on when no card starts here: past the digits single spaces or dashes
+    // split, so that a number ending a line ("Order #12345\n4111 …") hides none on the next.
+    std::size_t next = 0;
+    digits = digit_run(t, i, " -", 19, next);
+    std::size_t end = next;
     if (!card(end) || !card_grouping(t, i, end)) {
-      const std::size_t grouped = grouped_card_at(t, i, digits);
-      if (grouped == npos || !card(grouped)) {
-        i = end;
-        continue;
+      digits = card_run(t, i, end);
+      if (!card(end) || !card_grouping(t, i, end)) {
+        const std::size_t grouped = grouped_card_at(t, i, digits);
+        if (grouped == npos || !card(grouped)) {
+          i = next;
+          continue;
+        }
+        end = grouped;
       }
-      end = grouped;
+    }
+    if (figures_not_card(t, i, end, digits)) {
+      i = next;
+      continue;
     }
     if (other_identifier_before(t, i, digits.size())) {
       i = end;

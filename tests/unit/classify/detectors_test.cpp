@@ -1097,7 +1097,7 @@ TEST_CASE("payment card: grouped by any separator people use, glued to a letter"
        {"4111.1111.1111.1111", "4111/1111/1111/1111", "4111,1111,1111,1111", "4111_1111_1111_1111",
         "4111  1111  1111  1111", "4111 . 1111 . 1111 . 1111", "3782.822463.10005", "x4111111111111111",
         "cardx4111 1111 1111 1111", "Card4111-1111-1111-1111", "4111\n1111\n1111\n1111",
-        "4111\r\n1111\r\n1111\r\n1111", "\n4111\n1111\n1111\n1111\n", "4111\t1111\t1111\t1111",
+        "4111\r\n1111\r\n1111\r\n1111", "card:\n4111\n1111\n1111\n1111\n", "4111\t1111\t1111\t1111",
         "4111|1111|1111|1111", "4111 | 1111 | 1111 | 1111", "3782\n822463\n10005"}) {
     CAPTURE(std::string(text));
     CHECK(fires("payment_card", std::string("pay with ") + text + " today"));
@@ -1114,6 +1114,73 @@ TEST_CASE("payment card: grouped by any separator people use, glued to a letter"
     CAPTURE(std::string(text));
     CHECK_FALSE(fires("payment_card", text));
   }
+}
+
+TEST_CASE("payment card and phone: a line break between groups inside one string (probe round 29)") {
+  // A number wrapped in a PDF or a mail: read across the line break, as across two messages.
+  const std::pair<const char*, const char*> cards[] = {
+      {"Card: 4111 1111\n1111 1111 exp 12/27", "4111 1111\n1111 1111"},
+      {"Card: 4111 1111 1111\n1111 exp 12/27", "4111 1111 1111\n1111"},
+      {"Card: 4111-1111\n1111-1111 exp 12/27", "4111-1111\n1111-1111"},
+      {"Card: 4111 1111 \r\n1111 1111 exp 12/27", "4111 1111 \r\n1111 1111"},
+      {"Amex 3782 822463\n10005", "3782 822463\n10005"},
+      {"4111 1111\n1111 1111", "4111 1111\n1111 1111"},
+      {"card 4111 - 1111 1111 1111", "4111 - 1111 1111 1111"},
+      {"Card number:\n4111\n1111\n1111\n1111\nThanks", "4111\n1111\n1111\n1111"},
+      // A number ending the line before does not hide the card on the next.
+      {"Order #12345\n4111 1111 1111 1111", "4111 1111 1111 1111"},
+      {"Invoice 2041\n4111 1111 1111 1111 exp 12/27", "4111 1111 1111 1111"},
+  };
+  for (const auto& [text, card] : cards) {
+    CAPTURE(std::string(text));
+    CHECK(found("payment_card", text) == card);
+  }
+  const std::pair<const char*, const char*> phones[] = {
+      {"Tel +33 6 12 34\n56 78", "+33 6 12 34\n56 78"},
+      {"Tel +33 6 12 34\r\n56 78 thanks", "+33 6 12 34\r\n56 78"},
+      {"ring +49 30\n1234 5678", "+49 30\n1234 5678"},
+      {"ring +49\n30\n12345678", "+49\n30\n12345678"},
+      // A number whole on its line does not take the next line's.
+      {"Tel +49 30 12345678\n2024 report", "+49 30 12345678"},
+  };
+  for (const auto& [text, phone] : phones) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text) == phone);
+  }
+}
+
+TEST_CASE("payment card: ports, lists, table rows and trace ids are no card (probe round 29)") {
+  // Each passes Luhn with a network's prefix.
+  for (const char* text : {
+           "Spark UI ports 4040 4041 4042 4043 are busy, why?",
+           "Spark exposes its UIs on ports:\n4040\n4041\n4042\n4043\nWhich one is the driver?",
+           "Results:\n- 4040\n- 4041\n- 4042\n- 4043",
+           "EXPOSE 3000 3001 3002 3003",
+           "listen on 5500 5501 5502 5503",
+           "Quarterly revenue (kEUR):\nQ1\tQ2\tQ3\tQ4\n4210\t3875\t4390\t4527\nWhat is the trend?",
+           "| Q1 | Q2 | Q3 | Q4 |\n|---|---|---|---|\n| 4210 | 3875 | 4390 | 4527 |",
+           "Sales per region:\n4210\n3875\n4390\n4527\nSum them.",
+           "Sales per region:\r\n4210\r\n3875\r\n4390\r\n4527\r\n",
+           "Results:\n- 4210\n- 3875\n- 4390\n- 4527",
+           "4210\n3875\n4390\n4527",
+           "2024-05-03 10:30:00 ERROR [svc=checkout dd.trace_id=4986947095633979044 "
+           "dd.span_id=5265749391392088512] timeout calling payments",
+           "{\"trace_id\": 4986947095633979044}",
+           "{\"traceId\":\"4986947095633979044\"}",
+           "request_id=4986947095633979044",
+           "Trace ID: 4986947095633979044",
+       }) {
+    CAPTURE(std::string(text));
+    CHECK(found("payment_card", text).empty());
+  }
+  // Controls: a card after an id's label in a card's length or groups, the same row alone, a
+  // repeated group, a card in one cell of a table.
+  CHECK(found("payment_card", "id: 4111111111111111") == "4111111111111111");
+  CHECK(found("payment_card", "trace_id=4111 1111 1111 1111") == "4111 1111 1111 1111");
+  CHECK(found("payment_card", "card_id=4111111111111111110") == "4111111111111111110");
+  CHECK(found("payment_card", "ports 4040 4041 4042 4044 but 4242 4242 4242 4242") == "4242 4242 4242 4242");
+  CHECK(found("payment_card", "| name | card |\n|---|---|\n| Alice | 4111 1111 1111 1111 |") ==
+        "4111 1111 1111 1111");
 }
 
 TEST_CASE("email: the '@' or a dot in brackets (defanged)") {

@@ -120,7 +120,13 @@ constexpr std::string_view units[] = {"a1",
                                       "85.07.30-",
                                       "Part number 12345678Z ",
                                       "RSSMRA\\n",
-                                      "1 85\\n"};
+                                      "1 85\\n",
+                                      "| 4210 | 3875 | 4390 | 4527 ",  // table rows, ports, ids: no card
+                                      "4040 4041 4042 4043 ",
+                                      "dd.trace_id=4986947095633979044 ",
+                                      "\xe5\x9b\x9b\xe4\xb8\x80",  // CJK numerals: digits
+                                      "Diagnostic cell B12 ",
+                                      "ICD "};
 
 }  // namespace
 
@@ -191,6 +197,14 @@ TEST_SUITE("linear") {
       read_written_binary(reading.text, binary);
       (void)decode_encoded_words(body);
       CHECK(reading.text.size() <= 2 * body.size() + reading.parts + 16);
+  TEST_CASE("numbers across line breaks are read in linear time") {
+    const std::uint32_t all = implemented_detectors();
+    for (const std::string_view unit :
+         {"4210\n", "Card 4111 1111\n", "4111\n", "+49\n30\n", "4210\t3875\n"}) {
+      CAPTURE(unit);
+      const std::string text = repeated(unit, size);
+      (void)detect(text, all);
+      (void)find_all(text, all);
     }
   }
 }
