@@ -723,14 +723,16 @@ std::size_t latin_word_end(std::string_view t, std::size_t i, std::size_t longes
   return e;
 }
 
-// Words that name a phone number, in the eight languages and Swedish: cues on their own.
+// Words that name a phone number, in the eight languages, Swedish and Danish: cues on their own
+// (the abbreviations "Cel." and "kom." with their mark, below).
 constexpr std::string_view phone_words[] = {
     "tel",       "tlf",          "telefon",        "telefono",  "tel\u00e9fono", "telefone",
     "telefonu",  "telefoon",     "telem\u00f3vel", "telemovel", "telefonnummer", "telefoonnummer",
     "rufnummer", "handynummer",  "mobilnummer",    "phone",     "telephone",     "cellphone",
     "cellulare", "cell",         "celular",        "mobile",    "mobil",         "m\u00f3vil",
     "movil",     "handy",        "whatsapp",       "gsm",       "chiamami",      "ll\u00e1mame",
-    "llamame",   "zadzwo\u0144", "zadzwon",        "scrivimi"};
+    "llamame",   "zadzwo\u0144", "zadzwon",        "scrivimi",  "tfno",          "tlfno",
+    "telf",      "sms",          "kom\u00f3rka",   "komorka"};
 // The bare words for "number": cues unless the words after them name another thing's number
 // (number_of_another).
 constexpr std::string_view number_words[] = {"nummer", "n\u00famero", "numero", "numer"};
@@ -814,14 +816,28 @@ std::size_t phone_cue_at(std::string_view t, std::size_t i) {
   if (first == 'n' && one_of(t, i, e, number_words, std::size(number_words))) {
     return number_of_another(t, e, e - i == 5) ? npos : e;  // "numer", Polish
   }
-  // Asking to be called: "Bel me op", "Ruf mich unter … an", "Rappelle-moi au".
-  static constexpr std::string_view call[] = {"bel", "ruf", "rufen", "rappelle", "rappelez"};
+  // Spanish "Cel.", Polish "kom.": abbreviations, with their mark ("cel" is Dutch for a cell,
+  // "kom" Swedish and Dutch for "come").
+  static constexpr std::string_view abbreviations[] = {"cel", "kom"};
+  if ((first == 'c' || first == 'k') && e < t.size() && (t[e] == '.' || t[e] == ':') &&
+      one_of(t, i, e, abbreviations, std::size(abbreviations))) {
+    return e;
+  }
+  // Asking to be called: "Bel me op", "Ruf mich unter … an", "Rappelle-moi au", "call me at",
+  // "text me on", "reach me at"; the Dutch "bel" alone before a number with its trunk 0 ("bel
+  // 06-12345678": "Bel 612 345 678" is none).
+  static constexpr std::string_view call[] = {"bel",  "ruf",  "rufen", "rappelle", "rappelez",
+                                              "call", "text", "reach", "ring"};
   static constexpr std::string_view me[] = {" me", " mij", " mich", " sie mich", "-moi"};
-  if ((first == 'b' || first == 'r') && one_of(t, i, e, call, std::size(call))) {
+  if ((first == 'b' || first == 'r' || first == 'c' || first == 't') &&
+      one_of(t, i, e, call, std::size(call))) {
     for (std::string_view object : me) {
       if (const std::size_t end = cue_end(t, e, object); end != npos && ends_word(t, end)) {
         return end;
       }
+    }
+    if (e - i == 3 && first == 'b' && e + 1 < t.size() && t[e] == ' ' && t[e + 1] == '0') {
+      return e;
     }
   }
   return npos;
@@ -830,7 +846,8 @@ std::size_t phone_cue_at(std::string_view t, std::size_t i) {
 // A national number after a phone cue, in the groupings each country writes: a trunk 0 and 9 to
 // 12 digits ("06-12345678", "070-123 45 67", "0470 12 34 56", "044 668 18 00", "0171 / 234 56
 // 78", "030 / 12 34 56 78"), or, without one, 9 digits (Spain, Portugal, Poland: "612 345 678",
-// "91 123 45 67", "22 123 45 67") or 10 starting with 3 (Italy's mobiles: "347 123 4567").
+// "91 123 45 67", "22 123 45 67"), 10 starting with 3 (Italy's mobiles: "347 123 4567") or 8 in
+// four pairs (Denmark, Norway: "20 12 34 56").
 // Groups of two digits or more (an area code of up to five), each after a space, '-', '/' or
 // '.' (dots only after a trunk 0: "123.456.789" is an amount), with spaces around a '-' or '/'
 // allowed. Its end, or npos.
@@ -844,6 +861,7 @@ std::size_t national_phone_at(std::string_view t, std::size_t i) {
   std::size_t groups = 0;
   std::size_t first = 0;
   bool dots = false;
+  bool pairs = true;
   while (true) {
     const std::size_t from = k;
     while (k < t.size() && is_digit(t[k]) && k - from < 13) {
@@ -851,6 +869,7 @@ std::size_t national_phone_at(std::string_view t, std::size_t i) {
     }
     const std::size_t len = k - from;
     first = groups == 0 ? len : first;
+    pairs = pairs && len == 2;
     digits += len;
     if (len < 2 || ++groups > 6 || digits > 12) {
       return npos;
@@ -879,7 +898,7 @@ std::size_t national_phone_at(std::string_view t, std::size_t i) {
   if (trunk) {
     return digits >= 9 && (groups == 1 || first <= 5) ? k : npos;
   }
-  const bool shape = digits == 9 || (digits == 10 && t[i] == '3');
+  const bool shape = digits == 9 || (digits == 10 && t[i] == '3') || (digits == 8 && groups == 4 && pairs);
   return shape && !dots && (groups == 1 || first <= 3) ? k : npos;
 }
 
@@ -2654,21 +2673,148 @@ bool device_fault_at(std::string_view t, std::size_t k) {
   return word_in(t, k, e, words);
 }
 
-// An ICD-10 code (icd10_at) that no error's word follows ("E15 Fehler", "F05 error").
+// Whether the code-shaped word at t[k] (its end `end`) names a place or a part rather than a
+// disease: after a word for a cell, a rack, a room, a frame, a section, ... ("cell B12", "rack
+// B12", "room B12", "frame F01", "section A12.3", "bay A12", "grid G10", "Zelle B12") or a
+// preposition of place ("the formula in D10", "at B12"), or before an operator or a range's
+// colon ("C10 * 2", "B12:C14").
+bool place_or_cell(std::string_view t, std::size_t k, std::size_t end) {
+  static constexpr std::string_view places[] = {
+      "cell",         "cells",     "range",    "column",  "col",      "row",     "sheet",
+      "tab",          "node",      "rack",     "switch",  "room",     "frame",   "section",
+      "bay",          "grid",      "slot",     "port",    "pin",      "gate",    "seat",
+      "table",        "field",     "register", "line",    "level",    "floor",   "block",
+      "zone",         "unit",      "shelf",    "aisle",   "figure",   "fig",     "page",
+      "chapter",      "paragraph", "clause",   "annex",   "appendix", "step",    "item",
+      "part",         "server",    "host",     "pod",     "board",    "chip",    "socket",
+      "channel",      "lane",      "platform", "dock",    "hall",     "desk",    "box",
+      "bin",          "cabinet",   "building", "wing",    "sector",   "area",    "stand",
+      "booth",        "key",       "button",   "bus",     "route",    "flight",  "model",
+      "version",      "zelle",     "spalte",   "zeile",   "raum",     "knoten",  "schrank",
+      "feld",         "abschnitt", "kapitel",  "tabelle", "blatt",    "platz",   "halle",
+      "gleis",        "cellule",   "salle",    "baie",    "case",     "colonne", "ligne",
+      "onglet",       "feuille",   "celda",    "sala",    "columna",  "fila",    "hoja",
+      "secci\u00f3n", "cella",     "colonna",  "riga",    "foglio",   "sezione", "stanza",
+      "kom\u00f3rka", "sekcja",    "sektor",   "kolumna", "wiersz",   "arkusz",  "pok\u00f3j",
+      "cel",          "kamer",     "kolom",    "rij",     "blad",     "sectie",  "in",
+      "at",           "on",        "dans"};
+  std::size_t e = k;
+  while (e > 0 && k - e < 3 && (t[e - 1] == ' ' || t[e - 1] == '#')) {
+    --e;
+  }
+  std::size_t b = e;
+  while (b > 0 && e - b < 16 && (is_alpha(t[b - 1]) || static_cast<unsigned char>(t[b - 1]) >= 0x80)) {
+    --b;
+  }
+  if (b < e && e < k && one_of(t, b, e, places, std::size(places))) {
+    return true;
+  }
+  std::size_t a = end;
+  while (a < t.size() && a - end < 2 && t[a] == ' ') {
+    ++a;
+  }
+  return a < t.size() && (t[a] == '=' || t[a] == '*' || t[a] == '+' || t[a] == '<' || t[a] == '>' ||
+                          (t[a] == ':' && a == end && a + 1 < t.size() && is_alpha(t[a + 1])));
+}
+
+// An ICD-10 code (icd10_at) that no error's word follows ("E15 Fehler", "F05 error"), and not a
+// place's or a cell's (place_or_cell).
 std::size_t diagnosis_code_at(std::string_view t, std::size_t k) {
   const std::size_t end = icd10_at(t, k);
   const std::size_t next = end == npos ? npos : next_word(t, end);
-  return next != npos && device_fault_at(t, next) ? npos : end;
+  return (next != npos && device_fault_at(t, next)) || (end != npos && place_or_cell(t, k, end)) ? npos : end;
 }
+
+// Whether a health cue counts where it stands. The words IT shares with medicine count only
+// where they name a diagnosis' code: "ICD" (also an interface control document, an inland
+// container depot) before its revision, a colon, a word for "code" or the code ("ICD-10", "ICD10:",
+// "ICD code", "ICD: E11.9"; not "the ICD for the telemetry link", "ICD Tughlakabad");
+// "diagnostic" (an adjective of IT things: "diagnostic formula") before a colon, a word for
+// "code", a verb or the French noun's qualifiers ("diagnostic code: E11.9", "Le diagnostic
+// principal est E11.9"), "diagnostics" (a program's: "the diagnostics job", "Run diagnostics: A01
+// failed") only before a word for "code"; "dx" (a variable: "Dx = C10 * 2", "for each dx in") before a
+// mark, "of", "is" or "was" or the code; the abbreviations "Diag." and "Dg." with their mark.
+struct health_cue_counts {
+  bool operator()(std::string_view t, std::size_t begin, std::size_t end, std::string_view cue) const {
+    static constexpr std::string_view code_words[] = {
+        "code", "codes", "kode", "kod", "codice", "codigo", "c\u00f3digo", "diagnose", "diagnosis"};
+    static constexpr std::string_view verbs[] = {"is",         "was",          "est",        "code",
+                                                 "codes",      "principal",    "principale", "primaire",
+                                                 "secondaire", "associ\u00e9", "final",      "retenu"};
+    static constexpr std::string_view of[] = {"of", "is", "was"};
+    std::size_t word_end = end;
+    while (word_end < t.size() && is_alpha(t[word_end])) {
+      ++word_end;
+    }
+    std::size_t k = word_end;
+    while (k < t.size() && k - word_end < 2 && t[k] == ' ') {
+      ++k;
+    }
+    std::size_t e = k;
+    while (e < t.size() && e - k < 16 && (is_alpha(t[e]) || static_cast<unsigned char>(t[e]) >= 0x80)) {
+      ++e;
+    }
+    const bool colon = k < t.size() && t[k] == ':';
+    const bool code = k < t.size() && icd10_at(t, k) != npos;
+    const auto next_is = [&](const auto& words) {
+      return e > k && one_of(t, k, e, std::data(words), std::size(words));
+    };
+    if (cue == "icd") {
+      const bool revision = word_end < t.size() && (is_digit(t[word_end]) || t[word_end] == '-');
+      return word_end == end && (revision || colon || code || next_is(code_words));
+    }
+    if (cue == "diagnos" && word_end - begin == 10 && cue_end(t, begin, "diagnostic") == word_end) {
+      return colon || code || next_is(verbs);
+    }
+    if (cue == "diagnos" && word_end - begin == 11 && cue_end(t, begin, "diagnostics") == word_end) {
+      return next_is(code_words);
+    }
+    if (cue == "dx") {
+      std::size_t m = end < t.size() && t[end] == '.' ? end + 1 : end;
+      while (m < t.size() && m - end < 3 && t[m] == ' ') {
+        ++m;
+      }
+      return m < t.size() && (t[m] == ':' || t[m] == '-' || icd10_at(t, m) != npos || next_is(of));
+    }
+    if (cue == "diag" || cue == "dg") {
+      return end < t.size() && (t[end] == '.' || t[end] == ':');
+    }
+    return true;
+  }
+};
 
 template <typename Hit>
 bool scan_health_code(std::string_view t, Hit&& hit) {
   // A diagnosis code after a cue: "ICD-10 E11.9", "diagnosis: J45.909", "CIM-10 F32", "Diagnose
-  // F41.1", "diagnóstico E66". "diagnos" covers diagnosis, diagnosed, diagnostic, Diagnose,
-  // diagnosi. A bare code (a product "E11" or a seat "J45") is not health data on its own.
-  static constexpr std::array<std::string_view, 7> cues = {
-      "icd", "cim-10", "cim10", "diagnos", "diagn\xc3\xb3stic", "diagn\\u00f3stic", "dx"};
-  return scan_after_cue(t, cues, {"dx"}, diagnosis_code_at, hit, any_cue{}, device_fault_at);
+  // F41.1", "diagnóstico E66", the classification's name in Spanish, Portuguese, Polish, Czech,
+  // Hungarian ("CIE-10", "CID-10", "MKN-10", "MKB-10", "BNO-10"), "Diagnoza", "Rozpoznanie",
+  // "Befund", "Diag.", "Dg.". "diagnos" covers diagnosis, diagnosed, diagnostic, Diagnose, diagnosi.
+  // A bare code (a product "E11" or a seat "J45") is not health data on its own.
+  static constexpr std::array<std::string_view, 23> cues = {"icd",
+                                                            "dx",
+                                                            "cim-10",
+                                                            "cim10",
+                                                            "cie-10",
+                                                            "cie10",
+                                                            "cid-10",
+                                                            "cid10",
+                                                            "mkn-10",
+                                                            "mkn10",
+                                                            "mkb-10",
+                                                            "mkb10",
+                                                            "bno-10",
+                                                            "bno10",
+                                                            "diagnos",
+                                                            "diagnoz",
+                                                            "diagn\xc3\xb3z",
+                                                            "diagn\xc3\xb3stic",
+                                                            "diagn\\u00f3stic",
+                                                            "rozpoznani",
+                                                            "befund",
+                                                            "diag",
+                                                            "dg"};
+  return scan_after_cue(t, cues, {"dx", "diag", "dg"}, diagnosis_code_at, hit, health_cue_counts{},
+                        device_fault_at);
 }
 
 }  // namespace

@@ -1902,6 +1902,79 @@ TEST_CASE("health code: an appliance's error code is none (probe round 25)") {
   CHECK(found("health_code", "ICD-10 E11.9") == "E11.9");
 }
 
+TEST_CASE(
+    "health code: cells, racks, rooms and frames after an IT 'diagnostic', 'ICD' or 'dx' (probe round 29)") {
+  for (const char* text : {
+           "Add a diagnostic formula in cell B12 that compares it with C14",
+           "The diagnostics job on node A01 keeps restarting",
+           "Run the diagnostics on rack B12 and switch C04 tonight",
+           "Diagnostics meeting in room B12 at 10",
+           "My diagnosis: the formula in D10 references the wrong sheet",
+           "The ICD for the telemetry link defines frame F01 as the header",
+           "Per the ICD (interface control document) section A12.3, the header is fixed",
+           "Container arrives at ICD Tughlakabad, bay A12",
+           "for each dx in grid G10 to G20",
+           "Dx = C10 * 2",
+           "Diagnosis: the value in cell F32 is wrong",
+           "Diagnostic log of server B12 attached",
+           "Diagnose: Zelle B12 enth\xc3\xa4lt einen Fehlbetrag",
+           "Run diagnostics: A01 failed",
+       }) {
+    CAPTURE(std::string(text));
+    CHECK(found("health_code", text).empty());
+  }
+  const std::pair<const char*, const char*> codes[] = {
+      {"diagnostic code: E11.9", "E11.9"},
+      {"Diagnostic : E11.9", "E11.9"},
+      {"Le diagnostic principal est E11.9", "E11.9"},
+      {"Diagnostic: J45, I10", "J45|I10"},
+      {"diagnostics codes: E11.9", "E11.9"},
+      {"ICD10: E11.9", "E11.9"},
+      {"ICD code E11.9", "E11.9"},
+      {"ICD: E11.9", "E11.9"},
+      {"ICD E11.9", "E11.9"},
+      {"the ICD-10-CM code is E11.9", "E11.9"},
+      {"Dx U07.1", "U07.1"},
+      {"dx of J45", "J45"},
+      {"Patient in ward B12, diagnosis E11.9", "E11.9"},
+      {"diagnosed with C14 in 2019", "C14"},
+  };
+  for (const auto& [text, code] : codes) {
+    CAPTURE(std::string(text));
+    CHECK(found("health_code", text) == code);
+  }
+}
+
+TEST_CASE("health code and phone: the cues of Spanish, Portuguese, Polish and others (probe round 29)") {
+  for (const char* text :
+       {"CIE-10: E11.9", "CID-10: E11.9", "MKN-10: E11.9", "MKB-10: E11.9", "BNO-10: E11.9",
+        "Diagnoza: E11.9", "Rozpoznanie: E11.9", "Diag.: E11.9", "Dg.: E11.9", "Befund: E11.9"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("health_code", text) == "E11.9");
+  }
+  for (const char* text : {"diagram B12 shows the flow", "dg B12 ok", "Rozpoznanie: sektor A12"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("health_code", text).empty());
+  }
+  const std::pair<const char*, const char*> cued[] = {
+      {"call me at 612 345 678", "612 345 678"},  {"text me on 612 345 678", "612 345 678"},
+      {"reach me at 612 345 678", "612 345 678"}, {"Tfno.: 612 345 678", "612 345 678"},
+      {"Tlfno: 612 345 678", "612 345 678"},      {"Cel. 612 345 678", "612 345 678"},
+      {"kom. 601 234 567", "601 234 567"},        {"kom\xc3\xb3rka: 601 234 567", "601 234 567"},
+      {"SMS 612 345 678", "612 345 678"},         {"Tlf. 20 12 34 56", "20 12 34 56"},
+      {"bel 06-12345678", "06-12345678"},
+  };
+  for (const auto& [text, phone] : cued) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text) == phone);
+  }
+  for (const char* text : {"kom 601 234 567", "cel B12 bevat 612 345 678", "scores 20 12 34 56",
+                           "Tlf. 20 12 34 5", "bel 612 345 678"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text).empty());
+  }
+}
+
 TEST_CASE("date of birth and phone: a date before 'geboren', 'call me' verbs (probe round 25)") {
   CHECK(found("date_of_birth", "Der Antragsteller wurde am 03.05.1985 geboren.") == "03.05.1985");
   CHECK(found("date_of_birth", "Mevrouw is op 3 mei 1985 in Utrecht geboren.") == "3 mei 1985");
