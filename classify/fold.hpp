@@ -2,7 +2,8 @@
 
 // What a model reads, in the ASCII the detectors look for. A client can write an identifier in
 // characters that a language model reads as the plain one while a byte-level detector does not:
-// fullwidth forms ("alice＠example.com", "ＤＥ８９…"), digits of other scripts ("٤١١١"),
+// fullwidth forms ("alice＠example.com", "ＤＥ８９…"), digits of other scripts ("٤١١١"), the CJK
+// numerals written as positional digits ("四一一一", "〇", "壹"),
 // mathematical letters and digits ("𝐚𝐥𝐢𝐜𝐞", "𝟒𝟏𝟏𝟏"), circled, superscript and subscript digits,
 // enclosed digits and letters NFKC leaves alone or parenthesises ("❺", "⑸", "⒌", "🅰", "⒜", and
 // the regional indicators of flags, "🇩🇪"),

@@ -24,6 +24,12 @@ to `ascii` (step 0: every one of them) or to ascii, ascii + 1, ... (step 1); asc
   - dashes and minus signs, and the dots and bullets that separate a number's groups, to '-';
     ideographic full stops to '.'; OGHAM SPACE MARK to ' '; the line and paragraph separators to
     line feed; typographic apostrophes and quotation marks to ' and ";
+  - the CJK numerals Chinese and Japanese write as positional digits (〇一二三四五六七八九, 零,
+    the financial forms 壹贰叁肆伍陆柒捌玖 and their traditional and Japanese forms 貳參陸壱弐参)
+    and the parenthesised and circled ideographs one to ten (㈠, ㊀: NFKC's "(一)" would
+    separate the digits), to their value: "四一一一 一一一一 …" is the card a model reads. Outside a
+    number they are words ("一个", "参加"), which no detector reads: a number needs a run of them
+    (a card 13 or more with a Luhn digit), which prose does not write;
   - the tag characters U+E0020..E007E to the ASCII they spell;
   - every other punctuation mark and symbol (categories P*, S*) and spacing modifier (U+02B0..02FF)
     outside ASCII is a mark (MARK, read as a blank by the detectors only, see fold.hpp): a model
@@ -117,6 +123,16 @@ for cp in range(0x80, 0x110000):
     elif cat[0] in "PS" or 0x02B0 <= cp <= 0x02FF:
         fold[cp] = MARK
 fold.update(EXTRA)
+CJK_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9, "壹": 1, "贰": 2, "貳": 2, "叁": 3, "參": 3, "肆": 4, "伍": 5, "陆": 6, "陸": 6,
+              "柒": 7, "捌": 8, "玖": 9, "壱": 1, "弐": 2, "参": 3}
+for c, value in CJK_DIGITS.items():
+    fold[ord(c)] = 0x30 + value
+for k in range(9):  # PARENTHESIZED and CIRCLED IDEOGRAPH ONE..NINE; TEN as "10"
+    fold[0x3220 + k] = fold[0x3280 + k] = 0x31 + k
+for cp in (0x3229, 0x3289):
+    fold.pop(cp, None)
+    multi[cp] = "10"
 for cp in range(0xE0020, 0xE007F):  # tags spell ASCII
     fold[cp] = cp - 0xE0000
 

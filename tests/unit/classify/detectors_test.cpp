@@ -753,6 +753,40 @@ TEST_CASE("enclosed digits and letters without an NFKC form read as what they en
         "41" + utf8(0x247E) + " 1111 1111 1111");
 }
 
+TEST_CASE(
+    "digits written as CJK numerals read as digits; Chinese and Japanese prose holds none (probe round 29)") {
+  // 〇一二三四五六七八九 (and 零, the financial forms 壹贰叁…, Japanese 壱弐参) as positional digits.
+  const std::pair<const char*, const char*> numbers[] = {
+      {"payment_card", "card 四一一一 一一一一 一一一一 一一一一 exp 12/27"},
+      {"payment_card", "card 四一一一一一一一一一一一一一一一"},
+      {"payment_card", "card 肆壹壹壹 壹壹壹壹 壹壹壹壹 壹壹壹壹"},
+      {"iban", "IBAN DE八九 三七〇四 〇〇四四 〇五三二 〇一三〇 〇〇"},
+      {"phone", "ring +四九 三〇 一二三四五六七八"},
+      {"phone", "ring +肆玖 叁零 壹贰叁肆伍陆柒捌"},
+      {"national_id", "NIR 一 八五 〇五 七八 〇〇六 〇八四 九一"},
+      {"national_id", "PESEL: 四四〇五一四〇一三五九"},
+  };
+  for (const auto& [detector, text] : numbers) {
+    CAPTURE(std::string(text));
+    CHECK(fires(detector, text));
+  }
+  // Ordinary Chinese and Japanese text, where 一 is also "a" and "one", is no personal data.
+  for (const char* text : {
+           "一二三四五六七八九十，这是小学生学数字的顺序。",
+           "我们一起去北京，三个人住一个房间，五天四夜，一共花了八千九百元。",
+           "二〇二四年十二月六日，星期五，天气晴。",
+           "一月一日是元旦，五一是劳动节，十一是国庆节。",
+           "九九八十一，七七四十九，六六三十六，五五二十五。",
+           "零售额增长了百分之三点五，一季度和二季度都很稳定。",
+           "一期一会。三日坊主にならないように、毎日一つずつ覚えよう。",
+           "第一章 一一一 二二二 三三三 四四四 五五五 六六六",
+           "参加者は一人ずつ自己紹介をしてください。陸上競技大会は五月三日です。",
+       }) {
+    CAPTURE(std::string(text));
+    CHECK(find_all(text, implemented_detectors()).empty());
+  }
+}
+
 TEST_CASE("iban: letters written as lookalikes read as the Latin ones (probe round 26)") {
   // Latin small capitals, Cyrillic and Greek capitals that look Latin, precomposed accented
   // capitals (the decomposed E + U+0301 already reads as E), in the country or the bank code.
