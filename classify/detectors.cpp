@@ -1605,6 +1605,20 @@ std::string card_run(std::string_view t, std::size_t i, std::size_t& end) {
   return digits;
 }
 
+// Whether digits may follow t[k], past more than a single space or dash that ends a digit_run:
+// where card_run may read on (most numbers end at a word).
+bool runs_on(std::string_view t, std::size_t k) {
+  for (std::size_t n = k; n < t.size() && n - k < 8; ++n) {
+    if (is_digit(t[n])) {
+      return n > k;
+    }
+    if (t[n] != ' ' && t[n] != '-' && t[n] != '\t' && t[n] != '\r' && t[n] != '\n') {
+      return false;
+    }
+  }
+  return false;
+}
+
 // Whether the card-like number t[begin, end) (`digits` its digits) is figures written in a way no
 // card is:
 // - four groups of four counting on by one step ("ports 4040 4041 4042 4043", "EXPOSE 3000 3001
@@ -1748,7 +1762,9 @@ bool scan_payment_card(std::string_view t, Hit&& hit) {
     digits = digit_run(t, i, " -", 19, next);
     std::size_t end = next;
     if (!card(end) || !card_grouping(t, i, end)) {
-      digits = card_run(t, i, end);
+      if (runs_on(t, next)) {
+        digits = card_run(t, i, end);
+      }
       if (!card(end) || !card_grouping(t, i, end)) {
         const std::size_t grouped = grouped_card_at(t, i, digits);
         if (grouped == npos || !card(grouped)) {
@@ -2205,11 +2221,19 @@ bool scan_after_cue(std::string_view t, const Cues& cues, std::initializer_list<
                     ValueAt&& value_at, Hit&& hit, Counts&& counts = {}, Ends&& ends = {}) {
   constexpr bool finder = std::is_invocable_v<const Cues&, std::string_view, std::size_t, std::string_view&>;
   std::uint32_t first_letters = 0;  // bit c - 'a': some cue starts with c
+  // second_letters[c - 'a'], bit d - 'a': some cue starts with c and d; all bits: with c and a
+  // byte that is no letter.
+  std::array<std::uint32_t, 26> second_letters{};
   if constexpr (!finder) {
     for (std::string_view cue : cues) {
       first_letters |= 1u << (cue[0] - 'a');
+      second_letters[cue[0] - 'a'] |= cue.size() > 1 && is_lower(cue[1]) ? 1u << (cue[1] - 'a') : ~0u;
     }
   }
+  const auto may_start = [&](char c, std::size_t i) {
+    const char d = i + 1 < t.size() ? to_lower(t[i + 1]) : ' ';
+    return !is_lower(d) || (second_letters[c - 'a'] & (1u << (d - 'a'))) != 0;
+  };
   std::string_view cue;  // the one first_cue_at found
   const auto value_of = [&](std::size_t k) {
     if constexpr (std::is_invocable_v<ValueAt, std::string_view, std::size_t, std::string_view>) {
@@ -2260,7 +2284,7 @@ bool scan_after_cue(std::string_view t, const Cues& cues, std::initializer_list<
       from = cues(t, i, cue);
     } else {
       const char c = to_lower(t[i]);
-      if (!is_lower(c) || (first_letters & (1u << (c - 'a'))) == 0 || !starts_word(t, i)) {
+      if (!is_lower(c) || (first_letters & (1u << (c - 'a'))) == 0 || !may_start(c, i) || !starts_word(t, i)) {
         continue;
       }
       from = first_cue_at(t, i, cues, whole_words, cue);
