@@ -197,6 +197,9 @@ TEST_SUITE("linear") {
       read_written_binary(reading.text, binary);
       (void)decode_encoded_words(body);
       CHECK(reading.text.size() <= 2 * body.size() + reading.parts + 16);
+    }
+  }
+
   TEST_CASE("numbers across line breaks are read in linear time") {
     const std::uint32_t all = implemented_detectors();
     for (const std::string_view unit :
