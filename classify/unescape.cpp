@@ -112,6 +112,27 @@ decoded percent_at(std::string_view in, std::size_t i) {
   return v < 0 ? decoded{} : decoded{3, std::string(1, static_cast<char>(v))};
 }
 
+// The named character references of the characters the detectors read (gen_html_references.py).
+struct html_reference {
+  std::string_view name;  // without its ';'
+  std::string_view text;  // what it stands for, in UTF-8
+  bool bare;              // HTML 5 also reads it without its ';'
+};
+
+#include "classify/html_reference_table.inc"
+
+static_assert(std::is_sorted(std::begin(html_references_named), std::end(html_references_named),
+                             [](const html_reference& a, const html_reference& b) {
+                               return a.name < b.name;
+                             }),
+              "html_references_named must be sorted by name");
+
+const html_reference* named_reference(std::string_view name) {
+  const auto* r = std::lower_bound(std::begin(html_references_named), std::end(html_references_named), name,
+                                   [](const html_reference& a, std::string_view n) { return a.name < n; });
+  return r != std::end(html_references_named) && r->name == name ? r : nullptr;
+}
+
 decoded html_reference_at(std::string_view in, std::size_t i) {
   if (in[i] != '&') {
     return {};
@@ -140,42 +161,29 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
     }
     return d;
   }
-  // A name is at most 9 characters: look no further (a text of '&' and no ';' is read once).
-  const std::size_t name_end = in.substr(i + 1, 10).find(';');
-  if (name_end == std::string_view::npos) {
+  // A name: letters and digits, at most longest_reference_name of them (a text of '&' and no
+  // ';' is read once). With its ';', any name of the table; without (or when the name with it is
+  // none), the longest one HTML 5 also reads bare that starts it ("&nbsp1111", "gm&shyail"), as
+  // HTML 5 and Python's html.unescape read them.
+  const auto name_char = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  };
+  std::size_t end = i + 1;
+  while (end < in.size() && end - i - 1 < longest_reference_name && name_char(in[end])) {
+    ++end;
+  }
+  const std::string_view name = in.substr(i + 1, end - i - 1);
+  if (name.empty()) {
     return {};
   }
-  const std::size_t semi = i + 1 + name_end;
-  const std::string_view name = in.substr(i + 1, semi - i - 1);
-  const std::size_t length = semi - i + 1;
-  // The punctuation and spaces an identifier is written with (HTML 5's names for them).
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 22> named = {{
-      {"amp", "&"},
-      {"AMP", "&"},
-      {"lt", "<"},
-      {"gt", ">"},
-      {"quot", "\""},
-      {"apos", "'"},
-      {"commat", "@"},
-      {"period", "."},
-      {"plus", "+"},
-      {"hyphen", "\xe2\x80\x90"},
-      {"dash", "\xe2\x80\x90"},
-      {"minus", "\xe2\x88\x92"},
-      {"lowbar", "_"},
-      {"sol", "/"},
-      {"colon", ":"},
-      {"lpar", "("},
-      {"rpar", ")"},
-      {"num", "#"},
-      {"percnt", "%"},
-      {"nbsp", "\xc2\xa0"},
-      {"ensp", "\xe2\x80\x82"},
-      {"emsp", "\xe2\x80\x83"},
-  }};
-  for (const auto& [n, text] : named) {
-    if (name == n) {
-      return {length, std::string(text)};
+  if (end < in.size() && in[end] == ';') {
+    if (const html_reference* r = named_reference(name); r != nullptr) {
+      return {name.size() + 2, std::string(r->text)};
+    }
+  }
+  for (std::size_t n = std::min(name.size(), longest_bare_reference_name); n >= 2; --n) {
+    if (const html_reference* r = named_reference(name.substr(0, n)); r != nullptr && r->bare) {
+      return {n + 1, std::string(r->text)};
     }
   }
   return {};

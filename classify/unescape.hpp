@@ -20,9 +20,12 @@ namespace sovgw::classify {
 enum unescape_forms : std::uint8_t {
   json_escapes = 1,       // \uXXXX (surrogate pairs joined), \n \t \r \b \f \/ \" \\ .
   percent_encoding = 2,   // %XX
-  html_references = 4,    // &#64; &#x40; (';' optional, as HTML 5 reads them), and the named
-                          // references of punctuation and spaces
-                          // (&amp; &lt; &commat; &period; &nbsp; &plus; &lpar; ...)
+  html_references = 4,    // &#64; &#x40; (';' optional, as HTML 5 reads them), and every named
+                          // reference of a character the detectors read: spaces, invisible and
+                          // format characters, punctuation and symbols, letters that fold to
+                          // ASCII, Latin letters (&commat; &shy; &ZeroWidthSpace; &thinsp; &bull;
+                          // &eacute; ...; html_reference_table.inc), with their ';' or, where HTML 5
+                          // reads them so, without ("&nbsp1111")
   plus_as_space = 8,      // '+' (application/x-www-form-urlencoded; not in text a model reads)
   quoted_printable = 16,  // =XX (RFC 2045; the Q encoding of RFC 2047's encoded words in header fields)
   markup = 32,            // what a model reads through as formatting: Markdown's emphasis and code

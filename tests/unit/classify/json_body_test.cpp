@@ -508,6 +508,63 @@ TEST_CASE("escapes inside a string (JSON in JSON, %XX, &#64;) are read decoded a
   CHECK(ordinary.scan.found == 0);
 }
 
+TEST_CASE("named HTML references of invisible, space and punctuation characters are read (probe round 29)") {
+  const std::uint32_t iban = bit(detector::iban);
+  const std::uint32_t all = email | card | iban | phone;
+  struct row {
+    std::string body;
+    std::string redacted;
+  };
+  std::vector<row> rows;
+  // Every HTML 5 name of a character a model reads through or as a separator, with its ';' and,
+  // where HTML 5 allows it, without.
+  for (const char* ref : {"&shy;", "&zwnj;", "&zwj;", "&ZeroWidthSpace;", "&NoBreak;", "&InvisibleTimes;",
+                          "&it;", "&ic;", "&af;", "&NegativeMediumSpace;", "&shy"}) {
+    rows.push_back({std::string(R"({"a":"mail alice.martin@gm)") + ref + R"(ail.com now"})",
+                    R"({"a":"mail [redacted:email] now"})"});
+  }
+  for (const char* ref : {"&shy;",           "&thinsp;", "&hairsp;",         "&numsp;",   "&puncsp;",
+                          "&MediumSpace;",   "&Tab;",    "&NewLine;",        "&middot;",  "&bull;",
+                          "&comma;",         "&zwj;",    "&ZeroWidthSpace;", "&NoBreak;", "&ThinSpace;",
+                          "&centerdot;",     "&hyphen;", "&ndash;",          "&nbsp",     "&middot",
+                          "&VeryThinSpace;", "&emsp13;", "&period;"}) {
+    std::string card_body = R"({"a":"card 4111)";
+    for (int i = 0; i < 3; ++i) {
+      card_body += std::string(ref) + "1111";
+    }
+    rows.push_back({card_body + R"( ok"})", R"({"a":"card [redacted:payment_card] ok"})"});
+  }
+  for (const char* ref : {"&shy;", "&zwj;", "&ZeroWidthSpace;", "&NoBreak;", "&thinsp;"}) {
+    std::string iban_body = R"({"a":"IBAN DE89)";
+    for (const char* group : {"3704", "0044", "0532", "0130", "00"}) {
+      iban_body += std::string(ref) + group;
+    }
+    rows.push_back({iban_body + R"( ok"})", R"({"a":"IBAN [redacted:iban] ok"})"});
+  }
+  // Letters and digits written by name: mathematical ones, and ASCII's own punctuation.
+  rows.push_back(
+      {R"({"a":"mail &aopf;lice&commat;example&period;com now"})", R"({"a":"mail [redacted:email] now"})"});
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, all).scan.found != 0);
+    const inspection located = inspect(r.body, all, true);
+    CHECK(located.scan.hidden == 0);
+    REQUIRE(located.scan.findings.size() == 1);
+    std::string body = r.body;
+    CHECK(redact(body, located.scan.findings, all) == 1);
+    CHECK(body == r.redacted);
+  }
+  // Ampersands in prose, names, queries and references of other characters: nothing.
+  for (
+      const std::string body :
+      {R"({"a":"R&D, AT&T, Q&A, M&S; ?a=1&b=2&copy=3&middot=4&not=5&reg; &euro; 4111 &rarr; 1111"})",
+       R"({"a":"Tom&amp;Jerry &lt;b&gt; &hellip; &Sum; &alpha;&beta; &nbsp;&nbsp; 4210&thinsp;&euro; 3875&thinsp;&euro;"})",
+       R"({"a":"&unknownname; &shyness; &ZeroWidthSpaceX; &;&#;&#x;"})"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, all).scan.found == 0);
+  }
+}
+
 TEST_CASE("markup a model reads through inside an identifier is read removed, and redacted as written") {
   const std::uint32_t iban = bit(detector::iban);
   struct row {
