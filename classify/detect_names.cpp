@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "classify/detect_text.hpp"
+#include "classify/unescape.hpp"
 
 namespace sovgw::classify::detail {
 namespace {
@@ -369,7 +370,34 @@ std::size_t name_at(std::string_view t, std::size_t i, cue_kind kind, int& words
   return words > 0 ? end : npos;
 }
 
-// The end of the cue `c` at i, with what must follow it (a '.', spaces, a ':'), or npos.
+// The end of the markup a model reads through as formatting around a label or its value at t[k]
+// (unescape.hpp's markup_length, as the markup reading of identifiers reads it: "**", "`", "~~",
+// "<b>", "</strong>", "<td>"; and a run of '_' that closes an emphasis, a ':', a space or the end
+// after it: "__Customer:__ "), or k when there is none. Not HTML comments: each would be looked
+// for to the text's end.
+std::size_t past_markup(std::string_view t, std::size_t k) {
+  comment_memo memo;
+  for (int runs = 0; runs < 4 && k < t.size(); ++runs) {
+    const char c = t[k];
+    std::size_t m = (c == '*' || c == '`' || c == '~' || c == '<') && t.compare(k, 4, "<!--") != 0
+                        ? markup_length(t, k, memo)
+                        : 0;
+    if (c == '_') {
+      while (k + m < t.size() && t[k + m] == '_' && m < 3) {
+        ++m;
+      }
+      m = k + m >= t.size() || space(t[k + m]) || t[k + m] == ':' || t[k + m] == '\n' ? m : 0;
+    }
+    if (m == 0) {
+      break;
+    }
+    k += m;
+  }
+  return k;
+}
+
+// The end of the cue `c` at i, with what must follow it (a '.', spaces, a ':'), or npos. Markup
+// around a label and its ':' is read through ("**Name:** ", "**Name**: ", "<b>Nom :</b> ").
 std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
   const bool labelled = c.kind == label || c.kind == team_label || c.kind == list_label;
   if ((c.kind == title || labelled) && !is_upper(t[i])) {
@@ -388,19 +416,23 @@ std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
   if ((c.kind == title || c.kind == title_any) && c.text.back() != '.' && k < t.size() && t[k] == '.') {
     ++k;
   }
-  const std::size_t before_spaces = k;
-  while (k < t.size() && space(t[k])) {
-    ++k;
-  }
   if (labelled) {
-    if (k >= t.size() || t[k] != ':') {
-      return npos;
-    }
-    ++k;
+    k = past_markup(t, k);
     while (k < t.size() && space(t[k])) {
       ++k;
     }
-    return k;
+    if (k >= t.size() || t[k] != ':') {
+      return npos;
+    }
+    k = past_markup(t, k + 1);
+    while (k < t.size() && space(t[k])) {
+      ++k;
+    }
+    return past_markup(t, k);
+  }
+  const std::size_t before_spaces = k;
+  while (k < t.size() && space(t[k])) {
+    ++k;
   }
   return k > before_spaces ? k : npos;
 }

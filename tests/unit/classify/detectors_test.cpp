@@ -541,6 +541,41 @@ TEST_CASE("person name: after a self-introduction or a form's label") {
   CHECK(found("person_name", "Paziente: Mario Rossi, Nazwisko: Nowak") == "Mario Rossi|Nowak");
 }
 
+TEST_CASE("person name: a label in Markdown or HTML markup (probe round 29)") {
+  const auto as_json = [](std::string_view text) {  // a line break as JSON writes it
+    std::string out;
+    for (const char c : text) {
+      out += c == '\n' ? std::string("\\n") : std::string(1, c);
+    }
+    return out;
+  };
+  for (const auto& [text, name] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"**Name:** Jeanne Dupont", "Jeanne Dupont"},
+           {"**Name**: Jeanne Dupont", "Jeanne Dupont"},
+           {"__Customer:__ Jeanne Dupont", "Jeanne Dupont"},
+           {"*Patient:* Jeanne Dupont", "Jeanne Dupont"},
+           {"<b>Name:</b> Jeanne Dupont", "Jeanne Dupont"},
+           {"<strong>Nom :</strong> Jeanne Dupont", "Jeanne Dupont"},
+           {"- **Vorname:** Lukas\n- **Nachname:** Hofmann", "Lukas|Hofmann"},
+           {"Name: **Jeanne Dupont**", "Jeanne Dupont"},
+           {"`Name:` Jeanne Dupont", "Jeanne Dupont"},
+           {"<td>Name:</td><td>Jeanne Dupont</td>", "Jeanne Dupont"},
+           {"**Kontakt:** Anna Schmidt", "Anna Schmidt"},
+           {"**Attendees:** Laura Schmidt, Tom Jansen", "Laura Schmidt|Tom Jansen"},
+           {"**Nom :** DUPONT **Pr\u00e9nom :** Jeanne", "DUPONT|Jeanne"}}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text) == name);
+    CHECK(fires("person_name", as_json(text)));
+  }
+  for (const char* text :
+       {"Name: _Foo", "**Name:** Unknown", "**Kontakt:** Vertrieb", "**Note:** Jeanne Dupont",
+        "<b>Name</b> Jeanne Dupont", "**Customer:** Acme GmbH", "__name__: Jeanne", "**name:** Build"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).empty());
+    CHECK_FALSE(fires("person_name", text));
+  }
+}
+
 TEST_CASE("person name: what is not one") {
   CHECK_FALSE(fires("person_name", "My name is not important"));  // the name must be capitalised
   CHECK_FALSE(fires("person_name", "my name is jeanne dupont"));  // ... precision over recall
