@@ -831,7 +831,74 @@ bool name_parts(std::string_view t, std::size_t i, std::size_t k, hit_ref hit, s
   return false;
 }
 
+// Words that name a role, a bot or a placeholder in a field that names a user ("example_user",
+// "Assistant", "test_user", "Guest"), beside not_names. Lower case.
+constexpr std::string_view user_role_words[] = {
+    "user",    "users",    "assistant", "system",      "developer",     "bot",       "chatbot", "ai",
+    "agent",   "model",    "tool",      "function",    "example",       "test",      "tester",  "demo",
+    "sample",  "default",  "guest",     "admin",       "administrator", "root",      "support", "customer",
+    "client",  "human",    "person",    "operator",    "moderator",     "service",   "api",     "app",
+    "member",  "speaker",  "narrator",  "interviewer", "interviewee",   "candidate", "teacher", "tutor",
+    "expert",  "reviewer", "helper",    "gpt",         "llm",           "dummy",     "foo",     "bar",
+    "baz",     "doe",      "name",      "first",       "last",          "unknown",   "anon",    "nobody",
+    "someone", "me",       "you",       "self",        "other"};
+
 }  // namespace
+
+bool names_a_person(std::string_view value, bool one_word) {
+  if (value.empty() || value.size() > 100) {
+    return false;
+  }
+  std::array<char, 100> spaced{};  // the words one space apart, for organisation()
+  std::size_t words = 0;
+  bool lower = true;        // every letter in lower case
+  bool capitalised = true;  // every word's first letter in upper case ...
+  bool some_lower = false;  // ... and not every letter
+  for (std::size_t p = 0; p < value.size();) {
+    const std::size_t begin = p;
+    std::size_t letters = 0;
+    while (p < value.size()) {
+      const latin_letter l = latin_letter_at(value, p);
+      if (l.len != 0) {
+        lower = lower && !l.upper;
+        capitalised = capitalised && (p != begin || l.upper);
+        some_lower = some_lower || !l.upper;
+        p += l.len;
+        ++letters;
+      } else if (value[p] == '-' && p > begin && p + 1 < value.size() &&
+                 latin_letter_at(value, p + 1).len != 0) {
+        ++p;
+      } else {
+        break;
+      }
+    }
+    if (letters < 2 || not_a_name(value, begin, p) ||
+        one_of(value, begin, p, user_role_words, std::size(user_role_words))) {
+      return false;
+    }
+    for (std::size_t k = begin; k < p; ++k) {
+      spaced[k] = value[k];
+    }
+    ++words;
+    if (p == value.size()) {
+      break;
+    }
+    if (value[p] != ' ' && value[p] != '_' && value[p] != '.') {
+      return false;
+    }
+    spaced[p] = ' ';
+    ++p;
+    if (p == value.size() || words == 4) {
+      return false;
+    }
+  }
+  // Capitalised words ("Jeanne DUPONT", not "ADMIN"), or two or more all in lower case.
+  if (!(lower && words >= 2) && !(capitalised && some_lower)) {
+    return false;
+  }
+  return (words >= 2 || one_word) &&
+         !organisation(std::string_view(spaced.data(), value.size()), 0, value.size());
+}
 
 bool scan_person_name(std::string_view t, hit_ref hit) {
   mail_header_block headers;

@@ -193,5 +193,12 @@ std::size_t line_break_at(std::string_view t, std::size_t k) noexcept;
 // Whether the number at t[i] follows a label naming a product's, an order's or a document's
 // number ("Part number", "SKU", "Artikelnummer", "order no."), past up to two words for "number".
 bool thing_label_before(std::string_view t, std::size_t i) noexcept;
+// Whether `value`, the whole of a field that names a user (a chat message's `name`, a request's
+// `user`), is a person's name or a pseudonym made of one: one to four words of Latin letters
+// (two or more each) separated by single spaces, '_' or '.' ("Jeanne Dupont", "Jeanne_Dupont",
+// "jeanne.dupont"), capitalised or all in lower case, none of them a role, a placeholder or a
+// word that starts sentences (not_names: "example_user", "Assistant", "anonymous"), and no
+// organisation's (detect_names.cpp); one word only when `one_word` and capitalised ("Jeanne").
+bool names_a_person(std::string_view value, bool one_word);
 
 }  // namespace sovgw::classify::detail

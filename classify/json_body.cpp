@@ -76,12 +76,14 @@ enum class field : std::uint8_t {
 class inspect_handler : public detail::no_size_limits {
  public:
   inspect_handler(std::string& text, std::vector<std::uint64_t>& ends, std::vector<text_span>& prose,
-                  std::vector<text_span>& numbers, std::string& fold_buffer, detail::key_set& keys,
-                  detail::key_set& option_keys, bool keep_text, inspection& out)
+                  std::vector<text_span>& numbers, std::vector<user_field>& user_fields,
+                  std::string& fold_buffer, detail::key_set& keys, detail::key_set& option_keys,
+                  bool keep_text, inspection& out)
       : text_(text),
         ends_(ends),
         prose_(prose),
         numbers_(numbers),
+        user_fields_(user_fields),
         fold_buffer_(fold_buffer),
         keys_(keys),
         option_keys_(option_keys),
@@ -92,6 +94,7 @@ class inspect_handler : public detail::no_size_limits {
   bool on_document_end(error_code&) { return true; }
   bool on_object_begin(error_code& ec) {
     nested_model_next_ = false;
+    user_key_ = user_key::none;
     if (chosen_next_ != chosen::none && depth_ <= 2) {
       return refuse_chosen(ec);
     }
@@ -117,10 +120,19 @@ class inspect_handler : public detail::no_size_limits {
     remote_value();
     ++depth_;
     mark_container(false);
+    if (depth_ < std::size(messages_)) {
+      messages_[depth_] = {};
+    }
     pending_ = field::none;
     return true;
   }
   bool on_object_end(std::size_t, error_code&) {
+    if (depth_ < std::size(messages_)) {
+      const message_fields& m = messages_[depth_];
+      if (m.name.end != 0 && (m.role == role_kind::user || m.role == role_kind::other)) {
+        user_fields_.push_back({m.name, m.role == role_kind::user});
+      }
+    }
     // An input item that is only an id is a reference to a stored item (the Responses API's
     // item_reference, whose `type` is optional): content the gateway never sees.
     if (input_item()) {
@@ -136,6 +148,7 @@ class inspect_handler : public detail::no_size_limits {
   }
   bool on_array_begin(error_code& ec) {
     nested_model_next_ = false;
+    user_key_ = user_key::none;
     if (chosen_next_ != chosen::none && depth_ <= 2) {
       return refuse_chosen(ec);
     }
@@ -174,6 +187,7 @@ class inspect_handler : public detail::no_size_limits {
       const std::string_view folded = fold_key(std::string_view(text_).substr(start_), fold_buffer_);
       key_is_prose_ = is_prose_key(folded);
       note_opaque_key(folded);
+      note_user_key(folded);
     }
     const bool ok = key(std::string_view(text_).substr(start_), ec);
     end_string();
@@ -219,6 +233,9 @@ class inspect_handler : public detail::no_size_limits {
     remote_value();
     if (keep_text_ && in_prose()) {
       prose_.push_back({start_, text_.size()});
+    }
+    if (user_key_ != user_key::none) {
+      note_user_value();
     }
     end_string();
     pending_ = field::none;
@@ -570,6 +587,37 @@ class inspect_handler : public detail::no_size_limits {
                                    "file_path",
                                    "ephemeral"};
     return text.contains(type);
+  }
+
+  // The keys whose string value names the user (json_body.hpp): the top-level `user` and
+  // `safety_identifier`, and a message's `name` and `role` (an object's, under a top-level key
+  // that holds content, not under `tools` nor in the client's data: a tool's arguments, metadata).
+  void note_user_key(std::string_view name) {
+    user_key_ = user_key::none;
+    if (depth_ == 1) {
+      user_key_ = name == "user" || name == "safety_identifier" ? user_key::user : user_key::none;
+    } else if (in_content_ && tools_depth_ == 0 && data_from_ == SIZE_MAX && depth_ < std::size(messages_)) {
+      user_key_ = name == "name" ? user_key::name : name == "role" ? user_key::role : user_key::none;
+    }
+  }
+  // The string value of such a key (text_[start_, end)). A message's `name` names a person
+  // beside a role that is no tool's ("tool", "function", Llama's "ipython": then it names the
+  // tool); read when its object ends, the role before or after it.
+  void note_user_value() {
+    const text_span value{start_, text_.size()};
+    if (user_key_ == user_key::user) {
+      user_fields_.push_back({value, true});
+    } else if (user_key_ == user_key::name) {
+      messages_[depth_].name = value;
+    } else {
+      const std::string_view r = std::string_view(text_).substr(start_);
+      messages_[depth_].role =
+          ascii_iequals(r, "tool") || ascii_iequals(r, "function") || ascii_iequals(r, "ipython")
+              ? role_kind::tool
+          : ascii_iequals(r, "user") ? role_kind::user
+                                     : role_kind::other;
+    }
+    user_key_ = user_key::none;
   }
 
   // Whether key() reads the keys of the current object.
@@ -994,6 +1042,7 @@ class inspect_handler : public detail::no_size_limits {
   std::vector<std::uint64_t>& ends_;
   std::vector<text_span>& prose_;
   std::vector<text_span>& numbers_;
+  std::vector<user_field>& user_fields_;
   std::string& fold_buffer_;
   detail::key_set& keys_;
   detail::key_set& option_keys_;
@@ -1039,6 +1088,14 @@ class inspect_handler : public detail::no_size_limits {
   bool batch_key_ = false;             // the last top-level key may hold a batch of prompts ...
   bool in_batch_ = false;              // ... and its value is the array being read
   int opaque_fields_ = 0;              // top-level opaque fields that are not null
+  enum class user_key : std::uint8_t { none, user, name, role };
+  user_key user_key_ = user_key::none;  // the value being read names the user (note_user_key)
+  enum class role_kind : std::uint8_t { none, user, other, tool };
+  struct message_fields {
+    text_span name;  // end 0: none
+    role_kind role = role_kind::none;
+  };
+  std::array<message_fields, max_depth + 2> messages_{};  // the object at each depth's name and role
 };
 
 // Refuses what is not UTF-8 before the parser sees it: a BOM, or UTF-16/32 (RFC 4627 section 3:
@@ -1275,6 +1332,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   ends_.clear();
   prose_.clear();
   numbers_.clear();
+  user_fields_.clear();
   keys_.clear();
 
   if (const body_error e = encoding_error(body); e != body_error::none) {
@@ -1291,8 +1349,8 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   }
   boost::json::parse_options strict;
   strict.max_depth = max_depth;
-  boost::json::basic_parser<inspect_handler> parser(strict, text_, ends_, prose_, numbers_, fold_buffer_,
-                                                    keys_, option_keys_, which != 0, out);
+  boost::json::basic_parser<inspect_handler> parser(strict, text_, ends_, prose_, numbers_, user_fields_,
+                                                    fold_buffer_, keys_, option_keys_, which != 0, out);
   error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (out.error != body_error::none) {
@@ -1316,6 +1374,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   scan_nested(which, options.locate, out.scan);
   scan_markup(which, options.locate, out.scan);
   scan_base64(which, options.locate, out.scan);
+  scan_user_fields(which, options.locate, out.scan);
   hide_findings_in_numbers(out.scan);
   if ((which & bit(detector::opaque_content)) != 0 &&
       (parser.handler().opaque() || holds_markdown_image(text_))) {
@@ -1454,6 +1513,34 @@ void json_inspector::scan_base64(std::uint32_t which, bool locate, scan_result& 
   }
   std::stable_sort(scan.findings.begin(), scan.findings.end(),
                    [](const finding& a, const finding& b) { return a.begin < b.begin; });
+}
+
+// The fields that name the user (inspect_handler::note_user_key) that hold a person's name or a
+// pseudonym made of one (detail::names_a_person): a finding over the whole value.
+void json_inspector::scan_user_fields(std::uint32_t which, bool locate, scan_result& scan) {
+  const std::uint32_t name = bit(detector::person_name);
+  if ((which & name) == 0 || user_fields_.empty()) {
+    return;
+  }
+  const std::size_t first = scan.findings.size();
+  for (const user_field& f : user_fields_) {
+    const text_span s = f.span;
+    if (!detail::names_a_person(std::string_view(text_).substr(s.begin, s.end - s.begin), f.one_word)) {
+      continue;
+    }
+    scan.found |= name;
+    const bool covered = std::any_of(scan.findings.begin(), scan.findings.end(), [&](const finding& g) {
+      return g.detector == static_cast<unsigned>(detector::person_name) && g.begin <= s.begin &&
+             s.end <= g.end;
+    });
+    if (locate && !covered) {
+      scan.findings.push_back({s.begin, s.end, static_cast<unsigned>(detector::person_name)});
+    }
+  }
+  if (scan.findings.size() != first) {
+    std::sort(scan.findings.begin(), scan.findings.end(),
+              [](const finding& a, const finding& b) { return a.begin < b.begin; });
+  }
 }
 
 // A finding in a number's digits cannot be redacted in place (a string there would change the

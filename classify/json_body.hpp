@@ -28,6 +28,11 @@
 //     multimodal chat templates join text parts (near each seam only). An identifier split across
 //     them ("DE89 3704" and "0044 0532 0130 00", "Send it to alice" and "@example.com") is
 //     found, and its pieces are findings in their own strings;
+//   - reads the fields that name the user as a person's name when they hold one
+//     (detail::names_a_person): a message's `name` beside a `role` that is no tool's or
+//     function's (the participant, which the chat template writes into the prompt; not under
+//     `tools`, in a tool call, the output's schema or the client's data), and the top-level
+//     `user` and `safety_identifier` (scan_user_fields);
 //   - finds what a model reads but the gateway cannot (the opaque_content detector, never
 //     redactable): token ids where prose is expected (`"prompt": [9906, 1917]`, `"input": [[...]]`);
 //     media under any top-level key but the schema and settings of tools and of the output (the
@@ -162,6 +167,13 @@ struct text_span {
   std::size_t end = 0;
 };
 
+// A string value that names the user (json_inspector::scan_user_fields), and whether a name of
+// one word counts there.
+struct user_field {
+  text_span span;
+  bool one_word = false;
+};
+
 // One per thread (not thread-safe); reusing it reuses its buffers.
 class json_inspector {
  public:
@@ -186,6 +198,7 @@ class json_inspector {
   void scan_nested_numbers(std::string_view level, std::uint32_t which, bool locate, scan_result& scan) const;
   void scan_markup(std::uint32_t which, bool locate, scan_result& scan);
   void scan_base64(std::uint32_t which, bool locate, scan_result& scan);
+  void scan_user_fields(std::uint32_t which, bool locate, scan_result& scan);
   void hide_findings_in_numbers(scan_result& scan) const;
   [[nodiscard]] bool crosses_strings(std::size_t b, std::size_t e) const;
 
@@ -205,6 +218,7 @@ class json_inspector {
   std::vector<std::uint64_t> ends_;  // bit i: text_[i] is the '\n' that ends a string (or number)
   std::vector<text_span> prose_;     // the prose strings' spans in text_, in document order
   std::vector<text_span> numbers_;   // the numbers' spans in text_, in document order
+  std::vector<user_field> user_fields_;  // the strings that name the user (scan_user_fields)
   std::string joined_;               // the prose strings, each with its '\n'
   std::string rest_;                 // the rest of text_
   std::vector<segment> joined_segments_;

@@ -1709,3 +1709,71 @@ TEST_CASE("a data field's key names a person's name in the inspector's text (pro
     CHECK(inspect(body, name).scan.found == 0);
   }
 }
+
+TEST_CASE("the fields that name the user are read as names (probe round 29)") {
+  // A message's `name` (its participant, which the chat template writes into the prompt) beside a
+  // `role` that is no tool's, in the forms the OpenAI API accepts; the top-level `user` and
+  // `safety_identifier`, which the operator keeps.
+  const std::uint32_t name = bit(detector::person_name);
+  struct row {
+    std::string body;
+    std::string redacted;
+  };
+  const row rows[] = {
+      {R"({"model":"m","messages":[{"role":"user","name":"Jeanne Dupont","content":"Please summarise."}]})",
+       R"({"model":"m","messages":[{"role":"user","name":"[redacted:person_name]","content":"Please summarise."}]})"},
+      {R"({"model":"m","messages":[{"role":"user","name":"Jeanne_Dupont","content":"hi"}]})",
+       R"({"model":"m","messages":[{"role":"user","name":"[redacted:person_name]","content":"hi"}]})"},
+      {R"({"model":"m","messages":[{"name":"jeanne.dupont","role":"user","content":"hi"}]})",
+       R"({"model":"m","messages":[{"name":"[redacted:person_name]","role":"user","content":"hi"}]})"},
+      {R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}],"name":"Jeanne"}]})",
+       R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}],)"
+       R"("name":"[redacted:person_name]"}]})"},
+      {R"({"model":"m","messages":[{"role":"system","name":"Lukas_Hofmann","content":"hi"}]})",
+       R"({"model":"m","messages":[{"role":"system","name":"[redacted:person_name]","content":"hi"}]})"},
+      {R"({"model":"m","input":[{"role":"user","content":"hi"}],"user":"Jeanne Dupont"})",
+       R"({"model":"m","input":[{"role":"user","content":"hi"}],"user":"[redacted:person_name]"})"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"safety_identifier":"jeanne.dupont"})",
+       R"({"model":"m","messages":[{"role":"user","content":"hi"}],"safety_identifier":"[redacted:person_name]"})"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"user":"Jo\u00e3o"})",
+       R"({"model":"m","messages":[{"role":"user","content":"hi"}],"user":"[redacted:person_name]"})"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, name).scan.found == name);
+    const inspection got = inspect(r.body, name, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == name);
+    REQUIRE(got.scan.findings.size() == 1);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, name) == 1);
+    CHECK(body == r.redacted);
+  }
+  // A tool's name (under `tools`, in a call, in a tool's or a function's message), a name that is
+  // a role or a placeholder, an id, and the same keys elsewhere: none.
+  for (const char* body :
+       {R"({"model":"m","messages":[{"role":"tool","name":"Lookup_Customer","content":"{}"}]})",
+        R"({"model":"m","messages":[{"role":"function","name":"get_weather","content":"sunny"}]})",
+        R"({"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c1","type":"function",)"
+        R"("function":{"name":"Send_Email","arguments":"{}"}}]}]})",
+        R"({"model":"m","tools":[{"type":"function","function":{"name":"Create_Ticket","parameters":{}}}]})",
+        R"({"model":"m","messages":[{"role":"system","name":"example_user","content":"hi"},)"
+        R"({"role":"system","name":"example_assistant","content":"ho"}]})",
+        R"({"model":"m","messages":[{"role":"assistant","name":"Assistant","content":"hi"}]})",
+        R"({"model":"m","messages":[{"role":"assistant","name":"Claude","content":"hi"}]})",
+        R"({"model":"m","messages":[{"role":"user","name":"user","content":"hi"}]})",
+        R"({"model":"m","messages":[{"role":"user","name":"Customer Support","content":"hi"}]})",
+        R"({"model":"m","messages":[{"role":"user","content":"hi"}],"user":"user-1234"})",
+        R"({"model":"m","messages":[{"role":"user","content":"hi"}],"user":"anonymous"})",
+        R"({"model":"m","messages":[{"role":"user","content":"hi"}],"user":"alice"})",
+        R"({"model":"m","messages":[{"role":"user","content":"hi"}],)"
+        R"("safety_identifier":"6f1c2a9e4b7d8c3f0a5e1b2d4c6f8a0e"})",
+        R"({"model":"m","messages":[{"role":"user","content":"hi"}],"safety_identifier":"TEST_USER"})",
+        R"({"model":"m","name":"Jeanne Dupont","messages":[{"role":"user","content":"hi"}]})",
+        R"({"model":"m","metadata":{"user":"Jeanne Dupont"},"messages":[{"role":"user","content":"hi"}]})",
+        R"({"model":"m","response_format":{"type":"json_schema","json_schema":{"name":"Invoice_Summary",)"
+        R"("schema":{"type":"object","properties":{"role":{"type":"string"}}}}}})"}) {
+    CAPTURE(std::string(body));
+    CHECK(inspect(body, name).scan.found == 0);
+  }
+}
