@@ -396,6 +396,28 @@ std::size_t past_markup(std::string_view t, std::size_t k) {
   return k;
 }
 
+// The end of the cue `text` at t[i] (cue_end), each space of it written as up to eight spaces
+// or tabs ("my  name\tis", "Best  regards"), or npos.
+std::size_t phrase_end(std::string_view t, std::size_t i, std::string_view text) {
+  std::size_t k = i;
+  for (const char c : text) {
+    if (c == ' ') {
+      const std::size_t from = k;
+      while (k < t.size() && k - from < 8 && space(t[k])) {
+        ++k;
+      }
+      if (k == from) {
+        return npos;
+      }
+    } else if (k >= t.size() || to_lower(t[k]) != c) {
+      return npos;
+    } else {
+      ++k;
+    }
+  }
+  return k;
+}
+
 // The end of the cue `c` at i, with what must follow it (a '.', spaces, a ':'), or npos. Markup
 // around a label and its ':' is read through ("**Name:** ", "**Name**: ", "<b>Nom :</b> ").
 std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
@@ -403,7 +425,7 @@ std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
   if ((c.kind == title || labelled) && !is_upper(t[i])) {
     return npos;
   }
-  std::size_t k = cue_end(t, i, c.text);
+  std::size_t k = phrase_end(t, i, c.text);
   if (k == npos) {
     return npos;
   }

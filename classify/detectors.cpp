@@ -2160,8 +2160,9 @@ std::size_t next_in_list(std::string_view t, std::size_t end) {
 }
 
 // The end of the first of `cues` at t[i], its text in `found`, or npos. Cues are lower case and
-// matched case-insensitively as prefixes ("diagnos" finds "diagnosed"); a cue in `whole_words`
-// must also end a word ("dx", not "dxf").
+// matched case-insensitively as prefixes ("diagnos" finds "diagnosed"), a space of a cue as up
+// to eight spaces or tabs ("n\u00e9  le"); a cue in `whole_words` must also end a word ("dx", not
+// "dxf").
 template <std::size_t N>
 std::size_t first_cue_at(std::string_view t, std::size_t i, const std::array<std::string_view, N>& cues,
                          std::initializer_list<std::string_view> whole_words, std::string_view& found) {
@@ -2169,17 +2170,29 @@ std::size_t first_cue_at(std::string_view t, std::size_t i, const std::array<std
     if (cue[0] != to_lower(t[i]) || t.size() - i < cue.size()) {
       continue;
     }
-    std::size_t j = 1;
-    while (j < cue.size() && to_lower(t[i + j]) == cue[j]) {
-      ++j;
+    std::size_t j = 1;  // into cue
+    std::size_t k = i + 1;
+    while (j < cue.size() && k < t.size()) {
+      if (cue[j] == ' ' && (t[k] == ' ' || t[k] == '\t')) {
+        const std::size_t from = k;
+        while (k < t.size() && k - from < 8 && (t[k] == ' ' || t[k] == '\t')) {
+          ++k;
+        }
+        ++j;
+      } else if (to_lower(t[k]) == cue[j]) {
+        ++j;
+        ++k;
+      } else {
+        break;
+      }
     }
     if (j < cue.size()) {
       continue;
     }
     const bool whole = std::find(whole_words.begin(), whole_words.end(), cue) != whole_words.end();
-    if (!whole || i + j >= t.size() || !is_alnum(t[i + j])) {
+    if (!whole || k >= t.size() || !is_alnum(t[k])) {
       found = cue;
-      return i + j;
+      return k;
     }
   }
   return npos;

@@ -576,6 +576,30 @@ TEST_CASE("person name: a label in Markdown or HTML markup (probe round 29)") {
   }
 }
 
+TEST_CASE("person name and date of birth: blanks doubled or tabs inside a cue (probe round 29)") {
+  for (const auto& [text, name] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"Hello, my  name  is Jeanne Dupont", "Jeanne Dupont"},
+           {"Hello, my name  is Jeanne Dupont", "Jeanne Dupont"},
+           {"Hello, my\tname\tis Jeanne Dupont", "Jeanne Dupont"},
+           {"Hallo, mein  Name  ist Lukas Hofmann", "Lukas Hofmann"},
+           {"Bonjour, je  m'appelle Jeanne Dupont", "Jeanne Dupont"},
+           {"Ciao, mi  chiamo Giulia Verdi", "Giulia Verdi"},
+           {"Full  name: Jeanne Dupont", "Jeanne Dupont"},
+           {"Thanks for the help.\nBest  regards,\nJeanne Dupont", "Jeanne Dupont"},
+           {"Mit  freundlichen \t Gr\u00fc\u00dfen\nJ\u00fcrgen Hartmann", "J\u00fcrgen Hartmann"}}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text) == name);
+  }
+  CHECK(found("date_of_birth", "n\u00e9  le 03/05/1985") == "03/05/1985");
+  CHECK(found("date_of_birth", "nata\til 03/05/1985") == "03/05/1985");
+  // Blanks between words that make no cue, and a cue's words across a line break: none.
+  for (const char* text :
+       {"my name\nis Jeanne Dupont", "my name         is Jeanne Dupont", "Best\nregards,\nACME"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).empty());
+  }
+}
+
 TEST_CASE("person name: what is not one") {
   CHECK_FALSE(fires("person_name", "My name is not important"));  // the name must be capitalised
   CHECK_FALSE(fires("person_name", "my name is jeanne dupont"));  // ... precision over recall
