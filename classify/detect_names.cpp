@@ -568,6 +568,73 @@ span closing_name(std::string_view t, std::size_t k, cue_kind kind) {
   return {from, end};
 }
 
+// The labels that also name things in a record ("Name: Build\nSteps: 3", "Nom : Sauvegarde").
+constexpr std::string_view generic_name_labels[] = {"name", "nom", "nombre", "nome", "naam"};
+// The keys of a person's record beside a name, lower case.
+constexpr std::string_view person_keys[] = {
+    "age",        "alter",     "\u00e2ge",       "edad",         "et\u00e0",    "leeftijd",
+    "wiek",       "idade",     "email",          "e-mail",       "mail",        "phone",
+    "telephone",  "tel",       "telefon",        "telefono",     "telefoon",    "mobile",
+    "mobil",      "handy",     "address",        "adresse",      "anschrift",   "adres",
+    "indirizzo",  "direccion", "direcci\u00f3n", "morada",       "dob",         "date of birth",
+    "birthday",   "born",      "geboren",        "geburtsdatum", "gender",      "sex",
+    "geschlecht", "sexe",      "sexo",           "sesso",        "title",       "anrede",
+    "titre",      "role",      "position",       "company",      "firma",       "department",
+    "city",       "stadt",     "ville",          "country",      "nationality", "occupation",
+    "job",        "beruf",     "username",       "login",        "account",     "salutation",
+    "dept",       "team",      "manager",        "notes"};
+
+// The key of a "Key: value" line at t[p] (after spaces, a bullet or emphasis): 1 a person's
+// (person_keys, or a label of a name), 2 another, 0 none.
+int record_key_at(std::string_view t, std::size_t p) {
+  while (p < t.size() && (space(t[p]) || t[p] == '-' || t[p] == '*')) {
+    ++p;
+  }
+  const std::size_t begin = p;
+  while (p < t.size() && p - begin < 24 && (latin_letter_at(t, p).len != 0 || t[p] == ' ' || t[p] == '-')) {
+    p += std::max<std::size_t>(1, latin_letter_at(t, p).len);
+  }
+  std::size_t end = p;
+  while (end > begin && t[end - 1] == ' ') {
+    --end;
+  }
+  if (end == begin || p >= t.size() || t[p] != ':') {
+    return 0;
+  }
+  const bool person = one_of(t, begin, end, person_keys, std::size(person_keys)) ||
+                      (is_upper(t[begin]) && label_at(t, begin));
+  return person ? 1 : 2;
+}
+
+// Whether the line holding t[at] sits in a record of a thing: the line before or after it is
+// "Key: value" with a key that names no person's attribute, and neither names one. Lines are
+// looked for within 200 bytes (a long line is no record).
+bool thing_record(std::string_view t, std::size_t at) {
+  constexpr std::size_t reach = 200;
+  std::size_t b = at;
+  while (b > 0 && t[b - 1] != '\n' && at - b < reach) {
+    --b;
+  }
+  std::size_t e = at;
+  while (e < t.size() && t[e] != '\n' && e - at < reach) {
+    ++e;
+  }
+  int keys = 0;  // bit 1: a person's key, bit 2: another
+  if (e < t.size() && t[e] == '\n') {
+    keys |= record_key_at(t, e + 1);
+  }
+  if (b > 0 && t[b - 1] == '\n') {
+    std::size_t pb = b - 1;
+    while (pb > 0 && t[pb - 1] != '\n' && b - pb < reach) {
+      --pb;
+    }
+    if (pb == 0 || t[pb - 1] == '\n') {
+      keys |= record_key_at(t, pb);
+    }
+  }
+  return keys == 2;
+}
+
 // Whether the "Surname, Given" pair ends at p: a ';', an address or a role, or the line's end.
 bool pair_ends(std::string_view t, std::size_t p) {
   while (p < t.size() && space(t[p])) {
@@ -973,7 +1040,10 @@ bool scan_person_name(std::string_view t, hit_ref hit) {
       int words = 0;
       const std::size_t end = name_at(t, from, kind, words);
       if (end == npos || (kind == team_label && words < 2) ||
-          (kind != title && kind != title_any && organisation(t, from, end))) {
+          (kind != title && kind != title_any && organisation(t, from, end)) ||
+          (kind == label && words == 1 &&
+           one_of(t, i, i + c.text.size(), generic_name_labels, std::size(generic_name_labels)) &&
+           thing_record(t, i))) {
         return false;
       }
       stop = hit(from, end);

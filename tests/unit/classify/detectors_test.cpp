@@ -600,6 +600,26 @@ TEST_CASE("person name and date of birth: blanks doubled or tabs inside a cue (p
   }
 }
 
+TEST_CASE("person name: one word after Name: in a record of a thing is none (probe round 29)") {
+  for (const char* text :
+       {"Name: Build\nSteps: 3", "Name: Deploy\nImage: nginx:1.25\nReplicas: 3",
+        "Status: Running\nName: Frontend\nVersion: 2.1", "Nom : Sauvegarde\nType : Cron"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).empty());
+  }
+  // A person's record, a name of two words, a name alone: found.
+  for (const auto& [text, name] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"Name: Jeanne\nAge: 34", "Jeanne"},
+           {"Name: Jeanne\nEmail: x", "Jeanne"},
+           {"Name: Jeanne Dupont\nSteps: 3", "Jeanne Dupont"},
+           {"Name: Jeanne", "Jeanne"},
+           {"Name: Jeanne\nNachname: Dupont", "Jeanne|Dupont"},
+           {"Vorname: Lukas\nSteps: 3", "Lukas"}}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text) == name);
+  }
+}
+
 TEST_CASE("person name: what is not one") {
   CHECK_FALSE(fires("person_name", "My name is not important"));  // the name must be capitalised
   CHECK_FALSE(fires("person_name", "my name is jeanne dupont"));  // ... precision over recall
