@@ -19,6 +19,7 @@ enum class cue_kind : std::uint8_t {
   title,       // an honorific, written capitalised ("Mr", "Frau", "M."); a '.' may follow
   title_any,   // an honorific also written in lower case in running text ("madame", "pan", "dr")
   phrase,      // a self-introduction, in any case ("my name is", "je m'appelle")
+  phrase_two,  // one that also says what one is ("ich bin Arzt"): a name of two words or more
   label,       // a form's field, capitalised, then ':' ("Name:", "Nom :", "Patient:")
   team_label,  // a label that also heads a team or a company ("Contact:", "Kontakt:"): two words
   list_label,  // heads a list of people ("Attendees:", "Teilnehmer:"), capitalised, then ':'
@@ -49,14 +50,18 @@ constexpr std::string_view titles_any[] = {
     "panu",         "panem",   "pan",        "senhora",         "senhor",        "dona",
     "geachte heer"};
 // Self-introductions, in any case.
-constexpr std::string_view phrases[] = {"my name is",        "my name's",          "je m'appelle",
-                                        "je m\u2019appelle", "mon nom est",        "je suis",
-                                        "ich hei\u00dfe",    "ich heisse",         "mein name ist",
-                                        "mein name lautet",  "me llamo",           "mi nombre es",
-                                        "mi chiamo",         "il mio nome \u00e8", "mijn naam is",
-                                        "ik heet",           "nazywam si\u0119",   "nazywam sie",
-                                        "mam na imi\u0119",  "mam na imie",        "o meu nome \u00e9",
-                                        "meu nome \u00e9",   "chamo-me",           "me chamo"};
+constexpr std::string_view phrases[] = {
+    "my name is", "my name's", "je m'appelle", "je m\u2019appelle", "mon nom est", "je suis",
+    "ich hei\u00dfe", "ich heisse", "mein name ist", "mein name lautet", "me llamo", "mi nombre es",
+    "mi chiamo", "il mio nome \u00e8", "mijn naam is", "ik heet", "nazywam si\u0119", "nazywam sie",
+    "mam na imi\u0119", "mam na imie", "o meu nome \u00e9", "meu nome \u00e9", "chamo-me", "me chamo",
+    // and in the other EU languages written in Latin letters
+    "jag heter", "mitt namn \u00e4r", "jeg hedder", "jeg heter", "mit navn er", "mitt navn er", "nimeni on",
+    "minu nimi on", "jmenuji se", "jmenuju se", "vol\u00e1m se", "vol\u00e1m sa", "men\u00e1m sa", "a nevem",
+    "m\u0103 numesc", "ma numesc", "numele meu este", "zovem se", "ime mi je", "mano vardas", "mani sauc",
+    "nazivam se"};
+// Self-introductions that also say what one is (German nouns are capitalised: "ich bin Arzt").
+constexpr std::string_view phrases_two[] = {"ich bin"};
 // A form's fields, capitalised, then ':' ("Name:", "Nom :").
 constexpr std::string_view labels[] = {"full name",    "first name",  "last name",
                                        "surname",      "name",        "patient",
@@ -162,13 +167,14 @@ constexpr void add(std::array<cue, M>& out, std::size_t& n, const std::string_vi
 
 // The cues looked for at any word.
 constexpr auto cues = [] {
-  std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) + std::size(labels) +
-                      std::size(team_labels)>
+  std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) + std::size(phrases_two) +
+                      std::size(labels) + std::size(team_labels)>
       all{};
   std::size_t n = 0;
   add(all, n, titles, title);
   add(all, n, titles_any, title_any);
   add(all, n, phrases, phrase);
+  add(all, n, phrases_two, phrase_two);
   add(all, n, labels, label);
   add(all, n, team_labels, team_label);
   return all;
@@ -1039,7 +1045,7 @@ bool scan_person_name(std::string_view t, hit_ref hit) {
       }
       int words = 0;
       const std::size_t end = name_at(t, from, kind, words);
-      if (end == npos || (kind == team_label && words < 2) ||
+      if (end == npos || ((kind == team_label || kind == phrase_two) && words < 2) ||
           (kind != title && kind != title_any && organisation(t, from, end)) ||
           (kind == label && words == 1 &&
            one_of(t, i, i + c.text.size(), generic_name_labels, std::size(generic_name_labels)) &&

@@ -2610,35 +2610,15 @@ bool scan_date_of_birth(std::string_view t, Hit&& hit) {
   // "birth" also covers "date of birth" and "birthday"; "geb." "Geb.-Datum"; "urodz" the Polish
   // "data urodzenia", "urodzony", "urodzona", and "ur." its abbreviation ("ur. 12.05.1985 w
   // Krakowie"); "född" and "födelsedatum" the Swedish.
-  static constexpr std::array<std::string_view, 29> cues = {"born",
-                                                            "birth",
-                                                            "dob",
-                                                            "d.o.b",
-                                                            "n\xc3\xa9 le",
-                                                            "n\xc3\xa9\x65 le",
-                                                            "n\\u00e9 le",
-                                                            "n\\u00e9e le",
-                                                            "naissance",
-                                                            "geboren",
-                                                            "geburtsdatum",
-                                                            "geburtstag",
-                                                            "nacido",
-                                                            "nacida",
-                                                            "nacimiento",
-                                                            "nato il",
-                                                            "nata il",
-                                                            "nato a",
-                                                            "nata a",
-                                                            "nascita",
-                                                            "geb.",
-                                                            "geboortedatum",
-                                                            "urodz",
-                                                            "ur.",
-                                                            "nascimento",
-                                                            "nascido",
-                                                            "nascida",
-                                                            "f\u00f6dd",
-                                                            "f\u00f6delsedatum"};
+  static constexpr std::array<std::string_view, 42> cues = {
+      "born", "birth", "dob", "d.o.b", "n\xc3\xa9 le", "n\xc3\xa9\x65 le", "n\\u00e9 le", "n\\u00e9e le",
+      "naissance", "geboren", "geburtsdatum", "geburtstag", "nacido", "nacida", "nacimiento", "nato il",
+      "nata il", "nato a", "nata a", "nascita", "geb.", "geboortedatum", "urodz", "ur.", "nascimento",
+      "nascido", "nascida", "f\u00f6dd", "f\u00f6delsedatum",
+      // and the other EU languages' words
+      "fecha nac", "f. nac", "f\u00f8dselsdato", "f\u00f8dt", "syntym\u00e4aika", "datum narozen\u00ed",
+      "narozen", "data na\u0219terii", "data nasterii", "datum ro\u0111enja", "datum rodjenja",
+      "sz\u00fcletett", "sz\u00fcl."};
   // The dates before "geboren" are merged into the findings after cues, in text order and once.
   std::array<std::pair<std::size_t, std::size_t>, 16> before{};
   const std::size_t count = dates_before_geboren(t, before);

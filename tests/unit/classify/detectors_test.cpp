@@ -620,6 +620,36 @@ TEST_CASE("person name: one word after Name: in a record of a thing is none (pro
   }
 }
 
+TEST_CASE(
+    "person name and date of birth: self-introductions and cues of more EU languages (probe round 29)") {
+  for (const auto& [text, name] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"ich bin Lukas Hofmann", "Lukas Hofmann"},
+           {"Hallo, ich bin Lukas Hofmann aus Berlin", "Lukas Hofmann"},
+           {"Hej, jag heter Anna Andersson", "Anna Andersson"},
+           {"Hej, jeg hedder Mette Hansen", "Mette Hansen"},
+           {"Hei, nimeni on Matti Virtanen", "Matti Virtanen"},
+           {"Dobr\u00fd den, jmenuji se Jan Nov\u00e1k", "Jan Nov\u00e1k"},
+           {"J\u00f3 napot, a nevem Kov\u00e1cs J\u00e1nos", "Kov\u00e1cs J\u00e1nos"},
+           {"Bun\u0103, m\u0103 numesc Ion Popescu", "Ion Popescu"},
+           {"Bok, zovem se Ivan Horvat", "Ivan Horvat"}}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text) == name);
+  }
+  // "ich bin" also says what one is: a noun, capitalised in German; a name there has two words.
+  for (const char* text : {"ich bin m\u00fcde", "Ich bin Arzt", "ich bin Berliner",
+                           "Ich bin Lehrer und wohne hier", "jag heter inte", "ich bin Student"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).empty());
+  }
+  for (const char* text : {"Fecha nac.: 03/05/1985", "F. nac.: 03/05/1985", "f\u00f8dselsdato: 03.05.1985",
+                           "syntym\u00e4aika: 03.05.1985", "datum narozen\u00ed: 03.05.1985",
+                           "data na\u0219terii: 03.05.1985", "datum ro\u0111enja: 03.05.1985",
+                           "sz\u00fcletett: 03.05.1985", "Lukas Hofmann, f\u00f8dt 03.05.1985"}) {
+    CAPTURE(std::string(text));
+    CHECK_FALSE(found("date_of_birth", text).empty());
+  }
+}
+
 TEST_CASE("person name: what is not one") {
   CHECK_FALSE(fires("person_name", "My name is not important"));  // the name must be capitalised
   CHECK_FALSE(fires("person_name", "my name is jeanne dupont"));  // ... precision over recall
