@@ -2170,9 +2170,20 @@ std::size_t first_cue_at(std::string_view t, std::size_t i, const std::array<std
     if (cue[0] != to_lower(t[i]) || t.size() - i < cue.size()) {
       continue;
     }
-    std::size_t j = 1;  // into cue
-    std::size_t k = i + 1;
-    while (j < cue.size() && k < t.size()) {
+    std::size_t j = 1;
+    while (j < cue.size() && to_lower(t[i + j]) == cue[j]) {
+      ++j;
+    }
+    std::size_t k = i + j;  // j: into cue, k: into t
+    // Stopped at a blank where the cue has a space, or more blanks after one: read again, each
+    // space of the cue as blanks.
+    const bool again =
+        j < cue.size() && (t[k] == ' ' || t[k] == '\t') && (cue[j] == ' ' || cue[j - 1] == ' ');
+    if (again) {
+      j = 1;
+      k = i + 1;
+    }
+    while (again && j < cue.size() && k < t.size()) {
       if (cue[j] == ' ' && (t[k] == ' ' || t[k] == '\t')) {
         const std::size_t from = k;
         while (k < t.size() && k - from < 8 && (t[k] == ' ' || t[k] == '\t')) {
