@@ -436,7 +436,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
                         "can redact only in a JSON body; send the request as application/json",
                         fmt::join(d.duties.redact_names(), ", "),
                         found != 0 ? fmt::format("holds {}", fmt::join(policy::detector_names(found), ", "))
-                                   : std::string("is not text the detectors can read")));
+                                   : std::string("holds content the detectors cannot read (binary data)")));
       }
       return stage_result::next();  // nothing to redact
     }
