@@ -506,7 +506,7 @@ bool decode_base64_text(std::string_view in, std::string& out) {
 
 #if defined(__SSE2__)
 // Bit k: p[k] is in either base64 alphabet (k < 16).
-std::uint64_t base64_mask16(const char* p) {
+[[gnu::always_inline]] inline std::uint64_t base64_mask16(const char* p) {
   const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   const auto between = [&](char lo, char hi) {  // signed: bytes over 0x7f are below every bound
     return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
@@ -679,6 +679,431 @@ void find_spaced_hex(std::string_view in, std::vector<base64_text>& out, int dep
   }
 }
 
+// Base64 and hex written in groups ("YWxp Y2Uu c21p dGhA ...", "616c 6963 652e ...", base64 wrapped
+// at any width): a chain of groups, each a word of alphabet characters, one or two spaces, tabs or
+// line breaks apart, read as one encoding of what the groups spell joined.
+
+bool group_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Where the group after the one that ends at in[end] starts (one or two spaces, tabs or line
+// breaks after it), or npos: the chain ends there.
+std::size_t next_group(std::string_view in, std::size_t end) {
+  std::size_t k = end;
+  while (k < in.size() && k - end < 2 && group_space(in[k])) {
+    ++k;
+  }
+  return k > end && k < in.size() && base64_char(in[k]) ? k : std::string_view::npos;
+}
+
+// UTF-8 text read a byte at a time: the state after whole characters (`ground`), or the
+// continuation bytes still to come and the range of the next one; `not_text` once a byte is not
+// text: a control character but tab and line breaks (C0, DEL, C1), not UTF-8, or a code point no
+// text holds (private use: U+E000 to U+F8FF and planes 15 and 16; planes 4 to 13, unassigned).
+enum utf8_state : std::uint8_t {
+  ground,
+  tail1,     // one byte, 80 to BF
+  tail1_a0,  // one, A0 to BF (after C2: U+0080 to U+009F are controls)
+  tail2,
+  tail2_a0,  // after E0 (no overlong)
+  tail2_9f,  // after ED (no surrogate)
+  tail2_a4,  // after EF (U+F900 on)
+  tail3_90,  // after F0
+  tail3_a0,  // after F3: plane 14 only (tags, variation selectors)
+  not_text,
+  utf8_states
+};
+
+constexpr std::array<std::array<std::uint8_t, 256>, utf8_states> utf8_next = [] {
+  std::array<std::array<std::uint8_t, 256>, utf8_states> next{};
+  for (auto& row : next) {
+    row.fill(not_text);
+  }
+  const auto range = [&](utf8_state from, unsigned lo, unsigned hi, utf8_state to) {
+    for (unsigned b = lo; b <= hi; ++b) {
+      next[from][b] = to;
+    }
+  };
+  range(ground, 0x20, 0x7e, ground);
+  range(ground, '\t', '\n', ground);
+  range(ground, '\r', '\r', ground);
+  range(ground, 0xc2, 0xc2, tail1_a0);
+  range(ground, 0xc3, 0xdf, tail1);
+  range(ground, 0xe0, 0xe0, tail2_a0);
+  range(ground, 0xe1, 0xec, tail2);
+  range(ground, 0xed, 0xed, tail2_9f);
+  range(ground, 0xef, 0xef, tail2_a4);
+  range(ground, 0xf0, 0xf0, tail3_90);
+  range(ground, 0xf3, 0xf3, tail3_a0);
+  range(tail1, 0x80, 0xbf, ground);
+  range(tail1_a0, 0xa0, 0xbf, ground);
+  range(tail2, 0x80, 0xbf, tail1);
+  range(tail2_a0, 0xa0, 0xbf, tail1);
+  range(tail2_9f, 0x80, 0x9f, tail1);
+  range(tail2_a4, 0xa4, 0xbf, tail1);
+  range(tail3_90, 0x90, 0xbf, tail2);
+  range(tail3_a0, 0xa0, 0xaf, tail2);
+  return next;
+}();
+
+// The value of a hex digit, or -1.
+constexpr std::array<std::int8_t, 256> hex_values = [] {
+  std::array<std::int8_t, 256> v{};
+  for (unsigned c = 0; c < 256; ++c) {
+    v[c] = static_cast<std::int8_t>(hex_digit_value(static_cast<char>(c)));
+  }
+  return v;
+}();
+
+struct group_reading {
+  std::size_t end = 0;    // after the last group read (its padding included); 0: no reading
+  std::size_t bytes = 0;  // of text it decodes to
+  bool whole = false;     // its chain ends there (after the last group, or padding)
+  std::size_t stop = 0;   // where reading stopped (at or after `end`)
+};
+
+// The chain of groups from in[start] read as hex (`hex`: every group hex digits) or as base64 (one
+// alphabet; '=' padding ends a group and the chain), its groups joined, up to the first byte that
+// is not text: the longest reading that ends after a group on a whole character, with two groups
+// or more, the first of two characters or more, and at least `min_bytes` of text. Reading stops
+// too after max_broken groups in a row that end inside a character, so no start reads far for
+// nothing. What it decodes to is not kept (decode_groups).
+template <bool hex>
+group_reading read_groups(std::string_view in, std::size_t start, std::size_t min_bytes) {
+  constexpr int max_broken = 12;
+  constexpr int bits_per_char = hex ? 4 : 6;
+  group_reading best;
+  std::uint8_t state = ground;
+  std::uint32_t bits = 0;
+  int count = 0;  // bits not yet a byte
+  std::size_t bytes = 0;
+  char alphabet = 0;  // '+' or '-': the one seen so far (base64)
+  int groups = 0;
+  int broken = 0;
+  const auto stop = [&](std::size_t where) {
+    best.stop = where;
+    return best;
+  };
+  for (std::size_t at = start;;) {
+    std::size_t k = at;
+    for (; k < in.size(); ++k) {
+      const char c = in[k];
+      const int v = (hex ? hex_values : base64_values)[static_cast<unsigned char>(c)];
+      if (v < 0) {
+        break;
+      }
+      if (!hex && v >= 62) {
+        const char a = c == '+' || c == '/' ? '+' : '-';
+        if (alphabet != 0 && a != alphabet) {
+          return stop(k);
+        }
+        alphabet = a;
+      }
+      bits = bits << bits_per_char | static_cast<std::uint32_t>(v);
+      count += bits_per_char;
+      if (count >= 8) {
+        count -= 8;
+        state = utf8_next[state][static_cast<unsigned char>(bits >> count)];
+        if (state == not_text) {
+          return stop(k);
+        }
+        ++bytes;
+      }
+    }
+    if ((hex && k < in.size() && base64_char(in[k])) || (groups == 0 && k - at < 2)) {
+      return stop(k);  // a group that is not all hex digits; a first group of one character
+    }
+    std::size_t end = k;
+    while (!hex && end < in.size() && in[end] == '=' && end - k < 2) {
+      ++end;
+    }
+    ++groups;
+    const std::size_t next = end > k ? std::string_view::npos : next_group(in, end);
+    // A whole character, and what is left over is no byte (hex) or no lone character (base64).
+    if (state == ground && count != (hex ? 4 : 6)) {
+      broken = 0;
+      if (groups >= 2 && bytes >= min_bytes) {
+        best = {end, bytes, next == std::string_view::npos};
+      }
+    } else if (++broken > max_broken) {
+      return stop(end);
+    }
+    if (next == std::string_view::npos) {
+      return stop(end);
+    }
+    at = next;
+  }
+}
+
+// What the groups in[start, end) decode to (read_groups found them text), into `text`.
+template <bool hex>
+void decode_groups(std::string_view in, std::size_t start, std::size_t end, std::string& text) {
+  text.clear();
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (std::size_t k = start; k < end; ++k) {
+    const int v = (hex ? hex_values : base64_values)[static_cast<unsigned char>(in[k])];
+    if (v < 0) {
+      continue;  // between groups, padding
+    }
+    bits = bits << (hex ? 4 : 6) | static_cast<std::uint32_t>(v);
+    count += hex ? 4 : 6;
+    if (count >= 8) {
+      count -= 8;
+      text.push_back(static_cast<char>(bits >> count));
+    }
+  }
+}
+
+// Whether a reading may start at in[k], the first character of a word: whether the first four
+// characters of its chain (the word's, then the next word's after one or two spaces) decode to
+// the start of text, as base64 or as hex; when the next word is too short for that, whether the
+// chain goes on after the word. Branch-free: a word of prose passes one time in ten or so.
+bool may_start_at(std::string_view in, std::size_t k) {
+  if (k + 8 > in.size()) {
+    return true;  // near the end: read_groups decides
+  }
+  std::uint64_t x = 0;
+  std::memcpy(&x, in.data() + k, 8);
+  const auto byte = [&](unsigned n) { return static_cast<unsigned char>(x >> (8 * n)); };
+  unsigned alpha = 0;
+  for (unsigned n = 0; n < 4; ++n) {
+    alpha |= (base64_values[byte(n)] >= 0 ? 1u : 0u) << n;
+  }
+  const auto length = static_cast<unsigned>(std::countr_one(alpha));  // the word's, up to 4
+  const bool chain = length == 4 || group_space(static_cast<char>(byte(length)));
+  const unsigned gap = length == 4 ? 0 : group_space(static_cast<char>(byte(length + 1))) ? 2 : 1;
+  const std::uint64_t word = length == 4 ? x : x & ((std::uint64_t{1} << (8 * length)) - 1);
+  const auto window = static_cast<std::uint32_t>(word | (x >> (8 * (length + gap))) << (8 * length));
+  const auto at = [&](unsigned n) { return static_cast<unsigned char>(window >> (8 * n)); };
+  const int v0 = base64_values[at(0)];
+  const int v1 = base64_values[at(1)];
+  const int v2 = base64_values[at(2)];
+  const int v3 = base64_values[at(3)];
+  const int h0 = hex_values[at(0)];
+  const int h1 = hex_values[at(1)];
+  const int h2 = hex_values[at(2)];
+  const int h3 = hex_values[at(3)];
+  const auto b0 = static_cast<unsigned>(v0 << 2 | v1 >> 4) & 0xff;
+  const auto b1 = static_cast<unsigned>((v1 & 15) << 4 | v2 >> 2) & 0xff;
+  const auto b2 = static_cast<unsigned>((v2 & 3) << 6 | v3) & 0xff;
+  const bool base64 = utf8_next[utf8_next[utf8_next[ground][b0]][b1]][b2] != not_text;
+  const bool hex = (h0 | h1 | h2 | h3) >= 0 &&
+                   utf8_next[utf8_next[ground][static_cast<unsigned>(h0 << 4 | h1) & 0xff]]
+                            [static_cast<unsigned>(h2 << 4 | h3) & 0xff] != not_text;
+  const bool four = (v0 | v1 | v2 | v3) >= 0;
+  return length >= 2 && chain && (four ? base64 || hex : base64_values[byte(length + gap)] >= 0);
+}
+
+#if defined(__SSE2__)
+// may_start_at for the words that start in p[0, 60), p[0, 64) readable, as bits; `after_alphabet`:
+// p[-1] is an alphabet character. Branch-free over 64-bit masks: which bytes are alphabet
+// characters, spaces, and the bit planes of their base64 values. It reads three characters of a
+// chain (a looser test than may_start_at's four) after a word of one or two characters and one or
+// two spaces; after two words of one character, any.
+std::uint64_t group_candidates(const char* p, bool after_alphabet) {
+  std::uint64_t m = 0;
+  std::uint64_t ws = 0;
+  std::uint64_t any = 0;  // '+', '-', '/', '_': of every class below (their values are left out)
+  std::array<std::uint64_t, 6> plane{};
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * chunk));
+    const auto between = [&](char lo, char hi) {
+      return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
+                           _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
+    };
+    const auto is = [&](char c) { return _mm_cmpeq_epi8(x, _mm_set1_epi8(c)); };
+    const auto offset = [](__m128i where, int by) { return _mm_and_si128(where, _mm_set1_epi8(static_cast<char>(by))); };
+    const __m128i upper = between('A', 'Z');
+    const __m128i lower = between('a', 'z');
+    const __m128i digit = between('0', '9');
+    const __m128i special = _mm_or_si128(_mm_or_si128(is('+'), is('-')), _mm_or_si128(is('/'), is('_')));
+    const __m128i alphabet = _mm_or_si128(_mm_or_si128(upper, lower), _mm_or_si128(digit, special));
+    const __m128i value = _mm_add_epi8(
+        x, _mm_or_si128(_mm_or_si128(offset(upper, -'A'), offset(lower, 26 - 'a')), offset(digit, 52 - '0')));
+    // A space or below (controls are no alphabet characters either: reading them as spaces only
+    // lets more words through to read_groups).
+    const __m128i space = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(' ')), _mm_set1_epi8(' '));
+    const int shift = 16 * chunk;
+    m |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(alphabet))} << shift;
+    any |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(special))} << shift;
+    ws |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(space))} << shift;
+    plane[0] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 7)))} << shift;
+    plane[1] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 6)))} << shift;
+    plane[2] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 5)))} << shift;
+    plane[3] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 4)))} << shift;
+    plane[4] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 3)))} << shift;
+    plane[5] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 2)))} << shift;
+  }
+  const auto [p0, p1, p2, p3, p4, p5] = plane;
+  // The first byte (value v0): ASCII (8 to 31, and 2, 3 for a tab or line break), the first of
+  // two bytes (48 to 55: C0 to DF), of three or four (56 to 61).
+  const std::uint64_t first_ascii = (~p5 & (p4 | p3 | (~p2 & p1))) | any;
+  const std::uint64_t first_of_two = (p5 & p4 & ~p3) | any;
+  const std::uint64_t first_of_more = (p5 & p4 & p3 & ~(p2 & p1)) | any;
+  // The second byte's high nibble (v1 & 15): ASCII or a control (0, 2 to 7), a continuation (8
+  // to B), a first byte (C to F).
+  const std::uint64_t second_ascii = (~p3 & ~(~p2 & ~p1 & p0)) | any;
+  const std::uint64_t second_continues = (p3 & ~p2) | any;
+  const std::uint64_t second_first = (p3 & p2) | any;
+  // The third byte (v2 & 3 and the next value v3): a continuation (2), ASCII text (0 before a
+  // value of 32 or more; 1), a first byte (3). The next value is the next word's when this one
+  // ends (then any).
+  const std::uint64_t third_continues = (p1 & ~p0) | any;
+  const std::uint64_t third_starts = p0 | (~p1 & ((p5 | any | ~m) >> 1)) | any;
+  // Hex digits by value: 0 to 9 (52 to 61), a to f (26 to 31), A to F (0 to 5); the first nibble
+  // of ASCII (0, 2 to 7: '0' and '2' to '7'), of a first byte (C to F), of a continuation (8 to B).
+  const std::uint64_t hex_digit =
+      ((p5 & p4 & ((~p3 & p2) | (p3 & ~(p2 & p1)))) | (~p5 & p4 & p3 & (p2 | p1)) | (~p5 & ~p4 & ~p3 & ~(p2 & p1))) &
+      ~any;
+  const std::uint64_t hex_ascii = p5 & p4 & ((~p3 & p2 & (p1 | ~p0)) | (p3 & ~p2)) & ~any;
+  const std::uint64_t hex_first = ((~p5 & p4 & p3 & p2) | (~p5 & ~p4 & ~p3 & (p2 ^ p1))) & ~any;
+  const std::uint64_t hex_continues =
+      (p5 & p4 & p3 & p2 & ~p1) | (~p5 & p4 & p3 & ~p2 & p1) | (~p5 & ~p4 & ~p3 & ~p2 & ~p1);
+  // Whether the characters at k, k + a and k + b (alphabet characters) may start a reading.
+  const auto may_start = [&](int a, int b) {
+    const std::uint64_t base64 =
+        (first_ascii & (((second_ascii >> a) & (third_starts >> b)) | ((second_first >> a) & (third_continues >> b)))) |
+        (first_of_two & (second_continues >> a) & (third_starts >> b)) |
+        (first_of_more & (second_continues >> a) & (third_continues >> b));
+    const std::uint64_t hex = (hex_digit >> a) & ((hex_ascii & ((hex_ascii | hex_first) >> b)) |
+                                                  (hex_first & (hex_continues >> b)));
+    return base64 | hex;
+  };
+  const std::uint64_t starts = m & ~(m << 1 | (after_alphabet ? 1 : 0));
+  const std::uint64_t two = starts & (m >> 1) & ~(m >> 2);  // a word of two characters
+  const std::uint64_t more = starts & (m >> 1) & (m >> 2);  // of three or more
+  const std::uint64_t may =
+      (more & may_start(1, 2)) |
+      (two & (ws >> 2) & (((m >> 3) & may_start(1, 3)) | ((ws >> 3) & (m >> 4) & may_start(1, 4))));
+  return may & ((std::uint64_t{1} << 60) - 1);
+}
+#endif
+
+// The words of `in` a reading of groups may start at, in order: an alphabet character after one
+// that is not (or the start) where a reading may start (group_candidates 60 bytes at a time, then
+// may_start_at).
+class group_starts {
+ public:
+  explicit group_starts(std::string_view in) : in_(in) {}
+
+  // The first such word at or after `from`, or npos.
+  std::size_t next(std::size_t from) {
+    for (;;) {
+      if (!loaded_ || from < block_ || from >= block_ + block) {
+        if (!load(from)) {
+          return scalar(from);
+        }
+      }
+      const std::uint64_t left = starts_ & (~std::uint64_t{0} << (from - block_));
+      if (left != 0) {
+        return block_ + static_cast<std::size_t>(std::countr_zero(left));
+      }
+      from = block_ + block;
+    }
+  }
+
+ private:
+  static constexpr std::size_t block = 60;
+
+  bool load(std::size_t from) {
+#if defined(__SSE2__)
+    if (from + 64 <= in_.size()) {
+      starts_ = group_candidates(in_.data() + from, from > 0 && base64_char(in_[from - 1]));
+      block_ = from;
+      loaded_ = true;
+      return true;
+    }
+#endif
+    (void)from;
+    return false;
+  }
+  std::size_t scalar(std::size_t from) const {
+    for (std::size_t i = from; i < in_.size(); ++i) {
+      if (base64_char(in_[i]) && (i == 0 || !base64_char(in_[i - 1])) && may_start_at(in_, i)) {
+        return i;
+      }
+    }
+    return std::string_view::npos;
+  }
+
+  std::string_view in_;
+  std::size_t block_ = 0;
+  std::uint64_t starts_ = 0;
+  bool loaded_ = false;
+};
+
+// Whether more than half of `text` is ASCII letters and digits.
+bool mostly_alphanumeric(std::string_view text) {
+  const auto n = std::count_if(text.begin(), text.end(), [](char c) { return ascii_alnum(c); });
+  return static_cast<std::size_t>(n) * 2 > text.size();
+}
+
+// Base64 and hex in groups that spell text, appended to `out` as runs. The runs out[first, ...)
+// that the other readings found are not found again: no reading starts inside one, and one that
+// starts where one does takes its place only when it reads further (base64 wrapped at a width
+// that is not whole groups of four).
+void find_grouped(std::string_view in, std::vector<base64_text>& out, std::size_t first, int depth) {
+  constexpr std::size_t long_run = 64;  // bytes: a run this long is no chance reading of words
+  std::vector<std::size_t> found(out.size() - first);
+  for (std::size_t r = 0; r < found.size(); ++r) {
+    found[r] = first + r;
+  }
+  std::sort(found.begin(), found.end(), [&](std::size_t a, std::size_t b) { return out[a].begin < out[b].begin; });
+  std::size_t next_found = 0;
+  std::size_t covered = 0;  // the runs so far end there
+  std::string text;
+  group_starts starts(in);
+  for (std::size_t at = starts.next(0); at != std::string_view::npos; at = starts.next(at + 1)) {
+    while (next_found < found.size() && out[found[next_found]].end <= at) {
+      ++next_found;
+    }
+    std::size_t same = std::string_view::npos;  // a run found before that starts here
+    if (next_found < found.size() && out[found[next_found]].begin <= at) {
+      if (out[found[next_found]].begin < at) {
+        at = out[found[next_found]].end - 1;
+        continue;  // inside it
+      }
+      same = found[next_found];
+    }
+    group_reading reading;
+    bool hex = hex_values[static_cast<unsigned char>(in[at])] >= 0;
+    if (hex) {
+      reading = read_groups<true>(in, at, 8);
+    }
+    if (reading.end == 0) {
+      hex = false;
+      reading = read_groups<false>(in, at, 9);
+    }
+    if (reading.end == 0) {
+      continue;
+    }
+    if (reading.end > covered && (same == std::string_view::npos || reading.end > out[same].end)) {
+      if (hex) {
+        decode_groups<true>(in, at, reading.end, text);
+      } else {
+        decode_groups<false>(in, at, reading.end, text);
+      }
+      const std::string_view groups = in.substr(at, reading.end - at);
+      // A list of numbers ("2024 2025 2026 ...": hex of spaces and punctuation) is not read.
+      if (std::any_of(groups.begin(), groups.end(), ascii_letter) || mostly_alphanumeric(text)) {
+        read_inner(text, depth);
+        if (same != std::string_view::npos) {
+          out[same] = {at, reading.end, text};
+        } else {
+          out.push_back({at, reading.end, text});
+        }
+      }
+      covered = reading.end;
+    }
+    // A short reading that ends before its chain does may have started on words before the
+    // groups it reads (a prose word that decodes with them): the next word may start a longer one.
+    // Else the next start is after it, and no group is read by more than a few starts.
+    if (reading.whole || reading.bytes >= long_run || reading.stop - at >= 4 * long_run) {
+      at = reading.end - 1;
+    }
+  }
+}
+
 #if defined(__SSE2__)
 // Bit k: p[k] is ' ' or a tab (k < 16); and: p[k] is a visible ASCII character.
 std::uint64_t space_mask16(const char* p) {
@@ -750,8 +1175,8 @@ constexpr std::size_t min_spaced_letters = 8;
 
 // Text written a character at a time ("a l i c e @ e x a m p l e . c o m", "I B A N D E 8 9 ..."),
 // which a model reads as the word it spells: at least eight one-character words (thirteen when
-// all are digits), one to three spaces or tabs apart, read with them removed; appended to `out`
-// as runs.
+// all are digits), one to three spaces or tabs apart, read with them removed (and what base64 or
+// hex they spell, decoded: read_inner); appended to `out` as runs.
 void find_spaced_letters_in(std::string_view in, std::vector<base64_text>& out) {
   constexpr std::size_t min_card_digits = 13;
   std::string collapsed;
@@ -785,6 +1210,7 @@ void find_spaced_letters_in(std::string_view in, std::vector<base64_text>& out) 
     const bool digits_only =
         std::all_of(collapsed.begin(), collapsed.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (collapsed.size() >= (digits_only ? min_card_digits : min_spaced_letters)) {
+      read_inner(collapsed, 0);  // base64 or hex written a character at a time
       out.push_back({begin, end, collapsed});
     }
   }
@@ -981,6 +1407,7 @@ std::size_t find_texts(std::string_view in, std::vector<base64_text>& out, int d
     out.push_back({begin, padded, decoded});
   }
   find_spaced_hex(in, out, depth);
+  find_grouped(in, out, before, depth);
   if (depth == 0) {
     find_spaced_letters(in, out);
   }

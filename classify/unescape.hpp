@@ -74,10 +74,17 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out);
 // in its first two bytes, or a byte order mark). Identifiers, long words and binary data (an
 // image's base64) decode to bytes that are not text, and are left out. Hex that spells text is
 // read too, whole ("616c6963...", 16 digits or more) or in pairs written apart ("61 6c 69 63 ...",
-// "61:6c:...", eight pairs or more); and what a run decodes to is searched again (encoded twice or
-// three times), its inner runs' text appended to the run's after a line break. So is text written a
+// "61:6c:...", eight pairs or more). Base64 and hex written in groups are read joined
+// ("YWxp Y2Uu c21p dGhA ...", base64 wrapped at any width, "616c 6963 652e ..." as xxd prints it):
+// words of alphabet characters (one alphabet; '=' padding ends the chain), one or two spaces, tabs
+// or line breaks apart, read from any word on that starts the longest reading over two groups or
+// more (the first of two characters or more), ending after a group, that decodes to UTF-8 text of
+// at least 9 bytes (8 as hex; no C1 controls or private use either); hex that is a list of numbers
+// ("2024 2025 2026 ...") is not read. Prose words decode to bytes that are not text within a
+// character or two, almost always. What a run decodes to is searched again (encoded twice or three
+// times), its inner runs' text appended to the run's after a line break. So is text written a
 // character at a time ("a l i c e @ ...", spaced by spaces, tabs or Unicode spaces, in ASCII or in
-// characters fold.hpp reads as ASCII), as the characters it spells.
+// characters fold.hpp reads as ASCII), as the characters it spells and what they decode to.
 inline constexpr std::size_t min_base64_run = 12;
 struct base64_text {
   std::size_t begin = 0;  // the run in the input

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -1418,6 +1419,182 @@ TEST_CASE("spaced hex, \\x escapes, base64 of UTF-16 and base64 twice are read d
   CHECK(texts[0].text == "alice@ex");
   CHECK(texts[0].begin == 2);
   CHECK(texts[0].end == 25);
+}
+
+namespace {
+
+// `encoded` in groups of `size` characters, `sep` between them.
+std::string grouped(std::string_view encoded, std::size_t size, std::string_view sep) {
+  std::string out;
+  for (std::size_t i = 0; i < encoded.size(); i += size) {
+    out += (i == 0 ? "" : std::string(sep)) + std::string(encoded.substr(i, size));
+  }
+  return out;
+}
+
+// `text` as a JSON string's contents.
+std::string json_escaped(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '"' ? "\\\"" : std::string(1, c);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("base64 and hex written in groups are read across the groups (probe round 29)") {
+  const std::uint32_t iban = bit(detector::iban);
+  const struct {
+    std::string_view encoded;
+    std::string_view text;
+    std::uint32_t which;
+  } rows[] = {
+      {"YWxpY2Uuc21pdGhAZXhhbXBsZS5jb20=", "alice.smith@example.com", email},
+      {"SUJBTiBERTg5MzcwNDAwNDQwNTMyMDEzMDAw", "IBAN DE89370400440532013000", iban},
+      // Hex as xxd prints it (groups of four digits; of eight with -g4), or wrapped anywhere.
+      {"616c6963652e736d697468406578616d706c652e636f6d", "alice.smith@example.com", email},
+      {"4942414e2044453839333730343030343430353332303133303030", "IBAN DE89370400440532013000", iban},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.text);
+    // Groups of four and eight (whole groups of base64), and of eleven (wrapped anywhere).
+    for (const std::size_t size : {4, 8, 11}) {
+      CAPTURE(size);
+      for (const std::string_view sep : {" ", "\n", "\r\n", "\t", " \t"}) {
+        CAPTURE(sep);
+        for (const std::string_view before : {"Decode: ", "please decode ", ""}) {
+          CAPTURE(before);
+          const std::string groups = grouped(r.encoded, size, sep);
+          const std::string text = std::string(before) + groups + " please, thanks";
+          std::vector<base64_text> runs;
+          CHECK(find_base64_texts(text, runs) >= 1);
+          const auto run = std::find_if(runs.begin(), runs.end(), [&](const base64_text& t) {
+            return t.begin == before.size() && t.end == before.size() + groups.size();
+          });
+          CHECK((run != runs.end() && run->text == r.text));
+          CHECK(detect_encoded(text, r.which) == r.which);
+          // In a JSON body: found, and redacted whole.
+          const std::string body = R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})";
+          const inspection got = inspect(body, r.which, true);
+          CHECK(got.scan.found == r.which);
+          std::string redacted = body;
+          CHECK(redact(redacted, got.scan.findings, r.which) >= 1);
+          CHECK(redacted == R"({"messages":[{"role":"user","content":")" + json_escaped(before) +
+                                R"([redacted:)" + (r.which == email ? "email" : "iban") + R"(] please, thanks"}]})");
+        }
+      }
+    }
+  }
+  // Over a prompt array's strings, or a message's text parts (one text to the model).
+  const struct {
+    std::string body;
+    std::uint32_t which;
+    std::string redacted;
+  } bodies[] = {
+      {R"({"prompt":["YWxpY2Uu","c21pdGhA","ZXhhbXBs","ZS5jb20="]})", email,
+       R"({"prompt":["[redacted:email]","[redacted:email]","[redacted:email]","[redacted:email]"]})"},
+      // Broken anywhere, not at whole groups of four.
+      {R"({"prompt":["YWxpY2Uuc21","pdGhAZXhhbX","BsZS5jb20="]})", email,
+       R"({"prompt":["[redacted:email]","[redacted:email]","[redacted:email]"]})"},
+      {R"({"prompt":["SUJBTiBE","RTg5Mzcw","NDAwNDQw","NTMyMDEz","MDAw"]})", iban,
+       R"({"prompt":["[redacted:iban]","[redacted:iban]","[redacted:iban]","[redacted:iban]","[redacted:iban]"]})"},
+      {R"({"messages":[{"role":"user","content":[{"type":"text","text":"YWxp Y2Uu"},)"
+       R"({"type":"text","text":"c21p dGhA"},{"type":"text","text":"ZXhh bXBs ZS5j b20="}]}]})",
+       email,
+       R"({"messages":[{"role":"user","content":[{"type":"text","text":"[redacted:email]"},)"
+       R"({"type":"text","text":"[redacted:email]"},{"type":"text","text":"[redacted:email]"}]}]})"},
+      {R"({"messages":[{"role":"user","content":[{"type":"text","text":"616c 6963 652e 736d"},)"
+       R"({"type":"text","text":"6974 6840 6578 616d 706c 652e 636f 6d"}]}]})",
+       email,
+       R"({"messages":[{"role":"user","content":[{"type":"text","text":"[redacted:email]"},)"
+       R"({"type":"text","text":"[redacted:email]"}]}]})"},
+  };
+  for (const auto& b : bodies) {
+    CAPTURE(b.body);
+    CHECK(inspect(b.body, b.which).scan.found == b.which);
+    const inspection got = inspect(b.body, b.which, true);
+    CHECK(got.scan.found == b.which);
+    std::string redacted = b.body;
+    CHECK(redact(redacted, got.scan.findings, b.which) >= 1);
+    CHECK(redacted == b.redacted);
+    CHECK(inspect(redacted, b.which).scan.found == 0);
+  }
+}
+
+TEST_CASE("base64 and hex in groups of every size are read, whatever is between the groups (probe round 29)") {
+  const std::uint32_t iban = bit(detector::iban);
+  const struct {
+    std::string_view encoded;
+    std::string_view text;
+    std::uint32_t which;
+  } rows[] = {
+      {"YWxpY2Uuc21pdGhAZXhhbXBsZS5jb20=", "alice.smith@example.com", email},
+      {"amVhbm5lLmR1cG9udEBleGVtcGxlLmZy", "jeanne.dupont@exemple.fr", email},
+      {"SUJBTiBERTg5MzcwNDAwNDQwNTMyMDEzMDAw", "IBAN DE89370400440532013000", iban},
+      {"616c6963652e736d697468406578616d706c652e636f6d", "alice.smith@example.com", email},
+      {"4942414E2044453839333730343030343430353332303133303030", "IBAN DE89370400440532013000", iban},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.text);
+    for (std::size_t size = 2; size <= r.encoded.size(); size += size < 20 ? 1 : 56) {
+      CAPTURE(size);
+      for (const std::string_view sep : {" ", "  ", "\n", "\r\n", "\t", "\n\n"}) {
+        CAPTURE(sep);
+        const std::string groups = grouped(r.encoded, size, sep);
+        const std::string text = "mail " + groups + ", thanks";
+        std::vector<base64_text> runs;
+        (void)find_base64_texts(text, runs);
+        CHECK(std::count_if(runs.begin(), runs.end(), [&](const base64_text& t) {
+                return t.begin == 5 && t.end == 5 + groups.size() && t.text == r.text;
+              }) == 1);
+        CHECK(detect_encoded(text, r.which) == r.which);
+      }
+    }
+    // A character at a time: read as the word it spells (spaced letters), then decoded.
+    for (const std::string_view sep : {" ", "\t", "  "}) {
+      CAPTURE(sep);
+      CHECK(detect_encoded("mail " + grouped(r.encoded, 1, sep) + " thanks", r.which) == r.which);
+    }
+  }
+  // Encoded twice: base64 in groups of base64 in groups.
+  const std::string inner = grouped("YWxpY2Uuc21pdGhAZXhhbXBsZS5jb20=", 4, " ");  // "YWxp Y2Uu ..."
+  CHECK(inner == "YWxp Y2Uu c21p dGhA ZXhh bXBs ZS5j b20=");
+  CHECK(detect_encoded("decode " + grouped("WVd4cCBZMlV1IGMyMXAgZEdoQSBaWGhoIGJYQnMgWlM1aiBiMjA9", 8, "\n"), email) ==
+        email);
+}
+
+TEST_CASE("prose, code, ids, versions and numbers are not read as base64 in groups (probe round 29)") {
+  const std::uint32_t all = implemented_detectors();
+  for (const std::string_view text : {
+           "The quick brown fox jumps over the lazy dog. Please review the attached report and send me "
+           "your comments by Friday, we will discuss them at the weekly meeting.",
+           "Could you explain how a binary search tree keeps its nodes balanced after many inserts and "
+           "deletes, and why that matters for lookups",
+           "Die Sitzung beginnt um neun Uhr. Bitte bringen Sie die Unterlagen mit und melden Sie sich "
+           "vorher am Empfang an, damit wir rechtzeitig anfangen koennen.",
+           "Bonjour, je voudrais comprendre les frais de tenue de compte pour 2025 et les options "
+           "d'epargne disponibles pour une PME de 12 salaries a Lyon.",
+           "for (int i = 0; i < n; ++i) {\n  total += values[i] * weight;\n}\nreturn total / count;",
+           "def main():\n    data = load_data(path)\n    return process(data, verbose=True)\n",
+           "SELECT id, name FROM users WHERE created_at > now() - interval '7 days' ORDER BY id",
+           "ids ea99e45d-c31d-4dda-a4ac-1a3ff935a1f7 550e8400-e29b-41d4-a716-446655440000 done",
+           "versions 1.2.3 2.0.0-rc1 v3.14.159 10.0.19045 and 4.18.0-553.el8 on x86_64",
+           "years 2024 2025 2026 2027 2028 2029 2030 2031 2032",
+           "SKU AB12 CD34 EF56 GH78 IJ90 KL12 MN34 and part numbers 4711 0815 1234 5678 9012",
+           "sha1 da39a3ee 5e6b4b0d 3255bfef 95601890 afd80709 and deadbeef cafebabe 0badf00d",
+           "aaaa bbbb cccc dddd eeee ffff gggg hhhh",
+           "Lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut "
+           "labore et dolore magna aliqua",
+           "TODO FIXME XXX HACK NOTE WARN INFO DEBUG TRACE ERROR FATAL",
+       }) {
+    CAPTURE(text);
+    std::vector<base64_text> runs;
+    CHECK(find_base64_texts(text, runs) == 0);
+    CHECK(detect_encoded(text, all) == 0);
+    CHECK(inspect(R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})", all)
+              .scan.found == 0);
+  }
 }
 
 TEST_CASE("written a character at a time with tabs or Unicode spaces, in folded letters (probe round 25)") {

@@ -88,6 +88,13 @@ constexpr std::string_view units[] = {"a1",
                                       "1.1.1.1 ",
                                       "::1:",
                                       "QUJD",
+                                      "QUJD ",  // base64 in groups (probe round 29): one long chain
+                                      "QUJD\\r\\n",
+                                      "YW ",
+                                      "a b ",
+                                      "616c ",
+                                      "2024 ",  // hex of text, but a list of numbers
+                                      "5L q6 ",  // a token boundary inside a character
                                       "BSN 1 ",
                                       "PESEL (",
                                       "PESEL 44051401359, ",
