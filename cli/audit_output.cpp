@@ -27,15 +27,18 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
-// RFC 4180, and a cell that a spreadsheet would read as a formula (it starts with = + - @, a tab or
-// a carriage return: OWASP's CSV injection list) starts with a single quote, which makes it text.
-// The values a client chose (a model name, a path) reach the CSV: `query --format jsonl` keeps
-// them as recorded.
+// RFC 4180. The values a client chose (a model name, a path) reach the CSV as the table shows them
+// (printable(): a control character, a byte that is not UTF-8, a bidirectional control and a
+// backslash are escaped, so `cat` of a CSV can neither drive the terminal nor forge a row;
+// `query --format jsonl` keeps them as recorded), and a cell that a spreadsheet would read as a
+// formula (it starts with = + - @; a tab or a carriage return, OWASP's CSV injection list's
+// others, are escaped) starts with a single quote, which makes it text.
 std::string csv_field(std::string_view value) {
+  const std::string shown = printable(value);
   const bool formula =
-      !value.empty() && std::string_view("=+-@\t\r").find(value.front()) != std::string_view::npos;
-  const std::string s = formula ? "'" + std::string(value) : std::string(value);
-  if (s.find_first_of(",\"\n\r") == std::string::npos) {
+      !shown.empty() && std::string_view("=+-@").find(shown.front()) != std::string_view::npos;
+  const std::string s = formula ? "'" + shown : shown;
+  if (s.find_first_of(",\"") == std::string::npos) {
     return s;
   }
   std::string out = "\"";

