@@ -452,7 +452,8 @@ bool runs_a_model(const http::message_head& head) {
 // The model a request target names, in the forms APIs put it there: Azure OpenAI's
 // /openai/deployments/{model}/..., the legacy /v1/engines/{model}/..., Bedrock's /model/{id}/...,
 // Gemini's, Vertex's and KServe's .../models/{model}:{method} (the last ':', also as %3A, which a
-// server decodes), and .../models/{model}/... (Hugging Face's router, Triton's /v2/models/{model}/infer,
+// server decodes), and .../models/{model}/... (Hugging Face's router and, on a POST, its Inference
+// API's .../models/{model}, Triton's /v2/models/{model}/infer,
 // Replicate's /v1/models/{owner}/{name}/predictions, read as its first segment: a model no
 // cluster serves, refused), TorchServe's /predictions/{model}/... Empty when the target names none. A cluster
 // serving such a path runs that model, whatever the body says.
@@ -488,8 +489,12 @@ std::string_view model_in_path(const http::message_head& head) {
       model = s.segment.substr(0, colon);
       return true;
     }
-    if (s.end + 1 < path.size()) {
-      model = s.segment;  // more follows: /models/{model}/v1/chat/completions, /models/{model}/infer
+    // More follows (/models/{model}/v1/chat/completions, /models/{model}/infer), or the target ends
+    // there on a request that runs it: Hugging Face's Inference API, POST /models/{model} (probe
+    // round 30: decided as naming no model, past every model rule). Not GET or DELETE
+    // /v1/models/{id}, the OpenAI API's model retrieve and delete.
+    if (s.end + 1 < path.size() || (head.method != "GET" && head.method != "HEAD" && head.method != "DELETE")) {
+      model = s.segment;
       return true;
     }
     return false;

@@ -307,6 +307,8 @@ class PolicyEnforcementTest(unittest.TestCase):
                      # Hugging Face's router, Triton, KServe: .../models/{model}/...
                      "/models/llama-3/v1/chat/completions", "/v2/models/llama-3/infer",
                      "/v2/models/llama-3/versions/1/generate", "/v1/models/llama-3:predict",
+                     # Hugging Face's Inference API: the model ends the target (probe round 30)
+                     "/models/llama-3", "/models/llama-3/", "/v1/models/llama-3",
                      # TorchServe's (probe round 22: the path picks the worker; the body's model
                      # was all the policy saw)
                      "/predictions/llama-3", "/predictions/llama-3/1.0",
