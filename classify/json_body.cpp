@@ -12,6 +12,7 @@
 #include "classify/detect_text.hpp"
 #include "classify/fold.hpp"
 #include "classify/json_sax.hpp"
+#include "classify/mime_decoding.hpp"
 #include "common/ascii.hpp"
 #include "common/word_set.hpp"
 
@@ -93,6 +94,7 @@ class inspect_handler : public detail::no_size_limits {
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
   bool on_object_begin(error_code& ec) {
+    number_run_ = 0;
     nested_model_next_ = false;
     user_key_ = user_key::none;
     if (chosen_next_ != chosen::none && depth_ <= 2) {
@@ -175,6 +177,7 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
   bool on_key(sv s, std::size_t, error_code& ec) {
+    number_run_ = 0;
     append(s, keep_text_ || read_keys_here());
     short_key(s);
     note_nested_model();
@@ -198,6 +201,7 @@ class inspect_handler : public detail::no_size_limits {
     return pending_ != field::model || model_length_ok(ec);
   }
   bool on_string(sv s, std::size_t, error_code& ec) {
+    number_run_ = 0;
     append(s, keep_text_ || pending_ == field::model);
     if (chosen_next_ != chosen::none) {
       return refuse_chosen(ec);
@@ -265,6 +269,7 @@ class inspect_handler : public detail::no_size_limits {
     return count(v) && number(s, ec, true);
   }
   bool on_bool(bool b, error_code& ec) {
+    number_run_ = 0;
     nested_model_next_ = false;
     chosen_next_ = chosen::none;
     if (pending_ == field::stream) {
@@ -283,6 +288,7 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
   bool on_null(error_code& ec) {
+    number_run_ = 0;
     nested_model_next_ = false;
     chosen_next_ = chosen::none;
     if (depth_ == 0) {
@@ -341,7 +347,17 @@ class inspect_handler : public detail::no_size_limits {
         }
       }
       numbers_.push_back({start_, text_.size()});
-      opaque_parts_ = opaque_parts_ || in_prose() || (token_ids_ && depth_ >= 2);
+      // Numbers in a row in arrays, nested ones too (a tensor's rows), as content: a tensor a
+      // model server reads (a Triton or KServe v2 input's `data`: token ids, a UTF-8 string's
+      // bytes, an image's pixels; TensorRT-LLM's `input_ids` under `inputs`), token ids in a
+      // message part, embeddings (probe round 30: only under a top-level key naming tokens).
+      // Not the output constraints (stop_token_ids, allowed_token_ids, bad_words_ids,
+      // logit_bias), sampling settings or tools' schemas; a shape or a few features are too few.
+      const bool in_array = depth_ < 64 && ((arrays_ >> depth_) & 1) != 0;
+      number_run_ = in_array ? number_run_ + 1 : 0;
+      const bool tensor = number_run_ >= min_tensor_numbers && in_content_ && !constraint_key_ &&
+                          tools_depth_ == 0 && !in_sampling_ && !in_options_;
+      opaque_parts_ = opaque_parts_ || in_prose() || (token_ids_ && depth_ >= 2) || tensor;
       end_string();
     }
     return true;
@@ -414,9 +430,10 @@ class inspect_handler : public detail::no_size_limits {
       audio_settings_ = name == "audio";
       opaque_fields_ += opaque_key_ ? 1 : 0;
       opaque_depth_ = 1;
-      token_ids_ = (name.find("token") != std::string_view::npos && !name.starts_with("stop_") &&
-                    !name.starts_with("allowed_") && !name.starts_with("bad_")) ||
-                   name == "input_ids" || name == "context";
+      constraint_key_ = name.starts_with("stop_") || name.starts_with("allowed_") || name.starts_with("bad_") ||
+                        name == "logit_bias";
+      token_ids_ = (name.find("token") != std::string_view::npos && !constraint_key_) || name == "input_ids" ||
+                   name == "context";
     } else if (tools_depth_ == 0 && settings && name == "tools") {
       tools_depth_ = depth_;  // session.tools, sampling_params.tools: read as the top level's
     } else if (tools_depth_ != 0) {
@@ -1085,6 +1102,9 @@ class inspect_handler : public detail::no_size_limits {
   std::size_t data_from_ = SIZE_MAX;   // depth of the key whose value is the client's data, if any
   bool remote_tools_ = false;          // a tool or a server the cluster calls out to
   bool token_ids_ = false;             // the last top-level key names token ids
+  bool constraint_key_ = false;        // ... output constraints (stop_token_ids, logit_bias, ...)
+  std::size_t number_run_ = 0;         // numbers in a row in arrays (a tensor's data)
+  static constexpr std::size_t min_tensor_numbers = 8;
   bool batch_key_ = false;             // the last top-level key may hold a batch of prompts ...
   bool in_batch_ = false;              // ... and its value is the array being read
   int opaque_fields_ = 0;              // top-level opaque fields that are not null
@@ -1163,6 +1183,46 @@ std::string_view lenient_form_at(std::string_view body, std::size_t at) {
     }
   }
   return {};
+}
+
+// Binary data written as text in any string (mime_decoding.hpp: a data: URI of bytes that are not
+// text, long base64 of such bytes), as the strings decode: a PNG, a PDF or a recording under a key
+// that names no media (Hugging Face's `{"inputs": "<base64>"}`, TF Serving's `{"b64": ...}`, a
+// Triton BYTES tensor) is read by a model server as the media it is (probe round 30: only keys
+// naming media were opaque).
+bool holds_written_binary(std::string_view t) {
+  static thread_local written_binary found;
+  // Most texts hold neither: a table-driven pass finds whether one may (a run of base64 characters,
+  // line breaks and padding as long as min_binary_base64 bytes' worth, or "data:") before the
+  // reading proper (probe round 30: it cost a sixth of a clean 16 KiB body's inspection).
+  static constexpr auto run_char = [] {
+    std::array<bool, 256> in_run{};
+    for (unsigned c = 0; c < 256; ++c) {
+      in_run[c] = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '+' || c == '/' || c == '-' || c == '_' ||
+                  c == '=' || c == '\n' || c == '\r';
+    }
+    return in_run;
+  }();
+  constexpr std::size_t min_run = (min_binary_base64 + 2) / 3 * 4;
+  std::size_t run = 0;
+  bool may = false;
+  for (const char c : t) {
+    run = run_char[static_cast<unsigned char>(c)] ? run + 1 : 0;
+    if (run >= min_run) {
+      may = true;
+      break;
+    }
+  }
+  if (!may && t.find(':') != std::string_view::npos) {
+    for (std::size_t at = t.find(':'); at != std::string_view::npos && !may; at = t.find(':', at + 1)) {
+      may = at >= 4 && ascii_iequals(t.substr(at - 4, 4), "data");
+    }
+  }
+  if (!may) {
+    return false;
+  }
+  read_written_binary(t, found);
+  return found.found;
 }
 
 // A markdown image whose target a server reads: "![](data:image/png;base64,...)" or
@@ -1377,7 +1437,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   scan_user_fields(which, options.locate, out.scan);
   hide_findings_in_numbers(out.scan);
   if ((which & bit(detector::opaque_content)) != 0 &&
-      (parser.handler().opaque() || holds_markdown_image(text_))) {
+      (parser.handler().opaque() || holds_markdown_image(text_) || holds_written_binary(text_))) {
     out.scan.found |= bit(detector::opaque_content);
     out.scan.hidden |= bit(detector::opaque_content);
   }

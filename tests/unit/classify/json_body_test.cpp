@@ -1247,6 +1247,99 @@ TEST_CASE("media anywhere a model reads, markdown images and a nested chat templ
   }
 }
 
+namespace {
+
+// A PNG of `size` bytes of noise (its signature, then bytes that are no text), as base64.
+std::string png_base64(std::size_t size) {
+  std::string bytes = "\x89PNG\r\n\x1a\n";
+  std::uint32_t x = 2463534242u;
+  while (bytes.size() < size) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    bytes.push_back(static_cast<char>(x & 0xff));
+  }
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    std::uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
+    n |= i + 1 < bytes.size() ? static_cast<unsigned char>(bytes[i + 1]) << 8 : 0u;
+    n |= i + 2 < bytes.size() ? static_cast<unsigned char>(bytes[i + 2]) : 0u;
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? alphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? alphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+std::string numbers(std::size_t n, int first = 97) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out += (i == 0 ? "" : ",") + std::to_string(first + static_cast<int>(i % 26));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("binary data and tensors under any key are opaque_content (probe round 30)") {
+  const std::uint32_t opaque = bit(detector::opaque_content);
+  const std::string png = png_base64(600);
+  std::string escaped = png;  // JSON may escape every '/' as "\/"
+  for (std::size_t at = 0; (at = escaped.find('/', at)) != std::string::npos; at += 2) {
+    escaped.insert(at, "\\");
+  }
+  const std::string opaque_bodies[] = {
+      // Hugging Face's image tasks, TF Serving's and KServe v1's binary convention, SageMaker.
+      R"({"inputs":")" + png + R"("})",
+      R"({"instances":[{"b64":")" + png + R"("}]})",
+      R"({"model":"m","instances":[{"photo":")" + escaped + R"("}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"data:image/png;base64,)" + png + R"("}]})",
+      // Triton: a BYTES tensor holding a data: URI, wrapped as MIME writes base64.
+      R"({"inputs":[{"name":"img","datatype":"BYTES","shape":[1],"data":["data:image/png;base64,)" + png +
+          R"("]}]})",
+      R"({"payload":{"scan":")" + png.substr(0, 76) + "\\n" + png.substr(76, 76) + "\\n" + png.substr(152) + R"("}})",
+      // Tensors: token ids (TensorRT-LLM), a string's bytes ("alice.smith@example.com"), nested rows.
+      R"({"inputs":[{"name":"input_ids","datatype":"INT32","shape":[1,12],"data":[)" + numbers(12, 1000) +
+          R"(]},{"name":"input_lengths","datatype":"INT32","shape":[1,1],"data":[12]}]})",
+      R"({"inputs":[{"name":"text","datatype":"UINT8","shape":[23],)"
+      R"("data":[97,108,105,99,101,46,115,109,105,116,104,64,101,120,97,109,112,108,101,46,99,111,109]}]})",
+      R"({"inputs":{"input_ids":[[)" + numbers(5) + "],[" + numbers(5) + R"(]]}})",
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi","token_ids":[)" +
+          numbers(9) + R"(]}]}]})",
+  };
+  for (const std::string& body : opaque_bodies) {
+    CAPTURE(body.substr(0, 160));
+    const inspection got = inspect(body, opaque | email, true);
+    REQUIRE(got.ok());
+    CHECK((got.scan.found & opaque) == opaque);
+    CHECK((got.scan.hidden & opaque) == opaque);
+  }
+  const std::string readable_bodies[] = {
+      // Long base64 of text is read as the text (scan_base64); a digest in hex is no binary data.
+      R"({"model":"m","messages":[{"role":"user","content":"sha256 )" + std::string(64, 'a') + "0123456789" +
+          R"( and the digest e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}]})",
+      // Output constraints, sampling settings, shapes and a few features (fewer than eight numbers in
+      // a row: a table of two such rows is a tensor); tools' and outputs' schemas.
+      R"({"model":"m","prompt":"hi","stop_token_ids":[)" + numbers(20, 128000) + R"(],"allowed_token_ids":[)" +
+          numbers(30) + R"(],"bad_words_ids":[[)" + numbers(10) + R"(]],"logit_bias":{"50256":-100}})",
+      R"({"model":"m","prompt":"hi","sampling_params":{"stop_token_ids":[)" + numbers(12) + R"(]}})",
+      R"({"instances":[[5.1,3.5,1.4,0.2]],"signature_name":"serving_default","shape":[1,4]})",
+      R"({"inputs":[{"name":"prompt","datatype":"BYTES","shape":[1,1],"data":["hello there"]}]})",
+      R"({"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f","parameters":)"
+      R"({"type":"object","properties":{"n":{"type":"integer","enum":[)" + numbers(12) + R"(]}}}}}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema",)"
+      R"("json_schema":{"name":"r","schema":{"type":"integer","enum":[)" + numbers(10) + R"(]}}}})",
+  };
+  for (const std::string& body : readable_bodies) {
+    CAPTURE(body);
+    const inspection got = inspect(body, opaque, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == 0);
+  }
+}
+
 TEST_CASE("base64 a model reads through is read decoded, and redacted whole") {
   const std::uint32_t iban = bit(detector::iban);
   struct row {
