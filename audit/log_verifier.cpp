@@ -1269,6 +1269,10 @@ const char* to_string(problem_kind kind) {
       return "time_backwards";
     case problem_kind::time_implausible:
       return "time_implausible";
+    case problem_kind::payload_record_mismatch:
+      return "payload_record_mismatch";
+    case problem_kind::forwarded_digest_mismatch:
+      return "forwarded_digest_mismatch";
   }
   return "?";
 }

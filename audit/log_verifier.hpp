@@ -76,12 +76,16 @@ enum class problem_kind {
   payload_missing,        // a sealed payload gone without a retention event that dropped it
   data_key_missing,       // a data key gone without a crypto-shred event that destroyed it
   data_key_unexpected,    // a data key a crypto-shred event destroyed is still stored
-  payload_undecryptable,  // (with the auditor key) a payload or data key that does not open
+  payload_undecryptable,  // (with the auditor key) a data key that opens none of its payloads: replaced
   request_id_duplicate,   // two records carry one request id (a gateway gives each request its own)
   time_backwards,    // records that end well before one logged earlier (verify_options::check_times_at_us)
   time_implausible,  // records that end after the verification's time, or lie before 2020
   // (the CLI, for a kept checkpoint: proof_failure::key_changed)
   signing_key_changed,  // the checkpoint the auditor holds is signed by another key under the log's name
+  // (verify_payloads, with the auditor key)
+  payload_record_mismatch,    // a payload that does not open with its record's fields, under a data key
+                              // that opens the tenant's other payloads: the record or payload changed
+  forwarded_digest_mismatch,  // a sealed prompt that is not the body the record's forwarded_digest names
 };
 [[nodiscard]] const char* to_string(problem_kind kind);
 

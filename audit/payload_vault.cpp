@@ -10,6 +10,7 @@
 #include "audit/store.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/blake2b.hpp"
+#include "crypto/content_digest.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/sha256.hpp"
 
@@ -309,6 +310,58 @@ std::optional<payload> open_blob(std::string_view blob, const crypto::secret_byt
   return p;
 }
 
+bool is_forwarded_body(const record& r, std::string_view prompt) {
+  return r.forwarded_digest.empty() ||
+         crypto::verify_content_digest(r.forwarded_digest, prompt) == crypto::digest_verdict::ok;
+}
+
+std::string forwarded_body_mismatch(const record& r, std::string_view prompt) {
+  return fmt::format(
+      "(its Content-Digest is {}, the record's forwarded_digest {}): the payload was replaced after "
+      "sealing, or the gateway sealed one body and forwarded another",
+      crypto::content_digest(prompt), r.forwarded_digest);
+}
+
+std::optional<bool> opens_other_payload(const store& s, const record& r, std::uint32_t version,
+                                        const crypto::secret_bytes& data_key) {
+  constexpr int max_read = 4096;  // each way
+  constexpr int max_tried = 16;
+  int tried = 0;
+  const auto try_one = [&](const rocksdb::Iterator& it) -> std::optional<bool> {
+    const std::string_view blob = it.value().ToStringView();
+    if (it.key().size() != 8 || payload_key_version(blob) != version) {
+      return std::nullopt;
+    }
+    auto leaf = s.get(column::leaves, it.key().ToStringView());
+    if (!leaf.is_ok() || !leaf->has_value()) {
+      return std::nullopt;
+    }
+    auto other = decode(bytes_of(**leaf));
+    if (!other.is_ok() || other->tenant != r.tenant) {
+      return std::nullopt;
+    }
+    ++tried;
+    return open_blob(blob, data_key, other.value()).has_value();
+  };
+  auto it = s.iterate(column::payloads, false);
+  int read = 0;
+  for (it->Seek(be64(r.seq + 1)); it->Valid() && read < max_read && tried < max_tried; it->Next(), ++read) {
+    if (try_one(*it) == true) {
+      return true;
+    }
+  }
+  it->SeekForPrev(be64(r.seq));
+  if (it->Valid() && it->key().ToStringView() == be64(r.seq)) {
+    it->Prev();
+  }
+  for (read = 0; it->Valid() && read < max_read && tried < max_tried; it->Prev(), ++read) {
+    if (try_one(*it) == true) {
+      return true;
+    }
+  }
+  return tried > 0 ? std::optional(false) : std::nullopt;
+}
+
 result<payload> open_payload(const store& s, const record& r, const auditor_keys& auditor,
                              const log_events& events) {
   if (r.payload != payload_mode::sealed) {
@@ -373,12 +426,28 @@ result<payload> open_payload(const store& s, const record& r, const auditor_keys
   }
   auto p = open_blob(b, *key, r);
   if (!p) {
-    // The blob is the one the record commits to, and the record's metadata is what the log signed:
-    // what differs is the data key.
-    return status{error_code::verification_failed,
-                  fmt::format("the payload of record {} matches the hash its record commits to but does not "
-                              "open under tenant '{}' data key v{}: the data key was replaced (or damaged)",
-                              r.seq, r.tenant, *version)};
+    // The blob is the one the record commits to. Either the data key differs from the one it was
+    // sealed under, or the record's fields (its associated data) or the blob were changed, and the
+    // log re-signed: a data key that opens the tenant's other payloads tells the two apart.
+    const std::optional<bool> others = opens_other_payload(s, r, *version, *key);
+    const std::string head =
+        fmt::format("the payload of record {} matches the hash its record commits to but", r.seq);
+    return status{
+        error_code::verification_failed,
+        others == true
+            ? fmt::format(
+                  "{} does not open with the record's fields under tenant '{}' data key v{}, which "
+                  "opens the tenant's other payloads: the record's fields or its payload were changed "
+                  "after sealing (the record was rewritten, or a payload moved)",
+                  head, r.tenant, *version)
+        : others == false
+            ? fmt::format("{} does not open under tenant '{}' data key v{}, nor do the tenant's other "
+                          "payloads under it that were tried: the data key was replaced (or damaged)",
+                          head, r.tenant, *version)
+            : fmt::format("{} does not open under tenant '{}' data key v{}, which seals no other stored "
+                          "payload of the tenant: the data key was replaced (or damaged), or the record's "
+                          "fields or its payload were changed after sealing",
+                          head, r.tenant, *version)};
   }
   return std::move(*p);
 }

@@ -116,10 +116,27 @@ struct auditor_keys {
 [[nodiscard]] std::optional<payload> open_blob(std::string_view blob, const crypto::secret_bytes& data_key,
                                                const record& r);
 
+// Whether `prompt`, the request payload of `r` opened, is the body `r` says was forwarded. A record
+// with a forwarded_digest (a request the gateway signed for its cluster) seals the body exactly as
+// forwarded, a redaction or the gateway's own edit (stream_options.include_usage) applied: its
+// Content-Digest is the forwarded_digest. True when `r` has none (forwarded unsigned, with an empty
+// body, or not at all). When false, forwarded_body_mismatch says how they differ, for a message.
+[[nodiscard]] bool is_forwarded_body(const record& r, std::string_view prompt);
+[[nodiscard]] std::string forwarded_body_mismatch(const record& r, std::string_view prompt);
+
+// Whether `data_key`, tenant r.tenant's data key `version`, opens one of the tenant's other stored
+// payloads under that version than r's: true at the first that opens, false when every one tried
+// fails, nullopt when none was found to try. Reads the payloads beside r's first, at most a few
+// thousand, and tries at most 16.
+[[nodiscard]] std::optional<bool> opens_other_payload(const store& s, const record& r, std::uint32_t version,
+                                                      const crypto::secret_bytes& data_key);
+
 // Decrypts the payload of `r` with the auditor key pair. Errors say why a payload cannot be read:
 // not recorded, altered, dropped by retention or its data key destroyed by crypto-shredding (as
 // `events`, those logged after `r`, say: read_log_events), or missing without such an event (the
-// log was tampered with), or a data key that does not open it (replaced).
+// log was tampered with), or a data key that does not open it (replaced, or, when it opens the
+// tenant's other payloads, the record or its payload changed after sealing). A payload that opens
+// but whose prompt is not the body forwarded (is_forwarded_body) is returned: the caller says so.
 [[nodiscard]] result<payload> open_payload(const store& s, const record& r, const auditor_keys& auditor,
                                            const log_events& events);
 

@@ -68,6 +68,7 @@ class payload_checker {
       problem(problem_kind::read_failed, std::nullopt,
               "reading the stored payloads failed: " + payloads->status().ToString());
     }
+    report_failed_opens();
     if (dropped_ > 0) {
       out_.problems.push_back(
           {problem_kind::more, std::nullopt,
@@ -78,7 +79,7 @@ class payload_checker {
 
  private:
   void problem(problem_kind kind, std::optional<std::uint64_t> seq, std::string text) {
-    if (seq && !out_.first_bad_record) {
+    if (seq && (!out_.first_bad_record || *seq < *out_.first_bad_record)) {
       out_.first_bad_record = seq;
     }
     if (out_.problems.size() < max_problems) {
@@ -248,13 +249,66 @@ class payload_checker {
     if (!*key) {
       return;
     }
-    if (open_blob(blob, **key, record_)) {
+    key_use& use = uses_[{record_.tenant, version}];
+    if (const auto p = open_blob(blob, **key, record_)) {
       ++*out_.opened;
-    } else if (failed_keys_.insert({record_.tenant, version}).second) {
-      problem(problem_kind::payload_undecryptable, seq,
-              fmt::format("record {}: the stored payload matches the hash its record commits to but does not "
-                          "open under tenant '{}' data key v{}: the data key was replaced",
-                          seq, record_.tenant, version));
+      ++use.opened;
+      if (!is_forwarded_body(record_, p->prompt)) {
+        problem(problem_kind::forwarded_digest_mismatch, seq,
+                fmt::format("record {}: the sealed prompt is not the body the record says was forwarded {}",
+                            seq, forwarded_body_mismatch(record_, p->prompt)));
+      }
+      return;
+    }
+    if (use.failed.size() < max_problems + 1) {
+      use.failed.push_back(seq);
+    }
+    ++use.failures;
+  }
+
+  // A payload that does not open under a data key that opens others of its tenant was moved, or its
+  // record rewritten (the associated data differs): each such record is named. A data key that opens
+  // none was replaced: one problem names its records. Judged once every payload was read.
+  void report_failed_opens() {
+    for (const auto& [key, use] : uses_) {
+      if (use.failures == 0) {
+        continue;
+      }
+      const auto& [tenant, version] = key;
+      if (use.opened > 0) {
+        for (const std::uint64_t seq : use.failed) {
+          problem(problem_kind::payload_record_mismatch, seq,
+                  fmt::format("record {}: the stored payload matches the hash its record commits to but does "
+                              "not open with the record's fields under tenant '{}' data key v{}, which opens "
+                              "the tenant's other payloads: the record's fields or its payload were changed "
+                              "after sealing (the record was rewritten, or a payload moved)",
+                              seq, tenant, version));
+        }
+        dropped_ += use.failures - use.failed.size();
+        continue;
+      }
+      constexpr std::size_t listed = 10;
+      std::string records;
+      const std::size_t shown = std::min(use.failed.size(), listed);
+      for (std::size_t i = 0; i < shown; ++i) {
+        if (i > 0) {
+          records += i + 1 == shown && use.failures == shown ? " and " : ", ";
+        }
+        records += std::to_string(use.failed[i]);
+      }
+      if (use.failures > shown) {
+        records += fmt::format(" and {} more", use.failures - shown);
+      }
+      problem(
+          problem_kind::payload_undecryptable, use.failed.front(),
+          use.failures == 1
+              ? fmt::format("record {}: the stored payload matches the hash its record commits to but does "
+                            "not open under tenant '{}' data key v{}, which seals no other payload that "
+                            "opens: the data key was replaced",
+                            records, tenant, version)
+              : fmt::format("records {}: the stored payloads match the hashes their records commit to but "
+                            "none of them opens under tenant '{}' data key v{}: the data key was replaced",
+                            records, tenant, version));
     }
   }
 
@@ -268,8 +322,13 @@ class payload_checker {
   bool keys_unread_ = false;
   record record_;
   using key_version = std::pair<std::string, std::uint32_t>;
-  std::set<key_version> reported_;     // data keys a problem was reported for (once each)
-  std::set<key_version> failed_keys_;  // data keys that failed to open a payload
+  std::set<key_version> reported_;  // data keys a problem was reported for (once each)
+  struct key_use {
+    std::uint64_t opened = 0;           // payloads it opened
+    std::uint64_t failures = 0;         // payloads it did not open
+    std::vector<std::uint64_t> failed;  // the first of those (at most max_problems + 1)
+  };
+  std::map<key_version, key_use> uses_;  // what each data key opened, and did not
   // Data keys opened with the auditor key (nullopt inside: it does not open).
   std::map<key_version, std::optional<std::optional<crypto::secret_bytes>>> opened_keys_;
 };

@@ -23,7 +23,12 @@ class store;
 //     did (data_key_unexpected); a tenant's data keys need its current-version entry, without
 //     which the next writer would reuse a version (data_key_missing);
 //   * with the auditor's key pair, every data key a payload needs must open, and every stored
-//     payload must open under it (payload_undecryptable: a data key replaced).
+//     payload must open under it: a data key that opens none of its payloads was replaced
+//     (payload_undecryptable, one problem naming its records); a payload that does not open under a
+//     data key that opens others of its tenant was moved, or its record rewritten after sealing
+//     (payload_record_mismatch, each record named; judged after the pass, so listed last);
+//   * with the auditor's key pair, a prompt opened must be the body its record's forwarded_digest
+//     names (forwarded_digest_mismatch; is_forwarded_body says when they must be equal).
 // Every entry of the data key store is read and must have a data key's form (data_key_malformed).
 // `events` are those of the whole log (verify_report::events). Any read error (an I/O error, a
 // block that fails its checksum) is a problem: what cannot be read is not verified, and nothing that

@@ -41,7 +41,8 @@ constexpr const char* verify_usage =
           [--save-checkpoint FILE] [--format text|json]
   recompute the tree, check every checkpoint and the indexes; --payloads: every stored payload
   against its record too, and every payload or data key gone against the log's retention and
-  shredding events; --auditor-key: also open every payload with its data key (auditor.key);
+  shredding events; --auditor-key: also open every payload with its data key (auditor.key)
+  and check each prompt is the body its record says was forwarded (forwarded_digest);
   --checkpoint: the log must still reproduce a checkpoint kept from an earlier visit (a
   checkpoint or proof file); --save-checkpoint: keep the latest verified checkpoint for the next
   visit; --format json: one JSON document on stdout (docs/auditing.md)
@@ -364,9 +365,16 @@ int cmd_show(const options& o) {
                         p.error().message());
   }
   // What a client sent, shown as text: no control character reaches the terminal, nothing is cut.
-  std::printf("--- prompt (%zu bytes) ---\n%s\n--- completion (%zu bytes) ---\n%s\n", p->prompt.size(),
-              printable(p->prompt, true).c_str(), p->completion.size(),
-              printable(p->completion, true).c_str());
+  const bool forwarded = audit::is_forwarded_body(r.value(), p->prompt);
+  std::printf("--- prompt (%zu bytes%s) ---\n%s\n--- completion (%zu bytes) ---\n%s\n", p->prompt.size(),
+              forwarded ? "" : "; NOT the body forwarded: see below", printable(p->prompt, true).c_str(),
+              p->completion.size(), printable(p->completion, true).c_str());
+  if (!forwarded) {
+    throw command_error(exit_failed,
+                        fmt::format("the sealed prompt of record {} is not the body the record "
+                                    "says was forwarded {}",
+                                    r->seq, audit::forwarded_body_mismatch(r.value(), p->prompt)));
+  }
   return exit_ok;
 }
 

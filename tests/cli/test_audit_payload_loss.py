@@ -96,12 +96,14 @@ class payload_loss_test(tampered_log_case):
         # Without the auditor key only the form of a data key can be checked.
         self.assertIn("data keys not opened", self.verify_payloads(db, check=0).stdout)
         out = self.verify_payloads(db, "--auditor-key", self.auditor_key, check=1).stdout
-        self.assertIn("record 1: the stored payload matches the hash its record commits to but does not open "
-                      "under tenant 'globex' data key v1: the data key was replaced", out)
+        self.assertIn("records 1, 6, 11, 16, 21, 26, 31, 36, 41, 46 and 10 more: the stored payloads match the "
+                      "hashes their records commit to but none of them opens under tenant 'globex' data key v1: the "
+                      "data key was replaced", out)
         self.assertIn(("payload_undecryptable", 1), self.problems(db, "--auditor-key", self.auditor_key))
         p = self.show(db, "1", check=1)
         self.assertIn("the payload of record 1 matches the hash its record commits to but does not open under "
-                      "tenant 'globex' data key v1: the data key was replaced", p.stderr)
+                      "tenant 'globex' data key v1, nor do the tenant's other payloads under it that were tried: the "
+                      "data key was replaced", p.stderr)
         ok = self.verify_payloads(self.db, "--auditor-key", self.auditor_key, check=0).stdout
         self.assertIn("every stored payload opens with the auditor key", ok)
         p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--auditor-key", self.auditor_key, check=2)

@@ -279,6 +279,60 @@ class AuditEvidenceTest(unittest.TestCase):
                       f"signed by key {keyid}, body {seen['content-digest']}", shown)
 
 
+    def test_every_sealed_prompt_is_the_body_forwarded(self):
+        # Probe round 30: `audit verify --payloads --auditor-key` and `audit show` compare each sealed
+        # prompt with its record's forwarded_digest. The gateway seals the body as forwarded: after a
+        # redact obligation the redacted one, after its own edit of a stream request
+        # (stream_options.include_usage) the edited one; so a gateway's own log passes.
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        keys = os.path.join(tmp.path, "keys")
+        make_keys(keys)
+        audit_keys = os.path.join(tmp.path, "audit-keys")
+        subprocess.run([SOVGW, "keys", "init", audit_keys], check=True, capture_output=True)
+        db = os.path.join(tmp.path, "db")
+        policy = os.path.join(tmp.path, "policy.yaml")
+        with open(policy, "w") as f:
+            f.write(POLICY)  # redacts e-mail addresses for the (private) test client
+        standin = start_verifying_standin(certs, ["--verify-key", os.path.join(keys, "gateway.pub.jwk")])
+        self.addCleanup(standin.stop)
+        extra = (f"policy: {policy}\nsigning:\n  key: {os.path.join(keys, 'gateway.key')}\n"
+                 f"audit:\n  db: {db}\n  keys: {audit_keys}\n  payload: sealed\n")
+        gateway = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs), extra=extra),
+                          tmp.path)
+        self.addCleanup(gateway.stop)
+        redacted = exchange(gateway.port, certs, request_bytes(path="/debug/headers", body=EMAIL_BODY, headers=JSON))
+        self.assertEqual(redacted.status, 200, redacted.body)
+        sent = redacted.json()["body"]
+        self.assertNotIn("anna@example.org", sent)
+        stream_body = json.dumps({"model": "mistral-small", "stream": True,
+                                  "messages": [{"role": "user", "content": "Bonjour"}]}).encode()
+        stream = exchange(gateway.port, certs, request_bytes(path="/v1/chat/completions", body=stream_body,
+                                                             headers=JSON))
+        self.assertEqual(stream.status, 200, stream.body)
+        gateway.signal(signal.SIGTERM)
+        gateway.proc.wait(timeout=30)
+
+        auditor_key = os.path.join(f"{audit_keys}-auditor", "auditor.key")
+        verify = subprocess.run([SOVGW, "audit", "verify", "--db", db, "--pubkey", os.path.join(audit_keys, "signing.pub"),
+                                 "--payloads", "--auditor-key", auditor_key], capture_output=True, text=True)
+        self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+        self.assertIn("every stored payload opens with the auditor key", verify.stdout)
+        for resp, prompt in ((redacted, sent), (stream, None)):
+            q = subprocess.run([SOVGW, "audit", "query", "--db", db, "--request-id", resp.header("x-request-id"),
+                                "--format", "jsonl"], capture_output=True, text=True, check=True)
+            self.assertTrue(json.loads(q.stdout)["forwarded_digest"].startswith("sha-256=:"))  # compared
+            shown = subprocess.run([SOVGW, "audit", "show", "--db", db, "--request-id", resp.header("x-request-id"),
+                                    "--auditor-key", auditor_key], capture_output=True, text=True)
+            self.assertEqual(shown.returncode, 0, shown.stdout + shown.stderr)
+            self.assertNotIn("NOT the body forwarded", shown.stdout)
+            if prompt is not None:
+                self.assertIn(f"---\n{prompt}\n--- completion", shown.stdout)
+            else:
+                self.assertIn('"include_usage"', shown.stdout)  # the gateway's edit, sealed as forwarded
+
+
 class PublishedKeyTest(unittest.TestCase):
     """`sovgw keys http-new/http-public` and the admin listener publish the verification key; a cluster
     configured with nothing but that published JWK (or PEM) accepts what the gateway signs."""

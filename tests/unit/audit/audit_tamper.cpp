@@ -31,6 +31,13 @@
 //        audit_tamper DB append-with KEYS FIELD VALUE  append a request record (now) whose FIELD
 //                                            (model, path, request_id, tenant, note) holds VALUE,
 //                                            written with C escapes (\n, \t, \r, \e, \0, \xNN, \\)
+//        audit_tamper DB append-forwarded KEYS PROMPT SENT  append a forwarded request record (now)
+//                                            that seals PROMPT but whose forwarded_digest is the
+//                                            Content-Digest of SENT (equal: as a gateway writes it)
+//        audit_tamper DB rewrite SEQ model VALUE   re-encode record SEQ with its model changed (its
+//                                            leaf only: `resign` after it, as its holder would)
+//        audit_tamper DB swap-payloads A B   exchange the stored payloads of A and B and the
+//                                            payload hashes their records commit to (then `resign`)
 //        audit_tamper DB append-synthetic KEYS RUN N [--payload none|digest|sealed] [--force]
 //                                            the tests' fixture: N synthetic records (run RUN, times
 //                                            from now, 1 KB payloads) through the writer, as a
@@ -59,6 +66,7 @@
 #include "audit/tree_tiles.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
+#include "crypto/content_digest.hpp"
 #include "tamper_support.hpp"
 
 using namespace sovgw::audit;
@@ -185,12 +193,12 @@ int append_synthetic(log_config config, const std::string& run, std::uint64_t n,
 }
 
 // Appends `r` through the writer, as a gateway (or a writer forging records) would.
-int append_record(const log_config& config, const record& r) {
+int append_record(const log_config& config, const record& r, const payload& p = {}) {
   auto log = audit_log::open(config);
   if (!log.is_ok()) {
     return die(log.error().message());
   }
-  if (auto seq = log.value()->append(r).get(); !seq.is_ok()) {
+  if (auto seq = log.value()->append(r, p).get(); !seq.is_ok()) {
     return die(seq.error().message());
   }
   return log.value()->close().is_ok() ? 0 : die("closing the log failed");
@@ -308,6 +316,20 @@ int main(int argc, char** argv) {
     }
     return append_record(config, r);
   }
+  if (argc == 6 && std::string(argv[2]) == "append-forwarded") {
+    log_config config;
+    config.db_dir = argv[1];
+    config.key_dir = argv[3];
+    const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count());
+    record r = synthetic_record("fwd", 0, now, payload_mode::sealed);
+    r.request_id = "fwd-" + std::to_string(now);
+    r.endpoint = "llm.example:443";
+    r.signature_keyid = "test-cluster-key";
+    r.forwarded_digest = sovgw::crypto::content_digest(std::string_view(argv[5]));
+    return append_record(config, r, payload{argv[4], "the completion"});
+  }
   auto opened = store::open(argv[1], store::open_mode::read_write);
   if (!opened.is_ok()) {
     return die(opened.error().message());
@@ -350,6 +372,34 @@ int main(int argc, char** argv) {
         sovgw::crypto::box_seal(load_auditor_public(argv[5]), sovgw::crypto::aead_generate_key().view());
     wb.Put(s.cf(column::keys), "dk" + length_prefixed(argv[3]) + be32(version),
            be32(0) + std::string(sealed.begin(), sealed.end()));
+  } else if (op == "rewrite" && argc == 6 && std::string(argv[4]) == "model") {
+    const auto seq = std::stoull(argv[3]);
+    auto r = decode(bytes_of(leaf(seq)));
+    if (!r.is_ok()) {
+      return die(r.error().message());
+    }
+    r->model = argv[5];
+    const auto bytes = encode(r.value());
+    wb.Put(s.cf(column::leaves), be64(seq), std::string(bytes.begin(), bytes.end()));
+  } else if (op == "swap-payloads" && argc == 5) {
+    const std::uint64_t seqs[2] = {std::stoull(argv[3]), std::stoull(argv[4])};
+    std::optional<record> records[2];
+    std::string blobs[2];
+    for (int i = 0; i < 2; ++i) {
+      auto r = decode(bytes_of(leaf(seqs[i])));
+      auto blob = s.get(column::payloads, be64(seqs[i]));
+      if (!r.is_ok() || !blob.is_ok() || !blob->has_value()) {
+        return die("record " + std::to_string(seqs[i]) + " does not decode or has no stored payload");
+      }
+      records[i] = std::move(r.value());
+      blobs[i] = **blob;
+    }
+    std::swap(records[0]->payload_digest, records[1]->payload_digest);
+    for (int i = 0; i < 2; ++i) {
+      const auto bytes = encode(*records[i]);
+      wb.Put(s.cf(column::leaves), be64(seqs[i]), std::string(bytes.begin(), bytes.end()));
+      wb.Put(s.cf(column::payloads), be64(seqs[i]), blobs[1 - i]);
+    }
   } else if (op == "append-byte" && argc == 4) {
     const auto seq = std::stoull(argv[3]);
     wb.Put(s.cf(column::leaves), be64(seq), leaf(seq) + '\x00');
