@@ -1273,6 +1273,8 @@ const char* to_string(problem_kind kind) {
       return "payload_record_mismatch";
     case problem_kind::forwarded_digest_mismatch:
       return "forwarded_digest_mismatch";
+    case problem_kind::log_replaced:
+      return "log_replaced";
   }
   return "?";
 }

@@ -86,6 +86,8 @@ enum class problem_kind {
   payload_record_mismatch,    // a payload that does not open with its record's fields, under a data key
                               // that opens the tenant's other payloads: the record or payload changed
   forwarded_digest_mismatch,  // a sealed prompt that is not the body the record's forwarded_digest names
+  // (the CLI, for a kept checkpoint: proof_failure::other_log)
+  log_replaced,  // the checkpoint the auditor holds is of another log name, signed by another key
 };
 [[nodiscard]] const char* to_string(problem_kind kind);
 

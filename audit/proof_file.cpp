@@ -207,6 +207,8 @@ const char* to_string(proof_failure f) {
       return "root_mismatch";
     case proof_failure::key_changed:
       return "key_changed";
+    case proof_failure::other_log:
+      return "other_log";
   }
   return "?";
 }
@@ -463,8 +465,9 @@ result<std::string> make_consistency_proof(const store& s, std::uint64_t old_siz
 namespace {
 
 // A kept checkpoint that `key` does not verify, but that is signed under `key`'s name: the auditor
-// verified it with another key of this log on an earlier visit.
-std::optional<proof_error> key_changed(std::string_view note, const crypto::note_verifier& key) {
+// verified it with another key of this log on an earlier visit (key_changed). Signed under no key of
+// that name, and of another origin: another log (other_log).
+std::optional<proof_error> kept_under_other_key(std::string_view note, const crypto::note_verifier& key) {
   const auto parsed = crypto::parse_note(note);
   if (!parsed) {
     return std::nullopt;
@@ -472,7 +475,18 @@ std::optional<proof_error> key_changed(std::string_view note, const crypto::note
   const bool same_name = std::any_of(parsed->signatures.begin(), parsed->signatures.end(),
                                      [&](const crypto::note_signature& s) { return s.name == key.name; });
   if (!same_name) {
-    return std::nullopt;
+    const auto cp = crypto::checkpoint::parse(parsed->text);
+    if (!cp || cp->origin == key.name) {
+      return std::nullopt;
+    }
+    return proof_error{
+        proof_failure::other_log,
+        fmt::format(
+            "the log you were given is not the log this checkpoint was saved from: another name and "
+            "signing key (the checkpoint you hold is of the log '{}', signed by {}; --pubkey is {}, a "
+            "key of the log '{}'): if you saved it from this gateway, its log was replaced; the log "
+            "is checked without it",
+            cp->origin, crypto::note_signer_labels(note), key.label(), key.name)};
   }
   return proof_error{
       proof_failure::key_changed,
@@ -527,7 +541,7 @@ proof_result<crypto::checkpoint> read_kept_checkpoint(std::string_view text, con
   // A signature line naming the key itself (its name and id) that fails is an altered checkpoint
   // (bad_signature), never a changed key.
   if (!cp.is_ok() && cp.error().kind == proof_failure::unknown_key) {
-    if (auto changed = key_changed(note, key)) {
+    if (auto changed = kept_under_other_key(note, key)) {
       return *changed;
     }
   }

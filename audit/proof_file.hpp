@@ -64,6 +64,7 @@ enum class proof_failure {
   old_root_mismatch,  // (consistency) the proof does not reproduce the old root
   root_mismatch,      // the path does not lead to the signed (new) root
   key_changed,        // (a kept checkpoint) signed under the key's log name by another key
+  other_log,          // (a kept checkpoint) of another log name, signed by no key of the key's name
 };
 [[nodiscard]] const char* to_string(proof_failure f);
 
@@ -107,7 +108,9 @@ struct verified_consistency {
 // A checkpoint an auditor kept: a signed checkpoint note, or a proof file (inclusion: its
 // checkpoint; consistency: the newer one), checked like a proof's (signature by `key`, origin).
 // key_changed when no signature line names `key` (its name and id) but one carries `key`'s name: the
-// log's signing key changed since it was kept; bad_signature when a line names `key` and does not
+// log's signing key changed since it was kept; other_log when no signature line carries `key`'s name
+// and the note is a checkpoint of another origin: the log being checked is not the one it was kept
+// from (or the checkpoint is another log's); bad_signature when a line names `key` and does not
 // verify: the checkpoint was altered or damaged (or signed by another key whose 32-bit id collides). `note`,
 // when given, receives the signed checkpoint note verbatim (a proof file's own), to be kept in turn.
 [[nodiscard]] proof_result<crypto::checkpoint> read_kept_checkpoint(std::string_view text,

@@ -131,7 +131,7 @@ result<std::optional<crypto::checkpoint>> read_published_checkpoint(const std::s
                   "it is signed by {}, not by the key {} under the same log name "
                   "(the log's signing key changed, or the file was altered)",
                   crypto::note_signer_labels(text), key.label())
-        : cp.error().kind == proof_failure::unknown_key
+        : cp.error().kind == proof_failure::unknown_key || cp.error().kind == proof_failure::other_log
             ? fmt::format(
                   "it is signed by {}, not by the key {}: wrong public key, or the file is another "
                   "log's",

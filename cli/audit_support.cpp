@@ -247,6 +247,9 @@ held_checkpoints held_checkpoint_options(const options& o, const crypto::note_ve
     if (!cp.is_ok() && cp.error().kind == audit::proof_failure::key_changed) {
       out.problems.push_back({audit::problem_kind::signing_key_changed, std::nullopt,
                               fmt::format("--checkpoint {}: {}", path, cp.error().message())});
+    } else if (!cp.is_ok() && cp.error().kind == audit::proof_failure::other_log) {
+      out.problems.push_back({audit::problem_kind::log_replaced, std::nullopt,
+                              fmt::format("--checkpoint {}: {}", path, cp.error().message())});
     } else if (!cp.is_ok() && cp.error().kind == audit::proof_failure::bad_signature) {
       out.problems.push_back(
           {audit::problem_kind::checkpoint_invalid, std::nullopt,

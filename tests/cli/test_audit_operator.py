@@ -1,6 +1,7 @@
 """The operator as adversary (probe round 30): what the holder of the log's keys can rewrite after
 the auditor's last checkpoint, and what the auditor's commands still catch: a prompt that is not the
-body the record says was forwarded, a record rewritten after its payload was sealed."""
+body the record says was forwarded, a record rewritten after its payload was sealed, a log replaced
+under another name and key."""
 
 import json
 import os
@@ -102,6 +103,34 @@ class rewritten_record_test(operator_case):
         self.assertIn("records 0, 5, 10, 15 and 25: the stored payloads match the hashes their records commit to "
                       "but none of them opens under tenant 'acme' data key v1: the data key was replaced", out)
         self.assertIn("the data key was replaced", self.show(db, 5, check=1).stderr)
+
+
+class replaced_log_test(operator_case):
+    def test_a_held_checkpoint_of_another_log_name_and_key_is_a_verification_failure(self):
+        held = os.path.join(self.tmp, "visit-1.checkpoint")
+        sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", held, check=0)
+        other = os.path.join(self.tmp, "other-keys")
+        sovgw("keys", "init", other, "--name", "gw2.sovgw.local/audit", check=0)
+        run(TAMPER, self.db, "resign", other, check=0)
+        os.remove(self.db + ".checkpoint")
+        other_pub = os.path.join(other, "signing.pub")
+        sovgw("audit", "verify", "--db", self.db, "--pubkey", other_pub, check=0)  # alone, it verifies
+        said = ("the log you were given is not the log this checkpoint was saved from: another name and signing "
+                "key")
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", other_pub, "--checkpoint", held, check=1)
+        self.assertIn("FAILED", p.stdout)
+        self.assertIn(said, p.stdout)
+        self.assertEqual(p.stderr, "")
+        doc = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", other_pub, "--checkpoint", held,
+                               "--format", "json", check=1).stdout)
+        self.assertEqual([p["kind"] for p in doc["problems"]], ["log_replaced"])
+        self.assertIn(said, doc["problems"][0]["text"])
+        out = os.path.join(self.tmp, "r.json")
+        sovgw("audit", "report", "--db", self.db, "--pubkey", other_pub, "--checkpoint", held, "--format", "json",
+              "--out", out, check=1)
+        with open(out, encoding="utf-8") as f:
+            report = json.load(f)
+        self.assertEqual([p["kind"] for p in report["verification"]["problems"]], ["log_replaced"])
 
 
 if __name__ == "__main__":
