@@ -50,6 +50,8 @@ constexpr const char* verify_usage =
 constexpr const char* prove_usage =
     R"(usage: sovgw audit prove --db DIR (--request-id ID | --seq N | --last) > proof.tlog-proof
        sovgw audit prove --db DIR --old SIZE [--new SIZE] > consistency.proof
+  a --request-id no record carries fails (exit 1): a client's receipt for it that sovgw receipt
+  verify accepts means the record was removed from the log
 )";
 constexpr const char* verify_proof_usage =
     R"(usage: sovgw audit verify-proof FILE --pubkey KEY [--format text|json]

@@ -384,6 +384,14 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
   }
   const std::string& id = o.need("request-id");
   auto found = audit::find_request(s, id);
+  if (!found.is_ok() && found.error().code() == error_code::not_found) {
+    // An answer about the log, not about the command: a request the gateway answered has a record.
+    throw command_error(
+        exit_failed, fmt::format("{}: a client's receipt for this request id that `sovgw receipt verify` "
+                                 "accepts means the record was removed from the log (`sovgw receipt verify "
+                                 "... --db DIR` checks a receipt against the log)",
+                                 found.error().message()));
+  }
   if (!found.is_ok()) {
     throw command_error(exit_code_for(found.error().code()), found.error().message());
   }

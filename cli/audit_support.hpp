@@ -123,7 +123,8 @@ struct stale_held_checkpoint {
 void print_undecodable(std::string_view prefix, const std::vector<audit::undecodable_record>& listed,
                        std::uint64_t count);
 
-// The seq named by --seq or --request-id.
+// The seq named by --seq, --request-id or --last. A request id no record carries is a failed check
+// (exit 1): a request the gateway answered has a record.
 [[nodiscard]] std::uint64_t record_option(const audit::store& s, const options& o);
 
 int cmd_verify(const options& o);

@@ -7,13 +7,17 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/query.hpp"
+#include "cli/audit_support.hpp"
 #include "cli/commands.hpp"
+#include "cli/printable.hpp"
 #include "common/ascii.hpp"
 #include "crypto/content_digest.hpp"
 #include "crypto/jwk.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/signature_profile.hpp"
 #include "crypto/signed_note.hpp"
+#include "crypto/structured_field.hpp"
 
 namespace sovgw::cli {
 namespace {
@@ -22,7 +26,7 @@ namespace hs = crypto::httpsig;
 
 constexpr const char* receipt_usage = R"(usage:
   sovgw receipt verify HEAD_FILE --key PUBLIC_KEY --method METHOD --url URL
-                       [--content-digest VALUE | --body-file FILE]
+                       [--content-digest VALUE | --body-file FILE] [--db DIR]
       checks offline the receipt the gateway signed on a response (docs/auditing.md): HEAD_FILE is
       the response head as saved (`curl -D head.txt`, over HTTP/1.1, 2 or 3; interim 1xx heads are
       skipped), PUBLIC_KEY
@@ -33,9 +37,15 @@ constexpr const char* receipt_usage = R"(usage:
       and port as in the Host field). A request sent with a Content-Digest: give the same value,
       or the body sent; a receipt of a request sent without one covers no body, and giving
       --body-file or --content-digest for it fails. Prints the receipt's fields.
+      --db DIR: the gateway's audit log: a receipt that verifies is also looked up there by its
+      request id, and the record must say what the receipt says (status, decision, policy
+      version, cluster and its country); a record missing or saying otherwise means the log was
+      rewritten or the record removed since the gateway answered (sovgw audit verify
+      --checkpoint says whether the log itself is the one you verified before).
 
-exit codes: 0 the receipt verifies; 1 it does not (the reason is printed); 2 bad usage (a head
-that is not an HTTP response, a bad URL or key); 3 a file cannot be read
+exit codes: 0 the receipt verifies (and, with --db, the log's record agrees); 1 it does not, or
+the log has no record of it or contradicts it (the reason is printed); 2 bad usage (a head that
+is not an HTTP response, a bad URL or key); 3 a file cannot be read, or no log at --db
 )";
 
 struct saved_head {
@@ -123,6 +133,94 @@ bool covers_request_digest(const hs::signature_params& params) {
   const hs::component digest = hs::component::field("content-digest").req();
   return std::any_of(params.covered.begin(), params.covered.end(),
                      [&](const hs::component& c) { return c.same_as(digest); });
+}
+
+// The receipt's field `name` as the gateway wrote it (a String's or a Token's text; any other
+// value as it is), or "" when the head has none.
+std::string receipt_field(const saved_head& head, std::string_view name) {
+  for (const hs::field_line& f : head.fields) {
+    if (!ascii_iequals(f.name, name)) {
+      continue;
+    }
+    const auto item = crypto::sf::parse_item(f.value);
+    if (item.ok()) {
+      if (const auto* text = std::get_if<std::string>(&item->value)) {
+        return *text;
+      }
+      if (const auto* token = std::get_if<crypto::sf::token>(&item->value)) {
+        return token->value;
+      }
+    }
+    return std::string(f.value);
+  }
+  return {};
+}
+
+// --db: the log's record of the request a verified receipt answers must say what the receipt says.
+// A receipt is the gateway's signed word, given at request time: a record missing or saying
+// otherwise was removed or rewritten since.
+int check_against_log(const options& o, const saved_head& head) {
+  const std::string id = receipt_field(head, "Sovereign-Request-Id");
+  if (id.empty()) {
+    fmt::print("the receipt carries no Sovereign-Request-Id: it cannot be tied to the log at {}\n",
+               o.need("db"));
+    return exit_failed;
+  }
+  const auto s = open_reader(o);
+  auto found = audit::find_request(*s, id);
+  if (!found.is_ok() && found.error().code() == error_code::not_found) {
+    fmt::print(
+        "the log holds NO record with request id '{}': the gateway answered this request, so its record was "
+        "removed from the log (or {} is not the log of the gateway that signed the receipt)\n  ({})\n",
+        printable(id), o.need("db"), printable(found.error().message()));
+    return exit_failed;
+  }
+  if (!found.is_ok()) {
+    if (found.error().code() != error_code::verification_failed) {
+      throw_status(found.error());
+    }
+    fmt::print("the log cannot be checked against the receipt: {}\n", printable(found.error().message()));
+    return exit_failed;
+  }
+  auto r = audit::read_record(*s, found->seq);
+  if (!r.is_ok()) {
+    throw_status(r.error());
+  }
+  struct compared {
+    std::string_view what;
+    std::string receipt;
+    std::string record;
+  };
+  const compared fields[] = {
+      {"status", std::to_string(head.status), std::to_string(r->status)},
+      {"decision", receipt_field(head, "Sovereign-Decision"), r->decision},
+      {"policy version", receipt_field(head, "Sovereign-Policy-Version"), r->policy_version},
+      {"cluster", receipt_field(head, "Sovereign-Cluster"), r->cluster},
+      {"cluster country", receipt_field(head, "Sovereign-Cluster-Country"), r->cluster_country},
+  };
+  std::string differ;
+  for (const compared& f : fields) {
+    if (f.receipt != f.record) {
+      differ += fmt::format("  {}: the receipt says {}, the record {}\n", f.what,
+                            f.receipt.empty() ? "(none)" : printable(f.receipt),
+                            f.record.empty() ? "(none)" : printable(f.record));
+    }
+  }
+  if (!differ.empty()) {
+    fmt::print(
+        "the log CONTRADICTS the receipt: record {} (request id '{}') says otherwise:\n{}"
+        "  the gateway answered one thing and logged another: the record was rewritten (sovgw audit verify "
+        "--checkpoint with a checkpoint you kept says whether it was after you saved that)\n",
+        r->seq, printable(id), differ);
+    return exit_failed;
+  }
+  fmt::print("the log agrees: record {} carries request id '{}' with status {}, decision {}, policy {}, {}\n",
+             r->seq, printable(id), r->status, printable(r->decision),
+             r->policy_version.empty() ? "(none)" : printable(r->policy_version),
+             r->cluster.empty()
+                 ? std::string("not forwarded")
+                 : fmt::format("cluster {} in {}", printable(r->cluster), printable(r->cluster_country)));
+  return exit_ok;
 }
 
 int cmd_verify(const options& o) {
@@ -314,13 +412,13 @@ int cmd_verify(const options& o) {
   } else {
     fmt::print("  not bound to a request body: the request carried no Content-Digest\n");
   }
-  return exit_ok;
+  return o.has("db") ? check_against_log(o, head) : exit_ok;
 }
 
 const subcommand receipt_subcommands[] = {
     {"verify",
      receipt_usage,
-     {.valued = {"key", "method", "url", "content-digest", "body-file"},
+     {.valued = {"key", "method", "url", "content-digest", "body-file", "db"},
       .min_positional = 1,
       .max_positional = 1,
       .arguments = "exactly one HEAD_FILE"},

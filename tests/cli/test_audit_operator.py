@@ -1,14 +1,17 @@
 """The operator as adversary (probe round 30): what the holder of the log's keys can rewrite after
 the auditor's last checkpoint, and what the auditor's commands still catch: a prompt that is not the
 body the record says was forwarded, a record rewritten after its payload was sealed, a log replaced
-under another name and key."""
+under another name and key, a record removed that a client holds a receipt for."""
 
 import json
 import os
 import shutil
 import unittest
 
-from test_audit_support import TAMPER, audit_case, run, sovgw
+from test_audit_support import BUILD_DIR, TAMPER, audit_case, run, sovgw, write_file
+
+SIGN = os.path.join(BUILD_DIR, "tests", "support", "sign-request")
+URL = "https://gw.example:8443/v1/chat/completions"
 
 
 class operator_case(audit_case):
@@ -131,6 +134,72 @@ class replaced_log_test(operator_case):
         with open(out, encoding="utf-8") as f:
             report = json.load(f)
         self.assertEqual([p["kind"] for p in report["verification"]["problems"]], ["log_replaced"])
+
+
+class removed_record_test(operator_case):
+    def receipt(self, name, request_id, *fields, status=200):
+        argv = [SIGN, "receipt", "--key", self.http_key, "--method", "POST", "--authority", "gw.example:8443",
+                "--target", "/v1/chat/completions", "--status", str(status),
+                "--header", f'Sovereign-Request-Id: "{request_id}"']
+        for f in fields:
+            argv += ["--header", f]
+        path = os.path.join(self.tmp, name)
+        write_file(path, run(*argv, check=0).stdout)
+        return path
+
+    def receipt_verify(self, head, *extra, check):
+        return sovgw("receipt", "verify", head, "--key", self.http_pub, "--method", "POST", "--url", URL, *extra,
+                     check=check)
+
+    def setUp(self):
+        super().setUp()
+        self.http_key = os.path.join(self.tmp, "gw.key")
+        sovgw("keys", "http-new", self.http_key, check=0)
+        self.http_pub = os.path.join(self.tmp, "gw.jwk")
+        write_file(self.http_pub, sovgw("keys", "http-public", self.http_key, check=0).stdout)
+
+    permit_3 = ("Sovereign-Decision: permit", 'Sovereign-Policy-Version: "2026-11-01.1"',
+                'Sovereign-Cluster: "fra-1"', "Sovereign-Cluster-Country: DE")
+
+    def test_prove_of_a_request_id_the_log_lacks_is_a_failed_check_that_names_a_removed_record(self):
+        p = sovgw("audit", "prove", "--db", self.db, "--request-id", "gone-1", check=1)
+        self.assertIn("no record with request id 'gone-1'", p.stderr)
+        self.assertIn("a client's receipt for this request id that `sovgw receipt verify` accepts means the "
+                      "record was removed from the log", p.stderr)
+        self.assertEqual(p.stdout, "")
+
+    def test_receipt_verify_with_db_checks_the_record_says_what_the_receipt_says(self):
+        head = self.receipt("ok.txt", "req-3", *self.permit_3)
+        out = self.receipt_verify(head, "--db", self.db, check=0).stdout
+        self.assertIn("receipt verifies", out)
+        self.assertIn("the log agrees: record 3 carries request id 'req-3' with status 200, decision permit, "
+                      "policy 2026-11-01.1, cluster fra-1 in DE", out)
+        deny = self.receipt("deny.txt", "req-20", "Sovereign-Decision: deny",
+                            'Sovereign-Policy-Version: "2026-11-01.1"', status=403)
+        self.assertIn("the log agrees: record 20", self.receipt_verify(deny, "--db", self.db, check=0).stdout)
+        # The record rewritten: another cluster, another country, another status.
+        laundered = ("Sovereign-Decision: permit", 'Sovereign-Policy-Version: "2026-11-01.1"',
+                     'Sovereign-Cluster: "par-1"', "Sovereign-Cluster-Country: FR")
+        head = self.receipt("moved.txt", "req-3", *laundered, status=201)
+        out = self.receipt_verify(head, "--db", self.db, check=1).stdout
+        self.assertIn("receipt verifies", out)
+        self.assertIn("the log CONTRADICTS the receipt: record 3 (request id 'req-3')", out)
+        self.assertIn("  status: the receipt says 201, the record 200\n", out)
+        self.assertIn("  cluster: the receipt says par-1, the record fra-1\n", out)
+        self.assertIn("  cluster country: the receipt says FR, the record DE\n", out)
+        self.assertIn("the gateway answered one thing and logged another: the record was rewritten", out)
+        # The record removed: the receipt is the evidence it existed.
+        head = self.receipt("gone.txt", "gone-1", *self.permit_3)
+        out = self.receipt_verify(head, "--db", self.db, check=1).stdout
+        self.assertIn("the log holds NO record with request id 'gone-1'", out)
+        self.assertIn("the gateway answered this request, so its record was removed from the log", out)
+        # A receipt that does not verify is not compared with anything.
+        p = sovgw("receipt", "verify", head, "--key", self.http_pub, "--method", "GET", "--url", URL, "--db", self.db,
+                  check=1)
+        self.assertIn("receipt does NOT verify", p.stdout)
+        self.assertNotIn("the log", p.stdout)
+        # No log there: an environment error.
+        p = self.receipt_verify(head, "--db", os.path.join(self.tmp, "nowhere"), check=3)
 
 
 if __name__ == "__main__":
