@@ -408,6 +408,7 @@ struct known_checkpoint {
   crypto::checkpoint cp;
   bool held = false;  // given by the auditor (verify_options::held), not read from the store
   std::string_view label = "checkpoint";  // how problems name it (verify_options::held_labels)
+  bool by_auditor = false;                // verify_options::held_by_auditor
 };
 
 class verifier {
@@ -539,6 +540,7 @@ class verifier {
           ++i;
           continue;
         }
+        forked_sizes_.insert(held.size);
         problems_.add(
             area::records, problem_kind::checkpoint_mismatch, held.size > 0 ? held.size - 1 : 0,
             fmt::format("the log's signed checkpoint at size {} has root {}, but {} has root {}: the log "
@@ -547,7 +549,8 @@ class verifier {
                         crypto::to_base64(held.root)));
         i = checkpoints_.erase(i);  // signed, but contradicted: it does not verify the log
       }
-      checkpoints_.emplace(held.size, known_checkpoint{held, true, label});
+      const bool by_auditor = h < options_.held_by_auditor.size() && options_.held_by_auditor[h];
+      checkpoints_.emplace(held.size, known_checkpoint{held, true, label, by_auditor});
     }
     next_cp_ = checkpoints_.begin();
   }
@@ -580,7 +583,9 @@ class verifier {
   }
 
   void check_checkpoint(std::uint64_t size, const known_checkpoint& known) {
-    const auto& [cp, held, label] = known;
+    const crypto::checkpoint& cp = known.cp;
+    const bool held = known.held;
+    const std::string_view label = known.label;
     if (report_.tiles.root() != cp.root) {
       // Only a checkpoint the auditor holds bounds where the history the auditor saw was rewritten:
       // the stored ones may have been signed again over the rewrite.
@@ -732,6 +737,17 @@ class verifier {
     for (const auto& [from, size, label] : mismatches_) {
       if (size == 0) {
         continue;  // a stored key claiming size 0: the signature check named it
+      }
+      if (forked_sizes_.contains(size)) {
+        // The log's own checkpoint signs another history of this size (its problem says so): the
+        // held one or the log is a fork, and the records cannot tell which was rewritten.
+        problems_.add(
+            area::records, problem_kind::checkpoint_mismatch, size - 1,
+            fmt::format("{} at size {}: its signed root does not match the recomputed tree: this log "
+                        "and {} sign two different histories of size {} under one key, so one of "
+                        "them is a fork",
+                        label, size, label, size));
+        continue;
       }
       problems_.add(area::records, problem_kind::checkpoint_mismatch, size - 1,
                     fmt::format("{} at size {}: its signed root does not match the recomputed tree; a record "
@@ -1009,10 +1025,12 @@ class verifier {
     // in the log (each counts among the failed ones).
     std::string held_labels;
     bool stored = false;
+    bool by_auditor = false;
     const auto [first, last] = checkpoints_.equal_range(newest);
     for (auto i = first; i != last; ++i) {
       if (i->second.held) {
         held_labels += fmt::format("{}{}", held_labels.empty() ? "" : " and ", i->second.label);
+        by_auditor = by_auditor || i->second.by_auditor;
       } else {
         stored = true;
       }
@@ -1026,14 +1044,17 @@ class verifier {
     problems_.add(
         area::records, problem_kind::records_truncated, report_.records,
         !held_labels.empty()
-            // A checkpoint kept outside the log may simply be newer than this copy of it: a copy of a
-            // running log taken before its published checkpoint file was copied.
-            ? fmt::format("the log holds {} records but {}{} cover{} {}{}: {} {} deleted since (or this is "
-                          "another log, or a copy of it taken before that checkpoint: copy a running log's "
-                          "checkpoint file first, then its database)",
+            // A checkpoint published beside the log may simply be newer than this copy of it: a copy
+            // of a running log taken before its checkpoint file was copied. One the auditor verified
+            // on an earlier visit may not: the log was rolled back.
+            ? fmt::format("the log holds {} records but {}{} cover{} {}{}: {} {} deleted since {}",
                           report_.records, held_labels, stored ? ", and a checkpoint signed in the log," : "",
                           stored || held_labels.find(" and ") != std::string::npos ? "" : "s", newest, tree,
-                          gone, one ? "was" : "were")
+                          gone, one ? "was" : "were",
+                          by_auditor
+                              ? "(the log you were given is older than one you already verified)"
+                              : "(or this is another log, or a copy of it taken before that checkpoint: "
+                                "copy a running log's checkpoint file first, then its database)")
             : fmt::format("the log holds {} records but a signed checkpoint covers {}{}: {} {} missing "
                           "(deleted)",
                           report_.records, newest, tree, gone, one ? "is" : "are"),
@@ -1187,6 +1208,8 @@ class verifier {
     std::string_view label;  // the checkpoint's (known_checkpoint::label)
   };
   std::vector<mismatch> mismatches_;
+  // Sizes at which a stored checkpoint signed by the key contradicts a held one (load_checkpoints).
+  std::unordered_set<std::uint64_t> forked_sizes_;
   std::unique_ptr<rocksdb::Iterator> tile_it_;
   // Storage that failed to read: what depends on it is not judged.
   bool records_unread_ = false;

@@ -38,6 +38,10 @@ struct verify_options {
   // who gave two must be told which one the log contradicts), else held_label names each.
   std::string held_label = "the checkpoint you hold";
   std::vector<std::string> held_labels = {};
+  // held_by_auditor[i]: held[i] is one the auditor verified on an earlier visit (--checkpoint), not
+  // one the writer published beside the log: a log that no longer reaches it was rolled back, which
+  // no copy of a running log taken out of order explains. Missing entries are false.
+  std::vector<bool> held_by_auditor = {};
   // A log with no stored checkpoint that verifies under the key is a problem (no_checkpoint): an
   // auditor's verification needs one; a writer opening a new log does not.
   bool require_checkpoint = false;

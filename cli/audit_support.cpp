@@ -267,6 +267,7 @@ held_checkpoints held_checkpoint_options(const options& o, const crypto::note_ve
       verify.held.push_back(cp.value());
       verify.held_labels.push_back(
           "the checkpoint you hold");  // --checkpoint's; the published one names its file
+      verify.held_by_auditor.push_back(true);
       out.sources.push_back({false, path, std::move(note), cp.value()});
     }
   }
@@ -279,6 +280,7 @@ held_checkpoints held_checkpoint_options(const options& o, const crypto::note_ve
     } else if (cp.value()) {
       verify.held.push_back(**cp);
       verify.held_labels.push_back(fmt::format("the checkpoint the gateway published at {}", published));
+      verify.held_by_auditor.push_back(false);
       out.sources.push_back({true, published, std::move(note), **cp});
     }
   }

@@ -1,7 +1,8 @@
 """The operator as adversary (probe round 30): what the holder of the log's keys can rewrite after
 the auditor's last checkpoint, and what the auditor's commands still catch: a prompt that is not the
 body the record says was forwarded, a record rewritten after its payload was sealed, a log replaced
-under another name and key, a record removed that a client holds a receipt for."""
+under another name and key, a record removed that a client holds a receipt for; and how a log is
+named against a checkpoint the auditor holds (a rollback, a fork)."""
 
 import json
 import os
@@ -134,6 +135,37 @@ class replaced_log_test(operator_case):
         with open(out, encoding="utf-8") as f:
             report = json.load(f)
         self.assertEqual([p["kind"] for p in report["verification"]["problems"]], ["log_replaced"])
+
+
+class held_checkpoint_wording_test(operator_case):
+    def saved(self, db, name):
+        path = os.path.join(self.tmp, name)
+        sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--save-checkpoint", path, check=0)
+        return path
+
+    def test_a_log_older_than_the_checkpoint_the_auditor_verified_is_a_rollback_not_a_copy(self):
+        held = self.saved(self.db, "visit-2.checkpoint")
+        db = self.copy("rolled-back")
+        run(TAMPER, db, "truncate", "4", check=0)
+        out = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held, check=1).stdout
+        self.assertIn("the log holds 26 records but the checkpoint you hold covers 30: records 26..29 were deleted "
+                      "since (the log you were given is older than one you already verified)", out)
+        self.assertNotIn("a copy of it taken before that checkpoint", out)
+
+    def test_a_fork_checked_against_the_other_sides_checkpoint_does_not_say_which_was_rewritten(self):
+        # Auditor A saw this log; auditor B a laundered one under the same key (a fork).
+        fork = self.copy("fork-b")
+        run(TAMPER, fork, "rewrite", "3", "model", "gpt-4o", check=0)
+        run(TAMPER, fork, "resign", self.keys, check=0)
+        b_held = self.saved(fork, "b-visit.checkpoint")
+        os.remove(self.db + ".checkpoint")  # A's log as the operator hands it over, copied without it
+        out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", b_held, check=1).stdout
+        self.assertIn("the log forked or was rewritten", out)
+        self.assertIn("the checkpoint you hold at size 30: its signed root does not match the recomputed tree: this "
+                      "log and the checkpoint you hold sign two different histories of size 30 under one key, so "
+                      "one of them is a fork", out)
+        self.assertNotIn("the stored tree was rewritten", out)
+        self.assertNotIn("was altered", out)
 
 
 class removed_record_test(operator_case):
