@@ -303,8 +303,9 @@ class payload_checker {
           problem_kind::payload_undecryptable, use.failed.front(),
           use.failures == 1
               ? fmt::format("record {}: the stored payload matches the hash its record commits to but does "
-                            "not open under tenant '{}' data key v{}, which seals no other payload that "
-                            "opens: the data key was replaced",
+                            "not open under tenant '{}' data key v{}, which seals no other payload: the data "
+                            "key was replaced (or damaged), or the record's fields or its payload were "
+                            "changed after sealing",
                             records, tenant, version)
               : fmt::format("records {}: the stored payloads match the hashes their records commit to but "
                             "none of them opens under tenant '{}' data key v{}: the data key was replaced",

@@ -98,6 +98,18 @@ class rewritten_record_test(operator_case):
         self.assertEqual(problems, [("payload_record_mismatch", 0), ("payload_record_mismatch", 5)])
         self.assertIn("the record's fields or its payload were changed after sealing", self.show(db, 5, check=1).stderr)
 
+    def test_the_only_payload_under_a_data_key_names_both_causes(self):
+        self.append(1, run_name="later")  # record 30: a new writer session, acme's data key v2 seals it alone
+        db = self.resigned("alone", ("rewrite", "30", "model", "gpt-4o"))
+        problems, _ = self.problems(db)
+        self.assertEqual(problems, [("payload_undecryptable", 30)])
+        both = ("the data key was replaced (or damaged), or the record's fields or its payload were changed after "
+                "sealing")
+        out = self.verify_payloads(db, check=1).stdout
+        self.assertIn("record 30: the stored payload matches the hash its record commits to but does not open under "
+                      f"tenant 'acme' data key v2, which seals no other payload: {both}", out)
+        self.assertIn(f"which seals no other stored payload of the tenant: {both}", self.show(db, 30, check=1).stderr)
+
     def test_a_data_key_that_opens_none_of_its_payloads_was_replaced(self):
         db = self.copy("replaced")
         run(TAMPER, db, "replace-data-key", "acme", "1", os.path.join(self.keys, "auditor.pub"), check=0)
