@@ -148,8 +148,11 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
   out += "HTTP/1.1 ";
   append_number(out, static_cast<std::uint64_t>(up.status));
   out += ' ';
-  out += up.reason.empty() ? reason_phrase(up.status) : up.reason;
+  // The gateway's own reason phrase, never the cluster's: its text is the cluster's to choose (a
+  // credential it was sent echoed back, "denied by policy" beside a signed permit; probe round 30).
+  out += reason_phrase(up.status);
   out += "\r\n";
+  bool upstream_id_sent = false;
   for (const http::field& f : up.fields) {
     if (http::is_hop_by_hop(up, f) || receipt_field(f.id) || underscore_variant_of_ours(f.name) ||
         (f.id == http::field_id::content_length &&
@@ -175,11 +178,19 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
     // client talks to the gateway (nginx drops an upstream's Server too). Its request id is kept
     // under another name for the cluster operator's support: X-Request-Id is the gateway's, the
     // one the audit log knows.
-    if (ascii_iequals(f.name, "server")) {
+    // X-Powered-By and ASP.NET's version fields likewise. The cluster's first X-Request-Id only: a
+    // client must be able to tell which is the cluster's, and never sees one it wrote itself under
+    // the gateway's name (probe round 30).
+    if (ascii_iequals(f.name, "server") || ascii_iequals(f.name, "x-powered-by") ||
+        ascii_iequals(f.name, "x-aspnet-version") || ascii_iequals(f.name, "x-aspnetmvc-version") ||
+        ascii_iequals(f.name, "x-upstream-request-id")) {
       continue;
     }
     if (f.id == http::field_id::x_request_id) {
-      append_field(out, "X-Upstream-Request-Id", f.value);
+      if (!upstream_id_sent) {
+        append_field(out, "X-Upstream-Request-Id", f.value);
+        upstream_id_sent = true;
+      }
       continue;
     }
     if (ascii_iequals(f.name, "location")) {

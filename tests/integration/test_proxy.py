@@ -118,6 +118,13 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.stdout.rstrip().endswith("data: [DONE]"))
 
+    def test_a_client_that_offers_only_http_1_0_is_served(self):
+        # curl --http1.0 offers ALPN "http/1.0" only; the handshake was refused (probe round 30).
+        r = self.curl("/v1/chat/completions", "--http1.0", "-i", "-H", "Content-Type: application/json",
+                      "--data-binary", CHAT.decode())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("HTTP/1.1 200"), r.stdout[:200])
+
     def test_keep_alive_reuses_both_connections(self):
         reused_before = metric(self.gateway, "sovgw_upstream_connections_reused_total")
         with tls_connect(self.gateway.port, self.certs) as s:
@@ -618,6 +625,33 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertNotIn("x-debug", names)
         self.assertIn("x-kept", names)
         self.assertNotIn("cluster-secret", " ".join(v for _, v in resp.headers))
+
+    def test_what_only_the_gateway_may_say_is_never_the_clusters(self):
+        # Probe round 30: the cluster's reason phrase reached the client as it was (a credential it
+        # echoed, "denied" beside a signed permit), as did its own X-Upstream-Request-Id, its
+        # software in X-Powered-By, and with two X-Request-Id fields the client got none of them.
+        class Hostile(ClusterHandler):
+            def do_POST(self):
+                self.read_body()
+                self.send_response(201, "Created Bearer s3cr3t-cluster-credential denied by policy")
+                for name, value in (("Content-Type", "application/json"), ("X-Upstream-Request-Id", "forged"),
+                                    ("X-Request-Id", "first-id"), ("X-Request-Id", "second-id"),
+                                    ("X-Powered-By", "Express on 10.0.0.7"), ("X-AspNet-Version", "4.0.30319"),
+                                    ("X-Kept", "yes")):
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+        g = self.gateway_to_handler("hostile", Hostile)
+        resp = exchange(g.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 201, resp.body)
+        self.assertEqual(resp.raw_head.split("\r\n", 1)[0], "HTTP/1.1 201 Created")
+        values = lambda name: [v for n, v in resp.headers if n == name]
+        self.assertEqual(values("x-upstream-request-id"), ["first-id"])
+        self.assertEqual(len(values("x-request-id")), 1)
+        self.assertEqual(values("x-powered-by") + values("x-aspnet-version"), [])
+        self.assertEqual(values("x-kept"), ["yes"])
 
     def test_the_clusters_digest_of_a_body_the_gateway_changed_is_dropped(self):
         # The gateway removes the usage-only event it asked for from a stream: the cluster's digest
