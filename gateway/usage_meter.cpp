@@ -75,7 +75,9 @@ class usage_handler {
     return v >= 0 ? count(static_cast<std::uint64_t>(v)) : other();
   }
   bool on_uint64(std::uint64_t v, sv, error_code&) { return count(v); }
-  bool on_double(double, sv, error_code&) { return other(); }
+  // A count past 2^64 is read as a double: held to max_usage_count as a smaller one is, not taken
+  // for no count (probe round 30); a fraction or a negative number is no count.
+  bool on_double(double v, sv, error_code&) { return v >= 0x1p64 ? count(max_usage_count) : other(); }
   bool on_bool(bool, error_code&) { return other(); }
   bool on_null(error_code&) { return other(); }
   bool on_comment_part(sv, error_code&) { return true; }
@@ -268,13 +270,16 @@ void merge_part(std::uint64_t (&parts)[usage_parts], bool (&given)[usage_parts],
 
 }  // namespace
 
-// Every usage object in `text` counts, each count at its largest: a cluster's answer may echo
-// objects of the client's after its own usage (one with zeros would otherwise make it free).
+// The usage objects at the answer's top level count (each count at its largest), never one deeper:
+// a cluster's answer may echo the client's objects (the Responses API's tools, metadata, a stored
+// completion's messages) with a `usage` of the client's own, which would set its charge: zeros
+// made an answer without the cluster's usage free, 2^40 emptied a tenant's month (probe round 30).
 // OpenAI's and Anthropic's `"usage"`, Gemini's `"usageMetadata"`; and Ollama's own counts, which
 // its final object gives at its top level (`prompt_eval_count`, `eval_count`).
-bool usage_meter::read_usage(std::string_view text) {
+bool usage_meter::read_usage(std::string_view text, const std::vector<std::size_t>& top_strings) {
   bool found = false;
   const char* const end = text.data() + text.size();
+  const auto at_top = [&](std::size_t at) { return std::binary_search(top_strings.begin(), top_strings.end(), at); };
   const auto read_object = [&](std::size_t i) {
     while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')) {
       ++i;
@@ -295,7 +300,9 @@ bool usage_meter::read_usage(std::string_view text) {
   };
   for (const char* hit = find_usage_key(text.data(), end); hit != nullptr;
        hit = find_usage_key(hit + usage_key.size(), end)) {
-    read_object(static_cast<std::size_t>(hit - text.data()) + usage_key.size());
+    if (at_top(static_cast<std::size_t>(hit - text.data()))) {
+      read_object(static_cast<std::size_t>(hit - text.data()) + usage_key.size());
+    }
   }
   // The other APIs' names only where no `usage` object counted: an OpenAI-style answer is read in
   // one pass (std::string_view::find stops at every '"' of the JSON).
@@ -305,13 +312,15 @@ bool usage_meter::read_usage(std::string_view text) {
   constexpr std::string_view gemini_key = "\"usageMetadata\"";
   for (std::size_t at = text.find(gemini_key); at != std::string_view::npos;
        at = text.find(gemini_key, at + gemini_key.size())) {
-    read_object(at + gemini_key.size());
+    if (at_top(at)) {
+      read_object(at + gemini_key.size());
+    }
   }
   constexpr std::string_view ollama_keys[] = {"\"prompt_eval_count\"", "\"eval_count\""};
   for (std::size_t k = 0; k < 2; ++k) {
     for (std::size_t at = text.find(ollama_keys[k]); at != std::string_view::npos;
          at = text.find(ollama_keys[k], at + ollama_keys[k].size())) {
-      if (const auto v = number_after(text, at + ollama_keys[k].size())) {
+      if (const auto v = at_top(at) ? number_after(text, at + ollama_keys[k].size()) : std::nullopt) {
         merge_part(parts_, given_, k == 0 ? usage_part::prompt : usage_part::completion, v);
         found = true;
       }
@@ -353,6 +362,8 @@ bool usage_meter::read_event_usage(const json::object& event) {
           v = std::min(value.as_uint64(), max_usage_count);
         } else if (value.is_int64() && value.as_int64() >= 0) {
           v = std::min(static_cast<std::uint64_t>(value.as_int64()), max_usage_count);
+        } else if (value.is_double() && value.as_double() >= 0x1p64) {
+          v = max_usage_count;
         }
         if (part != usage_part::none && v) {
           merge_part(parts_, given_, part, v);
@@ -465,6 +476,47 @@ void usage_meter::feed(std::string_view data, std::string& out) {
   }
 }
 
+namespace {
+
+// Follows a JSON text's nesting over `bytes` from `n`, calling top(i) where a string starts at the
+// top level's object (depth 1: a key, or a value; a value followed by ':' is no JSON). Strings are
+// skipped to their closing quote, backslash escapes read.
+template <typename Top>
+void follow_nesting(std::size_t& depth, bool& in_string, bool& escaped, std::string_view bytes, Top&& top) {
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+        continue;
+      }
+      i = bytes.find_first_of("\"\\", i);
+      if (i == std::string_view::npos) {
+        return;
+      }
+      escaped = bytes[i] == '\\';
+      in_string = bytes[i] != '"';
+      continue;
+    }
+    i = bytes.find_first_of("\"{}[]", i);
+    if (i == std::string_view::npos) {
+      return;
+    }
+    const char c = bytes[i];
+    if (c == '"') {
+      if (depth == 1) {
+        top(i);
+      }
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (depth > 0) {
+      --depth;
+    }
+  }
+}
+
+}  // namespace
+
 void usage_meter::observe(std::string_view data) {
   if (mode_ != mode::json) {
     return;
@@ -472,14 +524,21 @@ void usage_meter::observe(std::string_view data) {
   json_bytes_ += data.size();
   pending_ += data;
   if (pending_.size() > 2 * json_tail) {
-    pending_.erase(0, pending_.size() - json_tail);
+    const std::size_t cut = pending_.size() - json_tail;
+    json_nesting& n = tail_nesting_;
+    follow_nesting(n.depth, n.in_string, n.escaped, std::string_view(pending_).substr(0, cut), [](std::size_t) {});
+    pending_.erase(0, cut);
   }
 }
 
 void usage_meter::finish(std::string& out) {
   if (mode_ == mode::json) {
     if (usage_in_body_) {
-      (void)read_usage(pending_);
+      static thread_local std::vector<std::size_t> top_strings;
+      top_strings.clear();
+      json_nesting n = tail_nesting_;
+      follow_nesting(n.depth, n.in_string, n.escaped, pending_, [](std::size_t i) { top_strings.push_back(i); });
+      (void)read_usage(pending_, top_strings);
     }
   } else if (mode_ == mode::sse) {
     if (!skipping_ && !pending_.empty() && pending_.find("\"usage") != std::string::npos &&

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "classify/json_body.hpp"
 #include "gateway/http_parser.hpp"
@@ -88,8 +89,9 @@ class usage_meter {
 
  private:
   void event(std::string_view ev, std::string_view separator, std::string& out);
-  // Reads the `usage` object that starts after the last `"usage"` key in `text`; true if found.
-  bool read_usage(std::string_view text);
+  // Reads the usage objects of a JSON answer's top level in `text` (its tail): `top_strings`, the
+  // offsets where a string at the top level starts (json_nesting), sorted; true if found.
+  bool read_usage(std::string_view text, const std::vector<std::size_t>& top_strings);
   // An event's usage, where the APIs put it (event_usage); true if it gave a count.
   bool read_event_usage(const boost::json::object& event);
   bool finish_parts();
@@ -107,6 +109,12 @@ class usage_meter {
   std::uint64_t events_ = 0;      // sse: events with data other than [DONE]
   std::uint64_t json_bytes_ = 0;  // json: the body's bytes
   std::string pending_;           // sse: an incomplete event; json: the body's tail
+  // json: how deep in the answer's JSON pending_ starts (in a string, after a backslash there).
+  struct json_nesting {
+    std::size_t depth = 0;
+    bool in_string = false;
+    bool escaped = false;
+  } tail_nesting_;
 };
 
 // The meter for the answer `up` to `request`: usage is read from successful answers of the

@@ -293,11 +293,46 @@ TEST_CASE("usage meter: events whose lines end in CR alone, and every usage obje
             R"("metadata":{"usage":{"prompt_tokens":0,"completion_tokens":0}}})",
             4096);
   CHECK((echoed.prompt_tokens() == 900 && echoed.completion_tokens() == 40));
+  // Probe round 30: only the top level's usage is the cluster's. An echoed one of the client's
+  // with huge counts (its tool schema's default) set the charge, and one with zeros made an answer
+  // without the cluster's usage free; Gemini's and Ollama's names alike.
+  for (const std::size_t step : {1u, 7u, 4096u}) {
+    CAPTURE(step);
+    usage_meter inflated(usage_meter::mode::json, false);
+    (void)run(inflated,
+              R"({"tools":[{"parameters":{"default":{"usage":{"prompt_tokens":1099511627776,)"
+              R"("completion_tokens":1099511627776},"usageMetadata":{"promptTokenCount":5},"eval_count":7}}}],)"
+              R"("usage":{"prompt_tokens":900,"completion_tokens":40}})",
+              step);
+    CHECK((inflated.prompt_tokens() == 900 && inflated.completion_tokens() == 40));
+    usage_meter zeroed(usage_meter::mode::json, false);
+    (void)run(zeroed, R"({"choices":[{"message":{"content":"{\"usage\":{\"prompt_tokens\":0}}"}}],)"
+                      R"("metadata":{"usage":{"prompt_tokens":0,"completion_tokens":0}}})",
+              step);
+    CHECK(!zeroed.known(true));
+    zeroed.estimate(4000, true);
+    CHECK(zeroed.prompt_tokens() == 1000);
+  }
+  // The top level is followed across a long answer, whose tail alone is kept: strings holding
+  // quotes, backslashes and braces before it change nothing.
+  const std::string filler(300 * 1024, 'x');
+  usage_meter long_answer(usage_meter::mode::json, false);
+  (void)run(long_answer,
+            R"({"choices":[{"message":{"content":"a \"quoted\" {brace} [x] \\)" + filler +
+                R"("}}],"echo":{"usage":{"prompt_tokens":5,"completion_tokens":5}},)"
+                R"("usage":{"prompt_tokens":77,"completion_tokens":3}})",
+            4096);
+  CHECK((long_answer.prompt_tokens() == 77 && long_answer.completion_tokens() == 3));
   // A count beyond any real answer's is held to 2^40: a sum of two cannot wrap.
   usage_meter huge(usage_meter::mode::json, false);
   (void)run(huge, R"({"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":2}})", 4096);
   CHECK(huge.prompt_tokens() == (std::uint64_t{1} << 40));
   CHECK(huge.prompt_tokens() + huge.completion_tokens() > huge.prompt_tokens());
+  // Past 2^64 too (read as a double; probe round 30: taken for no count, and estimated).
+  usage_meter past(usage_meter::mode::json, false);
+  (void)run(past, R"({"usage":{"prompt_tokens":18446744073709551616,"completion_tokens":1e30}})", 4096);
+  CHECK(past.known(true));
+  CHECK((past.prompt_tokens() == (std::uint64_t{1} << 40) && past.completion_tokens() == (std::uint64_t{1} << 40)));
 }
 
 TEST_CASE("usage meter: the usage key is found at every offset, near-misses around it ignored") {
