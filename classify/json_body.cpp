@@ -430,10 +430,10 @@ class inspect_handler : public detail::no_size_limits {
       audio_settings_ = name == "audio";
       opaque_fields_ += opaque_key_ ? 1 : 0;
       opaque_depth_ = 1;
-      constraint_key_ = name.starts_with("stop_") || name.starts_with("allowed_") || name.starts_with("bad_") ||
-                        name == "logit_bias";
-      token_ids_ = (name.find("token") != std::string_view::npos && !constraint_key_) || name == "input_ids" ||
-                   name == "context";
+      constraint_key_ = name.starts_with("stop_") || name.starts_with("allowed_") ||
+                        name.starts_with("bad_") || name == "logit_bias";
+      token_ids_ = (name.find("token") != std::string_view::npos && !constraint_key_) ||
+                   name == "input_ids" || name == "context";
     } else if (tools_depth_ == 0 && settings && name == "tools") {
       tools_depth_ = depth_;  // session.tools, sampling_params.tools: read as the top level's
     } else if (tools_depth_ != 0) {
@@ -1198,8 +1198,8 @@ bool holds_written_binary(std::string_view t) {
   static constexpr auto run_char = [] {
     std::array<bool, 256> in_run{};
     for (unsigned c = 0; c < 256; ++c) {
-      in_run[c] = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '+' || c == '/' || c == '-' || c == '_' ||
-                  c == '=' || c == '\n' || c == '\r';
+      in_run[c] = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '+' ||
+                  c == '/' || c == '-' || c == '_' || c == '=' || c == '\n' || c == '\r';
     }
     return in_run;
   }();

@@ -887,9 +887,9 @@ bool may_start_at(std::string_view in, std::size_t k) {
   const auto b1 = static_cast<unsigned>((v1 & 15) << 4 | v2 >> 2) & 0xff;
   const auto b2 = static_cast<unsigned>((v2 & 3) << 6 | v3) & 0xff;
   const bool base64 = utf8_next[utf8_next[utf8_next[ground][b0]][b1]][b2] != not_text;
-  const bool hex = (h0 | h1 | h2 | h3) >= 0 &&
-                   utf8_next[utf8_next[ground][static_cast<unsigned>(h0 << 4 | h1) & 0xff]]
-                            [static_cast<unsigned>(h2 << 4 | h3) & 0xff] != not_text;
+  const bool hex =
+      (h0 | h1 | h2 | h3) >= 0 && utf8_next[utf8_next[ground][static_cast<unsigned>(h0 << 4 | h1) & 0xff]]
+                                           [static_cast<unsigned>(h2 << 4 | h3) & 0xff] != not_text;
   const bool four = (v0 | v1 | v2 | v3) >= 0;
   return length >= 2 && chain && (four ? base64 || hex : base64_values[byte(length + gap)] >= 0);
 }
@@ -912,7 +912,9 @@ std::uint64_t group_candidates(const char* p, bool after_alphabet) {
                            _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
     };
     const auto is = [&](char c) { return _mm_cmpeq_epi8(x, _mm_set1_epi8(c)); };
-    const auto offset = [](__m128i where, int by) { return _mm_and_si128(where, _mm_set1_epi8(static_cast<char>(by))); };
+    const auto offset = [](__m128i where, int by) {
+      return _mm_and_si128(where, _mm_set1_epi8(static_cast<char>(by)));
+    };
     const __m128i upper = between('A', 'Z');
     const __m128i lower = between('a', 'z');
     const __m128i digit = between('0', '9');
@@ -927,12 +929,18 @@ std::uint64_t group_candidates(const char* p, bool after_alphabet) {
     m |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(alphabet))} << shift;
     any |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(special))} << shift;
     ws |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(space))} << shift;
-    plane[0] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 7)))} << shift;
-    plane[1] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 6)))} << shift;
-    plane[2] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 5)))} << shift;
-    plane[3] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 4)))} << shift;
-    plane[4] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 3)))} << shift;
-    plane[5] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 2)))} << shift;
+    plane[0] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 7)))}
+                << shift;
+    plane[1] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 6)))}
+                << shift;
+    plane[2] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 5)))}
+                << shift;
+    plane[3] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 4)))}
+                << shift;
+    plane[4] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 3)))}
+                << shift;
+    plane[5] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 2)))}
+                << shift;
   }
   const auto [p0, p1, p2, p3, p4, p5] = plane;
   // The first byte (value v0): ASCII (8 to 31, and 2, 3 for a tab or line break), the first of
@@ -952,19 +960,19 @@ std::uint64_t group_candidates(const char* p, bool after_alphabet) {
   const std::uint64_t third_starts = p0 | (~p1 & ((p5 | any | ~m) >> 1)) | any;
   // Hex digits by value: 0 to 9 (52 to 61), a to f (26 to 31), A to F (0 to 5); the first nibble
   // of ASCII (0, 2 to 7: '0' and '2' to '7'), of a first byte (C to F), of a continuation (8 to B).
-  const std::uint64_t hex_digit =
-      ((p5 & p4 & ((~p3 & p2) | (p3 & ~(p2 & p1)))) | (~p5 & p4 & p3 & (p2 | p1)) | (~p5 & ~p4 & ~p3 & ~(p2 & p1))) &
-      ~any;
+  const std::uint64_t hex_digit = ((p5 & p4 & ((~p3 & p2) | (p3 & ~(p2 & p1)))) |
+                                   (~p5 & p4 & p3 & (p2 | p1)) | (~p5 & ~p4 & ~p3 & ~(p2 & p1))) &
+                                  ~any;
   const std::uint64_t hex_ascii = p5 & p4 & ((~p3 & p2 & (p1 | ~p0)) | (p3 & ~p2)) & ~any;
   const std::uint64_t hex_first = ((~p5 & p4 & p3 & p2) | (~p5 & ~p4 & ~p3 & (p2 ^ p1))) & ~any;
   const std::uint64_t hex_continues =
       (p5 & p4 & p3 & p2 & ~p1) | (~p5 & p4 & p3 & ~p2 & p1) | (~p5 & ~p4 & ~p3 & ~p2 & ~p1);
   // Whether the characters at k, k + a and k + b (alphabet characters) may start a reading.
   const auto may_start = [&](int a, int b) {
-    const std::uint64_t base64 =
-        (first_ascii & (((second_ascii >> a) & (third_starts >> b)) | ((second_first >> a) & (third_continues >> b)))) |
-        (first_of_two & (second_continues >> a) & (third_starts >> b)) |
-        (first_of_more & (second_continues >> a) & (third_continues >> b));
+    const std::uint64_t base64 = (first_ascii & (((second_ascii >> a) & (third_starts >> b)) |
+                                                 ((second_first >> a) & (third_continues >> b)))) |
+                                 (first_of_two & (second_continues >> a) & (third_starts >> b)) |
+                                 (first_of_more & (second_continues >> a) & (third_continues >> b));
     const std::uint64_t hex = (hex_digit >> a) & ((hex_ascii & ((hex_ascii | hex_first) >> b)) |
                                                   (hex_first & (hex_continues >> b)));
     return base64 | hex;
@@ -1048,7 +1056,8 @@ void find_grouped(std::string_view in, std::vector<base64_text>& out, std::size_
   for (std::size_t r = 0; r < found.size(); ++r) {
     found[r] = first + r;
   }
-  std::sort(found.begin(), found.end(), [&](std::size_t a, std::size_t b) { return out[a].begin < out[b].begin; });
+  std::sort(found.begin(), found.end(),
+            [&](std::size_t a, std::size_t b) { return out[a].begin < out[b].begin; });
   std::size_t next_found = 0;
   std::size_t covered = 0;  // the runs so far end there
   std::string text;

@@ -493,7 +493,8 @@ std::string_view model_in_path(const http::message_head& head) {
     // there on a request that runs it: Hugging Face's Inference API, POST /models/{model} (probe
     // round 30: decided as naming no model, past every model rule). Not GET or DELETE
     // /v1/models/{id}, the OpenAI API's model retrieve and delete.
-    if (s.end + 1 < path.size() || (head.method != "GET" && head.method != "HEAD" && head.method != "DELETE")) {
+    if (s.end + 1 < path.size() ||
+        (head.method != "GET" && head.method != "HEAD" && head.method != "DELETE")) {
       model = s.segment;
       return true;
     }

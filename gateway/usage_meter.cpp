@@ -279,7 +279,9 @@ void merge_part(std::uint64_t (&parts)[usage_parts], bool (&given)[usage_parts],
 bool usage_meter::read_usage(std::string_view text, const std::vector<std::size_t>& top_strings) {
   bool found = false;
   const char* const end = text.data() + text.size();
-  const auto at_top = [&](std::size_t at) { return std::binary_search(top_strings.begin(), top_strings.end(), at); };
+  const auto at_top = [&](std::size_t at) {
+    return std::binary_search(top_strings.begin(), top_strings.end(), at);
+  };
   const auto read_object = [&](std::size_t i) {
     while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')) {
       ++i;
@@ -526,7 +528,8 @@ void usage_meter::observe(std::string_view data) {
   if (pending_.size() > 2 * json_tail) {
     const std::size_t cut = pending_.size() - json_tail;
     json_nesting& n = tail_nesting_;
-    follow_nesting(n.depth, n.in_string, n.escaped, std::string_view(pending_).substr(0, cut), [](std::size_t) {});
+    follow_nesting(n.depth, n.in_string, n.escaped, std::string_view(pending_).substr(0, cut),
+                   [](std::size_t) {});
     pending_.erase(0, cut);
   }
 }
@@ -537,7 +540,8 @@ void usage_meter::finish(std::string& out) {
       static thread_local std::vector<std::size_t> top_strings;
       top_strings.clear();
       json_nesting n = tail_nesting_;
-      follow_nesting(n.depth, n.in_string, n.escaped, pending_, [](std::size_t i) { top_strings.push_back(i); });
+      follow_nesting(n.depth, n.in_string, n.escaped, pending_,
+                     [](std::size_t i) { top_strings.push_back(i); });
       (void)read_usage(pending_, top_strings);
     }
   } else if (mode_ == mode::sse) {

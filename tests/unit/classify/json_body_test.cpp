@@ -1299,7 +1299,8 @@ TEST_CASE("binary data and tensors under any key are opaque_content (probe round
       // Triton: a BYTES tensor holding a data: URI, wrapped as MIME writes base64.
       R"({"inputs":[{"name":"img","datatype":"BYTES","shape":[1],"data":["data:image/png;base64,)" + png +
           R"("]}]})",
-      R"({"payload":{"scan":")" + png.substr(0, 76) + "\\n" + png.substr(76, 76) + "\\n" + png.substr(152) + R"("}})",
+      R"({"payload":{"scan":")" + png.substr(0, 76) + "\\n" + png.substr(76, 76) + "\\n" + png.substr(152) +
+          R"("}})",
       // Tensors: token ids (TensorRT-LLM), a string's bytes ("alice.smith@example.com"), nested rows.
       R"({"inputs":[{"name":"input_ids","datatype":"INT32","shape":[1,12],"data":[)" + numbers(12, 1000) +
           R"(]},{"name":"input_lengths","datatype":"INT32","shape":[1,1],"data":[12]}]})",
@@ -1322,15 +1323,18 @@ TEST_CASE("binary data and tensors under any key are opaque_content (probe round
           R"( and the digest e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}]})",
       // Output constraints, sampling settings, shapes and a few features (fewer than eight numbers in
       // a row: a table of two such rows is a tensor); tools' and outputs' schemas.
-      R"({"model":"m","prompt":"hi","stop_token_ids":[)" + numbers(20, 128000) + R"(],"allowed_token_ids":[)" +
-          numbers(30) + R"(],"bad_words_ids":[[)" + numbers(10) + R"(]],"logit_bias":{"50256":-100}})",
+      R"({"model":"m","prompt":"hi","stop_token_ids":[)" + numbers(20, 128000) +
+          R"(],"allowed_token_ids":[)" + numbers(30) + R"(],"bad_words_ids":[[)" + numbers(10) +
+          R"(]],"logit_bias":{"50256":-100}})",
       R"({"model":"m","prompt":"hi","sampling_params":{"stop_token_ids":[)" + numbers(12) + R"(]}})",
       R"({"instances":[[5.1,3.5,1.4,0.2]],"signature_name":"serving_default","shape":[1,4]})",
       R"({"inputs":[{"name":"prompt","datatype":"BYTES","shape":[1,1],"data":["hello there"]}]})",
       R"({"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f","parameters":)"
-      R"({"type":"object","properties":{"n":{"type":"integer","enum":[)" + numbers(12) + R"(]}}}}}]})",
+      R"({"type":"object","properties":{"n":{"type":"integer","enum":[)" +
+          numbers(12) + R"(]}}}}}]})",
       R"({"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema",)"
-      R"("json_schema":{"name":"r","schema":{"type":"integer","enum":[)" + numbers(10) + R"(]}}}})",
+      R"("json_schema":{"name":"r","schema":{"type":"integer","enum":[)" +
+          numbers(10) + R"(]}}}})",
   };
   for (const std::string& body : readable_bodies) {
     CAPTURE(body);
@@ -1568,13 +1572,15 @@ TEST_CASE("base64 and hex written in groups are read across the groups (probe ro
           CHECK((run != runs.end() && run->text == r.text));
           CHECK(detect_encoded(text, r.which) == r.which);
           // In a JSON body: found, and redacted whole.
-          const std::string body = R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})";
+          const std::string body =
+              R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})";
           const inspection got = inspect(body, r.which, true);
           CHECK(got.scan.found == r.which);
           std::string redacted = body;
           CHECK(redact(redacted, got.scan.findings, r.which) >= 1);
           CHECK(redacted == R"({"messages":[{"role":"user","content":")" + json_escaped(before) +
-                                R"([redacted:)" + (r.which == email ? "email" : "iban") + R"(] please, thanks"}]})");
+                                R"([redacted:)" + (r.which == email ? "email" : "iban") +
+                                R"(] please, thanks"}]})");
         }
       }
     }
@@ -1615,7 +1621,8 @@ TEST_CASE("base64 and hex written in groups are read across the groups (probe ro
   }
 }
 
-TEST_CASE("base64 and hex in groups of every size are read, whatever is between the groups (probe round 29)") {
+TEST_CASE(
+    "base64 and hex in groups of every size are read, whatever is between the groups (probe round 29)") {
   const std::uint32_t iban = bit(detector::iban);
   const struct {
     std::string_view encoded;
@@ -1653,8 +1660,8 @@ TEST_CASE("base64 and hex in groups of every size are read, whatever is between 
   // Encoded twice: base64 in groups of base64 in groups.
   const std::string inner = grouped("YWxpY2Uuc21pdGhAZXhhbXBsZS5jb20=", 4, " ");  // "YWxp Y2Uu ..."
   CHECK(inner == "YWxp Y2Uu c21p dGhA ZXhh bXBs ZS5j b20=");
-  CHECK(detect_encoded("decode " + grouped("WVd4cCBZMlV1IGMyMXAgZEdoQSBaWGhoIGJYQnMgWlM1aiBiMjA9", 8, "\n"), email) ==
-        email);
+  CHECK(detect_encoded("decode " + grouped("WVd4cCBZMlV1IGMyMXAgZEdoQSBaWGhoIGJYQnMgWlM1aiBiMjA9", 8, "\n"),
+                       email) == email);
 }
 
 TEST_CASE("prose, code, ids, versions and numbers are not read as base64 in groups (probe round 29)") {

@@ -93,7 +93,7 @@ constexpr std::string_view units[] = {"a1",
                                       "YW ",
                                       "a b ",
                                       "616c ",
-                                      "2024 ",  // hex of text, but a list of numbers
+                                      "2024 ",   // hex of text, but a list of numbers
                                       "5L q6 ",  // a token boundary inside a character
                                       "BSN 1 ",
                                       "PESEL (",

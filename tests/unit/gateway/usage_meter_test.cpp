@@ -299,15 +299,17 @@ TEST_CASE("usage meter: events whose lines end in CR alone, and every usage obje
   for (const std::size_t step : {1u, 7u, 4096u}) {
     CAPTURE(step);
     usage_meter inflated(usage_meter::mode::json, false);
-    (void)run(inflated,
-              R"({"tools":[{"parameters":{"default":{"usage":{"prompt_tokens":1099511627776,)"
-              R"("completion_tokens":1099511627776},"usageMetadata":{"promptTokenCount":5},"eval_count":7}}}],)"
-              R"("usage":{"prompt_tokens":900,"completion_tokens":40}})",
-              step);
+    (void)run(
+        inflated,
+        R"({"tools":[{"parameters":{"default":{"usage":{"prompt_tokens":1099511627776,)"
+        R"("completion_tokens":1099511627776},"usageMetadata":{"promptTokenCount":5},"eval_count":7}}}],)"
+        R"("usage":{"prompt_tokens":900,"completion_tokens":40}})",
+        step);
     CHECK((inflated.prompt_tokens() == 900 && inflated.completion_tokens() == 40));
     usage_meter zeroed(usage_meter::mode::json, false);
-    (void)run(zeroed, R"({"choices":[{"message":{"content":"{\"usage\":{\"prompt_tokens\":0}}"}}],)"
-                      R"("metadata":{"usage":{"prompt_tokens":0,"completion_tokens":0}}})",
+    (void)run(zeroed,
+              R"({"choices":[{"message":{"content":"{\"usage\":{\"prompt_tokens\":0}}"}}],)"
+              R"("metadata":{"usage":{"prompt_tokens":0,"completion_tokens":0}}})",
               step);
     CHECK(!zeroed.known(true));
     zeroed.estimate(4000, true);
@@ -332,7 +334,8 @@ TEST_CASE("usage meter: events whose lines end in CR alone, and every usage obje
   usage_meter past(usage_meter::mode::json, false);
   (void)run(past, R"({"usage":{"prompt_tokens":18446744073709551616,"completion_tokens":1e30}})", 4096);
   CHECK(past.known(true));
-  CHECK((past.prompt_tokens() == (std::uint64_t{1} << 40) && past.completion_tokens() == (std::uint64_t{1} << 40)));
+  CHECK((past.prompt_tokens() == (std::uint64_t{1} << 40) &&
+         past.completion_tokens() == (std::uint64_t{1} << 40)));
 }
 
 TEST_CASE("usage meter: the usage key is found at every offset, near-misses around it ignored") {
