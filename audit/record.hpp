@@ -98,7 +98,19 @@ struct record {
 // cluster's usage (docs/configuration.md, "Usage accounting").
 inline constexpr std::string_view tokens_estimated_note =
     "tokens estimated: the answer ended without the cluster's usage";
+// ... when the cluster reported one of the counts: which one the gateway estimated (probe round 30:
+// an auditor read a cluster's count as the gateway's estimate).
+inline constexpr std::string_view prompt_tokens_estimated_note =
+    "tokens estimated: the prompt's; the completion's as the cluster reported it";
+inline constexpr std::string_view completion_tokens_estimated_note =
+    "tokens estimated: the completion's; the prompt's as the cluster reported it";
 [[nodiscard]] inline bool tokens_estimated(const record& r) { return r.note.starts_with("tokens estimated"); }
+[[nodiscard]] inline bool prompt_tokens_estimated(const record& r) {
+  return tokens_estimated(r) && r.note != completion_tokens_estimated_note;
+}
+[[nodiscard]] inline bool completion_tokens_estimated(const record& r) {
+  return tokens_estimated(r) && r.note != prompt_tokens_estimated_note;
+}
 
 // Every string field of a record (not its lists), for the checks that treat them alike.
 template <typename record_t>

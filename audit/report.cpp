@@ -231,8 +231,8 @@ class aggregator {
     tenant.completion_tokens += rec.completion_tokens;
     if (tokens_estimated(rec)) {
       ++tenant.estimated_requests;
-      tenant.estimated_prompt_tokens += rec.prompt_tokens;
-      tenant.estimated_completion_tokens += rec.completion_tokens;
+      tenant.estimated_prompt_tokens += prompt_tokens_estimated(rec) ? rec.prompt_tokens : 0;
+      tenant.estimated_completion_tokens += completion_tokens_estimated(rec) ? rec.completion_tokens : 0;
     }
     tenant.classified += rec.data_classes.empty() ? 0 : 1;
     tenant.redactions = tenant.redactions.value_or(0) + rec.redactions;

@@ -272,6 +272,8 @@ class relay_run {
     if (!ctx_.usage_known) {
       meter_.estimate(ctx_.body.size(), generates);
       ctx_.usage_estimated = true;
+      ctx_.prompt_reported = meter_.prompt_reported();
+      ctx_.completion_reported = meter_.completion_reported();
     }
     ctx_.prompt_tokens = meter_.prompt_tokens();
     ctx_.completion_tokens = meter_.completion_tokens();

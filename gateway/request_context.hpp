@@ -114,6 +114,8 @@ struct request_context {
   tenants::limiter::reservation reservation;  // what admit took in the limiter (released by account)
   bool usage_known = false;
   bool usage_estimated = false;  // the answer ended without the cluster's usage (usage_meter::estimate)
+  bool prompt_reported = false;      // ... but the cluster reported this count
+  bool completion_reported = false;  // ... or this one
   std::uint64_t prompt_tokens = 0;
   std::uint64_t completion_tokens = 0;
 

@@ -154,7 +154,9 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.prompt_tokens = ctx.prompt_tokens;
   r.completion_tokens = ctx.completion_tokens;
   if (ctx.usage_estimated) {
-    r.note = std::string(audit::tokens_estimated_note);
+    r.note = std::string(ctx.prompt_reported       ? audit::completion_tokens_estimated_note
+                         : ctx.completion_reported ? audit::prompt_tokens_estimated_note
+                                                   : audit::tokens_estimated_note);
   }
   r.error_kind = std::string(kind_of(ctx.result));
   r.payload = payload_mode(ctx);

@@ -85,6 +85,9 @@ class usage_meter {
     return (request_body_bytes + 3) / 4;
   }
   [[nodiscard]] std::uint64_t prompt_tokens() const { return prompt_; }
+  // Whether the cluster gave the count (else estimate() made it).
+  [[nodiscard]] bool prompt_reported() const { return prompt_given_; }
+  [[nodiscard]] bool completion_reported() const { return completion_given_; }
   [[nodiscard]] std::uint64_t completion_tokens() const { return completion_; }
 
  private:

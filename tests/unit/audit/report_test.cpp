@@ -357,3 +357,26 @@ TEST_CASE("a tenant's token totals say how much of them the gateway estimated") 
   CHECK(t.estimated_prompt_tokens == 27);
   CHECK(t.estimated_completion_tokens == 200);
 }
+
+TEST_CASE("a count the cluster reported is not counted as the gateway's estimate") {
+  // Probe round 30: a cluster reported the prompt's 4,000,000 tokens and not the completion's; the
+  // report called all of it estimated.
+  temp_log_dir d;
+  std::vector<record> records;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    record r = request(i, t0 + i * second, "permit", {});
+    r.prompt_tokens = 4'000'000;
+    r.completion_tokens = 49;
+    r.note = std::string(i == 0   ? completion_tokens_estimated_note
+                         : i == 1 ? prompt_tokens_estimated_note
+                                  : tokens_estimated_note);
+    records.push_back(std::move(r));
+  }
+  write_log(d, std::move(records));
+  const auto r = report_of(d);
+  REQUIRE(r.tenants.size() == 1);
+  const tenant_usage& t = r.tenants[0];
+  CHECK(t.estimated_requests == 3);
+  CHECK(t.estimated_prompt_tokens == 8'000'000);  // records 1 and 2
+  CHECK(t.estimated_completion_tokens == 98);     // records 0 and 2
+}
