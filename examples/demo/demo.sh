@@ -235,7 +235,7 @@ Sovereign Gateway demo: https://localhost:8443 under examples/policies/eu_policy
   clusters (stand-ins on loopback; each declares where it runs and who operates it):
     de-fra-hyperscaler  DE, operated under US jurisdiction    fr-par-1   FR, EU-operated
     ch-zrh-1            CH (adequacy)                         us-east-1  US
-    acme-dedicated      NL, tenant acme's own
+    acme-dedicated      NL, EU-operated, mistral-large: the policy pins tenant acme to it
   every forwarded request is geo-tagged and signed (RFC 9421, demo/http-signing.key), and the
     clusters refuse unsigned ones; every answer carries a signed receipt (curl -i shows its
     Sovereign-* fields and Signature; sovgw receipt verify checks a saved head offline)
