@@ -268,12 +268,28 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
       if (!ends_in_tld) {
         continue;
       }
-      // A host and a path or a port ("git@github.com:acme/x.git", "deploy@host.example:~/in",
-      // "guest@rabbitmq.local:5672"): a login to a remote, not a mailbox ("alice@example.com: see"
-      // is one).
-      if (end + 1 < t.size() && t[end] == ':' &&
-          (is_alnum(t[end + 1]) || t[end + 1] == '/' || t[end + 1] == '~' || t[end + 1] == '.')) {
-        continue;
+      // An account's name, a host and a path or a port ("git@github.com:acme/x.git",
+      // "deploy@host.example:~/in", "guest@rabbitmq.local:5672"): a login to a remote, not a
+      // mailbox ("alice@example.com: see" is one). Not a person's address with a password or a
+      // word after it ("alice.smith@example.com:hunter2", `curl -u`, a leaked combo list's
+      // "john.doe1987@gmail.com:Passw0rd!", "alice@example.com:thanks"; probe round 31): the
+      // account is one word of letters (no dot, no digit) and what follows a path or a port.
+      if (end + 1 < t.size() && t[end] == ':') {
+        const std::string_view account = t.substr(begin, at - begin);
+        const bool service_account = std::all_of(account.begin(), account.end(), [](char c) {
+          return is_alpha(c) || c == '-' || c == '_';
+        });
+        std::size_t k = end + 1;
+        while (k < t.size() && (is_alnum(t[k]) || t[k] == '/' || t[k] == '~' || t[k] == '.' || t[k] == '-' ||
+                                t[k] == '_')) {
+          ++k;
+        }
+        const std::string_view rest = t.substr(end + 1, k - end - 1);
+        const bool port = !rest.empty() && std::all_of(rest.begin(), rest.end(), is_digit);
+        const bool path = rest.find('/') != std::string_view::npos || rest.starts_with('~');
+        if (service_account && (port || path)) {
+          continue;
+        }
       }
     }
     if (url_userinfo(t, begin) || remote_login(t, begin) ||

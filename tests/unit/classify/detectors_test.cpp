@@ -1483,6 +1483,15 @@ TEST_CASE("email: git remotes and a URL's userinfo are not addresses (probe roun
   CHECK(found("email", "https://example.com/contact?to=alice@example.com") == "alice@example.com");
   CHECK(found("email", "see https://example.com/ or alice@example.com") == "alice@example.com");
   CHECK(found("email", "E-Mail:alice@example.com") == "alice@example.com");
+  // A person's address with a password or a word after its ':' is one (probe round 31: any
+  // "local@host:word" was taken for a remote login): credentials, curl -u, a combo list's lines.
+  for (const char* text : {"alice.smith@example.com:hunter2", "curl -u alice.smith@example.com:hunter2 https://x.example/",
+                           "Write to alice.smith@example.com:thanks", "ALICE.SMITH@EXAMPLE.COM:X",
+                           "user john.doe1987@gmail.com:Passw0rd!", "git remote add origin alice.smith@example.com:repos/app.git",
+                           "smtp login alice.smith@example.com:587", "alice@example.com:thanks"}) {
+    CAPTURE(std::string(text));
+    CHECK_FALSE(found("email", text).empty());
+  }
 }
 
 TEST_CASE("person name: a salutation's name before a ':', the Dutch 'Geachte heer' (probe round 20)") {
