@@ -493,8 +493,25 @@ std::string_view model_in_path(const http::message_head& head) {
     // there on a request that runs it: Hugging Face's Inference API, POST /models/{model} (probe
     // round 30: decided as naming no model, past every model rule). Not GET or DELETE
     // /v1/models/{id}, the OpenAI API's model retrieve and delete.
-    if (s.end + 1 < path.size() ||
-        (head.method != "GET" && head.method != "HEAD" && head.method != "DELETE")) {
+    const bool runs = head.method != "GET" && head.method != "HEAD" && head.method != "DELETE";
+    // A model named by two segments, {org}/{name} as Hugging Face (meta-llama/Llama-3.1-8B) and
+    // Replicate ({owner}/{name}) name them, when the next segment is no action of Triton's, KServe's
+    // or the router's (/v2/models/{model}/infer, .../versions/1, /models/{model}/v1/...): the model
+    // is both (probe round 31: `meta-llama` was decided, and a body naming the whole id refused).
+    static constexpr std::string_view actions[] = {"v1",    "v2",     "infer",   "generate", "generate_stream",
+                                                   "ready", "config", "stats",   "versions", "predict",
+                                                   "trace", "explain", "metadata"};
+    const std::string_view rest = s.end < path.size() ? path.substr(s.end + 1) : std::string_view();
+    const std::string_view next = rest.substr(0, rest.find('/'));
+    if (!next.empty() && std::none_of(std::begin(actions), std::end(actions),
+                                      [&](std::string_view a) { return ascii_iequals(next, a); })) {
+      if (rest.size() > next.size() + 1 || runs) {
+        model = std::string_view(s.segment.data(), s.segment.size() + 1 + next.size());
+        return true;
+      }
+      return false;
+    }
+    if (s.end + 1 < path.size() || runs) {
       model = s.segment;
       return true;
     }

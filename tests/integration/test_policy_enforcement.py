@@ -318,6 +318,17 @@ class PolicyEnforcementTest(unittest.TestCase):
                 self.assertEqual(resp.status, 403, resp.body)
                 self.assertIn("forbid-llama", resp.json()["error"]["message"])
                 self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], "llama-3")
+        # Hugging Face's and Replicate's ids are {org}/{name}: the model is both (probe round 31:
+        # "meta-llama" was decided, and a body naming the whole id refused as another model).
+        for path, body in (("/models/meta-llama/Llama-3", {"inputs": "hi"}),
+                           ("/models/meta-llama/Llama-3/v1/chat/completions",
+                            {"model": "meta-llama/Llama-3", "messages": []}),
+                           ("/v1/models/meta-llama/Llama-3/predictions", {"input": {"prompt": "hi"}})):
+            with self.subTest(path=path):
+                resp = self.post(path, body)
+                self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], "meta-llama/Llama-3")
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-llama", resp.json()["error"]["message"])
         # The method follows the last ':' (greedy path templates): a tagged model is that model.
         resp = self.post("/v1beta/models/llama-3:70b:generateContent", {"messages": []})
         self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], "llama-3:70b")
