@@ -356,7 +356,7 @@ class inspect_handler : public detail::no_size_limits {
       const bool in_array = depth_ < 64 && ((arrays_ >> depth_) & 1) != 0;
       number_run_ = in_array ? number_run_ + 1 : 0;
       const bool tensor = number_run_ >= min_tensor_numbers && in_content_ && !constraint_key_ &&
-                          tools_depth_ == 0 && !in_sampling_ && !in_options_;
+                          tools_depth_ == 0 && tool_json_depth_ == 0 && !in_sampling_ && !in_options_;
       opaque_parts_ = opaque_parts_ || in_prose() || (token_ids_ && depth_ >= 2) || tensor;
       end_string();
     }
@@ -388,6 +388,17 @@ class inspect_handler : public detail::no_size_limits {
     part_type_next_ = false;
     tool_type_next_ = false;
     container_next_ = false;
+    // A tool call's arguments or result written as JSON (OpenAI-compatible servers' object
+    // `arguments`, Anthropic's tool_use `input`, Gemini's functionCall `args` and functionResponse
+    // `response`, MCP's `structuredContent`): text the chat template renders for the model, whose
+    // numbers are no tensor (probe round 31: ten readings in a tool call were opaque).
+    if (tool_json_depth_ != 0 && depth_ <= tool_json_depth_) {
+      tool_json_depth_ = 0;
+    }
+    if (depth_ >= 2 && (name == "arguments" || name == "args" || name == "input" || name == "response" ||
+                        name == "structuredcontent")) {
+      tool_json_depth_ = depth_;
+    }
     if (input_item()) {
       item_id_ = item_id_ || name == "id";
       item_other_ = item_other_ || name != "id";
@@ -1104,6 +1115,7 @@ class inspect_handler : public detail::no_size_limits {
   bool token_ids_ = false;             // the last top-level key names token ids
   bool constraint_key_ = false;        // ... output constraints (stop_token_ids, logit_bias, ...)
   std::size_t number_run_ = 0;         // numbers in a row in arrays (a tensor's data)
+  std::size_t tool_json_depth_ = 0;    // depth of the key holding a tool call's JSON arguments
   static constexpr std::size_t min_tensor_numbers = 8;
   bool batch_key_ = false;             // the last top-level key may hold a batch of prompts ...
   bool in_batch_ = false;              // ... and its value is the array being read
@@ -1206,9 +1218,13 @@ bool holds_written_binary(std::string_view t) {
   constexpr std::size_t min_run = (min_binary_base64 + 2) / 3 * 4;
   std::size_t run = 0;
   bool may = false;
-  for (const char c : t) {
-    run = run_char[static_cast<unsigned char>(c)] ? run + 1 : 0;
-    if (run >= min_run) {
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    run = run_char[static_cast<unsigned char>(t[i])] ? run + 1 : 0;
+    // A file's signature where a word starts (after a line break too: the strings are joined by
+    // them, and the run goes on through them).
+    const bool word_start = i == 0 || !run_char[static_cast<unsigned char>(t[i - 1])] || t[i - 1] == '\n';
+    if (run >= min_run || (word_start && std::string_view("i/RJUSTZ").find(t[i]) != std::string_view::npos &&
+                           starts_with_file_signature(t.substr(i)))) {
       may = true;
       break;
     }

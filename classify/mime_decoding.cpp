@@ -269,6 +269,42 @@ std::size_t read_data_uri(std::string_view in, std::size_t at, std::string& scra
   return end;
 }
 
+}  // namespace
+
+bool starts_with_file_signature(std::string_view base64) noexcept {
+  // PNG, JPEG, GIF, PDF, RIFF (WebP, WAV, AVI), TIFF (both byte orders), ZIP (docx, xlsx, odt),
+  // Ogg, FLAC, MP3 with an ID3 tag: their signatures as base64 writes them.
+  static constexpr std::string_view signatures[] = {"iVBORw0KGgo", "/9j/",   "R0lGOD", "JVBERi0",
+                                                    "UklGR",       "SUkqAA", "TU0AKg", "UEsDBA",
+                                                    "T2dnUw",      "ZkxhQw", "SUQz"};
+  return std::any_of(std::begin(signatures), std::end(signatures),
+                     [&](std::string_view s) { return base64.starts_with(s); });
+}
+
+namespace {
+
+// Whether the run at in[start] is the signature of a JWT or another JWS in compact form
+// ("eyJ...header.eyJ...claims.signature"): random bytes (RS256's 256, a 4096-bit key's 512), not
+// data a model reads; the claims before it are read as base64 text (probe round 31: a token
+// pasted into a question was opaque). The token is looked back for within 8 KiB.
+bool jws_signature(std::string_view in, std::size_t start) {
+  if (start == 0 || in[start - 1] != '.') {
+    return false;
+  }
+  std::size_t k = start - 1;
+  int dots = 0;
+  while (k > 0 && start - k < 8192) {
+    const char c = in[k - 1];
+    if (c == '.') {
+      ++dots;
+    } else if (base64_value(c, true) < 0) {
+      break;
+    }
+    --k;
+  }
+  return dots == 1 && in.substr(k).starts_with("eyJ");
+}
+
 // Whether a base64 run of `in` at least min_binary_base64 bytes long decodes to bytes that are not
 // text (above).
 bool long_binary_base64(std::string_view in, std::string& scratch) {
@@ -280,12 +316,13 @@ bool long_binary_base64(std::string_view in, std::string& scratch) {
     }
     const std::size_t start = i;
     std::size_t chars = 0;
-    bool hex = true;
+    bool hex = true;       // hex digits (a digest), with '-' (UUIDs) too
     bool url_safe = false;
+    std::size_t width = 0;  // of the first line, when wrapped
     while (true) {
       const std::size_t line = i;
       for (; i < in.size() && run_char(in[i]); ++i) {
-        hex = hex && hex_digit_value(in[i]) >= 0;
+        hex = hex && (hex_digit_value(in[i]) >= 0 || in[i] == '-');
         url_safe = url_safe || in[i] == '-' || in[i] == '_';
       }
       chars += i - line;
@@ -294,17 +331,23 @@ bool long_binary_base64(std::string_view in, std::string& scratch) {
         ++i;
         ++pad;
       }
-      // Wrapped: the line ends here, and the next one goes on.
+      width = width == 0 ? i - line : width;
+      // Wrapped: the line ends here, and the next one goes on. Encoders wrap at one width (76 in
+      // MIME, 64 in PEM): every line but the last is as long as the first, which a list of names,
+      // paths or ids one per line is not (probe round 31: pod names and paths read as binary).
       std::size_t k = i;
       k += k < in.size() && in[k] == '\r' ? 1 : 0;
-      if (pad == 0 && i - line >= 16 && k < in.size() && in[k] == '\n' && k + 1 < in.size() &&
-          run_char(in[k + 1])) {
+      if (pad == 0 && i - line >= 16 && i - line == width && k < in.size() && in[k] == '\n' &&
+          k + 1 < in.size() && run_char(in[k + 1])) {
         i = k + 1;
         continue;
       }
       break;
     }
-    if (chars / 4 * 3 >= min_binary_base64 && !hex) {
+    // Its decoded length (342 characters and "==" are 256 bytes); or a file format's signature at
+    // its start, at any length from 16 characters: a 1-bit PNG of a line of text, which an OCR
+    // model reads, is under 256 bytes (probe round 31).
+    if (!hex && !jws_signature(in, start) && (chars * 3 / 4 >= min_binary_base64 || (chars >= 16 && starts_with_file_signature(in.substr(start))))) {
       scratch.clear();
       decode_base64_lenient(in.substr(start, i - start), url_safe, scratch);
       if (!text_bytes(scratch)) {

@@ -54,11 +54,15 @@ enum class charset_reading : std::uint8_t {
 // Binary data written as text, as a server decodes it: a data: URI (RFC 2397, `data:[<media
 // type>][;base64],<data>`, not after a letter or a digit) whose data decodes (base64, or
 // percent-encoding) to bytes that are not UTF-8 text; or a base64 run of at least
-// min_binary_base64 decoded bytes (its lines joined when it is wrapped, as encoders wrap it: lines
-// of 16 characters or more, each ending the run's line) that decodes to such bytes and is not hex
-// (a hash is not binary data). What a data: URI decodes to that is text is appended to `text`
+// min_binary_base64 decoded bytes, or of 16 characters or more that starts with a file format's
+// signature (its lines joined when it is wrapped, as encoders wrap it: lines of one width, 16
+// characters or more, the last one shorter or not) that decodes to such bytes and is not hex,
+// with dashes or not (a hash, a UUID is not binary data). What a data: URI decodes to that is text is appended to `text`
 // (each followed by '\n'), and searched again, three levels deep (an SVG's own data: URIs).
 inline constexpr std::size_t min_binary_base64 = 256;
+// Whether base64 starts with a file format's signature (PNG, JPEG, GIF, PDF, RIFF, TIFF, ZIP, Ogg,
+// FLAC, ID3): such a run is binary data from 16 characters on, whatever its length.
+[[nodiscard]] bool starts_with_file_signature(std::string_view base64) noexcept;
 struct written_binary {
   bool found = false;  // binary data written as text
   std::string text;    // what data: URIs that hold text decode to

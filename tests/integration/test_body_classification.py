@@ -245,9 +245,13 @@ class BodyClassificationTest(unittest.TestCase):
                          headers={**JSON, "X-Standin-Echo-Body": "1"})
         self.assertEqual(resp.status, 200, resp.body)
         self.assertEqual(json.loads(resp.body)["messages"][0]["content"], "Pay [redacted:iban] now")
-        # Base64 that is not text (an image) or holds nothing personal is only base64.
-        resp = self.send(chat("Say SGVsbG8gd29ybGQh and iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"))
+        # Base64 that is not text (a short run of bytes) or holds nothing personal is only base64.
+        resp = self.send(chat("Say SGVsbG8gd29ybGQh and q83vASNFZ4mrze8BI0VniavN7wEjRWeJ"))
         self.assertEqual(self.log_of(resp)["cluster"], "de-fra-hyperscaler", resp.body)
+        # An image, though, at any length (a file's signature: a 1-bit PNG of a line of text is
+        # 200 bytes, which an OCR model reads; probe round 31), is content the gateway cannot read.
+        resp = self.send(chat("OCR this: iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"))
+        self.assertEqual((self.log_of(resp)["cluster"], self.log_of(resp)["data_classes"]), ("paris", "opaque"))
         # Wrapped in lines, split over a message's text parts or over messages, or in hex: the
         # model reads one text, and so do the detectors.
         split = [{"type": "text", "text": "YWxpY2VAZXhh"}, {"type": "text", "text": "bXBsZS5jb20="}]

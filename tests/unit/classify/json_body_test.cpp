@@ -1250,8 +1250,8 @@ TEST_CASE("media anywhere a model reads, markdown images and a nested chat templ
 namespace {
 
 // A PNG of `size` bytes of noise (its signature, then bytes that are no text), as base64.
-std::string png_base64(std::size_t size) {
-  std::string bytes = "\x89PNG\r\n\x1a\n";
+std::string png_base64(std::size_t size, bool signature = true) {
+  std::string bytes = signature ? std::string("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", 16) : std::string("\x89");
   std::uint32_t x = 2463534242u;
   while (bytes.size() < size) {
     x ^= x << 13;
@@ -1307,6 +1307,11 @@ TEST_CASE("binary data and tensors under any key are opaque_content (probe round
       R"({"inputs":[{"name":"text","datatype":"UINT8","shape":[23],)"
       R"("data":[97,108,105,99,101,46,115,109,105,116,104,64,101,120,97,109,112,108,101,46,99,111,109]}]})",
       R"({"inputs":{"input_ids":[[)" + numbers(5) + "],[" + numbers(5) + R"(]]}})",
+      // A file's signature makes a short run binary (a 1-bit PNG of a line of text is under 256
+      // bytes; probe round 31), and 256 bytes of noise are (the off-by-one of padding).
+      R"({"model":"trocr","inputs":")" + png_base64(120) + R"("})",
+      R"({"model":"m","messages":[{"role":"user","content":"OCR this PNG: )" + png_base64(120) + R"("}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"decode: )" + png_base64(256, false) + R"("}]})",
       R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi","token_ids":[)" +
           numbers(9) + R"(]}]}]})",
   };
@@ -1335,6 +1340,38 @@ TEST_CASE("binary data and tensors under any key are opaque_content (probe round
       R"({"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema",)"
       R"("json_schema":{"name":"r","schema":{"type":"integer","enum":[)" +
           numbers(10) + R"(]}}}})",
+      // A tool call's arguments and results written as JSON are text the template renders (probe
+      // round 31): Anthropic's tool_use input, an object `arguments`, Gemini's args and response.
+      R"({"model":"m","max_tokens":9,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[)"
+      R"({"type":"tool_use","id":"t1","name":"get_orders","input":{"order_ids":[)" +
+          numbers(8, 1001) + R"(]}}]}]})",
+      R"({"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":)"
+      R"({"name":"f","arguments":{"values":[12.5,13.1,14.2,15.3,16.4,17.5,18.6,19.7,20.1,21.0]}}}]}]})",
+      R"({"contents":[{"role":"model","parts":[{"functionCall":{"name":"f","args":{"v":[)" + numbers(10) +
+          R"(]}}}]},{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"v":[)" +
+          numbers(10) + R"(]}}}]}]})",
+      // A JWT's RS256 signature (256 random bytes) is no binary data a model reads (probe round 31).
+      R"({"model":"m","messages":[{"role":"user","content":"Why is this token rejected? )"
+      R"(eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.)" + [] {
+        std::string sig = png_base64(256, false);
+        sig.erase(sig.find('='));
+        std::replace(sig.begin(), sig.end(), '+', '-');
+        std::replace(sig.begin(), sig.end(), '/', '_');
+        return sig;
+      }() + R"("}]})",
+      // Lists one per line, of names, paths and ids: no base64 wrapped in lines (probe round 31).
+      R"({"model":"m","messages":[{"role":"user","content":"Duplicates?\n)" + [] {
+        std::string lines;
+        for (int i = 0; i < 12; ++i) {
+          lines += "4462ebfc-5f91-4ef0-9cfb-ac6e7687a6" + std::to_string(10 + i) + "\\n";
+        }
+        return lines;
+      }() + R"("}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"Why crash looping?\npayment-service-7d9f8b6c5d-x2k4p\n)"
+      R"(checkout-frontend-5c8b7d9f6-abcde\ninventory-worker-6f7d8c9b5-qwert\nnotification-dispatcher-7b9c-zz1\n)"
+      R"(payment-service-7d9f8b6c5d-k9m2n\nsearch-indexer-job-28475610-xk2p9\norders-api-deployment-54f7-9xk2\n)"
+      R"(recommendation-engine-6c5d-pp2q1\nauth-gateway-internal-7f8d9c-m3n4\nreporting-batch-cron-29384756-a1\n)"
+      R"(src/main/java/com/acme/orders/service\nsrc/main/java/com/acme/billing/invoices\n"}]})",
   };
   for (const std::string& body : readable_bodies) {
     CAPTURE(body);
