@@ -120,6 +120,9 @@ class inspect_handler : public detail::no_size_limits {
     }
     count_prompt();
     remote_value();
+    if (keep_text_) {
+      media_value(true);
+    }
     ++depth_;
     mark_container(false);
     if (depth_ < std::size(messages_)) {
@@ -161,11 +164,33 @@ class inspect_handler : public detail::no_size_limits {
     count_prompt();
     in_batch_ = in_batch_ || (depth_ == 1 && batch_key_);
     remote_value();
+    if (keep_text_) {
+      const bool media = media_next_;
+      media_value(false);  // the array itself holds nothing yet: its elements do
+      if (media && media_array_depth_ == 0) {
+        media_array_depth_ = depth_ + 1;
+      }
+      if (depth_ == 1 && opaque_key_ && opaque_depth_ == 1 && top_media_array_ == 0) {
+        top_media_array_ = depth_ + 1;
+        media_items_ = 0;
+      }
+    }
     ++depth_;
     mark_container(true);
     return true;
   }
   bool on_array_end(std::size_t, error_code&) {
+    if (depth_ == media_array_depth_) {
+      media_array_depth_ = 0;
+    }
+    if (depth_ == top_media_array_) {
+      top_media_array_ = 0;
+      if (media_items_ == 0) {
+        --depth_;
+        scalar_is_absent();  // "images": [] at the top level
+        ++depth_;
+      }
+    }
     --depth_;
     in_batch_ = in_batch_ && depth_ > 1;
     pending_ = field::none;
@@ -238,6 +263,9 @@ class inspect_handler : public detail::no_size_limits {
     if (keep_text_ && in_prose()) {
       prose_.push_back({start_, text_.size()});
     }
+    if (keep_text_) {
+      media_value(text_.size() > start_);
+    }
     if (user_key_ != user_key::none) {
       note_user_value();
     }
@@ -282,6 +310,9 @@ class inspect_handler : public detail::no_size_limits {
     if (b) {
       remote_value();  // a switch that turns a search on ("enable_search": true)
     }
+    if (keep_text_) {
+      media_value(false);
+    }
     remote_key_ = false;
     scalar_is_absent();
     pending_ = field::none;
@@ -293,6 +324,9 @@ class inspect_handler : public detail::no_size_limits {
     chosen_next_ = chosen::none;
     if (depth_ == 0) {
       return refuse(body_error::not_object, "the request body is null, not a JSON object", ec);
+    }
+    if (keep_text_) {
+      media_value(false);
     }
     scalar_is_absent();
     pending_ = field::none;
@@ -347,6 +381,7 @@ class inspect_handler : public detail::no_size_limits {
         }
       }
       numbers_.push_back({start_, text_.size()});
+      media_value(false);  // a number is no media (in a media key's array it is an element: opaque)
       // Numbers in a row in arrays, nested ones too (a tensor's rows), as content: a tensor a
       // model server reads (a Triton or KServe v2 input's `data`: token ids, a UTF-8 string's
       // bytes, an image's pixels; TensorRT-LLM's `input_ids` under `inputs`), token ids in a
@@ -382,8 +417,12 @@ class inspect_handler : public detail::no_size_limits {
                                                  "document", "encrypted", "multimodal"};
     const auto names_media = [&] {
       return names_a_file(name) || name == "inline_data" || name == "inlinedata" || name == "blob" ||
-             std::any_of(std::begin(media), std::end(media),
-                         [&](std::string_view m) { return name.find(m) != std::string_view::npos; });
+             std::any_of(std::begin(media), std::end(media), [&](std::string_view m) {
+               // Not a word that only begins like one ("imagery_style", "documentation_url").
+               const std::size_t at = name.find(m);
+               return at != std::string_view::npos && !name.substr(at).starts_with("imagery") &&
+                      !name.substr(at).starts_with("documentation");
+             });
     };
     part_type_next_ = false;
     tool_type_next_ = false;
@@ -489,7 +528,10 @@ class inspect_handler : public detail::no_size_limits {
       // call's input object is the client's own data.
       const bool in_array = depth_ < 64 && ((arrays_ >> (depth_ - 1)) & 1) != 0;
       part_type_next_ = name == "type" && in_array;
-      opaque_parts_ = opaque_parts_ || names_media();
+      // Its value decides (media_value). The signature of a thinking block (Anthropic's
+      // `signature`, Gemini's `thoughtSignature`) is the provider's encrypted reasoning, as
+      // encrypted_content is, whatever its length (probe round 31: opaque from 256 bytes on).
+      media_next_ = names_media() || (tool_json_depth_ == 0 && (name == "signature" || name == "thoughtsignature"));
     }
   }
   // Content the cluster keeps and the model reads again, which the gateway never sees: the
@@ -711,6 +753,23 @@ class inspect_handler : public detail::no_size_limits {
     }
     const std::uint64_t bit = std::uint64_t{1} << depth_;
     return (arrays_ & bit) != 0 ? (prose_arrays_ & bit) != 0 : key_is_prose_;
+  }
+
+  // A value, for the media keys (note_opaque_key): one that holds something (`holds`: a string
+  // that is not empty, an object, an element of an array) under a media key below the top level,
+  // or in such a key's array, is content the gateway cannot read; null, false, a number, "" and []
+  // are none (probe round 31: Ollama's "images": [] pinned a request). The elements of a top-level
+  // media key's array are counted: an empty one is absent too.
+  void media_value(bool holds) {
+    if (top_media_array_ != 0 && depth_ >= top_media_array_) {
+      ++media_items_;
+    }
+    if (media_next_) {
+      opaque_parts_ = opaque_parts_ || holds;
+      media_next_ = false;
+    } else if (media_array_depth_ != 0 && depth_ >= media_array_depth_) {
+      opaque_parts_ = true;
+    }
   }
 
   // Collects a part of the current string when `keep` (decided at its first part).
@@ -1116,6 +1175,10 @@ class inspect_handler : public detail::no_size_limits {
   bool constraint_key_ = false;        // ... output constraints (stop_token_ids, logit_bias, ...)
   std::size_t number_run_ = 0;         // numbers in a row in arrays (a tensor's data)
   std::size_t tool_json_depth_ = 0;    // depth of the key holding a tool call's JSON arguments
+  bool media_next_ = false;            // the key just read names media (below the top level)
+  std::size_t media_array_depth_ = 0;  // the depth of such a key's array, while in it
+  std::size_t top_media_array_ = 0;    // the depth of a top-level media key's array, while in it
+  std::size_t media_items_ = 0;        // ... and its elements
   static constexpr std::size_t min_tensor_numbers = 8;
   bool batch_key_ = false;             // the last top-level key may hold a batch of prompts ...
   bool in_batch_ = false;              // ... and its value is the array being read

@@ -1307,6 +1307,12 @@ TEST_CASE("binary data and tensors under any key are opaque_content (probe round
       R"({"inputs":[{"name":"text","datatype":"UINT8","shape":[23],)"
       R"("data":[97,108,105,99,101,46,115,109,105,116,104,64,101,120,97,109,112,108,101,46,99,111,109]}]})",
       R"({"inputs":{"input_ids":[[)" + numbers(5) + "],[" + numbers(5) + R"(]]}})",
+      // Media with something in it, nested or at the top level; a thinking block's signature (the
+      // provider's encrypted reasoning), whatever its length.
+      R"({"model":"m","messages":[{"role":"user","content":"hi","images":["aGk="]}]})",
+      R"({"model":"m","prompt":"hi","images":["aGk="]})",
+      R"({"model":"m","max_tokens":9,"messages":[{"role":"assistant","content":[{"type":"thinking",)"
+      R"("thinking":"Let me see.","signature":"EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"}]}]})",
       // A file's signature makes a short run binary (a 1-bit PNG of a line of text is under 256
       // bytes; probe round 31), and 256 bytes of noise are (the off-by-one of padding).
       R"({"model":"trocr","inputs":")" + png_base64(120) + R"("})",
@@ -1350,6 +1356,13 @@ TEST_CASE("binary data and tensors under any key are opaque_content (probe round
       R"({"contents":[{"role":"model","parts":[{"functionCall":{"name":"f","args":{"v":[)" + numbers(10) +
           R"(]}}}]},{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"v":[)" +
           numbers(10) + R"(]}}}]}]})",
+      // Empty media fields hold nothing (probe round 31: Ollama clients send them), nor do keys that
+      // only begin like a media word.
+      R"({"model":"m","messages":[{"role":"user","content":"hi","images":[]}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi","images":null}]})",
+      R"({"model":"m","prompt":"hi","images":[]})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi","image":""}],"imagery_style":"none",)"
+      R"("documentation_url":"https://x.example/docs"})",
       // A JWT's RS256 signature (256 random bytes) is no binary data a model reads (probe round 31).
       R"({"model":"m","messages":[{"role":"user","content":"Why is this token rejected? )"
       R"(eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.)" + [] {
