@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "common/trusted_file.hpp"
 #include "policy/clusters_config.hpp"
 #include "policy/compiled_policy.hpp"
+#include "policy/countries.hpp"
 #include "policy/deployment_check.hpp"
 #include "policy/explain.hpp"
 #include "policy/invariant_checker.hpp"
@@ -311,6 +313,12 @@ int cmd_explain(const options& o) {
   const std::string text = o.flag("json") ? explain_json(*policy, *request, clusters->clusters, d)
                                           : explain_text(*policy, *request, clusters->clusters, d);
   std::fputs(text.c_str(), stdout);
+  if (const std::string_view hint = policy::country_code_hint(request->client_country); !hint.empty()) {
+    // UK, EL: codes people write, which a geo database may return too, and which no rule that
+    // names the country's ISO code meets (probe round 31: a default deny without a word).
+    std::fprintf(stderr, "sovgw policy explain: note: client.country %s is not the ISO code%.*s: rules name that\n",
+                 request->client_country.c_str(), static_cast<int>(hint.size()), hint.data());
+  }
   return exit_ok;
 }
 

@@ -65,6 +65,18 @@ class GeoLookup(unittest.TestCase):
         self.assertIn("client.country=RU", r.stdout)
         self.assertIn("cause: forbidden", r.stdout)
 
+    def test_explain_names_the_iso_code_of_a_country_written_otherwise(self):
+        # Probe round 31: "UK" (as people write it, and some geo databases return it) met no rule
+        # that names GB, and explain answered a default deny without a word.
+        r = run("policy", "explain", POLICY, "--request",
+                '{"client.country":"UK","tenant":"t","model":"mistral-large","method":"POST","path":"/v1/chat/completions"}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("client.country UK is not the ISO code; the United Kingdom is GB", r.stderr)
+        r = run("policy", "explain", POLICY, "--request",
+                '{"client.country":"GB","tenant":"t","model":"mistral-large","method":"POST","path":"/v1/chat/completions"}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("note:", r.stderr)
+
     def test_mmdb(self):
         with tempfile.TemporaryDirectory() as d:
             db = Path(d) / "country.mmdb"
