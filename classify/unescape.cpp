@@ -9,6 +9,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstring>
+#include <utility>
 
 #include "classify/fold.hpp"
 #include "common/ascii.hpp"
@@ -929,18 +930,12 @@ std::uint64_t group_candidates(const char* p, bool after_alphabet) {
     m |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(alphabet))} << shift;
     any |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(special))} << shift;
     ws |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(space))} << shift;
-    plane[0] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 7)))}
-                << shift;
-    plane[1] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 6)))}
-                << shift;
-    plane[2] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 5)))}
-                << shift;
-    plane[3] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 4)))}
-                << shift;
-    plane[4] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 3)))}
-                << shift;
-    plane[5] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 2)))}
-                << shift;
+    // Bit plane k of each value: its bit k shifted into the byte's top bit (an immediate shift).
+    [&]<int... k>(std::integer_sequence<int, k...>) {
+      ((plane[k] |= std::uint64_t{static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_slli_epi16(value, 7 - k)))}
+                    << shift),
+       ...);
+    }(std::make_integer_sequence<int, 6>{});
   }
   const auto [p0, p1, p2, p3, p4, p5] = plane;
   // The first byte (value v0): ASCII (8 to 31, and 2, 3 for a tab or line break), the first of

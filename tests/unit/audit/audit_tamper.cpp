@@ -74,6 +74,13 @@ using sovgw::audit::testing::delete_checkpoints_from;
 
 namespace {
 
+// The wall clock, in microseconds since 1970 (a record's time).
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
 int die(const std::string& msg) {
   std::fprintf(stderr, "audit_tamper: %s\n", msg.c_str());
   return 2;
@@ -163,9 +170,7 @@ int append_synthetic(log_config config, const std::string& run, std::uint64_t n,
   // their own (corrupt-sst later-in-level needs table files that do not overlap; sessions started
   // within 100 ms of each other made it fail now and then).
   const std::string clock_file = config.db_dir + ".synthetic-clock";
-  std::uint64_t base = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                      std::chrono::system_clock::now().time_since_epoch())
-                                                      .count());
+  std::uint64_t base = now_us();
   if (std::ifstream in(clock_file); in) {
     std::uint64_t next = 0;
     in >> next;
@@ -294,9 +299,7 @@ int main(int argc, char** argv) {
     log_config config;
     config.db_dir = argv[1];
     config.key_dir = argv[3];
-    const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                    std::chrono::system_clock::now().time_since_epoch())
-                                                    .count());
+    const auto now = now_us();
     const bool at = std::string(argv[2]) == "append-at";
     record r = synthetic_record(at ? "at" : "with", at ? std::stoull(argv[4]) : now, now, payload_mode::none);
     r.timestamp_us = at ? std::stoull(argv[4]) : now;
@@ -320,9 +323,7 @@ int main(int argc, char** argv) {
     log_config config;
     config.db_dir = argv[1];
     config.key_dir = argv[3];
-    const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                    std::chrono::system_clock::now().time_since_epoch())
-                                                    .count());
+    const auto now = now_us();
     record r = synthetic_record("fwd", 0, now, payload_mode::sealed);
     r.request_id = "fwd-" + std::to_string(now);
     r.endpoint = "llm.example:443";
