@@ -86,6 +86,18 @@ void mime_reader::add_text(std::string_view value, bool as_is, entity_head& head
   if (value.empty()) {
     return;
   }
+  // Each reading of a value may add it once more (a folded field as written and with its words
+  // decoded, then each parameter and its words): the heads' text stays within three times the
+  // input (the content's reading adds one more at most), and
+  // a head that would pass that is refused rather than read in part (the multipart fuzzer found
+  // one at five times).
+  if (out_->text.size() + 2 * (value.size() + 1) > text_budget_) {
+    fail(mime_error::too_many_readings,
+         fmt::format("{} has more encoded and folded header values than the gateway reads; send plain "
+                     "parameters",
+                     head.where));
+    return;
+  }
   if (as_is) {
     out_->text.append(value);
     out_->text += '\n';
@@ -444,6 +456,7 @@ void mime_reader::read(std::string_view body, std::string_view content_type, mim
   out.opaque = false;
   out.names.clear();
   out.name_ends.clear();
+  text_budget_ = 3 * (body.size() + content_type.size());  // and a reading of the content
   if (heads_.empty()) {
     heads_.resize(1);
   }

@@ -46,8 +46,10 @@ enum class mime_error : std::uint8_t {
   charset,            // a charset the detectors cannot read text in (charset_reading::unread): the body's
                       // or a part's Content-Type, an RFC 2231 value's, an RFC 2047 word's
   too_deep,           // parts nested deeper than max_mime_depth
-  ambiguous           // a part gives its Content-Type, Content-Transfer-Encoding or Content-Encoding twice,
+  ambiguous,          // a part gives its Content-Type, Content-Transfer-Encoding or Content-Encoding twice,
                       // differently; a Content-Type names two boundaries
+  too_many_readings   // the readings of its heads' values (folded fields, parameters, RFC 2047 words,
+                      // RFC 2231 sections) would pass three times the input's size
 };
 
 struct mime_reading {
@@ -118,6 +120,7 @@ class mime_reader {
   bool fail(mime_error e, std::string message);
 
   mime_reading* out_ = nullptr;
+  std::size_t text_budget_ = 0;  // the heads' readings' bound: three times the input (the content's reading makes four)
   std::vector<entity_head> heads_;  // one per depth
   std::vector<section> sections_;
   std::string section_values_;
