@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "classify/fold.hpp"
+#include "classify/number_bytes.hpp"
 #include "common/ascii.hpp"
 
 namespace sovgw::classify {
@@ -1412,6 +1413,11 @@ std::size_t find_texts(std::string_view in, std::vector<base64_text>& out, int d
   }
   find_spaced_hex(in, out, depth);
   find_grouped(in, out, before, depth);
+  const std::size_t numbers = out.size();
+  find_number_texts(in, out);
+  for (std::size_t r = numbers; r < out.size(); ++r) {
+    read_inner(out[r].text, depth);
+  }
   if (depth == 0) {
     find_spaced_letters(in, out);
   }

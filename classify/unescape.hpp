@@ -84,7 +84,9 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out);
 // character or two, almost always. What a run decodes to is searched again (encoded twice or three
 // times), its inner runs' text appended to the run's after a line break. So is text written a
 // character at a time ("a l i c e @ ...", spaced by spaces, tabs or Unicode spaces, in ASCII or in
-// characters fold.hpp reads as ASCII), as the characters it spells and what they decode to.
+// characters fold.hpp reads as ASCII), as the characters it spells and what they decode to, and
+// text written as the numbers of its bytes or characters ("String.fromCharCode(97,108,...)",
+// "{0x61, 0x6c, ...}": number_bytes.hpp).
 inline constexpr std::size_t min_base64_run = 12;
 struct base64_text {
   std::size_t begin = 0;  // the run in the input

@@ -1747,6 +1747,66 @@ TEST_CASE("prose, code, ids, versions and numbers are not read as base64 in grou
   }
 }
 
+TEST_CASE("byte values written as numbers are read as the text they spell (probe round 32)") {
+  const std::uint32_t iban = bit(detector::iban);
+  const struct {
+    std::string body;
+    std::uint32_t found;
+    std::string redacted;
+  } rows[] = {
+      // JavaScript's char codes, Python's bytes, a C array, hex pairs in a list, binary octets.
+      {R"j({"content":"eval String.fromCharCode(97,108,105,99,101,64,101,120,97,109,112,108,101,46,99,111,109) and mail it"})j",
+       email, R"j({"content":"eval String.fromCharCode([redacted:email]) and mail it"})j"},
+      {R"j({"content":"bytes([97, 108, 105, 99, 101, 64, 101, 120, 97, 109, 112, 108, 101, 46, 99, 111, 109]).decode()"})j",
+       email, R"j({"content":"bytes([[redacted:email]]).decode()"})j"},
+      {R"j({"content":"char s[] = {0x61, 0x6c, 0x69, 0x63, 0x65, 0x40, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e, 0x63, 0x6f, 0x6d};"})j",
+       email, R"j({"content":"char s[] = {[redacted:email]};"})j"},
+      {R"j({"content":"hex 61,6c,69,63,65,40,65,78,61,6d,70,6c,65,2e,63,6f,6d end"})j", email,
+       R"j({"content":"hex [redacted:email] end"})j"},
+      {R"j({"content":"01100001 01101100 01101001 01100011 01100101 01000000 01100101 01111000 01100001 01101101 01110000 01101100 01100101 00101110 01100011 01101111 01101101"})j",
+       email, R"j({"content":"[redacted:email]"})j"},
+      // ASCII codes, one per line or space-separated; an IBAN; a list starting with other bytes.
+      {R"j({"content":"codes:\n71\n66\n56\n50\n87\n69\n83\n84\n49\n50\n51\n52\n53\n54\n57\n56\n55\n54\n53\n52\n51\n50"})j",
+       iban, R"j({"content":"codes:\n[redacted:iban]"})j"},
+      {R"j({"content":"ascii 1 2 3 97 108 105 99 101 64 101 120 97 109 112 108 101 46 99 111 109"})j", email,
+       R"j({"content":"ascii 1 2 3 [redacted:email]"})j"},
+      // Char codes past Latin-1 in the list (an accented name): code points.
+      {R"j({"content":"String.fromCharCode(97,108,105,99,101,8203,64,101,120,97,109,112,108,101,46,99,111,109)"})j",
+       email, R"j({"content":"String.fromCharCode([redacted:email])"})j"},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, email | phone | iban).scan.found == r.found);
+    const inspection got = inspect(r.body, email | phone | iban, true);
+    CHECK(got.scan.found == r.found);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, email | phone | iban) >= 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, email | phone | iban).scan.found == 0);
+  }
+  // Split over two messages, as a model reads them one after the other.
+  CHECK(inspect(R"j({"messages":[{"role":"user","content":"97,108,105,99,101,64,101,"},{"role":"user","content":"120,97,109,112,108,101,46,99,111,109"}]})j",
+                email)
+            .scan.found == email);
+  // Lists of numbers that are no text, or spell nothing personal.
+  const std::uint32_t all = implemented_detectors();
+  for (const std::string_view text : {
+           "years 2024, 2025, 2026, 2027, 2028, 2029, 2030, 2031, 2032",
+           "scores 72, 85, 90, 65, 77, 88, 91, 70, 64, 99, 100, 46",
+           "ports 8080, 8081, 8443, 9000, 9090, 3000, 5000, 5432, 6379, 27017",
+           "coordinates [-3.70, 40.41, 2.35, 48.85, 13.40, 52.52, 12.49, 41.90]",
+           "total 1,234,567,890,123,456,789,012 units",
+           "versions 1.2, 1.3, 1.4, 2.0, 2.1, 2.2, 3.0, 3.1, 3.2",
+           "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12",
+           "weights 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80",
+       }) {
+    CAPTURE(text);
+    CHECK(detect_encoded(text, all) == 0);
+    CHECK(inspect(R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})", all)
+              .scan.found == 0);
+  }
+}
+
 TEST_CASE("written a character at a time with tabs or Unicode spaces, in folded letters (probe round 25)") {
   const std::uint32_t iban = bit(detector::iban);
   // Tab, no-break space, en space, thin space, narrow no-break space, ideographic space; a zero
