@@ -2056,11 +2056,23 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
       marks_.push_back(static_cast<std::uint32_t>(at));  // memchr: most text has none of them
     }
   }
+  // Line wraps inside an identifier (unescape.hpp: wrap_length) are read through the same way.
+  for (const char c : std::string_view("\n\r\xc2\xe2")) {
+    for (std::size_t at = t.find(c); at != std::string_view::npos; at = t.find(c, at + 1)) {
+      if (wrap_length(t, at) != 0) {
+        marks_.push_back(static_cast<std::uint32_t>(at));
+      }
+    }
+  }
   if (marks_.empty()) {
     return;
   }
   std::sort(marks_.begin(), marks_.end());
   comment_memo memo;  // the marks are read in order: each comment's end is searched for once
+  const auto hidden_length = [&](std::size_t k) {
+    const std::size_t wrap = wrap_length(t, k);
+    return wrap != 0 ? wrap : markup_length(t, k, memo);
+  };
   // A digit or an '@' next to the markup, or past one space; or letters or digits on both sides.
   const auto anchor = [](char c) { return detail::is_digit(c) || c == '@'; };
   const auto anchor_before = [&](std::size_t at) {
@@ -2100,8 +2112,10 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
     bool capitals = true;
     for (std::size_t k = b; k < e;) {
       const char c = t[k];
-      if (const std::size_t m =
-              c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' ? markup_length(t, k, memo) : 0;
+      if (const std::size_t m = c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' || c == '\n' ||
+                                        c == '\r' || c == '\xc2' || c == '\xe2'
+                                    ? hidden_length(k)
+                                    : 0;
           m != 0) {
         k += m;
         continue;
@@ -2122,15 +2136,18 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
       continue;  // the rest of a run already read ("**", "<b></b>")
     }
     std::size_t end = at;  // markup runs on: "<b></b>", "**`"
-    for (std::size_t length = markup_length(t, end, memo); length != 0 && end < t.size();
-         length = end < t.size() ? markup_length(t, end, memo) : 0) {
+    for (std::size_t length = hidden_length(end); length != 0 && end < t.size();
+         length = end < t.size() ? hidden_length(end) : 0) {
       end += length;
     }
     run_end = end;
     if (end == at || (!windows_.empty() && end <= windows_.back().end)) {
       continue;
     }
-    const bool joins = at > 0 && end < t.size() && detail::is_alnum(t[at - 1]) && detail::is_alnum(t[end]);
+    // A wrap is one only between a mark and a letter or digit: it joins.
+    const bool joins =
+        (at > 0 && end < t.size() && detail::is_alnum(t[at - 1]) && detail::is_alnum(t[end])) ||
+        wrap_length(t, at) != 0;
     if (!joins && !anchor_before(at) && !anchor_after(end)) {
       continue;  // emphasis around words hides nothing the detectors look for
     }
@@ -2177,7 +2194,7 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
         std::count_if(window.begin(), window.end(), [](char c) { return detail::is_digit(c); }) < 7) {
       continue;
     }
-    if (!unescape(window, markup, window_)) {
+    if (!unescape(window, markup | line_wraps, window_)) {
       continue;
     }
     if (!unmarked_.text.empty()) {

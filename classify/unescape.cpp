@@ -330,6 +330,34 @@ std::size_t markup_length(std::string_view in, std::size_t i, comment_memo& memo
   return c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' ? markup_at(in, i, memo).length : 0;
 }
 
+std::size_t wrap_length(std::string_view in, std::size_t i) {
+  std::size_t k = i;
+  if (in[k] == '\r') {
+    k += in.compare(k + 1, 1, "\n") == 0 ? 2 : 1;
+  } else if (in[k] == '\n') {
+    ++k;
+  } else if (in.compare(k, 2, "\xc2\x85") == 0) {
+    k += 2;
+  } else if (in.compare(k, 3, "\xe2\x80\xa8") == 0 || in.compare(k, 3, "\xe2\x80\xa9") == 0) {
+    k += 3;
+  } else {
+    return 0;
+  }
+  while (k < in.size() && (in[k] == ' ' || in[k] == '\t') && k - i < 16) {
+    ++k;
+  }
+  const auto alnum = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  };
+  const auto mark = [](char c) { return c == '-' || c == '.' || c == '/'; };
+  if (i < 2 || k >= in.size()) {
+    return 0;
+  }
+  const bool mark_before = mark(in[i - 1]) && alnum(in[i - 2]) && alnum(in[k]);
+  const bool mark_after = alnum(in[i - 1]) && mark(in[k]) && k + 1 < in.size() && alnum(in[k + 1]);
+  return mark_before || mark_after ? k - i : 0;
+}
+
 std::uint8_t quoted_printable_in(std::string_view text) {
   const auto digit = [](char c) { return c >= '0' && c <= '9'; };
   for (std::size_t at = text.find('='); at != std::string_view::npos && at + 2 < text.size();
@@ -351,7 +379,8 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
     return ((forms & (json_escapes | hex_escapes | markup)) != 0 && c == '\\') ||
            ((forms & percent_encoding) != 0 && c == '%') || ((forms & plus_as_space) != 0 && c == '+') ||
            ((forms & html_references) != 0 && c == '&') || ((forms & quoted_printable) != 0 && c == '=') ||
-           ((forms & markup) != 0 && (c == '*' || c == '`' || c == '~' || c == '<'));
+           ((forms & markup) != 0 && (c == '*' || c == '`' || c == '~' || c == '<')) ||
+           ((forms & line_wraps) != 0 && (c == '\n' || c == '\r' || c == '\xc2' || c == '\xe2'));
   };
   const auto at = [&](std::size_t i) {
     if (in[i] == '\\') {
@@ -369,6 +398,11 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
     }
     if ((forms & percent_encoding) != 0 && in[i] == '%') {
       return percent_at(in, i);
+    }
+    if ((forms & line_wraps) != 0) {
+      if (const std::size_t length = wrap_length(in, i); length != 0) {
+        return decoded{length, {}};
+      }
     }
     if ((forms & plus_as_space) != 0 && in[i] == '+') {
       return decoded{1, " "};

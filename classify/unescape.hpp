@@ -35,6 +35,8 @@ enum unescape_forms : std::uint8_t {
                           // tags ("<td>", "<br>") give a space, as they separate what they sit in
   hex_escapes = 64,       // \xHH, as C, Python and JavaScript write a byte; \u{H...}, octal \NNN
                           // and CSS's "\40 " of a printable ASCII character
+  line_wraps = 128,       // a line break (wrap_length) between a '-', '.' or '/' and a letter or digit,
+                          // removed: the lines read joined, as a reader joins them
 };
 
 struct unescaped_text {
@@ -55,6 +57,15 @@ struct comment_memo {
 
 // The length of the markup (unescape_forms::markup) that starts at in[i], or 0 when none does.
 std::size_t markup_length(std::string_view in, std::size_t i, comment_memo& memo);
+
+// The length of the line wrap (unescape_forms::line_wraps) that starts at in[i], or 0: a line
+// break (\n, \r\n, \r, U+0085, U+2028, U+2029) and the blanks after it, with a letter or digit and
+// a '-', '.' or '/' before it and a letter or digit after it, or a letter or digit before it and a
+// '-', '.' or '/' and a letter or digit after it. Text wrapped at a width breaks a hyphenated word
+// after its hyphen (Python's textwrap: "jean.dupont@cabinet-\navocats-lyon.fr") and an identifier
+// where its separators are ("4111-1111-\n1111-1111", "example\n.com"); a reader, and a model, read
+// the lines joined.
+std::size_t wrap_length(std::string_view in, std::size_t i);
 
 // Decodes the `forms` in `in` into `out` and returns true, or returns false (leaving `out` alone)
 // when `in` holds none of them. Malformed escapes are kept as written; a \u escape that is a lone

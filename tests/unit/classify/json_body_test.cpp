@@ -1747,6 +1747,56 @@ TEST_CASE("prose, code, ids, versions and numbers are not read as base64 in grou
   }
 }
 
+TEST_CASE("a line break next to a '-', '.' or '/' inside an identifier is read joined (probe round 32)") {
+  const std::uint32_t national_id = bit(detector::national_id);
+  const std::uint32_t wanted = email | card | phone | national_id;
+  const struct {
+    std::string body;
+    std::uint32_t found;
+    std::string redacted;
+  } rows[] = {
+      // Python's textwrap.fill breaks a hyphenated domain after its hyphen.
+      {R"j({"content":"Please forward the signed contract to our lawyer at jean.dupont@cabinet-\navocats-lyon.fr before Friday"})j",
+       email,
+       R"j({"content":"Please forward the signed contract to our lawyer at [redacted:email] before Friday"})j"},
+      {R"j({"content":"mail alice.smith@example\n.com today"})j", email,
+       R"j({"content":"mail [redacted:email] today"})j"},
+      {R"j({"content":"mail alice.smith@example.\r\ncom today"})j", email,
+       R"j({"content":"mail [redacted:email] today"})j"},
+      {"{\"content\":\"mail alice.smith@example.\u2028com today\"}", email,
+       R"j({"content":"mail [redacted:email] today"})j"},
+      // A card's, a phone's, a national id's groups with the break next to their separator.
+      {R"j({"content":"Charge card 4111-1111-\n1111-1111 please"})j", card,
+       R"j({"content":"Charge card [redacted:payment_card] please"})j"},
+      {R"j({"content":"Charge card 4111-1111\n-1111-1111 please"})j", card,
+       R"j({"content":"Charge card [redacted:payment_card] please"})j"},
+      {R"j({"content":"Charge card 4111.1111.\n    1111.1111 please"})j", card,
+       R"j({"content":"Charge card [redacted:payment_card] please"})j"},
+      {R"j({"content":"call +49-30-\n1234-5678 today"})j", phone,
+       R"j({"content":"call [redacted:phone] today"})j"},
+      {R"j({"content":"NIR 1-85-05-78-006-\n084-91 merci"})j", national_id,
+       R"j({"content":"NIR [redacted:national_id] merci"})j"},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, wanted).scan.found == r.found);
+    const inspection got = inspect(r.body, wanted, true);
+    CHECK(got.scan.found == r.found);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, wanted) == 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, wanted).scan.found == 0);
+  }
+  // Lists and prose whose lines start or end with a mark: nothing.
+  for (const std::string body : {
+           R"j({"content":"Items:\n- 4111 apples\n- 1111 pears\n- 1111 plums\n- 1111 figs"})j",
+           R"j({"content":"Steps: 1.\n2. run make\n3. see docs/\nreadme.md and www.example.\ncom"})j",
+       }) {
+    CAPTURE(body);
+    CHECK(inspect(body, wanted).scan.found == 0);
+  }
+}
+
 TEST_CASE("byte values written as numbers are read as the text they spell (probe round 32)") {
   const std::uint32_t iban = bit(detector::iban);
   const struct {
