@@ -13,6 +13,7 @@
 #include "classify/fold.hpp"
 #include "classify/json_sax.hpp"
 #include "classify/mime_decoding.hpp"
+#include "classify/pattern_text.hpp"
 #include "common/ascii.hpp"
 #include "common/word_set.hpp"
 
@@ -78,13 +79,14 @@ class inspect_handler : public detail::no_size_limits {
  public:
   inspect_handler(std::string& text, std::vector<std::uint64_t>& ends, std::vector<text_span>& prose,
                   std::vector<text_span>& numbers, std::vector<user_field>& user_fields,
-                  std::string& fold_buffer, detail::key_set& keys, detail::key_set& option_keys,
-                  bool keep_text, inspection& out)
+                  std::vector<text_span>& patterns, std::string& fold_buffer, detail::key_set& keys,
+                  detail::key_set& option_keys, bool keep_text, inspection& out)
       : text_(text),
         ends_(ends),
         prose_(prose),
         numbers_(numbers),
         user_fields_(user_fields),
+        patterns_(patterns),
         fold_buffer_(fold_buffer),
         keys_(keys),
         option_keys_(option_keys),
@@ -123,6 +125,9 @@ class inspect_handler : public detail::no_size_limits {
     if (keep_text_) {
       media_value(true);
     }
+    if (pattern_next_) {
+      pattern_object_depth_ = depth_ + 1;
+    }
     ++depth_;
     mark_container(false);
     if (depth_ < std::size(messages_)) {
@@ -143,6 +148,9 @@ class inspect_handler : public detail::no_size_limits {
     if (input_item()) {
       opaque_parts_ = opaque_parts_ || (item_id_ && !item_other_);
       item_id_ = item_other_ = false;
+    }
+    if (depth_ == pattern_object_depth_) {
+      pattern_object_depth_ = 0;
     }
     --depth_;
     in_options_ = in_options_ && depth_ > 1;
@@ -203,6 +211,7 @@ class inspect_handler : public detail::no_size_limits {
   }
   bool on_key(sv s, std::size_t, error_code& ec) {
     number_run_ = 0;
+    pattern_next_ = false;
     append(s, keep_text_ || read_keys_here());
     short_key(s);
     note_nested_model();
@@ -216,6 +225,7 @@ class inspect_handler : public detail::no_size_limits {
       key_is_prose_ = is_prose_key(folded);
       note_opaque_key(folded);
       note_user_key(folded);
+      pattern_next_ = is_pattern_key(folded) || (folded == "value" && depth_ == pattern_object_depth_);
     }
     const bool ok = key(std::string_view(text_).substr(start_), ec);
     end_string();
@@ -268,6 +278,9 @@ class inspect_handler : public detail::no_size_limits {
     }
     if (user_key_ != user_key::none) {
       note_user_value();
+    }
+    if (pattern_next_ && keep_text_) {
+      patterns_.push_back({start_, text_.size()});
     }
     end_string();
     pending_ = field::none;
@@ -620,6 +633,15 @@ class inspect_handler : public detail::no_size_limits {
                                    "media_io_kwargs",
                                    "mm_processor_kwargs",
                                    "embedding_types"};
+    return keys.contains(key);
+  }
+  // The keys whose string value is an output constraint written as a regular expression or a
+  // grammar, which makes the model write what it spells (pattern_text.hpp): vLLM's guided_regex and
+  // guided_grammar and structured_outputs' regex and grammar, a JSON schema's pattern, a custom
+  // tool's grammar definition, llama.cpp's and TGI's grammar.
+  static bool is_pattern_key(std::string_view key) {
+    static constexpr word_set keys{"pattern",    "regex", "guided_regex", "grammar", "guided_grammar",
+                                   "definition", "ebnf",  "gbnf",         "lark"};
     return keys.contains(key);
   }
   // The `type` of a part in a message or an input: what is not known to be text (or a call, a
@@ -1130,6 +1152,7 @@ class inspect_handler : public detail::no_size_limits {
   std::vector<text_span>& prose_;
   std::vector<text_span>& numbers_;
   std::vector<user_field>& user_fields_;
+  std::vector<text_span>& patterns_;
   std::string& fold_buffer_;
   detail::key_set& keys_;
   detail::key_set& option_keys_;
@@ -1173,6 +1196,8 @@ class inspect_handler : public detail::no_size_limits {
   bool remote_tools_ = false;          // a tool or a server the cluster calls out to
   bool token_ids_ = false;             // the last top-level key names token ids
   bool constraint_key_ = false;        // ... output constraints (stop_token_ids, logit_bias, ...)
+  bool pattern_next_ = false;          // the last key read holds a regex or a grammar (is_pattern_key)
+  std::size_t pattern_object_depth_ = 0;  // in such a key's object (TGI's {"type": "regex", "value": ...})
   std::size_t number_run_ = 0;         // numbers in a row in arrays (a tensor's data)
   std::size_t tool_json_depth_ = 0;    // depth of the key holding a tool call's JSON arguments
   bool media_next_ = false;            // the key just read names media (below the top level)
@@ -1472,6 +1497,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   prose_.clear();
   numbers_.clear();
   user_fields_.clear();
+  patterns_.clear();
   keys_.clear();
 
   if (const body_error e = encoding_error(body); e != body_error::none) {
@@ -1489,7 +1515,8 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   boost::json::parse_options strict;
   strict.max_depth = max_depth;
   boost::json::basic_parser<inspect_handler> parser(strict, text_, ends_, prose_, numbers_, user_fields_,
-                                                    fold_buffer_, keys_, option_keys_, which != 0, out);
+                                                    patterns_, fold_buffer_, keys_, option_keys_, which != 0,
+                                                    out);
   error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (out.error != body_error::none) {
@@ -1512,6 +1539,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   scan_text(which, options.locate, out.scan);
   scan_nested(which, options.locate, out.scan);
   scan_markup(which, options.locate, out.scan);
+  scan_patterns(which, options.locate, out.scan);
   scan_base64(which, options.locate, out.scan);
   scan_user_fields(which, options.locate, out.scan);
   hide_findings_in_numbers(out.scan);
@@ -2224,6 +2252,37 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
     scan.found |= 1u << f.detector;
     if (locate && !covered(b, e, f.detector)) {
       scan.findings.push_back({b, e, f.detector});
+    }
+  }
+  if (scan.findings.size() != first_pass) {
+    std::sort(scan.findings.begin(), scan.findings.end(),
+              [](const finding& a, const finding& b) { return a.begin < b.begin; });
+  }
+}
+
+// Output constraints written as a regular expression or a grammar (is_pattern_key), read as the
+// text they make the model write, each alternative's first and last branch: what is found there
+// is a finding over the part of the pattern that gave it.
+void json_inspector::scan_patterns(std::uint32_t which, bool locate, scan_result& scan) {
+  const std::size_t first_pass = scan.findings.size();
+  for (const text_span& s : patterns_) {
+    const std::string_view pattern = std::string_view(text_).substr(s.begin, s.end - s.begin);
+    for (const alternative a : {alternative::first, alternative::last}) {
+      if (!pattern_text(pattern, a, pattern_reading_)) {
+        break;  // read as written: scan_text's
+      }
+      for (const finding& f : find_all(pattern_reading_.text, which)) {
+        const auto [lo, hi] = std::minmax_element(pattern_reading_.origin.begin() + f.begin,
+                                                  pattern_reading_.origin.begin() + f.end);
+        const std::size_t b = s.begin + *lo;
+        const std::size_t e = std::min(s.end, s.begin + *hi + 1);
+        scan.found |= 1u << f.detector;
+        if (locate && std::none_of(scan.findings.begin(), scan.findings.end(), [&](const finding& g) {
+              return g.detector == f.detector && g.begin <= b && e <= g.end;
+            })) {
+          scan.findings.push_back({b, e, f.detector});
+        }
+      }
     }
   }
   if (scan.findings.size() != first_pass) {

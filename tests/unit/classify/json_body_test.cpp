@@ -1797,6 +1797,66 @@ TEST_CASE("a line break next to a '-', '.' or '/' inside an identifier is read j
   }
 }
 
+TEST_CASE(
+    "output constraints written as a regex or a grammar are read as the text they force (probe round 32)") {
+  const std::uint32_t iban = bit(detector::iban);
+  const std::uint32_t wanted = email | card | iban;
+  const struct {
+    std::string body;
+    std::uint32_t found;
+  } rows[] = {
+      {R"j({"model":"m","messages":[],"guided_regex":"4111-?1111-?1111-?1111"})j", card},
+      {R"j({"model":"m","messages":[],"guided_regex":"4111[ ]1111[ ]1111[ ]1111"})j", card},
+      {R"j({"model":"m","messages":[],"guided_regex":"4111\\s1111\\s1111\\s1111"})j", card},
+      {R"j({"model":"m","messages":[],"guided_regex":"(4111) (1111) (1111) (1111)"})j", card},
+      {R"j({"model":"m","messages":[],"guided_regex":"4111(?: )1111(?: )1111(?: )1111"})j", card},
+      {R"j({"model":"m","messages":[],"guided_regex":"4111 1111 1111 111[1]"})j", card},
+      {R"j({"model":"m","messages":[],"guided_regex":"4111 (0000|1111) 1111 1111"})j", card},
+      {R"j({"model":"m","messages":[],"guided_regex":"4111 (1111|0000) 1111 1111"})j", card},
+      {R"j({"model":"m","messages":[],"guided_regex":"DE89\\s?3704\\s?0044\\s?0532\\s?0130\\s?00"})j", iban},
+      {R"j({"model":"m","messages":[],"guided_regex":"(alice\\.smith)@(example\\.com)"})j", email},
+      {R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith\\x40example\\.(?:com)"})j", email},
+      {R"j({"model":"m","messages":[],"structured_outputs":{"regex":"4111 ?1111 ?1111 ?1111"}})j", card},
+      {R"j({"model":"m","messages":[],"structured_outputs":{"grammar":"root ::= \"4111 \" \"1111 \" \"1111 \" \"1111\""}})j",
+       card},
+      {R"j({"model":"m","messages":[],"guided_grammar":"root ::= \"alice.smith\" \"@\" \"example.com\""})j",
+       email},
+      // A rule named by another is read inlined; Lark's rules and regex terminals.
+      {R"j({"model":"m","messages":[],"guided_grammar":"root ::= user \"@\" host\nuser ::= \"alice.smith\"\nhost ::= \"example\" \".com\""})j",
+       email},
+      {R"j({"model":"m","input":"Call pay.","tools":[{"type":"custom","name":"pay","format":{"type":"grammar","syntax":"lark","definition":"start: \"DE89\" \" \" \"3704\" \" \" \"0044\" \" \" \"0532\" \" \" \"0130\" \" \" \"00\""}}]})j",
+       iban},
+      {R"j({"model":"m","input":"x","tools":[{"type":"custom","name":"pay","format":{"type":"grammar","syntax":"regex","definition":"4111[- ]1111[- ]1111[- ]1111"}}]})j",
+       card},
+      {R"j({"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"card":{"type":"string","pattern":"^4111-?1111-?1111-?1111$"}}}}}})j",
+       card},
+      // TGI's grammar object, llama.cpp's grammar.
+      {R"j({"inputs":"x","parameters":{"grammar":{"type":"regex","value":"4111-?1111-?1111-?1111"}}})j",
+       card},
+      {R"j({"prompt":"x","grammar":"root ::= \"4111\" \" \" \"1111\" \" \" \"1111\" \" \" \"1111\""})j",
+       card},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, wanted).scan.found == r.found);
+    const inspection got = inspect(r.body, wanted, true);
+    CHECK(got.scan.found == r.found);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, wanted) >= 1);
+    CHECK(inspect(body, wanted).scan.found == 0);
+  }
+  // Patterns that match no identifier: nothing.
+  for (const std::string body : {
+           R"j({"model":"m","messages":[],"guided_regex":"\\d{4}-\\d{4}-\\d{4}-\\d{4}"})j",
+           R"j({"model":"m","messages":[],"guided_regex":"[A-Z]{2}[0-9]{2}( ?[0-9A-Z]{4}){4}"})j",
+           R"j({"model":"m","messages":[],"guided_regex":"^[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}$"})j",
+           R"j({"model":"m","messages":[],"guided_grammar":"root ::= answer\nanswer ::= \"yes\" | \"no\""})j",
+       }) {
+    CAPTURE(body);
+    CHECK(inspect(body, wanted).scan.found == 0);
+  }
+}
+
 TEST_CASE("byte values written as numbers are read as the text they spell (probe round 32)") {
   const std::uint32_t iban = bit(detector::iban);
   const struct {

@@ -140,7 +140,12 @@ constexpr std::string_view units[] = {"a1",
                                       "dd.trace_id=4986947095633979044 ",
                                       "\xe5\x9b\x9b\xe4\xb8\x80",  // CJK numerals: digits
                                       "Diagnostic cell B12 ",
-                                      "ICD "};
+                                      "ICD ",
+                                      "97,",  // byte values as numbers (probe round 32)
+                                      "97, 1, ",
+                                      "0x61,",
+                                      "61,6c,",
+                                      "01100001 "};
 
 }  // namespace
 
@@ -164,6 +169,59 @@ TEST_SUITE("linear") {
       }
       inspector.inspect(items + "]}", {all, true}, out);
       CHECK(out.error == body_error::none);
+    }
+  }
+
+  TEST_CASE(
+      "line wraps, and an output constraint's regex or grammar, are read in linear time (probe round 32)") {
+    json_inspector inspector;
+    inspection out;
+    const std::uint32_t all = implemented_detectors();
+    // A JSON string of `text`, its line breaks escaped.
+    const auto with_line_breaks = [](std::string_view text) {
+      std::string out = "\"";
+      for (const char c : text) {
+        out += c == '\n'               ? std::string("\\n")
+               : c == '"' || c == '\\' ? std::string("\\") + c
+                                       : std::string(1, c);
+      }
+      return out + "\"";
+    };
+    for (const std::string_view unit : {"a-\n", "1-\n1", "a\n.a", "-\n-\n", "a-\n  "}) {
+      CAPTURE(unit);
+      inspector.inspect(R"({"model":"m","messages":[{"role":"user","content":)" +
+                            with_line_breaks(repeated(unit, size)) + "}]}",
+                        {all, true}, out);
+      CHECK(out.error == body_error::none);
+    }
+    for (const std::string_view unit : {"(",
+                                        ")",
+                                        "(a|",
+                                        "a|",
+                                        "|",
+                                        "[",
+                                        "[a-",
+                                        "[\\",
+                                        "\\Q",
+                                        "(?<",
+                                        "(?i)",
+                                        "{1,",
+                                        "\"a\" ",
+                                        "\"",
+                                        "a ::= b\n",
+                                        "b ",
+                                        "r ::= r r r r\n",
+                                        "/a/ ",
+                                        "# \n",
+                                        "a: \"1\" b\nb: a a\n",
+                                        "x ::= \"4111 \" x\n"}) {
+      CAPTURE(unit);
+      const std::string text = with_line_breaks(repeated(unit, size));
+      for (const std::string_view key : {"guided_regex", "guided_grammar"}) {
+        inspector.inspect(R"({"model":"m","messages":[],")" + std::string(key) + "\":" + text + "}",
+                          {all, true}, out);
+        CHECK(out.error == body_error::none);
+      }
     }
   }
 
