@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "classify/detect_text.hpp"
+#include "classify/digit_lookalikes.hpp"
 #include "classify/fold.hpp"
 #include "classify/json_sax.hpp"
 #include "classify/mime_decoding.hpp"
@@ -1540,6 +1541,7 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   scan_nested(which, options.locate, out.scan);
   scan_markup(which, options.locate, out.scan);
   scan_patterns(which, options.locate, out.scan);
+  scan_lookalike_digits(which, options.locate, out.scan);
   scan_base64(which, options.locate, out.scan);
   scan_user_fields(which, options.locate, out.scan);
   hide_findings_in_numbers(out.scan);
@@ -2282,6 +2284,70 @@ void json_inspector::scan_patterns(std::uint32_t which, bool locate, scan_result
             })) {
           scan.findings.push_back({b, e, f.detector});
         }
+      }
+    }
+  }
+  if (scan.findings.size() != first_pass) {
+    std::sort(scan.findings.begin(), scan.findings.end(),
+              [](const finding& a, const finding& b) { return a.begin < b.begin; });
+  }
+}
+
+// Letters written for digits inside a number ("IBAN DE89 37O4 OO44 O532 O13O OO", "card 4lll llll
+// llll llll": digit_lookalikes.hpp): the text around each is read again with the digits put back,
+// by the detectors whose check digits bound what they find (an IBAN's mod 97, a card's Luhn digit,
+// a national id's), and what they find there is a finding over what the client wrote.
+void json_inspector::scan_lookalike_digits(std::uint32_t which, bool locate, scan_result& scan) {
+  const std::uint32_t checked =
+      which & (bit(detector::iban) | bit(detector::payment_card) | bit(detector::national_id));
+  if (checked == 0) {
+    return;
+  }
+  constexpr std::size_t reach = 64;  // an IBAN in groups, with its label
+  const std::string_view t = text_;
+  windows_.clear();
+  for (std::size_t at = next_lookalike_digit(t, 0); at != std::string_view::npos;
+       at = next_lookalike_digit(t, at + 1)) {
+    // The line around it, `reach` either side, from a word's start to a word's end.
+    std::size_t b = at - std::min(at, reach);
+    if (const std::size_t eol = t.rfind('\n', at); eol != std::string_view::npos && eol >= b) {
+      b = eol + 1;
+    }
+    while (b > 0 && b < at && detail::is_alnum(t[b - 1])) {
+      ++b;
+    }
+    std::size_t e = std::min(t.size(), at + reach);
+    if (const std::size_t eol = t.find('\n', at); eol != std::string_view::npos && eol < e) {
+      e = eol;
+    }
+    while (e < t.size() && e > at && detail::is_alnum(t[e])) {
+      --e;
+    }
+    if (!windows_.empty() && b <= windows_.back().end) {
+      windows_.back().end = std::max(windows_.back().end, e);
+    } else {
+      windows_.push_back({b, e});
+    }
+    at = std::max(at, e == 0 ? 0 : e - 1);  // the next digit after this window: each byte read once
+  }
+  const std::size_t first_pass = scan.findings.size();
+  for (const text_span& w : windows_) {
+    const std::string_view window = t.substr(w.begin, w.end - w.begin);
+    if (!put_back_digits(window, digits_)) {
+      continue;
+    }
+    for (const finding& f : find_all(digits_, checked)) {
+      if (window.substr(f.begin, f.end - f.begin) ==
+          std::string_view(digits_).substr(f.begin, f.end - f.begin)) {
+        continue;  // no letter inside: the text's own finding
+      }
+      const std::size_t b = w.begin + f.begin;
+      const std::size_t e = w.begin + f.end;
+      scan.found |= 1u << f.detector;
+      if (locate && std::none_of(scan.findings.begin(), scan.findings.end(), [&](const finding& g) {
+            return g.detector == f.detector && g.begin <= b && e <= g.end;
+          })) {
+        scan.findings.push_back({b, e, f.detector});
       }
     }
   }

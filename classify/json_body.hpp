@@ -198,6 +198,7 @@ class json_inspector {
   void scan_nested_numbers(std::string_view level, std::uint32_t which, bool locate, scan_result& scan) const;
   void scan_markup(std::uint32_t which, bool locate, scan_result& scan);
   void scan_patterns(std::uint32_t which, bool locate, scan_result& scan);
+  void scan_lookalike_digits(std::uint32_t which, bool locate, scan_result& scan);
   void scan_base64(std::uint32_t which, bool locate, scan_result& scan);
   void scan_user_fields(std::uint32_t which, bool locate, scan_result& scan);
   void hide_findings_in_numbers(scan_result& scan) const;
@@ -222,6 +223,7 @@ class json_inspector {
   std::vector<user_field> user_fields_;  // the strings that name the user (scan_user_fields)
   std::vector<text_span> patterns_;      // the output constraints' regexes and grammars (scan_patterns)
   unescaped_text pattern_reading_;
+  std::string digits_;  // a window with letters written for digits put back (scan_lookalike_digits)
   std::string joined_;               // the prose strings, each with its '\n'
   std::string rest_;                 // the rest of text_
   std::vector<segment> joined_segments_;

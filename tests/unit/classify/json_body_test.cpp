@@ -1857,6 +1857,49 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("letters written for digits inside a number are read as the digits (probe round 32)") {
+  const std::uint32_t iban = bit(detector::iban);
+  const std::uint32_t wanted = card | iban | phone;
+  const struct {
+    std::string body;
+    std::uint32_t found;
+    std::string redacted;
+  } rows[] = {
+      {R"j({"content":"IBAN DE89 37O4 OO44 O532 O13O OO thanks"})j", iban,
+       R"j({"content":"IBAN [redacted:iban] thanks"})j"},
+      {R"j({"content":"IBAN DE89 37o4 oo44 o532 o13o oo"})j", iban,
+       R"j({"content":"IBAN [redacted:iban]"})j"},
+      {R"j({"content":"card 4lll llll llll llll ok"})j", card,
+       R"j({"content":"card [redacted:payment_card] ok"})j"},
+      {R"j({"content":"card 4III IIII IIII IIII ok"})j", card,
+       R"j({"content":"card [redacted:payment_card] ok"})j"},
+      {R"j({"content":"card 4111 l111 1111 1111 ok"})j", card,
+       R"j({"content":"card [redacted:payment_card] ok"})j"},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, wanted).scan.found == r.found);
+    const inspection got = inspect(r.body, wanted, true);
+    CHECK(got.scan.found == r.found);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, wanted) == 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, wanted).scan.found == 0);
+  }
+  // Words with such letters that are no numbers, and numbers that fail their checks: nothing.
+  const std::uint32_t all = implemented_detectors();
+  for (const std::string_view text : {
+           "I lOOk at 10 lOlz in 2O24 and 4lll llll llll lll2",
+           "Room IO1, build 1O.2, version l.0.1, call me at lO",
+           "Account DE89 37O4 OO44 O532 O13O O1 and card 4lll llll llll lll2",
+       }) {
+    CAPTURE(text);
+    CHECK((inspect(R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})", all)
+               .scan.found &
+           (card | iban)) == 0);
+  }
+}
+
 TEST_CASE("byte values written as numbers are read as the text they spell (probe round 32)") {
   const std::uint32_t iban = bit(detector::iban);
   const struct {

@@ -1,0 +1,105 @@
+#include "classify/digit_lookalikes.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <bit>
+#include <cstdint>
+#include <vector>
+
+namespace sovgw::classify {
+namespace {
+
+bool digit(char c) { return c >= '0' && c <= '9'; }
+bool lookalike(char c) { return c == 'O' || c == 'o' || c == 'I' || c == 'l' || c == '|'; }
+bool word_char(char c) { return digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '|'; }
+char as_digit(char c) { return c == 'O' || c == 'o' ? '0' : c == 'I' || c == 'l' || c == '|' ? '1' : c; }
+
+bool lookalike_beside(std::string_view text, std::size_t i) {
+  return (i > 0 && lookalike(text[i - 1])) || (i + 1 < text.size() && lookalike(text[i + 1]));
+}
+
+}  // namespace
+
+std::size_t next_lookalike_digit(std::string_view text, std::size_t from) {
+  std::size_t i = from;
+#if defined(__SSE2__)
+  for (; i + 16 <= text.size(); i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+    auto digits = static_cast<std::uint32_t>(_mm_movemask_epi8(
+        _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)))));
+    for (; digits != 0; digits &= digits - 1) {
+      const std::size_t at = i + static_cast<std::size_t>(std::countr_zero(digits));
+      if (lookalike_beside(text, at)) {
+        return at;
+      }
+    }
+  }
+#endif
+  for (; i < text.size(); ++i) {
+    if (digit(text[i]) && lookalike_beside(text, i)) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+bool put_back_digits(std::string_view text, std::string& out) {
+  out.assign(text);
+  struct word {
+    std::size_t begin;
+    std::size_t end;
+    bool digits;      // digits and lookalikes, a digit among them
+    bool lookalikes;  // lookalikes alone, up to four
+  };
+  std::vector<word> words;
+  for (std::size_t i = 0; i < text.size();) {
+    if (!word_char(text[i])) {
+      ++i;
+      continue;
+    }
+    word w{i, i, false, false};
+    bool any_digit = false;
+    bool only = true;  // digits and lookalikes only
+    while (i < text.size() && word_char(text[i])) {
+      any_digit = any_digit || digit(text[i]);
+      only = only && (digit(text[i]) || lookalike(text[i]));
+      ++i;
+    }
+    w.end = i;
+    w.digits = only && any_digit;
+    w.lookalikes = only && !any_digit && w.end - w.begin <= 4;
+    words.push_back(w);
+  }
+  // One space, '-', '.' or '/' between two words.
+  const auto adjacent = [&](const word& a, const word& b) {
+    return b.begin == a.end + 1 &&
+           (text[a.end] == ' ' || text[a.end] == '-' || text[a.end] == '.' || text[a.end] == '/');
+  };
+  std::vector<bool> change(words.size());
+  for (std::size_t k = 0; k < words.size(); ++k) {
+    change[k] = words[k].digits;
+  }
+  // Letters-only words next to a changed word, both ways ("4lll llll llll", "OO" after "O13O").
+  for (std::size_t k = 1; k < words.size(); ++k) {
+    change[k] = change[k] || (words[k].lookalikes && change[k - 1] && adjacent(words[k - 1], words[k]));
+  }
+  for (std::size_t k = words.size(); k-- > 1;) {
+    change[k - 1] =
+        change[k - 1] || (words[k - 1].lookalikes && change[k] && adjacent(words[k - 1], words[k]));
+  }
+  bool changed = false;
+  for (std::size_t k = 0; k < words.size(); ++k) {
+    if (!change[k]) {
+      continue;
+    }
+    for (std::size_t i = words[k].begin; i < words[k].end; ++i) {
+      out[i] = as_digit(text[i]);
+      changed = changed || out[i] != text[i];
+    }
+  }
+  return changed;
+}
+
+}  // namespace sovgw::classify
