@@ -306,7 +306,14 @@ bool names_stored_object(const http::message_head& head) {
 // line each, so that no finding runs from one into the next; base64 and hex that spell text
 // (an RFC 2047 encoded word, a query value) decoded too. Nothing there can be redacted.
 namespace {
-std::string_view model_in_path(const http::message_head& head);
+// The model a request target names (model_in_path): `unclear` says why the target names one that
+// cannot be read as one name, which servers would read differently (the request is refused), and
+// is empty when it can; `model` is then what the target holds there.
+struct target_model {
+  std::string_view model;
+  std::string_view unclear;
+};
+target_model model_in_path(const http::message_head& head);
 }  // namespace
 
 namespace {
@@ -396,7 +403,7 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
   return classify::detect(text, detectors) | classify::detect_encoded(text, detectors) |
          ((detectors & opaque) != 0 && names_stored_object(head) ? opaque : 0) |
          ((detectors & remote) != 0 &&
-                  classify::variant_of_model(model_in_path(head)) == classify::model_variant::calls_out
+                  classify::variant_of_model(model_in_path(head).model) == classify::model_variant::calls_out
               ? remote
               : 0);
 }
@@ -449,20 +456,92 @@ bool runs_a_model(const http::message_head& head) {
          });
 }
 
+// A deployment's or an engine's name, from `rest`, the path after /deployments/ or /engines/:
+// everything before the action that ends the path. LiteLLM declares its routes so
+// (/openai/deployments/{model:path}/chat/completions, /engines/{model:path}/embeddings; Starlette's
+// `path` is greedy) and runs that model whatever the body says, so /openai/deployments/openai/gpt-4o/
+// chat/completions runs `openai/gpt-4o` (probe round 32: `openai` was decided, audited and limited).
+// Azure's own names are one segment, read alike. Unclear where the readers disagree on where the
+// name ends: more than one segment before an action the gateway does not know (a greedy reader
+// takes all but the last, Azure the first), or a segment of the name that is itself an action or a
+// collection (Azure's /{name}/extensions/chat/completions is `{name}/extensions` to LiteLLM; which
+// of /chat/completions and /completions a greedy router tries first decides
+// /{name}/completions/chat/completions).
+target_model deployment_in_path(std::string_view rest) {
+  static constexpr std::string_view actions[] = {
+      "chat/completions",   "completions",       "embeddings",   "images/generations",
+      "images/edits",       "images/variations", "audio/speech", "audio/transcriptions",
+      "audio/translations", "responses",         "moderations"};
+  static constexpr std::string_view ambiguous[] = {"chat",        "completions", "embeddings",  "images",
+                                                   "audio",       "responses",   "moderations", "extensions",
+                                                   "deployments", "engines",     "models",      "model"};
+  if (rest.ends_with('/')) {
+    rest.remove_suffix(1);
+  }
+  if (rest.empty()) {
+    return {};
+  }
+  std::string_view name;
+  for (const std::string_view action : actions) {  // the longest first where one ends another
+    if (rest.size() > action.size() + 1 && rest[rest.size() - action.size() - 1] == '/' &&
+        ascii_iequals(rest.substr(rest.size() - action.size()), action)) {
+      name = rest.substr(0, rest.size() - action.size() - 1);
+      break;
+    }
+  }
+  if (name.empty()) {
+    // No action the gateway knows: one segment, or one and the action (/v1/engines/{model}/search),
+    // is read alike by every server.
+    const std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos || rest.find('/', slash + 1) == std::string_view::npos) {
+      return {rest.substr(0, slash), {}};
+    }
+    return {
+        rest,
+        "it has more than one segment and the path ends in no action the gateway knows (chat/completions, "
+        "completions, embeddings, images/..., audio/..., responses, moderations), so servers disagree on "
+        "where the name ends"};
+  }
+  if (name.find('/') == std::string_view::npos) {
+    return {name, {}};
+  }
+  for (std::size_t at = 0; at <= name.size();) {
+    const std::size_t end = std::min(name.find('/', at), name.size());
+    const std::string_view segment = name.substr(at, end - at);
+    if (segment.empty() || segment == "." || segment == "..") {
+      return {name, "it has an empty or a dot segment, which servers read differently"};
+    }
+    if (std::any_of(std::begin(ambiguous), std::end(ambiguous),
+                    [&](std::string_view a) { return ascii_iequals(segment, a); })) {
+      return {
+          name,
+          "a segment of it is also an action or a collection (chat, completions, extensions, models, ...), "
+          "so servers disagree on where the name ends"};
+    }
+    at = end + 1;
+  }
+  return {name, {}};
+}
+
 // The model a request target names, in the forms APIs put it there: Azure OpenAI's
-// /openai/deployments/{model}/..., the legacy /v1/engines/{model}/..., Bedrock's /model/{id}/...,
+// /openai/deployments/{model}/..., the legacy /v1/engines/{model}/... (deployment_in_path: the
+// model may have more than one segment), Bedrock's /model/{id}/...,
 // Gemini's, Vertex's and KServe's .../models/{model}:{method} (the last ':', also as %3A, which a
 // server decodes), and .../models/{model}/... (Hugging Face's router and, on a POST, its Inference
 // API's .../models/{model}, Triton's /v2/models/{model}/infer,
 // Replicate's /v1/models/{owner}/{name}/predictions, read as its first segment: a model no
 // cluster serves, refused), TorchServe's /predictions/{model}/... Empty when the target names none. A cluster
 // serving such a path runs that model, whatever the body says.
-std::string_view model_in_path(const http::message_head& head) {
+target_model model_in_path(const http::message_head& head) {
   const std::string_view path = http::target_path(head);
   std::string_view model;
+  target_model deployment;
   any_segment(path, [&](const path_step& s) {
-    if (ascii_iequals(s.previous, "deployments") || ascii_iequals(s.previous, "engines") ||
-        ascii_iequals(s.previous, "model")) {
+    if (ascii_iequals(s.previous, "deployments") || ascii_iequals(s.previous, "engines")) {
+      deployment = deployment_in_path(path.substr(s.end - s.segment.size()));
+      return true;
+    }
+    if (ascii_iequals(s.previous, "model")) {
       model = s.segment;
       return true;
     }
@@ -517,7 +596,7 @@ std::string_view model_in_path(const http::message_head& head) {
     }
     return false;
   });
-  return model;
+  return deployment.model.empty() ? target_model{model, {}} : deployment;
 }
 
 // Whether a parameter's name, as a server decodes it (percent-encoding, '+' as a space; in any
@@ -840,7 +919,14 @@ stage_result settle_model(request_context& ctx) {
             "gateway route",
             param.substr(0, 128)));
   }
-  const std::string_view in_path = model_in_path(ctx.head);
+  const auto [in_path, unclear] = model_in_path(ctx.head);
+  if (!unclear.empty()) {
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format("the model in the request target cannot be read as one name ('{}'): {}; name the model "
+                    "in the body, or as /openai/deployments/{{model}}/chat/completions",
+                    in_path.substr(0, 128), unclear));
+  }
   if (in_path.empty()) {
     return stage_result::next();
   }
@@ -1008,7 +1094,7 @@ stage_result pipeline::classify(request_context& ctx) const {
 stage_result pipeline::classify_body(request_context& ctx) const {
   if (ctx.body.empty()) {
     // A POST that runs a model and names none, in the body or the path: as an empty JSON object.
-    if (ctx.head.method == "POST" && runs_a_model(ctx.head) && model_in_path(ctx.head).empty()) {
+    if (ctx.head.method == "POST" && runs_a_model(ctx.head) && model_in_path(ctx.head).model.empty()) {
       return stage_result::respond(outcome::invalid_body,
                                    "the request names no model (its body is empty): send a JSON body with "
                                    "\"model\" set to the model to run");
@@ -1042,7 +1128,7 @@ stage_result pipeline::classify_body(request_context& ctx) const {
   const std::uint32_t detectors = b ? b->detectors | b->redactors : 0;
   if (kind == classify::json_media::json) {
     stage_result r = inspect_json(ctx, detectors, b && b->redactors != 0);
-    if (r.proceed() && ctx.model.empty() && runs_a_model(ctx.head) && model_in_path(ctx.head).empty()) {
+    if (r.proceed() && ctx.model.empty() && runs_a_model(ctx.head) && model_in_path(ctx.head).model.empty()) {
       return stage_result::respond(outcome::invalid_body,
                                    "the request names no model: set \"model\" to the model to run");
     }

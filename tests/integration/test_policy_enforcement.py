@@ -323,7 +323,12 @@ class PolicyEnforcementTest(unittest.TestCase):
         for path, body in (("/models/meta-llama/Llama-3", {"inputs": "hi"}),
                            ("/models/meta-llama/Llama-3/v1/chat/completions",
                             {"model": "meta-llama/Llama-3", "messages": []}),
-                           ("/v1/models/meta-llama/Llama-3/predictions", {"input": {"prompt": "hi"}})):
+                           ("/v1/models/meta-llama/Llama-3/predictions", {"input": {"prompt": "hi"}}),
+                           # LiteLLM's /openai/deployments/{model:path}/... and /engines/{model:path}/...
+                           # read every segment up to the action (probe round 32: "meta-llama" was decided)
+                           ("/openai/deployments/meta-llama/Llama-3/chat/completions?api-version=2024-10-21",
+                            {"messages": []}),
+                           ("/v1/engines/meta-llama/Llama-3/completions", {"prompt": "hi"})):
             with self.subTest(path=path):
                 resp = self.post(path, body)
                 self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], "meta-llama/Llama-3")
@@ -340,6 +345,15 @@ class PolicyEnforcementTest(unittest.TestCase):
         resp = self.post("/openai/deployments/mistral-small/chat/completions", {"model": "llama-3", "messages": []})
         self.assertEqual(resp.status, 400, resp.body)
         self.assertIn("'mistral-small'", resp.json()["error"]["message"])
+        # The whole deployment name against the body's: "mistral-small/llama-3" is not "mistral-small".
+        resp = self.post("/openai/deployments/mistral-small/llama-3/chat/completions",
+                         {"model": "mistral-small", "messages": []})
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertIn("'mistral-small/llama-3'", resp.json()["error"]["message"])
+        # Where servers would disagree on where the name ends: refused, not guessed.
+        resp = self.post("/openai/deployments/mistral-small/extensions/chat/completions", {"messages": []})
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertIn("cannot be read as one name", resp.json()["error"]["message"])
         # In the query (LiteLLM's handlers take ?model= over the body's), in any spelling a query
         # parser decodes; or as a list a router runs as a batch: refused, audited.
         for query in ("model=llama-3", "MODEL=llama-3", "%6Dodel=llama-3", "x=1;model=llama-3", "model[]=llama-3",

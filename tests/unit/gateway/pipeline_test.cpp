@@ -62,6 +62,11 @@ rules:
     when:
       path: ["/admin/*"]
     reason: no admin API through the gateway
+  - id: forbid-gpt-4o
+    effect: forbid
+    when:
+      model: ["gpt-4o"]
+    reason: no GPT-4o through the gateway
   - id: permit-all
     effect: permit
     reason: everyone may ask
@@ -202,4 +207,49 @@ TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: an undeclared data cl
   const stage_result r = stages->decide(ctx);
   CHECK(r.result == outcome::unknown_data_class);
   CHECK(r.message.find("personal") != std::string::npos);  // the declared classes are listed
+}
+
+TEST_CASE_FIXTURE(policy_fixture,
+                  "pipeline with a policy: a deployment's or an engine's name is read whole") {
+  // LiteLLM declares /openai/deployments/{model:path}/chat/completions (and /engines/...): the
+  // greedy `path` reads every segment up to the action, and that model overrides the body's
+  // (probe round 32: `openai` was decided, `openai/gpt-4o` run).
+  for (const std::string_view target :
+       {"/openai/deployments/openai/gpt-4o/chat/completions?api-version=2024-10-21",
+        "/engines/openai/gpt-4o/chat/completions", "/v1/engines/openai/gpt-4o/completions",
+        "/OPENAI/Deployments/openai/gpt-4o/Embeddings/",
+        "/openai/deployments/openai/gpt-4o/images/generations"}) {
+    CAPTURE(target);
+    const stage_result r = run("POST", target, "application/json", R"({"messages":[]})");
+    CHECK(ctx.model == "openai/gpt-4o");
+    CHECK(r.result == outcome::policy_denied);
+    CHECK(r.message.find("forbid-gpt-4o") != std::string::npos);
+  }
+  // More segments, as a LiteLLM name with its provider and publisher: the whole name.
+  REQUIRE(run("POST", "/openai/deployments/openrouter/meta-llama/llama-3/chat/completions",
+              "application/json", R"({"model":"openrouter/meta-llama/llama-3","messages":[]})")
+              .proceed());
+  CHECK(ctx.model == "openrouter/meta-llama/llama-3");
+  // One segment, as before.
+  REQUIRE(run("POST", "/openai/deployments/mistral-small/chat/completions", "application/json",
+              R"({"messages":[]})")
+              .proceed());
+  CHECK(ctx.model == "mistral-small");
+  // The body and the target agree on the whole name, or the request is refused.
+  stage_result r = run("POST", "/openai/deployments/evil-a/gpt-4o/chat/completions", "application/json",
+                       R"({"model":"evil-a","messages":[]})");
+  CHECK(r.result == outcome::invalid_body);
+  CHECK(r.message.find("'evil-a/gpt-4o'") != std::string::npos);
+  // Where servers disagree on where the name ends, refused rather than guessed: an action the
+  // gateway does not know after more than one segment (a greedy reader takes `a/b`, a
+  // one-segment reader `a`), and a segment that is itself an action (Azure's
+  // /extensions/chat/completions is `d` to Azure and `d/extensions` to LiteLLM).
+  for (const std::string_view target :
+       {"/openai/deployments/a/b/search", "/openai/deployments/d/extensions/chat/completions",
+        "/engines/a/completions/chat/completions", "/openai/deployments/a/models/b/embeddings"}) {
+    CAPTURE(target);
+    r = run("POST", target, "application/json", R"({"messages":[]})");
+    CHECK(r.result == outcome::invalid_body);
+    CHECK(r.message.find("cannot be read as one name") != std::string::npos);
+  }
 }
