@@ -78,6 +78,33 @@ bool points_client_elsewhere(std::string_view name) {
          (name.size() >= 17 && ascii_iequals(name.substr(name.size() - 17), "cdn-cache-control"));
 }
 
+// Fields of a cluster's answer that name its software, its hosts or the proxies between the gateway
+// and its model servers ("vLLM/0.6 on 10.0.0.7", "Via: 1.1 internal-lb",
+// "X-Backend-Host: gpu-node-17.internal:8000"): the client talks to the gateway, which as a portal
+// through the cluster's firewall does not pass on the names of hosts behind it (RFC 9110 7.6.3;
+// nginx drops an upstream's Server too). Server, X-Powered-By and ASP.NET's version fields; Via;
+// Envoy's, Kong's and LiteLLM's own fields (X-Envoy-Upstream-Service-Time, X-Kong-Upstream-Latency,
+// X-LiteLLM-Model-Api-Base, which is the model server's URL); X-Backend-*, X-Upstream-* (the
+// gateway writes its own X-Upstream-Request-Id after this) and X-Served-By; and any field named
+// for a host or an address (X-Node-Hostname, X-Server-IP, X-Upstream-Addr). Probe round 32.
+bool names_cluster_network(std::string_view name) {
+  static constexpr std::string_view names[] = {
+      "server",      "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version", "via",
+      "x-served-by", "x-server",     "x-host",           "x-backend",           "x-hostname"};
+  static constexpr std::string_view prefixes[] = {"x-envoy-", "x-kong-", "x-litellm-", "x-backend-",
+                                                  "x-upstream-"};
+  static constexpr std::string_view suffixes[] = {"-host", "-hostname", "-ip", "-addr"};
+  return std::any_of(std::begin(names), std::end(names),
+                     [&](std::string_view n) { return ascii_iequals(name, n); }) ||
+         std::any_of(std::begin(prefixes), std::end(prefixes),
+                     [&](std::string_view p) {
+                       return name.size() > p.size() && ascii_iequals(name.substr(0, p.size()), p);
+                     }) ||
+         std::any_of(std::begin(suffixes), std::end(suffixes), [&](std::string_view x) {
+           return name.size() > x.size() && ascii_iequals(name.substr(name.size() - x.size()), x);
+         });
+}
+
 // The Location a client may follow: one on the gateway, where the request is decided again. A
 // path or a relative reference stays; an http(s) URL, or a network-path reference (//host/...),
 // becomes its path and query on the gateway, whatever host it names (a cluster names itself by its
@@ -174,16 +201,12 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
         continue;
       }
     }
-    // The cluster's software, and with it at times its address ("vLLM/0.6 on 10.0.0.7"): the
-    // client talks to the gateway (nginx drops an upstream's Server too). Its request id is kept
+    // The cluster's software, hosts and proxies (names_cluster_network). Its request id is kept
     // under another name for the cluster operator's support: X-Request-Id is the gateway's, the
-    // one the audit log knows.
-    // X-Powered-By and ASP.NET's version fields likewise. The cluster's first X-Request-Id only: a
-    // client must be able to tell which is the cluster's, and never sees one it wrote itself under
-    // the gateway's name (probe round 30).
-    if (ascii_iequals(f.name, "server") || ascii_iequals(f.name, "x-powered-by") ||
-        ascii_iequals(f.name, "x-aspnet-version") || ascii_iequals(f.name, "x-aspnetmvc-version") ||
-        ascii_iequals(f.name, "x-upstream-request-id")) {
+    // one the audit log knows. The cluster's first X-Request-Id only: a client must be able to
+    // tell which is the cluster's, and never sees one it wrote itself under the gateway's name
+    // (probe round 30).
+    if (names_cluster_network(f.name)) {
       continue;
     }
     if (f.id == http::field_id::x_request_id) {

@@ -637,6 +637,12 @@ class UpstreamFailureTest(unittest.TestCase):
                 for name, value in (("Content-Type", "application/json"), ("X-Upstream-Request-Id", "forged"),
                                     ("X-Request-Id", "first-id"), ("X-Request-Id", "second-id"),
                                     ("X-Powered-By", "Express on 10.0.0.7"), ("X-AspNet-Version", "4.0.30319"),
+                                    # probe round 32: the cluster's proxies and hosts reached the client
+                                    ("Via", "1.1 internal-lb"), ("X-Backend-Host", "gpu-node-17.internal:8000"),
+                                    ("X-Envoy-Upstream-Service-Time", "12"), ("x-envoy-decorator-operation", "vllm"),
+                                    ("X-Served-By", "cache-fra-1"), ("X-Kong-Upstream-Latency", "3"),
+                                    ("X-Upstream-Addr", "10.0.0.7:8000"), ("X-Node-Hostname", "gpu-node-17"),
+                                    ("X-Server-IP", "10.0.0.7"), ("X-LiteLLM-Model-Api-Base", "http://10.0.0.7:8000/v1"),
                                     ("X-Kept", "yes")):
                     self.send_header(name, value)
                 self.send_header("Content-Length", "2")
@@ -651,6 +657,10 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertEqual(values("x-upstream-request-id"), ["first-id"])
         self.assertEqual(len(values("x-request-id")), 1)
         self.assertEqual(values("x-powered-by") + values("x-aspnet-version"), [])
+        internal = ("via", "x-backend-host", "x-envoy-upstream-service-time", "x-envoy-decorator-operation",
+                    "x-served-by", "x-kong-upstream-latency", "x-upstream-addr", "x-node-hostname", "x-server-ip",
+                    "x-litellm-model-api-base")
+        self.assertEqual([(n, v) for n, v in resp.headers if n in internal], [])
         self.assertEqual(values("x-kept"), ["yes"])
 
     def test_the_clusters_digest_of_a_body_the_gateway_changed_is_dropped(self):
