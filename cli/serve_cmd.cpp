@@ -141,11 +141,22 @@ int cmd_check(const options& o) {
     auto upstreams = gateway::build_upstreams(*cfg);
     const gateway::endpoint_geo_report geo = gateway::check_endpoint_geo(*cfg, upstreams);
     std::fputs(geo.text().c_str(), stdout);
-    for (const std::string& reason : geo.cluster_reasons) {
-      if (!reason.empty()) {
-        std::fprintf(stderr, "%s: %s\n", path.c_str(), reason.c_str());
-        failed = true;
+    // At the cluster's first endpoint (all of them were refused), file:line:col as every other
+    // config error.
+    for (std::size_t ci = 0; ci < geo.cluster_reasons.size(); ++ci) {
+      const std::string& reason = geo.cluster_reasons[ci];
+      if (reason.empty()) {
+        continue;
       }
+      const policy::source_pos at = cfg->clusters[ci].endpoints.empty()
+                                        ? policy::source_pos{}
+                                        : cfg->clusters[ci].endpoints.front().pos;
+      if (at.line > 0) {
+        std::fprintf(stderr, "%s:%d:%d: %s\n", path.c_str(), at.line, at.column, reason.c_str());
+      } else {
+        std::fprintf(stderr, "%s: %s\n", path.c_str(), reason.c_str());
+      }
+      failed = true;
     }
   });
   std::string policy_version;

@@ -296,6 +296,7 @@ class cluster_reader {
         continue;
       }
       ep.port = static_cast<std::uint16_t>(port);
+      ep.pos = yaml::pos_of(e);
       if (std::any_of(c_.endpoints.begin(), c_.endpoints.end(),
                       [&](const endpoint_config& o) { return same_endpoint(o, ep); })) {
         error(e, fmt::format("endpoint '{}' is listed twice", s));

@@ -28,6 +28,7 @@ namespace sovgw::policy {
 struct endpoint_config {
   std::string host;  // IP literal or DNS name (resolved at start)
   std::uint16_t port = 0;
+  source_pos pos;  // where the file names it, for errors found after parsing (config check)
 };
 
 struct upstream_tls_config {

@@ -2,11 +2,13 @@
 exit codes and messages as the policy tools."""
 
 import os
+import re
+import shutil
 import subprocess
 import tempfile
 import unittest
 
-from test_audit_support import SOVGW
+from test_audit_support import BUILD_DIR, SOURCE_DIR, SOVGW
 
 POLICY_WITH_TAB = "version: 1\nrules:\n\t- id: a\n    effect: permit\n"
 
@@ -192,3 +194,57 @@ clusters:
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class reference_config_test(unittest.TestCase):
+    """docs/configuration.md's reference block, with every file it names made: `config check` says ok
+    (probe round 32: a loopback endpoint under on_premises: false, a region and a cluster the policy
+    it names did not know)."""
+
+    def test_the_reference_configuration_passes_config_check(self):
+        with open(os.path.join(SOURCE_DIR, "docs", "configuration.md"), encoding="utf-8") as f:
+            doc = f.read()
+        blocks = re.findall(r"```yaml\n(.*?)```", doc, re.S)
+        reference, tenants = blocks[0], next(b for b in blocks if b.startswith("tenants:"))
+        with tempfile.TemporaryDirectory() as d:
+            etc, var = os.path.join(d, "etc", "sovgw"), os.path.join(d, "var", "lib")
+            for folder in (etc, os.path.join(var, "GeoIP"), os.path.join(var, "sovgw"),
+                           os.path.join(d, "examples", "policies")):
+                os.makedirs(folder)
+            script = os.path.join(SOURCE_DIR, "certs", "make-dev-certs.sh")
+            subprocess.run([script, os.path.join(d, "certs", "out")], check=True, capture_output=True, timeout=60)
+            shutil.copy(os.path.join(SOURCE_DIR, "examples", "policies", "eu_policy.yaml"),
+                        os.path.join(d, "examples", "policies"))
+            subprocess.run([os.path.join(BUILD_DIR, "tests", "unit", "policy", "write_mmdb"),
+                            os.path.join(var, "GeoIP", "GeoLite2-Country.mmdb"), "4", "9.9.9.0/24=FR"],
+                           check=True, capture_output=True, timeout=60)
+            for name in ("admin.token", "paris.token"):
+                with open(os.open(os.path.join(etc, name), os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                    f.write("0123456789abcdef" * 4 + "\n")
+            with open(os.open(os.path.join(etc, "tenants.yaml"), os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                parts = tenants.split("blake2b-256:…")
+                f.write(parts[0] + "".join(f"blake2b-256:{n:064x}{rest}" for n, rest in enumerate(parts[1:], 1)))
+            for args in (("keys", "init", os.path.join(etc, "keys")),
+                         ("keys", "http-new", os.path.join(etc, "http-signing.key")),
+                         ("keys", "hmac-new", os.path.join(etc, "paris.hmac"))):
+                r = run(*args, cwd=d)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            config = reference.replace("/etc/sovgw", etc).replace("/var/lib", var)
+            config = config.replace("x.pem", "certs/out/client.pem").replace("x.key", "certs/out/client.key")
+            path = os.path.join(d, "gw.yaml")
+            with open(path, "w") as f:
+                f.write(config)
+            r = run("config", "check", path, cwd=d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.stderr, "")  # not a warning either
+
+            # The one config error that had no position: a cluster left no endpoint it may use is named at
+            # its first endpoint, file:line:col like the others.
+            config = config.replace("    on_premises: true ", "    on_premises: false")
+            with open(path, "w") as f:
+                f.write(config)
+            line = next(n for n, text in enumerate(config.split("\n"), 1) if '["127.0.0.1:9443"]' in text)
+            r = run("config", "check", path, cwd=d)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(f"{path}:{line}:17: cluster 'standin-paris' has no endpoint it may use: 127.0.0.1 is a "
+                          "loopback or private address and cluster 'standin-paris' is not on_premises\n", r.stderr)
