@@ -529,8 +529,9 @@ target_model deployment_in_path(std::string_view rest) {
 // Gemini's, Vertex's and KServe's .../models/{model}:{method} (the last ':', also as %3A, which a
 // server decodes), and .../models/{model}/... (Hugging Face's router and, on a POST, its Inference
 // API's .../models/{model}, Triton's /v2/models/{model}/infer,
-// Replicate's /v1/models/{owner}/{name}/predictions, read as its first segment: a model no
-// cluster serves, refused), TorchServe's /predictions/{model}/... Empty when the target names none. A cluster
+// Replicate's /v1/models/{owner}/{name}/predictions: {org}/{name} when the segment after the
+// model is no action, see below), TorchServe's /predictions/{model}/... Empty when the target names
+// none. A cluster
 // serving such a path runs that model, whatever the body says.
 target_model model_in_path(const http::message_head& head) {
   const std::string_view path = http::target_path(head);
