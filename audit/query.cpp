@@ -105,13 +105,21 @@ status run_plan(const store& s, const query_filter& f, const std::function<bool(
   bool go_on = true;
   if (choice.col == column::leaves) {
     auto it = s.iterate(column::leaves, false);
+    std::uint64_t expected = 0;  // the next position; a record past it means the ones between are gone
     for (it->SeekToFirst(); go_on && it->Valid(); it->Next()) {
       if (it->key().size() != 8) {
         return {error_code::corruption, "a leaf key is malformed"};
       }
       ++stats.records_read;
-      if (auto st = deliver(it->value().ToStringView(), read_be64(it->key().ToStringView()), go_on);
-          !st.is_ok()) {
+      const std::uint64_t seq = read_be64(it->key().ToStringView());
+      if (seq > expected) {
+        if (stats.missing.size() < max_listed_missing) {
+          stats.missing.push_back({expected, seq - 1});
+        }
+        stats.missing_count += seq - expected;
+      }
+      expected = seq + 1;
+      if (auto st = deliver(it->value().ToStringView(), seq, go_on); !st.is_ok()) {
         return st;
       }
     }
@@ -183,6 +191,8 @@ status run_query(const store& s, const query_filter& f, const std::function<bool
   out.index_error = st.is_ok() ? std::string() : st.message();
   out.undecodable.clear();  // the scan reads every record again
   out.undecodable_count = 0;
+  out.missing.clear();
+  out.missing_count = 0;
   out.with_request_id = 0;
   const status rest = run_plan(s, scan, once, out);
   out.matched = given.size();

@@ -49,6 +49,13 @@ struct undecodable_record {
 };
 inline constexpr std::size_t max_listed_undecodable = 20;
 
+// Positions first..last of the log that hold no record, below one that does.
+struct missing_records {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+};
+inline constexpr std::size_t max_listed_missing = 20;
+
 // How run_query found its answer.
 struct query_stats {
   // A request id query whose index listed no record, or could not be read, read the whole log
@@ -60,6 +67,12 @@ struct query_stats {
   // given to the sink) and the query goes on past them. The first max_listed_undecodable, and how many.
   std::vector<undecodable_record> undecodable;
   std::uint64_t undecodable_count = 0;
+  // Positions a scan of the log passed that hold no record (deleted: verify names what changed), as
+  // ranges of seq numbers, the first max_listed_missing of them, and how many positions in all. Only
+  // a scan (no index) reads every position; a filter does not hide a missing one, since the scan
+  // sees the gap before any filter applies.
+  std::vector<missing_records> missing;
+  std::uint64_t missing_count = 0;
   std::uint64_t records_read = 0;     // by a scan
   std::uint64_t with_request_id = 0;  // records read that carry the request id asked for
   std::uint64_t matched = 0;          // records given to the sink

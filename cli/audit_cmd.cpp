@@ -162,6 +162,31 @@ bool is_request_id(std::string_view id) {
          });
 }
 
+// Positions the scan passed that hold no record: a listing without them looks complete, so a script
+// must be told (the exit code) as well as a reader.
+void print_missing(const audit::query_stats& stats) {
+  std::uint64_t listed = 0;
+  for (const auto& m : stats.missing) {
+    listed += m.last - m.first + 1;
+    if (m.first == m.last) {
+      fmt::print(
+          stderr,
+          "sovgw audit query: record {} is missing from the log: deleted, or the log is damaged (sovgw "
+          "audit verify names what changed)\n",
+          m.first);
+    } else {
+      fmt::print(stderr,
+                 "sovgw audit query: records {}..{} are missing from the log: deleted, or the log is damaged "
+                 "(sovgw audit verify names what changed)\n",
+                 m.first, m.last);
+    }
+  }
+  if (stats.missing_count > listed) {
+    fmt::print(stderr, "sovgw audit query: and {} more positions that hold no record\n",
+               stats.missing_count - listed);
+  }
+}
+
 int cmd_query(const options& o) {
   audit::query_filter f;
   f.scan_all = o.flag("scan");
@@ -243,6 +268,7 @@ int cmd_query(const options& o) {
                  printable(*f.request_id).c_str(), static_cast<unsigned long long>(stats.with_request_id));
   }
   print_undecodable("sovgw audit query", stats.undecodable, stats.undecodable_count);
+  print_missing(stats);
   if (format == "table") {
     table.finish();
   }
@@ -286,8 +312,9 @@ int cmd_query(const options& o) {
           static_cast<unsigned long long>(unsigned_listed->second));
     }
   }
-  // Every record that decodes was listed; the ones that do not fail the query, at its end.
-  return stats.undecodable_count > 0 ? exit_failed : exit_ok;
+  // Every record that decodes was listed; the ones that do not, and positions that hold none, fail
+  // the query at its end.
+  return stats.undecodable_count > 0 || stats.missing_count > 0 ? exit_failed : exit_ok;
 }
 
 int cmd_prove(const options& o) {

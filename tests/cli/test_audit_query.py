@@ -226,6 +226,34 @@ class query_test(audit_case):
                 self.assertIn(f"record {seq}", shown.stdout)
                 self.assertIn("the index is damaged", shown.stderr)
 
+    def test_a_scan_that_passes_a_deleted_record_names_it_and_fails(self):
+        # Probe round 32 (finding 2): a full listing skipped a deleted record without a word, exit 0.
+        db = os.path.join(self.tmp, "deleted")
+        shutil.copytree(self.db, db)
+        run(TAMPER, db, "delete", "10", check=0)
+        for n in (20, 21, 22):
+            run(TAMPER, db, "delete", str(n), check=0)
+        cluster = self.all[5]["cluster"]
+        for args, want in (((), self.expected(lambda r: True)), (("--scan",), self.expected(lambda r: True)),
+                           # A filter skips records; the scan under it still sees the gap.
+                           (("--cluster", cluster), self.expected(lambda r: r["cluster"] == cluster))):
+            with self.subTest(args=args):
+                p = sovgw("audit", "query", "--db", db, "--format", "jsonl", *args, check=1)
+                self.assertEqual([json.loads(line)["seq"] for line in p.stdout.splitlines()],
+                                 [seq for seq in want if seq not in (10, 20, 21, 22)])
+                self.assertIn("sovgw audit query: record 10 is missing from the log: deleted, or the log is damaged "
+                              "(sovgw audit verify names what changed)", p.stderr)
+                self.assertIn("records 20..22 are missing from the log", p.stderr)
+        table = sovgw("audit", "query", "--db", db, check=1)
+        self.assertIn("(36 records)", table.stdout)
+        self.assertIn("record 10 is missing from the log", table.stderr)
+        # A listing that stops before the gap saw none; one that stops after it did.
+        p = sovgw("audit", "query", "--db", db, "--limit", "10", check=0)
+        self.assertEqual(p.stderr, "")
+        p = sovgw("audit", "query", "--db", db, "--limit", "11", check=1)
+        self.assertIn("record 10 is missing from the log", p.stderr)
+        self.assertNotIn("records 20..22", p.stderr)
+
     def test_impossible_dates_and_overflowing_seconds_are_refused(self):
         for text in ("2026-02-30", "2025-02-29", "2026-02-31T00:00:00Z", "2026-04-31", "2026-13-01", "2026-00-10",
                      "2026-01-01T24:00:00Z", "2026-01-01T00:00:00.Z", "2026-1-01", "2026-01-01T00:00:00",
