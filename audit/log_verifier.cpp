@@ -589,7 +589,8 @@ class verifier {
     if (report_.tiles.root() != cp.root) {
       // Only a checkpoint the auditor holds bounds where the history the auditor saw was rewritten:
       // the stored ones may have been signed again over the rewrite.
-      mismatches_.push_back({held ? held_authenticated_size_ : authenticated_size_, size, label});
+      mismatches_.push_back(
+          {held ? held_authenticated_size_ : authenticated_size_, authenticated_size_, size, label});
       if (held && !contradicted_held_) {
         contradicted_held_ = size;
         contradicted_label_ = label;
@@ -734,7 +735,7 @@ class verifier {
   // matched, pins the first record of that range (the tree was rewritten to match an altered one).
   void classify_suspects() {
     std::uint64_t pinned_from = UINT64_MAX;  // one pin per range: later checkpoints repeat it
-    for (const auto& [from, size, label] : mismatches_) {
+    for (const auto& [from, stored_from, size, label] : mismatches_) {
       if (size == 0) {
         continue;  // a stored key claiming size 0: the signature check named it
       }
@@ -758,15 +759,27 @@ class verifier {
         // Which record is not known, only the range: no first bad record is named.
         const auto missing = std::find_if(missing_hashes_.begin(), missing_hashes_.end(),
                                           [&](const auto& m) { return m.first < size && m.second > from; });
+        // A stored checkpoint that the records reproduce, past every held one they do, narrows the range
+        // only if it is on the history the held checkpoint signs, which nothing in the log can show:
+        // whoever rewrote the records with the key may have signed it again over them. Both are said.
+        const std::string narrowed =
+            stored_from > from && stored_from < size
+                ? fmt::format(
+                      " (records {}..{} reproduce the log's signed checkpoint at size {}: unless it too "
+                      "was signed over the rewrite, the records that differ are in {}..{})",
+                      from, stored_from - 1, stored_from, stored_from, size - 1)
+                : std::string();
         problems_.add(
             area::records, problem_kind::record_altered, from,
             missing == missing_hashes_.end()
-                ? fmt::format("records {}..{}: one differs from what was signed, and the stored tree was "
-                              "rewritten to match it",
-                              from, size - 1)
-                : fmt::format("records {}..{}: one differs from what was signed (the stored tree lacks the "
-                              "hashes of records {}..{}, which would name it)",
-                              from, size - 1, missing->first, missing->second - 1));
+                ? fmt::format(
+                      "records {}..{}: at least one differs from what was signed, and the stored tree "
+                      "was rewritten to match it{}",
+                      from, size - 1, narrowed)
+                : fmt::format(
+                      "records {}..{}: at least one differs from what was signed (the stored tree lacks "
+                      "the hashes of records {}..{}, which would name it){}",
+                      from, size - 1, missing->first, missing->second - 1, narrowed));
       }
     }
     for (const std::uint64_t seq : suspects_) {
@@ -1204,6 +1217,8 @@ class verifier {
   std::string_view contradicted_label_;
   struct mismatch {
     std::uint64_t from;  // authenticated_size_ (held ones: held_authenticated_size_) when it was found
+    std::uint64_t stored_from;  // authenticated_size_ when it was found (a held one's: beyond `from` when a
+                                // stored checkpoint matched the records after the held ones that did)
     std::uint64_t size;
     std::string_view label;  // the checkpoint's (known_checkpoint::label)
   };

@@ -85,6 +85,23 @@ class forgery_test(tampered_log_case):
         self.assertEqual((doc["checkpoints"], doc["failed_checkpoints"], doc["checkpoint"]), (0, 1, None))
         self.assertIsNone(doc["first_bad_record"])
 
+    def fork_from_200(self):
+        """A fork of the log from record 200 on, as a writer with the key makes it: records 0..199 and
+        the checkpoints at 100 and 200 kept, then 150 records of another history, signed at 350."""
+        fork = self.tampered("truncate", "100")
+        self.append(150, run_name="fork", db=fork)
+        return fork
+
+    def test_a_fork_past_a_stored_checkpoint_says_at_least_one_record_differs_and_where_if_that_one_holds(self):
+        # Probe round 32 (finding 3): "records 0..299: one differs" when the 100 records from 200 on
+        # differ.
+        held = self.held(300)
+        fork = self.fork_from_200()
+        p = sovgw("audit", "verify", "--db", fork, "--pubkey", self.pub, "--checkpoint", held, check=1)
+        self.assertIn("records 0..299: at least one differs from what was signed, and the stored tree was rewritten "
+                      "to match it (records 0..199 reproduce the log's signed checkpoint at size 200: unless it too "
+                      "was signed over the rewrite, the records that differ are in 200..299)", p.stdout)
+
     def fingerprint(self, pub):
         """The RFC 7638 SHA-256 thumbprint of the Ed25519 key in a signing.pub (`name+id+base64(0x01||key)`)."""
         with open(pub, encoding="utf-8") as f:
