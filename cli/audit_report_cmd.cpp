@@ -65,15 +65,16 @@ std::string verification_json(const audit::verify_report& v, const report_contex
   }
   return fmt::format(
       R"({{"ok":{},"records":{},"missing_records":{},"truncated_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},"unchecked_checkpoints":{},)"
-      R"("checkpoint":{},"held_checkpoints":{},"tail_checked":{},"held_from":[{}],)"
+      R"("stored_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"tail_checked":{},"held_from":[{}],)"
       R"("uncovered_records":{},)"
       R"("index_entries":{},)"
       R"("forced_opens":{},"payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
       R"("first_bad_record":{},"problems":[{}]}})",
       v.ok() ? "true" : "false", v.records, v.missing_records, v.truncated_records, v.signed_records(),
-      v.checkpoints, v.failed_checkpoints(), v.unchecked_checkpoints, json_checkpoint(v.latest),
-      json_held_checkpoints(c.held_from, v), c.held_from.empty() || c.stale ? "false" : "true",
-      fmt::join(held_from, ","), v.uncovered_records(), v.index_entries, v.forced_opens,
+      v.checkpoints, v.failed_checkpoints(), v.unchecked_checkpoints, v.stored_checkpoints,
+      json_checkpoint(v.latest), json_held_checkpoints(c.held_from, v),
+      c.held_from.empty() || c.stale ? "false" : "true", fmt::join(held_from, ","), v.uncovered_records(),
+      v.index_entries, v.forced_opens,
       json_optional(c.payloads ? std::optional(c.payloads->checked) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->unsigned_payloads) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->dropped_by_retention) : std::nullopt),

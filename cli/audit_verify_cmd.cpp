@@ -158,10 +158,15 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     for (const auto& p : v.payloads ? v.payloads->problems : std::vector<audit::problem>{}) {
       std::printf("  - %s\n", printable(p.text, true).c_str());
     }
+    // The counts of --format json: stored_checkpoints, failed_checkpoints and checkpoints (the ones that
+    // verify), so that a reader of both finds the same numbers.
     if (report.failed_checkpoints() > 0) {
-      fmt::print("{} of {} stored {} fail{} verification\n", report.failed_checkpoints(),
+      fmt::print("{} of {} stored {} fail{} verification, {}\n", report.failed_checkpoints(),
                  report.stored_checkpoints, plural(report.stored_checkpoints, "checkpoint", "checkpoints"),
-                 report.failed_checkpoints() == 1 ? "s" : "");
+                 report.failed_checkpoints() == 1 ? "s" : "",
+                 report.checkpoints == 0   ? std::string("none verifies")
+                 : report.checkpoints == 1 ? std::string("1 verifies")
+                                           : fmt::format("{} verify", report.checkpoints));
     }
     if (report.unchecked_checkpoints > 0) {
       fmt::print("{} of {} stored {} not checked: the records they cover could not be read\n",
@@ -305,14 +310,15 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
                                                                               : "checkpoint_option");
   fmt::print(
       R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"missing_records":{},"truncated_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},)"
-      R"("unchecked_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
+      R"("unchecked_checkpoints":{},"stored_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
       R"("payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_opened":{},)"
       R"("data_keys_checked":{},"first_bad_record":{},"saved_checkpoint":{},"problems":[{}]}})"
       "\n",
       v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.missing_records,
       r.truncated_records, r.signed_records(), r.checkpoints, r.failed_checkpoints(), r.unchecked_checkpoints,
-      json_checkpoint(r.latest), json_held_checkpoints(v.held, r), r.uncovered_records(), r.index_entries,
-      r.forced_opens, v.payloads ? std::to_string(v.payloads->checked) : "null",
+      r.stored_checkpoints, json_checkpoint(r.latest), json_held_checkpoints(v.held, r),
+      r.uncovered_records(), r.index_entries, r.forced_opens,
+      v.payloads ? std::to_string(v.payloads->checked) : "null",
       v.payloads ? std::to_string(v.payloads->unsigned_payloads) : "null",
       v.payloads ? std::to_string(v.payloads->dropped_by_retention) : "null",
       v.payloads ? std::to_string(v.payloads->shredded) : "null",

@@ -102,6 +102,19 @@ class forgery_test(tampered_log_case):
                       "to match it (records 0..199 reproduce the log's signed checkpoint at size 200: unless it too "
                       "was signed over the rewrite, the records that differ are in 200..299)", p.stdout)
 
+    def test_the_text_counts_the_stored_checkpoints_as_the_json_does(self):
+        # Probe round 32 (finding 3): "1 of 3 stored checkpoints fails" beside JSON's "checkpoints": 2.
+        held = self.held(300)
+        fork = self.fork_from_200()
+        p = sovgw("audit", "verify", "--db", fork, "--pubkey", self.pub, "--checkpoint", held, check=1)
+        self.assertIn("1 of 3 stored checkpoints fails verification, 2 verify", p.stdout)
+        doc = self.verify_json(fork, "--checkpoint", held)
+        self.assertEqual((doc["stored_checkpoints"], doc["checkpoints"], doc["failed_checkpoints"]), (3, 2, 1))
+        report = json.loads(sovgw("audit", "report", "--db", fork, "--pubkey", self.pub, "--checkpoint", held,
+                                  "--format", "json", check=1).stdout)["verification"]
+        self.assertEqual((report["stored_checkpoints"], report["checkpoints"], report["failed_checkpoints"]),
+                         (3, 2, 1))
+
     def fingerprint(self, pub):
         """The RFC 7638 SHA-256 thumbprint of the Ed25519 key in a signing.pub (`name+id+base64(0x01||key)`)."""
         with open(pub, encoding="utf-8") as f:
