@@ -39,6 +39,11 @@ inline constexpr std::string_view decision_no_policy = request_decisions[2];
 inline constexpr std::string_view decision_none = request_decisions[3];
 [[nodiscard]] bool is_request_decision(std::string_view text);
 
+// The tenant a request record holds when no API key or client certificate identified the caller
+// (gateway/request_context.hpp): with a tenants file, a refused request (401 invalid_api_key);
+// without one, every request without a certificate. A tenants file may not name a tenant so.
+inline constexpr std::string_view unidentified_tenant = "default";
+
 // One audit record: the Merkle leaf. A plain value type; the gateway fills everything except
 // `seq` (assigned by the log) and the payload fields (set by the log from the payload).
 struct record {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -113,7 +114,7 @@ struct policy_version_span {
 };
 
 struct tenant_usage {
-  std::string tenant;
+  std::string tenant;  // unidentified_tenant (record.hpp): the callers no key or certificate identified
   outcome_counts outcomes;
   std::uint64_t prompt_tokens = 0;  // all, the cluster's counts and the gateway's estimates
   std::uint64_t completion_tokens = 0;
@@ -202,6 +203,12 @@ struct report {
   std::uint64_t denials_other_versions = 0;
   std::vector<policy_version_span> policy_versions;  // in order of coming into force
   std::vector<tenant_usage> tenants;                 // most requests first
+  // Of `tenants`, the ones a key or certificate identified: unidentified_tenant is not a customer.
+  [[nodiscard]] std::size_t identified_tenants() const {
+    return static_cast<std::size_t>(std::count_if(tenants.begin(), tenants.end(), [](const tenant_usage& t) {
+      return t.tenant != unidentified_tenant;
+    }));
+  }
   std::vector<cluster_evidence> evidence;            // most requests first
   std::vector<denial> recent_denials;                // newest first
   std::vector<log_event> recent_events;              // newest first

@@ -168,11 +168,11 @@ std::string report_json(const audit::report& r, const report_context& c) {
   });
   const std::string tenants = json_array(r.tenants, [](const audit::tenant_usage& t) {
     return fmt::format(
-        R"({{"tenant":{},{},"prompt_tokens":{},"completion_tokens":{},"estimated_requests":{},)"
+        R"({{"tenant":{},"identified":{},{},"prompt_tokens":{},"completion_tokens":{},"estimated_requests":{},)"
         R"("estimated_prompt_tokens":{},"estimated_completion_tokens":{},"with_data_classes":{},"redactions":{}}})",
-        json_string(t.tenant), json_outcomes(t.outcomes), t.prompt_tokens, t.completion_tokens,
-        t.estimated_requests, t.estimated_prompt_tokens, t.estimated_completion_tokens, t.classified,
-        json_optional(t.redactions));
+        json_string(t.tenant), t.tenant == audit::unidentified_tenant ? "false" : "true",
+        json_outcomes(t.outcomes), t.prompt_tokens, t.completion_tokens, t.estimated_requests,
+        t.estimated_prompt_tokens, t.estimated_completion_tokens, t.classified, json_optional(t.redactions));
   });
   const std::string evidence = json_array(r.evidence, [](const audit::cluster_evidence& e) {
     return fmt::format(
@@ -202,7 +202,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
       R"("period":{{"since":{},"until":{},"first":{},"last":{}}},"verification":{},)"
       R"("records_in_period":{},"unsigned_in_period":{},"synthetic_in_period":{},"events":{},"undecodable":{},"outcomes":{{{}}},)"
       R"("series":{{"bucket_seconds":{},"buckets":{}}},"flows":{},"denials_by_rule":{},"denials_by_kind":{},)"
-      R"("default_denials":{},"denials_other_versions":{},"policy":{},"policy_versions":{},"tenants":{},"evidence":{},)"
+      R"("default_denials":{},"denials_other_versions":{},"policy":{},"policy_versions":{},"tenants":{},"identified_tenants":{},"evidence":{},)"
       R"("recent_denials":{},"recent_events":{}}})"
       "\n",
       r.verification.ok() ? "true" : "false", json_string(c.db), json_key(c.key),
@@ -214,7 +214,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
       c.policy_file.empty() ? "null"
                             : fmt::format(R"({{"file":{},"version":{}}})", json_string(c.policy_file),
                                           json_string(c.policy_version)),
-      versions, tenants, evidence, denials, events);
+      versions, tenants, r.identified_tenants(), evidence, denials, events);
 }
 
 int cmd_report(const options& o) {

@@ -424,7 +424,12 @@ std::string summary_section(const audit::report& r) {
   out += card(num(clients.size()), label(clients.size(), "client country", "client countries"), "var(--ink)");
   out += card(num(r.evidence.size()), label(r.evidence.size(), "cluster that served", "clusters that served"),
               "var(--ink)");
-  out += card(num(r.tenants.size()), label(r.tenants.size(), "tenant", "tenants"), "var(--ink)");
+  // Callers no key identified share one tenant name: they are not a customer, so not counted as one.
+  const std::size_t tenants = r.identified_tenants();
+  out += card(num(tenants),
+              label(tenants, "tenant", "tenants") +
+                  (tenants < r.tenants.size() ? ", plus unidentified callers" : std::string()),
+              "var(--ink)");
   out += "</div>";
   if (r.synthetic_in_period > 0) {
     out += fmt::format(
@@ -870,6 +875,14 @@ std::string with_estimate(std::uint64_t total, std::uint64_t estimated, const au
              : fmt::format(R"({}<br><span class="warn">~{} estimated</span>)", num(total), num(estimated));
 }
 
+// The row of the tenant the gateway records when no key or certificate identified the caller: named
+// for what it holds, so that a reader does not take it for a customer called "default".
+std::string unidentified_callers() {
+  return fmt::format(
+      R"(<i>unidentified callers</i> (<code>{}</code>: no API key or certificate identified them))",
+      esc(audit::unidentified_tenant));
+}
+
 std::string tenants_section(const audit::report& r) {
   std::string out = R"(<section id="tenants"><h2>Per tenant</h2>)";
   if (r.tenants.empty()) {
@@ -888,8 +901,10 @@ std::string tenants_section(const audit::report& r) {
     }
     out += fmt::format(
         R"(<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>)",
-        t.tenant.empty() ? not_recorded() : esc(t.tenant), num(t.outcomes.total()), num(t.outcomes.permitted),
-        num(t.outcomes.denied), num(t.outcomes.failed),
+        t.tenant.empty()                         ? not_recorded()
+        : t.tenant == audit::unidentified_tenant ? unidentified_callers()
+                                                 : esc(t.tenant),
+        num(t.outcomes.total()), num(t.outcomes.permitted), num(t.outcomes.denied), num(t.outcomes.failed),
         tokens == 0 ? not_recorded() : with_estimate(t.prompt_tokens, t.estimated_prompt_tokens, t),
         tokens == 0 ? not_recorded() : with_estimate(t.completion_tokens, t.estimated_completion_tokens, t),
         num(t.classified), t.redactions ? num(*t.redactions) : not_recorded());

@@ -323,6 +323,23 @@ class report_options_test(audit_case):
         self.assertIn("30 synthetic records in the period, not gateway traffic", page)
         self.assertIn('<b style="color:var(--ink)">50</b><span>requests</span>', page)
 
+    def test_callers_no_key_identified_are_not_counted_as_a_tenant(self):
+        # Probe round 32 (finding 4): "2 tenants" at a glance when one was `default`, which only labels
+        # requests no API key or certificate identified (a tenants file may not declare it).
+        self.append(10)  # five tenants
+        page = self.report(check=0).stdout
+        self.assertIn('<b style="color:var(--ink)">5</b><span>tenants</span>', page)
+        run(TAMPER, self.db, "append-with", self.keys, "tenant", "default", check=0)
+        j = json.loads(self.report("--format", "json", check=0).stdout)
+        self.assertEqual(j["identified_tenants"], 5)
+        self.assertEqual({t["tenant"]: t["identified"] for t in j["tenants"]},
+                         {"acme": True, "globex": True, "initech": True, "umbrella": True, "hooli": True,
+                          "default": False})
+        page = self.report(check=0).stdout
+        self.assertIn('<b style="color:var(--ink)">5</b><span>tenants, plus unidentified callers</span>', page)
+        self.assertIn("<tr><td><i>unidentified callers</i> (<code>default</code>: no API key or certificate "
+                      'identified them)</td><td class="n">1</td>', page)
+
     def test_a_crypto_shred_event_names_its_tenant(self):
         # Whose data was erased is what a regulator asks first (probe round 12, L5).
         self.append(20)
