@@ -296,6 +296,18 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
         (line_start_at && end < t.size() && t[end] == '(')) {
       continue;
     }
+    // A mailbox and a host have a letter or a digit in their names: "%@acme.com" (SQL's LIKE),
+    // "+@example.com", "-@-.com" are patterns and placeholders, no address (probe round 33).
+    const auto named = [&](std::size_t b, std::size_t e) {
+      return std::any_of(t.begin() + static_cast<std::ptrdiff_t>(b),
+                         t.begin() + static_cast<std::ptrdiff_t>(e),
+                         [&](char c) { return is_alnum(c) || utf8(c); });
+    };
+    const std::size_t last_label = t.substr(domain, end - domain).rfind('.');
+    if (t[begin] != '"' &&
+        (!named(begin, at) || !named(domain, last_label == npos ? end : domain + last_label))) {
+      continue;
+    }
     if (hit(begin, end)) {
       return true;
     }

@@ -4,6 +4,7 @@
 #include <emmintrin.h>
 #endif
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <vector>
@@ -68,7 +69,11 @@ bool put_back_digits(std::string_view text, std::string& out) {
       ++i;
     }
     w.end = i;
-    w.digits = only && any_digit;
+    // Digits and one trailing 'l' are a measure in litres ("4l 5l 10l 20l", probe round 33).
+    const bool litres = w.end - w.begin >= 2 && text[w.end - 1] == 'l' &&
+                        std::all_of(text.begin() + static_cast<std::ptrdiff_t>(w.begin),
+                                    text.begin() + static_cast<std::ptrdiff_t>(w.end - 1), digit);
+    w.digits = only && any_digit && !litres;
     w.lookalikes = only && !any_digit && w.end - w.begin <= 4;
     words.push_back(w);
   }

@@ -15,7 +15,8 @@ namespace sovgw::classify {
 std::size_t next_lookalike_digit(std::string_view text, std::size_t from);
 
 // `text` with the letters of its digit-like words made digits, into `out` (the same length):
-// words of digits and those letters with a digit in them ("37O4", "l111"), and words of those
+// words of digits and those letters with a digit in them ("37O4", "l111"; not digits and one
+// trailing 'l', a measure in litres: "4l", "10l"), and words of those
 // letters alone, up to four, next to such a word across one space, '-', '.' or '/' ("OO" after
 // "O13O", "llll" after "4lll"). False when no letter was changed.
 bool put_back_digits(std::string_view text, std::string& out);

@@ -2310,15 +2310,15 @@ void json_inspector::scan_lookalike_digits(std::uint32_t which, bool locate, sca
        at = next_lookalike_digit(t, at + 1)) {
     // The line around it, `reach` either side, from a word's start to a word's end.
     std::size_t b = at - std::min(at, reach);
-    if (const std::size_t eol = t.rfind('\n', at); eol != std::string_view::npos && eol >= b) {
-      b = eol + 1;
+    if (const std::size_t eol = t.substr(b, at - b).rfind('\n'); eol != std::string_view::npos) {
+      b += eol + 1;
     }
     while (b > 0 && b < at && detail::is_alnum(t[b - 1])) {
       ++b;
     }
     std::size_t e = std::min(t.size(), at + reach);
-    if (const std::size_t eol = t.find('\n', at); eol != std::string_view::npos && eol < e) {
-      e = eol;
+    if (const std::size_t eol = t.substr(at, e - at).find('\n'); eol != std::string_view::npos) {
+      e = at + eol;
     }
     while (e < t.size() && e > at && detail::is_alnum(t[e])) {
       --e;

@@ -227,7 +227,12 @@ void read_list(std::string_view in, const std::vector<number>& numbers, kinds as
   for (const character* from = chars.data(); from != end;) {
     from = std::find_if_not(from, end, breaks);
     const character* to = std::find_if(from, end, breaks);
-    if (static_cast<std::size_t>(to - from) >= min_number_bytes && stretch_text(from, to, bytes, text)) {
+    // Text with a letter in it: a series of measurements between 48 and 57 (temperatures, heart
+    // rates) spells digits alone, which the detectors would read as a card or a phone by chance
+    // (probe round 33); char codes of digits alone are not read.
+    if (static_cast<std::size_t>(to - from) >= min_number_bytes && stretch_text(from, to, bytes, text) &&
+        std::any_of(text.begin(), text.end(),
+                    [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); })) {
       out.push_back({numbers[from->first].begin, numbers[(to - 1)->last].end, text});
     }
     from = to;

@@ -18,8 +18,9 @@ namespace sovgw::classify {
 // two hex digits apart by ',' or ';', or eight binary digits. Each stretch of such a list whose
 // values are text (no control characters but tab and line breaks, no private use; characters past
 // Latin-1 only where three in four are printable ASCII, so a list of years is not read) of at
-// least min_number_bytes characters is appended to `out` as a run: its first number to its last,
-// and the text it spells.
+// least min_number_bytes characters, with an ASCII letter among them (a series of measurements
+// between 48 and 57 spells digits alone), is appended to `out` as a run: its first number to its
+// last, and the text it spells.
 inline constexpr std::size_t min_number_bytes = 8;
 void find_number_texts(std::string_view in, std::vector<base64_text>& out);
 

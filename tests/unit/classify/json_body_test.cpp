@@ -1900,6 +1900,31 @@ TEST_CASE("letters written for digits inside a number are read as the digits (pr
   }
 }
 
+TEST_CASE("measurements, measures in litres and address patterns are no personal data (probe round 33)") {
+  const std::uint32_t all = implemented_detectors();
+  for (const std::string_view text : {
+           // Values between 48 and 57 spell digits as char codes.
+           "Boston highs (F): 52, 54, 54, 54, 49, 55, 54, 48, 51, 49, 51, 55, 50, 49, 53, 57",
+           "resting heart rate 55 52 57 54 49 50 53 56 51 48 52 55 50 49 53 57 56",
+           // 'l' after digits is a litre.
+           "Canister sizes: 4l 5l 10l 20l 50l 80l",
+           // Patterns of addresses, no address.
+           "SELECT * FROM users WHERE email LIKE '%@acme.com'",
+           "placeholders +@example.com and -@-.com",
+       }) {
+    CAPTURE(text);
+    CHECK(inspect(R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})", all)
+              .scan.found == 0);
+  }
+  CHECK(inspect(R"j({"model":"m","messages":[],"guided_regex":"^[a-z0-9._%+-]+@acme\\.com$"})j", all)
+            .scan.found == 0);
+  CHECK(
+      inspect(
+          R"j({"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"mail":{"type":"string","pattern":"^[^@]+@example\\.com$"}}}}}})j",
+          all)
+          .scan.found == 0);
+}
+
 TEST_CASE("byte values written as numbers are read as the text they spell (probe round 32)") {
   const std::uint32_t iban = bit(detector::iban);
   const struct {

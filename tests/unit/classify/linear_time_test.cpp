@@ -145,7 +145,11 @@ constexpr std::string_view units[] = {"a1",
                                       "97, 1, ",
                                       "0x61,",
                                       "61,6c,",
-                                      "01100001 "};
+                                      "01100001 ",
+                                      "4lll",  // letters for digits (probe round 33: quadratic once)
+                                      "4lll ",
+                                      "0O",
+                                      "l4"};
 
 }  // namespace
 
@@ -214,7 +218,8 @@ TEST_SUITE("linear") {
                                         "/a/ ",
                                         "# \n",
                                         "a: \"1\" b\nb: a a\n",
-                                        "x ::= \"4111 \" x\n"}) {
+                                        "x ::= \"4111 \" x\n",
+                                        "4111|"}) {
       CAPTURE(unit);
       const std::string text = with_line_breaks(repeated(unit, size));
       for (const std::string_view key : {"guided_regex", "guided_grammar"}) {
