@@ -126,7 +126,7 @@ class inspect_handler : public detail::no_size_limits {
     if (keep_text_) {
       media_value(true);
     }
-    if (pattern_next_) {
+    if (pattern_holder_next_) {
       pattern_object_depth_ = depth_ + 1;
     }
     ++depth_;
@@ -213,6 +213,7 @@ class inspect_handler : public detail::no_size_limits {
   bool on_key(sv s, std::size_t, error_code& ec) {
     number_run_ = 0;
     pattern_next_ = false;
+    pattern_holder_next_ = false;
     append(s, keep_text_ || read_keys_here());
     short_key(s);
     note_nested_model();
@@ -227,6 +228,8 @@ class inspect_handler : public detail::no_size_limits {
       note_opaque_key(folded);
       note_user_key(folded);
       pattern_next_ = is_pattern_key(folded) || (folded == "value" && depth_ == pattern_object_depth_);
+      // TGI's grammar, as its chat API takes it too: {"type": "regex", "value": ...}.
+      pattern_holder_next_ = pattern_next_ || folded == "response_format";
     }
     const bool ok = key(std::string_view(text_).substr(start_), ec);
     end_string();
@@ -639,10 +642,19 @@ class inspect_handler : public detail::no_size_limits {
   // The keys whose string value is an output constraint written as a regular expression or a
   // grammar, which makes the model write what it spells (pattern_text.hpp): vLLM's guided_regex and
   // guided_grammar and structured_outputs' regex and grammar, a JSON schema's pattern, a custom
-  // tool's grammar definition, llama.cpp's and TGI's grammar.
+  // tool's grammar definition, llama.cpp's and TGI's grammar, vLLM's whitespace patterns.
   static bool is_pattern_key(std::string_view key) {
-    static constexpr word_set keys{"pattern",    "regex", "guided_regex", "grammar", "guided_grammar",
-                                   "definition", "ebnf",  "gbnf",         "lark"};
+    static constexpr word_set keys{"pattern",
+                                   "regex",
+                                   "guided_regex",
+                                   "grammar",
+                                   "guided_grammar",
+                                   "definition",
+                                   "ebnf",
+                                   "gbnf",
+                                   "lark",
+                                   "whitespace_pattern",
+                                   "guided_whitespace_pattern"};
     return keys.contains(key);
   }
   // The `type` of a part in a message or an input: what is not known to be text (or a call, a
@@ -1198,6 +1210,7 @@ class inspect_handler : public detail::no_size_limits {
   bool token_ids_ = false;             // the last top-level key names token ids
   bool constraint_key_ = false;        // ... output constraints (stop_token_ids, logit_bias, ...)
   bool pattern_next_ = false;          // the last key read holds a regex or a grammar (is_pattern_key)
+  bool pattern_holder_next_ = false;   // ... or an object whose `value` is one
   std::size_t pattern_object_depth_ = 0;  // in such a key's object (TGI's {"type": "regex", "value": ...})
   std::size_t number_run_ = 0;         // numbers in a row in arrays (a tensor's data)
   std::size_t tool_json_depth_ = 0;    // depth of the key holding a tool call's JSON arguments

@@ -42,12 +42,16 @@ class reader {
   // A regular expression in in_[i, end).
   void regex(std::size_t i, std::size_t end) {
     std::vector<std::size_t> groups;  // where each open group's text starts in out_
+    std::size_t atom = std::string::npos;  // where the text of the last atom starts (for a repeat)
     while (i < end) {
       const char c = in_[i];
+      const std::size_t before = out_.text.size();
       if (c == '\\') {
         i = escape(i, end);
+        atom = out_.text.size() > before ? before : std::string::npos;
       } else if (c == '^' || c == '$') {
         ++i;
+        atom = std::string::npos;
       } else if (c == '(') {
         if (const std::size_t flags = inline_flags(i, end); flags != 0) {
           i += flags;  // "(?i)": no group
@@ -55,22 +59,30 @@ class reader {
         }
         groups.push_back(out_.text.size());
         i = group_body(i, end);
+        atom = std::string::npos;
       } else if (c == ')') {
+        atom = groups.empty() ? std::string::npos : groups.back();
         if (!groups.empty()) {
           groups.pop_back();
         }
         ++i;
       } else if (c == '|') {
         i = choice(i, end, groups.empty() ? std::string::npos : groups.back(), false);
+        atom = std::string::npos;
       } else if (c == '[') {
         i = char_class(i, end);
+        atom = out_.text.size() > before ? before : std::string::npos;
       } else if (c == '?' || c == '*' || c == '+') {
         ++i;
+        atom = std::string::npos;
       } else if (c == '{' && repeat_length(i, end) != 0) {
+        repeat(atom, i);
         i += repeat_length(i, end);
+        atom = std::string::npos;
       } else {
         put(c, i);
         ++i;
+        atom = before;
       }
     }
   }
@@ -257,6 +269,32 @@ class reader {
     return k < end && (in_[k] == ':' || in_[k] == '=' || in_[k] == '!' || in_[k] == '>') ? k + 1 : k;
   }
 
+  // A repeat ("{4}", "{2,}", "{1,3}" at in_[at]) of the atom whose text starts at out_[atom]: its
+  // text as many times as the least count (once for 0 but "{0}", which takes it away), "41{15}",
+  // "4111(-1111){3}"; within the reading's bound.
+  void repeat(std::size_t atom, std::size_t at) {
+    if (atom == std::string::npos || atom > out_.text.size()) {
+      return;
+    }
+    std::size_t k = at + 1;
+    std::size_t least = 0;
+    while (k < in_.size() && in_[k] >= '0' && in_[k] <= '9' && least < 1000) {
+      least = least * 10 + static_cast<std::size_t>(in_[k] - '0');
+      ++k;
+    }
+    if (least == 0 && k < in_.size() && in_[k] == '}') {
+      truncate(atom);
+      return;
+    }
+    const std::size_t size = out_.text.size() - atom;
+    for (std::size_t n = 1; n < std::min<std::size_t>(least, 256) && out_.text.size() + size <= budget_;
+         ++n) {
+      for (std::size_t b = atom; b < atom + size; ++b) {
+        put(out_.text[b], out_.origin[b]);
+      }
+    }
+  }
+
   // "{4}", "{2,}", "{1,3}": a repeat's length, or 0 (a literal '{').
   std::size_t repeat_length(std::size_t i, std::size_t end) const {
     std::size_t k = i + 1;
@@ -338,13 +376,16 @@ class reader {
     const std::size_t last = close > i + 1 && in_[close - 1] == ']' ? close - 1 : close;
     while (k < last) {
       const std::size_t length = in_[k] == '\\' ? 2 : 1;
-      const bool range = k + length + 1 < last && in_[k + length] == '-';
+      const bool range = k + length + 1 < last && in_[k + length] == '-' &&
+                         !(length == 1 && in_[k + 2] == in_[k]);  // "[4-4]", "[@-@]": one character
       const bool class_escape = length == 2 && k + 1 < last &&
                                 std::string_view("dDwWsShHvVpP").find(in_[k + 1]) != std::string_view::npos;
       members.push_back({k, !range && !class_escape});
       k += length;
       if (range) {
         k += 1 + (in_[k + 1] == '\\' ? 2 : 1);
+      } else if (length == 1 && k + 1 < last && in_[k] == '-' && in_[k + 1] == in_[k - 1]) {
+        k += 2;  // the rest of a range of one character
       }
     }
     if (members.empty()) {
@@ -420,15 +461,54 @@ class reader {
     return at != by_name_.end() && rules_[*at].name == name ? &rules_[*at] : nullptr;
   }
 
-  // A rule's body in in_[i, end), the rules it names inlined up to three deep.
+  // A rule's body in in_[i, end), the rules it names inlined up to eight deep (and within the
+  // reading's bound).
   void body(std::size_t i, std::size_t end, int depth) {
     const std::size_t start = out_.text.size();
     std::vector<std::size_t> groups;
+    std::size_t atom = std::string::npos;  // where the text of the last atom starts (for a repeat)
     while (i < end) {
       const char c = in_[i];
+      const std::size_t before = out_.text.size();
       if (c == '"' || c == '\'') {
         i = literal(i, end);
-      } else if (c == '/' && i + 1 < end && in_[i + 1] != '/') {  // Lark's /regex/
+        // Lark's range of characters ("4".."4"): one character when both ends are the same, else none.
+        if (in_.compare(i, 2, "..") == 0 && i + 2 < end && (in_[i + 2] == '"' || in_[i + 2] == '\'')) {
+          const std::size_t first = out_.text.size();
+          i = literal(i + 2, end);
+          const bool same =
+              first - before == 1 && out_.text.size() - first == 1 && out_.text[before] == out_.text[first];
+          truncate(same ? first : before);
+        }
+        atom = before;
+        continue;
+      }
+      if (c == '~' || (c == '{' && repeat_length(i, end) != 0)) {  // Lark's "1"~15, GBNF's "1"{15}
+        std::size_t k = i + 1;
+        while (k < end && (in_[k] == ' ' || in_[k] == '\t')) {
+          ++k;
+        }
+        if (c == '~') {
+          repeat(atom, k - 1);  // the count after '~' read as after a '{'
+          while (k < end && ((in_[k] >= '0' && in_[k] <= '9') || in_[k] == '.')) {
+            ++k;
+          }
+          i = k;
+        } else {
+          repeat(atom, i);
+          i += repeat_length(i, end);
+        }
+        atom = std::string::npos;
+        continue;
+      }
+      if (c == ')' && !groups.empty()) {
+        atom = groups.back();
+        groups.pop_back();
+        ++i;
+        continue;
+      }
+      atom = std::string::npos;
+      if (c == '/' && i + 1 < end && in_[i + 1] != '/') {  // Lark's /regex/
         std::size_t close = i + 1;
         while (close < end && in_[close] != '/' && in_[close] != '\n') {
           close += in_[close] == '\\' ? 2 : 1;
@@ -438,33 +518,31 @@ class reader {
         while (i < end && in_[i] >= 'a' && in_[i] <= 'z') {
           ++i;  // flags
         }
+        atom = before;
       } else if (c == '[') {
         i = char_class(i, end);
+        atom = before;
       } else if (c == '(') {
         groups.push_back(out_.text.size());
         ++i;
       } else if (c == ')') {
-        if (!groups.empty()) {
-          groups.pop_back();
-        }
-        ++i;
+        ++i;  // one that opened none
       } else if (c == '|') {
         i = choice(i, end, groups.empty() ? start : groups.back(), true);
       } else if (c == '#') {
         const std::size_t eol = in_.find('\n', i);
         i = eol == std::string_view::npos || eol >= end ? end : eol;
-      } else if (c == '{' && repeat_length(i, end) != 0) {
-        i += repeat_length(i, end);
       } else if (ident_char(c)) {
         std::size_t k = i;
         while (k < end && ident_char(in_[k])) {
           ++k;
         }
         const rule* r = find_rule(in_.substr(i, k - i));
-        if (r != nullptr && depth < 3 && out_.text.size() < budget_ &&
+        if (r != nullptr && depth < 8 && out_.text.size() < budget_ &&
             inlined_ + (r->end - r->begin) <= budget_) {
           inlined_ += r->end - r->begin;
           body(r->begin, r->end, depth + 1);
+          atom = before;
         }
         i = k;
       } else {

@@ -22,8 +22,10 @@ enum class alternative : unsigned char { first, last };
 // rule on a line of its own. A regular expression is read with its syntax taken off: anchors
 // (`^`, `$`, `\b`), groups (`(`, `(?:`, `(?<name>`), quantifiers (`?`, `*`, `+`, `{n,m}`), escapes
 // (`\.`, `\-`, `\x40`, `\u0040`, `\s` a space, `\Q...\E`), a character class as one of its
-// characters (`[.]`, `[- ]`; a range or a negated class gives nothing), an alternation as one of
-// its branches (top-level branches each on a line of their own). Returns false when that reading
+// characters (`[.]`, `[- ]`, a range of one `[4-4]`; a wider range or a negated class gives
+// nothing), a repeat as its atom as many times as its least count (`41{15}`; GBNF's `"1"{15}`,
+// Lark's `"1"~15`), an alternation as one of its branches (top-level branches each on a line of
+// their own). Returns false when that reading
 // is the pattern as written (nothing to read again).
 bool pattern_text(std::string_view pattern, alternative which, unescaped_text& out);
 

@@ -330,6 +330,44 @@ std::size_t markup_length(std::string_view in, std::size_t i, comment_memo& memo
   return c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' ? markup_at(in, i, memo).length : 0;
 }
 
+namespace {
+
+// The length of the mark a wrap may be next to at in[i] ('-', '.', '/', '_', and the dashes and
+// full stops the detectors read as those: U+2010 to U+2013, U+2212, fullwidth U+FF0D and U+FF0E),
+// or 0.
+std::size_t wrap_mark_at(std::string_view in, std::size_t i) {
+  if (i >= in.size()) {
+    return 0;
+  }
+  const char c = in[i];
+  if (c == '-' || c == '.' || c == '/' || c == '_') {
+    return 1;
+  }
+  static constexpr std::string_view marks[] = {"\xe2\x80\x90", "\xe2\x80\x91", "\xe2\x80\x92", "\xe2\x80\x93",
+                                               "\xe2\x88\x92", "\xef\xbc\x8d", "\xef\xbc\x8e"};
+  for (const std::string_view m : marks) {
+    if (in.compare(i, m.size(), m) == 0) {
+      return m.size();
+    }
+  }
+  return 0;
+}
+
+// The length of the mark that ends in[0, end), or 0.
+std::size_t wrap_mark_before(std::string_view in, std::size_t end) {
+  if (end >= 1 && wrap_mark_at(in, end - 1) == 1) {
+    return 1;
+  }
+  if (end >= 3 && wrap_mark_at(in, end - 3) == 3) {
+    return 3;
+  }
+  return 0;
+}
+
+bool wrap_alnum(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+}  // namespace
+
 std::size_t wrap_length(std::string_view in, std::size_t i) {
   std::size_t k = i;
   if (in[k] == '\r') {
@@ -343,18 +381,35 @@ std::size_t wrap_length(std::string_view in, std::size_t i) {
   } else {
     return 0;
   }
-  while (k < in.size() && (in[k] == ' ' || in[k] == '\t') && k - i < 16) {
-    ++k;
-  }
-  const auto alnum = [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  const auto blanks = [&] {
+    const std::size_t from = k;
+    while (k < in.size() && (in[k] == ' ' || in[k] == '\t') && k - from < 16) {
+      ++k;
+    }
   };
-  const auto mark = [](char c) { return c == '-' || c == '.' || c == '/'; };
-  if (i < 2 || k >= in.size()) {
+  blanks();
+  // The next line's quote or comment mark, as a mail reply and code wrap a line: "> ", ">> ",
+  // "// ", "# ", " * ".
+  if (k < in.size() && in[k] == '>') {
+    for (std::size_t quotes = 0; k < in.size() && in[k] == '>' && quotes < 8; ++quotes) {
+      ++k;
+      blanks();
+    }
+  } else if (in.compare(k, 2, "//") == 0) {
+    k += 2;
+    blanks();
+  } else if (k + 1 < in.size() && (in[k] == '#' || in[k] == '*') && (in[k + 1] == ' ' || in[k + 1] == '\t')) {
+    ++k;
+    blanks();
+  }
+  if (k >= in.size()) {
     return 0;
   }
-  const bool mark_before = mark(in[i - 1]) && alnum(in[i - 2]) && alnum(in[k]);
-  const bool mark_after = alnum(in[i - 1]) && mark(in[k]) && k + 1 < in.size() && alnum(in[k + 1]);
+  const std::size_t before = wrap_mark_before(in, i);
+  const bool mark_before = before != 0 && i > before && wrap_alnum(in[i - before - 1]) && wrap_alnum(in[k]);
+  const std::size_t after = wrap_mark_at(in, k);
+  const bool mark_after =
+      i > 0 && wrap_alnum(in[i - 1]) && after != 0 && k + after < in.size() && wrap_alnum(in[k + after]);
   return mark_before || mark_after ? k - i : 0;
 }
 

@@ -59,9 +59,11 @@ struct comment_memo {
 std::size_t markup_length(std::string_view in, std::size_t i, comment_memo& memo);
 
 // The length of the line wrap (unescape_forms::line_wraps) that starts at in[i], or 0: a line
-// break (\n, \r\n, \r, U+0085, U+2028, U+2029) and the blanks after it, with a letter or digit and
-// a '-', '.' or '/' before it and a letter or digit after it, or a letter or digit before it and a
-// '-', '.' or '/' and a letter or digit after it. Text wrapped at a width breaks a hyphenated word
+// break (\n, \r\n, \r, U+0085, U+2028, U+2029), the blanks after it and the next line's quote or
+// comment mark ("> ", ">> ", "// ", "# ", " * "), with a letter or digit and a mark before it
+// ('-', '.', '/', '_', or a dash or full stop outside ASCII the detectors read as one: U+2010 to
+// U+2013, U+2212, U+FF0D, U+FF0E) and a letter or digit after it, or a letter or digit before it
+// and a mark and a letter or digit after it. Text wrapped at a width breaks a hyphenated word
 // after its hyphen (Python's textwrap: "jean.dupont@cabinet-\navocats-lyon.fr") and an identifier
 // where its separators are ("4111-1111-\n1111-1111", "example\n.com"); a reader, and a model, read
 // the lines joined.

@@ -1900,6 +1900,49 @@ TEST_CASE("letters written for digits inside a number are read as the digits (pr
   }
 }
 
+TEST_CASE("wraps at dashes outside ASCII or under a quote mark, repeats in patterns (probe round 33)") {
+  const std::uint32_t iban = bit(detector::iban);
+  const std::uint32_t wanted = email | card | phone | iban;
+  for (
+      const std::string& body : {
+          // Wraps at a dash outside ASCII, at '_', under a mail reply's or a comment's mark.
+          std::string(R"j({"content":"card 4111\u20101111\u2010\n1111\u20101111"})j"),
+          std::string(R"j({"content":"mail jean.dupont@cabinet\u2010\navocats\u2010lyon.fr"})j"),
+          std::string(R"j({"content":"mail alice.smith@example\uff0e\ncom"})j"),
+          std::string(R"j({"content":"card 4111-1111-\n> 1111-1111"})j"),
+          std::string(R"j({"content":"mail jean.dupont@cabinet-\n> avocats-lyon.fr"})j"),
+          std::string(R"j({"content":"card 4111-1111-\n// 1111-1111"})j"),
+          std::string(R"j({"content":"card 4111-1111-\n * 1111-1111"})j"),
+          std::string(R"j({"content":"card 4111_1111_\n1111_1111"})j"),
+          // Repeats and ranges of one character in a regex or a grammar.
+          std::string(R"j({"model":"m","messages":[],"guided_regex":"41{15}"})j"),
+          std::string(R"j({"model":"m","messages":[],"guided_regex":"4111(-1111){3}"})j"),
+          std::string(R"j({"model":"m","messages":[],"guided_regex":"DE8937040044053201300{2}"})j"),
+          std::string(R"j({"model":"m","messages":[],"guided_regex":"[4-4][1-1]{15}"})j"),
+          std::string(R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith[@-@]example\\.com"})j"),
+          std::string(R"j({"model":"m","messages":[],"guided_grammar":"root ::= \"4\" \"1\"{15}"})j"),
+          std::string(R"j({"model":"m","messages":[],"guided_grammar":"start: \"4\" \"1\"~15"})j"),
+          std::string(R"j({"model":"m","messages":[],"guided_grammar":"start: \"4\"..\"4\" /1{15}/"})j"),
+          // Rules inlined deeper than three.
+          std::string(
+              R"j({"model":"m","messages":[],"guided_grammar":"root ::= a\na ::= b\nb ::= c\nc ::= d\nd ::= \"alice.smith\" \"@\" e\ne ::= \"example.com\""})j"),
+          // Other keys that hold a regex the decoder enforces.
+          std::string(
+              R"j({"model":"m","messages":[],"response_format":{"type":"regex","value":"4111-?1111-?1111-?1111"}})j"),
+          std::string(
+              R"j({"model":"m","messages":[],"guided_whitespace_pattern":"4111-?1111-?1111-?1111"})j"),
+          std::string(
+              R"j({"model":"m","messages":[],"structured_outputs":{"json":{"type":"object"},"whitespace_pattern":"4111-?1111-?1111-?1111"}})j"),
+      }) {
+    CAPTURE(body);
+    CHECK(inspect(body, wanted).scan.found != 0);
+    const inspection got = inspect(body, wanted, true);
+    std::string redacted = body;
+    CHECK(redact(redacted, got.scan.findings, wanted) >= 1);
+    CHECK(inspect(redacted, wanted).scan.found == 0);
+  }
+}
+
 TEST_CASE("measurements, measures in litres and address patterns are no personal data (probe round 33)") {
   const std::uint32_t all = implemented_detectors();
   for (const std::string_view text : {

@@ -219,7 +219,13 @@ TEST_SUITE("linear") {
                                         "# \n",
                                         "a: \"1\" b\nb: a a\n",
                                         "x ::= \"4111 \" x\n",
-                                        "4111|"}) {
+                                        "4111|",
+                                        "a{256}",
+                                        "(a){256}",
+                                        "((a){99}){99}",
+                                        "\"1\"~99 ",
+                                        "\"1\"{256} ",
+                                        "[4-4]"}) {
       CAPTURE(unit);
       const std::string text = with_line_breaks(repeated(unit, size));
       for (const std::string_view key : {"guided_regex", "guided_grammar"}) {
