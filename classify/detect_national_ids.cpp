@@ -921,6 +921,17 @@ std::size_t dni_at(std::string_view t, std::size_t i, bool labelled) noexcept {
   if (digits != want || k >= t.size()) {
     return npos;
   }
+  // Unlabelled, eight digits in a row that are a date (YYYYMMDD, 1970 to 2039) and a letter are a
+  // build's, a release's or an image tag's id ("build 20240325A", "app:20240319C"; one date in 23
+  // passes the check; probe round 33), not one of the 0.03 % of DNI numbers that read as a date.
+  if (!labelled && want == 8 && k == i + 8) {
+    const std::uint64_t year = n / 10000;
+    const std::uint64_t month = n / 100 % 100;
+    const std::uint64_t day = n % 100;
+    if (year >= 1970 && year <= 2039 && month >= 1 && month <= 12 && day >= 1 && day <= 31) {
+      return npos;
+    }
+  }
   const bool spaced = t[k] == ' ';
   if (t[k] == '-' || spaced) {
     ++k;

@@ -1659,9 +1659,28 @@ bool runs_on(std::string_view t, std::size_t k) {
 //   cards);
 // - the value of an id's key, ungrouped and longer than the 16 digits cards are issued with: a
 //   64-bit trace or request id ("dd.trace_id=4986947095633979044", "\"spanId\": …", "Trace ID:
-//   …"; not after a key naming a card, "card_id").
+//   …"; not after a key naming a card, "card_id");
+// - a printed array of small integers: numbers of one to three digits, spaces apart, inside
+//   square brackets with nothing else (numpy's print of an int array, "[46 85 73 74 60 85 14 71]":
+//   one random array in twenty passed a card's checks; probe round 33).
 bool figures_not_card(std::string_view t, std::size_t begin, std::size_t end, std::string_view digits) {
   const digit_groups g = groups_of(t, begin, end);
+  if (std::all_of(g.lengths.begin(), g.lengths.begin() + static_cast<std::ptrdiff_t>(g.count),
+                  [](std::size_t n) { return n <= 3; })) {
+    const auto spaced_digits = [](char c) { return is_digit(c) || c == ' '; };
+    std::size_t open = begin;
+    while (open > 0 && spaced_digits(t[open - 1]) && begin - open < 256) {
+      --open;
+    }
+    std::size_t close = end;
+    while (close < t.size() && spaced_digits(t[close]) && close - end < 256) {
+      ++close;
+    }
+    if (open > 0 && t[open - 1] == '[' && close < t.size() && t[close] == ']' &&
+        t.substr(begin, end - begin).find_first_not_of("0123456789 ") == npos) {
+      return true;
+    }
+  }
   if (g.are({4, 4, 4, 4})) {
     std::array<int, 4> v{};
     for (std::size_t k = 0; k < 4; ++k) {

@@ -1954,6 +1954,10 @@ TEST_CASE("measurements, measures in litres and address patterns are no personal
            // Patterns of addresses, no address.
            "SELECT * FROM users WHERE email LIKE '%@acme.com'",
            "placeholders +@example.com and -@-.com",
+           // A printed array of small integers (numpy), a build's date-stamped id.
+           "I ran print(arr) and got:\n[46 85 73 74 60 85 14 71]\nWhy is the mean off?",
+           "Our nightly build 20240325A fails the smoke tests; docker pull "
+           "registry.example.com/app:20240319C",
        }) {
     CAPTURE(text);
     CHECK(inspect(R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})", all)
