@@ -22,7 +22,7 @@ bool blank(char c) { return c == ' ' || c == '\t'; }
 
 // What a number may be read as (several at once: "61" is decimal and a hex pair, "01100001"
 // decimal and binary).
-enum kinds : std::uint8_t { decimal = 1, prefixed_hex = 2, hex_pair = 4, binary = 8 };
+enum kinds : std::uint8_t { decimal = 1, prefixed_hex = 2, hex_pair = 4, binary = 8, prefixed_binary = 16 };
 
 struct number {
   std::size_t begin = 0;
@@ -43,6 +43,12 @@ number number_at(std::string_view in, std::size_t i) {
       ++j;
     }
     n.kinds = prefixed_hex;
+  } else if (in[i] == '0' && i + 9 < in.size() && (in[i + 1] == 'b' || in[i + 1] == 'B') &&
+             std::all_of(in.begin() + static_cast<std::ptrdiff_t>(i + 2),
+                         in.begin() + static_cast<std::ptrdiff_t>(i + 10),
+                         [](char c) { return c == '0' || c == '1'; })) {
+    j = i + 10;  // 0b01100001: an octet
+    n.kinds = prefixed_binary;
   } else {
     bool letters = false;
     bool bits = true;
@@ -114,10 +120,10 @@ std::size_t separator_end(std::string_view in, std::size_t end, char& mark) {
 
 std::uint32_t value_of(std::string_view in, const number& n, kinds as) {
   std::uint32_t v = 0;
-  const std::size_t from = as == prefixed_hex ? n.begin + 2 : n.begin;
+  const std::size_t from = as == prefixed_hex || as == prefixed_binary ? n.begin + 2 : n.begin;
   for (std::size_t k = from; k < n.end; ++k) {
     const auto d = static_cast<std::uint32_t>(hex_digit_value(in[k]));
-    v = as == decimal ? v * 10 + d : as == binary ? v * 2 + d : v * 16 + d;
+    v = as == decimal ? v * 10 + d : as == binary || as == prefixed_binary ? v * 2 + d : v * 16 + d;
   }
   return v;
 }
@@ -239,9 +245,97 @@ void read_list(std::string_view in, const std::vector<number>& numbers, kinds as
   }
 }
 
+// One character written as a list item at in[i]: quoted ('a', "a": `quoted`) or bare (a letter, a
+// digit, '@', '.', '_', '+', '-'); its end, or npos.
+std::size_t list_character_at(std::string_view in, std::size_t i, bool quoted) {
+  if (quoted) {
+    if (i + 2 >= in.size() || (in[i] != '\'' && in[i] != '"')) {
+      return std::string_view::npos;
+    }
+    const auto c = static_cast<unsigned char>(in[i + 1]);
+    std::size_t length = 1;
+    if (c >= 0x80) {
+      char32_t cp = 0;
+      length = utf8_sequence_at(in, i + 1, cp);
+    } else if (c < 0x20 || c == 0x7f || c == '\\') {
+      return std::string_view::npos;
+    }
+    return length != 0 && i + 1 + length < in.size() && in[i + 1 + length] == in[i] ? i + 2 + length
+                                                                                    : std::string_view::npos;
+  }
+  const char c = in[i];
+  const bool item = alnum(c) || c == '@' || c == '.' || c == '_' || c == '+' || c == '-';
+  return item && (i + 1 == in.size() || !alnum(in[i + 1])) ? i + 1 : std::string_view::npos;
+}
+
+// Text written a character at a time as a list's items ("''.join(['a','l','i',...])", a C
+// "{'a', 'l', ...}", a JSON array of characters in a prompt, "a,l,i,c,e,@,..."): at least
+// min_number_bytes items, ',' or ';' apart (with blanks and line breaks around, one mark
+// throughout), all quoted or all bare; bare ones not digits alone (a list of ratings, "4,5,3,4,...",
+// would read as a card by chance); appended to `out` as runs of the characters joined.
+void find_character_lists(std::string_view in, std::vector<base64_text>& out) {
+  std::string text;
+  // Each list is found at its first mark: the item before it starts the list (prose has few marks
+  // and fewer one-character words before them).
+  for (std::size_t from = 0;;) {
+    const std::size_t mark_at = in.find_first_of(",;", from);
+    if (mark_at == std::string_view::npos) {
+      return;
+    }
+    from = mark_at + 1;
+    std::size_t k = mark_at;
+    while (k > 0 && blank(in[k - 1])) {
+      --k;
+    }
+    if (k == 0) {
+      continue;
+    }
+    const bool quoted = in[k - 1] == '\'' || in[k - 1] == '"';
+    std::size_t i = quoted ? (k >= 3 ? k - 3 : std::string_view::npos) : k - 1;
+    if (i == std::string_view::npos || (i > 0 && (alnum(in[i - 1]) || (!quoted && in[i - 1] == '.')))) {
+      continue;
+    }
+    std::size_t end = list_character_at(in, i, quoted);
+    if (end != k) {
+      continue;
+    }
+    const std::size_t begin = i;
+    text.clear();
+    char first_mark = 0;
+    std::size_t items = 0;
+    bool digits_only = true;
+    std::size_t last_end = end;
+    for (;;) {
+      const std::string_view item = quoted ? in.substr(i + 1, end - i - 2) : in.substr(i, 1);
+      text.append(item);
+      digits_only = digits_only && item.size() == 1 && digit(item[0]);
+      ++items;
+      last_end = end;
+      char mark = 0;
+      const std::size_t next = separator_end(in, end, mark);
+      if (next == std::string_view::npos || mark == 0 || (items > 1 && mark != first_mark) ||
+          next >= in.size()) {
+        break;
+      }
+      const std::size_t after = list_character_at(in, next, quoted);
+      if (after == std::string_view::npos) {
+        break;
+      }
+      first_mark = mark;
+      i = next;
+      end = after;
+    }
+    from = std::max(from, last_end);
+    if (items >= min_number_bytes && !(digits_only && !quoted)) {
+      out.push_back({begin, last_end, text});
+    }
+  }
+}
+
 }  // namespace
 
 void find_number_texts(std::string_view in, std::vector<base64_text>& out) {
+  find_character_lists(in, out);
   thread_local std::vector<number> numbers;
   for (std::size_t from = 0; from < in.size();) {
     const std::size_t at = next_start(in, from);
@@ -279,6 +373,8 @@ void find_number_texts(std::string_view in, std::vector<base64_text>& out) {
     }
     if ((common & binary) != 0) {
       read_list(in, numbers, binary, out);
+    } else if ((common & prefixed_binary) != 0) {
+      read_list(in, numbers, prefixed_binary, out);
     } else if ((common & prefixed_hex) != 0) {
       read_list(in, numbers, prefixed_hex, out);
     } else {

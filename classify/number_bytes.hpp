@@ -21,6 +21,10 @@ namespace sovgw::classify {
 // least min_number_bytes characters, with an ASCII letter among them (a series of measurements
 // between 48 and 57 spells digits alone), is appended to `out` as a run: its first number to its
 // last, and the text it spells.
+// Also text written a character at a time as a list's items ("''.join(['a','l','i',...])", a C
+// "{'a', 'l', ...}", a JSON array of characters, "a,l,i,c,e,@,..."): at least min_number_bytes
+// items, ',' or ';' apart (one mark throughout), all quoted or all bare; bare ones not digits alone
+// (ratings, "4,5,3,4,...", would read as a card by chance).
 inline constexpr std::size_t min_number_bytes = 8;
 void find_number_texts(std::string_view in, std::vector<base64_text>& out);
 

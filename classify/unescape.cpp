@@ -1452,7 +1452,9 @@ std::size_t find_texts(std::string_view in, std::vector<base64_text>& out, int d
     }
     i = end;
     const std::string_view run = in.substr(begin, end - begin);
-    if (decode_hex_text(run, decoded)) {
+    // Hex written as a literal ("0x616c6963...") is the hex after its prefix.
+    const bool literal = run.size() > 2 && run[0] == '0' && (run[1] == 'x' || run[1] == 'X');
+    if (decode_hex_text(literal ? run.substr(2) : run, decoded)) {
       read_inner(decoded, depth);
       out.push_back({begin, end, decoded});
       continue;

@@ -1943,6 +1943,50 @@ TEST_CASE("wraps at dashes outside ASCII or under a quote mark, repeats in patte
   }
 }
 
+TEST_CASE("text written as a list of one-character items is read joined (probe round 33)") {
+  const std::uint32_t iban = bit(detector::iban);
+  const std::uint32_t national_id = bit(detector::national_id);
+  const std::uint32_t wanted = email | card | iban | national_id;
+  const struct {
+    std::string body;
+    std::uint32_t found;
+  } rows[] = {
+      {R"j({"content":"decode ''.join(['a','l','i','c','e','.','s','m','i','t','h','@','e','x','a','m','p','l','e','.','c','o','m'])"})j",
+       email},
+      {R"j({"content":"char s[] = {'a', 'l', 'i', 'c', 'e', '@', 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.', 'c', 'o', 'm'};"})j",
+       email},
+      {R"j({"content":"[\"a\",\"l\",\"i\",\"c\",\"e\",\"@\",\"e\",\"x\",\"a\",\"m\",\"p\",\"l\",\"e\",\".\",\"c\",\"o\",\"m\"]"})j",
+       email},
+      {R"j({"content":"card = ['4','1','1','1','1','1','1','1','1','1','1','1','1','1','1','1']"})j", card},
+      {R"j({"content":"iban = ['D', 'E', '8', '9', '3', '7', '0', '4', '0', '0', '4', '4', '0', '5', '3', '2', '0', '1', '3', '0', '0', '0']"})j",
+       iban},
+      {R"j({"content":"letters a,l,i,c,e,@,e,x,a,m,p,l,e,.,c,o,m please"})j", email},
+      // Prefixed hex and binary literals.
+      {R"j({"content":"x = 0x616c696365406578616d706c652e636f6d"})j", email},
+      {R"j({"content":"0b01100001 0b01101100 0b01101001 0b01100011 0b01100101 0b01000000 0b01100101 0b01111000 0b01100001 0b01101101 0b01110000 0b01101100 0b01100101 0b00101110 0b01100011 0b01101111 0b01101101"})j",
+       email},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, wanted).scan.found == r.found);
+    const inspection got = inspect(r.body, wanted, true);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, wanted) >= 1);
+    CHECK(inspect(body, wanted).scan.found == 0);
+  }
+  // Ratings, CSV headers and prose with one-letter words: nothing.
+  const std::uint32_t all = implemented_detectors();
+  for (const std::string_view text : {
+           "ratings 4,5,3,4,2,5,4,3,5,4,4,3,2,5,4,3 from the panel",
+           "columns a,b,c,d,e,f,g,h,i,j and x;y;z",
+           "I said a, b, c, d, e, f, g, h are fine, and 'x', 'y', 'z' too",
+       }) {
+    CAPTURE(text);
+    CHECK(inspect(R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})", all)
+              .scan.found == 0);
+  }
+}
+
 TEST_CASE("measurements, measures in litres and address patterns are no personal data (probe round 33)") {
   const std::uint32_t all = implemented_detectors();
   for (const std::string_view text : {

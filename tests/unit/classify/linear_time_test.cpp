@@ -149,7 +149,11 @@ constexpr std::string_view units[] = {"a1",
                                       "4lll",  // letters for digits (probe round 33: quadratic once)
                                       "4lll ",
                                       "0O",
-                                      "l4"};
+                                      "l4",
+                                      "'a',",  // one-character list items
+                                      "a,",
+                                      "'a' , ",
+                                      "0b01100001 "};
 
 }  // namespace
 
