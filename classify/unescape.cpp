@@ -343,6 +343,9 @@ std::size_t wrap_mark_at(std::string_view in, std::size_t i) {
   if (c == '-' || c == '.' || c == '/' || c == '_') {
     return 1;
   }
+  if (c != '\xe2' && c != '\xef') {
+    return 0;  // the usual case: no memcmp
+  }
   static constexpr std::string_view marks[] = {"\xe2\x80\x90", "\xe2\x80\x91", "\xe2\x80\x92", "\xe2\x80\x93",
                                                "\xe2\x88\x92", "\xef\xbc\x8d", "\xef\xbc\x8e"};
   for (const std::string_view m : marks) {
@@ -370,13 +373,14 @@ bool wrap_alnum(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'
 
 std::size_t wrap_length(std::string_view in, std::size_t i) {
   std::size_t k = i;
+  const auto byte = [&](std::size_t at) { return at < in.size() ? static_cast<unsigned char>(in[at]) : 0u; };
   if (in[k] == '\r') {
-    k += in.compare(k + 1, 1, "\n") == 0 ? 2 : 1;
+    k += byte(k + 1) == '\n' ? 2 : 1;
   } else if (in[k] == '\n') {
     ++k;
-  } else if (in.compare(k, 2, "\xc2\x85") == 0) {
+  } else if (byte(k) == 0xc2 && byte(k + 1) == 0x85) {
     k += 2;
-  } else if (in.compare(k, 3, "\xe2\x80\xa8") == 0 || in.compare(k, 3, "\xe2\x80\xa9") == 0) {
+  } else if (byte(k) == 0xe2 && byte(k + 1) == 0x80 && (byte(k + 2) == 0xa8 || byte(k + 2) == 0xa9)) {
     k += 3;
   } else {
     return 0;
