@@ -120,6 +120,7 @@ class mime_reader {
   bool fail(mime_error e, std::string message);
 
   mime_reading* out_ = nullptr;
+  std::size_t names_budget_ = 0;  // the names' bound: three readings of the body
   std::size_t text_budget_ = 0;  // the heads' readings' bound: three times the input (the content's reading makes four)
   std::vector<entity_head> heads_;  // one per depth
   std::vector<section> sections_;
