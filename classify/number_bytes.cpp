@@ -137,24 +137,6 @@ bool not_text(std::uint32_t cp) {
          (cp >= 0xd800 && cp < 0xe000) || (cp >= 0xe000 && cp < 0xf900) || cp >= 0xf0000;
 }
 
-void put_utf8(std::uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else {
-    out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  }
-}
-
 // A character of the list: its code point and the numbers that give it (two for a UTF-16
 // surrogate pair).
 struct character {
@@ -195,7 +177,7 @@ bool stretch_text(const character* begin, const character* end, bool bytes, std:
     if (not_text(c->cp)) {
       return false;
     }
-    put_utf8(c->cp, out);
+    append_utf8(out, c->cp);
   }
   return true;
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/ascii.hpp"
+#include "common/utf8.hpp"
 
 namespace sovgw::classify {
 namespace {
@@ -129,23 +130,11 @@ class reader {
     if (cp < 0 || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) {
       return;
     }
-    const auto u = static_cast<std::uint32_t>(cp);
-    if (u < 0x80) {
-      put(static_cast<char>(u), at);
-    } else if (u < 0x800) {
-      put(static_cast<char>(0xc0 | (u >> 6)), at);
-      put(static_cast<char>(0x80 | (u & 0x3f)), at);
-    } else if (u < 0x10000) {
-      put(static_cast<char>(0xe0 | (u >> 12)), at);
-      put(static_cast<char>(0x80 | ((u >> 6) & 0x3f)), at);
-      put(static_cast<char>(0x80 | (u & 0x3f)), at);
-    } else {
-      put(static_cast<char>(0xf0 | (u >> 18)), at);
-      put(static_cast<char>(0x80 | ((u >> 12) & 0x3f)), at);
-      put(static_cast<char>(0x80 | ((u >> 6) & 0x3f)), at);
-      put(static_cast<char>(0x80 | (u & 0x3f)), at);
-    }
+    const std::size_t before = out_.text.size();
+    append_utf8(out_.text, static_cast<char32_t>(cp));
+    out_.origin.insert(out_.origin.end(), out_.text.size() - before, static_cast<std::uint32_t>(at));
   }
+
   void truncate(std::size_t size) {
     out_.text.resize(size);
     out_.origin.resize(size);

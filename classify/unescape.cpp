@@ -34,24 +34,6 @@ long hex_at(std::string_view in, std::size_t i, std::size_t digits) {
   return v;
 }
 
-void put_utf8(std::uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 // A decoded escape: `length` input bytes give `text` (possibly empty), or length 0: none here.
 struct decoded {
   std::size_t length = 0;
@@ -81,7 +63,7 @@ decoded json_escape_at(std::string_view in, std::size_t i) {
     if ((cp >= 0xD800 && cp <= 0xDFFF) || cp < 0x20 || cp == 0x7F) {
       return d;  // a lone surrogate or a control character: nothing a model reads
     }
-    put_utf8(cp, d.text);
+    append_utf8(d.text, cp);
     return d;
   }
   static constexpr std::string_view from = "nrtbf/\"\\";
@@ -97,7 +79,7 @@ decoded code_point(std::uint32_t cp, std::size_t length) {
   if ((cp >= 0xD800 && cp <= 0xDFFF) || cp < 0x20 || cp == 0x7F || cp > 0x10FFFF) {
     return {};
   }
-  put_utf8(cp, d.text);
+  append_utf8(d.text, cp);
   return d;
 }
 
@@ -159,7 +141,7 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
     }
     decoded d{j - i + (j < in.size() && in[j] == ';' ? 1 : 0), {}};
     if (cp >= 0x20 && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF)) {
-      put_utf8(cp, d.text);
+      append_utf8(d.text, cp);
     }
     return d;
   }
@@ -552,7 +534,7 @@ bool utf16_text(std::string_view bytes, bool little_endian, std::string& out) {
                cp == 0x7f) {
       return false;
     }
-    put_utf8(cp, out);
+    append_utf8(out, cp);
   }
   return !out.empty();
 }

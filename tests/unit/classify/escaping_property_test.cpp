@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "classify/json_body.hpp"
+#include "common/utf8.hpp"
 
 using namespace sovgw::classify;
+using sovgw::append_utf8;
 
 namespace {
 
@@ -217,24 +219,6 @@ std::string body(rng& r, std::string_view text, int mode) {
          encode(r, "messages", mode) + ":[{" + encode(r, "role", mode) + ":" + encode(r, "user", mode) + "," +
          encode(r, "content", mode) + ":" + encode(r, text, mode) + "}]," + encode(r, "stream", mode) +
          ":true}";
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else {
-    out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  }
 }
 
 // `id` as a client could write it for a model to read the same: each character kept or written
