@@ -1390,6 +1390,21 @@ void parse_failed(std::string_view body, const error_code& ec, std::size_t at, i
                             form.empty() ? "" : ": ", form);
 }
 
+// Whether a finding of detector `d` in `scan` already covers [b, e) (a reading that finds it
+// again adds nothing to redact).
+bool covered(const scan_result& scan, std::size_t b, std::size_t e, unsigned d) {
+  return std::any_of(scan.findings.begin(), scan.findings.end(),
+                     [&](const finding& f) { return f.detector == d && f.begin <= b && e <= f.end; });
+}
+
+// scan.findings back in text order, when readings appended some past `first`.
+void keep_in_order(scan_result& scan, std::size_t first) {
+  if (scan.findings.size() != first) {
+    std::sort(scan.findings.begin(), scan.findings.end(),
+              [](const finding& a, const finding& b) { return a.begin < b.begin; });
+  }
+}
+
 }  // namespace
 
 routing_key routing_key_of(std::string_view key) noexcept {
@@ -1711,18 +1726,11 @@ void json_inspector::scan_user_fields(std::uint32_t which, bool locate, scan_res
       continue;
     }
     scan.found |= name;
-    const bool covered = std::any_of(scan.findings.begin(), scan.findings.end(), [&](const finding& g) {
-      return g.detector == static_cast<unsigned>(detector::person_name) && g.begin <= s.begin &&
-             s.end <= g.end;
-    });
-    if (locate && !covered) {
+    if (locate && !covered(scan, s.begin, s.end, static_cast<unsigned>(detector::person_name))) {
       scan.findings.push_back({s.begin, s.end, static_cast<unsigned>(detector::person_name)});
     }
   }
-  if (scan.findings.size() != first) {
-    std::sort(scan.findings.begin(), scan.findings.end(),
-              [](const finding& a, const finding& b) { return a.begin < b.begin; });
-  }
+  keep_in_order(scan, first);
 }
 
 // A finding in a number's digits cannot be redacted in place (a string there would change the
@@ -1928,10 +1936,6 @@ void json_inspector::scan_seams(std::uint32_t which, bool locate, scan_result& s
                             [](std::size_t a, const segment& s) { return a < s.view_begin; }) -
            1;
   };
-  const auto covered = [&](std::size_t b, std::size_t e, unsigned d) {
-    return std::any_of(scan.findings.begin(), scan.findings.end(),
-                       [&](const finding& f) { return f.detector == d && f.begin <= b && e <= f.end; });
-  };
   for (const finding& f : find_all(glued_, which)) {
     auto seg = segment_of(f.begin);
     if (segment_of(f.end - 1) == seg) {
@@ -1947,7 +1951,7 @@ void json_inspector::scan_seams(std::uint32_t which, bool locate, scan_result& s
       const std::size_t stop = std::min(f.end, seg->view_begin + seg->length);
       const std::size_t b = seg->text_begin + (at - seg->view_begin);
       const std::size_t e = seg->text_begin + (stop - seg->view_begin);
-      all_covered = all_covered && covered(b, e, f.detector);
+      all_covered = all_covered && covered(scan, b, e, f.detector);
       scan.findings.push_back({b, e, f.detector});
       at = stop;
     }
@@ -1982,10 +1986,7 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
   if (qp != 0) {
     (void)scan_decoded(forms | quoted_printable, which, locate, scan);
   }
-  if (scan.findings.size() != first_pass) {
-    std::sort(scan.findings.begin(), scan.findings.end(),
-              [](const finding& a, const finding& b) { return a.begin < b.begin; });
-  }
+  keep_in_order(scan, first_pass);
 }
 
 // scan_nested's reading of text_ with `forms` decoded, up to max_nested_levels deep. Returns
@@ -1993,10 +1994,6 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
 std::uint8_t json_inspector::scan_decoded(std::uint8_t forms, std::uint32_t which, bool locate,
                                           scan_result& scan) {
   std::uint8_t qp = 0;
-  const auto covered = [&](std::size_t b, std::size_t e, unsigned d) {
-    return std::any_of(scan.findings.begin(), scan.findings.end(),
-                       [&](const finding& f) { return f.detector == d && f.begin <= b && e <= f.end; });
-  };
   std::string_view level = text_;
   std::vector<std::uint32_t> origin;  // into text_, composed over the levels
   for (std::size_t depth = 0; depth < max_nested_levels; ++depth) {
@@ -2020,7 +2017,7 @@ std::uint8_t json_inspector::scan_decoded(std::uint8_t forms, std::uint32_t whic
       for (const finding& f : find_all(next.text, which)) {
         const std::size_t b = origin[f.begin];
         const std::size_t e = origin[f.end];
-        if (covered(b, e, f.detector) || crosses_strings(b, e)) {
+        if (covered(scan, b, e, f.detector) || crosses_strings(b, e)) {
           continue;
         }
         scan.found |= 1u << f.detector;
@@ -2221,10 +2218,6 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
     }
   }
   const std::size_t first_pass = scan.findings.size();
-  const auto covered = [&](std::size_t b, std::size_t e, unsigned d) {
-    return std::any_of(scan.findings.begin(), scan.findings.end(),
-                       [&](const finding& f) { return f.detector == d && f.begin <= b && e <= f.end; });
-  };
   // The windows without their markup, read at once: five line breaks apart, which no identifier
   // runs through; unmarked_.origin maps each byte to text_. Only a window with an '@' or seven
   // digits can hold what the detectors look for (the shortest: a NIE, a codice fiscale, a phone).
@@ -2265,14 +2258,11 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
       continue;  // across two windows, or two strings
     }
     scan.found |= 1u << f.detector;
-    if (locate && !covered(b, e, f.detector)) {
+    if (locate && !covered(scan, b, e, f.detector)) {
       scan.findings.push_back({b, e, f.detector});
     }
   }
-  if (scan.findings.size() != first_pass) {
-    std::sort(scan.findings.begin(), scan.findings.end(),
-              [](const finding& a, const finding& b) { return a.begin < b.begin; });
-  }
+  keep_in_order(scan, first_pass);
 }
 
 // Output constraints written as a regular expression or a grammar (is_pattern_key), read as the
@@ -2292,18 +2282,13 @@ void json_inspector::scan_patterns(std::uint32_t which, bool locate, scan_result
         const std::size_t b = s.begin + *lo;
         const std::size_t e = std::min(s.end, s.begin + *hi + 1);
         scan.found |= 1u << f.detector;
-        if (locate && std::none_of(scan.findings.begin(), scan.findings.end(), [&](const finding& g) {
-              return g.detector == f.detector && g.begin <= b && e <= g.end;
-            })) {
+        if (locate && !covered(scan, b, e, f.detector)) {
           scan.findings.push_back({b, e, f.detector});
         }
       }
     }
   }
-  if (scan.findings.size() != first_pass) {
-    std::sort(scan.findings.begin(), scan.findings.end(),
-              [](const finding& a, const finding& b) { return a.begin < b.begin; });
-  }
+  keep_in_order(scan, first_pass);
 }
 
 // Letters written for digits inside a number ("IBAN DE89 37O4 OO44 O532 O13O OO", "card 4lll llll
@@ -2357,17 +2342,12 @@ void json_inspector::scan_lookalike_digits(std::uint32_t which, bool locate, sca
       const std::size_t b = w.begin + f.begin;
       const std::size_t e = w.begin + f.end;
       scan.found |= 1u << f.detector;
-      if (locate && std::none_of(scan.findings.begin(), scan.findings.end(), [&](const finding& g) {
-            return g.detector == f.detector && g.begin <= b && e <= g.end;
-          })) {
+      if (locate && !covered(scan, b, e, f.detector)) {
         scan.findings.push_back({b, e, f.detector});
       }
     }
   }
-  if (scan.findings.size() != first_pass) {
-    std::sort(scan.findings.begin(), scan.findings.end(),
-              [](const finding& a, const finding& b) { return a.begin < b.begin; });
-  }
+  keep_in_order(scan, first_pass);
 }
 
 }  // namespace sovgw::classify
