@@ -1,13 +1,9 @@
 #include "classify/digit_lookalikes.hpp"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <algorithm>
-#include <bit>
-#include <cstdint>
 #include <vector>
+
+#include "classify/digit_scan.hpp"
 
 namespace sovgw::classify {
 namespace {
@@ -24,26 +20,7 @@ bool lookalike_beside(std::string_view text, std::size_t i) {
 }  // namespace
 
 std::size_t next_lookalike_digit(std::string_view text, std::size_t from) {
-  std::size_t i = from;
-#if defined(__SSE2__)
-  for (; i + 16 <= text.size(); i += 16) {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
-    auto digits = static_cast<std::uint32_t>(_mm_movemask_epi8(
-        _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)))));
-    for (; digits != 0; digits &= digits - 1) {
-      const std::size_t at = i + static_cast<std::size_t>(std::countr_zero(digits));
-      if (lookalike_beside(text, at)) {
-        return at;
-      }
-    }
-  }
-#endif
-  for (; i < text.size(); ++i) {
-    if (digit(text[i]) && lookalike_beside(text, i)) {
-      return i;
-    }
-  }
-  return std::string_view::npos;
+  return next_digit_if(text, from, [&](std::size_t at) { return lookalike_beside(text, at); });
 }
 
 bool put_back_digits(std::string_view text, std::string& out) {

@@ -1,15 +1,11 @@
 #include "classify/number_bytes.hpp"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <algorithm>
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "classify/digit_scan.hpp"
 #include "common/ascii.hpp"
 #include "common/utf8.hpp"
 
@@ -76,29 +72,9 @@ bool may_start_at(std::string_view in, std::size_t i) {
   return !alnum(c) && c != '.' && c != '-';
 }
 
-// Where the next digit that may start a number is, at or after `from`, or npos: 16 bytes at a
-// time where there is none (prose).
+// Where the next digit that may start a number is, at or after `from`, or npos.
 std::size_t next_start(std::string_view in, std::size_t from) {
-  std::size_t i = from;
-#if defined(__SSE2__)
-  for (; i + 16 <= in.size(); i += 16) {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in.data() + i));
-    auto digits = static_cast<std::uint32_t>(_mm_movemask_epi8(
-        _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)))));
-    for (; digits != 0; digits &= digits - 1) {
-      const std::size_t at = i + static_cast<std::size_t>(std::countr_zero(digits));
-      if (may_start_at(in, at)) {
-        return at;
-      }
-    }
-  }
-#endif
-  for (; i < in.size(); ++i) {
-    if (digit(in[i]) && may_start_at(in, i)) {
-      return i;
-    }
-  }
-  return std::string_view::npos;
+  return next_digit_if(in, from, [&](std::size_t at) { return may_start_at(in, at); });
 }
 
 // The separator after a number ending at in[end]: blanks, then one ',' or ';' (`mark`, else 0),
