@@ -1747,6 +1747,32 @@ TEST_CASE("prose, code, ids, versions and numbers are not read as base64 in grou
   }
 }
 
+namespace {
+
+// `body` read by the detectors in `wanted`: found as `found` (with and without locating), and
+// redact() replaces it by `redactions` replacements (0: one or more), into `redacted` unless that
+// is empty, leaving nothing for them to find.
+void check_redacted(const std::string& body, std::uint32_t wanted, std::uint32_t found,
+                    std::string_view redacted = {}, std::size_t redactions = 0) {
+  CAPTURE(body);
+  CHECK(inspect(body, wanted).scan.found == found);
+  const inspection got = inspect(body, wanted, true);
+  CHECK(got.scan.found == found);
+  std::string out = body;
+  const auto n = redact(out, got.scan.findings, wanted);
+  if (redactions == 0) {
+    CHECK(n >= 1);
+  } else {
+    CHECK(n == redactions);
+  }
+  if (!redacted.empty()) {
+    CHECK(out == redacted);
+  }
+  CHECK(inspect(out, wanted).scan.found == 0);
+}
+
+}  // namespace
+
 TEST_CASE("a line break next to a '-', '.' or '/' inside an identifier is read joined (probe round 32)") {
   const std::uint32_t national_id = bit(detector::national_id);
   const std::uint32_t wanted = email | card | phone | national_id;
@@ -1778,14 +1804,7 @@ TEST_CASE("a line break next to a '-', '.' or '/' inside an identifier is read j
        R"j({"content":"NIR [redacted:national_id] merci"})j"},
   };
   for (const auto& r : rows) {
-    CAPTURE(r.body);
-    CHECK(inspect(r.body, wanted).scan.found == r.found);
-    const inspection got = inspect(r.body, wanted, true);
-    CHECK(got.scan.found == r.found);
-    std::string body = r.body;
-    CHECK(redact(body, got.scan.findings, wanted) == 1);
-    CHECK(body == r.redacted);
-    CHECK(inspect(body, wanted).scan.found == 0);
+    check_redacted(r.body, wanted, r.found, r.redacted, 1);
   }
   // Lists and prose whose lines start or end with a mark: nothing.
   for (const std::string body : {
@@ -1837,13 +1856,7 @@ TEST_CASE(
        card},
   };
   for (const auto& r : rows) {
-    CAPTURE(r.body);
-    CHECK(inspect(r.body, wanted).scan.found == r.found);
-    const inspection got = inspect(r.body, wanted, true);
-    CHECK(got.scan.found == r.found);
-    std::string body = r.body;
-    CHECK(redact(body, got.scan.findings, wanted) >= 1);
-    CHECK(inspect(body, wanted).scan.found == 0);
+    check_redacted(r.body, wanted, r.found);
   }
   // Patterns that match no identifier: nothing.
   for (const std::string body : {
@@ -1877,14 +1890,7 @@ TEST_CASE("letters written for digits inside a number are read as the digits (pr
        R"j({"content":"card [redacted:payment_card] ok"})j"},
   };
   for (const auto& r : rows) {
-    CAPTURE(r.body);
-    CHECK(inspect(r.body, wanted).scan.found == r.found);
-    const inspection got = inspect(r.body, wanted, true);
-    CHECK(got.scan.found == r.found);
-    std::string body = r.body;
-    CHECK(redact(body, got.scan.findings, wanted) == 1);
-    CHECK(body == r.redacted);
-    CHECK(inspect(body, wanted).scan.found == 0);
+    check_redacted(r.body, wanted, r.found, r.redacted, 1);
   }
   // Words with such letters that are no numbers, and numbers that fail their checks: nothing.
   const std::uint32_t all = implemented_detectors();
@@ -1967,12 +1973,7 @@ TEST_CASE("text written as a list of one-character items is read joined (probe r
        email},
   };
   for (const auto& r : rows) {
-    CAPTURE(r.body);
-    CHECK(inspect(r.body, wanted).scan.found == r.found);
-    const inspection got = inspect(r.body, wanted, true);
-    std::string body = r.body;
-    CHECK(redact(body, got.scan.findings, wanted) >= 1);
-    CHECK(inspect(body, wanted).scan.found == 0);
+    check_redacted(r.body, wanted, r.found);
   }
   // Ratings, CSV headers and prose with one-letter words: nothing.
   const std::uint32_t all = implemented_detectors();
@@ -2044,14 +2045,7 @@ TEST_CASE("byte values written as numbers are read as the text they spell (probe
        email, R"j({"content":"String.fromCharCode([redacted:email])"})j"},
   };
   for (const auto& r : rows) {
-    CAPTURE(r.body);
-    CHECK(inspect(r.body, email | phone | iban).scan.found == r.found);
-    const inspection got = inspect(r.body, email | phone | iban, true);
-    CHECK(got.scan.found == r.found);
-    std::string body = r.body;
-    CHECK(redact(body, got.scan.findings, email | phone | iban) >= 1);
-    CHECK(body == r.redacted);
-    CHECK(inspect(body, email | phone | iban).scan.found == 0);
+    check_redacted(r.body, email | phone | iban, r.found, r.redacted);
   }
   // Split over two messages, as a model reads them one after the other.
   CHECK(inspect(R"j({"messages":[{"role":"user","content":"97,108,105,99,101,64,101,"},{"role":"user","content":"120,97,109,112,108,101,46,99,111,109"}]})j",
