@@ -95,6 +95,13 @@ status run_plan(const store& s, const query_filter& f, const std::function<bool(
       ++stats.undecodable_count;
       return status::ok();
     }
+    if (r->seq != seq) {
+      if (stats.misplaced.size() < max_listed_undecodable) {
+        stats.misplaced.push_back({seq, fmt::format("it carries seq {}", r->seq)});
+      }
+      ++stats.misplaced_count;
+      r->seq = seq;
+    }
     stats.with_request_id += f.request_id && r->request_id == *f.request_id ? 1 : 0;
     if (matches(f, r.value())) {
       ++stats.matched;
@@ -191,6 +198,8 @@ status run_query(const store& s, const query_filter& f, const std::function<bool
   out.index_error = st.is_ok() ? std::string() : st.message();
   out.undecodable.clear();  // the scan reads every record again
   out.undecodable_count = 0;
+  out.misplaced.clear();
+  out.misplaced_count = 0;
   out.missing.clear();
   out.missing_count = 0;
   out.with_request_id = 0;
@@ -240,7 +249,9 @@ result<request_lookup> find_request(const store& s, const std::string& request_i
                         .index_missed = stats.scanned_after_index,
                         .index_error = stats.index_error,
                         .undecodable = std::move(stats.undecodable),
-                        .undecodable_count = stats.undecodable_count};
+                        .undecodable_count = stats.undecodable_count,
+                        .misplaced = std::move(stats.misplaced),
+                        .misplaced_count = stats.misplaced_count};
 }
 
 result<record> read_record(const store& s, std::uint64_t seq) {

@@ -67,6 +67,11 @@ struct query_stats {
   // given to the sink) and the query goes on past them. The first max_listed_undecodable, and how many.
   std::vector<undecodable_record> undecodable;
   std::uint64_t undecodable_count = 0;
+  // Records that carry another seq than the position they are stored at (records moved: the log
+  // was reordered). They are given to the sink as the record at their position, which is what a
+  // proof of them covers (and fails on); the first max_listed_undecodable, and how many.
+  std::vector<undecodable_record> misplaced;
+  std::uint64_t misplaced_count = 0;
   // Positions a scan of the log passed that hold no record (deleted: verify names what changed), as
   // ranges of seq numbers, the first max_listed_missing of them, and how many positions in all. Only
   // a scan (no index) reads every position; a filter does not hide a missing one, since the scan
@@ -96,6 +101,9 @@ struct request_lookup {
   // Records read on the way that do not decode (any of them may be the one meant): the first few.
   std::vector<undecodable_record> undecodable;
   std::uint64_t undecodable_count = 0;
+  // Records read on the way stored at another position than their own seq (query_stats::misplaced).
+  std::vector<undecodable_record> misplaced;
+  std::uint64_t misplaced_count = 0;
 };
 [[nodiscard]] result<request_lookup> find_request(const store& s, const std::string& request_id);
 

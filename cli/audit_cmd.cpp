@@ -268,6 +268,7 @@ int cmd_query(const options& o) {
                  printable(*f.request_id).c_str(), static_cast<unsigned long long>(stats.with_request_id));
   }
   print_undecodable("sovgw audit query", stats.undecodable, stats.undecodable_count);
+  print_misplaced("sovgw audit query", stats.misplaced, stats.misplaced_count);
   print_missing(stats);
   if (format == "table") {
     table.finish();
@@ -312,9 +313,10 @@ int cmd_query(const options& o) {
           static_cast<unsigned long long>(unsigned_listed->second));
     }
   }
-  // Every record that decodes was listed; the ones that do not, and positions that hold none, fail
-  // the query at its end.
-  return stats.undecodable_count > 0 || stats.missing_count > 0 ? exit_failed : exit_ok;
+  // Every record that decodes was listed; the ones that do not, records moved, and positions that
+  // hold none, fail the query at its end.
+  return stats.undecodable_count > 0 || stats.misplaced_count > 0 || stats.missing_count > 0 ? exit_failed
+                                                                                             : exit_ok;
 }
 
 int cmd_prove(const options& o) {

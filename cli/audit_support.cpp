@@ -397,18 +397,37 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
   if (!found.is_ok()) {
     throw command_error(exit_code_for(found.error().code()), found.error().message());
   }
-  print_undecodable("sovgw audit: note", found->undecodable, found->undecodable_count);
-  if (found->index_missed) {
-    std::fprintf(
-        stderr,
-        "sovgw audit: note: the request id index %s request id '%s', but record %llu carries it: the "
-        "index is damaged (sovgw audit verify names the damage)\n",
-        found->index_error.empty()
-            ? "does not list"
-            : fmt::format("cannot be read ({}) for", printable(found->index_error)).c_str(),
-        printable(id).c_str(), static_cast<unsigned long long>(found->seq));
-  }
+  print_lookup_notes("sovgw audit: note", *found, id);
   return found->seq;
+}
+
+void print_misplaced(std::string_view prefix, const std::vector<audit::undecodable_record>& listed,
+                     std::uint64_t count) {
+  for (const auto& m : listed) {
+    fmt::print(stderr,
+               "{}: the record stored at position {} is not record {}: {}: the log's records were moved "
+               "(sovgw audit verify names it)\n",
+               prefix, m.seq, m.seq, printable(m.reason));
+  }
+  if (count > listed.size()) {
+    fmt::print(stderr, "{}: and {} more records stored at another position than their own\n", prefix,
+               count - listed.size());
+  }
+}
+
+void print_lookup_notes(std::string_view prefix, const audit::request_lookup& found, std::string_view id) {
+  print_undecodable(prefix, found.undecodable, found.undecodable_count);
+  print_misplaced(prefix, found.misplaced, found.misplaced_count);
+  if (found.index_missed) {
+    fmt::print(stderr,
+               "{}: the request id index {} request id '{}', but record {} carries it: the index is damaged "
+               "(sovgw audit verify names the damage)\n",
+               prefix,
+               found.index_error.empty()
+                   ? std::string("does not list")
+                   : fmt::format("cannot be read ({}) for", printable(found.index_error)),
+               printable(id), found.seq);
+  }
 }
 
 }  // namespace sovgw::cli

@@ -123,6 +123,15 @@ struct stale_held_checkpoint {
 void print_undecodable(std::string_view prefix, const std::vector<audit::undecodable_record>& listed,
                        std::uint64_t count);
 
+// On stderr, one line per record stored at another position than its own seq (records moved):
+// `PREFIX: the record stored at position N is not record N: it carries seq M: ...`.
+void print_misplaced(std::string_view prefix, const std::vector<audit::undecodable_record>& listed,
+                     std::uint64_t count);
+
+// On stderr, what looking up a request id met on the way: records that do not decode
+// (print_undecodable) and a request id index that did not list the record found.
+void print_lookup_notes(std::string_view prefix, const audit::request_lookup& found, std::string_view id);
+
 // The seq named by --seq, --request-id or --last. A request id no record carries is a failed check
 // (exit 1): a request the gateway answered has a record.
 [[nodiscard]] std::uint64_t record_option(const audit::store& s, const options& o);

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/proof_file.hpp"
 #include "audit/query.hpp"
 #include "cli/audit_support.hpp"
 #include "cli/commands.hpp"
@@ -182,6 +183,7 @@ int check_against_log(const options& o, const saved_head& head) {
     fmt::print("the log cannot be checked against the receipt: {}\n", printable(found.error().message()));
     return exit_failed;
   }
+  print_lookup_notes("sovgw receipt: note", *found, id);
   auto r = audit::read_record(*s, found->seq);
   if (!r.is_ok()) {
     throw_status(r.error());
@@ -211,15 +213,27 @@ int check_against_log(const options& o, const saved_head& head) {
         "the log CONTRADICTS the receipt: record {} (request id '{}') says otherwise:\n{}"
         "  the gateway answered one thing and logged another: the record was rewritten (sovgw audit verify "
         "--checkpoint with a checkpoint you kept says whether it was after you saved that)\n",
-        r->seq, printable(id), differ);
+        found->seq, printable(id), differ);
+    return exit_failed;
+  }
+  // The fields agree; the record must also be the one the log's signed tree holds at its place,
+  // as `audit prove` requires: a record moved, or rewritten with its fields intact, is not.
+  auto proof = audit::make_inclusion_proof(*s, found->seq);
+  if (!proof.is_ok() && proof.error().code() != error_code::not_found) {
+    fmt::print(
+        "the log cannot be tied to the receipt: the record with request id '{}' agrees with it, but {}\n",
+        printable(id), printable(proof.error().message()));
     return exit_failed;
   }
   fmt::print("the log agrees: record {} carries request id '{}' with status {}, decision {}, policy {}, {}\n",
-             r->seq, printable(id), r->status, printable(r->decision),
+             found->seq, printable(id), r->status, printable(r->decision),
              r->policy_version.empty() ? "(none)" : printable(r->policy_version),
              r->cluster.empty()
                  ? std::string("not forwarded")
                  : fmt::format("cluster {} in {}", printable(r->cluster), printable(r->cluster_country)));
+  if (!proof.is_ok()) {  // not covered by a signed checkpoint yet
+    fmt::print("  ({}: `sovgw audit prove` cannot prove it yet)\n", printable(proof.error().message()));
+  }
   return exit_ok;
 }
 

@@ -245,6 +245,27 @@ class removed_record_test(operator_case):
         # No log there: an environment error.
         p = self.receipt_verify(head, "--db", os.path.join(self.tmp, "nowhere"), check=3)
 
+    def test_receipt_verify_with_db_refuses_a_record_the_signed_tree_does_not_hold_there(self):
+        head = self.receipt("ok.txt", "req-3", *self.permit_3)
+        # Moved: records 3 and 4 exchanged. The record is intact and says what the receipt says,
+        # but not where the signed tree has it.
+        moved = self.copy("moved")
+        run(TAMPER, moved, "swap", "3", "4", check=0)
+        p = self.receipt_verify(head, "--db", moved, check=1)
+        self.assertNotIn("the log agrees", p.stdout)
+        self.assertIn("the log cannot be tied to the receipt: the record with request id 'req-3' agrees with it, "
+                      "but record 4 does not lead to the root of the latest stored checkpoint (size 30)", p.stdout)
+        self.assertIn("the request id index does not list request id 'req-3', but record 4 carries it: the index "
+                      "is damaged", p.stderr)
+        self.assertIn("the record stored at position 4 is not record 4: it carries seq 3: the log's records were "
+                      "moved", p.stderr)
+        # Rewritten where the receipt does not look (the model), the compared fields intact.
+        rewritten = self.copy("rewritten")
+        run(TAMPER, rewritten, "rewrite", "3", "model", "gpt-4o", check=0)
+        p = self.receipt_verify(head, "--db", rewritten, check=1)
+        self.assertNotIn("the log agrees", p.stdout)
+        self.assertIn("but record 3 does not lead to the root", p.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

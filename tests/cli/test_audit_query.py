@@ -185,8 +185,17 @@ class query_test(audit_case):
         db = os.path.join(self.tmp, "swapped")
         shutil.copytree(self.db, db)
         run(TAMPER, db, "swap", "3", "4", check=0)  # umbrella's record 3 now sits where the index has hooli's 4
-        self.assertNotIn(3, self.seqs("--tenant", "umbrella", db=db))
-        self.assertIn(3, self.seqs("--tenant", "umbrella", "--scan", db=db))
+        p = sovgw("audit", "query", "--db", db, "--format", "jsonl", "--tenant", "umbrella", check=1)
+        self.assertNotIn('"request_id":"req-3"', p.stdout)
+        self.assertIn("the record stored at position 3 is not record 3: it carries seq 4", p.stderr)
+        # The scan finds it, at the position it is stored at (the one `audit prove --seq` proves,
+        # and fails on), and says the records were moved (probe round 34: it was listed as seq 3,
+        # where record 3 is hooli's, and the query said nothing).
+        p = sovgw("audit", "query", "--db", db, "--format", "jsonl", "--tenant", "umbrella", "--scan", check=1)
+        found = [json.loads(line) for line in p.stdout.splitlines()]
+        self.assertIn(("req-3", 4), [(r["request_id"], r["seq"]) for r in found])
+        self.assertIn("the record stored at position 3 is not record 3: it carries seq 4", p.stderr)
+        self.assertIn("the record stored at position 4 is not record 4: it carries seq 3", p.stderr)
 
     def test_an_undecodable_record_is_named_and_the_query_goes_on_past_it(self):
         # Probe round 29 (medium 4): one record that does not decode stopped every scan and index
