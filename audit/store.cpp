@@ -152,7 +152,86 @@ std::string rocksdb_files_in(const std::string& dir) {
   return fmt::format("{}", fmt::join(named, ", "));
 }
 
+// A name the log's folder holds of its own: RocksDB's files and the writer lock; also what a
+// dedicated volume or a checkout puts in any folder (lost+found, dot files).
+bool log_folder_entry(std::string_view name) {
+  return name == "sovgw-writer.lock" || name == "LOCK" || name == "IDENTITY" || name == "CURRENT" ||
+         name.starts_with("LOG") || name.starts_with("MANIFEST-") || name.starts_with("OPTIONS-") ||
+         name.ends_with(".dbtmp") || numbered(name, ".sst") || numbered(name, ".log") ||
+         numbered(name, ".blob") || name == "lost+found" || name.starts_with(".");
+}
+
+// The first few entries of `dir` that are not the log's (log_folder_entry), and how many in all.
+std::string foreign_entries(const std::string& dir) {
+  std::vector<std::string> named;
+  std::size_t count = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!log_folder_entry(name) && ++count <= 3) {
+      named.push_back(name);
+    }
+  }
+  if (count == 0) {
+    return {};
+  }
+  std::sort(named.begin(), named.end());
+  return count > named.size() ? fmt::format("{} and {} more", fmt::join(named, ", "), count - named.size())
+                              : fmt::format("{}", fmt::join(named, ", "));
+}
+
+std::string other_files_problem(const std::string& dir, const std::string& foreign) {
+  return fmt::format(
+      "{} holds other files ({}) and no audit log: the log needs a folder of its own (a missing or "
+      "empty one is made into the log on the first start)",
+      dir, foreign);
+}
+
 }  // namespace
+
+std::string log_folder_problem(const std::string& dir) {
+  namespace fs = std::filesystem;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode) || ::stat((dir + "/CURRENT").c_str(), &st) == 0) {
+      return {};  // a file there, or a log: opening it says what is wrong, if anything
+    }
+    const std::string foreign = foreign_entries(dir);
+    return foreign.empty() ? std::string() : other_files_problem(dir, foreign);
+  }
+  if (errno != ENOENT) {
+    return fmt::format("cannot reach {}: {}", dir, std::strerror(errno));
+  }
+  // Missing: the first start makes it, with its missing parents, under the nearest existing one.
+  fs::path parent = fs::path(dir).parent_path();
+  while (!parent.empty() && ::stat(parent.c_str(), &st) != 0 && errno == ENOENT &&
+         parent != parent.parent_path()) {
+    parent = parent.parent_path();
+  }
+  if (parent.empty()) {
+    parent = ".";
+  }
+  if (::stat(parent.c_str(), &st) != 0) {
+    return fmt::format("{} cannot be created: {}: {}", dir, parent.string(), std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return fmt::format("{} cannot be created: {} is not a folder", dir, parent.string());
+  }
+  // Tried, not guessed: a read-only or virtual file system (/proc) says so only when asked. A
+  // permission refused to someone else than root is left to the start: the gateway may run as
+  // another user than the one checking its configuration.
+  std::string probe = (parent / ".sovgw-check-XXXXXX").string();
+  if (::mkdtemp(probe.data()) == nullptr) {
+    const int err = errno;
+    if ((err == EACCES || err == EPERM) && ::geteuid() != 0) {
+      return {};
+    }
+    return fmt::format("{} cannot be created: {} takes no new folder: {}", dir, parent.string(),
+                       std::strerror(err));
+  }
+  ::rmdir(probe.c_str());
+  return {};
+}
 
 const char* index_name(column c) {
   switch (c) {
@@ -315,6 +394,10 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
     }
   }
   if (!exists) {
+    // A mistyped folder (/var/lib/sovgw for /var/lib/sovgw/audit) is not taken over.
+    if (const std::string foreign = foreign_entries(dir); !foreign.empty()) {
+      return status{error_code::invalid_argument, other_files_problem(dir, foreign)};
+    }
     if (auto made = make_private_dir(dir); !made.is_ok()) {
       return made;
     }

@@ -126,6 +126,11 @@ class store {
 
 [[nodiscard]] status from_rocksdb(const rocksdb::Status& s, std::string_view what);
 
+// What would stop a writer from making or opening the log at `dir`, found without opening it
+// (config check): a missing folder that cannot be created where it is named, or an existing one
+// that holds other files and no log. Empty when none.
+[[nodiscard]] std::string log_folder_problem(const std::string& dir);
+
 // Creates `dir` with mode 0700 (its missing parents with the usual mode); an existing `dir` is
 // left as it is. The audit library's directories (the log, key directories) are made this way.
 [[nodiscard]] status make_private_dir(const std::string& dir);

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "audit/audit_log.hpp"
+#include "audit/store.hpp"
 #include "common/regular_file.hpp"
 #include "policy/countries.hpp"
 #include "policy/geo_distance.hpp"
@@ -95,6 +96,10 @@ void read_audit(config_reader& r, const YAML::Node& v, config& cfg) {
                            "on the first start if missing)",
                            cfg.audit_db,
                            S_ISREG(st.st_mode) ? std::string_view("a file") : file_type_name(st.st_mode)));
+             } else if (!cfg.audit_db.empty()) {
+               if (const std::string problem = audit::log_folder_problem(cfg.audit_db); !problem.empty()) {
+                 r.error(x.Mark(), "audit.db " + problem);
+               }
              }
            }},
           {"keys", [&](const YAML::Node& x) { r.non_empty(x, "audit.keys", cfg.audit_keys); }},

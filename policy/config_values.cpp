@@ -7,8 +7,22 @@
 namespace sovgw::policy {
 namespace {
 
+// A decimal number written with a leading zero ("010", "048300"): YAML 1.1 readers (PyYAML,
+// Ansible, many generators) take it for octal, so the file means another number to them.
+bool leading_zero(std::string_view text) noexcept {
+  return text.size() > 1 && text[0] == '0' && text[1] >= '0' && text[1] <= '9';
+}
+
+// " (...)" saying why a number with a leading zero is refused, or "".
+std::string leading_zero_hint(std::string_view text) {
+  return leading_zero(text) ? " (no leading zero: YAML 1.1 tools read 010 as the octal 8)" : "";
+}
+
 // A number followed by a unit; nullopt when the number is missing or malformed.
 std::optional<std::pair<std::uint64_t, std::string_view>> number_and_unit(std::string_view text) noexcept {
+  if (leading_zero(text)) {
+    return std::nullopt;
+  }
   std::uint64_t v = 0;
   const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || p == text.data()) {
@@ -80,7 +94,7 @@ std::string bool_error(std::string_view what, std::string_view text) {
 }
 
 std::string whole_number_error(std::string_view what, std::string_view text) {
-  return fmt::format("{} must be a whole number, not '{}'", what, text);
+  return fmt::format("{} must be a whole number, not '{}'{}", what, text, leading_zero_hint(text));
 }
 
 std::string quoted_number_error(std::string_view what, std::string_view text) {
@@ -104,13 +118,15 @@ std::string quoted_bool_error(std::string_view what, std::string_view text) {
 }
 
 std::string duration_error(std::string_view what, std::string_view text) {
-  return fmt::format("{} must be a positive duration like 500ms, 10s, 5m or 1h, at most 87600h (ten years), "
-                     "not '{}'",
-                     what, text);
+  return fmt::format(
+      "{} must be a positive duration like 500ms, 10s, 5m or 1h, at most 87600h (ten years), "
+      "not '{}'{}",
+      what, text, leading_zero_hint(text));
 }
 
 std::string size_error(std::string_view what, std::string_view text) {
-  return fmt::format("{} must be a positive size like 8192, 64KiB or 10MiB, not '{}'", what, text);
+  return fmt::format("{} must be a positive size like 8192, 64KiB or 10MiB, not '{}'{}", what, text,
+                     leading_zero_hint(text));
 }
 
 }  // namespace sovgw::policy

@@ -107,6 +107,33 @@ class config_check_test(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(f"{config}:{n + 1}:7: audit.db {not_a_folder} is a file, not a folder", r.stderr)
 
+    def test_an_audit_db_serve_could_not_make_or_would_share_is_named_at_its_key(self):
+        # Probe round 34: config check said ok to both; serve failed on the first and wrote the log
+        # among the second's files.
+        lines = self.default.split("\n")
+        n = next(i for i, line in enumerate(lines) if line.startswith("  db:"))
+        other = os.path.join(self.dir, "other")
+        os.makedirs(other)
+        self.write(os.path.join("other", "notes.txt"), "hello")
+        for db, message in (("/proc/sovgw-audit", "audit.db /proc/sovgw-audit cannot be created: /proc takes no "
+                                                  "new folder"),
+                            (other, f"audit.db {other} holds other files (notes.txt) and no audit log: the log "
+                                    "needs a folder of its own")):
+            lines[n] = f"  db: {db}"
+            config = self.write("db.yaml", "\n".join(lines))
+            r = run("config", "check", config)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(f"{config}:{n + 1}:7: {message}", r.stderr)
+        self.assertEqual(os.listdir(other), ["notes.txt"])
+        # An empty folder, or a missing one under a folder that exists, is made into the log.
+        for db in (os.path.join(self.dir, "empty"), os.path.join(self.dir, "new", "audit")):
+            os.makedirs(os.path.join(self.dir, "empty"), exist_ok=True)
+            lines[n] = f"  db: {db}"
+            config = self.write("db.yaml", "\n".join(lines))
+            r = run("config", "check", config)
+            self.assertNotIn("audit.db", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "new")))
+
     def test_a_secret_pasted_where_its_file_belongs_is_not_echoed(self):
         # Probe round 29: `token_file: <the token>` was printed back whole by config check.
         secret = "c60cab5e9f2d4b7a8e1f0d3c6b9a2e5dab"
@@ -164,6 +191,18 @@ clusters:
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(f"{tenants}:4:28: error: limits.requests_per_minute must be a whole number, not the string \"600\"",
                       r.stderr)
+
+    def test_a_number_with_a_leading_zero_is_refused(self):
+        # Probe round 34: 048300 and threads: 010 were read as decimal; YAML 1.1 tools read them as octal.
+        config = self.write("zero.yaml", self.default.replace("  port: 8443", "  port: 08443", 1))
+        r = run("config", "check", config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"{config}:7:9: listen.port must be a whole number, not '08443' (no leading zero: YAML 1.1 "
+                      "tools read 010 as the octal 8)", r.stderr)
+        tenants = self.write("tenants.yaml", "tenants:\n  - name: acme\n    limits:\n      requests_per_minute: 0600\n")
+        r = run("tenants", "check", tenants)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("limits.requests_per_minute must be a whole number from 1 to 10^12, not '0600'", r.stderr)
 
     def test_an_option_without_its_value_does_not_take_the_next_option(self):
         r = run("audit", "query", "--db", self.dir, "--since", "--limit", "10")
