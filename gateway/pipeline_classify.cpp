@@ -1102,6 +1102,19 @@ stage_result pipeline::classify_body(request_context& ctx) const {
     }
     return stage_result::next();
   }
+  // A body where cluster servers read none (cpp-httplib, llama.cpp's server, reads bodies on POST,
+  // PUT and PATCH only): one that leaves it unread on the connection reads it as the next request,
+  // which no policy decided and no record keeps (probe round 34: a GET /health carrying a denied
+  // POST). Nothing is lost: these methods define no meaning for a body.
+  const std::string_view m = ctx.head.method;
+  if (m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "DELETE" || m == "TRACE") {
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format("a {} request carries a body ({} bytes): cluster servers may leave it unread and take "
+                    "it for the next request on the connection; send {} without a body (data goes in a "
+                    "POST)",
+                    m, ctx.body.size(), m));
+  }
   const http::field* type = nullptr;
   for (const http::field& f : ctx.head.fields) {
     if (f.id == http::field_id::content_encoding && !classify::identity_encoding(f.value)) {

@@ -10,7 +10,8 @@ import struct
 import unittest
 
 from support import (Gateway, Reader, TempDir, chat_request, client_context, cluster_yaml, eu_policy_dedicated_cluster,
-                     exchange, gateway_yaml, make_certs, metric, request_bytes, start_standin, wait_until)
+                     exchange, gateway_yaml, make_certs, metric, request_bytes, start_standin, tls_connect,
+                     wait_until)
 
 SOURCE = os.environ.get("SOVGW_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
 EU_POLICY = os.path.join(SOURCE, "examples", "policies", "eu_policy.yaml")
@@ -198,6 +199,34 @@ class AttackTest(unittest.TestCase):
         # A path segment that only contains the word is another endpoint.
         resp = self.send(request_bytes("GET", "/v1/realtime-stats", b""))
         self.assertNotEqual(resp.status, 403, resp.body)
+
+    def test_a_body_where_cluster_servers_read_none_is_refused(self):
+        # Probe round 34: GET /health carrying a whole `POST /admin/...` as its body was forwarded; a
+        # cluster server that reads no body on GET (cpp-httplib: llama.cpp's server) ran the body as
+        # the next request on the connection, decided by no policy and recorded nowhere.
+        smuggled = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: c\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 2\r\n\r\n{}")
+        for method, path, headers in (("GET", "/health", {"Content-Type": "text/plain"}),
+                                      ("HEAD", "/health", {}), ("OPTIONS", "/metrics", {}),
+                                      ("DELETE", "/v1/files/file-1", {"Content-Type": "application/json"}),
+                                      ("GET", "/v1/files/file-1", {"Transfer-Encoding": "chunked"})):
+            with self.subTest(method=method, path=path):
+                body = smuggled
+                if headers.get("Transfer-Encoding"):
+                    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(smuggled), smuggled)
+                raw = request_bytes(method, path, body, headers)
+                if method == "HEAD":
+                    with tls_connect(self.gateway.port, self.certs) as s:
+                        s.sendall(raw)
+                        resp = Reader(s).read_response(head_only=True)
+                else:
+                    resp = self.send(raw)
+                self.assertEqual(resp.status, 400, resp.body)
+                if method != "HEAD":
+                    self.assertIn(f"a {method} request carries a body ({len(smuggled)} bytes)",
+                                  resp.json()["error"]["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+        self.assertNotEqual(self.send(request_bytes("GET", "/health", b"")).status, 400)
 
     def test_credentials_in_the_query_never_reach_a_cluster(self):
         # Probe round 27: ?key= (Google's and LiteLLM's Gemini pass-through), ?api_key= and the like
