@@ -125,6 +125,13 @@ start_audited_gateway() { # name port admin_port extra_audit_yaml [more_clusters
   PIDS+=($!)
   PID_OF[${name//-/_}]=$!
 }
+# Prints an audited gateway's group-commit batching since it started (its admin /metrics).
+audit_batching() { # name admin_port
+  curl -s "http://127.0.0.1:$2/metrics" | awk -v name="$1" '
+    $1 == "sovgw_audit_records_total" { r = $2 } $1 == "sovgw_audit_syncs_total" { s = $2 }
+    $1 == "sovgw_audit_sync_seconds_total" { t = $2 }
+    END { if (s > 0) printf "%s audit_records_per_sync=%.1f audit_sync_ms=%.2f (%d records, %d group commits)\n", name, r / s, 1000 * t / s, r, s }'
+}
 if ((AUDIT)); then
   start_audited_gateway sovgw-audit "$GWA" "$GWA_ADMIN" ""
   start_audited_gateway sovgw-audit-after "$GWB" "$GWB_ADMIN" "  record_before_response: false\n"
@@ -415,10 +422,15 @@ if ((COMPLIANCE)); then
   # rate, so each of its audit group commits carries fewer records and costs more per request.
   # --stages samples the signatures' CPU directly.
   echo "signature_us_per_request_by_difference=$(python3 -c "print(round(${CPU[sovgw_compliance]} - ${CPU[sovgw_compliance_unsigned]}, 1))") (cpu_us_per_req sovgw_compliance - sovgw_compliance_unsigned)"
+  # How well the audit log's group commits batch: records per fdatasync, over the whole run.
+  for name in sovgw_compliance:$GWC_ADMIN sovgw_compliance_unsigned:$GWU_ADMIN; do
+    audit_batching "${name%%:*}" "${name#*:}"
+  done
 fi
 if ((AUDIT)); then
   echo "ratio gateway_audit/gateway rps=$(ratio "${RPS[sovgw_audit]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_audit]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_audit]}" "${P99[sovgw]}")"
   echo "ratio gateway_audit_after/gateway rps=$(ratio "${RPS[sovgw_audit_after]}" "${RPS[sovgw]}") p50=$(ratio "${P50[sovgw_audit_after]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_audit_after]}" "${P99[sovgw]}")"
+  audit_batching sovgw_audit "$GWA_ADMIN"; audit_batching sovgw_audit_after "$GWB_ADMIN"
 fi
 if ((TENANTS)); then
   echo "ratio gateway_tenants/gateway rps=$(ratio "${RPS[sovgw_tenants]}" "${RPS[sovgw]}") rps_paired=$(paired sovgw_tenants sovgw) p50=$(ratio "${P50[sovgw_tenants]}" "${P50[sovgw]}") p99=$(ratio "${P99[sovgw_tenants]}" "${P99[sovgw]}") ($TENANTS tenants and keys, limits on)"
