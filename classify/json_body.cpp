@@ -146,9 +146,15 @@ class inspect_handler : public detail::no_size_limits {
     }
     // An input item that is only an id is a reference to a stored item (the Responses API's
     // item_reference, whose `type` is optional): content the gateway never sees.
+    // So is a reasoning item with an id (probe round 34): with `store` (the default) the cluster
+    // reads the earlier turn's hidden reasoning by that id, whatever summary the item carries.
+    if (tools_depth_ != 0 && depth_ == tools_depth_ + 2) {  // a tool's object ends
+      remote_tools_ = remote_tools_ || (!tool_typed_ && tool_unknown_kind_);
+      tool_typed_ = tool_unknown_kind_ = false;
+    }
     if (input_item()) {
-      opaque_parts_ = opaque_parts_ || (item_id_ && !item_other_);
-      item_id_ = item_other_ = false;
+      opaque_parts_ = opaque_parts_ || (item_id_ && (!item_other_ || item_reasoning_));
+      item_id_ = item_other_ = item_reasoning_ = false;
     }
     if (depth_ == pattern_object_depth_) {
       pattern_object_depth_ = 0;
@@ -265,6 +271,8 @@ class inspect_handler : public detail::no_size_limits {
     count_prompt();
     if (part_type_next_) {
       opaque_parts_ = opaque_parts_ || !part_type_is_text(std::string_view(text_).substr(start_));
+      item_reasoning_ =
+          item_reasoning_ || (input_item() && std::string_view(text_).substr(start_) == "reasoning");
       part_type_next_ = false;
     }
     if (tool_type_next_) {
@@ -524,6 +532,32 @@ class inspect_handler : public detail::no_size_limits {
       remote_tools_ =
           remote_tools_ || (depth_ == tool_key &&
                             (name == "server_url" || name == "connector_id" || searching.contains(name)));
+      // A tool without a `type` is keyed by its kind (Gemini's, Bedrock's) or is a bare function
+      // (Anthropic's, Cohere's): a key of none of those, a kind first seen tomorrow
+      // ({"someFutureWebTool": {}}), counts as a tool that calls out, as an unknown `type` does
+      // (probe round 34). Decided at the tool's end (on_object_end), when its `type` is known.
+      static constexpr word_set typeless{"function_declarations",
+                                         "functiondeclarations",
+                                         "code_execution",
+                                         "codeexecution",
+                                         "name",
+                                         "description",
+                                         "input_schema",
+                                         "inputschema",
+                                         "parameters",
+                                         "parameter_definitions",
+                                         "toolspec",
+                                         "tool_spec",
+                                         "cachepoint",
+                                         "cache_point",
+                                         "cache_control",
+                                         "strict",
+                                         "input_examples",
+                                         "function"};
+      if (depth_ == tool_key) {
+        tool_typed_ = tool_typed_ || name == "type";
+        tool_unknown_kind_ = tool_unknown_kind_ || !typeless.contains(name);
+      }
       // Stored files a tool puts before the model: file_search's vector stores, code_interpreter's
       // files (tools[i].vector_store_ids, tools[i].container.file_ids; not a function's parameters),
       // a container made earlier, by its id (code_interpreter's "container": "cntr_...", a shell
@@ -533,7 +567,7 @@ class inspect_handler : public detail::no_size_limits {
       opaque_parts_ = opaque_parts_ ||
                       (depth_ <= tool_key + 1 &&
                        (names_a_file(name) || name == "vector_store_ids" || name == "vectorstoreids" ||
-                        name == "container_id" || name == "containerid")) ||
+                        name == "filesearchstorenames" || name == "container_id" || name == "containerid")) ||
                       (depth_ == tool_key && name.starts_with("input_") && names_media());
       container_next_ = depth_ == tool_key && name == "container";
     } else if (depth_ == 2 && in_template_kwargs_) {
@@ -1194,6 +1228,9 @@ class inspect_handler : public detail::no_size_limits {
   bool in_input_ = false;             // under the top-level input
   bool item_id_ = false;              // the input item being read has an id ...
   bool item_other_ = false;           // ... and other keys
+  bool item_reasoning_ = false;       // ... and is of type "reasoning"
+  bool tool_typed_ = false;           // the tool object being read has a `type` ...
+  bool tool_unknown_kind_ = false;    // ... or a key no typeless tool has
   bool tool_type_next_ = false;       // the value being read is a tool's type
   bool container_next_ = false;       // ... is a tool's container (tools[i].container)
   bool remote_key_ = false;           // the last key read names remote servers ...
@@ -1974,8 +2011,8 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
   scan_nested_numbers(text_, which, locate, scan);
   std::uint8_t qp = quoted_printable_in(text_);
   if (text_.find('\\') == std::string::npos && text_.find('%') == std::string::npos &&
-      text_.find('&') == std::string::npos && qp == 0) {
-    return;  // the usual case (four memchr calls: find_first_of reads byte by byte)
+      text_.find('&') == std::string::npos && qp == 0 && text_.find("U+") == std::string::npos) {
+    return;  // the usual case (memchr calls: find_first_of reads byte by byte)
   }
   const std::size_t first_pass = scan.findings.size();
   // Quoted-printable is a reading of its own: read in the same pass, "card=4111%201111..." would

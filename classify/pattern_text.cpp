@@ -58,6 +58,10 @@ class reader {
           i += flags;  // "(?i)": no group
           continue;
         }
+        if (const std::size_t skip = matches_nothing(i, end); skip != 0) {
+          i = skip;  // a comment or a look-around: no text of its own
+          continue;
+        }
         groups.push_back(out_.text.size());
         i = group_body(i, end);
         atom = std::string::npos;
@@ -157,16 +161,33 @@ class reader {
       }
       case 'x':
         if (i + 2 < end && in_[i + 2] == '{') {
-          return braced_code_point(i, i + 3, end);
+          return braced_code_point(i, i + 3, end, 16);
         }
         put_code_point(hex_value(in_.substr(0, end), i + 2, 2), i);
         return hex_value(in_.substr(0, end), i + 2, 2) < 0 ? i + 2 : i + 4;
       case 'u':
+      case 'U':  // \UHHHHHHHH: Python's re, Rust's regex, GBNF, Lark's literals; \U{H...}: Rust
         if (i + 2 < end && in_[i + 2] == '{') {
-          return braced_code_point(i, i + 3, end);
+          return braced_code_point(i, i + 3, end, 16);
         }
-        put_code_point(hex_value(in_.substr(0, end), i + 2, 4), i);
-        return hex_value(in_.substr(0, end), i + 2, 4) < 0 ? i + 2 : i + 6;
+        put_code_point(hex_value(in_.substr(0, end), i + 2, e == 'u' ? 4 : 8), i);
+        return hex_value(in_.substr(0, end), i + 2, e == 'u' ? 4 : 8) < 0 ? i + 2 : i + (e == 'u' ? 6 : 10);
+      case 'o':  // \o{...}: Perl, PCRE
+        if (i + 2 < end && in_[i + 2] == '{') {
+          return braced_code_point(i, i + 3, end, 8);
+        }
+        put(e, i + 1);
+        return i + 2;
+      case 'N':  // \N{COMMERCIAL AT}: Python's re (\N alone: PCRE's "not a line break")
+        if (i + 2 < end && in_[i + 2] == '{') {
+          const std::size_t close = in_.find('}', i + 3);
+          if (close == std::string_view::npos || close >= end) {
+            return end;
+          }
+          put_code_point(named_ascii(in_.substr(i + 3, close - (i + 3))), i);
+          return close + 1;
+        }
+        return i + 2;
       case 's':
         put(' ', i);
         return i + 2;
@@ -204,17 +225,33 @@ class reader {
         return i + 2;  // an anchor or a class: no one character
       default:
         if (e >= '0' && e <= '9') {
+          // Octal: Python's \0, \0N, \0NN and \NNN (first digit 0 to 3), Java's \0NNN; else a
+          // back reference.
+          const auto octal = [&](std::size_t at) { return at < end && in_[at] >= '0' && in_[at] <= '7'; };
+          std::size_t k = e == '0' ? i + 2 : i + 1;
+          const std::size_t most = e == '0' && i + 2 < end && in_[i + 2] <= '3' ? 3 : (e == '0' ? 2 : 3);
+          std::size_t digits = 0;
+          long v = 0;
+          while (digits < most && octal(k)) {
+            v = v * 8 + (in_[k++] - '0');
+            ++digits;
+          }
+          if (e == '0' || (digits == 3 && e <= '3')) {
+            put_code_point(v >= 0x20 ? v : -1, i);
+            return e == '0' ? k : i + 4;
+          }
           return i + 2;  // a back reference
         }
         put(e, i + 1);
         return i + 2;
     }
   }
-  std::size_t braced_code_point(std::size_t i, std::size_t from, std::size_t end) {
+  std::size_t braced_code_point(std::size_t i, std::size_t from, std::size_t end, int base) {
     std::size_t k = from;
     long v = 0;
-    while (k < end && hex_digit_value(in_[k]) >= 0 && k - from < 6) {
-      v = v * 16 + hex_digit_value(in_[k]);
+    // Up to eight digits: leading zeros ("\u{0000040}") are read as ECMAScript's u mode reads them.
+    while (k < end && hex_digit_value(in_[k]) >= 0 && hex_digit_value(in_[k]) < base && k - from < 8) {
+      v = v * base + hex_digit_value(in_[k]);
       ++k;
     }
     if (k == from || k >= end || in_[k] != '}') {
@@ -236,6 +273,38 @@ class reader {
     return k > i + 2 && k < end && in_[k] == ')' ? k + 1 - i : 0;
   }
   // Past a group's opening: "(", "(?:", "(?=", "(?<name>", "(?P<name>", "(?'name'", "(?i:".
+  // Where a group at in_[i] ('(') that matches no text ends (past its ')'), or 0 for another
+  // group: a comment "(?#...)", a look-ahead "(?=...)", "(?!...)" or a look-behind "(?<=...)",
+  // "(?<!...)". What a look-around asserts is read where the text has it: "smith(?=@)@example"
+  // reads "smith@example".
+  std::size_t matches_nothing(std::size_t i, std::size_t end) const {
+    if (in_.compare(i, 3, "(?#") == 0) {
+      const std::size_t close = in_.find(')', i + 3);
+      return close == std::string_view::npos || close >= end ? end : close + 1;
+    }
+    if (in_.compare(i, 3, "(?=") != 0 && in_.compare(i, 3, "(?!") != 0 && in_.compare(i, 4, "(?<=") != 0 &&
+        in_.compare(i, 4, "(?<!") != 0) {
+      return 0;
+    }
+    std::size_t depth = 0;
+    for (std::size_t k = i; k < end; ++k) {
+      if (in_[k] == '\\') {
+        ++k;
+      } else if (in_[k] == '[') {
+        k = class_end(k, end);
+        if (k >= end) {
+          return end;
+        }
+        --k;  // its ']'
+      } else if (in_[k] == '(') {
+        ++depth;
+      } else if (in_[k] == ')' && --depth == 0) {
+        return k + 1;
+      }
+    }
+    return end;
+  }
+
   std::size_t group_body(std::size_t i, std::size_t end) const {
     std::size_t k = i + 1;
     if (k >= end || in_[k] != '?') {

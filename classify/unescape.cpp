@@ -83,6 +83,44 @@ decoded code_point(std::uint32_t cp, std::size_t length) {
   return d;
 }
 
+// Unicode's names of the printable ASCII characters but letters and digits, in code point order
+// from U+0020.
+constexpr std::string_view ascii_names[] = {"SPACE",
+                                            "EXCLAMATION MARK",
+                                            "QUOTATION MARK",
+                                            "NUMBER SIGN",
+                                            "DOLLAR SIGN",
+                                            "PERCENT SIGN",
+                                            "AMPERSAND",
+                                            "APOSTROPHE",
+                                            "LEFT PARENTHESIS",
+                                            "RIGHT PARENTHESIS",
+                                            "ASTERISK",
+                                            "PLUS SIGN",
+                                            "COMMA",
+                                            "HYPHEN-MINUS",
+                                            "FULL STOP",
+                                            "SOLIDUS",
+                                            "COLON",
+                                            "SEMICOLON",
+                                            "LESS-THAN SIGN",
+                                            "EQUALS SIGN",
+                                            "GREATER-THAN SIGN",
+                                            "QUESTION MARK",
+                                            "COMMERCIAL AT",
+                                            "LEFT SQUARE BRACKET",
+                                            "REVERSE SOLIDUS",
+                                            "RIGHT SQUARE BRACKET",
+                                            "CIRCUMFLEX ACCENT",
+                                            "LOW LINE",
+                                            "GRAVE ACCENT",
+                                            "LEFT CURLY BRACKET",
+                                            "VERTICAL LINE",
+                                            "RIGHT CURLY BRACKET",
+                                            "TILDE"};
+constexpr std::string_view ascii_name_chars = " !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+static_assert(std::size(ascii_names) == ascii_name_chars.size());
+
 decoded percent_at(std::string_view in, std::size_t i) {
   if (in[i] != '%') {
     return {};
@@ -173,39 +211,88 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
   return {};
 }
 
-// \xHH: the byte.
+// The code point of `{digits}` at in[i] ('{'), in base 16 or 8, one to eight digits (leading zeros
+// allowed); its length through the '}' is `length`, or -1 when there is none.
+long braced_at(std::string_view in, std::size_t i, int base, std::size_t& length) {
+  if (i >= in.size() || in[i] != '{') {
+    return -1;
+  }
+  long cp = 0;
+  std::size_t j = i + 1;
+  for (; j < in.size() && j - (i + 1) < 9; ++j) {
+    const int d = hex_digit_value(in[j]);
+    if (d < 0 || d >= base) {
+      break;
+    }
+    cp = cp * base + d;
+  }
+  const std::size_t digits = j - (i + 1);
+  if (digits < 1 || digits > 8 || j >= in.size() || in[j] != '}') {
+    return -1;
+  }
+  length = j + 1 - i;
+  return cp;
+}
+
+// The value of three octal digits at in[i] whose first is 0 to 3 (one byte), or -1.
+long octal3_at(std::string_view in, std::size_t i) {
+  if (i + 3 > in.size() || in[i] < '0' || in[i] > '3' || in[i + 1] < '0' || in[i + 1] > '7' ||
+      in[i + 2] < '0' || in[i + 2] > '7') {
+    return -1;
+  }
+  return (in[i] - '0') * 64 + (in[i + 1] - '0') * 8 + (in[i + 2] - '0');
+}
+
+decoded printable_ascii(long v, std::size_t length) {
+  return v >= 0x20 && v < 0x7F ? decoded{length, std::string(1, static_cast<char>(v))} : decoded{};
+}
+
 // The escapes programming languages write a character with: \xHH (C, Python, JavaScript),
-// \u{H...} (JavaScript, Rust, Swift: one to six hex digits), an octal \NNN (C, Python) of a
+// \x{H...} (Perl, PCRE, Ruby), \u{H...} and \U{H...} (JavaScript, Rust,
+// Swift), \UHHHHHHHH (Python, C, C++, C#, Go), Java's \uuHHHH, \N{NAME} and \N{U+H...} (Python,
+// Perl: named_ascii), \o{...} (Perl, PCRE), an octal \NNN (C, Python) or \0NNN (Java) of a
 // printable ASCII character, and CSS's \H... of one.
 decoded hex_escape_at(std::string_view in, std::size_t i) {
   if (i + 1 >= in.size() || in[i] != '\\') {
     return {};
   }
-  if (in[i + 1] == 'x') {
+  const char e = in[i + 1];
+  std::size_t braced = 0;
+  if (e == 'x' || e == 'u' || e == 'U' || e == 'o') {
+    if (const long cp = braced_at(in, i + 2, e == 'o' ? 8 : 16, braced); cp >= 0) {
+      return code_point(static_cast<std::uint32_t>(cp), 2 + braced);
+    }
+  }
+  if (e == 'x') {
     const long v = hex_at(in, i + 2, 2);
     return v < 0 ? decoded{} : decoded{4, std::string(1, static_cast<char>(v))};
   }
-  if (in[i + 1] == 'u' && i + 2 < in.size() && in[i + 2] == '{') {
-    std::uint32_t cp = 0;
-    std::size_t j = i + 3;
-    for (; j < in.size() && j - (i + 3) < 7; ++j) {
-      const long d = hex_at(in, j, 1);
-      if (d < 0) {
-        break;
-      }
-      cp = cp * 16 + static_cast<std::uint32_t>(d);
-    }
-    const std::size_t digits = j - (i + 3);
-    return digits >= 1 && digits <= 6 && j < in.size() && in[j] == '}' ? code_point(cp, j + 1 - i)
-                                                                       : decoded{};
+  if (e == 'U') {
+    const long cp = hex_at(in, i + 2, 8);
+    return cp < 0 ? decoded{} : code_point(static_cast<std::uint32_t>(cp), 10);
   }
-  if (i + 3 < in.size() && in[i + 1] >= '0' && in[i + 1] <= '3' && in[i + 2] >= '0' && in[i + 2] <= '7' &&
-      in[i + 3] >= '0' && in[i + 3] <= '7') {
-    const auto v =
-        static_cast<std::uint32_t>((in[i + 1] - '0') * 64 + (in[i + 2] - '0') * 8 + (in[i + 3] - '0'));
-    if (v >= 0x20 && v < 0x7F) {
-      return decoded{4, std::string(1, static_cast<char>(v))};
+  if (e == 'u' && i + 2 < in.size() && in[i + 2] == 'u') {
+    std::size_t j = i + 2;
+    while (j < in.size() && in[j] == 'u') {
+      ++j;
     }
+    const long cp = hex_at(in, j, 4);
+    return cp < 0 ? decoded{} : code_point(static_cast<std::uint32_t>(cp), j + 4 - i);
+  }
+  if (e == 'N' && i + 2 < in.size() && in[i + 2] == '{') {
+    const std::size_t close = in.find('}', i + 3);
+    if (close == std::string_view::npos || close - (i + 3) > 40) {
+      return {};
+    }
+    return printable_ascii(named_ascii(in.substr(i + 3, close - (i + 3))), close + 1 - i);
+  }
+  if (e == '0') {
+    if (const decoded d = printable_ascii(octal3_at(in, i + 2), 5); d.length != 0) {
+      return d;
+    }
+  }
+  if (const decoded d = printable_ascii(octal3_at(in, i + 1), 4); d.length != 0) {
+    return d;
   }
   // CSS: two to six hex digits and one white space after them if any ("alice\40 example.com",
   // "\000040"), of a printable ASCII character: "\d", "\be", "\2024" and "\5FAE" in a regular
@@ -224,6 +311,22 @@ decoded hex_escape_at(std::string_view in, std::size_t i) {
   }
   const bool white = j < in.size() && (in[j] == ' ' || in[j] == '\t' || in[j] == '\n');
   return decoded{j - i + (white ? 1 : 0), std::string(1, static_cast<char>(cp))};
+}
+
+// Unicode's own notation of a code point, U+ and four to six hex digits ("alice.smithU+0040example.com"),
+// which a model reads as the character. Four digits when the first is 0 (a letter after them,
+// "U+0040example", is the text's), else up to six.
+decoded unicode_notation_at(std::string_view in, std::size_t i) {
+  if (i + 6 > in.size() || in[i + 1] != '+') {
+    return {};
+  }
+  const std::size_t most = in[i + 2] == '0' ? 4 : 6;
+  std::size_t j = i + 2;
+  long cp = 0;
+  while (j < in.size() && j - (i + 2) < most && hex_digit_value(in[j]) >= 0) {
+    cp = cp * 16 + hex_digit_value(in[j++]);
+  }
+  return j - (i + 2) < 4 ? decoded{} : code_point(static_cast<std::uint32_t>(cp), j - i);
 }
 
 bool ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -414,6 +517,42 @@ std::uint8_t quoted_printable_in(std::string_view text) {
   return 0;
 }
 
+long named_ascii(std::string_view name) {
+  // Python reads names in any letter case and '_' for ' ' (none of these have one); Perl also
+  // U+H... for the code point.
+  std::string upper(name.substr(0, 40));
+  for (char& c : upper) {
+    c = c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+  }
+  const std::string_view n = upper;
+  if (n.starts_with("U+")) {
+    std::size_t length = 0;
+    const std::string braced = "{" + std::string(n.substr(2)) + "}";
+    const long cp = braced_at(braced, 0, 16, length);
+    return cp >= 0 && length == braced.size() ? cp : -1;
+  }
+  for (std::size_t k = 0; k < std::size(ascii_names); ++k) {
+    if (n == ascii_names[k]) {
+      return static_cast<unsigned char>(ascii_name_chars[k]);
+    }
+  }
+  constexpr std::string_view small = "LATIN SMALL LETTER ";
+  constexpr std::string_view capital = "LATIN CAPITAL LETTER ";
+  constexpr std::string_view digit = "DIGIT ";
+  static constexpr std::string_view digits[] = {"ZERO", "ONE", "TWO",   "THREE", "FOUR",
+                                                "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"};
+  if ((n.starts_with(small) || n.starts_with(capital)) &&
+      n.size() == (n[6] == 'S' ? small : capital).size() + 1) {
+    const char letter = n.back();
+    return letter >= 'A' && letter <= 'Z' ? (n[6] == 'S' ? letter - 'A' + 'a' : letter) : -1;
+  }
+  if (n.starts_with(digit)) {
+    const auto* d = std::find(std::begin(digits), std::end(digits), n.substr(digit.size()));
+    return d == std::end(digits) ? -1 : '0' + (d - std::begin(digits));
+  }
+  return -1;
+}
+
 bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
   comment_memo memo;
   const auto starts = [&](char c) {
@@ -421,7 +560,8 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
            ((forms & percent_encoding) != 0 && c == '%') || ((forms & plus_as_space) != 0 && c == '+') ||
            ((forms & html_references) != 0 && c == '&') || ((forms & quoted_printable) != 0 && c == '=') ||
            ((forms & markup) != 0 && (c == '*' || c == '`' || c == '~' || c == '<')) ||
-           ((forms & line_wraps) != 0 && (c == '\n' || c == '\r' || c == '\xc2' || c == '\xe2'));
+           ((forms & line_wraps) != 0 && (c == '\n' || c == '\r' || c == '\xc2' || c == '\xe2')) ||
+           ((forms & hex_escapes) != 0 && c == 'U');
   };
   const auto at = [&](std::size_t i) {
     if (in[i] == '\\') {
@@ -439,6 +579,9 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
     }
     if ((forms & percent_encoding) != 0 && in[i] == '%') {
       return percent_at(in, i);
+    }
+    if ((forms & hex_escapes) != 0 && in[i] == 'U') {
+      return unicode_notation_at(in, i);
     }
     if ((forms & line_wraps) != 0) {
       if (const std::size_t length = wrap_length(in, i); length != 0) {

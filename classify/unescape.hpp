@@ -33,11 +33,17 @@ enum unescape_forms : std::uint8_t {
                           // HTML comments ("<!-- -->") and inline tags ("<b>", "</span>",
                           // "<a href=...>"), removed (an escape gives its character); other
                           // tags ("<td>", "<br>") give a space, as they separate what they sit in
-  hex_escapes = 64,       // \xHH, as C, Python and JavaScript write a byte; \u{H...}, octal \NNN
-                          // and CSS's "\40 " of a printable ASCII character
+  hex_escapes = 64,       // \xHH, as C, Python and JavaScript write a byte; \u{H...}, \x{H...},
+                          // \UHHHHHHHH, \N{NAME}, \o{...}, octal \NNN and CSS's "\40 " of a
+                          // printable ASCII character (hex_escape_at in unescape.cpp lists them)
   line_wraps = 128,       // a line break (wrap_length) between a '-', '.' or '/' and a letter or digit,
                           // removed: the lines read joined, as a reader joins them
 };
+
+// The printable ASCII character Unicode names `name` (Python's \N{COMMERCIAL AT}, any letter
+// case: "LATIN SMALL LETTER A", "DIGIT FOUR", "FULL STOP"), or named as U+H... (Perl); -1 for
+// any other.
+[[nodiscard]] long named_ascii(std::string_view name);
 
 struct unescaped_text {
   std::string text;

@@ -967,6 +967,9 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       // A stored item referred to by its id alone (item_reference's type is optional); stored files a
       // tool puts before the model; an Assistants run's stored assistant and thread.
       R"({"model":"m","input":[{"role":"user","content":"hi"},{"id":"msg_1"}]})",
+      // A reasoning item by its id (probe round 34): the cluster reads the stored reasoning.
+      R"({"model":"m","input":[{"type":"reasoning","id":"rs_abc","summary":[]},{"role":"user","content":"hi"}]})",
+      R"({"model":"m","input":[{"id":"rs_abc","summary":[{"type":"summary_text","text":"s"}],"type":"reasoning"}]})",
       R"({"model":"m","input":"hi","tools":[{"type":"file_search","vector_store_ids":["vs_1"]}]})",
       R"({"model":"m","input":"hi","tools":[{"type":"code_interpreter","container":{"type":"auto","file_ids":["f"]}}]})",
       R"({"assistant_id":"asst_1"})",
@@ -1144,6 +1147,11 @@ TEST_CASE("tools the cluster runs by calling out to another server are remote_to
       R"({"model":"m","messages":[],"completion_webhook":{"url":"https://x.example"}})",
       R"({"model":"gpt-oss:120b-cloud","messages":[]})",
       R"({"model":"gemma4:Cloud","messages":[]})",
+      // Probe round 34: a tool keyed by a kind the gateway does not know, with no `type` (Gemini's
+      // tools are keyed so): fail closed, as for an unknown `type`.
+      R"({"contents":[{"role":"user","parts":[{"text":"hi"}]}],"tools":[{"someFutureWebTool":{}}]})",
+      R"({"contents":[],"tools":[{"functionDeclarations":[{"name":"f"}]},{"computerUse":{"environment":"x"}}]})",
+      R"({"contents":[],"tools":[{"fileSearch":{"fileSearchStoreNames":["fileSearchStores/x"]}}]})",
   };
   for (const std::string& body : calls_out) {
     CAPTURE(body);
@@ -1178,6 +1186,13 @@ TEST_CASE("tools the cluster runs by calling out to another server are remote_to
       R"({"type":"object","properties":{"tools":{"type":"array","items":{"type":"string"}}}}}}})",
       R"({"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f","parameters":)"
       R"({"type":"object","properties":{"tools":{"type":"array"},"web_search_options":{"type":"object"}}}}}]})",
+      // Tools without a `type`: Gemini's function declarations and code execution, Anthropic's
+      // and Cohere's functions, Bedrock's tool specs.
+      R"({"contents":[],"tools":[{"functionDeclarations":[{"name":"f","parameters":{"type":"object"}}]},{"codeExecution":{}}]})",
+      R"({"contents":[],"tools":[{"function_declarations":[{"name":"f"}]}]})",
+      R"({"model":"m","messages":[],"tools":[{"name":"get_weather","description":"d","input_schema":{"type":"object"},"cache_control":{"type":"ephemeral"}}]})",
+      R"({"model":"m","message":"hi","tools":[{"name":"f","description":"d","parameter_definitions":{"x":{"type":"str"}}}]})",
+      R"({"messages":[],"toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{}}}},{"cachePoint":{"type":"default"}}]}})",
       // A nested `tools` ends with its object: a `type` beside it later is not a tool's.
       R"({"session":{"tools":[{"type":"function","name":"f"}]},"input":[{"type":"web_search_call","x":{"type":"mcp"}}]})",
   };
@@ -1518,6 +1533,32 @@ TEST_CASE("spaced hex, \\x escapes, base64 of UTF-16 and base64 twice are read d
        R"j({"content":"write to [redacted:email] today"})j"},
       {R"j({"content":"write to alice\\u{40}example.com today"})j", email,
        R"j({"content":"write to [redacted:email] today"})j"},
+      // Probe round 34: \UHHHHHHHH (Python, C, Go), \x{...}, \U{...}, \o{...}, \N{NAME}, Java's
+      // \0NNN and \uuHHHH, \u{...} with leading zeros, Unicode's U+HHHH.
+      {R"j({"content":"write to alice.smith\\U00000040example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
+      {R"j({"content":"IBAN \\U00000044E89 3704 0044 0532 0130 00"})j", iban | phone,
+       R"j({"content":"IBAN [redacted:iban]"})j"},
+      {R"j({"content":"write to alice.smith\\x{40}example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
+      {R"j({"content":"write to alice.smith\\U{40}example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
+      {R"j({"content":"write to alice.smith\\o{100}example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
+      {R"j({"content":"write to alice.smith\\N{COMMERCIAL AT}example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
+      {R"j({"content":"write to alice.smith\\N{commercial at}example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
+      {R"j({"content":"write to alice.smith\\N{U+0040}example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
+      {R"j({"content":"write to alice.smith\\0100example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
+      {R"j({"content":"write to alice.smith\\uu0040example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
+      {R"j({"content":"write to alice.smith\\u{0000040}example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
+      {R"j({"content":"write to alice.smithU+0040example.com today"})j", email,
+       R"j({"content":"write to [redacted:email] today"})j"},
       {R"j({"content":"write to alice%u0040example.com today"})j", email,
        R"j({"content":"write to [redacted:email] today"})j"},
       // Quoted-printable's '@', as mail pasted raw writes it.
@@ -1835,6 +1876,28 @@ TEST_CASE(
       {R"j({"model":"m","messages":[],"guided_regex":"DE89\\s?3704\\s?0044\\s?0532\\s?0130\\s?00"})j", iban},
       {R"j({"model":"m","messages":[],"guided_regex":"(alice\\.smith)@(example\\.com)"})j", email},
       {R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith\\x40example\\.(?:com)"})j", email},
+      // Probe round 34: the escapes Python's re, Rust's regex, PCRE and Java read, comments and
+      // look-arounds (which match no text of their own).
+      {R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith\\U00000040example\\.com"})j", email},
+      {R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith[\\U00000040]example\\.com"})j", email},
+      {R"j({"model":"m","messages":[],"guided_regex":"\\U00000034111 1111 1111 1111"})j", card},
+      {R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith\\U{40}example\\.com"})j", email},
+      {R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith\\N{COMMERCIAL AT}example\\.com"})j",
+       email},
+      {R"j({"model":"m","messages":[],"guided_regex":"\\N{DIGIT FOUR}111 1111 1111 1111"})j", card},
+      {R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith\\100example\\.com"})j", email},
+      {R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith\\0100example\\.com"})j", email},
+      {R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith\\o{100}example\\.com"})j", email},
+      {R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith\\u{0000040}example\\.com"})j", email},
+      {R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith(?=@)@example\\.com"})j", email},
+      {R"j({"model":"m","messages":[],"guided_regex":"a(?:l)ice\\.smith(?=[@])@example\\.com"})j", email},
+      {R"j({"model":"m","messages":[],"guided_regex":"4111 1111 (?=1)1111 1111"})j", card},
+      {R"j({"model":"m","messages":[],"guided_regex":"4111(?=\\s) 1111 1111 1111"})j", card},
+      {R"j({"model":"m","messages":[],"guided_regex":"alice\\.smith@example\\.c(?#x)om"})j", email},
+      {R"j({"model":"m","messages":[],"guided_grammar":"root ::= \"alice.smith\\U00000040example.com\""})j",
+       email},
+      {R"j({"model":"m","messages":[],"guided_grammar":"start: /alice\\.smith\\U00000040example\\.com/"})j",
+       email},
       {R"j({"model":"m","messages":[],"structured_outputs":{"regex":"4111 ?1111 ?1111 ?1111"}})j", card},
       {R"j({"model":"m","messages":[],"structured_outputs":{"grammar":"root ::= \"4111 \" \"1111 \" \"1111 \" \"1111\""}})j",
        card},
