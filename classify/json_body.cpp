@@ -438,8 +438,11 @@ class inspect_handler : public detail::no_size_limits {
   // `allowed_token_ids`, `bad_words_ids`). Keys are read folded, as Go's decoder matches them
   // (fold_key). A part's `type` is read too (part_type_is_text).
   void note_opaque_key(std::string_view name) {
-    static constexpr std::string_view media[] = {"image",    "audio",     "video",     "embed",
-                                                 "document", "encrypted", "multimodal"};
+    // And their common synonyms (probe round 34: img, photo, screenshot, pdf, attachments,
+    // speaker_wav, frames, media_url passed).
+    static constexpr std::string_view media[] = {
+        "image", "audio", "video",      "embed",      "document", "encrypted", "multimodal", "img",
+        "photo", "pdf",   "screenshot", "attachment", "picture",  "_wav",      "frames",     "media"};
     const auto names_media = [&] {
       return names_a_file(name) || name == "inline_data" || name == "inlinedata" || name == "blob" ||
              std::any_of(std::begin(media), std::end(media), [&](std::string_view m) {
@@ -592,8 +595,14 @@ class inspect_handler : public detail::no_size_limits {
   // protobuf JSON reader takes it, snake_case or lowerCamelCase). Like an item_reference, where
   // regions share a store, a conversation first held in the EU would be read elsewhere.
   static bool names_stored_content(std::string_view name) {
-    return name == "previous_response_id" || name == "conversation" || name == "cached_content" ||
-           name == "cachedcontent" || name == "assistant_id" || name == "container";
+    // Probe round 34: Mistral's stored agents and conversations, Cohere's conversations, an
+    // Assistants thread, SGLang's sessions, Bedrock's knowledge bases.
+    static constexpr word_set stored{
+        "previous_response_id", "conversation",      "cached_content", "cachedcontent",
+        "assistant_id",         "container",         "agent_id",       "agentid",
+        "conversation_id",      "conversationid",    "thread_id",      "threadid",
+        "session_params",       "knowledge_base_id", "knowledgebaseid"};
+    return stored.contains(name);
   }
   // A key naming a file, by one of its words: file, file_id, file_ids, input_file_id,
   // training_file, filename (not profile); and in lowerCamelCase, which Google's APIs take as

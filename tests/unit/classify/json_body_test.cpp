@@ -967,6 +967,16 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       // A stored item referred to by its id alone (item_reference's type is optional); stored files a
       // tool puts before the model; an Assistants run's stored assistant and thread.
       R"({"model":"m","input":[{"role":"user","content":"hi"},{"id":"msg_1"}]})",
+      // Probe round 34: stored agents, conversations, threads, sessions and knowledge bases; media
+      // under common synonyms.
+      R"({"agent_id":"ag_1","messages":[{"role":"user","content":"hi"}]})",
+      R"({"model":"m","conversation_id":"c1","message":"hi"})",
+      R"({"model":"m","text":"hi","session_params":{"id":"s1"}})",
+      R"({"model":"m","prompt":"describe","img":"https://x.example/a.png"})",
+      R"({"model":"m","prompt":"describe","screenshot":"https://x.example/a.png"})",
+      R"({"model":"m","text":"say it","speaker_wav":"https://x.example/voice.wav"})",
+      R"({"model":"m","prompt":"summarise","attachments":["https://x.example/a.pdf"]})",
+      R"({"model":"m","prompt":"x","media_url":"https://x.example/v.mp4"})",
       // A reasoning item by its id (probe round 34): the cluster reads the stored reasoning.
       R"({"model":"m","input":[{"type":"reasoning","id":"rs_abc","summary":[]},{"role":"user","content":"hi"}]})",
       R"({"model":"m","input":[{"id":"rs_abc","summary":[{"type":"summary_text","text":"s"}],"type":"reasoning"}]})",
