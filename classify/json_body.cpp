@@ -319,7 +319,7 @@ class inspect_handler : public detail::no_size_limits {
   bool on_double(double v, sv s, error_code& ec) {
     nested_model_next_ = false;
     chosen_next_ = chosen::none;
-    return count(v) && number(s, ec, true);
+    return count(v) && number(s, ec);
   }
   bool on_bool(bool b, error_code& ec) {
     number_run_ = 0;
@@ -392,18 +392,16 @@ class inspect_handler : public detail::no_size_limits {
     }
     return true;
   }
-  bool number(sv s, error_code& ec, bool may_have_exponent = false) {
+  bool number(sv s, error_code& ec) {
     if (!scalar("a number", ec)) {
       return false;
     }
     scalar_is_absent();
     if (keep_text_) {
       append(s, true);
-      if (may_have_exponent) {
-        char as_read[64];
-        if (const std::size_t n = detail::number_as_read(std::string_view(text_).substr(start_), as_read)) {
-          text_.append(as_read, n);  // within the number: a finding there is hidden, never redacted
-        }
+      char as_read[64];
+      if (const std::size_t n = detail::number_as_read(std::string_view(text_).substr(start_), as_read)) {
+        text_.append(as_read, n);  // within the number: a finding there is hidden, never redacted
       }
       numbers_.push_back({start_, text_.size()});
       media_value(false);  // a number is no media (in a media key's array it is an element: opaque)
@@ -2079,34 +2077,45 @@ std::uint8_t json_inspector::scan_decoded(std::uint8_t forms, std::uint32_t whic
   return qp;
 }
 
-// Numbers with an exponent in JSON held in a string (a tool call's `arguments`: "{\"card\":
-// 4.111111111111111E15}"), which the cluster's server parses and prints as it does the body's own
-// numbers: read in that reading too (detail::number_as_read). A number there is a JSON value: it
-// follows ':', '[' or ',' (past blanks) and ends before a blank, ',', ']' or '}'; a number in
-// prose is read as written. What is found is hidden, as in the body's numbers: a string there
-// would change the value's type.
+// Numbers in JSON held in a string (a tool call's `arguments`: "{\"card\": 4.111111111111111E15}",
+// "{\"card\": 4111111111111110.75}"), which the cluster's server parses and prints as it does the
+// body's own numbers: read in that reading too (detail::number_as_read). A number there is a JSON
+// value: it follows ':', '[' or ',' (past blanks) and ends before a blank, ',', ']' or '}'; a
+// number in prose is read as written. What is found is hidden, as in the body's numbers: a string
+// there would change the value's type. Only numbers with an exponent or of 16 characters or more
+// are looked at (number_as_read reads no shorter one otherwise).
 void json_inspector::scan_nested_numbers(std::string_view level, std::uint32_t which, bool locate,
                                          scan_result& scan) const {
   const auto number_char = [](char c) { return detail::is_digit(c) || c == '.' || c == '-'; };
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  for (std::size_t e = 1; e + 1 < level.size(); ++e) {
-    if ((level[e] != 'e' && level[e] != 'E') || !detail::is_digit(level[e - 1])) {
+  for (std::size_t begin = 1; begin < level.size(); ++begin) {
+    if (!number_char(level[begin])) {
       continue;
     }
-    std::size_t end = e + 1;
-    if (level[end] == '+' || level[end] == '-') {
+    std::size_t end = begin;
+    while (end < level.size() && number_char(level[end])) {
       ++end;
     }
-    const std::size_t digits = end;
-    while (end < level.size() && detail::is_digit(level[end]) && end - digits < 4) {
-      ++end;
+    bool exponent = false;
+    if (end + 1 < level.size() && (level[end] == 'e' || level[end] == 'E') &&
+        detail::is_digit(level[end - 1])) {
+      std::size_t digits = end + 1;
+      if (level[digits] == '+' || level[digits] == '-') {
+        ++digits;
+      }
+      exponent = digits < level.size() && detail::is_digit(level[digits]);
+      end = exponent ? digits : end;
+      while (exponent && end < level.size() && detail::is_digit(level[end])) {
+        ++end;
+      }
     }
-    std::size_t begin = e - 1;
-    while (begin > 0 && number_char(level[begin - 1]) && e - begin < 48) {
-      --begin;
+    const std::size_t number_begin = begin;
+    begin = end;  // every character is looked at once
+    if (!exponent && end - number_begin < 16) {
+      continue;
     }
-    std::size_t before = begin;
-    while (before > 0 && begin - before < 8 && blank(level[before - 1])) {
+    std::size_t before = number_begin;
+    while (before > 0 && number_begin - before < 8 && blank(level[before - 1])) {
       --before;
     }
     const bool value =
@@ -2115,13 +2124,12 @@ void json_inspector::scan_nested_numbers(std::string_view level, std::uint32_t w
                       level[end] == '}';
     char as_read[64];
     const std::size_t n =
-        end > digits && value && ends ? detail::number_as_read(level.substr(begin, end - begin), as_read) : 0;
+        value && ends ? detail::number_as_read(level.substr(number_begin, end - number_begin), as_read) : 0;
     if (n != 0) {
       const std::uint32_t found = detect(std::string_view(as_read, n), which);
       scan.found |= found;
       scan.hidden |= locate ? found : 0;
     }
-    e = end - 1;
   }
 }
 

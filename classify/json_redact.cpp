@@ -69,7 +69,7 @@ class redact_handler : public detail::no_size_limits {
   }
   bool on_int64(std::int64_t, sv s, error_code& ec) { return number(s, ec); }
   bool on_uint64(std::uint64_t, sv s, error_code& ec) { return number(s, ec); }
-  bool on_double(double, sv s, error_code& ec) { return number(s, ec, true); }
+  bool on_double(double, sv s, error_code& ec) { return number(s, ec); }
   bool on_bool(bool b, error_code&) { return literal(b ? "true" : "false"); }
   bool on_null(error_code&) { return literal("null"); }
   bool on_comment_part(sv, error_code&) { return true; }
@@ -104,17 +104,15 @@ class redact_handler : public detail::no_size_limits {
     out_ += s;
     return true;
   }
-  bool number(sv s, error_code&, bool may_have_exponent = false) {
+  bool number(sv s, error_code&) {
     if (!in_number_) {
       separate();
       number_begin_ = out_.size();
     }
     out_.append(s.data(), s.size());
     pos_ += s.size() + 1;  // its digits and the '\n' after them in the text
-    if (may_have_exponent) {
-      char as_read[64];  // the inspector's text holds the number as a server reads it too
-      pos_ += detail::number_as_read(std::string_view(out_).substr(number_begin_), as_read);
-    }
+    char as_read[64];      // the inspector's text holds the number as a server reads it too
+    pos_ += detail::number_as_read(std::string_view(out_).substr(number_begin_), as_read);
     in_number_ = false;
     return true;
   }

@@ -927,6 +927,63 @@ TEST_CASE("a finding in a number is found but not redactable, and numbers keep r
   CHECK(inspect(R"({"a":[1e3,2.5e-3,1e300,-7E2]})", card | phone, true).scan.found == 0);
 }
 
+TEST_CASE("a number whose float64 prints other digits is read as printed too (probe: numbers)") {
+  // A server that parses a number as a float64 prints its value, not what was written: Python's
+  // repr(4111111111111110.75) is 4111111111111111.0 (the double nearest it), Go's encoding/json
+  // and JavaScript print 4111111111111117001 and 4.111111111111117e18 as 4111111111111117000.
+  // Each reads as a card once printed: found, and hidden (a string there would change the type).
+  const std::string cards[] = {"4111111111111110.75",
+                               "-4111111111111110.75",
+                               "4111111111111110.9999999",
+                               "4111111111111111.25",  // ties to even: 4111111111111111.0
+                               "4111111111111110.75" + std::string(300, '0'),
+                               "4.111111111111117e18",
+                               "4111111111111117001"};
+  const auto where = [](const std::string& n) {
+    return std::vector<std::string>{
+        R"({"card":)" + n + R"(,"messages":[{"role":"user","content":"x@y.example"}]})",
+        R"({"tools":[{"type":"function","function":{"name":"pay","parameters":{"properties":{"card":)"
+        R"({"type":"number","default":)" +
+            n + R"(}}}}}],"messages":[{"role":"user","content":"x@y.example"}]})",
+        R"({"tools":[{"type":"function","function":{"name":"pay","parameters":{"properties":{"card":)"
+        R"({"enum":[)" +
+            n + R"(]}}}}}],"messages":[{"role":"user","content":"x@y.example"}]})",
+        R"j({"messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":)j"
+        R"j({"name":"pay","arguments":"{\"card\": )j" +
+            n + R"j(}"}}]},{"role":"user","content":"x@y.example"}]})j",
+    };
+  };
+  for (const std::string& n : cards) {
+    for (const std::string& body : where(n)) {
+      CAPTURE(body);
+      CHECK(inspect(body, card).scan.found == card);
+      const inspection got = inspect(body, card | email, true);
+      REQUIRE(got.ok());
+      CHECK(got.scan.found == (card | email));
+      CHECK((got.scan.hidden & card) == card);
+      std::string r = body;
+      CHECK(redact(r, got.scan.findings, email) == 1);  // the offsets after the number still hold
+      CHECK(r.ends_with(R"("content":"[redacted:email]"}]})"));
+    }
+  }
+  // Written out in full, the 19-digit card that 4111111111111117001 prints as is one too.
+  for (const std::string& body : where("4111111111111117000")) {
+    CAPTURE(body);
+    CHECK(inspect(body, card).scan.found == card);
+  }
+  // Values that print as written, or as digits that spell no identifier, add nothing: a decimal
+  // that is exactly a double (4111111111111112.5; 4111111111111111.5 is a card as written, its
+  // digits before the point), one that prints as no card (…112.25 is 4111111111111112.0),
+  // integers up to 2^53, short numbers and token ids.
+  for (const std::string n : {"4111111111111112.5", "4111111111111112.25", "9007199254740993", "0.1",
+                              "123456.789", "[9906,11,1917,100000,4111111]", "1.0000000000000000001"}) {
+    for (const std::string& body : where(n)) {
+      CAPTURE(body);
+      CHECK(inspect(body, card | phone, true).scan.found == 0);
+    }
+  }
+}
+
 TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
   const std::uint32_t opaque = bit(detector::opaque_content);
   const std::string opaque_bodies[] = {

@@ -143,6 +143,8 @@ constexpr std::string_view units[] = {"a1",
                                       "ICD ",
                                       "97,",  // byte values as numbers (probe round 32)
                                       "97, 1, ",
+                                      ",4111111111111110.75",  // JSON values a server prints otherwise
+                                      ",-4.111111111111117e18",
                                       "0x61,",
                                       "61,6c,",
                                       "01100001 ",
