@@ -62,6 +62,11 @@ bool points_client_elsewhere(std::string_view name) {
       // what a front proxy or CDN before the gateway acts on: serve a file of its own
       // (X-Accel-Redirect, X-Sendfile), or cache one tenant's answer for others
       "x-sendfile", "x-lighttpd-send-file", "surrogate-control",
+      // what a browser grants the gateway's origin (probe round 34): which origins may time it,
+      // embed or read its answers, which features and client hints it uses, its content policy
+      "timing-allow-origin", "cross-origin-resource-policy", "cross-origin-opener-policy",
+      "cross-origin-embedder-policy", "content-security-policy", "content-security-policy-report-only",
+      "permissions-policy", "feature-policy", "origin-trial", "accept-ch", "critical-ch",
       // the cluster's authentication
       "www-authenticate", "proxy-authenticate", "authentication-info", "proxy-authentication-info",
       "authorization", "proxy-authorization",
@@ -88,9 +93,11 @@ bool points_client_elsewhere(std::string_view name) {
 // gateway writes its own X-Upstream-Request-Id after this) and X-Served-By; and any field named
 // for a host or an address (X-Node-Hostname, X-Server-IP, X-Upstream-Addr). Probe round 32.
 bool names_cluster_network(std::string_view name) {
-  static constexpr std::string_view names[] = {
-      "server",      "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version", "via",
-      "x-served-by", "x-server",     "x-host",           "x-backend",           "x-hostname"};
+  static constexpr std::string_view names[] =
+      {
+          "server",    "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version",
+          "via",       "x-served-by",  "x-server",         "x-host",
+          "x-backend", "x-hostname",   "server-timing"};  // backends' node names and timings (probe round 34)
   static constexpr std::string_view prefixes[] = {"x-envoy-", "x-kong-", "x-litellm-", "x-backend-",
                                                   "x-upstream-"};
   static constexpr std::string_view suffixes[] = {"-host", "-hostname", "-ip", "-addr"};

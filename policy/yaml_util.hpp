@@ -4,6 +4,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -170,9 +171,18 @@ inline YAML::Node load_document(std::string_view text, std::optional<load_error>
     if (starts.starts.size() < 2) {
       return first;
     }
+    // The first document ended by its end marker ("...") or by the next one's start ("---").
+    const std::size_t at =
+        std::min<std::size_t>(static_cast<std::size_t>(std::max(starts.starts[1].pos, 0)), text.size());
+    const std::size_t dashes = text.substr(0, at + 3).rfind("---");
+    const std::size_t dots = text.substr(0, at).rfind("...");
+    const bool ended = dots != std::string_view::npos && (dashes == std::string_view::npos || dots > dashes);
     error = load_error{pos_of(starts.starts[1]),
-                       "a second YAML document is not supported: a file holds one document (remove this "
-                       "'---' and what follows, or merge it into the first)"};
+                       ended ? "a second YAML document is not supported: a file holds one document, and "
+                               "this follows its end marker '...' (remove the marker and what follows, or "
+                               "the marker alone)"
+                             : "a second YAML document is not supported: a file holds one document (remove "
+                               "this '---' and what follows, or merge it into the first)"};
   } catch (const YAML::ParserException& e) {
     const syntax_error s = describe_syntax_error(text, e.mark, e.msg);
     error = load_error{s.pos, "YAML syntax error: " + s.message};

@@ -76,6 +76,12 @@ class config_check_test(unittest.TestCase):
         r = run("policy", "check", policy)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertEqual(r.stderr, f"{policy}:2:1: {message}\n")
+        # After the first document's end marker, not a '---' (probe round 34: "remove this '---'").
+        ended = self.write("ended.yaml", "---\nrules: []\n...\nrules:\n  - {id: a, effect: permit}\n")
+        r = run("policy", "check", ended)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("this follows its end marker '...'", r.stderr)
+        self.assertNotIn("'---'", r.stderr)
         good_policy = self.write("good.yaml", "rules:\n  - {id: a, effect: permit}\n")
         tests = self.write("tests.yaml", "tests: []\n--- # more tests\ntests: []\n")
         r = run("policy", "test", good_policy, tests)

@@ -431,6 +431,18 @@ class AuditRecordingTest(unittest.TestCase):
             with self.subTest(target=target):
                 r = admin("POST", target)
                 self.assertEqual(r.status, 400, r.body)
+        # A job's parameter sent as a form body, a head that cannot be read: said, not a bare 400
+        # (probe round 34).
+        with socket.create_connection(("127.0.0.1", g.admin_port), timeout=60) as s:
+            s.sendall(f"POST /admin/audit/retain HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n"
+                      "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 13\r\n"
+                      "Connection: close\r\n\r\nolder_than=1s".encode())
+            form = Reader(s).read_response()
+        self.assertEqual(form.status, 400, form.body)
+        self.assertIn("takes no request body: a job's parameters go in the query", form.json()["error"]["message"])
+        twice = admin("GET", "/metrics", token=None, headers="Host: 127.0.0.1\r\n")
+        self.assertEqual(twice.status, 400, twice.body)
+        self.assertIn("the request cannot be read", twice.json()["error"]["message"])
         ok = admin("POST", "/admin/audit/shred?tenant=default")
         self.assertEqual(ok.status, 404, ok.body)  # authorised; this tenant has no data key yet
         self.assertIn("no data key", ok.json()["error"]["message"])

@@ -643,6 +643,12 @@ class UpstreamFailureTest(unittest.TestCase):
                                     ("X-Served-By", "cache-fra-1"), ("X-Kong-Upstream-Latency", "3"),
                                     ("X-Upstream-Addr", "10.0.0.7:8000"), ("X-Node-Hostname", "gpu-node-17"),
                                     ("X-Server-IP", "10.0.0.7"), ("X-LiteLLM-Model-Api-Base", "http://10.0.0.7:8000/v1"),
+                                    # probe round 34: backends' timings and node names, and what
+                                    # a browser grants the gateway's origin
+                                    ("Server-Timing", 'db;desc="10.1.2.3"'), ("Timing-Allow-Origin", "*"),
+                                    ("Cross-Origin-Resource-Policy", "cross-origin"),
+                                    ("Content-Security-Policy", "default-src *"), ("Permissions-Policy", "camera=*"),
+                                    ("Accept-CH", "Sec-CH-UA-Platform"),
                                     ("X-Kept", "yes")):
                     self.send_header(name, value)
                 self.send_header("Content-Length", "2")
@@ -659,7 +665,8 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertEqual(values("x-powered-by") + values("x-aspnet-version"), [])
         internal = ("via", "x-backend-host", "x-envoy-upstream-service-time", "x-envoy-decorator-operation",
                     "x-served-by", "x-kong-upstream-latency", "x-upstream-addr", "x-node-hostname", "x-server-ip",
-                    "x-litellm-model-api-base")
+                    "x-litellm-model-api-base", "server-timing", "timing-allow-origin",
+                    "cross-origin-resource-policy", "content-security-policy", "permissions-policy", "accept-ch")
         self.assertEqual([(n, v) for n, v in resp.headers if n in internal], [])
         self.assertEqual(values("x-kept"), ["yes"])
 
