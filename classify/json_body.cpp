@@ -281,6 +281,7 @@ class inspect_handler : public detail::no_size_limits {
     }
     opaque_parts_ = opaque_parts_ || container_next_;  // a tool's container named by its id
     container_next_ = false;
+    opaque_parts_ = opaque_parts_ || fetched_url();
     remote_value();
     if (keep_text_ && in_prose()) {
       prose_.push_back({start_, text_.size()});
@@ -642,6 +643,46 @@ class inspect_handler : public detail::no_size_limits {
     });
   }
   // The value of a key that names remote servers: anything but null or false.
+  // A string value that is only a URL the cluster can fetch (http, https, ftp, s3, gs) of a media
+  // file or a document (by its extension: .png, .wav, .pdf, .mp4, ...), under a key of the content
+  // that is not prose: read by the server from where it is, under whatever key it reads it from
+  // (probe round 34: img, photo, speaker_wav, frames, http_sources). A URL in the text of a message
+  // is text; tools' schemas, a tool call's arguments and the settings are not content; a link to a
+  // page (a citation, a documentation URL) names no file the model reads.
+  [[nodiscard]] bool fetched_url() const {
+    if (!keep_text_ || !in_content_ || in_prose() || tools_depth_ != 0 || tool_json_depth_ != 0) {
+      return false;
+    }
+    const std::string_view v = std::string_view(text_).substr(start_);
+    const std::size_t colon = v.find("://");
+    if (colon == std::string_view::npos || colon > 5 || v.size() < colon + 4) {
+      return false;
+    }
+    std::string scheme(v.substr(0, colon));
+    for (char& c : scheme) {
+      c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    if ((scheme != "http" && scheme != "https" && scheme != "ftp" && scheme != "s3" && scheme != "gs") ||
+        v.find_first_of(" \t\r\n") != std::string_view::npos) {
+      return false;
+    }
+    const std::string_view path = v.substr(0, std::min(v.find_first_of("?#"), v.size()));
+    const std::size_t dot = path.rfind('.');
+    if (dot == std::string_view::npos || path.find('/', dot) != std::string_view::npos ||
+        path.size() - dot > 6 || dot < colon + 3 || path.find('/', colon + 3) == std::string_view::npos) {
+      return false;
+    }
+    std::string extension(path.substr(dot + 1));
+    for (char& c : extension) {
+      c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    static constexpr word_set files{"png", "jpg",  "jpeg", "gif",  "webp", "bmp",    "tif", "tiff", "heic",
+                                    "svg", "pdf",  "doc",  "docx", "ppt",  "pptx",   "xls", "xlsx", "odt",
+                                    "rtf", "txt",  "md",   "csv",  "json", "jsonl",  "xml", "eml",  "wav",
+                                    "mp3", "flac", "ogg",  "m4a",  "opus", "aac",    "mp4", "mov",  "webm",
+                                    "avi", "mkv",  "zip",  "epub", "npy",  "parquet"};
+    return files.contains(extension);
+  }
   void remote_value() {
     if (remote_key_ && depth_ == remote_key_depth_) {
       remote_tools_ = true;

@@ -1034,6 +1034,10 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       R"({"model":"m","text":"say it","speaker_wav":"https://x.example/voice.wav"})",
       R"({"model":"m","prompt":"summarise","attachments":["https://x.example/a.pdf"]})",
       R"({"model":"m","prompt":"x","media_url":"https://x.example/v.mp4"})",
+      // A bare URL under any key of the content that is not prose: fetched by the server.
+      R"({"model":"m","prompt":"describe","pic_src":"https://x.example/a.png"})",
+      R"({"http_sources":[{"url":"HTTPS://x.example/report.pdf"}],"options":{"to_formats":["md"]}})",
+      R"({"model":"m","messages":[{"role":"user","content":"read it","source":"s3://bucket/notes.txt"}]})",
       // A reasoning item by its id (probe round 34): the cluster reads the stored reasoning.
       R"({"model":"m","input":[{"type":"reasoning","id":"rs_abc","summary":[]},{"role":"user","content":"hi"}]})",
       R"({"model":"m","input":[{"id":"rs_abc","summary":[{"type":"summary_text","text":"s"}],"type":"reasoning"}]})",
@@ -1101,6 +1105,13 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
   }
   const std::string readable_bodies[] = {
       R"({"model":"m","max_tokens":100,"temperature":0.5,"messages":[{"role":"user","content":"hi"}]})",
+      // A URL in a message's text, a tool's schema, a tool call's arguments or the metadata: text
+      // or the client's data, nothing a server fetches.
+      R"({"model":"m","messages":[{"role":"user","content":"https://x.example/a.png"},{"role":"user","content":[{"type":"text","text":"https://x.example"}]}]})",
+      R"({"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"u":{"type":"string","default":"https://x.example"}}}}}]})",
+      R"({"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":{"url":"https://x.example"}}}]}]})",
+      R"({"model":"m","messages":[],"metadata":{"source":"https://x.example"}})",
+      R"({"model":"m","prompt":"see https://x.example/a b","user":"alice"})",
       R"({"model":"m","prompt":["a","b"],"logit_bias":{"50256":-100}})",
       R"({"model":"m","input":"text","dimensions":256})",
       R"({"model":"m","chat_template":null,"prompt_embeds":null,"messages":[]})",
