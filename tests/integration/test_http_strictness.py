@@ -11,7 +11,7 @@ import time
 import unittest
 
 from support import (CHAT, Gateway, Reader, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml,
-                     make_certs, metric, start_standin, tls_connect)
+                     make_certs, metric, start_standin, tls_connect, wait_until)
 
 GOOD = chat_request()
 
@@ -222,6 +222,11 @@ class StrictFramingTest(unittest.TestCase):
             s.sendall(req([POST, HOST, "Content-Length: 10"], b"12345"))
             resp = Reader(s).read_response()
             self.assertEqual(resp.status, 408)
+        # Recorded as far as it came (probe round 34: request_bytes 0), as a chunked body is.
+        rid = resp.header("x-request-id")
+        line = lambda: [o for o in self.gateway.logs() if o.get("msg") == "request" and o.get("request_id") == rid]
+        self.assertTrue(wait_until(lambda: len(line()) == 1))
+        self.assertEqual(line()[0]["request_bytes"], 5)
 
     def test_chunked_request_body_is_forwarded_de_chunked(self):
         body = CHAT
