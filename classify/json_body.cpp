@@ -654,34 +654,35 @@ class inspect_handler : public detail::no_size_limits {
       return false;
     }
     const std::string_view v = std::string_view(text_).substr(start_);
-    const std::size_t colon = v.find("://");
-    if (colon == std::string_view::npos || colon > 5 || v.size() < colon + 4) {
+    // Only the first bytes can hold a scheme of two to five letters: a megabyte of base64 under a
+    // media key is not searched.
+    const std::size_t colon = v.substr(0, 8).find("://");
+    if (colon == std::string_view::npos || colon < 2) {
       return false;
     }
-    std::string scheme(v.substr(0, colon));
-    for (char& c : scheme) {
-      c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-    }
-    if ((scheme != "http" && scheme != "https" && scheme != "ftp" && scheme != "s3" && scheme != "gs") ||
-        v.find_first_of(" \t\r\n") != std::string_view::npos) {
+    const std::string_view scheme = v.substr(0, colon);
+    if (!ascii_iequals(scheme, "http") && !ascii_iequals(scheme, "https") && !ascii_iequals(scheme, "ftp") &&
+        !ascii_iequals(scheme, "s3") && !ascii_iequals(scheme, "gs")) {
       return false;
     }
     const std::string_view path = v.substr(0, std::min(v.find_first_of("?#"), v.size()));
     const std::size_t dot = path.rfind('.');
-    if (dot == std::string_view::npos || path.find('/', dot) != std::string_view::npos ||
-        path.size() - dot > 6 || dot < colon + 3 || path.find('/', colon + 3) == std::string_view::npos) {
+    if (dot == std::string_view::npos || dot < colon + 3 || path.size() - dot - 1 > 7 ||
+        path.find('/', dot) != std::string_view::npos ||
+        path.find('/', colon + 3) == std::string_view::npos || std::any_of(v.begin(), v.end(), [](char c) {
+          return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+        })) {
       return false;
     }
-    std::string extension(path.substr(dot + 1));
-    for (char& c : extension) {
-      c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-    }
+    char extension[7];
+    const std::string_view written = path.substr(dot + 1);
+    std::transform(written.begin(), written.end(), extension, ascii_lower);
     static constexpr word_set files{"png", "jpg",  "jpeg", "gif",  "webp", "bmp",    "tif", "tiff", "heic",
                                     "svg", "pdf",  "doc",  "docx", "ppt",  "pptx",   "xls", "xlsx", "odt",
                                     "rtf", "txt",  "md",   "csv",  "json", "jsonl",  "xml", "eml",  "wav",
                                     "mp3", "flac", "ogg",  "m4a",  "opus", "aac",    "mp4", "mov",  "webm",
                                     "avi", "mkv",  "zip",  "epub", "npy",  "parquet"};
-    return files.contains(extension);
+    return files.contains(std::string_view(extension, written.size()));
   }
   void remote_value() {
     if (remote_key_ && depth_ == remote_key_depth_) {

@@ -314,10 +314,7 @@ class reader {
     if (k < end && in_[k] == 'P') {
       ++k;
     }
-    if (k < end && (in_[k] == '<' || in_[k] == '\'')) {
-      if (k + 1 < end && (in_[k + 1] == '=' || in_[k + 1] == '!')) {
-        return k + 2;  // look-behind
-      }
+    if (k < end && (in_[k] == '<' || in_[k] == '\'')) {  // a name (look-arounds: matches_nothing)
       const std::size_t close = in_.find(in_[k] == '<' ? '>' : '\'', k + 1);
       return close == std::string_view::npos || close >= end ? end : close + 1;
     }
