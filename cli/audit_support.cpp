@@ -350,18 +350,33 @@ std::uint64_t claimed_signed_size(const audit::store& s, const options& o) {
   return size;
 }
 
-void print_undecodable(std::string_view prefix, const std::vector<audit::undecodable_record>& listed,
-                       std::uint64_t count) {
-  for (const auto& u : listed) {
-    fmt::print(stderr,
-               "{}: record {} does not decode ({}): skipped; the log is damaged or was altered (sovgw audit "
-               "verify names it)\n",
-               prefix, u.seq, printable(u.reason));
+namespace {
+
+// On stderr, `line` of each listed record after `prefix`, then how many more of `count` there are.
+template <typename line_fn>
+void print_listed(std::string_view prefix, const std::vector<audit::undecodable_record>& listed,
+                  std::uint64_t count, line_fn&& line, std::string_view more) {
+  for (const auto& r : listed) {
+    fmt::print(stderr, "{}: {}\n", prefix, line(r));
   }
   if (count > listed.size()) {
-    fmt::print(stderr, "{}: and {} more records that do not decode, skipped\n", prefix,
-               count - listed.size());
+    fmt::print(stderr, "{}: and {} more records {}\n", prefix, count - listed.size(), more);
   }
+}
+
+}  // namespace
+
+void print_undecodable(std::string_view prefix, const std::vector<audit::undecodable_record>& listed,
+                       std::uint64_t count) {
+  print_listed(
+      prefix, listed, count,
+      [](const audit::undecodable_record& u) {
+        return fmt::format(
+            "record {} does not decode ({}): skipped; the log is damaged or was altered (sovgw "
+            "audit verify names it)",
+            u.seq, printable(u.reason));
+      },
+      "that do not decode, skipped");
 }
 
 std::uint64_t record_option(const audit::store& s, const options& o) {
@@ -403,16 +418,15 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
 
 void print_misplaced(std::string_view prefix, const std::vector<audit::undecodable_record>& listed,
                      std::uint64_t count) {
-  for (const auto& m : listed) {
-    fmt::print(stderr,
-               "{}: the record stored at position {} is not record {}: {}: the log's records were moved "
-               "(sovgw audit verify names it)\n",
-               prefix, m.seq, m.seq, printable(m.reason));
-  }
-  if (count > listed.size()) {
-    fmt::print(stderr, "{}: and {} more records stored at another position than their own\n", prefix,
-               count - listed.size());
-  }
+  print_listed(
+      prefix, listed, count,
+      [](const audit::undecodable_record& m) {
+        return fmt::format(
+            "the record stored at position {} is not record {}: {}: the log's records were moved "
+            "(sovgw audit verify names it)",
+            m.seq, m.seq, printable(m.reason));
+      },
+      "stored at another position than their own");
 }
 
 void print_lookup_notes(std::string_view prefix, const audit::request_lookup& found, std::string_view id) {
