@@ -1038,6 +1038,7 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       R"({"model":"m","prompt":"describe","pic_src":"https://x.example/a.png"})",
       R"({"http_sources":[{"url":"HTTPS://x.example/report.pdf"}],"options":{"to_formats":["md"]}})",
       R"({"model":"m","messages":[{"role":"user","content":"read it","source":"s3://bucket/notes.txt"}]})",
+      R"({"model":"m","prompt":"sum the column","table":"S3://bucket/t.PARQUET?version=2"})",
       // A reasoning item by its id (probe round 34): the cluster reads the stored reasoning.
       R"({"model":"m","input":[{"type":"reasoning","id":"rs_abc","summary":[]},{"role":"user","content":"hi"}]})",
       R"({"model":"m","input":[{"id":"rs_abc","summary":[{"type":"summary_text","text":"s"}],"type":"reasoning"}]})",
@@ -1707,6 +1708,11 @@ std::string json_escaped(std::string_view text) {
   return out;
 }
 
+// A chat body with one user message of `text`.
+std::string user_message(std::string_view text) {
+  return R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})";
+}
+
 }  // namespace
 
 TEST_CASE("base64 and hex written in groups are read across the groups (probe round 29)") {
@@ -1741,8 +1747,7 @@ TEST_CASE("base64 and hex written in groups are read across the groups (probe ro
           CHECK((run != runs.end() && run->text == r.text));
           CHECK(detect_encoded(text, r.which) == r.which);
           // In a JSON body: found, and redacted whole.
-          const std::string body =
-              R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})";
+          const std::string body = user_message(text);
           const inspection got = inspect(body, r.which, true);
           CHECK(got.scan.found == r.which);
           std::string redacted = body;
@@ -1861,8 +1866,7 @@ TEST_CASE("prose, code, ids, versions and numbers are not read as base64 in grou
     std::vector<base64_text> runs;
     CHECK(find_base64_texts(text, runs) == 0);
     CHECK(detect_encoded(text, all) == 0);
-    CHECK(inspect(R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})", all)
-              .scan.found == 0);
+    CHECK(inspect(user_message(text), all).scan.found == 0);
   }
 }
 
@@ -2041,9 +2045,7 @@ TEST_CASE("letters written for digits inside a number are read as the digits (pr
            "Account DE89 37O4 OO44 O532 O13O O1 and card 4lll llll llll lll2",
        }) {
     CAPTURE(text);
-    CHECK((inspect(R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})", all)
-               .scan.found &
-           (card | iban)) == 0);
+    CHECK((inspect(user_message(text), all).scan.found & (card | iban)) == 0);
   }
 }
 
@@ -2124,8 +2126,7 @@ TEST_CASE("text written as a list of one-character items is read joined (probe r
            "I said a, b, c, d, e, f, g, h are fine, and 'x', 'y', 'z' too",
        }) {
     CAPTURE(text);
-    CHECK(inspect(R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})", all)
-              .scan.found == 0);
+    CHECK(inspect(user_message(text), all).scan.found == 0);
   }
 }
 
@@ -2146,8 +2147,7 @@ TEST_CASE("measurements, measures in litres and address patterns are no personal
            "registry.example.com/app:20240319C",
        }) {
     CAPTURE(text);
-    CHECK(inspect(R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})", all)
-              .scan.found == 0);
+    CHECK(inspect(user_message(text), all).scan.found == 0);
   }
   CHECK(inspect(R"j({"model":"m","messages":[],"guided_regex":"^[a-z0-9._%+-]+@acme\\.com$"})j", all)
             .scan.found == 0);
@@ -2206,8 +2206,7 @@ TEST_CASE("byte values written as numbers are read as the text they spell (probe
        }) {
     CAPTURE(text);
     CHECK(detect_encoded(text, all) == 0);
-    CHECK(inspect(R"({"messages":[{"role":"user","content":")" + json_escaped(text) + R"("}]})", all)
-              .scan.found == 0);
+    CHECK(inspect(user_message(text), all).scan.found == 0);
   }
 }
 
