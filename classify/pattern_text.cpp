@@ -247,18 +247,13 @@ class reader {
     }
   }
   std::size_t braced_code_point(std::size_t i, std::size_t from, std::size_t end, int base) {
-    std::size_t k = from;
-    long v = 0;
-    // Up to eight digits: leading zeros ("\u{0000040}") are read as ECMAScript's u mode reads them.
-    while (k < end && hex_digit_value(in_[k]) >= 0 && hex_digit_value(in_[k]) < base && k - from < 8) {
-      v = v * base + hex_digit_value(in_[k]);
-      ++k;
-    }
-    if (k == from || k >= end || in_[k] != '}') {
+    std::size_t length = 0;
+    const long v = braced_code_point_at(in_.substr(0, end), from - 1, base, length);
+    if (v < 0) {
       return from;
     }
     put_code_point(v, i);
-    return k + 1;
+    return from - 1 + length;
   }
 
   // "(?i)", "(?-s)": inline flags, no group; their length, or 0.

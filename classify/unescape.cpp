@@ -211,29 +211,6 @@ decoded html_reference_at(std::string_view in, std::size_t i) {
   return {};
 }
 
-// The code point of `{digits}` at in[i] ('{'), in base 16 or 8, one to eight digits (leading zeros
-// allowed); its length through the '}' is `length`, or -1 when there is none.
-long braced_at(std::string_view in, std::size_t i, int base, std::size_t& length) {
-  if (i >= in.size() || in[i] != '{') {
-    return -1;
-  }
-  long cp = 0;
-  std::size_t j = i + 1;
-  for (; j < in.size() && j - (i + 1) < 9; ++j) {
-    const int d = hex_digit_value(in[j]);
-    if (d < 0 || d >= base) {
-      break;
-    }
-    cp = cp * base + d;
-  }
-  const std::size_t digits = j - (i + 1);
-  if (digits < 1 || digits > 8 || j >= in.size() || in[j] != '}') {
-    return -1;
-  }
-  length = j + 1 - i;
-  return cp;
-}
-
 // The value of three octal digits at in[i] whose first is 0 to 3 (one byte), or -1.
 long octal3_at(std::string_view in, std::size_t i) {
   if (i + 3 > in.size() || in[i] < '0' || in[i] > '3' || in[i + 1] < '0' || in[i + 1] > '7' ||
@@ -259,7 +236,7 @@ decoded hex_escape_at(std::string_view in, std::size_t i) {
   const char e = in[i + 1];
   std::size_t braced = 0;
   if (e == 'x' || e == 'u' || e == 'U' || e == 'o') {
-    if (const long cp = braced_at(in, i + 2, e == 'o' ? 8 : 16, braced); cp >= 0) {
+    if (const long cp = braced_code_point_at(in, i + 2, e == 'o' ? 8 : 16, braced); cp >= 0) {
       return code_point(static_cast<std::uint32_t>(cp), 2 + braced);
     }
   }
@@ -517,6 +494,27 @@ std::uint8_t quoted_printable_in(std::string_view text) {
   return 0;
 }
 
+long braced_code_point_at(std::string_view in, std::size_t i, int base, std::size_t& length) {
+  if (i >= in.size() || in[i] != '{') {
+    return -1;
+  }
+  long cp = 0;
+  std::size_t j = i + 1;
+  for (; j < in.size() && j - (i + 1) < 9; ++j) {
+    const int d = hex_digit_value(in[j]);
+    if (d < 0 || d >= base) {
+      break;
+    }
+    cp = cp * base + d;
+  }
+  const std::size_t digits = j - (i + 1);
+  if (digits < 1 || digits > 8 || j >= in.size() || in[j] != '}') {
+    return -1;
+  }
+  length = j + 1 - i;
+  return cp;
+}
+
 long named_ascii(std::string_view name) {
   // Python reads names in any letter case and '_' for ' ' (none of these have one); Perl also
   // U+H... for the code point.
@@ -528,7 +526,7 @@ long named_ascii(std::string_view name) {
   if (n.starts_with("U+")) {
     std::size_t length = 0;
     const std::string braced = "{" + std::string(n.substr(2)) + "}";
-    const long cp = braced_at(braced, 0, 16, length);
+    const long cp = braced_code_point_at(braced, 0, 16, length);
     return cp >= 0 && length == braced.size() ? cp : -1;
   }
   for (std::size_t k = 0; k < std::size(ascii_names); ++k) {

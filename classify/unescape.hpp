@@ -40,6 +40,11 @@ enum unescape_forms : std::uint8_t {
                           // removed: the lines read joined, as a reader joins them
 };
 
+// The value of the braced digits at in[i] ('{'), in base 16 or 8, one to eight of them (leading
+// zeros allowed: "\u{0000040}"), as the braced escapes write a code point (\u{...}, \x{...},
+// \U{...}, \o{...}); `length` is theirs through the '}'. -1 when there is none.
+[[nodiscard]] long braced_code_point_at(std::string_view in, std::size_t i, int base, std::size_t& length);
+
 // The printable ASCII character Unicode names `name` (Python's \N{COMMERCIAL AT}, any letter
 // case: "LATIN SMALL LETTER A", "DIGIT FOUR", "FULL STOP"), or named as U+H... (Perl); -1 for
 // any other.
