@@ -129,6 +129,11 @@ class inspect_handler : public detail::no_size_limits {
     if (pattern_holder_next_) {
       pattern_object_depth_ = depth_ + 1;
     }
+    if (depth_ == 2 && in_inputs_ && ((arrays_ >> 2) & 1) != 0) {  // {"inputs": [{...}]}
+      tensor_item_ = true;
+      tensor_field_ = tensor_field::none;
+      tensor_numbers_ = tensor_tokens_ = false;
+    }
     ++depth_;
     mark_container(false);
     if (depth_ < std::size(messages_)) {
@@ -158,6 +163,15 @@ class inspect_handler : public detail::no_size_limits {
     }
     if (depth_ == pattern_object_depth_) {
       pattern_object_depth_ = 0;
+    }
+    // A KServe v2 (Triton) input tensor of token ids or integers (bytes): opaque however short
+    // (probe round 35: four token ids, or two rows of two, passed as readable).
+    if (depth_ == 3 && tensor_item_) {
+      opaque_parts_ = opaque_parts_ || (tensor_numbers_ && tensor_tokens_);
+      tensor_item_ = false;
+    }
+    if (depth_ <= token_key_depth_) {
+      token_key_depth_ = 0;
     }
     --depth_;
     in_options_ = in_options_ && depth_ > 1;
@@ -230,7 +244,11 @@ class inspect_handler : public detail::no_size_limits {
       // Read as a case-insensitive decoder (Ollama's Go) reads it: "Content" and "IMAGES" are
       // the content and the images it serves.
       const std::string_view folded = fold_key(std::string_view(text_).substr(start_), fold_buffer_);
-      key_is_prose_ = is_prose_key(folded);
+      // And the literals of an output format's structural tag (xgrammar's, as vLLM and SGLang take
+      // it: a sequence of const_string values, a tag's begin and end), which the model writes one
+      // after another (probe round 35): read joined as prose is.
+      key_is_prose_ = is_prose_key(folded) || (in_output_format_ && depth_ >= 3 &&
+                                               (folded == "value" || folded == "begin" || folded == "end"));
       note_opaque_key(folded);
       note_user_key(folded);
       pattern_next_ = is_pattern_key(folded) || (folded == "value" && depth_ == pattern_object_depth_);
@@ -278,6 +296,12 @@ class inspect_handler : public detail::no_size_limits {
     if (tool_type_next_) {
       remote_tools_ = remote_tools_ || calls_out(std::string_view(text_).substr(start_));
       tool_type_next_ = false;
+    }
+    if (tensor_item_ && depth_ == 3 && tensor_field_ != tensor_field::none && keep_text_) {
+      const std::string_view v = fold_key(std::string_view(text_).substr(start_), fold_buffer_);
+      tensor_tokens_ = tensor_tokens_ ||
+                       (tensor_field_ == tensor_field::name && names_token_ids(v)) ||
+                       (tensor_field_ == tensor_field::datatype && (v.starts_with("int") || v.starts_with("uint")));
     }
     opaque_parts_ = opaque_parts_ || container_next_;  // a tool's container named by its id
     container_next_ = false;
@@ -416,7 +440,9 @@ class inspect_handler : public detail::no_size_limits {
       number_run_ = in_array ? number_run_ + 1 : 0;
       const bool tensor = number_run_ >= min_tensor_numbers && in_content_ && !constraint_key_ &&
                           tools_depth_ == 0 && tool_json_depth_ == 0 && !in_sampling_ && !in_options_;
-      opaque_parts_ = opaque_parts_ || in_prose() || (token_ids_ && depth_ >= 2) || tensor;
+      opaque_parts_ = opaque_parts_ || in_prose() || (token_ids_ && depth_ >= 2) || tensor ||
+                      (token_key_depth_ != 0 && depth_ > token_key_depth_);
+      tensor_numbers_ = tensor_numbers_ || (tensor_item_ && tensor_field_ == tensor_field::data);
       end_string();
     }
     return true;
@@ -469,6 +495,22 @@ class inspect_handler : public detail::no_size_limits {
       item_id_ = item_id_ || name == "id";
       item_other_ = item_other_ || name != "id";
     }
+    // Token ids under a key naming them below the top level too (probe round 35: KServe v1's
+    // instances[].input_ids, TF Serving's inputs.input_ids): numbers in an array there are opaque
+    // however few; a count (max_tokens) is a scalar, and the output constraints are no content.
+    if (token_key_depth_ != 0 && depth_ <= token_key_depth_) {
+      token_key_depth_ = 0;
+    }
+    if (depth_ >= 2 && in_content_ && tools_depth_ == 0 && tool_json_depth_ == 0 && !in_sampling_ &&
+        !in_options_ && names_token_ids(name)) {
+      token_key_depth_ = depth_;
+    }
+    if (tensor_item_ && depth_ == 3) {
+      tensor_field_ = name == "data"       ? tensor_field::data
+                      : name == "name"     ? tensor_field::name
+                      : name == "datatype" ? tensor_field::datatype
+                                           : tensor_field::none;
+    }
     // Anthropic's MCP servers, Chat Completions' web search: the cluster sends what it reads on.
     // Azure's On Your Data sources, Cohere's connectors, xAI's live search, OpenRouter's plugins.
     // At the top level, and below it wherever the client's own data is not (note_nested_model): a
@@ -495,6 +537,8 @@ class inspect_handler : public detail::no_size_limits {
     if (depth_ == 1) {
       tools_depth_ = name == "tools" ? 1 : 0;
       in_input_ = name == "input";
+      in_inputs_ = name == "inputs";
+      in_output_format_ = name == "response_format" || name == "structured_outputs";
       in_content_ = !not_content(name);
       in_template_kwargs_ = name == "chat_template_kwargs";
       // Media and stored files at the top level too (SGLang's image_data, llama.cpp's, a batch's
@@ -509,8 +553,7 @@ class inspect_handler : public detail::no_size_limits {
       opaque_depth_ = 1;
       constraint_key_ = name.starts_with("stop_") || name.starts_with("allowed_") ||
                         name.starts_with("bad_") || name == "logit_bias";
-      token_ids_ = (name.find("token") != std::string_view::npos && !constraint_key_) ||
-                   name == "input_ids" || name == "context";
+      token_ids_ = names_token_ids(name) || name == "context";
     } else if (tools_depth_ == 0 && settings && name == "tools") {
       tools_depth_ = depth_;  // session.tools, sampling_params.tools: read as the top level's
     } else if (tools_depth_ != 0) {
@@ -813,30 +856,40 @@ class inspect_handler : public detail::no_size_limits {
     return depth_ == 1 || ((in_options_ || in_sampling_) && depth_ == 2);
   }
 
+  // A key naming token ids (input_ids, token_ids, tokens, prompt_token_ids), not an output
+  // constraint's (stop_token_ids, allowed_token_ids).
+  static bool names_token_ids(std::string_view name) {
+    const bool constraint = name.starts_with("stop_") || name.starts_with("allowed_") || name.starts_with("bad_");
+    return (name.find("token") != std::string_view::npos && !constraint) ||
+           name.find("input_ids") != std::string_view::npos;
+  }
   // The keys whose string values (or arrays of strings) are the prose a model reads: the OpenAI
   // APIs' (content, text, prompt, input, instructions; a completion's suffix; an assistant turn's
   // refusal and reasoning; a tool call's arguments and a tool's output, which the template writes
   // into the conversation), Anthropic's and Ollama's system prompt and thinking blocks, TGI's
   // inputs, the pairs a reranker or a cross-encoder reads as one input (query and documents,
-  // text_1 and text_2), and Cohere's chat (message, preamble, chat_history's messages, documents'
-  // snippets).
+  // text_1 and text_2, vLLM's data_1 and data_2 and queries, TEI's texts, source_sentence and
+  // sentences), a fill-in-the-middle request's prefix and suffix (llama.cpp's /infill), and
+  // Cohere's chat (message, preamble, chat_history's messages, documents' snippets).
   static bool is_prose_key(std::string_view k) {
     switch (k.size()) {
       case 4:
         return k == "text";
       case 5:
-        return k == "input" || k == "query";
+        return k == "input" || k == "query" || k == "texts";
       case 6:
         return k == "prompt" || k == "system" || k == "suffix" || k == "inputs" || k == "output" ||
-               k == "text_1" || k == "text_2";
+               k == "text_1" || k == "text_2" || k == "data_1" || k == "data_2";
       case 7:
-        return k == "content" || k == "refusal" || k == "message" || k == "snippet";
+        return k == "content" || k == "refusal" || k == "message" || k == "snippet" || k == "queries";
       case 8:
         return k == "thinking" || k == "preamble";
       case 9:
-        return k == "arguments" || k == "documents" || k == "reasoning";
+        return k == "arguments" || k == "documents" || k == "reasoning" || k == "sentences";
       case 12:
-        return k == "instructions";
+        return k == "instructions" || k == "input_prefix" || k == "input_suffix";
+      case 15:
+        return k == "source_sentence";
       case 17:
         return k == "reasoning_content";
       default:
@@ -1275,6 +1328,16 @@ class inspect_handler : public detail::no_size_limits {
   bool stored_prompt_ = false;        // the top-level key read last is `prompt`
   std::size_t tools_depth_ = 0;       // under a `tools` key at this depth (0: none)
   bool in_input_ = false;             // under the top-level input
+  bool in_inputs_ = false;            // under the top-level inputs (TGI's prose, KServe v2's tensors)
+  bool in_output_format_ = false;     // under response_format or structured_outputs
+  std::size_t token_key_depth_ = 0;   // the depth of a key naming token ids below the top level
+  // An item of the top-level inputs array, as a KServe v2 input tensor: which field the last key
+  // named, whether its data held numbers, and whether its name or datatype says token ids or integers.
+  enum class tensor_field : std::uint8_t { none, data, name, datatype };
+  bool tensor_item_ = false;
+  tensor_field tensor_field_ = tensor_field::none;
+  bool tensor_numbers_ = false;
+  bool tensor_tokens_ = false;
   bool item_id_ = false;              // the input item being read has an id ...
   bool item_other_ = false;           // ... and other keys
   bool item_reasoning_ = false;       // ... and is of type "reasoning"

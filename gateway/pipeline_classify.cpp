@@ -859,13 +859,16 @@ const http::field* model_field(const http::message_head& head) {
 
 // A region or location named in the target (Vertex's /projects/{p}/locations/{region}/..., which
 // LiteLLM's Vertex pass-through and Vertex-style servers run the request in), or empty: as a
-// `*_location` key in the body, it moves the call where the policy did not decide.
+// `*_location` key in the body, it moves the call where the policy did not decide. Triton's shared
+// memory regions (/v2/systemsharedmemory/region/{name}/register, /v2/cudasharedmemory/...) are
+// memory, not places (probe round 35): the policy decides those targets.
 std::string_view region_in_path(const http::message_head& head) {
   static constexpr std::string_view names[] = {"locations", "regions", "location", "region", "zones", "zone"};
   std::string_view region;
   any_segment(http::target_path(head), [&](const path_step& s) {
-    const bool named = std::any_of(std::begin(names), std::end(names),
-                                   [&](std::string_view n) { return ascii_iequals(s.previous, n); });
+    const bool memory = s.before.size() > 12 && ascii_iequals(s.before.substr(s.before.size() - 12), "sharedmemory");
+    const bool named = !memory && std::any_of(std::begin(names), std::end(names),
+                                              [&](std::string_view n) { return ascii_iequals(s.previous, n); });
     region = named ? s.segment : region;
     return named;
   });

@@ -67,7 +67,12 @@ class AttackTest(unittest.TestCase):
         for path in ("/api/create", "/api/copy", "/api/pull", "/api/push", "/api/delete", "/api/blobs/sha256:ab",
                      "/v1/load_lora_adapter", "/load_lora_adapter", "/update_weights_from_disk", "/sleep",
                      "/reset_prefix_cache", "/API/PULL", "/release_memory_occupation", "/abort_request",
-                     "/set_internal_state", "/open_session", "/pause", "/slots/0"):
+                     "/set_internal_state", "/open_session", "/pause", "/slots/0",
+                     # probe round 35: SGLang sending its weights to a host the client names,
+                     # LocalAI installing a backend, Triton's logging and shared memory (a memory
+                     # region, which the gateway had refused as a place: 400 with a wrong reason)
+                     "/send_weights_to_remote_instance", "/slow_down", "/backends/apply", "/v2/logging",
+                     "/v2/systemsharedmemory/region/r0/register", "/v2/cudasharedmemory/region/r0/register"):
             with self.subTest(path=path):
                 resp = self.send(request_bytes("POST", path, b'{"model":"llama-3.1-70b","name":"x"}',
                                                {"Content-Type": "application/json"}))

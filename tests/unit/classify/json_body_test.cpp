@@ -653,6 +653,22 @@ TEST_CASE("prose split across message parts and messages is read as one text, an
        R"({"query":"[redacted:iban]","documents":["[redacted:iban]"]})"},
       {R"({"text_1":"DE89 3704","text_2":"0044 0532 0130 00"})",
        R"({"text_1":"[redacted:iban]","text_2":"[redacted:iban]"})"},
+      // Probe round 35: llama.cpp's /infill prefix and suffix, TEI's /rerank texts and /similarity
+      // sentences, vLLM's /score data_1/data_2 and queries, and a structural tag's literals.
+      {R"({"input_prefix":"pay DE89 3704","input_suffix":"0044 0532 0130 00"})",
+       R"({"input_prefix":"pay [redacted:iban]","input_suffix":"[redacted:iban]"})"},
+      {R"({"query":"DE89 3704","texts":["0044 0532 0130 00"]})",
+       R"({"query":"[redacted:iban]","texts":["[redacted:iban]"]})"},
+      {R"({"inputs":{"source_sentence":"DE89 3704","sentences":["0044 0532 0130 00"]}})",
+       R"({"inputs":{"source_sentence":"[redacted:iban]","sentences":["[redacted:iban]"]}})"},
+      {R"({"data_1":"DE89 3704","data_2":["0044 0532 0130 00"]})",
+       R"({"data_1":"[redacted:iban]","data_2":["[redacted:iban]"]})"},
+      {R"({"queries":"DE89 3704","documents":["0044 0532 0130 00"]})",
+       R"({"queries":"[redacted:iban]","documents":["[redacted:iban]"]})"},
+      {R"({"messages":[],"response_format":{"type":"structural_tag","format":{"type":"sequence","elements":[)"
+       R"({"type":"const_string","value":"DE89 3704"},{"type":"const_string","value":"0044 0532 0130 00"}]}}})",
+       R"({"messages":[],"response_format":{"type":"structural_tag","format":{"type":"sequence","elements":[)"
+       R"({"type":"const_string","value":"[redacted:iban]"},{"type":"const_string","value":"[redacted:iban]"}]}}})"},
       // Keys in another letter case, which Ollama's Go decoder reads as content and system.
       {R"({"messages":[{"role":"user","Content":"pay DE89 3704"},{"role":"user","CONTENT":"0044 0532 0130 00"}]})",
        R"({"messages":[{"role":"user","Content":"pay [redacted:iban]"},{"role":"user","CONTENT":"[redacted:iban]"}]})"},
@@ -1401,6 +1417,13 @@ TEST_CASE("binary data and tensors under any key are opaque_content (probe round
       R"({"inputs":[{"name":"text","datatype":"UINT8","shape":[23],)"
       R"("data":[97,108,105,99,101,46,115,109,105,116,104,64,101,120,97,109,112,108,101,46,99,111,109]}]})",
       R"({"inputs":{"input_ids":[[)" + numbers(5) + "],[" + numbers(5) + R"(]]}})",
+      // However few, token ids below the top level (KServe v1's instances, TF Serving's columns)
+      // and a KServe v2 tensor of token ids or integers, its fields in any order (probe round 35).
+      R"({"instances":[{"input_ids":[9906,1917,11,264,1,2,3]},{"input_ids":[4,5,6,7,8,9,10]}]})",
+      R"({"inputs":{"input_ids":[[1,2,3],[4,5,6]]}})",
+      R"({"inputs":[{"name":"input_ids","datatype":"INT32","shape":[1,4],"data":[9906,1917,11,264]}]})",
+      R"({"inputs":[{"data":[[9906,1917],[11,264]],"shape":[2,2],"datatype":"INT64","name":"x"}]})",
+      R"({"inputs":[{"data":[9906,1917],"name":"Input_IDs"}]})",
       // Media with something in it, nested or at the top level; a thinking block's signature (the
       // provider's encrypted reasoning), whatever its length.
       R"({"model":"m","messages":[{"role":"user","content":"hi","images":["aGk="]}]})",
@@ -1434,6 +1457,8 @@ TEST_CASE("binary data and tensors under any key are opaque_content (probe round
       R"({"model":"m","prompt":"hi","sampling_params":{"stop_token_ids":[)" + numbers(12) + R"(]}})",
       R"({"instances":[[5.1,3.5,1.4,0.2]],"signature_name":"serving_default","shape":[1,4]})",
       R"({"inputs":[{"name":"prompt","datatype":"BYTES","shape":[1,1],"data":["hello there"]}]})",
+      R"({"inputs":[{"name":"features","datatype":"FP32","shape":[1,4],"data":[5.1,3.5,1.4,0.2]}]})",
+      R"({"instances":[{"prompt":"hi","max_tokens":20,"top_k":[1,2]}]})",
       R"({"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f","parameters":)"
       R"({"type":"object","properties":{"n":{"type":"integer","enum":[)" +
           numbers(12) + R"(]}}}}}]})",
