@@ -299,9 +299,9 @@ class inspect_handler : public detail::no_size_limits {
     }
     if (tensor_item_ && depth_ == 3 && tensor_field_ != tensor_field::none && keep_text_) {
       const std::string_view v = fold_key(std::string_view(text_).substr(start_), fold_buffer_);
-      tensor_tokens_ = tensor_tokens_ ||
-                       (tensor_field_ == tensor_field::name && names_token_ids(v)) ||
-                       (tensor_field_ == tensor_field::datatype && (v.starts_with("int") || v.starts_with("uint")));
+      tensor_tokens_ =
+          tensor_tokens_ || (tensor_field_ == tensor_field::name && names_token_ids(v)) ||
+          (tensor_field_ == tensor_field::datatype && (v.starts_with("int") || v.starts_with("uint")));
     }
     opaque_parts_ = opaque_parts_ || container_next_;  // a tool's container named by its id
     container_next_ = false;
@@ -859,7 +859,8 @@ class inspect_handler : public detail::no_size_limits {
   // A key naming token ids (input_ids, token_ids, tokens, prompt_token_ids), not an output
   // constraint's (stop_token_ids, allowed_token_ids).
   static bool names_token_ids(std::string_view name) {
-    const bool constraint = name.starts_with("stop_") || name.starts_with("allowed_") || name.starts_with("bad_");
+    const bool constraint =
+        name.starts_with("stop_") || name.starts_with("allowed_") || name.starts_with("bad_");
     return (name.find("token") != std::string_view::npos && !constraint) ||
            name.find("input_ids") != std::string_view::npos;
   }

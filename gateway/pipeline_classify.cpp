@@ -866,9 +866,11 @@ std::string_view region_in_path(const http::message_head& head) {
   static constexpr std::string_view names[] = {"locations", "regions", "location", "region", "zones", "zone"};
   std::string_view region;
   any_segment(http::target_path(head), [&](const path_step& s) {
-    const bool memory = s.before.size() > 12 && ascii_iequals(s.before.substr(s.before.size() - 12), "sharedmemory");
-    const bool named = !memory && std::any_of(std::begin(names), std::end(names),
-                                              [&](std::string_view n) { return ascii_iequals(s.previous, n); });
+    const bool memory =
+        s.before.size() > 12 && ascii_iequals(s.before.substr(s.before.size() - 12), "sharedmemory");
+    const bool named = !memory && std::any_of(std::begin(names), std::end(names), [&](std::string_view n) {
+      return ascii_iequals(s.previous, n);
+    });
     region = named ? s.segment : region;
     return named;
   });

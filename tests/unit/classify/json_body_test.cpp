@@ -1484,21 +1484,25 @@ TEST_CASE("binary data and tensors under any key are opaque_content (probe round
       R"("documentation_url":"https://x.example/docs"})",
       // A JWT's RS256 signature (256 random bytes) is no binary data a model reads (probe round 31).
       R"({"model":"m","messages":[{"role":"user","content":"Why is this token rejected? )"
-      R"(eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.)" + [] {
-        std::string sig = png_base64(256, false);
-        sig.erase(sig.find('='));
-        std::replace(sig.begin(), sig.end(), '+', '-');
-        std::replace(sig.begin(), sig.end(), '/', '_');
-        return sig;
-      }() + R"("}]})",
+      R"(eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.)" +
+          [] {
+            std::string sig = png_base64(256, false);
+            sig.erase(sig.find('='));
+            std::replace(sig.begin(), sig.end(), '+', '-');
+            std::replace(sig.begin(), sig.end(), '/', '_');
+            return sig;
+          }() +
+          R"("}]})",
       // Lists one per line, of names, paths and ids: no base64 wrapped in lines (probe round 31).
-      R"({"model":"m","messages":[{"role":"user","content":"Duplicates?\n)" + [] {
-        std::string lines;
-        for (int i = 0; i < 12; ++i) {
-          lines += "4462ebfc-5f91-4ef0-9cfb-ac6e7687a6" + std::to_string(10 + i) + "\\n";
-        }
-        return lines;
-      }() + R"("}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"Duplicates?\n)" +
+          [] {
+            std::string lines;
+            for (int i = 0; i < 12; ++i) {
+              lines += "4462ebfc-5f91-4ef0-9cfb-ac6e7687a6" + std::to_string(10 + i) + "\\n";
+            }
+            return lines;
+          }() +
+          R"("}]})",
       R"({"model":"m","messages":[{"role":"user","content":"Why crash looping?\npayment-service-7d9f8b6c5d-x2k4p\n)"
       R"(checkout-frontend-5c8b7d9f6-abcde\ninventory-worker-6f7d8c9b5-qwert\nnotification-dispatcher-7b9c-zz1\n)"
       R"(payment-service-7d9f8b6c5d-k9m2n\nsearch-indexer-job-28475610-xk2p9\norders-api-deployment-54f7-9xk2\n)"
