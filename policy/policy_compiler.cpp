@@ -129,9 +129,10 @@ class compiler {
       diags_.error(v.pos, "unknown country code '" + v.text + "' (not an ISO 3166-1 alpha-2 code" +
                               std::string(country_code_hint(v.text)) + ")");
     } else {
-      diags_.error(v.pos,
-                   "unknown country set '" + v.text + "'" +
-                       (v.text.size() == 2 ? "" : " (built in: EU, EEA; define others under country_sets)"));
+      // A country's name is the likeliest mistake here (probe round 35: `Russia`).
+      diags_.error(v.pos, "unknown country set '" + v.text +
+                              "' (a country is written as its ISO 3166-1 alpha-2 code, such as RU; sets "
+                              "built in: EU, EEA; define others under country_sets)");
     }
     return std::nullopt;
   }

@@ -4,6 +4,7 @@
 
 #include "common/printable.hpp"
 #include "common/utf8.hpp"
+#include "policy/config_values.hpp"
 #include "policy/policy_source.hpp"
 #include "policy/yaml_util.hpp"
 
@@ -374,7 +375,11 @@ policy_source parse_policy_source(std::string_view text, diagnostics& diags) {
                                            dc.detectors = yaml::value_list(v, p, diags, "detectors");
                                          } else if (k == "permit_on_declaration") {
                                            const auto b = yaml::scalar(v, p, diags, k);
-                                           if (b && *b != "true" && *b != "false") {
+                                           if (b && yaml::quoted_scalar(v)) {
+                                             // As the gateway config reads its booleans: "true"
+                                             // quoted is a string (probe round 35).
+                                             diags.error(yaml::pos_of(v), quoted_bool_error(k, *b));
+                                           } else if (b && *b != "true" && *b != "false") {
                                              diags.error(yaml::pos_of(v),
                                                          "permit_on_declaration must be true "
                                                          "or false, not '" +

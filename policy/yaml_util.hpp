@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -207,7 +208,7 @@ inline YAML::Node load(std::string_view text, diagnostics& diags) {
 template <typename fn_t>
 void for_each_entry(const YAML::Node& map, diagnostics& diags, std::string_view what,
                     const std::vector<std::string_view>& allowed, fn_t&& fn) {
-  std::set<std::string, std::less<>> seen;
+  std::map<std::string, int, std::less<>> seen;  // key -> the line it was first written on
   for (auto it = map.begin(); it != map.end(); ++it) {
     const YAML::Node key = it->first;
     const source_pos kpos = pos_of(key);
@@ -216,8 +217,9 @@ void for_each_entry(const YAML::Node& map, diagnostics& diags, std::string_view 
       continue;
     }
     const std::string name = key.Scalar();
-    if (!seen.insert(name).second) {
-      diags.error(kpos, "duplicate key '" + name + "' in " + std::string(what));
+    if (const auto [first, added] = seen.emplace(name, kpos.line); !added) {
+      diags.error(kpos, "duplicate key '" + name + "' in " + std::string(what) + " (first at line " +
+                            std::to_string(first->second) + ")");
       continue;
     }
     if (!allowed.empty()) {

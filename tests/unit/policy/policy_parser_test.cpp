@@ -34,6 +34,21 @@ TEST_CASE("the example policy compiles cleanly and its version is the SHA-256 of
         compile_policy("rules: []\n# changed\n", "a").policy->version());
 }
 
+TEST_CASE("a quoted boolean and a country's name are refused with what to write (probe round 35)") {
+  const std::string out = errors_of(R"(data_classes:
+  internal: {permit_on_declaration: "true"}
+rules:
+  - id: r
+    effect: forbid
+    when: {client.country: [Russia]}
+)");
+  CHECK(contains(out, "p.yaml:2:37: error: permit_on_declaration must be true or false, not the string \"true\" "
+                      "(remove the quotes)\n"));
+  CHECK(contains(out, "p.yaml:6:29: error: unknown country set 'Russia' (a country is written as its ISO 3166-1 "
+                      "alpha-2 code, such as RU;"));
+  CHECK(errors_of("data_classes:\n  internal: {permit_on_declaration: true}\nrules: []\n").empty());
+}
+
 TEST_CASE("every error of a bad policy is reported in one run, with 1-based line:col") {
   const auto result = compile_policy_file(SOVGW_SOURCE_DIR "/tests/unit/policy/data/bad_policy.yaml");
   CHECK_FALSE(result.ok());
@@ -105,7 +120,7 @@ TEST_CASE("structural errors") {
   CHECK(errors_of("rules:\n  - id: a\n") ==
         "p.yaml:2:5: error: rule 'a' has no 'effect' (forbid, permit or restrict)\n");
   CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    when: {tenant: [x]}\n    when: {}\n") ==
-        "p.yaml:5:5: error: duplicate key 'when' in a rule\n");
+        "p.yaml:5:5: error: duplicate key 'when' in a rule (first at line 4)\n");
   CHECK(errors_of("rules:\n  - id: a b\n    effect: permit\n") ==
         "p.yaml:2:9: error: rule id 'a b' must be letters, digits, '_', '-', '.' or ':'\n");
   CHECK(errors_of("version: 2\nrules: []\n") ==
