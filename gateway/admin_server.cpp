@@ -443,6 +443,13 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket,
       type = "application/jwk-set+json";
     } else if (path == "/metrics") {
       body = w.shared.stats->render();
+      if (const std::string version = w.shared.stages->policy_version(); !version.empty()) {
+        // Hex digits only: no escaping needed in the label.
+        fmt::format_to(std::back_inserter(body),
+                       "# HELP sovgw_policy_info The policy version in force (its SHA-256; `sovgw policy "
+                       "check` prints its first 16 digits).\n# TYPE sovgw_policy_info gauge\nsovgw_policy_info{{version=\"{}\"}} 1\n",
+                       version);
+      }
       if (w.shared.audit) {
         body += render_audit_metrics(*w.shared.audit);
       }

@@ -187,6 +187,18 @@ std::string metrics::render() const {
   gauge("sovgw_policy_reload_failures_total",
         "Failed policy reloads: errors, or a check against the configuration (the last good policy stays).",
         "counter", load(policy_reload_failures));
+  gauge("sovgw_tenants_reloads_total", "Tenants-file reloads that went live (SIGHUP).", "counter",
+        load(tenants_reloads));
+  gauge("sovgw_policy_reloads_total", "Policy reloads that went live or found the file unchanged (SIGHUP).",
+        "counter", load(policy_reloads));
+  gauge("sovgw_tenants_file_in_force",
+        "1 when the tenants file on disk is in force, 0 when its last reload failed and the last good "
+        "tenants stay: alert on 0.",
+        "gauge", static_cast<unsigned>(load(tenants_file_in_force)));
+  gauge("sovgw_policy_file_in_force",
+        "1 when the policy file on disk is in force, 0 when its last reload failed and the last good policy "
+        "stays: alert on 0 (sovgw_policy_info says which version is in force).",
+        "gauge", static_cast<unsigned>(load(policy_file_in_force)));
   gauge("sovgw_admin_token_reload_failures_total",
         "Failed admin.token_file reloads (the current token stays).", "counter",
         load(admin_token_reload_failures));

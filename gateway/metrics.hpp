@@ -69,6 +69,12 @@ class metrics {
   std::atomic<std::int64_t> certificate_not_after{0};  // the serving certificate's, seconds since the epoch
   std::atomic<std::uint64_t> tenants_reload_failures{0};      // SIGHUP found a broken tenants file
   std::atomic<std::uint64_t> policy_reload_failures{0};       // SIGHUP found a policy with errors
+  std::atomic<std::uint64_t> tenants_reloads{0};              // tenants files SIGHUP put in force
+  std::atomic<std::uint64_t> policy_reloads{0};               // policy files SIGHUP put in force (or found unchanged)
+  // Whether the last reload of each put the file on disk in force (1; also before any reload) or
+  // kept the last good one (0): what monitoring alerts on.
+  std::atomic<std::uint8_t> tenants_file_in_force{1};
+  std::atomic<std::uint8_t> policy_file_in_force{1};
   std::atomic<std::uint64_t> admin_token_reload_failures{0};  // SIGHUP found a bad admin.token_file
   std::atomic<std::uint64_t> credential_reload_failures{0};   // SIGHUP found a bad cluster credential file
   std::atomic<std::uint64_t> redactions{0};                   // findings replaced by `redact` obligations

@@ -29,6 +29,14 @@ namespace sovgw::gateway {
 
 namespace {
 
+// A diagnostics list ends in a line break; a log field does not need it.
+std::string_view without_final_newline(std::string_view s) {
+  while (!s.empty() && s.back() == '\n') {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 auto log_exceptions(const char* what) {
@@ -290,7 +298,7 @@ void server::reload_credentials() {
   }
   state_.stats->credential_reload_failures.fetch_add(1, std::memory_order_relaxed);
   log_line("error", "cluster credentials reload failed; keeping the current credentials")
-      .str("errors", errors)
+      .str("errors", without_final_newline(errors))
       .emit();
 }
 
@@ -341,6 +349,8 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
   if (table) {
     const auto go_live = [&] {
       state_.stages->use_tenants(table);
+      state_.stats->tenants_reloads.fetch_add(1, std::memory_order_relaxed);
+      state_.stats->tenants_file_in_force.store(1, std::memory_order_relaxed);
       log_line("info", "tenants reloaded")
           .str("file", state_.cfg->tenants_file)
           .num("tenants", static_cast<std::int64_t>(table->tenants().size()))
@@ -380,12 +390,13 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
     }
   }
   state_.stats->tenants_reload_failures.fetch_add(1, std::memory_order_relaxed);
+  state_.stats->tenants_file_in_force.store(0, std::memory_order_relaxed);
   log_line("error", "tenants reload failed; keeping the current tenants")
       .str("file", state_.cfg->tenants_file)
       .num("keys_revoked_anyway", static_cast<std::int64_t>(revoked))
       .str("keys_read",
            next_keys ? "yes" : "no: the file's keys could not be read, no revocation in it is in force")
-      .str("errors", errors)
+      .str("errors", without_final_newline(errors))
       .emit();
   report_policy(stop, reload_policy(stop, nullptr, true));  // against the tenants that stay
 }
@@ -421,6 +432,8 @@ void server::report_policy(std::stop_token stop, const std::string& errors) {
   }
   if (errors.empty()) {
     // An unchanged file is not compiled and proved again: its tenant names are checked again.
+    state_.stats->policy_reloads.fetch_add(1, std::memory_order_relaxed);
+    state_.stats->policy_file_in_force.store(1, std::memory_order_relaxed);
     log_line("info", "policy reloaded")
         .str("file", state_.cfg->policy_file)
         .str("version", state_.stages->policy_version())
@@ -433,10 +446,11 @@ void server::report_policy(std::stop_token stop, const std::string& errors) {
         .emit();
   } else {
     state_.stats->policy_reload_failures.fetch_add(1, std::memory_order_relaxed);
+    state_.stats->policy_file_in_force.store(0, std::memory_order_relaxed);
     log_line("error", "policy reload failed; keeping the current policy")
         .str("file", state_.cfg->policy_file)
         .str("version", state_.stages->policy_version())
-        .str("errors", errors)
+        .str("errors", without_final_newline(errors))
         .emit();
   }
 }

@@ -511,9 +511,21 @@ class TenantKeysTest(unittest.TestCase):
                       failed["errors"])
         self.assertEqual(call(newco).status, 401)  # not served under the old policy
         self.assertEqual(call(fresh).status, 200)
+        # Monitoring sees both files kept out and which policy is in force (probe round 35: only
+        # failure counters, which a fixed file does not bring back down).
+        live_version = [o for o in logged if o["msg"].startswith("policy reload failed")][-1]["version"]
+        self.assertNotIn("\n", failed["errors"][-1:])
+        self.assertEqual((metric(g, "sovgw_policy_file_in_force"), metric(g, "sovgw_tenants_file_in_force")), (0, 0))
+        info = [line for line in admin_get(g, "/metrics").body.decode().splitlines()
+                if line.startswith("sovgw_policy_info{")]
+        self.assertEqual(info, [f'sovgw_policy_info{{version="{live_version}"}} 1'])
+        reloads = (metric(g, "sovgw_policy_reloads_total"), metric(g, "sovgw_tenants_reloads_total"))
         with open(policy, "w") as f:
             f.write(rules.replace("tenant: [globex]", "tenant: [globex, newco]"))
-        sighup("tenants reloaded")
+        sighup("policy reloaded")  # after "tenants reloaded"
+        self.assertEqual((metric(g, "sovgw_policy_file_in_force"), metric(g, "sovgw_tenants_file_in_force")), (1, 1))
+        self.assertEqual((metric(g, "sovgw_policy_reloads_total"), metric(g, "sovgw_tenants_reloads_total")),
+                         (reloads[0] + 1, reloads[1] + 1))
         resp = call(newco)
         self.assertEqual(resp.status, 403, resp.body)
         self.assertIn("forbid-globex", resp.json()["error"]["message"])
