@@ -7,6 +7,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "common/printable.hpp"
@@ -45,7 +46,7 @@ void config_reader::map(const YAML::Node& node, std::string_view where,
     error(node.Mark(), fmt::format("{} must be a mapping", where));
     return;
   }
-  std::set<std::string> seen;
+  std::map<std::string, int> seen;  // key -> the line it was first written on
   for (auto it = node.begin(); it != node.end(); ++it) {
     std::string key = it->first.Scalar();
     auto h = handlers.find(key);
@@ -57,8 +58,8 @@ void config_reader::map(const YAML::Node& node, std::string_view where,
       error(it->first.Mark(), fmt::format("unknown key '{}' in {} (known: {})", key, where, known));
       continue;
     }
-    if (!seen.insert(key).second) {
-      error(it->first.Mark(), fmt::format("duplicate key '{}' in {}", key, where));
+    if (const auto [first, added] = seen.emplace(key, it->first.Mark().line + 1); !added) {
+      error(it->first.Mark(), fmt::format("duplicate key '{}' in {} (first at line {})", key, where, first->second));
       continue;
     }
     const std::string path = where == "the configuration" ? key : fmt::format("{}.{}", where, key);
@@ -138,14 +139,37 @@ void config_reader::existing_file(const YAML::Node& n, std::string_view what, st
     // checked where the file is opened
   } else if (::access(path.c_str(), R_OK) != 0) {
     const int e = errno;
-    error(n.Mark(), fmt::format("{}: cannot open {}: {}", what, path, std::strerror(e)));
+    error(n.Mark(), fmt::format("{}: cannot open {}: {}", what, path_or_secret(path), std::strerror(e)));
     ++file_errors_;
   } else if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     // not opened: a FIFO would block, or be consumed
-    error(n.Mark(), fmt::format("{}: {} is {}, not a regular file", what, path, file_type_name(st.st_mode)));
+    error(n.Mark(), fmt::format("{}: {} is {}, not a regular file", what, path_or_secret(path), file_type_name(st.st_mode)));
     ++file_errors_;
   }
   out = std::move(path);  // set even when missing: one error, not a second "required" one
+}
+
+void config_reader::existing_directory(const YAML::Node& n, std::string_view what, std::string& out) {
+  std::string path;
+  if (!scalar(n, what, path)) {
+    return;
+  }
+  if (path.empty()) {
+    error(n.Mark(), fmt::format("{} must not be empty", what));
+    return;
+  }
+  struct stat st {};
+  if (!check_files) {
+    // checked where its files are opened
+  } else if (::stat(path.c_str(), &st) != 0 || ::access(path.c_str(), R_OK | X_OK) != 0) {
+    const int e = errno;
+    error(n.Mark(), fmt::format("{}: cannot open {}: {}", what, path_or_secret(path), std::strerror(e)));
+    ++file_errors_;
+  } else if (!S_ISDIR(st.st_mode)) {
+    error(n.Mark(), fmt::format("{}: {} is {}, not a directory", what, path_or_secret(path), file_type_name(st.st_mode)));
+    ++file_errors_;
+  }
+  out = std::move(path);
 }
 
 void config_reader::boolean(const YAML::Node& n, std::string_view what, bool& out) {

@@ -58,6 +58,8 @@ class config_reader {
   // directory), reported at the key's position with the system's reason when it cannot be opened;
   // with check_files off, only a non-empty path.
   void existing_file(const YAML::Node& n, std::string_view what, std::string& out);
+  // The same for a directory the gateway reads files from (audit.keys).
+  void existing_directory(const YAML::Node& n, std::string_view what, std::string& out);
   void boolean(const YAML::Node& n, std::string_view what, bool& out);
   // "250ms", "10s", "5m", "1h".
   void duration(const YAML::Node& n, std::string_view what, milliseconds& out);

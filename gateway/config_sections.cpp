@@ -32,7 +32,7 @@ void read_admin(config_reader& r, const YAML::Node& v, config& cfg) {
             {"address", [&](const YAML::Node& x) { r.ip_literal(x, "admin.address", cfg.admin_address); }},
             {"port", [&](const YAML::Node& x) { r.integer(x, "admin.port", cfg.admin_port, 0, 65535); }},
             {"token_file",
-             [&](const YAML::Node& x) { r.non_empty(x, "admin.token_file", cfg.admin_token_file); }},
+             [&](const YAML::Node& x) { r.existing_file(x, "admin.token_file", cfg.admin_token_file); }},
             {"min_retention",
              [&](const YAML::Node& x) {
                std::string text;
@@ -102,7 +102,7 @@ void read_audit(config_reader& r, const YAML::Node& v, config& cfg) {
                }
              }
            }},
-          {"keys", [&](const YAML::Node& x) { r.non_empty(x, "audit.keys", cfg.audit_keys); }},
+          {"keys", [&](const YAML::Node& x) { r.existing_directory(x, "audit.keys", cfg.audit_keys); }},
           {"checkpoint_interval",
            [&](const YAML::Node& x) {
              milliseconds interval{};
@@ -252,7 +252,7 @@ void read_signing(config_reader& r, const YAML::Node& v, signing_config& out,
                   std::vector<YAML::Mark>& hmac_marks) {
   r.map(v, "signing",
         {
-            {"key", [&](const YAML::Node& x) { r.non_empty(x, "signing.key", out.key); }},
+            {"key", [&](const YAML::Node& x) { r.existing_file(x, "signing.key", out.key); }},
             {"lifetime",
              [&](const YAML::Node& x) {
                r.duration(x, "signing.lifetime", out.lifetime);

@@ -139,7 +139,9 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
   r.path = std::string(ctx.head.target.substr(0, ctx.head.target.find('?')));
   r.model = ctx.model;
   r.data_classes = ctx.data_classes;
-  r.decision = ctx.decision(ctx.status != 0);
+  // 499 is recorded for a client that left before its answer: never answered, so `none` when the
+  // policy had not decided yet, not `no-policy` (probe round 35).
+  r.decision = ctx.decision(ctx.status != 0 && ctx.status != 499);
   r.rule_ids = ctx.matched_rules;
   r.policy_version = ctx.policy_version;
   if (ctx.cluster >= 0) {

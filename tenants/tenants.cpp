@@ -93,7 +93,7 @@ class reader {
       d_.error(pos_of(n), fmt::format("{} must be a mapping", what));
       return;
     }
-    std::set<std::string> seen;
+    std::map<std::string, int> seen;  // key -> the line it was first written on
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar();
       if (std::find(known.begin(), known.end(), key) == known.end()) {
@@ -101,8 +101,8 @@ class reader {
                  fmt::format("unknown key '{}' in {} (known: {})", key, what, fmt::join(known, ", ")));
         continue;
       }
-      if (!seen.insert(key).second) {
-        d_.error(pos_of(it->first), fmt::format("duplicate key '{}' in {}", key, what));
+      if (const auto [first, added] = seen.emplace(key, pos_of(it->first).line); !added) {
+        d_.error(pos_of(it->first), fmt::format("duplicate key '{}' in {} (first at line {})", key, what, first->second));
         continue;
       }
       f(key, it->second);

@@ -140,6 +140,22 @@ class config_check_test(unittest.TestCase):
             self.assertNotIn("audit.db", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "new")))
 
+    def test_every_missing_file_is_named_at_its_key_in_one_run(self):
+        # Probe round 35: the default config copied into an empty folder named four missing files;
+        # once they were there, a second run named three more (the request-signing key, the audit
+        # keys, the admin token), without line:col.
+        r = run("config", "check", self.write("default.yaml", self.default), cwd=self.dir)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        lines = self.default.split("\n")
+        for key, what in (("certificate:", "tls.certificate"), ("private_key:", "tls.private_key"),
+                          ("policy:", "policy"), ("tenants:", "tenants"), ("key:", "signing.key"),
+                          ("keys:", "audit.keys"), ("token_file:", "admin.token_file")):
+            with self.subTest(key=what):
+                n = next(i for i, line in enumerate(lines) if line.strip().startswith(key))
+                column = lines[n].index(key) + len(key) + 2
+                self.assertRegex(r.stderr, rf"(?m)^{re.escape(self.dir)}/default.yaml:{n + 1}:{column}: "
+                                           rf"{re.escape(what)}: cannot open \S+: No such file or directory$")
+
     def test_a_secret_pasted_where_its_file_belongs_is_not_echoed(self):
         # Probe round 29: `token_file: <the token>` was printed back whole by config check.
         secret = "c60cab5e9f2d4b7a8e1f0d3c6b9a2e5dab"

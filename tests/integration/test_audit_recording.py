@@ -187,6 +187,8 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(sorted(r["path"] for r in rows), ["/v1/chat/completions", "/v1/embeddings"])
         for r in rows:
             self.assertEqual((r["method"], r["status"], r["cluster"]), ("POST", 499, ""))
+            # Never answered (probe round 35: recorded as no-policy, "answered without a decision").
+            self.assertEqual(r["decision"], "none")
         # Without a policy, the record's summary names no rule and no policy version.
         shown = sovgw("audit", "show", "--db", db, "--request-id", ok.header("x-request-id"), "--auditor-key",
                       os.path.join(a.keys + "-auditor", "auditor.key"))
@@ -507,10 +509,10 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual(check(a.config).returncode, 0, check(a.config).stderr)
         cases = []
         missing = a.config.replace(f"keys: {a.keys}", f"keys: {a.keys}-missing")
-        cases.append((missing, f"audit.keys: cannot open secret key {a.keys}-missing/signing.key"))
+        cases.append((missing, f"audit.keys: cannot open {a.keys}-missing: No such file or directory"))
         # A key file the config names is named by its setting, by serve as by check.
         cases.append((a.config + f"signing:\n  key: {a.keys}-missing/http.key\n",
-                      f"signing.key: cannot open secret key {a.keys}-missing/http.key"))
+                      f"signing.key: cannot open {a.keys}-missing/http.key: No such file or directory"))
         for config, needle in cases:
             check(config)  # writes it
             r = sovgw("serve", "--config", path)
@@ -540,7 +542,7 @@ class AuditRecordingTest(unittest.TestCase):
         os.remove(token_file)
         r = check(a.config)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn(f"admin.token_file {token_file} is not a readable regular file", r.stderr)
+        self.assertIn(f"gw.yaml:9:15: admin.token_file: cannot open {token_file}: No such file or directory", r.stderr)
 
     def test_token_file_permissions_and_non_loopback_bind(self):
         a = AuditedGateway(self)

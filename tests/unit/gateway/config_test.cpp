@@ -236,6 +236,14 @@ TEST_CASE("clusters: the gateway and the policy tools give the same errors for t
   CHECK(gateway.find("gw.yaml:9:5: duplicate cluster name 'paris'") != std::string::npos);
 }
 
+TEST_CASE("a key written twice names the line of the first (probe round 35)") {
+  const std::string twice = base + "listen: {address: 127.0.0.1, port: 8443}\n";
+  const int first = 1 + static_cast<int>(std::count(base.begin(), base.begin() + base.find("listen:"), '\n'));
+  const int second = 1 + static_cast<int>(std::count(base.begin(), base.end(), '\n'));
+  CHECK(errors_of(twice).find(fmt::format("gw.yaml:{}:1: duplicate key 'listen' in the configuration (first at line {})",
+                                          second, first)) != std::string::npos);
+}
+
 TEST_CASE("an endpoint listed twice is an error; one server in two countries a warning") {
   std::string twice = base;
   twice.replace(twice.find(R"(["127.0.0.1:9443"])"), 18, R"(["h.example:9443", "H.EXAMPLE:9443"])");
