@@ -856,13 +856,13 @@ class inspect_handler : public detail::no_size_limits {
     return depth_ == 1 || ((in_options_ || in_sampling_) && depth_ == 2);
   }
 
-  // A key naming token ids (input_ids, token_ids, tokens, prompt_token_ids), not an output
-  // constraint's (stop_token_ids, allowed_token_ids).
+  // A key naming token ids (input_ids, token_ids, tokens, prompt_token_ids; any key ending in
+  // "ids" as written in any style — inputIds, input-ids, prompt_ids, decoder_input_ids, ids: probe
+  // round 36), not an output constraint's (stop_token_ids, allowed_token_ids, bad_words_ids).
   static bool names_token_ids(std::string_view name) {
     const bool constraint =
         name.starts_with("stop_") || name.starts_with("allowed_") || name.starts_with("bad_");
-    return (name.find("token") != std::string_view::npos && !constraint) ||
-           name.find("input_ids") != std::string_view::npos;
+    return !constraint && (name.find("token") != std::string_view::npos || name.ends_with("ids"));
   }
   // The keys whose string values (or arrays of strings) are the prose a model reads: the OpenAI
   // APIs' (content, text, prompt, input, instructions; a completion's suffix; an assistant turn's
@@ -870,7 +870,7 @@ class inspect_handler : public detail::no_size_limits {
   // into the conversation), Anthropic's and Ollama's system prompt and thinking blocks, TGI's
   // inputs, the pairs a reranker or a cross-encoder reads as one input (query and documents,
   // text_1 and text_2, vLLM's data_1 and data_2 and queries, TEI's texts, source_sentence and
-  // sentences), a fill-in-the-middle request's prefix and suffix (llama.cpp's /infill), and
+  // sentences, Hugging Face's text and text_pair), a fill-in-the-middle request's prefix and suffix (llama.cpp's /infill), and
   // Cohere's chat (message, preamble, chat_history's messages, documents' snippets).
   static bool is_prose_key(std::string_view k) {
     switch (k.size()) {
@@ -886,7 +886,8 @@ class inspect_handler : public detail::no_size_limits {
       case 8:
         return k == "thinking" || k == "preamble";
       case 9:
-        return k == "arguments" || k == "documents" || k == "reasoning" || k == "sentences";
+        return k == "arguments" || k == "documents" || k == "reasoning" || k == "sentences" ||
+               k == "text_pair";
       case 12:
         return k == "instructions" || k == "input_prefix" || k == "input_suffix";
       case 15:

@@ -4,7 +4,9 @@
 // that quote a value from a file or a request (a name in a config error, a log line).
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -58,30 +60,52 @@ namespace sovgw {
 namespace sovgw {
 
 // A value written where a file's path belongs, for a message: as it is, unless it looks like the
-// secret itself pasted in place of its file (no '/', at least 16 characters, no spaces, letters of
-// both cases or letters and digits, no file-name extension), which is shown as its first four
-// characters only: an operator's slip must not copy a token into a log or a terminal (probe round 29).
-[[nodiscard]] inline std::string path_or_secret(std::string_view path) {
-  if (path.size() < 16 || path.find_first_of("/ \t") != std::string_view::npos) {
-    return printable(path);
+// secret itself pasted in place of its file, which is shown as its first four characters only: an
+// operator's slip must not copy a token into a log or a terminal (probe round 29). It looks like one
+// when a word of what follows its last '/' (base64 keys hold '/'; a pasted header value `Bearer …`
+// a space: probe round 36) has at least 16 characters, letters of both cases or letters and
+// digits, and no file-name extension; a path into a folder that exists is shown as it is.
+[[nodiscard]] inline bool looks_like_secret_word(std::string_view word) {
+  if (word.size() < 16) {
+    return false;
   }
-  const std::size_t dot = path.rfind('.');
-  if (dot != std::string_view::npos && path.size() - dot <= 5 && dot > 0) {
-    return printable(path);  // "credential.txt", "token.secret"
+  const std::size_t dot = word.rfind('.');
+  if (dot != std::string_view::npos && word.size() - dot <= 5 && dot > 0) {
+    return false;  // "credential.txt", "token.secret"
   }
   bool lower = false;
   bool upper = false;
   bool digit = false;
-  for (const char c : path) {
+  for (const char c : word) {
     lower = lower || (c >= 'a' && c <= 'z');
     upper = upper || (c >= 'A' && c <= 'Z');
     digit = digit || (c >= '0' && c <= '9');
   }
-  if (static_cast<int>(lower) + static_cast<int>(upper) + static_cast<int>(digit) < 2) {
-    return printable(path);
+  return static_cast<int>(lower) + static_cast<int>(upper) + static_cast<int>(digit) >= 2;
+}
+
+[[nodiscard]] inline std::string path_or_secret(std::string_view path) {
+  // A path into a folder that exists is a path, whatever its words (/tmp/sovgw-test-a1b2c3d4e5/x).
+  if (const std::size_t slash = path.rfind('/'); slash != std::string_view::npos) {
+    struct stat st {};
+    const std::string parent(path.substr(0, std::max<std::size_t>(slash, 1)));
+    if (parent.find('\0') == std::string::npos && ::stat(parent.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      return printable(path);
+    }
   }
-  return fmt::format("'{}...' (this looks like a secret, not a file name: give the path of a file that holds it)",
-                     printable(path.substr(0, 4)));
+  // The words of its last component: a folder's name may well be long and mixed (sovgw-a1b2c3d4e5f6).
+  const std::size_t slash = path.rfind('/');
+  const std::string_view last = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  for (std::size_t at = 0; at <= last.size();) {
+    const std::size_t end = std::min(last.find_first_of(" \t", at), last.size());
+    if (looks_like_secret_word(last.substr(at, end - at))) {
+      return fmt::format(
+          "'{}...' (this looks like a secret, not a file name: give the path of a file that holds it)",
+          printable(path.substr(0, 4)));
+    }
+    at = end + 1;
+  }
+  return printable(path);
 }
 
 }  // namespace sovgw

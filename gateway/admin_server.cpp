@@ -316,13 +316,23 @@ std::string load_admin_token(const std::string& path) {
     throw std::runtime_error(problem);
   }
   std::string token = crypto::read_small_file(path, "admin token file");
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+  while (!token.empty() &&
+         (token.back() == '\n' || token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) {
     token.pop_back();
   }
-  if (token.size() < 32 || token.find_first_of(" \t\r\n") != std::string::npos) {
+  // What a client can send in `Authorization: Bearer …`: visible ASCII (probe round 36: a control
+  // character was taken, and no request could carry the token: the admin jobs were locked out).
+  if (const auto bad = std::find_if(token.begin(), token.end(), [](char c) { return c < 0x21 || c > 0x7e; });
+      bad != token.end()) {
     throw std::runtime_error(fmt::format(
-        "admin.token_file {} must hold one token of at least 32 characters (e.g. `openssl rand -hex 32`)",
-        path));
+        "admin.token_file {} must hold one token of visible ASCII characters, which an Authorization header "
+        "can carry: it has byte 0x{:02x} at character {} (e.g. `openssl rand -hex 32`)",
+        path, static_cast<unsigned char>(*bad), 1 + (bad - token.begin())));
+  }
+  if (token.size() < 32) {
+    throw std::runtime_error(fmt::format(
+        "admin.token_file {} must hold one token of at least 32 characters, not {} (e.g. `openssl rand -hex 32`)",
+        path, token.size()));
   }
   const crypto::sha256_digest d = crypto::sha256(token);
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());

@@ -158,21 +158,24 @@ class config_check_test(unittest.TestCase):
 
     def test_a_secret_pasted_where_its_file_belongs_is_not_echoed(self):
         # Probe round 29: `token_file: <the token>` was printed back whole by config check.
-        secret = "c60cab5e9f2d4b7a8e1f0d3c6b9a2e5dab"
         certs = os.path.join(self.dir, "certs")
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "certs", "make-dev-certs.sh")
         subprocess.run([script, certs], check=True, capture_output=True, timeout=60)
-        config = self.write("secret.yaml", f"""listen: {{address: 127.0.0.1, port: 0}}
+        # Probe round 36: a secret holding '/' (a base64 key) or a space (a pasted header value) too.
+        for secret in ("c60cab5e9f2d4b7a8e1f0d3c6b9a2e5dab", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                       "'Bearer sk-proj-4f9Ab82kQz7T1mXw'"):
+            with self.subTest(secret=secret):
+                config = self.write("secret.yaml", f"""listen: {{address: 127.0.0.1, port: 0}}
 tls: {{certificate: {certs}/gateway.pem, private_key: {certs}/gateway.key}}
 admin: {{address: 127.0.0.1, port: 0, token_file: {secret}}}
 clusters:
   - {{name: a, endpoints: ["127.0.0.1:9"], country: FR, operator_jurisdiction: FR, on_premises: true,
      models: ["*"], tls: {{ca: {certs}/ca.pem}}}}
 """)
-        r = run("config", "check", config, cwd=self.dir)
-        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertNotIn(secret[4:], r.stdout + r.stderr)
-        self.assertIn("'c60c...' (this looks like a secret, not a file name", r.stderr)
+                r = run("config", "check", config, cwd=self.dir)
+                self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertNotIn(secret.strip("'")[4:], r.stdout + r.stderr)
+                self.assertIn(f"'{secret.strip(chr(39))[:4]}...' (this looks like a secret, not a file name", r.stderr)
 
     def test_a_config_others_could_change_is_refused_and_its_values_are_shown_escaped(self):
         config = self.write("open.yaml", self.default)

@@ -532,7 +532,10 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertIn("auditor.key is in the gateway's key directory", r.stderr)
         os.remove(os.path.join(a.keys, "auditor.key"))
         for mode, content, needle in ((0o644, ADMIN_TOKEN, "lets other users read it (run `chmod 600"),
-                                      (0o600, "short", "at least 32 characters")):
+                                      (0o600, "short", "at least 32 characters, not 5"),
+                                      # probe round 36: taken, then no request could carry it
+                                      (0o600, "a" * 20 + "\x01" + "b" * 20, "it has byte 0x01 at character 21"),
+                                      (0o600, "a" * 20 + " " + "b" * 20, "it has byte 0x20 at character 21")):
             with open(token_file, "w") as f:
                 f.write(content + "\n")
             os.chmod(token_file, mode)

@@ -661,6 +661,8 @@ TEST_CASE("prose split across message parts and messages is read as one text, an
        R"({"query":"[redacted:iban]","texts":["[redacted:iban]"]})"},
       {R"({"inputs":{"source_sentence":"DE89 3704","sentences":["0044 0532 0130 00"]}})",
        R"({"inputs":{"source_sentence":"[redacted:iban]","sentences":["[redacted:iban]"]}})"},
+      {R"({"inputs":{"text":"DE89 3704","text_pair":"0044 0532 0130 00"}})",
+       R"({"inputs":{"text":"[redacted:iban]","text_pair":"[redacted:iban]"}})"},
       {R"({"data_1":"DE89 3704","data_2":["0044 0532 0130 00"]})",
        R"({"data_1":"[redacted:iban]","data_2":["[redacted:iban]"]})"},
       {R"({"queries":"DE89 3704","documents":["0044 0532 0130 00"]})",
@@ -1424,6 +1426,10 @@ TEST_CASE("binary data and tensors under any key are opaque_content (probe round
       R"({"inputs":[{"name":"input_ids","datatype":"INT32","shape":[1,4],"data":[9906,1917,11,264]}]})",
       R"({"inputs":[{"data":[[9906,1917],[11,264]],"shape":[2,2],"datatype":"INT64","name":"x"}]})",
       R"({"inputs":[{"data":[9906,1917],"name":"Input_IDs"}]})",
+      // ... in any naming style (probe round 36: protobuf JSON's inputIds, Whisper's prompt_ids).
+      R"({"instances":[{"inputIds":[9906,1917,11]}]})",
+      R"({"model":"m","inputs":{"decoderInputIds":[1,2,3],"input-ids":[4]}})",
+      R"({"model":"whisper","messages":[{"role":"user","content":"hi","prompt_ids":[50361,2221]}]})",
       // Media with something in it, nested or at the top level; a thinking block's signature (the
       // provider's encrypted reasoning), whatever its length.
       R"({"model":"m","messages":[{"role":"user","content":"hi","images":["aGk="]}]})",
