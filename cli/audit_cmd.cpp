@@ -51,7 +51,8 @@ constexpr const char* prove_usage =
     R"(usage: sovgw audit prove --db DIR (--request-id ID | --seq N | --last) > proof.tlog-proof
        sovgw audit prove --db DIR --old SIZE [--new SIZE] > consistency.proof
   a --request-id no record carries fails (exit 1): a client's receipt for it that sovgw receipt
-  verify accepts means the record was removed from the log
+  verify accepts means the record was removed from the log, or the gateway stopped before that
+  response was complete (a client that received the whole response shows it was removed)
 )";
 constexpr const char* verify_proof_usage =
     R"(usage: sovgw audit verify-proof FILE --pubkey KEY [--format text|json]

@@ -402,12 +402,18 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
   const std::string& id = o.need("request-id");
   auto found = audit::find_request(s, id);
   if (!found.is_ok() && found.error().code() == error_code::not_found) {
-    // An answer about the log, not about the command: a request the gateway answered has a record.
+    // An answer about the log, not about the command: a request the gateway answered completely has a
+    // record. The receipt goes out in the head, before the record is durable, so it alone cannot say.
     throw command_error(
-        exit_failed, fmt::format("{}: a client's receipt for this request id that `sovgw receipt verify` "
-                                 "accepts means the record was removed from the log (`sovgw receipt verify "
-                                 "... --db DIR` checks a receipt against the log)",
-                                 found.error().message()));
+        exit_failed,
+        fmt::format(
+            "{}: a client's receipt for this request id that `sovgw receipt verify` accepts means "
+            "the record was removed from the log, or the gateway stopped (a crash or kill) or "
+            "could not write the record before that response was complete; a client that "
+            "received the whole response (every Content-Length byte, or a stream's terminating chunk) "
+            "holds proof the record was made durable, so then it was removed (`sovgw receipt "
+            "verify ... --db DIR` checks a receipt against the log)",
+            found.error().message()));
   }
   if (!found.is_ok()) {
     throw command_error(exit_code_for(found.error().code()), found.error().message());

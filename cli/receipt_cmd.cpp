@@ -158,8 +158,9 @@ std::string receipt_field(const saved_head& head, std::string_view name) {
 }
 
 // --db: the log's record of the request a verified receipt answers must say what the receipt says.
-// A receipt is the gateway's signed word, given at request time: a record missing or saying
-// otherwise was removed or rewritten since.
+// A receipt is the gateway's signed word, given in the response head: a record saying otherwise was
+// rewritten since. A record missing was removed, or the response never completed: the record is made
+// durable before the response's last byte, after the head and its receipt went out.
 int check_against_log(const options& o, const saved_head& head) {
   const std::string id = receipt_field(head, "Sovereign-Request-Id");
   if (id.empty()) {
@@ -171,8 +172,14 @@ int check_against_log(const options& o, const saved_head& head) {
   auto found = audit::find_request(*s, id);
   if (!found.is_ok() && found.error().code() == error_code::not_found) {
     fmt::print(
-        "the log holds NO record with request id '{}': the gateway answered this request, so its record was "
-        "removed from the log (or {} is not the log of the gateway that signed the receipt)\n  ({})\n",
+        "the log holds NO record with request id '{}' (or {} is not the log of the gateway that signed the "
+        "receipt)\n  ({})\n"
+        "  the gateway signed this receipt into the response head, before its record is made durable (before "
+        "the response's last byte): either the record was removed from the log, or the response was never "
+        "complete (the gateway stopped, a crash or kill, or could not write the record, before its last "
+        "byte)\n"
+        "  a client that received the whole response (every Content-Length byte, or a stream's terminating "
+        "chunk) holds proof its record was made durable: then it was removed\n",
         printable(id), o.need("db"), printable(found.error().message()));
     return exit_failed;
   }

@@ -208,8 +208,15 @@ class removed_record_test(operator_case):
     def test_prove_of_a_request_id_the_log_lacks_is_a_failed_check_that_names_a_removed_record(self):
         p = sovgw("audit", "prove", "--db", self.db, "--request-id", "gone-1", check=1)
         self.assertIn("no record with request id 'gone-1'", p.stderr)
+        # The receipt leaves in the head, before the record is durable: a gateway killed mid-response
+        # leaves a valid receipt and no record, so removal is one of two readings, and the message says
+        # which evidence tells them apart.
         self.assertIn("a client's receipt for this request id that `sovgw receipt verify` accepts means the "
-                      "record was removed from the log", p.stderr)
+                      "record was removed from the log, or the gateway stopped (a crash or kill) or could not "
+                      "write the record before that response was complete", p.stderr)
+        self.assertIn("a client that received the whole response (every Content-Length byte, or a stream's terminating "
+                      "chunk) holds proof the record was made durable, so then it was removed", p.stderr)
+        self.assertNotIn("means the record was removed from the log (", p.stderr)
         self.assertEqual(p.stdout, "")
 
     def test_receipt_verify_with_db_checks_the_record_says_what_the_receipt_says(self):
@@ -232,11 +239,16 @@ class removed_record_test(operator_case):
         self.assertIn("  cluster: the receipt says par-1, the record fra-1\n", out)
         self.assertIn("  cluster country: the receipt says FR, the record DE\n", out)
         self.assertIn("the gateway answered one thing and logged another: the record was rewritten", out)
-        # The record removed: the receipt is the evidence it existed.
+        # No record: removed, or the response was never complete (the receipt left in its head, before
+        # the record was durable); only a client holding the whole response shows it was removed.
         head = self.receipt("gone.txt", "gone-1", *self.permit_3)
         out = self.receipt_verify(head, "--db", self.db, check=1).stdout
         self.assertIn("the log holds NO record with request id 'gone-1'", out)
-        self.assertIn("the gateway answered this request, so its record was removed from the log", out)
+        self.assertNotIn("so its record was removed", out)
+        self.assertIn("either the record was removed from the log, or the response was never complete (the "
+                      "gateway stopped, a crash or kill, or could not write the record, before its last byte)", out)
+        self.assertIn("a client that received the whole response (every Content-Length byte, or a stream's terminating "
+                      "chunk) holds proof its record was made durable: then it was removed", out)
         # A receipt that does not verify is not compared with anything.
         p = sovgw("receipt", "verify", head, "--key", self.http_pub, "--method", "GET", "--url", URL, "--db", self.db,
                   check=1)
