@@ -87,9 +87,16 @@ std::string shred_note(const std::vector<std::uint32_t>& versions) {
 }
 
 void log_events::drop_from(std::uint64_t seq) {
-  std::erase_if(retentions_, [&](const retention& r) { return r.seq >= seq; });
+  const auto from =
+      std::find_if(retentions_.begin(), retentions_.end(), [&](const retention& r) { return r.seq >= seq; });
+  uncovered_retentions_.insert(uncovered_retentions_.begin(), from, retentions_.end());
+  retentions_.erase(from, retentions_.end());
   for (auto& [tenant, events] : shreds_) {
-    std::erase_if(events, [&](const shred& s) { return s.seq >= seq; });
+    const auto first =
+        std::find_if(events.begin(), events.end(), [&](const shred& s) { return s.seq >= seq; });
+    auto& uncovered = uncovered_shreds_[tenant];
+    uncovered.insert(uncovered.begin(), first, events.end());
+    events.erase(first, events.end());
   }
 }
 
@@ -127,9 +134,29 @@ void log_events::add(const record& r) {
 }
 
 const log_events::retention* log_events::retention_covering(std::uint64_t seq, std::uint64_t time_us) const {
-  auto it = std::upper_bound(retentions_.begin(), retentions_.end(), seq,
+  return find_retention(retentions_, seq, time_us);
+}
+
+const log_events::retention* log_events::uncovered_retention_covering(std::uint64_t seq,
+                                                                      std::uint64_t time_us) const {
+  return find_retention(uncovered_retentions_, seq, time_us);
+}
+
+const log_events::shred* log_events::shred_covering(std::uint64_t seq, const std::string& tenant,
+                                                    std::uint32_t version) const {
+  return find_shred(shreds_, seq, tenant, version);
+}
+
+const log_events::shred* log_events::uncovered_shred_covering(std::uint64_t seq, const std::string& tenant,
+                                                              std::uint32_t version) const {
+  return find_shred(uncovered_shreds_, seq, tenant, version);
+}
+
+const log_events::retention* log_events::find_retention(const retentions& in, std::uint64_t seq,
+                                                        std::uint64_t time_us) {
+  auto it = std::upper_bound(in.begin(), in.end(), seq,
                              [](std::uint64_t s, const retention& e) { return s < e.seq; });
-  for (; it != retentions_.end(); ++it) {
+  for (; it != in.end(); ++it) {
     if (time_us < it->cutoff_us + (it->whole_second ? us_per_second : 0)) {
       return &*it;
     }
@@ -137,10 +164,10 @@ const log_events::retention* log_events::retention_covering(std::uint64_t seq, s
   return nullptr;
 }
 
-const log_events::shred* log_events::shred_covering(std::uint64_t seq, const std::string& tenant,
-                                                    std::uint32_t version) const {
-  const auto found = shreds_.find(tenant);
-  if (found == shreds_.end()) {
+const log_events::shred* log_events::find_shred(const shreds& in, std::uint64_t seq,
+                                                const std::string& tenant, std::uint32_t version) {
+  const auto found = in.find(tenant);
+  if (found == in.end()) {
     return nullptr;
   }
   for (const auto& e : found->second) {

@@ -45,8 +45,9 @@ class log_events {
 
   // Takes in an event record (others are ignored). Events are added in log order.
   void add(const record& r);
-  // Forgets the events of records `seq` and later: no signature covers them, so they explain no
-  // payload gone (whoever can write the database could append one that "retains" everything).
+  // Sets the events of records `seq` and later apart: no signature covers them, so they explain no
+  // payload gone (whoever can write the database could append one that "retains" everything); the
+  // uncovered_* lookups below still find them, to say what the next checkpoint may explain.
   void drop_from(std::uint64_t seq);
 
   // The first retention event logged after record `seq` whose cut-off is later than `time_us`: it
@@ -56,10 +57,22 @@ class log_events {
   // `version`.
   [[nodiscard]] const shred* shred_covering(std::uint64_t seq, const std::string& tenant,
                                             std::uint32_t version) const;
+  // The same among the events drop_from set apart (no signed checkpoint covers them yet).
+  [[nodiscard]] const retention* uncovered_retention_covering(std::uint64_t seq, std::uint64_t time_us) const;
+  [[nodiscard]] const shred* uncovered_shred_covering(std::uint64_t seq, const std::string& tenant,
+                                                      std::uint32_t version) const;
 
  private:
-  std::vector<retention> retentions_;  // in log order
-  std::map<std::string, std::vector<shred>, std::less<>> shreds_;
+  using retentions = std::vector<retention>;  // in log order
+  using shreds = std::map<std::string, std::vector<shred>, std::less<>>;
+  static const retention* find_retention(const retentions& in, std::uint64_t seq, std::uint64_t time_us);
+  static const shred* find_shred(const shreds& in, std::uint64_t seq, const std::string& tenant,
+                                 std::uint32_t version);
+
+  retentions retentions_;
+  shreds shreds_;
+  retentions uncovered_retentions_;
+  shreds uncovered_shreds_;
 };
 
 // A retention event's cut-off as its note gives it (RFC 3339).

@@ -168,6 +168,12 @@ class payload_checker {
       }
       if (events_.retention_covering(seq, record_.timestamp_us) != nullptr) {
         ++out_.dropped_by_retention;
+      } else if (const auto* later = events_.uncovered_retention_covering(seq, record_.timestamp_us)) {
+        problem(problem_kind::payload_missing, seq,
+                fmt::format("record {}: its sealed payload is missing; the retention event at record {} "
+                            "would explain this, but no signed checkpoint covers it yet: verify again after "
+                            "the next checkpoint",
+                            seq, later->seq));
       } else {
         problem(
             problem_kind::payload_missing, seq,
@@ -210,12 +216,7 @@ class payload_checker {
       if (shred != nullptr) {
         ++out_.shredded;
       } else if (first) {
-        problem(
-            problem_kind::data_key_missing, seq,
-            fmt::format("tenant '{}' data key v{} is missing from the data key store (record {} needs it), "
-                        "and no crypto-shred event logged after record {} destroyed it: deleted outside "
-                        "shredding",
-                        record_.tenant, version, seq, seq));
+        report_missing_key(seq, version);
       }
       return;
     }
@@ -231,6 +232,23 @@ class payload_checker {
     if (auditor_ != nullptr) {
       open_with_auditor(seq, blob, version, *entry);
     }
+  }
+
+  void report_missing_key(std::uint64_t seq, std::uint32_t version) {
+    const std::string missing =
+        fmt::format("tenant '{}' data key v{} is missing from the data key store (record {} needs it)",
+                    record_.tenant, version, seq);
+    if (const auto* later = events_.uncovered_shred_covering(seq, record_.tenant, version)) {
+      problem(problem_kind::data_key_missing, seq,
+              fmt::format("{}; a crypto-shred event of tenant '{}' at record {} would explain this, but no "
+                          "signed checkpoint covers it yet: verify again after the next checkpoint",
+                          missing, record_.tenant, later->seq));
+      return;
+    }
+    problem(problem_kind::data_key_missing, seq,
+            fmt::format("{}, and no crypto-shred event logged after record {} destroyed it: deleted outside "
+                        "shredding",
+                        missing, seq));
   }
 
   void open_with_auditor(std::uint64_t seq, std::string_view blob, std::uint32_t version,

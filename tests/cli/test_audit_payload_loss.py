@@ -58,8 +58,28 @@ class payload_loss_test(tampered_log_case):
         if os.path.exists(self.db + ".checkpoint"):
             os.remove(self.db + ".checkpoint")
         out = self.verify_payloads(self.db, check=1).stdout
-        self.assertIn("record 6: its sealed payload is missing", out)
+        # ... but it is named: right after a retention ran, before the next checkpoint, it is this.
+        self.assertIn("record 6: its sealed payload is missing; the retention event at record 300 would explain "
+                      "this, but no signed checkpoint covers it yet: verify again after the next checkpoint", out)
+        self.assertNotIn("no retention event logged", out)
         self.assertIn(("payload_missing", 6), self.problems(self.db))
+
+    def test_a_shred_event_no_signature_covers_yet_is_named_but_explains_nothing(self):
+        # Right after an admin shred, before the gateway's next checkpoint: the event is in the log,
+        # so "no crypto-shred event logged" would be false; it still counts for nothing.
+        sovgw("audit", "shred", "--db", self.db, "--keys", self.keys, "--tenant", "globex", check=0)
+        run(TAMPER, self.db, "delete-checkpoints-from", "301", check=0)
+        if os.path.exists(self.db + ".checkpoint"):
+            os.remove(self.db + ".checkpoint")
+        out = self.verify_payloads(self.db, check=1).stdout
+        self.assertIn("tenant 'globex' data key v1 is missing from the data key store (record 1 needs it); a "
+                      "crypto-shred event of tenant 'globex' at record 300 would explain this, but no signed "
+                      "checkpoint covers it yet: verify again after the next checkpoint", out)
+        self.assertNotIn("no crypto-shred event logged", out)
+        self.assertNotIn("deleted outside shredding", out)
+        self.assertNotIn("unreadable after crypto-shredding", out)
+        self.assertEqual(self.problems(self.db), [("data_key_missing", 1), ("data_key_missing", 101),
+                                                  ("data_key_missing", 201)])
 
     def test_data_keys_deleted_outside_shredding_are_missing(self):
         db = self.tampered("delete-data-keys", "globex")
