@@ -1299,6 +1299,8 @@ const char* to_string(problem_kind kind) {
       return "data_key_unexpected";
     case problem_kind::payload_undecryptable:
       return "payload_undecryptable";
+    case problem_kind::auditor_key_wrong:
+      return "auditor_key_wrong";
     case problem_kind::signing_key_changed:
       return "signing_key_changed";
     case problem_kind::request_id_duplicate:

@@ -81,6 +81,7 @@ enum class problem_kind {
   data_key_missing,       // a data key gone without a crypto-shred event that destroyed it
   data_key_unexpected,    // a data key a crypto-shred event destroyed is still stored
   payload_undecryptable,  // (with the auditor key) a data key that opens none of its payloads: replaced
+  auditor_key_wrong,      // the auditor key opens none of the data keys the payloads need (not this log's)
   request_id_duplicate,   // two records carry one request id (a gateway gives each request its own)
   time_backwards,    // records that end well before one logged earlier (verify_options::check_times_at_us)
   time_implausible,  // records that end after the verification's time, or lie before 2020

@@ -68,6 +68,7 @@ class payload_checker {
       problem(problem_kind::read_failed, std::nullopt,
               "reading the stored payloads failed: " + payloads->status().ToString());
     }
+    report_unopened_keys();
     report_failed_opens();
     if (dropped_ > 0) {
       out_.problems.push_back(
@@ -257,11 +258,7 @@ class payload_checker {
     if (!key) {
       key = open_data_key(entry, *auditor_);
       if (!*key) {
-        problem(
-            problem_kind::payload_undecryptable, seq,
-            fmt::format("tenant '{}' data key v{} does not open with the auditor key (record {} needs it): "
-                        "the data key was replaced, or the key given is not this log's auditor key",
-                        record_.tenant, version, seq));
+        unopened_.push_back({record_.tenant, version, seq});
       }
     }
     if (!*key) {
@@ -282,6 +279,30 @@ class payload_checker {
       use.failed.push_back(seq);
     }
     ++use.failures;
+  }
+
+  // A data key the auditor key does not open was replaced; when it opens none, the key given is the
+  // likelier culprit: said once, naming no record (the records are not known to be bad).
+  void report_unopened_keys() {
+    if (unopened_.empty()) {
+      return;
+    }
+    if (unopened_.size() == opened_keys_.size()) {
+      out_.auditor_key_opens_none = true;
+      problem(
+          problem_kind::auditor_key_wrong, std::nullopt,
+          fmt::format("the auditor key given opens none of the {} data {} the stored payloads need: it is "
+                      "not this log's auditor key (or every data key was replaced); no payload was "
+                      "opened, so none was checked against its record",
+                      opened_keys_.size(), plural(opened_keys_.size(), "key", "keys")));
+      return;
+    }
+    for (const unopened_key& k : unopened_) {
+      problem(problem_kind::payload_undecryptable, k.seq,
+              fmt::format("tenant '{}' data key v{} does not open with the auditor key (record {} needs it), "
+                          "though the auditor key opens the log's other data keys: the data key was replaced",
+                          k.tenant, k.version, k.seq));
+    }
   }
 
   // A payload that does not open under a data key that opens others of its tenant was moved, or its
@@ -348,6 +369,12 @@ class payload_checker {
     std::vector<std::uint64_t> failed;  // the first of those (at most max_problems + 1)
   };
   std::map<key_version, key_use> uses_;  // what each data key opened, and did not
+  struct unopened_key {
+    std::string tenant;
+    std::uint32_t version = 0;
+    std::uint64_t seq = 0;  // the first record that needs it
+  };
+  std::vector<unopened_key> unopened_;  // data keys the auditor key does not open, in the order met
   // Data keys opened with the auditor key (nullopt inside: it does not open).
   std::map<key_version, std::optional<std::optional<crypto::secret_bytes>>> opened_keys_;
 };

@@ -24,7 +24,9 @@ class store;
 //     which the next writer would reuse a version (data_key_missing);
 //   * with the auditor's key pair, every data key a payload needs must open, and every stored
 //     payload must open under it: a data key that opens none of its payloads was replaced
-//     (payload_undecryptable, one problem naming its records); a payload that does not open under a
+//     (payload_undecryptable, one problem naming its records), but when none of them opens, the key
+//     given is not the log's auditor key (auditor_key_wrong, one problem naming no record, as
+//     auditor_key_opens_none says); a payload that does not open under a
 //     data key that opens others of its tenant was moved, or its record rewritten after sealing
 //     (payload_record_mismatch, each record named; judged after the pass, so listed last);
 //   * with the auditor's key pair, a prompt opened must be the body its record's forwarded_digest
@@ -46,6 +48,7 @@ struct payload_report {
   std::uint64_t data_keys = 0;             // entries of the data key store read
   std::vector<problem> problems;           // first problem first (capped at 20, then one `more`)
   std::optional<std::uint64_t> first_bad_record;
+  bool auditor_key_opens_none = false;  // the auditor key opened none of (one or more) data keys
   [[nodiscard]] bool ok() const { return problems.empty(); }
 };
 // `auditor`: null, or the auditor's key pair (must outlive the call).

@@ -116,7 +116,13 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
                        const options& o) {
   const auto& report = v.report;
   if (!v.ok()) {
-    if (report.ok()) {
+    if (report.ok() && v.payloads->auditor_key_opens_none && v.payloads->problems.size() == 1) {
+      // Most likely the auditor's own mistake: nothing here says the log is damaged.
+      std::printf(
+          "FAILED: the payloads of the audit log at %s could not be checked: its records and checkpoints "
+          "verify, but the auditor key given is not this log's\n",
+          dir.c_str());
+    } else if (report.ok()) {
       std::printf(
           "FAILED: the audit log at %s does not verify: its records and checkpoints do, but stored payloads "
           "or data keys do not\n",

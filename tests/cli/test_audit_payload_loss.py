@@ -129,6 +129,30 @@ class payload_loss_test(tampered_log_case):
         p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--auditor-key", self.auditor_key, check=2)
         self.assertIn("--auditor-key needs --payloads", p.stderr)
 
+    def test_an_auditor_key_that_opens_no_data_key_is_named_once_and_blames_no_record(self):
+        # Another log's auditor key on an intact log: the auditor's mistake, not record 0's.
+        other = os.path.join(self.tmp, "other")
+        sovgw("keys", "init", os.path.join(other, "keys"), "--name", "other.gw/audit", check=0)
+        wrong = os.path.join(other, "keys-auditor", "auditor.key")
+        out = self.verify_payloads(self.db, "--auditor-key", wrong, check=1).stdout
+        self.assertIn(f"FAILED: the payloads of the audit log at {self.db} could not be checked: its records and "
+                      "checkpoints verify, but the auditor key given is not this log's\n", out)
+        self.assertIn("  - the auditor key given opens none of the 15 data keys the stored payloads need: it is not "
+                      "this log's auditor key (or every data key was replaced); no payload was opened, so none was "
+                      "checked against its record\n", out)
+        self.assertNotIn("first record that does not match", out)
+        self.assertNotIn("data key v1 does not open", out)
+        doc = json.loads(self.verify_payloads(self.db, "--auditor-key", wrong, "--format", "json", check=1).stdout)
+        self.assertEqual([(p["kind"], p["record"]) for p in doc["problems"]], [("auditor_key_wrong", None)])
+        self.assertIsNone(doc["first_bad_record"])
+        # One data key replaced under another auditor's key while the right key opens the rest: that
+        # key was replaced, and its first record is named.
+        db = self.tampered("replace-data-key", "globex", "1", os.path.join(other, "keys", "auditor.pub"))
+        out = self.verify_payloads(db, "--auditor-key", self.auditor_key, check=1).stdout
+        self.assertIn("tenant 'globex' data key v1 does not open with the auditor key (record 1 needs it), though "
+                      "the auditor key opens the log's other data keys: the data key was replaced", out)
+        self.assertIn(("payload_undecryptable", 1), self.problems(db, "--auditor-key", self.auditor_key))
+
     def test_a_missing_current_version_entry_is_reported(self):
         # Without it the next writer would start the tenant's data keys at version 1 again.
         db = self.tampered("delete-data-keys", "globex")
