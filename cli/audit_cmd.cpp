@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <future>
 #include <optional>
 #include <thread>
@@ -466,6 +467,53 @@ int cmd_retain(const options& o) {
   return exit_ok;
 }
 
+// The first of run `run`'s request ids (RUN-0 .. RUN-(n-1)) the log's request id index lists.
+std::optional<std::string> held_request_id(const audit::store& s, const std::string& run, std::uint64_t n) {
+  auto it = s.iterate(audit::column::idx_request, false);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const std::string id = fmt::format("{}-{}", run, i);
+    const std::string prefix = audit::length_prefixed(id);
+    it->Seek(prefix);
+    if (it->Valid() && it->key().starts_with(prefix)) {
+      return id;
+    }
+  }
+  return std::nullopt;
+}
+
+// A gateway gives every request its own id and verify holds the log to it (request_id_duplicate):
+// a run whose ids the log already holds would leave it failing for good, so it is refused before
+// anything is written. Without --run: req, else req2, req3, ... the first the log holds no id of.
+std::string synthetic_run(const options& o, std::uint64_t n) {
+  if (!std::filesystem::exists(o.need("db"))) {
+    return o.get("run").value_or("req");
+  }
+  auto opened = try_open_reader(o);
+  if (!opened.is_ok()) {
+    return o.get("run").value_or("req");  // the writer's open says why
+  }
+  const audit::store& s = *opened.value();
+  if (o.has("run")) {
+    const std::string& run = o.need("run");
+    if (const auto id = held_request_id(s, run, n)) {
+      throw usage_error(
+          fmt::format(
+              "the log already holds request id '{}' of a run named '{}': a second run of "
+              "that name would give records the same request ids, which verify reports as "
+              "forged or replayed: nothing appended; name another run (--run NAME), or leave --run out",
+              printable(*id), printable(run)),
+          false);
+    }
+    return run;
+  }
+  for (std::uint64_t k = 1;; ++k) {
+    std::string run = k == 1 ? std::string("req") : fmt::format("req{}", k);
+    if (!held_request_id(s, run, n)) {
+      return run;
+    }
+  }
+}
+
 int cmd_append(const options& o) {
   const std::uint64_t n = parse_count(o.need("synthetic"), "synthetic");
   if (n == 0) {
@@ -477,7 +525,7 @@ int cmd_append(const options& o) {
   if (o.has("payload") && !audit::parse_payload_mode(o.need("payload"), mode)) {
     throw usage_error("--payload must be none, digest or sealed", false);
   }
-  const std::string run = o.get("run").value_or("req");
+  const std::string run = synthetic_run(o, n);
   auto log = open_writer(o, missing_log::create);
   const std::uint64_t base = now_us();
   // Fabricated traffic says so, in the log and in every record: an event before them names them

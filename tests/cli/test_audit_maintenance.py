@@ -177,6 +177,30 @@ class synthetic_append_test(audit_case):
                         records[11])
         self.assertEqual([records[s]["request_id"] for s in (12, 13)], ["req-0", "req-1"])
 
+    def test_a_run_whose_request_ids_the_log_holds_is_refused_and_the_default_run_is_new_each_time(self):
+        def append(*extra, check):
+            return sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "2", *extra,
+                         check=check)
+
+        append(check=0)
+        append(check=0)  # without --run: a run of its own, not req-0 and req-1 again
+        append("--run", "w1", check=0)
+        p = append("--run", "w1", check=2)
+        self.assertIn("the log already holds request id 'w1-0' of a run named 'w1'", p.stderr)
+        self.assertIn("nothing appended", p.stderr)
+        records = [json.loads(line) for line in sovgw("audit", "query", "--db", self.db, "--format", "jsonl",
+                                                      check=0).stdout.splitlines()]
+        self.assertEqual(len(records), 9)  # three runs of an event and 2 records each: none of the refused one
+        self.assertEqual([r["request_id"] for r in records if r["kind"] != "event"],
+                         ["req-0", "req-1", "req2-0", "req2-1", "w1-0", "w1-1"])
+        self.assertIn("(run 'req2')", records[3]["note"])
+        out = self.verify().stdout
+        self.assertIn("OK: 9 records", out)
+        self.assertNotIn("forged or replayed", out)
+        # A run that overlaps only in part (w1-0, w1-1 held; w1-2 not) is refused too.
+        p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "3", "--run", "w1", check=2)
+        self.assertIn("request id 'w1-0'", p.stderr)
+
     def test_zero_synthetic_records_is_refused_and_creates_no_log(self):
         p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "0", check=2)
         self.assertIn("--synthetic must be at least 1", p.stderr)
