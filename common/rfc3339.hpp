@@ -69,9 +69,10 @@ inline constexpr std::int64_t us_per_second = 1000000;
 // "2026-11-27T10:00:00Z", "2026-11-27T11:00:00+01:00", "2026-11-27T10:00:00.25-05:30". `T` and `Z`
 // in either case; a fraction of any length (microseconds kept, the rest dropped, or with `round_up`
 // rounded up to the next microsecond when not zero: a bound of a period then takes in exactly the
-// microsecond records at or after that instant); second 60 (a leap second) reads as the next second.
-// nullopt for anything else: no offset, an impossible date or time (2026-02-30, 24:00:00, an offset
-// of 24 hours or more), a time before 1970-01-01T00:00:00Z.
+// microsecond records at or after that instant); second 60 reads as the next second, but only where
+// a leap second can be inserted: 23:59:60 UTC on June 30 or December 31.
+// nullopt for anything else: no offset, an impossible date or time (2026-02-30, 24:00:00, second 60
+// of any other minute, an offset of 24 hours or more), a time before 1970-01-01T00:00:00Z.
 [[nodiscard]] inline std::optional<std::int64_t> parse_rfc3339_us(std::string_view text,
                                                                   bool round_up = false) {
   using namespace rfc3339_detail;
@@ -115,6 +116,15 @@ inline constexpr std::int64_t us_per_second = 1000000;
   const std::int64_t seconds = ((*date * 24 + h) * 60 + mi) * 60 + s - offset_s;
   if (seconds < 0) {
     return std::nullopt;
+  }
+  if (s == 60) {
+    const std::int64_t before = seconds - 1;  // 23:59:59 UTC of the day that may end in a leap second
+    const std::chrono::year_month_day utc{std::chrono::sys_days(std::chrono::days(before / 86400))};
+    const bool month_end = (utc.month() == std::chrono::June && utc.day() == std::chrono::day(30)) ||
+                           (utc.month() == std::chrono::December && utc.day() == std::chrono::day(31));
+    if (before % 86400 != 86399 || !month_end) {
+      return std::nullopt;
+    }
   }
   return seconds * us_per_second + frac_us + (below_us ? 1 : 0);
 }

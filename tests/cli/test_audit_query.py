@@ -144,7 +144,7 @@ class query_test(audit_case):
         self.assertIn(10, self.seqs("--since", whole + ".0+00:00"))
         for text in ("2026-12-04T19:45:18+1:00", "2026-12-04T19:45:18+01", "2026-12-04T19:45:18+0100",
                      "2026-12-04T19:45:18+24:00", "2026-12-04T19:45:18+01:60", "2026-12-04T19:45:18 +01:00",
-                     "1970-01-01T00:30:00+01:00", "2026-12-04T19:45:18.+01:00"):
+                     "1970-01-01T00:30:00+01:00", "2026-12-04T19:45:18.+01:00", "2026-12-07T00:14:60Z"):
             p = sovgw("audit", "query", "--db", self.db, "--since", text, check=2)
             self.assertIn(f"--since: cannot read '{text}' as a time", p.stderr)
         # report reads times the same way.

@@ -32,7 +32,9 @@ TEST_CASE("RFC 3339 date-times are read as UTC microseconds, offsets applied") {
       {"2026-12-04T18:45:18.5Z", t0 * s + 500000},
       {"2026-12-04T19:45:18.123456+01:00", t0 * s + 123456},
       {"2026-12-04T18:45:18.1234569Z", t0 * s + 123456},  // beyond microseconds: dropped
-      {"2026-12-04T18:45:60Z", (t0 + 42) * s},            // a leap second: the next second
+      {"2016-12-31T23:59:60Z", 1483228800 * s},           // a leap second: the next second
+      {"2017-01-01T00:59:60+01:00", 1483228800 * s},      // ... at 23:59:60 UTC, whatever the offset
+      {"2026-06-30T23:59:60Z", 1782864000 * s},
       {"2024-02-29T00:00:00Z", 1709164800 * s},
       {"1970-01-01T00:00:00Z", 0},
       {"1970-01-01T01:00:00+01:00", 0},
@@ -49,6 +51,12 @@ TEST_CASE("RFC 3339 date-times are read as UTC microseconds, offsets applied") {
       {"2026-12-04T24:00:00Z", std::nullopt},
       {"2026-12-04T18:60:00Z", std::nullopt},
       {"2026-12-04T18:45:61Z", std::nullopt},
+      // Second 60 where no leap second can be: not rolled over into the next minute.
+      {"2026-12-04T18:45:60Z", std::nullopt},
+      {"2026-12-07T00:14:60Z", std::nullopt},
+      {"2026-12-31T23:58:60Z", std::nullopt},
+      {"2026-12-30T23:59:60Z", std::nullopt},
+      {"2016-12-31T23:59:60+01:00", std::nullopt},
       {"2026-02-30T00:00:00Z", std::nullopt},
       {"2025-02-29T00:00:00Z", std::nullopt},
       {"2026-13-01T00:00:00Z", std::nullopt},
