@@ -96,18 +96,23 @@ proof_result<crypto::checkpoint> open_checkpoint(std::string_view note, const cr
   return *cp;
 }
 
-// A proof whose number of hashes does not fit its sizes: cut short or padded, it proves nothing
-// either way (and is no evidence that the log was rewritten).
+// A proof whose number of hashes does not fit its sizes: cut short or padded, or its hashes and its
+// checkpoint taken from two proofs; it proves nothing either way (and is no evidence that the log
+// was rewritten).
 proof_error wrong_length(std::string_view kind, std::size_t have, std::size_t want,
                          const std::string& needs) {
   if (have < want) {
-    return {proof_failure::proof_too_short,
-            fmt::format("the {} proof is truncated: it holds {} hash(es), but {} {} (it proves nothing about "
-                        "the log)",
-                        kind, have, needs, want)};
+    return {
+        proof_failure::proof_too_short,
+        fmt::format("the {} proof does not fit its checkpoint: it holds {} hash(es), but {} {}: it was cut "
+                    "short in transit, or its hashes and its checkpoint come from two different proofs (it "
+                    "proves nothing about the log)",
+                    kind, have, needs, want)};
   }
   return {proof_failure::proof_too_long,
-          fmt::format("the {} proof holds {} hashes, but {} {}: hashes were added", kind, have, needs, want)};
+          fmt::format("the {} proof holds {} hashes, but {} {}: hashes were added, or its hashes and its "
+                      "checkpoint come from two different proofs (it proves nothing about the log)",
+                      kind, have, needs, want)};
 }
 
 }  // namespace

@@ -95,7 +95,7 @@ class json_test(tampered_log_case):
         doc = self.verify_proof_json(truncated, check=1)
         self.assertIs(doc["ok"], False)
         self.assertEqual([p["kind"] for p in doc["problems"]], ["proof_too_short"])
-        self.assertIn("the consistency proof is truncated", doc["problems"][0]["text"])
+        self.assertIn("the consistency proof does not fit its checkpoint", doc["problems"][0]["text"])
         self.assertIsNone(doc["checkpoint"])
         doc = self.verify_proof_json("c2sp.org/tlog-proof@v1\nnot a proof\n", check=1)
         self.assertEqual([p["kind"] for p in doc["problems"]], ["malformed"])

@@ -110,9 +110,24 @@ class proof_test(audit_case):
         self.assertIn("NOT consistent", p.stderr)
         # A truncated proof says so: it proves nothing, but it is no evidence of a rewrite either.
         p = self.verify_proof(join_consistency(old_note, path[1:], new_note), check=1)
-        self.assertIn(f"the consistency proof is truncated: it holds {len(path) - 1} hash(es), but sizes 30 and 50 "
-                      f"need {len(path)}", p.stderr)
+        self.assertIn(f"the consistency proof does not fit its checkpoint: it holds {len(path) - 1} hash(es), but "
+                      f"sizes 30 and 50 need {len(path)}", p.stderr)
         self.assertNotIn("NOT consistent", p.stderr)
+
+    def test_a_path_and_a_checkpoint_of_two_proofs_do_not_fit_and_are_not_called_truncated(self):
+        old = self.prove("--seq", "2").stdout  # size 50: 6 hashes
+        self.append(30, run_name="c")  # checkpoint at 80
+        new = self.prove("--seq", "2").stdout  # size 80: 7 hashes
+        spliced = old.split("\n\n", 1)[0] + "\n\n" + checkpoint_note(new)
+        p = self.verify_proof(spliced, check=1)
+        self.assertIn("the inclusion proof does not fit its checkpoint: it holds 6 hash(es), but record 2 in a tree "
+                      "of size 80 needs 7: it was cut short in transit, or its hashes and its checkpoint come from two "
+                      "different proofs", p.stderr)
+        self.assertNotIn("truncated", p.stderr)
+        spliced = new.split("\n\n", 1)[0] + "\n\n" + checkpoint_note(old)
+        p = self.verify_proof(spliced, check=1)
+        self.assertIn("the inclusion proof holds 7 hashes, but record 2 in a tree of size 50 needs 6: hashes were "
+                      "added, or its hashes and its checkpoint come from two different proofs", p.stderr)
 
     def test_swapped_checkpoints_are_named(self):
         old_note, path, new_note = split_consistency(self.prove("--old", "30").stdout)

@@ -127,7 +127,9 @@ TEST_CASE("a new log's directory is created 0700") {
   CHECK((st.st_mode & 0777) == 0700);
 }
 
-TEST_CASE("a truncated consistency proof is reported as truncated, an altered one as inconsistent") {
+TEST_CASE(
+    "a truncated consistency proof is reported as not fitting its checkpoint, an altered one as "
+    "inconsistent") {
   temp_log_dir d;
   {
     auto log = open_log(d);
@@ -158,7 +160,11 @@ TEST_CASE("a truncated consistency proof is reported as truncated, an altered on
   REQUIRE_FALSE(v.is_ok());
   CHECK(v.error().kind == proof_failure::proof_too_short);
   CHECK(v.error().code() == sovgw::error_code::verification_failed);
-  CHECK_MESSAGE(v.error().text.find("truncated") != std::string::npos, v.error().text);
+  CHECK_MESSAGE(
+      v.error().text.find("does not fit its checkpoint: it holds 5 hash(es), but sizes 30 and 60 need 6: "
+                          "it was cut short in transit, or its hashes and its checkpoint come from "
+                          "two different proofs") != std::string::npos,
+      v.error().text);
   CHECK(v.error().text.find("rewritten") == std::string::npos);
 
   auto longer = parsed.value();
