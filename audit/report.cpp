@@ -223,6 +223,10 @@ class aggregator {
     auto& version = versions_[rec.policy_version];
     version.version = rec.policy_version;
     widen(version.first_us, version.last_us, version.requests++, rec.timestamp_us);
+    if (!rec.policy_version.empty() && &version != in_force_) {
+      ++version.periods;
+      in_force_ = &version;  // unordered_map values stay where they are
+    }
 
     auto& tenant = tenants_[rec.tenant];
     tenant.tenant = rec.tenant;
@@ -393,6 +397,7 @@ class aggregator {
   std::unordered_map<std::string, rule_denials> rules_;
   std::unordered_map<std::string, kind_denials> kinds_;
   std::unordered_map<std::string, policy_version_span> versions_;
+  const policy_version_span* in_force_ = nullptr;  // the version of the latest request that had one
   std::unordered_map<std::string, tenant_usage> tenants_;
   std::unordered_map<std::string, cluster_evidence> clusters_;
   std::vector<denial> denials_;

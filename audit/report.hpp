@@ -111,6 +111,9 @@ struct policy_version_span {
   std::uint64_t first_us = 0;
   std::uint64_t last_us = 0;
   std::uint64_t requests = 0;
+  // Runs of consecutive requests decided under it (requests without a version do not break a run):
+  // over 1 when another version decided requests in between (a switch back). 0 for no version.
+  std::uint64_t periods = 0;
 };
 
 struct tenant_usage {

@@ -162,9 +162,10 @@ std::string report_json(const audit::report& r, const report_context& c) {
                        d.denials, json_time(d.last_us), json_string(refusal_reason(d.error_kind)));
   });
   const std::string versions = json_array(r.policy_versions, [&](const audit::policy_version_span& v) {
-    return fmt::format(R"({{"version":{},"first":{},"last":{},"requests":{},"given_policy":{}}})",
-                       json_string(v.version), json_time(v.first_us), json_time(v.last_us), v.requests,
-                       !v.version.empty() && v.version == c.policy_version ? "true" : "false");
+    return fmt::format(
+        R"({{"version":{},"first":{},"last":{},"requests":{},"periods":{},"given_policy":{}}})",
+        json_string(v.version), json_time(v.first_us), json_time(v.last_us), v.requests, v.periods,
+        !v.version.empty() && v.version == c.policy_version ? "true" : "false");
   });
   const std::string tenants = json_array(r.tenants, [](const audit::tenant_usage& t) {
     return fmt::format(

@@ -835,7 +835,7 @@ std::string policies_section(const audit::report& r, const report_context& c) {
     return out + R"(<p class="nr">No requests in this period.</p></section>)";
   }
   out +=
-      R"(<table><tr><th>policy version (SHA-256 of the policy file)</th><th>in force from</th><th>last decision</th><th class="n">requests</th></tr>)";
+      R"(<table><tr><th>policy version (SHA-256 of the policy file)</th><th>first decision</th><th>last decision</th><th class="n">requests</th></tr>)";
   for (const auto& v : r.policy_versions) {
     std::string name;
     if (v.version.empty()) {
@@ -845,6 +845,12 @@ std::string policies_section(const audit::report& r, const report_context& c) {
       name = fmt::format(R"(<code title="{}">{}</code>)", esc(v.version), esc(v.version.substr(0, 16)));
       if (v.version == c.policy_version) {
         name += fmt::format(" = <code>{}</code>", esc(c.policy_file));
+      }
+      if (v.periods > 1) {
+        // First and last decision then span another version's requests: not one period in force.
+        name += fmt::format(
+            R"( <span class="warn">in force {} separate times: another version decided requests in between</span>)",
+            num(v.periods));
       }
     }
     out += fmt::format(R"(<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td></tr>)", name,

@@ -380,3 +380,23 @@ TEST_CASE("a count the cluster reported is not counted as the gateway's estimate
   CHECK(t.estimated_prompt_tokens == 8'000'000);  // records 1 and 2
   CHECK(t.estimated_completion_tokens == 98);     // records 0 and 2
 }
+
+TEST_CASE("a policy version switched back to counts each period it was in force") {
+  // v1, then v2 by a reload, then v1's file again: v1's first and last decision span v2's requests.
+  // A request without a version (ended before a policy decided) does not end a period.
+  temp_log_dir d;
+  const char* versions[] = {"v1", "v1", "", "v1", "v2", "", "v2", "v1", "v1"};
+  std::vector<record> records;
+  for (std::size_t i = 0; i < std::size(versions); ++i) {
+    records.push_back(request(i, t0 + i * second, "permit", {"permit-p"}));
+    records.back().policy_version = versions[i];
+  }
+  write_log(d, std::move(records));
+  const auto r = report_of(d);
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> seen;  // requests, periods
+  for (const auto& v : r.policy_versions) {
+    seen[v.version] = {v.requests, v.periods};
+  }
+  CHECK(seen == std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>{
+                    {"v1", {5, 2}}, {"v2", {2, 1}}, {"", {2, 0}}});
+}
