@@ -15,9 +15,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <vector>
 
 namespace sovgw::audit {
@@ -316,7 +318,12 @@ result<writer_lock> writer_lock::take(const std::string& dir) {
     return status{error_code::io,
                   fmt::format("cannot open the audit log at {}: {}: {}", dir, path, std::strerror(errno))};
   }
-  if (::flock(lock.fd_, LOCK_EX | LOCK_NB) != 0) {
+  int locked = ::flock(lock.fd_, LOCK_EX | LOCK_NB);
+  for (int tries = 0; locked != 0 && errno == EWOULDBLOCK && tries < 20; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // perhaps a reader's probe
+    locked = ::flock(lock.fd_, LOCK_EX | LOCK_NB);
+  }
+  if (locked != 0) {
     if (errno == EWOULDBLOCK) {
       return status{error_code::busy,
                     fmt::format("the audit log at {} is in use by another writer (a running gateway, or "
@@ -327,6 +334,20 @@ result<writer_lock> writer_lock::take(const std::string& dir) {
                   fmt::format("cannot lock the audit log at {}: {}", dir, std::strerror(errno))};
   }
   return lock;
+}
+
+writer_lock::holder writer_lock::probe(const std::string& dir) {
+  const std::string path = dir + "/sovgw-writer.lock";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return errno == ENOENT ? holder::none : holder::unknown;  // no writer ever opened it
+  }
+  holder found = holder::none;
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    found = errno == EWOULDBLOCK ? holder::writer : holder::unknown;
+  }
+  ::close(fd);  // releases the shared lock
+  return found;
 }
 
 status make_private_dir(const std::string& dir) {

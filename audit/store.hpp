@@ -70,8 +70,13 @@ class writer_lock {
   writer_lock(writer_lock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
   writer_lock& operator=(writer_lock&& other) noexcept;
   ~writer_lock();
-  // busy when another writer (in any process) holds it; io when the file cannot be opened.
+  // busy when another writer (in any process) holds it; io when the file cannot be opened. A lock
+  // held for an instant (a reader's probe) is waited for, up to 100 ms.
   [[nodiscard]] static result<writer_lock> take(const std::string& dir);
+  // For readers: whether a writer (a running gateway, a sovgw command) holds the lock on DIR now.
+  // Takes a shared lock for an instant, without creating the file; unknown when it cannot tell.
+  enum class holder { writer, none, unknown };
+  [[nodiscard]] static holder probe(const std::string& dir);
 
  private:
   int fd_ = -1;

@@ -266,6 +266,7 @@ int cmd_report(const options& o) {
     r.verification.first_bad_record = c.payloads->first_bad_record;
   }
   c.stale = stale_held(*s, r.verification, c.held_from);
+  settle_stale_published(*s, c.key, r.verification.signed_records(), c.stale);
   write_output(o, format == "json" ? report_json(r, c) : report_html(r, c));
   if (r.records_in_period == 0 && options.since_us && *options.since_us > c.generated_us) {
     std::fprintf(stderr, "sovgw audit report: note: --since is in the future: no record is that new yet\n");

@@ -317,10 +317,13 @@ std::string verification_section(const audit::report& r, const report_context& c
             ? fmt::format("published at <code>{}</code>", esc(c.stale->source.path))
             : fmt::format("you hold, <code>--checkpoint {}</code>", esc(c.stale->source.path)),
         esc(c.stale->text),
-        c.stale->source.published
-            ? " (the file is older than the log's own checkpoints: the writer could not publish since, or "
-              "it was replaced)"
-            : " (keep a newer one: <code>sovgw audit verify --save-checkpoint FILE</code>)");
+        !c.stale->source.published
+            ? " (keep a newer one: <code>sovgw audit verify --save-checkpoint FILE</code>)"
+        : c.stale->writer_running
+            ? " (the file is older than the log's own checkpoints while a writer holds the log: a running "
+              "gateway may not have published its newest checkpoint yet: run the report again)"
+            : " (the file is older than the log's own checkpoints: the writer could not publish since, or "
+              "it was replaced)");
   } else if (!c.held_from.empty() && v.held_checkpoints > 0) {
     std::vector<std::string> from;
     for (const auto& f : c.held_from) {

@@ -325,6 +325,19 @@ std::optional<stale_held_checkpoint> stale_held(const audit::store& s, const aud
   return out;
 }
 
+void settle_stale_published(const audit::store& s, const crypto::note_verifier& key,
+                            std::uint64_t signed_records, std::optional<stale_held_checkpoint>& stale) {
+  if (!stale || !stale->source.published) {
+    return;
+  }
+  auto again = audit::read_published_checkpoint(stale->source.path, key);
+  if (again.is_ok() && again.value() && again.value()->size >= signed_records) {
+    stale.reset();  // published since: the writer's ordinary lag
+    return;
+  }
+  stale->writer_running = audit::writer_lock::probe(s.dir()) == audit::writer_lock::holder::writer;
+}
+
 void held_checkpoints::add_problems_to(audit::verify_report& report) const {
   std::vector<audit::problem> first = problems;
   if (report.checkpoints > 0) {

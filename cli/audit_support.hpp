@@ -104,10 +104,20 @@ struct stale_held_checkpoint {
   // "covers records 0..1 only (the newest of them logged T): records 2..5 are covered only by
   // checkpoints stored in the log, which are deleted with them"
   std::string text;
+  // (published) A writer holds the log's lock: a running gateway stores a checkpoint, then
+  // publishes it, so it may be between the two (settle_stale_published).
+  bool writer_running = false;
 };
 [[nodiscard]] std::optional<stale_held_checkpoint> stale_held(
     const audit::store& s, const audit::verify_report& report,
     const std::vector<held_checkpoints::source>& held);
+// A published checkpoint older than the log's own, seen on a live log, is most often a writer that
+// stored a checkpoint and has not published it yet. Call after the rest of the verification (the
+// published file was read before the store, so a file that lags a moment is no deletion hidden):
+// re-reads the published file once and drops `stale` when it now covers `signed_records`; else
+// notes whether a writer holds the log's lock.
+void settle_stale_published(const audit::store& s, const crypto::note_verifier& key,
+                            std::uint64_t signed_records, std::optional<stale_held_checkpoint>& stale);
 
 [[nodiscard]] held_checkpoints held_checkpoint_options(const options& o, const crypto::note_verifier& key,
                                                        audit::verify_options& verify);

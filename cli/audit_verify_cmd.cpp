@@ -261,10 +261,13 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
         "log{}{}\n",
         v.stale->source.published ? fmt::format("published at {}", v.stale->source.path) : "you hold",
         v.stale->source.checkpoint.size, v.stale->text,
-        v.stale->source.published
-            ? " (a published checkpoint older than the log's own: the writer could not publish since, and "
-              "logged 'audit checkpoint not signed or published', or the file was replaced)"
-            : "",
+        !v.stale->source.published ? ""
+        : v.stale->writer_running
+            ? " (a published checkpoint older than the log's own, while a writer holds the log: a running "
+              "gateway stores each checkpoint before it publishes it, and may not have published this one "
+              "yet: run again)"
+            : " (a published checkpoint older than the log's own: the writer could not publish since, and "
+              "logged 'audit checkpoint not signed or published', or the file was replaced)",
         v.saved ? "" : ": --save-checkpoint FILE now, --checkpoint FILE next time");
   }
   if (v.payloads) {
@@ -385,6 +388,7 @@ int cmd_verify(const options& o) {
       v.payloads =
           audit::verify_payloads(*s, v.report.events, keys ? &*keys : nullptr, v.report.signed_records());
     }
+    settle_stale_published(*s, key, v.report.signed_records(), v.stale);
     if (o.has("save-checkpoint") && v.ok()) {  // payloads that fail fail the log: nothing is saved
       v.saved = save_newest_checkpoint(*s, v.report, v.held, o.need("save-checkpoint"));
     }

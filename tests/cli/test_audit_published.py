@@ -3,6 +3,7 @@ find and read them: never waited on (a FIFO), found beside a symlinked --db too,
 no checkpoint covers flagged wherever they are listed. Each command runs under a timeout: a hang
 fails the test."""
 
+import fcntl
 import json
 import os
 import shutil
@@ -187,6 +188,33 @@ class proof_file_test(audit_case):
         self.assertIn("request ids are 32 lower-case hex digits", p.stderr)
         p = sovgw("audit", "query", "--db", self.db, "--since", "2999-01-01", check=0)
         self.assertIn("--since is in the future", p.stderr)
+
+
+class lagging_published_checkpoint_test(audit_case):
+    # Probe round 35 (F1): a running gateway stores a checkpoint, then publishes it; an auditor who
+    # verifies in between saw the writer blamed ("could not publish since ... or the file was replaced").
+    def test_a_published_checkpoint_behind_the_log_while_a_writer_holds_it_is_not_blamed_on_the_writer(self):
+        self.append(2, run_name="a")
+        behind = read_file(self.db + ".checkpoint")  # size 2
+        self.append(2, run_name="b")  # stored and published at 4
+        write_file(self.db + ".checkpoint", behind)  # as if the writer had not published 4 yet
+        with open(os.path.join(self.db, "sovgw-writer.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # a running gateway holds it
+            out = self.verify().stdout
+            page = sovgw("audit", "report", "--db", self.db, "--pubkey", self.pub, check=0).stdout
+        self.assertIn("OK: 4 records", out)
+        self.assertIn("records 2..3 are covered only by checkpoints stored in the log", out)
+        self.assertIn("while a writer holds the log: a running gateway stores each checkpoint before it publishes "
+                      "it, and may not have published this one yet: run again", out)
+        self.assertNotIn("could not publish since", out)
+        self.assertIn("a running gateway may not have published its newest checkpoint yet: run the report again",
+                      page)
+        self.assertNotIn("could not publish since", page)
+        # No writer: the writer did not publish, or the file was replaced.
+        out = self.verify().stdout
+        self.assertIn("the writer could not publish since, and logged 'audit checkpoint not signed or published', "
+                      "or the file was replaced", out)
+        self.assertNotIn("run again", out)
 
 
 class unsigned_records_test(audit_case):
