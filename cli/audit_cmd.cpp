@@ -350,6 +350,11 @@ int cmd_prove(const options& o) {
       const auto count = s->leaf_count();
       return signed_size.is_ok() && count.is_ok() && seq >= signed_size.value() && seq < count.value();
     };
+    if (uncovered()) {
+      if (const auto why = describe_unsigned_record(*s, seq); !why.writer_running) {
+        throw command_error(exit_code_for(error_code::not_found), why.text);  // nothing to wait for
+      }
+    }
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     bool said = false;
     while (uncovered() && std::chrono::steady_clock::now() < give_up) {

@@ -435,6 +435,23 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
   return found->seq;
 }
 
+unsigned_record describe_unsigned_record(const audit::store& s, std::uint64_t seq) {
+  const auto signed_size = s.newest_checkpoint_size();
+  const std::string head =
+      signed_size.is_ok()
+          ? fmt::format("record {} is not covered by a signed checkpoint yet (latest covers {} records)", seq,
+                        signed_size.value())
+          : fmt::format("record {} is not covered by a signed checkpoint yet", seq);
+  if (audit::writer_lock::probe(s.dir()) != audit::writer_lock::holder::none) {
+    return {fmt::format("{}; retry after the next checkpoint", head), true};
+  }
+  return {fmt::format("{}, and no gateway is writing this log now (its writer lock is free: one stopped "
+                      "without closing the log, a crash or kill): the next start of its gateway signs "
+                      "it, not before",
+                      head),
+          false};
+}
+
 void print_misplaced(std::string_view prefix, const std::vector<audit::undecodable_record>& listed,
                      std::uint64_t count) {
   print_listed(

@@ -142,6 +142,15 @@ void print_misplaced(std::string_view prefix, const std::vector<audit::undecodab
 // (print_undecodable) and a request id index that did not list the record found.
 void print_lookup_notes(std::string_view prefix, const audit::request_lookup& found, std::string_view id);
 
+// Why record `seq`, which the log holds but no signed checkpoint covers, cannot be proven yet, and
+// when it can: at a running writer's next checkpoint, or, when no writer holds the log's lock (a
+// gateway stopped uncleanly), only at the next start of one (`writer_running` is then false).
+struct unsigned_record {
+  std::string text;
+  bool writer_running = true;  // or unknown
+};
+[[nodiscard]] unsigned_record describe_unsigned_record(const audit::store& s, std::uint64_t seq);
+
 // The seq named by --seq, --request-id or --last. A request id no record carries is a failed check
 // (exit 1): a request the gateway answered has a record.
 [[nodiscard]] std::uint64_t record_option(const audit::store& s, const options& o);

@@ -239,7 +239,8 @@ int check_against_log(const options& o, const saved_head& head) {
                  ? std::string("not forwarded")
                  : fmt::format("cluster {} in {}", printable(r->cluster), printable(r->cluster_country)));
   if (!proof.is_ok()) {  // not covered by a signed checkpoint yet
-    fmt::print("  ({}: `sovgw audit prove` cannot prove it yet)\n", printable(proof.error().message()));
+    fmt::print("  ({}: `sovgw audit prove` cannot prove it yet)\n",
+               printable(describe_unsigned_record(*s, found->seq).text));
   }
   return exit_ok;
 }

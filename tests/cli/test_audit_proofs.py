@@ -1,6 +1,7 @@
 """Proofs that must fail do, and each bad argument to prove / verify-proof says what is wrong."""
 
 import base64
+import fcntl
 import os
 import re
 import signal
@@ -8,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from test_audit_support import CRASH_WRITER, audit_case, read_file, sovgw, write_file
+from test_audit_support import CRASH_WRITER, TAMPER, audit_case, read_file, run, sovgw, write_file
 
 
 def split_consistency(proof):
@@ -89,6 +90,27 @@ class proof_test(audit_case):
         p = self.prove("--seq", str(covered), check=2)
         self.assertIn(f"record {covered} is not covered by a signed checkpoint yet (latest covers {covered} records)",
                       p.stderr)
+
+    def test_unsigned_records_without_a_running_writer_are_not_waited_for(self):
+        # A gateway killed between two checkpoints: its newest records stay unsigned until it starts
+        # again, so "retry after the next checkpoint" would send the auditor away for nothing.
+        run(TAMPER, self.db, "delete-checkpoints-from", "31", check=0)  # latest stored: size 30
+        t0 = time.monotonic()
+        p = self.prove("--seq", "40", check=2)
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertNotIn("waiting", p.stderr)
+        self.assertIn("record 40 is not covered by a signed checkpoint yet (latest covers 30 records), and no gateway "
+                      "is writing this log now (its writer lock is free: one stopped without closing the log, a "
+                      "crash or kill): the next start of its gateway signs it, not before", p.stderr)
+        self.assertNotIn("retry after the next checkpoint", p.stderr)
+        # A writer holding the lock (as a running gateway does) signs them soon: then it is waited for.
+        with open(os.path.join(self.db, "sovgw-writer.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            p = self.prove("--seq", "40", check=2)
+        self.assertIn("record 40 is not signed yet; waiting up to 5 s for the next checkpoint", p.stderr)
+        self.assertIn("record 40 is not covered by a signed checkpoint yet (latest covers 30 records); retry after "
+                      "the next checkpoint", p.stderr)
+        self.assertNotIn("no gateway is writing", p.stderr)
 
     def test_consistency_with_another_log_fails(self):
         # Same key, same sizes, other records: the new checkpoint does not extend the old one.
