@@ -2435,7 +2435,13 @@ void json_inspector::scan_patterns(std::uint32_t which, bool locate, scan_result
     const std::string_view pattern = std::string_view(text_).substr(s.begin, s.end - s.begin);
     for (const alternative a : {alternative::first, alternative::last}) {
       if (!pattern_text(pattern, a, pattern_reading_)) {
+        if (a == alternative::first) {
+          scan_pattern_seams(pattern, s, which, scan);  // a literal: read as written, and at its seams
+        }
         break;  // read as written: scan_text's
+      }
+      if (a == alternative::first) {
+        scan_pattern_seams(pattern_reading_.text, s, which, scan);
       }
       for (const finding& f : find_all(pattern_reading_.text, which)) {
         const auto [lo, hi] = std::minmax_element(pattern_reading_.origin.begin() + f.begin,
@@ -2450,6 +2456,49 @@ void json_inspector::scan_patterns(std::uint32_t which, bool locate, scan_result
     }
   }
   keep_in_order(scan, first_pass);
+}
+
+// The text a constraint makes the model write runs on from the text next to it (probe round 36):
+// the prompt's end ("Send it to alice.smith" and a guided_regex `@example\.com`: the model writes
+// the address whole, as a completion's suffix follows its prompt), and a structural tag's literal
+// before or after a pattern element. Joined at the seam (64 bytes either side, as scan_seams reads
+// prose), what is found across it is hidden: no one string holds it to redact in place.
+void json_inspector::scan_pattern_seams(std::string_view reading, const text_span& pattern, std::uint32_t which,
+                                        scan_result& scan) {
+  constexpr std::size_t reach = 64;
+  const std::string_view t = text_;
+  const text_span* before = nullptr;
+  const text_span* after = nullptr;
+  for (const text_span& p : prose_) {  // in document order
+    if (p.end <= pattern.begin) {
+      before = &p;
+    } else if (p.begin >= pattern.end && after == nullptr) {
+      after = &p;
+    }
+  }
+  const auto text_of = [&](const text_span* p) { return t.substr(p->begin, p->end - p->begin); };
+  const auto across = [&](std::string_view left, std::string_view right) {
+    left = left.substr(left.size() - std::min(left.size(), reach));
+    right = right.substr(0, std::min(right.size(), reach));
+    std::string joined;
+    joined.reserve(left.size() + right.size());
+    joined.append(left).append(right);
+    for (const finding& f : find_all(joined, which)) {
+      if (f.begin < left.size() && f.end > left.size()) {
+        scan.found |= 1u << f.detector;
+        scan.hidden |= 1u << f.detector;
+      }
+    }
+  };
+  if (before != nullptr) {
+    across(text_of(before), reading);
+  }
+  if (!prose_.empty() && &prose_.back() != before && prose_.back().end <= t.size()) {
+    across(text_of(&prose_.back()), reading);  // the prompt's end, wherever the constraint is written
+  }
+  if (after != nullptr) {
+    across(reading, text_of(after));
+  }
 }
 
 // Letters written for digits inside a number ("IBAN DE89 37O4 OO44 O532 O13O OO", "card 4lll llll

@@ -198,6 +198,10 @@ class json_inspector {
   void scan_nested_numbers(std::string_view level, std::uint32_t which, bool locate, scan_result& scan) const;
   void scan_markup(std::uint32_t which, bool locate, scan_result& scan);
   void scan_patterns(std::uint32_t which, bool locate, scan_result& scan);
+  // What a constraint makes the model write (reading) joined with the prose next to it, the
+  // prompt's end and a structural tag's literals (json_body.cpp).
+  void scan_pattern_seams(std::string_view reading, const text_span& pattern, std::uint32_t which,
+                          scan_result& scan);
   void scan_lookalike_digits(std::uint32_t which, bool locate, scan_result& scan);
   void scan_base64(std::uint32_t which, bool locate, scan_result& scan);
   void scan_user_fields(std::uint32_t which, bool locate, scan_result& scan);

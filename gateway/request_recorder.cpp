@@ -98,7 +98,10 @@ asio::awaitable<audit::status> request_recorder::append_and_wait(const request_c
 
 void request_recorder::finish(const request_context& ctx) const {
   const double seconds = seconds_since(ctx);
-  stats_.request_done(ctx.cluster, ctx.status, seconds, ctx.result);
+  // Refused for the gateway's own audit log before anything went to the cluster: not the cluster's
+  // 503 (probe round 36: a per-cluster 5xx alert blamed a healthy cluster).
+  const int cluster = ctx.result == outcome::audit_unavailable && !ctx.forwarded ? -1 : ctx.cluster;
+  stats_.request_done(cluster, ctx.status, seconds, ctx.result);
   stats_.usage.add(ctx.tenant, ctx.model,
                    ctx.cluster >= 0
                        ? std::string_view(cfg_->clusters[static_cast<std::size_t>(ctx.cluster)].name)

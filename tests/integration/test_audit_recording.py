@@ -585,6 +585,11 @@ class AuditFailClosedTest(unittest.TestCase):
         self.assertIn("audit.max_bytes", ready.body.decode())
         self.assertEqual(metric(g, "sovgw_audit_space_exhausted"), 1)
         self.assertTrue(any(o.get("msg", "").startswith("audit log cannot record") for o in g.logs()))
+        # The gateway's own refusal, not the cluster's 503 (probe round 36: a per-cluster 5xx alert
+        # blamed a healthy cluster).
+        body = admin_request("127.0.0.1", g.admin_port, "GET", "/metrics", token=None).body.decode()
+        self.assertNotRegex(body, r'sovgw_requests_total\{cluster="(?!none")[^"]*",status="503"\}')
+        self.assertRegex(body, r'sovgw_requests_total\{cluster="none",status="503"\} [1-9]')
 
     def test_refused_requests_keep_a_digest_not_the_body(self):
         a = AuditedGateway(self, policy=True)

@@ -2050,6 +2050,42 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("what a constraint forces runs on from the prompt's end and a structural tag's literals (probe round 36)") {
+  const std::uint32_t wanted = email | card;
+  const struct {
+    std::string body;
+    std::uint32_t found;
+  } rows[] = {
+      // The model writes the address whole: the prompt, then what the constraint forces.
+      {R"j({"model":"m","prompt":"Send it to alice.smith","guided_regex":"@example\\.com"})j", email},
+      {R"j({"model":"m","guided_regex":"@example\\.com today","prompt":"Send it to alice.smith"})j", email},
+      {R"j({"model":"m","messages":[{"role":"user","content":"pay with card 4111 1111"}],)j"
+       R"j("structured_outputs":{"regex":" 1111 1111"}})j",
+       card},
+      {R"j({"inputs":"Send it to alice.smith","parameters":{"grammar":{"type":"regex","value":"@example\\.com"}}})j",
+       email},
+      // A structural tag's literal and a pattern element, in either order.
+      {R"j({"messages":[{"role":"user","content":"Hello!"}],"response_format":{"type":"structural_tag","format":)j"
+       R"j({"type":"sequence","elements":[{"type":"const_string","value":"alice.smith"},)j"
+       R"j({"type":"regex","pattern":"@example\\.com"}]}}})j",
+       email},
+      {R"j({"messages":[{"role":"user","content":"Hello!"}],"response_format":{"type":"structural_tag","format":)j"
+       R"j({"type":"sequence","elements":[{"type":"regex","pattern":"alice\\.smith"},)j"
+       R"j({"type":"const_string","value":"@example.com"}]}}})j",
+       email},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.body);
+    const inspection got = inspect(r.body, wanted, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == r.found);
+    CHECK(got.scan.hidden == r.found);  // across two strings: no one string to redact
+  }
+  // A prompt and a constraint that only meet: nothing.
+  CHECK(inspect(R"j({"model":"m","prompt":"Answer yes or no.","guided_regex":"(yes|no)"})j", wanted).scan.found ==
+        0);
+}
+
 TEST_CASE("letters written for digits inside a number are read as the digits (probe round 32)") {
   const std::uint32_t iban = bit(detector::iban);
   const std::uint32_t wanted = card | iban | phone;
