@@ -204,9 +204,9 @@ void read_model_limits(reader& r, const YAML::Node& n, std::vector<model_limit>&
       r.d_.error(
           at,
           earlier->folded.text() == folded_glob.text()
-              ? fmt::format("model_limits names '{}' twice (a model matches whatever its case, and by its "
-                            "base name: '{}' for every alias)",
-                            pattern, folded_glob.text())
+              ? fmt::format("model_limits names '{}' twice, first at line {} (a model matches whatever its "
+                            "case, and by its base name: '{}' for every alias)",
+                            pattern, earlier->pos.line, folded_glob.text())
               : fmt::format("model_limits '{}' never applies: '{}' (line {}) matches {} first", pattern,
                             earlier->model.text(), earlier->pos.line,
                             policy::glob_pattern::is_glob(pattern) ? "every model it does" : "it"));

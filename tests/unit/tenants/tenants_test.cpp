@@ -281,7 +281,7 @@ TEST_CASE("tenants file: bad model limits reported at file:line:col") {
   const std::string e = errors_of(bad);
   CHECK(e.find("t.yaml:5:7: error: model_limits 'gpt-4o' never applies: 'gpt-*' (line 4) matches it first") !=
         std::string::npos);
-  CHECK(e.find("t.yaml:6:7: error: model_limits names 'gpt-*' twice") != std::string::npos);
+  CHECK(e.find("t.yaml:6:7: error: model_limits names 'gpt-*' twice, first at line 4") != std::string::npos);
   CHECK(e.find("t.yaml:7:7: error: a model_limits key must be a model name or glob") != std::string::npos);
   CHECK(e.find("t.yaml:8:29: error: model_limits 'm'.tokens_per_month must be a whole number") !=
         std::string::npos);
@@ -357,8 +357,8 @@ TEST_CASE("model limits match a model by its base name, whatever alias a client 
       "tenants:\n  - name: a\n    model_limits:\n      llama3: {tokens_per_month: 5}\n"
       "      llama3:latest: {tokens_per_month: 6}\n",
       "t.yaml");
-  CHECK(errors_of(twice).find("t.yaml:5:7: error: model_limits names 'llama3:latest' twice (a model matches "
-                              "whatever its case, and by its base name: 'llama3' for every alias)") !=
+  CHECK(errors_of(twice).find("t.yaml:5:7: error: model_limits names 'llama3:latest' twice, first at line 4 (a "
+                              "model matches whatever its case, and by its base name: 'llama3' for every alias)") !=
         std::string::npos);
 }
 
