@@ -2493,7 +2493,7 @@ void json_inspector::scan_pattern_seams(std::string_view reading, const text_spa
   if (before != nullptr) {
     across(text_of(before), reading);
   }
-  if (!prose_.empty() && &prose_.back() != before && prose_.back().end <= t.size()) {
+  if (!prose_.empty() && &prose_.back() != before) {
     across(text_of(&prose_.back()), reading);  // the prompt's end, wherever the constraint is written
   }
   if (after != nullptr) {

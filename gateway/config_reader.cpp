@@ -126,30 +126,14 @@ void config_reader::non_empty(const YAML::Node& n, std::string_view what, std::s
 }
 
 void config_reader::existing_file(const YAML::Node& n, std::string_view what, std::string& out) {
-  std::string path;
-  if (!scalar(n, what, path)) {
-    return;
-  }
-  if (path.empty()) {
-    error(n.Mark(), fmt::format("{} must not be empty", what));
-    return;
-  }
-  struct stat st {};
-  if (!check_files) {
-    // checked where the file is opened
-  } else if (::access(path.c_str(), R_OK) != 0) {
-    const int e = errno;
-    error(n.Mark(), fmt::format("{}: cannot open {}: {}", what, path_or_secret(path), std::strerror(e)));
-    ++file_errors_;
-  } else if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    // not opened: a FIFO would block, or be consumed
-    error(n.Mark(), fmt::format("{}: {} is {}, not a regular file", what, path_or_secret(path), file_type_name(st.st_mode)));
-    ++file_errors_;
-  }
-  out = std::move(path);  // set even when missing: one error, not a second "required" one
+  existing_path(n, what, out, false);
 }
 
 void config_reader::existing_directory(const YAML::Node& n, std::string_view what, std::string& out) {
+  existing_path(n, what, out, true);
+}
+
+void config_reader::existing_path(const YAML::Node& n, std::string_view what, std::string& out, bool directory) {
   std::string path;
   if (!scalar(n, what, path)) {
     return;
@@ -160,16 +144,18 @@ void config_reader::existing_directory(const YAML::Node& n, std::string_view wha
   }
   struct stat st {};
   if (!check_files) {
-    // checked where its files are opened
-  } else if (::stat(path.c_str(), &st) != 0 || ::access(path.c_str(), R_OK | X_OK) != 0) {
+    // checked where it is opened
+  } else if (::access(path.c_str(), directory ? R_OK | X_OK : R_OK) != 0 || ::stat(path.c_str(), &st) != 0) {
     const int e = errno;
     error(n.Mark(), fmt::format("{}: cannot open {}: {}", what, path_or_secret(path), std::strerror(e)));
     ++file_errors_;
-  } else if (!S_ISDIR(st.st_mode)) {
-    error(n.Mark(), fmt::format("{}: {} is {}, not a directory", what, path_or_secret(path), file_type_name(st.st_mode)));
+  } else if (directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+    // not opened: a FIFO would block, or be consumed
+    error(n.Mark(), fmt::format("{}: {} is {}, not a {}", what, path_or_secret(path), file_type_name(st.st_mode),
+                                directory ? "directory" : "regular file"));
     ++file_errors_;
   }
-  out = std::move(path);
+  out = std::move(path);  // set even when missing: one error, not a second "required" one
 }
 
 void config_reader::boolean(const YAML::Node& n, std::string_view what, bool& out) {

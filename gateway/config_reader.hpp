@@ -102,6 +102,9 @@ class config_reader {
     return false;
   }
 
+  // existing_file and existing_directory: the path, checked as a regular file or a directory.
+  void existing_path(const YAML::Node& n, std::string_view what, std::string& out, bool directory);
+
   std::string source_;
   std::vector<std::string> errors_;
   std::vector<policy::diagnostic> warnings_;
