@@ -118,7 +118,12 @@ class document_starts : public YAML::EventHandler {
   void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t, const std::string&) override {
     note(mark, tag);
+    if (tag == "!" && starts.size() < 2) {
+      quoted.push_back(mark);
+    }
   }
+  // Where each quoted scalar of the first document starts (its opening quote).
+  std::vector<YAML::Mark> quoted;
   void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t,
                        YAML::EmitterStyle::value) override {
     note(mark, tag);
@@ -139,6 +144,60 @@ class document_starts : public YAML::EventHandler {
   }
 };
 
+// The position of the first control character in `text` that YAML does not allow in a stream (a C0
+// control but tab, line feed and carriage return, or DEL), with its message; line 0 when none.
+// yaml-cpp reads a NUL as the start of an escape ("R<NUL>x55" is "RU"): what a reviewer sees
+// ("Rx55", or a diff that says "binary files differ") would not be what is loaded.
+inline utf8_problem find_control_character(std::string_view text) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const auto c = static_cast<unsigned char>(text[at]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+      break;
+    }
+    ++at;
+  }
+  if (at == text.size()) {
+    return {};
+  }
+  int line = 1;
+  std::size_t begin = 0;
+  for (std::size_t i = 0; i < at; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      begin = i + 1;
+    }
+  }
+  return {line, static_cast<int>(at - begin) + 1,
+          fmt::format("byte 0x{:02X} is a control character, which a YAML file may not hold: the file "
+                      "must be text (remove it; a tab, a line feed and a carriage return are the only "
+                      "ones allowed)",
+                      static_cast<unsigned char>(text[at]))};
+}
+
+// Whether the quoted scalar that opens at text[at] (its quote) is closed before the text ends.
+// yaml-cpp accepts a quoted scalar still open at the end of a file that ends with a line break,
+// the rest of the file its value: one forgotten quote in a rule's reason would turn every later
+// rule and invariant into text, and the file would load without them.
+inline bool quoted_scalar_closed(std::string_view text, std::size_t at) {
+  if (at >= text.size() || (text[at] != '"' && text[at] != '\'')) {
+    return true;  // not where a quote opens: nothing to check
+  }
+  const char quote = text[at];
+  for (std::size_t i = at + 1; i < text.size(); ++i) {
+    if (quote == '"' && text[i] == '\\') {
+      ++i;  // an escape: the next character is never the closing quote
+    } else if (text[i] == quote) {
+      if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+        ++i;  // '' is a quote inside a single-quoted scalar
+        continue;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
 // Parses `text` as one YAML document: valid UTF-8 (a Latin-1 accent would reach answers and logs as
 // invalid JSON), no syntax error, and nothing after it — a second document (after a `---`) would
 // be silently ignored by every reader, so it is refused where it starts. Every YAML file sovgw
@@ -146,6 +205,10 @@ class document_starts : public YAML::EventHandler {
 // an undefined node and sets `error`.
 inline YAML::Node load_document(std::string_view text, std::optional<load_error>& error) {
   if (const utf8_problem bad = find_utf8_problem(text); bad.line != 0) {
+    error = load_error{source_pos{bad.line, bad.column}, bad.message};
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  if (const utf8_problem bad = find_control_character(text); bad.line != 0) {
     error = load_error{source_pos{bad.line, bad.column}, bad.message};
     return YAML::Node(YAML::NodeType::Undefined);
   }
@@ -158,6 +221,15 @@ inline YAML::Node load_document(std::string_view text, std::optional<load_error>
     YAML::Parser parser(in);
     document_starts starts;
     while (starts.starts.size() < 2 && parser.HandleNextDocument(starts)) {
+    }
+    for (const YAML::Mark& mark : starts.quoted) {
+      if (mark.pos >= 0 && !quoted_scalar_closed(text, static_cast<std::size_t>(mark.pos))) {
+        error = load_error{pos_of(mark),
+                           std::string("a quoted string opened here (") + text[static_cast<std::size_t>(mark.pos)] +
+                               ") is never closed: everything after it to the end of the file would be its "
+                               "text; add the closing quote"};
+        return YAML::Node(YAML::NodeType::Undefined);
+      }
     }
     if (starts.first_tag) {
       std::string tag = starts.first_tag->second;

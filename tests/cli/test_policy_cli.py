@@ -453,6 +453,57 @@ class PolicyTest(unittest.TestCase):
             self.assertIn(f"{p}:4:49: warning: model 'a**': '**' is the same as '*'", r.stderr)
 
 
+class YamlThatReadsOtherwise(unittest.TestCase):
+    """Probe round 37: yaml-cpp accepted a quoted string still open at the end of a file ending with
+    a line break (the rest of the file its text: later rules, invariants, or the config's policy:
+    and tenants: lines were gone, and every check said OK), and read a NUL as the start of an
+    escape ("R<NUL>x55" loaded as RU)."""
+
+    def test_an_unclosed_quote_is_an_error_where_it_opens_in_every_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "p.yaml"
+            for quote in ('"', "'"):
+                p.write_text("version: 1\nrules:\n  - id: a\n    effect: permit\n    reason: " + quote + "ok\n"
+                             "  - id: f\n    effect: forbid\n    when: {client.country: [RU]}\n    reason: no\n")
+                r = run("policy", "check", str(p))
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertIn(f"{p}:5:13: error: a quoted string opened here ({quote}) is never closed", r.stderr)
+            # Closed, escaped and doubled quotes are no mistake.
+            p.write_text('version: 1\nrules:\n  - id: a\n    effect: permit\n    reason: "a \\" b\n  c"\n'
+                         "  - id: b\n    effect: permit\n    reason: 'it''s'\n")
+            r = run("policy", "check", str(p))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            # The configuration and the tenants file are read the same way.
+            c = Path(d) / "c.yaml"
+            c.write_text("listen: {address: 127.0.0.1, port: 8443}\n"
+                         "tls: {certificate: g.pem, private_key: g.key}\n"
+                         "clusters:\n  - name: us\n    endpoints: ['127.0.0.1:1']\n    country: US\n"
+                         "    region: \"us-east\npolicy: p.yaml\ntenants: t.yaml\n")
+            r = run("config", "check", str(c))
+            self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn(f"{c}:7:13: a quoted string opened here (\") is never closed", r.stderr)
+            t = Path(d) / "t.yaml"
+            t.write_text("tenants:\n  - name: acme\n    description: 'Acme\n  - name: globex\n")
+            r = run("tenants", "check", str(t))
+            self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn(f"{t}:3:18: error: a quoted string opened here (') is never closed", r.stderr)
+
+    def test_a_control_character_is_an_error_at_its_place(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "p.yaml"
+            for byte in ("\x00", "\x08", "\x1b", "\x7f"):
+                p.write_text("version: 1\nrules:\n  - id: f\n    effect: forbid\n"
+                             "    when: {client.country: [R" + byte + "x55, BY]}\n    reason: no\n")
+                r = run("policy", "check", str(p))
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertIn(f"{p}:5:30: error: byte 0x{ord(byte):02X} is a control character", r.stderr)
+            t = Path(d) / "t.yaml"
+            t.write_text("tenants:\n  - name: glo\x00x62ex\n")
+            r = run("tenants", "check", str(t))
+            self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn(f"{t}:2:14: error: byte 0x00 is a control character", r.stderr)
+
+
 class PolicyExplain(unittest.TestCase):
     def test_a_country_no_one_assigns_is_refused(self):
         r = run("policy", "explain", POLICY, "--clusters", CLUSTERS, "--request", '{"client.country":"XX"}')
