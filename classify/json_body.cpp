@@ -98,6 +98,7 @@ class inspect_handler : public detail::no_size_limits {
   bool on_document_end(error_code&) { return true; }
   bool on_object_begin(error_code& ec) {
     number_run_ = 0;
+    setting_next_ = false;
     nested_model_next_ = false;
     user_key_ = user_key::none;
     if (chosen_next_ != chosen::none && depth_ <= 2) {
@@ -181,6 +182,7 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
   bool on_array_begin(error_code& ec) {
+    setting_next_ = false;
     nested_model_next_ = false;
     user_key_ = user_key::none;
     if (chosen_next_ != chosen::none && depth_ <= 2) {
@@ -232,6 +234,7 @@ class inspect_handler : public detail::no_size_limits {
   }
   bool on_key(sv s, std::size_t, error_code& ec) {
     number_run_ = 0;
+    setting_next_ = false;
     pattern_next_ = false;
     pattern_holder_next_ = false;
     append(s, keep_text_ || read_keys_here());
@@ -251,6 +254,7 @@ class inspect_handler : public detail::no_size_limits {
                                                (folded == "value" || folded == "begin" || folded == "end"));
       note_opaque_key(folded);
       note_user_key(folded);
+      setting_next_ = read_keys_here() && is_numeric_setting(folded);
       pattern_next_ = is_pattern_key(folded) || (folded == "value" && depth_ == pattern_object_depth_);
       // TGI's grammar, as its chat API takes it too: {"type": "regex", "value": ...}.
       pattern_holder_next_ = pattern_next_ || folded == "response_format";
@@ -422,10 +426,16 @@ class inspect_handler : public detail::no_size_limits {
       return false;
     }
     scalar_is_absent();
+    const bool setting = std::exchange(setting_next_, false);
     if (keep_text_) {
       append(s, true);
       char as_read[64];
-      if (const std::size_t n = detail::number_as_read(std::string_view(text_).substr(start_), as_read)) {
+      if (setting) {
+        // A sampling setting's or a bound's number: no model reads its digits. Blanks keep the
+        // offsets of what follows.
+        std::fill(text_.begin() + static_cast<std::ptrdiff_t>(start_), text_.end(), ' ');
+      } else if (const std::size_t n =
+                     detail::number_as_read(std::string_view(text_).substr(start_), as_read)) {
         text_.append(as_read, n);  // within the number: a finding there is hidden, never redacted
       }
       numbers_.push_back({start_, text_.size()});
@@ -849,6 +859,26 @@ class inspect_handler : public detail::no_size_limits {
                                      : role_kind::other;
     }
     user_key_ = user_key::none;
+  }
+
+  // The settings whose number steers sampling or bounds the output (OpenAI's, vLLM's, TGI's,
+  // Ollama's options, Cohere's and the rerankers'): a server reads the number, no model reads its
+  // digits, and a random seed or a computed temperature passes a card's checksum one time in ten
+  // (probe round 37: 1 in 30 SDK requests with seed=getrandbits(53) was refused). Strings under
+  // these keys, and numbers in arrays or objects under them, are read as anywhere else.
+  static bool is_numeric_setting(std::string_view k) {
+    static constexpr std::string_view names[] = {
+        "seed",          "random_seed",       "temperature",       "top_p",          "top_k",
+        "min_p",         "typical_p",         "top_a",             "tfs_z",          "presence_penalty",
+        "frequency_penalty", "repetition_penalty", "repeat_penalty", "length_penalty", "repeat_last_n",
+        "max_tokens",    "max_completion_tokens", "max_output_tokens", "max_new_tokens", "min_tokens",
+        "n",             "best_of",           "logprobs",          "top_logprobs",   "prompt_logprobs",
+        "n_predict",     "num_predict",       "num_ctx",           "num_keep",       "num_batch",
+        "num_gpu",       "num_thread",        "mirostat",          "mirostat_tau",   "mirostat_eta",
+        "dimensions",    "top_n",             "num_beams",         "num_return_sequences", "min_length",
+        "max_length",    "no_repeat_ngram_size", "epsilon_cutoff",  "eta_cutoff",     "truncate_prompt_tokens",
+        "priority",      "max_tool_calls",    "thinking_budget",   "budget_tokens",  "timeout"};
+    return std::find(std::begin(names), std::end(names), k) != std::end(names);
   }
 
   // Whether key() reads the keys of the current object.
@@ -1373,6 +1403,7 @@ class inspect_handler : public detail::no_size_limits {
   bool batch_key_ = false;             // the last top-level key may hold a batch of prompts ...
   bool in_batch_ = false;              // ... and its value is the array being read
   int opaque_fields_ = 0;              // top-level opaque fields that are not null
+  bool setting_next_ = false;  // the value being read is a sampling setting's (is_numeric_setting)
   enum class user_key : std::uint8_t { none, user, name, role };
   user_key user_key_ = user_key::none;  // the value being read names the user (note_user_key)
   enum class role_kind : std::uint8_t { none, user, other, tool };
@@ -2109,6 +2140,70 @@ void json_inspector::scan_seams(std::uint32_t which, bool locate, scan_result& s
     if (all_covered) {
       scan.findings.resize(before);
     }
+  }
+  scan_decoded_seams(which, locate, scan);
+}
+
+// The seams of glued_ read decoded, as scan_nested reads one string and scan_markup its markup: an
+// escape, a percent-encoded or HTML-referenced character or markup next to a seam
+// (["mail xq7", "%40example.com"], ["IBAN DE89%203704%200044", "%200532%200130%2000"],
+// ["alice<b>", "</b>@example.com"]) hid what the plain pieces give away (probe round 37). A
+// finding across a seam is listed as its pieces, each spanning the escapes that spell it, unless a
+// piece holds a quote (it would cut through JSON held in the string): hidden, as scan_decoded's.
+void json_inspector::scan_decoded_seams(std::uint32_t which, bool locate, scan_result& scan) {
+  if (glued_.find_first_of("\\%&<*`~U") == std::string::npos) {
+    return;
+  }
+  const auto segment_of = [&](std::size_t at) {
+    return std::upper_bound(glued_segments_.begin(), glued_segments_.end(), at,
+                            [](std::size_t a, const segment& s) { return a < s.view_begin; }) -
+           1;
+  };
+  constexpr std::uint8_t forms = json_escapes | percent_encoding | html_references | hex_escapes | markup;
+  std::string_view level = glued_;
+  std::vector<std::uint32_t> origin;  // into glued_, composed over the levels
+  for (std::size_t depth = 0; depth < max_nested_levels; ++depth) {
+    unescaped_text& next = nested_[depth % 2];
+    if (!unescape(level, forms, next)) {
+      break;
+    }
+    if (depth == 0) {
+      origin = next.origin;
+    } else {
+      for (std::uint32_t& o : next.origin) {
+        o = origin[o];
+      }
+      origin = next.origin;
+    }
+    for (const finding& f : find_all(next.text, which)) {
+      const std::size_t gb = origin[f.begin];
+      const std::size_t ge = std::max<std::size_t>(origin[f.end], gb + 1);
+      auto seg = segment_of(gb);
+      if (segment_of(ge - 1) == seg) {
+        continue;  // within one string: scan_nested reads it
+      }
+      scan.found |= 1u << f.detector;
+      if (!locate) {
+        continue;
+      }
+      const std::size_t before = scan.findings.size();
+      bool all_covered = true;
+      bool quoted = false;
+      for (std::size_t at = gb; at < ge; ++seg) {
+        const std::size_t stop = std::min(ge, seg->view_begin + seg->length);
+        const std::size_t b = seg->text_begin + (at - seg->view_begin);
+        const std::size_t e = seg->text_begin + (stop - seg->view_begin);
+        all_covered = all_covered && covered(scan, b, e, f.detector);
+        quoted = quoted || std::string_view(text_).substr(b, e - b).find('"') != std::string_view::npos;
+        scan.findings.push_back({b, e, f.detector});
+        at = stop;
+      }
+      if (all_covered || quoted) {
+        scan.findings.resize(before);
+        scan.hidden |= quoted && !all_covered ? 1u << f.detector : 0u;
+      }
+    }
+    level = next.text;
   }
 }
 

@@ -63,8 +63,9 @@ namespace sovgw::classify {
 
 inline constexpr std::size_t max_model_bytes = 256;
 inline constexpr std::size_t max_depth = 32;
-// How many times a string's text is decoded again for JSON held inside it (tool call arguments).
-inline constexpr std::size_t max_nested_levels = 3;
+// How many times a string's text is decoded again for JSON held inside it (tool call arguments):
+// each level halves a run of backslashes, and a level is read only while the text still decodes.
+inline constexpr std::size_t max_nested_levels = 6;
 
 enum class body_error : std::uint8_t {
   none,
@@ -192,6 +193,7 @@ class json_inspector {
   void scan_text(std::uint32_t which, bool locate, scan_result& scan);
   void scan_glued(std::uint32_t which, bool locate, scan_result& scan);
   void scan_seams(std::uint32_t which, bool locate, scan_result& scan);
+  void scan_decoded_seams(std::uint32_t which, bool locate, scan_result& scan);
   void scan_nested(std::uint32_t which, bool locate, scan_result& scan);
   [[nodiscard]] std::uint8_t scan_decoded(std::uint8_t forms, std::uint32_t which, bool locate,
                                           scan_result& scan);

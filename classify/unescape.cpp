@@ -69,7 +69,15 @@ decoded json_escape_at(std::string_view in, std::size_t i) {
   static constexpr std::string_view from = "nrtbf/\"\\";
   static constexpr std::string_view to = "\n\r\t  /\"\\";
   const std::size_t k = from.find(e);
-  return k == std::string_view::npos ? decoded{} : decoded{2, std::string(1, to[k])};
+  if (k != std::string_view::npos) {
+    return decoded{2, std::string(1, to[k])};
+  }
+  // An identity escape, as JavaScript, JSON5, Markdown and a shell read one: a backslash before
+  // punctuation or a space is that character. Text escaped twice ("alice\\@example.com", whose
+  // model reads two backslashes and the address) reads so one level down (probe round 37).
+  const bool punctuation = (e >= '!' && e <= '/') || (e >= ':' && e <= '@') || (e >= '[' && e <= '`') ||
+                           (e >= '{' && e <= '~');
+  return punctuation || e == ' ' ? decoded{2, std::string(1, e)} : decoded{};
 }
 
 // A code point a model reads (not a surrogate or a control character) as UTF-8, `length` bytes of

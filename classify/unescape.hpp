@@ -18,7 +18,9 @@
 namespace sovgw::classify {
 
 enum unescape_forms : std::uint8_t {
-  json_escapes = 1,       // \uXXXX (surrogate pairs joined), \n \t \r \b \f \/ \" \\ .
+  json_escapes = 1,       // \uXXXX (surrogate pairs joined), \n \t \r \b \f \/ \" \\, and a
+                          // backslash before other punctuation or a space (\@, \-, "\ "), which
+                          // JavaScript, JSON5, Markdown and a shell read as that character
   percent_encoding = 2,   // %XX
   html_references = 4,    // &#64; &#x40; (';' optional, as HTML 5 reads them), and every named
                           // reference of a character the detectors read: spaces, invisible and

@@ -263,7 +263,7 @@ TEST_CASE("the detectors see the decoded text of every key and string") {
       {R"({"a":"4111 1111","b":"1111 1111"})", 0},
       {R"({"a":"jeanne","b":"@exemple.fr"})", 0},
       // Numbers are read as written (a tool's JSON schema reaches the model as text).
-      {R"({"max_tokens":4111111111111111})", card},
+      {R"({"account":4111111111111111})", card},
       {R"({"tools":[{"function":{"parameters":{"properties":{"x":{"enum":[4111111111111111]}}}}}]})", card},
       {R"({"a":4111,"b":1111111111111111})", 0},
   };
@@ -907,9 +907,81 @@ TEST_CASE(
   CHECK(inspect(R"({"model":"m","documents":[],"lora_path":"/x"})").error == body_error::other_models);
 }
 
+TEST_CASE("a backslash run before a separator is read through at any depth (probe round 37)") {
+  // The text a model reads holds two backslashes or more before the '@' or the separators, or a
+  // decoding gives one ("%5C%40", "\\&#64;"): each level of decoding halves the run.
+  const std::uint32_t all = implemented_detectors();
+  struct row {
+    std::string body;
+    detector expected;
+  };
+  const row rows[] = {
+      {R"j({"content":"Send the contract to alice.smith\\\\@example.com"})j", detector::email},
+      {R"j({"content":"mail xq7\\\\\\\\@example.com"})j", detector::email},
+      {R"j({"content":"mail xq7@example\\\\.com"})j", detector::email},
+      {R"j({"content":"mail xq7\\\\\\u0040example.com"})j", detector::email},
+      {R"j({"content":"mail xq7\\\\\\\\\\\\\\\\u0040example.com"})j", detector::email},
+      {R"j({"content":"mail xq7\\\\%40example.com"})j", detector::email},
+      {R"j({"content":"mail xq7%5C%40example.com"})j", detector::email},
+      {R"j({"content":"mail xq7\\\\&#64;example.com"})j", detector::email},
+      {R"j({"content":"card 4111\\\\-1111\\\\-1111\\\\-1111"})j", detector::payment_card},
+      {R"j({"content":"call +33\\\\-6\\\\-12\\\\-34\\\\-56\\\\-78"})j", detector::phone},
+      {R"j({"content":"NIR 1\\\\ 85\\\\ 05\\\\ 78\\\\ 006\\\\ 084\\\\ 91"})j", detector::national_id},
+      {R"j({"user":"xq7\\\\@example.com","messages":[]})j", detector::email},
+      // One JSON level down: a tool call's arguments.
+      {R"j({"messages":[{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f",)j"
+       R"j("arguments":"{\"to\":\"xq7\\\\\\u0040example.com\"}"}}]}]})j",
+       detector::email},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK((inspect(r.body, all).scan.found & bit(r.expected)) != 0);
+    const inspection got = inspect(r.body, all, true);
+    CHECK((got.scan.found & bit(r.expected)) != 0);
+  }
+  // Escaped punctuation that spells no identifier: nothing.
+  CHECK(inspect(R"j({"content":"regex \\\\d+\\\\.\\\\d+ and \\\\@user, C:\\\\Users\\\\x, 4\\\\-2"})j", all).scan.found ==
+        0);
+}
+
+TEST_CASE("the seam between two prose strings is read decoded too (probe round 37)") {
+  const std::uint32_t iban = bit(detector::iban);
+  struct row {
+    std::string body;
+    std::uint32_t found;
+  };
+  const row rows[] = {
+      {R"j({"prompt":["mail xq7","%40example.com"]})j", email},
+      {R"j({"prompt":["mail xq7\\","u0040example.com"]})j", email},
+      {R"j({"prompt":["mail xq7\\u0040","example.com"]})j", email},
+      {R"j({"prompt":["mail xq7","\\x40example.com"]})j", email},
+      {R"j({"prompt":["mail xq7","&#64;example.com"]})j", email},
+      {R"j({"messages":[{"role":"user","content":[{"type":"text","text":"mail xq7%"},{"type":"text","text":"40example.com"}]}]})j",
+       email},
+      {R"j({"messages":[{"role":"user","content":"mail xq7&#"},{"role":"user","content":"64;example.com"}]})j", email},
+      {R"j({"prompt":["mail alice.smith<b>","</b>@example.com"]})j", email},
+      {R"j({"prompt":["IBAN DE89%203704%200044","%200532%200130%2000"]})j", iban},
+      {R"j({"prompt":["card 4111%201111","%201111%201111"]})j", card},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK((inspect(r.body, email | card | iban).scan.found & r.found) == r.found);
+    const inspection got = inspect(r.body, email | card | iban, true);
+    CHECK((got.scan.found & r.found) == r.found);
+    // Found and redactable where the pieces are written (no quote in them).
+    CHECK(got.scan.hidden == 0);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, email | card | iban) >= 1);
+    CAPTURE(body);
+    CHECK(inspect(body, email | card | iban).scan.found == 0);
+  }
+  // Escapes at a seam that spell nothing: nothing.
+  CHECK(inspect(R"j({"prompt":["50%","20 off &amp; more"]})j", email | card | iban | phone).scan.found == 0);
+}
+
 TEST_CASE("a finding in a number is found but not redactable, and numbers keep redaction in place") {
   const std::uint32_t iban = bit(detector::iban);
-  const std::string body = R"({"seed":4111111111111111,"temperature":0.25,"messages":[{"role":"user",)"
+  const std::string body = R"({"account":4111111111111111,"temperature":0.25,"messages":[{"role":"user",)"
                            R"("content":"IBAN DE89 3704 0044 0532 0130 00"}],"k":[1,2,3]})";
   const inspection got = inspect(body, card | iban, true);
   REQUIRE(got.ok());
@@ -919,7 +991,7 @@ TEST_CASE("a finding in a number is found but not redactable, and numbers keep r
   CHECK(got.scan.findings[0].detector == static_cast<unsigned>(detector::iban));
   std::string redacted = body;
   CHECK(redact(redacted, got.scan.findings, card | iban) == 1);
-  CHECK(redacted == R"({"seed":4111111111111111,"temperature":0.25,"messages":[{"role":"user",)"
+  CHECK(redacted == R"({"account":4111111111111111,"temperature":0.25,"messages":[{"role":"user",)"
                     R"("content":"IBAN [redacted:iban]"}],"k":[1,2,3]})");
   // A number split across the parser's parts is one number (and the offsets after it still hold).
   std::string long_number = R"({"a":)" + std::string(3000, '1') + R"(,"c":"x@y.example"})";
@@ -943,6 +1015,31 @@ TEST_CASE("a finding in a number is found but not redactable, and numbers keep r
   }
   // Exponents whose value spells no identifier add nothing found.
   CHECK(inspect(R"({"a":[1e3,2.5e-3,1e300,-7E2]})", card | phone, true).scan.found == 0);
+}
+
+TEST_CASE("a sampling setting's number is no text a model reads (probe round 37)") {
+  // A random seed or a computed temperature passes a card's checksum one time in ten.
+  const std::uint32_t all = implemented_detectors();
+  for (const std::string body :
+       {R"({"model":"m","messages":[{"role":"user","content":"hello"}],"seed":3556250748849463})",
+        R"({"model":"m","seed":-3556250748849463,"temperature":0.3556250748849463,"top_p":0.3556250748849463})",
+        R"({"model":"m","max_tokens":3556250748849463,"n":1})",
+        R"({"model":"m","options":{"seed":3556250748849463,"temperature":0.3556250748849463}})",
+        R"({"model":"m","input":"hi","seed":3556250748849463.0})"}) {
+    CAPTURE(body);
+    const inspection got = inspect(body, all, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == 0);
+    CHECK(got.scan.hidden == 0);
+  }
+  // The same digits elsewhere, in a string under such a key, or in an array there are read.
+  for (const std::string body : {R"({"model":"m","metadata":{"seed":3556250748849463}})",
+                                 R"({"model":"m","seed":"3556250748849463"})",
+                                 R"({"model":"m","seed":[3556250748849463]})",
+                                 R"({"model":"m","seeds":3556250748849463})"}) {
+    CAPTURE(body);
+    CHECK((inspect(body, all).scan.found & card) == card);
+  }
 }
 
 TEST_CASE("a number whose float64 prints other digits is read as printed too (probe: numbers)") {
