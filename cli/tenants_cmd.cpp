@@ -208,6 +208,24 @@ struct append_point {
 
 append_point where_to_append(const std::string& text, const std::string& path) {
   const YAML::Node root = YAML::Load(text);
+  // Layouts a line appended at the end cannot extend: refused before a key is generated, so that
+  // no key exists that was never stored (probe round 37: "add it by hand" gave an entry whose key
+  // nobody had seen).
+  if (root.Style() == YAML::EmitterStyle::Flow) {
+    throw command_error(exit_failed,
+                        fmt::format("{}:{}:{}: the file is one flow mapping ({{...}}): write it in block style "
+                                    "(one 'key: value' per line, keys: last) for keys to be appended",
+                                    path, root.Mark().line + 1, root.Mark().column + 1));
+  }
+  std::string_view trimmed = text;
+  while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r' || trimmed.back() == ' ')) {
+    trimmed.remove_suffix(1);
+  }
+  if (trimmed.ends_with("\n...") || trimmed == "...") {
+    throw command_error(exit_failed, fmt::format("{}: the file ends with the document end marker '...': remove "
+                                                 "it for keys to be appended",
+                                                 path));
+  }
   append_point out{text, "  "};
   const auto end_line = [&out] {
     if (!out.base.empty() && out.base.back() != '\n') {
@@ -235,7 +253,11 @@ append_point where_to_append(const std::string& text, const std::string& path) {
                                  path, keys_line + 1));
   }
   if (keys.Style() == YAML::EmitterStyle::Flow) {
-    const auto open = static_cast<std::size_t>(keys.Mark().pos);
+    auto open = static_cast<std::size_t>(keys.Mark().pos);
+    // Past a byte order mark, which the reader skips and its offsets may not count (probe round 37).
+    if (open + 3 < text.size() && text.starts_with("\xEF\xBB\xBF") && text[open] != '[' && text[open + 3] == '[') {
+      open += 3;
+    }
     const std::size_t close = text.find(']', open);
     if (keys.IsSequence() && keys.size() == 0 && open < text.size() && text[open] == '[' &&
         close != std::string::npos) {
@@ -328,7 +350,9 @@ int cmd_create(const options& o) {
   if (!check.ok() || check.tenants->check_key(key, now).status != tenants::key_check::valid) {
     throw command_error(
         exit_failed,
-        fmt::format("{}: the key could not be appended to its keys: list; add it by hand:\n{}", path, entry));
+        fmt::format("{}: the key could not be appended to its keys: list (the file would not read back "
+                    "with it); no key was created: write keys: as a block list at the end of the file",
+                    path));
   }
   // The key is delivered before it is stored: a key written nowhere (a full disk under
   // `> demo.key`) must not become an active key nobody holds.

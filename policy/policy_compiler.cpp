@@ -2,6 +2,8 @@
 #include <map>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "common/ascii.hpp"
 #include "common/model_alias.hpp"
 #include "common/regular_file.hpp"
@@ -294,15 +296,29 @@ class compiler {
     return out;
   }
 
+  // A rule's or an invariant's id, unique regardless of case as cluster and tenant names are:
+  // denials, audit records and reports that name 'Forbid-Sanctioned' and 'forbid-sanctioned' read
+  // as one rule to a person (probe round 37).
+  void note_id(std::map<std::string, sourced>& ids, std::string_view what, const sourced& id) {
+    const auto [it, fresh] = ids.emplace(ascii_lowered(id.text), id);
+    if (fresh) {
+      return;
+    }
+    if (it->second.text == id.text) {
+      diags_.error(id.pos, fmt::format("duplicate {} id '{}' (first defined at {})", what, id.text,
+                                       at_line(it->second.pos)));
+    } else {
+      diags_.error(id.pos, fmt::format("{} id '{}' differs from '{}' ({}) only in case: name them apart", what,
+                                       id.text, it->second.text, at_line(it->second.pos)));
+    }
+  }
+
   // --- rules --------------------------------------------------------------------------------------
   void compile_rule(const rule_source& src) {
     if (!valid_identifier(src.id.text)) {
       diags_.error(src.id.pos, "rule id '" + src.id.text + "' must be letters, digits, '_', '-', '.' or ':'");
     }
-    if (const auto [it, fresh] = rule_ids_.emplace(src.id.text, src.id.pos); !fresh) {
-      diags_.error(src.id.pos,
-                   "duplicate rule id '" + src.id.text + "' (first defined at " + at_line(it->second) + ")");
-    }
+    note_id(rule_ids_, "rule", src.id);
     if (!src.effect_valid) {
       return;
     }
@@ -546,10 +562,7 @@ class compiler {
   }
 
   void compile_invariant(const invariant_source& src) {
-    if (const auto [it, fresh] = invariant_ids_.emplace(src.id.text, src.id.pos); !fresh) {
-      diags_.error(src.id.pos, "duplicate invariant id '" + src.id.text + "' (first defined at " +
-                                   at_line(it->second) + ")");
-    }
+    note_id(invariant_ids_, "invariant", src.id);
     compiled_invariant inv;
     inv.id = src.id.text;
     inv.pos = src.pos;
@@ -580,9 +593,9 @@ class compiler {
   std::unordered_map<std::string, const country_set*> interned_;
   std::unique_ptr<compiled_policy> out_;
   std::map<std::string, std::size_t, std::less<>> set_index_;
-  std::map<std::string, source_pos> rule_ids_;
+  std::map<std::string, sourced> rule_ids_;  // by id in lower case (note_id)
   std::vector<bool> broken_;  // by index of out_->rules: its `when` had an error
-  std::map<std::string, source_pos> invariant_ids_;
+  std::map<std::string, sourced> invariant_ids_;
 };
 
 // --- indexes ----------------------------------------------------------------------------------------

@@ -203,7 +203,21 @@ inline bool quoted_scalar_closed(std::string_view text, std::size_t at) {
 // be silently ignored by every reader, so it is refused where it starts. Every YAML file sovgw
 // reads (configs, policies, policy tests, clusters, tenants) goes through here. On failure returns
 // an undefined node and sets `error`.
-inline YAML::Node load_document(std::string_view text, std::optional<load_error>& error) {
+inline YAML::Node load_document(std::string_view file_text, std::optional<load_error>& error) {
+  // CR LF line breaks read as LF, as YAML folds them: yaml-cpp kept the CR inside a double-quoted
+  // string that runs on to the next line of a CR LF file, refused as a control character the
+  // admin never typed (probe round 37). Lines and columns stay as the file's.
+  std::string unified;
+  std::string_view text = file_text;
+  if (file_text.find("\r\n") != std::string_view::npos) {
+    unified.reserve(file_text.size());
+    for (std::size_t i = 0; i < file_text.size(); ++i) {
+      if (file_text[i] != '\r' || i + 1 >= file_text.size() || file_text[i + 1] != '\n') {
+        unified.push_back(file_text[i]);
+      }
+    }
+    text = unified;
+  }
   if (const utf8_problem bad = find_utf8_problem(text); bad.line != 0) {
     error = load_error{source_pos{bad.line, bad.column}, bad.message};
     return YAML::Node(YAML::NodeType::Undefined);

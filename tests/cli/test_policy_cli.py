@@ -488,6 +488,26 @@ class YamlThatReadsOtherwise(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn(f"{t}:3:18: error: a quoted string opened here (') is never closed", r.stderr)
 
+    def test_ids_that_differ_only_in_case_and_crlf_quoted_strings(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "p.yaml"
+            p.write_text("version: 1\nrules:\n  - id: forbid-sanctioned\n    effect: forbid\n"
+                         "    when: {client.country: [RU]}\n    reason: no\n"
+                         "  - id: Forbid-Sanctioned\n    effect: permit\n    reason: ok\n"
+                         "invariants:\n  - id: inv\n    for: {client.country: [RU]}\n    require: {effect: deny}\n"
+                         "  - id: INV\n    for: {client.country: [RU]}\n    require: {effect: deny}\n")
+            r = run("policy", "check", str(p))
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(f"{p}:7:9: error: rule id 'Forbid-Sanctioned' differs from 'forbid-sanctioned' (line 3) "
+                          "only in case", r.stderr)
+            self.assertIn(f"{p}:14:9: error: invariant id 'INV' differs from 'inv' (line 11) only in case",
+                          r.stderr)
+            # A double-quoted reason over two lines of a CR LF file folds as with LF.
+            p.write_bytes(b'version: 1\r\nrules:\r\n  - id: a\r\n    effect: permit\r\n    reason: "ok\r\n'
+                          b'      continued"\r\n')
+            r = run("policy", "check", str(p))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_a_control_character_is_an_error_at_its_place(self):
         with tempfile.TemporaryDirectory() as d:
             p = Path(d) / "p.yaml"

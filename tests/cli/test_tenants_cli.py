@@ -296,6 +296,26 @@ class TenantsCliTest(unittest.TestCase):
                                    "it as a block list, one '- {...}' per line, for keys to be appended\n")
         self.assertEqual(Path(self.file).read_text(), before)
 
+    def test_layouts_an_appended_line_cannot_extend_are_refused_before_a_key_exists(self):
+        # Probe round 37: a flow-style file or one ending in '...' got "add it by hand" and an entry
+        # whose key was never printed; a byte order mark before `keys: []` read as a flow list.
+        for text, message in (("{tenants: [{name: acme}], keys: []}\n", ":1:1: the file is one flow mapping"),
+                              ("tenants:\n  - name: acme\nkeys:\n...\n", ": the file ends with the document end "
+                                                                           "marker '...'")):
+            Path(self.file).write_text(text)
+            self.assertEqual(run("tenants", "check", self.file).returncode, 0)
+            r = run("tenants", "key", "create", "acme", "--file", self.file)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(r.stdout, "")
+            self.assertIn(self.file + message, r.stderr)
+            self.assertNotIn("by hand", r.stderr)
+            self.assertEqual(Path(self.file).read_text(), text)
+        Path(self.file).write_bytes(b"\xef\xbb\xbftenants:\n  - name: acme\nkeys: []\n")
+        r = run("tenants", "key", "create", "acme", "--file", self.file)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("sk-sovgw-"))
+        self.assertEqual(run("tenants", "check", self.file).stdout, f"{self.file}: 1 tenant, 1 key\n")
+
     def test_a_folder_others_may_write_is_refused(self):
         # They could not edit the file, but could replace it with one that gives them a key.
         os.chmod(self.dir.name, 0o777)
