@@ -2945,15 +2945,19 @@ std::string_view scanned_text(std::string_view text, const folded_text*& folded,
 
 // The readings of `text` beyond the first (tags as the ASCII they spell) and the detectors each
 // runs, calling each(reading, which): without the tags, where there are any (what is shown:
-// "4111<tag>1111…"); with lookalike letters read as Latin, for the IBAN alone, whose mod 97 keeps
-// Cyrillic and Greek prose from reading as one ("ВЕ68 5390 …").
+// "4111<tag>1111…"); with lookalike letters read as Latin, for the detectors whose checks keep
+// Cyrillic and Greek prose from reading as what they find: the IBAN's mod 97 ("ВЕ68 5390 …"),
+// the national ids' check characters and shapes (a codice fiscale's check letter, a DNI's or
+// NIE's mod 23, a NINO after its label: "RSSMR\u041085T10A562S", "DNI 12345678\u0396"; probe
+// round 37). Not a health code's: its cues' exceptions are read in their own letters ("Störung").
 template <typename Each>
 void for_each_other_reading(std::string_view text, std::uint32_t which, Each&& each) {
   if (has_tags(text)) {
     each(fold_reading{.marks = true, .without_tags = true}, which);
   }
-  if ((which & bit(iban)) != 0 && has_lookalikes(text)) {
-    each(fold_reading{.marks = true, .without_tags = true, .lookalikes = true}, bit(iban));
+  constexpr std::uint32_t checked = bit(iban) | bit(national_id);
+  if ((which & checked) != 0 && has_lookalikes(text)) {
+    each(fold_reading{.marks = true, .without_tags = true, .lookalikes = true}, which & checked);
   }
 }
 

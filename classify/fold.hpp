@@ -24,7 +24,8 @@
 // (Cyrillic "е", Greek "ο"), Latin small capitals ("ʙ") and precomposed accented letters ("É"): a
 // confusables skeleton would also turn ordinary Cyrillic and Greek prose into Latin noise for the
 // name and address detectors. fold_reading::lookalikes reads them as the Latin letter, for the
-// detectors whose check makes noise harmless (an IBAN's mod 97: "ВЕ68 5390 …", "ʙᴇ68 …", "BÉ68 …").
+// detectors whose check makes noise harmless (an IBAN's mod 97: "ВЕ68 5390 …", "ʙᴇ68 …", "BÉ68 …";
+// a national id's check character or label).
 #include <cstdint>
 #include <string>
 #include <string_view>

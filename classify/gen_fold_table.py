@@ -136,7 +136,7 @@ for cp in (0x3229, 0x3289):
 for cp in range(0xE0020, 0xE007F):  # tags spell ASCII
     fold[cp] = cp - 0xE0000
 
-# Lookalikes (fold_reading::lookalikes, for the IBAN detector only): letters a model reads as the
+# Lookalikes (fold_reading::lookalikes, for the IBAN and national id detectors): letters a model reads as the
 # Latin one they look like, UTS #39 style. Latin small capitals ("ʙᴇ68…") as the capital; precomposed
 # Latin letters with diacritics ("BÉ68") as their base letter, as the decomposed ones already are
 # (the combining mark is removed); Cyrillic and Greek letters confusable with Latin ones ("ВЕ68…",

@@ -443,6 +443,8 @@ std::string_view describe(parse_error e) {
       return "chunk size too large";
     case parse_error::bad_chunk_extension:
       return "invalid chunk extension";
+    case parse_error::chunk_extension_too_long:
+      return "chunk extension longer than 4096 bytes";
     case parse_error::chunk_missing_crlf:
       return "chunk data not followed by CRLF";
     case parse_error::bad_trailer:
@@ -898,8 +900,10 @@ chunk_decoder::state chunk_decoder::feed(std::string_view in, std::size_t& consu
             return fail(parse_error::bad_chunk_extension);
           }
           phase_ = phase::size_lf;
-        } else if (!is_field_value_char(c) || ++line_bytes_ > max_line) {
+        } else if (!is_field_value_char(c)) {
           return fail(parse_error::bad_chunk_extension);
+        } else if (++line_bytes_ > max_line) {
+          return fail(parse_error::chunk_extension_too_long);
         } else {
           ext_.push_back(static_cast<char>(c));
         }

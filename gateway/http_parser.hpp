@@ -49,6 +49,7 @@ enum class parse_error : std::uint8_t {
   bad_chunk_size,
   chunk_size_overflow,
   bad_chunk_extension,
+  chunk_extension_too_long,  // a chunk line's extensions over 4096 bytes
   chunk_missing_crlf,
   bad_trailer,
   sovereign_field_in_trailer,  // a declaration the gateway reads in the head only

@@ -944,6 +944,31 @@ TEST_CASE("a backslash run before a separator is read through at any depth (prob
         0);
 }
 
+TEST_CASE("lookalike letters inside a national id are read as Latin (probe round 37)") {
+  const std::uint32_t ids = bit(detector::national_id);
+  const std::uint32_t health = bit(detector::health_code);
+  struct row {
+    std::string content;
+    std::uint32_t found;
+  };
+  const row rows[] = {
+      {"codice fiscale RSSMR\u041085T10A562S", ids},   // Cyrillic A
+      {"codice fiscale RSSMRA85T10A562\u0405", ids},   // Cyrillic S (the check letter)
+      {"DNI 12345678\u0396", ids},                     // Greek Z
+      {"NIE \u03a71234567L", ids},                     // Greek X
+      {"NINO \u051aQ123456C", ids},                    // Cyrillic Q
+  };
+  for (const row& r : rows) {
+    const std::string body = R"({"messages":[{"role":"user","content":")" + r.content + R"("}]})";
+    CAPTURE(body);
+    CHECK((inspect(body, ids | health).scan.found & r.found) == r.found);
+    CHECK((inspect(body, ids | health, true).scan.found & r.found) == r.found);
+  }
+  // Cyrillic and Greek prose is no id.
+  CHECK(inspect(R"({"a":"Пациент АВС 12345678 Р, диагноз Е, код ОК 2024; Αθήνα ΑΒΓ 123"})", ids | health)
+            .scan.found == 0);
+}
+
 TEST_CASE("the seam between two prose strings is read decoded too (probe round 37)") {
   const std::uint32_t iban = bit(detector::iban);
   struct row {
