@@ -66,19 +66,23 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
   // continued, nor replaced by a new one (nor created before refusing).
   const std::string published_path = published_checkpoint_path(config.db_dir);
   auto published = read_published_checkpoint(published_path, keys.signer.verifier());
-  if (std::error_code ec; !std::filesystem::exists(config.db_dir, ec) && !ec) {
-    const std::string what =
-        !published.is_ok() ? fmt::format("{} is there ({})", published_path, published.error().message())
-        : *published && (*published)->size > 0
-            ? fmt::format("this log published a checkpoint covering {} records at {}", (*published)->size,
-                          published_path)
-            : std::string();
-    if (!what.empty()) {
+  if (!published.is_ok() && store::missing(config.db_dir)) {
+    return status{
+        error_code::verification_failed,
+        fmt::format("refusing to create a new audit log at {}: its store is missing, but {} is there "
+                    "({}). Restore the store; to start a new log instead, move {} aside and keep it "
+                    "as evidence",
+                    config.db_dir, published_path, published.error().message(), published_path)};
+  }
+  if (published.is_ok() && *published) {
+    verify_options held;
+    held.held.push_back(**published);
+    held.held_label = fmt::format("the checkpoint this log published at {}", published_path);
+    if (const auto gone = verify_missing_store(config.db_dir, held)) {
       return status{error_code::verification_failed,
-                    fmt::format("refusing to create a new audit log at {}: its store is missing, but {}. "
-                                "Restore the store; to start a new log instead, move {} aside and keep it "
-                                "as evidence",
-                                config.db_dir, what, published_path)};
+                    fmt::format("refusing to create a new audit log at {}: {}. Restore the store; to start a "
+                                "new log instead, move {} aside and keep it as evidence",
+                                config.db_dir, gone->problems.front().text, published_path)};
     }
   }
   auto opened = store::open(config.db_dir, config.create_if_missing ? store::open_mode::read_write

@@ -459,7 +459,7 @@ class verifier {
       count_unchecked_checkpoints();
     }
     if (options_.require_checkpoint && report_.checkpoints == 0 && report_.unchecked_checkpoints == 0 &&
-        !checkpoints_unread_) {
+        report_.contradicting_checkpoints == 0 && !checkpoints_unread_) {
       problems_.add(area::records, problem_kind::no_checkpoint, report_.records,
                     fmt::format("{} record(s) but no stored checkpoint signed by {} verifies",
                                 report_.records, key_.label()));
@@ -547,7 +547,9 @@ class verifier {
                         "forked or was rewritten",
                         held.size, crypto::to_base64(i->second.cp.root), label,
                         crypto::to_base64(held.root)));
-        i = checkpoints_.erase(i);  // signed, but contradicted: it does not verify the log
+        ++report_.contradicting_checkpoints;  // signed, but contradicted: it does not verify the log
+        contradicting_sizes_.push_back(held.size);
+        i = checkpoints_.erase(i);
       }
       const bool by_auditor = h < options_.held_by_auditor.size() && options_.held_by_auditor[h];
       checkpoints_.emplace(held.size, known_checkpoint{held, true, label, by_auditor});
@@ -590,7 +592,7 @@ class verifier {
       // Only a checkpoint the auditor holds bounds where the history the auditor saw was rewritten:
       // the stored ones may have been signed again over the rewrite.
       mismatches_.push_back(
-          {held ? held_authenticated_size_ : authenticated_size_, authenticated_size_, size, label});
+          {held ? held_authenticated_size_ : authenticated_size_, authenticated_size_, size, label, held});
       if (held && !contradicted_held_) {
         contradicted_held_ = size;
         contradicted_label_ = label;
@@ -598,11 +600,10 @@ class verifier {
       return;
     }
     if (!held && contradicted_held_) {
-      problems_.add(
-          area::records, problem_kind::checkpoint_mismatch, size - 1,
-          fmt::format("checkpoint at size {} signs a history that contradicts {} at size {}: it was "
-                      "signed over the rewrite",
-                      size, contradicted_label_, *contradicted_held_));
+      // Signed and matching the records, past a held checkpoint they contradict: the log's own
+      // signed history, one side of the fork the held one's problem names.
+      ++report_.contradicting_checkpoints;
+      contradicting_sizes_.push_back(size);
       return;
     }
     authenticated_size_ = size;  // every record below is the one that was signed
@@ -729,25 +730,56 @@ class verifier {
     return it != suspects_.end() && *it < end;
   }
 
+  // A held checkpoint the records contradict, where the log's own signed checkpoints sign the records.
+  [[nodiscard]] std::string describe_fork(std::uint64_t from, std::uint64_t stored_from, std::uint64_t size,
+                                          std::string_view label) const {
+    const auto first = std::lower_bound(contradicting_sizes_.begin(), contradicting_sizes_.end(), size);
+    const auto n = static_cast<std::uint64_t>(contradicting_sizes_.end() - first);
+    const std::string own =
+        n == 0 ? std::string()
+        : n == 1
+            ? fmt::format(
+                  "; the log's own checkpoint at size {}, whose signature verifies, signs its records",
+                  *first)
+            : fmt::format(
+                  "; the log's own {} checkpoints at sizes {}..{}, whose signatures verify, sign its records",
+                  n, *first, contradicting_sizes_.back());
+    const std::string narrowed =
+        stored_from > from && stored_from < size
+            ? fmt::format(
+                  " (records {}..{} reproduce the log's signed checkpoint at size {}: if this log was "
+                  "rewritten, and that checkpoint not signed over the rewrite, the records that differ "
+                  "are in {}..{})",
+                  from, stored_from - 1, stored_from, stored_from, size - 1)
+            : std::string();
+    return fmt::format(
+        "{} at size {}: its signed root does not match the recomputed tree: this log and {} sign two "
+        "different "
+        "histories{} under one key, so one of them is a fork: either this log was rewritten, or {} belongs "
+        "to "
+        "another log that shares the key (a second gateway or a staging log under the same keys, or the "
+        "wrong "
+        "file){}{}",
+        label, size, label, forked_sizes_.contains(size) ? fmt::format(" of size {}", size) : std::string(),
+        label, own, narrowed);
+  }
+
   // A record whose hash differs from the stored tree: if a signed checkpoint over the recomputed
   // tree covers it, the record is authentic and the stored tree is what was damaged. A checkpoint
   // that does not match, with no such record in the range it covers beyond the last one that
   // matched, pins the first record of that range (the tree was rewritten to match an altered one).
   void classify_suspects() {
     std::uint64_t pinned_from = UINT64_MAX;  // one pin per range: later checkpoints repeat it
-    for (const auto& [from, stored_from, size, label] : mismatches_) {
+    for (const auto& [from, stored_from, size, label, held] : mismatches_) {
       if (size == 0) {
         continue;  // a stored key claiming size 0: the signature check named it
       }
-      if (forked_sizes_.contains(size)) {
-        // The log's own checkpoint signs another history of this size (its problem says so): the
-        // held one or the log is a fork, and the records cannot tell which was rewritten.
-        problems_.add(
-            area::records, problem_kind::checkpoint_mismatch, size - 1,
-            fmt::format("{} at size {}: its signed root does not match the recomputed tree: this log "
-                        "and {} sign two different histories of size {} under one key, so one of "
-                        "them is a fork",
-                        label, size, label, size));
+      if (held && (forked_sizes_.contains(size) ||
+                   (!contradicting_sizes_.empty() && contradicting_sizes_.back() >= size))) {
+        // The log's own checkpoints, signed by the key, sign the records the held one contradicts:
+        // two signed histories under one key. Nothing here says which one was rewritten.
+        problems_.add(area::records, problem_kind::checkpoint_mismatch, size - 1,
+                      describe_fork(from, stored_from, size, label));
         continue;
       }
       problems_.add(area::records, problem_kind::checkpoint_mismatch, size - 1,
@@ -1054,23 +1086,49 @@ class verifier {
                                                      tree_end - 1)
                                                : "";
     const bool one = count == 1;
+    const std::string holds =
+        fmt::format("the log holds {} {}", report_.records, plural(report_.records, "record", "records"));
+    if (!held_labels.empty() && !stored && tree_end <= report_.records) {
+      // Nothing in the log shows it ever held more: the records still here may be the signed ones
+      // (an older copy, a rollback) or another history (a new log under the same key), and a tree
+      // of `newest` records cannot be checked against fewer. No record is named as the first bad one.
+      const std::string here =
+          report_.records == 0 ? std::string()
+          : report_.records == 1
+              ? std::string(
+                    ", and whether the record still here is the one it signs cannot be checked from "
+                    "a shorter log")
+              : fmt::format(
+                    ", and whether the {} records still here are the ones it signs cannot be checked "
+                    "from a shorter log",
+                    report_.records);
+      problems_.add(
+          area::records, problem_kind::records_truncated, report_.records,
+          fmt::format("{} but {} cover{} {}: at least {} {} gone{}{} ({})", holds, held_labels,
+                      held_labels.find(" and ") != std::string::npos ? "" : "s", newest, gone,
+                      one ? "is" : "are", by_auditor ? " since you verified it" : "", here,
+                      by_auditor
+                          ? "the log you verified, rolled back, or a new log under the same key"
+                          : "an older copy of this log, or a copy of it taken before that checkpoint: copy "
+                            "a running log's checkpoint file first, then its database; or a new log"));
+      return;
+    }
     problems_.add(
         area::records, problem_kind::records_truncated, report_.records,
         !held_labels.empty()
             // A checkpoint published beside the log may simply be newer than this copy of it: a copy
             // of a running log taken before its checkpoint file was copied. One the auditor verified
             // on an earlier visit may not: the log was rolled back.
-            ? fmt::format("the log holds {} records but {}{} cover{} {}{}: {} {} deleted since {}",
-                          report_.records, held_labels, stored ? ", and a checkpoint signed in the log," : "",
+            ? fmt::format("{} but {}{} cover{} {}{}: {} {} deleted since {}", holds, held_labels,
+                          stored ? ", and a checkpoint signed in the log," : "",
                           stored || held_labels.find(" and ") != std::string::npos ? "" : "s", newest, tree,
                           gone, one ? "was" : "were",
                           by_auditor
                               ? "(the log you were given is older than one you already verified)"
-                              : "(or this is another log, or a copy of it taken before that checkpoint: "
-                                "copy a running log's checkpoint file first, then its database)")
-            : fmt::format("the log holds {} records but a signed checkpoint covers {}{}: {} {} missing "
-                          "(deleted)",
-                          report_.records, newest, tree, gone, one ? "is" : "are"),
+                              : "(or this is another log, or a copy of it taken before that checkpoint: copy "
+                                "a running log's checkpoint file first, then its database)")
+            : fmt::format("{} but a signed checkpoint covers {}{}: {} {} missing (deleted)", holds, newest,
+                          tree, gone, one ? "is" : "are"),
         true);
   }
 
@@ -1221,10 +1279,13 @@ class verifier {
                                 // stored checkpoint matched the records after the held ones that did)
     std::uint64_t size;
     std::string_view label;  // the checkpoint's (known_checkpoint::label)
+    bool held;
   };
   std::vector<mismatch> mismatches_;
   // Sizes at which a stored checkpoint signed by the key contradicts a held one (load_checkpoints).
   std::unordered_set<std::uint64_t> forked_sizes_;
+  // Sizes of the stored checkpoints counted in report_.contradicting_checkpoints, ascending.
+  std::vector<std::uint64_t> contradicting_sizes_;
   std::unique_ptr<rocksdb::Iterator> tile_it_;
   // Storage that failed to read: what depends on it is not judged.
   bool records_unread_ = false;
@@ -1326,6 +1387,33 @@ verify_report verify_log(const store& s, const crypto::note_verifier& key, const
 verify_report verify_log(const store& s, const crypto::note_verifier& key, const verify_options& options,
                          const leaf_observer& on_leaf) {
   return verifier(s, key, options, on_leaf).run();
+}
+
+std::optional<verify_report> verify_missing_store(const std::string& dir, const verify_options& options) {
+  std::uint64_t newest = 0;
+  for (const crypto::checkpoint& cp : options.held) {
+    newest = std::max(newest, cp.size);
+  }
+  if (newest == 0 || !store::missing(dir)) {
+    return std::nullopt;
+  }
+  std::vector<std::string> labels;
+  for (std::size_t h = 0; h < options.held.size(); ++h) {
+    if (options.held[h].size == newest) {
+      labels.push_back(h < options.held_labels.size() ? options.held_labels[h] : options.held_label);
+    }
+  }
+  verify_report report;
+  report.truncated_records = newest;
+  report.first_bad_record = 0;
+  report.problems.push_back(
+      {problem_kind::records_truncated, 0,
+       fmt::format("the log's store is missing, but {} cover{} {} {}: {} {} deleted",
+                   fmt::join(labels, " and "), labels.size() == 1 ? "s" : "", newest,
+                   plural(newest, "record", "records"),
+                   newest == 1 ? std::string("record 0") : fmt::format("records 0..{}", newest - 1),
+                   newest == 1 ? "was" : "were")});
+  return report;
 }
 
 }  // namespace sovgw::audit

@@ -118,6 +118,10 @@ struct verify_report {
   // Stored checkpoints over records that could not be read (a read_failed problem): not checked,
   // so neither verified nor failed.
   std::uint64_t unchecked_checkpoints = 0;
+  // Stored checkpoints whose signature verifies and that match the records, but sign a history a
+  // held checkpoint contradicts (a fork: two signed histories under one key): neither verified nor
+  // failed.
+  std::uint64_t contradicting_checkpoints = 0;
   std::uint64_t newest_checkpoint_size = 0;  // the largest size a stored checkpoint is kept under
   std::uint64_t held_checkpoints = 0;        // options.held entries the log reproduced
   std::uint64_t newest_held_size = 0;        // the largest of them
@@ -138,7 +142,7 @@ struct verify_report {
   [[nodiscard]] bool ok() const { return problems.empty(); }
   // Stored checkpoints that do not verify (a bad signature, another key, a root that does not match).
   [[nodiscard]] std::uint64_t failed_checkpoints() const {
-    return stored_checkpoints - checkpoints - unchecked_checkpoints;
+    return stored_checkpoints - checkpoints - unchecked_checkpoints - contradicting_checkpoints;
   }
   // A read_failed problem: part of the log could not be read, so it was not all checked.
   [[nodiscard]] bool unreadable() const;
@@ -167,5 +171,13 @@ using leaf_observer =
     std::function<void(std::uint64_t seq, std::span<const std::uint8_t> leaf, const record* decoded)>;
 [[nodiscard]] verify_report verify_log(const store& s, const crypto::note_verifier& key,
                                        const verify_options& options, const leaf_observer& on_leaf);
+
+// The store at `dir` is missing (store::missing: removed or emptied) while checkpoints kept outside
+// it (options.held, named by options.held_labels) cover records: every record they cover was
+// deleted. verify_log's report for such a log (records_truncated, naming them all), or nullopt when
+// the store is there or no held checkpoint covers a record (a new log may be made there). The
+// writer refuses to create a log in that case with the same words.
+[[nodiscard]] std::optional<verify_report> verify_missing_store(const std::string& dir,
+                                                                const verify_options& options);
 
 }  // namespace sovgw::audit

@@ -153,7 +153,11 @@ status run_plan(const store& s, const query_filter& f, const std::function<bool(
       return leaf.error();
     }
     if (!leaf->has_value()) {
-      return {error_code::corruption, fmt::format("the index names record {} but it is missing", seq)};
+      if (stats.index_names_missing.size() < max_listed_missing) {
+        stats.index_names_missing.push_back(seq);
+      }
+      ++stats.index_names_missing_count;
+      continue;  // named at the end; the entries after it are listed
     }
     if (auto st = deliver(**leaf, seq, go_on); !st.is_ok()) {
       return st;
@@ -195,7 +199,11 @@ status run_query(const store& s, const query_filter& f, const std::function<bool
   query_filter scan = by_index;
   scan.scan_all = true;
   out.scanned_after_index = true;
-  out.index_error = st.is_ok() ? std::string() : st.message();
+  out.index_error =
+      !st.is_ok() ? st.message()
+      : out.index_names_missing.empty()
+          ? std::string()
+          : fmt::format("the index names record {} but it is missing", out.index_names_missing.front());
   out.undecodable.clear();  // the scan reads every record again
   out.undecodable_count = 0;
   out.misplaced.clear();
@@ -207,6 +215,48 @@ status run_query(const store& s, const query_filter& f, const std::function<bool
   out.matched = given.size();
   return rest;
 }
+
+namespace {
+
+// Why no record carries a request id, from what the lookup saw: an index entry naming a record the
+// log no longer holds says the record was written and removed; positions the scan found empty may
+// have held it.
+std::string describe_absent(const std::string& request_id, const query_stats& stats) {
+  std::string undecodable;
+  if (stats.undecodable_count > 0) {
+    undecodable = fmt::format(" ({} of them {} not decode, record {} first: any may be the one)",
+                              stats.undecodable_count, stats.undecodable_count == 1 ? "does" : "do",
+                              stats.undecodable.front().seq);
+  }
+  const std::uint64_t present = stats.records_read;
+  const std::string held = fmt::format("{} record{} the log holds", present, present == 1 ? "" : "s");
+  if (!stats.index_names_missing.empty()) {
+    const std::uint64_t seq = stats.index_names_missing.front();
+    return fmt::format(
+        "no record with request id '{}': the request id index names record {}, but record {} is missing "
+        "from the log (deleted; sovgw audit verify names what changed), and none of the {} carries it{}",
+        request_id, seq, seq, held, undecodable);
+  }
+  if (!stats.missing.empty()) {
+    const missing_records& m = stats.missing.front();
+    const std::string first = m.first == m.last ? fmt::format("record {} is", m.first)
+                                                : fmt::format("records {}..{} are", m.first, m.last);
+    return fmt::format(
+        "no record with request id '{}': the request id index lists none, and none of the {} carries it{}; "
+        "{} missing from the log{} (deleted, or the log is damaged: sovgw audit verify names what changed), "
+        "and any of them may have been the one",
+        request_id, held, undecodable, first,
+        stats.missing_count > m.last - m.first + 1
+            ? fmt::format(", with {} positions in all", stats.missing_count)
+            : std::string());
+  }
+  return fmt::format(
+      "no record with request id '{}': the request id index lists none, and none of the log's {} "
+      "record{} carries it{}",
+      request_id, present, present == 1 ? "" : "s", undecodable);
+}
+
+}  // namespace
 
 result<request_lookup> find_request(const store& s, const std::string& request_id) {
   query_filter f;
@@ -224,16 +274,12 @@ result<request_lookup> find_request(const store& s, const std::string& request_i
     return st;
   }
   if (seqs.empty()) {
-    return status{
-        error_code::not_found,
-        fmt::format("no record with request id '{}': the request id index lists none, and none of the "
-                    "log's {} records carries it{}",
-                    request_id, stats.records_read,
-                    stats.undecodable_count == 0
-                        ? std::string()
-                        : fmt::format(" ({} of them {} not decode, record {} first: any may be the one)",
-                                      stats.undecodable_count, stats.undecodable_count == 1 ? "does" : "do",
-                                      stats.undecodable.front().seq))};
+    request_lookup absent;
+    absent.absent = describe_absent(request_id, stats);
+    if (!stats.index_names_missing.empty()) {
+      absent.deleted = stats.index_names_missing.front();
+    }
+    return absent;
   }
   if (seqs.size() > 1) {
     std::string listed;
@@ -246,6 +292,8 @@ result<request_lookup> find_request(const store& s, const std::string& request_i
                               request_id, listed, seqs.size() == 10 ? " (and maybe more)" : "")};
   }
   return request_lookup{.seq = seqs.front(),
+                        .absent = {},
+                        .deleted = std::nullopt,
                         .index_missed = stats.scanned_after_index,
                         .index_error = stats.index_error,
                         .undecodable = std::move(stats.undecodable),

@@ -78,6 +78,12 @@ struct query_stats {
   // sees the gap before any filter applies.
   std::vector<missing_records> missing;
   std::uint64_t missing_count = 0;
+  // Index entries an index query read that name a record the log does not hold (deleted, or the
+  // log is damaged: verify names what changed), the first max_listed_missing of them, and how many.
+  // The query lists the records of the entries after them (a request id query then reads the whole
+  // log too, as for an index that cannot be read).
+  std::vector<std::uint64_t> index_names_missing;
+  std::uint64_t index_names_missing_count = 0;
   std::uint64_t records_read = 0;     // by a scan
   std::uint64_t with_request_id = 0;  // records read that carry the request id asked for
   std::uint64_t matched = 0;          // records given to the sink
@@ -91,11 +97,14 @@ struct query_stats {
                                const std::function<bool(const record&)>& sink, query_stats* stats = nullptr);
 
 // The record with this request id, looked up like run_query (the whole log is read when the index
-// lists none). not_found when no record carries it; verification_failed, naming them, when more
-// than one does (a gateway gives every request its own id: which one a receipt means is not the
-// log's to guess).
+// lists none). `seq` is empty when no record carries it, and `absent` then says why, `deleted`
+// naming the record the request id index lists for it that the log no longer holds (the record was
+// written, then removed). verification_failed, naming them, when more than one record carries it (a
+// gateway gives every request its own id: which one a receipt means is not the log's to guess).
 struct request_lookup {
-  std::uint64_t seq = 0;
+  std::optional<std::uint64_t> seq;
+  std::string absent;                    // (no seq) "no record with request id ...: ..."
+  std::optional<std::uint64_t> deleted;  // (no seq) a record the request id index names, missing
   bool index_missed = false;  // found by reading the log: the request id index does not list it
   std::string index_error;    // (then) why the index could not be read, when it could not
   // Records read on the way that do not decode (any of them may be the one meant): the first few.

@@ -487,4 +487,9 @@ report build_report(const store& s, const crypto::note_verifier& key, const repo
                                       const record* decoded) { agg.add_leaf(seq, leaf, decoded); }));
 }
 
+report missing_store_report(const report_options& options, verify_report verification) {
+  aggregator agg(options, 0);
+  return agg.finish(std::move(verification));
+}
+
 }  // namespace sovgw::audit

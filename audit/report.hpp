@@ -221,4 +221,8 @@ struct report {
 [[nodiscard]] report build_report(const store& s, const crypto::note_verifier& key,
                                   const report_options& options);
 
+// The report of a log whose store is missing while checkpoints kept outside it say it held records
+// (verify_missing_store's `verification`): no records to count, and the verification's verdict.
+[[nodiscard]] report missing_store_report(const report_options& options, verify_report verification);
+
 }  // namespace sovgw::audit

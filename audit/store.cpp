@@ -372,6 +372,16 @@ status from_rocksdb(const rocksdb::Status& s, std::string_view what) {
   return {code, fmt::format("{}: {}", what, s.ToString())};
 }
 
+bool store::missing(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    return errno == ENOENT;
+  }
+  struct stat current {};
+  return S_ISDIR(st.st_mode) && ::stat((dir + "/CURRENT").c_str(), &current) != 0 &&
+         rocksdb_files_in(dir).empty();
+}
+
 result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mode) {
   struct stat st {};
   const bool exists = ::stat((dir + "/CURRENT").c_str(), &st) == 0;

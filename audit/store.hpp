@@ -92,6 +92,9 @@ class store {
   // or a RocksDB database that is not an audit log), busy (another writer holds it), io or
   // corruption (RocksDB could not open it).
   [[nodiscard]] static result<std::unique_ptr<store>> open(const std::string& dir, open_mode mode);
+  // No store at `dir`: no such folder, or a folder with no file of a RocksDB database (a log
+  // removed or emptied, or never made there). A regular file is not a missing store but a wrong path.
+  [[nodiscard]] static bool missing(const std::string& dir);
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;

@@ -189,6 +189,35 @@ void print_missing(const audit::query_stats& stats) {
   }
 }
 
+// Index entries naming a record the log no longer holds: the records of the other entries were
+// listed, and a listing without that one looks complete (a scan's gap line names it already).
+void print_index_missing(const audit::query_stats& stats, const audit::query_filter& f) {
+  if (stats.index_names_missing_count == 0) {
+    return;
+  }
+  audit::query_filter by_index = f;
+  by_index.scan_all = false;  // a request id query read its index first, then the log
+  std::string index(audit::query_plan(by_index));
+  index.erase(0, index.find(':') + 1);
+  std::replace(index.begin(), index.end(), '_', ' ');
+  for (const std::uint64_t seq : stats.index_names_missing) {
+    if (std::any_of(stats.missing.begin(), stats.missing.end(),
+                    [&](const audit::missing_records& m) { return seq >= m.first && seq <= m.last; })) {
+      continue;
+    }
+    fmt::print(
+        stderr,
+        "sovgw audit query: the {} index names record {}, but record {} is missing from the log: deleted, "
+        "or the log is damaged (sovgw audit verify names what changed); the records of its other "
+        "entries are listed\n",
+        index, seq, seq);
+  }
+  if (stats.index_names_missing_count > stats.index_names_missing.size()) {
+    fmt::print(stderr, "sovgw audit query: and {} more index entries that name a missing record\n",
+               stats.index_names_missing_count - stats.index_names_missing.size());
+  }
+}
+
 int cmd_query(const options& o) {
   audit::query_filter f;
   f.scan_all = o.flag("scan");
@@ -272,6 +301,7 @@ int cmd_query(const options& o) {
   print_undecodable("sovgw audit query", stats.undecodable, stats.undecodable_count);
   print_misplaced("sovgw audit query", stats.misplaced, stats.misplaced_count);
   print_missing(stats);
+  print_index_missing(stats, f);
   if (format == "table") {
     table.finish();
   }
@@ -315,10 +345,12 @@ int cmd_query(const options& o) {
           static_cast<unsigned long long>(unsigned_listed->second));
     }
   }
-  // Every record that decodes was listed; the ones that do not, records moved, and positions that
-  // hold none, fail the query at its end.
-  return stats.undecodable_count > 0 || stats.misplaced_count > 0 || stats.missing_count > 0 ? exit_failed
-                                                                                             : exit_ok;
+  // Every record that decodes was listed; the ones that do not, records moved, and positions (or
+  // index entries) that name none, fail the query at its end.
+  return stats.undecodable_count > 0 || stats.misplaced_count > 0 || stats.missing_count > 0 ||
+                 stats.index_names_missing_count > 0
+             ? exit_failed
+             : exit_ok;
 }
 
 int cmd_prove(const options& o) {

@@ -64,15 +64,15 @@ std::string verification_json(const audit::verify_report& v, const report_contex
                                     json_string(from.path)));
   }
   return fmt::format(
-      R"({{"ok":{},"records":{},"missing_records":{},"truncated_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},"unchecked_checkpoints":{},)"
-      R"("stored_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"tail_checked":{},"held_from":[{}],)"
+      R"({{"ok":{},"records":{},"missing_records":{},"truncated_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},"contradicting_checkpoints":{},)"
+      R"("unchecked_checkpoints":{},"stored_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"tail_checked":{},"held_from":[{}],)"
       R"("uncovered_records":{},)"
       R"("index_entries":{},)"
       R"("forced_opens":{},"payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
       R"("first_bad_record":{},"problems":[{}]}})",
       v.ok() ? "true" : "false", v.records, v.missing_records, v.truncated_records, v.signed_records(),
-      v.checkpoints, v.failed_checkpoints(), v.unchecked_checkpoints, v.stored_checkpoints,
-      json_checkpoint(v.latest), json_held_checkpoints(c.held_from, v),
+      v.checkpoints, v.failed_checkpoints(), v.contradicting_checkpoints, v.unchecked_checkpoints,
+      v.stored_checkpoints, json_checkpoint(v.latest), json_held_checkpoints(c.held_from, v),
       c.held_from.empty() || c.stale ? "false" : "true", fmt::join(held_from, ","), v.uncovered_records(),
       v.index_entries, v.forced_opens,
       json_optional(c.payloads ? std::optional(c.payloads->checked) : std::nullopt),
@@ -257,16 +257,29 @@ int cmd_report(const options& o) {
   c.held_from = extra.sources;
   c.published_path = audit::published_checkpoint_path(c.db);
   options.verify.check_times_at_us = c.generated_us;  // record times judged as verify judges them
-  const auto s = open_reader(o);
-  auto r = audit::build_report(*s, c.key, options);
-  extra.add_problems_to(r.verification);
-  if (o.flag("payloads") && r.verification.ok()) {  // as verify --payloads: over a log that verifies
-    c.payloads = audit::verify_payloads(*s, r.verification.events, nullptr, r.verification.signed_records());
-    r.verification.problems = c.payloads->problems;
-    r.verification.first_bad_record = c.payloads->first_bad_record;
+  auto opened = try_open_reader(o);
+  std::optional<audit::verify_report> gone;
+  if (!opened.is_ok()) {
+    // Emptied or removed while a checkpoint kept outside it says what it held (as verify says it).
+    gone = audit::verify_missing_store(c.db, options.verify);
+    if (!gone) {
+      throw command_error(open_failure_exit_code(opened.error()), opened.error().message());
+    }
   }
-  c.stale = stale_held(*s, r.verification, c.held_from);
-  settle_stale_published(*s, c.key, r.verification.signed_records(), c.stale);
+  auto r = gone ? audit::missing_store_report(options, std::move(*gone))
+                : audit::build_report(*opened.value(), c.key, options);
+  extra.add_problems_to(r.verification);
+  if (opened.is_ok()) {
+    const auto& s = opened.value();
+    if (o.flag("payloads") && r.verification.ok()) {  // as verify --payloads: over a log that verifies
+      c.payloads =
+          audit::verify_payloads(*s, r.verification.events, nullptr, r.verification.signed_records());
+      r.verification.problems = c.payloads->problems;
+      r.verification.first_bad_record = c.payloads->first_bad_record;
+    }
+    c.stale = stale_held(*s, r.verification, c.held_from);
+    settle_stale_published(*s, c.key, r.verification.signed_records(), c.stale);
+  }
   write_output(o, format == "json" ? report_json(r, c) : report_html(r, c));
   if (r.records_in_period == 0 && options.since_us && *options.since_us > c.generated_us) {
     std::fprintf(stderr, "sovgw audit report: note: --since is in the future: no record is that new yet\n");
@@ -275,7 +288,7 @@ int cmd_report(const options& o) {
     fmt::print(
         stderr,
         "sovgw audit report: FAILED: the audit log at {} does not verify; the report says why ({} {})\n",
-        s->dir(), r.verification.problems.size(),
+        opened.is_ok() ? opened.value()->dir() : c.db, r.verification.problems.size(),
         plural(r.verification.problems.size(), "problem", "problems"));
     return exit_failed;
   }

@@ -236,7 +236,11 @@ std::string verification_section(const audit::report& r, const report_context& c
                           num(v.unchecked_checkpoints), num(v.stored_checkpoints))
         : v.failed_checkpoints() > 0 ? fmt::format(" ({} of {} signed checkpoints fail verification)",
                                                    num(v.failed_checkpoints()), num(v.stored_checkpoints))
-                                     : std::string());
+        : v.contradicting_checkpoints > 0
+            ? fmt::format(
+                  " ({} of {} signed checkpoints contradict a checkpoint kept outside the log: a fork)",
+                  num(v.contradicting_checkpoints), num(v.stored_checkpoints))
+            : std::string());
   }
   out += R"(<dl class="facts">)";
   // The records a stored checkpoint covers, and beyond them those only one kept outside the log does.
@@ -807,16 +811,33 @@ std::string rules_section(const audit::report& r, const report_context& c) {
         when(kind.last_us));
   }
   out += "</table>";
-  out += fmt::format(
-      R"(<p class="note">{} denied {}. {}</p>)", num(r.outcomes.denied),
-      plural(r.outcomes.denied, "request", "requests"),
+  // The footnote says how the counts above were made: under the version given, by the rules that
+  // made each denial; under any other (or with no --policy), under every rule a record names.
+  std::uint64_t policy_denials = r.outcomes.denied;
+  for (const auto& kind : r.denials_by_kind) {
+    policy_denials -= std::min(policy_denials, kind.denials);
+  }
+  constexpr std::string_view by_deciding_rules =
+      "the forbid rules its record names; else, when a permit matched, the restrict rules it names, which "
+      "together left no allowed cluster; else it is a default deny.";
+  const std::string attribution =
       c.policy_file.empty()
-          ? "Without --policy a denial counts under every rule its record names (permits and restrictions "
-            "included)."
-          : "A denial counts under the rules that made it: the forbid rules its record names; else, when a "
-            "permit matched, the restrict rules it names, which together left no allowed cluster; else it is "
-            "a "
-            "default deny.");
+          ? std::string(
+                "Without --policy a denial counts under every rule its record names (permits and "
+                "restrictions included).")
+      : r.denials_other_versions == 0
+          ? fmt::format("A denial counts under the rules that made it: {}", by_deciding_rules)
+      : r.denials_other_versions >= policy_denials
+          ? std::string(
+                "None of these denials was decided under the policy version given with --policy, so "
+                "each counts under every rule its record names (permits and restrictions included).")
+          : fmt::format(
+                "A denial decided under the policy version given with --policy counts under the rules "
+                "that made it: {} One decided under another version counts under every rule its record "
+                "names (permits and restrictions included).",
+                by_deciding_rules);
+  out += fmt::format(R"(<p class="note">{} denied {}. {}</p>)", num(r.outcomes.denied),
+                     plural(r.outcomes.denied, "request", "requests"), attribution);
   if (!r.denials_by_kind.empty()) {
     out += R"(<p class="note">A refusal of another kind than <code>policy_denied</code> (such as )"
            R"(<code>redaction_unsupported</code>) counts on a line of its own: the policy left an allowed )"

@@ -414,7 +414,16 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
   }
   const std::string& id = o.need("request-id");
   auto found = audit::find_request(s, id);
-  if (!found.is_ok() && found.error().code() == error_code::not_found) {
+  if (!found.is_ok()) {
+    throw command_error(exit_code_for(found.error().code()), found.error().message());
+  }
+  if (found->deleted) {
+    throw command_error(exit_failed,
+                        fmt::format("{}: the record was written, then removed from the log (its index entry "
+                                    "remains)",
+                                    found->absent));
+  }
+  if (!found->seq) {
     // An answer about the log, not about the command: a request the gateway answered completely has a
     // record. The receipt goes out in the head, before the record is durable, so it alone cannot say.
     throw command_error(
@@ -426,13 +435,10 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
             "received the whole response (every Content-Length byte, or a stream's terminating chunk) "
             "holds proof the record was made durable, so then it was removed (`sovgw receipt "
             "verify ... --db DIR` checks a receipt against the log)",
-            found.error().message()));
-  }
-  if (!found.is_ok()) {
-    throw command_error(exit_code_for(found.error().code()), found.error().message());
+            found->absent));
   }
   print_lookup_notes("sovgw audit: note", *found, id);
-  return found->seq;
+  return *found->seq;
 }
 
 unsigned_record describe_unsigned_record(const audit::store& s, std::uint64_t seq) {
@@ -476,7 +482,7 @@ void print_lookup_notes(std::string_view prefix, const audit::request_lookup& fo
                found.index_error.empty()
                    ? std::string("does not list")
                    : fmt::format("cannot be read ({}) for", printable(found.index_error)),
-               printable(id), found.seq);
+               printable(id), found.seq.value_or(0));
   }
 }
 

@@ -174,6 +174,18 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
                  : report.checkpoints == 1 ? std::string("1 verifies")
                                            : fmt::format("{} verify", report.checkpoints));
     }
+    if (report.contradicting_checkpoints > 0) {
+      const std::uint64_t n = report.contradicting_checkpoints;
+      fmt::print(
+          "{} of {} stored {} {} by the key and {} the records, but contradict{} a checkpoint kept "
+          "outside the log (the fork named above){}\n",
+          n, report.stored_checkpoints, plural(report.stored_checkpoints, "checkpoint", "checkpoints"),
+          n == 1 ? "is signed" : "are signed", n == 1 ? "matches" : "match", n == 1 ? "s" : "",
+          report.failed_checkpoints() > 0 ? std::string()
+          : report.checkpoints == 0       ? std::string(", none verifies")
+          : report.checkpoints == 1       ? std::string(", 1 verifies")
+                                          : fmt::format(", {} verify", report.checkpoints));
+    }
     if (report.unchecked_checkpoints > 0) {
       fmt::print("{} of {} stored {} not checked: the records they cover could not be read\n",
                  report.unchecked_checkpoints, report.stored_checkpoints,
@@ -319,14 +331,14 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
                                                                               : "checkpoint_option");
   fmt::print(
       R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"missing_records":{},"truncated_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},)"
-      R"("unchecked_checkpoints":{},"stored_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
+      R"("contradicting_checkpoints":{},"unchecked_checkpoints":{},"stored_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
       R"("payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_opened":{},)"
       R"("data_keys_checked":{},"first_bad_record":{},"saved_checkpoint":{},"problems":[{}]}})"
       "\n",
       v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.missing_records,
-      r.truncated_records, r.signed_records(), r.checkpoints, r.failed_checkpoints(), r.unchecked_checkpoints,
-      r.stored_checkpoints, json_checkpoint(r.latest), json_held_checkpoints(v.held, r),
-      r.uncovered_records(), r.index_entries, r.forced_opens,
+      r.truncated_records, r.signed_records(), r.checkpoints, r.failed_checkpoints(),
+      r.contradicting_checkpoints, r.unchecked_checkpoints, r.stored_checkpoints, json_checkpoint(r.latest),
+      json_held_checkpoints(v.held, r), r.uncovered_records(), r.index_entries, r.forced_opens,
       v.payloads ? std::to_string(v.payloads->checked) : "null",
       v.payloads ? std::to_string(v.payloads->unsigned_payloads) : "null",
       v.payloads ? std::to_string(v.payloads->dropped_by_retention) : "null",
@@ -364,6 +376,18 @@ int cmd_verify(const options& o) {
     return exit_failed;
   }
   if (!opened.is_ok()) {
+    // Emptied or removed while a checkpoint kept outside it says what it held: the largest deletion
+    // there is, not a wrong path.
+    if (auto gone = audit::verify_missing_store(o.need("db"), options)) {
+      v.report = std::move(*gone);
+      extra.add_problems_to(v.report);
+      if (json) {
+        print_verify_json(v, o.need("db"), key);
+      } else {
+        print_verify_text(v, o.need("db"), key, o);
+      }
+      return exit_failed;
+    }
     throw command_error(exit_environment, opened.error().message());
   }
   const auto& s = opened.value();

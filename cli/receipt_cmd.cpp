@@ -170,7 +170,23 @@ int check_against_log(const options& o, const saved_head& head) {
   }
   const auto s = open_reader(o);
   auto found = audit::find_request(*s, id);
-  if (!found.is_ok() && found.error().code() == error_code::not_found) {
+  if (!found.is_ok()) {
+    if (found.error().code() != error_code::verification_failed) {
+      throw_status(found.error());
+    }
+    fmt::print("the log cannot be checked against the receipt: {}\n", printable(found.error().message()));
+    return exit_failed;
+  }
+  if (found->deleted) {
+    // The index entry shows the record was written: the response's fate does not matter.
+    fmt::print(
+        "the log holds NO record with request id '{}'\n  ({})\n"
+        "  the record was removed from the log: it was written (the request id index still names "
+        "record {}), then deleted\n",
+        printable(id), printable(found->absent), *found->deleted);
+    return exit_failed;
+  }
+  if (!found->seq) {
     fmt::print(
         "the log holds NO record with request id '{}' (or {} is not the log of the gateway that signed the "
         "receipt)\n  ({})\n"
@@ -180,18 +196,12 @@ int check_against_log(const options& o, const saved_head& head) {
         "byte)\n"
         "  a client that received the whole response (every Content-Length byte, or a stream's terminating "
         "chunk) holds proof its record was made durable: then it was removed\n",
-        printable(id), o.need("db"), printable(found.error().message()));
+        printable(id), o.need("db"), printable(found->absent));
     return exit_failed;
   }
-  if (!found.is_ok()) {
-    if (found.error().code() != error_code::verification_failed) {
-      throw_status(found.error());
-    }
-    fmt::print("the log cannot be checked against the receipt: {}\n", printable(found.error().message()));
-    return exit_failed;
-  }
+  const std::uint64_t seq = *found->seq;
   print_lookup_notes("sovgw receipt: note", *found, id);
-  auto r = audit::read_record(*s, found->seq);
+  auto r = audit::read_record(*s, seq);
   if (!r.is_ok()) {
     throw_status(r.error());
   }
@@ -220,12 +230,12 @@ int check_against_log(const options& o, const saved_head& head) {
         "the log CONTRADICTS the receipt: record {} (request id '{}') says otherwise:\n{}"
         "  the gateway answered one thing and logged another: the record was rewritten (sovgw audit verify "
         "--checkpoint with a checkpoint you kept says whether it was after you saved that)\n",
-        found->seq, printable(id), differ);
+        seq, printable(id), differ);
     return exit_failed;
   }
   // The fields agree; the record must also be the one the log's signed tree holds at its place,
   // as `audit prove` requires: a record moved, or rewritten with its fields intact, is not.
-  auto proof = audit::make_inclusion_proof(*s, found->seq);
+  auto proof = audit::make_inclusion_proof(*s, seq);
   if (!proof.is_ok() && proof.error().code() != error_code::not_found) {
     fmt::print(
         "the log cannot be tied to the receipt: the record with request id '{}' agrees with it, but {}\n",
@@ -233,14 +243,14 @@ int check_against_log(const options& o, const saved_head& head) {
     return exit_failed;
   }
   fmt::print("the log agrees: record {} carries request id '{}' with status {}, decision {}, policy {}, {}\n",
-             found->seq, printable(id), r->status, printable(r->decision),
+             seq, printable(id), r->status, printable(r->decision),
              r->policy_version.empty() ? "(none)" : printable(r->policy_version),
              r->cluster.empty()
                  ? std::string("not forwarded")
                  : fmt::format("cluster {} in {}", printable(r->cluster), printable(r->cluster_country)));
   if (!proof.is_ok()) {  // not covered by a signed checkpoint yet
     fmt::print("  ({}: `sovgw audit prove` cannot prove it yet)\n",
-               printable(describe_unsigned_record(*s, found->seq).text));
+               printable(describe_unsigned_record(*s, seq).text));
   }
   return exit_ok;
 }

@@ -140,8 +140,9 @@ class evidence_test(tampered_log_case):
         shutil.rmtree(self.db)
         p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "1")
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-        self.assertIn(f"refusing to create a new audit log at {self.db}: its store is missing, but this log "
-                      "published a checkpoint covering 300 records", p.stderr)
+        self.assertIn(f"refusing to create a new audit log at {self.db}: the log's store is missing, but the "
+                      f"checkpoint this log published at {published} covers 300 records: records 0..299 were "
+                      "deleted. Restore the store", p.stderr)
         self.assertFalse(os.path.exists(self.db))
         # However the store's path is written.
         for spelling in (self.db + "/.", self.db + "//", os.path.join(self.db, "x", "..")):
@@ -171,8 +172,8 @@ class evidence_test(tampered_log_case):
         self.assertEqual(self.verify(db).returncode, 0)
         p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held)
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-        self.assertIn("the log holds 280 records but the checkpoint you hold covers 300: records 280..299 were "
-                      "deleted since", p.stdout)
+        self.assertIn("the log holds 280 records but the checkpoint you hold covers 300: at least records 280..299 "
+                      "are gone since you verified it", p.stdout)
         ok = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", held)
         self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
         self.assertIn("the checkpoint you hold (size 300) is reproduced", ok.stdout)

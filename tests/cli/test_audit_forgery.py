@@ -63,26 +63,36 @@ class forgery_test(tampered_log_case):
                       "one of them is a fork", p.stdout)
         self.assertNotIn("300..299", p.stdout)
         self.assertNotIn("first record that does not match", p.stdout)  # only the range is known
-        self.assertIn("1 of 1 stored checkpoint fails verification", p.stdout)
+        # Its signature verifies: it contradicts the one held, it does not fail (probe round 37).
+        self.assertIn("1 of 1 stored checkpoint is signed by the key and matches the records, but contradicts a "
+                      "checkpoint kept outside the log (the fork named above), none verifies", p.stdout)
+        self.assertNotIn("fails verification", p.stdout)
+        self.assertNotIn("no stored checkpoint signed by", p.stdout)
         doc = self.verify_json(db, "--checkpoint", held)
-        self.assertEqual((doc["checkpoints"], doc["failed_checkpoints"], doc["checkpoint"]), (0, 1, None))
+        self.assertEqual((doc["checkpoints"], doc["failed_checkpoints"], doc["contradicting_checkpoints"],
+                          doc["checkpoint"]), (0, 0, 1, None))
         self.assertIsNone(doc["first_bad_record"])
         report = json.loads(sovgw("audit", "report", "--db", db, "--pubkey", self.pub, "--checkpoint", held,
                                   "--format", "json", check=1).stdout)["verification"]
-        self.assertEqual((report["checkpoints"], report["failed_checkpoints"], report["checkpoint"]), (0, 1, None))
+        self.assertEqual((report["checkpoints"], report["failed_checkpoints"], report["contradicting_checkpoints"],
+                          report["checkpoint"]), (0, 0, 1, None))
 
     def test_a_rewritten_history_under_an_older_held_checkpoint_names_the_range_it_covers(self):
         held = self.held(200)
         db = self.resigned("flip", "50")
         p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held, check=1)
-        self.assertIn("the checkpoint you hold at size 200: its signed root does not match the recomputed tree; a "
-                      "record in 0..199 was altered", p.stdout)
+        # The stored checkpoint at 300 signs the rewritten history, or the one held is another log's
+        # under the same key: the records cannot tell (probe round 37), and it is not a verified one.
+        self.assertIn("the checkpoint you hold at size 200: its signed root does not match the recomputed tree: this "
+                      "log and the checkpoint you hold sign two different histories under one key, so one of them is "
+                      "a fork: either this log was rewritten, or the checkpoint you hold belongs to another log that "
+                      "shares the key", p.stdout)
+        self.assertIn("the log's own checkpoint at size 300, whose signature verifies, signs its records", p.stdout)
+        self.assertNotIn("was altered", p.stdout)
         self.assertNotIn("first record that does not match", p.stdout)
-        # The stored checkpoint at 300 signs the rewritten history: it is not a verified one.
-        self.assertIn("checkpoint at size 300 signs a history that contradicts the checkpoint you hold at size 200",
-                      p.stdout)
         doc = self.verify_json(db, "--checkpoint", held)
-        self.assertEqual((doc["checkpoints"], doc["failed_checkpoints"], doc["checkpoint"]), (0, 1, None))
+        self.assertEqual((doc["checkpoints"], doc["failed_checkpoints"], doc["contradicting_checkpoints"],
+                          doc["checkpoint"]), (0, 0, 1, None))
         self.assertIsNone(doc["first_bad_record"])
 
     def fork_from_200(self):
@@ -92,28 +102,32 @@ class forgery_test(tampered_log_case):
         self.append(150, run_name="fork", db=fork)
         return fork
 
-    def test_a_fork_past_a_stored_checkpoint_says_at_least_one_record_differs_and_where_if_that_one_holds(self):
+    def test_a_fork_past_a_stored_checkpoint_says_where_the_records_differ_if_this_log_was_rewritten(self):
         # Probe round 32 (finding 3): "records 0..299: one differs" when the 100 records from 200 on
         # differ.
         held = self.held(300)
         fork = self.fork_from_200()
         p = sovgw("audit", "verify", "--db", fork, "--pubkey", self.pub, "--checkpoint", held, check=1)
-        self.assertIn("records 0..299: at least one differs from what was signed, and the stored tree was rewritten "
-                      "to match it (records 0..199 reproduce the log's signed checkpoint at size 200: unless it too "
-                      "was signed over the rewrite, the records that differ are in 200..299)", p.stdout)
+        self.assertIn("this log and the checkpoint you hold sign two different histories under one key, so one of "
+                      "them is a fork", p.stdout)
+        self.assertIn("the log's own checkpoint at size 350, whose signature verifies, signs its records (records "
+                      "0..199 reproduce the log's signed checkpoint at size 200: if this log was rewritten, and that "
+                      "checkpoint not signed over the rewrite, the records that differ are in 200..299)", p.stdout)
 
     def test_the_text_counts_the_stored_checkpoints_as_the_json_does(self):
         # Probe round 32 (finding 3): "1 of 3 stored checkpoints fails" beside JSON's "checkpoints": 2.
         held = self.held(300)
         fork = self.fork_from_200()
         p = sovgw("audit", "verify", "--db", fork, "--pubkey", self.pub, "--checkpoint", held, check=1)
-        self.assertIn("1 of 3 stored checkpoints fails verification, 2 verify", p.stdout)
+        self.assertIn("1 of 3 stored checkpoints is signed by the key and matches the records, but contradicts a "
+                      "checkpoint kept outside the log (the fork named above), 2 verify", p.stdout)
         doc = self.verify_json(fork, "--checkpoint", held)
-        self.assertEqual((doc["stored_checkpoints"], doc["checkpoints"], doc["failed_checkpoints"]), (3, 2, 1))
+        self.assertEqual((doc["stored_checkpoints"], doc["checkpoints"], doc["failed_checkpoints"],
+                          doc["contradicting_checkpoints"]), (3, 2, 0, 1))
         report = json.loads(sovgw("audit", "report", "--db", fork, "--pubkey", self.pub, "--checkpoint", held,
                                   "--format", "json", check=1).stdout)["verification"]
-        self.assertEqual((report["stored_checkpoints"], report["checkpoints"], report["failed_checkpoints"]),
-                         (3, 2, 1))
+        self.assertEqual((report["stored_checkpoints"], report["checkpoints"], report["failed_checkpoints"],
+                          report["contradicting_checkpoints"]), (3, 2, 0, 1))
 
     def fingerprint(self, pub):
         """The RFC 7638 SHA-256 thumbprint of the Ed25519 key in a signing.pub (`name+id+base64(0x01||key)`)."""

@@ -160,9 +160,52 @@ class held_checkpoint_wording_test(operator_case):
         db = self.copy("rolled-back")
         run(TAMPER, db, "truncate", "4", check=0)
         out = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held, check=1).stdout
-        self.assertIn("the log holds 26 records but the checkpoint you hold covers 30: records 26..29 were deleted "
-                      "since (the log you were given is older than one you already verified)", out)
+        self.assertIn("the log holds 26 records but the checkpoint you hold covers 30: at least records 26..29 are "
+                      "gone since you verified it, and whether the 26 records still here are the ones it signs cannot "
+                      "be checked from a shorter log (the log you verified, rolled back, or a new log under the same "
+                      "key)", out)
         self.assertNotIn("a copy of it taken before that checkpoint", out)
+
+    def test_a_new_log_shorter_than_the_checkpoint_held_is_not_said_to_be_its_signed_prefix(self):
+        # Probe round 37 (finding 4): a log wiped and recreated under the same key, one record long,
+        # was "records 1..29 were deleted", "first record that does not match: 1", "1 records".
+        held = self.saved(self.db, "visit.checkpoint")
+        new = os.path.join(self.tmp, "new")
+        self.append(1, run_name="new", db=new)
+        out = sovgw("audit", "verify", "--db", new, "--pubkey", self.pub, "--checkpoint", held, check=1).stdout
+        self.assertIn("the log holds 1 record but the checkpoint you hold covers 30: at least records 1..29 are gone "
+                      "since you verified it, and whether the record still here is the one it signs cannot be checked "
+                      "from a shorter log (the log you verified, rolled back, or a new log under the same key)", out)
+        self.assertNotIn("first record that does not match", out)
+        self.assertNotIn("1 records", out)
+        doc = json.loads(sovgw("audit", "verify", "--db", new, "--pubkey", self.pub, "--checkpoint", held,
+                               "--format", "json", check=1).stdout)
+        self.assertEqual([p["kind"] for p in doc["problems"]], ["records_truncated"])
+        self.assertIsNone(doc["first_bad_record"])
+
+    def test_a_held_checkpoint_of_a_smaller_log_under_the_same_key_is_a_fork_not_a_rewrite(self):
+        # Probe round 37 (finding 3): another log's checkpoint (same keys, size 2) given for this
+        # 30-record log was "records 0..1 ... altered, and the stored tree was rewritten", and the
+        # log's own checkpoints, whose signatures verify, were counted as failing verification.
+        other = os.path.join(self.tmp, "other")
+        self.append(2, run_name="other", db=other)
+        held = other + ".checkpoint"
+        out = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", held, check=1).stdout
+        self.assertIn("the checkpoint you hold at size 2: its signed root does not match the recomputed tree: this "
+                      "log and the checkpoint you hold sign two different histories under one key, so one of them is "
+                      "a fork: either this log was rewritten, or the checkpoint you hold belongs to another log that "
+                      "shares the key (a second gateway or a staging log under the same keys, or the wrong file); the "
+                      "log's own checkpoint at size 30, whose signature verifies, signs its records", out)
+        self.assertIn("1 of 1 stored checkpoint is signed by the key and matches the records, but contradicts a "
+                      "checkpoint kept outside the log (the fork named above), none verifies", out)
+        for wrong in ("was altered", "rewritten to match", "signed over the rewrite", "fail verification",
+                      "fails verification"):
+            self.assertNotIn(wrong, out)
+        doc = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", held,
+                               "--format", "json", check=1).stdout)
+        self.assertEqual((doc["stored_checkpoints"], doc["checkpoints"], doc["failed_checkpoints"],
+                          doc["contradicting_checkpoints"]), (1, 0, 0, 1))
+        self.assertEqual([p["kind"] for p in doc["problems"]], ["checkpoint_mismatch"])
 
     def test_a_fork_checked_against_the_other_sides_checkpoint_does_not_say_which_was_rewritten(self):
         # Auditor A saw this log; auditor B a laundered one under the same key (a fork).
@@ -256,6 +299,31 @@ class removed_record_test(operator_case):
         self.assertNotIn("the log", p.stdout)
         # No log there: an environment error.
         p = self.receipt_verify(head, "--db", os.path.join(self.tmp, "nowhere"), check=3)
+
+    def test_a_deleted_record_whose_index_entry_remains_is_named_removed_not_maybe_never_written(self):
+        # Probe round 37: the request id index still named the deleted record, yet prove, show and
+        # receipt verify said the index listed none and left a crash before the response's end open.
+        for seq in (3, 29):  # one in the middle, the newest
+            with self.subTest(seq=seq):
+                gone = self.copy(f"gone-{seq}")
+                run(TAMPER, gone, "delete", str(seq), check=0)
+                said = (f"no record with request id 'req-{seq}': the request id index names record {seq}, but "
+                        f"record {seq} is missing from the log (deleted; sovgw audit verify names what changed), "
+                        "and none of the 29 records the log holds carries it")
+                for cmd in (["prove"], ["show", "--auditor-key", self.auditor_key]):
+                    p = sovgw("audit", cmd[0], "--db", gone, "--request-id", f"req-{seq}", *cmd[1:], check=1)
+                    self.assertIn(said + ": the record was written, then removed from the log (its index entry "
+                                  "remains)", p.stderr)
+                    self.assertNotIn("lists none", p.stderr)
+                    self.assertNotIn("crash", p.stderr)
+                    self.assertEqual(p.stdout, "")
+                head = self.receipt(f"r{seq}.txt", f"req-{seq}", *self.permit_3)
+                out = self.receipt_verify(head, "--db", gone, check=1).stdout
+                self.assertIn(f"the log holds NO record with request id 'req-{seq}'\n  ({said})\n", out)
+                self.assertIn(f"the record was removed from the log: it was written (the request id index still "
+                              f"names record {seq}), then deleted", out)
+                self.assertNotIn("crash", out)
+                self.assertNotIn("never complete", out)
 
     def test_receipt_verify_with_db_refuses_a_record_the_signed_tree_does_not_hold_there(self):
         head = self.receipt("ok.txt", "req-3", *self.permit_3)

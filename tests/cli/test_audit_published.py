@@ -132,6 +132,55 @@ class deleted_newest_test(audit_case):
                       "then its database", out)
 
 
+class missing_store_test(audit_case):
+    def test_a_store_emptied_or_removed_beside_its_checkpoint_is_every_record_deleted_not_no_log(self):
+        # Probe round 37: `rm -rf DB/*` (or DB) left the published checkpoint beside it, and verify and
+        # report said "no audit log at DB" (exit 3, a wrong path), with no JSON verdict and no report.
+        self.append(12)
+        held = os.path.join(self.tmp, "held.checkpoint")
+        sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--save-checkpoint", held, check=0)
+        for how in ("emptied", "removed"):
+            with self.subTest(how=how):
+                db = os.path.join(self.tmp, how)
+                shutil.copytree(self.db, db)
+                shutil.copy(self.db + ".checkpoint", db + ".checkpoint")
+                if how == "removed":
+                    shutil.rmtree(db)
+                else:
+                    for name in os.listdir(db):
+                        path = os.path.join(db, name)
+                        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+                published = db + ".checkpoint"
+                out = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, check=1).stdout
+                self.assertIn(f"FAILED: the audit log at {db} does not verify\n  - the log's store is missing, but "
+                              f"the checkpoint the gateway published at {published} covers 12 records: records "
+                              "0..11 were deleted\n", out)
+                out = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held, check=1).stdout
+                self.assertIn("the log's store is missing, but the checkpoint you hold and the checkpoint the gateway "
+                              f"published at {published} cover 12 records: records 0..11 were deleted", out)
+                doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held,
+                                       "--format", "json", check=1).stdout)
+                self.assertEqual((doc["ok"], doc["records"], doc["truncated_records"], doc["first_bad_record"]),
+                                 (False, 0, 12, 0))
+                self.assertEqual([p["kind"] for p in doc["problems"]], ["records_truncated"])
+                rep = sovgw("audit", "report", "--db", db, "--pubkey", self.pub, "--checkpoint", held,
+                            "--format", "json", check=1)
+                v = json.loads(rep.stdout)["verification"]
+                self.assertEqual([p["kind"] for p in v["problems"]], ["records_truncated"])
+                self.assertIn("does not verify; the report says why (1 problem)", rep.stderr)
+                page = os.path.join(self.tmp, how + ".html")
+                sovgw("audit", "report", "--db", db, "--pubkey", self.pub, "--out", page, check=1)
+                self.assertIn("store is missing, but the checkpoint the gateway published", read_file(page))
+                # Only the auditor's checkpoint says so; and when none does, a wrong path, as before.
+                os.remove(published)
+                out = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held, check=1).stdout
+                self.assertIn("the log's store is missing, but the checkpoint you hold covers 12 records: records "
+                              "0..11 were deleted", out)
+                p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, check=3)
+                self.assertIn(f"no audit log at {db}", p.stderr)
+                sovgw("audit", "report", "--db", db, "--pubkey", self.pub, "--format", "json", check=3)
+
+
 class record_option_test(audit_case):
     def setUp(self):
         super().setUp()

@@ -229,6 +229,26 @@ class gateway_log_report_test(unittest.TestCase):
         decided = sum(bool(r["policy_version"]) for r in self.requests)
         self.assertIn(f"{decided} requests were decided under another policy version than", page)
 
+    def test_the_denials_footnote_says_the_attribution_the_counts_use(self):
+        # Probe round 37: with a --policy of another version, the counts were "every rule the record
+        # names", but the footnote described the forbid/restrict attribution of a matching policy.
+        def page(*policy):
+            return sovgw("audit", "report", "--db", self.log["db"], "--pubkey", self.log["pubkey"], *policy,
+                         check=0).stdout
+        deciding = "counts under the rules that made it: the forbid rules its record names"
+        every = "counts under every rule its record names (permits and restrictions included)."
+        edited = os.path.join(self.tmp, "edited.yaml")
+        write_file(edited, read_file(self.log["policy"]) + "# edited: same rules, another version\n")
+        other = page("--policy", edited)
+        self.assertIn("None of these denials was decided under the policy version given with --policy, so each "
+                      + every, other)
+        self.assertNotIn(deciding, other)
+        # The log holds two versions: the one given counts by the deciding rules, the other by every rule.
+        mixed = page("--policy", self.log["policy"])
+        self.assertIn("A denial decided under the policy version given with --policy " + deciding, mixed)
+        self.assertIn("One decided under another version " + every, mixed)
+        self.assertIn("Without --policy a denial " + every, page())
+
     def test_csv_carries_every_field_jsonl_does(self):
         out = sovgw("audit", "query", "--db", self.log["db"], "--scan", "--format", "csv", check=0).stdout
         rows = list(csv.reader(io.StringIO(out, newline="")))
