@@ -233,6 +233,13 @@ server::server(std::shared_ptr<const config> cfg) {
       throw std::runtime_error(fmt::format("audit log {}: {}", cfg->audit_db, opened.error().message()));
     }
     state_.audit = std::move(opened.value());
+    if (!state_.audit->latest_checkpoint()) {
+      // A new log: signed (and published) at once, before the gateway listens, so that it verifies
+      // from the start rather than after the first checkpoint_interval.
+      if (auto signed_now = state_.audit->checkpoint_now(); !signed_now.is_ok()) {
+        ac.on_checkpoint_problem(signed_now.error().message());
+      }
+    }
   }
   state_.recorder = std::make_unique<request_recorder>(cfg, *state_.stats, state_.audit.get());
   if (!cfg->admin_token_file.empty()) {

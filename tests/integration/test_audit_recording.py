@@ -104,6 +104,16 @@ class AuditRecordingTest(unittest.TestCase):
         failing = [o for o in g.logs() if o.get("msg", "").startswith("audit checkpoint not signed")]
         self.assertEqual(len(failing), 1)  # said once, not per attempt
 
+    def test_a_new_log_verifies_as_soon_as_the_gateway_listens(self):
+        # Probe round 37: a brand-new log had no checkpoint until the first checkpoint_interval, and
+        # `verify` failed it (no_checkpoint, exit 1) on a healthy gateway.
+        a = AuditedGateway(self, "  checkpoint_interval: 60s\n")
+        p = sovgw("audit", "verify", "--db", a.db, "--pubkey", os.path.join(a.keys, "signing.pub"), "--format", "json")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual((doc["ok"], doc["records"], doc["checkpoints"], doc["checkpoint"]["size"]), (True, 0, 1, 0))
+        self.assertEqual(doc["held_checkpoints"], [doc["checkpoint"]])  # published beside the log too
+
     def test_every_request_is_recorded_and_verifiable(self):
         # Records appended after each response (the faster mode); the SIGKILL test below covers the
         # default, durable before the response's last byte.
