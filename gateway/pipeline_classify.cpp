@@ -53,6 +53,7 @@ stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool lo
   ctx.stream = result.fields.stream;
   ctx.include_usage = result.fields.include_usage;
   ctx.completion_bound = completion_bound(ctx.head, result.fields);
+  ctx.completion_bound_field = completion_bound_field(ctx.head, result.fields);
   ctx.completions = completions(ctx.head, result.fields);
   ctx.scan = std::move(result.scan);
   return stage_result::next();
@@ -204,6 +205,7 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
       ctx.model = as_json.fields.model;
     }
     ctx.completion_bound = completion_bound(ctx.head, as_json.fields);
+    ctx.completion_bound_field = completion_bound_field(ctx.head, as_json.fields);
     ctx.completions = completions(ctx.head, as_json.fields);
     return stage_result::next();
   }

@@ -32,6 +32,23 @@ std::int64_t now_ms() {
       .count();
 }
 
+// An estimate of a request's tokens (the client hung up, the cluster reported none) is the
+// gateway's guess, and a client that hangs up chooses when its request ends: it is charged no more
+// than the tightest monthly budget of its scopes had left when it was admitted (probe round 37: a
+// key limited to 400 tokens spent its tenant's 2000 by leaving a request with max_tokens 100000).
+// The counts the cluster reported stay; the estimated ones give way, the completion's first.
+void cap_estimate(request_context& ctx, std::uint64_t left) {
+  if (ctx.prompt_tokens + ctx.completion_tokens <= left) {
+    return;
+  }
+  if (!ctx.completion_reported) {
+    ctx.completion_tokens = left - std::min(left, ctx.prompt_tokens);
+  }
+  if (!ctx.prompt_reported) {
+    ctx.prompt_tokens = std::min(ctx.prompt_tokens, left - std::min(left, ctx.completion_tokens));
+  }
+}
+
 // The scopes whose limits count this request (admit chose them).
 tenants::limit_target limit_target_of(const request_context& ctx) {
   return {ctx.tenant, ctx.key_limited ? std::string_view(ctx.key_id) : std::string_view(), ctx.model_rule};
@@ -41,6 +58,9 @@ tenants::limit_target limit_target_of(const request_context& ctx) {
 
 void pipeline::account(request_context& ctx) const {
   if (!cfg_->tenants_file.empty()) {
+    if (ctx.usage_estimated) {
+      cap_estimate(ctx, ctx.reservation.month_left());
+    }
     limiter_.charge(ctx.reservation, ctx.prompt_tokens + ctx.completion_tokens, now_ms(),
                     ctx.completion_tokens);
   }
@@ -301,6 +321,21 @@ std::string scope_text(const request_context& ctx, tenants::limit_scope scope) {
   return fmt::format("tenant '{}'", ctx.tenant);
 }
 
+// A request whose own bound is more than a scope's month has left: what it may use, from what,
+// and what the scope has left (what the client can lower).
+std::string over_budget_text(const request_context& ctx, std::uint64_t reserve, std::string_view who,
+                             std::uint64_t left) {
+  const std::string_view field =
+      ctx.completion_bound_field.empty() ? "max_tokens" : ctx.completion_bound_field;
+  const std::string times =
+      ctx.completions > 1 ? fmt::format(" x {} completions", ctx.completions) : std::string();
+  return fmt::format(
+      "this request may use up to {} tokens (its prompt's estimate {} and {} {}{}); {} has {} left this "
+      "month: lower {}",
+      reserve, reserve - std::min(reserve, ctx.completion_bound), field,
+      ctx.completion_bound / ctx.completions, times, who, left, field);
+}
+
 }  // namespace
 
 stage_result pipeline::admit(request_context& ctx) const {
@@ -324,8 +359,8 @@ stage_result pipeline::admit(request_context& ctx) const {
       std::max<std::uint64_t>(1, usage_meter::estimate_prompt(ctx.body.size()) + ctx.completion_bound);
   const std::uint64_t unbounded =
       ctx.completion_bound == 0 && answers_with_text(ctx.head) ? ctx.completions : 0;
-  const tenants::admission a =
-      limiter_.admit(limit_target_of(ctx), now_ms(), reserve, ctx.reservation, unbounded);
+  const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms(), reserve, ctx.reservation,
+                                              unbounded, ctx.completion_bound != 0);
   ctx.retry_after_s = a.retry_after_s;
   const std::string who =
       a.verdict == tenants::limit_verdict::admitted ? std::string() : scope_text(ctx, a.scope);
@@ -350,6 +385,8 @@ stage_result pipeline::admit(request_context& ctx) const {
           outcome::rate_limit_exceeded,
           fmt::format("{} has requests in flight that may use the rest of its tokens; retry in {} s", who,
                       a.retry_after_s));
+    case tenants::limit_verdict::over_budget:
+      return stage_result::respond(outcome::insufficient_quota, over_budget_text(ctx, reserve, who, a.left));
     case tenants::limit_verdict::month:
       break;
   }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "classify/json_body.hpp"
@@ -65,6 +66,7 @@ struct request_context {
   // The completion's bound the client gave (max_tokens and the like, times n or best_of): what an
   // answer may cost beyond its prompt, reserved against token limits while it is in flight.
   std::uint64_t completion_bound = 0;
+  std::string_view completion_bound_field;  // the field that set it (a static string; empty: none)
   std::uint64_t completions = 1;  // how many completions it asks for (n for each prompt of a batch)
 
   // decide

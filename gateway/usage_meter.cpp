@@ -631,31 +631,48 @@ bool answers_with_text(const http::message_head& head) {
   return true;
 }
 
-std::uint64_t completion_bound(const http::message_head& head, const classify::body_fields& f) {
-  std::uint64_t bound = 0;
+namespace {
+
+// The bound of one completion the endpoint honours, and the field that set it (completion_bound).
+std::pair<std::uint64_t, std::string_view> bound_of_one(const http::message_head& head,
+                                                        const classify::body_fields& f) {
+  std::pair<std::uint64_t, std::string_view> b{0, {}};
   if (http::path_ends_with(head, "/responses")) {
-    bound = f.max_output_tokens;
+    b = {f.max_output_tokens, "max_output_tokens"};
   } else if (http::path_ends_with(head, "/chat/completions")) {
-    bound = std::max(f.max_tokens, f.max_completion_tokens);
+    b = f.max_completion_tokens > f.max_tokens ? std::pair{f.max_completion_tokens, "max_completion_tokens"}
+                                               : std::pair{f.max_tokens, "max_tokens"};
   } else if (http::path_ends_with(head, "/completions") || http::path_ends_with(head, "/messages")) {
-    bound = f.max_tokens;
+    b = {f.max_tokens, "max_tokens"};
   } else if (http::path_ends_with(head, "/api/generate") || http::path_ends_with(head, "/api/chat")) {
-    bound = f.num_predict;  // Ollama's
+    b = {f.num_predict, "options.num_predict"};  // Ollama's
   } else if (http::path_ends_with(head, "/generate") || http::path_ends_with(head, "/generate_stream")) {
-    bound = f.max_new_tokens;  // SGLang's and TGI's, at the top or in their sampling settings
+    b = {f.max_new_tokens, "max_new_tokens"};  // SGLang's and TGI's, at the top or in their sampling settings
   } else if (http::path_ends_with(head, "/completion") || http::path_ends_with(head, "/infill")) {
-    bound = std::max(f.n_predict, f.max_tokens);  // llama.cpp's own
+    b = f.n_predict > f.max_tokens ? std::pair{f.n_predict, "n_predict"}
+                                   : std::pair{f.max_tokens, "max_tokens"};  // llama.cpp's own
   }
-  if (bound != 0) {
-    bound = std::max(bound, f.n_predict);  // llama.cpp's n_predict wins over its max_tokens
+  if (b.first != 0 && f.n_predict > b.first) {
+    b = {f.n_predict, "n_predict"};  // llama.cpp's n_predict wins over its max_tokens
   }
   // A negative n_predict lifts llama.cpp's bound on every endpoint, Ollama's num_predict on its own.
   const bool ollama = http::path_ends_with(head, "/api/generate") || http::path_ends_with(head, "/api/chat");
   if (f.n_predict_unbounded || (ollama && f.num_predict_unbounded)) {
-    bound = 0;
+    b = {0, {}};
   }
+  return b;
+}
+
+}  // namespace
+
+std::uint64_t completion_bound(const http::message_head& head, const classify::body_fields& f) {
+  const std::uint64_t bound = bound_of_one(head, f).first;
   const std::uint64_t n = completions(head, f);
   return bound == 0 ? 0 : bound > max_completion_bound / n ? max_completion_bound : bound * n;
+}
+
+std::string_view completion_bound_field(const http::message_head& head, const classify::body_fields& f) {
+  return bound_of_one(head, f).second;
 }
 
 std::uint64_t completions(const http::message_head& head, const classify::body_fields& f) {

@@ -152,5 +152,9 @@ inline constexpr std::uint64_t max_completion_bound = 1'000'000'000'000'000;
 // `max_output_tokens: 1` on chat completions would otherwise reserve one token for a completion
 // the cluster does not limit.
 [[nodiscard]] std::uint64_t completion_bound(const http::message_head& head, const classify::body_fields& f);
+// The name of the field that set completion_bound (a static string: "max_tokens",
+// "options.num_predict"...), empty when it is 0: what a client is told to lower.
+[[nodiscard]] std::string_view completion_bound_field(const http::message_head& head,
+                                                      const classify::body_fields& f);
 
 }  // namespace sovgw::gateway

@@ -125,15 +125,27 @@ struct limiter::state {
     windows[minute_tokens].roll(minute_at(now_ms));
     windows[month_tokens].roll(month);
   }
-  // Whether this scope admits one more request now (refill and roll first).
-  [[nodiscard]] admission check(std::int64_t now_ms, const month_of& month, bool shared,
-                                bool budgets_closed) const {
+  // The month's tokens left (no_budget without a monthly budget).
+  [[nodiscard]] std::uint64_t month_left() const {
+    const std::uint64_t used = windows[month_tokens].used();
+    return limits.tokens_per_month == 0      ? reservation::no_budget
+           : used >= limits.tokens_per_month ? 0
+                                             : limits.tokens_per_month - used;
+  }
+  // Whether this scope admits one more request now (refill and roll first); `bound`, when not 0,
+  // the most the request may use (limiter::admit's `bounded`).
+  [[nodiscard]] admission check(std::int64_t now_ms, const month_of& month, bool shared, bool budgets_closed,
+                                std::uint64_t bound) const {
     const tenant_limits& l = limits;
     if (l.tokens_per_month != 0 && budgets_closed) {
       return {limit_verdict::store_unavailable, {}, 1};
     }
+    const std::int64_t to_month_end = seconds_until(static_cast<double>(month.end_ms - now_ms));
     if (l.tokens_per_month != 0 && windows[month_tokens].used() >= l.tokens_per_month) {
-      return {limit_verdict::month, {}, seconds_until(static_cast<double>(month.end_ms - now_ms))};
+      return {limit_verdict::month, {}, to_month_end};
+    }
+    if (bound != 0 && bound > month_left()) {
+      return {limit_verdict::over_budget, {}, to_month_end, month_left()};
     }
     const double to_next_minute = static_cast<double>(60000 - now_ms % 60000);
     if (l.requests_per_minute != 0 && requests < 1) {
@@ -253,7 +265,7 @@ limiter::scopes limiter::find_all(const limit_target& target) const {
 }
 
 admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve,
-                         reservation& held, std::uint64_t unbounded_completions) {
+                         reservation& held, std::uint64_t unbounded_completions, bool bounded) {
   reserve = std::max<std::uint64_t>(reserve, 1);
   scopes sc = find_all(target);
   std::array<state*, 3> order{};
@@ -286,12 +298,15 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::u
     }
     s->refill(now_ms);
     s->roll(now_ms, month.key);
-    const admission a = s->check(now_ms, month, shared_, budgets_closed);
+    const admission a = s->check(now_ms, month, shared_, budgets_closed, bounded ? reserve : 0);
     if (a.verdict == limit_verdict::admitted) {
       continue;
     }
-    if (refused.verdict == limit_verdict::admitted) {
-      refused = {a.verdict, static_cast<limit_scope>(i), a.retry_after_s};
+    // Over budget in several scopes: the one with the least left says what the request must fit.
+    if (refused.verdict == limit_verdict::admitted ||
+        (refused.verdict == limit_verdict::over_budget && a.verdict == limit_verdict::over_budget &&
+         a.left < refused.left)) {
+      refused = {a.verdict, static_cast<limit_scope>(i), refused.retry_after_s, a.left};
     }
     refused.retry_after_s = std::max(refused.retry_after_s, a.retry_after_s);
   }
@@ -310,14 +325,17 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::u
     reserve += static_cast<std::uint64_t>(
         std::min(std::ceil(expected) * static_cast<double>(unbounded_completions), 1e15));
   }
+  std::uint64_t tightest = reservation::no_budget;
   for (const std::shared_ptr<state>& s : sc) {
     if (s) {
       s->take(now_ms, reserve);
+      tightest = std::min(tightest, s->month_left());
     }
   }
   held.states_ = std::move(sc);
   held.tokens_ = reserve;
   held.unbounded_ = unbounded_completions;
+  held.month_left_ = tightest;
   return {};
 }
 
@@ -326,6 +344,7 @@ void limiter::charge(reservation& held, std::uint64_t tokens, std::int64_t now_m
                 held.unbounded_ > 0 ? std::optional(completion / held.unbounded_) : std::nullopt);
   held.tokens_ = 0;
   held.unbounded_ = 0;
+  held.month_left_ = reservation::no_budget;
   held.states_ = {};
 }
 
@@ -340,6 +359,7 @@ void limiter::reservation::release() noexcept {
   }
   tokens_ = 0;
   unbounded_ = 0;
+  month_left_ = no_budget;
   states_ = {};
 }
 

@@ -54,8 +54,18 @@
 namespace sovgw::tenants {
 
 // in_flight: the scope's token limit is not reached, but the requests admitted and not yet charged
-// may reach it (see "In flight" above): retry in a second.
-enum class limit_verdict : std::uint8_t { admitted, requests, tokens, month, store_unavailable, in_flight };
+// may reach it (see "In flight" above): retry in a second. over_budget: the request bounds its
+// completion, and its own reservation (its prompt's estimate and that bound) is more than the
+// scope's month has left: it could spend more than the budget holds (admission::left says how much).
+enum class limit_verdict : std::uint8_t {
+  admitted,
+  requests,
+  tokens,
+  month,
+  store_unavailable,
+  in_flight,
+  over_budget
+};
 
 // Which scope's limit refused a request.
 enum class limit_scope : std::uint8_t { tenant, key, model };
@@ -74,6 +84,7 @@ struct admission {
   limit_verdict verdict = limit_verdict::admitted;
   limit_scope scope = limit_scope::tenant;  // when refused: the first scope (tenant, key, model) that refused
   std::int64_t retry_after_s = 0;           // when refused: the longest wait among the scopes that refused
+  std::uint64_t left = 0;                   // over_budget: the tokens `scope`'s month has left
 };
 
 // One window of one tenant in a sync batch: add `delta` to `key` (expiring in ttl_s) and read the
@@ -106,13 +117,15 @@ class limiter {
     reservation(reservation&& other) noexcept
         : states_(std::move(other.states_)),
           tokens_(std::exchange(other.tokens_, 0)),
-          unbounded_(std::exchange(other.unbounded_, 0)) {}
+          unbounded_(std::exchange(other.unbounded_, 0)),
+          month_left_(std::exchange(other.month_left_, no_budget)) {}
     reservation& operator=(reservation&& other) noexcept {
       if (this != &other) {
         release();
         states_ = std::move(other.states_);
         tokens_ = std::exchange(other.tokens_, 0);
         unbounded_ = std::exchange(other.unbounded_, 0);
+        month_left_ = std::exchange(other.month_left_, no_budget);
       }
       return *this;
     }
@@ -120,6 +133,11 @@ class limiter {
     reservation& operator=(const reservation&) = delete;
     ~reservation() { release(); }
     [[nodiscard]] std::uint64_t tokens() const { return tokens_; }
+    // What the tightest monthly budget among its scopes had left when it was admitted (no_budget
+    // without one): the most an estimate of its tokens may be charged (a client that hangs up
+    // decides when its request ends, and with it how much of a reservation is charged).
+    [[nodiscard]] std::uint64_t month_left() const { return month_left_; }
+    static constexpr std::uint64_t no_budget = UINT64_MAX;
 
    private:
     friend class limiter;
@@ -129,6 +147,7 @@ class limiter {
     // How many unbounded completions it asked for (0: its completion had a bound): the scopes
     // learn from what each used.
     std::uint64_t unbounded_ = 0;
+    std::uint64_t month_left_ = no_budget;
   };
 
   // What a request whose completion has no bound (no max_tokens) reserves for it before any such
@@ -145,8 +164,14 @@ class limiter {
   // completions of their unbounded requests used, first_completion_estimate before any and never
   // less (a tenant cannot lower it with short answers before sending long ones together), so that
   // requests sent together on a budget's last tokens are refused rather than all let through.
+  // `bounded`: `reserve` is the request's prompt's estimate and its completion's bound, what it may
+  // use at most; a scope whose month has less left refuses it (over_budget), so that no request can
+  // spend more than its scopes' budgets hold (a key's share of its tenant above all). A request
+  // without a bound is admitted while the month is not spent, as before (the crossing request
+  // completes; reservation::month_left caps what an estimate of it may be charged).
   [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms, std::uint64_t reserve,
-                                reservation& held, std::uint64_t unbounded_completions = 0);
+                                reservation& held, std::uint64_t unbounded_completions = 0,
+                                bool bounded = false);
   // A request admitted and done at once (nothing stays reserved).
   [[nodiscard]] admission admit(const limit_target& target, std::int64_t now_ms) {
     reservation held;

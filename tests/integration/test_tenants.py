@@ -1162,10 +1162,24 @@ class LimitsTest(LimitedGateway):
         self.wait_charged("burst", 0)  # the stream crossed the budget and completed
         self.assert_429(self.call("burst"), "insufficient_quota")
 
+    @staticmethod
+    def reserving(body, bound_key, per_bound, total):
+        """`body` with `bound_key` set so that its reservation (one token per 4 bytes, and the bound
+        times `per_bound`) is `total` exactly: a request whose bound is more than the budget has left
+        is refused outright; one that holds all of it shows what it holds (trailing spaces adjust)."""
+        for pad in range(4 * per_bound):
+            body[bound_key] = 100
+            text = json.dumps(body) + " " * pad
+            rest = total - (len(text) + 3) // 4
+            if rest % per_bound == 0:
+                body[bound_key] = rest // per_bound
+                return (json.dumps(body) + " " * pad).encode()
+        raise AssertionError("no padding fits")
+
     def assert_in_flight_refuses(self, tenant, path, body):
         """While a slow stream of `tenant` with `body` runs, its next request is refused: in flight."""
         with tls_connect(self.gateway.port, self.certs) as s:
-            s.sendall(request_bytes("POST", path, json.dumps(body).encode(),
+            s.sendall(request_bytes("POST", path, body if isinstance(body, bytes) else json.dumps(body).encode(),
                                     {"Content-Type": "application/json",
                                      "Authorization": f"Bearer {self.keys[tenant]}",
                                      "x-standin-chunks": "40", "x-standin-delay-ms": "25"}))
@@ -1176,10 +1190,11 @@ class LimitsTest(LimitedGateway):
 
     def test_a_request_in_flight_reserves_the_completion_it_may_generate(self):
         # max_tokens times n (as OpenAI counts it against a rate limit): a stream that may generate
-        # 2 x 600 tokens holds them while it runs, so parallel requests cannot each pass on the
+        # 2 x ~490 tokens holds them while it runs, so parallel requests cannot each pass on the
         # 1000-token budget and overshoot it many times over (one request's worth at most).
-        self.assert_in_flight_refuses("bounded", "/v1/chat/completions",
-                                      {"model": "m", "messages": [], "stream": True, "max_tokens": 600, "n": 2})
+        # (A bound of 2 x 600 is more than the budget holds: refused outright, KeyShareTest.)
+        body = self.reserving({"model": "m", "messages": [], "stream": True, "n": 2}, "max_tokens", 2, 1000)
+        self.assert_in_flight_refuses("bounded", "/v1/chat/completions", body)
         self.wait_charged("bounded", 1000 - 52)  # charged what it used (12 + 40); the reservation is released
         self.assertEqual(self.call("bounded").status, 200)
 
@@ -1187,8 +1202,8 @@ class LimitsTest(LimitedGateway):
         # vLLM and the legacy completions API complete each prompt of a batch: 4 prompts of up to 300
         # tokens may generate 1200, more than the 1000-token budget, so nothing else passes meanwhile
         # (reserving one completion's 300 let six such batches through on a 5000-token budget).
-        self.assert_in_flight_refuses("batch", "/v1/completions",
-                                      {"model": "m", "prompt": ["a", "b", "c", "d"], "stream": True, "max_tokens": 300})
+        body = self.reserving({"model": "m", "prompt": ["a", "b", "c", "d"], "stream": True}, "max_tokens", 4, 1000)
+        self.assert_in_flight_refuses("batch", "/v1/completions", body)
 
     def test_a_bound_the_endpoint_ignores_reserves_nothing_less(self):
         # max_output_tokens is the Responses API's: chat completions ignore it and generate unbounded.
@@ -1258,3 +1273,74 @@ class ScopedLimitsTest(LimitedGateway):
         self.assert_429(self.call("free", "small-model"), "rate_limit_exceeded",
                         r"^tenant 'team' for models 'small-model' reached its requests per minute; retry in \d+ s$")
         self.assertEqual(self.call("free", "small-model-2").status, 200)  # exact name: not this one
+
+
+KEY_SHARE_TENANTS = """tenants:
+  - name: wayne
+    limits: {tokens_per_month: 2000}
+  - name: stark
+    limits: {tokens_per_month: 2000}
+"""
+
+
+class KeyShareTest(LimitedGateway):
+    """A key's share of its tenant's monthly budget holds against one request: a request whose own
+    bound is more than a scope has left is refused, and an estimate of an unbounded request whose
+    client left is charged no more than the tightest scope had left (probe round 37: a key limited to
+    400 tokens spent its tenant's 2000 with one request of max_tokens 100000 it hung up on)."""
+
+    TENANTS = KEY_SHARE_TENANTS
+    KEYS = {"small": ("wayne", "--tokens-per-month", "400"), "leaver": ("stark", "--tokens-per-month", "400")}
+
+    def gauges(self, tenant, key):
+        text = admin_get(self.gateway, "/metrics").body.decode()
+        key_id = self.keys[key][:17]
+
+        def value(line_start):
+            line = next(l for l in text.splitlines() if l.startswith(line_start))
+            return int(line.rsplit(" ", 1)[1])
+        return (value(f'sovgw_tenant_budget_remaining_tokens{{tenant="{tenant}"}}'),
+                value(f'sovgw_key_budget_remaining_tokens{{tenant="{tenant}",key="{key_id}"}}'))
+
+    def test_a_request_whose_bound_is_more_than_its_key_has_left_is_refused(self):
+        body = json.dumps({"model": "m", "max_tokens": 100000,
+                           "messages": [{"role": "user", "content": "Bonjour"}]}).encode()
+        raw = request_bytes("POST", "/v1/chat/completions", body,
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys['small']}"})
+        refused = send(self.gateway.port, self.certs, raw)
+        prompt = (len(body) + 3) // 4
+        self.assert_429(refused, "insufficient_quota",
+                        rf"^this request may use up to {100000 + prompt} tokens \(its prompt's estimate {prompt} "
+                        rf"and max_tokens 100000\); API key {self.keys['small'][:17]}\.\.\. has 400 left this "
+                        r"month: lower max_tokens$")
+        self.assertEqual(self.gauges("wayne", "small"), (2000, 400))  # nothing taken
+        # n completions count: 3 x 200 is more than 400, 3 x 100 is not.
+        body = json.dumps({"model": "m", "max_tokens": 200, "n": 3, "messages": []}).encode()
+        raw = request_bytes("POST", "/v1/chat/completions", body,
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys['small']}"})
+        self.assert_429(send(self.gateway.port, self.certs, raw), "insufficient_quota",
+                        r"and max_tokens 200 x 3 completions\); API key .* has 400 left this month")
+        body = json.dumps({"model": "m", "max_tokens": 100, "n": 3, "messages": []}).encode()
+        raw = request_bytes("POST", "/v1/chat/completions", body,
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys['small']}"})
+        resp = send(self.gateway.port, self.certs, raw)
+        self.assertEqual(resp.status, 200, resp.body)
+        access_line(self.gateway, resp)  # logged after its tokens were charged
+        self.assertEqual(self.gauges("wayne", "small"), (2000 - 17, 400 - 17))
+
+    def test_an_estimate_after_a_hang_up_is_charged_no_more_than_was_left(self):
+        # No max_tokens: admitted on the key's 400 tokens (the crossing request completes), reserving
+        # its prompt (~1000 tokens) and an unbounded completion; its client leaves before the answer.
+        body = json.dumps({"model": "hang-up-model",
+                           "messages": [{"role": "user", "content": "x" * 4000}]}).encode()
+        s = tls_connect(self.gateway.port, self.certs)
+        s.sendall(request_bytes("POST", "/v1/chat/completions", body,
+                                {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys['leaver']}",
+                                 "x-standin-fault": "slow-headers", "x-standin-head-delay-ms": "3000"}))
+        time.sleep(0.5)  # the request is at the cluster
+        s.close()
+        log = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("model") == "hang-up-model")
+        self.assertEqual(log["status"], 499)
+        self.assertTrue(log["usage_estimated"])
+        self.assertEqual(log["prompt_tokens"] + log["completion_tokens"], 400)  # the key's remainder
+        self.assertEqual(self.gauges("stark", "leaver"), (1600, 0))  # not the tenant's whole month

@@ -359,6 +359,49 @@ TEST_CASE("limiter: requests in flight reserve their estimate; sent together, th
   CHECK(m.admit({"free", {}, {}}, t0, 1000000, a).verdict == limit_verdict::admitted);
 }
 
+TEST_CASE("limiter: a request whose own bound is more than a scope's month has left is refused") {
+  // Tenant acme has 2000 tokens a month, one of its keys 400 of them (probe round 37: a request of
+  // that key with max_tokens 100000 was admitted, and charged 100000 when its client hung up).
+  tenant t;
+  t.name = "acme";
+  t.limits = {.tokens_per_month = 2000};
+  api_key k;
+  k.id = limited_key;
+  k.tenant = "acme";
+  k.limits = {.tokens_per_month = 400};
+  k.hash[0] = 1;
+  limiter l;
+  l.configure(table({t}, {k}), t0);
+  const limit_target by_key{"acme", limited_key, {}};
+  limiter::reservation held;
+  const admission refused = l.admit(by_key, t0, 100026, held, 0, true);
+  CHECK(refused.verdict == limit_verdict::over_budget);
+  CHECK(refused.scope == limit_scope::key);
+  CHECK(refused.left == 400);
+  CHECK(refused.retry_after_s == 60);  // the month's end
+  CHECK(held.tokens() == 0);           // nothing taken
+  CHECK(l.month_left(by_key, limit_scope::key, t0) == 400);
+  // A bound that fits is admitted; the reservation knows the tightest month's remainder.
+  REQUIRE(l.admit(by_key, t0, 400, held, 0, true).verdict == limit_verdict::admitted);
+  CHECK(held.month_left() == 400);
+  l.charge(held, 30, t0);
+  // The tenant's other keys spent most of its month: its remainder refuses, and is named.
+  l.charge("acme", 1770, t0);
+  const admission tenant_refuses = l.admit(by_key, t0, 300, held, 0, true);
+  CHECK(tenant_refuses.verdict == limit_verdict::over_budget);
+  CHECK(tenant_refuses.scope == limit_scope::tenant);
+  CHECK(tenant_refuses.left == 200);
+  // Without a bound (an estimate, not a bound), the request is admitted while the month is not spent,
+  // as before: the crossing request completes. What it may be charged as an estimate is capped.
+  limiter::reservation unbounded;
+  REQUIRE(l.admit(by_key, t0, 100026, unbounded).verdict == limit_verdict::admitted);
+  CHECK(unbounded.month_left() == 200);
+  limiter::reservation no_budget;
+  REQUIRE(l.admit(limit_target{"free", {}, {}}, t0, 100026, no_budget, 0, true).verdict ==
+          limit_verdict::admitted);
+  CHECK(no_budget.month_left() == limiter::reservation::no_budget);
+}
+
 TEST_CASE("limiter: a request without a completion bound reserves what such completions have used") {
   limiter l;
   l.configure(with_limits({.tokens_per_month = 3000}), t0);
