@@ -109,6 +109,11 @@ inline constexpr std::string_view prompt_tokens_estimated_note =
     "tokens estimated: the prompt's; the completion's as the cluster reported it";
 inline constexpr std::string_view completion_tokens_estimated_note =
     "tokens estimated: the completion's; the prompt's as the cluster reported it";
+// ... when the request read a stored response back (GET): the counts are the stored response's as
+// the cluster reported them, charged when it was generated, not again by the read.
+inline constexpr std::string_view stored_usage_note =
+    "tokens of a stored response read back, as the cluster reported them: charged when it was generated, "
+    "not by this read";
 [[nodiscard]] inline bool tokens_estimated(const record& r) { return r.note.starts_with("tokens estimated"); }
 [[nodiscard]] inline bool prompt_tokens_estimated(const record& r) {
   return tokens_estimated(r) && r.note != completion_tokens_estimated_note;

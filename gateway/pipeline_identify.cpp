@@ -57,6 +57,18 @@ tenants::limit_target limit_target_of(const request_context& ctx) {
 }  // namespace
 
 void pipeline::account(request_context& ctx) const {
+  if (ctx.reads_stored_usage()) {
+    // Nothing was generated for a read: an estimate (from its size) is no cost at all, and the
+    // usage the cluster reports is the stored response's, charged when it was generated (probe
+    // round 37: each GET of a background response charged its 2000 tokens again). Recorded as
+    // reported, and said so.
+    if (ctx.usage_estimated) {
+      ctx.usage_estimated = ctx.prompt_reported = ctx.completion_reported = false;
+      ctx.prompt_tokens = ctx.completion_tokens = 0;
+    }
+    ctx.reservation = tenants::limiter::reservation();  // released, and nothing learnt from it
+    return;
+  }
   if (!cfg_->tenants_file.empty()) {
     if (ctx.usage_estimated) {
       cap_estimate(ctx, ctx.reservation.month_left());

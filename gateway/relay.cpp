@@ -307,6 +307,17 @@ class relay_run {
     }
     ctx_.prompt_tokens = meter_.prompt_tokens();
     ctx_.completion_tokens = meter_.completion_tokens();
+    // A Responses API answer without usage is a background response (`queued`, `in_progress`: a
+    // completed one carries its usage), generated after this answer: its size says nothing of it.
+    // It is charged what admission reserved (its bound), once; reading it back later charges
+    // nothing (pipeline::account). Probe round 37: 29 tokens from the size of a `queued` object.
+    if (ctx_.usage_estimated && !ctx_.completion_reported && !ctx_.stream && ctx_.head.method == "POST" &&
+        http::path_ends_with(ctx_.head, "/responses")) {
+      const std::uint64_t reserved = ctx_.reservation.tokens();
+      ctx_.completion_tokens =
+          std::max(ctx_.completion_tokens,
+                   reserved > ctx_.prompt_tokens ? reserved - ctx_.prompt_tokens : ctx_.completion_bound);
+    }
     // A completion above the request's bound (max_tokens and the like, times its choices, as the
     // gateway read them) is charged as the cluster reports it, since the cluster ran it: a server
     // may read a bound the gateway does not (llama.cpp's n_predict: -1, a decoy among nested

@@ -121,6 +121,11 @@ struct request_context {
   std::uint64_t prompt_tokens = 0;
   std::uint64_t completion_tokens = 0;
 
+  // A request that reads what a cluster stored (GET or HEAD: a background response read back with
+  // GET .../responses/{id}, a stored completion): the usage in its answer is the stored one's,
+  // recorded as reported and charged to no budget (pipeline::account).
+  [[nodiscard]] bool reads_stored_usage() const { return head.method == "GET" || head.method == "HEAD"; }
+
   // outcome (record)
   int status = 0;
   std::uint64_t response_bytes = 0;

@@ -162,6 +162,8 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
     r.note = std::string(ctx.prompt_reported       ? audit::completion_tokens_estimated_note
                          : ctx.completion_reported ? audit::prompt_tokens_estimated_note
                                                    : audit::tokens_estimated_note);
+  } else if (ctx.reads_stored_usage() && ctx.prompt_tokens + ctx.completion_tokens != 0) {
+    r.note = std::string(audit::stored_usage_note);
   }
   r.error_kind = std::string(kind_of(ctx.result));
   r.payload = payload_mode(ctx);

@@ -4,6 +4,8 @@
 //   POST /v1/completions        same
 //   POST /v1/responses          OpenAI Responses API: a response object, or its typed events when
 //                               "stream": true (usage as input_tokens/output_tokens)
+//                               ("background": true: a `queued` object, usage null, as OpenAI's)
+//   GET  /v1/responses/{id}     a stored response read back: completed, usage 500 + 1500
 //   POST /v1/embeddings         a fixed-size embedding per input
 //   GET  /v1/models             the served models
 //   GET  /debug/headers         the request's header fields as JSON (tests check what the gateway sent)
@@ -391,6 +393,13 @@ class handler {
     if (target == "/v1/models" && req.method() == http::verb::get) {
       co_return co_await reply(req, http::status::ok, models_json(opt_.name));
     }
+    if (target.starts_with("/v1/responses/") && req.method() == http::verb::get) {
+      co_return co_await reply(
+          req, http::status::ok,
+          fmt::format(R"({{"id":"{}","object":"response","status":"completed","output":[],)"
+                      R"("usage":{{"input_tokens":500,"output_tokens":1500,"total_tokens":2000}}}})",
+                      target.substr(std::string_view("/v1/responses/").size())));
+    }
     bool chat = target == "/v1/chat/completions";
     bool completions = target == "/v1/completions";
     bool embeddings = target == "/v1/embeddings";
@@ -426,6 +435,11 @@ class handler {
       const bool include_usage = include != nullptr && include->is_bool() && include->as_bool();
       co_return co_await stream_reply(req, model, chat, chunks, delay, fault == "reset-mid-body",
                                       include_usage);
+    }
+    if (responses && o.contains("background") && o.at("background") == json::value(true)) {
+      co_return co_await reply(
+          req, http::status::ok,
+          R"({"id":"resp_bg1","object":"response","status":"queued","output":[],"usage":null})");
     }
     if (responses) {
       const std::string echo =

@@ -1280,6 +1280,8 @@ KEY_SHARE_TENANTS = """tenants:
     limits: {tokens_per_month: 2000}
   - name: stark
     limits: {tokens_per_month: 2000}
+  - name: oscorp
+    limits: {tokens_per_month: 10000}
 """
 
 
@@ -1290,7 +1292,8 @@ class KeyShareTest(LimitedGateway):
     400 tokens spent its tenant's 2000 with one request of max_tokens 100000 it hung up on)."""
 
     TENANTS = KEY_SHARE_TENANTS
-    KEYS = {"small": ("wayne", "--tokens-per-month", "400"), "leaver": ("stark", "--tokens-per-month", "400")}
+    KEYS = {"small": ("wayne", "--tokens-per-month", "400"), "leaver": ("stark", "--tokens-per-month", "400"),
+            "poller": ("oscorp",)}
 
     def gauges(self, tenant, key):
         text = admin_get(self.gateway, "/metrics").body.decode()
@@ -1344,3 +1347,27 @@ class KeyShareTest(LimitedGateway):
         self.assertTrue(log["usage_estimated"])
         self.assertEqual(log["prompt_tokens"] + log["completion_tokens"], 400)  # the key's remainder
         self.assertEqual(self.gauges("stark", "leaver"), (1600, 0))  # not the tenant's whole month
+
+    def test_a_background_response_is_charged_once_and_reading_it_back_charges_nothing(self):
+        # The POST is answered `queued` (usage null): charged its bound, not the size of that object.
+        # Each GET of the stored response carries its usage (500 + 1500): recorded as reported, and
+        # charged to no budget (probe round 37: three reads charged the generation three times more).
+        auth = {"Authorization": f"Bearer {self.keys['poller']}"}
+        body = json.dumps({"model": "m", "input": "write a long essay", "background": True,
+                           "max_output_tokens": 1500}).encode()
+        resp = send(self.gateway.port, self.certs, request_bytes(
+            "POST", "/v1/responses", body, {"Content-Type": "application/json", **auth}))
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(resp.json()["status"], "queued")
+        log = access_line(self.gateway, resp)
+        self.assertTrue(log["usage_estimated"])
+        self.assertEqual(log["completion_tokens"], 1500)
+        charged = log["prompt_tokens"] + 1500
+        for _ in range(3):
+            read = send(self.gateway.port, self.certs, request_bytes("GET", "/v1/responses/resp_bg1", b"", auth))
+            self.assertEqual(read.status, 200, read.body)
+            log = access_line(self.gateway, read)
+            self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (500, 1500))
+            self.assertFalse(log["usage_estimated"])
+        text = admin_get(self.gateway, "/metrics").body.decode()
+        self.assertIn(f'sovgw_tenant_budget_remaining_tokens{{tenant="oscorp"}} {10000 - charged}\n', text)
