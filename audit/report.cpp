@@ -231,8 +231,11 @@ class aggregator {
     auto& tenant = tenants_[rec.tenant];
     tenant.tenant = rec.tenant;
     tenant.outcomes.add(outcome);
-    tenant.prompt_tokens += rec.prompt_tokens;
-    tenant.completion_tokens += rec.completion_tokens;
+    // A stored response read back reports the tokens of a generation its own request already
+    // counted: counted once (probe round 37).
+    const bool read_back = rec.note == stored_usage_note;
+    tenant.prompt_tokens += read_back ? 0 : rec.prompt_tokens;
+    tenant.completion_tokens += read_back ? 0 : rec.completion_tokens;
     if (tokens_estimated(rec)) {
       ++tenant.estimated_requests;
       tenant.estimated_prompt_tokens += prompt_tokens_estimated(rec) ? rec.prompt_tokens : 0;

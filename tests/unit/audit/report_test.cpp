@@ -381,6 +381,26 @@ TEST_CASE("a count the cluster reported is not counted as the gateway's estimate
   CHECK(t.estimated_completion_tokens == 98);     // records 0 and 2
 }
 
+TEST_CASE("a stored response read back counts its tokens once, at its generation (probe round 37)") {
+  temp_log_dir d;
+  std::vector<record> records;
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    record r = request(i, t0 + i * second, "permit", {});
+    r.prompt_tokens = 500;
+    r.completion_tokens = 1500;
+    if (i >= 1) {
+      r.method = "GET";
+      r.note = std::string(stored_usage_note);
+    }
+    records.push_back(std::move(r));
+  }
+  write_log(d, std::move(records));
+  const auto r = report_of(d);
+  REQUIRE(r.tenants.size() == 1);
+  CHECK(r.tenants[0].prompt_tokens == 500);
+  CHECK(r.tenants[0].completion_tokens == 1500);
+}
+
 TEST_CASE("a policy version switched back to counts each period it was in force") {
   // v1, then v2 by a reload, then v1's file again: v1's first and last decision span v2's requests.
   // A request without a version (ended before a policy decided) does not end a period.
