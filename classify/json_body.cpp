@@ -867,18 +867,22 @@ class inspect_handler : public detail::no_size_limits {
   // (probe round 37: 1 in 30 SDK requests with seed=getrandbits(53) was refused). Strings under
   // these keys, and numbers in arrays or objects under them, are read as anywhere else.
   static bool is_numeric_setting(std::string_view k) {
-    static constexpr std::string_view names[] = {
-        "seed",          "random_seed",       "temperature",       "top_p",          "top_k",
-        "min_p",         "typical_p",         "top_a",             "tfs_z",          "presence_penalty",
-        "frequency_penalty", "repetition_penalty", "repeat_penalty", "length_penalty", "repeat_last_n",
-        "max_tokens",    "max_completion_tokens", "max_output_tokens", "max_new_tokens", "min_tokens",
-        "n",             "best_of",           "logprobs",          "top_logprobs",   "prompt_logprobs",
-        "n_predict",     "num_predict",       "num_ctx",           "num_keep",       "num_batch",
-        "num_gpu",       "num_thread",        "mirostat",          "mirostat_tau",   "mirostat_eta",
-        "dimensions",    "top_n",             "num_beams",         "num_return_sequences", "min_length",
-        "max_length",    "no_repeat_ngram_size", "epsilon_cutoff",  "eta_cutoff",     "truncate_prompt_tokens",
-        "priority",      "max_tool_calls",    "thinking_budget",   "budget_tokens",  "timeout"};
-    return std::find(std::begin(names), std::end(names), k) != std::end(names);
+    static constexpr std::string_view names =
+        " seed random_seed temperature top_p top_k min_p typical_p top_a tfs_z presence_penalty"
+        " frequency_penalty repetition_penalty repeat_penalty length_penalty repeat_last_n max_tokens"
+        " max_completion_tokens max_output_tokens max_new_tokens min_tokens n best_of logprobs"
+        " top_logprobs prompt_logprobs n_predict num_predict num_ctx num_keep num_batch num_gpu"
+        " num_thread mirostat mirostat_tau mirostat_eta dimensions top_n num_beams num_return_sequences"
+        " min_length max_length no_repeat_ngram_size epsilon_cutoff eta_cutoff truncate_prompt_tokens"
+        " priority max_tool_calls thinking_budget budget_tokens timeout ";
+    const bool word = !k.empty() && k.find(' ') == std::string_view::npos;
+    for (std::size_t at = word ? names.find(k) : std::string_view::npos; at != std::string_view::npos;
+         at = names.find(k, at + 1)) {
+      if (names[at - 1] == ' ' && names[at + k.size()] == ' ') {
+        return true;
+      }
+    }
+    return false;
   }
 
   // Whether key() reads the keys of the current object.
@@ -1403,7 +1407,7 @@ class inspect_handler : public detail::no_size_limits {
   bool batch_key_ = false;             // the last top-level key may hold a batch of prompts ...
   bool in_batch_ = false;              // ... and its value is the array being read
   int opaque_fields_ = 0;              // top-level opaque fields that are not null
-  bool setting_next_ = false;  // the value being read is a sampling setting's (is_numeric_setting)
+  bool setting_next_ = false;          // the value being read is a sampling setting's (is_numeric_setting)
   enum class user_key : std::uint8_t { none, user, name, role };
   user_key user_key_ = user_key::none;  // the value being read names the user (note_user_key)
   enum class role_kind : std::uint8_t { none, user, other, tool };

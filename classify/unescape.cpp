@@ -75,8 +75,8 @@ decoded json_escape_at(std::string_view in, std::size_t i) {
   // An identity escape, as JavaScript, JSON5, Markdown and a shell read one: a backslash before
   // punctuation or a space is that character. Text escaped twice ("alice\\@example.com", whose
   // model reads two backslashes and the address) reads so one level down (probe round 37).
-  const bool punctuation = (e >= '!' && e <= '/') || (e >= ':' && e <= '@') || (e >= '[' && e <= '`') ||
-                           (e >= '{' && e <= '~');
+  const bool punctuation =
+      (e >= '!' && e <= '/') || (e >= ':' && e <= '@') || (e >= '[' && e <= '`') || (e >= '{' && e <= '~');
   return punctuation || e == ' ' ? decoded{2, std::string(1, e)} : decoded{};
 }
 

@@ -212,19 +212,20 @@ append_point where_to_append(const std::string& text, const std::string& path) {
   // no key exists that was never stored (probe round 37: "add it by hand" gave an entry whose key
   // nobody had seen).
   if (root.Style() == YAML::EmitterStyle::Flow) {
-    throw command_error(exit_failed,
-                        fmt::format("{}:{}:{}: the file is one flow mapping ({{...}}): write it in block style "
-                                    "(one 'key: value' per line, keys: last) for keys to be appended",
-                                    path, root.Mark().line + 1, root.Mark().column + 1));
+    throw command_error(
+        exit_failed, fmt::format("{}:{}:{}: the file is one flow mapping ({{...}}): write it in block style "
+                                 "(one 'key: value' per line, keys: last) for keys to be appended",
+                                 path, root.Mark().line + 1, root.Mark().column + 1));
   }
   std::string_view trimmed = text;
   while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r' || trimmed.back() == ' ')) {
     trimmed.remove_suffix(1);
   }
   if (trimmed.ends_with("\n...") || trimmed == "...") {
-    throw command_error(exit_failed, fmt::format("{}: the file ends with the document end marker '...': remove "
-                                                 "it for keys to be appended",
-                                                 path));
+    throw command_error(exit_failed,
+                        fmt::format("{}: the file ends with the document end marker '...': remove "
+                                    "it for keys to be appended",
+                                    path));
   }
   append_point out{text, "  "};
   const auto end_line = [&out] {
@@ -255,7 +256,8 @@ append_point where_to_append(const std::string& text, const std::string& path) {
   if (keys.Style() == YAML::EmitterStyle::Flow) {
     auto open = static_cast<std::size_t>(keys.Mark().pos);
     // Past a byte order mark, which the reader skips and its offsets may not count (probe round 37).
-    if (open + 3 < text.size() && text.starts_with("\xEF\xBB\xBF") && text[open] != '[' && text[open + 3] == '[') {
+    if (open + 3 < text.size() && text.starts_with("\xEF\xBB\xBF") && text[open] != '[' &&
+        text[open + 3] == '[') {
       open += 3;
     }
     const std::size_t close = text.find(']', open);

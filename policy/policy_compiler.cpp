@@ -1,8 +1,8 @@
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "common/ascii.hpp"
 #include "common/model_alias.hpp"
@@ -308,8 +308,8 @@ class compiler {
       diags_.error(id.pos, fmt::format("duplicate {} id '{}' (first defined at {})", what, id.text,
                                        at_line(it->second.pos)));
     } else {
-      diags_.error(id.pos, fmt::format("{} id '{}' differs from '{}' ({}) only in case: name them apart", what,
-                                       id.text, it->second.text, at_line(it->second.pos)));
+      diags_.error(id.pos, fmt::format("{} id '{}' differs from '{}' ({}) only in case: name them apart",
+                                       what, id.text, it->second.text, at_line(it->second.pos)));
     }
   }
 

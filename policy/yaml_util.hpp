@@ -239,7 +239,8 @@ inline YAML::Node load_document(std::string_view file_text, std::optional<load_e
     for (const YAML::Mark& mark : starts.quoted) {
       if (mark.pos >= 0 && !quoted_scalar_closed(text, static_cast<std::size_t>(mark.pos))) {
         error = load_error{pos_of(mark),
-                           std::string("a quoted string opened here (") + text[static_cast<std::size_t>(mark.pos)] +
+                           std::string("a quoted string opened here (") +
+                               text[static_cast<std::size_t>(mark.pos)] +
                                ") is never closed: everything after it to the end of the file would be its "
                                "text; add the closing quote"};
         return YAML::Node(YAML::NodeType::Undefined);

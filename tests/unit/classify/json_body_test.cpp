@@ -940,8 +940,8 @@ TEST_CASE("a backslash run before a separator is read through at any depth (prob
     CHECK((got.scan.found & bit(r.expected)) != 0);
   }
   // Escaped punctuation that spells no identifier: nothing.
-  CHECK(inspect(R"j({"content":"regex \\\\d+\\\\.\\\\d+ and \\\\@user, C:\\\\Users\\\\x, 4\\\\-2"})j", all).scan.found ==
-        0);
+  CHECK(inspect(R"j({"content":"regex \\\\d+\\\\.\\\\d+ and \\\\@user, C:\\\\Users\\\\x, 4\\\\-2"})j", all)
+            .scan.found == 0);
 }
 
 TEST_CASE("lookalike letters inside a national id are read as Latin (probe round 37)") {
@@ -952,11 +952,11 @@ TEST_CASE("lookalike letters inside a national id are read as Latin (probe round
     std::uint32_t found;
   };
   const row rows[] = {
-      {"codice fiscale RSSMR\u041085T10A562S", ids},   // Cyrillic A
-      {"codice fiscale RSSMRA85T10A562\u0405", ids},   // Cyrillic S (the check letter)
-      {"DNI 12345678\u0396", ids},                     // Greek Z
-      {"NIE \u03a71234567L", ids},                     // Greek X
-      {"NINO \u051aQ123456C", ids},                    // Cyrillic Q
+      {"codice fiscale RSSMR\u041085T10A562S", ids},  // Cyrillic A
+      {"codice fiscale RSSMRA85T10A562\u0405", ids},  // Cyrillic S (the check letter)
+      {"DNI 12345678\u0396", ids},                    // Greek Z
+      {"NIE \u03a71234567L", ids},                    // Greek X
+      {"NINO \u051aQ123456C", ids},                   // Cyrillic Q
   };
   for (const row& r : rows) {
     const std::string body = R"({"messages":[{"role":"user","content":")" + r.content + R"("}]})";
@@ -983,7 +983,8 @@ TEST_CASE("the seam between two prose strings is read decoded too (probe round 3
       {R"j({"prompt":["mail xq7","&#64;example.com"]})j", email},
       {R"j({"messages":[{"role":"user","content":[{"type":"text","text":"mail xq7%"},{"type":"text","text":"40example.com"}]}]})j",
        email},
-      {R"j({"messages":[{"role":"user","content":"mail xq7&#"},{"role":"user","content":"64;example.com"}]})j", email},
+      {R"j({"messages":[{"role":"user","content":"mail xq7&#"},{"role":"user","content":"64;example.com"}]})j",
+       email},
       {R"j({"prompt":["mail alice.smith<b>","</b>@example.com"]})j", email},
       {R"j({"prompt":["IBAN DE89%203704%200044","%200532%200130%2000"]})j", iban},
       {R"j({"prompt":["card 4111%201111","%201111%201111"]})j", card},
@@ -1045,12 +1046,13 @@ TEST_CASE("a finding in a number is found but not redactable, and numbers keep r
 TEST_CASE("a sampling setting's number is no text a model reads (probe round 37)") {
   // A random seed or a computed temperature passes a card's checksum one time in ten.
   const std::uint32_t all = implemented_detectors();
-  for (const std::string body :
-       {R"({"model":"m","messages":[{"role":"user","content":"hello"}],"seed":3556250748849463})",
-        R"({"model":"m","seed":-3556250748849463,"temperature":0.3556250748849463,"top_p":0.3556250748849463})",
-        R"({"model":"m","max_tokens":3556250748849463,"n":1})",
-        R"({"model":"m","options":{"seed":3556250748849463,"temperature":0.3556250748849463}})",
-        R"({"model":"m","input":"hi","seed":3556250748849463.0})"}) {
+  for (
+      const std::string body :
+      {R"({"model":"m","messages":[{"role":"user","content":"hello"}],"seed":3556250748849463})",
+       R"({"model":"m","seed":-3556250748849463,"temperature":0.3556250748849463,"top_p":0.3556250748849463})",
+       R"({"model":"m","max_tokens":3556250748849463,"n":1})",
+       R"({"model":"m","options":{"seed":3556250748849463,"temperature":0.3556250748849463}})",
+       R"({"model":"m","input":"hi","seed":3556250748849463.0})"}) {
     CAPTURE(body);
     const inspection got = inspect(body, all, true);
     REQUIRE(got.ok());
@@ -1058,10 +1060,9 @@ TEST_CASE("a sampling setting's number is no text a model reads (probe round 37)
     CHECK(got.scan.hidden == 0);
   }
   // The same digits elsewhere, in a string under such a key, or in an array there are read.
-  for (const std::string body : {R"({"model":"m","metadata":{"seed":3556250748849463}})",
-                                 R"({"model":"m","seed":"3556250748849463"})",
-                                 R"({"model":"m","seed":[3556250748849463]})",
-                                 R"({"model":"m","seeds":3556250748849463})"}) {
+  for (const std::string body :
+       {R"({"model":"m","metadata":{"seed":3556250748849463}})", R"({"model":"m","seed":"3556250748849463"})",
+        R"({"model":"m","seed":[3556250748849463]})", R"({"model":"m","seeds":3556250748849463})"}) {
     CAPTURE(body);
     CHECK((inspect(body, all).scan.found & card) == card);
   }
