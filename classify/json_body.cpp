@@ -2148,6 +2148,35 @@ void json_inspector::scan_seams(std::uint32_t which, bool locate, scan_result& s
   scan_decoded_seams(which, locate, scan);
 }
 
+namespace {
+
+// Reads `text` with `forms` decoded, then what that gives decoded again, up to max_nested_levels
+// deep while a level still decodes: fn(level, origin) for each, origin[k] the offset in `text` of
+// what gave level[k] (composed over the levels). The levels alternate between the two buffers.
+template <typename Fn>
+void for_each_decoded_level(std::string_view text, std::uint8_t forms, unescaped_text (&buffers)[2], Fn&& fn) {
+  std::string_view level = text;
+  std::vector<std::uint32_t> origin;
+  for (std::size_t depth = 0; depth < max_nested_levels; ++depth) {
+    unescaped_text& next = buffers[depth % 2];
+    if (!unescape(level, forms, next)) {
+      return;
+    }
+    if (depth == 0) {
+      origin = next.origin;
+    } else {
+      for (std::uint32_t& o : next.origin) {
+        o = origin[o];
+      }
+      origin = next.origin;
+    }
+    fn(std::string_view(next.text), origin);
+    level = next.text;
+  }
+}
+
+}  // namespace
+
 // The seams of glued_ read decoded, as scan_nested reads one string and scan_markup its markup: an
 // escape, a percent-encoded or HTML-referenced character or markup next to a seam
 // (["mail xq7", "%40example.com"], ["IBAN DE89%203704%200044", "%200532%200130%2000"],
@@ -2164,22 +2193,8 @@ void json_inspector::scan_decoded_seams(std::uint32_t which, bool locate, scan_r
            1;
   };
   constexpr std::uint8_t forms = json_escapes | percent_encoding | html_references | hex_escapes | markup;
-  std::string_view level = glued_;
-  std::vector<std::uint32_t> origin;  // into glued_, composed over the levels
-  for (std::size_t depth = 0; depth < max_nested_levels; ++depth) {
-    unescaped_text& next = nested_[depth % 2];
-    if (!unescape(level, forms, next)) {
-      break;
-    }
-    if (depth == 0) {
-      origin = next.origin;
-    } else {
-      for (std::uint32_t& o : next.origin) {
-        o = origin[o];
-      }
-      origin = next.origin;
-    }
-    for (const finding& f : find_all(next.text, which)) {
+  for_each_decoded_level(glued_, forms, nested_, [&](std::string_view level, const std::vector<std::uint32_t>& origin) {
+    for (const finding& f : find_all(level, which)) {
       const std::size_t gb = origin[f.begin];
       const std::size_t ge = std::max<std::size_t>(origin[f.end], gb + 1);
       auto seg = segment_of(gb);
@@ -2207,8 +2222,7 @@ void json_inspector::scan_decoded_seams(std::uint32_t which, bool locate, scan_r
         scan.hidden |= quoted && !all_covered ? 1u << f.detector : 0u;
       }
     }
-    level = next.text;
-  }
+  });
 }
 
 // A decoded string that still holds escapes may be JSON inside JSON (tool call arguments, a
@@ -2244,27 +2258,13 @@ void json_inspector::scan_nested(std::uint32_t which, bool locate, scan_result& 
 std::uint8_t json_inspector::scan_decoded(std::uint8_t forms, std::uint32_t which, bool locate,
                                           scan_result& scan) {
   std::uint8_t qp = 0;
-  std::string_view level = text_;
-  std::vector<std::uint32_t> origin;  // into text_, composed over the levels
-  for (std::size_t depth = 0; depth < max_nested_levels; ++depth) {
-    unescaped_text& next = nested_[depth % 2];
-    if (!unescape(level, forms, next)) {
-      break;
-    }
-    if (depth == 0) {
-      origin = next.origin;
-    } else {
-      for (std::uint32_t& o : next.origin) {
-        o = origin[o];
-      }
-      origin = next.origin;
-    }
-    scan_nested_numbers(next.text, which, locate, scan);
-    qp |= (forms & quoted_printable) == 0 ? quoted_printable_in(next.text) : 0;
+  for_each_decoded_level(text_, forms, nested_, [&](std::string_view level, const std::vector<std::uint32_t>& origin) {
+    scan_nested_numbers(level, which, locate, scan);
+    qp |= (forms & quoted_printable) == 0 ? quoted_printable_in(level) : 0;
     if (!locate) {
-      scan.found |= detect(next.text, which);
+      scan.found |= detect(level, which);
     } else {
-      for (const finding& f : find_all(next.text, which)) {
+      for (const finding& f : find_all(level, which)) {
         const std::size_t b = origin[f.begin];
         const std::size_t e = origin[f.end];
         if (covered(scan, b, e, f.detector) || crosses_strings(b, e)) {
@@ -2278,8 +2278,7 @@ std::uint8_t json_inspector::scan_decoded(std::uint8_t forms, std::uint32_t whic
         }
       }
     }
-    level = next.text;
-  }
+  });
   return qp;
 }
 
