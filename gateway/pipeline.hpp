@@ -96,8 +96,12 @@ class pipeline {
   // invalid_client_certificate). With a tenants file, the tenant is the one the bearer API key or
   // the certificate's subject names (both: they must agree); an unknown, revoked or expired key,
   // or no identity at all, is 401 invalid_api_key. Without one, it is the certificate's CN, else
-  // "default".
+  // "default". It reads the head alone: it runs before the body is read, so that a request it
+  // refuses has its body neither read nor buffered.
   [[nodiscard]] stage_result identify(request_context& ctx) const;
+  // identify's part that needs the body: with a tenants file, an API key in it (any spelling the
+  // cluster would decode) is refused, 400, as one in the target or a forwarded field is.
+  [[nodiscard]] stage_result identify_body(const request_context& ctx) const;
   // For a request refused before identify (its head did not parse): the client's address and country
   // from what the connection itself says (the socket, or a PROXY protocol header), never from the
   // head's fields, so that its record names where it came from.

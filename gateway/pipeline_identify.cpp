@@ -249,10 +249,10 @@ bool holds_key(std::string_view text, std::uint8_t forms) {
   return classify::unescape(text, forms, decoded) && holds_key_scheme(decoded.text);
 }
 
-// Whether a tenant key is in the request target, in a header field the gateway forwards (its
-// name or its value), or in the body: they reach the cluster as sent, and the key with them (into
-// its logs, and the body into the audit log's sealed payload). Any key, the caller's or another's.
-bool key_outside_authorization(const http::message_head& head, std::string_view body) {
+// Whether a tenant key is in the request target or in a header field the gateway forwards (its
+// name or its value): they reach the cluster as sent, and the key with them (into its logs).
+// Any key, the caller's or another's. The body's turn comes once it is read (identify_body).
+bool key_outside_authorization(const http::message_head& head) {
   using enum classify::unescape_forms;
   if (holds_key(head.target, percent_encoding | plus_as_space)) {
     return true;
@@ -263,7 +263,14 @@ bool key_outside_authorization(const http::message_head& head, std::string_view 
       return true;
     }
   }
-  return holds_key(body, json_escapes | percent_encoding);
+  return false;
+}
+
+stage_result key_sent_outside_authorization() {
+  return stage_result::respond(outcome::bad_request,
+                               "an API key (sk-sovgw-...) in the URL, in a header field other than "
+                               "Authorization or in the body would reach the cluster; send it only as "
+                               "'Authorization: Bearer <API key>'");
 }
 
 // The API key a request presents: the bearer token of its Authorization field (the OpenAI SDKs),
@@ -407,11 +414,8 @@ stage_result pipeline::admit(request_context& ctx) const {
 }
 
 stage_result pipeline::identify_tenant(request_context& ctx) const {
-  if (key_outside_authorization(ctx.head, ctx.body)) {
-    return stage_result::respond(outcome::bad_request,
-                                 "an API key (sk-sovgw-...) in the URL, in a header field other than "
-                                 "Authorization or in the body would reach the cluster; send it only as "
-                                 "'Authorization: Bearer <API key>'");
+  if (key_outside_authorization(ctx.head)) {
+    return key_sent_outside_authorization();
   }
   const std::shared_ptr<const tenants::table> table = tenants_.load();
   std::string why;
@@ -466,6 +470,14 @@ stage_result pipeline::identify_tenant(request_context& ctx) const {
   }
   ctx.tenant = found.key->tenant;
   ctx.key_limited = found.key->limits.any();
+  return stage_result::next();
+}
+
+stage_result pipeline::identify_body(const request_context& ctx) const {
+  using enum classify::unescape_forms;
+  if (!cfg_->tenants_file.empty() && holds_key(ctx.body, json_escapes | percent_encoding)) {
+    return key_sent_outside_authorization();  // into the cluster's logs, and the audit log's payload
+  }
   return stage_result::next();
 }
 

@@ -30,6 +30,8 @@ using clock = std::chrono::steady_clock;
 
 constexpr std::size_t read_chunk = 16 * 1024;
 constexpr milliseconds linger_time{2000};
+// The largest body of a request refused by its head that is still read, to keep the connection.
+constexpr std::uint64_t discarded_body_limit = 64 * 1024;
 
 // Time-ordered like a UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then 80 random bits, as
 // 32 hex digits. Ids sort by the time they were given out, so the audit log's request-id index
@@ -146,21 +148,33 @@ class session : public std::enable_shared_from_this<session> {
   asio::awaitable<next_step> handle_one() {
     const request_slot slot;  // off the frame: a request_context is over 1 KiB
     request_context& ctx = *slot;
-    accept_request(ctx);                          // 1. accept
-    stage_result r = co_await read_request(ctx);  // 2. read
-    if (!r.proceed() && ctx.head_read) {
-      // The body failed: the record names the client and the tenant the head identifies (probe
-      // round 28: a valid key's request cut mid-body was recorded as tenant `default`).
-      (void)w_.shared.stages->identify(ctx);
-    } else if (!r.proceed()) {
-      w_.shared.stages->locate_connection(ctx);  // refused before identify: recorded with where it came from
+    accept_request(ctx);                       // 1. accept
+    stage_result r = co_await read_head(ctx);  // 2. read: the head
+    const pipeline& stages = *w_.shared.stages;
+    bool refused_by_head = false;
+    if (r.proceed()) {
+      r = stages.identify(ctx);  // 3. identify, before the body is read
+      refused_by_head = !r.proceed();
+    } else if (!ctx.head_read) {
+      stages.locate_connection(ctx);  // refused before identify: recorded with where it came from
+    }
+    // A request its head condemns (no, unknown or revoked API key; a refused client certificate; a
+    // proxy's bad X-Forwarded-For) is answered at once: it gets no 100 Continue and a body of more
+    // than discarded_body_limit is never read (probe round 37: an unauthenticated client could make
+    // the gateway hold a 16 MB body per connection); the connection then closes after the answer.
+    // A small body already on its way is read, so that a keep-alive connection (an SDK's, a front
+    // proxy's pool) survives a refused key.
+    bool body_unread = false;
+    if (r.proceed()) {
+      r = co_await read_body(ctx);  // 2. read: the body
+    } else if (refused_by_head && ctx.head.framing != http::body_framing::none) {
+      body_unread = !small_body_on_its_way(ctx) || !(co_await read_body(ctx)).proceed();
     }
     next_step after = next_step::linger_close;  // a framing error ends the connection
     std::string_view model_id;
     models_target models = models_target::none;  // GET /v1/models: the gateway answers
     if (r.proceed()) {
-      const pipeline& stages = *w_.shared.stages;
-      r = stages.identify(ctx);  // 3. identify
+      r = stages.identify_body(ctx);  // an API key in the body would reach the cluster
       models = r.proceed() ? models_request(ctx.head, model_id) : models_target::none;
       if (r.proceed() && models == models_target::none) {
         r = stages.classify(ctx);  // 4. classify
@@ -180,13 +194,15 @@ class session : public std::enable_shared_from_this<session> {
         r = w_.shared.recorder->admit(ctx);  // the audit log can record what goes out
       }
       after = keep_alive(ctx) ? next_step::keep_alive : next_step::close;
+    } else if (refused_by_head && !body_unread) {
+      after = keep_alive(ctx) ? next_step::keep_alive : next_step::close;  // nothing left unread
     }
     if (r.proceed()) {
       after = co_await serve(ctx, models, model_id, after);  // 7. forward, 8. relay (or GET /v1/models)
     } else {
       after = co_await answer(ctx, r, after);
     }
-    w_.shared.stages->account(ctx);  // its tokens, and the reservation admit made (every request)
+    stages.account(ctx);  // its tokens, and the reservation admit made (every request)
     if (ctx.status != 0) {
       w_.shared.recorder->finish(ctx);  // 9. record
     }
@@ -209,8 +225,8 @@ class session : public std::enable_shared_from_this<session> {
     ctx.key_memo = &key_memo_;
   }
 
-  // read: head and body, strictly framed (gateway/http_parser).
-  asio::awaitable<stage_result> read_request(request_context& ctx) {
+  // read: the head, strictly framed (gateway/http_parser).
+  asio::awaitable<stage_result> read_head(request_context& ctx) {
     take_spare(inbuf_);
     http::head_scanner scanner(cfg_.http, true);
     const clock::time_point deadline = clock::now() + cfg_.timeouts.request_header;
@@ -244,6 +260,19 @@ class session : public std::enable_shared_from_this<session> {
       co_return framing_error(e);
     }
     ctx.head_read = true;
+    co_return stage_result::next();
+  }
+
+  // Whether a refused request's body is worth reading to keep its connection: a Content-Length
+  // one no larger than discarded_body_limit that the client sends without waiting for a 100
+  // Continue.
+  [[nodiscard]] bool small_body_on_its_way(const request_context& ctx) const {
+    return ctx.head.framing == http::body_framing::content_length &&
+           ctx.head.content_length <= discarded_body_limit && !(ctx.head.expect_continue && inbuf_.empty());
+  }
+
+  // read: the body the head frames, if any (after identify: a refused request's is never read).
+  asio::awaitable<stage_result> read_body(request_context& ctx) {
     if (ctx.head.framing == http::body_framing::none) {
       co_return stage_result::next();
     }

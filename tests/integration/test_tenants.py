@@ -6,6 +6,7 @@ import datetime
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -192,6 +193,43 @@ class TenantKeysTest(unittest.TestCase):
             s.sendall(raw[:-10])  # the head and most of the body
         line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("error") == "client_disconnected")
         self.assertEqual((line["tenant"], line["key_id"]), ("acme", self.acme_key[:17]))
+
+    def test_a_request_refused_by_its_head_has_its_body_neither_invited_nor_read(self):
+        # Probe round 37: no key, a wrong or a revoked key still got `100 Continue` and had its whole
+        # body (up to limits.max_body_bytes) read and buffered before the 401: any client could make
+        # the gateway hold ~16 MB per connection.
+        big = 8 * 1024 * 1024
+        for key in (None, "sk-sovgw-" + "Zq3" * 14 + "Z"):
+            headers = {"Content-Type": "application/json", "Content-Length": str(big), "Expect": "100-continue"}
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            with self.subTest(key=key), tls_connect(self.gateway.port, self.certs) as s:
+                s.sendall(request_bytes(headers=headers))
+                reader = Reader(s)
+                head = reader.read_until(b"\r\n\r\n").decode("latin-1")
+                self.assertTrue(head.startswith("HTTP/1.1 401 "), head)  # no 100 Continue before it
+                self.assertIn("connection: close", head.lower())
+                length = re.search(r"(?i)\r\ncontent-length: *(\d+)", head)
+                self.assertIn("invalid_api_key", reader.read_exact(int(length.group(1))).decode())
+                self.assertTrue(reader.closed_by_peer(timeout=10))
+            # Without Expect, a body already on its way is not read either: the answer comes
+            # before the client has sent a tenth of it, and the connection closes.
+            del headers["Expect"]
+            with self.subTest(key=key, expect=False), tls_connect(self.gateway.port, self.certs) as s:
+                s.sendall(request_bytes(headers=headers) + b"x" * 65536)
+                resp = Reader(s).read_response()
+                self.assertEqual(resp.status, 401, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "invalid_api_key")
+                log = access_line(self.gateway, resp)
+                self.assertEqual(log["error"], "invalid_api_key")
+                self.assertLess(log["request_bytes"], big // 10)
+        # A small body of a refused request is read and the connection kept (an SDK's pool).
+        with tls_connect(self.gateway.port, self.certs) as s:
+            reader = Reader(s)
+            s.sendall(chat_request())
+            self.assertEqual(reader.read_response().status, 401)
+            s.sendall(chat_request(extra_headers={"Authorization": f"Bearer {self.acme_key}"}))
+            self.assertEqual(reader.read_response().status, 200)
 
     def test_a_key_names_its_tenant_and_never_reaches_the_cluster(self):
         resp = self.call(self.acme_key)

@@ -114,6 +114,9 @@ clusters:
     ctx.body = std::move(body);
     stage_result r = stages->identify(ctx);
     if (r.proceed()) {
+      r = stages->identify_body(ctx);
+    }
+    if (r.proceed()) {
       r = stages->classify(ctx);
     }
     if (r.proceed()) {
