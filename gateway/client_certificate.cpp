@@ -1,5 +1,6 @@
 #include "gateway/client_certificate.hpp"
 
+#include <fmt/format.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "classify/fold.hpp"
 #include "common/printable.hpp"
 #include "policy/countries.hpp"
 
@@ -48,6 +50,22 @@ bool hidden_characters(std::string_view text) {
     i += n;
   }
   return false;
+}
+
+// The first character of `text` (valid UTF-8) that a reader sees as another one, as a blank or as
+// nothing (a no-break or wide space, a Hangul filler, a combining mark, a fullwidth letter, the
+// dotted and dotless i): what the detectors' fold() reads as something else. A CN "acme\u00a0"
+// is a tenant that shows as acme in every log line, metric and report (probe round 38).
+std::optional<char32_t> shown_as_another(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    char32_t cp = 0;
+    const std::size_t n = utf8_sequence_at(text, i, cp);
+    if (cp >= 0x80 && (cp == 0x130 || cp == 0x131 || classify::fold_class(cp) != classify::folds_to::itself)) {
+      return cp;
+    }
+    i += n;
+  }
+  return std::nullopt;
 }
 
 // A SAN of IA5String type: printable ASCII, no NUL.
@@ -97,6 +115,14 @@ client_certificate read_client_certificate(X509* cert) {
       // The CN names the tenant in log lines, metrics and the report: a line break, a terminal
       // control or a bidi override there would forge what a reader sees (probe round 29).
       return refuse("its subject CN holds a control, invisible or bidirectional character");
+    }
+    if (c.common_name.front() == ' ' || c.common_name.back() == ' ') {
+      return refuse("its subject CN begins or ends with a space, which no log line or report shows");
+    }
+    if (const std::optional<char32_t> cp = shown_as_another(c.common_name)) {
+      return refuse(fmt::format("its subject CN holds U+{:04X}, which reads as another character, a blank or "
+                                "nothing: the tenant it names would look like another",
+                                static_cast<std::uint32_t>(*cp)));
     }
     c.subjects.push_back({tenants::subject_kind::cn, c.common_name, {}});
   }

@@ -38,6 +38,7 @@ constexpr known_field names[] = {
     {"content-digest", field_id::content_digest},
     {"true-client-ip", field_id::true_client_ip},
     {"accept-encoding", field_id::accept_encoding},
+    {"idempotency-key", field_id::idempotency_key},
     {"signature-input", field_id::signature_input},
     {"x-forwarded-for", field_id::x_forwarded_for},
     {"content-encoding", field_id::content_encoding},
@@ -207,7 +208,7 @@ constexpr std::string_view claim_names[] = {"via",
 // makes a prefix): what the request's body is and what answer is wanted (Accept*, Content-Language),
 // conditional and range requests (a file's content), caching directives, the request's priority,
 // a browser's Origin and Referer (a cluster's CORS answer), trace context (W3C, B3, AWS X-Ray,
-// Google Cloud, Sentry), an idempotency key, and the fields of the OpenAI and Anthropic SDKs
+// Google Cloud, Sentry), and the fields of the OpenAI and Anthropic SDKs
 // (OpenAI-Beta, the X-Stainless- fields they send: the SDK's language, platform, version, retry
 // count and timeout; anthropic-version and anthropic-beta). Names, not prefixes, where a family has
 // a known set: a prefix would let any field through under it (X-Stainless-Portkey-Custom-Host,
@@ -232,7 +233,6 @@ constexpr std::string_view end_to_end[] = {"accept",
                                            "referer",
                                            "access-control-request-method",
                                            "access-control-request-headers",
-                                           "idempotency-key",
                                            "traceparent",
                                            "tracestate",
                                            "baggage",

@@ -30,6 +30,8 @@ enum class field_id : std::uint8_t {
   content_type,
   content_encoding,
   accept_encoding,
+  // forwarded scoped to the tenant (upstream_exchange::request_head)
+  idempotency_key,
   // credentials
   authorization,
   cookie,

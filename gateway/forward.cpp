@@ -343,6 +343,8 @@ bool upstream_exchange::request_head(std::string& out, std::string& unsignable) 
   const geo_tagger& tagger = *w_.shared.tagger;
   static thread_local std::vector<crypto::httpsig::field_line> forwarded;
   forwarded.clear();
+  static thread_local std::deque<std::string> scoped_keys;  // Idempotency-Key as forwarded
+  scoped_keys.clear();
   // Room for the geo-tags, the signature and an inline body: the head is built without regrowth.
   const std::size_t inline_body = ctx_.body.size() <= inline_body_max ? ctx_.body.size() : 0;
   out.reserve(h.raw.size() + (tagger.signing() ? 2048 : 1024) + inline_body);
@@ -355,9 +357,14 @@ bool upstream_exchange::request_head(std::string& out, std::string& unsignable) 
   for (const http::field& f : h.fields) {
     if (!http::is_hop_by_hop(h, f) && !http::never_forwarded(f.id) &&
         (auth_header.empty() || !http::iequals(f.name, auth_header))) {
-      append_field(out, f.name, f.value);
+      std::string_view value = f.value;
+      if (f.id == http::field_id::idempotency_key) {
+        tagger.scoped_idempotency_key(scoped_keys.emplace_back(), ctx_.tenant, f.value);
+        value = scoped_keys.back();  // (a deque: the signature's views of earlier ones stay valid)
+      }
+      append_field(out, f.name, value);
       if (tagger.signing()) {
-        forwarded.push_back({f.name, f.value});
+        forwarded.push_back({f.name, value});
       }
     }
   }

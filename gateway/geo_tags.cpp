@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <climits>
 #include <stdexcept>
@@ -11,6 +12,7 @@
 #include "common/ascii.hpp"
 #include "crypto/blake2b.hpp"
 #include "crypto/content_digest.hpp"
+#include "crypto/hex.hpp"
 #include "crypto/jwk.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/signature_profile.hpp"
@@ -152,6 +154,20 @@ std::optional<std::vector<std::uint8_t>> geo_tagger::tenant_pseudonym(std::strin
   }
   return crypto::blake2b(std::span(reinterpret_cast<const std::uint8_t*>(tenant.data()), tenant.size()), 16,
                          pseudonym_key_);
+}
+
+void geo_tagger::scoped_idempotency_key(std::string& out, std::string_view tenant,
+                                        std::string_view key) const {
+  static constexpr std::string_view label = "sovgw idempotency scope v1";
+  std::string input(label);
+  input += '\0';
+  input += tenant;
+  std::array<std::uint8_t, 16> scope{};
+  crypto::blake2b(std::span(reinterpret_cast<const std::uint8_t*>(input.data()), input.size()), scope,
+                  pseudonym_key_);
+  out = crypto::to_hex(std::span<const std::uint8_t>(scope.data(), 8));
+  out += '.';
+  out += key;
 }
 
 bool geo_tagger::tag(std::string& head, request_context& ctx, std::string_view authority,

@@ -55,6 +55,12 @@ class geo_tagger {
   // the signing key (nullopt without signing).
   [[nodiscard]] std::optional<std::vector<std::uint8_t>> tenant_pseudonym(std::string_view tenant) const;
 
+  // A client's Idempotency-Key as a cluster is sent it: `<scope>.<key>`, the scope 16 hex digits
+  // of BLAKE2b over the tenant's name (keyed as the pseudonym is when signing; unkeyed without),
+  // so that a cluster that deduplicates by the key (each tenant reaches it with the gateway's one
+  // credential) never hands one tenant the answer to another's request with the same key.
+  void scoped_idempotency_key(std::string& out, std::string_view tenant, std::string_view key) const;
+
  private:
   struct cluster_tags {
     std::string fields;  // "Sovereign-Cluster: ...\r\nSovereign-Cluster-Country: ...\r\n"

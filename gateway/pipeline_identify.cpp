@@ -536,6 +536,14 @@ stage_result pipeline::identify(request_context& ctx) const {
     return identify_tenant(ctx);
   }
   if (cert != nullptr && cert->status == client_certificate::state::verified && !cert->common_name.empty()) {
+    if (cert->common_name == ctx.tenant) {
+      // Callers nobody identified are "default" (an auditor's report counts them apart): a
+      // certificate cannot name itself so (probe round 38).
+      return stage_result::respond(
+          outcome::invalid_client_certificate,
+          fmt::format("the client certificate's subject CN is '{}', the tenant of callers nobody identified",
+                      ctx.tenant));
+    }
     ctx.tenant = cert->common_name;
   }
   return stage_result::next();

@@ -111,6 +111,19 @@ class ClientCertificateIdentityTest(unittest.TestCase):
             with self.subTest(value=value):
                 self.assert_refused(self.cert(f"hidden{n}", [cn(value)]))
 
+    def test_a_cn_that_shows_as_another_tenant_is_refused(self):
+        # Probe round 38: spaces around it, a no-break or wide space, a blank braille pattern, a
+        # Hangul filler, a combining mark or a fullwidth letter made a tenant that logs, metrics and
+        # the report show as "acme" (or as nothing), escaping the rules written for acme.
+        for n, value in enumerate((" acme", "acme ", "acme\u00a0", "\u2800", "\u3164", "ac\u2003me",
+                                   "acme\u0301", "\uff41cme", "\u0131acme")):
+            with self.subTest(value=value):
+                resp = self.assert_refused(self.cert(f"shown{n}", [cn(value)]))
+                self.assertRegex(resp.json()["error"]["message"], "space|U\\+")
+        # Nor may a certificate name the tenant of callers nobody identified.
+        resp = self.assert_refused(self.cert("default", [cn("default")]))
+        self.assertIn("nobody identified", resp.json()["error"]["message"])
+
     def test_a_second_cn_is_refused(self):
         self.assert_refused(self.cert("two", [cn("acme"), cn("globex")]))
 
@@ -278,6 +291,29 @@ class TenantKeysTest(unittest.TestCase):
                 resp = self.call(raw=chat_request(extra_headers=extra))
                 self.assert_invalid_key(resp)
                 self.assertIn(why, resp.json()["error"]["message"])
+
+    def test_an_idempotency_key_is_scoped_to_its_tenant(self):
+        # Probe round 37: every tenant reaches a cluster with the gateway's one credential, so a
+        # cluster deduplicating by Idempotency-Key (OpenAI scopes it per API key) would hand one
+        # tenant the answer to another's request with the same key.
+        globex_key = self.create_key("globex")
+        self.reload()
+
+        def seen(key, idem):
+            resp = self.call(raw=request_bytes("POST", "/debug/headers", b"{}", {
+                "Content-Type": "application/json", "Authorization": f"Bearer {key}", "Idempotency-Key": idem}))
+            self.assertEqual(resp.status, 200, resp.body)
+            return resp.json()["headers"]["idempotency-key"]
+
+        acme, globex = seen(self.acme_key, "shared-123"), seen(globex_key, "shared-123")
+        self.assertNotEqual(acme, globex)
+        self.assertTrue(acme.endswith(".shared-123") and globex.endswith(".shared-123"), (acme, globex))
+        self.assertNotIn("acme", acme)  # the cluster is not told the tenant's name
+        # One tenant's retries keep one key (the point of it), under another of its keys too.
+        second = self.create_key("acme")
+        self.reload()
+        self.assertEqual(seen(second, "shared-123"), acme)
+        self.assertNotEqual(seen(self.acme_key, "other"), acme)
 
     def test_a_key_where_it_would_reach_the_cluster_is_refused(self):
         # In the query or a field the gateway forwards the key would reach the cluster as sent:
