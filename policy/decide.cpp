@@ -15,6 +15,7 @@ struct scratch_area {
   std::vector<std::uint64_t> path;
   std::vector<std::uint64_t> data_class;
   std::vector<std::uint64_t> tmp;
+  std::vector<std::uint64_t> ip;
 };
 
 scratch_area& scratch(std::size_t words) {
@@ -24,6 +25,7 @@ scratch_area& scratch(std::size_t words) {
     area.path.resize(words);
     area.data_class.resize(words);
     area.tmp.resize(words);
+    area.ip.resize(words);
   }
   return area;
 }
@@ -329,6 +331,15 @@ bool snapshot::match_rules(const request_attributes& request, decision& out) con
                      : request.client_ip->v4
                          ? p.ip_v4.find(static_cast<std::uint32_t>(request.client_ip->value))
                          : p.ip_v6.find(request.client_ip->value));
+  if (request.client_ip && !request.client_ip->v4) {
+    // An IPv6 address that carries an IPv4 one (6to4, Teredo, NAT64, SIIT, IPv4-compatible) is
+    // that IPv4 host too, as geo_db locates it: a client.ip block written in IPv4 matches it
+    // (probe round 38: a forbid on 2.2.2.0/24 let 2002:202:202::1 through).
+    const embedded_ipv4 e = find_embedded_ipv4(*request.client_ip);
+    for (unsigned i = 0; i < e.count; ++i) {
+      src[1].add(p.pool, p.ip_v4.find(e.candidates[i]), area.ip);
+    }
+  }
   string_source(p, p.tenant, request.tenant, area.tmp, src[2]);
   string_source(p, p.model, request.model, area.model, src[3]);
   string_source(p, p.path, request.path, area.path, src[4]);

@@ -142,8 +142,9 @@ bool condition_admits(const compiled_policy& p, const resolved_condition& c, att
     case attribute::client_country:
       return c.admits_string(attr, r.client_country);
     case attribute::client_ip:
-      return r.client_ip && std::any_of(c.cidrs.begin(), c.cidrs.end(),
-                                        [&](const cidr_block& b) { return b.contains(*r.client_ip); });
+      return r.client_ip && std::any_of(c.cidrs.begin(), c.cidrs.end(), [&](const cidr_block& b) {
+               return b.contains(*r.client_ip) || b.contains_embedded(*r.client_ip);
+             });
     case attribute::tenant:
       return c.admits_string(attr, r.tenant);
     case attribute::model:

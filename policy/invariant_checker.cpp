@@ -94,6 +94,38 @@ void add_ip_classes(const std::vector<const resolved_condition*>& conds, bool v4
   }
 }
 
+// An IPv6 address that carries an IPv4 one (find_embedded_ipv4) matches the IPv4 blocks holding
+// that address as well as the IPv6 blocks holding itself (decide). Where no IPv6 block reaches
+// into an embedding range it decides as its IPv4 address does, which the IPv4 classes cover; where
+// one does (a rule on 2002::/16, or on ::/0), each IPv4 class (ips[1..v4_end)) is tried in that
+// form too, so that a rule on the IPv6 range and one on an IPv4 block can meet.
+void add_embedding_classes(const std::vector<const resolved_condition*>& conds, std::size_t v4_end,
+                           std::vector<std::optional<ip_address>>& out) {
+  struct form {
+    cidr_block range;
+    u128 (*embed)(u128 v4);
+  };
+  static const form forms[] = {
+      {{{u128{0xffff0000} << 32, false}, 96}, [](u128 a) { return (u128{0xffff0000} << 32) | a; }},
+      {{{0, false}, 96}, [](u128 a) { return a; }},
+      {{{u128{0x0064ff9b} << 96, false}, 96}, [](u128 a) { return (u128{0x0064ff9b} << 96) | a; }},
+      {{{u128{0x2002} << 112, false}, 16}, [](u128 a) { return (u128{0x2002} << 112) | (a << 80); }},
+      {{{u128{0x20010000} << 96, false}, 32},
+       [](u128 a) { return (u128{0x20010000} << 96) | (~a & 0xffffffffu); }},
+  };
+  const std::size_t v6_end = out.size();
+  for (const form& f : forms) {
+    const bool reached = std::any_of(conds.begin(), conds.end(), [&](const resolved_condition* c) {
+      return std::any_of(c->cidrs.begin(), c->cidrs.end(), [&](const cidr_block& b) {
+        return !b.base.v4 && (b.contains(f.range) || f.range.contains(b));
+      });
+    });
+    for (std::size_t i = 1; reached && i < v4_end && i < v6_end; ++i) {
+      out.push_back(ip_address{f.embed(out[i]->value), false});
+    }
+  }
+}
+
 std::vector<std::string> string_classes(const compiled_policy& p, attribute a, const char* const* others,
                                         bool& exhaustive) {
   const auto conds = conditions_of(p, a);
@@ -234,7 +266,9 @@ domain build_domain(const compiled_policy& p) {
   d.ips.push_back(std::nullopt);
   const auto ip_conds = conditions_of(p, attribute::client_ip);
   add_ip_classes<std::uint32_t>(ip_conds, true, d.ips);
+  const std::size_t v4_end = d.ips.size();
   add_ip_classes<u128>(ip_conds, false, d.ips);
+  add_embedding_classes(ip_conds, v4_end, d.ips);
   static const char* const tenant_others[] = {"(other)", nullptr};
   static const char* const model_others[] = {"(other)", "~", nullptr};
   static const char* const path_others[] = {"/(other)", "/~", nullptr};

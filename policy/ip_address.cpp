@@ -50,6 +50,19 @@ std::optional<std::uint32_t> rfc6052_reading(u128 value, unsigned prefix) noexce
 
 }  // namespace
 
+bool cidr_block::contains_embedded(const ip_address& ip) const noexcept {
+  if (ip.v4 || !base.v4) {
+    return false;
+  }
+  const embedded_ipv4 e = find_embedded_ipv4(ip);
+  for (unsigned i = 0; i < e.count; ++i) {
+    if (contains(ip_address{e.candidates[i], true})) {
+      return true;
+    }
+  }
+  return false;
+}
+
 embedded_ipv4 find_embedded_ipv4(const ip_address& ip) noexcept {
   embedded_ipv4 out;
   if (ip.v4) {

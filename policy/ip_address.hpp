@@ -58,6 +58,9 @@ struct cidr_block {
   [[nodiscard]] bool contains(const ip_address& ip) const noexcept {
     return ip.v4 == base.v4 && ip.value >= first() && ip.value <= last();
   }
+  // Whether an IPv4 block holds the IPv4 address an IPv6 one carries (find_embedded_ipv4: any
+  // of its readings), as the policy matches client.ip.
+  [[nodiscard]] bool contains_embedded(const ip_address& ip) const noexcept;
   [[nodiscard]] bool contains(const cidr_block& other) const noexcept {
     return other.base.v4 == base.v4 && other.first() >= first() && other.last() <= last();
   }

@@ -446,6 +446,36 @@ TEST_CASE("CIDR rules, IPv4 and IPv6, and absent IPs") {
   CHECK(p->decide(r, {}).result == effect::deny);
 }
 
+TEST_CASE("an IPv6 address carrying an IPv4 one matches that IPv4 address's blocks too") {
+  // Probe round 38: a forbid on an IPv4 block let the same host through as 6to4, Teredo, NAT64,
+  // SIIT or IPv4-compatible, which geo_db locates as the IPv4 host.
+  const auto result = compile_policy(
+      "rules:\n  - id: all\n    effect: permit\n"
+      "  - id: no-net\n    effect: forbid\n    when: {client.ip: [2.2.2.0/24]}\n"
+      "  - id: no-6to4-range\n    effect: forbid\n    when: {client.ip: ['2002:909::/32']}\n",
+      "ip.yaml");
+  REQUIRE(result.ok());
+  const snapshot& p = *result.policy;
+  request_values r;
+  std::vector<std::string_view> storage;
+  for (const char* ip : {"2.2.2.2", "::ffff:2.2.2.2", "2002:202:202::1", "2001:0:4136:e378:8000:63bf:fdfd:fdfd",
+                         "64:ff9b::2.2.2.2", "::ffff:0:2.2.2.2", "::2.2.2.2", "2002:909:909::1"}) {
+    CAPTURE(ip);
+    r.client_ip = parse_ip(ip);
+    REQUIRE(r.client_ip);
+    const decision d = p.decide(r.view(storage), {});
+    CHECK(d.result == effect::deny);
+    const std::string why = explain_text(p, r, {}, d);
+    CAPTURE(why);
+    CHECK((why.find("no-net") != std::string::npos || why.find("no-6to4-range") != std::string::npos));
+  }
+  for (const char* ip : {"2.2.3.2", "2002:203:202::1", "64:ff9b::2.2.3.2", "2001:db8::1"}) {
+    CAPTURE(ip);
+    r.client_ip = parse_ip(ip);
+    CHECK(p.decide(r.view(storage), {}).result == effect::permit);
+  }
+}
+
 TEST_CASE("empty or malformed request values behave as unknown, never crash") {
   const auto p = compiled();
   request_attributes r;

@@ -76,6 +76,30 @@ invariants:
   CHECK(p->decide(r.counterexample->view(storage), {}).result == effect::permit);
 }
 
+TEST_CASE("an IPv4 block's rule reaches the IPv6 addresses that carry it: the checker tries them") {
+  // decide() matches a 6to4 (or NAT64, Teredo, ...) address against the IPv4 blocks holding the
+  // address it carries (probe round 38): a permit on an IPv4 block admits such clients of an IPv6
+  // range an invariant wants denied, and the checker must find one.
+  const auto p = compiled(R"(
+rules:
+  - id: permit-net
+    effect: permit
+    when: {client.ip: [2.2.2.0/24]}
+invariants:
+  - id: tunnels-denied
+    for: {client.ip: ["2002::/16"]}
+    require: {effect: deny}
+)");
+  const auto results = check_invariants(*p, {});
+  REQUIRE(results.size() == 1);
+  CHECK_FALSE(results[0].holds);
+  REQUIRE(results[0].counterexample);
+  REQUIRE(results[0].counterexample->client_ip);
+  CHECK(format_ip(*results[0].counterexample->client_ip).starts_with("2002:202:2"));
+  std::vector<std::string_view> storage;
+  CHECK(p->decide(results[0].counterexample->view(storage), {}).result == effect::permit);
+}
+
 TEST_CASE("concrete clusters: the counterexample names the offending cluster") {
   const std::string text = std::string(base) + R"(
   - id: personal-eu
