@@ -1,8 +1,12 @@
 #include "gateway/client_address.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <vector>
+
+#include "common/printable.hpp"
 
 namespace sovgw::gateway {
 
@@ -130,14 +134,17 @@ void forwarded_for_values(const http::message_head& head, std::vector<std::strin
 }
 
 // Walks `hops` from the right: the right-most entry that is not a trusted proxy, or the left-most
-// when all are. nullopt if an entry on the way is not an address; `found` false if there are none.
+// when all are. nullopt if an entry on the way is not an address (`bad`: that entry); `found`
+// false if there are none.
 std::optional<std::string> rightmost_untrusted(const std::vector<std::string_view>& hops,
-                                               std::span<const policy::cidr_block> trusted, bool& found) {
+                                               std::span<const policy::cidr_block> trusted, bool& found,
+                                               std::string_view& bad) {
   found = false;
   std::string ip;
   for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
     std::optional<std::string> entry = entry_address(*it);
     if (!entry) {
+      bad = *it;
       return std::nullopt;
     }
     found = true;
@@ -170,7 +177,8 @@ std::string_view country_source_name(address_source s) noexcept {
 std::optional<client_address> establish_client_address(std::string_view peer_ip,
                                                        std::string_view proxy_source_ip,
                                                        const http::message_head& head,
-                                                       std::span<const policy::cidr_block> trusted) {
+                                                       std::span<const policy::cidr_block> trusted,
+                                                       std::string* why) {
   client_address out{std::string(peer_ip), address_source::socket};
   if (proxy_source_ip == proxy_local_source && is_trusted(peer_ip, trusted)) {
     return client_address{std::string(peer_ip), address_source::proxy_local};  // no XFF: the client's own
@@ -198,7 +206,16 @@ std::optional<client_address> establish_client_address(std::string_view peer_ip,
     }
   }
   bool from_xff = false;
-  std::optional<std::string> xff = rightmost_untrusted(hops, trusted, from_xff);
+  std::string_view bad;
+  std::optional<std::string> xff = rightmost_untrusted(hops, trusted, from_xff, bad);
+  if (!xff) {
+    if (why != nullptr) {
+      *why = fmt::format("X-Forwarded-For from the trusted proxy {} holds '{}' where the client's address "
+                         "should be (an IP address, with a port or not)",
+                         out.ip, printable(bad));
+    }
+    return std::nullopt;
+  }
   // The same from Forwarded (RFC 7239), which a proxy may write instead or as well. Where both are
   // there, they must name the same client: a proxy writes one of them and passes the other through
   // from the client, so believing either alone would let a client choose its address.
@@ -206,8 +223,23 @@ std::optional<client_address> establish_client_address(std::string_view peer_ip,
   forwarded_for_values(head, values);
   hops.assign(values.begin(), values.end());
   bool from_forwarded = false;
-  std::optional<std::string> fwd = rightmost_untrusted(hops, trusted, from_forwarded);
-  if (!xff || !fwd || (from_xff && from_forwarded && *xff != *fwd)) {
+  std::optional<std::string> fwd = rightmost_untrusted(hops, trusted, from_forwarded, bad);
+  if (!fwd) {
+    if (why != nullptr) {
+      *why = fmt::format("Forwarded from the trusted proxy {} holds for='{}' where the client's address should "
+                         "be (an IP address, with a port or not; not 'unknown' nor an obfuscated name)",
+                         out.ip, printable(bad));
+    }
+    return std::nullopt;
+  }
+  // The same address may be written two ways ("5.255.255.5", "::ffff:5.255.255.5").
+  if (from_xff && from_forwarded && policy::parse_ip(*xff) != policy::parse_ip(*fwd)) {
+    if (why != nullptr) {
+      *why = fmt::format("the trusted proxy {} names the client {} in X-Forwarded-For and {} in Forwarded: a "
+                         "proxy writes one and passes the client's own other through, so neither can be "
+                         "believed; have the proxy write one and remove the other",
+                         out.ip, *xff, *fwd);
+    }
     return std::nullopt;
   }
   if (from_xff) {

@@ -48,9 +48,10 @@ struct client_address {
 // proxy_local_source: a LOCAL header).
 // nullopt when a trusted proxy's X-Forwarded-For or Forwarded holds an entry that is not an IP
 // address where the client's address should be ("unknown", an obfuscated identifier), or when
-// the two name different clients (refused, never guessed).
+// the two name different clients (refused, never guessed): then `why`, if given, says which field
+// and entry.
 [[nodiscard]] std::optional<client_address> establish_client_address(
     std::string_view peer_ip, std::string_view proxy_source_ip, const http::message_head& head,
-    std::span<const policy::cidr_block> trusted);
+    std::span<const policy::cidr_block> trusted, std::string* why = nullptr);
 
 }  // namespace sovgw::gateway

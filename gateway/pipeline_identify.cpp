@@ -506,14 +506,12 @@ stage_result pipeline::identify(request_context& ctx) const {
   }
   // The client's address and country first: a request refused for its key is recorded with the
   // client that sent it, not with the front proxy it came through.
+  std::string why;
   std::optional<client_address> client =
-      establish_client_address(ctx.peer_ip, ctx.proxy_source_ip, ctx.head, cfg_->trusted_proxies);
+      establish_client_address(ctx.peer_ip, ctx.proxy_source_ip, ctx.head, cfg_->trusted_proxies, &why);
   if (!client) {
     ctx.client_ip = ctx.peer_ip;
-    return stage_result::respond(
-        outcome::bad_forwarded_for,
-        "X-Forwarded-For or Forwarded from a trusted proxy names no client address, or the two name "
-        "different clients; check the proxy");
+    return stage_result::respond(outcome::bad_forwarded_for, std::move(why));
   }
   ctx.client_ip = std::move(client->ip);
   // The certificate is the TLS peer's: the client's own, unless an L7 proxy (trusted-xff or

@@ -136,6 +136,25 @@ TEST_CASE("client address: the socket peer unless it is a trusted proxy") {
   CHECK(country_source_name(address_source::trusted_forwarded) == "trusted-forwarded");
 }
 
+TEST_CASE("client address: a refusal says which field and entry; one host written two ways agrees") {
+  // Probe round 38: every refusal said "names no client address, or the two name different
+  // clients", and 5.255.255.5 against ::ffff:5.255.255.5 was called two clients.
+  std::string why;
+  const auto trusted = cidrs({"10.0.0.0/8"});
+  const auto same = establish_client_address(
+      "10.0.0.2", "", head_with("X-Forwarded-For: 5.255.255.5\r\nForwarded: for=\"[::ffff:5.255.255.5]\"\r\n"),
+      trusted, &why);
+  REQUIRE(same);
+  CHECK(same->ip == "5.255.255.5");
+  CHECK_FALSE(establish_client_address("10.0.0.2", "", head_with("X-Forwarded-For: unknown\r\n"), trusted, &why));
+  CHECK(why.find("X-Forwarded-For from the trusted proxy 10.0.0.2 holds 'unknown'") != std::string::npos);
+  CHECK_FALSE(establish_client_address("10.0.0.2", "", head_with("Forwarded: for=_hidden\r\n"), trusted, &why));
+  CHECK(why.find("Forwarded from the trusted proxy 10.0.0.2 holds for='_hidden'") != std::string::npos);
+  CHECK_FALSE(establish_client_address(
+      "10.0.0.2", "", head_with("X-Forwarded-For: 81.2.69.160\r\nForwarded: for=5.255.255.5\r\n"), trusted, &why));
+  CHECK(why.find("81.2.69.160 in X-Forwarded-For and 5.255.255.5 in Forwarded") != std::string::npos);
+}
+
 TEST_CASE("PROXY protocol v2: TCP over IPv4 and IPv6, LOCAL, and every malformed header") {
   const std::string v4 =
       proxy_v2(1, 0x11, std::string("\x05\xff\xff\x05\x7f\x00\x00\x01\x04\xd2\x20\xfb", 12),
