@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <boost/json/basic_parser_impl.hpp>
 #include <cstring>
 #include <limits>
@@ -1557,6 +1558,50 @@ bool holds_markdown_image(std::string_view t) {
   return false;
 }
 
+// A SAX handler that keeps nothing: whether a body is one strict JSON text at all.
+struct syntax_handler : detail::no_size_limits {
+  constexpr static std::size_t max_depth_for_parse = max_depth;
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code&) { return true; }
+  bool on_object_end(std::size_t, error_code&) { return true; }
+  bool on_array_begin(error_code&) { return true; }
+  bool on_array_end(std::size_t, error_code&) { return true; }
+  bool on_key_part(std::string_view, std::size_t, error_code&) { return true; }
+  bool on_key(std::string_view, std::size_t, error_code&) { return true; }
+  bool on_string_part(std::string_view, std::size_t, error_code&) { return true; }
+  bool on_string(std::string_view, std::size_t, error_code&) { return true; }
+  bool on_number_part(std::string_view, error_code&) { return true; }
+  bool on_int64(std::int64_t, std::string_view, error_code&) { return true; }
+  bool on_uint64(std::uint64_t, std::string_view, error_code&) { return true; }
+  bool on_double(double, std::string_view, error_code&) { return true; }
+  bool on_bool(bool, error_code&) { return true; }
+  bool on_null(error_code&) { return true; }
+  bool on_comment_part(std::string_view, error_code&) { return true; }
+  bool on_comment(std::string_view, error_code&) { return true; }
+};
+
+void parse_failed(std::string_view body, const error_code& ec, std::size_t at, inspection& out);
+
+// Whether `body` is one strict JSON text; when not, `out` says why (parse_failed). A body refused
+// for what it says (a model inside it) that is not one JSON value (JSONL, trailing data) is told
+// the first problem first (probe round 38).
+bool one_json_text(std::string_view body, inspection& out) {
+  boost::json::parse_options strict;
+  strict.max_depth = max_depth;
+  boost::json::basic_parser<syntax_handler> parser(strict);
+  error_code ec;
+  const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
+  if (!ec && (used != body.size() || !parser.done())) {
+    ec = boost::json::error::extra_data;
+  }
+  if (!ec) {
+    return true;
+  }
+  parse_failed(body, ec, used, out);
+  return false;
+}
+
 void parse_failed(std::string_view body, const error_code& ec, std::size_t at, inspection& out) {
   if (const std::size_t bad = first_invalid_utf8(body); bad <= at) {
     out.error = body_error::not_utf8;
@@ -1735,9 +1780,11 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
   error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (out.error != body_error::none) {
-    out.offset = used;
-    out.message += fmt::format(" (byte {})", used);
     text_.clear();
+    if (one_json_text(body, out)) {
+      out.offset = used;
+      out.message += fmt::format(" (byte {})", used);
+    }
     return;
   }
   if (!ec && (used != body.size() || !parser.done())) {
@@ -1768,6 +1815,49 @@ void json_inspector::inspect(std::string_view body, const inspect_options& optio
     out.scan.found |= bit(detector::remote_tools);
     out.scan.hidden |= bit(detector::remote_tools);
   }
+}
+
+std::uint32_t json_inspector::read_text(std::string_view text, std::uint32_t detectors) {
+  const std::uint32_t which = detectors & implemented_detectors();
+  text_.assign(text);
+  text_ += '\n';
+  ends_.assign(text_.size() / 64 + 1, 0);
+  ends_[text.size() / 64] |= std::uint64_t{1} << (text.size() % 64);
+  prose_.assign(1, {0, text.size()});
+  numbers_.clear();
+  user_fields_.clear();
+  patterns_.clear();
+  if (which == 0) {
+    return 0;
+  }
+  scan_result scan;
+  scan_text(which, false, scan);
+  scan_nested(which, false, scan);
+  scan_markup(which, false, scan);
+  scan_lookalike_digits(which, false, scan);
+  scan_base64(which, false, scan);
+  return scan.found;
+}
+
+// The string text_[at] is in, from its first character to the '\n' that ends it.
+text_span json_inspector::string_at(std::size_t at) const {
+  text_span span{0, text_.size()};
+  for (std::size_t word = std::min(at / 64 + 1, ends_.size()); word-- > 0;) {
+    const std::uint64_t bits = ends_[word] & (word == at / 64 ? (std::uint64_t{1} << (at % 64)) - 1 : ~0ULL);
+    if (bits != 0) {
+      span.begin = word * 64 + 64 - static_cast<std::size_t>(std::countl_zero(bits));
+      break;
+    }
+  }
+  for (std::size_t word = at / 64; word < ends_.size(); ++word) {
+    const std::uint64_t bits =
+        ends_[word] & (word == at / 64 ? ~((std::uint64_t{1} << (at % 64)) - 1) : ~0ULL);
+    if (bits != 0) {
+      span.end = word * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+      break;
+    }
+  }
+  return span;
 }
 
 // Whether text_[b, e) holds the end of a string (the '\n' after it).
@@ -2293,6 +2383,8 @@ void json_inspector::scan_nested_numbers(std::string_view level, std::uint32_t w
                                          scan_result& scan) const {
   const auto number_char = [](char c) { return detail::is_digit(c) || c == '.' || c == '-'; };
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  text_span json_string;  // the string of text_ the last number read as written is in
+  bool holds_json = false;
   for (std::size_t begin = 1; begin < level.size(); ++begin) {
     if (!number_char(level[begin])) {
       continue;
@@ -2316,7 +2408,11 @@ void json_inspector::scan_nested_numbers(std::string_view level, std::uint32_t w
     }
     const std::size_t number_begin = begin;
     begin = end;  // every character is looked at once
-    if (!exponent && end - number_begin < 16) {
+    // A number as written, in JSON held in one of the body's strings, may be an identifier
+    // ("{\"card\": 4111111111111111}"): redacting it there would leave the string no JSON (its
+    // server parses it), so it is hidden, as a number in the body is (probe round 38).
+    const bool as_written = level.data() == text_.data() && end - number_begin >= 8;
+    if (!exponent && end - number_begin < 16 && !as_written) {
       continue;
     }
     std::size_t before = number_begin;
@@ -2327,6 +2423,23 @@ void json_inspector::scan_nested_numbers(std::string_view level, std::uint32_t w
         before > 0 && (level[before - 1] == ':' || level[before - 1] == '[' || level[before - 1] == ',');
     const bool ends = end == level.size() || blank(level[end]) || level[end] == ',' || level[end] == ']' ||
                       level[end] == '}';
+    if (as_written && value && ends && number_begin >= json_string.end) {
+      json_string = string_at(number_begin);  // once per string: the numbers are read in order
+      const std::string_view held =
+          std::string_view(text_).substr(json_string.begin, json_string.end - json_string.begin);
+      const std::size_t first = held.find_first_not_of(" \t\r\n");
+      const std::size_t last = held.find_last_not_of(" \t\r\n");
+      holds_json = first != std::string_view::npos && (held[first] == '{' || held[first] == '[') &&
+                   (held[last] == '}' || held[last] == ']');
+    }
+    if (as_written && value && ends && holds_json) {
+      const std::uint32_t found = detect(level.substr(number_begin, end - number_begin), which);
+      scan.found |= found;
+      scan.hidden |= locate ? found : 0;
+    }
+    if (!exponent && end - number_begin < 16) {
+      continue;
+    }
     char as_read[64];
     const std::size_t n =
         value && ends ? detail::number_as_read(level.substr(number_begin, end - number_begin), as_read) : 0;
@@ -2339,18 +2452,19 @@ void json_inspector::scan_nested_numbers(std::string_view level, std::uint32_t w
 }
 
 // Markup a model reads through as formatting, inside an identifier: Markdown's emphasis and code
-// marks, its backslash escapes, HTML tags and comments ("**alice**@example.com",
-// "alice\\@example.com", "card 4111 **1111** 1111 1111", "GB82 <b>WEST</b> 1234 5698 7654 32",
-// "alice<!-- -->@example.com"). Where markup has a digit or an '@' next to it, or joins two
-// letters or digits (markdown around words is left alone: it hides nothing the detectors look
-// for), the words around it that an identifier may run through are read again with the markup
-// removed, and what the markup hid (a finding with markup removed inside it) is a finding over
-// what the client wrote, markup and all.
+// marks, its backslash escapes, HTML tags and comments, CDATA sections' wrappers, processing
+// instructions, line continuations ("**alice**@example.com", "alice\\@example.com",
+// "card 4111 **1111** 1111 1111", "GB82 <b>WEST</b> 1234 5698 7654 32", "alice<!-- -->@example.com",
+// "alice@example<!-- -->.com", "alice<![CDATA[@]]>example.com"). Where markup has a digit or an
+// '@' next to it, or joins characters of an identifier (letters, digits, '@', '.', '-', '+', '_';
+// markdown around words is left alone: it hides nothing the detectors look for), the words around it that an
+// identifier may run through are read again with the markup removed, and what the markup hid (a finding with
+// markup removed inside it) is a finding over what the client wrote, markup and all.
 void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& scan) {
   constexpr std::size_t reach = 64;  // the most text read on either side: more than an identifier's form
   const std::string_view t = text_;
   marks_.clear();
-  for (const char c : std::string_view("*`~<\\")) {
+  for (const char c : std::string_view("*`~<\\]")) {
     for (std::size_t at = t.find(c); at != std::string_view::npos; at = t.find(c, at + 1)) {
       marks_.push_back(static_cast<std::uint32_t>(at));  // memchr: most text has none of them
     }
@@ -2372,7 +2486,11 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
     const std::size_t wrap = wrap_length(t, k);
     return wrap != 0 ? wrap : markup_length(t, k, memo);
   };
-  // A digit or an '@' next to the markup, or past one space; or letters or digits on both sides.
+  // A digit or an '@' next to the markup, or past one space; or characters of an identifier on
+  // both sides.
+  const auto identifier_char = [](char c) {
+    return detail::is_alnum(c) || c == '@' || c == '.' || c == '-' || c == '+' || c == '_';
+  };
   const auto anchor = [](char c) { return detail::is_digit(c) || c == '@'; };
   const auto anchor_before = [&](std::size_t at) {
     return at > 0 && (anchor(t[at - 1]) || (at > 1 && t[at - 1] == ' ' && anchor(t[at - 2])));
@@ -2411,8 +2529,8 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
     bool capitals = true;
     for (std::size_t k = b; k < e;) {
       const char c = t[k];
-      if (const std::size_t m = c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' || c == '\n' ||
-                                        c == '\r' || c == '\xc2' || c == '\xe2'
+      if (const std::size_t m = c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' || c == ']' ||
+                                        c == '\n' || c == '\r' || c == '\xc2' || c == '\xe2'
                                     ? hidden_length(k)
                                     : 0;
           m != 0) {
@@ -2443,10 +2561,12 @@ void json_inspector::scan_markup(std::uint32_t which, bool locate, scan_result& 
     if (end == at || (!windows_.empty() && end <= windows_.back().end)) {
       continue;
     }
-    // A wrap is one only between a mark and a letter or digit: it joins.
-    const bool joins =
-        (at > 0 && end < t.size() && detail::is_alnum(t[at - 1]) && detail::is_alnum(t[end])) ||
-        wrap_length(t, at) != 0;
+    // Markup that joins characters of an identifier, a letter or digit on one side at least
+    // ("example<!-- -->.com", "example**.**com"; probe round 38). A wrap is one only between a
+    // mark and a letter or digit: it joins.
+    const bool joins = (at > 0 && end < t.size() && identifier_char(t[at - 1]) && identifier_char(t[end]) &&
+                        (detail::is_alnum(t[at - 1]) || detail::is_alnum(t[end]))) ||
+                       wrap_length(t, at) != 0;
     if (!joins && !anchor_before(at) && !anchor_after(end)) {
       continue;  // emphasis around words hides nothing the detectors look for
     }

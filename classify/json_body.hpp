@@ -188,6 +188,14 @@ class json_inspector {
   // The decoded text of the last valid body inspected with detectors (empty otherwise); valid
   // until the next inspect().
   [[nodiscard]] std::string_view text() const noexcept { return text_; }
+  // What the detectors in `detectors` find in `text` read as one JSON string value's decoded text
+  // is read: as written, with what a model reads through decoded (read_through_forms, scan_nested's
+  // levels, quoted-printable), markup and line wraps inside identifiers read removed
+  // (scan_markup), letters written for digits, base64 and hex that spell text. For text a model
+  // reads that is not in a JSON body: a body that is not JSON, a form field, a multipart part, the
+  // request target, header fields (gateway/pipeline_classify.cpp). Nothing is located; text() is
+  // `text` afterwards.
+  [[nodiscard]] std::uint32_t read_text(std::string_view text, std::uint32_t detectors);
 
  private:
   void scan_text(std::uint32_t which, bool locate, scan_result& scan);
@@ -209,6 +217,7 @@ class json_inspector {
   void scan_user_fields(std::uint32_t which, bool locate, scan_result& scan);
   void hide_findings_in_numbers(scan_result& scan) const;
   [[nodiscard]] bool crosses_strings(std::size_t b, std::size_t e) const;
+  [[nodiscard]] text_span string_at(std::size_t at) const;
 
   // A piece of a view of text_ (scan_text()): view[view_begin, +length) = text_[text_begin, +length).
   struct segment {

@@ -323,6 +323,16 @@ bool ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= '
 // line; "a < b", "x<y" and "<3" are not tags.
 std::size_t html_markup_at(std::string_view in, std::size_t i, bool& inline_tag, comment_memo& memo) {
   inline_tag = true;
+  // A CDATA section's opening (its content is text; its end, "]]>", is markup_at's), and a
+  // processing instruction or a bogus comment ("<?x?>", "<!DOCTYPE html>"), which end at the next
+  // '>' (within 256 bytes, as a tag's attributes).
+  if (in.substr(i, 9) == "<![CDATA[") {
+    return 9;
+  }
+  if (i + 2 < in.size() && (in[i + 1] == '?' || (in[i + 1] == '!' && ascii_letter(in[i + 2])))) {
+    const std::size_t close = in.substr(i + 2, 256).find('>');
+    return close == std::string_view::npos ? 0 : close + 3;
+  }
   if (in.substr(i, 4) == "<!--") {
     constexpr std::size_t npos = std::string_view::npos;
     const std::size_t from = i + 4;
@@ -377,9 +387,15 @@ decoded markup_at(std::string_view in, std::size_t i, comment_memo& memo) {
   const char c = in[i];
   if (c == '\\') {
     static constexpr std::string_view punctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+    if (in.compare(i + 1, 1, "\n") == 0 || in.compare(i + 1, 2, "\r\n") == 0) {
+      return decoded{in[i + 1] == '\n' ? std::size_t{2} : std::size_t{3}, {}};  // a line continuation
+    }
     return i + 1 < in.size() && punctuation.find(in[i + 1]) != std::string_view::npos
                ? decoded{2, std::string(1, in[i + 1])}
                : decoded{};
+  }
+  if (c == ']') {
+    return in.compare(i, 3, "]]>") == 0 ? decoded{3, {}} : decoded{};  // a CDATA section's end
   }
   if (c == '<') {
     bool inline_tag = true;
@@ -397,7 +413,8 @@ decoded markup_at(std::string_view in, std::size_t i, comment_memo& memo) {
 
 std::size_t markup_length(std::string_view in, std::size_t i, comment_memo& memo) {
   const char c = in[i];
-  return c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' ? markup_at(in, i, memo).length : 0;
+  return c == '*' || c == '`' || c == '~' || c == '<' || c == '\\' || c == ']' ? markup_at(in, i, memo).length
+                                                                               : 0;
 }
 
 namespace {
@@ -565,7 +582,7 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
     return ((forms & (json_escapes | hex_escapes | markup)) != 0 && c == '\\') ||
            ((forms & percent_encoding) != 0 && c == '%') || ((forms & plus_as_space) != 0 && c == '+') ||
            ((forms & html_references) != 0 && c == '&') || ((forms & quoted_printable) != 0 && c == '=') ||
-           ((forms & markup) != 0 && (c == '*' || c == '`' || c == '~' || c == '<')) ||
+           ((forms & markup) != 0 && (c == '*' || c == '`' || c == '~' || c == '<' || c == ']')) ||
            ((forms & line_wraps) != 0 && (c == '\n' || c == '\r' || c == '\xc2' || c == '\xe2')) ||
            ((forms & hex_escapes) != 0 && c == 'U');
   };
@@ -580,7 +597,8 @@ bool unescape(std::string_view in, std::uint8_t forms, unescaped_text& out) {
       }
       return d;
     }
-    if ((forms & markup) != 0 && (in[i] == '*' || in[i] == '`' || in[i] == '~' || in[i] == '<')) {
+    if ((forms & markup) != 0 &&
+        (in[i] == '*' || in[i] == '`' || in[i] == '~' || in[i] == '<' || in[i] == ']')) {
       return markup_at(in, i, memo);
     }
     if ((forms & percent_encoding) != 0 && in[i] == '%') {

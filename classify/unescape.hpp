@@ -33,7 +33,10 @@ enum unescape_forms : std::uint8_t {
   markup = 32,            // what a model reads through as formatting: Markdown's emphasis and code
                           // marks (runs of '*' and '`', "~~"), its backslash escapes ("\@"),
                           // HTML comments ("<!-- -->") and inline tags ("<b>", "</span>",
-                          // "<a href=...>"), removed (an escape gives its character); other
+                          // "<a href=...>"), XML CDATA sections' wrappers ("<![CDATA[" and "]]>":
+                          // their content stays), processing instructions and bogus comments
+                          // ("<?x?>", "<!DOCTYPE html>"), and a backslash before a line break (a
+                          // line continuation), removed (an escape gives its character); other
                           // tags ("<td>", "<br>") give a space, as they separate what they sit in
   hex_escapes = 64,       // \xHH, as C, Python and JavaScript write a byte; \u{H...}, \x{H...},
                           // \UHHHHHHHH, \N{NAME}, \o{...}, octal \NNN and CSS's "\40 " of a
@@ -41,6 +44,15 @@ enum unescape_forms : std::uint8_t {
   line_wraps = 128,       // a line break (wrap_length) between a '-', '.' or '/' and a letter or digit,
                           // removed: the lines read joined, as a reader joins them
 };
+
+// What a model reads through in any text it is given, wherever the gateway reads such text: a
+// JSON string's decoded text (json_inspector::scan_nested), and a body that is not JSON, a form
+// field, a multipart part, the request target and forwarded header fields
+// (gateway/pipeline_classify.cpp, through json_inspector::read_text). One definition, so that the
+// readings cannot drift apart (probe round 38). Markup and line wraps are read apart from these,
+// around identifiers only (json_inspector::scan_markup); quoted-printable as a reading of its own.
+inline constexpr std::uint8_t read_through_forms =
+    json_escapes | percent_encoding | html_references | hex_escapes;
 
 // The value of the braced digits at in[i] ('{'), in base 16 or 8, one to eight of them (leading
 // zeros allowed: "\u{0000040}"), as the braced escapes write a code point (\u{...}, \x{...},

@@ -614,6 +614,83 @@ TEST_CASE("markup a model reads through inside an identifier is read removed, an
   }
 }
 
+TEST_CASE(
+    "markup next to a domain's dot, CDATA, processing instructions and line continuations (probe round 38)") {
+  const std::uint32_t iban = bit(detector::iban);
+  struct row {
+    std::string body;
+    std::uint32_t found;
+    std::string redacted;
+  };
+  const row rows[] = {
+      {R"j({"content":"mail alice@example<!-- -->.com"})j", email,
+       R"j({"content":"mail [redacted:email]"})j"},
+      {R"j({"content":"write to jean.dupont@gmail<!-- -->.com now"})j", email,
+       R"j({"content":"write to [redacted:email] now"})j"},
+      {R"j({"content":"mail alice@example<b></b>.com"})j", email, R"j({"content":"mail [redacted:email]"})j"},
+      {R"j({"content":"mail alice@example.<!-- -->com"})j", email,
+       R"j({"content":"mail [redacted:email]"})j"},
+      {R"j({"content":"mail alice@example**.**com"})j", email, R"j({"content":"mail [redacted:email]"})j"},
+      {R"j({"content":"mail alice<![CDATA[@]]>example.com"})j", email,
+       R"j({"content":"mail [redacted:email]"})j"},
+      {R"j({"content":"IBAN DE89 3704<![CDATA[ 0044 0532]]> 0130 00 ok"})j", iban,
+       R"j({"content":"IBAN [redacted:iban] ok"})j"},
+      {R"j({"content":"card 4111 1111 <![CDATA[1111]]> 1111 ok"})j", card,
+       R"j({"content":"card [redacted:payment_card] ok"})j"},
+      {R"j({"content":"mail alice<?x?>@example.com"})j", email, R"j({"content":"mail [redacted:email]"})j"},
+      {R"j({"content":"mail alice\\\n@example.com"})j", email, R"j({"content":"mail [redacted:email]"})j"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    CHECK(inspect(r.body, email | card | iban).scan.found == r.found);
+    const inspection got = inspect(r.body, email | card | iban, true);
+    CHECK(got.scan.found == r.found);
+    CHECK(got.scan.hidden == 0);
+    std::string body = r.body;
+    CHECK(redact(body, got.scan.findings, email | card | iban) == 1);
+    CHECK(body == r.redacted);
+    CHECK(inspect(body, email | card | iban).scan.found == 0);
+  }
+  // Prose, documents and code: nothing.
+  for (
+      const std::string body :
+      {R"j({"content":"**Note**: see example.com, <b>docs</b>.html and <![CDATA[x < y]]> 4111; <?xml version=\"1.0\"?>"})j",
+       R"j({"content":"printf(\"total: %d\\n\\x41\\t%s\\n\", 4111, name); see www.example**.**org"})j",
+       R"j({"content":"<p>Call us</p><!-- nav -->.<b>Version</b> 1.2.3, line one \\\nline two"})j"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, email | card | iban | phone).scan.found == 0);
+  }
+}
+
+TEST_CASE("a card written as a number in JSON held in a string is hidden, not redacted (probe round 38)") {
+  for (const std::string n : {"4111111111111111", "378282246310005", "4111111111111111.0"}) {
+    const std::string body = R"({"messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function",)"
+                             R"("function":{"name":"f","arguments":"{\"card\": )" +
+                             n + R"(, \"n\": 1}"}}]}]})";
+    CAPTURE(body);
+    const inspection got = inspect(body, card, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == card);
+    CHECK(got.scan.hidden == card);
+  }
+  // In a string in the arguments it is text, and redacted in place.
+  const std::string quoted = R"({"messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function",)"
+                             R"("function":{"name":"f","arguments":"{\"card\": \"4111111111111111\"}"}}]}]})";
+  const inspection got = inspect(quoted, card, true);
+  CHECK(got.scan.found == card);
+  CHECK(got.scan.hidden == 0);
+}
+
+TEST_CASE("JSONL is told it is not one JSON value before what its lines say (probe round 38)") {
+  const std::string line = R"({"custom_id":"1","method":"POST","url":"/v1/chat/completions",)"
+                           R"("body":{"model":"mistral-small","messages":[]}})";
+  const inspection got = inspect(line + "\n" + line + "\n");
+  CHECK(got.error == body_error::invalid_json);
+  CHECK(got.message.find("extra data") != std::string::npos);
+  // One such value alone is refused for what it says.
+  CHECK(inspect(line).error != body_error::invalid_json);
+}
+
 TEST_CASE("prose split across message parts and messages is read as one text, and redacted piece by piece") {
   const std::uint32_t iban = bit(detector::iban);
   struct row {
