@@ -127,33 +127,25 @@ const classify::mime_reading& read_mime_body(const request_context& ctx) {
 
 namespace {
 
-// What the detectors find in text a server may decode: as written; with JSON escapes,
-// percent-encoding ('+' as a space) and HTML character references decoded, again while that
-// changes it, up to three times, as the JSON inspector reads JSON in a string in JSON (a batch
-// line's tool call arguments, probe round 29); quoted-printable as a reading of its own
-// (json_inspector::scan_nested says why), also when a decoding writes it ("%3D40"); and base64
-// and hex that spell text.
+// What the detectors find in text a server may decode, read as the JSON inspector reads a JSON
+// string's text (json_inspector::read_text: the escapes and markup a model reads through, base64
+// and hex that spell text; probe round 38: only some of them were), as written and with
+// percent-encoding ('+' as a space) and the rest of read_through_forms decoded, again while that
+// changes it, up to three times, as a server decodes a form or a query and the JSON inspector
+// reads JSON in a string in JSON (a batch line's tool call arguments, probe round 29).
 std::uint32_t scan_text(std::string_view text, std::uint32_t detectors) {
   static thread_local classify::unescaped_text layers[2];
-  using enum classify::unescape_forms;
-  constexpr std::uint8_t forms = json_escapes | percent_encoding | plus_as_space | html_references;
-  std::uint32_t found = classify::detect(text, detectors);
-  std::uint8_t qp = classify::quoted_printable_in(text);
+  constexpr std::uint8_t forms = classify::read_through_forms | classify::plus_as_space;
+  classify::json_inspector& reader = thread_inspector();
+  std::uint32_t found = reader.read_text(text, detectors);
   std::string_view layer = text;
-  for (std::size_t depth = 0; depth < classify::max_nested_levels; ++depth) {
+  for (std::size_t depth = 0; depth < 3; ++depth) {
     classify::unescaped_text& next = layers[depth % 2];
     if (!classify::unescape(layer, forms, next)) {
       break;
     }
-    found |= classify::detect(next.text, detectors);
-    qp |= classify::quoted_printable_in(next.text);
+    found |= reader.read_text(next.text, detectors);
     layer = next.text;
-  }
-  if (qp != 0 && classify::unescape(text, forms | qp, layers[0])) {
-    found |= classify::detect(layers[0].text, detectors);
-    if (classify::unescape(layers[0].text, forms | qp, layers[1])) {
-      found |= classify::detect(layers[1].text, detectors);
-    }
   }
   return found | classify::detect_encoded(text, detectors);
 }
@@ -393,16 +385,17 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
       to = text.size();
     }
   };
-  read_layers(percent_encoding | html_references);
+  read_layers(classify::read_through_forms);
   if (has_quoted_printable(text)) {  // as written, or once decoded ("%3D40")
-    read_layers(percent_encoding | html_references | quoted_printable);
+    read_layers(classify::read_through_forms | quoted_printable);
   }
   // And what base64 and hex spell: "=?UTF-8?B?...?=", ?q=<base64>.
   // A stored object named in the target; a model variant there that sends the conversation elsewhere
   // (OpenRouter's `:online`, Ollama's `:cloud`), as the body's model would.
   const std::uint32_t opaque = classify::bit(classify::detector::opaque_content);
   const std::uint32_t remote = classify::bit(classify::detector::remote_tools);
-  return classify::detect(text, detectors) | classify::detect_encoded(text, detectors) |
+  // Read as the JSON inspector reads a string's text (markup a model reads through, above all).
+  return thread_inspector().read_text(text, detectors) | classify::detect_encoded(text, detectors) |
          ((detectors & opaque) != 0 && names_stored_object(head) ? opaque : 0) |
          ((detectors & remote) != 0 &&
                   classify::variant_of_model(model_in_path(head).model) == classify::model_variant::calls_out

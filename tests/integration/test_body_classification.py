@@ -554,6 +554,96 @@ class BodyClassificationTest(unittest.TestCase):
         log = self.log_of(resp)
         self.assertEqual((log["cluster"], log["data_classes"]), ("paris", "personal"), resp.body)
 
+    def test_a_raw_body_is_read_through_like_a_json_string(self):
+        # Probe round 38 (1): off the API, a body that is not JSON (and a form field, a multipart
+        # part, the query, a forwarded header field) is what a model reads: the markup and escapes
+        # it reads through in a JSON string are read through here too (docs/policy.md).
+        x61 = "\\x61\\x6c\\x69\\x63\\x65\\x40\\x65\\x78\\x61\\x6d\\x70\\x6c\\x65\\x2e\\x63\\x6f\\x6d"
+        hidden_at = ["mail **alice**@example.com", "mail alice<!-- -->@example.com", "mail alice@<b></b>example.com",
+                     "mail alice\\x40example.com", "mail " + x61, "mail alice\\100example.com",
+                     "mail alice\\0100example.com", "mail alice\\N{COMMERCIAL AT}example.com",
+                     "mail alice\\u{40}example.com", "mail alice\\uu0040example.com", "mail alice\\40 example.com",
+                     "mail alice U+0040 example.com"]
+        card = "card 4111 **1111** 1111 1111"
+        for content_type in ("text/plain", "text/markdown", "text/html", "application/xml", None):
+            headers = {"Content-Type": content_type} if content_type else {}
+            for text in hidden_at:
+                with self.subTest(content_type=content_type, text=text):
+                    resp = self.send(text.encode(), headers=headers, path="/custom")
+                    log = self.log_of(resp)
+                    self.assertEqual((log["cluster"], log.get("data_classes")), ("paris", "personal"), resp.body)
+            with self.subTest(content_type=content_type, text=card):
+                self.assert_refused(self.send(card.encode(), headers=headers, path="/custom"), 415,
+                                    "redaction_unsupported", "the body holds payment_card")
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        mail_part = multipart([("form-data; name=\"prompt\"", {}, ("mail " + x61).encode())])
+        card_part = multipart([("form-data; name=\"prompt\"", {}, card.encode())])
+        for body, headers in ((("prompt=mail+" + x61).encode(), form),
+                              (mail_part[0], {"Content-Type": mail_part[1]})):
+            with self.subTest(body):
+                log = self.log_of(self.send(body, headers=headers, path="/custom"))
+                self.assertEqual((log["cluster"], log.get("data_classes")), ("paris", "personal"))
+        for body, headers in ((b"prompt=card+4111+**1111**+1111+1111", form),
+                              (card_part[0], {"Content-Type": card_part[1]})):
+            with self.subTest(body):
+                self.assert_refused(self.send(body, headers=headers, path="/custom"), 415,
+                                    "redaction_unsupported", "the body holds payment_card")
+        # The query and a forwarded header field.
+        query = "/custom?q=mail+" + x61.replace("\\", "%5C")
+        log = self.log_of(exchange(self.gateway.port, self.certs, request_bytes(method="GET", path=query)))
+        self.assertEqual((log["cluster"], log.get("data_classes")), ("paris", "personal"))
+        log = self.log_of(self.send(b"hello", headers={"Content-Type": "text/plain",
+                                                       "X-Note": "mail alice\\x40example.com"}, path="/custom"))
+        self.assertEqual((log["cluster"], log.get("data_classes")), ("paris", "personal"))
+        resp = exchange(self.gateway.port, self.certs,
+                        request_bytes(method="GET", path="/custom?q=card+4111+**1111**+1111+1111"))
+        self.assert_refused(resp, 415, "redaction_unsupported", "target or a header field")
+        # Controls: Markdown and HTML documents, code with escapes, are no personal data.
+        for body, content_type in ((b"**Note**: see example.com and <b>docs</b>.\n- `make -j2`\n", "text/markdown"),
+                                   (b"<html><body><p>Hello <i>team</i>, see <a href=\"x.html\">the docs</a>"
+                                    b"<!-- nav --></p></body></html>", "text/html"),
+                                   (b'printf("total: %d\\n\\x41\\t%s\\n", 4111, name);', "text/plain")):
+            with self.subTest(body):
+                log = self.log_of(self.send(body, headers={"Content-Type": content_type}, path="/custom"))
+                self.assertEqual(log["cluster"], "de-fra-hyperscaler")
+
+    def test_markup_next_to_a_dot_and_cdata_hide_nothing(self):
+        # Probe round 38 (2): markup between a domain's label and its dot, an XML CDATA section, a
+        # processing instruction and a backslash-newline line continuation spell the identifier to
+        # a model all the same.
+        for content in ["mail alice@example<!-- -->.com", "write to jean.dupont@gmail<!-- -->.com",
+                        "mail alice@example<b></b>.com", "mail alice@example.<!-- -->com", "mail alice@example**.**com",
+                        "mail alice<![CDATA[@]]>example.com", "mail alice<?x?>@example.com",
+                        "mail alice\\\n@example.com"]:
+            with self.subTest(content=content):
+                body = json.dumps({"model": "mistral-small", "messages": [{"role": "user", "content": content}]})
+                log = self.log_of(self.send(body.encode()))
+                self.assertEqual((log["cluster"], log.get("data_classes")), ("paris", "personal"))
+        for content, gone, mark in (("IBAN DE89 3704<![CDATA[ 0044 0532]]> 0130 00 ok", b"0130", b"[redacted:iban]"),
+                                    ("card 4111 1111 <![CDATA[1111]]> 1111 ok", b"4111", b"[redacted:payment_card]")):
+            with self.subTest(content=content):
+                body = json.dumps({"model": "mistral-small", "messages": [{"role": "user", "content": content}]})
+                resp = self.send(body.encode(), headers={**JSON, "X-Standin-Echo-Body": "1"})
+                self.assertEqual(resp.status, 200, resp.body)
+                self.assertEqual(self.log_of(resp)["cluster"], "paris")
+                self.assertNotIn(gone, resp.body)
+                self.assertIn(mark, resp.body)
+
+    def test_a_card_as_a_number_in_string_arguments_is_refused(self):
+        # Probe round 38 (3): redacting the number would leave the arguments no JSON; refused as a
+        # number in object arguments is.
+        body = json.dumps({"model": "mistral-small", "messages": [{"role": "assistant", "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": "f",
+                                                         "arguments": '{"card": 4111111111111111, "n": 1}'}}]}]})
+        self.assert_refused(self.send(body.encode()), 415, "redaction_unsupported", "or in a number")
+
+    def test_jsonl_labelled_json_is_told_it_is_not_one_json_value(self):
+        # Probe round 38 (4): the first problem of a JSONL upload is that it is not one JSON value.
+        line = json.dumps({"custom_id": "1", "method": "POST", "url": "/v1/chat/completions",
+                           "body": {"model": "mistral-small", "messages": [{"role": "user", "content": "hi"}]}})
+        body = (line + "\n" + line + "\n").encode()
+        self.assert_refused(self.send(body, path="/v1/files"), 400, "invalid_json", "extra data")
+
     def test_a_form_field_that_routes_is_refused_off_the_api(self):
         # Whisper-style and FastAPI Form(...) servers read the model, a server or credentials from a
         # form as others from the query, which is refused (probe round 29: a form's were not).
