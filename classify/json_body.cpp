@@ -1560,7 +1560,6 @@ bool holds_markdown_image(std::string_view t) {
 
 // A SAX handler that keeps nothing: whether a body is one strict JSON text at all.
 struct syntax_handler : detail::no_size_limits {
-  constexpr static std::size_t max_depth_for_parse = max_depth;
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
   bool on_object_begin(error_code&) { return true; }
