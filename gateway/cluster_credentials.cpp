@@ -19,8 +19,9 @@ namespace {
 
 constexpr std::size_t max_credential = 8192;
 
-// The credential in `path`, or nullopt with `why` set.
-std::optional<std::string> read_credential(const std::string& path, std::string& why) {
+// The credential in `path`, or nullopt with `why` set. A bearer token (RFC 6750) holds no space;
+// another field's value none at either end.
+std::optional<std::string> read_credential(const std::string& path, bool bearer, std::string& why) {
   const int fd =
       ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);  // a FIFO: refused below
   if (fd < 0) {
@@ -65,6 +66,17 @@ std::optional<std::string> read_credential(const std::string& path, std::string&
                       path, max_credential);
     return std::nullopt;
   }
+  if (bearer && text.find(' ') != std::string::npos) {
+    why = fmt::format("{}: a bearer token holds no space (RFC 6750): the file must hold the token alone, "
+                      "without 'Bearer '",
+                      path);
+    return std::nullopt;
+  }
+  if (text.front() == ' ' || text.back() == ' ') {
+    why = fmt::format("{}: the credential begins or ends with a space, which a header field value cannot carry",
+                      path);
+    return std::nullopt;
+  }
   return text;
 }
 
@@ -77,7 +89,7 @@ std::vector<std::shared_ptr<const std::string>> read_all(const config& cfg, std:
       continue;
     }
     std::string why;
-    std::optional<std::string> value = read_credential(c.auth.file, why);
+    std::optional<std::string> value = read_credential(c.auth.file, c.auth.bearer, why);
     if (!value) {
       errors += fmt::format("{}cluster '{}': {}", errors.empty() ? "" : "\n", c.name, why);
       out.emplace_back();

@@ -171,6 +171,8 @@ class pipeline {
                                     const policy::decision& d) const;
   [[nodiscard]] stage_result classify_body(request_context& ctx) const;
   [[nodiscard]] stage_result identify_tenant(request_context& ctx) const;
+  // identify's tenant: identify_tenant with a tenants file, else the certificate's CN.
+  [[nodiscard]] stage_result identify_caller(request_context& ctx) const;
   // Whether some cluster of the configuration lists `model` (policy aside).
   [[nodiscard]] bool served_anywhere(std::string_view model) const;
   void decide_inference(const binding& b, const request_context& ctx, std::string_view model,
@@ -189,5 +191,9 @@ class pipeline {
   std::atomic<std::shared_ptr<const tenants::table>> tenants_;
   mutable tenants::limiter limiter_;  // thread-safe
 };
+
+// A body on a method that cluster servers read none for (GET, HEAD, OPTIONS, DELETE, TRACE): 400
+// invalid_body, on every path, the gateway's own GET /v1/models too.
+[[nodiscard]] stage_result body_where_none_is_read(const request_context& ctx);
 
 }  // namespace sovgw::gateway

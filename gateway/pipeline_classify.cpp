@@ -1084,6 +1084,23 @@ stage_result check_endpoint_served(const http::message_head& head) {
                   http::target_path(head).substr(0, 256), why));
 }
 
+stage_result body_where_none_is_read(const request_context& ctx) {
+  // A body where cluster servers read none (cpp-httplib, llama.cpp's server, reads bodies on POST,
+  // PUT and PATCH only): one that leaves it unread on the connection reads it as the next request,
+  // which no policy decided and no record keeps (probe round 34: a GET /health carrying a denied
+  // POST). Nothing is lost: these methods define no meaning for a body.
+  const std::string_view m = ctx.head.method;
+  if (!ctx.body.empty() && (m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "DELETE" || m == "TRACE")) {
+    return stage_result::respond(
+        outcome::invalid_body,
+        fmt::format("a {} request carries a body ({} bytes): cluster servers may leave it unread and take "
+                    "it for the next request on the connection; send {} without a body (data goes in a "
+                    "POST)",
+                    m, ctx.body.size(), m));
+  }
+  return stage_result::next();
+}
+
 stage_result pipeline::classify(request_context& ctx) const {
   stage_result r = check_folded_path(ctx.head);
   r = r.proceed() ? check_endpoint_served(ctx.head) : r;
@@ -1102,18 +1119,8 @@ stage_result pipeline::classify_body(request_context& ctx) const {
     }
     return stage_result::next();
   }
-  // A body where cluster servers read none (cpp-httplib, llama.cpp's server, reads bodies on POST,
-  // PUT and PATCH only): one that leaves it unread on the connection reads it as the next request,
-  // which no policy decided and no record keeps (probe round 34: a GET /health carrying a denied
-  // POST). Nothing is lost: these methods define no meaning for a body.
-  const std::string_view m = ctx.head.method;
-  if (m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "DELETE" || m == "TRACE") {
-    return stage_result::respond(
-        outcome::invalid_body,
-        fmt::format("a {} request carries a body ({} bytes): cluster servers may leave it unread and take "
-                    "it for the next request on the connection; send {} without a body (data goes in a "
-                    "POST)",
-                    m, ctx.body.size(), m));
+  if (stage_result r = body_where_none_is_read(ctx); !r.proceed()) {
+    return r;
   }
   const http::field* type = nullptr;
   for (const http::field& f : ctx.head.fields) {

@@ -511,6 +511,9 @@ stage_result pipeline::identify(request_context& ctx) const {
       establish_client_address(ctx.peer_ip, ctx.proxy_source_ip, ctx.head, cfg_->trusted_proxies, &why);
   if (!client) {
     ctx.client_ip = ctx.peer_ip;
+    // Recorded with the tenant its key or certificate names, if any (probe round 38: a tenant's
+    // requests with a bad X-Forwarded-For were counted among the callers nobody identified).
+    (void)identify_caller(ctx);
     return stage_result::respond(outcome::bad_forwarded_for, std::move(why));
   }
   ctx.client_ip = std::move(client->ip);
@@ -530,9 +533,14 @@ stage_result pipeline::identify(request_context& ctx) const {
       ctx.client_country_source = country_source_name(client->source);
     }
   }
+  return identify_caller(ctx);
+}
+
+stage_result pipeline::identify_caller(request_context& ctx) const {
   if (!cfg_->tenants_file.empty()) {
     return identify_tenant(ctx);
   }
+  const client_certificate* cert = ctx.client_cert;
   if (cert != nullptr && cert->status == client_certificate::state::verified && !cert->common_name.empty()) {
     if (cert->common_name == ctx.tenant) {
       // Callers nobody identified are "default" (an auditor's report counts them apart): a

@@ -2,7 +2,10 @@
 
 #include <arpa/inet.h>
 
+#include <array>
+#include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace sovgw::http {
 
@@ -15,7 +18,62 @@ constexpr unsigned char tcp_over_ipv6 = 0x21;
 
 unsigned char byte_at(std::string_view s, std::size_t i) { return static_cast<unsigned char>(s[i]); }
 
+constexpr unsigned char pp2_type_crc32c = 0x03;
+
+// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as PP2_TYPE_CRC32C carries it.
+std::uint32_t castagnoli(std::string_view data) {
+  static const auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) {
+        c = (c & 1) != 0 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+      }
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (const char ch : data) {
+    crc = table[(crc ^ static_cast<unsigned char>(ch)) & 0xFF] ^ (crc >> 8);
+  }
+  return crc ^ 0xFFFFFFFFu;
+}
+
+// The TLVs after the addresses (`tlvs`, from offset `at` of `header`): each must end inside the
+// header and the last at its end; a CRC32C one must match the header with its value zeroed.
+proxy_error check_tlvs(std::string_view header, std::size_t at) {
+  while (at < header.size()) {
+    if (header.size() - at < 3) {
+      return proxy_error::bad_tlvs;
+    }
+    const unsigned char type = byte_at(header, at);
+    const std::size_t length = (static_cast<std::size_t>(byte_at(header, at + 1)) << 8) | byte_at(header, at + 2);
+    if (header.size() - at - 3 < length) {
+      return proxy_error::bad_tlvs;
+    }
+    if (type == pp2_type_crc32c) {
+      if (length != 4) {
+        return proxy_error::bad_tlvs;
+      }
+      std::string copy(header);
+      std::memset(copy.data() + at + 3, 0, 4);
+      const std::uint32_t sent = (static_cast<std::uint32_t>(byte_at(header, at + 3)) << 24) |
+                                 (static_cast<std::uint32_t>(byte_at(header, at + 4)) << 16) |
+                                 (static_cast<std::uint32_t>(byte_at(header, at + 5)) << 8) |
+                                 byte_at(header, at + 6);
+      if (castagnoli(copy) != sent) {
+        return proxy_error::bad_checksum;
+      }
+    }
+    at += 3 + length;
+  }
+  return proxy_error::none;
+}
+
 }  // namespace
+
+std::uint32_t crc32c(std::string_view data) { return castagnoli(data); }
 
 std::string_view describe(proxy_error e) {
   switch (e) {
@@ -31,6 +89,12 @@ std::string_view describe(proxy_error e) {
       return "PROXY protocol address family is not TCP over IPv4 or IPv6";
     case proxy_error::short_addresses:
       return "PROXY protocol header too short for its addresses";
+    case proxy_error::bad_tlvs:
+      return "PROXY protocol TLVs do not fill the header exactly (one runs past its end, or stray bytes follow)";
+    case proxy_error::bad_checksum:
+      return "PROXY protocol CRC32C checksum does not match the header";
+    case proxy_error::bad_source:
+      return "PROXY protocol source address is no host's (unspecified, broadcast or multicast)";
   }
   return "unknown PROXY protocol error";
 }
@@ -67,20 +131,36 @@ proxy_error parse_proxy_v2(std::string_view header, proxy_header& out) {
   const std::string_view body = header.substr(proxy_v2_fixed_size);
   char text[INET6_ADDRSTRLEN] = {};
   std::size_t port_at = 0;
+  std::size_t addresses = 0;
+  bool no_host = false;  // 0.0.0.0, 255.255.255.255, 224/4; ::, ff00::/8
   if (family == tcp_over_ipv4) {
-    if (body.size() < 12) {
+    addresses = 12;
+    if (body.size() < addresses) {
       return proxy_error::short_addresses;
     }
     inet_ntop(AF_INET, body.data(), text, sizeof text);
     port_at = 8;
+    const std::uint32_t a = (static_cast<std::uint32_t>(byte_at(body, 0)) << 24) |
+                            (static_cast<std::uint32_t>(byte_at(body, 1)) << 16) |
+                            (static_cast<std::uint32_t>(byte_at(body, 2)) << 8) | byte_at(body, 3);
+    no_host = a == 0 || a == 0xFFFFFFFFu || (a >> 28) == 0xE;
   } else if (family == tcp_over_ipv6) {
-    if (body.size() < 36) {
+    addresses = 36;
+    if (body.size() < addresses) {
       return proxy_error::short_addresses;
     }
     inet_ntop(AF_INET6, body.data(), text, sizeof text);
     port_at = 32;
+    static constexpr char zeros[16] = {};
+    no_host = std::memcmp(body.data(), zeros, 16) == 0 || byte_at(body, 0) == 0xFF;
   } else {
     return proxy_error::bad_family;
+  }
+  if (const proxy_error e = check_tlvs(header, proxy_v2_fixed_size + addresses); e != proxy_error::none) {
+    return e;
+  }
+  if (no_host) {
+    return proxy_error::bad_source;
   }
   out.source_address = text;
   out.source_port = static_cast<std::uint16_t>((byte_at(body, port_at) << 8) | byte_at(body, port_at + 1));

@@ -22,6 +22,9 @@ enum class proxy_error : std::uint8_t {
   bad_command,
   bad_family,       // not TCP over IPv4 or IPv6 (and not LOCAL)
   short_addresses,  // the length is too small for the addresses of the family
+  bad_tlvs,         // the TLVs after the addresses do not fill the header exactly
+  bad_checksum,     // a PP2_TYPE_CRC32C TLV that does not match the header
+  bad_source,       // a source no host has: unspecified, broadcast or multicast
 };
 
 [[nodiscard]] std::string_view describe(proxy_error e);
@@ -40,7 +43,12 @@ struct proxy_header {
   std::uint16_t source_port = 0;
 };
 
-// The whole header (exactly total_size bytes). TLVs are skipped.
+// CRC-32C (Castagnoli), as a PP2_TYPE_CRC32C TLV carries it.
+[[nodiscard]] std::uint32_t crc32c(std::string_view data);
+
+// The whole header (exactly total_size bytes). TLVs are read only to check that they fill the
+// header exactly and, where one is a CRC32C, that it matches (the specification's MUST); their
+// contents are not used.
 [[nodiscard]] proxy_error parse_proxy_v2(std::string_view header, proxy_header& out);
 
 }  // namespace sovgw::http

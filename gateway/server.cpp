@@ -156,6 +156,17 @@ server::server(std::shared_ptr<const config> cfg) {
         .emit();
   }
   state_.stages = std::make_unique<pipeline>(cfg);  // the policy checked: throws with its errors
+  const auto remember = [&](std::string setting, const std::string& path) {
+    if (auto text = read_regular_file(path, max_pem_bytes, setting); text.is_ok()) {
+      signing_key_files_.push_back({std::move(setting), path, crypto::sha256(*text)});
+    }
+  };
+  if (!cfg->signing.key.empty()) {
+    remember("signing.key", cfg->signing.key);  // (the tagger read it: a bad one stopped the start)
+  }
+  for (const cluster_hmac_key& k : cfg->signing.cluster_hmac_keys) {
+    remember(fmt::format("signing.cluster_hmac_keys.{}", k.cluster), k.file);
+  }
   if (!cfg->warnings.empty()) {
     log_line("warn", "the configuration has warnings")
         .str("file", cfg->source)
@@ -479,6 +490,22 @@ void server::warn_if_config_changed() {
       .emit();
 }
 
+void server::warn_if_signing_keys_changed() {
+  for (const key_file& k : signing_key_files_) {
+    auto text = read_regular_file(k.path, max_pem_bytes, k.setting);
+    if (text.is_ok() && crypto::sha256(*text) == k.sha256) {
+      continue;
+    }
+    log_line("warn",
+             "a signing key file changed since start; the gateway signs with the key it started with: "
+             "restart to apply it (docs/signatures.md, \"Rotation\": give clusters both keys first)")
+        .str("setting", k.setting)
+        .str("file", k.path)
+        .str("now", text.is_ok() ? "changed" : text.error().message())
+        .emit();
+  }
+}
+
 void server::log_policy_warnings() {
   const std::vector<policy::diagnostic> warnings = state_.stages->policy_warnings();
   if (!warnings.empty()) {
@@ -570,6 +597,7 @@ int server::run() {
   reload_thread reloads([this](std::stop_token stop) {
     log_line("info", "reloading").str("config", state_.cfg->source).emit();
     warn_if_config_changed();
+    warn_if_signing_keys_changed();
     reload_certificates();
     reload_credentials();
     reload_admin_token();

@@ -9,6 +9,7 @@
 // Control plane: the constructor and bind() throw std::runtime_error on bad certificates, keys or
 // addresses; run() only returns after a drain.
 
+#include <array>
 #include <memory>
 #include <stop_token>
 #include <thread>
@@ -49,6 +50,15 @@ class server {
   void log_policy_warnings();
   // Says (warn) when the configuration file is no longer what the gateway started with.
   void warn_if_config_changed();
+  // Says (warn) when a signing key file (signing.key, signing.cluster_hmac_keys) no longer holds
+  // the key the gateway signs with: keys are read at start only (docs/signatures.md, rotation).
+  void warn_if_signing_keys_changed();
+  struct key_file {
+    std::string setting;  // "signing.key", "signing.cluster_hmac_keys.<cluster>"
+    std::string path;
+    std::array<std::uint8_t, 32> sha256{};
+  };
+  std::vector<key_file> signing_key_files_;  // as read at start
   void reload_tenants_and_policy(std::stop_token stop);
   // The tenants `next` declares that the live tenants file does not.
   [[nodiscard]] std::vector<std::string> tenants_added(const tenants::table& next) const;

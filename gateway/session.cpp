@@ -176,6 +176,9 @@ class session : public std::enable_shared_from_this<session> {
     if (r.proceed()) {
       r = stages.identify_body(ctx);  // an API key in the body would reach the cluster
       models = r.proceed() ? models_request(ctx.head, model_id) : models_target::none;
+      if (models != models_target::none) {
+        r = body_where_none_is_read(ctx);  // (classify says so for every other request)
+      }
       if (r.proceed() && models == models_target::none) {
         r = stages.classify(ctx);  // 4. classify
       }

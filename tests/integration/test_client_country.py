@@ -126,7 +126,8 @@ class ClientCountryFromCertificateTest(unittest.TestCase):
                                                      "X-Forwarded-For": "81.2.69.160"})
         self.assertEqual(resp.status, 400, resp.body)
         self.assertEqual(resp.json()["error"]["code"], "bad_forwarded_for")
-        self.assertIn("name different clients", resp.json()["error"]["message"])
+        self.assertIn("names the client 81.2.69.160 in X-Forwarded-For and 5.255.255.5 in Forwarded",
+                      resp.json()["error"]["message"])
 
     def test_behind_an_l4_balancer_the_certificate_is_the_clients(self):
         proxied = Gateway(self.config_text.replace("  port: 0\ntls:", "  port: 0\n  proxy_protocol: true\ntls:", 1)

@@ -351,6 +351,20 @@ class TenantKeysTest(unittest.TestCase):
         self.assertEqual(seen.status, 200, seen.body)
         self.assertNotIn(self.acme_key, seen.body.decode())
 
+    def test_a_bad_forwarded_for_is_recorded_with_the_tenant_its_key_names(self):
+        # Probe round 38: a tenant's requests with a malformed X-Forwarded-For were recorded as
+        # tenant `default`, among the callers nobody identified.
+        behind = Gateway(
+            gateway_yaml(self.certs, cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs),
+                         extra=f"tenants: {self.tenants}\ntrusted_proxies: [127.0.0.0/8]\n"), self.tmp.path)
+        self.addCleanup(behind.stop)
+        resp = send(behind.port, self.certs, chat_request(extra_headers={
+            "Authorization": f"Bearer {self.acme_key}", "X-Forwarded-For": "unknown"}))
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertIn("holds 'unknown' where the client's address should be", resp.json()["error"]["message"])
+        log = access_line(behind, resp)
+        self.assertEqual((log["error"], log["tenant"], log["key_id"]), ("bad_forwarded_for", "acme", self.acme_key[:17]))
+
     def test_a_refused_key_is_recorded_with_the_client_behind_a_trusted_proxy(self):
         # Not with the proxy's address: failed attempts must be traceable to whoever made them.
         behind = Gateway(
@@ -755,6 +769,14 @@ class ClusterCredentialsTest(unittest.TestCase):
                                                           extra="    auth: {header: Host, file: a}")))
         r = subprocess.run([SOVGW, "config", "check", config], capture_output=True, text=True, timeout=30)
         self.assertIn("auth.header 'Host' is not a field name the gateway may set", r.stderr)
+        # A bearer token with a space (probe round 38: taken, though the docs say visible ASCII).
+        self.secret("bearer.txt", "tok two\n")
+        os.chmod(self.bearer, 0o600)
+        with open(config, "w") as f:
+            f.write(gateway_yaml(self.certs, self.clusters))
+        r = subprocess.run([SOVGW, "config", "check", config], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f"{self.bearer}: a bearer token holds no space", r.stderr)
 
 
 MODELS_POLICY = """version: 1
@@ -851,6 +873,19 @@ class ModelsTest(unittest.TestCase):
     def test_no_key_no_models(self):
         resp = send(self.gateway.port, self.certs, request_bytes("GET", "/v1/models"))
         self.assertEqual(resp.status, 401)
+
+    def test_a_body_on_the_model_list_is_refused_as_on_any_get(self):
+        # Probe round 38: GET and HEAD /v1/models with a body were answered 200, though a body on
+        # GET or HEAD is 400 everywhere else (docs/http.md).
+        for method in ("GET", "HEAD"):
+            with self.subTest(method=method):
+                raw = request_bytes(method, "/v1/models", b'{"model":"x"}',
+                                    {"Authorization": f"Bearer {self.keys['acme']}"})
+                with tls_connect(self.gateway.port, self.certs) as s:
+                    s.sendall(raw)
+                    resp = Reader(s).read_response(head_only=method == "HEAD")
+                self.assertEqual(resp.status, 400)
+                self.assertEqual(access_line(self.gateway, resp)["error"], "invalid_body")
 
 
 class UsageTest(unittest.TestCase):

@@ -158,9 +158,9 @@ TEST_CASE("client address: a refusal says which field and entry; one host writte
 TEST_CASE("PROXY protocol v2: TCP over IPv4 and IPv6, LOCAL, and every malformed header") {
   const std::string v4 =
       proxy_v2(1, 0x11, std::string("\x05\xff\xff\x05\x7f\x00\x00\x01\x04\xd2\x20\xfb", 12),
-               std::string("\x03\x00\x04"
+               std::string("\x04\x00\x04"
                            "abcd",
-                           7));
+                           7));  // a PP2_TYPE_NOOP TLV
   http::proxy_prefix prefix = http::parse_proxy_v2_prefix(v4.substr(0, 16));
   REQUIRE(prefix.error == http::proxy_error::none);
   CHECK(prefix.total_size == v4.size());
@@ -202,4 +202,37 @@ TEST_CASE("PROXY protocol v2: TCP over IPv4 and IPv6, LOCAL, and every malformed
   CHECK(http::parse_proxy_v2(proxy_v2(1, 0x21, std::string(12, '\0')), h) ==
         http::proxy_error::short_addresses);
   CHECK(http::parse_proxy_v2(v4.substr(0, v4.size() - 1), h) == http::proxy_error::short_addresses);
+}
+
+TEST_CASE("PROXY protocol v2: TLVs must fill the header, a CRC32C must match, the source must be a host") {
+  // Probe round 38: a TLV running past the header, a stray byte, a wrong checksum and a source
+  // 0.0.0.0 or 255.255.255.255 (located `private`) were all taken as a balancer's word.
+  CHECK(http::crc32c("123456789") == 0xE3069283u);  // the CRC-32C check value
+  const std::string a4("\x05\xff\xff\x05\x7f\x00\x00\x01\x04\xd2\x20\xfb", 12);
+  http::proxy_header h;
+  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x11, a4, std::string("\x04\x00\x10" "ab", 5)), h) ==
+        http::proxy_error::bad_tlvs);
+  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x11, a4, std::string("\x01", 1)), h) == http::proxy_error::bad_tlvs);
+  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x11, a4, std::string("\x04\x00", 2)), h) == http::proxy_error::bad_tlvs);
+  std::string crc_tlv("\x03\x00\x04\x00\x00\x00\x00", 7);
+  std::string with_crc = proxy_v2(1, 0x11, a4, crc_tlv);
+  CHECK(http::parse_proxy_v2(with_crc, h) == http::proxy_error::bad_checksum);
+  const std::uint32_t crc = http::crc32c(with_crc);  // over the header with the value zeroed
+  for (int i = 0; i < 4; ++i) {
+    with_crc[with_crc.size() - 4 + i] = static_cast<char>(crc >> (24 - 8 * i));
+  }
+  REQUIRE(http::parse_proxy_v2(with_crc, h) == http::proxy_error::none);
+  CHECK(h.source_address == "5.255.255.5");
+  with_crc[16] = 6;  // the source changed after the checksum: 6.255.255.5
+  CHECK(http::parse_proxy_v2(with_crc, h) == http::proxy_error::bad_checksum);
+  for (const char* source : {"\x00\x00\x00\x00", "\xff\xff\xff\xff", "\xe0\x00\x00\x01"}) {
+    CHECK(http::parse_proxy_v2(proxy_v2(1, 0x11, std::string(source, 4) + a4.substr(4)), h) ==
+          http::proxy_error::bad_source);
+  }
+  std::string a6(36, '\0');
+  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x21, a6), h) == http::proxy_error::bad_source);  // ::
+  a6[0] = static_cast<char>(0xff);
+  a6[1] = 0x02;
+  a6[15] = 1;
+  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x21, a6), h) == http::proxy_error::bad_source);  // ff02::1
 }
