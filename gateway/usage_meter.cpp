@@ -528,8 +528,19 @@ void usage_meter::observe(std::string_view data) {
   if (pending_.size() > 2 * json_tail) {
     const std::size_t cut = pending_.size() - json_tail;
     json_nesting& n = tail_nesting_;
-    follow_nesting(n.depth, n.in_string, n.escaped, std::string_view(pending_).substr(0, cut),
-                   [](std::size_t) {});
+    // A `usage` before the tail is read before it goes (probe round 37: one more than 128 KiB
+    // from the end was missed, and the record said the cluster reported none): its object is in
+    // what is kept after it, unless it is itself longer than json_tail.
+    static thread_local std::vector<std::size_t> top_strings;
+    top_strings.clear();
+    bool usage_key = false;
+    follow_nesting(n.depth, n.in_string, n.escaped, std::string_view(pending_).substr(0, cut), [&](std::size_t i) {
+      top_strings.push_back(i);
+      usage_key = usage_key || pending_.compare(i, 6, "\"usage") == 0;
+    });
+    if (usage_key && usage_in_body_) {
+      (void)read_usage(pending_, top_strings);
+    }
     pending_.erase(0, cut);
   }
 }
