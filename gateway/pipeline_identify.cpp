@@ -413,6 +413,19 @@ stage_result pipeline::admit(request_context& ctx) const {
                                fmt::format("{} used its monthly token budget", who));
 }
 
+stage_result pipeline::admit_head(request_context& ctx) const {
+  if (cfg_->tenants_file.empty()) {
+    return stage_result::next();
+  }
+  const tenants::admission a = limiter_.month_spent(limit_target_of(ctx), now_ms());
+  if (a.verdict == tenants::limit_verdict::admitted) {
+    return stage_result::next();
+  }
+  ctx.retry_after_s = a.retry_after_s;
+  return stage_result::respond(outcome::insufficient_quota,
+                               fmt::format("{} used its monthly token budget", scope_text(ctx, a.scope)));
+}
+
 stage_result pipeline::identify_tenant(request_context& ctx) const {
   if (key_outside_authorization(ctx.head)) {
     return key_sent_outside_authorization();

@@ -154,12 +154,15 @@ class session : public std::enable_shared_from_this<session> {
     bool refused_by_head = false;
     if (r.proceed()) {
       r = stages.identify(ctx);  // 3. identify, before the body is read
+      if (r.proceed()) {
+        r = stages.admit_head(ctx);  // a spent monthly budget
+      }
       refused_by_head = !r.proceed();
     } else if (!ctx.head_read) {
       stages.locate_connection(ctx);  // refused before identify: recorded with where it came from
     }
     // A request its head condemns (no, unknown or revoked API key; a refused client certificate; a
-    // proxy's bad X-Forwarded-For) is answered at once: it gets no 100 Continue and a body of more
+    // proxy's bad X-Forwarded-For; a spent monthly budget) is answered at once: it gets no 100 Continue and a body of more
     // than discarded_body_limit is never read (probe round 37: an unauthenticated client could make
     // the gateway hold a 16 MB body per connection); the connection then closes after the answer.
     // A small body already on its way is read, so that a keep-alive connection (an SDK's, a front

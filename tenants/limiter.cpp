@@ -398,6 +398,28 @@ void limiter::charge_scopes(const scopes& sc, std::uint64_t tokens, std::int64_t
   }
 }
 
+admission limiter::month_spent(const limit_target& target, std::int64_t now_ms) const {
+  const scopes sc = find_all(target);
+  for (std::size_t i = 0; i < sc.size(); ++i) {
+    const std::shared_ptr<state>& s = sc[i];
+    if (!s) {
+      continue;
+    }
+    const std::lock_guard lock(s->mutex);
+    if (s->limits.tokens_per_month == 0) {
+      continue;
+    }
+    const month_of month = month_at(now_ms);
+    window_count& w = s->windows[month_tokens];
+    w.roll(month.key);
+    if (w.used() >= s->limits.tokens_per_month) {
+      return {limit_verdict::month, static_cast<limit_scope>(i),
+              seconds_until(static_cast<double>(month.end_ms - now_ms))};
+    }
+  }
+  return {};
+}
+
 std::optional<std::uint64_t> limiter::month_left(const limit_target& target, limit_scope scope,
                                                  std::int64_t now_ms) const {
   const std::shared_ptr<state> s = find_all(target)[static_cast<std::size_t>(scope)];

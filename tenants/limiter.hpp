@@ -190,6 +190,12 @@ class limiter {
     charge(limit_target{tenant, {}, {}}, tokens, now_ms);
   }
 
+  // Whether `target`'s monthly budget is spent in one of its scopes (the tenant's, then the key's):
+  // then every request of it is refused, whatever it asks (limit_verdict::month, the scope, the
+  // seconds to the month's end); else admitted. Reserves and counts nothing: the gateway asks it
+  // before a request's body is read, so that a spent budget is not sent its body first.
+  [[nodiscard]] admission month_spent(const limit_target& target, std::int64_t now_ms) const;
+
   // Tokens left this month in `target`'s `scope` (for the budget gauges); nullopt without a monthly
   // budget there.
   [[nodiscard]] std::optional<std::uint64_t> month_left(const limit_target& target, limit_scope scope,

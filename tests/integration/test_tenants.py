@@ -1240,6 +1240,16 @@ class LimitsTest(LimitedGateway):
         self.assertEqual(self.call("budget").status, 200)  # 34: crosses 20, completes
         self.wait_charged("budget", 0)
         self.assert_429(self.call("budget"), "insufficient_quota")
+        # A spent budget is told before the body is sent (probe round 37: `100 Continue`, and the
+        # whole body read and buffered, for a request refused whatever it held).
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(request_bytes(headers={"Content-Type": "application/json", "Content-Length": str(8 << 20),
+                                             "Expect": "100-continue", "Authorization": f"Bearer {self.keys['budget']}"}))
+            reader = Reader(s)
+            head = reader.read_until(b"\r\n\r\n").decode("latin-1")
+            self.assertTrue(head.startswith("HTTP/1.1 429 "), head)  # no 100 Continue before it
+            length = int(re.search(r"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+            self.assertIn("used its monthly token budget", reader.read_exact(length).decode())
         text = admin_get(self.gateway, "/metrics").body.decode()
         self.assertIn('sovgw_tenant_budget_remaining_tokens{tenant="budget"} 0\n', text)
         self.assertNotIn('sovgw_tenant_budget_remaining_tokens{tenant="slow"}', text)  # no monthly budget
