@@ -171,7 +171,12 @@ class session : public std::enable_shared_from_this<session> {
     if (r.proceed()) {
       r = co_await read_body(ctx);  // 2. read: the body
     } else if (refused_by_head && ctx.head.framing != http::body_framing::none) {
-      body_unread = !small_body_on_its_way(ctx) || !(co_await read_body(ctx)).proceed();
+      body_unread = true;
+      if (small_body_on_its_way(ctx)) {
+        // A named local: GCC 12 destroys a co_await's temporary twice.
+        const stage_result discarded = co_await read_body(ctx);
+        body_unread = !discarded.proceed();
+      }
     }
     next_step after = next_step::linger_close;  // a framing error ends the connection
     std::string_view model_id;
