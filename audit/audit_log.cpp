@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "audit/in_flight.hpp"
 #include "audit/keys.hpp"
 #include "audit/log_events.hpp"
 #include "audit/log_verifier.hpp"
@@ -233,7 +234,77 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
       return seq.error();
     }
   }
+  if (config.in_flight) {
+    if (auto s = log->record_in_flight_notes(); !s.is_ok()) {
+      return s;
+    }
+  }
   return log;
+}
+
+// The notes a stopped process left: each request whose record is not on the log is recorded now
+// (as the note says: gateway_stopped), then its note deleted. A note whose record is there (the
+// process stopped between making the record durable and deleting the note) is only deleted.
+status audit_log::record_in_flight_notes() {
+  auto opened = in_flight_notes::open(in_flight_path(config_.db_dir));
+  if (!opened.is_ok()) {
+    return opened.error();
+  }
+  in_flight_ = std::move(opened.value());
+  auto notes = in_flight_->all();
+  if (!notes.is_ok()) {
+    return notes.error();
+  }
+  std::vector<std::string> ids;
+  std::vector<std::future<result<std::uint64_t>>> appended;
+  for (auto& [id, value] : notes.value()) {
+    ids.push_back(id);
+    auto r = decode(bytes_of(value));
+    if (!r.is_ok()) {
+      return status{error_code::corruption,
+                    fmt::format("the in-flight note of request '{}' in {} does not decode ({}): move {} "
+                                "aside (and keep it: it names a request the log may lack)",
+                                id, in_flight_->dir(), r.error().message(), in_flight_->dir())};
+    }
+    const std::string prefix = length_prefixed(id);
+    auto it = store_->iterate(column::idx_request);
+    it->Seek(prefix);
+    if (it->Valid() && it->key().size() == prefix.size() + 8 && it->key().starts_with(prefix)) {
+      continue;  // recorded: only its note was left
+    }
+    if (!it->status().ok()) {
+      return from_rocksdb(it->status(), "reading the request id index failed");
+    }
+    appended.push_back(append(std::move(r.value())));
+  }
+  for (auto& f : appended) {
+    if (auto seq = f.get(); !seq.is_ok()) {
+      return seq.error();
+    }
+  }
+  in_flight_->forget(ids);
+  recorded_in_flight_ = appended.size();
+  return status::ok();
+}
+
+status audit_log::note_in_flight(record r) {
+  if (!in_flight_) {
+    return status::ok();
+  }
+  r.seq = 0;
+  r.payload = payload_mode::none;
+  r.payload_digest.clear();
+  r.error_kind = std::string(gateway_stopped_error_kind);
+  r.note = std::string(gateway_stopped_note);
+  (void)clamp_to_limits(r);
+  if (config_.hash_client_ip && !r.client_ip.empty() && r.client_ip.rfind("b2:", 0) != 0) {
+    r.client_ip = vault_->pseudonymise_ip(r.client_ip);
+  }
+  if (auto s = validate(r); !s.is_ok()) {
+    return s;
+  }
+  const std::string id = r.request_id;
+  return in_flight_->note(id, encode(r));
 }
 
 result<std::string> audit_log::resume_damaged(verify_report& report) {
@@ -306,7 +377,7 @@ status audit_log::rebuild_tiles() {
 
 audit_log::~audit_log() { (void)close(); }
 
-void audit_log::append_async(record r, const payload& data, append_callback done) {
+void audit_log::append_async(record r, const payload& data, append_callback done, bool clears_in_flight) {
   r.seq = 0;
   r.payload_digest.clear();
   (void)clamp_to_limits(r);
@@ -343,6 +414,9 @@ void audit_log::append_async(record r, const payload& data, append_callback done
     append_index_prefix(index_columns[i], fields, p.index_prefixes[i]);
   }
   p.done = std::move(done);
+  if (clears_in_flight && in_flight_) {
+    p.in_flight_id = r.request_id;
+  }
   bool wake = false;
   {
     std::unique_lock lock(queue_mutex_);
@@ -350,6 +424,9 @@ void audit_log::append_async(record r, const payload& data, append_callback done
       const status s = !failed_.is_ok() ? failed_
                        : stopping_      ? status{error_code::shut_down, "the audit log is closed"}
                                         : status{error_code::io, "the audit log queue is full"};
+      if (!failed_.is_ok()) {
+        hold_locked(p, s);
+      }
       lock.unlock();
       p.done(s, 0);
       return;
@@ -430,10 +507,41 @@ void audit_log::run() {
   }
 }
 
+// A forwarded request's record that a storage error failed: kept, and written once the log resumes
+// (check_health), so that the request is on the log although its answer was cut. Its payload is
+// not kept (it was sealed to the record as it read; the record now says more), and its in-flight
+// note stays until then: a gateway stopped meanwhile records the request from it at its next start.
+void audit_log::hold_locked(const pending& p, const status& s) {
+  constexpr std::size_t max_held = 100000;  // beyond, the in-flight notes keep them until a restart
+  if (p.in_flight_id.empty() || held_.size() >= max_held) {
+    return;
+  }
+  auto r = decode(p.leaf);
+  if (!r.is_ok()) {
+    return;
+  }
+  record& held = r.value();
+  held.seq = 0;
+  held.payload = payload_mode::none;
+  held.payload_digest.clear();
+  if (held.error_kind.empty()) {
+    held.error_kind = "audit_unavailable";  // the gateway's outcome (gateway/outcome.hpp)
+  }
+  held.note = fmt::format(
+                  "{}{}recorded when the audit log resumed after a storage error ({}): the client's "
+                  "answer was cut before its end; the payload was not kept",
+                  held.note, held.note.empty() ? "" : "; ", s.message())
+                  .substr(0, max_note_size);
+  held_.push_back(std::move(held));
+}
+
 void audit_log::fail_all(std::vector<pending>& batch, const status& s) {
   {
     std::lock_guard lock(queue_mutex_);
     failed_ = s;
+    for (const auto& p : batch) {
+      hold_locked(p, s);
+    }
   }
   {
     std::lock_guard lock(state_mutex_);
@@ -451,6 +559,7 @@ void audit_log::commit(std::vector<pending>& batch) {
     if (!failed_.is_ok()) {
       const status s = failed_;
       for (auto& p : batch) {
+        hold_locked(p, s);
         p.done(s, 0);
       }
       return;
@@ -497,6 +606,15 @@ void audit_log::commit(std::vector<pending>& batch) {
   }
   const double sync_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - sync_start).count();
+  if (in_flight_) {
+    std::vector<std::string> cleared;
+    for (auto& p : batch) {
+      if (!p.in_flight_id.empty()) {
+        cleared.push_back(std::move(p.in_flight_id));
+      }
+    }
+    in_flight_->forget(cleared);
+  }
   {
     std::lock_guard lock(state_mutex_);
     durable_size_ = next_seq_;
@@ -785,15 +903,28 @@ void audit_log::check_health() {
       recovered = true;
     }
   }
-  std::lock_guard lock(state_mutex_);
-  dir_bytes_ = bytes;
-  free_bytes_ = free_bytes;
-  space_full_ = !reason.empty();
-  space_reason_ = std::move(reason);
-  if (recovered) {
-    ++recoveries_;
+  {
+    std::lock_guard lock(state_mutex_);
+    dir_bytes_ = bytes;
+    free_bytes_ = free_bytes;
+    space_full_ = !reason.empty();
+    space_reason_ = std::move(reason);
+    if (recovered) {
+      ++recoveries_;
+    }
+    publish_health_locked();
   }
-  publish_health_locked();
+  if (recovered) {
+    std::vector<record> held;
+    {
+      std::lock_guard lock(queue_mutex_);
+      held.swap(held_);
+    }
+    for (auto& r : held) {
+      append_async(
+          std::move(r), payload{}, [](const status&, std::uint64_t) {}, true);
+    }
+  }
 }
 
 status audit_log::close() {

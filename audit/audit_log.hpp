@@ -26,6 +26,7 @@
 namespace sovgw::audit {
 
 class store;
+class in_flight_notes;
 
 struct log_config {
   std::string db_dir;
@@ -56,7 +57,18 @@ struct log_config {
   // starts failing (with why) and when it works again (empty): the log goes on recording, but a
   // copy of the store taken meanwhile could lose records unnoticed (published_checkpoint.hpp).
   std::function<void(std::string_view problem)> on_checkpoint_problem;
+  // Keep in-flight notes beside the log (in_flight.hpp: the gateway): open() records the requests
+  // noted and never recorded (the previous process stopped while serving them) before it returns.
+  bool in_flight = false;
 };
+
+// The error_kind and note of a record made from an in-flight note at start-up: the gateway stopped
+// (a crash, a kill) while the request was forwarded, before its record was made durable.
+inline constexpr std::string_view gateway_stopped_error_kind = "gateway_stopped";
+inline constexpr std::string_view gateway_stopped_note =
+    "the gateway stopped (a crash or kill) while this request was forwarded, before its response was "
+    "complete: recorded at its next start from the note made when it was forwarded (status 0: the "
+    "client got no complete response; the response's status, size and usage are not known)";
 
 // Whether the log can make new records durable. The gateway forwards no request unless it can.
 enum class health_state : std::uint8_t {
@@ -127,9 +139,19 @@ class audit_log {
   // Appends `r` (seq is assigned; r.payload selects the payload mode: `data` is sealed, digested
   // or ignored). Encryption and encoding run on the calling thread; `done` runs when durable.
   // The first sealed payload of a tenant creates its data key with one synced write, inline.
-  void append_async(record r, const payload& data, append_callback done);
+  // `clears_in_flight`: the request was noted with note_in_flight(); its note is deleted once this
+  // record is durable. When a storage error fails the record, the log keeps it (without its
+  // payload, marked audit_unavailable when it had no other error) and writes it once it resumes.
+  void append_async(record r, const payload& data, append_callback done, bool clears_in_flight = false);
   // Same, as a future of the durable seq.
   [[nodiscard]] std::future<result<std::uint64_t>> append(record r, const payload& data = {});
+
+  // Before a request goes to a cluster (with log_config::in_flight): keeps its record as it would
+  // read if the gateway stopped now (gateway_stopped_error_kind, no payload), in one unsynced
+  // write. ok without in-flight notes; an error means the note is not kept (do not forward).
+  [[nodiscard]] status note_in_flight(record r);
+  // The requests open() recorded from the notes of a previous process (log_config::in_flight).
+  [[nodiscard]] std::uint64_t recorded_in_flight() const { return recorded_in_flight_; }
 
   // Signs a checkpoint now if the tree grew since the last one; returns the latest checkpoint.
   [[nodiscard]] result<crypto::checkpoint> checkpoint_now();
@@ -164,6 +186,7 @@ class audit_log {
     std::string blob;                           // sealed payload, if any
     std::array<std::string, 5> index_prefixes;  // one per index_columns entry (store.hpp)
     append_callback done;
+    std::string in_flight_id;  // the request id whose in-flight note this record clears
   };
 
   audit_log() = default;
@@ -172,6 +195,8 @@ class audit_log {
   status sign_checkpoint_locked();
   status publish_locked(std::string_view note, std::uint64_t size);  // the note to published_path_
   void fail_all(std::vector<pending>& batch, const status& s);
+  void hold_locked(const pending& p, const status& s);  // queue_mutex_: written once the log resumes
+  status record_in_flight_notes();                      // open(): the notes a stopped process left
   status rebuild_tiles();
   void check_health();  // sequencer thread: space bounds, and resuming after a storage error
   void publish_health_locked();
@@ -228,6 +253,10 @@ class audit_log {
   bool done_stop_ = false;
   bool completer_busy_ = false;
   std::thread completer_;
+
+  std::unique_ptr<in_flight_notes> in_flight_;
+  std::vector<record> held_;  // queue_mutex_: records failed by a storage error, written on resume
+  std::uint64_t recorded_in_flight_ = 0;
 };
 
 }  // namespace sovgw::audit

@@ -96,6 +96,11 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
 
   const milliseconds idle = w_.shared.cfg->timeouts.stream_idle;
   io_status sent;
+  if (!w_.shared.recorder->note_forwarded(ctx_)) {  // a note the next start records if this one stops
+    co_return stage_result::respond(outcome::audit_unavailable,
+                                    "the gateway's audit log cannot note this request; nothing was sent, "
+                                    "try again later");
+  }
   ctx_.forwarded = true;  // from here on, (some of) the request may have reached the cluster
   std::string_view first;
   std::string_view second;

@@ -68,6 +68,8 @@ namespace sovgw::gateway {
   X(client_write_failed, 0, "", "")                                                             \
   /* any stage: still in progress when the drain deadline passed, cut by the gateway */         \
   X(shutdown_cut, 0, "", "")                                                                    \
+  /* record, at the next start: the gateway stopped (a crash, a kill) while it was forwarded */ \
+  X(gateway_stopped, 0, "", "")                                                                 \
   /* record: the audit record could not be made durable */                                      \
   X(audit_unavailable, 503, "server_error", "audit_unavailable")
 

@@ -132,6 +132,8 @@ struct request_context {
   std::string completion;        // the response body as relayed, kept (bounded) only for the audit payload
   outcome result = outcome::ok;  // how the request ended (gateway/outcome.hpp)
   bool audit_recorded = false;   // the audit record is durable (written before the response ended)
+  bool in_flight_noted = false;  // an in-flight note holds it until its record is durable (audit_log)
+  bool answer_cut = false;       // the cluster's answer was cut before its end: its record failed
   bool upstream_reused = false;
 };
 

@@ -62,6 +62,22 @@ stage_result request_recorder::admit(const request_context& ctx) const {
           : "the gateway's audit log cannot record requests right now; nothing was sent, try again later");
 }
 
+bool request_recorder::note_forwarded(request_context& ctx) const {
+  if (log_ == nullptr) {
+    return true;
+  }
+  const audit::status s = log_->note_in_flight(audit_record(ctx, seconds_since(ctx)));
+  if (!s.is_ok()) {
+    log_line("error", "audit in-flight note failed: the request is not forwarded")
+        .str("request_id", ctx.request_id)
+        .str("error", s.message())
+        .emit();
+    return false;
+  }
+  ctx.in_flight_noted = true;
+  return true;
+}
+
 asio::awaitable<bool> request_recorder::make_durable(request_context& ctx) const {
   if (durable_already(ctx)) {
     co_return true;
@@ -69,6 +85,7 @@ asio::awaitable<bool> request_recorder::make_durable(request_context& ctx) const
   audit::status s = co_await append_and_wait(ctx, seconds_since(ctx));
   ctx.audit_recorded = true;  // finish() must not append it a second time, durable or not
   if (!s.is_ok()) {
+    ctx.answer_cut = ctx.forwarded && ctx.result == outcome::ok;  // the relay's answer, cut (fail closed)
     ctx.result = outcome::audit_unavailable;
     log_line("error", "audit append failed")
         .str("request_id", ctx.request_id)
@@ -88,10 +105,12 @@ asio::awaitable<audit::status> request_recorder::append_and_wait(const request_c
       [this, &ctx, seconds](auto handler) {
         auto ex = asio::get_associated_executor(handler);
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        log_->append_async(audit_record(ctx, seconds), audit::payload{ctx.body, ctx.completion},
-                           [h, ex](const audit::status& st, std::uint64_t) {
-                             asio::post(ex, [h, st]() mutable { std::move (*h)(st); });
-                           });
+        log_->append_async(
+            audit_record(ctx, seconds), audit::payload{ctx.body, ctx.completion},
+            [h, ex](const audit::status& st, std::uint64_t) {
+              asio::post(ex, [h, st]() mutable { std::move (*h)(st); });
+            },
+            ctx.in_flight_noted);
       },
       asio::use_awaitable);
 }
@@ -114,15 +133,17 @@ void request_recorder::finish(const request_context& ctx) const {
     stats_.redactions.fetch_add(ctx.redactions, std::memory_order_relaxed);
   }
   if (log_ != nullptr && !ctx.audit_recorded) {
-    log_->append_async(audit_record(ctx, seconds), audit::payload{ctx.body, ctx.completion},
-                       [request_id = ctx.request_id](const audit::status& s, std::uint64_t) {
-                         if (!s.is_ok()) {
-                           log_line("error", "audit append failed")
-                               .str("request_id", request_id)
-                               .str("error", s.message())
-                               .emit();
-                         }
-                       });
+    log_->append_async(
+        audit_record(ctx, seconds), audit::payload{ctx.body, ctx.completion},
+        [request_id = ctx.request_id](const audit::status& s, std::uint64_t) {
+          if (!s.is_ok()) {
+            log_line("error", "audit append failed")
+                .str("request_id", request_id)
+                .str("error", s.message())
+                .emit();
+          }
+        },
+        ctx.in_flight_noted);
   }
   if (cfg_->access_log) {
     access_line(ctx, seconds);
@@ -184,6 +205,10 @@ audit::record request_recorder::audit_record(const request_context& ctx, double 
 void request_recorder::access_line(const request_context& ctx, double seconds) const {
   std::string_view path =
       ctx.head.target.substr(0, ctx.head.target.find('?'));  // query strings may hold secrets
+  // An answer the client never got whole (cut mid-body, or failed closed) is not logged as the
+  // status its head carried: `status` 0, and that status as `response_status` (probe round 38).
+  const bool incomplete =
+      ctx.answer_cut || (ctx.result != outcome::ok && info(ctx.result).status == 0 && ctx.status != 499);
   log_line line("info", "request");
   line.str("request_id", ctx.request_id)
       .str("client_ip", ctx.client_ip)
@@ -195,7 +220,7 @@ void request_recorder::access_line(const request_context& ctx, double seconds) c
       .str("client_country_source", ctx.client_country_source)
       .str("model", ctx.model)
       .boolean("stream", ctx.stream)
-      .num("status", ctx.status)
+      .num("status", incomplete ? 0 : ctx.status)
       .str("cluster", ctx.cluster >= 0
                           ? std::string_view(cfg_->clusters[static_cast<std::size_t>(ctx.cluster)].name)
                           : std::string_view())
@@ -225,6 +250,9 @@ void request_recorder::access_line(const request_context& ctx, double seconds) c
   }
   if (ctx.redactions > 0) {
     line.num("redacted", static_cast<std::int64_t>(ctx.redactions));
+  }
+  if (incomplete && ctx.status != 0) {
+    line.num("response_status", ctx.status);
   }
   if (ctx.result != outcome::ok) {
     line.str("error", kind_of(ctx.result));

@@ -38,11 +38,19 @@ class request_recorder {
   // of the log's state once. Cheap: one atomic load while the log is healthy.
   [[nodiscard]] stage_result admit(const request_context& ctx) const;
 
+  // Just before the request's bytes go to the cluster (forward): an in-flight note of it (one
+  // unsynced write, audit/in_flight.hpp), so that a gateway killed before the record is made still
+  // records the request at its next start. False when the note could not be written: nothing may
+  // be sent (answer audit_unavailable).
+  [[nodiscard]] bool note_forwarded(request_context& ctx) const;
+
   // Called before the last bytes of any answer: waits until ctx's audit record is durable, so a
   // client that received a complete answer knows its request is on the log. True at once without
   // an audit log, with audit.record_before_response: false, or when already written. False when
   // the record could not be written: ctx.result becomes audit_unavailable, and the caller must not
-  // complete an answer that carries a cluster's data (fail closed).
+  // complete an answer that carries a cluster's data (fail closed); such an answer (a forwarded
+  // request's, ctx.result ok until then) is marked ctx.answer_cut. The log keeps its record and
+  // writes it once it resumes.
   [[nodiscard]] boost::asio::awaitable<bool> make_durable(request_context& ctx) const;
   // True when make_durable(ctx) has nothing to wait for: callers skip the coroutine (a frame and a
   // resumption on every answer).

@@ -222,6 +222,7 @@ server::server(std::shared_ptr<const config> cfg) {
     ac.max_bytes = cfg->audit_max_bytes;
     ac.min_free_bytes = cfg->audit_min_free_bytes;
     (void)audit::parse_payload_mode(cfg->audit_payload, ac.max_payload);
+    ac.in_flight = true;
     ac.on_checkpoint_problem = [](std::string_view problem) {
       if (problem.empty()) {
         log_line("info", "audit checkpoints are signed and published again").emit();
@@ -244,6 +245,13 @@ server::server(std::shared_ptr<const config> cfg) {
       throw std::runtime_error(fmt::format("audit log {}: {}", cfg->audit_db, opened.error().message()));
     }
     state_.audit = std::move(opened.value());
+    if (const std::uint64_t n = state_.audit->recorded_in_flight(); n > 0) {
+      log_line("warn",
+               "recorded the requests the gateway was serving when it stopped (a crash or kill): "
+               "error_kind gateway_stopped")
+          .num("requests", static_cast<std::int64_t>(n))
+          .emit();
+    }
     if (!state_.audit->latest_checkpoint()) {
       // A new log: signed (and published) at once, before the gateway listens, so that it verifies
       // from the start rather than after the first checkpoint_interval.

@@ -357,6 +357,52 @@ class AuditRecordingTest(unittest.TestCase):
         # And the log still opens for writing (its tree verifies against its last checkpoint).
         self.assertEqual(exchange(a.start().port, certs, chat_request()).status, 200)
 
+    def test_requests_in_flight_when_the_gateway_is_killed_are_recorded_at_its_next_start(self):
+        # Probe round 38: streams cut by a SIGKILL (the cluster had their prompts) had no record at
+        # all. Each forwarded request leaves an in-flight note; the next start records it.
+        a = AuditedGateway(self, "  checkpoint_interval: 100ms\n")
+        g = a.gateway
+        streams, heads = [], []
+        for _ in range(4):  # answered in part: the cluster's head and some events reached the client
+            s = tls_connect(g.port, a.certs)
+            s.sendall(chat_request(CHAT_STREAM, {"x-standin-chunks": "200", "x-standin-delay-ms": "100"}))
+            head = Reader(s).read_response(head_only=True)
+            self.assertEqual(head.status, 200)
+            streams.append(s)
+            heads.append(head.header("x-request-id"))
+        waiting = []
+        for _ in range(2):  # at the cluster, no answer yet
+            s = tls_connect(g.port, a.certs)
+            s.sendall(chat_request(extra_headers={"x-standin-fault": "slow-headers",
+                                                  "x-standin-head-delay-ms": "8000"}))
+            waiting.append(s)
+        self.assertTrue(wait_until(lambda: metric(g, "sovgw_active_connections") >= 6))
+        time.sleep(0.5)  # the last two are at the cluster
+        g.proc.kill()
+        g.proc.wait(timeout=30)
+        for s in streams + waiting:
+            s.close()
+
+        restarted = a.start()
+        line = restarted.wait_for_json(lambda o: o.get("msg", "").startswith("recorded the requests"))
+        self.assertEqual(line["requests"], 6, line)
+        q = sovgw("audit", "query", "--db", a.db, "--format", "jsonl")
+        rows = [json.loads(x) for x in q.stdout.splitlines() if x.strip()]
+        stopped = {r["request_id"]: r for r in rows if r["error_kind"] == "gateway_stopped"}
+        self.assertEqual(len(stopped), 6, rows)
+        for rid in heads:
+            self.assertIn(rid, stopped)
+        for r in stopped.values():
+            self.assertEqual((r["status"], r["decision"], r["cluster"], r["method"]), (0, "none", "paris", "POST"), r)
+            self.assertIn("the gateway stopped", r["note"])
+        restarted.stop()
+        restarted.proc.wait(timeout=30)
+        verify = sovgw("audit", "verify", "--db", a.db, "--pubkey", os.path.join(a.keys, "signing.pub"))
+        self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+        # Recorded once: a third start finds nothing left to record.
+        third = a.start()
+        self.assertFalse([o for o in third.logs() if o.get("msg", "").startswith("recorded the requests")])
+
     def test_shred_and_retain_on_a_running_gateway(self):
         # The CLI cannot open a log a gateway holds; the admin listener runs the same jobs.
         a = AuditedGateway(self)

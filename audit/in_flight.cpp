@@ -1,0 +1,90 @@
+#include "audit/in_flight.hpp"
+
+#include <fmt/format.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "audit/published_checkpoint.hpp"
+#include "audit/store.hpp"
+
+namespace sovgw::audit {
+namespace {
+
+class silent_logger final : public rocksdb::Logger {
+ public:
+  silent_logger() : rocksdb::Logger(rocksdb::InfoLogLevel::HEADER_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
+
+}  // namespace
+
+std::string in_flight_path(std::string_view db_dir) {
+  std::string path = published_checkpoint_path(db_dir);
+  path.resize(path.size() - std::string_view(".checkpoint").size());
+  return path + ".in-flight";
+}
+
+result<std::unique_ptr<in_flight_notes>> in_flight_notes::open(const std::string& dir) {
+  if (auto made = make_private_dir(dir); !made.is_ok()) {
+    return made;
+  }
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.paranoid_checks = true;
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  options.info_log = std::make_shared<silent_logger>();  // as the log's store (store.cpp): no LOG file
+  options.write_buffer_size = 4 << 20;
+  options.max_background_jobs = 1;
+  rocksdb::DB* raw = nullptr;
+  const auto s = rocksdb::DB::Open(options, dir, &raw);
+  if (!s.ok()) {
+    return from_rocksdb(s, fmt::format("cannot open the in-flight notes at {}", dir));
+  }
+  std::unique_ptr<in_flight_notes> out(new in_flight_notes());
+  out->dir_ = dir;
+  out->db_.reset(raw);
+  return out;
+}
+
+in_flight_notes::~in_flight_notes() {
+  if (db_) {
+    (void)db_->Close();
+  }
+}
+
+status in_flight_notes::note(std::string_view request_id, std::span<const std::uint8_t> encoded) {
+  rocksdb::WriteOptions wo;  // not synced: see the header
+  auto s = db_->Put(wo, rocksdb::Slice(request_id.data(), request_id.size()),
+                    rocksdb::Slice(reinterpret_cast<const char*>(encoded.data()), encoded.size()));
+  if (!s.ok() && db_->Resume().ok()) {  // a full disk since freed: once more
+    s = db_->Put(wo, rocksdb::Slice(request_id.data(), request_id.size()),
+                 rocksdb::Slice(reinterpret_cast<const char*>(encoded.data()), encoded.size()));
+  }
+  return from_rocksdb(s, fmt::format("writing the in-flight note to {} failed", dir_));
+}
+
+void in_flight_notes::forget(std::span<const std::string> request_ids) {
+  if (request_ids.empty()) {
+    return;
+  }
+  rocksdb::WriteBatch batch;
+  for (const auto& id : request_ids) {
+    batch.Delete(id);
+  }
+  (void)db_->Write(rocksdb::WriteOptions(), &batch);
+}
+
+result<std::vector<std::pair<std::string, std::string>>> in_flight_notes::all() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    out.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  if (!it->status().ok()) {
+    return from_rocksdb(it->status(), fmt::format("reading the in-flight notes at {} failed", dir_));
+  }
+  return out;
+}
+
+}  // namespace sovgw::audit
