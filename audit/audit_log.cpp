@@ -482,7 +482,9 @@ void audit_log::run() {
       commit(batch);
       batch.clear();
     }
-    if (std::chrono::steady_clock::now() >= next_checkpoint) {
+    if (std::chrono::steady_clock::now() >= next_checkpoint &&
+        health_state_.load(std::memory_order_acquire) != health_state::failed) {
+      // (Not while the log has failed: that is said already, and nothing is recorded to sign.)
       status signed_now;
       {
         std::lock_guard lock(state_mutex_);
@@ -795,8 +797,7 @@ result<std::uint64_t> audit_log::drop_payloads_before(std::uint64_t cutoff_us, s
   if (auto s = store_->write(wb, true); !s.is_ok()) {
     return s;
   }
-  rocksdb::CompactRangeOptions co;
-  (void)store_->db().CompactRange(co, store_->cf(column::payloads), nullptr, nullptr);
+  (void)store_->compact(column::payloads);
   record event;
   event.kind = record_kind::event;
   event.timestamp_us = now_us();
@@ -842,10 +843,17 @@ log_health audit_log::health() const {
     h.free_bytes = free_bytes_;
     h.failures = failures_;
     h.recoveries = recoveries_;
+    h.resume_failures = resume_failures_;
+    if (h.state == health_state::failed && !resume_problem_.empty()) {
+      h.reason = fmt::format(
+          "; resuming failed {} time(s), last: {} (tried again every {} ms; when the cause "
+          "is gone it resumes by itself, else restart the gateway)",
+          resume_failures_, resume_problem_, config_.health_interval.count());
+    }
   }
   if (h.state == health_state::failed) {
     std::lock_guard lock(queue_mutex_);
-    h.reason = std::string(failed_.message());
+    h.reason = std::string(failed_.message()) + (h.reason.starts_with("; ") ? h.reason : std::string());
   }
   return h;
 }
@@ -886,7 +894,13 @@ void audit_log::check_health() {
     failed = !failed_.is_ok() && !stopping_ && failed_.code() != error_code::shut_down;
   }
   bool recovered = false;
-  if (failed && store_->db().Resume().ok()) {
+  std::string resume_problem;
+  if (failed) {
+    if (auto resumed = store_->resume(); !resumed.is_ok()) {
+      resume_problem = std::string(resumed.message());
+    }
+  }
+  if (failed && resume_problem.empty()) {
     std::uint64_t size = 0;
     m::hash root{};
     {
@@ -901,7 +915,15 @@ void audit_log::check_health() {
       std::lock_guard lock(queue_mutex_);
       failed_ = status{};
       recovered = true;
+    } else {
+      resume_problem = fmt::format(
+          "the reopened log does not reproduce the {} records made durable before the error{}: "
+          "restart the gateway (its start verifies the log)",
+          size, loaded.is_ok() ? "" : fmt::format(" ({})", loaded.error().message()));
     }
+  }
+  if (!resume_problem.empty() && config_.on_resume_failed) {
+    config_.on_resume_failed(resume_problem);
   }
   {
     std::lock_guard lock(state_mutex_);
@@ -911,6 +933,11 @@ void audit_log::check_health() {
     space_reason_ = std::move(reason);
     if (recovered) {
       ++recoveries_;
+      resume_problem_.clear();
+    }
+    if (!resume_problem.empty()) {
+      ++resume_failures_;
+      resume_problem_ = std::move(resume_problem);
     }
     publish_health_locked();
   }
@@ -959,12 +986,11 @@ status audit_log::close() {
   vault_.reset();
   if (store_) {
     // Leave SST files behind (not only the WAL) so readers open quickly and checksums cover them.
-    rocksdb::FlushOptions fo;
-    std::vector<rocksdb::ColumnFamilyHandle*> all;
+    std::vector<column> all;
     for (std::size_t i = 0; i < column_count; ++i) {
-      all.push_back(store_->cf(static_cast<column>(i)));
+      all.push_back(static_cast<column>(i));
     }
-    if (auto fs = from_rocksdb(store_->db().Flush(fo, all), "flushing the audit log failed"); s.is_ok()) {
+    if (auto fs = store_->flush(all); s.is_ok()) {
       s = fs;
     }
   }

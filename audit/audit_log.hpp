@@ -57,6 +57,9 @@ struct log_config {
   // starts failing (with why) and when it works again (empty): the log goes on recording, but a
   // copy of the store taken meanwhile could lose records unnoticed (published_checkpoint.hpp).
   std::function<void(std::string_view problem)> on_checkpoint_problem;
+  // Called on the sequencer thread for each attempt to resume after a storage error that failed,
+  // with why (the log stays failed and tries again every health_interval).
+  std::function<void(std::string_view problem)> on_resume_failed;
   // Keep in-flight notes beside the log (in_flight.hpp: the gateway): open() records the requests
   // noted and never recorded (the previous process stopped while serving them) before it returns.
   bool in_flight = false;
@@ -85,6 +88,7 @@ struct log_health {
   std::uint64_t free_bytes = 0;  // free space on its file system at the last check
   std::uint64_t failures = 0;    // storage errors since open()
   std::uint64_t recoveries = 0;  // times it resumed after one
+  std::uint64_t resume_failures = 0;  // attempts to resume that failed
 };
 
 // Called once the record is durable (or failed), in seq order, on one of the log's threads (or
@@ -239,6 +243,8 @@ class audit_log {
   std::uint64_t free_bytes_ = 0;
   std::uint64_t failures_ = 0;
   std::uint64_t recoveries_ = 0;
+  std::uint64_t resume_failures_ = 0;
+  std::string resume_problem_;  // why the last attempt to resume failed (empty: none failed yet)
 
   // Durable batches: the completion thread runs their callbacks (and frees their records), so the
   // sequencer can start the next group commit at once.

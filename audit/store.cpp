@@ -382,6 +382,70 @@ bool store::missing(const std::string& dir) {
          rocksdb_files_in(dir).empty();
 }
 
+namespace {
+
+// An iterator that keeps the store open (store::gate_) while it lives.
+class gated_iterator final : public rocksdb::Iterator {
+ public:
+  gated_iterator(std::unique_ptr<rocksdb::Iterator> it, std::shared_lock<std::shared_mutex> lock)
+      : lock_(std::move(lock)), it_(std::move(it)) {}
+  bool Valid() const override { return it_->Valid(); }
+  void SeekToFirst() override { it_->SeekToFirst(); }
+  void SeekToLast() override { it_->SeekToLast(); }
+  void Seek(const rocksdb::Slice& target) override { it_->Seek(target); }
+  void SeekForPrev(const rocksdb::Slice& target) override { it_->SeekForPrev(target); }
+  void Next() override { it_->Next(); }
+  void Prev() override { it_->Prev(); }
+  rocksdb::Slice key() const override { return it_->key(); }
+  rocksdb::Slice value() const override { return it_->value(); }
+  rocksdb::Status status() const override { return it_->status(); }
+
+ private:
+  std::shared_lock<std::shared_mutex> lock_;  // released after it_ is destroyed
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+rocksdb::DBOptions db_options(bool create, bool create_families) {
+  rocksdb::DBOptions options;
+  options.create_if_missing = create;
+  options.create_missing_column_families = create_families;
+  options.paranoid_checks = true;
+  // The newest records live in the write-ahead log until a flush. RocksDB's default recovery
+  // (point in time) ends the log at the first damaged WAL record and drops every record after it,
+  // silently: a flipped bit would shorten the log and `audit verify` would pass on what is left.
+  // Only an incomplete record at the very end is tolerated (an append that was never acknowledged:
+  // each is synced before its response; or, for a reader, the one the gateway is writing); damage
+  // anywhere else refuses to open, as corruption.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  options.max_background_jobs = 2;
+  // RocksDB's own LOG file is not written. Its writer keeps a failed write as a sticky error, and
+  // the next line logged asserts (Debian's librocksdb keeps assertions): a full disk would abort
+  // the gateway from RocksDB's error-recovery thread instead of letting the log fail closed and
+  // resume. What matters reaches the caller as a status; nothing else is worth a crash.
+  options.info_log = std::make_shared<discard_logger>();
+  // A memtable flush writes tens of MB at once; unpaced, its writeback queues ahead of the next
+  // group commit's fdatasync and stalls appends for 30-80 ms (seen with an open-loop load in
+  // audit_bench). Paced flush and compaction writes, synced as they go, keep the tail short:
+  // p99 at 25k appends/s offered went from 33-56 ms to 4-10 ms on the 2-core VM.
+  // Refilled every millisecond, the limiter hands out 128 KB at a time, so a commit's fdatasync
+  // queues behind little flush data (with 10 ms refills of 256 MB/s it was 2.5 MB at a time).
+  options.rate_limiter.reset(rocksdb::NewGenericRateLimiter(flush_write_bytes_per_s, 1000));
+  options.bytes_per_sync = 1 << 20;
+  // Vector memtables (above) take inserts from one thread at a time; the sequencer is the only one.
+  options.allow_concurrent_memtable_write = false;
+  return options;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> column_descriptors(store::open_mode mode) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (std::size_t i = 0; i < column_count; ++i) {
+    descriptors.emplace_back(column_names[i], column_options(static_cast<column>(i), mode));
+  }
+  return descriptors;
+}
+
+}  // namespace
+
 result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mode) {
   struct stat st {};
   const bool exists = ::stat((dir + "/CURRENT").c_str(), &st) == 0;
@@ -454,37 +518,8 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
                               "when it starts, or remove it to start afresh",
                               dir)};
   }
-  rocksdb::DBOptions options;
-  options.create_if_missing = !exists;
-  options.create_missing_column_families = !exists || partial;
-  options.paranoid_checks = true;
-  // The newest records live in the write-ahead log until a flush. RocksDB's default recovery
-  // (point in time) ends the log at the first damaged WAL record and drops every record after it,
-  // silently: a flipped bit would shorten the log and `audit verify` would pass on what is left.
-  // Only an incomplete record at the very end is tolerated (an append that was never acknowledged:
-  // each is synced before its response; or, for a reader, the one the gateway is writing); damage
-  // anywhere else refuses to open, as corruption.
-  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
-  options.max_background_jobs = 2;
-  // RocksDB's own LOG file is not written. Its writer keeps a failed write as a sticky error, and
-  // the next line logged asserts (Debian's librocksdb keeps assertions): a full disk would abort
-  // the gateway from RocksDB's error-recovery thread instead of letting the log fail closed and
-  // resume. What matters reaches the caller as a status; nothing else is worth a crash.
-  options.info_log = std::make_shared<discard_logger>();
-  // A memtable flush writes tens of MB at once; unpaced, its writeback queues ahead of the next
-  // group commit's fdatasync and stalls appends for 30-80 ms (seen with an open-loop load in
-  // audit_bench). Paced flush and compaction writes, synced as they go, keep the tail short:
-  // p99 at 25k appends/s offered went from 33-56 ms to 4-10 ms on the 2-core VM.
-  // Refilled every millisecond, the limiter hands out 128 KB at a time, so a commit's fdatasync
-  // queues behind little flush data (with 10 ms refills of 256 MB/s it was 2.5 MB at a time).
-  options.rate_limiter.reset(rocksdb::NewGenericRateLimiter(flush_write_bytes_per_s, 1000));
-  options.bytes_per_sync = 1 << 20;
-  // Vector memtables (above) take inserts from one thread at a time; the sequencer is the only one.
-  options.allow_concurrent_memtable_write = false;
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (std::size_t i = 0; i < column_count; ++i) {
-    descriptors.emplace_back(column_names[i], column_options(static_cast<column>(i), mode));
-  }
+  const rocksdb::DBOptions options = db_options(!exists, !exists || partial);
+  const auto descriptors = column_descriptors(mode);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = mode == open_mode::read_only
@@ -515,13 +550,28 @@ store::~store() {
   // lock_ is released after the database is closed: the next writer may open it then.
 }
 
+status store::closed() const {
+  return {error_code::io,
+          fmt::format("the audit log at {} is closed: reopening it after a storage error failed; "
+                      "it is opened again at the next attempt",
+                      dir_)};
+}
+
 status store::write(rocksdb::WriteBatch& batch, bool sync) {
+  std::shared_lock lock(gate_);
+  if (!db_) {
+    return closed();
+  }
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   return from_rocksdb(db_->Write(wo, &batch), "audit log write failed");
 }
 
 result<std::optional<std::string>> store::get(column c, std::string_view key) const {
+  std::shared_lock lock(gate_);
+  if (!db_) {
+    return closed();
+  }
   std::string value;
   const auto s = db_->Get(rocksdb::ReadOptions(), cf(c), rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) {
@@ -539,7 +589,68 @@ std::unique_ptr<rocksdb::Iterator> store::iterate(column c, bool fill_cache) con
   if (!fill_cache) {
     ro.readahead_size = 4 << 20;
   }
-  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro, cf(c)));
+  std::shared_lock lock(gate_);
+  if (!db_) {
+    return std::unique_ptr<rocksdb::Iterator>(
+        rocksdb::NewErrorIterator(rocksdb::Status::IOError(closed().message())));
+  }
+  return std::make_unique<gated_iterator>(std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro, cf(c))),
+                                          std::move(lock));
+}
+
+status store::resume() {
+  std::unique_lock lock(gate_, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    return {error_code::busy, "the audit log is being read: resuming waits for the next attempt"};
+  }
+  rocksdb::Status resumed = db_ ? db_->Resume() : rocksdb::Status::Incomplete("closed");
+  if (resumed.ok()) {
+    return status::ok();
+  }
+  if (db_) {
+    for (auto*& h : handles_) {
+      if (h != nullptr) {
+        (void)db_->DestroyColumnFamilyHandle(h);
+        h = nullptr;
+      }
+    }
+    (void)db_->Close();
+    db_.reset();
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  const auto s = rocksdb::DB::Open(db_options(false, false), dir_, column_descriptors(open_mode::read_write),
+                                   &handles, &raw);
+  if (!s.ok()) {
+    return from_rocksdb(s, fmt::format("RocksDB could not resume ({}), and reopening the audit log failed",
+                                       resumed.ToString()));
+  }
+  db_.reset(raw);
+  for (std::size_t i = 0; i < column_count; ++i) {
+    handles_[i] = handles[i];
+  }
+  return status::ok();
+}
+
+status store::flush(std::span<const column> columns) {
+  std::shared_lock lock(gate_);
+  if (!db_) {
+    return closed();
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> families;
+  for (const column c : columns) {
+    families.push_back(cf(c));
+  }
+  return from_rocksdb(db_->Flush(rocksdb::FlushOptions(), families), "flushing the audit log failed");
+}
+
+status store::compact(column c) {
+  std::shared_lock lock(gate_);
+  if (!db_) {
+    return closed();
+  }
+  return from_rocksdb(db_->CompactRange(rocksdb::CompactRangeOptions(), cf(c), nullptr, nullptr),
+                      "compacting the audit log failed");
 }
 
 status store::verify_table_checksums(std::span<const column> columns) const {

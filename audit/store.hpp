@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -102,10 +103,21 @@ class store {
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(column c) const {
     return handles_[static_cast<std::size_t>(c)];
   }
+  // (Tests and tools: the database as it is now; resume() may replace it.)
   [[nodiscard]] rocksdb::DB& db() const { return *db_; }
   [[nodiscard]] const std::string& dir() const { return dir_; }
 
+  // After a storage error (a writer): asks RocksDB to resume; when it cannot (an error it does not
+  // resume from, such as a write-ahead log write that failed), closes the database and opens it
+  // again, which replays what is durable. Waits for no one: busy when a read or an iterator is in
+  // progress (try again later). While the database is closed (its reopening failed), every call
+  // fails with io, and the next resume() opens it again.
+  [[nodiscard]] status resume();
+  [[nodiscard]] status flush(std::span<const column> columns);
+  [[nodiscard]] status compact(column c);
+
   [[nodiscard]] status write(rocksdb::WriteBatch& batch, bool sync);
+  // (An iterator holds the store open: resume() cannot reopen it meanwhile.)
   // nullopt when absent; error status on I/O or corruption.
   [[nodiscard]] result<std::optional<std::string>> get(column c, std::string_view key) const;
   [[nodiscard]] std::unique_ptr<rocksdb::Iterator> iterate(column c, bool fill_cache = true) const;
@@ -130,6 +142,9 @@ class store {
   writer_lock lock_;  // writers only; declared before db_ so that it is released after db_ closes
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, column_count> handles_{};
+  // Shared by every read, write and live iterator; resume() takes it alone to reopen db_.
+  mutable std::shared_mutex gate_;
+  [[nodiscard]] status closed() const;
 };
 
 [[nodiscard]] status from_rocksdb(const rocksdb::Status& s, std::string_view what);

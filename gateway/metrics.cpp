@@ -250,6 +250,9 @@ std::string render_audit_metrics(const audit::audit_log& log) {
   line("sovgw_audit_storage_failures_total", "Storage errors since start.", "counter", h.failures);
   line("sovgw_audit_storage_recoveries_total", "Times the log resumed after a storage error.", "counter",
        h.recoveries);
+  line("sovgw_audit_resume_failures_total",
+       "Attempts to resume after a storage error that failed (the reason is logged, and in /readyz).",
+       "counter", h.resume_failures);
   return out;
 }
 

@@ -223,6 +223,13 @@ server::server(std::shared_ptr<const config> cfg) {
     ac.min_free_bytes = cfg->audit_min_free_bytes;
     (void)audit::parse_payload_mode(cfg->audit_payload, ac.max_payload);
     ac.in_flight = true;
+    ac.on_resume_failed = [](std::string_view problem) {
+      log_line("error",
+               "audit log could not resume after a storage error: nothing is forwarded; tried again "
+               "every second")
+          .str("error", problem)
+          .emit();
+    };
     ac.on_checkpoint_problem = [](std::string_view problem) {
       if (problem.empty()) {
         log_line("info", "audit checkpoints are signed and published again").emit();

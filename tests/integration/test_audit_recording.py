@@ -659,6 +659,58 @@ class AuditFailClosedTest(unittest.TestCase):
         rec = json.loads(q.stdout.strip().splitlines()[-1])
         self.assertEqual(rec.get("payload"), "digest", rec)
 
+    def test_an_unwritable_write_ahead_log_fails_closed_resumes_and_keeps_the_cut_request(self):
+        """Probe round 38: with the log's folder made immutable under a running gateway, the request being
+        recorded was forwarded, cut, and never recorded (its access line said status 200); RocksDB
+        could not resume, so the gateway stayed failed after the cause was removed, saying nothing."""
+        if os.geteuid() != 0 or shutil.which("chattr") is None:
+            self.skipTest("needs root and chattr to make the write-ahead log immutable")
+        a = AuditedGateway(self, "  checkpoint_interval: 200ms\n")
+        g = a.gateway
+        self.assertEqual(exchange(g.port, a.certs, chat_request()).status, 200)
+        # The folder and every file in it, as the tester did: RocksDB can neither append to its
+        # write-ahead log nor start a new one (a reopen starts one: with the folder writable, the
+        # log resumes at once).
+        wals = [a.db] + [os.path.join(a.db, n) for n in os.listdir(a.db)]
+        unlock = lambda: subprocess.run(["chattr", "-i", *wals], capture_output=True)
+        self.addCleanup(unlock)
+        self.assertEqual(subprocess.run(["chattr", "+i", *wals], capture_output=True).returncode, 0)
+        try:
+            cut = exchange(g.port, a.certs, chat_request())
+            self.assertNotEqual(cut.status, 200, "a response whose record failed was completed")
+        except (EOFError, ConnectionResetError, OSError):
+            pass  # cut before its end: fail closed
+        failed = g.wait_for_json(lambda o: o.get("msg") == "audit append failed")
+        rid = failed["request_id"]
+        access = g.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == rid)
+        self.assertEqual((access["status"], access.get("response_status"), access["error"]),
+                         (0, 200, "audit_unavailable"), access)
+        refused = exchange(g.port, a.certs, chat_request())
+        self.assertEqual(refused.status, 503)
+        self.assertEqual(refused.json()["error"]["code"], "audit_unavailable")
+        attempt = g.wait_for_json(lambda o: o.get("msg", "").startswith("audit log could not resume"))
+        self.assertIn("Operation not permitted", attempt["error"])
+        ready = admin_request("127.0.0.1", g.admin_port, "GET", "/readyz", token=None).body.decode()
+        self.assertIn("resuming failed", ready)
+        self.assertIn("restart the gateway", ready)
+        self.assertGreaterEqual(metric(g, "sovgw_audit_resume_failures_total"), 1)
+
+        unlock()
+        self.assertTrue(wait_until(lambda: exchange(g.port, a.certs, chat_request()).status == 200,
+                                   timeout=30, interval=0.5), "the audit log did not resume once writable")
+        self.assertGreaterEqual(metric(g, "sovgw_audit_storage_recoveries_total"), 1)
+        self.assertEqual(admin_request("127.0.0.1", g.admin_port, "GET", "/readyz", token=None).status, 200)
+        false_claims = [o for o in g.logs() if "records are still recorded" in o.get("msg", "")]
+        self.assertEqual(false_claims, [])
+        g.stop()
+        q = sovgw("audit", "query", "--db", a.db, "--request-id", rid, "--format", "jsonl")
+        rows = [json.loads(x) for x in q.stdout.splitlines() if x.strip()]
+        self.assertEqual(len(rows), 1, (q.stdout, q.stderr))
+        self.assertEqual((rows[0]["error_kind"], rows[0]["cluster"]), ("audit_unavailable", "paris"), rows[0])
+        self.assertIn("recorded when the audit log resumed", rows[0]["note"])
+        verify = sovgw("audit", "verify", "--db", a.db, "--pubkey", os.path.join(a.keys, "signing.pub"))
+        self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+
     def test_a_full_disk_fails_closed_and_resumes(self):
         """The audit database on a small file system (tmpfs, as root) filled by someone else: the write
         that fails is answered by no complete response, nothing is forwarded while the log cannot
