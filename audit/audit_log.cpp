@@ -19,6 +19,7 @@
 #include "audit/published_checkpoint.hpp"
 #include "audit/store.hpp"
 #include "common/plural.hpp"
+#include "crypto/base64.hpp"
 #include "crypto/sha256.hpp"
 
 namespace sovgw::audit {
@@ -27,6 +28,7 @@ namespace {
 namespace m = crypto::merkle;
 
 constexpr std::string_view origin_meta_key = "origin";
+constexpr std::string_view auditor_meta_key = "auditor_key";  // the auditor.pub line it seals to
 constexpr std::size_t max_note_size = 1000;
 constexpr std::size_t inline_completion_limit = 4;
 
@@ -138,6 +140,31 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
                       plural(report.stored_checkpoints, "checkpoint", "checkpoints"), foreign->text)};
     }
   }
+  // One auditor key per log: a new auditor.pub would seal the next data keys to a key that opens
+  // none of the older ones, and `verify --payloads` could not tell that from a replaced data key.
+  const std::string auditor = "sovgw-auditor-x25519 " + crypto::to_base64(keys.auditor_public);
+  auto stored_auditor = log->store_->get(column::meta, auditor_meta_key);
+  if (!stored_auditor.is_ok()) {
+    return stored_auditor.error();
+  }
+  if (stored_auditor->has_value() && **stored_auditor != auditor) {
+    return status{
+        error_code::invalid_argument,
+        fmt::format("the auditor key in {}/auditor.pub ({}) is not the auditor key the audit log at {} seals "
+                    "its payloads to ({}): payloads sealed to it would not open with the log's auditor.key, "
+                    "and an auditor could not tell them from replaced data keys. Put the log's auditor.pub "
+                    "back in {}; to change the auditor key, start a new log with it and keep this one with "
+                    "its auditor.key (docs/auditing.md, \"Rotating the auditor key\")",
+                    config.key_dir, auditor, config.db_dir, **stored_auditor, config.key_dir)};
+  }
+  if (!stored_auditor->has_value()) {  // a new log, or one from before the key was kept: taken as it is
+    rocksdb::WriteBatch batch;
+    batch.Put(log->store_->cf(column::meta), std::string(auditor_meta_key), auditor);
+    if (auto s = log->store_->write(batch, true); !s.is_ok()) {
+      return s;
+    }
+  }
+
   if (!published.is_ok() && published.error().code() == error_code::io) {
     return status{error_code::io, fmt::format("refusing to open the audit log at {}: {} (move it aside)",
                                               config.db_dir, published.error().message())};

@@ -262,3 +262,22 @@ TEST_CASE("key custody: the auditor key lives apart; unsafe key files are refuse
     CHECK(std::filesystem::exists(d.root + "/elsewhere/auditor.key"));
   }
 }
+
+TEST_CASE("a new auditor.pub under an existing log is refused at open, naming both keys and what to do") {
+  // Probe round 38: a new auditor.pub was taken silently; `verify --payloads` then said the data
+  // keys sealed to it "were replaced", with either auditor key.
+  temp_log_dir d;
+  run_writer(d, "before", 2);
+  const std::string other = d.root + "/other-keys";
+  (void)init_keys(other, "test.example/log", d.root + "/other-auditor");
+  std::filesystem::permissions(d.keys + "/auditor.pub", std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+  std::filesystem::copy_file(other + "/auditor.pub", d.keys + "/auditor.pub",
+                             std::filesystem::copy_options::overwrite_existing);
+  auto log = audit_log::open(config_for(d));
+  REQUIRE_FALSE(log.is_ok());
+  CHECK(log.error().code() == error_code::invalid_argument);
+  const std::string msg(log.error().message());
+  CHECK_MESSAGE(msg.find("is not the auditor key the audit log at") != std::string::npos, msg);
+  CHECK_MESSAGE(msg.find("Rotating the auditor key") != std::string::npos, msg);
+}
