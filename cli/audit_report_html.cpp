@@ -764,12 +764,22 @@ std::string decisions_section(const audit::report& r) {
 }
 
 std::string rules_section(const audit::report& r, const report_context& c) {
-  std::string out = R"(<section id="denials-by-rule"><h2>Denials by rule</h2>)";
+  // Without the policy file the records tell which rules matched a denied request, not which
+  // denied it (a restrict or permit rule that matched is named too): not called denials then.
+  const bool blind = c.policy_file.empty();
+  std::string out = blind ? R"(<section id="denials-by-rule"><h2>Rules named by denied requests</h2>)"
+                          : R"(<section id="denials-by-rule"><h2>Denials by rule</h2>)";
   if (r.outcomes.denied == 0) {
     return out + R"(<p class="nr">No request was denied in this period.</p></section>)";
   }
   out += R"(<table><tr><th>rule</th><th>effect</th><th class="n">denials</th><th style="width:16%"></th>)"
          R"(<th>reason</th><th>last denial</th></tr>)";
+  if (blind) {
+    out += R"(<p class="note warn">Without <code>--policy</code> this report cannot tell which rule denied )"
+           "a request: each denial counts under every rule its record names, the permits and restrictions "
+           "that matched it included, so a rule listed here may have denied nothing. Give the policy file "
+           "(<code>--policy FILE</code>) to count each denial under the rules that made it.</p>";
+  }
   const auto share = [&](std::uint64_t n) {
     return 100.0 * static_cast<double>(n) / static_cast<double>(r.outcomes.denied);
   };
@@ -791,7 +801,8 @@ std::string rules_section(const audit::report& r, const report_context& c) {
                   esc(reason->second));
     const std::string effect_html =
         effect == c.rule_effects.end()
-            ? (c.policy_file.empty() ? std::string() : R"(<span class="nr">unknown (not in --policy)</span>)")
+            ? (c.policy_file.empty() ? std::string(R"(<span class="nr">unknown (give --policy)</span>)")
+                                     : R"(<span class="nr">unknown (not in --policy)</span>)")
         : rule.by_given_policy ? esc(effect->second)
                                : R"(<span class="nr">unknown (decided under another policy version)</span>)";
     out += fmt::format(

@@ -249,6 +249,21 @@ class gateway_log_report_test(unittest.TestCase):
         self.assertIn("One decided under another version " + every, mixed)
         self.assertIn("Without --policy a denial " + every, page())
 
+    def test_without_a_policy_the_rules_table_does_not_say_a_rule_denied(self):
+        # Probe round 38 (tester 3, #4): without --policy a restrict rule named by denied records was
+        # listed under "Denials by rule" with a 100% share, though it denied nothing.
+        without = sovgw("audit", "report", "--db", self.log["db"], "--pubkey", self.log["pubkey"], check=0).stdout
+        section = re.search(r'<section id="denials-by-rule">(.*?)</section>', without, re.S).group(1)
+        self.assertIn("<h2>Rules named by denied requests</h2>", section)
+        self.assertNotIn("Denials by rule", section)
+        self.assertIn("cannot tell which rule denied", section)
+        self.assertIn("may have denied nothing", section)
+        self.assertIn("unknown (give --policy)", section)
+        given = sovgw("audit", "report", "--db", self.log["db"], "--pubkey", self.log["pubkey"], "--policy",
+                      self.log["policy"], check=0).stdout
+        self.assertIn("<h2>Denials by rule</h2>", given)
+        self.assertNotIn("cannot tell which rule denied", given)
+
     def test_csv_carries_every_field_jsonl_does(self):
         out = sovgw("audit", "query", "--db", self.log["db"], "--scan", "--format", "csv", check=0).stdout
         rows = list(csv.reader(io.StringIO(out, newline="")))
