@@ -134,7 +134,10 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
       return status{
           error_code::invalid_argument,
           fmt::format("the keys in {} ({}) did not sign the audit log at {}: none of its {} stored "
-                      "{} is signed by them; {}",
+                      "{} is signed by them; {}. A log is signed by one key: to rotate the signing key, "
+                      "keep this log (with the key directory that signed it) as evidence, publish its "
+                      "last checkpoint, and start a new log with the new keys (docs/auditing.md, "
+                      "\"Rotating the checkpoint signing key\")",
                       config.key_dir, log->signer_->verifier().label(), config.db_dir,
                       report.stored_checkpoints,
                       plural(report.stored_checkpoints, "checkpoint", "checkpoints"), foreign->text)};

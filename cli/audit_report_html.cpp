@@ -325,7 +325,9 @@ std::string verification_section(const audit::report& r, const report_context& c
             ? " (keep a newer one: <code>sovgw audit verify --save-checkpoint FILE</code>)"
         : c.stale->writer_running
             ? " (the file is older than the log's own checkpoints while a writer holds the log: a running "
-              "gateway may not have published its newest checkpoint yet: run the report again)"
+              "gateway may not have published its newest checkpoint yet: run the report again; if it stays "
+              "older, the gateway cannot publish it: see its log ('audit checkpoint not signed or "
+              "published') and sovgw_audit_checkpoint_failures_total)"
             : " (the file is older than the log's own checkpoints: the writer could not publish since, or "
               "it was replaced)");
   } else if (!c.held_from.empty() && v.held_checkpoints > 0) {
@@ -772,14 +774,14 @@ std::string rules_section(const audit::report& r, const report_context& c) {
   if (r.outcomes.denied == 0) {
     return out + R"(<p class="nr">No request was denied in this period.</p></section>)";
   }
-  out += R"(<table><tr><th>rule</th><th>effect</th><th class="n">denials</th><th style="width:16%"></th>)"
-         R"(<th>reason</th><th>last denial</th></tr>)";
   if (blind) {
     out += R"(<p class="note warn">Without <code>--policy</code> this report cannot tell which rule denied )"
            "a request: each denial counts under every rule its record names, the permits and restrictions "
            "that matched it included, so a rule listed here may have denied nothing. Give the policy file "
            "(<code>--policy FILE</code>) to count each denial under the rules that made it.</p>";
   }
+  out += R"(<table><tr><th>rule</th><th>effect</th><th class="n">denials</th><th style="width:16%"></th>)"
+         R"(<th>reason</th><th>last denial</th></tr>)";
   const auto share = [&](std::uint64_t n) {
     return 100.0 * static_cast<double>(n) / static_cast<double>(r.outcomes.denied);
   };

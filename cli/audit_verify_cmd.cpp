@@ -277,7 +277,9 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
         : v.stale->writer_running
             ? " (a published checkpoint older than the log's own, while a writer holds the log: a running "
               "gateway stores each checkpoint before it publishes it, and may not have published this one "
-              "yet: run again)"
+              "yet: run again; if it stays older, the gateway cannot publish it: its log says 'audit "
+              "checkpoint not signed or published' with why, and sovgw_audit_checkpoint_failures_total "
+              "grows)"
             : " (a published checkpoint older than the log's own: the writer could not publish since, and "
               "logged 'audit checkpoint not signed or published', or the file was replaced)",
         v.saved ? "" : ": --save-checkpoint FILE now, --checkpoint FILE next time");

@@ -9,6 +9,8 @@
 
 #include "audit/proof_file.hpp"
 #include "audit/query.hpp"
+#include "audit/store.hpp"
+#include "cli/audit_output.hpp"
 #include "cli/audit_support.hpp"
 #include "cli/commands.hpp"
 #include "cli/printable.hpp"
@@ -161,7 +163,35 @@ std::string receipt_field(const saved_head& head, std::string_view name) {
 // A receipt is the gateway's signed word, given in the response head: a record saying otherwise was
 // rewritten since. A record missing was removed, or the response never completed: the record is made
 // durable before the response's last byte, after the head and its receipt went out.
-int check_against_log(const options& o, const saved_head& head) {
+// When the log's newest record ended before the receipt was signed, a missing record may be one the
+// log you were given is too old to hold (a backup, a restored copy): said, not only "removed".
+std::string older_copy_note(const audit::store& s, std::optional<std::int64_t> created) {
+  auto count = s.leaf_count();
+  if (!created || *created <= 0 || !count.is_ok()) {
+    return {};
+  }
+  const auto created_us = static_cast<std::uint64_t>(*created) * 1'000'000;
+  std::uint64_t newest = 0;
+  if (count.value() > 0) {
+    auto last = audit::read_record(s, count.value() - 1);
+    if (!last.is_ok()) {
+      return {};
+    }
+    newest = last->timestamp_us + last->latency_us;
+  }
+  if (newest >= created_us) {
+    return {};
+  }
+  return fmt::format(
+      "  the log you gave ends before this receipt was signed: its newest record ({}) ended {}, the receipt "
+      "was created {}: an older copy or a backup of the log holds no record of it, whatever happened "
+      "since; check it against the live log or a copy taken after {}\n",
+      count.value() == 0 ? std::string("none: the log is empty") : fmt::format("record {}", count.value() - 1),
+      count.value() == 0 ? std::string("never") : format_time(newest), format_time(created_us),
+      format_time(created_us));
+}
+
+int check_against_log(const options& o, const saved_head& head, std::optional<std::int64_t> created) {
   const std::string id = receipt_field(head, "Sovereign-Request-Id");
   if (id.empty()) {
     fmt::print("the receipt carries no Sovereign-Request-Id: it cannot be tied to the log at {}\n",
@@ -195,8 +225,9 @@ int check_against_log(const options& o, const saved_head& head) {
         "complete (the gateway stopped, a crash or kill, or could not write the record, before its last "
         "byte)\n"
         "  a client that received the whole response (every Content-Length byte, or a stream's terminating "
-        "chunk) holds proof its record was made durable: then it was removed\n",
-        printable(id), o.need("db"), printable(found->absent));
+        "chunk) holds proof its record was made durable: then it was removed, or the log you gave is a "
+        "copy older than the receipt\n{}",
+        printable(id), o.need("db"), printable(found->absent), older_copy_note(*s, created));
     return exit_failed;
   }
   const std::uint64_t seq = *found->seq;
@@ -444,7 +475,7 @@ int cmd_verify(const options& o) {
   } else {
     fmt::print("  not bound to a request body: the request carried no Content-Digest\n");
   }
-  return o.has("db") ? check_against_log(o, head) : exit_ok;
+  return o.has("db") ? check_against_log(o, head, r.params.created) : exit_ok;
 }
 
 const subcommand receipt_subcommands[] = {

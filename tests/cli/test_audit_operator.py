@@ -6,6 +6,7 @@ named against a checkpoint the auditor holds (a rollback, a fork)."""
 
 import json
 import os
+import time
 import shutil
 import unittest
 
@@ -299,6 +300,29 @@ class removed_record_test(operator_case):
         self.assertNotIn("the log", p.stdout)
         # No log there: an environment error.
         p = self.receipt_verify(head, "--db", os.path.join(self.tmp, "nowhere"), check=3)
+
+    def test_a_receipt_newer_than_the_whole_log_says_the_log_may_be_an_older_copy(self):
+        # Probe round 38: checked against an honest backup taken before the receipt was signed, the
+        # missing record was blamed on deletion only ("then it was removed").
+        def receipt_at(name, created):
+            argv = [SIGN, "receipt", "--key", self.http_key, "--method", "POST", "--authority", "gw.example:8443",
+                    "--target", "/v1/chat/completions", "--status", "200", "--created", str(created),
+                    "--header", 'Sovereign-Request-Id: "after-the-backup"']
+            for f in self.permit_3:
+                argv += ["--header", f]
+            path = os.path.join(self.tmp, name)
+            write_file(path, run(*argv, check=0).stdout)
+            return path
+        # Signed before the log's newest record: the log is not older than the receipt.
+        earlier = self.receipt_verify(receipt_at("earlier.txt", int(time.time()) - 3600), "--db", self.db,
+                                      check=1).stdout
+        self.assertNotIn("the log you gave ends before this receipt was signed", earlier)
+        head = receipt_at("later.txt", int(time.time()) + 120)  # after every record of the log
+        out = self.receipt_verify(head, "--db", self.db, check=1).stdout
+        self.assertIn("the log holds NO record with request id 'after-the-backup'", out)
+        self.assertIn("then it was removed, or the log you gave is a copy older than the receipt", out)
+        self.assertRegex(out, r"the log you gave ends before this receipt was signed: its newest record \(record 29\) "
+                              r"ended \S+, the receipt was created \S+: an older copy or a backup of the log")
 
     def test_a_deleted_record_whose_index_entry_remains_is_named_removed_not_maybe_never_written(self):
         # Probe round 37: the request id index still named the deleted record, yet prove, show and
