@@ -186,7 +186,8 @@ std::string older_copy_note(const audit::store& s, std::optional<std::int64_t> c
       "  the log you gave ends before this receipt was signed: its newest record ({}) ended {}, the receipt "
       "was created {}: an older copy or a backup of the log holds no record of it, whatever happened "
       "since; check it against the live log or a copy taken after {}\n",
-      count.value() == 0 ? std::string("none: the log is empty") : fmt::format("record {}", count.value() - 1),
+      count.value() == 0 ? std::string("none: the log is empty")
+                         : fmt::format("record {}", count.value() - 1),
       count.value() == 0 ? std::string("never") : format_time(newest), format_time(created_us),
       format_time(created_us));
 }
