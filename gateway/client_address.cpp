@@ -210,9 +210,10 @@ std::optional<client_address> establish_client_address(std::string_view peer_ip,
   std::optional<std::string> xff = rightmost_untrusted(hops, trusted, from_xff, bad);
   if (!xff) {
     if (why != nullptr) {
-      *why = fmt::format("X-Forwarded-For from the trusted proxy {} holds '{}' where the client's address "
-                         "should be (an IP address, with a port or not)",
-                         out.ip, printable(bad));
+      *why = fmt::format(
+          "X-Forwarded-For from the trusted proxy {} holds '{}' where the client's address "
+          "should be (an IP address, with a port or not)",
+          out.ip, printable(bad));
     }
     return std::nullopt;
   }
@@ -226,19 +227,21 @@ std::optional<client_address> establish_client_address(std::string_view peer_ip,
   std::optional<std::string> fwd = rightmost_untrusted(hops, trusted, from_forwarded, bad);
   if (!fwd) {
     if (why != nullptr) {
-      *why = fmt::format("Forwarded from the trusted proxy {} holds for='{}' where the client's address should "
-                         "be (an IP address, with a port or not; not 'unknown' nor an obfuscated name)",
-                         out.ip, printable(bad));
+      *why = fmt::format(
+          "Forwarded from the trusted proxy {} holds for='{}' where the client's address should "
+          "be (an IP address, with a port or not; not 'unknown' nor an obfuscated name)",
+          out.ip, printable(bad));
     }
     return std::nullopt;
   }
   // The same address may be written two ways ("5.255.255.5", "::ffff:5.255.255.5").
   if (from_xff && from_forwarded && policy::parse_ip(*xff) != policy::parse_ip(*fwd)) {
     if (why != nullptr) {
-      *why = fmt::format("the trusted proxy {} names the client {} in X-Forwarded-For and {} in Forwarded: a "
-                         "proxy writes one and passes the client's own other through, so neither can be "
-                         "believed; have the proxy write one and remove the other",
-                         out.ip, *xff, *fwd);
+      *why = fmt::format(
+          "the trusted proxy {} names the client {} in X-Forwarded-For and {} in Forwarded: a "
+          "proxy writes one and passes the client's own other through, so neither can be "
+          "believed; have the proxy write one and remove the other",
+          out.ip, *xff, *fwd);
     }
     return std::nullopt;
   }

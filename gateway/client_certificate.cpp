@@ -60,7 +60,8 @@ std::optional<char32_t> shown_as_another(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     char32_t cp = 0;
     const std::size_t n = utf8_sequence_at(text, i, cp);
-    if (cp >= 0x80 && (cp == 0x130 || cp == 0x131 || classify::fold_class(cp) != classify::folds_to::itself)) {
+    if (cp >= 0x80 &&
+        (cp == 0x130 || cp == 0x131 || classify::fold_class(cp) != classify::folds_to::itself)) {
       return cp;
     }
     i += n;
@@ -120,9 +121,10 @@ client_certificate read_client_certificate(X509* cert) {
       return refuse("its subject CN begins or ends with a space, which no log line or report shows");
     }
     if (const std::optional<char32_t> cp = shown_as_another(c.common_name)) {
-      return refuse(fmt::format("its subject CN holds U+{:04X}, which reads as another character, a blank or "
-                                "nothing: the tenant it names would look like another",
-                                static_cast<std::uint32_t>(*cp)));
+      return refuse(
+          fmt::format("its subject CN holds U+{:04X}, which reads as another character, a blank or "
+                      "nothing: the tenant it names would look like another",
+                      static_cast<std::uint32_t>(*cp)));
     }
     c.subjects.push_back({tenants::subject_kind::cn, c.common_name, {}});
   }

@@ -67,14 +67,15 @@ std::optional<std::string> read_credential(const std::string& path, bool bearer,
     return std::nullopt;
   }
   if (bearer && text.find(' ') != std::string::npos) {
-    why = fmt::format("{}: a bearer token holds no space (RFC 6750): the file must hold the token alone, "
-                      "without 'Bearer '",
-                      path);
+    why = fmt::format(
+        "{}: a bearer token holds no space (RFC 6750): the file must hold the token alone, "
+        "without 'Bearer '",
+        path);
     return std::nullopt;
   }
   if (text.front() == ' ' || text.back() == ' ') {
-    why = fmt::format("{}: the credential begins or ends with a space, which a header field value cannot carry",
-                      path);
+    why = fmt::format(
+        "{}: the credential begins or ends with a space, which a header field value cannot carry", path);
     return std::nullopt;
   }
   return text;

@@ -48,7 +48,8 @@ proxy_error check_tlvs(std::string_view header, std::size_t at) {
       return proxy_error::bad_tlvs;
     }
     const unsigned char type = byte_at(header, at);
-    const std::size_t length = (static_cast<std::size_t>(byte_at(header, at + 1)) << 8) | byte_at(header, at + 2);
+    const std::size_t length =
+        (static_cast<std::size_t>(byte_at(header, at + 1)) << 8) | byte_at(header, at + 2);
     if (header.size() - at - 3 < length) {
       return proxy_error::bad_tlvs;
     }
@@ -90,7 +91,8 @@ std::string_view describe(proxy_error e) {
     case proxy_error::short_addresses:
       return "PROXY protocol header too short for its addresses";
     case proxy_error::bad_tlvs:
-      return "PROXY protocol TLVs do not fill the header exactly (one runs past its end, or stray bytes follow)";
+      return "PROXY protocol TLVs do not fill the header exactly (one runs past its end, or stray bytes "
+             "follow)";
     case proxy_error::bad_checksum:
       return "PROXY protocol CRC32C checksum does not match the header";
     case proxy_error::bad_source:

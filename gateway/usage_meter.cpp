@@ -534,10 +534,11 @@ void usage_meter::observe(std::string_view data) {
     static thread_local std::vector<std::size_t> top_strings;
     top_strings.clear();
     bool usage_key = false;
-    follow_nesting(n.depth, n.in_string, n.escaped, std::string_view(pending_).substr(0, cut), [&](std::size_t i) {
-      top_strings.push_back(i);
-      usage_key = usage_key || pending_.compare(i, 6, "\"usage") == 0;
-    });
+    follow_nesting(n.depth, n.in_string, n.escaped, std::string_view(pending_).substr(0, cut),
+                   [&](std::size_t i) {
+                     top_strings.push_back(i);
+                     usage_key = usage_key || pending_.compare(i, 6, "\"usage") == 0;
+                   });
     if (usage_key && usage_in_body_) {
       (void)read_usage(pending_, top_strings);
     }

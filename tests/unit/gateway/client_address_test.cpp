@@ -142,16 +142,20 @@ TEST_CASE("client address: a refusal says which field and entry; one host writte
   std::string why;
   const auto trusted = cidrs({"10.0.0.0/8"});
   const auto same = establish_client_address(
-      "10.0.0.2", "", head_with("X-Forwarded-For: 5.255.255.5\r\nForwarded: for=\"[::ffff:5.255.255.5]\"\r\n"),
-      trusted, &why);
+      "10.0.0.2", "",
+      head_with("X-Forwarded-For: 5.255.255.5\r\nForwarded: for=\"[::ffff:5.255.255.5]\"\r\n"), trusted,
+      &why);
   REQUIRE(same);
   CHECK(same->ip == "5.255.255.5");
-  CHECK_FALSE(establish_client_address("10.0.0.2", "", head_with("X-Forwarded-For: unknown\r\n"), trusted, &why));
+  CHECK_FALSE(
+      establish_client_address("10.0.0.2", "", head_with("X-Forwarded-For: unknown\r\n"), trusted, &why));
   CHECK(why.find("X-Forwarded-For from the trusted proxy 10.0.0.2 holds 'unknown'") != std::string::npos);
-  CHECK_FALSE(establish_client_address("10.0.0.2", "", head_with("Forwarded: for=_hidden\r\n"), trusted, &why));
+  CHECK_FALSE(
+      establish_client_address("10.0.0.2", "", head_with("Forwarded: for=_hidden\r\n"), trusted, &why));
   CHECK(why.find("Forwarded from the trusted proxy 10.0.0.2 holds for='_hidden'") != std::string::npos);
   CHECK_FALSE(establish_client_address(
-      "10.0.0.2", "", head_with("X-Forwarded-For: 81.2.69.160\r\nForwarded: for=5.255.255.5\r\n"), trusted, &why));
+      "10.0.0.2", "", head_with("X-Forwarded-For: 81.2.69.160\r\nForwarded: for=5.255.255.5\r\n"), trusted,
+      &why));
   CHECK(why.find("81.2.69.160 in X-Forwarded-For and 5.255.255.5 in Forwarded") != std::string::npos);
 }
 
@@ -210,10 +214,15 @@ TEST_CASE("PROXY protocol v2: TLVs must fill the header, a CRC32C must match, th
   CHECK(http::crc32c("123456789") == 0xE3069283u);  // the CRC-32C check value
   const std::string a4("\x05\xff\xff\x05\x7f\x00\x00\x01\x04\xd2\x20\xfb", 12);
   http::proxy_header h;
-  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x11, a4, std::string("\x04\x00\x10" "ab", 5)), h) ==
+  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x11, a4,
+                                      std::string("\x04\x00\x10"
+                                                  "ab",
+                                                  5)),
+                             h) == http::proxy_error::bad_tlvs);
+  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x11, a4, std::string("\x01", 1)), h) ==
         http::proxy_error::bad_tlvs);
-  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x11, a4, std::string("\x01", 1)), h) == http::proxy_error::bad_tlvs);
-  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x11, a4, std::string("\x04\x00", 2)), h) == http::proxy_error::bad_tlvs);
+  CHECK(http::parse_proxy_v2(proxy_v2(1, 0x11, a4, std::string("\x04\x00", 2)), h) ==
+        http::proxy_error::bad_tlvs);
   std::string crc_tlv("\x03\x00\x04\x00\x00\x00\x00", 7);
   std::string with_crc = proxy_v2(1, 0x11, a4, crc_tlv);
   CHECK(http::parse_proxy_v2(with_crc, h) == http::proxy_error::bad_checksum);

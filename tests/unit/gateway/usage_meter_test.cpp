@@ -102,9 +102,10 @@ TEST_CASE("usage meter: JSON bodies, including usage far from the start and text
 TEST_CASE("usage meter: a usage object far before the end of a large JSON body is read") {
   // Probe round 37: a `usage` more than 128 KiB before the end was never seen; the request was
   // charged a size estimate and the record said the cluster reported no usage.
-  const std::string body = "{\"id\":\"x\",\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":9},"
-                           "\"choices\":[{\"message\":{\"content\":\"" +
-                           std::string(300000, 'x') + "\"}}]}";
+  const std::string body =
+      "{\"id\":\"x\",\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":9},"
+      "\"choices\":[{\"message\":{\"content\":\"" +
+      std::string(300000, 'x') + "\"}}]}";
   for (const std::size_t step : {std::size_t{1000}, std::size_t{16384}, std::size_t{70000}}) {
     CAPTURE(step);
     usage_meter m(usage_meter::mode::json, false);
@@ -114,8 +115,9 @@ TEST_CASE("usage meter: a usage object far before the end of a large JSON body i
     CHECK(m.completion_tokens() == 9);
   }
   // A "usage" inside the text before the tail is the model's, not the cluster's.
-  const std::string text = "{\"choices\":[{\"message\":{\"content\":\"\\\"usage\\\":{\\\"prompt_tokens\\\":1}" +
-                           std::string(300000, 'x') + "\"}}]}";
+  const std::string text =
+      "{\"choices\":[{\"message\":{\"content\":\"\\\"usage\\\":{\\\"prompt_tokens\\\":1}" +
+      std::string(300000, 'x') + "\"}}]}";
   usage_meter t(usage_meter::mode::json, false);
   (void)run(t, text, 16384);
   CHECK_FALSE(t.known(true));

@@ -458,8 +458,9 @@ TEST_CASE("an IPv6 address carrying an IPv4 one matches that IPv4 address's bloc
   const snapshot& p = *result.policy;
   request_values r;
   std::vector<std::string_view> storage;
-  for (const char* ip : {"2.2.2.2", "::ffff:2.2.2.2", "2002:202:202::1", "2001:0:4136:e378:8000:63bf:fdfd:fdfd",
-                         "64:ff9b::2.2.2.2", "::ffff:0:2.2.2.2", "::2.2.2.2", "2002:909:909::1"}) {
+  for (const char* ip :
+       {"2.2.2.2", "::ffff:2.2.2.2", "2002:202:202::1", "2001:0:4136:e378:8000:63bf:fdfd:fdfd",
+        "64:ff9b::2.2.2.2", "::ffff:0:2.2.2.2", "::2.2.2.2", "2002:909:909::1"}) {
     CAPTURE(ip);
     r.client_ip = parse_ip(ip);
     REQUIRE(r.client_ip);
