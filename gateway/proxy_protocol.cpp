@@ -2,10 +2,11 @@
 
 #include <arpa/inet.h>
 
-#include <array>
 #include <cstdint>
 #include <cstring>
 #include <string>
+
+#include "common/crc32c.hpp"
 
 namespace sovgw::http {
 
@@ -19,26 +20,6 @@ constexpr unsigned char tcp_over_ipv6 = 0x21;
 unsigned char byte_at(std::string_view s, std::size_t i) { return static_cast<unsigned char>(s[i]); }
 
 constexpr unsigned char pp2_type_crc32c = 0x03;
-
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as PP2_TYPE_CRC32C carries it.
-std::uint32_t castagnoli(std::string_view data) {
-  static const auto table = [] {
-    std::array<std::uint32_t, 256> t{};
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) {
-        c = (c & 1) != 0 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-      }
-      t[i] = c;
-    }
-    return t;
-  }();
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (const char ch : data) {
-    crc = table[(crc ^ static_cast<unsigned char>(ch)) & 0xFF] ^ (crc >> 8);
-  }
-  return crc ^ 0xFFFFFFFFu;
-}
 
 // The TLVs after the addresses (`tlvs`, from offset `at` of `header`): each must end inside the
 // header and the last at its end; a CRC32C one must match the header with its value zeroed.
@@ -63,7 +44,7 @@ proxy_error check_tlvs(std::string_view header, std::size_t at) {
                                  (static_cast<std::uint32_t>(byte_at(header, at + 4)) << 16) |
                                  (static_cast<std::uint32_t>(byte_at(header, at + 5)) << 8) |
                                  byte_at(header, at + 6);
-      if (castagnoli(copy) != sent) {
+      if (sovgw::crc32c(copy) != sent) {
         return proxy_error::bad_checksum;
       }
     }
@@ -73,8 +54,6 @@ proxy_error check_tlvs(std::string_view header, std::size_t at) {
 }
 
 }  // namespace
-
-std::uint32_t crc32c(std::string_view data) { return castagnoli(data); }
 
 std::string_view describe(proxy_error e) {
   switch (e) {

@@ -43,9 +43,6 @@ struct proxy_header {
   std::uint16_t source_port = 0;
 };
 
-// CRC-32C (Castagnoli), as a PP2_TYPE_CRC32C TLV carries it.
-[[nodiscard]] std::uint32_t crc32c(std::string_view data);
-
 // The whole header (exactly total_size bytes). TLVs are read only to check that they fill the
 // header exactly and, where one is a CRC32C, that it matches (the specification's MUST); their
 // contents are not used.

@@ -154,8 +154,8 @@ class session : public std::enable_shared_from_this<session> {
     bool refused_by_head = false;
     if (r.proceed()) {
       r = stages.identify(ctx);  // 3. identify, before the body is read
-      if (r.proceed()) {
-        r = stages.admit_head(ctx);  // a spent monthly budget
+      if (r.proceed() && ctx.head.framing != http::body_framing::none) {
+        r = stages.admit_head(ctx);  // a spent monthly budget, before a body is read (admit checks the rest)
       }
       refused_by_head = !r.proceed();
     } else if (!ctx.head_read) {

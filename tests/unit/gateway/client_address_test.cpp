@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/crc32c.hpp"
 #include "gateway/proxy_protocol.hpp"
 
 using namespace sovgw::gateway;
@@ -211,7 +212,7 @@ TEST_CASE("PROXY protocol v2: TCP over IPv4 and IPv6, LOCAL, and every malformed
 TEST_CASE("PROXY protocol v2: TLVs must fill the header, a CRC32C must match, the source must be a host") {
   // Probe round 38: a TLV running past the header, a stray byte, a wrong checksum and a source
   // 0.0.0.0 or 255.255.255.255 (located `private`) were all taken as a balancer's word.
-  CHECK(http::crc32c("123456789") == 0xE3069283u);  // the CRC-32C check value
+  CHECK(sovgw::crc32c("123456789") == 0xE3069283u);  // the CRC-32C check value
   const std::string a4("\x05\xff\xff\x05\x7f\x00\x00\x01\x04\xd2\x20\xfb", 12);
   http::proxy_header h;
   CHECK(http::parse_proxy_v2(proxy_v2(1, 0x11, a4,
@@ -226,7 +227,7 @@ TEST_CASE("PROXY protocol v2: TLVs must fill the header, a CRC32C must match, th
   std::string crc_tlv("\x03\x00\x04\x00\x00\x00\x00", 7);
   std::string with_crc = proxy_v2(1, 0x11, a4, crc_tlv);
   CHECK(http::parse_proxy_v2(with_crc, h) == http::proxy_error::bad_checksum);
-  const std::uint32_t crc = http::crc32c(with_crc);  // over the header with the value zeroed
+  const std::uint32_t crc = sovgw::crc32c(with_crc);  // over the header with the value zeroed
   for (int i = 0; i < 4; ++i) {
     with_crc[with_crc.size() - 4 + i] = static_cast<char>(crc >> (24 - 8 * i));
   }
