@@ -99,8 +99,9 @@ class pipeline {
   // "default". It reads the head alone: it runs before the body is read, so that a request it
   // refuses has its body neither read nor buffered.
   [[nodiscard]] stage_result identify(request_context& ctx) const;
-  // Before the body is read: a request of a tenant or key whose monthly budget is spent is refused
-  // at once (429 insufficient_quota, as admit would), its body never read.
+  // Before the body is read: a request of a tenant or key that a limit refuses whatever it asks (a
+  // spent monthly budget, an empty requests or tokens bucket, a monthly budget while the shared
+  // store is down) is refused at once, as admit would (429 or 503), its body never read.
   [[nodiscard]] stage_result admit_head(request_context& ctx) const;
   // identify's part that needs the body: with a tenants file, an API key in it (any spelling the
   // cluster would decode) is refused, 400, as one in the target or a forwarded field is.

@@ -355,31 +355,9 @@ std::string over_budget_text(const request_context& ctx, std::uint64_t reserve, 
       ctx.completion_bound / ctx.completions, times, who, left, field);
 }
 
-}  // namespace
-
-stage_result pipeline::admit(request_context& ctx) const {
-  if (cfg_->tenants_file.empty()) {
-    return stage_result::next();
-  }
-  ctx.model_rule.clear();
-  if (!ctx.model.empty()) {
-    const std::shared_ptr<const tenants::table> table = tenants_.load();
-    const tenants::tenant* t = table->find_tenant(ctx.tenant);
-    if (const tenants::model_limit* rule = t != nullptr ? t->model_rule(ctx.model) : nullptr) {
-      ctx.model_rule = rule->model.text();
-    }
-  }
-  // Its tokens' estimate before the answer, reserved while it is in flight: one per 4 bytes of
-  // the body (the prompt) plus the completion's bound when the client gave one (max_tokens times
-  // n, as OpenAI counts it against a rate limit, for each prompt of a batch); without one, what
-  // such completions of its scopes have used, as many times as it asks for completions
-  // (limiter::admit). An endpoint that generates nothing (embeddings) has no completion.
-  const std::uint64_t reserve =
-      std::max<std::uint64_t>(1, usage_meter::estimate_prompt(ctx.body.size()) + ctx.completion_bound);
-  const std::uint64_t unbounded =
-      ctx.completion_bound == 0 && answers_with_text(ctx.head) ? ctx.completions : 0;
-  const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms(), reserve, ctx.reservation,
-                                              unbounded, ctx.completion_bound != 0);
+// What the client is told when `a` refuses its request (`reserve`: what admit() would have held
+// for it, named when its own bound is more than a budget has left).
+stage_result refused_by_limits(request_context& ctx, const tenants::admission& a, std::uint64_t reserve) {
   ctx.retry_after_s = a.retry_after_s;
   const std::string who =
       a.verdict == tenants::limit_verdict::admitted ? std::string() : scope_text(ctx, a.scope);
@@ -413,17 +391,39 @@ stage_result pipeline::admit(request_context& ctx) const {
                                fmt::format("{} used its monthly token budget", who));
 }
 
+}  // namespace
+
+stage_result pipeline::admit(request_context& ctx) const {
+  if (cfg_->tenants_file.empty()) {
+    return stage_result::next();
+  }
+  ctx.model_rule.clear();
+  if (!ctx.model.empty()) {
+    const std::shared_ptr<const tenants::table> table = tenants_.load();
+    const tenants::tenant* t = table->find_tenant(ctx.tenant);
+    if (const tenants::model_limit* rule = t != nullptr ? t->model_rule(ctx.model) : nullptr) {
+      ctx.model_rule = rule->model.text();
+    }
+  }
+  // Its tokens' estimate before the answer, reserved while it is in flight: one per 4 bytes of
+  // the body (the prompt) plus the completion's bound when the client gave one (max_tokens times
+  // n, as OpenAI counts it against a rate limit, for each prompt of a batch); without one, what
+  // such completions of its scopes have used, as many times as it asks for completions
+  // (limiter::admit). An endpoint that generates nothing (embeddings) has no completion.
+  const std::uint64_t reserve =
+      std::max<std::uint64_t>(1, usage_meter::estimate_prompt(ctx.body.size()) + ctx.completion_bound);
+  const std::uint64_t unbounded =
+      ctx.completion_bound == 0 && answers_with_text(ctx.head) ? ctx.completions : 0;
+  const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms(), reserve, ctx.reservation,
+                                              unbounded, ctx.completion_bound != 0);
+  return refused_by_limits(ctx, a, reserve);
+}
+
 stage_result pipeline::admit_head(request_context& ctx) const {
   if (cfg_->tenants_file.empty()) {
     return stage_result::next();
   }
-  const tenants::admission a = limiter_.month_spent(limit_target_of(ctx), now_ms());
-  if (a.verdict == tenants::limit_verdict::admitted) {
-    return stage_result::next();
-  }
-  ctx.retry_after_s = a.retry_after_s;
-  return stage_result::respond(outcome::insufficient_quota,
-                               fmt::format("{} used its monthly token budget", scope_text(ctx, a.scope)));
+  return refused_by_limits(ctx, limiter_.refuses_every_request(limit_target_of(ctx), now_ms()), 0);
 }
 
 stage_result pipeline::identify_tenant(request_context& ctx) const {

@@ -155,18 +155,18 @@ class session : public std::enable_shared_from_this<session> {
     if (r.proceed()) {
       r = stages.identify(ctx);  // 3. identify, before the body is read
       if (r.proceed() && ctx.head.framing != http::body_framing::none) {
-        r = stages.admit_head(ctx);  // a spent monthly budget, before a body is read (admit checks the rest)
+        r = stages.admit_head(ctx);  // a limit that refuses it whatever it asks (admit checks the rest)
       }
       refused_by_head = !r.proceed();
     } else if (!ctx.head_read) {
       stages.locate_connection(ctx);  // refused before identify: recorded with where it came from
     }
     // A request its head condemns (no, unknown or revoked API key; a refused client certificate; a
-    // proxy's bad X-Forwarded-For; a spent monthly budget) is answered at once: it gets no 100 Continue and a
-    // body of more than discarded_body_limit is never read (probe round 37: an unauthenticated client could
-    // make the gateway hold a 16 MB body per connection); the connection then closes after the answer. A
-    // small body already on its way is read, so that a keep-alive connection (an SDK's, a front proxy's pool)
-    // survives a refused key.
+    // proxy's bad X-Forwarded-For; a spent monthly budget or per-minute limit) is answered at once: it gets
+    // no 100 Continue and a body of more than discarded_body_limit is never read (probe round 37: an
+    // unauthenticated client could make the gateway hold a 16 MB body per connection); the connection then
+    // closes after the answer. A small body already on its way is read, so that a keep-alive connection (an
+    // SDK's, a front proxy's pool) survives a refused key.
     bool body_unread = false;
     if (r.proceed()) {
       r = co_await read_body(ctx);  // 2. read: the body

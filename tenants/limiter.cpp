@@ -398,26 +398,29 @@ void limiter::charge_scopes(const scopes& sc, std::uint64_t tokens, std::int64_t
   }
 }
 
-admission limiter::month_spent(const limit_target& target, std::int64_t now_ms) const {
+admission limiter::refuses_every_request(const limit_target& target, std::int64_t now_ms) const {
   const scopes sc = find_all(target);
+  const month_of month = month_at(now_ms);
+  const bool budgets_closed = shared_ && outage_ == budget_outage::closed && !store_up();
+  admission refused;
   for (std::size_t i = 0; i < sc.size(); ++i) {
-    const std::shared_ptr<state>& s = sc[i];
-    if (!s) {
+    state* s = sc[i].get();
+    if (s == nullptr) {
       continue;
     }
     const std::lock_guard lock(s->mutex);
-    if (s->limits.tokens_per_month == 0) {
-      continue;
+    s->refill(now_ms);
+    s->roll(now_ms, month.key);
+    admission a = s->check(now_ms, month, shared_, budgets_closed, 0);
+    if (a.verdict == limit_verdict::admitted || a.verdict == limit_verdict::in_flight) {
+      continue;  // in flight: may be charged and released while the body is read
     }
-    const month_of month = month_at(now_ms);
-    window_count& w = s->windows[month_tokens];
-    w.roll(month.key);
-    if (w.used() >= s->limits.tokens_per_month) {
-      return {limit_verdict::month, static_cast<limit_scope>(i),
-              seconds_until(static_cast<double>(month.end_ms - now_ms))};
+    if (refused.verdict == limit_verdict::admitted) {
+      refused = {a.verdict, static_cast<limit_scope>(i), 0, 0};
     }
+    refused.retry_after_s = std::max(refused.retry_after_s, a.retry_after_s);
   }
-  return {};
+  return refused;
 }
 
 std::optional<std::uint64_t> limiter::month_left(const limit_target& target, limit_scope scope,

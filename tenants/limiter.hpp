@@ -190,11 +190,14 @@ class limiter {
     charge(limit_target{tenant, {}, {}}, tokens, now_ms);
   }
 
-  // Whether `target`'s monthly budget is spent in one of its scopes (the tenant's, then the key's):
-  // then every request of it is refused, whatever it asks (limit_verdict::month, the scope, the
-  // seconds to the month's end); else admitted. Reserves and counts nothing: the gateway asks it
-  // before a request's body is read, so that a spent budget is not sent its body first.
-  [[nodiscard]] admission month_spent(const limit_target& target, std::int64_t now_ms) const;
+  // Whether every request of `target` is refused now, whatever it asks: a spent monthly budget
+  // (limit_verdict::month), a monthly budget with the shared store down and outages closed
+  // (store_unavailable), an empty requests or tokens bucket or a full shared minute (requests,
+  // tokens); the first scope (tenant, then key) that refuses and the longest wait. Reserves and
+  // counts nothing: the gateway asks it before a request's body is read, so that a request
+  // refused anyway is not sent its body first. What depends on the request (its model's rule, its
+  // bound, the tokens in flight) is left to admit().
+  [[nodiscard]] admission refuses_every_request(const limit_target& target, std::int64_t now_ms) const;
 
   // Tokens left this month in `target`'s `scope` (for the budget gauges); nullopt without a monthly
   // budget there.

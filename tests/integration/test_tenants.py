@@ -1228,6 +1228,19 @@ class LimitsTest(LimitedGateway):
         refused = self.call("slow")
         self.assert_429(refused, "rate_limit_exceeded")
         self.assertLessEqual(int(refused.header("retry-after")), 30)
+        # An empty bucket refuses whatever the body holds: told from the head, as a spent month is
+        # (probe round 38: `100 Continue`, then the whole body read for a request refused anyway).
+        self.assert_refused_before_body("slow", "reached its requests per minute")
+
+    def assert_refused_before_body(self, tenant, message):
+        with tls_connect(self.gateway.port, self.certs) as s:
+            s.sendall(request_bytes(headers={"Content-Type": "application/json", "Content-Length": str(8 << 20),
+                                             "Expect": "100-continue", "Authorization": f"Bearer {self.keys[tenant]}"}))
+            reader = Reader(s)
+            head = reader.read_until(b"\r\n\r\n").decode("latin-1")
+            self.assertTrue(head.startswith("HTTP/1.1 429 "), head)  # no 100 Continue before it
+            length = int(re.search(r"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+            self.assertIn(message, reader.read_exact(length).decode())
 
     def wait_charged(self, tenant, left):
         """A request is charged just after its response's last byte: wait for the budget gauge."""
@@ -1242,14 +1255,7 @@ class LimitsTest(LimitedGateway):
         self.assert_429(self.call("budget"), "insufficient_quota")
         # A spent budget is told before the body is sent (probe round 37: `100 Continue`, and the
         # whole body read and buffered, for a request refused whatever it held).
-        with tls_connect(self.gateway.port, self.certs) as s:
-            s.sendall(request_bytes(headers={"Content-Type": "application/json", "Content-Length": str(8 << 20),
-                                             "Expect": "100-continue", "Authorization": f"Bearer {self.keys['budget']}"}))
-            reader = Reader(s)
-            head = reader.read_until(b"\r\n\r\n").decode("latin-1")
-            self.assertTrue(head.startswith("HTTP/1.1 429 "), head)  # no 100 Continue before it
-            length = int(re.search(r"(?i)\r\ncontent-length: *(\d+)", head).group(1))
-            self.assertIn("used its monthly token budget", reader.read_exact(length).decode())
+        self.assert_refused_before_body("budget", "used its monthly token budget")
         text = admin_get(self.gateway, "/metrics").body.decode()
         self.assertIn('sovgw_tenant_budget_remaining_tokens{tenant="budget"} 0\n', text)
         self.assertNotIn('sovgw_tenant_budget_remaining_tokens{tenant="slow"}', text)  # no monthly budget
