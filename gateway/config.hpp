@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/jwk.hpp"
 #include "gateway/dns_query.hpp"
 #include "gateway/http_parser.hpp"
 #include "policy/clusters_config.hpp"
@@ -58,7 +59,15 @@ struct signing_config {
   std::string gateway_id;        // Sovereign-Gateway; empty: the host name
   bool receipts = true;          // sign a receipt on every response head (one more Ed25519 signature)
   std::vector<cluster_hmac_key> cluster_hmac_keys;  // clusters verifying hmac-sha256 instead of Ed25519
+  // Public key files (PEM, JWK or JWK Set) served beside signing.key's in the JWK Set: the next key
+  // before a rotation, the previous ones after it (docs/signatures.md, "Rotation").
+  std::vector<std::string> publish;
 };
+
+// The Ed25519 verification keys of one signing.publish file; throws std::runtime_error naming the
+// file and what is wrong with it (unreadable, not a public key, private key material, a bad member
+// of a set).
+[[nodiscard]] std::vector<crypto::public_key_result> read_published_keys(const std::string& path);
 
 // Where the gateway is (gateway.location): the origin of every RTT distance bound (docs/evidence.md).
 struct gateway_location {

@@ -10,6 +10,7 @@
 
 #include "audit/audit_log.hpp"
 #include "audit/store.hpp"
+#include "common/printable.hpp"
 #include "common/regular_file.hpp"
 #include "policy/countries.hpp"
 #include "policy/geo_distance.hpp"
@@ -253,6 +254,32 @@ void read_signing(config_reader& r, const YAML::Node& v, signing_config& out,
   r.map(v, "signing",
         {
             {"key", [&](const YAML::Node& x) { r.existing_file(x, "signing.key", out.key); }},
+            {"publish",
+             [&](const YAML::Node& x) {
+               if (!x.IsSequence()) {
+                 r.error(x.Mark(),
+                         "signing.publish must be a list of public key files (PEM, JWK or JWK Set) to "
+                         "serve beside signing.key's");
+                 return;
+               }
+               for (const YAML::Node& f : x) {
+                 std::string path;
+                 const std::size_t file_errors = r.file_errors();
+                 r.existing_file(f, "signing.publish", path);
+                 if (path.empty() || r.file_errors() != file_errors) {
+                   continue;
+                 }
+                 if (r.check_files) {  // what is in it, at its line (serve reads it again)
+                   try {
+                     (void)read_published_keys(path);
+                   } catch (const std::runtime_error& e) {
+                     r.error(f.Mark(), e.what());
+                     continue;
+                   }
+                 }
+                 out.publish.push_back(std::move(path));
+               }
+             }},
             {"lifetime",
              [&](const YAML::Node& x) {
                r.duration(x, "signing.lifetime", out.lifetime);
@@ -444,6 +471,33 @@ void check_distances(config_reader& r, const config& cfg, const std::vector<poli
       }
     }
   }
+}
+
+std::vector<crypto::public_key_result> read_published_keys(const std::string& path) {
+  auto text = read_regular_file(path, max_pem_bytes, "signing.publish");
+  if (!text.is_ok()) {
+    throw std::runtime_error(text.error().message());
+  }
+  crypto::public_key_set_result set = crypto::parse_ed25519_public_keys(*text);
+  if (!set.ok()) {
+    throw std::runtime_error(
+        fmt::format("signing.publish: {}: {}{}{}", path_or_secret(path),
+                    set.member ? fmt::format("member {} of the JWK Set: ", *set.member) : std::string(),
+                    describe(set.error),
+                    set.error == crypto::public_key_error::unrecognized
+                        ? " (`sovgw keys http-public KEY_FILE` prints a signing key's public key)"
+                        : ""));
+  }
+  for (const crypto::public_key_result& k : set.keys) {
+    // The kid is what a signature's keyid names: a key published under another name would verify
+    // signatures that name a key it is not.
+    if (const std::string thumbprint = crypto::ed25519_jwk_thumbprint(k.key); k.kid != thumbprint) {
+      throw std::runtime_error(
+          fmt::format("signing.publish: {}: the key's kid '{}' is not its JWK thumbprint {}",
+                      path_or_secret(path), k.kid, thumbprint));
+    }
+  }
+  return std::move(set.keys);
 }
 
 }  // namespace sovgw::gateway

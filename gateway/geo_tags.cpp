@@ -120,7 +120,19 @@ geo_tagger::geo_tagger(const config& cfg)
     crypto::secret_bytes secret = read_key("signing.key", cfg.signing.key, httpsig::http_signing_key_kind);
     public_key_ = crypto::ed25519_public_from_secret(secret);
     keyid_ = crypto::ed25519_jwk_thumbprint(public_key_);
-    jwk_set_ = fmt::format(R"({{"keys":[{}]}})", crypto::ed25519_public_jwk(public_key_, keyid_));
+    // The key it signs with first, then signing.publish's (the next key, the previous ones), each once.
+    std::vector<std::string> kids{keyid_};
+    jwk_set_ = R"({"keys":[)" + crypto::ed25519_public_jwk(public_key_, keyid_);
+    for (const std::string& file : cfg.signing.publish) {
+      for (const crypto::public_key_result& k : read_published_keys(file)) {
+        if (std::find(kids.begin(), kids.end(), k.kid) == kids.end()) {
+          kids.push_back(k.kid);
+          jwk_set_ += ',';
+          jwk_set_ += crypto::ed25519_public_jwk(k.key, k.kid);
+        }
+      }
+    }
+    jwk_set_ += "]}";
     static constexpr std::string_view label = "sovgw tenant pseudonym v1";
     pseudonym_key_ = crypto::blake2b(
         std::span(reinterpret_cast<const std::uint8_t*>(label.data()), label.size()), 32, secret.view());

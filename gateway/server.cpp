@@ -167,6 +167,9 @@ server::server(std::shared_ptr<const config> cfg) {
   for (const cluster_hmac_key& k : cfg->signing.cluster_hmac_keys) {
     remember(fmt::format("signing.cluster_hmac_keys.{}", k.cluster), k.file);
   }
+  for (const std::string& file : cfg->signing.publish) {
+    remember("signing.publish", file);
+  }
   if (!cfg->warnings.empty()) {
     log_line("warn", "the configuration has warnings")
         .str("file", cfg->source)

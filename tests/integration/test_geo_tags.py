@@ -373,6 +373,52 @@ class PublishedKeyTest(unittest.TestCase):
         resp = exchange(gateway.port, certs, request_bytes(body=BODY, path="/v1/chat/completions", headers=JSON))
         self.assertEqual(resp.status, 200, resp.body)
 
+        # Rotation: the next key is published beside the current one before the switch, and the old
+        # one after it, so a cluster or a client that fetches the set verifies both (each key once).
+        next_key = os.path.join(tmp.path, "next-signing.key")
+        next_jwk = json.loads(subprocess.run([SOVGW, "keys", "http-new", next_key], capture_output=True,
+                                             text=True, check=True).stdout.split("\n-----")[0])
+        next_pem = os.path.join(tmp.path, "next.pem")
+        with open(next_pem, "w") as f:
+            f.write(subprocess.run([SOVGW, "keys", "http-public", next_key, "--format", "pem"],
+                                   capture_output=True, text=True, check=True).stdout)
+        set_file = os.path.join(tmp.path, "earlier-set.json")
+        with open(set_file, "w") as f:
+            json.dump({"keys": [json.loads(jwk), next_jwk, {"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}, f)
+        rotating = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs),
+                                        extra=f"signing:\n  key: {key}\n  publish: [{next_pem}, {set_file}]\n"),
+                           tmp.path)
+        self.addCleanup(rotating.stop)
+        self.assertEqual(admin_get(rotating, "/.well-known/sovgw-keys.json").json(),
+                         {"keys": [json.loads(jwk), next_jwk]})
+        rotating.stop()
+        switched = Gateway(gateway_yaml(certs, cluster_yaml("paris", f"127.0.0.1:{standin.port}", certs),
+                                        extra=f"signing:\n  key: {next_key}\n  publish: [{jwk_file}]\n"),
+                           tmp.path)
+        self.addCleanup(switched.stop)
+        self.assertEqual(admin_get(switched, "/.well-known/sovgw-keys.json").json(),
+                         {"keys": [next_jwk, json.loads(jwk)]})
+        # Bad files are the admin's mistakes, each at its line: the private key itself, a JWK whose
+        # kid is not its thumbprint, something that is no key, a directory.
+        wrong_kid = os.path.join(tmp.path, "wrong-kid.jwk")
+        with open(wrong_kid, "w") as f:
+            json.dump(dict(json.loads(jwk), kid="my-key"), f)
+        config = os.path.join(tmp.path, "bad-publish.yaml")
+        with open(config, "w") as f:
+            f.write(gateway_yaml(certs, cluster_yaml("paris", "127.0.0.1:9", certs),
+                                 extra=f"signing:\n  key: {key}\n  publish:\n    - {next_key}\n"
+                                       f"    - {wrong_kid}\n    - {tmp.path}\n    - {config}\n"))
+        r = subprocess.run([SOVGW, "config", "check", config], capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertRegex(r.stderr, rf"bad-publish\.yaml:\d+:7: signing\.publish: {re.escape(next_key)}: this holds a "
+                                   r"private key: publish and configure only the public key")
+        self.assertRegex(r.stderr, rf"bad-publish\.yaml:\d+:7: signing\.publish: {re.escape(config)}: neither a PEM "
+                                   r"public key nor a JWK \(`sovgw keys http-public KEY_FILE`")
+        self.assertRegex(r.stderr, rf"bad-publish\.yaml:\d+:7: signing\.publish: {re.escape(wrong_kid)}: the key's kid "
+                                   rf"'my-key' is not its JWK thumbprint {kid}")
+        self.assertRegex(r.stderr, r"bad-publish\.yaml:\d+:7: signing\.publish: .* is a directory, not a regular file")
+        self.assertEqual(len(re.findall(r"signing\.publish: ", r.stderr)), 4, r.stderr)
+
         os.chmod(key, 0o640)
         unsafe = subprocess.run([SOVGW, "keys", "http-public", key], capture_output=True, text=True)
         self.assertEqual(unsafe.returncode, 3)
