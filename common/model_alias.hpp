@@ -8,8 +8,11 @@
 // policy and the tenants' model limits decide the base name (the last path segment, without
 // `:latest`) besides the name as sent, so that a rule written for `gpt-4o` or `llama-*` meets every
 // such spelling, as it does a pinned version or digest (`claude-3-5-sonnet@20240620`,
-// `llama3@sha256:...`) and OpenRouter's variants (`:free`, `:nitro`, ...). Another tag
-// (`llama3:70b`) stays another model.
+// `llama3@sha256:...`), a dated snapshot (`gpt-4o-2024-08-06`, `claude-3-5-sonnet-20240620`,
+// `mistral-large-2407`, `mistral-large-latest`), a fine-tune of it (OpenAI's and Mistral's
+// `ft:gpt-4o:org:suffix:id`, Azure's `gpt-4o-2024-08-06.ft-abc`: the same weights and an adapter;
+// probe round 39) and OpenRouter's variants (`:free`, `:nitro`, ...). Another tag (`llama3:70b`)
+// stays another model.
 
 #include <string_view>
 
@@ -31,6 +34,48 @@ namespace sovgw {
   return lower;
 }
 
+namespace model_alias_detail {
+
+[[nodiscard]] constexpr bool digits(std::string_view s) noexcept {
+  for (const char c : s) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return !s.empty();
+}
+
+// The length of a snapshot's date at the end of `name` (with its '-'), 0 when there is none:
+// -2024-08-06 (OpenAI), -20240620 (Anthropic), -2407 (Mistral: year 23 to 39, month 01 to 12),
+// -0613 (OpenAI's older: month, day), -latest (Mistral's alias of the newest).
+[[nodiscard]] constexpr std::size_t snapshot_suffix(std::string_view name) noexcept {
+  const auto tail = [&](std::size_t n) {
+    return name.size() > n + 1 ? name.substr(name.size() - n - 1) : "";
+  };
+  if (const std::string_view t = tail(10); t.size() == 11 && t[0] == '-' && t.substr(1, 2) == "20" &&
+                                           digits(t.substr(1, 4)) && t[5] == '-' && digits(t.substr(6, 2)) &&
+                                           t[8] == '-' && digits(t.substr(9, 2))) {
+    return 11;
+  }
+  if (const std::string_view t = tail(8);
+      t.size() == 9 && t[0] == '-' && t.substr(1, 2) == "20" && digits(t.substr(1))) {
+    return 9;
+  }
+  if (const std::string_view t = tail(4); t.size() == 5 && t[0] == '-' && digits(t.substr(1))) {
+    const int hi = (t[1] - '0') * 10 + (t[2] - '0');
+    const int lo = (t[3] - '0') * 10 + (t[4] - '0');
+    if ((hi >= 23 && hi <= 39 && lo >= 1 && lo <= 12) || (hi >= 1 && hi <= 12 && lo >= 1 && lo <= 31)) {
+      return 5;  // and OpenAI's older -0613, -1106 (month and day)
+    }
+  }
+  if (const std::string_view t = tail(6); t == "-latest") {
+    return 7;
+  }
+  return 0;
+}
+
+}  // namespace model_alias_detail
+
 // `lower` is the name in ASCII lower case; the result is a piece of it (never empty when it is not).
 [[nodiscard]] constexpr std::string_view model_base_name(std::string_view lower) noexcept {
   const auto strip_prefix = [&](std::string_view prefix) {
@@ -51,6 +96,16 @@ namespace sovgw {
   if (const std::size_t at = lower.find('@'); at != std::string_view::npos && at > 0) {
     lower.remove_suffix(lower.size() - at);
   }
+  // A fine-tune: ft:{base}:{org}:{suffix}:{id} (OpenAI, Mistral), {base}.ft-{id} (Azure OpenAI).
+  if (lower.size() > 3 && lower.starts_with("ft:")) {
+    const std::string_view base = lower.substr(3, lower.find(':', 3) - 3);
+    lower = base.empty() ? lower : base;
+  }
+  if (const std::size_t ft = lower.find(".ft-"); ft != std::string_view::npos && ft > 0) {
+    lower.remove_suffix(lower.size() - ft);
+  }
+  // A dated snapshot, or Mistral's -latest.
+  lower.remove_suffix(model_alias_detail::snapshot_suffix(lower));
   // Ollama's default tag, and OpenRouter's variants of one model (:free, :nitro, ...).
   for (const std::string_view suffix :
        {":latest", ":free", ":nitro", ":beta", ":extended", ":thinking", ":online", ":floor", ":exacto"}) {

@@ -275,6 +275,17 @@ void decide_spelling_variants(const policy::snapshot& policy, const policy::boun
   static thread_local std::string model_lower;
   static thread_local std::string path_lower;
   static thread_local std::string path_slash;
+  // The rules of a spelling that narrowed the clusters join the decision's: they are why a
+  // cluster was left out, or none is left (probe round 39: a restrict that matched only the lower
+  // case spelling was missing from the refusal and the record).
+  const auto add_rules = [&] {
+    for (const std::uint32_t r : variant_decision.matched_rules) {
+      const auto at = std::lower_bound(d.matched_rules.begin(), d.matched_rules.end(), r);
+      if (at == d.matched_rules.end() || *at != r) {
+        d.matched_rules.insert(at, r);
+      }
+    }
+  };
   const auto consider = [&](const policy::request_attributes& a) {
     policy.decide(a, routes, variant_decision);
     if (variant_decision.result != policy::effect::permit) {
@@ -284,9 +295,11 @@ void decide_spelling_variants(const policy::snapshot& policy, const policy::boun
         // Permitted, but its restrict rules leave none of the clusters that serve the request: a
         // restrict on llama-* (to FR) holds for meta/llama-3 that only a US cluster serves.
         d.allowed_clusters.clear();
+        add_rules();
       }
       return;
     }
+    add_rules();
     std::erase_if(d.allowed_clusters, [&](std::uint32_t c) {
       return std::find(variant_decision.allowed_clusters.begin(), variant_decision.allowed_clusters.end(),
                        c) == variant_decision.allowed_clusters.end();

@@ -221,6 +221,12 @@ class AliasRoutesTest(PolicyGatewayCase):
         # France only: refused rather than run in the US.
         resp = self.chat("meta/llama-3")
         self.assertEqual(resp.status, 403, resp.body)
+        # The rule that left no cluster is named, to the client and in the record (probe round 39: it
+        # matched only the base name, and was missing from both).
+        self.assertIn("llama-in-france", resp.json()["error"]["message"])
+        log = self.gateway.wait_for_json(
+            lambda o: o.get("msg") == "request" and o.get("request_id") == resp.header("x-request-id"))
+        self.assertIn("llama-in-france", log["rules"].split(","))
         self.assertEqual(self.chat("llama-3").status, 200)
 
     def test_a_prefixed_spelling_is_served_where_its_name_is_served(self):
@@ -500,7 +506,13 @@ class PolicyEnforcementTest(unittest.TestCase):
                                   ("/v1/embeddings", "openai/gpt-4o", "forbid-embeddings-gpt-4o"),
                                   ("/v1/chat/completions", "meta/Llama-3", "forbid-llama"),
                                   ("/v1/chat/completions", "registry.ollama.ai/library/LLAMA-3:latest",
-                                   "forbid-llama")):
+                                   "forbid-llama"),
+                                  # Fine-tunes of it, and a dated snapshot (probe round 39).
+                                  ("/v1/embeddings", "ft:gpt-4o:acme::abc123", "forbid-embeddings-gpt-4o"),
+                                  ("/v1/embeddings", "ft:gpt-4o-2024-08-06:acme::x", "forbid-embeddings-gpt-4o"),
+                                  ("/v1/embeddings", "gpt-4o-2024-08-06.ft-0123abc", "forbid-embeddings-gpt-4o"),
+                                  ("/v1/embeddings", "GPT-4o-2024-08-06", "forbid-embeddings-gpt-4o"),
+                                  ("/v1/chat/completions", "ft:llama-3:acme:tuned:1", "forbid-llama")):
             with self.subTest(path=path, model=model):
                 body = json.dumps({"model": model, "input": "hello", "messages": []}).encode()
                 resp = exchange(self.gateway.port, self.certs, request_bytes("POST", path, body, {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/model_alias.hpp"
 #include "policy/compiled_policy.hpp"
 #include "policy/explain.hpp"
 #include "policy/policy.hpp"
@@ -359,6 +360,41 @@ rules:
   CHECK(format_diagnostics(result.diagnostics) ==
         "p.yaml:3:5: warning: rule 'never' can never match: its client.ip lists only special-purpose "
         "addresses, whose client.country is always 'private', which its client.country does not list\n");
+}
+
+TEST_CASE("a model's base name: aliases, pinned versions, dated snapshots and fine-tunes of it") {
+  // What a rule written for the base name meets (probe round 39: ft:gpt-4o:org::id and
+  // gpt-4o-2024-08-06 passed a forbid on gpt-4o).
+  for (const auto& [name, base] : std::initializer_list<std::pair<std::string_view, std::string_view>>{
+           {"gpt-4o", "gpt-4o"},
+           {"openai/gpt-4o", "gpt-4o"},
+           {"registry.ollama.ai/library/llama3:latest", "llama3"},
+           {"claude-3-5-sonnet@20240620", "claude-3-5-sonnet"},
+           {"gpt-4o:free", "gpt-4o"},
+           {"ft:gpt-4o:org::abc123", "gpt-4o"},
+           {"ft:gpt-4o-2024-08-06:org::abc", "gpt-4o"},
+           {"openai/ft:gpt-4o:org::x", "gpt-4o"},
+           {"ft:skynet", "skynet"},
+           {"ft:open-mistral-7b:587a6b29:20240514:7e773925", "open-mistral-7b"},
+           {"gpt-4o-2024-08-06.ft-abc123", "gpt-4o"},
+           {"gpt-4o-2024-08-06", "gpt-4o"},
+           {"gpt-4o-mini-2024-07-18", "gpt-4o-mini"},
+           {"claude-3-5-sonnet-20240620", "claude-3-5-sonnet"},
+           {"mistral-large-2407", "mistral-large"},
+           {"mistral-large-latest", "mistral-large"},
+           {"gpt-3.5-turbo-0125", "gpt-3.5-turbo"},
+           // Other models: another tag, size or name; nothing left empty.
+           {"llama3:70b", "llama3:70b"},
+           {"gpt-4o-mini", "gpt-4o-mini"},
+           {"qwen2-7b", "qwen2-7b"},
+           {"model-2499", "model-2499"},
+           {"ft:", "ft:"},
+           {"-latest", "-latest"},
+           {"-2407", "-2407"},
+       }) {
+    CAPTURE(name);
+    CHECK(sovgw::model_base_name(name) == base);
+  }
 }
 
 TEST_CASE("a model written as an Ollama alias is a warning: the base name meets every alias") {
