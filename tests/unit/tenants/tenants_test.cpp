@@ -330,7 +330,9 @@ TEST_CASE("model limits match a model by its base name, whatever alias a client 
   for (const char* model :
        {"llama3", "llama3:latest", "LLAMA3:Latest", "library/llama3", "openai/llama3", "meta/Llama3",
         "llama3@sha256:0123abcd", "openrouter/llama3:free", "meta/llama3/",
-        "registry.ollama.ai/library/llama3:latest", "https://registry.ollama.ai/library/llama3"}) {
+        "registry.ollama.ai/library/llama3:latest", "https://registry.ollama.ai/library/llama3",
+        // A snapshot or a fine-tune of it (probe round 39).
+        "llama3-latest", "llama3-2407", "ft:llama3:acme::x"}) {
     CAPTURE(model);
     REQUIRE(t.model_rule(model) != nullptr);
     CHECK(t.model_rule(model)->model.text() == "llama3");
@@ -340,7 +342,7 @@ TEST_CASE("model limits match a model by its base name, whatever alias a client 
     REQUIRE(t.model_rule(model) != nullptr);
     CHECK(t.model_rule(model)->model.text() == "library/mistral:latest");
   }
-  for (const char* model : {"llama3:70b", "llama3-latest", ":latest", "llama3/x"}) {
+  for (const char* model : {"llama3:70b", "llama3-70b", ":latest", "llama3/x"}) {
     CAPTURE(model);
     CHECK(t.model_rule(model) == nullptr);
   }
