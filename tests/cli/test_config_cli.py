@@ -293,6 +293,13 @@ class reference_config_test(unittest.TestCase):
                          ("keys", "hmac-new", os.path.join(etc, "paris.hmac"))):
                 r = run(*args, cwd=d)
                 self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            # signing.publish: the next key's public half, as a rotation publishes it.
+            r = run("keys", "http-new", os.path.join(d, "next-signing.key"), cwd=d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            r = run("keys", "http-public", os.path.join(d, "next-signing.key"), "--format", "jwk", cwd=d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            with open(os.path.join(etc, "next-signing.jwk"), "w") as f:
+                f.write(r.stdout)
             config = reference.replace("/etc/sovgw", etc).replace("/var/lib", var)
             config = config.replace("x.pem", "certs/out/client.pem").replace("x.key", "certs/out/client.key")
             path = os.path.join(d, "gw.yaml")
