@@ -229,7 +229,7 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
   bool on_key_part(sv s, std::size_t, error_code&) {
-    append(s, keep_text_ || read_keys_here());
+    append(s, keep_text_ || read_keys_here() || tag_map_keys_here());
     short_key(s);
     return true;
   }
@@ -238,7 +238,7 @@ class inspect_handler : public detail::no_size_limits {
     setting_next_ = false;
     pattern_next_ = false;
     pattern_holder_next_ = false;
-    append(s, keep_text_ || read_keys_here());
+    append(s, keep_text_ || read_keys_here() || tag_map_keys_here());
     short_key(s);
     note_nested_model();
     if (chosen_next_ != chosen::none && keep_text_) {
@@ -310,6 +310,8 @@ class inspect_handler : public detail::no_size_limits {
     }
     opaque_parts_ = opaque_parts_ || container_next_;  // a tool's container named by its id
     container_next_ = false;
+    opaque_parts_ = opaque_parts_ || (keep_text_ && token_id_here(false) &&
+                                      lax_integer(std::string_view(text_).substr(start_)));
     opaque_parts_ = opaque_parts_ || fetched_url();
     remote_value();
     if (keep_text_ && in_prose()) {
@@ -367,6 +369,7 @@ class inspect_handler : public detail::no_size_limits {
     }
     if (keep_text_) {
       media_value(false);
+      opaque_parts_ = opaque_parts_ || token_id_here(true);  // 1 or 0 to a lax parser, as a number
     }
     remote_key_ = false;
     scalar_is_absent();
@@ -649,12 +652,29 @@ class inspect_handler : public detail::no_size_limits {
   // regions share a store, a conversation first held in the EU would be read elsewhere.
   static bool names_stored_content(std::string_view name) {
     // Probe round 34: Mistral's stored agents and conversations, Cohere's conversations, an
-    // Assistants thread, SGLang's sessions, Bedrock's knowledge bases.
-    static constexpr word_set stored{
-        "previous_response_id", "conversation",      "cached_content", "cachedcontent",
-        "assistant_id",         "container",         "agent_id",       "agentid",
-        "conversation_id",      "conversationid",    "thread_id",      "threadid",
-        "session_params",       "knowledge_base_id", "knowledgebaseid"};
+    // Assistants thread, SGLang's sessions, Bedrock's knowledge bases. Probe round 39: LiteLLM's
+    // prompt management (prompt_id, with prompt_version and prompt_variables beside it) loads
+    // stored messages from Langfuse, its own store or a prompt API, as the Responses API's `prompt`
+    // does. Such a prompt may also set the model, as an OpenAI stored prompt may: a model the
+    // operator's prompt store holds, not the request, so opaque as `prompt.id` is (kept where
+    // personal data is) rather than refused, which would end prompt management (docs/policy.md).
+    static constexpr word_set stored{"previous_response_id",
+                                     "conversation",
+                                     "cached_content",
+                                     "cachedcontent",
+                                     "assistant_id",
+                                     "container",
+                                     "agent_id",
+                                     "agentid",
+                                     "conversation_id",
+                                     "conversationid",
+                                     "thread_id",
+                                     "threadid",
+                                     "session_params",
+                                     "knowledge_base_id",
+                                     "knowledgebaseid",
+                                     "prompt_id",
+                                     "promptid"};
     return stored.contains(name);
   }
   // A key naming a file, by one of its words: file, file_id, file_ids, input_file_id,
@@ -889,6 +909,86 @@ class inspect_handler : public detail::no_size_limits {
   // Whether key() reads the keys of the current object.
   [[nodiscard]] bool read_keys_here() const {
     return depth_ == 1 || ((in_options_ || in_sampling_) && depth_ == 2);
+  }
+  // Whether key() reads the keys of the current object as those of a top-level metadata object.
+  [[nodiscard]] bool tag_map_keys_here() const { return depth_ == 2 && in_tag_map_; }
+
+  // Whether a string is an integer to pydantic's lax mode, which reads vLLM's and SGLang's token
+  // ids (probe round 39): white space (Unicode's, as Rust's trim() strips it) around an optional
+  // sign, digits with single underscores between them, and an optional fraction of zeros ("72",
+  // " +4_020 ", "72.0"; not "1.", "1e3", "0x10" nor other scripts' digits).
+  static bool lax_integer(std::string_view s) {
+    const auto blank_at = [](std::string_view t, std::size_t at) -> std::size_t {
+      static constexpr std::string_view wide[] = {"\u0085", "\u00a0", "\u1680", "\u2028",
+                                                  "\u2029", "\u202f", "\u205f", "\u3000"};
+      const char c = t[at];
+      if (c == ' ' || (c >= '\t' && c <= '\r')) {
+        return 1;
+      }
+      const std::string_view rest = t.substr(at);
+      if (rest.size() >= 3 && rest.starts_with("\xe2\x80") && static_cast<unsigned char>(rest[2]) <= 0x8a) {
+        return 3;  // U+2000 to U+200A (a continuation byte is at least 0x80)
+      }
+      for (const std::string_view w : wide) {
+        if (rest.starts_with(w)) {
+          return w.size();
+        }
+      }
+      return 0;
+    };
+    std::size_t begin = 0;
+    while (begin < s.size()) {
+      const std::size_t n = blank_at(s, begin);
+      if (n == 0) {
+        break;
+      }
+      begin += n;
+    }
+    std::size_t end = s.size();  // the blanks at the end: the last one that ends where the text does
+    for (bool trimmed = true; trimmed && end > begin;) {
+      trimmed = false;
+      for (std::size_t n = 1; n <= 3 && n <= end - begin; ++n) {
+        if (blank_at(s.substr(0, end), end - n) == n) {
+          end -= n;
+          trimmed = true;
+          break;
+        }
+      }
+    }
+    std::string_view t = s.substr(begin, end - begin);
+    if (!t.empty() && (t.front() == '+' || t.front() == '-')) {
+      t.remove_prefix(1);
+    }
+    if (const std::size_t dot = t.find('.'); dot != std::string_view::npos) {
+      const std::string_view fraction = t.substr(dot + 1);
+      if (fraction.empty() || fraction.find_first_not_of('0') != std::string_view::npos) {
+        return false;
+      }
+      t = t.substr(0, dot);
+    }
+    const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (t.empty() || !digit(t.front()) || !digit(t.back())) {
+      return false;
+    }
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      if (!digit(t[i]) && (t[i] != '_' || !digit(t[i + 1]))) {
+        return false;  // an underscore between two digits only (the last character is a digit)
+      }
+    }
+    return true;
+  }
+  // Whether a string or a boolean here is a token id to a lax integer parser (lax_integer): an
+  // element of an array under a key naming token ids (`tokens`, `input_ids`; a flag or a string
+  // beside such a key is none), or of an array of prose where a number would be one — a boolean
+  // in any, a string only in an array of arrays: vLLM reads [["72"]] as list[list[int]], but
+  // ["72"] as list[str], text (probe round 39).
+  [[nodiscard]] bool token_id_here(bool boolean) const {
+    if (depth_ < 2 || depth_ >= 64 || ((arrays_ >> depth_) & 1) == 0) {
+      return false;
+    }
+    const bool under_token_key = token_ids_ || (token_key_depth_ != 0 && depth_ > token_key_depth_);
+    const bool in_nested_array = ((arrays_ >> (depth_ - 1)) & 1) != 0;
+    return under_token_key || (prose_array() && (boolean || in_nested_array));
   }
 
   // A key naming token ids (input_ids, token_ids, tokens, prompt_token_ids; any key ending in
@@ -1193,6 +1293,14 @@ class inspect_handler : public detail::no_size_limits {
     if (name.starts_with(' ') || name.ends_with(' ')) {
       return refuse(body_error::model_control_char, "model begins or ends with a space", ec);
     }
+    if (const std::string_view why = url_reads_otherwise(name); !why.empty()) {
+      return refuse(body_error::model_in_url,
+                    fmt::format("model {}: a cluster that puts the model into a URL (an Azure deployment's "
+                                "path) would run another model than the one the policy decided; name the "
+                                "model as the cluster lists it",
+                                why),
+                    ec);
+    }
     if (name.find(',') != std::string_view::npos) {
       // LiteLLM runs "a,b" as a batch of both models.
       return refuse(body_error::other_models,
@@ -1238,16 +1346,48 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
 
+  // What in a model name a URL reads as something else, or empty (probe round 39): openai-python's
+  // Azure client (and LiteLLM's Azure route, and any thin proxy on it) builds
+  // /deployments/{model}/chat/completions without escaping, so "gpt%2D4o" reaches Azure as gpt-4o,
+  // "gpt-4o/chat/completions?" is cut at the '?' (or '#'), a backslash is a '/' to WHATWG URL parsers, and
+  // a server that removes dot segments runs "gpt-4o/x/.." as gpt-4o. The target refuses the same
+  // (non_canonical_target); a name the policy reads must be the one such a cluster runs.
+  static std::string_view url_reads_otherwise(std::string_view name) {
+    if (const std::size_t at = name.find_first_of("%?#\\"); at != std::string_view::npos) {
+      return name[at] == '%'    ? "contains '%', which a URL decodes"
+             : name[at] == '\\' ? "contains a backslash, which a URL parser may read as '/'"
+                                : "contains '?' or '#', where a URL's path ends";
+    }
+    for (std::size_t at = 0; at <= name.size();) {
+      const std::size_t end = std::min(name.find('/', at), name.size());
+      const std::string_view segment = name.substr(at, end - at);
+      if (segment == "." || segment == "..") {
+        return "has a '.' or '..' segment, which a URL's path loses";
+      }
+      at = end + 1;
+    }
+    return {};
+  }
+
   // A key of the top-level object, of stream_options or of the sampling settings: no duplicates, no
   // case variants.
   bool key(std::string_view name, error_code& ec) {
     pending_ = field::none;
+    if (tag_map_keys_here()) {
+      return metadata_key(name, ec);
+    }
     if (!read_keys_here()) {
       return true;
     }
     const bool top = depth_ == 1;
     batch_key_ = top && (name == "prompt" || name == "text" || name == "input_ids");
     const std::string_view folded = fold_key(name, fold_buffer_);
+    if (top) {
+      in_tag_map_ = folded == "metadata" || folded == "litellm_metadata";
+      if (in_tag_map_) {
+        tag_map_key_.assign(name);
+      }
+    }
     if (const auto earlier = (top ? keys_ : option_keys_).insert(folded, name)) {
       if (*earlier == name) {
         return refuse(body_error::duplicate_key, fmt::format("the key \"{}\" appears twice", printable(name)),
@@ -1322,6 +1462,22 @@ class inspect_handler : public detail::no_size_limits {
     return true;
   }
 
+  // A key of the top-level metadata (or litellm_metadata) object. LiteLLM's tag router chooses
+  // among a model's deployments by the tags it reads there, where its proxy puts a top-level
+  // `tags` itself (probe round 39): refused as the top-level `tags` is (routing_key_of). Any case,
+  // as the top-level keys are compared.
+  bool metadata_key(std::string_view name, error_code& ec) {
+    if (fold_key(name, fold_buffer_) != "tags") {
+      return true;
+    }
+    return refuse(body_error::other_models,
+                  fmt::format("the body names a server, credentials or routes for the cluster to use "
+                              "(\"{}.{}\": a router chooses the deployment by those tags as by a top-level "
+                              "\"tags\"); the gateway routes: remove it",
+                              printable(tag_map_key_), printable(name)),
+                  ec);
+  }
+
   // A key for a message: at most 64 bytes of it, control characters as '?'.
   static std::string printable(std::string_view s) {
     std::string out(s.substr(0, 64));
@@ -1347,6 +1503,8 @@ class inspect_handler : public detail::no_size_limits {
   std::size_t depth_ = 0;
   field pending_ = field::none;
   bool in_options_ = false;
+  bool in_tag_map_ = false;         // in the top-level metadata or litellm_metadata (metadata_key)
+  std::string tag_map_key_;         // ... that key, as written
   bool in_sampling_ = false;        // in the top-level sampling_params, parameters or options
   bool in_ollama_options_ = false;  // in the top-level options
   bool in_string_ = false;
@@ -1639,15 +1797,38 @@ void keep_in_order(scan_result& scan, std::size_t first) {
 
 routing_key routing_key_of(std::string_view key) noexcept {
   // A router runs one of these instead of `model` when it fails or as it chooses (LiteLLM's
-  // fallbacks, also forced by mock_testing_fallbacks; OpenRouter's models; LiteLLM's
-  // deployment_id and the legacy engine), or a server takes it for the model (ElevenLabs' and
-  // LocalAI's model_id, a deployment, a served model's name, a speculative decoder's draft
-  // model): a model the policy never saw. The names the query is refused for too.
-  static constexpr word_set other_models{
-      "fallbacks",   "models",       "fallback_models",   "deployment_id",
-      "engine",      "deployment",   "deployment_name",   "model_id",
-      "modelid",     "model_name",   "served_model_name", "speculative_model",
-      "draft_model", "model_version"};
+  // fallbacks; OpenRouter's models; LiteLLM's deployment_id and the legacy engine), or a server
+  // takes it for the model (ElevenLabs' and LocalAI's model_id, a deployment, a served model's
+  // name, a speculative decoder's draft model): a model the policy never saw. The names the query
+  // is refused for too. LiteLLM's Router reads all three of its per-request fallback lists from the
+  // call (fallbacks, context_window_fallbacks, content_policy_fallbacks: a prompt longer than the
+  // context window is enough), and its mock switches run the fallbacks, the client's or the
+  // operator's, without any failure (probe round 39). default_fallbacks, model_group_alias and
+  // model_alias_map are the Router's and the library's settings, not known to be read from a
+  // request: they map `model` to another, so a request naming them is refused all the same (the
+  // side that fails closed).
+  static constexpr word_set other_models{"fallbacks",
+                                         "context_window_fallbacks",
+                                         "content_policy_fallbacks",
+                                         "default_fallbacks",
+                                         "mock_testing_fallbacks",
+                                         "mock_testing_context_fallbacks",
+                                         "mock_testing_content_policy_fallbacks",
+                                         "model_group_alias",
+                                         "model_alias_map",
+                                         "models",
+                                         "fallback_models",
+                                         "deployment_id",
+                                         "engine",
+                                         "deployment",
+                                         "deployment_name",
+                                         "model_id",
+                                         "modelid",
+                                         "model_name",
+                                         "served_model_name",
+                                         "speculative_model",
+                                         "draft_model",
+                                         "model_version"};
   if (other_models.contains(key)) {
     return routing_key::other_model;
   }
@@ -1728,6 +1909,8 @@ std::string_view body_error_name(body_error e) noexcept {
       return "model_too_long";
     case body_error::model_control_char:
       return "model_control_char";
+    case body_error::model_in_url:
+      return "model_in_url";
     case body_error::other_models:
       return "other_models";
   }

@@ -80,6 +80,8 @@ enum class body_error : std::uint8_t {
   wrong_type,          // model not a string, stream or include_usage not a boolean, ...
   model_too_long,      // model over max_model_bytes
   model_control_char,  // model with a control character, an invisible one or a space before or after it
+  model_in_url,        // model with what a URL reads otherwise ('%', '?', '#', a backslash, a "." or ".."
+                       // segment): a cluster may put the model into a URL (probe round 39)
   other_models         // models, servers or credentials besides `model` a router may use instead (LiteLLM's
                        // fallbacks, user_config, api_base; OpenRouter's models; "a,b")
 };

@@ -208,7 +208,8 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
   if (json_like && (detectors != 0 || model_decides)) {
     using enum classify::body_error;
     const classify::body_error e = as_json.error;
-    if (e == other_models || e == wrong_type || e == model_too_long || e == model_control_char) {
+    if (e == other_models || e == wrong_type || e == model_too_long || e == model_control_char ||
+        e == model_in_url) {
       // Strict JSON, refused for what it says (a server, a credential or a route named, a model
       // that is not one name): the inspector's own reason, as on the API (probe round 29: called
       // "not strict JSON").

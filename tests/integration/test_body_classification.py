@@ -700,6 +700,69 @@ class BodyClassificationTest(unittest.TestCase):
         long_model = chat("Bonjour", model="m" * 257)
         self.assert_refused(self.send(long_model), 400, "invalid_body", "longer than 256 bytes")
 
+    def test_token_ids_written_as_strings_or_booleans_stay_where_personal_data_does(self):
+        # Probe round 39 (1): vLLM's prompt and input are list[list[int]] to pydantic's lax mode when
+        # written [["72","4020"]] or [true,false], and /detokenize's tokens list[int]: token ids the
+        # cluster detokenizes into text the gateway never read, like [[72,4020]].
+        bodies = [
+            ("/v1/completions", {"model": "mistral-small", "prompt": [["72", "4020", "13", "3647", "411"]]}),
+            ("/v1/completions", {"model": "mistral-small", "prompt": [[" 72", "4020 "]]}),
+            ("/v1/embeddings", {"model": "mistral-small", "input": [["72", "4020", "13"]]}),
+            ("/v1/completions", {"model": "mistral-small", "prompt": [True, False, True]}),
+            ("/detokenize", {"model": "mistral-small", "tokens": ["72", "4020", "13"]}),
+            ("/generate", {"model": "mistral-small", "input_ids": ["72", "4020", "13"]}),
+        ]
+        for path, body in bodies:
+            with self.subTest(path=path, body=body):
+                resp = self.send(json.dumps(body).encode(), path=path)
+                log = self.log_of(resp)
+                self.assertEqual((log["cluster"], log["data_classes"]), ("paris", "opaque"), resp.body)
+        # The control: a flat list of strings is list[str], text, read as such.
+        resp = self.send(json.dumps({"model": "mistral-small", "prompt": ["72", "4020"]}).encode(),
+                         path="/v1/completions")
+        self.assertEqual(self.log_of(resp)["cluster"], "de-fra-hyperscaler", resp.body)
+
+    def test_other_fallback_lists_and_tags_under_metadata_are_refused(self):
+        # Probe round 39 (2, 5): LiteLLM's router reads context_window_fallbacks and
+        # content_policy_fallbacks from the request as it reads fallbacks, and its tag router the
+        # tags under metadata: models and deployments the policy never decided.
+        messages = [{"role": "user", "content": "hi"}]
+        for path, extra in (("/v1/chat/completions", {"context_window_fallbacks": [{"mistral-small": ["skynet"]}],
+                                                      "mock_testing_context_fallbacks": True}),
+                            ("/v1/chat/completions", {"content_policy_fallbacks": [{"mistral-small": ["gpt-4o"]}]}),
+                            ("/v1/responses", {"Context_Window_Fallbacks": [{"mistral-small": ["skynet"]}]}),
+                            ("/v1/chat/completions", {"mock_testing_content_policy_fallbacks": True})):
+            with self.subTest(path=path, extra=extra):
+                body = {"model": "mistral-small", "messages": messages, **extra}
+                self.assert_refused(self.send(json.dumps(body).encode(), path=path), 400, "invalid_body",
+                                    "other models a router may run instead")
+        for extra in ({"metadata": {"tags": ["us"]}}, {"metadata": {"Tags": ["!eu-only"]}},
+                      {"litellm_metadata": {"tags": ["us"]}}):
+            with self.subTest(extra=extra):
+                body = {"model": "mistral-small", "messages": messages, **extra}
+                self.assert_refused(self.send(json.dumps(body).encode()), 400, "invalid_body", "tags")
+        # The control: metadata without tags goes where any request goes.
+        resp = self.send(json.dumps({"model": "mistral-small", "messages": messages,
+                                     "metadata": {"project": "p"}}).encode())
+        self.assertEqual(self.log_of(resp)["cluster"], "de-fra-hyperscaler", resp.body)
+
+    def test_a_model_a_cluster_may_put_into_a_url_is_refused(self):
+        # Probe round 39 (3): an Azure-style cluster builds /deployments/{model}/... unescaped.
+        for model in ("gpt%2D4o", "gpt-4o/chat/completions?", "gpt-4o#", "gpt-4o/x/..", "gpt-4o/.",
+                      "gpt-4o/x/%2E%2E", "gpt-4o\\\\x"):
+            with self.subTest(model=model):
+                self.assert_refused(self.send(chat("hi", model=model)), 400, "invalid_body",
+                                    "puts the model into a URL")
+
+    def test_a_stored_prompt_named_by_prompt_id_stays_where_personal_data_does(self):
+        # Probe round 39 (6): LiteLLM's prompt management loads stored messages by prompt_id.
+        for key in ("prompt_id", "promptId"):
+            with self.subTest(key=key):
+                body = {"model": "mistral-small", "messages": [{"role": "user", "content": "hi"}],
+                        key: "customer-profile-prompt"}
+                log = self.log_of(self.send(json.dumps(body).encode()))
+                self.assertEqual((log["cluster"], log["data_classes"]), ("paris", "opaque"))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -2838,3 +2838,149 @@ TEST_CASE("the fields that name the user are read as names (probe round 29)") {
     CHECK(inspect(body, name).scan.found == 0);
   }
 }
+
+TEST_CASE(
+    "token ids as strings or booleans that a lax parser reads as integers are opaque (probe round 39)") {
+  // vLLM's prompt and input are Union[list[int], list[list[int]], str, list[str]] to pydantic in lax
+  // mode, which reads "72", " 72 ", "+72", "7_2", "72.0" and true as integers: [["72","4020"]] is
+  // token ids, as [[72,4020]] is; so are the strings and booleans in an array under a key naming
+  // token ids (vLLM's /detokenize `tokens`, SGLang's `input_ids`).
+  const std::uint32_t opaque = bit(detector::opaque_content);
+  for (const char* body : {
+           R"({"model":"m","prompt":[["72","4020","13","3647"]]})",
+           R"({"model":"m","input":[["72","4020"]]})",
+           R"({"model":"m","prompt":[["72"]]})",
+           R"({"model":"m","prompt":[[" 72","4020 "]]})",
+           R"({"model":"m","prompt":[["\t72\n"]]})",
+           R"({"model":"m","prompt":[["\u200372"]]})",
+           R"({"model":"m","prompt":[["+72"]]})",
+           R"({"model":"m","prompt":[["-1"]]})",
+           R"({"model":"m","prompt":[["4_020"]]})",
+           R"({"model":"m","prompt":[["72.0"]]})",
+           R"({"model":"m","prompt":[["1_0.00"]]})",
+           R"({"model":"m","prompt":[["\u0037\u0032"]]})",
+           R"({"model":"m","prompt":[["hello"],["72"]]})",
+           R"({"model":"m","tokens":["72","4020","13"]})",
+           R"({"model":"m","input_ids":["72","4020"]})",
+           R"({"model":"m","prompt_token_ids":["72"]})",
+           R"({"model":"m","prompt_token_ids":[["72"],["4020"]]})",
+           R"({"instances":[{"input_ids":["72","4020"]}]})",
+           // Booleans are 1 and 0 to the same parser: in an array of prose or of token ids.
+           R"({"model":"m","prompt":[true,false,true]})",
+           R"({"model":"m","prompt":[[true,false]]})",
+           R"({"model":"m","input":[true,false]})",
+           R"({"model":"m","tokens":[true]})",
+       }) {
+    CAPTURE(std::string(body));
+    const inspection got = inspect(body, opaque | email, true);
+    REQUIRE(got.ok());
+    CHECK((got.scan.found & opaque) == opaque);
+  }
+  // A flat list of strings is list[str] (text); what no lax parser reads as an integer is text; a
+  // flag or a string beside a key naming tokens is no element of a list of ids; the output
+  // constraints are not read by the model.
+  for (const char* body : {
+           R"({"model":"m","prompt":["72","4020"]})",
+           R"({"model":"m","input":["72","4020"]})",
+           R"({"model":"m","prompt":"72"})",
+           R"({"model":"m","prompt":[["hello","world"]]})",
+           R"({"model":"m","prompt":[["1.5","1e3","0x10","1.","_1","1__0","+ 72","","-","72a"]]})",
+           R"({"model":"m","prompt":[["\uff17\uff12","7_","1.0_0"]]})",
+           R"({"model":"m","messages":[{"role":"user","content":"72"}],"logprobs":true})",
+           R"({"model":"m","prompt":"hi","stop_token_ids":["2"],"skip_special_tokens":true})",
+           R"({"model":"m","prompt":"hi","return_token_ids":true})",
+           R"({"model":"m","prompt":"hi","tokenizer_kwargs":{"add_special_tokens":true,"max":"512"}})",
+           R"({"model":"m","input":"hi","metadata":{"ids":["72"],"flags":[true]}})",
+       }) {
+    CAPTURE(std::string(body));
+    const inspection got = inspect(body, opaque, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == 0);
+  }
+}
+
+TEST_CASE("LiteLLM's other fallback lists, mock switches and metadata tags are refused (probe round 39)") {
+  struct row {
+    const char* body;
+    const char* message;  // a part of it
+  };
+  for (const row& r : {
+           row{R"({"model":"m","context_window_fallbacks":[{"m":["skynet"]}]})",
+               "(\"context_window_fallbacks\")"},
+           row{R"({"model":"m","content_policy_fallbacks":[{"m":["gpt-4o"]}]})",
+               "(\"content_policy_fallbacks\")"},
+           row{R"({"model":"m","Context_Window_Fallbacks":[{"m":["skynet"]}]})", "Context_Window_Fallbacks"},
+           row{R"({"model":"m","default_fallbacks":["skynet"]})", "default_fallbacks"},
+           row{R"({"model":"m","mock_testing_fallbacks":true})", "mock_testing_fallbacks"},
+           row{R"({"model":"m","mock_testing_context_fallbacks":true})", "mock_testing_context_fallbacks"},
+           row{R"({"model":"m","mock_testing_content_policy_fallbacks":true})",
+               "mock_testing_content_policy_fallbacks"},
+           row{R"({"model":"m","model_group_alias":{"m":"skynet"}})", "model_group_alias"},
+           row{R"({"model":"m","model_alias_map":{"m":"skynet"}})", "model_alias_map"},
+           // LiteLLM's tag router reads the tags from metadata (or litellm_metadata), where its proxy
+           // puts a top-level `tags` itself.
+           row{R"({"model":"m","metadata":{"tags":["us"]}})", "(\"metadata.tags\""},
+           row{R"({"model":"m","metadata":{"user":"u","tags":["!eu-only"]}})", "metadata.tags"},
+           row{R"({"model":"m","litellm_metadata":{"tags":["us"]}})", "(\"litellm_metadata.tags\""},
+           row{R"({"model":"m","metadata":{"Tags":["us"]}})", "metadata.Tags"},
+           row{R"({"model":"m","Metadata":{"ta\u0067s":["us"]}})", "Metadata.tags"},
+           row{R"({"model":"m","metadata":{"TAG\u017f":["us"]}})", "metadata.TAG"},
+       }) {
+    CAPTURE(std::string(r.body));
+    for (const std::uint32_t detectors : {0u, email}) {
+      const inspection got = inspect(r.body, detectors);
+      CAPTURE(got.message);
+      CHECK(got.error == body_error::other_models);
+      CHECK(got.message.find(r.message) != std::string::npos);
+    }
+  }
+  // Tags deeper in the metadata, or a key only beginning so, are the client's data.
+  for (const char* body : {R"({"model":"m","metadata":{"project":{"tags":["a"]},"tagsline":"x"}})",
+                           R"({"model":"m","messages":[{"role":"user","content":"hi","tags":["a"]}]})"}) {
+    CAPTURE(std::string(body));
+    CHECK(inspect(body, email).ok());
+  }
+  CHECK(routing_key_of("content_policy_fallbacks") == routing_key::other_model);
+  CHECK(routing_key_of("mock_testing_context_fallbacks") == routing_key::other_model);
+}
+
+TEST_CASE("a model a cluster may put into a URL is refused: %, ?, #, \\ and dot segments (probe round 39)") {
+  // openai-python's Azure client builds /deployments/{model}/... unescaped: "gpt%2D4o" reaches
+  // Azure as gpt-4o, "gpt-4o/chat/completions?" is cut at the '?', "gpt-4o/x/.." loses its dot
+  // segments.
+  for (const char* model : {"gpt%2D4o", "%67pt-4o", "azure/gpt%2D4o", "gpt-4o/chat/completions?",
+                            "gpt-4o/chat/completions#", "gpt-4o\\\\x", "gpt-4o/.", "gpt-4o/..", "gpt-4o/x/..",
+                            "./gpt-4o", "x/../gpt-4o", "gpt-4o/./x", "gpt-4o/x/%2E%2E", ".", ".."}) {
+    const std::string body = std::string(R"({"model":")") + model + R"(","messages":[]})";
+    CAPTURE(body);
+    const inspection got = inspect(body);
+    CAPTURE(got.message);
+    CHECK(got.error == body_error::model_in_url);
+    CHECK(got.message.find("a cluster that puts the model into a URL") != std::string::npos);
+  }
+  // Dots inside a segment, and a trailing or doubled slash, are no dot segments.
+  for (const char* model :
+       {"llama-3.1-70b", "hf.co/org/m.gguf", "..x", "x..", "gpt-4o/", "a//b", "v1.0/.x"}) {
+    const std::string body = std::string(R"({"model":")") + model + R"("})";
+    CAPTURE(body);
+    const inspection got = inspect(body);
+    CHECK(got.ok());
+    CHECK(got.fields.model == model);
+  }
+  CHECK(body_error_name(body_error::model_in_url) == "model_in_url");
+}
+
+TEST_CASE("LiteLLM's stored prompt (prompt_id) is opaque, as the Responses API's is (probe round 39)") {
+  const std::uint32_t opaque = bit(detector::opaque_content);
+  for (const char* body : {
+           R"({"model":"m","messages":[{"role":"user","content":"hi"}],"prompt_id":"customer-profile"})",
+           R"({"model":"m","messages":[],"promptId":"p1"})",
+           R"({"model":"m","input":"hi","prompt_id":"p1","prompt_version":2,"prompt_variables":{"x":"y"}})",
+       }) {
+    CAPTURE(std::string(body));
+    const inspection got = inspect(body, opaque | email, true);
+    REQUIRE(got.ok());
+    CHECK((got.scan.found & opaque) == opaque);
+  }
+  CHECK(inspect(R"({"model":"m","messages":[],"prompt_id":null})", opaque).scan.found == 0);
+}
