@@ -81,6 +81,14 @@ std::uint64_t parse_time(const std::string& text, const char* what) {
   } else if (const auto t = text.size() == 10 ? parse_rfc3339_date_us(text) : parse_rfc3339_us(text, true)) {
     us = static_cast<std::uint64_t>(*t);
   }
+  if (!us && rfc3339_before_epoch(text)) {
+    // Well-formed, so "cannot read" would send the reader hunting for a typo (probe round 39).
+    throw value_error(fmt::format(
+        "--{}: '{}' is before 1970-01-01T00:00:00Z: times before 1970 are not accepted (no record is that "
+        "old){}",
+        what, text,
+        std::string_view(what) == "since" ? "; for the whole log from its start, leave --since out" : ""));
+  }
   if (!us) {
     throw value_error(
         fmt::format("--{}: cannot read '{}' as a time (use 2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00, "

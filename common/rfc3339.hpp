@@ -74,8 +74,13 @@ inline constexpr std::int64_t us_per_second = 1000000;
 // nullopt for anything else: no offset, an impossible date or time (2026-02-30, 24:00:00, second 60
 // of any other minute, an offset of 24 hours or more), a time before 1970-01-01T00:00:00Z.
 [[nodiscard]] inline std::optional<std::int64_t> parse_rfc3339_us(std::string_view text,
-                                                                  bool round_up = false) {
-  using namespace rfc3339_detail;
+                                                                  bool round_up = false);
+
+namespace rfc3339_detail {
+
+// parse_rfc3339_us, `before_epoch` set for a well-formed time it refuses only for being before 1970.
+[[nodiscard]] inline std::optional<std::int64_t> parse_us(std::string_view text, bool round_up,
+                                                          bool* before_epoch) {
   unsigned h = 0, mi = 0, s = 0;
   const auto date = days(text);
   if (!date || !(at(text, 10, 'T') || at(text, 10, 't')) || !digits(text, 11, 2, h) || !at(text, 13, ':') ||
@@ -115,6 +120,9 @@ inline constexpr std::int64_t us_per_second = 1000000;
   }
   const std::int64_t seconds = ((*date * 24 + h) * 60 + mi) * 60 + s - offset_s;
   if (seconds < 0) {
+    if (before_epoch != nullptr) {
+      *before_epoch = true;
+    }
     return std::nullopt;
   }
   if (s == 60) {
@@ -127,6 +135,25 @@ inline constexpr std::int64_t us_per_second = 1000000;
     }
   }
   return seconds * us_per_second + frac_us + (below_us ? 1 : 0);
+}
+
+}  // namespace rfc3339_detail
+
+inline std::optional<std::int64_t> parse_rfc3339_us(std::string_view text, bool round_up) {
+  return rfc3339_detail::parse_us(text, round_up, nullptr);
+}
+
+// Whether `text` is a well-formed RFC 3339 date-time or full-date that parse_rfc3339_us and
+// parse_rfc3339_date_us refuse only because it is before 1970-01-01T00:00:00Z (1969-12-31,
+// 0001-01-01, 1970-01-01T00:30:00+01:00): an error can say that rather than "cannot read".
+[[nodiscard]] inline bool rfc3339_before_epoch(std::string_view text) {
+  if (text.size() == 10) {
+    const auto days = rfc3339_detail::days(text);
+    return days && *days < 0;
+  }
+  bool before = false;
+  (void)rfc3339_detail::parse_us(text, false, &before);
+  return before;
 }
 
 // Unix microseconds as an RFC 3339 UTC date-time, "2026-11-27T10:00:00.250000Z" (six fraction

@@ -95,3 +95,15 @@ TEST_CASE("RFC 3339 full-dates are their midnight UTC") {
     CHECK_MESSAGE(sovgw::parse_rfc3339_date_us(r.text) == r.us, r.text);
   }
 }
+
+TEST_CASE("A well-formed time before 1970 is told from one that cannot be read") {
+  // Probe round 39: `--since 1969-12-31` and `--since 0001-01-01` got "cannot read ... as a time".
+  for (const char* text : {"1969-12-31", "0001-01-01", "1969-12-31T23:59:59Z", "1970-01-01T00:30:00+01:00",
+                           "1969-12-31T23:59:59.999999Z"}) {
+    CHECK_MESSAGE(sovgw::rfc3339_before_epoch(text), text);
+  }
+  for (const char* text : {"1970-01-01", "1970-01-01T01:00:00+01:00", "2026-12-04", "1969-02-30",
+                           "1969-12-31 ", "1969-12-31T24:00:00Z", "yesterday", ""}) {
+    CHECK_MESSAGE(!sovgw::rfc3339_before_epoch(text), text);
+  }
+}
