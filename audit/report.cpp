@@ -341,18 +341,19 @@ class aggregator {
       const std::uint64_t lo = std::min(index, buckets_.begin()->first);
       const std::uint64_t hi = std::max(index, buckets_.rbegin()->first);
       if (hi - lo + 1 > options_.max_time_buckets && width_ + 1 < bucket_widths_s.size()) {
-        coarsen(t);
+        coarsen(t, t);
         index = t / width_us();
       }
     }
     buckets_[index].add(outcome);
   }
 
-  // Moves to the narrowest wider bucket in which the span from the first bucket to `t` fits.
-  void coarsen(std::uint64_t t) {
+  // Moves to the narrowest bucket, this one or wider, in which the span from the first bucket, or
+  // `lo` when earlier, to the last, or `hi` when later, fits.
+  void coarsen(std::uint64_t lo, std::uint64_t hi) {
     const std::uint64_t old_width = width_us();
-    const std::uint64_t lo_us = std::min(buckets_.begin()->first * old_width, t);
-    const std::uint64_t hi_us = std::max(buckets_.rbegin()->first * old_width, t);
+    const std::uint64_t lo_us = std::min(buckets_.begin()->first * old_width, lo);
+    const std::uint64_t hi_us = std::max(buckets_.rbegin()->first * old_width, hi);
     while (width_ + 1 < bucket_widths_s.size() &&
            hi_us / width_us() - lo_us / width_us() + 1 > options_.max_time_buckets) {
       ++width_;
@@ -372,8 +373,20 @@ class aggregator {
     if (buckets_.empty()) {
       return;
     }
-    const std::uint64_t first = buckets_.begin()->first;
-    const std::uint64_t last = buckets_.rbegin()->first;
+    // Over the period asked for, not only its requests' span: a monthly report whose first or
+    // last days had no traffic shows them empty (probe round 39: the axis began at the first request).
+    std::uint64_t lo_us = buckets_.begin()->first * width_us();
+    std::uint64_t hi_us = buckets_.rbegin()->first * width_us();
+    if (options_.since_us) {
+      lo_us = std::min(lo_us, *options_.since_us);
+    }
+    if (options_.until_us && *options_.until_us > 0) {
+      hi_us = std::max(hi_us, std::min(*options_.until_us - 1, options_.now_us.value_or(UINT64_MAX)));
+    }
+    coarsen(lo_us, hi_us);
+    out_.bucket_us = width_us();
+    const std::uint64_t first = lo_us / width_us();
+    const std::uint64_t last = hi_us / width_us();
     out_.series.reserve(last - first + 1);
     auto it = buckets_.begin();
     for (std::uint64_t i = first; i <= last; ++i) {

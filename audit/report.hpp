@@ -27,8 +27,11 @@ struct report_options {
   std::optional<std::uint64_t> until_us;
   std::size_t recent_denials = 20;
   // The decisions-over-time series is coarsened (1 s, 10 s, 1 min, 5 min, 15 min, 1 h, ... 1 year
-  // buckets) until the period from the first to the last record fits in this many buckets.
+  // buckets) until the period it spans fits in this many buckets: from `since` (else the first
+  // request) to `until` (else the last request), so that a period's first or last days without a
+  // request show as empty buckets; never past `now_us` (the time the report is made), when given.
   std::size_t max_time_buckets = 96;
+  std::optional<std::uint64_t> now_us;
   std::size_t recent_events = 10;
   // The policy file the caller has: its version (SHA-256, as records name it) and its rule ids by
   // effect. A denial decided under that version counts under the rules that made it: the forbid
@@ -192,7 +195,7 @@ struct report {
   std::optional<std::uint64_t> last_us;
   outcome_counts outcomes;
   std::uint64_t bucket_us = 0;
-  std::vector<time_bucket> series;            // consecutive buckets from first_us to last_us
+  std::vector<time_bucket> series;            // consecutive buckets over the period (report_options)
   std::vector<flow> flows;                    // most requests first
   std::vector<rule_denials> denials_by_rule;  // most denials first
   std::uint64_t default_denials = 0;          // denials no rule made: no permit matched

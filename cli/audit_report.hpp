@@ -33,6 +33,11 @@ struct report_context {
   // Where the checkpoints kept outside the log came from (--checkpoint, the one published beside
   // it), one per verify_options::held entry; none: the end of the log was not checked.
   std::vector<held_checkpoints::source> held_from;
+  // What was there and is not held (held_checkpoints::not_held), and --checkpoint as given: the
+  // re-check command repeats it, held or not, so that it reaches the page's verdict.
+  std::vector<held_checkpoints::not_held_source> not_held;
+  std::optional<std::string> checkpoint_option;
+  bool payloads_option = false;  // --payloads: the re-check command repeats it
   std::string published_path;  // audit::published_checkpoint_path(db)
   // The newest held checkpoint, when it covers fewer records than the log's stored ones: the end of
   // the log was checked only up to it.

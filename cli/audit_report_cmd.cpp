@@ -63,9 +63,15 @@ std::string verification_json(const audit::verify_report& v, const report_contex
                                     from.published ? "published" : "checkpoint_option",
                                     json_string(from.path)));
   }
+  std::vector<std::string> not_held;
+  for (const auto& n : c.not_held) {
+    not_held.push_back(fmt::format(R"({{"source":"{}","file":{},"why":{}}})",
+                                   n.published ? "published" : "checkpoint_option", json_string(n.path),
+                                   json_string(n.why)));
+  }
   return fmt::format(
       R"({{"ok":{},"records":{},"missing_records":{},"truncated_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},"contradicting_checkpoints":{},)"
-      R"("unchecked_checkpoints":{},"stored_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"tail_checked":{},"held_from":[{}],)"
+      R"("unchecked_checkpoints":{},"stored_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"tail_checked":{},"held_from":[{}],"not_held":[{}],)"
       R"("uncovered_records":{},)"
       R"("index_entries":{},)"
       R"("forced_opens":{},"payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
@@ -73,8 +79,8 @@ std::string verification_json(const audit::verify_report& v, const report_contex
       v.ok() ? "true" : "false", v.records, v.missing_records, v.truncated_records, v.signed_records(),
       v.checkpoints, v.failed_checkpoints(), v.contradicting_checkpoints, v.unchecked_checkpoints,
       v.stored_checkpoints, json_checkpoint(v.latest), json_held_checkpoints(c.held_from, v),
-      c.held_from.empty() || c.stale ? "false" : "true", fmt::join(held_from, ","), v.uncovered_records(),
-      v.index_entries, v.forced_opens,
+      c.held_from.empty() || c.stale ? "false" : "true", fmt::join(held_from, ","), fmt::join(not_held, ","),
+      v.uncovered_records(), v.index_entries, v.forced_opens,
       json_optional(c.payloads ? std::optional(c.payloads->checked) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->unsigned_payloads) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->dropped_by_retention) : std::nullopt),
@@ -238,6 +244,9 @@ int cmd_report(const options& o) {
                    .rule_effects = {},
                    .payloads = std::nullopt,
                    .held_from = {},
+                   .not_held = {},
+                   .checkpoint_option = std::nullopt,
+                   .payloads_option = o.flag("payloads"),
                    .published_path = {},
                    .stale = std::nullopt};
   if (o.has("policy")) {
@@ -255,8 +264,11 @@ int cmd_report(const options& o) {
   }
   const held_checkpoints extra = held_checkpoint_options(o, c.key, options.verify);
   c.held_from = extra.sources;
+  c.not_held = extra.not_held;
+  c.checkpoint_option = extra.checkpoint_option;
   c.published_path = audit::published_checkpoint_path(c.db);
   options.verify.check_times_at_us = c.generated_us;  // record times judged as verify judges them
+  options.now_us = c.generated_us;                    // the series spans the period, up to now
   auto opened = try_open_reader(o);
   std::optional<audit::verify_report> gone;
   if (!opened.is_ok()) {
@@ -285,11 +297,13 @@ int cmd_report(const options& o) {
     std::fprintf(stderr, "sovgw audit report: note: --since is in the future: no record is that new yet\n");
   }
   if (!r.verification.ok()) {
+    // The wrong key first, as verify says it (probe round 39).
+    const std::string hint = wrong_key_hint(r.verification, c.key);
     fmt::print(
         stderr,
-        "sovgw audit report: FAILED: the audit log at {} does not verify; the report says why ({} {})\n",
-        opened.is_ok() ? opened.value()->dir() : c.db, r.verification.problems.size(),
-        plural(r.verification.problems.size(), "problem", "problems"));
+        "sovgw audit report: FAILED: the audit log at {} does not verify{}; the report says why ({} {})\n",
+        opened.is_ok() ? opened.value()->dir() : c.db, hint.empty() ? "" : ": " + hint,
+        r.verification.problems.size(), plural(r.verification.problems.size(), "problem", "problems"));
     return exit_failed;
   }
   return exit_ok;

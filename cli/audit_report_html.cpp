@@ -14,8 +14,10 @@
 
 #include "cli/audit_output.hpp"
 #include "cli/audit_report.hpp"
+#include "cli/audit_support.hpp"
 #include "common/plural.hpp"
 #include "common/printable.hpp"
+#include "common/rfc3339.hpp"
 #include "common/shell_word.hpp"
 #include "common/utf8.hpp"
 #include "crypto/base64.hpp"
@@ -143,6 +145,12 @@ std::string when(std::uint64_t us) {
   return t;
 }
 
+// "2026-11-27T10:00:00Z", "2026-11-27T10:00:00.700000Z" with a fraction: RFC 3339, as `audit query
+// --since/--until` take it, to the microsecond a time counts at.
+std::string exact_time(std::uint64_t us) {
+  return format_rfc3339_us(us, us % 1000000 != 0).value_or(format_time(us));
+}
+
 constexpr std::size_t max_flow_rows = 15;
 constexpr std::size_t max_tenant_rows = 50;
 
@@ -229,8 +237,12 @@ std::string verification_section(const audit::report& r, const report_context& c
         : v.sealed_records > 0 ? std::string("; its stored payloads were NOT checked (--payloads)")
                                : std::string());
   } else {
+    // No checkpoint signed by the key given: most likely the wrong key, said first as verify says
+    // it, before counts that read as forgery (probe round 39).
+    const std::string hint = wrong_key_hint(v, c.key);
     out += fmt::format(
-        R"(<div class="banner bad">&#10007; The log does NOT verify{}: the figures below come from records that may have been altered or removed</div>)",
+        R"(<div class="banner bad">&#10007; The log does NOT verify{}{}: the figures below come from records that may have been altered or removed</div>)",
+        hint.empty() ? std::string() : ": " + esc(hint),
         v.unchecked_checkpoints > 0
             ? fmt::format(" (it cannot be read: {} of {} signed checkpoints not checked)",
                           num(v.unchecked_checkpoints), num(v.stored_checkpoints))
@@ -310,12 +322,34 @@ std::string verification_section(const audit::report& r, const report_context& c
         "checks them against their records and the log's events</dd>",
         num(v.sealed_records), v.sealed_records == 1 ? "" : "s");
   }
+  // What was there but is not held is named, never called absent (probe round 39: a published
+  // file signed by another key was "none published beside it", a refused --checkpoint unnamed).
+  std::string given = "no checkpoint kept outside the log (<code>--checkpoint</code>)";
+  std::string published = fmt::format("none published beside it (<code>{}</code>)", esc(c.published_path));
+  std::vector<std::string> not_held;
+  for (const auto& n : c.not_held) {
+    // Its problem is listed below, unless the wrong key left a published file's out (held_checkpoints).
+    const bool listed = std::any_of(v.problems.begin(), v.problems.end(),
+                                    [&](const audit::problem& p) { return p.text == n.why; });
+    std::string& said = n.published ? published : given;
+    said = !listed       ? esc(n.why)
+           : n.published ? fmt::format(
+                               "the one published beside it (<code>{}</code>) is not held (see the "
+                               "problems below)",
+                               esc(n.path))
+                         : fmt::format(
+                               "the checkpoint given with <code>--checkpoint {}</code> is not held "
+                               "(see the problems below)",
+                               esc(n.path));
+    not_held.push_back(said);
+  }
+  const std::string also = not_held.empty() ? std::string() : fmt::format("; {}", fmt::join(not_held, "; "));
   if (c.stale) {
     // A checkpoint kept outside the log that is older than the log's own vouches for its records
     // only: the newest ones could be deleted with their stored checkpoints, unnoticed.
     out += fmt::format(
         R"(<dt>End of the log</dt><dd class="warn">checked only up to size {}: the checkpoint {} (kept outside )"
-        "the log, reproduced) {}; records deleted from its end after them would not show{}</dd>",
+        "the log, reproduced) {}; records deleted from its end after them would not show{}{}</dd>",
         num(c.stale->source.checkpoint.size),
         c.stale->source.published
             ? fmt::format("published at <code>{}</code>", esc(c.stale->source.path))
@@ -329,7 +363,8 @@ std::string verification_section(const audit::report& r, const report_context& c
               "older, the gateway cannot publish it: see its log ('audit checkpoint not signed or "
               "published') and sovgw_audit_checkpoint_failures_total)"
             : " (the file is older than the log's own checkpoints: the writer could not publish since, or "
-              "it was replaced)");
+              "it was replaced)",
+        also);
   } else if (!c.held_from.empty() && v.held_checkpoints > 0) {
     std::vector<std::string> from;
     for (const auto& f : c.held_from) {
@@ -339,7 +374,7 @@ std::string verification_section(const audit::report& r, const report_context& c
     }
     out += fmt::format(
         "<dt>End of the log</dt><dd{}>checked against {} checkpoint{} kept outside it ({}), reproduced: "
-        "{}</dd>",
+        "{}{}</dd>",
         v.missing_records > 0 ? R"( class="bad")" : "", num(v.held_checkpoints),
         v.held_checkpoints == 1 ? "" : "s", fmt::join(from, "; "),
         v.missing_records > 0
@@ -347,13 +382,13 @@ std::string verification_section(const audit::report& r, const report_context& c
                           num(v.missing_records), plural(v.missing_records, "record", "records"),
                           v.missing_records == 1 ? "is" : "are")
         : v.records > v.newest_held_size ? "the log only grew since"
-                                         : "the log is as it was then");
+                                         : "the log is as it was then",
+        also);
   } else if (c.held_from.empty()) {
     out += fmt::format(
-        R"(<dt>End of the log</dt><dd class="warn">not checked: no checkpoint kept outside the log )"
-        "(<code>--checkpoint</code>) and none published beside it (<code>{}</code>); records deleted from "
-        "its end together with their checkpoints would not show</dd>",
-        esc(c.published_path));
+        R"(<dt>End of the log</dt><dd class="warn">not checked: {}, and {}; records deleted from its end )"
+        "together with their checkpoints would not show</dd>",
+        given, published);
   }
   if (v.uncovered_records() > 0) {
     out += fmt::format(
@@ -375,7 +410,7 @@ std::string verification_section(const audit::report& r, const report_context& c
   out += "</dl>";
   if (!v.problems.empty()) {
     out += R"(<ul class="problems">)";
-    for (const auto& p : v.problems) {
+    for (const auto& p : listed_problems(v, c.key)) {  // as verify lists them
       out += fmt::format("<li>{} <span class=\"mono\">({})</span></li>", esc(p.text), to_string(p.kind));
     }
     out += "</ul>";
@@ -390,30 +425,41 @@ std::string verification_section(const audit::report& r, const report_context& c
     }
     out += "</table>";
   }
-  // The command that checks what this page checked: the same key, the same held checkpoint (the
-  // published one, beside the log, verify finds by itself).
+  // The command that checks what this page checked, to the same verdict: the same key, the same
+  // --checkpoint, held or not (probe round 39: one refused was left out, and the command said OK
+  // where the page said the log does not verify), --payloads when it was given (the published
+  // checkpoint, beside the log, verify finds by itself; --since and --until bound the figures, not
+  // the verification).
   std::string recheck =
       fmt::format("sovgw audit verify --db {} --pubkey {}", shell_word(c.db), shell_word(c.pubkey_path));
-  for (const auto& f : c.held_from) {
-    if (!f.published) {
-      recheck += " --checkpoint " + shell_word(f.path);
-    }
+  if (c.checkpoint_option) {
+    recheck += " --checkpoint " + shell_word(*c.checkpoint_option);
   }
-  if (v.sealed_records > 0) {
-    recheck += " --payloads";
-  }
-  out += fmt::format(R"(<p class="note">Re-check it yourself: <code>{}</code></p></section>)",
-                     esc_command(recheck));
+  out += fmt::format(
+      R"(<p class="note">Re-check it yourself: <code>{}</code>{}</p></section>)",
+      esc_command(c.payloads_option ? recheck + " --payloads" : recheck),
+      !c.payloads_option && v.sealed_records > 0
+          ? fmt::format("; its stored payloads too, which this page did not check: <code>{}</code>",
+                        esc_command(recheck + " --payloads"))
+          : std::string());
   return out;
 }
 
 std::string summary_section(const audit::report& r) {
-  // Countries only: `private` and `unknown` addresses are no country.
+  // Countries only: `private` and `unknown` addresses are no country, so the card says it leaves
+  // them out, as the flow picture lists them (probe round 39).
   std::set<std::string_view> clients;
+  std::set<std::string_view> no_country;
   for (const auto& f : r.flows) {
-    if (f.client_country.size() == 2) {
-      clients.insert(f.client_country);
-    }
+    (f.client_country.size() == 2 ? clients : no_country).insert(f.client_country);
+  }
+  std::vector<std::string> besides;
+  if (no_country.count("private") != 0) {
+    besides.emplace_back("private (internal)");
+  }
+  no_country.erase("private");
+  if (!no_country.empty()) {
+    besides.emplace_back("unknown");  // the flow picture's name for an address no country was found for
   }
   const auto label = [](std::uint64_t n, std::string_view one, std::string_view many) {
     return std::string(n == 1 ? one : many);
@@ -430,7 +476,11 @@ std::string summary_section(const audit::report& r) {
               "denied by the policy, " + percent(r.outcomes.denied, r.outcomes.total()), colour_denied);
   out += card(num(r.outcomes.failed), "failed, " + percent(r.outcomes.failed, r.outcomes.total()),
               colour_failed);
-  out += card(num(clients.size()), label(clients.size(), "client country", "client countries"), "var(--ink)");
+  out += card(
+      num(clients.size()),
+      label(clients.size(), "client country", "client countries") +
+          (besides.empty() ? std::string() : fmt::format(", plus {} addresses", fmt::join(besides, " and "))),
+      "var(--ink)");
   out += card(num(r.evidence.size()), label(r.evidence.size(), "cluster that served", "clusters that served"),
               "var(--ink)");
   // Callers no key identified share one tenant name: they are not a customer, so not counted as one.
@@ -762,6 +812,21 @@ std::string decisions_section(const audit::report& r) {
       R"(<div class="legend"><span><i style="background:{}"></i>permitted ({})</span><span><i style="background:{}"></i>denied by the policy ({})</span><span><i style="background:{}"></i>failed ({})</span></div>)",
       colour_permitted, num(r.outcomes.permitted), colour_denied, num(r.outcomes.denied), colour_failed,
       num(r.outcomes.failed));
+  if (r.since_us || r.until_us) {
+    // Said, not only drawn: bars at the period's ends without a request are a finding (a gateway
+    // down?), not a chart that starts late (probe round 39).
+    out += fmt::format(
+        R"(<p class="note">The axis spans the period asked for ({}), not only the requests in it: a bar )"
+        "without colour is a stretch of {} without any request.</p>",
+        r.since_us && r.until_us
+            ? fmt::format("from {} to {}{}", exact_time(*r.since_us), exact_time(*r.until_us),
+                          r.until_us > r.series.back().start_us + r.bucket_us ? ", drawn up to now" : "")
+        : r.since_us
+            ? fmt::format("from {} to its last request", exact_time(*r.since_us))
+            : fmt::format("from its first request to {}{}", exact_time(*r.until_us),
+                          r.until_us > r.series.back().start_us + r.bucket_us ? ", drawn up to now" : ""),
+        bucket_label(r.bucket_us));
+  }
   return out + "</section>";
 }
 
@@ -1046,12 +1111,17 @@ std::string refusal_reason(std::string_view error_kind) {
 
 std::string report_html(const audit::report& r, const report_context& c) {
   const std::string origin = r.verification.latest ? r.verification.latest->origin : c.key.name;
-  std::string period = r.since_us || r.until_us
-                           ? fmt::format("{} to {}", r.since_us ? when(*r.since_us) : "the start",
-                                         r.until_us ? when(*r.until_us) : "the end")
-                           : "the whole log";
+  // The bounds as `audit query --since/--until` take them and at the precision they count, with
+  // which one is in the period (probe round 39: cut to the second, the printed period held records
+  // the figures leave out).
+  std::string period =
+      r.since_us || r.until_us
+          ? fmt::format("from {} to {}",
+                        r.since_us ? exact_time(*r.since_us) + " (inclusive)" : "the start of the log",
+                        r.until_us ? exact_time(*r.until_us) + " (exclusive)" : "the end of the log")
+          : "the whole log";
   if (r.first_us) {
-    period += fmt::format(" (records from {} to {})", when(*r.first_us), when(*r.last_us));
+    period += fmt::format(" (records from {} to {})", exact_time(*r.first_us), exact_time(*r.last_us));
   }
   std::string out = fmt::format(
       R"(<!DOCTYPE html>

@@ -245,6 +245,7 @@ held_checkpoints held_checkpoint_options(const options& o, const crypto::note_ve
   if (o.has("checkpoint")) {
     constexpr std::size_t max_bytes = 1 << 20;  // a checkpoint note or a proof file
     const std::string& path = o.need("checkpoint");
+    out.checkpoint_option = path;
     const auto text = read_input_file(path, max_bytes);
     if (!text) {
       throw usage_error(fmt::format("--checkpoint {}: too large to be a checkpoint or proof file", path),
@@ -278,6 +279,9 @@ held_checkpoints held_checkpoint_options(const options& o, const crypto::note_ve
       verify.held_by_auditor.push_back(true);
       out.sources.push_back({false, path, std::move(note), cp.value()});
     }
+    if (!out.problems.empty()) {
+      out.not_held.push_back({false, path, out.problems.back().text});
+    }
   }
   for (const std::string& published : audit::published_checkpoint_paths(o.need("db"))) {
     std::string note;
@@ -285,12 +289,50 @@ held_checkpoints held_checkpoint_options(const options& o, const crypto::note_ve
     if (!cp.is_ok()) {
       out.published_problems.push_back(
           audit::problem{audit::problem_kind::checkpoint_invalid, std::nullopt, cp.error().message()});
+      out.not_held.push_back({true, published, cp.error().message()});
     } else if (cp.value()) {
       verify.held.push_back(**cp);
       verify.held_labels.push_back(fmt::format("the checkpoint the gateway published at {}", published));
       verify.held_by_auditor.push_back(false);
       out.sources.push_back({true, published, std::move(note), **cp});
     }
+  }
+  return out;
+}
+
+std::string wrong_key_hint(const audit::verify_report& report, const crypto::note_verifier& key) {
+  const bool unknown_signer = std::any_of(
+      report.problems.begin(), report.problems.end(),
+      [](const audit::problem& p) { return p.kind == audit::problem_kind::checkpoint_unknown_key; });
+  if (!unknown_signer || report.checkpoints > 0) {
+    return {};
+  }
+  return fmt::format(
+      "none of the checkpoints is signed by the key {} given with --pubkey: wrong public key for this log?",
+      key.label());
+}
+
+std::vector<listed_problem> listed_problems(const audit::verify_report& report,
+                                            const crypto::note_verifier& key) {
+  const bool wrong_key = !wrong_key_hint(report, key).empty();
+  const auto unknown_signer = static_cast<std::size_t>(std::count_if(
+      report.problems.begin(), report.problems.end(),
+      [](const audit::problem& p) { return p.kind == audit::problem_kind::checkpoint_unknown_key; }));
+  std::vector<listed_problem> out;
+  bool shown = false;
+  for (const auto& p : report.problems) {
+    if (wrong_key && p.kind == audit::problem_kind::checkpoint_unknown_key) {
+      if (shown) {
+        continue;
+      }
+      shown = true;
+      if (unknown_signer > 1) {
+        out.push_back(
+            {p.kind, fmt::format("{} (and {} more checkpoints likewise)", p.text, unknown_signer - 1)});
+        continue;
+      }
+    }
+    out.push_back({p.kind, p.text});
   }
   return out;
 }

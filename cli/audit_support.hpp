@@ -77,6 +77,19 @@ struct held_checkpoints {
     crypto::checkpoint checkpoint;
   };
   std::vector<source> sources;  // per verify.held entry
+  // --checkpoint as given, whether or not it is held (one the log is not checked against is a
+  // problem): a command that checks again must give it again to reach the same verdict.
+  std::optional<std::string> checkpoint_option;
+  // The checkpoints kept outside the log that are there but not held: a --checkpoint that is not
+  // this log's under the key (one of `problems`), a published file that cannot be read or is signed
+  // by another key (one of `published_problems`, which the wrong key leaves out): "none published
+  // beside it" would be false (probe round 39).
+  struct not_held_source {
+    bool published = false;  // else --checkpoint
+    std::string path;
+    std::string why;
+  };
+  std::vector<not_held_source> not_held;
   // To report first: a --checkpoint signed under the log's name by another key
   // (signing_key_changed: the key changed since that visit; not held).
   std::vector<audit::problem> problems;
@@ -118,6 +131,22 @@ struct stale_held_checkpoint {
 // notes whether a writer holds the log's lock.
 void settle_stale_published(const audit::store& s, const crypto::note_verifier& key,
                             std::uint64_t signed_records, std::optional<stale_held_checkpoint>& stale);
+
+// No checkpoint verified and some are signed by another key than --pubkey's: most likely the wrong
+// key, not a forgery. verify and report say so first: "none of the checkpoints is signed by the key
+// K given with --pubkey: wrong public key for this log?"; empty otherwise.
+[[nodiscard]] std::string wrong_key_hint(const audit::verify_report& report,
+                                         const crypto::note_verifier& key);
+
+// A failed verification's problems as verify and report list them: in the verification's order,
+// except that under wrong_key_hint the checkpoints signed by another key, which all say the same,
+// are one line ("... (and 3 more checkpoints likewise)").
+struct listed_problem {
+  audit::problem_kind kind;
+  std::string text;
+};
+[[nodiscard]] std::vector<listed_problem> listed_problems(const audit::verify_report& report,
+                                                          const crypto::note_verifier& key);
 
 [[nodiscard]] held_checkpoints held_checkpoint_options(const options& o, const crypto::note_verifier& key,
                                                        audit::verify_options& verify);

@@ -136,29 +136,10 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     }
     // No checkpoint signed by the key given: most likely the wrong key. Said first, with one of the
     // checkpoints' lines (they all say the same) rather than one per checkpoint.
-    const std::size_t unknown_signer = static_cast<std::size_t>(std::count_if(
-        report.problems.begin(), report.problems.end(),
-        [](const audit::problem& p) { return p.kind == audit::problem_kind::checkpoint_unknown_key; }));
-    const bool wrong_key = unknown_signer > 0 && report.checkpoints == 0;
-    if (wrong_key) {
-      std::printf(
-          "  - none of the checkpoints is signed by the key %s given with --pubkey: wrong public key for "
-          "this log?\n",
-          key.label().c_str());
+    if (const std::string hint = wrong_key_hint(report, key); !hint.empty()) {
+      std::printf("  - %s\n", hint.c_str());
     }
-    bool shown = false;
-    for (const auto& p : report.problems) {
-      if (wrong_key && p.kind == audit::problem_kind::checkpoint_unknown_key) {
-        if (shown) {
-          continue;
-        }
-        shown = true;
-        if (unknown_signer > 1) {
-          std::printf("  - %s (and %zu more checkpoints likewise)\n", printable(p.text, true).c_str(),
-                      unknown_signer - 1);
-          continue;
-        }
-      }
+    for (const auto& p : listed_problems(report, key)) {
       std::printf("  - %s\n", printable(p.text, true).c_str());
     }
     for (const auto& p : v.payloads ? v.payloads->problems : std::vector<audit::problem>{}) {

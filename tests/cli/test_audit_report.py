@@ -5,6 +5,7 @@ period options and the usage errors."""
 
 import collections
 import csv
+import datetime
 import io
 import json
 import os
@@ -665,6 +666,153 @@ class report_options_test(audit_case):
         self.assertEqual(json.loads(p.stdout)["records_in_period"], 0)
         self.assertIn("note: --since is in the future: no record is that new yet", p.stderr)
         self.assertEqual(self.report("--since", "2020-01-01", "--format", "json", check=0).stderr, "")
+
+    def recheck(self, page):
+        """The page's "re-check it yourself" command, run as printed: its exit code and output."""
+        command = unescape(re.search(r"Re-check it yourself: <code>(.*?)</code>", page).group(1))
+        return command, run("bash", "-c", command.replace("sovgw ", SOVGW + " ", 1), cwd=self.tmp)
+
+    def other_log(self, name, log_name):
+        """A log of its own keys (KEYS name), 5 records, and its checkpoint saved: (pubkey, checkpoint)."""
+        keys, db, cp = (os.path.join(self.tmp, f"{name}-{n}") for n in ("keys", "db", "checkpoint"))
+        sovgw("keys", "init", keys, "--name", log_name, check=0)
+        run(TAMPER, db, "append-synthetic", keys, name, 5, check=0)
+        pub = os.path.join(keys, "signing.pub")
+        sovgw("audit", "verify", "--db", db, "--pubkey", pub, "--save-checkpoint", cp, check=0)
+        return pub, cp
+
+    def test_the_recheck_command_reaches_the_verdict_of_the_page(self):
+        # Probe round 39 (finding 1): a --checkpoint the log is not checked against (another log's, one
+        # signed under its name by another key, one edited) made the page say the log does NOT verify,
+        # and the command it printed left it out: pasted, it said OK.
+        self.append(20)
+        _, other = self.other_log("other", "other.sovgw.local/audit")
+        _, rekeyed = self.other_log("rekeyed", "test.sovgw.local/audit")
+        edited = os.path.join(self.tmp, "edited.checkpoint")
+        shutil.copy(self.db + ".checkpoint", edited)
+        lines = read_file(edited).split("\n")
+        lines[2] = ("B" if lines[2][0] != "B" else "C") + lines[2][1:]  # the root
+        write_file(edited, "\n".join(lines))
+        for held, kind in ((other, "log_replaced"), (rekeyed, "signing_key_changed"), (edited, "checkpoint_invalid")):
+            with self.subTest(kind=kind):
+                page = self.report("--checkpoint", held, check=1).stdout
+                self.assertIn(f"({kind})", page)
+                self.assertIn("The log does NOT verify", page)
+                command, again = self.recheck(page)
+                self.assertIn(f"--checkpoint {held}", command)
+                self.assertEqual(again.returncode, 1, command + "\n" + again.stdout)
+                self.assertIn("FAILED", again.stdout)
+                # The end of the log names the checkpoint given as not held.
+                self.assertIn(f"the checkpoint given with <code>--checkpoint {held}</code> is not held", page)
+                doc = json.loads(self.report("--checkpoint", held, "--format", "json", check=1).stdout)
+                self.assertEqual([(n["source"], n["file"]) for n in doc["verification"]["not_held"]],
+                                 [("checkpoint_option", held)])
+        # The payloads: --payloads when the page checked them, and only then (the page's verdict).
+        page = self.report(check=0).stdout
+        command, again = self.recheck(page)
+        self.assertNotIn("--payloads", command)
+        self.assertEqual(again.returncode, 0)
+        command, again = self.recheck(self.report("--payloads", check=0).stdout)
+        self.assertTrue(command.endswith(" --payloads"), command)
+        self.assertEqual(again.returncode, 0)
+
+    def test_the_period_is_printed_as_query_reads_it(self):
+        # Probe round 39 (finding 2): the period's bounds were cut to the second and not said to be
+        # inclusive or exclusive: pasted into `audit query`, they took in records the report left out.
+        self.append(10)
+        times = [json.loads(line)["time"] for line in
+                 sovgw("audit", "query", "--db", self.db, "--scan", "--format", "jsonl", check=0).stdout.splitlines()]
+        since, until = times[2], times[7]
+        self.assertRegex(since, r"\.\d{6}Z$")
+        page = self.report("--since", since, "--until", until, check=0).stdout
+        match = re.search(r"Period: from (\S+) \(inclusive\) to (\S+) \(exclusive\) \(records from (\S+) to (\S+)\)",
+                          page)
+        self.assertIsNotNone(match, re.search(r"Period: [^<]*", page).group(0))
+        self.assertEqual(match.groups(), (since, until, since, times[6]))
+        listed = sovgw("audit", "query", "--db", self.db, "--since", match.group(1), "--until", match.group(2),
+                       "--format", "jsonl", check=0).stdout.splitlines()
+        self.assertEqual(len(listed), 5)
+        whole = self.report("--since", since[:19] + "Z", check=0).stdout
+        self.assertIn(f"Period: from {since[:19]}Z (inclusive) to the end of the log", whole)
+
+    def test_a_wrong_pubkey_is_said_first_and_the_published_checkpoint_named(self):
+        # Probe round 39 (finding 3): with another log's key the page said no checkpoint was published
+        # beside the log (one was, signed by the right key) and its banner read as tampering; verify
+        # says "wrong public key for this log?" first.
+        self.append(5, run_name="s0")
+        self.append(5, run_name="s1")
+        other, _ = self.other_log("other", "other.sovgw.local/audit")
+        p = sovgw("audit", "report", "--db", self.db, "--pubkey", other, check=1)
+        page = p.stdout
+        hint = "none of the checkpoints is signed by the key other.sovgw.local/audit+"
+        self.assertRegex(page, r'<div class="banner bad">&#10007; The log does NOT verify: none of the checkpoints is '
+                               r"signed by the key other\.sovgw\.local/audit\+[0-9a-f]{8} given with --pubkey: wrong "
+                               r"public key for this log\? \(2 of 2 signed checkpoints fail verification\)")
+        self.assertIn(hint, p.stderr)
+        self.assertNotIn("none published beside it", page)
+        self.assertIn(f"not checked: no checkpoint kept outside the log (<code>--checkpoint</code>), and the "
+                      f"checkpoint published at {self.db}.checkpoint is not one of this log&#39;s: it is signed by "
+                      "test.sovgw.local/audit+", page)
+        # The checkpoints' lines say the same: one line, as verify lists them.
+        self.assertEqual(page.count("(checkpoint_unknown_key)"), 1)
+        self.assertIn("(and 1 more checkpoints likewise)", page)
+        text = sovgw("audit", "verify", "--db", self.db, "--pubkey", other, check=1).stdout
+        self.assertIn(hint, text.splitlines()[1])
+        doc = json.loads(sovgw("audit", "report", "--db", self.db, "--pubkey", other, "--format", "json",
+                               check=1).stdout)
+        self.assertEqual([(n["source"], n["file"]) for n in doc["verification"]["not_held"]],
+                         [("published", self.db + ".checkpoint")])
+        # With the right key nothing is said to be missing.
+        self.assertEqual(json.loads(self.report("--format", "json", check=0).stdout)["verification"]["not_held"],
+                         [])
+
+    def test_the_client_countries_card_says_what_it_leaves_out(self):
+        # Probe round 39 (finding 4): "2 client countries" above a flow picture listing private and
+        # unknown under "client countries".
+        self.append(10)  # DE, FR
+        page = self.report(check=0).stdout
+        self.assertIn('<b style="color:var(--ink)">2</b><span>client countries</span>', page)
+        run(TAMPER, self.db, "append-with", self.keys, "client_country", "private", check=0)
+        page = self.report(check=0).stdout
+        self.assertIn('<b style="color:var(--ink)">2</b><span>client countries, plus private (internal) '
+                      "addresses</span>", page)
+        run(TAMPER, self.db, "append-with", self.keys, "client_country", "", check=0)
+        page = self.report(check=0).stdout
+        self.assertIn('<b style="color:var(--ink)">2</b><span>client countries, plus private (internal) and '
+                      "unknown addresses</span>", page)
+
+    def test_decisions_over_time_span_the_period_asked_for(self):
+        # Probe round 39 (finding 5): the axis ran from the first to the last request whatever the
+        # period, so days without traffic at its ends did not show.
+        # Two requests three hours ago (as a gateway writes them then), in a period of an hour either side.
+        at = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0, tzinfo=None) - \
+            datetime.timedelta(hours=3)
+        for offset in (0, 60):
+            us = int((at - datetime.datetime(1970, 1, 1)).total_seconds() + offset) * 1000000
+            run(TAMPER, self.db, "append-at", self.keys, str(us), check=0)
+        since, until = ((at + datetime.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for h in (-1, 1))
+        j = json.loads(self.report("--since", since, "--until", until, "--format", "json", check=0).stdout)
+        buckets, width = j["series"]["buckets"], j["series"]["bucket_seconds"]
+        self.assertLessEqual(buckets[0]["start"], since)
+        self.assertEqual(sum(b["requests"] for b in buckets), 2)
+        self.assertIn(len(buckets), (2 * 3600 // width, 2 * 3600 // width + 1))
+        self.assertEqual((buckets[0]["requests"], buckets[-1]["requests"]), (0, 0))
+        end = datetime.datetime.strptime(buckets[-1]["start"][:19], "%Y-%m-%dT%H:%M:%S") + \
+            datetime.timedelta(seconds=width)
+        self.assertGreaterEqual(end.strftime("%Y-%m-%dT%H:%M:%SZ"), until)
+        page = self.report("--since", since, "--until", until, check=0).stdout
+        self.assertIn(f"The axis spans the period asked for (from {since} to {until}), not only the requests in it",
+                      page)
+        page = self.report("--since", since, check=0).stdout
+        self.assertIn(f"The axis spans the period asked for (from {since} to its last request)", page)
+        # --until in the future: drawn up to now, and said so.
+        p = self.report("--since", since, "--until", "2999-01-01", "--format", "json", check=0)
+        self.assertLessEqual(len(json.loads(p.stdout)["series"]["buckets"]), 96)
+        self.assertIn("drawn up to now", self.report("--since", since, "--until", "2999-01-01", check=0).stdout)
+        # Without a period, the requests' span as before.
+        j = json.loads(self.report("--format", "json", check=0).stdout)
+        self.assertGreater(j["series"]["buckets"][0]["requests"], 0)
+        self.assertNotIn("The axis spans", self.report(check=0).stdout)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@
 //                                            microseconds) through the writer, as a gateway whose
 //                                            clock is wrong would (or a writer forging it)
 //        audit_tamper DB append-with KEYS FIELD VALUE  append a request record (now) whose FIELD
-//                                            (model, path, request_id, tenant, note) holds VALUE,
+//                                            (model, path, request_id, tenant, note,
+//                                            client_country) holds VALUE,
 //                                            written with C escapes (\n, \t, \r, \e, \0, \xNN, \\)
 //        audit_tamper DB append-forwarded KEYS PROMPT SENT  append a forwarded request record (now)
 //                                            that seals PROMPT but whose forwarded_digest is the
@@ -306,14 +307,15 @@ int main(int argc, char** argv) {
     r.latency_us = 0;
     if (!at && argc == 6) {
       const std::string field = argv[4];
-      std::string* into = field == "model"        ? &r.model
-                          : field == "path"       ? &r.path
-                          : field == "request_id" ? &r.request_id
-                          : field == "tenant"     ? &r.tenant
-                          : field == "note"       ? &r.note
-                                                  : nullptr;
+      std::string* into = field == "model"            ? &r.model
+                          : field == "path"           ? &r.path
+                          : field == "request_id"     ? &r.request_id
+                          : field == "tenant"         ? &r.tenant
+                          : field == "note"           ? &r.note
+                          : field == "client_country" ? &r.client_country
+                                                      : nullptr;
       if (into == nullptr) {
-        return die("append-with takes model, path, request_id, tenant or note, not " + field);
+        return die("append-with takes model, path, request_id, tenant, note or client_country, not " + field);
       }
       *into = unescape(argv[5]);
     }
