@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -334,6 +335,42 @@ policy_source parse_policy_source(std::string_view text, diagnostics& diags) {
         yaml::pos_of(root).line ? yaml::pos_of(root) : source_pos{1, 1},
         "a policy file must be a mapping with 'rules' (got " + std::string(yaml::type_name(root)) + ")");
     return out;
+  }
+  // A gateway configuration given where a policy file belongs (`audit report --policy sovgw.yaml`,
+  // `policy check sovgw.yaml`): one error that says so, and names the policy file it points to,
+  // rather than an unknown-key error per top-level key (probe round 39).
+  {
+    std::vector<std::string> config_keys;
+    bool policy_keys = false;
+    source_pos first{};
+    std::string policy_file;
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        continue;
+      }
+      const std::string& key = it->first.Scalar();
+      if (key == "rules" || key == "country_sets" || key == "data_classes" || key == "invariants") {
+        policy_keys = true;
+      } else if (key == "listen" || key == "clusters" || key == "tls" || key == "audit" || key == "admin" ||
+                 key == "trusted_proxies" || key == "tenants") {
+        if (config_keys.empty()) {
+          first = yaml::pos_of(it->first);
+        }
+        config_keys.push_back(key + ":");
+      } else if (key == "policy" && it->second.IsScalar()) {
+        policy_file = it->second.Scalar();
+      }
+    }
+    if (!policy_keys && !config_keys.empty()) {
+      diags.error(
+          first.line ? first : source_pos{1, 1},
+          fmt::format("this looks like a gateway configuration (it has {}), not a policy file: give the "
+                      "policy file {}",
+                      fmt::join(config_keys, ", "),
+                      policy_file.empty() ? std::string("(a mapping with 'rules'; see docs/policy.md)")
+                                          : fmt::format("it names, policy: {}", printable(policy_file))));
+      return out;
+    }
   }
   bool has_rules = false;
   yaml::for_each_entry(

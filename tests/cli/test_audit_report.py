@@ -814,6 +814,20 @@ class report_options_test(audit_case):
         self.assertGreater(j["series"]["buckets"][0]["requests"], 0)
         self.assertNotIn("The axis spans", self.report(check=0).stdout)
 
+    def test_a_gateway_config_given_as_the_policy_gets_one_hint(self):
+        # Probe round 39 (finding 6): `--policy sovgw.yaml` gave ten unknown-key errors and no hint.
+        self.append(10)
+        config = os.path.join(self.tmp, "sovgw.yaml")
+        write_file(config, "listen:\n  port: 8443\ntls:\n  certificate: a.pem\npolicy: policies/eu.yaml\n"
+                           "audit:\n  db: audit\nclusters:\n  - name: x\n")
+        p = self.report("--policy", config, check=2)
+        self.assertIn("sovgw.yaml:1:1: error: this looks like a gateway configuration (it has listen:, tls:, audit:, "
+                      "clusters:), not a policy file: give the policy file it names, policy: policies/eu.yaml", p.stderr)
+        self.assertNotIn("unknown key", p.stderr)
+        p = sovgw("policy", "check", config, check=None)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("this looks like a gateway configuration", p.stdout + p.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
