@@ -5,13 +5,14 @@ import gzip
 import http.server
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
 import time
 import unittest
 
-from support import (CHAT, CHAT_STREAM, SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, client_context,
+from support import (CHAT, CHAT_STREAM, SOURCE, SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, client_context,
                      cluster_yaml, curl, exchange, gateway_yaml, make_certs, metric, request_bytes, start_standin, tls_connect,
                      wait_until)
 
@@ -365,6 +366,12 @@ class ProxyTest(unittest.TestCase):
         self.assertIn("sovgw_request_duration_seconds_bucket", body)
         self.assertIn("sovgw_active_connections", body)
         self.assertIn("sovgw_upstream_errors_total", body)
+        # Every family is in docs/architecture.md's list (probe round 39: six were in no doc).
+        with open(os.path.join(SOURCE, "docs", "architecture.md")) as f:
+            listed = set(re.findall(r"sovgw_[a-z_]+", f.read()))
+        families = re.findall(r"^# TYPE (\S+) ", body, re.MULTILINE)
+        self.assertGreater(len(families), 30)
+        self.assertEqual([f for f in families if f not in listed], [])
         before = metric(self.gateway, "sovgw_tls_handshake_failures_total")
         with socket.create_connection(("127.0.0.1", self.gateway.port)) as raw:
             raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # plaintext to the TLS port
