@@ -359,6 +359,10 @@ class relay_run {
 
  private:
   asio::awaitable<relay_result> no_body() {
+    // What the answer is charged (an estimate: a 204 reports no usage) is in the record made
+    // durable here, as in every other framing's (probe round 39: the record of a 204 said 0 tokens
+    // while the budget and the counters were charged the estimate).
+    end_usage();
     bool durable = recorder_.durable_already(ctx_);
     if (!durable) {
       durable = co_await recorder_.make_durable(ctx_);

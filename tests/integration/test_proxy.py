@@ -6,6 +6,7 @@ import http.server
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -461,8 +462,8 @@ class UpstreamFailureTest(unittest.TestCase):
         cls.plain.stop()
         cls.tmp.cleanup()
 
-    def gateway(self, clusters, extra_timeouts=""):
-        g = Gateway(gateway_yaml(self.certs, clusters, timeouts=extra_timeouts), self.tmp.path)
+    def gateway(self, clusters, extra_timeouts="", extra=""):
+        g = Gateway(gateway_yaml(self.certs, clusters, timeouts=extra_timeouts, extra=extra), self.tmp.path)
         self.addCleanup(g.stop)
         return g
 
@@ -483,6 +484,45 @@ class UpstreamFailureTest(unittest.TestCase):
         self.addCleanup(server.shutdown)
         return self.gateway(cluster_yaml(name, f"127.0.0.1:{server.server_address[1]}", plaintext=True,
                                          extra=cluster_extra), timeouts)
+
+    def audited_gateway_to_handler(self, name, handler, timeouts=""):
+        """gateway_to_handler with an audit log and a receipt signing key: the gateway, the log's
+        directory and the receipts' public key (JWK)."""
+        work = os.path.join(self.tmp.path, f"{name}-{time.time_ns()}")
+        os.mkdir(work)
+        keys, db = os.path.join(work, "keys"), os.path.join(work, "audit")
+        http_key, jwk = os.path.join(work, "gateway.key"), os.path.join(work, "gateway.jwk")
+        subprocess.run([SOVGW, "keys", "init", keys], check=True, capture_output=True)
+        subprocess.run([SOVGW, "keys", "http-new", http_key], check=True, capture_output=True)
+        with open(jwk, "w") as f:
+            f.write(subprocess.run([SOVGW, "keys", "http-public", http_key], check=True, capture_output=True,
+                                   text=True).stdout)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        extra = (f"audit:\n  db: {db}\n  keys: {keys}\n"
+                 f"signing:\n  key: {http_key}\n")
+        g = self.gateway(cluster_yaml(name, f"127.0.0.1:{server.server_address[1]}", plaintext=True), timeouts,
+                         extra=extra)
+        return g, db, jwk
+
+    @staticmethod
+    def closed_log_record(g, db, request_id):
+        """The audit record of `request_id`, read once the gateway has closed its log."""
+        if g.proc.poll() is None:
+            g.signal(signal.SIGTERM)
+            g.proc.wait(timeout=30)
+        q = subprocess.run([SOVGW, "audit", "query", "--db", db, "--request-id", request_id, "--format", "jsonl"],
+                           capture_output=True, text=True, timeout=60)
+        rows = [json.loads(line) for line in q.stdout.splitlines() if line.strip()]
+        assert len(rows) == 1, q.stdout + q.stderr
+        return rows[0]
+
+    @staticmethod
+    def upstream_errors(g, kind):
+        text = admin_get(g, "/metrics").body.decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("sovgw_upstream_errors_total{") and f'kind="{kind}"' in line)
 
     def request_line(self, g, resp):
         return g.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == resp.header("x-request-id"))
@@ -844,6 +884,34 @@ class UpstreamFailureTest(unittest.TestCase):
         resp = exchange(g.port, self.certs, chat_request())
         self.assertEqual(resp.status, 204, resp.body)
         self.assertNotIn("content-length", [n.lower() for n, _ in resp.headers])
+
+    def test_an_answer_without_a_body_is_recorded_with_what_it_was_charged(self):
+        # Probe round 39: a 204 was charged an estimate (the access line, the token counter, the
+        # budget) while its audit record, made durable before the estimate, said 0 tokens and had no
+        # `tokens estimated` note: the log could not be reconciled with the counters.
+
+        class NoContent(ClusterHandler):
+            def do_POST(self):
+                self.read_body()
+                self.send_response(204)
+                if self.headers.get("X-Standin-Length"):
+                    self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        for length in ("", "0"):
+            with self.subTest(content_length=length):
+                g, db, _ = self.audited_gateway_to_handler("quiet", NoContent)
+                resp = exchange(g.port, self.certs, chat_request(extra_headers={"X-Standin-Length": length}))
+                self.assertEqual(resp.status, 204, resp.body)
+                line = self.request_line(g, resp)
+                self.assertTrue(line["usage_estimated"])
+                self.assertGreater(line["prompt_tokens"], 0)
+                counted = metric(g, "sovgw_tokens_total")
+                self.assertEqual(counted, line["prompt_tokens"] + line["completion_tokens"])
+                record = self.closed_log_record(g, db, resp.header("x-request-id"))
+                self.assertEqual((record["status"], record["prompt_tokens"], record["completion_tokens"]),
+                                 (204, line["prompt_tokens"], line["completion_tokens"]))
+                self.assertIn("tokens estimated", record["note"])
 
     def test_what_a_request_can_cause_never_marks_an_endpoint_down(self):
         # A client chooses what it sends: a head the cluster refuses by closing, input it answers
