@@ -270,20 +270,20 @@ class relay_run {
         up.framing == http::body_framing::chunked || up.framing == http::body_framing::until_close;
     const bool events =
         any_media_type(up, [](std::string_view type) { return http::iequals(type, "text/event-stream"); });
-    // An event stream the cluster sent with a Content-Length, holding the usage-only event the
-    // gateway asked for: its length changes once that event is removed, so the client gets it
-    // chunked (or, HTTP/1.0, until close) instead.
-    const bool reframed = ctx.usage_requested && events && up.framing == http::body_framing::content_length;
+    meter_ = usage_meter_for(ctx.head, up, ctx.usage_requested);
+    // The usage the gateway asked for is taken out of the events: the body is not the cluster's.
+    const bool body_changed = meter_.may_change_body();
+    // An event stream the cluster sent with a Content-Length (or an answer that may turn out to be
+    // one: usage_meter::mode::sniff), holding the usage the gateway asked for: its length changes
+    // once that is taken out, so the client gets it chunked (or, HTTP/1.0, until close) instead.
+    const bool reframed = body_changed && up.framing == http::body_framing::content_length;
     chunked_ = (streamed || reframed) && !client_http10;
     const bool close = !keep_alive || ((streamed || reframed) && client_http10);
     after_ = close ? next_step::close : next_step::keep_alive;
     capture_ = recorder.captures_completion(ctx);
-    meter_ = usage_meter_for(ctx.head, up, ctx.usage_requested);
     // An event stream's next event is seldom there when the last one has just been relayed.
     paced_ = streamed && events;
     ctx.status = up.status;
-    // The usage-only event the gateway asked for is removed: the body is not the cluster's.
-    const bool body_changed = ctx.usage_requested && events;
     const std::shared_ptr<const std::string> credential = ex.credential_line();
     client_response_head(*out_, ctx, up, chunked_, close, reframed, body_changed, ex.tagger(),
                          credential ? std::string_view(*credential) : std::string_view());

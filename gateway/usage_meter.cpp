@@ -406,6 +406,187 @@ bool usage_object_in(std::string_view text) {
   return false;
 }
 
+// Whether an event holds nothing but a usage and the envelope every chunk of the stream carries:
+// the usage-only event the gateway asked for. Its choices empty (a list, or null, or none at all;
+// `{}` too, which holds no choice either). Anything else it carries (an `error`, Azure's
+// prompt_filter_results, a field a later API adds) is something a client may act on.
+bool usage_only(const json::object& event) {
+  for (const auto& [key, value] : event) {
+    if (key == "choices") {
+      if (!(value.is_null() || (value.is_array() && value.as_array().empty()) ||
+            (value.is_object() && value.as_object().empty()))) {
+        return false;
+      }
+      continue;
+    }
+    // OpenAI's chunk envelope (service_tier and obfuscation are on each of its chunks), and the
+    // timings llama.cpp's server puts beside its usage: nothing a client acts on.
+    static constexpr std::string_view envelope[] = {"usage",        "id",          "object",
+                                                    "created",      "model",       "system_fingerprint",
+                                                    "service_tier", "obfuscation", "timings"};
+    if (std::find(std::begin(envelope), std::end(envelope), std::string_view(key)) == std::end(envelope)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool json_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::size_t skip_json_blanks(std::string_view t, std::size_t i) {
+  while (i < t.size() && json_blank(t[i])) {
+    ++i;
+  }
+  return i;
+}
+
+// Past the closing quote of the JSON string that opens at t[i]; npos when it does not close.
+std::size_t json_string_end(std::string_view t, std::size_t i) {
+  for (++i; i < t.size(); ++i) {
+    if (t[i] == '\\') {
+      ++i;
+    } else if (t[i] == '"') {
+      return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// Past the JSON value that starts at t[i] (a text the parser accepted); npos when it does not end.
+std::size_t json_value_end(std::string_view t, std::size_t i) {
+  if (i >= t.size()) {
+    return std::string_view::npos;
+  }
+  if (t[i] == '"') {
+    return json_string_end(t, i);
+  }
+  if (t[i] == '{' || t[i] == '[') {
+    std::size_t depth = 0;
+    for (; i < t.size(); ++i) {
+      if (t[i] == '"') {
+        i = json_string_end(t, i);
+        if (i == std::string_view::npos) {
+          return i;
+        }
+        --i;
+      } else if (t[i] == '{' || t[i] == '[') {
+        ++depth;
+      } else if ((t[i] == '}' || t[i] == ']') && --depth == 0) {
+        return i + 1;
+      }
+    }
+    return std::string_view::npos;
+  }
+  while (i < t.size() && t[i] != ',' && t[i] != '}' && t[i] != ']' && !json_blank(t[i])) {
+    ++i;
+  }
+  return i;
+}
+
+// `data` (a JSON object's text) without its top-level `usage` members (every one: a repeated key
+// too, however its name is escaped), every other byte as it came: the client gets the event as
+// the cluster wrote it, but for the usage the gateway asked for. nullopt when it has none.
+std::optional<std::string> without_usage(std::string_view t) {
+  std::size_t i = skip_json_blanks(t, 0);
+  if (i >= t.size() || t[i] != '{') {
+    return std::nullopt;
+  }
+  struct member {
+    std::size_t begin;
+    std::size_t end;
+    bool usage;
+  };
+  std::vector<member> members;
+  i = skip_json_blanks(t, i + 1);
+  bool any = false;
+  while (i < t.size() && t[i] == '"') {
+    const std::size_t key_end = json_string_end(t, i);
+    if (key_end == std::string_view::npos) {
+      return std::nullopt;
+    }
+    const std::string_view key = t.substr(i + 1, key_end - i - 2);
+    bool usage = key == "usage";
+    if (!usage && key.find('\\') != std::string_view::npos) {
+      boost::system::error_code ec;
+      const json::value name = json::parse(t.substr(i, key_end - i), ec);
+      usage = !ec && name.is_string() && name.as_string() == "usage";
+    }
+    std::size_t v = skip_json_blanks(t, key_end);
+    if (v >= t.size() || t[v] != ':') {
+      return std::nullopt;
+    }
+    const std::size_t end = json_value_end(t, skip_json_blanks(t, v + 1));
+    if (end == std::string_view::npos) {
+      return std::nullopt;
+    }
+    members.push_back({i, end, usage});
+    any = any || usage;
+    i = skip_json_blanks(t, end);
+    if (i < t.size() && t[i] == ',') {
+      i = skip_json_blanks(t, i + 1);
+    }
+  }
+  if (!any) {
+    return std::nullopt;
+  }
+  // The text before the first member, each member kept with the separator (its comma) before it
+  // in the text unless it is the first kept, and the text after the last member.
+  std::string out(t.substr(0, members.front().begin));
+  bool first = true;
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    if (members[k].usage) {
+      continue;
+    }
+    if (!first) {
+      out.append(t.substr(members[k - 1].end, members[k].begin - members[k - 1].end));
+    }
+    out.append(t.substr(members[k].begin, members[k].end - members[k].begin));
+    first = false;
+  }
+  out.append(t.substr(members.back().end));
+  return out;
+}
+
+// Appends the event `ev` with `data` in place of its data lines (at the first; one `data:` line
+// per line of `data`), its other lines (event:, id:, comments) as they were, then `separator`.
+void append_event(std::string& out, std::string_view ev, std::string_view separator, std::string_view data) {
+  const std::string_view nl = separator.starts_with("\r\n") ? separator.substr(0, 2)
+                              : separator.empty()           ? std::string_view("\n")
+                                                            : separator.substr(0, 1);
+  bool first_line = true;
+  const auto line_out = [&](std::string_view prefix, std::string_view line) {
+    if (!first_line) {
+      out += nl;
+    }
+    out += prefix;
+    out += line;
+    first_line = false;
+  };
+  bool data_written = false;
+  while (true) {
+    const std::size_t e = ev.find_first_of("\r\n");
+    const std::string_view line = ev.substr(0, e);
+    if (!line.starts_with("data:")) {
+      line_out({}, line);
+    } else if (!data_written) {
+      data_written = true;
+      for (std::string_view rest = data;;) {
+        const std::size_t n = rest.find('\n');
+        line_out("data: ", rest.substr(0, n));
+        if (n == std::string_view::npos) {
+          break;
+        }
+        rest.remove_prefix(n + 1);
+      }
+    }
+    if (e == std::string_view::npos) {
+      break;
+    }
+    ev.remove_prefix(e + (ev.substr(e, 2) == "\r\n" ? 2 : 1));
+  }
+  out += separator;
+}
+
 }  // namespace
 
 void usage_meter::event(std::string_view ev, std::string_view separator, std::string& out) {
@@ -413,7 +594,7 @@ void usage_meter::event(std::string_view ev, std::string_view separator, std::st
     ++events_;
   }
   // "usage" or Gemini's "usageMetadata", in one search; parsed when it may hold counts, or when the
-  // gateway may have to remove the usage event it asked for.
+  // gateway may have to take out the usage it asked for.
   if (ev.find("\"usage") != std::string_view::npos && ev.size() <= max_event &&
       (strip_ || usage_object_in(ev))) {
     const std::string data = event_data(ev);
@@ -425,14 +606,18 @@ void usage_meter::event(std::string_view ev, std::string_view separator, std::st
     if (o != nullptr) {
       (void)read_event_usage(*o);
     }
-    if (strip_) {
-      o = o != nullptr && o->contains("usage") ? o : nullptr;  // the OpenAI usage-only event's key
-      const json::value* choices = o != nullptr ? o->if_contains("choices") : nullptr;
-      // No choices (an empty list, null, or none at all): the usage-only event the gateway asked
-      // for, not the client's.
-      if (o != nullptr && (choices == nullptr || choices->is_null() ||
-                           (choices->is_array() && choices->as_array().empty()))) {
-        return;
+    if (strip_ && o != nullptr && o->contains("usage")) {
+      if (usage_only(*o)) {
+        return;  // the usage-only event the gateway asked for, not the client's
+      }
+      // An event that says more (an error, a chunk's content): relayed without the usage, which the
+      // client did not ask for. A `"usage":null` (on every chunk once usage is asked for) says
+      // nothing and stays: the event goes as it came.
+      if (!o->at("usage").is_null()) {
+        if (const std::optional<std::string> rest = without_usage(data)) {
+          append_event(out, ev, separator, *rest);
+          return;
+        }
       }
     }
   }
@@ -440,9 +625,44 @@ void usage_meter::event(std::string_view ev, std::string_view separator, std::st
   out += separator;
 }
 
+bool usage_meter::settle_mode(bool at_end) {
+  constexpr std::string_view bom = "\xEF\xBB\xBF";  // which an event stream may start with
+  std::string_view head = pending_;
+  if (!at_end && head.size() < bom.size() && bom.starts_with(head)) {
+    return false;
+  }
+  if (head.starts_with(bom)) {
+    head.remove_prefix(bom.size());
+  }
+  head.remove_prefix(std::min(head.size(), skip_json_blanks(head, 0)));
+  constexpr std::string_view fields[] = {"data:", "event:", "id:", "retry:", ":"};
+  const bool events = std::any_of(std::begin(fields), std::end(fields),
+                                  [&](std::string_view f) { return head.starts_with(f); });
+  if (!events && !at_end) {
+    // Nothing but blank lines yet, or the start of a field name: more bytes decide.
+    const bool blank = head.empty() && pending_.size() < 4096;
+    if (blank || (!head.empty() && std::any_of(std::begin(fields), std::end(fields),
+                                               [&](std::string_view f) { return f.starts_with(head); }))) {
+      return false;
+    }
+  }
+  mode_ = events ? mode::sse : mode::json;
+  return true;
+}
+
 void usage_meter::feed(std::string_view data, std::string& out) {
   if (mode_ == mode::off) {
     out += data;
+    return;
+  }
+  if (mode_ == mode::sniff) {
+    pending_ += data;
+    if (!settle_mode(false)) {
+      return;
+    }
+    const std::string held = std::move(pending_);
+    pending_.clear();
+    feed(held, out);
     return;
   }
   if (mode_ == mode::json) {
@@ -547,6 +767,12 @@ void usage_meter::observe(std::string_view data) {
 }
 
 void usage_meter::finish(std::string& out) {
+  if (mode_ == mode::sniff) {
+    (void)settle_mode(true);
+    const std::string held = std::move(pending_);
+    pending_.clear();
+    feed(held, out);
+  }
   if (mode_ == mode::json) {
     if (usage_in_body_) {
       static thread_local std::vector<std::size_t> top_strings;
@@ -557,15 +783,13 @@ void usage_meter::finish(std::string& out) {
       (void)read_usage(pending_, top_strings);
     }
   } else if (mode_ == mode::sse) {
-    if (!skipping_ && !pending_.empty() && pending_.find("\"usage") != std::string::npos &&
-        pending_.size() <= max_event) {
-      boost::system::error_code ec;  // a last event without its blank line
-      const json::value v = json::parse(event_data(pending_), ec);
-      if (const json::object* o = ec ? nullptr : v.if_object()) {
-        (void)read_event_usage(*o);
-      }
+    if (!skipping_ && !pending_.empty()) {
+      // A last event without its blank line: read, and its usage taken out, as any (probe round
+      // 39: the usage-only event the gateway asked for was relayed when it was unterminated).
+      event(pending_, {}, out);
+    } else {
+      out += pending_;
     }
-    out += pending_;
   }
   pending_.clear();
 }
@@ -612,6 +836,9 @@ usage_meter usage_meter_for(const http::message_head& request, const http::messa
     // A stream sent with a Content-Length is relayed re-framed (relay.cpp), so that the event can
     // go whatever the framing.
     return usage_meter(usage_meter::mode::sse, usage_requested);
+  }
+  if (usage_requested) {
+    return usage_meter(usage_meter::mode::sniff, true, json);
   }
   usage_meter meter(usage_meter::mode::json, false);
   if (!json) {

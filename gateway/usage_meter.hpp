@@ -11,9 +11,15 @@
 //   `response.completed` event carries it inside its `response`), read only where the APIs put it:
 //   a usage object elsewhere in an event is the client's (a Responses stream's first event echoes
 //   the request's tools, whose schemas may name `usage`). When the gateway itself
-//   asked the cluster for usage (stream_options.include_usage, which the client did not ask for),
-//   that usage-only event (`"choices":[]`) is removed before the client sees it. Events are passed
-//   on whole: a partial event waits for its end (the client could not use it before either).
+//   asked the cluster for usage (stream_options.include_usage, which the client did not ask for,
+//   or declined), the client gets no usage it did not ask for: the usage-only event (`"choices":[]`
+//   and the chunk's envelope: id, object, created, model, system_fingerprint, service_tier,
+//   obfuscation, llama.cpp's timings) is removed, and any other event that carries a `usage` (an
+//   `error` beside it, a content chunk under vLLM's continuous_usage_stats) reaches the client
+//   without that member, every other byte of its JSON as the cluster wrote it (probe round 39: an
+//   in-band error went with the usage event it rode in). The usage is read first in every case.
+//   Events are passed on whole: a partial event waits for its end (the client could not use it
+//   before either).
 
 #include <cstdint>
 #include <string>
@@ -46,10 +52,15 @@ inline constexpr std::uint64_t max_usage_count = std::uint64_t{1} << 40;
 
 class usage_meter {
  public:
-  enum class mode : std::uint8_t { off, json, sse };
+  // sniff: a stream the gateway asked usage for, answered under another media type than
+  // text/event-stream (none, text/plain, application/json, a list of types): read as events when
+  // its first bytes are written as events (`data:`, `event:`, `id:`, `retry:`, a `:` comment, after
+  // blank lines), else as `json` (whose `usage` counts only under a JSON media type: `json_type`).
+  enum class mode : std::uint8_t { off, json, sse, sniff };
 
   usage_meter() = default;
-  usage_meter(mode m, bool strip_usage_event) : mode_(m), strip_(strip_usage_event) {}
+  usage_meter(mode m, bool strip_usage_event, bool json_type = true)
+      : mode_(m), strip_(strip_usage_event), usage_in_body_(json_type) {}
   // A body that is not JSON (text/plain, no type): its `usage` would be whatever the model wrote,
   // which a prompt can steer; it is charged by its size.
   void ignore_usage_in_body() { usage_in_body_ = false; }
@@ -60,7 +71,12 @@ class usage_meter {
   void feed(std::string_view data, std::string& out);
   // True when the client gets the body exactly as it came (no meter, or a JSON answer): then
   // observe() reads it for usage without the copy feed() makes.
-  [[nodiscard]] bool passes_through() const { return mode_ != mode::sse; }
+  [[nodiscard]] bool passes_through() const { return mode_ != mode::sse && mode_ != mode::sniff; }
+  // Whether the client may get other bytes than the cluster's (the gateway's usage taken out of
+  // events): its Content-Length and digests would no longer be true.
+  [[nodiscard]] bool may_change_body() const {
+    return strip_ && (mode_ == mode::sse || mode_ == mode::sniff);
+  }
   void observe(std::string_view data);
   // The end of the body: appends what is still held back to `out` and reads the JSON usage.
   void finish(std::string& out);
@@ -92,6 +108,9 @@ class usage_meter {
 
  private:
   void event(std::string_view ev, std::string_view separator, std::string& out);
+  // sniff: settles the mode from the first bytes held in pending_; false while they may still be
+  // either (`at_end`: no more will come).
+  bool settle_mode(bool at_end);
   // Reads the usage objects of a JSON answer's top level in `text` (its tail): `top_strings`, the
   // offsets where a string at the top level starts (json_nesting), sorted; true if found.
   bool read_usage(std::string_view text, const std::vector<std::size_t>& top_strings);
@@ -125,9 +144,12 @@ class usage_meter {
 // TGI's /generate, SageMaker-style /invocations), and of any request answered with JSON or events
 // (a background response read back with GET /responses/{id} under any prefix): event streams event
 // by event, every other body from its end, charged by its size when it reports no usage; a `usage`
-// only in a body that is JSON (in text it is whatever the model wrote). The usage event the gateway
-// asked for (`usage_requested`) is removed only where the client's framing allows it (not under a
-// Content-Length the client was already told). Inactive for other answers.
+// only in a body that is JSON (in text it is whatever the model wrote). The usage the gateway
+// asked for (`usage_requested`) is taken out of the events (usage_meter::may_change_body: the
+// relay re-frames a Content-Length answer); such an answer is read as events whatever its media
+// type says when it is written as events (mode::sniff: the gateway cannot know how a cluster frames
+// a stream before it asks; probe round 39: under text/plain or no type the usage event reached the
+// client). Inactive for other answers.
 [[nodiscard]] usage_meter usage_meter_for(const http::message_head& request, const http::message_head& up,
                                           bool usage_requested);
 

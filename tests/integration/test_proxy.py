@@ -913,6 +913,106 @@ class UpstreamFailureTest(unittest.TestCase):
                                  (204, line["prompt_tokens"], line["completion_tokens"]))
                 self.assertIn("tokens estimated", record["note"])
 
+    def test_an_event_that_says_more_than_the_usage_reaches_the_client(self):
+        # Probe round 39: the gateway asked for usage the client did not, then removed every event
+        # with a usage and no choices, a cluster's in-band error with it: the SDK ended the stream as
+        # a success. Only an event that holds nothing but the usage and the chunk's envelope goes;
+        # any other keeps everything but the usage, which is still read.
+        events = {
+            "error_alone": {"error": {"message": "stream failed: CUDA OOM"},
+                            "usage": {"prompt_tokens": 7, "completion_tokens": 2}},
+            "error_in_usage_event": {"id": "c1", "object": "chat.completion.chunk", "model": "m", "choices": [],
+                                     "usage": {"prompt_tokens": 7, "completion_tokens": 2},
+                                     "error": {"message": "stream failed: CUDA OOM", "code": "content_filter"}},
+        }
+
+        class Failing(ClusterHandler):
+            def do_POST(self):
+                self.read_body()
+                content = {"id": "c1", "object": "chat.completion.chunk", "model": "m",
+                           "choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+                body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n"
+                                for e in (content, events[self.headers["X-Standin-Event"]])) + b"data: [DONE]\n\n"
+                self.answer(200, body, [("Content-Type", "text/event-stream")])
+
+        g = self.gateway_to_handler("failing", Failing)
+        completions = json.dumps({"model": "mistral-small", "stream": True, "prompt": "Bonjour"}).encode()
+        for path, body in (("/v1/chat/completions", CHAT_STREAM), ("/v1/completions", completions)):
+            for name, sent in events.items():
+                with self.subTest(path=path, event=name):
+                    resp = exchange(g.port, self.certs, request_bytes(
+                        path=path, body=body, headers={"Content-Type": "application/json", "X-Standin-Event": name}))
+                    self.assertEqual(resp.status, 200, resp.body)
+                    got = [json.loads(e[6:]) for e in resp.body.decode().split("\n\n") if e.startswith("data: {")]
+                    self.assertEqual(len(got), 2, resp.body)
+                    self.assertEqual(got[1], {k: v for k, v in sent.items() if k != "usage"})
+                    line = self.request_line(g, resp)
+                    self.assertEqual((line["prompt_tokens"], line["completion_tokens"], line["usage_estimated"]),
+                                     (7, 2, False))
+
+    def test_every_chunk_the_client_gets_is_without_the_usage_it_declined(self):
+        # Probe round 39: a client's `include_usage: false` beside `continuous_usage_stats: true`
+        # reached the cluster as include_usage true (so that the stream is counted), and vLLM then
+        # puts a usage in every chunk: the client got usage in each content event. The usage of each
+        # event is read and taken out; the content stays as the cluster wrote it.
+        forwarded = []
+
+        class Continuous(ClusterHandler):
+            def do_POST(self):
+                forwarded.append(json.loads(self.read_body()))
+                chunks = [{"id": "c1", "object": "chat.completion.chunk", "model": "m",
+                           "choices": [{"index": 0, "delta": {"content": w}}],
+                           "usage": {"prompt_tokens": 7, "completion_tokens": i + 1}}
+                          for i, w in enumerate(("Bon", "jour"))]
+                chunks.append({"id": "c1", "object": "chat.completion.chunk", "model": "m", "choices": [],
+                               "usage": {"prompt_tokens": 7, "completion_tokens": 2}})
+                body = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+                self.answer(200, body, [("Content-Type", "text/event-stream")])
+
+        g = self.gateway_to_handler("continuous", Continuous)
+        body = json.dumps({"model": "mistral-small", "stream": True, "messages": [{"role": "user", "content": "x"}],
+                           "stream_options": {"include_usage": False, "continuous_usage_stats": True}}).encode()
+        resp = exchange(g.port, self.certs, chat_request(body))
+        self.assertEqual(resp.status, 200, resp.body)
+        got = [json.loads(e[6:]) for e in resp.body.decode().split("\n\n") if e.startswith("data: {")]
+        self.assertEqual([c["choices"][0]["delta"]["content"] for c in got], ["Bon", "jour"])
+        self.assertFalse([c for c in got if "usage" in c], resp.body)
+        # The cluster is still asked for the usage (so that the stream is counted as it reports it).
+        self.assertEqual(forwarded[-1]["stream_options"], {"include_usage": True, "continuous_usage_stats": True})
+        line = self.request_line(g, resp)
+        self.assertEqual((line["prompt_tokens"], line["completion_tokens"], line["usage_estimated"]), (7, 2, False))
+
+    def test_a_stream_under_another_media_type_is_read_as_events(self):
+        # Probe round 39: a stream the gateway asked usage for, answered as events under no
+        # Content-Type, text/plain, application/json or a list of types, was relayed as it came:
+        # the client got the gateway's usage-only event (`choices: []`), and all but the JSON one
+        # were charged an estimate. What is written as events is read as events.
+        class Mislabelled(ClusterHandler):
+            def do_POST(self):
+                self.read_body()
+                body = (b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
+                        b'data: {"id":"c1","object":"chat.completion.chunk","choices":[],'
+                        b'"usage":{"prompt_tokens":7,"completion_tokens":2}}\n\ndata: [DONE]\n\n')
+                kind = self.headers["X-Standin-Type"]
+                if kind == "chunked":
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                     f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+                    self.close_connection = True
+                    return
+                self.answer(200, body, [] if kind == "none" else [("Content-Type", kind)])
+
+        g = self.gateway_to_handler("mislabelled", Mislabelled)
+        for kind in ("none", "text/plain", "application/json", "text/event-stream, text/plain", "chunked"):
+            with self.subTest(content_type=kind):
+                resp = exchange(g.port, self.certs, chat_request(CHAT_STREAM, {"X-Standin-Type": kind}))
+                self.assertEqual(resp.status, 200, resp.body)
+                self.assertNotIn(b"usage", resp.body)
+                self.assertIn(b'"content":"Hi"', resp.body)
+                self.assertTrue(resp.body.endswith(b"data: [DONE]\n\n"), resp.body)
+                line = self.request_line(g, resp)
+                self.assertEqual((line["prompt_tokens"], line["completion_tokens"], line["usage_estimated"]),
+                                 (7, 2, False))
+
     def test_what_a_request_can_cause_never_marks_an_endpoint_down(self):
         # A client chooses what it sends: a head the cluster refuses by closing, input it answers
         # with garbage or resets on. Were those endpoint failures, three requests from any tenant

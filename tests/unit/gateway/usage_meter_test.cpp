@@ -62,11 +62,14 @@ TEST_CASE("usage meter: CRLF events, usage:null chunks, and a usage event with c
   usage_meter m(usage_meter::mode::sse, true);
   CHECK(run(m, chunk + crlf + done, 5) == chunk + done);
   CHECK(m.prompt_tokens() == 3);
+  // Its content reaches the client; the usage the gateway asked for does not (probe round 39).
   const std::string with_choices =
       "data: {\"choices\":[{\"delta\":{}}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n";
   usage_meter n(usage_meter::mode::sse, true);
-  CHECK(run(n, with_choices + done, 3) == with_choices + done);
+  CHECK(run(n, with_choices + done, 3) == "data: {\"choices\":[{\"delta\":{}}]}\n\n" + done);
   CHECK(n.completion_tokens() == 2);
+  usage_meter asked(usage_meter::mode::sse, false);
+  CHECK(run(asked, with_choices + done, 3) == with_choices + done);
   usage_meter none(usage_meter::mode::sse, true);
   CHECK(run(none, chunk + done, 2) == chunk + done);
   CHECK_FALSE(none.known(true));
@@ -468,4 +471,121 @@ TEST_CASE("usage meter: an event's usage is read only where the APIs put it, nev
   usage_meter chunked(usage_meter::mode::sse, false);
   (void)run(chunked, "data: {\"choices\":[{\"delta\":{\"x\":{\"usage\":{\"prompt_tokens\":0}}}}]}\n\n", 4096);
   CHECK_FALSE(chunked.known(false));
+}
+
+TEST_CASE("usage meter: an event that says more than the usage reaches the client without the usage") {
+  // Probe round 39: an in-band error riding in the usage event the gateway asked for was removed
+  // with it, and the client's SDK ended the stream as a success.
+  const std::string cases[][2] = {
+      {R"({"error":{"message":"stream failed: CUDA OOM"},"usage":{"prompt_tokens":7,"completion_tokens":2}})",
+       R"({"error":{"message":"stream failed: CUDA OOM"}})"},
+      {R"({"id":"c1","choices":[], "usage" : {"prompt_tokens":7,"completion_tokens":2} ,"error":{"code":"x"}})",
+       R"({"id":"c1","choices":[] ,"error":{"code":"x"}})"},
+      {R"({ "usage":{"prompt_tokens":7,"completion_tokens":2},"prompt_filter_results":[{"a":"}\"{"}],"choices":[]})",
+       R"({ "prompt_filter_results":[{"a":"}\"{"}],"choices":[]})"},
+      // a repeated or escaped key is the same member to a client's parser
+      {R"({"\u0075sage":{"prompt_tokens":7,"completion_tokens":2},"usage":{"prompt_tokens":7,"completion_tokens":2},"x":1.50e2,"choices":[]})",
+       R"({"x":1.50e2,"choices":[]})"},
+  };
+  for (const auto& [sent, relayed] : cases) {
+    CAPTURE(sent);
+    for (const std::size_t step : {1u, 9u, 4096u}) {
+      usage_meter m(usage_meter::mode::sse, true);
+      CHECK(run(m, chunk + "data: " + sent + "\n\n" + done, step) ==
+            chunk + "data: " + relayed + "\n\n" + done);
+      CHECK(m.prompt_tokens() == 7);
+      CHECK(m.completion_tokens() == 2);
+    }
+  }
+  // The event's other lines stay; its data, on several lines, comes back on as many.
+  usage_meter lines(usage_meter::mode::sse, true);
+  CHECK(
+      run(lines,
+          "event: error\r\nid: 4\r\ndata: {\"error\":{},\r\ndata: \"usage\":{\"prompt_tokens\":7}}\r\n\r\n" +
+              done,
+          5) == "event: error\r\nid: 4\r\ndata: {\"error\":{}}\r\n\r\n" + done);
+  // Nothing but the usage and the chunk's envelope: removed whole, as before.
+  for (const std::string only :
+       {R"({"id":"c","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":"fp",)"
+        R"("service_tier":"default","obfuscation":"x","choices":[],"usage":{"prompt_tokens":7}})",
+        R"({"choices":{},"usage":{"prompt_tokens":7},"timings":{"predicted_ms":3}})"}) {
+    CAPTURE(only);
+    usage_meter m(usage_meter::mode::sse, true);
+    CHECK(run(m, chunk + "data: " + only + "\n\n" + done, 7) == chunk + done);
+    CHECK(m.prompt_tokens() == 7);
+  }
+}
+
+TEST_CASE("usage meter: content chunks carry no usage the client declined, each read (continuous usage)") {
+  // Probe round 39: vLLM's continuous_usage_stats puts a usage in every chunk once include_usage
+  // is true, which the gateway sets even over a client's `false`.
+  std::string body;
+  for (int i = 1; i <= 3; ++i) {
+    body +=
+        R"(data: {"choices":[{"index":0,"delta":{"content":"w"}}],"usage":{"prompt_tokens":5,"completion_tokens":)" +
+        std::to_string(i) + "}}\n\n";
+  }
+  usage_meter m(usage_meter::mode::sse, true);
+  const std::string out = run(m, body + done, 11);
+  CHECK(out.find("usage") == std::string::npos);
+  CHECK(out ==
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"w\"}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"w\"}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"w\"}}]}\n\n" +
+            done);
+  CHECK(m.known(true));
+  CHECK(m.completion_tokens() == 3);
+  // A chunk's "usage":null says nothing: it goes as it came.
+  usage_meter nulls(usage_meter::mode::sse, true);
+  CHECK(run(nulls, chunk + chunk + done, 3) == chunk + chunk + done);
+}
+
+TEST_CASE("usage meter: the usage-only event is removed when the stream ends without its blank line") {
+  // Probe round 39 (info): read but relayed when unterminated.
+  usage_meter m(usage_meter::mode::sse, true);
+  CHECK(run(m, chunk + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n",
+            6) == chunk);
+  CHECK(m.completion_tokens() == 2);
+}
+
+TEST_CASE("usage meter: a stream the gateway asked usage for is read as events whatever its media type") {
+  // Probe round 39: under no Content-Type, text/plain or application/json, the usage-only event
+  // reached the client, and its usage went unread (but under JSON).
+  const auto meter = [](const std::string& type, bool requested) {
+    sovgw::http::message_head req;
+    REQUIRE(sovgw::http::parse_request_head("POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n\r\n", {},
+                                            req) == sovgw::http::parse_error::none);
+    sovgw::http::message_head up;
+    REQUIRE(sovgw::http::parse_response_head("HTTP/1.1 200 OK\r\n" +
+                                                 (type.empty() ? "" : "Content-Type: " + type + "\r\n") +
+                                                 "Transfer-Encoding: chunked\r\n\r\n",
+                                             "POST", up) == sovgw::http::parse_error::none);
+    return usage_meter_for(req, up, requested);
+  };
+  const std::string usage_only =
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n";
+  for (const std::string type : {"", "text/plain", "application/json", "text/event-stream, text/plain"}) {
+    for (const std::string start : {"", "\xEF\xBB\xBF", "\n\n", ": ping\n\n"}) {
+      CAPTURE(type);
+      CAPTURE(start);
+      for (const std::size_t step : {1u, 3u, 4096u}) {
+        usage_meter m = meter(type, true);
+        CHECK(m.may_change_body());
+        CHECK(run(m, start + chunk + usage_only + done, step) == start + chunk + done);
+        CHECK(m.known(true));
+        CHECK(m.completion_tokens() == 2);
+      }
+    }
+    // Not written as events: the body as it came, its usage read as a JSON answer's.
+    const std::string answer = R"({"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":1}})";
+    usage_meter m = meter(type, true);
+    CHECK(run(m, "  " + answer, 2) == "  " + answer);
+    CHECK(m.known(true) == (type == "application/json"));
+    // A stream the gateway did not ask usage for is read as it always was.
+    usage_meter plain = meter(type, false);
+    CHECK_FALSE(plain.may_change_body());
+    CHECK(run(plain, chunk + usage_only + done, 5) == chunk + usage_only + done);
+  }
+  usage_meter empty = meter("text/plain", true);
+  CHECK(run(empty, "", 1).empty());
 }
