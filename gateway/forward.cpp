@@ -229,6 +229,35 @@ asio::awaitable<std::optional<stage_result>> upstream_exchange::read_response_he
 // cluster resets or answers garbage) is charged what admission reserved for it (the prompt's
 // estimate and its completion's bound, or what unbounded completions of its scopes used), so that
 // no way of ending it early makes it free.
+upstream_error_kind upstream_error_kind_of(outcome o) noexcept {
+  switch (o) {
+    case outcome::upstream_connect_failed:
+      return upstream_error_kind::connect;
+    case outcome::upstream_tls_error:
+      return upstream_error_kind::tls;
+    case outcome::upstream_connect_timeout:
+    case outcome::upstream_timeout:
+    case outcome::upstream_stream_timeout:
+      return upstream_error_kind::timeout;
+    case outcome::upstream_protocol:
+    case outcome::upstream_bad_chunking:
+      return upstream_error_kind::protocol;
+    default:  // upstream_reset, upstream_reset_mid_body
+      return upstream_error_kind::reset;
+  }
+}
+
+outcome unanswered_outcome(outcome mid_body) noexcept {
+  switch (mid_body) {
+    case outcome::upstream_stream_timeout:
+      return outcome::upstream_timeout;
+    case outcome::upstream_reset_mid_body:
+      return outcome::upstream_reset;
+    default:  // upstream_bad_chunking
+      return outcome::upstream_protocol;
+  }
+}
+
 const std::string& upstream_exchange::cluster_name() const { return cluster_.config->name; }
 
 bool upstream_exchange::cut_by_shutdown() const { return w_.cutting; }
@@ -258,7 +287,10 @@ stage_result upstream_exchange::upstream_failed(upstream_error_kind kind, io_sta
   // it. A connection that broke (sending, or before any answer: a pooled connection the cluster
   // had closed) may have been the network's or the pool's: the prompt only.
   charge_unanswered(s == io_status::timeout || kind == upstream_error_kind::protocol);
-  w_.shared.stats->upstream_error(ctx_.cluster, kind);
+  const outcome failed = s == io_status::timeout                 ? outcome::upstream_timeout
+                         : kind == upstream_error_kind::protocol ? outcome::upstream_protocol
+                                                                 : outcome::upstream_reset;
+  w_.shared.stats->upstream_error(ctx_.cluster, upstream_error_kind_of(failed));
   // Not an endpoint failure (the pool counts those: connect and TLS failures). Once the request
   // is sent, what goes wrong may be what the client sent: a head the cluster refuses by closing,
   // input it answers with garbage or resets on, a slow generation. A few such requests from any
@@ -272,13 +304,10 @@ stage_result upstream_exchange::upstream_failed(upstream_error_kind kind, io_sta
       .str("io", to_string(s))
       .boolean("reused_connection", lease_.reused)
       .emit();
-  if (s == io_status::timeout) {
-    return stage_result::respond(outcome::upstream_timeout,
-                                 fmt::format("cluster '{}' did not answer in time", name));
+  if (failed == outcome::upstream_timeout) {
+    return stage_result::respond(failed, fmt::format("cluster '{}' did not answer in time", name));
   }
-  return stage_result::respond(
-      kind == upstream_error_kind::protocol ? outcome::upstream_protocol : outcome::upstream_reset,
-      fmt::format("cluster '{}' failed: {}", name, what));
+  return stage_result::respond(failed, fmt::format("cluster '{}' failed: {}", name, what));
 }
 
 void upstream_exchange::failed_mid_body(outcome o, io_status s) {
@@ -289,10 +318,8 @@ void upstream_exchange::failed_mid_body(outcome o, io_status s) {
     return;  // the client left, or the drain deadline cut it; not the cluster's fault
   }
   ctx_.result = o;
-  const bool slow = o == outcome::upstream_stream_timeout;
   // Not an endpoint failure either (upstream_failed()).
-  w_.shared.stats->upstream_error(ctx_.cluster,
-                                  slow ? upstream_error_kind::timeout : upstream_error_kind::reset);
+  w_.shared.stats->upstream_error(ctx_.cluster, upstream_error_kind_of(o));
   log_line("warn", "upstream failed mid-body")
       .str("request_id", ctx_.request_id)
       .str("endpoint", lease_.endpoint->label)

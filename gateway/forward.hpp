@@ -21,6 +21,14 @@
 
 namespace sovgw::gateway {
 
+// The kind sovgw_upstream_errors_total counts an outcome the cluster caused under: the one mapping
+// from what the record says to what the counter says (probe round 39: malformed chunking mid-body
+// was recorded upstream_protocol and counted kind="reset").
+[[nodiscard]] upstream_error_kind upstream_error_kind_of(outcome o) noexcept;
+// A cluster's answer that failed mid-body before any byte of it reached the client is answered by
+// the gateway as one that failed before its head: the outcome of that answer (same kind).
+[[nodiscard]] outcome unanswered_outcome(outcome mid_body) noexcept;
+
 class upstream_exchange {
  public:
   upstream_exchange(worker& w, request_context& ctx, std::shared_ptr<connection> client);

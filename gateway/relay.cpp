@@ -605,7 +605,9 @@ class relay_run {
     out_->clear();
     ctx_.response_bytes = 0;
     ctx_.completion.clear();
-    ctx_.result = outcome::upstream_protocol;
+    // The same kind as failed_mid_body counted (upstream_error_kind_of): a stall a timeout, a
+    // broken connection a reset, bad framing a protocol error.
+    ctx_.result = unanswered_outcome(ctx_.result);
     ex_.charge_unanswered(true);
     relay_result r;
     r.unanswered_message = fmt::format("cluster '{}' failed: {}", ex_.cluster_name(), what);

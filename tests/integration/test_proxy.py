@@ -1013,6 +1013,41 @@ class UpstreamFailureTest(unittest.TestCase):
                 self.assertEqual((line["prompt_tokens"], line["completion_tokens"], line["usage_estimated"]),
                                  (7, 2, False))
 
+    def test_an_answer_in_bad_chunked_framing_counts_as_the_protocol_error_it_is_recorded(self):
+        # Probe round 39: malformed chunking mid-body was recorded upstream_protocol (or
+        # upstream_bad_chunking once the client had part of it) and counted kind="reset": an operator
+        # watching the counter looked for a network problem.
+
+        class BadChunks(ClusterHandler):
+            def do_POST(self):
+                self.read_body()
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                if self.headers.get("X-Standin-Pause"):  # the head and a chunk reach the client first
+                    event = b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n'
+                    self.wfile.write(head + f"{len(event):x}\r\n".encode() + event + b"\r\n")
+                    self.wfile.flush()
+                    time.sleep(0.3)
+                    head = b""
+                self.wfile.write(head + b"zz\r\nhello\r\n0\r\n\r\n")
+                self.wfile.flush()
+                self.close_connection = True
+
+        g = self.gateway_to_handler("badchunks", BadChunks)
+        for pause, error in (("", "upstream_protocol"), ("1", "upstream_bad_chunking")):
+            with self.subTest(cut_after_a_chunk=bool(pause)):
+                protocol, reset = self.upstream_errors(g, "protocol"), self.upstream_errors(g, "reset")
+                with tls_connect(g.port, self.certs) as s:
+                    s.sendall(chat_request(CHAT_STREAM, {"X-Standin-Pause": pause, "Connection": "close"}))
+                    s.settimeout(10)
+                    raw = b""
+                    while chunk := s.recv(65536):
+                        raw += chunk
+                request_id = raw.split(b"X-Request-Id: ")[1].split(b"\r\n")[0].decode()
+                line = g.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
+                self.assertEqual(line["error"], error)
+                self.assertEqual((self.upstream_errors(g, "protocol"), self.upstream_errors(g, "reset")),
+                                 (protocol + 1, reset))
+
     def test_what_a_request_can_cause_never_marks_an_endpoint_down(self):
         # A client chooses what it sends: a head the cluster refuses by closing, input it answers
         # with garbage or resets on. Were those endpoint failures, three requests from any tenant
