@@ -32,15 +32,20 @@ bool receipt_field(http::field_id id) {
   return id == signature || id == signature_input || id == sovereign_data_class || id == sovereign_other;
 }
 
-// A name with `_` that a CGI, WSGI or Rack client reads as one of those (or as X-Request-Id):
-// `Sovereign_Cluster`, `Signature_Input`. Dropped like them.
-bool underscore_variant_of_ours(std::string_view name) {
-  if (name.find('_') == std::string_view::npos) {
-    return false;
+// A name that a CGI, WSGI or Rack client, or a server's environment, reads as one of those (or as
+// X-Request-Id) but spelled with another separator: `Sovereign_Cluster`, `Signature_Input` (CGI
+// reads `_` as `-`), `Sovereign.Decision` (Apache's http2env maps every character but letters and
+// digits to `_`, so `.` or `~` too; probe round 39). Dropped like them.
+bool other_spelling_of_ours(std::string_view name) {
+  const auto alnum = [](char c) {
+    return (c >= '0' && c <= '9') || (ascii_lower(c) >= 'a' && ascii_lower(c) <= 'z');
+  };
+  if (std::all_of(name.begin(), name.end(), [&](char c) { return c == '-' || alnum(c); })) {
+    return false;  // the names themselves are the field ids' (receipt_field, x_request_id)
   }
   std::string normal(name);
   for (char& c : normal) {
-    c = c == '_' ? '-' : ascii_lower(c);
+    c = alnum(c) ? ascii_lower(c) : '-';
   }
   return normal.starts_with("sovereign-") || normal == "signature" || normal == "signature-input" ||
          normal == "x-request-id";
@@ -188,7 +193,7 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
   out += "\r\n";
   bool upstream_id_sent = false;
   for (const http::field& f : up.fields) {
-    if (http::is_hop_by_hop(up, f) || receipt_field(f.id) || underscore_variant_of_ours(f.name) ||
+    if (http::is_hop_by_hop(up, f) || receipt_field(f.id) || other_spelling_of_ours(f.name) ||
         (f.id == http::field_id::content_length &&
          (up.framing != http::body_framing::none || up.status < 200 || up.status == 204)) ||
         points_client_elsewhere(f.name) ||
