@@ -200,9 +200,12 @@ std::string record_csv(const record& r) {
 
 namespace {
 
-const std::vector<std::string> table_header = {"seq", "time (UTC)", "request id",      "tenant",
-                                               "cc",  "decision",   "rules",           "cluster",
-                                               "at",  "st",         "tokens (in+out)", "model / event"};
+// `error`: the record's error_kind, which a status alone does not say: a 200 whose body the
+// cluster cut short (upstream_reset_mid_body) went out as a 200 (probe round 39: the table showed a
+// clean 200).
+const std::vector<std::string> table_header = {"seq",      "time (UTC)",      "request id",   "tenant", "cc",
+                                               "decision", "rules",           "cluster",      "at",     "st",
+                                               "error",    "tokens (in+out)", "model / event"};
 constexpr std::size_t right_aligned[] = {0, 9};  // seq, status
 
 // `r` with every text field printable (a value a writer chose: it must not forge a line of output).
@@ -228,6 +231,7 @@ std::vector<std::string> table_cells(const record& original) {
           r.cluster.empty() ? "-" : r.cluster,
           r.cluster_country.empty() ? "-" : r.cluster_country,
           std::to_string(r.status),
+          r.error_kind.empty() ? "-" : r.error_kind,
           tokens,
           r.kind == record_kind::event ? r.note : r.model};
 }

@@ -44,7 +44,9 @@ constexpr const char* receipt_usage = R"(usage:
       request id, and the record must say what the receipt says (status, decision, policy
       version, cluster and its country); a record missing or saying otherwise means the log was
       rewritten or the record removed since the gateway answered (sovgw audit verify
-      --checkpoint says whether the log itself is the one you verified before).
+      --checkpoint says whether the log itself is the one you verified before). A record that
+      agrees but says the answer did not complete (a 200 whose body the cluster cut short: its
+      error_kind) is named too: the receipt leaves in the head, before the body.
 
 exit codes: 0 the receipt verifies (and, with --db, the log's record agrees); 1 it does not, or
 the log has no record of it or contradicts it (the reason is printed); 2 bad usage (a head that
@@ -280,6 +282,15 @@ int check_against_log(const options& o, const saved_head& head, std::optional<st
              r->cluster.empty()
                  ? std::string("not forwarded")
                  : fmt::format("cluster {} in {}", printable(r->cluster), printable(r->cluster_country)));
+  // The receipt is signed with the head, before the body: a 200 whose body the cluster cut short
+  // (or the client left, or the record could not be made durable before its last byte) carries a
+  // receipt like a complete one. The record says what became of it (probe round 39).
+  if (!r->error_kind.empty() && r->status < 400) {
+    fmt::print(
+        "  the answer did not complete: the record's error_kind is {} (its head, and this receipt, "
+        "went out before its body ended)\n",
+        printable(r->error_kind));
+  }
   if (!proof.is_ok()) {  // not covered by a signed checkpoint yet
     fmt::print("  ({}: `sovgw audit prove` cannot prove it yet)\n",
                printable(describe_unsigned_record(*s, seq).text));

@@ -1053,6 +1053,40 @@ class UpstreamFailureTest(unittest.TestCase):
                 self.assertEqual((self.upstream_errors(g, "protocol"), self.upstream_errors(g, "reset")),
                                  (protocol + 1, reset))
 
+    def test_an_answer_the_cluster_cut_is_not_shown_as_a_clean_200(self):
+        # Probe round 39: a 200 whose body the cluster cut short was recorded with its error_kind, but
+        # `audit query`'s table showed a plain 200 and `receipt verify --db` said only that the log
+        # agrees: the auditor holding the receipt never learnt that the answer did not complete.
+
+        class Short(ClusterHandler):
+            def do_POST(self):
+                self.read_body()
+                body = b'{"object":"chat.completion","choices":[]}'
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
+                                 f"Content-Length: {len(body) + 50}\r\n\r\n".encode() + body)
+                self.wfile.flush()
+                self.close_connection = True
+
+        g, db, jwk = self.audited_gateway_to_handler("short", Short)
+        head = os.path.join(self.tmp.path, f"short-{time.time_ns()}.txt")
+        url = f"https://localhost:{g.port}/v1/chat/completions"
+        subprocess.run(["curl", "-sS", "-D", head, "-o", os.devnull, "--cacert", os.path.join(self.certs, "ca.pem"),
+                        "-H", "Content-Type: application/json", "--data-binary", CHAT.decode(), url],
+                       capture_output=True, timeout=30)
+        with open(head) as f:
+            request_id = f.read().split("X-Request-Id: ")[1].split("\n")[0].strip()
+        record = self.closed_log_record(g, db, request_id)
+        self.assertEqual((record["status"], record["error_kind"]), (200, "upstream_reset_mid_body"))
+        table = subprocess.run([SOVGW, "audit", "query", "--db", db, "--request-id", request_id],
+                               capture_output=True, text=True, timeout=60)
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertIn("upstream_reset_mid_body", table.stdout)
+        verified = subprocess.run([SOVGW, "receipt", "verify", head, "--key", jwk, "--method", "POST", "--url", url,
+                                   "--db", db], capture_output=True, text=True, timeout=60)
+        self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
+        self.assertIn("the log agrees", verified.stdout)
+        self.assertIn("did not complete: the record's error_kind is upstream_reset_mid_body", verified.stdout)
+
     def test_what_a_request_can_cause_never_marks_an_endpoint_down(self):
         # A client chooses what it sends: a head the cluster refuses by closing, input it answers
         # with garbage or resets on. Were those endpoint failures, three requests from any tenant
