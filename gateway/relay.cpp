@@ -335,6 +335,20 @@ class relay_run {
     if (ctx_.usage_estimated && ctx_.completion_bound != 0) {
       ctx_.completion_tokens = std::min(ctx_.completion_tokens, ctx_.completion_bound);
     }
+    // A count no model's context holds (2^24 tokens, above the largest of ten million): charged as
+    // reported all the same (the operator decides what to make of the cluster), but said, whether or
+    // not the request had a bound (probe round 39: 2^40 prompt tokens for a 66-byte prompt emptied
+    // a tenant's month without a word in the log).
+    constexpr std::uint64_t implausible = std::uint64_t{1} << 24;
+    if (!ctx_.usage_estimated && (ctx_.prompt_tokens > implausible || ctx_.completion_tokens > implausible)) {
+      log_line("warn", "the cluster reported more tokens than any model's context holds")
+          .str("request_id", ctx_.request_id)
+          .str("cluster", ex_.cluster_name())
+          .num("prompt_tokens", static_cast<std::int64_t>(ctx_.prompt_tokens))
+          .num("completion_tokens", static_cast<std::int64_t>(ctx_.completion_tokens))
+          .num("request_bytes", static_cast<std::int64_t>(ctx_.body.size()))
+          .emit();
+    }
     if (!ctx_.usage_estimated && ctx_.completion_bound != 0 &&
         ctx_.completion_tokens > ctx_.completion_bound) {
       log_line("warn",

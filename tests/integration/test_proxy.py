@@ -759,6 +759,24 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertEqual((warned["reported"], warned["bound"], warned["request_id"]),
                          (4000000, 30, resp.header("x-request-id")))
 
+    def test_a_count_no_model_could_have_is_charged_and_said(self):
+        # Probe round 39: 2^40 prompt tokens for a 66-byte prompt, without a completion bound, emptied
+        # a tenant's month and nothing was logged (only a completion above a bound was). Charged as
+        # reported, but the operator is told.
+
+        class Huge(ClusterHandler):
+            def do_POST(self):
+                self.read_body()
+                self.answer(200, json.dumps({"object": "chat.completion", "choices": [],
+                                             "usage": {"prompt_tokens": 2 ** 40, "completion_tokens": 3}}).encode())
+
+        g = self.gateway_to_handler("huge", Huge)
+        resp = exchange(g.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(self.request_line(g, resp)["prompt_tokens"], 2 ** 40)
+        warned = g.wait_for_json(lambda o: o.get("msg", "").startswith("the cluster reported more tokens than"))
+        self.assertEqual((warned["prompt_tokens"], warned["request_id"]), (2 ** 40, resp.header("x-request-id")))
+
     def test_an_answer_that_fails_before_any_byte_reaches_the_client_is_a_502(self):
         # A malformed first chunk once closed the connection with nothing sent, while the record said
         # 200: an SDK retried, and the cluster ran (and charged) the request twice.
