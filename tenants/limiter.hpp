@@ -27,14 +27,18 @@
 // besides the buckets, each scope counts requests and tokens per UTC minute and tokens per UTC
 // month in windows made of three parts: `shared`, the store's total at the last sync (what every
 // instance counted); `pending`, what this instance counted since; `sending`, what a sync in flight
-// carries. A request is refused when shared + sending + pending reaches a limit. begin_sync() moves
-// every pending delta into a batch (one item per scope and window, with its store key and TTL);
-// the caller adds the deltas in the store and reads the totals back, then calls end_sync() with the
-// totals (the windows learn them) or abort_sync() (the deltas become pending again, so nothing is
-// lost: a reply lost after the store applied a delta counts it twice, never zero times). One batch
-// at a time. While the store is down (set_store_up(false), also the state before the first sync),
-// counting is local (the last shared totals plus what this instance counts); a request counted by a scope
-// with a monthly budget is refused (limit_verdict::store_unavailable) unless the outage mode is `open`.
+// carries. A request is refused when shared + sending + pending reaches a limit. A minute's count
+// beyond its limit is carried into the next minutes (less a limit's worth each) as a debt, counted
+// in the new window's `shared` and so raised into the store's key by the next sync: the shared
+// count pays an overdraft off as a bucket does, once for every instance. A refused request's wait
+// is the longest of the limits that refuse it (bucket, shared minute and its debt, scopes). begin_sync()
+// moves every pending delta into a batch (one item per scope and window, with its store key and TTL); the
+// caller adds the deltas in the store and reads the totals back, then calls end_sync() with the totals (the
+// windows learn them) or abort_sync() (the deltas become pending again, so nothing is lost: a reply lost
+// after the store applied a delta counts it twice, never zero times). One batch at a time. While the store is
+// down (set_store_up(false), also the state before the first sync), counting is local (the last shared totals
+// plus what this instance counts); a request counted by a scope with a monthly budget is refused
+// (limit_verdict::store_unavailable) unless the outage mode is `open`.
 
 #include <array>
 #include <atomic>
@@ -83,7 +87,7 @@ enum class budget_outage : std::uint8_t { closed, open };
 struct admission {
   limit_verdict verdict = limit_verdict::admitted;
   limit_scope scope = limit_scope::tenant;  // when refused: the first scope (tenant, key, model) that refused
-  std::int64_t retry_after_s = 0;           // when refused: the longest wait among the scopes that refused
+  std::int64_t retry_after_s = 0;           // when refused: the longest wait among the limits that refused
   std::uint64_t left = 0;                   // over_budget: the tokens `scope`'s month has left
 };
 

@@ -513,3 +513,98 @@ TEST_CASE("shared totals only grow: a store that lost its data, or answers less,
   CHECK(a.month_left("acme", t0 + 2000) == 0);
   CHECK(a.admit("acme", t0 + 2000).verdict == limit_verdict::month);
 }
+
+namespace {
+
+const std::int64_t t1 = *parse_time("2026-12-07T08:52:00Z") * 1000;  // a minute's start, mid-month
+
+void share_at_t1(limiter& l, tenant_limits limits) {  // buckets full at t1, refilled from then
+  l.share(budget_outage::closed);
+  l.configure(with_limits(limits), t1);
+}
+
+}  // namespace
+
+TEST_CASE("limiter, shared: Retry-After is the longest wait of the bucket and the shared minute") {
+  // Probe round 39: the bucket's 12 s was given while the shared minute refused for 39 s more; a
+  // client that obeyed it was refused again.
+  limiter l;
+  share_at_t1(l, {.requests_per_minute = 5});
+  store_totals store;
+  store.sync(l, t1);
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(l.admit("acme", t1 + 20000).verdict == limit_verdict::admitted);
+  }
+  const admission refused = l.admit("acme", t1 + 21000);
+  CHECK(refused.verdict == limit_verdict::requests);
+  CHECK(refused.retry_after_s == 39);  // 08:53:00, not the bucket's 12 s
+  CHECK(l.refuses_every_request(limit_target{"acme", {}, {}}, t1 + 21000).retry_after_s == 39);
+  CHECK(l.admit("acme", t1 + 33000).verdict == limit_verdict::requests);  // what obeying 12 s met
+  CHECK(l.admit("acme", t1 + 60000).verdict == limit_verdict::admitted);
+
+  limiter t;  // tokens: the bucket's debt and the shared minute's, the longest
+  share_at_t1(t, {.tokens_per_minute = 600});
+  store.sync(t, t1);
+  REQUIRE(t.admit("acme", t1 + 50000).verdict == limit_verdict::admitted);
+  t.charge("acme", 1200, t1 + 50000);  // the bucket's debt is gone in 60.1 s; the windows' 600
+  const admission tokens = t.admit("acme", t1 + 50000);  // over, carried, fills 08:53 too
+  CHECK(tokens.verdict == limit_verdict::tokens);
+  CHECK(tokens.retry_after_s == 70);  // 08:54:00
+}
+
+TEST_CASE("limiter, shared: a minute's overshoot is debt in the next minutes, on every instance") {
+  // Probe round 39: 1012 tokens on a and 23 s later, in the next UTC minute, 1012 more on b against
+  // 200 a minute: the window the instances share forgot the first minute's overdraft.
+  limiter a;
+  share_at_t1(a, {.tokens_per_minute = 200});
+  limiter b;
+  share_at_t1(b, {.tokens_per_minute = 200});
+  store_totals store;
+  store.sync(a, t1);
+  store.sync(b, t1);
+  REQUIRE(a.admit("acme", t1 + 38000).verdict == limit_verdict::admitted);
+  a.charge("acme", 1012, t1 + 38000);
+  store.sync(a, t1 + 38100);
+  store.sync(b, t1 + 38100);
+  // Both say when the tenant may pass again: the debt of 812 lasts until 08:57:00 (812, 612, 412
+  // and 212 are each a minute's limit or more; 12 is not).
+  const admission on_a = a.admit("acme", t1 + 40000);
+  const admission on_b = b.admit("acme", t1 + 40000);
+  CHECK(on_a.verdict == limit_verdict::tokens);
+  CHECK(on_b.verdict == limit_verdict::tokens);
+  CHECK(on_a.retry_after_s == 260);
+  CHECK(on_b.retry_after_s == 260);
+  for (int minute = 1; minute <= 4; ++minute) {
+    store.sync(a, t1 + minute * 60000);
+    store.sync(b, t1 + minute * 60000);
+    CAPTURE(minute);
+    CHECK(b.admit("acme", t1 + minute * 60000 + 1000).verdict == limit_verdict::tokens);
+  }
+  // A new instance learns the debt from the store: the minute's key carries it.
+  CHECK(store.totals["sovgw:limits:acme:tokens:" + std::to_string(t1 / 60000 + 1)] == 812);
+  limiter c;
+  share_at_t1(c, {.tokens_per_minute = 200});
+  store.sync(c, t1 + 4 * 60000 + 2000);
+  CHECK(c.admit("acme", t1 + 4 * 60000 + 2000).verdict == limit_verdict::tokens);
+  store.sync(b, t1 + 5 * 60000);
+  CHECK(b.admit("acme", t1 + 5 * 60000).verdict == limit_verdict::admitted);
+
+  // Requests per minute too: 2 a minute, 2 admitted on each instance before they synced.
+  limiter r1;
+  share_at_t1(r1, {.requests_per_minute = 2});
+  limiter r2;
+  share_at_t1(r2, {.requests_per_minute = 2});
+  for (limiter* l : {&r1, &r2}) {
+    REQUIRE(l->admit("acme", t1 + 10000).verdict == limit_verdict::admitted);
+    REQUIRE(l->admit("acme", t1 + 10000).verdict == limit_verdict::admitted);
+  }
+  store.sync(r1, t1 + 10100);
+  store.sync(r2, t1 + 10100);
+  store.sync(r1, t1 + 10200);  // r1 learns r2's two
+  store.sync(r1, t1 + 60000);
+  store.sync(r2, t1 + 60000);
+  const admission again = r1.admit("acme", t1 + 61000);  // 4 in the first minute: the second's 2 too
+  CHECK(again.verdict == limit_verdict::requests);
+  CHECK(again.retry_after_s == 59);
+  CHECK(r2.admit("acme", t1 + 120000).verdict == limit_verdict::admitted);
+}
