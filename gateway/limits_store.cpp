@@ -19,23 +19,39 @@ namespace {
 // Raises each key to the total the instance last read for it (a Redis that lost its data starts
 // again from what was known spent, not from zero), adds its delta (with the window's TTL) and
 // returns every key's total; a delta of zero only reads. One round trip and one atomic step for
-// all tenants. ARGV: delta, TTL and floor per key.
+// all tenants. ARGV: delta, TTL and floor per key. A key that holds no count (a string that is not
+// a whole number, a hash, a list: written by hand, or by anything else with access to the
+// database) is one scope's problem, not the store's: it is replaced by the floor and its name
+// returned after the totals, for the gateway to say (probe round 39: one such key failed the
+// whole script, and every instance took the store for unreachable and refused every budget).
 constexpr std::string_view sync_script = R"lua(
 local r = {}
+local repaired = {}
 for i, k in ipairs(KEYS) do
   local d = tonumber(ARGV[3 * i - 2])
-  local floor = tonumber(ARGV[3 * i])
-  local cur = tonumber(redis.call('GET', k) or '0')
-  if cur < floor then
-    redis.call('SET', k, floor, 'EX', ARGV[3 * i - 1])
-    cur = floor
+  local ttl = ARGV[3 * i - 1]
+  local floor = ARGV[3 * i]
+  local v = redis.pcall('GET', k)
+  local cur = 0
+  if type(v) == 'string' and string.match(v, '^%d+$') and #v <= 18 then
+    cur = tonumber(v)
+  elseif v then
+    redis.call('DEL', k)
+    repaired[#repaired + 1] = k
+  end
+  if cur < tonumber(floor) then
+    redis.call('SET', k, floor, 'EX', ttl)
+    cur = tonumber(floor)
   end
   if d > 0 then
     r[i] = redis.call('INCRBY', k, d)
-    redis.call('EXPIRE', k, ARGV[3 * i - 1])
+    redis.call('EXPIRE', k, ttl)
   else
     r[i] = cur
   end
+end
+for _, k in ipairs(repaired) do
+  r[#r + 1] = k
 end
 return r
 )lua";
@@ -214,7 +230,7 @@ void limits_store::on_connect(const redisAsyncContext* ac, int status) {
         const auto* reply = static_cast<const redisReply*>(r);
         auto* s = static_cast<limits_store*>(c->data);
         if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && s->ac_ == c) {
-          s->lost(fmt::format("SELECT: {}", std::string_view(reply->str, reply->len)));
+          s->lost(fmt::format("SELECT: {}", std::string_view(reply->str, reply->len)), true);
         }
       },
       nullptr, 2, argv, lens);
@@ -281,7 +297,7 @@ void limits_store::send_round() {
     lens.push_back(numbers[i].size());
   }
   round_started_ = std::chrono::steady_clock::now();
-  max_reply_elements_ = std::max<std::size_t>(1, items.size());
+  max_reply_elements_ = std::max<std::size_t>(1, 2 * items.size());  // the totals, and keys repaired
   const int rc = redisAsyncCommandArgv(
       ac_, [](redisAsyncContext* c, void* r, void*) { static_cast<limits_store*>(c->data)->on_reply(r); },
       nullptr, static_cast<int>(argv.size()), argv.data(), lens.data());
@@ -302,25 +318,42 @@ void limits_store::on_reply(void* r) {
     return;
   }
   std::vector<std::uint64_t> totals;
-  bool ok = reply->type == REDIS_REPLY_ARRAY && reply->elements == batch.items().size();
-  for (std::size_t i = 0; ok && i < reply->elements; ++i) {
+  const std::size_t n = batch.items().size();
+  bool ok = reply->type == REDIS_REPLY_ARRAY && reply->elements >= n && reply->elements <= 2 * n;
+  for (std::size_t i = 0; ok && i < n; ++i) {
     const redisReply* e = reply->element[i];
     ok = e->type == REDIS_REPLY_INTEGER && e->integer >= 0;
     totals.push_back(ok ? static_cast<std::uint64_t>(e->integer) : 0);
   }
+  for (std::size_t i = n; ok && i < reply->elements; ++i) {
+    ok = reply->element[i]->type == REDIS_REPLY_STRING;
+  }
   if (!ok) {
     limiter_.abort_sync(batch);
-    lost(reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
-                                          : "unexpected reply to the sync");
+    if (reply->type == REDIS_REPLY_ERROR) {
+      // Redis is there and refused the sync (out of memory, a read-only replica, a script
+      // error): not "unreachable", which sends an operator looking for a network problem.
+      lost(std::string(reply->str, reply->len), true);
+    } else {
+      lost("unexpected reply to the sync", true);
+    }
     return;
+  }
+  for (std::size_t i = n; i < reply->elements; ++i) {
+    repaired_.fetch_add(1, std::memory_order_relaxed);
+    log_line("warn", "limits store key held no count: overwritten with the total this instance knew")
+        .str("key", std::string_view(reply->element[i]->str, reply->element[i]->len))
+        .str("store", fmt::format("redis://{}:{}/{}", cfg_.host, cfg_.port, cfg_.db))
+        .emit();
   }
   limiter_.end_sync(batch, totals);
   backoff_ = std::chrono::milliseconds(100);
   set_up(true, "");
 }
 
-void limits_store::lost(std::string_view why) {
+void limits_store::lost(std::string_view why, bool answered) {
   errors_.fetch_add(1, std::memory_order_relaxed);
+  answered_ = answered;
   connected_ = false;
   if (redisAsyncContext* ac = std::exchange(ac_, nullptr)) {
     redisAsyncFree(ac);  // calls on_reply with no reply for a round in flight
@@ -357,7 +390,9 @@ void limits_store::set_up(bool up, std::string_view why) {
   if (up) {
     log_line("info", "limits store reachable: limits are shared").str("store", address).emit();
   } else {
-    log_line("warn", "limits store unreachable: limits are counted locally until it is back")
+    log_line("warn", answered_ ? "limits store answered the sync with an error: limits are counted locally "
+                                 "until a sync succeeds"
+                               : "limits store unreachable: limits are counted locally until it is back")
         .str("store", address)
         .str("error", why)
         .str("monthly_budgets", cfg_.budgets_open ? "counted locally (limits_store_outage: open)"
@@ -374,9 +409,13 @@ void limits_store::render(std::string& out) const {
                  "and unanswered syncs.\n# TYPE sovgw_limits_store_errors_total counter\n"
                  "sovgw_limits_store_errors_total {}\n"
                  "# HELP sovgw_limits_store_syncs_total Syncs with the limits store answered.\n"
-                 "# TYPE sovgw_limits_store_syncs_total counter\nsovgw_limits_store_syncs_total {}\n",
+                 "# TYPE sovgw_limits_store_syncs_total counter\nsovgw_limits_store_syncs_total {}\n"
+                 "# HELP sovgw_limits_store_repaired_keys_total Keys of the limits store that held no count "
+                 "(not a whole number, or not a string), overwritten with the total known.\n"
+                 "# TYPE sovgw_limits_store_repaired_keys_total counter\n"
+                 "sovgw_limits_store_repaired_keys_total {}\n",
                  up_.load(std::memory_order_relaxed) ? 1 : 0, errors_.load(std::memory_order_relaxed),
-                 limiter_.syncs());
+                 limiter_.syncs(), repaired_.load(std::memory_order_relaxed));
 }
 
 }  // namespace sovgw::gateway

@@ -11,6 +11,10 @@
 // is driven by an Asio io_context of the store's own (one thread), through an adapter that turns
 // hiredis's addRead/delRead/addWrite/delWrite/cleanup hooks into stream_descriptor waits.
 //
+// A key that holds no count (not a whole number, or not a string) is overwritten with the total
+// this instance knew, named in a warning and counted (sovgw_limits_store_repaired_keys_total); the
+// round goes on for every other key.
+//
 // Outage: a failed connect, a lost connection, an error reply or a round unanswered for
 // max(1 s, 10 sync intervals) marks the store down (limiter::set_store_up(false), one log line,
 // sovgw_limits_store_up 0) and the limiter counts locally; reconnects back off from 100 ms to 2 s.
@@ -57,7 +61,8 @@ class limits_store {
   void tick();
   void send_round();
   void on_reply(void* reply);
-  void lost(std::string_view why);
+  // `answered`: Redis answered the sync with an error (it is reachable; the log line says so).
+  void lost(std::string_view why, bool answered = false);
   void set_up(bool up, std::string_view why);
   void schedule_reconnect();
   static void on_connect(const redisAsyncContext* ac, int status);
@@ -80,9 +85,11 @@ class limits_store {
   std::chrono::steady_clock::time_point last_full_;  // the last round with every tenant
   std::chrono::milliseconds backoff_{100};
   std::optional<bool> logged_;  // the state last logged
+  bool answered_ = false;       // the last failure was an error reply (lost's `answered`)
 
   std::atomic<bool> up_{false};
   std::atomic<std::uint64_t> errors_{0};
+  std::atomic<std::uint64_t> repaired_{0};  // keys that held no count, overwritten
 };
 
 }  // namespace sovgw::gateway

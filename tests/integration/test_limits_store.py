@@ -298,6 +298,38 @@ class StalledTest(LimitsStoreBase):
         self.assertEqual(self.call(self.gateways[0], "outage").status, 200)
 
 
+class MalformedKeyTest(LimitsStoreBase):
+    """Probe round 39: one key holding no count (a string, a hash) failed the whole sync, every
+    instance said the store was unreachable and refused every monthly budget, naming no key."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gateways = [cls.start_gateway()]
+
+    def test_a_key_that_holds_no_count_is_overwritten_and_named_the_others_go_on(self):
+        g = self.gateways[0]
+        self.assertEqual(self.call(g, "shared").status, 200)
+        self.assertTrue(wait_until(lambda: redis_int(self.redis.port, month_key("shared")) == TOKENS_PER_CALL))
+        self.wait_for_syncs(g)
+        key = month_key("shared")
+        wrong_type = "redis.call('DEL', KEYS[1]); return redis.call('HSET', KEYS[1], 'a', '1')"
+        for n, command in enumerate((("SET", key, "notanumber"), ("EVAL", wrong_type, 1, key),
+                                     ("SET", key, "12.5")), start=1):
+            redis_command(self.redis.port, *command)
+            # raised to the total the gateway knew, at the next sync, and said with the key
+            self.assertTrue(wait_until(lambda: redis_command(self.redis.port, "GET", key) ==
+                                       f"${len(str(TOKENS_PER_CALL))}\r\n{TOKENS_PER_CALL}\r\n"), command)
+            self.assertTrue(wait_until(lambda: metric(g, "sovgw_limits_store_repaired_keys_total") == n), command)
+            self.wait_for_syncs(g)
+            self.assertEqual(metric(g, "sovgw_limits_store_up"), 1)
+            self.assertEqual(self.call(g, "outage").status, 200)  # other tenants' budgets go on
+        warnings = [o for o in g.logs() if o.get("msg", "").startswith("limits store key held no count")]
+        self.assertEqual([w["key"] for w in warnings], [month_key("shared")] * 3)
+        self.assertFalse([o for o in g.logs() if o.get("msg") == UNREACHABLE])
+        self.assertTrue(wait_until(lambda: redis_int(self.redis.port, month_key("outage")) == 3 * TOKENS_PER_CALL))
+
+
 class HostileRedis:
     """Answers SELECT, then the first sync with the head of a 50-million-element array and 8 MiB of
     its elements (read in well under the sync timeout), noting whether the gateway hung up first."""
