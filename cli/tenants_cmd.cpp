@@ -189,6 +189,18 @@ std::int64_t parse_expiry(const std::string& text, std::int64_t now) {
                     text),
         false);
   }
+  // A duration of nothing, or in seconds, is a duration all the same: said as such, not as a
+  // time that does not parse (probe round 39).
+  if (i > 0 && i < text.size() && factor != 0 && n == 0) {
+    throw usage_error(fmt::format("--expires '{}': a duration must be at least 1 (90d, 12h, 30m)", text),
+                      false);
+  }
+  if (i > 0 && unit == "s") {
+    throw usage_error(fmt::format("--expires '{}': seconds are not a unit here: give minutes, hours or days "
+                                  "(30m, 12h, 90d)",
+                                  text),
+                      false);
+  }
   if (i == 0 || n == 0 || factor == 0) {
     throw usage_error(fmt::format("--expires '{}': give a duration (90d, 12h, 30m) or an RFC 3339 time like "
                                   "2027-03-01T00:00:00Z or 2027-03-01T01:00:00+01:00",
@@ -263,8 +275,18 @@ append_point where_to_append(const std::string& text, const std::string& path) {
     const std::size_t close = text.find(']', open);
     if (keys.IsSequence() && keys.size() == 0 && open < text.size() && text[open] == '[' &&
         close != std::string::npos) {
-      // `keys: []` (or `[ ]`): the same empty list, written as a block list the entries can follow.
+      // `keys: []` (or `[ ]`): the same empty list, written as a block list the entries can follow;
+      // with nothing after it on its line, the spaces before it go too (probe round 39: `keys: `).
       out.base.erase(open, close + 1 - open);
+      std::size_t line_end = out.base.find('\n', open);
+      line_end = line_end == std::string::npos ? out.base.size() : line_end;
+      if (out.base.find_first_not_of(" \t\r", open) >= line_end) {
+        std::size_t from = open;
+        while (from > 0 && (out.base[from - 1] == ' ' || out.base[from - 1] == '\t')) {
+          --from;
+        }
+        out.base.erase(from, open - from);
+      }
       end_line();
       return out;
     }
@@ -445,11 +467,22 @@ int cmd_revoke(const options& o) {
     constexpr std::size_t shown = tenants::key_scheme.size() + tenants::key_id_chars;  // longer: maybe a key
     throw usage_error(
         fmt::format("no key {}{} in {} (give the key's id, its first {} characters, as `tenants key "
-                    "list` shows it, or the whole key)",
-                    given.substr(0, shown), given.size() > shown ? "..." : "", path, shown),
+                    "list` shows it, or the whole key; an entry whose id: is not its key's first {} "
+                    "characters is found by the whole key only, and the gateway refuses that key and "
+                    "logs the entry's line)",
+                    given.substr(0, shown), given.size() > shown ? "..." : "", path, shown, shown),
         false);
   }
   const std::string& id = key->id;
+  if (!id_of_key.empty() && given.size() > id_of_key.size() && id_of_key != id) {
+    // Found by the whole key, whose entry names another id (probe round 39): what to correct.
+    std::fprintf(
+        stderr, "%s\n",
+        fmt::format("note: the key given starts with {} but its entry (line {}) says id: {}: correct "
+                    "the id (the gateway refuses the key until then)",
+                    id_of_key, key->pos.line, id)
+            .c_str());
+  }
   if (key->revoked != 0) {
     std::fprintf(stderr, "key %s was already revoked at %s\n", id.c_str(),
                  tenants::format_time(key->revoked).c_str());

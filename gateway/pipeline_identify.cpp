@@ -350,9 +350,10 @@ std::string over_budget_text(const request_context& ctx, std::uint64_t reserve, 
       ctx.completions > 1 ? fmt::format(" x {} completions", ctx.completions) : std::string();
   return fmt::format(
       "this request may use up to {} tokens (its prompt's estimate {} and {} {}{}); {} has {} left this "
-      "month: lower {}",
+      "month: lower {}{}",
       reserve, reserve - std::min(reserve, ctx.completion_bound), field,
-      ctx.completion_bound / ctx.completions, times, who, left, field);
+      ctx.completion_bound / ctx.completions, times, who, left, field,
+      ctx.completions > 1 ? " or n" : "");  // n (or best_of, a batch) multiplies it (probe round 39)
 }
 
 // What the client is told when `a` refuses its request (`reserve`: what admit() would have held
@@ -461,7 +462,9 @@ stage_result pipeline::identify_tenant(request_context& ctx) const {
       std::chrono::duration_cast<std::chrono::seconds>(ctx.received_at.time_since_epoch()).count();
   const tenants::key_lookup found =
       ctx.key_memo != nullptr ? ctx.key_memo->check(*table, *token, now) : table->check_key(*token, now);
-  if (found.key != nullptr) {
+  // The presented key's own id when its entry names another (id_mismatch): the access line and
+  // the audit record say which key was used, as a leaked key's uses are traced by it.
+  if (found.key != nullptr && found.status != tenants::key_check::id_mismatch) {
     ctx.key_id = found.key->id;
   } else {
     ctx.key_id = tenants::key_id_of(*token);
@@ -474,6 +477,23 @@ stage_result pipeline::identify_tenant(request_context& ctx) const {
     case tenants::key_check::expired:
       return refused_key(fmt::format("the API key {}... expired at {}", ctx.key_id,
                                      tenants::format_time(found.key->expires)));
+    case tenants::key_check::id_mismatch:
+      // Fail closed: served, the key would be logged, metered and audited under another key's id
+      // and counted in that key's limits (here and, through a shared store, on every instance
+      // whose file has the real one). The admin is told which entry to correct; the client that
+      // its key's entry is wrong, not that its key is (probe round 39).
+      log_line("warn",
+               "an API key's entry in the tenants file names another id: the key is refused until "
+               "the entry's id: is corrected to the key's first 17 characters")
+          .str("at", fmt::format("{}:{}", cfg_->tenants_file, found.key->pos.line))
+          .str("entry_id", found.key->id)
+          .str("key_id", ctx.key_id)
+          .str("tenant", found.key->tenant)
+          .emit();
+      return refused_key(
+          fmt::format("the API key {}... is refused: its entry in the tenants file names another "
+                      "id; the gateway's administrator must correct it",
+                      ctx.key_id));
     case tenants::key_check::malformed:
     case tenants::key_check::unknown:
       return refused_key("incorrect API key provided");
@@ -555,13 +575,14 @@ stage_result pipeline::identify_caller(request_context& ctx) const {
   }
   const client_certificate* cert = ctx.client_cert;
   if (cert != nullptr && cert->status == client_certificate::state::verified && !cert->common_name.empty()) {
-    if (cert->common_name == ctx.tenant) {
+    if (ascii_iequals(cert->common_name, ctx.tenant)) {
       // Callers nobody identified are "default" (an auditor's report counts them apart): a
-      // certificate cannot name itself so (probe round 38).
+      // certificate cannot name itself so (probe round 38), in any case either (probe round 39:
+      // Default is as hard to tell apart in a report, and a tenants file refuses it too).
       return stage_result::respond(
           outcome::invalid_client_certificate,
           fmt::format("the client certificate's subject CN is '{}', the tenant of callers nobody identified",
-                      ctx.tenant));
+                      cert->common_name));
     }
     ctx.tenant = cert->common_name;
   }

@@ -243,12 +243,14 @@ void read_tenants(reader& r, const YAML::Node& list, std::vector<tenant>& out) {
                 r.d_.error(pos_of(v),
                            fmt::format("tenant name '{}': {}", t.name, tenant_name_problem(t.name)));
                 t.name.clear();
-              } else if (t.name == "default") {
+              } else if (ascii_iequals(t.name, "default")) {
                 // The tenant of every request no key or certificate identified (refused ones too):
-                // a tenant of that name could not be told apart from them in logs and reports.
+                // a tenant of that name could not be told apart from them in logs and reports, in
+                // any case, as tenant names must differ in more than case (probe round 39: Default).
                 r.d_.error(pos_of(v),
-                           "tenant name 'default' is reserved: it labels requests that no key or "
-                           "certificate identified");
+                           fmt::format("tenant name '{}' is reserved: it labels requests that no key "
+                                       "or certificate identified (default, in any case)",
+                                       t.name));
                 t.name.clear();
               }
             } else if (!v.IsSequence()) {
@@ -337,7 +339,9 @@ void read_keys(reader& r, const YAML::Node& list, std::vector<api_key>& out, std
         }
       }
       if (k.created != 0 && k.expires != 0 && k.expires <= k.created) {
-        r.d_.error(pos_of(item["expires"]), fmt::format("key {} expires before it was created", k.id));
+        r.d_.error(pos_of(item["expires"]),
+                   fmt::format("key {} expires {}", k.id,
+                               k.expires == k.created ? "when it is created" : "before it was created"));
       }
       if (k.created != 0 && k.revoked != 0 && !revoked_unread && k.revoked < k.created) {
         r.d_.error(pos_of(item["revoked"]), fmt::format("key {} was revoked before it was created", k.id));
@@ -387,15 +391,22 @@ void cross_check(policy::diagnostics& d, const std::vector<tenant>& tenants,
     }
   }
   std::set<std::string> ids;
-  std::set<key_hash> hashes;
+  std::map<key_hash, const api_key*> hashes;
   for (const api_key& k : keys) {
     if (!k.tenant.empty() && names.count(k.tenant) == 0) {
       d.error(k.pos,
               fmt::format("key {} is for tenant '{}', which is not declared under tenants:", k.id, k.tenant));
     }
     const bool id_again = !k.id.empty() && !ids.insert(k.id).second;
-    const bool hash_again = !hashes.insert(k.hash).second;
-    if (id_again && hash_again) {
+    const auto [first, hash_new] = hashes.emplace(k.hash, &k);
+    const bool hash_again = !hash_new;
+    if (id_again && hash_again && first->second->tenant != k.tenant) {
+      // Not a copy: one key given to two tenants (probe round 39 called it "the same entry").
+      d.error(k.pos,
+              fmt::format("key {} appears twice, for tenants '{}' (line {}) and '{}': a key identifies "
+                          "one tenant; remove the wrong entry",
+                          k.id, first->second->tenant, first->second->pos.line, k.tenant));
+    } else if (id_again && hash_again) {
       d.error(k.pos, fmt::format("key {} appears twice (the same entry, copied)", k.id));  // one mistake
     } else if (id_again) {
       d.error(k.pos, fmt::format("key id {} appears twice", k.id));
@@ -474,7 +485,15 @@ key_lookup table::check_key(std::string_view presented, std::int64_t now) const 
   for (std::uint32_t i : bucket->second) {
     const api_key& k = keys_[i];
     if (CRYPTO_memcmp(k.hash.data(), h.data(), h.size()) == 0) {
-      return status_of(k, now);
+      const key_lookup found = status_of(k, now);
+      // An id is the key's first characters, whatever the file says: an entry that names another
+      // (a hand edit, a copy-paste) would have its key logged, metered and audited under another
+      // key's id, and counted in that key's limits. The file cannot be checked for it (it holds
+      // hashes), so the key is refused where it is used (probe round 39).
+      if (found.status == key_check::valid && !presented.starts_with(k.id)) {
+        return {key_check::id_mismatch, &k};
+      }
+      return found;
     }
   }
   return {key_check::unknown, nullptr};

@@ -84,11 +84,13 @@ struct tenant {
   [[nodiscard]] const model_limit* model_rule(std::string_view model) const;
 };
 
-enum class key_check : std::uint8_t { valid, malformed, unknown, revoked, expired };
+// id_mismatch: the key's entry is found by its hash, but its `id:` is not the key's first
+// characters (the file is wrong: the key is refused, see table::check_key).
+enum class key_check : std::uint8_t { valid, malformed, unknown, revoked, expired, id_mismatch };
 
 struct key_lookup {
   key_check status = key_check::unknown;
-  const api_key* key = nullptr;  // set for valid, revoked and expired
+  const api_key* key = nullptr;  // set for valid, revoked, expired and id_mismatch
 };
 
 class table {
@@ -106,7 +108,8 @@ class table {
   [[nodiscard]] std::uint64_t serial() const { return serial_; }
 
   // The key `presented` as of `now` (Unix seconds). Hashes it, finds the entry by hash and
-  // compares the whole hash in constant time.
+  // compares the whole hash in constant time; a valid entry whose id the key does not start with
+  // is id_mismatch.
   [[nodiscard]] key_lookup check_key(std::string_view presented, std::int64_t now) const;
   // What entry `k` (one of keys()) says as of `now`: valid, revoked or expired.
   [[nodiscard]] static key_lookup status_of(const api_key& k, std::int64_t now);

@@ -327,6 +327,40 @@ class TenantsCliTest(unittest.TestCase):
         os.chmod(self.dir.name, 0o1777)  # sticky, as /tmp: only the owner may replace it
         self.assertEqual(run("tenants", "check", self.file).returncode, 0)
 
+    def test_probe_round_39_wording(self):
+        # `keys: []` becomes `keys:` with no space left at the end of its line.
+        with open(self.file, "a") as f:
+            f.write("keys: []\n")
+        self.create("acme")
+        self.assertIn("\nkeys:\n  - {tenant: acme", Path(self.file).read_text())
+        # A duration of nothing, or in seconds, is told as such, not as a malformed time.
+        for text, message in (("0d", "--expires '0d': a duration must be at least 1 (90d, 12h, 30m)"),
+                              ("0m", "--expires '0m': a duration must be at least 1 (90d, 12h, 30m)"),
+                              ("1s", "--expires '1s': seconds are not a unit here: give minutes, hours or days "
+                                     "(30m, 12h, 90d)")):
+            r = run("tenants", "key", "create", "acme", "--file", self.file, "--expires", text)
+            self.assertEqual(r.returncode, 2, text)
+            self.assertIn(message, r.stderr)
+
+    def test_a_key_whose_entry_has_another_id_is_named_at_revoke(self):
+        # Probe round 39: an entry whose id: is not its key's (a copy-paste) could not be revoked by
+        # the leaked key's id, and revoking it by the whole key named only the wrong id.
+        key = self.create("acme")
+        other = self.create("globex")
+        text = Path(self.file).read_text()
+        lines = text.splitlines(keepends=True)
+        # the acme entry takes the globex key's id, and the globex entry goes
+        lines = [line.replace(key[:17], "sk-sovgw-Wrong1d0") for line in lines if other[:17] not in line]
+        Path(self.file).write_text("".join(lines))
+        r = run("tenants", "key", "revoke", key[:17], "--file", self.file)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("an entry whose id: is not its key's first 17 characters is found by the whole key", r.stderr)
+        r = run("tenants", "key", "revoke", key, "--file", self.file)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(key[17:], r.stdout + r.stderr)
+        self.assertIn(f"the key given starts with {key[:17]} but its entry (line 6) says id: sk-sovgw-Wrong1d0: "
+                      f"correct the id", r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -123,6 +123,10 @@ class ClientCertificateIdentityTest(unittest.TestCase):
         # Nor may a certificate name the tenant of callers nobody identified.
         resp = self.assert_refused(self.cert("default", [cn("default")]))
         self.assertIn("nobody identified", resp.json()["error"]["message"])
+        # In any case (probe round 39): Default is as hard to tell from default in a report.
+        for value in ("Default", "DEFAULT"):
+            resp = self.assert_refused(self.cert(f"default-{value}", [cn(value)]))
+            self.assertIn("nobody identified", resp.json()["error"]["message"])
 
     def test_a_second_cn_is_refused(self):
         self.assert_refused(self.cert("two", [cn("acme"), cn("globex")]))
@@ -414,6 +418,25 @@ class TenantKeysTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         shown = sovgw("audit", "verify-proof", proof, "--pubkey", os.path.join(self.keys, "signing.pub"))
         self.assertIn(f"tenant default (API key {self.acme_key[:17]}...)", shown.stdout)
+
+    def test_a_key_whose_entry_names_another_id_is_refused_and_its_line_logged(self):
+        # Probe round 39: an entry whose id: is another key's (a copy-paste) served its key under
+        # that id: access line, metrics, audit and the shared store's counts. Refused instead, the
+        # access line says the presented key's own id, and a warning names the entry's line.
+        with open(self.tenants) as f:
+            text = f.read()
+        with open(self.tenants, "w") as f:
+            f.write(text.replace(f"id: {self.acme_key[:17]},", "id: sk-sovgw-Wrong1d0,"))
+        line = text[:text.index(self.acme_key[:17])].count("\n") + 1
+        self.reload()
+        for _ in range(2):  # every time, not only the first
+            log = self.assert_invalid_key(self.call(self.acme_key))
+            self.assertEqual(log["key_id"], self.acme_key[:17])
+            self.assertEqual(log["tenant"], "default")
+        self.assertIn("its entry in the tenants file names another id", self.call(self.acme_key).json()["error"]["message"])
+        warning = self.gateway.wait_for_json(lambda o: o.get("msg", "").startswith("an API key's entry in the tenants file"))
+        self.assertEqual((warning["entry_id"], warning["key_id"]), ("sk-sovgw-Wrong1d0", self.acme_key[:17]))
+        self.assertEqual(warning["at"], f"{self.tenants}:{line}")
 
     def test_one_connection_many_requests_each_key_checked(self):
         # An SDK keeps its connections, and a front proxy may pool several clients' requests on one:
@@ -1447,7 +1470,8 @@ class KeyShareTest(LimitedGateway):
         raw = request_bytes("POST", "/v1/chat/completions", body,
                             {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys['small']}"})
         self.assert_429(send(self.gateway.port, self.certs, raw), "insufficient_quota",
-                        r"and max_tokens 200 x 3 completions\); API key .* has 400 left this month")
+                        r"and max_tokens 200 x 3 completions\); API key .* has 400 left this month: "
+                        r"lower max_tokens or n$")  # n named too (probe round 39)
         body = json.dumps({"model": "m", "max_tokens": 100, "n": 3, "messages": []}).encode()
         raw = request_bytes("POST", "/v1/chat/completions", body,
                             {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys['small']}"})

@@ -406,3 +406,46 @@ TEST_CASE("tenants file: a DNS name identifies its tenant whatever its case") {
   CHECK(t->name == "acme");
   CHECK(r.tenants->find_by_certificate({{subject_kind::cn, "app.acme.example", {}}}, ambiguous) == nullptr);
 }
+
+TEST_CASE("tenants file: mistakes that used to pass or were misnamed (probe round 39)") {
+  const std::string key = generate_key();
+  // The reserved name in any case: `Default` could not be told from `default` in a report either.
+  for (const char* name : {"Default", "DEFAULT", "dEfAuLt"}) {
+    CAPTURE(name);
+    const load_result r = parse_tenants(std::string("tenants:\n  - name: ") + name + "\n", "t.yaml");
+    CHECK_FALSE(r.ok());
+    CHECK(errors_of(r).find(std::string("t.yaml:2:11: error: tenant name '") + name + "' is reserved") !=
+          std::string::npos);
+  }
+  // Expiring when it is created is not expiring before.
+  const load_result at_creation = parse_tenants(
+      "tenants:\n  - name: acme\nkeys:\n" + key_line("acme", key, ", expires: 2026-12-01T00:00:00Z"),
+      "t.yaml");
+  CHECK(errors_of(at_creation).find("key " + key_id_of(key) + " expires when it is created") !=
+        std::string::npos);
+  // One key under two tenants is not "the same entry, copied": both tenants named.
+  const load_result two_tenants = parse_tenants(
+      "tenants:\n  - name: acme\n  - name: globex\nkeys:\n" + key_line("acme", key) + key_line("globex", key),
+      "t.yaml");
+  CHECK(errors_of(two_tenants) == "t.yaml:6:5: error: key " + key_id_of(key) +
+                                      " appears twice, for tenants 'acme' (line 5) and 'globex': a key "
+                                      "identifies one tenant; remove the wrong entry\n");
+}
+
+TEST_CASE("a key entry whose id is not its key's is refused at use, not accounted under that id") {
+  // Probe round 39: an entry with another key's id (a copy-paste) served its key under the wrong
+  // key_id in logs, metrics, audit and the shared store's counts.
+  const std::string key = generate_key();
+  const std::string other = generate_key();
+  std::string line = key_line("acme", key);
+  line.replace(line.find(key_id_of(key)), 17, key_id_of(other));
+  const load_result r = parse_tenants("tenants:\n  - name: acme\nkeys:\n" + line, "t.yaml");
+  REQUIRE_MESSAGE(r.ok(), errors_of(r));  // the file cannot tell: it holds no key, only hashes
+  const key_lookup k = r.tenants->check_key(key, *parse_time("2026-12-03T00:00:00Z"));
+  CHECK(k.status != key_check::valid);
+  REQUIRE(k.key != nullptr);  // the entry, so that the gateway can name its line
+  CHECK(k.key->id == key_id_of(other));
+  CHECK(k.key->pos.line == 4);
+  key_memo memo;
+  CHECK(memo.check(*r.tenants, key, *parse_time("2026-12-03T00:00:00Z")).status != key_check::valid);
+}
