@@ -655,14 +655,29 @@ std::string query_parameter(const http::message_head& head, const std::string_vi
 // /v1/chat/completions?model=...), a filter of a read that runs no model (the read is opaque_content:
 // kept where personal data is).
 std::string model_parameter(const http::message_head& head) {
-  static constexpr std::string_view names[] = {"model", "models", "model_name", "model_id", "deployment",
-                                               "deployment_id", "deployment_name", "engine", "fallbacks",
-                                               // where to run it, as *_location in the body
-                                               "location", "locations", "region", "regions", "zone",
-                                               "region_name"};
-  static constexpr std::string_view but_model[] = {
-      "models", "model_name", "model_id", "deployment", "deployment_id", "deployment_name", "engine", "fallbacks",
+  // LiteLLM's fallback lists, as the body's (probe round 39: context_window_fallbacks and
+  // content_policy_fallbacks run other models as fallbacks does).
+  static constexpr std::string_view names[] = {
+      "model", "models", "model_name", "model_id", "deployment", "deployment_id", "deployment_name", "engine",
+      "fallbacks", "context_window_fallbacks", "content_policy_fallbacks",
+      // where to run it, as *_location in the body
       "location", "locations", "region", "regions", "zone", "region_name"};
+  static constexpr std::string_view but_model[] = {"models",
+                                                   "model_name",
+                                                   "model_id",
+                                                   "deployment",
+                                                   "deployment_id",
+                                                   "deployment_name",
+                                                   "engine",
+                                                   "fallbacks",
+                                                   "context_window_fallbacks",
+                                                   "content_policy_fallbacks",
+                                                   "location",
+                                                   "locations",
+                                                   "region",
+                                                   "regions",
+                                                   "zone",
+                                                   "region_name"};
   const bool list_read = (head.method == "GET" || head.method == "HEAD") &&
                          http::path_ends_with(head, "/chat/completions") && names_stored_object(head);
   return list_read ? query_parameter(head, but_model) : query_parameter(head, names);

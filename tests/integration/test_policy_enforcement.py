@@ -364,6 +364,8 @@ class PolicyEnforcementTest(unittest.TestCase):
         # parser decodes; or as a list a router runs as a batch: refused, audited.
         for query in ("model=llama-3", "MODEL=llama-3", "%6Dodel=llama-3", "x=1;model=llama-3", "model[]=llama-3",
                       "deployment_id=llama-3", "engine=llama-3", "model+=llama-3",
+                      # LiteLLM's other fallback lists, refused in the body (probe round 39)
+                      "context_window_fallbacks=llama-3", "Content_Policy_Fallbacks=llama-3",
                       # as JavaScript's URLSearchParams and Hono's query reader find it (probe round 22)
                       "?model=llama-3", "x=1?model=llama-3"):
             with self.subTest(query=query):
