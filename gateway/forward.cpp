@@ -224,11 +224,6 @@ asio::awaitable<std::optional<stage_result>> upstream_exchange::read_response_he
   co_return stage_result::next();
 }
 
-// Before the answer's head the cluster had the prompt, and may have generated for as long as
-// upstream_response lets it: a request that ends there (the client leaves, the wait times out, the
-// cluster resets or answers garbage) is charged what admission reserved for it (the prompt's
-// estimate and its completion's bound, or what unbounded completions of its scopes used), so that
-// no way of ending it early makes it free.
 upstream_error_kind upstream_error_kind_of(outcome o) noexcept {
   switch (o) {
     case outcome::upstream_connect_failed:
@@ -262,6 +257,11 @@ const std::string& upstream_exchange::cluster_name() const { return cluster_.con
 
 bool upstream_exchange::cut_by_shutdown() const { return w_.cutting; }
 
+// Before the answer's head the cluster had the prompt, and may have generated for as long as
+// upstream_response lets it: a request that ends there (the client leaves, the wait times out, the
+// cluster resets or answers garbage) is charged what admission reserved for it (the prompt's
+// estimate and its completion's bound, or what unbounded completions of its scopes used), so that
+// no way of ending it early makes it free.
 void upstream_exchange::charge_unanswered(bool generated) {
   if (ctx_.usage_known || ctx_.usage_estimated || ctx_.body.empty()) {
     return;  // a request without a body gives a cluster nothing to generate from

@@ -142,6 +142,13 @@ struct limiter::state {
     requests = std::min(rpm, requests + elapsed * rpm / minute_ms);
     tokens = std::min(tpm, tokens + elapsed * tpm / minute_ms);
   }
+  // check() on the scope brought to `now_ms` (its buckets refilled, its windows rolled).
+  [[nodiscard]] admission assess(std::int64_t now_ms, const month_of& month, bool shared, bool budgets_closed,
+                                 std::uint64_t bound) {
+    refill(now_ms);
+    roll(now_ms, month.key);
+    return check(now_ms, month, shared, budgets_closed, bound);
+  }
   void roll(std::int64_t now_ms, int month) {
     roll_minute(windows[minute_requests], minute_at(now_ms), limits.requests_per_minute);
     roll_minute(windows[minute_tokens], minute_at(now_ms), limits.tokens_per_minute);
@@ -330,16 +337,14 @@ admission limiter::admit(const limit_target& target, std::int64_t now_ms, std::u
     locks[i] = std::unique_lock(order[i]->mutex);
   }
   const month_of month = month_at(now_ms);
-  const bool budgets_closed = shared_ && outage_ == budget_outage::closed && !store_up();
+  const bool closed = budgets_closed();
   admission refused;
   for (std::size_t i = 0; i < sc.size(); ++i) {
     state* s = sc[i].get();
     if (s == nullptr) {
       continue;
     }
-    s->refill(now_ms);
-    s->roll(now_ms, month.key);
-    const admission a = s->check(now_ms, month, shared_, budgets_closed, bounded ? reserve : 0);
+    const admission a = s->assess(now_ms, month, shared_, closed, bounded ? reserve : 0);
     if (a.verdict == limit_verdict::admitted) {
       continue;
     }
@@ -442,7 +447,7 @@ void limiter::charge_scopes(const scopes& sc, std::uint64_t tokens, std::int64_t
 admission limiter::refuses_every_request(const limit_target& target, std::int64_t now_ms) const {
   const scopes sc = find_all(target);
   const month_of month = month_at(now_ms);
-  const bool budgets_closed = shared_ && outage_ == budget_outage::closed && !store_up();
+  const bool closed = budgets_closed();
   admission refused;
   for (std::size_t i = 0; i < sc.size(); ++i) {
     state* s = sc[i].get();
@@ -450,9 +455,7 @@ admission limiter::refuses_every_request(const limit_target& target, std::int64_
       continue;
     }
     const std::lock_guard lock(s->mutex);
-    s->refill(now_ms);
-    s->roll(now_ms, month.key);
-    admission a = s->check(now_ms, month, shared_, budgets_closed, 0);
+    const admission a = s->assess(now_ms, month, shared_, closed, 0);
     if (a.verdict == limit_verdict::admitted || a.verdict == limit_verdict::in_flight) {
       continue;  // in flight: may be charged and released while the body is read
     }

@@ -215,6 +215,10 @@ class limiter {
   void share(budget_outage outage);
   void set_store_up(bool up) { store_up_.store(up, std::memory_order_release); }
   [[nodiscard]] bool store_up() const { return store_up_.load(std::memory_order_acquire); }
+  // Whether monthly budgets are refused now: shared counting, its store down, outages closed.
+  [[nodiscard]] bool budgets_closed() const {
+    return shared_ && outage_ == budget_outage::closed && !store_up();
+  }
 
   class sync_batch {
    public:
