@@ -1,6 +1,7 @@
 #include "classify/json_edit.hpp"
 
 #include <cstddef>
+#include <vector>
 
 #include "classify/unescape.hpp"
 
@@ -88,10 +89,11 @@ struct member {
   std::size_t value_end = npos;
 };
 
-// The member `name` of the object that opens at t[open] ('{'), or a member with npos positions;
-// `close` receives the position of the object's '}'. false when the text is not as expected.
-bool find_member(std::string_view t, std::size_t open, std::string_view name, member& found,
-                 std::size_t& close) {
+// Calls each(key_begin, quoted_key, value_begin, value_end) for every member of the object that
+// opens at t[open] ('{'), in order; `close` receives the position of the object's '}'. false when
+// the text is not as expected.
+template <typename Each>
+bool for_each_member(std::string_view t, std::size_t open, Each&& each, std::size_t& close) {
   std::size_t i = skip_space(t, open + 1);
   if (i < t.size() && t[i] == '}') {
     close = i;
@@ -102,7 +104,6 @@ bool find_member(std::string_view t, std::size_t open, std::string_view name, me
     if (key_end == npos) {
       return false;
     }
-    const bool wanted = key_is(t.substr(i, key_end - i), name);
     std::size_t v = skip_space(t, key_end);
     if (v >= t.size() || t[v] != ':') {
       return false;
@@ -112,9 +113,7 @@ bool find_member(std::string_view t, std::size_t open, std::string_view name, me
     if (end == npos) {
       return false;
     }
-    if (wanted) {
-      found = {v, end};
-    }
+    each(i, t.substr(i, key_end - i), v, end);
     i = skip_space(t, end);
     if (i < t.size() && t[i] == '}') {
       close = i;
@@ -126,6 +125,20 @@ bool find_member(std::string_view t, std::size_t open, std::string_view name, me
     i = skip_space(t, i + 1);
   }
   return false;
+}
+
+// The member `name` of the object that opens at t[open] ('{'), or a member with npos positions;
+// `close` receives the position of the object's '}'. false when the text is not as expected.
+bool find_member(std::string_view t, std::size_t open, std::string_view name, member& found,
+                 std::size_t& close) {
+  return for_each_member(
+      t, open,
+      [&](std::size_t, std::string_view key, std::size_t value_begin, std::size_t value_end) {
+        if (key_is(key, name)) {
+          found = {value_begin, value_end};
+        }
+      },
+      close);
 }
 
 }  // namespace
@@ -175,6 +188,48 @@ std::optional<std::string> with_include_usage(std::string_view body) {
   out.append(body.substr(0, options.value_begin + 1));
   out.append(empty ? R"("include_usage":true)" : R"("include_usage":true,)");
   out.append(body.substr(options.value_begin + 1));
+  return out;
+}
+
+std::optional<std::string> without_member(std::string_view body, std::string_view name) {
+  const std::size_t open = skip_space(body, 0);
+  if (open >= body.size() || body[open] != '{') {
+    return std::nullopt;
+  }
+  struct kept {
+    std::size_t begin;  // the key's quote
+    std::size_t end;    // past the value
+    bool dropped;
+  };
+  std::vector<kept> members;
+  bool any = false;
+  std::size_t close = npos;
+  if (!for_each_member(
+          body, open,
+          [&](std::size_t key_begin, std::string_view key, std::size_t, std::size_t value_end) {
+            const bool dropped = key_is(key, name);
+            members.push_back({key_begin, value_end, dropped});
+            any = any || dropped;
+          },
+          close) ||
+      !any) {
+    return std::nullopt;
+  }
+  // The text before the first member, each kept member with the separator before it in the text
+  // unless it is the first kept, and the text after the last member.
+  std::string out(body.substr(0, members.front().begin));
+  bool first = true;
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    if (members[k].dropped) {
+      continue;
+    }
+    if (!first) {
+      out.append(body.substr(members[k - 1].end, members[k].begin - members[k - 1].end));
+    }
+    out.append(body.substr(members[k].begin, members[k].end - members[k].begin));
+    first = false;
+  }
+  out.append(body.substr(members.back().end));
   return out;
 }
 

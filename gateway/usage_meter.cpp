@@ -10,6 +10,7 @@
 #include <optional>
 #include <utility>
 
+#include "classify/json_edit.hpp"
 #include "common/ascii.hpp"
 
 namespace sovgw::gateway {
@@ -431,122 +432,6 @@ bool usage_only(const json::object& event) {
   return true;
 }
 
-bool json_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::size_t skip_json_blanks(std::string_view t, std::size_t i) {
-  while (i < t.size() && json_blank(t[i])) {
-    ++i;
-  }
-  return i;
-}
-
-// Past the closing quote of the JSON string that opens at t[i]; npos when it does not close.
-std::size_t json_string_end(std::string_view t, std::size_t i) {
-  for (++i; i < t.size(); ++i) {
-    if (t[i] == '\\') {
-      ++i;
-    } else if (t[i] == '"') {
-      return i + 1;
-    }
-  }
-  return std::string_view::npos;
-}
-
-// Past the JSON value that starts at t[i] (a text the parser accepted); npos when it does not end.
-std::size_t json_value_end(std::string_view t, std::size_t i) {
-  if (i >= t.size()) {
-    return std::string_view::npos;
-  }
-  if (t[i] == '"') {
-    return json_string_end(t, i);
-  }
-  if (t[i] == '{' || t[i] == '[') {
-    std::size_t depth = 0;
-    for (; i < t.size(); ++i) {
-      if (t[i] == '"') {
-        i = json_string_end(t, i);
-        if (i == std::string_view::npos) {
-          return i;
-        }
-        --i;
-      } else if (t[i] == '{' || t[i] == '[') {
-        ++depth;
-      } else if ((t[i] == '}' || t[i] == ']') && --depth == 0) {
-        return i + 1;
-      }
-    }
-    return std::string_view::npos;
-  }
-  while (i < t.size() && t[i] != ',' && t[i] != '}' && t[i] != ']' && !json_blank(t[i])) {
-    ++i;
-  }
-  return i;
-}
-
-// `data` (a JSON object's text) without its top-level `usage` members (every one: a repeated key
-// too, however its name is escaped), every other byte as it came: the client gets the event as
-// the cluster wrote it, but for the usage the gateway asked for. nullopt when it has none.
-std::optional<std::string> without_usage(std::string_view t) {
-  std::size_t i = skip_json_blanks(t, 0);
-  if (i >= t.size() || t[i] != '{') {
-    return std::nullopt;
-  }
-  struct member {
-    std::size_t begin;
-    std::size_t end;
-    bool usage;
-  };
-  std::vector<member> members;
-  i = skip_json_blanks(t, i + 1);
-  bool any = false;
-  while (i < t.size() && t[i] == '"') {
-    const std::size_t key_end = json_string_end(t, i);
-    if (key_end == std::string_view::npos) {
-      return std::nullopt;
-    }
-    const std::string_view key = t.substr(i + 1, key_end - i - 2);
-    bool usage = key == "usage";
-    if (!usage && key.find('\\') != std::string_view::npos) {
-      boost::system::error_code ec;
-      const json::value name = json::parse(t.substr(i, key_end - i), ec);
-      usage = !ec && name.is_string() && name.as_string() == "usage";
-    }
-    std::size_t v = skip_json_blanks(t, key_end);
-    if (v >= t.size() || t[v] != ':') {
-      return std::nullopt;
-    }
-    const std::size_t end = json_value_end(t, skip_json_blanks(t, v + 1));
-    if (end == std::string_view::npos) {
-      return std::nullopt;
-    }
-    members.push_back({i, end, usage});
-    any = any || usage;
-    i = skip_json_blanks(t, end);
-    if (i < t.size() && t[i] == ',') {
-      i = skip_json_blanks(t, i + 1);
-    }
-  }
-  if (!any) {
-    return std::nullopt;
-  }
-  // The text before the first member, each member kept with the separator (its comma) before it
-  // in the text unless it is the first kept, and the text after the last member.
-  std::string out(t.substr(0, members.front().begin));
-  bool first = true;
-  for (std::size_t k = 0; k < members.size(); ++k) {
-    if (members[k].usage) {
-      continue;
-    }
-    if (!first) {
-      out.append(t.substr(members[k - 1].end, members[k].begin - members[k - 1].end));
-    }
-    out.append(t.substr(members[k].begin, members[k].end - members[k].begin));
-    first = false;
-  }
-  out.append(t.substr(members.back().end));
-  return out;
-}
-
 // Appends the event `ev` with `data` in place of its data lines (at the first; one `data:` line
 // per line of `data`), its other lines (event:, id:, comments) as they were, then `separator`.
 void append_event(std::string& out, std::string_view ev, std::string_view separator, std::string_view data) {
@@ -614,7 +499,7 @@ void usage_meter::event(std::string_view ev, std::string_view separator, std::st
       // client did not ask for. A `"usage":null` (on every chunk once usage is asked for) says
       // nothing and stays: the event goes as it came.
       if (!o->at("usage").is_null()) {
-        if (const std::optional<std::string> rest = without_usage(data)) {
+        if (const std::optional<std::string> rest = classify::without_member(data, "usage")) {
           append_event(out, ev, separator, *rest);
           return;
         }
@@ -634,7 +519,7 @@ bool usage_meter::settle_mode(bool at_end) {
   if (head.starts_with(bom)) {
     head.remove_prefix(bom.size());
   }
-  head.remove_prefix(std::min(head.size(), skip_json_blanks(head, 0)));
+  head.remove_prefix(std::min(head.size(), head.find_first_not_of(" \t\r\n")));
   constexpr std::string_view fields[] = {"data:", "event:", "id:", "retry:", ":"};
   const bool events = std::any_of(std::begin(fields), std::end(fields),
                                   [&](std::string_view f) { return head.starts_with(f); });

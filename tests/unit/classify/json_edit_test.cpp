@@ -54,3 +54,27 @@ TEST_CASE("a stream_options that is not an object is left alone") {
   CHECK_FALSE(with_include_usage(R"({"model":"m","stream_options":[]})"));
   CHECK_FALSE(with_include_usage(R"([1])"));
 }
+
+TEST_CASE("a member taken out of an object: every spelling and repeat of it, every other byte kept") {
+  struct row {
+    std::string_view body;
+    std::string_view expected;
+  };
+  const row rows[] = {
+      {R"({"id":"c1","usage":{"prompt_tokens":1},"choices":[]})", R"({"id":"c1","choices":[]})"},
+      {R"({"usage":{"a":[1,"}"]}, "id" : 1.50E3 })", R"({"id" : 1.50E3 })"},
+      {R"( { "id":1 , "usage" : null } )", R"( { "id":1 } )"},
+      {R"({"usage":1})", R"({})"},
+      {R"({"us\u0061ge":1,"error":{"message":"usage: \"x\""},"usage":2})",
+       R"({"error":{"message":"usage: \"x\""}})"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.body);
+    const std::optional<std::string> edited = without_member(r.body, "usage");
+    REQUIRE(edited);
+    CHECK(*edited == r.expected);
+  }
+  CHECK_FALSE(without_member(R"({"id":1,"choices":[{"usage":1}]})", "usage"));  // not at the top
+  CHECK_FALSE(without_member(R"([{"usage":1}])", "usage"));
+  CHECK_FALSE(without_member(R"({"usage":1)", "usage"));  // not a whole object
+}
