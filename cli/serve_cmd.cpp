@@ -103,8 +103,10 @@ int cmd_serve(const options& o) {
   try {
     srv.emplace(cfg);  // other start-up failures throw: exit 3 (run_command)
   } catch (const gateway::config_error& e) {
-    std::fprintf(stderr, "%s\n", e.what());  // a policy or tenants file with errors, a policy check
-    return exit_usage;
+    // A policy or tenants file with errors, a policy check (2); a key or token file the
+    // configuration names that is unsafe or unreadable (3).
+    std::fprintf(stderr, "%s\n", e.what());
+    return e.files_only() ? exit_environment : exit_usage;
   }
   srv->bind();
   return srv->run();
@@ -175,7 +177,7 @@ int cmd_check(const options& o) {
       try {
         keys.emplace(audit::load_writer_keys(cfg->audit_keys));
       } catch (const std::exception& e) {
-        throw std::runtime_error(fmt::format("audit.keys: {}", e.what()));
+        throw gateway::config_error(cfg->at("audit.keys", fmt::format("audit.keys: {}", e.what())));
       }
       // The checkpoint the log published beside its store, as the writer reads it when it opens
       // (a FIFO or a file that is not this log's stops the gateway from starting).
@@ -187,7 +189,7 @@ int cmd_check(const options& o) {
     });
   }
   if (!cfg->admin_token_file.empty()) {
-    step([&] { (void)gateway::load_admin_token(cfg->admin_token_file); });
+    step([&] { (void)gateway::load_admin_token(*cfg); });
   }
   if (failed) {
     return exit_failed;

@@ -299,9 +299,7 @@ admin_answer authorize_admin_job(const worker& w, const http::message_head& head
   return admin_answer{0, {}};
 }
 
-}  // namespace
-
-std::string load_admin_token(const std::string& path) {
+std::string read_admin_token(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     throw std::runtime_error(
@@ -336,6 +334,16 @@ std::string load_admin_token(const std::string& path) {
   }
   const crypto::sha256_digest d = crypto::sha256(token);
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+}  // namespace
+
+std::string load_admin_token(const config& cfg) {
+  try {
+    return read_admin_token(cfg.admin_token_file);
+  } catch (const std::exception& e) {
+    throw config_error(cfg.at("admin.token_file", e.what()), true);
+  }
 }
 
 // Whether the listener answers a request addressed to `host` (the Host field, port included): an

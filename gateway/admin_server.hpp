@@ -13,10 +13,10 @@
 
 namespace sovgw::gateway {
 
-// The admin token (admin.token_file) as kept in memory: its SHA-256 digest. Throws
-// std::runtime_error (start-up) when the file is missing, readable by other users, or holds no
-// token of at least 32 characters.
-[[nodiscard]] std::string load_admin_token(const std::string& path);
+// The admin token (cfg.admin_token_file) as kept in memory: its SHA-256 digest. Throws
+// config_error (files_only, at the key's position) when the file is missing, readable by other
+// users, or holds no token of at least 32 characters.
+[[nodiscard]] std::string load_admin_token(const config& cfg);
 
 // Serves one admin connection until it closes, keeping `slot` up to date (the accept loop may close
 // it while it waits for a request head). Never throws for traffic errors.

@@ -92,7 +92,8 @@ std::vector<std::shared_ptr<const std::string>> read_all(const config& cfg, std:
     std::string why;
     std::optional<std::string> value = read_credential(c.auth.file, c.auth.bearer, why);
     if (!value) {
-      errors += fmt::format("{}cluster '{}': {}", errors.empty() ? "" : "\n", c.name, why);
+      errors += errors.empty() ? "" : "\n";
+      errors += cfg.at(c.auth.file_pos, fmt::format("cluster '{}': {}", c.name, why));
       out.emplace_back();
       continue;
     }
@@ -108,7 +109,7 @@ cluster_credentials::cluster_credentials(std::shared_ptr<const config> cfg)
     : cfg_(std::move(cfg)),
       lines_(std::make_unique<std::atomic<std::shared_ptr<const std::string>>[]>(cfg_->clusters.size())) {
   if (std::string errors = reload(); !errors.empty()) {
-    throw std::runtime_error(errors);
+    throw config_error(errors, true);
   }
 }
 

@@ -19,12 +19,12 @@ namespace sovgw::gateway {
 
 class cluster_credentials {
  public:
-  // Reads every cluster's credential file; throws std::runtime_error naming the file and the
-  // problem (start-up).
+  // Reads every cluster's credential file; throws config_error (files_only) with each problem at
+  // the auth: key that names the file, one a line (start-up).
   explicit cluster_credentials(std::shared_ptr<const config> cfg);
 
   // Re-reads the files (SIGHUP). All or nothing: when any file is bad, every cluster keeps its
-  // current credential and the problems are returned, one per line.
+  // current credential and the problems are returned, one per line, each at its auth: key.
   [[nodiscard]] std::string reload();
 
   // `Name: value\r\n` for cluster `index`, or null when it has no auth:.

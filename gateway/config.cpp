@@ -322,6 +322,20 @@ std::optional<policy::geo_place> declared_place(const cluster_config& c) {
   return policy::country_extent(c.country);
 }
 
+policy::source_pos config::position(std::string_view key) const {
+  const auto it = value_positions.find(key);
+  return it == value_positions.end() ? policy::source_pos{} : it->second;
+}
+
+std::string config::at(std::string_view key, std::string_view what) const { return at(position(key), what); }
+
+std::string config::at(policy::source_pos pos, std::string_view what) const {
+  if (pos.line == 0) {
+    return fmt::format("{}: {}", source, what);
+  }
+  return fmt::format("{}:{}:{}: {}", source, pos.line, pos.column, what);
+}
+
 std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_view source,
                                            file_checks files) {
   auto cfg = std::make_shared<config>();
@@ -339,6 +353,7 @@ std::shared_ptr<const config> parse_config(std::string_view yaml, std::string_vi
     throw config_error(fmt::format("{}: the configuration is empty", source));
   }
   read_root(r, root, *cfg);
+  cfg->value_positions = r.value_positions();
   cfg->warnings.insert(cfg->warnings.end(), r.warnings().begin(), r.warnings().end());
   if (!r.errors().empty()) {
     std::string all;

@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -52,6 +53,7 @@ struct timeouts_config {
 struct cluster_hmac_key {
   std::string cluster;  // a cluster's name
   std::string file;     // its hmac-sha256 secret (kind hmac-sha256-http-signing)
+  policy::source_pos pos;  // where the file is named, for the key's own errors
 };
 struct signing_config {
   std::string key;  // Ed25519 key file (kind ed25519-http-signing); empty: requests are not signed
@@ -87,6 +89,13 @@ struct config {
   // What the file says that is allowed but most likely wrong (`config check` shows them; serve
   // logs them at start and on reload).
   std::vector<policy::diagnostic> warnings;
+  // Where each key's value is written ("audit.keys", "admin.token_file"), for problems found when
+  // the file it names is read after parsing (a key's mode, a token's length).
+  std::map<std::string, policy::source_pos, std::less<>> value_positions;
+  [[nodiscard]] policy::source_pos position(std::string_view key) const;  // line 0: not in the file
+  // "source:line:col: what" at `key`'s value, or "source: what" for a key the file does not hold.
+  [[nodiscard]] std::string at(std::string_view key, std::string_view what) const;
+  [[nodiscard]] std::string at(policy::source_pos pos, std::string_view what) const;
   std::string listen_address = "127.0.0.1";
   std::uint16_t listen_port = 8443;
   // Front proxies whose word on the client address is taken (docs/configuration.md): from these

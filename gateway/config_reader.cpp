@@ -64,6 +64,7 @@ void config_reader::map(const YAML::Node& node, std::string_view where,
     }
     const std::string path = where == "the configuration" ? key : fmt::format("{}.{}", where, key);
     key_marks_[path] = it->first.Mark();
+    value_positions_[path] = policy::yaml::pos_of(it->second);
     // `policy:` with nothing after it: said at the key, not as a wrong type where the next key is.
     if (it->second.IsNull()) {
       error(it->first.Mark(),

@@ -44,6 +44,10 @@ class config_reader {
   // Where a key map() visited is ("listen.proxy_protocol", "trusted_proxies"): errors about how keys
   // go together are reported at the key that asks for the other; `fallback` when it is absent.
   [[nodiscard]] YAML::Mark key_mark(const std::string& path, const YAML::Mark& fallback) const;
+  // Where each value map() visited is, by the same names (config::value_positions).
+  [[nodiscard]] const std::map<std::string, policy::source_pos, std::less<>>& value_positions() const {
+    return value_positions_;
+  }
   // An IP address literal, as the listeners bind it ("127.0.0.1", "::"; not a host name).
   void ip_literal(const YAML::Node& n, std::string_view what, std::string& out);
 
@@ -110,6 +114,7 @@ class config_reader {
   std::vector<policy::diagnostic> warnings_;
   std::size_t file_errors_ = 0;
   std::map<std::string, YAML::Mark> key_marks_;
+  std::map<std::string, policy::source_pos, std::less<>> value_positions_;
 };
 
 }  // namespace sovgw::gateway

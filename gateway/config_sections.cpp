@@ -304,6 +304,7 @@ void read_signing(config_reader& r, const YAML::Node& v, signing_config& out,
                }
                for (auto it = x.begin(); it != x.end(); ++it) {
                  cluster_hmac_key k;
+                 k.pos = policy::yaml::pos_of(it->second);
                  if (r.scalar(it->first, "a cluster name", k.cluster) &&
                      r.scalar(it->second, "an hmac-sha256 key file", k.file)) {
                    out.cluster_hmac_keys.push_back(std::move(k));

@@ -99,13 +99,14 @@ void append_sf_text(std::string& out, std::string_view text) {
 
 namespace {
 
-// A key file the configuration names, its errors prefixed with the key that names it (as every
-// other configuration problem is).
-crypto::secret_bytes read_key(std::string_view setting, const std::string& path, std::string_view kind) {
+// A key file the configuration names at `pos`, its errors at that position and prefixed with the
+// key that names it, as every other configuration problem is.
+crypto::secret_bytes read_key(const config& cfg, policy::source_pos pos, std::string_view setting,
+                              const std::string& path, std::string_view kind) {
   try {
     return crypto::read_secret_key_file(path, kind);
   } catch (const crypto::key_file_error& e) {
-    throw crypto::key_file_error(fmt::format("{}: {}", setting, e.what()));
+    throw config_error(cfg.at(pos, fmt::format("{}: {}", setting, e.what())), true);
   }
 }
 
@@ -117,7 +118,8 @@ geo_tagger::geo_tagger(const config& cfg)
   append_sf_text(gateway_field_, cfg.signing.gateway_id.empty() ? host_name() : cfg.signing.gateway_id);
   gateway_field_ += "\r\n";
   if (!cfg.signing.key.empty()) {
-    crypto::secret_bytes secret = read_key("signing.key", cfg.signing.key, httpsig::http_signing_key_kind);
+    crypto::secret_bytes secret = read_key(cfg, cfg.position("signing.key"), "signing.key", cfg.signing.key,
+                                           httpsig::http_signing_key_kind);
     public_key_ = crypto::ed25519_public_from_secret(secret);
     keyid_ = crypto::ed25519_jwk_thumbprint(public_key_);
     // The key it signs with first, then signing.publish's (the next key, the previous ones), each once.
@@ -150,7 +152,8 @@ geo_tagger::geo_tagger(const config& cfg)
     for (const cluster_hmac_key& k : cfg.signing.cluster_hmac_keys) {
       if (k.cluster == c.name) {
         crypto::secret_bytes secret =
-            read_key(fmt::format("signing.cluster_hmac_keys.{}", k.cluster), k.file, httpsig::hmac_key_kind);
+            read_key(cfg, k.pos, fmt::format("signing.cluster_hmac_keys.{}", k.cluster), k.file,
+                     httpsig::hmac_key_kind);
         std::string id = httpsig::hmac_keyid(secret);
         hmac_keys_.push_back(httpsig::signing_key::hmac_sha256(std::move(id), std::move(secret)));
         t.key = &hmac_keys_.back();

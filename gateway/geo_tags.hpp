@@ -23,8 +23,8 @@ namespace sovgw::gateway {
 
 class geo_tagger {
  public:
-  // Reads cfg.signing's keys. Throws crypto::key_file_error (a bad or unsafe key file) or
-  // std::runtime_error; start-up only.
+  // Reads cfg.signing's keys. Throws config_error (a bad or unsafe key file, at the key naming it)
+  // or std::runtime_error; start-up only.
   explicit geo_tagger(const config& cfg);
 
   [[nodiscard]] bool signing() const { return key_.has_value(); }

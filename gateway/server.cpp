@@ -248,7 +248,8 @@ server::server(std::shared_ptr<const config> cfg) {
       try {
         return audit::audit_log::open(ac);  // reads audit.keys first: its errors throw
       } catch (const crypto::key_file_error& e) {
-        throw crypto::key_file_error(fmt::format("audit.keys: {}", e.what()));  // as config check says
+        throw config_error(cfg->at("audit.keys", fmt::format("audit.keys: {}", e.what())),
+                           true);  // as config check says
       }
     }();
     if (!opened.is_ok()) {
@@ -272,7 +273,7 @@ server::server(std::shared_ptr<const config> cfg) {
   }
   state_.recorder = std::make_unique<request_recorder>(cfg, *state_.stats, state_.audit.get());
   if (!cfg->admin_token_file.empty()) {
-    state_.admin_token.store(std::make_shared<const std::string>(load_admin_token(cfg->admin_token_file)));
+    state_.admin_token.store(std::make_shared<const std::string>(load_admin_token(*cfg)));
   }
   unsigned n = cfg->threads != 0 ? cfg->threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
@@ -332,6 +333,10 @@ void server::reload_credentials() {
   if (errors.empty()) {
     return;
   }
+  if (errors.empty()) {
+    log_line("info", "cluster credentials reloaded").emit();
+    return;
+  }
   state_.stats->credential_reload_failures.fetch_add(1, std::memory_order_relaxed);
   log_line("error", "cluster credentials reload failed; keeping the current credentials")
       .str("errors", without_final_newline(errors))
@@ -343,8 +348,7 @@ void server::reload_admin_token() {
     return;
   }
   try {
-    state_.admin_token.store(
-        std::make_shared<const std::string>(load_admin_token(state_.cfg->admin_token_file)));
+    state_.admin_token.store(std::make_shared<const std::string>(load_admin_token(*state_.cfg)));
     log_line("info", "admin token reloaded").str("file", state_.cfg->admin_token_file).emit();
   } catch (const std::exception& e) {
     state_.stats->admin_token_reload_failures.fetch_add(1, std::memory_order_relaxed);

@@ -416,10 +416,12 @@ class cluster_reader {
         [&](const std::string& key, source_pos, const YAML::Node& x) {
           if (key == "bearer_file") {
             non_empty(x, "auth.bearer_file", c_.auth.file);
+            c_.auth.file_pos = yaml::pos_of(x);
             c_.auth.bearer = true;
             c_.auth.header = "Authorization";
           } else if (key == "file") {
             non_empty(x, "auth.file", c_.auth.file);
+            c_.auth.file_pos = yaml::pos_of(x);
           } else if (scalar(x, "auth.header", c_.auth.header) && !settable_field_name(c_.auth.header)) {
             error(x, fmt::format("auth.header '{}' is not a field name the gateway may set", c_.auth.header));
           }

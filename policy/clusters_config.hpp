@@ -45,6 +45,7 @@ struct upstream_auth_config {
   std::string header;  // empty: no credential
   std::string file;
   bool bearer = false;  // the value is "Bearer " + the file's content
+  source_pos file_pos;  // where the file is named, for the errors found reading it
 };
 
 // A cluster as a gateway config declares it: what the policy sees (cluster_info: name, country,

@@ -156,6 +156,68 @@ class config_check_test(unittest.TestCase):
                 self.assertRegex(r.stderr, rf"(?m)^{re.escape(self.dir)}/default.yaml:{n + 1}:{column}: "
                                            rf"{re.escape(what)}: cannot open \S+: No such file or directory$")
 
+    def test_a_key_or_token_file_that_cannot_be_used_is_named_at_its_key(self):
+        # Probe round 39 left alone: a key file that exists but cannot be used (a missing kek.key in
+        # audit.keys, an unsafe mode, a short token) was named without line:col by config check and
+        # serve, unlike every other problem of the file.
+        certs = os.path.join(self.dir, "certs")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "certs", "make-dev-certs.sh")
+        subprocess.run([script, certs], check=True, capture_output=True, timeout=60)
+        keys = os.path.join(self.dir, "keys")
+        subprocess.run([SOVGW, "keys", "init", keys], check=True, capture_output=True, timeout=60)
+        os.remove(os.path.join(keys, "kek.key"))
+        http_key, hmac_key = os.path.join(self.dir, "http.key"), os.path.join(self.dir, "hmac.key")
+        subprocess.run([SOVGW, "keys", "http-new", http_key], check=True, capture_output=True, timeout=60)
+        subprocess.run([SOVGW, "keys", "hmac-new", hmac_key], check=True, capture_output=True, timeout=60)
+        os.chmod(http_key, 0o644)
+        os.chmod(hmac_key, 0o640)
+        token = self.write("admin.token", "short\n")
+        os.chmod(token, 0o600)
+        bearer = self.write("bearer", "sk-cluster\n")
+        os.chmod(bearer, 0o604)
+        text = f"""listen: {{address: 127.0.0.1, port: 0}}
+tls: {{certificate: {certs}/gateway.pem, private_key: {certs}/gateway.key}}
+admin: {{address: 127.0.0.1, port: 0, token_file: {token}}}
+audit: {{db: {self.dir}/db, keys: {keys}}}
+signing:
+  key: {http_key}
+  cluster_hmac_keys: {{b: {hmac_key}}}
+clusters:
+  - {{name: a, endpoints: ["127.0.0.1:9"], country: FR, operator_jurisdiction: FR, on_premises: true,
+     models: ["*"], tls: {{ca: {certs}/ca.pem}}}}
+  - name: b
+    endpoints: ["127.0.0.1:9"]
+    country: FR
+    operator_jurisdiction: FR
+    on_premises: true
+    tls: {{ca: {certs}/ca.pem}}
+    auth: {{bearer_file: {bearer}}}
+"""
+        config = self.write("keys.yaml", text)
+        lines = text.split("\n")
+
+        def at(needle, what):
+            n = next(i for i, line in enumerate(lines) if needle in line)
+            return f"{config}:{n + 1}:{lines[n].index(needle) + 1}: {what}"
+
+        expected = [at(bearer, f"cluster 'b': {bearer}: the credential file is accessible by group or others"),
+                    at(http_key, f"signing.key: refusing to use secret key {http_key}: its mode 0644"),
+                    at(keys, f"audit.keys: cannot open secret key {keys}/kek.key: No such file or directory"),
+                    at(token, f"admin.token_file {token} must hold one token of at least 32 characters")]
+        r = run("config", "check", config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        for line in expected:
+            self.assertIn(line, r.stderr)
+        # serve stops at the first, in the same words, as an environment problem.
+        r = run("serve", "--config", config)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn(expected[0], r.stderr)
+        # The signing keys are read in turn: with signing.key fixed, a cluster's hmac key.
+        os.chmod(http_key, 0o600)
+        r = run("config", "check", config)
+        self.assertIn(at(hmac_key, f"signing.cluster_hmac_keys.b: refusing to use secret key {hmac_key}: its mode 0640"),
+                      r.stderr)
+
     def test_a_secret_pasted_where_its_file_belongs_is_not_echoed(self):
         # Probe round 29: `token_file: <the token>` was printed back whole by config check.
         certs = os.path.join(self.dir, "certs")
