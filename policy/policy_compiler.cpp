@@ -253,7 +253,15 @@ class compiler {
                                   "DELETE, HEAD, OPTIONS)");
           return;
         }
-        rc.exact.push_back(v.text);
+        // A HEAD runs the GET handler on the servers clusters are built with (Starlette, Express,
+        // Flask, Go's mux), which drop only the body: a rule on GET decides HEAD as well, or a
+        // forbid on GET is one HEAD away (probe round 40).
+        for (const std::string_view m :
+             {std::string_view(v.text), std::string_view(v.text == "GET" ? "HEAD" : "")}) {
+          if (!m.empty() && std::find(rc.exact.begin(), rc.exact.end(), m) == rc.exact.end()) {
+            rc.exact.emplace_back(m);
+          }
+        }
         return;
       case attribute::data_class:
         if (!out_->data_class_index.count(v.text)) {

@@ -140,6 +140,36 @@ TEST_CASE("forbid overrides permit; matched rules in file order") {
   CHECK(d.policy_version == p->version());
 }
 
+TEST_CASE("a rule on GET decides HEAD too: servers run the GET handler for a HEAD") {
+  // Probe round 40: `forbid` on GET /v1/files/* was passed by HEAD on the same path.
+  const auto result = compile_policy(R"(
+rules:
+  - {id: forbid-file-reads, effect: forbid, when: {method: [GET], path: ["/v1/files/*"]}, reason: no}
+  - {id: permit-reads, effect: permit, when: {method: [GET, HEAD, GET]}}
+  - {id: permit-posts, effect: permit, when: {method: [POST]}}
+)",
+                                     "p.yaml");
+  REQUIRE(result.ok());
+  const auto& p = *result.policy;
+  request_attributes r;
+  r.client_country = "FR";
+  r.path = "/v1/files/abc/content";
+  for (const char* method : {"GET", "HEAD"}) {
+    r.method = method;
+    const decision d = p.decide(r, {});
+    CHECK(d.result == effect::deny);
+    CHECK(d.cause == deny_cause::forbidden);
+    CHECK(ids(p, d) == std::vector<std::string>{"forbid-file-reads", "permit-reads"});
+  }
+  r.path = "/v1/models";
+  r.method = "HEAD";
+  CHECK(ids(p, p.decide(r, {})) == std::vector<std::string>{"permit-reads"});
+  r.method = "OPTIONS";  // POST's rule is not widened
+  CHECK(p.decide(r, {}).result == effect::deny);
+  r.method = "POST";
+  CHECK(ids(p, p.decide(r, {})) == std::vector<std::string>{"permit-posts"});
+}
+
 TEST_CASE("default deny names the nearest permit and the attribute that failed") {
   const auto p = compiled();
   request_attributes r;
