@@ -2984,3 +2984,27 @@ TEST_CASE("LiteLLM's stored prompt (prompt_id) is opaque, as the Responses API's
   }
   CHECK(inspect(R"({"model":"m","messages":[],"prompt_id":null})", opaque).scan.found == 0);
 }
+
+TEST_CASE("a number a double cannot hold exactly leaves redaction elsewhere in the body intact") {
+  // Probe round 40: with a redact obligation, `"seed":18446744073709551615` beside an IBAN was
+  // refused as "after redaction the request still holds such data".
+  const std::uint32_t iban = bit(detector::iban);
+  for (const std::string seed :
+       {"18446744073709551615", "18446744073709551616", "12345678901234567891", "-9223372036854775809",
+        "99999999999999999999", "9223372036854775808", "1e400"}) {
+    CAPTURE(seed);
+    const std::string body =
+        R"({"model":"m","seed":)" + seed +
+        R"(,"messages":[{"role":"user","content":"pay to FR76 3000 6000 0112 3456 7890 189"}]})";
+    const inspection got = inspect(body, iban, true);
+    REQUIRE(got.ok());
+    CHECK(got.scan.found == iban);
+    std::string redacted = body;
+    CHECK(redact(redacted, got.scan.findings, iban) == 1);
+    CAPTURE(redacted);
+    CHECK(redacted.find(R"("seed":)" + seed + ",") != std::string::npos);
+    const inspection again = inspect(redacted, iban, false);
+    CHECK(again.ok());
+    CHECK(again.scan.found == 0);
+  }
+}
