@@ -791,6 +791,12 @@ parse_error parse_response_head(std::string raw, std::string_view request_method
     // client undecoded (Transfer-Encoding is hop-by-hop) and its usage could not be read.
     return parse_error::transfer_encoding_not_implemented;
   }
+  if (has_te && has_cl) {
+    // Refused as in a request (RFC 9112 6.3: "ought to be handled as an error"): a cluster, or a
+    // proxy before it, that frames one response two ways may read the next one differently from
+    // the gateway, and the connection would go back to the pool (probe round 40).
+    return parse_error::content_length_and_transfer_encoding;
+  }
   read_connection(out);
   if (request_method == "HEAD" || status < 200 || status == 204 || status == 304) {
     out.framing = body_framing::none;

@@ -263,6 +263,11 @@ TEST_CASE("response heads: framing and bodies that must be absent") {
   CHECK(parse_response_head("HTTP/1.1 600 X\r\n\r\n", "GET", h) == parse_error::bad_status_line);
   CHECK(parse_response_head("HTTP/1.1 599 X\r\nContent-Length: 0\r\n\r\n", "GET", h) == parse_error::none);
   CHECK(parse_response_head("HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "GET", h) == parse_error::obs_fold);
+  // Framed two ways (probe round 40: relayed as chunked, and the connection reused).
+  CHECK(parse_response_head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+                            "GET", h) == parse_error::content_length_and_transfer_encoding);
+  CHECK(parse_response_head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+                            "HEAD", h) == parse_error::content_length_and_transfer_encoding);
 }
 
 TEST_CASE("request paths must be canonical: what the policy matches is what a cluster routes") {
