@@ -29,7 +29,8 @@ constexpr const char* tenants_usage =
     "                [--requests-per-minute N] [--tokens-per-minute N] [--tokens-per-month N]\n"
     "       sovgw tenants key list --file FILE [--tenant TENANT]\n"
     "       sovgw tenants key revoke KEY_ID|KEY --file FILE\n"
-    "  check: validate a tenants file (errors as file:line:col)\n"
+    "  check: validate a tenants file on its own (errors as file:line:col); `sovgw config check\n"
+    "    CONFIG` also checks it against the policy, as a SIGHUP does (tenant names the rules use)\n"
     "  key create: print a new API key once (stdout) and append its hash to FILE's keys: list;\n"
     "    the limits options give the key limits of its own, on top of its tenant's\n"
     "  key list: the keys' ids, tenants, times, states and own limits (never a key)\n"
@@ -329,6 +330,12 @@ int cmd_check(const options& o) {
   const std::size_t keys = t->keys().size();
   std::printf("%s: %zu tenant%s, %zu key%s\n", path.c_str(), tenants, tenants == 1 ? "" : "s", keys,
               keys == 1 ? "" : "s");
+  // Probe round 40: a file that passed here was refused on SIGHUP (the policy named a tenant it
+  // dropped): the check against the policy is config check's.
+  std::fputs(
+      "note: the file on its own; `sovgw config check CONFIG` also checks it against the policy (the "
+      "tenants its rules name), as the gateway does on SIGHUP\n",
+      stderr);
   return exit_ok;
 }
 

@@ -83,8 +83,12 @@ void write_secret_key_file(const std::string& path, std::string_view kind, const
 }
 
 secret_bytes read_secret_key_file(const std::string& path, std::string_view kind) {
+  // A symbolic link is followed, as for every other file the gateway trusts: others_may_change
+  // checks the folders of the link and of its target, and the file opened must be the one checked.
+  file_identity checked;
+  const std::string problem = others_may_change(path, "secret key", &checked);
   // O_NONBLOCK: a FIFO named by mistake is refused below instead of blocking the open.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     throw key_file_error("cannot open secret key " + path + ": " + std::strerror(errno));
   }
@@ -117,9 +121,15 @@ secret_bytes read_secret_key_file(const std::string& path, std::string_view kind
     throw key_file_error("refusing to use secret key " + path + ": its mode " + mode +
                          " lets group or others access it; run `chmod 600 " + path + "`");
   }
-  if (std::string problem = others_may_change(path, "secret key"); !problem.empty()) {
+  if (!problem.empty()) {
     wipe(text);
     throw key_file_error(problem);
+  }
+  if (!checked.same_as(st)) {
+    wipe(text);
+    throw key_file_error(
+        "secret key " + path +
+        " changed while it was checked (it, or a link on its path, was replaced); try again");
   }
   std::string_view b64 = std::string_view(text).substr(prefix.size());
   if (!b64.empty() && b64.back() == '\n') {

@@ -105,6 +105,15 @@ admin_answer admin_error(int status, std::string_view message) {
     case 405:
       code = "method_not_allowed";
       break;
+    case 408:
+      code = "request_timeout";
+      break;
+    case 414:
+      code = "request_line_too_long";
+      break;
+    case 431:
+      code = "headers_too_large";
+      break;
     case 409:
       code = "job_running";
       break;
@@ -367,6 +376,16 @@ bool addressed_to_us(std::string_view host, const std::vector<std::string>& name
                      [&](const std::string& n) { return ascii_iequals(name, n); });
 }
 
+namespace {
+
+// What the admin listener answers with GET and HEAD.
+bool known_admin_path(std::string_view path) {
+  return path == "/healthz" || path == "/readyz" || path == "/metrics" ||
+         path == "/.well-known/sovgw-keys.json";
+}
+
+}  // namespace
+
 asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket,
                                              std::shared_ptr<admin_slot> slot) {
   auto conn = std::make_shared<connection>(std::move(socket), nullptr);
@@ -380,41 +399,58 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket,
     http::head_scanner::state st = scanner.scan(buf);
     // The whole head within admin_request_time, however slowly it trickles in.
     const auto deadline = std::chrono::steady_clock::now() + admin_request_time;
+    bool timed_out = false;
     while (st == http::head_scanner::state::need_more) {
       const auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
-        conn->close();
-        co_return;
+        timed_out = true;
+        break;
       }
       connection::read_result r = co_await conn->read_into(buf, 4096, left);
+      if (r.status == io_status::timeout) {
+        timed_out = true;
+        break;
+      }
       if (r.status != io_status::ok) {
         conn->close();
         co_return;
       }
       st = scanner.scan(buf);
     }
+    if (timed_out && buf.empty()) {
+      conn->close();  // idle: nothing to answer
+      co_return;
+    }
     slot->idle = false;
     http::message_head head;
+    // What cannot be read is answered as the data listener answers it (probe round 40: a 70 KB
+    // field, or a 9 KB target, was a "malformed request line"): 408, 414, 431 or 400 with why.
     const http::parse_error parsed =
-        st == http::head_scanner::state::error
-            ? http::parse_error::bad_request_line
+        timed_out ? http::parse_error::none
+        : st == http::head_scanner::state::error
+            ? scanner.error()
             : http::parse_request_head(buf.substr(0, scanner.head_size()), lim, head);
-    if (parsed != http::parse_error::none ||
+    if (timed_out || parsed != http::parse_error::none ||
         (head.framing != http::body_framing::none &&
          !(head.framing == http::body_framing::content_length && head.content_length == 0))) {
       // Answering and lingering wait on the client too: the slot is anyone's meanwhile. Said as
       // every other refusal is (probe round 34: a bare 400 left a job's form body unexplained).
       slot->idle = true;
       slot->idle_since = std::chrono::steady_clock::now();
+      const int status = timed_out ? 408 : parsed != http::parse_error::none ? http::status_for(parsed) : 400;
       const admin_answer a = admin_error(
-          400, parsed != http::parse_error::none
-                   ? fmt::format("the request cannot be read: {}", http::describe(parsed))
-                   : std::string("the admin listener takes no request body: a job's parameters go in the "
-                                 "query (POST /admin/audit/retain?older_than=30d)"));
+          status,
+          timed_out
+              ? fmt::format("the request head did not arrive within {}s",
+                            std::chrono::duration_cast<std::chrono::seconds>(admin_request_time).count())
+          : parsed != http::parse_error::none
+              ? fmt::format("the request cannot be read: {}", http::describe(parsed))
+              : std::string("the admin listener takes no request body: a job's parameters go in the "
+                            "query (POST /admin/audit/retain?older_than=30d)"));
       const std::string head_out = fmt::format(
-          "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
+          "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
           "Connection: close\r\n\r\n",
-          a.body.size());
+          status, reason_phrase(status), a.body.size());
       co_await conn->write(head_out, a.body, milliseconds(5000));
       co_await conn->linger_close(linger_time);
       co_return;
@@ -439,6 +475,16 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket,
       if (a.status == 0) {
         a = co_await audit_admin(w, path, head.target);
       }
+      status = a.status;
+      body = std::move(a.body);
+      type = "application/json";
+    } else if (!admin_job && head.method == "POST" && !known_admin_path(path)) {
+      // A job's path mistyped (`/admin/audit/retain/`, `/ADMIN/...`): not found, with the jobs
+      // named, rather than "use GET" (probe round 40).
+      admin_answer a =
+          admin_error(404, fmt::format("no admin job at {}: the jobs are POST /admin/audit/shred "
+                                       "and POST /admin/audit/retain",
+                                       path.substr(0, 200)));
       status = a.status;
       body = std::move(a.body);
       type = "application/json";

@@ -22,8 +22,11 @@ constexpr std::size_t max_credential = 8192;
 // The credential in `path`, or nullopt with `why` set. A bearer token (RFC 6750) holds no space;
 // another field's value none at either end.
 std::optional<std::string> read_credential(const std::string& path, bool bearer, std::string& why) {
-  const int fd =
-      ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);  // a FIFO: refused below
+  // A symbolic link is followed, its folders and its target's checked (others_may_change), as
+  // for every file the gateway trusts; the file opened must be the one checked.
+  file_identity checked;
+  const std::string untrusted = others_may_change(path, "the credential file", &checked);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO: refused below
   if (fd < 0) {
     why = fmt::format("{}: cannot read the credential file: {}", path_or_secret(path), std::strerror(errno));
     return std::nullopt;
@@ -36,8 +39,13 @@ std::optional<std::string> read_credential(const std::string& path, bool bearer,
     why = fmt::format(
         "{}: the credential file is accessible by group or others (mode {:04o}); run `chmod 600 {}`", path,
         st.st_mode & 07777, shell_word(path));
-  } else if (std::string problem = others_may_change(path, "the credential file"); !problem.empty()) {
-    why = std::move(problem);
+  } else if (!untrusted.empty()) {
+    why = untrusted;
+  } else if (!checked.same_as(st)) {
+    why = fmt::format(
+        "{}: the credential file changed while it was checked (it, or a link on its path, was "
+        "replaced); try again",
+        path);
   } else {
     char buf[max_credential + 2];
     ssize_t n = 0;

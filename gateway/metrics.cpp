@@ -192,13 +192,26 @@ std::string metrics::render() const {
   gauge("sovgw_policy_reloads_total", "Policy reloads that went live or found the file unchanged (SIGHUP).",
         "counter", load(policy_reloads));
   gauge("sovgw_tenants_file_in_force",
-        "1 when the tenants file on disk is in force, 0 when its last reload failed and the last good "
-        "tenants stay: alert on 0.",
+        "1 when the tenants file on disk is in force, 0 while a reload checks it and when its last reload "
+        "failed and the last good tenants stay: alert on 0 that lasts.",
         "gauge", static_cast<unsigned>(load(tenants_file_in_force)));
   gauge("sovgw_policy_file_in_force",
-        "1 when the policy file on disk is in force, 0 when its last reload failed and the last good policy "
-        "stays: alert on 0 (sovgw_policy_info says which version is in force).",
+        "1 when the policy file on disk is in force, 0 while a reload checks it and when its last reload "
+        "failed and the last good policy stays: alert on 0 that lasts (sovgw_policy_info says which version "
+        "is in force).",
         "gauge", static_cast<unsigned>(load(policy_file_in_force)));
+  gauge("sovgw_cluster_credentials_in_force",
+        "1 when every cluster credential file on disk is in force, 0 when the last reload failed and the "
+        "current credentials stay: alert on 0.",
+        "gauge", static_cast<unsigned>(load(credentials_in_force)));
+  gauge("sovgw_admin_token_file_in_force",
+        "1 when admin.token_file's token is in force, 0 when the last reload failed and the previous token "
+        "still opens the admin jobs: alert on 0.",
+        "gauge", static_cast<unsigned>(load(admin_token_in_force)));
+  gauge("sovgw_restart_check_problems",
+        "Problems the last SIGHUP found in files read at start only (the configuration, signing and audit "
+        "keys) that a restart would refuse: alert above 0.",
+        "gauge", load(restart_check_problems));
   gauge("sovgw_admin_token_reload_failures_total",
         "Failed admin.token_file reloads (the current token stays).", "counter",
         load(admin_token_reload_failures));

@@ -75,6 +75,10 @@ class metrics {
   // kept the last good one (0): what monitoring alerts on.
   std::atomic<std::uint8_t> tenants_file_in_force{1};
   std::atomic<std::uint8_t> policy_file_in_force{1};
+  std::atomic<std::uint8_t> credentials_in_force{1};  // every cluster's credential file, as on disk
+  std::atomic<std::uint8_t> admin_token_in_force{1};
+  // What the last SIGHUP found a restart would refuse in files read at start only (server.cpp).
+  std::atomic<std::uint64_t> restart_check_problems{0};
   std::atomic<std::uint64_t> admin_token_reload_failures{0};  // SIGHUP found a bad admin.token_file
   std::atomic<std::uint64_t> credential_reload_failures{0};   // SIGHUP found a bad cluster credential file
   std::atomic<std::uint64_t> redactions{0};                   // findings replaced by `redact` obligations

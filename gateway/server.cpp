@@ -15,7 +15,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "audit/keys.hpp"
 #include "common/regular_file.hpp"
+#include "common/trusted_file.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/sha256.hpp"
@@ -158,7 +160,7 @@ server::server(std::shared_ptr<const config> cfg) {
   state_.stages = std::make_unique<pipeline>(cfg);  // the policy checked: throws with its errors
   const auto remember = [&](std::string setting, const std::string& path) {
     if (auto text = read_regular_file(path, max_pem_bytes, setting); text.is_ok()) {
-      signing_key_files_.push_back({std::move(setting), path, crypto::sha256(*text)});
+      start_key_files_.push_back({std::move(setting), path, crypto::sha256(*text)});
     }
   };
   if (!cfg->signing.key.empty()) {
@@ -169,6 +171,11 @@ server::server(std::shared_ptr<const config> cfg) {
   }
   for (const std::string& file : cfg->signing.publish) {
     remember("signing.publish", file);
+  }
+  if (!cfg->audit_keys.empty()) {
+    for (const char* name : {"signing.key", "kek.key", "auditor.pub"}) {
+      remember("audit.keys", fmt::format("{}/{}", cfg->audit_keys, name));
+    }
   }
   if (!cfg->warnings.empty()) {
     log_line("warn", "the configuration has warnings")
@@ -330,9 +337,7 @@ void server::reload_certificates() {
 
 void server::reload_credentials() {
   std::string errors = state_.credentials->reload();
-  if (errors.empty()) {
-    return;
-  }
+  state_.stats->credentials_in_force.store(errors.empty() ? 1 : 0, std::memory_order_relaxed);
   if (errors.empty()) {
     log_line("info", "cluster credentials reloaded").emit();
     return;
@@ -349,9 +354,11 @@ void server::reload_admin_token() {
   }
   try {
     state_.admin_token.store(std::make_shared<const std::string>(load_admin_token(*state_.cfg)));
+    state_.stats->admin_token_in_force.store(1, std::memory_order_relaxed);
     log_line("info", "admin token reloaded").str("file", state_.cfg->admin_token_file).emit();
   } catch (const std::exception& e) {
     state_.stats->admin_token_reload_failures.fetch_add(1, std::memory_order_relaxed);
+    state_.stats->admin_token_in_force.store(0, std::memory_order_relaxed);
     log_line("error", "admin token reload failed; keeping the current token").str("error", e.what()).emit();
   }
 }
@@ -366,10 +373,16 @@ void server::reload_admin_token() {
 // edit that failed (probe round 24: a new tenant was served under the old policy, unconfined,
 // while its new rule was proved, and for good when that policy had an error).
 void server::reload_tenants_and_policy(std::stop_token stop) {
+  // Until a file is checked and live, the file on disk is not known to be in force (probe round 40:
+  // the gauges read 1 through a proof of seconds, also one that then failed).
+  if (!state_.cfg->policy_file.empty()) {
+    state_.stats->policy_file_in_force.store(0, std::memory_order_relaxed);
+  }
   if (state_.cfg->tenants_file.empty()) {
     report_policy(stop, reload_policy(stop));
     return;
   }
+  state_.stats->tenants_file_in_force.store(0, std::memory_order_relaxed);
   std::string errors;
   std::optional<std::vector<tenants::api_key>> readable_keys;
   std::shared_ptr<const tenants::table> table = state_.stages->load_tenants(errors, &readable_keys);
@@ -512,18 +525,54 @@ void server::warn_if_config_changed() {
       .emit();
 }
 
-void server::warn_if_signing_keys_changed() {
-  for (const key_file& k : signing_key_files_) {
+void server::warn_if_start_keys_changed() {
+  for (const key_file& k : start_key_files_) {
     auto text = read_regular_file(k.path, max_pem_bytes, k.setting);
     if (text.is_ok() && crypto::sha256(*text) == k.sha256) {
       continue;
     }
     log_line("warn",
-             "a signing key file changed since start; the gateway signs with the key it started with: "
-             "restart to apply it (docs/signatures.md, \"Rotation\": give clusters both keys first)")
+             k.setting == "audit.keys"
+                 ? "an audit key file changed since start; the audit log signs its checkpoints with, "
+                   "and seals payloads to, the keys it opened with, and the next start refuses keys "
+                   "that are not the log's: rotate them as docs/auditing.md says (\"Rotating the "
+                   "auditor key\", \"Rotating the checkpoint signing key\"), with the gateway stopped"
+                 : "a signing key file changed since start; the gateway signs with the key it started "
+                   "with: restart to apply it (docs/signatures.md, \"Rotation\": give clusters both "
+                   "keys first)")
         .str("setting", k.setting)
         .str("file", k.path)
         .str("now", text.is_ok() ? "changed" : text.error().message())
+        .emit();
+  }
+}
+
+void server::check_start_files() {
+  const config& cfg = *state_.cfg;
+  std::vector<std::string> problems;
+  if (cfg.source != "<embedded default>") {
+    if (std::string problem = others_may_change(cfg.source, "the configuration file"); !problem.empty()) {
+      problems.push_back(std::move(problem));
+    }
+  }
+  try {
+    const geo_tagger tagger(cfg);  // the signing keys, as the start reads them
+  } catch (const std::exception& e) {
+    problems.emplace_back(e.what());
+  }
+  if (!cfg.audit_keys.empty()) {
+    try {
+      (void)audit::load_writer_keys(cfg.audit_keys);
+    } catch (const std::exception& e) {
+      problems.push_back(cfg.at("audit.keys", fmt::format("audit.keys: {}", e.what())));
+    }
+  }
+  state_.stats->restart_check_problems.store(problems.size(), std::memory_order_relaxed);
+  if (!problems.empty()) {
+    log_line("error",
+             "a restart would refuse files read at start only; the gateway runs on with what it read then: "
+             "fix them before it restarts")
+        .str("problems", fmt::format("{}", fmt::join(problems, "\n")))
         .emit();
   }
 }
@@ -619,7 +668,8 @@ int server::run() {
   reload_thread reloads([this](std::stop_token stop) {
     log_line("info", "reloading").str("config", state_.cfg->source).emit();
     warn_if_config_changed();
-    warn_if_signing_keys_changed();
+    warn_if_start_keys_changed();
+    check_start_files();
     reload_certificates();
     reload_credentials();
     reload_admin_token();

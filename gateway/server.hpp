@@ -50,15 +50,20 @@ class server {
   void log_policy_warnings();
   // Says (warn) when the configuration file is no longer what the gateway started with.
   void warn_if_config_changed();
-  // Says (warn) when a signing key file (signing.key, signing.cluster_hmac_keys) no longer holds
-  // the key the gateway signs with: keys are read at start only (docs/signatures.md, rotation).
-  void warn_if_signing_keys_changed();
+  // Says (warn) when a key file read at start only (signing.key, signing.cluster_hmac_keys,
+  // signing.publish, the audit log's keys) no longer holds what the gateway uses
+  // (docs/signatures.md and docs/auditing.md, rotation).
+  void warn_if_start_keys_changed();
+  // Checks the files read at start only (the configuration file, the signing and audit keys) as a
+  // start would, and says (error, sovgw_restart_check_problems) what a restart would refuse: a
+  // key made readable by others is found now, not at the next start.
+  void check_start_files();
   struct key_file {
-    std::string setting;  // "signing.key", "signing.cluster_hmac_keys.<cluster>"
+    std::string setting;  // "signing.key", "signing.cluster_hmac_keys.<cluster>", "audit.keys"
     std::string path;
     std::array<std::uint8_t, 32> sha256{};
   };
-  std::vector<key_file> signing_key_files_;  // as read at start
+  std::vector<key_file> start_key_files_;  // as read at start
   void reload_tenants_and_policy(std::stop_token stop);
   // The tenants `next` declares that the live tenants file does not.
   [[nodiscard]] std::vector<std::string> tenants_added(const tenants::table& next) const;

@@ -435,6 +435,21 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertIn("older_than '9x' is not an age", bad[3].json()["error"]["message"])
         lost = admin("GET", "/nowhere")
         self.assertEqual((lost.status, lost.json()["error"]["code"]), (404, "not_found"))
+        # Probe round 40: a job's path mistyped was told to use GET (405), and a head too large for
+        # the admin listener was "malformed request line": answered as the data listener answers.
+        for typo in ("/admin/audit/retain/?older_than=90d", "/ADMIN/audit/retain?older_than=90d"):
+            r = admin("POST", typo)
+            self.assertEqual((r.status, r.json()["error"]["code"]), (404, "not_found"), typo)
+            self.assertIn("the jobs are POST /admin/audit/shred and POST /admin/audit/retain",
+                          r.json()["error"]["message"])
+        with socket.create_connection(("127.0.0.1", g.admin_port), timeout=10) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n")
+            big = Reader(s).read_response()
+        self.assertEqual((big.status, big.json()["error"]["code"]), (431, "headers_too_large"))
+        with socket.create_connection(("127.0.0.1", g.admin_port), timeout=10) as s:
+            s.sendall(b"GET /metrics?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            long_line = Reader(s).read_response()
+        self.assertEqual((long_line.status, long_line.json()["error"]["code"]), (414, "request_line_too_long"))
 
         shred = admin("POST", "/admin/audit/shred?tenant=default")
         self.assertEqual(shred.status, 200, shred.body)

@@ -11,8 +11,8 @@ import signal
 import subprocess
 import unittest
 
-from support import (SOVGW, Gateway, TempDir, admin_get, cluster_yaml, exchange, gateway_yaml, make_certs,
-                     request_bytes, start_standin)
+from support import (SOVGW, Gateway, TempDir, admin_get, cluster_yaml, exchange, gateway_yaml, make_certs, metric,
+                     request_bytes, start_standin, wait_until)
 from test_signed_requests import make_keys
 
 POLICY = """version: 1
@@ -293,6 +293,28 @@ class ReceiptTest(unittest.TestCase):
         self.assertIn("restart to apply it", line["msg"])
         # One warning per change, not on a SIGHUP that found the key as the gateway started with it.
         self.assertEqual(len([o for o in g.logs() if o.get("msg", "").startswith("a signing key file")]), 1)
+
+    def test_a_key_read_at_start_made_unsafe_is_said_on_sighup_and_a_link_to_a_key_is_followed(self):
+        # Probe round 40: `chmod 666` on the signing key (or the configuration) and a SIGHUP said
+        # nothing, though config check and the next start refuse it; and a signing key named through
+        # a symbolic link (in folders only its owner may change) was refused as "Too many levels of
+        # symbolic links".
+        keys = os.path.join(self.tmp.path, "real-keys")
+        make_keys(keys)
+        link = os.path.join(self.tmp.path, "current-key")
+        os.symlink(os.path.join(keys, "gateway.key"), link)
+        g = Gateway(gateway_yaml(self.certs, self.clusters, extra=f"signing:\n  key: {link}\n"), self.tmp.path)
+        self.addCleanup(g.stop)
+        self.assertEqual(metric(g, "sovgw_restart_check_problems"), 0)
+        os.chmod(os.path.join(keys, "gateway.key"), 0o644)
+        g.signal(signal.SIGHUP)
+        line = g.wait_for_json(lambda o: o.get("msg", "").startswith("a restart would refuse files read at start"))
+        self.assertIn(f"signing.key: refusing to use secret key {link}: its mode 0644", line["problems"])
+        self.assertTrue(wait_until(lambda: metric(g, "sovgw_restart_check_problems") == 1))
+        os.chmod(os.path.join(keys, "gateway.key"), 0o600)
+        g.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: metric(g, "sovgw_restart_check_problems") == 0))
+        self.assertEqual(len([o for o in g.logs() if o.get("msg", "").startswith("a restart would refuse")]), 1)
 
     def test_bad_input_is_a_usage_error(self):
         path = os.path.join(self.tmp.path, "not-a-head.txt")

@@ -770,6 +770,20 @@ class ClusterCredentialsTest(unittest.TestCase):
         failed = g.wait_for_json(lambda o: o.get("msg", "").startswith("cluster credentials reload failed"))
         self.assertIn(f"{self.token}: the credential file is accessible by group or others", failed["errors"])
         self.assertNotIn("token-C", "".join(g.lines))
+        # Probe round 40: a rotation that went live said nothing and no gauge told a failed one from a
+        # fixed one; a credential file named through a symbolic link was refused as "Too many levels
+        # of symbolic links" (a loop that was not there).
+        self.assertEqual(metric(g, "sovgw_cluster_credentials_in_force"), 0)
+        target = os.path.join(self.tmp.path, "token-D.txt")
+        with open(target, "w") as f:
+            f.write("token-D\n")
+        os.chmod(target, 0o600)
+        os.remove(self.token)
+        os.symlink(target, self.token)
+        g.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: self.seen(g, "b-1", {})["x-cluster-token"] == "token-D"))
+        self.assertTrue(wait_until(lambda: metric(g, "sovgw_cluster_credentials_in_force") == 1))
+        g.wait_for_json(lambda o: o.get("msg") == "cluster credentials reloaded")
 
     def test_bad_credential_files_and_auth_sections_refuse_the_start(self):
         os.chmod(self.bearer, 0o640)

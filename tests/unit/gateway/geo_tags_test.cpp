@@ -193,10 +193,12 @@ TEST_CASE("geo-tags: an unsafe key file stops the start, naming the file") {
   std::string error;
   try {
     const geo_tagger tagger(*cfg);
-  } catch (const crypto::key_file_error& e) {
+  } catch (const config_error& e) {
+    CHECK(e.files_only());  // an environment problem: serve exits 3
     error = e.what();
   }
   CHECK(error.find(key.path) != std::string::npos);
+  CHECK(error.find("signing.key: refusing to use secret key") != std::string::npos);
 }
 
 TEST_CASE("signing config: every problem at its file:line:col") {
