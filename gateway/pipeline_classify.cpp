@@ -423,9 +423,13 @@ stage_result unsupported_media_type(std::string message) {
 // image and video generation, speech; transcriptions and image edits are multipart, which the gateway
 // does not read: refused as not JSON), Anthropic's messages, Ollama's and Cohere's chat and embed,
 // TGI's and SGLang's generate, vLLM's pooling, scoring, reranking, classification and tokenizer,
-// SageMaker's invocations, TEI's embed and predict, Triton's infer, Replicate's predictions. A
-// body there that names no model ("model" absent, null or "") would be served by whatever model
-// the cluster defaults to, which no model rule of the policy or of a tenant's limits saw.
+// SageMaker's invocations, TEI's embed and predict, Triton's infer, Replicate's predictions; an
+// Assistants run (.../threads/runs, .../threads/{id}/runs), whose `model` the API takes over the
+// assistant's, and a fine-tuning job (/fine_tuning/jobs), which trains the model it names. A body
+// there that names no model ("model" absent, null or "") would be served by whatever model the
+// cluster defaults to or stored with the object it names (an assistant's, probe round 40), which no
+// model rule of the policy or of a tenant's limits saw. The endpoints that start or continue model
+// work without a field to name it are refused whatever the body says: unnamed_model_work below.
 bool runs_a_model(const http::message_head& head) {
   static constexpr std::string_view endings[] = {
       "/completions", "/embeddings", "/responses", "/moderations", "/images/generations", "/audio/speech",
@@ -438,6 +442,9 @@ bool runs_a_model(const http::message_head& head) {
       // TGI's Vertex route, TEI's similarity, Anthropic's legacy completions, LocalAI's speech,
       // text-to-speech and sound generation (ElevenLabs' API, which LocalAI serves), summaries
       "/vertex", "/similarity", "/complete", "/tts", "/sound-generation", "/summarize"};
+  if (starts_assistants_run(head) || http::path_ends_with(head, "/fine_tuning/jobs")) {
+    return true;
+  }
   if (std::any_of(std::begin(endings), std::end(endings),
                   [&](std::string_view suffix) { return http::path_ends_with(head, suffix); })) {
     // Not an upload's completion (/v1/uploads/{id}/complete): a stored object's action runs no
@@ -450,6 +457,55 @@ bool runs_a_model(const http::message_head& head) {
   return (path == "/" && head.method == "POST") || any_segment(path, [](const path_step& s) {
            return ascii_iequals(s.segment, "text-to-speech") || ascii_iequals(s.segment, "speech-to-speech");
          });
+}
+
+// The other half of runs_a_model: a POST that starts or continues model work on a model the
+// request has no field to name, so that no rule of the policy or of a tenant's limits could decide
+// it and its audit record could not name it (probe round 40). Returns why it is refused and what to
+// do instead, empty for any other request. Under any prefix and in any case, as runs_a_model.
+//  - A batch (/batches; Anthropic's /messages/batches too): it runs the requests of an input file
+//    the gateway never sees, each with the model it names.
+//  - An Assistants run's tool outputs (.../runs/{run_id}/submit_tool_outputs): the run goes on with
+//    the model it was started with. The gateway keeps no state of the runs it let start, so it
+//    cannot tell that model, nor whether the run started through it, for this tenant (every tenant
+//    reaches a cluster with the gateway's credential, so one can continue another's run) or under
+//    the policy in force now: continuing it would run a model no rule decided for this request.
+//  - A fine-tuning job's resumption (/fine_tuning/jobs/{id}/resume): it trains the job's model
+//    again, the same way.
+//  - A video's remix (/videos/{id}/remix): the video's model generates again.
+// Not model work: cancelling or pausing, reading back (a run's steps, a response, a stored chat
+// completion, an eval's runs), an assistant's creation (it names its model; a run of it must too).
+// Vector stores' files and file batches and their search run the cluster's own embedding model,
+// which no request of the API chooses: no tenant can pick a model through them (docs/http.md).
+std::string_view unnamed_model_work(const http::message_head& head) {
+  if (head.method != "POST") {
+    return {};
+  }
+  path_step last;
+  any_segment(
+      http::target_path(head), [](const path_step&) { return false; }, &last);
+  if (ascii_iequals(last.segment, "batches")) {
+    return "a batch runs the requests of its input file, each with the model it names, and the gateway "
+           "never sees that file: no rule decides those models or that content; send each request "
+           "through the gateway";
+  }
+  if (ascii_iequals(last.segment, "submit_tool_outputs")) {
+    return "tool outputs continue an Assistants run with the model it was started with, which the gateway "
+           "cannot know (it keeps no state of runs; a run may have started for another tenant, under "
+           "another policy or outside the gateway), so no rule decides it for this request; send the "
+           "tool outputs in a new request naming \"model\": a Responses API request with "
+           "function_call_output items, or chat completions with tool messages";
+  }
+  if (ascii_iequals(last.segment, "resume") && ascii_iequals(last.before, "jobs")) {
+    return "resuming a fine-tuning job trains the job's model again, which the request cannot name, so no "
+           "rule decides it for this request; create a new job (POST /v1/fine_tuning/jobs) naming "
+           "\"model\"";
+  }
+  if (ascii_iequals(last.segment, "remix") && ascii_iequals(last.before, "videos")) {
+    return "a remix generates with the model of the video it remixes, which the request cannot name, so no "
+           "rule decides it for this request; create a new video (POST /v1/videos) naming \"model\"";
+  }
+  return {};
 }
 
 // A deployment's or an engine's name, from `rest`, the path after /deployments/ or /engines/:
@@ -1117,9 +1173,19 @@ stage_result body_where_none_is_read(const request_context& ctx) {
   return stage_result::next();
 }
 
+stage_result check_model_nameable(const http::message_head& head) {
+  const std::string_view why = unnamed_model_work(head);
+  if (why.empty()) {
+    return stage_result::next();
+  }
+  return stage_result::respond(outcome::invalid_body,
+                               fmt::format("the request runs a model it cannot name: {}", why));
+}
+
 stage_result pipeline::classify(request_context& ctx) const {
   stage_result r = check_folded_path(ctx.head);
   r = r.proceed() ? check_endpoint_served(ctx.head) : r;
+  r = r.proceed() ? check_model_nameable(ctx.head) : r;
   r = r.proceed() ? check_content_digest(ctx) : r;
   r = r.proceed() ? classify_body(ctx) : r;
   return r.proceed() ? settle_model(ctx) : r;

@@ -755,6 +755,24 @@ bool answers_with_text(const http::message_head& head) {
   return true;
 }
 
+bool starts_assistants_run(const http::message_head& head) {
+  std::string_view path = http::target_path(head);
+  if (path.ends_with('/')) {
+    path.remove_suffix(1);  // one trailing slash, as path_ends_with reads it
+  }
+  std::string_view segments[3];  // the last three, the last first
+  for (std::string_view& segment : segments) {
+    const std::size_t slash = path.rfind('/');
+    if (slash == std::string_view::npos) {
+      break;
+    }
+    segment = path.substr(slash + 1);
+    path = path.substr(0, slash);
+  }
+  return ascii_iequals(segments[0], "runs") &&
+         (ascii_iequals(segments[1], "threads") || ascii_iequals(segments[2], "threads"));
+}
+
 namespace {
 
 // The bound of one completion the endpoint honours, and the field that set it (completion_bound).

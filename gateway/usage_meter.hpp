@@ -158,6 +158,9 @@ class usage_meter {
 // that generate; elsewhere every POST but those that answer with vectors or scores (embeddings,
 // rerank, tokenize and the like).
 [[nodiscard]] bool answers_with_text(const http::message_head& head);
+// Whether the target starts an Assistants run: .../threads/runs (a thread created and run) or
+// .../threads/{thread_id}/runs, under any prefix and in any case (on a POST: GET lists runs).
+[[nodiscard]] bool starts_assistants_run(const http::message_head& head);
 // How many completions a request asks for: its choices (n, best_of) for each prompt of its batch
 // (body_fields::prompts; a conversation endpoint's body is one prompt).
 [[nodiscard]] std::uint64_t completions(const http::message_head& head, const classify::body_fields& f);

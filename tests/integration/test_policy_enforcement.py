@@ -303,6 +303,56 @@ class PolicyEnforcementTest(unittest.TestCase):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         return exchange(self.gateway.port, self.certs, request_bytes("POST", path, data, headers))
 
+    def test_an_assistants_run_names_the_model_it_runs(self):
+        # Probe round 40: a run without "model" (or with null) was forwarded, and the cluster ran the
+        # assistant's stored model, which no rule saw; its record named no model. The run's "model"
+        # is the one the API runs over the assistant's: the policy decides it.
+        for path in ("/v1/threads/runs", "/v1/threads/thread_1/runs", "/openai/threads/thread_1/runs",
+                     "/threads/runs/"):
+            for body in ({"assistant_id": "asst_llama"}, {"assistant_id": "asst_llama", "model": None}, b""):
+                with self.subTest(path=path, body=body):
+                    resp = self.post(path, body)
+                    self.assertEqual(resp.status, 400, resp.body)
+                    err = resp.json()["error"]
+                    self.assertEqual(err["code"], "invalid_body")
+                    self.assertIn("names no model", err["message"])
+            with self.subTest(path=path):
+                resp = self.post(path, {"assistant_id": "asst_1", "model": "llama-3", "stream": True})
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-llama", resp.json()["error"]["message"])
+                self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], "llama-3")
+
+    def test_work_on_a_model_the_request_cannot_name_is_refused(self):
+        # A batch runs an input file's requests, which the gateway never sees; tool outputs continue a
+        # run, a resumed fine-tune trains, a remix generates with the model they started with, which
+        # the gateway cannot know: no rule would decide the model that runs (probe round 40).
+        for path, says in (("/v1/batches", "send each request through the gateway"),
+                           ("/openai/batches", "send each request through the gateway"),
+                           ("/v1/messages/batches", "send each request through the gateway"),
+                           ("/v1/threads/thread_1/runs/run_1/submit_tool_outputs", "function_call_output"),
+                           ("/v1/fine_tuning/jobs/ftjob_1/resume", "create a new job"),
+                           ("/v1/videos/video_1/remix", "create a new video")):
+            with self.subTest(path=path):
+                resp = self.post(path, {"input_file_id": "file_1", "endpoint": "/v1/chat/completions",
+                                        "tool_outputs": [{"tool_call_id": "call_1", "output": "42"}]})
+                self.assertEqual(resp.status, 400, resp.body)
+                err = resp.json()["error"]
+                self.assertEqual(err["code"], "invalid_body")
+                self.assertIn("runs a model it cannot name", err["message"])
+                self.assertIn(says, err["message"])
+                self.assertEqual(self.last_request_log(resp.header("x-request-id"))["status"], 400)
+        # Not model work: cancelling, pausing, a vector store's files (the cluster's own embedding
+        # model, which no request chooses), reading a run back. The stand-in's own 404 answers them.
+        for method, path in (("POST", "/v1/batches/batch_1/cancel"), ("POST", "/v1/threads/thread_1/runs/run_1/cancel"),
+                             ("POST", "/v1/fine_tuning/jobs/ftjob_1/pause"), ("POST", "/v1/vector_stores/vs_1/files"),
+                             ("GET", "/v1/threads/thread_1/runs/run_1")):
+            with self.subTest(path=path):
+                body = b"" if method == "GET" else b'{"file_id":"file_1"}'
+                resp = exchange(self.gateway.port, self.certs, request_bytes(
+                    method, path, body, {"Content-Type": "application/json"} if body else {}))
+                self.assertEqual(resp.status, 404, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "not_found")
+
     def test_a_model_named_in_the_target_is_the_model_the_policy_decides(self):
         # Azure OpenAI, the legacy engines API, Bedrock and Gemini put the model in the path: a
         # cluster serving those paths runs it whatever the body says.

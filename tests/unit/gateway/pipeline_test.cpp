@@ -45,6 +45,78 @@ clusters:
   CHECK(p.classify(ctx).result == outcome::invalid_json);
 }
 
+// Probe round 40: an Assistants run naming no model ran the assistant's stored model, which no
+// rule saw; a batch, a run's tool outputs, a fine-tune's resumption and a video's remix run a model
+// the request cannot name at all.
+TEST_CASE("classify: model work names its model, or is refused when the request cannot name it") {
+  auto cfg = parse_config(R"(tls: {certificate: a.pem, private_key: a.key}
+clusters:
+  - name: paris
+    endpoints: ["127.0.0.1:9443"]
+    country: FR
+    operator_jurisdiction: EU
+    models: ["mistral-*"]
+)",
+                          "t.yaml");
+  pipeline p(cfg);
+  const auto classify = [&](std::string_view method, std::string_view path, std::string body) {
+    request_context ctx;
+    const std::string raw =
+        fmt::format("{} {} HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n\r\n", method, path);
+    REQUIRE(sovgw::http::parse_request_head(raw, {}, ctx.head) == sovgw::http::parse_error::none);
+    ctx.body = std::move(body);
+    stage_result r = p.classify(ctx);
+    return std::pair{r.result, r.message + "|" + ctx.model};
+  };
+  // A run names the model it runs (the API takes "model" over the assistant's), under any prefix.
+  for (const char* path : {"/v1/threads/runs", "/v1/threads/thread_1/runs", "/openai/threads/thread_1/runs",
+                           "/threads/runs/", "/V1/Threads/thread_1/Runs", "/v1/fine_tuning/jobs"}) {
+    const std::string where(path);
+    CAPTURE(where);
+    for (const char* body :
+         {R"({"assistant_id":"asst_1"})", R"({"assistant_id":"asst_1","model":null})", ""}) {
+      const std::string what(body);
+      CAPTURE(what);
+      const auto [result, message] = classify("POST", path, body);
+      CHECK(result == outcome::invalid_body);
+      CHECK(message.find("names no model") != std::string::npos);
+    }
+    const auto [result, message] =
+        classify("POST", path, R"({"assistant_id":"asst_1","model":"mistral-small"})");
+    CHECK(result == outcome::ok);
+    CHECK(message == "|mistral-small");
+  }
+  // Work on a model the request has no field to name: refused, whatever the body says.
+  for (const char* path : {"/v1/batches", "/openai/batches", "/batches/", "/v1/messages/batches",
+                           "/v1/threads/thread_1/runs/run_1/submit_tool_outputs",
+                           "/v1/fine_tuning/jobs/ftjob_1/resume", "/v1/videos/video_1/remix"}) {
+    const std::string where(path);
+    CAPTURE(where);
+    const auto [result, message] = classify("POST", path, R"({"model":"mistral-small","input_file_id":"f"})");
+    CHECK(result == outcome::invalid_body);
+    CHECK(message.find("runs a model it cannot name") != std::string::npos);
+  }
+  // Not model work: reads, cancelling, pausing, a run's update, a vector store's files (the
+  // cluster's own embedding model, which no request chooses), an assistant's creation.
+  const std::pair<std::string_view, std::string_view> not_model_work[] = {
+      {"GET", "/v1/threads/thread_1/runs"},
+      {"GET", "/v1/batches"},
+      {"POST", "/v1/threads/thread_1/runs/run_1/cancel"},
+      {"POST", "/v1/threads/thread_1/runs/run_1"},
+      {"POST", "/v1/batches/b_1/cancel"},
+      {"POST", "/v1/fine_tuning/jobs/ftjob_1/pause"},
+      {"POST", "/v1/vector_stores/vs_1/files"},
+      {"POST", "/v1/vector_stores/vs_1/file_batches"},
+      {"POST", "/v1/assistants"},
+      {"GET", "/v1/evals/eval_1/runs"}};
+  for (const auto& [method, path] : not_model_work) {
+    const std::string where(path);
+    CAPTURE(where);
+    const auto [result, message] = classify(method, path, method == "GET" ? "" : R"({"file_id":"file_1"})");
+    CHECK(result == outcome::ok);
+  }
+}
+
 namespace {
 
 // A pipeline over an inline policy (written to a temporary file, as the config names a file) and
