@@ -65,6 +65,7 @@ enum class field : std::uint8_t {
   max_tokens,
   max_completion_tokens,
   max_output_tokens,
+  max_prompt_tokens,  // an Assistants run's bound on the prompt tokens of its turns
   max_new_tokens,
   n_predict,    // llama.cpp's
   num_predict,  // Ollama's, in `options`
@@ -416,6 +417,7 @@ class inspect_handler : public detail::no_size_limits {
       std::uint64_t& slot = pending_ == field::max_tokens              ? out_.fields.max_tokens
                             : pending_ == field::max_completion_tokens ? out_.fields.max_completion_tokens
                             : pending_ == field::max_output_tokens     ? out_.fields.max_output_tokens
+                            : pending_ == field::max_prompt_tokens     ? out_.fields.max_prompt_tokens
                             : pending_ == field::max_new_tokens        ? out_.fields.max_new_tokens
                             : pending_ == field::n_predict             ? out_.fields.n_predict
                             : pending_ == field::num_predict           ? out_.fields.num_predict
@@ -893,8 +895,8 @@ class inspect_handler : public detail::no_size_limits {
     static constexpr std::string_view names =
         " seed random_seed temperature top_p top_k min_p typical_p top_a tfs_z presence_penalty"
         " frequency_penalty repetition_penalty repeat_penalty length_penalty repeat_last_n max_tokens"
-        " max_completion_tokens max_output_tokens max_new_tokens min_tokens n best_of logprobs"
-        " top_logprobs prompt_logprobs n_predict num_predict num_ctx num_keep num_batch num_gpu"
+        " max_completion_tokens max_output_tokens max_prompt_tokens max_new_tokens min_tokens n best_of"
+        " logprobs top_logprobs prompt_logprobs n_predict num_predict num_ctx num_keep num_batch num_gpu"
         " num_thread mirostat mirostat_tau mirostat_eta dimensions top_n num_beams num_return_sequences"
         " min_length max_length no_repeat_ngram_size epsilon_cutoff eta_cutoff truncate_prompt_tokens"
         " priority max_tool_calls thinking_budget budget_tokens timeout ";
@@ -1227,10 +1229,10 @@ class inspect_handler : public detail::no_size_limits {
     }
     // Indexed by `field`, in its order (the sampling settings may be anything else: they are read
     // only as an object).
-    static constexpr std::array<std::string_view, 13> expected = {
+    static constexpr std::array<std::string_view, 14> expected = {
         "",         "a string", "a boolean", "an object", "a boolean", "a number", "a number",
-        "a number", "a number", "a number",  "a number",  "a number",  ""};
-    static constexpr std::array<std::string_view, 13> names = {"",
+        "a number", "a number", "a number",  "a number",  "a number",  "a number", ""};
+    static constexpr std::array<std::string_view, 14> names = {"",
                                                                "model",
                                                                "stream",
                                                                "stream_options",
@@ -1238,6 +1240,7 @@ class inspect_handler : public detail::no_size_limits {
                                                                "max_tokens",
                                                                "max_completion_tokens",
                                                                "max_output_tokens",
+                                                               "max_prompt_tokens",
                                                                "max_new_tokens",
                                                                "n_predict",
                                                                "options.num_predict",
@@ -1430,6 +1433,7 @@ class inspect_handler : public detail::no_size_limits {
         {"max_tokens", field::max_tokens},
         {"max_completion_tokens", field::max_completion_tokens},
         {"max_output_tokens", field::max_output_tokens},
+        {"max_prompt_tokens", field::max_prompt_tokens},
         {"max_new_tokens", field::max_new_tokens},
         {"n_predict", field::n_predict},
         {"n", field::choices},

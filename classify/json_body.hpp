@@ -119,6 +119,7 @@ struct body_fields {
   std::uint64_t max_tokens = 0;
   std::uint64_t max_completion_tokens = 0;
   std::uint64_t max_output_tokens = 0;
+  std::uint64_t max_prompt_tokens = 0;  // an Assistants run's (its thread is the prompt)
   std::uint64_t max_new_tokens = 0;  // TGI's and SGLang's (top level, parameters, sampling_params)
   std::uint64_t n_predict = 0;       // llama.cpp's, which it reads before max_tokens on every endpoint
   std::uint64_t num_predict = 0;     // Ollama's (options.num_predict)

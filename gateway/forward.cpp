@@ -266,7 +266,7 @@ void upstream_exchange::charge_unanswered(bool generated) {
   if (ctx_.usage_known || ctx_.usage_estimated || ctx_.body.empty()) {
     return;  // a request without a body gives a cluster nothing to generate from
   }
-  ctx_.prompt_tokens = usage_meter::estimate_prompt(ctx_.body.size());
+  ctx_.prompt_tokens = std::max(usage_meter::estimate_prompt(ctx_.body.size()), ctx_.prompt_bound);
   const std::uint64_t reserved = ctx_.reservation.tokens();
   ctx_.completion_tokens = !generated                      ? 0
                            : reserved > ctx_.prompt_tokens ? reserved - ctx_.prompt_tokens

@@ -55,6 +55,7 @@ stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool lo
   ctx.completion_bound = completion_bound(ctx.head, result.fields);
   ctx.completion_bound_field = completion_bound_field(ctx.head, result.fields);
   ctx.completions = completions(ctx.head, result.fields);
+  ctx.prompt_bound = prompt_bound(ctx.head, result.fields);
   ctx.scan = std::move(result.scan);
   return stage_result::next();
 }
@@ -199,6 +200,7 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
     ctx.completion_bound = completion_bound(ctx.head, as_json.fields);
     ctx.completion_bound_field = completion_bound_field(ctx.head, as_json.fields);
     ctx.completions = completions(ctx.head, as_json.fields);
+    ctx.prompt_bound = prompt_bound(ctx.head, as_json.fields);
     return stage_result::next();
   }
   // Not strict JSON, but a server that parses bodies whatever their label may read it as JSON

@@ -407,14 +407,20 @@ stage_result pipeline::admit(request_context& ctx) const {
     }
   }
   // Its tokens' estimate before the answer, reserved while it is in flight: one per 4 bytes of
-  // the body (the prompt) plus the completion's bound when the client gave one (max_tokens times
-  // n, as OpenAI counts it against a rate limit, for each prompt of a batch); without one, what
-  // such completions of its scopes have used, as many times as it asks for completions
-  // (limiter::admit). An endpoint that generates nothing (embeddings) has no completion.
-  const std::uint64_t reserve =
-      std::max<std::uint64_t>(1, usage_meter::estimate_prompt(ctx.body.size()) + ctx.completion_bound);
+  // the body (the prompt; an Assistants run's max_prompt_tokens when larger, its prompt being the
+  // stored thread) plus the completion's bound when the client gave one (max_tokens times n, as
+  // OpenAI counts it against a rate limit, for each prompt of a batch); without one, what such
+  // completions of its scopes have used, as many times as it asks for completions
+  // (limiter::admit): on the endpoints that generate text, and on those whose answer says nothing
+  // of what they generate after it (a background response, a run, each image asked for: probe
+  // round 40, n=10 images cost one image's prompt). An endpoint that generates nothing
+  // (embeddings) has no completion.
+  const std::uint64_t reserve = std::max<std::uint64_t>(
+      1, std::max(usage_meter::estimate_prompt(ctx.body.size()), ctx.prompt_bound) + ctx.completion_bound);
   const std::uint64_t unbounded =
-      ctx.completion_bound == 0 && answers_with_text(ctx.head) ? ctx.completions : 0;
+      ctx.completion_bound == 0 && (answers_with_text(ctx.head) || charged_as_reserved(ctx.head))
+          ? ctx.completions
+          : 0;
   const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms(), reserve, ctx.reservation,
                                               unbounded, ctx.completion_bound != 0);
   return refused_by_limits(ctx, a, reserve);

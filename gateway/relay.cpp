@@ -316,8 +316,13 @@ class relay_run {
     // completed one carries its usage), generated after this answer: its size says nothing of it.
     // It is charged what admission reserved (its bound), once; reading it back later charges
     // nothing (pipeline::account). Probe round 37: 29 tokens from the size of a `queued` object.
-    if (ctx_.usage_estimated && !ctx_.completion_reported && !ctx_.stream && ctx_.head.method == "POST" &&
-        http::path_ends_with(ctx_.head, "/responses")) {
+    // So are an Assistants run (a `queued` run object; its prompt the stored thread, bound by its
+    // max_prompt_tokens), a video's generation and images, whose bytes are no count of tokens (probe
+    // round 40: a run reserved and was charged nothing past its body's size, n=10 images one's).
+    if (ctx_.usage_estimated && !ctx_.completion_reported && !ctx_.stream && charged_as_reserved(ctx_.head)) {
+      if (!ctx_.prompt_reported) {
+        ctx_.prompt_tokens = std::max(ctx_.prompt_tokens, ctx_.prompt_bound);
+      }
       const std::uint64_t reserved = ctx_.reservation.tokens();
       ctx_.completion_tokens =
           std::max(ctx_.completion_tokens,

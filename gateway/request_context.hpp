@@ -68,6 +68,9 @@ struct request_context {
   std::uint64_t completion_bound = 0;
   std::string_view completion_bound_field;  // the field that set it (a static string; empty: none)
   std::uint64_t completions = 1;  // how many completions it asks for (n for each prompt of a batch)
+  // The bound the client gave its prompt where the prompt is not in the body (an Assistants run's
+  // max_prompt_tokens: its prompt is the stored thread), 0 when none (usage_meter.hpp).
+  std::uint64_t prompt_bound = 0;
 
   // decide
   bool permitted = true;

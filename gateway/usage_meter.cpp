@@ -773,6 +773,21 @@ bool starts_assistants_run(const http::message_head& head) {
          (ascii_iequals(segments[1], "threads") || ascii_iequals(segments[2], "threads"));
 }
 
+bool charged_as_reserved(const http::message_head& head) {
+  if (head.method != "POST") {
+    return false;
+  }
+  static constexpr std::string_view endings[] = {"/responses", "/videos", "/images/generations",
+                                                 "/images/edits", "/images/variations"};
+  return starts_assistants_run(head) ||
+         std::any_of(std::begin(endings), std::end(endings),
+                     [&](std::string_view ending) { return http::path_ends_with(head, ending); });
+}
+
+std::uint64_t prompt_bound(const http::message_head& head, const classify::body_fields& f) {
+  return starts_assistants_run(head) ? f.max_prompt_tokens : 0;
+}
+
 namespace {
 
 // The bound of one completion the endpoint honours, and the field that set it (completion_bound).
@@ -781,6 +796,8 @@ std::pair<std::uint64_t, std::string_view> bound_of_one(const http::message_head
   std::pair<std::uint64_t, std::string_view> b{0, {}};
   if (http::path_ends_with(head, "/responses")) {
     b = {f.max_output_tokens, "max_output_tokens"};
+  } else if (starts_assistants_run(head)) {
+    b = {f.max_completion_tokens, "max_completion_tokens"};  // for all the run's turns
   } else if (http::path_ends_with(head, "/chat/completions")) {
     b = f.max_completion_tokens > f.max_tokens ? std::pair{f.max_completion_tokens, "max_completion_tokens"}
                                                : std::pair{f.max_tokens, "max_tokens"};

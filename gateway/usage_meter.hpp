@@ -161,6 +161,17 @@ class usage_meter {
 // Whether the target starts an Assistants run: .../threads/runs (a thread created and run) or
 // .../threads/{thread_id}/runs, under any prefix and in any case (on a POST: GET lists runs).
 [[nodiscard]] bool starts_assistants_run(const http::message_head& head);
+// Whether a POST's answer says nothing of the work it starts, which the cluster does after it: a
+// Responses API request (a background one answers `queued`), an Assistants run (a `queued` run
+// object; the thread it reads is stored), a video's generation (a queued job) and image
+// generation, edits and variations (the images' bytes). Admission reserves a completion for each
+// completion asked for when the request bounds none (an image is one; pipeline_identify.cpp), and
+// an answer without usage is charged what admission reserved, not its size (relay.cpp).
+[[nodiscard]] bool charged_as_reserved(const http::message_head& head);
+// The bound the request sets on its prompt's tokens where its prompt is not in its body, 0 when
+// none: an Assistants run's max_prompt_tokens (its prompt is the stored thread). Admission reserves
+// the larger of it and the body's estimate.
+[[nodiscard]] std::uint64_t prompt_bound(const http::message_head& head, const classify::body_fields& f);
 // How many completions a request asks for: its choices (n, best_of) for each prompt of its batch
 // (body_fields::prompts; a conversation endpoint's body is one prompt).
 [[nodiscard]] std::uint64_t completions(const http::message_head& head, const classify::body_fields& f);
@@ -168,12 +179,12 @@ class usage_meter {
 inline constexpr std::uint64_t max_completion_bound = 1'000'000'000'000'000;
 // The completion's bound the cluster honours on this endpoint, times completions(); 0
 // when the client gave none it honours (the limiter then estimates from like completions):
-// max_output_tokens on /responses; the larger of max_tokens and max_completion_tokens on chat
-// completions; max_tokens on completions and Anthropic's messages; max_new_tokens on SGLang's and
-// TGI's /generate and /generate_stream (also in sampling_params or parameters); options.num_predict
-// on Ollama's /api/generate and /api/chat; n_predict or max_tokens on llama.cpp's /completion and
-// /infill; none elsewhere. llama.cpp reads n_predict before max_tokens on every endpoint: a larger
-// n_predict raises any of these bounds. A field the endpoint ignores bounds nothing:
+// max_output_tokens on /responses; max_completion_tokens on an Assistants run; the larger of max_tokens and
+// max_completion_tokens on chat completions; max_tokens on completions and Anthropic's messages;
+// max_new_tokens on SGLang's and TGI's /generate and /generate_stream (also in sampling_params or
+// parameters); options.num_predict on Ollama's /api/generate and /api/chat; n_predict or max_tokens on
+// llama.cpp's /completion and /infill; none elsewhere. llama.cpp reads n_predict before max_tokens on every
+// endpoint: a larger n_predict raises any of these bounds. A field the endpoint ignores bounds nothing:
 // `max_output_tokens: 1` on chat completions would otherwise reserve one token for a completion
 // the cluster does not limit.
 [[nodiscard]] std::uint64_t completion_bound(const http::message_head& head, const classify::body_fields& f);

@@ -1534,3 +1534,62 @@ class KeyShareTest(LimitedGateway):
             self.assertFalse(log["usage_estimated"])
         text = admin_get(self.gateway, "/metrics").body.decode()
         self.assertIn(f'sovgw_tenant_budget_remaining_tokens{{tenant="oscorp"}} {10000 - charged}\n', text)
+
+
+WORK_AFTER_THE_ANSWER_TENANTS = """tenants:
+  - name: acme
+    limits: {tokens_per_month: 100000}
+  - name: globex
+    limits: {tokens_per_month: 100000}
+  - name: initech
+    limits: {tokens_per_month: 100000}
+"""
+
+
+class WorkAfterTheAnswerTest(LimitedGateway):
+    """Work whose answer says nothing of what it generates — an Assistants run (answered `queued`,
+    its prompt the stored thread) and images (their bytes) — reserves a completion as a background
+    response does, and is charged that reservation when the cluster reports no usage (probe round 40:
+    a run was charged its body's size, ten images one image's). The stand-in echoes the body: an
+    answer without usage."""
+
+    TENANTS = WORK_AFTER_THE_ANSWER_TENANTS
+    KEYS = {"runner": ("acme",), "painter": ("globex",), "bounded": ("initech",)}
+
+    def charged(self, key, path, body):
+        raw = request_bytes("POST", path, json.dumps(body).encode(),
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys[key]}",
+                             "x-standin-echo-body": "1"})
+        resp = send(self.gateway.port, self.certs, raw)
+        self.assertEqual(resp.status, 200, resp.body)
+        log = access_line(self.gateway, resp)
+        self.assertTrue(log["usage_estimated"])
+        return log["prompt_tokens"], log["completion_tokens"]
+
+    def remaining(self, tenant):
+        return metric(self.gateway, f'sovgw_tenant_budget_remaining_tokens{{tenant="{tenant}"}}')
+
+    def test_an_assistants_run_is_charged_an_unbounded_completion(self):
+        body = {"assistant_id": "asst_1", "model": "m", "additional_instructions": "write 10000 words"}
+        for path in ("/v1/threads/thread_1/runs", "/v1/threads/runs"):
+            with self.subTest(path=path):
+                before = self.remaining("acme")
+                prompt, completion = self.charged("runner", path, body)
+                self.assertEqual(prompt, (len(json.dumps(body)) + 3) // 4)
+                self.assertEqual(completion, 256)  # the first estimate of an unbounded completion
+                self.assertEqual(self.remaining("acme"), before - prompt - 256)
+
+    def test_a_run_is_charged_its_max_prompt_and_max_completion_tokens(self):
+        # Its prompt is the stored thread, bound by max_prompt_tokens; its turns' completions by
+        # max_completion_tokens.
+        body = {"assistant_id": "asst_1", "model": "m", "max_prompt_tokens": 3000, "max_completion_tokens": 700}
+        self.assertEqual(self.charged("bounded", "/v1/threads/thread_1/runs", body), (3000, 700))
+        self.assertEqual(self.remaining("initech"), 100000 - 3700)
+
+    def test_each_image_asked_for_is_charged(self):
+        one = {"model": "m", "prompt": "a cat", "size": "1024x1024"}
+        ten = dict(one, n=10)
+        self.assertEqual(self.charged("painter", "/v1/images/generations", one)[1], 256)
+        self.assertEqual(self.charged("painter", "/v1/images/generations", ten)[1], 2560)
+        self.assertEqual(self.charged("painter", "/v1/images/edits", dict(ten, images=[{"file_id": "file_1"}]))[1],
+                         2560)

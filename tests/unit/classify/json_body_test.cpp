@@ -2628,9 +2628,14 @@ TEST_CASE("the completion's bounds: max_tokens and its aliases apart, n and best
   REQUIRE(got.ok());
   CHECK(got.fields.max_tokens == 1000000000000ULL);
   CHECK(got.fields.choices == 1000000);
+  // An Assistants run's bound on its prompt (its stored thread), apart too (probe round 40).
+  got = inspect(R"({"model":"m","assistant_id":"a","max_prompt_tokens":3000,"max_completion_tokens":700})");
+  REQUIRE(got.ok());
+  CHECK((got.fields.max_prompt_tokens == 3000 && got.fields.max_completion_tokens == 700));
   got = inspect(R"({"model":"m"})");
   CHECK((got.fields.max_tokens == 0 && got.fields.max_completion_tokens == 0 &&
-         got.fields.max_output_tokens == 0 && got.fields.choices == 0 && got.fields.prompts == 0));
+         got.fields.max_prompt_tokens == 0 && got.fields.max_output_tokens == 0 && got.fields.choices == 0 &&
+         got.fields.prompts == 0));
   // SGLang's sampling_params and TGI's parameters: their n, best_of and max_new_tokens count as the
   // top level's (probe round 21: n there let six /generate batches spend 60,006 of 5,000 tokens).
   got = inspect(R"({"text":"hi","sampling_params":{"n":6,"max_new_tokens":500}})");
@@ -2678,7 +2683,10 @@ TEST_CASE("the completion's bounds: max_tokens and its aliases apart, n and best
         std::pair{R"({"max_output_tokens":true})",
                   "max_output_tokens must be a number or null, not a boolean"},
         std::pair{R"({"max_completion_tokens":{}})",
-                  "max_completion_tokens must be a number or null, not an object"}}) {
+                  "max_completion_tokens must be a number or null, not an object"},
+        std::pair{R"({"max_prompt_tokens":"3000"})",
+                  "max_prompt_tokens must be a number or null, not a string"},
+        std::pair{R"({"max_new_tokens":"5"})", "max_new_tokens must be a number or null, not a string"}}) {
     CAPTURE(body);
     got = inspect(body);
     CHECK(got.error == body_error::wrong_type);

@@ -437,6 +437,14 @@ TEST_CASE("the completion's bound is the one the endpoint honours; one it ignore
   CHECK(bound("/generate", ollama) == 0);  // SGLang and TGI read no options
   ollama.max_new_tokens = 10;              // Ollama reads no max_new_tokens
   CHECK(bound("/api/generate", ollama) == 2000);
+  // An Assistants run honours max_completion_tokens, for all its turns (probe round 40: no bound).
+  sovgw::classify::body_fields run;
+  run.max_completion_tokens = 700;
+  run.max_tokens = 9000;  // not a run's field
+  CHECK(bound("/v1/threads/thread_1/runs", run) == 700);
+  CHECK(bound("/v1/threads/runs", run) == 700);
+  CHECK(bound("/openai/threads/thread_1/runs/", run) == 700);
+  CHECK(bound("/v1/evals/eval_1/runs", run) == 0);
 }
 
 TEST_CASE("usage meter: an event's usage is read only where the APIs put it, never in what it echoes") {
