@@ -441,15 +441,27 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
       const std::uint32_t found = ctx.scan.found & d.duties.redact;
       const bool unreadable = !classify::readable_text(ctx.body) ||
                               (ctx.scan.found & classify::bit(classify::detector::opaque_content)) != 0;
-      if (found != 0 || unreadable) {
+      if (found != 0) {
         ctx.permitted = false;
         return stage_result::respond(
             outcome::redaction_unsupported,
-            fmt::format("the residency policy requires redaction ({}) and the body {}, which the gateway "
-                        "can redact only in a JSON body; send the request as application/json",
-                        fmt::join(d.duties.redact_names(), ", "),
-                        found != 0 ? fmt::format("holds {}", fmt::join(policy::detector_names(found), ", "))
-                                   : std::string("holds content the detectors cannot read (binary data)")));
+            fmt::format(
+                "the residency policy requires redaction ({}) and the body holds {}, which the gateway "
+                "can redact only in a JSON body; send the request as application/json",
+                fmt::join(d.duties.redact_names(), ", "), fmt::join(policy::detector_names(found), ", ")));
+      }
+      if (unreadable) {
+        // Not "send JSON": binary data in a JSON body is opaque_content, redacted by no one either
+        // (probe round 40). Nothing the client can send makes such data readable to the detectors.
+        ctx.permitted = false;
+        return stage_result::respond(
+            outcome::redaction_unsupported,
+            fmt::format(
+                "the body holds binary data (an image, audio, an archive, a file's bytes) that the "
+                "detectors cannot read for {}, which the residency policy requires redacting: the "
+                "gateway can neither redact it nor tell that it holds none, so the request is refused; "
+                "while redaction is required, a body off the API must be text the detectors can read",
+                fmt::join(d.duties.redact_names(), ", ")));
       }
       return stage_result::next();  // nothing to redact
     }
