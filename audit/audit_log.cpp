@@ -339,9 +339,11 @@ status audit_log::note_in_flight(record r) {
 
 result<std::string> audit_log::resume_damaged(verify_report& report) {
   const auto& newest = report.newest_signed;
-  // Every record present, none altered, and the newest signed checkpoint reproduced: only derived
-  // state (the stored tree) is damaged, so it is rebuilt from the records.
-  if (report.contiguous && report.tree_complete && !report.first_bad_record &&
+  // Every record present, none altered, no stored tree hash contradicting the records it covers,
+  // and the newest signed checkpoint reproduced: only derived state (the stored tree) is damaged
+  // (missing tiles, or hashes over records a signed checkpoint vouches for), so it is rebuilt from
+  // the records.
+  if (report.contiguous && report.tree_complete && !report.first_bad_record && !report.tree_contradicted &&
       (!newest || (report.latest && *report.latest == *newest))) {
     tiles_ = std::move(report.tiles);
     latest_ = newest;

@@ -92,7 +92,14 @@ class problem_list {
     if (a_read != b_read) {
       return a_read;
     }
-    return a.where != b.where ? a.where < b.where : a.at < b.at;
+    if (a.where != b.where) {
+      return a.where < b.where;
+    }
+    if (a.at != b.at) {
+      return a.at < b.at;
+    }
+    // At one record, what the records show before what the stored tree lacks.
+    return a.kind != problem_kind::tree_damaged && b.kind == problem_kind::tree_damaged;
   }
   std::vector<found_problem> items_;
   std::size_t dropped_ = 0;
@@ -702,19 +709,21 @@ class verifier {
                                       level, index, hashes.size(), computed.size(),
                                       first_leaf + hashes.size() * span, last));
     }
+    const std::uint64_t span = std::uint64_t{1} << (level * tile_height);
     for (std::size_t i = 0; i < computed.size() && i < hashes.size(); ++i) {
       if (hashes[i] != computed[i]) {
         if (level == 0) {
           if (suspects_.size() < max_collected) {
             suspects_.push_back(first_leaf + i);
           }
-        } else if (!suspect_within(first_leaf, first_leaf + (tile_width << (level * tile_height)))) {
-          problems_.add(
-              area::records, problem_kind::tree_damaged, first_leaf,
-              fmt::format("stored Merkle tree tile {}/{} does not match the records", level, index));
+          continue;
         }
-        if (level > 0) {
-          return;
+        // The stored tree recorded another hash of records [from, from + span): one of them, or the
+        // tile, was altered. A lower tile that already names a record or range in it says it better.
+        const std::uint64_t from = first_leaf + i * span;
+        if (!suspect_within(from, from + span) && !contradicted_within(from, from + span) &&
+            contradicted_.size() < max_collected) {
+          contradicted_.push_back({level, index, from, from + span});
         }
       }
     }
@@ -728,6 +737,10 @@ class verifier {
   [[nodiscard]] bool suspect_within(std::uint64_t first, std::uint64_t end) const {
     const auto it = std::lower_bound(suspects_.begin(), suspects_.end(), first);
     return it != suspects_.end() && *it < end;
+  }
+  [[nodiscard]] bool contradicted_within(std::uint64_t first, std::uint64_t end) const {
+    return std::any_of(contradicted_.begin(), contradicted_.end(),
+                       [&](const contradicted_hash& c) { return c.from >= first && c.from < end; });
   }
 
   // A held checkpoint the records contradict, where the log's own signed checkpoints sign the records.
@@ -769,6 +782,35 @@ class verifier {
   // that does not match, with no such record in the range it covers beyond the last one that
   // matched, pins the first record of that range (the tree was rewritten to match an altered one).
   void classify_suspects() {
+    // A stored hash above the leaves that the records beneath it do not reproduce is the stored
+    // tree's word against the records': over records a signed checkpoint covers, the tree was
+    // damaged; over the others, nothing says which was altered, so it is never taken for damage a
+    // rebuild from the records may repair (that would sign the altered records).
+    for (const auto& c : contradicted_) {
+      const std::uint64_t last = std::min(c.end, report_.records) - 1;
+      if (c.end <= authenticated_size_) {
+        problems_.add(area::records, problem_kind::tree_damaged, c.from,
+                      fmt::format("stored Merkle tree tile {}/{} is damaged: its hash of records {}..{} "
+                                  "differs, but the records match the signed checkpoint at size {}",
+                                  c.level, c.index, c.from, last, authenticated_size_));
+        continue;
+      }
+      report_.tree_contradicted = true;
+      const auto missing = std::find_if(missing_hashes_.begin(), missing_hashes_.end(),
+                                        [&](const auto& m) { return m.first < c.end && m.second > c.from; });
+      problems_.add(
+          area::records, problem_kind::record_altered, c.from,
+          fmt::format(
+              "records {}..{}: at least one differs from what the stored tree recorded (altered "
+              "records, or an altered tile): stored Merkle tree tile {}/{} holds another hash of "
+              "them{}, and no signed checkpoint covers them to tell which",
+              c.from, last, c.level, c.index,
+              missing == missing_hashes_.end()
+                  ? std::string()
+                  : fmt::format(" (its hashes of records {}..{}, which would name the record, are "
+                                "missing)",
+                                std::max(missing->first, c.from), std::min(missing->second, c.end) - 1)));
+    }
     std::uint64_t pinned_from = UINT64_MAX;  // one pin per range: later checkpoints repeat it
     for (const auto& [from, stored_from, size, label, held] : mismatches_) {
       if (size == 0) {
@@ -1294,6 +1336,15 @@ class verifier {
   std::optional<std::vector<m::hash>> gap_tile_;
   std::uint64_t gap_tile_index_ = 0;
   std::vector<std::uint64_t> suspects_;
+  // Stored hashes above the leaves (tile level > 0) that the records [from, end) beneath do not
+  // reproduce, where no lower tile names a record or range within.
+  struct contradicted_hash {
+    std::uint32_t level = 0;
+    std::uint64_t index = 0;
+    std::uint64_t from = 0;
+    std::uint64_t end = 0;
+  };
+  std::vector<contradicted_hash> contradicted_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>>
       missing_hashes_;  // records [first, end) the stored tree lacks
   record record_;       // the leaf check_leaf decoded last

@@ -138,6 +138,10 @@ struct verify_report {
   // tree's hashes). Usable for continuing the log only when `tree_complete`.
   tile_builder tiles;
   bool tree_complete = true;
+  // A stored tree hash (of a tile above the leaves) over records no verified checkpoint covers
+  // differs from what those records hash to: records or the tree were altered, and which cannot be
+  // told. A rebuild of the tree from the records would sign them: a writer never does it then.
+  bool tree_contradicted = false;
 
   [[nodiscard]] bool ok() const { return problems.empty(); }
   // Stored checkpoints that do not verify (a bad signature, another key, a root that does not match).

@@ -86,6 +86,33 @@ class evidence_test(tampered_log_case):
         self.assertEqual(ok.returncode, 0, ok.stdout)
         self.assertIn("note: the log records 1 forced open over", ok.stdout)
 
+    def test_a_tree_tile_that_contradicts_unsigned_records_is_not_repaired_by_a_forced_open(self):
+        # Probe round 40: the checkpoints over records 200..299 deleted, record 280 rewritten and its
+        # level-0 tile deleted. The level-1 tile above (1/1) still holds the hash of records 272..287 as
+        # they were logged; verify called it tree damage ("does not match the records"), and a forced
+        # open rebuilt the tree from the records and signed the altered record ("OK").
+        db = self.tampered("delete-checkpoints-from", "201")
+        run(TAMPER, db, "rewrite", "280", "model", "evil-model", check=0)
+        run(TAMPER, db, "delete-tile", "280", check=0)
+        contradiction = ("records 272..287: at least one differs from what the stored tree recorded (altered "
+                         "records, or an altered tile)")
+        out = self.failed(db)
+        self.assertIn(contradiction, out)
+        self.assertNotIn("does not match the records", out)
+        doc = json.loads(sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--format", "json",
+                               check=1).stdout)
+        self.assertIn(("record_altered", 272), [(p["kind"], p["record"]) for p in doc["problems"]])
+        sovgw("audit", "checkpoint", "--db", db, "--keys", self.keys, "--force")  # refused, or continues the tree
+        self.assertNotIn("rebuilt from the records", self.query(db, "--format", "jsonl"))
+        after = self.failed(db)
+        self.assertIn(contradiction, after)
+        page = sovgw("audit", "report", "--db", db, "--pubkey", self.pub, check=1).stdout
+        self.assertNotIn("none altered", page)
+        # Over records a signed checkpoint covers, the same deleted tile is damage a forced open repairs.
+        db = self.tampered("delete-tile", "150")
+        self.append(1, db=db, run_name="after", extra=("--force",))
+        self.assertIn("its Merkle tree rebuilt from the records", self.query(db, "--format", "jsonl"))
+
     def test_deleted_newest_records_and_checkpoints_leave_the_tree_and_indexes_behind(self):
         db = self.tampered("delete-newest", "20")
         run(TAMPER, db, "delete-checkpoints-from", "281", check=0)
