@@ -416,6 +416,7 @@ struct known_checkpoint {
   bool held = false;  // given by the auditor (verify_options::held), not read from the store
   std::string_view label = "checkpoint";  // how problems name it (verify_options::held_labels)
   bool by_auditor = false;                // verify_options::held_by_auditor
+  std::size_t held_index = 0;             // its verify_options::held entry
 };
 
 class verifier {
@@ -456,6 +457,11 @@ class verifier {
     scan_leaves();
     classify_suspects();
     check_tail();
+    for (const auto& [size, known] : checkpoints_) {
+      if (known.held && size > report_.records && !records_unread_) {
+        report_.held_verdicts[known.held_index] = verify_report::held_verdict::not_reached;
+      }
+    }
     if (!tree_unread_) {
       check_consistency();  // else every proof from the stored tree would fail, for want of a read
     }
@@ -559,8 +565,9 @@ class verifier {
         i = checkpoints_.erase(i);
       }
       const bool by_auditor = h < options_.held_by_auditor.size() && options_.held_by_auditor[h];
-      checkpoints_.emplace(held.size, known_checkpoint{held, true, label, by_auditor});
+      checkpoints_.emplace(held.size, known_checkpoint{held, true, label, by_auditor, h});
     }
+    report_.held_verdicts.assign(options_.held.size(), verify_report::held_verdict::not_checked);
     next_cp_ = checkpoints_.begin();
   }
 
@@ -600,6 +607,9 @@ class verifier {
       // the stored ones may have been signed again over the rewrite.
       mismatches_.push_back(
           {held ? held_authenticated_size_ : authenticated_size_, authenticated_size_, size, label, held});
+      if (held) {
+        report_.held_verdicts[known.held_index] = verify_report::held_verdict::contradicted;
+      }
       if (held && !contradicted_held_) {
         contradicted_held_ = size;
         contradicted_label_ = label;
@@ -615,6 +625,7 @@ class verifier {
     }
     authenticated_size_ = size;  // every record below is the one that was signed
     if (held) {
+      report_.held_verdicts[known.held_index] = verify_report::held_verdict::reproduced;
       held_authenticated_size_ = size;
       ++report_.held_checkpoints;
       report_.newest_held_size = std::max(report_.newest_held_size, size);
@@ -1457,6 +1468,10 @@ std::optional<verify_report> verify_missing_store(const std::string& dir, const 
   verify_report report;
   report.truncated_records = newest;
   report.first_bad_record = 0;
+  for (const crypto::checkpoint& cp : options.held) {
+    report.held_verdicts.push_back(cp.size > 0 ? verify_report::held_verdict::not_reached
+                                               : verify_report::held_verdict::not_checked);
+  }
   report.problems.push_back(
       {problem_kind::records_truncated, 0,
        fmt::format("the log's store is missing, but {} cover{} {} {}: {} {} deleted",

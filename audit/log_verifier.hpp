@@ -124,6 +124,11 @@ struct verify_report {
   std::uint64_t contradicting_checkpoints = 0;
   std::uint64_t newest_checkpoint_size = 0;  // the largest size a stored checkpoint is kept under
   std::uint64_t held_checkpoints = 0;        // options.held entries the log reproduced
+  // What became of each options.held entry (held_verdicts[i] for held[i]): the log reproduced it,
+  // contradicts it (another root at its size), does not reach its size (records gone), or it was
+  // not checked (the records before its size could not be read).
+  enum class held_verdict { not_checked, reproduced, contradicted, not_reached };
+  std::vector<held_verdict> held_verdicts;
   std::uint64_t newest_held_size = 0;        // the largest of them
   std::uint64_t index_entries = 0;           // index entries checked (when options.indexes)
   std::uint64_t forced_opens = 0;

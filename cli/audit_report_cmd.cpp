@@ -58,10 +58,16 @@ std::string verification_json(const audit::verify_report& v, const report_contex
     problems.push_back(json_problem(to_string(p.kind), p.record, p.text));
   }
   std::vector<std::string> held_from;
-  for (const auto& from : c.held_from) {
-    held_from.push_back(fmt::format(R"({{"source":"{}","file":{}}})",
+  for (std::size_t i = 0; i < c.held_from.size(); ++i) {
+    const auto& from = c.held_from[i];
+    // Each one's own verdict: a list naming the auditor's contradicted checkpoint beside the
+    // operator's reproduced one must not read as reproduced (probe round 40).
+    const std::string_view verdict = held_verdict_name(v, i);
+    const bool lags = verdict == "reproduced" && c.stale && c.stale->source.path == from.path &&
+                      c.stale->source.published == from.published;
+    held_from.push_back(fmt::format(R"({{"source":"{}","file":{},"size":{},"verdict":"{}"}})",
                                     from.published ? "published" : "checkpoint_option",
-                                    json_string(from.path)));
+                                    json_string(from.path), from.checkpoint.size, lags ? "lags" : verdict));
   }
   std::vector<std::string> not_held;
   for (const auto& n : c.not_held) {
@@ -79,8 +85,8 @@ std::string verification_json(const audit::verify_report& v, const report_contex
       v.ok() ? "true" : "false", v.records, v.missing_records, v.truncated_records, v.signed_records(),
       v.checkpoints, v.failed_checkpoints(), v.contradicting_checkpoints, v.unchecked_checkpoints,
       v.stored_checkpoints, json_checkpoint(v.latest), json_held_checkpoints(c.held_from, v),
-      c.held_from.empty() || c.stale ? "false" : "true", fmt::join(held_from, ","), fmt::join(not_held, ","),
-      v.uncovered_records(), v.index_entries, v.forced_opens,
+      every_held_reproduced(v, c.held_from.size()) && !c.stale ? "true" : "false", fmt::join(held_from, ","),
+      fmt::join(not_held, ","), v.uncovered_records(), v.index_entries, v.forced_opens,
       json_optional(c.payloads ? std::optional(c.payloads->checked) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->unsigned_payloads) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->dropped_by_retention) : std::nullopt),

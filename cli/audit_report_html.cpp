@@ -286,14 +286,31 @@ std::string verification_section(const audit::report& r, const report_context& c
         esc(crypto::to_base64(v.latest->root)), failing_coverage(v));
   } else if (v.latest) {
     out += fmt::format(
-        "<dt>Checked against checkpoint</dt><dd>{}, size {}, root <code>{}</code> ({} signed "
-        "checkpoint{} stored in the log verified){}</dd>",
-        esc(v.latest->origin), num(v.latest->size), esc(crypto::to_base64(v.latest->root)),
-        num(v.checkpoints), v.checkpoints == 1 ? "" : "s",
+        "<dt>Checked against checkpoint</dt><dd{}>{}, size {}, root <code>{}</code> ({} signed "
+        "checkpoint{} stored in the log verified){}{}</dd>",
+        v.contradicting_checkpoints > 0 ? R"( class="bad")" : "", esc(v.latest->origin), num(v.latest->size),
+        esc(crypto::to_base64(v.latest->root)), num(v.checkpoints), v.checkpoints == 1 ? "" : "s",
         held_newer ? fmt::format("; records {}..{} against the newer one kept outside it (size {}), which "
                                  "the log reproduces",
                                  num(v.latest->size), num(v.newest_held_size - 1), num(v.newest_held_size))
-                   : std::string());
+                   : std::string(),
+        v.contradicting_checkpoints > 0
+            ? fmt::format("; {} more {} signed by this key and match{} the records, but contradict{} a "
+                          "checkpoint kept outside the log (a fork: see the problems below)",
+                          num(v.contradicting_checkpoints), v.contradicting_checkpoints == 1 ? "is" : "are",
+                          v.contradicting_checkpoints == 1 ? "es" : "",
+                          v.contradicting_checkpoints == 1 ? "s" : "")
+            : std::string());
+  } else if (v.contradicting_checkpoints > 0) {
+    // Signed by the key and matching the records, but contradicted by a checkpoint kept outside the
+    // log: not "no stored checkpoint verifies" (probe round 40), and not verified either.
+    out += fmt::format(
+        R"(<dt>Checked against checkpoint</dt><dd class="bad">none verified: {} of {} stored checkpoint{} )"
+        "{} signed by this key and match{} the records, but contradict{} a checkpoint kept outside the log "
+        "(a fork: see the problems below)</dd>",
+        num(v.contradicting_checkpoints), num(v.stored_checkpoints), v.stored_checkpoints == 1 ? "" : "s",
+        v.contradicting_checkpoints == 1 ? "is" : "are", v.contradicting_checkpoints == 1 ? "es" : "",
+        v.contradicting_checkpoints == 1 ? "s" : "");
   } else {
     out +=
         R"(<dt>Checked against checkpoint</dt><dd class="bad">none: no stored checkpoint verifies under this key</dd>)";
@@ -365,7 +382,30 @@ std::string verification_section(const audit::report& r, const report_context& c
             : " (the file is older than the log's own checkpoints: the writer could not publish since, or "
               "it was replaced)",
         also);
-  } else if (!c.held_from.empty() && v.held_checkpoints > 0) {
+  } else if (!c.held_from.empty() && !every_held_reproduced(v, c.held_from.size())) {
+    // Each one with its own verdict: the auditor's checkpoint that the log contradicts is never
+    // listed among reproduced ones beside the operator's published file (probe round 40).
+    std::vector<std::string> from;
+    for (std::size_t i = 0; i < c.held_from.size(); ++i) {
+      const auto& f = c.held_from[i];
+      const std::string_view verdict = held_verdict_name(v, i);
+      from.push_back(fmt::format(
+          "{} (size {}): {}",
+          f.published ? fmt::format("the one published at <code>{}</code>", esc(f.path))
+                      : fmt::format("the one you hold, <code>--checkpoint {}</code>", esc(f.path)),
+          num(f.checkpoint.size),
+          verdict == "reproduced" ? std::string("reproduced")
+          : verdict == "contradicted"
+              ? std::string("<strong>CONTRADICTED</strong>: the log has another root at "
+                            "its size (see the problems below)")
+          : verdict == "not_reached" ? std::string("<strong>NOT REACHED</strong>: the log no longer holds "
+                                                   "the records it covers (see the problems below)")
+                                     : std::string("not checked: the records it covers could not be read")));
+    }
+    out += fmt::format(
+        R"(<dt>End of the log</dt><dd class="bad">checked against {} checkpoint{} kept outside it: {}{}</dd>)",
+        num(c.held_from.size()), c.held_from.size() == 1 ? "" : "s", fmt::join(from, "; "), also);
+  } else if (!c.held_from.empty()) {
     std::vector<std::string> from;
     for (const auto& f : c.held_from) {
       from.push_back(f.published
@@ -375,8 +415,8 @@ std::string verification_section(const audit::report& r, const report_context& c
     out += fmt::format(
         "<dt>End of the log</dt><dd{}>checked against {} checkpoint{} kept outside it ({}), reproduced: "
         "{}{}</dd>",
-        v.missing_records > 0 ? R"( class="bad")" : "", num(v.held_checkpoints),
-        v.held_checkpoints == 1 ? "" : "s", fmt::join(from, "; "),
+        v.missing_records > 0 ? R"( class="bad")" : "", num(c.held_from.size()),
+        c.held_from.size() == 1 ? "" : "s", fmt::join(from, "; "),
         v.missing_records > 0
             ? fmt::format("its root, from the stored tree; but {} {} it covers {} missing",
                           num(v.missing_records), plural(v.missing_records, "record", "records"),
@@ -384,7 +424,7 @@ std::string verification_section(const audit::report& r, const report_context& c
         : v.records > v.newest_held_size ? "the log only grew since"
                                          : "the log is as it was then",
         also);
-  } else if (c.held_from.empty()) {
+  } else {
     out += fmt::format(
         R"(<dt>End of the log</dt><dd class="warn">not checked: {}, and {}; records deleted from its end )"
         "together with their checkpoints would not show</dd>",

@@ -346,6 +346,33 @@ std::string json_held_checkpoints(const std::vector<held_checkpoints::source>& h
   return fmt::format("[{}]", fmt::join(out, ","));
 }
 
+std::string_view held_verdict_name(const audit::verify_report& report, std::size_t i) {
+  using verdict = audit::verify_report::held_verdict;
+  if (i >= report.held_verdicts.size()) {
+    return "not_checked";
+  }
+  switch (report.held_verdicts[i]) {
+    case verdict::reproduced:
+      return "reproduced";
+    case verdict::contradicted:
+      return "contradicted";
+    case verdict::not_reached:
+      return "not_reached";
+    case verdict::not_checked:
+      break;
+  }
+  return "not_checked";
+}
+
+bool every_held_reproduced(const audit::verify_report& report, std::size_t held) {
+  for (std::size_t i = 0; i < held; ++i) {
+    if (held_verdict_name(report, i) != "reproduced") {
+      return false;
+    }
+  }
+  return held > 0;
+}
+
 std::optional<stale_held_checkpoint> stale_held(const audit::store& s, const audit::verify_report& report,
                                                 const std::vector<held_checkpoints::source>& held) {
   const std::uint64_t size = report.newest_held_size;

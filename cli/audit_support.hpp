@@ -106,6 +106,12 @@ struct held_checkpoints {
 [[nodiscard]] std::string json_held_checkpoints(const std::vector<held_checkpoints::source>& held,
                                                 const audit::verify_report& report);
 
+// What became of held checkpoint `i` (verify_report::held_verdicts): "reproduced", "contradicted",
+// "not_reached" or "not_checked" (also when the report has no verdict for it).
+[[nodiscard]] std::string_view held_verdict_name(const audit::verify_report& report, std::size_t i);
+// Whether the log reproduced every held checkpoint (false when none is held).
+[[nodiscard]] bool every_held_reproduced(const audit::verify_report& report, std::size_t held);
+
 // The newest held checkpoint the log reproduced, when it is older than what the log's own stored
 // checkpoints cover (a published file that stopped being updated, a --checkpoint from an earlier
 // visit): it vouches for records 0..size-1 only; the records after it, up to signed_records()-1,

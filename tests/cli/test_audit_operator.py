@@ -6,6 +6,7 @@ named against a checkpoint the auditor holds (a rollback, a fork)."""
 
 import json
 import os
+import re
 import time
 import shutil
 import unittest
@@ -207,6 +208,37 @@ class held_checkpoint_wording_test(operator_case):
         self.assertEqual((doc["stored_checkpoints"], doc["checkpoints"], doc["failed_checkpoints"],
                           doc["contradicting_checkpoints"]), (1, 0, 0, 1))
         self.assertEqual([p["kind"] for p in doc["problems"]], ["checkpoint_mismatch"])
+
+    def test_the_report_gives_each_checkpoint_kept_outside_the_log_its_own_verdict(self):
+        # Probe round 40: the operator rewrote a record, re-signed the log and published its new
+        # checkpoint beside it. The report's "End of the log" listed the auditor's checkpoint (which the
+        # log contradicts) and the operator's file together as "reproduced", counting 1, JSON
+        # tail_checked true; "Checked against checkpoint" said no stored checkpoint verifies.
+        held = self.saved(self.db, "visit.checkpoint")
+        db = self.copy("rewritten-published")
+        run(TAMPER, db, "rewrite", "3", "model", "gpt-4o", check=0)
+        run(TAMPER, db, "resign", self.keys, check=0)
+        shutil.copy(self.saved(db, "operator.checkpoint"), db + ".checkpoint")  # the operator republishes
+        args = ("audit", "report", "--db", db, "--pubkey", self.pub, "--checkpoint", held)
+        doc = json.loads(sovgw(*args, "--format", "json", check=1).stdout)["verification"]
+        self.assertFalse(doc["tail_checked"])
+        self.assertEqual([(h["source"], h["verdict"]) for h in doc["held_from"]],
+                         [("checkpoint_option", "contradicted"), ("published", "reproduced")])
+        page = sovgw(*args, check=1).stdout
+        end = re.search(r"<dt>End of the log</dt><dd[^>]*>(.*?)</dd>", page).group(1)
+        self.assertIn("checked against 2 checkpoints kept outside it", end)
+        self.assertRegex(end, r"--checkpoint [^<]*visit.checkpoint</code> \(size 30\): <strong>CONTRADICTED")
+        self.assertRegex(end, r"published at <code>[^<]*</code> \(size 30\): reproduced")
+        self.assertNotIn("the log is as it was then", end)
+        checked = re.search(r"<dt>Checked against checkpoint</dt><dd[^>]*>(.*?)</dd>", page).group(1)
+        self.assertNotIn("no stored checkpoint verifies", checked)
+        self.assertIn("signed by this key and matches the records, but contradicts a checkpoint kept outside the "
+                      "log", checked)
+        # Without a published file: the row is still there, and says so.
+        os.remove(db + ".checkpoint")
+        page = sovgw(*args, check=1).stdout
+        self.assertRegex(page, r"<dt>End of the log</dt><dd class=\"bad\">checked against 1 checkpoint kept outside "
+                               r"it: the one you hold, <code>--checkpoint [^<]*</code> \(size 30\): <strong>CONTRADICTED")
 
     def test_a_fork_checked_against_the_other_sides_checkpoint_does_not_say_which_was_rewritten(self):
         # Auditor A saw this log; auditor B a laundered one under the same key (a fork).

@@ -502,8 +502,9 @@ class report_options_test(audit_case):
                                "--format", "json", check=0).stdout)
         self.assertEqual(ok["verification"]["held_checkpoints"], doc["held_checkpoints"])
         self.assertEqual(ok["verification"]["held_from"],
-                         [{"source": "checkpoint_option", "file": held},
-                          {"source": "published", "file": self.db + ".checkpoint"}])
+                         [{"source": "checkpoint_option", "file": held, "size": 300, "verdict": "reproduced"},
+                          {"source": "published", "file": self.db + ".checkpoint", "size": 300,
+                           "verdict": "reproduced"}])
         self.assertTrue(ok["verification"]["tail_checked"])
         # The page's "re-check it yourself" command checks what the page checked, pasted as printed.
         page = self.report("--checkpoint", held, check=0).stdout
