@@ -159,6 +159,30 @@ status run_plan(const store& s, const query_filter& f, const std::function<bool(
       ++stats.index_names_missing_count;
       continue;  // named at the end; the entries after it are listed
     }
+    // An entry whose record is not listed under it by its own fields: the index was repointed (or
+    // the record rewritten). The filter drops the record; a query that said nothing would hide that
+    // the record the entry should name may be missing from its answer (probe round 40).
+    if (index_fields fields;
+        choice.col != column::idx_request && read_index_fields(bytes_of(**leaf), fields)) {
+      std::string own;
+      append_index_key(choice.col, fields, seq, own);
+      if (own != key) {
+        if (stats.index_contradicted.size() < max_listed_missing) {
+          const bool time = choice.col == column::idx_time;
+          const std::string_view says = choice.col == column::idx_tenant     ? fields.tenant
+                                        : choice.col == column::idx_decision ? fields.decision
+                                                                             : fields.client_country;
+          stats.index_contradicted.push_back(
+              {seq, index_name(choice.col),
+               time ? std::to_string(read_be64(key.substr(0, 8)))
+                    : std::string(f.tenant     ? *f.tenant
+                                  : f.decision ? *f.decision
+                                               : f.country.value_or(std::string())),
+               time ? std::to_string(fields.timestamp_us) : std::string(says)});
+        }
+        ++stats.index_contradicted_count;
+      }
+    }
     if (auto st = deliver(**leaf, seq, go_on); !st.is_ok()) {
       return st;
     }

@@ -84,6 +84,19 @@ struct query_stats {
   // log too, as for an index that cannot be read).
   std::vector<std::uint64_t> index_names_missing;
   std::uint64_t index_names_missing_count = 0;
+  // Index entries an index query read whose record says otherwise than the entry (the entry was
+  // repointed, or the record rewritten: verify names which): the record is not what the filter asked
+  // for, and the record the entry should list may be missing from the answer. The first
+  // max_listed_missing of them (`reason`: what the entry lists it under, and what the record says),
+  // and how many.
+  struct contradicted_entry {
+    std::uint64_t seq = 0;
+    const char* index = "";  // index_name()
+    std::string listed;      // the value the entry lists the record under (a time: Unix microseconds)
+    std::string says;        // the record's own value
+  };
+  std::vector<contradicted_entry> index_contradicted;
+  std::uint64_t index_contradicted_count = 0;
   std::uint64_t records_read = 0;     // by a scan
   std::uint64_t with_request_id = 0;  // records read that carry the request id asked for
   std::uint64_t matched = 0;          // records given to the sink

@@ -113,6 +113,23 @@ class evidence_test(tampered_log_case):
         self.append(1, db=db, run_name="after", extra=("--force",))
         self.assertIn("its Merkle tree rebuilt from the records", self.query(db, "--format", "jsonl"))
 
+    def test_a_query_through_an_index_names_an_entry_its_record_contradicts(self):
+        # Probe round 40: a decision (tenant) index entry repointed at another record made an index
+        # query drop the record it listed without a word: the repointed-away record was missing from
+        # the answer, exit 0.
+        for index, seq, to, args in (("decision", "72", "150", ("--decision", "permit")),
+                                     ("tenant", "72", "6", ("--tenant", "initech"))):
+            with self.subTest(index=index):
+                db = self.tampered("repoint-index", index, seq, to)
+                want = self.query(self.db, *args, "--format", "jsonl").count("\n")
+                p = sovgw("audit", "query", "--db", db, *args, "--format", "jsonl")
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                self.assertIn(f"the {index} index lists record {to} under", p.stderr)
+                self.assertIn("but the record says", p.stderr)
+                self.assertIn("--scan", p.stderr)
+                scan = sovgw("audit", "query", "--db", db, *args, "--scan", "--format", "jsonl", check=0)
+                self.assertEqual(scan.stdout.count("\n"), want)
+
     def test_deleted_newest_records_and_checkpoints_leave_the_tree_and_indexes_behind(self):
         db = self.tampered("delete-newest", "20")
         run(TAMPER, db, "delete-checkpoints-from", "281", check=0)
