@@ -406,7 +406,9 @@ int cmd_prove(const options& o) {
       return signed_size.is_ok() && count.is_ok() && seq >= signed_size.value() && seq < count.value();
     };
     if (uncovered()) {
-      if (const auto why = describe_unsigned_record(*s, seq); !why.writer_running) {
+      if (const auto why = describe_unsigned_record(*s, seq); why.altered) {
+        throw command_error(exit_failed, why.text);  // as prove of a signed record that was altered
+      } else if (!why.writer_running) {
         throw command_error(exit_code_for(error_code::not_found), why.text);  // nothing to wait for
       }
     }

@@ -14,6 +14,8 @@
 #include "audit/proof_file.hpp"
 #include "audit/published_checkpoint.hpp"
 #include "audit/query.hpp"
+#include "audit/store.hpp"
+#include "audit/tree_tiles.hpp"
 #include "cli/audit_output.hpp"
 #include "common/regular_file.hpp"
 #include "common/rfc3339.hpp"
@@ -525,6 +527,23 @@ unsigned_record describe_unsigned_record(const audit::store& s, std::uint64_t se
           ? fmt::format("record {} is not covered by a signed checkpoint yet (latest covers {} records)", seq,
                         signed_size.value())
           : fmt::format("record {} is not covered by a signed checkpoint yet", seq);
+  // The writer compares every record with the stored tree before it signs (as verify does): a
+  // record whose leaf the tree contradicts will not be signed, by the next start or otherwise
+  // (probe round 40: "the next start of its gateway signs it" of an altered record).
+  if (auto leaf = s.get(audit::column::leaves, audit::be64(seq)); leaf.is_ok() && leaf->has_value()) {
+    audit::stored_tree tree(s);
+    const auto stored = tree.source()(0, seq);
+    const auto computed = crypto::merkle::leaf_hash(audit::bytes_of(**leaf));
+    if (tree.error().is_ok() && (!stored || *stored != computed)) {
+      return {fmt::format("{}, and {}: the record or the stored tree was altered after it was logged (sovgw "
+                          "audit verify names it); a writer refuses to open this log, so no checkpoint will "
+                          "sign it",
+                          head,
+                          stored ? "its leaf hash does not match the stored Merkle tree"
+                                 : "the stored Merkle tree holds no hash of it"),
+              false, true};
+    }
+  }
   if (audit::writer_lock::probe(s.dir()) != audit::writer_lock::holder::none) {
     return {fmt::format("{}; retry after the next checkpoint", head), true};
   }

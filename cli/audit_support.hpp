@@ -183,6 +183,9 @@ void print_lookup_notes(std::string_view prefix, const audit::request_lookup& fo
 struct unsigned_record {
   std::string text;
   bool writer_running = true;  // or unknown
+  // The record's leaf hash contradicts the stored Merkle tree (or the tree holds none): no writer
+  // opens the log unforced, so no checkpoint will sign it; the record or the tree was altered.
+  bool altered = false;
 };
 [[nodiscard]] unsigned_record describe_unsigned_record(const audit::store& s, std::uint64_t seq);
 

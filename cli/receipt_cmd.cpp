@@ -276,6 +276,17 @@ int check_against_log(const options& o, const saved_head& head, std::optional<st
         printable(id), printable(proof.error().message()));
     return exit_failed;
   }
+  // Not signed yet: the record must still be the one the stored tree holds at its place.
+  std::optional<unsigned_record> not_signed;
+  if (!proof.is_ok()) {
+    not_signed = describe_unsigned_record(*s, seq);
+    if (not_signed->altered) {
+      fmt::print(
+          "the log cannot be tied to the receipt: the record with request id '{}' agrees with it, but {}\n",
+          printable(id), printable(not_signed->text));
+      return exit_failed;
+    }
+  }
   fmt::print("the log agrees: record {} carries request id '{}' with status {}, decision {}, policy {}, {}\n",
              seq, printable(id), r->status, printable(r->decision),
              r->policy_version.empty() ? "(none)" : printable(r->policy_version),
@@ -291,9 +302,8 @@ int check_against_log(const options& o, const saved_head& head, std::optional<st
         "went out before its body ended)\n",
         printable(r->error_kind));
   }
-  if (!proof.is_ok()) {  // not covered by a signed checkpoint yet
-    fmt::print("  ({}: `sovgw audit prove` cannot prove it yet)\n",
-               printable(describe_unsigned_record(*s, seq).text));
+  if (not_signed) {  // not covered by a signed checkpoint yet
+    fmt::print("  ({}: `sovgw audit prove` cannot prove it yet)\n", printable(not_signed->text));
   }
   return exit_ok;
 }

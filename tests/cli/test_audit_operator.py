@@ -281,6 +281,28 @@ class removed_record_test(operator_case):
     permit_3 = ("Sovereign-Decision: permit", 'Sovereign-Policy-Version: "2026-11-01.1"',
                 'Sovereign-Cluster: "fra-1"', "Sovereign-Cluster-Country: DE")
 
+    def test_an_altered_record_no_checkpoint_covers_yet_is_not_promised_a_signature(self):
+        # Probe round 40: receipt verify --db and prove said of a record rewritten after its last
+        # checkpoint was deleted that "the next start of its gateway signs it", while the writer refuses
+        # to open the log: the record's leaf contradicts the stored tree.
+        db = os.path.join(self.tmp, "unsigned-altered")
+        shutil.copytree(self.db, db)
+        run(TAMPER, db, "delete-checkpoints-from", "1", check=0)
+        run(TAMPER, db, "rewrite", "3", "model", "gpt-4o", check=0)
+        head = self.receipt("ok.txt", "req-3", *self.permit_3)
+        out = self.receipt_verify(head, "--db", db, check=1).stdout
+        self.assertIn("the log cannot be tied to the receipt: the record with request id 'req-3' agrees with it, "
+                      "but record 3 is not covered by a signed checkpoint yet", out)
+        self.assertIn("its leaf hash does not match the stored Merkle tree: the record or the stored tree was "
+                      "altered", out)
+        self.assertNotIn("signs it, not before", out)
+        p = sovgw("audit", "prove", "--db", db, "--seq", "3", check=1)
+        self.assertIn("its leaf hash does not match the stored Merkle tree", p.stderr)
+        self.assertNotIn("signs it, not before", p.stderr)
+        # An intact record there still gets the crash reading.
+        p = sovgw("audit", "prove", "--db", db, "--seq", "4", check=2)
+        self.assertIn("the next start of its gateway signs it", p.stderr)
+
     def test_prove_of_a_request_id_the_log_lacks_is_a_failed_check_that_names_a_removed_record(self):
         p = sovgw("audit", "prove", "--db", self.db, "--request-id", "gone-1", check=1)
         self.assertIn("no record with request id 'gone-1'", p.stderr)
