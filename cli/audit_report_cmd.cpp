@@ -289,11 +289,16 @@ int cmd_report(const options& o) {
   extra.add_problems_to(r.verification);
   if (opened.is_ok()) {
     const auto& s = opened.value();
-    if (o.flag("payloads") && r.verification.ok()) {  // as verify --payloads: over a log that verifies
+    // As verify --payloads: over a log that fails too, unless it cannot be read (probe round 40: the
+    // page told an auditor who gave --payloads to give it).
+    if (o.flag("payloads") && !r.verification.unreadable()) {
       c.payloads =
           audit::verify_payloads(*s, r.verification.events, nullptr, r.verification.signed_records());
-      r.verification.problems = c.payloads->problems;
-      r.verification.first_bad_record = c.payloads->first_bad_record;
+      auto& problems = r.verification.problems;
+      problems.insert(problems.end(), c.payloads->problems.begin(), c.payloads->problems.end());
+      if (!r.verification.first_bad_record) {
+        r.verification.first_bad_record = c.payloads->first_bad_record;
+      }
     }
     c.stale = stale_held(*s, r.verification, c.held_from);
     settle_stale_published(*s, c.key, r.verification.signed_records(), c.stale);

@@ -240,6 +240,23 @@ class held_checkpoint_wording_test(operator_case):
         self.assertRegex(page, r"<dt>End of the log</dt><dd class=\"bad\">checked against 1 checkpoint kept outside "
                                r"it: the one you hold, <code>--checkpoint [^<]*</code> \(size 30\): <strong>CONTRADICTED")
 
+    def test_payloads_are_checked_on_a_log_that_fails(self):
+        # Probe round 40: --payloads on a log whose records fail was skipped without a word (the report
+        # then said "not checked ... --payloads checks them").
+        db = self.copy("deleted-and-payload-gone")
+        run(TAMPER, db, "delete", "2", check=0)
+        run(TAMPER, db, "delete-payload", "6", check=0)
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--payloads", check=1)
+        self.assertIn("record 2 is missing", p.stdout)
+        self.assertIn("record 6: its sealed payload is missing", p.stdout)
+        self.assertIn("payloads (checked although the records do not verify)", p.stdout)
+        doc = json.loads(sovgw("audit", "report", "--db", db, "--pubkey", self.pub, "--payloads", "--format",
+                               "json", check=1).stdout)["verification"]
+        self.assertIsNotNone(doc["payloads_checked"])
+        self.assertIn("payload_missing", [q["kind"] for q in doc["problems"]])
+        page = sovgw("audit", "report", "--db", db, "--pubkey", self.pub, "--payloads", check=1).stdout
+        self.assertNotIn("<code>--payloads</code> checks them", page)
+
     def test_a_fork_checked_against_the_other_sides_checkpoint_does_not_say_which_was_rewritten(self):
         # Auditor A saw this log; auditor B a laundered one under the same key (a fork).
         fork = self.copy("fork-b")
