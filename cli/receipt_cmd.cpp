@@ -82,11 +82,13 @@ saved_head parse_head(const std::string& path, const std::string& text) {
   std::vector<std::string> block;
   std::vector<std::string> last;
   std::optional<int> last_status;
+  std::vector<int> finals;
   const auto end_block = [&] {
     const std::optional<int> status = block.empty() ? std::nullopt : status_of(block[0]);
     if (status && *status >= 200) {
       last = block;
       last_status = status;
+      finals.push_back(*status);
     }
     block.clear();
   };
@@ -110,6 +112,15 @@ saved_head parse_head(const std::string& path, const std::string& text) {
   end_block();
   if (last.empty()) {
     throw usage_error(fmt::format("{}: no final HTTP response head in the file", path), false);
+  }
+  if (finals.size() > 1) {
+    // Two responses' heads in one file (two saved heads concatenated, or curl -L following a
+    // redirect): checking only the last would silently pass over the others (probe round 40).
+    throw usage_error(
+        fmt::format("{}: the file holds {} final HTTP response heads (statuses {}): a receipt is "
+                    "checked one response at a time: save each response's head to its own file",
+                    path, finals.size(), fmt::join(finals, ", ")),
+        false);
   }
   saved_head h;
   h.status = *last_status;

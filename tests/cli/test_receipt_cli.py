@@ -138,6 +138,16 @@ class receipt_cli_test(unittest.TestCase):
                 p = self.verify(head, key, "--body-file", self.body, check=2)
                 self.assertIn("no final HTTP response head in the file", p.stderr)
 
+    def test_a_file_holding_two_final_heads_is_refused_not_half_checked(self):
+        # Probe round 40: two saved heads concatenated: only the last was checked, silently.
+        key = self.public("gw.jwk", "--format", "jwk")
+        with open(self.head("head.txt")) as f:
+            one = f.read()
+        two = os.path.join(self.tmp, "two.txt")
+        write_file(two, one.rstrip("\r\n") + "\r\n\r\n" + one)
+        p = self.verify(two, key, "--body-file", self.body, check=2)
+        self.assertIn("the file holds 2 final HTTP response heads (statuses 200, 200)", p.stderr)
+
     def test_a_field_added_to_the_head_that_reads_as_a_sovereign_field_fails(self):
         key = self.public("gw.jwk", "--format", "jwk")
         head = self.head("head.txt")
