@@ -194,8 +194,13 @@ result<crypto::note_verifier> read_verifier(const std::string& path_or_vkey) {
     return key_id_mismatch(path_or_vkey, v);
   }
   if (!v.ok()) {
+    const bool secret = text.value().rfind("sovgw-secret-key-v1 ", 0) == 0;
+    crypto::wipe(text.value());
     return status{error_code::invalid_argument,
-                  path_or_vkey + " is not a signed-note verifier key " + expected};
+                  secret ? path_or_vkey +
+                               " is a secret key file, not the public key: give the log's public key, "
+                               "signing.pub (keep the secret one where it is, and out of auditors' hands)"
+                         : path_or_vkey + " is not a signed-note verifier key " + expected};
   }
   return std::move(v.verifier);
 }
@@ -241,10 +246,10 @@ auditor_key_pair load_auditor_key(const std::string& path) {
         !auditor_pub && crypto::note_verifier::parse(std::string_view(text).substr(0, text.find('\n')));
     crypto::wipe(text);  // a secret key's text is not kept: read_secret_key_file reads it
     if (auditor_pub || verifier_key) {
-      throw crypto::key_file_error(path + " is a public key (" +
-                                   (auditor_pub ? "the auditor's auditor.pub" : "a checkpoint verifier key") +
-                                   "): give the auditor's secret key, auditor.key, from the auditors' "
-                                   "directory (keys init's DIR-auditor)");
+      throw wrong_key_file_error(path + " is a public key (" +
+                                 (auditor_pub ? "the auditor's auditor.pub" : "a checkpoint verifier key") +
+                                 "): give the auditor's secret key, auditor.key, from the auditors' "
+                                 "directory (keys init's DIR-auditor)");
     }
   }
   auto secret = crypto::read_secret_key_file(path, auditor_key_kind);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "audit/status.hpp"
+#include "crypto/key_file.hpp"
 #include "crypto/sealed_box.hpp"
 #include "crypto/secret_bytes.hpp"
 #include "crypto/signed_note.hpp"
@@ -63,6 +64,13 @@ struct auditor_key_pair {
   crypto::box_public_key public_key{};
   crypto::secret_bytes secret_key;
 };
+// A key file of another kind than the one asked for (a public key given for a secret one): the
+// caller's mistake in naming the file, not a file that cannot be read.
+class wrong_key_file_error : public crypto::key_file_error {
+ public:
+  using crypto::key_file_error::key_file_error;
+};
+// Throws wrong_key_file_error for a public key (auditor.pub, signing.pub), key_file_error otherwise.
 [[nodiscard]] auditor_key_pair load_auditor_key(const std::string& path);
 
 }  // namespace sovgw::audit

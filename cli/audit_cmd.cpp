@@ -435,7 +435,7 @@ int cmd_prove(const options& o) {
 }
 
 int cmd_show(const options& o) {
-  const auto pair = audit::load_auditor_key(o.need("auditor-key"));
+  const auto pair = auditor_key_option(o);
   const auto s = open_reader(o);
   auto r = audit::read_record(*s, record_option(*s, o));
   if (!r.is_ok()) {

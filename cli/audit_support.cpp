@@ -39,6 +39,9 @@ std::uint64_t now_us() {
 std::uint64_t parse_count(const std::string& text, const char* what) {
   std::uint64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc::result_out_of_range && end == text.data() + text.size()) {
+    throw value_error(fmt::format("--{} is out of range: '{}' is larger than {}", what, text, UINT64_MAX));
+  }
   if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
     throw value_error(fmt::format("--{} must be a non-negative integer, got '{}'", what, text));
   }
@@ -118,6 +121,10 @@ std::uint64_t parse_age_us(const std::string& text) {
   const auto seconds = audit::parse_age_seconds(text);
   if (!seconds && text.size() >= 2 && std::string_view("dhms").find(text.back()) == std::string_view::npos) {
     throw value_error(fmt::format("--older-than: unknown unit in '{}' (use d, h, m or s)", text));
+  }
+  if (!seconds && text.size() >= 2 &&
+      text.find_first_not_of("0123456789") == text.size() - 1) {  // digits and a unit: too many
+    throw value_error(fmt::format("--older-than {} is out of range: older than any record can be", text));
   }
   if (!seconds) {
     throw value_error(fmt::format("--older-than: cannot read '{}' (use e.g. 90d, 12h, 30m, 10s)", text));
@@ -241,6 +248,14 @@ crypto::note_verifier pubkey_option(const options& o) {
   return std::move(key.value());
 }
 
+audit::auditor_key_pair auditor_key_option(const options& o) {
+  try {
+    return audit::load_auditor_key(o.need("auditor-key"));
+  } catch (const audit::wrong_key_file_error& e) {
+    throw usage_error(e.what(), false);  // the wrong file named: bad usage, as --pubkey's
+  }
+}
+
 held_checkpoints held_checkpoint_options(const options& o, const crypto::note_verifier& key,
                                          audit::verify_options& verify) {
   held_checkpoints out;
@@ -267,6 +282,13 @@ held_checkpoints held_checkpoint_options(const options& o, const crypto::note_ve
            fmt::format("--checkpoint {}: the checkpoint you hold does not verify under the key {} given with "
                        "--pubkey: it was altered or damaged (the log is checked without it)",
                        path, key.label())});
+    } else if (!cp.is_ok() &&
+               crypto::note_verifier::parse(std::string_view(*text).substr(0, text->find('\n')))) {
+      throw usage_error(fmt::format("--checkpoint {}: this is a public key file (a signing.pub: give it to "
+                                    "--pubkey), not a checkpoint: give a checkpoint saved with verify "
+                                    "--save-checkpoint, or a proof file",
+                                    path),
+                        false);
     } else if (!cp.is_ok()) {
       const std::string hint = audit::line_ending_hint(*text);
       throw usage_error(

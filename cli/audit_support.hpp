@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
+#include "audit/keys.hpp"
 #include "audit/log_verifier.hpp"
 #include "audit/query.hpp"
 #include "audit/store.hpp"
@@ -61,6 +62,9 @@ enum class missing_log { create, refuse };
 // --db (it would overwrite a file of the log) or is one of the files the command reads (--pubkey,
 // --checkpoint, --policy, --auditor-key): a typo must not destroy the evidence or a trust anchor.
 void check_output_option(const options& o, const char* option);
+
+// --auditor-key: the auditor's secret key. A public key given for it: exit 2; unreadable: exit 3.
+[[nodiscard]] audit::auditor_key_pair auditor_key_option(const options& o);
 
 // --pubkey: a signing.pub file or its text. Not a key: exit 2; missing or unreadable: exit 3.
 [[nodiscard]] crypto::note_verifier pubkey_option(const options& o);

@@ -355,8 +355,7 @@ int cmd_verify(const options& o) {
   if (o.has("auditor-key") && !o.flag("payloads")) {
     throw usage_error("--auditor-key needs --payloads (it opens every stored payload)", false);
   }
-  const auto auditor =
-      o.has("auditor-key") ? std::optional(audit::load_auditor_key(o.need("auditor-key"))) : std::nullopt;
+  const auto auditor = o.has("auditor-key") ? std::optional(auditor_key_option(o)) : std::nullopt;
   verify_outcome v;
   // Record times are judged against now (docs/auditing.md: time_backwards, time_implausible).
   audit::verify_options options{

@@ -40,7 +40,7 @@ class key_custody_test(audit_case):
         # Everything the gateway host holds, tried as the key that opens payloads: none does.
         for name in sorted(os.listdir(self.keys)):
             p = sovgw("audit", "show", "--db", self.db, "--seq", "1", "--auditor-key", os.path.join(self.keys, name))
-            self.assertIn(p.returncode, (1, 3), name)
+            self.assertIn(p.returncode, (1, 2, 3), name)  # 2: a public key named for the secret one
             self.assertNotIn("--- prompt", p.stdout, name)
         p = sovgw("audit", "show", "--db", self.db, "--seq", "1", "--auditor-key", self.auditor_key, check=0)
         self.assertIn("--- prompt (", p.stdout)
@@ -65,14 +65,33 @@ class key_custody_test(audit_case):
         p = sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "1", check=3)
         self.assertIn("signing.key: its mode 0644", p.stderr)
 
+    def test_a_key_file_given_in_the_wrong_place_and_numbers_out_of_range_are_named(self):
+        # Probe round 40: --checkpoint signing.pub said "malformed signed note", --pubkey signing.key
+        # "not a signed-note verifier key"; a 20-digit --old "must be a non-negative integer" and a huge
+        # --older-than "cannot read".
+        self.append(3)
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--checkpoint", self.pub, check=2)
+        self.assertIn("this is a public key file (a signing.pub: give it to --pubkey), not a checkpoint", p.stderr)
+        secret = os.path.join(self.keys, "signing.key")
+        p = sovgw("audit", "verify", "--db", self.db, "--pubkey", secret, check=2)
+        self.assertIn(f"{secret} is a secret key file, not the public key", p.stderr)
+        p = sovgw("audit", "prove", "--db", self.db, "--old", "99999999999999999999", check=2)
+        self.assertIn("--old is out of range", p.stderr)
+        self.assertNotIn("non-negative integer", p.stderr)
+        p = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "99999999999d", check=2)
+        self.assertIn("--older-than 99999999999d is out of range", p.stderr)
+
     def test_a_public_key_given_for_the_auditor_key_is_named_as_such(self):
         self.append(3)
         for key, what in ((os.path.join(self.keys, "auditor.pub"), "the auditor's auditor.pub"),
                           (self.pub, "a checkpoint verifier key")):
             p = sovgw("audit", "show", "--db", self.db, "--seq", "0", "--auditor-key", key)
-            self.assertNotEqual(p.returncode, 0)
+            self.assertEqual(p.returncode, 2, p.stderr)  # the wrong file named: bad usage, not unreadable
             self.assertIn(f"{key} is a public key ({what}): give the auditor's secret key, auditor.key", p.stderr)
             self.assertNotIn("chmod", p.stderr)  # its mode is right for a public key
+            p = sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--payloads", "--auditor-key", key)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(f"{key} is a public key ({what})", p.stderr)
         other = os.path.join(self.tmp, "notes.txt")
         with open(other, "w") as f:
             f.write("hello\n")
