@@ -867,7 +867,32 @@ class verifier {
                       from, size - 1, missing->first, missing->second - 1, narrowed));
       }
     }
-    for (const std::uint64_t seq : suspects_) {
+    const std::vector<bool> shifted = shifted_suspects();
+    for (std::size_t i = 0; i < suspects_.size(); ++i) {
+      const std::uint64_t seq = suspects_[i];
+      if (shifted[i]) {
+        // One problem per run of records the stored tree holds one place off (the same offset).
+        if (i > 0 && shifted[i - 1] && suspects_[i - 1] + 1 == seq) {
+          continue;
+        }
+        std::size_t end = i;
+        while (end + 1 < suspects_.size() && shifted[end + 1] && suspects_[end + 1] == suspects_[end] + 1) {
+          ++end;
+        }
+        const std::uint64_t k = missing_below(seq);
+        const bool one = end == i;
+        problems_.add(
+            area::records, problem_kind::tree_damaged, seq,
+            fmt::format(
+                "{}: the stored Merkle tree holds {} hash {} {} earlier, as a tree built over the "
+                "records without the {} missing {} before {} does: the tree (and any checkpoint "
+                "over it) was rebuilt after the deletion (re-signed), {} not modified",
+                one ? fmt::format("record {}", seq) : fmt::format("records {}..{}", seq, suspects_[end]),
+                one ? "its" : "each one's", k, plural(k, "position", "positions"), k,
+                plural(k, "record", "records"), one ? "it" : "them",
+                one ? "the record was" : "the records were"));
+        continue;
+      }
       if (seq < authenticated_size_) {
         problems_.add(
             area::records, problem_kind::tree_damaged, seq,
@@ -892,9 +917,51 @@ class verifier {
     }
   }
 
+  // The positions below `seq` that hold no record.
+  [[nodiscard]] std::uint64_t missing_below(std::uint64_t seq) const {
+    std::uint64_t n = 0;
+    for (const auto& [from, to] : gaps_) {
+      n += from < seq ? std::min(to, seq) - from : 0;
+    }
+    return n;
+  }
+
+  // Suspects after deleted records whose own leaf hash the stored tree holds as many positions
+  // earlier as records are missing before them: the tree was built again over the records without
+  // the deleted ones (re-signed after a deletion), so they were not modified (probe round 40: each
+  // was "modified after it was logged"). At most max_collected point reads.
+  std::vector<bool> shifted_suspects() {
+    std::vector<bool> out(suspects_.size(), false);
+    if (gaps_.empty() || tree_unread_) {
+      return out;
+    }
+    std::unordered_map<std::uint64_t, std::vector<m::hash>> tiles;
+    for (std::size_t i = 0; i < suspects_.size(); ++i) {
+      const std::uint64_t seq = suspects_[i];
+      const std::uint64_t k = missing_below(seq);
+      if (k == 0 || k > seq) {
+        continue;
+      }
+      const std::uint64_t at = seq - k;
+      auto tile = tiles.find(at / tile_width);
+      if (tile == tiles.end()) {
+        auto stored = store_.get(column::tree, tile_key(0, at / tile_width));
+        bool ok = false;
+        auto hashes =
+            stored.is_ok() && stored->has_value() ? decode_tile(**stored, ok) : std::vector<m::hash>();
+        tile = tiles.emplace(at / tile_width, ok ? std::move(hashes) : std::vector<m::hash>()).first;
+      }
+      const auto leaf = store_.get(column::leaves, be64(seq));
+      out[i] = tile->second.size() > at % tile_width && leaf.is_ok() && leaf->has_value() &&
+               tile->second[at % tile_width] == m::leaf_hash(bytes_of(**leaf));
+    }
+    return out;
+  }
+
   // Records from..to-1 are missing: the recomputed tree goes on with their stored hashes, so that
   // the records after them are still checked. False when the stored tree lacks them too.
   bool bridge_gap(std::uint64_t from, std::uint64_t to) {
+    gaps_.emplace_back(from, to);
     report_.contiguous = false;
     report_.missing_records += to - from;
     problems_.add(area::records, problem_kind::record_missing, from,
@@ -1356,6 +1423,7 @@ class verifier {
     std::uint64_t end = 0;
   };
   std::vector<contradicted_hash> contradicted_;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps_;  // positions [from, to) without a record
   std::vector<std::pair<std::uint64_t, std::uint64_t>>
       missing_hashes_;  // records [first, end) the stored tree lacks
   record record_;       // the leaf check_leaf decoded last

@@ -130,6 +130,22 @@ class evidence_test(tampered_log_case):
                 scan = sovgw("audit", "query", "--db", db, *args, "--scan", "--format", "jsonl", check=0)
                 self.assertEqual(scan.stdout.count("\n"), want)
 
+    def test_records_after_a_deletion_the_log_was_re_signed_over_are_not_called_modified(self):
+        # Probe round 40 (low): record 200 deleted with its index entries, and the log re-signed by
+        # the key's holder: each of records 201..298 was "modified after it was logged". The tree was
+        # built over the records without record 200: each one's hash sits one position earlier.
+        db = self.tampered("delete-index", "time", "200")
+        for index in ("tenant", "request", "decision", "country"):
+            run(TAMPER, db, "delete-index", index, "200", check=0)
+        run(TAMPER, db, "delete", "200", check=0)
+        run(TAMPER, db, "resign", self.keys, check=0)
+        out = self.failed(db)
+        self.assertIn("record 200 is missing", out)
+        self.assertIn("records 201..298: the stored Merkle tree holds each one's hash 1 position earlier, as a "
+                      "tree built over the records without the 1 missing record before them does", out)
+        self.assertNotIn("was modified after it was logged", out)
+        self.assertIn("first record that does not match: 200", out)
+
     def test_deleted_newest_records_and_checkpoints_leave_the_tree_and_indexes_behind(self):
         db = self.tampered("delete-newest", "20")
         run(TAMPER, db, "delete-checkpoints-from", "281", check=0)
