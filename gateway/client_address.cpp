@@ -77,60 +77,103 @@ std::optional<std::string> entry_address(std::string_view e) {
   return std::string(e);
 }
 
+bool forwarded_token_char(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
 // The `for=` value of each element of the Forwarded fields (RFC 7239), in order, unquoted. An
 // element without one (`proto=https;host=...`, what some proxies write) says nothing of the
-// client and is passed over; one with two gives an empty value (refused).
-void forwarded_for_values(const http::message_head& head, std::vector<std::string>& out) {
+// client and is passed over; one with two gives an empty value (refused). The field is read
+// strictly, as 1#forwarded-element of token=value pairs, a value a token (':', '[' and ']' taken
+// too: proxies write addresses with ports unquoted) or a closed quoted-string, and anything else
+// (an unclosed quote, text after a quoted string, a quote or backslash in a token) refuses the
+// field: false, with `bad` the field's value. Read loosely, a client's own unclosed quote in any
+// parameter (`Forwarded: for=84.16.0.1;x="`) swallowed the element a trusted proxy appended after
+// it, and the client chose its address (probe round 41).
+bool forwarded_for_values(const http::message_head& head, std::vector<std::string>& out,
+                          std::string_view& bad) {
+  const auto ows = [](std::string_view v, std::size_t& i) {
+    while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) {
+      ++i;
+    }
+  };
   for (const http::field& f : head.fields) {
     if (f.id != http::field_id::forwarded) {
       continue;
     }
     const std::string_view v = f.value;
+    bad = v;
     std::size_t i = 0;
-    while (i <= v.size()) {  // one element per iteration
+    while (true) {  // one element per iteration
       std::string value;
       bool have = false;
-      while (i < v.size() && v[i] != ',') {  // pairs separated by ';'
-        while (i < v.size() && (v[i] == ' ' || v[i] == '\t' || v[i] == ';')) {
+      while (true) {  // one pair per iteration, separated by ';'
+        ows(v, i);
+        if (i < v.size() && v[i] != ';' && v[i] != ',') {
+          const std::size_t name_begin = i;
+          while (i < v.size() && forwarded_token_char(v[i])) {
+            ++i;
+          }
+          const std::string_view name = v.substr(name_begin, i - name_begin);
+          if (name.empty() || i >= v.size() || v[i] != '=') {
+            return false;  // no name, or a name without '='
+          }
           ++i;
-        }
-        const std::size_t name_begin = i;
-        while (i < v.size() && v[i] != '=' && v[i] != ';' && v[i] != ',') {
-          ++i;
-        }
-        const std::string_view name = trim(v.substr(name_begin, i - name_begin));
-        std::string pair_value;
-        if (i < v.size() && v[i] == '=') {
-          ++i;
+          std::string pair_value;
           if (i < v.size() && v[i] == '"') {
-            for (++i; i < v.size() && v[i] != '"'; ++i) {
-              if (v[i] == '\\' && i + 1 < v.size()) {
+            bool closed = false;
+            for (++i; i < v.size(); ++i) {
+              if (v[i] == '"') {
+                closed = true;
                 ++i;
+                break;
+              }
+              if (v[i] == '\\') {
+                if (++i >= v.size()) {
+                  break;
+                }
               }
               pair_value += v[i];
             }
-            i += i < v.size() ? 1 : 0;
+            if (!closed) {
+              return false;
+            }
           } else {
             const std::size_t begin = i;
-            while (i < v.size() && v[i] != ';' && v[i] != ',') {
+            while (i < v.size() &&
+                   (forwarded_token_char(v[i]) || v[i] == ':' || v[i] == '[' || v[i] == ']')) {
               ++i;
             }
-            pair_value = trim(v.substr(begin, i - begin));
+            pair_value = v.substr(begin, i - begin);
           }
+          if (http::iequals(name, "for")) {
+            // Twice in one element (RFC 7239 forbids it): one reader takes the first, another the
+            // last; an empty value is no address, so the request is refused.
+            value = have ? std::string() : std::move(pair_value);
+            have = true;
+          }
+          ows(v, i);
         }
-        if (http::iequals(name, "for")) {
-          // Twice in one element (RFC 7239 forbids it): one reader takes the first, another the
-          // last; an empty value is no address, so the request is refused.
-          value = have ? std::string() : std::move(pair_value);
-          have = true;
+        if (i < v.size() && v[i] == ';') {
+          ++i;
+          continue;
         }
+        if (i < v.size() && v[i] != ',') {
+          return false;  // text after a value: a quote, a space inside a token, another '='
+        }
+        break;
       }
       if (have) {
         out.push_back(std::move(value));
       }
-      ++i;  // past the ',' (or the end)
+      if (i >= v.size()) {
+        break;
+      }
+      ++i;  // past the ','
     }
   }
+  return true;
 }
 
 // Walks `hops` from the right: the right-most entry that is not a trusted proxy, or the left-most
@@ -221,7 +264,15 @@ std::optional<client_address> establish_client_address(std::string_view peer_ip,
   // there, they must name the same client: a proxy writes one of them and passes the other through
   // from the client, so believing either alone would let a client choose its address.
   std::vector<std::string> values;
-  forwarded_for_values(head, values);
+  if (!forwarded_for_values(head, values, bad)) {
+    if (why != nullptr) {
+      *why = fmt::format(
+          "Forwarded from the trusted proxy {} is not well-formed (RFC 7239: pairs name=value, a value a "
+          "token or a closed quoted string, separated by ';' and ','): '{}'",
+          out.ip, printable(bad));
+    }
+    return std::nullopt;
+  }
   hops.assign(values.begin(), values.end());
   bool from_forwarded = false;
   std::optional<std::string> fwd = rightmost_untrusted(hops, trusted, from_forwarded, bad);

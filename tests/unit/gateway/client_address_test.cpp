@@ -114,6 +114,22 @@ TEST_CASE("client address: the socket peer unless it is a trusted proxy") {
        address_source::socket},
       {"10.0.0.2", "", "Forwarded: for=81.2.69.160\r\nX-Forwarded-For: 5.255.255.5\r\n", nullptr,
        address_source::socket},
+      // A field that is not well-formed is refused as a whole (probe round 41: the client's unclosed
+      // quote in another parameter swallowed the element its trusted proxy appended after it, and
+      // the client's own for= was taken).
+      {"10.0.0.2", "", "Forwarded: for=84.16.0.1;x=\", for=5.255.255.5\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "Forwarded: for=84.16.0.1;x=\"abc\\\", for=5.255.255.5\r\n", nullptr,
+       address_source::socket},
+      {"10.0.0.2", "", "Forwarded: for=84.16.0.1;x=y\";z=\", for=5.255.255.5\r\n", nullptr,
+       address_source::socket},
+      {"10.0.0.2", "", "Forwarded: for=\"84.16.0.1\"x, for=5.255.255.5\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "Forwarded: for=84.16.0.1 x, for=5.255.255.5\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "Forwarded: =84.16.0.1, for=5.255.255.5\r\n", nullptr, address_source::socket},
+      {"10.0.0.2", "", "Forwarded: for, for=5.255.255.5\r\n", nullptr, address_source::socket},
+      // What RFC 7239 allows still reads: empty elements and pairs, white space around separators,
+      // escapes and separators within quotes.
+      {"10.0.0.2", "", "Forwarded: , for=1.1.1.1 ;; proto=https ,, for=\"5.255.255.5\";by=\"a,b;\\\"c\"\r\n",
+       "5.255.255.5", address_source::trusted_forwarded},
       // An untrusted peer's Forwarded is ignored like its X-Forwarded-For.
       {"198.51.100.7", "", "Forwarded: for=10.1.1.1\r\n", "198.51.100.7", address_source::socket},
       // A PROXY source from an untrusted peer cannot happen (never read); if given, it is ignored.
