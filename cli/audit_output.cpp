@@ -333,8 +333,9 @@ void print_record_summary(const record& original) {
   if (r.endpoint_rtt_us != 0) {
     // The connection's TLS handshake, or its TCP connect to a plaintext cluster (probe round 40: a
     // plaintext cluster's was called a handshake): the record does not say which.
-    std::printf("  distance:    endpoint within %u km of the gateway (round trip %.3f ms of the connection used)\n",
-                r.distance_bound_km, static_cast<double>(r.endpoint_rtt_us) / 1000.0);
+    std::printf(
+        "  distance:    endpoint within %u km of the gateway (round trip %.3f ms of the connection used)\n",
+        r.distance_bound_km, static_cast<double>(r.endpoint_rtt_us) / 1000.0);
   }
   if (r.redactions != 0) {
     fmt::print("  redactions:  {} {} replaced before forwarding\n", r.redactions,
