@@ -22,15 +22,27 @@ namespace {
 constexpr std::size_t json_tail = 64 * 1024;
 constexpr std::size_t max_event = 1024 * 1024;  // an event larger than this passes unread
 
-// SAX handler for one JSON value, the usage object: keeps the counts at its top level, each under
-// the names the APIs give it (non-negative integers; anything else counts 0), without building a
-// document: the prompt (OpenAI's prompt_tokens, the Responses API's and Anthropic's input_tokens,
-// Gemini's promptTokenCount), the prompt tokens Anthropic counts apart (cache_creation_input_tokens,
-// cache_read_input_tokens: its input_tokens are only those after the last cache breakpoint) and
-// Gemini's toolUsePromptTokenCount, the completion (completion_tokens, output_tokens,
-// candidatesTokenCount) and Gemini's thoughtsTokenCount, which its candidates count leaves out.
+// SAX handler that reads usage objects, the one reader of their counts for streamed and JSON
+// answers alike (probe round 41: a stream's event was read as a document, whose repeated keys kept
+// the last, and an escaped key went unread in both): keys are compared decoded ("\u0075sage" is
+// `usage`), and a count or a usage object given twice counts at its largest. It keeps the counts
+// at the top level of each usage object, under the names the APIs give them (non-negative
+// integers; anything else counts 0), without building a document: the prompt (OpenAI's
+// prompt_tokens, the Responses API's and Anthropic's input_tokens, Gemini's promptTokenCount), the
+// prompt tokens Anthropic counts apart (cache_creation_input_tokens, cache_read_input_tokens: its
+// input_tokens are only those after the last cache breakpoint) and Gemini's
+// toolUsePromptTokenCount, the completion (completion_tokens, output_tokens, candidatesTokenCount)
+// and Gemini's thoughtsTokenCount, which its candidates count leaves out.
+//
+// Where the usage objects are: `value`, the JSON value is one (what follows a JSON answer's
+// top-level "usage" key); `event`, the value is a stream's event, whose usage is where the APIs
+// put it: its top-level `usage` or `usageMetadata`, or those of its `response` or `message`
+// (usage_meter::read_event_usage).
 class usage_handler {
  public:
+  enum class where : std::uint8_t { value, event };
+  explicit usage_handler(where w = where::value) : where_(w) {}
+
   static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
@@ -44,7 +56,7 @@ class usage_handler {
   [[nodiscard]] bool counted() const {
     return std::any_of(std::begin(present_), std::end(present_), [](bool p) { return p; });
   }
-  // Each count when the object gave it (usage_part).
+  // Each count when a usage object gave it (usage_part), at its largest.
   [[nodiscard]] std::optional<std::uint64_t> part(usage_part i) const {
     const auto k = static_cast<std::size_t>(i);
     return present_[k] ? std::optional(counts_[k]) : std::nullopt;
@@ -53,11 +65,17 @@ class usage_handler {
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
   bool on_object_begin(error_code&) {
-    is_object_ = is_object_ || depth_ == 0;
-    return open();
+    role r = role::none;
+    if (stack_.empty()) {
+      is_object_ = true;
+      r = where_ == where::value ? role::usage : role::event;
+    } else {
+      r = next_;
+    }
+    return open(r);
   }
   bool on_object_end(std::size_t, error_code&) { return close(); }
-  bool on_array_begin(error_code&) { return open(); }
+  bool on_array_begin(error_code&) { return open(role::none); }
   bool on_array_end(std::size_t, error_code&) { return close(); }
   bool on_key_part(sv s, std::size_t, error_code&) {
     key_.append(s.data(), s.size());
@@ -65,7 +83,23 @@ class usage_handler {
   }
   bool on_key(sv s, std::size_t, error_code&) {
     key_.append(s.data(), s.size());
-    slot_ = depth_ != 1 ? none : static_cast<std::size_t>(usage_part_named(key_));
+    slot_ = none;
+    next_ = role::none;
+    const std::string_view key = key_;
+    const bool usage = key == "usage" || key == "usageMetadata";
+    switch (stack_.empty() ? role::none : stack_.back()) {
+      case role::usage:
+        slot_ = static_cast<std::size_t>(usage_part_named(key));
+        break;
+      case role::event:
+        next_ = usage ? role::usage : key == "response" || key == "message" ? role::container : role::none;
+        break;
+      case role::container:
+        next_ = usage ? role::usage : role::none;
+        break;
+      case role::none:
+        break;
+    }
     key_.clear();
     return true;
   }
@@ -85,31 +119,41 @@ class usage_handler {
   bool on_comment(sv, error_code&) { return true; }
 
  private:
+  // What an open object is: a usage object (its members are counts), an event (its usage members
+  // are usage objects), an object an event reports (a Responses `response`, Anthropic's `message`:
+  // the same), or anything else (an array, an echo of the request: nothing in it counts).
+  enum class role : std::uint8_t { none, usage, event, container };
   static constexpr std::size_t none = usage_parts;
-  bool open() {
-    ++depth_;
+  bool open(role r) {
+    stack_.push_back(r);
     slot_ = none;
+    next_ = role::none;
     return true;
   }
   bool close() {
-    --depth_;
+    stack_.pop_back();
     slot_ = none;
+    next_ = role::none;
     return true;
   }
   bool count(std::uint64_t v) {
     if (slot_ != none) {
-      counts_[slot_] = std::min(v, max_usage_count);  // a count past any real answer's cannot wrap a sum
+      // A count past any real answer's cannot wrap a sum; one given twice counts at its largest.
+      counts_[slot_] = std::max(counts_[slot_], std::min(v, max_usage_count));
       present_[slot_] = true;
     }
     return other();
   }
   bool other() {
     slot_ = none;
+    next_ = role::none;
     return true;
   }
 
+  where where_;
   std::string key_;
-  std::size_t depth_ = 0;
+  std::vector<role> stack_;
+  role next_ = role::none;  // what the value of the key just read is, when it opens an object
   std::size_t slot_ = none;
   bool is_object_ = false;
   bool present_[usage_parts] = {};
@@ -230,6 +274,29 @@ std::optional<std::uint64_t> number_after(std::string_view text, std::size_t key
   return v;
 }
 
+// The name a string at text[at] spells when it is written with an escape, and the offset after
+// its closing quote (probe round 41: a key "\u0075sage" is `usage` to a client's JSON parser, and
+// went unread); nullopt when it has no escape (its bytes are the name: compared as they are) or is
+// longer than any name read here written all in escapes.
+std::optional<std::pair<std::string, std::size_t>> escaped_name_at(std::string_view text, std::size_t at) {
+  constexpr std::size_t longest = 6 * 32;  // "toolUsePromptTokenCount", every letter escaped
+  bool escape = false;
+  std::size_t end = at + 1;
+  while (end < text.size() && end - at <= longest && text[end] != '"') {
+    escape = escape || text[end] == '\\';
+    end += text[end] == '\\' ? 2 : 1;
+  }
+  if (!escape || end >= text.size() || text[end] != '"') {
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  const json::value v = json::parse(text.substr(at, end + 1 - at), ec);
+  if (ec || !v.is_string()) {
+    return std::nullopt;
+  }
+  return std::pair{std::string(v.as_string()), end + 1};
+}
+
 }  // namespace
 
 usage_part usage_part_named(std::string_view key) {
@@ -301,12 +368,29 @@ bool usage_meter::read_usage(std::string_view text, const std::vector<std::size_
     }
     // else "usage": null, not an object, or no count in it
   };
+  // The top-level names written with escapes, decoded: read as the same names unescaped.
+  std::vector<std::pair<std::string, std::size_t>> escaped;
+  for (const std::size_t at : top_strings) {
+    if (at < text.size() && text[at] == '"') {
+      if (auto name = escaped_name_at(text, at)) {
+        escaped.push_back(std::move(*name));
+      }
+    }
+  }
+  const auto read_escaped = [&](std::string_view name, const auto& read) {
+    for (const auto& [decoded, after] : escaped) {
+      if (decoded == name) {
+        read(after);
+      }
+    }
+  };
   for (const char* hit = find_usage_key(text.data(), end); hit != nullptr;
        hit = find_usage_key(hit + usage_key.size(), end)) {
     if (at_top(static_cast<std::size_t>(hit - text.data()))) {
       read_object(static_cast<std::size_t>(hit - text.data()) + usage_key.size());
     }
   }
+  read_escaped("usage", read_object);
   // The other APIs' names only where no `usage` object counted: an OpenAI-style answer is read in
   // one pass (std::string_view::find stops at every '"' of the JSON).
   if (found) {
@@ -319,6 +403,7 @@ bool usage_meter::read_usage(std::string_view text, const std::vector<std::size_
       read_object(at + gemini_key.size());
     }
   }
+  read_escaped("usageMetadata", read_object);
   constexpr std::string_view ollama_keys[] = {"\"prompt_eval_count\"", "\"eval_count\""};
   for (std::size_t k = 0; k < 2; ++k) {
     for (std::size_t at = text.find(ollama_keys[k]); at != std::string_view::npos;
@@ -328,6 +413,12 @@ bool usage_meter::read_usage(std::string_view text, const std::vector<std::size_
         found = true;
       }
     }
+    read_escaped(ollama_keys[k].substr(1, ollama_keys[k].size() - 2), [&](std::size_t after) {
+      if (const auto v = number_after(text, after)) {
+        merge_part(parts_, given_, k == 0 ? usage_part::prompt : usage_part::completion, v);
+        found = true;
+      }
+    });
   }
   return found ? finish_parts() : false;
 }
@@ -349,39 +440,20 @@ bool usage_meter::finish_parts() {
 // stream's `response.usage`, Anthropic's message_start `message.usage`). Not anywhere else: a
 // Responses stream's first events echo the request (its tools' schemas, its metadata), where a
 // client may write a `usage` of its own, with zeros, and leave before the real one (probe round 28).
-bool usage_meter::read_event_usage(const json::object& event) {
-  bool found = false;
-  const auto read = [&](const json::object& o) {
-    for (const std::string_view key : {"usage", "usageMetadata"}) {
-      const json::value* u = o.if_contains(key);
-      const json::object* counts = u != nullptr ? u->if_object() : nullptr;
-      if (counts == nullptr) {
-        continue;
-      }
-      for (const auto& [name, value] : *counts) {
-        const usage_part part = usage_part_named(name);
-        std::optional<std::uint64_t> v;
-        if (value.is_uint64()) {
-          v = std::min(value.as_uint64(), max_usage_count);
-        } else if (value.is_int64() && value.as_int64() >= 0) {
-          v = std::min(static_cast<std::uint64_t>(value.as_int64()), max_usage_count);
-        } else if (value.is_double() && value.as_double() >= 0x1p64) {
-          v = max_usage_count;
-        }
-        if (part != usage_part::none && v) {
-          merge_part(parts_, given_, part, v);
-          found = true;
-        }
-      }
-    }
-  };
-  read(event);
-  for (const std::string_view container : {"response", "message"}) {
-    if (const json::value* c = event.if_contains(container); c != nullptr && c->is_object()) {
-      read(c->as_object());
-    }
+// Read with the same reader as a JSON answer's usage object (usage_handler): keys decoded, a
+// count or a usage given twice at its largest. False when `data` is no JSON object.
+bool usage_meter::read_event_usage(std::string_view data) {
+  json::basic_parser<usage_handler> p(json::parse_options{}, usage_handler::where::event);
+  boost::system::error_code ec;
+  const std::size_t n = p.write_some(false, data.data(), data.size(), ec);
+  const bool whole = n == data.size() || data.find_first_not_of(" \t\r\n", n) == std::string_view::npos;
+  if (ec || !p.done() || !whole || !p.handler().is_object() || !p.handler().counted()) {
+    return false;
   }
-  return found ? finish_parts() : false;
+  for (std::size_t k = 0; k < usage_parts; ++k) {
+    merge_part(parts_, given_, static_cast<usage_part>(k), p.handler().part(static_cast<usage_part>(k)));
+  }
+  return finish_parts();
 }
 
 namespace {
@@ -403,6 +475,28 @@ bool usage_object_in(std::string_view text) {
     if (k != std::string_view::npos && text[k] == '{') {
       return true;
     }
+  }
+  return false;
+}
+
+// Whether a key in `text` (JSON) is written with a \u escape: it may spell `usage` ("\u0075sage";
+// no other escape writes a letter), which a client's JSON parser reads as `usage` (probe round 41:
+// such an event went unread and reached a client that did not ask for usage). A string with an
+// escape in it (non-ASCII content, "caf\u00e9") is a key when a ':' follows it.
+bool escaped_key_in(std::string_view text) {
+  for (std::size_t at = text.find("\\u"); at != std::string_view::npos; at = text.find("\\u", at)) {
+    std::size_t end = at;  // the closing quote of the string the escape is in
+    while (end < text.size() && text[end] != '"') {
+      end += text[end] == '\\' ? 2 : 1;
+    }
+    if (end >= text.size()) {
+      return false;
+    }
+    const std::size_t next = text.find_first_not_of(" \t\r\n", end + 1);
+    if (next != std::string_view::npos && text[next] == ':') {
+      return true;
+    }
+    at = end + 1;
   }
   return false;
 }
@@ -478,19 +572,19 @@ void usage_meter::event(std::string_view ev, std::string_view separator, std::st
   if (ev.find("data:") != std::string_view::npos && ev.find("[DONE]") == std::string_view::npos) {
     ++events_;
   }
-  // "usage" or Gemini's "usageMetadata", in one search; parsed when it may hold counts, or when the
-  // gateway may have to take out the usage it asked for.
-  if (ev.find("\"usage") != std::string_view::npos && ev.size() <= max_event &&
-      (strip_ || usage_object_in(ev))) {
+  // "usage" or Gemini's "usageMetadata", in one search, or a key spelt with an escape; parsed when
+  // it may hold counts, or when the gateway may have to take out the usage it asked for.
+  const bool escaped = ev.size() <= max_event && escaped_key_in(ev);
+  if ((escaped || ev.find("\"usage") != std::string_view::npos) && ev.size() <= max_event &&
+      (strip_ || escaped || usage_object_in(ev))) {
     const std::string data = event_data(ev);
-    boost::system::error_code ec;
-    const json::value v = json::parse(data, ec);
-    const json::object* o = ec ? nullptr : v.if_object();
     // Read whether or not the gateway strips it: an event whose counts do not read is still the
     // usage-only event the gateway asked for, never the client's (probe round 23).
-    if (o != nullptr) {
-      (void)read_event_usage(*o);
-    }
+    (void)read_event_usage(data);
+    boost::system::error_code ec;
+    const json::value v = strip_ ? json::parse(data, ec) : json::value();
+    const json::object* o = ec ? nullptr : v.if_object();
+    // Keys compared decoded, as the client's parser reads them.
     if (strip_ && o != nullptr && o->contains("usage")) {
       if (usage_only(*o)) {
         return;  // the usage-only event the gateway asked for, not the client's
@@ -521,8 +615,13 @@ bool usage_meter::settle_mode(bool at_end) {
   }
   head.remove_prefix(std::min(head.size(), head.find_first_not_of(" \t\r\n")));
   constexpr std::string_view fields[] = {"data:", "event:", "id:", "retry:", ":"};
-  const bool events = std::any_of(std::begin(fields), std::end(fields),
-                                  [&](std::string_view f) { return head.starts_with(f); });
+  bool events = std::any_of(std::begin(fields), std::end(fields),
+                            [&](std::string_view f) { return head.starts_with(f); });
+  if (labelled_events_ && (!head.empty() || at_end || pending_.size() >= 4096)) {
+    // Labelled as events: events unless written as a JSON text (a field of another name is an
+    // event's too, which a client ignores).
+    events = !(head.starts_with('{') || head.starts_with('['));
+  }
   if (!events && !at_end) {
     // Nothing but blank lines yet, or the start of a field name: more bytes decide.
     const bool blank = head.empty() && pending_.size() < 4096;
@@ -642,7 +741,8 @@ void usage_meter::observe(std::string_view data) {
     follow_nesting(n.depth, n.in_string, n.escaped, std::string_view(pending_).substr(0, cut),
                    [&](std::size_t i) {
                      top_strings.push_back(i);
-                     usage_key = usage_key || pending_.compare(i, 6, "\"usage") == 0;
+                     usage_key = usage_key || pending_.compare(i, 6, "\"usage") == 0 ||
+                                 escaped_name_at(pending_, i).has_value();
                    });
     if (usage_key && usage_in_body_) {
       (void)read_usage(pending_, top_strings);
@@ -698,6 +798,7 @@ usage_meter usage_meter_for(const http::message_head& request, const http::messa
   }
   bool json = false;
   bool events = false;
+  bool other = false;  // a media type neither JSON nor events (text/plain: a model's text)
   for (const http::field& f : up.fields) {
     if (f.id != http::field_id::content_type) {
       continue;
@@ -706,21 +807,30 @@ usage_meter usage_meter_for(const http::message_head& request, const http::messa
     while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) {
       type.remove_suffix(1);
     }
-    events = events || http::iequals(type, "text/event-stream");
+    const bool event_type = http::iequals(type, "text/event-stream");
+    events = events || event_type;
     // JSON, and the JSON lines of Ollama's and TGI's streams: a model's text is a string in them,
     // so a `"usage"` key is the cluster's own, never what the model wrote.
     constexpr std::string_view suffix = "+json";
-    json = json || http::iequals(type, "application/json") || http::iequals(type, "application/x-ndjson") ||
-           http::iequals(type, "application/jsonl") || http::iequals(type, "application/json-seq") ||
-           (type.size() > suffix.size() && http::iequals(type.substr(type.size() - suffix.size()), suffix));
+    const bool json_type =
+        http::iequals(type, "application/json") || http::iequals(type, "application/x-ndjson") ||
+        http::iequals(type, "application/jsonl") || http::iequals(type, "application/json-seq") ||
+        (type.size() > suffix.size() && http::iequals(type.substr(type.size() - suffix.size()), suffix));
+    json = json || json_type;
+    other = other || (!event_type && !json_type);
   }
   if (!(http::path_under(request, "/v1/") || request.method == "POST" || json || events)) {
     return {};
   }
   if (events) {
     // A stream sent with a Content-Length is relayed re-framed (relay.cpp), so that the event can
-    // go whatever the framing.
-    return usage_meter(usage_meter::mode::sse, usage_requested);
+    // go whatever the framing. Read as what it is written as (probe round 41: a JSON answer
+    // labelled text/event-stream held no events, so its usage went unread and its completion was
+    // charged 0): events, or else a JSON answer (its usage counted, as under a JSON media type,
+    // unless a text type is given beside it), estimated by its size when it reports none.
+    usage_meter meter(usage_meter::mode::sniff, usage_requested, json || !other);
+    meter.labelled_events();
+    return meter;
   }
   if (usage_requested) {
     return usage_meter(usage_meter::mode::sniff, true, json);

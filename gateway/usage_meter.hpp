@@ -10,7 +10,9 @@
 // - Server-sent events: the event whose data carries a non-null `usage` (a Responses API stream's
 //   `response.completed` event carries it inside its `response`), read only where the APIs put it:
 //   a usage object elsewhere in an event is the client's (a Responses stream's first event echoes
-//   the request's tools, whose schemas may name `usage`). When the gateway itself
+//   the request's tools, whose schemas may name `usage`). Both read usage objects with one reader:
+//   member names decoded ("\u0075sage" is `usage`), a count or a usage given twice at its largest.
+//   When the gateway itself
 //   asked the cluster for usage (stream_options.include_usage, which the client did not ask for,
 //   or declined), the client gets no usage it did not ask for: the usage-only event (`"choices":[]`
 //   and the chunk's envelope: id, object, created, model, system_fingerprint, service_tier,
@@ -56,6 +58,7 @@ class usage_meter {
   // text/event-stream (none, text/plain, application/json, a list of types): read as events when
   // its first bytes are written as events (`data:`, `event:`, `id:`, `retry:`, a `:` comment, after
   // blank lines), else as `json` (whose `usage` counts only under a JSON media type: `json_type`).
+  // An answer labelled text/event-stream is sniffed too (labelled_events()).
   enum class mode : std::uint8_t { off, json, sse, sniff };
 
   usage_meter() = default;
@@ -64,6 +67,10 @@ class usage_meter {
   // A body that is not JSON (text/plain, no type): its `usage` would be whatever the model wrote,
   // which a prompt can steer; it is charged by its size.
   void ignore_usage_in_body() { usage_in_body_ = false; }
+
+  // sniff: the answer is labelled text/event-stream: read as events unless its first bytes start
+  // a JSON text (`{`, `[`), read then as a JSON answer (probe round 41).
+  void labelled_events() { labelled_events_ = true; }
 
   [[nodiscard]] bool active() const { return mode_ != mode::off; }
 
@@ -114,12 +121,13 @@ class usage_meter {
   // Reads the usage objects of a JSON answer's top level in `text` (its tail): `top_strings`, the
   // offsets where a string at the top level starts (json_nesting), sorted; true if found.
   bool read_usage(std::string_view text, const std::vector<std::size_t>& top_strings);
-  // An event's usage, where the APIs put it (event_usage); true if it gave a count.
-  bool read_event_usage(const boost::json::object& event);
+  // An event's usage (its data's JSON text), where the APIs put it; true if it gave a count.
+  bool read_event_usage(std::string_view data);
   bool finish_parts();
 
   mode mode_ = mode::off;
   bool strip_ = false;
+  bool labelled_events_ = false;   // sniff: labelled_events()
   bool skipping_ = false;          // sse: passing on an event too large to hold, up to its end
   bool usage_in_body_ = true;      // json: the body is JSON, so a `usage` key is the cluster's
   bool prompt_given_ = false;      // some usage object gave the prompt's count

@@ -1036,6 +1036,44 @@ class UpstreamFailureTest(unittest.TestCase):
                 self.assertEqual((line["prompt_tokens"], line["completion_tokens"], line["usage_estimated"]),
                                  (7, 2, False))
 
+    def test_a_json_answer_labelled_as_events_and_an_escaped_usage_are_read_as_the_client_reads_them(self):
+        # Probe round 41: a plain JSON answer labelled text/event-stream was charged 0 completion
+        # tokens, its usage ignored (the record saying the cluster reported none); a stream's
+        # `"\u0075sage"` event went unread (an estimate charged) and reached a client that did not
+        # ask for usage; a `usage` given twice was the last in a stream, the largest otherwise.
+        answer = (b'{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant",'
+                  b'"content":"hi"}}],"usage":{"prompt_tokens":10,"completion_tokens":20,"total_tokens":30}}')
+        envelope = b'{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[]'
+        content = b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
+        bodies = {
+            "json": answer,
+            "escaped": content + b"data: " + envelope +
+                       b',"\\u0075sage":{"prompt_\\u0074okens":10,"completion_tokens":20}}\n\ndata: [DONE]\n\n',
+            "twice": content + b"data: " + envelope + b',"usage":{"prompt_tokens":10,"completion_tokens":20},'
+                     b'"usage":{"prompt_tokens":1,"completion_tokens":1}}\n\ndata: [DONE]\n\n',
+        }
+
+        class Labelled(ClusterHandler):
+            def do_POST(self):
+                self.read_body()
+                self.answer(200, bodies[self.headers["X-Standin-Body"]], [("Content-Type", "text/event-stream")])
+
+        g = self.gateway_to_handler("labelled", Labelled)
+        for kind in bodies:
+            for body in (CHAT_STREAM, CHAT):
+                with self.subTest(body=kind, stream=body == CHAT_STREAM):
+                    resp = exchange(g.port, self.certs, chat_request(body, {"X-Standin-Body": kind}))
+                    self.assertEqual(resp.status, 200, resp.body)
+                    if kind == "json":
+                        self.assertEqual(resp.body, answer)
+                    else:
+                        self.assertIn(b'"content":"Hi"', resp.body)
+                        if body == CHAT_STREAM:  # the gateway asked for the usage, the client did not
+                            self.assertNotIn(b"sage", resp.body)
+                    line = self.request_line(g, resp)
+                    self.assertEqual((line["prompt_tokens"], line["completion_tokens"], line["usage_estimated"]),
+                                     (10, 20, False))
+
     def test_an_answer_in_bad_chunked_framing_counts_as_the_protocol_error_it_is_recorded(self):
         # Probe round 39: malformed chunking mid-body was recorded upstream_protocol (or
         # upstream_bad_chunking once the client had part of it) and counted kind="reset": an operator

@@ -597,3 +597,92 @@ TEST_CASE("usage meter: a stream the gateway asked usage for is read as events w
   usage_meter empty = meter("text/plain", true);
   CHECK(run(empty, "", 1).empty());
 }
+
+namespace {
+
+usage_meter meter_for_type(const std::string& type, bool requested) {
+  sovgw::http::message_head req;
+  REQUIRE(sovgw::http::parse_request_head("POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n\r\n", {}, req) ==
+          sovgw::http::parse_error::none);
+  sovgw::http::message_head up;
+  REQUIRE(sovgw::http::parse_response_head(
+              "HTTP/1.1 200 OK\r\nContent-Type: " + type + "\r\nTransfer-Encoding: chunked\r\n\r\n", "POST",
+              up) == sovgw::http::parse_error::none);
+  return usage_meter_for(req, up, requested);
+}
+
+}  // namespace
+
+TEST_CASE("usage meter: a JSON answer labelled text/event-stream is read as the JSON answer it is") {
+  // Probe round 41: its usage was ignored and its completion charged 0 (no events in it), with a
+  // note saying the cluster reported no usage.
+  const std::string answer =
+      R"({"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant",)"
+      R"("content":"hi"}}],"usage":{"prompt_tokens":10,"completion_tokens":20,"total_tokens":30}})";
+  const std::string no_usage = R"({"choices":[{"message":{"content":")" + std::string(4000, 'w') + R"("}}]})";
+  for (const bool requested : {true, false}) {
+    for (const std::size_t step : {1u, 7u, 4096u}) {
+      CAPTURE(requested);
+      CAPTURE(step);
+      usage_meter m = meter_for_type("text/event-stream", requested);
+      CHECK(run(m, answer, step) == answer);
+      CHECK(m.known(true));
+      CHECK((m.prompt_tokens() == 10 && m.completion_tokens() == 20));
+      usage_meter bare = meter_for_type("text/event-stream; charset=utf-8", requested);
+      CHECK(run(bare, no_usage, step) == no_usage);
+      CHECK_FALSE(bare.known(true));
+      bare.estimate(40, true);
+      CHECK(bare.completion_tokens() == (no_usage.size() + 3) / 4);
+    }
+  }
+  // Written as events, it is read as events as ever.
+  usage_meter events = meter_for_type("text/event-stream", true);
+  CHECK(run(events, chunk + usage_event + done, 3) == chunk + done);
+  CHECK(events.completion_tokens() == 5);
+}
+
+TEST_CASE(
+    "usage meter: streamed and JSON answers read usage alike: keys decoded, duplicates at their largest") {
+  // Probe round 41: an escaped "\u0075sage" went unread in a stream (an estimate charged, the event
+  // passed to a client that did not ask for usage) and in a JSON answer; a repeated usage member
+  // was the largest in a JSON answer but the last in a stream; a repeated count, the last in both.
+  const std::string envelope =
+      R"("id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[])";
+  const std::string bodies[] = {
+      "{" + envelope + R"(,"\u0075sage":{"prompt_tokens":10,"completion_tokens":20}})",
+      "{" + envelope + R"(,"us\u0061ge":{"prompt_\u0074okens":10,"\u0063ompletion_tokens":20}})",
+      "{" + envelope +
+          R"(,"usage":{"prompt_tokens":10,"completion_tokens":20},"usage":{"prompt_tokens":1,"completion_tokens":1}})",
+      "{" + envelope +
+          R"(,"usage":{"prompt_tokens":1,"completion_tokens":1},"usage":{"prompt_tokens":10,"completion_tokens":20}})",
+      "{" + envelope + R"(,"usage":{"prompt_tokens":10,"completion_tokens":20,"completion_tokens":1}})",
+      "{" + envelope + R"(,"usage":{"prompt_tokens":10,"completion_tokens":1,"completion_tokens":20}})",
+  };
+  for (const std::string& body : bodies) {
+    CAPTURE(body);
+    for (const std::size_t step : {1u, 5u, 4096u}) {
+      CAPTURE(step);
+      usage_meter stripped(usage_meter::mode::sse, true);
+      CHECK(run(stripped, chunk + "data: " + body + "\n\n" + done, step) == chunk + done);
+      CHECK(stripped.known(true));
+      CHECK((stripped.prompt_tokens() == 10 && stripped.completion_tokens() == 20));
+      usage_meter kept(usage_meter::mode::sse, false);
+      CHECK(run(kept, chunk + "data: " + body + "\n\n" + done, step) ==
+            chunk + "data: " + body + "\n\n" + done);
+      CHECK((kept.prompt_tokens() == 10 && kept.completion_tokens() == 20));
+      usage_meter answer(usage_meter::mode::json, false);
+      CHECK(run(answer, body, step) == body);
+      CHECK(answer.known(true));
+      CHECK((answer.prompt_tokens() == 10 && answer.completion_tokens() == 20));
+    }
+  }
+  // Escaped, but not the usage: a client's `usage` one level down stays the client's.
+  usage_meter nested(usage_meter::mode::json, false);
+  (void)run(nested, R"({"metadata":{"\u0075sage":{"prompt_tokens":0,"completion_tokens":0}}})", 4096);
+  CHECK_FALSE(nested.known(true));
+  usage_meter nested_event(usage_meter::mode::sse, true);
+  const std::string echo =
+      "data: {\"choices\":[{\"delta\":{\"x\":{\"\\u0075sage\":{\"prompt_tokens\":0}}}}]}\n\n";
+  CHECK(run(nested_event, echo + done, 4096) == echo + done);
+  CHECK_FALSE(nested_event.known(true));
+}
