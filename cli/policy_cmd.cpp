@@ -291,6 +291,10 @@ int cmd_explain(const options& o) {
   if (!request) {
     throw usage_error("--request: " + error, false);
   }
+  if (const std::string problem = request_origin_problem(*request); !problem.empty()) {
+    // `policy test` refuses such a request too: the gateway never sees it.
+    throw usage_error("--request: " + problem, false);
+  }
   const auto in = read_inputs({path}, o);
   if (!in) {
     return exit_environment;
@@ -376,6 +380,9 @@ int cmd_diff(const options& o) {
   bool impossible = false;
   for (const auto& [n, r] : *requests) {
     std::vector<std::string> problems = request_class_problems(*old_policy, r);
+    if (std::string origin = request_origin_problem(r); !origin.empty()) {
+      problems.push_back(std::move(origin));
+    }
     for (std::string& p : request_class_problems(*new_policy, r)) {
       if (std::find(problems.begin(), problems.end(), p) == problems.end()) {
         problems.push_back(std::move(p));

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "common/regular_file.hpp"
+#include "policy/special_purpose.hpp"
 
 namespace sovgw::policy {
 namespace {
@@ -354,6 +355,24 @@ bool geo_db::always_private(const cidr_block& block) {
   static const auto v4 = reserved_intervals<std::uint32_t>(true);
   static const auto v6 = reserved_intervals<u128>(false);
   return block.base.v4 ? within(v4) : within(v6);
+}
+
+bool never_private(const cidr_block& block) {
+  const auto overlaps = [&](const auto& intervals) {
+    using key_t = decltype(intervals.front().first);
+    return std::any_of(intervals.begin(), intervals.end(), [&](const auto& iv) {
+      return (iv.country == country_private || iv.country == carries_ipv4) &&
+             iv.first <= static_cast<key_t>(block.last()) && static_cast<key_t>(block.first()) <= iv.last;
+    });
+  };
+  static const auto v4 = reserved_intervals<std::uint32_t>(true);
+  static const auto v6 = reserved_intervals<u128>(false);
+  return !(block.base.v4 ? overlaps(v4) : overlaps(v6));
+}
+
+bool is_special_purpose(const ip_address& ip) {
+  static const geo_db reserved_only;  // the special-purpose blocks over no data: everything else unknown
+  return reserved_only.lookup(ip) == country_private;
 }
 
 geo_db::geo_db()

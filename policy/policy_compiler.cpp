@@ -14,6 +14,7 @@
 #include "policy/geo_db.hpp"
 #include "policy/policy.hpp"
 #include "policy/request_json.hpp"
+#include "policy/special_purpose.hpp"
 
 namespace sovgw::policy {
 namespace {
@@ -400,15 +401,26 @@ class compiler {
   void check_private_addresses(const rule_source& src, const compiled_rule& rule) {
     const auto& ips = rule.when[static_cast<std::size_t>(attribute::client_ip)];
     const auto& countries = rule.when[static_cast<std::size_t>(attribute::client_country)];
-    if (!ips.constrained || ips.cidrs.empty() || !countries.constrained ||
-        countries.countries->test(country_private) ||
-        !std::all_of(ips.cidrs.begin(), ips.cidrs.end(), geo_db::always_private)) {
+    if (!ips.constrained || ips.cidrs.empty() || !countries.constrained) {
       return;
     }
-    diags_.warning(src.pos, "rule '" + src.id.text +
-                                "' can never match: its client.ip lists only special-purpose addresses, "
-                                "whose client.country is always 'private', which its client.country does "
-                                "not list");
+    if (!countries.countries->test(country_private) &&
+        std::all_of(ips.cidrs.begin(), ips.cidrs.end(), geo_db::always_private)) {
+      diags_.warning(src.pos, "rule '" + src.id.text +
+                                  "' can never match: its client.ip lists only special-purpose addresses, "
+                                  "whose client.country is always 'private', which its client.country does "
+                                  "not list");
+      return;
+    }
+    // The reverse (probe round 41: `client.ip: [85.214.0.0/16]` with `client.country: [private]`
+    // drew no word): only addresses that are never `private`, beside `private` alone.
+    if (countries.countries->test(country_private) && countries.countries->count() == 1 &&
+        std::all_of(ips.cidrs.begin(), ips.cidrs.end(), never_private)) {
+      diags_.warning(src.pos, "rule '" + src.id.text +
+                                  "' can never match: its client.ip lists only globally reachable "
+                                  "addresses, whose client.country is never 'private' (only special-purpose "
+                                  "addresses are), and its client.country lists only 'private'");
+    }
   }
 
   // A permit's data.class condition is met by detected classes, and by declared ones only when the

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/canonical_path.hpp"
+#include "policy/special_purpose.hpp"
 
 namespace sovgw::policy {
 namespace {
@@ -245,6 +246,30 @@ std::vector<std::string> request_class_problems(const snapshot& policy, const re
     }
   }
   return out;
+}
+
+std::string request_origin_problem(const request_values& r) {
+  if (!r.client_ip || r.client_country.empty()) {
+    return {};
+  }
+  const bool special = is_special_purpose(*r.client_ip);
+  const bool said_private = r.client_country == country_name(country_private);
+  if (special && !said_private) {
+    return fmt::format(
+        "client.country {} contradicts client.ip {}: a special-purpose address (private, loopback, "
+        "link-local, shared, documentation, ...) is always client.country 'private' at the gateway, "
+        "whatever its geo data; give 'private' or leave client.country out (it is then derived from "
+        "client.ip)",
+        r.client_country, format_ip(*r.client_ip));
+  }
+  if (!special && said_private) {
+    return fmt::format(
+        "client.country private contradicts client.ip {}: a globally reachable address is never "
+        "client.country 'private' at the gateway (only special-purpose ones are); leave client.country "
+        "out to geolocate it, or give the country it is in",
+        format_ip(*r.client_ip));
+  }
+  return {};
 }
 
 std::string request_to_json(const request_values& r) {

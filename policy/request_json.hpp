@@ -39,6 +39,11 @@ namespace sovgw::policy {
 // each; empty when the request is possible. `policy test`, `explain` and `diff` refuse such requests.
 [[nodiscard]] std::vector<std::string> request_class_problems(const snapshot& policy,
                                                               const request_values& request);
+// Why the request's client.country contradicts its client.ip ("" when it does not, or when either is
+// left out): the gateway derives the country from the address, and a special-purpose address
+// (special_purpose.hpp) is always `private`, any other never is. No geo data is needed to tell.
+// `policy test`, `explain` and `diff` refuse such requests: the gateway never sees them.
+[[nodiscard]] std::string request_origin_problem(const request_values& request);
 [[nodiscard]] std::string request_to_json(const request_values& request);
 // One line, `key=value` pairs, for traces.
 [[nodiscard]] std::string request_to_text(const request_values& request);

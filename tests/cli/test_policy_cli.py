@@ -167,6 +167,14 @@ class PolicyCheck(unittest.TestCase):
             self.assertIn("de-fra-hyperscaler", r.stdout)
             self.assertIn("operator_jurisdiction US", r.stdout)
             # The counterexample is concrete: explain shows it really goes to the US-operated cluster.
+            # The checker pairs attributes independently (docs/policy.md), so its address may come
+            # with a country the gateway never gives it, which explain refuses (probe round 41):
+            # explain derives the country from the address instead.
+            if "client.ip" in request and "client.country" in request:
+                e = run("policy", "explain", str(p), "--request", json.dumps(request), "--clusters", CLUSTERS)
+                if e.returncode != 0:
+                    self.assertIn("contradicts client.ip", e.stderr)
+                    del request["client.country"]
             e = run("policy", "explain", str(p), "--request", json.dumps(request), "--clusters", CLUSTERS, "--json")
             self.assertEqual(e.returncode, 0, e.stderr)
             self.assertIn("de-fra-hyperscaler", json.loads(e.stdout)["allowed_clusters"])
@@ -606,6 +614,65 @@ class PolicyExplain(unittest.TestCase):
         r = run("policy", "explain", POLICY)
         self.assertEqual(r.returncode, 2)
         self.assertIn("needs --request", r.stderr)
+
+
+class RequestsTheGatewayCannotSee(unittest.TestCase):
+    """Probe round 41: a test or explain request whose client.country contradicts its client.ip
+    (the gateway derives the country from the address; a special-purpose one is always `private`)."""
+
+    API = '"model":"mistral-large","method":"POST","path":"/v1/chat/completions"'
+
+    def test_a_country_the_address_contradicts_is_refused(self):
+        for ip, country, what in [("10.1.2.3", "DE", "a special-purpose address"),
+                                  ("2002:c0a8:101::1", "DE", "a special-purpose address"),  # 6to4 of 192.168.1.1
+                                  ("10.1.2.3", "unknown", "a special-purpose address"),
+                                  ("85.214.1.1", "private", "a globally reachable address"),
+                                  ("2002:55d6:101::1", "private", "a globally reachable address")]:
+            r = run("policy", "explain", POLICY, "--request",
+                    f'{{"client.ip":"{ip}","client.country":"{country}",{self.API}}}')
+            self.assertEqual(r.returncode, 2, (ip, country, r.stdout + r.stderr))
+            self.assertIn(f"client.country {country} contradicts client.ip {ip}: {what}", r.stderr)
+        # What the gateway can see is explained, without a geo database for the country given.
+        for ip, country in [("10.1.2.3", "private"), ("85.214.1.1", "DE"), ("85.214.1.1", "unknown")]:
+            r = run("policy", "explain", POLICY, "--request",
+                    f'{{"client.ip":"{ip}","client.country":"{country}",{self.API}}}')
+            self.assertEqual(r.returncode, 0, (ip, country, r.stderr))
+        with tempfile.TemporaryDirectory() as d:
+            t = Path(d) / "t.yaml"
+            line = ("    request: {client.ip: 10.1.2.3, client.country: DE, model: m, method: POST, "
+                    "path: /v1/chat/completions}\n")
+            t.write_text("tests:\n  - name: partner network from Germany\n" + line + "    expect: {effect: permit}\n")
+            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn(f"t.yaml:3:{line.index('DE') + 1}: error: client.country DE contradicts client.ip "
+                          "10.1.2.3", r.stderr)
+            requests = Path(d) / "requests.jsonl"
+            requests.write_text(f'{{"client.ip":"85.214.1.1","client.country":"private",{self.API}}}\n')
+            r = run("policy", "diff", POLICY, POLICY, "--requests", "requests.jsonl", cwd=d)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("requests.jsonl:1: error: client.country private contradicts client.ip 85.214.1.1",
+                          r.stderr)
+
+    def test_a_rule_of_global_addresses_and_private_only_can_never_match(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "p.yaml"
+            p.write_text("rules:\n"
+                         "  - {id: partners, effect: permit, when: {client.ip: [10.0.0.0/8], client.country: [DE]}}\n"
+                         "  - {id: public-private, effect: permit,\n"
+                         "     when: {client.ip: [85.214.0.0/16, 2a00:1450::/32], client.country: [private]}}\n"
+                         "  - {id: six-to-four, effect: permit, when: {client.ip: [2002::/16], client.country: [private]}}\n"
+                         "  - {id: mixed, effect: permit, when: {client.ip: [10.0.0.0/8, 85.214.0.0/16], "
+                         "client.country: [private]}}\n"
+                         "  - {id: or-unknown, effect: permit, when: {client.ip: [85.214.0.0/16], "
+                         "client.country: [private, unknown]}}\n")
+            r = run("policy", "check", "p.yaml", cwd=d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("p.yaml:2:5: warning: rule 'partners' can never match", r.stderr)
+            self.assertIn("p.yaml:3:5: warning: rule 'public-private' can never match: its client.ip lists only "
+                          "globally reachable addresses, whose client.country is never 'private'", r.stderr)
+            # 6to4 carries IPv4 addresses, private ones among them; a mixed list; `unknown` beside it.
+            for rule in ("six-to-four", "mixed", "or-unknown"):
+                self.assertNotIn(f"rule '{rule}'", r.stderr)
 
 
 class PolicyDiff(unittest.TestCase):
