@@ -308,6 +308,10 @@ int cmd_explain(const options& o) {
     // `policy test` refuses such a request too; the gateway answers 400.
     throw usage_error(fmt::format("--request: {}", fmt::join(problems, "; ")), false);
   }
+  if (const auto problems = request_missing_problems(*policy, *request); !problems.empty()) {
+    // `policy test` refuses such a request too: every request the gateway decides has both.
+    throw usage_error(fmt::format("--request: {}", fmt::join(problems, "; ")), false);
+  }
   geo_option geo(o);
   if (request->client_ip && request->client_country.empty()) {
     geolocate(*request, geo.get());
@@ -386,6 +390,14 @@ int cmd_diff(const options& o) {
     for (std::string& p : request_class_problems(*new_policy, r)) {
       if (std::find(problems.begin(), problems.end(), p) == problems.end()) {
         problems.push_back(std::move(p));
+      }
+    }
+    // Without a method or a path either policy tests, the request is one the gateway never decides.
+    for (const snapshot* policy : {old_policy.get(), new_policy.get()}) {
+      for (std::string& p : request_missing_problems(*policy, r)) {
+        if (std::find(problems.begin(), problems.end(), p) == problems.end()) {
+          problems.push_back(std::move(p));
+        }
       }
     }
     for (const std::string& problem : problems) {

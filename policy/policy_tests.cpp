@@ -262,7 +262,11 @@ std::vector<diagnostic> expectation_problems(const snapshot& policy, const polic
     rules.insert(policy.rule_id(r));
   }
   for (const auto& tc : tests.cases) {
-    for (const std::string& problem : request_class_problems(policy, tc.request)) {
+    std::vector<std::string> problems = request_class_problems(policy, tc.request);
+    for (std::string& problem : request_missing_problems(policy, tc.request)) {
+      problems.push_back(std::move(problem));
+    }
+    for (const std::string& problem : problems) {
       out.push_back({tests.file, tc.pos, severity::error, fmt::format("test '{}': {}", tc.name, problem)});
     }
     for (const std::string& id : tc.expect_rules.value_or(std::vector<std::string>{})) {

@@ -8,8 +8,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "common/canonical_path.hpp"
+#include "policy/compiled_policy.hpp"
 #include "policy/special_purpose.hpp"
 
 namespace sovgw::policy {
@@ -270,6 +272,37 @@ std::string request_origin_problem(const request_values& r) {
         format_ip(*r.client_ip));
   }
   return {};
+}
+
+std::vector<std::string> request_missing_problems(const snapshot& policy, const request_values& r) {
+  std::vector<std::string> out;
+  const compiled_policy& p = policy.compiled();
+  for (const auto& [attr, value, example] : {std::tuple{attribute::method, &r.method, "POST"},
+                                             std::tuple{attribute::path, &r.path, "/v1/chat/completions"}}) {
+    if (!value->empty()) {
+      continue;
+    }
+    std::vector<std::string> ids;
+    for (const compiled_rule& rule : p.rules) {
+      if (rule.when[static_cast<std::size_t>(attr)].constrained) {
+        ids.push_back("'" + rule.id + "'");
+      }
+    }
+    if (ids.empty()) {
+      continue;
+    }
+    constexpr std::size_t named = 3;
+    const std::string more = ids.size() > named ? fmt::format(" and {} more", ids.size() - named) : "";
+    ids.resize(std::min(ids.size(), named));
+    const std::string_view name = attribute_name(attr);
+    out.push_back(fmt::format(
+        "the request has no {}, which {} {}{} {}: every request the gateway decides has a method and a "
+        "path, and without one each rule that tests it fails to match, a decision no real request gets; "
+        "give the {} the request is sent with (e.g. {})",
+        name, ids.size() == 1 && more.empty() ? "rule" : "rules", fmt::join(ids, ", "), more,
+        ids.size() == 1 && more.empty() ? "tests" : "test", name, example));
+  }
+  return out;
 }
 
 std::string request_to_json(const request_values& r) {

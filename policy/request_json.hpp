@@ -44,6 +44,13 @@ namespace sovgw::policy {
 // (special_purpose.hpp) is always `private`, any other never is. No geo data is needed to tell.
 // `policy test`, `explain` and `diff` refuse such requests: the gateway never sees them.
 [[nodiscard]] std::string request_origin_problem(const request_values& request);
+// What a request leaves out that every request the gateway decides has, where the policy decides on
+// it: a method or a path that some rule tests. Without one every such rule fails to match, and the
+// decision is one no real request gets (probe round 41: a deny test passed for want of a method,
+// the gateway permitted). One message each, naming the rules; empty when nothing is missing or no
+// rule tests it. `policy test`, `explain` and `diff` refuse such requests.
+[[nodiscard]] std::vector<std::string> request_missing_problems(const snapshot& policy,
+                                                                const request_values& request);
 [[nodiscard]] std::string request_to_json(const request_values& request);
 // One line, `key=value` pairs, for traces.
 [[nodiscard]] std::string request_to_text(const request_values& request);

@@ -60,7 +60,8 @@ class GeoLookup(unittest.TestCase):
             "2002:c0a8:101::1 private", "fd00::1 private"])
         # So the example policy forbids them as sanctioned origins instead of permitting them as private.
         r = run("policy", "explain", POLICY, "--request",
-                '{"client.ip":"2002:5ff:ff05::1","tenant":"t","model":"mistral-large","method":"POST"}')
+                '{"client.ip":"2002:5ff:ff05::1","tenant":"t","model":"mistral-large","method":"POST"'
+                ',"path":"/v1/chat/completions"}')
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("client.country=RU", r.stdout)
         self.assertIn("cause: forbidden", r.stdout)
@@ -102,7 +103,7 @@ class GeoLookup(unittest.TestCase):
             self.assertIn(f.name, r.stderr)
         # A database the command line names is opened even when no input needs it.
         r = run("policy", "explain", POLICY, "--mmdb", "/nonexistent.mmdb", "--request",
-                '{"client.country":"RU","model":"mistral-large","method":"POST"}')
+                '{"client.country":"RU","model":"mistral-large","method":"POST","path":"/v1/chat/completions"}')
         self.assertEqual(r.returncode, 3)
         self.assertIn("/nonexistent.mmdb: cannot open the geo database", r.stderr)
         self.assertEqual(run("geo", "lookup").returncode, 2)
@@ -355,7 +356,8 @@ class PolicyTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             t = Path(d) / "t.yaml"
             t.write_text(f"clusters: {CLUSTERS}\ntests:\n  - name: wrong on purpose\n"
-                         "    request: {client.country: DE, tenant: x, model: mistral-large, method: POST}\n"
+                         "    request: {client.country: DE, tenant: x, model: mistral-large, method: POST, "
+                         "path: /v1/chat/completions}\n"
                          "    expect: {effect: permit, clusters: [us-east-1], rules: [permit-eea-clients]}\n")
             r = run("policy", "test", POLICY, str(t))
             self.assertEqual(r.returncode, 1)
@@ -421,11 +423,11 @@ class PolicyTest(unittest.TestCase):
                 "t.yaml:4:51: error: expect: a permitted request matched at least the permit rule that allowed it",
             ])
             # What the policy or the clusters do not have.
-            self.assertEqual(errors("  - name: a\n    request: {client.country: RU, model: m}\n"
+            self.assertEqual(errors("  - name: a\n    request: {client.country: RU, model: m, method: POST, path: /v1/x}\n"
                                     "    expect: {effect: deny, rules: [forbid-sanctioned-origins, no-such-rule]}\n"
-                                    "  - name: b\n    request: {client.country: DE, model: m}\n"
+                                    "  - name: b\n    request: {client.country: DE, model: m, method: POST, path: /v1/x}\n"
                                     "    expect: {effect: permit, clusters: [nowhere]}\n"
-                                    "  - name: c\n    request: {client.country: DE, model: m, data.class.detected: "
+                                    "  - name: c\n    request: {client.country: DE, model: m, method: POST, path: /v1/x, data.class.detected: "
                                     "[persnal]}\n    expect: {effect: permit}\n"), [
                 "t.yaml:2:5: error: test 'a' expects rule 'no-such-rule', which the policy does not have",
                 "t.yaml:5:5: error: test 'b' expects cluster 'nowhere', but no clusters are given (--clusters, or "
@@ -538,12 +540,13 @@ class PolicyExplain(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("'XX' is not an ISO 3166-1 alpha-2 code", r.stderr)
         # A code geo databases return (not GB) is a country a request may come from.
-        r = run("policy", "explain", POLICY, "--clusters", CLUSTERS, "--request", '{"client.country":"UK"}')
+        r = run("policy", "explain", POLICY, "--clusters", CLUSTERS, "--request",
+                '{"client.country":"UK","method":"POST","path":"/v1/chat/completions"}')
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_text_trace(self):
         r = run("policy", "explain", POLICY, "--clusters", CLUSTERS, "--request",
-                '{"client.ip":"8.8.8.8","tenant":"initech","model":"mistral-large","method":"POST"}')
+                '{"client.ip":"8.8.8.8","tenant":"initech","model":"mistral-large","method":"POST","path":"/v1/chat/completions"}')
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("client.country=US client.ip=8.8.8.8", r.stdout)
         self.assertIn("decision DENY", r.stdout)
@@ -554,7 +557,7 @@ class PolicyExplain(unittest.TestCase):
     def test_json_trace(self):
         r = run("policy", "explain", POLICY, "--json", "--clusters", CLUSTERS, "--request",
                 '{"client.country":"DE","tenant":"acme","model":"mistral-large","method":"POST",'
-                '"data.class":["personal"]}')
+                '"path":"/v1/chat/completions","data.class":["personal"]}')
         self.assertEqual(r.returncode, 0, r.stderr)
         out = json.loads(r.stdout)
         self.assertEqual(out["effect"], "permit")
@@ -567,7 +570,8 @@ class PolicyExplain(unittest.TestCase):
 
     def test_declared_classes(self):
         """The attack of issue 13: a UK client declares `public` over personal data the detectors miss."""
-        uk = {"client.ip": "81.2.69.160", "tenant": "t", "model": "llama-3.1-70b", "method": "POST"}
+        uk = {"client.ip": "81.2.69.160", "tenant": "t", "model": "llama-3.1-70b", "method": "POST",
+              "path": "/v1/chat/completions"}
         r = run("policy", "explain", POLICY, "--json", "--clusters", CLUSTERS, "--request",
                 json.dumps({**uk, "data.class.declared": ["public"], "data.class.detected": ["personal"]}))
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -675,6 +679,46 @@ class RequestsTheGatewayCannotSee(unittest.TestCase):
                 self.assertNotIn(f"rule '{rule}'", r.stderr)
 
 
+class RequestsWithoutMethodOrPath(unittest.TestCase):
+    """Probe round 41: a test or explain request without a method or a path was decided with none,
+    failing every rule that tests it (a deny test passed; the gateway, where every request has
+    both, permitted)."""
+
+    def test_a_request_without_method_or_path_is_refused_when_a_rule_tests_it(self):
+        with tempfile.TemporaryDirectory() as d:
+            t = Path(d) / "t.yaml"
+            t.write_text("tests:\n  - name: German clients cannot use mistral-small\n"
+                         "    request: {client.country: DE, tenant: acme, model: mistral-small}\n"
+                         "    expect: {effect: deny}\n")
+            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("t.yaml:2:5: error: test 'German clients cannot use mistral-small': the request has no "
+                          "method, which rules 'permit-eea-clients', 'permit-adequacy-non-personal'", r.stderr)
+            self.assertIn("t.yaml:2:5: error: test 'German clients cannot use mistral-small': the request has no "
+                          "path, which rules 'forbid-admin-api'", r.stderr)
+            self.assertIn("every request the gateway decides has a method and a path", r.stderr)
+            requests = Path(d) / "requests.jsonl"
+            requests.write_text('{"client.country":"DE","model":"mistral-large","method":"POST"}\n')
+            r = run("policy", "diff", POLICY, POLICY, "--requests", "requests.jsonl", cwd=d)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("requests.jsonl:1: error: the request has no path, which rules 'forbid-admin-api'", r.stderr)
+            # A policy no rule of which tests them decides such a request as the gateway would.
+            p = Path(d) / "p.yaml"
+            p.write_text("rules:\n  - {id: eea, effect: permit, when: {client.country: [EEA]}}\n")
+            r = run("policy", "explain", "p.yaml", "--request", '{"client.country":"DE"}', cwd=d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("decision PERMIT", r.stdout)
+        r = run("policy", "explain", POLICY, "--request",
+                '{"client.country":"DE","tenant":"acme","model":"mistral-small","path":"/v1/chat/completions"}')
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("sovgw policy explain: --request: the request has no method, which rules", r.stderr)
+        r = run("policy", "explain", POLICY, "--request",
+                '{"client.country":"DE","tenant":"acme","model":"mistral-small","method":"POST",'
+                '"path":"/v1/chat/completions"}')
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("decision PERMIT", r.stdout)
+
+
 class PolicyDiff(unittest.TestCase):
     def test_changed_decisions(self):
         with tempfile.TemporaryDirectory() as d:
@@ -685,10 +729,10 @@ class PolicyDiff(unittest.TestCase):
             requests = Path(d) / "requests.jsonl"
             requests.write_text(
                 "# a comment\n"
-                '{"client.country":"DE","tenant":"t","model":"mistral-large","method":"POST"}\n'
+                '{"client.country":"DE","tenant":"t","model":"mistral-large","method":"POST","path":"/v1/chat/completions"}\n'
                 "\n"
-                '{"client.ip":"10.0.0.1","tenant":"t","model":"mistral-large","method":"POST"}\n'
-                '{"client.country":"VE","tenant":"t","model":"mistral-large","method":"POST"}\n')
+                '{"client.ip":"10.0.0.1","tenant":"t","model":"mistral-large","method":"POST","path":"/v1/chat/completions"}\n'
+                '{"client.country":"VE","tenant":"t","model":"mistral-large","method":"POST","path":"/v1/chat/completions"}\n')
             r = run("policy", "diff", POLICY, str(new), "--requests", str(requests), "--clusters", CLUSTERS)
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
             self.assertIn(f"{requests}:4: ", r.stdout)
@@ -706,7 +750,8 @@ class PolicyDiff(unittest.TestCase):
             r = run("policy", "diff", POLICY, POLICY, "--requests", "requests.jsonl", cwd=d)
             self.assertEqual(r.returncode, 2)
             self.assertEqual(r.stderr, 'requests.jsonl:2:3: error: "tenant" must be a string\n')
-            requests.write_text('{"tenant":"t"}\n{"data.class":["persnal"]}\n')
+            requests.write_text('{"tenant":"t","method":"GET","path":"/v1/models"}\n'
+                                '{"data.class":["persnal"],"method":"GET","path":"/v1/models"}\n')
             r = run("policy", "diff", POLICY, POLICY, "--requests", "requests.jsonl", cwd=d)
             self.assertEqual(r.returncode, 2)
             self.assertEqual(r.stderr, "requests.jsonl:2: error: data class 'persnal' is not defined by the policy\n")
@@ -746,7 +791,7 @@ class PolicyUsage(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("on 6 clusters", r.stdout)
         r = run("policy", "explain", POLICY, f"--clusters={CLUSTERS}", "--json",
-                '--request={"client.country":"DE","tenant":"t","model":"mistral-large","method":"POST"}')
+                '--request={"client.country":"DE","tenant":"t","model":"mistral-large","method":"POST","path":"/v1/chat/completions"}')
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout)["effect"], "permit")
         r = run("geo", "lookup", "8.8.8.8", "--geoip=/usr/share/tor/geoip", "--geoip6=/usr/share/tor/geoip6")
