@@ -416,10 +416,17 @@ int cmd_diff(const options& o) {
       geolocate(r, geo.get());
     }
     const auto view = r.view(class_storage);
-    const std::string before =
-        decision_summary(*old_policy, clusters->clusters, old_policy->decide(view, clusters->clusters));
-    const std::string after =
-        decision_summary(*new_policy, clusters->clusters, new_policy->decide(view, clusters->clusters));
+    // A permit's merged obligations too (probe round 41: a removed redact was no change).
+    const auto summary = [&](const snapshot& policy) {
+      const decision d = policy.decide(view, clusters->clusters);
+      std::string out = decision_summary(policy, clusters->clusters, d);
+      if (d.result == effect::permit) {
+        out += " obligations " + obligations_text(d.duties);
+      }
+      return out;
+    };
+    const std::string before = summary(*old_policy);
+    const std::string after = summary(*new_policy);
     if (before == after) {
       continue;
     }

@@ -104,7 +104,7 @@ std::string cluster_rejection(const compiled_policy& p, const cluster_info& c, c
   return {};
 }
 
-std::string duties_text(const obligations& o) {
+std::string duties_line(const obligations& o) {
   std::string out;
   const auto names = o.redact_names();
   if (!names.empty()) {
@@ -121,6 +121,8 @@ std::string duties_text(const obligations& o) {
 }
 
 }  // namespace
+
+std::string obligations_text(const obligations& duties) { return duties_line(duties); }
 
 std::vector<std::string> visible_classes(const compiled_policy& p, const request_values& r, class_view view) {
   std::vector<std::string> out = r.detected_classes;
@@ -227,7 +229,7 @@ std::string explain_text(const snapshot& policy, const request_values& request,
     }
     out += fmt::format("  allowed clusters: {}\n",
                        clusters.empty() ? "(no clusters given)" : "[" + join(names) + "]");
-    out += fmt::format("  obligations: {}\n", duties_text(d.duties));
+    out += fmt::format("  obligations: {}\n", duties_line(d.duties));
   }
   if (d.cause == deny_cause::no_permit) {
     if (d.nearest_permit == no_rule) {

@@ -22,6 +22,10 @@ struct compiled_policy;
 [[nodiscard]] std::string decision_summary(const snapshot& policy, std::span<const cluster_info> clusters,
                                            const decision& d);
 
+// A decision's merged obligations in one line: "redact [iban, payment_card]; log_payload digest", or
+// "none" (redact names in detector order; no log_payload part when no rule sets one).
+[[nodiscard]] std::string obligations_text(const obligations& duties);
+
 // Which of a request's data classes a condition sees: all of them (forbid and restrict rules, an
 // invariant's `for`), or those that can grant (permit rules: the detected classes and the declared
 // ones the policy marks permit_on_declaration).

@@ -55,13 +55,61 @@ std::vector<std::string> names(const YAML::Node& node, source_pos owner, diagnos
   return out;
 }
 
+// `obligations: {redact: [iban], log_payload: digest}`: what a permit's merged obligations must be,
+// exactly (probe round 41: a removed redact could not be pinned by a test).
+obligations parse_expected_obligations(const YAML::Node& node, source_pos owner, diagnostics& diags) {
+  obligations out;
+  if (!yaml::expect_map(node, owner, diags, "obligations")) {
+    return out;
+  }
+  yaml::for_each_entry(
+      node, diags, "obligations", {"redact", "log_payload"},
+      [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
+        if (key == "redact") {
+          if (value.IsSequence() && value.size() == 0) {
+            return;  // explicitly none
+          }
+          for (const auto& d : yaml::value_list(value, kpos, diags, "redact")) {
+            const auto index = detector_index(d.text);
+            if (!index) {
+              diags.error(d.pos, fmt::format("unknown detector '{}' (known: {})", d.text,
+                                             fmt::join(known_detectors(), ", ")));
+            } else if ((out.redact & (1u << *index)) != 0) {
+              diags.error(d.pos, fmt::format("expect: '{}' is listed twice (the list is a set)", d.text));
+            } else {
+              out.redact |= 1u << *index;
+            }
+          }
+          return;
+        }
+        const auto text = yaml::scalar(value, kpos, diags, "log_payload");
+        if (!text) {
+          return;
+        }
+        for (const auto l : {log_payload::sealed, log_payload::digest, log_payload::none}) {
+          if (*text == log_payload_name(l)) {
+            out.log = l;
+            return;
+          }
+        }
+        diags.error(yaml::pos_of(value), "unknown log_payload '" + *text +
+                                             "' (expected sealed, digest or none; leave it out when no rule "
+                                             "sets one)");
+      });
+  return out;
+}
+
 void parse_expect(const YAML::Node& node, source_pos owner, diagnostics& diags, policy_test_case& tc) {
   if (!yaml::expect_map(node, owner, diags, "expect")) {
     return;
   }
   yaml::for_each_entry(
-      node, diags, "expect", {"effect", "cause", "rules", "clusters"},
+      node, diags, "expect", {"effect", "cause", "rules", "clusters", "obligations"},
       [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
+        if (key == "obligations") {
+          tc.expect_obligations = parse_expected_obligations(value, kpos, diags);
+          return;
+        }
         if (key == "rules") {
           tc.expect_rules = names(value, kpos, diags, "rules");
           return;
@@ -103,6 +151,11 @@ void parse_expect(const YAML::Node& node, source_pos owner, diagnostics& diags, 
   if (tc.expect_effect == effect::deny && tc.expect_clusters && !tc.expect_clusters->empty()) {
     diags.error(yaml::pos_of(node["clusters"]),
                 "expect: a denied request is routed to no cluster: clusters must be [] or left out");
+  }
+  if (tc.expect_effect == effect::deny && tc.expect_obligations) {
+    diags.error(
+        yaml::pos_of(node["obligations"]),
+        "expect: a denied request carries no obligations (they bind a permitted one): leave them out");
   }
   if (tc.expect_effect == effect::permit && tc.expect_clusters && tc.expect_clusters->empty()) {
     diags.error(yaml::pos_of(node["clusters"]),
@@ -330,6 +383,16 @@ std::vector<test_outcome> run_policy_tests(const snapshot& policy, const policy_
       if (set_text(got) != set_text(*tc.expect_clusters)) {
         failures.push_back(
             fmt::format("clusters: expected {}, got {}", set_text(*tc.expect_clusters), set_text(got)));
+      }
+    }
+    if (tc.expect_obligations) {
+      const obligations& want = *tc.expect_obligations;
+      if (d.result != effect::permit) {
+        failures.push_back(fmt::format("obligations: expected {}, got none (the request is denied)",
+                                       obligations_text(want)));
+      } else if (want.redact != d.duties.redact || want.log != d.duties.log) {
+        failures.push_back(fmt::format("obligations: expected {}, got {}", obligations_text(want),
+                                       obligations_text(d.duties)));
       }
     }
     test_outcome outcome;

@@ -23,7 +23,8 @@
 // data.class) are the classes the gateway's detectors found, data.class.declared those the client
 // declared; a test naming a class the policy does not define, or detecting one without detectors,
 // fails. `expect` may list effect (permit |
-// deny), cause (forbidden | no_permit | no_cluster), rules and clusters (exact sets, any order).
+// deny), cause (forbidden | no_permit | no_cluster), rules and clusters (exact sets, any order), and
+// obligations ({redact: [detector, ...], log_payload: sealed | digest | none}, exactly the merged ones).
 namespace sovgw::policy {
 
 struct policy_test_case {
@@ -34,6 +35,9 @@ struct policy_test_case {
   std::optional<deny_cause> expect_cause;
   std::optional<std::vector<std::string>> expect_rules;
   std::optional<std::vector<std::string>> expect_clusters;
+  // The merged obligations, exactly: a redact list left out is none, a log_payload left out is
+  // unset (no rule sets one).
+  std::optional<obligations> expect_obligations;
 };
 
 struct policy_tests {

@@ -719,6 +719,72 @@ class RequestsWithoutMethodOrPath(unittest.TestCase):
         self.assertIn("decision PERMIT", r.stdout)
 
 
+class Obligations(unittest.TestCase):
+    """Probe round 41: a removed `redact` or `log_payload` obligation was invisible to `policy diff`
+    and could not be pinned by a test."""
+
+    PERSONAL = ('{"client.country":"DE","tenant":"initech","model":"mistral-large","method":"POST",'
+                '"path":"/v1/chat/completions","data.class.detected":["personal"]}')
+
+    def test_diff_reports_changed_obligations(self):
+        with tempfile.TemporaryDirectory() as d:
+            text = Path(POLICY).read_text()
+            old_duties = "redact: [iban, payment_card, national_id]"
+            self.assertIn(old_duties, text)
+            new = Path(d) / "new.yaml"
+            new.write_text(text.replace(old_duties, "redact: [iban, national_id]"))
+            requests = Path(d) / "requests.jsonl"
+            requests.write_text(self.PERSONAL + "\n" + self.PERSONAL.replace(',"data.class.detected":["personal"]', "")
+                                + "\n")
+            r = run("policy", "diff", POLICY, str(new), "--requests", "requests.jsonl", "--clusters", CLUSTERS, cwd=d)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("requests.jsonl:1: ", r.stdout)
+            self.assertIn("obligations redact [iban, payment_card, national_id]; log_payload digest\n", r.stdout)
+            self.assertIn("obligations redact [iban, national_id]; log_payload digest\n", r.stdout)
+            self.assertNotIn("requests.jsonl:2:", r.stdout)
+            self.assertTrue(r.stdout.endswith("1 of 2 requests change decision\n"), r.stdout)
+
+    def test_a_test_expects_the_merged_obligations_exactly(self):
+        request = ("{client.country: DE, tenant: initech, model: mistral-large, method: POST, "
+                   "path: /v1/chat/completions, data.class.detected: [personal]}")
+        with tempfile.TemporaryDirectory() as d:
+            t = Path(d) / "t.yaml"
+            t.write_text(f"clusters: {CLUSTERS}\ntests:\n"
+                         f"  - name: cards are redacted\n    request: {request}\n"
+                         "    expect: {effect: permit, obligations: {redact: [payment_card, iban, national_id], "
+                         "log_payload: digest}}\n"
+                         f"  - name: no obligations without personal data\n"
+                         f"    request: {request.replace(', data.class.detected: [personal]', '')}\n"
+                         "    expect: {effect: permit, obligations: {}}\n")
+            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("2 passed, 0 failed", r.stdout)
+            t.write_text(f"clusters: {CLUSTERS}\ntests:\n"
+                         f"  - name: only IBANs\n    request: {request}\n"
+                         "    expect: {effect: permit, obligations: {redact: [iban], log_payload: digest}}\n"
+                         f"  - name: kept sealed\n    request: {request}\n"
+                         "    expect: {obligations: {redact: [iban, payment_card, national_id], log_payload: sealed}}\n")
+            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("obligations: expected redact [iban]; log_payload digest, got redact [iban, payment_card, "
+                          "national_id]; log_payload digest", r.stdout)
+            self.assertIn("obligations: expected redact [iban, payment_card, national_id]; log_payload sealed, got "
+                          "redact [iban, payment_card, national_id]; log_payload digest", r.stdout)
+            self.assertIn("0 passed, 2 failed", r.stdout)
+            # What no decision can carry is an error of the file.
+            t.write_text("tests:\n"
+                         f"  - name: a\n    request: {request}\n"
+                         "    expect: {obligations: {redact: [ibna], log_payload: kept, colour: red}}\n"
+                         f"  - name: b\n    request: {request}\n"
+                         "    expect: {effect: deny, obligations: {redact: [iban]}}\n")
+            r = run("policy", "test", POLICY, "t.yaml", cwd=d)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("unknown key 'colour' in obligations", r.stderr)
+            self.assertIn("unknown detector 'ibna'", r.stderr)
+            self.assertIn("unknown log_payload 'kept'", r.stderr)
+            self.assertIn("expect: a denied request carries no obligations", r.stderr)
+
+
 class PolicyDiff(unittest.TestCase):
     def test_changed_decisions(self):
         with tempfile.TemporaryDirectory() as d:
@@ -737,7 +803,8 @@ class PolicyDiff(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
             self.assertIn(f"{requests}:4: ", r.stdout)
             self.assertIn("  - permit rules [permit-eea-clients, residency-eea-or-adequacy] clusters "
-                          "[fr-par-1, de-fra-1, ch-zrh-1, acme-dedicated]\n  + deny (no_permit) rules [residency-eea-or-adequacy]",
+                          "[fr-par-1, de-fra-1, ch-zrh-1, acme-dedicated] obligations none\n"
+                          "  + deny (no_permit) rules [residency-eea-or-adequacy]",
                           r.stdout)
             self.assertIn(f"{requests}:5: ", r.stdout)
             self.assertIn("  + deny (forbidden) rules [forbid-sanctioned-origins, residency-eea-or-adequacy]", r.stdout)
