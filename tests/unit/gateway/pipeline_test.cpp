@@ -12,8 +12,11 @@
 
 using namespace sovgw::gateway;
 
-TEST_CASE("classify reads model and stream; route fails closed") {
-  auto cfg = parse_config(R"(tls: {certificate: a.pem, private_key: a.key}
+namespace {
+
+// One cluster in Paris serving mistral-*, no policy.
+std::shared_ptr<const config> paris_config() {
+  return parse_config(R"(tls: {certificate: a.pem, private_key: a.key}
 clusters:
   - name: paris
     endpoints: ["127.0.0.1:9443"]
@@ -21,8 +24,13 @@ clusters:
     operator_jurisdiction: EU
     models: ["mistral-*"]
 )",
-                          "t.yaml");
-  pipeline p(cfg);
+                      "t.yaml");
+}
+
+}  // namespace
+
+TEST_CASE("classify reads model and stream; route fails closed") {
+  pipeline p(paris_config());
   request_context ctx;
   std::string raw = "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n\r\n";
   REQUIRE(sovgw::http::parse_request_head(raw, {}, ctx.head) == sovgw::http::parse_error::none);
@@ -49,16 +57,7 @@ clusters:
 // rule saw; a batch, a run's tool outputs, a fine-tune's resumption and a video's remix run a model
 // the request cannot name at all.
 TEST_CASE("classify: model work names its model, or is refused when the request cannot name it") {
-  auto cfg = parse_config(R"(tls: {certificate: a.pem, private_key: a.key}
-clusters:
-  - name: paris
-    endpoints: ["127.0.0.1:9443"]
-    country: FR
-    operator_jurisdiction: EU
-    models: ["mistral-*"]
-)",
-                          "t.yaml");
-  pipeline p(cfg);
+  pipeline p(paris_config());
   const auto classify = [&](std::string_view method, std::string_view path, std::string body) {
     request_context ctx;
     const std::string raw =
