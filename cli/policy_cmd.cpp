@@ -387,19 +387,17 @@ int cmd_diff(const options& o) {
     if (std::string origin = request_origin_problem(r); !origin.empty()) {
       problems.push_back(std::move(origin));
     }
-    for (std::string& p : request_class_problems(*new_policy, r)) {
-      if (std::find(problems.begin(), problems.end(), p) == problems.end()) {
-        problems.push_back(std::move(p));
-      }
-    }
-    // Without a method or a path either policy tests, the request is one the gateway never decides.
-    for (const snapshot* policy : {old_policy.get(), new_policy.get()}) {
-      for (std::string& p : request_missing_problems(*policy, r)) {
+    const auto add_new = [&](std::vector<std::string> found) {
+      for (std::string& p : found) {
         if (std::find(problems.begin(), problems.end(), p) == problems.end()) {
           problems.push_back(std::move(p));
         }
       }
-    }
+    };
+    add_new(request_class_problems(*new_policy, r));
+    // Without a method or a path either policy tests, the request is one the gateway never decides.
+    add_new(request_missing_problems(*old_policy, r));
+    add_new(request_missing_problems(*new_policy, r));
     for (const std::string& problem : problems) {
       fmt::print(stderr, "{}:{}: error: {}\n", file, n, problem);
       impossible = true;

@@ -127,12 +127,8 @@ void parse_obligations(const YAML::Node& node, source_pos owner, diagnostics& di
                          if (!text) {
                            return;
                          }
-                         if (*text == "sealed") {
-                           out.log = log_payload::sealed;
-                         } else if (*text == "digest") {
-                           out.log = log_payload::digest;
-                         } else if (*text == "none") {
-                           out.log = log_payload::none;
+                         if (const auto l = log_payload_named(*text)) {
+                           out.log = *l;
                          } else {
                            diags.error(yaml::pos_of(value), "unknown log_payload '" + *text +
                                                                 "' (expected sealed, digest or none)");
@@ -322,6 +318,15 @@ std::string_view log_payload_name(log_payload l) noexcept {
       return "none";
   }
   return "?";
+}
+
+std::optional<log_payload> log_payload_named(std::string_view text) noexcept {
+  for (const log_payload l : {log_payload::sealed, log_payload::digest, log_payload::none}) {
+    if (text == log_payload_name(l)) {
+      return l;
+    }
+  }
+  return std::nullopt;
 }
 
 policy_source parse_policy_source(std::string_view text, diagnostics& diags) {

@@ -34,6 +34,8 @@ enum class rule_effect : std::uint8_t { permit, forbid, restrict };
 // the one that keeps the least wins (data minimisation): none > digest > sealed.
 enum class log_payload : std::uint8_t { unset, sealed, digest, none };
 [[nodiscard]] std::string_view log_payload_name(log_payload l) noexcept;
+// The log_payload a policy or a test names: sealed, digest or none (nullopt for anything else).
+[[nodiscard]] std::optional<log_payload> log_payload_named(std::string_view text) noexcept;
 
 // The detector names a policy may refer to, from the detector table in classify/detector_list.hpp
 // (the detectors themselves live in classify/).

@@ -86,11 +86,9 @@ obligations parse_expected_obligations(const YAML::Node& node, source_pos owner,
         if (!text) {
           return;
         }
-        for (const auto l : {log_payload::sealed, log_payload::digest, log_payload::none}) {
-          if (*text == log_payload_name(l)) {
-            out.log = l;
-            return;
-          }
+        if (const auto l = log_payload_named(*text)) {
+          out.log = *l;
+          return;
         }
         diags.error(yaml::pos_of(value), "unknown log_payload '" + *text +
                                              "' (expected sealed, digest or none; leave it out when no rule "
