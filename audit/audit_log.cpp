@@ -954,9 +954,6 @@ void audit_log::check_health() {
           size, loaded.is_ok() ? "" : fmt::format(" ({})", loaded.error().message()));
     }
   }
-  if (!resume_problem.empty() && config_.on_resume_failed) {
-    config_.on_resume_failed(resume_problem);
-  }
   {
     std::lock_guard lock(state_mutex_);
     dir_bytes_ = bytes;
@@ -969,9 +966,14 @@ void audit_log::check_health() {
     }
     if (!resume_problem.empty()) {
       ++resume_failures_;
-      resume_problem_ = std::move(resume_problem);
+      resume_problem_ = resume_problem;
     }
     publish_health_locked();
+  }
+  // Told after the health it describes is published: whoever reads the log line and then asks
+  // /readyz sees this attempt's failure there (CI once read /readyz between the two).
+  if (!resume_problem.empty() && config_.on_resume_failed) {
+    config_.on_resume_failed(resume_problem);
   }
   if (recovered) {
     std::vector<record> held;
