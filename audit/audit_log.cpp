@@ -420,6 +420,7 @@ void audit_log::append_async(record r, const payload& data, append_callback done
     r.payload = config_.max_payload;
   }
   pending p;
+  status sealing_failed;
   if (r.payload != payload_mode::none) {
     crypto::secret_bytes plain(encode_payload(data));
     if (r.payload == payload_mode::digest) {
@@ -428,12 +429,16 @@ void audit_log::append_async(record r, const payload& data, append_callback done
     } else {
       auto blob = vault_->seal(r.tenant, plain.view(), payload_associated_data(r));
       if (!blob.is_ok()) {
-        done(blob.error(), 0);
-        return;
+        // Only the store fails a seal (the tenant's new data key could not be written): the log
+        // has failed as if its group commit had (probe round 42: the requests whose records failed
+        // so were forwarded on, unrecorded, while /readyz said ready).
+        sealing_failed = blob.error();
+        r.payload = payload_mode::none;
+      } else {
+        p.blob = std::move(blob.value());
+        const auto d = crypto::sha256(std::string_view(p.blob));
+        r.payload_digest.assign(d.begin(), d.end());
       }
-      p.blob = std::move(blob.value());
-      const auto d = crypto::sha256(std::string_view(p.blob));
-      r.payload_digest.assign(d.begin(), d.end());
     }
   }
   if (auto s = validate(r); !s.is_ok()) {
@@ -449,6 +454,12 @@ void audit_log::append_async(record r, const payload& data, append_callback done
   if (clears_in_flight && in_flight_) {
     p.in_flight_id = r.request_id;
   }
+  if (!sealing_failed.is_ok()) {
+    std::vector<pending> failed;
+    failed.push_back(std::move(p));
+    fail_all(failed, sealing_failed);
+    return;
+  }
   bool wake = false;
   {
     std::unique_lock lock(queue_mutex_);
@@ -456,10 +467,12 @@ void audit_log::append_async(record r, const payload& data, append_callback done
       const status s = !failed_.is_ok() ? failed_
                        : stopping_      ? status{error_code::shut_down, "the audit log is closed"}
                                         : status{error_code::io, "the audit log queue is full"};
+      held_notes notes;
       if (!failed_.is_ok()) {
-        hold_locked(p, s);
+        hold_locked(p, s, notes);
       }
       lock.unlock();
+      note_held(notes);
       p.done(s, 0);
       return;
     }
@@ -541,42 +554,73 @@ void audit_log::run() {
   }
 }
 
-// A forwarded request's record that a storage error failed: kept, and written once the log resumes
-// (check_health), so that the request is on the log although its answer was cut. Its payload is
-// not kept (it was sealed to the record as it read; the record now says more), and its in-flight
-// note stays until then: a gateway stopped meanwhile records the request from it at its next start.
-void audit_log::hold_locked(const pending& p, const status& s) {
-  constexpr std::size_t max_held = 100000;  // beyond, the in-flight notes keep them until a restart
-  if (p.in_flight_id.empty() || held_.size() >= max_held) {
+// A request's record that a storage error failed: kept, and written once the log resumes
+// (check_health), so that the request is on the log: a forwarded one although its answer was cut,
+// one the gateway answered itself (an error, a denial: nothing of a cluster's goes out) although
+// its answer went out before the record was durable (probe round 42: such denials were lost).
+// Its payload is not kept (it was sealed to the record as it read; the record now says more).
+// Its in-flight note is written to say the same, so that a gateway stopped before the log resumes
+// records it so at its next start. Events are not held: whoever appended one is told it failed.
+void audit_log::hold_locked(const pending& p, const status& s, held_notes& notes) {
+  auto r = decode(p.leaf);
+  if (!r.is_ok() || r.value().kind != record_kind::request) {
     return;
   }
-  auto r = decode(p.leaf);
-  if (!r.is_ok()) {
+  if (held_.size() >= max_held_records) {
+    ++held_dropped_;
     return;
   }
   record& held = r.value();
+  const bool forwarded = !p.in_flight_id.empty();
   held.seq = 0;
   held.payload = payload_mode::none;
   held.payload_digest.clear();
   if (held.error_kind.empty()) {
     held.error_kind = "audit_unavailable";  // the gateway's outcome (gateway/outcome.hpp)
   }
+  const std::string answer =
+      forwarded
+          ? std::string("the client's answer was cut before its end")
+          : fmt::format("the client had the gateway's own answer (status {}) before this record was durable",
+                        held.status);
+  const std::string earlier = held.note.empty() ? std::string() : held.note + "; ";
+  if (in_flight_) {
+    record at_start = held;
+    at_start.note = fmt::format(
+                        "{}recorded at the gateway's next start: a storage error ({}) failed this record and "
+                        "the gateway stopped before the log resumed; {}; the payload was not kept",
+                        earlier, s.message(), answer)
+                        .substr(0, max_note_size);
+    notes.emplace_back(held.request_id, encode(at_start));
+  }
   held.note = fmt::format(
-                  "{}{}recorded when the audit log resumed after a storage error ({}): the client's "
-                  "answer was cut before its end; the payload was not kept",
-                  held.note, held.note.empty() ? "" : "; ", s.message())
+                  "{}recorded when the audit log resumed after a storage error ({}): {}; the payload "
+                  "was not kept",
+                  earlier, s.message(), answer)
                   .substr(0, max_note_size);
   held_.push_back(std::move(held));
 }
 
+// Outside queue_mutex_: a failed store may make these writes slow; the note store is another
+// database, which may well still write (a best effort: an error leaves the record held only).
+void audit_log::note_held(const held_notes& notes) {
+  for (const auto& [id, encoded] : notes) {
+    (void)in_flight_->note(id, encoded);
+  }
+}
+
 void audit_log::fail_all(std::vector<pending>& batch, const status& s) {
+  held_notes notes;
   {
     std::lock_guard lock(queue_mutex_);
-    failed_ = s;
+    if (failed_.is_ok()) {
+      failed_ = s;
+    }
     for (const auto& p : batch) {
-      hold_locked(p, s);
+      hold_locked(p, s, notes);
     }
   }
+  note_held(notes);
   {
     std::lock_guard lock(state_mutex_);
     ++failures_;
@@ -589,11 +633,16 @@ void audit_log::fail_all(std::vector<pending>& batch, const status& s) {
 
 void audit_log::commit(std::vector<pending>& batch) {
   {
-    std::lock_guard lock(queue_mutex_);
+    std::unique_lock lock(queue_mutex_);
     if (!failed_.is_ok()) {
       const status s = failed_;
+      held_notes notes;
       for (auto& p : batch) {
-        hold_locked(p, s);
+        hold_locked(p, s, notes);
+      }
+      lock.unlock();
+      note_held(notes);
+      for (auto& p : batch) {
         p.done(s, 0);
       }
       return;
@@ -977,9 +1026,22 @@ void audit_log::check_health() {
   }
   if (recovered) {
     std::vector<record> held;
+    std::uint64_t dropped = 0;
     {
       std::lock_guard lock(queue_mutex_);
       held.swap(held_);
+      dropped = std::exchange(held_dropped_, 0);
+    }
+    if (dropped != 0) {
+      record event;
+      event.kind = record_kind::event;
+      event.timestamp_us = now_us();
+      event.note = fmt::format(
+          "{} request(s) answered while the audit log could not write were not kept for it (more than {} "
+          "held): the forwarded ones among them are recorded from their in-flight notes at the gateway's "
+          "next start, the others are not on the log",
+          dropped, max_held_records);
+      held.push_back(std::move(event));
     }
     for (auto& r : held) {
       append_async(

@@ -199,7 +199,11 @@ class audit_log {
   status sign_checkpoint_locked();
   status publish_locked(std::string_view note, std::uint64_t size);  // the note to published_path_
   void fail_all(std::vector<pending>& batch, const status& s);
-  void hold_locked(const pending& p, const status& s);  // queue_mutex_: written once the log resumes
+  // (request id, encoded record): the in-flight notes of held records, rewritten to say why.
+  using held_notes = std::vector<std::pair<std::string, std::vector<std::uint8_t>>>;
+  // queue_mutex_: a request record a storage error failed, written once the log resumes.
+  void hold_locked(const pending& p, const status& s, held_notes& notes);
+  void note_held(const held_notes& notes);              // not under queue_mutex_
   status record_in_flight_notes();                      // open(): the notes a stopped process left
   status rebuild_tiles();
   void check_health();  // sequencer thread: space bounds, and resuming after a storage error
@@ -262,6 +266,8 @@ class audit_log {
 
   std::unique_ptr<in_flight_notes> in_flight_;
   std::vector<record> held_;  // queue_mutex_: records failed by a storage error, written on resume
+  static constexpr std::size_t max_held_records = 100000;  // beyond, only in-flight notes keep them
+  std::uint64_t held_dropped_ = 0;                         // queue_mutex_: failed records not held
   std::uint64_t recorded_in_flight_ = 0;
 };
 

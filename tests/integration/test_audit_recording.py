@@ -678,18 +678,13 @@ class AuditFailClosedTest(unittest.TestCase):
         """Probe round 38: with the log's folder made immutable under a running gateway, the request being
         recorded was forwarded, cut, and never recorded (its access line said status 200); RocksDB
         could not resume, so the gateway stayed failed after the cause was removed, saying nothing."""
-        if os.geteuid() != 0 or shutil.which("chattr") is None:
-            self.skipTest("needs root and chattr to make the write-ahead log immutable")
         a = AuditedGateway(self, "  checkpoint_interval: 200ms\n")
         g = a.gateway
         self.assertEqual(exchange(g.port, a.certs, chat_request()).status, 200)
         # The folder and every file in it, as the tester did: RocksDB can neither append to its
         # write-ahead log nor start a new one (a reopen starts one: with the folder writable, the
         # log resumes at once).
-        wals = [a.db] + [os.path.join(a.db, n) for n in os.listdir(a.db)]
-        unlock = lambda: subprocess.run(["chattr", "-i", *wals], capture_output=True)
-        self.addCleanup(unlock)
-        self.assertEqual(subprocess.run(["chattr", "+i", *wals], capture_output=True).returncode, 0)
+        unlock = self.immutable_log(a)
         try:
             cut = exchange(g.port, a.certs, chat_request())
             self.assertNotEqual(cut.status, 200, "a response whose record failed was completed")
@@ -725,6 +720,73 @@ class AuditFailClosedTest(unittest.TestCase):
         self.assertIn("recorded when the audit log resumed", rows[0]["note"])
         verify = sovgw("audit", "verify", "--db", a.db, "--pubkey", os.path.join(a.keys, "signing.pub"))
         self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+
+    def immutable_log(self, a):
+        """The log's folder and every file in it made immutable (root and chattr, else the test skips).
+        Returns the function that undoes it."""
+        if os.geteuid() != 0 or shutil.which("chattr") is None:
+            self.skipTest("needs root and chattr to make the write-ahead log immutable")
+        files = [a.db] + [os.path.join(a.db, n) for n in os.listdir(a.db)]
+        unlock = lambda: subprocess.run(["chattr", "-i", *files], capture_output=True)
+        self.addCleanup(unlock)
+        self.assertEqual(subprocess.run(["chattr", "+i", *files], capture_output=True).returncode, 0)
+        return unlock
+
+    def records(self, a, rid):
+        q = sovgw("audit", "query", "--db", a.db, "--request-id", rid, "--format", "jsonl")
+        rows = [json.loads(x) for x in q.stdout.splitlines() if x.strip()]
+        self.assertEqual(len(rows), 1, (rid, q.stdout, q.stderr))
+        return rows[0]
+
+    def test_a_failed_data_key_write_fails_closed_and_the_answers_given_meanwhile_are_recorded(self):
+        """Probe round 42: the first sealed payload of a tenant writes its data key at once. With the
+        log unwritable before any request, that write failed the record but not the log: every
+        forwarded request went on to the cluster unrecorded while /readyz said ready."""
+        a = AuditedGateway(self, "  checkpoint_interval: 200ms\n")
+        g = a.gateway
+        unlock = self.immutable_log(a)
+        try:
+            first = exchange(g.port, a.certs, chat_request())
+            self.assertNotEqual(first.status, 200, "a response whose record failed was completed")
+        except (EOFError, ConnectionResetError, OSError):
+            pass  # cut before its end: fail closed
+        cut = g.wait_for_json(lambda o: o.get("msg") == "audit append failed")["request_id"]
+        self.assertEqual(metric(g, "sovgw_audit_storage_failures_total"), 1)
+        refused = exchange(g.port, a.certs, chat_request())
+        self.assertEqual((refused.status, refused.json()["error"]["code"]), (503, "audit_unavailable"))
+        self.assertEqual(admin_request("127.0.0.1", g.admin_port, "GET", "/readyz", token=None).status, 503)
+        unlock()
+        self.assertTrue(wait_until(lambda: exchange(g.port, a.certs, chat_request()).status == 200,
+                                   timeout=30, interval=0.5), "the audit log did not resume once writable")
+        g.stop()
+        row = self.records(a, cut)
+        self.assertEqual((row["error_kind"], row["cluster"]), ("audit_unavailable", "paris"), row)
+        self.assertIn("recorded when the audit log resumed", row["note"])
+        self.assertIn("the client's answer was cut before its end", row["note"])
+        row = self.records(a, refused.header("x-request-id"))
+        self.assertEqual((row["error_kind"], row["status"]), ("audit_unavailable", 503), row)
+        self.assertIn("the client had the gateway's own answer (status 503) before this record was durable",
+                      row["note"])
+        verify = sovgw("audit", "verify", "--db", a.db, "--pubkey", os.path.join(a.keys, "signing.pub"))
+        self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+
+    def test_a_denial_answered_while_the_log_fails_is_recorded_even_if_the_gateway_is_killed(self):
+        a = AuditedGateway(self, "  checkpoint_interval: 200ms\n", policy=True)
+        g = a.gateway
+        self.assertEqual(exchange(g.port, a.certs, chat_request()).status, 200)  # the data key is written
+        unlock = self.immutable_log(a)
+        deny = exchange(g.port, a.certs, chat_request(b'{"model":"llama-3","messages":[]}'))
+        rid = deny.header("x-request-id")
+        g.wait_for_json(lambda o: o.get("msg") == "audit append failed" and o.get("request_id") == rid)
+        g.stop()  # SIGKILL, before the log resumes: only its in-flight note keeps the denial
+        unlock()
+        restarted = a.start()
+        self.assertEqual(exchange(restarted.port, a.certs, chat_request()).status, 200)
+        restarted.stop()
+        row = self.records(a, rid)
+        self.assertEqual((row["status"], row["decision"], row["error_kind"]), (deny.status, "deny", "policy_denied"), row)
+        self.assertIn("recorded at the gateway's next start: a storage error", row["note"])
+        self.assertIn(f"the client had the gateway's own answer (status {deny.status})", row["note"])
 
     def test_a_full_disk_fails_closed_and_resumes(self):
         """The audit database on a small file system (tmpfs, as root) filled by someone else: the write
