@@ -2,6 +2,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,10 +42,12 @@ constexpr const char* receipt_usage = R"(usage:
       or the body sent; a receipt of a request sent without one covers no body, and giving
       --body-file or --content-digest for it fails. Prints the receipt's fields.
       --db DIR: the gateway's audit log: a receipt that verifies is also looked up there by its
-      request id, and the record must say what the receipt says (status, decision, policy
-      version, cluster and its country); a record missing or saying otherwise means the log was
-      rewritten or the record removed since the gateway answered (sovgw audit verify
-      --checkpoint says whether the log itself is the one you verified before). A record that
+      request id, and the record must say what the receipt says (method, path, status, decision,
+      policy version, cluster and its country); a record missing or saying otherwise means the
+      log was rewritten or the record removed since the gateway answered (sovgw audit verify
+      --checkpoint says whether the log itself is the one you verified before). A receipt
+      created outside the time the record says its request was answered (or later than now,
+      even without --db) was not signed by the gateway as it answered: it fails, and says so. A record that
       agrees but says the answer did not complete (a 200 whose body the cluster cut short: its
       error_kind) is named too: the receipt leaves in the head, before the body.
 
@@ -205,7 +208,29 @@ std::string older_copy_note(const audit::store& s, std::optional<std::int64_t> c
       format_time(created_us));
 }
 
-int check_against_log(const options& o, const saved_head& head, std::optional<std::int64_t> created) {
+// A genuine receipt is signed while its request is answered, by the clock that times the record:
+// from the request's arrival (the record's time) to its end (time + latency), whole seconds either
+// way. Empty when `created` falls there; else why not (probe round 42: a receipt signed with a
+// retired key a month later was taken for proof that the record had been rewritten).
+std::string created_outside_answer(const audit::record& r, std::optional<std::int64_t> created) {
+  if (!created) {
+    return {};
+  }
+  constexpr std::int64_t slack_s = 2;  // rounding to whole seconds, and the record made after the head
+  const auto from_s = static_cast<std::int64_t>(r.timestamp_us / 1'000'000);
+  const auto to_s = static_cast<std::int64_t>((r.timestamp_us + r.latency_us + 999'999) / 1'000'000);
+  if (*created >= from_s - slack_s && *created <= to_s + slack_s) {
+    return {};
+  }
+  return fmt::format(
+      "the receipt was created {} ({}), the record says the request was answered from {} to {}", *created,
+      format_time(static_cast<std::uint64_t>(std::max<std::int64_t>(*created, 0)) * 1'000'000),
+      format_time(r.timestamp_us), format_time(r.timestamp_us + r.latency_us));
+}
+
+int check_against_log(const options& o, const saved_head& head, const hs::signature_params& params,
+                      std::string_view method, std::string_view path) {
+  const std::optional<std::int64_t>& created = params.created;
   const std::string id = receipt_field(head, "Sovereign-Request-Id");
   if (id.empty()) {
     fmt::print("the receipt carries no Sovereign-Request-Id: it cannot be tied to the log at {}\n",
@@ -255,7 +280,23 @@ int check_against_log(const options& o, const saved_head& head, std::optional<st
     std::string receipt;
     std::string record;
   };
+  if (const std::string outside = created_outside_answer(*r, created); !outside.empty()) {
+    fmt::print(
+        "the receipt was NOT signed while request '{}' was answered (record {}): {}\n"
+        "  the gateway signs a receipt into the response head while it answers: this one was signed at "
+        "another time, by whoever held the key it names (keyid {}) — a leaked or retired key, or a receipt "
+        "made by hand. It proves nothing about this request or the log (sovgw audit verify says whether the "
+        "log, record times included, is the one its signed checkpoints hold)\n",
+        printable(id), seq, outside, printable(params.keyid.value_or("")));
+    return exit_failed;
+  }
+  // The record keeps the path without the query, cut at the record limits (8 KiB).
+  const bool path_agrees =
+      path.empty() || r->path.empty() || r->path.front() != '/' ||
+      (path.starts_with(r->path) && (path.size() == r->path.size() || r->path.size() >= 8192));
   const compared fields[] = {
+      {"method", std::string(method.empty() ? r->method : method), r->method},
+      {"path", std::string(path_agrees ? r->path : path), r->path},
       {"status", std::to_string(head.status), std::to_string(r->status)},
       {"decision", receipt_field(head, "Sovereign-Decision"), r->decision},
       {"policy version", receipt_field(head, "Sovereign-Policy-Version"), r->policy_version},
@@ -496,6 +537,18 @@ int cmd_verify(const options& o) {
         o.has("body-file") ? "--body-file" : "--content-digest");
     return exit_failed;
   }
+  // Signed while the response was given: never later than now (a minute for clocks apart).
+  const std::int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  if (r.params.created && *r.params.created > now_s + 60) {
+    fmt::print(
+        "receipt does NOT verify: it was created {} ({}), later than now ({}): the gateway signs a receipt "
+        "while it answers, so this one was made by whoever held the key (keyid {}) with a false time\n",
+        *r.params.created, format_time(static_cast<std::uint64_t>(*r.params.created) * 1'000'000),
+        format_time(static_cast<std::uint64_t>(now_s) * 1'000'000), r.params.keyid.value_or(""));
+    return exit_failed;
+  }
   fmt::print("receipt verifies: status {} for {} {}{} (keyid {}, created {})\n", head.status, request.method,
              authority, target, r.params.keyid.value_or(""), r.params.created.value_or(0));
   for (const hs::field_line& f : head.fields) {
@@ -508,7 +561,9 @@ int cmd_verify(const options& o) {
   } else {
     fmt::print("  not bound to a request body: the request carried no Content-Digest\n");
   }
-  return o.has("db") ? check_against_log(o, head, r.params.created) : exit_ok;
+  return o.has("db") ? check_against_log(o, head, r.params, request.method,
+                                         std::string_view(target).substr(0, target.find('?')))
+                     : exit_ok;
 }
 
 const subcommand receipt_subcommands[] = {

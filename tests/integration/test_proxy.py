@@ -1,6 +1,7 @@
 """The gateway in front of the stand-in cluster: completions, streaming, keep-alive, header hygiene,
 and every way a cluster can fail. Real TLS on loopback; curl and raw TLS sockets as clients."""
 
+import datetime
 import gzip
 import http.server
 import json
@@ -13,7 +14,7 @@ import threading
 import time
 import unittest
 
-from support import (CHAT, CHAT_STREAM, SOURCE, SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, client_context,
+from support import (BUILD, CHAT, CHAT_STREAM, SOURCE, SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, client_context,
                      cluster_yaml, curl, exchange, gateway_yaml, make_certs, metric, request_bytes, start_standin, tls_connect,
                      wait_until)
 
@@ -1142,6 +1143,68 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
         self.assertIn("the log agrees", verified.stdout)
         self.assertIn("did not complete: the record's error_kind is upstream_reset_mid_body", verified.stdout)
+
+    def test_a_receipt_signed_at_another_time_is_not_taken_for_a_rewritten_record(self):
+        """Probe round 42: a receipt signed with the gateway's key (a retired one is still published)
+        a month after the request, saying another cluster, made `receipt verify --db` conclude that
+        the operator had rewritten the record. A receipt is signed while its request is answered:
+        one created at another time proves nothing about the log. The method and path a receipt is
+        bound to are compared with the record's too."""
+
+        class Ok(ClusterHandler):
+            def do_POST(self):
+                self.read_body()
+                self.answer(200, b'{"object":"chat.completion","choices":[]}')
+
+        g, db, jwk = self.audited_gateway_to_handler("paris", Ok)
+        key = os.path.join(os.path.dirname(jwk), "gateway.key")
+        head = os.path.join(self.tmp.path, f"genuine-{time.time_ns()}.txt")
+        url = f"https://localhost:{g.port}/v1/chat/completions"
+        subprocess.run(["curl", "-sS", "-D", head, "-o", os.devnull, "--cacert", os.path.join(self.certs, "ca.pem"),
+                        "-H", "Content-Type: application/json", "--data-binary", CHAT.decode(), url],
+                       capture_output=True, timeout=30)
+        with open(head, newline="") as f:  # the head's CRLFs as saved
+            genuine = f.read()
+        fields = [line for line in genuine.split("\r\n") if line.lower().startswith("sovereign-")]
+        record = self.closed_log_record(g, db, genuine.split("X-Request-Id: ")[1].split("\r\n")[0])
+
+        def forged(name, created, target="/v1/chat/completions", change=("", "")):
+            argv = [os.path.join(BUILD, "tests", "support", "sign-request"), "receipt", "--key", key, "--method",
+                    "POST", "--authority", f"localhost:{g.port}", "--target", target, "--status", "200",
+                    "--created", str(created)]
+            for line in fields:
+                argv += ["--header", line.replace(*change) if change[0] else line]
+            path = os.path.join(self.tmp.path, name)
+            with open(path, "w") as f:
+                f.write(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
+            return path
+
+        def verify(path, target="/v1/chat/completions", db_args=True):
+            argv = [SOVGW, "receipt", "verify", path, "--key", jwk, "--method", "POST",
+                    "--url", f"https://localhost:{g.port}{target}"] + (["--db", db] if db_args else [])
+            return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+        answered = int(datetime.datetime.fromisoformat(record["time"].replace("Z", "+00:00")).timestamp())
+        # Signed a day before the request: the fields say another cluster.
+        early = forged("early.txt", answered - 86400, change=('"paris"', '"us-east-1"'))
+        r = verify(early)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("the receipt was NOT signed while request", r.stdout)
+        self.assertNotIn("rewritten", r.stdout)
+        # Dated a month ahead: refused without the log already.
+        ahead = forged("ahead.txt", int(time.time()) + 86400 * 30)
+        r = verify(ahead, db_args=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("later than now", r.stdout)
+        # Signed in the request's time for another path: the record says otherwise.
+        other = forged("other.txt", answered, target="/v1/embeddings")
+        r = verify(other, target="/v1/embeddings")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("path: the receipt says /v1/embeddings, the record /v1/chat/completions", r.stdout)
+        # The genuine one still agrees.
+        r = verify(head)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("the log agrees", r.stdout)
 
     def test_what_a_request_can_cause_never_marks_an_endpoint_down(self):
         # A client chooses what it sends: a head the cluster refuses by closing, input it answers
