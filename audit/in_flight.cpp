@@ -4,6 +4,8 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <filesystem>
+
 #include "audit/published_checkpoint.hpp"
 #include "audit/store.hpp"
 
@@ -47,6 +49,25 @@ result<std::unique_ptr<in_flight_notes>> in_flight_notes::open(const std::string
   return out;
 }
 
+result<std::unique_ptr<in_flight_notes>> in_flight_notes::open_read_only(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return status{error_code::not_found, fmt::format("no in-flight notes at {}", dir)};
+  }
+  rocksdb::Options options;
+  options.paranoid_checks = true;
+  options.info_log = std::make_shared<silent_logger>();
+  rocksdb::DB* raw = nullptr;
+  const auto s = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
+  if (!s.ok()) {
+    return from_rocksdb(s, fmt::format("cannot read the in-flight notes at {}", dir));
+  }
+  std::unique_ptr<in_flight_notes> out(new in_flight_notes());
+  out->dir_ = dir;
+  out->db_.reset(raw);
+  return out;
+}
+
 in_flight_notes::~in_flight_notes() {
   if (db_) {
     (void)db_->Close();
@@ -83,6 +104,42 @@ result<std::vector<std::pair<std::string, std::string>>> in_flight_notes::all() 
   }
   if (!it->status().ok()) {
     return from_rocksdb(it->status(), fmt::format("reading the in-flight notes at {} failed", dir_));
+  }
+  return out;
+}
+
+result<std::vector<pending_request>> pending_in_flight(std::string_view db_dir, const store& log) {
+  auto notes = in_flight_notes::open_read_only(in_flight_path(db_dir));
+  if (!notes.is_ok()) {
+    if (notes.error().code() == error_code::not_found) {
+      return std::vector<pending_request>{};
+    }
+    return notes.error();
+  }
+  auto all = notes.value()->all();
+  if (!all.is_ok()) {
+    return all.error();
+  }
+  std::vector<pending_request> out;
+  for (auto& [id, value] : all.value()) {
+    // As audit_log::record_in_flight_notes: a note whose record is on the log is only left over.
+    const std::string prefix = length_prefixed(id);
+    auto it = log.iterate(column::idx_request);
+    it->Seek(prefix);
+    if (it->Valid() && it->key().size() == prefix.size() + 8 && it->key().starts_with(prefix)) {
+      continue;
+    }
+    if (!it->status().ok()) {
+      return from_rocksdb(it->status(), "reading the request id index failed");
+    }
+    pending_request p;
+    p.request_id = id;
+    if (auto r = decode(bytes_of(value)); r.is_ok()) {
+      p.noted = std::move(r.value());
+    } else {
+      p.undecodable = r.error().message();
+    }
+    out.push_back(std::move(p));
   }
   return out;
 }

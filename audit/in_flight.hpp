@@ -4,12 +4,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "audit/record.hpp"
 #include "audit/status.hpp"
 
 // The in-flight notes of a gateway: one per request forwarded to a cluster whose audit record is
@@ -32,6 +34,10 @@ class in_flight_notes {
  public:
   // Opens or creates the database at `dir` (mode 0700). io when RocksDB cannot.
   [[nodiscard]] static result<std::unique_ptr<in_flight_notes>> open(const std::string& dir);
+  // For readers: opens the database at `dir` read-only, creating nothing, beside a gateway that
+  // holds it open (RocksDB read-only mode takes no lock; it sees the notes written until now).
+  // not_found when there is none; note() and forget() must not be called.
+  [[nodiscard]] static result<std::unique_ptr<in_flight_notes>> open_read_only(const std::string& dir);
   ~in_flight_notes();
   in_flight_notes(const in_flight_notes&) = delete;
   in_flight_notes& operator=(const in_flight_notes&) = delete;
@@ -51,5 +57,24 @@ class in_flight_notes {
   std::string dir_;
   std::unique_ptr<rocksdb::DB> db_;
 };
+
+class store;
+
+// A request noted in `DB.in-flight` whose record the log does not hold: forwarded by a gateway that
+// stopped before the record was durable (its next start records it, as `noted`, gateway_stopped;
+// so does a sovgw command that writes the log), or, while a gateway runs, one it is serving now.
+struct pending_request {
+  std::string request_id;
+  std::optional<record> noted;  // the record the next start writes; none when the note does not decode
+  std::string undecodable;      // (no `noted`) why it does not decode
+};
+// The requests noted in `DB.in-flight` beside the log folder `db_dir` that `log` (opened on
+// `db_dir`) does not hold, in request id order: for auditor commands (verify, report, prove, show,
+// query, receipt verify --db) to tell "not on the log yet" from "no record". Opens the notes
+// read-only (in_flight_notes::open_read_only): never creates them, works beside a running gateway.
+// Empty when there are none; io when they cannot be read. Read the log first, then the notes: a
+// record made meanwhile is then at worst reported pending, never missed by both.
+[[nodiscard]] result<std::vector<pending_request>> pending_in_flight(std::string_view db_dir,
+                                                                     const store& log);
 
 }  // namespace sovgw::audit

@@ -331,6 +331,11 @@ int cmd_query(const options& o) {
   if (!st.is_ok()) {
     throw_status(st);
   }
+  if (const auto pending = pending_notes_of(*s, o); !pending.text().empty()) {
+    const auto* r = f.request_id ? pending.find(*f.request_id) : nullptr;
+    std::fprintf(stderr, "sovgw audit query: note: %s\n",
+                 printable(r ? pending_request_text(pending, *r) : pending.text() + ": not listed").c_str());
+  }
   if (count == 0 && f.since_us && *f.since_us > now_us()) {
     std::fprintf(stderr, "sovgw audit query: note: --since is in the future: no record is that new yet\n");
   }

@@ -42,6 +42,9 @@ struct report_context {
   // The newest held checkpoint, when it covers fewer records than the log's stored ones: the end of
   // the log was checked only up to it.
   std::optional<stale_held_checkpoint> stale;
+  // Requests noted in DB.in-flight that the log does not hold yet: a notice (the log is not
+  // complete until a writer records them), not a failed verification.
+  pending_notes pending;
 };
 
 // Why a refusal no rule made was refused (audit::report::denials_by_kind), by its error_kind.

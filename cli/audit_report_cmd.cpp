@@ -81,7 +81,7 @@ std::string verification_json(const audit::verify_report& v, const report_contex
       R"("uncovered_records":{},)"
       R"("index_entries":{},)"
       R"("forced_opens":{},"payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
-      R"("first_bad_record":{},"problems":[{}]}})",
+      R"("first_bad_record":{},"pending_in_flight":{},"problems":[{}]}})",
       v.ok() ? "true" : "false", v.records, v.missing_records, v.truncated_records, v.signed_records(),
       v.checkpoints, v.failed_checkpoints(), v.contradicting_checkpoints, v.unchecked_checkpoints,
       v.stored_checkpoints, json_checkpoint(v.latest), json_held_checkpoints(c.held_from, v),
@@ -91,7 +91,7 @@ std::string verification_json(const audit::verify_report& v, const report_contex
       json_optional(c.payloads ? std::optional(c.payloads->unsigned_payloads) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->dropped_by_retention) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->shredded) : std::nullopt),
-      json_optional(v.first_bad_record), fmt::join(problems, ","));
+      json_optional(v.first_bad_record), json_pending(c.pending), fmt::join(problems, ","));
 }
 
 template <typename item_t, typename fn_t>
@@ -254,7 +254,8 @@ int cmd_report(const options& o) {
                    .checkpoint_option = std::nullopt,
                    .payloads_option = o.flag("payloads"),
                    .published_path = {},
-                   .stale = std::nullopt};
+                   .stale = std::nullopt,
+                   .pending = {}};
   if (o.has("policy")) {
     read_policy(o.need("policy"), c);
     options.policy_version = c.policy_version;
@@ -300,12 +301,16 @@ int cmd_report(const options& o) {
         r.verification.first_bad_record = c.payloads->first_bad_record;
       }
     }
+    c.pending = pending_notes_of(*s, o);
     c.stale = stale_held(*s, r.verification, c.held_from);
     settle_stale_published(*s, c.key, r.verification.signed_records(), c.stale);
   }
   write_output(o, format == "json" ? report_json(r, c) : report_html(r, c));
   if (r.records_in_period == 0 && options.since_us && *options.since_us > c.generated_us) {
     std::fprintf(stderr, "sovgw audit report: note: --since is in the future: no record is that new yet\n");
+  }
+  if (const std::string pending = c.pending.text(); !pending.empty()) {
+    fmt::print(stderr, "sovgw audit report: WARNING: {}\n", printable(pending, true));
   }
   if (!r.verification.ok()) {
     // The wrong key first, as verify says it (probe round 39).

@@ -361,6 +361,9 @@ std::string verification_section(const audit::report& r, const report_context& c
     not_held.push_back(said);
   }
   const std::string also = not_held.empty() ? std::string() : fmt::format("; {}", fmt::join(not_held, "; "));
+  if (const std::string pending = c.pending.text(); !pending.empty()) {
+    out += fmt::format(R"(<dt>Not on the log yet</dt><dd class="warn">{}</dd>)", esc(pending));
+  }
   if (c.stale) {
     // A checkpoint kept outside the log that is older than the log's own vouches for its records
     // only: the newest ones could be deleted with their stored checkpoints, unnoticed.

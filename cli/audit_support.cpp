@@ -156,8 +156,17 @@ std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log miss
   config.key_dir = o.need("keys");
   config.allow_unverified_open = o.flag("force");
   config.create_if_missing = missing == missing_log::create;
+  std::error_code ec;
+  // Only when there are notes: a command does not leave a DB.in-flight where no gateway ran.
+  config.in_flight = std::filesystem::is_directory(audit::in_flight_path(config.db_dir), ec);
   auto log = audit::audit_log::open(config);
   if (log.is_ok()) {
+    if (const auto n = log.value()->recorded_in_flight(); n > 0) {
+      std::fprintf(stderr,
+                   "sovgw audit: recorded %llu request%s a stopped gateway left in %s (gateway_stopped)\n",
+                   static_cast<unsigned long long>(n), n == 1 ? "" : "s",
+                   audit::in_flight_path(config.db_dir).c_str());
+    }
     return std::move(log.value());
   }
   const status& e = log.error();
@@ -178,6 +187,78 @@ std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log miss
     default:
       throw command_error(exit_environment, e.message());
   }
+}
+
+pending_notes pending_notes_of(const audit::store& s, const options& o) {
+  pending_notes out;
+  out.path = audit::in_flight_path(o.need("db"));
+  auto found = audit::pending_in_flight(o.need("db"), s);
+  if (!found.is_ok()) {
+    out.unreadable = found.error().message();
+    return out;
+  }
+  out.requests = std::move(found.value());
+  if (!out.requests.empty()) {
+    out.writer_running = audit::writer_lock::probe(s.dir()) == audit::writer_lock::holder::writer;
+  }
+  return out;
+}
+
+std::string pending_notes::text() const {
+  if (!unreadable.empty()) {
+    return fmt::format("{}: requests a stopped gateway forwarded may be missing from the log", unreadable);
+  }
+  if (requests.empty()) {
+    return {};
+  }
+  const auto n = requests.size();
+  if (writer_running) {
+    return fmt::format(
+        "{} request{} forwarded by the running gateway {} not on the log yet ({}): recorded when {} "
+        "response{} end{}, or at its next start if it stops first",
+        n, n == 1 ? "" : "s", n == 1 ? "is" : "are", path, n == 1 ? "its" : "their", n == 1 ? "" : "s",
+        n == 1 ? "s" : "");
+  }
+  return fmt::format(
+      "{} request{} forwarded by a gateway that stopped {} not on the log yet ({}): the gateway's next "
+      "start records {} (as does a sovgw audit command that writes the log: checkpoint, retain, shred, "
+      "append)",
+      n, n == 1 ? "" : "s", n == 1 ? "is" : "are", path, n == 1 ? "it" : "them");
+}
+
+const audit::pending_request* pending_notes::find(std::string_view request_id) const {
+  for (const auto& r : requests) {
+    if (r.request_id == request_id) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+std::string json_pending(const pending_notes& p) {
+  const std::string text = p.text();
+  if (text.empty()) {
+    return "null";
+  }
+  std::vector<std::string> ids;
+  for (const auto& r : p.requests) {
+    ids.push_back(json_string(r.request_id));
+  }
+  return fmt::format(R"({{"count":{},"request_ids":[{}],"gateway_running":{},"unreadable":{},"text":{}}})",
+                     p.requests.size(), fmt::join(ids, ","), p.writer_running ? "true" : "false",
+                     p.unreadable.empty() ? std::string("null") : json_string(p.unreadable),
+                     json_string(text));
+}
+
+std::string pending_request_text(const pending_notes& p, const audit::pending_request& r) {
+  const std::string when = r.noted ? fmt::format(" (forwarded {})", format_time(r.noted->timestamp_us)) : "";
+  return fmt::format(
+      "request id {}{} has no record on the log yet: it is pending in {}, noted when it was forwarded; {}",
+      r.request_id, when, p.path,
+      p.writer_running
+          ? "the running gateway records it when its response ends, or at its next start"
+          : "the gateway stopped before recording it; its next start records it (gateway_stopped), "
+            "as does a sovgw audit command that writes the log (e.g. sovgw audit checkpoint)");
 }
 
 void check_output_option(const options& o, const char* option) {
@@ -525,6 +606,9 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
                                     found->absent));
   }
   if (!found->seq) {
+    if (const auto pending = pending_notes_of(s, o); const auto* r = pending.find(id)) {
+      throw command_error(exit_code_for(error_code::not_found), pending_request_text(pending, *r));
+    }
     // An answer about the log, not about the command: a request the gateway answered completely has a
     // record. The receipt goes out in the head, before the record is durable, so it alone cannot say.
     throw command_error(

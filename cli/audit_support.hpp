@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
+#include "audit/in_flight.hpp"
 #include "audit/keys.hpp"
 #include "audit/log_verifier.hpp"
 #include "audit/query.hpp"
@@ -54,9 +55,32 @@ struct time_window {
 [[nodiscard]] int open_failure_exit_code(const status& s);
 
 enum class missing_log { create, refuse };
-// --db with --keys [--force]. A log that does not verify is exit 1, keys that do not belong to
+// --db with --keys [--force]. The requests a stopped gateway left noted in DB.in-flight are recorded
+// first, as its next start would (gateway_stopped), and said on stderr, so that nothing the command
+// writes or signs passes over them. A log that does not verify is exit 1, keys that do not belong to
 // it exit 2, anything else that stops it opening exit 3 (busy: says to use the admin listener).
 [[nodiscard]] std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log missing);
+
+// The requests noted in DB.in-flight beside --db that the log `s` does not hold
+// (audit::pending_in_flight): forwarded by a gateway that stopped before their records were durable,
+// or, when a writer holds the log now, being served by it. Read-only commands report them beside
+// the log; a writer (open_writer) records them first.
+struct pending_notes {
+  std::vector<audit::pending_request> requests;
+  bool writer_running = false;  // a writer holds the log's lock: the notes may be requests in flight now
+  std::string unreadable;       // DB.in-flight is there but cannot be read: why
+  std::string path;             // DB.in-flight
+  // "2 requests forwarded by a gateway that stopped are not on the log yet (DB.in-flight): the
+  // gateway's next start records them ..."; empty when there are none and it could be read.
+  [[nodiscard]] std::string text() const;
+  [[nodiscard]] const audit::pending_request* find(std::string_view request_id) const;
+};
+[[nodiscard]] pending_notes pending_notes_of(const audit::store& s, const options& o);
+// In verify's and report's JSON: null when there is nothing to say, else {"count", "request_ids",
+// "gateway_running", "unreadable" (null or why), "text"}.
+[[nodiscard]] std::string json_pending(const pending_notes& p);
+// What prove, show and query say of a request id that is pending (pending_notes::find).
+[[nodiscard]] std::string pending_request_text(const pending_notes& p, const audit::pending_request& r);
 
 // The file an option writes (`--out`, `--save-checkpoint`): usage_error (exit 2) when it is inside
 // --db (it would overwrite a file of the log) or is one of the files the command reads (--pubkey,

@@ -106,6 +106,9 @@ struct verify_outcome {
   std::vector<std::uint64_t> checkpoint_sizes;  // of a log that verifies
   std::optional<saved_checkpoint> saved;        // --save-checkpoint, of a log that verifies
   std::optional<stale_held_checkpoint> stale;   // the newest held one covers fewer than the signed records
+  // Requests noted in DB.in-flight and not on the log: no tampering, but the log is not complete
+  // until a writer records them, so a WARNING, not a failure (a crash would fail every cron run).
+  pending_notes pending;
   double seconds = 0;
 
   [[nodiscard]] bool ok() const { return report.ok() && (!payloads || payloads->ok()); }
@@ -197,6 +200,9 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
       std::printf("not saved to %s: the log does not verify, so none of its checkpoints is to be kept\n",
                   o.need("save-checkpoint").c_str());
     }
+    if (const std::string pending = v.pending.text(); !pending.empty()) {
+      std::printf("WARNING: %s\n", printable(pending, true).c_str());
+    }
     return;
   }
   // The key, as `name+id` and its full fingerprint: what an auditor compares with the key the
@@ -220,6 +226,9 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
         newer == 1 ? fmt::format("{}", report.signed_records())
                    : fmt::format("{}..{}", report.signed_records(), report.records - 1),
         newer == 1 ? "is" : "are", newer == 1 ? "it" : "them", newer == 1 ? "it is" : "they are");
+  }
+  if (const std::string pending = v.pending.text(); !pending.empty()) {
+    std::printf("WARNING: %s\n", printable(pending, true).c_str());
   }
   std::printf("latest checkpoint: size %llu root %s\n", static_cast<unsigned long long>(report.latest->size),
               crypto::to_base64(report.latest->root).c_str());
@@ -331,7 +340,7 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
       R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"missing_records":{},"truncated_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},)"
       R"("contradicting_checkpoints":{},"unchecked_checkpoints":{},"stored_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
       R"("payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_opened":{},)"
-      R"("data_keys_checked":{},"first_bad_record":{},"saved_checkpoint":{},"problems":[{}]}})"
+      R"("data_keys_checked":{},"first_bad_record":{},"saved_checkpoint":{},"pending_in_flight":{},"problems":[{}]}})"
       "\n",
       v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.missing_records,
       r.truncated_records, r.signed_records(), r.checkpoints, r.failed_checkpoints(),
@@ -343,7 +352,7 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
       v.payloads ? std::to_string(v.payloads->shredded) : "null",
       json_optional(v.payloads ? v.payloads->opened : std::nullopt),
       v.payloads ? std::to_string(v.payloads->data_keys) : "null", json_optional(first_bad), saved,
-      fmt::join(problems, ","));
+      json_pending(v.pending), fmt::join(problems, ","));
 }
 
 }  // namespace
@@ -390,6 +399,7 @@ int cmd_verify(const options& o) {
   const auto& s = opened.value();
   const auto t0 = std::chrono::steady_clock::now();
   v.report = audit::verify_log(*s, key, options);
+  v.pending = pending_notes_of(*s, o);
   v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   extra.add_problems_to(v.report);
   if (v.report.ok()) {

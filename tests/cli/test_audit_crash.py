@@ -3,16 +3,18 @@ tree verifies, and nothing was invented."""
 
 import csv
 import io
+import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import threading
 import time
 import unittest
 
-from test_audit_support import CRASH_WRITER, audit_case, sovgw
+from test_audit_support import CRASH_WRITER, TAMPER, audit_case, run, sovgw
 
 KILLS = 20
 TENANTS = ["acme", "globex", "initech", "umbrella", "hooli"]
@@ -76,6 +78,84 @@ class crash_test(audit_case):
         for rid, seq in all_acked.items():
             self.assertIn(rid, by_id, f"acknowledged record {rid} (seq {seq}) lost")
             self.assertEqual(by_id[rid], seq, rid)
+
+
+PENDING = ["0a" * 16, "0b" * 16]
+
+
+class pending_in_flight_test(audit_case):
+    """Probe round 42 (3): requests a killed gateway was forwarding exist only as notes in DB.in-flight
+    until a writer opens the log. Readers said nothing of them (verify OK, prove "no record"), and the
+    CLI writers signed checkpoints past them without recording them."""
+
+    def setUp(self):
+        super().setUp()
+        self.append(3)
+        self.in_flight = self.db + ".in-flight"
+        run(TAMPER, self.db, "note-in-flight", self.keys, *PENDING, check=0)
+        self.assertTrue(os.path.isdir(self.in_flight))
+
+    def test_readers_report_the_pending_notes_and_exit_0(self):
+        v = self.verify()
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.assertIn("OK: 3 records", v.stdout)
+        self.assertIn(f"WARNING: 2 requests forwarded by a gateway that stopped are not on the log yet "
+                      f"({self.in_flight}): the gateway's next start records them", v.stdout)
+        j = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",
+                             check=0).stdout)
+        self.assertEqual((j["ok"], j["pending_in_flight"]["count"], j["pending_in_flight"]["request_ids"]),
+                         (True, 2, PENDING))
+        r = json.loads(sovgw("audit", "report", "--db", self.db, "--pubkey", self.pub, "--format", "json",
+                             check=0).stdout)
+        self.assertEqual(r["verification"]["pending_in_flight"]["request_ids"], PENDING)
+        page = sovgw("audit", "report", "--db", self.db, "--pubkey", self.pub, check=0)
+        self.assertIn("Not on the log yet", page.stdout)
+        self.assertIn("2 requests forwarded by a gateway that stopped", page.stdout)
+        for command, extra in (("prove", ()), ("show", ("--auditor-key", self.auditor_key))):
+            p = sovgw("audit", command, "--db", self.db, "--request-id", PENDING[0], *extra, check=2)
+            self.assertIn(f"request id {PENDING[0]}", p.stderr)
+            self.assertIn(f"has no record on the log yet: it is pending in {self.in_flight}", p.stderr)
+            self.assertNotIn("removed", p.stderr)
+        q = sovgw("audit", "query", "--db", self.db, "--request-id", PENDING[1], check=0)
+        self.assertIn("(0 records)", q.stdout)
+        self.assertIn(f"has no record on the log yet: it is pending in {self.in_flight}", q.stderr)
+        # Another request id is still "no record", exit 1.
+        p = sovgw("audit", "prove", "--db", self.db, "--request-id", "0c" * 16, check=1)
+        self.assertIn("no record with request id", p.stderr)
+
+    def test_readers_create_no_notes(self):
+        shutil.rmtree(self.in_flight)
+        v = self.verify()
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.assertNotIn("WARNING", v.stdout)
+        sovgw("audit", "query", "--db", self.db, check=0)
+        self.assertFalse(os.path.exists(self.in_flight))
+
+    def test_writers_record_the_pending_notes_before_they_sign(self):
+        for command in (["checkpoint"], ["retain", "--older-than", "1d"], ["shred", "--tenant", "globex"]):
+            with self.subTest(command=command[0]):
+                copy = os.path.join(self.tmp, "copy-" + command[0])
+                shutil.copytree(self.db, copy)
+                shutil.copytree(self.in_flight, copy + ".in-flight")
+                w = sovgw("audit", *command, "--db", copy, "--keys", self.keys)
+                self.assertIn(f"recorded 2 requests a stopped gateway left in {copy}.in-flight", w.stderr)
+                rows = [json.loads(x) for x in sovgw("audit", "query", "--db", copy, "--format", "jsonl",
+                                                     check=0).stdout.splitlines()]
+                stopped = [r for r in rows if r["error_kind"] == "gateway_stopped"]
+                self.assertEqual(sorted(r["request_id"] for r in stopped), PENDING)
+                # Recorded before the command's own event and its checkpoint: signed, and said once.
+                self.assertLess(max(r["seq"] for r in stopped), 5 if command[0] == "checkpoint" else 6)
+                v = self.verify(copy)
+                self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+                self.assertNotIn("WARNING", v.stdout)
+                self.assertNotIn("UNSIGNED", v.stdout)
+                again = sovgw("audit", "checkpoint", "--db", copy, "--keys", self.keys, check=0)
+                self.assertNotIn("recorded", again.stderr)
+
+    def test_writers_create_no_notes(self):
+        shutil.rmtree(self.in_flight)
+        sovgw("audit", "checkpoint", "--db", self.db, "--keys", self.keys, check=0)
+        self.assertFalse(os.path.exists(self.in_flight))
 
 
 if __name__ == "__main__":

@@ -383,6 +383,18 @@ class AuditRecordingTest(unittest.TestCase):
         for s in streams + waiting:
             s.close()
 
+        # Probe round 42 (3): until a writer records them, the auditor's commands say they are pending
+        # (verify said OK and prove "no record": the CLI never read DB.in-flight).
+        pub = os.path.join(a.keys, "signing.pub")
+        verify = sovgw("audit", "verify", "--db", a.db, "--pubkey", pub)
+        self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+        self.assertIn(f"WARNING: 6 requests forwarded by a gateway that stopped are not on the log yet "
+                      f"({a.db}.in-flight): the gateway's next start records them", verify.stdout)
+        prove = sovgw("audit", "prove", "--db", a.db, "--request-id", heads[0])
+        self.assertEqual(prove.returncode, 2, prove.stderr)
+        self.assertIn(f"request id {heads[0]}", prove.stderr)
+        self.assertIn("has no record on the log yet: it is pending in", prove.stderr)
+
         restarted = a.start()
         line = restarted.wait_for_json(lambda o: o.get("msg", "").startswith("recorded the requests"))
         self.assertEqual(line["requests"], 6, line)

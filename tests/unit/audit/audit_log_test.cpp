@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "audit/in_flight.hpp"
 #include "audit/log_verifier.hpp"
 #include "audit/proof_file.hpp"
 #include "audit/published_checkpoint.hpp"
@@ -416,4 +417,60 @@ TEST_CASE("the published checkpoint is beside the store, however the store's pat
   const std::filesystem::path cwd = std::filesystem::current_path();
   CHECK(published_checkpoint_path(".") == cwd.string() + ".checkpoint");
   CHECK(published_checkpoint_path("x/../.") == cwd.string() + ".checkpoint");
+}
+
+TEST_CASE("pending_in_flight lists the notes the log does not hold, read-only, beside a writer") {
+  temp_log_dir d;
+  auto c = config_for(d);
+  {
+    auto log = open_ok(c);
+    append_n(*log, "pre", 2);
+    REQUIRE(log->close().is_ok());
+  }
+  {
+    auto s = store::open(d.db, store::open_mode::read_only);
+    REQUIRE(s.is_ok());
+    auto none = pending_in_flight(d.db, *s.value());
+    REQUIRE(none.is_ok());
+    CHECK(none->empty());
+    CHECK_FALSE(std::filesystem::exists(in_flight_path(d.db)));  // a reader creates nothing
+  }
+  c.in_flight = true;
+  {
+    auto log = open_ok(c);
+    for (const char* id : {"noted-1", "noted-2"}) {
+      auto r = synthetic_record("noted", 0, 1'700'000'000'000'000, payload_mode::none);
+      r.request_id = id;
+      REQUIRE(log->note_in_flight(r).is_ok());
+    }
+    // noted-2's record is made, its note left behind (a stop between the two): not pending.
+    auto r = synthetic_record("noted", 1, 1'700'000'000'000'000, payload_mode::none);
+    r.request_id = "noted-2";
+    REQUIRE(log->append(r).get().is_ok());
+    REQUIRE(log->close().is_ok());
+  }
+  auto s = store::open(d.db, store::open_mode::read_only);
+  REQUIRE(s.is_ok());
+  // The writable database held open, as a running gateway holds it.
+  auto held = in_flight_notes::open(in_flight_path(d.db));
+  REQUIRE(held.is_ok());
+  auto pending = pending_in_flight(d.db, *s.value());
+  REQUIRE_MESSAGE(pending.is_ok(), pending.error().message());
+  REQUIRE(pending->size() == 1);
+  CHECK(pending->front().request_id == "noted-1");
+  REQUIRE(pending->front().noted.has_value());
+  CHECK(pending->front().noted->error_kind == std::string(gateway_stopped_error_kind));
+  held.value().reset();
+  // The next writer records it; then nothing is pending.
+  s.value().reset();
+  {
+    auto log = open_ok(c);
+    CHECK(log->recorded_in_flight() == 1);
+    REQUIRE(log->close().is_ok());
+  }
+  auto after = store::open(d.db, store::open_mode::read_only);
+  REQUIRE(after.is_ok());
+  auto none = pending_in_flight(d.db, *after.value());
+  REQUIRE(none.is_ok());
+  CHECK(none->empty());
 }

@@ -18,6 +18,8 @@
 //                                            leaves, index entries and checkpoints, and the tree
 //                                            rewritten to the remaining records
 //        audit_tamper DB delete-payload SEQ  delete record SEQ's stored payload
+//        audit_tamper DB note-in-flight KEYS ID...  leave an in-flight note per request id in
+//                                            DB.in-flight, as a gateway killed while forwarding them
 //        audit_tamper DB delete-data-keys TENANT      delete every entry of TENANT in the data key store
 //        audit_tamper DB replace-data-key TENANT V AUDITOR_PUB   store a new random data key, sealed
 //                                            to AUDITOR_PUB, as TENANT's data key version V
@@ -320,6 +322,24 @@ int main(int argc, char** argv) {
       *into = unescape(argv[5]);
     }
     return append_record(config, r);
+  }
+  if (argc >= 5 && std::string(argv[2]) == "note-in-flight") {
+    log_config config;
+    config.db_dir = argv[1];
+    config.key_dir = argv[3];
+    config.in_flight = true;
+    auto log = audit_log::open(config);
+    if (!log.is_ok()) {
+      return die(log.error().message());
+    }
+    for (int i = 4; i < argc; ++i) {
+      record r = synthetic_record("noted", 0, now_us(), payload_mode::none);
+      r.request_id = argv[i];
+      if (auto s = log.value()->note_in_flight(r); !s.is_ok()) {
+        return die(s.message());
+      }
+    }
+    return log.value()->close().is_ok() ? 0 : die("closing the log failed");
   }
   if (argc == 6 && std::string(argv[2]) == "append-forwarded") {
     log_config config;
