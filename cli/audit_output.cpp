@@ -215,6 +215,12 @@ record printable_fields(const record& r) {
   return p;
 }
 
+// To the millisecond, with its zone: `--since` and `--until` take it back as it is printed.
+std::string table_time(std::uint64_t us) {
+  std::string t = format_time_to(us, 23);
+  return t.size() == 23 ? t + "Z" : t;
+}
+
 std::vector<std::string> table_cells(const record& original) {
   const record r = printable_fields(original);
   const std::string tokens = r.prompt_tokens + r.completion_tokens == 0
@@ -222,7 +228,7 @@ std::vector<std::string> table_cells(const record& original) {
                                  : fmt::format("{}{}+{}", audit::tokens_estimated(r) ? "~" : "",
                                                r.prompt_tokens, r.completion_tokens);
   return {std::to_string(r.seq),
-          format_time_to(r.timestamp_us, 23),
+          table_time(r.timestamp_us),
           r.request_id.empty() ? "-" : r.request_id,
           r.tenant.empty() ? "-" : r.tenant,
           r.client_country.empty() ? "-" : r.client_country,

@@ -60,10 +60,43 @@ std::uint64_t parse_checkpoint_size(const std::string& text, const char* what) {
   return size;
 }
 
-// RFC 3339 (common/rfc3339.hpp: "2026-11-27T10:00:00Z", "2026-11-27T11:00:00+01:00", a fraction),
-// a date, Unix seconds, or an age before now ("15m", "2h", "7d": what an auditor means by "since a
-// quarter of an hour ago").
-std::uint64_t parse_time(const std::string& text, const char* what) {
+namespace {
+
+// A date-time as people paste it from our own output or other tools, as RFC 3339: a space for the
+// `T` ("2026-12-07 14:46:46Z": only a single space right after the date, so nothing else can be
+// meant), " UTC" or "UTC" for `Z` (the report's "2026-12-07 14:46:46 UTC"), and no zone at all read
+// as UTC (the query table's "2026-12-07T14:46:46.729" under its header "time (UTC)").
+std::string as_rfc3339(std::string text) {
+  if (text.size() > 10 && text[10] == ' ' && text.find(' ', 11) == std::string::npos) {
+    text[10] = 'T';
+  } else if (text.size() > 14 && text[10] == ' ' && text.ends_with(" UTC") &&
+             text.find(' ', 11) == text.size() - 4) {
+    text[10] = 'T';
+  }
+  if (text.ends_with(" UTC") || text.ends_with("UTC")) {
+    text.resize(text.size() - (text.ends_with(" UTC") ? 4 : 3));
+    return text + "Z";
+  }
+  // Zone-less: HH:MM:SS right after the `T`, then at most a fraction.
+  if (text.size() >= 19 && (text[10] == 'T' || text[10] == 't')) {
+    std::size_t pos = 19;
+    if (pos < text.size() && text[pos] == '.') {
+      ++pos;
+    }
+    if (text.find_first_not_of("0123456789", pos) == std::string::npos) {
+      return text + "Z";
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
+// RFC 3339 (common/rfc3339.hpp: "2026-11-27T10:00:00Z", "2026-11-27T11:00:00+01:00", a fraction, read by
+// as_rfc3339), a date, Unix seconds, or an age before now ("15m", "2h", "7d": what an auditor means by "since
+// a quarter of an hour ago").
+std::uint64_t parse_time(const std::string& original, const char* what) {
+  const std::string text = as_rfc3339(original);
   std::optional<std::uint64_t> us;
   if (const auto age = audit::parse_age_seconds(text)) {
     const auto now = now_us();
@@ -91,14 +124,14 @@ std::uint64_t parse_time(const std::string& text, const char* what) {
     throw value_error(fmt::format(
         "--{}: '{}' is before 1970-01-01T00:00:00Z: times before 1970 are not accepted (no record is that "
         "old){}",
-        what, text,
+        what, original,
         std::string_view(what) == "since" ? "; for the whole log from its start, leave --since out" : ""));
   }
   if (!us) {
     throw value_error(
         fmt::format("--{}: cannot read '{}' as a time (use 2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00, "
-                    "2026-11-27, Unix seconds, or an age such as 15m, 2h, 7d)",
-                    what, text));
+                    "2026-11-27T10:00:00 (UTC), 2026-11-27, Unix seconds, or an age such as 15m, 2h, 7d)",
+                    what, original));
   }
   return *us;
 }

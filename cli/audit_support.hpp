@@ -28,7 +28,8 @@ namespace sovgw::cli {
 // A checkpoint size given as --what: at least 1.
 [[nodiscard]] std::uint64_t parse_checkpoint_size(const std::string& text, const char* what);
 // RFC 3339 ("2026-11-27T10:00:00Z", "2026-11-27T11:00:00+01:00", optional fraction; converted to
-// UTC), a date (its midnight UTC), Unix seconds, or an age before now (15m, 2h, 7d); in microseconds.
+// UTC; without a zone, or with " UTC", read as UTC; a single space for the `T`), a date (its midnight
+// UTC), Unix seconds, or an age before now (15m, 2h, 7d); in microseconds.
 [[nodiscard]] std::uint64_t parse_time(const std::string& text, const char* what);
 
 // --since (inclusive) and --until (exclusive), each as parse_time; usage_error unless --since is

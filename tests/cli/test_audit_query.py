@@ -171,6 +171,28 @@ class query_test(audit_case):
                              "--since", shifted(t10, "+01:00"), "--until", shifted(t20, "-05:30"), check=0).stdout)
         self.assertEqual(j["records_in_period"], 10)
 
+    def test_the_table_prints_times_its_own_since_and_until_take_back(self):
+        # Probe round 42 (5): the table printed "2026-12-07T14:46:46.729" (no zone), which --since refused;
+        # and a space for the T was refused too. Zone-less times are UTC, as the table's header says.
+        table = sovgw("audit", "query", "--db", self.db, check=0).stdout.splitlines()
+        self.assertIn("time (UTC)", table[0])
+        printed = table[1 + 10].split()[1]  # record 10's row
+        self.assertRegex(printed, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertEqual(printed, self.all[10]["time"][:23] + "Z")
+        self.assertIn(10, self.seqs("--since", printed))
+        t10, t20 = self.all[10]["time"], self.all[20]["time"]  # 2026-12-04T18:45:18.123456Z
+        want = list(range(10, 20))
+        for since, until in ((t10[:-1], t20[:-1]),                                # no zone: UTC
+                             (t10.replace("T", " "), t20.replace("T", " ")),      # a space for the T
+                             (t10[:-1].replace("T", " "), t20[:-1].replace("T", " ")),
+                             (t10[:-1].replace("T", " ") + " UTC", t20[:-1] + "UTC")):  # the report's form
+            with self.subTest(since=since):
+                self.assertEqual(self.seqs("--since", since, "--until", until), want)
+        # Ambiguous or broken ones stay refused.
+        for text in ("2026-12-04  18:45:18Z", "2026-12-04 18:45:18 +01:00", "2026-12-04T18:45", "2026-12-04 x"):
+            p = sovgw("audit", "query", "--db", self.db, "--since", text, check=2)
+            self.assertIn(f"--since: cannot read '{text}' as a time", p.stderr)
+
     def test_a_time_before_1970_is_refused_as_such(self):
         # Probe round 39 (finding 6): a well-formed time before 1970 (0001-01-01 for "everything") got
         # "cannot read ... as a time", which sends the reader hunting for a typo.
@@ -300,7 +322,7 @@ class query_test(audit_case):
 
     def test_impossible_dates_and_overflowing_seconds_are_refused(self):
         for text in ("2026-02-30", "2025-02-29", "2026-02-31T00:00:00Z", "2026-04-31", "2026-13-01", "2026-00-10",
-                     "2026-01-01T24:00:00Z", "2026-01-01T00:00:00.Z", "2026-1-01", "2026-01-01T00:00:00",
+                     "2026-01-01T24:00:00Z", "2026-01-01T00:00:00.Z", "2026-1-01", "2026-01-01T24:00:00",
                      "2026-01-01 "):
             p = sovgw("audit", "query", "--db", self.db, "--since", text, check=2)
             self.assertIn(f"--since: cannot read '{text}' as a time", p.stderr)
