@@ -147,6 +147,19 @@ const log_events::shred* log_events::shred_covering(std::uint64_t seq, const std
   return find_shred(shreds_, seq, tenant, version);
 }
 
+const log_events::shred* log_events::first_shred_after(std::uint64_t seq, const std::string& tenant) const {
+  const auto found = shreds_.find(tenant);
+  if (found == shreds_.end()) {
+    return nullptr;
+  }
+  for (const auto& e : found->second) {
+    if (e.seq > seq) {
+      return &e;
+    }
+  }
+  return nullptr;
+}
+
 const log_events::shred* log_events::uncovered_shred_covering(std::uint64_t seq, const std::string& tenant,
                                                               std::uint32_t version) const {
   return find_shred(uncovered_shreds_, seq, tenant, version);

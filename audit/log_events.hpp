@@ -61,6 +61,10 @@ class log_events {
   [[nodiscard]] const retention* uncovered_retention_covering(std::uint64_t seq, std::uint64_t time_us) const;
   [[nodiscard]] const shred* uncovered_shred_covering(std::uint64_t seq, const std::string& tenant,
                                                       std::uint32_t version) const;
+  // The first crypto-shred event of `tenant` logged after record `seq`, whatever versions it named:
+  // it destroyed every data key of the tenant stored then, so the one a payload of record `seq` was
+  // sealed under (stored from that record on, until a shred).
+  [[nodiscard]] const shred* first_shred_after(std::uint64_t seq, const std::string& tenant) const;
 
  private:
   using retentions = std::vector<retention>;  // in log order

@@ -167,8 +167,15 @@ class payload_checker {
       if (!payloads_readable) {
         return;
       }
-      if (events_.retention_covering(seq, record_.timestamp_us) != nullptr) {
-        ++out_.dropped_by_retention;
+      if (const auto* retention = events_.retention_covering(seq, record_.timestamp_us)) {
+        // Its key shredded first: unreadable since that shred, whatever retention did after.
+        if (const auto* shred = events_.first_shred_after(seq, record_.tenant);
+            shred != nullptr && shred->seq < retention->seq) {
+          ++out_.shredded;
+          ++out_.shredded_then_dropped;
+        } else {
+          ++out_.dropped_by_retention;
+        }
       } else if (const auto* later = events_.uncovered_retention_covering(seq, record_.timestamp_us)) {
         problem(problem_kind::payload_missing, seq,
                 fmt::format("record {}: its sealed payload is missing; the retention event at record {} "

@@ -43,12 +43,15 @@ struct payload_report {
   std::uint64_t checked = 0;               // payloads read and compared
   std::uint64_t unsigned_payloads = 0;     // payloads stored for records no signed checkpoint covers
   std::uint64_t dropped_by_retention = 0;  // sealed payloads gone, as a retention event says
-  std::uint64_t shredded = 0;              // stored payloads whose data key a crypto-shred destroyed
+  std::uint64_t shredded = 0;              // sealed payloads whose data key a crypto-shred destroyed
   std::optional<std::uint64_t> opened;     // with the auditor key: payloads decrypted
   std::uint64_t data_keys = 0;             // entries of the data key store read
   std::vector<problem> problems;           // first problem first (capped at 20, then one `more`)
   std::optional<std::uint64_t> first_bad_record;
   bool auditor_key_opens_none = false;  // the auditor key opened none of (one or more) data keys
+  // Of `shredded`, the payloads a retention event logged after the shred dropped: counted as
+  // shredded (unreadable since the shred), not in dropped_by_retention.
+  std::uint64_t shredded_then_dropped = 0;
   [[nodiscard]] bool ok() const { return problems.empty(); }
 };
 // `auditor`: null, or the auditor's key pair (must outlive the call).

@@ -80,7 +80,7 @@ std::string verification_json(const audit::verify_report& v, const report_contex
       R"("unchecked_checkpoints":{},"stored_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"tail_checked":{},"held_from":[{}],"not_held":[{}],)"
       R"("uncovered_records":{},)"
       R"("index_entries":{},)"
-      R"("forced_opens":{},"payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},)"
+      R"("forced_opens":{},"payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_shredded_then_dropped":{},)"
       R"("first_bad_record":{},"pending_in_flight":{},"problems":[{}]}})",
       v.ok() ? "true" : "false", v.records, v.missing_records, v.truncated_records, v.signed_records(),
       v.checkpoints, v.failed_checkpoints(), v.contradicting_checkpoints, v.unchecked_checkpoints,
@@ -91,6 +91,7 @@ std::string verification_json(const audit::verify_report& v, const report_contex
       json_optional(c.payloads ? std::optional(c.payloads->unsigned_payloads) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->dropped_by_retention) : std::nullopt),
       json_optional(c.payloads ? std::optional(c.payloads->shredded) : std::nullopt),
+      json_optional(c.payloads ? std::optional(c.payloads->shredded_then_dropped) : std::nullopt),
       json_optional(v.first_bad_record), json_pending(c.pending), fmt::join(problems, ","));
 }
 

@@ -324,10 +324,10 @@ std::string verification_section(const audit::report& r, const report_context& c
     out += fmt::format(
         "<dt>Stored payloads</dt><dd>{} checked against their records' hashes; {} dropped by retention and "
         "{} "
-        "unreadable after crypto-shredding, as the log's events record; {} data key store entries "
+        "unreadable after crypto-shredding{}, as the log's events record; {} data key store entries "
         "read{}</dd>",
         num(c.payloads->checked), num(c.payloads->dropped_by_retention), num(c.payloads->shredded),
-        num(c.payloads->data_keys),
+        esc(shredded_then_dropped(*c.payloads)), num(c.payloads->data_keys),
         c.payloads->unsigned_payloads == 0
             ? std::string()
             : fmt::format(R"(; <span class="warn">{} stored for the unsigned records not checked</span> )"

@@ -283,6 +283,12 @@ std::string json_pending(const pending_notes& p) {
                      json_string(text));
 }
 
+std::string shredded_then_dropped(const audit::payload_report& p) {
+  return p.shredded_then_dropped == 0
+             ? std::string()
+             : fmt::format(" ({} of them since dropped by retention too)", p.shredded_then_dropped);
+}
+
 std::string pending_request_text(const pending_notes& p, const audit::pending_request& r) {
   const std::string when = r.noted ? fmt::format(" (forwarded {})", format_time(r.noted->timestamp_us)) : "";
   return fmt::format(

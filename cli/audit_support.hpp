@@ -11,6 +11,7 @@
 #include "audit/in_flight.hpp"
 #include "audit/keys.hpp"
 #include "audit/log_verifier.hpp"
+#include "audit/payload_verifier.hpp"
 #include "audit/query.hpp"
 #include "audit/store.hpp"
 #include "cli/options.hpp"
@@ -80,6 +81,9 @@ struct pending_notes {
 // In verify's and report's JSON: null when there is nothing to say, else {"count", "request_ids",
 // "gateway_running", "unreadable" (null or why), "text"}.
 [[nodiscard]] std::string json_pending(const pending_notes& p);
+// " (3 of them since dropped by retention)" when payload_report::shredded_then_dropped, else empty:
+// how verify and report say that shredded payloads were later dropped too.
+[[nodiscard]] std::string shredded_then_dropped(const audit::payload_report& p);
 // What prove, show and query say of a request id that is pending (pending_notes::find).
 [[nodiscard]] std::string pending_request_text(const pending_notes& p, const audit::pending_request& r);
 

@@ -302,12 +302,13 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
     std::printf(
         "payloads: %llu stored payload%s match%s the hashes their records commit to, %llu dropped by "
         "retention, "
-        "%llu unreadable after crypto-shredding (as the log's events record); %llu data key store entr%s "
+        "%llu unreadable after crypto-shredding%s (as the log's events record); %llu data key store entr%s "
         "read, "
         "all well-formed; %s\n",
         static_cast<unsigned long long>(p.checked), p.checked == 1 ? "" : "s", p.checked == 1 ? "es" : "",
         static_cast<unsigned long long>(p.dropped_by_retention), static_cast<unsigned long long>(p.shredded),
-        static_cast<unsigned long long>(p.data_keys), p.data_keys == 1 ? "y" : "ies", opened.c_str());
+        shredded_then_dropped(p).c_str(), static_cast<unsigned long long>(p.data_keys),
+        p.data_keys == 1 ? "y" : "ies", opened.c_str());
     if (p.unsigned_payloads > 0) {
       std::printf("          %llu more stored for the UNSIGNED records above: not checked\n",
                   static_cast<unsigned long long>(p.unsigned_payloads));
@@ -339,7 +340,7 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
   fmt::print(
       R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"missing_records":{},"truncated_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},)"
       R"("contradicting_checkpoints":{},"unchecked_checkpoints":{},"stored_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
-      R"("payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_opened":{},)"
+      R"("payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_shredded_then_dropped":{},"payloads_opened":{},)"
       R"("data_keys_checked":{},"first_bad_record":{},"saved_checkpoint":{},"pending_in_flight":{},"problems":[{}]}})"
       "\n",
       v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.missing_records,
@@ -350,6 +351,7 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
       v.payloads ? std::to_string(v.payloads->unsigned_payloads) : "null",
       v.payloads ? std::to_string(v.payloads->dropped_by_retention) : "null",
       v.payloads ? std::to_string(v.payloads->shredded) : "null",
+      v.payloads ? std::to_string(v.payloads->shredded_then_dropped) : "null",
       json_optional(v.payloads ? v.payloads->opened : std::nullopt),
       v.payloads ? std::to_string(v.payloads->data_keys) : "null", json_optional(first_bad), saved,
       json_pending(v.pending), fmt::join(problems, ","));

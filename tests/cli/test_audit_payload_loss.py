@@ -111,6 +111,25 @@ class payload_loss_test(tampered_log_case):
         self.assertIn("tenant 'globex' data key v1 was destroyed by crypto-shredding (the event at record 300)",
                       p.stderr)
 
+    def test_retention_after_a_shred_leaves_the_shredded_payloads_counted_as_shredded(self):
+        # Probe round 42 (6): a retention run after a crypto-shred counted the shredded payloads as
+        # "dropped by retention", and verify said "0 unreadable after crypto-shredding" beside the shred.
+        sovgw("audit", "shred", "--db", self.db, "--keys", self.keys, "--tenant", "globex", check=0)
+        retain = sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s",
+                       "--below-minimum", check=0).stdout
+        dropped = int(re.search(r"dropped (\d+) payload", retain).group(1))
+        self.assertGreater(dropped, 60)
+        ok = self.verify_payloads(self.db, check=0).stdout
+        self.assertIn(f"{dropped - 60} dropped by retention, 60 unreadable after crypto-shredding (60 of them since "
+                      "dropped by retention too)", ok)
+        doc = json.loads(self.verify_payloads(self.db, "--format", "json", check=0).stdout)
+        self.assertEqual((doc["payloads_dropped_by_retention"], doc["payloads_shredded"],
+                          doc["payloads_shredded_then_dropped"]), (dropped - 60, 60, 60))
+        # A shred after the retention run changes nothing of what the retention dropped.
+        sovgw("audit", "shred", "--db", self.db, "--keys", self.keys, "--tenant", "acme", check=0)
+        doc = json.loads(self.verify_payloads(self.db, "--format", "json", check=0).stdout)
+        self.assertEqual((doc["payloads_dropped_by_retention"], doc["payloads_shredded"]), (dropped - 60, 60))
+
     def test_a_replaced_data_key_is_found_with_the_auditor_key(self):
         db = self.tampered("replace-data-key", "globex", "1", os.path.join(self.keys, "auditor.pub"))
         # Without the auditor key only the form of a data key can be checked.
