@@ -19,11 +19,12 @@ constexpr std::size_t max_problems = 20;
 class payload_checker {
  public:
   payload_checker(const store& s, const log_events& events, const auditor_keys* auditor,
-                  std::uint64_t signed_records)
+                  std::uint64_t signed_records, std::optional<period_payloads> period)
       : store_(s), events_(events), auditor_(auditor), signed_records_(signed_records) {
     if (auditor_ != nullptr) {
       out_.opened = 0;
     }
+    out_.period = std::move(period);
   }
 
   payload_report run() {
@@ -68,6 +69,7 @@ class payload_checker {
       problem(problem_kind::read_failed, std::nullopt,
               "reading the stored payloads failed: " + payloads->status().ToString());
     }
+    finish_period();
     report_unopened_keys();
     report_failed_opens();
     if (dropped_ > 0) {
@@ -87,6 +89,41 @@ class payload_checker {
       out_.problems.push_back({kind, seq, std::move(text)});
     } else {
       ++dropped_;
+    }
+  }
+
+  [[nodiscard]] bool in_period() const {
+    const auto& p = out_.period;
+    return p && (!p->since_us || record_.timestamp_us >= *p->since_us) &&
+           (!p->until_us || record_.timestamp_us < *p->until_us);
+  }
+
+  // A payload of the period that the event at `event_seq` took (dropped or made unreadable).
+  void period_loss(std::uint64_t event_seq, bool retention) {
+    if (!in_period()) {
+      return;
+    }
+    ++(retention ? out_.period->dropped_by_retention : out_.period->shredded);
+    auto& e = period_events_[event_seq];
+    e.seq = event_seq;
+    e.retention = retention;
+    e.tenant = retention ? std::string() : record_.tenant;
+    ++e.payloads;
+  }
+
+  // The responsible events in log order, with their times (few: one read each).
+  void finish_period() {
+    if (!out_.period) {
+      return;
+    }
+    for (auto& [seq, e] : period_events_) {
+      if (auto leaf = store_.get(column::leaves, be64(seq)); leaf.is_ok() && leaf->has_value()) {
+        record r;
+        if (decode_into(bytes_of(**leaf), r).is_ok()) {
+          e.timestamp_us = r.timestamp_us;
+        }
+      }
+      out_.period->events.push_back(std::move(e));
     }
   }
 
@@ -154,6 +191,9 @@ class payload_checker {
       }
       return;
     }
+    if (record_.payload == payload_mode::sealed && in_period()) {
+      ++out_.period->sealed;
+    }
     if (record_.payload != payload_mode::sealed) {
       if (blob) {
         ++out_.checked;
@@ -173,8 +213,10 @@ class payload_checker {
             shred != nullptr && shred->seq < retention->seq) {
           ++out_.shredded;
           ++out_.shredded_then_dropped;
+          period_loss(shred->seq, false);
         } else {
           ++out_.dropped_by_retention;
+          period_loss(retention->seq, true);
         }
       } else if (const auto* later = events_.uncovered_retention_covering(seq, record_.timestamp_us)) {
         problem(problem_kind::payload_missing, seq,
@@ -223,6 +265,7 @@ class payload_checker {
     if (entry == nullptr) {
       if (shred != nullptr) {
         ++out_.shredded;
+        period_loss(shred->seq, false);
       } else if (first) {
         report_missing_key(seq, version);
       }
@@ -384,13 +427,14 @@ class payload_checker {
   std::vector<unopened_key> unopened_;  // data keys the auditor key does not open, in the order met
   // Data keys opened with the auditor key (nullopt inside: it does not open).
   std::map<key_version, std::optional<std::optional<crypto::secret_bytes>>> opened_keys_;
+  std::map<std::uint64_t, period_payloads::event> period_events_;  // by the event's seq
 };
 
 }  // namespace
 
 payload_report verify_payloads(const store& s, const log_events& events, const auditor_keys* auditor,
-                               std::uint64_t signed_records) {
-  return payload_checker(s, events, auditor, signed_records).run();
+                               std::uint64_t signed_records, std::optional<period_payloads> period) {
+  return payload_checker(s, events, auditor, signed_records, std::move(period)).run();
 }
 
 }  // namespace sovgw::audit

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "audit/log_events.hpp"
@@ -11,6 +12,25 @@
 namespace sovgw::audit {
 
 class store;
+
+// What became of the sealed payloads of the records in one period (report --since/--until
+// --payloads): those a retention event or a crypto-shred took, with the events responsible, which
+// are often logged after the period. Counted in verify_payloads' pass: no pass of its own.
+struct period_payloads {
+  std::optional<std::uint64_t> since_us;   // inclusive, as report_options
+  std::optional<std::uint64_t> until_us;   // exclusive
+  std::uint64_t sealed = 0;                // signed records in the period whose payload was sealed
+  std::uint64_t dropped_by_retention = 0;  // of those, gone as a retention event says
+  std::uint64_t shredded = 0;              // unreadable after a crypto-shred (stored or since dropped)
+  struct event {
+    std::uint64_t seq = 0;
+    std::uint64_t timestamp_us = 0;  // 0 when the event's record could not be read
+    bool retention = false;          // else a crypto-shred
+    std::string tenant;              // (crypto-shred) the tenant
+    std::uint64_t payloads = 0;      // of the period's payloads, those this event took
+  };
+  std::vector<event> events;  // in log order
+};
 
 // The stored sealed payloads and data keys against the records and the log's events. In one pass
 // over the records and the payloads beside them:
@@ -52,11 +72,14 @@ struct payload_report {
   // Of `shredded`, the payloads a retention event logged after the shred dropped: counted as
   // shredded (unreadable since the shred), not in dropped_by_retention.
   std::uint64_t shredded_then_dropped = 0;
+  std::optional<period_payloads> period;  // when verify_payloads was given one
   [[nodiscard]] bool ok() const { return problems.empty(); }
 };
 // `auditor`: null, or the auditor's key pair (must outlive the call).
+// `period`: also count what became of the payloads of the records in it (payload_report::period).
 [[nodiscard]] payload_report verify_payloads(const store& s, const log_events& events,
                                              const auditor_keys* auditor = nullptr,
-                                             std::uint64_t signed_records = UINT64_MAX);
+                                             std::uint64_t signed_records = UINT64_MAX,
+                                             std::optional<period_payloads> period = std::nullopt);
 
 }  // namespace sovgw::audit

@@ -149,6 +149,23 @@ void write_output(const options& o, const std::string& text) {
               path.c_str(), text.size());
 }
 
+// null unless --payloads with --since or --until: {"sealed", "dropped_by_retention", "shredded",
+// "events": [{"seq", "time", "kind", "tenant", "payloads"}]}.
+std::string period_payloads_json(const report_context& c) {
+  if (!c.payloads || !c.payloads->period) {
+    return "null";
+  }
+  const auto& p = *c.payloads->period;
+  const std::string events = json_array(p.events, [](const audit::period_payloads::event& e) {
+    return fmt::format(R"({{"seq":{},"time":{},"kind":"{}","tenant":{},"payloads":{}}})", e.seq,
+                       e.timestamp_us == 0 ? std::string("null") : json_time(e.timestamp_us),
+                       e.retention ? "retention" : "crypto-shred",
+                       e.retention ? std::string("null") : json_string(e.tenant), e.payloads);
+  });
+  return fmt::format(R"({{"sealed":{},"dropped_by_retention":{},"shredded":{},"events":{}}})", p.sealed,
+                     p.dropped_by_retention, p.shredded, events);
+}
+
 }  // namespace
 
 std::string report_json(const audit::report& r, const report_context& c) {
@@ -217,7 +234,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
       R"("records_in_period":{},"unsigned_in_period":{},"synthetic_in_period":{},"events":{},"undecodable":{},"outcomes":{{{}}},)"
       R"("series":{{"bucket_seconds":{},"buckets":{}}},"flows":{},"denials_by_rule":{},"denials_by_kind":{},)"
       R"("default_denials":{},"denials_other_versions":{},"policy":{},"policy_versions":{},"tenants":{},"identified_tenants":{},"evidence":{},)"
-      R"("recent_denials":{},"recent_events":{}}})"
+      R"("recent_denials":{},"recent_events":{},"payloads_in_period":{}}})"
       "\n",
       r.verification.ok() ? "true" : "false", json_string(c.db), json_key(c.key),
       json_string(key_fingerprint(c.key)), json_time(c.generated_us), json_optional_time(r.since_us),
@@ -228,7 +245,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
       c.policy_file.empty() ? "null"
                             : fmt::format(R"({{"file":{},"version":{}}})", json_string(c.policy_file),
                                           json_string(c.policy_version)),
-      versions, tenants, r.identified_tenants(), evidence, denials, events);
+      versions, tenants, r.identified_tenants(), evidence, denials, events, period_payloads_json(c));
 }
 
 int cmd_report(const options& o) {
@@ -294,8 +311,16 @@ int cmd_report(const options& o) {
     // As verify --payloads: over a log that fails too, unless it cannot be read (probe round 40: the
     // page told an auditor who gave --payloads to give it).
     if (o.flag("payloads") && !r.verification.unreadable()) {
-      c.payloads =
-          audit::verify_payloads(*s, r.verification.events, nullptr, r.verification.signed_records());
+      // A period's payloads may be gone by events after it (a retention run, a shred): counted in the
+      // same pass, with the events named (probe round 42).
+      std::optional<audit::period_payloads> period;
+      if (options.since_us || options.until_us) {
+        period.emplace();
+        period->since_us = options.since_us;
+        period->until_us = options.until_us;
+      }
+      c.payloads = audit::verify_payloads(*s, r.verification.events, nullptr, r.verification.signed_records(),
+                                          std::move(period));
       auto& problems = r.verification.problems;
       problems.insert(problems.end(), c.payloads->problems.begin(), c.payloads->problems.end());
       if (!r.verification.first_bad_record) {

@@ -333,6 +333,24 @@ std::string verification_section(const audit::report& r, const report_context& c
             : fmt::format(R"(; <span class="warn">{} stored for the unsigned records not checked</span> )"
                           "(nothing vouches for those records)",
                           num(c.payloads->unsigned_payloads)));
+    if (const auto& p = c.payloads->period) {
+      // The period's payloads that events took, often events after the period (probe round 42).
+      std::vector<std::string> by;
+      for (const auto& e : p->events) {
+        by.push_back(fmt::format("{} by the {} at record {} ({})", num(e.payloads),
+                                 e.retention ? std::string("retention event")
+                                             : fmt::format("crypto-shred of tenant {}", esc(e.tenant)),
+                                 e.seq,
+                                 e.timestamp_us == 0 ? std::string("time unknown") : when(e.timestamp_us)));
+      }
+      const std::uint64_t gone = p->dropped_by_retention + p->shredded;
+      out += fmt::format(
+          R"(<dt>Payloads of the period</dt><dd{}>{} of the period's {} sealed payloads {}: {} dropped by )"
+          "retention, {} unreadable after crypto-shredding{}</dd>",
+          gone > 0 ? R"( class="warn")" : "", num(gone), num(p->sealed), gone == 1 ? "is gone" : "are gone",
+          num(p->dropped_by_retention), num(p->shredded),
+          by.empty() ? std::string() : fmt::format(" ({})", fmt::join(by, "; ")));
+    }
   } else if (v.sealed_records > 0) {
     out += fmt::format(
         R"(<dt>Stored payloads</dt><dd class="warn">not checked: {} record{} sealed a payload; <code>--payloads</code> )"

@@ -183,6 +183,39 @@ class payload_loss_test(tampered_log_case):
     def report(self, db, *extra, check):
         return sovgw("audit", "report", "--db", db, "--pubkey", self.pub, *extra, check=check).stdout
 
+    def test_a_period_report_names_the_events_after_the_period_that_took_its_payloads(self):
+        # Probe round 42 (4): report --since --until --payloads listed only the events in the period and
+        # whole-log totals: that a retention run (or a shred) after the period took most of the period's
+        # payloads was said nowhere.
+        rows = [json.loads(x) for x in sovgw("audit", "query", "--db", self.db, "--format", "jsonl",
+                                             check=0).stdout.splitlines()]
+        since, until = rows[0]["time"], rows[100]["time"]  # the first writer session's records
+        sealed = [r for r in rows[:100] if r["payload"] == "sealed"]
+        globex = [r for r in sealed if r["tenant"] == "globex"]
+        self.assertTrue(sealed and globex and len(globex) < len(sealed))
+        sovgw("audit", "shred", "--db", self.db, "--keys", self.keys, "--tenant", "globex", check=0)  # record 300
+        sovgw("audit", "retain", "--db", self.db, "--keys", self.keys, "--older-than", "0s", "--below-minimum",
+              check=0)  # record 301
+        period = ("--payloads", "--since", since, "--until", until)
+        doc = json.loads(self.report(self.db, *period, "--format", "json", check=0))
+        p = doc["payloads_in_period"]
+        self.assertEqual((p["sealed"], p["dropped_by_retention"], p["shredded"]),
+                         (len(sealed), len(sealed) - len(globex), len(globex)))
+        self.assertEqual([(e["seq"], e["kind"], e["tenant"], e["payloads"]) for e in p["events"]],
+                         [(300, "crypto-shred", "globex", len(globex)), (301, "retention", None, len(sealed) - len(globex))])
+        self.assertTrue(all(e["time"] > until for e in p["events"]))
+        html = self.report(self.db, *period, check=0)
+        self.assertIn(f"Payloads of the period</dt><dd class=\"warn\">{len(sealed)} of the period's {len(sealed)} "
+                      f"sealed payloads are gone: {len(sealed) - len(globex)} dropped by retention, {len(globex)} "
+                      f"unreadable after crypto-shredding ({len(globex)} by the crypto-shred of tenant globex at "
+                      f"record 300 (", html)
+        self.assertIn(f"{len(sealed) - len(globex)} by the retention event at record 301 (", html)
+        # Without a period, or without --payloads, nothing is claimed about one.
+        self.assertIsNone(json.loads(self.report(self.db, "--payloads", "--format", "json", check=0))
+                          ["payloads_in_period"])
+        self.assertIsNone(json.loads(self.report(self.db, "--since", since, "--format", "json", check=0))
+                          ["payloads_in_period"])
+
     def test_the_report_says_whether_it_checked_the_payloads(self):
         db = self.tampered("flip-payload", "6")
         html = self.report(db, check=0)  # the records verify; the payloads were not read
