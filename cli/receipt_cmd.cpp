@@ -256,6 +256,13 @@ int check_against_log(const options& o, const saved_head& head, const hs::signat
     return exit_failed;
   }
   if (!found->seq) {
+    // Forwarded by a gateway that stopped (or is still answering): its note in DB.in-flight says
+    // so; not a record removed (probe round 42: "an older copy" was said of the live log).
+    const pending_notes pending = pending_notes_of(*s, o);
+    if (const audit::pending_request* r = pending.find(id)) {
+      fmt::print("the log cannot agree yet: {}\n", printable(pending_request_text(pending, *r)));
+      return exit_failed;
+    }
     fmt::print(
         "the log holds NO record with request id '{}' (or {} is not the log of the gateway that signed the "
         "receipt)\n  ({})\n"

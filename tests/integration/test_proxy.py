@@ -1206,6 +1206,33 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("the log agrees", r.stdout)
 
+    def test_a_receipt_of_a_request_the_killed_gateway_had_not_recorded_is_said_pending(self):
+        """Probe round 42: after a kill -9 mid-answer, `receipt verify --db` said the log holds no record
+        and suggested an older copy, though the request's in-flight note was in DB.in-flight."""
+
+        class Stalls(ClusterHandler):
+            def do_POST(self):
+                self.read_body()
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+                self.wfile.flush()
+                time.sleep(5)
+
+        g, db, jwk = self.audited_gateway_to_handler("stalls", Stalls)
+        with tls_connect(g.port, self.certs) as s:
+            s.sendall(chat_request())
+            head = Reader(s).read_response(head_only=True)
+        g.stop()  # SIGKILL: the record was never made; the note made when it was forwarded stays
+        path = os.path.join(self.tmp.path, f"pending-{time.time_ns()}.txt")
+        with open(path, "wb") as f:
+            f.write(head.raw_head.encode("latin-1"))
+        r = subprocess.run([SOVGW, "receipt", "verify", path, "--key", jwk, "--method", "POST", "--url",
+                            "https://localhost/v1/chat/completions", "--db", db],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("the log cannot agree yet: request id", r.stdout)
+        self.assertIn("pending in", r.stdout)
+        self.assertNotIn("older copy", r.stdout)
+
     def test_what_a_request_can_cause_never_marks_an_endpoint_down(self):
         # A client chooses what it sends: a head the cluster refuses by closing, input it answers
         # with garbage or resets on. Were those endpoint failures, three requests from any tenant
