@@ -75,7 +75,8 @@ std::string forward_field_problem(const std::string& text, const std::string& lo
     for (const http::known_field& k : http::known_field_names()) {
       covered = covered.empty() && covers(k.name) ? k.name : covered;
     }
-    for (const auto& list : {http::client_claim_prefixes(), http::client_claim_names()}) {
+    for (const auto& list :
+         {http::client_claim_prefixes(), http::client_claim_names(), http::upstream_account_names()}) {
       for (std::string_view n : list) {
         covered = covered.empty() && covers(n) ? n : covered;
       }

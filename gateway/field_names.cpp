@@ -193,16 +193,22 @@ constexpr std::string_view claim_words[] = {
     "consumer",   "tenant",  "forwarded",  "client-ip", "real-ip",         "remote-addr", "cookie",
     "csrf",       "xsrf",    "impersonat", "-user",     "subscription-key"};
 // Whole names (lower case): fields that tell a server the scheme or route the request took
-// (Via, X-Url-Scheme, Front-End-Https, Next.js's X-Middleware-Subrequest: CVE-2025-29927), or
-// scope it to a client's account elsewhere (OpenAI-Organization, OpenAI-Project: the cluster gets
-// the gateway's tenant pseudonym instead).
-constexpr std::string_view claim_names[] = {"via",
-                                            "x-url-scheme",
-                                            "x-scheme",
-                                            "front-end-https",
-                                            "x-middleware-subrequest",
-                                            "openai-organization",
-                                            "openai-project"};
+// (Via, X-Url-Scheme, Front-End-Https, Next.js's X-Middleware-Subrequest: CVE-2025-29927). The
+// account fields (account_names) are claims too.
+constexpr std::string_view claim_names[] = {"via", "x-url-scheme", "x-scheme", "front-end-https",
+                                            "x-middleware-subrequest"};
+
+// The fields of the account a cluster is called with (names_upstream_account), lower case: its
+// organisation and project, whole names; its rate limits, any name that holds one of the words.
+constexpr std::string_view account_names[] = {"openai-organization", "openai-project",
+                                              "anthropic-organization-id"};
+constexpr std::string_view account_words[] = {"ratelimit", "rate-limit"};
+
+bool lower_names_account(std::string_view lower) {
+  return std::find(std::begin(account_names), std::end(account_names), lower) != std::end(account_names) ||
+         std::any_of(std::begin(account_words), std::end(account_words),
+                     [&](std::string_view w) { return lower.find(w) != std::string_view::npos; });
+}
 
 // The end-to-end fields a cluster is sent as the client wrote them (lower case; a trailing '*'
 // makes a prefix): what the request's body is and what answer is wanted (Accept*, Content-Language),
@@ -290,7 +296,8 @@ field_id client_field_uncached(std::string_view name) {
   if (std::any_of(std::begin(claim_prefixes), std::end(claim_prefixes),
                   [&](std::string_view p) { return lower.starts_with(p); }) ||
       std::any_of(std::begin(claim_words), std::end(claim_words), in) ||
-      std::find(std::begin(claim_names), std::end(claim_names), lower) != std::end(claim_names)) {
+      std::find(std::begin(claim_names), std::end(claim_names), lower) != std::end(claim_names) ||
+      lower_names_account(lower)) {
     return field_id::client_claim;
   }
   return std::any_of(std::begin(end_to_end), std::end(end_to_end),
@@ -343,6 +350,17 @@ std::span<const std::string_view> client_claim_words() noexcept { return claim_w
 std::span<const std::string_view> client_claim_names() noexcept { return claim_names; }
 
 std::span<const std::string_view> end_to_end_names() noexcept { return end_to_end; }
+
+std::span<const std::string_view> upstream_account_names() noexcept { return account_names; }
+
+bool names_upstream_account(std::string_view name) noexcept {
+  if (name.size() > 128) {
+    return false;  // (no account field is longer: noexcept, no allocation)
+  }
+  std::array<char, 128> buffer;
+  std::string unused;
+  return lower_names_account(lowered_name(name, buffer, unused));
+}
 
 bool name_listed(std::string_view name, std::span<const std::string> names) noexcept {
   if (names.empty() || name.size() > 128) {

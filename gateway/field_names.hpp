@@ -83,6 +83,19 @@ struct known_field {
 [[nodiscard]] std::span<const std::string_view> client_claim_words() noexcept;
 [[nodiscard]] std::span<const std::string_view> client_claim_names() noexcept;
 
+// Whether `name` (any case) describes the account a cluster is called with: the gateway's one
+// credential, shared by every client and tenant. Its organisation and project
+// (OpenAI-Organization, OpenAI-Project, anthropic-organization-id: upstream_account_names()) and
+// its rate limits: any name that holds "ratelimit" or "rate-limit" (x-ratelimit-* of OpenAI and
+// Azure OpenAI, RateLimit, RateLimit-Policy and RateLimit-* of the IETF draft and Mistral,
+// anthropic-ratelimit-*, x-ms-ratelimit-*). Neither way: a client's would scope its request to an
+// account of its own elsewhere (identify_field() calls them client_claim), and a cluster's answer
+// would tell every client the gateway's account and what all the others used of it (relay.cpp;
+// probe round 42). Retry-After, retry-after-ms and x-should-retry are not among them: they say
+// when to retry this request, which the SDKs need.
+[[nodiscard]] bool names_upstream_account(std::string_view name) noexcept;
+[[nodiscard]] std::span<const std::string_view> upstream_account_names() noexcept;
+
 // The names of the end-to-end fields a cluster is sent (lower case; a trailing '*' a prefix):
 // identify_field() calls field_id::other only those, and field_id::unlisted the rest it has no
 // name for.

@@ -221,6 +221,12 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
     if (names_cluster_network(f.name)) {
       continue;
     }
+    // The account the gateway calls the cluster with, shared by every client: its IDs, and rate
+    // limits that count what every tenant used (x-ratelimit-remaining-tokens falls by the others'
+    // tokens between two of a tenant's requests; probe round 42). Retry-After stays.
+    if (http::names_upstream_account(f.name)) {
+      continue;
+    }
     if (f.id == http::field_id::x_request_id) {
       if (!upstream_id_sent) {
         append_field(out, "X-Upstream-Request-Id", f.value);

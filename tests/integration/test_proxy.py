@@ -587,6 +587,36 @@ class UpstreamFailureTest(unittest.TestCase):
                 self.assertEqual(resp.header("x-upstream-request-id"), "req_cluster_123")
                 self.assertNotEqual(resp.header("x-request-id"), "req_cluster_123")
 
+    def test_the_fields_of_the_gateways_upstream_account_are_not_relayed(self):
+        # Probe round 42: every client reaches the cluster with the gateway's one credential, so the
+        # rate limits OpenAI, Azure OpenAI, Anthropic and Mistral send count every tenant's use (a
+        # tenant read the others' tokens between two of its requests), and the organisation and
+        # project are the gateway's. What an SDK needs to retry stays.
+        account = (("x-ratelimit-limit-tokens", "2000000"), ("x-ratelimit-remaining-tokens", "1999370"),
+                   ("X-RateLimit-Remaining-Requests", "9998"), ("x-ratelimit-reset-tokens", "6ms"),
+                   ("RateLimit", "limit=100, remaining=50, reset=5"), ("RateLimit-Policy", "100;w=60"),
+                   ("ratelimit-remaining", "50"), ("anthropic-ratelimit-tokens-remaining", "9000"),
+                   ("OpenAI-Organization", "org-gateway-upstream"), ("openai-project", "proj_gateway"),
+                   ("anthropic-organization-id", "0f0e"))
+        kept = (("Retry-After", "1"), ("retry-after-ms", "800"), ("x-should-retry", "true"),
+                ("openai-processing-ms", "12"))
+
+        class Account(ClusterHandler):
+            def do_POST(self):
+                self.read_body()
+                body = json.dumps({"object": "chat.completion", "choices": [],
+                                   "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}).encode()
+                self.answer(200, body, (("Content-Type", "application/json"),) + account + kept)
+
+        g = self.gateway_to_handler("account", Account)
+        resp = exchange(g.port, self.certs, chat_request())
+        self.assertEqual(resp.status, 200, resp.body)
+        names = {n.lower() for n, _ in resp.headers}
+        for name, _ in account:
+            self.assertNotIn(name.lower(), names)
+        for name, value in kept:
+            self.assertEqual(resp.header(name), value)
+
     def test_the_cluster_is_asked_for_an_answer_it_can_meter(self):
         # Both OpenAI SDKs send Accept-Encoding: gzip. A compressed answer's usage cannot be read: it
         # would be charged by its compressed size, a stream nothing. The gateway asks for identity, and

@@ -352,6 +352,9 @@ field_id identify_field_reference(std::string_view name) {
       return field_id::client_claim;
     }
   }
+  if (names_upstream_account(name)) {
+    return field_id::client_claim;
+  }
   for (std::string_view e : end_to_end_names()) {
     const bool prefix = e.ends_with('*');
     const std::string_view stem = prefix ? e.substr(0, e.size() - 1) : e;
@@ -364,6 +367,40 @@ field_id identify_field_reference(std::string_view name) {
 }
 
 }  // namespace
+
+TEST_CASE("field names: the upstream account's fields, rate limits in any spelling, and not Retry-After") {
+  struct row {
+    std::string_view name;
+    bool account;
+  };
+  static constexpr row rows[] = {
+      {"x-ratelimit-remaining-tokens", true},
+      {"X-RateLimit-Limit-Requests", true},
+      {"RateLimit", true},
+      {"ratelimit-policy", true},
+      {"RateLimit-Remaining", true},
+      {"anthropic-ratelimit-tokens-remaining", true},
+      {"x-ms-ratelimit-remaining", true},
+      {"X-Rate-Limit-Reset", true},
+      {"OpenAI-Organization", true},
+      {"openai-project", true},
+      {"anthropic-organization-id", true},
+      {"retry-after", false},
+      {"retry-after-ms", false},
+      {"x-should-retry", false},
+      {"openai-processing-ms", false},
+      {"openai-version", false},
+      {"x-request-id", false},
+      {"content-type", false},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.name);
+    CHECK(names_upstream_account(r.name) == r.account);
+    if (r.account) {
+      CHECK(identify_field(r.name) == field_id::client_claim);  // never forwarded in a request either
+    }
+  }
+}
 
 TEST_CASE("field names: the word-at-a-time lookup agrees with a byte-at-a-time one, byte for byte") {
   const std::string_view seeds[] = {"te",
