@@ -180,9 +180,13 @@ void geo_tagger::scoped_idempotency_key(std::string& out, std::string_view tenan
   std::array<std::uint8_t, 16> scope{};
   crypto::blake2b(std::span(reinterpret_cast<const std::uint8_t*>(input.data()), input.size()), scope,
                   pseudonym_key_);
-  out = crypto::to_hex(std::span<const std::uint8_t>(scope.data(), 8));
+  // An sf-string is scoped inside its quotes, so it stays one ("<scope>.abc"); the pipeline refused
+  // every other form but a bare key (http::read_idempotency_key).
+  const bool quoted = key.starts_with('"');
+  out = quoted ? "\"" : "";
+  out += crypto::to_hex(std::span<const std::uint8_t>(scope.data(), 8));
   out += '.';
-  out += key;
+  out += quoted ? key.substr(1) : key;
 }
 
 bool geo_tagger::tag(std::string& head, request_context& ctx, std::string_view authority,

@@ -55,7 +55,8 @@ class geo_tagger {
   // the signing key (nullopt without signing).
   [[nodiscard]] std::optional<std::vector<std::uint8_t>> tenant_pseudonym(std::string_view tenant) const;
 
-  // A client's Idempotency-Key as a cluster is sent it: `<scope>.<key>`, the scope 16 hex digits
+  // A client's Idempotency-Key as a cluster is sent it: `<scope>.<key>` (an sf-string `"<scope>.<key>"`;
+  // `key` is a bare key or an sf-string, http::read_idempotency_key), the scope 16 hex digits
   // of BLAKE2b over the tenant's name (keyed as the pseudonym is when signing; unkeyed without),
   // so that a cluster that deduplicates by the key (each tenant reaches it with the gateway's one
   // credential) never hands one tenant the answer to another's request with the same key.

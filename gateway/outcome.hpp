@@ -30,6 +30,7 @@ namespace sovgw::gateway {
   X(http_version_not_supported, 505, "server_error", "http_version_not_supported")              \
   /* identify */                                                                                \
   X(bad_forwarded_for, 400, "invalid_request_error", "bad_forwarded_for")                       \
+  X(invalid_idempotency_key, 400, "invalid_request_error", "invalid_idempotency_key")           \
   X(invalid_api_key, 401, "invalid_request_error", "invalid_api_key")                           \
   X(invalid_client_certificate, 401, "invalid_request_error", "invalid_client_certificate")     \
   X(rate_limit_exceeded, 429, "rate_limit_error", "rate_limit_exceeded")                        \

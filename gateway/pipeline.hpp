@@ -96,8 +96,10 @@ class pipeline {
   // invalid_client_certificate). With a tenants file, the tenant is the one the bearer API key or
   // the certificate's subject names (both: they must agree); an unknown, revoked or expired key,
   // or no identity at all, is 401 invalid_api_key. Without one, it is the certificate's CN, else
-  // "default". It reads the head alone: it runs before the body is read, so that a request it
-  // refuses has its body neither read nor buffered.
+  // "default". Then an Idempotency-Key that cannot be forwarded scoped to the tenant (empty, a
+  // list, neither an sf-string nor a bare key) is 400 invalid_idempotency_key. It reads the head
+  // alone: it runs before the body is read, so that a request it refuses has its body neither read
+  // nor buffered.
   [[nodiscard]] stage_result identify(request_context& ctx) const;
   // Before the body is read: a request of a tenant or key that a limit refuses whatever it asks (a
   // spent monthly budget, an empty requests or tokens bucket, a monthly budget while the shared

@@ -16,6 +16,7 @@
 #include "classify/unescape.hpp"
 #include "common/ascii.hpp"
 #include "gateway/client_address.hpp"
+#include "gateway/idempotency_key.hpp"
 #include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/pipeline.hpp"
@@ -264,6 +265,31 @@ bool key_outside_authorization(const http::message_head& head) {
     }
   }
   return false;
+}
+
+// A client's Idempotency-Key reaches the cluster scoped to its tenant
+// (geo_tagger::scoped_idempotency_key), which keeps one key one key only for a bare key or an
+// sf-string: an empty one would become a key all the tenant's requests share, and a list's other
+// members, or the string a cluster pulls out of a value it reads otherwise, would reach it unscoped
+// (another tenant's stored answer for the same key; probe round 42).
+stage_result check_idempotency_key(const http::message_head& head) {
+  bool seen = false;
+  for (const http::field& f : head.fields) {
+    if (f.id != http::field_id::idempotency_key) {
+      continue;
+    }
+    const http::idempotency_key_form form =
+        seen ? http::idempotency_key_form::list : http::read_idempotency_key(f.value);
+    seen = true;
+    if (form != http::idempotency_key_form::raw && form != http::idempotency_key_form::sf_string) {
+      return stage_result::respond(
+          outcome::invalid_idempotency_key,
+          fmt::format("the Idempotency-Key field cannot be forwarded: {}; send one key, as a string "
+                      "(\"8e03978e-40d5\") or as a bare key (8e03978e-40d5)",
+                      http::idempotency_key_problem(form)));
+    }
+  }
+  return stage_result::next();
 }
 
 stage_result key_sent_outside_authorization() {
@@ -572,7 +598,9 @@ stage_result pipeline::identify(request_context& ctx) const {
       ctx.client_country_source = country_source_name(client->source);
     }
   }
-  return identify_caller(ctx);
+  stage_result r = identify_caller(ctx);
+  // Recorded with the tenant the caller was identified as, like any refusal after this point.
+  return r.proceed() ? check_idempotency_key(ctx.head) : r;
 }
 
 stage_result pipeline::identify_caller(request_context& ctx) const {

@@ -319,6 +319,36 @@ class TenantKeysTest(unittest.TestCase):
         self.assertEqual(seen(second, "shared-123"), acme)
         self.assertNotEqual(seen(self.acme_key, "other"), acme)
 
+    def test_an_idempotency_key_is_scoped_whole_or_refused(self):
+        # Probe round 42: the draft's sf-string ("abc") was forwarded as <scope>."abc", no longer a
+        # string; a list's second member reached the cluster unscoped; an empty key became a key all
+        # the tenant's requests shared.
+        def send_key(*values):
+            head = "".join(f"Idempotency-Key: {v}\r\n" for v in values)
+            raw = (f"POST /debug/headers HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                   f"Authorization: Bearer {self.acme_key}\r\n{head}Content-Length: 2\r\n\r\n{{}}").encode()
+            return self.call(raw=raw)
+
+        bare = send_key("8e03978e-40d5")
+        self.assertEqual(bare.status, 200, bare.body)
+        scope = bare.json()["headers"]["idempotency-key"][:-len(".8e03978e-40d5")]
+        self.assertRegex(scope, r"^[0-9a-f]{16}$")
+        quoted = send_key('"8e03978e-40d5"')
+        self.assertEqual(quoted.status, 200, quoted.body)
+        self.assertEqual(quoted.json()["headers"]["idempotency-key"], f'"{scope}.8e03978e-40d5"')
+        for values, why in ((("",), "it is empty"), (('""',), "it is empty"),
+                            (("abc, def",), "more than one key"), (('"abc", "def"',), "more than one key"),
+                            (("abc", "def"), "more than one key"),
+                            (('"abc";p=1',), "neither a string"), (('"abc',), "neither a string")):
+            with self.subTest(values=values):
+                resp = send_key(*values)
+                self.assertEqual(resp.status, 400, resp.body)
+                err = resp.json()["error"]
+                self.assertEqual((err["type"], err["code"]), ("invalid_request_error", "invalid_idempotency_key"))
+                self.assertIn(why, err["message"])
+                log = access_line(self.gateway, resp)
+                self.assertEqual((log["error"], log["tenant"], log["cluster"]), ("invalid_idempotency_key", "acme", ""))
+
     def test_a_key_where_it_would_reach_the_cluster_is_refused(self):
         # In the query or a field the gateway forwards the key would reach the cluster as sent:
         # refused, whoever's it is.
