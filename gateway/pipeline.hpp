@@ -79,15 +79,22 @@ class pipeline {
   // The tenants file parsed, not yet live (null, with `errors`, when it does not load; null without
   // a tenants file); use_tenants() swaps one in. SIGHUP checks the policy against a new tenants
   // file before either goes live: the pair `config check` and `serve` accept, or the last good.
-  // A file that does not load may still list its keys (tenants::load_result::readable_keys): they
-  // go to `readable`, for apply_revocations.
+  // A file that does not load may still list its keys and tenants (tenants::load_result::
+  // readable_keys, readable_tenants): they go to `readable` and `readable_tenants`, for
+  // apply_revocations and apply_certificate_removals.
   [[nodiscard]] std::shared_ptr<const tenants::table> load_tenants(
-      std::string& errors, std::optional<std::vector<tenants::api_key>>* readable = nullptr) const;
+      std::string& errors, std::optional<std::vector<tenants::api_key>>* readable = nullptr,
+      std::optional<std::vector<tenants::tenant>>* readable_tenants = nullptr) const;
   void use_tenants(std::shared_ptr<const tenants::table> table);
   // When a new tenants file cannot go live, what it takes away still does: every live key it
   // revokes, shortens or no longer lists is revoked (or expires) in the live table. Returns how
   // many keys changed. Never grants anything.
   std::size_t apply_revocations(std::span<const tenants::api_key> next);
+  // Likewise for client certificates: every certificate subject of a live tenant that `next` no
+  // longer lists under that tenant (removed, or moved to another) identifies nobody in the live
+  // table. Returns how many subjects were taken away. Never grants anything (a move's new tenant
+  // waits for a file that loads).
+  std::size_t apply_certificate_removals(const std::vector<tenants::tenant>& next);
   // The live tenants table, null without a tenants file.
   [[nodiscard]] std::shared_ptr<const tenants::table> tenants() const { return tenants_.load(); }
 

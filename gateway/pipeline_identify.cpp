@@ -174,13 +174,28 @@ std::size_t pipeline::apply_revocations(std::span<const tenants::api_key> next) 
   return changed;
 }
 
+std::size_t pipeline::apply_certificate_removals(const std::vector<tenants::tenant>& next) {
+  const std::shared_ptr<const tenants::table> live = tenants_.load();
+  if (!live) {
+    return 0;
+  }
+  std::size_t removed = 0;
+  std::vector<tenants::tenant> kept = tenants::without_unlisted_certificates(live->tenants(), next, removed);
+  if (removed != 0) {
+    use_tenants(
+        std::make_shared<const tenants::table>(std::move(kept), std::vector<tenants::api_key>(live->keys())));
+  }
+  return removed;
+}
+
 void pipeline::use_tenants(std::shared_ptr<const tenants::table> table) {
   limiter_.configure(*table, now_ms());
   tenants_.store(std::move(table));
 }
 
 std::shared_ptr<const tenants::table> pipeline::load_tenants(
-    std::string& errors, std::optional<std::vector<tenants::api_key>>* readable) const {
+    std::string& errors, std::optional<std::vector<tenants::api_key>>* readable,
+    std::optional<std::vector<tenants::tenant>>* readable_tenants) const {
   if (cfg_->tenants_file.empty()) {
     return nullptr;
   }
@@ -195,6 +210,9 @@ std::shared_ptr<const tenants::table> pipeline::load_tenants(
     errors = policy::format_diagnostics(std::move(r.diagnostics));
     if (readable != nullptr) {
       *readable = std::move(r.readable_keys);
+    }
+    if (readable_tenants != nullptr) {
+      *readable_tenants = std::move(r.readable_tenants);
     }
     return nullptr;
   }

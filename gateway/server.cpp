@@ -385,7 +385,9 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
   state_.stats->tenants_file_in_force.store(0, std::memory_order_relaxed);
   std::string errors;
   std::optional<std::vector<tenants::api_key>> readable_keys;
-  std::shared_ptr<const tenants::table> table = state_.stages->load_tenants(errors, &readable_keys);
+  std::optional<std::vector<tenants::tenant>> readable_tenants;
+  std::shared_ptr<const tenants::table> table =
+      state_.stages->load_tenants(errors, &readable_keys, &readable_tenants);
   // A file whose keys cannot be read at all (not YAML, no `keys:` list) revokes nothing: the log
   // says so.
   const std::optional<std::span<const tenants::api_key>> next_keys =
@@ -397,6 +399,20 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
     log_line("info", "keys revoked at once")
         .str("file", state_.cfg->tenants_file)
         .num("keys_revoked", static_cast<std::int64_t>(revoked))
+        .emit();
+  }
+  // The same for client certificates (probe round 42: a leaked certificate removed from its tenant
+  // stayed in force when another line of the file was wrong). A file whose `tenants:` cannot be
+  // read as a list takes none away: the log says so.
+  const std::vector<tenants::tenant>* next_tenants = table              ? &table->tenants()
+                                                     : readable_tenants ? &*readable_tenants
+                                                                        : nullptr;
+  const std::size_t certificates_removed =
+      next_tenants != nullptr ? state_.stages->apply_certificate_removals(*next_tenants) : 0;
+  if (certificates_removed != 0) {
+    log_line("info", "certificates removed at once")
+        .str("file", state_.cfg->tenants_file)
+        .num("certificates_removed", static_cast<std::int64_t>(certificates_removed))
         .emit();
   }
   if (table) {
@@ -449,6 +465,11 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
       .num("keys_revoked_anyway", static_cast<std::int64_t>(revoked))
       .str("keys_read",
            next_keys ? "yes" : "no: the file's keys could not be read, no revocation in it is in force")
+      .num("certificates_removed_anyway", static_cast<std::int64_t>(certificates_removed))
+      .str("certificates_read",
+           next_tenants != nullptr
+               ? "yes"
+               : "no: the file's tenants could not be read, no certificate removal in it is in force")
       .str("errors", without_final_newline(errors))
       .emit();
   report_policy(stop, reload_policy(stop, nullptr, true));  // against the tenants that stay

@@ -567,6 +567,26 @@ const tenant* table::find_by_certificate(const std::vector<certificate_subject>&
   return found;
 }
 
+std::vector<tenant> without_unlisted_certificates(const std::vector<tenant>& live,
+                                                  const std::vector<tenant>& next, std::size_t& removed) {
+  std::set<std::pair<std::string_view, std::string>> listed;  // (tenant, subject_key)
+  for (const tenant& t : next) {
+    for (const certificate_subject& s : t.certificates) {
+      listed.emplace(t.name, subject_key(s.kind, s.value));
+    }
+  }
+  removed = 0;
+  std::vector<tenant> out(live);
+  for (tenant& t : out) {
+    const std::size_t before = t.certificates.size();
+    std::erase_if(t.certificates, [&](const certificate_subject& s) {
+      return listed.count({std::string_view(t.name), subject_key(s.kind, s.value)}) == 0;
+    });
+    removed += before - t.certificates.size();
+  }
+  return out;
+}
+
 load_result parse_tenants(std::string_view text, const std::string& file) {
   load_result out;
   policy::diagnostics d(file);
@@ -597,6 +617,9 @@ load_result parse_tenants(std::string_view text, const std::string& file) {
       keys.insert(keys.end(), std::make_move_iterator(damaged.begin()),
                   std::make_move_iterator(damaged.end()));
       out.readable_keys = std::move(keys);
+    }
+    if (root.IsMap() && root["tenants"] && root["tenants"].IsSequence()) {
+      out.readable_tenants = std::move(tenants);
     }
     return out;
   }
@@ -649,6 +672,8 @@ load_result load_tenants_file(const std::string& path) {
   if (text.is_ok()) {
     load_result parsed = parse_tenants(*text, path);
     out.readable_keys = parsed.ok() ? std::optional(parsed.tenants->keys()) : std::move(parsed.readable_keys);
+    out.readable_tenants =
+        parsed.ok() ? std::optional(parsed.tenants->tenants()) : std::move(parsed.readable_tenants);
   }
   return out;
 }

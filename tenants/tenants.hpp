@@ -160,8 +160,20 @@ struct load_result {
   // same (a leaked key must not stay usable because another line of the file is wrong); never
   // what they grant.
   std::optional<std::vector<api_key>> readable_keys;
+  // With errors: the file's tenants as far as they could be read, when its `tenants:` is a list
+  // (also from a file refused for its mode). A certificate subject they no longer list under its
+  // tenant (removed, moved to another tenant, or on a line with an error) is taken away all the
+  // same (without_unlisted_certificates: a leaked certificate must not stay usable because another
+  // line of the file is wrong); never what they grant.
+  std::optional<std::vector<tenant>> readable_tenants;
   [[nodiscard]] bool ok() const { return tenants != nullptr; }
 };
+
+// `live` without the certificate subjects that `next` (a refused file's readable tenants) does not
+// list under the same tenant; `removed` is set to how many were taken away. Adds nothing.
+[[nodiscard]] std::vector<tenant> without_unlisted_certificates(const std::vector<tenant>& live,
+                                                                const std::vector<tenant>& next,
+                                                                std::size_t& removed);
 
 // Parses a tenants file; every problem is reported as file:line:col (unknown keys, bad names,
 // duplicate tenants, subjects or key ids, a key for an undeclared tenant, malformed hashes or

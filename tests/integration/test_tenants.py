@@ -533,6 +533,42 @@ class TenantKeysTest(unittest.TestCase):
         self.assertEqual(metric(self.gateway, "sovgw_tenants_reload_failures_total"), 1)
         self.assertEqual(self.call(self.acme_key).status, 200)
 
+    def test_a_broken_tenants_file_still_removes_the_certificates_it_removes(self):
+        # Probe round 42: a leaked client certificate removed from its tenant (or moved to another)
+        # and an unrelated typo: SIGHUP kept the old table and the certificate still identified acme.
+        acme = make_client_cert(self.certs, os.path.join(self.tmp.path, "acme"), [cn("acme-app")])
+        globex = make_client_cert(self.certs, os.path.join(self.tmp.path, "globex"), [cn("someone")],
+                                  [x509.DNSName("app.globex.example")])
+        self.assertEqual(access_line(self.gateway, self.call(cert=acme))["tenant"], "acme")
+        with open(self.tenants) as f:
+            text = f.read()
+        broken = text.replace("      - cn: acme-app\n", "      - cn: other-app\n", 1).replace(
+            "  - name: globex\n", "  - name: globex\n    bogus_key: 1\n", 1)
+        with open(self.tenants, "w") as f:
+            f.write(broken)
+        self.reload("tenants reload failed; keeping the current tenants")
+        failed = [o for o in self.gateway.logs() if o.get("msg", "").startswith("tenants reload failed")][-1]
+        self.assertIn("bogus_key", failed["errors"])
+        self.assertEqual((failed["certificates_removed_anyway"], failed["certificates_read"]), (1, "yes"))
+        self.assert_invalid_key(self.call(cert=acme))
+        self.assertEqual(self.call(self.acme_key).status, 200)  # nothing else changed
+        self.assertEqual(access_line(self.gateway, self.call(cert=globex))["tenant"], "globex")
+        self.assert_invalid_key(self.call(cert=make_client_cert(  # and nothing is granted
+            self.certs, os.path.join(self.tmp.path, "other"), [cn("other-app")])))
+        # Moved to another tenant: taken from the first, not given to the second until a file loads.
+        with open(self.tenants, "w") as f:
+            f.write(text)
+        self.reload()
+        self.assertEqual(access_line(self.gateway, self.call(cert=acme))["tenant"], "acme")
+        moved = text.replace("      - cn: acme-app\n", "      - cn: other-app\n", 1).replace(
+            "      - dns: app.globex.example\n", "      - dns: app.globex.example\n      - cn: acme-app\n", 1)
+        with open(self.tenants, "w") as f:
+            f.write(moved + "bogus: 1\n")
+        self.reload("tenants reload failed; keeping the current tenants")
+        failed = [o for o in self.gateway.logs() if o.get("msg", "").startswith("tenants reload failed")][-1]
+        self.assertEqual(failed["certificates_removed_anyway"], 1)
+        self.assert_invalid_key(self.call(cert=acme))
+
     def test_a_broken_tenants_file_still_revokes_what_it_revokes(self):
         # Probe round 20: a key revoked, then another line of the file broken (a tenant declared
         # twice, the file left group-writable): SIGHUP kept the old table and the leaked key worked.
