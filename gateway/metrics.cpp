@@ -57,7 +57,7 @@ void usage_counters::add(std::string_view tenant, std::string_view model, std::s
   const std::lock_guard lock(mutex_);
   if (auto it = requests_.find(tenant); it != requests_.end()) {
     ++it->second;
-  } else if (requests_.size() < max_series) {
+  } else if (requests_.size() < max_series_) {
     requests_.emplace(std::string(tenant), 1);
   }
   if (prompt_tokens == 0 && completion_tokens == 0) {
@@ -67,10 +67,20 @@ void usage_counters::add(std::string_view tenant, std::string_view model, std::s
       tokens_.find(std::tuple<std::string_view, std::string_view, std::string_view>(tenant, model, cluster));
   if (it == tokens_.end()) {
     std::tuple<std::string, std::string, std::string> key{tenant, model, cluster};
-    if (tokens_.size() >= max_series) {
+    std::size_t* mine = nullptr;  // (none once all series are taken: the map stays bounded too)
+    if (tokens_.size() < max_series_) {
+      auto at = tenant_series_.find(tenant);
+      mine = at != tenant_series_.end() ? &at->second
+                                        : &tenant_series_.emplace(std::string(tenant), 0).first->second;
+    }
+    if (mine == nullptr || *mine >= max_series_per_tenant_) {
       std::get<1>(key) = "other";
     }
-    it = tokens_.try_emplace(std::move(key), std::array<std::uint64_t, 2>{0, 0}).first;
+    bool added = false;
+    std::tie(it, added) = tokens_.try_emplace(std::move(key), std::array<std::uint64_t, 2>{0, 0});
+    if (added && mine != nullptr) {
+      ++*mine;
+    }
   }
   it->second[0] += prompt_tokens;
   it->second[1] += completion_tokens;

@@ -29,18 +29,28 @@ enum class upstream_error_kind : std::uint8_t { connect, tls, timeout, reset, pr
 
 // Requests and tokens per tenant, model and cluster (sovgw_tenant_requests_total,
 // sovgw_tokens_total). Thread-safe: one short critical section per request. Model names come from
-// clients, so the series are capped: past max_series, new models count as "other".
+// clients, so the series are capped: past `max_series` in all, or past `max_series_per_tenant` of
+// a tenant's own, its new models count as "other" (so one tenant's made-up names fold into its own
+// `other`, never into the other tenants'; probe round 42).
 class usage_counters {
  public:
-  static constexpr std::size_t max_series = 10000;
+  static constexpr std::size_t default_max_series = 10000;
+  static constexpr std::size_t default_max_series_per_tenant = 1000;
+
+  explicit usage_counters(std::size_t max_series = default_max_series,
+                          std::size_t max_series_per_tenant = default_max_series_per_tenant)
+      : max_series_(max_series), max_series_per_tenant_(max_series_per_tenant) {}
 
   void add(std::string_view tenant, std::string_view model, std::string_view cluster,
            std::uint64_t prompt_tokens, std::uint64_t completion_tokens);
   void render(std::string& out) const;
 
  private:
+  std::size_t max_series_;
+  std::size_t max_series_per_tenant_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::uint64_t, std::less<>> requests_;  // by tenant
+  std::map<std::string, std::uint64_t, std::less<>> requests_;     // by tenant
+  std::map<std::string, std::size_t, std::less<>> tenant_series_;  // tokens_'s series by tenant
   std::map<std::tuple<std::string, std::string, std::string>, std::array<std::uint64_t, 2>, std::less<>>
       tokens_;  // found by string_views: no strings built per request
 };
