@@ -29,7 +29,7 @@ namespace {
 namespace hs = crypto::httpsig;
 
 constexpr const char* receipt_usage = R"(usage:
-  sovgw receipt verify HEAD_FILE --key PUBLIC_KEY --method METHOD --url URL
+  sovgw receipt verify HEAD_FILE --key PUBLIC_KEY [--method METHOD --url URL]
                        [--content-digest VALUE | --body-file FILE] [--db DIR]
       checks offline the receipt the gateway signed on a response (docs/auditing.md): HEAD_FILE is
       the response head as saved (`curl -D head.txt`, over HTTP/1.1, 2 or 3; interim 1xx heads are
@@ -40,16 +40,18 @@ constexpr const char* receipt_usage = R"(usage:
       METHOD and URL the request it answers exactly as sent (`https://host:port/path?query`: host
       and port as in the Host field). A request sent with a Content-Digest: give the same value,
       or the body sent; a receipt of a request sent without one covers no body, and giving
-      --body-file or --content-digest for it fails. Prints the receipt's fields.
+      --body-file or --content-digest for it fails. Without --method and --url: a receipt the
+      gateway signed on an answer to no request line (400 malformed request line, 408 before the
+      head, 414, 431 by bytes), which is bound to no request. Prints the receipt's fields.
       --db DIR: the gateway's audit log: a receipt that verifies is also looked up there by its
       request id, and the record must say what the receipt says (method, path, status, decision,
       policy version, cluster and its country); a record missing or saying otherwise means the
       log was rewritten or the record removed since the gateway answered (sovgw audit verify
       --checkpoint says whether the log itself is the one you verified before). A receipt
       created outside the time the record says its request was answered (or later than now,
-      even without --db) was not signed by the gateway as it answered: it fails, and says so. A record that
-      agrees but says the answer did not complete (a 200 whose body the cluster cut short: its
-      error_kind) is named too: the receipt leaves in the head, before the body.
+      even without --db) was not signed by the gateway as it answered: it fails, and says so.
+      A record that agrees but says the answer did not complete (a 200 whose body the cluster
+      cut short: its error_kind) is named too: the receipt leaves in the head, before the body.
 
 exit codes: 0 the receipt verifies (and, with --db, the log's record agrees); 1 it does not, or
 the log has no record of it or contradicts it (the reason is printed); 2 bad usage (a head that
@@ -367,42 +369,10 @@ int check_against_log(const options& o, const saved_head& head, const hs::signat
   return exit_ok;
 }
 
-int cmd_verify(const options& o) {
-  const std::string& head_path = o.positional()[0];
-  const saved_head head = parse_head(head_path, crypto::read_small_file(head_path, "response head"));
-
-  const std::string key_path = o.need("key");
-  const std::string key_text = crypto::read_small_file(key_path);
-  const crypto::public_key_set_result keys = crypto::parse_ed25519_public_keys(key_text);
-  if (!keys.ok() && crypto::note_verifier::parse(key_text.substr(0, key_text.find_last_not_of("\r\n") + 1))) {
-    throw usage_error(fmt::format("{}: this is the audit log's checkpoint key (a signed-note verifier key, "
-                                  "for sovgw audit verify); receipts are signed with the gateway's HTTP "
-                                  "signing key: `sovgw keys http-public SIGNING_KEY` prints it, and the "
-                                  "admin listener serves it at /.well-known/sovgw-keys.json",
-                                  key_path),
-                      false);
-  }
-  if (!keys.ok()) {
-    throw usage_error(fmt::format("{}: not an Ed25519 public key{}: {}", key_path,
-                                  keys.member ? fmt::format(" (JWK Set member {})", *keys.member) : "",
-                                  crypto::describe(keys.error)),
-                      false);
-  }
-  std::vector<hs::verification_key> verifiers;
-  for (const crypto::public_key_result& k : keys.keys) {
-    // The gateway's keyid is the key's thumbprint: a kid that says otherwise would be printed as
-    // the signer's keyid for a key that is not that one.
-    const std::string thumbprint = crypto::ed25519_jwk_thumbprint(k.key);
-    if (k.kid != thumbprint) {
-      throw usage_error(
-          fmt::format("{}: the JWK's kid '{}' is not the key's RFC 7638 thumbprint {} (the keyid "
-                      "the gateway signs with)",
-                      key_path, k.kid, thumbprint),
-          false);
-    }
-    verifiers.push_back(hs::verification_key::ed25519(k.kid, k.key));
-  }
-
+// The request a receipt answers, from --method and --url, and the Content-Digests it may have
+// carried (--content-digest, or each form of --body-file's): usage_error on a bad one.
+void parse_request(const options& o, hs::message_view& request, std::string& authority, std::string& target,
+                   std::vector<std::string>& digests) {
   const std::string url = o.need("url");
   const std::size_t scheme_end = url.find("://");
   if (scheme_end == std::string::npos) {
@@ -423,16 +393,15 @@ int cmd_verify(const options& o) {
   // The host ends at the path or, with none (https://host:port?x=1, which curl sends as /?x=1), at
   // the query.
   const std::size_t path_at = url.find_first_of("/?", scheme_end + 3);
-  const std::string authority = url.substr(scheme_end + 3, path_at - scheme_end - 3);
-  const std::string target = path_at == std::string::npos ? "/"
-                             : url[path_at] == '?'        ? "/" + url.substr(path_at)
-                                                          : url.substr(path_at);
+  authority = url.substr(scheme_end + 3, path_at - scheme_end - 3);
+  target = path_at == std::string::npos ? "/"
+           : url[path_at] == '?'        ? "/" + url.substr(path_at)
+                                        : url.substr(path_at);
   if (authority.empty()) {
     throw usage_error(fmt::format("--url '{}' has no host", url), false);
   }
   // The Content-Digest the request carried, as the receipt covers it: given, or made from the body
   // in each form a client writes (sha-256, sha-512, both): the first that verifies is the one.
-  std::vector<std::string> digests;
   if (o.has("content-digest") && o.has("body-file")) {
     throw usage_error("give --content-digest or --body-file, not both", false);
   }
@@ -457,11 +426,6 @@ int cmd_verify(const options& o) {
                sha256 + "," + sha512,
                sha512 + "," + sha256};
   }
-  if (digests.empty()) {
-    digests.emplace_back();
-  }
-  std::string digest = digests.front();
-  hs::message_view request;
   request.method = o.need("method");
   // HTTP methods are case-sensitive (RFC 9110, 9.1): "post" signs differently from POST.
   if (std::any_of(request.method.begin(), request.method.end(),
@@ -476,6 +440,65 @@ int cmd_verify(const options& o) {
   }
   request.authority = authority;
   request.set_target(target);
+}
+
+int cmd_verify(const options& o) {
+  const std::string& head_path = o.positional()[0];
+  const saved_head head = parse_head(head_path, crypto::read_small_file(head_path, "response head"));
+
+  const std::string key_path = o.need("key");
+  const std::string key_text = crypto::read_small_file(key_path);
+  const crypto::public_key_set_result keys = crypto::parse_ed25519_public_keys(key_text);
+  if (!keys.ok() && crypto::note_verifier::parse(key_text.substr(0, key_text.find_last_not_of("\r\n") + 1))) {
+    throw usage_error(fmt::format("{}: this is the audit log's checkpoint key (a signed-note verifier key, "
+                                  "for sovgw audit verify); receipts are signed with the gateway's HTTP "
+                                  "signing key: `sovgw keys http-public SIGNING_KEY` prints it, and the "
+                                  "admin listener serves it at /.well-known/sovgw-keys.json",
+                                  key_path),
+                      false);
+  }
+  if (!keys.ok()) {
+    const bool about_the_set = keys.error == crypto::public_key_error::duplicate_kid ||
+                               keys.error == crypto::public_key_error::bad_key_set ||
+                               keys.error == crypto::public_key_error::no_ed25519_key;
+    throw usage_error(fmt::format("{}: {}{}: {}", key_path,
+                                  about_the_set ? "not a usable JWK Set" : "not an Ed25519 public key",
+                                  keys.member ? fmt::format(" (JWK Set member {})", *keys.member) : "",
+                                  crypto::describe(keys.error)),
+                      false);
+  }
+  std::vector<hs::verification_key> verifiers;
+  for (const crypto::public_key_result& k : keys.keys) {
+    // The gateway's keyid is the key's thumbprint: a kid that says otherwise would be printed as
+    // the signer's keyid for a key that is not that one.
+    const std::string thumbprint = crypto::ed25519_jwk_thumbprint(k.key);
+    if (k.kid != thumbprint) {
+      throw usage_error(
+          fmt::format("{}: the JWK's kid '{}' is not the key's RFC 7638 thumbprint {} (the keyid "
+                      "the gateway signs with)",
+                      key_path, k.kid, thumbprint),
+          false);
+    }
+    verifiers.push_back(hs::verification_key::ed25519(k.kid, k.key));
+  }
+
+  // Without --method and --url: a receipt bound to no request (an answer to no request line).
+  const bool bound = o.has("method") || o.has("url");
+  if (!bound && (o.has("content-digest") || o.has("body-file"))) {
+    throw usage_error("--content-digest and --body-file need the request: give --method and --url too",
+                      false);
+  }
+  hs::message_view request;
+  std::vector<std::string> digests;
+  std::string authority;
+  std::string target;
+  if (bound) {
+    parse_request(o, request, authority, target, digests);
+  }
+  if (digests.empty()) {
+    digests.emplace_back();
+  }
+  std::string digest = digests.front();
   hs::message_view response;
   response.status = head.status;
   response.fields = head.fields;
@@ -510,6 +533,14 @@ int cmd_verify(const options& o) {
     }
     fmt::print("receipt does NOT verify: it was signed with keyid {}, which {} does not hold (it holds {})\n",
                *asked, key_path, fmt::join(known, ", "));
+    return exit_failed;
+  }
+  if (!bound && !r.ok() &&
+      (r.failure == hs::verify_failure::component_unavailable ||
+       r.failure == hs::verify_failure::missing_required_component)) {
+    fmt::print(
+        "receipt does NOT verify without the request: it is bound to one; give the request it answers "
+        "(--method METHOD --url URL)\n");
     return exit_failed;
   }
   if (r.failure == hs::verify_failure::component_unavailable && covers_body && digest.empty()) {
@@ -556,8 +587,15 @@ int cmd_verify(const options& o) {
         format_time(static_cast<std::uint64_t>(now_s) * 1'000'000), r.params.keyid.value_or(""));
     return exit_failed;
   }
-  fmt::print("receipt verifies: status {} for {} {}{} (keyid {}, created {})\n", head.status, request.method,
-             authority, target, r.params.keyid.value_or(""), r.params.created.value_or(0));
+  if (bound) {
+    fmt::print("receipt verifies: status {} for {} {}{} (keyid {}, created {})\n", head.status,
+               request.method, authority, target, r.params.keyid.value_or(""), r.params.created.value_or(0));
+  } else {
+    fmt::print(
+        "receipt verifies: status {} (keyid {}, created {}), NOT bound to any request: the gateway signed it "
+        "on an answer to no request line it could read, and it proves nothing about any request\n",
+        head.status, r.params.keyid.value_or(""), r.params.created.value_or(0));
+  }
   for (const hs::field_line& f : head.fields) {
     if (hs::is_sovereign_field(f.name)) {
       fmt::print("  {}: {}\n", f.name, f.value);
@@ -565,7 +603,7 @@ int cmd_verify(const options& o) {
   }
   if (covers_body) {
     fmt::print("  bound to the request body: Content-Digest {}\n", digest);
-  } else {
+  } else if (bound) {
     fmt::print("  not bound to a request body: the request carried no Content-Digest\n");
   }
   return o.has("db") ? check_against_log(o, head, r.params, request.method,

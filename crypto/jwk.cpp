@@ -137,8 +137,11 @@ public_key_set_result from_jwk_set(const boost::json::value& keys) {
     if (!k.ok()) {
       return fail(k.error, i);
     }
-    if (find_public_key(r, k.kid) != nullptr) {
-      return fail(public_key_error::duplicate_kid, i);
+    if (const public_key_result* seen = find_public_key(r, k.kid)) {
+      if (seen->key != k.key) {
+        return fail(public_key_error::duplicate_kid, i);
+      }
+      continue;  // the same key again (sets merged across a rotation): one is enough
     }
     r.keys.push_back(std::move(k));
   }
@@ -215,7 +218,7 @@ const char* describe(public_key_error e) {
     case public_key_error::no_ed25519_key:
       return "the JWK Set holds no Ed25519 key";
     case public_key_error::duplicate_kid:
-      return "two keys of the JWK Set have the same \"kid\"";
+      return "two different keys of the JWK Set have the same \"kid\"";
   }
   return "unknown error";
 }

@@ -45,7 +45,7 @@ enum class public_key_error : std::uint8_t {
   // JWK Sets (RFC 7517 section 5) only:
   bad_key_set,     // "keys" is not an array of JSON objects
   no_ed25519_key,  // no member is an Ed25519 key
-  duplicate_kid,   // two Ed25519 members have the same kid (or, without kids, are the same key)
+  duplicate_kid,   // two different Ed25519 keys have the same kid (the same key twice is one key)
 };
 
 [[nodiscard]] const char* describe(public_key_error e);

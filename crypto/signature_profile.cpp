@@ -51,24 +51,47 @@ verify_result fail(verify_failure failure, std::string detail) {
   return r;
 }
 
+// Fields that frame the message on its hop (RFC 9112) rather than say anything about the request:
+// a forwarded request's signature never covers them (Content-Length: content-digest binds the body)
+// and a verifier does not require them covered. Host is "@authority".
+bool is_framing_field(std::string_view lower_name) {
+  static constexpr std::string_view names[] = {"host", "content-length", "transfer-encoding", "connection",
+                                               "te",   "keep-alive"};
+  return std::find(std::begin(names), std::end(names), lower_name) != std::end(names);
+}
+
+// What a forwarded request's signature cannot cover: the framing fields and the signature's own.
+bool never_covered(std::string_view lower_name) {
+  return is_framing_field(lower_name) || lower_name == "signature" || lower_name == "signature-input";
+}
+
 // The profile's rule that nothing the application may read as a Sovereign-* field or as a covered
 // field travels uncovered. Servers that map field names to variables (CGI, WSGI, Rack, PHP) read
 // `_` as `-`: `Sovereign_Client_Country` is Sovereign-Client-Country to them, `Content_Digest` is
 // Content-Digest. So a field whose name, lower-cased with `_` read as `-`, is `sovereign-*`, a
 // covered field's name, or (of a `request`) one the request profile covers whenever it is present
 // (Content-Type, Content-Digest: `Content_Type` on a request sent without one) must be covered.
-// And a covered field comes on one field line, as the gateway writes it: the signature covers the
-// lines joined (`declared=()` and `detected=("personal")` on two lines verify as one value), but an
-// application reading the first line would see part of it (probe round 28).
+// A forwarded request (`closed`) is a closed world: every field must be covered, but for the
+// framing fields, the signature's own and the verifier's `closed` names (what its own balancer adds), and
+// those only when they read as nothing covered. A trailer field is a field like the others to this rule. And
+// a covered field comes on one field line, as the gateway writes it: the signature covers the lines joined
+// (`declared=()` and `detected=("personal")` on two lines verify as one value), but an application reading
+// the first line would see part of it (probe round 28).
 std::optional<verify_result> check_coverage(const message_view& m, const verify_result& r, bool req,
-                                            bool request) {
+                                            bool request, const std::vector<std::string>* closed) {
   for (const auto& f : m.fields) {
     std::string name(f.name);
     std::transform(name.begin(), name.end(), name.begin(), lower);
     std::string read_as = name;
     std::replace(read_as.begin(), read_as.end(), '_', '-');
-    const bool guarded = is_sovereign_field(read_as) || covers_name(r.params.covered, read_as, req) ||
-                         (request && (read_as == "content-type" || read_as == "content-digest"));
+    const bool guarded =
+        is_sovereign_field(read_as) || covers_name(r.params.covered, read_as, req) ||
+        (request && (read_as == "content-type" || read_as == "content-digest")) ||
+        (closed != nullptr && !never_covered(name) &&
+         std::none_of(closed->begin(), closed->end(), [&](const std::string& a) {
+           return a.size() == name.size() &&
+                  std::equal(a.begin(), a.end(), name.begin(), [](char x, char y) { return lower(x) == y; });
+         }));
     if (guarded && !covers_name(r.params.covered, name, req)) {
       return fail(verify_failure::uncovered_field, std::move(name));
     }
@@ -174,15 +197,15 @@ std::string hmac_keyid(const secret_bytes& secret) {
 std::vector<component> forwarded_request_components(const message_view& request) {
   std::vector<component> covered = {component::derived("@method"), component::derived("@authority"),
                                     component::derived("@path"), component::derived("@query")};
-  // The gateway's own account of the client, the request id and the coding it asks for
-  // (Accept-Encoding: identity: what it reads for usage) are covered too (docs/http.md).
-  for (std::string_view name : {"content-type", "content-digest", "accept-encoding", "x-forwarded-for",
-                                "forwarded", "x-forwarded-proto", "x-request-id"}) {
-    if (has_field(request, name)) {
-      covered.push_back(component::field(name));
+  covered.reserve(4 + request.fields.size());
+  // Every field the gateway sends, each once, in message order: what a cluster reads is what was
+  // signed (a verifier refuses any other). Not the framing fields (is_framing_field).
+  for (const field_line& f : request.fields) {
+    std::string name(f.name);
+    std::transform(name.begin(), name.end(), name.begin(), lower);
+    if (never_covered(name) || covers_name(covered, name, false)) {
+      continue;
     }
-  }
-  for (auto& name : sovereign_names(request)) {
     covered.push_back({std::move(name), {}});
   }
   return covered;
@@ -229,7 +252,7 @@ verify_result verify_forwarded_request(const message_view& request, std::span<co
   if (auto f = check_cluster(request, policy.cluster)) {
     return *f;
   }
-  if (auto f = check_coverage(request, r, false, true)) {
+  if (auto f = check_coverage(request, r, false, true, &policy.allowed_uncovered)) {
     return *f;
   }
   if (auto f = check_content_digest(request, body, r)) {
@@ -252,6 +275,9 @@ std::vector<component> receipt_components(const message_view& response, const me
   for (auto& name : sovereign_names(response)) {
     covered.push_back({std::move(name), {}});
   }
+  if (request.method.empty()) {
+    return covered;  // no request line: a receipt bound to no request
+  }
   for (std::string_view name : {"@method", "@authority", "@path", "@query"}) {
     covered.push_back(component::derived(name).req());
   }
@@ -270,7 +296,7 @@ sign_result sign_receipt(const message_view& response, const message_view& reque
   p.alg = std::string(to_string(key.alg()));
   p.tag = std::string(receipt_tag);
   base_context context;
-  context.request = &request;
+  context.request = request.method.empty() ? nullptr : &request;
   return sign(response, receipt_label, p, key, context);
 }
 
@@ -280,10 +306,12 @@ verify_result verify_receipt(const message_view& response, const message_view& r
   o.resolve_key = policy.resolve_key;
   o.tag = std::string(receipt_tag);
   o.require_created = true;
-  o.context.request = &request;
   o.required = {component::derived("@status")};
-  for (std::string_view name : {"@method", "@authority", "@path", "@query"}) {
-    o.required.push_back(component::derived(name).req());
+  if (!request.method.empty()) {
+    o.context.request = &request;
+    for (std::string_view name : {"@method", "@authority", "@path", "@query"}) {
+      o.required.push_back(component::derived(name).req());
+    }
   }
   for (const auto& name : policy.required_fields) {
     o.required.push_back(component::field(name));
@@ -292,7 +320,7 @@ verify_result verify_receipt(const message_view& response, const message_view& r
   if (!r.ok()) {
     return r;
   }
-  if (auto f = check_coverage(response, r, false, false)) {
+  if (auto f = check_coverage(response, r, false, false, nullptr)) {
     return *f;
   }
   return r;

@@ -5,18 +5,29 @@
 // so the signer and every verifier agree. docs/signatures.md explains the profile in prose.
 //
 // Forwarded request, label `sovgw`, tag `sovgw-request`:
-//   covered: "@method" "@authority" "@path" "@query", then "content-type" and "content-digest" when
-//            present, then every `Sovereign-*` field present (lower-cased, in message order);
+//   covered: "@method" "@authority" "@path" "@query", then every field the gateway sends, each
+//            once, lower-cased, in message order: the client's fields it passes on (each on one
+//            line), the ones it writes or rewrites (Idempotency-Key as scoped, the forwarding
+//            fields, X-Request-Id, Accept-Encoding, the cluster credential), Content-Digest and
+//            every `Sovereign-*` field. Never the framing fields Host (it is "@authority"),
+//            Content-Length (content-digest binds the body), Transfer-Encoding, Connection, TE,
+//            Keep-Alive, nor Signature / Signature-Input;
 //   params:  created, expires (created + lifetime), keyid, alg, nonce, tag.
 // A verifier accepts a request only if, beyond RFC 9421:
 //   - the signature has tag `sovgw-request`, created, nonce, and covers @method @authority @path
 //     @query, content-type when present, and each of `required_fields` (default
 //     sovereign-request-id and sovereign-policy-version);
-//   - every `Sovereign-*` field present in the request is covered: a field added after signing is
-//     refused (uncovered_field) and a covered field removed or changed breaks the base or the
-//     signature (component_unavailable / bad_signature). Names are read as servers that map `_`
-//     to `-` read them: `Sovereign_Client_Country` counts as a Sovereign-* field, and a field that
-//     reads as a covered one (`Content_Digest`) must be covered too;
+//   - every field of the request, trailer fields included, is covered (the closed world): a field
+//     added after signing is refused (uncovered_field, naming it) and a covered field removed or
+//     changed breaks the base or the signature (component_unavailable / bad_signature). Exempt:
+//     the framing fields above, Signature / Signature-Input, and the verifier's
+//     `allowed_uncovered` names (fields its own balancer adds; none by default). An exempt name
+//     that reads as a `Sovereign-*` or covered field is not exempt: names are read as servers that
+//     map `_` to `-` read them (`Sovereign_Client_Country` counts as a Sovereign-* field,
+//     `Content_Digest` as Content-Digest). So the request a verifier accepts is the one the
+//     gateway signed, field for field; the verifier belongs right behind the gateway (a field
+//     anything between them adds must be allowed by name);
+//   - a covered field comes on one field line;
 //   - when the verifier knows its cluster's name, sovereign-cluster is covered and names it: a
 //     request signed for another cluster is refused (wrong_cluster);
 //   - a request with a body covers content-digest, and Content-Digest matches the body received;
@@ -27,9 +38,14 @@
 //   covered: "@status", every `Sovereign-*` field of the response, then "@method";req
 //            "@authority";req "@path";req "@query";req and "content-digest";req when the client's
 //            request had one;
+//            An answer to no request line (the gateway's 400 for a malformed one, 408 before the
+//            head was read, 414 and 431 by bytes, which stop reading the head at the limit) covers
+//            no `;req` component: such a receipt is bound to no request;
 //   params:  created, keyid, alg, tag.
 // A receipt verifier applies the same coverage rule to the response's fields (a `Sovereign_*`
-// field added to the response is refused).
+// field added to the response is refused). Given a request (a method), it requires the `;req`
+// components; given none (an empty method), it verifies a receipt bound to no request, and one
+// that covers any `;req` component fails (component_unavailable).
 //
 // Thread-safety: pure functions; the nonce cache passed in is itself thread-safe.
 
@@ -95,6 +111,10 @@ struct request_verifier {
   // a request signed for any cluster is accepted.
   std::string cluster;
   nonce_cache* nonces = nullptr;  // replays are only refused with a cache (once per cache)
+  // Field names (any case) a request may carry uncovered: what the operator's own balancer adds
+  // between the gateway and this verifier. A name that reads as Sovereign-* or as a covered field
+  // is refused anyway.
+  std::vector<std::string> allowed_uncovered;
 };
 
 // Verifies a forwarded request and its body (the bytes received, after de-chunking).
@@ -102,7 +122,8 @@ struct request_verifier {
                                                      std::span<const std::uint8_t> body,
                                                      const request_verifier& policy);
 
-// The components of a receipt for `response` answering `request` (the client's request).
+// The components of a receipt for `response` answering `request` (the client's request; an empty
+// method: no request line was read, and the receipt is bound to none).
 [[nodiscard]] std::vector<component> receipt_components(const message_view& response,
                                                         const message_view& request);
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <memory>
 
 #include "gateway/geo_tags.hpp"
 #include "gateway/log.hpp"
@@ -375,8 +377,6 @@ bool upstream_exchange::request_head(std::string& out, std::string& unsignable) 
   const geo_tagger& tagger = *w_.shared.tagger;
   static thread_local std::vector<crypto::httpsig::field_line> forwarded;
   forwarded.clear();
-  static thread_local std::deque<std::string> scoped_keys;  // Idempotency-Key as forwarded
-  scoped_keys.clear();
   // Room for the geo-tags, the signature and an inline body: the head is built without regrowth.
   const std::size_t inline_body = ctx_.body.size() <= inline_body_max ? ctx_.body.size() : 0;
   out.reserve(h.raw.size() + (tagger.signing() ? 2048 : 1024) + inline_body);
@@ -386,23 +386,57 @@ bool upstream_exchange::request_head(std::string& out, std::string& unsignable) 
   out += " HTTP/1.1\r\n";
   append_field(out, "Host", cluster_.host_header);
   const std::string& auth_header = cluster_.config->auth.header;  // the gateway's credential replaces any
-  for (const http::field& f : h.fields) {
-    if (!http::is_hop_by_hop(h, f) && !http::never_forwarded(f.id) &&
-        (auth_header.empty() || !http::iequals(f.name, auth_header))) {
-      std::string_view value = f.value;
-      if (f.id == http::field_id::idempotency_key) {
-        tagger.scoped_idempotency_key(scoped_keys.emplace_back(), ctx_.tenant, f.value);
-        value = scoped_keys.back();  // (a deque: the signature's views of earlier ones stay valid)
-      }
-      append_field(out, f.name, value);
-      if (tagger.signing()) {
-        forwarded.push_back({f.name, value});
+  const auto passed_on = [&](const http::field& f) {
+    return !http::is_hop_by_hop(h, f) && !http::never_forwarded(f.id) &&
+           (auth_header.empty() || !http::iequals(f.name, auth_header));
+  };
+  static thread_local std::deque<std::string> values;  // joined and scoped values as forwarded
+  values.clear();
+  for (auto it = h.fields.begin(); it != h.fields.end(); ++it) {
+    const http::field& f = *it;
+    if (!passed_on(f) || std::any_of(h.fields.begin(), it,
+                                     [&](const http::field& e) { return http::iequals(e.name, f.name); })) {
+      continue;  // not forwarded, or already forwarded with the first line of its name
+    }
+    // A field the client sent on several lines goes on one, its values joined with ", " (RFC 9110
+    // section 5.3): the signature covers it once, and a verifier refuses a covered field on two
+    // lines (an application reading the first would see part of what was signed).
+    std::string_view value = f.value;
+    for (auto more = std::next(it); more != h.fields.end(); ++more) {
+      if (http::iequals(more->name, f.name)) {
+        if (value.data() == f.value.data()) {
+          value = values.emplace_back(f.value);
+        }
+        std::string& joined = values.back();
+        joined += ", ";
+        joined += more->value;
+        value = joined;
       }
     }
+    if (f.id == http::field_id::idempotency_key) {
+      std::string& scoped = values.emplace_back();
+      tagger.scoped_idempotency_key(scoped, ctx_.tenant, value);
+      value = scoped;  // (a deque: the signature's views of earlier ones stay valid)
+    }
+    append_field(out, f.name, value);
+    if (tagger.signing()) {
+      forwarded.push_back({f.name, value});
+    }
   }
+  // The cluster credential is covered like any field sent, so that a verifier can hold the request
+  // to the closed world. The signature base is never sent; but an Ed25519 signature lets whoever
+  // has it and the public key test a guessed credential offline, which is why credentials must be
+  // high-entropy secrets (docs/signatures.md).
+  std::shared_ptr<const std::string> credential;
   if (!auth_header.empty()) {
-    if (const auto line = w_.shared.credentials->header_line(ctx_.cluster)) {
-      out += *line;
+    credential = w_.shared.credentials->header_line(ctx_.cluster);
+    if (credential) {
+      out += *credential;
+      if (tagger.signing()) {
+        const std::string_view line = *credential;  // "<auth_header>: value\r\n"
+        forwarded.push_back({line.substr(0, auth_header.size()),
+                             line.substr(auth_header.size() + 2, line.size() - auth_header.size() - 4)});
+      }
     }
   }
   // The gateway's own account of the client, signed with the rest: a cluster that trusts these

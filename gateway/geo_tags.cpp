@@ -141,6 +141,7 @@ geo_tagger::geo_tagger(const config& cfg)
     key_.emplace(httpsig::signing_key::ed25519(keyid_, std::move(secret)));
   }
   hmac_keys_.reserve(cfg.signing.cluster_hmac_keys.size());
+  std::vector<const cluster_hmac_key*> holders;  // of hmac_keys_, by index
   for (const cluster_config& c : cfg.clusters) {
     cluster_tags t;
     t.fields = "Sovereign-Cluster: ";
@@ -155,7 +156,20 @@ geo_tagger::geo_tagger(const config& cfg)
             read_key(cfg, k.pos, fmt::format("signing.cluster_hmac_keys.{}", k.cluster), k.file,
                      httpsig::hmac_key_kind);
         std::string id = httpsig::hmac_keyid(secret);
+        // A secret binds a request to its cluster only if no other cluster holds it (the same file
+        // or the same bytes: the same keyid, a hash of the secret).
+        for (std::size_t i = 0; i < hmac_keys_.size(); ++i) {
+          if (hmac_keys_[i].keyid() == id) {
+            throw config_error(cfg.at(
+                k.pos,
+                fmt::format("signing.cluster_hmac_keys.{}: the same hmac-sha256 secret as cluster "
+                            "'{}' (line {}, column {}): a request signed for one would verify "
+                            "at the other; give each cluster its own (sovgw keys hmac-new)",
+                            k.cluster, holders[i]->cluster, holders[i]->pos.line, holders[i]->pos.column)));
+          }
+        }
         hmac_keys_.push_back(httpsig::signing_key::hmac_sha256(std::move(id), std::move(secret)));
+        holders.push_back(&k);
         t.key = &hmac_keys_.back();
       }
     }
@@ -274,7 +288,7 @@ void geo_tagger::append_receipt(std::string& head, const request_context& ctx, i
   append_line(head, "Sovereign-Decision", spans, [&](std::string& o) { o += ctx.decision(true); });
   append_line(head, "Sovereign-Policy-Version", spans,
               [&](std::string& o) { append_sf_text(o, ctx.policy_version); });
-  const bool sign = key_ && sign_receipts_ && !ctx.head.method.empty();
+  const bool sign = key_ && sign_receipts_;
   if (ctx.cluster >= 0) {
     const std::size_t from = head.size();
     head += clusters_[static_cast<std::size_t>(ctx.cluster)].fields;
@@ -296,6 +310,8 @@ void geo_tagger::append_receipt(std::string& head, const request_context& ctx, i
   for (const http::field& f : ctx.head.fields) {
     request_fields.push_back({f.name, f.value});
   }
+  // No request line read (400 malformed, 408, 414, 431 by bytes): an empty method, and a receipt
+  // bound to no request (crypto/signature_profile.hpp).
   httpsig::message_view response;
   response.status = status;
   response.fields = response_fields;

@@ -47,8 +47,9 @@ class geo_tagger {
   // Sovereign-Request-Id, -Decision (permit, deny, or none when the request ended before the
   // policy decided), -Policy-Version, and -Cluster / -Cluster-Country once a cluster was chosen;
   // when signing, an RFC 9421 `sovgw-receipt` signature (Ed25519) over them and `status`, bound to
-  // the client's request with `;req` (unless `signing.receipts: false`). A request too malformed to
-  // be signed gets the fields only.
+  // the client's request with `;req` (unless `signing.receipts: false`); an answer to no request
+  // line (ctx.head.method empty) gets a receipt bound to no request. A request whose components
+  // cannot be signed (a client Content-Digest outside ASCII) gets the fields only.
   void append_receipt(std::string& head, const request_context& ctx, int status) const;
 
   // The pseudonym a cluster sees for a tenant: 16 bytes of keyed BLAKE2b under a key derived from

@@ -25,7 +25,10 @@
 // serves requests the gateway signed: every request must carry a valid RFC 9421 signature under the
 // sovgw profile (see signature_check.hpp and docs/signatures.md), else it is answered 401 with
 // {"error":{"type":"signature_error","code":<reason>,...}} and never reaches the handlers. With
-// --cluster NAME it serves only requests the gateway signed for the cluster named NAME.
+// --cluster NAME it serves only requests the gateway signed for the cluster named NAME. A request
+// carrying any field the signature does not cover (trailer fields too) is refused (uncovered_field)
+// but for the framing fields and the names given with --allow-uncovered NAME (what a balancer of
+// the operator's own adds after the gateway: better, verify right behind the gateway).
 //
 // Requests are framed as strictly as the gateway frames them (request_framing.hpp): what the
 // parser refuses is answered 400 (a header section over --max-header-bytes 431, a body over 64 MiB
@@ -761,7 +764,8 @@ void usage_exit() {
       "[--delay-ms D] "
       "[--name NAME] [--echo] [--max-header-bytes N] [--read-timeout-ms T]\n"
       "         [--require-signature (--verify-key PEM_OR_JWK | --hmac-key FILE)... [--cluster NAME]\n"
-      "          [--require-field NAME]... [--max-age S] [--max-skew S] [--nonce-cache N]]\n",
+      "          [--require-field NAME]... [--allow-uncovered NAME]... [--max-age S] [--max-skew S]\n"
+      "          [--nonce-cache N]]\n",
       stderr);
   std::exit(2);
 }
@@ -808,6 +812,8 @@ int main(int argc, char** argv) {
       opt.signature.hmac_key_files.push_back(value());
     } else if (a == "--cluster") {
       opt.signature.cluster = value();
+    } else if (a == "--allow-uncovered") {
+      opt.signature.allowed_uncovered.push_back(value());
     } else if (a == "--require-field") {
       opt.signature.required_fields.push_back(value());
     } else if (a == "--max-age") {

@@ -26,24 +26,30 @@ std::int64_t unix_now() {
 signature_check::signature_check(const signature_options& options)
     : required_fields_(options.required_fields.empty() ? hs::default_required_request_fields()
                                                        : options.required_fields),
+      allowed_uncovered_(options.allowed_uncovered),
       cluster_(options.cluster),
       max_age_(options.max_age),
       max_skew_(options.max_skew),
       nonces_(std::make_unique<sovgw::crypto::nonce_cache>(options.nonce_capacity,
                                                            options.max_age + options.max_skew)) {
   for (const auto& path : options.verify_key_files) {
+    // A PEM, a JWK, or a JWK Set (the one the gateway serves): each key by its kid.
     const auto parsed =
-        sovgw::crypto::parse_ed25519_public_key(sovgw::crypto::read_small_file(path, "verification key"));
+        sovgw::crypto::parse_ed25519_public_keys(sovgw::crypto::read_small_file(path, "verification key"));
     if (!parsed.ok()) {
-      throw std::runtime_error(path + ": " + sovgw::crypto::describe(parsed.error));
+      throw std::runtime_error(
+          path + ": " + (parsed.member ? "JWK Set member " + std::to_string(*parsed.member) + ": " : "") +
+          sovgw::crypto::describe(parsed.error));
     }
-    const std::string thumbprint = sovgw::crypto::ed25519_jwk_thumbprint(parsed.key);
-    if (parsed.kid != thumbprint) {  // the gateway's keyid is the thumbprint: a kid that says otherwise lies
-      throw std::runtime_error(path + ": the JWK's kid '" + parsed.kid +
-                               "' is not the key's RFC 7638 thumbprint " + thumbprint +
-                               " (the keyid the gateway signs with)");
+    for (const auto& key : parsed.keys) {
+      const std::string thumbprint = sovgw::crypto::ed25519_jwk_thumbprint(key.key);
+      if (key.kid != thumbprint) {  // the gateway's keyid is the thumbprint: a kid that says otherwise lies
+        throw std::runtime_error(path + ": the JWK's kid '" + key.kid +
+                                 "' is not the key's RFC 7638 thumbprint " + thumbprint +
+                                 " (the keyid the gateway signs with)");
+      }
+      keys_.insert_or_assign(key.kid, hs::verification_key::ed25519(key.kid, key.key));
     }
-    keys_.insert_or_assign(parsed.kid, hs::verification_key::ed25519(parsed.kid, parsed.key));
   }
   for (const auto& path : options.hmac_key_files) {
     auto secret = sovgw::crypto::read_secret_key_file(path, hs::hmac_key_kind);
@@ -92,6 +98,7 @@ hs::verify_result signature_check::check(const http::request<http::string_body>&
   policy.max_age = max_age_;
   policy.max_skew = max_skew_;
   policy.required_fields = required_fields_;
+  policy.allowed_uncovered = allowed_uncovered_;
   policy.cluster = cluster_;
   policy.nonces = nonces_.get();
   const std::string& body = req.body();

@@ -19,9 +19,10 @@
 namespace standin {
 
 struct signature_options {
-  std::vector<std::string> verify_key_files;  // PEM or JWK Ed25519 public keys
-  std::vector<std::string> hmac_key_files;    // sovgw secret key files of kind hmac-sha256-http-signing
-  std::vector<std::string> required_fields;   // empty: the profile's default
+  std::vector<std::string> verify_key_files;   // PEM, JWK or JWK Set of Ed25519 public keys
+  std::vector<std::string> hmac_key_files;     // sovgw secret key files of kind hmac-sha256-http-signing
+  std::vector<std::string> required_fields;    // empty: the profile's default
+  std::vector<std::string> allowed_uncovered;  // fields a request may carry uncovered (framing aside)
   std::string cluster;  // this cluster's name in the gateway's configuration; empty: any cluster
   std::int64_t max_age = 300;
   std::int64_t max_skew = 30;
@@ -42,6 +43,7 @@ class signature_check {
  private:
   std::map<std::string, sovgw::crypto::httpsig::verification_key, std::less<>> keys_;
   std::vector<std::string> required_fields_;
+  std::vector<std::string> allowed_uncovered_;
   std::string cluster_;
   std::int64_t max_age_;
   std::int64_t max_skew_;

@@ -32,6 +32,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 REQUIRED = ["@method", "@authority", "@path", "@query", "sovereign-request-id", "sovereign-policy-version"]
+# Fields a forwarded request's signature never covers: they frame the message on its hop (Host is
+# "@authority"; content-digest binds the body) or are the signature itself.
+NEVER_COVERED = {"host", "content-length", "transfer-encoding", "connection", "te", "keep-alive", "signature",
+                 "signature-input"}
 
 
 def _b64url(text):
@@ -128,12 +132,14 @@ def _sf_string(value):
 
 
 def verify(method, authority, target, headers, body, jwk_text, now=None, max_age=300, max_skew=30,
-           nonces=NONCES, cluster=None, hmac_secret=None):
-    """headers: (name, value) pairs as received (str, or bytes read as Latin-1 like WSGI does);
+           nonces=NONCES, cluster=None, hmac_secret=None, allow_uncovered=()):
+    """headers: (name, value) pairs as received, trailer fields included (str, or bytes read as
+    Latin-1 like WSGI does);
     body: bytes; nonces: where the nonces of accepted requests are kept (window at most max_age +
     max_skew); cluster: this cluster's name in the gateway's configuration (then a request signed
     for another cluster is refused: give it); hmac_secret: the cluster's hmac-sha256 secret, if any."""
     keys = _keys(jwk_text, hmac_secret)
+    allowed = {name.lower() for name in allow_uncovered}
     fields = {}
     for name, value in headers:
         name, value = (x.decode("latin-1") if isinstance(x, bytes) else x for x in (name, value))
@@ -196,10 +202,11 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
     for name in combined:
         # WSGI, CGI and Rack read "_" as "-": Sovereign_Client_Country is a Sovereign-* field to them,
         # Content_Digest is Content-Digest. Whatever reads as a geo-tag, a covered field or one
-        # covered whenever present (Content_Type on a request without one) is covered.
+        # covered whenever present (Content_Type on a request without one) is covered. And every
+        # other field too, but for NEVER_COVERED and the operator's allowed ones (a closed world).
         read_as = name.replace("_", "-")
-        if (read_as.startswith("sovereign-") or read_as in covered or read_as in ("content-type", "content-digest")) \
-                and name not in covered:
+        if (read_as.startswith("sovereign-") or read_as in covered or read_as in ("content-type", "content-digest")
+                or (name not in NEVER_COVERED and name not in allowed)) and name not in covered:
             return "uncovered_field"
     for name in covered:
         # One line each, as the gateway writes them: the signature covers the lines joined, an

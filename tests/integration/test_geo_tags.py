@@ -66,7 +66,14 @@ class GeoTagsTest(unittest.TestCase):
         cls.policy = os.path.join(cls.tmp.path, "policy.yaml")
         with open(cls.policy, "w") as f:
             f.write(POLICY)
-        paris = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs)
+        # paris takes a credential: the gateway covers it like every field it sends (the
+        # stand-in refuses any field not covered).
+        cls.token = os.path.join(cls.tmp.path, "paris.token")
+        with open(cls.token, "w") as f:
+            f.write("paris-cluster-credential-0123456789abcdef\n")
+        os.chmod(cls.token, 0o600)
+        paris = cluster_yaml("paris", f"127.0.0.1:{cls.standin.port}", cls.certs,
+                             extra=f"    auth: {{bearer_file: {cls.token}}}")
         berlin = cluster_yaml("berlin", f"127.0.0.1:{cls.hmac_standin.port}", cls.certs).replace(
             "country: FR", "country: DE").replace('models: ["*"]', 'models: ["hmac-*"]')
         signing = (f"signing:\n  key: {os.path.join(cls.keys, 'gateway.key')}\n  gateway_id: gw-test-1\n"
@@ -200,6 +207,61 @@ class GeoTagsTest(unittest.TestCase):
                 self.assertIn(f'"{field}"', h["signature-input"])
                 h[field] = value
                 self.assert_refused(self.direct(h, body), "bad_signature")
+
+    def replica(self):
+        """Another replica of paris: its own nonce cache, so a captured request is no replay there."""
+        replica = start_verifying_standin(self.certs, ["--verify-key", os.path.join(self.keys, "gateway.pub.jwk")],
+                                          cluster="paris")
+        self.addCleanup(replica.stop)
+        return replica
+
+    def test_every_field_forwarded_is_covered(self):
+        resp, h, _ = self.forwarded(headers={"Idempotency-Key": "abc", "User-Agent": "OpenAI/Python 1.54.0",
+                                             "X-Stainless-Lang": "python", "Accept": "application/json"})
+        covered = re.findall(r'"([^"]+)"', h["signature-input"].split(";")[0])
+        self.assertEqual(len(covered), len(set(covered)))
+        for name in h:
+            if name not in ("host", "content-length", "signature", "signature-input"):
+                self.assertIn(name, covered)
+        self.assertRegex(h["idempotency-key"], r"^[0-9a-f]{16}\.abc$")  # scoped to the tenant, and covered
+        self.assertEqual(h["authorization"], "Bearer paris-cluster-credential-0123456789abcdef")
+        self.assertIn("user-agent", covered)
+        self.assertIn("x-stainless-lang", covered)
+
+    def test_field_the_client_sent_on_two_lines_is_forwarded_on_one(self):
+        raw = request_bytes(path="/debug/headers", body=BODY, headers=JSON).replace(
+            b"\r\n\r\n", b"\r\nAccept: application/json\r\nAccept: text/event-stream\r\n\r\n", 1)
+        resp = exchange(self.gateway.port, self.certs, raw)
+        self.assertEqual(resp.status, 200, resp.body)  # the cluster refuses a covered field on two lines
+        self.assertEqual(resp.json()["headers"]["accept"], "application/json, text/event-stream")
+
+    def test_field_added_after_signing_is_refused(self):
+        # Fields the gateway never forwards because routers and servers act on them: added to a
+        # captured request on its way to another replica, the cluster would read them as signed.
+        replica = self.replica()
+        for field, value in (("X-HTTP-Method-Override", "DELETE"), ("X-Original-URL", "/admin/x"),
+                             ("X-Forwarded-Host", "evil.example"), ("X-Custom", "1")):
+            with self.subTest(field):
+                _, h, body = self.forwarded()
+                h[field] = value
+                error = self.assert_refused(self.direct(h, body, port=replica.port), "uncovered_field")
+                self.assertEqual(error["detail"], field.lower())
+
+    def test_rewritten_idempotency_key_is_refused(self):
+        replica = self.replica()
+        _, h, body = self.forwarded(headers={"Idempotency-Key": "abc"})
+        h["idempotency-key"] = "0000000000000000.abc"  # another tenant's scope
+        self.assert_refused(self.direct(h, body, port=replica.port), "bad_signature")
+
+    def test_field_added_in_a_trailer_is_refused(self):
+        replica = self.replica()
+        _, h, body = self.forwarded()
+        fields = {k: v for k, v in h.items() if k not in ("host", "content-length")}
+        fields["Transfer-Encoding"] = "chunked"
+        raw = request_bytes(path="/debug/headers", body=b"", headers=fields, host=h["host"])
+        raw += b"%x\r\n" % len(body) + body + b"\r\n0\r\nX-HTTP-Method-Override: DELETE\r\n\r\n"
+        error = self.assert_refused(exchange(replica.port, self.certs, raw), "uncovered_field")
+        self.assertEqual(error["detail"], "x-http-method-override")
 
     def test_request_captured_on_its_way_to_one_cluster_is_refused_by_another(self):
         _, h, body = self.forwarded()
@@ -476,6 +538,31 @@ class SigningConfigTest(unittest.TestCase):
         self.assertIn("no cluster is named 'nowhere'", r.stderr)
         self.assertIn("signing needs key", r.stderr)
         self.assertRegex(r.stderr, r"gw\.yaml:\d+:\d+: ")
+
+    def test_one_hmac_secret_for_two_clusters_is_refused(self):
+        # Probe round 42: a per-cluster secret binds a request to its cluster only if no other
+        # cluster holds it; the same file, or a copy of its bytes, for two clusters is refused.
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        certs = make_certs(os.path.join(tmp.path, "certs"))
+        keys = os.path.join(tmp.path, "keys")
+        make_keys(keys)
+        secret = os.path.join(keys, "cluster.hmac")
+        copy = os.path.join(keys, "copy.hmac")
+        with open(secret, "rb") as f, open(os.open(copy, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as g:
+            g.write(f.read())
+        clusters = cluster_yaml("paris", "127.0.0.1:9", certs) + cluster_yaml("berlin", "127.0.0.1:9", certs)
+        config = os.path.join(tmp.path, "gw.yaml")
+        for second in (secret, copy):
+            with self.subTest(second):
+                with open(config, "w") as f:
+                    f.write(gateway_yaml(certs, clusters, extra=(
+                        f"signing:\n  key: {os.path.join(keys, 'gateway.key')}\n  cluster_hmac_keys:\n"
+                        f"    paris: {secret}\n    berlin: {second}\n")))
+                r = subprocess.run([SOVGW, "config", "check", config], capture_output=True, text=True)
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                self.assertRegex(r.stderr, r"gw\.yaml:\d+:\d+: signing\.cluster_hmac_keys\.berlin: the same "
+                                           r"hmac-sha256 secret as cluster 'paris' \(line \d+, column \d+\)")
 
 
 if __name__ == "__main__":

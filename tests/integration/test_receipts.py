@@ -233,6 +233,49 @@ class ReceiptTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
                 self.assertIn("Sovereign-Decision: no-policy", r.stdout)
 
+    def test_answers_to_no_request_line_carry_a_receipt_bound_to_no_request(self):
+        # Probe round 42: these answers carried the Sovereign-* fields but no signature.
+        long_target = "/v1/" + "a" * 20000
+        big_field = "a" * 70000
+        cases = (("414.txt", 414, f"GET {long_target} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()),
+                 ("431.txt", 431, f"GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: {big_field}\r\n\r\n".encode()),
+                 ("400.txt", 400, b"\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"))
+        for name, status, raw in cases:
+            with self.subTest(name):
+                resp = exchange(self.gateway.port, self.certs, raw)
+                self.assertEqual(resp.status, status, resp.body)
+                self.assert_unbound_receipt(name, resp)
+
+    def test_a_head_that_times_out_carries_a_receipt_bound_to_no_request(self):
+        extra = f"signing:\n  key: {os.path.join(self.keys, 'gateway.key')}\n"
+        gateway = Gateway(gateway_yaml(self.certs, self.clusters, timeouts="  request_header: 1s\n", extra=extra),
+                          self.tmp.path)
+        self.addCleanup(gateway.stop)
+        resp = exchange(gateway.port, self.certs, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+        self.assertEqual(resp.status, 408, resp.body)
+        self.assert_unbound_receipt("408.txt", resp)
+
+    def assert_unbound_receipt(self, name, resp):
+        head = os.path.join(self.tmp.path, name)
+        with open(head, "wb") as f:
+            f.write(resp.raw_head.encode("latin-1"))
+        self.assertIn('tag="sovgw-receipt"', resp.raw_head)
+        self.assertNotIn(";req", resp.raw_head)
+        r = subprocess.run([SOVGW, "receipt", "verify", head, "--key", self.jwk], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(f"receipt verifies: status {resp.status} (keyid {self.keyid}, created ", r.stdout)
+        self.assertIn("NOT bound to any request", r.stdout)
+        # Checked as the answer to some request, it is not one.
+        r = self.verify(head, method="GET", url=f"https://localhost:{self.gateway.port}/v1/models")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("missing_required_component", r.stdout)
+
+    def test_a_receipt_bound_to_a_request_needs_the_request(self):
+        head, _ = self.curl_head("needs-request.txt")
+        r = subprocess.run([SOVGW, "receipt", "verify", head, "--key", self.jwk], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("it is bound to one; give the request it answers (--method METHOD --url URL)", r.stdout)
+
     def test_the_key_may_be_a_pem_a_jwk_or_the_published_jwk_set(self):
         head, _ = self.curl_head("keys.txt")
         published = admin_get(self.gateway, "/.well-known/sovgw-keys.json")
@@ -250,7 +293,15 @@ class ReceiptTest(unittest.TestCase):
             files[name] = os.path.join(self.tmp.path, name)
             with open(files[name], "w") as f:
                 json.dump(content, f)
-        for key in (files["set.json"], files["rotated.json"], os.path.join(self.keys, "gateway.pub.pem"), self.jwk):
+        # Sets served before and after a rotation, merged by an auditor: the same key twice is one.
+        files["merged.json"] = os.path.join(self.tmp.path, "merged.json")
+        with open(files["merged.json"], "w") as f:
+            json.dump({"keys": key_set["keys"] + [other] + key_set["keys"]}, f)
+        files["two-for-one-kid.json"] = os.path.join(self.tmp.path, "two-for-one-kid.json")
+        with open(files["two-for-one-kid.json"], "w") as f:
+            json.dump({"keys": key_set["keys"] + [dict(other, kid=self.keyid)]}, f)
+        for key in (files["set.json"], files["rotated.json"], files["merged.json"],
+                    os.path.join(self.keys, "gateway.pub.pem"), self.jwk):
             r = self.verify(head, "--key", key)
             self.assertEqual(r.returncode, 0, key + r.stdout + r.stderr)
             self.assertIn("receipt verifies", r.stdout)
@@ -267,6 +318,10 @@ class ReceiptTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn(f"{files['bad.json']}: not an Ed25519 public key (JWK Set member 1): this holds a private key",
                       r.stderr)
+        r = self.verify(head, "--key", files["two-for-one-kid.json"])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn(f"{files['two-for-one-kid.json']}: not a usable JWK Set (JWK Set member "
+                      f"{len(key_set['keys'])}): two different keys of the JWK Set have the same \"kid\"", r.stderr)
         # Another key that calls itself by the gateway's keyid: it would "verify" a receipt its own
         # holder signed as the gateway's; a kid must be the key's thumbprint.
         r = self.verify(head, "--key", files["lying.json"])

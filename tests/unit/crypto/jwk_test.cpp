@@ -182,6 +182,14 @@ TEST_CASE("a key file may be a PEM, one JWK or a JWK Set; a set's keys are found
   CHECK(c::find_public_key(keys, keys.keys[1].kid) == &keys.keys[1]);
   CHECK(keys.keys[1].kid.size() == 43);  // the thumbprint
 
+  // Sets served before and after a rotation, merged by an auditor: the same key twice is one key
+  // (probe round 42).
+  const auto merged = c::parse_ed25519_public_keys(R"({"keys":[)" + one + "," + one + "]}");
+  REQUIRE(merged.ok());
+  CHECK(merged.keys.size() == 1);
+  CHECK(std::string(c::describe(c::public_key_error::duplicate_kid)) ==
+        "two different keys of the JWK Set have the same \"kid\"");
+
   struct row {
     std::string text;
     c::public_key_error error;
@@ -192,7 +200,10 @@ TEST_CASE("a key file may be a PEM, one JWK or a JWK Set; a set's keys are found
       {R"({"keys":[1]})", c::public_key_error::bad_key_set, 0},
       {R"({"keys":[]})", c::public_key_error::no_ed25519_key, std::nullopt},
       {R"({"keys":[{"kty":"RSA"}]})", c::public_key_error::no_ed25519_key, std::nullopt},
-      {R"({"keys":[)" + one + "," + one + "]}", c::public_key_error::duplicate_kid, 1},
+      // One kid for two different keys (the same key twice is one key: below).
+      {R"({"keys":[)" + one +
+           R"(,{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"gw-1"}]})",
+       c::public_key_error::duplicate_kid, 1},
       {R"({"keys":[)" + one + R"(,{"kty":"OKP","crv":"Ed25519","x":")" + x + R"(","d":"n4Ni"}]})",
        c::public_key_error::private_key, 1},
       {R"({"keys":[{"kty":"OKP","crv":"Ed25519","x":"short"}]})", c::public_key_error::bad_x, 0},

@@ -125,9 +125,11 @@ struct cluster {
   hs::verification_key public_key = hs::verification_key::ed25519(keyid, pair.public_key);
   c::nonce_cache nonces{1000, 330};
   std::int64_t now = 1'800'000'000;
+  std::vector<std::string> allowed;  // allowed_uncovered
 
   hs::request_verifier verifier() {
     hs::request_verifier v;
+    v.allowed_uncovered = allowed;
     v.resolve_key = [this](std::string_view id) { return id == keyid ? &public_key : nullptr; };
     v.now = [this] { return now; };
     v.nonces = &nonces;
@@ -140,20 +142,23 @@ struct cluster {
 
 }  // namespace
 
-TEST_CASE(
-    "the gateway covers method, authority, path, query, content type and digest, and every Sovereign field") {
+TEST_CASE("the gateway covers method, authority, path, query and every field it sends but the framing ones") {
   forwarded r;
-  r.fields.emplace_back("X-Other", "not covered");
+  r.fields.emplace_back("X-Other", "covered too");
   r.fields.emplace_back("sovereign-request-id", "\"second line\"");
+  r.fields.emplace_back("Connection", "keep-alive");
+  r.fields.emplace_back("Idempotency-Key", "0123456789abcdef.abc");
   r.rebuild();
   std::vector<std::string> names;
   for (const auto& comp : hs::forwarded_request_components(r.view)) {
     names.push_back(comp.identifier());
   }
+  // Message order, each name once; not Host ("@authority"), Content-Length, Connection.
   CHECK(names == std::vector<std::string>{"\"@method\"", "\"@authority\"", "\"@path\"", "\"@query\"",
                                           "\"content-type\"", "\"content-digest\"",
                                           "\"sovereign-request-id\"", "\"sovereign-client-country\"",
-                                          "\"sovereign-policy-version\"", "\"sovereign-decision\""});
+                                          "\"sovereign-policy-version\"", "\"sovereign-decision\"",
+                                          "\"x-other\"", "\"idempotency-key\""});
   cluster k;
   r.sign(k.key, k.now, "n1");
   const std::string& input = r.fields[r.fields.size() - 2].second;
@@ -260,8 +265,30 @@ TEST_CASE("a cluster accepts a forwarded request only as the gateway signed it")
        },
        [](forwarded& r) { r.set("Content_Type", "text/plain"); }, same_clock,
        hs::verify_failure::uncovered_field, "content_type"},
-      {"another field with underscores is none of the profile's business", nothing,
-       [](forwarded& r) { r.set("X_Trace_Id", "abc"); }, same_clock, hs::verify_failure::none, ""},
+      // The closed world: whatever a cluster reads was signed (probe round 42).
+      {"any other field added after signing", nothing,
+       [](forwarded& r) { r.set("X-HTTP-Method-Override", "DELETE"); }, same_clock,
+       hs::verify_failure::uncovered_field, "x-http-method-override"},
+      {"another field with underscores added", nothing, [](forwarded& r) { r.set("X_Trace_Id", "abc"); },
+       same_clock, hs::verify_failure::uncovered_field, "x_trace_id"},
+      {"a field the verifier's operator allows added", nothing,
+       [](forwarded& r) { r.set("X-LB-Trace", "abc"); }, [](cluster& c) { c.allowed = {"x-lb-trace"}; },
+       hs::verify_failure::none, ""},
+      {"an allowed name that reads as a Sovereign field", nothing,
+       [](forwarded& r) { r.set("Sovereign_Tenant", ":AAAA:"); },
+       [](cluster& c) { c.allowed = {"Sovereign_Tenant"}; }, hs::verify_failure::uncovered_field,
+       "sovereign_tenant"},
+      {"framing fields added", nothing,
+       [](forwarded& r) {
+         r.set("Connection", "keep-alive");
+         r.set("TE", "trailers");
+         r.set("Keep-Alive", "timeout=5");
+       },
+       same_clock, hs::verify_failure::none, ""},
+      {"a covered client field changed",
+       [](forwarded& r) { r.set("Idempotency-Key", "0123456789abcdef.abc"); },
+       [](forwarded& r) { r.set("Idempotency-Key", "ffffffffffffffff.abc"); }, same_clock,
+       hs::verify_failure::bad_signature, "sovgw"},
       {"a required Sovereign field never sent",
        [](forwarded& r) { r.set("Sovereign-Policy-Version", std::nullopt); }, nothing, same_clock,
        hs::verify_failure::missing_required_component, "\"sovereign-policy-version\""},
@@ -301,6 +328,7 @@ TEST_CASE("a cluster accepts a forwarded request only as the gateway signed it")
     req.sign(k.key, k.now, "nonce-" + std::to_string(++nonce));
     r.after_signing(req);
     k.public_key = hs::verification_key::ed25519(k.keyid, k.pair.public_key);
+    k.allowed.clear();
     r.at_cluster(k);
     const auto verdict = k.check(req);
     CHECK(hs::to_string(verdict.failure) == std::string(hs::to_string(r.expected)));
@@ -563,4 +591,42 @@ TEST_CASE("a receipt binds the response's Sovereign fields and status to the cli
     }
     CHECK(hs::verify_receipt(copy.response, copy.request, v).failure == r.expected);
   }
+}
+
+TEST_CASE("an answer to no request line gets a receipt bound to no request, and says so") {
+  cluster k;
+  exchange x;
+  const hs::message_view none;  // no request line was read: no method
+  std::vector<std::string> names;
+  for (const auto& comp : hs::receipt_components(x.response, none)) {
+    names.push_back(comp.identifier());
+  }
+  CHECK(names == std::vector<std::string>{"\"@status\"", "\"sovereign-request-id\"", "\"sovereign-cluster\"",
+                                          "\"sovereign-cluster-country\"", "\"sovereign-policy-version\"",
+                                          "\"sovereign-decision\""});
+  x.response.status = 414;
+  const auto s = hs::sign_receipt(x.response, none, k.key, k.now);
+  REQUIRE(s.ok());
+  x.response_text.emplace_back("Signature-Input", s.fields.signature_input);
+  x.response_text.emplace_back("Signature", s.fields.signature);
+  x.rebuild();
+  x.response.status = 414;
+  hs::receipt_verifier v;
+  v.resolve_key = [&](std::string_view id) { return id == k.keyid ? &k.public_key : nullptr; };
+  CHECK(hs::verify_receipt(x.response, none, v).ok());
+  // Checked as the answer to a request, it is bound to none: the request components are missing.
+  const auto as_bound = hs::verify_receipt(x.response, x.request, v);
+  CHECK(as_bound.failure == hs::verify_failure::missing_required_component);
+  CHECK(as_bound.detail == "\"@method\";req");
+  x.response.status = 200;
+  CHECK(hs::verify_receipt(x.response, none, v).failure == hs::verify_failure::bad_signature);
+
+  // And a receipt bound to a request does not verify as bound to none.
+  exchange bound;
+  const auto b = hs::sign_receipt(bound.response, bound.request, k.key, k.now);
+  REQUIRE(b.ok());
+  bound.response_text.emplace_back("Signature-Input", b.fields.signature_input);
+  bound.response_text.emplace_back("Signature", b.fields.signature);
+  bound.rebuild();
+  CHECK(hs::verify_receipt(bound.response, none, v).failure == hs::verify_failure::component_unavailable);
 }
