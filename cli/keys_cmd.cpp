@@ -27,6 +27,10 @@ constexpr const char* keys_usage =
     "usage: sovgw keys hmac-new FILE\n"
     "  creates a 32-byte hmac-sha256 secret that the gateway and one cluster share instead of the\n"
     "  Ed25519 key (config `signing.cluster_hmac_keys`; the stand-in's --hmac-key) in FILE, mode 0600\n"
+    "usage: sovgw keys pseudonym-new FILE\n"
+    "  creates a 32-byte secret that the tenant pseudonym (Sovereign-Tenant) and the Idempotency-Key\n"
+    "  scope are keyed from (config `signing.pseudonym_key`), in FILE, mode 0600: without it they are\n"
+    "  keyed from signing.key and change when it is rotated\n"
     "usage: sovgw keys http-public FILE [--format jwk|pem]\n"
     "  prints the verification key of the signing key FILE, for clusters and clients: a JWK\n"
     "  (RFC 8037, `kid` = the keyid in signatures) and a PEM SubjectPublicKeyInfo (both by default;\n"
@@ -97,6 +101,19 @@ int cmd_hmac_new(const options& o) {
   return exit_ok;
 }
 
+int cmd_pseudonym_new(const options& o) {
+  const std::string& path = o.positional()[0];
+  crypto::secret_bytes secret(32);
+  crypto::random_bytes(std::span(secret.data(), 32));
+  crypto::write_secret_key_file(path, crypto::httpsig::pseudonym_key_kind, secret);
+  std::fprintf(
+      stderr,
+      "created %s (mode 0600): keep it across signing key rotations; a new one gives every tenant a new "
+      "pseudonym\n",
+      path.c_str());
+  return exit_ok;
+}
+
 int cmd_http_public(const options& o) {
   const std::string format = o.get("format").value_or("both");
   if (format != "jwk" && format != "pem" && format != "both") {
@@ -117,6 +134,10 @@ const subcommand keys_subcommands[] = {
      keys_usage,
      {.min_positional = 1, .max_positional = 1, .arguments = "exactly one key FILE"},
      cmd_hmac_new},
+    {"pseudonym-new",
+     keys_usage,
+     {.min_positional = 1, .max_positional = 1, .arguments = "exactly one key FILE"},
+     cmd_pseudonym_new},
     {"http-public",
      keys_usage,
      {.valued = {"format"}, .min_positional = 1, .max_positional = 1, .arguments = "exactly one key FILE"},

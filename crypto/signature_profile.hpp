@@ -69,6 +69,9 @@ inline constexpr std::string_view receipt_tag = "sovgw-receipt";
 // signatures (not the audit checkpoint key), and a per-cluster hmac-sha256 secret.
 inline constexpr std::string_view http_signing_key_kind = "ed25519-http-signing";
 inline constexpr std::string_view hmac_key_kind = "hmac-sha256-http-signing";
+// The secret the tenant pseudonym and the Idempotency-Key scope are keyed from when it is not the
+// signing key's (gateway signing.pseudonym_key): they then survive a rotation of the signing key.
+inline constexpr std::string_view pseudonym_key_kind = "tenant-pseudonym";
 
 // Names a verifier requires in every forwarded request unless configured otherwise.
 [[nodiscard]] std::vector<std::string> default_required_request_fields();

@@ -64,6 +64,9 @@ struct signing_config {
   // Public key files (PEM, JWK or JWK Set) served beside signing.key's in the JWK Set: the next key
   // before a rotation, the previous ones after it (docs/signatures.md, "Rotation").
   std::vector<std::string> publish;
+  // A secret (kind tenant-pseudonym, `sovgw keys pseudonym-new`) that Sovereign-Tenant and the
+  // Idempotency-Key scope are keyed from; empty: from `key`, so they change when it is rotated.
+  std::string pseudonym_key;
 };
 
 // The Ed25519 verification keys of one signing.publish file; throws std::runtime_error naming the

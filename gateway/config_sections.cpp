@@ -287,6 +287,8 @@ void read_signing(config_reader& r, const YAML::Node& v, signing_config& out,
                  r.error(x.Mark(), "signing.lifetime must be between 1s and 1h");
                }
              }},
+            {"pseudonym_key",
+             [&](const YAML::Node& x) { (void)r.scalar(x, "signing.pseudonym_key", out.pseudonym_key); }},
             {"gateway_id",
              [&](const YAML::Node& x) {
                if (r.scalar(x, "signing.gateway_id", out.gateway_id) &&

@@ -135,9 +135,17 @@ geo_tagger::geo_tagger(const config& cfg)
       }
     }
     jwk_set_ += "]}";
+    // Keyed from a secret of their own when there is one: the pseudonyms and scopes a cluster keeps
+    // state by then outlive a rotation of the signing key (probe round 42).
     static constexpr std::string_view label = "sovgw tenant pseudonym v1";
-    pseudonym_key_ = crypto::blake2b(
-        std::span(reinterpret_cast<const std::uint8_t*>(label.data()), label.size()), 32, secret.view());
+    const crypto::secret_bytes pseudonym_secret =
+        cfg.signing.pseudonym_key.empty()
+            ? secret.clone()
+            : read_key(cfg, cfg.position("signing.pseudonym_key"), "signing.pseudonym_key",
+                       cfg.signing.pseudonym_key, httpsig::pseudonym_key_kind);
+    pseudonym_key_ =
+        crypto::blake2b(std::span(reinterpret_cast<const std::uint8_t*>(label.data()), label.size()), 32,
+                        pseudonym_secret.view());
     key_.emplace(httpsig::signing_key::ed25519(keyid_, std::move(secret)));
   }
   hmac_keys_.reserve(cfg.signing.cluster_hmac_keys.size());

@@ -166,6 +166,9 @@ server::server(std::shared_ptr<const config> cfg) {
   if (!cfg->signing.key.empty()) {
     remember("signing.key", cfg->signing.key);  // (the tagger read it: a bad one stopped the start)
   }
+  if (!cfg->signing.pseudonym_key.empty()) {
+    remember("signing.pseudonym_key", cfg->signing.pseudonym_key);
+  }
   for (const cluster_hmac_key& k : cfg->signing.cluster_hmac_keys) {
     remember(fmt::format("signing.cluster_hmac_keys.{}", k.cluster), k.file);
   }

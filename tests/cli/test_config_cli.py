@@ -352,7 +352,8 @@ class reference_config_test(unittest.TestCase):
                 f.write(parts[0] + "".join(f"blake2b-256:{n:064x}{rest}" for n, rest in enumerate(parts[1:], 1)))
             for args in (("keys", "init", os.path.join(etc, "keys")),
                          ("keys", "http-new", os.path.join(etc, "http-signing.key")),
-                         ("keys", "hmac-new", os.path.join(etc, "paris.hmac"))):
+                         ("keys", "hmac-new", os.path.join(etc, "paris.hmac")),
+                         ("keys", "pseudonym-new", os.path.join(etc, "pseudonym.key"))):
                 r = run(*args, cwd=d)
                 self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             # signing.publish: the next key's public half, as a rotation publishes it.

@@ -173,6 +173,35 @@ TEST_CASE(
   CHECK(tagger.tenant_pseudonym("acme") != tagger.tenant_pseudonym("globex"));
 }
 
+TEST_CASE("geo-tags: the tenant pseudonym outlives a signing key rotation only with signing.pseudonym_key") {
+  // Probe round 42: clusters keep per-tenant state by Sovereign-Tenant (docs/http.md), and rotating
+  // signing.key gave every tenant a new pseudonym and a new Idempotency-Key scope.
+  const temp_key old_key;
+  const temp_key new_key;
+  const std::string pseudonym_file = old_key.dir + "/pseudonym.key";
+  crypto::secret_bytes secret(32);
+  crypto::random_bytes(std::span(secret.data(), 32));
+  crypto::write_secret_key_file(pseudonym_file, hs::pseudonym_key_kind, secret);
+  const auto tagger = [&](const temp_key& k, bool own) {
+    return geo_tagger(*config_with("signing: {key: " + k.path +
+                                   (own ? ", pseudonym_key: " + pseudonym_file : std::string()) + "}\n"));
+  };
+  const auto scope = [](const geo_tagger& t) {
+    std::string out;
+    t.scoped_idempotency_key(out, "acme", "abc");
+    return out;
+  };
+  CHECK(tagger(old_key, false).tenant_pseudonym("acme") != tagger(new_key, false).tenant_pseudonym("acme"));
+  CHECK(tagger(old_key, true).tenant_pseudonym("acme") == tagger(new_key, true).tenant_pseudonym("acme"));
+  CHECK(scope(tagger(old_key, true)) == scope(tagger(new_key, true)));
+  CHECK(tagger(old_key, true).tenant_pseudonym("acme") != tagger(old_key, false).tenant_pseudonym("acme"));
+  // A file of another kind (the signing key itself) is refused at its line.
+  CHECK_THROWS_WITH_AS(
+      geo_tagger(*config_with("signing: {key: " + old_key.path + ", pseudonym_key: " + new_key.path + "}\n")),
+      doctest::Contains("signing.pseudonym_key"), config_error);
+  ::unlink(pseudonym_file.c_str());
+}
+
 TEST_CASE("geo-tags with signing: a signed part outside ASCII is refused, not sent unsigned") {
   const temp_key key;
   const geo_tagger tagger(*config_with("signing: {key: " + key.path + "}\n"));
