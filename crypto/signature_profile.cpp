@@ -206,7 +206,16 @@ std::vector<component> forwarded_request_components(const message_view& request)
     if (never_covered(name) || covers_name(covered, name, false)) {
       continue;
     }
-    covered.push_back({std::move(name), {}});
+    // A value outside printable ASCII (obs-text: a UTF-8 User-Agent) cannot enter the base as
+    // text: it is covered as its bytes (RFC 9421 section 2.1.3, `;bs`). Not the fields a verifier
+    // requires by name, and never the gateway's own (ASCII by construction).
+    const bool text = std::all_of(f.value.begin(), f.value.end(),
+                                  [](char c) { return c == '\t' || (c >= 0x20 && c < 0x7f); });
+    component c{std::move(name), {}};
+    if (!text && c.name != "content-type" && c.name != "content-digest" && !is_sovereign_field(c.name)) {
+      c.bs();
+    }
+    covered.push_back(std::move(c));
   }
   return covered;
 }

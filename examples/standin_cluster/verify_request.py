@@ -156,11 +156,13 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
             inputs.count('tag="sovgw-request"') > 1:
         return "ambiguous_signature"
     # As the gateway writes it: sovgw=("..." "...");created=...;keyid="...";...
-    member = re.search(label + r'(\(((?:"[^"\\]+"(?: "[^"\\]+")*)?)\)((?:;[a-z]+=(?:"[^"\\]*"|-?[0-9]+))*))'
+    member = re.search(label + r'(\(((?:"[^"\\]+"(?:;bs)?(?: "[^"\\]+"(?:;bs)?)*)?)\)((?:;[a-z]+=(?:"[^"\\]*"|-?[0-9]+))*))'
                        r'[ \t]*(?:,|$)', inputs)
     if not member:
         return "malformed_signature_input"
     signature_params = member.group(1)
+    # A field whose value is outside printable ASCII is covered as its bytes (";bs", RFC 9421 2.1.3).
+    as_bytes = {name for name, bs in re.findall(r'"([^"]+)"(;bs)?', member.group(2)) if bs}
     covered = re.findall(r'"([^"]+)"', member.group(2))
     raw = re.findall(r';([a-z]+)=("[^"]*"|-?[0-9]+)', member.group(3))
     # created and expires are Integers, the others Strings: checked before anything reads them.
@@ -222,11 +224,15 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
         value = derived.get(name) if name.startswith("@") else combined.get(name)
         if value is None:
             return "component_unavailable"
+        if name in as_bytes:
+            value = ", ".join(":" + base64.b64encode(v.encode("latin-1")).decode() + ":" for v in fields[name])
+            lines.append(f'"{name}";bs: {value}')
+            continue
         lines.append(f'"{name}": {value}')
     lines.append(f'"@signature-params": {signature_params}')
     try:
         base = "\n".join(lines).encode("ascii")
-    except UnicodeEncodeError:  # the gateway signs ASCII only
+    except UnicodeEncodeError:  # the gateway signs ASCII only (other values as their bytes: ;bs)
         return "component_unavailable"
     if alg == "hmac-sha256":
         if not hmac.compare_digest(hmac.new(key, base, hashlib.sha256).digest(), signature):

@@ -290,6 +290,13 @@ class GeoTagsTest(unittest.TestCase):
         self.assertEqual(resp.json()["error"]["code"], "unsignable_request")
         self.assertIsNone(resp.header("x-standin-cluster"))
 
+    def test_a_field_outside_ascii_is_covered_as_its_bytes(self):
+        """Every forwarded field is covered; one whose value is not printable ASCII (a UTF-8 name in an
+        application's own field) as its bytes (RFC 9421 `;bs`), not refused: the client notices nothing,
+        and the stand-in verifies it."""
+        _, h, _ = self.forwarded(headers={"User-Agent": "Caf\u00e9Bot/1.0"})
+        self.assertIn('"user-agent";bs', h["signature-input"])
+
     @unittest.skipUnless(HAVE_CRYPTOGRAPHY, "python3-cryptography not installed")
     def test_python_recipe_verifies_what_the_gateway_sends(self):
         sys.path.insert(0, os.path.join(SOURCE, "examples", "standin_cluster"))
