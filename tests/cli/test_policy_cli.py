@@ -260,7 +260,7 @@ class PolicyCheck(unittest.TestCase):
             c.write_text(Path(CLUSTERS).read_text().replace("name: acme-dedicated", "name: acme-shared"))
             r = run("policy", "check", POLICY, "--clusters", str(c))
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-            self.assertIn(f"{POLICY}:121:17: error: route of rule 'acme-pinned' names cluster 'acme-dedicated', "
+            self.assertIn(f"{POLICY}:126:17: error: route of rule 'acme-pinned' names cluster 'acme-dedicated', "
                           "which the config does not define", r.stderr)
             c.write_text("clusters:\n  - name: x\n    endpoints: [h:1]\n    country: ZZ\n    operator_jurisdiction: EU\n")
             r = run("policy", "check", POLICY, "--clusters", "c.yaml", cwd=d)
