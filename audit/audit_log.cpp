@@ -536,6 +536,10 @@ void audit_log::run() {
         signed_now = sign_checkpoint_locked();
         stats_.checkpoint_failures += signed_now.is_ok() ? 0 : 1;
       }
+      if (fail_on_store_error()) {  // said as the log's failure, not as a checkpoint not published
+        next_checkpoint = std::chrono::steady_clock::now() + config_.checkpoint_interval;
+        continue;
+      }
       if (signed_now.is_ok() == checkpoint_failing_) {  // a change: say it once
         checkpoint_failing_ = !signed_now.is_ok();
         if (config_.on_checkpoint_problem) {
@@ -604,8 +608,13 @@ void audit_log::hold_locked(const pending& p, const status& s, held_notes& notes
 // Outside queue_mutex_: a failed store may make these writes slow; the note store is another
 // database, which may well still write (a best effort: an error leaves the record held only).
 void audit_log::note_held(const held_notes& notes) {
+  std::uint64_t unnoted = 0;
   for (const auto& [id, encoded] : notes) {
-    (void)in_flight_->note(id, encoded);
+    unnoted += in_flight_->note(id, encoded).is_ok() ? 0 : 1;
+  }
+  if (unnoted != 0) {  // said by /readyz (health()): a stop now loses them (probe round 43)
+    std::lock_guard lock(state_mutex_);
+    held_unnoted_ += unnoted;
   }
 }
 
@@ -793,6 +802,7 @@ status audit_log::sign_checkpoint_locked() {
   rocksdb::WriteBatch wb;
   wb.Put(store_->cf(column::checkpoints), key, note);
   if (auto s = store_->write(wb, true); !s.is_ok()) {
+    store_failed_ = s;  // the log's store refused a write: the log has failed (run() says so)
     return s;
   }
   latest_ = std::move(cp);
@@ -811,11 +821,32 @@ status audit_log::publish_locked(std::string_view note, std::uint64_t size) {
 }
 
 result<crypto::checkpoint> audit_log::checkpoint_now() {
-  std::lock_guard lock(state_mutex_);
-  if (auto s = sign_checkpoint_locked(); !s.is_ok()) {
-    return s;
+  status s;
+  {
+    std::lock_guard lock(state_mutex_);
+    s = sign_checkpoint_locked();
+    if (s.is_ok()) {
+      return *latest_;  // set by any successful signing, at size 0 too
+    }
   }
-  return *latest_;  // set by any successful signing, at size 0 too
+  (void)fail_on_store_error();
+  return s;
+}
+
+// A checkpoint's write to the store failed as a group commit would have: the log fails (probe
+// round 43: /readyz said ready and the next request went to the cluster, then was cut).
+bool audit_log::fail_on_store_error() {
+  status failed;
+  {
+    std::lock_guard lock(state_mutex_);
+    failed = std::exchange(store_failed_, status{});
+  }
+  if (failed.is_ok()) {
+    return false;
+  }
+  std::vector<pending> none;
+  fail_all(none, failed);
+  return true;
 }
 
 result<std::uint64_t> audit_log::shred_tenant(const std::string& tenant) {
@@ -932,9 +963,20 @@ log_health audit_log::health() const {
           resume_failures_, resume_problem_, config_.health_interval.count());
     }
   }
+  std::uint64_t unnoted = 0;
+  {
+    std::lock_guard lock(state_mutex_);
+    unnoted = held_unnoted_;
+  }
   if (h.state == health_state::failed) {
     std::lock_guard lock(queue_mutex_);
     h.reason = std::string(failed_.message()) + (h.reason.starts_with("; ") ? h.reason : std::string());
+    if (unnoted != 0) {
+      h.reason += fmt::format(
+          "; {} request record(s) are held in memory only ({} could not be written either): the log writes "
+          "them when it resumes, a stop before then loses them",
+          unnoted, in_flight_ ? in_flight_->dir() : std::string("DB.in-flight"));
+    }
   }
   return h;
 }
@@ -1012,6 +1054,7 @@ void audit_log::check_health() {
     if (recovered) {
       ++recoveries_;
       resume_problem_.clear();
+      held_unnoted_ = 0;  // the held records are appended below
     }
     if (!resume_problem.empty()) {
       ++resume_failures_;

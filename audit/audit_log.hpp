@@ -204,6 +204,7 @@ class audit_log {
   // queue_mutex_: a request record a storage error failed, written once the log resumes.
   void hold_locked(const pending& p, const status& s, held_notes& notes);
   void note_held(const held_notes& notes);              // not under queue_mutex_
+  bool fail_on_store_error();  // not under state_mutex_: fails the log after a store_failed_
   status record_in_flight_notes();                      // open(): the notes a stopped process left
   status rebuild_tiles();
   void check_health();  // sequencer thread: space bounds, and resuming after a storage error
@@ -227,6 +228,8 @@ class audit_log {
   crypto::merkle::hash durable_root_{};
   std::optional<crypto::checkpoint> latest_;
   log_stats stats_;
+  status store_failed_;             // a checkpoint's write to the store failed: the sequencer fails the log
+  std::uint64_t held_unnoted_ = 0;  // held records whose in-flight note could not be written
 
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_cv_;

@@ -2,8 +2,10 @@
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -111,6 +113,34 @@ TEST_CASE("reopen continues the tree; appends after close fail cleanly") {
   CHECK(report.ok());
   CHECK(report.checkpoints >= 2);
   CHECK(report.latest->size == 57);
+}
+
+TEST_CASE("a checkpoint the store refuses to write fails the log, as a group commit would") {
+  // Probe round 43: when the checkpoint was the first write to meet an unwritable store, the log
+  // stayed "ok": /readyz said ready and the next request went to a cluster, then was cut.
+  if (::geteuid() != 0 || std::system("command -v chattr > /dev/null") != 0) {
+    MESSAGE("skipped: needs root and chattr to make the store unwritable");
+    return;
+  }
+  temp_log_dir d;
+  log_config c = config_for(d);
+  c.checkpoint_interval = std::chrono::hours(1);  // only checkpoint_now() signs
+  auto log = open_ok(c);
+  append_n(*log, "a", 3, payload_mode::none);
+  const std::string lock = "chattr +i " + d.db + " " + d.db + "/*";
+  const std::string unlock = "chattr -i " + d.db + " " + d.db + "/* 2>/dev/null";
+  if (std::system(lock.c_str()) != 0) {
+    (void)std::system(unlock.c_str());
+    MESSAGE("skipped: chattr +i is not supported here");
+    return;
+  }
+  CHECK(log->accepting());
+  CHECK_FALSE(log->checkpoint_now().is_ok());
+  CHECK(log->health().state == health_state::failed);
+  CHECK_FALSE(log->accepting());
+  CHECK(log->health().failures == 1);
+  REQUIRE(std::system(unlock.c_str()) == 0);
+  (void)log->close();
 }
 
 TEST_CASE("a log closed before its first record verifies: it holds a checkpoint signed at size 0") {
