@@ -195,10 +195,11 @@ std::unique_ptr<audit::audit_log> open_writer(const options& o, missing_log miss
   auto log = audit::audit_log::open(config);
   if (log.is_ok()) {
     if (const auto n = log.value()->recorded_in_flight(); n > 0) {
-      std::fprintf(stderr,
-                   "sovgw audit: recorded %llu request%s a stopped gateway left in %s (gateway_stopped)\n",
-                   static_cast<unsigned long long>(n), n == 1 ? "" : "s",
-                   audit::in_flight_path(config.db_dir).c_str());
+      std::fprintf(
+          stderr,
+          "sovgw audit: recorded %llu request%s a stopped gateway left in %s, each as its note says\n",
+          static_cast<unsigned long long>(n), n == 1 ? "" : "s",
+          audit::in_flight_path(config.db_dir).c_str());
     }
     return std::move(log.value());
   }
@@ -239,7 +240,7 @@ pending_notes pending_notes_of(const audit::store& s, const options& o) {
 
 std::string pending_notes::text() const {
   if (!unreadable.empty()) {
-    return fmt::format("{}: requests a stopped gateway forwarded may be missing from the log", unreadable);
+    return fmt::format("{}: requests a stopped gateway was serving may be missing from the log", unreadable);
   }
   if (requests.empty()) {
     return {};
@@ -247,16 +248,20 @@ std::string pending_notes::text() const {
   const auto n = requests.size();
   if (writer_running) {
     return fmt::format(
-        "{} request{} forwarded by the running gateway {} not on the log yet ({}): recorded when {} "
-        "response{} end{}, or at its next start if it stops first",
+        "{} request{} of the running gateway {} not on the log yet ({}): recorded when {} "
+        "response{} end{} or its audit log resumes, or at its next start if it stops first",
         n, n == 1 ? "" : "s", n == 1 ? "is" : "are", path, n == 1 ? "its" : "their", n == 1 ? "" : "s",
         n == 1 ? "s" : "");
   }
+  // Not all "forwarded" (probe round 43): an answer the gateway gave itself while its audit log
+  // could not write is noted too. Each note says which.
   return fmt::format(
-      "{} request{} forwarded by a gateway that stopped {} not on the log yet ({}): the gateway's next "
-      "start records {} (as does a sovgw audit command that writes the log: checkpoint, retain, shred, "
-      "append)",
-      n, n == 1 ? "" : "s", n == 1 ? "is" : "are", path, n == 1 ? "it" : "them");
+      "{} request{} a gateway that stopped was serving {} not on the log yet ({}): forwarded to a "
+      "cluster, or answered by the gateway while its audit log could not write; the gateway's next "
+      "start records {} as {} note{} say{} (as does a sovgw audit command that writes the log: "
+      "checkpoint, retain, shred, append)",
+      n, n == 1 ? "" : "s", n == 1 ? "is" : "are", path, n == 1 ? "it" : "them", n == 1 ? "its" : "their",
+      n == 1 ? "" : "s", n == 1 ? "s" : "");
 }
 
 const audit::pending_request* pending_notes::find(std::string_view request_id) const {
@@ -290,14 +295,22 @@ std::string shredded_then_dropped(const audit::payload_report& p) {
 }
 
 std::string pending_request_text(const pending_notes& p, const audit::pending_request& r) {
-  const std::string when = r.noted ? fmt::format(" (forwarded {})", format_time(r.noted->timestamp_us)) : "";
+  const std::string when = r.noted ? fmt::format(" (received {})", format_time(r.noted->timestamp_us)) : "";
+  const std::string what =
+      !r.noted ? std::string("its note does not decode")
+      : r.noted->error_kind == audit::gateway_stopped_error_kind
+          ? std::string("noted when it was forwarded to a cluster")
+          : fmt::format("noted when its record failed (status {}, decision {}, {})", r.noted->status,
+                        r.noted->decision.empty() ? "none" : r.noted->decision,
+                        r.noted->error_kind.empty() ? "no error" : r.noted->error_kind);
   return fmt::format(
-      "request id {}{} has no record on the log yet: it is pending in {}, noted when it was forwarded; {}",
-      r.request_id, when, p.path,
+      "request id {}{} has no record on the log yet: it is pending in {}, {}; {}", r.request_id, when, p.path,
+      what,
       p.writer_running
-          ? "the running gateway records it when its response ends, or at its next start"
-          : "the gateway stopped before recording it; its next start records it (gateway_stopped), "
-            "as does a sovgw audit command that writes the log (e.g. sovgw audit checkpoint)");
+          ? "the running gateway records it when its response ends or its audit log resumes, or at its next "
+            "start"
+          : "the gateway stopped before recording it; its next start records it as its note says, as does a "
+            "sovgw audit command that writes the log (e.g. sovgw audit checkpoint)");
 }
 
 void check_output_option(const options& o, const char* option) {

@@ -268,8 +268,8 @@ server::server(std::shared_ptr<const config> cfg) {
     state_.audit = std::move(opened.value());
     if (const std::uint64_t n = state_.audit->recorded_in_flight(); n > 0) {
       log_line("warn",
-               "recorded the requests the gateway was serving when it stopped (a crash or kill): "
-               "error_kind gateway_stopped")
+               "recorded the requests the gateway was serving when it stopped (a crash or kill), each as "
+               "its in-flight note says: gateway_stopped when forwarded then, else why its record failed")
           .num("requests", static_cast<std::int64_t>(n))
           .emit();
     }

@@ -99,7 +99,7 @@ class pending_in_flight_test(audit_case):
         v = self.verify()
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
         self.assertIn("OK: 3 records", v.stdout)
-        self.assertIn(f"WARNING: 2 requests forwarded by a gateway that stopped are not on the log yet "
+        self.assertIn(f"WARNING: 2 requests a gateway that stopped was serving are not on the log yet "
                       f"({self.in_flight}): the gateway's next start records them", v.stdout)
         j = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",
                              check=0).stdout)
@@ -110,7 +110,7 @@ class pending_in_flight_test(audit_case):
         self.assertEqual(r["verification"]["pending_in_flight"]["request_ids"], PENDING)
         page = sovgw("audit", "report", "--db", self.db, "--pubkey", self.pub, check=0)
         self.assertIn("Not on the log yet", page.stdout)
-        self.assertIn("2 requests forwarded by a gateway that stopped", page.stdout)
+        self.assertIn("2 requests a gateway that stopped was serving", page.stdout)
         for command, extra in (("prove", ()), ("show", ("--auditor-key", self.auditor_key))):
             p = sovgw("audit", command, "--db", self.db, "--request-id", PENDING[0], *extra, check=2)
             self.assertIn(f"request id {PENDING[0]}", p.stderr)
