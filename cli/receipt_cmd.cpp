@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/audit_log.hpp"
 #include "audit/proof_file.hpp"
 #include "audit/query.hpp"
 #include "audit/store.hpp"
@@ -221,8 +222,18 @@ std::string created_outside_answer(const audit::record& r, std::optional<std::in
   constexpr std::int64_t slack_s = 2;  // rounding to whole seconds, and the record made after the head
   const auto from_s = static_cast<std::int64_t>(r.timestamp_us / 1'000'000);
   const auto to_s = static_cast<std::int64_t>((r.timestamp_us + r.latency_us + 999'999) / 1'000'000);
-  if (*created >= from_s - slack_s && *created <= to_s + slack_s) {
+  // A record made from an in-flight note (the gateway stopped while it answered) knows when the
+  // request came, not when its answer ended (probe round 43: a head sent 5 s after the note).
+  const bool end_known = r.error_kind != audit::gateway_stopped_error_kind &&
+                         r.note.find("recorded at the gateway's next start") == std::string::npos;
+  if (*created >= from_s - slack_s && (!end_known || *created <= to_s + slack_s)) {
     return {};
+  }
+  if (!end_known) {
+    return fmt::format(
+        "the receipt was created {} ({}), before the request came ({}, as its record says)", *created,
+        format_time(static_cast<std::uint64_t>(std::max<std::int64_t>(*created, 0)) * 1'000'000),
+        format_time(r.timestamp_us));
   }
   return fmt::format(
       "the receipt was created {} ({}), the record says the request was answered from {} to {}", *created,
@@ -272,6 +283,9 @@ int check_against_log(const options& o, const saved_head& head, const hs::signat
         "the response's last byte): either the record was removed from the log, or the response was never "
         "complete (the gateway stopped, a crash or kill, or could not write the record, before its last "
         "byte)\n"
+        "  (an answer the gateway gave itself, such as a denial or a 503, goes out complete even while its "
+        "audit log cannot write: its record is held and written when the log resumes; a gateway stopped "
+        "before then, with DB.in-flight unwritable too, lost it, which its /readyz said at the time)\n"
         "  a client that received the whole response (every Content-Length byte, or a stream's terminating "
         "chunk) holds proof its record was made durable: then it was removed, or the log you gave is a "
         "copy older than the receipt\n{}",
@@ -299,6 +313,7 @@ int check_against_log(const options& o, const saved_head& head, const hs::signat
         printable(id), seq, outside, printable(params.keyid.value_or("")));
     return exit_failed;
   }
+  const bool stopped_record = r->error_kind == audit::gateway_stopped_error_kind && r->status == 0;
   // The record keeps the path without the query, cut at the record limits (8 KiB).
   const bool path_agrees =
       path.empty() || r->path.empty() || r->path.front() != '/' ||
@@ -306,8 +321,14 @@ int check_against_log(const options& o, const saved_head& head, const hs::signat
   const compared fields[] = {
       {"method", std::string(method.empty() ? r->method : method), r->method},
       {"path", std::string(path_agrees ? r->path : path), r->path},
-      {"status", std::to_string(head.status), std::to_string(r->status)},
-      {"decision", receipt_field(head, "Sovereign-Decision"), r->decision},
+      // A record made from the note taken when the request was forwarded (the gateway stopped while
+      // it answered) holds status 0 and, without a policy decision, `none`: what the answer was is not
+      // known to it (probe round 43).
+      {"status", std::to_string(stopped_record ? 0 : head.status), std::to_string(r->status)},
+      {"decision",
+       stopped_record && r->decision == audit::decision_none ? r->decision
+                                                             : receipt_field(head, "Sovereign-Decision"),
+       r->decision},
       {"policy version", receipt_field(head, "Sovereign-Policy-Version"), r->policy_version},
       {"cluster", receipt_field(head, "Sovereign-Cluster"), r->cluster},
       {"cluster country", receipt_field(head, "Sovereign-Cluster-Country"), r->cluster_country},
@@ -357,7 +378,13 @@ int check_against_log(const options& o, const saved_head& head, const hs::signat
   // The receipt is signed with the head, before the body: a 200 whose body the cluster cut short
   // (or the client left, or the record could not be made durable before its last byte) carries a
   // receipt like a complete one. The record says what became of it (probe round 39).
-  if (!r->error_kind.empty() && r->status < 400) {
+  if (stopped_record) {
+    fmt::print(
+        "  the answer did not complete: the gateway stopped while it answered (error_kind gateway_stopped); "
+        "the record was made at its next start from the note taken when the request was forwarded, so it "
+        "holds status 0, not the {} this receipt's head carried\n",
+        head.status);
+  } else if (!r->error_kind.empty() && r->status < 400) {
     fmt::print(
         "  the answer did not complete: the record's error_kind is {} (its head, and this receipt, "
         "went out before its body ended)\n",

@@ -319,12 +319,17 @@ void geo_tagger::append_receipt(std::string& head, const request_context& ctx, i
     request_fields.push_back({f.name, f.value});
   }
   // No request line read (400 malformed, 408, 414, 431 by bytes): an empty method, and a receipt
-  // bound to no request (crypto/signature_profile.hpp).
+  // bound to no request (crypto/signature_profile.hpp). So too for a request line or head refused
+  // before its method, target and host were all read as a client sends them (probe round 43: a
+  // receipt bound to an empty host, or to a lower-case method, could never be checked).
+  const bool whole = !ctx.head.host.empty() && !ctx.head.target.empty() &&
+                     std::all_of(ctx.head.method.begin(), ctx.head.method.end(),
+                                 [](char c) { return (c >= 'A' && c <= 'Z') || c == '-' || c == '_'; });
   httpsig::message_view response;
   response.status = status;
   response.fields = response_fields;
   httpsig::message_view request;
-  request.method = ctx.head.method;
+  request.method = whole ? ctx.head.method : std::string_view();
   request.authority = ctx.head.host;
   request.set_target(ctx.head.target);
   request.fields = request_fields;

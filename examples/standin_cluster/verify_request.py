@@ -145,6 +145,8 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
         name, value = (x.decode("latin-1") if isinstance(x, bytes) else x for x in (name, value))
         fields.setdefault(name.lower(), []).append(value.strip(" \t"))
     combined = {name: ", ".join(values) for name, values in fields.items()}
+    if len(fields.get("host", [])) > 1:  # which one is the authority? (an HTTP server refuses it: 400)
+        return "repeated_field"
     if "signature-input" not in combined or "signature" not in combined:
         return "missing_signature"
     inputs, signatures = combined["signature-input"], combined["signature"]

@@ -1243,6 +1243,7 @@ class UpstreamFailureTest(unittest.TestCase):
         class Stalls(ClusterHandler):
             def do_POST(self):
                 self.read_body()
+                time.sleep(3.5)  # the head, and so the receipt, comes seconds after the note was taken
                 self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
                 self.wfile.flush()
                 time.sleep(5)
@@ -1262,6 +1263,17 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertIn("the log cannot agree yet: request id", r.stdout)
         self.assertIn("pending in", r.stdout)
         self.assertNotIn("older copy", r.stdout)
+        # Once recorded (here by a CLI writer, as the next start would), from the note taken when it
+        # was forwarded: status 0 and the time it came, not when its head went out. The receipt is
+        # the gateway's, and the log agrees (probe round 43: "NOT signed while answered").
+        keys = os.path.join(os.path.dirname(jwk), "keys")
+        subprocess.run([SOVGW, "audit", "checkpoint", "--db", db, "--keys", keys], check=True, capture_output=True)
+        r = subprocess.run([SOVGW, "receipt", "verify", path, "--key", jwk, "--method", "POST", "--url",
+                            "https://localhost/v1/chat/completions", "--db", db],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("the log agrees", r.stdout)
+        self.assertIn("the gateway stopped while it answered (error_kind gateway_stopped)", r.stdout)
 
     def test_what_a_request_can_cause_never_marks_an_endpoint_down(self):
         # A client chooses what it sends: a head the cluster refuses by closing, input it answers
