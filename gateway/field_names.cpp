@@ -202,12 +202,44 @@ constexpr std::string_view claim_names[] = {"via", "x-url-scheme", "x-scheme", "
 // organisation and project, whole names; its rate limits, any name that holds one of the words.
 constexpr std::string_view account_names[] = {"openai-organization", "openai-project",
                                               "anthropic-organization-id"};
-constexpr std::string_view account_words[] = {"ratelimit", "rate-limit"};
+constexpr std::string_view account_word = "ratelimit";
 
-bool lower_names_account(std::string_view lower) {
-  return std::find(std::begin(account_names), std::end(account_names), lower) != std::end(account_names) ||
-         std::any_of(std::begin(account_words), std::end(account_words),
-                     [&](std::string_view w) { return lower.find(w) != std::string_view::npos; });
+// Read as a server or proxy that folds case and maps `_`, `.` or `~` to `-` may read it: only its
+// letters and digits count (probe round 43: `openai_organization`, `x-rate.limit-remaining` and a
+// 140-byte `x-ratelimit-...` were relayed). Any length; no allocation.
+bool lower_names_account(std::string_view name) noexcept {
+  std::array<char, 32> folded{};
+  std::size_t n = 0;
+  bool fits = true;
+  std::size_t matched = 0;  // of account_word, ending at this character
+  for (char c : name) {
+    c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+      continue;
+    }
+    fits = fits && n < folded.size();
+    if (fits) {
+      folded[n++] = c;
+    }
+    matched = c == account_word[matched] ? matched + 1 : (c == account_word[0] ? 1 : 0);
+    if (matched == account_word.size()) {
+      return true;
+    }
+  }
+  const std::string_view whole(folded.data(), n);
+  return fits && std::any_of(std::begin(account_names), std::end(account_names), [&](std::string_view a) {
+           std::size_t i = 0;
+           for (char c : a) {
+             if (c == '-') {
+               continue;
+             }
+             if (i >= whole.size() || whole[i] != c) {
+               return false;
+             }
+             ++i;
+           }
+           return i == whole.size();
+         });
 }
 
 // The end-to-end fields a cluster is sent as the client wrote them (lower case; a trailing '*'
@@ -353,14 +385,7 @@ std::span<const std::string_view> end_to_end_names() noexcept { return end_to_en
 
 std::span<const std::string_view> upstream_account_names() noexcept { return account_names; }
 
-bool names_upstream_account(std::string_view name) noexcept {
-  if (name.size() > 128) {
-    return false;  // (no account field is longer: noexcept, no allocation)
-  }
-  std::array<char, 128> buffer;
-  std::string unused;
-  return lower_names_account(lowered_name(name, buffer, unused));
-}
+bool names_upstream_account(std::string_view name) noexcept { return lower_names_account(name); }
 
 bool name_listed(std::string_view name, std::span<const std::string> names) noexcept {
   if (names.empty() || name.size() > 128) {

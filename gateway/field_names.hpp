@@ -85,8 +85,9 @@ struct known_field {
 
 // Whether `name` (any case) describes the account a cluster is called with: the gateway's one
 // credential, shared by every client and tenant. Its organisation and project
-// (OpenAI-Organization, OpenAI-Project, anthropic-organization-id: upstream_account_names()) and
-// its rate limits: any name that holds "ratelimit" or "rate-limit" (x-ratelimit-* of OpenAI and
+// (OpenAI-Organization, OpenAI-Project, anthropic-organization-id: upstream_account_names(), compared
+// by their letters and digits: `openai_organization` and `OpenAI.Organization` too) and
+// its rate limits: any name whose letters and digits hold "ratelimit" (x-ratelimit-* of OpenAI and
 // Azure OpenAI, RateLimit, RateLimit-Policy and RateLimit-* of the IETF draft and Mistral,
 // anthropic-ratelimit-*, x-ms-ratelimit-*). Neither way: a client's would scope its request to an
 // account of its own elsewhere (identify_field() calls them client_claim), and a cluster's answer

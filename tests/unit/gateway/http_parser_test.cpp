@@ -385,6 +385,23 @@ TEST_CASE("field names: the upstream account's fields, rate limits in any spelli
       {"OpenAI-Organization", true},
       {"openai-project", true},
       {"anthropic-organization-id", true},
+      // Read as servers that fold `_`, `.` or `~` into `-` read them, at any length (probe round 43).
+      {"openai_organization", true},
+      {"OpenAI.Organization", true},
+      {"openai~project", true},
+      {"anthropic_organization_id", true},
+      {"x-rate_limit-remaining", true},
+      {"x-rate.limit-remaining", true},
+      {"X-Rate~Limit", true},
+      {"x-ratelimit-"
+       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+       true},
+      {"x-"
+       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-rrratelimit",
+       true},
+      {"openai-organization-extra", false},
       {"retry-after", false},
       {"retry-after-ms", false},
       {"x-should-retry", false},
