@@ -52,7 +52,7 @@ class Process:
     def _read_err(self):
         self.stderr_text = self.proc.stderr.read()
 
-    def wait_for_json(self, predicate, timeout=20):
+    def wait_for_json(self, predicate, timeout=60):
         """Returns the first JSON log line (as a dict) satisfying predicate, scanning all lines so far."""
         deadline = time.time() + timeout
         seen = 0
