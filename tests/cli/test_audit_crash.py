@@ -100,7 +100,8 @@ class pending_in_flight_test(audit_case):
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
         self.assertIn("OK: 3 records", v.stdout)
         self.assertIn(f"WARNING: 2 requests a gateway that stopped was serving are not on the log yet "
-                      f"({self.in_flight}): the gateway's next start records them", v.stdout)
+                      f"({self.in_flight}): forwarded to a cluster, or answered by the gateway while its audit log "
+                      f"could not write; the gateway's next start records them", v.stdout)
         j = json.loads(sovgw("audit", "verify", "--db", self.db, "--pubkey", self.pub, "--format", "json",
                              check=0).stdout)
         self.assertEqual((j["ok"], j["pending_in_flight"]["count"], j["pending_in_flight"]["request_ids"]),
