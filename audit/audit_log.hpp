@@ -203,8 +203,8 @@ class audit_log {
   using held_notes = std::vector<std::pair<std::string, std::vector<std::uint8_t>>>;
   // queue_mutex_: a request record a storage error failed, written once the log resumes.
   void hold_locked(const pending& p, const status& s, held_notes& notes);
-  void note_held(const held_notes& notes);              // not under queue_mutex_
-  bool fail_on_store_error();  // not under state_mutex_: fails the log after a store_failed_
+  void note_held(const held_notes& notes);  // not under queue_mutex_
+  bool fail_on_store_error();               // not under state_mutex_: fails the log after a store_failed_
   status record_in_flight_notes();                      // open(): the notes a stopped process left
   status rebuild_tiles();
   void check_health();  // sequencer thread: space bounds, and resuming after a storage error
