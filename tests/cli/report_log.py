@@ -182,10 +182,12 @@ clusters:
             if seconds:
                 time.sleep(seconds / requests)
     finally:
-        gateway.signal(signal.SIGTERM)
-        gateway.wait_for_json(lambda o: o.get("msg") == "audit log closed")
-        gateway.stop()
-        standin.stop()
+        try:
+            gateway.signal(signal.SIGTERM)
+            gateway.wait_for_json(lambda o: o.get("msg") == "audit log closed")
+        finally:  # (a gateway that never said so must not outlive the test: CI left one running)
+            gateway.stop()
+            standin.stop()
     return {"db": db, "pubkey": os.path.join(keys, "signing.pub"), "policy": policy, "statuses": statuses}
 
 
