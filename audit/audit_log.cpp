@@ -947,6 +947,7 @@ void audit_log::publish_health_locked() {
 
 log_health audit_log::health() const {
   log_health h;
+  std::uint64_t unnoted = 0;  // held records without an in-flight note
   {
     std::lock_guard lock(state_mutex_);
     h.state = health_state_.load(std::memory_order_acquire);
@@ -956,17 +957,13 @@ log_health audit_log::health() const {
     h.failures = failures_;
     h.recoveries = recoveries_;
     h.resume_failures = resume_failures_;
+    unnoted = held_unnoted_;
     if (h.state == health_state::failed && !resume_problem_.empty()) {
       h.reason = fmt::format(
           "; resuming failed {} time(s), last: {} (tried again every {} ms; when the cause "
           "is gone it resumes by itself, else restart the gateway)",
           resume_failures_, resume_problem_, config_.health_interval.count());
     }
-  }
-  std::uint64_t unnoted = 0;
-  {
-    std::lock_guard lock(state_mutex_);
-    unnoted = held_unnoted_;
   }
   if (h.state == health_state::failed) {
     std::lock_guard lock(queue_mutex_);

@@ -698,11 +698,7 @@ class AuditFailClosedTest(unittest.TestCase):
         # write-ahead log nor start a new one (a reopen starts one: with the folder writable, the
         # log resumes at once).
         unlock = self.immutable_log(a)
-        try:
-            cut = exchange(g.port, a.certs, chat_request())
-            self.assertNotEqual(cut.status, 200, "a response whose record failed was completed")
-        except (EOFError, ConnectionResetError, OSError):
-            pass  # cut before its end: fail closed
+        self.send_and_see_it_cut(a)
         failed = g.wait_for_json(lambda o: o.get("msg") == "audit append failed")
         rid = failed["request_id"]
         access = g.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == rid)
@@ -739,6 +735,14 @@ class AuditFailClosedTest(unittest.TestCase):
         verify = sovgw("audit", "verify", "--db", a.db, "--pubkey", os.path.join(a.keys, "signing.pub"))
         self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
 
+    def send_and_see_it_cut(self, a):
+        """A request whose record cannot be made: no complete answer (fail closed)."""
+        try:
+            resp = exchange(a.gateway.port, a.certs, chat_request())
+            self.assertNotEqual(resp.status, 200, "a response whose record failed was completed")
+        except (EOFError, ConnectionResetError, OSError):
+            pass  # cut before its end
+
     def immutable_log(self, a):
         """The log's folder and every file in it made immutable (root and chattr, else the test skips).
         Returns the function that undoes it."""
@@ -763,11 +767,7 @@ class AuditFailClosedTest(unittest.TestCase):
         a = AuditedGateway(self, "  checkpoint_interval: 200ms\n")
         g = a.gateway
         unlock = self.immutable_log(a)
-        try:
-            first = exchange(g.port, a.certs, chat_request())
-            self.assertNotEqual(first.status, 200, "a response whose record failed was completed")
-        except (EOFError, ConnectionResetError, OSError):
-            pass  # cut before its end: fail closed
+        self.send_and_see_it_cut(a)
         cut = g.wait_for_json(lambda o: o.get("msg") == "audit append failed")["request_id"]
         self.assertEqual(metric(g, "sovgw_audit_storage_failures_total"), 1)
         refused = exchange(g.port, a.certs, chat_request())

@@ -1256,9 +1256,12 @@ class UpstreamFailureTest(unittest.TestCase):
         path = os.path.join(self.tmp.path, f"pending-{time.time_ns()}.txt")
         with open(path, "wb") as f:
             f.write(head.raw_head.encode("latin-1"))
-        r = subprocess.run([SOVGW, "receipt", "verify", path, "--key", jwk, "--method", "POST", "--url",
-                            "https://localhost/v1/chat/completions", "--db", db],
-                           capture_output=True, text=True, timeout=60)
+        def verify():
+            return subprocess.run([SOVGW, "receipt", "verify", path, "--key", jwk, "--method", "POST", "--url",
+                                   "https://localhost/v1/chat/completions", "--db", db],
+                                  capture_output=True, text=True, timeout=60)
+
+        r = verify()
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("the log cannot agree yet: request id", r.stdout)
         self.assertIn("pending in", r.stdout)
@@ -1268,9 +1271,7 @@ class UpstreamFailureTest(unittest.TestCase):
         # the gateway's, and the log agrees (probe round 43: "NOT signed while answered").
         keys = os.path.join(os.path.dirname(jwk), "keys")
         subprocess.run([SOVGW, "audit", "checkpoint", "--db", db, "--keys", keys], check=True, capture_output=True)
-        r = subprocess.run([SOVGW, "receipt", "verify", path, "--key", jwk, "--method", "POST", "--url",
-                            "https://localhost/v1/chat/completions", "--db", db],
-                           capture_output=True, text=True, timeout=60)
+        r = verify()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("the log agrees", r.stdout)
         self.assertIn("the gateway stopped while it answered (error_kind gateway_stopped)", r.stdout)
