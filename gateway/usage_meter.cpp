@@ -843,26 +843,42 @@ usage_meter usage_meter_for(const http::message_head& request, const http::messa
 }
 
 bool answers_with_text(const http::message_head& head) {
-  if (http::path_under(head, "/v1/")) {
-    // And Anthropic's messages, the legacy engines' completions, Cohere's chat and generate
-    // (probe round 26: /v1/messages reserved nothing for an unbounded completion).
-    return http::path_under(head, "/v1/chat/completions") || http::path_under(head, "/v1/completions") ||
-           http::path_under(head, "/v1/responses") || http::path_ends_with(head, "/v1/messages") ||
-           http::path_ends_with(head, "/completions") || http::path_ends_with(head, "/v1/chat") ||
-           http::path_ends_with(head, "/v1/generate");
-  }
-  std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
+  std::string_view path = http::target_path(head);
   while (path.ends_with('/')) {
     path.remove_suffix(1);
   }
   const std::string_view last = path.substr(path.rfind('/') + 1);
-  for (const std::string_view vector : {"embeddings", "embed", "embedding", "encode", "score", "rerank",
-                                        "reranking", "tokenize", "detokenize", "classify", "pooling"}) {
+  for (const std::string_view vector : {"embeddings", "embed", "embedding", "encode", "score", "rerank", "reranking",
+                                        "tokenize", "detokenize", "classify", "pooling", "moderations"}) {
     if (ascii_iequals(last, vector)) {
       return false;
     }
   }
-  return true;
+  if (!http::path_under(head, "/v1/")) {
+    return true;
+  }
+  const bool runs_model = head.method == "POST" || head.method == "PUT" || head.method == "PATCH";
+  if (!runs_model) {
+    // A read-back (GET of a stored completion or response) generates nothing new; these are
+    // charged by their size only where they report no usage (probe round 37).
+    return http::path_under(head, "/v1/chat/completions") || http::path_under(head, "/v1/completions") ||
+           http::path_under(head, "/v1/responses");
+  }
+  // Every other request under /v1/ with a body runs a model unless it only stores or manages
+  // objects, or answers with media whose bytes are no count of tokens (images and videos are
+  // charged what admission reserved, charged_as_reserved; speech is audio). Probe round 44: an
+  // allow-list of generating endpoints let /v1/complete (Anthropic's legacy completions), KServe's
+  // /v1/models/{m}:predict, Cohere's /v1/summarize and the like be charged no completion at all.
+  const std::string_view rest = path.substr(std::min<std::size_t>(path.size(), 4));
+  const std::string_view first = rest.substr(0, rest.find('/'));
+  for (const std::string_view objects : {"files", "uploads", "batches", "fine_tuning", "fine-tunes", "vector_stores",
+                                         "assistants", "threads", "organization", "containers", "evals", "images",
+                                         "videos"}) {
+    if (ascii_iequals(first, objects)) {
+      return false;
+    }
+  }
+  return !(ascii_iequals(first, "audio") && ascii_iequals(last, "speech"));
 }
 
 bool starts_assistants_run(const http::message_head& head) {

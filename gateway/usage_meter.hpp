@@ -162,9 +162,11 @@ class usage_meter {
                                           bool usage_requested);
 
 // Whether an answer is generated text (charged by its size when the cluster reports no usage, and
-// a completion reserved for before it when the request does not bound it): on /v1/, the endpoints
-// that generate; elsewhere every POST but those that answer with vectors or scores (embeddings,
-// rerank, tokenize and the like).
+// a completion reserved for before it when the request does not bound it): every request but those
+// answered with vectors or scores (embeddings, rerank, tokenize, moderations and the like); on
+// /v1/, only a POST, PUT or PATCH (or a read-back of a stored completion or response), and not the
+// endpoints that store or manage objects (files, batches, assistants, threads...) or answer with
+// media (images, videos, speech).
 [[nodiscard]] bool answers_with_text(const http::message_head& head);
 // Whether the target starts an Assistants run: .../threads/runs (a thread created and run) or
 // .../threads/{thread_id}/runs, under any prefix and in any case (on a POST: GET lists runs).
