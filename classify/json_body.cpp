@@ -1419,6 +1419,19 @@ class inspect_handler : public detail::no_size_limits {
                     "method instead of the one the policy decided; send the method itself",
                     ec);
     }
+    // Mistral's agents run the model (and the tools: web search, code) stored with the agent,
+    // whatever a `model` beside it says (probe round 44: POST /v1/conversations {"agent_id"} was
+    // forwarded with no model to decide).
+    if (top && folded == "agent_id") {
+      return refuse(body_error::other_models,
+                    "the body names an agent (\"agent_id\"), which runs the model and tools stored with it: no "
+                    "rule of the policy decides them for this request; name the model to run in \"model\" "
+                    "(chat completions, or a conversation started with \"model\")",
+                    ec);
+    }
+    if (top && folded == "inputs") {
+      out_.fields.inputs = true;
+    }
     if (routes == routing_key::client_route) {
       return refuse(body_error::other_models,
                     fmt::format("the body names a server, credentials or routes for the cluster to use "

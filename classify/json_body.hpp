@@ -133,6 +133,9 @@ struct body_fields {
   // prompts). vLLM, the legacy OpenAI API, llama.cpp and SGLang complete each one on its own. 0
   // when the value is not such an array (one prompt, a flat array of token ids included).
   std::uint64_t prompts = 0;
+  // A top-level `inputs` (any letter case): what Mistral's Conversations API generates from when it
+  // starts, appends to or restarts a conversation (gateway/pipeline_classify.cpp).
+  bool inputs = false;
 };
 
 // What the detectors found in a body.

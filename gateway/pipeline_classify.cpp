@@ -38,6 +38,10 @@ classify::json_inspector& thread_inspector() {
 
 }  // namespace
 
+namespace {
+std::string conversation_model_work(const http::message_head& head, const classify::body_fields& f);
+}  // namespace
+
 // The body as JSON (see classify/json_body.hpp): the fields the gateway routes on and what the
 // detectors find in the decoded strings; 400 for a body the cluster could read differently.
 stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool locate) {
@@ -57,6 +61,9 @@ stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool lo
   ctx.completions = completions(ctx.head, result.fields);
   ctx.prompt_bound = prompt_bound(ctx.head, result.fields);
   ctx.scan = std::move(result.scan);
+  if (const std::string why = conversation_model_work(ctx.head, result.fields); !why.empty()) {
+    return stage_result::respond(outcome::invalid_body, why);
+  }
   return stage_result::next();
 }
 
@@ -503,9 +510,38 @@ std::string_view unnamed_model_work(const http::message_head& head) {
            "rule decides it for this request; create a new job (POST /v1/fine_tuning/jobs) naming "
            "\"model\"";
   }
+  if (ascii_iequals(last.segment, "restart") && ascii_iequals(last.before, "conversations")) {
+    return "restarting a conversation (Mistral's Conversations API) generates with the model stored with it, "
+           "which the request cannot name, so no rule decides it for this request; start a new conversation "
+           "naming \"model\", with the entries to keep in \"inputs\"";
+  }
   if (ascii_iequals(last.segment, "remix") && ascii_iequals(last.before, "videos")) {
     return "a remix generates with the model of the video it remixes, which the request cannot name, so no "
            "rule decides it for this request; create a new video (POST /v1/videos) naming \"model\"";
+  }
+  return {};
+}
+
+// Mistral's Conversations API generates from a top-level `inputs`: POST .../conversations starts a
+// conversation with the `model` it names (or an agent's, refused as `agent_id` is), POST
+// .../conversations/{id} appends to one with the model stored with it, which the request cannot
+// name (OpenAI's Conversations API shares these paths: it creates with `items` and updates
+// `metadata`, and runs no model). Probe round 44: both were forwarded with no model decided.
+std::string conversation_model_work(const http::message_head& head, const classify::body_fields& f) {
+  if (head.method != "POST" || !f.inputs) {
+    return {};
+  }
+  path_step last;
+  any_segment(
+      http::target_path(head), [](const path_step&) { return false; }, &last);
+  if (ascii_iequals(last.previous, "conversations")) {
+    return "the request runs a model it cannot name: appending \"inputs\" to a conversation (Mistral's "
+           "Conversations API) generates with the model stored with it, so no rule decides it for this "
+           "request; start a new conversation naming \"model\", with the history in \"inputs\"";
+  }
+  if (ascii_iequals(last.segment, "conversations") && f.model.empty()) {
+    return "the request names no model: a conversation started with \"inputs\" generates; set \"model\" to "
+           "the model to run";
   }
   return {};
 }

@@ -341,6 +341,30 @@ class PolicyEnforcementTest(unittest.TestCase):
                 self.assertIn("runs a model it cannot name", err["message"])
                 self.assertIn(says, err["message"])
                 self.assertEqual(self.last_request_log(resp.header("x-request-id"))["status"], 400)
+        # Mistral's agents and conversations run the agent's or the conversation's stored model
+        # (probe round 44: forwarded with no model decided). OpenAI's Conversations API shares the
+        # paths and runs no model: created with items, updated with metadata, it is served.
+        for path, body, says in (
+                ("/v1/conversations", {"agent_id": "ag_1", "inputs": "hi"}, "names an agent"),
+                ("/v1/agents/completions", {"agent_id": "ag_1", "model": "mistral-small",
+                                            "messages": [{"role": "user", "content": "hi"}]}, "names an agent"),
+                ("/v1/conversations", {"inputs": "hi"}, "names no model"),
+                ("/v1/conversations/conv_1", {"inputs": "hi"}, "runs a model it cannot name"),
+                ("/V1/Conversations/conv_1/", {"Inputs": "hi"}, "runs a model it cannot name"),
+                ("/v1/conversations/conv_1/restart", {"inputs": "hi", "from_entry_id": "e1"},
+                 "runs a model it cannot name")):
+            with self.subTest(path=path, body=body):
+                resp = self.post(path, body)
+                self.assertEqual(resp.status, 400, resp.body)
+                err = resp.json()["error"]
+                self.assertEqual(err["code"], "invalid_body")
+                self.assertIn(says, err["message"])
+        for path, body in (("/v1/conversations", {"items": [{"type": "message", "role": "user", "content": "hi"}]}),
+                           ("/v1/conversations/conv_1", {"metadata": {"topic": "x"}})):
+            with self.subTest(path=path, body=body):
+                resp = self.post(path, body)
+                self.assertEqual(resp.status, 404, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "not_found")
         # Not model work: cancelling, pausing, a vector store's files (the cluster's own embedding
         # model, which no request chooses), reading a run back. The stand-in's own 404 answers them.
         for method, path in (("POST", "/v1/batches/batch_1/cancel"), ("POST", "/v1/threads/thread_1/runs/run_1/cancel"),
