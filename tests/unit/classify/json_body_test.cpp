@@ -136,6 +136,10 @@ TEST_CASE("bodies the cluster could read differently are refused with their kind
       {R"({"model":"llama-3","models":["gpt-4o","llama-3"]})", body_error::other_models,
        "instead of \"model\""},
       {R"({"model":"llama-3","Fallbacks":null})", body_error::other_models, "Fallbacks"},
+      // Mistral's agents run the model and tools stored with the agent (probe round 44).
+      {R"({"agent_id":"ag_1","messages":[{"role":"user","content":"hi"}]})", body_error::other_models,
+       "names an agent"},
+      {R"({"model":"m","Agent_ID":"ag_1"})", body_error::other_models, "names an agent"},
       // LiteLLM runs "a,b" as a batch of both; deployment_id and engine replace the model; a
       // client's own routing table, server or credentials send the prompt where it says.
       {R"({"model":"mistral-small,gpt-4o"})", body_error::other_models, "holds a comma"},
@@ -1244,7 +1248,6 @@ TEST_CASE("content a model reads but the gateway cannot is opaque_content") {
       R"({"model":"m","input":[{"role":"user","content":"hi"},{"id":"msg_1"}]})",
       // Probe round 34: stored agents, conversations, threads, sessions and knowledge bases; media
       // under common synonyms.
-      R"({"agent_id":"ag_1","messages":[{"role":"user","content":"hi"}]})",
       R"({"model":"m","conversation_id":"c1","message":"hi"})",
       R"({"model":"m","text":"hi","session_params":{"id":"s1"}})",
       R"({"model":"m","prompt":"describe","img":"https://x.example/a.png"})",
