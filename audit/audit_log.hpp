@@ -65,9 +65,8 @@ struct log_config {
   bool in_flight = false;
 };
 
-// The error_kind and note of a record made from an in-flight note at start-up: the gateway stopped
-// (a crash, a kill) while the request was forwarded, before its record was made durable.
-inline constexpr std::string_view gateway_stopped_error_kind = "gateway_stopped";
+// The note of a record made from an in-flight note at start-up (gateway_stopped_error_kind,
+// record.hpp).
 inline constexpr std::string_view gateway_stopped_note =
     "the gateway stopped (a crash or kill) while this request was forwarded, before its response was "
     "complete: recorded at its next start from the note made when it was forwarded (status 0: the "

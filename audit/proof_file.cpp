@@ -457,11 +457,26 @@ result<std::string> make_consistency_proof(const store& s, std::uint64_t old_siz
     return status{error_code::invalid_argument,
                   fmt::format("the old checkpoint ({}) is newer than the new one ({})", old_size, cp->size)};
   }
+  auto old_parsed = crypto::parse_note(old_note.value());
+  auto old_cp = old_parsed ? crypto::checkpoint::parse(old_parsed->text) : std::nullopt;
+  if (!old_cp) {
+    return status{error_code::corruption, "the older stored checkpoint is malformed"};
+  }
   stored_tree tree(s);
   auto path = m::consistency_proof(old_size, cp->size, tree.source());
   if (!path) {
     return tree.error().is_ok() ? status{error_code::corruption, "cannot build the consistency proof"}
                                 : tree.error();
+  }
+  // Nor a proof that would not verify offline (probe round 44: exit 0, and verify-proof then said
+  // the log was rewritten): whoever asks for it learns it here.
+  if (m::verify_consistency(old_cp->size, cp->size, old_cp->root, cp->root, *path) != m::verdict::ok) {
+    return status{
+        error_code::corruption,
+        fmt::format("the stored checkpoints at sizes {} and {} are not consistent according to the stored "
+                    "tree: one of them, or the tree, was altered, or one is another log's under the same "
+                    "key; no proof is made (sovgw audit verify says which)",
+                    old_cp->size, cp->size)};
   }
   return format_proof(
       consistency_proof_file{std::move(old_note.value()), std::move(*path), std::move(new_note.value())});

@@ -99,6 +99,11 @@ struct record {
   friend bool operator==(const record&, const record&) = default;
 };
 
+// The error_kind of a record made from an in-flight note at start-up: the gateway stopped (a crash,
+// a kill) while the request was forwarded, before its record was made durable. When its answer
+// ended is not known (the record's time is when the request came).
+inline constexpr std::string_view gateway_stopped_error_kind = "gateway_stopped";
+
 // A request record's note when the gateway estimated its tokens: the answer ended without the
 // cluster's usage (docs/configuration.md, "Usage accounting").
 inline constexpr std::string_view tokens_estimated_note =

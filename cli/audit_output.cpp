@@ -347,9 +347,13 @@ void print_record_summary(const record& original) {
     fmt::print("  redactions:  {} {} replaced before forwarding\n", r.redactions,
                plural(r.redactions, "finding", "findings"));
   }
-  std::printf("  outcome:     status %u%s, %llu ms, tokens %llu+%llu\n", r.status,
-              r.error_kind.empty() ? "" : (", error " + r.error_kind).c_str(),
-              static_cast<unsigned long long>(r.latency_us / 1000),
+  // A request its gateway stopped serving ended when nobody knows: its latency is the time it
+  // took to forward (probe round 44: "5 ms" for a stream killed after seconds).
+  const std::string took = r.kind == audit::record_kind::request && r.error_kind == audit::gateway_stopped_error_kind
+                               ? fmt::format("forwarded in {} ms, ended when not known", r.latency_us / 1000)
+                               : fmt::format("{} ms", r.latency_us / 1000);
+  std::printf("  outcome:     status %u%s, %s, tokens %llu+%llu\n", r.status,
+              r.error_kind.empty() ? "" : (", error " + r.error_kind).c_str(), took.c_str(),
               static_cast<unsigned long long>(r.prompt_tokens),
               static_cast<unsigned long long>(r.completion_tokens));
   std::printf("  payload:     %s%s\n", to_string(r.payload),

@@ -82,6 +82,7 @@ std::shared_ptr<const gateway::config> load_config_file(const std::string& path,
 }
 
 int cmd_serve(const options& o) {
+  gateway::defer_hangups_until_running();
   // Before anything makes OpenSSL allocate (OpenSSL takes an allocator only before that).
   if (!gateway::install_tls_buffer_cache()) {
     gateway::log_line("warn", "TLS record buffers are not recycled: OpenSSL allocated before start-up")

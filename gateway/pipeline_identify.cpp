@@ -155,6 +155,11 @@ std::size_t pipeline::apply_revocations(std::span<const tenants::api_key> next) 
     std::int64_t expires = k.expires;
     if (in_next == nullptr) {
       revoked = revoked != 0 ? revoked : now;  // removed from the file: no longer a key
+    } else if (in_next->tenant != k.tenant) {
+      // Moved to another tenant (or its tenant unreadable): it acts for neither until a file that
+      // loads places it, as a moved certificate subject (probe round 44: it kept serving as the
+      // old tenant, with its policy rules, limits and audit data key, when another line was wrong).
+      revoked = revoked != 0 ? revoked : now;
     } else {
       revoked = revoked != 0 ? revoked : in_next->revoked;
       if (in_next->expires != 0 && (expires == 0 || in_next->expires < expires)) {

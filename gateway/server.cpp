@@ -132,7 +132,19 @@ void open_listener(tcp::acceptor& acceptor, const tcp::endpoint& ep) {
   acceptor.listen(4096);
 }
 
+volatile std::sig_atomic_t hangup_during_start = 0;
+
+void note_hangup(int) { hangup_during_start = 1; }
+
 }  // namespace
+
+void defer_hangups_until_running() {
+  struct sigaction action {};
+  action.sa_handler = note_hangup;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  ::sigaction(SIGHUP, &action, nullptr);
+}
 
 server::server(std::shared_ptr<const config> cfg) {
   // A peer that resets mid-write must become an error code on that connection, not a dead process.
@@ -717,6 +729,10 @@ int server::run() {
     });
   };
   wait_signal();
+  if (hangup_during_start != 0) {  // the signal_set's handler is in place: none is lost after this
+    log_line("info", "SIGHUP came while the gateway started: reloading now").emit();
+    (void)reloads.request();
+  }
   // Endpoint names are resolved again on a thread of their own (every dns_refresh, or as the answers'
   // TTLs say, and on SIGHUP): a silent name server must not hold up signals.
   state_.endpoints->start(

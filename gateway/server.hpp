@@ -20,6 +20,12 @@
 
 namespace sovgw::gateway {
 
+// Until server::run listens for signals, a SIGHUP (whose default action ends the process) is only
+// noted, and run() reloads once it listens: a reload hook that fires while a gateway starts (a
+// policy's proofs take seconds) must not stop it without a word (probe round 44: exit 129).
+// Call first thing in `serve`.
+void defer_hangups_until_running();
+
 class server {
  public:
   explicit server(std::shared_ptr<const config> cfg);

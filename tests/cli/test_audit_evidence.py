@@ -269,6 +269,23 @@ class evidence_test(tampered_log_case):
         self.assertIn(f"\n{size}\n", note)
         return note
 
+    def test_prove_makes_no_consistency_proof_that_would_not_verify(self):
+        # Probe round 44: a stored checkpoint replaced by another log's under the same key; prove
+        # --old exited 0 with a proof that verify-proof then said showed a rewritten log.
+        sibling = os.path.join(self.tmp, "sibling")
+        self.append(100, db=sibling, run_name="other")
+        note = os.path.join(self.tmp, "sibling-100")
+        write_file(note, self.checkpoint_note(sibling, 100))
+        db = self.tampered("put-checkpoint", "100", note)
+        p = sovgw("audit", "prove", "--db", db, "--old", "100", check=1)
+        self.assertEqual(p.stdout, "")
+        self.assertIn("the stored checkpoints at sizes 100 and 300 are not consistent", p.stderr)
+        # The log's own checkpoints still prove what they prove.
+        proof = os.path.join(self.tmp, "consistency-200")
+        write_file(proof, sovgw("audit", "prove", "--db", db, "--old", "200", check=0).stdout)
+        self.assertIn("checkpoint at size 200 is consistent with checkpoint at size 300",
+                      sovgw("audit", "verify-proof", proof, "--pubkey", self.pub, check=0).stdout)
+
     def test_a_forced_open_continues_the_signed_tree_instead_of_forking_it(self):
         db = self.tampered("flip", "7")
         before = self.checkpoint_note(db, 300)

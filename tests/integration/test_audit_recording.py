@@ -114,6 +114,28 @@ class AuditRecordingTest(unittest.TestCase):
         self.assertEqual((doc["ok"], doc["records"], doc["checkpoints"], doc["checkpoint"]["size"]), (True, 0, 1, 0))
         self.assertEqual(doc["held_checkpoints"], [doc["checkpoint"]])  # published beside the log too
 
+    def test_a_start_signs_what_a_killed_gateway_left_unsigned_before_it_listens(self):
+        # Probe round 44: records made after the last checkpoint of a gateway that was killed, and
+        # the in-flight notes its next start recorded, stayed unsigned until that start's first
+        # checkpoint interval, though prove tells the auditor "the next start signs it".
+        a = AuditedGateway(self, "  checkpoint_interval: 1h\n")
+        g = a.gateway
+        self.assertEqual(exchange(g.port, a.certs, chat_request()).status, 200)
+        s = tls_connect(g.port, a.certs)
+        s.sendall(chat_request(CHAT_STREAM, {"x-standin-chunks": "200", "x-standin-delay-ms": "100"}))
+        self.assertEqual(Reader(s).read_response(head_only=True).status, 200)
+        g.proc.kill()
+        g.proc.wait(timeout=30)
+        s.close()
+        pub = os.path.join(a.keys, "signing.pub")
+        before = sovgw("audit", "verify", "--db", a.db, "--pubkey", pub)
+        self.assertIn("UNSIGNED: 1 newer record", before.stdout)
+        a.start()
+        after = sovgw("audit", "verify", "--db", a.db, "--pubkey", pub, "--format", "json")
+        self.assertEqual(after.returncode, 0, after.stdout + after.stderr)
+        doc = json.loads(after.stdout)
+        self.assertEqual((doc["records"], doc["checkpoint"]["size"]), (2, 2), doc)
+
     def test_every_request_is_recorded_and_verifiable(self):
         # Records appended after each response (the faster mode); the SIGKILL test below covers the
         # default, durable before the response's last byte.

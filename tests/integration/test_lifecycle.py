@@ -11,8 +11,9 @@ import threading
 import time
 import unittest
 
-from support import (CHAT_STREAM, SOURCE, SOVGW, Gateway, Reader, TempDir, admin_get, chat_request, cluster_yaml,
-                     exchange, gateway_yaml, make_certs, metric, start_standin, tls_connect, wait_until)
+from support import (CHAT_STREAM, SOURCE, SOVGW, Gateway, Process, Reader, TempDir, admin_get, chat_request,
+                     cluster_yaml, eu_policy_dedicated_cluster, exchange, gateway_yaml, make_certs, metric,
+                     start_standin, tls_connect, wait_until)
 
 
 def served_cert_fingerprint(port, certs):
@@ -39,6 +40,23 @@ class LifecycleTest(unittest.TestCase):
 
     def clusters(self):
         return cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs)
+
+    def test_a_sighup_while_the_gateway_starts_is_a_reload_once_it_runs(self):
+        # Probe round 44: a SIGHUP during the policy's proofs (seconds for the example policy) ended
+        # the gateway, exit 129, without a log line; tools tell admins to send SIGHUP.
+        endpoint = f"127.0.0.1:{self.standin.port}"
+        config = gateway_yaml(self.certs, self.clusters() + eu_policy_dedicated_cluster(endpoint, self.certs),
+                              extra=f"policy: {os.path.join(SOURCE, 'examples', 'policies', 'eu_policy.yaml')}\n")
+        path = os.path.join(self.tmp.path, "starting.yaml")
+        with open(path, "w") as f:
+            f.write(config)
+        g = Process([SOVGW, "serve", "--config", path])
+        self.addCleanup(g.stop)
+        g.wait_for_json(lambda o: o.get("msg", "").startswith("loading the policy"))
+        g.signal(signal.SIGHUP)
+        g.wait_for_json(lambda o: o.get("msg") == "listening")
+        g.wait_for_json(lambda o: o.get("msg") == "policy reloaded")
+        self.assertIsNone(g.proc.poll())
 
     def test_sighup_reloads_certificates_without_dropping_connections(self):
         live = os.path.join(self.tmp.path, "live")

@@ -569,6 +569,29 @@ class TenantKeysTest(unittest.TestCase):
         self.assertEqual(failed["certificates_removed_anyway"], 1)
         self.assert_invalid_key(self.call(cert=acme))
 
+    def test_a_key_moved_in_a_broken_tenants_file_acts_for_neither_tenant(self):
+        # Probe round 44: a key moved to another tenant in a file with an unrelated error kept
+        # serving as its old tenant (its rules, limits and audit data key), unlike a certificate.
+        moving = self.create_key("acme")
+        self.reload()
+        self.assertEqual(access_line(self.gateway, self.call(moving))["tenant"], "acme")
+        with open(self.tenants) as f:
+            lines = f.read().splitlines(keepends=True)
+        moved = [line.replace("tenant: acme", "tenant: globex") if moving[:17] in line else line for line in lines]
+        self.assertNotEqual(moved, lines)
+        with open(self.tenants, "w") as f:
+            f.write("".join(moved) + "bogus: 1\n")
+        self.reload("tenants reload failed; keeping the current tenants")
+        failed = [o for o in self.gateway.logs() if o.get("msg", "").startswith("tenants reload failed")][-1]
+        self.assertEqual(failed["keys_revoked_anyway"], 1)
+        self.assert_invalid_key(self.call(moving))
+        self.assertEqual(self.call(self.acme_key).status, 200)  # nothing else changed
+        # A file that loads places it under its new tenant.
+        with open(self.tenants, "w") as f:
+            f.write("".join(moved))
+        self.reload()
+        self.assertEqual(access_line(self.gateway, self.call(moving))["tenant"], "globex")
+
     def test_a_broken_tenants_file_still_revokes_what_it_revokes(self):
         # Probe round 20: a key revoked, then another line of the file broken (a tenant declared
         # twice, the file left group-writable): SIGHUP kept the old table and the leaked key worked.

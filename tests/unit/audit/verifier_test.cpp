@@ -175,6 +175,53 @@ TEST_CASE("verify flags record times that go back beyond the tolerance, lie in t
   CHECK(time_problems(verify(d, options)).size() == 3);
 }
 
+TEST_CASE("a request recorded after its gateway stopped is not taken to have ended when it came") {
+  // Probe round 44: a stream of 11 minutes, the gateway killed, its in-flight note recorded at the
+  // next start with the time it came (and the milliseconds it took to forward): every verification
+  // failed, "the clock went back more than 10 min".
+  temp_log_dir d;
+  const std::uint64_t t = base_us;
+  {
+    auto log = audit_log::open(config_for(d));
+    REQUIRE(log.is_ok());
+    const std::vector<std::pair<std::uint64_t, bool>> records = {
+        {t, false}, {t + 15 * minute_us, false}, {t + minute_us, true}, {t + 16 * minute_us, false}};
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      record r = synthetic_record("s", i, 0, payload_mode::none);
+      r.timestamp_us = records[i].first;
+      r.latency_us = 6'000;
+      if (records[i].second) {
+        r.status = 0;
+        r.error_kind = std::string(gateway_stopped_error_kind);
+      }
+      REQUIRE(log.value()->append(r).get().is_ok());
+    }
+    REQUIRE(log.value()->close().is_ok());
+  }
+  verify_options options;
+  options.check_times_at_us = t + 20 * minute_us;
+  CHECK(time_problems(verify(d, options)).empty());
+  // Its time is still when it came: what follows it must not end 10 minutes before that.
+  temp_log_dir later;
+  {
+    auto log = audit_log::open(config_for(later));
+    REQUIRE(log.is_ok());
+    record stopped = synthetic_record("s", 0, 0, payload_mode::none);
+    stopped.timestamp_us = t + 30 * minute_us;
+    stopped.status = 0;
+    stopped.error_kind = std::string(gateway_stopped_error_kind);
+    REQUIRE(log.value()->append(stopped).get().is_ok());
+    record after = synthetic_record("s", 1, 0, payload_mode::none);
+    after.timestamp_us = t;
+    after.latency_us = 0;
+    REQUIRE(log.value()->append(after).get().is_ok());
+    REQUIRE(log.value()->close().is_ok());
+  }
+  options.check_times_at_us = t + 40 * minute_us;
+  CHECK(time_problems(verify(later, options)) ==
+        std::vector<std::pair<problem_kind, std::uint64_t>>{{problem_kind::time_backwards, 1}});
+}
+
 TEST_CASE("verify names records that carry a request id another record carries") {
   temp_log_dir d;
   write_log(d, 10);
