@@ -9,7 +9,6 @@
 #include "classify/json_body.hpp"
 #include "classify/json_edit.hpp"
 #include "common/ascii.hpp"
-#include "common/model_alias.hpp"
 #include "common/printable.hpp"
 #include "crypto/structured_field.hpp"
 #include "gateway/client_address.hpp"
@@ -22,6 +21,7 @@
 #include "policy/diagnostics.hpp"
 #include "policy/ip_address.hpp"
 #include "policy/policy_source.hpp"
+#include "policy/spelling_variants.hpp"
 
 namespace sovgw::gateway {
 
@@ -260,96 +260,6 @@ stage_result declared_data_classes(const http::message_head& head, const policy:
   return stage_result::next();
 }
 
-// The spellings a cluster may take for the path and the model the policy saw: many routers match
-// paths case-insensitively (Express, ASP.NET, IIS) or with or without a trailing slash, and some servers
-// look model names up without regard to case or by their base name (Ollama: llama3 for
-// registry.ollama.ai/library/llama3:latest). A forbid that matches a spelling forbids the
-// request; a permitted spelling's routes narrow the clusters. A spelling that no rule permits
-// changes nothing (permits are written for the canonical spelling).
-void decide_spelling_variants(const policy::snapshot& policy, const policy::bound_clusters& routes,
-                              const policy::request_attributes& attrs, policy::decision& d) {
-  if (d.result != policy::effect::permit) {
-    return;
-  }
-  static thread_local policy::decision variant_decision;
-  static thread_local std::string model_lower;
-  static thread_local std::string path_lower;
-  static thread_local std::string path_slash;
-  // The rules of a spelling that narrowed the clusters join the decision's: they are why a
-  // cluster was left out, or none is left (probe round 39: a restrict that matched only the lower
-  // case spelling was missing from the refusal and the record).
-  const auto add_rules = [&] {
-    for (const std::uint32_t r : variant_decision.matched_rules) {
-      const auto at = std::lower_bound(d.matched_rules.begin(), d.matched_rules.end(), r);
-      if (at == d.matched_rules.end() || *at != r) {
-        d.matched_rules.insert(at, r);
-      }
-    }
-  };
-  const auto consider = [&](const policy::request_attributes& a) {
-    policy.decide(a, routes, variant_decision);
-    if (variant_decision.result != policy::effect::permit) {
-      if (variant_decision.cause == policy::deny_cause::forbidden) {
-        d = variant_decision;
-      } else if (variant_decision.cause == policy::deny_cause::no_cluster) {
-        // Permitted, but its restrict rules leave none of the clusters that serve the request: a
-        // restrict on llama-* (to FR) holds for meta/llama-3 that only a US cluster serves.
-        d.allowed_clusters.clear();
-        add_rules();
-      }
-      return;
-    }
-    add_rules();
-    std::erase_if(d.allowed_clusters, [&](std::uint32_t c) {
-      return std::find(variant_decision.allowed_clusters.begin(), variant_decision.allowed_clusters.end(),
-                       c) == variant_decision.allowed_clusters.end();
-    });
-    d.duties.redact |= variant_decision.duties.redact;
-  };
-  // Every combination of the path's spellings (as sent, in lower case, in lower case with the
-  // trailing slash added or removed) and the model's (as sent, in lower case), but the request's own: a
-  // cluster that folds both would otherwise get a request no spelling the policy saw was forbidden
-  // (/V1/CHAT/... for GPT-4O against a forbid on /v1/chat/* and gpt-4o).
-  std::array<std::string_view, 3> paths{attrs.path};
-  std::size_t path_count = 1;
-  if (ascii_lower_into(attrs.path, path_lower)) {
-    paths[path_count++] = path_lower;
-  }
-  path_slash = path_lower;  // ascii_lower_into writes it either way
-  if (!attrs.path.ends_with('/')) {
-    path_slash += '/';  // /admin for /admin/
-    paths[path_count++] = path_slash;
-  } else if (attrs.path.size() > 1) {
-    path_slash.pop_back();  // /v1/embeddings/ for /v1/embeddings
-    paths[path_count++] = path_slash;
-  }
-  std::array<std::string_view, 3> models{attrs.model};
-  std::size_t model_count = 1;
-  if (ascii_lower_into(attrs.model, model_lower)) {
-    models[model_count++] = model_lower;
-  }
-  if (const std::string_view base = model_base_name(model_lower); base.size() != model_lower.size()) {
-    models[model_count++] = base;  // llama3 for llama3:latest (common/model_alias.hpp)
-  }
-  policy::request_attributes a = attrs;
-  a.serving_model = attrs.model;  // a spelling's rules narrow the clusters; which serve it stays the name's
-  for (std::size_t p = 0; p < path_count; ++p) {
-    for (std::size_t m = 0; m < model_count && d.result == policy::effect::permit; ++m) {
-      if (p == 0 && m == 0) {
-        continue;  // the request as sent: decided already
-      }
-      a.path = paths[p];
-      a.model = models[m];
-      consider(a);
-    }
-  }
-  if (d.result == policy::effect::permit && d.allowed_clusters.empty()) {
-    d.result = policy::effect::deny;
-    d.cause = policy::deny_cause::no_cluster;
-    d.reason = "no cluster is allowed for every spelling of the request path and model";
-  }
-}
-
 // What the detectors found, for a refusal: the detectors' names (never what they matched) and
 // whether it was in the target or a header field, so that a client can tell what to reword.
 std::string found_by_detectors(const request_context& ctx) {
@@ -414,7 +324,7 @@ stage_result pipeline::decide_with_policy(request_context& ctx, const binding& b
                                          .detected_classes = detected,
                                          .serving_model = {}};
   b.policy->decide(attrs, b.routes, d);
-  decide_spelling_variants(*b.policy, b.routes, attrs, d);
+  policy::decide_spelling_variants(*b.policy, b.routes, attrs, d);
   ctx.matched_rules.clear();
   for (std::uint32_t rule : d.matched_rules) {
     ctx.matched_rules.emplace_back(b.policy->rule_id(rule));
@@ -591,7 +501,7 @@ void pipeline::decide_inference(const binding& b, const request_context& ctx, st
                                          .detected_classes = {},
                                          .serving_model = {}};
   b.policy->decide(attrs, b.routes, d);
-  decide_spelling_variants(*b.policy, b.routes, attrs, d);
+  policy::decide_spelling_variants(*b.policy, b.routes, attrs, d);
 }
 
 std::vector<std::string> pipeline::countries_serving(const request_context& ctx, std::string_view model,
