@@ -50,15 +50,40 @@ const subcommand geo_subcommands[] = {
 }  // namespace
 
 geo_option::geo_option(const options& o) : options_(o) {
-  if (o.has("mmdb") || o.has("geoip") || o.has("geoip6")) {
+  if (named_on_command_line()) {
     get();
   }
+}
+
+bool geo_option::named_on_command_line() const {
+  return options_.has("mmdb") || options_.has("geoip") || options_.has("geoip6");
+}
+
+void geo_option::use_config_database(const std::string& file, const std::string& config_file) {
+  if (!named_on_command_line() && !file.empty()) {
+    config_database_ = file;
+    config_file_ = config_file;
+  }
+}
+
+std::string geo_option::description() {
+  const policy::geo_db& db = get();
+  if (!config_database_.empty()) {
+    return fmt::format("{} (the geo_database of {})", db.source(), config_file_);
+  }
+  return fmt::format("{}{}", db.source(), named_on_command_line() ? "" : " (the default)");
 }
 
 const policy::geo_db& geo_option::get() {
   if (!db_) {
     if (const auto mmdb = options_.get("mmdb")) {
       db_ = policy::geo_db::load_mmdb(*mmdb);
+    } else if (!config_database_.empty()) {
+      try {
+        db_ = policy::geo_db::load_mmdb(config_database_);
+      } catch (const policy::geo_error& e) {
+        throw policy::geo_error(fmt::format("{}: geo_database: {}", config_file_, e.what()));
+      }
     } else {
       db_ = policy::geo_db::load_tor(options_.get("geoip").value_or(SOVGW_DEFAULT_GEOIP),
                                      options_.get("geoip6").value_or(SOVGW_DEFAULT_GEOIP6));

@@ -22,6 +22,7 @@
 #include "policy/policy_source.hpp"
 #include "policy/policy_tests.hpp"
 #include "policy/request_json.hpp"
+#include "policy/spelling_variants.hpp"
 #include "tenants/tenants.hpp"
 
 namespace sovgw::cli {
@@ -55,7 +56,11 @@ constexpr const char* policy_usage = R"(usage:
       show the full decision trace for one request
   sovgw policy diff OLD NEW --requests FILE [--clusters CONFIG] [--mmdb FILE]
       list the requests (JSON lines) whose decision differs between two policies
-  (--mmdb FILE, or --geoip FILE --geoip6 FILE: the geo database for client.ip)
+  (--mmdb FILE, or --geoip FILE --geoip6 FILE: the geo database for client.ip; without them, the
+  geo_database of the --clusters config (or of a tests file's clusters: config), as the gateway uses
+  it, else Debian's tor-geoipdb)
+  test, explain and diff decide a request as the gateway does: as sent, then the spellings a
+  cluster may read its path and model as (lower case, trailing slash, the model's base name)
 
 exit codes: 0 ok; 1 a check or test failed (including errors in the policy or clusters file that
 `check` lints) or the policies differ; 2 bad usage or a bad input file for test/explain/diff;
@@ -266,6 +271,7 @@ int cmd_test(const options& o) {
     return exit_usage;
   }
   geo_option geo(o);
+  geo.use_config_database(clusters->geo_database, clusters->file);
   const geo_db* db = tests.needs_geo() ? &geo.get() : nullptr;
   const auto outcomes = run_policy_tests(*policy, tests, clusters->clusters, db);
   std::size_t failed = 0;
@@ -313,13 +319,19 @@ int cmd_explain(const options& o) {
     throw usage_error(fmt::format("--request: {}", fmt::join(problems, "; ")), false);
   }
   geo_option geo(o);
+  geo.use_config_database(clusters->geo_database, clusters->file);
+  std::string geo_used;
   if (request->client_ip && request->client_country.empty()) {
     geolocate(*request, geo.get());
+    geo_used = fmt::format("client.ip {} is in {} by {}", format_ip(*request->client_ip),
+                           request->client_country, geo.description());
   }
   std::vector<std::string_view> class_storage;
-  const decision d = policy->decide(request->view(class_storage), clusters->clusters);
-  const std::string text = o.flag("json") ? explain_json(*policy, *request, clusters->clusters, d)
-                                          : explain_text(*policy, *request, clusters->clusters, d);
+  // As the gateway decides it: the spellings a cluster may take for the path and model included.
+  const bound_clusters routes(*policy, clusters->clusters);
+  const gateway_decision d = decide_as_gateway(*policy, routes, request->view(class_storage));
+  const std::string text = o.flag("json") ? explain_json(*policy, *request, clusters->clusters, d, geo_used)
+                                          : explain_text(*policy, *request, clusters->clusters, d, geo_used);
   std::fputs(text.c_str(), stdout);
   if (const std::string_view hint = policy::country_code_hint(request->client_country); !hint.empty()) {
     // UK, EL: codes people write, which a geo database may return too, and which no rule that
@@ -407,24 +419,28 @@ int cmd_diff(const options& o) {
     return exit_usage;
   }
   geo_option geo(o);
+  geo.use_config_database(clusters->geo_database, clusters->file);
   std::size_t changed = 0;
   std::vector<std::string_view> class_storage;
+  const bound_clusters old_routes(*old_policy, clusters->clusters);
+  const bound_clusters new_routes(*new_policy, clusters->clusters);
   for (auto& [n, r] : *requests) {
     if (r.client_ip && r.client_country.empty()) {
       geolocate(r, geo.get());
     }
     const auto view = r.view(class_storage);
-    // A permit's merged obligations too (probe round 41: a removed redact was no change).
-    const auto summary = [&](const snapshot& policy) {
-      const decision d = policy.decide(view, clusters->clusters);
+    // As the gateway decides it (the spellings of the path and model included), and a permit's
+    // merged obligations too (probe round 41: a removed redact was no change).
+    const auto summary = [&](const snapshot& policy, const bound_clusters& routes) {
+      const decision d = decide_as_gateway(policy, routes, view).final;
       std::string out = decision_summary(policy, clusters->clusters, d);
       if (d.result == effect::permit) {
         out += " obligations " + obligations_text(d.duties);
       }
       return out;
     };
-    const std::string before = summary(*old_policy);
-    const std::string after = summary(*new_policy);
+    const std::string before = summary(*old_policy, old_routes);
+    const std::string after = summary(*new_policy, new_routes);
     if (before == after) {
       continue;
     }

@@ -568,6 +568,9 @@ clusters_result parse_clusters_text(std::string_view text, const std::string& fi
         if (it->first.IsScalar() && it->first.Scalar() == "tenants" && it->second.IsScalar()) {
           result.tenants_file = it->second.Scalar();
         }
+        if (it->first.IsScalar() && it->first.Scalar() == "geo_database" && it->second.IsScalar()) {
+          result.geo_database = it->second.Scalar();
+        }
         if (!it->first.IsScalar() || it->first.Scalar() != "clusters") {
           continue;  // the gateway's keys
         }

@@ -94,6 +94,10 @@ struct clusters_result {
   // The config's `tenants:` file, when it names one (the policy's tenant names are checked against
   // it, as the gateway checks them); as written, relative to the working directory.
   std::string tenants_file;
+  // The config's `geo_database:` file, when it names one: the policy tools geolocate client.ip with
+  // it, as the gateway does, unless told another (--mmdb, --geoip). As written: the gateway opens it
+  // from its working directory, not the config's.
+  std::string geo_database;
 
   [[nodiscard]] bool ok() const noexcept;
 };
@@ -103,8 +107,8 @@ struct clusters_result {
 void read_clusters_node(const YAML::Node& list, source_pos owner, diagnostics& diags, clusters_result& out);
 
 // A gateway config file (or an excerpt of one): its `clusters:` list is required and parsed with
-// parse_clusters_node; of the other top-level keys, which belong to the gateway, only `tenants` is
-// read (its file name).
+// parse_clusters_node; of the other top-level keys, which belong to the gateway, only `tenants` and
+// `geo_database` are read (their file names).
 [[nodiscard]] clusters_result load_clusters_file(const std::filesystem::path& path);
 [[nodiscard]] clusters_result parse_clusters_text(std::string_view text, const std::string& file_name);
 

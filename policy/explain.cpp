@@ -104,6 +104,12 @@ std::string cluster_rejection(const compiled_policy& p, const cluster_info& c, c
   return {};
 }
 
+obligations redact_only(std::uint32_t detectors) {
+  obligations o;
+  o.redact = detectors;
+  return o;
+}
+
 std::string duties_line(const obligations& o) {
   std::string out;
   const auto names = o.redact_names();
@@ -181,24 +187,103 @@ std::string decision_summary(const snapshot& policy, std::span<const cluster_inf
   return fmt::format("permit rules [{}] clusters [{}]", join(rules), clusters.empty() ? "any" : join(names));
 }
 
-std::string explain_text(const snapshot& policy, const request_values& request,
-                         std::span<const cluster_info> clusters, const decision& d) {
+std::string spelling_change_text(const snapshot& policy, const request_values& request,
+                                 std::span<const cluster_info> clusters, const spelling_change& c) {
+  std::vector<std::string> parts;
+  switch (c.path_form) {
+    case path_spelling::as_sent:
+      break;
+    case path_spelling::lower:
+      parts.push_back(fmt::format("path '{}' (lower case of '{}')", c.path, request.path));
+      break;
+    case path_spelling::lower_slash_add:
+      parts.push_back(
+          fmt::format("path '{}' ('{}' in lower case, with a trailing slash)", c.path, request.path));
+      break;
+    case path_spelling::lower_slash_cut:
+      parts.push_back(
+          fmt::format("path '{}' ('{}' in lower case, without its trailing slash)", c.path, request.path));
+      break;
+  }
+  switch (c.model_form) {
+    case model_spelling::as_sent:
+      break;
+    case model_spelling::lower:
+      parts.push_back(fmt::format("model '{}' (lower case of '{}')", c.model, request.model));
+      break;
+    case model_spelling::base_name:
+      parts.push_back(fmt::format("model '{}' (base name of '{}')", c.model, request.model));
+      break;
+  }
+  std::vector<std::string> rules;
+  for (const auto r : c.new_rules) {
+    rules.push_back(
+        fmt::format("{} {}", rule_effect_name(policy.compiled().rules[r].effect), policy.rule_id(r)));
+  }
+  std::string out = fmt::format("{}: {}", fmt::join(parts, " and "),
+                                rules.empty() ? std::string("no new rule matches")
+                                              : join(rules) + (rules.size() == 1 ? " matches" : " match"));
+  const auto names = [&](const std::vector<std::uint32_t>& indexes) {
+    std::vector<std::string> n;
+    for (const auto i : indexes) {
+      n.push_back(clusters[i].name);
+    }
+    return "[" + join(n) + "]";
+  };
+  std::vector<std::string> effects;
+  if (c.result == effect::deny && c.cause == deny_cause::forbidden) {
+    effects.emplace_back("request denied (forbidden)");
+  } else if (c.clusters_after.empty() && !c.clusters_before.empty()) {
+    effects.push_back(fmt::format("no cluster left (were {})", names(c.clusters_before)));
+  } else if (c.clusters_after != c.clusters_before) {
+    effects.push_back("clusters narrowed to " + names(c.clusters_after));
+  }
+  if (c.redact_added != 0) {
+    effects.push_back(fmt::format("obligations add {}", duties_line(redact_only(c.redact_added))));
+  }
+  if (effects.empty()) {
+    effects.emplace_back("its rules join the decision's");
+  }
+  return out + " -> " + join(effects);
+}
+
+namespace {
+
+std::string explain_text_of(const snapshot& policy, const request_values& request,
+                            std::span<const cluster_info> clusters, const decision& as_sent,
+                            std::span<const spelling_change> spellings, const decision& d,
+                            std::string_view geo) {
   const compiled_policy& p = policy.compiled();
-  std::string out = fmt::format("policy   {} (version {})\nrequest  {}\nrules\n", p.file,
-                                p.version.substr(0, 16), request_to_text(request));
+  std::string out = fmt::format("policy   {} (version {})\nrequest  {}\n", p.file, p.version.substr(0, 16),
+                                request_to_text(request));
+  if (!geo.empty()) {
+    out += fmt::format("geo      {}\n", geo);
+  }
+  out += spellings.empty() ? "rules\n" : "rules (the request as sent)\n";
   for (std::uint32_t i = 0; i < p.rules.size(); ++i) {
     const auto& rule = p.rules[i];
-    const bool matched =
-        std::find(d.matched_rules.begin(), d.matched_rules.end(), i) != d.matched_rules.end();
+    const bool matched = std::find(as_sent.matched_rules.begin(), as_sent.matched_rules.end(), i) !=
+                         as_sent.matched_rules.end();
     std::string status = "match";
     if (!matched) {
       const auto fail = first_failure(p, rule, request);
       status = fail ? "no match: " + failure_text(p, rule, *fail, request) : "no match";
+      if (std::any_of(spellings.begin(), spellings.end(), [&](const spelling_change& c) {
+            return std::find(c.new_rules.begin(), c.new_rules.end(), i) != c.new_rules.end();
+          })) {
+        status += " (a spelling of the request matches it: below)";
+      }
     } else if (rule.effect == rule_effect::restrict) {
       status += ": route " + route_text(rule.route);
     }
     out += fmt::format("  {:<8} {:<32} line {:<4} {}\n", rule_effect_name(rule.effect), rule.id,
                        rule.pos.line, status);
+  }
+  if (!spellings.empty()) {
+    out += "also decided as a cluster may read it\n";
+    for (const spelling_change& c : spellings) {
+      out += "  " + spelling_change_text(policy, request, clusters, c) + "\n";
+    }
   }
   if (!clusters.empty()) {
     out += "clusters\n";
@@ -243,8 +328,25 @@ std::string explain_text(const snapshot& policy, const request_values& request,
   return out;
 }
 
-std::string explain_json(const snapshot& policy, const request_values& request,
-                         std::span<const cluster_info> clusters, const decision& d) {
+boost::json::array cluster_names(std::span<const cluster_info> clusters,
+                                 const std::vector<std::uint32_t>& indexes) {
+  boost::json::array out;
+  for (const auto c : indexes) {
+    out.emplace_back(clusters[c].name);
+  }
+  return out;
+}
+
+boost::json::array rule_ids(const snapshot& policy, const std::vector<std::uint32_t>& indexes) {
+  boost::json::array out;
+  for (const auto r : indexes) {
+    out.emplace_back(policy.rule_id(r));
+  }
+  return out;
+}
+
+boost::json::object explain_json_of(const snapshot& policy, const request_values& request,
+                                    std::span<const cluster_info> clusters, const decision& d) {
   const compiled_policy& p = policy.compiled();
   boost::json::object o;
   o["policy"] = p.file;
@@ -298,6 +400,75 @@ std::string explain_json(const snapshot& policy, const request_values& request,
     n["failed_attribute"] = attribute_name(d.failed_attribute);
     n["detail"] = failure_text(p, rule, d.failed_attribute, request);
     o["nearest_permit"] = std::move(n);
+  }
+  return o;
+}
+
+}  // namespace
+
+std::string explain_text(const snapshot& policy, const request_values& request,
+                         std::span<const cluster_info> clusters, const decision& d) {
+  return explain_text_of(policy, request, clusters, d, {}, d, {});
+}
+
+std::string explain_text(const snapshot& policy, const request_values& request,
+                         std::span<const cluster_info> clusters, const gateway_decision& d,
+                         std::string_view geo) {
+  return explain_text_of(policy, request, clusters, d.as_sent, d.spellings, d.final, geo);
+}
+
+std::string explain_json(const snapshot& policy, const request_values& request,
+                         std::span<const cluster_info> clusters, const decision& d) {
+  return boost::json::serialize(explain_json_of(policy, request, clusters, d)) + "\n";
+}
+
+// The final decision at the top level (what the gateway enforces); the rules' trace is the request's
+// as sent, `as_sent` its decision, `spellings` what each spelling changed.
+std::string explain_json(const snapshot& policy, const request_values& request,
+                         std::span<const cluster_info> clusters, const gateway_decision& d,
+                         std::string_view geo) {
+  boost::json::object o = explain_json_of(policy, request, clusters, d.final);
+  auto& rules = o["rules"].as_array();
+  for (std::uint32_t i = 0; i < rules.size(); ++i) {
+    const bool as_sent = std::find(d.as_sent.matched_rules.begin(), d.as_sent.matched_rules.end(), i) !=
+                         d.as_sent.matched_rules.end();
+    rules[i].as_object()["matched"] = as_sent;
+    if (as_sent) {
+      rules[i].as_object().erase("failed_attribute");
+      rules[i].as_object().erase("detail");
+    } else if (const auto fail = first_failure(policy.compiled(), policy.compiled().rules[i], request)) {
+      rules[i].as_object()["failed_attribute"] = attribute_name(*fail);
+      rules[i].as_object()["detail"] =
+          failure_text(policy.compiled(), policy.compiled().rules[i], *fail, request);
+    }
+  }
+  boost::json::object sent;
+  sent["effect"] = d.as_sent.result == effect::permit ? "permit" : "deny";
+  sent["cause"] = deny_cause_name(d.as_sent.cause);
+  sent["matched_rules"] = rule_ids(policy, d.as_sent.matched_rules);
+  sent["allowed_clusters"] = cluster_names(clusters, d.as_sent.allowed_clusters);
+  o["as_sent"] = std::move(sent);
+  boost::json::array spellings;
+  for (const spelling_change& c : d.spellings) {
+    boost::json::object v;
+    v["path"] = c.path;
+    v["model"] = c.model;
+    v["effect"] = c.result == effect::permit ? "permit" : "deny";
+    v["cause"] = deny_cause_name(c.cause);
+    v["new_rules"] = rule_ids(policy, c.new_rules);
+    v["clusters_before"] = cluster_names(clusters, c.clusters_before);
+    v["clusters_after"] = cluster_names(clusters, c.clusters_after);
+    boost::json::array redact;
+    for (const auto n : redact_only(c.redact_added).redact_names()) {
+      redact.emplace_back(n);
+    }
+    v["redact_added"] = std::move(redact);
+    v["text"] = spelling_change_text(policy, request, clusters, c);
+    spellings.emplace_back(std::move(v));
+  }
+  o["spellings"] = std::move(spellings);
+  if (!geo.empty()) {
+    o["geo_database"] = geo;
   }
   return boost::json::serialize(o) + "\n";
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "policy/policy.hpp"
+#include "policy/spelling_variants.hpp"
 
 // Human and JSON traces of one decision: every rule with whether it matched (or the first attribute
 // that failed, with the request's value and the rule's values), the clusters and why each was kept or
@@ -17,6 +18,23 @@ struct compiled_policy;
                                        std::span<const cluster_info> clusters, const decision& d);
 [[nodiscard]] std::string explain_json(const snapshot& policy, const request_values& request,
                                        std::span<const cluster_info> clusters, const decision& d);
+
+// A decision as the gateway makes it (decide_as_gateway, spelling_variants.hpp): the rules traced
+// for the request as sent, then each spelling of its path and model that changed the outcome, then
+// the final decision, clusters and obligations (what the gateway enforces). `geo`, when not empty,
+// says which geo database located client.ip.
+[[nodiscard]] std::string explain_text(const snapshot& policy, const request_values& request,
+                                       std::span<const cluster_info> clusters, const gateway_decision& d,
+                                       std::string_view geo = {});
+[[nodiscard]] std::string explain_json(const snapshot& policy, const request_values& request,
+                                       std::span<const cluster_info> clusters, const gateway_decision& d,
+                                       std::string_view geo = {});
+
+// One spelling's line: "model 'gpt-4o' (base name of 'gpt-4o-2024-08-06'): restrict gpt4o-pinned
+// matches -> clusters narrowed to [us-east-1]".
+[[nodiscard]] std::string spelling_change_text(const snapshot& policy, const request_values& request,
+                                               std::span<const cluster_info> clusters,
+                                               const spelling_change& change);
 
 // One line: "permit [rule-a, rule-b] clusters [c1, c2]" or "deny (forbidden) [rule-x]".
 [[nodiscard]] std::string decision_summary(const snapshot& policy, std::span<const cluster_info> clusters,

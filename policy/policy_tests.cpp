@@ -8,6 +8,7 @@
 #include "common/regular_file.hpp"
 #include "policy/explain.hpp"
 #include "policy/request_json.hpp"
+#include "policy/spelling_variants.hpp"
 #include "policy/yaml_util.hpp"
 
 namespace sovgw::policy {
@@ -347,12 +348,15 @@ std::vector<test_outcome> run_policy_tests(const snapshot& policy, const policy_
                                            std::span<const cluster_info> clusters, const geo_db* geo) {
   std::vector<test_outcome> out;
   std::vector<std::string_view> class_storage;
+  const bound_clusters routes(policy, std::vector<cluster_info>(clusters.begin(), clusters.end()));
   for (const auto& tc : tests.cases) {
     request_values request = tc.request;
     if (geo) {
       geolocate(request, *geo);
     }
-    const decision d = policy.decide(request.view(class_storage), clusters);
+    // As the gateway decides it: the spellings a cluster may take for the path and model included.
+    const gateway_decision decided = decide_as_gateway(policy, routes, request.view(class_storage));
+    const decision& d = decided.final;
     std::vector<std::string> failures = request_class_problems(policy, request);
     const auto effect_name = [](effect e) { return e == effect::permit ? "permit" : "deny"; };
     if (tc.expect_effect && *tc.expect_effect != d.result) {
@@ -399,7 +403,9 @@ std::vector<test_outcome> run_policy_tests(const snapshot& policy, const policy_
     outcome.passed = failures.empty();
     outcome.failure = fmt::format("{}", fmt::join(failures, "\n"));
     if (!outcome.passed) {
-      outcome.trace = explain_text(policy, request, clusters, d);
+      outcome.trace = explain_text(
+          policy, request, clusters, decided,
+          geo != nullptr && tc.request.client_ip && tc.request.client_country.empty() ? geo->source() : "");
     }
     out.push_back(std::move(outcome));
   }

@@ -785,6 +785,168 @@ class Obligations(unittest.TestCase):
             self.assertIn("expect: a denied request carries no obligations", r.stderr)
 
 
+SPELLING_POLICY = """version: 1
+rules:
+  - id: permit-all
+    effect: permit
+    when: {method: [POST]}
+  - id: gpt4o-pinned
+    effect: restrict
+    when: {model: [gpt-4o]}
+    route: {cluster: [us-east-1]}
+    obligations: {redact: [iban]}
+"""
+SPELLING_CLUSTERS = """clusters:
+  - name: us-east-1
+    endpoints: ["us.example.com:443"]
+    country: US
+    operator_jurisdiction: US
+  - name: eu-west-1
+    endpoints: ["eu.example.com:443"]
+    country: FR
+    operator_jurisdiction: FR
+"""
+CHAT = {"client.country": "FR", "tenant": "t", "method": "POST", "path": "/v1/chat/completions"}
+
+
+class GatewaySpellings(unittest.TestCase):
+    """The tools decide a request as the gateway does (policy/spelling_variants.hpp): as sent, then
+    the spellings a cluster may read its path and model as (probe: explain, test and diff decided
+    only the literal request, and told the admin a permit the gateway answers with a 403)."""
+
+    def files(self, d):
+        policy = Path(d) / "p.yaml"
+        policy.write_text(SPELLING_POLICY)
+        clusters = Path(d) / "clusters.yaml"
+        clusters.write_text(SPELLING_CLUSTERS)
+        return str(policy), str(clusters)
+
+    def test_explain_a_restrict_on_the_models_base_name(self):
+        with tempfile.TemporaryDirectory() as d:
+            policy, clusters = self.files(d)
+            request = json.dumps({**CHAT, "model": "gpt-4o-2024-08-06"})
+            r = run("policy", "explain", policy, "--clusters", clusters, "--request", request)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("rules (the request as sent)\n", r.stdout)
+            self.assertIn("no match: model gpt-4o-2024-08-06 not in [gpt-4o] (a spelling of the request matches it: "
+                          "below)", r.stdout)
+            self.assertIn("also decided as a cluster may read it\n"
+                          "  model 'gpt-4o' (base name of 'gpt-4o-2024-08-06'): restrict gpt4o-pinned matches -> "
+                          "clusters narrowed to [us-east-1], obligations add redact [iban]\n", r.stdout)
+            self.assertIn("  eu-west-1                rejected by gpt4o-pinned (cluster in [us-east-1])\n", r.stdout)
+            self.assertIn("decision PERMIT\n", r.stdout)
+            self.assertIn("  matched rules: [permit-all, gpt4o-pinned]\n", r.stdout)
+            self.assertIn("  allowed clusters: [us-east-1]\n", r.stdout)
+            self.assertIn("  obligations: redact [iban]\n", r.stdout)
+            r = run("policy", "explain", policy, "--json", "--clusters", clusters, "--request", request)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = json.loads(r.stdout)
+            self.assertEqual((out["effect"], out["matched_rules"], out["allowed_clusters"]),
+                             ("permit", ["permit-all", "gpt4o-pinned"], ["us-east-1"]))
+            self.assertEqual(out["obligations"]["redact"], ["iban"])
+            self.assertEqual(out["as_sent"]["allowed_clusters"], ["us-east-1", "eu-west-1"])
+            self.assertEqual([(v["model"], v["new_rules"], v["clusters_after"]) for v in out["spellings"]],
+                             [("gpt-4o", ["gpt4o-pinned"], ["us-east-1"])])
+            # The name as sent: no spelling changes anything, and the trace says nothing of them.
+            r = run("policy", "explain", policy, "--clusters", clusters, "--request",
+                    json.dumps({**CHAT, "model": "gpt-4o"}))
+            self.assertNotIn("also decided", r.stdout)
+            self.assertIn("  allowed clusters: [us-east-1]\n", r.stdout)
+
+    def test_a_test_expects_what_the_gateway_decides(self):
+        with tempfile.TemporaryDirectory() as d:
+            policy, _ = self.files(d)
+            tests = Path(d) / "t.yaml"
+            tests.write_text("clusters: clusters.yaml\ntests:\n"
+                             "  - name: a dated snapshot is gpt-4o to the cluster\n"
+                             "    request: {client.country: FR, tenant: t, model: OpenAI/GPT-4o-2024-08-06, "
+                             "method: POST, path: /v1/chat/completions}\n"
+                             "    expect: {effect: permit, rules: [permit-all, gpt4o-pinned], clusters: [us-east-1], "
+                             "obligations: {redact: [iban]}}\n")
+            r = run("policy", "test", policy, str(tests))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("1 passed, 0 failed", r.stdout)
+
+    def test_diff_a_forbid_that_meets_every_spelling(self):
+        with tempfile.TemporaryDirectory() as d:
+            policy, clusters = self.files(d)
+            new = Path(d) / "new.yaml"
+            new.write_text(SPELLING_POLICY + "  - id: forbid-llama-guard\n    effect: forbid\n"
+                           '    when: {model: ["llama-guard*"], path: ["/v1/chat/*"]}\n')
+            requests = Path(d) / "requests.jsonl"
+            requests.write_text("".join(json.dumps({**CHAT, **r}) + "\n" for r in [
+                {"model": "llama-guard-3"}, {"model": "LLAMA-GUARD-3"}, {"model": "meta-llama/llama-guard-3"},
+                {"model": "llama-guard-3", "path": "/V1/chat/completions"}]))
+            r = run("policy", "diff", policy, str(new), "--requests", str(requests), "--clusters", clusters)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertEqual(r.stdout.count("  - permit rules [permit-all] clusters [us-east-1, eu-west-1] "
+                                            "obligations none\n  + deny (forbidden) rules [permit-all, "
+                                            "forbid-llama-guard]\n"), 4, r.stdout)
+            self.assertTrue(r.stdout.endswith("4 of 4 requests change decision\n"), r.stdout)
+
+    def test_explain_the_example_policy_forbids_what_the_gateway_refuses(self):
+        for path, rule in [("/admin", "forbid-admin-api"), ("/Admin/users", "forbid-admin-api"),
+                           ("/api/pull/", "forbid-model-management")]:
+            with self.subTest(path=path):
+                r = run("policy", "explain", POLICY, "--clusters", CLUSTERS, "--request",
+                        json.dumps({"client.country": "DE", "tenant": "t", "model": "mistral-large", "method": "POST",
+                                    "path": path}))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("decision DENY\n  cause: forbidden\n", r.stdout)
+                self.assertRegex(r.stdout, rf"\n  matched rules: \[[^\]\n]*\b{rule}\b")
+                self.assertRegex(r.stdout, rf"also decided as a cluster may read it\n  path '[^'\n]*' \([^\n]*'{path}'"
+                                 rf"[^\n]*: forbid {rule} matches -> request denied \(forbidden\)\n")
+
+
+class GeoDatabaseOfTheConfig(unittest.TestCase):
+    """A config with geo_database: the tools locate client.ip with it, as the gateway does."""
+
+    def test_the_configs_geo_database_locates_client_ip(self):
+        with tempfile.TemporaryDirectory() as d:
+            db = Path(d) / "country.mmdb"
+            # 8.8.8.8 is US in Debian's tor-geoipdb; this database puts it in Germany.
+            write_mmdb(db, [("8.0.0.0/8", "DE")])
+            gw = Path(d) / "gateway.yaml"
+            gw.write_text(GATEWAY_HEAD + f"geo_database: {db}\n" + Path(CLUSTERS).read_text())
+            request = '{"client.ip":"8.8.8.8","tenant":"t","model":"mistral-large","method":"POST","path":"/v1/chat/completions"}'
+            r = run("policy", "explain", POLICY, "--clusters", str(gw), "--request", request)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("client.country=DE client.ip=8.8.8.8", r.stdout)
+            self.assertIn(f"geo      client.ip 8.8.8.8 is in DE by mmdb {db} (the geo_database of {gw})\n", r.stdout)
+            self.assertIn("decision PERMIT", r.stdout)
+            out = json.loads(run("policy", "explain", POLICY, "--json", "--clusters", str(gw), "--request",
+                                 request).stdout)
+            self.assertEqual((out["effect"], out["request"]["client.country"]), ("permit", "DE"))
+            self.assertIn(f"mmdb {db}", out["geo_database"])
+            # --mmdb on the command line wins.
+            other = Path(d) / "other.mmdb"
+            write_mmdb(other, [("8.0.0.0/8", "US")])
+            r = run("policy", "explain", POLICY, "--clusters", str(gw), "--mmdb", str(other), "--request", request)
+            self.assertIn("client.country=US client.ip=8.8.8.8", r.stdout)
+            self.assertIn(f"geo      client.ip 8.8.8.8 is in US by mmdb {other}\n", r.stdout)
+            # A tests file whose clusters: is that config, and a requests file for diff.
+            tests = Path(d) / "t.yaml"
+            tests.write_text("clusters: gateway.yaml\ntests:\n  - name: located by the config's database\n"
+                             "    request: {client.ip: 8.8.8.8, tenant: t, model: mistral-large, method: POST, "
+                             "path: /v1/chat/completions}\n    expect: {effect: permit}\n")
+            r = run("policy", "test", POLICY, str(tests))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            requests = Path(d) / "requests.jsonl"
+            requests.write_text(request + "\n")
+            stricter = Path(d) / "stricter.yaml"
+            stricter.write_text(Path(POLICY).read_text().replace("client.country: [EEA, private]",
+                                                                 "client.country: [FR, private]"))
+            r = run("policy", "diff", POLICY, str(stricter), "--requests", str(requests), "--clusters", str(gw))
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("1 of 1 requests change decision", r.stdout)
+            # A database the config names that cannot be opened: exit 3, naming the config.
+            gw.write_text(GATEWAY_HEAD + f"geo_database: {d}/missing.mmdb\n" + Path(CLUSTERS).read_text())
+            r = run("policy", "explain", POLICY, "--clusters", str(gw), "--request", request)
+            self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+            self.assertIn(f"{gw}: geo_database: ", r.stderr)
+            self.assertIn("missing.mmdb", r.stderr)
+
+
 class PolicyDiff(unittest.TestCase):
     def test_changed_decisions(self):
         with tempfile.TemporaryDirectory() as d:

@@ -137,3 +137,58 @@ tests:
   CHECK_FALSE(outcomes[5].passed);
   CHECK(outcomes[5].failure == "data class 'secret' is not defined by the policy");
 }
+
+// The gateway decides the spellings a cluster may read a request's path and model as
+// (policy/spelling_variants.hpp); a test expects what the gateway enforces, not the literal request's
+// decision (probe: a restrict on gpt-4o was missed for gpt-4o-2024-08-06, a forbid on /admin/* for
+// /Admin/users).
+TEST_CASE("policy tests expect the decision of every spelling, as the gateway decides") {
+  const auto policy = compile_policy(R"(rules:
+  - id: permit-all
+    effect: permit
+    when: {method: [POST]}
+  - id: gpt4o-pinned
+    effect: restrict
+    when: {model: [gpt-4o]}
+    route: {cluster: [us-east-1]}
+    obligations: {redact: [iban]}
+  - id: forbid-admin
+    effect: forbid
+    when: {path: ["/admin/*"]}
+)",
+                                     "p.yaml");
+  REQUIRE(policy.ok());
+  const auto tests = parse_policy_tests(R"(
+clusters:
+  - {name: us-east-1, endpoints: ["us.example.com:443"], country: US, operator_jurisdiction: US}
+  - {name: eu-west-1, endpoints: ["eu.example.com:443"], country: FR, operator_jurisdiction: FR}
+tests:
+  - name: dated snapshot
+    request: {model: gpt-4o-2024-08-06, method: POST, path: /v1/chat/completions}
+    expect: {effect: permit, rules: [permit-all, gpt4o-pinned], clusters: [us-east-1], obligations: {redact: [iban]}}
+  - name: provider prefix and case
+    request: {model: OpenAI/GPT-4o, method: POST, path: /v1/chat/completions}
+    expect: {effect: permit, clusters: [us-east-1]}
+  - name: admin in another case
+    request: {model: m, method: POST, path: /Admin/users}
+    expect: {effect: deny, cause: forbidden, rules: [permit-all, forbid-admin]}
+  - name: admin without the slash
+    request: {model: m, method: POST, path: /admin}
+    expect: {effect: deny, cause: forbidden}
+  - name: the literal request
+    request: {model: gpt-4o, method: POST, path: /v1/chat/completions}
+    expect: {effect: permit, clusters: [us-east-1]}
+)",
+                                        "t.yaml", ".");
+  REQUIRE(tests.ok());
+  const auto outcomes = run_policy_tests(*policy.policy, tests, tests.clusters.clusters, nullptr);
+  REQUIRE(outcomes.size() == 5);
+  for (const auto& o : outcomes) {
+    CAPTURE(o.name);
+    CAPTURE(o.failure);
+    CHECK(o.passed);
+  }
+  // Without clusters only the rules decide: a spelling's restrict adds its rule, and denies nothing.
+  const auto rules_only = run_policy_tests(*policy.policy, tests, {}, nullptr);
+  CHECK(rules_only[0].failure == "clusters: expected [us-east-1], got []");
+}
