@@ -70,6 +70,22 @@ namespace detail {
   return {kind, fmt::format("cannot {} the {}: {}", verb, what, std::strerror(e)), e};
 }
 
+// A path that does not open for want of a file: when it is a symbolic link, the target it names (a
+// dangling link: the admin looks for the target, not the link).
+[[nodiscard]] inline file_error with_missing_target(file_error e, const std::string& path) {
+  struct stat st {};
+  if (e.system_error != ENOENT || ::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) {
+    return e;
+  }
+  char target[4096];
+  const ssize_t n = ::readlink(path.c_str(), target, sizeof target);
+  if (n > 0) {
+    e.text += fmt::format(" ({} is a symbolic link to {}, which does not exist)", path,
+                          std::string_view(target, static_cast<std::size_t>(n)));
+  }
+  return e;
+}
+
 [[nodiscard]] inline file_error too_large(std::size_t max_bytes, std::string_view what) {
   return {file_problem::too_large, fmt::format("larger than {}: not a {}", byte_size_text(max_bytes), what)};
 }
@@ -95,7 +111,7 @@ namespace detail {
                                                    std::string_view what) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    return detail::system_problem(file_problem::cannot_open, "open", what);
+    return detail::with_missing_target(detail::system_problem(file_problem::cannot_open, "open", what), path);
   }
   return detail::check_stat(st, max_bytes, what);
 }
@@ -111,7 +127,7 @@ namespace detail {
                                                                        struct stat* opened = nullptr) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | extra_flags);
   if (fd < 0) {
-    return detail::system_problem(file_problem::cannot_open, "open", what);
+    return detail::with_missing_target(detail::system_problem(file_problem::cannot_open, "open", what), path);
   }
   struct stat st {};
   file_error problem;

@@ -139,7 +139,11 @@ struct file_identity {
       continue;
     }
     if (todo.empty()) {
-      note(detail::untrusted_entry(next, false, any_owner));
+      // A device or a FIFO (/dev/zero's mode is 0666) is refused by its type: the reader says so,
+      // rather than a mode to fix on a file that is no file to trust.
+      if (S_ISREG(st.st_mode)) {
+        note(detail::untrusted_entry(next, false, any_owner));
+      }
       if (checked != nullptr && problems.empty()) {
         *checked = file_identity{st.st_dev, st.st_ino};
       }

@@ -1,0 +1,115 @@
+"""SIGHUP reloads of the geo database and what /readyz says of a reload that failed
+(docs/configuration.md, the SIGHUP paragraphs).
+
+The geo database (`geo_database`) is re-read on SIGHUP: a client address that moves from DE to RU in
+a rewritten MMDB is judged RU after it; a corrupt MMDB keeps the last good one (logged, counted,
+named by /readyz, which stays 200). A policy reload that fails is named by /readyz until one
+succeeds. A policy linked to a device is refused for its type, a dangling link names its target.
+Every wait is for a log line: the reload job's last step asks for an endpoint re-resolution, which is
+logged (`endpoint re-resolution asked for`, trigger sighup)."""
+
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import unittest
+
+from support import (BUILD, Gateway, Reader, TempDir, admin_get, client_context, cluster_yaml, gateway_yaml,
+                     make_certs, metric, request_bytes, start_standin, wait_until)
+
+WRITE_MMDB = os.path.join(BUILD, "tests", "unit", "policy", "write_mmdb")
+
+# Only clients in Germany may call.
+POLICY = """version: 1
+rules:
+  - id: permit-germany
+    effect: permit
+    when:
+      client.country: [DE]
+    reason: Only clients in Germany.
+"""
+BODY = json.dumps({"model": "mistral-small", "messages": [{"role": "user", "content": "Hallo"}]}).encode()
+CLIENT = "8.8.8.8"  # the client a trusted proxy (loopback) forwards
+
+
+class ReloadTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = TempDir()
+        self.addCleanup(self.tmp.cleanup)
+        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
+        self.standin = start_standin(self.certs, chunks=1, delay_ms=1)
+        self.addCleanup(self.standin.stop)
+        self.mmdb = os.path.join(self.tmp.path, "geo.mmdb")
+        self.write_mmdb("8.8.8.0/24=DE")
+        self.policy = os.path.join(self.tmp.path, "policy.yaml")
+        with open(self.policy, "w") as f:
+            f.write(POLICY)
+        self.gateway = self.start_gateway(self.policy)
+
+    def start_gateway(self, policy, more_clusters=""):
+        clusters = cluster_yaml("paris", f"127.0.0.1:{self.standin.port}", self.certs) + more_clusters
+        gateway = Gateway(gateway_yaml(self.certs, clusters, extra=(f"policy: {policy}\ngeo_database: {self.mmdb}\n"
+                                                                    "trusted_proxies: [127.0.0.0/8]\n")),
+                          self.tmp.path)
+        self.addCleanup(gateway.stop)
+        return gateway
+
+    def write_mmdb(self, *entries):
+        # As geoipupdate does: a new file renamed over the old one.
+        fresh = self.mmdb + ".new"
+        subprocess.run([WRITE_MMDB, fresh, "4", *entries], check=True)
+        os.replace(fresh, self.mmdb)
+
+    def reload(self, gateway=None):
+        """SIGHUP, and wait for the reload job to finish (its last step is logged)."""
+        gateway = gateway or self.gateway
+
+        def done():
+            return sum(1 for o in gateway.logs()
+                       if o.get("msg") == "endpoint re-resolution asked for" and o.get("trigger") == "sighup")
+        before = done()
+        gateway.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: done() > before, timeout=60), "the reload did not finish")
+
+    def lines(self, msg, gateway=None):
+        return [o for o in (gateway or self.gateway).logs() if o.get("msg") == msg]
+
+    def send(self):
+        ctx = client_context(self.certs)
+        raw = socket.create_connection(("127.0.0.1", self.gateway.port), timeout=10)
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(request_bytes(path="/debug/headers", body=BODY,
+                                    headers={"Content-Type": "application/json", "X-Forwarded-For": CLIENT}))
+            resp = Reader(s).read_response()
+        log = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and
+                                         o.get("request_id") == resp.header("x-request-id"))
+        return resp, log
+
+    def readyz(self):
+        resp = admin_get(self.gateway, "/readyz")
+        return resp.status, resp.body.decode()
+
+    def test_a_policy_linked_to_a_device_or_nowhere_is_refused_for_that(self):
+        link = os.path.join(self.tmp.path, "linked-policy.yaml")
+        os.symlink(self.policy, link)
+        gateway = self.start_gateway(link)
+        os.remove(link)
+        os.symlink("/dev/zero", link)
+        self.reload(gateway)
+        [failed] = self.lines("policy reload failed; keeping the current policy", gateway)
+        self.assertIn("is a character device, not a regular file", failed["errors"])
+        self.assertNotIn("chmod", failed["errors"])
+
+        missing = os.path.join(self.tmp.path, "moved-away.yaml")
+        os.remove(link)
+        os.symlink(missing, link)
+        self.reload(gateway)
+        failed = self.lines("policy reload failed; keeping the current policy", gateway)[-1]
+        self.assertIn(f"{link} is a symbolic link to {missing}, which does not exist", failed["errors"])
+
+
+if __name__ == "__main__":
+    unittest.main()
