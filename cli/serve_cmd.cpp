@@ -34,7 +34,7 @@ the demo's configuration (examples/demo/sovgw.yaml): https://127.0.0.1:8443 with
 certificates in certs/out/, the example EU policy, five stand-in clusters, an audit log, signatures
 and a demo tenant, with its files under demo/ (`./run.sh demo` creates them). Logs are JSON lines on
 stdout. SIGTERM/SIGINT drain; SIGHUP reloads the certificates, the policy, the tenants file, cluster
-credentials and the admin token, and resolves the endpoint names again.
+credentials, the admin token and the geo database, and resolves the endpoint names again.
 
 exit codes: 0 drained and stopped; 2 bad usage or an invalid config (the config, its policy or its
 tenants file has errors, or the policy fails its checks against the config); 3 the config file is

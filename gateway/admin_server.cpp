@@ -508,6 +508,7 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket,
     } else if (path == "/readyz") {
       body = readiness(w, draining);
       status = body == "ready\n" ? 200 : 503;
+      body += w.shared.failed_reloads.text();  // still 200: the last good files serve
       body += w.shared.endpoints->report()->text();
       body += endpoint_distance_text(w.shared.upstreams);
     } else if (path == "/.well-known/sovgw-keys.json") {

@@ -6,7 +6,6 @@
 #include <optional>
 
 #include "gateway/metrics.hpp"
-#include "gateway/pipeline.hpp"
 #include "policy/countries.hpp"
 #include "policy/ip_address.hpp"
 
@@ -124,6 +123,7 @@ endpoint_geo_report::endpoint_line endpoint_geo_judge::judge(const cluster_confi
                                                              endpoint_addresses& use) {
   endpoint_geo_report::endpoint_line line{cluster.name, label, {}, true, {}};
   use = {};
+  std::shared_ptr<const geo_store::entry> full;  // the one in force now, for every address of the set
   for (const tcp::endpoint& addr : resolved) {
     const std::optional<policy::ip_address> ip = policy::parse_ip(addr.address().to_string());
     if (!ip) {
@@ -131,10 +131,10 @@ endpoint_geo_report::endpoint_line endpoint_geo_judge::judge(const cluster_confi
     }
     const policy::geo_db* geo = &reserved_only_;
     if (reserved_only_.lookup(*ip) != policy::country_private) {
-      if (!full_) {
-        full_.emplace(load_geo_database(cfg_));
+      if (!full) {
+        full = geo_->get();
       }
-      geo = &*full_;
+      geo = &full->db;
     }
     address_check c = judge_address(cluster, *ip, *geo);
     if (c.verdict == geo_verdict::refused) {

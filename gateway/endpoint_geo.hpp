@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "gateway/config.hpp"
+#include "gateway/geo_store.hpp"
 #include "gateway/upstream_pool.hpp"
 #include "policy/geo_db.hpp"
 
@@ -57,12 +58,14 @@ struct endpoint_geo_report {
   void render_metrics(std::string& out) const;
 };
 
-// Judges endpoint addresses. Loads `cfg.geo_database` (an MMDB) or the default tor-geoipdb the first
-// time an address is neither loopback nor private, then keeps it; throws when it cannot be loaded.
-// Not thread-safe: one owner (start-up, then the control thread).
+// Judges endpoint addresses. Loads `cfg.geo_database` (an MMDB) or the default tor-geoipdb (`geo`,
+// gateway/geo_store.hpp) the first time an address is neither loopback nor private; throws when it
+// cannot be loaded. Each judge() uses the database in force when it starts (SIGHUP swaps a new one
+// into `geo`). Not thread-safe: one owner (start-up, then the resolver thread).
 class endpoint_geo_judge {
  public:
-  explicit endpoint_geo_judge(const config& cfg) : cfg_(cfg) {}
+  explicit endpoint_geo_judge(const config& cfg, std::shared_ptr<geo_store> geo = nullptr)
+      : geo_(geo ? std::move(geo) : std::make_shared<geo_store>(cfg)) {}
 
   // The report line for one endpoint's `resolved` addresses, and the addresses it may use.
   [[nodiscard]] endpoint_geo_report::endpoint_line judge(const cluster_config& cluster,
@@ -71,9 +74,8 @@ class endpoint_geo_judge {
                                                          endpoint_addresses& use);
 
  private:
-  const config& cfg_;
+  std::shared_ptr<geo_store> geo_;
   const policy::geo_db reserved_only_;
-  std::optional<policy::geo_db> full_;
 };
 
 // Why a cluster has no usable endpoint ("" when it has one), from its lines in the report.

@@ -28,8 +28,9 @@ std::string joined_addresses(const endpoint_addresses& a) {
 }  // namespace
 
 endpoint_refresher::endpoint_refresher(const config& cfg,
-                                       std::vector<std::unique_ptr<upstream_cluster>>& upstreams)
-    : cfg_(cfg), upstreams_(upstreams), judge_(cfg) {
+                                       std::vector<std::unique_ptr<upstream_cluster>>& upstreams,
+                                       std::shared_ptr<geo_store> geo)
+    : cfg_(cfg), upstreams_(upstreams), judge_(cfg, std::move(geo)) {
   report_.store(std::make_shared<const endpoint_geo_report>(check_endpoint_geo(judge_, upstreams)));
 }
 

@@ -32,8 +32,10 @@ namespace sovgw::gateway {
 class endpoint_refresher {
  public:
   // Judges the addresses build_upstreams resolved (the start-up check). Throws when the geo
-  // database cannot be loaded. `cfg` and `upstreams` outlive the refresher.
-  endpoint_refresher(const config& cfg, std::vector<std::unique_ptr<upstream_cluster>>& upstreams);
+  // database cannot be loaded. `cfg` and `upstreams` outlive the refresher. `geo`: the geo database
+  // (shared with the pipeline; each round judges with the one in force); its own without.
+  endpoint_refresher(const config& cfg, std::vector<std::unique_ptr<upstream_cluster>>& upstreams,
+                     std::shared_ptr<geo_store> geo = nullptr);
   ~endpoint_refresher();  // stop()
   endpoint_refresher(const endpoint_refresher&) = delete;
   endpoint_refresher& operator=(const endpoint_refresher&) = delete;

@@ -218,6 +218,16 @@ std::string metrics::render() const {
         "1 when admin.token_file's token is in force, 0 when the last reload failed and the previous token "
         "still opens the admin jobs: alert on 0.",
         "gauge", static_cast<unsigned>(load(admin_token_in_force)));
+  gauge(
+      "sovgw_geo_database_in_force",
+      "1 when the geo database on disk (geo_database, else tor-geoipdb) is in force, 0 when its last reload "
+      "failed and the last good one still geolocates clients and endpoints: alert on 0.",
+      "gauge", static_cast<unsigned>(load(geo_database_in_force)));
+  gauge("sovgw_geo_database_reloads_total", "Changed geo databases a reload put in force (SIGHUP).",
+        "counter", load(geo_database_reloads));
+  gauge("sovgw_geo_database_reload_failures_total",
+        "Failed geo database reloads (the last good database stays).", "counter",
+        load(geo_database_reload_failures));
   gauge("sovgw_restart_check_problems",
         "Problems the last SIGHUP found in files read at start only (the configuration, signing and audit "
         "keys) that a restart would refuse: alert above 0.",

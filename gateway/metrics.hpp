@@ -87,6 +87,9 @@ class metrics {
   std::atomic<std::uint8_t> policy_file_in_force{1};
   std::atomic<std::uint8_t> credentials_in_force{1};  // every cluster's credential file, as on disk
   std::atomic<std::uint8_t> admin_token_in_force{1};
+  std::atomic<std::uint8_t> geo_database_in_force{1};
+  std::atomic<std::uint64_t> geo_database_reloads{0};          // changed geo databases SIGHUP put in force
+  std::atomic<std::uint64_t> geo_database_reload_failures{0};  // SIGHUP found a bad geo database
   // What the last SIGHUP found a restart would refuse in files read at start only (server.cpp).
   std::atomic<std::uint64_t> restart_check_problems{0};
   std::atomic<std::uint64_t> admin_token_reload_failures{0};  // SIGHUP found a bad admin.token_file

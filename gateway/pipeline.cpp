@@ -25,12 +25,7 @@
 
 namespace sovgw::gateway {
 
-policy::geo_db load_geo_database(const config& cfg) {
-  return cfg.geo_database.empty() ? policy::geo_db::load_default()
-                                  : policy::geo_db::load_mmdb(cfg.geo_database);
-}
-
-pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
+pipeline::pipeline(std::shared_ptr<const config> cfg, std::shared_ptr<geo_store> geo) : cfg_(std::move(cfg)) {
   for (const cluster_config& c : cfg_->clusters) {
     models_.emplace_back(c.models.begin(), c.models.end());
     cluster_infos_.push_back({c.name, c.country, c.region, c.operator_jurisdiction, c.models});
@@ -45,7 +40,8 @@ pipeline::pipeline(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {
   if (cfg_->policy_file.empty()) {
     return;
   }
-  geo_ = std::make_unique<policy::geo_db>(load_geo_database(*cfg_));
+  geo_ = geo ? std::move(geo) : std::make_shared<geo_store>(*cfg_);
+  (void)geo_->get();  // loaded now: identify() only reads it
   if (std::string errors = reload_policy(); !errors.empty()) {
     throw config_error(errors.substr(0, errors.find_last_not_of('\n') + 1));
   }

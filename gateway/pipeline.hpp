@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gateway/config.hpp"
+#include "gateway/geo_store.hpp"
 #include "gateway/request_context.hpp"
 #include "policy/geo_db.hpp"
 #include "policy/glob.hpp"
@@ -30,10 +31,6 @@ namespace sovgw::gateway {
 // policy's data-class `header` values, comma-separated). Never forwarded (client Sovereign-*
 // fields are stripped).
 inline constexpr std::string_view data_class_header = "Sovereign-Data-Class";
-
-// The geo database the configuration names (`geo_database`, an MMDB), else Debian's tor-geoipdb.
-// Throws policy::geo_error; start-up only.
-[[nodiscard]] policy::geo_db load_geo_database(const config& cfg);
 
 // `cluster_available(i)`: whether cluster i has an endpoint worth trying now.
 using availability_fn = std::function<bool(int)>;
@@ -52,8 +49,9 @@ class pipeline {
   // Loads the tenants file, if any; with config.policy_file set, the geo database (tor-geoipdb) and
   // the policy, checked as reload_policy() checks it. Throws config_error with every error of the
   // tenants file or the policy (file:line:col, one a line), std::runtime_error when the geo
-  // database cannot be loaded.
-  explicit pipeline(std::shared_ptr<const config> cfg);
+  // database cannot be loaded. `geo`: the geo database to use, shared with the endpoint geo check
+  // (SIGHUP reloads it there); its own without.
+  explicit pipeline(std::shared_ptr<const config> cfg, std::shared_ptr<geo_store> geo = nullptr);
 
   // Recompiles the policy file, checks it against the configured clusters and the live tenants
   // (policy/deployment_check.hpp: the invariants proved, routes and tenant names cross-checked, as
@@ -196,7 +194,7 @@ class pipeline {
   std::shared_ptr<const config> cfg_;
   std::vector<std::vector<policy::glob_pattern>> models_;  // per cluster, compiled once
   std::vector<policy::cluster_info> cluster_infos_;
-  std::unique_ptr<policy::geo_db> geo_;
+  std::shared_ptr<geo_store> geo_;  // null without a policy; loaded once constructed
   std::atomic<std::shared_ptr<const std::vector<std::string>>> unusable_{
       std::make_shared<const std::vector<std::string>>()};
   policy::policy_store store_;

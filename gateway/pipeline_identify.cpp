@@ -581,7 +581,7 @@ void pipeline::locate_connection(request_context& ctx) const {
     ctx.client_country = "unknown";
     ctx.client_country_source = country_source_name(client->source);
   } else if (const std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip); ip && geo_) {
-    ctx.client_country = policy::country_name(geo_->lookup(*ip));
+    ctx.client_country = policy::country_name(geo_->current()->db.lookup(*ip));
     ctx.client_country_source = country_source_name(client->source);
   }
 }
@@ -617,7 +617,7 @@ stage_result pipeline::identify(request_context& ctx) const {
     ctx.client_country_source = country_source_name(client->source);
   } else if (geo_) {
     if (std::optional<policy::ip_address> ip = policy::parse_ip(ctx.client_ip)) {
-      ctx.client_country = policy::country_name(geo_->lookup(*ip));
+      ctx.client_country = policy::country_name(geo_->current()->db.lookup(*ip));
       ctx.client_country_source = country_source_name(client->source);
     }
   }

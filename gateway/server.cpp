@@ -169,7 +169,8 @@ server::server(std::shared_ptr<const config> cfg) {
         .str("version", text.is_ok() ? crypto::to_hex(crypto::sha256(*text)) : std::string())
         .emit();
   }
-  state_.stages = std::make_unique<pipeline>(cfg);  // the policy checked: throws with its errors
+  state_.geo = std::make_shared<geo_store>(*cfg);
+  state_.stages = std::make_unique<pipeline>(cfg, state_.geo);  // the policy checked: throws with its errors
   const auto remember = [&](std::string setting, const std::string& path) {
     if (auto text = read_regular_file(path, max_pem_bytes, setting); text.is_ok()) {
       start_key_files_.push_back({std::move(setting), path, crypto::sha256(*text)});
@@ -199,7 +200,7 @@ server::server(std::shared_ptr<const config> cfg) {
         .emit();
   }
   log_policy_warnings();
-  state_.endpoints = std::make_unique<endpoint_refresher>(*cfg, state_.upstreams);
+  state_.endpoints = std::make_unique<endpoint_refresher>(*cfg, state_.upstreams, state_.geo);
   const std::shared_ptr<const endpoint_geo_report> geo = state_.endpoints->report();
   // The 503 message of a cluster without a usable endpoint says why; set again after each refresh.
   state_.stages->set_unusable_reasons(geo->cluster_reasons);
@@ -341,9 +342,12 @@ void server::reload_certificates() {
     state_.stats->certificate_not_after.store(certificate_not_after(fresh), std::memory_order_relaxed);
     state_.server_tls.store(std::move(fresh));
     state_.stats->cert_reloads.fetch_add(1, std::memory_order_relaxed);
+    state_.failed_reloads.succeeded("certificates");
     log_line("info", "certificates reloaded").str("certificate", state_.cfg->tls.certificate).emit();
   } catch (const std::exception& e) {
     state_.stats->cert_reload_failures.fetch_add(1, std::memory_order_relaxed);
+    state_.failed_reloads.failed("certificates", "the current certificates", state_.cfg->tls.certificate,
+                                 e.what());
     log_line("error", "certificate reload failed; keeping the current certificates")
         .str("error", e.what())
         .emit();
@@ -354,13 +358,52 @@ void server::reload_credentials() {
   std::string errors = state_.credentials->reload();
   state_.stats->credentials_in_force.store(errors.empty() ? 1 : 0, std::memory_order_relaxed);
   if (errors.empty()) {
+    state_.failed_reloads.succeeded("cluster credentials");
     log_line("info", "cluster credentials reloaded").emit();
     return;
   }
   state_.stats->credential_reload_failures.fetch_add(1, std::memory_order_relaxed);
+  state_.failed_reloads.failed("cluster credentials", "the current credentials", "a cluster credential file",
+                               errors);
   log_line("error", "cluster credentials reload failed; keeping the current credentials")
       .str("errors", without_final_newline(errors))
       .emit();
+}
+
+void server::reload_geo_database() {
+  const geo_store::reload_result r = state_.geo->reload();
+  const std::shared_ptr<const geo_store::entry> live = state_.geo->current();
+  std::string files;
+  for (const std::filesystem::path& f : state_.geo->files()) {
+    files += files.empty() ? f.string() : " " + f.string();
+  }
+  switch (r.status) {
+    case geo_store::reload_status::not_loaded:
+      return;  // nothing uses it yet (no policy, no public endpoint address): read when first needed
+    case geo_store::reload_status::reloaded:
+    case geo_store::reload_status::unchanged:
+      if (r.status == geo_store::reload_status::reloaded) {
+        state_.stats->geo_database_reloads.fetch_add(1, std::memory_order_relaxed);
+      }
+      state_.stats->geo_database_in_force.store(1, std::memory_order_relaxed);
+      state_.failed_reloads.succeeded("geo database");
+      log_line("info", "geo database reloaded")
+          .str("file", files)
+          .str("database", live->identity())
+          .boolean("unchanged", r.status == geo_store::reload_status::unchanged)
+          .emit();
+      return;
+    case geo_store::reload_status::failed:
+      state_.stats->geo_database_reload_failures.fetch_add(1, std::memory_order_relaxed);
+      state_.stats->geo_database_in_force.store(0, std::memory_order_relaxed);
+      state_.failed_reloads.failed("geo database", live->identity(), files, r.error);
+      log_line("error", "geo database reload failed; keeping the current geo database")
+          .str("file", files)
+          .str("database", live->identity())
+          .str("error", r.error)
+          .emit();
+      return;
+  }
 }
 
 void server::reload_admin_token() {
@@ -370,10 +413,12 @@ void server::reload_admin_token() {
   try {
     state_.admin_token.store(std::make_shared<const std::string>(load_admin_token(*state_.cfg)));
     state_.stats->admin_token_in_force.store(1, std::memory_order_relaxed);
+    state_.failed_reloads.succeeded("admin token");
     log_line("info", "admin token reloaded").str("file", state_.cfg->admin_token_file).emit();
   } catch (const std::exception& e) {
     state_.stats->admin_token_reload_failures.fetch_add(1, std::memory_order_relaxed);
     state_.stats->admin_token_in_force.store(0, std::memory_order_relaxed);
+    state_.failed_reloads.failed("admin token", "the previous token", state_.cfg->admin_token_file, e.what());
     log_line("error", "admin token reload failed; keeping the current token").str("error", e.what()).emit();
   }
 }
@@ -435,6 +480,7 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
       state_.stages->use_tenants(table);
       state_.stats->tenants_reloads.fetch_add(1, std::memory_order_relaxed);
       state_.stats->tenants_file_in_force.store(1, std::memory_order_relaxed);
+      state_.failed_reloads.succeeded("tenants");
       log_line("info", "tenants reloaded")
           .str("file", state_.cfg->tenants_file)
           .num("tenants", static_cast<std::int64_t>(table->tenants().size()))
@@ -475,6 +521,7 @@ void server::reload_tenants_and_policy(std::stop_token stop) {
   }
   state_.stats->tenants_reload_failures.fetch_add(1, std::memory_order_relaxed);
   state_.stats->tenants_file_in_force.store(0, std::memory_order_relaxed);
+  state_.failed_reloads.failed("tenants", "the last good tenants", state_.cfg->tenants_file, errors);
   log_line("error", "tenants reload failed; keeping the current tenants")
       .str("file", state_.cfg->tenants_file)
       .num("keys_revoked_anyway", static_cast<std::int64_t>(revoked))
@@ -523,6 +570,7 @@ void server::report_policy(std::stop_token stop, const std::string& errors) {
     // An unchanged file is not compiled and proved again: its tenant names are checked again.
     state_.stats->policy_reloads.fetch_add(1, std::memory_order_relaxed);
     state_.stats->policy_file_in_force.store(1, std::memory_order_relaxed);
+    state_.failed_reloads.succeeded("policy");
     log_line("info", "policy reloaded")
         .str("file", state_.cfg->policy_file)
         .str("version", state_.stages->policy_version())
@@ -536,6 +584,8 @@ void server::report_policy(std::stop_token stop, const std::string& errors) {
   } else {
     state_.stats->policy_reload_failures.fetch_add(1, std::memory_order_relaxed);
     state_.stats->policy_file_in_force.store(0, std::memory_order_relaxed);
+    state_.failed_reloads.failed("policy", "version " + state_.stages->policy_version(),
+                                 state_.cfg->policy_file, errors);
     log_line("error", "policy reload failed; keeping the current policy")
         .str("file", state_.cfg->policy_file)
         .str("version", state_.stages->policy_version())
@@ -553,9 +603,11 @@ void server::warn_if_config_changed() {
   if (text.is_ok() && crypto::sha256(*text) == cfg.text_sha256) {
     return;
   }
-  log_line("warn",
-           "the configuration file changed since start; SIGHUP reloads the files it names (certificates, "
-           "credentials, admin token, tenants, policy), not the configuration itself: restart to apply it")
+  log_line(
+      "warn",
+      "the configuration file changed since start; SIGHUP reloads the files it names (certificates, "
+      "credentials, admin token, geo database, tenants, policy), not the configuration itself: restart to "
+      "apply it")
       .str("config", cfg.source)
       .str("now", text.is_ok() ? "changed" : text.error().message())
       .emit();
@@ -709,6 +761,7 @@ int server::run() {
     reload_certificates();
     reload_credentials();
     reload_admin_token();
+    reload_geo_database();
     reload_tenants_and_policy(stop);
     reload_endpoints("sighup");
   });

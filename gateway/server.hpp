@@ -2,9 +2,9 @@
 
 // The gateway process: workers (one io_context and acceptor per thread, on one listening socket), the admin
 // listener, and a control thread for signals (SIGTERM/SIGINT drain at once; SIGHUP asks the reload
-// thread, gateway/reload_thread.hpp, to reload certificates, cluster credentials, the admin token
-// and the tenants file, to recompile and check the policy, and to ask the endpoint refresher's
-// resolver thread for a round: neither a slow reload nor DNS blocks the control thread or an I/O
+// thread, gateway/reload_thread.hpp, to reload certificates, cluster credentials, the admin token,
+// the geo database and the tenants file, to recompile and check the policy, and to ask the endpoint
+// refresher's resolver thread for a round: neither a slow reload nor DNS blocks the control thread or an I/O
 // thread).
 // Control plane: the constructor and bind() throw std::runtime_error on bad certificates, keys or
 // addresses; run() only returns after a drain.
@@ -75,6 +75,8 @@ class server {
   [[nodiscard]] std::vector<std::string> tenants_added(const tenants::table& next) const;
   void reload_credentials();
   void reload_admin_token();
+  // Re-reads the geo database (gateway/geo_store.hpp) before the endpoints are judged again.
+  void reload_geo_database();
   void reload_endpoints(const char* trigger);
 
   shared_state state_;

@@ -24,10 +24,12 @@
 #include "gateway/config.hpp"
 #include "gateway/connection.hpp"
 #include "gateway/endpoint_refresh.hpp"
+#include "gateway/geo_store.hpp"
 #include "gateway/geo_tags.hpp"
 #include "gateway/limits_store.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/pipeline.hpp"
+#include "gateway/reload_failures.hpp"
 #include "gateway/request_recorder.hpp"
 #include "gateway/tls_context.hpp"
 #include "gateway/upstream_pool.hpp"
@@ -52,6 +54,8 @@ struct shared_state {
   std::unique_ptr<metrics> stats;
   std::unique_ptr<audit::audit_log> audit;  // null without audit: in the config
   std::unique_ptr<pipeline> stages;
+  std::shared_ptr<geo_store> geo;  // the geo database, shared by stages and endpoints; swapped on SIGHUP
+  reload_failures failed_reloads;  // the files whose last reload failed, for /readyz
   std::unique_ptr<limits_store> limits;           // null without limits_store: in the config
   std::unique_ptr<const geo_tagger> tagger;       // geo-tags and request signatures
   std::unique_ptr<endpoint_refresher> endpoints;  // endpoint addresses, re-resolved; verdicts for /readyz

@@ -390,6 +390,10 @@ geo_db geo_db::load_tor(const std::filesystem::path& v4_file, const std::filesys
 
 geo_db geo_db::load_default() { return load_tor(SOVGW_DEFAULT_GEOIP, SOVGW_DEFAULT_GEOIP6); }
 
+std::vector<std::filesystem::path> geo_db::default_files() {
+  return {SOVGW_DEFAULT_GEOIP, SOVGW_DEFAULT_GEOIP6};
+}
+
 geo_db geo_db::load_mmdb(const std::filesystem::path& file) {
   // libmaxminddb opens the file itself: a FIFO would block its open(2).
   if (const file_error e = check_regular_file(file.string(), max_data_bytes, "geo database");
@@ -439,6 +443,7 @@ geo_db geo_db::load_mmdb(const std::filesystem::path& file) {
   db.v4_ = build_table(std::move(v4), true);
   db.v6_ = build_table(std::move(v6), false);
   db.source_ = "mmdb " + file.string();
+  db.build_epoch_ = mmdb.metadata.build_epoch;
   return db;
 }
 

@@ -38,6 +38,8 @@ class geo_db {
                                        const std::filesystem::path& v6_file);
   // The embedded default: load_tor(/usr/share/tor/geoip, /usr/share/tor/geoip6).
   [[nodiscard]] static geo_db load_default();
+  // The two files load_default() reads (IPv4, IPv6).
+  [[nodiscard]] static std::vector<std::filesystem::path> default_files();
   // A MaxMind DB country database (GeoLite2/GeoIP2 Country, DB-IP, IPinfo): the search tree is
   // walked once and flattened; the country is read from country.iso_code, else a string `country`
   // or `country_code` field.
@@ -53,6 +55,8 @@ class geo_db {
   [[nodiscard]] std::size_t v6_ranges() const noexcept { return v6_.starts.size(); }
   [[nodiscard]] std::size_t memory_bytes() const noexcept;
   [[nodiscard]] const std::string& source() const noexcept { return source_; }
+  // An MMDB's metadata build_epoch (seconds since 1970); 0 for tor-geoipdb files.
+  [[nodiscard]] std::uint64_t build_epoch() const noexcept { return build_epoch_; }
 
   template <typename key_t>
   struct step_table {
@@ -70,6 +74,7 @@ class geo_db {
   step_table<std::uint32_t> v4_;
   step_table<u128> v6_;
   std::string source_;
+  std::uint64_t build_epoch_ = 0;
 };
 
 }  // namespace sovgw::policy

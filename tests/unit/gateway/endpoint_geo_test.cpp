@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "policy/ip_address.hpp"
 #include "tests/unit/policy/mmdb_writer.hpp"
@@ -130,4 +131,43 @@ TEST_CASE("endpoint addresses: the same set in another order is the same (its ro
   endpoint_addresses swapped{
       {at("9.9.9.9"), at("9.9.9.10")}, "FR,DE", "", {}, notes{{"9.9.9.9", "DE"}, {"9.9.9.10", "FR"}}};
   CHECK_FALSE(first == swapped);
+}
+
+TEST_CASE("geo store: SIGHUP's reload swaps a changed database in, keeps the last good one otherwise") {
+  const auto path = std::filesystem::temp_directory_path() / "sovgw-geo-store-test.mmdb";
+  policy::test::write_mmdb(path, {{"9.9.9.0/24", "FR"}}, 4);
+  config cfg;
+  cfg.geo_database = path.string();
+  auto store = std::make_shared<geo_store>(cfg);
+  CHECK(store->current() == nullptr);
+  CHECK(store->reload().status == geo_store::reload_status::not_loaded);  // nothing uses it yet
+  endpoint_geo_judge judge(cfg, store);
+  cluster_config paris = cluster("FR");
+  const auto addr = [](const char* text) { return tcp::endpoint(asio::ip::make_address(text), 443); };
+  endpoint_addresses use;
+  CHECK(judge.judge(paris, "gpu.example:443", {addr("9.9.9.9")}, use).usable);
+  const std::shared_ptr<const geo_store::entry> first = store->current();
+  REQUIRE(first != nullptr);
+  CHECK(store->reload().status == geo_store::reload_status::unchanged);
+  CHECK(store->current() == first);
+
+  policy::test::write_mmdb(path, {{"9.9.9.0/24", "US"}}, 4);
+  CHECK(store->reload().status == geo_store::reload_status::reloaded);
+  CHECK(store->current() != first);
+  CHECK(store->current()->sha256 != first->sha256);
+  CHECK(policy::country_name(first->db.lookup(ip("9.9.9.9"))) == "FR");  // kept alive by its holder
+  CHECK_FALSE(judge.judge(paris, "gpu.example:443", {addr("9.9.9.9")}, use).usable);  // the judge sees it
+
+  const std::shared_ptr<const geo_store::entry> good = store->current();
+  {
+    std::ofstream corrupt(path, std::ios::trunc);
+    corrupt << "no MaxMind DB\n";
+  }
+  const geo_store::reload_result bad = store->reload();
+  CHECK(bad.status == geo_store::reload_status::failed);
+  CHECK(bad.error.find(path.string()) != std::string::npos);
+  CHECK(store->current() == good);
+  std::filesystem::remove(path);
+  CHECK(store->reload().status == geo_store::reload_status::failed);
+  CHECK(store->current() == good);
 }
