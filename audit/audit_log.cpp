@@ -275,8 +275,15 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
   // unsigned (probe round 44). A checkpoint refused for the stored tree is refused again by the
   // periodic signer, which reports it as it always did; a store that cannot be written fails the
   // start.
-  if (auto cp = log->checkpoint_now(); !cp.is_ok() && cp.error().code() != error_code::verification_failed) {
-    return cp.error();
+  bool unsigned_records = false;
+  {
+    std::lock_guard lock(log->state_mutex_);
+    unsigned_records = log->durable_size_ > (log->latest_ ? log->latest_->size : 0);
+  }
+  if (unsigned_records) {
+    if (auto cp = log->checkpoint_now(); !cp.is_ok() && cp.error().code() != error_code::verification_failed) {
+      return cp.error();
+    }
   }
   return log;
 }

@@ -111,4 +111,36 @@ struct utf8_problem {
                       static_cast<unsigned char>(text[at]))};
 }
 
+// Where `s` first holds a character outside printable ASCII, for a message that must not read as
+// the ASCII look-alike it shows as ("U+0415 at character 1"; a control or invalid byte as "byte
+// 0xNN at character N"); empty when it holds none. Look-alikes (Cyrillic Е in `ЕU`) and invisible
+// characters (U+200B) show on a screen as the name they are not.
+[[nodiscard]] inline std::string first_non_ascii(std::string_view s) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    ++chars;
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      ++i;
+      continue;
+    }
+    char32_t cp = 0;
+    const std::size_t n = utf8_sequence_at(s, i, cp);
+    if (n == 0 || c < 0x80) {
+      return fmt::format("byte 0x{:02X} at character {}", c, chars);
+    }
+    return fmt::format("U+{:04X} at character {}", static_cast<unsigned>(cp), chars);
+  }
+  return {};
+}
+
+// " (it holds U+0415 at character 1, which only looks like an ASCII character)" when `s` holds a
+// character outside printable ASCII, else empty: appended to a message naming a value that was
+// looked up and not found.
+[[nodiscard]] inline std::string non_ascii_note(std::string_view s) {
+  const std::string where = first_non_ascii(s);
+  return where.empty() ? std::string()
+                       : fmt::format(" (it holds {}, not an ASCII character: retype it)", where);
+}
+
 }  // namespace sovgw

@@ -9,6 +9,7 @@
 
 #include "common/ascii.hpp"
 #include "common/did_you_mean.hpp"
+#include "common/utf8.hpp"
 #include "policy/compiled_policy.hpp"
 #include "policy/explain.hpp"
 
@@ -645,8 +646,8 @@ void lint_rule_models(const compiled_policy& p, const compiled_rule& rule,
     if (std::none_of(clusters.begin(), clusters.end(),
                      [&](const cluster_info& c) { return c.region == region; })) {
       out.push_back({p.file, rule.route.positions[slot][i], severity::warning,
-                     fmt::format("route of rule '{}' names region '{}', which no configured cluster is in",
-                                 rule.id, region)});
+                     fmt::format("route of rule '{}' names region '{}', which no configured cluster is in{}",
+                                 rule.id, region, non_ascii_note(region))});
     }
   }
 }
@@ -736,8 +737,8 @@ std::vector<diagnostic> lint_clusters(const snapshot& policy, std::span<const cl
         }
         out.push_back(
             {p.file, rule.route.positions[slot][i], severity::error,
-             fmt::format("route of rule '{}' names cluster '{}', which the config does not define{}", rule.id,
-                         name, did_you_mean(name, names))});
+             fmt::format("route of rule '{}' names cluster '{}', which the config does not define{}{}", rule.id,
+                         name, non_ascii_note(name), did_you_mean(name, names))});
       }
     }
     // A misspelled cluster name is the one mistake: that the route then admits nothing is its

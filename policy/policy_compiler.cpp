@@ -6,6 +6,7 @@
 
 #include "common/ascii.hpp"
 #include "common/model_alias.hpp"
+#include "common/utf8.hpp"
 #include "common/regular_file.hpp"
 #include "common/tenant_name.hpp"
 #include "crypto/hex.hpp"
@@ -130,12 +131,13 @@ class compiler {
                    "'" + v.text + "' is not allowed here (only client.country may be private or unknown)");
     } else if (v.text.size() == 2) {
       diags_.error(v.pos, "unknown country code '" + v.text + "' (not an ISO 3166-1 alpha-2 code" +
-                              std::string(country_code_hint(v.text)) + ")");
+                              std::string(country_code_hint(v.text)) + ")" + non_ascii_note(v.text));
     } else {
       // A country's name is the likeliest mistake here (probe round 35: `Russia`).
       diags_.error(v.pos, "unknown country set '" + v.text +
                               "' (a country is written as its ISO 3166-1 alpha-2 code, such as RU; sets "
-                              "built in: EU, EEA; define others under country_sets)");
+                              "built in: EU, EEA; define others under country_sets)" +
+                              non_ascii_note(v.text));
     }
     return std::nullopt;
   }
@@ -228,6 +230,13 @@ class compiler {
         if (attr == attribute::model && !glob_pattern::is_glob(v.text)) {
           warn_model_alias(v);
         }
+        // A model name that shows as another (gрt-4o with a Cyrillic р, a zero-width space) meets
+        // only requests spelt with that very character (probe round 44: a forbid that never matched).
+        if (const std::string where = first_non_ascii(v.text); !where.empty()) {
+          diags_.warning(v.pos, std::string(attribute_name(attr)) + " '" + v.text + "' holds " + where +
+                                    ", not an ASCII character: it meets only requests spelt with that "
+                                    "character; if it should read as ASCII, retype it");
+        }
         if (const std::size_t at = v.text.find_first_of("[]{}"); at != std::string::npos) {
           diags_.warning(v.pos, std::string(attribute_name(attr)) + " '" + v.text + "': '" + v.text[at] +
                                     "' is matched as itself (globs have only * and ?, no classes or "
@@ -266,7 +275,9 @@ class compiler {
         return;
       case attribute::data_class:
         if (!out_->data_class_index.count(v.text)) {
-          diags_.error(v.pos, "unknown data class '" + v.text + "' (declare it under data_classes)");
+          diags_.error(v.pos, "unknown data class '" + v.text + "'" +
+                                  (first_non_ascii(v.text).empty() ? " (declare it under data_classes)"
+                                                                   : non_ascii_note(v.text)));
           return;
         }
         rc.exact.push_back(v.text);
@@ -325,7 +336,8 @@ class compiler {
   // --- rules --------------------------------------------------------------------------------------
   void compile_rule(const rule_source& src) {
     if (!valid_identifier(src.id.text)) {
-      diags_.error(src.id.pos, "rule id '" + src.id.text + "' must be letters, digits, '_', '-', '.' or ':'");
+      diags_.error(src.id.pos, "rule id '" + src.id.text + "' must be ASCII letters, digits, '_', '-', '.' or ':'" +
+                                   non_ascii_note(src.id.text));
     }
     note_id(rule_ids_, "rule", src.id);
     if (!src.effect_valid) {

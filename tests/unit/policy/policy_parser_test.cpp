@@ -108,6 +108,27 @@ TEST_CASE("a reason is plain text: no control or bidirectional character, newlin
                  "holds U+061C"));
 }
 
+TEST_CASE("a value that only looks like ASCII is named by its code point") {
+  // Probe round 44: "unknown country set 'ЕU'" (a Cyrillic Е) read as "unknown set 'EU'", and a
+  // forbid on a model with a Cyrillic р or a zero-width space was accepted silently, never matching.
+  const std::string rule = "rules:\n  - id: a\n    effect: forbid\n    reason: r\n    when:\n      ";
+  CHECK(contains(errors_of(rule + "client.country: [\"\u0415U\"]\n"),
+                 "unknown country set '\u0415U' (a country is written as its ISO 3166-1 alpha-2 code, such as "
+                 "RU; sets built in: EU, EEA; define others under country_sets) (it holds U+0415 at character "
+                 "1, not an ASCII character: retype it)"));
+  CHECK(contains(errors_of("data_classes: {personal: {}}\n" + rule + "data.class: [\"p\u0435rsonal\"]\n"),
+                 "unknown data class 'p\u0435rsonal' (it holds U+0435 at character 2, not an ASCII character"));
+  CHECK(contains(errors_of("rules:\n  - id: \"p\u0435rmit\"\n    effect: permit\n"),
+                 "(it holds U+0435 at character 2, not an ASCII character: retype it)"));
+  for (const std::string model : {"g\u0440t-4o", "gpt-4o\u200b", "gpt\u20104o"}) {
+    CAPTURE(model);
+    const std::string out = errors_of(rule + "model: [\"" + model + "\"]\n");
+    CHECK(contains(out, "warning: model '" + model + "' holds U+"));
+    CHECK(contains(out, "it meets only requests spelt with that character"));
+  }
+  CHECK_FALSE(contains(errors_of(rule + "model: [gpt-4o]\n"), "holds"));
+}
+
 TEST_CASE("structural errors") {
   CHECK(errors_of("") == "p.yaml:1:1: error: a policy file must be a mapping with 'rules' (got empty)\n");
   CHECK(errors_of("- a\n") ==
@@ -122,7 +143,7 @@ TEST_CASE("structural errors") {
   CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    when: {tenant: [x]}\n    when: {}\n") ==
         "p.yaml:5:5: error: duplicate key 'when' in a rule (first at line 4)\n");
   CHECK(errors_of("rules:\n  - id: a b\n    effect: permit\n") ==
-        "p.yaml:2:9: error: rule id 'a b' must be letters, digits, '_', '-', '.' or ':'\n");
+        "p.yaml:2:9: error: rule id 'a b' must be ASCII letters, digits, '_', '-', '.' or ':'\n");
   CHECK(errors_of("version: 2\nrules: []\n") ==
         "p.yaml:1:10: error: unsupported policy version '2' (expected 1)\n");
   CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    when:\n      tenant: [\"a*\"]\n") ==
