@@ -350,6 +350,9 @@ class compiler {
     rule.reason = src.reason.empty() ? "rule " + src.id.text : src.reason;
     const std::size_t errors_before = diags_.error_count();
     rule.when = resolve_when(src.when);
+    if (src.effect != rule_effect::permit) {
+      fold_spellings(rule.when);
+    }
     const bool when_has_errors = src.when_has_errors || diags_.error_count() != errors_before;
     if (src.effect == rule_effect::restrict && !src.has_route) {
       diags_.error(src.pos, "restrict rule '" + src.id.text + "' needs a 'route'");
@@ -386,6 +389,33 @@ class compiler {
     // A rule whose `when` had a mistake (an unknown attribute, dropped) may match more than its
     // author wrote: checking what it makes unreachable would only add wrong errors.
     broken_.push_back(when_has_errors);
+  }
+
+  // A forbid's or restrict's model and path values also meet the request's spellings in lower case
+  // (policy/spelling_variants.hpp: a cluster that folds case runs /V1/Chat/... and GPT-4O as the
+  // canonical ones): written with a capital (the vendor's Llama-Guard-*, Google's
+  // :streamGenerateContent), they are held in lower case too, or those spellings would never meet
+  // them (probe round 45: a proved `require: {effect: deny}` the gateway did not enforce). Permits
+  // stay as written: a permit is for the canonical spelling.
+  static void fold_spellings(resolved_when& when) {
+    for (const attribute attr : {attribute::model, attribute::path}) {
+      resolved_condition& c = when[static_cast<std::size_t>(attr)];
+      std::string lower;
+      const std::size_t exact = c.exact.size();
+      for (std::size_t i = 0; i < exact; ++i) {
+        if (ascii_lower_into(c.exact[i], lower) &&
+            std::find(c.exact.begin(), c.exact.end(), lower) == c.exact.end()) {
+          c.exact.push_back(lower);
+        }
+      }
+      const std::size_t globs = c.globs.size();
+      for (std::size_t i = 0; i < globs; ++i) {
+        if (ascii_lower_into(c.globs[i].text(), lower) &&
+            std::none_of(c.globs.begin(), c.globs.end(), [&](const glob_pattern& g) { return g.text() == lower; })) {
+          c.globs.emplace_back(lower);
+        }
+      }
+    }
   }
 
   // A model written as an alias (`llama3:latest`, `library/llama3`) meets only that spelling: a

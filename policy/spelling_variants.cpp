@@ -49,6 +49,9 @@ void decide_spelling_variants(const snapshot& policy, const bound_clusters& rout
                        c) == variant_decision.allowed_clusters.end();
     });
     d.duties.redact |= variant_decision.duties.redact;
+    // And its payload logging, the strictest (probe round 45: a restrict met only as MISTRAL-SMALL
+    // redacted, but its log_payload: none was dropped).
+    d.duties.log = std::max(d.duties.log, variant_decision.duties.log);
   };
   // What a spelling changed in `d`, for the tools that show it.
   const auto record = [&](const request_attributes& a, path_spelling pf, model_spelling mf,

@@ -192,3 +192,63 @@ tests:
   const auto rules_only = run_policy_tests(*policy.policy, tests, {}, nullptr);
   CHECK(rules_only[0].failure == "clusters: expected [us-east-1], got []");
 }
+
+TEST_CASE("a forbid or restrict written with capitals meets the lower case spellings too") {
+  // Probe round 45: the spellings fold the request, not the rule: a forbid on the vendor's
+  // Llama-Guard-* or Google's :streamGenerateContent missed llama-guard-3 and
+  // :streamgeneratecontent (which case-folding servers run), though an invariant proved them
+  // denied; and a restrict met only by a spelling dropped its log_payload.
+  const auto policy = compile_policy(R"(rules:
+  - id: permit-all
+    effect: permit
+  - id: forbid-guard
+    effect: forbid
+    when: {model: ["Llama-Guard-*"]}
+  - id: forbid-stream
+    effect: forbid
+    when: {path: ["/v1beta/models/*:streamGenerateContent"]}
+  - id: mistral-quiet
+    effect: restrict
+    when: {model: [mistral-small]}
+    route: {cluster: [eu-west-1]}
+    obligations: {log_payload: none}
+  - id: permit-exact
+    effect: permit
+    when: {model: [GPT-4o]}
+)",
+                                     "p.yaml");
+  REQUIRE(policy.ok());
+  const auto tests = parse_policy_tests(R"(
+clusters:
+  - {name: us-east-1, endpoints: ["us.example.com:443"], country: US, operator_jurisdiction: US}
+  - {name: eu-west-1, endpoints: ["eu.example.com:443"], country: FR, operator_jurisdiction: FR}
+tests:
+  - name: the vendor's spelling
+    request: {model: Llama-Guard-3, method: POST, path: /v1/chat/completions}
+    expect: {effect: deny, cause: forbidden}
+  - name: lower case
+    request: {model: llama-guard-3, method: POST, path: /v1/chat/completions}
+    expect: {effect: deny, cause: forbidden}
+  - name: upper case
+    request: {model: LLAMA-GUARD-3, method: POST, path: /v1/chat/completions}
+    expect: {effect: deny, cause: forbidden}
+  - name: the method in lower case
+    request: {model: m, method: POST, path: "/v1beta/models/gemini:streamgeneratecontent"}
+    expect: {effect: deny, cause: forbidden}
+  - name: a restrict met by a dated snapshot keeps its log_payload
+    request: {model: MISTRAL-SMALL-2407, method: POST, path: /v1/chat/completions}
+    expect: {effect: permit, clusters: [eu-west-1], obligations: {log_payload: none}}
+  - name: a permit stays as written
+    request: {model: gpt-4o, method: POST, path: /v1/chat/completions}
+    expect: {effect: permit, rules: [permit-all]}
+)",
+                                        "t.yaml", ".");
+  REQUIRE(tests.ok());
+  const auto outcomes = run_policy_tests(*policy.policy, tests, tests.clusters.clusters, nullptr);
+  REQUIRE(outcomes.size() == 6);
+  for (const auto& o : outcomes) {
+    CAPTURE(o.name);
+    CAPTURE(o.failure);
+    CHECK(o.passed);
+  }
+}
