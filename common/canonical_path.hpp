@@ -20,6 +20,15 @@ namespace sovgw {
          c == '_' || c == '~';
 }
 
+// The other characters a path segment holds as they are (RFC 3986 pchar: ':', '@' and the
+// sub-delims but ';', which is refused on its own): servers decode their percent-encodings before
+// they route (/v1beta/models/x%3AstreamGenerateContent is :streamGenerateContent), so an encoded
+// one would spell a path the policy never matched (probe round 45).
+[[nodiscard]] constexpr bool is_path_char(unsigned char c) noexcept {
+  return c == ':' || c == '@' || c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' ||
+         c == '*' || c == '+' || c == ',' || c == '=';
+}
+
 // The length of the percent-encoded UTF-8 character at path[i] ('%' and two hex digits, its lead
 // byte >= 0x80, and its continuation bytes encoded the same way), or 0 when the bytes are not one
 // well-formed UTF-8 character (overlong, surrogate, truncated, over U+10FFFF).
@@ -72,7 +81,8 @@ namespace sovgw {
 enum class path_form { canonical, malformed, not_canonical };
 
 // No empty ("//") or dot ("." / "..") segments, no segment ending in '.' or an encoded space
-// (Windows servers drop them), no percent-encoded unreserved characters, slashes, backslashes,
+// (Windows servers drop them), no percent-encoded unreserved or other path characters (':', '@',
+// the sub-delims), slashes, backslashes,
 // control characters, percent signs, ';', '?' or '#', or characters a case-insensitive router takes
 // for an ASCII letter (folds_to_ascii_letter); encoded bytes that are well-formed UTF-8, no
 // raw backslash, no ';' path parameters; `malformed`: not starting with '/', or a '%' not followed
@@ -94,8 +104,9 @@ enum class path_form { canonical, malformed, not_canonical };
         }
         const auto decoded =
             static_cast<unsigned char>(hex_digit_value(path[i + 1]) * 16 + hex_digit_value(path[i + 2]));
-        if (is_unreserved_char(decoded) || decoded == '/' || decoded == '\\' || decoded == '%' ||
-            decoded < 0x20 || decoded == 0x7f || decoded == ';' || decoded == '?' || decoded == '#') {
+        if (is_unreserved_char(decoded) || is_path_char(decoded) || decoded == '/' || decoded == '\\' ||
+            decoded == '%' || decoded < 0x20 || decoded == 0x7f || decoded == ';' || decoded == '?' ||
+            decoded == '#') {
           return path_form::not_canonical;
         }
         if (decoded >= 0x80) {  // the encoded bytes must be UTF-8: no overlong '/' (%C0%AF)

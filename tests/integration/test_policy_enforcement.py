@@ -383,7 +383,7 @@ class PolicyEnforcementTest(unittest.TestCase):
         for path in ("/openai/deployments/llama-3/chat/completions?api-version=2024-10-21",
                      "/v1/engines/llama-3/completions", "/OPENAI/Deployments/llama-3/chat/completions",
                      "/v1beta/models/llama-3:generateContent", "/v1/models/llama-3:generateContent",
-                     "/v1beta/models/llama-3%3AgenerateContent", "/model/llama-3/invoke",
+                     "/model/llama-3/invoke",
                      # Hugging Face's router, Triton, KServe: .../models/{model}/...
                      "/models/llama-3/v1/chat/completions", "/v2/models/llama-3/infer",
                      "/v2/models/llama-3/versions/1/generate", "/v1/models/llama-3:predict",

@@ -292,6 +292,13 @@ TEST_CASE("request paths must be canonical: what the policy matches is what a cl
       {"/a%252e%252e/admin", parse_error::non_canonical_target},  // double encoding
       {"/a%00b", parse_error::non_canonical_target},
       {"/a%7Eb", parse_error::non_canonical_target},  // '~' is unreserved
+      // What a path holds as it is: servers decode it before they route (probe round 45).
+      {"/v1beta/models/x%3AstreamGenerateContent", parse_error::non_canonical_target},
+      {"/v1beta/models/x%3astreamGenerateContent", parse_error::non_canonical_target},
+      {"/v1/a%40b", parse_error::non_canonical_target},
+      {"/v1/a%2Ab", parse_error::non_canonical_target},  // '*'
+      {"/v1/a%2Bb", parse_error::non_canonical_target},
+      {"/v1/a%3Db%26c", parse_error::non_canonical_target},
       {"//admin/x", parse_error::non_canonical_target},
       {"/v1//admin", parse_error::non_canonical_target},
       {"/./admin/x", parse_error::non_canonical_target},
