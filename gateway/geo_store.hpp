@@ -19,6 +19,8 @@
 
 namespace sovgw::gateway {
 
+class pinned_files;
+
 class geo_store {
  public:
   // A database and what identifies it: the SHA-256 of its file (of each file's, joined, for
@@ -50,8 +52,10 @@ class geo_store {
   [[nodiscard]] reload_result reload();
 
  private:
-  [[nodiscard]] std::shared_ptr<const entry> load(const std::string& sha256) const;
-  [[nodiscard]] std::string files_sha256() const;  // throws geo_error when a file cannot be read
+  // Both read the files through `pinned` (its descriptors): what is hashed is what is loaded.
+  [[nodiscard]] std::shared_ptr<const entry> load(const pinned_files& pinned,
+                                                  const std::string& sha256) const;
+  [[nodiscard]] std::string files_sha256(const pinned_files& pinned) const;  // throws geo_error
 
   std::string geo_database_;  // the configured MMDB ("" for tor-geoipdb)
   std::vector<std::filesystem::path> files_;

@@ -55,6 +55,9 @@ class geo_db {
   [[nodiscard]] std::size_t v6_ranges() const noexcept { return v6_.starts.size(); }
   [[nodiscard]] std::size_t memory_bytes() const noexcept;
   [[nodiscard]] const std::string& source() const noexcept { return source_; }
+  // Names it after the files it was read from when it was loaded through another path to them
+  // (gateway/geo_store.cpp reads the very files it hashed, through /proc/self/fd).
+  void rename_source(std::string source) { source_ = std::move(source); }
   // An MMDB's metadata build_epoch (seconds since 1970); 0 for tor-geoipdb files.
   [[nodiscard]] std::uint64_t build_epoch() const noexcept { return build_epoch_; }
 
