@@ -79,6 +79,32 @@ bool never_covered(std::string_view lower_name) {
 // the first line would see part of it (probe round 28).
 std::optional<verify_result> check_coverage(const message_view& m, const verify_result& r, bool req,
                                             bool request, const std::vector<std::string>* closed) {
+  // A Connection option names fields the next hop removes (RFC 9110 section 7.6.1): after this
+  // check, a covered field or a geo-tag would be gone before the application reads the message
+  // (probe round 45). Only the connection's own options pass.
+  for (const auto& f : m.fields) {
+    if (f.name.size() != 10 || !std::equal(f.name.begin(), f.name.end(), "connection",
+                                           [](char a, char b) { return lower(a) == b; })) {
+      continue;
+    }
+    std::string_view rest = f.value;
+    while (!rest.empty()) {
+      const std::size_t comma = rest.find(',');
+      std::string_view option = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!option.empty() && (option.front() == ' ' || option.front() == '\t')) {
+        option.remove_prefix(1);
+      }
+      while (!option.empty() && (option.back() == ' ' || option.back() == '\t')) {
+        option.remove_suffix(1);
+      }
+      std::string name(option);
+      std::transform(name.begin(), name.end(), name.begin(), lower);
+      if (!name.empty() && name != "close" && name != "keep-alive" && name != "te") {
+        return fail(verify_failure::uncovered_field, "connection: " + name);
+      }
+    }
+  }
   for (const auto& f : m.fields) {
     std::string name(f.name);
     std::transform(name.begin(), name.end(), name.begin(), lower);

@@ -212,6 +212,13 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
         if (read_as.startswith("sovereign-") or read_as in covered or read_as in ("content-type", "content-digest")
                 or (name not in NEVER_COVERED and name not in allowed)) and name not in covered:
             return "uncovered_field"
+    # A Connection option names fields the next hop removes (RFC 9110 7.6.1): after this check, a
+    # covered field or a geo-tag would be gone before the application reads the request. Only the
+    # connection's own options pass.
+    for option in combined.get("connection", "").split(","):
+        option = option.strip(" \t").lower()
+        if option and option not in ("close", "keep-alive", "te"):
+            return "uncovered_field"
     for name in covered:
         # One line each, as the gateway writes them: the signature covers the lines joined, an
         # application reading the first would see part of the value.

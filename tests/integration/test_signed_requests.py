@@ -192,6 +192,14 @@ class SignedRequests(KeyedTest):
         error = self.assert_refused(self.send(headers, port=lb.port), "uncovered_field")
         self.assertEqual(error["detail"], "sovereign_tenant")
 
+    def test_connection_naming_fields_is_refused(self):
+        # Probe round 45: a hop after the verifier removes what Connection names: the geo-tags and
+        # Content-Type it had just checked would be gone before the application reads the request.
+        headers = self.signed_headers()
+        headers["Connection"] = "Sovereign-Cluster, Content-Type, Content-Digest"
+        error = self.assert_refused(self.send(headers), "uncovered_field")
+        self.assertEqual(error["detail"], "connection: sovereign-cluster")
+
     def test_changed_sovereign_field_is_refused(self):
         headers = self.signed_headers()
         headers["Sovereign-Client-Country"] = "US;method=geoip-socket"
@@ -485,6 +493,9 @@ class PythonRecipe(KeyedTest):
         self.assertEqual(self.check(headers + [("Sovereign-Data-Class", "public")]), "uncovered_field")
         self.assertEqual(self.check(headers + [("Sovereign_Client_Country", "RU")]), "uncovered_field")
         self.assertEqual(self.check(headers + [("Content_Digest", "sha-256=:AAAA:")]), "uncovered_field")
+        # Probe round 45: a next hop removes what Connection names, after the check.
+        self.assertEqual(self.check(headers + [("Connection", "Sovereign-Cluster, Content-Type")]), "uncovered_field")
+        self.assertIsNone(self.check(self.signed() + [("Connection", "keep-alive")]))
         changed = [(n, "US" if n == "Sovereign-Client-Country" else v) for n, v in headers]
         self.assertEqual(self.check(changed), "bad_signature")
         self.assertEqual(self.check(self.signed(created=int(time.time()) - 3600)), "too_old")

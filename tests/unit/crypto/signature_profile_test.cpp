@@ -285,6 +285,12 @@ TEST_CASE("a cluster accepts a forwarded request only as the gateway signed it")
          r.set("Keep-Alive", "timeout=5");
        },
        same_clock, hs::verify_failure::none, ""},
+      // Probe round 45: a next hop removes what Connection names, after the check.
+      {"Connection naming covered fields", nothing,
+       [](forwarded& r) { r.set("Connection", "keep-alive, Sovereign-Cluster, Content-Type"); }, same_clock,
+       hs::verify_failure::uncovered_field, "connection: sovereign-cluster"},
+      {"Connection naming an absent field", nothing, [](forwarded& r) { r.set("Connection", "X-Foo"); },
+       same_clock, hs::verify_failure::uncovered_field, "connection: x-foo"},
       {"a covered client field changed",
        [](forwarded& r) { r.set("Idempotency-Key", "0123456789abcdef.abc"); },
        [](forwarded& r) { r.set("Idempotency-Key", "ffffffffffffffff.abc"); }, same_clock,
