@@ -157,13 +157,6 @@ std::string country_option(const std::string& text) {
   return *country;
 }
 
-// What the gateway writes as a request id: 32 lower-case hex digits.
-bool is_request_id(std::string_view id) {
-  return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
 // Positions the scan passed that hold no record: a listing without them looks complete, so a script
 // must be told (the exit code) as well as a reader.
 void print_missing(const audit::query_stats& stats) {

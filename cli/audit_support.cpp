@@ -626,6 +626,12 @@ void print_undecodable(std::string_view prefix, const std::vector<audit::undecod
       "that do not decode, skipped");
 }
 
+bool is_request_id(std::string_view id) {
+  return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 std::uint64_t record_option(const audit::store& s, const options& o) {
   if (o.flag("last")) {
     if (o.has("seq") || o.has("request-id")) {
@@ -663,15 +669,22 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
     }
     // An answer about the log, not about the command: a request the gateway answered completely has a
     // record. The receipt goes out in the head, before the record is durable, so it alone cannot say.
+    // An id the gateway never writes (quotes copied from `receipt verify`, upper case, a digit
+    // dropped) is most likely mistyped: said first (probe round 45: it read as evidence of tampering).
     throw command_error(
         exit_failed,
         fmt::format(
-            "{}: a client's receipt for this request id that `sovgw receipt verify` accepts means "
+            "{}{}: a client's receipt for this request id that `sovgw receipt verify` accepts means "
             "the record was removed from the log, or the gateway stopped (a crash or kill) or "
             "could not write the record before that response was complete; a client that "
             "received the whole response (every Content-Length byte, or a stream's terminating chunk) "
             "holds proof the record was made durable, so then it was removed (`sovgw receipt "
             "verify ... --db DIR` checks a receipt against the log)",
+            is_request_id(id) ? std::string()
+                              : fmt::format("'{}' is not a request id the gateway writes (32 lower-case hex "
+                                            "digits, as in its X-Request-Id header, without quotes): check it "
+                                            "was copied whole. ",
+                                            printable(id)),
             found->absent));
   }
   print_lookup_notes("sovgw audit: note", *found, id);

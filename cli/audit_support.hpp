@@ -226,6 +226,9 @@ struct unsigned_record {
 // (exit 1): a request the gateway answered has a record.
 [[nodiscard]] std::uint64_t record_option(const audit::store& s, const options& o);
 
+// What the gateway writes as a request id: 32 lower-case hex digits.
+[[nodiscard]] bool is_request_id(std::string_view id);
+
 int cmd_verify(const options& o);
 int cmd_verify_proof(const options& o);
 

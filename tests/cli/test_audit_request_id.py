@@ -35,6 +35,13 @@ class request_id_test(tampered_log_case):
                       "the log's 300 records carries it", p.stderr)
         p = sovgw("audit", "query", "--db", self.db, "--request-id", "no-such-request", check=0)
         self.assertIn("(0 records)", p.stdout)
+        # Probe round 45: an id copied with quotes or in upper case read as a removed record.
+        for mistyped in ("'01a251e66d01d13e589cac71f04c26b5'", "01A251E66D01D13E589CAC71F04C26B5"):
+            p = sovgw("audit", "prove", "--db", self.db, "--request-id", mistyped, check=1)
+            self.assertTrue(p.stderr.startswith(f"sovgw audit prove: '{mistyped}' is not a request id the gateway "
+                                                "writes (32 lower-case hex digits"), p.stderr)
+        p = sovgw("audit", "prove", "--db", self.db, "--request-id", "01a251e66d01d13e589cac71f04c26b5", check=1)
+        self.assertNotIn("is not a request id the gateway writes", p.stderr)
 
     def test_two_records_with_one_request_id_are_not_resolved_to_either(self):
         self.append(10, run_name="s0")  # records 300..309 repeat s0-0..s0-9
