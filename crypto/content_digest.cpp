@@ -3,8 +3,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "crypto/structured_field.hpp"
 
@@ -27,6 +30,8 @@ sf::byte_sequence hash(std::span<const std::uint8_t> content, digest_algorithm a
 }
 
 }  // namespace
+
+bool checked_algorithm(std::string_view key) { return key == "sha-256" || key == "sha-512"; }
 
 std::string content_digest(std::span<const std::uint8_t> content, digest_algorithm algorithm) {
   const sf::dictionary field{{algorithm == digest_algorithm::sha256 ? "sha-256" : "sha-512",
@@ -53,8 +58,15 @@ const char* to_string(digest_verdict verdict) {
 }
 
 digest_verdict verify_content_digest(std::string_view field_value, std::span<const std::uint8_t> content) {
-  const auto parsed = sf::parse_dictionary(field_value);
+  std::vector<std::string> repeated;
+  const auto parsed = sf::parse_dictionary(field_value, repeated);
   if (!parsed.ok()) {
+    return digest_verdict::malformed;
+  }
+  // A Dictionary keeps a repeated key's last member (RFC 8941 4.2.2), so the first one would go
+  // unchecked while a reader taking the first sees it: an algorithm given twice is malformed.
+  if (std::any_of(repeated.begin(), repeated.end(),
+                  [](const std::string& key) { return checked_algorithm(key); })) {
     return digest_verdict::malformed;
   }
   bool any_known = false;

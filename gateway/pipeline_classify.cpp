@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "classify/detectors.hpp"
 #include "classify/fold.hpp"
@@ -23,6 +24,7 @@
 #include "common/ascii.hpp"
 #include "common/printable.hpp"
 #include "crypto/content_digest.hpp"
+#include "crypto/structured_field.hpp"
 #include "gateway/pipeline.hpp"
 #include "gateway/usage_meter.hpp"
 
@@ -546,6 +548,69 @@ std::string conversation_model_work(const http::message_head& head, const classi
   return {};
 }
 
+// Where the ':' that starts the method of a `{resource}:{method}` path segment is: the last ':', or
+// a later %3A, which a server decodes; npos when there is none.
+std::size_t method_colon(std::string_view segment) {
+  std::size_t colon = segment.rfind(':');
+  for (std::size_t i = colon == std::string_view::npos ? 0 : colon; i + 3 <= segment.size(); ++i) {
+    if (segment[i] == '%' && segment[i + 1] == '3' && ascii_lower(segment[i + 2]) == 'a') {
+      colon = i;
+    }
+  }
+  return colon;
+}
+
+// A target in the `{collection}/{id}:{method}` shape of Google's and KServe's APIs whose method
+// runs a model (in any case): `id` and `collection` are what precede it, `method` empty for any
+// other target. A trailing '/' aside, as routers fold it.
+struct model_method_target {
+  std::string_view collection;
+  std::string_view id;
+  std::string_view method;
+};
+model_method_target model_method_of(const http::message_head& head) {
+  static constexpr std::string_view methods[] = {"generateContent",
+                                                 "streamGenerateContent",
+                                                 "batchGenerateContent",
+                                                 "predict",
+                                                 "rawPredict",
+                                                 "streamRawPredict",
+                                                 "serverStreamingPredict",
+                                                 "streamingPredict",
+                                                 "streamingRawPredict",
+                                                 "directPredict",
+                                                 "directRawPredict",
+                                                 "predictLongRunning",
+                                                 "explain",
+                                                 "embedContent",
+                                                 "batchEmbedContents",
+                                                 "asyncBatchEmbedContent",
+                                                 "countTokens",
+                                                 "computeTokens",
+                                                 "generateText",
+                                                 "generateMessage",
+                                                 "generateAnswer",
+                                                 "embedText",
+                                                 "batchEmbedText",
+                                                 "countTextTokens",
+                                                 "countMessageTokens",
+                                                 "generateImages",
+                                                 "generateVideos"};
+  path_step last;
+  any_segment(
+      http::target_path(head), [](const path_step&) { return false; }, &last);
+  const std::size_t colon = method_colon(last.segment);
+  if (colon == std::string_view::npos) {
+    return {};
+  }
+  const std::string_view method = last.segment.substr(colon + (last.segment[colon] == ':' ? 1 : 3));
+  if (std::none_of(std::begin(methods), std::end(methods),
+                   [&](std::string_view m) { return ascii_iequals(method, m); })) {
+    return {};
+  }
+  return {last.previous, last.segment.substr(0, colon), method};
+}
+
 // A deployment's or an engine's name, from `rest`, the path after /deployments/ or /engines/:
 // everything before the action that ends the path. LiteLLM declares its routes so
 // (/openai/deployments/{model:path}/chat/completions, /engines/{model:path}/embeddings; Starlette's
@@ -626,6 +691,7 @@ target_model deployment_in_path(std::string_view rest) {
 target_model model_in_path(const http::message_head& head) {
   const std::string_view path = http::target_path(head);
   std::string_view model;
+  std::string_view unclear;
   target_model deployment;
   any_segment(path, [&](const path_step& s) {
     if (ascii_iequals(s.previous, "deployments") || ascii_iequals(s.previous, "engines")) {
@@ -646,18 +712,16 @@ target_model model_in_path(const http::message_head& head) {
     if (!ascii_iequals(s.previous, "models")) {
       return false;
     }
-    // The method follows the last ':' (path templates and Starlette's {model}:{method} are
-    // greedy): in "llama3:70b:generateContent" the model is "llama3:70b", another model than
-    // "llama3" to Ollama.
-    std::size_t colon = s.segment.rfind(':');
-    for (std::size_t i = colon == std::string_view::npos ? 0 : colon; i + 3 <= s.segment.size(); ++i) {
-      if (s.segment[i] == '%' && s.segment[i + 1] == '3' && ascii_lower(s.segment[i + 2]) == 'a') {
-        colon = i;
+    const std::string_view rest = s.end < path.size() ? path.substr(s.end + 1) : std::string_view();
+    // The method follows the last ':' of the segment that ends the target (path templates and
+    // Starlette's {model}:{method} are greedy): in "llama3:70b:generateContent" the model is
+    // "llama3:70b", another model than "llama3" to Ollama; in /models/llama3:70b/infer it is
+    // "llama3:70b". Empty in "models/:generateContent", which names none (check_model_nameable).
+    if (rest.empty() || rest == "/") {
+      if (const std::size_t colon = method_colon(s.segment); colon != std::string_view::npos) {
+        model = s.segment.substr(0, colon);
+        return true;
       }
-    }
-    if (colon != std::string_view::npos && colon > 0) {
-      model = s.segment.substr(0, colon);
-      return true;
     }
     // More follows (/models/{model}/v1/chat/completions, /models/{model}/infer), or the target ends
     // there on a request that runs it: Hugging Face's Inference API, POST /models/{model} (probe
@@ -668,15 +732,33 @@ target_model model_in_path(const http::message_head& head) {
     // Replicate ({owner}/{name}) name them, when the next segment is no action of Triton's, KServe's
     // or the router's (/v2/models/{model}/infer, .../versions/1, /models/{model}/v1/...): the model
     // is both (probe round 31: `meta-llama` was decided, and a body naming the whole id refused).
-    static constexpr std::string_view actions[] = {"v1",    "v2",     "infer",   "generate", "generate_stream",
-                                                   "ready", "config", "stats",   "versions", "predict",
-                                                   "trace", "explain", "metadata"};
-    const std::string_view rest = s.end < path.size() ? path.substr(s.end + 1) : std::string_view();
+    static constexpr std::string_view actions[] = {
+        "v1",    "v2",       "infer",   "generate", "generate_stream", "ready",   "config",
+        "stats", "versions", "predict", "trace",    "explain",         "metadata"};
     const std::string_view next = rest.substr(0, rest.find('/'));
     if (!next.empty() && std::none_of(std::begin(actions), std::end(actions),
                                       [&](std::string_view a) { return ascii_iequals(next, a); })) {
       if (rest.size() > next.size() + 1 || runs) {
-        model = std::string_view(s.segment.data(), s.segment.size() + 1 + next.size());
+        std::size_t name = next.size();
+        const std::string_view after = rest.substr(next.size());
+        if (after.empty() || after == "/") {
+          // {org}/{name}:{method} ends the target, as {model}:{method} above (probe round 45:
+          // /v1beta/models/openai/gpt-4o:generateContent was decided as the model
+          // "openai/gpt-4o:generateContent", whose base name meets no rule on gpt-4o).
+          name = std::min(method_colon(next), next.size());
+          if (name == 0) {
+            unclear = "its name is empty before the ':' that starts the method";
+          }
+        } else if (method_colon(after.substr(after.rfind('/', after.size() - 2) + 1)) !=
+                   std::string_view::npos) {
+          // /models/a/b/c:{method}: a greedy reader runs "a/b/c", the {org}/{name} reading "a/b".
+          unclear =
+              "it has more than two segments before the ':' that starts the method, so servers disagree "
+              "on where the name ends";
+          model = path.substr(s.end - s.segment.size());
+          return true;
+        }
+        model = std::string_view(s.segment.data(), s.segment.size() + 1 + name);
         return true;
       }
       return false;
@@ -687,7 +769,7 @@ target_model model_in_path(const http::message_head& head) {
     }
     return false;
   });
-  return deployment.model.empty() ? target_model{model, {}} : deployment;
+  return deployment.model.empty() ? target_model{model, unclear} : deployment;
 }
 
 // Whether a parameter's name, as a server decodes it (percent-encoding, '+' as a space; in any
@@ -1080,8 +1162,9 @@ stage_result settle_model(request_context& ctx) {
 // A client's Content-Digest (RFC 9530) must be the digest of the body the gateway received: the
 // receipt covers it (`content-digest;req`), and a client that sent the digest of another body
 // would hold a receipt "bound" to a prompt the gateway never saw; a cluster checking it would
-// refuse the request anyway. Every sha-256 and sha-512 member is checked; a field with neither
-// binds nothing the gateway can vouch for.
+// refuse the request anyway. Every sha-256 and sha-512 member is checked, and one given twice is
+// refused (a Dictionary keeps only the last); a field with neither binds nothing the gateway can
+// vouch for.
 stage_result check_content_digest(const request_context& ctx) {
   static thread_local std::string joined;
   joined.clear();
@@ -1108,6 +1191,20 @@ stage_result check_content_digest(const request_context& ctx) {
                                    "checks: send one of them, or no Content-Digest");
     case malformed:
       break;
+  }
+  std::vector<std::string> repeated;
+  if (crypto::sf::parse_dictionary(joined, repeated).ok()) {
+    for (const std::string& key : repeated) {
+      if (crypto::checked_algorithm(key)) {
+        // Probe round 45: "sha-256=:H(X):, sha-256=:H(Y):" with body Y was served, the last
+        // member checked and the receipt bound to a value whose first digest is of X.
+        return stage_result::respond(
+            outcome::bad_content_digest,
+            fmt::format("Content-Digest gives {} more than once: readers disagree on which one counts "
+                        "(RFC 8941 keeps the last, others take the first); send one digest per algorithm",
+                        key));
+      }
+    }
   }
   return stage_result::respond(outcome::bad_content_digest,
                                "Content-Digest is not an RFC 9530 dictionary of byte sequences "
@@ -1212,6 +1309,29 @@ stage_result body_where_none_is_read(const request_context& ctx) {
 }
 
 stage_result check_model_nameable(const http::message_head& head) {
+  // {collection}/{id}:{method} running a model (probe round 45): an empty id names none, and a
+  // collection other than models (Gemini's tunedModels, Vertex's endpoints) runs a model that no
+  // field of the request names, forwarded with no model decided.
+  if (const model_method_target t = model_method_of(head);
+      !t.method.empty() && head.method != "GET" && head.method != "HEAD") {
+    if (t.id.empty()) {
+      return stage_result::respond(
+          outcome::invalid_body,
+          fmt::format("the request names no model: the request target has nothing before ':{}'; name the "
+                      "model there, as .../models/{{model}}:{}",
+                      t.method.substr(0, 64), t.method.substr(0, 64)));
+    }
+    if (const target_model named = model_in_path(head); named.model.empty() && named.unclear.empty()) {
+      return stage_result::respond(
+          outcome::invalid_body,
+          fmt::format("the request runs a model it cannot name: ':{}' on '{}/{}' runs the model stored with "
+                      "it (a tuned model, Gemini's tunedModels/{{id}}; the model deployed at a Vertex "
+                      "endpoint, endpoints/{{id}}), which no field of the request names, so no rule decides "
+                      "it; call the model by name, as .../models/{{model}}:{}",
+                      t.method.substr(0, 64), t.collection.substr(0, 64), t.id.substr(0, 128),
+                      t.method.substr(0, 64)));
+    }
+  }
   const std::string_view why = unnamed_model_work(head);
   if (why.empty()) {
     return stage_result::next();

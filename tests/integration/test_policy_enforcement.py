@@ -303,6 +303,41 @@ class PolicyEnforcementTest(unittest.TestCase):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         return exchange(self.gateway.port, self.certs, request_bytes("POST", path, data, headers))
 
+    def test_a_model_running_method_on_what_names_no_model_is_refused(self):
+        # Probe round 45: {resource}:{method} targets that run a model, on a resource other than
+        # models/ (a Gemini tuned model, a Vertex endpoint), were forwarded with no model decided or
+        # recorded; an empty model before the method was recorded as the model ":generateContent".
+        for path in ("/v1beta/tunedModels/llama-3:generateContent", "/v1beta/tunedModels/x:streamGenerateContent",
+                     "/v1/endpoints/x:predict", "/v1/projects/p/endpoints/e:rawPredict",
+                     "/v1/projects/p/endpoints/e:generateContent", "/v1/projects/p/endpoints/e:streamRawPredict",
+                     "/V1BETA/TUNEDMODELS/X:GENERATECONTENT", "/v1beta/tunedModels/x%3AgenerateContent",
+                     "/v1beta/tunedModels/x:embedContent/"):
+            for body in ({"contents": [{"parts": [{"text": "hi"}]}]}, {"model": "mistral-small", "contents": []}):
+                with self.subTest(path=path, body=body):
+                    resp = self.post(path, body)
+                    self.assertEqual(resp.status, 400, resp.body)
+                    err = resp.json()["error"]
+                    self.assertEqual(err["code"], "invalid_body")
+                    self.assertIn("runs a model it cannot name", err["message"])
+                    log = self.last_request_log(resp.header("x-request-id"))
+                    self.assertEqual(log["error"], "invalid_body")
+                    self.assertEqual(log["cluster"], "")
+        for path in ("/v1beta/models/:generateContent", "/v1/models/%3Apredict", "/models/:predict/",
+                     "/v1beta/tunedModels/:generateContent", "/v1beta/models/meta-llama/:generateContent"):
+            with self.subTest(path=path):
+                resp = self.post(path, {"contents": [{"parts": [{"text": "hi"}]}]})
+                self.assertEqual(resp.status, 400, resp.body)
+                err = resp.json()["error"]
+                self.assertEqual(err["code"], "invalid_body")
+                self.assertIn("names no model", err["message"])
+                self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], "")
+        # A model named there is decided as ever; a method that runs no model is not refused so.
+        resp = self.post("/v1beta/models/mistral-small:generateContent", {"contents": []})
+        self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], "mistral-small")
+        self.assertNotEqual(resp.status, 400, resp.body)
+        resp = self.post("/v1beta/tunedModels/x:cancel", {})
+        self.assertNotIn("cannot name", resp.body.decode(errors="replace"))
+
     def test_an_assistants_run_names_the_model_it_runs(self):
         # Probe round 40: a run without "model" (or with null) was forwarded, and the cluster ran the
         # assistant's stored model, which no rule saw; its record named no model. The run's "model"
@@ -417,6 +452,28 @@ class PolicyEnforcementTest(unittest.TestCase):
         # The method follows the last ':' (greedy path templates): a tagged model is that model.
         resp = self.post("/v1beta/models/llama-3:70b:generateContent", {"messages": []})
         self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], "llama-3:70b")
+        # An {org}/{name} model before the method is read the same way (probe round 45: decided and
+        # recorded as "meta-llama/llama-3:generateContent", which met no model rule, and forwarded);
+        # and a ':' in a segment that more path follows is the model's tag, not a method.
+        for path, model in (("/v1beta/models/meta-llama/llama-3:generateContent", "meta-llama/llama-3"),
+                            ("/v1/models/meta-llama/llama-3:generateContent", "meta-llama/llama-3"),
+                            ("/v1/models/meta-llama/llama-3:predict", "meta-llama/llama-3"),
+                            ("/models/meta-llama/Llama-3.1-8B:predict", "meta-llama/Llama-3.1-8B"),
+                            ("/v1beta/models/meta-llama/llama-3:embedContent", "meta-llama/llama-3"),
+                            ("/v1beta/models/meta-llama/llama-3:countTokens", "meta-llama/llama-3"),
+                            ("/v1beta/models/meta-llama/llama-3%3AstreamGenerateContent", "meta-llama/llama-3"),
+                            ("/v1beta/models/meta-llama/llama-3:70b:generateContent", "meta-llama/llama-3:70b"),
+                            ("/v2/models/llama-3:70b/infer", "llama-3:70b")):
+            with self.subTest(path=path):
+                resp = self.post(path, {"contents": [{"parts": [{"text": "hi"}]}]})
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-llama", resp.json()["error"]["message"])
+                self.assertEqual(self.last_request_log(resp.header("x-request-id"))["model"], model)
+        # More than two segments before the method: a greedy reader takes them all, the {org}/{name}
+        # reading two. Refused, not guessed.
+        resp = self.post("/v1beta/models/a/b/llama-3:generateContent", {"contents": []})
+        self.assertEqual(resp.status, 400, resp.body)
+        self.assertIn("cannot be read as one name", resp.json()["error"]["message"])
         # Percent-encoded: the cluster decodes it into a name the policy never saw.
         resp = self.post("/openai/deployments/llama-3%E2%80%8B/chat/completions", {"messages": []})
         self.assertEqual(resp.status, 400, resp.body)

@@ -161,6 +161,24 @@ class ReceiptTest(unittest.TestCase):
         for value in (right, f"{right}, {right512}"):
             self.assertEqual(self.send_with_digest(value).status, 200)
 
+    def test_a_content_digest_giving_an_algorithm_twice_is_refused(self):
+        # Probe round 45: "sha-256=:H(X):, sha-256=:H(Y):" with body Y was served (a Dictionary keeps
+        # the last member) and the receipt covered a value whose first digest is of X, the one a
+        # reader taking the first member checks.
+        import base64
+        import hashlib
+        claimed = BODY.replace("Bonjour", "Patient Jean Dupont, IBAN DE89 3704 0044 0532 0130 00")
+        lie = f"sha-256=:{base64.b64encode(hashlib.sha256(claimed.encode()).digest()).decode()}:"
+        right = f"sha-256=:{base64.b64encode(hashlib.sha256(BODY.encode()).digest()).decode()}:"
+        right512 = f"sha-512=:{base64.b64encode(hashlib.sha512(BODY.encode()).digest()).decode()}:"
+        for value in (f"{lie}, {right}", f"sha-256=?1, {right}", f"{right}, {right}",
+                      f"{right512}, {right}, {right512}"):
+            with self.subTest(value):
+                resp = self.send_with_digest(value)
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "bad_content_digest")
+                self.assertIn("more than once", resp.json()["error"]["message"])
+
     def send_with_digest(self, value):
         return exchange(self.gateway.port, self.certs, request_bytes(
             "POST", "/v1/chat/completions", BODY.encode(), {"Content-Type": "application/json", "Content-Digest": value}))

@@ -60,6 +60,15 @@ TEST_CASE("Content-Digest verification names why it fails") {
       {"sha-256", body, c::digest_verdict::malformed},
       {"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=", body, c::digest_verdict::malformed},
       {"SHA-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", body, c::digest_verdict::malformed},
+      // An algorithm given twice: the Dictionary keeps the last, so the first would go unchecked
+      // (probe round 45), even when both are right.
+      {"sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:, " + sha256, body,
+       c::digest_verdict::malformed},
+      {"sha-256=?1, " + sha256, body, c::digest_verdict::malformed},
+      {sha256 + ", " + sha256, body, c::digest_verdict::malformed},
+      {sha512 + ", " + sha256 + ", " + sha512, body, c::digest_verdict::malformed},
+      {"md5=:Sd/dVLAcvNLSq16eXua5uQ==:, md5=:Sd/dVLAcvNLSq16eXua5uQ==:, " + sha256, body,
+       c::digest_verdict::ok},
   };
   for (const row& r : rows) {
     INFO(std::string(r.field));
