@@ -256,8 +256,11 @@ def verify(method, authority, target, headers, body, jwk_text, now=None, max_age
     if body or "content-digest" in combined:
         if "content-digest" not in covered:
             return "content_digest_missing"
-        digests = dict(re.findall(r'(sha-256|sha-512)=:([^:]*):', combined["content-digest"]))
-        if not digests or any(_sf_bytes(value) is None for value in digests.values()):
+        found = re.findall(r'(sha-256|sha-512)=:([^:]*):', combined["content-digest"])
+        digests = dict(found)
+        # An algorithm given twice: a Dictionary keeps the last, another reader the first.
+        if (not digests or len(digests) != len(found)
+                or any(_sf_bytes(value) is None for value in digests.values())):
             return "content_digest_malformed"
         for algorithm, value in digests.items():
             h = hashlib.sha256 if algorithm == "sha-256" else hashlib.sha512

@@ -521,6 +521,16 @@ class PythonRecipe(KeyedTest):
         fields = sign_fields(["--key", os.path.join(self.keys, "gateway.key")], tags, authority="cluster.example:9443")
         signed = [("Host", "cluster.example:9443")] + list(tags.items()) + list(fields.items())
         self.assertEqual(self.check(signed, method="GET"), "content_digest_malformed")
+        # An algorithm given twice, the last one right: malformed, as the stand-in and the gateway
+        # say (a Dictionary keeps the last member, a reader taking the first another body's).
+        import base64
+        import hashlib
+        right = base64.b64encode(hashlib.sha256(BODY).digest()).decode()
+        other = base64.b64encode(hashlib.sha256(BODY + b" ").digest()).decode()
+        tags = dict(GEO_TAGS, **{"Content-Digest": f"sha-256=:{other}:, sha-256=:{right}:"})
+        fields = sign_fields(["--key", os.path.join(self.keys, "gateway.key")], tags, authority="cluster.example:9443")
+        signed = [("Host", "cluster.example:9443")] + list(tags.items()) + list(fields.items())
+        self.assertEqual(self.check(signed, method="GET"), "content_digest_malformed")
 
     def test_recipe_answers_probe_round_28s_inputs_as_the_standin_does(self):
         # A String where an Integer belongs crashed the recipe (ValueError from int()): a reason now.
