@@ -281,7 +281,8 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
     unsigned_records = log->durable_size_ > (log->latest_ ? log->latest_->size : 0);
   }
   if (unsigned_records) {
-    if (auto cp = log->checkpoint_now(); !cp.is_ok() && cp.error().code() != error_code::verification_failed) {
+    if (auto cp = log->checkpoint_now();
+        !cp.is_ok() && cp.error().code() != error_code::verification_failed) {
       return cp.error();
     }
   }

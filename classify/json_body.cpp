@@ -1423,11 +1423,12 @@ class inspect_handler : public detail::no_size_limits {
     // whatever a `model` beside it says (probe round 44: POST /v1/conversations {"agent_id"} was
     // forwarded with no model to decide).
     if (top && folded == "agent_id") {
-      return refuse(body_error::other_models,
-                    "the body names an agent (\"agent_id\"), which runs the model and tools stored with it: no "
-                    "rule of the policy decides them for this request; name the model to run in \"model\" "
-                    "(chat completions, or a conversation started with \"model\")",
-                    ec);
+      return refuse(
+          body_error::other_models,
+          "the body names an agent (\"agent_id\"), which runs the model and tools stored with it: no "
+          "rule of the policy decides them for this request; name the model to run in \"model\" "
+          "(chat completions, or a conversation started with \"model\")",
+          ec);
     }
     if (top && folded == "inputs") {
       out_.fields.inputs = true;

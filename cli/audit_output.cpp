@@ -349,9 +349,10 @@ void print_record_summary(const record& original) {
   }
   // A request its gateway stopped serving ended when nobody knows: its latency is the time it
   // took to forward (probe round 44: "5 ms" for a stream killed after seconds).
-  const std::string took = r.kind == audit::record_kind::request && r.error_kind == audit::gateway_stopped_error_kind
-                               ? fmt::format("forwarded in {} ms, ended when not known", r.latency_us / 1000)
-                               : fmt::format("{} ms", r.latency_us / 1000);
+  const std::string took =
+      r.kind == audit::record_kind::request && r.error_kind == audit::gateway_stopped_error_kind
+          ? fmt::format("forwarded in {} ms, ended when not known", r.latency_us / 1000)
+          : fmt::format("{} ms", r.latency_us / 1000);
   std::printf("  outcome:     status %u%s, %s, tokens %llu+%llu\n", r.status,
               r.error_kind.empty() ? "" : (", error " + r.error_kind).c_str(), took.c_str(),
               static_cast<unsigned long long>(r.prompt_tokens),

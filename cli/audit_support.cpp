@@ -680,11 +680,12 @@ std::uint64_t record_option(const audit::store& s, const options& o) {
             "received the whole response (every Content-Length byte, or a stream's terminating chunk) "
             "holds proof the record was made durable, so then it was removed (`sovgw receipt "
             "verify ... --db DIR` checks a receipt against the log)",
-            is_request_id(id) ? std::string()
-                              : fmt::format("'{}' is not a request id the gateway writes (32 lower-case hex "
-                                            "digits, as in its X-Request-Id header, without quotes): check it "
-                                            "was copied whole. ",
-                                            printable(id)),
+            is_request_id(id)
+                ? std::string()
+                : fmt::format("'{}' is not a request id the gateway writes (32 lower-case hex "
+                              "digits, as in its X-Request-Id header, without quotes): check it "
+                              "was copied whole. ",
+                              printable(id)),
             found->absent));
   }
   print_lookup_notes("sovgw audit: note", *found, id);

@@ -400,7 +400,8 @@ std::string_view describe(parse_error e) {
       return "malformed request target";
     case parse_error::non_canonical_target:
       return "the request path is not in canonical form (empty or dot segments, a segment ending in '.' or a "
-             "space, percent-encoded unreserved characters, ':', '@', sub-delimiters, slashes, ';', '?' or '#', "
+             "space, percent-encoded unreserved characters, ':', '@', sub-delimiters, slashes, ';', '?' or "
+             "'#', "
              "encoded bytes that are not UTF-8, or ';' parameters); send the plain path";
     case parse_error::bad_version:
       return "malformed HTTP version";

@@ -848,8 +848,9 @@ bool answers_with_text(const http::message_head& head) {
     path.remove_suffix(1);
   }
   const std::string_view last = path.substr(path.rfind('/') + 1);
-  for (const std::string_view vector : {"embeddings", "embed", "embedding", "encode", "score", "rerank", "reranking",
-                                        "tokenize", "detokenize", "classify", "pooling", "moderations"}) {
+  for (const std::string_view vector :
+       {"embeddings", "embed", "embedding", "encode", "score", "rerank", "reranking", "tokenize",
+        "detokenize", "classify", "pooling", "moderations"}) {
     if (ascii_iequals(last, vector)) {
       return false;
     }
@@ -871,9 +872,9 @@ bool answers_with_text(const http::message_head& head) {
   // /v1/models/{m}:predict, Cohere's /v1/summarize and the like be charged no completion at all.
   const std::string_view rest = path.substr(std::min<std::size_t>(path.size(), 4));
   const std::string_view first = rest.substr(0, rest.find('/'));
-  for (const std::string_view objects : {"files", "uploads", "batches", "fine_tuning", "fine-tunes", "vector_stores",
-                                         "assistants", "threads", "organization", "containers", "evals", "images",
-                                         "videos"}) {
+  for (const std::string_view objects :
+       {"files", "uploads", "batches", "fine_tuning", "fine-tunes", "vector_stores", "assistants", "threads",
+        "organization", "containers", "evals", "images", "videos"}) {
     if (ascii_iequals(first, objects)) {
       return false;
     }

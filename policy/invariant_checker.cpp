@@ -737,8 +737,8 @@ std::vector<diagnostic> lint_clusters(const snapshot& policy, std::span<const cl
         }
         out.push_back(
             {p.file, rule.route.positions[slot][i], severity::error,
-             fmt::format("route of rule '{}' names cluster '{}', which the config does not define{}{}", rule.id,
-                         name, non_ascii_note(name), did_you_mean(name, names))});
+             fmt::format("route of rule '{}' names cluster '{}', which the config does not define{}{}",
+                         rule.id, name, non_ascii_note(name), did_you_mean(name, names))});
       }
     }
     // A misspelled cluster name is the one mistake: that the route then admits nothing is its

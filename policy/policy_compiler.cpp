@@ -6,9 +6,9 @@
 
 #include "common/ascii.hpp"
 #include "common/model_alias.hpp"
-#include "common/utf8.hpp"
 #include "common/regular_file.hpp"
 #include "common/tenant_name.hpp"
+#include "common/utf8.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/sha256.hpp"
 #include "policy/compiled_policy.hpp"
@@ -336,7 +336,8 @@ class compiler {
   // --- rules --------------------------------------------------------------------------------------
   void compile_rule(const rule_source& src) {
     if (!valid_identifier(src.id.text)) {
-      diags_.error(src.id.pos, "rule id '" + src.id.text + "' must be ASCII letters, digits, '_', '-', '.' or ':'" +
+      diags_.error(src.id.pos, "rule id '" + src.id.text +
+                                   "' must be ASCII letters, digits, '_', '-', '.' or ':'" +
                                    non_ascii_note(src.id.text));
     }
     note_id(rule_ids_, "rule", src.id);
@@ -411,7 +412,8 @@ class compiler {
       const std::size_t globs = c.globs.size();
       for (std::size_t i = 0; i < globs; ++i) {
         if (ascii_lower_into(c.globs[i].text(), lower) &&
-            std::none_of(c.globs.begin(), c.globs.end(), [&](const glob_pattern& g) { return g.text() == lower; })) {
+            std::none_of(c.globs.begin(), c.globs.end(),
+                         [&](const glob_pattern& g) { return g.text() == lower; })) {
           c.globs.emplace_back(lower);
         }
       }

@@ -112,12 +112,14 @@ TEST_CASE("a value that only looks like ASCII is named by its code point") {
   // Probe round 44: "unknown country set 'ЕU'" (a Cyrillic Е) read as "unknown set 'EU'", and a
   // forbid on a model with a Cyrillic р or a zero-width space was accepted silently, never matching.
   const std::string rule = "rules:\n  - id: a\n    effect: forbid\n    reason: r\n    when:\n      ";
-  CHECK(contains(errors_of(rule + "client.country: [\"\u0415U\"]\n"),
-                 "unknown country set '\u0415U' (a country is written as its ISO 3166-1 alpha-2 code, such as "
-                 "RU; sets built in: EU, EEA; define others under country_sets) (it holds U+0415 at character "
-                 "1, not an ASCII character: retype it)"));
-  CHECK(contains(errors_of("data_classes: {personal: {}}\n" + rule + "data.class: [\"p\u0435rsonal\"]\n"),
-                 "unknown data class 'p\u0435rsonal' (it holds U+0435 at character 2, not an ASCII character"));
+  CHECK(
+      contains(errors_of(rule + "client.country: [\"\u0415U\"]\n"),
+               "unknown country set '\u0415U' (a country is written as its ISO 3166-1 alpha-2 code, such as "
+               "RU; sets built in: EU, EEA; define others under country_sets) (it holds U+0415 at character "
+               "1, not an ASCII character: retype it)"));
+  CHECK(
+      contains(errors_of("data_classes: {personal: {}}\n" + rule + "data.class: [\"p\u0435rsonal\"]\n"),
+               "unknown data class 'p\u0435rsonal' (it holds U+0435 at character 2, not an ASCII character"));
   CHECK(contains(errors_of("rules:\n  - id: \"p\u0435rmit\"\n    effect: permit\n"),
                  "(it holds U+0435 at character 2, not an ASCII character: retype it)"));
   for (const std::string model : {"g\u0440t-4o", "gpt-4o\u200b", "gpt\u20104o"}) {
