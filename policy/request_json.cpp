@@ -110,15 +110,14 @@ std::string request_path_problem(std::string_view path, bool glob) {
     return quoted + " holds a fragment: a client never sends one, and the policy never sees it";
   }
   // Not canonical as the gateway reads a target (common/canonical_path.hpp, docs/http.md): it
-  // answers 400 before the policy is asked. Encodings it keeps (%3A, %C3%A9) are canonical.
+  // answers 400 before the policy is asked. Encodings it keeps (%20, %C3%A9) are canonical.
   const bool refused = path.front() == '/' && canonical_path_form(path) != path_form::canonical;
   if (refused) {
     return quoted +
            " is not canonical (an empty or dot segment, a segment ending in '.' or an encoded space, a "
-           "backslash or a ';', or an encoded letter, digit, '-', '.', '_', '~', '/', backslash, '%', ';', "
-           "'?', "
-           "'#' or control character): the gateway refuses such a target (400 non_canonical_target) before "
-           "the policy sees it";
+           "backslash or a ';', or an encoded letter, digit, '-', '.', '_', '~', ':', '@', sub-delimiter, "
+           "'/', backslash, '%', ';', '?', '#' or control character): the gateway refuses such a target (400 "
+           "non_canonical_target) before the policy sees it";
   }
   // `/v1/models?*` or `?x=1`: a query spelled out ('?' after a name, not a segment's first character
   // as in /v1/files/?*, or a `=`/`&` after it).
