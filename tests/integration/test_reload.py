@@ -9,7 +9,6 @@ Every wait is for a log line: the reload job's last step asks for an endpoint re
 logged (`endpoint re-resolution asked for`, trigger sighup)."""
 
 import hashlib
-import json
 import os
 import re
 import signal
@@ -17,31 +16,18 @@ import socket
 import subprocess
 import unittest
 
-from support import (BUILD, Gateway, Reader, TempDir, admin_get, client_context, cluster_yaml, gateway_yaml,
-                     make_certs, metric, request_bytes, start_standin, wait_until)
+from support import (BUILD, Gateway, Reader, StandinTest, admin_get, client_context, cluster_yaml, gateway_yaml,
+                     metric, request_bytes, wait_until)
+from test_client_country import BODY, POLICY  # only clients in Germany may call
 
 WRITE_MMDB = os.path.join(BUILD, "tests", "unit", "policy", "write_mmdb")
 
-# Only clients in Germany may call.
-POLICY = """version: 1
-rules:
-  - id: permit-germany
-    effect: permit
-    when:
-      client.country: [DE]
-    reason: Only clients in Germany.
-"""
-BODY = json.dumps({"model": "mistral-small", "messages": [{"role": "user", "content": "Hallo"}]}).encode()
 CLIENT = "8.8.8.8"  # the client a trusted proxy (loopback) forwards
 
 
-class ReloadTest(unittest.TestCase):
+class ReloadTest(StandinTest):
     def setUp(self):
-        self.tmp = TempDir()
-        self.addCleanup(self.tmp.cleanup)
-        self.certs = make_certs(os.path.join(self.tmp.path, "certs"))
-        self.standin = start_standin(self.certs, chunks=1, delay_ms=1)
-        self.addCleanup(self.standin.stop)
+        super().setUp()
         self.mmdb = os.path.join(self.tmp.path, "geo.mmdb")
         self.write_mmdb("8.8.8.0/24=DE")
         self.policy = os.path.join(self.tmp.path, "policy.yaml")
