@@ -719,9 +719,6 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
     out.framing = body_framing::chunked;
   } else if (has_cl) {
     out.framing = body_framing::content_length;
-    if (out.content_length > lim.max_body_bytes) {
-      return parse_error::body_too_large;
-    }
   }
   read_connection(out);
   for (const std::string& token : out.connection_tokens) {
@@ -736,6 +733,11 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
       return parse_error::unsupported_expectation;
     }
     out.expect_continue = out.version_minor >= 1;
+  }
+  // Last: a head that is sound but announces too large a body is whole, so the gateway can tell
+  // who sent it (its API key) before it answers 413.
+  if (out.framing == body_framing::content_length && out.content_length > lim.max_body_bytes) {
+    return parse_error::body_too_large;
   }
   return parse_error::none;
 }

@@ -159,7 +159,8 @@ class head_scanner {
 
 // Parses a complete request head (as delimited by head_scanner, including the final CRLFCRLF).
 // The target's path must be canonical (check_canonical_path). On success fills `out` and returns
-// parse_error::none.
+// parse_error::none; body_too_large (a Content-Length over lim.max_body_bytes) comes with `out`
+// filled too, as the head is otherwise sound.
 [[nodiscard]] parse_error parse_request_head(std::string raw, const limits& lim, message_head& out);
 
 // Parses a complete response head. `request_method` decides whether the response has a body.

@@ -160,6 +160,15 @@ class session : public std::enable_shared_from_this<session> {
       refused_by_head = !r.proceed();
     } else if (!ctx.head_read) {
       stages.locate_connection(ctx);  // refused before identify: recorded with where it came from
+    } else {
+      // A Content-Length over max_body_bytes: refused as a chunked body would be once it grew too
+      // large, with the client and tenant identified first (probe round 45: a tenant's 413s were
+      // recorded as the unidentified `default`), and the key's refusal first if it has one.
+      const stage_result who = stages.identify(ctx);
+      if (!who.proceed()) {
+        r = who;
+      }
+      refused_by_head = true;
     }
     // A request its head condemns (no, unknown or revoked API key; a refused client certificate; a
     // proxy's bad X-Forwarded-For; a spent monthly budget or per-minute limit) is answered at once: it gets
@@ -268,10 +277,22 @@ class session : public std::enable_shared_from_this<session> {
     inbuf_.erase(0, scanner.head_size());
     if (http::parse_error e = http::parse_request_head(std::move(raw), cfg_.http, ctx.head);
         e != http::parse_error::none) {
+      if (e == http::parse_error::body_too_large) {
+        ctx.head_read = true;  // whole and sound: identify tells who sent it (handle_one)
+        co_return body_too_large();
+      }
       co_return framing_error(e);
     }
     ctx.head_read = true;
     co_return stage_result::next();
+  }
+
+  // 413, saying the limit (probe round 45: "exceeds the configured limit" left a client guessing).
+  [[nodiscard]] stage_result body_too_large() const {
+    return stage_result::respond(
+        outcome_for(http::parse_error::body_too_large),
+        fmt::format("the request body is larger than this gateway accepts: at most {} bytes (limits.max_body_bytes)",
+                    cfg_.http.max_body_bytes));
   }
 
   // Whether a refused request's body is worth reading to keep its connection: a Content-Length
@@ -374,7 +395,8 @@ class session : public std::enable_shared_from_this<session> {
         co_return stage_result::next();
       }
       if (st == http::chunk_decoder::state::error) {
-        co_return framing_error(decoder.error());
+        co_return decoder.error() == http::parse_error::body_too_large ? body_too_large()
+                                                                       : framing_error(decoder.error());
       }
       const std::chrono::milliseconds wait = body_wait(started, received);
       if (wait.count() == 0) {

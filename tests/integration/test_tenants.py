@@ -211,6 +211,29 @@ class TenantKeysTest(unittest.TestCase):
         line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("error") == "client_disconnected")
         self.assertEqual((line["tenant"], line["key_id"]), ("acme", self.acme_key[:17]))
 
+    def test_a_body_over_the_limit_is_recorded_with_its_tenant_and_a_bad_key_is_refused_first(self):
+        # Probe round 45: a Content-Length over limits.max_body_bytes was refused before the key was
+        # read, so a tenant's 413 was recorded as `default` (a chunked one was attributed), and the
+        # 413 did not say the limit.
+        big = 11 * 1024 * 1024  # the default limit is 10 MiB
+        for key, status in ((self.acme_key, 413), (None, 401), ("sk-sovgw-" + "Zq3" * 14 + "Z", 401)):
+            headers = {"Content-Type": "application/json", "Content-Length": str(big)}
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            with self.subTest(key=key), tls_connect(self.gateway.port, self.certs) as s:
+                s.sendall(request_bytes(headers=headers) + b"x" * 1024)
+                resp = Reader(s).read_response()
+                self.assertEqual(resp.status, status, resp.body)
+                log = access_line(self.gateway, resp)
+                if status == 413:
+                    self.assertEqual(resp.json()["error"]["code"], "request_too_large")
+                    self.assertIn(f"at most {10 * 1024 * 1024} bytes (limits.max_body_bytes)",
+                                  resp.json()["error"]["message"])
+                    self.assertEqual((log["tenant"], log["key_id"]), ("acme", self.acme_key[:17]))
+                else:
+                    self.assertEqual(resp.json()["error"]["code"], "invalid_api_key")
+                self.assertLess(log["request_bytes"], big // 10)
+
     def test_a_request_refused_by_its_head_has_its_body_neither_invited_nor_read(self):
         # Probe round 37: no key, a wrong or a revoked key still got `100 Continue` and had its whole
         # body (up to limits.max_body_bytes) read and buffered before the 401: any client could make
