@@ -316,7 +316,7 @@ class inspect_handler : public detail::no_size_limits {
     opaque_parts_ = opaque_parts_ || fetched_url();
     remote_value();
     if (keep_text_ && in_prose()) {
-      prose_.push_back({start_, text_.size()});
+      prose_.push_back({start_, text_.size(), place_});
     }
     if (keep_text_) {
       media_value(text_.size() > start_);
@@ -553,6 +553,7 @@ class inspect_handler : public detail::no_size_limits {
       tools_depth_ = 0;  // a key beside (or above) a nested `tools`: out of it
     }
     if (depth_ == 1) {
+      place_ = prompt_place(name);
       tools_depth_ = name == "tools" ? 1 : 0;
       in_input_ = name == "input";
       in_inputs_ = name == "inputs";
@@ -1036,6 +1037,18 @@ class inspect_handler : public detail::no_size_limits {
       default:
         return false;
     }
+  }
+  // Where the prose under a top-level key goes in the prompt a server builds from the body, whatever
+  // the key order the client wrote (probe round 46: `"messages": [...], "system": "..."`, as an
+  // SDK called with system= last writes it, was read messages first): Anthropic's and Ollama's
+  // system prompt, the Responses API's instructions, Gemini's systemInstruction and Cohere's
+  // preamble before the conversation (0); a completion's suffix, llama.cpp's input_suffix and
+  // Cohere's current message after it (2).
+  static std::uint8_t prompt_place(std::string_view top_level_key) {
+    static constexpr word_set first{"system", "instructions", "systeminstruction", "system_instruction",
+                                    "preamble"};
+    static constexpr word_set last{"suffix", "input_suffix", "message"};
+    return first.contains(top_level_key) ? 0 : last.contains(top_level_key) ? 2 : 1;
   }
   // Called with the new depth_: an array under a prose key (or inside such an array) holds prose.
   // Whether the object at depth_ is an item of the top-level input list.
@@ -1531,6 +1544,7 @@ class inspect_handler : public detail::no_size_limits {
   bool collecting_ = false;           // the current string goes into text_
   std::size_t start_ = 0;             // where the current string starts in text_
   bool key_is_prose_ = false;         // the last key read names prose
+  std::uint8_t place_ = 1;            // the current top-level key's prompt_place
   std::uint64_t arrays_ = 0;          // bit d: the container at depth d is an array
   std::uint64_t prose_arrays_ = 0;    // bit d: ... an array of prose
   bool in_content_ = false;           // under a top-level key that holds content (not_content())
@@ -2261,14 +2275,31 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
   std::size_t cursor = 0;
   for (const text_span& span : prose_) {
     take(rest_, rest_segments_, cursor, span.begin);
-    take(joined_, joined_segments_, span.begin, span.end + 1);
     cursor = span.end + 1;
   }
   take(rest_, rest_segments_, cursor, text_.size());
+  // The prose joined in the order the server builds the prompt; glued across its seams in that
+  // order and, where it differs, in the order written too.
+  const auto by_place = [](const text_span& a, const text_span& b) { return a.place < b.place; };
+  prompt_order_.clear();
+  if (!std::is_sorted(prose_.begin(), prose_.end(), by_place)) {
+    prompt_order_ = prose_;
+    std::stable_sort(prompt_order_.begin(), prompt_order_.end(), by_place);
+  }
+  const std::vector<text_span>& prompt = prompt_order_.empty() ? prose_ : prompt_order_;
+  for (const text_span& span : prompt) {
+    take(joined_, joined_segments_, span.begin, span.end + 1);
+  }
+  const auto glue = [&](bool located) {
+    scan_glued(prompt, which, located, scan);
+    if (!prompt_order_.empty()) {
+      scan_glued(prose_, which, located, scan);
+    }
+  };
   if (!locate) {
     scan.found = email_within_strings(detect(rest_, which), rest_, &rest_segments_) |
                  email_within_strings(detect(joined_, which), joined_, &joined_segments_);
-    scan_glued(which, false, scan);
+    glue(false);
     return;
   }
   const auto locate_in = [&](const std::string& view, const std::vector<segment>& segments, bool prose) {
@@ -2298,7 +2329,7 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
   };
   locate_in(rest_, rest_segments_, false);
   locate_in(joined_, joined_segments_, true);
-  scan_glued(which, true, scan);
+  glue(true);
   std::sort(scan.findings.begin(), scan.findings.end(),
             [](const finding& a, const finding& b) { return a.begin < b.begin; });
 }
@@ -2314,7 +2345,8 @@ void json_inspector::scan_text(std::uint32_t which, bool locate, scan_result& sc
 // identifier over three strings is found too), and only at a seam where something could run on:
 // between two characters that are not blanks, or across blanks between letters, digits or '@'
 // ("4111 1111" and " 1111 1111"; not "… in Lyon. " and "Thanks").
-void json_inspector::scan_glued(std::uint32_t which, bool locate, scan_result& scan) {
+void json_inspector::scan_glued(const std::vector<text_span>& prose, std::uint32_t which, bool locate,
+                                scan_result& scan) {
   constexpr std::size_t glue_reach = 64;
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
   // A string of blanks or nothing between two others is no boundary: a template puts the two
@@ -2365,21 +2397,21 @@ void json_inspector::scan_glued(std::uint32_t which, bool locate, scan_result& s
   constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
   std::size_t window_ends_with = none;  // the string whose end closes the window, if any
   std::size_t previous = none;          // the last string that is not blank
-  for (std::size_t k = 0; k < prose_.size(); ++k) {
-    if (is_blank(prose_[k])) {
+  for (std::size_t k = 0; k < prose.size(); ++k) {
+    if (is_blank(prose[k])) {
       continue;
     }
     if (previous == none) {
       previous = k;
       continue;
     }
-    const text_span& before = prose_[previous];
-    const text_span& after = prose_[k];
+    const text_span& before = prose[previous];
+    const text_span& after = prose[k];
     // A skipped string of blanks reads as a blank between the two; an empty one as nothing
     // ("alice.smith@example", "", ".com").
     bool skipped = false;
     for (std::size_t j = previous + 1; j < k; ++j) {
-      skipped = skipped || prose_[j].end > prose_[j].begin;
+      skipped = skipped || prose[j].end > prose[j].begin;
     }
     const std::size_t before_index = std::exchange(previous, k);
     if (!seam_matters(before, after, skipped)) {

@@ -172,6 +172,10 @@ struct inspect_options {
 struct text_span {
   std::size_t begin = 0;
   std::size_t end = 0;
+  // For prose: where a server puts it in the prompt it builds, whatever the key order
+  // (json_body.cpp, prompt_place): 0 before the rest (a system prompt, instructions), 1 the rest, 2
+  // after it (a completion's suffix).
+  std::uint8_t place = 1;
 };
 
 // A string value that names the user (json_inspector::scan_user_fields), and whether a name of
@@ -205,7 +209,7 @@ class json_inspector {
 
  private:
   void scan_text(std::uint32_t which, bool locate, scan_result& scan);
-  void scan_glued(std::uint32_t which, bool locate, scan_result& scan);
+  void scan_glued(const std::vector<text_span>& prose, std::uint32_t which, bool locate, scan_result& scan);
   void scan_seams(std::uint32_t which, bool locate, scan_result& scan);
   void scan_decoded_seams(std::uint32_t which, bool locate, scan_result& scan);
   void scan_nested(std::uint32_t which, bool locate, scan_result& scan);
@@ -240,6 +244,7 @@ class json_inspector {
   std::string text_;
   std::vector<std::uint64_t> ends_;  // bit i: text_[i] is the '\n' that ends a string (or number)
   std::vector<text_span> prose_;     // the prose strings' spans in text_, in document order
+  std::vector<text_span> prompt_order_;  // prose_ in the order a server builds its prompt, if another
   std::vector<text_span> numbers_;   // the numbers' spans in text_, in document order
   std::vector<user_field> user_fields_;  // the strings that name the user (scan_user_fields)
   std::vector<text_span> patterns_;      // the output constraints' regexes and grammars (scan_patterns)

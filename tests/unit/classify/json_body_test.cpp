@@ -757,6 +757,22 @@ TEST_CASE("prose split across message parts and messages is read as one text, an
        R"({"messages":[{"role":"user","Content":"pay [redacted:iban]"},{"role":"user","CONTENT":"[redacted:iban]"}]})"},
       {R"({"ſystem":"pay DE89 3704","prompt":"0044 0532 0130 00"})",
        R"({"ſystem":"pay [redacted:iban]","prompt":"[redacted:iban]"})"},
+      // Probe round 46: in the order the server builds the prompt, whatever the key order: a
+      // system prompt, instructions, a system instruction or a preamble first, a suffix last.
+      {R"({"messages":[{"role":"user","content":"0044 0532 0130 00"}],"system":"pay DE89 3704"})",
+       R"({"messages":[{"role":"user","content":"[redacted:iban]"}],"system":"pay [redacted:iban]"})"},
+      {R"({"input":"0044 0532 0130 00","instructions":"pay DE89 3704"})",
+       R"({"input":"[redacted:iban]","instructions":"pay [redacted:iban]"})"},
+      {R"({"contents":[{"role":"user","parts":[{"text":"0044 0532 0130 00"}]}],)"
+       R"("systemInstruction":{"parts":[{"text":"pay DE89 3704"}]}})",
+       R"({"contents":[{"role":"user","parts":[{"text":"[redacted:iban]"}]}],)"
+       R"("systemInstruction":{"parts":[{"text":"pay [redacted:iban]"}]}})"},
+      {R"({"prompt":"0044 0532 0130 00","system":"pay DE89 3704"})",
+       R"({"prompt":"[redacted:iban]","system":"pay [redacted:iban]"})"},
+      {R"({"suffix":"0044 0532 0130 00","prompt":"pay DE89 3704"})",
+       R"({"suffix":"[redacted:iban]","prompt":"pay [redacted:iban]"})"},
+      {R"({"message":"0044 0532 0130 00","chat_history":[{"role":"USER","message":"3704"}],"preamble":"pay DE89"})",
+       R"({"message":"[redacted:iban]","chat_history":[{"role":"USER","message":"[redacted:iban]"}],"preamble":"pay [redacted:iban]"})"},
   };
   for (const row& r : rows) {
     CAPTURE(r.body);
@@ -3018,4 +3034,18 @@ TEST_CASE("a number a double cannot hold exactly leaves redaction elsewhere in t
     CHECK(again.ok());
     CHECK(again.scan.found == 0);
   }
+}
+
+TEST_CASE("prose is read in the order the server builds the prompt, whatever the key order (probe round 46)") {
+  for (const char* body : {R"({"input":"@example.com please","instructions":"Send the file to alice.smith"})",
+                           R"({"messages":[{"role":"user","content":"@example.com please"}],"system":"mail alice.smith"})",
+                           R"({"prompt":"@example.com","system":"write to alice.smith"})"}) {
+    CAPTURE(body);
+    CHECK(inspect(body, email).scan.found == email);
+    CHECK(inspect(body, email, true).scan.found == email);
+  }
+  CHECK(inspect(R"({"input":"1234 5678","instructions":"Ring Jana: +49 30"})", phone).scan.found == phone);
+  // The order written is still read too: a server that does not reorder reads it so.
+  CHECK(inspect(R"({"messages":[{"role":"user","content":"mail alice.smith"}],"system":"@example.com"})", email)
+            .scan.found == email);
 }
