@@ -351,7 +351,16 @@ status audit_log::note_in_flight(record r) {
     return s;
   }
   const std::string id = r.request_id;
-  return in_flight_->note(id, encode(r));
+  status noted = in_flight_->note(id, encode(r));
+  if (!noted.is_ok()) {
+    std::lock_guard lock(state_mutex_);
+    if (notes_problem_.empty()) {
+      ++failures_;
+    }
+    notes_problem_ = std::string(noted.message());
+    publish_health_locked();
+  }
+  return noted;
 }
 
 result<std::string> audit_log::resume_damaged(verify_report& report) {
@@ -544,8 +553,12 @@ void audit_log::run() {
       commit(batch);
       batch.clear();
     }
-    if (std::chrono::steady_clock::now() >= next_checkpoint &&
-        health_state_.load(std::memory_order_acquire) != health_state::failed) {
+    bool store_failed = false;
+    {
+      std::lock_guard lock(queue_mutex_);
+      store_failed = !failed_.is_ok();
+    }
+    if (std::chrono::steady_clock::now() >= next_checkpoint && !store_failed) {
       // (Not while the log has failed: that is said already, and nothing is recorded to sign.)
       status signed_now;
       {
@@ -951,10 +964,10 @@ std::string_view health_state_name(health_state s) noexcept {
 }
 
 void audit_log::publish_health_locked() {
-  bool failed = false;
+  bool failed = !notes_problem_.empty();
   {
     std::lock_guard lock(queue_mutex_);
-    failed = !failed_.is_ok() && !stopping_;
+    failed = (failed || !failed_.is_ok()) && !stopping_;
   }
   health_state_.store(failed        ? health_state::failed
                       : space_full_ ? health_state::full
@@ -983,7 +996,19 @@ log_health audit_log::health() const {
     }
   }
   if (h.state == health_state::failed) {
+    std::string notes_problem;
+    {
+      std::lock_guard lock(state_mutex_);
+      notes_problem = notes_problem_;
+    }
     std::lock_guard lock(queue_mutex_);
+    if (failed_.is_ok()) {
+      h.reason = fmt::format(
+          "{}: no request is forwarded until a note can be kept (tried again every {} ms; when the "
+          "cause, such as a full disk, is gone it resumes by itself)",
+          notes_problem, config_.health_interval.count());
+      return h;
+    }
     h.reason = std::string(failed_.message()) + (h.reason.starts_with("; ") ? h.reason : std::string());
     if (unnoted != 0) {
       h.reason += fmt::format(
@@ -1030,6 +1055,18 @@ void audit_log::check_health() {
     std::lock_guard lock(queue_mutex_);
     failed = !failed_.is_ok() && !stopping_ && failed_.code() != error_code::shut_down;
   }
+  bool notes_failing = false;
+  {
+    std::lock_guard lock(state_mutex_);
+    notes_failing = !notes_problem_.empty();
+  }
+  std::string notes_problem;
+  bool notes_recovered = false;
+  if (notes_failing && in_flight_) {
+    const status probed = in_flight_->probe();
+    notes_recovered = probed.is_ok();
+    notes_problem = std::string(probed.message());
+  }
   bool recovered = false;
   std::string resume_problem;
   if (failed) {
@@ -1073,6 +1110,12 @@ void audit_log::check_health() {
     if (!resume_problem.empty()) {
       ++resume_failures_;
       resume_problem_ = resume_problem;
+    }
+    if (notes_recovered) {
+      ++recoveries_;
+      notes_problem_.clear();
+    } else if (notes_failing) {
+      notes_problem_ = notes_problem;
     }
     publish_health_locked();
   }

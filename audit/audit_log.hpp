@@ -251,6 +251,10 @@ class audit_log {
   std::uint64_t recoveries_ = 0;
   std::uint64_t resume_failures_ = 0;
   std::string resume_problem_;  // why the last attempt to resume failed (empty: none failed yet)
+  // Why the last in-flight note could not be written, until a probe succeeds (check_health): no
+  // request may be forwarded meanwhile, so the log is not accepting (probe round 46: /readyz said
+  // ready while every request was refused so).
+  std::string notes_problem_;
 
   // Durable batches: the completion thread runs their callbacks (and frees their records), so the
   // sequencer can start the next group commit at once.

@@ -27,10 +27,7 @@ std::string in_flight_path(std::string_view db_dir) {
   return path + ".in-flight";
 }
 
-result<std::unique_ptr<in_flight_notes>> in_flight_notes::open(const std::string& dir) {
-  if (auto made = make_private_dir(dir); !made.is_ok()) {
-    return made;
-  }
+rocksdb::Status in_flight_notes::open_db(const std::string& dir, std::unique_ptr<rocksdb::DB>& db) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
@@ -40,12 +37,21 @@ result<std::unique_ptr<in_flight_notes>> in_flight_notes::open(const std::string
   options.max_background_jobs = 1;
   rocksdb::DB* raw = nullptr;
   const auto s = rocksdb::DB::Open(options, dir, &raw);
-  if (!s.ok()) {
-    return from_rocksdb(s, fmt::format("cannot open the in-flight notes at {}", dir));
+  if (s.ok()) {
+    db.reset(raw);
+  }
+  return s;
+}
+
+result<std::unique_ptr<in_flight_notes>> in_flight_notes::open(const std::string& dir) {
+  if (auto made = make_private_dir(dir); !made.is_ok()) {
+    return made;
   }
   std::unique_ptr<in_flight_notes> out(new in_flight_notes());
+  if (const auto s = open_db(dir, out->db_); !s.ok()) {
+    return from_rocksdb(s, fmt::format("cannot open the in-flight notes at {}", dir));
+  }
   out->dir_ = dir;
-  out->db_.reset(raw);
   return out;
 }
 
@@ -75,12 +81,42 @@ in_flight_notes::~in_flight_notes() {
 }
 
 status in_flight_notes::note(std::string_view request_id, std::span<const std::uint8_t> encoded) {
+  std::shared_lock lock(gate_);
+  if (!db_) {
+    return {error_code::io, fmt::format("the in-flight notes at {} are closed: reopening them failed", dir_)};
+  }
   rocksdb::WriteOptions wo;  // not synced: see the header
   auto s = db_->Put(wo, rocksdb::Slice(request_id.data(), request_id.size()),
                     rocksdb::Slice(reinterpret_cast<const char*>(encoded.data()), encoded.size()));
   if (!s.ok() && db_->Resume().ok()) {  // a full disk since freed: once more
     s = db_->Put(wo, rocksdb::Slice(request_id.data(), request_id.size()),
                  rocksdb::Slice(reinterpret_cast<const char*>(encoded.data()), encoded.size()));
+  }
+  return from_rocksdb(s, fmt::format("writing the in-flight note to {} failed", dir_));
+}
+
+status in_flight_notes::probe() {
+  const auto try_once = [this] {
+    rocksdb::WriteOptions wo;
+    auto s = db_->Put(wo, rocksdb::Slice(), rocksdb::Slice("probe"));
+    return s.ok() ? db_->Delete(wo, rocksdb::Slice()) : s;
+  };
+  {
+    std::shared_lock lock(gate_);
+    if (db_ && db_->Resume().ok() && try_once().ok()) {
+      return status::ok();
+    }
+  }
+  // A failed write-ahead log append leaves RocksDB unable to resume: reopened, it is whole again
+  // (the notes are unsynced: what the failed write held is only what it could not keep).
+  std::unique_lock lock(gate_);
+  if (db_) {
+    (void)db_->Close();
+    db_.reset();
+  }
+  rocksdb::Status s = open_db(dir_, db_);
+  if (s.ok()) {
+    s = try_once();
   }
   return from_rocksdb(s, fmt::format("writing the in-flight note to {} failed", dir_));
 }
@@ -93,14 +129,23 @@ void in_flight_notes::forget(std::span<const std::string> request_ids) {
   for (const auto& id : request_ids) {
     batch.Delete(id);
   }
-  (void)db_->Write(rocksdb::WriteOptions(), &batch);
+  std::shared_lock lock(gate_);
+  if (db_) {
+    (void)db_->Write(rocksdb::WriteOptions(), &batch);
+  }
 }
 
 result<std::vector<std::pair<std::string, std::string>>> in_flight_notes::all() const {
   std::vector<std::pair<std::string, std::string>> out;
+  std::shared_lock lock(gate_);
+  if (!db_) {
+    return status{error_code::io, fmt::format("the in-flight notes at {} are closed", dir_)};
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    out.emplace_back(it->key().ToString(), it->value().ToString());
+    if (!it->key().empty()) {  // (empty: probe()'s, left by a stop between its two writes)
+      out.emplace_back(it->key().ToString(), it->value().ToString());
+    }
   }
   if (!it->status().ok()) {
     return from_rocksdb(it->status(), fmt::format("reading the in-flight notes at {} failed", dir_));

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,13 +49,19 @@ class in_flight_notes {
   // Deletes the notes of these request ids, in one unsynced write (a failure leaves them: the next
   // start finds their records on the log and only deletes them).
   void forget(std::span<const std::string> request_ids);
+  // Whether a note could be kept now: asks the database to resume after a storage error (or
+  // reopens it, when RocksDB cannot resume, as after a failed write-ahead log append), then writes
+  // and deletes a probe under the empty key (no request id is empty; all() skips it).
+  [[nodiscard]] status probe();
   // Every note kept: (request id, encoded record), in request id order.
   [[nodiscard]] result<std::vector<std::pair<std::string, std::string>>> all() const;
   [[nodiscard]] const std::string& dir() const { return dir_; }
 
  private:
   in_flight_notes() = default;
+  [[nodiscard]] static rocksdb::Status open_db(const std::string& dir, std::unique_ptr<rocksdb::DB>& db);
   std::string dir_;
+  mutable std::shared_mutex gate_;  // exclusive: probe() reopening db_; shared: every other use
   std::unique_ptr<rocksdb::DB> db_;
 };
 

@@ -99,6 +99,16 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
   const milliseconds idle = w_.shared.cfg->timeouts.stream_idle;
   io_status sent;
   if (!w_.shared.recorder->note_forwarded(ctx_)) {  // a note the next start records if this one stops
+    // Nothing went out: the record names no endpoint, as for a cluster never reached (probe round
+    // 46: proofs and the report showed such requests forwarded and served where the cluster is).
+    ctx_.endpoint.clear();
+    ctx_.endpoint_country.clear();
+    ctx_.endpoint_address.clear();
+    ctx_.endpoint_address_country.clear();
+    ctx_.endpoint_rtt_us = 0;
+    ctx_.upstream_reused = false;
+    ctx_.signature_keyid.clear();
+    ctx_.forwarded_digest.clear();
     co_return stage_result::respond(outcome::audit_unavailable,
                                     "the gateway's audit log cannot note this request; nothing was sent, "
                                     "try again later");

@@ -782,6 +782,50 @@ class AuditFailClosedTest(unittest.TestCase):
         self.assertEqual(len(rows), 1, (rid, q.stdout, q.stderr))
         return rows[0]
 
+    def test_an_in_flight_note_that_cannot_be_kept_refuses_says_so_and_records_nothing_sent(self):
+        """Probe round 46: with the in-flight notes unwritable (a full disk), every request was
+        refused "nothing was sent" while /readyz said ready, and each record named the endpoint
+        and its round trip, so proofs and the report showed it forwarded and served."""
+        a = AuditedGateway(self, "  checkpoint_interval: 200ms\n")
+        g = a.gateway
+        self.assertEqual(exchange(g.port, a.certs, chat_request()).status, 200)
+        notes = a.db + ".in-flight"
+        if os.geteuid() != 0 or shutil.which("chattr") is None:
+            self.skipTest("needs root and chattr to make the in-flight notes immutable")
+        files = [notes] + [os.path.join(notes, n) for n in os.listdir(notes)]
+        unlock = lambda: subprocess.run(["chattr", "-i", *files], capture_output=True)
+        self.addCleanup(unlock)
+        self.assertEqual(subprocess.run(["chattr", "+i", *files], capture_output=True).returncode, 0)
+        refused = exchange(g.port, a.certs, chat_request())
+        self.assertEqual(refused.status, 503, refused.body)
+        self.assertIn("cannot note this request; nothing was sent", refused.json()["error"]["message"])
+        rid = refused.header("x-request-id")
+        ready = admin_request("127.0.0.1", g.admin_port, "GET", "/readyz", token=None)
+        self.assertEqual(ready.status, 503, ready.body)
+        self.assertIn("in-flight note", ready.body.decode())
+        self.assertIn("no request is forwarded until a note can be kept", ready.body.decode())
+        self.assertEqual(metric(g, "sovgw_audit_failed"), 1)
+        # Refused before the note while it cannot be kept, and recorded (the log itself is fine).
+        again = exchange(g.port, a.certs, chat_request())
+        self.assertEqual((again.status, again.json()["error"]["code"]), (503, "audit_unavailable"))
+        unlock()
+        self.assertTrue(wait_until(lambda: exchange(g.port, a.certs, chat_request()).status == 200,
+                                   timeout=30, interval=0.5), "forwarding did not resume once the notes were writable")
+        self.assertEqual(admin_request("127.0.0.1", g.admin_port, "GET", "/readyz", token=None).status, 200)
+        g.signal(signal.SIGTERM)  # (stop() kills: its last records would be left unsigned)
+        self.assertEqual(g.proc.wait(timeout=30), 0)
+        rec = self.records(a, rid)
+        self.assertEqual((rec["error_kind"], rec["status"]), ("audit_unavailable", 503), rec)
+        self.assertEqual((rec["endpoint"], rec["endpoint_address"], rec.get("endpoint_rtt_us", 0)), ("", "", 0), rec)
+        report = sovgw("audit", "report", "--db", a.db, "--pubkey", os.path.join(a.keys, "signing.pub"),
+                       "--format", "json")
+        self.assertEqual(report.returncode, 0, report.stderr)
+        evidence = json.loads(report.stdout)["evidence"]
+        served = sum(e["requests"] for e in evidence if e.get("cluster") == "paris")
+        ok = [json.loads(x) for x in sovgw("audit", "query", "--db", a.db, "--format", "jsonl").stdout.splitlines()
+              if x.strip() and json.loads(x).get("status") == 200]
+        self.assertEqual(served, len(ok), (evidence, ok))  # and none of the refused
+
     def test_a_failed_data_key_write_fails_closed_and_the_answers_given_meanwhile_are_recorded(self):
         """Probe round 42: the first sealed payload of a tenant writes its data key at once. With the
         log unwritable before any request, that write failed the record but not the log: every
