@@ -149,7 +149,18 @@ void read_audit(config_reader& r, const YAML::Node& v, config& cfg) {
              }
            }},
           {"min_free_bytes",
-           [&](const YAML::Node& x) { r.size_or_zero(x, "audit.min_free_bytes", cfg.audit_min_free_bytes); }},
+           [&](const YAML::Node& x) {
+             r.size_or_zero(x, "audit.min_free_bytes", cfg.audit_min_free_bytes);
+             // Probe round 46: with less kept free, a full disk is met by RocksDB's writes before
+             // the bound stops forwarding, and RocksDB resumes only with 64 MiB free again.
+             if (cfg.audit_min_free_bytes < (std::uint64_t{64} << 20)) {
+               r.warning(x.Mark(),
+                         fmt::format("audit.min_free_bytes is {}: the disk can fill before the bound stops "
+                                     "forwarding (it is checked every second), and the audit log resumes "
+                                     "after a full disk only once 64MiB are free; the default is 256MiB",
+                                     cfg.audit_min_free_bytes == 0 ? "0 (no bound)" : "under 64MiB"));
+             }
+           }},
       });
   if (v.IsMap() && (cfg.audit_db.empty() || cfg.audit_keys.empty())) {
     r.error(v.Mark(), "audit needs both db and keys (make keys with `sovgw keys init DIR`)");
