@@ -279,10 +279,7 @@ void upstream_exchange::charge_unanswered(bool generated) {
     return;  // a request without a body gives a cluster nothing to generate from
   }
   ctx_.prompt_tokens = std::max(usage_meter::estimate_prompt(ctx_.body.size()), ctx_.prompt_bound);
-  const std::uint64_t reserved = ctx_.reservation.tokens();
-  ctx_.completion_tokens = !generated                      ? 0
-                           : reserved > ctx_.prompt_tokens ? reserved - ctx_.prompt_tokens
-                                                           : ctx_.completion_bound;
+  ctx_.completion_tokens = generated ? ctx_.completion_reserved(ctx_.prompt_tokens) : 0;
   ctx_.usage_estimated = true;
 }
 

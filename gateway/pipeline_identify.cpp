@@ -444,6 +444,10 @@ stage_result refused_by_limits(request_context& ctx, const tenants::admission& a
 }  // namespace
 
 stage_result pipeline::admit(request_context& ctx) const {
+  ctx.unbounded_completions =
+      ctx.completion_bound == 0 && (answers_with_text(ctx.head) || charged_as_reserved(ctx.head))
+          ? ctx.completions
+          : 0;
   if (cfg_->tenants_file.empty()) {
     return stage_result::next();
   }
@@ -466,12 +470,8 @@ stage_result pipeline::admit(request_context& ctx) const {
   // (embeddings) has no completion.
   const std::uint64_t reserve = std::max<std::uint64_t>(
       1, std::max(usage_meter::estimate_prompt(ctx.body.size()), ctx.prompt_bound) + ctx.completion_bound);
-  const std::uint64_t unbounded =
-      ctx.completion_bound == 0 && (answers_with_text(ctx.head) || charged_as_reserved(ctx.head))
-          ? ctx.completions
-          : 0;
   const tenants::admission a = limiter_.admit(limit_target_of(ctx), now_ms(), reserve, ctx.reservation,
-                                              unbounded, ctx.completion_bound != 0);
+                                              ctx.unbounded_completions, ctx.completion_bound != 0);
   return refused_by_limits(ctx, a, reserve);
 }
 

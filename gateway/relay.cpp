@@ -329,10 +329,7 @@ class relay_run {
       if (!ctx_.prompt_reported) {
         ctx_.prompt_tokens = std::max(ctx_.prompt_tokens, ctx_.prompt_bound);
       }
-      const std::uint64_t reserved = ctx_.reservation.tokens();
-      ctx_.completion_tokens =
-          std::max(ctx_.completion_tokens,
-                   reserved > ctx_.prompt_tokens ? reserved - ctx_.prompt_tokens : ctx_.completion_bound);
+      ctx_.completion_tokens = std::max(ctx_.completion_tokens, ctx_.completion_reserved(ctx_.prompt_tokens));
     }
     // A completion above the request's bound (max_tokens and the like, times its choices, as the
     // gateway read them) is charged as the cluster reports it, since the cluster ran it: a server

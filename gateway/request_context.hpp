@@ -68,6 +68,10 @@ struct request_context {
   std::uint64_t completion_bound = 0;
   std::string_view completion_bound_field;  // the field that set it (a static string; empty: none)
   std::uint64_t completions = 1;  // how many completions it asks for (n for each prompt of a batch)
+  // How many of them have no bound and are charged an estimate when the answer says nothing
+  // (admit: on the endpoints that generate text, or that are charged what was reserved); 0 when
+  // the client bounded them.
+  std::uint64_t unbounded_completions = 0;
   // The bound the client gave its prompt where the prompt is not in the body (an Assistants run's
   // max_prompt_tokens: its prompt is the stored thread), 0 when none (usage_meter.hpp).
   std::uint64_t prompt_bound = 0;
@@ -117,6 +121,18 @@ struct request_context {
 
   // relay: token usage the cluster reported (gateway/usage_meter.hpp)
   tenants::limiter::reservation reservation;  // what admit took in the limiter (released by account)
+  // What a completion the answer did not count is charged, beside `prompt` tokens: what admit
+  // reserved for it; without a reservation (a tenant without limits, no tenants file) its bound,
+  // or first_completion_estimate for each unbounded completion, as a reservation starts (probe
+  // round 46: the same failed request was ~prompt+256 for a tenant with limits, ~prompt+0 without).
+  [[nodiscard]] std::uint64_t completion_reserved(std::uint64_t prompt) const {
+    const std::uint64_t reserved = reservation.tokens();
+    if (reserved != 0) {
+      return reserved > prompt ? reserved - prompt : completion_bound;
+    }
+    return completion_bound != 0 ? completion_bound
+                                 : tenants::limiter::first_completion_estimate * unbounded_completions;
+  }
   bool usage_known = false;
   bool usage_estimated = false;  // the answer ended without the cluster's usage (usage_meter::estimate)
   bool prompt_reported = false;      // ... but the cluster reported this count

@@ -1209,6 +1209,20 @@ class UsageTest(unittest.TestCase):
                 log = access_line(self.gateway, resp)
                 self.assertTrue(log["usage_estimated"])
                 self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), ((len(body) + 3) // 4, completion))
+        # Without max_tokens, the first estimate of an unbounded completion (256), as for a tenant
+        # with limits, whose reservation starts there (probe round 46: a tenant without limits,
+        # like acme here, was charged the prompt only).
+        for n, completion in ((1, 256), (2, 512)):
+            with self.subTest(unbounded=n):
+                body = json.dumps({"model": "garbler", "n": n,
+                                   "messages": [{"role": "user", "content": "y" * 200}]}).encode()
+                resp = send(self.gateway.port, self.certs, request_bytes(
+                    "POST", "/v1/chat/completions", body,
+                    {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
+                     "x-standin-fault": "bad-response"}))
+                self.assertEqual(resp.status, 502, resp.body)
+                log = access_line(self.gateway, resp)
+                self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), ((len(body) + 3) // 4, completion))
 
     def test_usage_is_read_only_from_an_answer_that_is_json(self):
         # In a text answer, a `usage` object is whatever the model wrote (and a prompt steers that):
