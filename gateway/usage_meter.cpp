@@ -569,7 +569,23 @@ void append_event(std::string& out, std::string_view ev, std::string_view separa
 }  // namespace
 
 void usage_meter::event(std::string_view ev, std::string_view separator, std::string& out) {
-  if (ev.find("data:") != std::string_view::npos && ev.find("[DONE]") == std::string_view::npos) {
+  // What follows `data: [DONE]` no client reads (the OpenAI SDKs stop there): not charged, and
+  // dropped where the gateway re-frames the answer anyway (probe round 46: a usage sent after it
+  // was charged though the client's SDK reported none).
+  if (done_) {
+    if (!strip_) {
+      out += ev;
+      out += separator;
+    }
+    return;
+  }
+  if (ev.find("data:") != std::string_view::npos) {
+    if (ev.find("[DONE]") != std::string_view::npos && event_data(ev).starts_with("[DONE]")) {  // as the SDKs test it
+      done_ = true;
+      out += ev;
+      out += separator;
+      return;
+    }
     ++events_;
   }
   // "usage" or Gemini's "usageMetadata", in one search, or a key spelt with an escape; parsed when

@@ -129,6 +129,7 @@ class usage_meter {
   bool strip_ = false;
   bool labelled_events_ = false;   // sniff: labelled_events()
   bool skipping_ = false;          // sse: passing on an event too large to hold, up to its end
+  bool done_ = false;              // sse: `data: [DONE]` was read, the stream's end for a client
   bool usage_in_body_ = true;      // json: the body is JSON, so a `usage` key is the cluster's
   bool prompt_given_ = false;      // some usage object gave the prompt's count
   bool completion_given_ = false;  // ... the completion's

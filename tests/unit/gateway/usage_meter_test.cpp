@@ -686,3 +686,28 @@ TEST_CASE(
   CHECK(run(nested_event, echo + done, 4096) == echo + done);
   CHECK_FALSE(nested_event.known(true));
 }
+
+TEST_CASE("usage meter: nothing after data: [DONE] is read, and it is dropped where the answer is re-framed") {
+  // Probe round 46: a usage event after [DONE] was charged, though the SDKs stop reading there
+  // (they test the data with startswith("[DONE]")), and content after it reached the client.
+  const std::string after = chunk + usage_event;
+  for (const std::string& end : {done, std::string("data:[DONE]\r\n\r\n"), std::string("event: end\ndata: [DONE] \n\n")}) {
+    for (std::size_t step : {1u, 5u, 4096u}) {
+      CAPTURE(end);
+      CAPTURE(step);
+      usage_meter kept(usage_meter::mode::sse, false);
+      CHECK(run(kept, chunk + end + after, step) == chunk + end + after);  // the body is the cluster's
+      CHECK_FALSE(kept.known(true));
+      usage_meter stripped(usage_meter::mode::sse, true);
+      CHECK(run(stripped, chunk + end + after, step) == chunk + end);
+      CHECK_FALSE(stripped.known(true));
+      stripped.estimate(100, true);
+      CHECK(stripped.completion_tokens() == 1);  // the one content event before [DONE]
+    }
+  }
+  // A content whose text is "[DONE]" is no end.
+  usage_meter m(usage_meter::mode::sse, false);
+  const std::string text = "data: {\"choices\":[{\"delta\":{\"content\":\"[DONE]\"}}]}\n\n";
+  CHECK(run(m, text + usage_event + done, 3) == text + usage_event + done);
+  CHECK(m.completion_tokens() == 5);
+}
