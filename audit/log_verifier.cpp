@@ -411,12 +411,28 @@ class leaf_reader {
   std::thread thread_;  // last: starts once the rest is built
 };
 
+// What a stored checkpoint the records do not reproduce may be, when something else says they are
+// what was signed: the key signed another history too.
+constexpr std::string_view foreign_checkpoint =
+    "another log's that shares the key (a second gateway or a staging log under the same keys), stored in "
+    "place of this log's own";
+
 struct known_checkpoint {
   crypto::checkpoint cp;
   bool held = false;  // given by the auditor (verify_options::held), not read from the store
   std::string_view label = "checkpoint";  // how problems name it (verify_options::held_labels)
   bool by_auditor = false;                // verify_options::held_by_auditor
   std::size_t held_index = 0;             // its verify_options::held entry
+};
+
+// A stored checkpoint signed by the key at the size of a held one with another root (load_checkpoints
+// takes it out of the checkpoints to check; at_size judges it).
+struct size_conflict {
+  std::uint64_t size = 0;
+  m::hash stored_root{};
+  m::hash held_root{};
+  std::string_view label;  // the held one's
+  bool resolved = false;
 };
 
 class verifier {
@@ -455,6 +471,11 @@ class verifier {
       }
     }
     scan_leaves();
+    for (auto& c : conflicts_) {
+      if (!c.resolved) {
+        resolve_conflict(c, std::nullopt);  // beyond the records: the held one's problem says so
+      }
+    }
     classify_suspects();
     check_tail();
     for (const auto& [size, known] : checkpoints_) {
@@ -553,15 +574,8 @@ class verifier {
           ++i;
           continue;
         }
-        forked_sizes_.insert(held.size);
-        problems_.add(
-            area::records, problem_kind::checkpoint_mismatch, held.size > 0 ? held.size - 1 : 0,
-            fmt::format("the log's signed checkpoint at size {} has root {}, but {} has root {}: the log "
-                        "forked or was rewritten",
-                        held.size, crypto::to_base64(i->second.cp.root), label,
-                        crypto::to_base64(held.root)));
-        ++report_.contradicting_checkpoints;  // signed, but contradicted: it does not verify the log
-        contradicting_sizes_.push_back(held.size);
+        // Which of the two the records reproduce is known once the tree reaches their size (at_size).
+        conflicts_.push_back({held.size, i->second.cp.root, held.root, label});
         i = checkpoints_.erase(i);
       }
       const bool by_auditor = h < options_.held_by_auditor.size() && options_.held_by_auditor[h];
@@ -585,6 +599,11 @@ class verifier {
   void at_size(std::uint64_t size) {
     for (; next_cp_ != checkpoints_.end() && next_cp_->first < size; ++next_cp_) {
     }
+    for (auto& c : conflicts_) {
+      if (c.size == size && !c.resolved) {
+        resolve_conflict(c, report_.tiles.root());
+      }
+    }
     const auto first = next_cp_;
     for (; next_cp_ != checkpoints_.end() && next_cp_->first == size; ++next_cp_) {
       if (next_cp_->second.held) {
@@ -596,6 +615,40 @@ class verifier {
         check_checkpoint(size, i->second);
       }
     }
+  }
+
+  // A stored checkpoint and a held one of the same size with different roots, judged against the
+  // recomputed root at that size (nullopt: the records do not reach it, or were not read).
+  void resolve_conflict(size_conflict& c, const std::optional<m::hash>& recomputed) {
+    c.resolved = true;
+    const std::uint64_t at = c.size > 0 ? c.size - 1 : 0;
+    if (recomputed && *recomputed != c.stored_root && *recomputed == c.held_root) {
+      // The records are the ones the held checkpoint signs: the stored one signs another history
+      // under the same key. It fails, and is no side of a fork of this log.
+      problems_.add(
+          area::records, problem_kind::checkpoint_mismatch, at,
+          fmt::format("the log's signed checkpoint at size {} has root {}, which the records do not "
+                      "reproduce, but {} has root {}, which they do: the stored checkpoint is {}",
+                      c.size, crypto::to_base64(c.stored_root), c.label, crypto::to_base64(c.held_root),
+                      foreign_checkpoint));
+      return;
+    }
+    if (recomputed && *recomputed != c.stored_root) {
+      problems_.add(
+          area::records, problem_kind::checkpoint_mismatch, at,
+          fmt::format("the log's signed checkpoint at size {} has root {}, and {} has root {}: the "
+                      "records reproduce neither",
+                      c.size, crypto::to_base64(c.stored_root), c.label, crypto::to_base64(c.held_root)));
+      return;
+    }
+    forked_sizes_.insert(c.size);
+    problems_.add(
+        area::records, problem_kind::checkpoint_mismatch, at,
+        fmt::format("the log's signed checkpoint at size {} has root {}, but {} has root {}: the log "
+                    "forked or was rewritten",
+                    c.size, crypto::to_base64(c.stored_root), c.label, crypto::to_base64(c.held_root)));
+    ++report_.contradicting_checkpoints;  // signed, but contradicted: it does not verify the log
+    contradicting_sizes_.push_back(c.size);
   }
 
   void check_checkpoint(std::uint64_t size, const known_checkpoint& known) {
@@ -624,6 +677,12 @@ class verifier {
       return;
     }
     authenticated_size_ = size;  // every record below is the one that was signed
+    for (auto& mm : mismatches_) {
+      if (!mm.held && !mm.later) {
+        mm.later = size;  // it signs the records the stored one at mm.size does not
+        mm.later_label = held ? label : std::string_view();
+      }
+    }
     if (held) {
       report_.held_verdicts[known.held_index] = verify_report::held_verdict::reproduced;
       held_authenticated_size_ = size;
@@ -788,6 +847,26 @@ class verifier {
         label, own, narrowed);
   }
 
+  // A stored checkpoint at `size` the records do not reproduce, where a later one (at `later`, held
+  // when `later_label` names it) does: it signs another history under the same key.
+  [[nodiscard]] static std::string describe_foreign(std::uint64_t from, std::uint64_t size,
+                                                    std::uint64_t later, std::string_view later_label) {
+    if (!later_label.empty()) {
+      // The auditor verified the records at `later` themselves: they were not rewritten since.
+      return fmt::format(
+          "checkpoint at size {}: its signed root does not match the recomputed tree, but {} at size {} "
+          "signs records 0..{} as they are: the key signed two different histories, so this checkpoint is "
+          "{}",
+          size, later_label, later, later - 1, foreign_checkpoint);
+    }
+    return fmt::format(
+        "checkpoint at size {}: its signed root does not match the recomputed tree, but the log's checkpoint "
+        "at size {}, whose signature verifies, signs records 0..{} as they are: the key signed two different "
+        "histories, so this checkpoint is a fork: {}, or this log's records {}..{} were rewritten and signed "
+        "again from size {} on",
+        size, later, later - 1, foreign_checkpoint, from, size - 1, later);
+  }
+
   // A record whose hash differs from the stored tree: if a signed checkpoint over the recomputed
   // tree covers it, the record is authentic and the stored tree is what was damaged. A checkpoint
   // that does not match, with no such record in the range it covers beyond the last one that
@@ -823,10 +902,26 @@ class verifier {
                                 std::max(missing->first, c.from), std::min(missing->second, c.end) - 1)));
     }
     std::uint64_t pinned_from = UINT64_MAX;  // one pin per range: later checkpoints repeat it
-    for (const auto& [from, stored_from, size, label, held] : mismatches_) {
+    for (const auto& [from, stored_from, size, label, held, later, later_label] : mismatches_) {
       if (size == 0) {
         continue;  // a stored key claiming size 0: the signature check named it
       }
+      if (later) {
+        // A later checkpoint signs the records as they are, across this one: the key signed two
+        // histories, and the records are those of the one the log's other checkpoints sign.
+        foreign_sizes_.insert(size);
+        problems_.add(area::records, problem_kind::checkpoint_mismatch, size - 1,
+                      describe_foreign(from, size, *later, later_label));
+        continue;
+      }
+      // A lone stored checkpoint the records do not reproduce, over records nothing else pins.
+      const std::uint64_t range_from = from;
+      const bool lone =
+          !held && std::count_if(mismatches_.begin(), mismatches_.end(),
+                                 [&](const mismatch& o) { return !o.held && o.from == range_from; }) == 1;
+      const bool unpinned = from < size && !suspect_within(from, size);
+      const std::string or_foreign =
+          lone && unpinned ? fmt::format(", or this checkpoint is {}", foreign_checkpoint) : std::string();
       if (held && (forked_sizes_.contains(size) ||
                    (!contradicting_sizes_.empty() && contradicting_sizes_.back() >= size))) {
         // The log's own checkpoints, signed by the key, sign the records the held one contradicts:
@@ -836,9 +931,13 @@ class verifier {
         continue;
       }
       problems_.add(area::records, problem_kind::checkpoint_mismatch, size - 1,
-                    fmt::format("{} at size {}: its signed root does not match the recomputed tree; a record "
-                                "in {}..{} was altered",
-                                label, size, from, size - 1));
+                    or_foreign.empty()
+                        ? fmt::format("{} at size {}: its signed root does not match the recomputed tree; a "
+                                      "record in {}..{} was altered",
+                                      label, size, from, size - 1)
+                        : fmt::format("{} at size {}: its signed root does not match the recomputed tree: a "
+                                      "record in {}..{} was altered{}",
+                                      label, size, from, size - 1, or_foreign));
       if (from < size && from != pinned_from && !suspect_within(from, size)) {
         pinned_from = from;
         // Which record is not known, only the range: no first bad record is named.
@@ -859,8 +958,11 @@ class verifier {
             missing == missing_hashes_.end()
                 ? fmt::format(
                       "records {}..{}: at least one differs from what was signed, and the stored tree "
-                      "was rewritten to match it{}",
-                      from, size - 1, narrowed)
+                      "was rewritten to match it{}{}",
+                      from, size - 1, narrowed,
+                      or_foreign.empty()
+                          ? std::string()
+                          : fmt::format(", or the checkpoint at size {} is {}", size, foreign_checkpoint))
                 : fmt::format(
                       "records {}..{}: at least one differs from what was signed (the stored tree lacks "
                       "the hashes of records {}..{}, which would name it){}",
@@ -1273,8 +1375,8 @@ class verifier {
       if (size > report_.records) {
         break;
       }
-      if (entry.held) {
-        continue;
+      if (entry.held || foreign_sizes_.contains(size)) {
+        continue;  // a foreign one is named already: the stored tree is not its history
       }
       if (prev != nullptr) {
         auto proof = m::consistency_proof(prev_size, size, tree.source());
@@ -1413,8 +1515,16 @@ class verifier {
     std::uint64_t size;
     std::string_view label;  // the checkpoint's (known_checkpoint::label)
     bool held;
+    // A stored one's: the first checkpoint after it that the records reproduce, and its label when
+    // it is a held one.
+    std::optional<std::uint64_t> later = std::nullopt;
+    std::string_view later_label = {};
   };
   std::vector<mismatch> mismatches_;
+  std::vector<size_conflict> conflicts_;
+  // Sizes of stored checkpoints the records do not reproduce, where a later checkpoint does
+  // (classify_suspects): another history's, left out of the consistency check.
+  std::unordered_set<std::uint64_t> foreign_sizes_;
   // Sizes at which a stored checkpoint signed by the key contradicts a held one (load_checkpoints).
   std::unordered_set<std::uint64_t> forked_sizes_;
   // Sizes of the stored checkpoints counted in report_.contradicting_checkpoints, ascending.

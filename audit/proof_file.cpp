@@ -431,8 +431,10 @@ result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq) {
     return status{
         error_code::corruption,
         fmt::format("record {} does not lead to the root of the latest stored checkpoint (size {}): "
-                    "the record or the stored tree was altered since it was signed; the log is "
-                    "damaged (sovgw audit verify names it); no proof is made of it",
+                    "the record or the stored tree was altered since it was signed, or that checkpoint is "
+                    "another log's that shares the key (a second gateway or a staging log under the same "
+                    "keys), stored in place of this log's own; the log is damaged (sovgw audit verify names "
+                    "it); no proof is made of it",
                     seq, cp->size)};
   }
   return format_proof(inclusion_proof_file{std::vector<std::uint8_t>(l.begin(), l.end()), seq,

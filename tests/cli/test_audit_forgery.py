@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import unittest
 
 from test_audit_support import TAMPER, read_file, run, sovgw, tampered_log_case, write_file
@@ -201,6 +202,76 @@ class forgery_test(tampered_log_case):
         self.assertNotIn("not by the key", p.stdout)
         doc = self.verify_json(self.db)
         self.assertEqual([p["kind"] for p in doc["problems"]], ["checkpoint_invalid"])
+
+    def sibling_checkpoint(self, n):
+        """The newest checkpoint of a sibling log of `n` records written with the same keys (a second
+        gateway or a staging log under the same keys): signed by the key, another history."""
+        sibling = os.path.join(self.tmp, f"sibling-{n}")
+        self.append(n, run_name="sibling", db=sibling)
+        path = os.path.join(self.tmp, f"sibling-{n}.saved")
+        sovgw("audit", "verify", "--db", sibling, "--pubkey", self.pub, "--save-checkpoint", path, check=0)
+        return path
+
+    def with_stored_checkpoint(self, size, note):
+        """A copy of the log whose stored checkpoint at `size` is the signed note in `note`."""
+        copy = os.path.join(self.tmp, f"copy-put-checkpoint-{size}")
+        shutil.copytree(self.db, copy)
+        run(TAMPER, copy, "put-checkpoint", size, note, check=0)
+        return copy
+
+    def test_a_sibling_logs_checkpoint_stored_under_later_checkpoints_that_sign_the_records_is_a_fork(self):
+        # Probe round 44 (tester 2, finding 1): "records 0..99: at least one differs from what was
+        # signed, and the stored tree was rewritten" while the checkpoints at 200 and 300 sign them.
+        db = self.with_stored_checkpoint(100, self.sibling_checkpoint(100))
+        out = self.failed(db)
+        self.assertNotIn("differs from what was signed", out)
+        self.assertNotIn("was altered", out)
+        self.assertNotIn("not consistent", out)
+        self.assertNotIn("first record that does not match", out)
+        self.assertIn("checkpoint at size 100: its signed root does not match the recomputed tree, but the log's "
+                      "checkpoint at size 200, whose signature verifies, signs records 0..199 as they are: the key "
+                      "signed two different histories, so this checkpoint is a fork: another log's that shares the "
+                      "key (a second gateway or a staging log under the same keys), stored in place of this log's "
+                      "own, or this log's records 0..99 were rewritten and signed again from size 200 on",
+                      out)
+        self.assertIn("1 of 3 stored checkpoints fails verification, 2 verify", out)
+        doc = self.verify_json(db)
+        self.assertEqual([(p["kind"], p["record"]) for p in doc["problems"]], [("checkpoint_mismatch", 99)])
+        self.assertIsNone(doc["first_bad_record"])
+        self.assertEqual((doc["checkpoints"], doc["failed_checkpoints"], doc["contradicting_checkpoints"]), (2, 1, 0))
+        report = json.loads(sovgw("audit", "report", "--db", db, "--pubkey", self.pub, "--format", "json",
+                                  check=1).stdout)["verification"]
+        self.assertEqual([p["kind"] for p in report["problems"]], ["checkpoint_mismatch"])
+        # prove agrees: record 50 is the one the checkpoint at size 300 signs.
+        sovgw("audit", "prove", "--db", db, "--seq", "50", check=0)
+
+    def test_a_sibling_logs_checkpoint_at_the_size_the_auditor_holds_is_named_the_foreign_one(self):
+        # Probe round 44 (tester 2, finding 2): "the log forked or was rewritten", and the stored
+        # checkpoint counted as matching the records, when the records reproduce the one held.
+        held = self.held(300)
+        db = self.with_stored_checkpoint(300, self.sibling_checkpoint(300))
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", held, check=1)
+        self.assertIn("the log's signed checkpoint at size 300 has root ", p.stdout)
+        self.assertIn(", which the records do not reproduce, but the checkpoint you hold has root ", p.stdout)
+        self.assertIn(", which they do: the stored checkpoint is another log's that shares the key (a second gateway "
+                      "or a staging log under the same keys), stored in place of this log's own", p.stdout)
+        self.assertNotIn("forked or was rewritten", p.stdout)
+        self.assertNotIn("matches the records, but contradicts", p.stdout)
+        self.assertNotIn("was altered", p.stdout)
+        doc = self.verify_json(db, "--checkpoint", held)
+        self.assertEqual([p["kind"] for p in doc["problems"]], ["checkpoint_mismatch"])
+        self.assertEqual((doc["checkpoints"], doc["failed_checkpoints"], doc["contradicting_checkpoints"]), (2, 1, 0))
+        self.assertIsNone(doc["first_bad_record"])
+        # Without a checkpoint held, the records cannot tell: both readings are named.
+        out = self.failed(db)
+        self.assertIn("records 200..299: at least one differs from what was signed, and the stored tree was "
+                      "rewritten to match it, or the checkpoint at size 300 is another log's that shares the key "
+                      "(a second gateway or a staging log under the same keys), stored in place of this log's own",
+                      out)
+        self.assertIn("checkpoint at size 300: its signed root does not match the recomputed tree: a record in "
+                      "200..299 was altered, or this checkpoint is another log's that shares the key", out)
+        p = sovgw("audit", "prove", "--db", db, "--seq", "250", check=1)
+        self.assertIn("or that checkpoint is another log's that shares the key", p.stderr)
 
     def resigned_with(self, keys, *op):
         db = self.tampered(*op)
