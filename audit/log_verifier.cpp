@@ -1323,20 +1323,31 @@ class verifier {
     const bool one = count == 1;
     const std::string holds =
         fmt::format("the log holds {} {}", report_.records, plural(report_.records, "record", "records"));
+    const std::string here =
+        report_.records == 0 ? std::string()
+        : report_.records == 1
+            ? std::string(
+                  ", and whether the record still here is the one it signs cannot be checked from "
+                  "a shorter log")
+            : fmt::format(
+                  ", and whether the {} records still here are the ones it signs cannot be checked "
+                  "from a shorter log",
+                  report_.records);
+    if (held_labels.empty() && tree_end <= report_.records) {
+      // Only the stored checkpoint says the log held more, and a checkpoint of another log under the
+      // same key, stored in this one, says the same: no record is named as the first bad one.
+      problems_.add(
+          area::records, problem_kind::records_truncated, report_.records,
+          fmt::format("{} but a signed checkpoint stored in it covers {}: at least {} {} gone{} "
+                      "(records deleted from its end, or a checkpoint of another log under the same "
+                      "key stored in this one)",
+                      holds, newest, gone, one ? "is" : "are", here));
+      return;
+    }
     if (!held_labels.empty() && !stored && tree_end <= report_.records) {
       // Nothing in the log shows it ever held more: the records still here may be the signed ones
       // (an older copy, a rollback) or another history (a new log under the same key), and a tree
       // of `newest` records cannot be checked against fewer. No record is named as the first bad one.
-      const std::string here =
-          report_.records == 0 ? std::string()
-          : report_.records == 1
-              ? std::string(
-                    ", and whether the record still here is the one it signs cannot be checked from "
-                    "a shorter log")
-              : fmt::format(
-                    ", and whether the {} records still here are the ones it signs cannot be checked "
-                    "from a shorter log",
-                    report_.records);
       problems_.add(
           area::records, problem_kind::records_truncated, report_.records,
           fmt::format("{} but {} cover{} {}: at least {} {} gone{}{} ({})", holds, held_labels,

@@ -322,13 +322,13 @@ class evidence_test(tampered_log_case):
         write_file(note, self.checkpoint_note(self.db, 300))
         db = self.tampered("truncate", "20")
         run(TAMPER, db, "put-checkpoint", "300", note, check=0)
-        self.assertIn("a signed checkpoint covers 300", self.failed(db))
+        self.assertIn("a signed checkpoint stored in it covers 300", self.failed(db))
         sovgw("audit", "append", "--db", db, "--keys", self.keys, "--synthetic", "1", check=1)
         p = sovgw("audit", "append", "--db", db, "--keys", self.keys, "--synthetic", "1", "--force", check=1)
         self.assertIn("cannot continue the audit log", p.stderr)
         self.assertIn("inconsistent", p.stderr)
         self.assertIn("start a new log", p.stderr)
-        self.assertIn("a signed checkpoint covers 300", self.failed(db))  # nothing was written
+        self.assertIn("a signed checkpoint stored in it covers 300", self.failed(db))  # nothing was written
 
 
 if __name__ == "__main__":

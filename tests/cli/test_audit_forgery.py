@@ -273,6 +273,22 @@ class forgery_test(tampered_log_case):
         p = sovgw("audit", "prove", "--db", db, "--seq", "250", check=1)
         self.assertIn("or that checkpoint is another log's that shares the key", p.stderr)
 
+    def test_a_sibling_logs_larger_checkpoint_in_the_store_does_not_prove_records_deleted(self):
+        # Probe round 44 (tester 2, finding 3): "records 300..399 are missing (deleted)" as fact, and
+        # "first record that does not match: 300", a record that does not exist.
+        db = self.with_stored_checkpoint(400, self.sibling_checkpoint(400))
+        out = self.failed(db)
+        self.assertIn("the log holds 300 records but a signed checkpoint stored in it covers 400: at least records "
+                      "300..399 are gone, and whether the 300 records still here are the ones it signs cannot be "
+                      "checked from a shorter log (records deleted from its end, or a checkpoint of another log "
+                      "under the same key stored in this one)", out)
+        self.assertNotIn("are missing (deleted)", out)
+        self.assertNotIn("first record that does not match", out)
+        doc = self.verify_json(db)
+        self.assertEqual([p["kind"] for p in doc["problems"]], ["records_truncated"])
+        self.assertEqual(doc["truncated_records"], 100)
+        self.assertIsNone(doc["first_bad_record"])
+
     def resigned_with(self, keys, *op):
         db = self.tampered(*op)
         run(TAMPER, db, "resign", keys, check=0)
