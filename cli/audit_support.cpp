@@ -716,6 +716,25 @@ unsigned_record describe_unsigned_record(const audit::store& s, std::uint64_t se
               false, true};
     }
   }
+  // A writer stores each checkpoint before it publishes it: a published one over the record, past
+  // the stored ones, means the stored one was lost, not that none was signed (probe round 44: a
+  // crash was blamed). Its signature is verify's to check.
+  for (const std::string& path : audit::published_checkpoint_paths(s.dir())) {
+    constexpr std::size_t max_note_bytes = 64 * 1024;
+    auto text = read_regular_file(path, max_note_bytes, "file");  // a FIFO is not waited on
+    const auto note = text.is_ok() ? crypto::parse_note(text.value()) : std::nullopt;
+    const auto cp = note ? crypto::checkpoint::parse(note->text) : std::nullopt;
+    if (cp && cp->size > seq && signed_size.is_ok() && cp->size > signed_size.value()) {
+      return {
+          fmt::format("record {} is not covered by a signed checkpoint stored in the log (latest covers {} "
+                      "records), but the checkpoint published beside it at {} covers {}: the log's own "
+                      "checkpoint over it is missing from the store (deleted, or lost with the store's "
+                      "newest writes); a writer stores each checkpoint before it publishes it (sovgw "
+                      "audit verify checks the published one against the log)",
+                      seq, signed_size.value(), path, cp->size),
+          false};
+    }
+  }
   if (audit::writer_lock::probe(s.dir()) != audit::writer_lock::holder::none) {
     return {fmt::format("{}; retry after the next checkpoint", head), true};
   }

@@ -266,6 +266,22 @@ class lagging_published_checkpoint_test(audit_case):
         self.assertNotIn("run again", out)
 
 
+class deleted_stored_checkpoint_test(audit_case):
+    # Probe round 44 (tester 2, finding 4): the newest stored checkpoint deleted, the published one
+    # over the same records intact: prove and receipt verify --db blamed a crash that never happened.
+    def test_a_record_the_published_checkpoint_covers_is_not_blamed_on_a_crash(self):
+        self.append(2, run_name="a")
+        self.append(2, run_name="b")  # stored and published at 4
+        run(TAMPER, self.db, "delete-checkpoints-from", "3", check=0)
+        p = sovgw("audit", "prove", "--db", self.db, "--seq", "3", check=2)
+        self.assertIn(f"record 3 is not covered by a signed checkpoint stored in the log (latest covers 2 records), "
+                      f"but the checkpoint published beside it at {self.db}.checkpoint covers 4: the log's own "
+                      "checkpoint over it is missing from the store (deleted, or lost with the store's newest "
+                      "writes); a writer stores each checkpoint before it publishes it", p.stderr)
+        self.assertNotIn("crash", p.stderr)
+        self.assertNotIn("the next start of its gateway signs it", p.stderr)
+
+
 class unsigned_records_test(audit_case):
     def test_query_and_show_flag_records_no_checkpoint_covers(self):
         self.append(5)  # checkpoint at 5, published
