@@ -254,3 +254,62 @@ TEST_CASE("verify names records that carry a request id another record carries")
   }
   CHECK(verify(events).ok());
 }
+
+namespace {
+
+// Stores, as the checkpoint at `size`, one signed by the log's own key over another root: what a
+// sibling log written with the same keys (a second gateway, a staging log) signs at that size.
+void store_foreign_checkpoint(const temp_log_dir& d, std::uint64_t size) {
+  const auto keys = load_writer_keys(d.keys);
+  sovgw::crypto::checkpoint cp{keys.signer.verifier().name, size, {}};
+  cp.root[0] = 0x5a;
+  auto s = open_store(d, store::open_mode::write_existing);
+  rocksdb::WriteBatch wb;
+  wb.Put(s->cf(column::checkpoints), be64(size), keys.signer.sign(cp.to_text()));
+  REQUIRE(s->write(wb, true).is_ok());
+}
+
+}  // namespace
+
+TEST_CASE("a stored checkpoint of another history under the key, under later ones that sign the records") {
+  // Probe round 44 (tester 2, finding 1): "records 0..9: at least one differs from what was signed".
+  temp_log_dir d;
+  write_log(d, 10, payload_mode::digest, "a");  // signed at 10 when it closes
+  write_log(d, 10, payload_mode::digest, "b");  // and at 20
+  store_foreign_checkpoint(d, 10);
+  const auto r = verify(d);
+  REQUIRE_FALSE(r.ok());
+  CHECK(find_kind(r, problem_kind::record_altered) == nullptr);
+  CHECK(find_kind(r, problem_kind::checkpoints_inconsistent) == nullptr);
+  const problem* p = find_kind(r, problem_kind::checkpoint_mismatch);
+  REQUIRE(p != nullptr);
+  CHECK(p->record == 9);
+  CHECK_MESSAGE(p->text.find("another log's that shares the key") != std::string::npos, p->text);
+  CHECK(r.problems.size() == 1);
+  CHECK_FALSE(r.first_bad_record.has_value());
+  CHECK(r.failed_checkpoints() == 1);
+  CHECK(r.contradicting_checkpoints == 0);
+}
+
+TEST_CASE("a stored checkpoint of another history at the size of a held one the records reproduce") {
+  // Probe round 44 (tester 2, finding 2): "the log forked or was rewritten", the foreign one counted
+  // as matching the records.
+  temp_log_dir d;
+  write_log(d, 20);
+  const auto genuine = verify(d).latest;
+  REQUIRE(genuine.has_value());
+  REQUIRE(genuine->size == 20);
+  store_foreign_checkpoint(d, 20);
+  verify_options options;
+  options.held = {*genuine};
+  const auto r = verify(d, options);
+  REQUIRE(r.problems.size() == 1);
+  CHECK(r.problems[0].kind == problem_kind::checkpoint_mismatch);
+  CHECK_MESSAGE(r.problems[0].text.find("which the records do not reproduce, but the checkpoint you hold has "
+                                        "root ") != std::string::npos,
+                r.problems[0].text);
+  CHECK(r.contradicting_checkpoints == 0);
+  CHECK(r.failed_checkpoints() == 1);
+  REQUIRE(r.held_verdicts.size() == 1);
+  CHECK(r.held_verdicts[0] == verify_report::held_verdict::reproduced);
+}
