@@ -70,7 +70,8 @@ struct log_config {
 inline constexpr std::string_view gateway_stopped_note =
     "the gateway stopped (a crash or kill) while this request was forwarded, before its response was "
     "complete: recorded at its next start from the note made when it was forwarded (status 0: the "
-    "client got no complete response; the response's status, size and usage are not known)";
+    "client got no complete response; the response's status, size and usage are not known: its tokens "
+    "are the gateway's estimate when it forwarded the request)";
 
 // Whether the log can make new records durable. The gateway forwards no request unless it can.
 enum class health_state : std::uint8_t {

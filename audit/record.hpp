@@ -119,7 +119,11 @@ inline constexpr std::string_view completion_tokens_estimated_note =
 inline constexpr std::string_view stored_usage_note =
     "tokens of a stored response read back, as the cluster reported them: charged when it was generated, "
     "not by this read";
-[[nodiscard]] inline bool tokens_estimated(const record& r) { return r.note.starts_with("tokens estimated"); }
+// A gateway_stopped record's tokens are the estimate its in-flight note was made with (the prompt's,
+// and the completion's reservation), or 0 from gateways before that: the gateway's, either way.
+[[nodiscard]] inline bool tokens_estimated(const record& r) {
+  return r.note.starts_with("tokens estimated") || r.error_kind == gateway_stopped_error_kind;
+}
 [[nodiscard]] inline bool prompt_tokens_estimated(const record& r) {
   return tokens_estimated(r) && r.note != completion_tokens_estimated_note;
 }

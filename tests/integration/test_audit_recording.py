@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from support import (CHAT_STREAM, SOVGW, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml,
+from support import (CHAT, CHAT_STREAM, SOVGW, Gateway, TempDir, chat_request, cluster_yaml, exchange, gateway_yaml,
                      make_certs, metric, start_standin, tls_connect, wait_until, Reader)
 
 POLICY = """version: 1
@@ -430,8 +430,16 @@ class AuditRecordingTest(unittest.TestCase):
         for r in stopped.values():
             self.assertEqual((r["status"], r["decision"], r["cluster"], r["method"]), (0, "none", "paris", "POST"), r)
             self.assertIn("the gateway stopped", r["note"])
+            # The tokens estimated when it was forwarded, as an unanswered request is charged (probe
+            # round 46: 0, and the report called its per-tenant totals the clusters' own).
+            # (A stream's body as forwarded: with the stream_options.include_usage the gateway adds.)
+            self.assertGreater(r["bytes_in"], len(CHAT_STREAM) if r["request_id"] in heads else len(CHAT) - 1)
+            self.assertEqual((r["prompt_tokens"], r["completion_tokens"]), ((r["bytes_in"] + 3) // 4, 256), r)
         restarted.stop()
         restarted.proc.wait(timeout=30)
+        report = sovgw("audit", "report", "--db", a.db, "--pubkey", pub, "--format", "json")
+        tenant = json.loads(report.stdout)["tenants"][0]
+        self.assertEqual(tenant["estimated_requests"], 6, tenant)
         verify = sovgw("audit", "verify", "--db", a.db, "--pubkey", os.path.join(a.keys, "signing.pub"))
         self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
         # Recorded once: a third start finds nothing left to record.
