@@ -89,9 +89,9 @@ std::optional<std::string> read_credential(const std::string& path, bool bearer,
   return text;
 }
 
-// Every cluster's header line (null where there is no auth:); the problems in `errors`.
-std::vector<std::shared_ptr<const std::string>> read_all(const config& cfg, std::string& errors) {
-  std::vector<std::shared_ptr<const std::string>> out;
+// Every cluster's credential (null where there is no auth:); the problems in `errors`.
+std::vector<std::shared_ptr<const cluster_credential>> read_all(const config& cfg, std::string& errors) {
+  std::vector<std::shared_ptr<const cluster_credential>> out;
   for (const cluster_config& c : cfg.clusters) {
     if (c.auth.header.empty()) {
       out.emplace_back();
@@ -105,8 +105,9 @@ std::vector<std::shared_ptr<const std::string>> read_all(const config& cfg, std:
       out.emplace_back();
       continue;
     }
-    out.push_back(std::make_shared<const std::string>(
-        fmt::format("{}: {}{}\r\n", c.auth.header, c.auth.bearer ? "Bearer " : "", *value)));
+    out.push_back(std::make_shared<const cluster_credential>(
+        cluster_credential{fmt::format("{}: {}{}\r\n", c.auth.header, c.auth.bearer ? "Bearer " : "", *value),
+                           secret_forms(*value)}));
   }
   return out;
 }
@@ -115,7 +116,7 @@ std::vector<std::shared_ptr<const std::string>> read_all(const config& cfg, std:
 
 cluster_credentials::cluster_credentials(std::shared_ptr<const config> cfg)
     : cfg_(std::move(cfg)),
-      lines_(std::make_unique<std::atomic<std::shared_ptr<const std::string>>[]>(cfg_->clusters.size())) {
+      lines_(std::make_unique<std::atomic<std::shared_ptr<const cluster_credential>>[]>(cfg_->clusters.size())) {
   if (std::string errors = reload(); !errors.empty()) {
     throw config_error(errors, true);
   }
@@ -123,7 +124,7 @@ cluster_credentials::cluster_credentials(std::shared_ptr<const config> cfg)
 
 std::string cluster_credentials::reload() {
   std::string errors;
-  std::vector<std::shared_ptr<const std::string>> lines = read_all(*cfg_, errors);
+  std::vector<std::shared_ptr<const cluster_credential>> lines = read_all(*cfg_, errors);
   if (!errors.empty()) {
     return errors;
   }

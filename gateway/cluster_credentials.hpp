@@ -5,7 +5,7 @@
 // dropped) of visible ASCII. The client's own credentials never reach a cluster (forward.cpp strips
 // them); these replace them.
 //
-// Thread-safety: header_line() may be called from any I/O thread; reload() from the control thread
+// Thread-safety: current() may be called from any I/O thread; reload() from the control thread
 // swaps each cluster's line atomically.
 
 #include <atomic>
@@ -14,8 +14,16 @@
 #include <vector>
 
 #include "gateway/config.hpp"
+#include "gateway/secret_mask.hpp"
 
 namespace sovgw::gateway {
+
+// One cluster's credential: the field the gateway sends, and its secret's forms, which never
+// reach a client (relay.cpp masks them in answers).
+struct cluster_credential {
+  std::string line;  // `Name: value\r\n`
+  secret_forms secret;
+};
 
 class cluster_credentials {
  public:
@@ -27,14 +35,14 @@ class cluster_credentials {
   // current credential and the problems are returned, one per line, each at its auth: key.
   [[nodiscard]] std::string reload();
 
-  // `Name: value\r\n` for cluster `index`, or null when it has no auth:.
-  [[nodiscard]] std::shared_ptr<const std::string> header_line(int index) const {
+  // Cluster `index`'s credential, or null when it has no auth:.
+  [[nodiscard]] std::shared_ptr<const cluster_credential> current(int index) const {
     return lines_[static_cast<std::size_t>(index)].load();
   }
 
  private:
   std::shared_ptr<const config> cfg_;
-  std::unique_ptr<std::atomic<std::shared_ptr<const std::string>>[]> lines_;
+  std::unique_ptr<std::atomic<std::shared_ptr<const cluster_credential>>[]> lines_;
 };
 
 }  // namespace sovgw::gateway

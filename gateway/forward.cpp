@@ -16,6 +16,21 @@ namespace sovgw::gateway {
 
 namespace {
 
+// A cluster's response head the gateway cannot read, said as the framing error it is.
+std::string malformed_head(http::parse_error e) {
+  if (e == http::parse_error::head_too_large) {
+    return "malformed response head: its header section is larger than the gateway reads (64 KiB)";
+  }
+  if (e == http::parse_error::request_line_too_long) {
+    return "malformed response head: its status line is longer than the gateway reads (8 KiB)";
+  }
+  if (e == http::parse_error::bad_transfer_encoding) {
+    return "malformed response head: Transfer-Encoding in an HTTP/1.0 response, or not ending in chunked "
+           "(RFC 9112 section 6.1: its framing is faulty)";
+  }
+  return fmt::format("malformed response head: {}", http::describe(e));
+}
+
 constexpr std::size_t read_chunk = 16 * 1024;
 // A body up to this size goes out in the head's buffer: one TLS write for the whole request.
 constexpr std::size_t inline_body_max = 16 * 1024;
@@ -213,14 +228,21 @@ asio::awaitable<std::optional<stage_result>> upstream_exchange::read_response_he
       }
       st = scanner.scan(*buffered_);
     }
+    // What was wrong, for the client, the record and the operator's log (probe round 46: every
+    // fault read "malformed response head").
     if (st == http::head_scanner::state::error) {
-      co_return upstream_failed(upstream_error_kind::protocol, io_status::error, "malformed response head");
+      co_return upstream_failed(upstream_error_kind::protocol, io_status::error,
+                                malformed_head(scanner.error()));
     }
     std::string raw = buffered_->substr(0, scanner.head_size());
     buffered_->erase(0, scanner.head_size());
-    if (http::parse_response_head(std::move(raw), ctx_.head.method, head_) != http::parse_error::none ||
-        head_.status == 101) {
-      co_return upstream_failed(upstream_error_kind::protocol, io_status::error, "malformed response head");
+    if (const http::parse_error e = http::parse_response_head(std::move(raw), ctx_.head.method, head_);
+        e != http::parse_error::none) {
+      co_return upstream_failed(upstream_error_kind::protocol, io_status::error, malformed_head(e));
+    }
+    if (head_.status == 101) {
+      co_return upstream_failed(upstream_error_kind::protocol, io_status::error,
+                                "it switched protocols (101), which the gateway never asks for");
     }
     if (head_.status >= 200) {
       break;
@@ -379,7 +401,7 @@ void upstream_exchange::watch_client() {
   });
 }
 
-bool upstream_exchange::request_head(std::string& out, std::string& unsignable) const {
+bool upstream_exchange::request_head(std::string& out, std::string& unsignable) {
   const http::message_head& h = ctx_.head;
   const geo_tagger& tagger = *w_.shared.tagger;
   static thread_local std::vector<crypto::httpsig::field_line> forwarded;
@@ -434,13 +456,12 @@ bool upstream_exchange::request_head(std::string& out, std::string& unsignable) 
   // to the closed world. The signature base is never sent; but an Ed25519 signature lets whoever
   // has it and the public key test a guessed credential offline, which is why credentials must be
   // high-entropy secrets (docs/signatures.md).
-  std::shared_ptr<const std::string> credential;
   if (!auth_header.empty()) {
-    credential = w_.shared.credentials->header_line(ctx_.cluster);
-    if (credential) {
-      out += *credential;
+    credential_ = w_.shared.credentials->current(ctx_.cluster);
+    if (credential_) {
+      out += credential_->line;
       if (tagger.signing()) {
-        const std::string_view line = *credential;  // "<auth_header>: value\r\n"
+        const std::string_view line = credential_->line;  // "<auth_header>: value\r\n"
         forwarded.push_back({line.substr(0, auth_header.size()),
                              line.substr(auth_header.size() + 2, line.size() - auth_header.size() - 4)});
       }

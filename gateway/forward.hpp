@@ -46,10 +46,8 @@ class upstream_exchange {
   [[nodiscard]] connection& upstream() { return *lease_.conn; }
   [[nodiscard]] const http::message_head& response_head() const { return head_; }
   [[nodiscard]] const geo_tagger& tagger() const { return *w_.shared.tagger; }
-  // The cluster's credential field as the gateway sends it (`Name: value\r\n`), or null.
-  [[nodiscard]] std::shared_ptr<const std::string> credential_line() const {
-    return w_.shared.credentials->header_line(ctx_.cluster);
-  }
+  // The cluster's credential as the request was sent with it, or null.
+  [[nodiscard]] const cluster_credential* credential() const { return credential_.get(); }
   // Response bytes read past the head (the start of the body).
   [[nodiscard]] std::string& buffered() { return *buffered_; }
 
@@ -74,7 +72,7 @@ class upstream_exchange {
   struct client_watch;
   // The head as forwarded, geo-tagged and signed (gateway/geo_tags.hpp); false, with the reason in
   // `unsignable`, when it cannot be signed.
-  [[nodiscard]] bool request_head(std::string& out, std::string& unsignable) const;
+  [[nodiscard]] bool request_head(std::string& out, std::string& unsignable);
   // The response head, waited for up to timeouts.upstream_response. `early`: the request's body
   // could not all be sent, and an answer the cluster already sent (RFC 9112 section 9.5: a 413 or
   // 401 before it read the body) is looked for briefly; nullopt when there is none (the caller
@@ -91,6 +89,7 @@ class upstream_exchange {
   std::shared_ptr<client_watch> watch_;
   http::message_head head_;
   pooled_buffer buffered_;
+  std::shared_ptr<const cluster_credential> credential_;  // the one the request was sent with
   bool released_ = false;
   bool body_unsent_ = false;  // answered before the whole request was sent: never reused
 };

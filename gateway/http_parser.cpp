@@ -788,6 +788,12 @@ parse_error parse_response_head(std::string raw, std::string_view request_method
   if (parse_error e = transfer_encoding_of(out, has_te, chunked, codings); e != parse_error::none) {
     return e;
   }
+  if (has_te && out.version_minor == 0) {
+    // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (a proxy before the
+    // cluster may read it to the close); refused as in a request (probe round 46: relayed, and the
+    // connection went back to the pool).
+    return parse_error::bad_transfer_encoding;
+  }
   if (has_te && (codings > 1 || !chunked)) {
     // The gateway asks for no transfer coding (it sends no TE): a gzip'd body would reach the
     // client undecoded (Transfer-Encoding is hop-by-hop) and its usage could not be read.

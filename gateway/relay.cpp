@@ -12,6 +12,7 @@
 #include "gateway/geo_tags.hpp"
 #include "gateway/log.hpp"
 #include "gateway/responses.hpp"
+#include "gateway/secret_mask.hpp"
 #include "gateway/usage_meter.hpp"
 
 // GCC 12 miscompiles some coroutines that use a co_await result inside a condition or a co_return
@@ -165,23 +166,14 @@ std::optional<std::string> location_on_gateway(std::string_view value) {
 // Appends the client's response head to `out`.
 void client_response_head(std::string& out, const request_context& ctx, const http::message_head& up,
                           bool chunked, bool close, bool reframed, bool body_changed,
-                          const geo_tagger& tagger, std::string_view credential_line) {
+                          const geo_tagger& tagger, const cluster_credential* credential) {
   // The cluster's credential, as the gateway sends it: a field of that name, or a value holding its
-  // secret (the last word of the value, 8 characters or more), never reaches the client (probe round
-  // 24: a cluster echoing its key in its own auth header field, or in X-Debug).
+  // secret in a form an echo writes it (secret_mask.hpp), never reaches the client (probe round 24:
+  // a cluster echoing its key in its own auth header field, or in X-Debug; round 46: upper-cased or
+  // base64-encoded).
   std::string_view credential_name;
-  std::string_view credential_secret;
-  if (const std::size_t colon = credential_line.find(':'); colon != std::string_view::npos) {
-    credential_name = credential_line.substr(0, colon);
-    std::string_view value = credential_line.substr(colon + 1);
-    while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' ')) {
-      value.remove_suffix(1);
-    }
-    const std::size_t space = value.find_last_of(' ');
-    credential_secret = space == std::string_view::npos ? value : value.substr(space + 1);
-    if (credential_secret.size() < 8) {
-      credential_secret = {};
-    }
+  if (credential != nullptr) {
+    credential_name = std::string_view(credential->line).substr(0, credential->line.find(':'));
   }
   out.reserve(out.size() + up.raw.size() + (tagger.signing() ? 1024 : 512));  // receipt, signature
   out += "HTTP/1.1 ";
@@ -198,7 +190,7 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
          (up.framing != http::body_framing::none || up.status < 200 || up.status == 204)) ||
         points_client_elsewhere(f.name) ||
         (!credential_name.empty() && ascii_iequals(f.name, credential_name)) ||
-        (!credential_secret.empty() && f.value.find(credential_secret) != std::string::npos) ||
+        (credential != nullptr && credential->secret.found_in(f.value)) ||
         // the digest of a body the gateway changes (a usage event removed) would be wrong
         (body_changed && (ascii_iequals(f.name, "content-digest") || ascii_iequals(f.name, "repr-digest") ||
                           ascii_iequals(f.name, "digest") || ascii_iequals(f.name, "content-md5")))) {
@@ -295,9 +287,11 @@ class relay_run {
     // An event stream's next event is seldom there when the last one has just been relayed.
     paced_ = streamed && events;
     ctx.status = up.status;
-    const std::shared_ptr<const std::string> credential = ex.credential_line();
-    client_response_head(*out_, ctx, up, chunked_, close, reframed, body_changed, ex.tagger(),
-                         credential ? std::string_view(*credential) : std::string_view());
+    client_response_head(*out_, ctx, up, chunked_, close, reframed, body_changed, ex.tagger(), ex.credential());
+    // And in its body, byte for byte: a Content-Length answer keeps its length.
+    if (ex.credential() != nullptr) {
+      mask_ = secret_mask(&ex.credential()->secret);
+    }
   }
 
   // The request's tokens: the cluster's usage, or an estimate when the answer ended without it
@@ -533,8 +527,14 @@ class relay_run {
     co_return written;
   }
 
-  // Body bytes from the cluster: read for usage (which may hold back part of an event), then sent.
+  // Body bytes from the cluster: the cluster's credential masked (which may hold back the start of
+  // one), read for usage (which may hold back part of an event), then sent.
   void body(std::string_view data) {
+    if (mask_.active()) {
+      masked_.clear();
+      mask_.feed(data, masked_);
+      data = masked_;
+    }
     if (meter_.passes_through()) {
       meter_.observe(data);
       emit(data);
@@ -545,8 +545,15 @@ class relay_run {
     emit(metered_);
   }
 
-  // The body's end: what the meter held back goes out, and the usage it read is the request's.
+  // The body's end: what the mask and the meter held back goes out, and the usage it read is the
+  // request's.
   void end_usage() {
+    if (mask_.active()) {
+      std::string held;
+      mask_.finish(held);
+      mask_ = secret_mask();
+      body(held);
+    }
     if (!meter_.active()) {
       return;
     }
@@ -659,6 +666,8 @@ class relay_run {
   std::string_view unwritten_;  // the part of out_ the client's socket has not taken yet
   usage_meter meter_;
   std::string metered_;
+  secret_mask mask_;
+  std::string masked_;
 };
 
 }  // namespace

@@ -8,7 +8,8 @@
 //   GET  /v1/responses/{id}     a stored response read back: completed, usage 500 + 1500
 //   POST /v1/embeddings         a fixed-size embedding per input
 //   GET  /v1/models             the served models
-//   GET  /debug/headers         the request's header fields as JSON (tests check what the gateway sent)
+//   GET  /debug/headers         the request's header fields as JSON, and each value's SHA-256 (tests check
+//                               what the gateway sent)
 //   GET  /debug/stats           stream counters (tests check that a client disconnect cancelled a stream)
 //
 // Per-request knobs (headers): x-standin-chunks, x-standin-delay-ms (streaming pace),
@@ -36,6 +37,7 @@
 // first byte 408; the connection closes after each of these.
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <array>
 #include <atomic>
@@ -50,6 +52,7 @@
 #include <memory>
 #include <string>
 
+#include "crypto/sha256.hpp"
 #include "request_framing.hpp"
 #include "signature_check.hpp"
 
@@ -119,8 +122,12 @@ json::object usage(int prompt, int completion) {
 
 // JSON bodies are built in plain functions: GCC 12 miscompiles brace-initialised JSON with string
 // literals inside coroutine bodies ("array used as initializer").
+// The request's header fields as JSON, and the SHA-256 (hex) of each value: a gateway masks its
+// own credential for the cluster in what the cluster answers (gateway/secret_mask.hpp), so tests
+// compare the credential the cluster was sent by its digest.
 std::string headers_json(const http::request<http::string_body>& req) {
   json::object h;
+  json::object digests;
   for (const auto& f : req) {
     std::string name(f.name_string());
     for (auto& c : name) {
@@ -132,8 +139,12 @@ std::string headers_json(const http::request<http::string_body>& req) {
     } else {
       slot = json::string(f.value());
     }
+    const std::string_view value = slot.as_string();
+    const auto d = sovgw::crypto::sha256(
+        std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
+    digests[name] = json::string(fmt::format("{:02x}", fmt::join(d, "")));
   }
-  return json::serialize(json::object{{"headers", h}, {"body", req.body()}});
+  return json::serialize(json::object{{"headers", h}, {"header_sha256", digests}, {"body", req.body()}});
 }
 
 std::string stats_json() {

@@ -268,6 +268,11 @@ TEST_CASE("response heads: framing and bodies that must be absent") {
                             "GET", h) == parse_error::content_length_and_transfer_encoding);
   CHECK(parse_response_head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
                             "HEAD", h) == parse_error::content_length_and_transfer_encoding);
+  // An HTTP/1.0 answer with Transfer-Encoding: faulty framing (RFC 9112 6.1; probe round 46: relayed
+  // as chunked, and the connection reused).
+  CHECK(parse_response_head("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "GET", h) ==
+        parse_error::bad_transfer_encoding);
+  CHECK(parse_response_head("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", "GET", h) == parse_error::none);
 }
 
 TEST_CASE("request paths must be canonical: what the policy matches is what a cluster routes") {

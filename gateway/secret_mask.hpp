@@ -1,0 +1,64 @@
+#pragma once
+
+// The cluster's credential in what the cluster answers (probe round 46): a cluster that echoes what
+// it was sent (a debug handler, an error message quoting the key it refused, an echo model) would
+// hand the gateway's credential for it to every tenant, and into the audit log's sealed completion.
+// The gateway masks it in the answer's body, byte for byte (the body keeps its length, so a
+// Content-Length answer keeps its framing), and drops a header field that holds it, in the forms an
+// echo writes it: as sent, in another letter case (a hex token read back upper-cased), and base64
+// (a Basic credential or a header dump echoed encoded, at any of the three alignments). A cluster
+// that means to leak its own credential can always spell it some other way; this is against the
+// echo, which is the common case, not against a cluster that wants to give its key away.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sovgw::gateway {
+
+// The forms of one secret, made once per credential (cluster_credentials).
+class secret_forms {
+ public:
+  secret_forms() = default;  // none
+  explicit secret_forms(std::string_view secret);
+
+  [[nodiscard]] bool empty() const { return forms_.empty(); }
+  // Whether `text` holds the secret in one of its forms (a header field's value).
+  [[nodiscard]] bool found_in(std::string_view text) const;
+
+ private:
+  friend class secret_mask;
+  struct form {
+    std::string text;
+    bool any_case = false;
+  };
+  // Where `f` next occurs in `text` from `from` (npos: nowhere).
+  [[nodiscard]] static std::size_t find(const form& f, std::string_view text, std::size_t from);
+  // Whether `tail` is the beginning of `f`.
+  [[nodiscard]] static bool begins(const form& f, std::string_view tail);
+
+  std::vector<form> forms_;
+  std::size_t longest_ = 0;
+};
+
+// One answer's body, masked as it is relayed.
+class secret_mask {
+ public:
+  secret_mask() = default;  // inactive
+  explicit secret_mask(const secret_forms* forms) : forms_(forms != nullptr && !forms->empty() ? forms : nullptr) {}
+
+  [[nodiscard]] bool active() const { return forms_ != nullptr; }
+  // Body bytes: appends `data` to `out` with every form of the secret replaced by '*', holding back
+  // a tail that may be the start of one (only such a tail: an event's last bytes are not delayed).
+  void feed(std::string_view data, std::string& out);
+  // The body's end: what was held back.
+  void finish(std::string& out);
+
+ private:
+  const secret_forms* forms_ = nullptr;  // outlives the mask (the relay holds its credential)
+  std::string held_;
+  std::string work_;
+};
+
+}  // namespace sovgw::gateway
