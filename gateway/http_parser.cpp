@@ -281,6 +281,29 @@ parse_error parse_fields(std::string_view fields_block, std::size_t max_fields, 
 }
 
 // Content-Length: every element of every field line must be the same decimal number.
+// Content-Type is a singleton (RFC 9110 8.3): given twice, or as a list ("text/plain,
+// application/json"), one reader takes the first media type, another the last, another any that is
+// JSON (the OpenAI SDKs test for `application/json` anywhere in it), so the gateway's reading (the
+// detectors', the usage meter's) and the other side's could differ (probe round 46). A ',' inside a
+// quoted parameter is no list.
+parse_error content_type_of(const message_head& head) {
+  const field* seen = nullptr;
+  for (const field& f : head.fields) {
+    if (f.id != field_id::content_type) {
+      continue;
+    }
+    if (seen != nullptr) {
+      return parse_error::ambiguous_content_type;
+    }
+    seen = &f;
+    const std::string_view type = std::string_view(f.value).substr(0, f.value.find(';'));
+    if (type.find(',') != std::string_view::npos) {
+      return parse_error::ambiguous_content_type;
+    }
+  }
+  return parse_error::none;
+}
+
 parse_error content_length_of(const message_head& head, bool& present, std::uint64_t& length) {
   present = false;
   for (const field& f : head.fields) {
@@ -429,6 +452,8 @@ std::string_view describe(parse_error e) {
       return "invalid Host header field";
     case parse_error::bad_content_length:
       return "invalid or conflicting Content-Length";
+    case parse_error::ambiguous_content_type:
+      return "Content-Type given more than once, or as a list: its media type is ambiguous; send one";
     case parse_error::content_length_and_transfer_encoding:
       return "both Content-Length and Transfer-Encoding present";
     case parse_error::bad_transfer_encoding:
@@ -700,6 +725,9 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
   bool has_te = false;
   bool chunked = false;
   std::size_t codings = 0;
+  if (parse_error e = content_type_of(out); e != parse_error::none) {
+    return e;
+  }
   if (parse_error e = content_length_of(out, has_cl, out.content_length); e != parse_error::none) {
     return e;
   }
@@ -782,6 +810,9 @@ parse_error parse_response_head(std::string raw, std::string_view request_method
   bool has_te = false;
   bool chunked = false;
   std::size_t codings = 0;
+  if (parse_error e = content_type_of(out); e != parse_error::none) {
+    return e;
+  }
   if (parse_error e = content_length_of(out, has_cl, out.content_length); e != parse_error::none) {
     return e;
   }

@@ -42,6 +42,7 @@ enum class parse_error : std::uint8_t {
   duplicate_host,
   bad_host,
   bad_content_length,
+  ambiguous_content_type,  // given twice, or as a list: readers take different ones
   content_length_and_transfer_encoding,
   bad_transfer_encoding,
   transfer_encoding_not_implemented,  // 501

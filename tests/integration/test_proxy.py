@@ -1056,7 +1056,13 @@ class UpstreamFailureTest(unittest.TestCase):
                 self.answer(200, body, [] if kind == "none" else [("Content-Type", kind)])
 
         g = self.gateway_to_handler("mislabelled", Mislabelled)
-        for kind in ("none", "text/plain", "application/json", "text/event-stream, text/plain", "chunked"):
+        # A list of types is ambiguous (probe round 46: the OpenAI SDKs read JSON anywhere in it, the
+        # usage meter did not): the cluster's protocol error, said so.
+        resp = exchange(g.port, self.certs, chat_request(CHAT_STREAM, {"X-Standin-Type": "text/event-stream, text/plain"}))
+        self.assertEqual((resp.status, resp.json()["error"]["code"]), (502, "upstream_error"), resp.body)
+        self.assertIn("Content-Type given more than once, or as a list", resp.json()["error"]["message"])
+        self.assertEqual(self.request_line(g, resp)["error"], "upstream_protocol")
+        for kind in ("none", "text/plain", "application/json", "chunked"):
             with self.subTest(content_type=kind):
                 resp = exchange(g.port, self.certs, chat_request(CHAT_STREAM, {"X-Standin-Type": kind}))
                 self.assertEqual(resp.status, 200, resp.body)

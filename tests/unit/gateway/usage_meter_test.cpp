@@ -572,7 +572,8 @@ TEST_CASE("usage meter: a stream the gateway asked usage for is read as events w
   };
   const std::string usage_only =
       "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n";
-  for (const std::string type : {"", "text/plain", "application/json", "text/event-stream, text/plain"}) {
+  // (A list such as "text/event-stream, text/plain" is refused as ambiguous: http_parser_test.)
+  for (const std::string type : {"", "text/plain", "application/json"}) {
     for (const std::string start : {"", "\xEF\xBB\xBF", "\n\n", ": ping\n\n"}) {
       CAPTURE(type);
       CAPTURE(start);
