@@ -190,7 +190,7 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
          (up.framing != http::body_framing::none || up.status < 200 || up.status == 204)) ||
         points_client_elsewhere(f.name) ||
         (!credential_name.empty() && ascii_iequals(f.name, credential_name)) ||
-        (credential != nullptr && credential->secret.found_in(f.value)) ||
+        (credential != nullptr && (credential->secret.found_in(f.value) || credential->secret.found_in(f.name))) ||
         // the digest of a body the gateway changes (a usage event removed) would be wrong
         (body_changed && (ascii_iequals(f.name, "content-digest") || ascii_iequals(f.name, "repr-digest") ||
                           ascii_iequals(f.name, "digest") || ascii_iequals(f.name, "content-md5")))) {
@@ -227,7 +227,10 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
       continue;
     }
     if (ascii_iequals(f.name, "location")) {
-      if (const std::optional<std::string> on_gateway = location_on_gateway(f.value)) {
+      // Checked as the client gets it too: the rewrite removes tabs and turns '\\' into '/', which
+      // can spell the credential that the value as sent did not (probe round 47).
+      if (const std::optional<std::string> on_gateway = location_on_gateway(f.value);
+          on_gateway && (credential == nullptr || !credential->secret.found_in(*on_gateway))) {
         append_field(out, f.name, *on_gateway);
       }
       continue;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "crypto/base64.hpp"
@@ -35,7 +36,34 @@ std::string base64_core(std::string_view secret, std::size_t shift) {
 
 }  // namespace
 
-secret_forms::secret_forms(std::string_view secret) {
+secret_forms::secret_forms(std::string_view value) {
+  // The value as sent, each word of it (an `Authorization: Basic …` or `Bearer …` value's token: an
+  // echo quotes the token alone), and what a base64 word spells (Basic's `user:password`, and each
+  // side of it; probe round 47).
+  add_secret(value);
+  for (std::size_t at = 0; at < value.size();) {
+    const std::size_t space = std::min(value.find(' ', at), value.size());
+    const std::string_view word = value.substr(at, space - at);
+    at = space + 1;
+    if (word.size() == value.size()) {
+      break;
+    }
+    add_secret(word);
+    const std::optional<std::vector<std::uint8_t>> decoded = crypto::from_base64(word);
+    if (!decoded || decoded->empty() ||
+        !std::all_of(decoded->begin(), decoded->end(), [](std::uint8_t c) { return c >= 0x20 && c < 0x7f; })) {
+      continue;
+    }
+    const std::string text(decoded->begin(), decoded->end());
+    add_secret(text);
+    if (const std::size_t colon = text.find(':'); colon != std::string::npos) {
+      add_secret(std::string_view(text).substr(0, colon));
+      add_secret(std::string_view(text).substr(colon + 1));
+    }
+  }
+}
+
+void secret_forms::add_secret(std::string_view secret) {
   if (secret.size() < 8) {
     return;
   }
@@ -48,7 +76,7 @@ secret_forms::secret_forms(std::string_view secret) {
     forms_.push_back({std::move(text), any_case});
   };
   add(std::string(secret), true);
-  if (secret.find('/') != std::string_view::npos) {  // as a JSON encoder may escape it: "\/"
+  if (secret.find('/') != std::string_view::npos) {  // as a JSON encoder may escape it: "\\/"
     std::string escaped;
     for (const char c : secret) {
       escaped += c == '/' ? std::string_view("\\/") : std::string_view(&c, 1);

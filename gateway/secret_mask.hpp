@@ -21,7 +21,10 @@ namespace sovgw::gateway {
 class secret_forms {
  public:
   secret_forms() = default;  // none
-  explicit secret_forms(std::string_view secret);
+  // The forms of a credential's value as the gateway sends it (a bearer token, or a header's whole
+  // value), and of the secrets inside it (its words; what a base64 word spells, and each side of
+  // its ':'); none of them under 8 characters.
+  explicit secret_forms(std::string_view value);
 
   [[nodiscard]] bool empty() const { return forms_.empty(); }
   // Whether `text` holds the secret in one of its forms (a header field's value).
@@ -33,6 +36,7 @@ class secret_forms {
     std::string text;
     bool any_case = false;
   };
+  void add_secret(std::string_view secret);
   // Where `f` next occurs in `text` from `from` (npos: nowhere).
   [[nodiscard]] static std::size_t find(const form& f, std::string_view text, std::size_t from);
   // Whether `tail` is the beginning of `f`.

@@ -1,6 +1,7 @@
 """The gateway in front of the stand-in cluster: completions, streaming, keep-alive, header hygiene,
 and every way a cluster can fail. Real TLS on loopback; curl and raw TLS sockets as clients."""
 
+import base64
 import datetime
 import gzip
 import http.server
@@ -1035,6 +1036,50 @@ class UpstreamFailureTest(unittest.TestCase):
         self.assertEqual(forwarded[-1]["stream_options"], {"include_usage": True, "continuous_usage_stats": True})
         line = self.request_line(g, resp)
         self.assertEqual((line["prompt_tokens"], line["completion_tokens"], line["usage_estimated"]), (7, 2, False))
+
+    def test_the_clusters_credential_never_reaches_a_client_however_the_cluster_echoes_it(self):
+        """Probe rounds 46 and 47: a cluster that echoed the gateway's credential for it handed it to
+        every tenant: in a body (verbatim, upper-cased, base64), a gzip'd error, a Location the gateway
+        rewrote into it, a field name."""
+        token = "k3yAlnumSecretVal99-" + "Zq" * 8
+        path = os.path.join(self.tmp.path, f"cluster-{time.time_ns()}.token")
+        with open(path, "w") as f:
+            f.write(token + "\n")
+        os.chmod(path, 0o600)
+
+        class Echo(ClusterHandler):
+            def do_POST(self):
+                kind = json.loads(self.read_body())["model"]  # (X-* fields of clients are not forwarded)
+                sent = self.headers["Authorization"].split(" ", 1)[1]
+                if kind == "body":
+                    body = json.dumps({"error": {"message": f"bad key {sent}", "upper": sent.upper(),
+                                                "b64": base64.b64encode(b"Bearer " + sent.encode()).decode()}})
+                    self.answer(401, body.encode())
+                elif kind == "gzip":
+                    self.answer(401, gzip.compress(f'{{"error":"invalid api key {sent}"}}'.encode()),
+                                [("Content-Type", "application/json"), ("Content-Encoding", "gzip")])
+                elif kind == "location":
+                    self.answer(307, b"{}", [("Location", f"/p?k={sent[:5]}\t{sent[5:]}"),
+                                             ("X-Also", f"/p\\{sent}")])
+                elif kind == "name":
+                    self.answer(200, b"{}", [("Content-Type", "application/json"), (f"X-{sent}", "1")])
+
+        g = self.gateway_to_handler("echo", Echo, cluster_extra=f"    auth: {{bearer_file: {path}}}")
+        for kind in ("body", "gzip", "location", "name"):
+            with self.subTest(kind=kind):
+                resp = exchange(g.port, self.certs, chat_request(json.dumps({"model": kind, "messages": []}).encode()))
+                seen = (resp.raw_head + resp.body.decode("latin-1")).lower()
+                self.assertNotIn(token.lower(), seen)
+                self.assertNotIn(base64.b64encode(b"Bearer " + token.encode()).decode()[12:40].lower(), seen)
+                if kind == "body":
+                    self.assertEqual(resp.status, 401)
+                    self.assertIn("bad key " + "*" * len(token), resp.json()["error"]["message"])
+                elif kind == "gzip":
+                    self.assertEqual(resp.status, 502, resp.body)
+                    self.assertIn("Content-Encoding", resp.json()["error"]["message"])
+                elif kind == "location":
+                    self.assertEqual(resp.status, 307)
+                    self.assertIsNone(resp.header("location"))
 
     def test_a_stream_under_another_media_type_is_read_as_events(self):
         # Probe round 39: a stream the gateway asked usage for, answered as events under no

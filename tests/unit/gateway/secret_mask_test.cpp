@@ -85,3 +85,22 @@ TEST_CASE("text without the credential passes unchanged, and an event's last byt
   CHECK(secret_forms("short").empty());
   CHECK_FALSE(secret_mask(nullptr).active());
 }
+
+TEST_CASE("a header credential's token, and what a Basic credential spells, are masked as the whole value is") {
+  // Probe round 47: `auth: {header: Authorization, file}` holding `Basic <base64>` masked only the
+  // whole value; an echo quotes the token alone, or the decoded user:password.
+  const std::string basic = "Basic " + base64("alice:hunter2-s3cr3t");
+  const secret_forms forms(basic);
+  for (const std::string& echoed : {basic, base64("alice:hunter2-s3cr3t"), std::string("alice:hunter2-s3cr3t"),
+                                    std::string("hunter2-s3cr3t"), base64("x" + basic)}) {
+    CAPTURE(echoed);
+    CHECK(forms.found_in("{\"error\":\"invalid credentials " + echoed + "\"}"));
+    const std::string body = "bad password for " + echoed + "\n";
+    const std::string out = relayed(forms, body, 5);
+    CHECK(out.size() == body.size());
+    CHECK_FALSE(forms.found_in(out));
+  }
+  CHECK_FALSE(forms.found_in("Basic realm=\"cluster\""));  // the scheme alone is no secret
+  const secret_forms bearer("Bearer tok-0123456789abcdef");
+  CHECK(bearer.found_in("invalid token tok-0123456789ABCDEF"));
+}
