@@ -41,6 +41,15 @@ for await (const chunk of plain) {
   if (chunk.usage) out.plain_stream.usage_chunks += 1;
 }
 
+// The SDK's stream helper rebuilds the completion, and needs each choice's finish_reason (probe
+// round 47: the stand-in sent none, and finalChatCompletion() threw).
+const helper = client.beta.chat.completions.stream({
+  model: "mistral-small",
+  messages: [{ role: "user", content: "Bonjour" }],
+});
+const final = await helper.finalChatCompletion();
+out.stream_helper = { content: final.choices[0].message.content, finish_reason: final.choices[0].finish_reason };
+
 const emb = await client.embeddings.create({ model: "mistral-embed", input: "Bonjour", encoding_format: "float" });
 out.embeddings = { length: emb.data[0].embedding.length, usage: emb.usage };
 

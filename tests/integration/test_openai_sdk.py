@@ -75,6 +75,7 @@ class OpenAISdkTest(unittest.TestCase):
         self.assertEqual(out["stream"]["chunks"], 7)
         self.assertEqual(out["stream"]["usage"]["total_tokens"], 18)
         self.assertEqual(out["plain_stream"], {"chunks": 6, "usage_chunks": 0})
+        self.assertEqual(out["stream_helper"], {"content": "Les données restent en Europe.", "finish_reason": "stop"})
         self.assertEqual(out["embeddings"]["length"], 8)
         self.assertEqual(out["embeddings"]["usage"]["prompt_tokens"], 4)
         self.assertEqual(out["responses"]["text"], "Les données restent en Europe.")
@@ -85,7 +86,8 @@ class OpenAISdkTest(unittest.TestCase):
         tokens = [(o["path"], o["stream"], o["prompt_tokens"], o["completion_tokens"]) for o in self.gateway.logs()
                   if o.get("msg") == "request" and o.get("status") == 200 and o["path"] != "/v1/models"]
         self.assertEqual(tokens, [("/v1/chat/completions", False, 12, 6), ("/v1/chat/completions", True, 12, 6),
-                                  ("/v1/chat/completions", True, 12, 6), ("/v1/embeddings", False, 4, 0),
+                                  ("/v1/chat/completions", True, 12, 6), ("/v1/chat/completions", True, 12, 6),
+                                  ("/v1/embeddings", False, 4, 0),
                                   ("/v1/responses", False, 12, 6), ("/v1/responses", True, 12, 6)])
         self.assertEqual(out["models"], ["mistral-small"])  # the gateway's list: exact names it may route
         self.assertEqual(out["wrong_key"], {"status": 401, "code": "invalid_api_key"})
