@@ -678,12 +678,21 @@ bool thousands_grouped(const digit_groups& g) {
                      [](std::size_t len) { return len == 3; });
 }
 
+// Whether `area`, a trunk 0 and an area code, is a mobile network's that gives 12-digit numbers:
+// Germany's 015x, 016x and 017x, Austria's 065x to 069x.
+bool mobile_area_code(std::string_view area) {
+  return area.size() == 4 && area[0] == '0' &&
+         ((area[1] == '1' && area[2] >= '5' && area[2] <= '7') || (area[1] == '6' && area[2] >= '5'));
+}
+
 // Trunk 0, an area code, a separator, the subscriber (Germany, Austria, the Netherlands, the UK,
 // ...): "030 1234567", "089/12345678", "0221-1234567", "(030) 12345678", "06 1234 5678",
 // "020 7946 0958", "030/1234-5678". The subscriber one group of five digits or more after an area
 // code of three or more (10 to 12 digits), or two groups of three or four (10 or 11 digits:
-// "06 123 456 78", the French form in other groups, is not one, nor Unicode's "0399 0308 0301").
-// The end, or npos; the finding starts at the '(' when there is one.
+// "06 123 456 78", the French form in other groups, is not one, nor Unicode's "0399 0308 0301"),
+// or of three to five making 12 digits after a mobile's area code (mobile_area_code: "0151 1234
+// 5678", "0176 123 45678") or a phone cue. The end, or npos; the finding starts at the '(' when
+// there is one.
 std::size_t area_code_phone_at(std::string_view t, std::size_t i, bool cued) {
   const bool parenthesised = i > 0 && t[i - 1] == '(';
   std::size_t k = i + 1;
@@ -717,8 +726,13 @@ std::size_t area_code_phone_at(std::string_view t, std::size_t i, bool cued) {
     const std::size_t second = group(first + 1);
     const std::size_t second_len = second - first - 1;
     const std::size_t total = area + first_len + second_len;
-    if (first_len >= 3 && first_len <= 4 && second_len >= 3 && second_len <= 4 && total >= 10 &&
-        total <= 11 && !joined_before && !more_after(second) && ends_word(t, second)) {
+    const bool short_groups = first_len >= 3 && first_len <= 4 && second_len >= 3 && second_len <= 4;
+    // Twelve digits: a mobile's ("0151 1234 5678", "0176 123 45678"), or any after a phone cue;
+    // a subscriber starts with no 0 ("0399 0308 0301" lists code points).
+    const bool twelve = total == 12 && first_len >= 3 && first_len <= 5 && second_len >= 3 &&
+                        second_len <= 5 && t[k] != '0' && (cued || mobile_area_code(t.substr(i, area)));
+    if (((short_groups && total >= 10 && total <= 11) || twelve) && !joined_before && !more_after(second) &&
+        ends_word(t, second)) {
       return second;
     }
   }
@@ -760,7 +774,8 @@ constexpr std::string_view phone_words[] = {
     "cellulare", "cell",         "celular",        "mobile",    "mobil",         "m\u00f3vil",
     "movil",     "handy",        "whatsapp",       "gsm",       "chiamami",      "ll\u00e1mame",
     "llamame",   "zadzwo\u0144", "zadzwon",        "scrivimi",  "tfno",          "tlfno",
-    "telf",      "sms",          "kom\u00f3rka",   "komorka"};
+    "telf",      "sms",          "kom\u00f3rka",   "komorka",   "mob",           "fon",
+    "mobiel",    "mobielnummer", "msisdn"};
 // The bare words for "number": cues unless the words after them name another thing's number
 // (number_of_another).
 constexpr std::string_view number_words[] = {"nummer", "n\u00famero", "numero", "numer"};
@@ -1109,11 +1124,104 @@ void wrapped_phone(std::string_view t, std::string& digits, std::size_t& end) {
   }
 }
 
+// What the key a number is the value of says of it: the number at t[i] read back past a quote,
+// ':' or '=' and a quote ("{\"to\": \"4915112345678\"}", "phoneNumber=..."). `recipient`: a
+// messaging API's `to`, `from` or `wa_id` (the WhatsApp Cloud API's, with the number's country
+// code and no '+'), quoted or before '='; `phone`: a key of which a word is a phone word
+// ("phoneNumber", "recipient_msisdn"), a cue.
+enum class phone_key { none, recipient, phone };
+
+phone_key phone_key_before(std::string_view t, std::size_t i) {
+  std::size_t k = i;
+  const auto skip = [&](auto&& what, std::size_t most) {
+    for (std::size_t n = 0; n < most && k > 0 && what(t[k - 1]); ++n) {
+      --k;
+    }
+  };
+  const auto quote = [](char c) { return c == '"' || c == '\''; };
+  const auto blank = [](char c) { return c == ' '; };
+  const auto backslash = [](char c) { return c == '\\'; };  // JSON in a JSON string, as sent
+  skip(quote, 1);
+  skip(backslash, 1);
+  skip(blank, 2);
+  if (k < 2 || (t[k - 1] != ':' && t[k - 1] != '=')) {
+    return phone_key::none;
+  }
+  const bool equals = t[--k] == '=';
+  skip(blank, 2);
+  const bool quoted = k > 0 && quote(t[k - 1]);
+  skip(quote, 1);
+  skip(backslash, 1);
+  const std::size_t key_end = k;
+  skip([](char c) { return is_alnum(c) || c == '_' || c == '-' || c == '.'; }, 48);
+  const std::string_view key = t.substr(k, key_end - k);
+  static constexpr std::string_view recipients[] = {"to", "from", "wa_id", "waid"};
+  if ((quoted || equals) && one_of(key, 0, key.size(), recipients, std::size(recipients))) {
+    return phone_key::recipient;
+  }
+  for (std::size_t b = 0; b < key.size();) {  // its words: "phone_number", "phoneNumber"
+    if (!is_alpha(key[b])) {
+      ++b;
+      continue;
+    }
+    std::size_t e = b + 1;
+    while (e < key.size() && is_alpha(key[e]) && !(is_lower(key[e - 1]) && is_upper(key[e]))) {
+      ++e;
+    }
+    if (one_of(key, b, e, phone_words, std::size(phone_words))) {
+      return phone_key::phone;
+    }
+    b = e;
+  }
+  return phone_key::none;
+}
+
+// Whether t[i] follows a link to a WhatsApp chat, whose number has its country code and no '+'
+// ("https://wa.me/4915112345678").
+bool whatsapp_link_before(std::string_view t, std::size_t i) {
+  return i >= 6 && cue_end(t, i - 6, "wa.me/") == i && (i == 6 || !is_alnum(t[i - 7]));
+}
+
+// Whether the digits `digits` of one run (a timestamp's, "202412072130") start with a date of
+// this era, YYYYMMDD: a key's value in the form of an international number without its '+' may be
+// one ("from", "to").
+bool compact_date(std::string_view digits) {
+  const auto two = [&](std::size_t at) { return (digits[at] - '0') * 10 + (digits[at + 1] - '0'); };
+  return digits.size() >= 8 && (two(0) == 19 || two(0) == 20) && two(4) >= 1 && two(4) <= 12 && two(6) >= 1 &&
+         two(6) <= 31;
+}
+
+// An international number written without '+' or 00 where its context says it is one (after a
+// phone cue, a WhatsApp link or as a phone key's value): one run of 10 to 15 digits, a country
+// calling code and a national number of a length that country gives (e164_number). Its end, or
+// npos.
+std::size_t unprefixed_international_at(std::string_view t, std::size_t i, bool date_may_be) {
+  std::size_t end = i;
+  while (end < t.size() && is_digit(t[end]) && end - i <= 15) {
+    ++end;
+  }
+  const std::string_view digits = t.substr(i, end - i);
+  if (digits.size() < 10 || digits.size() > 15 || digits[0] == '0' || !ends_word(t, end) ||
+      (end + 1 < t.size() && (t[end] == '.' || t[end] == ',') && is_digit(t[end + 1]))) {
+    return npos;
+  }
+  return e164_number(digits) && !(date_may_be && compact_date(digits)) ? end : npos;
+}
+
+// How the number at t[i] is cued (scan_phone).
+struct phone_context {
+  bool cued = false;           // the first after a phone cue or a phone key's value
+  bool international = false;  // may start with its country code without '+' or 00
+  bool date_may_be = false;    // only by a key that also takes dates ("from", "to")
+};
+
 // The phone number that starts at t[i] (a '+', or a digit starting a word): its end, or npos,
 // `begin` where the finding starts ("(030) 1234567" from its '('). `cued`: the first number after
 // a phone cue, which may also be written in the national forms only a cue tells from other
-// numbers (national_phone_at).
-std::size_t phone_at(std::string_view t, std::size_t i, bool cued, std::size_t& begin) {
+// numbers (national_phone_at), or with its country code and no '+' (unprefixed_international_at),
+// as is a number after a WhatsApp link or a messaging API's `to`.
+std::size_t phone_at(std::string_view t, std::size_t i, const phone_context& context, std::size_t& begin) {
+  const bool cued = context.cued;
   begin = i;
   std::size_t start = npos;
   if (t[i] == '+' && i + 1 < t.size() && is_digit(t[i + 1]) && t[i + 1] != '0' && starts_word(t, i)) {
@@ -1167,7 +1275,10 @@ std::size_t phone_at(std::string_view t, std::size_t i, bool cued, std::size_t& 
       return end;
     }
   }
-  return cued ? national_phone_at(t, i) : npos;
+  if (const std::size_t end = cued ? national_phone_at(t, i) : npos; end != npos) {
+    return end;
+  }
+  return context.international ? unprefixed_international_at(t, i, context.date_may_be) : npos;
 }
 
 // Whether the number at `i` is the first after a phone cue that ends at most cue_reach bytes
@@ -1219,9 +1330,13 @@ bool scan_phone(std::string_view t, Hit&& hit) {
     if (c != '+' && !is_digit(c)) {
       continue;
     }
-    const bool cued = cued_number_at(t, i);
+    phone_context context;
+    const phone_key key = c != '+' && starts_word(t, i) ? phone_key_before(t, i) : phone_key::none;
+    context.cued = key == phone_key::phone || cued_number_at(t, i);
+    context.international = context.cued || key == phone_key::recipient || whatsapp_link_before(t, i);
+    context.date_may_be = !context.cued && key == phone_key::recipient;
     std::size_t begin = i;
-    const std::size_t end = phone_at(t, i, cued, begin);
+    const std::size_t end = phone_at(t, i, context, begin);
     if (end != npos) {
       if (!service_number(t, begin, end) && !inside_iban(t, begin, end) && hit(begin, end)) {
         return true;

@@ -2170,3 +2170,70 @@ TEST_CASE("email: a login after ssh, scp, sftp, rsync or mosh is none (probe rou
   CHECK(found("email", "ssh works; mail alice@example.com") == "alice@example.com");
   CHECK(found("email", "after ssh login, write to bob@example.com") == "bob@example.com");
 }
+
+TEST_CASE("phone: 12-digit mobiles with a trunk 0 in the groupings they are written in (probe round 46)") {
+  for (const char* phone : {"0151 1234 5678", "0151-1234-5678", "(0151) 1234 5678", "0151/1234 5678",
+                            "0176 123 45678", "0171 12345 678", "0664 1234 5678"}) {
+    CAPTURE(std::string(phone));
+    CHECK(found("phone", std::string("Please ring Jana on ") + phone + " tomorrow") == phone);
+    CHECK(found("phone", phone) == phone);
+  }
+  // Without a cue, 12 digits in two groups after a four-digit area code are a mobile's only
+  // (Germany's 015x, 016x, 017x, Austria's 065x-069x), not a subscriber group starting with 0, not
+  // a piece of a longer number; a list of times, a reference or a code point list is none.
+  for (const char* text :
+       {"Ref 0123 4567 8901", "Order 0345 1234 5678", "shifts 0600 1400 2200", "slots 0945 1230 1715",
+        "U+0399 U+0308 U+0301", "0399 0308 0301", "id 0151 0234 5678", "0151 1234 5678 9012",
+        "0151-1234-5678-9012", "x-0151-1234-5678", "0151 1234 56789", "0151 12 345678"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text).empty());
+  }
+  // After a phone cue, any area code (a cue reads the national forms already).
+  CHECK(found("phone", "Tel. 0345 1234 5678") == "0345 1234 5678");
+}
+
+TEST_CASE("phone: the cues Mob, Fon and Mobiel (probe round 46)") {
+  for (const char* text : {"Mob.: 0151 12 34 56 78", "Mob: 0151 12 34 56 78", "Mob 0151 12 34 56 78",
+                           "Fon: 030 / 12 34 56 78", "Mobiel: 06 12345678", "mobielnummer 06-123 456 78"}) {
+    CAPTURE(std::string(text));
+    CHECK_FALSE(found("phone", text).empty());
+  }
+  for (const char* text : {"Mobbing 0151 12 34 56 78", "Fondue 030 / 12 34 56 78", "Ref 0151 12 34 56 78"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text).empty());
+  }
+}
+
+TEST_CASE("phone: a country code without + or 00 where the context says phone (probe round 46)") {
+  const std::pair<const char*, const char*> read[] = {
+      {"contact https://wa.me/4915112345678", "4915112345678"},
+      {"https://wa.me/33612345678?text=hi", "33612345678"},
+      {"https://api.whatsapp.com/send?phone=4915112345678", "4915112345678"},
+      {"tel:4915112345678", "4915112345678"},
+      {"whatsapp 4915112345678", "4915112345678"},
+      {"Tel.: 33612345678", "33612345678"},
+      {R"({"to": "4915112345678", "text": "hi"})", "4915112345678"},
+      {R"({"phone": "4915112345678"})", "4915112345678"},
+      {R"({"wa_id":"4915112345678"})", "4915112345678"},
+      {R"({"phoneNumber": "4915112345678"})", "4915112345678"},
+      {R"({"recipient_msisdn": "4915112345678"})", "4915112345678"},
+  };
+  for (const auto& [text, phone] : read) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text) == phone);
+  }
+  // In a tool call's JSON arguments as the chat request carries them.
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c1","type":"function",)"
+      R"("function":{"name":"send","arguments":"{\"to\": \"4915112345678\", \"text\": \"hi\"}"}}]}]})";
+  CHECK((detect(body, bit_of("phone")) & bit_of("phone")) != 0);
+  // Without such a context, or not a country code and a length it gives its numbers: none.
+  for (const char* text :
+       {"Order 4915112345678", "ref 33612345678", R"({"to": "1733612345678"})", R"({"id": "4915112345678"})",
+        R"({"to": "2024-12-07"})", R"({"total": "4915112345678"})", "whatsapp 1733612345",
+        "https://example.com/wa.me/4915112345678x", R"({"to": "49151123456789012"})", "tel:4915",
+        R"({"tokens": "4915112345678"})", "wa.me 20 times: 4915112345678"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("phone", text).empty());
+  }
+}
