@@ -116,6 +116,70 @@ bool remote_login(std::string_view t, std::size_t begin) {
   return false;
 }
 
+// Whether t[domain, end), an address's domain, is a mailbox provider's, which runs no shell nor
+// site its users log in to by name ("ssh jana.schmidt@gmail.com", "https://jana@gmx.de"): one of
+// the large providers' domains, or one of their brands before any top-level domain ("hotmail.fr",
+// "yahoo.co.uk").
+bool mailbox_provider(std::string_view t, std::size_t domain, std::size_t end) {
+  static constexpr std::string_view domains[] = {
+      "web.de",       "t-online.de", "freenet.de",   "arcor.de",    "posteo.de",      "mailbox.org",
+      "email.de",     "live.com",    "msn.com",      "me.com",      "mac.com",        "aol.com",
+      "proton.me",    "pm.me",       "tutanota.com", "tutanota.de", "tuta.io",        "mail.com",
+      "zoho.com",     "mail.ru",     "orange.fr",    "wanadoo.fr",  "free.fr",        "sfr.fr",
+      "laposte.net",  "libero.it",   "virgilio.it",  "tiscali.it",  "alice.it",       "seznam.cz",
+      "centrum.cz",   "wp.pl",       "o2.pl",        "onet.pl",     "interia.pl",     "ziggo.nl",
+      "kpnmail.nl",   "hetnet.nl",   "telenet.be",   "skynet.be",   "btinternet.com", "sky.com",
+      "fastmail.com", "hey.com",     "bluewin.ch",   "abv.bg",      "freemail.hu",    "inbox.lv"};
+  static constexpr std::string_view brands[] = {"gmail", "googlemail", "hotmail", "outlook",    "yahoo",
+                                                "ymail", "gmx",        "icloud",  "protonmail", "yandex"};
+  for (std::string_view d : domains) {
+    if (end - domain == d.size() && cue_end(t, domain, d) == end) {
+      return true;
+    }
+  }
+  for (std::string_view b : brands) {
+    const std::size_t e = cue_end(t, domain, b);
+    if (e == npos || e >= end || t[e] != '.') {
+      continue;
+    }
+    const std::string_view tld = t.substr(e + 1, end - e - 1);
+    const std::size_t dot = tld.find('.');
+    const std::string_view second = tld.substr(0, dot);
+    if (dot == npos || ((second == "co" || second == "com") && tld.size() - dot - 1 == 2)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether `local` is shaped as a person's name, as mailboxes are named and logins to servers
+// rarely: words of two letters or more joined by dots ("jana.schmidt"), or letters and a year of
+// birth ("jana1987", "john.doe1987").
+bool personal_local_part(std::string_view local) {
+  std::size_t letters_end = local.size();
+  while (letters_end > 0 && is_digit(local[letters_end - 1])) {
+    --letters_end;
+  }
+  const std::string_view digits = local.substr(letters_end);
+  const bool year = digits.size() == 4 && (digits.starts_with("19") || digits.starts_with("20"));
+  if (!digits.empty() && !year) {
+    return false;
+  }
+  std::size_t words = 0;
+  for (std::size_t b = 0; b <= letters_end;) {
+    std::size_t e = b;
+    while (e < letters_end && is_alpha(local[e])) {
+      ++e;
+    }
+    if (e - b < 2 || (e < letters_end && local[e] != '.')) {
+      return false;
+    }
+    ++words;
+    b = e + 1;
+  }
+  return words >= 2 || (year && words == 1);
+}
+
 template <typename Hit>
 bool scan_plain_email(std::string_view t, Hit&& hit) {
   const auto utf8 = [](char c) { return static_cast<unsigned char>(c) >= 0x80; };
@@ -292,8 +356,11 @@ bool scan_plain_email(std::string_view t, Hit&& hit) {
         }
       }
     }
-    if (url_userinfo(t, begin) || remote_login(t, begin) ||
-        (line_start_at && end < t.size() && t[end] == '(')) {
+    // A login is none, unless it is a mailbox all the same (probe round 46): at a mailbox
+    // provider, or a person's name ("ssh jana.schmidt@gmail.com", "https://alice.smith@example.com").
+    const bool login = (url_userinfo(t, begin) || remote_login(t, begin)) &&
+                       !mailbox_provider(t, domain, end) && !personal_local_part(t.substr(begin, at - begin));
+    if (login || (line_start_at && end < t.size() && t[end] == '(')) {
       continue;
     }
     // A mailbox and a host have a letter or a digit in their names: "%@acme.com" (SQL's LIKE),

@@ -2237,3 +2237,35 @@ TEST_CASE("phone: a country code without + or 00 where the context says phone (p
     CHECK(found("phone", text).empty());
   }
 }
+
+TEST_CASE(
+    "email: a login at a mailbox provider or shaped as a person's name is an address (probe round 46)") {
+  const std::pair<const char*, const char*> read[] = {
+      {"ssh jana.schmidt@gmail.com", "jana.schmidt@gmail.com"},
+      {"rsync jana.schmidt@gmail.com", "jana.schmidt@gmail.com"},
+      {"mosh jana.schmidt@web.de is her address", "jana.schmidt@web.de"},
+      {"ssh -p 22 jana.schmidt1987@gmx.de", "jana.schmidt1987@gmx.de"},
+      {"ssh jana@gmail.com", "jana@gmail.com"},
+      {"scp x jana@hotmail.co.uk", "jana@hotmail.co.uk"},
+      {"ssh jana1987@nas.local", "jana1987@nas.local"},
+      {"https://jana.schmidt@gmail.com", "jana.schmidt@gmail.com"},
+      {"Kontakt: https://jana.schmidt@gmail.com", "jana.schmidt@gmail.com"},
+      {"see https://alice.smith@example.com", "alice.smith@example.com"},
+      {"ftp://jana.schmidt@example.com", "jana.schmidt@example.com"},
+      {"Origin: https://alice.smith@example.com", "alice.smith@example.com"},
+      {"https://admin@outlook.com", "admin@outlook.com"},
+  };
+  for (const auto& [text, address] : read) {
+    CAPTURE(std::string(text));
+    CHECK(found("email", text) == address);
+  }
+  // Logins to servers stay none: a service account's name at a host no mailbox provider runs.
+  for (const char* text :
+       {"ssh ubuntu@bastion.prod.internal", "ssh ec2-user@ec2-3-120-1-1.eu-central-1.compute.amazonaws.com",
+        "ssh -i k.pem deploy@web1.example.com", "https://user@example.com/private",
+        "postgres://app_user:changeme@db.internal:5432/shop", "ssh git@gmail-mirror.example.com",
+        "ssh root@live.internal", "ssh://git@bitbucket.org/acme/x.git", "mosh dev2@box.example.org"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("email", text).empty());
+  }
+}
