@@ -429,6 +429,9 @@ bool mime_reader::read_content(std::string_view content, std::size_t depth) {
     return false;
   }
   if (as_is) {
+    if (depth >= 1 && !head.name.empty()) {
+      fields_.add(head.name, content);
+    }
     return false;  // the raw scan reads it
   }
   // Decoded: text to the text, anything else opaque. Base64 read both ways when it holds '-' or
@@ -445,6 +448,9 @@ bool mime_reader::read_content(std::string_view content, std::size_t depth) {
       decode_quoted_printable(content, decoded_);
     }
     if (readable_text(decoded_)) {
+      if (!text && depth >= 1 && !head.name.empty()) {
+        fields_.add(head.name, decoded_);
+      }
       text = true;
       out_->text.append(decoded_);
       out_->text += '\n';
@@ -464,6 +470,8 @@ void mime_reader::read(std::string_view body, std::string_view content_type, mim
   out.opaque = false;
   out.names.clear();
   out.name_ends.clear();
+  out.repeated.clear();
+  fields_.clear();
   text_budget_ = 3 * (body.size() + content_type.size());  // and a reading of the content
   names_budget_ = 3 * body.size();
   if (heads_.empty()) {
@@ -483,6 +491,9 @@ void mime_reader::read(std::string_view body, std::string_view content_type, mim
     if (!first.empty() && first != heads_[0].boundary) {
       out.multipart = walk(body, std::string(first), 1);
     }
+  }
+  if (out.ok()) {
+    fields_.join(out.repeated);
   }
 }
 

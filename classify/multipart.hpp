@@ -33,6 +33,8 @@
 #include <string_view>
 #include <vector>
 
+#include "classify/form_fields.hpp"
+
 namespace sovgw::classify {
 
 // Parts in parts in ... the body: deeper is refused (mime_error::too_deep).
@@ -68,6 +70,10 @@ struct mime_reading {
   // sections joined and decoded) and with its encoded words decoded.
   std::string names;
   std::vector<std::size_t> name_ends;  // names[name_ends[i-1], name_ends[i]) is the i-th
+  // The contents of the parts of a form field name given to more than one part, as its server's
+  // form reader lists them, read as one text (form_field_joiner::join: joined by a line break,
+  // then with nothing between); empty when no name repeats.
+  std::string repeated;
 
   [[nodiscard]] bool ok() const noexcept { return error == mime_error::none; }
   [[nodiscard]] std::size_t name_count() const noexcept { return name_ends.size(); }
@@ -128,6 +134,7 @@ class mime_reader {
   std::string field_;    // a header field's value, unfolded
   std::string value_;    // a parameter's value, unquoted
   std::string decoded_;  // content decoded
+  form_field_joiner fields_;  // the named parts' contents as read
 };
 
 }  // namespace sovgw::classify

@@ -15,6 +15,7 @@
 
 #include "classify/detectors.hpp"
 #include "classify/fold.hpp"
+#include "classify/form_fields.hpp"
 #include "classify/json_body.hpp"
 #include "classify/json_edit.hpp"
 #include "classify/media_type.hpp"
@@ -236,8 +237,17 @@ stage_result scan_raw(request_context& ctx, std::uint32_t detectors, bool model_
     return stage_result::next();  // no detectors to answer to: forwarded as it is
   }
   ctx.scan.found |= scan_text(ctx.body, detectors);
+  // A form field given more than once, read as one text as its server lists it (probe round 46):
+  // a form-urlencoded body's (by its shape, whatever its label), a multipart body's parts'.
+  static thread_local classify::form_field_joiner fields;
+  static thread_local std::string repeated;
+  repeated.clear();
+  if (!parts->multipart) {
+    classify::join_repeated_form_fields(ctx.body, fields, repeated);
+  }
   for (const std::string_view decoded :
-       {std::string_view(parts->text), std::string_view(in_body.text), std::string_view(in_parts.text)}) {
+       {std::string_view(parts->text), std::string_view(in_body.text), std::string_view(in_parts.text),
+        std::string_view(parts->repeated), std::string_view(repeated)}) {
     if (!decoded.empty()) {
       ctx.scan.found |= scan_text(decoded, detectors);
     }

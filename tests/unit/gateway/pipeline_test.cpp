@@ -274,6 +274,33 @@ TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: a redaction the gatew
   CHECK(r.message.find("iban") != std::string::npos);
 }
 
+TEST_CASE_FIXTURE(policy_fixture,
+                  "pipeline with a policy: a form field given twice is read joined (probe round 46)") {
+  // A server reads prompt=a&prompt=b, prompt[]=..., or two parts of one name as a list, as the
+  // gateway reads a JSON prose array: an address split over its values is found.
+  const std::string multipart =
+      "--b0\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nmail alice.smith\r\n"
+      "--b0\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n"
+      "--b0\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\n@example.com please\r\n--b0--\r\n";
+  const std::pair<std::string_view, std::string> bodies[] = {
+      {"application/x-www-form-urlencoded", "prompt=alice.smith&prompt=%40example.com"},
+      {"application/x-www-form-urlencoded", "prompt[]=alice.smith&prompt[]=%40example.com"},
+      {"application/x-www-form-urlencoded", "text=mail+alice.smith&n=1&text=%40example.com"},
+      {"application/x-www-form-urlencoded", "prompt=mail+alice.smith;prompt=%40example.com"},
+      {"multipart/form-data; boundary=b0", multipart},
+  };
+  for (const auto& [type, body] : bodies) {
+    CAPTURE(body);
+    REQUIRE(run("POST", "/foo", type, body).proceed());
+    CHECK(ctx.data_classes == std::vector<std::string>{"personal"});
+    CHECK(cfg->clusters[static_cast<std::size_t>(ctx.cluster)].name == "paris");
+  }
+  // Two fields of different names are two texts, as two JSON keys are.
+  REQUIRE(
+      run("POST", "/foo", "application/x-www-form-urlencoded", "a=alice.smith&b=%40example.com").proceed());
+  CHECK(ctx.data_classes.empty());
+}
+
 TEST_CASE_FIXTURE(policy_fixture, "pipeline with a policy: an undeclared data class is 400") {
   ctx = request_context{};
   raw = "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nSovereign-Data-Class: secret\r\n\r\n";
