@@ -24,6 +24,7 @@
 #include "classify/unescape.hpp"
 #include "common/ascii.hpp"
 #include "common/printable.hpp"
+#include "common/utf8.hpp"
 #include "crypto/content_digest.hpp"
 #include "crypto/structured_field.hpp"
 #include "gateway/pipeline.hpp"
@@ -138,6 +139,23 @@ const classify::mime_reading& read_mime_body(const request_context& ctx) {
 
 namespace {
 
+// Whether `decoded`, `layer` decoded, holds a byte that is not UTF-8 where `layer` percent-encodes
+// one (an escape of another form, "\xC1", is code a model reads as written).
+bool percent_encodes_non_utf8(std::string_view layer, const classify::unescaped_text& decoded) {
+  const std::string_view text = decoded.text;
+  for (std::size_t from = 0; from < text.size();) {
+    const std::size_t bad = first_invalid_utf8(text.substr(from));
+    if (bad == std::string_view::npos) {
+      return false;
+    }
+    if (layer[decoded.origin[from + bad]] == '%') {
+      return true;
+    }
+    from += bad + 1;
+  }
+  return false;
+}
+
 // What the detectors find in text a server may decode, read as the JSON inspector reads a JSON
 // string's text (json_inspector::read_text: the escapes and markup a model reads through, base64
 // and hex that spell text; probe round 38: only some of them were), as written and with
@@ -154,6 +172,11 @@ std::uint32_t scan_text(std::string_view text, std::uint32_t detectors) {
     classify::unescaped_text& next = layers[depth % 2];
     if (!classify::unescape(layer, forms, next)) {
       break;
+    }
+    // Percent-encoded bytes that are not UTF-8 ("%C1%80", an overlong '@'): what a lenient decoder
+    // passes on is not text the gateway reads, as the same bytes sent raw are not (probe round 46).
+    if (percent_encodes_non_utf8(layer, next)) {
+      found |= detectors & classify::bit(classify::detector::opaque_content);
     }
     found |= reader.read_text(next.text, detectors);
     layer = next.text;
@@ -351,7 +374,9 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
   text.assign(head.target);
   text += '\n';
   using enum classify::unescape_forms;
+  bool unreadable = false;  // the target's percent-encoding writes bytes that are not UTF-8
   if (classify::unescape(head.target, percent_encoding | plus_as_space, decoded)) {
+    unreadable = percent_encodes_non_utf8(head.target, decoded);
     text += decoded.text;
     text += '\n';
   }
@@ -418,7 +443,7 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
   const std::uint32_t remote = classify::bit(classify::detector::remote_tools);
   // Read as the JSON inspector reads a string's text (markup a model reads through, above all).
   return thread_inspector().read_text(text, detectors) | classify::detect_encoded(text, detectors) |
-         ((detectors & opaque) != 0 && names_stored_object(head) ? opaque : 0) |
+         ((detectors & opaque) != 0 && (names_stored_object(head) || unreadable) ? opaque : 0) |
          ((detectors & remote) != 0 &&
                   classify::variant_of_model(model_in_path(head).model) == classify::model_variant::calls_out
               ? remote

@@ -565,6 +565,24 @@ class BodyClassificationTest(unittest.TestCase):
                 resp = self.send(body, headers={"Content-Type": "text/plain"}, path="/inference")
                 self.assertEqual(self.log_of(resp)["cluster"], "de-fra-hyperscaler", resp.body)
 
+    def test_percent_encoded_bytes_that_are_not_utf8_are_opaque(self):
+        # Probe round 46 (6): sent raw, these bytes are opaque; percent-encoded in a form or the
+        # query, a lenient decoder passes them on just the same (an overlong '@').
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        for body, headers, path in ((b"prompt=mail+alice.smith%C1%80example.com", form, "/foo"),
+                                    (b"prompt=mail+alice.smith%E0%81%80example.com", form, "/foo"),
+                                    (b"prompt=x%C0%80y", form, "/foo"),
+                                    (b'{"a":"b"}', JSON, "/foo?q=alice.smith%C1%80example.com")):
+            with self.subTest(body=body, path=path):
+                log = self.log_of(self.send(body, headers=headers, path=path))
+                self.assertIn("opaque", log.get("data_classes", ""), log)
+                self.assertNotEqual(log["cluster"], "de-fra-hyperscaler")
+        # Percent-encoded UTF-8 is text, and a \x escape is code written as text.
+        for body in (b"prompt=caf%C3%A9+au+lait", b"prompt=b%27%5Cxc1%5Cx80%27"):
+            with self.subTest(control=body):
+                log = self.log_of(self.send(body, headers=form, path="/foo"))
+                self.assertEqual(log["cluster"], "de-fra-hyperscaler", log)
+
     def test_json_in_a_raw_body_is_read_three_levels_deep(self):
         # As the JSON inspector reads a JSON body's nested JSON (probe round 29: one level only).
         resp = self.send(b"batch:\n" + batch_line(), headers={"Content-Type": "text/plain"}, path="/inference")
