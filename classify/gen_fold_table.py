@@ -61,10 +61,10 @@ INVISIBLE = {0xFFFC, 0xFFFD, 0x2800}
 # MIDDLE DOT and GREEK ANO TELEIA (NFKC: the middle dot), MODIFIER LETTER MINUS SIGN, BULLET,
 # TRIANGULAR BULLET, HYPHENATION POINT, HYPHEN BULLET, BULLET OPERATOR, DOT OPERATOR, BLACK CIRCLE,
 # WHITE BULLET, WORD SEPARATOR MIDDLE DOT, RAISED DOT, TWO- and THREE-EM DASH, WAVE DASH, KATAKANA
-# MIDDLE DOT, KATAKANA-HIRAGANA PROLONGED SOUND MARK, LATIN LETTER SINOLOGICAL DOT and the halfwidth
-# forms. FRACTION SLASH and DIVISION SLASH are '/', the ideographic commas ','. The line and paragraph separators (U+2028, U+2029) break lines as line
+# MIDDLE DOT, KATAKANA-HIRAGANA PROLONGED SOUND MARK, LATIN LETTER SINOLOGICAL DOT, the halfwidth
+# forms and the TIBETAN MARK INTERSYLLABIC TSHEG and DELIMITER TSHEG BSTAR (raised dots). FRACTION SLASH and DIVISION SLASH are '/', the ideographic commas ','. The line and paragraph separators (U+2028, U+2029) break lines as line
 # feed does: a model and Python's str.splitlines() read them so.
-GROUP_SEPARATORS = (0x00B7, 0x0387, 0x02D7, 0x2022, 0x2023, 0x2027, 0x2043, 0x2219, 0x22C5, 0x25CF, 0x25E6,
+GROUP_SEPARATORS = (0x00B7, 0x0387, 0x02D7, 0x0F0B, 0x0F0C, 0x2022, 0x2023, 0x2027, 0x2043, 0x2219, 0x22C5, 0x25CF, 0x25E6,
                     0x2E31, 0x2E33, 0x2E3A, 0x2E3B, 0x301C, 0x30FB, 0x30FC, 0xA78F, 0xFF65, 0xFF70)
 # Typographic apostrophes and quotation marks are the ASCII ones ("m’appelle", “Alice”): a
 # cue or a name reads across them as across ASCII ones.

@@ -2269,3 +2269,18 @@ TEST_CASE(
     CHECK(found("email", text).empty());
   }
 }
+
+TEST_CASE("iban and phone: the Tibetan tsheg marks separate pairs as the middle dot does (probe round 46)") {
+  for (const std::string_view mark : {"\xe0\xbc\x8c", "\xe0\xbc\x8b"}) {  // U+0F0C, U+0F0B
+    std::string iban = "pay DE89";
+    for (const std::string_view pair : {"37", "04", "00", "44", "05", "32", "01", "30", "00"}) {
+      iban += std::string(mark) + std::string(pair);
+    }
+    CAPTURE(iban);
+    CHECK(fires("iban", iban));
+    const std::string phone = "call +4" + std::string(mark) + "93" + std::string(mark) + "01" +
+                              std::string(mark) + "23" + std::string(mark) + "45" + std::string(mark) + "6";
+    CAPTURE(phone);
+    CHECK(fires("phone", phone));
+  }
+}
