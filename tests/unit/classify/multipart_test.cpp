@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "classify/form_fields.hpp"
 #include "classify/mime_decoding.hpp"
 
 using namespace sovgw::classify;
@@ -375,4 +376,31 @@ TEST_CASE("binary written as text: data: URIs and long base64") {
   }
   CHECK_FALSE(read_binary(words).found);
   CHECK_FALSE(read_binary("The meeting is on Friday at ten, in room 4.").found);
+}
+
+TEST_CASE("a form field given more than once is read joined, raw or decoded (probe round 46)") {
+  const std::string body = body_of({{"Content-Disposition: form-data; name=\"prompt\"\r\n"
+                                     "Content-Transfer-Encoding: base64\r\n",
+                                     "YWxpY2Uuc21pdGg="},  // alice.smith
+                                    {"Content-Disposition: form-data; name=\"other\"\r\n", "x"},
+                                    {"Content-Disposition: form-data; name=\"prompt\"\r\n", "@example.com"}});
+  const mime_reading r = read(body);
+  REQUIRE(r.ok());
+  CHECK(r.repeated == "alice.smith\n@example.com\nalice.smith@example.com\n");
+  // No name given twice: nothing joined.
+  CHECK(read(body_of({{"Content-Disposition: form-data; name=\"a\"\r\n", "alice.smith"},
+                      {"Content-Disposition: form-data; name=\"b\"\r\n", "@example.com"}}))
+            .repeated.empty());
+}
+
+TEST_CASE("form-urlencoded fields given more than once are joined by name (probe round 46)") {
+  form_field_joiner joiner;
+  std::string out;
+  join_repeated_form_fields("prompt[0]=alice.smith&n=1&prom%70t[1]=%40example.com;n=2&x", joiner, out);
+  // Grouped by name (in the names' order), each group's values in their order.
+  CHECK(out == "1\n2\n12\nalice.smith\n%40example.com\nalice.smith%40example.com\n");
+  join_repeated_form_fields("a=alice.smith&b=%40example.com", joiner, out);
+  CHECK(out.empty());
+  join_repeated_form_fields("no fields here", joiner, out);
+  CHECK(out.empty());
 }
