@@ -416,6 +416,9 @@ class leaf_reader {
 constexpr std::string_view foreign_checkpoint =
     "another log's that shares the key (a second gateway or a staging log under the same keys), stored in "
     "place of this log's own";
+// The same, for a checkpoint kept outside the log (held or published beside it).
+constexpr std::string_view foreign_outside =
+    "another log's that shares the key (a second gateway or a staging log under the same keys)";
 
 struct known_checkpoint {
   crypto::checkpoint cp;
@@ -639,6 +642,35 @@ class verifier {
           fmt::format("the log's signed checkpoint at size {} has root {}, and {} has root {}: the "
                       "records reproduce neither",
                       c.size, crypto::to_base64(c.stored_root), c.label, crypto::to_base64(c.held_root)));
+      return;
+    }
+    if (!recomputed) {
+      // The records end before it: neither matches the records, so the stored one is not counted as
+      // signing them (it fails). The stored tree, if it reaches that size, says which is this log's.
+      stored_tree tree(store_);
+      const auto tree_root = m::tree_root(c.size, tree.source());
+      const bool reaches = tree.error().is_ok() && tree_root.has_value();
+      if (reaches && *tree_root == c.held_root) {
+        problems_.add(
+            area::records, problem_kind::checkpoint_mismatch, at,
+            fmt::format("the log's signed checkpoint at size {} has root {}, which the stored tree "
+                        "does not reproduce, but {} has root {}, which it does: the stored checkpoint "
+                        "is {}",
+                        c.size, crypto::to_base64(c.stored_root), c.label, crypto::to_base64(c.held_root),
+                        foreign_checkpoint));
+        return;
+      }
+      problems_.add(
+          area::records, problem_kind::checkpoint_mismatch, at,
+          fmt::format(
+              "the log's signed checkpoint at size {} has root {}, but {} has root {}: the key "
+              "signed two different histories of {} records, and {} to tell which is its own{}",
+              c.size, crypto::to_base64(c.stored_root), c.label, crypto::to_base64(c.held_root), c.size,
+              records_unread_ ? std::string("not all of the log's records could be read")
+                              : fmt::format("the log holds {}, too few", report_.records),
+              !reaches                      ? std::string()
+              : *tree_root == c.stored_root ? std::string(" (the stored tree reproduces the stored one)")
+                                            : std::string(" (the stored tree reproduces neither)")));
       return;
     }
     forked_sizes_.insert(c.size);
@@ -920,8 +952,16 @@ class verifier {
           !held && std::count_if(mismatches_.begin(), mismatches_.end(),
                                  [&](const mismatch& o) { return !o.held && o.from == range_from; }) == 1;
       const bool unpinned = from < size && !suspect_within(from, size);
-      const std::string or_foreign =
-          lone && unpinned ? fmt::format(", or this checkpoint is {}", foreign_checkpoint) : std::string();
+      // A checkpoint kept outside the log that nothing stored in it contradicts (that is the fork
+      // below) may as well be another log's as this one's over altered records: both are said.
+      const std::string or_foreign = lone && unpinned
+                                         ? fmt::format(", or this checkpoint is {}", foreign_checkpoint)
+                                     : held && unpinned ? fmt::format(", or {} is {}", label, foreign_outside)
+                                                        : std::string();
+      const std::string or_foreign_range =
+          or_foreign.empty() ? std::string()
+          : held             ? fmt::format(", or {} at size {} is {}", label, size, foreign_outside)
+                             : fmt::format(", or the checkpoint at size {} is {}", size, foreign_checkpoint);
       if (held && (forked_sizes_.contains(size) ||
                    (!contradicting_sizes_.empty() && contradicting_sizes_.back() >= size))) {
         // The log's own checkpoints, signed by the key, sign the records the held one contradicts:
@@ -959,10 +999,7 @@ class verifier {
                 ? fmt::format(
                       "records {}..{}: at least one differs from what was signed, and the stored tree "
                       "was rewritten to match it{}{}",
-                      from, size - 1, narrowed,
-                      or_foreign.empty()
-                          ? std::string()
-                          : fmt::format(", or the checkpoint at size {} is {}", size, foreign_checkpoint))
+                      from, size - 1, narrowed, or_foreign_range)
                 : fmt::format(
                       "records {}..{}: at least one differs from what was signed (the stored tree lacks "
                       "the hashes of records {}..{}, which would name it){}",
@@ -1342,6 +1379,35 @@ class verifier {
                       "(records deleted from its end, or a checkpoint of another log under the same "
                       "key stored in this one)",
                       holds, newest, gone, one ? "is" : "are", here));
+      return;
+    }
+    if (held_labels.empty() && tree_end > report_.records && newest > tree_end) {
+      // The stored tree shows records deleted from the end; only the stored checkpoint says the log
+      // held more than the tree, and a checkpoint of another log under the same key says the same:
+      // the count is the tree's (probe round 47: a 5-record deletion reported as 20).
+      const std::uint64_t deleted = tree_end - report_.records;
+      report_.truncated_records = deleted;
+      const std::uint64_t beyond = newest - tree_end;
+      // A stored checkpoint up to the tree's end that covers them too.
+      const auto covering = std::find_if(checkpoints_.upper_bound(report_.records), checkpoints_.end(),
+                                         [&](const auto& e) { return e.first > tree_end || !e.second.held; });
+      const bool covered = covering != checkpoints_.end() && covering->first <= tree_end;
+      problems_.add(
+          area::records, problem_kind::records_truncated, report_.records,
+          fmt::format(
+              "{} but the stored Merkle tree holds hashes up to record {}{}: {} {} missing (deleted); "
+              "a signed checkpoint stored in it covers {}: {} {} gone too, or it is a checkpoint of "
+              "another log under the same key stored in this one",
+              holds, tree_end - 1,
+              covered ? fmt::format(" and a signed checkpoint stored in it covers {}", covering->first)
+                      : std::string(),
+              deleted == 1 ? fmt::format("record {}", report_.records)
+                           : fmt::format("records {}..{}", report_.records, tree_end - 1),
+              deleted == 1 ? "is" : "are", newest,
+              beyond == 1 ? fmt::format("record {}", tree_end)
+                          : fmt::format("records {}..{}", tree_end, newest - 1),
+              beyond == 1 ? "is" : "are"),
+          true);
       return;
     }
     if (!held_labels.empty() && !stored && tree_end <= report_.records) {

@@ -397,6 +397,28 @@ result<std::string> make_inclusion_proof(const store& s, std::uint64_t seq) {
                         : fmt::format("there is no record {}: the log holds {} records (seq 0 to {})", seq,
                                       count.value(), count.value() - 1)};
     }
+    // A checkpoint stored past the log's end covers the record: records after it are gone (or that
+    // checkpoint is another log's), and no checkpoint will come to sign it (a writer refuses the log)
+    // (probe round 47: "retry after the next checkpoint").
+    auto it = s.iterate(column::checkpoints);
+    it->Seek(be64(count.value() + 1));
+    if (it->Valid() && it->key().size() == 8) {
+      const std::uint64_t past = read_be64(it->key().ToStringView());
+      return status{
+          error_code::corruption,
+          fmt::format(
+              "record {} is covered by the checkpoint stored at size {}, but the log holds {} "
+              "records: {} {} gone (deleted from its end), or that checkpoint is another log's that "
+              "shares the key (sovgw audit verify names it); the record cannot be proven from this log, "
+              "and waiting does not help: a writer refuses to open it unforced",
+              seq, past, count.value(),
+              past - count.value() == 1 ? fmt::format("record {}", count.value())
+                                        : fmt::format("records {}..{}", count.value(), past - 1),
+              past - count.value() == 1 ? "is" : "are")};
+    }
+    if (!it->status().ok()) {
+      return from_rocksdb(it->status(), "reading checkpoints failed");
+    }
     return status{
         error_code::not_found,
         fmt::format("record {} is not covered by a signed checkpoint yet (latest covers {} records); retry "

@@ -725,6 +725,22 @@ unsigned_record describe_unsigned_record(const audit::store& s, std::uint64_t se
     const auto note = text.is_ok() ? crypto::parse_note(text.value()) : std::nullopt;
     const auto cp = note ? crypto::checkpoint::parse(note->text) : std::nullopt;
     if (cp && cp->size > seq && signed_size.is_ok() && cp->size > signed_size.value()) {
+      // One whose root the stored tree (which holds the record, as checked above) does not
+      // reproduce is not this log's checkpoint over the records as they are: verify rejects it, so
+      // it ties nothing to the record (probe round 47: a sibling log's was taken for the lost one).
+      audit::stored_tree tree(s);
+      if (const auto root = crypto::merkle::tree_root(cp->size, tree.source());
+          tree.error().is_ok() && root && *root != cp->root) {
+        return {fmt::format(
+                    "record {} is not covered by a signed checkpoint stored in the log (latest covers {} "
+                    "records), and the checkpoint published beside it at {} covers {} but its root is not "
+                    "the stored tree's at that size: a record or the stored tree was altered, "
+                    "or that checkpoint is another log's that shares the key (a second gateway or a "
+                    "staging log under the same keys); sovgw audit verify rejects it, and a writer "
+                    "refuses to open this log, so no checkpoint will sign the record",
+                    seq, signed_size.value(), path, cp->size),
+                false, true};
+      }
       return {
           fmt::format("record {} is not covered by a signed checkpoint stored in the log (latest covers {} "
                       "records), but the checkpoint published beside it at {} covers {}: the log's own "

@@ -289,6 +289,92 @@ class forgery_test(tampered_log_case):
         self.assertEqual(doc["truncated_records"], 100)
         self.assertIsNone(doc["first_bad_record"])
 
+    def test_a_sibling_logs_checkpoint_kept_outside_a_log_that_lost_its_newest_checkpoint_is_hedged(self):
+        # Probe round 47 (tester 3, finding 1): "a record in 0..299 was altered" as fact, the records
+        # untouched, when the checkpoint kept outside the log is a sibling's past the newest stored one.
+        sibling = self.sibling_checkpoint(300)
+        db = self.tampered("delete-checkpoints-from", "300")
+        shutil.copyfile(sibling, db + ".checkpoint")
+        # prove (and receipt verify --db, which reads the same) does not take it for the log's own
+        # checkpoint lost from the store while verify rejects it.
+        p = sovgw("audit", "prove", "--db", db, "--seq", "250", check=1)
+        self.assertIn(f"the checkpoint published beside it at {db}.checkpoint covers 300 but its root is not the "
+                      "stored tree's at that size: a record or the stored tree was altered, or that checkpoint is "
+                      "another log's that shares the key", p.stderr)
+        self.assertNotIn("missing from the store", p.stderr)
+        self.assertEqual(p.stdout, "")
+        for extra, label in (((), f"the checkpoint the gateway published at {db}.checkpoint"),
+                             (("--checkpoint", sibling), "the checkpoint you hold")):
+            if extra:
+                os.remove(db + ".checkpoint")
+            p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, *extra, check=1)
+            self.assertIn(f"{label} at size 300: its signed root does not match the recomputed tree: a record in "
+                          f"0..299 was altered, or {label} is another log's that shares the key (a second gateway "
+                          "or a staging log under the same keys)", p.stdout)
+            self.assertIn("records 0..299: at least one differs from what was signed, and the stored tree was "
+                          "rewritten to match it (records 0..199 reproduce the log's signed checkpoint at size 200: "
+                          "unless it too was signed over the rewrite, the records that differ are in 200..299), or "
+                          f"{label} at size 300 is another log's that shares the key", p.stdout)
+            self.assertNotIn("was altered\n", p.stdout)
+            doc = self.verify_json(db, *extra)
+            self.assertIsNone(doc["first_bad_record"])
+
+    def test_a_stored_checkpoint_past_the_records_end_is_never_counted_as_matching_the_records(self):
+        # Probe round 47 (tester 3, finding 2): "1 of 3 stored checkpoints is signed by the key and
+        # matches the records" (and "the log forked") for checkpoints the records cannot reproduce.
+        sibling = self.sibling_checkpoint(300)
+        # (b) The newest records deleted, a sibling's checkpoint stored in place of the log's own, the
+        # genuine one published beside it: the stored tree reproduces the published one.
+        db = self.with_stored_checkpoint(300, sibling)
+        run(TAMPER, db, "delete-newest", "50", check=0)
+        shutil.copyfile(self.db + ".checkpoint", db + ".checkpoint")
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, check=1)
+        self.assertIn("which the stored tree does not reproduce, but the checkpoint the gateway published at "
+                      f"{db}.checkpoint has root ", p.stdout)
+        self.assertIn(", which it does: the stored checkpoint is another log's that shares the key", p.stdout)
+        self.assertNotIn("forked", p.stdout)
+        self.assertNotIn("matches the records", p.stdout)
+        doc = self.verify_json(db)
+        self.assertEqual(doc["contradicting_checkpoints"], 0)
+        # (a) A log truncated under its own stored checkpoint, a sibling's held: the stored one
+        # cannot match records the log no longer has.
+        held = self.held(300)
+        db = self.tampered("truncate", "100")
+        run(TAMPER, db, "put-checkpoint", "300", held, check=0)
+        p = sovgw("audit", "verify", "--db", db, "--pubkey", self.pub, "--checkpoint", sibling, check=1)
+        self.assertNotIn("matches the records", p.stdout)
+        self.assertNotIn("match the records", p.stdout)
+        doc = self.verify_json(db, "--checkpoint", sibling)
+        self.assertEqual((doc["contradicting_checkpoints"], doc["failed_checkpoints"]), (0, 1))
+
+    def test_a_sibling_logs_larger_checkpoint_does_not_inflate_a_deletion_the_stored_tree_shows(self):
+        # Probe round 47 (tester 3, finding 3): a 50-record deletion reported as "records 250..399 are
+        # missing (deleted)", truncated_records 150, when a sibling's checkpoint at 400 is stored.
+        db = self.with_stored_checkpoint(400, self.sibling_checkpoint(400))
+        run(TAMPER, db, "delete-newest", "50", check=0)
+        out = self.failed(db)
+        self.assertIn("the log holds 250 records but the stored Merkle tree holds hashes up to record 299 and a "
+                      "signed checkpoint stored in it covers 300: records 250..299 are missing (deleted); a signed "
+                      "checkpoint stored in it covers 400: records 300..399 are gone too, or it is a checkpoint of "
+                      "another log under the same key stored in this one", out)
+        self.assertNotIn("250..399", out)
+        doc = self.verify_json(db)
+        self.assertEqual((doc["truncated_records"], doc["first_bad_record"]), (50, 250))
+
+    def test_prove_of_a_record_under_a_checkpoint_past_a_truncated_logs_end_does_not_say_retry(self):
+        # Probe round 47 (tester 3, finding 4): "record 240 is not covered by a signed checkpoint yet
+        # (latest covers 200 records); retry after the next checkpoint" (exit 2) on a log whose own
+        # checkpoint at 300 covers it and whose records 250..299 were deleted.
+        db = self.tampered("delete-newest", "50")
+        p = sovgw("audit", "prove", "--db", db, "--seq", "240", check=1)
+        self.assertIn("record 240 is covered by the checkpoint stored at size 300, but the log holds 250 records: "
+                      "records 250..299 are gone (deleted from its end), or that checkpoint is another log's that "
+                      "shares the key", p.stderr)
+        self.assertNotIn("retry", p.stderr)
+        self.assertEqual(p.stdout, "")
+        # A record under the checkpoint the records still reach is proven as before.
+        sovgw("audit", "prove", "--db", db, "--seq", "150", check=0)
+
     def resigned_with(self, keys, *op):
         db = self.tampered(*op)
         run(TAMPER, db, "resign", keys, check=0)
