@@ -127,6 +127,35 @@ std::uint64_t parse_time(const std::string& original, const char* what) {
         what, original,
         std::string_view(what) == "since" ? "; for the whole log from its start, leave --since out" : ""));
   }
+  // Written as a date (and time) that the calendar does not have: "cannot read" would send the
+  // reader hunting for a typo in the form (probe round 47: 2026-02-30, T24:00:00, :60).
+  const auto number = [&](std::size_t from, std::size_t n) -> int {
+    if (text.size() < from + n || text.substr(from, n).find_first_not_of("0123456789") != std::string::npos) {
+      return -1;
+    }
+    return std::stoi(text.substr(from, n));
+  };
+  if (!us && text.size() >= 10 && text[4] == '-' && text[7] == '-') {
+    const int year = number(0, 4);
+    const int month = number(5, 2);
+    const int day = number(8, 2);
+    const bool timed = text.size() >= 19 && (text[10] == 'T' || text[10] == 't' || text[10] == ' ') &&
+                       text[13] == ':' && text[16] == ':';
+    const int hour = timed ? number(11, 2) : 0;
+    const int minute = timed ? number(14, 2) : 0;
+    const int second = timed ? number(17, 2) : 0;
+    constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    if (year >= 0 && month >= 0 && day >= 0 && hour >= 0 && minute >= 0 && second >= 0 &&
+        (month < 1 || month > 12 || day < 1 || day > days[std::max(month, 1) - 1] + (month == 2 && leap) ||
+         hour > 23 || minute > 59 || second > 59)) {
+      throw value_error(fmt::format(
+          "--{}: '{}' is written as a date{} but names none the calendar has: months run 01-12, the day must "
+          "exist in its month ({}-{:02} has {} days), hours run 00-23, minutes and seconds 00-59",
+          what, original, timed ? " and time" : "", year, std::clamp(month, 1, 12),
+          days[std::clamp(month, 1, 12) - 1] + (std::clamp(month, 1, 12) == 2 && leap)));
+    }
+  }
   if (!us) {
     throw value_error(
         fmt::format("--{}: cannot read '{}' as a time (use 2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00, "

@@ -23,6 +23,7 @@ commands:
   keys init DIR                     create the gateway's keys, and the auditor's key apart from them
   keys http-new|http-public FILE    create the request-signing key; print its JWK and PEM
   keys hmac-new FILE                create a cluster's hmac-sha256 signing secret
+  keys pseudonym-new FILE           create the secret tenant pseudonyms are keyed from
   receipt verify HEAD_FILE          check a response's signed receipt offline
   tenants check FILE | tenants key create|list|revoke
                                     validate a tenants file; create, list and revoke API keys

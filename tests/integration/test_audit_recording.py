@@ -4,6 +4,7 @@ framing errors — and an auditor verifies the log and reads the payload with th
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -701,9 +702,11 @@ class AuditFailClosedTest(unittest.TestCase):
         self.assertTrue(any(o.get("msg", "").startswith("audit log cannot record") for o in g.logs()))
         # The gateway's own refusal, not the cluster's 503 (probe round 36: a per-cluster 5xx alert
         # blamed a healthy cluster).
-        body = admin_request("127.0.0.1", g.admin_port, "GET", "/metrics", token=None).body.decode()
-        self.assertNotRegex(body, r'sovgw_requests_total\{cluster="(?!none")[^"]*",status="503"\}')
-        self.assertRegex(body, r'sovgw_requests_total\{cluster="none",status="503"\} [1-9]')
+        # (Counted once the answer is written: polled, not raced.)
+        metrics = lambda: admin_request("127.0.0.1", g.admin_port, "GET", "/metrics", token=None).body.decode()
+        self.assertTrue(wait_until(lambda: re.search(r'sovgw_requests_total\{cluster="none",status="503"\} [1-9]',
+                                                     metrics())), metrics())
+        self.assertNotRegex(metrics(), r'sovgw_requests_total\{cluster="(?!none")[^"]*",status="503"\}')
 
     def test_refused_requests_keep_a_digest_not_the_body(self):
         a = AuditedGateway(self, policy=True)
