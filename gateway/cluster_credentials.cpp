@@ -116,7 +116,8 @@ std::vector<std::shared_ptr<const cluster_credential>> read_all(const config& cf
 
 cluster_credentials::cluster_credentials(std::shared_ptr<const config> cfg)
     : cfg_(std::move(cfg)),
-      lines_(std::make_unique<std::atomic<std::shared_ptr<const cluster_credential>>[]>(cfg_->clusters.size())) {
+      lines_(
+          std::make_unique<std::atomic<std::shared_ptr<const cluster_credential>>[]>(cfg_->clusters.size())) {
   if (std::string errors = reload(); !errors.empty()) {
     throw config_error(errors, true);
   }

@@ -25,9 +25,10 @@ std::string malformed_head(http::parse_error e, int version_minor) {
     return "malformed response head: its status line is longer than the gateway reads (8 KiB)";
   }
   if (e == http::parse_error::bad_transfer_encoding) {
-    return version_minor == 0 ? "malformed response head: Transfer-Encoding in an HTTP/1.0 response (RFC 9112 "
-                                "section 6.1: its framing is faulty)"
-                              : "malformed response head: Transfer-Encoding does not end in one chunked coding";
+    return version_minor == 0
+               ? "malformed response head: Transfer-Encoding in an HTTP/1.0 response (RFC 9112 "
+                 "section 6.1: its framing is faulty)"
+               : "malformed response head: Transfer-Encoding does not end in one chunked coding";
   }
   return fmt::format("malformed response head: {}", http::describe(e));
 }

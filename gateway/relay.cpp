@@ -190,7 +190,8 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
          (up.framing != http::body_framing::none || up.status < 200 || up.status == 204)) ||
         points_client_elsewhere(f.name) ||
         (!credential_name.empty() && ascii_iequals(f.name, credential_name)) ||
-        (credential != nullptr && (credential->secret.found_in(f.value) || credential->secret.found_in(f.name))) ||
+        (credential != nullptr &&
+         (credential->secret.found_in(f.value) || credential->secret.found_in(f.name))) ||
         // the digest of a body the gateway changes (a usage event removed) would be wrong
         (body_changed && (ascii_iequals(f.name, "content-digest") || ascii_iequals(f.name, "repr-digest") ||
                           ascii_iequals(f.name, "digest") || ascii_iequals(f.name, "content-md5")))) {
@@ -290,7 +291,8 @@ class relay_run {
     // An event stream's next event is seldom there when the last one has just been relayed.
     paced_ = streamed && events;
     ctx.status = up.status;
-    client_response_head(*out_, ctx, up, chunked_, close, reframed, body_changed, ex.tagger(), ex.credential());
+    client_response_head(*out_, ctx, up, chunked_, close, reframed, body_changed, ex.tagger(),
+                         ex.credential());
     // And in its body, byte for byte: a Content-Length answer keeps its length.
     if (ex.credential() != nullptr) {
       mask_ = secret_mask(&ex.credential()->secret);

@@ -50,8 +50,9 @@ secret_forms::secret_forms(std::string_view value) {
     }
     add_secret(word);
     const std::optional<std::vector<std::uint8_t>> decoded = crypto::from_base64(word);
-    if (!decoded || decoded->empty() ||
-        !std::all_of(decoded->begin(), decoded->end(), [](std::uint8_t c) { return c >= 0x20 && c < 0x7f; })) {
+    if (!decoded || decoded->empty() || !std::all_of(decoded->begin(), decoded->end(), [](std::uint8_t c) {
+          return c >= 0x20 && c < 0x7f;
+        })) {
       continue;
     }
     const std::string text(decoded->begin(), decoded->end());
@@ -97,10 +98,9 @@ std::size_t secret_forms::find(const form& f, std::string_view text, std::size_t
   if (!f.any_case) {
     return text.find(f.text, from);
   }
-  const char first[] = {lower(f.text[0]),
-                        f.text[0] >= 'a' && f.text[0] <= 'z' ? static_cast<char>(f.text[0] - 'a' + 'A')
-                                                              : f.text[0],
-                        '\0'};
+  const char first[] = {
+      lower(f.text[0]),
+      f.text[0] >= 'a' && f.text[0] <= 'z' ? static_cast<char>(f.text[0] - 'a' + 'A') : f.text[0], '\0'};
   for (std::size_t at = text.find_first_of(first, from); at != std::string_view::npos;
        at = text.find_first_of(first, at + 1)) {
     if (same(text.substr(at, f.text.size()), f.text, true)) {
@@ -111,7 +111,8 @@ std::size_t secret_forms::find(const form& f, std::string_view text, std::size_t
 }
 
 bool secret_forms::begins(const form& f, std::string_view tail) {
-  return tail.size() < f.text.size() && same(tail, std::string_view(f.text).substr(0, tail.size()), f.any_case);
+  return tail.size() < f.text.size() &&
+         same(tail, std::string_view(f.text).substr(0, tail.size()), f.any_case);
 }
 
 bool secret_forms::found_in(std::string_view text) const {

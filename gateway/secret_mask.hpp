@@ -50,7 +50,8 @@ class secret_forms {
 class secret_mask {
  public:
   secret_mask() = default;  // inactive
-  explicit secret_mask(const secret_forms* forms) : forms_(forms != nullptr && !forms->empty() ? forms : nullptr) {}
+  explicit secret_mask(const secret_forms* forms)
+      : forms_(forms != nullptr && !forms->empty() ? forms : nullptr) {}
 
   [[nodiscard]] bool active() const { return forms_ != nullptr; }
   // Body bytes: appends `data` to `out` with every form of the secret replaced by '*', holding back

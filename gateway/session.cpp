@@ -291,8 +291,9 @@ class session : public std::enable_shared_from_this<session> {
   [[nodiscard]] stage_result body_too_large() const {
     return stage_result::respond(
         outcome_for(http::parse_error::body_too_large),
-        fmt::format("the request body is larger than this gateway accepts: at most {} bytes (limits.max_body_bytes)",
-                    cfg_.http.max_body_bytes));
+        fmt::format(
+            "the request body is larger than this gateway accepts: at most {} bytes (limits.max_body_bytes)",
+            cfg_.http.max_body_bytes));
   }
 
   // Whether a refused request's body is worth reading to keep its connection: a Content-Length

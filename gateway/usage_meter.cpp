@@ -580,7 +580,8 @@ void usage_meter::event(std::string_view ev, std::string_view separator, std::st
     return;
   }
   if (ev.find("data:") != std::string_view::npos) {
-    if (ev.find("[DONE]") != std::string_view::npos && event_data(ev).starts_with("[DONE]")) {  // as the SDKs test it
+    if (ev.find("[DONE]") != std::string_view::npos &&
+        event_data(ev).starts_with("[DONE]")) {  // as the SDKs test it
       done_ = true;
       out += ev;
       out += separator;

@@ -323,11 +323,13 @@ std::string stream_event(const std::string& model, bool chat, int i, int chunks,
   if (i < chunks) {
     // The last content chunk says why the choice ended, as the SDKs' stream helpers require
     // (finalChatCompletion(): "missing finish_reason for choice 0"; probe round 47).
-    json::object choice{{"index", 0}, {"finish_reason", i + 1 == chunks ? json::value("stop") : json::value()}};
+    json::object choice{{"index", 0},
+                        {"finish_reason", i + 1 == chunks ? json::value("stop") : json::value()}};
     const std::string piece = i == 0 ? first_words + words[0] : std::string(words[i % 16]);
     if (chat) {
       // The first says whose message it is, as OpenAI's does (the SDK's helper: "missing role").
-      choice["delta"] = i == 0 ? json::object{{"role", "assistant"}, {"content", piece}} : json::object{{"content", piece}};
+      choice["delta"] =
+          i == 0 ? json::object{{"role", "assistant"}, {"content", piece}} : json::object{{"content", piece}};
     } else {
       choice["text"] = piece;
     }

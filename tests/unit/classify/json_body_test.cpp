@@ -3036,16 +3036,19 @@ TEST_CASE("a number a double cannot hold exactly leaves redaction elsewhere in t
   }
 }
 
-TEST_CASE("prose is read in the order the server builds the prompt, whatever the key order (probe round 46)") {
-  for (const char* body : {R"({"input":"@example.com please","instructions":"Send the file to alice.smith"})",
-                           R"({"messages":[{"role":"user","content":"@example.com please"}],"system":"mail alice.smith"})",
-                           R"({"prompt":"@example.com","system":"write to alice.smith"})"}) {
+TEST_CASE(
+    "prose is read in the order the server builds the prompt, whatever the key order (probe round 46)") {
+  for (const char* body :
+       {R"({"input":"@example.com please","instructions":"Send the file to alice.smith"})",
+        R"({"messages":[{"role":"user","content":"@example.com please"}],"system":"mail alice.smith"})",
+        R"({"prompt":"@example.com","system":"write to alice.smith"})"}) {
     CAPTURE(body);
     CHECK(inspect(body, email).scan.found == email);
     CHECK(inspect(body, email, true).scan.found == email);
   }
   CHECK(inspect(R"({"input":"1234 5678","instructions":"Ring Jana: +49 30"})", phone).scan.found == phone);
   // The order written is still read too: a server that does not reorder reads it so.
-  CHECK(inspect(R"({"messages":[{"role":"user","content":"mail alice.smith"}],"system":"@example.com"})", email)
-            .scan.found == email);
+  CHECK(
+      inspect(R"({"messages":[{"role":"user","content":"mail alice.smith"}],"system":"@example.com"})", email)
+          .scan.found == email);
 }

@@ -292,10 +292,12 @@ TEST_CASE("settings allowed but most likely a mistake are warnings") {
             ->warnings.empty());
   // Probe round 46: less kept free than RocksDB needs to resume after a full disk.
   for (const char* value : {"512KiB", "0"}) {
-    const auto low = parse_config(base + "audit: {db: d, keys: k, min_free_bytes: " + value + "}\n", "gw.yaml");
+    const auto low =
+        parse_config(base + "audit: {db: d, keys: k, min_free_bytes: " + value + "}\n", "gw.yaml");
     REQUIRE(low->warnings.size() == 1);
     CHECK(low->warnings[0].message.find("audit.min_free_bytes is ") == 0);
-    CHECK(low->warnings[0].message.find("resumes after a full disk only once 64MiB are free") != std::string::npos);
+    CHECK(low->warnings[0].message.find("resumes after a full disk only once 64MiB are free") !=
+          std::string::npos);
   }
   CHECK(parse_config(base + "audit: {db: d, keys: k, min_free_bytes: 64MiB}\n", "gw.yaml")->warnings.empty());
 }

@@ -275,16 +275,20 @@ TEST_CASE("response heads: framing and bodies that must be absent") {
   CHECK(parse_response_head("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", "GET", h) == parse_error::none);
   // Content-Type twice, or a list: readers take different media types (probe round 46: both lines
   // relayed, and the usage read or not by spelling). A ',' in a quoted parameter is no list.
-  CHECK(parse_response_head("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: application/json\r\n"
-                            "Content-Length: 2\r\n\r\n",
-                            "POST", h) == parse_error::ambiguous_content_type);
-  CHECK(parse_response_head("HTTP/1.1 200 OK\r\nContent-Type: text/plain, application/json\r\nContent-Length: 2\r\n\r\n",
-                            "POST", h) == parse_error::ambiguous_content_type);
-  CHECK(parse_response_head("HTTP/1.1 200 OK\r\nContent-Type: text/plain; x=\"a,b\"\r\nContent-Length: 2\r\n\r\n",
-                            "POST", h) == parse_error::none);
-  CHECK(parse_request_head("POST / HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\ncontent-type: application/json\r\n"
-                           "Content-Length: 2\r\n\r\n",
-                           {}, h) == parse_error::ambiguous_content_type);
+  CHECK(
+      parse_response_head("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: application/json\r\n"
+                          "Content-Length: 2\r\n\r\n",
+                          "POST", h) == parse_error::ambiguous_content_type);
+  CHECK(parse_response_head(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain, application/json\r\nContent-Length: 2\r\n\r\n",
+            "POST", h) == parse_error::ambiguous_content_type);
+  CHECK(parse_response_head(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; x=\"a,b\"\r\nContent-Length: 2\r\n\r\n", "POST",
+            h) == parse_error::none);
+  CHECK(parse_request_head(
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\ncontent-type: application/json\r\n"
+            "Content-Length: 2\r\n\r\n",
+            {}, h) == parse_error::ambiguous_content_type);
 }
 
 TEST_CASE("request paths must be canonical: what the policy matches is what a cluster routes") {

@@ -30,7 +30,8 @@ std::string relayed(const secret_forms& forms, const std::string& body, std::siz
 
 }  // namespace
 
-TEST_CASE("the cluster's credential is masked in an answer's body, byte for byte, wherever the reads split it") {
+TEST_CASE(
+    "the cluster's credential is masked in an answer's body, byte for byte, wherever the reads split it") {
   // Probe round 46: a cluster echoing its credential in a body (a 401's message, a debug echo, a
   // streamed delta) handed it to every tenant and into the audit log's sealed completion.
   const secret_forms forms(secret);
@@ -40,9 +41,8 @@ TEST_CASE("the cluster's credential is masked in an answer's body, byte for byte
   }
   std::string json_escaped = secret;
   json_escaped.replace(json_escaped.find('/'), 1, "\\/");
-  for (const std::string& echoed :
-       {secret, upper, json_escaped, base64(secret), base64("x" + secret), base64("xy" + secret),
-        base64("Authorization: Bearer " + secret)}) {
+  for (const std::string& echoed : {secret, upper, json_escaped, base64(secret), base64("x" + secret),
+                                    base64("xy" + secret), base64("Authorization: Bearer " + secret)}) {
     const std::string body = R"({"error":{"message":"bad credential Bearer )" + echoed + R"("}})" + "\n";
     for (std::size_t step : {1u, 3u, 7u, 64u, 4096u}) {
       CAPTURE(echoed);
@@ -86,13 +86,15 @@ TEST_CASE("text without the credential passes unchanged, and an event's last byt
   CHECK_FALSE(secret_mask(nullptr).active());
 }
 
-TEST_CASE("a header credential's token, and what a Basic credential spells, are masked as the whole value is") {
+TEST_CASE(
+    "a header credential's token, and what a Basic credential spells, are masked as the whole value is") {
   // Probe round 47: `auth: {header: Authorization, file}` holding `Basic <base64>` masked only the
   // whole value; an echo quotes the token alone, or the decoded user:password.
   const std::string basic = "Basic " + base64("alice:hunter2-s3cr3t");
   const secret_forms forms(basic);
-  for (const std::string& echoed : {basic, base64("alice:hunter2-s3cr3t"), std::string("alice:hunter2-s3cr3t"),
-                                    std::string("hunter2-s3cr3t"), base64("x" + basic)}) {
+  for (const std::string& echoed :
+       {basic, base64("alice:hunter2-s3cr3t"), std::string("alice:hunter2-s3cr3t"),
+        std::string("hunter2-s3cr3t"), base64("x" + basic)}) {
     CAPTURE(echoed);
     CHECK(forms.found_in("{\"error\":\"invalid credentials " + echoed + "\"}"));
     const std::string body = "bad password for " + echoed + "\n";

@@ -688,11 +688,13 @@ TEST_CASE(
   CHECK_FALSE(nested_event.known(true));
 }
 
-TEST_CASE("usage meter: nothing after data: [DONE] is read, and it is dropped where the answer is re-framed") {
+TEST_CASE(
+    "usage meter: nothing after data: [DONE] is read, and it is dropped where the answer is re-framed") {
   // Probe round 46: a usage event after [DONE] was charged, though the SDKs stop reading there
   // (they test the data with startswith("[DONE]")), and content after it reached the client.
   const std::string after = chunk + usage_event;
-  for (const std::string& end : {done, std::string("data:[DONE]\r\n\r\n"), std::string("event: end\ndata: [DONE] \n\n")}) {
+  for (const std::string& end :
+       {done, std::string("data:[DONE]\r\n\r\n"), std::string("event: end\ndata: [DONE] \n\n")}) {
     for (std::size_t step : {1u, 5u, 4096u}) {
       CAPTURE(end);
       CAPTURE(step);
