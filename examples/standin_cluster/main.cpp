@@ -165,16 +165,27 @@ std::string error_json(const char* code, const char* message) {
       {"error", json::object{{"message", message}, {"type", "invalid_request_error"}, {"code", code}}}});
 }
 
-std::string embeddings_json(const std::string& model) {
-  json::array vec;
-  for (int i = 0; i < 8; ++i) {
-    vec.push_back(0.125 * i);
+// One vector per input, as OpenAI's answer has: `input` is a string, a token array, or an array of
+// either (an SDK's embeddings.create({input: ["a", "b"]}) reads data[1]).
+std::string embeddings_json(const std::string& model, const json::object& request) {
+  std::size_t inputs = 1;
+  if (const json::value* input = request.if_contains("input"); input != nullptr && input->is_array() &&
+                                                               !input->as_array().empty() &&
+                                                               !input->as_array().front().is_number()) {
+    inputs = input->as_array().size();
   }
-  return json::serialize(json::object{
-      {"object", "list"},
-      {"model", model},
-      {"data", json::array{json::object{{"object", "embedding"}, {"index", 0}, {"embedding", vec}}}},
-      {"usage", usage(4, 0)}});
+  json::array data;
+  for (std::size_t n = 0; n < inputs; ++n) {
+    json::array vec;
+    for (int i = 0; i < 8; ++i) {
+      vec.push_back(0.125 * i + 0.001 * static_cast<double>(n));
+    }
+    data.push_back(json::object{{"object", "embedding"}, {"index", n}, {"embedding", vec}});
+  }
+  return json::serialize(json::object{{"object", "list"},
+                                      {"model", model},
+                                      {"data", std::move(data)},
+                                      {"usage", usage(4 * static_cast<int>(inputs), 0)}});
 }
 
 // --echo: "[NAME] received: <the last message's text>", so a demo shows which cluster served a
@@ -285,28 +296,66 @@ std::string responses_json(const std::string& model, int chunks, const std::stri
       response_object(model, echo.empty() ? response_text(chunks, "") : echo, true, chunks));
 }
 
-// Event i of a streamed response: i == 0 is response.created, 1..chunks the text deltas,
-// chunks + 1 response.completed with the whole text and the usage (the Responses API has no
-// [DONE]).
-std::string responses_event(const std::string& model, int i, int chunks, const std::string& first_words) {
-  json::object ev;
-  std::string type;
-  if (i == 0) {
-    type = "response.created";
-    ev["response"] = response_object(model, "", false, chunks);
-  } else if (i <= chunks) {
-    type = "response.output_text.delta";
-    ev["item_id"] = "msg_standin";
-    ev["output_index"] = 0;
-    ev["content_index"] = 0;
-    ev["delta"] = i == 1 ? first_words + words[0] : std::string(words[(i - 1) % 16]);
-  } else {
-    type = "response.completed";
-    ev["response"] = response_object(model, response_text(chunks, first_words), true, chunks);
-  }
+std::string sse_event(json::object ev, const char* type, int sequence) {
   ev["type"] = type;
-  ev["sequence_number"] = i;
-  return "event: " + type + "\ndata: " + json::serialize(ev) + "\n\n";
+  ev["sequence_number"] = sequence;
+  return std::string("event: ") + type + "\ndata: " + json::serialize(ev) + "\n\n";
+}
+
+json::object message_item(const std::string& text, bool done) {
+  json::array content;
+  if (done) {
+    content.push_back(json::object{{"type", "output_text"}, {"text", text}, {"annotations", json::array{}}});
+  }
+  return json::object{{"type", "message"},
+                      {"id", "msg_standin"},
+                      {"status", done ? "completed" : "in_progress"},
+                      {"role", "assistant"},
+                      {"content", std::move(content)}};
+}
+
+// Step i of a streamed response, in the order OpenAI sends its events (the SDKs' stream helpers,
+// finalResponse() among them, build the response from them and refuse a delta for an item that was
+// never added): i == 0 opens it (response.created, response.in_progress, output_item.added,
+// content_part.added), 1..chunks are the text deltas, chunks + 1 closes it (output_text.done,
+// content_part.done, output_item.done, response.completed with the whole text and the usage; the
+// Responses API has no [DONE]).
+std::string responses_event(const std::string& model, int i, int chunks, const std::string& first_words) {
+  const json::object part_place{{"item_id", "msg_standin"}, {"output_index", 0}, {"content_index", 0}};
+  const auto in_part = [&](json::object ev) {
+    for (const auto& field : part_place) {
+      ev[field.key()] = field.value();
+    }
+    return ev;
+  };
+  if (i == 0) {
+    const json::object opening = response_object(model, "", false, chunks);
+    return sse_event(json::object{{"response", opening}}, "response.created", 0) +
+           sse_event(json::object{{"response", opening}}, "response.in_progress", 1) +
+           sse_event(json::object{{"output_index", 0}, {"item", message_item("", false)}},
+                     "response.output_item.added", 2) +
+           sse_event(in_part(json::object{{"part", json::object{{"type", "output_text"},
+                                                                {"text", ""},
+                                                                {"annotations", json::array{}}}}}),
+                     "response.content_part.added", 3);
+  }
+  if (i <= chunks) {
+    return sse_event(
+        in_part(json::object{{"delta", i == 1 ? first_words + words[0] : std::string(words[(i - 1) % 16])},
+                             {"logprobs", json::array{}}}),
+        "response.output_text.delta", i + 3);
+  }
+  const std::string text = response_text(chunks, first_words);
+  return sse_event(in_part(json::object{{"text", text}, {"logprobs", json::array{}}}), "response.output_text.done",
+                   chunks + 4) +
+         sse_event(in_part(json::object{{"part", json::object{{"type", "output_text"},
+                                                              {"text", text},
+                                                              {"annotations", json::array{}}}}}),
+                   "response.content_part.done", chunks + 5) +
+         sse_event(json::object{{"output_index", 0}, {"item", message_item(text, true)}},
+                   "response.output_item.done", chunks + 6) +
+         sse_event(json::object{{"response", response_object(model, text, true, chunks)}}, "response.completed",
+                   chunks + 7);
 }
 
 // One SSE event: chunk i of n (i == n is the final usage chunk, sent only when the request asked
@@ -437,7 +486,7 @@ class handler {
                             ? std::string(o.at("model").as_string())
                             : std::string("mistral-small");
     if (embeddings) {
-      co_return co_await reply(req, http::status::ok, embeddings_json(model));
+      co_return co_await reply(req, http::status::ok, embeddings_json(model, o));
     }
     bool stream = o.contains("stream") && o.at("stream").is_bool() && o.at("stream").as_bool();
     int chunks = header_int(req, "x-standin-chunks", opt_.chunks);

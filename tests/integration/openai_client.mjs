@@ -52,6 +52,9 @@ out.stream_helper = { content: final.choices[0].message.content, finish_reason: 
 
 const emb = await client.embeddings.create({ model: "mistral-embed", input: "Bonjour", encoding_format: "float" });
 out.embeddings = { length: emb.data[0].embedding.length, usage: emb.usage };
+// Several inputs: one vector each, in order.
+const embs = await client.embeddings.create({ model: "mistral-embed", input: ["Bonjour", "Hallo", "Ciao"] });
+out.embeddings_batch = { vectors: embs.data.length, indexes: embs.data.map((d) => d.index) };
 
 // The Responses API, plain and streamed (its usage is input_tokens/output_tokens).
 const resp = await client.responses.create({ model: "mistral-small", input: "Bonjour" });
@@ -63,6 +66,17 @@ for await (const ev of rstream) {
   if (ev.type === "response.output_text.delta") out.responses_stream.text += ev.delta;
   if (ev.type === "response.completed") out.responses_stream.usage = ev.response.usage;
 }
+
+// The SDK's Responses stream helper rebuilds the response from its events and refuses a delta for
+// an output item that was never added (probe round 47: the stand-in sent none, finalResponse()
+// threw and the gateway recorded a client disconnect).
+const rhelper = client.responses.stream({ model: "mistral-small", input: "Bonjour" });
+const rfinal = await rhelper.finalResponse();
+out.responses_helper = {
+  text: rfinal.output.flatMap((item) => item.content ?? []).map((part) => part.text).join(""),
+  status: rfinal.status,
+  usage: rfinal.usage,
+};
 
 const models = await client.models.list();
 out.models = models.data.map((m) => m.id);

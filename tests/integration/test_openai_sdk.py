@@ -81,14 +81,21 @@ class OpenAISdkTest(unittest.TestCase):
         self.assertEqual(out["responses"]["text"], "Les données restent en Europe.")
         self.assertEqual(out["responses"]["usage"]["output_tokens"], 6)
         self.assertEqual(out["responses_stream"]["text"], "Les données restent en Europe.")
-        self.assertEqual(out["responses_stream"]["events"], 8)  # created, 6 deltas, completed
+        # created, in_progress, output_item.added, content_part.added, 6 deltas, output_text.done,
+        # content_part.done, output_item.done, completed: OpenAI's order
+        self.assertEqual(out["responses_stream"]["events"], 14)
+        self.assertEqual(out["responses_helper"]["text"], "Les données restent en Europe.")
+        self.assertEqual(out["responses_helper"]["status"], "completed")
+        self.assertEqual(out["responses_helper"]["usage"]["output_tokens"], 6)
+        self.assertEqual(out["embeddings_batch"], {"vectors": 3, "indexes": [0, 1, 2]})
         self.assertEqual(out["responses_stream"]["usage"]["total_tokens"], 18)
         tokens = [(o["path"], o["stream"], o["prompt_tokens"], o["completion_tokens"]) for o in self.gateway.logs()
                   if o.get("msg") == "request" and o.get("status") == 200 and o["path"] != "/v1/models"]
         self.assertEqual(tokens, [("/v1/chat/completions", False, 12, 6), ("/v1/chat/completions", True, 12, 6),
                                   ("/v1/chat/completions", True, 12, 6), ("/v1/chat/completions", True, 12, 6),
-                                  ("/v1/embeddings", False, 4, 0),
-                                  ("/v1/responses", False, 12, 6), ("/v1/responses", True, 12, 6)])
+                                  ("/v1/embeddings", False, 4, 0), ("/v1/embeddings", False, 12, 0),
+                                  ("/v1/responses", False, 12, 6), ("/v1/responses", True, 12, 6),
+                                  ("/v1/responses", True, 12, 6)])
         self.assertEqual(out["models"], ["mistral-small"])  # the gateway's list: exact names it may route
         self.assertEqual(out["wrong_key"], {"status": 401, "code": "invalid_api_key"})
         err = out["error"]
