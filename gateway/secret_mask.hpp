@@ -6,11 +6,17 @@
 // The gateway masks it in the answer's body, byte for byte (the body keeps its length, so a
 // Content-Length answer keeps its framing), and drops a header field that holds it, in the forms an
 // echo writes it: as sent, in another letter case (a hex token read back upper-cased), and base64
-// (a Basic credential or a header dump echoed encoded, at any of the three alignments). A cluster
-// that means to leak its own credential can always spell it some other way; this is against the
-// echo, which is the common case, not against a cluster that wants to give its key away.
+// (a Basic credential or a header dump echoed encoded, at any of the three alignments); and each of
+// its characters as the encoders of the answer's format may escape it, alone or mixed with the
+// others as written (probe round 48: Gson writes '=' as \u003d, System.Text.Json '+' as \u002B,
+// PHP '/' as \/, a URL or a query '%2B', Go's html/template '&#43;'): JSON's \uXXXX and \/ \" \\,
+// percent-encoding, HTML's numeric and named character references. A cluster that means to leak
+// its own credential can always spell it some other way; this is against the echo, which is the
+// common case, not against a cluster that wants to give its key away.
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,17 +39,20 @@ class secret_forms {
  private:
   friend class secret_mask;
   struct form {
-    std::string text;
+    std::string pattern;  // lower-cased when any_case
     bool any_case = false;
+    std::array<std::uint8_t, 256> skip{};  // Horspool's shifts (at most 255)
   };
   void add_secret(std::string_view secret);
-  // Where `f` next occurs in `text` from `from` (npos: nowhere).
-  [[nodiscard]] static std::size_t find(const form& f, std::string_view text, std::size_t from);
-  // Whether `tail` is the beginning of `f`.
-  [[nodiscard]] static bool begins(const form& f, std::string_view tail);
+  void add(std::string text, bool any_case);
+  // Calls `hit(begin, end)` for every occurrence of a form in `text`, as written or with escapes of
+  // its characters; returns how long a tail of `text` may begin one (0 when `text` is whole).
+  template <typename hit_fn>
+  std::size_t scan(std::string_view text, bool whole, hit_fn&& hit) const;
 
   std::vector<form> forms_;
-  std::size_t longest_ = 0;
+  std::size_t longest_ = 0;          // the longest form, in characters
+  std::array<bool, 256> wanted_{};  // the characters the forms hold (an escape of another is left)
 };
 
 // One answer's body, masked as it is relayed.

@@ -2,7 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include <string>
+#include <vector>
 
 #include "crypto/base64.hpp"
 
@@ -62,6 +65,65 @@ TEST_CASE(
     c = c == '+' ? '-' : c == '/' ? '_' : c;
   }
   CHECK(forms.found_in(url));
+}
+
+namespace {
+
+// `text` with each character of `which` written as `spell` writes it.
+std::string escaped(std::string text, std::string_view which, std::string (*spell)(char)) {
+  std::string out;
+  for (const char c : text) {
+    out += which.find(c) != std::string_view::npos ? spell(c) : std::string(1, c);
+  }
+  return out;
+}
+
+std::string json_u(char c) { return fmt::format("\\u{:04x}", static_cast<int>(c)); }
+std::string json_u_upper(char c) { return fmt::format("\\u{:04X}", static_cast<int>(c)); }
+std::string percent(char c) { return fmt::format("%{:02X}", static_cast<int>(c)); }
+std::string percent_lower(char c) { return fmt::format("%{:02x}", static_cast<int>(c)); }
+std::string html_decimal(char c) { return fmt::format("&#{};", static_cast<int>(c)); }
+std::string html_hex(char c) { return fmt::format("&#x{:x};", static_cast<int>(c)); }
+std::string html_named(char c) {
+  return c == '+' ? "&plus;" : c == '/' ? "&sol;" : c == '=' ? "&equals;" : std::string(1, c);
+}
+
+}  // namespace
+
+TEST_CASE("the credential escaped as the answer's encoder writes it is masked too, wherever the reads split it") {
+  // Probe round 48: a base64-made token echoed by Gson ('=' as \u003d), System.Text.Json ('+' as
+  // \u002B), percent-encoded (a URL, a query) or by Go's html/template ('+' as &#43;) reached the
+  // client whole: only PHP's "\/" was masked.
+  const std::string token = "k9/Qx+Lm2Zp7/Rt+Wv4Yc8Nd3Jf6Hs1Bg0Ae5Ku=";
+  const secret_forms forms("Bearer " + token);
+  const std::vector<std::string> echoes = {
+      escaped(token, "=", json_u),          escaped(token, "+", json_u_upper),
+      escaped(token, "/", [](char) { return std::string("\\/"); }),
+      escaped(token, "+/=", percent),       escaped(token, "+/=", percent_lower),
+      escaped(token, "+", html_decimal),    escaped(token, "+/=", html_hex),
+      escaped(token, "+/=", html_named),    escaped(token, "abcxyz", json_u),  // letters too
+      escaped(escaped(token, "+", json_u), "=", percent),                     // mixed
+      "Bearer%20" + escaped(token, "+/=", percent)};
+  for (const std::string& echoed : echoes) {
+    const std::string body = R"({"error":{"message":"invalid credential: )" + echoed + R"("}})" + "\n";
+    CAPTURE(echoed);
+    CHECK(forms.found_in("X-Debug-Auth: " + echoed));
+    for (std::size_t step : {1u, 2u, 5u, 64u, 4096u}) {
+      CAPTURE(step);
+      const std::string out = relayed(forms, body, step);
+      CHECK(out.size() == body.size());
+      CHECK_FALSE(forms.found_in(out));
+      CHECK(out.starts_with(R"({"error":{"message":"invalid credential: )"));
+      CHECK(out.ends_with("\"}}\n"));
+    }
+  }
+  // Escapes of other characters, and text that only looks like the start of one, pass unchanged.
+  for (const std::string& text : {std::string("k9%2FQx%2BLm2Zp7 50% &amp; \\u0041 &#43; \\n"), std::string("%"),
+                                  std::string("&#"), std::string("\\u00")}) {
+    CAPTURE(text);
+    CHECK(relayed(forms, text, 1) == text);
+    CHECK(relayed(forms, text, 4096) == text);
+  }
 }
 
 TEST_CASE("text without the credential passes unchanged, and an event's last bytes are not held back") {
