@@ -69,8 +69,8 @@ asio::awaitable<stage_result> upstream_exchange::forward() {
   }
   upstream_pool::failure why;
   upstream_pool::walk walk;
-  if (!w_.pool.acquire_now(ctx_.cluster, lease_, why, walk)) {
-    lease_ = co_await w_.pool.acquire_rest(ctx_.cluster, why, walk);
+  if (!w_.pool.acquire_now(ctx_.cluster, ctx_.tenant, lease_, why, walk)) {
+    lease_ = co_await w_.pool.acquire_rest(ctx_.cluster, ctx_.tenant, why, walk);
   }
   const std::string& name = cluster_.config->name;
   if (lease_.conn) {
@@ -385,7 +385,7 @@ bool upstream_exchange::release(bool reusable) {
     // that served the request (2xx) proves the body was read; after any other, a request with a
     // body leaves the connection closed.
     const bool body_read = ctx_.body.empty() || (head_.status >= 200 && head_.status < 300);
-    w_.pool.release(ctx_.cluster, std::move(lease_),
+    w_.pool.release(ctx_.cluster, ctx_.tenant, std::move(lease_),
                     reusable && !gone && !w_.cutting && !body_unsent_ && body_read);
   }
   return gone;

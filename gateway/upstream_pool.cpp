@@ -384,7 +384,7 @@ bool upstream_pool::distance_acceptable(const upstream_cluster& c, endpoint_stat
   return false;
 }
 
-bool upstream_pool::acquire_now(int cluster, lease& out, failure& why, walk& w) {
+bool upstream_pool::acquire_now(int cluster, std::string_view tenant, lease& out, failure& why, walk& w) {
   upstream_cluster& c = *clusters_[static_cast<std::size_t>(cluster)];
   const std::size_t n = c.endpoints.size();
   if (w.k == 0) {
@@ -412,22 +412,28 @@ bool upstream_pool::acquire_now(int cluster, lease& out, failure& why, walk& w) 
     }
     auto& idle = idle_[static_cast<std::size_t>(cluster)][i];
     auto now = std::chrono::steady_clock::now();
-    while (!idle.empty()) {
-      idle_connection held = std::move(idle.back());
-      idle.pop_back();
-      std::shared_ptr<connection>& conn = held.conn;
+    for (auto it = idle.end(); it != idle.begin();) {
+      --it;
+      std::shared_ptr<connection>& conn = it->conn;
       // Checked before every reuse (one recv(MSG_PEEK) of a byte): a cluster that closed it, or
       // sent bytes after its answer (a body after a HEAD answer, a miscounted Content-Length),
-      // would otherwise hand those bytes to the next request, another client's, as its response.
-      // One made from an address set re-resolution has since replaced may be to an address now
-      // refused: not reused.
-      auto idle_for = now - conn->idle_since();
-      if (held.addresses == addresses && idle_for < timeouts_.pool_idle && !conn->peer_closed_or_sent()) {
+      // would otherwise hand those bytes to the next request as its response. One made from an
+      // address set re-resolution has since replaced may be to an address now refused: not reused.
+      // Another tenant's is left idle (idle_connection::tenant), unless it is found dead here.
+      const auto idle_for = now - conn->idle_since();
+      const bool live =
+          it->addresses == addresses && idle_for < timeouts_.pool_idle && !conn->peer_closed_or_sent();
+      if (live && it->tenant != tenant) {
+        continue;
+      }
+      std::shared_ptr<connection> held = std::move(conn);
+      it = idle.erase(it);
+      if (live) {
         metrics_.upstream_connections_reused.fetch_add(1, std::memory_order_relaxed);
-        out = lease{std::move(conn), &ep, std::move(addresses), true};
+        out = lease{std::move(held), &ep, std::move(addresses), true};
         return true;
       }
-      conn->close();
+      held->close();
       metrics_.upstream_connections_open.fetch_sub(1, std::memory_order_relaxed);
     }
     return false;  // endpoint i, its in_flight counted: acquire_rest connects
@@ -439,7 +445,8 @@ bool upstream_pool::acquire_now(int cluster, lease& out, failure& why, walk& w) 
   return true;
 }
 
-asio::awaitable<upstream_pool::lease> upstream_pool::acquire_rest(int cluster, failure& why, walk w) {
+asio::awaitable<upstream_pool::lease> upstream_pool::acquire_rest(int cluster, std::string_view tenant, failure& why,
+                                                                walk w) {
   upstream_cluster& c = *clusters_[static_cast<std::size_t>(cluster)];
   while (true) {
     endpoint_state& ep = *c.endpoints[(w.start + w.k) % c.endpoints.size()];
@@ -457,13 +464,13 @@ asio::awaitable<upstream_pool::lease> upstream_pool::acquire_rest(int cluster, f
         .emit();
     ++w.k;
     lease next;
-    if (acquire_now(cluster, next, why, w)) {
+    if (acquire_now(cluster, tenant, next, why, w)) {
       co_return next;
     }
   }
 }
 
-void upstream_pool::release(int cluster, lease&& l, bool reusable) {
+void upstream_pool::release(int cluster, std::string_view tenant, lease&& l, bool reusable) {
   if (!l.conn) {
     return;
   }
@@ -474,9 +481,16 @@ void upstream_pool::release(int cluster, lease&& l, bool reusable) {
     ++index;
   }
   auto& idle = idle_[static_cast<std::size_t>(cluster)][index];
-  if (reusable && l.conn->is_open() && idle.size() < c.config->max_idle_per_endpoint) {
+  if (reusable && l.conn->is_open() && c.config->max_idle_per_endpoint > 0) {
+    // Full: the least recently used one makes room (with several tenants, the pool would otherwise
+    // keep the first tenants' connections and close every later one's).
+    if (idle.size() >= c.config->max_idle_per_endpoint) {
+      idle.front().conn->close();
+      idle.pop_front();
+      metrics_.upstream_connections_open.fetch_sub(1, std::memory_order_relaxed);
+    }
     l.conn->mark_idle();
-    idle.push_back(idle_connection{std::move(l.conn), std::move(l.addresses)});
+    idle.push_back(idle_connection{std::move(l.conn), std::move(l.addresses), std::string(tenant)});
     return;
   }
   l.conn->close();

@@ -160,8 +160,8 @@ class upstream_pool {
     std::string detail;
   };
 
-  // A connection to an available endpoint of `cluster`: a live idle one, or a new one (connected
-  // and TLS-verified). Tries the next endpoint when connecting fails (nothing was sent yet).
+  // A connection to an available endpoint of `cluster`: a live idle one that last served `tenant`,
+  // or a new one (connected and TLS-verified). Tries the next endpoint when connecting fails (nothing was sent yet).
   // On failure, lease.conn is null and `why` says what happened last.
   // In two parts, so that the usual case (an idle connection) costs no coroutine: acquire_now walks
   // the endpoints without waiting and returns true when done (`out` holds a reused connection, or
@@ -170,11 +170,12 @@ class upstream_pool {
     std::size_t start = 0;  // where the rotation starts
     std::size_t k = 0;      // the endpoint (start + k) % n to connect to next
   };
-  [[nodiscard]] bool acquire_now(int cluster, lease& out, failure& why, walk& w);
-  asio::awaitable<lease> acquire_rest(int cluster, failure& why, walk w);
+  [[nodiscard]] bool acquire_now(int cluster, std::string_view tenant, lease& out, failure& why, walk& w);
+  asio::awaitable<lease> acquire_rest(int cluster, std::string_view tenant, failure& why, walk w);
 
-  // Returns a connection after a complete exchange; only keep-alive ones are kept.
-  void release(int cluster, lease&& l, bool reusable);
+  // Returns a connection after a complete exchange for `tenant`; only keep-alive ones are kept, and
+  // only that tenant's requests reuse it (below).
+  void release(int cluster, std::string_view tenant, lease&& l, bool reusable);
 
   [[nodiscard]] bool cluster_available(int cluster) const;
   // Why the cluster's endpoints are out for good (a round trip contradicted the declared location),
@@ -197,6 +198,12 @@ class upstream_pool {
   struct idle_connection {
     std::shared_ptr<connection> conn;
     std::shared_ptr<const endpoint_addresses> addresses;  // not reused once the endpoint's set changed
+    // The tenant whose request it served last; only its requests reuse it. The check before a reuse
+    // sees bytes a cluster sent after its answer only once they have arrived: a late unsolicited
+    // response (a miscounted body, a second answer) that comes after the check is read as the next
+    // request's answer, and HTTP/1.1 has no way to tell (probe round 48). Kept to one tenant, it
+    // never reaches another tenant's client.
+    std::string tenant;
   };
   // idle_[cluster][endpoint], most recently used at the back
   std::vector<std::vector<std::deque<idle_connection>>> idle_;

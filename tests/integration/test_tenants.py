@@ -140,6 +140,36 @@ class ClientCertificateIdentityTest(unittest.TestCase):
         self.assertEqual(resp.status, 200)
         self.assertEqual(access_line(self.gateway, resp)["tenant"], "acme")
 
+    def test_a_late_answer_a_cluster_sends_never_reaches_another_tenant(self):
+        # Probe round 48: a cluster that answers, then (100 ms later) sends a response nobody asked
+        # for. The check before a pooled connection's reuse sees such bytes only once they have
+        # arrived: another tenant's request sent on it in between got them as its answer. Pooled
+        # connections are kept to the tenant they served: beta's requests, sent at once on every
+        # worker, get their own answers.
+        alpha = self.cert("late-alpha", [cn("alpha")])
+        beta = self.cert("late-beta", [cn("beta")])
+        betas = [tls_connect(self.gateway.port, self.certs, cert=beta[0], key=beta[1]) for _ in range(4)]
+        try:
+            first = send(self.gateway.port, self.certs,
+                         chat_request(extra_headers={"x-standin-fault": "late-extra-response"}), alpha)
+            self.assertEqual((first.status, first.json()), (200, {"fault": "late-extra-response"}))
+            for s in betas:
+                s.sendall(chat_request())
+            for s in betas:
+                resp = Reader(s).read_response()
+                self.assertEqual(resp.status, 200, resp.body)
+                self.assertNotIn(b"smuggled", resp.body)
+                self.assertEqual(resp.json()["object"], "chat.completion")
+        finally:
+            for s in betas:
+                s.close()
+        # Alpha's own next request: the late bytes are on its idle connection by now, which is not
+        # reused (the check before reuse).
+        time.sleep(0.3)
+        resp = send(self.gateway.port, self.certs, chat_request(), alpha)
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertNotIn(b"smuggled", resp.body)
+
     def test_a_plain_cn_is_the_tenant(self):
         resp = send(self.gateway.port, self.certs, chat_request(), self.cert("plain", [cn("acme-é")]))
         self.assertEqual(resp.status, 200)
@@ -1133,7 +1163,9 @@ class UsageTest(unittest.TestCase):
         resp, log = self.call("/v1/responses", {"model": "m", "input": "hello", "stream": True})
         events = [line[6:] for e in resp.body.decode().split("\n\n") for line in e.split("\n")
                   if line.startswith("data: ")]
-        self.assertEqual(len(events), 7)  # created, 5 deltas, completed: unchanged
+        # created, in_progress, output_item.added, content_part.added, 5 deltas, output_text.done,
+        # content_part.done, output_item.done, completed: unchanged
+        self.assertEqual(len(events), 13)
         self.assertEqual(json.loads(events[-1])["type"], "response.completed")
         self.assertNotIn("stream_options", resp.body.decode())
         self.assertEqual((log["prompt_tokens"], log["completion_tokens"]), (12, 5))
