@@ -474,6 +474,8 @@ std::string_view describe(parse_error e) {
       return "chunk data not followed by CRLF";
     case parse_error::bad_trailer:
       return "invalid trailer section";
+    case parse_error::too_many_trailer_fields:
+      return "too many trailer fields (more than limits.max_headers)";
     case parse_error::sovereign_field_in_trailer:
       return "a Sovereign-* field in the trailer section: the gateway reads Sovereign-Data-Class in the "
              "head only, so a class declared after the body would be lost; send it in the head";
@@ -1022,6 +1024,9 @@ chunk_decoder::state chunk_decoder::feed(std::string_view in, std::size_t& consu
           return fail(parse_error::bad_trailer);
         } else {
           if (trailer_line_empty_) {
+            if (++trailer_fields_ > max_fields_) {
+              return fail(parse_error::too_many_trailer_fields);
+            }
             trailer_in_name_ = true;
             trailer_colon_ = false;
             trailer_sovereign_ = 0;

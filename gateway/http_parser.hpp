@@ -53,6 +53,7 @@ enum class parse_error : std::uint8_t {
   chunk_extension_too_long,  // a chunk line's extensions over 4096 bytes
   chunk_missing_crlf,
   bad_trailer,
+  too_many_trailer_fields,     // more than limits.max_headers (a count bound, as the head has)
   sovereign_field_in_trailer,  // a declaration the gateway reads in the head only
   body_too_large,              // 413
   bad_status_line,
@@ -173,8 +174,9 @@ class chunk_decoder {
  public:
   enum class state : std::uint8_t { need_more, done, error };
   // `request`: a client's body, whose trailer may hold no Sovereign-* field (a cluster's answer's may).
-  explicit chunk_decoder(std::uint64_t max_body, bool request = false)
-      : max_body_(max_body), request_(request) {}
+  // `max_fields`: the most trailer fields it takes (limits.max_headers for a client's body).
+  explicit chunk_decoder(std::uint64_t max_body, bool request = false, std::size_t max_fields = 100)
+      : max_body_(max_body), request_(request), max_fields_(max_fields) {}
 
   // Consumes bytes from `in`, appending decoded data to `out`. Returns how far it got in
   // `consumed`. After `done`, bytes past `consumed` belong to the next message.
@@ -191,6 +193,8 @@ class chunk_decoder {
 
   std::uint64_t max_body_;
   bool request_ = false;
+  std::size_t max_fields_ = 100;
+  std::size_t trailer_fields_ = 0;
   std::uint64_t total_ = 0;
   std::uint64_t remaining_ = 0;
   phase phase_ = phase::size;

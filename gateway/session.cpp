@@ -385,7 +385,7 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   asio::awaitable<stage_result> read_chunked_body(request_context& ctx) {
-    http::chunk_decoder decoder(cfg_.http.max_body_bytes, true);
+    http::chunk_decoder decoder(cfg_.http.max_body_bytes, true, cfg_.http.max_fields);
     const auto started = std::chrono::steady_clock::now();
     std::size_t received = inbuf_.size();
     while (true) {

@@ -240,6 +240,13 @@ TEST_CASE("chunk decoder errors") {
   CHECK(answer.feed("0\r\nSovereign-X: y\r\n\r\n", consumed, out) == chunk_decoder::state::done);
   CHECK(run("5\r\nhello\r\n0\r\nBad Name: x\r\n\r\n") == parse_error::bad_trailer);
   CHECK(run("5\r\nhello\r\n0\r\nX-Ok: a:b\r\n\r\n") == parse_error::none);
+  // As many trailer fields as a head may have, not more (probe round 48: 5,000 were taken).
+  std::string fields;
+  for (int i = 0; i < 100; ++i) {
+    fields += "X-T: y\r\n";
+  }
+  CHECK(run("5\r\nhello\r\n0\r\n" + fields + "\r\n") == parse_error::none);
+  CHECK(run("5\r\nhello\r\n0\r\n" + fields + "X-T: y\r\n\r\n") == parse_error::too_many_trailer_fields);
 }
 
 TEST_CASE("response heads: framing and bodies that must be absent") {
