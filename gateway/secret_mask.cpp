@@ -34,12 +34,12 @@ int hex_digit(char c) {
 
 // HTML's named character references of ASCII characters (HTML5's list).
 constexpr std::pair<std::string_view, char> named_references[] = {
-    {"&amp;", '&'},    {"&lt;", '<'},      {"&gt;", '>'},     {"&quot;", '"'},    {"&apos;", '\''},
-    {"&plus;", '+'},   {"&sol;", '/'},     {"&equals;", '='}, {"&colon;", ':'},   {"&period;", '.'},
-    {"&lowbar;", '_'}, {"&hyphen;", '-'},  {"&num;", '#'},    {"&excl;", '!'},    {"&percnt;", '%'},
-    {"&commat;", '@'}, {"&dollar;", '$'},  {"&ast;", '*'},    {"&comma;", ','},   {"&semi;", ';'},
-    {"&quest;", '?'},  {"&Hat;", '^'},     {"&grave;", '`'},  {"&verbar;", '|'},  {"&lpar;", '('},
-    {"&rpar;", ')'},   {"&lsqb;", '['},    {"&rsqb;", ']'},   {"&lcub;", '{'},    {"&rcub;", '}'},
+    {"&amp;", '&'},    {"&lt;", '<'},     {"&gt;", '>'},     {"&quot;", '"'},   {"&apos;", '\''},
+    {"&plus;", '+'},   {"&sol;", '/'},    {"&equals;", '='}, {"&colon;", ':'},  {"&period;", '.'},
+    {"&lowbar;", '_'}, {"&hyphen;", '-'}, {"&num;", '#'},    {"&excl;", '!'},   {"&percnt;", '%'},
+    {"&commat;", '@'}, {"&dollar;", '$'}, {"&ast;", '*'},    {"&comma;", ','},  {"&semi;", ';'},
+    {"&quest;", '?'},  {"&Hat;", '^'},    {"&grave;", '`'},  {"&verbar;", '|'}, {"&lpar;", '('},
+    {"&rpar;", ')'},   {"&lsqb;", '['},   {"&rsqb;", ']'},   {"&lcub;", '{'},   {"&rcub;", '}'},
     {"&bsol;", '\\'},
 };
 
@@ -257,7 +257,8 @@ void secret_forms::add(std::string text, bool any_case) {
   for (std::size_t i = 0; i + 1 < m; ++i) {
     const char c = f.pattern[i];
     for (const char v : {c, any_case && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c}) {
-      f.skip[static_cast<unsigned char>(v)] = static_cast<std::uint8_t>(std::min<std::size_t>(m - 1 - i, 255));
+      f.skip[static_cast<unsigned char>(v)] =
+          static_cast<std::uint8_t>(std::min<std::size_t>(m - 1 - i, 255));
     }
   }
   for (const char c : f.pattern) {
@@ -298,7 +299,8 @@ std::size_t secret_forms::scan(std::string_view text, bool whole, hit_fn&& hit) 
     for (const form& f : forms_) {
       const std::string_view hay = f.any_case ? lower_case : as_is;
       const std::size_t m = f.pattern.size();
-      for (std::size_t i = search(hay, f.pattern, f.skip, 0); i != npos; i = search(hay, f.pattern, f.skip, i + m)) {
+      for (std::size_t i = search(hay, f.pattern, f.skip, 0); i != npos;
+           i = search(hay, f.pattern, f.skip, i + m)) {
         place(i, i + m);
       }
     }
@@ -354,7 +356,8 @@ void secret_mask::feed(std::string_view data, std::string& out) {
   work_.assign(held_).append(data);
   held_.clear();
   const std::size_t hold = forms_->scan(work_, false, [&](std::size_t b, std::size_t e) {
-    std::fill(work_.begin() + static_cast<std::ptrdiff_t>(b), work_.begin() + static_cast<std::ptrdiff_t>(e), '*');
+    std::fill(work_.begin() + static_cast<std::ptrdiff_t>(b), work_.begin() + static_cast<std::ptrdiff_t>(e),
+              '*');
   });
   out.append(work_, 0, work_.size() - hold);
   held_.assign(work_, work_.size() - hold, hold);

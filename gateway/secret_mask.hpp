@@ -51,7 +51,7 @@ class secret_forms {
   std::size_t scan(std::string_view text, bool whole, hit_fn&& hit) const;
 
   std::vector<form> forms_;
-  std::size_t longest_ = 0;          // the longest form, in characters
+  std::size_t longest_ = 0;         // the longest form, in characters
   std::array<bool, 256> wanted_{};  // the characters the forms hold (an escape of another is left)
 };
 

@@ -445,8 +445,8 @@ bool upstream_pool::acquire_now(int cluster, std::string_view tenant, lease& out
   return true;
 }
 
-asio::awaitable<upstream_pool::lease> upstream_pool::acquire_rest(int cluster, std::string_view tenant, failure& why,
-                                                                walk w) {
+asio::awaitable<upstream_pool::lease> upstream_pool::acquire_rest(int cluster, std::string_view tenant,
+                                                                  failure& why, walk w) {
   upstream_cluster& c = *clusters_[static_cast<std::size_t>(cluster)];
   while (true) {
     endpoint_state& ep = *c.endpoints[(w.start + w.k) % c.endpoints.size()];

@@ -161,11 +161,11 @@ class upstream_pool {
   };
 
   // A connection to an available endpoint of `cluster`: a live idle one that last served `tenant`,
-  // or a new one (connected and TLS-verified). Tries the next endpoint when connecting fails (nothing was sent yet).
-  // On failure, lease.conn is null and `why` says what happened last.
-  // In two parts, so that the usual case (an idle connection) costs no coroutine: acquire_now walks
-  // the endpoints without waiting and returns true when done (`out` holds a reused connection, or
-  // no connection and `why`); false when it must connect: then co_await acquire_rest(…, walk).
+  // or a new one (connected and TLS-verified). Tries the next endpoint when connecting fails (nothing was
+  // sent yet). On failure, lease.conn is null and `why` says what happened last. In two parts, so that the
+  // usual case (an idle connection) costs no coroutine: acquire_now walks the endpoints without waiting and
+  // returns true when done (`out` holds a reused connection, or no connection and `why`); false when it must
+  // connect: then co_await acquire_rest(…, walk).
   struct walk {
     std::size_t start = 0;  // where the rotation starts
     std::size_t k = 0;      // the endpoint (start + k) % n to connect to next

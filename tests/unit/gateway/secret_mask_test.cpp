@@ -1,7 +1,6 @@
 #include "gateway/secret_mask.hpp"
 
 #include <doctest/doctest.h>
-
 #include <fmt/format.h>
 
 #include <string>
@@ -90,20 +89,24 @@ std::string html_named(char c) {
 
 }  // namespace
 
-TEST_CASE("the credential escaped as the answer's encoder writes it is masked too, wherever the reads split it") {
+TEST_CASE(
+    "the credential escaped as the answer's encoder writes it is masked too, wherever the reads split it") {
   // Probe round 48: a base64-made token echoed by Gson ('=' as \u003d), System.Text.Json ('+' as
   // \u002B), percent-encoded (a URL, a query) or by Go's html/template ('+' as &#43;) reached the
   // client whole: only PHP's "\/" was masked.
   const std::string token = "k9/Qx+Lm2Zp7/Rt+Wv4Yc8Nd3Jf6Hs1Bg0Ae5Ku=";
   const secret_forms forms("Bearer " + token);
-  const std::vector<std::string> echoes = {
-      escaped(token, "=", json_u),          escaped(token, "+", json_u_upper),
-      escaped(token, "/", [](char) { return std::string("\\/"); }),
-      escaped(token, "+/=", percent),       escaped(token, "+/=", percent_lower),
-      escaped(token, "+", html_decimal),    escaped(token, "+/=", html_hex),
-      escaped(token, "+/=", html_named),    escaped(token, "abcxyz", json_u),  // letters too
-      escaped(escaped(token, "+", json_u), "=", percent),                     // mixed
-      "Bearer%20" + escaped(token, "+/=", percent)};
+  const std::vector<std::string> echoes = {escaped(token, "=", json_u),
+                                           escaped(token, "+", json_u_upper),
+                                           escaped(token, "/", [](char) { return std::string("\\/"); }),
+                                           escaped(token, "+/=", percent),
+                                           escaped(token, "+/=", percent_lower),
+                                           escaped(token, "+", html_decimal),
+                                           escaped(token, "+/=", html_hex),
+                                           escaped(token, "+/=", html_named),
+                                           escaped(token, "abcxyz", json_u),                    // letters too
+                                           escaped(escaped(token, "+", json_u), "=", percent),  // mixed
+                                           "Bearer%20" + escaped(token, "+/=", percent)};
   for (const std::string& echoed : echoes) {
     const std::string body = R"({"error":{"message":"invalid credential: )" + echoed + R"("}})" + "\n";
     CAPTURE(echoed);
@@ -118,8 +121,8 @@ TEST_CASE("the credential escaped as the answer's encoder writes it is masked to
     }
   }
   // Escapes of other characters, and text that only looks like the start of one, pass unchanged.
-  for (const std::string& text : {std::string("k9%2FQx%2BLm2Zp7 50% &amp; \\u0041 &#43; \\n"), std::string("%"),
-                                  std::string("&#"), std::string("\\u00")}) {
+  for (const std::string& text : {std::string("k9%2FQx%2BLm2Zp7 50% &amp; \\u0041 &#43; \\n"),
+                                  std::string("%"), std::string("&#"), std::string("\\u00")}) {
     CAPTURE(text);
     CHECK(relayed(forms, text, 1) == text);
     CHECK(relayed(forms, text, 4096) == text);
