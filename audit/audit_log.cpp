@@ -144,8 +144,21 @@ result<std::unique_ptr<audit_log>> audit_log::open(const log_config& config) {
     }
   }
   // One auditor key per log: a new auditor.pub would seal the next data keys to a key that opens
-  // none of the older ones, and `verify --payloads` could not tell that from a replaced data key.
-  const std::string auditor = "sovgw-auditor-x25519 " + crypto::to_base64(keys.auditor_public);
+  // none of the older ones. The records' data key commitments name it in the signed log; the meta
+  // entry, unsigned, also covers a log from before them.
+  const std::string auditor_base64 = crypto::to_base64(keys.auditor_public);
+  const std::string auditor = "sovgw-auditor-x25519 " + auditor_base64;
+  if (!report.committed_auditor_keys.empty() && report.committed_auditor_keys.front() != auditor_base64) {
+    return status{
+        error_code::invalid_argument,
+        fmt::format("the auditor key in {}/auditor.pub ({}) is not the auditor key the audit log at {} seals "
+                    "its payloads to: its signed records commit its data keys as sealed to "
+                    "sovgw-auditor-x25519 {}. Put the log's auditor.pub back in {}; to change the auditor "
+                    "key, start a new log with it and keep this one with its auditor.key (docs/auditing.md, "
+                    "\"Rotating the auditor key\")",
+                    config.key_dir, auditor, config.db_dir, report.committed_auditor_keys.front(),
+                    config.key_dir)};
+  }
   auto stored_auditor = log->store_->get(column::meta, auditor_meta_key);
   if (!stored_auditor.is_ok()) {
     return stored_auditor.error();
@@ -461,9 +474,15 @@ void audit_log::append_async(record r, const payload& data, append_callback done
         sealing_failed = blob.error();
         r.payload = payload_mode::none;
       } else {
-        p.blob = std::move(blob.value());
+        p.blob = std::move(blob->blob);
         const auto d = crypto::sha256(std::string_view(p.blob));
         r.payload_digest.assign(d.begin(), d.end());
+        if (blob->carries_commitment) {
+          r.data_key_version = blob->data_key_version;
+          r.data_key_digest = std::move(blob->data_key_digest);
+          r.auditor_key = std::move(blob->auditor_key);
+          p.commits_data_key = std::move(blob->committed);
+        }
       }
     }
   }
@@ -728,6 +747,11 @@ void audit_log::commit(std::vector<pending>& batch) {
   }
   const double sync_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - sync_start).count();
+  for (auto& p : batch) {
+    if (p.commits_data_key) {
+      p.commits_data_key->store(true, std::memory_order_release);
+    }
+  }
   if (in_flight_) {
     std::vector<std::string> cleared;
     for (auto& p : batch) {

@@ -191,6 +191,8 @@ class audit_log {
     std::array<std::string, 5> index_prefixes;  // one per index_columns entry (store.hpp)
     append_callback done;
     std::string in_flight_id;  // the request id whose in-flight note this record clears
+    // The record commits to a data key (payload_vault::sealed): set once it is durable.
+    std::shared_ptr<std::atomic<bool>> commits_data_key;
   };
 
   audit_log() = default;

@@ -1210,6 +1210,17 @@ class verifier {
       return false;
     }
     report_.sealed_records += record_.payload == payload_mode::sealed ? 1 : 0;
+    if (record_.kind == record_kind::request) {
+      auto& counts = report_.request_payloads;
+      ++(record_.payload == payload_mode::sealed   ? counts.sealed
+         : record_.payload == payload_mode::digest ? counts.digest
+                                                   : counts.none);
+    }
+    if (!record_.auditor_key.empty() &&
+        std::find(report_.committed_auditor_keys.begin(), report_.committed_auditor_keys.end(),
+                  record_.auditor_key) == report_.committed_auditor_keys.end()) {
+      report_.committed_auditor_keys.push_back(record_.auditor_key);
+    }
     if (record_.kind == record_kind::event) {
       report_.forced_opens += record_.note.rfind("forced-open", 0) == 0 ? 1 : 0;
       report_.events.add(record_);
@@ -1706,6 +1717,14 @@ const char* to_string(problem_kind kind) {
       return "forwarded_digest_mismatch";
     case problem_kind::log_replaced:
       return "log_replaced";
+    case problem_kind::data_key_not_committed_one:
+      return "data_key_not_committed_one";
+    case problem_kind::data_key_committed_twice:
+      return "data_key_committed_twice";
+    case problem_kind::data_key_other_auditor:
+      return "data_key_other_auditor";
+    case problem_kind::data_key_uncommitted:
+      return "data_key_uncommitted";
   }
   return "?";
 }

@@ -93,6 +93,11 @@ enum class problem_kind {
   forwarded_digest_mismatch,  // a sealed prompt that is not the body the record's forwarded_digest names
   // (the CLI, for a kept checkpoint: proof_failure::other_log)
   log_replaced,  // the checkpoint the auditor holds is of another log name, signed by another key
+  // (verify_payloads: a data key against its commitment in the signed records; no secret needed)
+  data_key_not_committed_one,  // a stored data key is not the one the log committed: replaced after sealing
+  data_key_committed_twice,    // two different commitments to one data key version
+  data_key_other_auditor,      // a data key committed as sealed to another auditor key than the log's
+  data_key_uncommitted,        // a data key no record commits to, in a log that commits its data keys
 };
 [[nodiscard]] const char* to_string(problem_kind kind);
 
@@ -133,6 +138,17 @@ struct verify_report {
   std::uint64_t index_entries = 0;           // index entries checked (when options.indexes)
   std::uint64_t forced_opens = 0;
   std::uint64_t sealed_records = 0;  // records that sealed their payload (verify_payloads checks those)
+  // Request records by what they kept of their payload (audit.payload, a policy's log_payload):
+  // lowering it shows here.
+  struct payload_counts {
+    std::uint64_t sealed = 0;
+    std::uint64_t digest = 0;
+    std::uint64_t none = 0;
+  };
+  payload_counts request_payloads;
+  // The auditor keys (base64) the records' data key commitments name, distinct, in log order: one
+  // for a log whose data keys were all sealed to one auditor key (record::auditor_key).
+  std::vector<std::string> committed_auditor_keys;
   std::optional<crypto::checkpoint> latest;         // latest stored checkpoint that verified
   std::optional<crypto::checkpoint> newest_signed;  // newest stored one with a valid signature
   std::vector<problem> problems;

@@ -9,6 +9,7 @@
 #include "audit/log_events.hpp"
 #include "audit/store.hpp"
 #include "crypto/aead.hpp"
+#include "crypto/base64.hpp"
 #include "crypto/blake2b.hpp"
 #include "crypto/content_digest.hpp"
 #include "crypto/hex.hpp"
@@ -67,7 +68,7 @@ std::vector<std::uint8_t> encode_payload(const payload& p) {
 }
 
 payload_vault::payload_vault(store& s, const crypto::secret_bytes& kek, const crypto::box_public_key& auditor)
-    : store_(s), auditor_(auditor) {
+    : store_(s), auditor_(auditor), auditor_base64_(crypto::to_base64(auditor)) {
   const std::string_view label = "sovgw-client-ip-v1";
   auto derived = crypto::blake2b(bytes_of(label), 32, kek.view());
   ip_key_ = crypto::secret_bytes(derived);
@@ -103,19 +104,22 @@ result<const payload_vault::tenant_key*> payload_vault::key_for(const std::strin
   }
   const std::uint32_t version = last + 1;
   auto key = crypto::aead_generate_key();
+  const auto sealed = crypto::box_seal(auditor_, key.view());
   rocksdb::WriteBatch batch;
-  batch.Put(store_.cf(column::keys), data_key_key(tenant, version),
-            sealed_only_entry(crypto::box_seal(auditor_, key.view())));
+  batch.Put(store_.cf(column::keys), data_key_key(tenant, version), sealed_only_entry(sealed));
   batch.Put(store_.cf(column::keys), current_key(tenant), be32(version) + state_active);
   if (auto s = store_.write(batch, true); !s.is_ok()) {
     return s;
   }
-  return &cache_.emplace(tenant, tenant_key{version, std::move(key)}).first->second;
+  tenant_key made{
+      .version = version, .key = std::move(key), .digest = crypto::to_hex(crypto::sha256(sealed))};
+  return &cache_.emplace(tenant, std::move(made)).first->second;
 }
 
-result<std::string> payload_vault::seal(const std::string& tenant, std::span<const std::uint8_t> plaintext,
-                                        std::span<const std::uint8_t> associated_data) {
-  std::uint32_t version = 0;
+result<payload_vault::sealed> payload_vault::seal(const std::string& tenant,
+                                                  std::span<const std::uint8_t> plaintext,
+                                                  std::span<const std::uint8_t> associated_data) {
+  sealed out;
   crypto::secret_bytes key;
   {
     std::lock_guard lock(mutex_);
@@ -123,14 +127,20 @@ result<std::string> payload_vault::seal(const std::string& tenant, std::span<con
     if (!k.is_ok()) {
       return k.error();
     }
-    version = (*k)->version;
+    out.data_key_version = (*k)->version;
     key = (*k)->key.clone();
+    if (!(*k)->committed->load(std::memory_order_acquire)) {
+      out.carries_commitment = true;
+      out.data_key_digest = (*k)->digest;
+      out.auditor_key = auditor_base64_;
+      out.committed = (*k)->committed;
+    }
   }
   const auto box = crypto::aead_seal(key, plaintext, associated_data);
-  std::string blob(1, static_cast<char>(blob_version));
-  blob += be32(version);
-  blob.append(box.begin(), box.end());
-  return blob;
+  out.blob.assign(1, static_cast<char>(blob_version));
+  out.blob += be32(out.data_key_version);
+  out.blob.append(box.begin(), box.end());
+  return out;
 }
 
 result<payload_vault::shred_result> payload_vault::shred(const std::string& tenant) {
@@ -262,6 +272,14 @@ result<data_key_store> read_data_key_store(const store& s) {
     return from_rocksdb(it->status(), "reading the data key store failed");
   }
   return out;
+}
+
+std::optional<std::string> data_key_entry_digest(std::string_view entry) {
+  const auto e = read_key_entry(entry);
+  if (!e) {
+    return std::nullopt;
+  }
+  return crypto::to_hex(crypto::sha256(e->sealed));
 }
 
 std::optional<std::uint32_t> payload_key_version(std::string_view blob) {

@@ -2,8 +2,10 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -22,6 +24,11 @@
 // its first payload for a tenant starts a new key version. Destroying a tenant's data keys
 // (crypto-shredding) makes its payloads unreadable while leaves, ciphertext hashes and proofs
 // stay valid.
+//
+// Each data key version is committed in the signed log: the first records sealed under it carry
+// its version, the SHA-256 of its sealed bytes as stored and the auditor key it was sealed to
+// (record::data_key_*), until one of them is durable. A verifier needs no secret to check that the
+// stored data keys are the ones the log committed, sealed to one auditor key (payload_verifier.hpp).
 //
 // Payload blob: u8 version=1 || be32 key version || nonce || ciphertext || tag; the leaf commits
 // to SHA-256(blob). Plaintext: be32 length || prompt || be32 length || completion.
@@ -44,9 +51,20 @@ class payload_vault {
   payload_vault(store& s, const crypto::secret_bytes& kek, const crypto::box_public_key& auditor);
 
   // Encrypts `plaintext` under the tenant's data key of this process (on first use, a new version,
-  // durably stored sealed to the auditor) bound to `associated_data`. Returns the blob.
-  [[nodiscard]] result<std::string> seal(const std::string& tenant, std::span<const std::uint8_t> plaintext,
-                                         std::span<const std::uint8_t> associated_data);
+  // durably stored sealed to the auditor) bound to `associated_data`. Returns the blob and, until a
+  // record carrying it is durable, the data key's commitment: the caller puts it in the record
+  // (record::data_key_*) and, once that record is durable, sets `*committed` so that later records
+  // stop carrying it (records sealed meanwhile carry it too: repeats are identical).
+  struct sealed {
+    std::string blob;
+    bool carries_commitment = false;
+    std::uint32_t data_key_version = 0;
+    std::string data_key_digest;                   // lowercase hex SHA-256 of the data key as stored, sealed
+    std::string auditor_key;                       // base64 of the auditor public key it was sealed to
+    std::shared_ptr<std::atomic<bool>> committed;  // set when carries_commitment
+  };
+  [[nodiscard]] result<sealed> seal(const std::string& tenant, std::span<const std::uint8_t> plaintext,
+                                    std::span<const std::uint8_t> associated_data);
 
   // Destroys every data key of `tenant` (and compacts them out of the key column family).
   struct shred_result {
@@ -67,12 +85,17 @@ class payload_vault {
   struct tenant_key {
     std::uint32_t version = 0;
     crypto::secret_bytes key;
+    std::string digest;  // data_key_entry_digest of its entry
+    // A record committing to this version is durable. Shared: a shred may drop the cache entry
+    // while records carrying the commitment are in flight.
+    std::shared_ptr<std::atomic<bool>> committed = std::make_shared<std::atomic<bool>>(false);
   };
   result<const tenant_key*> key_for(const std::string& tenant);
   status rewrite_key_store(rocksdb::WriteBatch& batch);  // synced, then flushed and compacted
 
   store& store_;
   crypto::box_public_key auditor_{};
+  std::string auditor_base64_;
   crypto::secret_bytes ip_key_;
   std::mutex mutex_;
   std::unordered_map<std::string, tenant_key> cache_;
@@ -96,6 +119,10 @@ struct data_key_store {
   std::uint64_t malformed = 0;  // entries that are neither a data key nor a current version
 };
 [[nodiscard]] result<data_key_store> read_data_key_store(const store& s);
+
+// The lowercase hex SHA-256 of a data key entry's key sealed to the auditor (what a record's
+// data_key_digest commits to: the same after remove_wrapped_copies); nullopt when it is not one.
+[[nodiscard]] std::optional<std::string> data_key_entry_digest(std::string_view entry);
 
 // The data key version a stored payload blob was sealed under; nullopt when the blob is not one.
 [[nodiscard]] std::optional<std::uint32_t> payload_key_version(std::string_view blob);

@@ -9,6 +9,7 @@
 
 #include "audit/store.hpp"
 #include "common/plural.hpp"
+#include "crypto/base64.hpp"
 #include "crypto/sha256.hpp"
 
 namespace sovgw::audit {
@@ -72,6 +73,7 @@ class payload_checker {
     finish_period();
     report_unopened_keys();
     report_failed_opens();
+    judge_commitments();
     if (dropped_ > 0) {
       out_.problems.push_back(
           {problem_kind::more, std::nullopt,
@@ -191,6 +193,7 @@ class payload_checker {
       }
       return;
     }
+    note_commitment(seq);
     if (record_.payload == payload_mode::sealed && in_period()) {
       ++out_.period->sealed;
     }
@@ -280,8 +283,113 @@ class payload_checker {
       }
       return;
     }
+    need_key(seq, version, *entry);
     if (auditor_ != nullptr) {
       open_with_auditor(seq, blob, version, *entry);
+    }
+  }
+
+  // A signed record's data key commitment, kept once per distinct (digest, auditor key).
+  void note_commitment(std::uint64_t seq) {
+    if (record_.data_key_digest.empty()) {
+      return;
+    }
+    if (!first_commitment_) {
+      first_commitment_ = seq;
+      first_auditor_key_ = record_.auditor_key;
+    }
+    auto& list = commitments_[{record_.tenant, record_.data_key_version}];
+    const auto same = std::find_if(list.begin(), list.end(), [&](const commitment& c) {
+      return c.digest == record_.data_key_digest && c.auditor_key == record_.auditor_key;
+    });
+    if (same == list.end()) {
+      list.push_back({record_.data_key_digest, record_.auditor_key, seq});
+    }
+  }
+
+  // A stored data key a checked payload needs, to judge against the commitments after the pass.
+  void need_key(std::uint64_t seq, std::uint32_t version, const std::string& entry) {
+    if (needed_.count({record_.tenant, version}) == 0) {
+      needed_.emplace(key_version{record_.tenant, version},
+                      needed_key{seq, data_key_entry_digest(entry).value_or(std::string())});
+    }
+  }
+
+  // The stored data keys against the commitments in the signed records (no secret needed), and
+  // every commitment's auditor key against the log's.
+  void judge_commitments() {
+    if (first_commitment_) {
+      judge_auditor_keys();
+    }
+    for (const auto& [kv, need] : needed_) {
+      const auto& [tenant, version] = kv;
+      const auto found = commitments_.find(kv);
+      if (found == commitments_.end()) {
+        if (first_commitment_ && need.first_use > *first_commitment_) {
+          problem(
+              problem_kind::data_key_uncommitted, need.first_use,
+              fmt::format("tenant '{}' data key v{} seals payloads from record {} on, after the log began "
+                          "committing its data keys (record {}), but no signed record commits to it: a "
+                          "writer that does not commit data keys (an older sovgw, or a modified one) "
+                          "stored it, or it was replaced; to whom it was sealed is not known",
+                          tenant, version, need.first_use, *first_commitment_));
+        } else {
+          ++out_.uncommitted_data_keys;
+        }
+        continue;
+      }
+      const auto& list = found->second;
+      if (list.size() > 1) {
+        problem(problem_kind::data_key_committed_twice, list[1].seq,
+                fmt::format("records {} and {} commit to two different data keys as tenant '{}' data key v{} "
+                            "(SHA-256 {}... and {}...): at most one of them sealed its payloads (two writers "
+                            "made one version, or records were forged and signed)",
+                            list[0].seq, list[1].seq, tenant, version, list[0].digest.substr(0, 16),
+                            list[1].digest.substr(0, 16)));
+      }
+      const std::string& stored = need.digest;
+      const bool matches =
+          std::any_of(list.begin(), list.end(), [&](const commitment& c) { return c.digest == stored; });
+      if (!matches) {
+        problem(problem_kind::data_key_not_committed_one, list.front().seq,
+                fmt::format("tenant '{}' data key v{} is not the one the log committed at record {}: it was "
+                            "replaced after it was sealed (its SHA-256 is {}..., the record commits to "
+                            "{}...); whoever replaced it may have read the payloads sealed under it, from "
+                            "record {} on",
+                            tenant, version, list.front().seq, need.digest.substr(0, 16),
+                            list.front().digest.substr(0, 16), need.first_use));
+      } else if (list.size() == 1) {
+        ++out_.committed_data_keys;
+      }
+    }
+  }
+
+  // The log's auditor key: the one given (unless it opens none of the data keys: then
+  // auditor_key_wrong said so), else the one the first commitment names.
+  void judge_auditor_keys() {
+    std::string log_key = *first_auditor_key_;
+    std::string whose = fmt::format("the log's ({}, as its first commitment at record {} names)", log_key,
+                                    *first_commitment_);
+    if (auditor_ != nullptr && !out_.auditor_key_opens_none) {
+      log_key = crypto::to_base64(auditor_->public_key);
+      whose = fmt::format("the auditor key given ({})", log_key);
+    }
+    for (const auto& [kv, list] : commitments_) {
+      const auto& [tenant, version] = kv;
+      for (const commitment& c : list) {
+        if (c.auditor_key == log_key) {
+          continue;
+        }
+        const auto need = needed_.find(kv);
+        problem(
+            problem_kind::data_key_other_auditor, c.seq,
+            fmt::format("records {}..: tenant '{}' data key v{} was sealed to auditor key {}, not {}: "
+                        "the writer ran with another auditor.pub, and whoever holds that key's secret "
+                        "can read the payloads sealed under it{}",
+                        c.seq, tenant, version, c.auditor_key, whose,
+                        need == needed_.end() ? std::string()
+                                              : fmt::format(" (from record {} on)", need->second.first_use)));
+      }
     }
   }
 
@@ -428,6 +536,19 @@ class payload_checker {
   // Data keys opened with the auditor key (nullopt inside: it does not open).
   std::map<key_version, std::optional<std::optional<crypto::secret_bytes>>> opened_keys_;
   std::map<std::uint64_t, period_payloads::event> period_events_;  // by the event's seq
+  struct commitment {
+    std::string digest;
+    std::string auditor_key;
+    std::uint64_t seq = 0;  // the first signed record that carries it
+  };
+  std::map<key_version, std::vector<commitment>> commitments_;  // distinct ones, in log order
+  std::optional<std::uint64_t> first_commitment_;               // the first record carrying one
+  std::optional<std::string> first_auditor_key_;                // the auditor key it names
+  struct needed_key {
+    std::uint64_t first_use = 0;  // the first checked payload sealed under it
+    std::string digest;           // data_key_entry_digest of its stored entry
+  };
+  std::map<key_version, needed_key> needed_;  // stored data keys the checked payloads need
 };
 
 }  // namespace

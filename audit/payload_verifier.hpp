@@ -50,7 +50,14 @@ struct period_payloads {
 //     data key that opens others of its tenant was moved, or its record rewritten after sealing
 //     (payload_record_mismatch, each record named; judged after the pass, so listed last);
 //   * with the auditor's key pair, a prompt opened must be the body its record's forwarded_digest
-//     names (forwarded_digest_mismatch; is_forwarded_body says when they must be equal).
+//     names (forwarded_digest_mismatch; is_forwarded_body says when they must be equal);
+//   * without any secret, a stored data key a payload needs must be the one the signed records
+//     commit to (record::data_key_*): the SHA-256 of its sealed bytes is the committed digest
+//     (data_key_not_committed_one), one version has one commitment (identical repeats allowed;
+//     data_key_committed_twice), every commitment names the log's auditor key: the one given, else
+//     the one the first commitment names (data_key_other_auditor), and a data key first used after
+//     the log's first commitment has one (data_key_uncommitted). Data keys of older writers, used
+//     before the first commitment, are counted (`uncommitted_data_keys`), not judged.
 // Every entry of the data key store is read and must have a data key's form (data_key_malformed).
 // `events` are those of the whole log (verify_report::events). Any read error (an I/O error, a
 // block that fails its checksum) is a problem: what cannot be read is not verified, and nothing that
@@ -73,6 +80,10 @@ struct payload_report {
   // shredded (unreadable since the shred), not in dropped_by_retention.
   std::uint64_t shredded_then_dropped = 0;
   std::optional<period_payloads> period;  // when verify_payloads was given one
+  // Of the stored data keys the checked payloads need: those a signed record commits to and which
+  // match it, and those from before the log committed its data keys (an older writer's).
+  std::uint64_t committed_data_keys = 0;
+  std::uint64_t uncommitted_data_keys = 0;
   [[nodiscard]] bool ok() const { return problems.empty(); }
 };
 // `auditor`: null, or the auditor's key pair (must outlive the call).

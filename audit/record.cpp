@@ -110,13 +110,19 @@ bool has_distance(const record& r) {
   return r.endpoint_rtt_us != 0 || r.distance_bound_km != 0 || r.redactions != 0;
 }
 
+bool has_data_key_commitment(const record& r) {
+  return r.data_key_version != 0 || !r.data_key_digest.empty() || !r.auditor_key.empty();
+}
+
 void encode_into(const record& r, std::vector<std::uint8_t>& out) {
   writer w(out);
-  const bool address = !r.endpoint_address.empty();
+  const bool data_key = has_data_key_commitment(r);
+  const bool address = data_key || !r.endpoint_address.empty();
   const bool key = address || !r.key_id.empty();
   const bool distance = key || has_distance(r);
   const bool evidence = distance || has_evidence(r);
-  w.u8(address    ? record_format_version_address
+  w.u8(data_key   ? record_format_version_data_key
+       : address  ? record_format_version_address
        : key      ? record_format_version_key
        : distance ? record_format_version_distance
        : evidence ? record_format_version_evidence
@@ -161,6 +167,16 @@ void encode_into(const record& r, std::vector<std::uint8_t>& out) {
     w.str(r.endpoint_address);
     w.str(r.endpoint_address_country);
   }
+  if (data_key) {
+    w.u32(r.data_key_version);
+    w.str(r.data_key_digest);
+    w.str(r.auditor_key);
+  }
+}
+
+bool is_lower_hex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 }  // namespace
@@ -214,6 +230,14 @@ status validate(const record& r) {
   }
   if (r.endpoint_address.empty() && !r.endpoint_address_country.empty()) {
     return {error_code::invalid_argument, "an endpoint address country needs the endpoint address"};
+  }
+  // 32 bytes in base64: 43 characters and one '='.
+  if (has_data_key_commitment(r) &&
+      (r.data_key_version == 0 || r.data_key_digest.size() != 64 || !is_lower_hex(r.data_key_digest) ||
+       r.auditor_key.size() != 44 || r.kind != record_kind::request)) {
+    return {error_code::invalid_argument,
+            "a data key commitment needs a key version, a SHA-256 in hex and an auditor key, on a request "
+            "record"};
   }
   std::size_t size = 128 + r.payload_digest.size();
   for (const std::string* f : string_fields(r)) {
@@ -319,9 +343,17 @@ status decode_into(std::span<const std::uint8_t> bytes, record& r) {
     // Version 4 is written only for a key id, version 5 only for an endpoint address.
     ok = ok && in.str(r.key_id) && (version > record_format_version_key || !r.key_id.empty());
   }
+  r.data_key_version = 0;
+  r.data_key_digest.clear();
+  r.auditor_key.clear();
   if (version >= record_format_version_address) {
-    ok =
-        ok && in.str(r.endpoint_address) && in.str(r.endpoint_address_country) && !r.endpoint_address.empty();
+    // Version 5 is written only for an endpoint address, version 6 only for a data key commitment.
+    ok = ok && in.str(r.endpoint_address) && in.str(r.endpoint_address_country) &&
+         (version > record_format_version_address || !r.endpoint_address.empty());
+  }
+  if (version >= record_format_version_data_key) {
+    ok = ok && in.u32(r.data_key_version) && in.str(r.data_key_digest) && in.str(r.auditor_key) &&
+         !r.data_key_digest.empty();
   }
   if (!ok) {
     return status{error_code::corruption, "record truncated or a field is over its limit"};
@@ -415,6 +447,9 @@ std::vector<std::uint8_t> payload_associated_data(const record& r) {
   record copy = r;
   copy.seq = 0;
   copy.payload_digest.clear();
+  copy.data_key_version = 0;
+  copy.data_key_digest.clear();
+  copy.auditor_key.clear();
   encode_into(copy, out);
   return out;
 }

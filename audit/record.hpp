@@ -95,6 +95,14 @@ struct record {
   // in several countries. A record with an address is encoded as version 5.
   std::string endpoint_address;
   std::string endpoint_address_country;
+  // The commitment to a data key (payload_vault.hpp): the first records a writer seals under a new
+  // data key version of r.tenant carry that version, the lowercase hex SHA-256 of the key as stored
+  // (sealed to the auditor) and the base64 auditor X25519 public key it was sealed to, so that the
+  // signed log, not the database, says which key each payload was sealed under and to whom. A
+  // record with a commitment is encoded as version 6.
+  std::uint32_t data_key_version = 0;
+  std::string data_key_digest;
+  std::string auditor_key;
 
   friend bool operator==(const record&, const record&) = default;
 };
@@ -135,7 +143,7 @@ inline constexpr std::string_view stored_usage_note =
 template <typename record_t>
 [[nodiscard]] auto string_fields(record_t& r) {
   using string_t = std::conditional_t<std::is_const_v<record_t>, const std::string, std::string>;
-  return std::array<string_t*, 21>{&r.request_id,
+  return std::array<string_t*, 23>{&r.request_id,
                                    &r.tenant,
                                    &r.client_country,
                                    &r.country_source,
@@ -155,7 +163,9 @@ template <typename record_t>
                                    &r.key_id,
                                    &r.forwarded_digest,
                                    &r.endpoint_address,
-                                   &r.endpoint_address_country};
+                                   &r.endpoint_address_country,
+                                   &r.data_key_digest,
+                                   &r.auditor_key};
 }
 
 // Calls `fn(std::string&)` with every text field of `r`: its strings and the entries of its lists.
@@ -187,13 +197,18 @@ void for_each_text(record& r, fn_t&& fn) {
 //   Version 4 is version 3 followed by the string key_id; written only for a record with a key id.
 //   Version 5 is version 4 followed by the strings endpoint_address, endpoint_address_country;
 //   written only for a record with an endpoint address (its key_id may then be empty).
+//   Version 6 is version 5 followed by u32 data_key_version and the strings data_key_digest,
+//   auditor_key; written only for a record with a data key commitment (its version 5 fields may
+//   then be empty): data_key_version >= 1, data_key_digest 64 lowercase hex digits, auditor_key the
+//   base64 of 32 bytes.
 inline constexpr std::uint8_t record_format_version = 1;
 inline constexpr std::uint8_t record_format_version_evidence = 2;
 inline constexpr std::uint8_t record_format_version_distance = 3;
 inline constexpr std::uint8_t record_format_version_key = 4;
 inline constexpr std::uint8_t record_format_version_address = 5;
+inline constexpr std::uint8_t record_format_version_data_key = 6;
 [[nodiscard]] inline bool is_record_format_version(std::uint8_t v) {
-  return v >= record_format_version && v <= record_format_version_address;
+  return v >= record_format_version && v <= record_format_version_data_key;
 }
 inline constexpr std::size_t record_seq_offset = 1;  // where the big-endian seq sits in the encoding
 inline constexpr std::size_t max_string_size = 16 * 1024;
@@ -230,7 +245,8 @@ struct index_fields {
 [[nodiscard]] bool read_index_fields(std::span<const std::uint8_t> bytes, index_fields& out);
 
 // The associated data that binds an encrypted payload to its record: the encoding of the record
-// with seq = 0 and no payload digest (those are only known after encryption), domain-separated.
+// with seq = 0, no payload digest and no data key commitment (those are only known after
+// encryption), domain-separated.
 [[nodiscard]] std::vector<std::uint8_t> payload_associated_data(const record& r);
 
 }  // namespace sovgw::audit

@@ -151,6 +151,9 @@ class aggregator {
     } else if (rec.note == synthetic_request_note) {
       ++out_.synthetic_in_period;
     } else {
+      ++(rec.payload == payload_mode::sealed   ? out_.payloads.sealed
+         : rec.payload == payload_mode::digest ? out_.payloads.digest
+                                               : out_.payloads.none);
       add_request(seq, rec);
     }
   }

@@ -194,6 +194,9 @@ struct report {
   std::optional<std::uint64_t> first_us;  // the first and last record in the period
   std::optional<std::uint64_t> last_us;
   outcome_counts outcomes;
+  // The period's (signed, gateway) requests by what they kept of their payload: sealed, a digest,
+  // nothing (audit.payload, a policy's log_payload), so that lowering it shows.
+  verify_report::payload_counts payloads;
   std::uint64_t bucket_us = 0;
   std::vector<time_bucket> series;            // consecutive buckets over the period (report_options)
   std::vector<flow> flows;                    // most requests first

@@ -364,4 +364,8 @@ void print_record_summary(const record& original) {
   }
 }
 
+std::string payload_modes_text(std::uint64_t sealed, std::uint64_t digest, std::uint64_t none) {
+  return fmt::format("{} sealed, {} digest only, {} not kept", sealed, digest, none);
+}
+
 }  // namespace sovgw::cli

@@ -63,6 +63,10 @@ class record_table {
   bool sized_ = false;
 };
 
+// What request records kept of their payload, as verify and report say it: "3 sealed, 3 digest
+// only, 6 not kept".
+[[nodiscard]] std::string payload_modes_text(std::uint64_t sealed, std::uint64_t digest, std::uint64_t none);
+
 // The multi-line description of a record on stdout.
 void print_record_summary(const audit::record& r);
 

@@ -234,7 +234,7 @@ std::string report_json(const audit::report& r, const report_context& c) {
       R"("records_in_period":{},"unsigned_in_period":{},"synthetic_in_period":{},"events":{},"undecodable":{},"outcomes":{{{}}},)"
       R"("series":{{"bucket_seconds":{},"buckets":{}}},"flows":{},"denials_by_rule":{},"denials_by_kind":{},)"
       R"("default_denials":{},"denials_other_versions":{},"policy":{},"policy_versions":{},"tenants":{},"identified_tenants":{},"evidence":{},)"
-      R"("recent_denials":{},"recent_events":{},"payloads_in_period":{}}})"
+      R"("recent_denials":{},"recent_events":{},"payloads_in_period":{},"payload_modes":{{"sealed":{},"digest":{},"none":{}}}}})"
       "\n",
       r.verification.ok() ? "true" : "false", json_string(c.db), json_key(c.key),
       json_string(key_fingerprint(c.key)), json_time(c.generated_us), json_optional_time(r.since_us),
@@ -245,7 +245,8 @@ std::string report_json(const audit::report& r, const report_context& c) {
       c.policy_file.empty() ? "null"
                             : fmt::format(R"({{"file":{},"version":{}}})", json_string(c.policy_file),
                                           json_string(c.policy_version)),
-      versions, tenants, r.identified_tenants(), evidence, denials, events, period_payloads_json(c));
+      versions, tenants, r.identified_tenants(), evidence, denials, events, period_payloads_json(c),
+      r.payloads.sealed, r.payloads.digest, r.payloads.none);
 }
 
 int cmd_report(const options& o) {

@@ -320,6 +320,10 @@ std::string verification_section(const audit::report& r, const report_context& c
       "<code>{}</code></dd>",
       esc(c.key.name), c.key.key_id, esc(key_fingerprint(c.key)));
   out += fmt::format("<dt>Index entries checked</dt><dd>{}</dd>", num(v.index_entries));
+  out += fmt::format(
+      "<dt>Payloads recorded</dt><dd>payloads: {} (this period's requests; audit.payload and the "
+      "policies' log_payload decide what each keeps)</dd>",
+      payload_modes_text(r.payloads.sealed, r.payloads.digest, r.payloads.none));
   if (c.payloads) {
     out += fmt::format(
         "<dt>Stored payloads</dt><dd>{} checked against their records' hashes; {} dropped by retention and "

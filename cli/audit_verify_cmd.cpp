@@ -313,7 +313,24 @@ void print_verify_text(const verify_outcome& v, const std::string& dir, const cr
       std::printf("          %llu more stored for the UNSIGNED records above: not checked\n",
                   static_cast<unsigned long long>(p.unsigned_payloads));
     }
+    if (p.committed_data_keys + p.uncommitted_data_keys > 0) {
+      fmt::print("data keys: {} the payloads need match the commitments in the signed records{}\n",
+                 p.committed_data_keys,
+                 p.uncommitted_data_keys == 0
+                     ? std::string()
+                     : fmt::format("; {} more {} from before the log committed its data keys (an older "
+                                   "writer's): to whom {} sealed is known only by opening {} (--auditor-key)",
+                                   p.uncommitted_data_keys, p.uncommitted_data_keys == 1 ? "is" : "are",
+                                   p.uncommitted_data_keys == 1 ? "it was" : "they were",
+                                   p.uncommitted_data_keys == 1 ? "it" : "them"));
+    }
   }
+  const auto& modes = report.request_payloads;
+  fmt::print(
+      "request payloads: {} (of {} request {}, as audit.payload and the policies' log_payload chose "
+      "for each)\n",
+      payload_modes_text(modes.sealed, modes.digest, modes.none), modes.sealed + modes.digest + modes.none,
+      plural(modes.sealed + modes.digest + modes.none, "record", "records"));
 }
 
 void print_verify_json(const verify_outcome& v, const std::string& dir, const crypto::note_verifier& key) {
@@ -341,7 +358,8 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
       R"({{"command":"verify","ok":{},"log":{},"key":{},"records":{},"missing_records":{},"truncated_records":{},"signed_records":{},"checkpoints":{},"failed_checkpoints":{},)"
       R"("contradicting_checkpoints":{},"unchecked_checkpoints":{},"stored_checkpoints":{},"checkpoint":{},"held_checkpoints":{},"uncovered_records":{},"index_entries":{},"forced_opens":{},)"
       R"("payloads_checked":{},"payloads_unsigned":{},"payloads_dropped_by_retention":{},"payloads_shredded":{},"payloads_shredded_then_dropped":{},"payloads_opened":{},)"
-      R"("data_keys_checked":{},"first_bad_record":{},"saved_checkpoint":{},"pending_in_flight":{},"problems":[{}]}})"
+      R"("data_keys_checked":{},"data_keys_committed":{},"data_keys_uncommitted":{},"request_payloads":{{"sealed":{},"digest":{},"none":{}}},)"
+      R"("first_bad_record":{},"saved_checkpoint":{},"pending_in_flight":{},"problems":[{}]}})"
       "\n",
       v.ok() ? "true" : "false", json_string(dir), json_key(key), r.records, r.missing_records,
       r.truncated_records, r.signed_records(), r.checkpoints, r.failed_checkpoints(),
@@ -353,7 +371,10 @@ void print_verify_json(const verify_outcome& v, const std::string& dir, const cr
       v.payloads ? std::to_string(v.payloads->shredded) : "null",
       v.payloads ? std::to_string(v.payloads->shredded_then_dropped) : "null",
       json_optional(v.payloads ? v.payloads->opened : std::nullopt),
-      v.payloads ? std::to_string(v.payloads->data_keys) : "null", json_optional(first_bad), saved,
+      v.payloads ? std::to_string(v.payloads->data_keys) : "null",
+      v.payloads ? std::to_string(v.payloads->committed_data_keys) : "null",
+      v.payloads ? std::to_string(v.payloads->uncommitted_data_keys) : "null", r.request_payloads.sealed,
+      r.request_payloads.digest, r.request_payloads.none, json_optional(first_bad), saved,
       json_pending(v.pending), fmt::join(problems, ","));
 }
 

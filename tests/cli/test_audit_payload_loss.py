@@ -132,8 +132,11 @@ class payload_loss_test(tampered_log_case):
 
     def test_a_replaced_data_key_is_found_with_the_auditor_key(self):
         db = self.tampered("replace-data-key", "globex", "1", os.path.join(self.keys, "auditor.pub"))
-        # Without the auditor key only the form of a data key can be checked.
-        self.assertIn("data keys not opened", self.verify_payloads(db, check=0).stdout)
+        # Without the auditor key, the commitment in record 1 (globex's first) tells (probe round 48).
+        out = self.verify_payloads(db, check=1).stdout
+        self.assertIn("tenant 'globex' data key v1 is not the one the log committed at record 1: it was replaced "
+                      "after it was sealed", out)
+        self.assertEqual(self.problems(db), [("data_key_not_committed_one", 1)])
         out = self.verify_payloads(db, "--auditor-key", self.auditor_key, check=1).stdout
         self.assertIn("records 1, 6, 11, 16, 21, 26, 31, 36, 41, 46 and 10 more: the stored payloads match the "
                       "hashes their records commit to but none of them opens under tenant 'globex' data key v1: the "

@@ -23,6 +23,10 @@
 //        audit_tamper DB delete-data-keys TENANT      delete every entry of TENANT in the data key store
 //        audit_tamper DB replace-data-key TENANT V AUDITOR_PUB   store a new random data key, sealed
 //                                            to AUDITOR_PUB, as TENANT's data key version V
+//        audit_tamper DB reseal-data-key TENANT V AUDITOR_KEY AUDITOR_PUB   open TENANT's data key
+//                                            version V with AUDITOR_KEY (it was sealed to that key)
+//                                            and store the same key sealed to AUDITOR_PUB instead
+//        audit_tamper DB delete-meta NAME    delete the meta entry NAME (e.g. auditor_key)
 //        audit_tamper DB append-byte SEQ     append one byte to record SEQ (it no longer decodes)
 //        audit_tamper DB resign KEYS         what the holder of the signing key can do: rebuild the
 //                                            stored tree from the records as they are, delete every
@@ -395,6 +399,21 @@ int main(int argc, char** argv) {
         sovgw::crypto::box_seal(load_auditor_public(argv[5]), sovgw::crypto::aead_generate_key().view());
     wb.Put(s.cf(column::keys), "dk" + length_prefixed(argv[3]) + be32(version),
            be32(0) + std::string(sealed.begin(), sealed.end()));
+  } else if (op == "reseal-data-key" && argc == 7) {
+    const std::string key =
+        "dk" + length_prefixed(argv[3]) + be32(static_cast<std::uint32_t>(std::stoul(argv[4])));
+    auto entry = s.get(column::keys, key);
+    const auto holder = load_auditor_key(argv[5]);
+    const auto data_key = entry.is_ok() && entry->has_value()
+                              ? open_data_key(**entry, auditor_keys{holder.public_key, holder.secret_key})
+                              : std::nullopt;
+    if (!data_key) {
+      return die("the data key is not stored or does not open with " + std::string(argv[5]));
+    }
+    const auto sealed = sovgw::crypto::box_seal(load_auditor_public(argv[6]), data_key->view());
+    wb.Put(s.cf(column::keys), key, be32(0) + std::string(sealed.begin(), sealed.end()));
+  } else if (op == "delete-meta" && argc == 4) {
+    wb.Delete(s.cf(column::meta), argv[3]);
   } else if (op == "rewrite" && argc == 6 && std::string(argv[4]) == "model") {
     const auto seq = std::stoull(argv[3]);
     auto r = decode(bytes_of(leaf(seq)));

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -160,6 +161,37 @@ TEST_CASE("the address connected to: version 5, only when there is one; the key 
   record country_only = synthetic_record("t", 13, 1'700'000'000'000'000, payload_mode::none);
   country_only.endpoint_address_country = "FR";
   CHECK_FALSE(validate(country_only).is_ok());
+}
+
+TEST_CASE("a data key commitment: version 6, only when there is one, outside the payload's associated data") {
+  record r = synthetic_record("t", 14, 1'700'000'000'000'000, payload_mode::sealed);
+  r.payload_digest.assign(32, 0xcd);
+  const auto v1 = encode(r);
+  CHECK(v1[0] == record_format_version);
+  const auto ad = payload_associated_data(r);
+  r.data_key_version = 3;
+  r.data_key_digest = std::string(64, 'e');
+  r.auditor_key = std::string(43, 'A') + "=";
+  const auto v6 = encode(r);
+  CHECK(v6[0] == record_format_version_data_key);
+  // Version 5's strings (empty here), then the commitment.
+  CHECK(v6.size() == v1.size() + 4 * 4 + (8 + 4 + 4) + 4 + 2 * 4 + 4 + (4 + 64) + (4 + 44));
+  auto back = decode(v6);
+  REQUIRE(back.is_ok());
+  CHECK(back.value() == r);
+  CHECK(payload_associated_data(r) == ad);  // set after sealing: not bound to the payload
+  CHECK(decode(v1).value().data_key_digest.empty());
+  for (std::size_t n = v6.size() - 60; n < v6.size(); ++n) {
+    CHECK_FALSE(decode(std::span(v6).first(n)).is_ok());
+  }
+  // Half a commitment, a digest that is not lowercase hex, on an event: refused.
+  for (const auto& change : std::vector<std::function<void(record&)>>{
+           [](record& x) { x.auditor_key.clear(); }, [](record& x) { x.data_key_version = 0; },
+           [](record& x) { x.data_key_digest[0] = 'E'; }, [](record& x) { x.kind = record_kind::event; }}) {
+    record bad = r;
+    change(bad);
+    CHECK_FALSE(validate(bad).is_ok());
+  }
 }
 
 TEST_CASE("record decoding is strict") {
