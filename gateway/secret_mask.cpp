@@ -268,6 +268,7 @@ void secret_forms::add(std::string text, bool any_case) {
     }
   }
   longest_ = std::max(longest_, m);
+  first_[static_cast<unsigned char>(lower(f.pattern[0]))] = true;  // looked up in the lower-cased text
   forms_.push_back(std::move(f));
 }
 
@@ -294,7 +295,11 @@ std::size_t search(std::string_view hay, std::string_view pattern, const std::ar
 template <typename hit_fn>
 std::size_t secret_forms::scan(std::string_view text, bool whole, hit_fn&& hit) const {
   // As written (a form may hold what reads as an escape), then with the escapes decoded.
-  const std::string low = lowered(text);
+  thread_local std::string low;  // one allocation per thread, not per read
+  low.assign(text);
+  for (char& c : low) {
+    c = lower(c);
+  }
   const auto each = [&](std::string_view as_is, std::string_view lower_case, auto&& place) {
     for (const form& f : forms_) {
       const std::string_view hay = f.any_case ? lower_case : as_is;
@@ -323,6 +328,9 @@ std::size_t secret_forms::scan(std::string_view text, bool whole, hit_fn&& hit) 
   const auto where = [&](std::size_t i) { return d.any ? static_cast<std::size_t>(d.at[i]) : i; };
   std::size_t from = std::min(d.partial, text.size());
   for (std::size_t k = std::min(longest_ - 1, end); k > 0; --k) {
+    if (!first_[static_cast<unsigned char>(chars[end - k])]) {
+      continue;
+    }
     const std::string_view tail = chars.substr(end - k, k);
     if (std::any_of(forms_.begin(), forms_.end(), [&](const form& f) {
           if (f.pattern.size() <= k) {

@@ -53,6 +53,7 @@ class secret_forms {
   std::vector<form> forms_;
   std::size_t longest_ = 0;         // the longest form, in characters
   std::array<bool, 256> wanted_{};  // the characters the forms hold (an escape of another is left)
+  std::array<bool, 256> first_{};   // the forms' first characters, lower-cased
 };
 
 // One answer's body, masked as it is relayed.
