@@ -16,17 +16,18 @@ namespace sovgw::classify::detail {
 namespace {
 
 enum class cue_kind : std::uint8_t {
-  title,       // an honorific, written capitalised ("Mr", "Frau", "M."); a '.' may follow
-  title_any,   // an honorific also written in lower case in running text ("madame", "pan", "dr")
-  phrase,      // a self-introduction, in any case ("my name is", "je m'appelle")
-  phrase_two,  // one that also says what one is ("ich bin Arzt"): a name of two words or more
-  label,       // a form's field, capitalised, then ':' ("Name:", "Nom :", "Patient:")
-  team_label,  // a label that also heads a team or a company ("Contact:", "Kontakt:"): two words
-  list_label,  // heads a list of people ("Attendees:", "Teilnehmer:"), capitalised, then ':'
-  closing,     // a letter's closing, in any case, ending its line ("Best regards", "Viele Grüße")
-  thanks,      // a closing that is also thanks ("Thanks,", "Danke"): a name of two words or more
-  key,         // a data field's key naming a person's name ("first_name", "lastName"): its value
-  name_key,    // "name" holding a name's parts ({"given": "Lukas", "family": "Hofmann"})
+  title,          // an honorific, written capitalised ("Mr", "Frau", "M."); a '.' may follow
+  title_any,      // an honorific also written in lower case in running text ("madame", "pan", "dr")
+  phrase,         // a self-introduction, in any case ("my name is", "je m'appelle")
+  phrase_two,     // one that also says what one is ("ich bin Arzt"): a name of two words or more
+  label,          // a form's field, capitalised, then ':' ("Name:", "Nom :", "Patient:")
+  team_label,     // a label that also heads a team or a company ("Contact:", "Kontakt:"): two words
+  list_label,     // heads a list of people ("Attendees:", "Teilnehmer:"), capitalised, then ':'
+  patient_title,  // a patient named without a ':' ("Patientin Anna Schmidt"): two words or more
+  closing,        // a letter's closing, in any case, ending its line ("Best regards", "Viele Grüße")
+  thanks,         // a closing that is also thanks ("Thanks,", "Danke"): a name of two words or more
+  key,            // a data field's key naming a person's name ("first_name", "lastName"): its value
+  name_key,       // "name" holding a name's parts ({"given": "Lukas", "family": "Hofmann"})
 };
 
 struct cue {
@@ -63,19 +64,28 @@ constexpr std::string_view phrases[] = {
 // Self-introductions that also say what one is (German nouns are capitalised: "ich bin Arzt").
 constexpr std::string_view phrases_two[] = {"ich bin"};
 // A form's fields, capitalised, then ':' ("Name:", "Nom :").
-constexpr std::string_view labels[] = {"full name",    "first name",  "last name",
-                                       "surname",      "name",        "patient",
-                                       "client",       "customer",    "nom complet",
-                                       "nom",          "pr\u00e9nom", "patiente",
-                                       "vorname",      "nachname",    "patientin",
-                                       "kunde",        "kundin",      "nombre completo",
-                                       "nombre",       "apellidos",   "apellido",
-                                       "paciente",     "cliente",     "nome e cognome",
-                                       "nome",         "cognome",     "paziente",
-                                       "naam",         "voornaam",    "achternaam",
-                                       "pati\u00ebnt", "klant",       "imi\u0119 i nazwisko",
-                                       "imi\u0119",    "nazwisko",    "pacjentka",
-                                       "pacjent",      "klient",      "nome completo"};
+constexpr std::string_view labels[] = {
+    "full name", "first name", "last name", "surname", "name", "patient", "client", "customer", "nom complet",
+    "nom", "pr\u00e9nom", "patiente", "vorname", "nachname", "patientin", "kunde", "kundin",
+    "nombre completo", "nombre", "apellidos", "apellido", "paciente", "cliente", "nome e cognome", "nome",
+    "cognome", "paziente", "naam", "voornaam", "achternaam", "pati\u00ebnt", "klant", "imi\u0119 i nazwisko",
+    "imi\u0119", "nazwisko", "pacjentka", "pacjent", "klient", "nome completo",
+    // a patient's name in several words or one compound
+    "patientenname", "name des patienten", "name der patientin", "name des versicherten",
+    "name der versicherten", "versicherter", "versicherte(r)", "versicherte", "pat.", "patient name",
+    "patient's name", "patient\u2019s name", "name of patient", "name of the patient", "nom du patient",
+    "nom de la patiente", "nom et pr\u00e9nom du patient", "nom et pr\u00e9nom de la patiente",
+    "nom et pr\u00e9nom", "nome del paziente", "nome della paziente", "cognome e nome", "nombre del paciente",
+    "nombre de la paciente", "nombre y apellidos", "nome do paciente", "nome da paciente", "nome do utente",
+    "nome do doente", "naam pati\u00ebnt", "naam patient", "naam van de pati\u00ebnt", "pati\u00ebntnaam",
+    "patientnaam", "imi\u0119 i nazwisko pacjenta", "imi\u0119 i nazwisko pacjentki", "nazwisko pacjenta",
+    "patientens namn", "patientens navn", "pasientens navn", "potilaan nimi", "jm\u00e9no pacienta",
+    "jm\u00e9no a p\u0159\u00edjmen\u00ed", "meno pacienta", "meno a priezvisko", "beteg neve",
+    "numele pacientului", "ime i prezime", "ime pacijenta", "ime in priimek", "ime pacienta",
+    "paciento vardas", "pacienta v\u0101rds", "patsiendi nimi"};
+// A patient named without a ':' ("Patientin Anna Schmidt"), capitalised: two words or more, the
+// first not a noun that "Patient" heads (patient_noun).
+constexpr std::string_view patient_titles[] = {"patientin", "patient", "pat."};
 // Labels that also head a department, a team or a company ("Kontakt: Vertrieb", "Author: OpenAI",
 // "Contact: Support Team"): a name after them is two words or more.
 constexpr std::string_view team_labels[] = {"ansprechpartnerin",
@@ -168,7 +178,7 @@ constexpr void add(std::array<cue, M>& out, std::size_t& n, const std::string_vi
 // The cues looked for at any word.
 constexpr auto cues = [] {
   std::array<cue, std::size(titles) + std::size(titles_any) + std::size(phrases) + std::size(phrases_two) +
-                      std::size(labels) + std::size(team_labels)>
+                      std::size(labels) + std::size(team_labels) + std::size(patient_titles)>
       all{};
   std::size_t n = 0;
   add(all, n, titles, title);
@@ -177,6 +187,7 @@ constexpr auto cues = [] {
   add(all, n, phrases_two, phrase_two);
   add(all, n, labels, label);
   add(all, n, team_labels, team_label);
+  add(all, n, patient_titles, patient_title);
   return all;
 }();
 
@@ -428,7 +439,7 @@ std::size_t phrase_end(std::string_view t, std::size_t i, std::string_view text)
 // around a label and its ':' is read through ("**Name:** ", "**Name**: ", "<b>Nom :</b> ").
 std::size_t after_cue(std::string_view t, std::size_t i, const cue& c) {
   const bool labelled = c.kind == label || c.kind == team_label || c.kind == list_label;
-  if ((c.kind == title || labelled) && !is_upper(t[i])) {
+  if ((c.kind == title || c.kind == patient_title || labelled) && !is_upper(t[i])) {
     return npos;
   }
   std::size_t k = phrase_end(t, i, c.text);
@@ -995,6 +1006,25 @@ bool names_a_person(std::string_view value, bool one_word) {
          !organisation(std::string_view(spaced.data(), value.size()), 0, value.size());
 }
 
+// Whether the word at t[k] after "Patient" makes a noun of it ("Patient Safety Officer",
+// "Patient Portal Login") rather than name the patient.
+bool patient_noun(std::string_view t, std::size_t k) {
+  static constexpr std::string_view nouns[] = {
+      "safety",     "care",       "portal",     "record",    "records",      "zero",         "information",
+      "info",       "data",       "experience", "services",  "service",      "advocate",     "education",
+      "journey",    "outcomes",   "outcome",    "flow",      "access",       "satisfaction", "engagement",
+      "monitoring", "management", "transport",  "transfer",  "registration", "login",        "name",
+      "id",         "number",     "summary",    "history",   "list",         "details",      "profile",
+      "support",    "room",       "group",      "reported",  "centered",     "centred",      "first",
+      "day",        "files",      "file",       "notes",     "note",         "identifier",   "aufnahme",
+      "akte",       "daten",      "versorgung", "sicherheit"};
+  std::size_t e = k;
+  while (e < t.size() && is_alpha(t[e])) {
+    ++e;
+  }
+  return one_of(t, k, e, nouns, std::size(nouns));
+}
+
 bool scan_person_name(std::string_view t, hit_ref hit) {
   mail_header_block headers;
   for (std::size_t i = 0; i + 1 < t.size(); ++i) {
@@ -1019,8 +1049,13 @@ bool scan_person_name(std::string_view t, hit_ref hit) {
       continue;
     }
     bool stop = false;
+    const bool upper = is_upper(t[i]);
     const auto try_cue = [&](const cue& c) {
       const cue_kind kind = c.kind;
+      if (!upper && (kind == title || kind == label || kind == team_label || kind == patient_title ||
+                     kind == list_label)) {
+        return false;  // written capitalised (after_cue): not looked for at a lower-case word
+      }
       const std::size_t from = after_cue(t, i, c);
       if (from == npos) {
         return false;
@@ -1045,7 +1080,8 @@ bool scan_person_name(std::string_view t, hit_ref hit) {
       }
       int words = 0;
       const std::size_t end = name_at(t, from, kind, words);
-      if (end == npos || ((kind == team_label || kind == phrase_two) && words < 2) ||
+      if (end == npos || ((kind == team_label || kind == phrase_two || kind == patient_title) && words < 2) ||
+          (kind == patient_title && patient_noun(t, from)) ||
           (kind != title && kind != title_any && organisation(t, from, end)) ||
           (kind == label && words == 1 &&
            one_of(t, i, i + c.text.size(), generic_name_labels, std::size(generic_name_labels)) &&

@@ -419,7 +419,8 @@ enum : std::uint32_t {
   lt = 1u << 19,
   lv = 1u << 20,
   et = 1u << 21,
-  ca = 1u << 22
+  ca = 1u << 22,
+  ru = 1u << 23  // not the EU's, but the Baltic states' many speakers'
 };
 }  // namespace lang
 
@@ -456,6 +457,8 @@ constexpr spelled_word spelled_words[] = {
     {"afna", '@', true, lang::sl},
     {"\xcf\x80\xce\xb1\xcf\x80\xce\xac\xce\xba\xce\xb9", '@', true, lang::el},           // παπάκι
     {"\xd0\xba\xd0\xbb\xd1\x8c\xd0\xbe\xd0\xbc\xd0\xb1\xd0\xb0", '@', false, lang::bg},  // кльомба
+    {"\xd1\x81\xd0\xbe\xd0\xb1\xd0\xb0\xd1\x87\xd0\xba\xd0\xb0", '@', false, lang::ru},  // собачка
+    {"\xd1\x81\xd0\xbe\xd0\xb1\xd0\xb0\xd0\xba\xd0\xb0", '@', false, lang::ru},          // собака
     {"dot", '.', false, lang::en},
     {"punkt", '.', true, lang::de | lang::sv | lang::et},
     {"point", '.', true, lang::fr},
@@ -475,8 +478,8 @@ constexpr spelled_word spelled_words[] = {
     {"pika", '.', true, lang::sl},
     {"ta\xc5\xa1kas", '.', true, lang::lt},
     {"punkts", '.', true, lang::lv},
-    {"\xcf\x84\xce\xb5\xce\xbb\xce\xb5\xce\xaf\xce\xb1", '.', true, lang::el},  // τελεία
-    {"\xd1\x82\xd0\xbe\xd1\x87\xd0\xba\xd0\xb0", '.', true, lang::bg},          // точка
+    {"\xcf\x84\xce\xb5\xce\xbb\xce\xb5\xce\xaf\xce\xb1", '.', true, lang::el},     // τελεία
+    {"\xd1\x82\xd0\xbe\xd1\x87\xd0\xba\xd0\xb0", '.', true, lang::bg | lang::ru},  // точка
 };
 constexpr auto spelled_index = make_pair_index(spelled_words, [](const spelled_word& w) { return w.text; });
 
@@ -2474,13 +2477,14 @@ bool scan_after_cue(std::string_view t, const Cues& cues, std::initializer_list<
                     ValueAt&& value_at, Hit&& hit, Counts&& counts = {}, Ends&& ends = {}) {
   constexpr bool finder = std::is_invocable_v<const Cues&, std::string_view, std::size_t, std::string_view&>;
   std::uint32_t first_letters = 0;  // bit c - 'a': some cue starts with c
-  // second_letters[c - 'a'], bit d - 'a': some cue starts with c and d; all bits: with c and a
-  // byte that is no letter.
+  // second_letters[c - 'a'], bit d - 'a': some cue starts with c and d. A byte after c that is
+  // no ASCII letter ("d.o.b", "s\u00fcnniaeg") is let through by may_start without a bit: a cue
+  // with one does not open c to every letter.
   std::array<std::uint32_t, 26> second_letters{};
   if constexpr (!finder) {
     for (std::string_view cue : cues) {
       first_letters |= 1u << (cue[0] - 'a');
-      second_letters[cue[0] - 'a'] |= cue.size() > 1 && is_lower(cue[1]) ? 1u << (cue[1] - 'a') : ~0u;
+      second_letters[cue[0] - 'a'] |= cue.size() < 2 ? ~0u : is_lower(cue[1]) ? 1u << (cue[1] - 'a') : 0u;
     }
   }
   const auto may_start = [&](char c, std::size_t i) {
@@ -2850,7 +2854,7 @@ bool scan_date_of_birth(std::string_view t, Hit&& hit) {
   // "birth" also covers "date of birth" and "birthday"; "geb." "Geb.-Datum"; "urodz" the Polish
   // "data urodzenia", "urodzony", "urodzona", and "ur." its abbreviation ("ur. 12.05.1985 w
   // Krakowie"); "född" and "födelsedatum" the Swedish.
-  static constexpr std::array<std::string_view, 42> cues = {
+  static constexpr std::array<std::string_view, 69> cues = {
       "born", "birth", "dob", "d.o.b", "n\xc3\xa9 le", "n\xc3\xa9\x65 le", "n\\u00e9 le", "n\\u00e9e le",
       "naissance", "geboren", "geburtsdatum", "geburtstag", "nacido", "nacida", "nacimiento", "nato il",
       "nata il", "nato a", "nata a", "nascita", "geb.", "geboortedatum", "urodz", "ur.", "nascimento",
@@ -2858,7 +2862,13 @@ bool scan_date_of_birth(std::string_view t, Hit&& hit) {
       // and the other EU languages' words
       "fecha nac", "f. nac", "f\u00f8dselsdato", "f\u00f8dt", "syntym\u00e4aika", "datum narozen\u00ed",
       "narozen", "data na\u0219terii", "data nasterii", "datum ro\u0111enja", "datum rodjenja",
-      "sz\u00fcletett", "sz\u00fcl."};
+      "sz\u00fcletett", "sz\u00fcl.",
+      // Slovak, Lithuanian, Latvian, Estonian, Slovenian, Finnish, Croatian, Hungarian, Romanian,
+      // Irish, Maltese ("naroden" the Slovak "dátum narodenia", "narodený", "narodená")
+      "naroden", "nar.", "gimimo data", "gim\u0119s", "gimusi", "dzim\u0161anas", "dzimsanas", "dzimis",
+      "dzimusi", "s\u00fcnniaeg", "sunniaeg", "s\u00fcndinud", "datum rojstva", "rojen", "syntynyt",
+      "ro\u0111en", "rodjen", "sz\u00fclet\u00e9si", "szuletesi", "n\u0103scut", "nascut",
+      "data na\u015fterii", "d\u00e1ta breithe", "data breithe", "data tat-twelid", "imwieled", "imwielda"};
   // The dates before "geboren" are merged into the findings after cues, in text order and once.
   std::array<std::pair<std::size_t, std::size_t>, 16> before{};
   const std::size_t count = dates_before_geboren(t, before);
@@ -2990,7 +3000,8 @@ std::size_t diagnosis_code_at(std::string_view t, std::size_t k) {
 // "code", a verb or the French noun's qualifiers ("diagnostic code: E11.9", "Le diagnostic
 // principal est E11.9"), "diagnostics" (a program's: "the diagnostics job", "Run diagnostics: A01
 // failed") only before a word for "code"; "dx" (a variable: "Dx = C10 * 2", "for each dx in") before a
-// mark, "of", "is" or "was" or the code; the abbreviations "Diag." and "Dg." with their mark.
+// mark, "of", "is" or "was" or the code; the abbreviations "Diag.", "Diagn." and "Dg." with their
+// mark.
 struct health_cue_counts {
   bool operator()(std::string_view t, std::size_t begin, std::size_t end, std::string_view cue) const {
     static constexpr std::string_view code_words[] = {
@@ -3033,45 +3044,241 @@ struct health_cue_counts {
       }
       return m < t.size() && (t[m] == ':' || t[m] == '-' || icd10_at(t, m) != npos || next_is(of));
     }
-    if (cue == "diag" || cue == "dg") {
+    if (cue == "diag" || cue == "diagn" || cue == "dg") {
       return end < t.size() && (t[end] == '.' || t[end] == ':');
     }
     return true;
   }
 };
 
+// The classification's name and its revision at t[i] ("ICD-10", "ICD 10", "ICD10", "I.C.D. 10",
+// "MKB 10", "MKCH-10", "RHK-10", "МКБ-10"): a name of letters, or of three letters each followed
+// by a dot; then up to two blanks, a '-' and up to two blanks more; then "10", no digit after it.
+// Its end, or npos.
+std::size_t classification_at(std::string_view t, std::size_t i) {
+  // ICD and the names of its translations: French, Spanish, Portuguese, Polish, Czech and
+  // Slovenian, Croatian, Hungarian, Slovak, Estonian, Latvian, Lithuanian; Bulgarian's in Cyrillic.
+  static constexpr std::string_view names[] = {"icd", "cim",  "cie", "cid", "mkn", "mkb",
+                                               "bno", "mkch", "rhk", "ssk", "tlk"};
+  static constexpr std::string_view cyrillic = "\u043c\u043a\u0431";  // мкб
+  std::size_t k = npos;
+  if (is_alpha(t[i])) {
+    const char c = to_lower(t[i]);
+    if (c != 'i' && c != 'c' && c != 'm' && c != 'b' && c != 'r' && c != 's' && c != 't') {
+      return npos;
+    }
+    std::array<char, 4> name{};
+    std::size_t n = 0;
+    k = i;
+    const bool dotted = i + 1 < t.size() && t[i + 1] == '.';
+    while (k < t.size() && n < name.size() && is_alpha(t[k])) {
+      name[n++] = to_lower(t[k++]);
+      if (dotted && (k >= t.size() || t[k] != '.') && n < 3) {
+        return npos;
+      }
+      if (dotted && k < t.size() && t[k] == '.') {
+        ++k;
+      }
+    }
+    if (n < 3 || (k < t.size() && is_alpha(t[k])) ||
+        !one_of(std::string_view(name.data(), n), 0, n, names, std::size(names))) {
+      return npos;
+    }
+  } else {
+    k = word_end_any_case(t, i, cyrillic);
+    if (k == npos) {
+      return npos;
+    }
+  }
+  const auto blanks = [&] {
+    const std::size_t from = k;
+    while (k < t.size() && k - from < 2 && (t[k] == ' ' || t[k] == '\t')) {
+      ++k;
+    }
+  };
+  blanks();
+  if (k < t.size() && t[k] == '-') {
+    ++k;
+    blanks();
+  }
+  const bool revision =
+      t.size() - k >= 2 && t[k] == '1' && t[k + 1] == '0' && (k + 2 >= t.size() || !is_digit(t[k + 2]));
+  return revision ? k + 2 : npos;
+}
+
+// Whether the compound word at t[begin] names a machine's or a program's diagnosis by its first
+// part ("Fehlerdiagnose", "Motordiagnose", "Systemdiagnose", "Netzwerkdiagnose").
+bool machine_compound(std::string_view t, std::size_t begin) {
+  static constexpr std::string_view heads[] = {
+      "system",   "motor",    "fahrzeug",   "kfz",     "auto",   "netz",   "network",  "netwerk",
+      "software", "hardware", "ger\u00e4t", "maschin", "anlage", "server", "computer", "rechner"};
+  if (device_fault_at(t, begin)) {
+    return true;
+  }
+  return std::any_of(std::begin(heads), std::end(heads),
+                     [&](std::string_view head) { return cue_end(t, begin, head) != npos; });
+}
+
+// The health cues (health_cues::at) that start with a Latin letter: "diagnos" covers diagnosis,
+// diagnosed, diagnostic, Diagnose, diagnosi; "diagnoo" Finnish diagnoosi and Estonian diagnoos;
+// "dijagnoz" Croatian and Serbian, "dijanjos" Maltese, "diagnóis" Irish.
+constexpr std::array<std::string_view, 16> health_cue_words = {"icd",
+                                                               "dx",
+                                                               "diagnos",
+                                                               "diagnoz",
+                                                               "diagn\xc3\xb3z",
+                                                               "diagn\xc3\xb3stic",
+                                                               "diagn\\u00f3stic",
+                                                               "diagnoo",
+                                                               "diagn\xc3\xb3is",
+                                                               "dijagnoz",
+                                                               "dijanjos",
+                                                               "rozpoznani",
+                                                               "befund",
+                                                               "diagn",
+                                                               "diag",
+                                                               "dg"};
+
+// Whether a health cue word or a classification's name may start with c, d (lower case): bit
+// d - 'a' of [c - 'a'] (each starts with two ASCII letters).
+constexpr auto health_cue_pairs = [] {
+  std::array<std::uint32_t, 26> pairs{};
+  const auto add = [&](std::string_view cue) { pairs[cue[0] - 'a'] |= 1u << (cue[1] - 'a'); };
+  for (std::string_view cue : health_cue_words) {
+    add(cue);
+  }
+  for (std::string_view name : {"ic", "ci", "mk", "bn", "rh", "ss", "tl"}) {
+    add(name);
+  }
+  return pairs;
+}();
+
+// The health cues at the words of a text, asked for in text order (scan_after_cue): at(t, i,
+// found) is a cue's end at t[i], a word's start, or npos: the classification's name
+// (classification_at), a word for a diagnosis or its abbreviation in Latin letters, Greek or
+// Cyrillic, or a compound ending in (or holding) one.
+//
+// Compounds ("Hauptdiagnose", "Nebendiagnosen", "Entlassungsdiagnose", "Hoofddiagnose",
+// "Huvuddiagnos", "Bidiagnoser", "Päädiagnoosi", "Põhidiagnoos", "Fődiagnózis") are found from
+// their "gno" (or "GNO"), looked for once ahead through the text, each read back to its word's
+// start (at most 64 bytes): a text is not read again at every word for them. Their first part is
+// two letters or more and names no machine (machine_compound).
+class health_cues {
+ public:
+  explicit health_cues(std::string_view t) { next(t); }
+
+  std::size_t at(std::string_view t, std::size_t i, std::string_view& found) {
+    while (word_ < i) {  // npos: no compound ahead
+      next(t);
+    }
+    const char c = to_lower(t[i]);
+    if (is_lower(c)) {
+      const char d = i + 1 < t.size() ? to_lower(t[i + 1]) : ' ';
+      if (!is_lower(d) || (health_cue_pairs[c - 'a'] & (1u << (d - 'a'))) != 0) {
+        if (const std::size_t end = classification_at(t, i); end != npos) {
+          found = "icd-10";
+          return end;
+        }
+        if (const std::size_t end =
+                first_cue_at(t, i, health_cue_words, {"dx", "diagn", "diag", "dg"}, found);
+            end != npos) {
+          return health_cue_counts{}(t, i, end, found) ? end : npos;
+        }
+      }
+    } else if (const auto lead = static_cast<unsigned char>(t[i]);
+               (lead == 0xCE || lead == 0xCF || lead == 0xD0 || lead == 0xD1) &&
+               (i == 0 || static_cast<unsigned char>(t[i - 1]) < 0x80)) {
+      if (const std::size_t end = other_script_at(t, i, found); end != npos) {
+        return end;
+      }
+    }
+    return word_ == i ? compound_at(t, i, found) : npos;
+  }
+
+ private:
+  // Greek διάγνωση (with and without its accent, διαγνώσεις), Bulgarian and Russian диагноза and
+  // диагноз, Serbian and Macedonian дијагноза, Ukrainian діагноз, in any letter case; МКБ-10.
+  static std::size_t other_script_at(std::string_view t, std::size_t i, std::string_view& found) {
+    static constexpr std::string_view words[] = {
+        "\u03b4\u03b9\u03ac\u03b3\u03bd\u03c9\u03c3",       "\u03b4\u03b9\u03b1\u03b3\u03bd\u03ce\u03c3",
+        "\u03b4\u03b9\u03b1\u03b3\u03bd\u03c9\u03c3",       "\u0434\u0438\u0430\u0433\u043d\u043e\u0437",
+        "\u0434\u0438\u0458\u0430\u0433\u043d\u043e\u0437", "\u0434\u0456\u0430\u0433\u043d\u043e\u0437"};
+    if (const std::size_t end = classification_at(t, i); end != npos) {
+      found = "icd-10";
+      return end;
+    }
+    for (std::string_view word : words) {
+      if (const std::size_t end = word_end_any_case(t, i, word); end != npos) {
+        found = word;
+        return end;
+      }
+    }
+    return npos;
+  }
+
+  // The compounds whose word starts at t[i]: the first whose cue counts, its end, or npos.
+  std::size_t compound_at(std::string_view t, std::size_t i, std::string_view& found) {
+    for (; word_ == i; next(t)) {
+      const std::size_t end = first_cue_at(t, cue_, compound_cues, {}, found);
+      if (end != npos && !machine_compound(t, i) && health_cue_counts{}(t, cue_, end, found)) {
+        return end;
+      }
+    }
+    return npos;
+  }
+
+  // Moves to the next "diagno" (any case) after the last, inside a word, with its word's start.
+  void next(std::string_view t) {
+    const auto letter = [&](std::size_t k) {
+      return (is_alpha(t[k]) || static_cast<unsigned char>(t[k]) >= 0x80) && !escape_letter_at(t, k);
+    };
+    while (true) {
+      if (lower_ != npos && lower_ <= searched_) {
+        lower_ = t.find("gno", searched_ + 1);
+      }
+      if (upper_ != npos && upper_ <= searched_) {
+        upper_ = t.find("GNO", searched_ + 1);
+      }
+      searched_ = std::min(lower_, upper_);
+      if (searched_ == npos) {
+        word_ = npos;
+        return;
+      }
+      const std::size_t d = searched_ - 3;
+      if (searched_ < 5 || to_lower(t[d]) != 'd' || to_lower(t[d + 1]) != 'i' || to_lower(t[d + 2]) != 'a' ||
+          !letter(d - 1) || !letter(d - 2)) {
+        continue;
+      }
+      std::size_t b = d - 2;
+      while (b > 0 && d - b < 64 && letter(b - 1)) {
+        --b;
+      }
+      word_ = b;
+      cue_ = d;
+      return;
+    }
+  }
+
+  static constexpr std::array<std::string_view, 4> compound_cues = {"diagnos", "diagnoz", "diagn\xc3\xb3z",
+                                                                    "diagnoo"};
+  std::size_t lower_ = 0;     // the next "gno", or npos
+  std::size_t upper_ = 0;     // the next "GNO", or npos
+  std::size_t searched_ = 0;  // the last of them taken
+  std::size_t word_ = 0;      // the start of the word of the compound's cue at cue_, or npos
+  std::size_t cue_ = 0;
+};
+
 template <typename Hit>
 bool scan_health_code(std::string_view t, Hit&& hit) {
-  // A diagnosis code after a cue: "ICD-10 E11.9", "diagnosis: J45.909", "CIM-10 F32", "Diagnose
-  // F41.1", "diagnóstico E66", the classification's name in Spanish, Portuguese, Polish, Czech,
-  // Hungarian ("CIE-10", "CID-10", "MKN-10", "MKB-10", "BNO-10"), "Diagnoza", "Rozpoznanie",
-  // "Befund", "Diag.", "Dg.". "diagnos" covers diagnosis, diagnosed, diagnostic, Diagnose, diagnosi.
-  // A bare code (a product "E11" or a seat "J45") is not health data on its own.
-  static constexpr std::array<std::string_view, 23> cues = {"icd",
-                                                            "dx",
-                                                            "cim-10",
-                                                            "cim10",
-                                                            "cie-10",
-                                                            "cie10",
-                                                            "cid-10",
-                                                            "cid10",
-                                                            "mkn-10",
-                                                            "mkn10",
-                                                            "mkb-10",
-                                                            "mkb10",
-                                                            "bno-10",
-                                                            "bno10",
-                                                            "diagnos",
-                                                            "diagnoz",
-                                                            "diagn\xc3\xb3z",
-                                                            "diagn\xc3\xb3stic",
-                                                            "diagn\\u00f3stic",
-                                                            "rozpoznani",
-                                                            "befund",
-                                                            "diag",
-                                                            "dg"};
-  return scan_after_cue(t, cues, {"dx", "diag", "dg"}, diagnosis_code_at, hit, health_cue_counts{},
-                        device_fault_at);
+  // A diagnosis code after a cue (health_cues): "ICD-10 E11.9", "diagnosis: J45.909", "CIM-10
+  // F32", "Diagnose F41.1", "Hauptdiagnose: E11.9", "diagnóstico E66", "Diagnoza", "Rozpoznanie",
+  // "Befund", "Diag.", "Dg.", "Διάγνωση", "Диагноза". A bare code (a product "E11" or a seat "J45")
+  // is not health data on its own.
+  health_cues cues(t);
+  const auto cue_at = [&cues](std::string_view text, std::size_t i, std::string_view& found) {
+    return cues.at(text, i, found);
+  };
+  return scan_after_cue(t, cue_at, {}, diagnosis_code_at, hit, any_cue{}, device_fault_at);
 }
 
 }  // namespace

@@ -2284,3 +2284,142 @@ TEST_CASE("iban and phone: the Tibetan tsheg marks separate pairs as the middle 
     CHECK(fires("phone", phone));
   }
 }
+
+TEST_CASE("health code: the headings of EU clinical letters, compounds ending in the cue (probe round 48)") {
+  for (const char* text :
+       {"Hauptdiagnose: E11.9", "Nebendiagnose E11.9", "Nebendiagnosen: E11.9", "Entlassdiagnose: E11.9",
+        "Entlassungsdiagnose: E11.9", "Entlassungsdiagnosen: E11.9", "Aufnahmediagnose: E11.9",
+        "Verdachtsdiagnose: E11.9", "Einweisungsdiagnose: E11.9", "Behandlungsdiagnose: E11.9",
+        "HAUPTDIAGNOSE: E11.9", "Überweisungsdiagnose: E11.9",
+        "Entlassdiagnosen:\n- E11.9 Diabetes mellitus Typ 2", "Hoofddiagnose: E11.9", "Nevendiagnose: E11.9",
+        "Huvuddiagnos: E11.9", "Bidiagnos: E11.9", "Hoveddiagnose: E11.9", "Päädiagnoosi: E11.9",
+        "Põhidiagnoos: E11.9", "Fődiagnózis: E11.9",
+        // the EU languages' own words
+        "Diagnoosi: E11.9", "Diagnoos: E11.9", "Dijagnoza: E11.9", "Διάγνωση: E11.9", "ΔΙΑΓΝΩΣΗ: E11.9",
+        "διάγνωση: E11.9", "Διαγνωση: E11.9", "Διαγνώσεις: E11.9", "Диагноза: E11.9", "ДИАГНОЗА: E11.9",
+        "диагнозата е E11.9", "Дијагноза: E11.9",
+        // the classification's names, hyphened, spaced, glued or dotted, and "Diagn."
+        "MKCH-10 E11.9", "RHK-10: E11.9", "SSK-10 E11.9", "TLK-10: E11.9", "MKB 10 E11.9", "ICD 10 E11.9",
+        "CIM 10 : E11.9", "CIE 10: E11.9", "ICD10 E11.9", "I.C.D. 10: E11.9", "I.C.D.-10 E11.9",
+        "МКБ-10: E11.9", "МКБ 10 E11.9", "Diagn.: E11.9", "Diagn. E11.9"}) {
+    const std::string letter = std::string("Arztbrief. ") + text;
+    CAPTURE(letter);
+    CHECK(found("health_code", letter) == "E11.9");
+    CHECK(fires("health_code", letter));
+  }
+  CHECK(found("health_code", "Bidiagnoser: E11.9, I10") == "E11.9|I10");
+  CHECK(
+      found("health_code",
+            "Entlassungsbrief\nPatientenname: Max Mustermann\nHauptdiagnose: E11.9 Diabetes mellitus Typ 2\n"
+            "Nebendiagnosen: I10.90 arterielle Hypertonie\nVerdachtsdiagnose: F32.1 mittelgradige depressive "
+            "Episode") == "E11.9|I10.90|F32.1");
+  // The bare cue's guards hold for compounds: a fault, a device, a place; a compound naming a
+  // machine's diagnosis; a spaced name with another revision, or "Diagn" without its mark.
+  for (const char* text : {"Hauptdiagnose Geschirrspüler: Fehlercode E15", "Hauptdiagnose: Zelle B12",
+                           "Fehlerdiagnose: E15", "Motordiagnose E11 ausgelesen", "Systemdiagnose: E21",
+                           "Fahrzeugdiagnose: P0300", "ICD 11 E11 later", "the ICD 10 times", "Diagn E11",
+                           "MKB 100 E11", "Netzwerkdiagnose: F05", "selfdiagnosis of the printer: E21"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("health_code", text).empty());
+  }
+}
+
+TEST_CASE("person name: a patient's labels of several words and compounds (probe round 48)") {
+  const std::pair<const char*, const char*> named[] = {
+      {"Patientenname: Max Mustermann", "Max Mustermann"},
+      {"Name des Patienten: Max Mustermann", "Max Mustermann"},
+      {"Name der Patientin: Anna Schmidt", "Anna Schmidt"},
+      {"Name des Versicherten: Max Mustermann", "Max Mustermann"},
+      {"Versicherter: Max Mustermann", "Max Mustermann"},
+      {"Versicherte: Anna Schmidt", "Anna Schmidt"},
+      {"Versicherte(r): Max Mustermann", "Max Mustermann"},
+      {"Pat.: Max Mustermann", "Max Mustermann"},
+      {"Patientin Anna Schmidt, geb. Meier", "Anna Schmidt"},
+      {"Aufnahme von Patient Max Mustermann am Montag", "Max Mustermann"},
+      {"Nom du patient : Jean Dupont", "Jean Dupont"},
+      {"Nom de la patiente : Marie Martin", "Marie Martin"},
+      {"Nom et pr\xc3\xa9nom du patient : Jean Dupont", "Jean Dupont"},
+      {"Nome del paziente: Mario Rossi", "Mario Rossi"},
+      {"Nome della paziente: Maria Bianchi", "Maria Bianchi"},
+      {"Nombre del paciente: Juan García", "Juan García"},
+      {"Nombre de la paciente: Ana L\xc3\xb3pez", "Ana L\xc3\xb3pez"},
+      {"Nome do paciente: Jo\xc3\xa3o Silva", "Jo\xc3\xa3o Silva"},
+      {"Nome da paciente: Ana Costa", "Ana Costa"},
+      {"Naam pati\xc3\xabnt: Jan Jansen", "Jan Jansen"},
+      {"Naam van de pati\xc3\xabnt: Jan Jansen", "Jan Jansen"},
+      {"Pati\xc3\xabntnaam: Jan Jansen", "Jan Jansen"},
+      {"Imi\xc4\x99 i nazwisko pacjenta: Jan Kowalski", "Jan Kowalski"},
+      {"Patient name: John Smith", "John Smith"},
+      {"Name of the patient: John Smith", "John Smith"},
+      {"Patientens namn: Anna Andersson", "Anna Andersson"},
+      {"Patientens navn: Anne Hansen", "Anne Hansen"},
+      {"Potilaan nimi: Matti Virtanen", "Matti Virtanen"},
+      {"Jm\xc3\xa9no pacienta: Jan Nov\xc3\xa1k", "Jan Nov\xc3\xa1k"},
+      {"Numele pacientului: Ion Popescu", "Ion Popescu"},
+  };
+  for (const auto& [text, name] : named) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text) == name);
+    CHECK(fires("person_name", std::string("Akte. ") + text));
+  }
+  for (const char* text : {"Patientenname: unbekannt", "patientenname: max mustermann", "Pat.: 42",
+                           "Patient Safety Officer", "Patient Portal Login", "Nom du patient : inconnu",
+                           "Patientin Anna", "Name des Patienten: siehe oben"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("person_name", text).empty());
+  }
+}
+
+TEST_CASE(
+    "date of birth: the cues of Slovak, the Baltic languages, Slovenian, Finnish and others (probe round "
+    "48)") {
+  const std::pair<const char*, const char*> births[] = {
+      {"d\xc3\xa1tum narodenia: 03.05.1985", "03.05.1985"},
+      {"narodený 03.05.1985", "03.05.1985"},
+      {"narodená 03.05.1985", "03.05.1985"},
+      {"nar. 03.05.1985", "03.05.1985"},
+      {"gimimo data: 1985-05-03", "1985-05-03"},
+      {"gim\xc4\x99s 1985-05-03", "1985-05-03"},
+      {"dzim\xc5\xa1\x61nas datums: 03.05.1985", "03.05.1985"},
+      {"s\xc3\xbcnniaeg: 03.05.1985", "03.05.1985"},
+      {"s\xc3\xbcndinud 03.05.1985", "03.05.1985"},
+      {"datum rojstva: 03.05.1985", "03.05.1985"},
+      {"rojena 03.05.1985", "03.05.1985"},
+      {"syntynyt 3.5.1985", "3.5.1985"},
+      {"ro\xc4\x91\x65n 03.05.1985", "03.05.1985"},
+      {"sz\xc3\xbcl\x65t\xc3\xa9si d\xc3\xa1tum: 1985-05-03", "1985-05-03"},
+      {"sz\xc3\xbcl\x65t\xc3\xa9si id\xc5\x91: 1985-05-03", "1985-05-03"},
+      {"n\xc4\x83scut la 03.05.1985", "03.05.1985"},
+      {"data na\xc5\x9fterii: 03.05.1985", "03.05.1985"},
+      {"d\xc3\xa1ta breithe: 03/05/1985", "03/05/1985"},
+      {"data tat-twelid: 03/05/1985", "03/05/1985"},
+  };
+  for (const auto& [text, date] : births) {
+    CAPTURE(std::string(text));
+    CHECK(found("date_of_birth", text) == date);
+  }
+  for (const char* text : {"syntynyt 3.5.1867", "narodený v roku 1850", "meeting on 03.05.2025"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("date_of_birth", text).empty());
+  }
+}
+
+TEST_CASE("email: the Russian 'sobaka' for the '@' (probe round 48)") {
+  for (const char* text : {"Write to alice \xd1\x81\xd0\xbe\xd0\xb1\xd0\xb0\xd0\xba\xd0\xb0 gmail "
+                           "\xd1\x82\xd0\xbe\xd1\x87\xd0\xba\xd0\xb0 com",
+                           "alice.smith \xd1\x81\xd0\xbe\xd0\xb1\xd0\xb0\xd0\xba\xd0\xb0 example.com",
+                           "alice \xd1\x81\xd0\xbe\xd0\xb1\xd0\xb0\xd1\x87\xd0\xba\xd0\xb0 example.com",
+                           "alice (\xd1\x81\xd0\xbe\xd0\xb1\xd0\xb0\xd0\xba\xd0\xb0) example.com"}) {
+    CAPTURE(std::string(text));
+    CHECK(!found("email", text).empty());
+    CHECK(fires("email", text));
+  }
+  // A dog in Russian prose is no address.
+  for (const char* text :
+       {"\xd0\x9c\xd0\xbe\xd1\x8f \xd1\x81\xd0\xbe\xd0\xb1\xd0\xb0\xd0\xba\xd0\xb0 "
+        "\xd0\xbb\xd1\x8e\xd0\xb1\xd0\xb8\xd1\x82 \xd0\xb3\xd1\x83\xd0\xbb\xd1\x8f\xd1\x82\xd1\x8c",
+        "the \xd1\x81\xd0\xbe\xd0\xb1\xd0\xb0\xd0\xba\xd0\xb0 is a dog"}) {
+    CAPTURE(std::string(text));
+    CHECK(found("email", text).empty());
+  }
+}

@@ -141,6 +141,16 @@ constexpr std::string_view units[] = {"a1",
                                       "\xe5\x9b\x9b\xe4\xb8\x80",  // CJK numerals: digits
                                       "Diagnostic cell B12 ",
                                       "ICD ",
+                                      "Hauptdiagnose ",  // compounds ending in a cue (probe round 48)
+                                      "adiag",
+                                      "adiagno",
+                                      "a\xc3\x9c",
+                                      "a\xc3\x9c\x64iag",
+                                      "I.C.D. ",
+                                      "ICD 10 ",
+                                      "\xce\x94\xce\xb9\xce\xac",  // Διά
+                                      "Patientin Ab Cd ",
+                                      "Name des Patienten: ",
                                       "97,",  // byte values as numbers (probe round 32)
                                       "97, 1, ",
                                       ",4111111111111110.75",  // JSON values a server prints otherwise
