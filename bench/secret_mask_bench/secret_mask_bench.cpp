@@ -50,24 +50,25 @@ int main(int argc, char** argv) {
   const gw::secret_forms forms("Bearer " + token);
   std::string body;
   while (body.size() < opt->body_bytes) {
-    body +=
-        R"({"id":"chatcmpl-1","object":"chat.completion","choices":[{"message":{"role":"assistant",)"
-        R"("content":"Les donn\u00e9es restent en Europe.\nBonjour & merci, 50% \"ok\""}}]})";
+    body += R"({"id":"chatcmpl-1","object":"chat.completion","choices":[{"message":{"role":"assistant",)"
+            R"("content":"Les donn\u00e9es restent en Europe.\nBonjour & merci, 50% \"ok\""}}]})";
   }
   const std::string event = "data: {\"choices\":[{\"delta\":{\"content\":\" en Europe\"}}]}\n\n";
   std::vector<double> body_us, floor_body_us, event_us, floor_event_us;
   for (int r = 0; r < opt->rounds; ++r) {
-    body_us.push_back(sovgw::bench::cpu_us_per_op(opt->iterations, [&] { sink = sink + masked(forms, body).size(); }));
+    body_us.push_back(
+        sovgw::bench::cpu_us_per_op(opt->iterations, [&] { sink = sink + masked(forms, body).size(); }));
     floor_body_us.push_back(
         sovgw::bench::cpu_us_per_op(opt->iterations, [&] { sink = sink + floor_search(token, body); }));
-    event_us.push_back(
-        sovgw::bench::cpu_us_per_op(opt->iterations * 10, [&] { sink = sink + masked(forms, event).size(); }));
+    event_us.push_back(sovgw::bench::cpu_us_per_op(opt->iterations * 10,
+                                                   [&] { sink = sink + masked(forms, event).size(); }));
     floor_event_us.push_back(
         sovgw::bench::cpu_us_per_op(opt->iterations * 10, [&] { sink = sink + floor_search(token, event); }));
   }
-  const double b = median(body_us), fb = median(floor_body_us), e = median(event_us), fe = median(floor_event_us);
-  fmt::print("body {} bytes, secret {} characters, {} rounds x {} ops, thread CPU\n", body.size(), token.size(),
-             opt->rounds, opt->iterations);
+  const double b = median(body_us), fb = median(floor_body_us), e = median(event_us),
+               fe = median(floor_event_us);
+  fmt::print("body {} bytes, secret {} characters, {} rounds x {} ops, thread CPU\n", body.size(),
+             token.size(), opt->rounds, opt->iterations);
   fmt::print("body_us={:.2f} floor_body_us={:.2f} ratio_body/floor={:.1f}\n", b, fb, b / fb);
   fmt::print("event_us={:.3f} floor_event_us={:.3f} ratio_event/floor={:.1f}\n", e, fe, e / fe);
 }

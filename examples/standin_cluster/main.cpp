@@ -346,16 +346,16 @@ std::string responses_event(const std::string& model, int i, int chunks, const s
         "response.output_text.delta", i + 3);
   }
   const std::string text = response_text(chunks, first_words);
-  return sse_event(in_part(json::object{{"text", text}, {"logprobs", json::array{}}}), "response.output_text.done",
-                   chunks + 4) +
+  return sse_event(in_part(json::object{{"text", text}, {"logprobs", json::array{}}}),
+                   "response.output_text.done", chunks + 4) +
          sse_event(in_part(json::object{{"part", json::object{{"type", "output_text"},
                                                               {"text", text},
                                                               {"annotations", json::array{}}}}}),
                    "response.content_part.done", chunks + 5) +
          sse_event(json::object{{"output_index", 0}, {"item", message_item(text, true)}},
                    "response.output_item.done", chunks + 6) +
-         sse_event(json::object{{"response", response_object(model, text, true, chunks)}}, "response.completed",
-                   chunks + 7);
+         sse_event(json::object{{"response", response_object(model, text, true, chunks)}},
+                   "response.completed", chunks + 7);
 }
 
 // One SSE event: chunk i of n (i == n is the final usage chunk, sent only when the request asked
