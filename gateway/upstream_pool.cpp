@@ -419,16 +419,16 @@ bool upstream_pool::acquire_now(int cluster, std::string_view tenant, lease& out
       // sent bytes after its answer (a body after a HEAD answer, a miscounted Content-Length),
       // would otherwise hand those bytes to the next request as its response. One made from an
       // address set re-resolution has since replaced may be to an address now refused: not reused.
-      // Another tenant's is left idle (idle_connection::tenant), unless it is found dead here.
-      const auto idle_for = now - conn->idle_since();
-      const bool live =
-          it->addresses == addresses && idle_for < timeouts_.pool_idle && !conn->peer_closed_or_sent();
-      if (live && it->tenant != tenant) {
+      // Another tenant's is left idle (idle_connection::tenant), unless it is stale: the peek, a
+      // system call, is paid only for the connection about to be reused, not for every other
+      // tenant's in the pool.
+      const bool stale = it->addresses != addresses || now - conn->idle_since() >= timeouts_.pool_idle;
+      if (!stale && it->tenant != tenant) {
         continue;
       }
       std::shared_ptr<connection> held = std::move(conn);
       it = idle.erase(it);
-      if (live) {
+      if (!stale && !held->peer_closed_or_sent()) {
         metrics_.upstream_connections_reused.fetch_add(1, std::memory_order_relaxed);
         out = lease{std::move(held), &ep, std::move(addresses), true};
         return true;
