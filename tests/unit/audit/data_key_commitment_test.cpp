@@ -19,37 +19,26 @@
 
 using namespace sovgw::audit;
 using sovgw::audit::testing::config_for;
+using sovgw::audit::testing::open_store;
 using sovgw::audit::testing::temp_log_dir;
 
 namespace {
 
+constexpr std::uint64_t base_us = sovgw::audit::testing::synthetic_base_us;
+
+// Records run-first .. run-(first+n-1), sealed payloads unless told otherwise.
+void write_log(const temp_log_dir& d, std::uint64_t n, payload_mode mode = payload_mode::sealed,
+               std::string_view run = "v", std::uint64_t first = 0) {
+  sovgw::audit::testing::write_synthetic_log(d, n, mode, run, first);
+}
+
 using problem_list = std::vector<std::pair<problem_kind, std::uint64_t>>;
-constexpr std::uint64_t base_us = 1'780'000'000'000'000;  // 2026-05-28
 
 // Where the data key store keeps tenant's data key `version` (audit/payload_vault.cpp).
 std::string data_key_key(std::string_view tenant, std::uint32_t version) {
   return "dk" + length_prefixed(tenant) +
          std::string{static_cast<char>(version >> 24), static_cast<char>(version >> 16),
                      static_cast<char>(version >> 8), static_cast<char>(version)};
-}
-
-// Records run-0 .. run-(n-1), each durable before the next is appended.
-void write_log(const temp_log_dir& d, std::uint64_t n, payload_mode mode = payload_mode::sealed,
-               std::string_view run = "v", std::uint64_t first = 0) {
-  auto log = audit_log::open(config_for(d));
-  REQUIRE_MESSAGE(log.is_ok(), log.error().message());
-  for (std::uint64_t i = first; i < first + n; ++i) {
-    REQUIRE(
-        log.value()->append(synthetic_record(run, i, base_us, mode), synthetic_payload(i, 64)).get().is_ok());
-  }
-  REQUIRE(log.value()->close().is_ok());
-}
-
-std::unique_ptr<store> open_store(const temp_log_dir& d,
-                                  store::open_mode mode = store::open_mode::read_only) {
-  auto s = store::open(d.db, mode);
-  REQUIRE_MESSAGE(s.is_ok(), s.error().message());
-  return std::move(s.value());
 }
 
 record read_record(const store& s, std::uint64_t seq) {

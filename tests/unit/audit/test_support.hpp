@@ -10,6 +10,8 @@
 #include "audit/keys.hpp"
 #include "audit/log_events.hpp"
 #include "audit/payload_vault.hpp"
+#include "audit/store.hpp"
+#include "audit/synthetic.hpp"
 
 namespace sovgw::audit::testing {
 
@@ -38,6 +40,31 @@ inline log_config config_for(const temp_log_dir& d) {
   c.key_dir = d.keys;
   c.checkpoint_interval = std::chrono::milliseconds(50);
   return c;
+}
+
+// The synthetic records' first timestamp: 2026-05-28.
+inline constexpr std::uint64_t synthetic_base_us = 1'780'000'000'000'000;
+
+// Appends synthetic records run-first .. run-(first+n-1) to the log in `d`, each durable before the
+// next is appended.
+inline void write_synthetic_log(const temp_log_dir& d, std::uint64_t n, payload_mode mode,
+                                std::string_view run = "v", std::uint64_t first = 0) {
+  auto log = audit_log::open(config_for(d));
+  REQUIRE_MESSAGE(log.is_ok(), log.error().message());
+  for (std::uint64_t i = first; i < first + n; ++i) {
+    REQUIRE(log.value()
+                ->append(synthetic_record(run, i, synthetic_base_us, mode), synthetic_payload(i, 64))
+                .get()
+                .is_ok());
+  }
+  REQUIRE(log.value()->close().is_ok());
+}
+
+inline std::unique_ptr<store> open_store(const temp_log_dir& d,
+                                         store::open_mode mode = store::open_mode::read_only) {
+  auto s = store::open(d.db, mode);
+  REQUIRE_MESSAGE(s.is_ok(), s.error().message());
+  return std::move(s.value());
 }
 
 // The payload of `r` as `sovgw audit show` opens it: told by the events logged after the record.

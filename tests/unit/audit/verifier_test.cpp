@@ -15,29 +15,19 @@
 
 using namespace sovgw::audit;
 using sovgw::audit::testing::config_for;
+using sovgw::audit::testing::open_store;
 using sovgw::audit::testing::temp_log_dir;
 
 namespace {
 
-constexpr std::uint64_t base_us = 1'780'000'000'000'000;  // 2026-05-28
+constexpr std::uint64_t base_us = sovgw::audit::testing::synthetic_base_us;
 
+// Records run-first .. run-(first+n-1), digest payloads unless told otherwise.
 void write_log(const temp_log_dir& d, std::uint64_t n, payload_mode mode = payload_mode::digest,
-               std::string_view run = "v") {
-  auto log = audit_log::open(config_for(d));
-  REQUIRE_MESSAGE(log.is_ok(), log.error().message());
-  for (std::uint64_t i = 0; i < n; ++i) {
-    REQUIRE(
-        log.value()->append(synthetic_record(run, i, base_us, mode), synthetic_payload(i, 64)).get().is_ok());
-  }
-  REQUIRE(log.value()->close().is_ok());
+               std::string_view run = "v", std::uint64_t first = 0) {
+  sovgw::audit::testing::write_synthetic_log(d, n, mode, run, first);
 }
 
-std::unique_ptr<store> open_store(const temp_log_dir& d,
-                                  store::open_mode mode = store::open_mode::read_only) {
-  auto s = store::open(d.db, mode);
-  REQUIRE_MESSAGE(s.is_ok(), s.error().message());
-  return std::move(s.value());
-}
 
 // Rewrites record `seq`'s stored bytes with `change`, then (like the holder of the signing key)
 // rebuilds the tree and signs a checkpoint over the log as it is now.
