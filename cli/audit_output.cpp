@@ -132,7 +132,7 @@ std::string record_json(const record& r) {
       R"("latency_us":{},"prompt_tokens":{},"completion_tokens":{},"error_kind":{},"payload":{},"payload_sha256":{},)"
       R"("note":{},"endpoint":{},"endpoint_country":{},"signature_keyid":{},"forwarded_digest":{},)"
       R"("endpoint_rtt_us":{},"distance_bound_km":{},"redactions":{},"endpoint_address":{},)"
-      R"("endpoint_address_country":{}}})",
+      R"("endpoint_address_country":{},"data_key_version":{},"data_key_digest":{},"auditor_key":{}}})",
       r.seq, json_time(r.timestamp_us), json_string(to_string(r.kind)), json_string(r.request_id),
       json_string(r.tenant), json_string(r.key_id), json_string(r.client_country),
       json_string(r.country_source), json_string(r.client_ip), json_string(r.method), json_string(r.path),
@@ -142,7 +142,8 @@ std::string record_json(const record& r) {
       json_string(to_string(r.payload)), json_string(crypto::to_hex(r.payload_digest)), json_string(r.note),
       json_string(r.endpoint), json_string(r.endpoint_country), json_string(r.signature_keyid),
       json_string(r.forwarded_digest), r.endpoint_rtt_us, r.distance_bound_km, r.redactions,
-      json_string(r.endpoint_address), json_string(r.endpoint_address_country));
+      json_string(r.endpoint_address), json_string(r.endpoint_address_country), r.data_key_version,
+      json_string(r.data_key_digest), json_string(r.auditor_key));
 }
 
 const char* const record_csv_header =
@@ -151,7 +152,7 @@ const char* const record_csv_header =
     "latency_us,prompt_tokens,completion_tokens,error_kind,payload,payload_sha256,note,"
     // The evidence fields came later: after `note`, so that a reader by position keeps working.
     "key_id,endpoint,endpoint_country,signature_keyid,forwarded_digest,endpoint_rtt_us,distance_bound_km,"
-    "redactions,endpoint_address,endpoint_address_country";
+    "redactions,endpoint_address,endpoint_address_country,data_key_version,data_key_digest,auditor_key";
 
 std::string record_csv(const record& r) {
   std::vector<std::string> f = {std::to_string(r.seq),
@@ -190,7 +191,10 @@ std::string record_csv(const record& r) {
                                 std::to_string(r.distance_bound_km),
                                 std::to_string(r.redactions),
                                 r.endpoint_address,
-                                r.endpoint_address_country};
+                                r.endpoint_address_country,
+                                std::to_string(r.data_key_version),
+                                r.data_key_digest,
+                                r.auditor_key};
   std::string out;
   for (std::size_t i = 0; i < f.size(); ++i) {
     out += (i == 0 ? "" : ",") + csv_field(f[i]);
@@ -359,6 +363,10 @@ void print_record_summary(const record& original) {
               static_cast<unsigned long long>(r.completion_tokens));
   std::printf("  payload:     %s%s\n", to_string(r.payload),
               r.payload_digest.empty() ? "" : (" sha256 " + crypto::to_hex(r.payload_digest)).c_str());
+  if (r.data_key_version != 0) {  // the first record sealed under this data key commits to it
+    std::printf("  data key:    %s's version %u, sha256 %s, sealed to auditor key %s\n", r.tenant.c_str(),
+                r.data_key_version, r.data_key_digest.c_str(), r.auditor_key.c_str());
+  }
   if (!r.note.empty()) {  // what the writer says of it: synthetic, tokens estimated, ...
     std::printf("  note:        %s\n", r.note.c_str());
   }

@@ -107,6 +107,28 @@ class auditor_swap_test(audit_case):
         self.assertEqual(doc["data_keys_committed"], 3)
         self.assertEqual(doc["data_keys_uncommitted"], 0)
 
+    def test_query_and_show_print_the_commitment_the_record_signs(self):
+        self.assertEqual(self.append(self.keys, 7, "c").returncode, 0)  # five tenants, the first two twice
+        lines = sovgw("audit", "query", "--db", self.db, "--format", "jsonl", check=0).stdout.splitlines()
+        records = [r for r in map(json.loads, lines) if r["kind"] == "request"]
+        committed = [r for r in records if r["data_key_version"] != 0]
+        self.assertEqual([r["request_id"] for r in committed], [f"c-{i}" for i in range(5)])
+        with open(os.path.join(self.keys, "auditor.pub"), encoding="utf-8") as f:
+            auditor_pub = f.read().split()[-1]
+        for r in committed:
+            self.assertEqual((r["data_key_version"], r["auditor_key"]), (1, auditor_pub))
+            self.assertRegex(r["data_key_digest"], "^[0-9a-f]{64}$")
+        self.assertEqual([(r["data_key_digest"], r["auditor_key"]) for r in records[5:]], [("", "")] * 2)
+        csv = sovgw("audit", "query", "--db", self.db, "--format", "csv", check=0).stdout.splitlines()
+        self.assertIn(",endpoint_address_country,data_key_version,data_key_digest,auditor_key,", csv[0])
+        self.assertIn(f",1,{committed[0]['data_key_digest']},{auditor_pub}", "\n".join(csv))
+        shown = sovgw("audit", "show", "--db", self.db, "--request-id", "c-0", "--auditor-key",
+                      self.auditor_key, check=0).stdout
+        self.assertIn(f"  data key:    {records[0]['tenant']}'s version 1, sha256 {committed[0]['data_key_digest']}, "
+                      f"sealed to auditor key {auditor_pub}\n", shown)
+        self.assertNotIn("data key:", sovgw("audit", "show", "--db", self.db, "--request-id", "c-6", "--auditor-key",
+                                        self.auditor_key, check=0).stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
