@@ -144,18 +144,63 @@ class document_starts : public YAML::EventHandler {
   }
 };
 
-// The position of the first control character in `text` that YAML does not allow in a stream (a C0
-// control but tab, line feed and carriage return, or DEL), with its message; line 0 when none.
-// yaml-cpp reads a NUL as the start of an escape ("R<NUL>x55" is "RU"): what a reviewer sees
-// ("Rx55", or a diff that says "binary files differ") would not be what is loaded.
+// The position of the first character in `text` that would make what a reviewer sees differ from
+// what the reader loads, with its message; line 0 when none. `text` is UTF-8 with its CR LF line
+// ends already read as LF.
+// - A control character that YAML does not allow in a stream (a C0 control but tab and line feed,
+//   or DEL): yaml-cpp reads a NUL as the start of an escape ("R<NUL>x55" is "RU"), while a reviewer
+//   sees "Rx55", or a diff that says "binary files differ".
+// - A line break that yaml-cpp does not take for one: a lone CR (YAML 1.2's own line break, an old
+//   Mac line end; PyYAML, editors and viewers break the line there) and NEL, LS and PS (YAML 1.1's
+//   and editors'). After a '#', yaml-cpp's comment ran on to the next LF: a rule, a condition or a
+//   key's `revoked:` that every other reader showed was not loaded (probe round 49).
+// - A bidirectional embedding, override or isolate control (U+202A..U+202E, U+2066..U+2069): it
+//   reorders how the rest of its line is displayed ("Trojan Source", CVE-2021-42574), so a comment
+//   can be shown over a condition that says something else.
 inline utf8_problem find_control_character(std::string_view text) {
   std::size_t at = 0;
-  while (at < text.size()) {
+  std::string message;
+  for (; at < text.size(); ++at) {
     const auto c = static_cast<unsigned char>(text[at]);
-    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+    const auto next = [&](std::size_t k) {
+      return at + k < text.size() ? static_cast<unsigned char>(text[at + k]) : 0;
+    };
+    if (c == '\r') {
+      message =
+          "a carriage return not followed by a line feed: some YAML readers and editors end a line "
+          "there and sovgw's does not, so what a reviewer sees would not be what is loaded (save the "
+          "file with LF or CR LF line ends)";
       break;
     }
-    ++at;
+    if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f) {
+      message = fmt::format(
+          "byte 0x{:02X} is a control character, which a YAML file may not hold: the file must be "
+          "text (remove it; a tab and a line end, LF or CR LF, are the only ones allowed)",
+          c);
+      break;
+    }
+    std::uint32_t cp = 0;
+    if (c == 0xC2 && next(1) == 0x85) {
+      cp = 0x85;
+    } else if (c == 0xE2 && next(1) == 0x80 && next(2) >= 0xA8 && next(2) <= 0xAE) {
+      cp = 0x2000u + (next(2) - 0x80u);
+    } else if (c == 0xE2 && next(1) == 0x81 && next(2) >= 0xA6 && next(2) <= 0xA9) {
+      cp = 0x2040u + (next(2) - 0x80u);
+    }
+    if (cp == 0x85 || cp == 0x2028 || cp == 0x2029) {
+      message = fmt::format(
+          "U+{:04X} ({}) is a line break to some YAML readers and editors and not to sovgw's, so what "
+          "a reviewer sees would not be what is loaded (remove it; end lines with LF or CR LF)",
+          cp, cp == 0x85 ? "NEXT LINE" : cp == 0x2028 ? "LINE SEPARATOR" : "PARAGRAPH SEPARATOR");
+      break;
+    }
+    if (cp != 0) {
+      message = fmt::format(
+          "U+{:04X} is a bidirectional control: it reorders how the rest of the line is displayed, "
+          "so what a reviewer sees would not be what is loaded (remove it)",
+          cp);
+      break;
+    }
   }
   if (at == text.size()) {
     return {};
@@ -168,11 +213,7 @@ inline utf8_problem find_control_character(std::string_view text) {
       begin = i + 1;
     }
   }
-  return {line, static_cast<int>(at - begin) + 1,
-          fmt::format("byte 0x{:02X} is a control character, which a YAML file may not hold: the file "
-                      "must be text (remove it; a tab, a line feed and a carriage return are the only "
-                      "ones allowed)",
-                      static_cast<unsigned char>(text[at]))};
+  return {line, static_cast<int>(at - begin) + 1, message};
 }
 
 // Whether the quoted scalar that opens at text[at] (its quote) is closed before the text ends.

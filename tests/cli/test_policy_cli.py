@@ -536,6 +536,43 @@ class YamlThatReadsOtherwise(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn(f"{t}:2:14: error: byte 0x00 is a control character", r.stderr)
 
+    def test_a_line_break_or_bidi_control_only_other_readers_see_is_an_error_at_its_place(self):
+        # Probe round 49: after a '#', yaml-cpp's comment ran on to the next LF, past a lone CR (YAML
+        # 1.2's line break, PyYAML's and editors'), NEL, LS or PS: the rule a reviewer saw after it
+        # was not loaded, and check said OK.
+        rule = "  - id: forbid-admin\n    effect: forbid\n    when: {path: [\"/admin/*\"]}\n    reason: no\n"
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "p.yaml"
+            for brk, col, said in (("\r", 18, "a carriage return not followed by a line feed"),
+                                   ("\u0085", 18, "U+0085 (NEXT LINE) is a line break to some YAML readers"),
+                                   ("\u2028", 18, "U+2028 (LINE SEPARATOR) is a line break"),
+                                   ("\u2029", 18, "U+2029 (PARAGRAPH SEPARATOR) is a line break"),
+                                   ("\u202e", 18, "U+202E is a bidirectional control"),
+                                   ("\u2067", 18, "U+2067 is a bidirectional control")):
+                hidden = rule.rstrip("\n").replace("\n", brk)
+                for newline in (b"\n", b"\r\n"):
+                    text = ("version: 1\nrules:\n  # the admin API" + brk + hidden + "\n"
+                            "  - id: ok\n    effect: permit\n    reason: ok\n")
+                    p.write_bytes(text.encode().replace(b"\n", newline))
+                    r = run("policy", "check", str(p))
+                    self.assertEqual(r.returncode, 1, repr(brk) + r.stdout + r.stderr)
+                    self.assertIn(f"{p}:3:{col}: error: {said}", r.stderr)
+            # A file saved with old-Mac line ends says so at its first line end, not "got empty".
+            p.write_bytes(b"version: 1\rrules:\r  - id: ok\r    effect: permit\r    reason: ok\r")
+            r = run("policy", "check", str(p))
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(f"{p}:1:11: error: a carriage return not followed by a line feed", r.stderr)
+            # A key's revocation behind a comment's lone CR: the tenants file is refused, not loaded
+            # with the key active.
+            t = Path(d) / "t.yaml"
+            t.write_bytes(b"tenants:\n  - name: acme\nkeys:\n  - tenant: acme\n    id: sk-sovgw-abcdefgh\n"
+                          b"    hash: \"blake2b-256:" + b"0" * 64 + b"\"\n"
+                          b"    created: 2026-12-01T00:00:00Z # rotated\r    revoked: 2026-12-02T00:00:00Z\n")
+            t.chmod(0o600)
+            r = run("tenants", "check", str(t))
+            self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn(f"{t}:7:44: error: a carriage return not followed by a line feed", r.stderr)
+
 
 class PolicyExplain(unittest.TestCase):
     def test_a_country_no_one_assigns_is_refused(self):
