@@ -353,6 +353,7 @@ struct target_model {
   std::string_view unclear;
 };
 target_model model_in_path(const http::message_head& head);
+bool target_calls_out(const http::message_head& head);
 }  // namespace
 
 namespace {
@@ -438,14 +439,16 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
   }
   // And what base64 and hex spell: "=?UTF-8?B?...?=", ?q=<base64>.
   // A stored object named in the target; a model variant there that sends the conversation elsewhere
-  // (OpenRouter's `:online`, Ollama's `:cloud`), as the body's model would.
+  // (OpenRouter's `:online`, Ollama's `:cloud`), as the body's model would, or a target that has the
+  // cluster send the request on (target_calls_out).
   const std::uint32_t opaque = classify::bit(classify::detector::opaque_content);
   const std::uint32_t remote = classify::bit(classify::detector::remote_tools);
   // Read as the JSON inspector reads a string's text (markup a model reads through, above all).
   return thread_inspector().read_text(text, detectors) | classify::detect_encoded(text, detectors) |
          ((detectors & opaque) != 0 && (names_stored_object(head) || unreadable) ? opaque : 0) |
          ((detectors & remote) != 0 &&
-                  classify::variant_of_model(model_in_path(head).model) == classify::model_variant::calls_out
+                  (classify::variant_of_model(model_in_path(head).model) == classify::model_variant::calls_out ||
+                   target_calls_out(head))
               ? remote
               : 0);
 }
@@ -478,7 +481,7 @@ stage_result unsupported_media_type(std::string message) {
 // work without a field to name it are refused whatever the body says: unnamed_model_work below.
 bool runs_a_model(const http::message_head& head) {
   static constexpr std::string_view endings[] = {
-      "/completions", "/embeddings", "/responses", "/moderations", "/images/generations", "/audio/speech",
+      "/completions", "/embeddings", "/responses", "/moderations", "/audio/speech",
       "/audio/transcriptions", "/audio/translations", "/images/edits", "/images/variations", "/videos",
       "/v1/messages", "/messages/count_tokens", "/chat", "/generate", "/generate_stream", "/embed",
       "/embed_sparse", "/embed_all", "/invocations", "/rerank", "/score", "/pooling", "/classify",
@@ -487,7 +490,12 @@ bool runs_a_model(const http::message_head& head) {
       "/completion", "/infill", "/embedding", "/reranking",
       // TGI's Vertex route, TEI's similarity, Anthropic's legacy completions, LocalAI's speech,
       // text-to-speech and sound generation (ElevenLabs' API, which LocalAI serves), summaries
-      "/vertex", "/similarity", "/complete", "/tts", "/sound-generation", "/summarize"};
+      "/vertex", "/similarity", "/complete", "/tts", "/sound-generation", "/summarize",
+      // LocalAI's and whisper.cpp's: an empty model there is filled with the server's first model of
+      // the kind, or a fixed one (/v1/edits runs "gpt-4o"; probe round 49): edits, image and video
+      // generation (/v1/videos/generations, /video), inpainting, object detection, voice activity
+      // detection, whisper.cpp's transcription
+      "/edits", "/generations", "/video", "/inpainting", "/detection", "/vad", "/inference"};
   if (starts_assistants_run(head) || http::path_ends_with(head, "/fine_tuning/jobs")) {
     return true;
   }
@@ -519,6 +527,8 @@ bool runs_a_model(const http::message_head& head) {
 //  - A fine-tuning job's resumption (/fine_tuning/jobs/{id}/resume): it trains the job's model
 //    again, the same way.
 //  - A video's remix (/videos/{id}/remix): the video's model generates again.
+//  - A stored agent's, task's or job's execution (LocalAI's /api/agent/jobs/execute,
+//    /api/agent/tasks/{name}/execute): the model, prompt and tools stored with it run.
 // Not model work: cancelling or pausing, reading back (a run's steps, a response, a stored chat
 // completion, an eval's runs), an assistant's creation (it names its model; a run of it must too).
 // Vector stores' files and file batches and their search run the cluster's own embedding model,
@@ -551,6 +561,11 @@ std::string_view unnamed_model_work(const http::message_head& head) {
     return "restarting a conversation (Mistral's Conversations API) generates with the model stored with it, "
            "which the request cannot name, so no rule decides it for this request; start a new conversation "
            "naming \"model\", with the entries to keep in \"inputs\"";
+  }
+  if (ascii_iequals(last.segment, "execute")) {
+    return "executing a stored agent, task or job (LocalAI's /api/agent/.../execute) runs the model, "
+           "prompt and tools stored with it, which the request cannot name, so no rule decides it for this "
+           "request; send the prompt in a request naming \"model\" (POST /v1/chat/completions)";
   }
   if (ascii_iequals(last.segment, "remix") && ascii_iequals(last.before, "videos")) {
     return "a remix generates with the model of the video it remixes, which the request cannot name, so no "
@@ -892,6 +907,27 @@ std::string model_parameter(const http::message_head& head) {
   const bool list_read = (head.method == "GET" || head.method == "HEAD") &&
                          http::path_ends_with(head, "/chat/completions") && names_stored_object(head);
   return list_read ? query_parameter(head, but_model) : query_parameter(head, names);
+}
+
+// Whether the request target has the cluster send the request, or what it makes of it, on to a
+// server outside the gateway's reach, as the body's remote tools and webhooks do (probe round 49):
+// - a path through an MCP endpoint (LocalAI's /mcp/v1/chat/completions, /v1/mcp/chat/completions
+//   run the model with the MCP servers of its configuration, remote ones included) or a proxy
+//   (LocalAI's /api/cors-proxy?url=... re-sends the request, body and all, to the URL it is given);
+// - a query parameter naming a webhook, a callback or a URL to send to (`?callback_url=`, `?url=`),
+//   which servers read as they read the body's.
+bool target_calls_out(const http::message_head& head) {
+  static constexpr std::string_view relays[] = {"mcp", "cors-proxy", "cors_proxy"};
+  const auto relay = [](const path_step& s) {
+    return std::any_of(std::begin(relays), std::end(relays),
+                       [&](std::string_view word) { return ascii_iequals(s.segment, word); });
+  };
+  static constexpr std::string_view sent_to[] = {
+      "webhook",      "webhooks",        "webhook_url",      "webhookurl",      "callback",   "callbacks",
+      "callback_url", "callbackurl",     "notify_url",       "notification_url", "status_callback",
+      "mcp_servers",  "url",             "uri",              "target_url",      "forward_url", "proxy_url",
+      "redirect_url", "destination_url", "upload_url"};
+  return any_segment(http::target_path(head), relay) || !query_parameter(head, sent_to).empty();
 }
 
 // A query parameter that carries a credential, or empty: Google's and LiteLLM's Gemini pass-through

@@ -72,10 +72,15 @@ class AttackTest(unittest.TestCase):
                      # LocalAI installing a backend, Triton's logging and shared memory (a memory
                      # region, which the gateway had refused as a place: 400 with a wrong reason)
                      "/send_weights_to_remote_instance", "/slow_down", "/backends/apply", "/v2/logging",
-                     "/v2/systemsharedmemory/region/r0/register", "/v2/cudasharedmemory/region/r0/register"):
+                     "/v2/systemsharedmemory/region/r0/register", "/v2/cudasharedmemory/region/r0/register",
+                     # probe round 49: LocalAI stopping a backend, importing or editing a model, and
+                     # its store every tenant shares (a delete there is a POST)
+                     "/backend/shutdown", "/v1/backend/shutdown", "/models/import-uri", "/models/edit/x",
+                     "/models/reload", "/stores/delete"):
             with self.subTest(path=path):
-                resp = self.send(request_bytes("POST", path, b'{"model":"llama-3.1-70b","name":"x"}',
-                                               {"Content-Type": "application/json"}))
+                # (a /models/{name} target names its model: a body naming another would be refused first)
+                body = b'{"name":"x"}' if path.startswith("/models/") else b'{"model":"llama-3.1-70b","name":"x"}'
+                resp = self.send(request_bytes("POST", path, body, {"Content-Type": "application/json"}))
                 self.assertEqual(resp.status, 403, resp.body)
                 self.assertIn("forbid-model-management", resp.json()["error"]["message"])
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
@@ -96,6 +101,15 @@ class AttackTest(unittest.TestCase):
                 request_id = resp.header("x-request-id")
                 line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
                 self.assertEqual((line["cluster"], line["data_classes"]), ("fr-par-1", "opaque"), line)
+        # Probe round 49: LocalAI and whisper.cpp fill an empty model with a default one of their own
+        # there (/v1/edits runs "gpt-4o"), which no rule decided.
+        for path in ("/v1/edits", "/v1/videos/generations", "/v1/detection", "/vad", "/video", "/inference"):
+            with self.subTest(path=path):
+                resp = self.send(request_bytes("POST", path, b'{"input":"hello","instruction":"fix","prompt":"a cat"}',
+                                               {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertIn("the request names no model", resp.json()["error"]["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
         # A remix runs the stored video's model, which the request cannot name (probe round 40): no
         # rule would decide it, so it is refused, wherever the video is.
         resp = self.send(request_bytes("POST", "/v1/videos/video_abc/remix", b'{"prompt":"make it blue"}',
@@ -334,6 +348,23 @@ class AttackTest(unittest.TestCase):
                 self.assertEqual(resp.status, 403, resp.body)
                 self.assertIn("forbid-remote-tools", resp.json()["error"]["message"])
                 self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+        # A target that has the cluster send the request on (probe round 49): LocalAI's CORS proxy
+        # re-sends it, body and all, to the URL it is given; its MCP chat endpoints run the MCP
+        # servers of the model's configuration; a webhook in the query is read as in the body.
+        chat = {"model": "mistral-small", "messages": [{"role": "user", "content": "Bonjour"}]}
+        for path, body in (("/api/cors-proxy?url=https://collector.example.com/x", {"note": "Bonjour"}),
+                           ("/mcp/v1/chat/completions", chat), ("/v1/MCP/chat/completions", chat),
+                           ("/v1/chat/completions?callback_url=https://x.example.com/", chat),
+                           ("/v1/chat/completions?x=1&Webhook_URL=https%3A%2F%2Fx.example.com", chat),
+                           ("/v1/responses?url=https://x.example.com/", {"model": "mistral-small", "input": "hi"})):
+            with self.subTest(path):
+                resp = self.send(request_bytes("POST", path, json.dumps(body).encode(),
+                                               {"Content-Type": "application/json"}))
+                self.assertEqual(resp.status, 403, resp.body)
+                self.assertIn("forbid-remote-tools", resp.json()["error"]["message"])
+                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+        resp = self.send(request_bytes("GET", "/api/cors-proxy?url=https://x.example.com/", b"", {}))
+        self.assertEqual(resp.status, 403, resp.body)
         # A function the client runs itself is no egress.
         body = json.dumps({"model": "mistral-small", "input": "Bonjour",
                            "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]}).encode()
