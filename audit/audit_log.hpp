@@ -48,7 +48,8 @@ struct log_config {
   bool create_if_missing = true;
   // Space bounds: the log stops taking new work (accepting() turns false, see below) while its
   // directory holds max_bytes or more, or its file system has less than min_free_bytes free, so
-  // the disk never fills under it. 0 = no bound. Checked every `health_interval`.
+  // the disk never fills under it. 0 = no bound. Measured every `health_interval`; between two
+  // measurements, what each group commit writes is added to the last one.
   std::uint64_t max_bytes = 0;
   std::uint64_t min_free_bytes = 0;
   // How often the sequencer checks the space bounds and, after a storage error, tries to resume.
@@ -210,6 +211,7 @@ class audit_log {
   status record_in_flight_notes();                      // open(): the notes a stopped process left
   status rebuild_tiles();
   void check_health();  // sequencer thread: space bounds, and resuming after a storage error
+  void account_written(std::uint64_t written);  // sequencer thread: the bounds between two checks
   void publish_health_locked();
   result<std::string> resume_damaged(verify_report& report);  // forced open: says how it resumed
 
@@ -247,6 +249,8 @@ class audit_log {
   // for the request path.
   std::atomic<health_state> health_state_{health_state::ok};
   bool space_full_ = false;
+  std::uint64_t written_since_check_ = 0;  // bytes committed since check_health measured
+  bool space_measured_ = false;
   std::string space_reason_;
   std::uint64_t dir_bytes_ = 0;
   std::uint64_t free_bytes_ = 0;

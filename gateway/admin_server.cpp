@@ -20,6 +20,7 @@
 #include "crypto/key_file.hpp"
 #include "crypto/sha256.hpp"
 #include "gateway/endpoint_distance.hpp"
+#include "gateway/endpoint_health.hpp"
 #include "gateway/log.hpp"
 #include "gateway/responses.hpp"
 #include "policy/ip_address.hpp"
@@ -267,7 +268,8 @@ asio::awaitable<admin_answer> audit_admin(worker& w, std::string_view path, std:
   co_return co_await run_audit_job(w, job);
 }
 
-// /readyz: not while draining, nor while the audit log cannot record (nothing would be forwarded).
+// /readyz: not while draining, nor while the audit log cannot record, nor while no cluster has an
+// endpoint it can use (nothing would be forwarded).
 std::string readiness(const worker& w, bool draining) {
   if (draining) {
     return "draining\n";
@@ -275,6 +277,11 @@ std::string readiness(const worker& w, bool draining) {
   if (w.shared.audit && !w.shared.audit->accepting()) {
     const audit::log_health h = w.shared.audit->health();
     return fmt::format("audit log {}: {}\n", audit::health_state_name(h.state), h.reason);
+  }
+  if (!any_cluster_reachable(w.shared.upstreams)) {
+    return "no cluster can be reached: every endpoint is marked down, refused by its geo check or "
+           "contradicted by a round trip (below); requests are answered 503 cluster_unavailable until one "
+           "is tried again\n";
   }
   return "ready\n";
 }
@@ -509,6 +516,7 @@ asio::awaitable<void> serve_admin_connection(worker& w, tcp::socket socket,
       body = readiness(w, draining);
       status = body == "ready\n" ? 200 : 503;
       body += w.shared.failed_reloads.text();  // still 200: the last good files serve
+      body += endpoint_down_text(w.shared.upstreams);
       body += w.shared.endpoints->report()->text();
       body += endpoint_distance_text(w.shared.upstreams);
     } else if (path == "/.well-known/sovgw-keys.json") {

@@ -491,11 +491,12 @@ bool runs_a_model(const http::message_head& head) {
       // TGI's Vertex route, TEI's similarity, Anthropic's legacy completions, LocalAI's speech,
       // text-to-speech and sound generation (ElevenLabs' API, which LocalAI serves), summaries
       "/vertex", "/similarity", "/complete", "/tts", "/sound-generation", "/summarize",
-      // LocalAI's and whisper.cpp's: an empty model there is filled with the server's first model of
-      // the kind, or a fixed one (/v1/edits runs "gpt-4o"; probe round 49): edits, image and video
-      // generation (/v1/videos/generations, /video), inpainting, object detection, voice activity
-      // detection, whisper.cpp's transcription
-      "/edits", "/generations", "/video", "/inpainting", "/detection", "/vad", "/inference"};
+      // LocalAI's: an empty model there is filled with the server's first model of the kind, or a
+      // fixed one (/v1/edits runs "gpt-4o"; probe round 49): edits, image and video generation
+      // (/v1/videos/generations, /video), inpainting, object detection, voice activity detection.
+      // Not whisper.cpp's /inference: its server runs the one model it loaded, which no request
+      // can name (a form body, read off the API).
+      "/edits", "/generations", "/video", "/inpainting", "/detection", "/vad"};
   if (starts_assistants_run(head) || http::path_ends_with(head, "/fine_tuning/jobs")) {
     return true;
   }

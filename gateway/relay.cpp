@@ -67,7 +67,7 @@ bool points_client_elsewhere(std::string_view name) {
       "service-worker-allowed", "expect-ct", "speculation-rules", "set-login",
       // what a front proxy or CDN before the gateway acts on: serve a file of its own
       // (X-Accel-Redirect, X-Sendfile), or cache one tenant's answer for others
-      "x-sendfile", "x-lighttpd-send-file", "surrogate-control",
+      "x-sendfile", "x-lighttpd-send-file", "x-reproxy-url", "surrogate-control", "edge-control",
       // what a browser grants the gateway's origin (probe round 34): which origins may time it,
       // embed or read its answers, which features and client hints it uses, its content policy
       "timing-allow-origin", "cross-origin-resource-policy", "cross-origin-opener-policy",
@@ -84,9 +84,10 @@ bool points_client_elsewhere(std::string_view name) {
   };
   return std::any_of(std::begin(names), std::end(names),
                      [&](std::string_view n) { return ascii_iequals(name, n); }) ||
-         starts("access-control-") || starts("x-accel-") || starts("x-forwarded-") ||
-         // any CDN's own cache control (Cloudflare-CDN-Cache-Control and the like)
-         (name.size() >= 17 && ascii_iequals(name.substr(name.size() - 17), "cdn-cache-control"));
+         starts("access-control-") || starts("x-accel-") || starts("x-forwarded-") || starts("x-sendfile-") ||
+         // any cache's own cache control (RFC 9213's CDN-Cache-Control, Cloudflare-CDN-Cache-Control,
+         // Akamai-Cache-Control and the like)
+         (name.size() > 14 && ascii_iequals(name.substr(name.size() - 14), "-cache-control"));
 }
 
 // Fields of a cluster's answer that name its software, its hosts or the proxies between the gateway
@@ -184,11 +185,20 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
   out += reason_phrase(up.status);
   out += "\r\n";
   bool upstream_id_sent = false;
+  std::string folded;
   for (const http::field& f : up.fields) {
+    // As a server before the gateway may read it: nginx (underscores_in_headers), CGI and WSGI
+    // take '_' for '-' (probe round 49: Cache_Control: public passed).
+    std::string_view name = f.name;
+    if (name.find('_') != std::string_view::npos) {
+      folded.assign(name);
+      std::replace(folded.begin(), folded.end(), '_', '-');
+      name = folded;
+    }
     if (http::is_hop_by_hop(up, f) || receipt_field(f.id) || other_spelling_of_ours(f.name) ||
         (f.id == http::field_id::content_length &&
          (up.framing != http::body_framing::none || up.status < 200 || up.status == 204)) ||
-        points_client_elsewhere(f.name) ||
+        points_client_elsewhere(name) ||
         (!credential_name.empty() && ascii_iequals(f.name, credential_name)) ||
         (credential != nullptr &&
          (credential->secret.found_in(f.value) || credential->secret.found_in(f.name))) ||
@@ -197,12 +207,14 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
                           ascii_iequals(f.name, "digest") || ascii_iequals(f.name, "content-md5")))) {
       continue;
     }
-    // An answer marked for shared caches (public, s-maxage) would let a cache before the gateway
-    // serve one tenant's answer to another: the cluster's caching directives go only when private.
-    if (ascii_iequals(f.name, "cache-control")) {
+    // An answer a shared cache may keep for a request with credentials (RFC 9111 section 3.5:
+    // public, s-maxage, must-revalidate) would let a cache before the gateway serve one tenant's
+    // answer to another: the cluster's caching directives go only without them (probe round 49:
+    // must-revalidate passed).
+    if (ascii_iequals(name, "cache-control")) {
       const std::string directives = ascii_lowered(f.value);
-      if (directives.find("public") != std::string::npos ||
-          directives.find("s-maxage") != std::string::npos) {
+      if (directives.find("public") != std::string::npos || directives.find("s-maxage") != std::string::npos ||
+          directives.find("must-revalidate") != std::string::npos) {
         continue;
       }
     }

@@ -23,6 +23,7 @@
 #include "crypto/sha256.hpp"
 #include "gateway/admin_server.hpp"
 #include "gateway/endpoint_distance.hpp"
+#include "gateway/endpoint_health.hpp"
 #include "gateway/log.hpp"
 #include "gateway/reload_thread.hpp"
 #include "gateway/session.hpp"
@@ -238,6 +239,7 @@ server::server(std::shared_ptr<const config> cfg) {
     }
     state_.endpoints->render_metrics(out);
     render_endpoint_distance_metrics(state_.upstreams, out);
+    render_endpoint_health_metrics(state_.upstreams, out);
   };
   if (!cfg->audit_db.empty()) {
     audit::log_config ac;

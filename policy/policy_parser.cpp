@@ -383,7 +383,11 @@ policy_source parse_policy_source(std::string_view text, diagnostics& diags) {
       [&](const std::string& key, source_pos kpos, const YAML::Node& value) {
         if (key == "version") {
           const auto v = yaml::scalar(value, kpos, diags, "version");
-          if (v && *v != "1") {
+          if (v && yaml::quoted_scalar(value)) {
+            // As every other number of the files (probe round 49: "1" and '1' loaded, each its own
+            // policy version).
+            diags.error(yaml::pos_of(value), quoted_number_error("version", *v));
+          } else if (v && *v != "1") {
             diags.error(yaml::pos_of(value), "unsupported policy version '" + *v + "' (expected 1)");
           }
         } else if (key == "country_sets") {

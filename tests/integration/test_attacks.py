@@ -101,9 +101,9 @@ class AttackTest(unittest.TestCase):
                 request_id = resp.header("x-request-id")
                 line = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("request_id") == request_id)
                 self.assertEqual((line["cluster"], line["data_classes"]), ("fr-par-1", "opaque"), line)
-        # Probe round 49: LocalAI and whisper.cpp fill an empty model with a default one of their own
-        # there (/v1/edits runs "gpt-4o"), which no rule decided.
-        for path in ("/v1/edits", "/v1/videos/generations", "/v1/detection", "/vad", "/video", "/inference"):
+        # Probe round 49: LocalAI fills an empty model with a default one of its own there (/v1/edits
+        # runs "gpt-4o"), which no rule decided.
+        for path in ("/v1/edits", "/v1/videos/generations", "/v1/detection", "/vad", "/video"):
             with self.subTest(path=path):
                 resp = self.send(request_bytes("POST", path, b'{"input":"hello","instruction":"fix","prompt":"a cat"}',
                                                {"Content-Type": "application/json"}))

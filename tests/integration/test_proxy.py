@@ -478,6 +478,15 @@ class UpstreamFailureTest(unittest.TestCase):
             self.assertEqual(resp.json()["error"]["code"], "cluster_unavailable")
         self.assertGreaterEqual(metric(g, "sovgw_upstream_errors_total"), 2)
         g.wait_for_json(lambda o: o.get("msg") == "endpoint marked down")
+        # Probe round 49: /readyz said "ready" while every request was refused, and no metric said down.
+        ready = admin_get(g, "/readyz")
+        self.assertEqual(ready.status, 503, ready.body)
+        text = ready.body.decode()
+        self.assertTrue(text.startswith("no cluster can be reached: every endpoint is marked down"), text)
+        self.assertRegex(text, r"endpoint 127\.0\.0\.1:\d+ of cluster dead: MARKED DOWN after [23] consecutive "
+                               r"failures, tried again in \d+\.\d s\n")
+        self.assertEqual(metric(g, "sovgw_endpoint_available"), 0)
+        self.assertIn('sovgw_endpoint_available{cluster="dead",endpoint="127.0.0.1:', admin_get(g, "/metrics").body.decode())
 
     def gateway_to_handler(self, name, handler, timeouts="", cluster_extra=""):
         """A gateway whose one cluster is a plaintext http.server answering with `handler`."""
@@ -587,6 +596,35 @@ class UpstreamFailureTest(unittest.TestCase):
                 self.assertIn("x-kept", names)
                 self.assertEqual(resp.header("x-upstream-request-id"), "req_cluster_123")
                 self.assertNotEqual(resp.header("x-request-id"), "req_cluster_123")
+
+    def test_an_answer_a_shared_cache_may_keep_for_another_tenant_loses_its_caching_fields(self):
+        # Probe round 49: RFC 9111 section 3.5 lets a shared cache reuse an answer to a request with
+        # credentials when it says public, s-maxage or must-revalidate: the third passed, and so did
+        # Akamai's fields, a '_' spelling that nginx and CGI read as '-', and Perlbal's reproxy.
+        class Caching(ClusterHandler):
+            def do_GET(self):
+                fields = (("Cache-Control", self.headers["X-Standin-Cache"]), ("Edge-Control", "cache-maxage=3600"),
+                          ("Akamai-Cache-Control", "max-age=3600"), ("Cache_Control", "public"),
+                          ("Surrogate_Control", "max-age=3600"), ("X-Reproxy-URL", "http://evil.example/"),
+                          ("X-Sendfile-Type", "X-Accel-Redirect"), ("X-Kept", "yes"))
+                self.answer(200, b'{"object":"list","data":[]}', (("Content-Type", "application/json"),) + fields)
+
+        g = self.gateway_to_handler("caching", Caching)
+        for directives, kept in (("must-revalidate, max-age=600", False), ("max-age=60, Must-Revalidate", False),
+                                 ("public", False), ("s-maxage=60", False), ("private, max-age=60", True),
+                                 ("no-store", True)):
+            with self.subTest(directives=directives):
+                resp = exchange(g.port, self.certs, b"GET /v1/files/file-abc/content HTTP/1.1\r\nHost: localhost\r\n"
+                                b"X-Standin-Cache: " + directives.encode() + b"\r\n\r\n")
+                self.assertEqual(resp.status, 200, resp.body)
+                names = {n.lower() for n, _ in resp.headers}
+                self.assertEqual(resp.header("cache-control"), directives if kept else None)
+                for name in ("edge-control", "akamai-cache-control", "cache_control", "surrogate_control",
+                             "x-reproxy-url", "x-sendfile-type"):
+                    self.assertNotIn(name, names)
+                self.assertIn("x-kept", names)
+        self.assertEqual(metric(g, "sovgw_endpoint_available"), 1)
+        self.assertEqual(admin_get(g, "/readyz").status, 200)
 
     def test_the_fields_of_the_gateways_upstream_account_are_not_relayed(self):
         # Probe round 42: every client reaches the cluster with the gateway's one credential, so the

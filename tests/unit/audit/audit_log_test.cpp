@@ -143,6 +143,48 @@ TEST_CASE("a checkpoint the store refuses to write fails the log, as a group com
   (void)log->close();
 }
 
+TEST_CASE("a burst stops the log accepting at the commit that crosses audit.max_bytes, not a measurement later") {
+  // Probe round 49: the bound was measured once a second; six 540 KB requests at a time wrote 6x a
+  // 2 MiB bound first. Here the log measures once (at its start) and never again.
+  temp_log_dir d;
+  std::uint64_t start_bytes = 0;
+  {
+    auto log = open_ok(config_for(d));
+    append_n(*log, "warm", 1, payload_mode::none);
+    REQUIRE(log->close().is_ok());
+    for (const auto& f : std::filesystem::recursive_directory_iterator(d.db)) {
+      start_bytes += f.is_regular_file() ? f.file_size() : 0;
+    }
+  }
+  log_config c = config_for(d);
+  c.health_interval = std::chrono::hours(1);
+  c.max_bytes = start_bytes + (1 << 20);  // 1 MiB more than the log held when it was measured
+  auto log = open_ok(c);
+  const auto accepting_soon = [&] {
+    // The sequencer publishes the health after the commit it judges: wait for it (or a bound).
+    for (int i = 0; i < 2000 && log->accepting(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return log->accepting();
+  };
+  int appended = 0;
+  while (appended < 40 && log->accepting()) {
+    REQUIRE(log->append(synthetic_record("big", appended, 0, payload_mode::sealed), synthetic_payload(appended, 100'000))
+                .get()
+                .is_ok());
+    ++appended;
+    if (appended == 5) {
+      CHECK(log->accepting());  // ~500 KB written: under the bound
+    }
+  }
+  CHECK_FALSE(accepting_soon());
+  CHECK(appended >= 10);  // ~1 MB of sealed payloads crosses the bound, not fewer
+  CHECK(appended <= 12);
+  CHECK(log->health().state == health_state::full);
+  CHECK(log->health().reason.find("audit.max_bytes") != std::string::npos);
+  (void)log->close();
+}
+
 TEST_CASE("a log closed before its first record verifies: it holds a checkpoint signed at size 0") {
   // A gateway started and stopped before any request: an auditor's verify must say "0 records,
   // intact", not "no signed checkpoint", and the next run's records extend that signed empty tree.

@@ -68,12 +68,11 @@ TEST_CASE("classify: model work names its model, or is refused when the request 
     return std::pair{r.result, r.message + "|" + ctx.model};
   };
   // A run names the model it runs (the API takes "model" over the assistant's), under any prefix.
-  // LocalAI's and whisper.cpp's endpoints that fill an empty model with a default one (probe round 49).
+  // LocalAI's endpoints that fill an empty model with a default one (probe round 49).
   for (const char* path : {"/v1/threads/runs", "/v1/threads/thread_1/runs", "/openai/threads/thread_1/runs",
                            "/threads/runs/", "/V1/Threads/thread_1/Runs", "/v1/fine_tuning/jobs", "/v1/edits",
                            "/edits", "/v1/videos/generations", "/v1/images/generations", "/video",
-                           "/v1/images/inpainting", "/images/inpainting", "/v1/detection", "/vad", "/v1/vad",
-                           "/inference"}) {
+                           "/v1/images/inpainting", "/images/inpainting", "/v1/detection", "/vad", "/v1/vad"}) {
     const std::string where(path);
     CAPTURE(where);
     for (const char* body :

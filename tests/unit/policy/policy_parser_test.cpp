@@ -148,6 +148,10 @@ TEST_CASE("structural errors") {
         "p.yaml:2:9: error: rule id 'a b' must be ASCII letters, digits, '_', '-', '.' or ':'\n");
   CHECK(errors_of("version: 2\nrules: []\n") ==
         "p.yaml:1:10: error: unsupported policy version '2' (expected 1)\n");
+  for (const char* quoted : {"\"1\"", "'1'"}) {
+    CHECK(errors_of(std::string("version: ") + quoted + "\nrules: []\n") ==
+          "p.yaml:1:10: error: version must be a whole number, not the string \"1\" (remove the quotes)\n");
+  }
   CHECK(errors_of("rules:\n  - id: a\n    effect: permit\n    when:\n      tenant: [\"a*\"]\n") ==
         "p.yaml:5:16: error: tenant 'a*': globs are only allowed for model and path\n");
   CHECK(
