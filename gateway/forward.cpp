@@ -17,18 +17,19 @@ namespace sovgw::gateway {
 namespace {
 
 // A cluster's response head the gateway cannot read, said as the framing error it is.
-std::string malformed_head(http::parse_error e, int version_minor) {
+std::string malformed_head(http::parse_error e) {
   if (e == http::parse_error::head_too_large) {
     return "malformed response head: its header section is larger than the gateway reads (64 KiB)";
   }
   if (e == http::parse_error::request_line_too_long) {
     return "malformed response head: its status line is longer than the gateway reads (8 KiB)";
   }
+  if (e == http::parse_error::transfer_encoding_in_http10) {
+    return "malformed response head: Transfer-Encoding in an HTTP/1.0 response (RFC 9112 section 6.1: its "
+           "framing is faulty)";
+  }
   if (e == http::parse_error::bad_transfer_encoding) {
-    return version_minor == 0
-               ? "malformed response head: Transfer-Encoding in an HTTP/1.0 response (RFC 9112 "
-                 "section 6.1: its framing is faulty)"
-               : "malformed response head: Transfer-Encoding does not end in one chunked coding";
+    return "malformed response head: Transfer-Encoding does not end in one chunked coding";
   }
   return fmt::format("malformed response head: {}", http::describe(e));
 }
@@ -234,14 +235,14 @@ asio::awaitable<std::optional<stage_result>> upstream_exchange::read_response_he
     // fault read "malformed response head").
     if (st == http::head_scanner::state::error) {
       co_return upstream_failed(upstream_error_kind::protocol, io_status::error,
-                                malformed_head(scanner.error(), 1));
+                                malformed_head(scanner.error()));
     }
     std::string raw = buffered_->substr(0, scanner.head_size());
     buffered_->erase(0, scanner.head_size());
     if (const http::parse_error e = http::parse_response_head(std::move(raw), ctx_.head.method, head_);
         e != http::parse_error::none) {
       co_return upstream_failed(upstream_error_kind::protocol, io_status::error,
-                                malformed_head(e, head_.version_minor));
+                                malformed_head(e));
     }
     if (head_.status == 101) {
       co_return upstream_failed(upstream_error_kind::protocol, io_status::error,

@@ -458,6 +458,9 @@ std::string_view describe(parse_error e) {
       return "both Content-Length and Transfer-Encoding present";
     case parse_error::bad_transfer_encoding:
       return "Transfer-Encoding must end with a single chunked coding";
+    case parse_error::transfer_encoding_in_http10:
+      return "Transfer-Encoding in an HTTP/1.0 message (RFC 9112 section 6.1: its framing is faulty); send "
+             "HTTP/1.1, or a Content-Length";
     case parse_error::transfer_encoding_not_implemented:
       return "transfer coding not supported; use chunked only";
     case parse_error::unsupported_expectation:
@@ -740,7 +743,10 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
     return parse_error::content_length_and_transfer_encoding;
   }
   if (has_te) {
-    if (out.version_minor == 0 || !chunked) {
+    if (out.version_minor == 0) {
+      return parse_error::transfer_encoding_in_http10;
+    }
+    if (!chunked) {
       return parse_error::bad_transfer_encoding;
     }
     if (codings > 1) {
@@ -825,7 +831,7 @@ parse_error parse_response_head(std::string raw, std::string_view request_method
     // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (a proxy before the
     // cluster may read it to the close); refused as in a request (probe round 46: relayed, and the
     // connection went back to the pool).
-    return parse_error::bad_transfer_encoding;
+    return parse_error::transfer_encoding_in_http10;
   }
   if (has_te && (codings > 1 || !chunked)) {
     // The gateway asks for no transfer coding (it sends no TE): a gzip'd body would reach the

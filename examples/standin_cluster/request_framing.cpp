@@ -1,5 +1,7 @@
 #include "request_framing.hpp"
 
+#include <string>
+
 namespace standin {
 
 namespace http = boost::beast::http;
@@ -41,6 +43,31 @@ std::optional<framing_refusal> refusal_for_request(const http::request<http::str
   if (hosts > 1 || (hosts == 0 && req.version() >= 11)) {
     return framing_refusal{http::status::bad_request, "bad_host",
                            "a request carries exactly one Host field (RFC 9112, section 3.2)"};
+  }
+  // Transfer-Encoding as the gateway takes it (probe round 50: the stand-in read an HTTP/1.0
+  // chunked request, and `identity, chunked`, which the gateway refuses): nothing but one chunked
+  // coding, in HTTP/1.1 only. A server behind the verifier may frame anything else otherwise.
+  std::string codings;
+  for (const auto& f : req.base()) {
+    if (f.name() == http::field::transfer_encoding) {
+      codings += codings.empty() ? "" : ",";
+      codings.append(f.value().data(), f.value().size());
+    }
+  }
+  if (!codings.empty() && req.version() < 11) {
+    return framing_refusal{http::status::bad_request, "bad_request",
+                           "Transfer-Encoding in an HTTP/1.0 request (RFC 9112, section 6.1: its framing is "
+                           "faulty)"};
+  }
+  if (!codings.empty()) {
+    std::size_t begin = codings.find_first_not_of(" \t");
+    std::size_t end = codings.find_last_not_of(" \t");
+    const std::string_view only =
+        begin == std::string::npos ? std::string_view() : std::string_view(codings).substr(begin, end - begin + 1);
+    if (!boost::beast::iequals(only, "chunked")) {
+      return framing_refusal{http::status::not_implemented, "not_implemented",
+                             "a request's Transfer-Encoding may only be chunked, once"};
+    }
   }
   return std::nullopt;
 }

@@ -32,9 +32,10 @@ struct framing_refusal {
 [[nodiscard]] std::optional<framing_refusal> refusal_for_read_error(const boost::system::error_code& ec,
                                                                     bool timed_out);
 
-// A request the parser accepted that RFC 9112 says to refuse: no Host or more than one (section
-// 3.2; two Host fields would let the verifier check one authority and the application read
-// another).
+// A request the parser accepted that RFC 9112 says to refuse, or the gateway refuses: no Host or
+// more than one (section 3.2; two Host fields would let the verifier check one authority and the
+// application read another); Transfer-Encoding in HTTP/1.0 (section 6.1), or other than one
+// chunked coding.
 [[nodiscard]] std::optional<framing_refusal> refusal_for_request(
     const boost::beast::http::request<boost::beast::http::string_body>& req);
 

@@ -54,7 +54,16 @@ def _keys(jwk_text, hmac_secret):
     that lies would be printed as the signer's)."""
     keys = {}
     if jwk_text is not None:
-        doc = json.loads(jwk_text)
+        # As `sovgw keys http-public` writes it: the JWK, then the same key as PEM, which is skipped
+        # (probe round 50: json.loads raised on that file).
+        text = jwk_text.strip()
+        try:
+            doc, end = json.JSONDecoder().raw_decode(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"the key is not a JWK or a JWK Set (JSON): {e}") from None
+        rest = text[end:].strip()
+        if rest and not (rest.startswith("-----BEGIN PUBLIC KEY-----") and rest.endswith("-----END PUBLIC KEY-----")):
+            raise ValueError("the key file holds more than a JWK (and the PEM `sovgw keys http-public` writes after it)")
         for jwk in doc["keys"] if isinstance(doc, dict) and "keys" in doc else [doc]:
             if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or \
                     not isinstance(jwk.get("x"), str):

@@ -1,11 +1,13 @@
 """Record times a gateway's clock (or a forger) got wrong: verify names them, and every output keeps
 its format: JSON times are RFC 3339 or null, the report keeps to its 96 bars."""
 
+import datetime
 import json
 import re
+import time
 import unittest
 
-from test_audit_support import TAMPER, run, sovgw, tampered_log_case
+from test_audit_support import TAMPER, audit_case, run, sovgw, tampered_log_case
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 FAR = str(2 ** 64 - 1)  # a time in the year 586524
@@ -57,6 +59,29 @@ class times_test(tampered_log_case):
         html = sovgw("audit", "report", "--db", self.db, "--pubkey", self.pub, check=1).stdout
         self.assertLess(len(html), 1 << 20)
         self.assertNotIn("586524", html)
+
+
+
+class synthetic_times_test(audit_case):
+    def test_a_large_synthetic_run_stays_within_100_s_of_the_clock(self):
+        # Probe round 50: records 1 ms apart from now on ran 11.7 minutes ahead for 700,000, so verify
+        # failed until the clock caught up, and for good once a gateway wrote to the log.
+        started = time.time()
+        sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "150000", "--payload", "none",
+              check=0)
+        lines = sovgw("audit", "query", "--db", self.db, "--format", "jsonl", "--limit", "1000000",
+                      check=0).stdout.splitlines()
+        last = json.loads(lines[-1])
+        stamped = datetime.datetime.fromisoformat(last["time"].replace("Z", "+00:00")).timestamp()
+        self.assertLessEqual(stamped, time.time() + 101, last)
+        self.assertGreaterEqual(stamped, started + 99, last)  # spread over the 100 s, not bunched
+        # Small runs keep 1 ms between records.
+        sovgw("audit", "append", "--db", self.db, "--keys", self.keys, "--synthetic", "3", "--payload", "none",
+              "--run", "small", check=0)
+        small = [json.loads(sovgw("audit", "query", "--db", self.db, "--format", "jsonl", "--request-id", f"small-{i}",
+                                  check=0).stdout) for i in range(3)]
+        times = [datetime.datetime.fromisoformat(r["time"].replace("Z", "+00:00")).timestamp() for r in small]
+        self.assertAlmostEqual(times[2] - times[0], 0.002, places=5)
 
 
 if __name__ == "__main__":

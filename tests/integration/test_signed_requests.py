@@ -360,6 +360,22 @@ class Framing(KeyedTest):
         raw = self.signed_request([("Transfer-Encoding", "chunked")], body=chunked)
         self.refused(raw, 400, "bad_request")
 
+    def test_transfer_encoding_the_gateway_refuses_is_refused(self):
+        # Probe round 50: an HTTP/1.0 chunked request and `identity, chunked` were served.
+        chunked = b"%x\r\n" % len(BODY) + BODY + b"\r\n0\r\n\r\n"
+        def raw_chunked():  # a new signature (and nonce) each time
+            return self.signed_request([("Transfer-Encoding", "chunked")], body=chunked, content_length=False)
+
+        self.assertEqual(exchange(self.standin.port, self.certs, raw_chunked()).status, 200)  # the control
+        self.refused(raw_chunked().replace(b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", 1), 400, "bad_request")
+        for codings in ("identity, chunked", "chunked, chunked", "gzip, chunked"):
+            with self.subTest(codings):
+                raw = self.signed_request([("Transfer-Encoding", codings)], body=chunked, content_length=False)
+                self.refused(raw, 501, "not_implemented")
+        raw = self.signed_request([("Transfer-Encoding", "identity"), ("Transfer-Encoding", "chunked")], body=chunked,
+                                  content_length=False)
+        self.refused(raw, 501, "not_implemented")
+
     def test_body_shorter_than_its_content_length_is_408(self):
         raw = self.signed_request([("Content-Length", str(len(BODY) + 100))], content_length=False)
         self.refused(raw, 408, "request_timeout")
@@ -500,6 +516,19 @@ class PythonRecipe(KeyedTest):
         self.assertEqual(self.check(changed), "bad_signature")
         self.assertEqual(self.check(self.signed(created=int(time.time()) - 3600)), "too_old")
         self.assertEqual(self.check(list(GEO_TAGS.items())), "missing_signature")
+
+    def test_recipe_reads_the_key_file_sovgw_keys_http_public_writes(self):
+        # Probe round 50: the rotation step's file (the JWK, then the PEM) raised JSONDecodeError.
+        out = subprocess.run([SOVGW, "keys", "http-public", os.path.join(self.keys, "gateway.key")],
+                             capture_output=True, text=True, check=True).stdout
+        self.assertIn("-----BEGIN PUBLIC KEY-----", out)
+        self.assertIsNone(self.verify("POST", "cluster.example:9443", TARGET, self.signed(), BODY, out))
+        for bad, said in (("not json", "the key is not a JWK or a JWK Set"),
+                          (self.jwk + "\ntrailing words", "the key file holds more than a JWK")):
+            with self.subTest(bad):
+                with self.assertRaises(ValueError) as e:
+                    self.verify("POST", "cluster.example:9443", TARGET, self.signed(), BODY, bad)
+                self.assertIn(said, str(e.exception))
 
     def test_recipe_answers_bad_input_with_a_reason_not_an_exception(self):
         headers = self.signed()

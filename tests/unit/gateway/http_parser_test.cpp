@@ -143,6 +143,10 @@ TEST_CASE("framing attacks are refused with a precise error") {
   }
   CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n").error ==
         parse_error::bad_transfer_encoding);
+  // Probe round 50: refused for its version, not said to be a coding that does not end in chunked.
+  CHECK(parse("POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n").error ==
+        parse_error::transfer_encoding_in_http10);
+  CHECK(std::string(describe(parse_error::transfer_encoding_in_http10)).starts_with("Transfer-Encoding in an HTTP/1.0"));
   CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n")
             .error == parse_error::bad_transfer_encoding);
   CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").error ==
@@ -278,7 +282,7 @@ TEST_CASE("response heads: framing and bodies that must be absent") {
   // An HTTP/1.0 answer with Transfer-Encoding: faulty framing (RFC 9112 6.1; probe round 46: relayed
   // as chunked, and the connection reused).
   CHECK(parse_response_head("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "GET", h) ==
-        parse_error::bad_transfer_encoding);
+        parse_error::transfer_encoding_in_http10);
   CHECK(parse_response_head("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", "GET", h) == parse_error::none);
   // Content-Type twice, or a list: readers take different media types (probe round 46: both lines
   // relayed, and the usage read or not by spelling). A ',' in a quoted parameter is no list.
