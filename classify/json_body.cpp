@@ -62,6 +62,7 @@ enum class field : std::uint8_t {
   stream,
   stream_options,
   include_usage,
+  background,  // the Responses API's: generated after the answer, whoever reads it
   max_tokens,
   max_completion_tokens,
   max_output_tokens,
@@ -362,6 +363,8 @@ class inspect_handler : public detail::no_size_limits {
       out_.fields.stream = b;
     } else if (pending_ == field::include_usage) {
       out_.fields.include_usage = b;
+    } else if (pending_ == field::background) {
+      out_.fields.background = b;
     } else if (!value_may_be("a boolean", ec)) {
       return false;
     }
@@ -1242,14 +1245,15 @@ class inspect_handler : public detail::no_size_limits {
     }
     // Indexed by `field`, in its order (the sampling settings may be anything else: they are read
     // only as an object).
-    static constexpr std::array<std::string_view, 14> expected = {
-        "",         "a string", "a boolean", "an object", "a boolean", "a number", "a number",
+    static constexpr std::array<std::string_view, 15> expected = {
+        "",         "a string", "a boolean", "an object", "a boolean", "",         "a number", "a number",
         "a number", "a number", "a number",  "a number",  "a number",  "a number", ""};
-    static constexpr std::array<std::string_view, 14> names = {"",
+    static constexpr std::array<std::string_view, 15> names = {"",
                                                                "model",
                                                                "stream",
                                                                "stream_options",
                                                                "stream_options.include_usage",
+                                                               "background",
                                                                "max_tokens",
                                                                "max_completion_tokens",
                                                                "max_output_tokens",
@@ -1261,6 +1265,13 @@ class inspect_handler : public detail::no_size_limits {
                                                                ""};
     static_assert(names.size() == static_cast<std::size_t>(field::sampling) + 1);
     if (pending_ == field::sampling || pending_ == field::options) {
+      pending_ = field::none;
+      return true;
+    }
+    // Any other value but null: the images API's `background` is a string ("transparent"), and a
+    // lax reader of the Responses API's takes "true" or 1 for true, so the gateway does too.
+    if (pending_ == field::background) {
+      out_.fields.background = true;
       pending_ = field::none;
       return true;
     }
@@ -1457,6 +1468,7 @@ class inspect_handler : public detail::no_size_limits {
         {"model", field::model},
         {"stream", field::stream},
         {"stream_options", field::stream_options},
+        {"background", field::background},
         {"max_tokens", field::max_tokens},
         {"max_completion_tokens", field::max_completion_tokens},
         {"max_output_tokens", field::max_output_tokens},

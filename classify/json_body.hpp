@@ -113,6 +113,9 @@ struct body_fields {
   std::string model;  // empty when absent or null
   bool stream = false;
   std::optional<bool> include_usage;  // stream_options.include_usage, when given
+  // The Responses API's `background`: the cluster generates after its answer (a `queued` response,
+  // or a stream the client may leave), whether or not anyone reads it back.
+  bool background = false;
   // The completion's bounds, each 0 when not given (capped at 10^12): which one the cluster honours
   // depends on the endpoint (gateway/usage_meter.hpp, completion_bound); and the largest of n and
   // best_of (choices generated, capped at 10^6).

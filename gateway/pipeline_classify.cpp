@@ -59,6 +59,7 @@ stage_result inspect_json(request_context& ctx, std::uint32_t detectors, bool lo
   }
   ctx.model = result.fields.model;
   ctx.stream = result.fields.stream;
+  ctx.background = result.fields.background && http::path_ends_with(ctx.head, "/responses");
   ctx.include_usage = result.fields.include_usage;
   ctx.completion_bound = completion_bound(ctx.head, result.fields);
   ctx.completion_bound_field = completion_bound_field(ctx.head, result.fields);

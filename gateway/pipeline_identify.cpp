@@ -451,6 +451,16 @@ stage_result pipeline::admit(request_context& ctx) const {
   if (cfg_->tenants_file.empty()) {
     return stage_result::next();
   }
+  // A background response goes on generating after the answer, streamed or not, and whether or not
+  // anyone reads it back: the gateway sees none of its usage, so it is charged its bound in full
+  // (relay.cpp), which the request must give (probe round 50: 31 background streams left at their
+  // first event generated 1.7M tokens and cost 651).
+  if (ctx.background && ctx.completion_bound == 0) {
+    return stage_result::respond(
+        outcome::invalid_body,
+        "a background response (\"background\") is generated after the gateway's answer, where the gateway "
+        "cannot count it: give \"max_output_tokens\", which it is charged in full");
+  }
   ctx.model_rule.clear();
   if (!ctx.model.empty()) {
     const std::shared_ptr<const tenants::table> table = tenants_.load();

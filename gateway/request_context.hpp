@@ -53,6 +53,9 @@ struct request_context {
   // classify
   std::string model;
   bool stream = false;
+  // A Responses API request with "background" (not false or null): generated after the answer,
+  // streamed or not, whether the client stays or reads it back (probe round 50).
+  bool background = false;
   std::vector<std::string> data_classes;      // declared first, then detected ones not declared
   std::size_t declared_class_count = 0;       // how many of data_classes the client declared
   std::vector<std::string> detected_classes;  // every class the detectors found (declared or not)

@@ -1615,6 +1615,8 @@ KEY_SHARE_TENANTS = """tenants:
     limits: {tokens_per_month: 2000}
   - name: oscorp
     limits: {tokens_per_month: 10000}
+  - name: lexcorp
+    limits: {tokens_per_month: 10000}
 """
 
 
@@ -1626,7 +1628,7 @@ class KeyShareTest(LimitedGateway):
 
     TENANTS = KEY_SHARE_TENANTS
     KEYS = {"small": ("wayne", "--tokens-per-month", "400"), "leaver": ("stark", "--tokens-per-month", "400"),
-            "poller": ("oscorp",)}
+            "poller": ("oscorp",), "streamer": ("lexcorp",)}
 
     def gauges(self, tenant, key):
         text = admin_get(self.gateway, "/metrics").body.decode()
@@ -1705,6 +1707,36 @@ class KeyShareTest(LimitedGateway):
             self.assertFalse(log["usage_estimated"])
         text = admin_get(self.gateway, "/metrics").body.decode()
         self.assertIn(f'sovgw_tenant_budget_remaining_tokens{{tenant="oscorp"}} {10000 - charged}\n', text)
+
+    def test_a_background_response_needs_a_bound_and_a_stream_left_early_is_charged_it(self):
+        # Probe round 50: a background stream left at its first event went on generating at the
+        # cluster (55,000 tokens read back) and was charged the ~21 tokens of the events relayed.
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys['streamer']}"}
+        for background in (True, "true", 1):
+            with self.subTest(background=background):
+                body = json.dumps({"model": "m", "input": "write a long essay", "background": background,
+                                   "stream": True}).encode()
+                resp = send(self.gateway.port, self.certs, request_bytes("POST", "/v1/responses", body, headers))
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertIn('give \\"max_output_tokens\\", which it is charged in full', resp.body.decode())
+        body = json.dumps({"model": "bg-left", "input": "write a long essay", "background": True, "stream": True,
+                           "max_output_tokens": 1200}).encode()
+        s = tls_connect(self.gateway.port, self.certs)
+        s.sendall(request_bytes("POST", "/v1/responses", body, {**headers, "x-standin-delay-ms": "400"}))
+        self.assertIn(b"200", s.recv(4096))  # the head, then the client leaves
+        s.close()
+        log = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("model") == "bg-left")
+        self.assertTrue(log["usage_estimated"], log)
+        self.assertEqual(log["completion_tokens"], 1200)
+        # Not a background one: charged what was relayed, as before.
+        body = json.dumps({"model": "fg-left", "input": "write a long essay", "stream": True,
+                           "max_output_tokens": 1200}).encode()
+        s = tls_connect(self.gateway.port, self.certs)
+        s.sendall(request_bytes("POST", "/v1/responses", body, {**headers, "x-standin-delay-ms": "400"}))
+        self.assertIn(b"200", s.recv(4096))
+        s.close()
+        log = self.gateway.wait_for_json(lambda o: o.get("msg") == "request" and o.get("model") == "fg-left")
+        self.assertLess(log["completion_tokens"], 1200)
 
 
 WORK_AFTER_THE_ANSWER_TENANTS = """tenants:
