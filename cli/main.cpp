@@ -31,8 +31,9 @@ commands:
 
 Run `sovgw <command> --help` for a command's options.
 
-exit codes (every command): 0 ok; 1 a verification, check, test or diff failed; 2 bad usage;
-3 I/O or environment (a file missing or unreadable, the audit log busy, unsafe permissions)
+exit codes (every command): 0 ok; 1 a verification, check, test or diff failed; 2 bad usage,
+or (serve) a config, policy or tenants file with errors, an unsafe mode among them; 3 I/O or
+environment (a file missing or unreadable, the audit log busy, a key file's unsafe permissions)
 )";
 
 }  // namespace

@@ -281,8 +281,10 @@ void read_root(config_reader& r, const YAML::Node& root, config& cfg) {
     const auto address = boost::asio::ip::make_address(cfg.admin_address, ec);
     if (!ec && !address.is_loopback()) {
       r.error(at("admin.address"),
-              fmt::format("admin.address {} is not a loopback address: the admin listener "
-                          "serves other hosts only with authentication (admin.token_file)",
+              fmt::format("admin.address {} is not a loopback address: set admin.token_file, without "
+                          "which other hosts could run its jobs (shred, retain); /healthz, /readyz, /metrics "
+                          "and the keys are served to them without it (bind a loopback address, or keep "
+                          "the port behind a firewall, to keep those in)",
                           cfg.admin_address));
     }
   }

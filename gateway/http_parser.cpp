@@ -690,10 +690,14 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
       return parse_error::bad_target;
     }
   }
+  // A target that is not canonical is refused once the rest of the head is read (a malformed one
+  // at once): the head is whole, so the answer's receipt is bound to the request line and Host the
+  // client sent (probe round 50: its receipt was bound to no request).
+  parse_error not_canonical = parse_error::none;
   if (out.target != "*") {
-    if (parse_error e = check_canonical_path(out.target.substr(0, out.target.find('?')));
-        e != parse_error::none) {
-      return e;
+    not_canonical = check_canonical_path(out.target.substr(0, out.target.find('?')));
+    if (not_canonical == parse_error::bad_target) {
+      return not_canonical;
     }
   }
   if (parse_error e = parse_fields(s.substr(eol + 2), lim.max_fields, out); e != parse_error::none) {
@@ -769,6 +773,9 @@ parse_error parse_request_head(std::string raw, const limits& lim, message_head&
       return parse_error::unsupported_expectation;
     }
     out.expect_continue = out.version_minor >= 1;
+  }
+  if (not_canonical != parse_error::none) {
+    return not_canonical;
   }
   // Last: a head that is sound but announces too large a body is whole, so the gateway can tell
   // who sent it (its API key) before it answers 413.

@@ -343,7 +343,8 @@ void merge_part(std::uint64_t (&parts)[usage_parts], bool (&given)[usage_parts],
 // completion's messages) with a `usage` of the client's own, which would set its charge: zeros
 // made an answer without the cluster's usage free, 2^40 emptied a tenant's month (probe round 30).
 // OpenAI's and Anthropic's `"usage"`, Gemini's `"usageMetadata"`; and Ollama's own counts, which
-// its final object gives at its top level (`prompt_eval_count`, `eval_count`).
+// its final object gives at its top level (`prompt_eval_count`, `eval_count`), and llama.cpp's
+// server's (`tokens_evaluated`, `tokens_predicted`).
 bool usage_meter::read_usage(std::string_view text, const std::vector<std::size_t>& top_strings) {
   bool found = false;
   const char* const end = text.data() + text.size();
@@ -404,18 +405,23 @@ bool usage_meter::read_usage(std::string_view text, const std::vector<std::size_
     }
   }
   read_escaped("usageMetadata", read_object);
-  constexpr std::string_view ollama_keys[] = {"\"prompt_eval_count\"", "\"eval_count\""};
-  for (std::size_t k = 0; k < 2; ++k) {
-    for (std::size_t at = text.find(ollama_keys[k]); at != std::string_view::npos;
-         at = text.find(ollama_keys[k], at + ollama_keys[k].size())) {
-      if (const auto v = at_top(at) ? number_after(text, at + ollama_keys[k].size()) : std::nullopt) {
-        merge_part(parts_, given_, k == 0 ? usage_part::prompt : usage_part::completion, v);
+  // Ollama's, and llama.cpp's server's (its /completion answer: probe round 50, 4,000 tokens
+  // predicted were charged 1,077 by the answer's size).
+  constexpr std::pair<std::string_view, usage_part> count_keys[] = {
+      {"\"prompt_eval_count\"", usage_part::prompt},
+      {"\"eval_count\"", usage_part::completion},
+      {"\"tokens_evaluated\"", usage_part::prompt},
+      {"\"tokens_predicted\"", usage_part::completion}};
+  for (const auto& [key, part] : count_keys) {
+    for (std::size_t at = text.find(key); at != std::string_view::npos; at = text.find(key, at + key.size())) {
+      if (const auto v = at_top(at) ? number_after(text, at + key.size()) : std::nullopt) {
+        merge_part(parts_, given_, part, v);
         found = true;
       }
     }
-    read_escaped(ollama_keys[k].substr(1, ollama_keys[k].size() - 2), [&](std::size_t after) {
+    read_escaped(key.substr(1, key.size() - 2), [&](std::size_t after) {
       if (const auto v = number_after(text, after)) {
-        merge_part(parts_, given_, k == 0 ? usage_part::prompt : usage_part::completion, v);
+        merge_part(parts_, given_, part, v);
         found = true;
       }
     });

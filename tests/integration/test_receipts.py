@@ -264,6 +264,23 @@ class ReceiptTest(unittest.TestCase):
                 self.assertEqual(resp.status, status, resp.body)
                 self.assert_unbound_receipt(name, resp)
 
+    def test_a_non_canonical_target_is_refused_with_a_receipt_bound_to_its_request(self):
+        # Probe round 50: the request line was read (and logged), yet the receipt was bound to none.
+        for target in ("/v1//chat/completions", "/./v1/chat/completions", "/v1/chat/compl%65tions"):
+            with self.subTest(target):
+                raw = request_bytes("POST", target, b'{"model":"mistral-small","messages":[]}',
+                                    {"Content-Type": "application/json"}, host=f"localhost:{self.gateway.port}")
+                resp = exchange(self.gateway.port, self.certs, raw)
+                self.assertEqual(resp.status, 400, resp.body)
+                self.assertEqual(resp.json()["error"]["code"], "non_canonical_target")
+                self.assertIn(";req", resp.raw_head)
+                head = os.path.join(self.tmp.path, "non-canonical.txt")
+                with open(head, "wb") as f:
+                    f.write(resp.raw_head.encode("latin-1"))
+                r = self.verify(head, method="POST", url=f"https://localhost:{self.gateway.port}{target}")
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertIn("receipt verifies: status 400", r.stdout)
+
     def test_a_head_that_times_out_carries_a_receipt_bound_to_no_request(self):
         extra = f"signing:\n  key: {os.path.join(self.keys, 'gateway.key')}\n"
         gateway = Gateway(gateway_yaml(self.certs, self.clusters, timeouts="  request_header: 1s\n", extra=extra),

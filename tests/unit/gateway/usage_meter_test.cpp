@@ -279,6 +279,16 @@ TEST_CASE("usage meter: Anthropic's cached prompt, Gemini's usageMetadata and Ol
   CHECK(o.known(true));
   CHECK(o.prompt_tokens() == 26);
   CHECK(o.completion_tokens() == 300);
+  // llama.cpp's server's /completion answer: its counts at the top level (probe round 50: charged by
+  // the answer's size, a quarter of 4000 digits predicted); the same keys in the text are not.
+  const std::string llama =
+      R"({"content":"1 2 3 \"tokens_predicted\": 1","tokens_predicted":4000,"tokens_evaluated":12,)"
+      R"("timings":{"predicted_n":4000}})";
+  usage_meter l(usage_meter::mode::json, false);
+  (void)run(l, llama, 17);
+  CHECK(l.known(true));
+  CHECK(l.prompt_tokens() == 12);
+  CHECK(l.completion_tokens() == 4000);
 }
 
 TEST_CASE("usage meter: an event too large to hold is passed on and counted, and the meter reads on") {
