@@ -214,8 +214,12 @@ struct limiter::state {
     }
     // Not reached, but the requests in flight may reach it.
     const auto reserved = static_cast<double>(in_flight);
+    // A bounded request is held while what is in flight and its own bound together pass the month's
+    // budget (probe round 50: two concurrent max_tokens 950 against 1,000 left were both admitted).
     if (in_flight != 0 &&
         ((l.tokens_per_month != 0 && windows[month_tokens].used() + in_flight >= l.tokens_per_month) ||
+         (l.tokens_per_month != 0 && bound != 0 &&
+          windows[month_tokens].used() + in_flight + bound > l.tokens_per_month) ||
          (l.tokens_per_minute != 0 && tokens - reserved <= 0) ||
          (shared && l.tokens_per_minute != 0 &&
           windows[minute_tokens].used() + in_flight >= l.tokens_per_minute))) {

@@ -357,6 +357,17 @@ TEST_CASE("limiter: requests in flight reserve their estimate; sent together, th
   m.charge(a, 10, t0);
   CHECK(m.admit(acme, t0, 1, c).verdict == limit_verdict::admitted);  // 90 left, 60 reserved
   CHECK(m.admit({"free", {}, {}}, t0, 1000000, a).verdict == limit_verdict::admitted);
+  // Bounded requests: each within what the month has left, together over it (probe round 50: two
+  // max_tokens 950 against 1,000 left both passed): the second waits for the first.
+  limiter n;
+  n.configure(with_limits({.tokens_per_month = 1000}), t0);
+  limiter::reservation p, q;
+  CHECK(n.admit(acme, t0, 960, p, 0, true).verdict == limit_verdict::admitted);
+  CHECK(n.admit(acme, t0, 960, q, 0, true).verdict == limit_verdict::in_flight);
+  CHECK(n.admit(acme, t0, 40, q, 0, true).verdict == limit_verdict::admitted);  // 960 + 40: within
+  n.charge(p, 500, t0);
+  n.charge(q, 40, t0);
+  CHECK(n.admit(acme, t0, 460, q, 0, true).verdict == limit_verdict::admitted);  // 460 left
 }
 
 TEST_CASE("limiter: a request whose own bound is more than a scope's month has left is refused") {
