@@ -1065,7 +1065,8 @@ void audit_log::account_written(std::uint64_t written) {
     return;
   }
   const std::uint64_t bytes = dir_bytes_ + written_since_check_;
-  const std::uint64_t free_bytes = free_bytes_ > written_since_check_ ? free_bytes_ - written_since_check_ : 0;
+  const std::uint64_t free_bytes =
+      free_bytes_ > written_since_check_ ? free_bytes_ - written_since_check_ : 0;
   if (config_.max_bytes != 0 && bytes >= config_.max_bytes) {
     space_reason_ = fmt::format(
         "the audit log holds about {} bytes (measured, plus what was written since), at its bound of {} "

@@ -241,8 +241,7 @@ asio::awaitable<std::optional<stage_result>> upstream_exchange::read_response_he
     buffered_->erase(0, scanner.head_size());
     if (const http::parse_error e = http::parse_response_head(std::move(raw), ctx_.head.method, head_);
         e != http::parse_error::none) {
-      co_return upstream_failed(upstream_error_kind::protocol, io_status::error,
-                                malformed_head(e));
+      co_return upstream_failed(upstream_error_kind::protocol, io_status::error, malformed_head(e));
     }
     if (head_.status == 101) {
       co_return upstream_failed(upstream_error_kind::protocol, io_status::error,

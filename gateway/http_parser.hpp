@@ -45,7 +45,7 @@ enum class parse_error : std::uint8_t {
   ambiguous_content_type,  // given twice, or as a list: readers take different ones
   content_length_and_transfer_encoding,
   bad_transfer_encoding,
-  transfer_encoding_in_http10,  // RFC 9112 6.1: faulty framing
+  transfer_encoding_in_http10,        // RFC 9112 6.1: faulty framing
   transfer_encoding_not_implemented,  // 501
   unsupported_expectation,            // 417
   bad_chunk_size,

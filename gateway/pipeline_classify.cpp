@@ -447,9 +447,9 @@ std::uint32_t scan_head(const http::message_head& head, std::uint32_t detectors)
   // Read as the JSON inspector reads a string's text (markup a model reads through, above all).
   return thread_inspector().read_text(text, detectors) | classify::detect_encoded(text, detectors) |
          ((detectors & opaque) != 0 && (names_stored_object(head) || unreadable) ? opaque : 0) |
-         ((detectors & remote) != 0 &&
-                  (classify::variant_of_model(model_in_path(head).model) == classify::model_variant::calls_out ||
-                   target_calls_out(head))
+         ((detectors & remote) != 0 && (classify::variant_of_model(model_in_path(head).model) ==
+                                            classify::model_variant::calls_out ||
+                                        target_calls_out(head))
               ? remote
               : 0);
 }
@@ -482,11 +482,11 @@ stage_result unsupported_media_type(std::string message) {
 // work without a field to name it are refused whatever the body says: unnamed_model_work below.
 bool runs_a_model(const http::message_head& head) {
   static constexpr std::string_view endings[] = {
-      "/completions", "/embeddings", "/responses", "/moderations", "/audio/speech",
-      "/audio/transcriptions", "/audio/translations", "/images/edits", "/images/variations", "/videos",
-      "/v1/messages", "/messages/count_tokens", "/chat", "/generate", "/generate_stream", "/embed",
-      "/embed_sparse", "/embed_all", "/invocations", "/rerank", "/score", "/pooling", "/classify",
-      "/tokenize", "/detokenize", "/encode", "/predict", "/infer", "/predictions",
+      "/completions", "/embeddings", "/responses", "/moderations", "/audio/speech", "/audio/transcriptions",
+      "/audio/translations", "/images/edits", "/images/variations", "/videos", "/v1/messages",
+      "/messages/count_tokens", "/chat", "/generate", "/generate_stream", "/embed", "/embed_sparse",
+      "/embed_all", "/invocations", "/rerank", "/score", "/pooling", "/classify", "/tokenize", "/detokenize",
+      "/encode", "/predict", "/infer", "/predictions",
       // llama.cpp's server's own
       "/completion", "/infill", "/embedding", "/reranking",
       // TGI's Vertex route, TEI's similarity, Anthropic's legacy completions, LocalAI's speech,
@@ -924,11 +924,26 @@ bool target_calls_out(const http::message_head& head) {
     return std::any_of(std::begin(relays), std::end(relays),
                        [&](std::string_view word) { return ascii_iequals(s.segment, word); });
   };
-  static constexpr std::string_view sent_to[] = {
-      "webhook",      "webhooks",        "webhook_url",      "webhookurl",      "callback",   "callbacks",
-      "callback_url", "callbackurl",     "notify_url",       "notification_url", "status_callback",
-      "mcp_servers",  "url",             "uri",              "target_url",      "forward_url", "proxy_url",
-      "redirect_url", "destination_url", "upload_url"};
+  static constexpr std::string_view sent_to[] = {"webhook",
+                                                 "webhooks",
+                                                 "webhook_url",
+                                                 "webhookurl",
+                                                 "callback",
+                                                 "callbacks",
+                                                 "callback_url",
+                                                 "callbackurl",
+                                                 "notify_url",
+                                                 "notification_url",
+                                                 "status_callback",
+                                                 "mcp_servers",
+                                                 "url",
+                                                 "uri",
+                                                 "target_url",
+                                                 "forward_url",
+                                                 "proxy_url",
+                                                 "redirect_url",
+                                                 "destination_url",
+                                                 "upload_url"};
   return any_segment(http::target_path(head), relay) || !query_parameter(head, sent_to).empty();
 }
 

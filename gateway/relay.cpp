@@ -213,7 +213,8 @@ void client_response_head(std::string& out, const request_context& ctx, const ht
     // must-revalidate passed).
     if (ascii_iequals(name, "cache-control")) {
       const std::string directives = ascii_lowered(f.value);
-      if (directives.find("public") != std::string::npos || directives.find("s-maxage") != std::string::npos ||
+      if (directives.find("public") != std::string::npos ||
+          directives.find("s-maxage") != std::string::npos ||
           directives.find("must-revalidate") != std::string::npos) {
         continue;
       }

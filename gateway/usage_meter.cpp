@@ -413,7 +413,8 @@ bool usage_meter::read_usage(std::string_view text, const std::vector<std::size_
       {"\"tokens_evaluated\"", usage_part::prompt},
       {"\"tokens_predicted\"", usage_part::completion}};
   for (const auto& [key, part] : count_keys) {
-    for (std::size_t at = text.find(key); at != std::string_view::npos; at = text.find(key, at + key.size())) {
+    for (std::size_t at = text.find(key); at != std::string_view::npos;
+         at = text.find(key, at + key.size())) {
       if (const auto v = at_top(at) ? number_after(text, at + key.size()) : std::nullopt) {
         merge_part(parts_, given_, part, v);
         found = true;

@@ -191,7 +191,10 @@ inline utf8_problem find_control_character(std::string_view text) {
       message = fmt::format(
           "U+{:04X} ({}) is a line break to some YAML readers and editors and not to sovgw's, so what "
           "a reviewer sees would not be what is loaded (remove it; end lines with LF or CR LF)",
-          cp, cp == 0x85 ? "NEXT LINE" : cp == 0x2028 ? "LINE SEPARATOR" : "PARAGRAPH SEPARATOR");
+          cp,
+          cp == 0x85     ? "NEXT LINE"
+          : cp == 0x2028 ? "LINE SEPARATOR"
+                         : "PARAGRAPH SEPARATOR");
       break;
     }
     if (cp != 0) {

@@ -62,8 +62,9 @@ std::optional<framing_refusal> refusal_for_request(const http::request<http::str
   if (!codings.empty()) {
     std::size_t begin = codings.find_first_not_of(" \t");
     std::size_t end = codings.find_last_not_of(" \t");
-    const std::string_view only =
-        begin == std::string::npos ? std::string_view() : std::string_view(codings).substr(begin, end - begin + 1);
+    const std::string_view only = begin == std::string::npos
+                                      ? std::string_view()
+                                      : std::string_view(codings).substr(begin, end - begin + 1);
     if (!boost::beast::iequals(only, "chunked")) {
       return framing_refusal{http::status::not_implemented, "not_implemented",
                              "a request's Transfer-Encoding may only be chunked, once"};

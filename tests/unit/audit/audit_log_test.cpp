@@ -143,7 +143,8 @@ TEST_CASE("a checkpoint the store refuses to write fails the log, as a group com
   (void)log->close();
 }
 
-TEST_CASE("a burst stops the log accepting at the commit that crosses audit.max_bytes, not a measurement later") {
+TEST_CASE(
+    "a burst stops the log accepting at the commit that crosses audit.max_bytes, not a measurement later") {
   // Probe round 49: the bound was measured once a second; six 540 KB requests at a time wrote 6x a
   // 2 MiB bound first. Here the log measures once (at its start) and never again.
   temp_log_dir d;
@@ -169,7 +170,8 @@ TEST_CASE("a burst stops the log accepting at the commit that crosses audit.max_
   };
   int appended = 0;
   while (appended < 40 && log->accepting()) {
-    REQUIRE(log->append(synthetic_record("big", appended, 0, payload_mode::sealed), synthetic_payload(appended, 100'000))
+    REQUIRE(log->append(synthetic_record("big", appended, 0, payload_mode::sealed),
+                        synthetic_payload(appended, 100'000))
                 .get()
                 .is_ok());
     ++appended;

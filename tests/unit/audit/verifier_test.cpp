@@ -28,7 +28,6 @@ void write_log(const temp_log_dir& d, std::uint64_t n, payload_mode mode = paylo
   sovgw::audit::testing::write_synthetic_log(d, n, mode, run, first);
 }
 
-
 // Rewrites record `seq`'s stored bytes with `change`, then (like the holder of the signing key)
 // rebuilds the tree and signs a checkpoint over the log as it is now.
 void rewrite_and_resign(const temp_log_dir& d, std::uint64_t seq,

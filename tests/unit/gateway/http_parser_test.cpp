@@ -146,7 +146,8 @@ TEST_CASE("framing attacks are refused with a precise error") {
   // Probe round 50: refused for its version, not said to be a coding that does not end in chunked.
   CHECK(parse("POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n").error ==
         parse_error::transfer_encoding_in_http10);
-  CHECK(std::string(describe(parse_error::transfer_encoding_in_http10)).starts_with("Transfer-Encoding in an HTTP/1.0"));
+  CHECK(std::string(describe(parse_error::transfer_encoding_in_http10))
+            .starts_with("Transfer-Encoding in an HTTP/1.0"));
   CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n")
             .error == parse_error::bad_transfer_encoding);
   CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").error ==

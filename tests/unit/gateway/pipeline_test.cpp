@@ -69,10 +69,11 @@ TEST_CASE("classify: model work names its model, or is refused when the request 
   };
   // A run names the model it runs (the API takes "model" over the assistant's), under any prefix.
   // LocalAI's endpoints that fill an empty model with a default one (probe round 49).
-  for (const char* path : {"/v1/threads/runs", "/v1/threads/thread_1/runs", "/openai/threads/thread_1/runs",
-                           "/threads/runs/", "/V1/Threads/thread_1/Runs", "/v1/fine_tuning/jobs", "/v1/edits",
-                           "/edits", "/v1/videos/generations", "/v1/images/generations", "/video",
-                           "/v1/images/inpainting", "/images/inpainting", "/v1/detection", "/vad", "/v1/vad"}) {
+  for (const char* path :
+       {"/v1/threads/runs", "/v1/threads/thread_1/runs", "/openai/threads/thread_1/runs", "/threads/runs/",
+        "/V1/Threads/thread_1/Runs", "/v1/fine_tuning/jobs", "/v1/edits", "/edits", "/v1/videos/generations",
+        "/v1/images/generations", "/video", "/v1/images/inpainting", "/images/inpainting", "/v1/detection",
+        "/vad", "/v1/vad"}) {
     const std::string where(path);
     CAPTURE(where);
     for (const char* body :
@@ -89,10 +90,10 @@ TEST_CASE("classify: model work names its model, or is refused when the request 
     CHECK(message == "|mistral-small");
   }
   // Work on a model the request has no field to name: refused, whatever the body says.
-  for (const char* path : {"/v1/batches", "/openai/batches", "/batches/", "/v1/messages/batches",
-                           "/v1/threads/thread_1/runs/run_1/submit_tool_outputs",
-                           "/v1/fine_tuning/jobs/ftjob_1/resume", "/v1/videos/video_1/remix",
-                           "/api/agent/jobs/execute", "/api/agent/tasks/nightly/execute"}) {
+  for (const char* path :
+       {"/v1/batches", "/openai/batches", "/batches/", "/v1/messages/batches",
+        "/v1/threads/thread_1/runs/run_1/submit_tool_outputs", "/v1/fine_tuning/jobs/ftjob_1/resume",
+        "/v1/videos/video_1/remix", "/api/agent/jobs/execute", "/api/agent/tasks/nightly/execute"}) {
     const std::string where(path);
     CAPTURE(where);
     const auto [result, message] = classify("POST", path, R"({"model":"mistral-small","input_file_id":"f"})");
