@@ -183,6 +183,12 @@ std::int64_t parse_expiry(const std::string& text, std::int64_t now) {
                                   text),
                       false);
   }
+  // A time before 1970 (which the RFC 3339 reader does not take): in the past, as a later one is
+  // said to be (probe round 50: "give ... an RFC 3339 time" for 1969-01-01T00:00:00Z).
+  if (i == 4 && n < 1970 && text.size() > 4 && text[4] == '-' &&
+      parse_rfc3339_us("1970" + text.substr(4)).has_value()) {
+    throw usage_error("--expires is in the past", false);
+  }
   if (i > 4 && text[i] == '-') {  // a year of five digits or more: RFC 3339 stops at 9999
     throw usage_error(
         fmt::format("--expires '{}' is after the year 9999 (RFC 3339 has four-digit years); leave "

@@ -33,6 +33,11 @@ STANDIN=$BUILD_DIR/examples/standin-cluster
 for binary in "$SOVGW" "$STANDIN"; do
   [[ -x $binary ]] || { echo "demo: $binary is missing: run ./run.sh build first" >&2; exit 3; }
 done
+# What this run creates, so that a refused start leaves nothing behind (probe round 50: a lock file
+# in a new --dir folder).
+new_dir=0 new_demo=0
+[[ -d $DIR ]] || new_dir=1
+[[ -d $DIR/demo ]] || new_demo=1
 mkdir -p "$DIR/demo"
 cd "$DIR"
 
@@ -61,6 +66,14 @@ if ((${#busy[@]})); then
   ((${#busy[@]} > 1)) || what="port ${busy[*]} is"
   echo "demo: $what in use: another demo (from another folder?) or another program listens there;" \
     "stop it first (ss -ltnp shows which)" >&2
+  if ((new_demo)); then
+    rm -f demo/demo.lock
+    rmdir demo
+    if ((new_dir)); then
+      here=$PWD
+      cd / && rmdir "$here" 2> /dev/null || true
+    fi
+  fi
   exit 1
 fi
 

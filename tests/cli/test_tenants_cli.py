@@ -237,6 +237,16 @@ class TenantsCliTest(unittest.TestCase):
             self.assertIn(f"--expires '{text}' is after the year 9999", r.stderr)
             self.assertEqual((r.stdout, Path(self.file).read_text()), ("", before))
 
+    def test_an_expiry_before_1970_is_in_the_past_as_a_later_one_is(self):
+        # Probe round 50: 1969 was told to "give ... an RFC 3339 time", 1970 "in the past".
+        before = Path(self.file).read_text()
+        for text in ("1969-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "0001-12-31T23:59:59+01:00"):
+            with self.subTest(text):
+                r = run("tenants", "key", "create", "acme", "--file", self.file, "--expires", text)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("--expires is in the past", r.stderr)
+                self.assertEqual((r.stdout, Path(self.file).read_text()), ("", before))
+
     def test_bad_usage_and_bad_files(self):
         r = run("tenants", "key", "create", "initech", "--file", self.file)
         self.assertEqual(r.returncode, 2)

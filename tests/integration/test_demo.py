@@ -289,6 +289,11 @@ class DemoTest(unittest.TestCase):
         self.assertEqual(text.count("\n"), 1, text)
         self.assertIn("demo: ports 8443 9901 9443 9444 9445 9446 9447 are in use", text)
         self.assertFalse(os.path.exists(os.path.join(other.path, "demo", "logs")), text)
+        # Nothing left behind there (probe round 50: demo/demo.lock), nor a folder it made.
+        self.assertFalse(os.path.exists(os.path.join(other.path, "demo")), text)
+        status, text = second(os.path.join(other.path, "fresh"))
+        self.assertIn("are in use", text)
+        self.assertFalse(os.path.exists(os.path.join(other.path, "fresh")), text)
 
         for name, content in before.items():
             with open(os.path.join(logs, name)) as f:
