@@ -272,6 +272,14 @@ class AttackTest(unittest.TestCase):
         self.assertEqual(self.send(request_bytes("POST", "/v1/chat/completions?keys_only=1&monkey=2", chat,
                                                  {"Content-Type": "application/json"})).status, 200)
 
+    def assert_remote_tools_forbidden(self, path, body):
+        """POST `body` (JSON) to `path`: refused by the example policy's forbid-remote-tools, and never
+        forwarded."""
+        resp = self.send(request_bytes("POST", path, json.dumps(body).encode(), {"Content-Type": "application/json"}))
+        self.assertEqual(resp.status, 403, resp.body)
+        self.assertIn("forbid-remote-tools", resp.json()["error"]["message"])
+        self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+
     def test_a_webhook_or_a_cloud_model_is_egress(self):
         # Probe round 27: Replicate's and Cog's `webhook` is sent the prediction, input and output,
         # on every event; a signed-in Ollama server runs a `:cloud` tag on ollama.com.
@@ -283,11 +291,7 @@ class AttackTest(unittest.TestCase):
                                                      "messages": [{"role": "user", "content": "hi"}]}),
                            ("/api/chat", {"model": "llama-3.1-70b:70b-cloud", "messages": []})):
             with self.subTest(path=path, body=body):
-                resp = self.send(request_bytes("POST", path, json.dumps(body).encode(),
-                                               {"Content-Type": "application/json"}))
-                self.assertEqual(resp.status, 403, resp.body)
-                self.assertIn("forbid-remote-tools", resp.json()["error"]["message"])
-                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+                self.assert_remote_tools_forbidden(path, body)
 
     def test_an_identifier_cut_between_two_messages_stays_in_the_eu(self):
         # Probe round 15: a card, a phone number or an address cut between two messages (or a
@@ -330,11 +334,8 @@ class AttackTest(unittest.TestCase):
                       {"connectors": [{"id": "web-search"}]}, {"search_parameters": {"mode": "on"}},
                       {"plugins": [{"id": "web"}]}):
             with self.subTest(tools):
-                body = json.dumps(dict({"model": "mistral-small", "input": "Bonjour"}, **tools)).encode()
-                resp = self.send(request_bytes("POST", "/v1/responses", body, {"Content-Type": "application/json"}))
-                self.assertEqual(resp.status, 403, resp.body)
-                self.assertIn("forbid-remote-tools", resp.json()["error"]["message"])
-                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+                self.assert_remote_tools_forbidden("/v1/responses",
+                                                   dict({"model": "mistral-small", "input": "Bonjour"}, **tools))
         # OpenRouter's :online variant is its web search, in the body's model or the target's.
         for path, body in (("/v1/chat/completions", {"model": "mistral-small:online", "messages": [
                                {"role": "user", "content": "Bonjour"}]}),
@@ -343,11 +344,7 @@ class AttackTest(unittest.TestCase):
                            ("/openai/deployments/mistral-small:ONLINE/chat/completions", {"messages": [
                                {"role": "user", "content": "Bonjour"}]})):
             with self.subTest(path):
-                resp = self.send(request_bytes("POST", path, json.dumps(body).encode(),
-                                               {"Content-Type": "application/json"}))
-                self.assertEqual(resp.status, 403, resp.body)
-                self.assertIn("forbid-remote-tools", resp.json()["error"]["message"])
-                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+                self.assert_remote_tools_forbidden(path, body)
         # A target that has the cluster send the request on (probe round 49): LocalAI's CORS proxy
         # re-sends it, body and all, to the URL it is given; its MCP chat endpoints run the MCP
         # servers of the model's configuration; a webhook in the query is read as in the body.
@@ -358,11 +355,7 @@ class AttackTest(unittest.TestCase):
                            ("/v1/chat/completions?x=1&Webhook_URL=https%3A%2F%2Fx.example.com", chat),
                            ("/v1/responses?url=https://x.example.com/", {"model": "mistral-small", "input": "hi"})):
             with self.subTest(path):
-                resp = self.send(request_bytes("POST", path, json.dumps(body).encode(),
-                                               {"Content-Type": "application/json"}))
-                self.assertEqual(resp.status, 403, resp.body)
-                self.assertIn("forbid-remote-tools", resp.json()["error"]["message"])
-                self.assertNotIn(resp.header("x-request-id"), self.forwarded_ids())
+                self.assert_remote_tools_forbidden(path, body)
         resp = self.send(request_bytes("GET", "/api/cors-proxy?url=https://x.example.com/", b"", {}))
         self.assertEqual(resp.status, 403, resp.body)
         # A function the client runs itself is no egress.
